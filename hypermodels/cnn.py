@@ -1,0 +1,110 @@
+"""A small ToonVision-style convolutional classifier hypermodel."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import keras
+import keras_tuner as kt
+
+from hypermodels._checks import check_input_shape, check_num_classes, compile_classifier
+
+NUM_BLOCKS = 2
+MIN_SIDE = 8
+
+
+class ToonVisionCNNHyperModel(kt.HyperModel):
+    """A tunable two-block CNN in the style of the ToonVision classifier.
+
+    The model is `[Rescaling(1/255)] -> [RandomFlip("horizontal")] -> 2 x
+    (Conv2D(relu, padding="same") -> MaxPooling2D -> MaxPooling2D -> Dropout)
+    -> Flatten -> Dense(num_classes, softmax)`, compiled with Adam, sparse
+    categorical cross-entropy and the `accuracy` metric.
+
+    Search space (name: values, default), for block `i` in 1 and 2:
+
+    - `filters_i`: Int 4..16 step 4, default 16.
+    - `kernel_size_i`: Choice 3 / 5, default 3.
+    - `pool_a_i`: Int 2..4, default 2. Pool size of the first MaxPooling2D.
+    - `pool_b_i`: Int 1..4, default 1. Pool size of the second MaxPooling2D
+      (1 is a no-op).
+    - `dropout_i`: Float 0.0..0.9 step 0.1, default 0.2.
+    - `learning_rate`: Choice 1e-2 / 1e-3 / 1e-4, default 1e-3.
+
+    A pooling layer never shrinks a feature map to zero: its pool size is
+    clipped to the current feature-map size on each axis, so the model builds
+    for any input of at least 8x8 (MNIST's 28x28x1 included) whatever the
+    hyperparameters.
+
+    Args:
+        input_shape: `(height, width, channels)` of one image, or
+            `(height, width)` for single-channel images. Defaults to
+            `(600, 200, 3)`.
+        num_classes: Number of classes. Defaults to `4`.
+        augment: Whether to add a `RandomFlip("horizontal")` layer (active
+            only in training). Defaults to `True`.
+        rescale: Whether inputs are raw pixels in [0, 255] to rescale by
+            1/255. Pass `False` when the data is already scaled to [0, 1].
+            Defaults to `True`.
+        name: Optional name of the hypermodel.
+        tunable: Whether its hyperparameters are tunable. Defaults to `True`.
+
+    Example:
+
+    ```python
+    hypermodel = ToonVisionCNNHyperModel(input_shape=(28, 28, 1), num_classes=10,
+                                         augment=False, rescale=False)
+    ```
+    """
+
+    def __init__(
+        self,
+        input_shape: Sequence[int] = (600, 200, 3),
+        num_classes: int = 4,
+        augment: bool = True,
+        *,
+        rescale: bool = True,
+        name: str | None = None,
+        tunable: bool = True,
+    ) -> None:
+        super().__init__(name=name, tunable=tunable)
+        shape = check_input_shape(input_shape, owner="ToonVisionCNNHyperModel")
+        if len(shape) not in (2, 3) or min(shape[:2]) < MIN_SIDE:
+            raise ValueError(
+                "`input_shape` of ToonVisionCNNHyperModel must be (height, width) or "
+                f"(height, width, channels) with height and width >= {MIN_SIDE}. "
+                f"Received: input_shape={input_shape!r}. Resize smaller images first."
+            )
+        self.input_shape = shape
+        self.num_classes = check_num_classes(num_classes, owner="ToonVisionCNNHyperModel")
+        self.augment = bool(augment)
+        self.rescale = bool(rescale)
+
+    def build(self, hp: kt.HyperParameters) -> keras.Model:
+        inputs = keras.Input(shape=self.input_shape)
+        x = inputs
+        if len(self.input_shape) == 2:
+            x = keras.layers.Reshape((*self.input_shape, 1))(x)
+        if self.rescale:
+            x = keras.layers.Rescaling(1.0 / 255)(x)
+        if self.augment:
+            x = keras.layers.RandomFlip("horizontal")(x)
+        height, width = self.input_shape[:2]
+        for i in range(1, NUM_BLOCKS + 1):
+            filters = hp.Int(f"filters_{i}", min_value=4, max_value=16, step=4, default=16)
+            kernel_size = hp.Choice(f"kernel_size_{i}", [3, 5], default=3)
+            pool_a = hp.Int(f"pool_a_{i}", min_value=2, max_value=4, default=2)
+            pool_b = hp.Int(f"pool_b_{i}", min_value=1, max_value=4, default=1)
+            dropout = hp.Float(f"dropout_{i}", min_value=0.0, max_value=0.9, step=0.1, default=0.2)
+            x = keras.layers.Conv2D(filters, kernel_size, activation="relu", padding="same")(x)
+            for pool in (pool_a, pool_b):
+                size = (min(pool, height), min(pool, width))
+                if size != (1, 1):
+                    x = keras.layers.MaxPooling2D(pool_size=size)(x)
+                    height, width = height // size[0], width // size[1]
+            x = keras.layers.Dropout(dropout)(x)
+        x = keras.layers.Flatten()(x)
+        outputs = keras.layers.Dense(self.num_classes, activation="softmax")(x)
+        model = keras.Model(inputs, outputs, name="toonvision_cnn")
+        learning_rate = hp.Choice("learning_rate", [1e-2, 1e-3, 1e-4], default=1e-3)
+        return compile_classifier(model, learning_rate)

@@ -1,0 +1,389 @@
+"""Tests for tunekit.data (numpy + Pillow only; no keras import)."""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+import types
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from tunekit import data
+from tunekit.data import Dataset, load_image_directory, load_mnist
+
+MNIST_PATH = Path(os.environ.get("TUNEKIT_MNIST_PATH", "/work/shared/data/mnist.npz"))
+needs_mnist = pytest.mark.skipif(not MNIST_PATH.is_file(), reason=f"no MNIST at {MNIST_PATH}")
+COLORS = {"bear": (200, 30, 30), "cog": (30, 200, 30), "toon": (30, 30, 200)}
+
+
+@pytest.fixture(scope="module")
+def mnist_raw():
+    with np.load(MNIST_PATH) as npz:
+        return {k: npz[k] for k in npz.files}
+
+
+@pytest.fixture(scope="module")
+def mnist():
+    return load_mnist(MNIST_PATH)
+
+
+def _rows(x):
+    """Set of per-sample byte strings (pixels back to uint8), for set comparisons."""
+    pixels = np.rint(np.asarray(x) * 255).astype(np.uint8).reshape(len(x), -1)
+    return {row.tobytes() for row in pixels}
+
+
+def _write_images(root: Path, counts: dict[str, int], size=(16, 12)) -> Path:
+    """Writes `counts[name]` solid-colour PNGs of (width, height) `size` per class folder."""
+    for name, count in counts.items():
+        (root / name).mkdir(parents=True, exist_ok=True)
+        color = COLORS.get(name, (128, 128, 128))
+        for i in range(count):
+            Image.new("RGB", size, color).save(root / name / f"img_{i:02d}.png")
+    return root
+
+
+@pytest.fixture
+def image_root(tmp_path):
+    """3 classes x 12 images, with a .jpg, an uppercase .PNG and files to ignore."""
+    root = _write_images(tmp_path / "toonvision", {name: 11 for name in COLORS})
+    Image.new("RGB", (16, 12), COLORS["bear"]).save(root / "bear" / "photo.jpg")
+    Image.new("RGB", (16, 12), COLORS["cog"]).save(root / "cog" / "UPPER.PNG")
+    Image.new("RGB", (16, 12), COLORS["toon"]).save(root / "toon" / "other.JPEG")
+    (root / "bear" / "notes.txt").write_text("not an image")
+    Image.new("RGB", (16, 12)).save(root / "cog" / ".hidden.png")
+    (root / ".cache").mkdir()
+    Image.new("RGB", (16, 12)).save(root / ".cache" / "x.png")
+    (root / "README.md").write_text("ignored")
+    return root
+
+
+# --------------------------------------------------------------------------- MNIST
+
+
+def _check_mnist(ds: Dataset, raw) -> None:
+    assert (len(ds.x_train), len(ds.x_val), len(ds.x_test)) == (50_000, 10_000, 10_000)
+    assert ds.x_train.shape[1:] == ds.x_val.shape[1:] == ds.x_test.shape[1:] == (28, 28)
+    assert ds.input_shape == (28, 28) and ds.num_classes == 10 and ds.name == "mnist"
+    assert ds.class_names == [str(i) for i in range(10)]
+    for x in (ds.x_train, ds.x_val, ds.x_test):
+        assert x.dtype == np.float32 and x.min() == 0.0 and x.max() == 1.0
+    for y in (ds.y_train, ds.y_val, ds.y_test):
+        assert y.dtype in (np.int64, np.int32) and set(np.unique(y)) == set(range(10))
+    np.testing.assert_array_equal(ds.x_test, raw["x_test"].astype(np.float32) / 255)
+    np.testing.assert_array_equal(ds.y_test, raw["y_test"])
+
+
+@needs_mnist
+def test_load_mnist_from_env_var(monkeypatch, mnist_raw):
+    monkeypatch.setenv("TUNEKIT_MNIST_PATH", str(MNIST_PATH))
+    ds = load_mnist()
+    _check_mnist(ds, mnist_raw)
+    assert ds.summary() == (
+        "MNIST: 50000 train / 10000 validation / 10000 test, input (28, 28), 10 classes"
+    )
+
+
+@needs_mnist
+def test_load_mnist_from_path(mnist, mnist_raw):
+    _check_mnist(mnist, mnist_raw)
+
+
+@needs_mnist
+def test_mnist_split_is_disjoint_and_covers_train(mnist, mnist_raw):
+    train, val = _rows(mnist.x_train), _rows(mnist.x_val)
+    assert not train & val
+    assert train | val == _rows(mnist_raw["x_train"].astype(np.float32) / 255)
+    x_full, y_full = mnist.train_and_validation()
+    assert x_full.shape == (60_000, 28, 28) and y_full.shape == (60_000,)
+    np.testing.assert_array_equal(np.bincount(y_full), np.bincount(mnist_raw["y_train"]))
+    np.testing.assert_array_equal(mnist.x_train_full[-10_000:], mnist.x_val)
+
+
+@needs_mnist
+def test_mnist_split_deterministic_per_seed(mnist):
+    again = load_mnist(str(MNIST_PATH), seed=0)
+    np.testing.assert_array_equal(again.y_val, mnist.y_val)
+    assert again.fingerprint() == mnist.fingerprint()
+    other = load_mnist(MNIST_PATH, seed=1, validation_size=5_000)
+    assert len(other.x_val) == 5_000 and len(other.x_train) == 55_000
+    assert not np.array_equal(other.y_val, mnist.y_val[:5_000])
+    assert other.fingerprint() != mnist.fingerprint()
+
+
+@needs_mnist
+def test_env_var_ignored_when_path_given(monkeypatch, tmp_path):
+    monkeypatch.setenv("TUNEKIT_MNIST_PATH", str(tmp_path / "nope.npz"))
+    assert len(load_mnist(path=MNIST_PATH, validation_size=100).x_val) == 100
+    with pytest.raises(ValueError, match=r"nope\.npz' \(from \$TUNEKIT_MNIST_PATH\)"):
+        load_mnist()
+
+
+def _fake_mnist(n_train=60, n_test=20):
+    rng = np.random.default_rng(0)
+    return {
+        "x_train": rng.integers(0, 256, (n_train, 28, 28), dtype=np.uint8),
+        "y_train": np.arange(n_train, dtype=np.uint8) % 10,
+        "x_test": rng.integers(0, 256, (n_test, 28, 28), dtype=np.uint8),
+        "y_test": np.arange(n_test, dtype=np.uint8) % 10,
+    }
+
+
+def test_keras_fallback_used_only_without_path_or_env(monkeypatch):
+    monkeypatch.delenv("TUNEKIT_MNIST_PATH", raising=False)
+    calls = []
+    monkeypatch.setattr(data, "_download_mnist", lambda: calls.append(1) or _fake_mnist())
+    ds = load_mnist(validation_size=10)
+    assert calls == [1]
+    assert (len(ds.x_train), len(ds.x_val), len(ds.x_test)) == (50, 10, 20)
+    assert ds.x_train.dtype == np.float32 and 0.0 <= ds.x_train.min() <= ds.x_train.max() <= 1.0
+
+
+def test_keras_fallback_failure_is_explained(monkeypatch):
+    monkeypatch.delenv("TUNEKIT_MNIST_PATH", raising=False)
+
+    def offline():
+        raise OSError("network unreachable")
+
+    fake = types.SimpleNamespace(
+        datasets=types.SimpleNamespace(mnist=types.SimpleNamespace(load_data=offline))
+    )
+    monkeypatch.setitem(sys.modules, "keras", fake)
+    with pytest.raises(RuntimeError, match=r"network unreachable.*path=.*TUNEKIT_MNIST_PATH"):
+        load_mnist()
+
+
+def test_keras_fallback_success_with_fake_keras(monkeypatch):
+    monkeypatch.delenv("TUNEKIT_MNIST_PATH", raising=False)
+    arrays = _fake_mnist()
+
+    def loader():
+        return (arrays["x_train"], arrays["y_train"]), (arrays["x_test"], arrays["y_test"])
+
+    fake = types.SimpleNamespace(
+        datasets=types.SimpleNamespace(mnist=types.SimpleNamespace(load_data=loader))
+    )
+    monkeypatch.setitem(sys.modules, "keras", fake)
+    assert load_mnist(validation_size=5).summary().startswith("MNIST: 55 train / 5 validation")
+
+
+def test_module_does_not_import_keras_or_tensorflow():
+    source = Path(data.__file__).read_text()
+    top_level = [line for line in source.splitlines() if line.startswith(("import ", "from "))]
+    assert not any(re.search(r"\b(keras|tensorflow)\b", line) for line in top_level)
+
+
+# --------------------------------------------------------------------------- image folders
+
+
+def _class_counts(y, num_classes=3):
+    return np.bincount(y, minlength=num_classes).tolist()
+
+
+def test_image_directory_rgb(image_root):
+    ds = load_image_directory(image_root, image_size=(8, 10))
+    assert ds.class_names == ["bear", "cog", "toon"] and ds.num_classes == 3
+    assert ds.name == "toonvision" and ds.input_shape == (8, 10, 3)
+    # 12 images per class: round(12 * 0.15) = 2 test, 2 validation, 8 train.
+    assert _class_counts(ds.y_train) == [8, 8, 8]
+    assert _class_counts(ds.y_val) == [2, 2, 2]
+    assert _class_counts(ds.y_test) == [2, 2, 2]
+    for x in (ds.x_train, ds.x_val, ds.x_test):
+        assert x.dtype == np.float32 and x.shape[1:] == (8, 10, 3)
+        assert 0 <= x.min() and x.max() <= 255 and x.max() > 1  # not rescaled
+    # Labels match the colour of each class (JPEG within tolerance).
+    x_all, y_all = ds.train_and_validation()
+    for image, label in zip(x_all, y_all):
+        expected = COLORS[ds.class_names[label]]
+        np.testing.assert_allclose(image.mean(axis=(0, 1)), expected, atol=6)
+    assert ds.summary() == (
+        "toonvision: 24 train / 6 validation / 6 test, input (8, 10, 3), 3 classes"
+    )
+
+
+def test_image_directory_grayscale_and_determinism(image_root):
+    gray = load_image_directory(image_root, (12, 16), color_mode="grayscale", seed=3)
+    assert gray.x_train.shape == (24, 12, 16, 1) and gray.input_shape == (12, 16, 1)
+    a = load_image_directory(image_root, [6, 6], seed=3)
+    b = load_image_directory(image_root, (6, 6), seed=3)
+    c = load_image_directory(image_root, (6, 6), seed=4)
+    assert a.fingerprint() == b.fingerprint() != c.fingerprint()
+    np.testing.assert_array_equal(a.y_train, gray.y_train)
+
+
+def test_image_directory_custom_fractions(tmp_path):
+    root = _write_images(tmp_path / "d", {"bear": 3, "cog": 20}, size=(4, 4))
+    ds = load_image_directory(root, (4, 4), validation_fraction=0.25, test_fraction=0.0)
+    assert _class_counts(ds.y_train, 2) == [2, 15] and _class_counts(ds.y_val, 2) == [1, 5]
+    assert ds.x_test.shape == (0, 4, 4, 3) and ds.y_test.shape == (0,)
+    assert len(ds.fingerprint()) == 16  # empty splits hash fine
+
+
+# --------------------------------------------------------------------------- arrays
+
+
+def test_from_arrays_splits_stratified():
+    x = np.arange(100 * 3, dtype=np.int16).reshape(100, 3)
+    y = np.repeat(np.arange(4), 25)
+    ds = Dataset.from_arrays(x, y, seed=1)
+    assert ds.num_classes == 4 and ds.class_names == ["0", "1", "2", "3"]
+    assert ds.name == "arrays" and ds.input_shape == (3,) and ds.x_train.dtype == np.float32
+    # round(25 * 0.15) = 4 per class in validation and test.
+    assert _class_counts(ds.y_val, 4) == _class_counts(ds.y_test, 4) == [4, 4, 4, 4]
+    assert _class_counts(ds.y_train, 4) == [17, 17, 17, 17]
+    rows = np.concatenate([ds.x_train, ds.x_val, ds.x_test])
+    np.testing.assert_array_equal(np.sort(rows[:, 0]), x[:, 0])  # a partition, values kept
+    for xs, ys in ((ds.x_train, ds.y_train), (ds.x_val, ds.y_val), (ds.x_test, ds.y_test)):
+        np.testing.assert_array_equal(ys, y[(xs[:, 0] // 3).astype(int)])  # labels aligned
+    assert Dataset.from_arrays(x, y, seed=1).fingerprint() == ds.fingerprint()
+    assert Dataset.from_arrays(x, y, seed=2).fingerprint() != ds.fingerprint()
+
+
+def test_from_arrays_with_test_set_and_options():
+    rng = np.random.default_rng(0)
+    x, y = rng.random((40, 5, 5)), np.arange(40) % 2
+    ds = Dataset.from_arrays(
+        x, y, x_test=x[:7], y_test=y[:7], validation_fraction=0.25, test_fraction=0.9,
+        num_classes=3, class_names=["a", "b", "c"],
+    )
+    assert (len(ds.x_train), len(ds.x_val), len(ds.x_test)) == (30, 10, 7)
+    assert ds.num_classes == 3 and ds.class_names == ["a", "b", "c"]
+    np.testing.assert_array_equal(ds.x_test, x[:7].astype(np.float32))
+    float_labels = Dataset.from_arrays(x, y.astype(float), validation_fraction=0, test_fraction=0)
+    assert float_labels.y_train.dtype == np.int64 and len(float_labels.x_val) == 0
+
+
+def test_subset_fingerprint_and_readonly():
+    x, y = np.random.default_rng(0).random((60, 4)), np.arange(60) % 3
+    ds = Dataset.from_arrays(x, y)
+    small = ds.subset(num_train=5, num_val=2)
+    assert (len(small.x_train), len(small.x_val), len(small.x_test)) == (5, 2, len(ds.x_test))
+    np.testing.assert_array_equal(small.x_train, ds.x_train[:5])
+    assert ds.subset(num_test=10_000).fingerprint() == ds.fingerprint()
+    assert small.fingerprint() != ds.fingerprint() and len(ds.fingerprint()) == 16
+    assert small.class_names == ds.class_names and small.name == ds.name
+    with pytest.raises(ValueError, match="read-only"):
+        ds.x_train[0, 0] = 1.0
+    x[0, 0] = 5.0  # the caller's array stays writable
+
+
+# --------------------------------------------------------------------------- errors
+
+
+def _npz(tmp_path, **arrays):
+    path = tmp_path / "partial.npz"
+    np.savez(path, **arrays)
+    return path
+
+
+def _folder(tmp_path, counts):
+    return _write_images(tmp_path / "imgs", counts, size=(4, 4))
+
+
+def _corrupt(tmp_path):
+    root = _folder(tmp_path, {"bear": 3, "cog": 3})
+    (root / "cog" / "broken.png").write_bytes(b"not a png")
+    return root
+
+
+def _arrays(n=20, classes=2):
+    return np.zeros((n, 3)), np.arange(n) % classes
+
+
+def _direct(**overrides):
+    x, y = _arrays()
+    kwargs = dict(
+        x_train=x, y_train=y, x_val=x, y_val=y, x_test=x, y_test=y,
+        class_names=["a", "b"], input_shape=(3,), num_classes=2,
+    )
+    return Dataset(**{**kwargs, **overrides})
+
+
+_NAN = np.where(np.eye(20, 3) == 1, np.nan, 0.0)
+ERROR_CASES = [
+    # MNIST
+    ("mnist_missing_path", lambda t: load_mnist(t / "missing.npz"),
+     r"MNIST file not found.*missing\.npz.*path=.*TUNEKIT_MNIST_PATH"),
+    ("npz_missing_keys",
+     lambda t: load_mnist(_npz(t, x_train=np.zeros((3, 2, 2)), y_train=[0, 1, 2])),
+     r"missing key\(s\) \['x_test', 'y_test'\]; found \['x_train', 'y_train'\]"),
+    ("validation_size_zero", lambda t: load_mnist(validation_size=0, path=_npz(t, **_fake_mnist())),
+     r"1 <= validation_size < 60.*got 0"),
+    ("validation_size_too_big", lambda t: load_mnist(_npz(t, **_fake_mnist()), validation_size=60),
+     r"validation_size < 60.*got 60"),
+    ("validation_size_float", lambda t: load_mnist(_npz(t, **_fake_mnist()), validation_size=2.5),
+     r"must be an int.*got 2\.5"),
+    # image folders
+    ("folder_missing", lambda t: load_image_directory(t / "nothere", (4, 4)),
+     r"Image folder not found.*nothere"),
+    ("one_class_folder", lambda t: load_image_directory(_folder(t, {"bear": 5}), (4, 4)),
+     r"at least 2 class subfolders.*found 1: \['bear'\]"),
+    ("empty_class_folder",
+     lambda t: load_image_directory(_folder(t, {"bear": 5, "cog": 0}), (4, 4)),
+     r"Class folder 'cog'.*no images"),
+    ("class_too_small", lambda t: load_image_directory(_folder(t, {"bear": 5, "cog": 2}), (4, 4)),
+     r"Class 'cog' has 2 sample\(s\): split 0 train / 1 validation / 1 test"),
+    ("corrupt_image", lambda t: load_image_directory(_corrupt(t), (4, 4)),
+     r"Could not read image .*broken\.png"),
+    ("image_size_zero", lambda t: load_image_directory(t, (0, 4)), r"two positive ints.*\(0, 4\)"),
+    ("image_size_one_int", lambda t: load_image_directory(t, 64), r"two positive ints.*got 64"),
+    ("image_size_float", lambda t: load_image_directory(t, (4.0, 4)), r"two positive ints"),
+    ("image_size_three", lambda t: load_image_directory(t, (4, 4, 3)), r"two positive ints"),
+    ("color_mode", lambda t: load_image_directory(t, (4, 4), color_mode="rgba"),
+     r"Unknown color_mode 'rgba'; choose one of \['rgb', 'grayscale'\]"),
+    ("fraction_negative", lambda t: load_image_directory(t, (4, 4), validation_fraction=-0.1),
+     r"validation_fraction must be a number in \[0, 1\), got -0\.1"),
+    ("fraction_one", lambda t: Dataset.from_arrays(*_arrays(), test_fraction=1.0),
+     r"test_fraction must be a number in \[0, 1\), got 1\.0"),
+    ("fractions_sum",
+     lambda t: Dataset.from_arrays(*_arrays(), validation_fraction=0.5, test_fraction=0.5),
+     r"must be < 1.*0\.5 \+ 0\.5 = 1\.0"),
+    # arrays
+    ("length_mismatch", lambda t: Dataset.from_arrays(np.zeros((10, 3)), np.zeros(9, int)),
+     r"x has 10 samples but y has 9 labels"),
+    ("test_length_mismatch",
+     lambda t: Dataset.from_arrays(*_arrays(), x_test=np.zeros((4, 3)), y_test=[0, 1]),
+     r"x_test has 4 samples but y_test has 2 labels"),
+    ("only_x_test", lambda t: Dataset.from_arrays(*_arrays(), x_test=np.zeros((4, 3))),
+     r"only one of x_test / y_test"),
+    ("labels_too_big",
+     lambda t: Dataset.from_arrays(np.zeros((6, 2)), [0, 1, 2, 5, 0, 1], num_classes=3),
+     r"labels in \[0, 5\], expected \[0, 3\)"),
+    ("labels_negative", lambda t: Dataset.from_arrays(np.zeros((6, 2)), [0, 1, -1, 1, 0, 1]),
+     r"labels in \[-1, 1\], expected \[0, 2\)"),
+    ("labels_fractional", lambda t: Dataset.from_arrays(np.zeros((4, 2)), [0, 0.5, 1, 1]),
+     r"y must hold integer class ids, got dtype float64 \(e\.g\. 0\.5\)"),
+    ("labels_strings", lambda t: Dataset.from_arrays(np.zeros((2, 2)), ["cat", "dog"]),
+     r"integer class ids, got dtype <U3 \(e\.g\. 'cat'\)"),
+    ("labels_one_hot", lambda t: Dataset.from_arrays(np.zeros((2, 2)), np.eye(2)),
+     r"1-D integer class ids, got shape \(2, 2\).*argmax"),
+    ("single_class", lambda t: Dataset.from_arrays(np.zeros((9, 2)), np.zeros(9, int)),
+     r"at least 2 classes, got num_classes=1"),
+    ("class_names_mismatch", lambda t: Dataset.from_arrays(*_arrays(), class_names=["a"]),
+     r"1 class_names for num_classes=2"),
+    ("nan_in_x", lambda t: Dataset.from_arrays(_NAN, np.arange(20) % 2),
+     r"x contains 3 non-finite value\(s\) \(NaN or inf\)"),
+    ("inf_in_x_test",
+     lambda t: Dataset.from_arrays(*_arrays(), x_test=[[np.inf, 0, 0]], y_test=[0]),
+     r"x_test contains 1 non-finite"),
+    ("nan_in_val_split", lambda t: _direct(x_val=_NAN), r"x_val contains 3 non-finite"),
+    ("class_too_small_arrays", lambda t: Dataset.from_arrays(np.zeros((12, 2)), [0] * 10 + [1] * 2),
+     r"Class '1' has 2 sample\(s\)"),
+    ("shape_mismatch", lambda t: _direct(x_test=np.zeros((20, 4))),
+     r"x_test samples have shape \(4,\), expected input_shape \(3,\)"),
+    ("subset_negative", lambda t: _direct().subset(num_val=-1),
+     r"num_val must be a non-negative int"),
+    ("empty_train", lambda t: _direct().subset(num_train=0), r"training split is empty"),
+]
+
+
+@pytest.mark.parametrize(
+    ("case", "message"), [pytest.param(call, msg, id=name) for name, call, msg in ERROR_CASES]
+)
+def test_errors(case, message, tmp_path):
+    with pytest.raises(ValueError, match=message):
+        case(tmp_path)

@@ -1,0 +1,94 @@
+"""Crash-safe file writes, and KerasTuner's JSON state written the same way.
+
+Every file tunekit writes goes to a temporary file in the same folder, is
+flushed to disk, then renamed over the target. A kill at any moment leaves
+either the previous complete version or the new one, never half a file; a
+full disk fails the write and leaves the previous version in place.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from tunekit import _faults
+
+
+class StateFileError(RuntimeError):
+    """A state file on disk cannot be read (corrupt, truncated or missing)."""
+
+
+def atomic_write(path: str | os.PathLike, write: Callable[[str], None]) -> None:
+    """Calls `write(tmp_path)`, then atomically renames `tmp_path` to `path`."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        write(tmp)
+        _faults.checkpoint("write.mid")
+        with open(tmp, "rb+") as f:
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+def write_text(path: str | os.PathLike, text: str) -> None:
+    """Writes `text` to `path` atomically."""
+
+    def _write(tmp: str) -> None:
+        with open(tmp, "w", encoding="utf-8") as f:
+            f.write(text)
+
+    atomic_write(path, _write)
+
+
+def write_json(path: str | os.PathLike, obj: Any) -> None:
+    """Writes `obj` as indented JSON to `path` atomically."""
+    write_text(path, json.dumps(obj, indent=2, sort_keys=False, default=str) + "\n")
+
+
+def read_json(path: str | os.PathLike, *, what: str = "state file") -> Any:
+    """Reads JSON from `path`, raising `StateFileError` naming the file if it is bad."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            return json.load(f)
+    except json.JSONDecodeError as e:
+        raise StateFileError(
+            f"The {what} {os.fspath(path)} is corrupt or truncated ({e}). "
+            "Nothing was changed on disk."
+        ) from None
+
+
+def _atomic_kerastuner_save_json(path: str, obj: Any) -> str:
+    obj_str = json.dumps(obj)
+    if "://" in str(path):  # remote file systems: KerasTuner's own writer
+        return _original_save_json(path, obj)
+    write_text(path, obj_str)
+    return obj_str
+
+
+_original_save_json: Callable[[str, Any], str] | None = None
+
+
+def protect_kerastuner_state() -> None:
+    """Makes KerasTuner write its `oracle.json`, `trial.json` and tuner state atomically.
+
+    KerasTuner truncates and rewrites these files in place, so a kill mid-write
+    leaves an empty file that it cannot reload. Idempotent.
+    """
+    global _original_save_json
+    from keras_tuner.src import utils as kt_utils
+
+    if _original_save_json is None:
+        _original_save_json = kt_utils.save_json
+        kt_utils.save_json = _atomic_kerastuner_save_json

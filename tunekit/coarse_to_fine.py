@@ -1,0 +1,252 @@
+"""Command line: `python -m tunekit.coarse_to_fine [options]`.
+
+Runs (or resumes) the coarse-to-fine workflow and prints a summary. Exit
+codes: 0 success, 2 bad arguments or input (before any training), 1 a failure
+during the run, 130 / 143 interrupted by Ctrl-C / SIGTERM (rerun to resume).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import shlex
+import signal
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+BUILTIN_HYPERMODELS = ("mnist-dense", "toonvision-cnn")
+QUICK = dict(coarse_trials=4, coarse_epochs=1, fine_trials=4, max_epochs=3, final_epochs=2)
+QUICK_DATA = dict(num_train=5000, num_val=1000)
+
+
+class UsageError(ValueError):
+    """Bad arguments or input: exit code 2."""
+
+
+def _top(text: str) -> float | int:
+    try:
+        value: float | int = int(text)
+    except ValueError:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a fraction or a count, got {text!r}")
+    if (isinstance(value, int) and value < 1) or (isinstance(value, float) and not 0 < value <= 1):
+        raise argparse.ArgumentTypeError(
+            f"must be a fraction in (0, 1] or a positive count, got {text!r}")
+    return value
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}")
+    return value
+
+
+def _final_epochs(text: str) -> int | str:
+    return "auto" if text == "auto" else _positive(text)
+
+
+def _non_negative_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text!r}")
+    if not value >= 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {text!r}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m tunekit.coarse_to_fine",
+        description="Coarse-to-fine hyperparameter tuning: a wide RandomSearch, a search space "
+        "narrowed to where the best trials lie, a Hyperband or Bayesian search in it, then the "
+        "best model retrained on train+validation and evaluated on the test set. Rerun the "
+        "same command to resume.",
+    )
+    add = parser.add_argument
+    add("--hypermodel", default="mnist-dense",
+        help="mnist-dense, toonvision-cnn, or package.module:attribute naming your own "
+        "HyperModel class, instance or build(hp) function. Default: mnist-dense.")
+    add("--data", default=None,
+        help="A Keras-layout .npz (x_train, y_train, x_test, y_test) or an image folder with "
+        "one subfolder per class. Default: MNIST from $TUNEKIT_MNIST_PATH, else Keras's "
+        "download.")
+    add("--image-size", type=_positive, nargs=2, default=(64, 64), metavar=("HEIGHT", "WIDTH"),
+        help="Size images of an image folder are resized to. Default: 64 64.")
+    add("--directory", default="runs", help="Parent folder of runs. Default: runs.")
+    add("--project-name", default=None,
+        help="Run folder name inside --directory. Default: the --hypermodel name.")
+    add("--objective", default="val_accuracy",
+        help="Metric to optimise; direction inferred (val_loss is minimised). "
+        "Default: val_accuracy.")
+    add("--coarse-trials", type=_positive, help="Coarse RandomSearch trials. Default: 12.")
+    add("--coarse-epochs", type=_positive, help="Epochs per coarse trial. Default: 2.")
+    add("--fine-tuner", choices=("hyperband", "bayesian"), default="hyperband",
+        help="Search in the narrowed space. Default: hyperband.")
+    add("--fine-trials", type=_positive, help="Trials of a bayesian fine search. Default: 10.")
+    add("--max-epochs", type=_positive,
+        help="Hyperband max_epochs, or epochs per bayesian trial. Default: 9.")
+    add("--factor", type=_positive, help="Hyperband reduction factor (>= 2). Default: 3.")
+    add("--top", type=_top,
+        help="Coarse trials the narrowing keeps: a fraction in (0, 1] or a count. Default: 0.25.")
+    add("--margin", type=_non_negative_float,
+        help="Narrowing margin, as a fraction of the top trials' span. Default: 0.1.")
+    add("--final-epochs", type=_final_epochs,
+        help="Epochs of the final retrain: 'auto' (the chosen trial's best epoch) or an int. "
+        "Default: auto.")
+    add("--batch-size", type=_positive, help="Batch size. Default: 128.")
+    add("--executions-per-trial", type=_positive, help="Fits per trial, averaged. Default: 1.")
+    add("--seed", type=int, default=0, help="Seed of the whole run. Default: 0.")
+    add("--overwrite", action="store_true",
+        help="Delete the run folder's contents and start over (otherwise a rerun resumes).")
+    add("--quick", action="store_true",
+        help="A first look in about a minute: 5,000 training and 1,000 validation samples, "
+        "4 coarse trials of 1 epoch, Hyperband max_epochs 3, 2 final epochs (explicit "
+        "options still win).")
+    add("--quiet", action="store_true", help="Print only the final summary.")
+    return parser
+
+
+def resolve_hypermodel(spec: str) -> Any:
+    """Returns a factory `f(data) -> hypermodel` for `spec`, or raises `UsageError`."""
+    if spec == "mnist-dense":
+        from hypermodels import MnistDenseHyperModel
+
+        return lambda data: MnistDenseHyperModel(data.input_shape, data.num_classes)
+    if spec == "toonvision-cnn":
+        from hypermodels import ToonVisionCNNHyperModel
+
+        return lambda data: ToonVisionCNNHyperModel(
+            data.input_shape, data.num_classes, augment=data.name != "mnist",
+            rescale=float(data.x_train.max(initial=0.0)) > 1.0)
+    module_name, _, attribute = spec.partition(":")
+    if not module_name or not attribute:
+        raise UsageError(
+            f"--hypermodel {spec!r} is not one of {list(BUILTIN_HYPERMODELS)} nor of the form "
+            "package.module:attribute.")
+    sys.path.insert(0, os.getcwd())
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as e:
+        raise UsageError(f"--hypermodel {spec!r}: cannot import {module_name!r} ({e}).") from None
+    finally:
+        sys.path.pop(0)
+    if not hasattr(module, attribute):
+        raise UsageError(f"--hypermodel {spec!r}: module {module_name!r} has no {attribute!r}.")
+    target = getattr(module, attribute)
+    import keras_tuner as kt
+
+    if isinstance(target, type) and issubclass(target, kt.HyperModel):
+        def make(data):
+            try:
+                return target(input_shape=data.input_shape, num_classes=data.num_classes)
+            except TypeError:
+                return target()
+        return make
+    if isinstance(target, kt.HyperModel) or callable(target):
+        return lambda data: target
+    raise UsageError(
+        f"--hypermodel {spec!r} is a {type(target).__name__}, not a keras_tuner.HyperModel "
+        "class or instance nor a build(hp) function.")
+
+
+def _load_data(args: argparse.Namespace):
+    from tunekit.data import load_image_directory, load_mnist
+
+    if args.data is None:
+        data = load_mnist()
+    elif os.path.isdir(args.data):
+        data = load_image_directory(args.data, tuple(args.image_size))
+    elif os.path.exists(args.data) or args.data.endswith(".npz"):
+        data = load_mnist(args.data)
+    else:
+        raise UsageError(f"--data {args.data!r} does not exist: pass a .npz file or a folder.")
+    return data.subset(**QUICK_DATA) if args.quick else data
+
+
+def _workflow_kwargs(args: argparse.Namespace) -> dict[str, Any]:
+    names = ("coarse_trials", "coarse_epochs", "fine_trials", "max_epochs", "factor", "top",
+             "margin", "final_epochs", "batch_size", "executions_per_trial")
+    kwargs = {n: getattr(args, n) for n in names if getattr(args, n) is not None}
+    if args.quick:
+        kwargs = {**QUICK, **kwargs}
+    return dict(kwargs, fine_tuner=args.fine_tuner, objective=args.objective, seed=args.seed,
+                directory=args.directory, overwrite=args.overwrite,
+                project_name=args.project_name or args.hypermodel.replace(":", "-"),
+                verbose=0 if args.quiet else 1)
+
+
+def _summary(result) -> str:
+    phases = ", ".join(f"{p} best {v['score']:.4f} (trial {v['trial_id']})"
+                       for p, v in result.phase_bests.items())
+    tests = ", ".join(f"{k} {v:.4f}" for k, v in result.test_metrics.items())
+    return "\n".join([
+        "", "== Summary ==", f"Phases: {phases}",
+        f"Chosen: {result.best_phase} trial {result.best_trial_id} ({result.selection})",
+        f"Narrowing:\n{result.narrowed}",
+        f"Final model: {result.final_epochs} epochs on train+validation",
+        f"Test: {tests}",
+        "Time: " + ", ".join(f"{k} {v:.0f}s" for k, v in result.timings.items()),
+        f"Artifacts in {result.run_dir}: " + ", ".join(sorted(result.artifacts)),
+    ])
+
+
+class _Terminated(Exception):
+    pass
+
+
+def _on_sigterm(signum, frame):
+    raise _Terminated()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = build_parser().parse_args(argv)
+    resume = "python -m tunekit.coarse_to_fine " + shlex.join(
+        [a for a in argv if a != "--overwrite"])
+    previous = signal.signal(signal.SIGTERM, _on_sigterm)
+    try:
+        try:
+            make_hypermodel = resolve_hypermodel(args.hypermodel)
+            data = _load_data(args)
+            from tunekit.workflow import CoarseToFine
+
+            run = CoarseToFine(make_hypermodel(data), data, **_workflow_kwargs(args))
+            run.manifest  # opens, checks and locks the run folder before any training
+        except (ValueError, TypeError, RuntimeError, OSError) as e:
+            print(f"error: {e}", file=sys.stderr)
+            return 2
+        if not args.quiet:
+            print(f"Run folder: {run.run_dir}\nData: {data.summary()}", flush=True)
+        try:
+            result = run.run()
+        except (KeyboardInterrupt, _Terminated) as e:
+            code = 130 if isinstance(e, KeyboardInterrupt) else 143
+            print(f"\nInterrupted; completed trials are saved. Resume with:\n  {resume}",
+                  file=sys.stderr)
+            return code
+        except Exception as e:  # noqa: BLE001 (reported, not swallowed: exit code 1)
+            from keras_tuner import errors as kt_errors
+
+            if isinstance(e, kt_errors.FatalValueError):
+                print(f"error: {e}", file=sys.stderr)
+                return 2
+            print(f"error: the run failed: {type(e).__name__}: {e}\nFix the cause and resume "
+                  f"with:\n  {resume}", file=sys.stderr)
+            return 1
+        print(_summary(result), flush=True)
+        return 0
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

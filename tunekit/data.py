@@ -1,0 +1,461 @@
+"""Datasets for tuning: MNIST, ToonVision-style image folders and user arrays.
+
+Everything here is plain numpy + Pillow. Keras is imported lazily, and only when
+`load_mnist()` has to fall back to `keras.datasets.mnist.load_data()`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import numbers
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+__all__ = ["Dataset", "load_mnist", "load_image_directory"]
+
+MNIST_ENV_VAR = "TUNEKIT_MNIST_PATH"
+_MNIST_KEYS = ("x_train", "y_train", "x_test", "y_test")
+_IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
+_COLOR_MODES = {"rgb": ("RGB", 3), "grayscale": ("L", 1)}
+_DISPLAY_NAMES = {"mnist": "MNIST"}
+_SPLITS = ("train", "val", "test")
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class Dataset:
+    """Train / validation / test arrays plus the metadata a hypermodel needs.
+
+    Arrays are stored as read-only views: `x_*` float32, `y_*` int64 class ids.
+    Construction validates everything (lengths, label range, finiteness, shapes).
+
+    Args:
+        x_train, y_train, x_val, y_val, x_test, y_test: The three splits.
+        class_names: One name per class, index = label.
+        input_shape: Shape of one sample, e.g. `(28, 28)`.
+        num_classes: Number of classes (>= 2).
+        name: Short dataset name used in summaries, e.g. `"mnist"`.
+
+    Example:
+    >>> ds = load_mnist("/data/mnist.npz").subset(num_train=1000)
+    >>> ds.summary()
+    'MNIST: 1000 train / 10000 validation / 10000 test, input (28, 28), 10 classes'
+    """
+
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_val: np.ndarray
+    y_val: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+    class_names: list[str]
+    input_shape: tuple[int, ...]
+    num_classes: int
+    name: str = "arrays"
+    _fingerprint: str | None = dataclasses.field(default=None, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        num_classes = int(self.num_classes)
+        if num_classes < 2:
+            raise ValueError(f"Need at least 2 classes, got num_classes={num_classes}; "
+                             "classification needs two or more distinct labels.")
+        class_names = [str(c) for c in self.class_names]
+        if len(class_names) != num_classes:
+            raise ValueError(f"Got {len(class_names)} class_names for num_classes={num_classes}; "
+                             "pass one name per class (or class_names=None for '0', '1', ...).")
+        input_shape = tuple(int(d) for d in self.input_shape)
+        values: dict[str, Any] = dict(
+            class_names=class_names, input_shape=input_shape, num_classes=num_classes)
+        for split in _SPLITS:
+            x = _as_float32(getattr(self, f"x_{split}"), f"x_{split}")
+            y = _as_labels(getattr(self, f"y_{split}"), f"y_{split}")
+            _check_lengths(x, y, f"x_{split}", f"y_{split}")
+            if x.shape[1:] != input_shape:
+                raise ValueError(f"x_{split} samples have shape {x.shape[1:]}, expected "
+                                 f"input_shape {input_shape}; all splits must share it.")
+            _check_finite(x, f"x_{split}")
+            _check_label_range(y, num_classes, f"y_{split}")
+            values[f"x_{split}"], values[f"y_{split}"] = _readonly(x), _readonly(y)
+        if len(values["x_train"]) == 0:
+            raise ValueError("The training split is empty; a Dataset needs training samples.")
+        for key, value in values.items():
+            object.__setattr__(self, key, value)
+
+    @classmethod
+    def from_arrays(
+        cls,
+        x: Any,
+        y: Any,
+        *,
+        x_test: Any = None,
+        y_test: Any = None,
+        validation_fraction: float = 0.15,
+        test_fraction: float = 0.15,
+        num_classes: int | None = None,
+        class_names: Sequence[str] | None = None,
+        seed: int = 0,
+    ) -> Dataset:
+        """Builds a Dataset from your own numpy arrays, splitting what is not given.
+
+        Splits are stratified per class as in `load_image_directory`; `x` keeps its
+        layout and values, converted to float32.
+
+        Args:
+            x: Samples, shape `(n, ...)`. y: Integer class ids, shape `(n,)`.
+            x_test, y_test: Optional test set; if given, `test_fraction` is ignored.
+            validation_fraction, test_fraction: Per-class fractions, each in [0, 1).
+            num_classes: Number of classes; `max(label) + 1` if None.
+            class_names: One name per class; defaults to `"0"`, `"1"`, ...
+            seed: Seed of the deterministic split.
+
+        Returns:
+            A `Dataset` named `"arrays"`.
+
+        Raises:
+            ValueError: On bad lengths, labels, values or fractions, or a class too
+                small to appear in every split.
+
+        Example:
+        >>> ds = Dataset.from_arrays(np.random.rand(100, 8), np.arange(100) % 2)
+        """
+        if (x_test is None) != (y_test is None):
+            raise ValueError("Got only one of x_test / y_test; pass both, or neither to split "
+                             "a test set from x.")
+        if x_test is not None:
+            test_fraction = 0.0
+        _check_fractions(validation_fraction, test_fraction)
+        x, y = _as_float32(x, "x"), _as_labels(y, "y")
+        _check_lengths(x, y, "x", "y")
+        _check_finite(x, "x")
+        labels = [y]
+        if x_test is not None:
+            x_test, y_test = _as_float32(x_test, "x_test"), _as_labels(y_test, "y_test")
+            _check_lengths(x_test, y_test, "x_test", "y_test")
+            _check_finite(x_test, "x_test")
+            labels.append(y_test)
+        all_labels = np.concatenate(labels)
+        if num_classes is None:
+            num_classes = int(all_labels.max()) + 1 if all_labels.size else 0
+        _check_label_range(all_labels, int(num_classes), "labels (y / y_test)")
+        names = [str(i) for i in range(num_classes)] if class_names is None else class_names
+        idx = _stratified_split(y, validation_fraction, test_fraction, seed, names)
+        if x_test is None:
+            x_test, y_test = x[idx["test"]], y[idx["test"]]
+        return cls(
+            x[idx["train"]], y[idx["train"]], x[idx["val"]], y[idx["val"]], x_test, y_test,
+            class_names=list(names), input_shape=x.shape[1:], num_classes=int(num_classes),
+        )
+
+    def __repr__(self) -> str:
+        return f"<Dataset {self.summary()}>"
+
+    @property
+    def x_train_full(self) -> np.ndarray:
+        """Training plus validation samples (to retrain the final model)."""
+        return np.concatenate([self.x_train, self.x_val])
+
+    @property
+    def y_train_full(self) -> np.ndarray:
+        """Training plus validation labels, aligned with `x_train_full`."""
+        return np.concatenate([self.y_train, self.y_val])
+
+    def train_and_validation(self) -> tuple[np.ndarray, np.ndarray]:
+        """Returns `(x, y)` of train and validation concatenated, train first."""
+        return self.x_train_full, self.y_train_full
+
+    def fingerprint(self) -> str:
+        """Returns a short, cached sha256 hex digest of all arrays and class names.
+
+        Hashes shapes, dtypes and the full bytes of every array (about 0.15 s for
+        MNIST). The `name` is not part of it.
+        """
+        if self._fingerprint is None:
+            digest = hashlib.sha256()
+            for split in _SPLITS:
+                for key in (f"x_{split}", f"y_{split}"):
+                    arr = getattr(self, key)
+                    digest.update(f"{key}:{arr.dtype.str}:{arr.shape};".encode())
+                    digest.update(np.ascontiguousarray(arr).reshape(-1).view(np.uint8).data)
+            digest.update("\x1f".join(self.class_names).encode())
+            object.__setattr__(self, "_fingerprint", digest.hexdigest()[:16])
+        return self._fingerprint  # type: ignore[return-value]
+
+    def summary(self) -> str:
+        """Returns a one-line description, e.g. `"MNIST: 50000 train / ... 10 classes"`."""
+        return (
+            f"{_DISPLAY_NAMES.get(self.name, self.name)}: {len(self.x_train)} train / "
+            f"{len(self.x_val)} validation / {len(self.x_test)} test, "
+            f"input {self.input_shape}, {self.num_classes} classes"
+        )
+
+    def subset(
+        self, num_train: int | None = None, num_val: int | None = None, num_test: int | None = None
+    ) -> Dataset:
+        """Returns a new Dataset with the first N samples of each split (None keeps all).
+
+        Raises:
+            ValueError: If a count is negative, or `num_train` is 0.
+        """
+        counts = {"train": num_train, "val": num_val, "test": num_test}
+        for split, n in counts.items():
+            if n is not None and (not _is_int(n) or n < 0):
+                raise ValueError(f"num_{split} must be a non-negative int or None, got {n!r}.")
+        arrays = {f"{xy}_{split}": getattr(self, f"{xy}_{split}")[:n]
+                  for split, n in counts.items() for xy in "xy"}
+        return dataclasses.replace(self, **arrays)
+
+
+def load_mnist(
+    path: str | os.PathLike[str] | None = None, validation_size: int = 10_000, seed: int = 0
+) -> Dataset:
+    """Loads MNIST from a Keras-layout `.npz`, scaled to [0, 1], with a validation split.
+
+    The file is `path`, else `$TUNEKIT_MNIST_PATH`, else Keras downloads it. The
+    validation set is a seeded random subset of the training set; the test set is
+    returned untouched. Images keep shape (28, 28).
+
+    Args:
+        path: Path to an `.npz` with `x_train, y_train, x_test, y_test`.
+        validation_size: Training images moved to validation, `1 <= v < len(train)`.
+        seed: Seed of the `numpy.random.Generator` permutation.
+
+    Returns:
+        A `Dataset` named `"mnist"` with class names `"0"`..`"9"`.
+
+    Raises:
+        ValueError: If the file is missing or lacks keys, or `validation_size` is invalid.
+        RuntimeError: If no path is given and the Keras download fails.
+
+    Example:
+    >>> ds = load_mnist("/data/mnist.npz", validation_size=5000, seed=1)
+    """
+    origin = "path=" if path is not None else f"${MNIST_ENV_VAR}"
+    path = path if path is not None else os.environ.get(MNIST_ENV_VAR) or None
+    if path is None:
+        arrays: Mapping[str, np.ndarray] = _download_mnist()
+    elif not Path(path).is_file():
+        raise ValueError(f"MNIST file not found: {str(path)!r} (from {origin}). Expected a Keras-"
+                         f"layout .npz; pass load_mnist(path=...) or set {MNIST_ENV_VAR} to it.")
+    else:
+        with np.load(path) as npz:
+            missing = [k for k in _MNIST_KEYS if k not in npz.files]
+            if missing:
+                raise ValueError(f"{str(path)!r} is missing key(s) {missing}; found "
+                                 f"{sorted(npz.files)}. Expected Keras mnist.npz keys "
+                                 f"{list(_MNIST_KEYS)}.")
+            arrays = {k: npz[k] for k in _MNIST_KEYS}
+    x_train, y_train = np.asarray(arrays["x_train"]), _as_labels(arrays["y_train"], "y_train")
+    _check_lengths(x_train, y_train, "x_train", "y_train")
+    n = len(x_train)
+    if not _is_int(validation_size) or not 1 <= validation_size < n:
+        raise ValueError(f"validation_size must be an int with 1 <= validation_size < {n} "
+                         f"(the training set size), got {validation_size!r}.")
+    order = np.random.default_rng(seed).permutation(n)
+    val, train = order[: int(validation_size)], order[int(validation_size):]
+    return Dataset(_scale_pixels(x_train[train]), y_train[train], _scale_pixels(x_train[val]),
+                   y_train[val], _scale_pixels(arrays["x_test"]), arrays["y_test"],
+                   class_names=[str(i) for i in range(10)], input_shape=x_train.shape[1:],
+                   num_classes=10, name="mnist")
+
+
+def load_image_directory(
+    root: str | os.PathLike[str],
+    image_size: tuple[int, int],
+    validation_fraction: float = 0.15,
+    test_fraction: float = 0.15,
+    seed: int = 0,
+    color_mode: str = "rgb",
+) -> Dataset:
+    """Loads a folder with one subfolder of images per class, split per class.
+
+    `root/<class>/*.png|*.jpg|*.jpeg` (any case). Hidden entries and other files are
+    ignored. Each class is shuffled with `seed`; its first `round(n * test_fraction)`
+    images (at least 1) go to test, the next to validation, the rest to train.
+
+    Args:
+        root: Dataset folder; class names are its sorted subfolder names.
+        image_size: `(height, width)` images are resized to (Pillow, bilinear).
+        validation_fraction: Fraction of each class for validation, in [0, 1).
+        test_fraction: Fraction of each class for testing, in [0, 1).
+        seed: Seed of the deterministic split.
+        color_mode: `"rgb"` (h, w, 3) or `"grayscale"` (h, w, 1).
+
+    Returns:
+        A `Dataset` named after the folder, pixels float32 in [0, 255] (not rescaled).
+
+    Raises:
+        ValueError: On a missing folder, fewer than 2 classes, an empty class, bad
+            arguments, an unreadable image or a split that leaves a class empty.
+
+    Example:
+    >>> ds = load_image_directory("data/toonvision", image_size=(64, 64))
+    """
+    if color_mode not in _COLOR_MODES:
+        raise ValueError(f"Unknown color_mode {color_mode!r}; choose one of {list(_COLOR_MODES)}.")
+    if (
+        not isinstance(image_size, (tuple, list)) or len(image_size) != 2
+        or not all(_is_int(s) and s > 0 for s in image_size)
+    ):
+        raise ValueError(f"image_size must be two positive ints (height, width), got "
+                         f"{image_size!r}; e.g. image_size=(64, 64).")
+    _check_fractions(validation_fraction, test_fraction)
+    folder = Path(root)
+    if not folder.is_dir():
+        raise ValueError(f"Image folder not found: {str(folder)!r}. Expected a directory with "
+                         "one subfolder of images per class.")
+    classes = sorted(p.name for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
+    if len(classes) < 2:
+        raise ValueError(f"Need at least 2 class subfolders in {str(folder)!r}, found "
+                         f"{len(classes)}: {classes}. Put each class in its own subfolder.")
+    files, labels = [], []
+    for label, name in enumerate(classes):
+        found = sorted(
+            p for p in (folder / name).iterdir()
+            if p.is_file() and not p.name.startswith(".") and p.suffix.lower() in _IMAGE_SUFFIXES
+        )
+        if not found:
+            raise ValueError(f"Class folder {name!r} in {str(folder)!r} has no images "
+                             f"({'/'.join(_IMAGE_SUFFIXES)}); add images or remove the folder.")
+        files += found
+        labels += [label] * len(found)
+    y = np.asarray(labels, dtype=np.int64)
+    mode, channels = _COLOR_MODES[color_mode]
+    height, width = int(image_size[0]), int(image_size[1])
+    x = np.empty((len(files), height, width, channels), dtype=np.float32)
+    for i, file in enumerate(files):
+        x[i] = _read_image(file, mode, (height, width)).reshape(height, width, channels)
+    idx = _stratified_split(y, validation_fraction, test_fraction, seed, classes)
+    return Dataset(*(a[idx[s]] for s in _SPLITS for a in (x, y)), class_names=classes,
+                   input_shape=x.shape[1:], num_classes=len(classes), name=folder.resolve().name)
+
+
+def _download_mnist() -> dict[str, np.ndarray]:
+    """Fetches MNIST through `keras.datasets.mnist.load_data()` (lazy keras import)."""
+    try:
+        import keras
+
+        (x_train, y_train), (x_test, y_test) = keras.datasets.mnist.load_data()
+    except Exception as exc:  # noqa: BLE001 - any failure gets the same advice
+        raise RuntimeError(f"Could not download MNIST with keras.datasets.mnist.load_data() "
+                           f"({exc!r}). Pass load_mnist(path='/path/to/mnist.npz') or set "
+                           f"{MNIST_ENV_VAR} to a local Keras-layout mnist.npz.") from exc
+    return {"x_train": x_train, "y_train": y_train, "x_test": x_test, "y_test": y_test}
+
+
+def _read_image(file: Path, mode: str, size: tuple[int, int]) -> np.ndarray:
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(file) as image:
+            image = image.convert(mode).resize((size[1], size[0]), Image.BILINEAR)
+            return np.asarray(image, dtype=np.float32)
+    except (UnidentifiedImageError, OSError) as exc:
+        raise ValueError(f"Could not read image {str(file)!r}: {exc}. Fix or remove it.") from exc
+
+
+def _stratified_split(
+    y: np.ndarray, val_fraction: float, test_fraction: float, seed: int, names: Sequence[str]
+) -> dict[str, np.ndarray]:
+    """Per class: shuffle, take test then validation counts; returns shuffled indices."""
+    rng = np.random.default_rng(seed)
+    parts: dict[str, list[np.ndarray]] = {split: [] for split in _SPLITS}
+    for label in np.unique(y):
+        members = rng.permutation(np.flatnonzero(y == label))
+        n = len(members)
+        n_test = max(1, round(n * test_fraction)) if test_fraction > 0 else 0
+        n_val = max(1, round(n * val_fraction)) if val_fraction > 0 else 0
+        while n - n_test - n_val < 1 and max(n_test, n_val) > 1:
+            if n_test >= n_val:
+                n_test -= 1
+            else:
+                n_val -= 1
+        n_train = n - n_test - n_val
+        if n_train < 1:
+            name = names[label] if label < len(names) else str(label)
+            raise ValueError(f"Class {name!r} has {n} sample(s): split {max(n_train, 0)} train / "
+                             f"{n_val} validation / {n_test} test leaves a split without it. "
+                             "Add samples (>= 3 per class when both fractions are > 0) or set "
+                             "a fraction to 0.")
+        parts["test"].append(members[:n_test])
+        parts["val"].append(members[n_test:n_test + n_val])
+        parts["train"].append(members[n_test + n_val:])
+    return {
+        split: rng.permutation(np.concatenate(chunks)) if chunks else np.empty(0, np.int64)
+        for split, chunks in parts.items()
+    }
+
+
+def _check_fractions(val_fraction: float, test_fraction: float) -> None:
+    for name, value in (("validation_fraction", val_fraction), ("test_fraction", test_fraction)):
+        if not isinstance(value, numbers.Real) or isinstance(value, bool) or not 0 <= value < 1:
+            raise ValueError(f"{name} must be a number in [0, 1), got {value!r}.")
+    if val_fraction + test_fraction >= 1:
+        raise ValueError(f"validation_fraction + test_fraction must be < 1 to leave training data, "
+                         f"got {val_fraction} + {test_fraction} = {val_fraction + test_fraction}.")
+
+
+def _scale_pixels(x: Any) -> np.ndarray:
+    """uint8-style pixels -> float32 in [0, 1]; float inputs are kept as they are."""
+    x = np.asarray(x)
+    if x.dtype.kind in "iu":
+        return np.divide(x, np.float32(255), dtype=np.float32)
+    return np.asarray(x, dtype=np.float32)
+
+
+def _as_float32(x: Any, name: str) -> np.ndarray:
+    try:
+        x = np.asarray(x, dtype=np.float32)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{name} must be numeric (convertible to float32): {exc}.") from exc
+    if x.ndim < 1:
+        raise ValueError(f"{name} must have a leading sample axis, got a scalar.")
+    return x
+
+
+def _as_labels(y: Any, name: str) -> np.ndarray:
+    """Validates class-id labels and returns them as 1-D int64."""
+    y = np.asarray(y)
+    if y.ndim != 1:
+        raise ValueError(f"{name} must be 1-D integer class ids, got shape {y.shape}; for one-hot "
+                         "labels pass np.argmax(y, axis=1).")
+    if y.dtype.kind in "iub":
+        return y.astype(np.int64)
+    if y.dtype.kind == "f" and np.all(np.isfinite(y)) and np.all(y == np.round(y)):
+        return y.astype(np.int64)
+    example = next((v for v in y.tolist() if not (isinstance(v, float) and v.is_integer())), None)
+    raise ValueError(f"{name} must hold integer class ids, got dtype {y.dtype} (e.g. {example!r}). "
+                     "Map labels to 0..num_classes-1 integers first.")
+
+
+def _check_lengths(x: np.ndarray, y: np.ndarray, x_name: str, y_name: str) -> None:
+    if len(x) != len(y):
+        raise ValueError(f"{x_name} has {len(x)} samples but {y_name} has {len(y)} labels; "
+                         "they must have the same length.")
+
+
+def _check_finite(x: np.ndarray, name: str) -> None:
+    # Fast path: a finite float64 sum implies every value is finite.
+    if x.size and not np.isfinite(x.sum(dtype=np.float64)) and not np.isfinite(x).all():
+        bad = int(np.size(x) - np.count_nonzero(np.isfinite(x)))
+        raise ValueError(f"{name} contains {bad} non-finite value(s) (NaN or inf); clean them.")
+
+
+def _check_label_range(y: np.ndarray, num_classes: int, name: str) -> None:
+    if y.size and (y.min() < 0 or y.max() >= num_classes):
+        raise ValueError(f"{name} has labels in [{y.min()}, {y.max()}], expected "
+                         f"[0, {num_classes}); relabel to 0..num_classes-1 or pass a larger "
+                         "num_classes.")
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+def _readonly(array: np.ndarray) -> np.ndarray:
+    view = array.view()
+    view.flags.writeable = False
+    return view

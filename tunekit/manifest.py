@@ -1,0 +1,188 @@
+"""The run manifest: what a run is, where it got to, and who may write it.
+
+A run folder holds `manifest.json` with the run's configuration, a
+fingerprint of it, the versions that wrote it, and the state of each step.
+Resume is decided here, not by KerasTuner: a rerun with the same
+configuration continues; a different configuration or version is refused
+with the differing key named; nothing is deleted without `overwrite`.
+A lock file keeps a second process off the same run; the operating system
+releases it when its holder dies.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import json
+import os
+import shutil
+import time
+from pathlib import Path
+from typing import Any
+
+from tunekit import _io
+
+__all__ = ["RunManifest", "RunConfigError", "RunLockedError", "STEPS", "versions"]
+
+MANIFEST = "manifest.json"
+LOCK = ".lock"
+STEPS = ("coarse", "narrow", "fine", "retrain", "evaluate")
+
+
+class RunConfigError(ValueError):
+    """The run folder holds a different run, or cannot be used."""
+
+
+class RunLockedError(RuntimeError):
+    """Another process is working on the same run folder."""
+
+
+def versions() -> dict[str, str]:
+    """Versions of the packages whose files a run folder depends on."""
+    from importlib.metadata import version
+
+    return {name: version(name) for name in ("tunekit", "keras-tuner", "keras")}
+
+
+def fingerprint(config: dict[str, Any]) -> str:
+    """A short, stable hash of a JSON-serialisable configuration."""
+    text = json.dumps(config, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _differences(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
+    keys = sorted(set(old) | set(new))
+    return [f"{k}: {old.get(k)!r} -> {new.get(k)!r}" for k in keys if old.get(k) != new.get(k)]
+
+
+class RunManifest:
+    """The state file of one run folder. Use `RunManifest.open(...)`."""
+
+    def __init__(self, run_dir: Path, state: dict[str, Any]) -> None:
+        self.run_dir = run_dir
+        self.state = state
+        self._lock_fd: int | None = None
+
+    @property
+    def path(self) -> Path:
+        return self.run_dir / MANIFEST
+
+    @classmethod
+    def open(
+        cls, run_dir: str | os.PathLike, config: dict[str, Any], *, overwrite: bool = False
+    ) -> RunManifest:
+        """Opens (or starts) the run in `run_dir` for `config` and locks it.
+
+        Raises:
+            RunConfigError: If `run_dir` holds another run or other files, and
+                `overwrite` is False, or cannot be written.
+            RunLockedError: If another live process holds the run.
+            tunekit._io.StateFileError: If the manifest is corrupt.
+        """
+        run_dir = Path(run_dir)
+        check_writable(run_dir)
+        run_dir.mkdir(parents=True, exist_ok=True)
+        manifest = cls(run_dir, {})
+        manifest._lock()
+        try:
+            if overwrite:
+                _clear(run_dir)
+            state = manifest._load_or_start(config)
+        except BaseException:
+            manifest.release()
+            raise
+        manifest.state = state
+        manifest.save()
+        return manifest
+
+    def _load_or_start(self, config: dict[str, Any]) -> dict[str, Any]:
+        new = {"config": config, "fingerprint": fingerprint(config), "versions": versions()}
+        if not self.path.exists():
+            others = [p.name for p in self.run_dir.iterdir() if p.name != LOCK]
+            if others:
+                raise RunConfigError(
+                    f"{self.run_dir} already holds files ({', '.join(sorted(others)[:5])}) "
+                    "but no tunekit manifest. Pass --overwrite (overwrite=True) to delete "
+                    "them, or choose another --project-name / --directory."
+                )
+            return {**new, "steps": {}, "created": time.time()}
+        old = _io.read_json(self.path, what="run manifest")
+        hint = (
+            "Rerun with the original settings to resume, pass --overwrite "
+            "(overwrite=True) to start over, or choose another --project-name."
+        )
+        if old.get("versions") != new["versions"]:
+            diff = "; ".join(_differences(old.get("versions", {}), new["versions"]))
+            raise RunConfigError(
+                f"The run in {self.run_dir} was written by other versions ({diff}). {hint}"
+            )
+        if old.get("fingerprint") != new["fingerprint"]:
+            diff = "; ".join(_differences(old.get("config", {}), config))
+            raise RunConfigError(
+                f"The run in {self.run_dir} was started with another configuration "
+                f"({diff}). {hint}"
+            )
+        return old
+
+    def _lock(self) -> None:
+        fd = os.open(self.run_dir / LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise RunLockedError(
+                f"Another tunekit process is working on {self.run_dir} (it holds "
+                f"{self.run_dir / LOCK}). Wait for it to finish or stop it first."
+            ) from None
+        os.ftruncate(fd, 0)
+        os.write(fd, str(os.getpid()).encode())
+        self._lock_fd = fd
+
+    def release(self) -> None:
+        """Releases the lock (also released by the OS if the process dies)."""
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)
+            self._lock_fd = None
+
+    def save(self) -> None:
+        self.state["updated"] = time.time()
+        _io.write_json(self.path, self.state)
+
+    def step(self, name: str) -> dict[str, Any]:
+        """The recorded state of step `name` (empty if it never started)."""
+        return self.state.setdefault("steps", {}).setdefault(name, {})
+
+    def is_done(self, name: str) -> bool:
+        return self.step(name).get("status") == "done"
+
+    def mark(self, name: str, status: str, **info: Any) -> None:
+        """Records that step `name` is `status` ("running" or "done"), with `info`."""
+        self.step(name).update(status=status, **info)
+        self.save()
+
+
+def check_writable(run_dir: Path) -> None:
+    """Raises `RunConfigError` if `run_dir` cannot be created and written."""
+    for parent in [run_dir, *run_dir.parents]:
+        if parent.exists():
+            if not parent.is_dir():
+                raise RunConfigError(
+                    f"Cannot create the run folder {run_dir}: {parent} is a file, not a "
+                    "folder. Choose another --directory / --project-name."
+                )
+            if not os.access(parent, os.W_OK | os.X_OK):
+                raise RunConfigError(
+                    f"Cannot write the run folder {run_dir}: {parent} is not writable. "
+                    "Choose another --directory."
+                )
+            break
+
+
+def _clear(run_dir: Path) -> None:
+    for path in run_dir.iterdir():
+        if path.name == LOCK:
+            continue
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path)
+        else:
+            path.unlink()

@@ -1,0 +1,71 @@
+"""Per-trial progress lines while a phase runs."""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+
+from keras_tuner.src.engine import trial as trial_module
+
+__all__ = ["PhaseProgress", "planned_trials"]
+
+
+def planned_trials(oracle) -> int | None:
+    """The number of trials a phase will run, or `None` if unknown."""
+    if hasattr(oracle, "_get_num_brackets"):  # Hyperband
+        sizes = (
+            oracle._get_size(b, r)
+            for b in range(oracle._get_num_brackets())
+            for r in range(oracle._get_num_rounds(b))
+        )
+        return sum(sizes) * int(getattr(oracle, "hyperband_iterations", 1))
+    return oracle.max_trials
+
+
+def _fmt_seconds(seconds: float) -> str:
+    seconds = int(round(seconds))
+    return f"{seconds // 60}m{seconds % 60:02d}s" if seconds >= 60 else f"{seconds}s"
+
+
+class PhaseProgress:
+    """Prints `phase trial i/N: score, best so far, elapsed, remaining` per trial.
+
+    Called by the tuner after each trial (`tuner.tunekit_listeners`).
+    """
+
+    def __init__(self, phase: str, *, write: Callable[[str], None] = print) -> None:
+        self.phase = phase
+        self.write = write
+        self.start = time.perf_counter()
+        self.ended_here = 0
+
+    def __call__(self, tuner, trial) -> None:
+        oracle = tuner.oracle
+        self.ended_here += 1
+        ended = len(oracle.end_order)
+        total = planned_trials(oracle)
+        elapsed = time.perf_counter() - self.start
+        trial = oracle.trials.get(trial.trial_id, trial)
+        if trial.status == trial_module.TrialStatus.COMPLETED:
+            outcome = f"{oracle.objective.name}={trial.score:.4f}"
+        else:
+            outcome = str(trial.status)
+        completed = [
+            t for t in oracle.trials.values()
+            if t.status == trial_module.TrialStatus.COMPLETED
+            and t.score is not None and math.isfinite(t.score)
+        ]
+        best = ""
+        if completed:
+            pick = max if oracle.objective.direction == "max" else min
+            best = f", best {pick(t.score for t in completed):.4f}"
+        remaining = ""
+        if total:
+            left = max(total - ended, 0)
+            remaining = f", ~{_fmt_seconds(elapsed / self.ended_here * left)} left"
+        of_total = f"/{total}" if total else ""
+        self.write(
+            f"[{self.phase}] trial {ended}{of_total} (id {trial.trial_id}): {outcome}{best}"
+            f" | {_fmt_seconds(elapsed)} elapsed{remaining}"
+        )

@@ -1,0 +1,103 @@
+"""The end-of-run report: `trials.csv`, `report.json` and `report.md`."""
+
+from __future__ import annotations
+
+import platform
+import time
+from typing import Any
+
+import keras
+
+from tunekit import _io
+from tunekit.manifest import STEPS, versions
+from tunekit.results import trials_dataframe
+
+__all__ = ["write_report", "render_markdown"]
+
+
+def _report(run, model: keras.Model, num_trials: dict[str, int]) -> dict[str, Any]:
+    steps = run.manifest.state["steps"]
+    retrain = steps["retrain"]
+    return {
+        "run_dir": str(run.run_dir),
+        "created": time.strftime("%Y-%m-%d %H:%M:%S", time.localtime()),
+        "config": run.manifest.state["config"],
+        "data": run.data.summary(),
+        "versions": {**versions(), "python": platform.python_version()},
+        "backend": keras.backend.backend(),
+        "machine": {"platform": platform.platform(), "processor": platform.machine()},
+        "phases": {
+            phase: {"trials": num_trials[phase], "best_trial_id": steps[phase]["best_trial_id"],
+                    "best_score": steps[phase]["best_score"],
+                    "seconds": steps[phase].get("seconds")}
+            for phase in ("coarse", "fine")
+        },
+        "narrowing": run.narrow().to_dict(),
+        "best": {
+            "phase": retrain["phase"], "trial_id": retrain["trial_id"],
+            "reason": retrain["reason"], "final_epochs": retrain["final_epochs"],
+            "num_params": int(model.count_params()),
+        },
+        "test_metrics": steps["evaluate"]["test_metrics"],
+        "timings": {s: steps[s]["seconds"] for s in STEPS if "seconds" in steps.get(s, {})},
+    }
+
+
+def render_markdown(report: dict[str, Any], narrowing_table: str) -> str:
+    """The report as Markdown for a person."""
+    config = report["config"]
+    best = report["best"]
+    lines = [
+        f"# tunekit run: {report['run_dir']}",
+        "",
+        f"- Data: {report['data']}",
+        f"- Hypermodel: `{config['hypermodel']['class']}`; objective `{config['objective']}` "
+        f"({config['direction']}); seed {config['seed']}",
+        f"- Backend: {report['backend']}; versions: "
+        + ", ".join(f"{k} {v}" for k, v in report["versions"].items()),
+        "",
+        "## Test set",
+        "",
+        "| metric | value |",
+        "|---|---|",
+        *[f"| {k} | {v:.4f} |" for k, v in report["test_metrics"].items()],
+        "",
+        "## Phases",
+        "",
+        "| phase | trials | best trial | best score | seconds |",
+        "|---|---|---|---|---|",
+        *[f"| {p} | {v['trials']} | {v['best_trial_id']} | {v['best_score']:.4f} | "
+          f"{v['seconds']} |" for p, v in report["phases"].items()],
+        "",
+        f"Chosen: {best['phase']} trial {best['trial_id']} ({best['reason']}); retrained "
+        f"{best['final_epochs']} epochs on train+validation; {best['num_params']:,} parameters.",
+        "",
+        "## Narrowing",
+        "",
+        "```",
+        narrowing_table,
+        "```",
+        "",
+        "## Timings (seconds)",
+        "",
+        *[f"- {k}: {v}" for k, v in report["timings"].items()],
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def write_report(run, model: keras.Model) -> dict[str, Any]:
+    """Writes `trials.csv`, `report.json`, `report.md` and the plots of `run`."""
+    frame = trials_dataframe(run.run_dir)
+    _io.write_text(run.run_dir / "trials.csv", frame.to_csv(index=False))
+    num_trials = frame.groupby("phase").size().to_dict()
+    report = _report(run, model, {p: int(num_trials.get(p, 0)) for p in ("coarse", "fine")})
+    try:
+        from tunekit.plots import save_run_plots  # noqa: PLC0415
+    except ImportError:
+        save_run_plots = None
+    if save_run_plots is not None:
+        report["plots"] = save_run_plots(run, model, frame)
+    _io.write_json(run.run_dir / "report.json", report)
+    _io.write_text(run.run_dir / "report.md", render_markdown(report, str(run.narrow())))
+    return report

@@ -1,0 +1,295 @@
+"""The tuner factory: KerasTuner's tuners with tunekit's trial bookkeeping.
+
+`make_tuner` returns a real KerasTuner tuner (`isinstance(t, kt.RandomSearch)`
+holds) whose trials additionally:
+
+- are seeded (`keras.utils.set_random_seed`) from the tuner's seed and the
+  trial id, so weight initialisation and shuffling are reproducible;
+- record `num_params`, `epochs` (run in this trial) and `seconds` next to the
+  model's metrics in the oracle, so they reach `trial.json` (and the chief,
+  when tuning is distributed);
+- stop at once when the loss becomes NaN or infinite and are marked FAILED
+  with the reason, never retried, so they cannot win or drive a narrowing;
+- refuse an objective the model never reports, naming the metrics it does.
+
+KerasTuner's own JSON state is written atomically (see `tunekit._io`), and the
+project is saved before the first trial so an interrupted search resumes.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+import zlib
+from collections.abc import Callable
+from typing import Any
+
+import keras
+import keras_tuner as kt
+from keras_tuner import errors as kt_errors
+
+from tunekit import _faults, _io
+
+__all__ = ["TUNER_KINDS", "make_tuner", "kerastuner_seed"]
+
+TUNER_KINDS = ("random", "hyperband", "bayesian", "grid")
+EXTRA_METRICS = ("num_params", "epochs", "seconds")
+
+
+def kerastuner_seed(seed: int | None) -> int | None:
+    """Maps a tunekit seed to the seed handed to KerasTuner.
+
+    KerasTuner reads `seed=0` as "no seed" and draws a random one, so tunekit
+    passes `seed + 1`: every tunekit seed, 0 included, is reproducible.
+    """
+    return None if seed is None else seed + 1
+
+
+class _TrialFacts(keras.callbacks.Callback):
+    """Counts parameters and epochs, and stops training on a NaN loss."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.num_params = 0
+        self.epochs = 0
+        self.nan_at: tuple[int, int] | None = None
+        self._epoch = 0
+
+    def on_train_begin(self, logs=None):
+        self.num_params = int(self.model.count_params())
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch = epoch
+
+    def on_train_batch_end(self, batch, logs=None):
+        loss = (logs or {}).get("loss")
+        if loss is not None and not math.isfinite(float(loss)):
+            self.nan_at = (self._epoch, batch)
+            self.model.stop_training = True
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.epochs += 1
+
+
+def _add_metrics(results: Any, extra: dict[str, float], objective_name: str) -> Any:
+    """Adds `extra` values to what `HyperModel.fit` returned, in its own form."""
+    if isinstance(results, keras.callbacks.History):
+        length = max((len(v) for v in results.history.values()), default=1)
+        for name, value in extra.items():
+            results.history[name] = [value] * length
+        return results
+    if isinstance(results, dict):
+        return {**results, **extra}
+    if isinstance(results, (int, float)):
+        return {objective_name: float(results), **extra}
+    return results
+
+
+class _TunekitTunerMixin:
+    """Trial bookkeeping shared by the four tuners (see the module docstring)."""
+
+    tunekit_seed: int | None = None
+    tunekit_phase: str = "search"
+    tunekit_listeners: tuple = ()
+
+    def run_trial(self, trial, *args, **kwargs):
+        _faults.checkpoint(f"{self.tunekit_phase}.trial_start")
+        if self.tunekit_seed is not None:
+            keras.utils.set_random_seed(self._trial_seed(trial.trial_id))
+        start = time.perf_counter()
+        histories = super().run_trial(trial, *args, **kwargs)
+        seconds = round(time.perf_counter() - start, 3)
+        objective = self.oracle.objective.name
+        if isinstance(histories, list):
+            return [_add_metrics(h, {"seconds": seconds}, objective) for h in histories]
+        return _add_metrics(histories, {"seconds": seconds}, objective)
+
+    def _trial_seed(self, trial_id: str) -> int:
+        key = f"{self.tunekit_seed}:{self.tunekit_phase}:{trial_id}".encode()
+        return zlib.crc32(key) % (2**31 - 1)
+
+    def _build_and_fit_model(self, trial, *args, **kwargs):
+        facts = _TrialFacts()
+        kwargs["callbacks"] = [*kwargs.get("callbacks", []), facts]
+        results = super()._build_and_fit_model(trial, *args, **kwargs)
+        if facts.nan_at is not None:
+            epoch, batch = facts.nan_at
+            raise kt_errors.FailedTrialError(
+                f"The loss became NaN or infinite at epoch {epoch + 1}, batch {batch + 1}: "
+                "training stopped; the trial is FAILED and will not be retried."
+            )
+        objective = self.oracle.objective
+        if isinstance(results, keras.callbacks.History):
+            names = getattr(objective, "name_to_direction", {objective.name: None})
+            missing = [n for n in names if n not in results.history]
+            if missing:
+                raise kt_errors.FatalValueError(
+                    f"The objective {missing[0]!r} is not among the metrics the model "
+                    f"reports: {sorted(results.history)}. Choose one of those as "
+                    "`objective` (validation metrics need validation data)."
+                )
+        extra = {"num_params": facts.num_params, "epochs": facts.epochs}
+        return _add_metrics(results, extra, objective.name)
+
+    def on_search_begin(self):
+        super().on_search_begin()
+        if not self._is_worker():
+            # Saved before any trial, oracle first: a kill during the first trial
+            # resumes instead of silently starting the project over.
+            self.oracle.save()
+            self.save()
+
+    def on_trial_end(self, trial):
+        try:
+            super().on_trial_end(trial)
+            for listener in self.tunekit_listeners:
+                listener(self, trial)
+        except RuntimeError as e:
+            if "consecutive failures" not in str(e):
+                raise
+            # KerasTuner raises before saving the last failed trial: save it.
+            oracle = self.oracle
+            oracle._save_trial(oracle.trials[trial.trial_id])
+            oracle.save()
+            self.save()
+            raise
+
+
+class RandomSearch(_TunekitTunerMixin, kt.RandomSearch):
+    """KerasTuner's `RandomSearch` with tunekit's trial bookkeeping."""
+
+
+class Hyperband(_TunekitTunerMixin, kt.Hyperband):
+    """KerasTuner's `Hyperband` with tunekit's trial bookkeeping."""
+
+
+class BayesianOptimization(_TunekitTunerMixin, kt.BayesianOptimization):
+    """KerasTuner's `BayesianOptimization` with tunekit's trial bookkeeping."""
+
+
+class GridSearch(_TunekitTunerMixin, kt.GridSearch):
+    """KerasTuner's `GridSearch` with tunekit's trial bookkeeping."""
+
+
+_CLASSES: dict[str, type] = {
+    "random": RandomSearch,
+    "hyperband": Hyperband,
+    "bayesian": BayesianOptimization,
+    "grid": GridSearch,
+}
+
+
+def _check_budget(name: str, value: Any, kind: str) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(
+            f"`{name}` must be a positive int for kind={kind!r}. Received: {name}={value!r}."
+        )
+
+
+def make_tuner(
+    kind: str,
+    hypermodel: kt.HyperModel | Callable[[kt.HyperParameters], keras.Model],
+    *,
+    objective: str | kt.Objective,
+    directory: str,
+    project_name: str,
+    max_trials: int | None = None,
+    max_epochs: int | None = None,
+    seed: int | None = None,
+    hyperparameters: kt.HyperParameters | None = None,
+    tune_new_entries: bool = True,
+    overwrite: bool = False,
+    **kwargs: Any,
+) -> kt.engine.tuner.Tuner:
+    """Creates a KerasTuner tuner of the given kind, with tunekit's bookkeeping.
+
+    Args:
+        kind: One of `"random"`, `"hyperband"`, `"bayesian"`, `"grid"`.
+        hypermodel: A `keras_tuner.HyperModel` or a `build(hp)` function.
+        objective: The metric to optimise, e.g. `"val_accuracy"`, or a
+            `keras_tuner.Objective`.
+        directory: Folder holding the project.
+        project_name: Name of the KerasTuner project inside `directory`.
+        max_trials: Number of trials. Required for `"random"` and
+            `"bayesian"`; optional for `"grid"` (the whole grid); not used by
+            `"hyperband"`.
+        max_epochs: Epochs of the longest Hyperband bracket. Required for, and
+            only used by, `"hyperband"` (other tuners take `epochs=` in
+            `search()`).
+        seed: Seed for the hyperparameter sampling and each trial's weight
+            initialisation; 0 is a seed like any other. Defaults to `None`
+            (not reproducible).
+        hyperparameters: A pre-registered `HyperParameters` that overrides the
+            hypermodel's own ranges.
+        tune_new_entries: Whether hyperparameters missing from
+            `hyperparameters` are tuned. Defaults to `True`.
+        overwrite: Whether to delete an existing project of the same name.
+            Defaults to `False` (reload it and continue).
+        **kwargs: Passed to the KerasTuner tuner, e.g. `factor=3`,
+            `num_initial_points=5`, `allow_new_entries=False`,
+            `max_consecutive_failed_trials=3`, `executions_per_trial=1`.
+
+    Returns:
+        The tuner, an instance of the matching KerasTuner class.
+
+    Raises:
+        ValueError: If `kind` is unknown, a required budget is missing, or a
+            budget is not a positive int.
+
+    Example:
+
+    ```python
+    tuner = make_tuner("random", MnistDenseHyperModel(), objective="val_accuracy",
+                       directory="runs", project_name="demo", max_trials=10, seed=0)
+    tuner.search(x, y, validation_data=(x_val, y_val), epochs=2)
+    ```
+    """
+    if kind not in _CLASSES:
+        raise ValueError(
+            f"Unknown tuner kind. Received: kind={kind!r}. Expected one of {list(TUNER_KINDS)}."
+        )
+    if not (isinstance(hypermodel, kt.HyperModel) or callable(hypermodel)):
+        raise TypeError(
+            "`hypermodel` must be a keras_tuner.HyperModel or a build(hp) function. "
+            f"Received: {hypermodel!r} of type {type(hypermodel).__name__}."
+        )
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or seed < 0):
+        raise ValueError(f"`seed` must be an int >= 0 or None. Received: seed={seed!r}.")
+    budget: dict[str, Any] = {}
+    if kind == "hyperband":
+        if max_epochs is None:
+            raise ValueError("kind='hyperband' needs `max_epochs` (a positive int).")
+        _check_budget("max_epochs", max_epochs, kind)
+        if max_trials is not None:
+            raise ValueError(
+                "kind='hyperband' takes no `max_trials`: its budget is `max_epochs` "
+                f"(and `factor`, `hyperband_iterations`). Received: max_trials={max_trials!r}."
+            )
+        budget["max_epochs"] = max_epochs
+    else:
+        if max_epochs is not None:
+            raise ValueError(
+                f"`max_epochs` is only used by kind='hyperband'; for kind={kind!r} pass "
+                f"`epochs=` to `search()`. Received: max_epochs={max_epochs!r}."
+            )
+        if max_trials is None and kind != "grid":
+            raise ValueError(f"kind={kind!r} needs `max_trials` (a positive int).")
+        if max_trials is not None:
+            _check_budget("max_trials", max_trials, kind)
+        budget["max_trials"] = max_trials
+    _io.protect_kerastuner_state()
+    tuner = _CLASSES[kind](
+        hypermodel=hypermodel,
+        objective=objective,
+        directory=directory,
+        project_name=project_name,
+        seed=kerastuner_seed(seed),
+        hyperparameters=hyperparameters,
+        tune_new_entries=tune_new_entries,
+        overwrite=overwrite,
+        **budget,
+        **kwargs,
+    )
+    tuner.tunekit_seed = seed
+    tuner.tunekit_phase = project_name
+    return tuner

@@ -1,0 +1,533 @@
+"""The coarse-to-fine workflow: coarse search, narrow, fine search, retrain, evaluate."""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import keras
+import keras_tuner as kt
+from keras_tuner.src.engine import hypermodel as hm_module
+from keras_tuner.src.engine import objective as objective_module
+from keras_tuner.src.engine import trial as trial_module
+
+from tunekit import _faults, _io
+from tunekit.data import Dataset
+from tunekit.manifest import STEPS, RunManifest
+from tunekit.narrowing import NarrowedSpace, narrow_space
+from tunekit.progress import PhaseProgress
+from tunekit.results import trial_epochs
+from tunekit.tuners import make_tuner
+
+__all__ = ["CoarseToFine", "Result", "FINE_TUNERS", "NoCompletedTrialsError"]
+
+FINE_TUNERS = ("hyperband", "bayesian")
+NARROWED_SPACE = "narrowed_space.json"
+BEST_HYPERPARAMETERS = "best_hyperparameters.json"
+BEST_MODEL = "best_model.keras"
+
+
+class NoCompletedTrialsError(RuntimeError):
+    """A phase ended without any completed trial with a finite score."""
+
+
+@dataclass
+class Result:
+    """What a coarse-to-fine run found, and where it put it.
+
+    Attributes:
+        best_hyperparameters: The chosen configuration's values.
+        best_phase: `"fine"` or `"coarse"`, where the chosen trial comes from.
+        best_trial_id: The chosen trial's id within its phase.
+        selection: Why that trial was chosen.
+        final_epochs: Epochs of the final retrain on train+validation.
+        test_metrics: Metrics of the saved model on the test set, e.g.
+            `{"accuracy": 0.98, "loss": 0.06}`.
+        phase_bests: Per phase, the best trial id and score.
+        timings: Seconds spent per step (summed over resumed sessions).
+        narrowed: The narrowing applied between the phases.
+        run_dir: The run folder.
+        artifacts: Paths of the files written, by name.
+    """
+
+    best_hyperparameters: dict[str, Any]
+    best_phase: str
+    best_trial_id: str
+    selection: str
+    final_epochs: int
+    test_metrics: dict[str, float]
+    phase_bests: dict[str, dict[str, Any]]
+    timings: dict[str, float]
+    narrowed: NarrowedSpace
+    run_dir: Path
+    artifacts: dict[str, Path] = field(default_factory=dict)
+
+
+def _positive_int(name: str, value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"`{name}` must be a positive int. Received: {name}={value!r}.")
+    return value
+
+
+def _describe_hypermodel(hypermodel: Any) -> dict[str, Any]:
+    """A JSON description identifying a hypermodel, for the run fingerprint."""
+    target = hypermodel if callable(hypermodel) and not isinstance(
+        hypermodel, kt.HyperModel) else type(hypermodel)
+    described = {"class": f"{target.__module__}.{target.__qualname__}"}
+    if isinstance(hypermodel, kt.HyperModel):
+        for key, value in sorted(vars(hypermodel).items()):
+            if not key.startswith("_") and isinstance(value, (int, float, str, bool, tuple)):
+                described[key] = list(value) if isinstance(value, tuple) else value
+    return described
+
+
+def completed_trials(oracle) -> list[trial_module.Trial]:
+    """The oracle's COMPLETED trials with a finite score, best first."""
+    trials = [
+        t for t in oracle.trials.values()
+        if t.status == trial_module.TrialStatus.COMPLETED
+        and t.score is not None and math.isfinite(t.score)
+    ]
+    reverse = oracle.objective.direction == "max"
+    return sorted(trials, key=lambda t: (-t.score if reverse else t.score, t.trial_id))
+
+
+class CoarseToFine:
+    """Tunes a hypermodel coarse-to-fine and retrains the best model.
+
+    The steps, each a public method that runs its prerequisites first and is
+    skipped when already done (so a rerun resumes):
+
+    1. `coarse()`: a RandomSearch over the hypermodel's full space, in the
+       KerasTuner project `<run>/coarse`.
+    2. `narrow()`: `tunekit.narrow_space` from the coarse trials, saved as
+       `narrowed_space.json`.
+    3. `fine()`: Hyperband or BayesianOptimization over the narrowed space
+       (`hyperparameters=`, `tune_new_entries=False`, `allow_new_entries=False`),
+       in `<run>/fine`.
+    4. `retrain()`: the best configuration (the best fine trial, unless a
+       coarse trial scored better) rebuilt with `hypermodel.build(hp)` and
+       trained from scratch with `hypermodel.fit(hp, model, ...)` on
+       train+validation, saved as `best_model.keras`.
+    5. `evaluate()`: the saved model, loaded back, on the untouched test set;
+       writes `trials.csv`, `report.json`, `report.md` and plots.
+
+    `run()` does all five and returns a `Result`. The run folder is
+    `<directory>/<project_name>`; its `manifest.json` records the
+    configuration, and a rerun with another configuration is refused.
+
+    Args:
+        hypermodel: A `keras_tuner.HyperModel` or a `build(hp)` function.
+        data: A `tunekit.data.Dataset`.
+        directory: Parent folder of the run. Defaults to `"runs"`.
+        project_name: Run folder name. Defaults to the hypermodel's name.
+        objective: Metric to optimise, e.g. `"val_accuracy"` (direction
+            inferred) or a `keras_tuner.Objective`. Defaults to
+            `"val_accuracy"`.
+        coarse_trials: Trials of the coarse RandomSearch. Defaults to 12.
+        coarse_epochs: Epochs per coarse trial. Defaults to 2.
+        fine_tuner: `"hyperband"` or `"bayesian"`. Defaults to `"hyperband"`.
+        fine_trials: Trials of a Bayesian fine search. Defaults to 10.
+        max_epochs: Hyperband's `max_epochs`, or the epochs of each Bayesian
+            fine trial. Defaults to 9.
+        factor: Hyperband's reduction factor. Defaults to 3.
+        top: Top trials the narrowing keeps: a fraction in (0, 1] or a count.
+            Defaults to 0.25.
+        margin: Narrowing margin (see `narrow_space`). Defaults to 0.1.
+        final_epochs: `"auto"` (the chosen trial's best epoch count, counted
+            from epoch 0, unscaled: each epoch on train+validation simply
+            takes more steps) or an int. Defaults to `"auto"`.
+        batch_size: Batch size of every fit. Defaults to 128.
+        executions_per_trial: Fits per trial, averaged. Defaults to 1.
+        callbacks: Extra Keras callbacks for every trial and the retrain.
+        seed: Seed of the whole run (sampling, initialisation, shuffling); 0
+            is a seed like any other. Defaults to 0.
+        overwrite: Delete the run folder's contents and start over. Defaults
+            to `False` (resume).
+        verbose: 1 prints progress per trial and the narrowing; 0 is quiet.
+
+    Example:
+
+    ```python
+    from hypermodels import MnistDenseHyperModel
+    from tunekit import CoarseToFine, load_mnist
+
+    data = load_mnist()
+    result = CoarseToFine(MnistDenseHyperModel(), data, project_name="demo").run()
+    print(result.test_metrics)
+    ```
+    """
+
+    def __init__(
+        self,
+        hypermodel: kt.HyperModel | Callable[[kt.HyperParameters], keras.Model],
+        data: Dataset,
+        *,
+        directory: str | os.PathLike = "runs",
+        project_name: str | None = None,
+        objective: str | kt.Objective = "val_accuracy",
+        coarse_trials: int = 12,
+        coarse_epochs: int = 2,
+        fine_tuner: str = "hyperband",
+        fine_trials: int = 10,
+        max_epochs: int = 9,
+        factor: int = 3,
+        top: float | int = 0.25,
+        margin: float = 0.1,
+        final_epochs: int | str = "auto",
+        batch_size: int = 128,
+        executions_per_trial: int = 1,
+        callbacks: Sequence[keras.callbacks.Callback] = (),
+        seed: int = 0,
+        overwrite: bool = False,
+        verbose: int = 1,
+    ) -> None:
+        if not (isinstance(hypermodel, kt.HyperModel) or callable(hypermodel)):
+            raise TypeError(
+                "`hypermodel` must be a keras_tuner.HyperModel or a build(hp) function. "
+                f"Received: {hypermodel!r} of type {type(hypermodel).__name__}."
+            )
+        if not isinstance(data, Dataset):
+            raise TypeError(
+                "`data` must be a tunekit.data.Dataset (see load_mnist, "
+                "load_image_directory, Dataset.from_arrays). "
+                f"Received: {type(data).__name__}."
+            )
+        if fine_tuner not in FINE_TUNERS:
+            raise ValueError(
+                f"`fine_tuner` must be one of {list(FINE_TUNERS)}. "
+                f"Received: fine_tuner={fine_tuner!r}."
+            )
+        for name, value in [("coarse_trials", coarse_trials), ("coarse_epochs", coarse_epochs),
+                            ("fine_trials", fine_trials), ("max_epochs", max_epochs),
+                            ("batch_size", batch_size),
+                            ("executions_per_trial", executions_per_trial)]:
+            _positive_int(name, value)
+        if isinstance(factor, bool) or not isinstance(factor, int) or factor < 2:
+            raise ValueError(f"`factor` must be an int >= 2. Received: factor={factor!r}.")
+        if final_epochs != "auto":
+            _positive_int("final_epochs", final_epochs)
+        if isinstance(top, bool) or not (
+            (isinstance(top, int) and top >= 1) or (isinstance(top, float) and 0 < top <= 1)
+        ):
+            raise ValueError(
+                "`top` must be a fraction in (0, 1] or a positive int count of trials. "
+                f"Received: top={top!r}."
+            )
+        if not isinstance(margin, (int, float)) or isinstance(margin, bool) or margin < 0:
+            raise ValueError(f"`margin` must be a number >= 0. Received: margin={margin!r}.")
+        if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+            raise ValueError(f"`seed` must be an int >= 0. Received: seed={seed!r}.")
+        self.hypermodel = hm_module.get_hypermodel(hypermodel)
+        self._hypermodel_description = _describe_hypermodel(hypermodel)
+        self.data = data
+        self.objective = objective_module.create_objective(objective)
+        self.run_dir = Path(directory) / (project_name or _default_name(hypermodel))
+        self.coarse_trials = coarse_trials
+        self.coarse_epochs = coarse_epochs
+        self.fine_tuner = fine_tuner
+        self.fine_trials = fine_trials
+        self.max_epochs = max_epochs
+        self.factor = factor
+        self.top = top
+        self.margin = float(margin)
+        self.final_epochs = final_epochs
+        self.batch_size = batch_size
+        self.executions_per_trial = executions_per_trial
+        self.callbacks = list(callbacks)
+        self.seed = seed
+        self.overwrite = overwrite
+        self.verbose = verbose
+        self._manifest: RunManifest | None = None
+        self._tuners: dict[str, kt.Tuner] = {}
+        self.narrowed: NarrowedSpace | None = None
+        self.model: keras.Model | None = None
+
+    # -- configuration and state -------------------------------------------------
+
+    def config(self) -> dict[str, Any]:
+        """The settings that define this run (compared on resume)."""
+        return {
+            "hypermodel": self._hypermodel_description,
+            "data": self.data.fingerprint(),
+            "objective": self.objective.name,
+            "direction": self.objective.direction,
+            "coarse_trials": self.coarse_trials,
+            "coarse_epochs": self.coarse_epochs,
+            "fine_tuner": self.fine_tuner,
+            "fine_trials": self.fine_trials if self.fine_tuner == "bayesian" else None,
+            "max_epochs": self.max_epochs,
+            "factor": self.factor if self.fine_tuner == "hyperband" else None,
+            "top": self.top,
+            "margin": self.margin,
+            "final_epochs": self.final_epochs,
+            "batch_size": self.batch_size,
+            "executions_per_trial": self.executions_per_trial,
+            "seed": self.seed,
+        }
+
+    @property
+    def manifest(self) -> RunManifest:
+        """The run's manifest, opened (and locked) on first use."""
+        if self._manifest is None:
+            self._manifest = RunManifest.open(
+                self.run_dir, self.config(), overwrite=self.overwrite
+            )
+            self.overwrite = False  # only the first open of this object starts over
+        return self._manifest
+
+    def close(self) -> None:
+        """Releases the run's lock; a later step reopens it."""
+        if self._manifest is not None:
+            self._manifest.release()
+            self._manifest = None
+
+    def _say(self, text: str) -> None:
+        if self.verbose:
+            print(text, flush=True)
+
+    # -- phases ------------------------------------------------------------------
+
+    def _tuner(self, phase: str) -> kt.Tuner:
+        if phase in self._tuners:
+            return self._tuners[phase]
+        common = dict(
+            objective=self.objective,
+            directory=str(self.run_dir),
+            project_name=phase,
+            seed=self.seed,
+            executions_per_trial=self.executions_per_trial,
+        )
+        if phase == "coarse":
+            tuner = make_tuner("random", self.hypermodel, max_trials=self.coarse_trials, **common)
+        else:
+            narrowed = self.narrow().hyperparameters
+            space = dict(hyperparameters=narrowed, tune_new_entries=False, allow_new_entries=False)
+            if self.fine_tuner == "hyperband":
+                tuner = make_tuner("hyperband", self.hypermodel, max_epochs=self.max_epochs,
+                                   factor=self.factor, **space, **common)
+            else:
+                tuner = make_tuner("bayesian", self.hypermodel, max_trials=self.fine_trials,
+                                   num_initial_points=self._num_initial_points(narrowed),
+                                   **space, **common)
+        self._tuners[phase] = tuner
+        return tuner
+
+    def _num_initial_points(self, space: kt.HyperParameters) -> int:
+        """Random points before the Gaussian process takes over.
+
+        KerasTuner's default is 3 x the size of the space, Fixed values
+        included, which can exceed the whole budget. tunekit uses one more
+        than the number of hyperparameters still tuned, at least 2 and at
+        most half the fine budget (but at least 1).
+        """
+        tuned = sum(1 for hp in space.space if not isinstance(hp, kt.engine.hyperparameters.Fixed))
+        return max(1, min(max(2, tuned + 1), self.fine_trials // 2))
+
+    def _search(self, phase: str, epochs: int) -> kt.Tuner:
+        manifest = self.manifest
+        tuner = self._tuner(phase)
+        if manifest.is_done(phase):
+            return tuner
+        manifest.mark(phase, "running")
+        start = time.perf_counter()
+        tuner.tunekit_listeners = (PhaseProgress(phase, write=self._say),)
+        callbacks = [keras.callbacks.TensorBoard(log_dir=str(self.run_dir / "tensorboard" / phase))]
+        tuner.search(
+            self.data.x_train, self.data.y_train,
+            validation_data=(self.data.x_val, self.data.y_val),
+            epochs=epochs, batch_size=self.batch_size,
+            callbacks=callbacks + self.callbacks, verbose=0,
+        )
+        best = completed_trials(tuner.oracle)
+        if not best:
+            raise NoCompletedTrialsError(
+                f"No {phase} trial completed with a finite {self.objective.name} "
+                f"({len(tuner.oracle.trials)} ran; see `error` in trials_dataframe"
+                f"('{self.run_dir}')). Fix the hypermodel or its ranges, then rerun "
+                "with --overwrite."
+            )
+        seconds = manifest.step(phase).get("seconds", 0.0) + time.perf_counter() - start
+        manifest.mark(phase, "done", seconds=round(seconds, 2), best_trial_id=best[0].trial_id,
+                      best_score=best[0].score, num_trials=len(tuner.oracle.trials))
+        _faults.checkpoint("phase.end")
+        return tuner
+
+    def coarse(self) -> kt.Tuner:
+        """Runs (or resumes) the coarse RandomSearch; returns its tuner."""
+        return self._search("coarse", self.coarse_epochs)
+
+    def narrow(self) -> NarrowedSpace:
+        """Narrows the space from the coarse trials (or reloads the saved narrowing)."""
+        if self.narrowed is not None:
+            return self.narrowed
+        manifest = self.manifest
+        path = self.run_dir / NARROWED_SPACE
+        if manifest.is_done("narrow"):
+            text = path.read_text(encoding="utf-8")
+            try:
+                self.narrowed = NarrowedSpace.from_json(text)
+            except ValueError as e:
+                raise _io.StateFileError(
+                    f"The narrowing {path} is corrupt ({e}). Nothing was changed on disk; "
+                    "rerun with --overwrite to start over."
+                ) from None
+            return self.narrowed
+        oracle = self.coarse().oracle
+        narrowed = narrow_space(
+            oracle.hyperparameters, list(oracle.trials.values()),
+            direction=self.objective.direction, top=self.top, margin=self.margin,
+        )
+        _io.write_text(path, narrowed.to_json())
+        manifest.mark("narrow", "done")
+        self.narrowed = narrowed
+        self._say(f"Narrowed search space (top {narrowed.top} of {narrowed.usable} coarse trials):\n{narrowed}")
+        return narrowed
+
+    def fine(self) -> kt.Tuner:
+        """Runs (or resumes) the fine search in the narrowed space; returns its tuner."""
+        self.narrow()
+        return self._search("fine", self.max_epochs)
+
+    # -- final model -------------------------------------------------------------
+
+    def select(self) -> tuple[str, trial_module.Trial, str]:
+        """Picks the best configuration: `(phase, trial, reason)`.
+
+        The best fine trial, unless a coarse trial scored better on the same
+        objective. Only COMPLETED trials with a finite score count.
+        """
+        fine = completed_trials(self.fine().oracle)
+        coarse = completed_trials(self.coarse().oracle)
+        better = (lambda a, b: a > b) if self.objective.direction == "max" else (
+            lambda a, b: a < b)
+        name = self.objective.name
+        if coarse and better(coarse[0].score, fine[0].score):
+            return "coarse", coarse[0], (
+                f"coarse trial {coarse[0].trial_id} scored {name}={coarse[0].score:.4f}, "
+                f"better than the best fine trial {fine[0].trial_id} ({fine[0].score:.4f})")
+        return "fine", fine[0], (
+            f"best fine trial {fine[0].trial_id} ({name}={fine[0].score:.4f}); best coarse "
+            f"was {coarse[0].trial_id} ({coarse[0].score:.4f})")
+
+    def retrain(self) -> keras.Model:
+        """Rebuilds the best configuration and trains it on train+validation."""
+        manifest = self.manifest
+        path = self.run_dir / BEST_MODEL
+        if manifest.is_done("retrain"):
+            if self.model is None:
+                self.model = keras.models.load_model(path, safe_mode=True)
+            return self.model
+        phase, trial, reason = self.select()
+        hp = trial.hyperparameters
+        epochs = (trial_epochs(trial.best_step, hp.values) if self.final_epochs == "auto"
+                  else self.final_epochs)
+        manifest.mark("retrain", "running", phase=phase, trial_id=trial.trial_id,
+                      reason=reason, final_epochs=epochs)
+        self._say(f"Retraining {phase} trial {trial.trial_id} on train+validation for "
+                  f"{epochs} epochs ({reason}).")
+        start = time.perf_counter()
+        from tunekit.tuners import _TrialFacts  # noqa: PLC0415 (shared NaN watch)
+
+        facts = _TrialFacts()
+        callbacks = [
+            keras.callbacks.BackupAndRestore(str(self.run_dir / "retrain_backup")),
+            keras.callbacks.TensorBoard(log_dir=str(self.run_dir / "tensorboard" / "final")),
+            facts, _FaultCallback(), *self.callbacks,
+        ]
+        keras.utils.set_random_seed(self.seed)
+        keras.backend.clear_session()
+        model = self.hypermodel.build(hp)
+        x, y = self.data.train_and_validation()
+        history = self.hypermodel.fit(hp, model, x, y, epochs=epochs,
+                                      batch_size=self.batch_size, callbacks=callbacks, verbose=0)
+        if facts.nan_at is not None:
+            raise RuntimeError(
+                f"The final retrain of {phase} trial {trial.trial_id} diverged: the loss "
+                f"became NaN or infinite at epoch {facts.nan_at[0] + 1}. No model was saved. "
+                "Pass a smaller --final-epochs or narrow the learning rate."
+            )
+        _io.atomic_write(path, lambda tmp: _save_keras(model, tmp))
+        _io.write_json(self.run_dir / BEST_HYPERPARAMETERS, {
+            "phase": phase, "trial_id": trial.trial_id, "reason": reason,
+            "final_epochs": epochs,
+            "values": {k: v for k, v in hp.values.items() if hp.is_active(k)},
+        })
+        seconds = manifest.step("retrain").get("seconds", 0.0) + time.perf_counter() - start
+        curves = {k: [float(v) for v in vs] for k, vs in (getattr(history, "history", None)
+                                                          or {}).items()}
+        manifest.mark("retrain", "done", seconds=round(seconds, 2), history=curves)
+        self.model = model
+        return model
+
+    def evaluate(self) -> Result:
+        """Evaluates the saved model on the test set and writes the report."""
+        from tunekit.report import write_report  # noqa: PLC0415 (heavy: pandas, matplotlib)
+
+        manifest = self.manifest
+        self.retrain()
+        if not manifest.is_done("evaluate"):
+            start = time.perf_counter()
+            model = keras.models.load_model(self.run_dir / BEST_MODEL, safe_mode=True)
+            metrics = model.evaluate(self.data.x_test, self.data.y_test,
+                                     batch_size=max(self.batch_size, 256), return_dict=True,
+                                     verbose=0)
+            metrics = {k: float(v) for k, v in metrics.items()}
+            manifest.mark("evaluate", "running", test_metrics=metrics)
+            write_report(self, model)
+            manifest.mark("evaluate", "done", seconds=round(time.perf_counter() - start, 2))
+        return self.result()
+
+    def run(self) -> Result:
+        """Runs (or resumes) all five steps and returns the `Result`."""
+        try:
+            return self.evaluate()
+        finally:
+            self.close()
+
+    def result(self) -> Result:
+        """The `Result` of a run whose `evaluate()` step is done."""
+        steps = self.manifest.state["steps"]
+        retrain = steps["retrain"]
+        best = _io.read_json(self.run_dir / BEST_HYPERPARAMETERS, what="best hyperparameters")
+        artifacts = {
+            name: self.run_dir / name for name in (
+                NARROWED_SPACE, BEST_HYPERPARAMETERS, BEST_MODEL, "trials.csv", "report.json",
+                "report.md", "tensorboard", "plots")
+        }
+        return Result(
+            best_hyperparameters=best["values"],
+            best_phase=retrain["phase"],
+            best_trial_id=retrain["trial_id"],
+            selection=retrain["reason"],
+            final_epochs=retrain["final_epochs"],
+            test_metrics=steps["evaluate"]["test_metrics"],
+            phase_bests={p: {"trial_id": steps[p]["best_trial_id"],
+                             "score": steps[p]["best_score"]} for p in ("coarse", "fine")},
+            timings={s: steps[s]["seconds"] for s in STEPS if "seconds" in steps.get(s, {})},
+            narrowed=self.narrow(),
+            run_dir=self.run_dir,
+            artifacts=artifacts,
+        )
+
+
+class _FaultCallback(keras.callbacks.Callback):
+    def on_epoch_end(self, epoch, logs=None):
+        _faults.checkpoint("retrain.epoch_end")
+
+
+def _save_keras(model: keras.Model, tmp: str) -> None:
+    # Keras insists on the .keras suffix; save beside the temporary file, then move.
+    target = tmp + ".keras"
+    model.save(target)
+    os.replace(target, tmp)
+
+
+def _default_name(hypermodel: Any) -> str:
+    name = getattr(hypermodel, "name", None) or getattr(hypermodel, "__name__", None)
+    return str(name or type(hypermodel).__name__).lower()
