@@ -9,26 +9,47 @@ The public API:
 - Workflow: `CoarseToFine`, `Result`.
 - Tables: `trials_dataframe`.
 
-The command line lives in `tunekit.coarse_to_fine` (`python -m
-tunekit.coarse_to_fine --help`) and is deliberately not imported here.
+Names are imported on first use, so `python -m tunekit.coarse_to_fine --help`
+and a mistyped flag answer before Keras and TensorFlow load. The command line
+lives in `tunekit.coarse_to_fine` and is deliberately not imported here.
 """
 
-from tunekit.data import Dataset, load_image_directory, load_mnist
-from tunekit.narrowing import NarrowedSpace, narrow_space
-from tunekit.results import trials_dataframe
-from tunekit.tuners import make_tuner
-from tunekit.workflow import CoarseToFine, Result
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
-__all__ = [
-    "CoarseToFine",
-    "Dataset",
-    "NarrowedSpace",
-    "Result",
-    "load_image_directory",
-    "load_mnist",
-    "make_tuner",
-    "narrow_space",
-    "trials_dataframe",
-]
+_EXPORTS = {
+    "CoarseToFine": "tunekit.workflow",
+    "Dataset": "tunekit.data",
+    "NarrowedSpace": "tunekit.narrowing",
+    "Result": "tunekit.workflow",
+    "load_image_directory": "tunekit.data",
+    "load_mnist": "tunekit.data",
+    "make_tuner": "tunekit.tuners",
+    "narrow_space": "tunekit.narrowing",
+    "trials_dataframe": "tunekit.results",
+}
+
+__all__ = sorted(_EXPORTS)
+
+if TYPE_CHECKING:
+    from tunekit.data import Dataset, load_image_directory, load_mnist
+    from tunekit.narrowing import NarrowedSpace, narrow_space
+    from tunekit.results import trials_dataframe
+    from tunekit.tuners import make_tuner
+    from tunekit.workflow import CoarseToFine, Result
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'tunekit' has no attribute {name!r}")
+    value = getattr(importlib.import_module(_EXPORTS[name]), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_EXPORTS])

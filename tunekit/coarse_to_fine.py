@@ -63,8 +63,13 @@ def _non_negative_float(text: str) -> float:
     return value
 
 
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):
+        self.exit(2, f"error: {message} (see --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="python -m tunekit.coarse_to_fine",
         description="Coarse-to-fine hyperparameter tuning: a wide RandomSearch, a search space "
         "narrowed to where the best trials lie, a Hyperband or Bayesian search in it, then the "
@@ -165,11 +170,23 @@ def _load_data(args: argparse.Namespace):
         data = load_mnist()
     elif os.path.isdir(args.data):
         data = load_image_directory(args.data, tuple(args.image_size))
-    elif os.path.exists(args.data) or args.data.endswith(".npz"):
-        data = load_mnist(args.data)
+    elif os.path.isfile(args.data):
+        data = load_mnist(args.data, validation_size=_validation_size(args.data))
     else:
         raise UsageError(f"--data {args.data!r} does not exist: pass a .npz file or a folder.")
     return data.subset(**QUICK_DATA) if args.quick else data
+
+
+def _validation_size(path: str) -> int:
+    """10,000 validation samples (MNIST's usual split), or a sixth of a smaller set."""
+    import numpy as np
+
+    try:
+        with np.load(path) as arrays:
+            num_train = len(arrays["y_train"])
+    except Exception:  # noqa: BLE001 (load_mnist reports what is wrong with the file)
+        return 10_000
+    return max(1, min(10_000, num_train // 6))
 
 
 def _workflow_kwargs(args: argparse.Namespace) -> dict[str, Any]:
@@ -209,7 +226,10 @@ def _on_sigterm(signum, frame):
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    args = build_parser().parse_args(argv)
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as e:  # --help (0) or a bad argument (2), already reported
+        return int(e.code or 0)
     resume = "python -m tunekit.coarse_to_fine " + shlex.join(
         [a for a in argv if a != "--overwrite"])
     previous = signal.signal(signal.SIGTERM, _on_sigterm)

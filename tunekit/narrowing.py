@@ -31,6 +31,8 @@ class Change:
     the span seen), `"unanimous"` (every top trial agreed: now `Fixed`),
     `"collapsed"` (the narrowed range holds one value: now `Fixed`), `"fixed"`
     (already `Fixed`), `"inactive"` (never active among the top trials: kept),
+    `"sparse"` (a conditional value active in only one top trial: too little
+    evidence, kept),
     `"kept"` (`Boolean` without consensus, or a stepped `reverse_log` grid,
     which cannot be narrowed and stay on the original grid).
 
@@ -62,6 +64,15 @@ class Change:
 @dataclasses.dataclass(frozen=True, eq=False)
 class NarrowedSpace:
     """A narrowed search space and the record of how it was derived.
+
+    Example:
+
+    ```python
+    narrowed = narrow_space(tuner.oracle.hyperparameters, tuner.oracle.trials)
+    print(narrowed)  # One row per hyperparameter: before -> after.
+    Path("narrowed.json").write_text(narrowed.to_json())
+    again = NarrowedSpace.from_json(Path("narrowed.json").read_text())
+    ```
 
     Attributes:
         hyperparameters: The narrowed `keras_tuner.HyperParameters`; pass it to
@@ -101,28 +112,26 @@ class NarrowedSpace:
         """Rebuilds a `NarrowedSpace` from the output of `to_dict`.
 
         Raises:
-            ValueError: If `data` is not a narrowed-space dict of this version.
+            ValueError: If `data` is not a valid `to_dict()` output of this version.
         """
-        if not isinstance(data, Mapping) or data.get("format") != _FORMAT:
+        if not isinstance(data, Mapping) or (data.get("format"), data.get("version")) != (
+                _FORMAT, _VERSION):
             raise ValueError(
-                f"Expected a dict produced by `NarrowedSpace.to_dict()` (with "
-                f"format={_FORMAT!r}). Received: {str(data)[:80]!r}."
-            )
-        if data.get("version") != _VERSION:
-            raise ValueError(
-                f"Unsupported narrowed-space version. Expected {_VERSION}. "
-                f"Received: version={data.get('version')!r}."
+                "Expected the output of `NarrowedSpace.to_dict()` (format="
+                f"{_FORMAT!r}, version={_VERSION}). Received: {str(data)[:80]}"
             )
         data = copy.deepcopy(dict(data))
-        return cls(
-            hyperparameters=keras_tuner.HyperParameters.from_config(data["hyperparameters"]),
-            changes=tuple(Change(**c) for c in data["changes"]),
-            direction=data["direction"],
-            top=data["top"],
-            usable=data["usable"],
-            top_trial_ids=tuple(data["top_trial_ids"]),
-            margin=data["margin"],
-        )
+        try:
+            return cls(
+                hyperparameters=keras_tuner.HyperParameters.from_config(data["hyperparameters"]),
+                changes=tuple(Change(**c) for c in data["changes"]),
+                top_trial_ids=tuple(data["top_trial_ids"]),
+                **{k: data[k] for k in ("direction", "top", "usable", "margin")},
+            )
+        except (KeyError, TypeError, ValueError, AttributeError) as e:
+            raise ValueError(
+                f"Malformed `NarrowedSpace.to_dict()` output: {type(e).__name__}: {e}"
+            ) from None
 
     def to_json(self, indent: int | None = 2) -> str:
         """Returns `to_dict()` as a JSON string."""
@@ -130,7 +139,11 @@ class NarrowedSpace:
 
     @classmethod
     def from_json(cls, text: str) -> NarrowedSpace:
-        """Rebuilds a `NarrowedSpace` from the output of `to_json`."""
+        """Rebuilds a `NarrowedSpace` from the output of `to_json`.
+
+        Raises:
+            ValueError: If `text` is not valid `to_json()` output.
+        """
         return cls.from_dict(json.loads(text))
 
     def __eq__(self, other: object) -> bool:
@@ -288,7 +301,8 @@ def _check_args(direction, top, margin, min_trials) -> str:
             "`margin` must be a finite number >= 0 (e.g. 0.1 widens each side "
             f"by 10% of the range). Received: margin={margin!r}."
         )
-    if isinstance(min_trials, bool) or not isinstance(min_trials, numbers.Integral) or min_trials < 1:
+    if (isinstance(min_trials, bool) or not isinstance(min_trials, numbers.Integral)
+            or min_trials < 1):
         raise ValueError(f"`min_trials` must be an int >= 1. Received: min_trials={min_trials!r}.")
     return direction
 
@@ -331,6 +345,10 @@ def _narrow_one(hp, values, margin, fix_unanimous):
         return _rebuild(hp), "fixed"
     if not values:
         return _rebuild(hp), "inactive"
+    if hp.conditions and len(values) < 2:
+        # A conditional value seen active in a single top trial is too thin
+        # evidence to fix or shrink it on: keep it as it was.
+        return _rebuild(hp), "sparse"
     best = values[0]
     if fix_unanimous and all(v == best for v in values):
         return _fixed(hp, best), "unanimous"
@@ -464,13 +482,15 @@ def _num(x, sci: bool = False) -> str:
 def _describe(hp) -> str:
     """Human-readable definition, e.g. `Int [32, 512] step 32`."""
     if isinstance(hp, hp_module.Fixed):
-        return f"Fixed {hp.value!r}"
+        value = hp.value
+        return f"Fixed {_num(value) if isinstance(value, float) else repr(value)}"
     if isinstance(hp, hp_module.Boolean):
         return "Boolean"
     if isinstance(hp, hp_module.Choice):
         return f"Choice {hp.values!r}"
     bounds = (hp.min_value, hp.max_value)
-    sci = isinstance(hp, hp_module.Float) and any(x != 0 and not 1e-2 <= abs(x) < 1e5 for x in bounds)
+    sci = isinstance(hp, hp_module.Float) and any(
+        x != 0 and not 1e-2 <= abs(x) < 1e5 for x in bounds)
     text = f"{type(hp).__name__} [{_num(bounds[0], sci)}, {_num(bounds[1], sci)}]"
     if hp.step is not None and not (isinstance(hp, hp_module.Int) and hp.step == 1
                                     and hp.sampling == "linear"):

@@ -11,16 +11,36 @@ from keras_tuner.src.engine import trial as trial_module
 __all__ = ["PhaseProgress", "planned_trials"]
 
 
+def _hyperband_rounds(oracle):
+    """`(trials, new epochs per trial)` of every Hyperband round."""
+    for bracket in range(oracle._get_num_brackets()):
+        previous = 0
+        for round_num in range(oracle._get_num_rounds(bracket)):
+            epochs = oracle._get_epochs(bracket, round_num)
+            yield oracle._get_size(bracket, round_num), epochs - previous
+            previous = epochs
+
+
 def planned_trials(oracle) -> int | None:
     """The number of trials a phase will run, or `None` if unknown."""
     if hasattr(oracle, "_get_num_brackets"):  # Hyperband
-        sizes = (
-            oracle._get_size(b, r)
-            for b in range(oracle._get_num_brackets())
-            for r in range(oracle._get_num_rounds(b))
-        )
-        return sum(sizes) * int(getattr(oracle, "hyperband_iterations", 1))
+        iterations = int(getattr(oracle, "hyperband_iterations", 1))
+        return sum(size for size, _ in _hyperband_rounds(oracle)) * iterations
     return oracle.max_trials
+
+
+def planned_epochs(oracle) -> int | None:
+    """Training epochs a Hyperband phase will run (trials continue their parents)."""
+    if not hasattr(oracle, "_get_num_brackets"):
+        return None
+    iterations = int(getattr(oracle, "hyperband_iterations", 1))
+    return sum(size * new for size, new in _hyperband_rounds(oracle)) * iterations
+
+
+def _epochs_run(trial) -> float:
+    if trial.metrics.exists("epochs"):
+        return float(trial.metrics.get_last_value("epochs") or 0)
+    return 0.0
 
 
 def _fmt_seconds(seconds: float) -> str:
@@ -39,6 +59,7 @@ class PhaseProgress:
         self.write = write
         self.start = time.perf_counter()
         self.ended_here = 0
+        self.epochs_here = 0.0
 
     def __call__(self, tuner, trial) -> None:
         oracle = tuner.oracle
@@ -47,6 +68,7 @@ class PhaseProgress:
         total = planned_trials(oracle)
         elapsed = time.perf_counter() - self.start
         trial = oracle.trials.get(trial.trial_id, trial)
+        self.epochs_here += _epochs_run(trial)
         if trial.status == trial_module.TrialStatus.COMPLETED:
             outcome = f"{oracle.objective.name}={trial.score:.4f}"
         else:
@@ -61,7 +83,12 @@ class PhaseProgress:
             pick = max if oracle.objective.direction == "max" else min
             best = f", best {pick(t.score for t in completed):.4f}"
         remaining = ""
-        if total:
+        epochs_total = planned_epochs(oracle)
+        if epochs_total and self.epochs_here:  # Hyperband: trials differ in length
+            done = sum(_epochs_run(t) for t in oracle.trials.values())
+            left = max(epochs_total - done, 0)
+            remaining = f", ~{_fmt_seconds(elapsed / self.epochs_here * left)} left"
+        elif total:
             left = max(total - ended, 0)
             remaining = f", ~{_fmt_seconds(elapsed / self.ended_here * left)} left"
         of_total = f"/{total}" if total else ""

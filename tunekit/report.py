@@ -7,10 +7,12 @@ import time
 from typing import Any
 
 import keras
+import numpy as np
 
-from tunekit import _io
+from tunekit import _io, plots
 from tunekit.manifest import STEPS, versions
 from tunekit.results import trials_dataframe
+from tunekit.tensorboard import log_images
 
 __all__ = ["write_report", "render_markdown"]
 
@@ -86,18 +88,39 @@ def render_markdown(report: dict[str, Any], narrowing_table: str) -> str:
     return "\n".join(lines)
 
 
-def write_report(run, model: keras.Model) -> dict[str, Any]:
-    """Writes `trials.csv`, `report.json`, `report.md` and the plots of `run`."""
+def _sample_images(x: np.ndarray, count: int = 8) -> np.ndarray:
+    """The first `count` inputs as `(n, h, w, c)` images in [0, 1], if they are images."""
+    images = np.asarray(x[:count], dtype="float32")
+    if images.ndim == 3:
+        images = images[..., None]
+    if images.max(initial=0.0) > 1.0:
+        images = images / 255.0
+    return np.clip(images, 0.0, 1.0)
+
+
+def write_report(run, model: keras.Model, y_pred: np.ndarray) -> dict[str, Any]:
+    """Writes `trials.csv`, `report.json`, `report.md`, the plots and final images of `run`.
+
+    Args:
+        run: The `CoarseToFine` whose retrain step is done.
+        model: The saved final model.
+        y_pred: Its predicted class per test sample.
+    """
     frame = trials_dataframe(run.run_dir)
     _io.write_text(run.run_dir / "trials.csv", frame.to_csv(index=False))
     num_trials = frame.groupby("phase").size().to_dict()
     report = _report(run, model, {p: int(num_trials.get(p, 0)) for p in ("coarse", "fine")})
-    try:
-        from tunekit.plots import save_run_plots  # noqa: PLC0415
-    except ImportError:
-        save_run_plots = None
-    if save_run_plots is not None:
-        report["plots"] = save_run_plots(run, model, frame)
+    data = run.data
+    history = run.manifest.step("retrain").get("history", {})
+    report["plots"] = plots.save_run_plots(
+        run.run_dir / "plots", frame, direction=run.objective.direction,
+        narrowed=run.narrow(), y_true=data.y_test, y_pred=y_pred,
+        class_names=data.class_names, history=history)
+    matrix = plots.confusion_matrix(data.y_test, y_pred, data.class_names)
+    images = [("confusion_matrix", plots.figure_to_png(matrix))]
+    if len(data.input_shape) in (2, 3):
+        images.append(("test_samples", _sample_images(data.x_test)))
+    log_images(run.run_dir / "tensorboard" / "final" / "test", images)
     _io.write_json(run.run_dir / "report.json", report)
     _io.write_text(run.run_dir / "report.md", render_markdown(report, str(run.narrow())))
     return report

@@ -10,7 +10,10 @@ holds) whose trials additionally:
   when tuning is distributed);
 - stop at once when the loss becomes NaN or infinite and are marked FAILED
   with the reason, never retried, so they cannot win or drive a narrowing;
-- refuse an objective the model never reports, naming the metrics it does.
+- refuse an objective the model never reports, naming the metrics it does;
+- log their hyperparameters to TensorBoard's HParams on any Keras backend
+  when a `keras.callbacks.TensorBoard` is passed to `search()` (see
+  `tunekit.tensorboard`).
 
 KerasTuner's own JSON state is written atomically (see `tunekit._io`), and the
 project is saved before the first trial so an interrupted search resumes.
@@ -20,6 +23,7 @@ from __future__ import annotations
 
 import math
 import time
+import warnings
 import zlib
 from collections.abc import Callable
 from typing import Any
@@ -29,6 +33,7 @@ import keras_tuner as kt
 from keras_tuner import errors as kt_errors
 
 from tunekit import _faults, _io
+from tunekit.tensorboard import configure_trial_logdirs
 
 __all__ = ["TUNER_KINDS", "make_tuner", "kerastuner_seed"]
 
@@ -131,6 +136,12 @@ class _TunekitTunerMixin:
         extra = {"num_params": facts.num_params, "epochs": facts.epochs}
         return _add_metrics(results, extra, objective.name)
 
+    def _configure_tensorboard_dir(self, callbacks, trial, execution=0):
+        # Replaces KerasTuner's version (TensorFlow-only HParams, no phase,
+        # inactive and internal values logged); same log-dir layout.
+        configure_trial_logdirs(callbacks, trial, execution, self.tunekit_phase,
+                                self._get_tensorboard_dir)
+
     def on_search_begin(self):
         super().on_search_begin()
         if not self._is_worker():
@@ -161,6 +172,13 @@ class RandomSearch(_TunekitTunerMixin, kt.RandomSearch):
 
 class Hyperband(_TunekitTunerMixin, kt.Hyperband):
     """KerasTuner's `Hyperband` with tunekit's trial bookkeeping."""
+
+    def _build_hypermodel(self, hp):
+        # A continued trial loads its parent's weights but not its optimizer
+        # state (by KerasTuner's design); Keras warns about that every time.
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="Skipping variable loading for optimizer")
+            return super()._build_hypermodel(hp)
 
 
 class BayesianOptimization(_TunekitTunerMixin, kt.BayesianOptimization):

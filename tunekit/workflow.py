@@ -12,6 +12,7 @@ from typing import Any
 
 import keras
 import keras_tuner as kt
+import numpy as np
 from keras_tuner.src.engine import hypermodel as hm_module
 from keras_tuner.src.engine import objective as objective_module
 from keras_tuner.src.engine import trial as trial_module
@@ -22,6 +23,7 @@ from tunekit.manifest import STEPS, RunManifest
 from tunekit.narrowing import NarrowedSpace, narrow_space
 from tunekit.progress import PhaseProgress
 from tunekit.results import trial_epochs
+from tunekit.tensorboard import write_experiment
 from tunekit.tuners import make_tuner
 
 __all__ = ["CoarseToFine", "Result", "FINE_TUNERS", "NoCompletedTrialsError"]
@@ -334,6 +336,11 @@ class CoarseToFine:
         tuner = self._tuner(phase)
         if manifest.is_done(phase):
             return tuner
+        if not manifest.step(phase):  # first start of this phase: declare its experiments
+            space = tuner.oracle.hyperparameters
+            if phase == "coarse":
+                write_experiment(self.run_dir / "tensorboard", space, phases=("coarse", "fine"))
+            write_experiment(self.run_dir / "tensorboard" / phase, space, phases=(phase,))
         manifest.mark(phase, "running")
         start = time.perf_counter()
         tuner.tunekit_listeners = (PhaseProgress(phase, write=self._say),)
@@ -437,7 +444,8 @@ class CoarseToFine:
         facts = _TrialFacts()
         callbacks = [
             keras.callbacks.BackupAndRestore(str(self.run_dir / "retrain_backup")),
-            keras.callbacks.TensorBoard(log_dir=str(self.run_dir / "tensorboard" / "final")),
+            keras.callbacks.TensorBoard(log_dir=str(self.run_dir / "tensorboard" / "final"),
+                                        histogram_freq=1),
             facts, _FaultCallback(), *self.callbacks,
         ]
         keras.utils.set_random_seed(self.seed)
@@ -466,20 +474,26 @@ class CoarseToFine:
         return model
 
     def evaluate(self) -> Result:
-        """Evaluates the saved model on the test set and writes the report."""
-        from tunekit.report import write_report  # noqa: PLC0415 (heavy: pandas, matplotlib)
+        """Evaluates the saved model on the test set and writes the report.
+
+        The model is loaded back from `best_model.keras` (`safe_mode=True`), so
+        the reported test metrics are those of the file a user gets.
+        """
+        from tunekit.report import write_report  # noqa: PLC0415 (pandas, matplotlib)
 
         manifest = self.manifest
         self.retrain()
         if not manifest.is_done("evaluate"):
             start = time.perf_counter()
             model = keras.models.load_model(self.run_dir / BEST_MODEL, safe_mode=True)
-            metrics = model.evaluate(self.data.x_test, self.data.y_test,
-                                     batch_size=max(self.batch_size, 256), return_dict=True,
-                                     verbose=0)
-            metrics = {k: float(v) for k, v in metrics.items()}
-            manifest.mark("evaluate", "running", test_metrics=metrics)
-            write_report(self, model)
+            batch_size = max(self.batch_size, 256)
+            metrics = model.evaluate(self.data.x_test, self.data.y_test, batch_size=batch_size,
+                                     return_dict=True, verbose=0)
+            manifest.mark("evaluate", "running",
+                          test_metrics={k: float(v) for k, v in metrics.items()})
+            y_pred = np.argmax(model.predict(self.data.x_test, batch_size=batch_size,
+                                             verbose=0), axis=-1)
+            write_report(self, model, y_pred)
             manifest.mark("evaluate", "done", seconds=round(time.perf_counter() - start, 2))
         return self.result()
 

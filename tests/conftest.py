@@ -1,0 +1,76 @@
+"""Shared fixtures for the tunekit test suite.
+
+Fixture names are part of the suite's contract (other test modules use them):
+`_seed` (autouse), `mnist`, `mnist_small`, `image_folder`.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+# The repository lives at <work>/main; the shared MNIST copy at <work>/shared/data.
+_SHARED_MNIST = Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist.npz"
+if not os.environ.get("TUNEKIT_MNIST_PATH") and _SHARED_MNIST.is_file():
+    os.environ["TUNEKIT_MNIST_PATH"] = str(_SHARED_MNIST)
+
+IMAGE_FOLDER_CLASSES = ("cog", "toon", "zz")
+IMAGE_FOLDER_PER_CLASS = 14
+IMAGE_FOLDER_SIZE = (24, 16)  # (height, width)
+_CLASS_COLORS = {"cog": (200, 40, 40), "toon": (40, 200, 40), "zz": (40, 40, 200)}
+
+
+@pytest.fixture(autouse=True)
+def _seed():
+    """Seeds Python, numpy and the Keras backend before every test."""
+    import keras
+
+    keras.utils.set_random_seed(0)
+
+
+@pytest.fixture(scope="session")
+def mnist():
+    """Full MNIST (50k train / 10k validation / 10k test) from `$TUNEKIT_MNIST_PATH`."""
+    from tunekit.data import load_mnist
+
+    path = os.environ.get("TUNEKIT_MNIST_PATH")
+    if not path or not Path(path).is_file():
+        pytest.skip(
+            f"MNIST is unavailable: TUNEKIT_MNIST_PATH={path!r} is not a file "
+            f"(and {_SHARED_MNIST} does not exist); set it to a Keras-layout mnist.npz."
+        )
+    return load_mnist()
+
+
+@pytest.fixture(scope="session")
+def mnist_small(mnist):
+    """The first 600 train / 300 validation / 300 test MNIST samples."""
+    return mnist.subset(num_train=600, num_val=300, num_test=300)
+
+
+@pytest.fixture
+def image_folder(tmp_path):
+    """A ToonVision-style folder: 3 classes x 14 PNGs of 24x16 (h x w) RGB.
+
+    Classes `cog`, `toon`, `zz` each have their own base colour plus a little
+    per-image noise, so they are easy (but not trivially identical) to tell
+    apart. Returns the folder's path.
+    """
+    from PIL import Image
+
+    root = tmp_path / "toonvision"
+    height, width = IMAGE_FOLDER_SIZE
+    rng = np.random.default_rng(0)
+    for name in IMAGE_FOLDER_CLASSES:
+        (root / name).mkdir(parents=True)
+        base = np.array(_CLASS_COLORS[name], dtype=np.int16)
+        for i in range(IMAGE_FOLDER_PER_CLASS):
+            noise = rng.integers(-30, 31, size=(height, width, 3), dtype=np.int16)
+            pixels = np.clip(base + noise, 0, 255).astype(np.uint8)
+            Image.fromarray(pixels).save(root / name / f"{name}_{i:02d}.png")
+    return root

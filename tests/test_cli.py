@@ -1,0 +1,148 @@
+"""The command line: `python -m tunekit.coarse_to_fine`."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from tunekit.coarse_to_fine import main
+
+TINY = ["--coarse-trials", "3", "--coarse-epochs", "1", "--max-epochs", "2", "--factor", "2",
+        "--top", "2", "--final-epochs", "1"]
+
+
+@pytest.fixture(scope="module")
+def small_npz(tmp_path_factory):
+    """A Keras-layout .npz with the first 1,200 / 500 real MNIST images."""
+    source = np.load(os.environ["TUNEKIT_MNIST_PATH"])
+    path = tmp_path_factory.mktemp("data") / "mnist_small.npz"
+    np.savez(path, x_train=source["x_train"][:1200], y_train=source["y_train"][:1200],
+             x_test=source["x_test"][:500], y_test=source["y_test"][:500])
+    return path
+
+
+def _run(args, cwd, timeout=300):
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    return subprocess.run([sys.executable, "-m", "tunekit.coarse_to_fine", *args], cwd=cwd,
+                          env=env, capture_output=True, text=True, timeout=timeout)
+
+
+def test_help_runs_as_a_module(tmp_path):
+    proc = _run(["--help"], cwd=tmp_path, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    for flag in ("--hypermodel", "--data", "--coarse-trials", "--fine-tuner", "--top",
+                 "--final-epochs", "--quick", "--overwrite", "--seed"):
+        assert flag in proc.stdout
+    assert "found in sys.modules" not in proc.stderr
+
+
+def test_user_build_function_end_to_end_as_a_subprocess(tmp_path, small_npz):
+    (tmp_path / "my_models.py").write_text(textwrap.dedent("""
+        import keras
+
+        def build(hp):
+            model = keras.Sequential([
+                keras.Input((28, 28)), keras.layers.Flatten(),
+                keras.layers.Dense(hp.Int("units", 16, 128, step=16), activation="relu"),
+                keras.layers.Dense(10, activation="softmax"),
+            ])
+            model.compile(optimizer=keras.optimizers.Adam(
+                              hp.Float("lr", 1e-4, 1e-2, sampling="log")),
+                          loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+            return model
+    """))
+    args = ["--hypermodel", "my_models:build", "--data", str(small_npz),
+            "--directory", "runs", *TINY]
+    proc = _run(args, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "[coarse] trial 3/3" in proc.stdout and "== Summary ==" in proc.stdout
+    run_dir = tmp_path / "runs" / "my_models-build"
+    report = json.loads((run_dir / "report.json").read_text())
+    assert report["config"]["hypermodel"]["class"] == "my_models.build"
+    assert 0 < report["test_metrics"]["accuracy"] <= 1
+    frame = pd.read_csv(run_dir / "trials.csv")
+    assert set(frame.phase) == {"coarse", "fine"}
+    assert "hp_units" in frame
+
+    rerun = _run(args, cwd=tmp_path)  # resumes a finished run: no new trials
+    assert rerun.returncode == 0, rerun.stderr[-3000:]
+    assert "[coarse] trial" not in rerun.stdout
+    assert pd.read_csv(run_dir / "trials.csv").equals(frame)
+
+
+def _npz_missing_keys(tmp_path: Path) -> list[str]:
+    path = tmp_path / "bad.npz"
+    np.savez(path, x_train=np.zeros((10, 28, 28)))
+    return ["--data", str(path)]
+
+
+def _one_class_folder(tmp_path: Path) -> list[str]:
+    (tmp_path / "images" / "only").mkdir(parents=True)
+    return ["--data", str(tmp_path / "images")]
+
+
+def _file_as_directory(tmp_path: Path) -> list[str]:
+    (tmp_path / "a_file").write_text("x")
+    return ["--directory", str(tmp_path / "a_file")]
+
+
+@pytest.mark.parametrize("make_args, message", [
+    (lambda p: ["--coarse-trials", "0"], "must be a positive integer"),
+    (lambda p: ["--max-epochs", "-2"], "must be a positive integer"),
+    (lambda p: ["--top", "1.5"], "fraction in (0, 1] or a positive count"),
+    (lambda p: ["--top", "0"], "fraction in (0, 1] or a positive count"),
+    (lambda p: ["--fine-tuner", "grid"], "invalid choice"),
+    (lambda p: ["--hypermodel", "resnet"], "is not one of ['mnist-dense', 'toonvision-cnn']"),
+    (lambda p: ["--hypermodel", "no_such_module:build"], "cannot import 'no_such_module'"),
+    (lambda p: ["--hypermodel", "os:no_such_attribute"], "has no 'no_such_attribute'"),
+    (lambda p: ["--hypermodel", "os:sep"], "not a keras_tuner.HyperModel"),
+    (lambda p: ["--data", str(p / "missing.npz")], "does not exist"),
+    (_npz_missing_keys, "y_train"),
+    (_one_class_folder, "at least 2 class"),
+    (_file_as_directory, "is a file, not a folder"),
+])
+def test_bad_input_exits_2_with_one_line(tmp_path, capsys, make_args, message):
+    args = make_args(tmp_path)
+    if "--directory" not in args:
+        args += ["--directory", str(tmp_path / "runs")]
+    assert main(args) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err
+    assert len(err.splitlines()) == 1, err
+    assert not (tmp_path / "runs").exists()
+
+
+def test_objective_the_model_never_reports_exits_2_naming_reported_metrics(tmp_path, capsys,
+                                                                           small_npz):
+    args = ["--data", str(small_npz), "--directory", str(tmp_path), "--objective", "val_auc",
+            *TINY]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert "val_auc" in err and "val_accuracy" in err
+
+
+def test_changed_configuration_is_refused_with_exit_2(tmp_path, capsys, small_npz):
+    base = ["--data", str(small_npz), "--directory", str(tmp_path), *TINY,
+            "--coarse-trials", "1", "--top", "1"]
+    # A manifest from an earlier run with another budget, without training anything:
+    from tunekit.manifest import RunManifest
+
+    from tunekit.coarse_to_fine import _load_data, _workflow_kwargs, build_parser, \
+        resolve_hypermodel
+    from tunekit.workflow import CoarseToFine
+
+    args = build_parser().parse_args(base)
+    data = _load_data(args)
+    run = CoarseToFine(resolve_hypermodel(args.hypermodel)(data), data, **_workflow_kwargs(args))
+    config = {**run.config(), "coarse_trials": 7}
+    RunManifest.open(run.run_dir, config).release()
+    assert main(base) == 2
+    assert "coarse_trials: 7 -> 1" in capsys.readouterr().err

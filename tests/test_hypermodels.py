@@ -1,0 +1,411 @@
+"""Contract tests for the reusable hypermodels (in the style of KerasTuner's own
+`applications` tests): search-space names and defaults, overrides through a
+pre-registered `HyperParameters`, conditional parameters, shapes, argument
+checks, and independence from `tunekit`."""
+
+from __future__ import annotations
+
+import ast
+import itertools
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import keras
+import keras_tuner as kt
+import numpy as np
+import pytest
+
+import hypermodels
+from hypermodels import MnistDenseHyperModel, ToonVisionCNNHyperModel
+
+DENSE_VALUES = {
+    "units_0": 256,
+    "num_extra_layers": 0,
+    "activation": "relu",
+    "dropout": 0.2,
+    "learning_rate": 1e-3,
+}
+DENSE_SPACE = {
+    "units_0": 256,
+    "num_extra_layers": 0,
+    "units_1": 64,
+    "units_2": 64,
+    "units_3": 64,
+    "activation": "relu",
+    "dropout": 0.2,
+    "learning_rate": 1e-3,
+}
+CNN_VALUES = {
+    **{
+        f"{name}_{i}": default
+        for i in (1, 2)
+        for name, default in [
+            ("filters", 16),
+            ("kernel_size", 3),
+            ("pool_a", 2),
+            ("pool_b", 1),
+            ("dropout", 0.2),
+        ]
+    },
+    "learning_rate": 1e-3,
+}
+POOL_NAMES = ("pool_a_1", "pool_b_1", "pool_a_2", "pool_b_2")
+
+
+def _dense_layers(model):
+    return [layer for layer in model.layers if isinstance(layer, keras.layers.Dense)]
+
+
+def _hidden_dense(model):
+    return _dense_layers(model)[:-1]
+
+
+def _space(hp):
+    return {h.name: h for h in hp.space}
+
+
+def _layer_types(model):
+    return {type(layer) for layer in model.layers}
+
+
+# --------------------------------------------------------------------------- search spaces
+
+
+def test_dense_names_and_defaults():
+    hp = kt.HyperParameters()
+    MnistDenseHyperModel().build(hp)
+    assert hp.values == DENSE_VALUES
+    assert {h.name: h.default for h in hp.space} == DENSE_SPACE
+    assert [h.name for h in hp.space] == list(DENSE_SPACE)
+    for i in (1, 2, 3):
+        assert not hp.is_active(f"units_{i}")
+    space = _space(hp)
+    assert (space["units_0"].min_value, space["units_0"].max_value, space["units_0"].step) == (
+        32, 512, 32)
+    assert (space["num_extra_layers"].min_value, space["num_extra_layers"].max_value) == (0, 3)
+    assert list(space["activation"].values) == ["relu", "tanh", "sigmoid"]
+    assert space["learning_rate"].sampling == "log"
+
+
+def test_cnn_names_and_defaults():
+    hp = kt.HyperParameters()
+    ToonVisionCNNHyperModel().build(hp)
+    assert hp.values == CNN_VALUES
+    assert {h.name: h.default for h in hp.space} == CNN_VALUES
+    space = _space(hp)
+    assert (space["filters_1"].min_value, space["filters_1"].max_value, space["filters_1"].step) == (
+        4, 16, 4)
+    assert list(space["kernel_size_2"].values) == [3, 5]
+    assert (space["pool_a_1"].min_value, space["pool_a_1"].max_value) == (2, 4)
+    assert (space["pool_b_2"].min_value, space["pool_b_2"].max_value) == (1, 4)
+    assert list(space["learning_rate"].values) == [1e-2, 1e-3, 1e-4]
+
+
+def test_default_build_matches_defaults():
+    model = MnistDenseHyperModel().build(kt.HyperParameters())
+    assert [layer.units for layer in _hidden_dense(model)] == [256]
+    assert float(keras.ops.convert_to_numpy(model.optimizer.learning_rate)) == pytest.approx(1e-3)
+
+
+# --------------------------------------------------------------------------- overrides
+
+
+def test_pre_registered_narrower_range_overrides_the_hypermodels_own():
+    hp = kt.HyperParameters()
+    hp.Int("units_0", 64, 96, step=32)
+    model = MnistDenseHyperModel().build(hp)
+    assert hp.values["units_0"] == 64
+    assert _hidden_dense(model)[0].units == 64
+    units_0 = _space(hp)["units_0"]
+    assert (units_0.min_value, units_0.max_value, units_0.step) == (64, 96, 32)
+    assert len([h for h in hp.space if h.name == "units_0"]) == 1
+
+    hp.values["units_0"] = 96
+    assert _hidden_dense(MnistDenseHyperModel().build(hp))[0].units == 96
+
+
+def test_fixed_activation_is_used_by_the_model():
+    hp = kt.HyperParameters()
+    hp.Fixed("activation", "tanh")
+    hp.Fixed("num_extra_layers", 1)
+    model = MnistDenseHyperModel().build(hp)
+    hidden = _hidden_dense(model)
+    assert len(hidden) == 2
+    assert all(layer.activation.__name__ == "tanh" for layer in hidden)
+    assert _dense_layers(model)[-1].activation.__name__ == "softmax"
+    assert isinstance(_space(hp)["activation"], kt.engine.hyperparameters.Fixed)
+
+
+def test_cnn_fixed_and_choice_overrides():
+    hp = kt.HyperParameters()
+    hp.Fixed("filters_1", 8)
+    hp.Choice("kernel_size_2", [5])
+    model = ToonVisionCNNHyperModel((28, 28, 1), 10).build(hp)
+    convs = [layer for layer in model.layers if isinstance(layer, keras.layers.Conv2D)]
+    assert [c.filters for c in convs] == [8, 16]
+    assert [c.kernel_size for c in convs] == [(3, 3), (5, 5)]
+
+
+# --------------------------------------------------------------------------- conditional
+
+
+@pytest.mark.parametrize("num_extra", [0, 1, 2, 3])
+def test_extra_layers_and_conditional_units(num_extra):
+    hp = kt.HyperParameters()
+    hp.values["num_extra_layers"] = num_extra
+    model = MnistDenseHyperModel().build(hp)
+    assert len(_hidden_dense(model)) == 1 + num_extra
+    for i in (1, 2, 3):
+        assert hp.is_active(f"units_{i}") == (i <= num_extra)
+        assert (f"units_{i}" in hp.values) == (i <= num_extra)
+    assert {h.name for h in hp.space} == set(DENSE_SPACE)
+
+
+def test_two_extra_layers_use_their_units():
+    hp = kt.HyperParameters()
+    MnistDenseHyperModel().build(hp)  # declare the space first, as a tuner does
+    hp.values["num_extra_layers"] = 2
+    hp.values["units_1"] = 16
+    hp.values["units_2"] = 24
+    model = MnistDenseHyperModel().build(hp)
+    assert [layer.units for layer in _hidden_dense(model)] == [256, 16, 24]
+    assert hp.is_active("units_1") and hp.is_active("units_2")
+    assert not hp.is_active("units_3")
+
+
+def test_zero_dropout_adds_no_dropout_layers():
+    hp = kt.HyperParameters()
+    hp.Fixed("dropout", 0.0)
+    model = MnistDenseHyperModel().build(hp)
+    assert keras.layers.Dropout not in _layer_types(model)
+
+
+# --------------------------------------------------------------------------- shapes
+
+
+@pytest.mark.parametrize(
+    "make, batch_shape, num_classes",
+    [
+        (lambda: MnistDenseHyperModel((8,), 3), (8,), 3),
+        (lambda: MnistDenseHyperModel((28, 28), 10), (28, 28), 10),
+        (lambda: MnistDenseHyperModel((4, 5, 2), 2), (4, 5, 2), 2),
+        (lambda: ToonVisionCNNHyperModel((28, 28), 4), (28, 28), 4),
+        (lambda: ToonVisionCNNHyperModel((28, 28, 1), 4), (28, 28, 1), 4),
+        (lambda: ToonVisionCNNHyperModel((600, 200, 3), 4), (600, 200, 3), 4),
+        (lambda: ToonVisionCNNHyperModel(), (600, 200, 3), 4),
+    ],
+    ids=["dense-8", "dense-28x28", "dense-4x5x2", "cnn-28x28", "cnn-28x28x1", "cnn-600x200x3",
+         "cnn-default"],
+)
+def test_any_input_shape_and_class_count(make, batch_shape, num_classes):
+    model = make().build(kt.HyperParameters())
+    assert model.input_shape == (None, *batch_shape)
+    assert model.output_shape == (None, num_classes)
+    assert model.loss == "sparse_categorical_crossentropy"
+    assert isinstance(model.optimizer, keras.optimizers.Adam)
+    assert "accuracy" in _compiled_metric_names(model)
+    probs = keras.ops.convert_to_numpy(model(np.zeros((2, *batch_shape), np.float32)))
+    assert probs.shape == (2, num_classes)
+    np.testing.assert_allclose(probs.sum(axis=1), 1.0, rtol=1e-5)
+
+
+def _compiled_metric_names(model):
+    # Keras 3 keeps the user's metric list on the compile config.
+    return list(model.get_compile_config()["metrics"])
+
+
+def test_models_train_one_step_with_accuracy_metric():
+    x = np.random.default_rng(0).random((8, 12, 10), dtype=np.float32)
+    y = np.arange(8) % 3
+    for hypermodel in (MnistDenseHyperModel((12, 10), 3),
+                       ToonVisionCNNHyperModel((12, 10), 3, augment=False, rescale=False)):
+        model = hypermodel.build(kt.HyperParameters())
+        logs = model.train_on_batch(x, y, return_dict=True)
+        assert set(logs) == {"loss", "accuracy"}
+
+
+def _fixed_pools(**pools):
+    hp = kt.HyperParameters()
+    for name, value in pools.items():
+        hp.Fixed(name, value)
+    return hp
+
+
+def _feature_map_sizes(model):
+    return [
+        tuple(layer.output.shape[1:3])
+        for layer in model.layers
+        if isinstance(layer, keras.layers.MaxPooling2D)
+    ]
+
+
+def test_cnn_builds_at_minimum_size_with_every_pool_at_its_maximum():
+    hp = _fixed_pools(**{name: 4 for name in POOL_NAMES})
+    model = ToonVisionCNNHyperModel((8, 8, 3), 4).build(hp)
+    sizes = _feature_map_sizes(model)
+    assert sizes and all(h >= 1 and w >= 1 for h, w in sizes)
+    flatten = next(layer for layer in model.layers if isinstance(layer, keras.layers.Flatten))
+    assert flatten.output.shape[-1] >= 1
+    probs = keras.ops.convert_to_numpy(model(np.zeros((1, 8, 8, 3), np.float32)))
+    assert probs.shape == (1, 4) and np.isfinite(probs).all()
+
+
+def test_cnn_builds_for_narrow_non_square_input_with_large_pools():
+    hp = _fixed_pools(**{name: 4 for name in POOL_NAMES})
+    model = ToonVisionCNNHyperModel((8, 40), 2).build(hp)
+    assert all(h >= 1 and w >= 1 for h, w in _feature_map_sizes(model))
+    assert model.output_shape == (None, 2)
+
+
+@pytest.mark.parametrize("pools", list(itertools.product((2, 4), (1, 4), (2, 4), (1, 4))),
+                         ids=lambda p: "-".join(map(str, p)))
+def test_cnn_builds_for_mnist_with_every_pool_combination_at_its_bounds(pools):
+    hp = _fixed_pools(**dict(zip(POOL_NAMES, pools)))
+    model = ToonVisionCNNHyperModel((28, 28, 1), 10, augment=False, rescale=False).build(hp)
+    sizes = _feature_map_sizes(model)
+    assert all(h >= 1 and w >= 1 for h, w in sizes)
+    # A pool of 1 is a no-op and adds no layer.
+    assert len(sizes) == sum(p != 1 for p in pools) - _clipped_away(pools)
+    assert model.output_shape == (None, 10)
+
+
+def _clipped_away(pools):
+    """How many pooling layers vanish because the feature map is already 1x1."""
+    side, gone = 28, 0
+    for pool in pools:
+        size = min(pool, side)
+        if size == 1:
+            gone += pool != 1
+            continue
+        side //= size
+    return gone
+
+
+@pytest.mark.parametrize("rescale", [True, False])
+@pytest.mark.parametrize("augment", [True, False])
+def test_cnn_rescale_and_augment_layers(rescale, augment):
+    model = ToonVisionCNNHyperModel((16, 16, 3), 2, augment=augment, rescale=rescale).build(
+        kt.HyperParameters())
+    types = _layer_types(model)
+    assert (keras.layers.Rescaling in types) == rescale
+    assert (keras.layers.RandomFlip in types) == augment
+    if rescale:
+        layer = next(layer for layer in model.layers if isinstance(layer, keras.layers.Rescaling))
+        assert layer.scale == pytest.approx(1 / 255)
+
+
+def test_two_dimensional_cnn_input_gets_a_channel_axis():
+    model = ToonVisionCNNHyperModel((28, 28), 10).build(kt.HyperParameters())
+    reshape = next(layer for layer in model.layers if isinstance(layer, keras.layers.Reshape))
+    assert tuple(reshape.output.shape) == (None, 28, 28, 1)
+
+
+# --------------------------------------------------------------------------- refusals
+
+_BAD_SHAPE = r"`input_shape` of {} must be a (non-empty )?sequence of positive ints"
+_CNN_SIZE = r"height and width >= 8"
+_CLASSES = r"`num_classes` of {} must be an int >= 2"
+
+
+@pytest.mark.parametrize(
+    "cls, kwargs, message",
+    [
+        (ToonVisionCNNHyperModel, {"input_shape": (7, 8)}, _CNN_SIZE),
+        (ToonVisionCNNHyperModel, {"input_shape": (8, 7, 3)}, _CNN_SIZE),
+        (ToonVisionCNNHyperModel, {"input_shape": (2, 2, 1)}, _CNN_SIZE + r".*Resize smaller"),
+        (ToonVisionCNNHyperModel, {"input_shape": (28,)}, r"\(height, width\) or \(height, width, "
+                                                          r"channels\).*\(28,\)"),
+        (ToonVisionCNNHyperModel, {"input_shape": (28, 28, 1, 1)}, r"\(height, width\) or"),
+        (ToonVisionCNNHyperModel, {"num_classes": 1}, _CLASSES.format("ToonVisionCNNHyperModel")),
+        (ToonVisionCNNHyperModel, {"num_classes": 0}, r"num_classes=0"),
+        (ToonVisionCNNHyperModel, {"num_classes": True}, r"num_classes=True"),
+        (ToonVisionCNNHyperModel, {"num_classes": 2.5}, r"num_classes=2\.5"),
+        (ToonVisionCNNHyperModel, {"input_shape": (0, 28)},
+         _BAD_SHAPE.format("ToonVisionCNNHyperModel")),
+        (ToonVisionCNNHyperModel, {"input_shape": ()}, r"non-empty.*input_shape=\(\)"),
+        (MnistDenseHyperModel, {"num_classes": 1}, _CLASSES.format("MnistDenseHyperModel")),
+        (MnistDenseHyperModel, {"num_classes": 0}, r"at least two classes.*num_classes=0"),
+        (MnistDenseHyperModel, {"num_classes": True}, r"num_classes=True"),
+        (MnistDenseHyperModel, {"num_classes": 2.5}, r"num_classes=2\.5"),
+        (MnistDenseHyperModel, {"num_classes": "10"}, r"num_classes='10'"),
+        (MnistDenseHyperModel, {"input_shape": (0, 28)}, _BAD_SHAPE.format("MnistDenseHyperModel")),
+        (MnistDenseHyperModel, {"input_shape": (28, -1)}, r"input_shape=\(28, -1\)"),
+        (MnistDenseHyperModel, {"input_shape": (28.5, 28)}, r"input_shape=\(28\.5, 28\)"),
+        (MnistDenseHyperModel, {"input_shape": ("a", 28)}, r"e\.g\. \(28, 28\).*'a'"),
+        (MnistDenseHyperModel, {"input_shape": ("28", 28)}, r"input_shape=\('28', 28\)"),
+        (MnistDenseHyperModel, {"input_shape": None}, r"input_shape=None"),
+        (MnistDenseHyperModel, {"input_shape": 28}, r"input_shape=28"),
+        (MnistDenseHyperModel, {"input_shape": ()}, r"non-empty.*input_shape=\(\)"),
+        (MnistDenseHyperModel, {"input_shape": [None, 28]}, r"input_shape=\[None, 28\]"),
+    ],
+    ids=lambda v: v.__name__ if isinstance(v, type) else None,
+)
+def test_bad_arguments_are_refused(cls, kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        cls(**kwargs)
+
+
+@pytest.mark.xfail(strict=True, reason="library bug: check_input_shape accepts bools and "
+                                       "integral floats (True == 1, 28.0 == 28)")
+@pytest.mark.parametrize("shape", [(True, 28), (28.0, 28)], ids=["bool", "float"])
+def test_non_int_dims_that_compare_equal_to_ints_are_refused(shape):
+    with pytest.raises(ValueError, match="positive ints"):
+        MnistDenseHyperModel(input_shape=shape)
+
+
+def test_numpy_and_list_shapes_are_accepted():
+    assert MnistDenseHyperModel(np.array([28, 28]), 3).input_shape == (28, 28)
+    assert ToonVisionCNNHyperModel([16, 8, 3], 2).input_shape == (16, 8, 3)
+
+
+# --------------------------------------------------------------------------- plain KerasTuner
+
+
+def test_usable_with_plain_kerastuner_hyperband(tmp_path, mnist_small):
+    tuner = kt.Hyperband(
+        MnistDenseHyperModel(input_shape=(28, 28), num_classes=10),
+        objective="val_accuracy",
+        max_epochs=2,
+        directory=tmp_path,
+        project_name="plain",
+    )
+    data = mnist_small.subset(num_train=300, num_val=100)
+    tuner.search(data.x_train, data.y_train, validation_data=(data.x_val, data.y_val),
+                 epochs=1, batch_size=100, verbose=0)
+    trials = list(tuner.oracle.trials.values())
+    assert trials and all(t.status == "COMPLETED" for t in trials)
+    best = tuner.get_best_hyperparameters()[0]
+    assert set(DENSE_VALUES) <= set(best.values)
+    assert (tmp_path / "plain" / "oracle.json").is_file()
+
+
+def _imported_modules(path: Path):
+    tree = ast.parse(path.read_text(), filename=str(path))
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            yield from (alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            yield "." * node.level + (node.module or "")
+
+
+def test_hypermodels_source_never_imports_tunekit():
+    package = Path(hypermodels.__file__).parent
+    files = sorted(package.rglob("*.py"))
+    assert {f.name for f in files} >= {"__init__.py", "dense.py", "cnn.py", "_checks.py"}
+    imported = {name for f in files for name in _imported_modules(f)}
+    assert "keras_tuner" in imported
+    offenders = sorted(n for n in imported if n.split(".")[0] == "tunekit")
+    assert not offenders, f"hypermodels imports {offenders}"
+
+
+def test_importing_hypermodels_loads_no_tunekit_module():
+    code = ("import hypermodels, sys; "
+            "bad = [m for m in sys.modules if m.startswith('tunekit')]; "
+            "assert not bad, bad; print('ok')")
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            env=env, timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.strip().endswith("ok")

@@ -1,0 +1,286 @@
+"""Tests for `tunekit.plots`: every plot renders and shows what it claims."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+from matplotlib.figure import Figure
+
+from tunekit import plots
+from tunekit.narrowing import NarrowedSpace
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+NAMES = ["parallel_coordinates", "score_vs_hyperparameters", "best_so_far", "narrowing",
+         "score_vs_params", "confusion_matrix", "training_curves"]
+
+
+def _row(phase, trial_id, status, score, units, activation, lr, units_3=None, params=1e4):
+    return {
+        "phase": phase, "trial_id": trial_id, "status": status, "score": score,
+        "best_step": 0, "epochs": 1.0, "initial_epoch": 0, "seconds": 1.0,
+        "num_params": params, "val_accuracy": score, "hp_units": units,
+        "hp_activation": activation, "hp_learning_rate": lr, "hp_dropout": 0.1,
+        "hp_units_3": units_3, "hp_never": None, "error": "" if status != "FAILED" else "boom",
+    }
+
+
+@pytest.fixture
+def frame() -> pd.DataFrame:
+    """5 coarse (1 FAILED, 1 RUNNING) and 4 fine trials; 7 COMPLETED."""
+    nan = float("nan")
+    rows = [
+        _row("coarse", "0", "COMPLETED", 0.30, 32, "relu", 1e-5, 16, 2e3),
+        _row("coarse", "1", "FAILED", nan, 64, "tanh", 1e-2),
+        _row("coarse", "2", "COMPLETED", 0.80, 128, "tanh", 3e-3, None, 5e4),
+        _row("coarse", "3", "RUNNING", nan, 96, "relu", 1e-3),
+        _row("coarse", "4", "COMPLETED", 0.60, 64, "sigmoid", 1e-4, 32, 1e4),
+        _row("fine", "0000", "COMPLETED", 0.82, 128, "tanh", 2e-3, None, 5e4),
+        _row("fine", "0001", "FAILED", 0.99, 112, "tanh", 4e-3),  # score ignored: failed
+        _row("fine", "0002", "COMPLETED", 0.78, 96, "tanh", 1e-3, None, 3e4),
+        _row("fine", "0003", "COMPLETED", 0.85, 128, "relu", 3e-3, None, 5e4),
+    ]
+    df = pd.DataFrame(rows)
+    df["hp_never"] = df["hp_never"].astype(object)
+    return df
+
+
+def _hp(class_name, name, **config):
+    return {"class_name": class_name, "config": {"name": name, "conditions": [], **config}}
+
+
+def _change(name, before, after, before_text, after_text, rule):
+    return {"name": name, "kind": before["class_name"], "before": before_text,
+            "after": after_text, "rule": rule, "active": 3, "before_config": before,
+            "after_config": after}
+
+
+@pytest.fixture(scope="module")
+def narrowed() -> NarrowedSpace:
+    """A condensed copy of a real `narrowed_space.json` (MNIST dense run)."""
+    lr = dict(default=1e-3, step=None, sampling="log")
+    changes = [
+        _change("units_0", _hp("Int", "units_0", default=256, min_value=32, max_value=512,
+                               step=32, sampling="linear"),
+                _hp("Int", "units_0", default=480, min_value=160, max_value=512, step=32,
+                    sampling="linear"), "Int [32, 512] step 32", "Int [160, 512] step 32",
+                "range"),
+        _change("num_extra_layers", _hp("Int", "num_extra_layers", default=0, min_value=0,
+                                        max_value=3, step=1, sampling="linear"),
+                _hp("Fixed", "num_extra_layers", value=2), "Int [0, 3]", "Fixed 2",
+                "unanimous"),
+        _change("activation", _hp("Choice", "activation", default="relu",
+                                  values=["relu", "tanh", "sigmoid"], ordered=False),
+                _hp("Choice", "activation", default="relu", values=["relu", "tanh"],
+                    ordered=False), "Choice ['relu', 'tanh', 'sigmoid']",
+                "Choice ['relu', 'tanh']", "subset"),
+        _change("dropout", _hp("Float", "dropout", default=0.2, min_value=0.0, max_value=0.5,
+                               step=0.05, sampling="linear"),
+                _hp("Fixed", "dropout", value=0.05), "Float [0, 0.5] step 0.05", "Fixed 0.05",
+                "unanimous"),
+        _change("learning_rate", _hp("Float", "learning_rate", min_value=1e-4, max_value=1e-2,
+                                     **lr),
+                _hp("Float", "learning_rate", min_value=0.001029943711, max_value=0.01, **lr),
+                "Float [1e-04, 1e-02] log", "Float [1.0299e-03, 1e-02] log", "range"),
+        _change("use_bn", _hp("Boolean", "use_bn", default=False),
+                _hp("Boolean", "use_bn", default=False), "Boolean", "Boolean", "kept"),
+        _change("seed", _hp("Fixed", "seed", value=7), _hp("Fixed", "seed", value=7),
+                "Fixed 7", "Fixed 7", "fixed"),
+    ]
+    return NarrowedSpace.from_dict({
+        "format": "tunekit.narrowed_space", "version": 1, "direction": "max", "top": 3,
+        "usable": 4, "top_trial_ids": ["3", "1", "2"], "margin": 0.1,
+        "hyperparameters": {"space": [c["after_config"] for c in changes], "values": {}},
+        "changes": changes,
+    })
+
+
+def _axes(fig: Figure):
+    return [ax for ax in fig.axes if ax.get_label() != "<colorbar>"]
+
+
+def _assert_labelled(fig: Figure) -> None:
+    axes = _axes(fig)
+    assert axes
+    for ax in axes:
+        assert ax.get_xlabel().strip() and ax.get_ylabel().strip()
+    assert plots.figure_to_png(fig).startswith(PNG_MAGIC)
+
+
+def _gids(fig: Figure) -> list[str]:
+    return [line.get_gid() for ax in fig.axes for line in ax.get_lines() if line.get_gid()]
+
+
+def test_parallel_coordinates_one_line_per_completed_trial(frame):
+    fig = plots.parallel_coordinates(frame)
+    _assert_labelled(fig)
+    lines = [ln for ln in fig.axes[0].get_lines() if ln.get_gid()]
+    assert sorted(ln.get_gid() for ln in lines) == sorted(
+        f"{p}/{t}" for p, t in frame[frame.status == "COMPLETED"][["phase", "trial_id"]].values)
+    assert {ln.get_linestyle() for ln in lines} == {"--", "-"}
+    ticks = [t.get_text() for t in fig.axes[0].get_xticklabels()]
+    assert ticks == ["units", "activation", "learning_rate", "dropout", "units_3", "score"]
+    for line in lines:  # All values in [0, 1]; inactive ones are NaN (segment skipped).
+        ys = np.asarray(line.get_ydata(), float)
+        assert np.all((ys[~np.isnan(ys)] >= 0) & (ys[~np.isnan(ys)] <= 1))
+    by_gid = {ln.get_gid(): np.asarray(ln.get_ydata(), float) for ln in lines}
+    assert math.isnan(by_gid["fine/0000"][4]) and not math.isnan(by_gid["coarse/0"][4])
+    texts = {t.get_text() for t in fig.axes[0].texts}
+    assert {"relu", "sigmoid", "tanh", "1e-05", "0.003"} <= texts  # a log axis
+    assert any(ax.get_label() == "<colorbar>" for ax in fig.axes)
+
+
+def test_parallel_coordinates_only_coarse_and_constant_column(frame):
+    fig = plots.parallel_coordinates(frame[frame.phase == "coarse"])
+    lines = [ln for ln in fig.axes[0].get_lines() if ln.get_gid()]
+    assert len(lines) == 3 and {ln.get_linestyle() for ln in lines} == {"--"}
+    dropout = [t.get_text() for t in fig.axes[0].get_xticklabels()].index("dropout")
+    assert all(ln.get_ydata()[dropout] == 0.5 for ln in lines)
+
+
+def test_boolean_mixed_and_empty_columns():
+    df = pd.DataFrame({"phase": ["coarse", "coarse", "fine"], "trial_id": ["0", "1", "0"],
+                       "status": ["COMPLETED"] * 3, "score": [0.2, 0.4, 0.4],
+                       "num_params": [1e3, 2e3, 2e3], "hp_bn": [True, None, False],
+                       "hp_width": [32, "auto", 64], "hp_none": [None, None, None]})
+    fig = plots.parallel_coordinates(df)
+    texts = {t.get_text() for t in fig.axes[0].texts}
+    assert {"False", "True", "32", "64", "auto"} <= texts
+    assert len(_gids(fig)) == 3
+    fig = plots.score_vs_hyperparameters(df)
+    _assert_labelled(fig)
+    assert any(t.get_text() == "never active" for ax in fig.axes for t in ax.texts)
+    with pytest.raises(ValueError, match="No completed"):
+        plots.parallel_coordinates(df.assign(status="FAILED"))
+
+
+def test_score_vs_hyperparameters_one_panel_per_hp(frame):
+    fig = plots.score_vs_hyperparameters(frame)
+    _assert_labelled(fig)
+    axes = _axes(fig)
+    hp_columns = [c for c in frame.columns if c.startswith("hp_")]
+    assert [ax.get_xlabel() for ax in axes] == [c[3:] for c in hp_columns]
+    completed = int((frame.status == "COMPLETED").sum())
+    activation = axes[hp_columns.index("hp_activation")]
+    assert sum(len(c.get_offsets()) for c in activation.collections) == completed
+    assert [t.get_text() for t in activation.get_xticklabels()] == ["relu", "sigmoid", "tanh"]
+    assert axes[hp_columns.index("hp_learning_rate")].get_xscale() == "log"
+    assert fig.legends and {t.get_text() for t in fig.legends[0].get_texts()} == {
+        "coarse", "fine"}
+
+
+def test_best_so_far_table_is_monotone_and_ignores_failed(frame):
+    table = plots.best_so_far_table(frame, "max")
+    assert list(table.columns) == ["phase", "trial_index", "trial_id", "status", "score",
+                                   "best_so_far"]
+    for _, part in table.groupby("phase"):
+        assert list(part.trial_index) == list(range(1, len(part) + 1))
+        assert part.best_so_far.is_monotonic_increasing
+    fine = table[table.phase == "fine"].set_index("trial_id")
+    assert fine.loc["0001", "best_so_far"] == pytest.approx(0.82)  # the failed 0.99 is ignored
+    assert fine.best_so_far.max() == pytest.approx(0.85)
+    coarse = table[table.phase == "coarse"].set_index("trial_id")
+    assert list(coarse.best_so_far) == pytest.approx([0.3, 0.3, 0.8, 0.8, 0.8])
+    low = plots.best_so_far_table(frame, "min")
+    for _, part in low.groupby("phase"):
+        assert part.best_so_far.is_monotonic_decreasing
+    assert low[low.phase == "coarse"].best_so_far.iloc[-1] == pytest.approx(0.3)
+    with pytest.raises(ValueError, match="direction"):
+        plots.best_so_far_table(frame, "up")
+
+
+def test_best_so_far_orders_trial_ids_numerically():
+    df = pd.DataFrame({"phase": ["coarse"] * 3, "trial_id": ["10", "9", "2"],
+                       "status": ["COMPLETED"] * 3, "score": [0.9, 0.1, 0.5]})
+    table = plots.best_so_far_table(df)
+    assert list(table.trial_id) == ["2", "9", "10"]
+    fig = plots.best_so_far(df, direction="max")
+    _assert_labelled(fig)
+    assert _gids(fig) == ["best/coarse"]
+
+
+def test_best_so_far_figure_has_one_curve_per_phase(frame):
+    fig = plots.best_so_far(frame, direction="max")
+    _assert_labelled(fig)
+    assert sorted(_gids(fig)) == ["best/coarse", "best/fine"]
+
+
+def test_score_vs_params_one_point_per_completed_trial(frame):
+    fig = plots.score_vs_params(frame)
+    _assert_labelled(fig)
+    ax = _axes(fig)[0]
+    assert ax.get_xscale() == "log"
+    points = {c.get_gid(): len(c.get_offsets()) for c in ax.collections}
+    assert points == {"params/coarse": 3, "params/fine": 3}
+
+
+def test_confusion_matrix_counts_and_accuracy():
+    y_true = np.array([0, 0, 1, 1, 1, 2, 2, 2, 2, 0])
+    y_pred = np.array([0, 1, 1, 1, 0, 2, 2, 1, 2, 0])
+    fig = plots.confusion_matrix(y_true, y_pred, ["cat", "dog", "eel"])
+    _assert_labelled(fig)
+    ax = _axes(fig)[0]
+    assert (ax.get_xlabel(), ax.get_ylabel()) == ("predicted", "true")
+    cells = [int(t.get_text()) for t in ax.texts]
+    assert len(cells) == 9 and sum(cells) == len(y_true)
+    assert "70.00%" in ax.get_title()
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["cat", "dog", "eel"]
+    one_hot = np.eye(3)[y_pred]
+    same = plots.confusion_matrix(y_true, one_hot, ["cat", "dog", "eel"])
+    assert [t.get_text() for t in _axes(same)[0].texts] == [t.get_text() for t in ax.texts]
+
+
+def test_narrowing_one_row_per_change(narrowed):
+    fig = plots.narrowing(narrowed)
+    _assert_labelled(fig)
+    ax = _axes(fig)[0]
+    names = [c.name for c in narrowed.changes]
+    assert [t.get_text() for t in ax.get_yticklabels()] == names
+    gids = [a.get_gid() for a in [*ax.collections, *ax.get_lines()] if a.get_gid()]
+    assert sorted(gids) == sorted(f"row/{n}" for n in names)
+    texts = [t.get_text() for t in ax.texts]
+    for change in narrowed.changes:
+        assert any(t.startswith(f"{change.before} -> {change.after}") for t in texts)
+    # The log-sampled learning rate: [1.03e-3, 1e-2] of [1e-4, 1e-2] starts half way.
+    row = names.index("learning_rate")
+    (lr_dark,) = [c.get_paths()[0].vertices for c in ax.collections
+                  if abs(c.get_paths()[0].vertices[:, 1].max() - (row + 0.2)) < 1e-6]
+    assert lr_dark[:, 0].min() == pytest.approx(0.5 + math.log10(1.029943711) / 2, abs=1e-3)
+
+
+def test_training_curves_one_line_per_key():
+    history = {"loss": [1.0, 0.6, 0.5], "val_loss": [1.1, 0.8, 0.7],
+               "accuracy": [0.5, 0.7, 0.8], "val_accuracy": [0.4, 0.6, 0.7]}
+    fig = plots.training_curves(history)
+    _assert_labelled(fig)
+    assert sorted(_gids(fig)) == sorted(history)
+    assert len(_axes(fig)) == 2
+    only_loss = plots.training_curves({"loss": [1.0, 0.5]})
+    assert _gids(only_loss) == ["loss"] and len(_axes(only_loss)) == 1
+
+
+def test_save_run_plots_writes_seven_pngs(tmp_path, frame, narrowed):
+    out = tmp_path / "plots"
+    paths = plots.save_run_plots(
+        out, frame, direction="max", narrowed=narrowed, y_true=[0, 1, 1], y_pred=[0, 1, 0],
+        class_names=["a", "b"], history={"loss": [1.0, 0.5], "accuracy": [0.5, 0.8]})
+    assert sorted(paths) == sorted(NAMES)
+    for name, path in paths.items():
+        assert path == str(out / f"{name}.png")
+        data = (out / f"{name}.png").read_bytes()
+        assert len(data) > 1000 and data.startswith(PNG_MAGIC)
+    assert sorted(p.name for p in out.iterdir()) == sorted(f"{n}.png" for n in NAMES)
+
+
+def test_save_run_plots_skips_missing_data(tmp_path, frame, narrowed):
+    coarse = frame[frame.phase == "coarse"]
+    paths = plots.save_run_plots(tmp_path / "a", coarse, narrowed=narrowed, history={})
+    assert sorted(paths) == sorted(set(NAMES) - {"training_curves", "confusion_matrix"})
+    empty = pd.DataFrame(columns=["phase", "trial_id", "status", "score", "best_step",
+                                  "epochs", "initial_epoch", "seconds", "num_params"])
+    assert plots.save_run_plots(tmp_path / "b", empty, history={"loss": []}) == {}
+    failed = frame.assign(status="FAILED")
+    assert plots.save_run_plots(tmp_path / "c", failed, y_true=[], y_pred=[]) == {}
+    assert (tmp_path / "c").is_dir()

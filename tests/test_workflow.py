@@ -1,0 +1,195 @@
+"""End-to-end coarse-to-fine on a small real MNIST slice, through the Python API."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import keras
+import keras_tuner as kt
+import numpy as np
+import pandas as pd
+import pytest
+
+from hypermodels import MnistDenseHyperModel
+from tunekit import CoarseToFine, NarrowedSpace, load_mnist, trials_dataframe
+from tunekit.manifest import RunConfigError, RunLockedError
+
+BUDGET = dict(coarse_trials=4, coarse_epochs=1, max_epochs=2, factor=2, top=0.5, seed=0,
+              verbose=0)
+
+
+@pytest.fixture(scope="module")
+def data():
+    return load_mnist().subset(num_train=1000, num_val=500, num_test=500)
+
+
+@pytest.fixture(scope="module")
+def finished(tmp_path_factory, data):
+    directory = tmp_path_factory.mktemp("runs")
+    run = CoarseToFine(MnistDenseHyperModel(), data, directory=directory, project_name="e2e",
+                       **BUDGET)
+    result = run.run()
+    return run, result
+
+
+def _value_allowed(hp, value) -> bool:
+    config = hp.get_config()
+    if isinstance(hp, kt.engine.hyperparameters.Fixed):
+        return value == config["value"]
+    if isinstance(hp, kt.engine.hyperparameters.Choice):
+        return value in config["values"]
+    if isinstance(hp, kt.engine.hyperparameters.Boolean):
+        return value in (True, False)
+    return config["min_value"] - 1e-9 <= value <= config["max_value"] + 1e-9
+
+
+def test_artifacts_exist_and_agree(finished):
+    run, result = finished
+    for name in ("coarse", "fine", "narrowed_space.json", "best_hyperparameters.json",
+                 "best_model.keras", "trials.csv", "report.json", "report.md", "manifest.json"):
+        assert (run.run_dir / name).exists(), name
+    report = json.loads((run.run_dir / "report.json").read_text())
+    assert report["test_metrics"] == result.test_metrics
+    assert report["best"]["trial_id"] == result.best_trial_id
+    best = json.loads((run.run_dir / "best_hyperparameters.json").read_text())
+    assert best["values"] == result.best_hyperparameters
+    assert best["final_epochs"] == result.final_epochs >= 1
+    saved = NarrowedSpace.from_json((run.run_dir / "narrowed_space.json").read_text())
+    assert saved.to_dict() == result.narrowed.to_dict()
+    assert result.best_phase in ("coarse", "fine")
+    assert "trial" in result.selection
+
+
+def test_reloaded_model_reproduces_reported_test_accuracy(finished, data):
+    run, result = finished
+    model = keras.models.load_model(run.run_dir / "best_model.keras", safe_mode=True)
+    metrics = model.evaluate(data.x_test, data.y_test, return_dict=True, verbose=0)
+    assert metrics["accuracy"] == pytest.approx(result.test_metrics["accuracy"], abs=1e-6)
+    assert result.test_metrics["accuracy"] > 0.5  # far above chance (0.1) even on this slice
+
+
+def test_trials_table_matches_oracles(finished):
+    run, _ = finished
+    frame = pd.read_csv(run.run_dir / "trials.csv", dtype={"trial_id": str})
+    live = trials_dataframe(run.run_dir)
+    assert len(frame) == len(live)
+    for phase in ("coarse", "fine"):
+        oracle = run._tuner(phase).oracle
+        rows = frame[frame.phase == phase]
+        assert sorted(rows.trial_id) == sorted(oracle.trials)
+        assert rows.trial_id.is_unique
+        for trial_id, trial in oracle.trials.items():
+            row = rows[rows.trial_id == trial_id].iloc[0]
+            assert row.status == trial.status
+            if trial.score is not None:
+                assert row.score == pytest.approx(trial.score)
+    assert len(frame[frame.phase == "coarse"]) == BUDGET["coarse_trials"]
+    assert {"epochs", "seconds", "num_params", "hp_units_0", "val_accuracy"} <= set(frame)
+    assert (frame.num_params > 0).all() and (frame.seconds > 0).all()
+
+
+def test_fine_trials_lie_inside_narrowed_space_inside_original(finished):
+    run, result = finished
+    coarse_space = {hp.name: hp for hp in run._tuner("coarse").oracle.hyperparameters.space}
+    narrowed = {hp.name: hp for hp in result.narrowed.hyperparameters.space}
+    assert set(narrowed) == set(coarse_space)
+    fine = run._tuner("fine").oracle
+    assert fine.trials
+    for trial in fine.trials.values():
+        for name, value in trial.hyperparameters.values.items():
+            if name.startswith("tuner/") or not trial.hyperparameters.is_active(name):
+                continue
+            assert _value_allowed(narrowed[name], value), (name, value)
+            assert _value_allowed(coarse_space[name], value), (name, value)
+
+
+def test_rerun_of_finished_run_does_no_work(finished, data):
+    run, result = finished
+    again = CoarseToFine(MnistDenseHyperModel(), data, directory=run.run_dir.parent,
+                         project_name="e2e", **BUDGET)
+    mtimes = {p: p.stat().st_mtime_ns for p in run.run_dir.rglob("trial.json")}
+    assert again.run().test_metrics == result.test_metrics
+    assert {p: p.stat().st_mtime_ns for p in run.run_dir.rglob("trial.json")} == mtimes
+
+
+def test_resume_after_coarse_does_not_repeat_it(tmp_path, data, monkeypatch):
+    first = CoarseToFine(MnistDenseHyperModel(), data, directory=tmp_path, project_name="r",
+                         **{**BUDGET, "max_epochs": 1, "final_epochs": 1})
+    first.coarse()
+    first.close()
+    coarse_files = sorted((tmp_path / "r" / "coarse").glob("trial_*/trial.json"))
+    mtimes = [p.stat().st_mtime_ns for p in coarse_files]
+    assert len(coarse_files) == BUDGET["coarse_trials"]
+
+    second = CoarseToFine(MnistDenseHyperModel(), data, directory=tmp_path, project_name="r",
+                          **{**BUDGET, "max_epochs": 1, "final_epochs": 1})
+    result = second.run()
+    assert [p.stat().st_mtime_ns for p in coarse_files] == mtimes
+    assert len(second._tuner("coarse").oracle.trials) == BUDGET["coarse_trials"]
+    assert math.isfinite(result.test_metrics["accuracy"])
+
+
+def test_refuses_other_configuration_naming_the_key(finished, data):
+    run, _ = finished
+    other = CoarseToFine(MnistDenseHyperModel(), data, directory=run.run_dir.parent,
+                         project_name="e2e", **{**BUDGET, "coarse_trials": 5})
+    with pytest.raises(RunConfigError, match=r"coarse_trials: 4 -> 5"):
+        other.coarse()
+
+
+def test_second_process_on_same_run_is_refused(tmp_path, data):
+    first = CoarseToFine(MnistDenseHyperModel(), data, directory=tmp_path, project_name="l",
+                         **BUDGET)
+    first.manifest  # opens and locks
+    second = CoarseToFine(MnistDenseHyperModel(), data, directory=tmp_path, project_name="l",
+                          **BUDGET)
+    with pytest.raises(RunLockedError, match="Another tunekit process"):
+        second.manifest
+    first.close()
+    second.manifest
+    second.close()
+
+
+def test_user_build_function_and_seeded_reproducibility(tmp_path, data):
+    def build(hp):
+        model = keras.Sequential([
+            keras.Input((28, 28)), keras.layers.Flatten(),
+            keras.layers.Dense(hp.Int("units", 16, 64, step=16), activation="relu"),
+            keras.layers.Dense(10, activation="softmax"),
+        ])
+        model.compile(optimizer=keras.optimizers.Adam(hp.Float("lr", 1e-3, 1e-2, sampling="log")),
+                      loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+        return model
+
+    budget = {**BUDGET, "coarse_trials": 3, "max_epochs": 1, "final_epochs": 1}
+    results = [CoarseToFine(build, data, directory=tmp_path / str(i), **budget).run()
+               for i in range(2)]
+    assert results[0].best_hyperparameters == results[1].best_hyperparameters
+    np.testing.assert_allclose(results[0].test_metrics["accuracy"],
+                               results[1].test_metrics["accuracy"])
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"fine_tuner": "grid"}, r"`fine_tuner` must be one of \['hyperband', 'bayesian'\]"),
+    ({"coarse_trials": 0}, r"`coarse_trials` must be a positive int. Received: coarse_trials=0"),
+    ({"coarse_epochs": -1}, r"`coarse_epochs` must be a positive int"),
+    ({"max_epochs": 2.5}, r"`max_epochs` must be a positive int"),
+    ({"top": 0}, r"`top` must be a fraction in \(0, 1\] or a positive int"),
+    ({"top": 1.5}, r"`top` must be a fraction"),
+    ({"margin": -0.1}, r"`margin` must be a number >= 0"),
+    ({"final_epochs": "best"}, r"`final_epochs` must be a positive int"),
+    ({"seed": -1}, r"`seed` must be an int >= 0"),
+    ({"factor": 1}, r"`factor` must be an int >= 2"),
+])
+def test_bad_arguments_fail_before_any_work(tmp_path, data, kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        CoarseToFine(MnistDenseHyperModel(), data, directory=tmp_path, **kwargs)
+    assert not any(tmp_path.iterdir())
+
+
+def test_bad_types_are_refused(tmp_path, data):
+    with pytest.raises(TypeError, match="`data` must be a tunekit.data.Dataset"):
+        CoarseToFine(MnistDenseHyperModel(), (data.x_train, data.y_train), directory=tmp_path)
+    with pytest.raises(TypeError, match="`hypermodel` must be"):
+        CoarseToFine("mnist-dense", data, directory=tmp_path)
