@@ -316,6 +316,7 @@ def test_nan_loss_fails_the_trial_once_without_retries(tmp_path):
     assert saved["status"] == "FAILED" and "NaN" in saved["message"]
 
 
+@pytest.mark.filterwarnings("ignore:All-NaN axis encountered:RuntimeWarning")
 @pytest.mark.xfail(strict=True, reason="library gap: only the training batch loss is checked; "
                                        "a NaN val_loss (diverged last step) still COMPLETES")
 def test_nan_validation_loss_fails_the_trial(tmp_path):
@@ -356,8 +357,7 @@ def test_objective_the_model_never_reports_is_fatal_and_names_the_reported_metri
                        directory=tmp_path, project_name="auc", max_trials=2, seed=0)
     with pytest.raises(kt_errors.FatalValueError, match=r"'val_auc'.*'val_accuracy'") as info:
         _search(tuner, x[:48], y[:48], x[48:], y[48:])
-    for name in ("accuracy", "loss", "val_loss", "num_params", "epochs"):
-        assert f"'{name}'" in str(info.value)
+    assert "['accuracy', 'loss', 'val_accuracy', 'val_loss']" in str(info.value)
     assert len(tuner.oracle.trials) == 1  # stopped at the first trial
 
 

@@ -62,7 +62,7 @@ def read_json(path: str | os.PathLike, *, what: str = "state file") -> Any:
     try:
         with open(path, encoding="utf-8") as f:
             return json.load(f)
-    except json.JSONDecodeError as e:
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise StateFileError(
             f"The {what} {os.fspath(path)} is corrupt or truncated ({e}). "
             "Nothing was changed on disk."

@@ -22,7 +22,10 @@ from typing import Any
 
 from tunekit import _io
 
-__all__ = ["RunManifest", "RunConfigError", "RunLockedError", "STEPS", "versions"]
+__all__ = [
+    "RunManifest", "RunConfigError", "RunLockedError", "STEPS", "check_kerastuner_project",
+    "versions",
+]
 
 MANIFEST = "manifest.json"
 LOCK = ".lock"
@@ -92,13 +95,15 @@ class RunManifest:
             manifest.release()
             raise
         manifest.state = state
-        manifest.save()
+        if not manifest.path.exists():
+            manifest.save()
         return manifest
 
     def _load_or_start(self, config: dict[str, Any]) -> dict[str, Any]:
         new = {"config": config, "fingerprint": fingerprint(config), "versions": versions()}
         if not self.path.exists():
-            others = [p.name for p in self.run_dir.iterdir() if p.name != LOCK]
+            # Hidden names are the lock and temporary files of interrupted writes.
+            others = [p.name for p in self.run_dir.iterdir() if not p.name.startswith(".")]
             if others:
                 raise RunConfigError(
                     f"{self.run_dir} already holds files ({', '.join(sorted(others)[:5])}) "
@@ -159,6 +164,41 @@ class RunManifest:
         """Records that step `name` is `status` ("running" or "done"), with `info`."""
         self.step(name).update(status=status, **info)
         self.save()
+
+
+def check_kerastuner_project(project_dir: Path) -> int:
+    """Checks that KerasTuner's state files in `project_dir` can be reloaded.
+
+    Returns:
+        The number of COMPLETED trials found (0 if there is no project yet).
+
+    Raises:
+        tunekit._io.StateFileError: Naming the corrupt file, the parse error,
+            how many completed trials were found, and the safe options.
+            Nothing on disk is changed.
+    """
+    if not project_dir.exists():
+        return 0
+    trial_files = sorted(project_dir.glob("trial_*/trial.json"))
+    completed, bad = 0, []
+    for path in [project_dir / "oracle.json", *project_dir.glob("tuner*.json"), *trial_files]:
+        if not path.exists():
+            continue
+        try:
+            state = _io.read_json(path, what="KerasTuner state file")
+        except (_io.StateFileError, OSError) as e:
+            bad.append((path, e))
+            continue
+        if path in trial_files and state.get("status") == "COMPLETED":
+            completed += 1
+    if bad:
+        path, error = bad[0]
+        raise _io.StateFileError(
+            f"{error} Found {completed} completed trial(s) in {project_dir}. Safe options: "
+            f"restore {path.name} from a backup and rerun to resume, or rerun with --overwrite "
+            "(overwrite=True) to start the run over."
+        )
+    return completed
 
 
 def check_writable(run_dir: Path) -> None:

@@ -19,7 +19,7 @@ from keras_tuner.src.engine import trial as trial_module
 
 from tunekit import _faults, _io
 from tunekit.data import Dataset
-from tunekit.manifest import STEPS, RunManifest
+from tunekit.manifest import STEPS, RunManifest, check_kerastuner_project
 from tunekit.narrowing import NarrowedSpace, narrow_space
 from tunekit.progress import PhaseProgress
 from tunekit.results import trial_epochs
@@ -277,11 +277,23 @@ class CoarseToFine:
     def manifest(self) -> RunManifest:
         """The run's manifest, opened (and locked) on first use."""
         if self._manifest is None:
-            self._manifest = RunManifest.open(
-                self.run_dir, self.config(), overwrite=self.overwrite
-            )
+            manifest = RunManifest.open(self.run_dir, self.config(), overwrite=self.overwrite)
             self.overwrite = False  # only the first open of this object starts over
+            try:
+                self._check_saved_state()
+            except BaseException:
+                manifest.release()
+                raise
+            self._manifest = manifest
         return self._manifest
+
+    def _check_saved_state(self) -> None:
+        """Refuses to resume from corrupt state files, naming them; changes nothing."""
+        for phase in ("coarse", "fine"):
+            check_kerastuner_project(self.run_dir / phase)
+        for name in (NARROWED_SPACE, BEST_HYPERPARAMETERS, "report.json"):
+            if (self.run_dir / name).exists():
+                _io.read_json(self.run_dir / name, what=name)
 
     def close(self) -> None:
         """Releases the run's lock; a later step reopens it."""

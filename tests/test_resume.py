@@ -1,0 +1,103 @@
+"""Kill the CLI with SIGKILL at each stage, rerun the same command, lose nothing."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+
+ARGS = ["--coarse-trials", "4", "--coarse-epochs", "1", "--max-epochs", "2", "--factor", "2",
+        "--top", "2", "--final-epochs", "2", "--project-name", "killed"]
+
+
+@pytest.fixture(scope="module")
+def small_npz(tmp_path_factory):
+    source = np.load(os.environ["TUNEKIT_MNIST_PATH"])
+    path = tmp_path_factory.mktemp("data") / "mnist_small.npz"
+    np.savez(path, x_train=source["x_train"][:1200], y_train=source["y_train"][:1200],
+             x_test=source["x_test"][:300], y_test=source["y_test"][:300])
+    return path
+
+
+def _cli(args, cwd, fault=None):
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    env.pop("TUNEKIT_FAULT", None)
+    if fault:
+        env["TUNEKIT_FAULT"] = fault
+    return subprocess.run([sys.executable, "-m", "tunekit.coarse_to_fine", *args], cwd=cwd,
+                          env=env, capture_output=True, text=True, timeout=300)
+
+
+def _completed_trials(run_dir):
+    """{(phase, trial_id): trial.json text} of every COMPLETED trial on disk."""
+    found = {}
+    for phase in ("coarse", "fine"):
+        for path in sorted((run_dir / phase).glob("trial_*/trial.json")):
+            text = path.read_text()
+            state = json.loads(text)
+            if state["status"] == "COMPLETED":
+                found[(phase, state["trial_id"])] = text
+    return found
+
+
+def test_sigkill_at_every_stage_then_rerun_resumes_and_loses_nothing(tmp_path, small_npz):
+    args = ["--data", str(small_npz), "--directory", str(tmp_path), *ARGS]
+    run_dir = tmp_path / "killed"
+    # Each rerun of the same command is killed at the next stage, then one finishes.
+    kills = ["coarse.trial_start:3", "write.mid:3", "phase.end:1", "fine.trial_start:3",
+             "retrain.epoch_end:1"]
+    seen: dict = {}
+    narrowing_before = None
+    for fault in kills:
+        proc = _cli(args, tmp_path, fault)
+        assert proc.returncode == -signal.SIGKILL, (fault, proc.returncode, proc.stderr[-2000:])
+        now = _completed_trials(run_dir)
+        for key, text in seen.items():  # nothing completed is lost or rewritten
+            assert now.get(key) == text, (fault, key)
+        seen = now
+        if narrowing_before is None and (run_dir / "narrowed_space.json").exists():
+            narrowing_before = (run_dir / "narrowed_space.json").read_text()
+        assert not list(run_dir.rglob("*.keras.tmp*")), "no half-written model"
+    assert narrowing_before is not None
+
+    final = _cli(args, tmp_path)
+    assert final.returncode == 0, final.stderr[-3000:]
+    now = _completed_trials(run_dir)
+    for key, text in seen.items():
+        assert now.get(key) == text, key
+    assert (run_dir / "narrowed_space.json").read_text() == narrowing_before
+
+    frame = pd.read_csv(run_dir / "trials.csv", dtype={"trial_id": str})
+    assert frame.groupby("phase").trial_id.apply(lambda s: s.is_unique).all()
+    coarse = frame[frame.phase == "coarse"]
+    assert len(coarse) == 4 and set(coarse.status) == {"COMPLETED"}
+    oracle = json.loads((run_dir / "fine" / "oracle.json").read_text())
+    assert sorted(frame[frame.phase == "fine"].trial_id) == sorted(oracle["end_order"])
+    report = json.loads((run_dir / "report.json").read_text())
+    assert report["best"]["final_epochs"] == 2
+    assert (run_dir / "best_model.keras").stat().st_size > 0
+    manifest = json.loads((run_dir / "manifest.json").read_text())
+    assert all(manifest["steps"][s]["status"] == "done"
+               for s in ("coarse", "narrow", "fine", "retrain", "evaluate"))
+
+
+def test_corrupt_state_file_is_named_and_left_untouched(tmp_path, small_npz):
+    args = ["--data", str(small_npz), "--directory", str(tmp_path), *ARGS]
+    proc = _cli(args, tmp_path, "phase.end:1")  # coarse done, then killed
+    assert proc.returncode == -signal.SIGKILL
+    trial = tmp_path / "killed" / "coarse" / "trial_1" / "trial.json"
+    trial.write_text('{"trial_id": "1", "hyperpa')  # truncated by a crash elsewhere
+    files = lambda: {p: p.read_bytes() for p in (tmp_path / "killed").rglob("*")  # noqa: E731
+                     if p.is_file() and p.name != ".lock"}
+    before = files()
+    rerun = _cli(args, tmp_path)
+    assert rerun.returncode == 2
+    err = rerun.stderr.strip()
+    assert str(trial) in err and "completed trial" in err and "--overwrite" in err
+    assert files() == before
