@@ -2,34 +2,36 @@
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Sequence
 
 
 def check_input_shape(input_shape: Sequence[int], *, owner: str) -> tuple[int, ...]:
     """Returns `input_shape` as a tuple of positive ints, or raises `ValueError`."""
     try:
-        shape = tuple(int(d) for d in input_shape)
-    except (TypeError, ValueError):
-        raise ValueError(
-            f"`input_shape` of {owner} must be a sequence of positive ints, "
-            f"e.g. (28, 28). Received: input_shape={input_shape!r}."
-        ) from None
-    if not shape or any(d <= 0 for d in shape) or shape != tuple(input_shape):
+        dims = tuple(input_shape)
+    except TypeError:
+        dims = None
+    if not dims or not all(_is_int(d) and d > 0 for d in dims):
         raise ValueError(
             f"`input_shape` of {owner} must be a non-empty sequence of positive ints, "
             f"e.g. (28, 28). Received: input_shape={input_shape!r}."
         )
-    return shape
+    return tuple(int(d) for d in dims)
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
 
 
 def check_num_classes(num_classes: int, *, owner: str) -> int:
     """Returns `num_classes` if it is an int >= 2, else raises `ValueError`."""
-    if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 2:
+    if not _is_int(num_classes) or num_classes < 2:
         raise ValueError(
             f"`num_classes` of {owner} must be an int >= 2 (a classifier needs at "
             f"least two classes). Received: num_classes={num_classes!r}."
         )
-    return num_classes
+    return int(num_classes)
 
 
 def compile_classifier(model, learning_rate: float):

@@ -15,7 +15,7 @@ import pytest
 
 from tunekit.coarse_to_fine import main
 
-TINY = ["--coarse-trials", "3", "--coarse-epochs", "1", "--max-epochs", "2", "--factor", "2",
+TINY = ["--backend", "tensorflow", "--coarse-trials", "3", "--coarse-epochs", "1", "--max-epochs", "2", "--factor", "2",
         "--top", "2", "--final-epochs", "1"]
 
 
@@ -110,7 +110,7 @@ def _file_as_directory(tmp_path: Path) -> list[str]:
     (_file_as_directory, "is a file, not a folder"),
 ])
 def test_bad_input_exits_2_with_one_line(tmp_path, capsys, make_args, message):
-    args = make_args(tmp_path)
+    args = make_args(tmp_path) + ["--backend", "tensorflow"]
     if "--directory" not in args:
         args += ["--directory", str(tmp_path / "runs")]
     assert main(args) == 2

@@ -347,8 +347,6 @@ def test_bad_arguments_are_refused(cls, kwargs, message):
         cls(**kwargs)
 
 
-@pytest.mark.xfail(strict=True, reason="library bug: check_input_shape accepts bools and "
-                                       "integral floats (True == 1, 28.0 == 28)")
 @pytest.mark.parametrize("shape", [(True, 28), (28.0, 28)], ids=["bool", "float"])
 def test_non_int_dims_that_compare_equal_to_ints_are_refused(shape):
     with pytest.raises(ValueError, match="positive ints"):

@@ -33,7 +33,17 @@ _EXPORTS = {
     "trials_dataframe": "tunekit.results",
 }
 
-__all__ = sorted(_EXPORTS)
+__all__ = [
+    "CoarseToFine",
+    "Dataset",
+    "NarrowedSpace",
+    "Result",
+    "load_image_directory",
+    "load_mnist",
+    "make_tuner",
+    "narrow_space",
+    "trials_dataframe",
+]
 
 if TYPE_CHECKING:
     from tunekit.data import Dataset, load_image_directory, load_mnist

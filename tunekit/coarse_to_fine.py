@@ -8,7 +8,6 @@ during the run, 130 / 143 interrupted by Ctrl-C / SIGTERM (rerun to resume).
 from __future__ import annotations
 
 import argparse
-import importlib
 import os
 import shlex
 import signal
@@ -16,13 +15,10 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-BUILTIN_HYPERMODELS = ("mnist-dense", "toonvision-cnn")
+from tunekit.hypermodel_specs import UsageError, check_spec, resolve_hypermodel
+
 QUICK = dict(coarse_trials=4, coarse_epochs=1, fine_trials=4, max_epochs=3, final_epochs=2)
 QUICK_DATA = dict(num_train=5000, num_val=1000)
-
-
-class UsageError(ValueError):
-    """Bad arguments or input: exit code 2."""
 
 
 def _top(text: str) -> float | int:
@@ -116,51 +112,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="A first look in about a minute: 5,000 training and 1,000 validation samples, "
         "4 coarse trials of 1 epoch, Hyperband max_epochs 3, 2 final epochs (explicit "
         "options still win).")
+    add("--backend", choices=("auto", "tensorflow", "jax"), default="auto",
+        help="Keras backend. auto (default) probes both on this machine for this hypermodel "
+        "(a few seconds, cached) and picks the faster: JAX for dense models, TensorFlow for "
+        "small CNNs on a CPU. Python API users set KERAS_BACKEND instead.")
     add("--quiet", action="store_true", help="Print only the final summary.")
     return parser
-
-
-def resolve_hypermodel(spec: str) -> Any:
-    """Returns a factory `f(data) -> hypermodel` for `spec`, or raises `UsageError`."""
-    if spec == "mnist-dense":
-        from hypermodels import MnistDenseHyperModel
-
-        return lambda data: MnistDenseHyperModel(data.input_shape, data.num_classes)
-    if spec == "toonvision-cnn":
-        from hypermodels import ToonVisionCNNHyperModel
-
-        return lambda data: ToonVisionCNNHyperModel(
-            data.input_shape, data.num_classes, augment=data.name != "mnist",
-            rescale=float(data.x_train.max(initial=0.0)) > 1.0)
-    module_name, _, attribute = spec.partition(":")
-    if not module_name or not attribute:
-        raise UsageError(
-            f"--hypermodel {spec!r} is not one of {list(BUILTIN_HYPERMODELS)} nor of the form "
-            "package.module:attribute.")
-    sys.path.insert(0, os.getcwd())
-    try:
-        module = importlib.import_module(module_name)
-    except ImportError as e:
-        raise UsageError(f"--hypermodel {spec!r}: cannot import {module_name!r} ({e}).") from None
-    finally:
-        sys.path.pop(0)
-    if not hasattr(module, attribute):
-        raise UsageError(f"--hypermodel {spec!r}: module {module_name!r} has no {attribute!r}.")
-    target = getattr(module, attribute)
-    import keras_tuner as kt
-
-    if isinstance(target, type) and issubclass(target, kt.HyperModel):
-        def make(data):
-            try:
-                return target(input_shape=data.input_shape, num_classes=data.num_classes)
-            except TypeError:
-                return target()
-        return make
-    if isinstance(target, kt.HyperModel) or callable(target):
-        return lambda data: target
-    raise UsageError(
-        f"--hypermodel {spec!r} is a {type(target).__name__}, not a keras_tuner.HyperModel "
-        "class or instance nor a build(hp) function.")
 
 
 def _load_data(args: argparse.Namespace):
@@ -175,6 +132,28 @@ def _load_data(args: argparse.Namespace):
     else:
         raise UsageError(f"--data {args.data!r} does not exist: pass a .npz file or a folder.")
     return data.subset(**QUICK_DATA) if args.quick else data
+
+
+def _select_backend(args: argparse.Namespace, data) -> dict[str, Any]:
+    """Sets `KERAS_BACKEND` for this process (before Keras loads); returns the choice."""
+    if args.backend == "auto":
+        from tunekit.backends import choose_backend
+
+        choice = choose_backend(args.hypermodel, data.input_shape, data.num_classes,
+                                args.batch_size or 128,
+                                write=(lambda text: None) if args.quiet else print)
+    else:
+        choice = {"backend": args.backend, "requested": True}
+    if "keras" in sys.modules:  # e.g. main() called from a process that already uses Keras
+        import keras
+
+        if keras.backend.backend() != choice["backend"]:
+            print(f"warning: Keras is already loaded with the {keras.backend.backend()} "
+                  f"backend in this process; using it instead of {choice['backend']}.",
+                  file=sys.stderr)
+            choice = {**choice, "backend": keras.backend.backend()}
+    os.environ["KERAS_BACKEND"] = choice["backend"]
+    return choice
 
 
 def _validation_size(path: str) -> int:
@@ -235,11 +214,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     previous = signal.signal(signal.SIGTERM, _on_sigterm)
     try:
         try:
-            make_hypermodel = resolve_hypermodel(args.hypermodel)
+            check_spec(args.hypermodel)
             data = _load_data(args)
+            backend = _select_backend(args, data)
+            make_hypermodel = resolve_hypermodel(args.hypermodel)
             from tunekit.workflow import CoarseToFine
 
             run = CoarseToFine(make_hypermodel(data), data, **_workflow_kwargs(args))
+            run.backend_choice = backend
             run.manifest  # opens, checks and locks the run folder before any training
         except (ValueError, TypeError, RuntimeError, OSError) as e:
             print(f"error: {e}", file=sys.stderr)

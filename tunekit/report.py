@@ -27,6 +27,8 @@ def _report(run, model: keras.Model, num_trials: dict[str, int]) -> dict[str, An
         "data": run.data.summary(),
         "versions": {**versions(), "python": platform.python_version()},
         "backend": keras.backend.backend(),
+        "backend_choice": run.backend_choice or {"backend": keras.backend.backend(),
+                                                 "source": "KERAS_BACKEND or Keras default"},
         "machine": {"platform": platform.platform(), "processor": platform.machine()},
         "phases": {
             phase: {"trials": num_trials[phase], "best_trial_id": steps[phase]["best_trial_id"],

@@ -74,6 +74,11 @@ class _TrialFacts(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         self.epochs += 1
+        # A loss can overflow in validation only (e.g. huge weights): that fails too.
+        for name, value in (logs or {}).items():
+            if name.endswith("loss") and not math.isfinite(float(value)):
+                self.nan_at = self.nan_at or (epoch, None)
+                self.model.stop_training = True
 
 
 def _add_metrics(results: Any, extra: dict[str, float], objective_name: str) -> Any:
@@ -119,9 +124,10 @@ class _TunekitTunerMixin:
         results = super()._build_and_fit_model(trial, *args, **kwargs)
         if facts.nan_at is not None:
             epoch, batch = facts.nan_at
+            where = f"epoch {epoch + 1}" + ("" if batch is None else f", batch {batch + 1}")
             raise kt_errors.FailedTrialError(
-                f"The loss became NaN or infinite at epoch {epoch + 1}, batch {batch + 1}: "
-                "training stopped; the trial is FAILED and will not be retried."
+                f"The loss became NaN or infinite at {where}: training stopped; the trial "
+                "is FAILED and will not be retried."
             )
         objective = self.oracle.objective
         if isinstance(results, keras.callbacks.History):
@@ -160,6 +166,9 @@ class _TunekitTunerMixin:
                 raise
             # KerasTuner raises before saving the last failed trial: save it.
             oracle = self.oracle
+            for tuner_id, ongoing in list(oracle.ongoing_trials.items()):
+                if ongoing.trial_id == trial.trial_id:
+                    del oracle.ongoing_trials[tuner_id]  # ended: must not be retried on reload
             oracle._save_trial(oracle.trials[trial.trial_id])
             oracle.save()
             self.save()

@@ -245,6 +245,7 @@ class CoarseToFine:
         self.seed = seed
         self.overwrite = overwrite
         self.verbose = verbose
+        self.backend_choice: dict[str, Any] | None = None  # set by the CLI's --backend
         self._manifest: RunManifest | None = None
         self._tuners: dict[str, kt.Tuner] = {}
         self.narrowed: NarrowedSpace | None = None

@@ -1,0 +1,143 @@
+"""Choosing the Keras backend: a short, cached throughput probe per backend.
+
+On a CPU the faster backend depends on the model: dense networks train 2-4x
+faster on JAX, small CNNs about 3x faster on TensorFlow. `choose_backend`
+trains the hypermodel's default model for a few hundred steps on random data
+of the right shape in one subprocess per backend (a backend is fixed per
+process), and picks the faster one. Results are cached per machine,
+hypermodel, input shape and batch size in `~/.cache/tunekit/backends.json`
+(or `$TUNEKIT_CACHE_DIR`).
+
+This module imports no Keras: it must run before the backend is chosen.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from tunekit import _io
+
+__all__ = ["BACKENDS", "choose_backend", "probe"]
+
+BACKENDS = ("tensorflow", "jax")
+_PROBE_STEPS = 200
+_WARMUP_STEPS = 30
+
+
+def _cache_path() -> Path:
+    root = os.environ.get("TUNEKIT_CACHE_DIR") or Path.home() / ".cache" / "tunekit"
+    return Path(root) / "backends.json"
+
+
+def _machine() -> str:
+    return f"{platform.node()}|{platform.machine()}|{os.cpu_count()}cpu|{platform.python_version()}"
+
+
+def probe(backend: str, hypermodel: str, input_shape: Sequence[int], num_classes: int,
+          batch_size: int, *, timeout: float = 120.0) -> float:
+    """Training samples per second of the hypermodel's default model on `backend`.
+
+    Runs in a subprocess with `KERAS_BACKEND=backend`. Returns 0.0 if the
+    backend cannot run here (for example, JAX is not installed).
+    """
+    env = {**os.environ, "KERAS_BACKEND": backend, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    args = [sys.executable, "-m", "tunekit.backends", hypermodel, json.dumps(list(input_shape)),
+            str(num_classes), str(batch_size)]
+    try:
+        proc = subprocess.run(args, env=env, capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return 0.0
+    lines = [line for line in proc.stdout.splitlines() if line.startswith("samples_per_second=")]
+    if proc.returncode != 0 or not lines:
+        return 0.0
+    return float(lines[-1].split("=", 1)[1])
+
+
+def choose_backend(hypermodel: str, input_shape: Sequence[int], num_classes: int,
+                   batch_size: int, *, refresh: bool = False,
+                   write=print) -> dict[str, Any]:
+    """Picks the faster backend for this hypermodel on this machine.
+
+    Args:
+        hypermodel: The `--hypermodel` spec (`mnist-dense`, `toonvision-cnn` or
+            `package.module:attribute`).
+        input_shape: Shape of one sample.
+        num_classes: Number of classes.
+        batch_size: Training batch size.
+        refresh: Probe again even if a cached result exists.
+        write: Where to print the outcome.
+
+    Returns:
+        `{"backend": ..., "samples_per_second": {backend: value}, "cached": bool,
+        "seconds": probe time}`.
+    """
+    key = f"{_machine()}|{hypermodel}|{list(input_shape)}|{num_classes}|{batch_size}"
+    path = _cache_path()
+    cache: dict[str, Any] = {}
+    if path.exists():
+        try:
+            cache = _io.read_json(path, what="backend cache")
+        except (_io.StateFileError, OSError):
+            cache = {}
+    if key in cache and not refresh:
+        choice = {**cache[key], "cached": True}
+    else:
+        start = time.perf_counter()
+        speeds = {b: probe(b, hypermodel, input_shape, num_classes, batch_size)
+                  for b in BACKENDS}
+        best = max(speeds, key=lambda b: speeds[b])
+        if speeds[best] <= 0:
+            best = "tensorflow"
+        choice = {"backend": best, "samples_per_second": speeds,
+                  "seconds": round(time.perf_counter() - start, 1)}
+        cache[key] = choice
+        try:
+            _io.write_json(path, cache)
+        except OSError:
+            pass  # a read-only home: probe again next time
+        choice = {**choice, "cached": False}
+    speeds_text = ", ".join(f"{b} {v:,.0f}" if v else f"{b} failed"
+                            for b, v in choice["samples_per_second"].items())
+    write(f"Backend: {choice['backend']} (training samples/s: {speeds_text}"
+          f"{'; cached' if choice['cached'] else ''})")
+    return choice
+
+
+def _measure(hypermodel: str, input_shape: list[int], num_classes: int, batch_size: int) -> float:
+    import keras_tuner as kt
+    import numpy as np
+    from keras_tuner.src.engine import hypermodel as hm_module
+
+    from tunekit.hypermodel_specs import resolve_hypermodel
+    from tunekit.data import Dataset
+
+    rng = np.random.default_rng(0)
+    n = batch_size * (_PROBE_STEPS + _WARMUP_STEPS)
+    x = rng.random((n, *input_shape), dtype=np.float32)
+    y = rng.integers(0, num_classes, n)
+    data = Dataset(x_train=x[:batch_size], y_train=y[:batch_size],
+                   x_val=x[:num_classes], y_val=np.arange(num_classes),
+                   x_test=x[:num_classes], y_test=np.arange(num_classes),
+                   class_names=[str(i) for i in range(num_classes)],
+                   input_shape=tuple(input_shape), num_classes=num_classes, name="probe")
+    model = resolve_hypermodel(hypermodel)(data)
+    model = hm_module.get_hypermodel(model).build(kt.HyperParameters())
+    warm = batch_size * _WARMUP_STEPS
+    model.fit(x[:warm], y[:warm], batch_size=batch_size, epochs=1, verbose=0)
+    start = time.perf_counter()
+    model.fit(x[warm:], y[warm:], batch_size=batch_size, epochs=1, verbose=0)
+    return (n - warm) / (time.perf_counter() - start)
+
+
+if __name__ == "__main__":
+    spec, shape, classes, batch = sys.argv[1:5]
+    speed = _measure(spec, json.loads(shape), int(classes), int(batch))
+    print(f"samples_per_second={speed:.1f}")
