@@ -74,3 +74,28 @@ def image_folder(tmp_path):
             pixels = np.clip(base + noise, 0, 255).astype(np.uint8)
             Image.fromarray(pixels).save(root / name / f"{name}_{i:02d}.png")
     return root
+
+
+RUN_BUDGET = dict(coarse_trials=4, coarse_epochs=1, max_epochs=2, factor=2, top=0.5, seed=0,
+                  verbose=0)
+
+
+@pytest.fixture(scope="session")
+def mnist_run_data(mnist):
+    """About 1,000 train / 500 validation / 500 test real MNIST samples."""
+    return mnist.subset(num_train=1000, num_val=500, num_test=500)
+
+
+@pytest.fixture(scope="session")
+def finished_run(tmp_path_factory, mnist_run_data):
+    """One finished coarse-to-fine run of the dense hypermodel: `(CoarseToFine, Result)`.
+
+    Shared by the workflow, TensorBoard and report tests (a run costs ~20 s).
+    """
+    from hypermodels import MnistDenseHyperModel
+    from tunekit import CoarseToFine
+
+    directory = tmp_path_factory.mktemp("runs")
+    run = CoarseToFine(MnistDenseHyperModel(), mnist_run_data, directory=directory,
+                       project_name="e2e", **RUN_BUDGET)
+    return run, run.run()

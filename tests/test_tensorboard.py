@@ -60,7 +60,7 @@ def test_each_phase_declares_its_experiment_with_its_domains(finished_run):
         metrics = {(m.name.group, m.name.tag) for m in experiment.metric_infos}
         assert ("validation", "epoch_accuracy") in metrics and ("train", "epoch_loss") in metrics
         if phase == "fine":
-            config = narrowed["learning_rate"]["config"]
+            config = narrowed["learning_rate"]
             if "min_value" in config:
                 interval = infos["learning_rate"].domain_interval
                 assert interval.min_value == pytest.approx(config["min_value"])

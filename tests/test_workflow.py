@@ -12,25 +12,20 @@ import pandas as pd
 import pytest
 
 from hypermodels import MnistDenseHyperModel
-from tunekit import CoarseToFine, NarrowedSpace, load_mnist, trials_dataframe
+from tunekit import CoarseToFine, NarrowedSpace, trials_dataframe
 from tunekit.manifest import RunConfigError, RunLockedError
 
-BUDGET = dict(coarse_trials=4, coarse_epochs=1, max_epochs=2, factor=2, top=0.5, seed=0,
-              verbose=0)
+from conftest import RUN_BUDGET as BUDGET
 
 
-@pytest.fixture(scope="module")
-def data():
-    return load_mnist().subset(num_train=1000, num_val=500, num_test=500)
+@pytest.fixture
+def data(mnist_run_data):
+    return mnist_run_data
 
 
-@pytest.fixture(scope="module")
-def finished(tmp_path_factory, data):
-    directory = tmp_path_factory.mktemp("runs")
-    run = CoarseToFine(MnistDenseHyperModel(), data, directory=directory, project_name="e2e",
-                       **BUDGET)
-    result = run.run()
-    return run, result
+@pytest.fixture
+def finished(finished_run):
+    return finished_run
 
 
 def _value_allowed(hp, value) -> bool:
