@@ -131,7 +131,7 @@ def test_objective_the_model_never_reports_exits_2_naming_reported_metrics(tmp_p
 
 def test_changed_configuration_is_refused_with_exit_2(tmp_path, capsys, small_npz):
     base = ["--data", str(small_npz), "--directory", str(tmp_path), *TINY,
-            "--coarse-trials", "1", "--top", "1"]
+            "--coarse-trials", "3", "--top", "1"]
     # A manifest from an earlier run with another budget, without training anything:
     from tunekit.manifest import RunManifest
 
@@ -145,4 +145,4 @@ def test_changed_configuration_is_refused_with_exit_2(tmp_path, capsys, small_np
     config = {**run.config(), "coarse_trials": 7}
     RunManifest.open(run.run_dir, config).release()
     assert main(base) == 2
-    assert "coarse_trials: 7 -> 1" in capsys.readouterr().err
+    assert "coarse_trials: 7 -> 3" in capsys.readouterr().err

@@ -133,17 +133,51 @@ def test_refuses_other_configuration_naming_the_key(finished, data):
         other.coarse()
 
 
-def test_second_process_on_same_run_is_refused(tmp_path, data):
+def test_second_process_on_same_run_is_refused_until_the_first_dies(tmp_path, data):
+    import subprocess
+    import sys
+    import textwrap
+
     first = CoarseToFine(MnistDenseHyperModel(), data, directory=tmp_path, project_name="l",
                          **BUDGET)
     first.manifest  # opens and locks
-    second = CoarseToFine(MnistDenseHyperModel(), data, directory=tmp_path, project_name="l",
-                          **BUDGET)
-    with pytest.raises(RunLockedError, match="Another tunekit process"):
-        second.manifest
     first.close()
-    second.manifest
+    holder = subprocess.Popen([sys.executable, "-c", textwrap.dedent(f"""
+        import fcntl, os, sys, time
+        fd = os.open({str(tmp_path / "l" / ".lock")!r}, os.O_RDWR)
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        print("locked", flush=True)
+        time.sleep(60)
+    """)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        second = CoarseToFine(MnistDenseHyperModel(), data, directory=tmp_path,
+                              project_name="l", **BUDGET)
+        with pytest.raises(RunLockedError, match="Another tunekit process"):
+            second.manifest
+    finally:
+        holder.kill()
+        holder.wait()
+    second.manifest  # the lock died with its holder
     second.close()
+
+
+def test_same_process_reopening_a_run_takes_it_over(tmp_path, data):
+    first = CoarseToFine(MnistDenseHyperModel(), data, directory=tmp_path, project_name="n",
+                         **BUDGET)
+    first.manifest
+    second = CoarseToFine(MnistDenseHyperModel(), data, directory=tmp_path, project_name="n",
+                          **BUDGET)
+    second.manifest  # a rerun notebook cell: no stale-lock error
+    second.close()
+
+
+def test_result_before_the_run_finished_says_so(tmp_path, data):
+    run = CoarseToFine(MnistDenseHyperModel(), data, directory=tmp_path, project_name="u",
+                       **BUDGET)
+    with pytest.raises(RuntimeError, match=r"has not finished: call run\(\) or evaluate\(\)"):
+        run.result()
+    run.close()
 
 
 def test_user_build_function_and_seeded_reproducibility(tmp_path, data):
@@ -168,6 +202,7 @@ def test_user_build_function_and_seeded_reproducibility(tmp_path, data):
 @pytest.mark.parametrize("kwargs, message", [
     ({"fine_tuner": "grid"}, r"`fine_tuner` must be one of \['hyperband', 'bayesian'\]"),
     ({"coarse_trials": 0}, r"`coarse_trials` must be a positive int. Received: coarse_trials=0"),
+    ({"coarse_trials": 2}, r"`coarse_trials` must be at least 3"),
     ({"coarse_epochs": -1}, r"`coarse_epochs` must be a positive int"),
     ({"max_epochs": 2.5}, r"`max_epochs` must be a positive int"),
     ({"top": 0}, r"`top` must be a fraction in \(0, 1\] or a positive int"),

@@ -58,6 +58,9 @@ def _differences(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
     return [f"{k}: {old.get(k)!r} -> {new.get(k)!r}" for k in keys if old.get(k) != new.get(k)]
 
 
+_HELD: dict[Path, RunManifest] = {}  # runs this process holds open
+
+
 class RunManifest:
     """The state file of one run folder. Use `RunManifest.open(...)`."""
 
@@ -130,6 +133,11 @@ class RunManifest:
         return old
 
     def _lock(self) -> None:
+        key = self.run_dir.resolve()
+        if key in _HELD:
+            # The same process opened this run before (a rerun notebook cell, a
+            # new CoarseToFine object): the newest opener takes over.
+            _HELD[key].release()
         fd = os.open(self.run_dir / LOCK, os.O_RDWR | os.O_CREAT, 0o644)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -142,12 +150,15 @@ class RunManifest:
         os.ftruncate(fd, 0)
         os.write(fd, str(os.getpid()).encode())
         self._lock_fd = fd
+        _HELD[key] = self
 
     def release(self) -> None:
         """Releases the lock (also released by the OS if the process dies)."""
         if self._lock_fd is not None:
             os.close(self._lock_fd)
             self._lock_fd = None
+            if _HELD.get(self.run_dir.resolve()) is self:
+                del _HELD[self.run_dir.resolve()]
 
     def save(self) -> None:
         self.state["updated"] = time.time()

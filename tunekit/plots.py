@@ -132,7 +132,7 @@ def _scale(values: pd.Series) -> tuple[pd.Series, list[float], list[str]]:
 def parallel_coordinates(frame: pd.DataFrame, *, objective: str = "score") -> Figure:
     """One polyline per completed trial across the `hp_` columns, then the objective.
 
-    Numeric axes are scaled to [0, 1] (log-scaled above 2 decades), categorical
+    Numeric axes are scaled to [0, 1] (log-scaled above a decade), categorical
     ones spread their sorted categories evenly. Colour is the objective;
     coarse trials are dashed, fine ones solid. Inactive values break the line.
     Each line's gid is `"<phase>/<trial_id>"`. All-NaN columns are left out.
@@ -183,7 +183,7 @@ def score_vs_hyperparameters(frame: pd.DataFrame, *, objective: str = "score") -
     """One subplot per `hp_` column: the objective against its values, marker per phase.
 
     Categorical values are drawn as a jittered strip; numeric ones spanning
-    more than 2 decades on a log axis.
+    more than a decade on a log axis.
 
     Example:
 

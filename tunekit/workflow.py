@@ -29,6 +29,7 @@ from tunekit.tuners import make_tuner
 __all__ = ["CoarseToFine", "Result", "FINE_TUNERS", "NoCompletedTrialsError"]
 
 FINE_TUNERS = ("hyperband", "bayesian")
+MIN_COARSE_TRIALS = 3  # `narrow_space`'s default `min_trials`
 NARROWED_SPACE = "narrowed_space.json"
 BEST_HYPERPARAMETERS = "best_hyperparameters.json"
 BEST_MODEL = "best_model.keras"
@@ -205,6 +206,12 @@ class CoarseToFine:
                 f"`fine_tuner` must be one of {list(FINE_TUNERS)}. "
                 f"Received: fine_tuner={fine_tuner!r}."
             )
+        if isinstance(coarse_trials, int) and not isinstance(coarse_trials, bool) and \
+                0 < coarse_trials < MIN_COARSE_TRIALS:
+            raise ValueError(
+                f"`coarse_trials` must be at least {MIN_COARSE_TRIALS}: the narrowing needs "
+                f"{MIN_COARSE_TRIALS} completed coarse trials. Received: "
+                f"coarse_trials={coarse_trials}.")
         for name, value in [("coarse_trials", coarse_trials), ("coarse_epochs", coarse_epochs),
                             ("fine_trials", fine_trials), ("max_epochs", max_epochs),
                             ("batch_size", batch_size),
@@ -520,6 +527,9 @@ class CoarseToFine:
     def result(self) -> Result:
         """The `Result` of a run whose `evaluate()` step is done."""
         steps = self.manifest.state["steps"]
+        if not self.manifest.is_done("evaluate"):
+            raise RuntimeError(
+                f"The run in {self.run_dir} has not finished: call run() or evaluate() first.")
         retrain = steps["retrain"]
         best = _io.read_json(self.run_dir / BEST_HYPERPARAMETERS, what="best hyperparameters")
         artifacts = {
