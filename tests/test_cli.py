@@ -15,7 +15,7 @@ import pytest
 
 from tunekit.coarse_to_fine import main
 
-TINY = ["--backend", "tensorflow", "--coarse-trials", "3", "--coarse-epochs", "1", "--max-epochs", "2", "--factor", "2",
+TINY = ["--coarse-trials", "3", "--coarse-epochs", "1", "--max-epochs", "2", "--factor", "2",
         "--top", "2", "--final-epochs", "1"]
 
 
@@ -44,7 +44,8 @@ def test_help_runs_as_a_module(tmp_path):
     assert "found in sys.modules" not in proc.stderr
 
 
-def test_user_build_function_end_to_end_as_a_subprocess(tmp_path, small_npz):
+@pytest.mark.parametrize("backend", ["tensorflow", "jax"])
+def test_user_build_function_end_to_end_as_a_subprocess(tmp_path, small_npz, backend):
     (tmp_path / "my_models.py").write_text(textwrap.dedent("""
         import keras
 
@@ -60,17 +61,30 @@ def test_user_build_function_end_to_end_as_a_subprocess(tmp_path, small_npz):
             return model
     """))
     args = ["--hypermodel", "my_models:build", "--data", str(small_npz),
-            "--directory", "runs", *TINY]
+            "--directory", "runs", *TINY, "--backend", backend]
     proc = _run(args, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "[coarse] trial 3/3" in proc.stdout and "== Summary ==" in proc.stdout
     run_dir = tmp_path / "runs" / "my_models-build"
     report = json.loads((run_dir / "report.json").read_text())
+    assert report["backend"] == backend
     assert report["config"]["hypermodel"]["class"] == "my_models.build"
     assert 0 < report["test_metrics"]["accuracy"] <= 1
     frame = pd.read_csv(run_dir / "trials.csv")
     assert set(frame.phase) == {"coarse", "fine"}
     assert "hp_units" in frame
+    # Saved under either backend, the model loads here (TensorFlow) and scores the same.
+    import keras
+
+    model = keras.models.load_model(run_dir / "best_model.keras", safe_mode=True)
+    data = np.load(small_npz)
+    accuracy = model.evaluate(data["x_test"] / 255.0, data["y_test"], verbose=0,
+                              return_dict=True)["accuracy"]
+    assert accuracy == pytest.approx(report["test_metrics"]["accuracy"], abs=2e-3)
+    # HParams sessions are written by tunekit on both backends.
+    assert list((run_dir / "tensorboard" / "coarse" / "0" / "execution0").glob("events.*"))
+    if backend == "jax":
+        return
 
     rerun = _run(args, cwd=tmp_path)  # resumes a finished run: no new trials
     assert rerun.returncode == 0, rerun.stderr[-3000:]
@@ -123,14 +137,15 @@ def test_bad_input_exits_2_with_one_line(tmp_path, capsys, make_args, message):
 def test_objective_the_model_never_reports_exits_2_naming_reported_metrics(tmp_path, capsys,
                                                                            small_npz):
     args = ["--data", str(small_npz), "--directory", str(tmp_path), "--objective", "val_auc",
-            *TINY]
+            "--backend", "tensorflow", *TINY]
     assert main(args) == 2
     err = capsys.readouterr().err
     assert "val_auc" in err and "val_accuracy" in err
 
 
 def test_changed_configuration_is_refused_with_exit_2(tmp_path, capsys, small_npz):
-    base = ["--data", str(small_npz), "--directory", str(tmp_path), *TINY,
+    base = ["--data", str(small_npz), "--directory", str(tmp_path), "--backend", "tensorflow",
+            *TINY,
             "--coarse-trials", "3", "--top", "1"]
     # A manifest from an earlier run with another budget, without training anything:
     from tunekit.manifest import RunManifest

@@ -101,3 +101,24 @@ def test_corrupt_state_file_is_named_and_left_untouched(tmp_path, small_npz):
     err = rerun.stderr.strip()
     assert str(trial) in err and "completed trial" in err and "--overwrite" in err
     assert files() == before
+
+
+def test_sigterm_during_a_trial_saves_and_prints_the_resume_command(tmp_path, small_npz):
+    args = ["--data", str(small_npz), "--directory", str(tmp_path), *ARGS]
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    env.pop("TUNEKIT_FAULT", None)
+    proc = subprocess.Popen([sys.executable, "-m", "tunekit.coarse_to_fine", *args], cwd=tmp_path,
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    for line in proc.stdout:  # wait until one coarse trial has completed
+        if line.startswith("[coarse] trial 1/"):
+            break
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 143, err[-2000:]
+    assert "Resume with:" in err and "python -m tunekit.coarse_to_fine" in err
+    saved = _completed_trials(tmp_path / "killed")
+    assert len(saved) >= 1
+    final = _cli(args, tmp_path)
+    assert final.returncode == 0, final.stderr[-3000:]
+    now = _completed_trials(tmp_path / "killed")
+    assert all(now[key] == text for key, text in saved.items())

@@ -34,11 +34,14 @@ def atomic_write(path: str | os.PathLike, write: Callable[[str], None]) -> None:
         with open(tmp, "rb+") as f:
             os.fsync(f.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as e:
         try:
             os.unlink(tmp)
         except OSError:
             pass
+        if isinstance(e, OSError) and not e.filename:  # e.g. a full disk: name the file
+            raise OSError(e.errno, f"{e.strerror or e}; the previous {path.name} is intact",
+                          os.fspath(path)) from e
         raise
 
 

@@ -25,16 +25,36 @@ from typing import Any
 
 from tunekit import _io
 
-__all__ = ["BACKENDS", "choose_backend", "probe"]
+__all__ = ["BACKENDS", "choose_backend", "enable_jax_compilation_cache", "probe"]
 
 BACKENDS = ("tensorflow", "jax")
 _PROBE_STEPS = 200
 _WARMUP_STEPS = 30
 
 
+def _cache_root() -> Path:
+    return Path(os.environ.get("TUNEKIT_CACHE_DIR") or Path.home() / ".cache" / "tunekit")
+
+
 def _cache_path() -> Path:
-    root = os.environ.get("TUNEKIT_CACHE_DIR") or Path.home() / ".cache" / "tunekit"
-    return Path(root) / "backends.json"
+    return _cache_root() / "backends.json"
+
+
+def enable_jax_compilation_cache() -> None:
+    """Turns on JAX's persistent compilation cache, unless the user configured one.
+
+    Every trial builds a new model, and JAX compiles its train and eval steps
+    again (about 0.4 s each on this 2-core CPU, several per trial). Hyperband
+    continuations, retries, the final retrain and resumed runs rebuild the
+    same architectures: with the cache they skip compilation.
+    """
+    import jax
+
+    if os.environ.get("JAX_COMPILATION_CACHE_DIR") or jax.config.jax_compilation_cache_dir:
+        return
+    jax.config.update("jax_compilation_cache_dir", str(_cache_root() / "jax"))
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
+    jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
 
 
 def _machine() -> str:

@@ -94,7 +94,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="Search in the narrowed space. Default: hyperband.")
     add("--fine-trials", type=_positive, help="Trials of a bayesian fine search. Default: 10.")
     add("--max-epochs", type=_positive,
-        help="Hyperband max_epochs, or epochs per bayesian trial. Default: 9.")
+        help="Hyperband max_epochs, or epochs per bayesian trial. Default: 20.")
     add("--factor", type=_positive, help="Hyperband reduction factor (>= 2). Default: 3.")
     add("--top", type=_top,
         help="Coarse trials the narrowing keeps: a fraction in (0, 1] or a count. Default: 0.25.")
@@ -195,8 +195,8 @@ def _summary(result) -> str:
     ])
 
 
-class _Terminated(Exception):
-    pass
+class _Terminated(BaseException):
+    """SIGTERM, raised like Ctrl-C's KeyboardInterrupt: past every `except Exception`."""
 
 
 def _on_sigterm(signum, frame):
@@ -244,6 +244,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"error: the run failed: {type(e).__name__}: {e}\nFix the cause and resume "
                   f"with:\n  {resume}", file=sys.stderr)
             return 1
+        finally:
+            run.close()
         print(_summary(result), flush=True)
         return 0
     finally:

@@ -137,7 +137,7 @@ class CoarseToFine:
         fine_tuner: `"hyperband"` or `"bayesian"`. Defaults to `"hyperband"`.
         fine_trials: Trials of a Bayesian fine search. Defaults to 10.
         max_epochs: Hyperband's `max_epochs`, or the epochs of each Bayesian
-            fine trial. Defaults to 9.
+            fine trial. Defaults to 20.
         factor: Hyperband's reduction factor. Defaults to 3.
         top: Top trials the narrowing keeps: a fraction in (0, 1] or a count.
             Defaults to 0.25.
@@ -178,7 +178,7 @@ class CoarseToFine:
         coarse_epochs: int = 2,
         fine_tuner: str = "hyperband",
         fine_trials: int = 10,
-        max_epochs: int = 9,
+        max_epochs: int = 20,
         factor: int = 3,
         top: float | int = 0.25,
         margin: float = 0.1,
@@ -364,7 +364,9 @@ class CoarseToFine:
         manifest.mark(phase, "running")
         start = time.perf_counter()
         tuner.tunekit_listeners = (PhaseProgress(phase, write=self._say),)
-        callbacks = [keras.callbacks.TensorBoard(log_dir=str(self.run_dir / "tensorboard" / phase))]
+        # No graph per trial: under JAX, tracing it costs as much as two MNIST epochs.
+        callbacks = [keras.callbacks.TensorBoard(
+            log_dir=str(self.run_dir / "tensorboard" / phase), write_graph=False)]
         tuner.search(
             self.data.x_train, self.data.y_train,
             validation_data=(self.data.x_val, self.data.y_val),

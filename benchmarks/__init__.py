@@ -1,0 +1,1 @@
+"""Measured comparisons (not part of the test run). Results go to benchmarks/results/."""

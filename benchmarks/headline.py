@@ -1,0 +1,72 @@
+"""The default command, measured: test accuracy, wall time, trials run.
+
+Runs `python -m tunekit.coarse_to_fine` as a user would (a fresh process,
+default budget unless extra options are given) once per `--backend`, one after
+the other in one invocation, and records what each reports.
+
+Usage:
+    python -m benchmarks.headline                                  # the README's headline
+    python -m benchmarks.headline --backend auto tensorflow        # issue: auto vs TensorFlow
+    python -m benchmarks.headline --name cnn -- --hypermodel toonvision-cnn
+
+Writes `benchmarks/results/<name>.json` and prints a Markdown table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from benchmarks._common import markdown_table, save
+
+
+def run_cli(options: list[str], backend: str, directory: Path) -> dict:
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    args = [sys.executable, "-m", "tunekit.coarse_to_fine", "--directory", str(directory),
+            "--project-name", backend, "--backend", backend, "--overwrite", *options]
+    start = time.perf_counter()
+    proc = subprocess.run(args, env=env, capture_output=True, text=True)
+    seconds = time.perf_counter() - start
+    if proc.returncode != 0:
+        raise SystemExit(f"{' '.join(args)} failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
+    report = json.loads((directory / backend / "report.json").read_text())
+    return {
+        "command": "python -m tunekit.coarse_to_fine " + " ".join(args[3:]),
+        "wall_seconds": seconds,
+        "test_accuracy": report["test_metrics"]["accuracy"],
+        "trials": {p: v["trials"] for p, v in report["phases"].items()},
+        "timings": report["timings"],
+        "backend": report["backend"],
+        "backend_choice": report.get("backend_choice"),
+        "num_params": report["best"]["num_params"],
+        "best": report["best"],
+        "narrowing": [(c["name"], c["before"], c["after"], c["rule"])
+                      for c in report["narrowing"]["changes"]],
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--backend", nargs="+", default=["auto"])
+    parser.add_argument("--name", default="headline")
+    parser.add_argument("options", nargs="*", help="extra CLI options (after --)")
+    args = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="tunekit-headline-"))
+    results = {b: run_cli(args.options, b, work) for b in args.backend}
+    rows = [[b, r["backend"], f"{r['test_accuracy']:.4f}", f"{r['wall_seconds']:.0f}",
+             f"{r['trials']['coarse']} + {r['trials']['fine']}", f"{r['num_params']:,}"]
+            for b, r in results.items()]
+    table = markdown_table(["--backend", "ran on", "test accuracy", "wall s",
+                            "trials (coarse + fine)", "winner params"], rows)
+    save(args.name, {"options": args.options, "results": results, "table": table})
+    print(table)
+
+
+if __name__ == "__main__":
+    main()
