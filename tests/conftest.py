@@ -53,6 +53,16 @@ def mnist_small(mnist):
     return mnist.subset(num_train=600, num_val=300, num_test=300)
 
 
+@pytest.fixture(scope="session")
+def small_npz(tmp_path_factory):
+    """A Keras-layout .npz with the first 1,200 / 500 real MNIST images (for the CLI)."""
+    source = np.load(os.environ["TUNEKIT_MNIST_PATH"])
+    path = tmp_path_factory.mktemp("data") / "mnist_small.npz"
+    np.savez(path, x_train=source["x_train"][:1200], y_train=source["y_train"][:1200],
+             x_test=source["x_test"][:500], y_test=source["y_test"][:500])
+    return path
+
+
 @pytest.fixture
 def image_folder(tmp_path):
     """A ToonVision-style folder: 3 classes x 14 PNGs of 24x16 (h x w) RGB.

@@ -19,16 +19,6 @@ TINY = ["--coarse-trials", "3", "--coarse-epochs", "1", "--max-epochs", "2", "--
         "--top", "2", "--final-epochs", "1"]
 
 
-@pytest.fixture(scope="module")
-def small_npz(tmp_path_factory):
-    """A Keras-layout .npz with the first 1,200 / 500 real MNIST images."""
-    source = np.load(os.environ["TUNEKIT_MNIST_PATH"])
-    path = tmp_path_factory.mktemp("data") / "mnist_small.npz"
-    np.savez(path, x_train=source["x_train"][:1200], y_train=source["y_train"][:1200],
-             x_test=source["x_test"][:500], y_test=source["y_test"][:500])
-    return path
-
-
 def _run(args, cwd, timeout=300):
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
     return subprocess.run([sys.executable, "-m", "tunekit.coarse_to_fine", *args], cwd=cwd,

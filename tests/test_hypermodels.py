@@ -95,7 +95,8 @@ def test_cnn_names_and_defaults():
     assert hp.values == CNN_VALUES
     assert {h.name: h.default for h in hp.space} == CNN_VALUES
     space = _space(hp)
-    assert (space["filters_1"].min_value, space["filters_1"].max_value, space["filters_1"].step) == (
+    filters = space["filters_1"]
+    assert (filters.min_value, filters.max_value, filters.step) == (
         4, 16, 4)
     assert list(space["kernel_size_2"].values) == [3, 5]
     assert (space["pool_a_1"].min_value, space["pool_a_1"].max_value) == (2, 4)

@@ -8,21 +8,10 @@ import signal
 import subprocess
 import sys
 
-import numpy as np
 import pandas as pd
-import pytest
 
 ARGS = ["--coarse-trials", "4", "--coarse-epochs", "1", "--max-epochs", "2", "--factor", "2",
         "--top", "2", "--final-epochs", "2", "--project-name", "killed"]
-
-
-@pytest.fixture(scope="module")
-def small_npz(tmp_path_factory):
-    source = np.load(os.environ["TUNEKIT_MNIST_PATH"])
-    path = tmp_path_factory.mktemp("data") / "mnist_small.npz"
-    np.savez(path, x_train=source["x_train"][:1200], y_train=source["y_train"][:1200],
-             x_test=source["x_test"][:300], y_test=source["y_test"][:300])
-    return path
 
 
 def _cli(args, cwd, fault=None):

@@ -140,7 +140,7 @@ def test_second_process_on_same_run_is_refused_until_the_first_dies(tmp_path, da
 
     first = CoarseToFine(MnistDenseHyperModel(), data, directory=tmp_path, project_name="l",
                          **BUDGET)
-    first.manifest  # opens and locks
+    first.open()  # opens and locks
     first.close()
     holder = subprocess.Popen([sys.executable, "-c", textwrap.dedent(f"""
         import fcntl, os, sys, time
@@ -154,21 +154,21 @@ def test_second_process_on_same_run_is_refused_until_the_first_dies(tmp_path, da
         second = CoarseToFine(MnistDenseHyperModel(), data, directory=tmp_path,
                               project_name="l", **BUDGET)
         with pytest.raises(RunLockedError, match="Another tunekit process"):
-            second.manifest
+            second.open()
     finally:
         holder.kill()
         holder.wait()
-    second.manifest  # the lock died with its holder
+    second.open()  # the lock died with its holder
     second.close()
 
 
 def test_same_process_reopening_a_run_takes_it_over(tmp_path, data):
     first = CoarseToFine(MnistDenseHyperModel(), data, directory=tmp_path, project_name="n",
                          **BUDGET)
-    first.manifest
+    first.open()
     second = CoarseToFine(MnistDenseHyperModel(), data, directory=tmp_path, project_name="n",
                           **BUDGET)
-    second.manifest  # a rerun notebook cell: no stale-lock error
+    second.open()  # a rerun notebook cell: no stale-lock error
     second.close()
 
 

@@ -28,7 +28,8 @@ def _top(text: str) -> float | int:
         try:
             value = float(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"expected a fraction or a count, got {text!r}")
+            raise argparse.ArgumentTypeError(
+                f"expected a fraction or a count, got {text!r}") from None
     if (isinstance(value, int) and value < 1) or (isinstance(value, float) and not 0 < value <= 1):
         raise argparse.ArgumentTypeError(
             f"must be a fraction in (0, 1] or a positive count, got {text!r}")
@@ -39,7 +40,7 @@ def _positive(text: str) -> int:
     try:
         value = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}")
     return value
@@ -53,7 +54,7 @@ def _non_negative_float(text: str) -> float:
     try:
         value = float(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text!r}")
+        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text!r}") from None
     if not value >= 0:
         raise argparse.ArgumentTypeError(f"must be >= 0, got {text!r}")
     return value
@@ -222,7 +223,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             run = CoarseToFine(make_hypermodel(data), data, **_workflow_kwargs(args))
             run.backend_choice = backend
-            run.manifest  # opens, checks and locks the run folder before any training
+            run.open()  # checks and locks the run folder before any training
         except (ValueError, TypeError, RuntimeError, OSError) as e:
             print(f"error: {e}", file=sys.stderr)
             return 2

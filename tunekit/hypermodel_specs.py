@@ -17,15 +17,21 @@ class UsageError(ValueError):
     """Bad arguments or input: the command line exits with code 2."""
 
 
-def check_spec(spec: str) -> None:
-    """Checks `spec` names a built-in or an importable module, without importing Keras."""
-    if spec in BUILTIN_HYPERMODELS:
-        return
+def _split(spec: str) -> tuple[str, str]:
+    """`package.module:attribute` -> (module, attribute), or raises `UsageError`."""
     module_name, _, attribute = spec.partition(":")
     if not module_name or not attribute:
         raise UsageError(
             f"--hypermodel {spec!r} is not one of {list(BUILTIN_HYPERMODELS)} nor of the form "
             "package.module:attribute.")
+    return module_name, attribute
+
+
+def check_spec(spec: str) -> None:
+    """Checks `spec` names a built-in or an importable module, without importing Keras."""
+    if spec in BUILTIN_HYPERMODELS:
+        return
+    module_name, _ = _split(spec)
     sys.path.insert(0, os.getcwd())
     try:
         found = importlib.util.find_spec(module_name)
@@ -50,11 +56,7 @@ def resolve_hypermodel(spec: str) -> Any:
         return lambda data: ToonVisionCNNHyperModel(
             data.input_shape, data.num_classes, augment=data.name != "mnist",
             rescale=float(data.x_train.max(initial=0.0)) > 1.0)
-    module_name, _, attribute = spec.partition(":")
-    if not module_name or not attribute:
-        raise UsageError(
-            f"--hypermodel {spec!r} is not one of {list(BUILTIN_HYPERMODELS)} nor of the form "
-            "package.module:attribute.")
+    module_name, attribute = _split(spec)
     sys.path.insert(0, os.getcwd())
     try:
         module = importlib.import_module(module_name)

@@ -36,7 +36,7 @@ from keras_tuner import errors as kt_errors
 from tunekit import _faults, _io
 from tunekit.tensorboard import configure_trial_logdirs
 
-__all__ = ["TUNER_KINDS", "make_tuner", "kerastuner_seed"]
+__all__ = ["TUNER_KINDS", "TrialFacts", "kerastuner_seed", "make_tuner"]
 
 TUNER_KINDS = ("random", "hyperband", "bayesian", "grid")
 EXTRA_METRICS = ("num_params", "epochs", "seconds")
@@ -51,8 +51,12 @@ def kerastuner_seed(seed: int | None) -> int | None:
     return None if seed is None else seed + 1
 
 
-class _TrialFacts(keras.callbacks.Callback):
-    """Counts parameters and epochs, and stops training on a NaN loss."""
+class TrialFacts(keras.callbacks.Callback):
+    """Counts parameters and epochs, and stops training on a NaN or infinite loss.
+
+    `nan_at` is `(epoch, batch)` (batch `None` for a validation loss) once it
+    stopped training. Used in every trial and in the final retrain.
+    """
 
     def __init__(self) -> None:
         super().__init__()
@@ -120,7 +124,7 @@ class _TunekitTunerMixin:
         return zlib.crc32(key) % (2**31 - 1)
 
     def _build_and_fit_model(self, trial, *args, **kwargs):
-        facts = _TrialFacts()
+        facts = TrialFacts()
         kwargs["callbacks"] = [*kwargs.get("callbacks", []), facts]
         results = super()._build_and_fit_model(trial, *args, **kwargs)
         if facts.nan_at is not None:

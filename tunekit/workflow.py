@@ -303,6 +303,14 @@ class CoarseToFine:
             if (self.run_dir / name).exists():
                 _io.read_json(self.run_dir / name, what=name)
 
+    def open(self) -> RunManifest:
+        """Opens the run folder: checks, locks and (re)loads its manifest.
+
+        Every step does this itself; call it to surface configuration, lock
+        and corrupt-state errors before any training.
+        """
+        return self.manifest
+
     def close(self) -> None:
         """Releases the run's lock; a later step reopens it."""
         if self._manifest is not None:
@@ -415,7 +423,8 @@ class CoarseToFine:
         _io.write_text(path, narrowed.to_json())
         manifest.mark("narrow", "done")
         self.narrowed = narrowed
-        self._say(f"Narrowed search space (top {narrowed.top} of {narrowed.usable} coarse trials):\n{narrowed}")
+        self._say(f"Narrowed search space (top {narrowed.top} of {narrowed.usable} coarse "
+                  f"trials):\n{narrowed}")
         return narrowed
 
     def fine(self) -> kt.Tuner:
@@ -461,9 +470,9 @@ class CoarseToFine:
         self._say(f"Retraining {phase} trial {trial.trial_id} on train+validation for "
                   f"{epochs} epochs ({reason}).")
         start = time.perf_counter()
-        from tunekit.tuners import _TrialFacts  # noqa: PLC0415 (shared NaN watch)
+        from tunekit.tuners import TrialFacts
 
-        facts = _TrialFacts()
+        facts = TrialFacts()
         callbacks = [
             keras.callbacks.BackupAndRestore(str(self.run_dir / "retrain_backup")),
             keras.callbacks.TensorBoard(log_dir=str(self.run_dir / "tensorboard" / "final"),
