@@ -111,3 +111,43 @@ def test_sigterm_during_a_trial_saves_and_prints_the_resume_command(tmp_path, sm
     assert final.returncode == 0, final.stderr[-3000:]
     now = _completed_trials(tmp_path / "killed")
     assert all(now[key] == text for key, text in saved.items())
+
+
+def _limit_file_size(limit: int):
+    def apply():
+        import resource
+
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a failed write, not a killed process
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+    return apply
+
+
+def test_full_disk_mid_run_keeps_every_state_file_whole_and_names_the_file(tmp_path, small_npz):
+    args = ["--data", str(small_npz), "--directory", str(tmp_path), *ARGS]
+    assert _cli(args, tmp_path, "phase.end:1").returncode == -signal.SIGKILL  # coarse done
+    run_dir = tmp_path / "killed"
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    env.pop("TUNEKIT_FAULT", None)
+    full = subprocess.run([sys.executable, "-m", "tunekit.coarse_to_fine", *args], cwd=tmp_path,
+                          env=env, capture_output=True, text=True, timeout=300,
+                          preexec_fn=_limit_file_size(1024))  # narrowed_space.json is larger
+    assert full.returncode == 1, full.stderr[-2000:]
+    assert "File too large" in full.stderr and str(run_dir / "narrowed_space.json") in full.stderr
+    for path in run_dir.rglob("*.json"):
+        json.loads(path.read_text())  # every state file is whole
+    assert not list(run_dir.rglob("*.tmp"))
+    assert not (run_dir / "narrowed_space.json").exists()
+    final = _cli(args, tmp_path)  # space again: the same command resumes
+    assert final.returncode == 0, final.stderr[-3000:]
+
+
+def test_a_run_written_by_other_versions_is_refused(tmp_path, small_npz):
+    args = ["--data", str(small_npz), "--directory", str(tmp_path), *ARGS]
+    assert _cli(args, tmp_path, "coarse.trial_start:1").returncode == -signal.SIGKILL
+    manifest_path = tmp_path / "killed" / "manifest.json"
+    manifest = json.loads(manifest_path.read_text())
+    manifest["versions"]["keras-tuner"] = "1.3.5"
+    manifest_path.write_text(json.dumps(manifest))
+    proc = _cli(args, tmp_path)
+    assert proc.returncode == 2
+    assert "keras-tuner: '1.3.5' -> " in proc.stderr and "--overwrite" in proc.stderr
