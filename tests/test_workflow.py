@@ -223,3 +223,20 @@ def test_bad_types_are_refused(tmp_path, data):
         CoarseToFine(MnistDenseHyperModel(), (data.x_train, data.y_train), directory=tmp_path)
     with pytest.raises(TypeError, match="`hypermodel` must be"):
         CoarseToFine("mnist-dense", data, directory=tmp_path)
+
+
+def test_run_plots_render_from_the_real_run(finished):
+    from tunekit import plots
+
+    run, _ = finished
+    report = json.loads((run.run_dir / "report.json").read_text())
+    expected = {"parallel_coordinates", "score_vs_hyperparameters", "best_so_far", "narrowing",
+                "score_vs_params", "confusion_matrix", "training_curves"}
+    assert set(report["plots"]) == expected
+    for path in report["plots"].values():
+        assert open(path, "rb").read(8) == b"\x89PNG\r\n\x1a\n"
+    frame = trials_dataframe(run.run_dir)
+    completed = frame[frame.status == "COMPLETED"]
+    figure = plots.parallel_coordinates(frame)
+    gids = {line.get_gid() for ax in figure.axes for line in ax.get_lines() if line.get_gid()}
+    assert gids == {f"{p}/{t}" for p, t in zip(completed.phase, completed.trial_id)}
