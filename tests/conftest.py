@@ -54,9 +54,9 @@ def mnist_small(mnist):
 
 
 @pytest.fixture(scope="session")
-def small_npz(tmp_path_factory):
+def small_npz(tmp_path_factory, mnist):
     """A Keras-layout .npz with the first 1,200 / 500 real MNIST images (for the CLI)."""
-    source = np.load(os.environ["TUNEKIT_MNIST_PATH"])
+    source = np.load(os.environ["TUNEKIT_MNIST_PATH"])  # `mnist` skipped if unavailable
     path = tmp_path_factory.mktemp("data") / "mnist_small.npz"
     np.savez(path, x_train=source["x_train"][:1200], y_train=source["y_train"][:1200],
              x_test=source["x_test"][:500], y_test=source["y_test"][:500])
