@@ -107,7 +107,7 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="tunekit-overhead-"))
     times = {"tunekit": [], "plain": [], "plain+tensorboard": []}
     per_epoch_trials: list[float] = []
-    _bare_epoch(data, 1, args.batch_size)  # warm-up: first-use compilation, caches
+    _bare_epoch(data, 2, args.batch_size)  # warm-up: first-use compilation, caches
     for _ in range(args.repeats):
         seconds, per_epoch = _tunekit(data, work / "tk", args.trials, args.epochs,
                                       args.batch_size, 0)
