@@ -14,7 +14,7 @@ import keras_tuner
 from keras_tuner.engine import hyperparameters as hp_module
 from keras_tuner.engine.trial import TrialStatus
 
-__all__ = ["narrow_space", "NarrowedSpace", "Change"]
+__all__ = ["Change", "NarrowedSpace", "is_usable", "narrow_space"]
 
 _FORMAT = "tunekit.narrowed_space"
 _VERSION = 1
@@ -239,7 +239,7 @@ def narrow_space(
     if isinstance(trials, Mapping):
         trials = trials.values()
     trials = list(trials)
-    usable = [t for t in trials if _is_usable(t)]
+    usable = [t for t in trials if is_usable(t)]
     n = len(usable)
     if n < min_trials:
         raise ValueError(
@@ -307,7 +307,8 @@ def _check_args(direction, top, margin, min_trials) -> str:
     return direction
 
 
-def _is_usable(trial) -> bool:
+def is_usable(trial) -> bool:
+    """Whether a trial counts: COMPLETED with a finite score (failed, running and NaN do not)."""
     if not all(hasattr(trial, a) for a in ("status", "score", "hyperparameters")):
         raise TypeError(
             "`trials` must contain KerasTuner `Trial` objects, e.g. "

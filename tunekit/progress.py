@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Callable
 
 from keras_tuner.src.engine import trial as trial_module
+
+from tunekit.narrowing import is_usable
 
 __all__ = ["PhaseProgress", "planned_trials"]
 
@@ -73,11 +74,7 @@ class PhaseProgress:
             outcome = f"{oracle.objective.name}={trial.score:.4f}"
         else:
             outcome = str(trial.status)
-        completed = [
-            t for t in oracle.trials.values()
-            if t.status == trial_module.TrialStatus.COMPLETED
-            and t.score is not None and math.isfinite(t.score)
-        ]
+        completed = [t for t in oracle.trials.values() if is_usable(t)]
         best = ""
         if completed:
             pick = max if oracle.objective.direction == "max" else min

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import os
 from pathlib import Path
 from typing import Any
@@ -112,6 +111,3 @@ def trials_dataframe(run_dir: str | os.PathLike) -> pd.DataFrame:
     frame["phase"] = frame["phase"].astype(str)
     return frame
 
-
-def is_finite(value: Any) -> bool:
-    return value is not None and isinstance(value, (int, float)) and math.isfinite(value)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import os
 import time
 from collections.abc import Callable, Sequence
@@ -20,7 +19,7 @@ from keras_tuner.src.engine import trial as trial_module
 from tunekit import _faults, _io
 from tunekit.data import Dataset
 from tunekit.manifest import STEPS, RunManifest, check_kerastuner_project
-from tunekit.narrowing import NarrowedSpace, narrow_space
+from tunekit.narrowing import NarrowedSpace, is_usable, narrow_space
 from tunekit.progress import PhaseProgress
 from tunekit.results import trial_epochs
 from tunekit.tensorboard import write_experiment
@@ -91,11 +90,7 @@ def _describe_hypermodel(hypermodel: Any) -> dict[str, Any]:
 
 def completed_trials(oracle) -> list[trial_module.Trial]:
     """The oracle's COMPLETED trials with a finite score, best first."""
-    trials = [
-        t for t in oracle.trials.values()
-        if t.status == trial_module.TrialStatus.COMPLETED
-        and t.score is not None and math.isfinite(t.score)
-    ]
+    trials = [t for t in oracle.trials.values() if is_usable(t)]
     reverse = oracle.objective.direction == "max"
     return sorted(trials, key=lambda t: (-t.score if reverse else t.score, t.trial_id))
 
