@@ -89,7 +89,7 @@ def build_parser() -> argparse.ArgumentParser:
     add("--objective", default="val_accuracy",
         help="Metric to optimise; direction inferred (val_loss is minimised). "
         "Default: val_accuracy.")
-    add("--coarse-trials", type=_positive, help="Coarse RandomSearch trials. Default: 12.")
+    add("--coarse-trials", type=_positive, help="Coarse RandomSearch trials. Default: 20.")
     add("--coarse-epochs", type=_positive, help="Epochs per coarse trial. Default: 2.")
     add("--fine-tuner", choices=("hyperband", "bayesian"), default="hyperband",
         help="Search in the narrowed space. Default: hyperband.")

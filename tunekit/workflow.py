@@ -127,7 +127,7 @@ class CoarseToFine:
         objective: Metric to optimise, e.g. `"val_accuracy"` (direction
             inferred) or a `keras_tuner.Objective`. Defaults to
             `"val_accuracy"`.
-        coarse_trials: Trials of the coarse RandomSearch. Defaults to 12.
+        coarse_trials: Trials of the coarse RandomSearch. Defaults to 20.
         coarse_epochs: Epochs per coarse trial. Defaults to 2.
         fine_tuner: `"hyperband"` or `"bayesian"`. Defaults to `"hyperband"`.
         fine_trials: Trials of a Bayesian fine search. Defaults to 10.
@@ -169,7 +169,7 @@ class CoarseToFine:
         directory: str | os.PathLike = "runs",
         project_name: str | None = None,
         objective: str | kt.Objective = "val_accuracy",
-        coarse_trials: int = 12,
+        coarse_trials: int = 20,
         coarse_epochs: int = 2,
         fine_tuner: str = "hyperband",
         fine_trials: int = 10,
