@@ -26,16 +26,18 @@ from pathlib import Path
 from benchmarks._common import markdown_table, save
 
 
-def run_cli(options: list[str], backend: str, directory: Path) -> dict:
+def run_cli(options: list[str], backend: str, directory: Path, name: str | None = None) -> dict:
+    """Runs the CLI as a user would; returns what its report says, plus the wall time."""
+    name = name or backend
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
     args = [sys.executable, "-m", "tunekit.coarse_to_fine", "--directory", str(directory),
-            "--project-name", backend, "--backend", backend, "--overwrite", *options]
+            "--project-name", name, "--backend", backend, "--overwrite", *options]
     start = time.perf_counter()
     proc = subprocess.run(args, env=env, capture_output=True, text=True)
     seconds = time.perf_counter() - start
     if proc.returncode != 0:
         raise SystemExit(f"{' '.join(args)} failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
-    report = json.loads((directory / backend / "report.json").read_text())
+    report = json.loads((directory / name / "report.json").read_text())
     return {
         "command": "python -m tunekit.coarse_to_fine " + " ".join(args[3:]),
         "wall_seconds": seconds,

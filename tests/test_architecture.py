@@ -11,8 +11,9 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 # Each module may import only modules listed before it (private helpers excepted).
-ORDER = ["data", "hypermodel_specs", "backends", "tensorboard", "tuners", "narrowing",
-         "manifest", "progress", "results", "plots", "report", "workflow", "coarse_to_fine"]
+ORDER = ["data", "hypermodel_specs", "backends", "cluster", "tensorboard", "tuners", "narrowing",
+         "manifest", "progress", "chief", "worker", "supervisor", "results", "plots", "report",
+         "workflow", "coarse_to_fine"]
 
 
 def _tunekit_imports(path: Path) -> set[str]:

@@ -8,6 +8,7 @@ during the run, 130 / 143 interrupted by Ctrl-C / SIGTERM (rerun to resume).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import shlex
 import signal
@@ -15,6 +16,8 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
+from tunekit.cluster import (DEFAULT_CHIEF_TIMEOUT, DEFAULT_WORKER_TIMEOUT, ENV_VARS, Cluster,
+                             check_port_free, cluster_from)
 from tunekit.hypermodel_specs import UsageError, check_spec, resolve_hypermodel
 
 QUICK = dict(coarse_trials=4, coarse_epochs=1, fine_trials=4, max_epochs=3, final_epochs=2)
@@ -57,6 +60,13 @@ def _non_negative_float(text: str) -> float:
         raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text!r}") from None
     if not value >= 0:
         raise argparse.ArgumentTypeError(f"must be >= 0, got {text!r}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    value = _non_negative_float(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be > 0, got {text!r}")
     return value
 
 
@@ -118,6 +128,27 @@ def build_parser() -> argparse.ArgumentParser:
         "(a few seconds, cached) and picks the faster: JAX for dense models, TensorFlow for "
         "small CNNs on a CPU. Python API users set KERAS_BACKEND instead.")
     add("--quiet", action="store_true", help="Print only the final summary.")
+    dist = parser.add_argument_group(
+        "parallel and distributed tuning",
+        "KerasTuner's chief/worker engine. A process whose KERASTUNER_TUNER_ID contains "
+        "'chief' serves the oracle on KERASTUNER_ORACLE_IP:KERASTUNER_ORACLE_PORT; one with "
+        "any other KERASTUNER_TUNER_ID is a worker of that chief. See the README.")
+    dist.add_argument(
+        "--workers", type=int, default=1,
+        help="Local worker processes, each pinned to its share of the CPU cores. 1 "
+        "(default): one process. N > 1: a chief on 127.0.0.1 and N workers. On a chief "
+        "started with KERASTUNER_TUNER_ID=chief: local workers besides remote ones (0: none).")
+    dist.add_argument("--port", type=_positive,
+                      help="The chief's port for --workers N (default: a free one).")
+    dist.add_argument(
+        "--chief-timeout", type=_positive_float, default=DEFAULT_CHIEF_TIMEOUT,
+        help="Seconds a worker waits for an unreachable chief before it stops. "
+        f"Default: {DEFAULT_CHIEF_TIMEOUT:.0f}.")
+    dist.add_argument(
+        "--worker-timeout", type=_positive_float, default=DEFAULT_WORKER_TIMEOUT,
+        help="Seconds the chief waits for a silent worker that holds a trial: a local worker "
+        f"is restarted, a remote one ends the run naming it. Default: "
+        f"{DEFAULT_WORKER_TIMEOUT:.0f}.")
     return parser
 
 
@@ -213,8 +244,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     resume = "python -m tunekit.coarse_to_fine " + shlex.join(
         [a for a in argv if a != "--overwrite"])
     previous = signal.signal(signal.SIGTERM, _on_sigterm)
+    run = None
     try:
         try:
+            cluster = cluster_from(os.environ, workers=args.workers, port=args.port,
+                                   chief_timeout=args.chief_timeout,
+                                   worker_timeout=args.worker_timeout)
+            if cluster.role == "chief":  # refuse a taken port before loading anything
+                cluster = dataclasses.replace(cluster,
+                                              port=check_port_free(cluster.ip, cluster.port))
+                # gRPC's fork handlers only warn when the chief starts its workers.
+                os.environ.setdefault("GRPC_ENABLE_FORK_SUPPORT", "false")
+                # The chief's own tuners are plain local ones whose oracles tunekit serves.
+                for name in ENV_VARS:
+                    os.environ.pop(name, None)
             check_spec(args.hypermodel)
             data = _load_data(args)
             backend = _select_backend(args, data)
@@ -223,7 +266,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             run = CoarseToFine(make_hypermodel(data), data, **_workflow_kwargs(args))
             run.backend_choice = backend
+            if cluster.role == "worker":
+                return _work(run, cluster, resume)
             run.open()  # checks and locks the run folder before any training
+            if cluster.role == "chief":
+                _start_chief(run, cluster, argv, backend["backend"], quiet=args.quiet)
         except (ValueError, TypeError, RuntimeError, OSError) as e:
             print(f"error: {e}", file=sys.stderr)
             return 2
@@ -247,10 +294,79 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 1
         finally:
             run.close()
+        _stop_chief(run, wait=10.0)  # workers leave once told there are no more trials
         print(_summary(result), flush=True)
         return 0
     finally:
+        if run is not None:
+            _stop_chief(run, wait=0.0)
         signal.signal(signal.SIGTERM, previous)
+
+
+def _start_chief(run, cluster: Cluster, argv: Sequence[str], backend: str, *,
+                 quiet: bool) -> None:
+    """Serves the run's oracles on the cluster's port and starts the local workers."""
+    from tunekit.chief import OracleServer
+    from tunekit.supervisor import LocalWorkers
+
+    say = (lambda text: None) if quiet else (lambda text: print(text, flush=True))
+    run.oracle_server = OracleServer(cluster, run.config(), write=say).start()
+    say(f"Chief: serving KerasTuner's oracle on {run.oracle_server.address} (no "
+        "authentication: keep it on a private network).")
+    if cluster.workers:
+        worker_argv = [a for a in argv if a != "--overwrite"]
+        run.supervisor = LocalWorkers(cluster, worker_argv, run.run_dir / "workers",
+                                      backend=backend, write=say).start()
+
+
+def _stop_chief(run, *, wait: float) -> None:
+    """Tells workers there is nothing left, stops local ones (after `wait` s), closes the port."""
+    if run.oracle_server is not None:
+        run.oracle_server.finish()
+    if run.supervisor is not None:
+        run.supervisor.stop(timeout=wait)
+        run.supervisor = None
+    if run.oracle_server is not None:
+        run.oracle_server.stop()
+        run.oracle_server = None
+
+
+def _work(run, cluster: Cluster, resume: str) -> int:
+    """A worker's whole life: greet the chief, run its trials, exit when it has none."""
+    from tunekit.worker import ChiefConnection, ChiefUnreachableError, WorkerRefusedError
+
+    connection = ChiefConnection(cluster, run.config())
+    try:
+        connection.hello()
+    except WorkerRefusedError as e:
+        print(f"error: worker {cluster.tuner_id}: {e}", file=sys.stderr)
+        return 2
+    except ChiefUnreachableError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    connection.start_heartbeat()
+    print(f"Worker {cluster.tuner_id}: joined the chief at {cluster.address}; run folder "
+          f"{run.run_dir} (never deleted by a worker).", flush=True)
+    try:
+        run.work(connection)
+    except (KeyboardInterrupt, _Terminated) as e:
+        print(f"\nworker {cluster.tuner_id} interrupted; its trial goes back to the chief's "
+              f"queue when it restarts:\n  {resume}", file=sys.stderr)
+        return 130 if isinstance(e, KeyboardInterrupt) else 143
+    except Exception as e:  # noqa: BLE001 (reported: exit code 1)
+        import grpc
+
+        if isinstance(e, grpc.RpcError):
+            print(f"error: {connection.lost_message(e, waited=False)}\n  {resume}",
+                  file=sys.stderr)
+        else:
+            print(f"error: worker {cluster.tuner_id} failed: {type(e).__name__}: {e}",
+                  file=sys.stderr)
+        return 1
+    finally:
+        connection.close()
+    print(f"Worker {cluster.tuner_id}: the chief has no more trials; done.", flush=True)
+    return 0
 
 
 if __name__ == "__main__":

@@ -17,6 +17,17 @@ from tunekit.tensorboard import log_images
 __all__ = ["write_report", "render_markdown"]
 
 
+def _distributed(run) -> dict[str, Any] | None:
+    """How the trials were run: `None` for one process, else the chief's facts."""
+    server = run.oracle_server
+    if server is None:
+        return None
+    workers = sorted(server.workers)
+    return {"chief": server.address, "workers_seen": workers,
+            "local_workers": len(run.supervisor.procs) if run.supervisor else 0,
+            "restarts": dict(run.supervisor.restarts) if run.supervisor else {}}
+
+
 def _report(run, model: keras.Model, num_trials: dict[str, int]) -> dict[str, Any]:
     steps = run.manifest.state["steps"]
     retrain = steps["retrain"]
@@ -30,6 +41,7 @@ def _report(run, model: keras.Model, num_trials: dict[str, int]) -> dict[str, An
         "backend_choice": run.backend_choice or {"backend": keras.backend.backend(),
                                                  "source": "KERAS_BACKEND or Keras default"},
         "machine": {"platform": platform.platform(), "processor": platform.machine()},
+        "distributed": _distributed(run),
         "phases": {
             phase: {"trials": num_trials[phase], "best_trial_id": steps[phase]["best_trial_id"],
                     "best_score": steps[phase]["best_score"],

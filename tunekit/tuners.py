@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import gc
 import math
+import os
 import time
 import warnings
 import zlib
@@ -36,7 +37,8 @@ from keras_tuner import errors as kt_errors
 from tunekit import _faults, _io
 from tunekit.tensorboard import configure_trial_logdirs
 
-__all__ = ["TUNER_KINDS", "TrialFacts", "kerastuner_seed", "make_tuner"]
+__all__ = ["TUNER_KINDS", "TrialFacts", "end_failed_search", "kerastuner_seed", "make_tuner",
+           "quiet_condition_protos"]
 
 TUNER_KINDS = ("random", "hyperband", "bayesian", "grid")
 EXTRA_METRICS = ("num_params", "epochs", "seconds")
@@ -175,15 +177,47 @@ class _TunekitTunerMixin:
         except RuntimeError as e:
             if "consecutive failures" not in str(e):
                 raise
-            # KerasTuner raises before saving the last failed trial: save it.
-            oracle = self.oracle
-            for tuner_id, ongoing in list(oracle.ongoing_trials.items()):
-                if ongoing.trial_id == trial.trial_id:
-                    del oracle.ongoing_trials[tuner_id]  # ended: must not be retried on reload
-            oracle._save_trial(oracle.trials[trial.trial_id])
-            oracle.save()
+            end_failed_search(self.oracle, trial)
             self.save()
             raise
+
+
+def end_failed_search(oracle, trial) -> None:
+    """Saves the trial on which KerasTuner stopped a search for consecutive failures.
+
+    KerasTuner raises before saving that last failed trial and leaves it
+    ongoing, so a reload would retry it: end it and save the oracle.
+    """
+    for tuner_id, ongoing in list(oracle.ongoing_trials.items()):
+        if ongoing.trial_id == trial.trial_id:
+            del oracle.ongoing_trials[tuner_id]
+    oracle._save_trial(oracle.trials[trial.trial_id])
+    oracle.save()
+
+
+def quiet_condition_protos() -> None:
+    """Removes a stray debug `print` from KerasTuner 1.4's `Parent.to_proto`.
+
+    Every conditional hyperparameter sent over gRPC printed its first parent
+    value on stdout, on the chief and on every worker. Same proto, no print.
+    """
+    from keras_tuner.src import protos
+    from keras_tuner.src.engine import conditions
+
+    if getattr(conditions.Parent.to_proto, "tunekit_quiet", False):
+        return
+
+    def to_proto(self):
+        proto = protos.get_proto()
+        first = self.values[0]
+        field = ("string_value" if isinstance(first, str) else "boolean_value"
+                 if isinstance(first, bool) else "int_value" if isinstance(first, int)
+                 else "float_value")
+        values = [proto.Value(**{field: v}) for v in self.values]
+        return proto.Condition(parent=proto.Condition.Parent(name=self.name, values=values))
+
+    to_proto.tunekit_quiet = True
+    conditions.Parent.to_proto = to_proto
 
 
 class RandomSearch(_TunekitTunerMixin, kt.RandomSearch):
@@ -194,6 +228,13 @@ class Hyperband(_TunekitTunerMixin, kt.Hyperband):
     """KerasTuner's `Hyperband` with tunekit's trial bookkeeping."""
 
     def _build_hypermodel(self, hp):
+        parent = hp.values.get("tuner/trial_id")
+        if parent is not None and not os.path.exists(self._get_checkpoint_fname(parent)):
+            raise kt_errors.FailedTrialError(
+                f"Hyperband continues trial {parent} from its checkpoint "
+                f"{self._get_checkpoint_fname(parent)}, which this process cannot read. With "
+                "workers on several machines, put the run folder (--directory) on a filesystem "
+                "they all share, or use --fine-tuner bayesian.")
         # A continued trial loads its parent's weights but not its optimizer
         # state (by KerasTuner's design); Keras warns about that every time.
         with warnings.catch_warnings():

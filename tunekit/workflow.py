@@ -248,6 +248,10 @@ class CoarseToFine:
         self.overwrite = overwrite
         self.verbose = verbose
         self.backend_choice: dict[str, Any] | None = None  # set by the CLI's --backend
+        # Distributed chief: a tunekit.chief.OracleServer hands trials to workers, and
+        # a tunekit.supervisor.LocalWorkers (if any) keeps local ones running.
+        self.oracle_server = None
+        self.supervisor = None
         self._manifest: RunManifest | None = None
         self._tuners: dict[str, kt.Tuner] = {}
         self.narrowed: NarrowedSpace | None = None
@@ -318,7 +322,8 @@ class CoarseToFine:
 
     # -- phases ------------------------------------------------------------------
 
-    def _tuner(self, phase: str) -> kt.Tuner:
+    def _tuner(self, phase: str, *, worker: bool = False) -> kt.Tuner:
+        """The phase's tuner; a worker's takes its trials (and their space) from the chief."""
         if phase in self._tuners:
             return self._tuners[phase]
         common = dict(
@@ -331,15 +336,16 @@ class CoarseToFine:
         if phase == "coarse":
             tuner = make_tuner("random", self.hypermodel, max_trials=self.coarse_trials, **common)
         else:
-            narrowed = self.narrow().hyperparameters
-            space = dict(hyperparameters=narrowed, tune_new_entries=False, allow_new_entries=False)
+            narrowed = None if worker else self.narrow().hyperparameters
+            space = {} if worker else dict(hyperparameters=narrowed, tune_new_entries=False,
+                                           allow_new_entries=False)
             if self.fine_tuner == "hyperband":
                 tuner = make_tuner("hyperband", self.hypermodel, max_epochs=self.max_epochs,
                                    factor=self.factor, **space, **common)
             else:
+                initial = 1 if worker else self._num_initial_points(narrowed)
                 tuner = make_tuner("bayesian", self.hypermodel, max_trials=self.fine_trials,
-                                   num_initial_points=self._num_initial_points(narrowed),
-                                   **space, **common)
+                                   num_initial_points=initial, **space, **common)
         self._tuners[phase] = tuner
         return tuner
 
@@ -366,16 +372,15 @@ class CoarseToFine:
             write_experiment(self.run_dir / "tensorboard" / phase, space, phases=(phase,))
         manifest.mark(phase, "running")
         start = time.perf_counter()
-        tuner.tunekit_listeners = (PhaseProgress(phase, write=self._say),)
-        # No graph per trial: under JAX, tracing it costs as much as two MNIST epochs.
-        callbacks = [keras.callbacks.TensorBoard(
-            log_dir=str(self.run_dir / "tensorboard" / phase), write_graph=False)]
-        tuner.search(
-            self.data.x_train, self.data.y_train,
-            validation_data=(self.data.x_val, self.data.y_val),
-            epochs=epochs, batch_size=self.batch_size,
-            callbacks=callbacks + self.callbacks, verbose=0,
-        )
+        listeners = (PhaseProgress(phase, write=self._say),)
+        if self.oracle_server is not None:  # distributed: workers run the trials
+            tuner.oracle.save()
+            tuner.save()
+            self.oracle_server.serve_phase(phase, tuner, listeners=listeners,
+                                           supervisor=self.supervisor)
+        else:
+            tuner.tunekit_listeners = listeners
+            self._run_search(tuner, phase, epochs)
         best = completed_trials(tuner.oracle)
         if not best:
             raise NoCompletedTrialsError(
@@ -389,6 +394,35 @@ class CoarseToFine:
                       best_score=best[0].score, num_trials=len(tuner.oracle.trials))
         _faults.checkpoint("phase.end")
         return tuner
+
+    def _run_search(self, tuner: kt.Tuner, phase: str, epochs: int) -> None:
+        # No graph per trial: under JAX, tracing it costs as much as two MNIST epochs.
+        callbacks = [keras.callbacks.TensorBoard(
+            log_dir=str(self.run_dir / "tensorboard" / phase), write_graph=False)]
+        tuner.search(
+            self.data.x_train, self.data.y_train,
+            validation_data=(self.data.x_val, self.data.y_val),
+            epochs=epochs, batch_size=self.batch_size,
+            callbacks=callbacks + self.callbacks, verbose=0,
+        )
+
+    def work(self, connection) -> None:
+        """Runs trials for a chief, phase after phase, until the chief has no more.
+
+        The distributed counterpart of `coarse()` + `fine()` on a worker
+        (`KERASTUNER_TUNER_ID` set, see `tunekit.cluster`): the chief's
+        oracle hands out every trial, with its hyperparameters (the narrowed
+        ones in the fine phase). The worker never opens or locks the run's
+        manifest, never narrows and never deletes anything.
+
+        Args:
+            connection: A `tunekit.worker.ChiefConnection`, already greeted.
+        """
+        for phase, epochs in (("coarse", self.coarse_epochs), ("fine", self.max_epochs)):
+            tuner = self._tuner(phase, worker=True)
+            connection.client(tuner, phase)
+            self._say(f"[{phase}] asking the chief at {connection.cluster.address} for trials")
+            self._run_search(tuner, phase, epochs)
 
     def coarse(self) -> kt.Tuner:
         """Runs (or resumes) the coarse RandomSearch; returns its tuner."""

@@ -1,0 +1,247 @@
+"""Parallel and distributed tuning on KerasTuner's chief/worker engine, on loopback.
+
+Every test runs real processes: a chief and workers of
+`python -m tunekit.coarse_to_fine`, talking KerasTuner's gRPC protocol on
+127.0.0.1, with a tiny budget. Faults are injected with `TUNEKIT_FAULT`
+(`TUNEKIT_FAULT_ONCE` makes each fire in one process only).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from tunekit.cluster import PortInUseError, check_port_free, cluster_from, split_tuner_id
+
+TINY = ["--coarse-trials", "6", "--coarse-epochs", "1", "--top", "3", "--final-epochs", "1",
+        "--backend", "tensorflow"]
+
+
+def _env(**extra):
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("KERASTUNER_", "TUNEKIT_FAULT"))}
+    env.update(TF_CPP_MIN_LOG_LEVEL="3", **extra)
+    return env
+
+
+def _start(args, cwd, **env):
+    return subprocess.Popen([sys.executable, "-m", "tunekit.coarse_to_fine", *args], cwd=cwd,
+                            env=_env(**env), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+
+
+def _finish(proc, timeout=240):
+    out, err = proc.communicate(timeout=timeout)
+    return proc.returncode, out, err
+
+
+def _free_port() -> int:
+    return check_port_free("127.0.0.1", 0)
+
+
+def _trials(project: Path) -> dict[str, dict]:
+    return {p.parent.name.removeprefix("trial_"): json.loads(p.read_text())
+            for p in project.glob("trial_*/trial.json")}
+
+
+def _wait_for(predicate, timeout, what):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def _assert_each_trial_ran_once(run_dir: Path, phase: str, expected: int) -> dict[str, dict]:
+    """The phase's oracle ended every trial exactly once and agrees with trials.csv."""
+    oracle = json.loads((run_dir / phase / "oracle.json").read_text())
+    trials = _trials(run_dir / phase)
+    assert len(trials) == expected
+    assert sorted(oracle["end_order"]) == sorted(trials)  # each ended once, none missing
+    assert oracle["ongoing_trials"] == {}
+    frame = pd.read_csv(run_dir / "trials.csv", dtype={"trial_id": str})
+    rows = frame[frame.phase == phase]
+    assert rows.trial_id.is_unique and sorted(rows.trial_id) == sorted(trials)
+    for trial_id, trial in trials.items():
+        assert rows[rows.trial_id == trial_id].iloc[0].status == trial["status"]
+    return trials
+
+
+# -- roles, no processes -----------------------------------------------------------------
+
+def test_roles_from_kerastuner_variables_and_workers_flag():
+    assert cluster_from({}).role == "single"
+    local = cluster_from({}, workers=2)
+    assert (local.role, local.ip, local.workers) == ("chief", "127.0.0.1", 2)
+    env = {"KERASTUNER_TUNER_ID": "chief", "KERASTUNER_ORACLE_IP": "10.0.0.5",
+           "KERASTUNER_ORACLE_PORT": "8000"}
+    chief = cluster_from(env, workers=0)
+    assert (chief.role, chief.address, chief.workers, chief.connect_ip) == (
+        "chief", "10.0.0.5:8000", 0, "10.0.0.5")
+    worker = cluster_from({**env, "KERASTUNER_TUNER_ID": "tuner3"})
+    assert (worker.role, worker.tuner_id, worker.address) == ("worker", "tuner3", "10.0.0.5:8000")
+    assert split_tuner_id("tuner3@fine") == ("tuner3", "fine")
+
+
+@pytest.mark.parametrize("env, kwargs, message", [
+    ({"KERASTUNER_ORACLE_IP": "127.0.0.1"}, {}, "KERASTUNER_TUNER_ID, KERASTUNER_ORACLE_PORT"),
+    ({"KERASTUNER_TUNER_ID": "t", "KERASTUNER_ORACLE_IP": "h", "KERASTUNER_ORACLE_PORT": "x"},
+     {}, "port number"),
+    ({"KERASTUNER_TUNER_ID": "a@b", "KERASTUNER_ORACLE_IP": "h",
+      "KERASTUNER_ORACLE_PORT": "1"}, {}, "must not contain '@'"),
+    ({}, {"workers": 0}, "KERASTUNER_TUNER_ID=chief"),
+])
+def test_inconsistent_settings_are_named(env, kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        cluster_from(env, **kwargs)
+
+
+def test_chief_refuses_a_taken_port_naming_it(tmp_path, small_npz):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        with pytest.raises(PortInUseError, match=f"127.0.0.1:{port}"):
+            check_port_free("127.0.0.1", port)
+        start = time.monotonic()
+        code, out, err = _finish(_start(["--data", str(small_npz), "--workers", "2",
+                                         "--port", str(port), *TINY], tmp_path), timeout=60)
+    assert code == 2
+    assert f"127.0.0.1:{port}" in err and "--port" in err
+    assert time.monotonic() - start < 30  # refused before any data or Keras work
+    assert not (tmp_path / "runs").exists()
+
+
+# -- one machine: --workers 2 ----------------------------------------------------------------
+
+def test_two_local_workers_run_every_trial_once_despite_a_killed_worker(tmp_path, small_npz):
+    once = tmp_path / "faults"
+    once.mkdir()
+    args = ["--data", str(small_npz), "--workers", "2", "--max-epochs", "2", "--factor", "2",
+            *TINY]
+    # One coarse trial fails on a worker; one worker is SIGKILLed as it starts a fine trial.
+    code, out, err = _finish(_start(
+        args, tmp_path, TUNEKIT_FAULT="coarse.trial_start:2:raise,fine.trial_start:2",
+        TUNEKIT_FAULT_ONCE=str(once)))
+    assert code == 0, err[-3000:] + out[-3000:]
+    run_dir = tmp_path / "runs" / "mnist-dense"
+
+    coarse = _assert_each_trial_ran_once(run_dir, "coarse", 6)
+    failed = [t for t in coarse.values() if t["status"] == "FAILED"]
+    assert len(failed) == 1 and "injected fault" in failed[0]["message"]
+    # The worker's error text reached the chief's output and trials.csv.
+    assert "FAILED on worker local" in out and "injected fault" in out
+    frame = pd.read_csv(run_dir / "trials.csv", dtype={"trial_id": str})
+    assert frame.error.fillna("").str.contains("injected fault").sum() == 1
+
+    # The killed worker was restarted under its id and got its trial back.
+    assert "restarting it under the same id" in out
+    from keras_tuner.src.engine import oracle as _  # noqa: F401 (KerasTuner loads cleanly)
+    import keras_tuner as kt
+
+    hyperband = kt.oracles.HyperbandOracle(objective="val_accuracy", max_epochs=2, factor=2)
+    from tunekit.progress import planned_trials
+
+    fine = _assert_each_trial_ran_once(run_dir, "fine", planned_trials(hyperband))
+    assert all(t["status"] == "COMPLETED" for t in fine.values())
+    narrowed = json.loads((run_dir / "narrowed_space.json").read_text())
+    assert narrowed  # the fine trials' space is the narrowed one (checked below)
+    from tunekit.narrowing import NarrowedSpace
+
+    space = {hp.name: hp for hp in NarrowedSpace.from_json(
+        (run_dir / "narrowed_space.json").read_text()).hyperparameters.space}
+    for trial in fine.values():
+        values = trial["hyperparameters"]["values"]
+        for name, hp in space.items():
+            if name in values and values[name] is not None:
+                config = hp.get_config()
+                if "min_value" in config:
+                    assert config["min_value"] - 1e-9 <= values[name] <= config["max_value"] + 1e-9
+                elif "values" in config:
+                    assert values[name] in config["values"]
+                elif "value" in config:
+                    assert values[name] == config["value"]
+
+    # Retrained and evaluated once, on the chief; every worker finished.
+    assert out.count("Retraining ") == 1 and "== Summary ==" in out
+    assert (run_dir / "best_model.keras").is_file()
+    for worker in ("local0", "local1"):
+        log = (run_dir / "workers" / f"{worker}.log").read_text()
+        assert "the chief has no more trials; done." in log
+    # Each worker ran with its share of the cores.
+    assert "1 threads" in out or len(os.sched_getaffinity(0)) > 2
+
+
+# -- several machines: a chief and workers started separately ----------------------------
+
+def test_remote_workers_survive_a_killed_chief_and_a_lost_worker_then_resume(tmp_path,
+                                                                            small_npz):
+    port = _free_port()
+    base = ["--data", str(small_npz), "--fine-tuner", "bayesian", "--fine-trials", "3",
+            "--max-epochs", "1", *TINY]
+    kt_env = dict(KERASTUNER_ORACLE_IP="127.0.0.1", KERASTUNER_ORACLE_PORT=str(port))
+    chief_args = [*base, "--workers", "0", "--worker-timeout", "6"]
+    worker_args = [*base, "--chief-timeout", "5"]
+    run_dir = tmp_path / "runs" / "mnist-dense"
+
+    def chief(**env):
+        return _start(chief_args, tmp_path, KERASTUNER_TUNER_ID="chief", **kt_env, **env)
+
+    def worker(name, *extra, **env):
+        return _start([*worker_args, *extra], tmp_path, KERASTUNER_TUNER_ID=name, **kt_env,
+                      **env)
+
+    def completed(phase):
+        return sum(t["status"] == "COMPLETED" for t in _trials(run_dir / phase).values())
+
+    # 1. A worker with other settings is refused, naming the difference.
+    c = chief()
+    bad = worker("tuner9", "--seed", "1")
+    code, _, err = _finish(bad, timeout=120)
+    assert code == 2 and "seed: chief 0, worker 1" in err
+
+    # 2. The chief is killed mid-coarse: both workers stop within their timeout, naming it.
+    # (tuner1 runs with --overwrite throughout: a worker never deletes the project.)
+    w0, w1 = worker("tuner0"), worker("tuner1", "--overwrite")
+    _wait_for(lambda: completed("coarse") >= 1, 120, "a completed coarse trial")
+    c.send_signal(signal.SIGKILL)
+    c.wait()
+    killed_at = time.monotonic()
+    for w in (w0, w1):
+        code, _, err = _finish(w, timeout=60)
+        assert code == 1 and f"cannot reach the chief at 127.0.0.1:{port}" in err, err[-2000:]
+    assert time.monotonic() - killed_at < 5 + 20  # chief timeout + heartbeat + slack
+    before = {k: v for k, v in _trials(run_dir / "coarse").items() if v["status"] == "COMPLETED"}
+    assert before
+
+    # 3. Rerun; a worker dies holding a trial and never comes back: the chief ends the run
+    # after --worker-timeout, naming the trial and the worker.
+    c = chief()
+    once = tmp_path / "once"
+    once.mkdir()
+    w0 = worker("tuner0", TUNEKIT_FAULT="coarse.trial_start:1", TUNEKIT_FAULT_ONCE=str(once))
+    code, out, err = _finish(c, timeout=120)
+    assert code == 1, err[-2000:]
+    assert "held by worker tuner0" in err and "--worker-timeout" in err
+    assert _finish(w0)[0] == -signal.SIGKILL
+
+    # 4. Rerun everything: the run resumes and completes; nothing completed was redone.
+    c, w0, w1 = chief(), worker("tuner0"), worker("tuner1", "--overwrite")
+    code, out, err = _finish(c)
+    assert code == 0, err[-3000:]
+    assert _finish(w0)[0] == 0 and _finish(w1)[0] == 0
+    coarse = _assert_each_trial_ran_once(run_dir, "coarse", 6)
+    for trial_id, trial in before.items():
+        assert coarse[trial_id] == trial  # untouched by the resume and by --overwrite
+    _assert_each_trial_ran_once(run_dir, "fine", 3)
+    assert (run_dir / "best_model.keras").is_file()

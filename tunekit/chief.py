@@ -1,0 +1,313 @@
+"""The chief of a distributed run: KerasTuner's oracle service, one phase at a time.
+
+`OracleServer` serves KerasTuner's own gRPC `Oracle` service (its
+`OracleServicer`, so KerasTuner's unmodified `OracleClient` on every worker
+talks to it) for the coarse phase, then for the fine phase, on one port. Next
+to it, on the same port, a small `tunekit.Cluster` service carries what
+KerasTuner's messages cannot:
+
+- `Hello`: a worker's run settings, refused when they differ from the chief's;
+- `Heartbeat`: liveness both ways (a silent worker holding a trial is
+  restarted, or ends the run; a worker that cannot reach the chief stops);
+- `TrialMessage`: the error text of a trial that failed on a worker
+  (KerasTuner's gRPC `Trial` has no field for it), kept in the chief's
+  `trial.json` and printed.
+
+Used by `CoarseToFine` on the chief (see `tunekit.workflow`).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Sequence
+from concurrent import futures
+from typing import Any
+
+import grpc
+from keras_tuner.src import protos
+from keras_tuner.src.distribute.oracle_chief import OracleServicer
+from keras_tuner.src.engine import hyperparameters as hp_module
+from keras_tuner.src.engine import trial as trial_module
+
+from tunekit.cluster import (PHASES, SERVICE, Cluster, PortInUseError, check_port_free, decode,
+                             encode, split_tuner_id)
+from tunekit.tuners import end_failed_search, quiet_condition_protos
+
+__all__ = ["OracleServer", "WorkerLostError"]
+
+_POLL = 0.2
+_IDLE_WAIT = 0.3  # a worker asking too early waits this long before asking again
+
+
+class WorkerLostError(RuntimeError):
+    """A worker holding a trial went silent for longer than the worker timeout."""
+
+
+def _empty_trial(status: str) -> trial_module.Trial:
+    return trial_module.Trial(hyperparameters=hp_module.HyperParameters(), trial_id="",
+                              status=status)
+
+
+def _order(phase: str | None) -> int:
+    return -1 if phase is None else (PHASES.index(phase) if phase in PHASES else len(PHASES))
+
+
+def _differences(mine: dict[str, Any], theirs: dict[str, Any]) -> list[str]:
+    keys = sorted(set(mine) | set(theirs))
+    return [f"{k}: chief {mine.get(k)!r}, worker {theirs.get(k)!r}" for k in keys
+            if mine.get(k) != theirs.get(k)]
+
+
+class _PhaseServicer(OracleServicer):
+    """KerasTuner's servicer, routed by phase, with tunekit's bookkeeping."""
+
+    def __init__(self, server: OracleServer) -> None:
+        super().__init__(oracle=None)
+        self.server = server
+
+    # KerasTuner's Oracle service ------------------------------------------------
+
+    def CreateTrial(self, request, context):
+        server = self.server
+        worker, phase = split_tuner_id(request.tuner_id)
+        server.touch(worker, context)
+        if phase not in PHASES:
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT,
+                          f"tuner id {request.tuner_id!r}: tunekit workers ask as "
+                          "'<worker>@coarse' or '<worker>@fine'; start workers with "
+                          "python -m tunekit.coarse_to_fine")
+        with server.lock:
+            current, oracle = server.phase, self.oracle
+            if _order(phase) < _order(current):  # that phase is over: move on
+                trial = _empty_trial(trial_module.TrialStatus.STOPPED)
+            elif _order(phase) > _order(current) or oracle is None:
+                trial = None
+            else:
+                trial = oracle.create_trial(request.tuner_id)
+                if trial.status == trial_module.TrialStatus.STOPPED:
+                    self.stop_triggered = True
+                elif trial.status == trial_module.TrialStatus.RUNNING:
+                    server.handed_out(worker, trial)
+        if trial is None or trial.status == trial_module.TrialStatus.IDLE:
+            time.sleep(_IDLE_WAIT)  # KerasTuner's worker loop asks again at once
+            trial = trial or _empty_trial(trial_module.TrialStatus.IDLE)
+        return protos.get_service().CreateTrialResponse(trial=trial.to_proto())
+
+    def UpdateTrial(self, request, context):
+        with self.server.lock:
+            self._check_running(request.trial_id, context)
+            trial = self.oracle.update_trial(request.trial_id, request.metrics,
+                                             step=request.step)
+            return protos.get_service().UpdateTrialResponse(trial=trial.to_proto())
+
+    def EndTrial(self, request, context):
+        server = self.server
+        trial = trial_module.Trial.from_proto(request.trial)
+        with server.lock:
+            self._check_running(trial.trial_id, context)
+            trial.message = server.messages.pop((server.phase, trial.trial_id), None)
+            try:
+                self.oracle.end_trial(trial)
+                # KerasTuner saved the oracle before dropping the trial from the ongoing
+                # ones (its tuner saves again afterwards): without this a reload retries it.
+                self.oracle.save()
+            except RuntimeError as e:  # KerasTuner's consecutive-failure stop
+                end_failed_search(self.oracle, trial)
+                server.fatal = e
+            server.trial_ended(self.oracle.trials[trial.trial_id])
+        return protos.get_service().EndTrialResponse()
+
+    def GetTrial(self, request, context):
+        with self.server.lock:
+            return super().GetTrial(request, context)
+
+    def GetBestTrials(self, request, context):
+        with self.server.lock:
+            return super().GetBestTrials(request, context)
+
+    def GetSpace(self, request, context):
+        with self.server.lock:
+            if self.oracle is None:
+                context.abort(grpc.StatusCode.UNAVAILABLE, "no phase is running yet")
+            return super().GetSpace(request, context)
+
+    def UpdateSpace(self, request, context):
+        # The chief owns the space (the fine phase's is the narrowed one): ignored.
+        return protos.get_service().UpdateSpaceResponse()
+
+    def _check_running(self, trial_id: str, context) -> None:
+        oracle = self.oracle
+        if oracle is None or trial_id not in {t.trial_id for t in oracle.ongoing_trials.values()}:
+            context.abort(grpc.StatusCode.FAILED_PRECONDITION,
+                          f"trial {trial_id} is not running in the chief's "
+                          f"{self.server.phase} phase")
+
+
+class OracleServer:
+    """Serves each phase's oracle to workers; see the module docstring.
+
+    Args:
+        cluster: The chief's `Cluster` (address, timeouts).
+        config: The run's settings (`CoarseToFine.config()`); a worker whose
+            settings differ is refused, with the differences named.
+        write: Where progress lines go.
+    """
+
+    def __init__(self, cluster: Cluster, config: dict[str, Any], *,
+                 write: Callable[[str], None] = print) -> None:
+        quiet_condition_protos()
+        self.cluster = cluster
+        self.config = config
+        self.write = write
+        self.lock = threading.RLock()
+        self.phase: str | None = None
+        self.tuner = None
+        self.listeners: Sequence[Callable] = ()
+        self.messages: dict[tuple[str | None, str], str] = {}
+        self.workers: dict[str, dict[str, Any]] = {}
+        self.held: dict[str, tuple[str, float]] = {}  # trial id -> (worker, since)
+        self.fatal: BaseException | None = None
+        self.port = cluster.port
+        self._servicer = _PhaseServicer(self)
+        self._grpc: grpc.Server | None = None
+
+    @property
+    def address(self) -> str:
+        return f"{self.cluster.ip}:{self.port}"
+
+    def start(self) -> OracleServer:
+        """Binds the port (refusing a taken one, by name) and starts serving."""
+        self.port = check_port_free(self.cluster.ip, self.cluster.port)
+        # No SO_REUSEPORT: a second chief on the same port must fail, not share it.
+        server = grpc.server(futures.ThreadPoolExecutor(max_workers=16),
+                             options=[("grpc.so_reuseport", 0)])
+        protos.get_service_grpc().add_OracleServicer_to_server(self._servicer, server)
+        server.add_generic_rpc_handlers([grpc.method_handlers_generic_handler(SERVICE, {
+            name: grpc.unary_unary_rpc_method_handler(
+                method, request_deserializer=decode, response_serializer=encode)
+            for name, method in (("Hello", self._hello), ("Heartbeat", self._heartbeat),
+                                 ("TrialMessage", self._trial_message))
+        })])
+        try:
+            bound = server.add_insecure_port(self.address)
+        except RuntimeError:
+            bound = 0
+        if not bound:
+            raise PortInUseError(f"The chief cannot listen on {self.address}: choose another "
+                                 "port with --port / KERASTUNER_ORACLE_PORT.")
+        server.start()
+        self._grpc = server
+        return self
+
+    def stop(self, grace: float = 1.0) -> None:
+        if self._grpc is not None:
+            self._grpc.stop(grace).wait()
+            self._grpc = None
+
+    # -- tunekit.Cluster calls --------------------------------------------------------
+
+    def _hello(self, request: dict[str, Any], context) -> dict[str, Any]:
+        differences = _differences(self.config, request.get("config", {}))
+        worker = request.get("worker", "?")
+        if differences:
+            self.write(f"Refused worker {worker} ({context.peer()}): its settings differ "
+                       f"from this run's: {'; '.join(differences)}")
+            return {"error": "this worker's settings differ from the chief's: "
+                    + "; ".join(differences)
+                    + ". Start every worker with the chief's options (--seed, --data, budget)."}
+        self.touch(worker, context)
+        self.write(f"Worker {worker} joined from {context.peer()} "
+                   f"(pid {request.get('pid')}, {request.get('threads', '?')} threads).")
+        return {"phase": self.phase}
+
+    def _heartbeat(self, request: dict[str, Any], context) -> dict[str, Any]:
+        self.touch(request.get("worker", "?"), context)
+        return {"phase": self.phase}
+
+    def _trial_message(self, request: dict[str, Any], context) -> dict[str, Any]:
+        with self.lock:
+            self.messages[(request.get("phase"), request["trial_id"])] = request["message"]
+        return {}
+
+    # -- bookkeeping (called with the lock held or from one thread) --------------------
+
+    def touch(self, worker: str, context) -> None:
+        with self.lock:
+            self.workers.setdefault(worker, {})["seen"] = time.monotonic()
+            self.workers[worker]["peer"] = context.peer()
+
+    def handed_out(self, worker: str, trial: trial_module.Trial) -> None:
+        self.held[trial.trial_id] = (worker, time.monotonic())
+
+    def trial_ended(self, trial: trial_module.Trial) -> None:
+        worker, _ = self.held.pop(trial.trial_id, ("?", 0.0))
+        for listener in self.listeners:
+            listener(self.tuner, trial)
+        if trial.status != trial_module.TrialStatus.COMPLETED and trial.message:
+            last = trial.message.strip().splitlines()[-1]
+            self.write(f"[{self.phase}] trial {trial.trial_id} {trial.status} on worker "
+                       f"{worker}: {last} (full text in trial.json, `error` in trials.csv)")
+
+    # -- phases -------------------------------------------------------------------------
+
+    def serve_phase(self, phase: str, tuner, *, listeners: Sequence[Callable] = (),
+                    supervisor=None) -> None:
+        """Serves `tuner`'s oracle until the phase's last trial has ended.
+
+        Raises:
+            WorkerLostError: A remote worker holding a trial went silent.
+            RuntimeError: KerasTuner stopped the search (consecutive failures),
+                or the local workers could not be kept running.
+        """
+        oracle = tuner.oracle
+        oracle.verbose = 0
+        with self.lock:
+            self.phase, self.tuner, self.listeners = phase, tuner, tuple(listeners)
+            self._servicer.oracle = oracle
+            self._servicer.stop_triggered = False
+            self.held = {t.trial_id: (split_tuner_id(tid)[0], time.monotonic())
+                         for tid, t in oracle.ongoing_trials.items()}
+            self.phase_start = time.monotonic()
+        waiting_said = False
+        while True:
+            with self.lock:
+                if self.fatal is not None:
+                    raise self.fatal
+                if self._servicer.stop_triggered and not oracle.ongoing_trials:
+                    return
+            if supervisor is not None:
+                supervisor.check()
+            elif not waiting_said and not self.workers:
+                self.write(f"[{phase}] waiting for workers on {self.address}")
+                waiting_said = True
+            self._check_silent(phase, supervisor)
+            time.sleep(_POLL)
+
+    def finish(self) -> None:
+        """Ends the last phase: every later request is told to stop."""
+        with self.lock:
+            self.phase, self._servicer.oracle = "done", None
+
+    def _check_silent(self, phase: str, supervisor) -> None:
+        now = time.monotonic()
+        timeout = self.cluster.worker_timeout
+        with self.lock:
+            stuck = []
+            for trial_id, (worker, since) in self.held.items():
+                seen = self.workers.get(worker, {}).get("seen", since)
+                if now - max(seen, since) > timeout:
+                    stuck.append((trial_id, worker, self.workers.get(worker, {}).get("peer")))
+        for trial_id, worker, peer in stuck:
+            if supervisor is not None and supervisor.owns(worker):
+                supervisor.restart(worker, f"silent for {timeout:.0f} s while holding "
+                                   f"{phase} trial {trial_id}")
+                with self.lock:
+                    self.workers.setdefault(worker, {})["seen"] = time.monotonic()
+                continue
+            raise WorkerLostError(
+                f"{phase} trial {trial_id} is held by worker {worker} ({peer or 'never seen'}), "
+                f"which has not been heard from for more than {timeout:.0f} s "
+                "(--worker-timeout). Nothing completed is lost: restart that worker with "
+                f"KERASTUNER_TUNER_ID={worker} and rerun this command; the trial is handed out "
+                "again.")

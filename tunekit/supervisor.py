@@ -1,0 +1,170 @@
+"""Local worker processes for `--workers N`: started, limited, watched, restarted.
+
+Each worker is `python -m tunekit.coarse_to_fine` with the chief's options and
+KerasTuner's variables (`KERASTUNER_TUNER_ID=local<i>`, the chief's address).
+It gets its share of the CPU: pinned to `cores / N` cores
+(`sched_setaffinity`), with TensorFlow's, XLA's and OpenMP's thread pools
+sized to match, so N workers do not oversubscribe the machine. Its output
+goes to `<run>/workers/<id>.log`. It dies with the chief (Linux
+`PR_SET_PDEATHSIG`).
+
+A worker that dies before the run is done (killed, crashed) is started again
+under the same id, and KerasTuner hands its unfinished trial back to it. A
+worker that exits with status 2 (refused settings) is not restarted.
+
+This module imports no Keras.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from tunekit.cluster import ENV_VARS, Cluster
+
+__all__ = ["LocalWorkers", "WorkerCrashError", "thread_env"]
+
+MAX_RESTARTS = 3
+_PR_SET_PDEATHSIG = 1
+
+
+class WorkerCrashError(RuntimeError):
+    """A local worker could not be kept running."""
+
+
+def thread_env(threads: int, backend: str | None) -> dict[str, str]:
+    """Environment variables that size a worker's thread pools to `threads`."""
+    env = {
+        "TUNEKIT_WORKER_THREADS": str(threads),
+        "OMP_NUM_THREADS": str(threads),
+        "TF_NUM_INTRAOP_THREADS": str(threads),
+        "TF_NUM_INTEROP_THREADS": "1",
+    }
+    if backend == "jax" and threads == 1:
+        flags = os.environ.get("XLA_FLAGS", "")
+        env["XLA_FLAGS"] = (flags + " --xla_cpu_multi_thread_eigen=false "
+                            "intra_op_parallelism_threads=1").strip()
+    return env
+
+
+def _limit(cores: Sequence[int]) -> Callable[[], None]:
+    def preexec() -> None:  # runs in the child, before exec
+        try:
+            ctypes.CDLL(None).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+        except (OSError, AttributeError):
+            pass
+        os.sched_setaffinity(0, cores)
+    return preexec
+
+
+class LocalWorkers:
+    """Starts and supervises the chief's local workers.
+
+    Args:
+        cluster: The chief's `Cluster` (`workers`, address).
+        argv: The command-line options every worker runs with (the chief's).
+        log_dir: Folder for `<id>.log`.
+        backend: The Keras backend the chief chose, forced on the workers.
+        write: Where status lines go.
+    """
+
+    def __init__(self, cluster: Cluster, argv: Sequence[str], log_dir: Path, *,
+                 backend: str | None = None, write: Callable[[str], None] = print) -> None:
+        self.cluster = cluster
+        self.argv = [*argv] + (["--backend", backend] if backend else [])
+        self.log_dir = Path(log_dir)
+        self.backend = backend
+        self.write = write
+        self.procs: dict[str, subprocess.Popen] = {}
+        self.restarts: dict[str, int] = {}
+        self.finished: set[str] = set()
+        cpus = sorted(os.sched_getaffinity(0))
+        n = max(1, cluster.workers)
+        per = max(1, len(cpus) // n)
+        self.cores = {f"local{i}": [cpus[(i * per + j) % len(cpus)] for j in range(per)]
+                      for i in range(n)}
+
+    def owns(self, worker: str) -> bool:
+        return worker in self.procs
+
+    def log_path(self, worker: str) -> Path:
+        return self.log_dir / f"{worker}.log"
+
+    def start(self) -> LocalWorkers:
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        for worker in self.cores:
+            self._spawn(worker)
+        return self
+
+    def _spawn(self, worker: str) -> None:
+        env = {k: v for k, v in os.environ.items() if k not in ENV_VARS}
+        env.update(thread_env(len(self.cores[worker]), self.backend))
+        env.update(KERASTUNER_TUNER_ID=worker, KERASTUNER_ORACLE_IP=self.cluster.connect_ip,
+                   KERASTUNER_ORACLE_PORT=str(self.cluster.port), PYTHONUNBUFFERED="1")
+        with open(self.log_path(worker), "ab") as log:
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "tunekit.coarse_to_fine", *self.argv],
+                env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                preexec_fn=_limit(self.cores[worker]))
+        self.procs[worker] = proc
+        self.write(f"Started worker {worker} (pid {proc.pid}, cores "
+                   f"{','.join(map(str, self.cores[worker]))}, log {self.log_path(worker)}).")
+
+    def _tail(self, worker: str, lines: int = 8) -> str:
+        try:
+            text = self.log_path(worker).read_text(errors="replace").strip().splitlines()
+        except OSError:
+            return ""
+        return "\n".join("    " + line for line in text[-lines:])
+
+    def check(self) -> None:
+        """Restarts dead workers; raises when one cannot be kept running."""
+        for worker, proc in list(self.procs.items()):
+            code = proc.poll()
+            if code is None or worker in self.finished:
+                continue
+            if code == 0:
+                self.finished.add(worker)
+                continue
+            if code == 2:
+                raise WorkerCrashError(
+                    f"worker {worker} refused to start (exit 2); its log "
+                    f"{self.log_path(worker)} ends with:\n{self._tail(worker)}")
+            self.restart(worker, f"exited with status {code}")
+
+    def restart(self, worker: str, reason: str) -> None:
+        count = self.restarts.get(worker, 0) + 1
+        if count > MAX_RESTARTS:
+            raise WorkerCrashError(
+                f"worker {worker} {reason}, after {MAX_RESTARTS} restarts; giving up. Its log "
+                f"{self.log_path(worker)} ends with:\n{self._tail(worker)}\nCompleted trials "
+                "are saved: fix the cause and rerun the same command to resume.")
+        self.restarts[worker] = count
+        proc = self.procs[worker]
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        self.write(f"Worker {worker} {reason}; restarting it under the same id "
+                   f"(restart {count}/{MAX_RESTARTS}); its unfinished trial is handed back.")
+        self._spawn(worker)
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Waits up to `timeout` s for workers to finish, then terminates the rest."""
+        deadline = time.monotonic() + timeout
+        for proc in self.procs.values():
+            try:
+                proc.wait(max(0.0, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                proc.terminate()
+        for proc in self.procs.values():
+            try:
+                proc.wait(5)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
