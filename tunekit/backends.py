@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from tunekit import _io
+from tunekit.cluster import thread_env, worker_cores
 
 __all__ = ["BACKENDS", "choose_backend", "enable_jax_compilation_cache", "probe"]
 
@@ -62,23 +63,40 @@ def _machine() -> str:
 
 
 def probe(backend: str, hypermodel: str, input_shape: Sequence[int], num_classes: int,
-          batch_size: int, *, timeout: float = 120.0) -> float:
+          batch_size: int, *, timeout: float = 120.0, steps_per_execution: int = 1,
+          processes: int = 1) -> float:
     """Training samples per second of the hypermodel's default model on `backend`.
 
-    Runs in a subprocess with `KERAS_BACKEND=backend`. Returns 0.0 if the
-    backend cannot run here (for example, JAX is not installed).
+    Runs in a subprocess with `KERAS_BACKEND=backend`. With `processes=N`, N
+    subprocesses train at once, each pinned to its share of the cores with
+    its thread pools sized to match (as `--workers N` runs them), and the sum
+    of their speeds is returned. Returns 0.0 if the backend cannot run here
+    (for example, JAX is not installed).
     """
-    env = {**os.environ, "KERAS_BACKEND": backend, "TF_CPP_MIN_LOG_LEVEL": "3"}
     args = [sys.executable, "-m", "tunekit.backends", hypermodel, json.dumps(list(input_shape)),
-            str(num_classes), str(batch_size)]
-    try:
-        proc = subprocess.run(args, env=env, capture_output=True, text=True, timeout=timeout)
-    except subprocess.TimeoutExpired:
-        return 0.0
-    lines = [line for line in proc.stdout.splitlines() if line.startswith("samples_per_second=")]
-    if proc.returncode != 0 or not lines:
-        return 0.0
-    return float(lines[-1].split("=", 1)[1])
+            str(num_classes), str(batch_size), str(steps_per_execution)]
+    cores = worker_cores(processes)
+    procs = []
+    for i in range(processes):
+        env = {**os.environ, "KERAS_BACKEND": backend, "TF_CPP_MIN_LOG_LEVEL": "3"}
+        if processes > 1:
+            env.update(thread_env(len(cores[i]), backend))
+        procs.append(subprocess.Popen(
+            args, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+            preexec_fn=(lambda c=cores[i]: os.sched_setaffinity(0, c)) if processes > 1
+            else None))
+    total = 0.0
+    for proc in procs:
+        try:
+            out, _ = proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            return 0.0
+        lines = [line for line in out.splitlines() if line.startswith("samples_per_second=")]
+        if proc.returncode != 0 or not lines:
+            return 0.0
+        total += float(lines[-1].split("=", 1)[1])
+    return total
 
 
 def choose_backend(hypermodel: str, input_shape: Sequence[int], num_classes: int,
@@ -131,7 +149,8 @@ def choose_backend(hypermodel: str, input_shape: Sequence[int], num_classes: int
     return choice
 
 
-def _measure(hypermodel: str, input_shape: list[int], num_classes: int, batch_size: int) -> float:
+def _measure(hypermodel: str, input_shape: list[int], num_classes: int, batch_size: int,
+             steps_per_execution: int = 1) -> float:
     import keras_tuner as kt
     import numpy as np
     from keras_tuner.src.engine import hypermodel as hm_module
@@ -150,6 +169,7 @@ def _measure(hypermodel: str, input_shape: list[int], num_classes: int, batch_si
                    input_shape=tuple(input_shape), num_classes=num_classes, name="probe")
     model = resolve_hypermodel(hypermodel)(data)
     model = hm_module.get_hypermodel(model).build(kt.HyperParameters())
+    model.steps_per_execution = steps_per_execution  # read when fit builds its train step
     warm = batch_size * _WARMUP_STEPS
     model.fit(x[:warm], y[:warm], batch_size=batch_size, epochs=1, verbose=0)
     start = time.perf_counter()
@@ -159,5 +179,6 @@ def _measure(hypermodel: str, input_shape: list[int], num_classes: int, batch_si
 
 if __name__ == "__main__":
     spec, shape, classes, batch = sys.argv[1:5]
-    speed = _measure(spec, json.loads(shape), int(classes), int(batch))
+    spe = int(sys.argv[5]) if len(sys.argv) > 5 else 1
+    speed = _measure(spec, json.loads(shape), int(classes), int(batch), spe)
     print(f"samples_per_second={speed:.1f}")

@@ -22,13 +22,15 @@ This module imports no Keras and no gRPC.
 from __future__ import annotations
 
 import json
+import os
 import socket
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 __all__ = ["Cluster", "PHASES", "PortInUseError", "check_port_free", "cluster_from",
-           "decode", "encode", "phase_tuner_id", "split_tuner_id"]
+           "decode", "encode", "phase_tuner_id", "split_tuner_id", "thread_env",
+           "worker_cores"]
 
 PHASES = ("coarse", "fine")
 ENV_VARS = ("KERASTUNER_TUNER_ID", "KERASTUNER_ORACLE_IP", "KERASTUNER_ORACLE_PORT")
@@ -160,3 +162,25 @@ def encode(message: dict[str, Any]) -> bytes:
 
 def decode(data: bytes) -> dict[str, Any]:
     return json.loads(data.decode() or "{}")
+
+
+def worker_cores(workers: int) -> list[list[int]]:
+    """The CPU cores each of `workers` local processes is pinned to: an equal share."""
+    cpus = sorted(os.sched_getaffinity(0))
+    per = max(1, len(cpus) // workers)
+    return [[cpus[(i * per + j) % len(cpus)] for j in range(per)] for i in range(workers)]
+
+
+def thread_env(threads: int, backend: str | None) -> dict[str, str]:
+    """Environment variables that size a worker's thread pools to `threads` cores."""
+    env = {
+        "TUNEKIT_WORKER_THREADS": str(threads),
+        "OMP_NUM_THREADS": str(threads),
+        "TF_NUM_INTRAOP_THREADS": str(threads),
+        "TF_NUM_INTEROP_THREADS": "1",
+    }
+    if backend == "jax" and threads == 1:
+        flags = os.environ.get("XLA_FLAGS", "")
+        env["XLA_FLAGS"] = (flags + " --xla_cpu_multi_thread_eigen=false "
+                            "intra_op_parallelism_threads=1").strip()
+    return env

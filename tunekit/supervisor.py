@@ -26,9 +26,9 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from tunekit.cluster import ENV_VARS, Cluster
+from tunekit.cluster import ENV_VARS, Cluster, thread_env, worker_cores
 
-__all__ = ["LocalWorkers", "WorkerCrashError", "thread_env"]
+__all__ = ["LocalWorkers", "WorkerCrashError"]
 
 MAX_RESTARTS = 3
 _PR_SET_PDEATHSIG = 1
@@ -36,21 +36,6 @@ _PR_SET_PDEATHSIG = 1
 
 class WorkerCrashError(RuntimeError):
     """A local worker could not be kept running."""
-
-
-def thread_env(threads: int, backend: str | None) -> dict[str, str]:
-    """Environment variables that size a worker's thread pools to `threads`."""
-    env = {
-        "TUNEKIT_WORKER_THREADS": str(threads),
-        "OMP_NUM_THREADS": str(threads),
-        "TF_NUM_INTRAOP_THREADS": str(threads),
-        "TF_NUM_INTEROP_THREADS": "1",
-    }
-    if backend == "jax" and threads == 1:
-        flags = os.environ.get("XLA_FLAGS", "")
-        env["XLA_FLAGS"] = (flags + " --xla_cpu_multi_thread_eigen=false "
-                            "intra_op_parallelism_threads=1").strip()
-    return env
 
 
 def _limit(cores: Sequence[int]) -> Callable[[], None]:
@@ -84,11 +69,8 @@ class LocalWorkers:
         self.procs: dict[str, subprocess.Popen] = {}
         self.restarts: dict[str, int] = {}
         self.finished: set[str] = set()
-        cpus = sorted(os.sched_getaffinity(0))
-        n = max(1, cluster.workers)
-        per = max(1, len(cpus) // n)
-        self.cores = {f"local{i}": [cpus[(i * per + j) % len(cpus)] for j in range(per)]
-                      for i in range(n)}
+        self.cores = {f"local{i}": cores
+                      for i, cores in enumerate(worker_cores(max(1, cluster.workers)))}
 
     def owns(self, worker: str) -> bool:
         return worker in self.procs
