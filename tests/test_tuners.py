@@ -460,3 +460,22 @@ def test_interrupted_first_trial_resumes(tmp_path, monkeypatch):
     assert trial.trial_id == "0" and trial.status == "COMPLETED"
     assert trial.hyperparameters.values == before
     assert _read_json(project / "trial_0" / "trial.json")["status"] == "COMPLETED"
+
+
+@pytest.mark.parametrize("model", [MnistDenseHyperModel(), ToonVisionCNNHyperModel((28, 28, 1),
+                                                                                    10)])
+def test_defaults_first_makes_trial_zero_the_default_configuration(model, tmp_path):
+    tuner = make_tuner("random", model, objective="val_accuracy", directory=str(tmp_path),
+                       project_name="p", max_trials=3, seed=0, defaults_first=True)
+    assert isinstance(tuner, kt.RandomSearch)
+    space = tuner.oracle.hyperparameters
+    first = tuner.oracle.create_trial("tuner0").hyperparameters
+    for hp in space.space:
+        if first.is_active(hp):
+            assert first.get(hp.name) == hp.default, hp.name
+    tuner.oracle.end_trial(tuner.oracle.ongoing_trials["tuner0"])
+    second = tuner.oracle.create_trial("tuner0").hyperparameters.values
+    assert second != first.values  # later trials are random again
+    plain = make_tuner("random", model, objective="val_accuracy", directory=str(tmp_path),
+                       project_name="q", max_trials=3, seed=0)
+    assert plain.oracle.create_trial("tuner0").hyperparameters.values != first.values

@@ -101,6 +101,9 @@ def build_parser() -> argparse.ArgumentParser:
         "Default: val_accuracy.")
     add("--coarse-trials", type=_positive, help="Coarse RandomSearch trials. Default: 20.")
     add("--coarse-epochs", type=_positive, help="Epochs per coarse trial. Default: 2.")
+    add("--no-defaults-first", dest="defaults_first", action="store_false",
+        help="Make every coarse trial random (by default the first one is the hypermodel's "
+        "default configuration).")
     add("--fine-tuner", choices=("hyperband", "bayesian"), default="hyperband",
         help="Search in the narrowed space. Default: hyperband.")
     add("--fine-trials", type=_positive, help="Trials of a bayesian fine search. Default: 10.")
@@ -206,7 +209,8 @@ def _workflow_kwargs(args: argparse.Namespace) -> dict[str, Any]:
     kwargs = {n: getattr(args, n) for n in names if getattr(args, n) is not None}
     if args.quick:
         kwargs = {**QUICK, **kwargs}
-    return dict(kwargs, fine_tuner=args.fine_tuner, objective=args.objective, seed=args.seed,
+    return dict(kwargs, defaults_first=args.defaults_first, fine_tuner=args.fine_tuner,
+                objective=args.objective, seed=args.seed,
                 directory=args.directory, overwrite=args.overwrite,
                 project_name=args.project_name or args.hypermodel.replace(":", "-"),
                 verbose=0 if args.quiet else 1)

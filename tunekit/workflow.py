@@ -129,6 +129,8 @@ class CoarseToFine:
             `"val_accuracy"`.
         coarse_trials: Trials of the coarse RandomSearch. Defaults to 20.
         coarse_epochs: Epochs per coarse trial. Defaults to 2.
+        defaults_first: Make the first coarse trial the hypermodel's default
+            configuration (the rest are random). Defaults to `True`.
         fine_tuner: `"hyperband"` or `"bayesian"`. Defaults to `"hyperband"`.
         fine_trials: Trials of a Bayesian fine search. Defaults to 10.
         max_epochs: Hyperband's `max_epochs`, or the epochs of each Bayesian
@@ -171,6 +173,7 @@ class CoarseToFine:
         objective: str | kt.Objective = "val_accuracy",
         coarse_trials: int = 20,
         coarse_epochs: int = 2,
+        defaults_first: bool = True,
         fine_tuner: str = "hyperband",
         fine_trials: int = 10,
         max_epochs: int = 20,
@@ -234,6 +237,7 @@ class CoarseToFine:
         self.run_dir = Path(directory) / (project_name or _default_name(hypermodel))
         self.coarse_trials = coarse_trials
         self.coarse_epochs = coarse_epochs
+        self.defaults_first = bool(defaults_first)
         self.fine_tuner = fine_tuner
         self.fine_trials = fine_trials
         self.max_epochs = max_epochs
@@ -268,6 +272,7 @@ class CoarseToFine:
             "direction": self.objective.direction,
             "coarse_trials": self.coarse_trials,
             "coarse_epochs": self.coarse_epochs,
+            "defaults_first": self.defaults_first,
             "fine_tuner": self.fine_tuner,
             "fine_trials": self.fine_trials if self.fine_tuner == "bayesian" else None,
             "max_epochs": self.max_epochs,
@@ -334,7 +339,8 @@ class CoarseToFine:
             executions_per_trial=self.executions_per_trial,
         )
         if phase == "coarse":
-            tuner = make_tuner("random", self.hypermodel, max_trials=self.coarse_trials, **common)
+            tuner = make_tuner("random", self.hypermodel, max_trials=self.coarse_trials,
+                               defaults_first=self.defaults_first, **common)
         else:
             narrowed = None if worker else self.narrow().hyperparameters
             space = {} if worker else dict(hyperparameters=narrowed, tune_new_entries=False,
