@@ -1,13 +1,16 @@
 """Does coarse-to-fine beat single-phase search at an equal budget of training epochs?
 
-Five arms, each given the same budget in training epochs of the dense MNIST
+Six arms, each given the same budget in training epochs of the dense MNIST
 hypermodel on the full real MNIST (50k train / 10k validation), `--seeds`
 seeds each:
 
 - `random`: RandomSearch, 12 trials x 6 epochs = 72 epochs;
+- `random-defaults`: the same, first trial the hypermodel's defaults (as the
+  coarse phase does since `defaults_first`);
 - `bayesian`: BayesianOptimization, 12 trials x 6 epochs = 72;
 - `hyperband`: Hyperband, max_epochs 12, factor 4 = 72 planned epochs;
-- `c2f-bayesian`: coarse 12 x 2 = 24, then Bayesian 8 x 6 = 48 (72);
+- `c2f-bayesian`: coarse 12 x 2 = 24 (first trial the defaults), then
+  Bayesian 8 x 6 = 48 (72);
 - `c2f-hyperband`: coarse 12 x 2 = 24, then Hyperband max_epochs 8, factor 3 = 49 (73).
 
 Every arm's best configuration is retrained from scratch on train+validation
@@ -44,6 +47,7 @@ from tunekit.workflow import completed_trials
 BATCH_SIZE = 128
 SINGLE = {
     "random": dict(kind="random", max_trials=12, epochs=6),
+    "random-defaults": dict(kind="random", max_trials=12, epochs=6, defaults_first=True),
     "bayesian": dict(kind="bayesian", max_trials=12, epochs=6, num_initial_points=4),
     "hyperband": dict(kind="hyperband", max_epochs=12, factor=4),
 }

@@ -218,7 +218,8 @@ class OracleServer:
                     + ". Start every worker with the chief's options (--seed, --data, budget)."}
         self.touch(worker, context)
         self.write(f"Worker {worker} joined from {context.peer()} "
-                   f"(pid {request.get('pid')}, {request.get('threads', '?')} threads).")
+                   f"(pid {request.get('pid')}, {request.get('threads', '?')} threads, "
+                   f"{request.get('backend')}).")
         return {"phase": self.phase}
 
     def _heartbeat(self, request: dict[str, Any], context) -> dict[str, Any]:

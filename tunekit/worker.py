@@ -95,6 +95,7 @@ class ChiefConnection:
             answer = self._call("Hello", {
                 "worker": self.cluster.tuner_id, "config": self.config, "pid": os.getpid(),
                 "threads": os.environ.get("TUNEKIT_WORKER_THREADS", len(os.sched_getaffinity(0))),
+                "backend": os.environ.get("KERAS_BACKEND"),
             }, timeout=self.cluster.chief_timeout, wait=True)
         except grpc.RpcError as e:
             raise ChiefUnreachableError(self.lost_message(e)) from None
