@@ -7,7 +7,8 @@ ratios are side by side.
 
 Then, for the parallel table, the same probe in 1 process against 2 processes
 training at once, each pinned to one core with single-threaded pools (as
-`--workers 2` runs them), with `steps_per_execution` 1 and 16.
+`--workers 2` runs them), with `steps_per_execution` 1 and 16. Each process
+times at least 3 s of training, and parallel processes start timing together.
 
 Usage: `python -m benchmarks.backends [--repeats 3] [--no-parallel]`
 Writes `benchmarks/results/backends.json` and prints a Markdown table.
@@ -68,7 +69,7 @@ def _parallel(repeats: int) -> dict:
                 for n in (1, 2):
                     speeds[f"{backend}-x{n}"].append(probe(
                         backend, hypermodel, (28, 28), 10, batch_size,
-                        steps_per_execution=spe, processes=n))
+                        steps_per_execution=spe, processes=n, min_seconds=3.0))
         results.append({"hypermodel": hypermodel, "batch_size": batch_size,
                         "steps_per_execution": spe, "samples_per_second": speeds})
     rows = []

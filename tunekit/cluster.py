@@ -29,8 +29,8 @@ from dataclasses import dataclass
 from typing import Any
 
 __all__ = ["Cluster", "PHASES", "PortInUseError", "check_port_free", "cluster_from",
-           "decode", "encode", "phase_tuner_id", "split_tuner_id", "thread_env",
-           "worker_cores"]
+           "apply_process_limits", "decode", "encode", "limits_env", "phase_tuner_id",
+           "split_tuner_id", "thread_env", "worker_cores"]
 
 PHASES = ("coarse", "fine")
 ENV_VARS = ("KERASTUNER_TUNER_ID", "KERASTUNER_ORACLE_IP", "KERASTUNER_ORACLE_PORT")
@@ -184,3 +184,36 @@ def thread_env(threads: int, backend: str | None) -> dict[str, str]:
         env["XLA_FLAGS"] = (flags + " --xla_cpu_multi_thread_eigen=false "
                             "intra_op_parallelism_threads=1").strip()
     return env
+
+
+def limits_env(cores: list[int], threads_backend: str | None, *,
+               die_with_parent: bool = False) -> dict[str, str]:
+    """Variables that pin a child process to `cores` with thread pools to match.
+
+    The child applies them itself (`apply_process_limits`) before loading
+    TensorFlow or JAX: no `preexec_fn`, which is unsafe in a process running
+    gRPC threads.
+    """
+    env = thread_env(len(cores), threads_backend)
+    env["TUNEKIT_CORES"] = ",".join(map(str, cores))
+    if die_with_parent:
+        env["TUNEKIT_PARENT_PID"] = str(os.getpid())
+    return env
+
+
+def apply_process_limits() -> None:
+    """Pins this process to `$TUNEKIT_CORES`; with `$TUNEKIT_PARENT_PID`, dies with it (Linux)."""
+    cores = os.environ.get("TUNEKIT_CORES")
+    if cores:
+        os.sched_setaffinity(0, [int(c) for c in cores.split(",")])
+    parent = os.environ.get("TUNEKIT_PARENT_PID")
+    if parent:
+        import ctypes
+        import signal
+
+        try:
+            ctypes.CDLL(None).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+        except (OSError, AttributeError):
+            return
+        if os.getppid() != int(parent):  # the parent died before prctl took effect
+            os.kill(os.getpid(), signal.SIGTERM)

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from tunekit.cluster import (DEFAULT_CHIEF_TIMEOUT, DEFAULT_WORKER_TIMEOUT, ENV_VARS, Cluster,
-                             check_port_free, cluster_from)
+                             apply_process_limits, check_port_free, cluster_from)
 from tunekit.hypermodel_specs import UsageError, check_spec, resolve_hypermodel
 
 QUICK = dict(coarse_trials=4, coarse_epochs=1, fine_trials=4, max_epochs=3, final_epochs=2)
@@ -169,13 +169,17 @@ def _load_data(args: argparse.Namespace):
     return data.subset(**QUICK_DATA) if args.quick else data
 
 
-def _select_backend(args: argparse.Namespace, data) -> dict[str, Any]:
-    """Sets `KERAS_BACKEND` for this process (before Keras loads); returns the choice."""
+def _select_backend(args: argparse.Namespace, data, processes: int = 1) -> dict[str, Any]:
+    """Sets `KERAS_BACKEND` for this process (before Keras loads); returns the choice.
+
+    `processes`: local workers that will train at once; `auto` measures each
+    backend that way.
+    """
     if args.backend == "auto":
         from tunekit.backends import choose_backend
 
         choice = choose_backend(args.hypermodel, data.input_shape, data.num_classes,
-                                args.batch_size or 128,
+                                args.batch_size or 128, processes=processes,
                                 write=(lambda text: None) if args.quiet else print)
     else:
         choice = {"backend": args.backend, "requested": True}
@@ -240,6 +244,7 @@ def _on_sigterm(signum, frame):
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    apply_process_limits()  # a local worker: its cores, and it dies with its chief
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
         args = build_parser().parse_args(argv)
@@ -264,7 +269,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                     os.environ.pop(name, None)
             check_spec(args.hypermodel)
             data = _load_data(args)
-            backend = _select_backend(args, data)
+            backend = _select_backend(args, data, max(1, cluster.workers)
+                                      if cluster.role == "chief" else 1)
             make_hypermodel = resolve_hypermodel(args.hypermodel)
             from tunekit.workflow import CoarseToFine
 

@@ -17,35 +17,22 @@ This module imports no Keras.
 
 from __future__ import annotations
 
-import ctypes
 import os
-import signal
 import subprocess
 import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from tunekit.cluster import ENV_VARS, Cluster, thread_env, worker_cores
+from tunekit.cluster import ENV_VARS, Cluster, limits_env, worker_cores
 
 __all__ = ["LocalWorkers", "WorkerCrashError"]
 
 MAX_RESTARTS = 3
-_PR_SET_PDEATHSIG = 1
 
 
 class WorkerCrashError(RuntimeError):
     """A local worker could not be kept running."""
-
-
-def _limit(cores: Sequence[int]) -> Callable[[], None]:
-    def preexec() -> None:  # runs in the child, before exec
-        try:
-            ctypes.CDLL(None).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
-        except (OSError, AttributeError):
-            pass
-        os.sched_setaffinity(0, cores)
-    return preexec
 
 
 class LocalWorkers:
@@ -86,14 +73,13 @@ class LocalWorkers:
 
     def _spawn(self, worker: str) -> None:
         env = {k: v for k, v in os.environ.items() if k not in ENV_VARS}
-        env.update(thread_env(len(self.cores[worker]), self.backend))
+        env.update(limits_env(self.cores[worker], self.backend, die_with_parent=True))
         env.update(KERASTUNER_TUNER_ID=worker, KERASTUNER_ORACLE_IP=self.cluster.connect_ip,
                    KERASTUNER_ORACLE_PORT=str(self.cluster.port), PYTHONUNBUFFERED="1")
         with open(self.log_path(worker), "ab") as log:
             proc = subprocess.Popen(
                 [sys.executable, "-m", "tunekit.coarse_to_fine", *self.argv],
-                env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                preexec_fn=_limit(self.cores[worker]))
+                env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
         self.procs[worker] = proc
         self.write(f"Started worker {worker} (pid {proc.pid}, cores "
                    f"{','.join(map(str, self.cores[worker]))}, log {self.log_path(worker)}).")
