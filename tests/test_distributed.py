@@ -263,3 +263,33 @@ def test_two_local_workers_on_jax(tmp_path, small_npz):
     assert sorted(report["distributed"]["workers_seen"]) == ["local0", "local1"]
     threads = max(1, len(os.sched_getaffinity(0)) // 2)  # each worker's share of the cores
     assert out.count(f"{threads} threads, jax)") == 2
+
+
+def test_killed_chief_takes_its_local_workers_down_and_a_rerun_resumes(tmp_path, small_npz):
+    args = ["--data", str(small_npz), "--workers", "2", "--fine-tuner", "bayesian",
+            "--fine-trials", "2", "--max-epochs", "1", *TINY]
+    run_dir = tmp_path / "runs" / "mnist-dense"
+    chief = _start(args, tmp_path)
+    _wait_for(lambda: sum(t["status"] == "COMPLETED"
+                          for t in _trials(run_dir / "coarse").values()) >= 1, 120,
+              "a completed coarse trial")
+    chief.send_signal(signal.SIGKILL)
+    out, _ = chief.communicate(timeout=30)
+    pids = [int(line.split("(pid ")[1].split(",")[0]) for line in out.splitlines()
+            if line.startswith("Started worker")]
+    assert len(pids) == 2
+
+    def gone(pid):
+        try:
+            return Path(f"/proc/{pid}/status").read_text().split("State:")[1].split()[0] == "Z"
+        except (FileNotFoundError, IndexError):
+            return True
+
+    _wait_for(lambda: all(gone(pid) for pid in pids), 15, "the workers to stop with their chief")
+    before = {k: v for k, v in _trials(run_dir / "coarse").items() if v["status"] == "COMPLETED"}
+
+    code, out, err = _finish(_start(args, tmp_path))
+    assert code == 0, err[-3000:]
+    coarse = _assert_each_trial_ran_once(run_dir, "coarse", 6)
+    assert all(coarse[k] == v for k, v in before.items())
+    _assert_each_trial_ran_once(run_dir, "fine", 2)
