@@ -380,8 +380,7 @@ class CoarseToFine:
         start = time.perf_counter()
         listeners = (PhaseProgress(phase, write=self._say),)
         if self.oracle_server is not None:  # distributed: workers run the trials
-            tuner.oracle.save()
-            tuner.save()
+            tuner.on_search_begin()  # what search() does first: saved before any trial
             self.oracle_server.serve_phase(phase, tuner, listeners=listeners,
                                            supervisor=self.supervisor)
         else:
