@@ -14,8 +14,10 @@ seeds each:
 - `c2f-hyperband`: coarse 12 x 2 = 24, then Hyperband max_epochs 8, factor 3 = 49 (73).
 
 Every arm's best configuration is retrained from scratch on train+validation
-with the same rule (the best trial's best epoch count from epoch 0) and
-evaluated once on the test set.
+with the workflow's rule (`tunekit.retraining`: the best trial's best epoch
+count from epoch 0, or the arm's longest trial if the winner was still
+improving at its last epoch; cosine learning rate) and evaluated once on the
+test set.
 
 Usage: `KERAS_BACKEND=jax python -m benchmarks.quality_at_budget [--seeds 3]`
 Writes `benchmarks/results/quality_at_budget.json`, a best-so-far plot
@@ -40,7 +42,7 @@ from benchmarks._common import RESULTS, load_data, markdown_table, save, spread
 from hypermodels import MnistDenseHyperModel
 from tunekit import CoarseToFine
 from tunekit.progress import planned_epochs
-from tunekit.results import trial_epochs
+from tunekit.retraining import final_epochs, schedule_callbacks
 from tunekit.tuners import make_tuner
 from tunekit.workflow import completed_trials
 
@@ -74,15 +76,17 @@ def _curve(oracles) -> list[tuple[float, float]]:
     return points
 
 
-def _retrain(hypermodel, trial, data, seed: int) -> tuple[float, int, int]:
-    """The shared rule: rebuild, train on train+validation for the best epoch count."""
+def _retrain(hypermodel, trial, data, seed: int, max_epochs: int) -> tuple[float, int, int]:
+    """The workflow's rule: rebuild, train on train+validation for the `"auto"` epoch
+    count with the default (cosine) learning rate schedule."""
     hp = trial.hyperparameters
-    epochs = trial_epochs(trial.best_step, hp.values)
+    epochs = final_epochs(trial, max_epochs)
     keras.utils.set_random_seed(seed)
     keras.backend.clear_session()
     model = hypermodel.build(hp)
     x, y = data.train_and_validation()
-    hypermodel.fit(hp, model, x, y, epochs=epochs, batch_size=BATCH_SIZE, verbose=0)
+    hypermodel.fit(hp, model, x, y, epochs=epochs, batch_size=BATCH_SIZE, verbose=0,
+                   callbacks=schedule_callbacks("cosine", epochs))
     accuracy = model.evaluate(data.x_test, data.y_test, verbose=0, return_dict=True)["accuracy"]
     return float(accuracy), epochs, int(model.count_params())
 
@@ -98,8 +102,9 @@ def run_single(name: str, data, seed: int, work: Path) -> dict[str, Any]:
     tuner.search(data.x_train, data.y_train, validation_data=(data.x_val, data.y_val),
                  batch_size=BATCH_SIZE, verbose=0, **fit)
     best = completed_trials(tuner.oracle)[0]
-    accuracy, final_epochs, params = _retrain(hypermodel, best, data, seed)
-    return {"best_val": best.score, "test_accuracy": accuracy, "final_epochs": final_epochs,
+    accuracy, epochs_run, params = _retrain(hypermodel, best, data, seed,
+                                            settings.get("max_epochs") or epochs)
+    return {"best_val": best.score, "test_accuracy": accuracy, "final_epochs": epochs_run,
             "num_params": params, "seconds": time.perf_counter() - start,
             "trials": len(tuner.oracle.trials), "curve": _curve([tuner.oracle]),
             "planned_epochs": planned_epochs(tuner.oracle) or epochs * settings["max_trials"]}

@@ -23,7 +23,7 @@ class ToonVisionCNNHyperModel(kt.HyperModel):
 
     Search space (name: values, default), for block `i` in 1 and 2:
 
-    - `filters_i`: Int 4..16 step 4, default 16.
+    - `filters_i`: Int 4..32 step 4, default 16.
     - `kernel_size_i`: Choice 3 / 5, default 3.
     - `pool_a_i`: Int 2..4, default 2. Pool size of the first MaxPooling2D.
     - `pool_b_i`: Int 1..4, default 1. Pool size of the second MaxPooling2D
@@ -91,7 +91,7 @@ class ToonVisionCNNHyperModel(kt.HyperModel):
             x = keras.layers.RandomFlip("horizontal")(x)
         height, width = self.input_shape[:2]
         for i in range(1, NUM_BLOCKS + 1):
-            filters = hp.Int(f"filters_{i}", min_value=4, max_value=16, step=4, default=16)
+            filters = hp.Int(f"filters_{i}", min_value=4, max_value=32, step=4, default=16)
             kernel_size = hp.Choice(f"kernel_size_{i}", [3, 5], default=3)
             pool_a = hp.Int(f"pool_a_{i}", min_value=2, max_value=4, default=2)
             pool_b = hp.Int(f"pool_b_{i}", min_value=1, max_value=4, default=1)

@@ -24,8 +24,8 @@ class MnistDenseHyperModel(kt.HyperModel):
 
     - `units_0`: Int 32..512 step 32, default 256. Units of the first layer.
     - `num_extra_layers`: Int 0..3, default 0. Further Dense layers.
-    - `units_1`, `units_2`, `units_3`: Int 8..128 step 8, default 64. Units of
-      each further layer, declared in a `conditional_scope` on
+    - `units_1`, `units_2`, `units_3`: Int 32..512 step 32, default 256. Units
+      of each further layer, declared in a `conditional_scope` on
       `num_extra_layers`, so they are only active (and only recorded as
       mattering) when that layer is built.
     - `activation`: Choice relu / tanh / sigmoid, default relu. Shared by all
@@ -71,7 +71,7 @@ class MnistDenseHyperModel(kt.HyperModel):
             # Declared whether or not the layer is built, so the whole space is
             # known from the first build; active only when the layer exists.
             with hp.conditional_scope("num_extra_layers", list(range(i, MAX_EXTRA_LAYERS + 1))):
-                units = hp.Int(f"units_{i}", min_value=8, max_value=128, step=8, default=64)
+                units = hp.Int(f"units_{i}", min_value=32, max_value=512, step=32, default=256)
             if i <= num_extra:
                 extra_units.append(units)
         activation = hp.Choice("activation", ["relu", "tanh", "sigmoid"], default="relu")

@@ -29,7 +29,7 @@ def test_help_runs_as_a_module(tmp_path):
     proc = _run(["--help"], cwd=tmp_path, timeout=60)
     assert proc.returncode == 0, proc.stderr
     for flag in ("--hypermodel", "--data", "--coarse-trials", "--fine-tuner", "--top",
-                 "--final-epochs", "--quick", "--overwrite", "--seed"):
+                 "--final-epochs", "--final-schedule", "--quick", "--overwrite", "--seed"):
         assert flag in proc.stdout
     assert "found in sys.modules" not in proc.stderr
 
@@ -52,6 +52,9 @@ def test_user_build_function_end_to_end_as_a_subprocess(tmp_path, small_npz, bac
     """))
     args = ["--hypermodel", "my_models:build", "--data", str(small_npz),
             "--directory", "runs", *TINY, "--backend", backend]
+    schedule = "constant" if backend == "jax" else "cosine"
+    if backend == "jax":
+        args += ["--final-schedule", "constant"]
     proc = _run(args, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "[coarse] trial 3/3" in proc.stdout and "== Summary ==" in proc.stdout
@@ -59,6 +62,7 @@ def test_user_build_function_end_to_end_as_a_subprocess(tmp_path, small_npz, bac
     report = json.loads((run_dir / "report.json").read_text())
     assert report["backend"] == backend
     assert report["config"]["hypermodel"]["class"] == "my_models.build"
+    assert report["config"]["final_schedule"] == schedule
     assert 0 < report["test_metrics"]["accuracy"] <= 1
     frame = pd.read_csv(run_dir / "trials.csv")
     assert set(frame.phase) == {"coarse", "fine"}

@@ -30,9 +30,9 @@ DENSE_VALUES = {
 DENSE_SPACE = {
     "units_0": 256,
     "num_extra_layers": 0,
-    "units_1": 64,
-    "units_2": 64,
-    "units_3": 64,
+    "units_1": 256,
+    "units_2": 256,
+    "units_3": 256,
     "activation": "relu",
     "dropout": 0.2,
     "learning_rate": 1e-3,
@@ -97,7 +97,7 @@ def test_cnn_names_and_defaults():
     space = _space(hp)
     filters = space["filters_1"]
     assert (filters.min_value, filters.max_value, filters.step) == (
-        4, 16, 4)
+        4, 32, 4)
     assert list(space["kernel_size_2"].values) == [3, 5]
     assert (space["pool_a_1"].min_value, space["pool_a_1"].max_value) == (2, 4)
     assert (space["pool_b_2"].min_value, space["pool_b_2"].max_value) == (1, 4)
@@ -168,10 +168,10 @@ def test_two_extra_layers_use_their_units():
     hp = kt.HyperParameters()
     MnistDenseHyperModel().build(hp)  # declare the space first, as a tuner does
     hp.values["num_extra_layers"] = 2
-    hp.values["units_1"] = 16
-    hp.values["units_2"] = 24
+    hp.values["units_1"] = 64
+    hp.values["units_2"] = 96
     model = MnistDenseHyperModel().build(hp)
-    assert [layer.units for layer in _hidden_dense(model)] == [256, 16, 24]
+    assert [layer.units for layer in _hidden_dense(model)] == [256, 64, 96]
     assert hp.is_active("units_1") and hp.is_active("units_2")
     assert not hp.is_active("units_3")
 

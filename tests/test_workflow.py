@@ -56,6 +56,17 @@ def test_artifacts_exist_and_agree(finished):
     assert "trial" in result.selection
 
 
+def test_retrain_anneals_the_chosen_learning_rate(finished):
+    run, result = finished
+    report = json.loads((run.run_dir / "report.json").read_text())
+    assert report["config"]["final_schedule"] == "cosine"
+    rates = run.manifest.step("retrain")["history"]["learning_rate"]
+    base, epochs = result.best_hyperparameters["learning_rate"], result.final_epochs
+    assert rates == pytest.approx(
+        [base * 0.5 * (1 + math.cos(math.pi * (e + 0.5) / epochs)) for e in range(epochs)],
+        rel=1e-5)
+
+
 def test_reloaded_model_reproduces_reported_test_accuracy(finished, data):
     run, result = finished
     model = keras.models.load_model(run.run_dir / "best_model.keras", safe_mode=True)
@@ -209,6 +220,7 @@ def test_user_build_function_and_seeded_reproducibility(tmp_path, data):
     ({"top": 1.5}, r"`top` must be a fraction"),
     ({"margin": -0.1}, r"`margin` must be a number >= 0"),
     ({"final_epochs": "best"}, r"`final_epochs` must be a positive int"),
+    ({"final_schedule": "linear"}, r"`final_schedule` must be one of \['cosine', 'constant'\]"),
     ({"seed": -1}, r"`seed` must be an int >= 0"),
     ({"factor": 1}, r"`factor` must be an int >= 2"),
 ])

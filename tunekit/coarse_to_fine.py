@@ -115,8 +115,11 @@ def build_parser() -> argparse.ArgumentParser:
     add("--margin", type=_non_negative_float,
         help="Narrowing margin, as a fraction of the top trials' span. Default: 0.1.")
     add("--final-epochs", type=_final_epochs,
-        help="Epochs of the final retrain: 'auto' (the chosen trial's best epoch) or an int. "
-        "Default: auto.")
+        help="Epochs of the final retrain: 'auto' (the chosen trial's best epoch, or "
+        "--max-epochs if it was still improving at its last epoch) or an int. Default: auto.")
+    add("--final-schedule", choices=("cosine", "constant"),
+        help="Learning rate of the final retrain: cosine anneals the tuned rate to about 0; "
+        "constant keeps it. Default: cosine.")
     add("--batch-size", type=_positive, help="Batch size. Default: 128.")
     add("--executions-per-trial", type=_positive, help="Fits per trial, averaged. Default: 1.")
     add("--seed", type=int, default=0, help="Seed of the whole run. Default: 0.")
@@ -209,7 +212,7 @@ def _validation_size(path: str) -> int:
 
 def _workflow_kwargs(args: argparse.Namespace) -> dict[str, Any]:
     names = ("coarse_trials", "coarse_epochs", "fine_trials", "max_epochs", "factor", "top",
-             "margin", "final_epochs", "batch_size", "executions_per_trial")
+             "margin", "final_epochs", "final_schedule", "batch_size", "executions_per_trial")
     kwargs = {n: getattr(args, n) for n in names if getattr(args, n) is not None}
     if args.quick:
         kwargs = {**QUICK, **kwargs}

@@ -21,7 +21,7 @@ from tunekit.data import Dataset
 from tunekit.manifest import STEPS, RunManifest, check_kerastuner_project
 from tunekit.narrowing import NarrowedSpace, is_usable, narrow_space
 from tunekit.progress import PhaseProgress
-from tunekit.results import trial_epochs
+from tunekit.retraining import SCHEDULES, final_epochs, schedule_callbacks
 from tunekit.tensorboard import write_experiment
 from tunekit.tuners import make_tuner
 
@@ -141,7 +141,13 @@ class CoarseToFine:
         margin: Narrowing margin (see `narrow_space`). Defaults to 0.1.
         final_epochs: `"auto"` (the chosen trial's best epoch count, counted
             from epoch 0, unscaled: each epoch on train+validation simply
-            takes more steps) or an int. Defaults to `"auto"`.
+            takes more steps; `max_epochs` if the trial was still improving
+            at its last epoch, see `tunekit.retraining.final_epochs`) or an
+            int. Defaults to `"auto"`.
+        final_schedule: Learning rate of the retrain: `"cosine"` anneals the
+            tuned rate to about 0 over the final epochs
+            (`tunekit.retraining.CosineDecayCallback`); `"constant"` keeps it.
+            Defaults to `"cosine"`.
         batch_size: Batch size of every fit. Defaults to 128.
         executions_per_trial: Fits per trial, averaged. Defaults to 1.
         callbacks: Extra Keras callbacks for every trial and the retrain.
@@ -181,6 +187,7 @@ class CoarseToFine:
         top: float | int = 0.25,
         margin: float = 0.1,
         final_epochs: int | str = "auto",
+        final_schedule: str = "cosine",
         batch_size: int = 128,
         executions_per_trial: int = 1,
         callbacks: Sequence[keras.callbacks.Callback] = (),
@@ -219,6 +226,9 @@ class CoarseToFine:
             raise ValueError(f"`factor` must be an int >= 2. Received: factor={factor!r}.")
         if final_epochs != "auto":
             _positive_int("final_epochs", final_epochs)
+        if final_schedule not in SCHEDULES:
+            raise ValueError(f"`final_schedule` must be one of {list(SCHEDULES)}. "
+                             f"Received: final_schedule={final_schedule!r}.")
         if isinstance(top, bool) or not (
             (isinstance(top, int) and top >= 1) or (isinstance(top, float) and 0 < top <= 1)
         ):
@@ -245,6 +255,7 @@ class CoarseToFine:
         self.top = top
         self.margin = float(margin)
         self.final_epochs = final_epochs
+        self.final_schedule = final_schedule
         self.batch_size = batch_size
         self.executions_per_trial = executions_per_trial
         self.callbacks = list(callbacks)
@@ -280,6 +291,7 @@ class CoarseToFine:
             "top": self.top,
             "margin": self.margin,
             "final_epochs": self.final_epochs,
+            "final_schedule": self.final_schedule,
             "batch_size": self.batch_size,
             "executions_per_trial": self.executions_per_trial,
             "seed": self.seed,
@@ -497,7 +509,7 @@ class CoarseToFine:
             return self.model
         phase, trial, reason = self.select()
         hp = trial.hyperparameters
-        epochs = (trial_epochs(trial.best_step, hp.values) if self.final_epochs == "auto"
+        epochs = (final_epochs(trial, self.max_epochs) if self.final_epochs == "auto"
                   else self.final_epochs)
         manifest.mark("retrain", "running", phase=phase, trial_id=trial.trial_id,
                       reason=reason, final_epochs=epochs)
@@ -508,6 +520,7 @@ class CoarseToFine:
 
         facts = TrialFacts()
         callbacks = [
+            *schedule_callbacks(self.final_schedule, epochs),  # first: reads the tuned rate
             keras.callbacks.BackupAndRestore(str(self.run_dir / "retrain_backup")),
             keras.callbacks.TensorBoard(log_dir=str(self.run_dir / "tensorboard" / "final"),
                                         histogram_freq=1),

@@ -1,0 +1,114 @@
+"""The rule of the final retrain: its epoch count and its learning rate schedule."""
+
+from __future__ import annotations
+
+import math
+
+import keras
+import keras_tuner as kt
+import numpy as np
+import pytest
+from keras_tuner.engine import trial as trial_module
+
+from tunekit.retraining import CosineDecayCallback, final_epochs, schedule_callbacks
+
+
+def _trial(scores: list[float], initial_epoch: int = 0, record_epochs: bool = True):
+    """A completed trial whose objective took `scores` epoch by epoch (as KerasTuner records)."""
+    hp = kt.HyperParameters()
+    hp.values["tuner/initial_epoch"] = initial_epoch
+    trial = trial_module.Trial(hp, trial_id="t")
+    trial.metrics.register("val_accuracy", direction="max")
+    best = int(np.argmax(scores))
+    trial.metrics.update("val_accuracy", scores[best], step=best)
+    if record_epochs:
+        trial.metrics.update("epochs", len(scores), step=best)
+    trial.best_step = best
+    trial.status = "COMPLETED"
+    return trial
+
+
+def test_a_trial_that_peaked_is_retrained_to_its_best_epoch():
+    assert final_epochs(_trial([0.90, 0.95, 0.97, 0.96]), max_epochs=20) == 3
+
+
+def test_a_trial_still_improving_at_its_last_epoch_gets_max_epochs():
+    # A 3-epoch Hyperband trial that was still climbing: 3 is where its budget
+    # ended, not where its curve peaked.
+    assert final_epochs(_trial([0.90, 0.95, 0.97]), max_epochs=20) == 20
+
+
+def test_hyperband_continuation_counts_from_epoch_zero():
+    peaked = _trial([0.97, 0.98, 0.975], initial_epoch=7)
+    assert final_epochs(peaked, max_epochs=20) == 7 + 1 + 1
+    # Continued to the top bracket and still improving: never fewer than its count.
+    top = _trial([0.97, 0.98], initial_epoch=20)
+    assert final_epochs(top, max_epochs=20) == 22
+
+
+def test_a_trial_without_an_epoch_count_keeps_its_best_epoch():
+    assert final_epochs(_trial([0.9, 0.95], record_epochs=False), max_epochs=20) == 2
+
+
+def _tiny_model(learning_rate):
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3, activation="softmax")])
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate=learning_rate),
+                  loss="sparse_categorical_crossentropy")
+    return model
+
+
+def _xy():
+    rng = np.random.default_rng(0)
+    return rng.normal(size=(64, 4)).astype("float32"), rng.integers(0, 3, size=64)
+
+
+def _rates(base, epochs):
+    return [base * 0.5 * (1 + math.cos(math.pi * (e + 0.5) / epochs)) for e in range(epochs)]
+
+
+def test_cosine_anneals_the_compiled_rate_epoch_by_epoch():
+    x, y = _xy()
+    model = _tiny_model(1e-2)
+    history = model.fit(x, y, epochs=4, verbose=0, callbacks=schedule_callbacks("cosine", 4))
+    assert history.history["learning_rate"] == pytest.approx(_rates(1e-2, 4), rel=1e-5)
+    assert history.history["learning_rate"][-1] < 1e-3  # close to 0 by the end
+
+
+def test_constant_leaves_the_rate_alone():
+    x, y = _xy()
+    model = _tiny_model(1e-2)
+    assert schedule_callbacks("constant", 4) == []
+    model.fit(x, y, epochs=2, verbose=0, callbacks=schedule_callbacks("constant", 2))
+    assert float(keras.ops.convert_to_numpy(model.optimizer.learning_rate)) == pytest.approx(1e-2)
+
+
+def test_cosine_resumes_where_an_interrupted_fit_stopped(tmp_path):
+    """A retrain killed mid-way and rerun continues the same schedule, from the tuned rate."""
+    x, y = _xy()
+
+    class Interrupt(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            if epoch == 1:
+                raise KeyboardInterrupt
+
+    def callbacks(extra):
+        return [*schedule_callbacks("cosine", 4),
+                keras.callbacks.BackupAndRestore(str(tmp_path / "backup")), *extra]
+
+    with pytest.raises(KeyboardInterrupt):
+        _tiny_model(1e-2).fit(x, y, epochs=4, verbose=0, callbacks=callbacks([Interrupt()]))
+    history = _tiny_model(1e-2).fit(x, y, epochs=4, verbose=0, callbacks=callbacks([]))
+    assert history.history["learning_rate"] == pytest.approx(_rates(1e-2, 4)[2:], rel=1e-5)
+
+
+def test_an_optimizer_with_its_own_schedule_is_left_alone():
+    x, y = _xy()
+    decay = keras.optimizers.schedules.ExponentialDecay(1e-2, decay_steps=1, decay_rate=0.5)
+    model = _tiny_model(decay)
+    with pytest.warns(UserWarning, match="its own learning rate schedule"):
+        model.fit(x, y, epochs=2, verbose=0, callbacks=[CosineDecayCallback(2)])
+
+
+def test_an_unknown_schedule_is_refused():
+    with pytest.raises(ValueError, match=r"must be one of \('cosine', 'constant'\)"):
+        schedule_callbacks("linear", 3)

@@ -1,0 +1,101 @@
+"""The rule of the final retrain: how many epochs, and at what learning rate.
+
+One rule for every caller (the workflow and the benchmarks' single-search
+arms), so configurations found by different searches are compared fairly.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+
+import keras
+
+from tunekit.results import trial_epochs
+
+__all__ = ["SCHEDULES", "final_epochs", "CosineDecayCallback", "schedule_callbacks"]
+
+SCHEDULES = ("cosine", "constant")
+
+
+def final_epochs(trial, max_epochs: int) -> int:
+    """The `"auto"` epoch count of the retrain of a chosen trial.
+
+    The trial's best epoch counted from epoch 0 (`tuner/initial_epoch +
+    best_step + 1`; a Hyperband trial continues another). A trial whose best
+    epoch was its last one was still improving when its budget stopped it: its
+    epoch count says where the budget ended, not where the curve peaked, so the
+    retrain gets `max_epochs`, the longest training the search allowed any
+    trial (never fewer than the count itself).
+
+    Args:
+        trial: A completed `keras_tuner` trial.
+        max_epochs: The most epochs the search gave any trial.
+    """
+    epochs = trial_epochs(trial.best_step, trial.hyperparameters.values)
+    metrics = trial.metrics
+    if not metrics.exists("epochs"):  # not run by a tunekit tuner: no epoch count to compare
+        return epochs
+    ran = int(metrics.get_last_value("epochs"))
+    still_improving = int(trial.best_step or 0) + 1 >= ran
+    return max(epochs, max_epochs) if still_improving else epochs
+
+
+class CosineDecayCallback(keras.callbacks.Callback):
+    """Anneals the optimizer's learning rate along a half cosine, once per epoch.
+
+    Epoch `e` of `epochs` trains at `base * (1 + cos(pi * (e + 0.5) / epochs)) / 2`,
+    where `base` is the learning rate the model was compiled with: close to
+    `base` in the first epoch, close to 0 in the last. Per epoch (like
+    `keras.callbacks.LearningRateScheduler`, which it uses) so that it works
+    the same on every backend and resumes with `BackupAndRestore`; put it first
+    in the callback list so it reads `base` before anything restores the
+    optimizer. An optimizer compiled with its own `LearningRateSchedule` is
+    left alone, with a warning.
+
+    Args:
+        epochs: Total epochs of the fit, counted from epoch 0.
+    """
+
+    def __init__(self, epochs: int) -> None:
+        super().__init__()
+        self.epochs = int(epochs)
+        self.base: float | None = None
+        self._scheduler: keras.callbacks.LearningRateScheduler | None = None
+
+    def set_model(self, model) -> None:
+        super().set_model(model)
+        if self._scheduler is not None:
+            self._scheduler.set_model(model)
+
+    def on_train_begin(self, logs=None) -> None:
+        optimizer = self.model.optimizer
+        if isinstance(getattr(optimizer, "_learning_rate", None),
+                      keras.optimizers.schedules.LearningRateSchedule):
+            warnings.warn("The model's optimizer has its own learning rate schedule; the "
+                          "cosine retrain schedule leaves it alone.", stacklevel=2)
+            return
+        if self.base is None:
+            self.base = float(keras.ops.convert_to_numpy(optimizer.learning_rate))
+        self._scheduler = keras.callbacks.LearningRateScheduler(self.rate)
+        self._scheduler.set_model(self.model)
+
+    def rate(self, epoch: int, lr: float | None = None) -> float:
+        """The learning rate of `epoch` (0-based)."""
+        return self.base * 0.5 * (1.0 + math.cos(math.pi * (epoch + 0.5) / self.epochs))
+
+    def on_epoch_begin(self, epoch: int, logs=None) -> None:
+        if self._scheduler is not None:
+            self._scheduler.on_epoch_begin(epoch, logs)
+
+    def on_epoch_end(self, epoch: int, logs=None) -> None:
+        if self._scheduler is not None:
+            self._scheduler.on_epoch_end(epoch, logs)  # records `learning_rate` in the logs
+
+
+def schedule_callbacks(schedule: str, epochs: int) -> list[keras.callbacks.Callback]:
+    """The callbacks that apply `schedule` ("cosine" or "constant") to a fit of `epochs`."""
+    if schedule not in SCHEDULES:
+        raise ValueError(f"The retrain schedule must be one of {SCHEDULES}. "
+                         f"Received: {schedule!r}.")
+    return [CosineDecayCallback(epochs)] if schedule == "cosine" else []
