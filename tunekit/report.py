@@ -86,8 +86,9 @@ def render_markdown(report: dict[str, Any], narrowing_table: str) -> str:
           f"{v['seconds']} |" for p, v in report["phases"].items()],
         "",
         f"Chosen: {best['phase']} trial {best['trial_id']} ({best['reason']}); retrained "
-        f"{best['final_epochs']} epochs on train+validation ({config.get('final_schedule', 'constant')} "
-        f"learning rate); {best['num_params']:,} parameters.",
+        f"{best['final_epochs']} epochs on train+validation "
+        f"({config.get('final_schedule', 'constant')} learning rate); "
+        f"{best['num_params']:,} parameters.",
         "",
         "## Narrowing",
         "",

@@ -1,0 +1,76 @@
+"""What can the ToonVision CNN space reach on MNIST, whatever the search finds?
+
+Hand-picked configurations of `ToonVisionCNNHyperModel` (28x28x1, 10 classes,
+as `--hypermodel toonvision-cnn` builds it) trained from scratch on MNIST
+train+validation (60k) by the workflow's retrain rule (`--epochs`, cosine
+learning rate) and evaluated once on the test set: an upper reference for the
+CNN benchmark's search.
+
+Usage: `KERAS_BACKEND=tensorflow python -m benchmarks.cnn_space [--epochs 20]`
+Writes `benchmarks/results/cnn_space.json` and prints a Markdown table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import keras
+import keras_tuner as kt
+
+from benchmarks._common import markdown_table, save
+from hypermodels import ToonVisionCNNHyperModel
+from tunekit import load_mnist
+from tunekit.retraining import schedule_callbacks
+
+BATCH_SIZE = 128
+ONE_POOL = {"pool_a_1": 2, "pool_b_1": 1, "pool_a_2": 2, "pool_b_2": 1}
+CONFIGS = {
+    "defaults: 16/16 filters, one 2x2 pool per block (7x7 map)": {},
+    "16/24 filters, one 2x2 pool per block (7x7 map)": {**ONE_POOL, "filters_2": 24},
+    "16/32 filters, one 2x2 pool per block (7x7 map)": {**ONE_POOL, "filters_2": 32},
+    "32/32 filters, 2x2 pools, extra 2x2 pool in block 2 (3x3 map)": {
+        **ONE_POOL, "filters_1": 32, "filters_2": 32, "pool_b_2": 2},
+    "the CNN benchmark's winner (1x1 map)": {
+        "filters_1": 28, "kernel_size_1": 3, "pool_a_1": 2, "pool_b_1": 3, "dropout_1": 0.1,
+        "filters_2": 20, "kernel_size_2": 5, "pool_a_2": 2, "pool_b_2": 4, "dropout_2": 0.1,
+        "learning_rate": 0.01},
+}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--epochs", type=int, default=20)
+    args = parser.parse_args()
+    data = load_mnist()
+    x, y = data.train_and_validation()
+    hypermodel = ToonVisionCNNHyperModel(data.input_shape, data.num_classes, augment=False,
+                                         rescale=False)
+    results, rows = [], []
+    for name, values in CONFIGS.items():
+        hp = kt.HyperParameters()
+        hypermodel.build(hp)  # declare the space, then set the configuration
+        hp.values.update(values)
+        keras.utils.set_random_seed(0)
+        keras.backend.clear_session()
+        model = hypermodel.build(hp)
+        start = time.perf_counter()
+        hypermodel.fit(hp, model, x, y, epochs=args.epochs, batch_size=BATCH_SIZE, verbose=0,
+                       callbacks=schedule_callbacks("cosine", args.epochs))
+        seconds = time.perf_counter() - start
+        accuracy = float(model.evaluate(data.x_test, data.y_test, verbose=0,
+                                        return_dict=True)["accuracy"])
+        params = int(model.count_params())
+        results.append({"config": name, "values": dict(hp.values), "test_accuracy": accuracy,
+                        "num_params": params, "seconds": round(seconds, 1)})
+        rows.append([name, f"{accuracy:.4f}", f"{params:,}", f"{seconds:.0f}"])
+        print(results[-1], flush=True)
+    table = markdown_table(["configuration", "test accuracy", "parameters", "train s"], rows)
+    print(table)
+    save("cnn_space", {"epochs": args.epochs, "batch_size": BATCH_SIZE, "schedule": "cosine",
+                       "data": "MNIST train+validation 60k -> test 10k", "seed": 0,
+                       "results": results, "table": table})
+
+
+if __name__ == "__main__":
+    main()
