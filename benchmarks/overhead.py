@@ -101,22 +101,25 @@ def main() -> None:
     parser.add_argument("--trials", type=int, default=6)
     parser.add_argument("--epochs", type=int, default=1)
     parser.add_argument("--batch-size", type=int, default=128)
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=6)
     args = parser.parse_args()
     data = load_data()
     work = Path(tempfile.mkdtemp(prefix="tunekit-overhead-"))
     times = {"tunekit": [], "plain": [], "plain+tensorboard": []}
     per_epoch_trials: list[float] = []
     _bare_epoch(data, 2, args.batch_size)  # warm-up: first-use compilation, caches
-    for _ in range(args.repeats):
-        seconds, per_epoch = _tunekit(data, work / "tk", args.trials, args.epochs,
-                                      args.batch_size, 0)
-        times["tunekit"].append(seconds)
-        per_epoch_trials += per_epoch
-        times["plain"].append(_plain(data, work / "p", args.trials, args.epochs,
-                                     args.batch_size, 0, tensorboard=False))
-        times["plain+tensorboard"].append(_plain(data, work / "pt", args.trials, args.epochs,
-                                                 args.batch_size, 0, tensorboard=True))
+    arms = list(times)
+    for repeat in range(args.repeats):
+        # Rotate the order so that no arm always runs first (or last) in a repeat.
+        for arm in arms[repeat % len(arms):] + arms[:repeat % len(arms)]:
+            if arm == "tunekit":
+                seconds, per_epoch = _tunekit(data, work / "tk", args.trials, args.epochs,
+                                              args.batch_size, 0)
+                per_epoch_trials += per_epoch
+            else:
+                seconds = _plain(data, work / arm, args.trials, args.epochs, args.batch_size,
+                                 0, tensorboard=arm == "plain+tensorboard")
+            times[arm].append(seconds)
     bare, in_trial = [], []
     for _ in range(args.repeats):
         bare.append(_bare_epoch(data, 3, args.batch_size))
