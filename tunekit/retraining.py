@@ -63,11 +63,6 @@ class CosineDecayCallback(keras.callbacks.Callback):
         self.base: float | None = None
         self._scheduler: keras.callbacks.LearningRateScheduler | None = None
 
-    def set_model(self, model) -> None:
-        super().set_model(model)
-        if self._scheduler is not None:
-            self._scheduler.set_model(model)
-
     def on_train_begin(self, logs=None) -> None:
         optimizer = self.model.optimizer
         if isinstance(getattr(optimizer, "_learning_rate", None),
