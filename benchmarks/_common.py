@@ -1,4 +1,4 @@
-"""Shared helpers for the benchmark scripts: machine facts and result files."""
+"""Shared helpers for the benchmark scripts: machine facts, result files, the retrain."""
 
 from __future__ import annotations
 
@@ -66,3 +66,36 @@ def markdown_table(header: list[str], rows: list[list[Any]]) -> str:
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
     return "\n".join(lines)
+
+
+def configured(hypermodel, values: dict[str, Any]):
+    """The hypermodel's full space (declared by one build) with `values` set."""
+    import keras_tuner as kt
+
+    hp = kt.HyperParameters()
+    hypermodel.build(hp)
+    hp.values.update(values)
+    return hp
+
+
+def retrain_and_test(hypermodel, hp, data, *, epochs: int, seed: int, schedule: str = "cosine",
+                     batch_size: int = 128) -> dict[str, Any]:
+    """Builds `hp`'s model, trains it from scratch on train+validation as the workflow's
+    retrain does (`tunekit.retraining`'s `schedule`), and scores it once on the test set."""
+    import time
+
+    import keras
+
+    from tunekit.retraining import schedule_callbacks
+
+    keras.utils.set_random_seed(seed)
+    keras.backend.clear_session()
+    model = hypermodel.build(hp)
+    x, y = data.train_and_validation()
+    start = time.perf_counter()
+    hypermodel.fit(hp, model, x, y, epochs=epochs, batch_size=batch_size, verbose=0,
+                   callbacks=schedule_callbacks(schedule, epochs))
+    seconds = time.perf_counter() - start
+    accuracy = model.evaluate(data.x_test, data.y_test, verbose=0, return_dict=True)["accuracy"]
+    return {"test_accuracy": float(accuracy), "num_params": int(model.count_params()),
+            "seconds": round(seconds, 1)}

@@ -13,15 +13,10 @@ Writes `benchmarks/results/cnn_space.json` and prints a Markdown table.
 from __future__ import annotations
 
 import argparse
-import time
 
-import keras
-import keras_tuner as kt
-
-from benchmarks._common import markdown_table, save
+from benchmarks._common import configured, markdown_table, retrain_and_test, save
 from hypermodels import ToonVisionCNNHyperModel
 from tunekit import load_mnist
-from tunekit.retraining import schedule_callbacks
 
 BATCH_SIZE = 128
 ONE_POOL = {"pool_a_1": 2, "pool_b_1": 1, "pool_a_2": 2, "pool_b_2": 1}
@@ -43,27 +38,16 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=20)
     args = parser.parse_args()
     data = load_mnist()
-    x, y = data.train_and_validation()
     hypermodel = ToonVisionCNNHyperModel(data.input_shape, data.num_classes, augment=False,
                                          rescale=False)
     results, rows = [], []
     for name, values in CONFIGS.items():
-        hp = kt.HyperParameters()
-        hypermodel.build(hp)  # declare the space, then set the configuration
-        hp.values.update(values)
-        keras.utils.set_random_seed(0)
-        keras.backend.clear_session()
-        model = hypermodel.build(hp)
-        start = time.perf_counter()
-        hypermodel.fit(hp, model, x, y, epochs=args.epochs, batch_size=BATCH_SIZE, verbose=0,
-                       callbacks=schedule_callbacks("cosine", args.epochs))
-        seconds = time.perf_counter() - start
-        accuracy = float(model.evaluate(data.x_test, data.y_test, verbose=0,
-                                        return_dict=True)["accuracy"])
-        params = int(model.count_params())
-        results.append({"config": name, "values": dict(hp.values), "test_accuracy": accuracy,
-                        "num_params": params, "seconds": round(seconds, 1)})
-        rows.append([name, f"{accuracy:.4f}", f"{params:,}", f"{seconds:.0f}"])
+        hp = configured(hypermodel, values)
+        run = retrain_and_test(hypermodel, hp, data, epochs=args.epochs, seed=0,
+                               batch_size=BATCH_SIZE)
+        results.append({"config": name, "values": dict(hp.values), **run})
+        rows.append([name, f"{run['test_accuracy']:.4f}", f"{run['num_params']:,}",
+                     f"{run['seconds']:.0f}"])
         print(results[-1], flush=True)
     table = markdown_table(["configuration", "test accuracy", "parameters", "train s"], rows)
     print(table)

@@ -35,14 +35,14 @@ import time
 from pathlib import Path
 from typing import Any
 
-import keras
 import numpy as np
 
-from benchmarks._common import RESULTS, load_data, markdown_table, save, spread
+from benchmarks._common import (RESULTS, load_data, markdown_table, retrain_and_test, save,
+                               spread)
 from hypermodels import MnistDenseHyperModel
 from tunekit import CoarseToFine
 from tunekit.progress import planned_epochs
-from tunekit.retraining import final_epochs, schedule_callbacks
+from tunekit.retraining import final_epochs
 from tunekit.tuners import make_tuner
 from tunekit.workflow import completed_trials
 
@@ -79,16 +79,10 @@ def _curve(oracles) -> list[tuple[float, float]]:
 def _retrain(hypermodel, trial, data, seed: int, max_epochs: int) -> tuple[float, int, int]:
     """The workflow's rule: rebuild, train on train+validation for the `"auto"` epoch
     count with the default (cosine) learning rate schedule."""
-    hp = trial.hyperparameters
     epochs = final_epochs(trial, max_epochs)
-    keras.utils.set_random_seed(seed)
-    keras.backend.clear_session()
-    model = hypermodel.build(hp)
-    x, y = data.train_and_validation()
-    hypermodel.fit(hp, model, x, y, epochs=epochs, batch_size=BATCH_SIZE, verbose=0,
-                   callbacks=schedule_callbacks("cosine", epochs))
-    accuracy = model.evaluate(data.x_test, data.y_test, verbose=0, return_dict=True)["accuracy"]
-    return float(accuracy), epochs, int(model.count_params())
+    result = retrain_and_test(hypermodel, trial.hyperparameters, data, epochs=epochs, seed=seed,
+                              batch_size=BATCH_SIZE)
+    return result["test_accuracy"], epochs, result["num_params"]
 
 
 def run_single(name: str, data, seed: int, work: Path) -> dict[str, Any]:

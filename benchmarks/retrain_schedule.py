@@ -14,15 +14,11 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import time
 
-import keras
-import keras_tuner as kt
-
-from benchmarks._common import markdown_table, save
+from benchmarks._common import configured, markdown_table, retrain_and_test, save
 from hypermodels import MnistDenseHyperModel
 from tunekit import load_mnist
-from tunekit.retraining import SCHEDULES, schedule_callbacks
+from tunekit.retraining import SCHEDULES
 
 BATCH_SIZE = 128
 CONFIGS = {
@@ -31,23 +27,6 @@ CONFIGS = {
     "512-512, dropout 0.3": ({"units_0": 512, "num_extra_layers": 1, "units_1": 512,
                              "dropout": 0.3}, 20),
 }
-
-
-def _fit(values: dict, epochs: int, schedule: str, data, seed: int) -> tuple[float, float]:
-    hypermodel = MnistDenseHyperModel()
-    hp = kt.HyperParameters()
-    hypermodel.build(hp)  # declare the space, then set the configuration
-    hp.values.update(values)
-    keras.utils.set_random_seed(seed)
-    keras.backend.clear_session()
-    model = hypermodel.build(hp)
-    x, y = data.train_and_validation()
-    start = time.perf_counter()
-    hypermodel.fit(hp, model, x, y, epochs=epochs, batch_size=BATCH_SIZE, verbose=0,
-                   callbacks=schedule_callbacks(schedule, epochs))
-    seconds = time.perf_counter() - start
-    accuracy = model.evaluate(data.x_test, data.y_test, verbose=0, return_dict=True)["accuracy"]
-    return float(accuracy), seconds
 
 
 def main() -> None:
@@ -59,10 +38,14 @@ def main() -> None:
     for name, (values, epochs) in CONFIGS.items():
         for seed in range(args.seeds):
             for schedule in SCHEDULES:
-                accuracy, seconds = _fit(values, epochs, schedule, data, seed)
+                hypermodel = MnistDenseHyperModel()
+                run = retrain_and_test(hypermodel, configured(hypermodel, values), data,
+                                       epochs=epochs, seed=seed, schedule=schedule,
+                                       batch_size=BATCH_SIZE)
                 results.append({"config": name, "values": values, "epochs": epochs,
                                 "seed": seed, "schedule": schedule,
-                                "test_accuracy": accuracy, "seconds": round(seconds, 1)})
+                                "test_accuracy": run["test_accuracy"],
+                                "seconds": run["seconds"]})
                 print(results[-1], flush=True)
     rows = []
     for name, (_, epochs) in CONFIGS.items():
