@@ -54,7 +54,9 @@ class CosineDecayCallback(keras.callbacks.Callback):
     left alone, with a warning.
 
     Args:
-        epochs: Total epochs of the fit, counted from epoch 0.
+        epochs: Total epochs of the fit, counted from epoch 0. The `epochs`
+            of the `fit` it is passed to wins when they differ (a
+            hypermodel's own `fit` may set it, see `tunekit.fitting`).
     """
 
     def __init__(self, epochs: int) -> None:
@@ -64,6 +66,7 @@ class CosineDecayCallback(keras.callbacks.Callback):
         self._scheduler: keras.callbacks.LearningRateScheduler | None = None
 
     def on_train_begin(self, logs=None) -> None:
+        self.epochs = int((self.params or {}).get("epochs") or self.epochs)
         optimizer = self.model.optimizer
         if isinstance(getattr(optimizer, "_learning_rate", None),
                       keras.optimizers.schedules.LearningRateSchedule):

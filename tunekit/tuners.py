@@ -11,6 +11,9 @@ holds) whose trials additionally:
 - stop at once when the loss becomes NaN or infinite and are marked FAILED
   with the reason, never retried, so they cannot win or drive a narrowing;
 - refuse an objective the model never reports, naming the metrics it does;
+- call the hypermodel's own `fit` through `tunekit.fitting.fit_hypermodel`,
+  so a `fit` that sets `batch_size`, `epochs`, `callbacks`... itself (as in
+  KerasTuner's documentation) works: its values win over `search()`'s;
 - log their hyperparameters to TensorBoard's HParams on any Keras backend
   when a `keras.callbacks.TensorBoard` is passed to `search()` (see
   `tunekit.tensorboard`).
@@ -33,8 +36,12 @@ from typing import Any
 import keras
 import keras_tuner as kt
 from keras_tuner import errors as kt_errors
+from keras_tuner.src import utils as kt_utils
+from keras_tuner.src.backend import config as kt_backend_config
+from keras_tuner.src.engine import tuner_utils
 
 from tunekit import _faults, _io
+from tunekit.fitting import fit_hypermodel
 from tunekit.tensorboard import configure_trial_logdirs
 
 __all__ = ["TUNER_KINDS", "TrialFacts", "end_failed_search", "kerastuner_seed", "make_tuner",
@@ -108,6 +115,8 @@ class _TunekitTunerMixin:
     tunekit_seed: int | None = None
     tunekit_phase: str = "search"
     tunekit_listeners: tuple = ()
+    # `model.fit` keywords the hypermodel's own `fit` may not set, with the reason.
+    tunekit_refused_fit_args: dict[str, str] = {}
 
     def run_trial(self, trial, *args, **kwargs):
         _faults.checkpoint(f"{self.tunekit_phase}.trial_start")
@@ -128,7 +137,16 @@ class _TunekitTunerMixin:
     def _build_and_fit_model(self, trial, *args, **kwargs):
         facts = TrialFacts()
         kwargs["callbacks"] = [*kwargs.get("callbacks", []), facts]
-        results = super()._build_and_fit_model(trial, *args, **kwargs)
+        # KerasTuner's Tuner._build_and_fit_model, with the hypermodel's fit called
+        # through fit_hypermodel (its own keywords win over search()'s).
+        hp = trial.hyperparameters
+        model = self._try_build(hp)
+        results = fit_hypermodel(self.hypermodel, hp, model, *args,
+                                 refused=self.tunekit_refused_fit_args, **kwargs).results
+        if kt_backend_config.multi_backend():
+            kt_utils.save_json(self._get_build_config_fname(trial.trial_id),
+                               model.get_build_config())
+        tuner_utils.validate_trial_results(results, self.oracle.objective, "HyperModel.fit()")
         if facts.nan_at is not None:
             epoch, batch = facts.nan_at
             where = f"epoch {epoch + 1}" + ("" if batch is None else f", batch {batch + 1}")
@@ -253,8 +271,21 @@ class RandomSearch(_TunekitTunerMixin, kt.RandomSearch):
             self.oracle.__class__ = DefaultsFirstRandomSearchOracle
 
 
+HYPERBAND_EPOCHS = ("Hyperband allocates each trial's epochs itself (`tuner/epochs`, "
+                    "`tuner/initial_epoch`, within `max_epochs`). Remove `epochs` from the "
+                    "hypermodel's fit, or tune with a search whose trials can train the "
+                    "epochs it sets (fine_tuner='bayesian', --fine-tuner bayesian).")
+
+
 class Hyperband(_TunekitTunerMixin, kt.Hyperband):
-    """KerasTuner's `Hyperband` with tunekit's trial bookkeeping."""
+    """KerasTuner's `Hyperband` with tunekit's trial bookkeeping.
+
+    A hypermodel whose own `fit` sets `epochs` or `initial_epoch` is refused
+    at its first trial, before training (`tunekit.fitting.HyperModelFitError`):
+    those are Hyperband's budget.
+    """
+
+    tunekit_refused_fit_args = {"epochs": HYPERBAND_EPOCHS, "initial_epoch": HYPERBAND_EPOCHS}
 
     def _build_hypermodel(self, hp):
         parent = hp.values.get("tuner/trial_id")

@@ -18,12 +18,13 @@ from keras_tuner.src.engine import trial as trial_module
 
 from tunekit import _faults, _io
 from tunekit.data import Dataset
+from tunekit.fitting import fit_hypermodel
 from tunekit.manifest import STEPS, RunManifest, check_kerastuner_project
 from tunekit.narrowing import NarrowedSpace, is_usable, narrow_space
 from tunekit.progress import PhaseProgress
 from tunekit.retraining import SCHEDULES, final_epochs, schedule_callbacks
 from tunekit.tensorboard import write_experiment
-from tunekit.tuners import make_tuner
+from tunekit.tuners import HYPERBAND_EPOCHS, make_tuner
 
 __all__ = ["CoarseToFine", "Result", "FINE_TUNERS", "NoCompletedTrialsError"]
 
@@ -364,8 +365,26 @@ class CoarseToFine:
                 initial = 1 if worker else self._num_initial_points(narrowed)
                 tuner = make_tuner("bayesian", self.hypermodel, max_trials=self.fine_trials,
                                    num_initial_points=initial, **space, **common)
+        tuner.tunekit_refused_fit_args = self._refused_fit_args()
         self._tuners[phase] = tuner
         return tuner
+
+    def _refused_fit_args(self) -> dict[str, str]:
+        """`model.fit` keywords the hypermodel's own `fit` may not set in this run.
+
+        A `fit` that sets `epochs` decides the epochs of every trial and of the
+        retrain; that cannot be with Hyperband (its budget is epochs) or with
+        an explicit `final_epochs`. Refused from the first coarse trial on,
+        before any training, rather than after the coarse phase.
+        """
+        if self.fine_tuner == "hyperband":
+            return {"epochs": HYPERBAND_EPOCHS, "initial_epoch": HYPERBAND_EPOCHS}
+        if self.final_epochs != "auto":
+            return {"epochs": (
+                f"final_epochs={self.final_epochs} sets the epochs of the retrain. Remove "
+                "`epochs` from the hypermodel's fit, or leave final_epochs='auto' "
+                "(--final-epochs auto): the retrain then trains the epochs the fit sets.")}
+        return {}
 
     def _num_initial_points(self, space: kt.HyperParameters) -> int:
         """Random points before the Gaussian process takes over.
@@ -530,8 +549,14 @@ class CoarseToFine:
         keras.backend.clear_session()
         model = self.hypermodel.build(hp)
         x, y = self.data.train_and_validation()
-        history = self.hypermodel.fit(hp, model, x, y, epochs=epochs,
-                                      batch_size=self.batch_size, callbacks=callbacks, verbose=0)
+        fitted = fit_hypermodel(self.hypermodel, hp, model, x, y, epochs=epochs,
+                                batch_size=self.batch_size, callbacks=callbacks, verbose=0,
+                                refused=self._refused_fit_args())
+        history = fitted.results
+        # What model.fit received: the hypermodel's fit may set both itself.
+        used = fitted.fit_kwargs
+        epochs = int(used.get("epochs", epochs))
+        batch_size = used.get("batch_size") if used else None
         if facts.nan_at is not None:
             raise RuntimeError(
                 f"The final retrain of {phase} trial {trial.trial_id} diverged: the loss "
@@ -541,13 +566,14 @@ class CoarseToFine:
         _io.atomic_write(path, lambda tmp: _save_keras(model, tmp))
         _io.write_json(self.run_dir / BEST_HYPERPARAMETERS, {
             "phase": phase, "trial_id": trial.trial_id, "reason": reason,
-            "final_epochs": epochs,
+            "final_epochs": epochs, "batch_size": batch_size,
             "values": {k: v for k, v in hp.values.items() if hp.is_active(k)},
         })
         seconds = manifest.step("retrain").get("seconds", 0.0) + time.perf_counter() - start
         curves = {k: [float(v) for v in vs] for k, vs in (getattr(history, "history", None)
                                                           or {}).items()}
-        manifest.mark("retrain", "done", seconds=round(seconds, 2), history=curves)
+        manifest.mark("retrain", "done", seconds=round(seconds, 2), history=curves,
+                      final_epochs=epochs, batch_size=batch_size)
         self.model = model
         return model
 

@@ -1,0 +1,286 @@
+"""A hypermodel's own `fit` that sets `batch_size`, `epochs`, `shuffle`, `callbacks`... itself.
+
+KerasTuner's documented pattern, `model.fit(*args, batch_size=hp.Choice(...), **kwargs)`,
+used to fail every trial ("got multiple values for keyword argument 'batch_size'")
+because tunekit passes `batch_size` too. See `tunekit.fitting`.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+
+import keras
+import keras_tuner as kt
+import numpy as np
+import pytest
+
+from tunekit import CoarseToFine
+from tunekit.data import Dataset
+from tunekit.fitting import HyperModelFitError, fit_hypermodel
+from tunekit.tuners import make_tuner
+
+NUM_SAMPLES = 64
+
+
+def _build(hp):
+    model = keras.Sequential([
+        keras.Input((8,)),
+        keras.layers.Dense(hp.Int("units", 4, 16, step=4), activation="relu"),
+        keras.layers.Dense(3, activation="softmax"),
+    ])
+    # Eager: on a few dozen samples, tracing would cost more than training.
+    model.compile("adam", "sparse_categorical_crossentropy", metrics=["accuracy"],
+                  run_eagerly=True)
+    return model
+
+
+class BatchSizeHyperModel(kt.HyperModel):
+    """KerasTuner's documented pattern: `fit` tunes the batch size."""
+
+    def build(self, hp):
+        return _build(hp)
+
+    def fit(self, hp, model, *args, **kwargs):
+        return model.fit(*args, batch_size=hp.Choice("batch_size", [16, 32]), **kwargs)
+
+
+class FixedFitHyperModel(kt.HyperModel):
+    """A `fit` that sets the given `model.fit` keywords itself."""
+
+    def __init__(self, **fit_kwargs):
+        super().__init__()
+        self.fit_kwargs = fit_kwargs
+
+    def build(self, hp):
+        return _build(hp)
+
+    def fit(self, hp, model, *args, **kwargs):
+        return model.fit(*args, **self.fit_kwargs, **kwargs)
+
+
+class StepsRecorder(keras.callbacks.Callback):
+    """Records the steps per epoch and the epochs of every fit it is passed to."""
+
+    def __init__(self):
+        super().__init__()
+        self.fits: list[tuple[int, int]] = []
+        self.epochs_run = 0
+
+    def on_train_begin(self, logs=None):
+        self.fits.append((self.params["steps"], self.params["epochs"]))
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.epochs_run += 1
+
+
+TRIAL_FITS: list[tuple[int, int]] = []  # survives KerasTuner's per-trial copies of callbacks
+
+
+class TrialStepsRecorder(keras.callbacks.Callback):
+    def on_train_begin(self, logs=None):
+        TRIAL_FITS.append((self.params["steps"], self.params["epochs"]))
+
+
+def _arrays(n=NUM_SAMPLES):
+    rng = np.random.default_rng(0)
+    return rng.normal(size=(n, 8)).astype("float32"), rng.integers(0, 3, n)
+
+
+def _fit(hypermodel, callbacks=(), **kwargs):
+    x, y = _arrays()
+    hp = kt.HyperParameters()
+    model = hypermodel.build(hp)
+    call = fit_hypermodel(hypermodel, hp, model, x, y, epochs=1, batch_size=64,
+                          callbacks=list(callbacks), verbose=0, **kwargs)
+    return call, model, hp
+
+
+# -- fit_hypermodel, the one place tunekit calls a hypermodel's fit ----------------------
+
+
+def test_the_documented_batch_size_pattern_trains_with_the_hp_value():
+    recorder = StepsRecorder()
+    call, model, hp = _fit(BatchSizeHyperModel(), [recorder])
+    assert hp.values["batch_size"] == 16
+    assert call.fit_kwargs["batch_size"] == 16 and call.set_by_hypermodel == ("batch_size",)
+    assert recorder.fits == [(NUM_SAMPLES // 16, 1)]  # 4 steps of 16, not 1 of 64
+    assert len(call.results.history["loss"]) == 1
+    assert "fit" not in vars(model)  # model.fit is the class's again
+
+
+def test_a_fit_that_sets_epochs_and_shuffle_wins_and_the_rest_is_tunekits():
+    recorder = StepsRecorder()
+    call, _, _ = _fit(FixedFitHyperModel(epochs=3, shuffle=False), [recorder])
+    assert call.fit_kwargs["epochs"] == 3 and call.fit_kwargs["shuffle"] is False
+    assert call.fit_kwargs["batch_size"] == 64 and call.fit_kwargs["verbose"] == 0
+    assert recorder.fits == [(1, 3)] and recorder.epochs_run == 3
+    assert sorted(call.set_by_hypermodel) == ["epochs"]  # shuffle: tunekit never passes it
+
+
+def test_callbacks_of_the_fit_are_added_after_tunekits():
+    order = []
+
+    class Mark(keras.callbacks.Callback):
+        def __init__(self, name):
+            super().__init__()
+            self.name = name
+
+        def on_train_begin(self, logs=None):
+            order.append(self.name)
+
+    hypermodel = FixedFitHyperModel(callbacks=[Mark("hypermodel's")])
+    call, _, _ = _fit(hypermodel, [Mark("tunekit's")])
+    assert order == ["tunekit's", "hypermodel's"]
+    assert call.set_by_hypermodel == ("callbacks",)
+
+
+def test_a_fit_with_its_own_training_loop_gets_every_keyword():
+    seen = {}
+
+    class OwnLoop(kt.HyperModel):
+        def build(self, hp):
+            return _build(hp)
+
+        def fit(self, hp, model, x, y, callbacks=None, **kwargs):
+            seen.update(kwargs, callbacks=callbacks)
+            return {"accuracy": 0.5}
+
+    call, _, _ = _fit(OwnLoop())
+    assert call.results == {"accuracy": 0.5} and call.fit_kwargs == {}
+    assert seen == {"epochs": 1, "batch_size": 64, "verbose": 0, "callbacks": []}
+
+
+class DropsCallbacks(kt.HyperModel):
+    def build(self, hp):
+        return _build(hp)
+
+    def fit(self, hp, model, x, y, **kwargs):
+        return model.fit(x, y, epochs=1, callbacks=[keras.callbacks.TerminateOnNaN()])
+
+
+@pytest.mark.parametrize("hypermodel, refused, message", [
+    (DropsCallbacks(), None, "without the callbacks tunekit passes it in `callbacks` "
+                             "(StepsRecorder)"),
+    (FixedFitHyperModel(validation_split=0.2), None, "validation_split=0.2"),
+    (FixedFitHyperModel(epochs=3), {"epochs": "Hyperband's budget"},
+     "FixedFitHyperModel.fit sets `epochs` itself, which tunekit cannot let it do here: "
+     "Hyperband's budget"),
+])
+def test_a_fit_that_breaks_the_contract_is_refused_before_training(hypermodel, refused, message):
+    recorder = StepsRecorder()
+    with pytest.raises(HyperModelFitError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        _fit(hypermodel, [recorder], refused=refused)
+    assert recorder.fits == [] and recorder.epochs_run == 0
+    assert issubclass(HyperModelFitError, kt.errors.FatalError)  # stops a search at once
+
+
+def test_other_type_errors_of_the_fit_are_not_retried():
+    calls = []
+
+    class Broken(kt.HyperModel):
+        def build(self, hp):
+            return _build(hp)
+
+        def fit(self, hp, model, *args, **kwargs):
+            calls.append(1)
+            raise TypeError("unsupported operand type(s)")
+
+    with pytest.raises(TypeError, match="unsupported operand"):
+        _fit(Broken())
+    assert calls == [1]
+
+
+# -- through KerasTuner's tuners ----------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind, budget", [("random", dict(max_trials=3)),
+                                          ("hyperband", dict(max_epochs=2, factor=2))])
+def test_tuners_complete_every_trial_with_the_tuned_batch_size(kind, budget, tmp_path):
+    x, y = _arrays()
+    TRIAL_FITS.clear()
+    tuner = make_tuner(kind, BatchSizeHyperModel(), objective="val_accuracy",
+                       directory=str(tmp_path), project_name=kind, seed=0, **budget)
+    tuner.search(x, y, validation_data=(x, y), epochs=1, batch_size=64,
+                 callbacks=[TrialStepsRecorder()], verbose=0)
+    trials = list(tuner.oracle.trials.values())
+    assert [t.status for t in trials] == ["COMPLETED"] * len(trials)
+    batch_sizes = [t.hyperparameters.values["batch_size"] for t in trials]
+    assert set(batch_sizes) == {16, 32}
+    assert [steps for steps, _ in TRIAL_FITS] == [NUM_SAMPLES // b for b in batch_sizes]
+
+
+def test_plain_kerastuner_runs_the_same_hypermodel(tmp_path):
+    x, y = _arrays()
+    tuner = kt.RandomSearch(BatchSizeHyperModel(), objective="val_accuracy", max_trials=2,
+                            directory=str(tmp_path), project_name="plain", seed=1)
+    tuner.search(x, y, validation_data=(x, y), epochs=1, verbose=0)  # no batch_size
+    assert [t.status for t in tuner.oracle.trials.values()] == ["COMPLETED"] * 2
+
+
+def test_hyperband_refuses_a_fit_that_sets_epochs_at_its_first_trial(tmp_path):
+    x, y = _arrays()
+    tuner = make_tuner("hyperband", FixedFitHyperModel(epochs=3), objective="val_accuracy",
+                       directory=str(tmp_path), project_name="hb", max_epochs=2, factor=2)
+    with pytest.raises(HyperModelFitError, match="Hyperband allocates each trial's epochs"):
+        tuner.search(x, y, validation_data=(x, y), verbose=0)
+    assert not any(t.status == "COMPLETED" for t in tuner.oracle.trials.values())
+
+
+# -- end to end: search and retrain --------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def digits():
+    from sklearn.datasets import load_digits
+
+    x, y = load_digits(return_X_y=True)
+    return Dataset.from_arrays(x[:300, :8] / 16.0, y[:300] % 3, seed=0)
+
+
+TINY = dict(coarse_trials=3, coarse_epochs=1, max_epochs=2, factor=2, fine_trials=2, top=1.0,
+            seed=0, verbose=0)
+
+
+@pytest.mark.parametrize("fine_tuner", ["hyperband", "bayesian"])
+def test_coarse_to_fine_tunes_and_retrains_with_the_tuned_batch_size(fine_tuner, digits,
+                                                                    tmp_path):
+    recorder = StepsRecorder()  # KerasTuner copies it per trial: this one sees the retrain
+    run = CoarseToFine(BatchSizeHyperModel(), digits, directory=tmp_path, project_name="bs",
+                       fine_tuner=fine_tuner, callbacks=[recorder], **TINY)
+    result = run.run()
+    for phase in ("coarse", "fine"):
+        trials = list(run._tuner(phase).oracle.trials.values())
+        assert trials and [t.status for t in trials] == ["COMPLETED"] * len(trials), phase
+    batch_size = result.best_hyperparameters["batch_size"]
+    num_train = len(digits.x_train) + len(digits.x_val)
+    assert recorder.fits == [(math.ceil(num_train / batch_size), result.final_epochs)]
+    best = json.loads((run.run_dir / "best_hyperparameters.json").read_text())
+    assert best["batch_size"] == batch_size and run.manifest.step("retrain")["batch_size"] == \
+        batch_size
+
+
+def test_a_fit_that_sets_epochs_decides_the_retrain_epochs(digits, tmp_path):
+    recorder = StepsRecorder()
+    run = CoarseToFine(FixedFitHyperModel(epochs=3, shuffle=False), digits, directory=tmp_path,
+                       project_name="epochs", fine_tuner="bayesian", callbacks=[recorder],
+                       **TINY)
+    result = run.run()
+    for phase in ("coarse", "fine"):
+        trials = list(run._tuner(phase).oracle.trials.values())
+        assert [t.metrics.get_last_value("epochs") for t in trials] == [3] * len(trials)
+    assert result.final_epochs == 3 and recorder.epochs_run == 3
+    rates = run.manifest.step("retrain")["history"]["learning_rate"]
+    assert rates[-1] < rates[0] / 5  # the cosine schedule anneals over the fit's 3 epochs
+    assert run.manifest.step("retrain")["batch_size"] == 128  # tunekit's, the fit sets none
+
+
+def test_a_fit_that_sets_epochs_is_refused_before_training_when_hyperband_follows(digits,
+                                                                                   tmp_path):
+    TRIAL_FITS.clear()
+    run = CoarseToFine(FixedFitHyperModel(epochs=3), digits, directory=tmp_path,
+                       project_name="hb", fine_tuner="hyperband",
+                       callbacks=[TrialStepsRecorder()], **TINY)
+    with pytest.raises(HyperModelFitError, match="--fine-tuner bayesian"):
+        run.run()
+    assert TRIAL_FITS == []  # refused at the first coarse trial, before model.fit

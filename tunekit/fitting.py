@@ -1,0 +1,182 @@
+"""Calls a hypermodel's own `fit` with tunekit's fit arguments, whatever it sets itself.
+
+KerasTuner hands everything `search()` received to `HyperModel.fit(hp, model,
+*args, **kwargs)`, and its documented pattern sets some of those arguments
+again:
+
+```python
+class MyHyperModel(kt.HyperModel):
+    def fit(self, hp, model, *args, **kwargs):
+        return model.fit(*args, batch_size=hp.Choice("batch_size", [16, 32]), **kwargs)
+```
+
+tunekit always passes `batch_size` (and `epochs`, `callbacks`, `verbose`), so
+Python refuses that call ("got multiple values for keyword argument
+'batch_size'") before `model.fit` starts. `fit_hypermodel` is the one place
+where tunekit calls a hypermodel's `fit`, for every trial (`tunekit.tuners`)
+and for the final retrain (`tunekit.workflow`). Its contract:
+
+- A keyword your `fit` passes to `model.fit` itself wins over tunekit's; the
+  ones it does not pass come from tunekit. When Python reports a duplicate
+  keyword, tunekit calls your `fit` again without that keyword in `kwargs`
+  and adds it to your `model.fit` call if your call lacks it. So the code of
+  your `fit` before `model.fit` may run once more per keyword it sets (nothing
+  has trained yet; declaring hyperparameters again is harmless).
+- `callbacks`: yours are added after tunekit's and KerasTuner's (checkpoints,
+  TensorBoard, the NaN check, the retrain's schedule and backup). A
+  `model.fit` call that leaves any of them out is refused before training.
+- `epochs`: the count your `fit` sets is the count of every trial and of the
+  retrain (`coarse_epochs`, a Bayesian `max_epochs` and `final_epochs` no
+  longer apply). Hyperband allocates epochs itself, so with Hyperband a `fit`
+  that sets `epochs` or `initial_epoch` is refused.
+- `validation_split` is refused: tunekit passes the dataset's validation split
+  as `validation_data` in the search, and retrains on train+validation.
+- A `fit` that never calls `model.fit` (its own training loop) receives
+  tunekit's keywords and uses them as it likes.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import keras
+import keras_tuner as kt
+from keras_tuner import errors as kt_errors
+
+__all__ = ["FitCall", "HyperModelFitError", "fit_hypermodel"]
+
+_DUPLICATE = re.compile(r"got multiple values for keyword argument '(\w+)'")
+
+
+class HyperModelFitError(kt_errors.FatalValueError):
+    """A hypermodel's `fit` breaks tunekit's contract (see `tunekit.fitting`).
+
+    A KerasTuner `FatalError`: the search stops at once instead of failing
+    every trial the same way.
+    """
+
+
+@dataclass
+class FitCall:
+    """What a call of a hypermodel's `fit` did.
+
+    Attributes:
+        results: What the hypermodel's `fit` returned (a `History`, a dict or
+            a float).
+        fit_kwargs: The keywords of its last `model.fit` call, merged (e.g.
+            `{"batch_size": 16, "epochs": 3, ...}`); empty when it never
+            called `model.fit`.
+        set_by_hypermodel: The tunekit keywords the hypermodel's `fit` set
+            itself, e.g. `("batch_size",)`.
+    """
+
+    results: Any
+    fit_kwargs: dict[str, Any] = field(default_factory=dict)
+    set_by_hypermodel: tuple[str, ...] = ()
+
+
+def fit_hypermodel(
+    hypermodel: kt.HyperModel,
+    hp: kt.HyperParameters,
+    model: keras.Model,
+    *args: Any,
+    refused: Mapping[str, str] | None = None,
+    **kwargs: Any,
+) -> FitCall:
+    """Calls `hypermodel.fit(hp, model, *args, **kwargs)`; its own keywords win.
+
+    Keywords the hypermodel's `fit` passes to `model.fit` itself override
+    `kwargs`; `callbacks` are concatenated (`kwargs`' first). See the module
+    docstring for the whole contract.
+
+    Args:
+        hypermodel: A `keras_tuner.HyperModel`.
+        hp: The trial's (or the retrain's) `HyperParameters`.
+        model: The model `hypermodel.build(hp)` returned.
+        *args: Positional arguments of `model.fit`, usually `x, y`.
+        refused: Keywords of `kwargs` the hypermodel's `fit` may not set,
+            each with the reason, e.g. `{"epochs": "Hyperband allocates ..."}`.
+            Defaults to none.
+        **kwargs: tunekit's keyword arguments of `model.fit` (`epochs`,
+            `batch_size`, `callbacks`, `validation_data`, `verbose`, ...).
+
+    Returns:
+        A `FitCall` with the results and the keywords `model.fit` received.
+
+    Raises:
+        HyperModelFitError: Before any training, if the hypermodel's `fit`
+            sets a refused keyword, sets `validation_split`, or calls
+            `model.fit` without the callbacks in `kwargs`.
+    """
+    refused = dict(refused or {})
+    pending = dict(kwargs)
+    held: dict[str, Any] = {}
+    own_fit = vars(model).get("fit")  # an instance attribute, if someone set one
+    while True:
+        merged_fit = _MergedFit(model.fit, held, list(kwargs.get("callbacks") or []))
+        object.__setattr__(model, "fit", merged_fit)  # no Keras tracking: a plain attribute
+        try:
+            results = hypermodel.fit(hp, model, *args, **pending)
+        except TypeError as e:
+            match = _DUPLICATE.search(str(e))
+            key = match.group(1) if match else None
+            if key not in pending or merged_fit.calls:  # not a clash at the call of model.fit
+                raise
+            if key in refused:
+                raise HyperModelFitError(
+                    f"{_name(hypermodel)}.fit sets `{key}` itself, which tunekit cannot let it "
+                    f"do here: {refused[key]}") from None
+            held[key] = pending.pop(key)
+            continue
+        finally:
+            if own_fit is None:
+                object.__delattr__(model, "fit")
+            else:
+                object.__setattr__(model, "fit", own_fit)
+        return FitCall(results, merged_fit.last_kwargs, tuple(held))
+
+
+class _MergedFit:
+    """Stands in for `model.fit` during one call of a hypermodel's `fit`."""
+
+    def __init__(self, fit: Any, defaults: dict[str, Any],
+                 required: list[keras.callbacks.Callback]) -> None:
+        self.fit = fit
+        self.defaults = defaults
+        self.required = required
+        self.calls = 0
+        self.last_kwargs: dict[str, Any] = {}
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        for key, value in self.defaults.items():
+            if key == "callbacks":
+                kwargs["callbacks"] = [*value, *(kwargs.get("callbacks") or [])]
+            else:
+                kwargs.setdefault(key, value)
+        if kwargs.get("validation_split"):
+            raise HyperModelFitError(
+                f"The hypermodel's fit passes validation_split={kwargs['validation_split']!r} "
+                "to model.fit. tunekit validates on the dataset's validation split (passed as "
+                "`validation_data`) and retrains on train+validation: remove "
+                "`validation_split` from your fit.")
+        received = kwargs.get("callbacks") or []
+        missing = [c for c in self.required if not any(c is r for r in received)]
+        if missing:
+            names = ", ".join(type(c).__name__ for c in missing)
+            raise HyperModelFitError(
+                f"The hypermodel's fit calls model.fit without the callbacks tunekit passes "
+                f"it in `callbacks` ({names}): checkpoints, the NaN check, TensorBoard and the "
+                "retrain's schedule would be lost. Pass yours as "
+                "`model.fit(*args, callbacks=[my_callback], **kwargs)` (tunekit adds its own) "
+                "or keep `kwargs['callbacks']` in the list you pass.")
+        self.calls += 1
+        self.last_kwargs = {k: v for k, v in kwargs.items()
+                            if k not in ("validation_data", "callbacks")}
+        return self.fit(*args, **kwargs)
+
+
+def _name(hypermodel: Any) -> str:
+    return type(hypermodel).__name__
