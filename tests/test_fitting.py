@@ -194,8 +194,10 @@ def test_other_type_errors_of_the_fit_are_not_retried():
 # -- through KerasTuner's tuners ----------------------------------------------------------
 
 
-@pytest.mark.parametrize("kind, budget", [("random", dict(max_trials=3)),
-                                          ("hyperband", dict(max_epochs=2, factor=2))])
+@pytest.mark.parametrize("kind, budget", [
+    ("random", dict(max_trials=3)),
+    pytest.param("hyperband", dict(max_epochs=2, factor=2), marks=pytest.mark.slow),
+])
 def test_tuners_complete_every_trial_with_the_tuned_batch_size(kind, budget, tmp_path):
     x, y = _arrays()
     TRIAL_FITS.clear()
@@ -242,7 +244,8 @@ TINY = dict(coarse_trials=3, coarse_epochs=1, max_epochs=2, factor=2, fine_trial
             seed=0, verbose=0)
 
 
-@pytest.mark.parametrize("fine_tuner", ["hyperband", "bayesian"])
+@pytest.mark.parametrize("fine_tuner", ["hyperband",
+                                        pytest.param("bayesian", marks=pytest.mark.slow)])
 def test_coarse_to_fine_tunes_and_retrains_with_the_tuned_batch_size(fine_tuner, digits,
                                                                     tmp_path):
     recorder = StepsRecorder()  # KerasTuner copies it per trial: this one sees the retrain
@@ -252,6 +255,16 @@ def test_coarse_to_fine_tunes_and_retrains_with_the_tuned_batch_size(fine_tuner,
     for phase in ("coarse", "fine"):
         trials = list(run._tuner(phase).oracle.trials.values())
         assert trials and [t.status for t in trials] == ["COMPLETED"] * len(trials), phase
+    if fine_tuner == "hyperband":  # continued trials still train from their initial epoch
+        continued = [t.hyperparameters.values for t in run._tuner("fine").oracle.trials.values()
+                     if t.hyperparameters.values.get("tuner/trial_id") is not None]
+        assert continued and all(
+            run._tuner("fine").oracle.trials[v["tuner/trial_id"]].hyperparameters.values[
+                "batch_size"] == v["batch_size"] for v in continued)
+        for trial in run._tuner("fine").oracle.trials.values():
+            values = trial.hyperparameters.values
+            assert trial.metrics.get_last_value("epochs") == (
+                values["tuner/epochs"] - values["tuner/initial_epoch"])
     batch_size = result.best_hyperparameters["batch_size"]
     num_train = len(digits.x_train) + len(digits.x_val)
     assert recorder.fits == [(math.ceil(num_train / batch_size), result.final_epochs)]

@@ -113,6 +113,15 @@ class CoarseToFine:
        coarse trial scored better) rebuilt with `hypermodel.build(hp)` and
        trained from scratch with `hypermodel.fit(hp, model, ...)` on
        train+validation, saved as `best_model.keras`.
+
+    A hypermodel's own `fit` may set `model.fit` keywords itself, as in
+    KerasTuner's documentation (`model.fit(*args, batch_size=hp.Choice(...),
+    **kwargs)`): its values win over tunekit's in every trial and in the
+    retrain, its callbacks are added to tunekit's, and the retrain records the
+    batch size and epochs `model.fit` received. A `fit` that sets `epochs`
+    decides the epochs of every trial and of the retrain; it is refused with
+    `fine_tuner="hyperband"` or an int `final_epochs`, at the first coarse
+    trial (see `tunekit.fitting` for the whole contract).
     5. `evaluate()`: the saved model, loaded back, on the untouched test set;
        writes `trials.csv`, `report.json`, `report.md` and plots.
 
@@ -149,7 +158,8 @@ class CoarseToFine:
             tuned rate to about 0 over the final epochs
             (`tunekit.retraining.CosineDecayCallback`); `"constant"` keeps it.
             Defaults to `"cosine"`.
-        batch_size: Batch size of every fit. Defaults to 128.
+        batch_size: Batch size of every fit, unless the hypermodel's own
+            `fit` sets one. Defaults to 128.
         executions_per_trial: Fits per trial, averaged. Defaults to 1.
         callbacks: Extra Keras callbacks for every trial and the retrain.
         seed: Seed of the whole run (sampling, initialisation, shuffling); 0
@@ -519,7 +529,14 @@ class CoarseToFine:
             f"was {coarse[0].trial_id} ({coarse[0].score:.4f})")
 
     def retrain(self) -> keras.Model:
-        """Rebuilds the best configuration and trains it on train+validation."""
+        """Rebuilds the best configuration and trains it on train+validation.
+
+        Through `hypermodel.fit(hp, model, ...)` with the chosen trial's `hp`, so
+        values its own `fit` tunes (e.g. `batch_size`) are those of the trial.
+        `best_hyperparameters.json` and the manifest record the `epochs` and
+        `batch_size` that `model.fit` received (`batch_size` is `None` when the
+        hypermodel's `fit` never called `model.fit`, or called it without one).
+        """
         manifest = self.manifest
         path = self.run_dir / BEST_MODEL
         if manifest.is_done("retrain"):
