@@ -120,7 +120,8 @@ def build_parser() -> argparse.ArgumentParser:
     add("--final-schedule", choices=("cosine", "constant"),
         help="Learning rate of the final retrain: cosine anneals the tuned rate to about 0; "
         "constant keeps it. Default: cosine.")
-    add("--batch-size", type=_positive, help="Batch size. Default: 128.")
+    add("--batch-size", type=_positive,
+        help="Batch size, unless your hypermodel's own fit sets one. Default: 128.")
     add("--executions-per-trial", type=_positive, help="Fits per trial, averaged. Default: 1.")
     add("--seed", type=int, default=0, help="Seed of the whole run. Default: 0.")
     add("--overwrite", action="store_true",
