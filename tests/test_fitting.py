@@ -251,7 +251,9 @@ def test_coarse_to_fine_tunes_and_retrains_with_the_tuned_batch_size(fine_tuner,
     recorder = StepsRecorder()  # KerasTuner copies it per trial: this one sees the retrain
     run = CoarseToFine(BatchSizeHyperModel(), digits, directory=tmp_path, project_name="bs",
                        fine_tuner=fine_tuner, callbacks=[recorder], **TINY)
-    result = run.run()
+    run.retrain()  # coarse, narrow, fine, retrain (the test evaluation adds nothing here)
+    run.close()
+    best = json.loads((run.run_dir / "best_hyperparameters.json").read_text())
     for phase in ("coarse", "fine"):
         trials = list(run._tuner(phase).oracle.trials.values())
         assert trials and [t.status for t in trials] == ["COMPLETED"] * len(trials), phase
@@ -265,12 +267,10 @@ def test_coarse_to_fine_tunes_and_retrains_with_the_tuned_batch_size(fine_tuner,
             values = trial.hyperparameters.values
             assert trial.metrics.get_last_value("epochs") == (
                 values["tuner/epochs"] - values["tuner/initial_epoch"])
-    batch_size = result.best_hyperparameters["batch_size"]
+    batch_size = best["values"]["batch_size"]
     num_train = len(digits.x_train) + len(digits.x_val)
-    assert recorder.fits == [(math.ceil(num_train / batch_size), result.final_epochs)]
-    best = json.loads((run.run_dir / "best_hyperparameters.json").read_text())
-    assert best["batch_size"] == batch_size and run.manifest.step("retrain")["batch_size"] == \
-        batch_size
+    assert recorder.fits == [(math.ceil(num_train / batch_size), best["final_epochs"])]
+    assert best["batch_size"] == batch_size == run.manifest.step("retrain")["batch_size"]
 
 
 def test_a_fit_that_sets_epochs_decides_the_retrain_epochs(digits, tmp_path):
@@ -278,14 +278,17 @@ def test_a_fit_that_sets_epochs_decides_the_retrain_epochs(digits, tmp_path):
     run = CoarseToFine(FixedFitHyperModel(epochs=3, shuffle=False), digits, directory=tmp_path,
                        project_name="epochs", fine_tuner="bayesian", callbacks=[recorder],
                        **TINY)
-    result = run.run()
+    run.retrain()
     for phase in ("coarse", "fine"):
         trials = list(run._tuner(phase).oracle.trials.values())
         assert [t.metrics.get_last_value("epochs") for t in trials] == [3] * len(trials)
-    assert result.final_epochs == 3 and recorder.epochs_run == 3
-    rates = run.manifest.step("retrain")["history"]["learning_rate"]
-    assert rates[-1] < rates[0] / 5  # the cosine schedule anneals over the fit's 3 epochs
-    assert run.manifest.step("retrain")["batch_size"] == 128  # tunekit's, the fit sets none
+    retrain = run.manifest.step("retrain")
+    assert retrain["final_epochs"] == 3 and recorder.epochs_run == 3
+    base = retrain["history"]["learning_rate"][0] / (0.5 * (1 + math.cos(math.pi * 0.5 / 3)))
+    assert retrain["history"]["learning_rate"] == pytest.approx(  # cosine over the fit's 3
+        [base * 0.5 * (1 + math.cos(math.pi * (e + 0.5) / 3)) for e in range(3)], rel=1e-5)
+    assert retrain["batch_size"] == 128  # tunekit's: the fit sets none
+    run.close()
 
 
 def test_a_fit_that_sets_epochs_is_refused_before_training_when_hyperband_follows(digits,
