@@ -86,6 +86,7 @@ def retrain_and_test(hypermodel, hp, data, *, epochs: int, seed: int, schedule: 
 
     import keras
 
+    from tunekit.fitting import fit_hypermodel
     from tunekit.retraining import schedule_callbacks
 
     keras.utils.set_random_seed(seed)
@@ -93,8 +94,8 @@ def retrain_and_test(hypermodel, hp, data, *, epochs: int, seed: int, schedule: 
     model = hypermodel.build(hp)
     x, y = data.train_and_validation()
     start = time.perf_counter()
-    hypermodel.fit(hp, model, x, y, epochs=epochs, batch_size=batch_size, verbose=0,
-                   callbacks=schedule_callbacks(schedule, epochs))
+    fit_hypermodel(hypermodel, hp, model, x, y, epochs=epochs, batch_size=batch_size,
+                   verbose=0, callbacks=schedule_callbacks(schedule, epochs))
     seconds = time.perf_counter() - start
     accuracy = model.evaluate(data.x_test, data.y_test, verbose=0, return_dict=True)["accuracy"]
     return {"test_accuracy": float(accuracy), "num_params": int(model.count_params()),
