@@ -166,7 +166,7 @@ class DropsCallbacks(kt.HyperModel):
     (FixedFitHyperModel(epochs=3), {"epochs": "Hyperband's budget"},
      "FixedFitHyperModel.fit sets `epochs` itself, which tunekit cannot let it do here: "
      "Hyperband's budget"),
-])
+], ids=["drops-callbacks", "validation-split", "refused-keyword"])
 def test_a_fit_that_breaks_the_contract_is_refused_before_training(hypermodel, refused, message):
     recorder = StepsRecorder()
     with pytest.raises(HyperModelFitError, match=message.replace("(", r"\(").replace(")", r"\)")):
