@@ -112,9 +112,33 @@ def test_model_output_shape_of_eager_lazy_and_multi_output_models():
     assert model_output_shape(eager) == (None, 5)
     lazy = keras.Sequential([keras.layers.Dense(7)])  # no Input: built on its first batch
     assert model_output_shape(lazy) is None  # nothing to run it on: unknown, no crash
-    assert model_output_shape(lazy, np.zeros((2, 4), "float32")) == (2, 7)
+    assert model_output_shape(lazy, np.zeros((2, 4), "float32")) == (None, 7)
     inputs = keras.Input((4,))
     two = keras.Model(inputs, [keras.layers.Dense(2)(inputs), keras.layers.Dense(3)(inputs)])
     assert model_output_shape(two) is None
     broken = keras.Sequential([keras.layers.Reshape((5,)), keras.layers.Dense(3)])
     assert model_output_shape(broken, np.zeros((2, 4), "float32")) is None  # cannot run: unknown
+
+
+def _build(width, *, with_input=True, activation="softmax"):
+    def build(hp):
+        layers = [keras.layers.Dense(hp.Int("units", 4, 8, step=4), activation="relu"),
+                  keras.layers.Dense(width, activation=activation)]
+        model = keras.Sequential([keras.Input((6,)), *layers] if with_input else layers)
+        model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+        return model
+    return build
+
+
+def test_workflow_refuses_a_model_that_does_not_fit_before_any_trial(tmp_path):
+    from tunekit import CoarseToFine, Dataset
+
+    data = Dataset.from_arrays(np.random.default_rng(0).random((60, 6)), np.arange(60) % 4)
+    for build in (_build(3), _build(1, activation="sigmoid"), _build(5, with_input=False)):
+        run = CoarseToFine(build, data, directory=tmp_path, project_name="wrong", verbose=0)
+        with pytest.raises(ValueError, match=r"`hypermodel` .* outputs \d units? per sample but "
+                                             r"the data has 4 classes"):
+            run.run()
+        assert not (tmp_path / "wrong" / "coarse").exists()  # no trial ran
+    for build in (_build(4), _build(4, with_input=False)):  # fits, eager or lazily built
+        CoarseToFine(build, data, directory=tmp_path, project_name="right").check_model()

@@ -83,7 +83,7 @@ def model_output_shape(model: Any, sample: Any = None) -> tuple[int | None, ...]
     except Exception:  # noqa: BLE001 - a model that cannot run here is left to its trials
         return None
     shape = getattr(result, "shape", None)
-    return None if shape is None else tuple(int(d) for d in shape)
+    return None if shape is None or not len(shape) else (None, *(int(d) for d in shape[1:]))
 
 
 def uses_logits(model: Any) -> bool | None:

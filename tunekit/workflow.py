@@ -412,10 +412,11 @@ class CoarseToFine:
 
     def _search(self, phase: str, epochs: int) -> kt.Tuner:
         manifest = self.manifest
+        if not manifest.is_done(phase):
+            self.check_model()
         tuner = self._tuner(phase)
         if manifest.is_done(phase):
             return tuner
-        self.check_model()
         if not manifest.step(phase):  # first start of this phase: declare its experiments
             space = tuner.oracle.hyperparameters
             if phase == "coarse":
