@@ -44,8 +44,9 @@ class ToonVisionCNNHyperModel(kt.HyperModel):
         augment: Whether to add a `RandomFlip("horizontal")` layer (active
             only in training). Defaults to `True`.
         rescale: Whether inputs are raw pixels in [0, 255] to rescale by
-            1/255. Pass `False` when the data is already scaled to [0, 1].
-            Defaults to `True`.
+            1/255. Pass `False` when the data is already scaled to [0, 1],
+            as tunekit's loaders give it (they divide uint8 pixels and
+            decoded images by 255). Defaults to `True`.
         name: Optional name of the hypermodel.
         tunable: Whether its hyperparameters are tunable. Defaults to `True`.
 

@@ -155,3 +155,173 @@ def test_changed_configuration_is_refused_with_exit_2(tmp_path, capsys, small_np
     RunManifest.open(run.run_dir, config).release()
     assert main(base) == 2
     assert "coarse_trials: 7 -> 3" in capsys.readouterr().err
+
+
+# --------------------------------------------------------------------------- data from the file
+
+def _shapes_npz(path: Path, num_classes: int, per_class: int = 40) -> Path:
+    """uint8 8x8 images whose class is the bright row band: easy, any number of classes."""
+    rng = np.random.default_rng(0)
+
+    def split(n):
+        y = np.arange(n) % num_classes
+        x = rng.integers(0, 60, (n, 8, 8)).astype(np.uint8)
+        for i, label in enumerate(y):
+            x[i, (label * 8) // num_classes] = 250
+        return x, y
+
+    (x, y), (x_test, y_test) = split(num_classes * per_class), split(num_classes * 10)
+    np.savez(path, x_train=x, y_train=y, x_test=x_test, y_test=y_test)
+    return path
+
+
+def _read_report(run_dir: Path) -> dict:
+    return json.loads((run_dir / "report.json").read_text())
+
+
+def test_three_class_npz_gives_a_three_way_model_and_a_3x3_matrix(tmp_path, capsys):
+    data = _shapes_npz(tmp_path / "bands.npz", num_classes=3)
+    args = ["--data", str(data), "--directory", str(tmp_path / "runs"), "--backend",
+            "tensorflow", "--batch-size", "32", *TINY]
+    assert main(args) == 0, capsys.readouterr().err
+    out = capsys.readouterr().out
+    assert "Data: bands: 100 train / 20 validation / 30 test, input (8, 8), 3 classes" in out
+    assert "MNIST" not in out and "10 classes" not in out
+    run_dir = tmp_path / "runs" / "mnist-dense"
+    import keras
+
+    model = keras.models.load_model(run_dir / "best_model.keras", safe_mode=True)
+    assert model.output_shape == (None, 3)
+    report = _read_report(run_dir)
+    assert report["dataset"]["num_classes"] == 3 and report["dataset"]["name"] == "bands"
+    assert report["dataset"]["scaling"] == "uint8 pixels divided by 255 to [0, 1]"
+    assert "x scaling: uint8 pixels divided by 255" in (run_dir / "report.md").read_text()
+    counts = np.array(report["confusion_matrix"]["counts"])
+    assert counts.shape == (3, 3) and counts.sum() == 30
+    test = np.load(data)
+    y_pred = model.predict(test["x_test"] / np.float32(255), verbose=0).argmax(-1)
+    from sklearn.metrics import confusion_matrix
+
+    np.testing.assert_array_equal(counts, confusion_matrix(test["y_test"], y_pred))
+
+
+def test_binary_sigmoid_model_report_matches_sklearn(tmp_path, capsys, monkeypatch):
+    (tmp_path / "binary_models.py").write_text(textwrap.dedent("""
+        import keras
+
+        def build(hp):
+            model = keras.Sequential([
+                keras.Input((8, 8)), keras.layers.Flatten(),
+                keras.layers.Dense(hp.Int("units", 8, 32, step=8), activation="relu"),
+                keras.layers.Dense(1, activation="sigmoid"),
+            ])
+            model.compile(optimizer=keras.optimizers.Adam(hp.Choice("lr", [1e-2, 3e-3])),
+                          loss="binary_crossentropy", metrics=["accuracy"])
+            return model
+    """))
+    data = _shapes_npz(tmp_path / "two.npz", num_classes=2)
+    args = ["--hypermodel", "binary_models:build", "--data", str(data), "--directory",
+            str(tmp_path / "runs"), "--backend", "tensorflow", "--batch-size", "32", *TINY]
+    monkeypatch.chdir(tmp_path)  # the CLI imports the module from the current folder
+    assert main(args) == 0, capsys.readouterr().err
+    run_dir = tmp_path / "runs" / "binary_models-build"
+    import keras
+    from sklearn.metrics import confusion_matrix
+
+    model = keras.models.load_model(run_dir / "best_model.keras", safe_mode=True)
+    test = np.load(data)
+    probability = model.predict(test["x_test"] / np.float32(255), verbose=0)[:, 0]
+    expected = confusion_matrix(test["y_test"], (probability > 0.5).astype(int))
+    counts = np.array(_read_report(run_dir)["confusion_matrix"]["counts"])
+    np.testing.assert_array_equal(counts, expected)
+    assert counts[:, 1].sum() > 0  # argmax over (n, 1) predicted class 0 for every sample
+
+
+# --------------------------------------------------------------------------- model vs data
+
+_WRONG_WIDTH = """
+    import keras
+
+    def dense5(hp):
+        model = keras.Sequential([keras.Input((8, 8)), keras.layers.Flatten(),
+                                  keras.layers.Dense(hp.Int("units", 8, 16, step=8)),
+                                  keras.layers.Dense(5, activation="softmax")])
+        model.compile(optimizer="adam", loss="sparse_categorical_crossentropy",
+                      metrics=["accuracy"])
+        return model
+
+    def lazy_one_unit(hp):  # no Input: Keras builds it on its first batch
+        model = keras.Sequential([keras.layers.Flatten(),
+                                  keras.layers.Dense(1, activation="sigmoid")])
+        model.compile(optimizer="adam", loss="binary_crossentropy", metrics=["accuracy"])
+        return model
+"""
+
+
+@pytest.mark.parametrize("attribute, classes, message", [
+    ("dense5", 10, "outputs 5 units per sample but the data has 10 classes"),
+    ("lazy_one_unit", 3, "outputs 1 unit per sample but the data has 3 classes"),
+])
+def test_model_output_that_does_not_fit_the_classes_exits_2_before_training(
+        tmp_path, capsys, monkeypatch, attribute, classes, message):
+    (tmp_path / "wrong_models.py").write_text(textwrap.dedent(_WRONG_WIDTH))
+    monkeypatch.chdir(tmp_path)
+    data = _shapes_npz(tmp_path / "data.npz", num_classes=classes, per_class=4)
+    args = ["--hypermodel", f"wrong_models:{attribute}", "--data", str(data), "--directory",
+            str(tmp_path / "runs"), "--backend", "tensorflow", *TINY]
+    assert main(args) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and len(err.splitlines()) == 1, err
+    assert not (tmp_path / "runs").exists()  # nothing trained, no run folder
+
+
+def test_model_output_that_does_not_fit_exits_2_under_jax(tmp_path):
+    (tmp_path / "wrong_models.py").write_text(textwrap.dedent(_WRONG_WIDTH))
+    data = _shapes_npz(tmp_path / "data.npz", num_classes=10, per_class=4)
+    proc = _run(["--hypermodel", "wrong_models:dense5", "--data", str(data), "--directory",
+                 "runs", "--backend", "jax", *TINY], cwd=tmp_path, timeout=120)
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    assert "outputs 5 units per sample but the data has 10 classes" in proc.stderr
+    assert not (tmp_path / "runs").exists()
+
+
+# --------------------------------------------------------------------------- corrupt files
+
+def _truncated(path: Path) -> None:
+    np.savez(path, x_train=np.zeros((50, 4)), y_train=np.arange(50) % 2, x_test=np.zeros((5, 4)),
+             y_test=np.arange(5) % 2)
+    path.write_bytes(path.read_bytes()[:300])
+
+
+def _png(path: Path) -> None:
+    from PIL import Image
+
+    Image.new("RGB", (4, 4)).save(path, format="PNG")
+
+
+def _object_array(path: Path) -> None:
+    np.savez(path, x_train=np.array([[1], "a", None], dtype=object), y_train=[0, 1, 0],
+             x_test=np.zeros((1, 1)), y_test=[0])
+
+
+@pytest.mark.parametrize("write, reason", [
+    (_truncated, "truncated or damaged"),
+    (lambda p: p.write_text("x_train,y_train\n1,2\n"), "not a NumPy archive"),
+    (_png, "not a NumPy archive (it starts with b'\\x89PNG"),
+    (lambda p: p.write_bytes(b""), "the file is empty"),
+    (lambda p: p.write_bytes(np.zeros(3).tobytes()), "not a NumPy archive"),
+    (lambda p: np.save(open(p, "wb"), np.zeros(3)), "single (3,) array (.npy)"),
+    (_object_array, "array 'x_train' cannot be read (Object arrays cannot be loaded"),
+    (lambda p: np.savez(p, x_train=np.array(["a", "b"]), y_train=[0, 1], x_test=np.zeros(1),
+                        y_test=[0]), "array 'x_train' has dtype <U1"),
+    (lambda p: np.savez(p, x_train=np.zeros((3, 2))), "missing key(s) ['y_train', 'x_test'"),
+], ids=["truncated", "text", "png", "empty", "raw_bytes", "npy", "object", "strings", "keys"])
+def test_invalid_npz_exits_2_naming_the_file(tmp_path, capsys, write, reason):
+    path = tmp_path / "data.npz"
+    write(path)
+    args = ["--data", str(path), "--directory", str(tmp_path / "runs"), "--backend", "tensorflow"]
+    assert main(args) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1, err
+    assert f"error: {str(path)!r} is not a valid .npz file: " in err and reason in err, err
+    assert not (tmp_path / "runs").exists()

@@ -194,12 +194,13 @@ def test_image_directory_rgb(image_root):
     assert _class_counts(ds.y_test) == [2, 2, 2]
     for x in (ds.x_train, ds.x_val, ds.x_test):
         assert x.dtype == np.float32 and x.shape[1:] == (8, 10, 3)
-        assert 0 <= x.min() and x.max() <= 255 and x.max() > 1  # not rescaled
+        assert 0 <= x.min() and x.max() <= 1  # decoded as uint8, divided by 255
+    assert ds.scaling == data.SCALED_UINT8
     # Labels match the colour of each class (JPEG within tolerance).
     x_all, y_all = ds.train_and_validation()
     for image, label in zip(x_all, y_all):
-        expected = COLORS[ds.class_names[label]]
-        np.testing.assert_allclose(image.mean(axis=(0, 1)), expected, atol=6)
+        expected = np.asarray(COLORS[ds.class_names[label]]) / 255
+        np.testing.assert_allclose(image.mean(axis=(0, 1)), expected, atol=6 / 255)
     assert ds.summary() == (
         "toonvision: 24 train / 6 validation / 6 test, input (8, 10, 3), 3 classes"
     )
@@ -221,6 +222,59 @@ def test_image_directory_custom_fractions(tmp_path):
     assert _class_counts(ds.y_train, 2) == [2, 15] and _class_counts(ds.y_val, 2) == [1, 5]
     assert ds.x_test.shape == (0, 4, 4, 3) and ds.y_test.shape == (0,)
     assert len(ds.fingerprint()) == 16  # empty splits hash fine
+
+
+# --------------------------------------------------------------------------- any .npz
+
+
+def _labelled(num_classes, per_class, shape=(6, 5), dtype=np.uint8, seed=0):
+    rng = np.random.default_rng(seed)
+    y = np.repeat(np.arange(num_classes), per_class)
+    if dtype == np.uint8:
+        return rng.integers(0, 256, (len(y), *shape), dtype=np.uint8), y
+    return rng.normal(size=(len(y), *shape)).astype(dtype), y
+
+
+def test_load_npz_takes_classes_name_and_scaling_from_the_file(tmp_path):
+    x, y = _labelled(3, 20)
+    x_test, y_test = _labelled(3, 4, seed=1)
+    np.savez(tmp_path / "three_shapes.npz", x_train=x, y_train=y, x_test=x_test, y_test=y_test)
+    ds = data.load_npz(tmp_path / "three_shapes.npz")
+    assert ds.num_classes == 3 and ds.class_names == ["0", "1", "2"]
+    assert ds.name == "three_shapes" and "MNIST" not in ds.summary()
+    assert ds.summary().endswith("input (6, 5), 3 classes")
+    # No x_val in the file: min(10_000, 60 // 6) = 10 training samples become validation.
+    assert (len(ds.x_train), len(ds.x_val), len(ds.x_test)) == (50, 10, 12)
+    assert ds.scaling == data.SCALED_UINT8
+    np.testing.assert_array_equal(ds.x_test, x_test / np.float32(255))
+    assert _rows(np.concatenate([ds.x_train, ds.x_val])) == _rows(x / 255)
+
+
+def test_load_npz_twenty_float_classes_with_validation_and_names(tmp_path):
+    x, y = _labelled(20, 5, shape=(4,), dtype=np.float32)
+    names = np.array([f"c{i}" for i in range(20)])
+    np.savez(tmp_path / "twenty.npz", x_train=x, y_train=y, x_val=x[:20], y_val=y[:20],
+             x_test=x[:40], y_test=y[:40], class_names=names)
+    ds = data.load_npz(tmp_path / "twenty.npz", seed=3)
+    assert ds.num_classes == 20 and ds.class_names == names.tolist()
+    assert (len(ds.x_train), len(ds.x_val), len(ds.x_test)) == (100, 20, 40)
+    assert ds.scaling == data.UNSCALED
+    np.testing.assert_array_equal(ds.x_train, x)  # floats: used as they are
+
+
+def test_npz_and_image_folder_share_one_scaling_rule(tmp_path):
+    x, y = _labelled(2, 6, shape=(5, 7, 3))
+    for i, (image, label) in enumerate(zip(x, y)):
+        (tmp_path / "folder" / f"class{label}").mkdir(parents=True, exist_ok=True)
+        Image.fromarray(image).save(tmp_path / "folder" / f"class{label}" / f"{i:02d}.png")
+    np.savez(tmp_path / "same.npz", x_train=x, y_train=y, x_test=x, y_test=y)
+    folder = load_image_directory(tmp_path / "folder", image_size=(5, 7))
+    npz = data.load_npz(tmp_path / "same.npz")
+    assert folder.scaling == npz.scaling == data.SCALED_UINT8
+    pixels = {row.tobytes() for row in (x / np.float32(255)).astype(np.float32).reshape(12, -1)}
+    for ds in (folder, npz):
+        every = np.concatenate([ds.x_train, ds.x_val, ds.x_test])
+        assert {row.tobytes() for row in every.reshape(len(every), -1)} == pixels
 
 
 # --------------------------------------------------------------------------- arrays
@@ -317,6 +371,20 @@ ERROR_CASES = [
      r"validation_size < 60.*got 60"),
     ("validation_size_float", lambda t: load_mnist(_npz(t, **_fake_mnist()), validation_size=2.5),
      r"must be an int.*got 2\.5"),
+    ("mnist_with_twenty_classes",
+     lambda t: load_mnist(_npz(t, **{**_fake_mnist(), "y_train": np.arange(60) % 20})),
+     r"labels in \[0, 19\], not MNIST's 0\.\.9\. Load other data with load_npz"),
+    # any .npz
+    ("npz_label_gap", lambda t: data.load_npz(_npz(t, **{**_fake_mnist(),
+        "y_train": np.arange(60) % 3 + 1, "y_test": np.arange(20) % 3 + 1})),
+     r"partial\.npz': class id\(s\) 0 never occur.*up to 3.*max\(label\) \+ 1 = 4"),
+    ("npz_mixed_dtypes", lambda t: data.load_npz(_npz(t, **{**_fake_mnist(),
+        "x_test": np.zeros((20, 28, 28))})),
+     r"mix uint8 and other dtypes .*Save every x array with the same dtype"),
+    ("npz_only_x_val", lambda t: data.load_npz(_npz(t, **{**_fake_mnist(),
+        "x_val": np.zeros((2, 28, 28))})), r"not a valid \.npz file: it has only one of x_val"),
+    ("npz_negative_labels", lambda t: data.load_npz(_npz(t, **{**_fake_mnist(),
+        "y_test": np.arange(20) % 10 - 1})), r"class ids must be >= 0"),
     # image folders
     ("folder_missing", lambda t: load_image_directory(t / "nothere", (4, 4)),
      r"Image folder not found.*nothere"),

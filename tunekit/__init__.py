@@ -2,7 +2,8 @@
 
 The public API:
 
-- Data: `Dataset`, `load_mnist`, `load_image_directory`.
+- Data: `Dataset`, `load_npz`, `load_mnist`, `load_image_directory`.
+- Classifier outputs: `predict_classes`, `predicted_classes`.
 - Tuners: `make_tuner` (RandomSearch, Hyperband, BayesianOptimization,
   GridSearch with tunekit's trial bookkeeping).
 - Narrowing: `narrow_space`, `NarrowedSpace`.
@@ -28,8 +29,11 @@ _EXPORTS = {
     "Result": "tunekit.workflow",
     "load_image_directory": "tunekit.data",
     "load_mnist": "tunekit.data",
+    "load_npz": "tunekit.data",
     "make_tuner": "tunekit.tuners",
     "narrow_space": "tunekit.narrowing",
+    "predict_classes": "tunekit.outputs",
+    "predicted_classes": "tunekit.outputs",
     "trials_dataframe": "tunekit.results",
 }
 
@@ -40,14 +44,18 @@ __all__ = [
     "Result",
     "load_image_directory",
     "load_mnist",
+    "load_npz",
     "make_tuner",
     "narrow_space",
+    "predict_classes",
+    "predicted_classes",
     "trials_dataframe",
 ]
 
 if TYPE_CHECKING:
-    from tunekit.data import Dataset, load_image_directory, load_mnist
+    from tunekit.data import Dataset, load_image_directory, load_mnist, load_npz
     from tunekit.narrowing import NarrowedSpace, narrow_space
+    from tunekit.outputs import predict_classes, predicted_classes
     from tunekit.results import trials_dataframe
     from tunekit.tuners import make_tuner
     from tunekit.workflow import CoarseToFine, Result

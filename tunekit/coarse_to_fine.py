@@ -88,9 +88,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="mnist-dense, toonvision-cnn, or package.module:attribute naming your own "
         "HyperModel class, instance or build(hp) function. Default: mnist-dense.")
     add("--data", default=None,
-        help="A Keras-layout .npz (x_train, y_train, x_test, y_test) or an image folder with "
-        "one subfolder per class. Default: MNIST from $TUNEKIT_MNIST_PATH, else Keras's "
-        "download.")
+        help="A Keras-layout .npz (x_train, y_train, x_test, y_test; optional x_val, y_val, "
+        "class_names) or an image folder with one subfolder per class. Classes come from the "
+        "labels (max + 1) or the subfolders; uint8 pixels (and decoded images) are divided by "
+        "255, other dtypes are used as they are. Default: MNIST from $TUNEKIT_MNIST_PATH, "
+        "else Keras's download.")
     add("--image-size", type=_positive, nargs=2, default=(64, 64), metavar=("HEIGHT", "WIDTH"),
         help="Size images of an image folder are resized to. Default: 64 64.")
     add("--directory", default="runs", help="Parent folder of runs. Default: runs.")
@@ -160,14 +162,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _load_data(args: argparse.Namespace):
-    from tunekit.data import load_image_directory, load_mnist
+    from tunekit.data import load_image_directory, load_mnist, load_npz
 
     if args.data is None:
         data = load_mnist()
     elif os.path.isdir(args.data):
         data = load_image_directory(args.data, tuple(args.image_size))
     elif os.path.isfile(args.data):
-        data = load_mnist(args.data, validation_size=_validation_size(args.data))
+        data = load_npz(args.data)
     else:
         raise UsageError(f"--data {args.data!r} does not exist: pass a .npz file or a folder.")
     return data.subset(**QUICK_DATA) if args.quick else data
@@ -197,18 +199,6 @@ def _select_backend(args: argparse.Namespace, data, processes: int = 1) -> dict[
             choice = {**choice, "backend": keras.backend.backend()}
     os.environ["KERAS_BACKEND"] = choice["backend"]
     return choice
-
-
-def _validation_size(path: str) -> int:
-    """10,000 validation samples (MNIST's usual split), or a sixth of a smaller set."""
-    import numpy as np
-
-    try:
-        with np.load(path) as arrays:
-            num_train = len(arrays["y_train"])
-    except Exception:  # noqa: BLE001 (load_mnist reports what is wrong with the file)
-        return 10_000
-    return max(1, min(10_000, num_train // 6))
 
 
 def _workflow_kwargs(args: argparse.Namespace) -> dict[str, Any]:

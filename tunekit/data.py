@@ -1,25 +1,39 @@
-"""Datasets for tuning: MNIST, ToonVision-style image folders and user arrays.
+"""Datasets for tuning: `.npz` files (MNIST or any), image folders and user arrays.
 
 Everything here is plain numpy + Pillow. Keras is imported lazily, and only when
 `load_mnist()` has to fall back to `keras.datasets.mnist.load_data()`.
+
+One scaling rule for every file and folder tunekit loads (`load_npz`,
+`load_mnist`, `load_image_directory`): **uint8 arrays (8-bit pixels, as in
+MNIST and in decoded PNG/JPEG images) are divided by 255 to [0, 1]; arrays of
+any other dtype are used as they are** (as float32). `Dataset.from_arrays`
+never rescales. Each `Dataset` says what was done in `Dataset.scaling`, which
+the run's report repeats.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import numbers
 import os
-from collections.abc import Mapping, Sequence
+import zipfile
+import zlib
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-__all__ = ["Dataset", "load_mnist", "load_image_directory"]
+__all__ = ["SCALED_UINT8", "UNSCALED", "Dataset", "load_image_directory", "load_mnist",
+           "load_npz"]
 
 MNIST_ENV_VAR = "TUNEKIT_MNIST_PATH"
 _MNIST_KEYS = ("x_train", "y_train", "x_test", "y_test")
+_NPZ_OPTIONAL_KEYS = ("x_val", "y_val", "class_names")
+SCALED_UINT8 = "uint8 pixels divided by 255 to [0, 1]"
+UNSCALED = "values as given (not rescaled)"
 _IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 _COLOR_MODES = {"rgb": ("RGB", 3), "grayscale": ("L", 1)}
 _DISPLAY_NAMES = {"mnist": "MNIST"}
@@ -39,6 +53,9 @@ class Dataset:
         input_shape: Shape of one sample, e.g. `(28, 28)`.
         num_classes: Number of classes (>= 2).
         name: Short dataset name used in summaries, e.g. `"mnist"`.
+        scaling: How the loader scaled `x` (`SCALED_UINT8` or `UNSCALED`, see the
+            module docstring), written into the run's report. Defaults to
+            `UNSCALED`.
 
     Example:
     >>> ds = load_mnist("/data/mnist.npz").subset(num_train=1000)
@@ -56,6 +73,7 @@ class Dataset:
     input_shape: tuple[int, ...]
     num_classes: int
     name: str = "arrays"
+    scaling: str = UNSCALED
     _fingerprint: str | None = dataclasses.field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -102,7 +120,8 @@ class Dataset:
         """Builds a Dataset from your own numpy arrays, splitting what is not given.
 
         Splits are stratified per class as in `load_image_directory`; `x` keeps its
-        layout and values, converted to float32.
+        layout and values, converted to float32 (never rescaled: `scaling` is
+        `UNSCALED`).
 
         Args:
             x: Samples, shape `(n, ...)`. y: Integer class ids, shape `(n,)`.
@@ -209,6 +228,65 @@ class Dataset:
         return dataclasses.replace(self, **arrays)
 
 
+def load_npz(
+    path: str | os.PathLike[str],
+    *,
+    validation_size: int | None = None,
+    seed: int = 0,
+    name: str | None = None,
+) -> Dataset:
+    """Loads any Keras-layout `.npz` of labelled arrays; classes come from the labels.
+
+    The file holds `x_train, y_train, x_test, y_test` (as `numpy.savez` writes
+    them, e.g. a `keras.datasets` download), optionally `x_val, y_val` and
+    `class_names` (strings). Without `x_val, y_val`, a seeded random subset
+    of the training set becomes the validation set.
+
+    The number of classes is `max(label) + 1` over all splits, and every class
+    id `0..max` must occur somewhere (gaps, e.g. labels 1..k, are refused with
+    the fix). `x` follows the module's scaling rule: uint8 is divided by 255,
+    any other dtype is used as it is.
+
+    Args:
+        path: The `.npz` file. Read with `allow_pickle=False`: nothing is unpickled.
+        validation_size: Training samples moved to validation when the file
+            has no `x_val`; `1 <= v < len(y_train)`. Defaults to
+            `min(10_000, len(y_train) // 6)` (MNIST's usual 10,000).
+        seed: Seed of that split's `numpy.random.Generator` permutation.
+        name: The dataset's name in summaries. Defaults to the file's stem.
+
+    Returns:
+        A `Dataset`.
+
+    Raises:
+        ValueError: If the file is missing, not a valid `.npz` (unreadable,
+            truncated, another format, missing keys, non-numeric or object
+            arrays), or its labels or shapes are unusable; the message names the file.
+
+    Example:
+    >>> ds = load_npz("data/three_shapes.npz")
+    >>> ds.num_classes, ds.name
+    (3, 'three_shapes')
+    """
+    arrays = _read_npz(path, _MNIST_KEYS, _NPZ_OPTIONAL_KEYS)
+    names = arrays.pop("class_names", None)
+    labels = [k for k in ("y_train", "y_val", "y_test") if k in arrays]
+    with _naming_file(path):
+        present = np.unique(np.concatenate([_as_labels(arrays[k], k) for k in labels]))
+        num_classes = int(present.max()) + 1 if present.size else 0
+        missing = sorted(set(range(num_classes)) - set(present.tolist()))
+        if present.size and present.min() >= 0 and missing:
+            shown = ", ".join(map(str, missing[:10])) + (", ..." if len(missing) > 10 else "")
+            raise ValueError(
+                f"class id(s) {shown} never occur in its labels, which go up to {num_classes - 1}."
+                f" The number of classes is max(label) + 1 = {num_classes}, so every id 0.."
+                f"{num_classes - 1} must occur. Relabel to consecutive ids over all splits, e.g. "
+                "`np.unique(np.concatenate([y_train, y_test]), return_inverse=True)`.")
+        class_names = None if names is None else [str(n) for n in np.asarray(names).ravel()]
+        return _npz_dataset(arrays, validation_size, seed, class_names=class_names,
+                            num_classes=num_classes, name=name or Path(path).stem)
+
+
 def load_mnist(
     path: str | os.PathLike[str] | None = None, validation_size: int = 10_000, seed: int = 0
 ) -> Dataset:
@@ -216,7 +294,8 @@ def load_mnist(
 
     The file is `path`, else `$TUNEKIT_MNIST_PATH`, else Keras downloads it. The
     validation set is a seeded random subset of the training set; the test set is
-    returned untouched. Images keep shape (28, 28).
+    returned untouched. Images keep shape (28, 28). For any other `.npz` (other
+    classes, other names) use `load_npz`.
 
     Args:
         path: Path to an `.npz` with `x_train, y_train, x_test, y_test`.
@@ -224,10 +303,12 @@ def load_mnist(
         seed: Seed of the `numpy.random.Generator` permutation.
 
     Returns:
-        A `Dataset` named `"mnist"` with class names `"0"`..`"9"`.
+        A `Dataset` named `"mnist"` with class names `"0"`..`"9"`, uint8 pixels
+        divided by 255.
 
     Raises:
-        ValueError: If the file is missing or lacks keys, or `validation_size` is invalid.
+        ValueError: If the file is missing or not a valid `.npz` (see `load_npz`),
+            or `validation_size` is invalid.
         RuntimeError: If no path is given and the Keras download fails.
 
     Example:
@@ -236,30 +317,115 @@ def load_mnist(
     origin = "path=" if path is not None else f"${MNIST_ENV_VAR}"
     path = path if path is not None else os.environ.get(MNIST_ENV_VAR) or None
     if path is None:
-        arrays: Mapping[str, np.ndarray] = _download_mnist()
+        arrays: dict[str, np.ndarray] = _download_mnist()
     elif not Path(path).is_file():
         raise ValueError(f"MNIST file not found: {str(path)!r} (from {origin}). Expected a Keras-"
                          f"layout .npz; pass load_mnist(path=...) or set {MNIST_ENV_VAR} to it.")
     else:
-        with np.load(path) as npz:
-            missing = [k for k in _MNIST_KEYS if k not in npz.files]
-            if missing:
-                raise ValueError(f"{str(path)!r} is missing key(s) {missing}; found "
-                                 f"{sorted(npz.files)}. Expected Keras mnist.npz keys "
-                                 f"{list(_MNIST_KEYS)}.")
-            arrays = {k: npz[k] for k in _MNIST_KEYS}
-    x_train, y_train = np.asarray(arrays["x_train"]), _as_labels(arrays["y_train"], "y_train")
+        arrays = _read_npz(path, _MNIST_KEYS)
+    with _naming_file(path):
+        for key in ("y_train", "y_test"):
+            y = _as_labels(arrays[key], key)
+            if y.size and (y.min() < 0 or y.max() > 9):
+                raise ValueError(f"{key} has labels in [{y.min()}, {y.max()}], not MNIST's 0..9. "
+                                 "Load other data with load_npz(path), which takes the classes "
+                                 "from the labels.")
+        return _npz_dataset(arrays, validation_size, seed, class_names=None, num_classes=10,
+                            name="mnist")
+
+
+def _npz_dataset(arrays: dict[str, np.ndarray], validation_size: int | None, seed: int, *,
+                 class_names: list[str] | None, num_classes: int, name: str) -> Dataset:
+    """Splits off validation (unless given), applies the scaling rule, builds the Dataset."""
+    x_train, y_train = arrays["x_train"], _as_labels(arrays["y_train"], "y_train")
     _check_lengths(x_train, y_train, "x_train", "y_train")
-    n = len(x_train)
-    if not _is_int(validation_size) or not 1 <= validation_size < n:
-        raise ValueError(f"validation_size must be an int with 1 <= validation_size < {n} "
-                         f"(the training set size), got {validation_size!r}.")
-    order = np.random.default_rng(seed).permutation(n)
-    val, train = order[: int(validation_size)], order[int(validation_size):]
-    return Dataset(_scale_pixels(x_train[train]), y_train[train], _scale_pixels(x_train[val]),
-                   y_train[val], _scale_pixels(arrays["x_test"]), arrays["y_test"],
-                   class_names=[str(i) for i in range(10)], input_shape=x_train.shape[1:],
-                   num_classes=10, name="mnist")
+    if "x_val" in arrays:
+        x_val, y_val = arrays["x_val"], arrays["y_val"]
+    else:
+        n = len(x_train)
+        if validation_size is None:
+            validation_size = min(10_000, max(1, n // 6))
+        if not _is_int(validation_size) or not 1 <= validation_size < n:
+            raise ValueError(f"validation_size must be an int with 1 <= validation_size < {n} "
+                             f"(the training set size), got {validation_size!r}.")
+        order = np.random.default_rng(seed).permutation(n)
+        val, train = order[: int(validation_size)], order[int(validation_size):]
+        x_train, y_train, x_val, y_val = x_train[train], y_train[train], x_train[val], y_train[val]
+    dtypes = {k: str(arrays[k].dtype) for k in arrays if k.startswith("x_")}
+    if len({d == "uint8" for d in dtypes.values()}) > 1:
+        raise ValueError(f"its x arrays mix uint8 and other dtypes ({dtypes}): uint8 is divided "
+                         "by 255 and other dtypes are not, so the splits would differ in scale. "
+                         "Save every x array with the same dtype.")
+    scaling = SCALED_UINT8 if x_train.dtype == np.uint8 else UNSCALED
+    if class_names is None:
+        class_names = [str(i) for i in range(num_classes)]
+    return Dataset(_scale_pixels(x_train), y_train, _scale_pixels(x_val), y_val,
+                   _scale_pixels(arrays["x_test"]), arrays["y_test"], class_names=class_names,
+                   input_shape=x_train.shape[1:], num_classes=num_classes, name=name,
+                   scaling=scaling)
+
+
+@contextlib.contextmanager
+def _naming_file(path: Any) -> Iterator[None]:
+    """Prefixes a `ValueError` raised inside with the data file's path."""
+    try:
+        yield
+    except ValueError as exc:
+        if path is None or str(path) in str(exc):
+            raise
+        raise ValueError(f"Data file {str(path)!r}: {exc}") from None
+
+
+def _read_npz(path: str | os.PathLike[str], required: Sequence[str],
+              optional: Sequence[str] = ()) -> dict[str, np.ndarray]:
+    """Reads the named arrays of an `.npz` (no pickles), or raises a one-line `ValueError`."""
+    shown = str(path)
+
+    def invalid(reason: str) -> ValueError:
+        return ValueError(f"{shown!r} is not a valid .npz file: {reason}. Expected a NumPy .npz "
+                          f"archive (numpy.savez) with numeric arrays {', '.join(required)}.")
+
+    file = Path(path)
+    if not file.is_file():
+        raise ValueError(f"Data file not found: {shown!r}; pass a .npz file or an image folder.")
+    try:
+        loaded = np.load(file, allow_pickle=False)
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
+        with open(file, "rb") as handle:
+            head = handle.read(8)
+        if not head:
+            raise invalid("the file is empty") from None
+        if head.startswith(b"PK"):
+            raise invalid(f"the zip archive is truncated or damaged ({_first_line(exc)})") from None
+        raise invalid(f"its content is not a NumPy archive (it starts with {head!r})") from None
+    if not isinstance(loaded, np.lib.npyio.NpzFile):
+        raise invalid(f"it holds a single {getattr(loaded, 'shape', '')} array (.npy), not named "
+                      "arrays")
+    arrays = {}
+    with loaded as npz:
+        missing = [k for k in required if k not in npz.files]
+        if missing:
+            raise invalid(f"it is missing key(s) {missing}; found {sorted(npz.files)}")
+        for key in [*required, *(k for k in optional if k in npz.files)]:
+            try:
+                array = npz[key]
+            except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
+                raise invalid(f"array {key!r} cannot be read ({_first_line(exc)})") from None
+            kinds = "U" if key == "class_names" else "biuf"
+            if array.dtype.kind not in kinds or array.ndim < 1:
+                what = "strings" if key == "class_names" else "numbers"
+                raise invalid(f"array {key!r} has dtype {array.dtype} and shape {array.shape}; "
+                              f"expected {what} with a leading sample axis")
+            arrays[key] = array
+    if ("x_val" in arrays) != ("y_val" in arrays):
+        raise invalid("it has only one of x_val / y_val; save both, or neither to split "
+                      "validation off x_train")
+    return arrays
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
 
 
 def load_image_directory(
@@ -285,7 +451,11 @@ def load_image_directory(
         color_mode: `"rgb"` (h, w, 3) or `"grayscale"` (h, w, 1).
 
     Returns:
-        A `Dataset` named after the folder, pixels float32 in [0, 255] (not rescaled).
+        A `Dataset` named after the folder. Images are decoded as uint8 and,
+        by the module's scaling rule, divided by 255: float32 in [0, 1]
+        (`scaling` is `SCALED_UINT8`), exactly as the same pixels saved as a
+        uint8 `.npz`. With the bundled `ToonVisionCNNHyperModel` pass
+        `rescale=False` (the command line does).
 
     Raises:
         ValueError: On a missing folder, fewer than 2 classes, an empty class, bad
@@ -327,10 +497,12 @@ def load_image_directory(
     height, width = int(image_size[0]), int(image_size[1])
     x = np.empty((len(files), height, width, channels), dtype=np.float32)
     for i, file in enumerate(files):
-        x[i] = _read_image(file, mode, (height, width)).reshape(height, width, channels)
+        pixels = _read_image(file, mode, (height, width)).reshape(height, width, channels)
+        x[i] = _scale_pixels(pixels)
     idx = _stratified_split(y, validation_fraction, test_fraction, seed, classes)
     return Dataset(*(a[idx[s]] for s in _SPLITS for a in (x, y)), class_names=classes,
-                   input_shape=x.shape[1:], num_classes=len(classes), name=folder.resolve().name)
+                   input_shape=x.shape[1:], num_classes=len(classes), name=folder.resolve().name,
+                   scaling=SCALED_UINT8)
 
 
 def _download_mnist() -> dict[str, np.ndarray]:
@@ -352,7 +524,7 @@ def _read_image(file: Path, mode: str, size: tuple[int, int]) -> np.ndarray:
     try:
         with Image.open(file) as image:
             image = image.convert(mode).resize((size[1], size[0]), Image.BILINEAR)
-            return np.asarray(image, dtype=np.float32)
+            return np.asarray(image, dtype=np.uint8)
     except (UnidentifiedImageError, OSError) as exc:
         raise ValueError(f"Could not read image {str(file)!r}: {exc}. Fix or remove it.") from exc
 
@@ -399,11 +571,11 @@ def _check_fractions(val_fraction: float, test_fraction: float) -> None:
 
 
 def _scale_pixels(x: Any) -> np.ndarray:
-    """uint8-style pixels -> float32 in [0, 1]; float inputs are kept as they are."""
+    """The scaling rule: uint8 -> float32 / 255 in [0, 1]; any other dtype -> float32 as is."""
     x = np.asarray(x)
-    if x.dtype.kind in "iu":
+    if x.dtype == np.uint8:
         return np.divide(x, np.float32(255), dtype=np.float32)
-    return np.asarray(x, dtype=np.float32)
+    return _as_float32(x, "x")
 
 
 def _as_float32(x: Any, name: str) -> np.ndarray:
@@ -446,9 +618,10 @@ def _check_finite(x: np.ndarray, name: str) -> None:
 
 def _check_label_range(y: np.ndarray, num_classes: int, name: str) -> None:
     if y.size and (y.min() < 0 or y.max() >= num_classes):
+        fix = ("class ids must be >= 0: relabel to 0..num_classes-1" if y.min() < 0 else
+               "relabel to 0..num_classes-1 or pass a larger num_classes")
         raise ValueError(f"{name} has labels in [{y.min()}, {y.max()}], expected "
-                         f"[0, {num_classes}); relabel to 0..num_classes-1 or pass a larger "
-                         "num_classes.")
+                         f"[0, {num_classes}); {fix}.")
 
 
 def _is_int(value: Any) -> bool:

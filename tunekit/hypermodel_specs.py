@@ -45,7 +45,12 @@ def check_spec(spec: str) -> None:
 
 
 def resolve_hypermodel(spec: str) -> Any:
-    """Returns a factory `f(data) -> hypermodel` for `spec`, or raises `UsageError`."""
+    """Returns a factory `f(data) -> hypermodel` for `spec`, or raises `UsageError`.
+
+    The bundled hypermodels take `input_shape` and `num_classes` from the data;
+    `toonvision-cnn` adds its `Rescaling(1/255)` layer only when the data's
+    values exceed 1 (0-255 floats), never on data tunekit already divided by 255.
+    """
     if spec == "mnist-dense":
         from hypermodels import MnistDenseHyperModel
 
@@ -53,6 +58,8 @@ def resolve_hypermodel(spec: str) -> Any:
     if spec == "toonvision-cnn":
         from hypermodels import ToonVisionCNNHyperModel
 
+        # tunekit's loaders divide uint8 pixels (and decoded images) by 255, so the
+        # Rescaling(1/255) layer is only added for data given as 0-255 floats.
         return lambda data: ToonVisionCNNHyperModel(
             data.input_shape, data.num_classes, augment=data.name != "mnist",
             rescale=float(data.x_train.max(initial=0.0)) > 1.0)

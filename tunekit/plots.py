@@ -34,6 +34,7 @@ from matplotlib.lines import Line2D
 from matplotlib.ticker import MaxNLocator
 
 from tunekit import _io
+from tunekit.outputs import predicted_classes
 
 if TYPE_CHECKING:
     from tunekit.narrowing import NarrowedSpace
@@ -431,18 +432,21 @@ def confusion_matrix(y_true: Any, y_pred: Any, class_names: Sequence[str] | None
     """Counts per (true, predicted) class, coloured by row-normalised fraction.
 
     `y_true`/`y_pred` are class indices (or labels, if `class_names` are the
-    labels); one-hot or probability arrays are reduced with argmax.
+    labels); model outputs and one-hot arrays are reduced to class ids by
+    `tunekit.outputs.predicted_classes` (argmax of `(n, k)`, a 0.5 threshold
+    on one sigmoid unit `(n, 1)`); for a model, pass
+    `tunekit.predict_classes(model, x)`.
 
     Example:
 
     ```python
-    fig = confusion_matrix(y_test, model.predict(x_test).argmax(-1), [str(d) for d in range(10)])
+    fig = confusion_matrix(y_test, predict_classes(model, x_test), [str(d) for d in range(10)])
     ```
     """
     from sklearn.metrics import confusion_matrix as sk_confusion_matrix
 
     y_true, y_pred = (np.asarray(y) for y in (y_true, y_pred))
-    y_true, y_pred = (y.argmax(-1) if y.ndim == 2 else y for y in (y_true, y_pred))
+    y_true, y_pred = (predicted_classes(y) if y.ndim == 2 else y for y in (y_true, y_pred))
     if y_true.size == 0:
         raise _NoDataError("No labels to plot.")
     if class_names is None:

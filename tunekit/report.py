@@ -8,6 +8,7 @@ from typing import Any
 
 import keras
 import numpy as np
+from sklearn.metrics import confusion_matrix as sk_confusion_matrix
 
 from tunekit import _io, plots
 from tunekit.manifest import STEPS, versions
@@ -36,6 +37,9 @@ def _report(run, model: keras.Model, num_trials: dict[str, int]) -> dict[str, An
         "created": time.strftime("%Y-%m-%d %H:%M:%S", time.localtime()),
         "config": run.manifest.state["config"],
         "data": run.data.summary(),
+        "dataset": {"name": run.data.name, "num_classes": run.data.num_classes,
+                    "class_names": list(run.data.class_names),
+                    "input_shape": list(run.data.input_shape), "scaling": run.data.scaling},
         "versions": {**versions(), "python": platform.python_version()},
         "backend": keras.backend.backend(),
         "backend_choice": run.backend_choice or {"backend": keras.backend.backend(),
@@ -66,7 +70,8 @@ def render_markdown(report: dict[str, Any], narrowing_table: str) -> str:
     lines = [
         f"# tunekit run: {report['run_dir']}",
         "",
-        f"- Data: {report['data']}",
+        f"- Data: {report['data']}; x scaling: {report['dataset']['scaling']} (uint8 "
+        "pixels are divided by 255, other dtypes used as they are)",
         f"- Hypermodel: `{config['hypermodel']['class']}`; objective `{config['objective']}` "
         f"({config['direction']}); seed {config['seed']}",
         f"- Backend: {report['backend']}; versions: "
@@ -120,7 +125,7 @@ def write_report(run, model: keras.Model, y_pred: np.ndarray) -> dict[str, Any]:
     Args:
         run: The `CoarseToFine` whose retrain step is done.
         model: The saved final model.
-        y_pred: Its predicted class per test sample.
+        y_pred: Its predicted class per test sample (`tunekit.predict_classes`).
     """
     frame = trials_dataframe(run.run_dir)
     _io.write_text(run.run_dir / "trials.csv", frame.to_csv(index=False))
@@ -132,6 +137,10 @@ def write_report(run, model: keras.Model, y_pred: np.ndarray) -> dict[str, Any]:
         run.run_dir / "plots", frame, direction=run.objective.direction,
         narrowed=run.narrow(), y_true=data.y_test, y_pred=y_pred,
         class_names=data.class_names, history=history)
+    report["confusion_matrix"] = {  # rows: true class, columns: predicted, in class order
+        "class_names": list(data.class_names),
+        "counts": sk_confusion_matrix(data.y_test, y_pred,
+                                      labels=np.arange(data.num_classes)).tolist()}
     matrix = plots.confusion_matrix(data.y_test, y_pred, data.class_names)
     images = [("confusion_matrix", plots.figure_to_png(matrix))]
     if len(data.input_shape) in (2, 3):

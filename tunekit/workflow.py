@@ -11,7 +11,6 @@ from typing import Any
 
 import keras
 import keras_tuner as kt
-import numpy as np
 from keras_tuner.src.engine import hypermodel as hm_module
 from keras_tuner.src.engine import objective as objective_module
 from keras_tuner.src.engine import trial as trial_module
@@ -21,6 +20,7 @@ from tunekit.data import Dataset
 from tunekit.fitting import fit_hypermodel
 from tunekit.manifest import STEPS, RunManifest, check_kerastuner_project
 from tunekit.narrowing import NarrowedSpace, is_usable, narrow_space
+from tunekit.outputs import check_output_shape, model_output_shape, predict_classes
 from tunekit.progress import PhaseProgress
 from tunekit.retraining import SCHEDULES, final_epochs, schedule_callbacks
 from tunekit.tensorboard import write_experiment
@@ -279,6 +279,7 @@ class CoarseToFine:
         self.oracle_server = None
         self.supervisor = None
         self._manifest: RunManifest | None = None
+        self._model_checked = False
         self._tuners: dict[str, kt.Tuner] = {}
         self.narrowed: NarrowedSpace | None = None
         self.model: keras.Model | None = None
@@ -331,12 +332,43 @@ class CoarseToFine:
                 _io.read_json(self.run_dir / name, what=name)
 
     def open(self) -> RunManifest:
-        """Opens the run folder: checks, locks and (re)loads its manifest.
+        """Checks the model against the data, then opens the run folder.
 
-        Every step does this itself; call it to surface configuration, lock
-        and corrupt-state errors before any training.
+        Opening checks, locks and (re)loads the manifest. Every step does this
+        itself; call it to surface a model whose output does not fit the data
+        (see `check_model`) and configuration, lock and corrupt-state errors
+        before any training.
         """
+        self.check_model()
         return self.manifest
+
+    def check_model(self) -> None:
+        """Checks, before any training, that the hypermodel's output fits the data.
+
+        Builds the model once with default hyperparameters (a lazily built model
+        is called on two training samples) and checks its output against
+        `data.num_classes` (see `tunekit.outputs.check_output_shape`). A model
+        that cannot be built or run here is left to its trials, which report
+        why; so is a model with several outputs.
+
+        Raises:
+            ValueError: Naming the output width and the number of classes.
+        """
+        if self._model_checked:
+            return
+        try:
+            model = self.hypermodel.build(kt.HyperParameters())
+        except Exception:  # noqa: BLE001 - the trials report build errors with their trial
+            model = None
+        shape = None if model is None else model_output_shape(model, self.data.x_train[:2])
+        del model
+        keras.backend.clear_session()
+        if shape is not None:
+            check_output_shape(
+                shape, self.data.num_classes,
+                what="`hypermodel` (built with its default hyperparameters) builds a model "
+                     "that")
+        self._model_checked = True
 
     def close(self) -> None:
         """Releases the run's lock; a later step reopens it."""
@@ -409,6 +441,8 @@ class CoarseToFine:
 
     def _search(self, phase: str, epochs: int) -> kt.Tuner:
         manifest = self.manifest
+        if not manifest.is_done(phase):
+            self.check_model()
         tuner = self._tuner(phase)
         if manifest.is_done(phase):
             return tuner
@@ -612,8 +646,7 @@ class CoarseToFine:
                                      return_dict=True, verbose=0)
             manifest.mark("evaluate", "running",
                           test_metrics={k: float(v) for k, v in metrics.items()})
-            y_pred = np.argmax(model.predict(self.data.x_test, batch_size=batch_size,
-                                             verbose=0), axis=-1)
+            y_pred = predict_classes(model, self.data.x_test, batch_size=batch_size)
             write_report(self, model, y_pred)
             manifest.mark("evaluate", "done", seconds=round(time.perf_counter() - start, 2))
         return self.result()

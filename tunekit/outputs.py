@@ -1,0 +1,154 @@
+"""A classifier's outputs: do they fit the data, and which classes do they predict.
+
+Keras classifiers end in one of three layouts, and tunekit accepts each:
+
+- `(n, k)` with `k == num_classes`: softmax probabilities or logits; the
+  predicted class is the argmax (the same for both).
+- `(n, 1)` or `(n,)` for 2 classes: one sigmoid unit (class 1 when the
+  probability is > 0.5) or one logit (class 1 when it is > 0). Which of the
+  two is read from the model's loss (`from_logits`), else from its last
+  activation; for bare arrays, values outside [0, 1] can only be logits.
+
+`check_output_shape` refuses any other output before training, and
+`predicted_classes` is the one place where outputs become class ids (the
+confusion matrix in `plots/`, TensorBoard and `report.json` all use it).
+
+numpy only at import time; a model is only inspected, never imported for.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+__all__ = ["check_output_shape", "model_output_shape", "predict_classes", "predicted_classes",
+           "uses_logits"]
+
+
+def check_output_shape(shape: Sequence[int | None], num_classes: int, *,
+                       what: str = "The model") -> None:
+    """Checks that a classifier output of `shape` fits `num_classes` classes.
+
+    Accepted: `(batch, num_classes)` (softmax or logits), and for 2 classes
+    `(batch, 1)` or `(batch,)` (one sigmoid unit or one logit).
+
+    Args:
+        shape: The model's output shape, batch axis first (`None` allowed).
+        num_classes: The number of classes of the data (>= 2).
+        what: How the message names the model.
+
+    Raises:
+        ValueError: Naming the output's width (or shape) and the number of classes.
+
+    Example:
+    >>> check_output_shape((None, 1), 2)   # a binary sigmoid: fine
+    >>> check_output_shape((None, 5), 10)  # raises ValueError
+    """
+    shape = tuple(shape)
+    fix = (f"End the model in Dense({num_classes}) (softmax, or logits with a from_logits "
+           "loss)" + (", or Dense(1, activation='sigmoid') with binary_crossentropy"
+                      if num_classes == 2 else
+                      "; one sigmoid unit only fits 2 classes") + ".")
+    if len(shape) > 2:
+        raise ValueError(
+            f"{what} outputs shape {shape}, but a classifier of {num_classes} classes outputs "
+            f"(batch, {num_classes}): flatten or pool before the last layer. {fix}")
+    width = shape[1] if len(shape) == 2 else 1
+    if width == num_classes or (width == 1 and num_classes == 2):
+        return
+    raise ValueError(
+        f"{what} outputs {width} unit{'s' if width != 1 else ''} per sample but the data has "
+        f"{num_classes} classes (output shape {shape}); they must agree. {fix}")
+
+
+def model_output_shape(model: Any, sample: Any = None) -> tuple[int | None, ...] | None:
+    """The output shape of a single-output model, or `None` if it cannot be known.
+
+    A model with an `Input` has it already; a lazily built one (a Sequential
+    without `Input`, a subclassed model) is called once on `sample` (a small
+    batch). Models with several outputs give `None`, as does a failed call.
+    """
+    try:
+        outputs = model.outputs
+    except (AttributeError, ValueError):
+        outputs = None
+    if outputs:
+        return tuple(outputs[0].shape) if len(outputs) == 1 else None
+    if sample is None:
+        return None
+    try:
+        result = model(sample, training=False)
+    except Exception:  # noqa: BLE001 - a model that cannot run here is left to its trials
+        return None
+    shape = getattr(result, "shape", None)
+    return None if shape is None or not len(shape) else (None, *(int(d) for d in shape[1:]))
+
+
+def uses_logits(model: Any) -> bool | None:
+    """Whether a one-unit classifier outputs a logit: `True`, `False`, or `None` (unknown).
+
+    The compiled loss decides when it says (`from_logits`); else the last
+    layer's activation (`linear` means a logit, anything else a probability).
+    """
+    loss = getattr(model, "loss", None)
+    losses = loss.values() if isinstance(loss, dict) else (
+        loss if isinstance(loss, (list, tuple)) else [loss])
+    for item in losses:
+        if hasattr(item, "from_logits"):
+            return bool(item.from_logits)
+        if isinstance(item, str):
+            return False  # a loss named by string takes probabilities
+    layers = getattr(model, "layers", None) or []
+    activation = getattr(layers[-1], "activation", None) if layers else None
+    if activation is not None:
+        return getattr(activation, "__name__", "") == "linear"
+    return None
+
+
+def predicted_classes(outputs: Any, *, from_logits: bool | None = None) -> np.ndarray:
+    """Maps a classifier's outputs to class ids, whatever its output layout.
+
+    Args:
+        outputs: `(n, k)` with `k >= 2` (softmax probabilities or logits, or
+            one-hot labels): argmax. `(n, 1)` or `(n,)`: one binary unit,
+            class 1 when the probability is > 0.5 (or the logit > 0).
+            Integer class ids `(n,)` are returned as they are.
+        from_logits: For one binary unit, whether it is a logit. Defaults to
+            `None`: probabilities, unless a value lies outside [0, 1] (then
+            they can only be logits). Pass `uses_logits(model)` for a model.
+
+    Returns:
+        int64 class ids, shape `(n,)`.
+
+    Raises:
+        ValueError: For outputs of rank other than 1 or 2.
+
+    Example:
+    >>> predicted_classes(np.array([[0.2], [0.7]]))
+    array([0, 1])
+    """
+    outputs = np.asarray(outputs)
+    if outputs.ndim == 2 and outputs.shape[1] >= 2:
+        return np.argmax(outputs, axis=-1).astype(np.int64)
+    if outputs.ndim == 2 and outputs.shape[1] == 1:
+        outputs = outputs[:, 0]
+    if outputs.ndim != 1:
+        raise ValueError(f"Cannot read classes from outputs of shape {outputs.shape}: expected "
+                         "(n, num_classes), (n, 1) or (n,).")
+    if outputs.dtype.kind in "iub":
+        return outputs.astype(np.int64)
+    if from_logits is None:
+        from_logits = bool(outputs.size) and (outputs.min() < 0 or outputs.max() > 1)
+    return (outputs > (0.0 if from_logits else 0.5)).astype(np.int64)
+
+
+def predict_classes(model: Any, x: Any, *, batch_size: int | None = None) -> np.ndarray:
+    """Predicts class ids of `x` with a Keras classifier (see `predicted_classes`).
+
+    Example:
+    >>> y_pred = predict_classes(keras.models.load_model("runs/x/best_model.keras"), x_test)
+    """
+    outputs = model.predict(x, batch_size=batch_size, verbose=0)
+    return predicted_classes(outputs, from_logits=uses_logits(model))
