@@ -155,3 +155,15 @@ def test_changed_configuration_is_refused_with_exit_2(tmp_path, capsys, small_np
     RunManifest.open(run.run_dir, config).release()
     assert main(base) == 2
     assert "coarse_trials: 7 -> 3" in capsys.readouterr().err
+
+
+def test_quick_has_its_own_default_project_name():
+    from tunekit.coarse_to_fine import _workflow_kwargs, build_parser
+
+    def project(*argv):
+        return _workflow_kwargs(build_parser().parse_args(list(argv)))["project_name"]
+
+    assert project() == "mnist-dense"
+    assert project("--quick") == "mnist-dense-quick"
+    assert project("--quick", "--hypermodel", "my_models:build") == "my_models-build-quick"
+    assert project("--quick", "--project-name", "look") == "look"
