@@ -116,6 +116,21 @@ def test_experiment_is_rewritten_when_a_hyperparameter_appears(tmp_path):
     assert [i.name for i in experiments["."].hparam_infos] == ["units", "units_2", "phase"]
 
 
+def test_session_is_rewritten_when_values_appear_during_training(tmp_path):
+    from tunekit.tensorboard import HParamsSession
+
+    values = {"units": 32, "phase": "coarse"}
+    session = HParamsSession(str(tmp_path), lambda: dict(values), "coarse/0")
+    session.on_train_begin()
+    assert _session_values(tmp_path) == {"units": 32, "phase": "coarse"}
+    values["shuffle"] = True  # e.g. declared by HyperModel.fit after model.fit started
+    session.on_train_end({"loss": 0.5})
+    assert _session_values(tmp_path) == {"units": 32, "phase": "coarse", "shuffle": True}
+    content = _accumulator(tmp_path).SummaryMetadata(
+        hparams_metadata.SESSION_END_INFO_TAG).plugin_data.content
+    assert hparams_metadata.parse_session_end_info_plugin_data(content).status == 1  # SUCCESS
+
+
 def test_final_model_logs_confusion_matrix_samples_and_histograms(finished_run):
     run, _ = finished_run
     final = run.run_dir / "tensorboard" / "final"
@@ -150,7 +165,7 @@ def test_tensorboard_server_shows_both_phases_and_every_hp(request, run_fixture)
     port = _free_port()
     server = subprocess.Popen(
         [sys.executable, "-m", "tensorboard.main", "--logdir", str(run.run_dir / "tensorboard"),
-         "--host", "127.0.0.1", "--port", str(port), "--load_fast", "false"],
+         "--host", "127.0.0.1", "--port", str(port)],  # default loader, as a user runs it
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 60
