@@ -291,6 +291,10 @@ def test_objective_plots_name_the_objective_and_direction(frame, narrowed):
         texts = [ax.get_ylabel() for ax in fig.axes] + [
             t.get_text() for ax in fig.axes for t in ax.get_xticklabels()]
         assert "score" in texts  # without a name: the column's
+    frame.attrs.update(objective="val_loss", direction="min")  # as trials_dataframe sets them
+    assert plots.score_vs_params(frame).axes[0].get_ylabel() == "val_loss (min)"
+    assert plots.best_so_far(frame, direction="min").axes[0].get_ylabel() == \
+        "best val_loss (min) so far"
 
 
 def test_save_run_plots_writes_seven_pngs(tmp_path, frame, narrowed):

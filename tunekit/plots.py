@@ -80,10 +80,20 @@ def _phase_legend(fig: Figure, data: pd.DataFrame, *, lines: bool) -> None:
     fig.legend(handles=handles, loc="outside upper right", ncols=len(handles), fontsize=8)
 
 
-def _objective_label(objective: str, objective_name: str | None,
-                     direction: str | None = None) -> str:
+def _named(frame: pd.DataFrame, objective: str, objective_name: str | None,
+           direction: str | None) -> tuple[str, str | None]:
+    """The objective's name and direction for the axes.
+
+    Explicit arguments win; for the `score` column of a `trials_dataframe`,
+    its `attrs` (the run's objective, e.g. `val_accuracy`); else the column.
+    """
+    attrs = frame.attrs if objective == "score" else {}
+    return (objective_name or attrs.get("objective") or objective,
+            direction or attrs.get("direction"))
+
+
+def _objective_label(name: str, direction: str | None = None) -> str:
     """How axes name the objective: its metric name, e.g. `val_accuracy (max)`."""
-    name = objective_name or objective
     return f"{name} ({direction})" if direction in ("max", "min") else name
 
 
@@ -150,9 +160,10 @@ def parallel_coordinates(frame: pd.DataFrame, *, objective: str = "score",
         frame: A `trials_dataframe`.
         objective: The column holding the objective. Defaults to `"score"`.
         objective_name: The objective's name on the axes, e.g.
-            `"val_accuracy"`. Defaults to `objective`.
+            `"val_accuracy"`. Defaults to the run's objective for the `score`
+            column of a `trials_dataframe` (its `attrs`), else `objective`.
         direction: `"max"` or `"min"`, shown next to the name. Defaults to
-            `None` (not shown).
+            the run's direction (`attrs`), else not shown.
 
     Example:
 
@@ -182,8 +193,9 @@ def parallel_coordinates(frame: pd.DataFrame, *, objective: str = "score",
         for tick, label in zip(*scaled[c][1:]):
             ax.text(x - 0.04, tick, label, ha="right", va="center", fontsize=7, color="0.25",
                     bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.6, "pad": 0.5})
-    label = _objective_label(objective, objective_name, direction)
-    names = [c.removeprefix("hp_") for c in columns[:-1]] + [objective_name or objective]
+    name, direction = _named(frame, objective, objective_name, direction)
+    label = _objective_label(name, direction)
+    names = [c.removeprefix("hp_") for c in columns[:-1]] + [name]
     ax.set_xticks(xs, names, rotation=30 if len(columns) > 6 else 0,
                   ha="right" if len(columns) > 6 else "center")
     ax.set_xlim(-0.5, len(columns) - 0.7)
@@ -214,6 +226,7 @@ def score_vs_hyperparameters(frame: pd.DataFrame, *, objective: str = "score",
     """
     data = _completed(frame, objective)
     columns = _hp_columns(frame)
+    name, direction = _named(frame, objective, objective_name, direction)
     if data.empty or not columns:
         raise _NoDataError("No completed trial or no hyperparameter column to plot.")
     ncols = min(4, len(columns))
@@ -245,13 +258,13 @@ def score_vs_hyperparameters(frame: pd.DataFrame, *, objective: str = "score",
         if not values.notna().any():
             ax.text(0.5, 0.5, "never active", transform=ax.transAxes, ha="center", color="0.5")
         ax.set_xlabel(column.removeprefix("hp_"))
-        ax.set_ylabel(_objective_label(objective, objective_name, direction))
+        ax.set_ylabel(_objective_label(name, direction))
         ax.tick_params(labelsize=8)
         ax.grid(alpha=0.3)
     for ax in axes[len(columns):]:
         ax.remove()
     _phase_legend(fig, data, lines=False)
-    fig.suptitle(f"{objective_name or objective} vs hyperparameters "
+    fig.suptitle(f"{name} vs hyperparameters "
                  f"({len(data)} completed trials)")
     return fig
 
@@ -301,7 +314,7 @@ def best_so_far(frame: pd.DataFrame, *, direction: str = "max",
     """Best-so-far curve per phase (step line) over each trial's objective (dots).
 
     `objective` is the column, `objective_name` the name on the axis (e.g.
-    `"val_accuracy"`; defaults to `objective`).
+    `"val_accuracy"`; defaults as in `parallel_coordinates`).
 
     Example:
 
@@ -323,7 +336,8 @@ def best_so_far(frame: pd.DataFrame, *, direction: str = "max",
         line.set_gid(f"best/{phase}")
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("trial index within phase")
-    ax.set_ylabel(f"best {_objective_label(objective, objective_name, direction)} so far")
+    name, _ = _named(frame, objective, objective_name, direction)
+    ax.set_ylabel(f"best {_objective_label(name, direction)} so far")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     ax.set_title("Best so far by phase (dots: each completed trial)")
@@ -447,10 +461,11 @@ def score_vs_params(frame: pd.DataFrame, *, objective: str = "score",
         points.set_gid(f"params/{phase}")
     ax.set_xscale("log")
     ax.set_xlabel("number of parameters")
-    ax.set_ylabel(_objective_label(objective, objective_name, direction))
+    name, direction = _named(frame, objective, objective_name, direction)
+    ax.set_ylabel(_objective_label(name, direction))
     ax.grid(alpha=0.3, which="both")
     ax.legend(title="phase", fontsize=8)
-    ax.set_title(f"{objective_name or objective} vs model size ({len(data)} completed trials)")
+    ax.set_title(f"{name} vs model size ({len(data)} completed trials)")
     return fig
 
 

@@ -116,7 +116,9 @@ def trials_dataframe(run_dir: str | os.PathLike) -> pd.DataFrame:
     reported metric (its value at the best epoch: KerasTuner keeps one per
     trial), `hp_<name>` per hyperparameter (empty where inactive), and
     `error` (the last line of a failed trial's message). Counts and integer
-    hyperparameters are pandas' nullable `Int64`.
+    hyperparameters are pandas' nullable `Int64`. `frame.attrs` holds the
+    run's `"objective"` (e.g. `"val_accuracy"`, what `score` is) and its
+    `"direction"`, which `tunekit.plots` use to label their axes.
 
     Args:
         run_dir: The run folder, `<directory>/<project_name>`.
@@ -139,7 +141,9 @@ def trials_dataframe(run_dir: str | os.PathLike) -> pd.DataFrame:
             rows.append(_trial_row(phase, _io.read_json(path, what="KerasTuner trial file")))
     frame = pd.DataFrame(rows)
     if frame.empty:
-        return pd.DataFrame(columns=_FIRST_COLUMNS)
+        frame = pd.DataFrame(columns=_FIRST_COLUMNS)
+        frame.attrs.update(_objective(run_dir))
+        return frame
     rest = [c for c in frame.columns if c not in _FIRST_COLUMNS]
     metrics = [c for c in rest if not c.startswith("hp_") and c != "error"]
     hps = [c for c in rest if c.startswith("hp_")]
@@ -149,7 +153,17 @@ def trials_dataframe(run_dir: str | os.PathLike) -> pd.DataFrame:
     frame["phase"] = frame["phase"].astype(str)
     for column in [*_INT_COLUMNS, *hps]:
         frame[column] = _as_int(frame[column])
+    frame.attrs.update(_objective(run_dir))
     return frame
+
+
+def _objective(run_dir: Path) -> dict[str, str]:
+    """The run's objective name and direction, from its manifest (empty if unknown)."""
+    try:
+        config = _io.read_json(run_dir / "manifest.json", what="run manifest")["config"]
+        return {"objective": str(config["objective"]), "direction": str(config["direction"])}
+    except (OSError, KeyError, TypeError, _io.StateFileError):
+        return {}
 
 
 def _as_int(column: pd.Series) -> pd.Series:
