@@ -107,6 +107,10 @@ def test_trials_csv_round_trips_through_a_plain_read_csv(finished):
     for column in ("num_params", "epochs", "initial_epoch", "best_step", "hp_units_0"):
         assert pd.api.types.is_integer_dtype(frame[column]), column
         assert list(frame[column]) == list(live[column]), column
+    nullable = pd.read_csv(path, dtype={"trial_id": str}, dtype_backend="numpy_nullable")
+    for column in [c for c in live if str(live[c].dtype) == "Int64"]:  # e.g. hp_units_1
+        assert str(nullable[column].dtype) == "Int64", column  # inactive cells stay <NA>
+        assert nullable[column].equals(live[column]), column
     text = path.read_text()
     assert f",{live.num_params.iloc[0]}," in text and f",{live.num_params.iloc[0]}.0," not in text
     pd.testing.assert_series_equal(frame.score, live.score.astype(float), rtol=1e-6)

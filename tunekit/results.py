@@ -151,7 +151,7 @@ def trials_dataframe(run_dir: str | os.PathLike) -> pd.DataFrame:
     frame["phase"] = pd.Categorical(frame["phase"], categories=list(PHASES), ordered=True)
     frame = frame.sort_values(["phase", "trial_id"], kind="stable").reset_index(drop=True)
     frame["phase"] = frame["phase"].astype(str)
-    for column in [*_INT_COLUMNS, *hps]:
+    for column in [*_INT_COLUMNS, *(c for c in hps if _all_ints(row.get(c) for row in rows))]:
         frame[column] = _as_int(frame[column])
     frame.attrs.update(_objective(run_dir))
     return frame
@@ -166,21 +166,21 @@ def _objective(run_dir: Path) -> dict[str, str]:
         return {}
 
 
+def _all_ints(values) -> bool:
+    """Whether every value that is not None is an int (not a bool): an Int hyperparameter."""
+    present = [v for v in values if v is not None]
+    return bool(present) and all(
+        isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_)) for v in present)
+
+
 def _as_int(column: pd.Series) -> pd.Series:
-    """`column` as nullable `Int64` if every value is a whole number (not a bool), else as is."""
-    present = column.dropna()
-    if present.empty or any(isinstance(v, (bool, np.bool_, str)) for v in present):
+    """`column` as nullable `Int64` if every value is a finite whole number, else as is."""
+    numbers = pd.to_numeric(column, errors="coerce")
+    present = numbers[column.notna()]
+    if present.isna().any() or not np.all(np.isfinite(present)) or \
+            not (present == present.round()).all():
         return column
-    try:
-        numbers = pd.to_numeric(present)
-    except (TypeError, ValueError):
-        return column
-    if column.name not in _INT_COLUMNS and not all(
-            isinstance(v, (int, np.integer)) for v in present):
-        return column  # a Float hyperparameter that happens to be whole stays a float
-    if not np.all(np.isfinite(numbers)) or not (numbers == numbers.round()).all():
-        return column
-    return pd.to_numeric(column).round().astype("Int64")
+    return numbers.round().astype("Int64")
 
 
 def trials_csv(frame: pd.DataFrame) -> str:
@@ -190,13 +190,15 @@ def trials_csv(frame: pd.DataFrame) -> str:
     without binary noise (see `format_value`), missing values as empty
     cells. The `trial` column (`coarse/00`, `fine/0000`) is a unique key that
     survives a plain `pd.read_csv`; KerasTuner's `trial_id` (`00`) reads back
-    as text with `pd.read_csv(path, dtype={"trial_id": str})`.
+    as text with `pd.read_csv(path, dtype={"trial_id": str})`, and integer
+    columns with empty cells (inactive hyperparameters) stay integers with
+    `dtype_backend="numpy_nullable"` too.
 
     Example:
 
     ```python
     Path("trials.csv").write_text(trials_csv(trials_dataframe(run_dir)))
-    frame = pd.read_csv("trials.csv", dtype={"trial_id": str})
+    frame = pd.read_csv("trials.csv", dtype={"trial_id": str}, dtype_backend="numpy_nullable")
     ```
     """
     out = frame.copy()
