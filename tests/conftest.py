@@ -6,6 +6,7 @@ Fixture names are part of the suite's contract (other test modules use them):
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 
@@ -96,16 +97,62 @@ def mnist_run_data(mnist):
     return mnist.subset(num_train=1000, num_val=500, num_test=500)
 
 
+@contextlib.contextmanager
+def umask(mask: int):
+    """Runs the block with the process umask set to `mask`."""
+    previous = os.umask(mask)
+    try:
+        yield
+    finally:
+        os.umask(previous)
+
+
 @pytest.fixture(scope="session")
 def finished_run(tmp_path_factory, mnist_run_data):
     """One finished coarse-to-fine run of the dense hypermodel: `(CoarseToFine, Result)`.
 
     Shared by the workflow, TensorBoard and report tests (a run costs ~20 s).
+    Run under umask 022 (`tests/test_workflow.py` checks the files' modes).
     """
     from hypermodels import MnistDenseHyperModel
     from tunekit import CoarseToFine
 
     directory = tmp_path_factory.mktemp("runs")
-    run = CoarseToFine(MnistDenseHyperModel(), mnist_run_data, directory=directory,
-                       project_name="e2e", **RUN_BUDGET)
-    return run, run.run()
+    with umask(0o022):
+        run = CoarseToFine(MnistDenseHyperModel(), mnist_run_data, directory=directory,
+                           project_name="e2e", **RUN_BUDGET)
+        return run, run.run()
+
+
+@pytest.fixture(scope="session")
+def fit_hp_run(tmp_path_factory, mnist):
+    """A finished tiny run whose `HyperModel.fit` declares a hyperparameter (`shuffle`).
+
+    `(CoarseToFine, Result)`; run under umask 027 (`tests/test_workflow.py`
+    checks the files' modes). About 10 s.
+    """
+    import keras
+    import keras_tuner as kt
+
+    from tunekit import CoarseToFine
+
+    class FitDeclares(kt.HyperModel):
+        def build(self, hp):
+            model = keras.Sequential([
+                keras.Input((28, 28)), keras.layers.Flatten(),
+                keras.layers.Dense(hp.Int("units", 8, 32, step=8), activation="relu"),
+                keras.layers.Dense(10, activation="softmax")])
+            model.compile(optimizer=keras.optimizers.Adam(
+                              hp.Float("learning_rate", 1e-3, 1e-2, sampling="log")),
+                          loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+            return model
+
+        def fit(self, hp, model, *args, **kwargs):
+            return model.fit(*args, shuffle=hp.Boolean("shuffle"), **kwargs)
+
+    data = mnist.subset(num_train=300, num_val=150, num_test=150)
+    with umask(0o027):
+        run = CoarseToFine(FitDeclares(name="fit-declares"), data,
+                           directory=tmp_path_factory.mktemp("runs"),
+                           **{**RUN_BUDGET, "coarse_trials": 3, "top": 2, "final_epochs": 1})
+        return run, run.run()

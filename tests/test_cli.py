@@ -325,3 +325,13 @@ def test_invalid_npz_exits_2_naming_the_file(tmp_path, capsys, write, reason):
     assert len(err.splitlines()) == 1, err
     assert f"error: {str(path)!r} is not a valid .npz file: " in err and reason in err, err
     assert not (tmp_path / "runs").exists()
+def test_quick_has_its_own_default_project_name():
+    from tunekit.coarse_to_fine import _workflow_kwargs, build_parser
+
+    def project(*argv):
+        return _workflow_kwargs(build_parser().parse_args(list(argv)))["project_name"]
+
+    assert project() == "mnist-dense"
+    assert project("--quick") == "mnist-dense-quick"
+    assert project("--quick", "--hypermodel", "my_models:build") == "my_models-build-quick"
+    assert project("--quick", "--project-name", "look") == "look"

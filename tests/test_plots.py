@@ -261,6 +261,42 @@ def test_training_curves_one_line_per_key():
     assert _gids(only_loss) == ["loss"] and len(_axes(only_loss)) == 1
 
 
+def test_training_curves_give_each_quantity_its_own_axis():
+    """The learning rate (1e-3) is not drawn on the accuracy axis as a flat line at 0."""
+    history = {"loss": [1.0, 0.6, 0.5], "accuracy": [0.5, 0.7, 0.8],
+               "learning_rate": [1e-3, 5e-4, 1e-4], "val_loss": [1.1, 0.8, 0.7],
+               "val_accuracy": [0.4, 0.6, 0.7]}
+    fig = plots.training_curves(history)
+    _assert_labelled(fig)
+    panels = {ax.get_ylabel(): sorted(ln.get_gid() for ln in ax.get_lines())
+              for ax in _axes(fig)}
+    assert panels == {"loss": ["loss", "val_loss"], "accuracy": ["accuracy", "val_accuracy"],
+                      "learning_rate": ["learning_rate"]}
+    rate_axis = next(ax for ax in _axes(fig) if ax.get_ylabel() == "learning_rate")
+    low, high = rate_axis.get_ylim()
+    assert low < 1e-4 and 1e-3 < high < 0.01  # scaled to the rate, not to [0, 1]
+
+
+def test_objective_plots_name_the_objective_and_direction(frame, narrowed):
+    named = dict(objective_name="val_f1_score", direction="max")
+    label = "val_f1_score (max)"
+    fig = plots.parallel_coordinates(frame, **named)
+    assert fig.axes[0].get_xticklabels()[-1].get_text() == "val_f1_score"
+    assert [ax.get_ylabel() for ax in fig.axes if ax.get_label() == "<colorbar>"] == [label]
+    fig = plots.score_vs_hyperparameters(frame, **named)
+    assert {ax.get_ylabel() for ax in _axes(fig)} == {label}
+    assert plots.best_so_far(frame, **named).axes[0].get_ylabel() == f"best {label} so far"
+    assert plots.score_vs_params(frame, **named).axes[0].get_ylabel() == label
+    for fig in (plots.parallel_coordinates(frame), plots.score_vs_params(frame)):
+        texts = [ax.get_ylabel() for ax in fig.axes] + [
+            t.get_text() for ax in fig.axes for t in ax.get_xticklabels()]
+        assert "score" in texts  # without a name: the column's
+    frame.attrs.update(objective="val_loss", direction="min")  # as trials_dataframe sets them
+    assert plots.score_vs_params(frame).axes[0].get_ylabel() == "val_loss (min)"
+    assert plots.best_so_far(frame, direction="min").axes[0].get_ylabel() == \
+        "best val_loss (min) so far"
+
+
 def test_save_run_plots_writes_seven_pngs(tmp_path, frame, narrowed):
     out = tmp_path / "plots"
     paths = plots.save_run_plots(

@@ -31,40 +31,104 @@ def _session_values(session_dir: Path) -> dict:
             for name, value in info.hparams.items()}
 
 
-def test_every_trial_has_its_hparams_session(finished_run):
-    run, _ = finished_run
+def _active(hp) -> dict:
+    return {k: v for k, v in hp.values.items() if not k.startswith("tuner/") and hp.is_active(k)}
+
+
+@pytest.mark.parametrize("run_fixture", ["finished_run", "fit_hp_run"])
+def test_every_trial_has_its_hparams_session(request, run_fixture):
+    run, _ = request.getfixturevalue(run_fixture)
     for phase in ("coarse", "fine"):
         oracle = run._tuner(phase).oracle
         for trial_id, trial in oracle.trials.items():
             session = run.run_dir / "tensorboard" / phase / trial_id / "execution0"
             values = _session_values(session)
             assert values["phase"] == phase
-            hp = trial.hyperparameters
-            active = {k: v for k, v in hp.values.items()
-                      if not k.startswith("tuner/") and hp.is_active(k)}
+            active = _active(trial.hyperparameters)
             assert set(values) == {*active, "phase"}
             for name, value in active.items():
                 assert values[name] == pytest.approx(value), name
             assert "epoch_accuracy" in _accumulator(session / "validation").Tags()["tensors"]
 
 
-def test_each_phase_declares_its_experiment_with_its_domains(finished_run):
-    run, result = finished_run
-    narrowed = {hp.name: hp.get_config() for hp in result.narrowed.hyperparameters.space}
-    for phase in ("coarse", "fine"):
-        acc = _accumulator(run.run_dir / "tensorboard" / phase)
-        content = acc.SummaryMetadata(hparams_metadata.EXPERIMENT_TAG).plugin_data.content
-        experiment = hparams_metadata.parse_experiment_plugin_data(content)
-        infos = {info.name: info for info in experiment.hparam_infos}
-        assert infos["phase"].domain_discrete.values[0].string_value == phase
-        metrics = {(m.name.group, m.name.tag) for m in experiment.metric_infos}
-        assert ("validation", "epoch_accuracy") in metrics and ("train", "epoch_loss") in metrics
-        if phase == "fine":
-            config = narrowed["learning_rate"]
-            if "min_value" in config:
-                interval = infos["learning_rate"].domain_interval
-                assert interval.min_value == pytest.approx(config["min_value"])
-                assert interval.max_value == pytest.approx(config["max_value"])
+def _experiments(tensorboard: Path) -> dict[str, object]:
+    """Every HParams experiment declared under `tensorboard`, by run folder."""
+    found = {}
+    for folder in [tensorboard, *(p for p in tensorboard.rglob("*") if p.is_dir())]:
+        if not list(folder.glob("events.out.tfevents.*")):
+            continue
+        try:
+            metadata = _accumulator(folder).PluginTagToContent("hparams")
+        except KeyError:  # no hparams data in this folder
+            continue
+        if hparams_metadata.EXPERIMENT_TAG in metadata:
+            found[str(folder.relative_to(tensorboard))] = \
+                hparams_metadata.parse_experiment_plugin_data(
+                    metadata[hparams_metadata.EXPERIMENT_TAG])
+    return found
+
+
+@pytest.mark.parametrize("run_fixture", ["finished_run", "fit_hp_run"])
+def test_run_declares_one_experiment_with_both_phases_and_every_hp(request, run_fixture):
+    run, _ = request.getfixturevalue(run_fixture)
+    experiments = _experiments(run.run_dir / "tensorboard")
+    assert list(experiments) == ["."]  # TensorBoard reads one experiment per --logdir
+    experiment = experiments["."]
+    infos = {info.name: info for info in experiment.hparam_infos}
+    phases = [v.string_value for v in infos["phase"].domain_discrete.values]
+    assert phases == ["coarse", "fine"]
+    coarse_space = {hp.name: hp.get_config()
+                    for hp in run._tuner("coarse").oracle.hyperparameters.space}
+    declared = {name for phase in ("coarse", "fine")
+                for trial in run._tuner(phase).oracle.trials.values()
+                for name in _active(trial.hyperparameters)}
+    assert set(infos) == {*coarse_space, *declared, "phase"}
+    config = coarse_space["learning_rate"]
+    interval = infos["learning_rate"].domain_interval  # the coarse domain: covers the fine one
+    assert (interval.min_value, interval.max_value) == pytest.approx(
+        (config["min_value"], config["max_value"]))
+    metrics = {(m.name.group, m.name.tag) for m in experiment.metric_infos}
+    assert ("validation", "epoch_accuracy") in metrics and ("train", "epoch_loss") in metrics
+
+
+def test_fit_declared_hp_is_in_the_experiment_and_the_first_session(fit_hp_run):
+    run, _ = fit_hp_run
+    infos = {i.name: i for i in _experiments(run.run_dir / "tensorboard")["."].hparam_infos}
+    assert [v.bool_value for v in infos["shuffle"].domain_discrete.values] == [False, True]
+    first = run._tuner("coarse").oracle.trials["0"]
+    values = _session_values(run.run_dir / "tensorboard" / "coarse" / "0" / "execution0")
+    assert values["shuffle"] == first.hyperparameters.values["shuffle"]
+
+
+def test_experiment_is_rewritten_when_a_hyperparameter_appears(tmp_path):
+    import keras_tuner as kt
+
+    from tunekit.tensorboard import write_experiment
+
+    hp = kt.HyperParameters()
+    hp.Int("units", 8, 64, step=8)
+    assert write_experiment(tmp_path, hp, phases=("coarse", "fine"))
+    assert not write_experiment(tmp_path, hp, phases=("coarse", "fine"))  # unchanged: kept
+    hp.Choice("units_2", [16, 32])  # e.g. a layer only the fine phase built
+    assert write_experiment(tmp_path, hp, phases=("coarse", "fine"))
+    experiments = _experiments(tmp_path)
+    assert len(list(tmp_path.glob("events.out.tfevents.*"))) == 1
+    assert [i.name for i in experiments["."].hparam_infos] == ["units", "units_2", "phase"]
+
+
+def test_session_is_rewritten_when_values_appear_during_training(tmp_path):
+    from tunekit.tensorboard import HParamsSession
+
+    values = {"units": 32, "phase": "coarse"}
+    session = HParamsSession(str(tmp_path), lambda: dict(values), "coarse/0")
+    session.on_train_begin()
+    assert _session_values(tmp_path) == {"units": 32, "phase": "coarse"}
+    values["shuffle"] = True  # e.g. declared by HyperModel.fit after model.fit started
+    session.on_train_end({"loss": 0.5})
+    assert _session_values(tmp_path) == {"units": 32, "phase": "coarse", "shuffle": True}
+    content = _accumulator(tmp_path).SummaryMetadata(
+        hparams_metadata.SESSION_END_INFO_TAG).plugin_data.content
+    assert hparams_metadata.parse_session_end_info_plugin_data(content).status == 1  # SUCCESS
 
 
 def test_final_model_logs_confusion_matrix_samples_and_histograms(finished_run):
@@ -94,12 +158,14 @@ def _post(port: int, route: str, body: dict) -> dict:
         return json.load(response)
 
 
-def test_tensorboard_server_shows_every_trial_in_hparams(finished_run):
-    run, _ = finished_run
+@pytest.mark.parametrize("run_fixture", ["finished_run", "fit_hp_run"])
+def test_tensorboard_server_shows_both_phases_and_every_hp(request, run_fixture):
+    """The dashboard as a user sees it: `tensorboard --logdir <run>/tensorboard`."""
+    run, _ = request.getfixturevalue(run_fixture)
     port = _free_port()
     server = subprocess.Popen(
         [sys.executable, "-m", "tensorboard.main", "--logdir", str(run.run_dir / "tensorboard"),
-         "--host", "127.0.0.1", "--port", str(port), "--load_fast", "false"],
+         "--host", "127.0.0.1", "--port", str(port)],  # default loader, as a user runs it
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 60
@@ -120,18 +186,28 @@ def test_tensorboard_server_shows_every_trial_in_hparams(finished_run):
             "experimentName": "", "startIndex": 0, "sliceSize": 1000, "colParams": columns,
             "aggregationType": "AGGREGATION_AVG", "allowedStatuses": STATUSES,
         })["sessionGroups"]
+        fine_only = _post(port, "session_groups", {
+            "experimentName": "", "startIndex": 0, "sliceSize": 1000, "colParams": [
+                {"hparam": "phase", "includeInResult": True,
+                 "filterDiscrete": ["fine"]}], "allowedStatuses": STATUSES,
+            "aggregationType": "AGGREGATION_AVG"})["sessionGroups"]
     finally:
         server.terminate()
         server.wait(timeout=30)
+    infos = {h["name"]: h for h in experiment["hparamInfos"]}
+    assert infos["phase"]["domainDiscrete"] == ["coarse", "fine"]
+    trials = {f"{phase}/{trial_id}": trial for phase in ("coarse", "fine")
+              for trial_id, trial in run._tuner(phase).oracle.trials.items()}
+    assert {name for trial in trials.values() for name in _active(trial.hyperparameters)} \
+        <= set(infos)
     by_name = {g["name"]: g for g in groups}
-    expected = {f"{phase}/{trial_id}" for phase in ("coarse", "fine")
-                for trial_id in run._tuner(phase).oracle.trials}
-    assert set(by_name) == expected
-    for phase in ("coarse", "fine"):
-        for trial_id, trial in run._tuner(phase).oracle.trials.items():
-            group = by_name[f"{phase}/{trial_id}"]
-            assert group["hparams"]["phase"] == phase
-            assert group["hparams"]["units_0"] == trial.hyperparameters.values["units_0"]
-            metrics = {(m["name"]["group"], m["name"]["tag"]): m["value"]
-                       for m in group["metricValues"]}
-            assert ("validation", "epoch_accuracy") in metrics
+    assert set(by_name) == set(trials)
+    for name, trial in trials.items():
+        group = by_name[name]
+        assert group["hparams"]["phase"] == name.split("/")[0]
+        for hp_name, value in _active(trial.hyperparameters).items():
+            assert group["hparams"][hp_name] == pytest.approx(value), (name, hp_name)
+        metrics = {(m["name"]["group"], m["name"]["tag"]): m["value"]
+                   for m in group["metricValues"]}
+        assert ("validation", "epoch_accuracy") in metrics
+    assert {g["name"] for g in fine_only} == {n for n in trials if n.startswith("fine/")}

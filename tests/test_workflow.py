@@ -95,6 +95,63 @@ def test_trials_table_matches_oracles(finished):
     assert (frame.num_params > 0).all() and (frame.seconds > 0).all()
 
 
+def test_trials_csv_round_trips_through_a_plain_read_csv(finished):
+    run, _ = finished
+    path = run.run_dir / "trials.csv"
+    frame, live = pd.read_csv(path), trials_dataframe(run.run_dir)
+    expected = {f"{phase}/{trial_id}" for phase in ("coarse", "fine")
+                for trial_id in run._tuner(phase).oracle.trials}
+    assert frame.trial.is_unique and set(frame.trial) == expected  # "fine/0000" != "coarse/0"
+    assert list(frame.trial) == list(live.trial)
+    assert list(pd.read_csv(path, dtype={"trial_id": str}).trial_id) == list(live.trial_id)
+    for column in ("num_params", "epochs", "initial_epoch", "best_step", "hp_units_0"):
+        assert pd.api.types.is_integer_dtype(frame[column]), column
+        assert list(frame[column]) == list(live[column]), column
+    nullable = pd.read_csv(path, dtype={"trial_id": str}, dtype_backend="numpy_nullable")
+    for column in [c for c in live if str(live[c].dtype) == "Int64"]:  # e.g. hp_units_1
+        assert str(nullable[column].dtype) == "Int64", column  # inactive cells stay <NA>
+        assert nullable[column].equals(live[column]), column
+    text = path.read_text()
+    assert f",{live.num_params.iloc[0]}," in text and f",{live.num_params.iloc[0]}.0," not in text
+    pd.testing.assert_series_equal(frame.score, live.score.astype(float), rtol=1e-6)
+
+
+def test_trials_csv_writes_ints_as_ints_and_floats_without_noise():
+    from tunekit.results import trials_csv
+
+    frame = pd.DataFrame({
+        "trial": ["coarse/0", "fine/0000"], "phase": ["coarse", "fine"], "trial_id": ["0", "0000"],
+        "num_params": pd.array([203530, None], dtype="Int64"),
+        "hp_dropout": [0.1 + 0.05, None], "hp_learning_rate": [0.0031622776601683794, 1e-5],
+        "val_accuracy": [float(np.float32(0.975)), float("nan")], "hp_relu": [True, None],
+    })
+    text = trials_csv(frame)
+    assert text.splitlines()[1:] == [
+        "coarse/0,coarse,0,203530,0.15,0.00316227766016838,0.975,True",
+        "fine/0000,fine,0000,,,1e-05,,"]
+    back = pd.read_csv(__import__("io").StringIO(text), dtype={"trial_id": str})
+    assert list(back.trial) == ["coarse/0", "fine/0000"]
+    assert list(back.trial_id) == ["0", "0000"]
+    assert back.hp_dropout[0] == 0.15 and back.val_accuracy[0] == 0.975
+
+
+def test_report_md_lists_every_chosen_hyperparameter(finished):
+    from tunekit.results import format_value
+
+    run, result = finished
+    text = (run.run_dir / "report.md").read_text()
+    assert "## Chosen hyperparameters" in text
+    chosen = {k: v for k, v in result.best_hyperparameters.items() if not k.startswith("tuner/")}
+    assert chosen
+    for name, value in chosen.items():
+        line = f"| {name} | {format_value(value)} |"
+        assert line in text, line
+        if isinstance(value, float):
+            assert float(format_value(value)) == pytest.approx(value, rel=1e-14)
+    report = json.loads((run.run_dir / "report.json").read_text())
+    assert report["best"]["hyperparameters"] == chosen
+
+
 def test_fine_trials_lie_inside_narrowed_space_inside_original(finished):
     run, result = finished
     coarse_space = {hp.name: hp for hp in run._tuner("coarse").oracle.hyperparameters.space}
@@ -248,7 +305,20 @@ def test_run_plots_render_from_the_real_run(finished):
     for path in report["plots"].values():
         assert open(path, "rb").read(8) == b"\x89PNG\r\n\x1a\n"
     frame = trials_dataframe(run.run_dir)
+    assert frame.attrs == {"objective": "val_accuracy", "direction": "max"}
+    assert plots.score_vs_params(frame).axes[0].get_ylabel() == "val_accuracy (max)"
     completed = frame[frame.status == "COMPLETED"]
     figure = plots.parallel_coordinates(frame)
     gids = {line.get_gid() for ax in figure.axes for line in ax.get_lines() if line.get_gid()}
     assert gids == {f"{p}/{t}" for p, t in zip(completed.phase, completed.trial_id)}
+
+
+@pytest.mark.parametrize("run_fixture, mask", [("finished_run", 0o022), ("fit_hp_run", 0o027)])
+def test_every_file_of_a_run_honours_the_umask(request, run_fixture, mask):
+    run, _ = request.getfixturevalue(run_fixture)  # made under umask `mask` (conftest)
+    modes = {str(path.relative_to(run.run_dir)): oct(path.stat().st_mode & 0o777)
+             for path in run.run_dir.rglob("*") if path.is_file()}
+    assert {"report.md", "trials.csv", "manifest.json", "best_model.keras",
+            "plots/training_curves.png", "coarse/oracle.json", "coarse/trial_0/trial.json",
+            "coarse/tuner0.json"} <= set(modes)
+    assert {name: mode for name, mode in modes.items() if mode != oct(0o666 & ~mask)} == {}

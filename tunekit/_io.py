@@ -3,7 +3,9 @@
 Every file tunekit writes goes to a temporary file in the same folder, is
 flushed to disk, then renamed over the target. A kill at any moment leaves
 either the previous complete version or the new one, never half a file; a
-full disk fails the write and leaves the previous version in place.
+full disk fails the write and leaves the previous version in place. The file
+gets the mode a plain `open()` would give it (`0o666` minus the umask), not
+the private `0o600` of a temporary file, so a team can share a run folder.
 """
 
 from __future__ import annotations
@@ -22,8 +24,25 @@ class StateFileError(RuntimeError):
     """A state file on disk cannot be read (corrupt, truncated or missing)."""
 
 
+def file_mode() -> int:
+    """The mode `open()` gives a new file in this process: `0o666` minus the umask."""
+    try:  # Linux >= 4.7: read without changing it (os.umask would, for a moment)
+        with open("/proc/self/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return 0o666 & ~int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    umask = os.umask(0o022)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
 def atomic_write(path: str | os.PathLike, write: Callable[[str], None]) -> None:
-    """Calls `write(tmp_path)`, then atomically renames `tmp_path` to `path`."""
+    """Calls `write(tmp_path)`, then atomically renames `tmp_path` to `path`.
+
+    The file ends with the mode of a plain `open()` (see `file_mode`).
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
@@ -32,6 +51,7 @@ def atomic_write(path: str | os.PathLike, write: Callable[[str], None]) -> None:
         write(tmp)
         _faults.checkpoint("write.mid")
         with open(tmp, "rb+") as f:
+            os.fchmod(f.fileno(), file_mode())  # mkstemp made it 0o600
             os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException as e:

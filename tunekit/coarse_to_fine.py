@@ -97,7 +97,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="Size images of an image folder are resized to. Default: 64 64.")
     add("--directory", default="runs", help="Parent folder of runs. Default: runs.")
     add("--project-name", default=None,
-        help="Run folder name inside --directory. Default: the --hypermodel name.")
+        help="Run folder name inside --directory. Default: the --hypermodel name (with "
+        "'-quick' appended for --quick).")
     add("--objective", default="val_accuracy",
         help="Metric to optimise; direction inferred (val_loss is minimised). "
         "Default: val_accuracy.")
@@ -131,7 +132,7 @@ def build_parser() -> argparse.ArgumentParser:
     add("--quick", action="store_true",
         help="A first look in about a minute: 5,000 training and 1,000 validation samples, "
         "4 coarse trials of 1 epoch, Hyperband max_epochs 3, 2 final epochs (explicit "
-        "options still win).")
+        "options still win), in its own run folder <hypermodel>-quick.")
     add("--backend", choices=("auto", "tensorflow", "jax"), default="auto",
         help="Keras backend. auto (default) probes both on this machine for this hypermodel "
         "(a few seconds, cached) and picks the faster: JAX for dense models, TensorFlow for "
@@ -201,6 +202,12 @@ def _select_backend(args: argparse.Namespace, data, processes: int = 1) -> dict[
     return choice
 
 
+def _default_project_name(args: argparse.Namespace) -> str:
+    """The --hypermodel name; `<name>-quick` for --quick, so the full run is not refused."""
+    name = args.hypermodel.replace(":", "-")
+    return f"{name}-quick" if args.quick else name
+
+
 def _workflow_kwargs(args: argparse.Namespace) -> dict[str, Any]:
     names = ("coarse_trials", "coarse_epochs", "fine_trials", "max_epochs", "factor", "top",
              "margin", "final_epochs", "final_schedule", "batch_size", "executions_per_trial")
@@ -210,7 +217,7 @@ def _workflow_kwargs(args: argparse.Namespace) -> dict[str, Any]:
     return dict(kwargs, defaults_first=args.defaults_first, fine_tuner=args.fine_tuner,
                 objective=args.objective, seed=args.seed,
                 directory=args.directory, overwrite=args.overwrite,
-                project_name=args.project_name or args.hypermodel.replace(":", "-"),
+                project_name=args.project_name or _default_project_name(args),
                 verbose=0 if args.quiet else 1)
 
 

@@ -138,7 +138,7 @@ class RunManifest:
             # The same process opened this run before (a rerun notebook cell, a
             # new CoarseToFine object): the newest opener takes over.
             _HELD[key].release()
-        fd = os.open(self.run_dir / LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+        fd = os.open(self.run_dir / LOCK, os.O_RDWR | os.O_CREAT, 0o666)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

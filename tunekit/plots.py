@@ -81,6 +81,23 @@ def _phase_legend(fig: Figure, data: pd.DataFrame, *, lines: bool) -> None:
     fig.legend(handles=handles, loc="outside upper right", ncols=len(handles), fontsize=8)
 
 
+def _named(frame: pd.DataFrame, objective: str, objective_name: str | None,
+           direction: str | None) -> tuple[str, str | None]:
+    """The objective's name and direction for the axes.
+
+    Explicit arguments win; for the `score` column of a `trials_dataframe`,
+    its `attrs` (the run's objective, e.g. `val_accuracy`); else the column.
+    """
+    attrs = frame.attrs if objective == "score" else {}
+    return (objective_name or attrs.get("objective") or objective,
+            direction or attrs.get("direction"))
+
+
+def _objective_label(name: str, direction: str | None = None) -> str:
+    """How axes name the objective: its metric name, e.g. `val_accuracy (max)`."""
+    return f"{name} ({direction})" if direction in ("max", "min") else name
+
+
 def _completed(frame: pd.DataFrame, objective: str = "score") -> pd.DataFrame:
     if frame.empty or objective not in frame or "status" not in frame:
         return frame.iloc[0:0]
@@ -130,13 +147,24 @@ def _scale(values: pd.Series) -> tuple[pd.Series, list[float], list[str]]:
     return scaled, ticks, labels
 
 
-def parallel_coordinates(frame: pd.DataFrame, *, objective: str = "score") -> Figure:
+def parallel_coordinates(frame: pd.DataFrame, *, objective: str = "score",
+                         objective_name: str | None = None,
+                         direction: str | None = None) -> Figure:
     """One polyline per completed trial across the `hp_` columns, then the objective.
 
     Numeric axes are scaled to [0, 1] (log-scaled above a decade), categorical
     ones spread their sorted categories evenly. Colour is the objective;
     coarse trials are dashed, fine ones solid. Inactive values break the line.
     Each line's gid is `"<phase>/<trial_id>"`. All-NaN columns are left out.
+
+    Args:
+        frame: A `trials_dataframe`.
+        objective: The column holding the objective. Defaults to `"score"`.
+        objective_name: The objective's name on the axes, e.g.
+            `"val_accuracy"`. Defaults to the run's objective for the `score`
+            column of a `trials_dataframe` (its `attrs`), else `objective`.
+        direction: `"max"` or `"min"`, shown next to the name. Defaults to
+            the run's direction (`attrs`), else not shown.
 
     Example:
 
@@ -166,7 +194,9 @@ def parallel_coordinates(frame: pd.DataFrame, *, objective: str = "score") -> Fi
         for tick, label in zip(*scaled[c][1:]):
             ax.text(x - 0.04, tick, label, ha="right", va="center", fontsize=7, color="0.25",
                     bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.6, "pad": 0.5})
-    names = [c.removeprefix("hp_") for c in columns]
+    name, direction = _named(frame, objective, objective_name, direction)
+    label = _objective_label(name, direction)
+    names = [c.removeprefix("hp_") for c in columns[:-1]] + [name]
     ax.set_xticks(xs, names, rotation=30 if len(columns) > 6 else 0,
                   ha="right" if len(columns) > 6 else "center")
     ax.set_xlim(-0.5, len(columns) - 0.7)
@@ -175,16 +205,19 @@ def parallel_coordinates(frame: pd.DataFrame, *, objective: str = "score") -> Fi
     ax.set_xlabel("hyperparameter")
     ax.set_ylabel("scaled value (per axis)")
     _phase_legend(fig, data, lines=True)
-    fig.colorbar(mappable, ax=ax, label=objective, pad=0.01)
+    fig.colorbar(mappable, ax=ax, label=label, pad=0.01)
     ax.set_title(f"Parallel coordinates: {len(data)} completed trials")
     return fig
 
 
-def score_vs_hyperparameters(frame: pd.DataFrame, *, objective: str = "score") -> Figure:
+def score_vs_hyperparameters(frame: pd.DataFrame, *, objective: str = "score",
+                             objective_name: str | None = None,
+                             direction: str | None = None) -> Figure:
     """One subplot per `hp_` column: the objective against its values, marker per phase.
 
     Categorical values are drawn as a jittered strip; numeric ones spanning
-    more than a decade on a log axis.
+    more than a decade on a log axis. `objective`, `objective_name` and
+    `direction` as in `parallel_coordinates`.
 
     Example:
 
@@ -194,6 +227,7 @@ def score_vs_hyperparameters(frame: pd.DataFrame, *, objective: str = "score") -
     """
     data = _completed(frame, objective)
     columns = _hp_columns(frame)
+    name, direction = _named(frame, objective, objective_name, direction)
     if data.empty or not columns:
         raise _NoDataError("No completed trial or no hyperparameter column to plot.")
     ncols = min(4, len(columns))
@@ -225,13 +259,14 @@ def score_vs_hyperparameters(frame: pd.DataFrame, *, objective: str = "score") -
         if not values.notna().any():
             ax.text(0.5, 0.5, "never active", transform=ax.transAxes, ha="center", color="0.5")
         ax.set_xlabel(column.removeprefix("hp_"))
-        ax.set_ylabel(objective)
+        ax.set_ylabel(_objective_label(name, direction))
         ax.tick_params(labelsize=8)
         ax.grid(alpha=0.3)
     for ax in axes[len(columns):]:
         ax.remove()
     _phase_legend(fig, data, lines=False)
-    fig.suptitle(f"{objective} vs hyperparameters ({len(data)} completed trials)")
+    fig.suptitle(f"{name} vs hyperparameters "
+                 f"({len(data)} completed trials)")
     return fig
 
 
@@ -276,8 +311,11 @@ def best_so_far_table(frame: pd.DataFrame, direction: str = "max",
 
 
 def best_so_far(frame: pd.DataFrame, *, direction: str = "max",
-                objective: str = "score") -> Figure:
+                objective: str = "score", objective_name: str | None = None) -> Figure:
     """Best-so-far curve per phase (step line) over each trial's objective (dots).
+
+    `objective` is the column, `objective_name` the name on the axis (e.g.
+    `"val_accuracy"`; defaults as in `parallel_coordinates`).
 
     Example:
 
@@ -299,7 +337,8 @@ def best_so_far(frame: pd.DataFrame, *, direction: str = "max",
         line.set_gid(f"best/{phase}")
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("trial index within phase")
-    ax.set_ylabel(f"best {objective} so far ({direction})")
+    name, _ = _named(frame, objective, objective_name, direction)
+    ax.set_ylabel(f"best {_objective_label(name, direction)} so far")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     ax.set_title("Best so far by phase (dots: each completed trial)")
@@ -396,8 +435,11 @@ def narrowing(narrowed: NarrowedSpace) -> Figure:
     return fig
 
 
-def score_vs_params(frame: pd.DataFrame, *, objective: str = "score") -> Figure:
+def score_vs_params(frame: pd.DataFrame, *, objective: str = "score",
+                    objective_name: str | None = None, direction: str | None = None) -> Figure:
     """The objective against the number of parameters (log x), marker per phase.
+
+    `objective`, `objective_name` and `direction` as in `parallel_coordinates`.
 
     Example:
 
@@ -420,10 +462,11 @@ def score_vs_params(frame: pd.DataFrame, *, objective: str = "score") -> Figure:
         points.set_gid(f"params/{phase}")
     ax.set_xscale("log")
     ax.set_xlabel("number of parameters")
-    ax.set_ylabel(objective)
+    name, direction = _named(frame, objective, objective_name, direction)
+    ax.set_ylabel(_objective_label(name, direction))
     ax.grid(alpha=0.3, which="both")
     ax.legend(title="phase", fontsize=8)
-    ax.set_title(f"{objective} vs model size ({len(data)} completed trials)")
+    ax.set_title(f"{name} vs model size ({len(data)} completed trials)")
     return fig
 
 
@@ -480,7 +523,12 @@ def confusion_matrix(y_true: Any, y_pred: Any, class_names: Sequence[str] | None
 
 
 def training_curves(history: Mapping[str, Sequence[float]]) -> Figure:
-    """Losses (left) and other metrics (right) per epoch; one line per history key.
+    """One panel per quantity, per epoch: `loss` with `val_loss`, `accuracy` with
+    `val_accuracy`, the learning rate on its own, and so on.
+
+    No two quantities share an axis, so a learning rate of 1e-3 is not drawn
+    as a flat line at 0 under an accuracy. Each panel's y label is its
+    quantity; each line's gid is its history key.
 
     Example:
 
@@ -489,31 +537,39 @@ def training_curves(history: Mapping[str, Sequence[float]]) -> Figure:
     ```
     """
     keys = [k for k, v in history.items() if len(v)]
-    groups = [g for g in ([k for k in keys if "loss" in k], [k for k in keys if "loss" not in k])
-              if g]
+    groups: dict[str, list[str]] = {}
+    for key in keys:
+        groups.setdefault(key.removeprefix("val_"), []).append(key)
     if not groups:
         raise _NoDataError("The history is empty.")
-    fig = _Figure(figsize=(5.5 * len(groups), 4.0), layout="constrained")
-    axes = fig.subplots(1, len(groups), squeeze=False).ravel()
-    colors: dict[str, str] = {}
-    for ax, group in zip(axes, groups):
-        for key in group:
-            base = key.removeprefix("val_")
-            color = colors.setdefault(base, f"C{len(colors)}")
+    # losses first, then metrics, then anything that is not a model metric (learning rate)
+    order = sorted(groups, key=lambda g: (0 if "loss" in g else 2 if _is_rate(g) else 1))
+    ncols = min(3, len(order))
+    nrows = math.ceil(len(order) / ncols)
+    fig = _Figure(figsize=(4.6 * ncols, 3.6 * nrows), layout="constrained")
+    axes = fig.subplots(nrows, ncols, squeeze=False).ravel()
+    for i, (ax, base) in enumerate(zip(axes, order)):
+        for key in groups[base]:
             values = np.asarray(history[key], dtype=float)
-            (line,) = ax.plot(np.arange(1, len(values) + 1), values, color=color, label=key,
+            (line,) = ax.plot(np.arange(1, len(values) + 1), values, color=f"C{i}", label=key,
                               linestyle="--" if key.startswith("val_") else "-",
                               marker="o" if len(values) <= 30 else None, markersize=3)
             line.set_gid(key)
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_xlabel("epoch")
-        bases = {k.removeprefix("val_") for k in group}
-        ax.set_ylabel(bases.pop() if len(bases) == 1 else "loss" if "loss" in group[0] else
-                      "metric")
+        ax.set_ylabel(base)
+        if _is_rate(base):
+            ax.ticklabel_format(axis="y", style="sci", scilimits=(-2, 3))
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
+    for ax in axes[len(order):]:
+        ax.remove()
     fig.suptitle("Training curves")
     return fig
+
+
+def _is_rate(name: str) -> bool:
+    return name in ("lr", "learning_rate") or name.endswith("learning_rate")
 
 
 def figure_to_png(fig: Figure, *, dpi: int = 100) -> bytes:
@@ -535,6 +591,7 @@ def save_run_plots(
     frame: pd.DataFrame,
     *,
     direction: str = "max",
+    objective_name: str | None = None,
     narrowed: NarrowedSpace | None = None,
     y_true: Any = None,
     y_pred: Any = None,
@@ -546,6 +603,8 @@ def save_run_plots(
     Files: `parallel_coordinates.png`, `score_vs_hyperparameters.png`,
     `best_so_far.png`, `narrowing.png`, `score_vs_params.png`,
     `confusion_matrix.png`, `training_curves.png`. Each is written atomically.
+    Plots of the objective (the `score` column) name it `objective_name`
+    (e.g. `"val_accuracy"`) with its `direction`.
 
     Returns:
         `{name: path}` of the plots written (name without `.png`).
@@ -558,12 +617,13 @@ def save_run_plots(
                            history=fit.history)
     ```
     """
+    named = dict(objective_name=objective_name, direction=direction)
     builders = {
-        "parallel_coordinates": lambda: parallel_coordinates(frame),
-        "score_vs_hyperparameters": lambda: score_vs_hyperparameters(frame),
-        "best_so_far": lambda: best_so_far(frame, direction=direction),
+        "parallel_coordinates": lambda: parallel_coordinates(frame, **named),
+        "score_vs_hyperparameters": lambda: score_vs_hyperparameters(frame, **named),
+        "best_so_far": lambda: best_so_far(frame, **named),
         "narrowing": lambda: narrowing(narrowed),
-        "score_vs_params": lambda: score_vs_params(frame),
+        "score_vs_params": lambda: score_vs_params(frame, **named),
         "confusion_matrix": lambda: confusion_matrix(y_true, y_pred, class_names),
         "training_curves": lambda: training_curves(history),
     }

@@ -12,7 +12,7 @@ from sklearn.metrics import confusion_matrix as sk_confusion_matrix
 
 from tunekit import _io, plots
 from tunekit.manifest import STEPS, versions
-from tunekit.results import trials_dataframe
+from tunekit.results import format_value, trials_csv, trials_dataframe
 from tunekit.tensorboard import log_images
 
 __all__ = ["write_report", "render_markdown"]
@@ -32,6 +32,9 @@ def _distributed(run) -> dict[str, Any] | None:
 def _report(run, model: keras.Model, num_trials: dict[str, int]) -> dict[str, Any]:
     steps = run.manifest.state["steps"]
     retrain = steps["retrain"]
+    chosen = _io.read_json(run.run_dir / "best_hyperparameters.json",
+                           what="best hyperparameters")
+    hyperparameters = {k: v for k, v in chosen["values"].items() if not k.startswith("tuner/")}
     return {
         "run_dir": str(run.run_dir),
         "created": time.strftime("%Y-%m-%d %H:%M:%S", time.localtime()),
@@ -57,6 +60,7 @@ def _report(run, model: keras.Model, num_trials: dict[str, int]) -> dict[str, An
             "phase": retrain["phase"], "trial_id": retrain["trial_id"],
             "reason": retrain["reason"], "final_epochs": retrain["final_epochs"],
             "num_params": int(model.count_params()),
+            "hyperparameters": hyperparameters,
         },
         "test_metrics": steps["evaluate"]["test_metrics"],
         "timings": {s: steps[s]["seconds"] for s in STEPS if "seconds" in steps.get(s, {})},
@@ -95,6 +99,12 @@ def render_markdown(report: dict[str, Any], narrowing_table: str) -> str:
         f"({config.get('final_schedule', 'constant')} learning rate); "
         f"{best['num_params']:,} parameters.",
         "",
+        "## Chosen hyperparameters",
+        "",
+        "| hyperparameter | value |",
+        "|---|---|",
+        *[f"| {k} | {format_value(v)} |" for k, v in best.get("hyperparameters", {}).items()],
+        "",
         "## Narrowing",
         "",
         "```",
@@ -128,13 +138,14 @@ def write_report(run, model: keras.Model, y_pred: np.ndarray) -> dict[str, Any]:
         y_pred: Its predicted class per test sample (`tunekit.predict_classes`).
     """
     frame = trials_dataframe(run.run_dir)
-    _io.write_text(run.run_dir / "trials.csv", frame.to_csv(index=False))
+    _io.write_text(run.run_dir / "trials.csv", trials_csv(frame))
     num_trials = frame.groupby("phase").size().to_dict()
     report = _report(run, model, {p: int(num_trials.get(p, 0)) for p in ("coarse", "fine")})
     data = run.data
     history = run.manifest.step("retrain").get("history", {})
     report["plots"] = plots.save_run_plots(
         run.run_dir / "plots", frame, direction=run.objective.direction,
+        objective_name=run.objective.name,
         narrowed=run.narrow(), y_true=data.y_test, y_pred=y_pred,
         class_names=data.class_names, history=history)
     report["confusion_matrix"] = {  # rows: true class, columns: predicted, in class order

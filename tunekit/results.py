@@ -1,23 +1,56 @@
-"""Tables of a run: every trial of every phase as one pandas DataFrame."""
+"""Tables of a run: every trial of every phase as one pandas DataFrame, and its CSV."""
 
 from __future__ import annotations
 
+import math
 import os
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from tunekit import _io
 
-__all__ = ["trials_dataframe", "PHASES", "trial_epochs"]
+__all__ = ["trials_dataframe", "trials_csv", "format_value", "PHASES", "trial_epochs"]
 
 PHASES = ("coarse", "fine")
 _INTERNAL = "tuner/"
 _FIRST_COLUMNS = [
-    "phase", "trial_id", "status", "score", "best_step", "epochs", "initial_epoch",
+    "trial", "phase", "trial_id", "status", "score", "best_step", "epochs", "initial_epoch",
     "seconds", "num_params",
 ]
+_INT_COLUMNS = ("best_step", "epochs", "initial_epoch", "num_params")
+_SIGNIFICANT_DIGITS = 15  # every double has 15 exact decimal digits; beyond is binary noise
+
+
+def format_value(value: Any) -> str:
+    """A value as the shortest text that reads back as it (floats without binary noise).
+
+    Floats keep at most 15 significant digits (all a double holds exactly in
+    decimal), so `0.1 + 0.05` is written `0.15`, not `0.15000000000000002`; a
+    float32 value (a Keras metric) is written as its float32 shortest form
+    (`0.975`, not `0.9750000238418579`). NaN and None are `""`.
+    """
+    if value is None or value is pd.NA:
+        return ""
+    if isinstance(value, (bool, np.bool_)):
+        return str(bool(value))
+    if isinstance(value, (int, np.integer)):
+        return str(int(value))
+    if isinstance(value, (float, np.floating)):
+        value = float(value)
+        if math.isnan(value):
+            return ""
+        if math.isinf(value):
+            return "inf" if value > 0 else "-inf"
+        single = np.float32(value)
+        if np.isfinite(single) and float(single) == value:
+            text = str(single)
+        else:
+            text = f"{value:.{_SIGNIFICANT_DIGITS}g}"
+        return repr(float(text))  # e.g. 1e-05, 2.0: still a float when read back
+    return str(value)
 
 
 def trial_epochs(best_step: int | None, values: dict[str, Any]) -> int:
@@ -42,6 +75,7 @@ def _trial_row(phase: str, state: dict[str, Any]) -> dict[str, Any]:
     }
     score = state.get("score")
     row: dict[str, Any] = {
+        "trial": f"{phase}/{state.get('trial_id')}",
         "phase": phase,
         "trial_id": state.get("trial_id"),
         "status": state.get("status"),
@@ -73,12 +107,18 @@ def trials_dataframe(run_dir: str | os.PathLike) -> pd.DataFrame:
     """Every trial of every phase of a run, one row each.
 
     Works on a finished run and on one still in progress (it reads the trial
-    files KerasTuner writes after each trial). Columns: `phase`, `trial_id`,
-    `status`, `score`, `best_step`, `epochs` (run in the trial),
-    `initial_epoch` (Hyperband continuation), `seconds`, `num_params`, one
-    column per reported metric (its value at the best epoch: KerasTuner keeps
-    one per trial), `hp_<name>` per hyperparameter (empty where inactive), and
-    `error` (the last line of a failed trial's message).
+    files KerasTuner writes after each trial). Columns: `trial` (the row's
+    unique key `<phase>/<trial_id>`, e.g. `"fine/0003"`, also the trial's
+    session name in TensorBoard's HParams), `phase`, `trial_id` (KerasTuner's
+    id within the phase, a string such as `"0003"`), `status`, `score` (the
+    objective), `best_step`, `epochs` (run in the trial), `initial_epoch`
+    (Hyperband continuation), `seconds`, `num_params`, one column per
+    reported metric (its value at the best epoch: KerasTuner keeps one per
+    trial), `hp_<name>` per hyperparameter (empty where inactive), and
+    `error` (the last line of a failed trial's message). Counts and integer
+    hyperparameters are pandas' nullable `Int64`. `frame.attrs` holds the
+    run's `"objective"` (e.g. `"val_accuracy"`, what `score` is) and its
+    `"direction"`, which `tunekit.plots` use to label their axes.
 
     Args:
         run_dir: The run folder, `<directory>/<project_name>`.
@@ -101,7 +141,9 @@ def trials_dataframe(run_dir: str | os.PathLike) -> pd.DataFrame:
             rows.append(_trial_row(phase, _io.read_json(path, what="KerasTuner trial file")))
     frame = pd.DataFrame(rows)
     if frame.empty:
-        return pd.DataFrame(columns=_FIRST_COLUMNS)
+        frame = pd.DataFrame(columns=_FIRST_COLUMNS)
+        frame.attrs.update(_objective(run_dir))
+        return frame
     rest = [c for c in frame.columns if c not in _FIRST_COLUMNS]
     metrics = [c for c in rest if not c.startswith("hp_") and c != "error"]
     hps = [c for c in rest if c.startswith("hp_")]
@@ -109,5 +151,60 @@ def trials_dataframe(run_dir: str | os.PathLike) -> pd.DataFrame:
     frame["phase"] = pd.Categorical(frame["phase"], categories=list(PHASES), ordered=True)
     frame = frame.sort_values(["phase", "trial_id"], kind="stable").reset_index(drop=True)
     frame["phase"] = frame["phase"].astype(str)
+    for column in [*_INT_COLUMNS, *(c for c in hps if _all_ints(row.get(c) for row in rows))]:
+        frame[column] = _as_int(frame[column])
+    frame.attrs.update(_objective(run_dir))
     return frame
+
+
+def _objective(run_dir: Path) -> dict[str, str]:
+    """The run's objective name and direction, from its manifest (empty if unknown)."""
+    try:
+        config = _io.read_json(run_dir / "manifest.json", what="run manifest")["config"]
+        return {"objective": str(config["objective"]), "direction": str(config["direction"])}
+    except (OSError, KeyError, TypeError, _io.StateFileError):
+        return {}
+
+
+def _all_ints(values) -> bool:
+    """Whether every value that is not None is an int (not a bool): an Int hyperparameter."""
+    present = [v for v in values if v is not None]
+    return bool(present) and all(
+        isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_)) for v in present)
+
+
+def _as_int(column: pd.Series) -> pd.Series:
+    """`column` as nullable `Int64` if every value is a finite whole number, else as is."""
+    numbers = pd.to_numeric(column, errors="coerce")
+    present = numbers[column.notna()]
+    if present.isna().any() or not np.all(np.isfinite(present)) or \
+            not (present == present.round()).all():
+        return column
+    return numbers.round().astype("Int64")
+
+
+def trials_csv(frame: pd.DataFrame) -> str:
+    """`frame` (from `trials_dataframe`) as CSV text that reads back with `pandas.read_csv`.
+
+    Integers are written as integers (`203530`, not `203530.0`), floats
+    without binary noise (see `format_value`), missing values as empty
+    cells. The `trial` column (`coarse/00`, `fine/0000`) is a unique key that
+    survives a plain `pd.read_csv`; KerasTuner's `trial_id` (`00`) reads back
+    as text with `pd.read_csv(path, dtype={"trial_id": str})`, and integer
+    columns with empty cells (inactive hyperparameters) stay integers with
+    `dtype_backend="numpy_nullable"` too.
+
+    Example:
+
+    ```python
+    Path("trials.csv").write_text(trials_csv(trials_dataframe(run_dir)))
+    frame = pd.read_csv("trials.csv", dtype={"trial_id": str}, dtype_backend="numpy_nullable")
+    ```
+    """
+    out = frame.copy()
+    for column in out.columns:
+        if out[column].dtype.kind in "fcO" or str(out[column].dtype) == "Int64":
+            out[column] = out[column].map(
+                lambda v: format_value(v) if not isinstance(v, str) else v).astype(object)
+    return out.to_csv(index=False)
 

@@ -6,14 +6,24 @@ inactive conditional values and its internal `tuner/...` values as if they
 were hyperparameters, and with wrong domains for log-sampled stepped values.
 tunekit replaces that step (see `tuners._TunekitTunerMixin`): each trial's log
 dir (KerasTuner's layout, `<logdir>/<trial_id>/execution<k>`) gets a session
-with the trial's active values and its phase, and each phase declares its
-experiment with the real domains of its space.
+with the trial's active values and its phase, and the run declares ONE
+experiment at the top of its TensorBoard folder (TensorBoard reads a single
+experiment per `--logdir`: with one per phase it picks one arbitrarily) whose
+`phase` domain holds both phases and whose hyperparameters are every one any
+phase declared, with the real domains of its space.
+
+A hyperparameter a `HyperModel.fit` declares is known only once that trial
+trained: sessions read their values when training starts and rewrite
+themselves at its end if values appeared meanwhile, and `write_experiment`
+rewrites the experiment whenever it lacks a hyperparameter.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Mapping
+import time
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
 from typing import Any
 
 import keras
@@ -60,28 +70,77 @@ def _domain(hp: Any):
     return hp_api.RealInterval(float(config["min_value"]), float(config["max_value"]))
 
 
+def _own_event_files(logdir: str | os.PathLike) -> list[Path]:
+    """Event files directly in `logdir` (not in its run subfolders)."""
+    return sorted(Path(logdir).glob("events.out.tfevents.*"))
+
+
+def _declared_experiment(logdir: str | os.PathLike):
+    """The experiment proto declared directly in `logdir`, or None."""
+    from tensorboard.backend.event_processing import event_file_loader
+    from tensorboard.plugins.hparams import metadata
+
+    for path in _own_event_files(logdir):
+        try:
+            for event in event_file_loader.EventFileLoader(str(path)).Load():
+                for value in event.summary.value:
+                    if value.tag == metadata.EXPERIMENT_TAG:
+                        return metadata.parse_experiment_plugin_data(
+                            value.metadata.plugin_data.content)
+        except Exception:  # noqa: BLE001 (a truncated file: declare the experiment again)
+            return None
+    return None
+
+
 def write_experiment(
-    logdir: str | os.PathLike, space: kt.HyperParameters, phases: Iterable[str]
-) -> None:
-    """Declares an HParams experiment in `logdir` with the domains of `space`.
+    logdir: str | os.PathLike, space: kt.HyperParameters | Iterable[Any],
+    phases: Iterable[str],
+) -> bool:
+    """Declares the HParams experiment in `logdir` with the domains of `space`.
+
+    TensorBoard shows one experiment per `--logdir` (the first it finds), so
+    a run declares exactly one, at the top of its TensorBoard folder. An
+    experiment already declared there is replaced when it differs (e.g. a
+    hyperparameter appeared, declared by a later trial or in
+    `HyperModel.fit`), and left alone otherwise.
 
     Args:
         logdir: Folder of the experiment (`tensorboard --logdir` it).
-        space: The `HyperParameters` whose ranges become the domains (the
-            coarse space for the whole run: every narrowed space lies inside it).
+        space: The `HyperParameters` (or a list of hyperparameter objects)
+            whose ranges become the domains. Give every hyperparameter any
+            phase declared, the widest definition first: the first of a name
+            wins (the coarse space covers every narrowed one).
         phases: Values of the extra `phase` hyperparameter, which lets the
             HParams table filter trials by phase.
+
+    Returns:
+        Whether the experiment was (re)written.
     """
     import tensorflow as tf
     from tensorboard.plugins.hparams import api as hp_api
+    from tensorboard.plugins.hparams import metadata, summary_v2
 
-    hparams = [hp_api.HParam(hp.name, _domain(hp)) for hp in space.space]
-    hparams.append(hp_api.HParam("phase", hp_api.Discrete(sorted(phases))))
+    entries = space.space if isinstance(space, kt.HyperParameters) else list(space)
+    unique = {}
+    for hp in entries:
+        if not hp.name.startswith("tuner/"):
+            unique.setdefault(hp.name, hp)
+    hparams = [hp_api.HParam(hp.name, _domain(hp)) for hp in unique.values()]
+    hparams.append(hp_api.HParam("phase", hp_api.Discrete(sorted(set(phases)))))
     metrics = [hp_api.Metric(tag, group=group, display_name=name) for tag, group, name in METRICS]
+    pb = summary_v2.hparams_config_pb(hparams=hparams, metrics=metrics)
+    wanted = metadata.parse_experiment_plugin_data(pb.value[0].metadata.plugin_data.content)
+    declared = _declared_experiment(logdir)
+    if declared is not None and list(declared.hparam_infos) == list(wanted.hparam_infos) \
+            and list(declared.metric_infos) == list(wanted.metric_infos):
+        return False
+    for path in _own_event_files(logdir):  # TensorBoard keeps the first experiment it reads
+        path.unlink()
     writer = tf.summary.create_file_writer(os.fspath(logdir))
     with writer.as_default():
         hp_api.hparams_config(hparams=hparams, metrics=metrics)
     writer.close()
+    return True
 
 
 def hparam_values(hp: kt.HyperParameters, phase: str) -> dict[str, Any]:
@@ -98,28 +157,57 @@ def hparam_values(hp: kt.HyperParameters, phase: str) -> dict[str, Any]:
 class HParamsSession(keras.callbacks.Callback):
     """Records one trial's hyperparameters as an HParams session in `logdir`.
 
-    Writes with `tf.summary`, so it works whatever the Keras backend.
+    Writes with `tf.summary`, so it works whatever the Keras backend. The
+    session is written when training starts; if the values changed by the
+    end of training (a hyperparameter declared after `model.fit` started,
+    e.g. in a custom `HyperModel.fit`), it is written again with them (the
+    session's own event file is replaced: TensorBoard keeps the first one).
+
+    Args:
+        logdir: The session's folder (its metrics are in `train/`, `validation/`).
+        values: `{name: value}`, or a function returning it, called when
+            training starts and ends (so values declared in `HyperModel.fit`
+            before it calls `model.fit` are included).
+        trial_id: The session's name in TensorBoard, e.g. `"fine/0003"`.
     """
 
-    def __init__(self, logdir: str, values: Mapping[str, Any], trial_id: str) -> None:
+    def __init__(self, logdir: str,
+                 values: Mapping[str, Any] | Callable[[], Mapping[str, Any]],
+                 trial_id: str) -> None:
         super().__init__()
         self.logdir = logdir
-        self.values = dict(values)
+        self._values = values
         self.trial_id = trial_id
+        self.values: dict[str, Any] = {}
+        self._start = 0.0
 
-    def on_train_begin(self, logs=None):
+    def _current(self) -> dict[str, Any]:
+        return dict(self._values() if callable(self._values) else self._values)
+
+    def _write_start(self) -> None:
         import tensorflow as tf
         from tensorboard.plugins.hparams import api as hp_api
 
+        for path in _own_event_files(self.logdir):  # a retried trial, or values that changed
+            path.unlink()
         writer = tf.summary.create_file_writer(self.logdir)
         with writer.as_default():
-            hp_api.hparams(self.values, trial_id=self.trial_id)
+            hp_api.hparams(self.values, trial_id=self.trial_id, start_time_secs=self._start)
         writer.close()
+
+    def on_train_begin(self, logs=None):
+        self._start = time.time()
+        self.values = self._current()
+        self._write_start()
 
     def on_train_end(self, logs=None):
         import tensorflow as tf
         from tensorboard.plugins.hparams import api_pb2, summary
 
+        values = self._current()
+        if values != self.values:
+            self.values = values
+            self._write_start()
         finite = all(np.isfinite(v) for v in (logs or {}).values() if isinstance(v, float))
         status = api_pb2.STATUS_SUCCESS if finite else api_pb2.STATUS_FAILURE
         writer = tf.summary.create_file_writer(self.logdir)
@@ -139,7 +227,11 @@ def configure_trial_logdirs(callbacks: list, trial, execution: int, phase: str,
         if isinstance(callback, keras.callbacks.TensorBoard):
             logdir = logdir_for(callback.log_dir, trial.trial_id, execution)
             callback.log_dir = logdir
-            values = hparam_values(trial.hyperparameters, phase)
+            hp = trial.hyperparameters  # read when training starts: `fit` may add values
+
+            def values(hp=hp):
+                return hparam_values(hp, phase)
+
             callbacks.append(HParamsSession(logdir, values, f"{phase}/{trial.trial_id}"))
 
 

@@ -281,6 +281,7 @@ class CoarseToFine:
         self._manifest: RunManifest | None = None
         self._model_checked = False
         self._tuners: dict[str, kt.Tuner] = {}
+        self._experiment_names: set[str] | None = None
         self.narrowed: NarrowedSpace | None = None
         self.model: keras.Model | None = None
 
@@ -446,14 +447,10 @@ class CoarseToFine:
         tuner = self._tuner(phase)
         if manifest.is_done(phase):
             return tuner
-        if not manifest.step(phase):  # first start of this phase: declare its experiments
-            space = tuner.oracle.hyperparameters
-            if phase == "coarse":
-                write_experiment(self.run_dir / "tensorboard", space, phases=("coarse", "fine"))
-            write_experiment(self.run_dir / "tensorboard" / phase, space, phases=(phase,))
+        self._declare_experiment()
         manifest.mark(phase, "running")
         start = time.perf_counter()
-        listeners = (PhaseProgress(phase, write=self._say),)
+        listeners = (PhaseProgress(phase, write=self._say), self._on_trial_end)
         if self.oracle_server is not None:  # distributed: workers run the trials
             tuner.on_search_begin()  # what search() does first: saved before any trial
             self.oracle_server.serve_phase(phase, tuner, listeners=listeners,
@@ -474,6 +471,29 @@ class CoarseToFine:
                       best_score=best[0].score, num_trials=len(tuner.oracle.trials))
         _faults.checkpoint("phase.end")
         return tuner
+
+    def _declare_experiment(self) -> None:
+        """Declares the run's one HParams experiment, with every hyperparameter seen.
+
+        The coarse space first (its domains cover the narrowed ones), then
+        the fine space, then those of every trial (e.g. values a
+        `HyperModel.fit` declared, which a fine oracle does not add to its
+        space); the file is rewritten only when that adds something.
+        """
+        oracles = [self._tuner("coarse").oracle]
+        if "fine" in self._tuners:
+            oracles.append(self._tuners["fine"].oracle)
+        entries = [hp for oracle in oracles for hp in oracle.hyperparameters.space]
+        entries += [hp for oracle in oracles for trial in oracle.trials.values()
+                    for hp in trial.hyperparameters.space]
+        names = {hp.name for hp in entries}
+        if names == self._experiment_names:
+            return
+        write_experiment(self.run_dir / "tensorboard", entries, phases=("coarse", "fine"))
+        self._experiment_names = names
+
+    def _on_trial_end(self, tuner: kt.Tuner, trial: trial_module.Trial) -> None:
+        self._declare_experiment()  # a trial may have declared new hyperparameters
 
     def _run_search(self, tuner: kt.Tuner, phase: str, epochs: int) -> None:
         # No graph per trial: under JAX, tracing it costs as much as two MNIST epochs.
