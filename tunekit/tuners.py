@@ -35,6 +35,7 @@ import keras_tuner as kt
 from keras_tuner import errors as kt_errors
 
 from tunekit import _faults, _io
+from tunekit.objectives import resolve_objective
 from tunekit.tensorboard import configure_trial_logdirs
 
 __all__ = ["TUNER_KINDS", "TrialFacts", "end_failed_search", "kerastuner_seed", "make_tuner",
@@ -314,8 +315,10 @@ def make_tuner(
     Args:
         kind: One of `"random"`, `"hyperband"`, `"bayesian"`, `"grid"`.
         hypermodel: A `keras_tuner.HyperModel` or a `build(hp)` function.
-        objective: The metric to optimise, e.g. `"val_accuracy"`, or a
-            `keras_tuner.Objective`.
+        objective: The metric to optimise: a `keras_tuner.Objective`, a name
+            with its direction (`"val_f1_score:max"`) or a Keras metric whose
+            direction is certain (`"val_accuracy"`, `"val_loss"`), see
+            `tunekit.objectives.resolve_objective`.
         directory: Folder holding the project.
         project_name: Name of the KerasTuner project inside `directory`.
         max_trials: Number of trials. Required for `"random"` and
@@ -343,8 +346,9 @@ def make_tuner(
         The tuner, an instance of the matching KerasTuner class.
 
     Raises:
-        ValueError: If `kind` is unknown, a required budget is missing, or a
-            budget is not a positive int.
+        ValueError: If `kind` is unknown, a required budget is missing, a
+            budget is not a positive int, or the objective's direction is not
+            certain.
 
     Example:
 
@@ -394,7 +398,7 @@ def make_tuner(
         enable_jax_compilation_cache()
     tuner = _CLASSES[kind](
         hypermodel=hypermodel,
-        objective=objective,
+        objective=resolve_objective(objective),
         directory=directory,
         project_name=project_name,
         seed=kerastuner_seed(seed),

@@ -13,13 +13,13 @@ import keras
 import keras_tuner as kt
 import numpy as np
 from keras_tuner.src.engine import hypermodel as hm_module
-from keras_tuner.src.engine import objective as objective_module
 from keras_tuner.src.engine import trial as trial_module
 
 from tunekit import _faults, _io
 from tunekit.data import Dataset
 from tunekit.manifest import STEPS, RunManifest, check_kerastuner_project
 from tunekit.narrowing import NarrowedSpace, is_usable, narrow_space
+from tunekit.objectives import resolve_objective
 from tunekit.progress import PhaseProgress
 from tunekit.retraining import SCHEDULES, final_epochs, schedule_callbacks
 from tunekit.tensorboard import write_experiment
@@ -124,8 +124,10 @@ class CoarseToFine:
         data: A `tunekit.data.Dataset`.
         directory: Parent folder of the run. Defaults to `"runs"`.
         project_name: Run folder name. Defaults to the hypermodel's name.
-        objective: Metric to optimise, e.g. `"val_accuracy"` (direction
-            inferred) or a `keras_tuner.Objective`. Defaults to
+        objective: Metric to optimise: a `keras_tuner.Objective`, a name with
+            its direction (`"val_f1_score:max"`), or a Keras metric whose
+            direction is certain (`"val_accuracy"`, `"val_loss"`; see
+            `tunekit.objectives.resolve_objective`). Defaults to
             `"val_accuracy"`.
         coarse_trials: Trials of the coarse RandomSearch. Defaults to 20.
         coarse_epochs: Epochs per coarse trial. Defaults to 2.
@@ -243,7 +245,7 @@ class CoarseToFine:
         self.hypermodel = hm_module.get_hypermodel(hypermodel)
         self._hypermodel_description = _describe_hypermodel(hypermodel)
         self.data = data
-        self.objective = objective_module.create_objective(objective)
+        self.objective = resolve_objective(objective)
         self.run_dir = Path(directory) / (project_name or _default_name(hypermodel))
         self.coarse_trials = coarse_trials
         self.coarse_epochs = coarse_epochs
