@@ -21,6 +21,7 @@ project is saved before the first trial so an interrupted search resumes.
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import math
 import os
@@ -38,8 +39,8 @@ from tunekit import _faults, _io
 from tunekit.objectives import resolve_objective
 from tunekit.tensorboard import configure_trial_logdirs
 
-__all__ = ["TUNER_KINDS", "TrialFacts", "end_failed_search", "kerastuner_seed", "make_tuner",
-           "quiet_condition_protos"]
+__all__ = ["TUNER_KINDS", "TrialFacts", "declared_only", "end_failed_search", "kerastuner_seed",
+           "make_tuner", "quiet_condition_protos"]
 
 TUNER_KINDS = ("random", "hyperband", "bayesian", "grid")
 EXTRA_METRICS = ("num_params", "epochs", "seconds")
@@ -115,7 +116,8 @@ class _TunekitTunerMixin:
         if self.tunekit_seed is not None:
             keras.utils.set_random_seed(self._trial_seed(trial.trial_id))
         start = time.perf_counter()
-        histories = super().run_trial(trial, *args, **kwargs)
+        with declared_only(trial):
+            histories = super().run_trial(trial, *args, **kwargs)
         seconds = round(time.perf_counter() - start, 3)
         objective = self.oracle.objective.name
         if isinstance(histories, list):
@@ -181,6 +183,44 @@ class _TunekitTunerMixin:
             end_failed_search(self.oracle, trial)
             self.save()
             raise
+
+
+@contextlib.contextmanager
+def declared_only(trial):
+    """Keeps in `trial.hyperparameters` only the names its `build` and `fit` asked for.
+
+    An oracle gives a trial a value for every name in its space, also for names
+    that only some builds declare (e.g. `units_2` of a layer built in a loop
+    `for i in range(hp.Int("num_layers", 1, 3))`): a trial that built one layer
+    still records a random `units_2`, and KerasTuner refills it when the trial
+    ends. Such values never shaped the model, so they must not reach
+    `trial.json`, the narrowing or the chosen configuration: once the trial
+    ran, its hyperparameters are replaced by the ones it declared (space and
+    values), plus KerasTuner's internal `tuner/...` values. Nothing changes if
+    the trial raises.
+    """
+    hp = trial.hyperparameters
+    asked: set[str] = set()
+    retrieve, get = hp._retrieve, hp.get
+
+    def tracked_retrieve(one):
+        asked.add(one.name)
+        return retrieve(one)
+
+    def tracked_get(name):
+        asked.add(name)
+        return get(name)
+
+    hp._retrieve, hp.get = tracked_retrieve, tracked_get
+    try:
+        yield hp
+    finally:
+        del hp._retrieve, hp.get  # back to the class's methods
+    keep = (lambda name: name in asked or name.startswith("tuner/"))
+    declared = kt.HyperParameters()
+    declared.merge([one for one in hp.space if keep(one.name)])
+    declared.values = {name: value for name, value in hp.values.items() if keep(name)}
+    trial.hyperparameters = declared
 
 
 def end_failed_search(oracle, trial) -> None:

@@ -106,8 +106,10 @@ class CoarseToFine:
     2. `narrow()`: `tunekit.narrow_space` from the coarse trials, saved as
        `narrowed_space.json`.
     3. `fine()`: Hyperband or BayesianOptimization over the narrowed space
-       (`hyperparameters=`, `tune_new_entries=False`, `allow_new_entries=False`),
-       in `<run>/fine`.
+       (`hyperparameters=`), in `<run>/fine`. A hyperparameter the coarse
+       phase never met (one only some builds declare, e.g. the units of a
+       third layer no coarse trial built) is tuned over the hypermodel's own
+       full range.
     4. `retrain()`: the best configuration (the best fine trial, unless a
        coarse trial scored better) rebuilt with `hypermodel.build(hp)` and
        trained from scratch with `hypermodel.fit(hp, model, ...)` on
@@ -357,8 +359,9 @@ class CoarseToFine:
                                defaults_first=self.defaults_first, **common)
         else:
             narrowed = None if worker else self.narrow().hyperparameters
-            space = {} if worker else dict(hyperparameters=narrowed, tune_new_entries=False,
-                                           allow_new_entries=False)
+            # Names the coarse phase never met (e.g. `units_2` when no coarse trial built a
+            # third layer) are new entries: tuned over the hypermodel's own full range.
+            space = {} if worker else dict(hyperparameters=narrowed)
             if self.fine_tuner == "hyperband":
                 tuner = make_tuner("hyperband", self.hypermodel, max_epochs=self.max_epochs,
                                    factor=self.factor, **space, **common)
