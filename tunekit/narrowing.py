@@ -267,7 +267,8 @@ def narrow_space(
     if count < asked:
         top_note = f"asked for top={top}, only {n} usable: using all {n}"
     elif count > asked:
-        top_note = f"asked for top={top} ({asked} trials), raised to min_trials={min_trials}"
+        top_note = (f"asked for top={top} ({asked} trial{'s' if asked != 1 else ''}), "
+                    f"raised to min_trials={min_trials}")
     sign = -1.0 if direction == "max" else 1.0
     ranked = sorted(usable, key=lambda t: (sign * float(t.score), str(t.trial_id)))[:count]
 

@@ -175,14 +175,21 @@ class _TunekitTunerMixin:
     def on_trial_end(self, trial):
         try:
             super().on_trial_end(trial)
-            for listener in self.tunekit_listeners:
-                listener(self, trial)
-        except RuntimeError as e:
-            if "consecutive failures" not in str(e):
+        except Exception as e:
+            if self._is_worker():
                 raise
+            if "consecutive failures" not in str(e):
+                # KerasTuner's own bookkeeping of the trial failed: the trial would stay
+                # RUNNING and a rerun would retry it, and fail, forever. End it FAILED
+                # with the reason, saved, and let the error stop the search.
+                ended = self.oracle.trials[trial.trial_id]
+                ended.status = kt.engine.trial.TrialStatus.FAILED
+                ended.message = f"{type(e).__name__}: {e}"
             end_failed_search(self.oracle, trial)
             self.save()
             raise
+        for listener in self.tunekit_listeners:
+            listener(self, trial)
 
 
 @contextlib.contextmanager

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import time
 from collections.abc import Callable, Sequence
@@ -404,6 +405,13 @@ class CoarseToFine:
             tuner.tunekit_listeners = listeners
             self._run_search(tuner, phase, epochs)
         best = completed_trials(tuner.oracle)
+        ran = len(tuner.oracle.trials)
+        budget = {"coarse": self.coarse_trials,
+                  "fine": self.fine_trials if self.fine_tuner == "bayesian" else 0}[phase]
+        if ran < budget:
+            self._say(f"[{phase}] the search space is exhausted: it holds only {ran} distinct "
+                      f"configurations (all tried), fewer than {phase}_trials={budget}; "
+                      "going on with them.")
         if not best:
             raise NoCompletedTrialsError(
                 f"No {phase} trial completed with a finite {self.objective.name} "
@@ -467,16 +475,40 @@ class CoarseToFine:
                 ) from None
             return self.narrowed
         oracle = self.coarse().oracle
+        trials = list(oracle.trials.values())
+        usable = sum(1 for t in trials if is_usable(t))
+        exhausted = self._space_exhausted(oracle)
+        min_trials = MIN_COARSE_TRIALS
+        if exhausted and usable < MIN_COARSE_TRIALS:
+            # Every configuration was tried: narrow from all that completed.
+            min_trials = max(1, usable)
         narrowed = narrow_space(
-            oracle.hyperparameters, list(oracle.trials.values()),
-            direction=self.objective.direction, top=self.top, margin=self.margin,
+            oracle.hyperparameters, trials, direction=self.objective.direction,
+            top=self.top, margin=self.margin, min_trials=min_trials,
         )
+        if exhausted:
+            note = (f"the space holds only {len(trials)} distinct configurations, all tried "
+                    "in the coarse phase")
+            if min_trials < MIN_COARSE_TRIALS:
+                note += f": narrowed from all {usable} usable"
+            elif narrowed.top_note:
+                note += f"; {narrowed.top_note}"
+            narrowed = dataclasses.replace(narrowed, top_note=note)
         _io.write_text(path, narrowed.to_json())
         manifest.mark("narrow", "done")
         self.narrowed = narrowed
         self._say(f"Narrowed search space (top {narrowed.top} of {narrowed.usable} coarse "
                   f"trials):\n{narrowed}")
         return narrowed
+
+    def _space_exhausted(self, oracle) -> bool:
+        """Whether the coarse RandomSearch stopped early: no new configuration was left.
+
+        KerasTuner's random search stops, without a word, once it draws only
+        configurations it already tried; that is the only way it ends a search
+        before `max_trials`.
+        """
+        return 0 < len(oracle.trials) < self.coarse_trials
 
     def fine(self) -> kt.Tuner:
         """Runs (or resumes) the fine search in the narrowed space; returns its tuner."""
