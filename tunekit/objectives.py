@@ -47,6 +47,7 @@ _NAME = re.compile(r"^[A-Za-z0-9_./\-]+$")
 def _known_direction(name: str) -> str | None:
     """The certain direction of a Keras metric name, or `None`."""
     base = name[len("val_"):] if name.startswith("val_") else name
+    base = base[len("weighted_"):] if base.startswith("weighted_") else base
     if base.endswith("_loss"):  # a per-output loss, e.g. `dense_1_loss`
         return "min"
     # Keras numbers repeated metric instances: `auc_1`, `precision_2`.
