@@ -199,7 +199,10 @@ def narrow_space(
 ) -> NarrowedSpace:
     """Narrows a search space around the best trials of a coarse search.
 
-    Only `COMPLETED` trials with a finite score are used. Numeric ranges
+    Only `COMPLETED` trials with a finite score are used, and of each trial
+    only the values it holds and that are active: tunekit's tuners keep in a
+    trial only the names its build declared, so the units of a layer a trial
+    did not build (declared in a loop) never count. Numeric ranges
     shrink to the top trials' values plus a margin (in the sampling's own
     scale, snapped to the original step grid), `Choice`s keep the values the
     top trials used, and hyperparameters the top trials agree on become

@@ -130,7 +130,8 @@ class CoarseToFine:
         objective: Metric to optimise: a `keras_tuner.Objective`, a name with
             its direction (`"val_f1_score:max"`), or a Keras metric whose
             direction is certain (`"val_accuracy"`, `"val_loss"`; see
-            `tunekit.objectives.resolve_objective`). Defaults to
+            `tunekit.objectives.resolve_objective`); any other name raises
+            `ValueError` (tunekit never guesses a direction). Defaults to
             `"val_accuracy"`.
         coarse_trials: Trials of the coarse RandomSearch. Defaults to 20.
         coarse_epochs: Epochs per coarse trial. Defaults to 2.
