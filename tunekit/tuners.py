@@ -319,8 +319,35 @@ class Hyperband(_TunekitTunerMixin, kt.Hyperband):
             return super()._build_hypermodel(hp)
 
 
+class FixedSpaceBayesianOracle(kt.oracles.BayesianOptimizationOracle):
+    """KerasTuner's Bayesian oracle that copes with a space with nothing left to tune.
+
+    When every hyperparameter is `Fixed` (e.g. a narrowed space of a single
+    configuration), KerasTuner fits its Gaussian process on zero features and
+    crashes; this oracle samples at random instead, which stops the search
+    once the configuration was tried.
+    """
+
+    def populate_space(self, trial_id):
+        if not any(not isinstance(hp, kt.engine.hyperparameters.Fixed)
+                   for hp in self.hyperparameters.space):
+            return self._random_populate_space()
+        return super().populate_space(trial_id)
+
+
 class BayesianOptimization(_TunekitTunerMixin, kt.BayesianOptimization):
-    """KerasTuner's `BayesianOptimization` with tunekit's trial bookkeeping."""
+    """KerasTuner's `BayesianOptimization` with tunekit's trial bookkeeping.
+
+    Its oracle is a `FixedSpaceBayesianOracle`: a space with nothing left to
+    tune ends the search instead of crashing it.
+    """
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if type(self.oracle) is kt.oracles.BayesianOptimizationOracle:
+            # KerasTuner's BayesianOptimization builds its oracle itself: same class plus
+            # one method.
+            self.oracle.__class__ = FixedSpaceBayesianOracle
 
 
 class GridSearch(_TunekitTunerMixin, kt.GridSearch):
