@@ -178,14 +178,7 @@ class _TunekitTunerMixin:
         except Exception as e:
             if self._is_worker():
                 raise
-            if "consecutive failures" not in str(e):
-                # KerasTuner's own bookkeeping of the trial failed: the trial would stay
-                # RUNNING and a rerun would retry it, and fail, forever. End it FAILED
-                # with the reason, saved, and let the error stop the search.
-                ended = self.oracle.trials[trial.trial_id]
-                ended.status = kt.engine.trial.TrialStatus.FAILED
-                ended.message = f"{type(e).__name__}: {e}"
-            end_failed_search(self.oracle, trial)
+            end_failed_search(self.oracle, trial, e)
             self.save()
             raise
         for listener in self.tunekit_listeners:
@@ -230,12 +223,19 @@ def declared_only(trial):
     trial.hyperparameters = declared
 
 
-def end_failed_search(oracle, trial) -> None:
-    """Saves the trial on which KerasTuner stopped a search for consecutive failures.
+def end_failed_search(oracle, trial, error: BaseException | None = None) -> None:
+    """Saves the trial on which KerasTuner's `end_trial` raised, ended.
 
-    KerasTuner raises before saving that last failed trial and leaves it
-    ongoing, so a reload would retry it: end it and save the oracle.
+    KerasTuner raises before saving that trial and leaves it ongoing, so a
+    reload would retry it (and, when the error comes from KerasTuner's own
+    bookkeeping, fail the same way forever): end it and save the oracle. For
+    its consecutive-failure stop the trial is already FAILED; for any other
+    `error` it is marked FAILED with that error as its message.
     """
+    if error is not None and "consecutive failures" not in str(error):
+        ended = oracle.trials[trial.trial_id]
+        ended.status = kt.engine.trial.TrialStatus.FAILED
+        ended.message = f"{type(error).__name__}: {error}"
     for tuner_id, ongoing in list(oracle.ongoing_trials.items()):
         if ongoing.trial_id == trial.trial_id:
             del oracle.ongoing_trials[tuner_id]
