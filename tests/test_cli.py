@@ -335,3 +335,35 @@ def test_quick_has_its_own_default_project_name():
     assert project("--quick") == "mnist-dense-quick"
     assert project("--quick", "--hypermodel", "my_models:build") == "my_models-build-quick"
     assert project("--quick", "--project-name", "look") == "look"
+@pytest.mark.parametrize("objective", [["--objective", "val_custom_score"],
+                                       ["--objective", "val_cosine_similarity"],
+                                       ["--objective", "val_x:max", "--direction", "min"],
+                                       ["--objective", "val_x:up"]])
+def test_objective_of_unknown_direction_exits_2_before_probe_or_data(tmp_path, capsys,
+                                                                       monkeypatch, objective):
+    import tunekit.backends
+    import tunekit.coarse_to_fine as cli
+
+    def no_probe(*args, **kwargs):
+        raise AssertionError("the backend probe ran before the objective was checked")
+
+    monkeypatch.setattr(tunekit.backends, "choose_backend", no_probe)
+    monkeypatch.setattr(cli, "_load_data", no_probe)
+    assert main([*objective, "--directory", str(tmp_path / "runs")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "--objective" in err, err
+    assert "'max'" in err or ":max" in err
+    assert not (tmp_path / "runs").exists()
+
+
+@pytest.mark.parametrize("objective, said", [
+    (["--objective", "val_f1_score"], "Objective: val_f1_score (max: higher is better)"),
+    (["--objective", "val_loss"], "Objective: val_loss (min: lower is better)"),
+    (["--objective", "val_custom", "--direction", "max"],
+     "Objective: val_custom (max: higher is better)"),
+    (["--objective", "val_custom:min"], "Objective: val_custom (min: lower is better)"),
+])
+def test_direction_used_is_the_first_line_of_output(tmp_path, capsys, objective, said):
+    missing = ["--data", str(tmp_path / "missing.npz"), "--backend", "tensorflow"]
+    assert main([*objective, *missing]) == 2  # stops at the data, after saying the objective
+    assert capsys.readouterr().out.splitlines()[0] == said

@@ -176,6 +176,37 @@ def test_top_count(top, min_trials, n, expected):
 
 
 @pytest.mark.parametrize(
+    "top, min_trials, n, used, note",
+    [
+        (10, 3, 4, 4, "asked for top=10, only 4 usable: using all 4"),
+        (1.0, 3, 4, 4, ""),
+        (0.25, 3, 8, 3, "asked for top=0.25 (2 trials), raised to min_trials=3"),
+        (1, 3, 10, 3, "asked for top=1 (1 trial), raised to min_trials=3"),
+        (5, 1, 10, 5, ""),
+    ],
+)
+def test_top_clipped_or_raised_is_said_in_the_table_and_the_json(top, min_trials, n, used, note):
+    space = one("Int", 0, 100)
+    result = narrow_space(space, make_trials(space, "x", list(range(n))), top=top,
+                          min_trials=min_trials)
+    assert (result.top, result.requested_top, result.top_note) == (used, top, note)
+    header = str(result).splitlines()[0]
+    assert header.startswith(f"NarrowedSpace: top {used} of {n} usable trials")
+    assert (note in header) if note else header.endswith("margin=0.1)")
+    saved = json.loads(result.to_json())
+    assert (saved["requested_top"], saved["top_note"]) == (top, note)
+    assert NarrowedSpace.from_json(result.to_json()) == result
+
+
+def test_a_saved_narrowing_without_the_top_fields_still_loads():
+    space = one("Int", 0, 100)
+    data = narrow_space(space, make_trials(space, "x", [1, 2, 3])).to_dict()
+    del data["requested_top"], data["top_note"]
+    again = NarrowedSpace.from_dict(data)
+    assert (again.requested_top, again.top_note) == (None, "")
+
+
+@pytest.mark.parametrize(
     "direction, expected",
     [
         ("max", ("03", "01", "02")),
@@ -390,6 +421,43 @@ def test_conditional_unanimous_among_two_active_trials_becomes_fixed():
     assert [c.rule for c in result.changes][2:4] == ["unanimous", "unanimous"]
 
 
+def loop_space():
+    """The keras.io pattern: `for i in range(hp.Int("num_layers", 1, 3)): hp.Int(f"units_{i}")`."""
+    space = kt.HyperParameters()
+    space.Int("num_layers", 1, 3)
+    for i in range(3):
+        space.Int(f"units_{i}", 8, 64, step=8)
+    return space
+
+
+def loop_trial(units, score, trial_id):
+    """A trial as tunekit's tuners record it: only the layers it built have values."""
+    hps = kt.HyperParameters()
+    hps.Int("num_layers", 1, 3, default=len(units))
+    for i, u in enumerate(units):
+        hps.Int(f"units_{i}", 8, 64, step=8, default=u)
+    trial = Trial(hyperparameters=hps, trial_id=trial_id, status=TrialStatus.COMPLETED)
+    trial.score = score
+    return trial
+
+
+def test_values_of_layers_a_trial_did_not_build_do_not_drive_the_narrowing():
+    trials = [loop_trial([32], 0.9, "00"), loop_trial([40, 16], 0.8, "01"),
+              loop_trial([24], 0.7, "02"), loop_trial([24, 48], 0.6, "03"),
+              loop_trial([64, 64, 64], 0.1, "04")]
+    result = narrow_space(loop_space(), trials, top=4)
+    rules = {c.name: (c.rule, c.active) for c in result.changes}
+    assert rules == {"num_layers": ("range", 4), "units_0": ("range", 4),
+                     "units_1": ("range", 2), "units_2": ("inactive", 0)}
+    units_1 = narrowed_hp(result, "units_1")
+    assert (units_1.min_value, units_1.max_value) == (8, 56)  # from 16 and 48 only
+    assert narrowed_hp(result, "units_2").get_config() == loop_space().space[3].get_config()
+    # Built by one top trial out of three: too thin to fix, kept as it was.
+    sparse = narrow_space(loop_space(), trials[:3], top=3)
+    assert change(sparse, "units_1").rule == "sparse"
+    assert narrowed_hp(sparse, "units_1").get_config() == loop_space().space[2].get_config()
+
+
 def test_hyperband_internal_values_are_ignored():
     space = one("Int", 0, 100)
     internal = {"tuner/epochs": 4, "tuner/initial_epoch": 2, "tuner/bracket": 1, "tuner/round": 1}
@@ -421,7 +489,7 @@ def test_json_round_trip_and_table():
     assert again.hyperparameters.get_config() == result.hyperparameters.get_config()
     data = json.loads(text)
     assert set(data) == {"format", "version", "direction", "top", "usable", "top_trial_ids",
-                         "margin", "hyperparameters", "changes"}
+                         "margin", "requested_top", "top_note", "hyperparameters", "changes"}
     assert set(data["changes"][0]) == {"name", "kind", "before", "after", "rule", "active",
                                        "before_config", "after_config"}
     assert Change(**data["changes"][0]) == result.changes[0]

@@ -479,3 +479,66 @@ def test_defaults_first_makes_trial_zero_the_default_configuration(model, tmp_pa
     plain = make_tuner("random", model, objective="val_accuracy", directory=str(tmp_path),
                        project_name="q", max_trials=3, seed=0)
     assert plain.oracle.create_trial("tuner0").hyperparameters.values != first.values
+
+
+# --------------------------------------------------------------------------- loop-declared
+
+
+def _loop_build(hp):
+    """keras.io's pattern: units declared in a loop, no conditional_scope."""
+    model = keras.Sequential([keras.Input((8,))])
+    for i in range(hp.Int("num_layers", 1, 3, default=3)):
+        model.add(keras.layers.Dense(hp.Int(f"units_{i}", 2, 8, step=2), activation="relu"))
+    model.add(keras.layers.Dense(2, activation="softmax"))
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy",
+                  metrics=["accuracy"], run_eagerly=True)
+    return model
+
+
+def _declared_names(num_layers):
+    return {"num_layers", *(f"units_{i}" for i in range(num_layers))}
+
+
+@pytest.mark.parametrize("kind", ["random", "bayesian"])
+def test_trials_record_only_the_hyperparameters_their_build_declared(tmp_path, kind):
+    tuner = make_tuner(kind, _loop_build, objective="val_accuracy", directory=tmp_path,
+                       project_name="loop", max_trials=5, seed=0)
+    x, y = _tiny_data()
+    _search(tuner, x, y, x, y)
+    layers = []
+    for trial_id, trial in tuner.oracle.trials.items():
+        values = trial.hyperparameters.values
+        layers.append(values["num_layers"])
+        assert set(values) == _declared_names(values["num_layers"]), (trial_id, values)
+        saved = _read_json(tmp_path / "loop" / f"trial_{trial_id}" / "trial.json")
+        assert set(saved["hyperparameters"]["values"]) == set(values)
+    assert min(layers) < 3  # some trial left a declared-by-others name out
+
+
+def test_a_trial_whose_end_cannot_be_recorded_ends_failed_not_running(tmp_path):
+    builds = []
+
+    def build(hp):  # declares `late` from the first trial on, not while the tuner starts
+        builds.append(1)
+        units = hp.Int("units", 2, 8, step=2)
+        if len(builds) > 1:
+            hp.Int("late", 1, 4)
+        return _tiny_model(units)
+
+    space = kt.HyperParameters()
+    space.Int("units", 2, 8, step=2)
+    settings = dict(objective="val_accuracy", directory=tmp_path, project_name="p",
+                    max_trials=2, seed=0, hyperparameters=space)
+    tuner = make_tuner("random", build, tune_new_entries=False, allow_new_entries=False,
+                       **settings)
+    x, y = _tiny_data()
+    with pytest.raises(RuntimeError, match="allow_new_entries"):
+        _search(tuner, x, y, x, y)
+    saved = _read_json(tmp_path / "p" / "trial_0" / "trial.json")
+    assert saved["status"] == "FAILED" and "allow_new_entries" in saved["message"]
+    assert _read_json(tmp_path / "p" / "oracle.json")["ongoing_trials"] == {}
+    # The rerun (here with new entries allowed) goes on; it does not retry trial 0 forever.
+    rerun = make_tuner("random", build, **settings)
+    _search(rerun, x, y, x, y)
+    assert {t.trial_id: t.status for t in rerun.oracle.trials.values()} == {
+        "0": "FAILED", "1": "COMPLETED"}

@@ -112,8 +112,8 @@ class _PhaseServicer(OracleServicer):
                 # KerasTuner saved the oracle before dropping the trial from the ongoing
                 # ones (its tuner saves again afterwards): without this a reload retries it.
                 self.oracle.save()
-            except RuntimeError as e:  # KerasTuner's consecutive-failure stop
-                end_failed_search(self.oracle, trial)
+            except RuntimeError as e:  # KerasTuner's consecutive-failure stop, or its bookkeeping
+                end_failed_search(self.oracle, trial, e)
                 server.fatal = e
             server.trial_ended(self.oracle.trials[trial.trial_id])
         return protos.get_service().EndTrialResponse()

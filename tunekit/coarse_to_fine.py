@@ -19,6 +19,7 @@ from typing import Any
 from tunekit.cluster import (DEFAULT_CHIEF_TIMEOUT, DEFAULT_WORKER_TIMEOUT, ENV_VARS, Cluster,
                              apply_process_limits, check_port_free, cluster_from)
 from tunekit.hypermodel_specs import UsageError, check_spec, resolve_hypermodel
+from tunekit.objectives import describe_objective, parse_objective
 
 QUICK = dict(coarse_trials=4, coarse_epochs=1, fine_trials=4, max_epochs=3, final_epochs=2)
 QUICK_DATA = dict(num_train=5000, num_val=1000)
@@ -100,8 +101,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="Run folder name inside --directory. Default: the --hypermodel name (with "
         "'-quick' appended for --quick).")
     add("--objective", default="val_accuracy",
-        help="Metric to optimise; direction inferred (val_loss is minimised). "
-        "Default: val_accuracy.")
+        help="Metric to optimise, as Keras logs it, with its direction: NAME:max or NAME:min "
+        "(e.g. val_f1_score:max). A bare NAME is accepted only for Keras metrics whose "
+        "direction is certain (val_accuracy, val_auc, val_loss, val_mae, ...). "
+        "Default: val_accuracy (max).")
+    add("--direction", choices=("max", "min"), default=None,
+        help="Direction of --objective, the same as writing NAME:max or NAME:min.")
     add("--coarse-trials", type=_positive, help="Coarse RandomSearch trials. Default: 20.")
     add("--coarse-epochs", type=_positive, help="Epochs per coarse trial. Default: 2.")
     add("--no-defaults-first", dest="defaults_first", action="store_false",
@@ -251,6 +256,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = build_parser().parse_args(argv)
     except SystemExit as e:  # --help (0) or a bad argument (2), already reported
         return int(e.code or 0)
+    try:  # before any probe or data loading: never guess a direction
+        name, direction = parse_objective(args.objective, args.direction,
+                                          argument="--objective")
+    except ValueError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    args.objective = f"{name}:{direction}"
+    if not args.quiet:
+        print(f"Objective: {describe_objective(name, direction)}", flush=True)
     resume = "python -m tunekit.coarse_to_fine " + shlex.join(
         [a for a in argv if a != "--overwrite"])
     previous = signal.signal(signal.SIGTERM, _on_sigterm)

@@ -31,8 +31,8 @@ class Change:
     the span seen), `"unanimous"` (every top trial agreed: now `Fixed`),
     `"collapsed"` (the narrowed range holds one value: now `Fixed`), `"fixed"`
     (already `Fixed`), `"inactive"` (never active among the top trials: kept),
-    `"sparse"` (a conditional value active in only one top trial: too little
-    evidence, kept),
+    `"sparse"` (a value active in only one top trial, because it is
+    conditional or only some builds declare it: too little evidence, kept),
     `"kept"` (`Boolean` without consensus, or a stepped `reverse_log` grid,
     which cannot be narrowed and stay on the original grid).
 
@@ -83,6 +83,11 @@ class NarrowedSpace:
         usable: Number of usable (completed, finite-score) trials.
         top_trial_ids: Trial ids of the top trials, best first.
         margin: The margin used to widen numeric ranges.
+        requested_top: The `top` asked for (a count or a fraction); `top`
+            differs from it when too few trials are usable or `min_trials`
+            raised it (`top_note` says which).
+        top_note: Why `top` is not what was asked for, e.g. `"asked for 10;
+            only 4 usable"`; empty when it is.
     """
 
     hyperparameters: keras_tuner.HyperParameters
@@ -92,6 +97,8 @@ class NarrowedSpace:
     usable: int
     top_trial_ids: tuple[str, ...]
     margin: float
+    requested_top: int | float | None = None
+    top_note: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         """Returns a JSON-serializable dict that `from_dict` rebuilds exactly."""
@@ -103,6 +110,8 @@ class NarrowedSpace:
             "usable": self.usable,
             "top_trial_ids": list(self.top_trial_ids),
             "margin": self.margin,
+            "requested_top": self.requested_top,
+            "top_note": self.top_note,
             "hyperparameters": self.hyperparameters.get_config(),
             "changes": [c.to_dict() for c in self.changes],
         })
@@ -126,6 +135,8 @@ class NarrowedSpace:
                 hyperparameters=keras_tuner.HyperParameters.from_config(data["hyperparameters"]),
                 changes=tuple(Change(**c) for c in data["changes"]),
                 top_trial_ids=tuple(data["top_trial_ids"]),
+                requested_top=data.get("requested_top"),
+                top_note=data.get("top_note", ""),
                 **{k: data[k] for k in ("direction", "top", "usable", "margin")},
             )
         except (KeyError, TypeError, ValueError, AttributeError) as e:
@@ -164,9 +175,10 @@ class NarrowedSpace:
             cond = _describe_conditions(c.before_config)
             rows.append((c.name + cond, c.before, "->", c.after, c.rule, f"{c.active}/{self.top}"))
         widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+        note = f"; {self.top_note}" if self.top_note else ""
         lines = [
             f"NarrowedSpace: top {self.top} of {self.usable} usable trials "
-            f"(direction={self.direction!r}, margin={self.margin})"
+            f"(direction={self.direction!r}, margin={self.margin}{note})"
         ]
         for i, row in enumerate(rows):
             lines.append("  ".join(s.ljust(w) for s, w in zip(row, widths)).rstrip())
@@ -187,7 +199,10 @@ def narrow_space(
 ) -> NarrowedSpace:
     """Narrows a search space around the best trials of a coarse search.
 
-    Only `COMPLETED` trials with a finite score are used. Numeric ranges
+    Only `COMPLETED` trials with a finite score are used, and of each trial
+    only the values it holds and that are active: tunekit's tuners keep in a
+    trial only the names its build declared, so the units of a layer a trial
+    did not build (declared in a loop) never count. Numeric ranges
     shrink to the top trials' values plus a margin (in the sampling's own
     scale, snapped to the original step grid), `Choice`s keep the values the
     top trials used, and hyperparameters the top trials agree on become
@@ -202,7 +217,8 @@ def narrow_space(
         direction: `"max"` (e.g. accuracy), `"min"` (e.g. loss), or a
             `keras_tuner.Objective`.
         top: How many of the usable trials to keep: an int >= 1 is a count, a
-            float in (0, 1] a fraction. Never fewer than `min_trials`.
+            float in (0, 1] a fraction. Never fewer than `min_trials` nor more
+            than the usable trials; the result's `top_note` says when it differs.
         margin: Each side of a numeric range is widened by `margin` times the
             larger of its width and 10% of the original width (and by at least
             one step when the hyperparameter has a step and `margin > 0`).
@@ -248,11 +264,14 @@ def narrow_space(
             f"{min_trials}. Run more trials in the coarse search, or lower "
             "`min_trials`."
         )
-    if isinstance(top, numbers.Integral):
-        count = max(min_trials, int(top))
-    else:
-        count = max(min_trials, math.ceil(top * n - _EPS))
-    count = min(count, n)
+    asked = int(top) if isinstance(top, numbers.Integral) else math.ceil(top * n - _EPS)
+    count = min(max(min_trials, asked), n)
+    top_note = ""
+    if count < asked:
+        top_note = f"asked for top={top}, only {n} usable: using all {n}"
+    elif count > asked:
+        top_note = (f"asked for top={top} ({asked} trial{'s' if asked != 1 else ''}), "
+                    f"raised to min_trials={min_trials}")
     sign = -1.0 if direction == "max" else 1.0
     ranked = sorted(usable, key=lambda t: (sign * float(t.score), str(t.trial_id)))[:count]
 
@@ -261,7 +280,7 @@ def narrow_space(
         if hp.name.startswith("tuner/"):
             continue  # KerasTuner-internal (Hyperband) entries.
         values = [v for v in (_active_value(t, hp) for t in ranked) if v is not _MISSING]
-        new_hp, rule = _narrow_one(hp, values, float(margin), fix_unanimous)
+        new_hp, rule = _narrow_one(hp, values, float(margin), fix_unanimous, count)
         new_hps.append(new_hp)
         changes.append(Change(
             name=hp.name, kind=type(hp).__name__, before=_describe(hp),
@@ -273,7 +292,7 @@ def narrow_space(
     return NarrowedSpace(
         hyperparameters=narrowed, changes=tuple(changes), direction=direction,
         top=count, usable=n, top_trial_ids=tuple(str(t.trial_id) for t in ranked),
-        margin=float(margin),
+        margin=float(margin), requested_top=top, top_note=top_note,
     )
 
 
@@ -341,14 +360,16 @@ def _active_value(trial, hp):
     return int(round(v)) if isinstance(hp, hp_module.Int) else float(v)
 
 
-def _narrow_one(hp, values, margin, fix_unanimous):
+def _narrow_one(hp, values, margin, fix_unanimous, count):
     if isinstance(hp, hp_module.Fixed):
         return _rebuild(hp), "fixed"
     if not values:
         return _rebuild(hp), "inactive"
-    if hp.conditions and len(values) < 2:
-        # A conditional value seen active in a single top trial is too thin
-        # evidence to fix or shrink it on: keep it as it was.
+    if (hp.conditions or len(values) < count) and len(values) < 2:
+        # A value seen in a single top trial, among several, because it is
+        # conditional or only some builds declare it (e.g. the units of a
+        # layer built in a loop), is too thin evidence to fix or shrink it
+        # on: keep it as it was.
         return _rebuild(hp), "sparse"
     best = values[0]
     if fix_unanimous and all(v == best for v in values):

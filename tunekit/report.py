@@ -77,7 +77,8 @@ def render_markdown(report: dict[str, Any], narrowing_table: str) -> str:
         f"- Data: {report['data']}; x scaling: {report['dataset']['scaling']} (uint8 "
         "pixels are divided by 255, other dtypes used as they are)",
         f"- Hypermodel: `{config['hypermodel']['class']}`; objective `{config['objective']}` "
-        f"({config['direction']}); seed {config['seed']}",
+        f"({config['direction']}: {'higher' if config['direction'] == 'max' else 'lower'} "
+        f"is better); seed {config['seed']}",
         f"- Backend: {report['backend']}; versions: "
         + ", ".join(f"{k} {v}" for k, v in report["versions"].items()),
         "",

@@ -144,10 +144,17 @@ def write_experiment(
 
 
 def hparam_values(hp: kt.HyperParameters, phase: str) -> dict[str, Any]:
-    """A trial's active hyperparameter values (no `tuner/...`), plus its phase."""
+    """A trial's active hyperparameter values (no `tuner/...`), plus its phase.
+
+    While a tunekit tuner runs the trial, only the names its `build` and `fit`
+    declared count (see `tunekit.tuners.declared_only`): an oracle also hands
+    a trial values for layers it never built.
+    """
+    declared = getattr(hp, "tunekit_declared", None)
     values = {
         name: value for name, value in hp.values.items()
         if not name.startswith("tuner/") and hp.is_active(name)
+        and (declared is None or name in declared)
         and isinstance(value, (bool, int, float, str))
     }
     values["phase"] = phase

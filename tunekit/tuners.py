@@ -24,6 +24,7 @@ project is saved before the first trial so an interrupted search resumes.
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import math
 import os
@@ -42,10 +43,11 @@ from keras_tuner.src.engine import tuner_utils
 
 from tunekit import _faults, _io
 from tunekit.fitting import fit_hypermodel
+from tunekit.objectives import resolve_objective
 from tunekit.tensorboard import configure_trial_logdirs
 
-__all__ = ["TUNER_KINDS", "TrialFacts", "end_failed_search", "kerastuner_seed", "make_tuner",
-           "quiet_condition_protos"]
+__all__ = ["TUNER_KINDS", "TrialFacts", "declared_only", "end_failed_search", "kerastuner_seed",
+           "make_tuner", "quiet_condition_protos"]
 
 TUNER_KINDS = ("random", "hyperband", "bayesian", "grid")
 EXTRA_METRICS = ("num_params", "epochs", "seconds")
@@ -123,7 +125,8 @@ class _TunekitTunerMixin:
         if self.tunekit_seed is not None:
             keras.utils.set_random_seed(self._trial_seed(trial.trial_id))
         start = time.perf_counter()
-        histories = super().run_trial(trial, *args, **kwargs)
+        with declared_only(trial):
+            histories = super().run_trial(trial, *args, **kwargs)
         seconds = round(time.perf_counter() - start, 3)
         objective = self.oracle.objective.name
         if isinstance(histories, list):
@@ -190,22 +193,68 @@ class _TunekitTunerMixin:
     def on_trial_end(self, trial):
         try:
             super().on_trial_end(trial)
-            for listener in self.tunekit_listeners:
-                listener(self, trial)
-        except RuntimeError as e:
-            if "consecutive failures" not in str(e):
+        except Exception as e:
+            if self._is_worker():
                 raise
-            end_failed_search(self.oracle, trial)
+            end_failed_search(self.oracle, trial, e)
             self.save()
             raise
+        for listener in self.tunekit_listeners:
+            listener(self, trial)
 
 
-def end_failed_search(oracle, trial) -> None:
-    """Saves the trial on which KerasTuner stopped a search for consecutive failures.
+@contextlib.contextmanager
+def declared_only(trial):
+    """Keeps in `trial.hyperparameters` only the names its `build` and `fit` asked for.
 
-    KerasTuner raises before saving that last failed trial and leaves it
-    ongoing, so a reload would retry it: end it and save the oracle.
+    An oracle gives a trial a value for every name in its space, also for names
+    that only some builds declare (e.g. `units_2` of a layer built in a loop
+    `for i in range(hp.Int("num_layers", 1, 3))`): a trial that built one layer
+    still records a random `units_2`, and KerasTuner refills it when the trial
+    ends. Such values never shaped the model, so they must not reach
+    `trial.json`, the narrowing or the chosen configuration: once the trial
+    ran, its hyperparameters are replaced by the ones it declared (space and
+    values), plus KerasTuner's internal `tuner/...` values. Nothing changes if
+    the trial raises.
     """
+    hp = trial.hyperparameters
+    asked: set[str] = set()
+    retrieve, get = hp._retrieve, hp.get
+
+    def tracked_retrieve(one):
+        asked.add(one.name)
+        return retrieve(one)
+
+    def tracked_get(name):
+        asked.add(name)
+        return get(name)
+
+    hp._retrieve, hp.get = tracked_retrieve, tracked_get
+    hp.tunekit_declared = asked  # read by tunekit.tensorboard.hparam_values during the trial
+    try:
+        yield hp
+    finally:
+        del hp._retrieve, hp.get  # back to the class's methods
+    keep = (lambda name: name in asked or name.startswith("tuner/"))
+    declared = kt.HyperParameters()
+    declared.merge([one for one in hp.space if keep(one.name)])
+    declared.values = {name: value for name, value in hp.values.items() if keep(name)}
+    trial.hyperparameters = declared
+
+
+def end_failed_search(oracle, trial, error: BaseException | None = None) -> None:
+    """Saves the trial on which KerasTuner's `end_trial` raised, ended.
+
+    KerasTuner raises before saving that trial and leaves it ongoing, so a
+    reload would retry it (and, when the error comes from KerasTuner's own
+    bookkeeping, fail the same way forever): end it and save the oracle. For
+    its consecutive-failure stop the trial is already FAILED; for any other
+    `error` it is marked FAILED with that error as its message.
+    """
+    if error is not None and "consecutive failures" not in str(error):
+        ended = oracle.trials[trial.trial_id]
+        ended.status = kt.engine.trial.TrialStatus.FAILED
+        ended.message = f"{type(error).__name__}: {error}"
     for tuner_id, ongoing in list(oracle.ongoing_trials.items()):
         if ongoing.trial_id == trial.trial_id:
             del oracle.ongoing_trials[tuner_id]
@@ -302,8 +351,35 @@ class Hyperband(_TunekitTunerMixin, kt.Hyperband):
             return super()._build_hypermodel(hp)
 
 
+class FixedSpaceBayesianOracle(kt.oracles.BayesianOptimizationOracle):
+    """KerasTuner's Bayesian oracle that copes with a space with nothing left to tune.
+
+    When every hyperparameter is `Fixed` (e.g. a narrowed space of a single
+    configuration), KerasTuner fits its Gaussian process on zero features and
+    crashes; this oracle samples at random instead, which stops the search
+    once the configuration was tried.
+    """
+
+    def populate_space(self, trial_id):
+        if not any(not isinstance(hp, kt.engine.hyperparameters.Fixed)
+                   for hp in self.hyperparameters.space):
+            return self._random_populate_space()
+        return super().populate_space(trial_id)
+
+
 class BayesianOptimization(_TunekitTunerMixin, kt.BayesianOptimization):
-    """KerasTuner's `BayesianOptimization` with tunekit's trial bookkeeping."""
+    """KerasTuner's `BayesianOptimization` with tunekit's trial bookkeeping.
+
+    Its oracle is a `FixedSpaceBayesianOracle`: a space with nothing left to
+    tune ends the search instead of crashing it.
+    """
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if type(self.oracle) is kt.oracles.BayesianOptimizationOracle:
+            # KerasTuner's BayesianOptimization builds its oracle itself: same class plus
+            # one method.
+            self.oracle.__class__ = FixedSpaceBayesianOracle
 
 
 class GridSearch(_TunekitTunerMixin, kt.GridSearch):
@@ -345,8 +421,10 @@ def make_tuner(
     Args:
         kind: One of `"random"`, `"hyperband"`, `"bayesian"`, `"grid"`.
         hypermodel: A `keras_tuner.HyperModel` or a `build(hp)` function.
-        objective: The metric to optimise, e.g. `"val_accuracy"`, or a
-            `keras_tuner.Objective`.
+        objective: The metric to optimise: a `keras_tuner.Objective`, a name
+            with its direction (`"val_f1_score:max"`) or a Keras metric whose
+            direction is certain (`"val_accuracy"`, `"val_loss"`), see
+            `tunekit.objectives.resolve_objective`.
         directory: Folder holding the project.
         project_name: Name of the KerasTuner project inside `directory`.
         max_trials: Number of trials. Required for `"random"` and
@@ -374,8 +452,9 @@ def make_tuner(
         The tuner, an instance of the matching KerasTuner class.
 
     Raises:
-        ValueError: If `kind` is unknown, a required budget is missing, or a
-            budget is not a positive int.
+        ValueError: If `kind` is unknown, a required budget is missing, a
+            budget is not a positive int, or the objective's direction is not
+            certain.
 
     Example:
 
@@ -425,7 +504,7 @@ def make_tuner(
         enable_jax_compilation_cache()
     tuner = _CLASSES[kind](
         hypermodel=hypermodel,
-        objective=objective,
+        objective=resolve_objective(objective),
         directory=directory,
         project_name=project_name,
         seed=kerastuner_seed(seed),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import time
 from collections.abc import Callable, Sequence
@@ -12,7 +13,6 @@ from typing import Any
 import keras
 import keras_tuner as kt
 from keras_tuner.src.engine import hypermodel as hm_module
-from keras_tuner.src.engine import objective as objective_module
 from keras_tuner.src.engine import trial as trial_module
 
 from tunekit import _faults, _io
@@ -21,6 +21,7 @@ from tunekit.fitting import fit_hypermodel
 from tunekit.manifest import STEPS, RunManifest, check_kerastuner_project
 from tunekit.narrowing import NarrowedSpace, is_usable, narrow_space
 from tunekit.outputs import check_output_shape, model_output_shape, predict_classes
+from tunekit.objectives import resolve_objective
 from tunekit.progress import PhaseProgress
 from tunekit.retraining import SCHEDULES, final_epochs, schedule_callbacks
 from tunekit.tensorboard import write_experiment
@@ -107,8 +108,10 @@ class CoarseToFine:
     2. `narrow()`: `tunekit.narrow_space` from the coarse trials, saved as
        `narrowed_space.json`.
     3. `fine()`: Hyperband or BayesianOptimization over the narrowed space
-       (`hyperparameters=`, `tune_new_entries=False`, `allow_new_entries=False`),
-       in `<run>/fine`.
+       (`hyperparameters=`), in `<run>/fine`. A hyperparameter the coarse
+       phase never met (one only some builds declare, e.g. the units of a
+       third layer no coarse trial built) is tuned over the hypermodel's own
+       full range.
     4. `retrain()`: the best configuration (the best fine trial, unless a
        coarse trial scored better) rebuilt with `hypermodel.build(hp)` and
        trained from scratch with `hypermodel.fit(hp, model, ...)` on
@@ -134,8 +137,11 @@ class CoarseToFine:
         data: A `tunekit.data.Dataset`.
         directory: Parent folder of the run. Defaults to `"runs"`.
         project_name: Run folder name. Defaults to the hypermodel's name.
-        objective: Metric to optimise, e.g. `"val_accuracy"` (direction
-            inferred) or a `keras_tuner.Objective`. Defaults to
+        objective: Metric to optimise: a `keras_tuner.Objective`, a name with
+            its direction (`"val_f1_score:max"`), or a Keras metric whose
+            direction is certain (`"val_accuracy"`, `"val_loss"`; see
+            `tunekit.objectives.resolve_objective`); any other name raises
+            `ValueError` (tunekit never guesses a direction). Defaults to
             `"val_accuracy"`.
         coarse_trials: Trials of the coarse RandomSearch. Defaults to 20.
         coarse_epochs: Epochs per coarse trial. Defaults to 2.
@@ -254,7 +260,7 @@ class CoarseToFine:
         self.hypermodel = hm_module.get_hypermodel(hypermodel)
         self._hypermodel_description = _describe_hypermodel(hypermodel)
         self.data = data
-        self.objective = objective_module.create_objective(objective)
+        self.objective = resolve_objective(objective)
         self.run_dir = Path(directory) / (project_name or _default_name(hypermodel))
         self.coarse_trials = coarse_trials
         self.coarse_epochs = coarse_epochs
@@ -399,8 +405,9 @@ class CoarseToFine:
                                defaults_first=self.defaults_first, **common)
         else:
             narrowed = None if worker else self.narrow().hyperparameters
-            space = {} if worker else dict(hyperparameters=narrowed, tune_new_entries=False,
-                                           allow_new_entries=False)
+            # Names the coarse phase never met (e.g. `units_2` when no coarse trial built a
+            # third layer) are new entries: tuned over the hypermodel's own full range.
+            space = {} if worker else dict(hyperparameters=narrowed)
             if self.fine_tuner == "hyperband":
                 tuner = make_tuner("hyperband", self.hypermodel, max_epochs=self.max_epochs,
                                    factor=self.factor, **space, **common)
@@ -459,6 +466,13 @@ class CoarseToFine:
             tuner.tunekit_listeners = listeners
             self._run_search(tuner, phase, epochs)
         best = completed_trials(tuner.oracle)
+        ran = len(tuner.oracle.trials)
+        budget = {"coarse": self.coarse_trials,
+                  "fine": self.fine_trials if self.fine_tuner == "bayesian" else 0}[phase]
+        if ran < budget:
+            self._say(f"[{phase}] the search space is exhausted: it holds only {ran} distinct "
+                      f"configurations (all tried), fewer than {phase}_trials={budget}; "
+                      "going on with them.")
         if not best:
             raise NoCompletedTrialsError(
                 f"No {phase} trial completed with a finite {self.objective.name} "
@@ -545,16 +559,40 @@ class CoarseToFine:
                 ) from None
             return self.narrowed
         oracle = self.coarse().oracle
+        trials = list(oracle.trials.values())
+        usable = sum(1 for t in trials if is_usable(t))
+        exhausted = self._space_exhausted(oracle)
+        min_trials = MIN_COARSE_TRIALS
+        if exhausted and usable < MIN_COARSE_TRIALS:
+            # Every configuration was tried: narrow from all that completed.
+            min_trials = max(1, usable)
         narrowed = narrow_space(
-            oracle.hyperparameters, list(oracle.trials.values()),
-            direction=self.objective.direction, top=self.top, margin=self.margin,
+            oracle.hyperparameters, trials, direction=self.objective.direction,
+            top=self.top, margin=self.margin, min_trials=min_trials,
         )
+        if exhausted:
+            note = (f"the space holds only {len(trials)} distinct configurations, all tried "
+                    "in the coarse phase")
+            if min_trials < MIN_COARSE_TRIALS:
+                note += f": narrowed from all {usable} usable"
+            elif narrowed.top_note:
+                note += f"; {narrowed.top_note}"
+            narrowed = dataclasses.replace(narrowed, top_note=note)
         _io.write_text(path, narrowed.to_json())
         manifest.mark("narrow", "done")
         self.narrowed = narrowed
         self._say(f"Narrowed search space (top {narrowed.top} of {narrowed.usable} coarse "
                   f"trials):\n{narrowed}")
         return narrowed
+
+    def _space_exhausted(self, oracle) -> bool:
+        """Whether the coarse RandomSearch stopped early: no new configuration was left.
+
+        KerasTuner's random search stops, without a word, once it draws only
+        configurations it already tried; that is the only way it ends a search
+        before `max_trials`.
+        """
+        return 0 < len(oracle.trials) < self.coarse_trials
 
     def fine(self) -> kt.Tuner:
         """Runs (or resumes) the fine search in the narrowed space; returns its tuner."""

@@ -1,0 +1,91 @@
+"""Tests for `tunekit.objectives`: an objective's direction is stated or certain, never guessed."""
+
+from __future__ import annotations
+
+import keras_tuner as kt
+import numpy as np
+import pytest
+
+from tunekit.objectives import describe_objective, parse_objective, resolve_objective
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("val_accuracy", ("val_accuracy", "max")),
+    ("accuracy", ("accuracy", "max")),
+    ("val_sparse_categorical_accuracy", ("val_sparse_categorical_accuracy", "max")),
+    ("val_f1_score", ("val_f1_score", "max")),  # KerasTuner guessed "min"
+    ("val_fbeta_score", ("val_fbeta_score", "max")),
+    ("val_auc", ("val_auc", "max")),
+    ("val_auc_1", ("val_auc_1", "max")),  # Keras numbers repeated metric instances
+    ("val_r2_score", ("val_r2_score", "max")),
+    ("val_precision", ("val_precision", "max")),
+    ("val_mean_iou", ("val_mean_iou", "max")),
+    ("val_loss", ("val_loss", "min")),
+    ("val_output_1_loss", ("val_output_1_loss", "min")),
+    ("val_mae", ("val_mae", "min")),
+    ("val_mean_squared_error", ("val_mean_squared_error", "min")),
+    ("val_sparse_categorical_crossentropy", ("val_sparse_categorical_crossentropy", "min")),
+    ("val_my_score:max", ("val_my_score", "max")),
+    ("val_my_error:min", ("val_my_error", "min")),
+    ("val_accuracy:min", ("val_accuracy", "min")),  # stated wins: the user knows their metric
+])
+def test_directions_are_stated_or_certain(text, expected):
+    assert parse_objective(text) == expected
+    objective = resolve_objective(text)
+    assert (objective.name, objective.direction) == expected
+
+
+@pytest.mark.parametrize("text", ["val_my_score", "val_cosine_similarity", "val_custom_1",
+                                  "f1"])
+def test_unknown_direction_is_refused_saying_how_to_state_it(text):
+    with pytest.raises(ValueError, match=rf"`objective`={text!r}.*does not guess.*"
+                                         rf"'{text}:max' or '{text}:min'"):
+        resolve_objective(text)
+    with pytest.raises(ValueError, match="--direction max"):
+        parse_objective(text, argument="--objective")
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(text="val_x:up"), "must be 'max' or 'min'"),
+    (dict(text="val_x:max", direction="min"), "state it once"),
+    (dict(text="", direction="max"), "metric name"),
+    (dict(text="val_x", direction="up"), "'max' or 'min'"),
+])
+def test_malformed_objectives_are_refused(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        parse_objective(**kwargs)
+
+
+def test_direction_argument_and_keras_tuner_objective():
+    assert parse_objective("val_my_score", "max") == ("val_my_score", "max")
+    objective = kt.Objective("val_my_score", "max")
+    assert resolve_objective(objective) is objective
+    with pytest.raises(ValueError, match="also given"):
+        resolve_objective(objective, "min")
+    with pytest.raises(TypeError, match="metric name"):
+        resolve_objective(3)
+    assert describe_objective("val_f1_score", "max") == "val_f1_score (max: higher is better)"
+
+
+def test_workflow_and_make_tuner_resolve_the_same_way(tmp_path):
+    import keras
+
+    from tunekit import CoarseToFine
+    from tunekit.data import Dataset
+    from tunekit.tuners import make_tuner
+
+    def build(hp):
+        return keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)])
+
+    data = Dataset.from_arrays(np.zeros((40, 4)), np.arange(40) % 2)
+    run = CoarseToFine(build, data, directory=tmp_path, objective="val_f1_score")
+    assert (run.objective.name, run.objective.direction) == ("val_f1_score", "max")
+    assert run.config()["direction"] == "max"
+    with pytest.raises(ValueError, match="`objective`='val_custom'"):
+        CoarseToFine(build, data, directory=tmp_path, objective="val_custom")
+    tuner_objective = make_tuner("random", build, objective="val_f1_score", directory=tmp_path,
+                                 project_name="p", max_trials=1).oracle.objective
+    assert tuner_objective.direction == "max"
+    with pytest.raises(ValueError, match="does not guess"):
+        make_tuner("random", build, objective="val_custom", directory=tmp_path,
+                   project_name="q", max_trials=1)

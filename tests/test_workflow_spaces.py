@@ -1,0 +1,165 @@
+"""End-to-end coarse-to-fine on tiny generated data: the objective's direction, spaces whose
+hyperparameters only some builds declare, and spaces smaller than the trial budget."""
+
+from __future__ import annotations
+
+import json
+
+import keras
+import numpy as np
+import pytest
+
+from tunekit import CoarseToFine
+from tunekit.data import Dataset
+from tunekit.narrowing import is_usable
+
+TINY = dict(coarse_epochs=1, max_epochs=2, factor=2, final_epochs=1, batch_size=32)
+
+
+@pytest.fixture(scope="module")
+def data():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(240, 6)).astype("float32")
+    return Dataset.from_arrays(x, (x[:, 0] + x[:, 1] > 0).astype("int64"))
+
+
+class F1Like(keras.metrics.SparseCategoricalAccuracy):
+    """Higher is better, logged as `f1_score` (KerasTuner guessed `min` for that name).
+
+    Not registered as serializable: the test retrains but never loads the saved model.
+    """
+
+    def __init__(self, name="f1_score", **kwargs):
+        super().__init__(name=name, **kwargs)
+
+
+def _scores(oracle):
+    return {t.trial_id: t.score for t in oracle.trials.values() if is_usable(t)}
+
+
+def test_max_objective_narrows_on_and_retrains_the_best_trials(tmp_path, data):
+    def build(hp):
+        model = keras.Sequential([
+            keras.Input((6,)),
+            keras.layers.Dense(hp.Choice("units", [2, 4, 8, 16]), activation="relu"),
+            keras.layers.Dense(2, activation="softmax")])
+        model.compile(keras.optimizers.Adam(hp.Float("lr", 1e-4, 1e-1, sampling="log")),
+                      "sparse_categorical_crossentropy", metrics=[F1Like()])
+        return model
+
+    run = CoarseToFine(build, data, directory=tmp_path, project_name="f1", objective=
+                       "val_f1_score", coarse_trials=5, top=2, fine_tuner="bayesian",
+                       fine_trials=2, seed=0, verbose=0, **TINY)
+    run.retrain()
+    narrowed, retrained = run.narrow(), run.manifest.step("retrain")
+    coarse, fine = _scores(run._tuners["coarse"].oracle), _scores(run._tuners["fine"].oracle)
+    assert max(coarse.values()) > min(coarse.values())  # the direction matters here
+    assert run.objective.direction == narrowed.direction == "max"
+    best_coarse = sorted(coarse, key=lambda i: (-coarse[i], i))
+    assert list(narrowed.top_trial_ids) == best_coarse[:narrowed.top]
+    chosen = (coarse if retrained["phase"] == "coarse" else fine)[retrained["trial_id"]]
+    assert chosen == max([*coarse.values(), *fine.values()])
+    assert run.config()["direction"] == "max"  # what report.json and report.md state
+    from tunekit.report import render_markdown
+
+    text = render_markdown({"config": run.config(), "best": {
+        "phase": "fine", "trial_id": "0", "reason": "", "final_epochs": 1, "num_params": 1},
+        "run_dir": "r", "data": "d", "backend": "b", "versions": {}, "test_metrics": {},
+        "phases": {}, "timings": {}}, "")
+    assert "objective `val_f1_score` (max: higher is better)" in text
+    run.close()
+
+
+def _loop_build(hp):
+    model = keras.Sequential([keras.Input((6,))])
+    for i in range(hp.Int("num_layers", 1, 3)):
+        model.add(keras.layers.Dense(hp.Int(f"units_{i}", 4, 16, step=4), activation="relu"))
+    model.add(keras.layers.Dense(2, activation="softmax"))
+    model.compile("adam", "sparse_categorical_crossentropy", metrics=["accuracy"])
+    return model
+
+
+def _check_loop_run(run):
+    _, chosen, _ = run.select()
+    run.close()
+    narrowed = run.narrow()
+    coarse, fine = run._tuners["coarse"].oracle, run._tuners["fine"].oracle
+    for trial in [*coarse.trials.values(), *fine.trials.values()]:
+        assert trial.status == "COMPLETED", trial.message
+        values = {k: v for k, v in trial.hyperparameters.values.items()
+                  if not k.startswith("tuner/")}
+        built = {"num_layers", *(f"units_{i}" for i in range(values["num_layers"]))}
+        assert set(values) == built, values  # no value of a layer the trial did not build
+    top = [coarse.trials[i].hyperparameters.values for i in narrowed.top_trial_ids]
+    (units_1,) = [c for c in narrowed.changes if c.name == "units_1"]
+    assert units_1.active == sum(v["num_layers"] >= 2 for v in top)
+    best = chosen.hyperparameters.values  # what the retrain builds
+    assert {k for k in best if not k.startswith("tuner/")} == {
+        "num_layers", *(f"units_{i}" for i in range(best["num_layers"]))}
+    return coarse, fine
+
+
+def test_loop_declared_layers_the_coarse_phase_never_built_are_tuned_in_the_fine_one(tmp_path,
+                                                                                     data):
+    # Seed 2: no coarse trial builds 3 layers, a fine Bayesian trial does (KerasTuner raised
+    # "allow_new_entries is False" there, and the trial stayed RUNNING for every rerun).
+    run = CoarseToFine(_loop_build, data, directory=tmp_path, project_name="loop",
+                       coarse_trials=4, top=0.5, fine_tuner="bayesian", fine_trials=4, seed=2,
+                       verbose=0, **TINY)
+    coarse, fine = _check_loop_run(run)
+    assert "units_2" not in coarse.hyperparameters
+    three = [t for t in fine.trials.values() if t.hyperparameters.values["num_layers"] == 3]
+    assert three and all("units_2" in t.hyperparameters.values for t in three)
+    (units_2,) = [hp for hp in fine.hyperparameters.space if hp.name == "units_2"]
+    assert (units_2.min_value, units_2.max_value, units_2.step) == (4, 16, 4)  # full range
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", [0, 1, 2, 3])
+def test_loop_declared_layers_with_hyperband(tmp_path, data, seed):
+    run = CoarseToFine(_loop_build, data, directory=tmp_path, project_name="loop",
+                       coarse_trials=4, top=0.5, fine_tuner="hyperband", seed=seed, verbose=0,
+                       **{**TINY, "max_epochs": 4})
+    _check_loop_run(run)
+
+
+def _choice_build(choices):
+    def build(hp):
+        model = keras.Sequential([
+            keras.Input((6,)), keras.layers.Dense(hp.Choice("units", choices), activation="relu"),
+            keras.layers.Dense(2, activation="softmax")])
+        model.compile("adam", "sparse_categorical_crossentropy", metrics=["accuracy"])
+        return model
+    return build
+
+
+def test_space_smaller_than_the_budget_goes_on_with_every_configuration(tmp_path, data,
+                                                                       capsys):
+    run = CoarseToFine(_choice_build([8, 16]), data, directory=tmp_path, project_name="two",
+                       coarse_trials=20, fine_tuner="bayesian", fine_trials=2, seed=0,
+                       **TINY)
+    _, chosen, _ = run.select()  # the fine phase ran too, and ended
+    run.close()
+    out = capsys.readouterr().out
+    assert ("[coarse] the search space is exhausted: it holds only 2 distinct configurations "
+            "(all tried), fewer than coarse_trials=20") in out
+    assert len(run._tuners["coarse"].oracle.trials) == 2
+    narrowed = run.narrow()
+    assert (narrowed.usable, narrowed.top) == (2, 2)
+    note = "the space holds only 2 distinct configurations, all tried in the coarse phase"
+    assert note in narrowed.top_note and note in str(narrowed)
+    saved = json.loads((run.run_dir / "narrowed_space.json").read_text())
+    assert note in saved["top_note"]
+    assert chosen.hyperparameters.values["units"] in (8, 16)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("fine_tuner", ["bayesian", "hyperband"])
+def test_space_of_one_configuration_ends_cleanly(tmp_path, data, fine_tuner):
+    run = CoarseToFine(_choice_build([8]), data, directory=tmp_path, project_name="one",
+                       coarse_trials=5, fine_tuner=fine_tuner, fine_trials=3, seed=0,
+                       verbose=0, **TINY)
+    result = run.run()
+    assert (result.narrowed.usable, result.narrowed.top) == (1, 1)
+    assert result.best_hyperparameters == {"units": 8}
+    assert "narrowed from all 1 usable" in result.narrowed.top_note

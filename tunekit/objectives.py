@@ -1,0 +1,147 @@
+"""The objective of a search: one metric name and one stated direction.
+
+KerasTuner guesses an objective's direction from its name and guesses wrong
+for metrics it does not know (e.g. it minimises `val_f1_score`). tunekit never
+guesses: `resolve_objective` accepts a `keras_tuner.Objective` as is, a name
+with its direction stated (`"val_f1_score:max"`), or the name of a Keras
+metric whose direction is certain (`"val_accuracy"`, `"val_loss"`, ...), and
+refuses anything else before any training.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+__all__ = ["DIRECTIONS", "KNOWN_DIRECTIONS", "describe_objective", "parse_objective",
+           "resolve_objective"]
+
+DIRECTIONS = ("max", "min")
+
+_LOWER_IS_BETTER = (
+    "loss", "mean_squared_error", "mse", "root_mean_squared_error", "rmse",
+    "mean_absolute_error", "mae", "mean_absolute_percentage_error", "mape",
+    "mean_squared_logarithmic_error", "msle", "logcosh", "log_cosh", "log_cosh_error",
+    "kl_divergence", "kld", "kullback_leibler_divergence", "poisson", "huber",
+    "hinge", "squared_hinge", "categorical_hinge",
+    "binary_crossentropy", "categorical_crossentropy", "sparse_categorical_crossentropy",
+    "binary_focal_crossentropy", "categorical_focal_crossentropy",
+)
+_HIGHER_IS_BETTER = (
+    "accuracy", "acc", "binary_accuracy", "categorical_accuracy",
+    "sparse_categorical_accuracy", "top_k_categorical_accuracy",
+    "sparse_top_k_categorical_accuracy", "auc", "precision", "recall",
+    "precision_at_recall", "recall_at_precision", "sensitivity_at_specificity",
+    "specificity_at_sensitivity", "f1_score", "fbeta_score", "r2_score",
+    "iou", "mean_iou", "binary_iou", "one_hot_iou", "one_hot_mean_iou",
+    "pearson_correlation", "concordance_correlation",
+)
+#: Keras metric names (without `val_`) whose direction is certain.
+KNOWN_DIRECTIONS: dict[str, str] = {
+    **{name: "min" for name in _LOWER_IS_BETTER},
+    **{name: "max" for name in _HIGHER_IS_BETTER},
+}
+_NAME = re.compile(r"^[A-Za-z0-9_./\-]+$")
+
+
+def _known_direction(name: str) -> str | None:
+    """The certain direction of a Keras metric name, or `None`."""
+    base = name[len("val_"):] if name.startswith("val_") else name
+    base = base[len("weighted_"):] if base.startswith("weighted_") else base
+    if base.endswith("_loss"):  # a per-output loss, e.g. `dense_1_loss`
+        return "min"
+    # Keras numbers repeated metric instances: `auc_1`, `precision_2`.
+    for candidate in (base, re.sub(r"_\d+$", "", base)):
+        if candidate in KNOWN_DIRECTIONS:
+            return KNOWN_DIRECTIONS[candidate]
+    return None
+
+
+def parse_objective(
+    text: str, direction: str | None = None, *, argument: str = "objective"
+) -> tuple[str, str]:
+    """Parses a metric name and its direction, without importing Keras.
+
+    Args:
+        text: A metric name as Keras logs it: `"name:max"` / `"name:min"`
+            states the direction; a bare name is accepted only when it is a
+            Keras metric whose direction is certain (see `KNOWN_DIRECTIONS`;
+            `val_` prefix and Keras' `_1` numbering allowed), e.g.
+            `"val_accuracy"` (max), `"val_loss"` (min).
+        direction: `"max"` or `"min"`, for a bare name. Defaults to `None`.
+        argument: How the error messages name the input, e.g. `"--objective"`.
+
+    Returns:
+        `(name, direction)`, e.g. `("val_f1_score", "max")`.
+
+    Raises:
+        ValueError: If the direction is unknown or contradicts the one stated,
+            or `text` is not a metric name.
+        TypeError: If `text` is not a string.
+    """
+    if direction is not None and direction not in DIRECTIONS:
+        raise ValueError(f"The direction of `{argument}` must be 'max' or 'min'. "
+                         f"Received: direction={direction!r}.")
+    if not isinstance(text, str):
+        raise TypeError(
+            f"`{argument}` must be a metric name (e.g. 'val_accuracy' or 'val_f1_score:max') "
+            f"or a keras_tuner.Objective. Received: {text!r} of type {type(text).__name__}.")
+    name, _, stated = text.strip().partition(":")
+    if stated:
+        if stated not in DIRECTIONS:
+            raise ValueError(
+                f"`{argument}` {text!r}: the direction after ':' must be 'max' or 'min', "
+                f"e.g. '{name}:max'.")
+        if direction is not None and direction != stated:
+            raise ValueError(
+                f"`{argument}` {text!r} says {stated!r} but direction={direction!r} "
+                "was also given: state it once.")
+        direction = stated
+    if not name or not _NAME.match(name):
+        raise ValueError(
+            f"`{argument}` must be a metric name as Keras logs it, e.g. 'val_accuracy'. "
+            f"Received: {text!r}.")
+    if direction is None:
+        direction = _known_direction(name)
+        if direction is None:
+            also = ("--direction max" if argument.startswith("--")
+                    else f"keras_tuner.Objective({name!r}, 'max')")
+            raise ValueError(
+                f"`{argument}`={name!r}: tunekit does not know whether {name!r} is better "
+                f"higher or lower, and does not guess. State it: '{name}:max' or "
+                f"'{name}:min' (or {also}).")
+    return name, direction
+
+
+def resolve_objective(objective: Any, direction: str | None = None, *,
+                      argument: str = "objective"):
+    """Turns what a user wrote into a `keras_tuner.Objective` with a certain direction.
+
+    Args:
+        objective: A `keras_tuner.Objective` (used as is), or a metric name
+            as `parse_objective` reads it (`"val_f1_score:max"`,
+            `"val_accuracy"`).
+        direction: `"max"` or `"min"`, for a bare name. Defaults to `None`.
+        argument: How the error messages name the input.
+
+    Returns:
+        A `keras_tuner.Objective`.
+
+    Raises:
+        ValueError: If the direction is unknown or contradicts the one stated.
+        TypeError: If `objective` is neither a string nor a `keras_tuner.Objective`.
+    """
+    import keras_tuner as kt  # noqa: PLC0415 (the CLI parses before Keras loads)
+
+    if isinstance(objective, kt.Objective):
+        if direction is not None and direction != objective.direction:
+            raise ValueError(
+                f"`{argument}` is {objective!r}, but direction={direction!r} was also given.")
+        return objective
+    return kt.Objective(*parse_objective(objective, direction, argument=argument))
+
+
+def describe_objective(name: str, direction: str) -> str:
+    """E.g. `val_f1_score (max: higher is better)`."""
+    better = "higher" if direction == "max" else "lower"
+    return f"{name} ({direction}: {better} is better)"
