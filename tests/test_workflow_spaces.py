@@ -64,7 +64,8 @@ def test_max_objective_narrows_on_and_retrains_the_best_trials(tmp_path, data):
 
     text = render_markdown({"config": run.config(), "best": {
         "phase": "fine", "trial_id": "0", "reason": "", "final_epochs": 1, "num_params": 1},
-        "run_dir": "r", "data": "d", "backend": "b", "versions": {}, "test_metrics": {},
+        "run_dir": "r", "data": "d", "dataset": {"scaling": "s"}, "backend": "b",
+        "versions": {}, "test_metrics": {},
         "phases": {}, "timings": {}}, "")
     assert "objective `val_f1_score` (max: higher is better)" in text
     run.close()

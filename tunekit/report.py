@@ -59,6 +59,7 @@ def _report(run, model: keras.Model, num_trials: dict[str, int]) -> dict[str, An
         "best": {
             "phase": retrain["phase"], "trial_id": retrain["trial_id"],
             "reason": retrain["reason"], "final_epochs": retrain["final_epochs"],
+            "batch_size": retrain.get("batch_size"),
             "num_params": int(model.count_params()),
             "hyperparameters": hyperparameters,
         },
@@ -96,7 +97,8 @@ def render_markdown(report: dict[str, Any], narrowing_table: str) -> str:
           f"{v['seconds']} |" for p, v in report["phases"].items()],
         "",
         f"Chosen: {best['phase']} trial {best['trial_id']} ({best['reason']}); retrained "
-        f"{best['final_epochs']} epochs on train+validation "
+        f"{best['final_epochs']} epochs on train+validation"
+        + (f" at batch size {best['batch_size']}" if best.get("batch_size") else "") + " "
         f"({config.get('final_schedule', 'constant')} learning rate); "
         f"{best['num_params']:,} parameters.",
         "",
