@@ -34,11 +34,11 @@ import keras
 import keras_tuner as kt
 from keras_tuner import errors as kt_errors
 
-from tunekit import _faults, _io
+from tunekit import _faults, _io, interrupts
 from tunekit.tensorboard import configure_trial_logdirs
 
-__all__ = ["TUNER_KINDS", "TrialFacts", "end_failed_search", "kerastuner_seed", "make_tuner",
-           "quiet_condition_protos"]
+__all__ = ["TUNER_KINDS", "InterruptCheck", "TrialFacts", "end_failed_search", "kerastuner_seed",
+           "make_tuner", "quiet_condition_protos"]
 
 TUNER_KINDS = ("random", "hyperband", "bayesian", "grid")
 EXTRA_METRICS = ("num_params", "epochs", "seconds")
@@ -88,6 +88,29 @@ class TrialFacts(keras.callbacks.Callback):
                 self.model.stop_training = True
 
 
+class InterruptCheck(keras.callbacks.Callback):
+    """Stops training at the next batch after Ctrl-C or SIGTERM (see `tunekit.interrupts`).
+
+    Raises `tunekit.interrupts.Interrupted` out of `fit`, `evaluate` or
+    `predict` rather than setting `stop_training`: an interrupted trial must
+    not end as COMPLETED with the score of its first epochs. KerasTuner leaves
+    it RUNNING, and a rerun retries it. A no-op unless the command line
+    installed its signal handlers.
+    """
+
+    def on_train_batch_end(self, batch, logs=None):
+        interrupts.check()
+
+    def on_test_batch_end(self, batch, logs=None):
+        interrupts.check()
+
+    def on_predict_batch_end(self, batch, logs=None):
+        interrupts.check()
+
+    def on_epoch_end(self, epoch, logs=None):
+        interrupts.check()
+
+
 def _add_metrics(results: Any, extra: dict[str, float], objective_name: str) -> Any:
     """Adds `extra` values to what `HyperModel.fit` returned, in its own form."""
     if isinstance(results, keras.callbacks.History):
@@ -127,7 +150,7 @@ class _TunekitTunerMixin:
 
     def _build_and_fit_model(self, trial, *args, **kwargs):
         facts = TrialFacts()
-        kwargs["callbacks"] = [*kwargs.get("callbacks", []), facts]
+        kwargs["callbacks"] = [*kwargs.get("callbacks", []), facts, InterruptCheck()]
         results = super()._build_and_fit_model(trial, *args, **kwargs)
         if facts.nan_at is not None:
             epoch, batch = facts.nan_at
@@ -169,6 +192,10 @@ class _TunekitTunerMixin:
             self.oracle.save()
             self.save()
 
+    def on_trial_begin(self, trial):
+        interrupts.check()  # the trial stays RUNNING: a rerun retries it
+        super().on_trial_begin(trial)
+
     def on_trial_end(self, trial):
         try:
             super().on_trial_end(trial)
@@ -180,6 +207,7 @@ class _TunekitTunerMixin:
             end_failed_search(self.oracle, trial)
             self.save()
             raise
+        interrupts.check()  # the trial is saved: stop before the next one
 
 
 def end_failed_search(oracle, trial) -> None:

@@ -16,7 +16,7 @@ from keras_tuner.src.engine import hypermodel as hm_module
 from keras_tuner.src.engine import objective as objective_module
 from keras_tuner.src.engine import trial as trial_module
 
-from tunekit import _faults, _io
+from tunekit import _faults, _io, interrupts
 from tunekit.data import Dataset
 from tunekit.manifest import STEPS, RunManifest, check_kerastuner_project
 from tunekit.narrowing import NarrowedSpace, is_usable, narrow_space
@@ -383,6 +383,7 @@ class CoarseToFine:
         tuner = self._tuner(phase)
         if manifest.is_done(phase):
             return tuner
+        interrupts.check()
         if not manifest.step(phase):  # first start of this phase: declare its experiments
             space = tuner.oracle.hyperparameters
             if phase == "coarse":
@@ -410,6 +411,7 @@ class CoarseToFine:
         manifest.mark(phase, "done", seconds=round(seconds, 2), best_trial_id=best[0].trial_id,
                       best_score=best[0].score, num_trials=len(tuner.oracle.trials))
         _faults.checkpoint("phase.end")
+        interrupts.check()
         return tuner
 
     def _run_search(self, tuner: kt.Tuner, phase: str, epochs: int) -> None:
@@ -462,6 +464,7 @@ class CoarseToFine:
                 ) from None
             return self.narrowed
         oracle = self.coarse().oracle
+        interrupts.check()
         narrowed = narrow_space(
             oracle.hyperparameters, list(oracle.trials.values()),
             direction=self.objective.direction, top=self.top, margin=self.margin,
@@ -508,6 +511,7 @@ class CoarseToFine:
                 self.model = keras.models.load_model(path, safe_mode=True)
             return self.model
         phase, trial, reason = self.select()
+        interrupts.check()
         hp = trial.hyperparameters
         epochs = (final_epochs(trial, self.max_epochs) if self.final_epochs == "auto"
                   else self.final_epochs)
@@ -516,7 +520,7 @@ class CoarseToFine:
         self._say(f"Retraining {phase} trial {trial.trial_id} on train+validation for "
                   f"{epochs} epochs ({reason}).")
         start = time.perf_counter()
-        from tunekit.tuners import TrialFacts
+        from tunekit.tuners import InterruptCheck, TrialFacts
 
         facts = TrialFacts()
         callbacks = [
@@ -524,7 +528,7 @@ class CoarseToFine:
             keras.callbacks.BackupAndRestore(str(self.run_dir / "retrain_backup")),
             keras.callbacks.TensorBoard(log_dir=str(self.run_dir / "tensorboard" / "final"),
                                         histogram_freq=1),
-            facts, _FaultCallback(), *self.callbacks,
+            facts, _FaultCallback(), InterruptCheck(), *self.callbacks,
         ]
         keras.utils.set_random_seed(self.seed)
         keras.backend.clear_session()
@@ -562,6 +566,7 @@ class CoarseToFine:
         manifest = self.manifest
         self.retrain()
         if not manifest.is_done("evaluate"):
+            interrupts.check()
             start = time.perf_counter()
             model = keras.models.load_model(self.run_dir / BEST_MODEL, safe_mode=True)
             batch_size = max(self.batch_size, 256)
@@ -572,6 +577,7 @@ class CoarseToFine:
             y_pred = np.argmax(model.predict(self.data.x_test, batch_size=batch_size,
                                              verbose=0), axis=-1)
             write_report(self, model, y_pred)
+            interrupts.check()  # the report may be partial: a rerun writes it again
             manifest.mark("evaluate", "done", seconds=round(time.perf_counter() - start, 2))
         return self.result()
 
