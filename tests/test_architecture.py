@@ -12,8 +12,8 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 # Each module may import only modules listed before it (private helpers excepted).
 ORDER = ["_native_logs", "interrupts", "data", "hypermodel_specs", "cluster", "backends",
-         "tensorboard", "tuners", "narrowing", "manifest", "progress", "chief", "worker", "supervisor", "results", "retraining", "plots",
-         "report", "workflow", "coarse_to_fine"]
+         "tensorboard", "tuners", "narrowing", "manifest", "progress", "chief", "worker",
+         "supervisor", "results", "retraining", "plots", "report", "workflow", "coarse_to_fine"]
 
 
 def _tunekit_imports(path: Path) -> set[str]:
