@@ -11,7 +11,7 @@ import os
 import sys
 from typing import Any
 
-__all__ = ["BUILTIN_HYPERMODELS", "UsageError", "check_spec", "resolve_hypermodel"]
+__all__ = ["BUILTIN_HYPERMODELS", "UsageError", "check_spec", "module_file", "resolve_hypermodel"]
 
 BUILTIN_HYPERMODELS = ("mnist-dense", "toonvision-cnn")
 
@@ -72,6 +72,21 @@ def check_spec(spec: str) -> None:
     raise UsageError(
         f"--hypermodel {spec!r}: module {module_name!r}{where} has no {attribute!r}"
         + (f"; did you mean {module_name}:{close[0]}?" if close else "."))
+
+
+def module_file(spec: str) -> str | None:
+    """The source file of a `package.module:attribute` spec's module, found without importing it.
+
+    `None` for a built-in name, an unknown module or one without a file.
+    """
+    if spec in BUILTIN_HYPERMODELS or ":" not in spec:
+        return None
+    sys.path.insert(0, os.getcwd())
+    try:
+        found = _find_module(spec.partition(":")[0])
+    finally:
+        sys.path.pop(0)
+    return found.origin if found is not None and found.has_location else None
 
 
 def _find_module(module_name: str):
