@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import importlib.util
 import os
 import shlex
 import signal
@@ -231,8 +232,13 @@ def _select_backend(args: argparse.Namespace, data, processes: int = 1) -> dict[
                   file=sys.stderr)
             choice = {**choice, "backend": keras.backend.backend()}
     os.environ["KERAS_BACKEND"] = choice["backend"]
-    with _native_logs.filtered_stderr():  # TensorFlow's start-up lines (see _native_logs)
+    # TensorFlow's start-up lines (see _native_logs). TensorFlow loads on either backend
+    # (tunekit writes TensorBoard's logs with tf.summary), so it is imported here.
+    with _native_logs.filtered_stderr():
         import keras  # noqa: F401
+
+        if importlib.util.find_spec("tensorflow") is not None:
+            import tensorflow  # noqa: F401
     return choice
 
 
