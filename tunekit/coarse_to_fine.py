@@ -17,9 +17,9 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
+from tunekit import _native_logs, interrupts
 from tunekit.cluster import (DEFAULT_CHIEF_TIMEOUT, DEFAULT_WORKER_TIMEOUT, ENV_VARS, Cluster,
                              apply_process_limits, check_port_free, cluster_from)
-from tunekit import _native_logs, interrupts
 from tunekit.hypermodel_specs import UsageError, check_spec, resolve_hypermodel
 from tunekit.manifest import check_writable
 
@@ -302,7 +302,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     with interrupts.handle_signals():
         try:
             code = _main(args, argv, resume)
-            interrupts.check()  # a signal after the last check: still reported as one
+            if code == 0:
+                interrupts.check()  # a signal after the last check: still reported as one
             return code
         except interrupts.Interrupted as e:
             print(f"\nInterrupted ({signal.Signals(e.signum).name}); completed trials are "
@@ -348,7 +349,7 @@ def _main(args: argparse.Namespace, argv: list[str], resume: str) -> int:
         try:
             result = run.run()
         except KeyboardInterrupt:  # a KeyboardInterrupt raised by user code
-            raise interrupts.Interrupted(2) from None
+            raise interrupts.Interrupted(signal.SIGINT) from None
         except Exception as e:  # noqa: BLE001 (reported, not swallowed: exit code 1)
             from keras_tuner import errors as kt_errors
 

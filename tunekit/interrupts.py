@@ -54,7 +54,17 @@ def _handler(signum: int, frame) -> None:
     if _pending is not None:  # a second signal: the user insists
         os.write(2, f"\n{signal.Signals(signum).name} again: exiting now.\n".encode())
         os._exit(128 + signum)
+    if _orphaned():  # a local worker whose chief died: nothing to save, leave at once
+        os.write(2, b"\nThe chief that started this worker is gone: exiting now.\n")
+        os._exit(128 + signum)
     _pending = signum
+
+
+def _orphaned() -> bool:
+    """Whether this is a local worker whose chief has died (see `cluster.apply_process_limits`,
+    which asks Linux for a SIGTERM then)."""
+    parent = os.environ.get("TUNEKIT_PARENT_PID")
+    return bool(parent) and parent.isdigit() and os.getppid() != int(parent)
 
 
 def pending() -> int | None:
