@@ -118,6 +118,7 @@ def test_the_directory_is_checked_by_a_subprocess_in_a_fraction_of_a_probe(tmp_p
     assert not (tmp_path / "cache").exists()  # never probed
 
 
+@pytest.mark.slow  # the default suite checks the same on real runs (test_signals.py)
 def test_cli_stderr_has_no_tensorflow_start_up_lines(tmp_path):
     import numpy as np
 
