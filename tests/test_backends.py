@@ -67,6 +67,8 @@ def test_the_key_changes_with_the_hypermodel_source_shape_and_versions(cache_dir
     assert backends.cache_key("flaky_model:build", (8, 9), 10, 16) != key
     (cache_dir.parent / "flaky_model.py").write_text("def build(hp):\n    return 1\n")
     assert backends.cache_key("flaky_model:build", (8, 8), 10, 16) != key
+    # A built-in hypermodel is keyed on the source of the hypermodels package.
+    assert len(backends.cache_key("mnist-dense", (28, 28), 10, 128)["hypermodel_source"]) == 16
     monkeypatch.setattr(backends, "_versions", lambda: {"jax": "99.0"})
     assert backends.cache_key("flaky_model:build", (8, 8), 10, 16)["versions"] == {"jax": "99.0"}
 

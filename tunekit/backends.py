@@ -31,7 +31,7 @@ from typing import Any
 
 from tunekit import _io, _native_logs, interrupts
 from tunekit.cluster import apply_process_limits, limits_env, worker_cores
-from tunekit.hypermodel_specs import module_file
+from tunekit.hypermodel_specs import BUILTIN_HYPERMODELS, module_file
 
 __all__ = ["BACKENDS", "cache_key", "choose_backend", "enable_jax_compilation_cache", "probe",
            "probe_with_reason"]
@@ -91,11 +91,17 @@ def cache_key(hypermodel: str, input_shape: Sequence[int], num_classes: int, bat
     again), the data's shape, the batch size, the number of parallel
     processes and the versions of tunekit, Keras, KerasTuner, TensorFlow, JAX.
     """
-    path = module_file(hypermodel)
+    # A built-in lives in the `hypermodels` package: all of its files count.
+    builtin = hypermodel in BUILTIN_HYPERMODELS
+    path = module_file("hypermodels:_" if builtin else hypermodel)
+    files = sorted(Path(path).parent.glob("*.py")) if path and builtin else [path] if path else []
     digest = None
-    if path:
+    if files:
+        sha = hashlib.sha256()
         try:
-            digest = hashlib.sha256(Path(path).read_bytes()).hexdigest()[:16]
+            for file in files:
+                sha.update(Path(file).read_bytes())
+            digest = sha.hexdigest()[:16]
         except OSError:
             pass
     return {"machine": _machine(), "hypermodel": hypermodel, "hypermodel_source": digest,
