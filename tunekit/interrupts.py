@@ -7,8 +7,9 @@ thread happens to be. When that is a finaliser or a C callback (JAX's
 
 The command line therefore installs `handle_signals()`: the handler only
 records the signal. The workflow calls `check()` at safe points (every
-training and evaluation batch through `InterruptCheck`-style Keras callbacks,
-before and after each trial, at step boundaries, in the chief's serving loop)
+training batch and epoch, through `tunekit.tuners.InterruptCheck` in every
+trial and the final retrain; before and after each trial; at step
+boundaries; while a backend probe or the chief's serving loop waits)
 and `check()` raises `Interrupted` there, where every `finally` and lock
 release runs normally. A second signal while the first is pending exits at
 once (`os._exit`, code 128 + signal number): KerasTuner's state files are
@@ -61,8 +62,10 @@ def _handler(signum: int, frame) -> None:
 
 
 def _orphaned() -> bool:
-    """Whether this is a local worker whose chief has died (see `cluster.apply_process_limits`,
-    which asks Linux for a SIGTERM then)."""
+    """Whether this is a local worker whose chief has died.
+
+    `tunekit.cluster.apply_process_limits` asks Linux for a SIGTERM then.
+    """
     parent = os.environ.get("TUNEKIT_PARENT_PID")
     return bool(parent) and parent.isdigit() and os.getppid() != int(parent)
 
