@@ -11,8 +11,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 # Each module may import only modules listed before it (private helpers excepted).
-ORDER = ["data", "objectives", "outputs", "hypermodel_specs", "cluster", "backends", "tensorboard",
-         "fitting", "tuners",
+ORDER = ["_native_logs", "interrupts", "data", "objectives", "outputs", "hypermodel_specs",
+         "cluster", "backends", "tensorboard", "fitting", "tuners",
          "narrowing", "manifest", "progress", "chief", "worker", "supervisor", "results",
          "retraining", "plots", "report", "workflow", "coarse_to_fine"]
 

@@ -30,6 +30,7 @@ from keras_tuner.src.distribute.oracle_chief import OracleServicer
 from keras_tuner.src.engine import hyperparameters as hp_module
 from keras_tuner.src.engine import trial as trial_module
 
+from tunekit import interrupts
 from tunekit.cluster import (PHASES, SERVICE, Cluster, PortInUseError, check_port_free, decode,
                              encode, split_tuner_id)
 from tunekit.tuners import end_failed_search, quiet_condition_protos
@@ -283,6 +284,7 @@ class OracleServer:
                 self.write(f"[{phase}] waiting for workers on {self.address}")
                 waiting_said = True
             self._check_silent(phase, supervisor)
+            interrupts.check()
             time.sleep(_POLL)
 
     def finish(self) -> None:

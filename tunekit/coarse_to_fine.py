@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import importlib.util
 import os
 import shlex
 import signal
@@ -16,9 +17,11 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
+from tunekit import _native_logs, interrupts
 from tunekit.cluster import (DEFAULT_CHIEF_TIMEOUT, DEFAULT_WORKER_TIMEOUT, ENV_VARS, Cluster,
                              apply_process_limits, check_port_free, cluster_from)
 from tunekit.hypermodel_specs import UsageError, check_spec, resolve_hypermodel
+from tunekit.manifest import check_writable
 from tunekit.objectives import describe_objective, parse_objective
 
 QUICK = dict(coarse_trials=4, coarse_epochs=1, fine_trials=4, max_epochs=3, final_epochs=2)
@@ -41,13 +44,19 @@ def _top(text: str) -> float | int:
 
 
 def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}")
-    return value
+    return _at_least(1, "a positive integer")(text)
+
+
+def _at_least(minimum: int, what: str):
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be {what}, got {text!r}")
+        return value
+    return parse
 
 
 def _final_epochs(text: str) -> int | str:
@@ -94,7 +103,7 @@ def build_parser() -> argparse.ArgumentParser:
         "labels (max + 1) or the subfolders; uint8 pixels (and decoded images) are divided by "
         "255, other dtypes are used as they are. Default: MNIST from $TUNEKIT_MNIST_PATH, "
         "else Keras's download.")
-    add("--image-size", type=_positive, nargs=2, default=(64, 64), metavar=("HEIGHT", "WIDTH"),
+    add("--image-size", type=_positive, nargs=2, metavar=("HEIGHT", "WIDTH"),
         help="Size images of an image folder are resized to. Default: 64 64.")
     add("--directory", default="runs", help="Parent folder of runs. Default: runs.")
     add("--project-name", default=None,
@@ -107,7 +116,7 @@ def build_parser() -> argparse.ArgumentParser:
         "Default: val_accuracy (max).")
     add("--direction", choices=("max", "min"), default=None,
         help="Direction of --objective, the same as writing NAME:max or NAME:min.")
-    add("--coarse-trials", type=_positive, help="Coarse RandomSearch trials. Default: 20.")
+    add("--coarse-trials", type=_positive, help="Coarse RandomSearch trials (>= 3). Default: 20.")
     add("--coarse-epochs", type=_positive, help="Epochs per coarse trial. Default: 2.")
     add("--no-defaults-first", dest="defaults_first", action="store_false",
         help="Make every coarse trial random (by default the first one is the hypermodel's "
@@ -117,7 +126,8 @@ def build_parser() -> argparse.ArgumentParser:
     add("--fine-trials", type=_positive, help="Trials of a bayesian fine search. Default: 10.")
     add("--max-epochs", type=_positive,
         help="Hyperband max_epochs, or epochs per bayesian trial. Default: 20.")
-    add("--factor", type=_positive, help="Hyperband reduction factor (>= 2). Default: 3.")
+    add("--factor", type=_at_least(2, "an integer >= 2"),
+        help="Hyperband reduction factor (>= 2). Default: 3.")
     add("--top", type=_top,
         help="Coarse trials the narrowing keeps: a fraction in (0, 1] or a count. Default: 0.25.")
     add("--margin", type=_non_negative_float,
@@ -173,12 +183,38 @@ def _load_data(args: argparse.Namespace):
     if args.data is None:
         data = load_mnist()
     elif os.path.isdir(args.data):
-        data = load_image_directory(args.data, tuple(args.image_size))
+        data = load_image_directory(args.data, tuple(args.image_size or (64, 64)))
     elif os.path.isfile(args.data):
         data = load_npz(args.data)
     else:
         raise UsageError(f"--data {args.data!r} does not exist: pass a .npz file or a folder.")
     return data.subset(**QUICK_DATA) if args.quick else data
+
+
+def _check_before_loading(args: argparse.Namespace) -> None:
+    """Everything checkable without data, Keras or a probe; raises `UsageError`.
+
+    The hypermodel's module and attribute (located and parsed, not imported:
+    see `check_spec`), the data path, flags the chosen fine tuner ignores,
+    and whether the run folder can be created and written.
+    """
+    check_spec(args.hypermodel)
+    if args.data is not None and not os.path.exists(args.data):
+        raise UsageError(f"--data {args.data!r} does not exist: pass a .npz file or a folder.")
+    if args.image_size is not None and not (args.data and os.path.isdir(args.data)):
+        raise UsageError("--image-size only applies to an image folder passed as --data "
+                         "(.npz files and MNIST keep their size).")
+    if args.coarse_trials is not None and args.coarse_trials < 3:
+        raise UsageError(f"--coarse-trials must be at least 3: the narrowing needs 3 completed "
+                         f"coarse trials. Received: --coarse-trials {args.coarse_trials}.")
+    if args.fine_tuner == "hyperband" and args.fine_trials is not None:
+        raise UsageError("--fine-trials only applies to --fine-tuner bayesian; Hyperband's "
+                         "budget is --max-epochs and --factor.")
+    if args.fine_tuner == "bayesian" and args.factor is not None:
+        raise UsageError("--factor only applies to --fine-tuner hyperband; the Bayesian "
+                         "search's budget is --fine-trials and --max-epochs.")
+    kwargs = _workflow_kwargs(args)
+    check_writable(os.path.join(kwargs["directory"], kwargs["project_name"]))
 
 
 def _select_backend(args: argparse.Namespace, data, processes: int = 1) -> dict[str, Any]:
@@ -195,6 +231,7 @@ def _select_backend(args: argparse.Namespace, data, processes: int = 1) -> dict[
                                 write=(lambda text: None) if args.quiet else print)
     else:
         choice = {"backend": args.backend, "requested": True}
+    interrupts.check()  # a signal during the probe
     if "keras" in sys.modules:  # e.g. main() called from a process that already uses Keras
         import keras
 
@@ -204,6 +241,13 @@ def _select_backend(args: argparse.Namespace, data, processes: int = 1) -> dict[
                   file=sys.stderr)
             choice = {**choice, "backend": keras.backend.backend()}
     os.environ["KERAS_BACKEND"] = choice["backend"]
+    # TensorFlow's start-up lines (see _native_logs). TensorFlow loads on either backend
+    # (tunekit writes TensorBoard's logs with tf.summary), so it is imported here.
+    with _native_logs.filtered_stderr():
+        import keras  # noqa: F401
+
+        if importlib.util.find_spec("tensorflow") is not None:
+            import tensorflow  # noqa: F401
     return choice
 
 
@@ -241,16 +285,16 @@ def _summary(result) -> str:
     ])
 
 
-class _Terminated(BaseException):
-    """SIGTERM, raised like Ctrl-C's KeyboardInterrupt: past every `except Exception`."""
-
-
-def _on_sigterm(signum, frame):
-    raise _Terminated()
-
-
 def main(argv: Sequence[str] | None = None) -> int:
+    """Runs the command line; returns the exit code (see the module docstring).
+
+    SIGINT and SIGTERM are handled by `tunekit.interrupts` while it runs (the
+    previous handlers are restored on return): the run stops at the next
+    batch or step boundary with code 130 / 143, and a second signal exits at
+    once.
+    """
     apply_process_limits()  # a local worker: its cores, and it dies with its chief
+    _native_logs.quiet_environment()  # before Keras loads (and inherited by subprocesses)
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
         args = build_parser().parse_args(argv)
@@ -267,13 +311,26 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"Objective: {describe_objective(name, direction)}", flush=True)
     resume = "python -m tunekit.coarse_to_fine " + shlex.join(
         [a for a in argv if a != "--overwrite"])
-    previous = signal.signal(signal.SIGTERM, _on_sigterm)
+    with interrupts.handle_signals():
+        try:
+            code = _main(args, argv, resume)
+            if code == 0:
+                interrupts.check()  # a signal after the last check: still reported as one
+            return code
+        except interrupts.Interrupted as e:
+            print(f"\nInterrupted ({signal.Signals(e.signum).name}); completed trials are "
+                  f"saved. Resume with:\n  {resume}", file=sys.stderr, flush=True)
+            return e.exit_code
+
+
+def _main(args: argparse.Namespace, argv: list[str], resume: str) -> int:
     run = None
     try:
         try:
             cluster = cluster_from(os.environ, workers=args.workers, port=args.port,
                                    chief_timeout=args.chief_timeout,
                                    worker_timeout=args.worker_timeout)
+            _check_before_loading(args)
             if cluster.role == "chief":  # refuse a taken port before loading anything
                 cluster = dataclasses.replace(cluster,
                                               port=check_port_free(cluster.ip, cluster.port))
@@ -282,8 +339,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 # The chief's own tuners are plain local ones whose oracles tunekit serves.
                 for name in ENV_VARS:
                     os.environ.pop(name, None)
-            check_spec(args.hypermodel)
             data = _load_data(args)
+            interrupts.check()
             backend = _select_backend(args, data, max(1, cluster.workers)
                                       if cluster.role == "chief" else 1)
             make_hypermodel = resolve_hypermodel(args.hypermodel)
@@ -303,11 +360,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"Run folder: {run.run_dir}\nData: {data.summary()}", flush=True)
         try:
             result = run.run()
-        except (KeyboardInterrupt, _Terminated) as e:
-            code = 130 if isinstance(e, KeyboardInterrupt) else 143
-            print(f"\nInterrupted; completed trials are saved. Resume with:\n  {resume}",
-                  file=sys.stderr)
-            return code
+        except KeyboardInterrupt:  # a KeyboardInterrupt raised by user code
+            raise interrupts.Interrupted(signal.SIGINT) from None
         except Exception as e:  # noqa: BLE001 (reported, not swallowed: exit code 1)
             from keras_tuner import errors as kt_errors
 
@@ -325,7 +379,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     finally:
         if run is not None:
             _stop_chief(run, wait=0.0)
-        signal.signal(signal.SIGTERM, previous)
 
 
 def _start_chief(run, cluster: Cluster, argv: Sequence[str], backend: str, *,
@@ -374,10 +427,10 @@ def _work(run, cluster: Cluster, resume: str) -> int:
           f"{run.run_dir} (never deleted by a worker).", flush=True)
     try:
         run.work(connection)
-    except (KeyboardInterrupt, _Terminated) as e:
+    except (KeyboardInterrupt, interrupts.Interrupted) as e:
         print(f"\nworker {cluster.tuner_id} interrupted; its trial goes back to the chief's "
               f"queue when it restarts:\n  {resume}", file=sys.stderr)
-        return 130 if isinstance(e, KeyboardInterrupt) else 143
+        return e.exit_code if isinstance(e, interrupts.Interrupted) else 130
     except Exception as e:  # noqa: BLE001 (reported: exit code 1)
         import grpc
 

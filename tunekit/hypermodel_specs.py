@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import ast
+import difflib
 import importlib
+import importlib.machinery
 import importlib.util
 import os
 import sys
 from typing import Any
 
-__all__ = ["BUILTIN_HYPERMODELS", "UsageError", "check_spec", "resolve_hypermodel"]
+__all__ = ["BUILTIN_HYPERMODELS", "UsageError", "check_spec", "module_file", "resolve_hypermodel"]
 
 BUILTIN_HYPERMODELS = ("mnist-dense", "toonvision-cnn")
 
@@ -28,20 +31,135 @@ def _split(spec: str) -> tuple[str, str]:
 
 
 def check_spec(spec: str) -> None:
-    """Checks `spec` names a built-in or an importable module, without importing Keras."""
+    """Checks `spec` names a built-in, or a module and attribute that exist, importing nothing.
+
+    Runs before the Keras backend is chosen, so it must not execute user code
+    (which may import Keras): the module and its parent packages are located
+    on the Python path (the current folder first) without being imported, the
+    module's source is parsed, and the attribute is looked up among the names
+    it defines at top level (functions, classes, assignments, imports) or, for
+    a package, among its submodules. When the source cannot tell for sure
+    (`from x import *`, a module `__getattr__`, `globals()`, a compiled
+    module) the attribute is checked when the module is imported instead.
+
+    Raises:
+        UsageError: If the module cannot be found, does not parse, or
+            certainly has no such attribute.
+    """
     if spec in BUILTIN_HYPERMODELS:
         return
-    module_name, _ = _split(spec)
+    module_name, attribute = _split(spec)
     sys.path.insert(0, os.getcwd())
     try:
-        found = importlib.util.find_spec(module_name)
-    except (ImportError, ValueError):
-        found = None
+        found = _find_module(module_name)
+        if found is None:
+            raise UsageError(
+                f"--hypermodel {spec!r}: cannot import {module_name!r} (no such module on the "
+                "Python path or in the current folder).")
+        if module_name in sys.modules:  # already imported: ask it
+            names = set(dir(sys.modules[module_name]))
+        else:
+            names = _defined_names(spec, found)
+        if names is None or attribute in names:
+            return
+        if found.submodule_search_locations is not None and importlib.machinery.PathFinder.\
+                find_spec(f"{module_name}.{attribute}", found.submodule_search_locations):
+            return
     finally:
         sys.path.pop(0)
-    if found is None:
-        raise UsageError(f"--hypermodel {spec!r}: cannot import {module_name!r} (no such module "
-                         "on the Python path or in the current folder).")
+    close = difflib.get_close_matches(attribute, sorted(names), n=1)
+    where = f" ({found.origin})" if found.has_location else ""
+    raise UsageError(
+        f"--hypermodel {spec!r}: module {module_name!r}{where} has no {attribute!r}"
+        + (f"; did you mean {module_name}:{close[0]}?" if close else "."))
+
+
+def module_file(spec: str) -> str | None:
+    """The source file of a `package.module:attribute` spec's module, found without importing it.
+
+    `None` for a built-in name, an unknown module or one without a file.
+    """
+    if spec in BUILTIN_HYPERMODELS or ":" not in spec:
+        return None
+    sys.path.insert(0, os.getcwd())
+    try:
+        found = _find_module(spec.partition(":")[0])
+    finally:
+        sys.path.pop(0)
+    return found.origin if found is not None and found.has_location else None
+
+
+def _find_module(module_name: str):
+    """The module's `ModuleSpec`, found without executing it or its parent packages."""
+    parts = module_name.split(".")
+    found, path = None, None
+    for i in range(len(parts)):
+        name = ".".join(parts[:i + 1])
+        if name in sys.modules:
+            module = sys.modules[name]
+            found = getattr(module, "__spec__", None) or importlib.machinery.ModuleSpec(
+                name, None)
+            path = getattr(module, "__path__", None)
+        else:
+            try:
+                found = (importlib.util.find_spec(name) if i == 0
+                         else importlib.machinery.PathFinder.find_spec(name, path))
+            except (ImportError, ValueError):
+                found = None
+            if found is None:
+                return None
+            path = found.submodule_search_locations
+        if i < len(parts) - 1 and path is None:
+            return None  # a parent that is not a package
+    return found
+
+
+_UNSURE_CALLS = {"globals", "vars", "setattr", "exec", "eval", "__import__"}
+
+
+def _defined_names(spec: str, found) -> set[str] | None:
+    """Names the module's source defines at top level, or `None` if it cannot tell."""
+    origin = found.origin if found.has_location else None
+    if not origin or not origin.endswith(".py"):
+        return None  # compiled, frozen, built-in or a namespace package
+    try:
+        with open(origin, "rb") as f:
+            tree = ast.parse(f.read(), filename=origin)
+    except SyntaxError as e:
+        raise UsageError(f"--hypermodel {spec!r}: {origin} line {e.lineno}: {e.msg} "
+                         "(a syntax error: fix the file).") from None
+    except OSError:
+        return None
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and any(a.name == "*" for a in node.names):
+            return None
+        if isinstance(node, ast.Global) or (
+                isinstance(node, ast.Name) and node.id in _UNSURE_CALLS):
+            return None
+    names: set[str] = set()
+
+    def visit(statements) -> None:
+        for node in statements:
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                names.add(node.name)
+                continue
+            if isinstance(node, (ast.Import, ast.ImportFrom)):
+                for alias in node.names:
+                    names.add(alias.asname or alias.name.split(".")[0])
+                continue
+            for child in ast.walk(node):  # assignments, loop and with targets, walruses
+                if isinstance(child, ast.Name) and isinstance(child.ctx, ast.Store):
+                    names.add(child.id)
+                elif isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                    names.add(child.name)  # defined in an if/try block (or nested: harmless)
+                elif isinstance(child, ast.alias):
+                    names.add(child.asname or child.name.split(".")[0])
+                elif isinstance(child, ast.ExceptHandler) and child.name:
+                    names.add(child.name)
+    visit(tree.body)
+    if "__getattr__" in names:
+        return None
+    return names
 
 
 def resolve_hypermodel(spec: str) -> Any:

@@ -16,6 +16,7 @@ import hashlib
 import json
 import os
 import shutil
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -212,8 +213,15 @@ def check_kerastuner_project(project_dir: Path) -> int:
     return completed
 
 
-def check_writable(run_dir: Path) -> None:
-    """Raises `RunConfigError` if `run_dir` cannot be created and written."""
+def check_writable(run_dir: str | os.PathLike) -> None:
+    """Raises `RunConfigError` if `run_dir` cannot be created and written.
+
+    Creates nothing that stays: the nearest existing folder on the way is
+    tested by creating (and removing) a hidden folder in it, which catches
+    what permission bits alone do not (a read-only filesystem, `/proc`, a
+    root user on a folder nobody may create files in).
+    """
+    run_dir = Path(run_dir)
     for parent in [run_dir, *run_dir.parents]:
         if parent.exists():
             if not parent.is_dir():
@@ -226,6 +234,13 @@ def check_writable(run_dir: Path) -> None:
                     f"Cannot write the run folder {run_dir}: {parent} is not writable. "
                     "Choose another --directory."
                 )
+            try:
+                os.rmdir(tempfile.mkdtemp(prefix=".tunekit-check-", dir=parent))
+            except OSError as e:
+                raise RunConfigError(
+                    f"Cannot create the run folder {run_dir}: creating a folder in {parent} "
+                    f"fails ({e.strerror or e}). Choose another --directory."
+                ) from None
             break
 
 

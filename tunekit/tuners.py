@@ -41,12 +41,13 @@ from keras_tuner.src import utils as kt_utils
 from keras_tuner.src.backend import config as kt_backend_config
 from keras_tuner.src.engine import tuner_utils
 
-from tunekit import _faults, _io
+from tunekit import _faults, _io, interrupts
 from tunekit.fitting import fit_hypermodel
 from tunekit.objectives import resolve_objective
 from tunekit.tensorboard import configure_trial_logdirs
 
-__all__ = ["TUNER_KINDS", "TrialFacts", "declared_only", "end_failed_search", "kerastuner_seed",
+__all__ = ["TUNER_KINDS", "InterruptCheck", "TrialFacts", "declared_only", "end_failed_search",
+           "kerastuner_seed",
            "make_tuner", "quiet_condition_protos"]
 
 TUNER_KINDS = ("random", "hyperband", "bayesian", "grid")
@@ -97,6 +98,29 @@ class TrialFacts(keras.callbacks.Callback):
                 self.model.stop_training = True
 
 
+class InterruptCheck(keras.callbacks.Callback):
+    """Stops training at the next batch after Ctrl-C or SIGTERM (see `tunekit.interrupts`).
+
+    Raises `tunekit.interrupts.Interrupted` out of `fit`, `evaluate` or
+    `predict` rather than setting `stop_training`: an interrupted trial must
+    not end as COMPLETED with the score of its first epochs. KerasTuner leaves
+    it RUNNING, and a rerun retries it. A no-op unless the command line
+    installed its signal handlers.
+    """
+
+    def on_train_batch_end(self, batch, logs=None):
+        interrupts.check()
+
+    def on_test_batch_end(self, batch, logs=None):
+        interrupts.check()
+
+    def on_predict_batch_end(self, batch, logs=None):
+        interrupts.check()
+
+    def on_epoch_end(self, epoch, logs=None):
+        interrupts.check()
+
+
 def _add_metrics(results: Any, extra: dict[str, float], objective_name: str) -> Any:
     """Adds `extra` values to what `HyperModel.fit` returned, in its own form."""
     if isinstance(results, keras.callbacks.History):
@@ -139,7 +163,7 @@ class _TunekitTunerMixin:
 
     def _build_and_fit_model(self, trial, *args, **kwargs):
         facts = TrialFacts()
-        kwargs["callbacks"] = [*kwargs.get("callbacks", []), facts]
+        kwargs["callbacks"] = [*kwargs.get("callbacks", []), facts, InterruptCheck()]
         # KerasTuner's Tuner._build_and_fit_model, with the hypermodel's fit called
         # through fit_hypermodel (its own keywords win over search()'s).
         hp = trial.hyperparameters
@@ -190,6 +214,10 @@ class _TunekitTunerMixin:
             self.oracle.save()
             self.save()
 
+    def on_trial_begin(self, trial):
+        interrupts.check()  # the trial stays RUNNING: a rerun retries it
+        super().on_trial_begin(trial)
+
     def on_trial_end(self, trial):
         try:
             super().on_trial_end(trial)
@@ -201,6 +229,7 @@ class _TunekitTunerMixin:
             raise
         for listener in self.tunekit_listeners:
             listener(self, trial)
+        interrupts.check()  # the trial is saved: stop before the next one
 
 
 @contextlib.contextmanager

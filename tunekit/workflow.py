@@ -15,7 +15,7 @@ import keras_tuner as kt
 from keras_tuner.src.engine import hypermodel as hm_module
 from keras_tuner.src.engine import trial as trial_module
 
-from tunekit import _faults, _io
+from tunekit import _faults, _io, interrupts
 from tunekit.data import Dataset
 from tunekit.fitting import fit_hypermodel
 from tunekit.manifest import STEPS, RunManifest, check_kerastuner_project
@@ -454,6 +454,7 @@ class CoarseToFine:
         tuner = self._tuner(phase)
         if manifest.is_done(phase):
             return tuner
+        interrupts.check()
         self._declare_experiment()
         manifest.mark(phase, "running")
         start = time.perf_counter()
@@ -484,6 +485,7 @@ class CoarseToFine:
         manifest.mark(phase, "done", seconds=round(seconds, 2), best_trial_id=best[0].trial_id,
                       best_score=best[0].score, num_trials=len(tuner.oracle.trials))
         _faults.checkpoint("phase.end")
+        interrupts.check()
         return tuner
 
     def _declare_experiment(self) -> None:
@@ -559,6 +561,7 @@ class CoarseToFine:
                 ) from None
             return self.narrowed
         oracle = self.coarse().oracle
+        interrupts.check()
         trials = list(oracle.trials.values())
         usable = sum(1 for t in trials if is_usable(t))
         exhausted = self._space_exhausted(oracle)
@@ -636,6 +639,7 @@ class CoarseToFine:
                 self.model = keras.models.load_model(path, safe_mode=True)
             return self.model
         phase, trial, reason = self.select()
+        interrupts.check()
         hp = trial.hyperparameters
         epochs = (final_epochs(trial, self.max_epochs) if self.final_epochs == "auto"
                   else self.final_epochs)
@@ -644,7 +648,7 @@ class CoarseToFine:
         self._say(f"Retraining {phase} trial {trial.trial_id} on train+validation for "
                   f"{epochs} epochs ({reason}).")
         start = time.perf_counter()
-        from tunekit.tuners import TrialFacts
+        from tunekit.tuners import InterruptCheck, TrialFacts
 
         facts = TrialFacts()
         callbacks = [
@@ -652,7 +656,7 @@ class CoarseToFine:
             keras.callbacks.BackupAndRestore(str(self.run_dir / "retrain_backup")),
             keras.callbacks.TensorBoard(log_dir=str(self.run_dir / "tensorboard" / "final"),
                                         histogram_freq=1),
-            facts, _FaultCallback(), *self.callbacks,
+            facts, _FaultCallback(), InterruptCheck(), *self.callbacks,
         ]
         keras.utils.set_random_seed(self.seed)
         keras.backend.clear_session()
@@ -697,6 +701,7 @@ class CoarseToFine:
         manifest = self.manifest
         self.retrain()
         if not manifest.is_done("evaluate"):
+            interrupts.check()
             start = time.perf_counter()
             model = keras.models.load_model(self.run_dir / BEST_MODEL, safe_mode=True)
             batch_size = max(self.batch_size, 256)
@@ -706,6 +711,7 @@ class CoarseToFine:
                           test_metrics={k: float(v) for k, v in metrics.items()})
             y_pred = predict_classes(model, self.data.x_test, batch_size=batch_size)
             write_report(self, model, y_pred)
+            interrupts.check()  # the report may be partial: a rerun writes it again
             manifest.mark("evaluate", "done", seconds=round(time.perf_counter() - start, 2))
         return self.result()
 

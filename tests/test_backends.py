@@ -1,0 +1,95 @@
+"""The backend probe: only successes are cached, under a key that says what they are valid for."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tunekit import backends
+
+
+@pytest.fixture
+def cache_dir(tmp_path, monkeypatch):
+    monkeypatch.setenv("TUNEKIT_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "flaky_model.py").write_text("def build(hp):\n    pass\n")
+    return tmp_path / "cache"
+
+
+def _fake_probe(results, calls):
+    """A probe returning `results[backend]` (a speed or a failure reason) and recording calls."""
+    def probe_with_reason(backend, *args, **kwargs):
+        calls.append(backend)
+        value = results[backend]
+        return (0.0, value) if isinstance(value, str) else (value, None)
+    return probe_with_reason
+
+
+def test_a_failed_probe_is_reported_not_cached_and_probed_again(cache_dir, monkeypatch):
+    calls, lines = [], []
+    results = {"tensorflow": 1000.0, "jax": "ModuleNotFoundError: No module named 'layers_v2'"}
+    monkeypatch.setattr(backends, "probe_with_reason", _fake_probe(results, calls))
+    args = ("flaky_model:build", (8, 8), 10, 16)
+
+    first = backends.choose_backend(*args, write=lines.append)
+    assert first["backend"] == "tensorflow" and first["cached"] is False
+    assert first["failures"] == {"jax": results["jax"]}
+    assert lines == ["Backend: falling back to tensorflow (training samples/s: tensorflow "
+                     "1,000; jax probe failed: ModuleNotFoundError: No module named "
+                     "'layers_v2'; not cached, probed again next run)"]
+    assert not (cache_dir / "backends.json").exists()
+
+    results["jax"] = 4000.0  # the hypermodel imports now
+    second = backends.choose_backend(*args, write=lines.append)
+    assert second["backend"] == "jax" and second["cached"] is False
+    assert calls == ["tensorflow", "jax", "tensorflow", "jax"]
+    cache = json.loads((cache_dir / "backends.json").read_text())
+    (entry,) = cache["entries"].values()
+    assert entry["backend"] == "jax"
+    assert entry["samples_per_second"] == {"tensorflow": 1000.0, "jax": 4000.0}
+    key = entry["key"]
+    assert key["hypermodel"] == "flaky_model:build" and len(key["hypermodel_source"]) == 16
+    assert key["input_shape"] == [8, 8] and key["num_classes"] == 10
+    assert key["batch_size"] == 16 and key["processes"] == 1
+    assert key["machine"] == backends._machine()
+    assert {"keras", "tensorflow", "jax", "tunekit"} <= set(key["versions"])
+
+    third = backends.choose_backend(*args, write=lines.append)
+    assert third["backend"] == "jax" and third["cached"] is True
+    assert len(calls) == 4  # not probed again
+    assert lines[-1].startswith("Backend: jax (training samples/s: tensorflow 1,000, jax 4,000")
+
+
+def test_the_key_changes_with_the_hypermodel_source_shape_and_versions(cache_dir, monkeypatch):
+    key = backends.cache_key("flaky_model:build", (8, 8), 10, 16)
+    assert backends.cache_key("flaky_model:build", (8, 8), 10, 16) == key
+    assert backends.cache_key("flaky_model:build", (8, 9), 10, 16) != key
+    (cache_dir.parent / "flaky_model.py").write_text("def build(hp):\n    return 1\n")
+    assert backends.cache_key("flaky_model:build", (8, 8), 10, 16) != key
+    # A built-in hypermodel is keyed on the source of the hypermodels package.
+    assert len(backends.cache_key("mnist-dense", (28, 28), 10, 128)["hypermodel_source"]) == 16
+    monkeypatch.setattr(backends, "_versions", lambda: {"jax": "99.0"})
+    assert backends.cache_key("flaky_model:build", (8, 8), 10, 16)["versions"] == {"jax": "99.0"}
+
+
+def test_an_old_cache_that_pinned_a_failure_is_ignored(cache_dir, monkeypatch):
+    cache_dir.mkdir()
+    old_key = f"{backends._machine()}|flaky_model:build|[8, 8]|10|16"
+    (cache_dir / "backends.json").write_text(json.dumps({old_key: {
+        "backend": "tensorflow", "samples_per_second": {"tensorflow": 900.0, "jax": 0.0},
+        "seconds": 20.0}}))
+    calls = []
+    monkeypatch.setattr(backends, "probe_with_reason",
+                        _fake_probe({"tensorflow": 1000.0, "jax": 4000.0}, calls))
+    choice = backends.choose_backend("flaky_model:build", (8, 8), 10, 16, write=lambda t: None)
+    assert choice["backend"] == "jax" and calls == ["tensorflow", "jax"]
+
+
+def test_a_real_probe_names_the_exception_of_a_hypermodel_that_fails(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "not_ready.py").write_text("raise RuntimeError('weights not downloaded yet')\n")
+    speed, reason = backends.probe_with_reason("jax", "not_ready:build", (8, 8), 10, 16,
+                                               timeout=60)
+    assert speed == 0.0
+    assert reason == "RuntimeError: weights not downloaded yet"
