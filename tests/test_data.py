@@ -424,7 +424,8 @@ ERROR_CASES = [
     ("labels_negative", lambda t: Dataset.from_arrays(np.zeros((6, 2)), [0, 1, -1, 1, 0, 1]),
      r"labels in \[-1, 1\], expected \[0, 2\)"),
     ("labels_fractional", lambda t: Dataset.from_arrays(np.zeros((4, 2)), [0, 0.5, 1, 1]),
-     r"y must hold integer class ids, got dtype float64 \(e\.g\. 0\.5\)"),
+     r"y must hold integer class ids, got dtype float64 \(e\.g\. 0\.5\)\. tunekit tunes "
+     r"classifiers only for now \(regression targets are not yet supported\)"),
     ("labels_strings", lambda t: Dataset.from_arrays(np.zeros((2, 2)), ["cat", "dog"]),
      r"integer class ids, got dtype <U3 \(e\.g\. 'cat'\)"),
     ("labels_one_hot", lambda t: Dataset.from_arrays(np.zeros((2, 2)), np.eye(2)),

@@ -600,7 +600,8 @@ def _as_labels(y: Any, name: str) -> np.ndarray:
         return y.astype(np.int64)
     example = next((v for v in y.tolist() if not (isinstance(v, float) and v.is_integer())), None)
     raise ValueError(f"{name} must hold integer class ids, got dtype {y.dtype} (e.g. {example!r}). "
-                     "Map labels to 0..num_classes-1 integers first.")
+                     "tunekit tunes classifiers only for now (regression targets are not yet "
+                     "supported): map labels to 0..num_classes-1 integers first.")
 
 
 def _check_lengths(x: np.ndarray, y: np.ndarray, x_name: str, y_name: str) -> None:
