@@ -80,6 +80,17 @@ def _loop_build(hp):
     return model
 
 
+def _session_values(session_dir) -> dict:
+    """The hyperparameters a trial's TensorBoard HParams session recorded."""
+    from tensorboard.backend.event_processing import event_accumulator
+    from tensorboard.plugins.hparams import metadata
+
+    acc = event_accumulator.EventAccumulator(str(session_dir))
+    acc.Reload()
+    content = acc.SummaryMetadata(metadata.SESSION_START_INFO_TAG).plugin_data.content
+    return dict(metadata.parse_session_start_info_plugin_data(content).hparams)
+
+
 def _check_loop_run(run):
     _, chosen, _ = run.select()
     run.close()
@@ -91,6 +102,12 @@ def _check_loop_run(run):
                   if not k.startswith("tuner/")}
         built = {"num_layers", *(f"units_{i}" for i in range(values["num_layers"]))}
         assert set(values) == built, values  # no value of a layer the trial did not build
+    for phase, oracle in (("coarse", coarse), ("fine", fine)):  # TensorBoard's HParams too
+        for trial in oracle.trials.values():
+            session = run.run_dir / "tensorboard" / phase / trial.trial_id / "execution0"
+            logged = set(_session_values(session)) - {"phase"}
+            assert logged == {k for k in trial.hyperparameters.values
+                              if not k.startswith("tuner/")}, (phase, trial.trial_id)
     top = [coarse.trials[i].hyperparameters.values for i in narrowed.top_trial_ids]
     (units_1,) = [c for c in narrowed.changes if c.name == "units_1"]
     assert units_1.active == sum(v["num_layers"] >= 2 for v in top)
