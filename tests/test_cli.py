@@ -335,8 +335,13 @@ def test_quick_has_its_own_default_project_name():
     assert project("--quick") == "mnist-dense-quick"
     assert project("--quick", "--hypermodel", "my_models:build") == "my_models-build-quick"
     assert project("--quick", "--project-name", "look") == "look"
+
+
 @pytest.mark.parametrize("objective", [["--objective", "val_custom_score"],
                                        ["--objective", "val_cosine_similarity"],
+                                       ["--direction", "min"],  # the default val_accuracy
+                                       ["--objective", "val_loss:max"],
+                                       ["--objective", "val_accuracy:"],
                                        ["--objective", "val_x:max", "--direction", "min"],
                                        ["--objective", "val_x:up"]])
 def test_objective_of_unknown_direction_exits_2_before_probe_or_data(tmp_path, capsys,

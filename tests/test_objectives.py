@@ -27,7 +27,6 @@ from tunekit.objectives import describe_objective, parse_objective, resolve_obje
     ("val_sparse_categorical_crossentropy", ("val_sparse_categorical_crossentropy", "min")),
     ("val_my_score:max", ("val_my_score", "max")),
     ("val_my_error:min", ("val_my_error", "min")),
-    ("val_accuracy:min", ("val_accuracy", "min")),  # stated wins: the user knows their metric
 ])
 def test_directions_are_stated_or_certain(text, expected):
     assert parse_objective(text) == expected
@@ -50,6 +49,11 @@ def test_unknown_direction_is_refused_saying_how_to_state_it(text):
     (dict(text="val_x:max", direction="min"), "state it once"),
     (dict(text="", direction="max"), "metric name"),
     (dict(text="val_x", direction="up"), "'max' or 'min'"),
+    (dict(text="val_accuracy:"), r"direction after ':' is missing; write 'val_accuracy:max'"),
+    # A direction that contradicts a certain one would narrow to and retrain the worst trials.
+    (dict(text="val_accuracy:min"), r"'val_accuracy' with direction 'min' would pick the worst"),
+    (dict(text="val_loss:max"), r"lower is better \('min'\)"),
+    (dict(text="val_auc_1", direction="min"), r"higher is better \('max'\)"),
 ])
 def test_malformed_objectives_are_refused(kwargs, message):
     with pytest.raises(ValueError, match=message):

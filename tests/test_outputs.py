@@ -139,6 +139,38 @@ def test_workflow_refuses_a_model_that_does_not_fit_before_any_trial(tmp_path):
         with pytest.raises(ValueError, match=r"`hypermodel` .* outputs \d units? per sample but "
                                              r"the data has 4 classes"):
             run.run()
-        assert not (tmp_path / "wrong" / "coarse").exists()  # no trial ran
+        assert not (tmp_path / "wrong").exists()  # nothing written: no trial, no manifest
     for build in (_build(4), _build(4, with_input=False)):  # fits, eager or lazily built
         CoarseToFine(build, data, directory=tmp_path, project_name="right").check_model()
+
+
+def test_a_refused_model_leaves_nothing_that_blocks_the_corrected_run(tmp_path):
+    from hypermodels import MnistDenseHyperModel
+    from tunekit import CoarseToFine, Dataset
+
+    data = Dataset.from_arrays(np.random.default_rng(0).random((60, 6)), np.arange(60) % 3)
+    budget = dict(directory=tmp_path, project_name="demo", coarse_trials=3, coarse_epochs=1,
+                  verbose=0)
+    with pytest.raises(ValueError, match=r"10 units per sample but the data has 3 classes.*"
+                                         r"For MnistDenseHyperModel, pass num_classes=3"):
+        CoarseToFine(MnistDenseHyperModel(input_shape=(6,)), data, **budget).coarse()
+    assert not (tmp_path / "demo").exists()
+    run = CoarseToFine(MnistDenseHyperModel(input_shape=(6,), num_classes=3), data, **budget)
+    run.open()  # the corrected configuration is not refused as "another configuration"
+    run.close()
+
+
+def test_bundled_cnn_never_rescales_what_the_scaling_rule_left_alone():
+    # Standardised float images (values above 1): the recorded rule says "as given", so the
+    # model must not divide them by 255 (it did whenever a value exceeded 1).
+    import keras_tuner as kt
+
+    from tunekit.data import Dataset
+    from tunekit.hypermodel_specs import resolve_hypermodel
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(scale=2.0, size=(40, 12, 12, 1)).astype("float32")
+    data = Dataset.from_arrays(x, np.arange(40) % 2)
+    assert float(data.x_train.max()) > 1
+    model = resolve_hypermodel("toonvision-cnn")(data).build(kt.HyperParameters())
+    assert not [layer for layer in model.layers if isinstance(layer, keras.layers.Rescaling)]

@@ -165,9 +165,12 @@ def _defined_names(spec: str, found) -> set[str] | None:
 def resolve_hypermodel(spec: str) -> Any:
     """Returns a factory `f(data) -> hypermodel` for `spec`, or raises `UsageError`.
 
-    The bundled hypermodels take `input_shape` and `num_classes` from the data;
-    `toonvision-cnn` adds its `Rescaling(1/255)` layer only when the data's
-    values exceed 1 (0-255 floats), never on data tunekit already divided by 255.
+    The bundled hypermodels take `input_shape` and `num_classes` from the data,
+    and never rescale it: the data's own scaling rule (`Dataset.scaling`: uint8
+    divided by 255, other dtypes as given) is the only one applied, so what
+    `report.md` says is what the model sees. `toonvision-cnn` is built with
+    `rescale=False` (its `Rescaling(1/255)` layer is for plain KerasTuner users
+    who pass raw 0-255 pixels).
     """
     if spec == "mnist-dense":
         from hypermodels import MnistDenseHyperModel
@@ -176,11 +179,11 @@ def resolve_hypermodel(spec: str) -> Any:
     if spec == "toonvision-cnn":
         from hypermodels import ToonVisionCNNHyperModel
 
-        # tunekit's loaders divide uint8 pixels (and decoded images) by 255, so the
-        # Rescaling(1/255) layer is only added for data given as 0-255 floats.
+        # tunekit's loaders divide uint8 pixels (and decoded images) by 255 and keep
+        # other dtypes as given: a guess from the values (e.g. "max > 1") would also
+        # fire on standardised features and contradict the recorded scaling rule.
         return lambda data: ToonVisionCNNHyperModel(
-            data.input_shape, data.num_classes, augment=data.name != "mnist",
-            rescale=float(data.x_train.max(initial=0.0)) > 1.0)
+            data.input_shape, data.num_classes, augment=data.name != "mnist", rescale=False)
     module_name, attribute = _split(spec)
     sys.path.insert(0, os.getcwd())
     try:

@@ -75,8 +75,9 @@ def parse_objective(
         `(name, direction)`, e.g. `("val_f1_score", "max")`.
 
     Raises:
-        ValueError: If the direction is unknown or contradicts the one stated,
-            or `text` is not a metric name.
+        ValueError: If the direction is unknown, missing after a ':', stated
+            twice differently, or contradicts the certain direction of a Keras
+            metric (e.g. `"val_accuracy:min"`), or `text` is not a metric name.
         TypeError: If `text` is not a string.
     """
     if direction is not None and direction not in DIRECTIONS:
@@ -86,7 +87,11 @@ def parse_objective(
         raise TypeError(
             f"`{argument}` must be a metric name (e.g. 'val_accuracy' or 'val_f1_score:max') "
             f"or a keras_tuner.Objective. Received: {text!r} of type {type(text).__name__}.")
-    name, _, stated = text.strip().partition(":")
+    name, colon, stated = text.strip().partition(":")
+    if colon and not stated:
+        raise ValueError(
+            f"`{argument}` {text!r}: the direction after ':' is missing; write "
+            f"'{name}:max' or '{name}:min'.")
     if stated:
         if stated not in DIRECTIONS:
             raise ValueError(
@@ -101,8 +106,15 @@ def parse_objective(
         raise ValueError(
             f"`{argument}` must be a metric name as Keras logs it, e.g. 'val_accuracy'. "
             f"Received: {text!r}.")
+    known = _known_direction(name)
+    if direction is not None and known is not None and direction != known:
+        better = "higher" if known == "max" else "lower"
+        raise ValueError(
+            f"`{argument}` {name!r} with direction {direction!r} would pick the worst trials: "
+            f"{name!r} is a Keras metric for which {better} is better ({known!r}). Drop the "
+            f"direction, or write '{name}:{known}'.")
     if direction is None:
-        direction = _known_direction(name)
+        direction = known
         if direction is None:
             also = ("--direction max" if argument.startswith("--")
                     else f"keras_tuner.Objective({name!r}, 'max')")

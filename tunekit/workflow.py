@@ -320,6 +320,8 @@ class CoarseToFine:
     def manifest(self) -> RunManifest:
         """The run's manifest, opened (and locked) on first use."""
         if self._manifest is None:
+            if not (self.run_dir / "manifest.json").is_file():
+                self.check_model()  # a model that cannot fit the data leaves nothing on disk
             manifest = RunManifest.open(self.run_dir, self.config(), overwrite=self.overwrite)
             self.overwrite = False  # only the first open of this object starts over
             try:
@@ -371,10 +373,17 @@ class CoarseToFine:
         del model
         keras.backend.clear_session()
         if shape is not None:
-            check_output_shape(
-                shape, self.data.num_classes,
-                what="`hypermodel` (built with its default hyperparameters) builds a model "
-                     "that")
+            try:
+                check_output_shape(
+                    shape, self.data.num_classes,
+                    what="`hypermodel` (built with its default hyperparameters) builds a "
+                         "model that")
+            except ValueError as e:
+                if not hasattr(self.hypermodel, "num_classes"):
+                    raise
+                name = type(self.hypermodel).__name__
+                raise ValueError(f"{e} For {name}, pass num_classes={self.data.num_classes} "
+                                 "(and the data's input_shape).") from None
         self._model_checked = True
 
     def close(self) -> None:
