@@ -9,6 +9,7 @@ import subprocess
 import sys
 
 import pandas as pd
+import pytest
 
 ARGS = ["--coarse-trials", "4", "--coarse-epochs", "1", "--max-epochs", "2", "--factor", "2",
         "--top", "2", "--final-epochs", "2", "--project-name", "killed"]
@@ -151,3 +152,30 @@ def test_a_run_written_by_other_versions_is_refused(tmp_path, small_npz):
     proc = _cli(args, tmp_path)
     assert proc.returncode == 2
     assert "keras-tuner: '1.3.5' -> " in proc.stderr and "--overwrite" in proc.stderr
+
+
+@pytest.mark.parametrize("deleted", ["best_model.keras", "narrowed_space.json", "report.json"])
+def test_a_finished_run_missing_an_output_redoes_that_step_only(tmp_path, finished_run, deleted):
+    """A deleted output of a done step is rebuilt by a rerun (it failed every rerun before);
+    no trial runs again."""
+    import shutil
+
+    import keras
+    from conftest import RUN_BUDGET
+
+    from hypermodels import MnistDenseHyperModel
+    from tunekit import CoarseToFine
+
+    run, result = finished_run
+    copy = tmp_path / run.run_dir.name
+    shutil.copytree(run.run_dir, copy)
+    (copy / deleted).unlink()
+    trials = {p: sorted(x.name for x in (copy / p).glob("trial_*")) for p in ("coarse", "fine")}
+    rerun = CoarseToFine(MnistDenseHyperModel(), run.data, directory=tmp_path,
+                         project_name=copy.name, **RUN_BUDGET).run()
+    assert (copy / deleted).is_file()
+    assert {p: sorted(x.name for x in (copy / p).glob("trial_*"))
+            for p in ("coarse", "fine")} == trials
+    assert (rerun.best_phase, rerun.best_trial_id) == (result.best_phase, result.best_trial_id)
+    keras.models.load_model(copy / "best_model.keras", safe_mode=True)
+    assert set(rerun.test_metrics) == set(result.test_metrics)

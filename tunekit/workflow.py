@@ -34,6 +34,9 @@ MIN_COARSE_TRIALS = 3  # `narrow_space`'s default `min_trials`
 NARROWED_SPACE = "narrowed_space.json"
 BEST_HYPERPARAMETERS = "best_hyperparameters.json"
 BEST_MODEL = "best_model.keras"
+# What each step after the searches writes; a done step whose file is gone runs again.
+STEP_OUTPUTS = {"narrow": (NARROWED_SPACE,), "retrain": (BEST_MODEL, BEST_HYPERPARAMETERS),
+                "evaluate": ("report.json", "report.md", "trials.csv")}
 
 
 class NoCompletedTrialsError(RuntimeError):
@@ -326,11 +329,29 @@ class CoarseToFine:
             self.overwrite = False  # only the first open of this object starts over
             try:
                 self._check_saved_state()
+                self._redo_steps_with_missing_outputs(manifest)
             except BaseException:
                 manifest.release()
                 raise
             self._manifest = manifest
         return self._manifest
+
+    def _redo_steps_with_missing_outputs(self, manifest: RunManifest) -> None:
+        """Marks a done step whose output file is gone (and every step after it) to run again.
+
+        A deleted `best_model.keras` (or narrowing, or report) would otherwise
+        make every rerun fail the same way. The searches keep their trials.
+        """
+        for i, step in enumerate(STEPS):
+            missing = [name for name in STEP_OUTPUTS.get(step, ())
+                       if manifest.is_done(step) and not (self.run_dir / name).exists()]
+            if missing:
+                redo = [s for s in STEPS[i:] if s in STEP_OUTPUTS and manifest.is_done(s)]
+                for later in redo:
+                    manifest.mark(later, "running")
+                self._say(f"{', '.join(missing)} missing from {self.run_dir}: running "
+                          f"{', '.join(redo)} again.")
+                return
 
     def _check_saved_state(self) -> None:
         """Refuses to resume from corrupt state files, naming them; changes nothing."""
