@@ -58,7 +58,7 @@ def test_user_build_function_end_to_end_as_a_subprocess(tmp_path, small_npz, bac
     proc = _run(args, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "[coarse] trial 3/3" in proc.stdout and "== Summary ==" in proc.stdout
-    run_dir = tmp_path / "runs" / "my_models-build"
+    run_dir = tmp_path / "runs" / f"my_models-build-{Path(small_npz).stem}"
     report = json.loads((run_dir / "report.json").read_text())
     assert report["backend"] == backend
     assert report["config"]["hypermodel"]["class"] == "my_models.build"
@@ -187,7 +187,7 @@ def test_three_class_npz_gives_a_three_way_model_and_a_3x3_matrix(tmp_path, caps
     out = capsys.readouterr().out
     assert "Data: bands: 100 train / 20 validation / 30 test, input (8, 8), 3 classes" in out
     assert "MNIST" not in out and "10 classes" not in out
-    run_dir = tmp_path / "runs" / "mnist-dense"
+    run_dir = tmp_path / "runs" / "mnist-dense-bands"  # the default name: hypermodel-data
     import keras
 
     model = keras.models.load_model(run_dir / "best_model.keras", safe_mode=True)
@@ -224,7 +224,7 @@ def test_binary_sigmoid_model_report_matches_sklearn(tmp_path, capsys, monkeypat
             str(tmp_path / "runs"), "--backend", "tensorflow", "--batch-size", "32", *TINY]
     monkeypatch.chdir(tmp_path)  # the CLI imports the module from the current folder
     assert main(args) == 0, capsys.readouterr().err
-    run_dir = tmp_path / "runs" / "binary_models-build"
+    run_dir = tmp_path / "runs" / "binary_models-build-two"
     import keras
     from sklearn.metrics import confusion_matrix
 
@@ -335,6 +335,9 @@ def test_quick_has_its_own_default_project_name():
     assert project("--quick") == "mnist-dense-quick"
     assert project("--quick", "--hypermodel", "my_models:build") == "my_models-build-quick"
     assert project("--quick", "--project-name", "look") == "look"
+    # Other data gets its own folder too (it was refused as "another configuration").
+    assert project("--data", "x/rivers.npz") == "mnist-dense-rivers"
+    assert project("--quick", "--data", "x/rivers.npz") == "mnist-dense-rivers-quick"
 
 
 @pytest.mark.parametrize("objective", [["--objective", "val_custom_score"],

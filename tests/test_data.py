@@ -13,7 +13,7 @@ import pytest
 from PIL import Image
 
 from tunekit import data
-from tunekit.data import Dataset, load_image_directory, load_mnist
+from tunekit.data import Dataset, load_image_directory, load_mnist, load_npz
 
 MNIST_PATH = Path(os.environ.get("TUNEKIT_MNIST_PATH", "/work/shared/data/mnist.npz"))
 needs_mnist = pytest.mark.skipif(not MNIST_PATH.is_file(), reason=f"no MNIST at {MNIST_PATH}")
@@ -456,3 +456,28 @@ ERROR_CASES = [
 def test_errors(case, message, tmp_path):
     with pytest.raises(ValueError, match=message):
         case(tmp_path)
+
+
+def test_a_column_of_labels_is_taken_as_labels(tmp_path):
+    # Keras's CIFAR layout: y of shape (n, 1). The old advice (argmax) made every label 0.
+    x = np.random.default_rng(0).integers(0, 255, (30, 4, 4), dtype=np.uint8)
+    y = (np.arange(30) % 3).reshape(-1, 1)
+    np.savez(tmp_path / "column.npz", x_train=x, y_train=y, x_test=x[:9], y_test=y[:9])
+    data = load_npz(tmp_path / "column.npz")
+    assert data.num_classes == 3
+    np.testing.assert_array_equal(np.sort(np.concatenate([data.y_train, data.y_val])),
+                                  np.sort(y[:, 0]))
+
+
+def test_a_class_never_seen_in_training_is_refused_before_any_run(tmp_path):
+    from tunekit import CoarseToFine
+
+    rng = np.random.default_rng(0)
+    data = Dataset(rng.random((8, 3)), np.arange(8) % 2, rng.random((4, 3)), np.arange(4) % 2,
+                   rng.random((6, 3)), np.arange(6) % 3, class_names=["a", "b", "c"],
+                   input_shape=(3,), num_classes=3)
+    assert data.classes_missing_from_training() == ["c"]
+    with pytest.raises(ValueError, match=r"class\(es\) \['c'\] occur in the validation or "
+                                         r"test labels but never in y_train"):
+        CoarseToFine(lambda hp: None, data, directory=tmp_path)
+    assert not any(tmp_path.iterdir())

@@ -134,7 +134,7 @@ def test_two_local_workers_run_every_trial_once_despite_a_killed_worker(tmp_path
         args, tmp_path, TUNEKIT_FAULT="coarse.trial_start:2:raise,fine.trial_start:2",
         TUNEKIT_FAULT_ONCE=str(once)))
     assert code == 0, err[-3000:] + out[-3000:]
-    run_dir = tmp_path / "runs" / "mnist-dense"
+    run_dir = tmp_path / "runs" / f"mnist-dense-{Path(small_npz).stem}"
 
     coarse = _assert_each_trial_ran_once(run_dir, "coarse", 6)
     failed = [t for t in coarse.values() if t["status"] == "FAILED"]
@@ -193,7 +193,7 @@ def test_remote_workers_survive_a_killed_chief_and_a_lost_worker_then_resume(tmp
     kt_env = dict(KERASTUNER_ORACLE_IP="127.0.0.1", KERASTUNER_ORACLE_PORT=str(port))
     chief_args = [*base, "--workers", "0", "--worker-timeout", "6"]
     worker_args = [*base, "--chief-timeout", "5"]
-    run_dir = tmp_path / "runs" / "mnist-dense"
+    run_dir = tmp_path / "runs" / f"mnist-dense-{Path(small_npz).stem}"
 
     def chief(**env):
         return _start(chief_args, tmp_path, KERASTUNER_TUNER_ID="chief", **kt_env, **env)
@@ -254,7 +254,7 @@ def test_two_local_workers_on_jax(tmp_path, small_npz):
             "--max-epochs", "1", "--final-epochs", "1", "--backend", "jax"]
     code, out, err = _finish(_start(args, tmp_path))
     assert code == 0, err[-3000:]
-    run_dir = tmp_path / "runs" / "mnist-dense"
+    run_dir = tmp_path / "runs" / f"mnist-dense-{Path(small_npz).stem}"
     _assert_each_trial_ran_once(run_dir, "coarse", 3)
     _assert_each_trial_ran_once(run_dir, "fine", 2)
     report = json.loads((run_dir / "report.json").read_text())
@@ -268,7 +268,7 @@ def test_two_local_workers_on_jax(tmp_path, small_npz):
 def test_killed_chief_takes_its_local_workers_down_and_a_rerun_resumes(tmp_path, small_npz):
     args = ["--data", str(small_npz), "--workers", "2", "--fine-tuner", "bayesian",
             "--fine-trials", "2", "--max-epochs", "1", *TINY]
-    run_dir = tmp_path / "runs" / "mnist-dense"
+    run_dir = tmp_path / "runs" / f"mnist-dense-{Path(small_npz).stem}"
     chief = _start(args, tmp_path)
     _wait_for(lambda: sum(t["status"] == "COMPLETED"
                           for t in _trials(run_dir / "coarse").values()) >= 1, 120,

@@ -61,6 +61,12 @@ def no_probe_no_data(monkeypatch, tmp_path):
      "fails"),
     (["--directory", "{cwd}/data.npz/runs"], "data.npz is a file, not a folder"),
     (["--data", "{cwd}/missing.npz"], "--data '{cwd}/missing.npz' does not exist"),
+    # The run must land where asked: it wrote a whole run outside --directory before.
+    (["--project-name", "../escape"], "--project-name must be one folder name inside "
+     "--directory (no '/', not '.' or '..')"),
+    (["--project-name", ".."], "--project-name must be one folder name inside --directory"),
+    (["--project-name", ""], "--project-name must be a non-empty folder name"),
+    (["--directory", ""], "--directory must be a folder path"),
     (["--coarse-trials", "2"], "--coarse-trials must be at least 3"),
     (["--factor", "1"], "argument --factor: must be an integer >= 2"),
     (["--fine-trials", "5"], "--fine-trials only applies to --fine-tuner bayesian"),
@@ -84,6 +90,7 @@ def test_bad_arguments_exit_2_before_any_probe_or_data(no_probe_no_data, capsys,
     assert "my_models" not in sys.modules
     assert not (no_probe_no_data / "runs").exists()
     assert not [p for p in Path("/proc").glob("tunekit-runs*")]
+    assert not (no_probe_no_data / "escape").exists()
 
 
 def test_a_good_user_module_passes_the_checks_without_being_imported(no_probe_no_data):

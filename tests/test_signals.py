@@ -120,7 +120,7 @@ def _signals_then_resume(cwd: Path, backend: str, signals: list[int], max_delay:
     assert final.returncode == 0, (outcomes, final.stderr[-3000:])
     assert "== Summary ==" in final.stdout
     assert not [w for w in NOISE if w in final.stderr], final.stderr[-3000:]
-    run_dir = cwd / "runs" / "my_models-build"
+    run_dir = cwd / "runs" / "my_models-build-tiny"
     coarse = _completed(run_dir, "coarse")
     assert len(coarse) == 3
     # No interrupted trial was recorded as COMPLETED with the score of its first epoch.

@@ -15,13 +15,14 @@ import shlex
 import signal
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from tunekit import _native_logs, interrupts
 from tunekit.cluster import (DEFAULT_CHIEF_TIMEOUT, DEFAULT_WORKER_TIMEOUT, ENV_VARS, Cluster,
                              apply_process_limits, check_port_free, cluster_from)
 from tunekit.hypermodel_specs import UsageError, check_spec, resolve_hypermodel
-from tunekit.manifest import check_writable
+from tunekit.manifest import check_run_location, check_writable
 from tunekit.objectives import describe_objective, parse_objective
 
 QUICK = dict(coarse_trials=4, coarse_epochs=1, fine_trials=4, max_epochs=3, final_epochs=2)
@@ -214,6 +215,8 @@ def _check_before_loading(args: argparse.Namespace) -> None:
         raise UsageError("--factor only applies to --fine-tuner hyperband; the Bayesian "
                          "search's budget is --fine-trials and --max-epochs.")
     kwargs = _workflow_kwargs(args)
+    check_run_location(kwargs["directory"], kwargs["project_name"],
+                       names=("--directory", "--project-name"))
     check_writable(os.path.join(kwargs["directory"], kwargs["project_name"]))
 
 
@@ -252,8 +255,16 @@ def _select_backend(args: argparse.Namespace, data, processes: int = 1) -> dict[
 
 
 def _default_project_name(args: argparse.Namespace) -> str:
-    """The --hypermodel name; `<name>-quick` for --quick, so the full run is not refused."""
+    """`<hypermodel>[-<data>][-quick]`: another --data or --quick gets its own run folder.
+
+    E.g. `mnist-dense`, `mnist-dense-rivers` for `--data rivers.npz`,
+    `mnist-dense-quick`; so a rerun on other data or the full budget after a
+    quick look is not refused as "another configuration".
+    """
     name = args.hypermodel.replace(":", "-")
+    if args.data is not None:
+        data = Path(args.data)
+        name += "-" + (data.name if data.is_dir() else data.stem)
     return f"{name}-quick" if args.quick else name
 
 
@@ -266,7 +277,8 @@ def _workflow_kwargs(args: argparse.Namespace) -> dict[str, Any]:
     return dict(kwargs, defaults_first=args.defaults_first, fine_tuner=args.fine_tuner,
                 objective=args.objective, seed=args.seed,
                 directory=args.directory, overwrite=args.overwrite,
-                project_name=args.project_name or _default_project_name(args),
+                project_name=(_default_project_name(args) if args.project_name is None
+                              else args.project_name),
                 verbose=0 if args.quiet else 1)
 
 

@@ -172,6 +172,12 @@ class Dataset:
     def __repr__(self) -> str:
         return f"<Dataset {self.summary()}>"
 
+    def classes_missing_from_training(self) -> list[str]:
+        """Names of the classes found in `y_val` or `y_test` but never in `y_train`."""
+        seen = set(np.unique(self.y_train).tolist())
+        other = np.unique(np.concatenate([self.y_val, self.y_test])).tolist()
+        return [self.class_names[c] for c in other if c not in seen]
+
     @property
     def x_train_full(self) -> np.ndarray:
         """Training plus validation samples (to retrain the final model)."""
@@ -589,8 +595,13 @@ def _as_float32(x: Any, name: str) -> np.ndarray:
 
 
 def _as_labels(y: Any, name: str) -> np.ndarray:
-    """Validates class-id labels and returns them as 1-D int64."""
+    """Validates class-id labels and returns them as 1-D int64.
+
+    A column of ids, shape `(n, 1)` (Keras's CIFAR layout), is taken as `(n,)`.
+    """
     y = np.asarray(y)
+    if y.ndim == 2 and y.shape[1] == 1:
+        y = y[:, 0]
     if y.ndim != 1:
         raise ValueError(f"{name} must be 1-D integer class ids, got shape {y.shape}; for one-hot "
                          "labels pass np.argmax(y, axis=1).")

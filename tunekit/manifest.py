@@ -213,6 +213,29 @@ def check_kerastuner_project(project_dir: Path) -> int:
     return completed
 
 
+def check_run_location(directory: Any, project_name: Any, *,
+                       names: tuple[str, str] = ("directory", "project_name")) -> None:
+    """Raises `RunConfigError` unless `directory` / `project_name` name one run folder.
+
+    `project_name` must be a single folder name (no path separator, not `.` or
+    `..`), so the run stays inside `directory`; neither may be empty. `names`
+    are how the messages call the two arguments (the CLI passes its flags).
+    """
+    directory_name, project_label = names
+    if not isinstance(directory, (str, os.PathLike)) or not str(os.fspath(directory)).strip():
+        raise RunConfigError(f"{directory_name} must be a folder path, e.g. 'runs'. Received: "
+                             f"{directory!r}.")
+    if not isinstance(project_name, str) or not project_name.strip():
+        raise RunConfigError(f"{project_label} must be a non-empty folder name, e.g. 'demo'. "
+                             f"Received: {project_name!r}.")
+    separators = {os.sep, "/"} | ({os.altsep} if os.altsep else set())
+    if project_name in (".", "..") or any(sep in project_name for sep in separators):
+        raise RunConfigError(
+            f"{project_label} must be one folder name inside {directory_name} (no '/', not '.' "
+            f"or '..'), so the run stays where you asked. Received: {project_name!r}; put the "
+            f"path in {directory_name} instead.")
+
+
 def check_writable(run_dir: str | os.PathLike) -> None:
     """Raises `RunConfigError` if `run_dir` cannot be created and written.
 

@@ -18,7 +18,7 @@ from keras_tuner.src.engine import trial as trial_module
 from tunekit import _faults, _io, interrupts
 from tunekit.data import Dataset
 from tunekit.fitting import fit_hypermodel
-from tunekit.manifest import STEPS, RunManifest, check_kerastuner_project
+from tunekit.manifest import STEPS, RunManifest, check_kerastuner_project, check_run_location
 from tunekit.narrowing import NarrowedSpace, is_usable, narrow_space
 from tunekit.outputs import check_output_shape, model_output_shape, predict_classes
 from tunekit.objectives import resolve_objective
@@ -226,6 +226,13 @@ class CoarseToFine:
                 "load_image_directory, Dataset.from_arrays). "
                 f"Received: {type(data).__name__}."
             )
+        unseen = data.classes_missing_from_training()
+        if unseen:
+            raise ValueError(
+                f"`data`: class(es) {unseen} occur in the validation or test labels but never in "
+                f"y_train ({data.summary()}): a model cannot learn them and its test score would "
+                "mislead. Put examples of every class in the training split (e.g. "
+                "Dataset.from_arrays splits each class).")
         if fine_tuner not in FINE_TUNERS:
             raise ValueError(
                 f"`fine_tuner` must be one of {list(FINE_TUNERS)}. "
@@ -264,7 +271,9 @@ class CoarseToFine:
         self._hypermodel_description = _describe_hypermodel(hypermodel)
         self.data = data
         self.objective = resolve_objective(objective)
-        self.run_dir = Path(directory) / (project_name or _default_name(hypermodel))
+        project_name = _default_name(hypermodel) if project_name is None else project_name
+        check_run_location(directory, project_name)
+        self.run_dir = Path(directory) / project_name
         self.coarse_trials = coarse_trials
         self.coarse_epochs = coarse_epochs
         self.defaults_first = bool(defaults_first)
