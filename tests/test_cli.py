@@ -185,7 +185,8 @@ def test_three_class_npz_gives_a_three_way_model_and_a_3x3_matrix(tmp_path, caps
             "tensorflow", "--batch-size", "32", *TINY]
     assert main(args) == 0, capsys.readouterr().err
     out = capsys.readouterr().out
-    assert "Data: bands: 100 train / 20 validation / 30 test, input (8, 8), 3 classes" in out
+    assert ("Data: bands: 100 train / 20 validation / 30 test, input (8, 8), 3 classes; "
+            "x scaling: uint8 pixels divided by 255 to [0, 1]") in out
     assert "MNIST" not in out and "10 classes" not in out
     run_dir = tmp_path / "runs" / "mnist-dense-bands"  # the default name: hypermodel-data
     import keras

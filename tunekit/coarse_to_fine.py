@@ -369,7 +369,8 @@ def _main(args: argparse.Namespace, argv: list[str], resume: str) -> int:
             print(f"error: {e}", file=sys.stderr)
             return 2
         if not args.quiet:
-            print(f"Run folder: {run.run_dir}\nData: {data.summary()}", flush=True)
+            print(f"Run folder: {run.run_dir}\nData: {data.summary()}; x scaling: "
+                  f"{data.scaling}", flush=True)
         try:
             result = run.run()
         except KeyboardInterrupt:  # a KeyboardInterrupt raised by user code
