@@ -383,6 +383,8 @@ ERROR_CASES = [
      r"mix uint8 and other dtypes .*Save every x array with the same dtype"),
     ("npz_only_x_val", lambda t: data.load_npz(_npz(t, **{**_fake_mnist(),
         "x_val": np.zeros((2, 28, 28))})), r"not a valid \.npz file: it has only one of x_val"),
+    ("npz_one_training_sample", lambda t: data.load_npz(_npz(t, **_fake_mnist(n_train=1))),
+     r"x_train has 1 sample\(s\): at least 2 are needed"),
     ("npz_negative_labels", lambda t: data.load_npz(_npz(t, **{**_fake_mnist(),
         "y_test": np.arange(20) % 10 - 1})), r"class ids must be >= 0"),
     # image folders

@@ -350,6 +350,10 @@ def _npz_dataset(arrays: dict[str, np.ndarray], validation_size: int | None, see
     else:
         n = len(x_train)
         if validation_size is None:
+            if n < 2:
+                raise ValueError(
+                    f"x_train has {n} sample(s): at least 2 are needed, one to train on and "
+                    "one to validate on (or give x_val / y_val).")
             validation_size = min(10_000, max(1, n // 6))
         if not _is_int(validation_size) or not 1 <= validation_size < n:
             raise ValueError(f"validation_size must be an int with 1 <= validation_size < {n} "
