@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import logging
 import os
 import time
 from collections.abc import Callable, Sequence
@@ -15,8 +16,9 @@ import keras_tuner as kt
 from keras_tuner.src.engine import hypermodel as hm_module
 from keras_tuner.src.engine import trial as trial_module
 
-from tunekit import _faults, _io, interrupts
+from tunekit import _faults, _io, _log, interrupts
 from tunekit.data import Dataset
+from tunekit.errors import NoCompletedTrialsError, RetrainDivergedError, RunNotFinishedError
 from tunekit.fitting import fit_hypermodel
 from tunekit.manifest import STEPS, RunManifest, check_kerastuner_project
 from tunekit.narrowing import NarrowedSpace, is_usable, narrow_space
@@ -27,7 +29,8 @@ from tunekit.retraining import SCHEDULES, final_epochs, schedule_callbacks
 from tunekit.tensorboard import write_experiment
 from tunekit.tuners import HYPERBAND_EPOCHS, make_tuner
 
-__all__ = ["CoarseToFine", "Result", "FINE_TUNERS", "NoCompletedTrialsError"]
+__all__ = ["CoarseToFine", "Result", "FINE_TUNERS", "NoCompletedTrialsError",
+           "RetrainDivergedError", "RunNotFinishedError"]
 
 FINE_TUNERS = ("hyperband", "bayesian")
 MIN_COARSE_TRIALS = 3  # `narrow_space`'s default `min_trials`
@@ -35,9 +38,7 @@ NARROWED_SPACE = "narrowed_space.json"
 BEST_HYPERPARAMETERS = "best_hyperparameters.json"
 BEST_MODEL = "best_model.keras"
 
-
-class NoCompletedTrialsError(RuntimeError):
-    """A phase ended without any completed trial with a finite score."""
+_logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -172,7 +173,13 @@ class CoarseToFine:
             is a seed like any other. Defaults to 0.
         overwrite: Delete the run folder's contents and start over. Defaults
             to `False` (resume).
-        verbose: 1 prints progress per trial and the narrowing; 0 is quiet.
+        verbose: 1 (default) reports progress per trial, the narrowing and the
+            retrain; 0 reports none. Progress goes to the `"tunekit"` logger
+            (`logging.getLogger("tunekit")`) at INFO level; unless you gave
+            that logger a handler, tunekit adds one that prints plain lines
+            on stdout. Silence it with
+            `logging.getLogger("tunekit").setLevel(logging.WARNING)`, or
+            send it elsewhere by adding your own handler to that logger.
 
     Example:
 
@@ -384,8 +391,10 @@ class CoarseToFine:
             self._manifest = None
 
     def _say(self, text: str) -> None:
+        """Logs a progress line (`tunekit.workflow`, INFO) unless `verbose=0`."""
         if self.verbose:
-            print(text, flush=True)
+            _log.show_progress()
+            _logger.info(text)
 
     # -- phases ------------------------------------------------------------------
 
@@ -432,8 +441,8 @@ class CoarseToFine:
         if self.final_epochs != "auto":
             return {"epochs": (
                 f"final_epochs={self.final_epochs} sets the epochs of the retrain. Remove "
-                "`epochs` from the hypermodel's fit, or leave final_epochs='auto' "
-                "(--final-epochs auto): the retrain then trains the epochs the fit sets.")}
+                "`epochs` from the hypermodel's fit, or leave final_epochs='auto': the "
+                "retrain then trains the epochs the fit sets.")}
         return {}
 
     def _num_initial_points(self, space: kt.HyperParameters) -> int:
@@ -479,7 +488,7 @@ class CoarseToFine:
                 f"No {phase} trial completed with a finite {self.objective.name} "
                 f"({len(tuner.oracle.trials)} ran; see `error` in trials_dataframe"
                 f"('{self.run_dir}')). Fix the hypermodel or its ranges, then rerun "
-                "with --overwrite."
+                "with overwrite=True."
             )
         seconds = manifest.step(phase).get("seconds", 0.0) + time.perf_counter() - start
         manifest.mark(phase, "done", seconds=round(seconds, 2), best_trial_id=best[0].trial_id,
@@ -557,7 +566,7 @@ class CoarseToFine:
             except ValueError as e:
                 raise _io.StateFileError(
                     f"The narrowing {path} is corrupt ({e}). Nothing was changed on disk; "
-                    "rerun with --overwrite to start over."
+                    "rerun with overwrite=True to start over."
                 ) from None
             return self.narrowed
         oracle = self.coarse().oracle
@@ -631,6 +640,11 @@ class CoarseToFine:
         `best_hyperparameters.json` and the manifest record the `epochs` and
         `batch_size` that `model.fit` received (`batch_size` is `None` when the
         hypermodel's `fit` never called `model.fit`, or called it without one).
+
+        Raises:
+            RetrainDivergedError: The loss became NaN or infinite (no model is
+                saved).
+            NoCompletedTrialsError: A phase ended without a completed trial.
         """
         manifest = self.manifest
         path = self.run_dir / BEST_MODEL
@@ -671,10 +685,10 @@ class CoarseToFine:
         epochs = int(used.get("epochs", epochs))
         batch_size = used.get("batch_size") if used else None
         if facts.nan_at is not None:
-            raise RuntimeError(
+            raise RetrainDivergedError(
                 f"The final retrain of {phase} trial {trial.trial_id} diverged: the loss "
                 f"became NaN or infinite at epoch {facts.nan_at[0] + 1}. No model was saved. "
-                "Pass a smaller --final-epochs or narrow the learning rate."
+                "Pass a smaller final_epochs= or narrow the learning rate."
             )
         _io.atomic_write(path, lambda tmp: _save_keras(model, tmp))
         _io.write_json(self.run_dir / BEST_HYPERPARAMETERS, {
@@ -716,17 +730,29 @@ class CoarseToFine:
         return self.result()
 
     def run(self) -> Result:
-        """Runs (or resumes) all five steps and returns the `Result`."""
+        """Runs (or resumes) all five steps and returns the `Result`.
+
+        Raises:
+            TunekitError: A failure tunekit can name (see `tunekit.errors`):
+                e.g. `RunConfigError` (the folder holds another run: pass
+                `overwrite=True`), `RunLockedError`, `NoCompletedTrialsError`,
+                `RetrainDivergedError`, `tunekit.fitting.HyperModelFitError`.
+        """
         try:
             return self.evaluate()
         finally:
             self.close()
 
     def result(self) -> Result:
-        """The `Result` of a run whose `evaluate()` step is done."""
+        """The `Result` of a run whose `evaluate()` step is done.
+
+        Raises:
+            RunNotFinishedError: The run has not finished: call `run()` or
+                `evaluate()` first.
+        """
         steps = self.manifest.state["steps"]
         if not self.manifest.is_done("evaluate"):
-            raise RuntimeError(
+            raise RunNotFinishedError(
                 f"The run in {self.run_dir} has not finished: call run() or evaluate() first.")
         retrain = steps["retrain"]
         best = _io.read_json(self.run_dir / BEST_HYPERPARAMETERS, what="best hyperparameters")
