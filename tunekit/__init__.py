@@ -33,6 +33,7 @@ __version__ = "0.1.0"
 _EXPORTS = {
     "ChiefUnreachableError": "tunekit.errors",
     "CoarseToFine": "tunekit.workflow",
+    "DataUnavailableError": "tunekit.errors",
     "Dataset": "tunekit.data",
     "HyperModelFitError": "tunekit.fitting",
     "Interrupted": "tunekit.errors",
@@ -63,6 +64,7 @@ _EXPORTS = {
 __all__ = [
     "ChiefUnreachableError",
     "CoarseToFine",
+    "DataUnavailableError",
     "Dataset",
     "HyperModelFitError",
     "Interrupted",
@@ -95,11 +97,11 @@ logging.getLogger("tunekit").addHandler(logging.NullHandler())
 
 if TYPE_CHECKING:
     from tunekit.data import Dataset, load_image_directory, load_mnist, load_npz
-    from tunekit.errors import (ChiefUnreachableError, Interrupted, NoCompletedTrialsError,
-                                PortInUseError, RetrainDivergedError, RunConfigError,
-                                RunLockedError, RunNotFinishedError, StateFileError,
-                                TunekitError, UsageError, WorkerCrashError, WorkerLostError,
-                                WorkerRefusedError)
+    from tunekit.errors import (ChiefUnreachableError, DataUnavailableError, Interrupted,
+                                NoCompletedTrialsError, PortInUseError, RetrainDivergedError,
+                                RunConfigError, RunLockedError, RunNotFinishedError,
+                                StateFileError, TunekitError, UsageError, WorkerCrashError,
+                                WorkerLostError, WorkerRefusedError)
     from tunekit.fitting import HyperModelFitError
     from tunekit.narrowing import NarrowedSpace, narrow_space
     from tunekit.outputs import predict_classes, predicted_classes

@@ -475,7 +475,8 @@ def _work(run, cluster: Cluster, resume: str) -> int:
             print(f"error: {connection.lost_message(e, waited=False)}\n  {resume}",
                   file=sys.stderr)
         else:
-            print(f"error: worker {cluster.tuner_id} failed: {type(e).__name__}: {e}",
+            print(f"error: worker {cluster.tuner_id} failed: {type(e).__name__}: "
+                  f"{cli_message(e)}",
                   file=sys.stderr)
         return 1
     finally:

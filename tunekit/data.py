@@ -26,6 +26,8 @@ from typing import Any
 
 import numpy as np
 
+from tunekit.errors import DataUnavailableError
+
 __all__ = ["SCALED_UINT8", "UNSCALED", "Dataset", "load_image_directory", "load_mnist",
            "load_npz"]
 
@@ -309,7 +311,8 @@ def load_mnist(
     Raises:
         ValueError: If the file is missing or not a valid `.npz` (see `load_npz`),
             or `validation_size` is invalid.
-        RuntimeError: If no path is given and the Keras download fails.
+        DataUnavailableError: If no path is given and the Keras download fails
+            (a `RuntimeError`).
 
     Example:
     >>> ds = load_mnist("/data/mnist.npz", validation_size=5000, seed=1)
@@ -512,9 +515,10 @@ def _download_mnist() -> dict[str, np.ndarray]:
 
         (x_train, y_train), (x_test, y_test) = keras.datasets.mnist.load_data()
     except Exception as exc:  # noqa: BLE001 - any failure gets the same advice
-        raise RuntimeError(f"Could not download MNIST with keras.datasets.mnist.load_data() "
-                           f"({exc!r}). Pass load_mnist(path='/path/to/mnist.npz') or set "
-                           f"{MNIST_ENV_VAR} to a local Keras-layout mnist.npz.") from exc
+        raise DataUnavailableError(
+            f"Could not download MNIST with keras.datasets.mnist.load_data() ({exc!r}). Pass "
+            f"load_mnist(path='/path/to/mnist.npz') or set {MNIST_ENV_VAR} to a local "
+            "Keras-layout mnist.npz.") from exc
     return {"x_train": x_train, "y_train": y_train, "x_test": x_test, "y_test": y_test}
 
 

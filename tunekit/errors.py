@@ -28,6 +28,7 @@ import signal
 
 __all__ = [
     "ChiefUnreachableError",
+    "DataUnavailableError",
     "Interrupted",
     "NoCompletedTrialsError",
     "PortInUseError",
@@ -53,6 +54,10 @@ class TunekitError(Exception):
 
 class UsageError(TunekitError, ValueError):
     """Bad arguments or input, found before any training (the CLI exits with code 2)."""
+
+
+class DataUnavailableError(TunekitError, RuntimeError):
+    """The data could not be fetched (e.g. MNIST's download failed)."""
 
 
 # -- the run folder ------------------------------------------------------------------
