@@ -126,6 +126,13 @@ class CoarseToFine:
     decides the epochs of every trial and of the retrain; it is refused with
     `fine_tuner="hyperband"` or an int `final_epochs`, at the first coarse
     trial (see `tunekit.fitting` for the whole contract).
+
+    Progress lines (one per trial, the narrowing, the retrain) go to the
+    `"tunekit"` logger and, by default, are printed on stdout. In a notebook,
+    `logging.getLogger("tunekit").setLevel(logging.WARNING)` silences them;
+    a handler you add to that logger receives them instead. Failures tunekit
+    names raise a `tunekit.TunekitError` (see `tunekit.errors`), whose
+    messages name this constructor's keyword arguments.
     5. `evaluate()`: the saved model, loaded back, on the untouched test set;
        writes `trials.csv`, `report.json`, `report.md` and plots.
 
