@@ -33,12 +33,14 @@ __version__ = "0.1.0"
 _EXPORTS = {
     "ChiefUnreachableError": "tunekit.errors",
     "CoarseToFine": "tunekit.workflow",
+    "DataError": "tunekit.errors",
     "DataUnavailableError": "tunekit.errors",
     "Dataset": "tunekit.data",
     "HyperModelFitError": "tunekit.fitting",
     "Interrupted": "tunekit.errors",
     "NarrowedSpace": "tunekit.narrowing",
     "NoCompletedTrialsError": "tunekit.errors",
+    "OutputShapeError": "tunekit.errors",
     "PortInUseError": "tunekit.errors",
     "Result": "tunekit.workflow",
     "RetrainDivergedError": "tunekit.errors",
@@ -46,6 +48,7 @@ _EXPORTS = {
     "RunLockedError": "tunekit.errors",
     "RunNotFinishedError": "tunekit.errors",
     "StateFileError": "tunekit.errors",
+    "TooFewTrialsError": "tunekit.errors",
     "TunekitError": "tunekit.errors",
     "UsageError": "tunekit.errors",
     "WorkerCrashError": "tunekit.errors",
@@ -64,12 +67,14 @@ _EXPORTS = {
 __all__ = [
     "ChiefUnreachableError",
     "CoarseToFine",
+    "DataError",
     "DataUnavailableError",
     "Dataset",
     "HyperModelFitError",
     "Interrupted",
     "NarrowedSpace",
     "NoCompletedTrialsError",
+    "OutputShapeError",
     "PortInUseError",
     "Result",
     "RetrainDivergedError",
@@ -77,6 +82,7 @@ __all__ = [
     "RunLockedError",
     "RunNotFinishedError",
     "StateFileError",
+    "TooFewTrialsError",
     "TunekitError",
     "UsageError",
     "WorkerCrashError",
@@ -97,10 +103,11 @@ logging.getLogger("tunekit").addHandler(logging.NullHandler())
 
 if TYPE_CHECKING:
     from tunekit.data import Dataset, load_image_directory, load_mnist, load_npz
-    from tunekit.errors import (ChiefUnreachableError, DataUnavailableError, Interrupted,
-                                NoCompletedTrialsError, PortInUseError, RetrainDivergedError,
-                                RunConfigError, RunLockedError, RunNotFinishedError,
-                                StateFileError, TunekitError, UsageError, WorkerCrashError,
+    from tunekit.errors import (ChiefUnreachableError, DataError, DataUnavailableError,
+                                Interrupted, NoCompletedTrialsError, OutputShapeError,
+                                PortInUseError, RetrainDivergedError, RunConfigError,
+                                RunLockedError, RunNotFinishedError, StateFileError,
+                                TooFewTrialsError, TunekitError, UsageError, WorkerCrashError,
                                 WorkerLostError, WorkerRefusedError)
     from tunekit.fitting import HyperModelFitError
     from tunekit.narrowing import NarrowedSpace, narrow_space

@@ -28,15 +28,18 @@ import signal
 
 __all__ = [
     "ChiefUnreachableError",
+    "DataError",
     "DataUnavailableError",
     "Interrupted",
     "NoCompletedTrialsError",
+    "OutputShapeError",
     "PortInUseError",
     "RetrainDivergedError",
     "RunConfigError",
     "RunLockedError",
     "RunNotFinishedError",
     "StateFileError",
+    "TooFewTrialsError",
     "TunekitError",
     "UsageError",
     "WorkerCrashError",
@@ -54,6 +57,14 @@ class TunekitError(Exception):
 
 class UsageError(TunekitError, ValueError):
     """Bad arguments or input, found before any training (the CLI exits with code 2)."""
+
+
+class DataError(TunekitError, ValueError):
+    """The data cannot be used as given: its file, arrays, labels or splits."""
+
+
+class OutputShapeError(TunekitError, ValueError):
+    """The model's output does not fit the data's number of classes."""
 
 
 class DataUnavailableError(TunekitError, RuntimeError):
@@ -84,6 +95,10 @@ class RunNotFinishedError(TunekitError, RuntimeError):
 
 class NoCompletedTrialsError(TunekitError, RuntimeError):
     """A phase ended without any completed trial with a finite score."""
+
+
+class TooFewTrialsError(TunekitError, ValueError):
+    """Too few usable (completed, finite-score) trials to narrow the space from."""
 
 
 class RetrainDivergedError(TunekitError, RuntimeError):

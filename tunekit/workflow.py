@@ -373,7 +373,8 @@ class CoarseToFine:
         why; so is a model with several outputs.
 
         Raises:
-            ValueError: Naming the output width and the number of classes.
+            OutputShapeError (a `ValueError`): Naming the output width and the
+                number of classes.
         """
         if self._model_checked:
             return
