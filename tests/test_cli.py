@@ -187,6 +187,9 @@ def test_three_class_npz_gives_a_three_way_model_and_a_3x3_matrix(tmp_path, caps
     out = capsys.readouterr().out
     assert ("Data: bands: 100 train / 20 validation / 30 test, input (8, 8), 3 classes; "
             "x scaling: uint8 pixels divided by 255 to [0, 1]") in out
+    # tunekit's progress (the "tunekit" logger) printed as plain lines, each once.
+    assert out.count("\n[coarse] trial 1/3 (id ") == 1 and out.count("Narrowed search space") == 1
+    assert out.count("\nRetraining ") == 1
     assert "MNIST" not in out and "10 classes" not in out
     run_dir = tmp_path / "runs" / "mnist-dense-bands"  # the default name: hypermodel-data
     import keras

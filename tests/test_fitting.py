@@ -297,6 +297,6 @@ def test_a_fit_that_sets_epochs_is_refused_before_training_when_hyperband_follow
     run = CoarseToFine(FixedFitHyperModel(epochs=3), digits, directory=tmp_path,
                        project_name="hb", fine_tuner="hyperband",
                        callbacks=[TrialStepsRecorder()], **TINY)
-    with pytest.raises(HyperModelFitError, match="--fine-tuner bayesian"):
+    with pytest.raises(HyperModelFitError, match="fine_tuner='bayesian'"):
         run.run()
     assert TRIAL_FITS == []  # refused at the first coarse trial, before model.fit

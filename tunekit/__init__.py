@@ -9,6 +9,13 @@ The public API:
 - Narrowing: `narrow_space`, `NarrowedSpace`.
 - Workflow: `CoarseToFine`, `Result`.
 - Tables: `trials_dataframe`.
+- Errors: `TunekitError` and the specific errors under it (see
+  `tunekit.errors`), `tunekit.fitting.HyperModelFitError` among them;
+  `Interrupted` (SIGINT / SIGTERM, a `BaseException`).
+
+Progress goes to `logging.getLogger("tunekit")` (a `NullHandler` here;
+`CoarseToFine(verbose=1)` prints it, see `tunekit._log`): silence it with
+`logging.getLogger("tunekit").setLevel(logging.WARNING)`.
 
 Names are imported on first use, so `python -m tunekit.coarse_to_fine --help`
 and a mistyped flag answer before Keras and TensorFlow load. The command line
@@ -18,15 +25,35 @@ lives in `tunekit.coarse_to_fine` and is deliberately not imported here.
 from __future__ import annotations
 
 import importlib
+import logging
 from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
 _EXPORTS = {
+    "ChiefUnreachableError": "tunekit.errors",
     "CoarseToFine": "tunekit.workflow",
+    "DataError": "tunekit.errors",
+    "DataUnavailableError": "tunekit.errors",
     "Dataset": "tunekit.data",
+    "HyperModelFitError": "tunekit.fitting",
+    "Interrupted": "tunekit.errors",
     "NarrowedSpace": "tunekit.narrowing",
+    "NoCompletedTrialsError": "tunekit.errors",
+    "OutputShapeError": "tunekit.errors",
+    "PortInUseError": "tunekit.errors",
     "Result": "tunekit.workflow",
+    "RetrainDivergedError": "tunekit.errors",
+    "RunConfigError": "tunekit.errors",
+    "RunLockedError": "tunekit.errors",
+    "RunNotFinishedError": "tunekit.errors",
+    "StateFileError": "tunekit.errors",
+    "TooFewTrialsError": "tunekit.errors",
+    "TunekitError": "tunekit.errors",
+    "UsageError": "tunekit.errors",
+    "WorkerCrashError": "tunekit.errors",
+    "WorkerLostError": "tunekit.errors",
+    "WorkerRefusedError": "tunekit.errors",
     "load_image_directory": "tunekit.data",
     "load_mnist": "tunekit.data",
     "load_npz": "tunekit.data",
@@ -38,10 +65,29 @@ _EXPORTS = {
 }
 
 __all__ = [
+    "ChiefUnreachableError",
     "CoarseToFine",
+    "DataError",
+    "DataUnavailableError",
     "Dataset",
+    "HyperModelFitError",
+    "Interrupted",
     "NarrowedSpace",
+    "NoCompletedTrialsError",
+    "OutputShapeError",
+    "PortInUseError",
     "Result",
+    "RetrainDivergedError",
+    "RunConfigError",
+    "RunLockedError",
+    "RunNotFinishedError",
+    "StateFileError",
+    "TooFewTrialsError",
+    "TunekitError",
+    "UsageError",
+    "WorkerCrashError",
+    "WorkerLostError",
+    "WorkerRefusedError",
     "load_image_directory",
     "load_mnist",
     "load_npz",
@@ -52,8 +98,18 @@ __all__ = [
     "trials_dataframe",
 ]
 
+# Progress is logged, not printed (see tunekit._log); a library adds only a NullHandler.
+logging.getLogger("tunekit").addHandler(logging.NullHandler())
+
 if TYPE_CHECKING:
     from tunekit.data import Dataset, load_image_directory, load_mnist, load_npz
+    from tunekit.errors import (ChiefUnreachableError, DataError, DataUnavailableError,
+                                Interrupted, NoCompletedTrialsError, OutputShapeError,
+                                PortInUseError, RetrainDivergedError, RunConfigError,
+                                RunLockedError, RunNotFinishedError, StateFileError,
+                                TooFewTrialsError, TunekitError, UsageError, WorkerCrashError,
+                                WorkerLostError, WorkerRefusedError)
+    from tunekit.fitting import HyperModelFitError
     from tunekit.narrowing import NarrowedSpace, narrow_space
     from tunekit.outputs import predict_classes, predicted_classes
     from tunekit.results import trials_dataframe

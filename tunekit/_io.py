@@ -18,10 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from tunekit import _faults
-
-
-class StateFileError(RuntimeError):
-    """A state file on disk cannot be read (corrupt, truncated or missing)."""
+from tunekit.errors import StateFileError
 
 
 def file_mode() -> int:

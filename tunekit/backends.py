@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import json
+import logging
 import os
 import platform
 import shutil
@@ -24,7 +25,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
@@ -35,6 +36,8 @@ from tunekit.hypermodel_specs import BUILTIN_HYPERMODELS, module_file
 
 __all__ = ["BACKENDS", "cache_key", "choose_backend", "enable_jax_compilation_cache", "probe",
            "probe_with_reason"]
+
+_logger = logging.getLogger(__name__)
 
 BACKENDS = ("tensorflow", "jax")
 _PROBE_STEPS = 200
@@ -208,7 +211,7 @@ def _read_cache(path: Path) -> dict[str, Any]:
 
 def choose_backend(hypermodel: str, input_shape: Sequence[int], num_classes: int,
                    batch_size: int, *, processes: int = 1, refresh: bool = False,
-                   write=print) -> dict[str, Any]:
+                   write: Callable[[str], None] | None = None) -> dict[str, Any]:
     """Picks the faster backend for this hypermodel on this machine.
 
     Only successful probes are cached (in `backends.json` under
@@ -227,7 +230,8 @@ def choose_backend(hypermodel: str, input_shape: Sequence[int], num_classes: int
             the total speed compared. JAX already uses every core in one
             process, TensorFlow gains more from parallel processes.
         refresh: Probe again even if a cached result exists.
-        write: Where to print the outcome (one line).
+        write: Where the outcome goes (one line). Defaults to the
+            `tunekit.backends` logger (INFO).
 
     Returns:
         `{"backend": ..., "samples_per_second": {backend: value}, "failures":
@@ -270,7 +274,7 @@ def choose_backend(hypermodel: str, input_shape: Sequence[int], num_classes: int
                 _io.write_json(path, {"format": _CACHE_FORMAT, "entries": entries})
             except OSError:
                 pass  # a read-only home: probe again next time
-    write(_describe(choice, processes))
+    (write or _logger.info)(_describe(choice, processes))
     return choice
 
 

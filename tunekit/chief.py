@@ -18,6 +18,7 @@ Used by `CoarseToFine` on the chief (see `tunekit.workflow`).
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -31,18 +32,17 @@ from keras_tuner.src.engine import hyperparameters as hp_module
 from keras_tuner.src.engine import trial as trial_module
 
 from tunekit import interrupts
+from tunekit.errors import WorkerLostError
 from tunekit.cluster import (PHASES, SERVICE, Cluster, PortInUseError, check_port_free, decode,
                              encode, split_tuner_id)
 from tunekit.tuners import end_failed_search, quiet_condition_protos
 
 __all__ = ["OracleServer", "WorkerLostError"]
 
+_logger = logging.getLogger(__name__)
+
 _POLL = 0.2
 _IDLE_WAIT = 0.3  # a worker asking too early waits this long before asking again
-
-
-class WorkerLostError(RuntimeError):
-    """A worker holding a trial went silent for longer than the worker timeout."""
 
 
 def _empty_trial(status: str) -> trial_module.Trial:
@@ -152,15 +152,16 @@ class OracleServer:
         cluster: The chief's `Cluster` (address, timeouts).
         config: The run's settings (`CoarseToFine.config()`); a worker whose
             settings differ is refused, with the differences named.
-        write: Where progress lines go.
+        write: Where progress lines go. Defaults to the `tunekit.chief`
+            logger (INFO).
     """
 
     def __init__(self, cluster: Cluster, config: dict[str, Any], *,
-                 write: Callable[[str], None] = print) -> None:
+                 write: Callable[[str], None] | None = None) -> None:
         quiet_condition_protos()
         self.cluster = cluster
         self.config = config
-        self.write = write
+        self.write = write or _logger.info
         self.lock = threading.RLock()
         self.phase: str | None = None
         self.tuner = None

@@ -28,6 +28,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from tunekit.errors import PortInUseError
+
 __all__ = ["Cluster", "PHASES", "PortInUseError", "check_port_free", "cluster_from",
            "apply_process_limits", "decode", "encode", "limits_env", "phase_tuner_id",
            "split_tuner_id", "thread_env", "worker_cores"]
@@ -38,10 +40,6 @@ ENV_VARS = ("KERASTUNER_TUNER_ID", "KERASTUNER_ORACLE_IP", "KERASTUNER_ORACLE_PO
 SERVICE = "tunekit.Cluster"
 DEFAULT_CHIEF_TIMEOUT = 120.0
 DEFAULT_WORKER_TIMEOUT = 300.0
-
-
-class PortInUseError(OSError):
-    """The chief's port is already taken."""
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ import argparse
 import dataclasses
 import importlib.util
 import os
+import re
 import shlex
 import signal
 import sys
@@ -18,10 +19,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from tunekit import _native_logs, interrupts
+from tunekit import _log, _native_logs, interrupts
 from tunekit.cluster import (DEFAULT_CHIEF_TIMEOUT, DEFAULT_WORKER_TIMEOUT, ENV_VARS, Cluster,
                              apply_process_limits, check_port_free, cluster_from)
-from tunekit.hypermodel_specs import UsageError, check_spec, resolve_hypermodel
+from tunekit.errors import TunekitError, UsageError
+from tunekit.hypermodel_specs import check_spec, resolve_hypermodel
 from tunekit.manifest import check_run_location, check_writable
 from tunekit.objectives import describe_objective, parse_objective
 
@@ -230,8 +232,7 @@ def _select_backend(args: argparse.Namespace, data, processes: int = 1) -> dict[
         from tunekit.backends import choose_backend
 
         choice = choose_backend(args.hypermodel, data.input_shape, data.num_classes,
-                                args.batch_size or 128, processes=processes,
-                                write=(lambda text: None) if args.quiet else print)
+                                args.batch_size or 128, processes=processes)
     else:
         choice = {"backend": args.backend, "requested": True}
     interrupts.check()  # a signal during the probe
@@ -282,6 +283,36 @@ def _workflow_kwargs(args: argparse.Namespace) -> dict[str, Any]:
                 verbose=0 if args.quiet else 1)
 
 
+# `name=value` in a library message: a keyword argument, shown to CLI users as its flag.
+_KEYWORD = re.compile(r"\b([a-z][a-z0-9_]*)=('[^']*'|\"[^\"]*\"|[^\s,;()]*[^\s,;().])?")
+
+
+def cli_message(error: BaseException) -> str:
+    """The message of `error` as the command line says it: flags, not keywords.
+
+    A `TunekitError` names Python keyword arguments (`pass overwrite=True`,
+    `final_epochs='auto'`, `project_name=`); each one that is also an option
+    of this command becomes that option (`--overwrite`, `--final-epochs auto`,
+    `--project-name`). Other errors, and other `name=value` text (`seed:
+    chief 0`, `val_accuracy=0.91`), are left as they are.
+    """
+    text = str(error)
+    if not isinstance(error, TunekitError):
+        return text
+    actions = {a.dest: a for a in build_parser()._actions if a.option_strings}
+
+    def flag(match: re.Match) -> str:
+        action = actions.get(match.group(1))
+        if action is None:
+            return match.group(0)
+        value = (match.group(2) or "").strip("'\"")
+        if isinstance(action, argparse._StoreConstAction):  # store_true / store_false
+            return action.option_strings[0] if value == str(action.const) else match.group(0)
+        return f"{action.option_strings[0]} {value}" if value else action.option_strings[0]
+
+    return _KEYWORD.sub(flag, text)
+
+
 def _summary(result) -> str:
     phases = ", ".join(f"{p} best {v['score']:.4f} (trial {v['trial_id']})"
                        for p, v in result.phase_bests.items())
@@ -312,6 +343,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = build_parser().parse_args(argv)
     except SystemExit as e:  # --help (0) or a bad argument (2), already reported
         return int(e.code or 0)
+    # tunekit's progress (the "tunekit" logger) as plain lines: stdout, warnings on stderr.
+    with _log.cli_output(quiet=args.quiet):
+        return _run(args, argv)
+
+
+def _run(args: argparse.Namespace, argv: list[str]) -> int:
     try:  # before any probe or data loading: never guess a direction
         name, direction = parse_objective(args.objective, args.direction,
                                           argument="--objective")
@@ -366,7 +403,7 @@ def _main(args: argparse.Namespace, argv: list[str], resume: str) -> int:
             if cluster.role == "chief":
                 _start_chief(run, cluster, argv, backend["backend"], quiet=args.quiet)
         except (ValueError, TypeError, RuntimeError, OSError) as e:
-            print(f"error: {e}", file=sys.stderr)
+            print(f"error: {cli_message(e)}", file=sys.stderr)
             return 2
         if not args.quiet:
             print(f"Run folder: {run.run_dir}\nData: {data.summary()}; x scaling: "
@@ -379,10 +416,10 @@ def _main(args: argparse.Namespace, argv: list[str], resume: str) -> int:
             from keras_tuner import errors as kt_errors
 
             if isinstance(e, kt_errors.FatalValueError):
-                print(f"error: {e}", file=sys.stderr)
+                print(f"error: {cli_message(e)}", file=sys.stderr)
                 return 2
-            print(f"error: the run failed: {type(e).__name__}: {e}\nFix the cause and resume "
-                  f"with:\n  {resume}", file=sys.stderr)
+            print(f"error: the run failed: {type(e).__name__}: {cli_message(e)}\nFix the cause "
+                  f"and resume with:\n  {resume}", file=sys.stderr)
             return 1
         finally:
             run.close()
@@ -400,14 +437,14 @@ def _start_chief(run, cluster: Cluster, argv: Sequence[str], backend: str, *,
     from tunekit.chief import OracleServer
     from tunekit.supervisor import LocalWorkers
 
-    say = (lambda text: None) if quiet else (lambda text: print(text, flush=True))
-    run.oracle_server = OracleServer(cluster, run.config(), write=say).start()
-    say(f"Chief: serving KerasTuner's oracle on {run.oracle_server.address} (no "
-        "authentication: keep it on a private network).")
+    run.oracle_server = OracleServer(cluster, run.config()).start()
+    if not quiet:
+        print(f"Chief: serving KerasTuner's oracle on {run.oracle_server.address} (no "
+              "authentication: keep it on a private network).", flush=True)
     if cluster.workers:
         worker_argv = [a for a in argv if a != "--overwrite"]
         run.supervisor = LocalWorkers(cluster, worker_argv, run.run_dir / "workers",
-                                      backend=backend, write=say).start()
+                                      backend=backend).start()
 
 
 def _stop_chief(run, *, wait: float) -> None:
@@ -430,10 +467,10 @@ def _work(run, cluster: Cluster, resume: str) -> int:
     try:
         connection.hello()
     except WorkerRefusedError as e:
-        print(f"error: worker {cluster.tuner_id}: {e}", file=sys.stderr)
+        print(f"error: worker {cluster.tuner_id}: {cli_message(e)}", file=sys.stderr)
         return 2
     except ChiefUnreachableError as e:
-        print(f"error: {e}", file=sys.stderr)
+        print(f"error: {cli_message(e)}", file=sys.stderr)
         return 1
     connection.start_heartbeat()
     print(f"Worker {cluster.tuner_id}: joined the chief at {cluster.address}; run folder "
@@ -451,7 +488,8 @@ def _work(run, cluster: Cluster, resume: str) -> int:
             print(f"error: {connection.lost_message(e, waited=False)}\n  {resume}",
                   file=sys.stderr)
         else:
-            print(f"error: worker {cluster.tuner_id} failed: {type(e).__name__}: {e}",
+            print(f"error: worker {cluster.tuner_id} failed: {type(e).__name__}: "
+                  f"{cli_message(e)}",
                   file=sys.stderr)
         return 1
     finally:

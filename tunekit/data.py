@@ -26,6 +26,8 @@ from typing import Any
 
 import numpy as np
 
+from tunekit.errors import DataError, DataUnavailableError
+
 __all__ = ["SCALED_UINT8", "UNSCALED", "Dataset", "load_image_directory", "load_mnist",
            "load_npz"]
 
@@ -79,11 +81,11 @@ class Dataset:
     def __post_init__(self) -> None:
         num_classes = int(self.num_classes)
         if num_classes < 2:
-            raise ValueError(f"Need at least 2 classes, got num_classes={num_classes}; "
+            raise DataError(f"Need at least 2 classes, got num_classes={num_classes}; "
                              "classification needs two or more distinct labels.")
         class_names = [str(c) for c in self.class_names]
         if len(class_names) != num_classes:
-            raise ValueError(f"Got {len(class_names)} class_names for num_classes={num_classes}; "
+            raise DataError(f"Got {len(class_names)} class_names for num_classes={num_classes}; "
                              "pass one name per class (or class_names=None for '0', '1', ...).")
         input_shape = tuple(int(d) for d in self.input_shape)
         values: dict[str, Any] = dict(
@@ -93,13 +95,13 @@ class Dataset:
             y = _as_labels(getattr(self, f"y_{split}"), f"y_{split}")
             _check_lengths(x, y, f"x_{split}", f"y_{split}")
             if x.shape[1:] != input_shape:
-                raise ValueError(f"x_{split} samples have shape {x.shape[1:]}, expected "
+                raise DataError(f"x_{split} samples have shape {x.shape[1:]}, expected "
                                  f"input_shape {input_shape}; all splits must share it.")
             _check_finite(x, f"x_{split}")
             _check_label_range(y, num_classes, f"y_{split}")
             values[f"x_{split}"], values[f"y_{split}"] = _readonly(x), _readonly(y)
         if len(values["x_train"]) == 0:
-            raise ValueError("The training split is empty; a Dataset needs training samples.")
+            raise DataError("The training split is empty; a Dataset needs training samples.")
         for key, value in values.items():
             object.__setattr__(self, key, value)
 
@@ -135,14 +137,14 @@ class Dataset:
             A `Dataset` named `"arrays"`.
 
         Raises:
-            ValueError: On bad lengths, labels, values or fractions, or a class too
+            DataError (a `ValueError`): On bad lengths, labels, values or fractions, or a class too
                 small to appear in every split.
 
         Example:
         >>> ds = Dataset.from_arrays(np.random.rand(100, 8), np.arange(100) % 2)
         """
         if (x_test is None) != (y_test is None):
-            raise ValueError("Got only one of x_test / y_test; pass both, or neither to split "
+            raise DataError("Got only one of x_test / y_test; pass both, or neither to split "
                              "a test set from x.")
         if x_test is not None:
             test_fraction = 0.0
@@ -223,12 +225,12 @@ class Dataset:
         """Returns a new Dataset with the first N samples of each split (None keeps all).
 
         Raises:
-            ValueError: If a count is negative, or `num_train` is 0.
+            DataError (a `ValueError`): If a count is negative, or `num_train` is 0.
         """
         counts = {"train": num_train, "val": num_val, "test": num_test}
         for split, n in counts.items():
             if n is not None and (not _is_int(n) or n < 0):
-                raise ValueError(f"num_{split} must be a non-negative int or None, got {n!r}.")
+                raise DataError(f"num_{split} must be a non-negative int or None, got {n!r}.")
         arrays = {f"{xy}_{split}": getattr(self, f"{xy}_{split}")[:n]
                   for split, n in counts.items() for xy in "xy"}
         return dataclasses.replace(self, **arrays)
@@ -265,7 +267,7 @@ def load_npz(
         A `Dataset`.
 
     Raises:
-        ValueError: If the file is missing, not a valid `.npz` (unreadable,
+        DataError (a `ValueError`): If the file is missing, not a valid `.npz` (unreadable,
             truncated, another format, missing keys, non-numeric or object
             arrays), or its labels or shapes are unusable; the message names the file.
 
@@ -283,7 +285,7 @@ def load_npz(
         missing = sorted(set(range(num_classes)) - set(present.tolist()))
         if present.size and present.min() >= 0 and missing:
             shown = ", ".join(map(str, missing[:10])) + (", ..." if len(missing) > 10 else "")
-            raise ValueError(
+            raise DataError(
                 f"class id(s) {shown} never occur in its labels, which go up to {num_classes - 1}."
                 f" The number of classes is max(label) + 1 = {num_classes}, so every id 0.."
                 f"{num_classes - 1} must occur. Relabel to consecutive ids over all splits, e.g. "
@@ -313,9 +315,10 @@ def load_mnist(
         divided by 255.
 
     Raises:
-        ValueError: If the file is missing or not a valid `.npz` (see `load_npz`),
+        DataError (a `ValueError`): If the file is missing or not a valid `.npz` (see `load_npz`),
             or `validation_size` is invalid.
-        RuntimeError: If no path is given and the Keras download fails.
+        DataUnavailableError: If no path is given and the Keras download fails
+            (a `RuntimeError`).
 
     Example:
     >>> ds = load_mnist("/data/mnist.npz", validation_size=5000, seed=1)
@@ -325,7 +328,7 @@ def load_mnist(
     if path is None:
         arrays: dict[str, np.ndarray] = _download_mnist()
     elif not Path(path).is_file():
-        raise ValueError(f"MNIST file not found: {str(path)!r} (from {origin}). Expected a Keras-"
+        raise DataError(f"MNIST file not found: {str(path)!r} (from {origin}). Expected a Keras-"
                          f"layout .npz; pass load_mnist(path=...) or set {MNIST_ENV_VAR} to it.")
     else:
         arrays = _read_npz(path, _MNIST_KEYS)
@@ -333,7 +336,7 @@ def load_mnist(
         for key in ("y_train", "y_test"):
             y = _as_labels(arrays[key], key)
             if y.size and (y.min() < 0 or y.max() > 9):
-                raise ValueError(f"{key} has labels in [{y.min()}, {y.max()}], not MNIST's 0..9. "
+                raise DataError(f"{key} has labels in [{y.min()}, {y.max()}], not MNIST's 0..9. "
                                  "Load other data with load_npz(path), which takes the classes "
                                  "from the labels.")
         return _npz_dataset(arrays, validation_size, seed, class_names=None, num_classes=10,
@@ -351,19 +354,19 @@ def _npz_dataset(arrays: dict[str, np.ndarray], validation_size: int | None, see
         n = len(x_train)
         if validation_size is None:
             if n < 2:
-                raise ValueError(
+                raise DataError(
                     f"x_train has {n} sample(s): at least 2 are needed, one to train on and "
                     "one to validate on (or give x_val / y_val).")
             validation_size = min(10_000, max(1, n // 6))
         if not _is_int(validation_size) or not 1 <= validation_size < n:
-            raise ValueError(f"validation_size must be an int with 1 <= validation_size < {n} "
+            raise DataError(f"validation_size must be an int with 1 <= validation_size < {n} "
                              f"(the training set size), got {validation_size!r}.")
         order = np.random.default_rng(seed).permutation(n)
         val, train = order[: int(validation_size)], order[int(validation_size):]
         x_train, y_train, x_val, y_val = x_train[train], y_train[train], x_train[val], y_train[val]
     dtypes = {k: str(arrays[k].dtype) for k in arrays if k.startswith("x_")}
     if len({d == "uint8" for d in dtypes.values()}) > 1:
-        raise ValueError(f"its x arrays mix uint8 and other dtypes ({dtypes}): uint8 is divided "
+        raise DataError(f"its x arrays mix uint8 and other dtypes ({dtypes}): uint8 is divided "
                          "by 255 and other dtypes are not, so the splits would differ in scale. "
                          "Save every x array with the same dtype.")
     scaling = SCALED_UINT8 if x_train.dtype == np.uint8 else UNSCALED
@@ -377,27 +380,27 @@ def _npz_dataset(arrays: dict[str, np.ndarray], validation_size: int | None, see
 
 @contextlib.contextmanager
 def _naming_file(path: Any) -> Iterator[None]:
-    """Prefixes a `ValueError` raised inside with the data file's path."""
+    """Prefixes a `ValueError` (e.g. a `DataError`) raised inside with the data file's path."""
     try:
         yield
     except ValueError as exc:
         if path is None or str(path) in str(exc):
             raise
-        raise ValueError(f"Data file {str(path)!r}: {exc}") from None
+        raise DataError(f"Data file {str(path)!r}: {exc}") from None
 
 
 def _read_npz(path: str | os.PathLike[str], required: Sequence[str],
               optional: Sequence[str] = ()) -> dict[str, np.ndarray]:
-    """Reads the named arrays of an `.npz` (no pickles), or raises a one-line `ValueError`."""
+    """Reads the named arrays of an `.npz` (no pickles), or raises a one-line `DataError`."""
     shown = str(path)
 
-    def invalid(reason: str) -> ValueError:
-        return ValueError(f"{shown!r} is not a valid .npz file: {reason}. Expected a NumPy .npz "
+    def invalid(reason: str) -> DataError:
+        return DataError(f"{shown!r} is not a valid .npz file: {reason}. Expected a NumPy .npz "
                           f"archive (numpy.savez) with numeric arrays {', '.join(required)}.")
 
     file = Path(path)
     if not file.is_file():
-        raise ValueError(f"Data file not found: {shown!r}; pass a .npz file or an image folder.")
+        raise DataError(f"Data file not found: {shown!r}; pass a .npz file or an image folder.")
     try:
         loaded = np.load(file, allow_pickle=False)
     except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
@@ -468,28 +471,28 @@ def load_image_directory(
         `rescale=False` (the command line does).
 
     Raises:
-        ValueError: On a missing folder, fewer than 2 classes, an empty class, bad
+        DataError (a `ValueError`): On a missing folder, fewer than 2 classes, an empty class, bad
             arguments, an unreadable image or a split that leaves a class empty.
 
     Example:
     >>> ds = load_image_directory("data/toonvision", image_size=(64, 64))
     """
     if color_mode not in _COLOR_MODES:
-        raise ValueError(f"Unknown color_mode {color_mode!r}; choose one of {list(_COLOR_MODES)}.")
+        raise DataError(f"Unknown color_mode {color_mode!r}; choose one of {list(_COLOR_MODES)}.")
     if (
         not isinstance(image_size, (tuple, list)) or len(image_size) != 2
         or not all(_is_int(s) and s > 0 for s in image_size)
     ):
-        raise ValueError(f"image_size must be two positive ints (height, width), got "
+        raise DataError(f"image_size must be two positive ints (height, width), got "
                          f"{image_size!r}; e.g. image_size=(64, 64).")
     _check_fractions(validation_fraction, test_fraction)
     folder = Path(root)
     if not folder.is_dir():
-        raise ValueError(f"Image folder not found: {str(folder)!r}. Expected a directory with "
+        raise DataError(f"Image folder not found: {str(folder)!r}. Expected a directory with "
                          "one subfolder of images per class.")
     classes = sorted(p.name for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
     if len(classes) < 2:
-        raise ValueError(f"Need at least 2 class subfolders in {str(folder)!r}, found "
+        raise DataError(f"Need at least 2 class subfolders in {str(folder)!r}, found "
                          f"{len(classes)}: {classes}. Put each class in its own subfolder.")
     files, labels = [], []
     for label, name in enumerate(classes):
@@ -498,7 +501,7 @@ def load_image_directory(
             if p.is_file() and not p.name.startswith(".") and p.suffix.lower() in _IMAGE_SUFFIXES
         )
         if not found:
-            raise ValueError(f"Class folder {name!r} in {str(folder)!r} has no images "
+            raise DataError(f"Class folder {name!r} in {str(folder)!r} has no images "
                              f"({'/'.join(_IMAGE_SUFFIXES)}); add images or remove the folder.")
         files += found
         labels += [label] * len(found)
@@ -522,9 +525,10 @@ def _download_mnist() -> dict[str, np.ndarray]:
 
         (x_train, y_train), (x_test, y_test) = keras.datasets.mnist.load_data()
     except Exception as exc:  # noqa: BLE001 - any failure gets the same advice
-        raise RuntimeError(f"Could not download MNIST with keras.datasets.mnist.load_data() "
-                           f"({exc!r}). Pass load_mnist(path='/path/to/mnist.npz') or set "
-                           f"{MNIST_ENV_VAR} to a local Keras-layout mnist.npz.") from exc
+        raise DataUnavailableError(
+            f"Could not download MNIST with keras.datasets.mnist.load_data() ({exc!r}). Pass "
+            f"load_mnist(path='/path/to/mnist.npz') or set {MNIST_ENV_VAR} to a local "
+            "Keras-layout mnist.npz.") from exc
     return {"x_train": x_train, "y_train": y_train, "x_test": x_test, "y_test": y_test}
 
 
@@ -536,7 +540,7 @@ def _read_image(file: Path, mode: str, size: tuple[int, int]) -> np.ndarray:
             image = image.convert(mode).resize((size[1], size[0]), Image.BILINEAR)
             return np.asarray(image, dtype=np.uint8)
     except (UnidentifiedImageError, OSError) as exc:
-        raise ValueError(f"Could not read image {str(file)!r}: {exc}. Fix or remove it.") from exc
+        raise DataError(f"Could not read image {str(file)!r}: {exc}. Fix or remove it.") from exc
 
 
 def _stratified_split(
@@ -558,7 +562,7 @@ def _stratified_split(
         n_train = n - n_test - n_val
         if n_train < 1:
             name = names[label] if label < len(names) else str(label)
-            raise ValueError(f"Class {name!r} has {n} sample(s): split {max(n_train, 0)} train / "
+            raise DataError(f"Class {name!r} has {n} sample(s): split {max(n_train, 0)} train / "
                              f"{n_val} validation / {n_test} test leaves a split without it. "
                              "Add samples (>= 3 per class when both fractions are > 0) or set "
                              "a fraction to 0.")
@@ -574,9 +578,9 @@ def _stratified_split(
 def _check_fractions(val_fraction: float, test_fraction: float) -> None:
     for name, value in (("validation_fraction", val_fraction), ("test_fraction", test_fraction)):
         if not isinstance(value, numbers.Real) or isinstance(value, bool) or not 0 <= value < 1:
-            raise ValueError(f"{name} must be a number in [0, 1), got {value!r}.")
+            raise DataError(f"{name} must be a number in [0, 1), got {value!r}.")
     if val_fraction + test_fraction >= 1:
-        raise ValueError(f"validation_fraction + test_fraction must be < 1 to leave training data, "
+        raise DataError(f"validation_fraction + test_fraction must be < 1 to leave training data, "
                          f"got {val_fraction} + {test_fraction} = {val_fraction + test_fraction}.")
 
 
@@ -592,9 +596,9 @@ def _as_float32(x: Any, name: str) -> np.ndarray:
     try:
         x = np.asarray(x, dtype=np.float32)
     except (TypeError, ValueError) as exc:
-        raise ValueError(f"{name} must be numeric (convertible to float32): {exc}.") from exc
+        raise DataError(f"{name} must be numeric (convertible to float32): {exc}.") from exc
     if x.ndim < 1:
-        raise ValueError(f"{name} must have a leading sample axis, got a scalar.")
+        raise DataError(f"{name} must have a leading sample axis, got a scalar.")
     return x
 
 
@@ -607,21 +611,21 @@ def _as_labels(y: Any, name: str) -> np.ndarray:
     if y.ndim == 2 and y.shape[1] == 1:
         y = y[:, 0]
     if y.ndim != 1:
-        raise ValueError(f"{name} must be 1-D integer class ids, got shape {y.shape}; for one-hot "
+        raise DataError(f"{name} must be 1-D integer class ids, got shape {y.shape}; for one-hot "
                          "labels pass np.argmax(y, axis=1).")
     if y.dtype.kind in "iub":
         return y.astype(np.int64)
     if y.dtype.kind == "f" and np.all(np.isfinite(y)) and np.all(y == np.round(y)):
         return y.astype(np.int64)
     example = next((v for v in y.tolist() if not (isinstance(v, float) and v.is_integer())), None)
-    raise ValueError(f"{name} must hold integer class ids, got dtype {y.dtype} (e.g. {example!r}). "
+    raise DataError(f"{name} must hold integer class ids, got dtype {y.dtype} (e.g. {example!r}). "
                      "tunekit tunes classifiers only for now (regression targets are not yet "
                      "supported): map labels to 0..num_classes-1 integers first.")
 
 
 def _check_lengths(x: np.ndarray, y: np.ndarray, x_name: str, y_name: str) -> None:
     if len(x) != len(y):
-        raise ValueError(f"{x_name} has {len(x)} samples but {y_name} has {len(y)} labels; "
+        raise DataError(f"{x_name} has {len(x)} samples but {y_name} has {len(y)} labels; "
                          "they must have the same length.")
 
 
@@ -629,14 +633,14 @@ def _check_finite(x: np.ndarray, name: str) -> None:
     # Fast path: a finite float64 sum implies every value is finite.
     if x.size and not np.isfinite(x.sum(dtype=np.float64)) and not np.isfinite(x).all():
         bad = int(np.size(x) - np.count_nonzero(np.isfinite(x)))
-        raise ValueError(f"{name} contains {bad} non-finite value(s) (NaN or inf); clean them.")
+        raise DataError(f"{name} contains {bad} non-finite value(s) (NaN or inf); clean them.")
 
 
 def _check_label_range(y: np.ndarray, num_classes: int, name: str) -> None:
     if y.size and (y.min() < 0 or y.max() >= num_classes):
         fix = ("class ids must be >= 0: relabel to 0..num_classes-1" if y.min() < 0 else
                "relabel to 0..num_classes-1 or pass a larger num_classes")
-        raise ValueError(f"{name} has labels in [{y.min()}, {y.max()}], expected "
+        raise DataError(f"{name} has labels in [{y.min()}, {y.max()}], expected "
                          f"[0, {num_classes}); {fix}.")
 
 

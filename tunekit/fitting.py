@@ -46,12 +46,14 @@ import keras
 import keras_tuner as kt
 from keras_tuner import errors as kt_errors
 
+from tunekit.errors import TunekitError
+
 __all__ = ["FitCall", "HyperModelFitError", "fit_hypermodel"]
 
 _DUPLICATE = re.compile(r"got multiple values for keyword argument '(\w+)'")
 
 
-class HyperModelFitError(kt_errors.FatalValueError):
+class HyperModelFitError(TunekitError, kt_errors.FatalValueError):
     """A hypermodel's `fit` breaks tunekit's contract (see `tunekit.fitting`).
 
     A KerasTuner `FatalError`: the search stops at once instead of failing

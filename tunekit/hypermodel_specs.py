@@ -11,13 +11,11 @@ import os
 import sys
 from typing import Any
 
+from tunekit.errors import UsageError
+
 __all__ = ["BUILTIN_HYPERMODELS", "UsageError", "check_spec", "module_file", "resolve_hypermodel"]
 
 BUILTIN_HYPERMODELS = ("mnist-dense", "toonvision-cnn")
-
-
-class UsageError(ValueError):
-    """Bad arguments or input: the command line exits with code 2."""
 
 
 def _split(spec: str) -> tuple[str, str]:

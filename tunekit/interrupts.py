@@ -28,26 +28,13 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from tunekit.errors import Interrupted
+
 __all__ = ["Interrupted", "check", "handle_signals", "pending"]
 
 SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 _pending: int | None = None  # the signal number recorded by the handler
-
-
-class Interrupted(BaseException):
-    """Raised by `check()` after SIGINT or SIGTERM; past every `except Exception`.
-
-    Attributes:
-        signum: The signal received.
-        exit_code: The conventional exit status, 128 + `signum` (130 for
-            SIGINT, 143 for SIGTERM).
-    """
-
-    def __init__(self, signum: int) -> None:
-        super().__init__(f"interrupted by {signal.Signals(signum).name}")
-        self.signum = signum
-        self.exit_code = 128 + signum
 
 
 def _handler(signum: int, frame) -> None:

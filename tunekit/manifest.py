@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from tunekit import _io
+from tunekit.errors import RunConfigError, RunLockedError
 
 __all__ = [
     "RunManifest", "RunConfigError", "RunLockedError", "STEPS", "check_kerastuner_project",
@@ -31,14 +32,6 @@ __all__ = [
 MANIFEST = "manifest.json"
 LOCK = ".lock"
 STEPS = ("coarse", "narrow", "fine", "retrain", "evaluate")
-
-
-class RunConfigError(ValueError):
-    """The run folder holds a different run, or cannot be used."""
-
-
-class RunLockedError(RuntimeError):
-    """Another process is working on the same run folder."""
 
 
 def versions() -> dict[str, str]:
@@ -111,14 +104,14 @@ class RunManifest:
             if others:
                 raise RunConfigError(
                     f"{self.run_dir} already holds files ({', '.join(sorted(others)[:5])}) "
-                    "but no tunekit manifest. Pass --overwrite (overwrite=True) to delete "
-                    "them, or choose another --project-name / --directory."
+                    "but no tunekit manifest. Pass overwrite=True to delete them, or choose "
+                    "another project_name= / directory=."
                 )
             return {**new, "steps": {}, "created": time.time()}
         old = _io.read_json(self.path, what="run manifest")
         hint = (
-            "Rerun with the original settings to resume, pass --overwrite "
-            "(overwrite=True) to start over, or choose another --project-name."
+            "Rerun with the original settings to resume, pass overwrite=True to start "
+            "over, or choose another project_name=."
         )
         if old.get("versions") != new["versions"]:
             diff = "; ".join(_differences(old.get("versions", {}), new["versions"]))
@@ -207,8 +200,8 @@ def check_kerastuner_project(project_dir: Path) -> int:
         path, error = bad[0]
         raise _io.StateFileError(
             f"{error} Found {completed} completed trial(s) in {project_dir}. Safe options: "
-            f"restore {path.name} from a backup and rerun to resume, or rerun with --overwrite "
-            "(overwrite=True) to start the run over."
+            f"restore {path.name} from a backup and rerun to resume, or rerun with "
+            "overwrite=True to start the run over."
         )
     return completed
 
@@ -250,19 +243,19 @@ def check_writable(run_dir: str | os.PathLike) -> None:
             if not parent.is_dir():
                 raise RunConfigError(
                     f"Cannot create the run folder {run_dir}: {parent} is a file, not a "
-                    "folder. Choose another --directory / --project-name."
+                    "folder. Choose another directory= / project_name=."
                 )
             if not os.access(parent, os.W_OK | os.X_OK):
                 raise RunConfigError(
                     f"Cannot write the run folder {run_dir}: {parent} is not writable. "
-                    "Choose another --directory."
+                    "Choose another directory=."
                 )
             try:
                 os.rmdir(tempfile.mkdtemp(prefix=".tunekit-check-", dir=parent))
             except OSError as e:
                 raise RunConfigError(
                     f"Cannot create the run folder {run_dir}: creating a folder in {parent} "
-                    f"fails ({e.strerror or e}). Choose another --directory."
+                    f"fails ({e.strerror or e}). Choose another directory=."
                 ) from None
             break
 

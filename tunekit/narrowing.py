@@ -14,6 +14,8 @@ import keras_tuner
 from keras_tuner.engine import hyperparameters as hp_module
 from keras_tuner.engine.trial import TrialStatus
 
+from tunekit.errors import TooFewTrialsError
+
 __all__ = ["Change", "NarrowedSpace", "is_usable", "narrow_space"]
 
 _FORMAT = "tunekit.narrowed_space"
@@ -230,8 +232,9 @@ def narrow_space(
         A `NarrowedSpace`.
 
     Raises:
-        ValueError: If an argument is invalid, or fewer than `min_trials`
-            trials are usable.
+        ValueError: If an argument is invalid.
+        TooFewTrialsError (a `ValueError`): If fewer than `min_trials` trials
+            are usable.
         TypeError: If `space` is not a `HyperParameters` or a trial is not a
             `Trial`.
 
@@ -258,7 +261,7 @@ def narrow_space(
     usable = [t for t in trials if is_usable(t)]
     n = len(usable)
     if n < min_trials:
-        raise ValueError(
+        raise TooFewTrialsError(
             f"Only {n} of the {len(trials)} trials given are usable (COMPLETED "
             f"with a finite score); narrowing needs at least min_trials="
             f"{min_trials}. Run more trials in the coarse search, or lower "

@@ -23,6 +23,8 @@ from typing import Any
 
 import numpy as np
 
+from tunekit.errors import OutputShapeError
+
 __all__ = ["check_output_shape", "model_output_shape", "predict_classes", "predicted_classes",
            "uses_logits"]
 
@@ -40,11 +42,12 @@ def check_output_shape(shape: Sequence[int | None], num_classes: int, *,
         what: How the message names the model.
 
     Raises:
-        ValueError: Naming the output's width (or shape) and the number of classes.
+        OutputShapeError (a `ValueError`): Naming the output's width (or shape)
+            and the number of classes.
 
     Example:
     >>> check_output_shape((None, 1), 2)   # a binary sigmoid: fine
-    >>> check_output_shape((None, 5), 10)  # raises ValueError
+    >>> check_output_shape((None, 5), 10)  # raises OutputShapeError
     """
     shape = tuple(shape)
     fix = (f"End the model in Dense({num_classes}) (softmax, or logits with a from_logits "
@@ -52,13 +55,13 @@ def check_output_shape(shape: Sequence[int | None], num_classes: int, *,
                       if num_classes == 2 else
                       "; one sigmoid unit only fits 2 classes") + ".")
     if len(shape) > 2:
-        raise ValueError(
+        raise OutputShapeError(
             f"{what} outputs shape {shape}, but a classifier of {num_classes} classes outputs "
             f"(batch, {num_classes}): flatten or pool before the last layer. {fix}")
     width = shape[1] if len(shape) == 2 else 1
     if width == num_classes or (width == 1 and num_classes == 2):
         return
-    raise ValueError(
+    raise OutputShapeError(
         f"{what} outputs {width} unit{'s' if width != 1 else ''} per sample but the data has "
         f"{num_classes} classes (output shape {shape}); they must agree. {fix}")
 

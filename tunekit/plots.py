@@ -34,6 +34,7 @@ from matplotlib.lines import Line2D
 from matplotlib.ticker import MaxNLocator
 
 from tunekit import _io
+from tunekit.errors import TunekitError
 from tunekit.outputs import predicted_classes
 
 if TYPE_CHECKING:
@@ -57,7 +58,7 @@ class _Figure(Figure):
         return figure_to_png(self)
 
 
-class _NoDataError(ValueError):
+class _NoDataError(TunekitError, ValueError):
     """Nothing to draw (e.g. no completed trial); `save_run_plots` skips the plot."""
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 
@@ -10,6 +11,8 @@ from keras_tuner.src.engine import trial as trial_module
 from tunekit.narrowing import is_usable
 
 __all__ = ["PhaseProgress", "planned_trials"]
+
+_logger = logging.getLogger(__name__)
 
 
 def _hyperband_rounds(oracle):
@@ -50,14 +53,19 @@ def _fmt_seconds(seconds: float) -> str:
 
 
 class PhaseProgress:
-    """Prints `phase trial i/N: score, best so far, elapsed, remaining` per trial.
+    """Reports `phase trial i/N: score, best so far, elapsed, remaining` per trial.
 
     Called by the tuner after each trial (`tuner.tunekit_listeners`).
+
+    Args:
+        phase: The phase's name, e.g. `"coarse"`.
+        write: Where each line goes. Defaults to the `tunekit.progress`
+            logger (INFO), so `logging.getLogger("tunekit")` controls it.
     """
 
-    def __init__(self, phase: str, *, write: Callable[[str], None] = print) -> None:
+    def __init__(self, phase: str, *, write: Callable[[str], None] | None = None) -> None:
         self.phase = phase
-        self.write = write
+        self.write = write or _logger.info
         self.start = time.perf_counter()
         self.ended_here = 0
         self.epochs_here = 0.0

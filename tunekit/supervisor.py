@@ -17,6 +17,7 @@ This module imports no Keras.
 
 from __future__ import annotations
 
+import logging
 import os
 import subprocess
 import sys
@@ -25,14 +26,13 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from tunekit.cluster import ENV_VARS, Cluster, limits_env, worker_cores
+from tunekit.errors import WorkerCrashError
 
 __all__ = ["LocalWorkers", "WorkerCrashError"]
 
+_logger = logging.getLogger(__name__)
+
 MAX_RESTARTS = 3
-
-
-class WorkerCrashError(RuntimeError):
-    """A local worker could not be kept running."""
 
 
 class LocalWorkers:
@@ -43,16 +43,18 @@ class LocalWorkers:
         argv: The command-line options every worker runs with (the chief's).
         log_dir: Folder for `<id>.log`.
         backend: The Keras backend the chief chose, forced on the workers.
-        write: Where status lines go.
+        write: Where status lines go. Defaults to the `tunekit.supervisor`
+            logger (INFO).
     """
 
     def __init__(self, cluster: Cluster, argv: Sequence[str], log_dir: Path, *,
-                 backend: str | None = None, write: Callable[[str], None] = print) -> None:
+                 backend: str | None = None,
+                 write: Callable[[str], None] | None = None) -> None:
         self.cluster = cluster
         self.argv = [*argv] + (["--backend", backend] if backend else [])
         self.log_dir = Path(log_dir)
         self.backend = backend
-        self.write = write
+        self.write = write or _logger.info
         self.procs: dict[str, subprocess.Popen] = {}
         self.restarts: dict[str, int] = {}
         self.finished: set[str] = set()

@@ -352,7 +352,7 @@ class RandomSearch(_TunekitTunerMixin, kt.RandomSearch):
 HYPERBAND_EPOCHS = ("Hyperband allocates each trial's epochs itself (`tuner/epochs`, "
                     "`tuner/initial_epoch`, within `max_epochs`). Remove `epochs` from the "
                     "hypermodel's fit, or tune with a search whose trials can train the "
-                    "epochs it sets (fine_tuner='bayesian', --fine-tuner bayesian).")
+                    "epochs it sets (fine_tuner='bayesian').")
 
 
 class Hyperband(_TunekitTunerMixin, kt.Hyperband):

@@ -15,8 +15,8 @@ worker needs to behave well around it:
 
 from __future__ import annotations
 
+import logging
 import os
-import sys
 import threading
 import time
 from collections.abc import Callable
@@ -26,19 +26,14 @@ import grpc
 from keras_tuner.src.distribute import oracle_client
 
 from tunekit.cluster import SERVICE, Cluster, decode, encode, phase_tuner_id
+from tunekit.errors import ChiefUnreachableError, WorkerRefusedError
 from tunekit.tuners import quiet_condition_protos
 
 __all__ = ["ChiefConnection", "ChiefUnreachableError", "WorkerRefusedError"]
 
+_logger = logging.getLogger(__name__)
+
 EXIT_CHIEF_LOST = 1
-
-
-class ChiefUnreachableError(RuntimeError):
-    """The chief did not answer within the chief timeout."""
-
-
-class WorkerRefusedError(ValueError):
-    """The chief refused this worker (its settings differ)."""
 
 
 class _RelayingClient(oracle_client.OracleClient):
@@ -67,7 +62,8 @@ class ChiefConnection:
     Args:
         cluster: This worker's `Cluster` (chief address, its id, timeouts).
         config: The run's settings, checked by the chief.
-        write: Where messages go (stderr by default).
+        write: Where messages go. Defaults to the `tunekit.worker` logger
+            (WARNING; the command line prints those on stderr).
     """
 
     def __init__(self, cluster: Cluster, config: dict[str, Any], *,
@@ -75,7 +71,7 @@ class ChiefConnection:
         quiet_condition_protos()
         self.cluster = cluster
         self.config = config
-        self.write = write or (lambda text: print(text, file=sys.stderr, flush=True))
+        self.write = write or _logger.warning
         self.trial: str | None = None
         self._channel = grpc.insecure_channel(cluster.address)
         self._calls = {name: self._channel.unary_unary(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import logging
 import os
 import time
 from collections.abc import Callable, Sequence
@@ -15,8 +16,10 @@ import keras_tuner as kt
 from keras_tuner.src.engine import hypermodel as hm_module
 from keras_tuner.src.engine import trial as trial_module
 
-from tunekit import _faults, _io, interrupts
+from tunekit import _faults, _io, _log, interrupts
 from tunekit.data import Dataset
+from tunekit.errors import (DataError, NoCompletedTrialsError, OutputShapeError,
+                            RetrainDivergedError, RunNotFinishedError)
 from tunekit.fitting import fit_hypermodel
 from tunekit.manifest import STEPS, RunManifest, check_kerastuner_project, check_run_location
 from tunekit.narrowing import NarrowedSpace, is_usable, narrow_space
@@ -27,7 +30,8 @@ from tunekit.retraining import SCHEDULES, final_epochs, schedule_callbacks
 from tunekit.tensorboard import write_experiment
 from tunekit.tuners import HYPERBAND_EPOCHS, make_tuner
 
-__all__ = ["CoarseToFine", "Result", "FINE_TUNERS", "NoCompletedTrialsError"]
+__all__ = ["CoarseToFine", "Result", "FINE_TUNERS", "NoCompletedTrialsError",
+           "RetrainDivergedError", "RunNotFinishedError"]
 
 FINE_TUNERS = ("hyperband", "bayesian")
 MIN_COARSE_TRIALS = 3  # `narrow_space`'s default `min_trials`
@@ -38,9 +42,7 @@ BEST_MODEL = "best_model.keras"
 STEP_OUTPUTS = {"narrow": (NARROWED_SPACE,), "retrain": (BEST_MODEL, BEST_HYPERPARAMETERS),
                 "evaluate": ("report.json", "report.md", "trials.csv")}
 
-
-class NoCompletedTrialsError(RuntimeError):
-    """A phase ended without any completed trial with a finite score."""
+_logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -128,6 +130,13 @@ class CoarseToFine:
     decides the epochs of every trial and of the retrain; it is refused with
     `fine_tuner="hyperband"` or an int `final_epochs`, at the first coarse
     trial (see `tunekit.fitting` for the whole contract).
+
+    Progress lines (one per trial, the narrowing, the retrain) go to the
+    `"tunekit"` logger and, by default, are printed on stdout. In a notebook,
+    `logging.getLogger("tunekit").setLevel(logging.WARNING)` silences them;
+    a handler you add to that logger receives them instead. Failures tunekit
+    names raise a `tunekit.TunekitError` (see `tunekit.errors`), whose
+    messages name this constructor's keyword arguments.
     5. `evaluate()`: the saved model, loaded back, on the untouched test set;
        writes `trials.csv`, `report.json`, `report.md` and plots.
 
@@ -175,7 +184,13 @@ class CoarseToFine:
             is a seed like any other. Defaults to 0.
         overwrite: Delete the run folder's contents and start over. Defaults
             to `False` (resume).
-        verbose: 1 prints progress per trial and the narrowing; 0 is quiet.
+        verbose: 1 (default) reports progress per trial, the narrowing and the
+            retrain; 0 reports none. Progress goes to the `"tunekit"` logger
+            (`logging.getLogger("tunekit")`) at INFO level; unless you gave
+            that logger a handler, tunekit adds one that prints plain lines
+            on stdout. Silence it with
+            `logging.getLogger("tunekit").setLevel(logging.WARNING)`, or
+            send it elsewhere by adding your own handler to that logger.
 
     Example:
 
@@ -228,7 +243,7 @@ class CoarseToFine:
             )
         unseen = data.classes_missing_from_training()
         if unseen:
-            raise ValueError(
+            raise DataError(
                 f"`data`: class(es) {unseen} occur in the validation or test labels but never in "
                 f"y_train ({data.summary()}): a model cannot learn them and its test score would "
                 "mislead. Put examples of every class in the training split (e.g. "
@@ -391,7 +406,8 @@ class CoarseToFine:
         why; so is a model with several outputs.
 
         Raises:
-            ValueError: Naming the output width and the number of classes.
+            OutputShapeError (a `ValueError`): Naming the output width and the
+                number of classes.
         """
         if self._model_checked:
             return
@@ -412,7 +428,7 @@ class CoarseToFine:
                 if not hasattr(self.hypermodel, "num_classes"):
                     raise
                 name = type(self.hypermodel).__name__
-                raise ValueError(f"{e} For {name}, pass num_classes={self.data.num_classes} "
+                raise OutputShapeError(f"{e} For {name}, pass num_classes={self.data.num_classes} "
                                  "(and the data's input_shape).") from None
         self._model_checked = True
 
@@ -423,8 +439,10 @@ class CoarseToFine:
             self._manifest = None
 
     def _say(self, text: str) -> None:
+        """Logs a progress line (`tunekit.workflow`, INFO) unless `verbose=0`."""
         if self.verbose:
-            print(text, flush=True)
+            _log.show_progress()
+            _logger.info(text)
 
     # -- phases ------------------------------------------------------------------
 
@@ -471,8 +489,8 @@ class CoarseToFine:
         if self.final_epochs != "auto":
             return {"epochs": (
                 f"final_epochs={self.final_epochs} sets the epochs of the retrain. Remove "
-                "`epochs` from the hypermodel's fit, or leave final_epochs='auto' "
-                "(--final-epochs auto): the retrain then trains the epochs the fit sets.")}
+                "`epochs` from the hypermodel's fit, or leave final_epochs='auto': the "
+                "retrain then trains the epochs the fit sets.")}
         return {}
 
     def _num_initial_points(self, space: kt.HyperParameters) -> int:
@@ -518,7 +536,7 @@ class CoarseToFine:
                 f"No {phase} trial completed with a finite {self.objective.name} "
                 f"({len(tuner.oracle.trials)} ran; see `error` in trials_dataframe"
                 f"('{self.run_dir}')). Fix the hypermodel or its ranges, then rerun "
-                "with --overwrite."
+                "with overwrite=True."
             )
         seconds = manifest.step(phase).get("seconds", 0.0) + time.perf_counter() - start
         manifest.mark(phase, "done", seconds=round(seconds, 2), best_trial_id=best[0].trial_id,
@@ -596,7 +614,7 @@ class CoarseToFine:
             except ValueError as e:
                 raise _io.StateFileError(
                     f"The narrowing {path} is corrupt ({e}). Nothing was changed on disk; "
-                    "rerun with --overwrite to start over."
+                    "rerun with overwrite=True to start over."
                 ) from None
             return self.narrowed
         oracle = self.coarse().oracle
@@ -670,6 +688,11 @@ class CoarseToFine:
         `best_hyperparameters.json` and the manifest record the `epochs` and
         `batch_size` that `model.fit` received (`batch_size` is `None` when the
         hypermodel's `fit` never called `model.fit`, or called it without one).
+
+        Raises:
+            RetrainDivergedError: The loss became NaN or infinite (no model is
+                saved).
+            NoCompletedTrialsError: A phase ended without a completed trial.
         """
         manifest = self.manifest
         path = self.run_dir / BEST_MODEL
@@ -710,10 +733,10 @@ class CoarseToFine:
         epochs = int(used.get("epochs", epochs))
         batch_size = used.get("batch_size") if used else None
         if facts.nan_at is not None:
-            raise RuntimeError(
+            raise RetrainDivergedError(
                 f"The final retrain of {phase} trial {trial.trial_id} diverged: the loss "
                 f"became NaN or infinite at epoch {facts.nan_at[0] + 1}. No model was saved. "
-                "Pass a smaller --final-epochs or narrow the learning rate."
+                "Pass a smaller final_epochs= or narrow the learning rate."
             )
         _io.atomic_write(path, lambda tmp: _save_keras(model, tmp))
         _io.write_json(self.run_dir / BEST_HYPERPARAMETERS, {
@@ -755,17 +778,29 @@ class CoarseToFine:
         return self.result()
 
     def run(self) -> Result:
-        """Runs (or resumes) all five steps and returns the `Result`."""
+        """Runs (or resumes) all five steps and returns the `Result`.
+
+        Raises:
+            TunekitError: A failure tunekit can name (see `tunekit.errors`):
+                e.g. `RunConfigError` (the folder holds another run: pass
+                `overwrite=True`), `RunLockedError`, `NoCompletedTrialsError`,
+                `RetrainDivergedError`, `tunekit.fitting.HyperModelFitError`.
+        """
         try:
             return self.evaluate()
         finally:
             self.close()
 
     def result(self) -> Result:
-        """The `Result` of a run whose `evaluate()` step is done."""
+        """The `Result` of a run whose `evaluate()` step is done.
+
+        Raises:
+            RunNotFinishedError: The run has not finished: call `run()` or
+                `evaluate()` first.
+        """
         steps = self.manifest.state["steps"]
         if not self.manifest.is_done("evaluate"):
-            raise RuntimeError(
+            raise RunNotFinishedError(
                 f"The run in {self.run_dir} has not finished: call run() or evaluate() first.")
         retrain = steps["retrain"]
         best = _io.read_json(self.run_dir / BEST_HYPERPARAMETERS, what="best hyperparameters")

@@ -1,0 +1,93 @@
+"""Where tunekit's progress lines go: the `tunekit` logger, and who shows it.
+
+tunekit reports progress at INFO level to `logging.getLogger("tunekit")` and
+its children (`tunekit.workflow`, `tunekit.backends`, `tunekit.chief`,
+`tunekit.supervisor`, `tunekit.worker`, ...). The package itself adds only a
+`NullHandler` (the convention for libraries); two callers make lines visible:
+
+- `CoarseToFine(verbose=1)` calls `show_progress()`: unless the `tunekit`
+  logger already has a handler, it gets one that prints each message as a
+  plain line on `sys.stdout`, and its level becomes INFO unless one was set.
+  So a notebook shows progress by default, and
+  `logging.getLogger("tunekit").setLevel(logging.WARNING)` silences it.
+- The command line runs inside `cli_output(quiet=...)`: the same plain lines,
+  INFO on stdout and warnings on stderr, as `print` wrote them before;
+  `--quiet` keeps only warnings.
+
+This module imports nothing from tunekit, Keras or KerasTuner.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+LOGGER = "tunekit"
+
+
+class PrintHandler(logging.Handler):
+    """Writes each record's message as one plain line, like `print`.
+
+    The stream is looked up at each record (`sys.stdout`, or `sys.stderr` for
+    records at `stderr_from` or above), so a notebook's or a test's captured
+    output receives it.
+
+    Args:
+        stderr_from: Records at this level or above go to `sys.stderr`;
+            `None` (default) sends every record to `sys.stdout`.
+    """
+
+    def __init__(self, *, stderr_from: int | None = None) -> None:
+        super().__init__()
+        self.stderr_from = stderr_from
+        self.setFormatter(logging.Formatter("%(message)s"))
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            to_stderr = self.stderr_from is not None and record.levelno >= self.stderr_from
+            stream = sys.stderr if to_stderr else sys.stdout
+            stream.write(self.format(record) + "\n")
+            stream.flush()
+        except Exception:  # noqa: BLE001 (logging's convention: report, never raise)
+            self.handleError(record)
+
+
+def show_progress() -> None:
+    """Makes tunekit's INFO lines visible unless the user configured the logger.
+
+    Adds a `PrintHandler` (stdout) to the `tunekit` logger if it has no
+    handler besides a `NullHandler`, and sets its level to INFO if it has
+    none. A level the user set (e.g. WARNING) is left as it is.
+    """
+    logger = logging.getLogger(LOGGER)
+    if logger.level == logging.NOTSET:
+        logger.setLevel(logging.INFO)
+    if all(isinstance(h, logging.NullHandler) for h in logger.handlers):
+        logger.addHandler(PrintHandler())
+
+
+@contextmanager
+def cli_output(*, quiet: bool) -> Iterator[None]:
+    """The command line's output while it runs: today's plain lines.
+
+    INFO lines on stdout, warnings and errors on stderr; `quiet` keeps only
+    the warnings and errors. A `PrintHandler` that `show_progress()` added
+    earlier in this process is set aside meanwhile (no line twice); the
+    logger's handlers and level are restored on exit.
+    """
+    logger = logging.getLogger(LOGGER)
+    level, set_aside = logger.level, [h for h in logger.handlers if isinstance(h, PrintHandler)]
+    for handler in set_aside:
+        logger.removeHandler(handler)
+    handler = PrintHandler(stderr_from=logging.WARNING)
+    logger.addHandler(handler)
+    logger.setLevel(logging.WARNING if quiet else logging.INFO)
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        for old in set_aside:
+            logger.addHandler(old)
+        logger.setLevel(level)

@@ -1,0 +1,150 @@
+"""tunekit's exceptions: one `TunekitError` base, the specific errors under it.
+
+Catch `TunekitError` for any failure tunekit reports about your settings,
+data, hypermodel or run folder. Each specific error also keeps the builtin
+base it had before (`RunConfigError` is a `ValueError`, `RunLockedError` a
+`RuntimeError`, ...), so code that catches those still works, and each is
+importable from `tunekit` and from the module that raises it.
+
+Messages name keyword arguments (`pass overwrite=True`); the command line
+translates them to its flags (`--overwrite`).
+
+Two exceptions live outside this tree on purpose:
+
+- `Interrupted` (SIGINT / SIGTERM) is a `BaseException`, like
+  `KeyboardInterrupt`, so it passes every `except Exception` between the
+  signal and the top of the run. It is defined here all the same.
+- `tunekit.fitting.HyperModelFitError` is a `TunekitError` and also a
+  KerasTuner `FatalValueError` (the search stops at once instead of failing
+  every trial the same way); it is defined in `tunekit.fitting` because its
+  KerasTuner base loads Keras, which this module must not.
+
+This module imports nothing from tunekit, Keras or KerasTuner.
+"""
+
+from __future__ import annotations
+
+import signal
+
+__all__ = [
+    "ChiefUnreachableError",
+    "DataError",
+    "DataUnavailableError",
+    "Interrupted",
+    "NoCompletedTrialsError",
+    "OutputShapeError",
+    "PortInUseError",
+    "RetrainDivergedError",
+    "RunConfigError",
+    "RunLockedError",
+    "RunNotFinishedError",
+    "StateFileError",
+    "TooFewTrialsError",
+    "TunekitError",
+    "UsageError",
+    "WorkerCrashError",
+    "WorkerLostError",
+    "WorkerRefusedError",
+]
+
+
+class TunekitError(Exception):
+    """Base of every error tunekit raises about a run (see the module docstring)."""
+
+
+# -- settings and input ------------------------------------------------------------
+
+
+class UsageError(TunekitError, ValueError):
+    """Bad arguments or input, found before any training (the CLI exits with code 2)."""
+
+
+class DataError(TunekitError, ValueError):
+    """The data cannot be used as given: its file, arrays, labels or splits."""
+
+
+class OutputShapeError(TunekitError, ValueError):
+    """The model's output does not fit the data's number of classes."""
+
+
+class DataUnavailableError(TunekitError, RuntimeError):
+    """The data could not be fetched (e.g. MNIST's download failed)."""
+
+
+# -- the run folder ------------------------------------------------------------------
+
+
+class RunConfigError(TunekitError, ValueError):
+    """The run folder holds a different run, or cannot be used."""
+
+
+class RunLockedError(TunekitError, RuntimeError):
+    """Another process is working on the same run folder."""
+
+
+class StateFileError(TunekitError, RuntimeError):
+    """A state file on disk cannot be read (corrupt, truncated or missing)."""
+
+
+class RunNotFinishedError(TunekitError, RuntimeError):
+    """A finished run's result was asked for before the run finished."""
+
+
+# -- the run's outcome ---------------------------------------------------------------
+
+
+class NoCompletedTrialsError(TunekitError, RuntimeError):
+    """A phase ended without any completed trial with a finite score."""
+
+
+class TooFewTrialsError(TunekitError, ValueError):
+    """Too few usable (completed, finite-score) trials to narrow the space from."""
+
+
+class RetrainDivergedError(TunekitError, RuntimeError):
+    """The final retrain's loss became NaN or infinite; no model was saved."""
+
+
+# -- parallel and distributed tuning -------------------------------------------------
+
+
+class PortInUseError(TunekitError, OSError):
+    """The chief's port is already taken."""
+
+
+class ChiefUnreachableError(TunekitError, RuntimeError):
+    """The chief did not answer within the chief timeout."""
+
+
+class WorkerRefusedError(TunekitError, ValueError):
+    """The chief refused this worker (its settings differ)."""
+
+
+class WorkerLostError(TunekitError, RuntimeError):
+    """A worker holding a trial went silent for longer than the worker timeout."""
+
+
+class WorkerCrashError(TunekitError, RuntimeError):
+    """A local worker could not be kept running."""
+
+
+# -- signals -------------------------------------------------------------------------
+
+
+class Interrupted(BaseException):
+    """Raised by `tunekit.interrupts.check()` after SIGINT or SIGTERM.
+
+    A `BaseException` (not a `TunekitError`): it passes every
+    `except Exception` on its way to the top of the run. Completed trials
+    are saved; rerun to resume.
+
+    Attributes:
+        signum: The signal received.
+        exit_code: The conventional exit status, 128 + `signum` (130 for
+            SIGINT, 143 for SIGTERM).
+    """
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(f"interrupted by {signal.Signals(signum).name}")
+        self.signum = signum
+        self.exit_code = 128 + signum
