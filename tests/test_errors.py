@@ -158,8 +158,8 @@ def test_cli_messages_name_flags(tmp_path, capsys):
     assert main(["--directory", str(tmp_path / "a_file"), "--backend", "tensorflow"]) == 2
     err = capsys.readouterr().err
     assert "Choose another --directory / --project-name." in err and "directory=" not in err
-    (tmp_path / "runs" / "mnist-dense").mkdir(parents=True)
-    (tmp_path / "runs" / "mnist-dense" / "notes.txt").write_text("mine")
+    (tmp_path / "runs" / "mnist-dense-d").mkdir(parents=True)  # the default: hypermodel-data
+    (tmp_path / "runs" / "mnist-dense-d" / "notes.txt").write_text("mine")
     args = ["--data", str(_small_npz(tmp_path / "d.npz")), "--directory", str(tmp_path / "runs"),
             "--backend", "tensorflow"]
     assert main(args) == 2
