@@ -64,6 +64,12 @@ class SkipGuard:
             reason = longrepr[2] if isinstance(longrepr, tuple) else str(longrepr)
             self.skipped.append((report.nodeid, reason.removeprefix("Skipped: ")))
 
+    def pytest_collectreport(self, report: pytest.CollectReport) -> None:
+        if report.skipped:  # a whole module, e.g. `pytest.importorskip` of a missing package
+            longrepr = report.longrepr
+            reason = longrepr[2] if isinstance(longrepr, tuple) else str(longrepr)
+            self.skipped.append((report.nodeid, reason.removeprefix("Skipped: ")))
+
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         if not in_ci() or not self.skipped:
