@@ -1,24 +1,39 @@
 """Shared fixtures for the tunekit test suite.
 
 Fixture names are part of the suite's contract (other test modules use them):
-`_seed` (autouse), `mnist`, `mnist_small`, `image_folder`.
+`_seed` (autouse), `digits28`, `digits_small`, `run_data`, `small_npz`, `mnist`,
+`image_folder`, `finished_run`, `fit_hp_run`.
+
+The default suite needs no data file. Tests that only need "some small image
+classification data" use `digits28`: scikit-learn's bundled `load_digits`
+(1,797 8x8 images, 10 classes) scaled up to MNIST's 28x28 uint8 layout, so the
+MNIST hypermodels and shapes apply unchanged. Only tests about MNIST itself use
+the real file (`mnist`, `skip_guard.require_mnist`): they skip with the reason
+on a machine without it and fail under `CI=true` (see `skip_guard.py`).
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
-from pathlib import Path
 
 import numpy as np
 import pytest
+import skip_guard
+from skip_guard import mnist_path, require_mnist
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-# The repository lives at <work>/main; the shared MNIST copy at <work>/shared/data.
-_SHARED_MNIST = Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist.npz"
-if not os.environ.get("TUNEKIT_MNIST_PATH") and _SHARED_MNIST.is_file():
-    os.environ["TUNEKIT_MNIST_PATH"] = str(_SHARED_MNIST)
+# The library reads $TUNEKIT_MNIST_PATH (load_mnist, notebooks): point it at the shared copy.
+if not os.environ.get("TUNEKIT_MNIST_PATH") and mnist_path() is not None:
+    os.environ["TUNEKIT_MNIST_PATH"] = str(mnist_path())
+
+DIGITS_TEST = 400  # digits28's test split; its train file holds the other 1,397 images
+
+
+def pytest_configure(config):
+    skip_guard.pytest_configure(config)
+
 
 IMAGE_FOLDER_CLASSES = ("cog", "toon", "zz")
 IMAGE_FOLDER_PER_CLASS = 14
@@ -34,34 +49,67 @@ def _seed():
     keras.utils.set_random_seed(0)
 
 
+def digits_as_mnist() -> dict[str, np.ndarray]:
+    """scikit-learn's `load_digits` in MNIST's Keras layout: uint8 (n, 28, 28) images.
+
+    Each 8x8 image (values 0..16) is scaled to 0..255, enlarged 3x to 24x24 and
+    padded by 2 pixels, like MNIST's centred digits. 1,397 train / 400 test.
+    """
+    from sklearn.datasets import load_digits
+
+    images, labels = load_digits(return_X_y=True)
+    pixels = np.rint(images.reshape(-1, 8, 8) * (255 / 16)).astype(np.uint8)
+    pixels = np.pad(pixels.repeat(3, axis=1).repeat(3, axis=2), ((0, 0), (2, 2), (2, 2)))
+    labels = labels.astype(np.uint8)
+    return {"x_train": pixels[:-DIGITS_TEST], "y_train": labels[:-DIGITS_TEST],
+            "x_test": pixels[-DIGITS_TEST:], "y_test": labels[-DIGITS_TEST:]}
+
+
+@pytest.fixture(scope="session")
+def digits_npz(tmp_path_factory):
+    """All of `digits_as_mnist()` as a Keras-layout .npz (1,397 train / 400 test)."""
+    path = tmp_path_factory.mktemp("data") / "digits28.npz"
+    np.savez(path, **digits_as_mnist())
+    return path
+
+
+@pytest.fixture(scope="session")
+def digits28(digits_npz):
+    """The digits as a `Dataset`: 1,000 train / 397 validation / 400 test, (28, 28), 10 classes.
+
+    Loaded like MNIST (`load_npz`: uint8 / 255, seeded validation split).
+    """
+    from tunekit.data import load_npz
+
+    return load_npz(digits_npz, validation_size=397, seed=0, name="digits28")
+
+
+@pytest.fixture(scope="session")
+def digits_small(digits28):
+    """The first 600 train / 300 validation / 300 test samples of `digits28`."""
+    return digits28.subset(num_train=600, num_val=300, num_test=300)
+
+
+@pytest.fixture(scope="session")
+def small_npz(tmp_path_factory):
+    """A Keras-layout .npz with 1,200 train / 400 test digits at 28x28 (for the CLI)."""
+    arrays = digits_as_mnist()
+    path = tmp_path_factory.mktemp("data") / "digits_small.npz"
+    np.savez(path, x_train=arrays["x_train"][:1200], y_train=arrays["y_train"][:1200],
+             x_test=arrays["x_test"], y_test=arrays["y_test"])
+    return path
+
+
 @pytest.fixture(scope="session")
 def mnist():
-    """Full MNIST (50k train / 10k validation / 10k test) from `$TUNEKIT_MNIST_PATH`."""
+    """Full MNIST (50k train / 10k validation / 10k test), for tests about MNIST itself.
+
+    Skips with the reason without the file (`$TUNEKIT_MNIST_PATH`, else
+    `<repo>/../shared/data/mnist.npz`); fails under `CI=true`.
+    """
     from tunekit.data import load_mnist
 
-    path = os.environ.get("TUNEKIT_MNIST_PATH")
-    if not path or not Path(path).is_file():
-        pytest.skip(
-            f"MNIST is unavailable: TUNEKIT_MNIST_PATH={path!r} is not a file "
-            f"(and {_SHARED_MNIST} does not exist); set it to a Keras-layout mnist.npz."
-        )
-    return load_mnist()
-
-
-@pytest.fixture(scope="session")
-def mnist_small(mnist):
-    """The first 600 train / 300 validation / 300 test MNIST samples."""
-    return mnist.subset(num_train=600, num_val=300, num_test=300)
-
-
-@pytest.fixture(scope="session")
-def small_npz(tmp_path_factory, mnist):
-    """A Keras-layout .npz with the first 1,200 / 500 real MNIST images (for the CLI)."""
-    source = np.load(os.environ["TUNEKIT_MNIST_PATH"])  # `mnist` skipped if unavailable
-    path = tmp_path_factory.mktemp("data") / "mnist_small.npz"
-    np.savez(path, x_train=source["x_train"][:1200], y_train=source["y_train"][:1200],
-             x_test=source["x_test"][:500], y_test=source["y_test"][:500])
-    return path
+    return load_mnist(require_mnist())
 
 
 @pytest.fixture
@@ -92,9 +140,9 @@ RUN_BUDGET = dict(coarse_trials=4, coarse_epochs=1, max_epochs=2, factor=2, top=
 
 
 @pytest.fixture(scope="session")
-def mnist_run_data(mnist):
-    """About 1,000 train / 500 validation / 500 test real MNIST samples."""
-    return mnist.subset(num_train=1000, num_val=500, num_test=500)
+def run_data(digits28):
+    """1,000 train / 397 validation / 400 test digits at 28x28 (all of `digits28`)."""
+    return digits28
 
 
 @contextlib.contextmanager
@@ -108,7 +156,7 @@ def umask(mask: int):
 
 
 @pytest.fixture(scope="session")
-def finished_run(tmp_path_factory, mnist_run_data):
+def finished_run(tmp_path_factory, run_data):
     """One finished coarse-to-fine run of the dense hypermodel: `(CoarseToFine, Result)`.
 
     Shared by the workflow, TensorBoard and report tests (a run costs ~20 s).
@@ -119,13 +167,13 @@ def finished_run(tmp_path_factory, mnist_run_data):
 
     directory = tmp_path_factory.mktemp("runs")
     with umask(0o022):
-        run = CoarseToFine(MnistDenseHyperModel(), mnist_run_data, directory=directory,
+        run = CoarseToFine(MnistDenseHyperModel(), run_data, directory=directory,
                            project_name="e2e", **RUN_BUDGET)
         return run, run.run()
 
 
 @pytest.fixture(scope="session")
-def fit_hp_run(tmp_path_factory, mnist):
+def fit_hp_run(tmp_path_factory, digits28):
     """A finished tiny run whose `HyperModel.fit` declares a hyperparameter (`shuffle`).
 
     `(CoarseToFine, Result)`; run under umask 027 (`tests/test_workflow.py`
@@ -150,7 +198,7 @@ def fit_hp_run(tmp_path_factory, mnist):
         def fit(self, hp, model, *args, **kwargs):
             return model.fit(*args, shuffle=hp.Boolean("shuffle"), **kwargs)
 
-    data = mnist.subset(num_train=300, num_val=150, num_test=150)
+    data = digits28.subset(num_train=300, num_val=150, num_test=150)
     with umask(0o027):
         run = CoarseToFine(FitDeclares(name="fit-declares"), data,
                            directory=tmp_path_factory.mktemp("runs"),

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 import sys
 import types
@@ -15,20 +14,26 @@ from PIL import Image
 from tunekit import data
 from tunekit.data import Dataset, load_image_directory, load_mnist, load_npz
 
-MNIST_PATH = Path(os.environ.get("TUNEKIT_MNIST_PATH", "/work/shared/data/mnist.npz"))
-needs_mnist = pytest.mark.skipif(not MNIST_PATH.is_file(), reason=f"no MNIST at {MNIST_PATH}")
+from skip_guard import require_mnist
+
 COLORS = {"bear": (200, 30, 30), "cog": (30, 200, 30), "toon": (30, 30, 200)}
 
 
 @pytest.fixture(scope="module")
-def mnist_raw():
-    with np.load(MNIST_PATH) as npz:
+def mnist_path():
+    """The real MNIST file; skips with the reason without it, fails under CI=true."""
+    return require_mnist()
+
+
+@pytest.fixture(scope="module")
+def mnist_raw(mnist_path):
+    with np.load(mnist_path) as npz:
         return {k: npz[k] for k in npz.files}
 
 
 @pytest.fixture(scope="module")
-def mnist():
-    return load_mnist(MNIST_PATH)
+def mnist(mnist_path):
+    return load_mnist(mnist_path)
 
 
 def _rows(x):
@@ -78,9 +83,8 @@ def _check_mnist(ds: Dataset, raw) -> None:
     np.testing.assert_array_equal(ds.y_test, raw["y_test"])
 
 
-@needs_mnist
-def test_load_mnist_from_env_var(monkeypatch, mnist_raw):
-    monkeypatch.setenv("TUNEKIT_MNIST_PATH", str(MNIST_PATH))
+def test_load_mnist_from_env_var(monkeypatch, mnist_path, mnist_raw):
+    monkeypatch.setenv("TUNEKIT_MNIST_PATH", str(mnist_path))
     ds = load_mnist()
     _check_mnist(ds, mnist_raw)
     assert ds.summary() == (
@@ -88,12 +92,10 @@ def test_load_mnist_from_env_var(monkeypatch, mnist_raw):
     )
 
 
-@needs_mnist
 def test_load_mnist_from_path(mnist, mnist_raw):
     _check_mnist(mnist, mnist_raw)
 
 
-@needs_mnist
 def test_mnist_split_is_disjoint_and_covers_train(mnist, mnist_raw):
     train, val = _rows(mnist.x_train), _rows(mnist.x_val)
     assert not train & val
@@ -104,21 +106,19 @@ def test_mnist_split_is_disjoint_and_covers_train(mnist, mnist_raw):
     np.testing.assert_array_equal(mnist.x_train_full[-10_000:], mnist.x_val)
 
 
-@needs_mnist
-def test_mnist_split_deterministic_per_seed(mnist):
-    again = load_mnist(str(MNIST_PATH), seed=0)
+def test_mnist_split_deterministic_per_seed(mnist_path, mnist):
+    again = load_mnist(str(mnist_path), seed=0)
     np.testing.assert_array_equal(again.y_val, mnist.y_val)
     assert again.fingerprint() == mnist.fingerprint()
-    other = load_mnist(MNIST_PATH, seed=1, validation_size=5_000)
+    other = load_mnist(mnist_path, seed=1, validation_size=5_000)
     assert len(other.x_val) == 5_000 and len(other.x_train) == 55_000
     assert not np.array_equal(other.y_val, mnist.y_val[:5_000])
     assert other.fingerprint() != mnist.fingerprint()
 
 
-@needs_mnist
-def test_env_var_ignored_when_path_given(monkeypatch, tmp_path):
+def test_env_var_ignored_when_path_given(monkeypatch, tmp_path, digits_npz):
     monkeypatch.setenv("TUNEKIT_MNIST_PATH", str(tmp_path / "nope.npz"))
-    assert len(load_mnist(path=MNIST_PATH, validation_size=100).x_val) == 100
+    assert len(load_mnist(path=digits_npz, validation_size=100).x_val) == 100
     with pytest.raises(ValueError, match=r"nope\.npz' \(from \$TUNEKIT_MNIST_PATH\)"):
         load_mnist()
 

@@ -362,7 +362,7 @@ def test_numpy_and_list_shapes_are_accepted():
 # --------------------------------------------------------------------------- plain KerasTuner
 
 
-def test_usable_with_plain_kerastuner_hyperband(tmp_path, mnist_small):
+def test_usable_with_plain_kerastuner_hyperband(tmp_path, digits_small):
     tuner = kt.Hyperband(
         MnistDenseHyperModel(input_shape=(28, 28), num_classes=10),
         objective="val_accuracy",
@@ -370,7 +370,7 @@ def test_usable_with_plain_kerastuner_hyperband(tmp_path, mnist_small):
         directory=tmp_path,
         project_name="plain",
     )
-    data = mnist_small.subset(num_train=300, num_val=100)
+    data = digits_small.subset(num_train=300, num_val=100)
     tuner.search(data.x_train, data.y_train, validation_data=(data.x_val, data.y_val),
                  epochs=1, batch_size=100, verbose=0)
     trials = list(tuner.oracle.trials.values())

@@ -13,6 +13,7 @@ import os
 from pathlib import Path
 
 import pytest
+from skip_guard import require_mnist
 
 nbformat = pytest.importorskip("nbformat")
 nbclient = pytest.importorskip("nbclient")
@@ -89,9 +90,8 @@ def test_notebook_is_committed_clean(name):
 
 @pytest.mark.parametrize("name", sorted(NOTEBOOKS))
 def test_notebook_runs(name, tmp_path):
-    mnist = os.environ.get("TUNEKIT_MNIST_PATH", "")
-    if name in NEEDS_MNIST and not (mnist and Path(mnist).is_file()):
-        pytest.skip(f"MNIST is unavailable: TUNEKIT_MNIST_PATH={mnist!r} is not a file.")
+    if name in NEEDS_MNIST:
+        require_mnist()  # skips with the reason, or fails under CI=true
     run_folder, texts, min_pngs = NOTEBOOKS[name]
     env = {
         **os.environ,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -36,12 +37,36 @@ def _completed_trials(run_dir):
     return found
 
 
-def test_sigkill_at_every_stage_then_rerun_resumes_and_loses_nothing(tmp_path, small_npz):
+@pytest.fixture(scope="module")
+def killed_after_coarse(tmp_path_factory, small_npz):
+    """A run SIGKILLed right after its coarse phase (shared: each CLI start costs ~10 s).
+
+    Tests copy its `killed/` folder into their own `tmp_path` (no state file holds a path).
+    """
+    directory = tmp_path_factory.mktemp("killed_after_coarse")
+    args = ["--data", str(small_npz), "--directory", str(directory), *ARGS]
+    assert _cli(args, directory, "phase.end:1").returncode == -signal.SIGKILL  # coarse done
+    return directory / "killed"
+
+
+def _copy_run(source, tmp_path):
+    shutil.copytree(source, tmp_path / "killed")
+    return tmp_path / "killed"
+
+
+# Every stage; the default suite kills at a half-written state file, a fine trial and a
+# retrain epoch (the other tests here resume a run killed after its coarse phase).
+ALL_KILLS = ["coarse.trial_start:3", "write.mid:3", "phase.end:1", "fine.trial_start:3",
+             "retrain.epoch_end:1"]
+FAST_KILLS = ["write.mid:3", "fine.trial_start:3", "retrain.epoch_end:1"]
+
+
+@pytest.mark.parametrize("kills", [FAST_KILLS, pytest.param(ALL_KILLS, marks=pytest.mark.slow)],
+                         ids=["three-stages", "every-stage"])
+def test_sigkill_at_every_stage_then_rerun_resumes_and_loses_nothing(tmp_path, small_npz, kills):
     args = ["--data", str(small_npz), "--directory", str(tmp_path), *ARGS]
     run_dir = tmp_path / "killed"
     # Each rerun of the same command is killed at the next stage, then one finishes.
-    kills = ["coarse.trial_start:3", "write.mid:3", "phase.end:1", "fine.trial_start:3",
-             "retrain.epoch_end:1"]
     seen: dict = {}
     narrowing_before = None
     for fault in kills:
@@ -77,10 +102,9 @@ def test_sigkill_at_every_stage_then_rerun_resumes_and_loses_nothing(tmp_path, s
                for s in ("coarse", "narrow", "fine", "retrain", "evaluate"))
 
 
-def test_corrupt_state_file_is_named_and_left_untouched(tmp_path, small_npz):
+def test_corrupt_state_file_is_named_and_left_untouched(tmp_path, small_npz, killed_after_coarse):
     args = ["--data", str(small_npz), "--directory", str(tmp_path), *ARGS]
-    proc = _cli(args, tmp_path, "phase.end:1")  # coarse done, then killed
-    assert proc.returncode == -signal.SIGKILL
+    _copy_run(killed_after_coarse, tmp_path)  # coarse done, then killed
     trial = tmp_path / "killed" / "coarse" / "trial_1" / "trial.json"
     trial.write_text('{"trial_id": "1", "hyperpa')  # truncated by a crash elsewhere
     files = lambda: {p: p.read_bytes() for p in (tmp_path / "killed").rglob("*")  # noqa: E731
@@ -123,10 +147,10 @@ def _limit_file_size(limit: int):
     return apply
 
 
-def test_full_disk_mid_run_keeps_every_state_file_whole_and_names_the_file(tmp_path, small_npz):
+def test_full_disk_mid_run_keeps_every_state_file_whole_and_names_the_file(tmp_path, small_npz,
+                                                                          killed_after_coarse):
     args = ["--data", str(small_npz), "--directory", str(tmp_path), *ARGS]
-    assert _cli(args, tmp_path, "phase.end:1").returncode == -signal.SIGKILL  # coarse done
-    run_dir = tmp_path / "killed"
+    run_dir = _copy_run(killed_after_coarse, tmp_path)  # coarse done, then killed
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
     env.pop("TUNEKIT_FAULT", None)
     full = subprocess.run([sys.executable, "-m", "tunekit.coarse_to_fine", *args], cwd=tmp_path,
@@ -142,10 +166,9 @@ def test_full_disk_mid_run_keeps_every_state_file_whole_and_names_the_file(tmp_p
     assert final.returncode == 0, final.stderr[-3000:]
 
 
-def test_a_run_written_by_other_versions_is_refused(tmp_path, small_npz):
+def test_a_run_written_by_other_versions_is_refused(tmp_path, small_npz, killed_after_coarse):
     args = ["--data", str(small_npz), "--directory", str(tmp_path), *ARGS]
-    assert _cli(args, tmp_path, "coarse.trial_start:1").returncode == -signal.SIGKILL
-    manifest_path = tmp_path / "killed" / "manifest.json"
+    manifest_path = _copy_run(killed_after_coarse, tmp_path) / "manifest.json"
     manifest = json.loads(manifest_path.read_text())
     manifest["versions"]["keras-tuner"] = "1.3.5"
     manifest_path.write_text(json.dumps(manifest))

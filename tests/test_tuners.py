@@ -39,7 +39,7 @@ HYPERBAND_CAPPED_TRIALS = 3
 # The image-folder runs only show each tuner copes with it: one trial each.
 FOLDER_BUDGETS = {"random": {"max_trials": 1}, "bayesian": {"max_trials": 1},
                   "hyperband": {"max_epochs": 2, "factor": 2}}
-# Divides MNIST-small's 600 / 300 samples: no partial batch, no retracing.
+# Divides digits_small's 600 / 300 samples: no partial batch, no retracing.
 MNIST_BATCH = 100
 
 
@@ -138,13 +138,14 @@ def _expected_trials(kind):
 
 @pytest.mark.parametrize("kind", ["random", "hyperband", "bayesian"])
 @pytest.mark.parametrize("model", ["dense", "cnn"])
-def test_each_hypermodel_through_each_tuner_on_mnist(kind, model, mnist_small, tmp_path):
+def test_each_hypermodel_through_each_tuner_on_mnist_shaped_digits(kind, model, digits_small,
+                                                                   tmp_path):
     hypermodel = (MnistDenseHyperModel(input_shape=(28, 28), num_classes=10) if model == "dense"
                   else ToonVisionCNNHyperModel((28, 28), 10, augment=False, rescale=False))
     tuner = make_tuner(kind, hypermodel, objective="val_accuracy", directory=tmp_path,
                        project_name=f"{model}_{kind}", seed=0, **BUDGETS[kind])
     assert isinstance(tuner, KT_CLASSES[kind])
-    _search_ds(_cap_hyperband(tuner), mnist_small, batch_size=MNIST_BATCH)
+    _search_ds(_cap_hyperband(tuner), digits_small, batch_size=MNIST_BATCH)
     _check_completed_trials(tuner, _expected_trials(kind), hypermodel.build)
     if kind == "hyperband":
         continued = [t for t in tuner.oracle.trials.values()

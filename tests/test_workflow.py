@@ -1,4 +1,4 @@
-"""End-to-end coarse-to-fine on a small real MNIST slice, through the Python API."""
+"""End-to-end coarse-to-fine on small images (`load_digits` at 28x28), through the Python API."""
 
 from __future__ import annotations
 
@@ -19,8 +19,8 @@ from conftest import RUN_BUDGET as BUDGET
 
 
 @pytest.fixture
-def data(mnist_run_data):
-    return mnist_run_data
+def data(run_data):
+    return run_data
 
 
 @pytest.fixture
