@@ -151,6 +151,17 @@ def test_a_fit_with_its_own_training_loop_gets_every_keyword():
     assert seen == {"epochs": 1, "batch_size": 64, "verbose": 0, "callbacks": []}
 
 
+class PopsEpochs(kt.HyperModel):
+    """Sets `epochs` through its kwargs: no "multiple values" TypeError to catch."""
+
+    def build(self, hp):
+        return _build(hp)
+
+    def fit(self, hp, model, *args, **kwargs):
+        kwargs.pop("epochs", None)
+        return model.fit(*args, epochs=hp.Int("ep", 2, 3), **kwargs)
+
+
 class DropsCallbacks(kt.HyperModel):
     def build(self, hp):
         return _build(hp)
@@ -166,7 +177,10 @@ class DropsCallbacks(kt.HyperModel):
     (FixedFitHyperModel(epochs=3), {"epochs": "Hyperband's budget"},
      "FixedFitHyperModel.fit sets `epochs` itself, which tunekit cannot let it do here: "
      "Hyperband's budget"),
-], ids=["drops-callbacks", "validation-split", "refused-keyword"])
+    (PopsEpochs(), {"epochs": "Hyperband's budget"},
+     "PopsEpochs.fit changes `epochs` before it reaches model.fit (1 -> 2), which tunekit "
+     "cannot let it do here: Hyperband's budget"),
+], ids=["drops-callbacks", "validation-split", "refused-keyword", "refused-keyword-via-kwargs"])
 def test_a_fit_that_breaks_the_contract_is_refused_before_training(hypermodel, refused, message):
     recorder = StepsRecorder()
     with pytest.raises(HyperModelFitError, match=message.replace("(", r"\(").replace(")", r"\)")):

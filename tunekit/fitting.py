@@ -118,7 +118,9 @@ def fit_hypermodel(
     held: dict[str, Any] = {}
     own_fit = vars(model).get("fit")  # an instance attribute, if someone set one
     while True:
-        merged_fit = _MergedFit(model.fit, held, list(kwargs.get("callbacks") or []))
+        merged_fit = _MergedFit(model.fit, held, list(kwargs.get("callbacks") or []),
+                                expected={k: kwargs[k] for k in refused if k in kwargs},
+                                refused=refused, owner=_name(hypermodel))
         object.__setattr__(model, "fit", merged_fit)  # no Keras tracking: a plain attribute
         try:
             results = hypermodel.fit(hp, model, *args, **pending)
@@ -145,10 +147,17 @@ class _MergedFit:
     """Stands in for `model.fit` during one call of a hypermodel's `fit`."""
 
     def __init__(self, fit: Any, defaults: dict[str, Any],
-                 required: list[keras.callbacks.Callback]) -> None:
+                 required: list[keras.callbacks.Callback], *,
+                 expected: dict[str, Any] | None = None, refused: Mapping[str, str] | None = None,
+                 owner: str = "The hypermodel") -> None:
         self.fit = fit
         self.defaults = defaults
         self.required = required
+        # Refused keywords and tunekit's values: a fit that changes one through its
+        # kwargs (a pop, an assignment) raises no "multiple values" TypeError.
+        self.expected = dict(expected or {})
+        self.refused = dict(refused or {})
+        self.owner = owner
         self.calls = 0
         self.last_kwargs: dict[str, Any] = {}
 
@@ -158,6 +167,12 @@ class _MergedFit:
                 kwargs["callbacks"] = [*value, *(kwargs.get("callbacks") or [])]
             else:
                 kwargs.setdefault(key, value)
+        for key, value in self.expected.items():
+            if key not in kwargs or kwargs[key] is not value and kwargs[key] != value:
+                raise HyperModelFitError(
+                    f"{self.owner}.fit changes `{key}` before it reaches model.fit "
+                    f"({value!r} -> {kwargs.get(key, 'its default')!r}), which tunekit cannot "
+                    f"let it do here: {self.refused.get(key, '')}")
         if kwargs.get("validation_split"):
             raise HyperModelFitError(
                 f"The hypermodel's fit passes validation_split={kwargs['validation_split']!r} "
