@@ -23,10 +23,11 @@ def data():
     return Dataset.from_arrays(x, (x[:, 0] + x[:, 1] > 0).astype("int64"))
 
 
+@keras.saving.register_keras_serializable(package="tunekit_tests")
 class F1Like(keras.metrics.SparseCategoricalAccuracy):
     """Higher is better, logged as `f1_score` (KerasTuner guessed `min` for that name).
 
-    Not registered as serializable: the test retrains but never loads the saved model.
+    Registered: tunekit refuses, before training, a model it could not load back.
     """
 
     def __init__(self, name="f1_score", **kwargs):
@@ -181,3 +182,28 @@ def test_space_of_one_configuration_ends_cleanly(tmp_path, data, fine_tuner):
     assert (result.narrowed.usable, result.narrowed.top) == (1, 1)
     assert result.best_hyperparameters == {"units": 8}
     assert "narrowed from all 1 usable" in result.narrowed.top_note
+
+
+def test_a_model_that_cannot_be_loaded_back_is_refused_before_training(tmp_path, data):
+    # An unregistered custom metric: the run used to finish every step, then fail to load its
+    # own best_model.keras, on every rerun.
+    class Unregistered(keras.metrics.Mean):
+        def update_state(self, y_true, y_pred, sample_weight=None):
+            return super().update_state(y_pred[:, 0], sample_weight)
+
+    def build(hp):
+        model = keras.Sequential([keras.Input((6,)), keras.layers.Dense(
+            hp.Int("units", 4, 8, step=4), activation="relu"),
+            keras.layers.Dense(2, activation="softmax")])
+        model.compile("adam", "sparse_categorical_crossentropy",
+                      metrics=[Unregistered(name="mine")])
+        return model
+
+    from tunekit import ModelSaveError
+
+    run = CoarseToFine(build, data, directory=tmp_path, project_name="unsaved",
+                       objective="val_mine:max", verbose=0, **TINY)
+    with pytest.raises(ModelSaveError, match=r"cannot be saved as a \.keras file and loaded "
+                                             r"back.*register_keras_serializable"):
+        run.run()
+    assert not (tmp_path / "unsaved").exists()

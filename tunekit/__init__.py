@@ -41,6 +41,7 @@ _EXPORTS = {
     "NarrowedSpace": "tunekit.narrowing",
     "NoCompletedTrialsError": "tunekit.errors",
     "OutputShapeError": "tunekit.errors",
+    "ModelSaveError": "tunekit.errors",
     "PortInUseError": "tunekit.errors",
     "Result": "tunekit.workflow",
     "RetrainDivergedError": "tunekit.errors",
@@ -75,6 +76,7 @@ __all__ = [
     "NarrowedSpace",
     "NoCompletedTrialsError",
     "OutputShapeError",
+    "ModelSaveError",
     "PortInUseError",
     "Result",
     "RetrainDivergedError",
@@ -104,7 +106,8 @@ logging.getLogger("tunekit").addHandler(logging.NullHandler())
 if TYPE_CHECKING:
     from tunekit.data import Dataset, load_image_directory, load_mnist, load_npz
     from tunekit.errors import (ChiefUnreachableError, DataError, DataUnavailableError,
-                                Interrupted, NoCompletedTrialsError, OutputShapeError,
+                                Interrupted, ModelSaveError, NoCompletedTrialsError,
+                                OutputShapeError,
                                 PortInUseError, RetrainDivergedError, RunConfigError,
                                 RunLockedError, RunNotFinishedError, StateFileError,
                                 TooFewTrialsError, TunekitError, UsageError, WorkerCrashError,

@@ -31,6 +31,7 @@ __all__ = [
     "DataError",
     "DataUnavailableError",
     "Interrupted",
+    "ModelSaveError",
     "NoCompletedTrialsError",
     "OutputShapeError",
     "PortInUseError",
@@ -65,6 +66,10 @@ class DataError(TunekitError, ValueError):
 
 class OutputShapeError(TunekitError, ValueError):
     """The model's output does not fit the data's number of classes."""
+
+
+class ModelSaveError(TunekitError, ValueError):
+    """The hypermodel's model cannot be saved as `.keras` and loaded back (`safe_mode=True`)."""
 
 
 class DataUnavailableError(TunekitError, RuntimeError):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
+import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -18,7 +19,7 @@ from keras_tuner.src.engine import trial as trial_module
 
 from tunekit import _faults, _io, _log, interrupts
 from tunekit.data import Dataset
-from tunekit.errors import (DataError, NoCompletedTrialsError, OutputShapeError,
+from tunekit.errors import (DataError, ModelSaveError, NoCompletedTrialsError, OutputShapeError,
                             RetrainDivergedError, RunNotFinishedError)
 from tunekit.fitting import fit_hypermodel
 from tunekit.manifest import STEPS, RunManifest, check_kerastuner_project, check_run_location
@@ -416,6 +417,8 @@ class CoarseToFine:
         except Exception:  # noqa: BLE001 - the trials report build errors with their trial
             model = None
         shape = None if model is None else model_output_shape(model, self.data.x_train[:2])
+        if shape is not None:
+            self._check_round_trip(model)
         del model
         keras.backend.clear_session()
         if shape is not None:
@@ -431,6 +434,27 @@ class CoarseToFine:
                 raise OutputShapeError(f"{e} For {name}, pass num_classes={self.data.num_classes} "
                                  "(and the data's input_shape).") from None
         self._model_checked = True
+
+    def _check_round_trip(self, model: keras.Model) -> None:
+        """Raises `ModelSaveError` unless `model` survives `.keras` save and safe load.
+
+        The final model is saved and loaded back to be tested, so a model that
+        cannot make that trip (e.g. an unregistered custom metric or layer)
+        would fail only after the whole search, and on every rerun.
+        """
+        with tempfile.TemporaryDirectory(prefix="tunekit-check-") as folder:
+            path = os.path.join(folder, "model.keras")
+            try:
+                model.save(path)
+                keras.models.load_model(path, safe_mode=True)
+            except Exception as e:  # noqa: BLE001 - any failure gets the same advice
+                reason = (str(e).strip().splitlines() or [type(e).__name__])[-1]
+                raise ModelSaveError(
+                    "`hypermodel` builds a model that cannot be saved as a .keras file and "
+                    f"loaded back with safe_mode=True ({type(e).__name__}: {reason}). tunekit "
+                    "saves the final model and tests the file it saved: register custom "
+                    "objects (layers, metrics, losses) with "
+                    "@keras.saving.register_keras_serializable().") from None
 
     def close(self) -> None:
         """Releases the run's lock; a later step reopens it."""
