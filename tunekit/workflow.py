@@ -447,6 +447,8 @@ class CoarseToFine:
             try:
                 model.save(path)
                 keras.models.load_model(path, safe_mode=True)
+            except OSError:
+                return  # the disk, not the model: the run's own writes will name the file
             except Exception as e:  # noqa: BLE001 - any failure gets the same advice
                 reason = (str(e).strip().splitlines() or [type(e).__name__])[-1]
                 raise ModelSaveError(
