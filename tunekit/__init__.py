@@ -28,7 +28,7 @@ import importlib
 import logging
 from typing import TYPE_CHECKING, Any
 
-__version__ = "0.1.0"
+__version__ = "0.1.0"  # the only place the version is written (pyproject.toml reads it)
 
 _EXPORTS = {
     "ChiefUnreachableError": "tunekit.errors",
