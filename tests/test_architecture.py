@@ -13,8 +13,8 @@ ROOT = Path(__file__).resolve().parents[1]
 # Each module may import only modules listed before it (private helpers excepted).
 ORDER = ["errors", "_native_logs", "interrupts", "data", "objectives", "outputs",
          "hypermodel_specs", "cluster", "backends", "tensorboard", "fitting", "tuners",
-         "narrowing", "manifest", "progress", "chief", "worker", "supervisor", "results",
-         "retraining", "plots", "report", "workflow", "coarse_to_fine"]
+         "narrowed_space", "narrowing", "manifest", "progress", "chief", "worker",
+         "supervisor", "results", "retraining", "plots", "report", "workflow", "coarse_to_fine"]
 
 
 def _tunekit_imports(path: Path) -> set[str]:

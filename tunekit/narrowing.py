@@ -1,192 +1,34 @@
-"""Narrow a KerasTuner search space around the best trials of a coarse search."""
+"""Narrow a KerasTuner search space around the best trials of a coarse search.
+
+The space arithmetic: which trials count, each hyperparameter's new range or
+values, snapped to its original grid. What it returns (`NarrowedSpace`, one
+`Change` per hyperparameter) and its JSON live in `tunekit.narrowed_space`
+and are importable from here too.
+"""
 
 from __future__ import annotations
 
 import copy
-import dataclasses
-import json
 import math
 import numbers
-from collections.abc import Iterable, Mapping
-from typing import Any
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 import keras_tuner
 from keras_tuner.engine import hyperparameters as hp_module
 from keras_tuner.engine.trial import TrialStatus
 
 from tunekit.errors import TooFewTrialsError
+from tunekit.narrowed_space import Change, NarrowedSpace, describe, serialize
+
+if TYPE_CHECKING:
+    from keras_tuner.engine.hyperparameters import HyperParameter
+    from keras_tuner.engine.trial import Trial
 
 __all__ = ["Change", "NarrowedSpace", "is_usable", "narrow_space"]
 
-_FORMAT = "tunekit.narrowed_space"
-_VERSION = 1
 _MIN_WINDOW = 0.1  # Minimum window, as a fraction of the original width.
 _EPS = 1e-9
-
-
-@dataclasses.dataclass(frozen=True)
-class Change:
-    """What `narrow_space` did to one hyperparameter.
-
-    `rule` is one of: `"range"` (numeric range narrowed), `"subset"` (unordered
-    `Choice` reduced to the values seen), `"span"` (ordered `Choice` reduced to
-    the span seen), `"unanimous"` (every top trial agreed: now `Fixed`),
-    `"collapsed"` (the narrowed range holds one value: now `Fixed`), `"fixed"`
-    (already `Fixed`), `"inactive"` (never active among the top trials: kept),
-    `"sparse"` (a value active in only one top trial, because it is
-    conditional or only some builds declare it: too little evidence, kept),
-    `"kept"` (`Boolean` without consensus, or a stepped `reverse_log` grid,
-    which cannot be narrowed and stay on the original grid).
-
-    Args:
-        name: Name of the hyperparameter.
-        kind: Class name of the original hyperparameter, e.g. `"Int"`.
-        before: Human-readable original definition, e.g. `Int [8, 64] step 8`.
-        after: Human-readable narrowed definition.
-        rule: The rule applied (see above).
-        active: In how many of the top trials the hyperparameter was active.
-        before_config: `{"class_name", "config"}` of the original.
-        after_config: `{"class_name", "config"}` of the narrowed one.
-    """
-
-    name: str
-    kind: str
-    before: str
-    after: str
-    rule: str
-    active: int
-    before_config: dict = dataclasses.field(default_factory=dict, repr=False, hash=False)
-    after_config: dict = dataclasses.field(default_factory=dict, repr=False, hash=False)
-
-    def to_dict(self) -> dict[str, Any]:
-        """Returns a JSON-serializable dict of all fields."""
-        return dataclasses.asdict(self)
-
-
-@dataclasses.dataclass(frozen=True, eq=False)
-class NarrowedSpace:
-    """A narrowed search space and the record of how it was derived.
-
-    Example:
-
-    ```python
-    narrowed = narrow_space(tuner.oracle.hyperparameters, tuner.oracle.trials)
-    print(narrowed)  # One row per hyperparameter: before -> after.
-    Path("narrowed.json").write_text(narrowed.to_json())
-    again = NarrowedSpace.from_json(Path("narrowed.json").read_text())
-    ```
-
-    Attributes:
-        hyperparameters: The narrowed `keras_tuner.HyperParameters`; pass it to
-            the next tuner as `hyperparameters=`.
-        changes: One `Change` per hyperparameter of the original space.
-        direction: `"max"` or `"min"`.
-        top: Number of top trials used.
-        usable: Number of usable (completed, finite-score) trials.
-        top_trial_ids: Trial ids of the top trials, best first.
-        margin: The margin used to widen numeric ranges.
-        requested_top: The `top` asked for (a count or a fraction); `top`
-            differs from it when too few trials are usable or `min_trials`
-            raised it (`top_note` says which).
-        top_note: Why `top` is not what was asked for, e.g. `"asked for 10;
-            only 4 usable"`; empty when it is.
-    """
-
-    hyperparameters: keras_tuner.HyperParameters
-    changes: tuple[Change, ...]
-    direction: str
-    top: int
-    usable: int
-    top_trial_ids: tuple[str, ...]
-    margin: float
-    requested_top: int | float | None = None
-    top_note: str = ""
-
-    def to_dict(self) -> dict[str, Any]:
-        """Returns a JSON-serializable dict that `from_dict` rebuilds exactly."""
-        return copy.deepcopy({
-            "format": _FORMAT,
-            "version": _VERSION,
-            "direction": self.direction,
-            "top": self.top,
-            "usable": self.usable,
-            "top_trial_ids": list(self.top_trial_ids),
-            "margin": self.margin,
-            "requested_top": self.requested_top,
-            "top_note": self.top_note,
-            "hyperparameters": self.hyperparameters.get_config(),
-            "changes": [c.to_dict() for c in self.changes],
-        })
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> NarrowedSpace:
-        """Rebuilds a `NarrowedSpace` from the output of `to_dict`.
-
-        Raises:
-            ValueError: If `data` is not a valid `to_dict()` output of this version.
-        """
-        if not isinstance(data, Mapping) or (data.get("format"), data.get("version")) != (
-                _FORMAT, _VERSION):
-            raise ValueError(
-                "Expected the output of `NarrowedSpace.to_dict()` (format="
-                f"{_FORMAT!r}, version={_VERSION}). Received: {str(data)[:80]}"
-            )
-        data = copy.deepcopy(dict(data))
-        try:
-            return cls(
-                hyperparameters=keras_tuner.HyperParameters.from_config(data["hyperparameters"]),
-                changes=tuple(Change(**c) for c in data["changes"]),
-                top_trial_ids=tuple(data["top_trial_ids"]),
-                requested_top=data.get("requested_top"),
-                top_note=data.get("top_note", ""),
-                **{k: data[k] for k in ("direction", "top", "usable", "margin")},
-            )
-        except (KeyError, TypeError, ValueError, AttributeError) as e:
-            raise ValueError(
-                f"Malformed `NarrowedSpace.to_dict()` output: {type(e).__name__}: {e}"
-            ) from None
-
-    def to_json(self, indent: int | None = 2) -> str:
-        """Returns `to_dict()` as a JSON string."""
-        return json.dumps(self.to_dict(), indent=indent)
-
-    @classmethod
-    def from_json(cls, text: str) -> NarrowedSpace:
-        """Rebuilds a `NarrowedSpace` from the output of `to_json`.
-
-        Raises:
-            ValueError: If `text` is not valid `to_json()` output.
-        """
-        return cls.from_dict(json.loads(text))
-
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, NarrowedSpace):
-            return NotImplemented
-        return self.to_dict() == other.to_dict()
-
-    def __repr__(self) -> str:
-        return (
-            f"NarrowedSpace(direction={self.direction!r}, top={self.top}, "
-            f"usable={self.usable}, margin={self.margin}, "
-            f"hyperparameters={len(self.changes)})"
-        )
-
-    def __str__(self) -> str:
-        rows = [("name", "before", "", "after", "rule", "active")]
-        for c in self.changes:
-            cond = _describe_conditions(c.before_config)
-            rows.append((c.name + cond, c.before, "->", c.after, c.rule, f"{c.active}/{self.top}"))
-        widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-        note = f"; {self.top_note}" if self.top_note else ""
-        lines = [
-            f"NarrowedSpace: top {self.top} of {self.usable} usable trials "
-            f"(direction={self.direction!r}, margin={self.margin}{note})"
-        ]
-        for i, row in enumerate(rows):
-            lines.append("  ".join(s.ljust(w) for s, w in zip(row, widths)).rstrip())
-            if i == 0:
-                lines.append("  ".join("-" * w for w in widths))
-        return "\n".join(lines)
 
 
 def narrow_space(
@@ -286,9 +128,9 @@ def narrow_space(
         new_hp, rule = _narrow_one(hp, values, float(margin), fix_unanimous, count)
         new_hps.append(new_hp)
         changes.append(Change(
-            name=hp.name, kind=type(hp).__name__, before=_describe(hp),
-            after=_describe(new_hp), rule=rule, active=len(values),
-            before_config=_serialize(hp), after_config=_serialize(new_hp),
+            name=hp.name, kind=type(hp).__name__, before=describe(hp),
+            after=describe(new_hp), rule=rule, active=len(values),
+            before_config=serialize(hp), after_config=serialize(new_hp),
         ))
     narrowed = keras_tuner.HyperParameters()
     narrowed.merge(new_hps)
@@ -302,7 +144,8 @@ def narrow_space(
 _MISSING = object()
 
 
-def _check_args(direction, top, margin, min_trials) -> str:
+def _check_args(direction: str | keras_tuner.Objective, top: int | float, margin: float,
+                min_trials: int) -> str:
     if isinstance(direction, keras_tuner.Objective):
         direction = direction.direction
     if direction not in ("max", "min"):
@@ -329,7 +172,7 @@ def _check_args(direction, top, margin, min_trials) -> str:
     return direction
 
 
-def is_usable(trial) -> bool:
+def is_usable(trial: Trial) -> bool:
     """Whether a trial counts: COMPLETED with a finite score (failed, running and NaN do not)."""
     if not all(hasattr(trial, a) for a in ("status", "score", "hyperparameters")):
         raise TypeError(
@@ -345,7 +188,7 @@ def is_usable(trial) -> bool:
     )
 
 
-def _active_value(trial, hp):
+def _active_value(trial: Trial, hp: HyperParameter) -> Any:
     """The trial's value for `hp` if active and valid for `hp`, else `_MISSING`."""
     thp = trial.hyperparameters
     if hp.name not in thp.values or not thp.is_active(hp):
@@ -363,7 +206,8 @@ def _active_value(trial, hp):
     return int(round(v)) if isinstance(hp, hp_module.Int) else float(v)
 
 
-def _narrow_one(hp, values, margin, fix_unanimous, count):
+def _narrow_one(hp: HyperParameter, values: Sequence[Any], margin: float, fix_unanimous: bool,
+                count: int) -> tuple[HyperParameter, str]:
     if isinstance(hp, hp_module.Fixed):
         return _rebuild(hp), "fixed"
     if not values:
@@ -392,7 +236,8 @@ def _narrow_one(hp, values, margin, fix_unanimous, count):
     return _narrow_numeric(hp, values, margin)
 
 
-def _narrow_numeric(hp, values, margin):
+def _narrow_numeric(hp: HyperParameter, values: Sequence[float], margin: float
+                    ) -> tuple[HyperParameter, str]:
     lo0, hi0, step, sampling = hp.min_value, hp.max_value, hp.step, hp.sampling
     is_int = isinstance(hp, hp_module.Int)
     best = values[0]
@@ -424,7 +269,8 @@ def _narrow_numeric(hp, values, margin):
     return _rebuild(hp, min_value=lo, max_value=hi, default=min(max(best, lo), hi)), "range"
 
 
-def _transform(sampling, lo0, hi0):
+def _transform(sampling: str, lo0: float, hi0: float
+               ) -> tuple[Callable[[float], float], Callable[[float], float]]:
     """Monotone maps to and from the space where `sampling` is uniform."""
     if sampling == "log":
         return math.log, math.exp
@@ -433,7 +279,8 @@ def _transform(sampling, lo0, hi0):
     return (lambda v: v), (lambda t: t)
 
 
-def _snap_to_grid(hp, lo, hi, values):
+def _snap_to_grid(hp: HyperParameter, lo: float, hi: float, values: Sequence[float]
+                  ) -> tuple[float, float, bool]:
     """Snaps `[lo, hi]` outward to the original step grid anchored at min_value."""
     lo0, hi0, step = hp.min_value, hp.max_value, hp.step
     is_int = isinstance(hp, hp_module.Int)
@@ -465,7 +312,7 @@ def _snap_to_grid(hp, lo, hi, values):
     return new_lo, new_hi, False
 
 
-def _grid_size(sampling, lo, hi, step) -> int:
+def _grid_size(sampling: str, lo: float, hi: float, step: float) -> int:
     """Number of grid values, computed as KerasTuner's `_get_n_values` does."""
     if sampling == "linear":
         return int((hi - lo) // step + 1)
@@ -476,54 +323,16 @@ def _round12(x: float) -> float:
     return float(f"{x:.12g}")
 
 
-def _rebuild(hp, **overrides):
+def _rebuild(hp: HyperParameter, **overrides: Any) -> HyperParameter:
     config = copy.deepcopy(hp.get_config())
     config.update(overrides)
     return type(hp).from_config(config)
 
 
-def _fixed(hp, value):
+def _fixed(hp: HyperParameter, value: Any) -> HyperParameter:
     conditions = copy.deepcopy(hp.get_config()["conditions"])
     if isinstance(hp, hp_module.Float):
         value = float(value)
     elif isinstance(hp, hp_module.Int):
         value = int(value)
     return hp_module.Fixed.from_config({"name": hp.name, "value": value, "conditions": conditions})
-
-
-def _serialize(hp) -> dict:
-    return {"class_name": type(hp).__name__, "config": copy.deepcopy(hp.get_config())}
-
-
-def _num(x, sci: bool = False) -> str:
-    if isinstance(x, int):
-        return str(x)
-    if sci and x != 0:
-        mantissa, exponent = f"{x:.4e}".split("e")
-        return f"{mantissa.rstrip('0').rstrip('.')}e{exponent}"
-    return f"{x:.6g}"
-
-
-def _describe(hp) -> str:
-    """Human-readable definition, e.g. `Int [32, 512] step 32`."""
-    if isinstance(hp, hp_module.Fixed):
-        value = hp.value
-        return f"Fixed {_num(value) if isinstance(value, float) else repr(value)}"
-    if isinstance(hp, hp_module.Boolean):
-        return "Boolean"
-    if isinstance(hp, hp_module.Choice):
-        return f"Choice {hp.values!r}"
-    bounds = (hp.min_value, hp.max_value)
-    sci = isinstance(hp, hp_module.Float) and any(
-        x != 0 and not 1e-2 <= abs(x) < 1e5 for x in bounds)
-    text = f"{type(hp).__name__} [{_num(bounds[0], sci)}, {_num(bounds[1], sci)}]"
-    if hp.step is not None and not (isinstance(hp, hp_module.Int) and hp.step == 1
-                                    and hp.sampling == "linear"):
-        text += f" step {_num(hp.step)}"
-    return text if hp.sampling == "linear" else f"{text} {hp.sampling}"
-
-
-def _describe_conditions(serialized: Mapping[str, Any]) -> str:
-    conditions = serialized.get("config", {}).get("conditions", [])
-    parts = [f"{c['config']['name']} in {c['config']['values']!r}" for c in conditions]
-    return f" (if {' and '.join(parts)})" if parts else ""
