@@ -682,3 +682,16 @@ def test_real_search_then_narrowed_search_stays_inside(tmp_path):
         for hp in space:
             if trial.hyperparameters.is_active(hp):
                 assert allowed(hp, values[hp.name]), (hp, values[hp.name])
+
+
+def test_the_record_and_the_arithmetic_share_one_class_under_every_import_path():
+    import tunekit
+    import tunekit.narrowed_space
+    import tunekit.narrowing
+
+    assert (tunekit.NarrowedSpace is tunekit.narrowing.NarrowedSpace
+            is tunekit.narrowed_space.NarrowedSpace)
+    assert tunekit.narrowing.Change is tunekit.narrowed_space.Change is Change
+    assert tunekit.narrow_space is tunekit.narrowing.narrow_space is narrow_space
+    assert set(tunekit.narrowing.__all__) == {"Change", "NarrowedSpace", "is_usable",
+                                              "narrow_space"}

@@ -320,3 +320,22 @@ def test_save_run_plots_skips_missing_data(tmp_path, frame, narrowed):
     failed = frame.assign(status="FAILED")
     assert plots.save_run_plots(tmp_path / "c", failed, y_true=[], y_pred=[]) == {}
     assert (tmp_path / "c").is_dir()
+
+
+def test_every_plot_imports_from_tunekit_plots_and_from_its_module():
+    import tunekit
+    from tunekit.plots import final_model, trials
+    from tunekit.plots import narrowed as narrowed_plots
+
+    assert set(plots.__all__) == {
+        "parallel_coordinates", "score_vs_hyperparameters", "best_so_far", "best_so_far_table",
+        "narrowing", "score_vs_params", "confusion_matrix", "training_curves", "figure_to_png",
+        "save_run_plots"}
+    homes = {trials: ["parallel_coordinates", "score_vs_hyperparameters", "best_so_far",
+                      "best_so_far_table", "score_vs_params"],
+             narrowed_plots: ["narrowing"], final_model: ["confusion_matrix", "training_curves"]}
+    for module, names in homes.items():
+        assert set(module.__all__) == set(names)
+        for name in names:
+            assert getattr(plots, name) is getattr(module, name)
+    assert tunekit.plots is plots and callable(plots.narrowing)  # the function, not the module
