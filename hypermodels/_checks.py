@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import numbers
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import keras
 
 
 def check_input_shape(input_shape: Sequence[int], *, owner: str) -> tuple[int, ...]:
@@ -20,7 +24,7 @@ def check_input_shape(input_shape: Sequence[int], *, owner: str) -> tuple[int, .
     return tuple(int(d) for d in dims)
 
 
-def _is_int(value) -> bool:
+def _is_int(value: object) -> bool:
     return isinstance(value, numbers.Integral) and not isinstance(value, bool)
 
 
@@ -34,7 +38,7 @@ def check_num_classes(num_classes: int, *, owner: str) -> int:
     return int(num_classes)
 
 
-def compile_classifier(model, learning_rate: float):
+def compile_classifier(model: keras.Model, learning_rate: float) -> keras.Model:
     """Compiles `model` with Adam, sparse categorical cross-entropy and accuracy."""
     import keras
 

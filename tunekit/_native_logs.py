@@ -23,7 +23,7 @@ import os
 import re
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, MutableMapping
 from contextlib import contextmanager
 
 __all__ = ["filtered_stderr", "is_noise", "quiet_environment"]
@@ -39,7 +39,7 @@ _NATIVE = re.compile(r"^([IWEF])\d{4} \d\d:\d\d:\d+\.\d+\s+\d+ [\w./-]+:\d+\] ")
 _LEVELS = "IWEF"
 
 
-def quiet_environment(environ=os.environ) -> None:
+def quiet_environment(environ: MutableMapping[str, str] = os.environ) -> None:
     """Sets the log thresholds of TensorFlow, XLA and gRPC, unless already set."""
     for name, value in DEFAULTS.items():
         environ.setdefault(name, value)
@@ -60,7 +60,7 @@ def is_noise(line: str, min_level: int | None = None) -> bool:
     if line.rstrip("\n") == _BANNER:
         return True
     match = _NATIVE.match(line)
-    return bool(match) and _LEVELS.index(match.group(1)) < min_level
+    return match is not None and _LEVELS.index(match.group(1)) < min_level
 
 
 @contextmanager

@@ -9,9 +9,14 @@ import importlib.machinery
 import importlib.util
 import os
 import sys
-from typing import Any
+from collections.abc import Callable, Iterable
+from importlib.machinery import ModuleSpec
+from typing import TYPE_CHECKING, Any
 
 from tunekit.errors import UsageError
+
+if TYPE_CHECKING:
+    from tunekit.data import Dataset
 
 __all__ = ["BUILTIN_HYPERMODELS", "UsageError", "check_spec", "module_file", "resolve_hypermodel"]
 
@@ -54,6 +59,7 @@ def check_spec(spec: str) -> None:
             raise UsageError(
                 f"--hypermodel {spec!r}: cannot import {module_name!r} (no such module on the "
                 "Python path or in the current folder).")
+        names: set[str] | None
         if module_name in sys.modules:  # already imported: ask it
             names = set(dir(sys.modules[module_name]))
         else:
@@ -87,7 +93,7 @@ def module_file(spec: str) -> str | None:
     return found.origin if found is not None and found.has_location else None
 
 
-def _find_module(module_name: str):
+def _find_module(module_name: str) -> ModuleSpec | None:
     """The module's `ModuleSpec`, found without executing it or its parent packages."""
     parts = module_name.split(".")
     found, path = None, None
@@ -115,7 +121,7 @@ def _find_module(module_name: str):
 _UNSURE_CALLS = {"globals", "vars", "setattr", "exec", "eval", "__import__"}
 
 
-def _defined_names(spec: str, found) -> set[str] | None:
+def _defined_names(spec: str, found: ModuleSpec) -> set[str] | None:
     """Names the module's source defines at top level, or `None` if it cannot tell."""
     origin = found.origin if found.has_location else None
     if not origin or not origin.endswith(".py"):
@@ -136,7 +142,7 @@ def _defined_names(spec: str, found) -> set[str] | None:
             return None
     names: set[str] = set()
 
-    def visit(statements) -> None:
+    def visit(statements: Iterable[ast.stmt]) -> None:
         for node in statements:
             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
                 names.add(node.name)
@@ -160,7 +166,7 @@ def _defined_names(spec: str, found) -> set[str] | None:
     return names
 
 
-def resolve_hypermodel(spec: str) -> Any:
+def resolve_hypermodel(spec: str) -> Callable[[Dataset], Any]:
     """Returns a factory `f(data) -> hypermodel` for `spec`, or raises `UsageError`.
 
     The bundled hypermodels take `input_shape` and `num_classes` from the data,
@@ -196,7 +202,7 @@ def resolve_hypermodel(spec: str) -> Any:
     import keras_tuner as kt
 
     if isinstance(target, type) and issubclass(target, kt.HyperModel):
-        def make(data):
+        def make(data: Dataset) -> Any:
             try:
                 return target(input_shape=data.input_shape, num_classes=data.num_classes)
             except TypeError:

@@ -27,6 +27,7 @@ import signal
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from types import FrameType
 
 from tunekit.errors import Interrupted
 
@@ -37,7 +38,7 @@ SIGNALS = (signal.SIGINT, signal.SIGTERM)
 _pending: int | None = None  # the signal number recorded by the handler
 
 
-def _handler(signum: int, frame) -> None:
+def _handler(signum: int, frame: FrameType | None) -> None:
     global _pending
     if _pending is not None:  # a second signal: the user insists
         os.write(2, f"\n{signal.Signals(signum).name} again: exiting now.\n".encode())
@@ -54,7 +55,7 @@ def _orphaned() -> bool:
     `tunekit.cluster.apply_process_limits` asks Linux for a SIGTERM then.
     """
     parent = os.environ.get("TUNEKIT_PARENT_PID")
-    return bool(parent) and parent.isdigit() and os.getppid() != int(parent)
+    return parent is not None and parent.isdigit() and os.getppid() != int(parent)
 
 
 def pending() -> int | None:

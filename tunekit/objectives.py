@@ -11,7 +11,10 @@ refuses anything else before any training.
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import keras_tuner
 
 __all__ = ["DIRECTIONS", "KNOWN_DIRECTIONS", "describe_objective", "parse_objective",
            "resolve_objective"]
@@ -126,7 +129,7 @@ def parse_objective(
 
 
 def resolve_objective(objective: Any, direction: str | None = None, *,
-                      argument: str = "objective"):
+                      argument: str = "objective") -> keras_tuner.Objective:
     """Turns what a user wrote into a `keras_tuner.Objective` with a certain direction.
 
     Args:

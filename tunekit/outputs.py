@@ -99,7 +99,7 @@ def uses_logits(model: Any) -> bool | None:
     losses = loss.values() if isinstance(loss, dict) else (
         loss if isinstance(loss, (list, tuple)) else [loss])
     for item in losses:
-        if hasattr(item, "from_logits"):
+        if item is not None and hasattr(item, "from_logits"):
             return bool(item.from_logits)
         if isinstance(item, str):
             return False  # a loss named by string takes probabilities

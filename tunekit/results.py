@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -166,7 +167,7 @@ def _objective(run_dir: Path) -> dict[str, str]:
         return {}
 
 
-def _all_ints(values) -> bool:
+def _all_ints(values: Iterable[Any]) -> bool:
     """Whether every value that is not None is an int (not a bool): an Int hyperparameter."""
     present = [v for v in values if v is not None]
     return bool(present) and all(

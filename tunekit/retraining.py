@@ -8,17 +8,21 @@ from __future__ import annotations
 
 import math
 import warnings
+from typing import TYPE_CHECKING, Any
 
 import keras
 
 from tunekit.results import trial_epochs
+
+if TYPE_CHECKING:
+    from keras_tuner.engine.trial import Trial
 
 __all__ = ["SCHEDULES", "final_epochs", "CosineDecayCallback", "schedule_callbacks"]
 
 SCHEDULES = ("cosine", "constant")
 
 
-def final_epochs(trial, max_epochs: int) -> int:
+def final_epochs(trial: Trial, max_epochs: int) -> int:
     """The `"auto"` epoch count of the retrain of a chosen trial.
 
     The trial's best epoch counted from epoch 0 (`tuner/initial_epoch +
@@ -65,7 +69,7 @@ class CosineDecayCallback(keras.callbacks.Callback):
         self.base: float | None = None
         self._scheduler: keras.callbacks.LearningRateScheduler | None = None
 
-    def on_train_begin(self, logs=None) -> None:
+    def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
         self.epochs = int((self.params or {}).get("epochs") or self.epochs)
         optimizer = self.model.optimizer
         if isinstance(getattr(optimizer, "_learning_rate", None),
@@ -79,14 +83,21 @@ class CosineDecayCallback(keras.callbacks.Callback):
         self._scheduler.set_model(self.model)
 
     def rate(self, epoch: int, lr: float | None = None) -> float:
-        """The learning rate of `epoch` (0-based)."""
+        """The learning rate of `epoch` (0-based).
+
+        Raises:
+            RuntimeError: If called before `on_train_begin` read the base rate.
+        """
+        if self.base is None:
+            raise RuntimeError("CosineDecayCallback.rate() needs the base learning rate, read "
+                               "in on_train_begin: pass the callback to `fit` first.")
         return self.base * 0.5 * (1.0 + math.cos(math.pi * (epoch + 0.5) / self.epochs))
 
-    def on_epoch_begin(self, epoch: int, logs=None) -> None:
+    def on_epoch_begin(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         if self._scheduler is not None:
             self._scheduler.on_epoch_begin(epoch, logs)
 
-    def on_epoch_end(self, epoch: int, logs=None) -> None:
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         if self._scheduler is not None:
             self._scheduler.on_epoch_end(epoch, logs)  # records `learning_rate` in the logs
 
