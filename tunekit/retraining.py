@@ -85,13 +85,19 @@ class CosineDecayCallback(keras.callbacks.Callback):
     def rate(self, epoch: int, lr: float | None = None) -> float:
         """The learning rate of `epoch` (0-based).
 
+        Args:
+            epoch: The epoch, from 0.
+            lr: The base rate, used only before `on_train_begin` has read the
+                compiled one. Defaults to `None`.
+
         Raises:
-            RuntimeError: If called before `on_train_begin` read the base rate.
+            ValueError: If no base rate is known yet and `lr` is `None`.
         """
-        if self.base is None:
-            raise RuntimeError("CosineDecayCallback.rate() needs the base learning rate, read "
-                               "in on_train_begin: pass the callback to `fit` first.")
-        return self.base * 0.5 * (1.0 + math.cos(math.pi * (epoch + 0.5) / self.epochs))
+        base = self.base if self.base is not None else lr
+        if base is None:
+            raise ValueError("CosineDecayCallback.rate() before training needs the base rate: "
+                             f"pass `lr` (the compiled learning rate). Received: lr={lr!r}.")
+        return base * 0.5 * (1.0 + math.cos(math.pi * (epoch + 0.5) / self.epochs))
 
     def on_epoch_begin(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         if self._scheduler is not None:
