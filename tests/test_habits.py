@@ -32,20 +32,25 @@ MAX_LINES = 400
 # A module may be longer if its docstring says why, in a sentence with these words.
 SIZE_REASON = re.compile(r"over 400 lines because", re.IGNORECASE)
 # Modules other branches of issue 15 split; strict: once one is short, drop it from here.
-SPLIT_PENDING = {"tunekit/workflow.py", "tunekit/data.py", "tunekit/tuners.py",
-                 "tunekit/coarse_to_fine.py"}
+SPLIT_PENDING = {
+    "tunekit/workflow.py",
+    "tunekit/data.py",
+    "tunekit/tuners.py",
+    "tunekit/coarse_to_fine.py",
+}
 
 
 def test_version_is_written_once_and_read_by_setuptools():
     project = PYPROJECT["project"]
     assert "version" not in project and "version" in project["dynamic"]
-    assert PYPROJECT["tool"]["setuptools"]["dynamic"]["version"] == {
-        "attr": "tunekit.__version__"}
+    assert PYPROJECT["tool"]["setuptools"]["dynamic"]["version"] == {"attr": "tunekit.__version__"}
     assert _pyproject(expand=True)["project"]["version"] == tunekit.__version__
     literal = re.compile(rf"['\"]{re.escape(tunekit.__version__)}['\"]")
-    holders = [path.relative_to(ROOT).as_posix()
-               for path in [ROOT / "pyproject.toml", *sorted((ROOT / "tunekit").rglob("*.py"))]
-               if literal.search(path.read_text())]
+    holders = [
+        path.relative_to(ROOT).as_posix()
+        for path in [ROOT / "pyproject.toml", *sorted((ROOT / "tunekit").rglob("*.py"))]
+        if literal.search(path.read_text())
+    ]
     assert holders == ["tunekit/__init__.py"]
 
 
@@ -62,20 +67,25 @@ def test_ruff_and_mypy_are_configured_and_installed_by_the_test_extra():
     assert "ignore_missing_imports" not in mypy  # only per module, for untyped libraries
     for override in mypy["overrides"]:
         assert not {"tunekit", "tunekit.*", "hypermodels", "hypermodels.*"} & set(
-            override["module"])
-    extra = {re.split(r"[<>=!~ \[]", r, maxsplit=1)[0]
-             for r in PYPROJECT["project"]["optional-dependencies"]["test"]}
+            override["module"]
+        )
+    extra = {
+        re.split(r"[<>=!~ \[]", r, maxsplit=1)[0]
+        for r in PYPROJECT["project"]["optional-dependencies"]["test"]
+    }
     assert {"pytest", "ruff", "mypy"} <= extra
 
 
 def test_ci_runs_the_readme_command_then_every_check():
     readme = (ROOT / "README.md").read_text()
     assert 'pip install -e ".[test]" && pytest' in readme  # the README's test command
-    lines = [shlex.split(line, comments=True)
-             for line in (ROOT / ".ci" / "run").read_text().replace("\\\n", " ").splitlines()]
+    lines = [
+        shlex.split(line, comments=True)
+        for line in (ROOT / ".ci" / "run").read_text().replace("\\\n", " ").splitlines()
+    ]
     commands = [" ".join(line) for line in lines if line]
     assert "pytest" in commands  # exactly the README's command
-    after = commands[commands.index("pytest") + 1:]
+    after = commands[commands.index("pytest") + 1 :]
     for check in ("check ruff check .", "check ruff format --check .", "check mypy"):
         assert check in after, check
     jax = [c for c in after if "KERAS_BACKEND=jax pytest tests/test_cli.py" in c]
@@ -88,14 +98,20 @@ def _modules() -> list[str]:
     return sorted(p.relative_to(ROOT).as_posix() for p in paths)
 
 
-@pytest.mark.parametrize("module", [
-    pytest.param(m, marks=pytest.mark.xfail(strict=True, reason="split on another branch"))
-    if m in SPLIT_PENDING else m for m in _modules()])
+@pytest.mark.parametrize(
+    "module",
+    [
+        pytest.param(m, marks=pytest.mark.xfail(strict=True, reason="split on another branch"))
+        if m in SPLIT_PENDING
+        else m
+        for m in _modules()
+    ],
+)
 def test_no_module_over_400_lines_without_a_reason_at_its_top(module):
     text = (ROOT / module).read_text()
     docstring = re.match(r'\s*(?:"""(.*?)"""|\'\'\'(.*?)\'\'\')', text, re.DOTALL)
     reason = docstring is not None and SIZE_REASON.search(docstring.group(0))
     assert len(text.splitlines()) <= MAX_LINES or reason, (
         f"{module} has {len(text.splitlines())} lines: split it along a seam, or say at its "
-        f"top why not ('over 400 lines because ...').")
-
+        f"top why not ('over 400 lines because ...')."
+    )

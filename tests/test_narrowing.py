@@ -16,7 +16,6 @@ from keras_tuner.engine.trial import Trial, TrialStatus
 
 from tunekit.narrowing import Change, NarrowedSpace, narrow_space
 
-
 # ----------------------------------------------------------------- helpers --
 
 

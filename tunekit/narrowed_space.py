@@ -104,19 +104,21 @@ class NarrowedSpace:
 
     def to_dict(self) -> dict[str, Any]:
         """Returns a JSON-serializable dict that `from_dict` rebuilds exactly."""
-        return copy.deepcopy({
-            "format": _FORMAT,
-            "version": _VERSION,
-            "direction": self.direction,
-            "top": self.top,
-            "usable": self.usable,
-            "top_trial_ids": list(self.top_trial_ids),
-            "margin": self.margin,
-            "requested_top": self.requested_top,
-            "top_note": self.top_note,
-            "hyperparameters": self.hyperparameters.get_config(),
-            "changes": [c.to_dict() for c in self.changes],
-        })
+        return copy.deepcopy(
+            {
+                "format": _FORMAT,
+                "version": _VERSION,
+                "direction": self.direction,
+                "top": self.top,
+                "usable": self.usable,
+                "top_trial_ids": list(self.top_trial_ids),
+                "margin": self.margin,
+                "requested_top": self.requested_top,
+                "top_note": self.top_note,
+                "hyperparameters": self.hyperparameters.get_config(),
+                "changes": [c.to_dict() for c in self.changes],
+            }
+        )
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> NarrowedSpace:
@@ -126,7 +128,9 @@ class NarrowedSpace:
             ValueError: If `data` is not a valid `to_dict()` output of this version.
         """
         if not isinstance(data, Mapping) or (data.get("format"), data.get("version")) != (
-                _FORMAT, _VERSION):
+            _FORMAT,
+            _VERSION,
+        ):
             raise ValueError(
                 "Expected the output of `NarrowedSpace.to_dict()` (format="
                 f"{_FORMAT!r}, version={_VERSION}). Received: {str(data)[:80]}"
@@ -214,10 +218,12 @@ def describe(hp: hp_module.HyperParameter) -> str:
         return f"Choice {hp.values!r}"
     bounds = (hp.min_value, hp.max_value)
     sci = isinstance(hp, hp_module.Float) and any(
-        x != 0 and not 1e-2 <= abs(x) < 1e5 for x in bounds)
+        x != 0 and not 1e-2 <= abs(x) < 1e5 for x in bounds
+    )
     text = f"{type(hp).__name__} [{_num(bounds[0], sci)}, {_num(bounds[1], sci)}]"
-    if hp.step is not None and not (isinstance(hp, hp_module.Int) and hp.step == 1
-                                    and hp.sampling == "linear"):
+    if hp.step is not None and not (
+        isinstance(hp, hp_module.Int) and hp.step == 1 and hp.sampling == "linear"
+    ):
         text += f" step {_num(hp.step)}"
     return text if hp.sampling == "linear" else f"{text} {hp.sampling}"
 

@@ -47,8 +47,15 @@ if TYPE_CHECKING:
     from tunekit.narrowing import NarrowedSpace
 
 __all__ = [
-    "parallel_coordinates", "score_vs_hyperparameters", "best_so_far", "best_so_far_table",
-    "narrowing", "score_vs_params", "confusion_matrix", "training_curves", "figure_to_png",
+    "parallel_coordinates",
+    "score_vs_hyperparameters",
+    "best_so_far",
+    "best_so_far_table",
+    "narrowing",
+    "score_vs_params",
+    "confusion_matrix",
+    "training_curves",
+    "figure_to_png",
     "save_run_plots",
 ]
 
@@ -93,8 +100,12 @@ def save_run_plots(
         ("best_so_far", lambda: best_so_far(frame, **named)),
         ("narrowing", None if narrowed is None else partial(narrowing, narrowed)),
         ("score_vs_params", lambda: score_vs_params(frame, **named)),
-        ("confusion_matrix", None if y_true is None or y_pred is None else
-         partial(confusion_matrix, y_true, y_pred, class_names)),
+        (
+            "confusion_matrix",
+            None
+            if y_true is None or y_pred is None
+            else partial(confusion_matrix, y_true, y_pred, class_names),
+        ),
         ("training_curves", partial(training_curves, history) if history else None),
     ]
     out_dir = Path(out_dir)

@@ -18,8 +18,10 @@ from tunekit.errors import TunekitError
 
 _LineStyle = Literal["-", "--", ":"]
 # phase -> (line style, marker, colour)
-_STYLE: dict[str, tuple[_LineStyle, str, str]] = {"coarse": ("--", "o", "tab:blue"),
-                                                  "fine": ("-", "^", "tab:orange")}
+_STYLE: dict[str, tuple[_LineStyle, str, str]] = {
+    "coarse": ("--", "o", "tab:blue"),
+    "fine": ("-", "^", "tab:orange"),
+}
 _OTHER_STYLE: tuple[_LineStyle, str, str] = (":", "s", "tab:gray")
 _LOG_DECADES = 1.0  # log axis when values span more than a decade (learning rates)
 
@@ -44,27 +46,33 @@ def _fmt(v: float) -> str:
 
 
 def _short(text: str, width: int = 14) -> str:
-    return text if len(text) <= width else text[:width - 1] + "\u2026"
+    return text if len(text) <= width else text[: width - 1] + "\u2026"
 
 
 def _phase_legend(fig: Figure, data: pd.DataFrame, *, lines: bool) -> None:
     """A figure legend above the plots: line style (`lines`) or marker per phase."""
-    handles = [Line2D([], [], color="0.3", linestyle=_style(p)[0], label=p) if lines else
-               Line2D([], [], color=_style(p)[2], marker=_style(p)[1], linestyle="none", label=p)
-               for p in dict.fromkeys(data["phase"].astype(str))]
+    handles = [
+        Line2D([], [], color="0.3", linestyle=_style(p)[0], label=p)
+        if lines
+        else Line2D([], [], color=_style(p)[2], marker=_style(p)[1], linestyle="none", label=p)
+        for p in dict.fromkeys(data["phase"].astype(str))
+    ]
     fig.legend(handles=handles, loc="outside upper right", ncols=len(handles), fontsize=8)
 
 
-def _named(frame: pd.DataFrame, objective: str, objective_name: str | None,
-           direction: str | None) -> tuple[str, str | None]:
+def _named(
+    frame: pd.DataFrame, objective: str, objective_name: str | None, direction: str | None
+) -> tuple[str, str | None]:
     """The objective's name and direction for the axes.
 
     Explicit arguments win; for the `score` column of a `trials_dataframe`,
     its `attrs` (the run's objective, e.g. `val_accuracy`); else the column.
     """
     attrs = frame.attrs if objective == "score" else {}
-    return (objective_name or attrs.get("objective") or objective,
-            direction or attrs.get("direction"))
+    return (
+        objective_name or attrs.get("objective") or objective,
+        direction or attrs.get("direction"),
+    )
 
 
 def _objective_label(name: str, direction: str | None = None) -> str:
@@ -94,9 +102,9 @@ def _numeric(values: pd.Series) -> pd.Series | None:
 
 def _use_log(num: pd.Series) -> bool:
     finite = num[np.isfinite(num)]
-    return bool(len(finite) and finite.min() > 0
-                and math.log10(finite.max() / finite.min()) > _LOG_DECADES)
-
+    return bool(
+        len(finite) and finite.min() > 0 and math.log10(finite.max() / finite.min()) > _LOG_DECADES
+    )
 
 
 def figure_to_png(fig: Figure, *, dpi: int = 100) -> bytes:
@@ -111,4 +119,3 @@ def figure_to_png(fig: Figure, *, dpi: int = 100) -> bytes:
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=dpi)
     return buffer.getvalue()
-

@@ -16,8 +16,7 @@ from tunekit.plots._common import _Figure, _NoDataError
 __all__ = ["confusion_matrix", "training_curves"]
 
 
-def confusion_matrix(y_true: Any, y_pred: Any, class_names: Sequence[str] | None = None
-                     ) -> Figure:
+def confusion_matrix(y_true: Any, y_pred: Any, class_names: Sequence[str] | None = None) -> Figure:
     """Counts per (true, predicted) class, coloured by row-normalised fraction.
 
     `y_true`/`y_pred` are class indices (or labels, if `class_names` are the
@@ -56,9 +55,15 @@ def confusion_matrix(y_true: Any, y_pred: Any, class_names: Sequence[str] | None
     image = ax.imshow(fraction, cmap="Blues", vmin=0, vmax=1)
     for i in range(n):
         for j in range(n):
-            ax.text(j, i, str(counts[i, j]), ha="center", va="center",
-                    fontsize=8 if n > 12 else 10,
-                    color="white" if fraction[i, j] > 0.5 else "black")
+            ax.text(
+                j,
+                i,
+                str(counts[i, j]),
+                ha="center",
+                va="center",
+                fontsize=8 if n > 12 else 10,
+                color="white" if fraction[i, j] > 0.5 else "black",
+            )
     ax.set_xticks(range(n), class_names, rotation=45 if n > 10 else 0)
     ax.set_yticks(range(n), class_names)
     ax.set_xlabel("predicted")
@@ -89,7 +94,7 @@ def training_curves(history: Mapping[str, Sequence[float]]) -> Figure:
     if not groups:
         raise _NoDataError("The history is empty.")
     # losses first, then metrics, then anything that is not a model metric (learning rate)
-    order = sorted(groups, key=lambda g: (0 if "loss" in g else 2 if _is_rate(g) else 1))
+    order = sorted(groups, key=lambda g: 0 if "loss" in g else 2 if _is_rate(g) else 1)
     ncols = min(3, len(order))
     nrows = math.ceil(len(order) / ncols)
     fig = _Figure(figsize=(4.6 * ncols, 3.6 * nrows), layout="constrained")
@@ -97,9 +102,15 @@ def training_curves(history: Mapping[str, Sequence[float]]) -> Figure:
     for i, (ax, base) in enumerate(zip(axes, order)):
         for key in groups[base]:
             values = np.asarray(history[key], dtype=float)
-            (line,) = ax.plot(np.arange(1, len(values) + 1), values, color=f"C{i}", label=key,
-                              linestyle="--" if key.startswith("val_") else "-",
-                              marker="o" if len(values) <= 30 else None, markersize=3)
+            (line,) = ax.plot(
+                np.arange(1, len(values) + 1),
+                values,
+                color=f"C{i}",
+                label=key,
+                linestyle="--" if key.startswith("val_") else "-",
+                marker="o" if len(values) <= 30 else None,
+                markersize=3,
+            )
             line.set_gid(key)
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_xlabel("epoch")
@@ -108,7 +119,7 @@ def training_curves(history: Mapping[str, Sequence[float]]) -> Figure:
             ax.ticklabel_format(axis="y", style="sci", scilimits=(-2, 3))
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
-    for ax in axes[len(order):]:
+    for ax in axes[len(order) :]:
         ax.remove()
     fig.suptitle("Training curves")
     return fig
@@ -116,4 +127,3 @@ def training_curves(history: Mapping[str, Sequence[float]]) -> Figure:
 
 def _is_rate(name: str) -> bool:
     return name in ("lr", "learning_rate") or name.endswith("learning_rate")
-

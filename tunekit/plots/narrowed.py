@@ -32,9 +32,14 @@ def _narrowing_row(change: Any) -> dict[str, Any]:
     before, after = change.before_config, change.after_config
     kind, new_kind = before.get("class_name"), after.get("class_name")
     new = after.get("config", {})
-    row: dict[str, Any] = {"name": change.name, "text": f"{change.before} -> {change.after}"
-                           f"  ({change.rule})", "light": [], "dark": [], "marker": None,
-                           "slots": []}
+    row: dict[str, Any] = {
+        "name": change.name,
+        "text": f"{change.before} -> {change.after}  ({change.rule})",
+        "light": [],
+        "dark": [],
+        "marker": None,
+        "slots": [],
+    }
     if kind in ("Int", "Float"):
         pos = _position(before)
         row["light"] = [(0.0, 1.0)]
@@ -44,10 +49,12 @@ def _narrowing_row(change: Any) -> dict[str, Any]:
         elif new_kind == "Fixed":
             row["marker"] = pos(new["value"])
     elif kind in ("Choice", "Boolean"):
-        values = before["config"].get("values", [False, True]) if kind == "Choice" else [
-            False, True]
-        kept = new.get("values", values) if new_kind in ("Choice", "Boolean") else [
-            new.get("value")]
+        values = (
+            before["config"].get("values", [False, True]) if kind == "Choice" else [False, True]
+        )
+        kept = (
+            new.get("values", values) if new_kind in ("Choice", "Boolean") else [new.get("value")]
+        )
         n = len(values)
         for i, v in enumerate(values):
             slot = (i / n + 0.01, 1 / n - 0.02)
@@ -81,27 +88,45 @@ def narrowing(narrowed: NarrowedSpace) -> Figure:
     dark = "#1f4e79"
     for i, row in enumerate(rows):
         if row["light"]:
-            bars = ax.broken_barh(row["light"], (i - 0.32, 0.64), facecolor="0.9",
-                                  edgecolor="0.6", linewidth=0.6)
+            bars = ax.broken_barh(
+                row["light"], (i - 0.32, 0.64), facecolor="0.9", edgecolor="0.6", linewidth=0.6
+            )
             bars.set_gid(f"row/{row['name']}")
         if row["dark"]:
             ax.broken_barh(row["dark"], (i - 0.2, 0.4), facecolor=dark)
         for x, label, kept in row["slots"]:
-            ax.text(x, i, label, ha="center", va="center", fontsize=7,
-                    color="white" if kept else "0.35", clip_on=True)
+            ax.text(
+                x,
+                i,
+                label,
+                ha="center",
+                va="center",
+                fontsize=7,
+                color="white" if kept else "0.35",
+                clip_on=True,
+            )
         if row["marker"] is not None:
-            (m,) = ax.plot([row["marker"]], [i], marker="D", markersize=8, color=dark,
-                           linestyle="none")
+            (m,) = ax.plot(
+                [row["marker"]], [i], marker="D", markersize=8, color=dark, linestyle="none"
+            )
             if not row["light"]:
                 m.set_gid(f"row/{row['name']}")
-        ax.text(1.02, i, row["text"], transform=ax.get_yaxis_transform(), va="center",
-                fontsize=8, family="monospace")
+        ax.text(
+            1.02,
+            i,
+            row["text"],
+            transform=ax.get_yaxis_transform(),
+            va="center",
+            fontsize=8,
+            family="monospace",
+        )
     ax.set_yticks(range(len(rows)), [r["name"] for r in rows])
     ax.set_ylim(len(rows) - 0.5, -0.5)
     ax.set_xlim(0, 1)
     ax.set_xlabel("position in the original range (log scale for log sampling)")
     ax.set_ylabel("hyperparameter")
-    ax.set_title(f"Narrowing: top {narrowed.top} of {narrowed.usable} usable trials "
-                 f"(direction={narrowed.direction}, margin={narrowed.margin})")
+    ax.set_title(
+        f"Narrowing: top {narrowed.top} of {narrowed.usable} usable trials "
+        f"(direction={narrowed.direction}, margin={narrowed.margin})"
+    )
     return fig
-

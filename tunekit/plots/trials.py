@@ -30,8 +30,13 @@ from tunekit.plots._common import (
     _use_log,
 )
 
-__all__ = ["best_so_far", "best_so_far_table", "parallel_coordinates",
-           "score_vs_hyperparameters", "score_vs_params"]
+__all__ = [
+    "best_so_far",
+    "best_so_far_table",
+    "parallel_coordinates",
+    "score_vs_hyperparameters",
+    "score_vs_params",
+]
 
 
 def _scale(values: pd.Series) -> tuple[pd.Series, list[float], list[str]]:
@@ -46,8 +51,11 @@ def _scale(values: pd.Series) -> tuple[pd.Series, list[float], list[str]]:
     t = np.log10(num.where(num > 0)) if log else num
     lo, hi = t.min(), t.max()
     if not np.isfinite(lo) or hi == lo:
-        return t.where(t.isna(), 0.5), ([0.5] if np.isfinite(lo) else []), (
-            [_fmt(num.min())] if np.isfinite(lo) else [])
+        return (
+            t.where(t.isna(), 0.5),
+            ([0.5] if np.isfinite(lo) else []),
+            ([_fmt(num.min())] if np.isfinite(lo) else []),
+        )
     scaled = (t - lo) / (hi - lo)
     unique = np.unique(num.dropna())
     if len(unique) <= 6:  # e.g. a layer count: label the values themselves
@@ -57,9 +65,13 @@ def _scale(values: pd.Series) -> tuple[pd.Series, list[float], list[str]]:
     return scaled, ticks, labels
 
 
-def parallel_coordinates(frame: pd.DataFrame, *, objective: str = "score",
-                         objective_name: str | None = None,
-                         direction: str | None = None) -> Figure:
+def parallel_coordinates(
+    frame: pd.DataFrame,
+    *,
+    objective: str = "score",
+    objective_name: str | None = None,
+    direction: str | None = None,
+) -> Figure:
     """One polyline per completed trial across the `hp_` columns, then the objective.
 
     Numeric axes are scaled to [0, 1] (log-scaled above a decade), categorical
@@ -96,19 +108,39 @@ def parallel_coordinates(frame: pd.DataFrame, *, objective: str = "score",
     for i, (_, row) in enumerate(data.iterrows()):
         ys = [scaled[c][0].iloc[i] for c in columns]
         linestyle = _style(str(row["phase"]))[0]
-        (line,) = ax.plot(xs, ys, linestyle=linestyle, color=mappable.to_rgba(row[objective]),
-                          linewidth=1.4, alpha=0.85, marker="o", markersize=2.5)
+        (line,) = ax.plot(
+            xs,
+            ys,
+            linestyle=linestyle,
+            color=mappable.to_rgba(row[objective]),
+            linewidth=1.4,
+            alpha=0.85,
+            marker="o",
+            markersize=2.5,
+        )
         line.set_gid(f"{row['phase']}/{row['trial_id']}")
     for x, c in zip(xs, columns):
         ax.axvline(float(x), color="0.75", linewidth=0.8, zorder=0)
         for tick, label in zip(*scaled[c][1:]):
-            ax.text(x - 0.04, tick, label, ha="right", va="center", fontsize=7, color="0.25",
-                    bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.6, "pad": 0.5})
+            ax.text(
+                x - 0.04,
+                tick,
+                label,
+                ha="right",
+                va="center",
+                fontsize=7,
+                color="0.25",
+                bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.6, "pad": 0.5},
+            )
     name, direction = _named(frame, objective, objective_name, direction)
     label = _objective_label(name, direction)
     names = [c.removeprefix("hp_") for c in columns[:-1]] + [name]
-    ax.set_xticks(xs, names, rotation=30 if len(columns) > 6 else 0,
-                  ha="right" if len(columns) > 6 else "center")
+    ax.set_xticks(
+        xs,
+        names,
+        rotation=30 if len(columns) > 6 else 0,
+        ha="right" if len(columns) > 6 else "center",
+    )
     ax.set_xlim(-0.5, len(columns) - 0.7)
     ax.set_ylim(-0.05, 1.05)
     ax.set_yticks([])
@@ -120,9 +152,13 @@ def parallel_coordinates(frame: pd.DataFrame, *, objective: str = "score",
     return fig
 
 
-def score_vs_hyperparameters(frame: pd.DataFrame, *, objective: str = "score",
-                             objective_name: str | None = None,
-                             direction: str | None = None) -> Figure:
+def score_vs_hyperparameters(
+    frame: pd.DataFrame,
+    *,
+    objective: str = "score",
+    objective_name: str | None = None,
+    direction: str | None = None,
+) -> Figure:
     """One subplot per `hp_` column: the objective against its values, marker per phase.
 
     Categorical values are drawn as a jittered strip; numeric ones spanning
@@ -153,8 +189,13 @@ def score_vs_hyperparameters(frame: pd.DataFrame, *, objective: str = "score",
             x = values.map(lambda v: cats.index(str(v)) if pd.notna(v) else np.nan).astype(float)
             x = x + rng.uniform(-0.15, 0.15, len(x))
             tilt = sum(len(c) for c in cats) > 24
-            ax.set_xticks(range(len(cats)), [_short(c) for c in cats], fontsize=8,
-                          rotation=25 if tilt else 0, ha="right" if tilt else "center")
+            ax.set_xticks(
+                range(len(cats)),
+                [_short(c) for c in cats],
+                fontsize=8,
+                rotation=25 if tilt else 0,
+                ha="right" if tilt else "center",
+            )
             ax.set_xlim(-0.6, len(cats) - 0.4)
         else:
             x = num
@@ -164,19 +205,26 @@ def score_vs_hyperparameters(frame: pd.DataFrame, *, objective: str = "score",
                 ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         for phase, part in data.groupby(data["phase"].astype(str), sort=False):
             _, marker, color = _style(phase)
-            ax.scatter(x[part.index], part[objective], marker=marker, color=color, s=22,
-                       alpha=0.8, label=phase, edgecolors="none")
+            ax.scatter(
+                x[part.index],
+                part[objective],
+                marker=marker,
+                color=color,
+                s=22,
+                alpha=0.8,
+                label=phase,
+                edgecolors="none",
+            )
         if not values.notna().any():
             ax.text(0.5, 0.5, "never active", transform=ax.transAxes, ha="center", color="0.5")
         ax.set_xlabel(column.removeprefix("hp_"))
         ax.set_ylabel(_objective_label(name, direction))
         ax.tick_params(labelsize=8)
         ax.grid(alpha=0.3)
-    for ax in axes[len(columns):]:
+    for ax in axes[len(columns) :]:
         ax.remove()
     _phase_legend(fig, data, lines=False)
-    fig.suptitle(f"{name} vs hyperparameters "
-                 f"({len(data)} completed trials)")
+    fig.suptitle(f"{name} vs hyperparameters ({len(data)} completed trials)")
     return fig
 
 
@@ -184,8 +232,9 @@ def _trial_order(ids: pd.Series) -> pd.Series:
     return ids.map(lambda s: (0, int(s), "") if str(s).isdigit() else (1, 0, str(s)))
 
 
-def best_so_far_table(frame: pd.DataFrame, direction: str = "max",
-                      *, objective: str = "score") -> pd.DataFrame:
+def best_so_far_table(
+    frame: pd.DataFrame, direction: str = "max", *, objective: str = "score"
+) -> pd.DataFrame:
     """Best objective so far per phase, by trial order; failed trials don't improve it.
 
     Returns:
@@ -220,8 +269,13 @@ def best_so_far_table(frame: pd.DataFrame, direction: str = "max",
     return out[columns]
 
 
-def best_so_far(frame: pd.DataFrame, *, direction: str = "max",
-                objective: str = "score", objective_name: str | None = None) -> Figure:
+def best_so_far(
+    frame: pd.DataFrame,
+    *,
+    direction: str = "max",
+    objective: str = "score",
+    objective_name: str | None = None,
+) -> Figure:
     """Best-so-far curve per phase (step line) over each trial's objective (dots).
 
     `objective` is the column, `objective_name` the name on the axis (e.g.
@@ -240,10 +294,24 @@ def best_so_far(frame: pd.DataFrame, *, direction: str = "max",
     ax = fig.add_subplot()
     for phase, part in table.groupby("phase", sort=False):
         linestyle, marker, color = _style(phase)
-        ax.scatter(part["trial_index"], part["score"], marker=marker, color=color, alpha=0.5,
-                   s=20, edgecolors="none")
-        (line,) = ax.step(part["trial_index"], part["best_so_far"], where="post",
-                          linestyle=linestyle, color=color, linewidth=2, label=f"{phase} best")
+        ax.scatter(
+            part["trial_index"],
+            part["score"],
+            marker=marker,
+            color=color,
+            alpha=0.5,
+            s=20,
+            edgecolors="none",
+        )
+        (line,) = ax.step(
+            part["trial_index"],
+            part["best_so_far"],
+            where="post",
+            linestyle=linestyle,
+            color=color,
+            linewidth=2,
+            label=f"{phase} best",
+        )
         line.set_gid(f"best/{phase}")
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("trial index within phase")
@@ -255,9 +323,13 @@ def best_so_far(frame: pd.DataFrame, *, direction: str = "max",
     return fig
 
 
-
-def score_vs_params(frame: pd.DataFrame, *, objective: str = "score",
-                    objective_name: str | None = None, direction: str | None = None) -> Figure:
+def score_vs_params(
+    frame: pd.DataFrame,
+    *,
+    objective: str = "score",
+    objective_name: str | None = None,
+    direction: str | None = None,
+) -> Figure:
     """The objective against the number of parameters (log x), marker per phase.
 
     `objective`, `objective_name` and `direction` as in `parallel_coordinates`.
@@ -278,8 +350,16 @@ def score_vs_params(frame: pd.DataFrame, *, objective: str = "score",
     ax = fig.add_subplot()
     for phase, part in data.groupby(data["phase"].astype(str), sort=False):
         _, marker, color = _style(phase)
-        points = ax.scatter(part["num_params"].astype(float), part[objective], marker=marker,
-                            color=color, s=30, alpha=0.8, label=phase, edgecolors="none")
+        points = ax.scatter(
+            part["num_params"].astype(float),
+            part[objective],
+            marker=marker,
+            color=color,
+            s=30,
+            alpha=0.8,
+            label=phase,
+            edgecolors="none",
+        )
         points.set_gid(f"params/{phase}")
     ax.set_xscale("log")
     ax.set_xlabel("number of parameters")
