@@ -30,15 +30,22 @@ def _tunekit_imports(path: Path) -> set[str]:
     return found
 
 
+def _module_files(module: str) -> list[Path]:
+    """The module's file, or every file of the package of that name (e.g. `tunekit/data/`)."""
+    package = ROOT / "tunekit" / module
+    return sorted(package.glob("*.py")) if package.is_dir() else [ROOT / "tunekit" / f"{module}.py"]
+
+
 def test_every_module_is_placed_in_the_order():
     modules = {p.stem for p in (ROOT / "tunekit").glob("*.py")}
+    modules |= {p.parent.name for p in (ROOT / "tunekit").glob("*/__init__.py")}
     assert modules - {"__init__", "_io", "_faults", "_log"} == set(ORDER)
 
 
 @pytest.mark.parametrize("module", ORDER)
 def test_no_module_reaches_back_upstream(module):
     allowed = set(ORDER[:ORDER.index(module)]) | {"_io", "_faults", "_log"}
-    imported = _tunekit_imports(ROOT / "tunekit" / f"{module}.py")
+    imported = set().union(*map(_tunekit_imports, _module_files(module))) - {module}
     assert imported <= allowed, f"tunekit.{module} imports {sorted(imported - allowed)}"
 
 
