@@ -14,6 +14,12 @@ from tunekit.errors import DataError
 SCALED_UINT8 = "uint8 pixels divided by 255 to [0, 1]"
 UNSCALED = "values as given (not rescaled)"
 _SPLITS = ("train", "val", "test")
+CLASSIFICATION = "classification"
+REGRESSION = "regression"
+TASKS = (CLASSIFICATION, REGRESSION)
+TASKS_HINT = ('tunekit has two tasks: classification takes integer class ids (map labels to '
+              '0..num_classes-1 first), regression takes real-valued targets (pass '
+              'task="regression").')
 
 
 @contextlib.contextmanager
@@ -69,15 +75,16 @@ def _as_labels(y: Any, name: str) -> np.ndarray:
         y = y[:, 0]
     if y.ndim != 1:
         raise DataError(f"{name} must be 1-D integer class ids, got shape {y.shape}; for one-hot "
-                         "labels pass np.argmax(y, axis=1).")
+                         "labels pass np.argmax(y, axis=1). Class ids are the classification "
+                         "task; real-valued targets of shape (n, k) are the regression task "
+                         '(pass task="regression").')
     if y.dtype.kind in "iub":
         return y.astype(np.int64)
     if y.dtype.kind == "f" and np.all(np.isfinite(y)) and np.all(y == np.round(y)):
         return y.astype(np.int64)
     example = next((v for v in y.tolist() if not (isinstance(v, float) and v.is_integer())), None)
     raise DataError(f"{name} must hold integer class ids, got dtype {y.dtype} (e.g. {example!r}). "
-                     "tunekit tunes classifiers only for now (regression targets are not yet "
-                     "supported): map labels to 0..num_classes-1 integers first.")
+                     f"{TASKS_HINT}")
 
 
 def _check_lengths(x: np.ndarray, y: np.ndarray, x_name: str, y_name: str) -> None:

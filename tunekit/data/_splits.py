@@ -41,3 +41,28 @@ def _stratified_split(
         for split, chunks in parts.items()
     }
 
+
+
+def _random_split(
+    n: int, val_fraction: float, test_fraction: float, seed: int
+) -> dict[str, np.ndarray]:
+    """A seeded split without strata (regression, several outputs): returns shuffled indices.
+
+    Counts are `round(n * fraction)` (at least 1 when the fraction is > 0), taken
+    with scikit-learn's `train_test_split`; at least one sample must remain for
+    training.
+    """
+    from sklearn.model_selection import train_test_split
+
+    n_test = max(1, round(n * test_fraction)) if test_fraction > 0 else 0
+    n_val = max(1, round(n * val_fraction)) if val_fraction > 0 else 0
+    if n - n_test - n_val < 1:
+        raise DataError(f"{n} sample(s) split {n_val} validation / {n_test} test leave none to "
+                        "train on. Add samples or lower validation_fraction / test_fraction.")
+    rest = np.arange(n)
+    parts = {"test": rest[:0], "val": rest[:0]}
+    for split, count in (("test", n_test), ("val", n_val)):
+        if count:
+            rest, parts[split] = train_test_split(rest, test_size=count, random_state=seed,
+                                                  shuffle=True)
+    return {"train": rest, "val": parts["val"], "test": parts["test"]}
