@@ -107,3 +107,45 @@ def test_dict_inputs_with_class_ids_are_stratified():
     ds = Dataset.from_arrays(x, np.repeat([0, 1], 20))
     assert ds.task == "classification" and ds.num_classes == 2
     assert np.bincount(ds.y_test).tolist() == [3, 3]  # round(20 * 0.15) per class
+
+
+# --------------------------------------------------------------------------- .npz files
+
+
+def _save(path, **arrays):
+    np.savez(path, **arrays)
+    return path
+
+
+def test_npz_with_real_valued_targets_is_regression(tmp_path):
+    from tunekit.data import load_npz
+
+    y = RNG.random((40, 2))
+    path = _save(tmp_path / "flows.npz", x_train=X[:30], y_train=y[:30], x_test=X[30:],
+                 y_test=y[30:])
+    ds = load_npz(path, validation_size=5)
+    assert ds.task == "regression" and ds.num_outputs == 2 and ds.num_classes is None
+    assert (len(ds.y_train), len(ds.y_val), len(ds.y_test)) == (25, 5, 10)
+    np.testing.assert_allclose(ds.y_test, y[30:].astype(np.float32))
+    assert ds.summary() == ("flows: 25 train / 5 validation / 10 test, input (3,), "
+                            "regression, 2 targets")
+
+
+def test_npz_task_override_and_contradictions(tmp_path):
+    from tunekit.data import load_npz
+
+    ids = np.arange(40) % 4
+    path = _save(tmp_path / "counts.npz", x_train=X[:30], y_train=ids[:30], x_test=X[30:],
+                 y_test=ids[30:])
+    assert load_npz(path).task == "classification"
+    counts = load_npz(path, task="regression")
+    assert counts.task == "regression" and counts.y_train.dtype == np.float32
+    temps = _save(tmp_path / "temps.npz", x_train=X[:30], y_train=RNG.random(30),
+                  x_test=X[30:], y_test=RNG.random(10))
+    with pytest.raises(ValueError, match=r'temps\.npz.*task="classification" but y_\w+ holds '
+                                         r'non-integer values.*task="regression"'):
+        load_npz(temps, task="classification")
+    named = _save(tmp_path / "named.npz", x_train=X[:30], y_train=RNG.random(30),
+                  x_test=X[30:], y_test=RNG.random(10), class_names=np.array(["a", "b"]))
+    with pytest.raises(ValueError, match=r"it has class_names, but its targets are regression"):
+        load_npz(named)

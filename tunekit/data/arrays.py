@@ -10,8 +10,10 @@ from pathlib import Path
 
 import numpy as np
 
-from tunekit.data._checks import (SCALED_UINT8, UNSCALED, _as_labels, _check_lengths,
-                                  _first_line, _is_int, _naming_file, _scale_pixels)
+from tunekit.data import _targets as tg
+from tunekit.data._checks import (CLASSIFICATION, REGRESSION, SCALED_UINT8, UNSCALED,
+                                  _as_labels, _check_lengths, _first_line, _is_int,
+                                  _naming_file, _scale_pixels)
 from tunekit.data.dataset import Dataset
 from tunekit.errors import DataError, DataUnavailableError
 
@@ -28,18 +30,23 @@ def load_npz(
     validation_size: int | None = None,
     seed: int = 0,
     name: str | None = None,
+    task: str | None = None,
 ) -> Dataset:
-    """Loads any Keras-layout `.npz` of labelled arrays; classes come from the labels.
+    """Loads any Keras-layout `.npz` of labelled arrays (class ids or regression targets).
 
     The file holds `x_train, y_train, x_test, y_test` (as `numpy.savez` writes
     them, e.g. a `keras.datasets` download), optionally `x_val, y_val` and
     `class_names` (strings). Without `x_val, y_val`, a seeded random subset
     of the training set becomes the validation set.
 
-    The number of classes is `max(label) + 1` over all splits, and every class
-    id `0..max` must occur somewhere (gaps, e.g. labels 1..k, are refused with
-    the fix). `x` follows the module's scaling rule: uint8 is divided by 255,
-    any other dtype is used as it is.
+    The task is inferred from the `y` arrays of all splits as in
+    `Dataset.from_arrays` (integer class ids: classification; real values:
+    regression), unless `task=` says it. For classification, the number of
+    classes is `max(label) + 1` over all splits, and every class id `0..max`
+    must occur somewhere (gaps, e.g. labels 1..k, are refused with the fix);
+    regression targets have shape `(n,)` or `(n, k)` and no `class_names`.
+    `x` follows the module's scaling rule: uint8 is divided by 255, any other
+    dtype is used as it is.
 
     Args:
         path: The `.npz` file. Read with `allow_pickle=False`: nothing is unpickled.
@@ -48,6 +55,8 @@ def load_npz(
             `min(10_000, len(y_train) // 6)` (MNIST's usual 10,000).
         seed: Seed of that split's `numpy.random.Generator` permutation.
         name: The dataset's name in summaries. Defaults to the file's stem.
+        task: `"classification"`, `"regression"` or None to infer it. Defaults
+            to None.
 
     Returns:
         A `Dataset`.
@@ -65,8 +74,19 @@ def load_npz(
     arrays = _read_npz(path, _MNIST_KEYS, _NPZ_OPTIONAL_KEYS)
     names = arrays.pop("class_names", None)
     labels = [k for k in ("y_train", "y_val", "y_test") if k in arrays]
+    task = tg.check_task(task)
     with _naming_file(path):
-        present = np.unique(np.concatenate([_as_labels(arrays[k], k) for k in labels]))
+        if task is None:
+            task = tg.infer_task(_all_targets([arrays[k] for k in labels]), "the y arrays")
+        if task == REGRESSION:
+            if names is not None:
+                raise DataError('it has class_names, but its targets are regression targets '
+                                '(task="regression"). Pass task="classification" if y holds '
+                                "class ids, or save the file without class_names.")
+            return _npz_dataset(arrays, validation_size, seed, class_names=None,
+                                num_classes=None, name=name or Path(path).stem, task=task)
+        present = np.unique(np.concatenate(
+            [tg.as_targets(arrays[k], k, CLASSIFICATION) for k in labels]))
         num_classes = int(present.max()) + 1 if present.size else 0
         missing = sorted(set(range(num_classes)) - set(present.tolist()))
         if present.size and present.min() >= 0 and missing:
@@ -129,10 +149,19 @@ def load_mnist(
                             name="mnist")
 
 
+def _all_targets(targets: list[np.ndarray]) -> np.ndarray:
+    """The targets of every split as one `(n, width)` array (y_train's if widths differ)."""
+    columns = [np.asarray(y).reshape(len(y), -1) for y in targets]
+    if len({c.shape[1:] for c in columns}) > 1 or len({c.dtype.kind for c in columns}) > 1:
+        return np.asarray(targets[0])
+    return np.concatenate(columns)
+
+
 def _npz_dataset(arrays: dict[str, np.ndarray], validation_size: int | None, seed: int, *,
-                 class_names: list[str] | None, num_classes: int, name: str) -> Dataset:
+                 class_names: list[str] | None, num_classes: int | None, name: str,
+                 task: str = CLASSIFICATION) -> Dataset:
     """Splits off validation (unless given), applies the scaling rule, builds the Dataset."""
-    x_train, y_train = arrays["x_train"], _as_labels(arrays["y_train"], "y_train")
+    x_train, y_train = arrays["x_train"], tg.as_targets(arrays["y_train"], "y_train", task)
     _check_lengths(x_train, y_train, "x_train", "y_train")
     if "x_val" in arrays:
         x_val, y_val = arrays["x_val"], arrays["y_val"]
@@ -156,12 +185,12 @@ def _npz_dataset(arrays: dict[str, np.ndarray], validation_size: int | None, see
                          "by 255 and other dtypes are not, so the splits would differ in scale. "
                          "Save every x array with the same dtype.")
     scaling = SCALED_UINT8 if x_train.dtype == np.uint8 else UNSCALED
-    if class_names is None:
+    if class_names is None and num_classes is not None:
         class_names = [str(i) for i in range(num_classes)]
     return Dataset(_scale_pixels(x_train), y_train, _scale_pixels(x_val), y_val,
                    _scale_pixels(arrays["x_test"]), arrays["y_test"], class_names=class_names,
                    input_shape=x_train.shape[1:], num_classes=num_classes, name=name,
-                   scaling=scaling)
+                   scaling=scaling, task=task)
 
 
 def _read_npz(path: str | os.PathLike[str], required: Sequence[str],
