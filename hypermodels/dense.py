@@ -87,7 +87,8 @@ class DenseHyperModel(kt.HyperModel):
         self.input_shape = check_input_shape(input_shape, owner=owner)
         self.task = _resolve_task(task, num_classes, num_outputs, owner)
         if self.task == CLASSIFICATION:
-            self.num_classes: int | None = check_num_classes(num_classes, owner=owner)
+            self.num_classes: int | None = check_num_classes(num_classes,  # type: ignore[arg-type]
+                                                             owner=owner)
             self.num_outputs: int | None = None
         else:
             self.num_classes = None

@@ -46,9 +46,9 @@ def regression_metrics(y_true: Any, y_pred: Any) -> dict[str, float]:
     """
     from sklearn.metrics import mean_absolute_error, mean_squared_error, r2_score
 
-    true, pred = np.asarray(y_true, dtype=np.float64), np.asarray(y_pred, dtype=np.float64)
-    shown = f"targets have shape {true.shape}, predictions have shape {pred.shape}"
-    true, pred = _as_columns(true), _as_columns(pred)
+    raw_true, raw_pred = np.asarray(y_true, np.float64), np.asarray(y_pred, np.float64)
+    shown = f"targets have shape {raw_true.shape}, predictions have shape {raw_pred.shape}"
+    true, pred = _as_columns(raw_true), _as_columns(raw_pred)
     if true is None or pred is None or true.shape != pred.shape:
         raise OutputShapeError(f"Predictions do not match the regression targets: {shown}. The "
                                "model needs one output per target (k units for (n, k) targets).")

@@ -208,7 +208,8 @@ class Dataset:
             return []
         seen = set(np.unique(np.concatenate(tg.arrays_of(self.y_train))).tolist())
         other = np.unique(np.concatenate([*tg.arrays_of(self.y_val), *tg.arrays_of(self.y_test)]))
-        return [self.class_names[c] for c in other.tolist() if c not in seen]
+        names = list(self.class_names or ())
+        return [names[c] for c in other.tolist() if c not in seen]
 
     @property
     def x_train_full(self) -> Any:
@@ -243,7 +244,7 @@ class Dataset:
                     for array, name in zip(tg.arrays_of(value), _keys(value, key), strict=True):
                         digest.update(f"{name}:{array.dtype.str}:{array.shape};".encode())
                         digest.update(np.ascontiguousarray(array).reshape(-1).view(np.uint8).data)
-            digest.update("\x1f".join(self.class_names).encode())
+            digest.update("\x1f".join(self.class_names or ()).encode())
             if self.task != CLASSIFICATION:
                 digest.update(f"\x1ftask:{self.task}".encode())
             object.__setattr__(self, "_fingerprint", digest.hexdigest()[:16])

@@ -49,7 +49,8 @@ def class_weights(y: Any, mode: str | None = "balanced") -> dict[int, float] | N
     if mode not in CLASS_WEIGHT_MODES:
         raise DataError(f"Unknown class weight mode {mode!r}; choose one of "
                         f"{list(CLASS_WEIGHT_MODES)} (or None for no weighting).")
-    num_classes = None
+    num_classes: int | None = None
+    task: str | None
     if isinstance(y, Dataset):
         task, num_classes, y = y.task, y.num_classes, y.y_train
     else:
