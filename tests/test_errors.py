@@ -76,7 +76,8 @@ def test_errors_keep_the_builtin_and_kerastuner_bases_users_catch():
     ("data", "DataError"), ("outputs", "OutputShapeError"), ("narrowing", "TooFewTrialsError")])
 def test_bad_data_a_misfit_model_and_too_few_trials_raise_tunekit_errors(module, error):
     if module == "data":
-        call = lambda: Dataset.from_arrays(np.zeros((10, 3), "float32"), np.full(10, 1.5))
+        call = lambda: Dataset.from_arrays(np.zeros((10, 3), "float32"), np.full(10, 1.5),
+                                           task="classification")  # floats are regression
     elif module == "outputs":
         from tunekit.outputs import check_output_shape
 
