@@ -84,6 +84,8 @@ BAD_CSV = [
     ("text_target_as_regression", "size,kind\n1,a\n2,b\n3,a\n",
      dict(target="kind", task="regression"),
      r"target column\(s\) \['kind'\] hold text .*regression needs numeric targets"),
+    ("infinite_value", "size,temperature\n1,inf\n2,1.5\n3,2.5\n", dict(target="temperature"),
+     r"column\(s\) 'temperature' \(1 infinite\) hold infinite values"),
     ("only_the_target", "temperature\n3.5\n1.5\n", dict(target="temperature"),
      r"no feature columns besides target='temperature'"),
     ("empty_file", "", dict(target="t"), r"Could not read .*bad\.csv' as a CSV with a header row"),

@@ -92,6 +92,7 @@ def load_csv(
                             "a model needs at least one input column.")
         _check_no_missing(frame)
         _check_numeric(frame, features)
+        _check_finite_columns(frame, features + [t for t in targets if t in frame])
         x = frame[features].to_numpy(dtype=np.float64)
         y, class_names, task = _targets(frame, targets, task)
         ds = Dataset.from_arrays(x, y, validation_fraction=validation_fraction,
@@ -108,6 +109,18 @@ def _check_no_missing(frame: Any) -> None:
         raise DataError(f"column(s) {shown} have missing values. Fill them (e.g. "
                         "DataFrame.fillna) or drop those rows (DataFrame.dropna), and save the "
                         "CSV again.")
+
+
+def _check_finite_columns(frame: Any, columns: list[str]) -> None:
+    from pandas.api.types import is_float_dtype
+
+    counts = {c: int(np.isinf(frame[c].to_numpy()).sum()) for c in columns
+              if is_float_dtype(frame[c])}
+    bad = {c: n for c, n in counts.items() if n}
+    if bad:
+        shown = ", ".join(f"{c!r} ({n} infinite)" for c, n in bad.items())
+        raise DataError(f"column(s) {shown} hold infinite values (inf); replace or drop those "
+                        "rows and save the CSV again.")
 
 
 def _check_numeric(frame: Any, features: list[str]) -> None:
