@@ -10,7 +10,9 @@ from sklearn.datasets import load_diabetes
 from sklearn.linear_model import LinearRegression
 from sklearn.metrics import mean_absolute_error, mean_squared_error, r2_score
 
-from tunekit.regression import REGRESSION_METRICS, regression_metrics
+from tunekit.errors import OutputShapeError
+from tunekit.regression import (REGRESSION_METRICS, check_regression_output_shape,
+                                regression_metrics)
 
 
 @pytest.fixture(scope="module")
@@ -50,3 +52,18 @@ def test_several_targets_are_averaged_like_sklearn(diabetes_predictions):
 def test_bad_predictions_are_refused(y_true, y_pred, message):
     with pytest.raises(ValueError, match=message):
         regression_metrics(y_true, y_pred)
+
+
+def test_output_shape_check_for_regression():
+    check_regression_output_shape((None, 1), 1)
+    check_regression_output_shape((None,), 1)
+    check_regression_output_shape((None, 3), 3)
+    for shape, width, message in [
+        ((None, 10), 1, r"outputs shape \(None, 10\), but the regression targets have shape "
+                        r"\(n,\) or \(n, 1\).*Dense\(1\)"),
+        ((None, 1), 3, r"outputs shape \(None, 1\), .*targets have shape \(n, 3\).*Dense\(3\)"),
+        ((None,), 2, r"outputs shape \(None,\)"),
+        ((None, 4, 1), 1, r"outputs shape \(None, 4, 1\)"),
+    ]:
+        with pytest.raises(OutputShapeError, match=message):
+            check_regression_output_shape(shape, width)

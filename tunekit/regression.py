@@ -9,13 +9,14 @@ and the tests compute them the same way. With several targets per sample
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
 from tunekit.errors import OutputShapeError
 
-__all__ = ["REGRESSION_METRICS", "regression_metrics"]
+__all__ = ["REGRESSION_METRICS", "check_regression_output_shape", "regression_metrics"]
 
 #: Names and order of `regression_metrics`' keys, as the report lists them.
 REGRESSION_METRICS = ("mse", "mae", "rmse", "r2")
@@ -63,6 +64,37 @@ def regression_metrics(y_true: Any, y_pred: Any) -> dict[str, float]:
     r2 = float(r2_score(true, pred)) if len(true) >= 2 else math.nan
     return {"mse": mse, "mae": float(mean_absolute_error(true, pred)), "rmse": math.sqrt(mse),
             "r2": r2}
+
+
+def check_regression_output_shape(shape: Sequence[int | None], num_outputs: int, *,
+                                  what: str = "The model") -> None:
+    """Checks, before any training, that a model's output fits `num_outputs` targets.
+
+    Accepted: `(batch, num_outputs)`, and for one target also `(batch,)`. The
+    regression counterpart of `tunekit.outputs.check_output_shape`.
+
+    Args:
+        shape: The model's output shape, batch axis first (`None` allowed).
+        num_outputs: The targets' width `k` (`Dataset.num_outputs`).
+        what: How the message names the model. Defaults to `"The model"`.
+
+    Raises:
+        OutputShapeError (a `ValueError`): Naming the output's shape and the
+            targets' width, with the fix.
+
+    Example:
+    >>> check_regression_output_shape((None, 1), 1)  # fine
+    >>> check_regression_output_shape((None, 10), 1)  # raises OutputShapeError
+    """
+    shape = tuple(shape)
+    fits = shape[1:] == (num_outputs,) or (num_outputs == 1 and len(shape) == 1)
+    if not fits:
+        targets = "(n,) or (n, 1)" if num_outputs == 1 else f"(n, {num_outputs})"
+        raise OutputShapeError(
+            f"{what} outputs shape {shape}, but the regression targets have shape {targets}: "
+            f"{num_outputs} value(s) per sample. End the model in Dense({num_outputs}) with a "
+            "linear activation (e.g. DenseHyperModel(input_shape, num_outputs="
+            f"{num_outputs})).")
 
 
 def _as_columns(values: np.ndarray) -> np.ndarray | None:
