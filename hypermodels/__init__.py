@@ -13,6 +13,6 @@ tuner = kt.RandomSearch(MnistDenseHyperModel(), objective="val_accuracy",
 """
 
 from hypermodels.cnn import ToonVisionCNNHyperModel
-from hypermodels.dense import MnistDenseHyperModel
+from hypermodels.dense import DenseHyperModel, MnistDenseHyperModel
 
-__all__ = ["MnistDenseHyperModel", "ToonVisionCNNHyperModel"]
+__all__ = ["DenseHyperModel", "MnistDenseHyperModel", "ToonVisionCNNHyperModel"]

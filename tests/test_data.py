@@ -136,7 +136,7 @@ def _fake_mnist(n_train=60, n_test=20):
 def test_keras_fallback_used_only_without_path_or_env(monkeypatch):
     monkeypatch.delenv("TUNEKIT_MNIST_PATH", raising=False)
     calls = []
-    monkeypatch.setattr(data, "_download_mnist", lambda: calls.append(1) or _fake_mnist())
+    monkeypatch.setattr(data.arrays, "_download_mnist", lambda: calls.append(1) or _fake_mnist())
     ds = load_mnist(validation_size=10)
     assert calls == [1]
     assert (len(ds.x_train), len(ds.x_val), len(ds.x_test)) == (50, 10, 20)
@@ -172,8 +172,10 @@ def test_keras_fallback_success_with_fake_keras(monkeypatch):
 
 
 def test_module_does_not_import_keras_or_tensorflow():
-    source = Path(data.__file__).read_text()
-    top_level = [line for line in source.splitlines() if line.startswith(("import ", "from "))]
+    sources = [p.read_text() for p in Path(data.__file__).parent.glob("*.py")]
+    assert len(sources) >= 5  # the package's modules, not only its __init__
+    top_level = [line for source in sources for line in source.splitlines()
+                 if line.startswith(("import ", "from "))]
     assert not any(re.search(r"\b(keras|tensorflow)\b", line) for line in top_level)
 
 
@@ -425,13 +427,41 @@ ERROR_CASES = [
      r"labels in \[0, 5\], expected \[0, 3\)"),
     ("labels_negative", lambda t: Dataset.from_arrays(np.zeros((6, 2)), [0, 1, -1, 1, 0, 1]),
      r"labels in \[-1, 1\], expected \[0, 2\)"),
-    ("labels_fractional", lambda t: Dataset.from_arrays(np.zeros((4, 2)), [0, 0.5, 1, 1]),
-     r"y must hold integer class ids, got dtype float64 \(e\.g\. 0\.5\)\. tunekit tunes "
-     r"classifiers only for now \(regression targets are not yet supported\)"),
+    ("labels_fractional_as_classification",
+     lambda t: Dataset.from_arrays(np.zeros((4, 2)), [0, 0.5, 1, 1], task="classification"),
+     r'task="classification" but y holds non-integer values \(e\.g\. 0\.5\).*'
+     r'Pass task="regression"'),
     ("labels_strings", lambda t: Dataset.from_arrays(np.zeros((2, 2)), ["cat", "dog"]),
-     r"integer class ids, got dtype <U3 \(e\.g\. 'cat'\)"),
+     r"integer class ids, got dtype <U3 \(e\.g\. 'cat'\)\. tunekit has two tasks: "
+     r'classification .* regression .*task="regression"'),
     ("labels_one_hot", lambda t: Dataset.from_arrays(np.zeros((2, 2)), np.eye(2)),
-     r"1-D integer class ids, got shape \(2, 2\).*argmax"),
+     r"shape \(2, 2\) and only whole-number values: pass task=.*argmax.*"
+     r'task="regression"'),
+    ("labels_one_hot_as_classification",
+     lambda t: Dataset.from_arrays(np.zeros((2, 2)), np.eye(2), task="classification"),
+     r"1-D integer class ids, got shape \(2, 2\).*argmax.*regression"),
+    ("unknown_task", lambda t: Dataset.from_arrays(*_arrays(), task="ranking"),
+     r"Unknown task='ranking'; choose one of \['classification', 'regression'\]"),
+    ("regression_with_num_classes",
+     lambda t: Dataset.from_arrays(*_arrays(), task="regression", num_classes=2),
+     r'task="regression" has no classes, got num_classes=2'),
+    ("regression_3d_targets",
+     lambda t: Dataset.from_arrays(np.zeros((20, 2)), np.zeros((20, 2, 2)) + 0.5),
+     r"y has shape \(20, 2, 2\): regression targets must have shape \(n,\) or \(n, k\)"),
+    ("regression_nan_target",
+     lambda t: Dataset.from_arrays(np.zeros((20, 2)), np.r_[np.nan, np.full(19, 0.5)]),
+     r"y contains 1 non-finite value"),
+    ("regression_too_few", lambda t: Dataset.from_arrays(np.zeros((2, 2)), [0.5, 1.5]),
+     r"2 sample\(s\) split 1 validation / 1 test leave none to train on"),
+    ("dict_x_lengths", lambda t: Dataset.from_arrays(
+        {"image": np.zeros((20, 4, 4)), "meta": np.zeros((19, 3))}, np.arange(20) % 2),
+     r"x\['image'\] has shape \(20, 4, 4\) but x\['meta'\] has shape \(19, 3\)"),
+    ("dict_x_vs_y", lambda t: Dataset.from_arrays(
+        {"image": np.zeros((20, 4)), "meta": np.zeros((20, 3))}, np.arange(19) % 2),
+     r"x has 20 samples but y has 19 labels"),
+    ("dict_y_mixed_tasks", lambda t: Dataset.from_arrays(
+        np.zeros((20, 3)), {"kind": np.arange(20) % 2, "size": np.linspace(0, 1, 20)}),
+     r"The outputs of y mix tasks .*Pass task="),
     ("single_class", lambda t: Dataset.from_arrays(np.zeros((9, 2)), np.zeros(9, int)),
      r"at least 2 classes, got num_classes=1"),
     ("class_names_mismatch", lambda t: Dataset.from_arrays(*_arrays(), class_names=["a"]),

@@ -408,3 +408,68 @@ def test_importing_hypermodels_loads_no_tunekit_module():
                             env=env, timeout=120)
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.strip().endswith("ok")
+
+
+# --------------------------------------------------------------------------- dense regression
+
+
+def test_dense_regression_trains_on_diabetes_with_mse_loss():
+    from sklearn.datasets import load_diabetes
+
+    from hypermodels import DenseHyperModel
+
+    x, y = load_diabetes(return_X_y=True)
+    x, y = x.astype(np.float32), ((y - y.mean()) / y.std()).astype(np.float32)
+    hypermodel = DenseHyperModel((10,), num_outputs=1)
+    assert hypermodel.task == "regression" and hypermodel.num_classes is None
+    hp = kt.HyperParameters()
+    model = hypermodel.build(hp)
+    assert hp.values == DENSE_VALUES  # the same search space as the classifier
+    assert model.output_shape == (None, 1)
+    assert _dense_layers(model)[-1].get_config()["activation"] == "linear"
+    history = model.fit(x, y, epochs=1, batch_size=64, verbose=0)
+    assert set(history.history) == {"loss", "mae"}
+    loss, mae = model.evaluate(x, y, batch_size=442, verbose=0)
+    predicted = model.predict(x, verbose=0)[:, 0]
+    assert loss == pytest.approx(np.mean((predicted - y) ** 2), rel=1e-4)  # MSE
+    assert mae == pytest.approx(np.mean(np.abs(predicted - y)), rel=1e-4)
+
+
+def test_dense_regression_of_k_targets_and_task_from_arguments():
+    from hypermodels import DenseHyperModel
+
+    model = DenseHyperModel((4, 2), task="regression", num_outputs=3).build(kt.HyperParameters())
+    assert model.output_shape == (None, 3) and model.name == "dense_regression"
+    assert DenseHyperModel((4,), task="regression").num_outputs == 1
+    classifier = DenseHyperModel((4,), 5)
+    assert classifier.task == "classification" and classifier.num_outputs is None
+    assert classifier.build(kt.HyperParameters()).output_shape == (None, 5)
+
+
+def test_mnist_dense_is_the_dense_classifier_with_its_old_defaults():
+    from hypermodels import DenseHyperModel
+
+    hypermodel = MnistDenseHyperModel()
+    assert isinstance(hypermodel, DenseHyperModel) and hypermodel.task == "classification"
+    assert (hypermodel.input_shape, hypermodel.num_classes) == ((28, 28), 10)
+    model = hypermodel.build(kt.HyperParameters())
+    assert model.name == "mnist_dense" and model.output_shape == (None, 10)
+    assert model.loss == "sparse_categorical_crossentropy"
+    assert _dense_layers(model)[-1].get_config()["activation"] == "softmax"
+
+
+@pytest.mark.parametrize(("kwargs", "message"), [
+    (dict(), r"exactly one of `num_classes` \(classification\) or `num_outputs` \(regression\)"),
+    (dict(num_classes=3, num_outputs=1), r"exactly one of .*num_classes=3, num_outputs=1"),
+    (dict(task="ranking"), r"Received: task='ranking'"),
+    (dict(task="regression", num_classes=3), r"`num_classes` of DenseHyperModel is for task="),
+    (dict(task="classification", num_outputs=2), r"`num_outputs` of DenseHyperModel is for"),
+    (dict(num_outputs=0), r"int >= 1 .*num_outputs=0"),
+    (dict(num_outputs=True), r"num_outputs=True"),
+    (dict(task="classification"), r"at least two classes.*num_classes=None"),
+])
+def test_dense_task_arguments_are_refused(kwargs, message):
+    from hypermodels import DenseHyperModel
+
+    with pytest.raises(ValueError, match=message):
+        DenseHyperModel((4,), **kwargs)

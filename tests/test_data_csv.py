@@ -1,0 +1,142 @@
+"""CSV files (`load_csv`) and class weights (`class_weights`)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.datasets import load_diabetes
+from sklearn.utils.class_weight import compute_class_weight
+
+from tunekit.data import Dataset, class_weights, load_csv
+
+
+@pytest.fixture(scope="module")
+def diabetes_csv(tmp_path_factory):
+    frame = load_diabetes(as_frame=True).frame  # 442 rows, 10 features, "target"
+    path = tmp_path_factory.mktemp("csv") / "diabetes.csv"
+    frame.to_csv(path, index=False)
+    return path, frame
+
+
+def test_diabetes_written_to_csv_loads_back_as_regression(diabetes_csv):
+    path, frame = diabetes_csv
+    ds = load_csv(path, target="target")
+    assert ds.task == "regression" and ds.name == "diabetes" and ds.num_outputs == 1
+    assert ds.input_shape == (10,) and ds.num_classes is None
+    n = len(ds.y_train) + len(ds.y_val) + len(ds.y_test)
+    assert n == 442 and (len(ds.y_val), len(ds.y_test)) == (66, 66)
+    x, y = ds.train_and_validation()
+    x_all = np.concatenate([x, ds.x_test])
+    y_all = np.concatenate([y, ds.y_test])
+    features = frame.drop(columns="target").to_numpy(np.float32)
+    order, expected = np.lexsort(x_all.T[::-1]), np.lexsort(features.T[::-1])
+    np.testing.assert_array_equal(x_all[order], features[expected])  # same rows, same columns
+    np.testing.assert_array_equal(y_all[order], frame["target"].to_numpy(np.float32)[expected])
+    assert ds.summary() == ("diabetes: 310 train / 66 validation / 66 test, input (10,), "
+                            "regression, 1 target")
+    assert load_csv(path, target="target").fingerprint() == ds.fingerprint()
+    assert load_csv(path, target="target", seed=1).fingerprint() != ds.fingerprint()
+
+
+def test_csv_fingerprint_follows_the_content(tmp_path, diabetes_csv):
+    path, frame = diabetes_csv
+    edited = frame.copy()
+    edited.loc[0, "bmi"] += 0.5
+    edited.to_csv(tmp_path / "diabetes.csv", index=False)
+    assert load_csv(tmp_path / "diabetes.csv", "target").fingerprint() != \
+        load_csv(path, "target").fingerprint()
+
+
+def test_csv_classification_with_text_labels_and_task_override(tmp_path):
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"a": rng.random(30), "b": np.arange(30) % 7, "ok": np.arange(30) % 2 == 0,
+                          "kind": np.array(["owl", "cat", "dog"])[np.arange(30) % 3]})
+    frame.to_csv(tmp_path / "pets.csv", index=False)
+    ds = load_csv(tmp_path / "pets.csv", target="kind")
+    assert ds.task == "classification" and ds.class_names == ["cat", "dog", "owl"]
+    assert ds.input_shape == (3,) and ds.num_classes == 3
+    frame.drop(columns="kind").to_csv(tmp_path / "numbers.csv", index=False)
+    counts = load_csv(tmp_path / "numbers.csv", target="b", task="regression")
+    assert counts.task == "regression" and counts.input_shape == (2,)
+    assert load_csv(tmp_path / "numbers.csv", target="b").task == "classification"
+    two = load_csv(tmp_path / "numbers.csv", target=["a", "b"], task="regression")
+    assert two.num_outputs == 2 and two.input_shape == (1,)
+
+
+def _write(tmp_path, text):
+    path = tmp_path / "bad.csv"
+    path.write_text(text)
+    return path
+
+
+BAD_CSV = [
+    ("text_column", "size,city,temperature\n1,Paris,3.5\n2,Oslo,1.5\n",
+     dict(target="temperature"),
+     r"feature column\(s\) 'city' \(e\.g\. 'Paris'\) are not numeric\. Drop them, or encode"),
+    ("target_not_a_column", "size,temperature\n1,3.5\n2,1.5\n", dict(target="temp"),
+     r"target='temp' is not a column of .*bad\.csv'; its columns are \['size', 'temperature'\]"),
+    ("missing_values", "size,depth,temperature\n1,,3.5\n2,4,\n3,,2.5\n", dict(target="temperature"),
+     r"column\(s\) 'depth' \(2 missing\), 'temperature' \(1 missing\) have missing values"),
+    ("float_target_as_classification", "size,temperature\n1,3.5\n2,1.5\n3,2.0\n",
+     dict(target="temperature", task="classification"),
+     r'task="classification" but y holds non-integer values \(e\.g\. 3\.5\).*task="regression"'),
+    ("text_target_as_regression", "size,kind\n1,a\n2,b\n3,a\n",
+     dict(target="kind", task="regression"),
+     r"target column\(s\) \['kind'\] hold text .*regression needs numeric targets"),
+    ("infinite_value", "size,temperature\n1,inf\n2,1.5\n3,2.5\n", dict(target="temperature"),
+     r"column\(s\) 'temperature' \(1 infinite\) hold infinite values"),
+    ("only_the_target", "temperature\n3.5\n1.5\n", dict(target="temperature"),
+     r"no feature columns besides target='temperature'"),
+    ("empty_file", "", dict(target="t"), r"Could not read .*bad\.csv' as a CSV with a header row"),
+    ("unknown_task", "size,t\n1,2.5\n", dict(target="t", task="forecast"),
+     r"Unknown task='forecast'"),
+]
+
+
+@pytest.mark.parametrize(("text", "kwargs", "message"), [pytest.param(*c[1:], id=c[0])
+                                                          for c in BAD_CSV])
+def test_bad_csv_is_refused_with_the_fix(tmp_path, text, kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        load_csv(_write(tmp_path, text), **kwargs)
+
+
+def test_missing_csv_file(tmp_path):
+    with pytest.raises(ValueError, match=r"CSV file not found: .*nope\.csv"):
+        load_csv(tmp_path / "nope.csv", target="t")
+
+
+# --------------------------------------------------------------------------- class weights
+
+
+def test_balanced_class_weights_on_95_5():
+    y = np.array([0] * 95 + [1] * 5)
+    weights = class_weights(y, "balanced")
+    expected = compute_class_weight("balanced", classes=np.array([0, 1]), y=y)
+    assert weights == pytest.approx({0: expected[0], 1: expected[1]})
+    assert weights == pytest.approx({0: 100 / (2 * 95), 1: 100 / (2 * 5)})
+    assert all(type(k) is int and type(v) is float for k, v in weights.items())
+    assert class_weights(y, None) is None
+
+
+def test_class_weights_of_a_dataset_count_its_training_split():
+    x = np.random.default_rng(0).random((100, 2))
+    ds = Dataset.from_arrays(x, np.array([0] * 80 + [2] * 20), num_classes=4)
+    weights = class_weights(ds)
+    train = ds.y_train
+    assert weights[0] == pytest.approx(len(train) / (2 * np.sum(train == 0)))
+    assert weights[2] == pytest.approx(len(train) / (2 * np.sum(train == 2)))
+    assert weights[1] == weights[3] == 1.0  # classes without training samples
+
+
+@pytest.mark.parametrize(("y", "mode", "message"), [
+    (np.linspace(0, 1, 20), "balanced", r"Class weights are for classification.*regression"),
+    ("regression_dataset", "balanced", r"Class weights are for classification.*regression"),
+    ({"a": np.arange(4) % 2}, "balanced", r"one output; y is a dict of outputs \['a'\]"),
+    (np.arange(4) % 2, "inverse", r"Unknown class weight mode 'inverse'; choose one of"),
+])
+def test_class_weights_refused(y, mode, message):
+    if isinstance(y, str):
+        y = Dataset.from_arrays(np.zeros((20, 2)), np.linspace(0, 1, 20))
+    with pytest.raises(ValueError, match=message):
+        class_weights(y, mode)

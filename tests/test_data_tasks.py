@@ -1,0 +1,151 @@
+"""Tasks (classification / regression) and dicts of arrays in `tunekit.data.Dataset`."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from tunekit.data import Dataset
+
+RNG = np.random.default_rng(0)
+X = RNG.random((40, 3))
+
+INFERENCE = [
+    # (y, expected task, why)
+    (np.arange(40) % 4, "classification", "int class ids"),
+    ((np.arange(40) % 2).astype(bool), "classification", "bool"),
+    ((np.arange(40) % 3).reshape(-1, 1), "classification", "int column (n, 1)"),
+    ((np.arange(40) % 3).astype(np.float64), "classification", "float ids exactly 0..K-1"),
+    (RNG.random(40), "regression", "float values (n,)"),
+    (RNG.random((40, 2)), "regression", "float values (n, k)"),
+    (RNG.random((40, 1)), "regression", "float column (n, 1)"),
+    (np.arange(40, dtype=np.float64) * 3 + 25, "regression", "whole floats, not 0..K-1"),
+    (np.r_[np.zeros(20), np.full(20, 2.0)], "regression", "whole floats with a gap"),
+]
+
+
+@pytest.mark.parametrize(("y", "task", "why"), INFERENCE, ids=[c[2] for c in INFERENCE])
+def test_task_is_inferred_from_the_targets(y, task, why):
+    assert Dataset.from_arrays(X, y).task == task
+
+
+def test_task_override_and_regression_metadata():
+    y = np.arange(40) % 5  # integers, but counts to regress on
+    ds = Dataset.from_arrays(X, y, task="regression", seed=3)
+    assert ds.task == "regression" and ds.num_classes is None and ds.class_names == []
+    assert ds.num_outputs == 1 and ds.y_train.dtype == np.float32 and ds.y_train.ndim == 1
+    # Not stratified: scikit-learn's train_test_split with the seed, 6 test / 6 val of 40.
+    assert (len(ds.y_train), len(ds.y_val), len(ds.y_test)) == (28, 6, 6)
+    rows = np.concatenate([ds.x_train, ds.x_val, ds.x_test])
+    np.testing.assert_array_equal(np.sort(rows[:, 0]), np.sort(X[:, 0].astype(np.float32)))
+    assert ds.classes_missing_from_training() == []
+    assert ds.summary() == ("arrays: 28 train / 6 validation / 6 test, input (3,), "
+                            "regression, 1 target")
+    same_as_classification = Dataset.from_arrays(X, y, seed=3)
+    assert same_as_classification.task == "classification"
+    assert ds.fingerprint() != same_as_classification.fingerprint()
+    assert Dataset.from_arrays(X, y, task="regression", seed=3).fingerprint() == ds.fingerprint()
+
+
+def test_regression_of_k_targets_keeps_their_width():
+    y = RNG.random((40, 3))
+    ds = Dataset.from_arrays(X, y, validation_fraction=0.25, test_fraction=0)
+    assert ds.num_outputs == 3 and ds.y_val.shape == (10, 3) and len(ds.y_test) == 0
+    assert ds.summary().endswith("regression, 3 targets")
+    x_full, y_full = ds.train_and_validation()
+    assert x_full.shape == (40, 3) and y_full.shape == (40, 3)
+    # each target row still belongs to its input row
+    order = np.argsort(x_full[:, 0])
+    np.testing.assert_allclose(y_full[order], y[np.argsort(X[:, 0])].astype(np.float32))
+
+
+def test_classification_fingerprint_is_unchanged_by_tasks():
+    # Runs recorded before tasks existed must still resume: same digest as the old code.
+    import hashlib
+
+    ds = Dataset.from_arrays(X, np.arange(40) % 2)
+    digest = hashlib.sha256()
+    for split in ("train", "val", "test"):
+        for key in (f"x_{split}", f"y_{split}"):
+            arr = getattr(ds, key)
+            digest.update(f"{key}:{arr.dtype.str}:{arr.shape};".encode())
+            digest.update(np.ascontiguousarray(arr).reshape(-1).view(np.uint8).data)
+    digest.update("\x1f".join(ds.class_names).encode())
+    assert ds.fingerprint() == digest.hexdigest()[:16]
+
+
+def test_dicts_of_arrays_are_split_consistently():
+    n = 60
+    ids = np.arange(n, dtype=np.float64)
+    x = {"image": np.repeat(ids, 4).reshape(n, 2, 2), "meta": np.stack([ids, -ids], axis=1)}
+    y = {"kind": (np.arange(n) % 3), "size": (ids * 0.5 + 0.25).reshape(n, 1)}
+    ds = Dataset.from_arrays(x, y, task="regression", seed=1)
+    assert ds.input_shape == {"image": (2, 2), "meta": (2,)}
+    assert ds.num_outputs == {"kind": 1, "size": 1}
+    for split in ("train", "val", "test"):
+        xs, ys = getattr(ds, f"x_{split}"), getattr(ds, f"y_{split}")
+        row = xs["meta"][:, 0]  # the sample id travels with every array
+        np.testing.assert_array_equal(xs["image"][:, 0, 0], row)
+        np.testing.assert_array_equal(xs["meta"][:, 1], -row)
+        np.testing.assert_array_equal(ys["kind"], (row % 3).astype(np.float32))
+        np.testing.assert_allclose(ys["size"][:, 0], row * 0.5 + 0.25)
+    assert sum(len(getattr(ds, f"y_{s}")["kind"]) for s in ("train", "val", "test")) == n
+    x_full, y_full = ds.train_and_validation()
+    assert set(x_full) == {"image", "meta"} and len(x_full["meta"]) == len(y_full["size"])
+    assert "input {'image': (2, 2), 'meta': (2,)}" in ds.summary()
+    small = ds.subset(num_train=5)
+    assert len(small.x_train["image"]) == 5 and small.fingerprint() != ds.fingerprint()
+    renamed = Dataset.from_arrays({"img": x["image"], "meta": x["meta"]}, y, task="regression",
+                                  seed=1)
+    assert renamed.fingerprint() != ds.fingerprint()  # keys are part of the digest
+    with pytest.raises(ValueError, match="read-only"):
+        ds.x_train["meta"][0, 0] = 1.0
+
+
+def test_dict_inputs_with_class_ids_are_stratified():
+    x = {"a": RNG.random((40, 2)), "b": RNG.random((40, 5))}
+    ds = Dataset.from_arrays(x, np.repeat([0, 1], 20))
+    assert ds.task == "classification" and ds.num_classes == 2
+    assert np.bincount(ds.y_test).tolist() == [3, 3]  # round(20 * 0.15) per class
+
+
+# --------------------------------------------------------------------------- .npz files
+
+
+def _save(path, **arrays):
+    np.savez(path, **arrays)
+    return path
+
+
+def test_npz_with_real_valued_targets_is_regression(tmp_path):
+    from tunekit.data import load_npz
+
+    y = RNG.random((40, 2))
+    path = _save(tmp_path / "flows.npz", x_train=X[:30], y_train=y[:30], x_test=X[30:],
+                 y_test=y[30:])
+    ds = load_npz(path, validation_size=5)
+    assert ds.task == "regression" and ds.num_outputs == 2 and ds.num_classes is None
+    assert (len(ds.y_train), len(ds.y_val), len(ds.y_test)) == (25, 5, 10)
+    np.testing.assert_allclose(ds.y_test, y[30:].astype(np.float32))
+    assert ds.summary() == ("flows: 25 train / 5 validation / 10 test, input (3,), "
+                            "regression, 2 targets")
+
+
+def test_npz_task_override_and_contradictions(tmp_path):
+    from tunekit.data import load_npz
+
+    ids = np.arange(40) % 4
+    path = _save(tmp_path / "counts.npz", x_train=X[:30], y_train=ids[:30], x_test=X[30:],
+                 y_test=ids[30:])
+    assert load_npz(path).task == "classification"
+    counts = load_npz(path, task="regression")
+    assert counts.task == "regression" and counts.y_train.dtype == np.float32
+    temps = _save(tmp_path / "temps.npz", x_train=X[:30], y_train=RNG.random(30),
+                  x_test=X[30:], y_test=RNG.random(10))
+    with pytest.raises(ValueError, match=r'temps\.npz.*task="classification" but y_\w+ holds '
+                                         r'non-integer values.*task="regression"'):
+        load_npz(temps, task="classification")
+    named = _save(tmp_path / "named.npz", x_train=X[:30], y_train=RNG.random(30),
+                  x_test=X[30:], y_test=RNG.random(10), class_names=np.array(["a", "b"]))
+    with pytest.raises(ValueError, match=r"it has class_names, but its targets are regression"):
+        load_npz(named)

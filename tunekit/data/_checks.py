@@ -1,0 +1,118 @@
+"""Validation and conversion helpers shared by the dataset and its loaders (numpy only)."""
+
+from __future__ import annotations
+
+import contextlib
+import numbers
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+
+from tunekit.errors import DataError
+
+SCALED_UINT8 = "uint8 pixels divided by 255 to [0, 1]"
+UNSCALED = "values as given (not rescaled)"
+_SPLITS = ("train", "val", "test")
+CLASSIFICATION = "classification"
+REGRESSION = "regression"
+TASKS = (CLASSIFICATION, REGRESSION)
+TASKS_HINT = ('tunekit has two tasks: classification takes integer class ids (map labels to '
+              '0..num_classes-1 first), regression takes real-valued targets (pass '
+              'task="regression").')
+
+
+@contextlib.contextmanager
+def _naming_file(path: Any) -> Iterator[None]:
+    """Prefixes a `ValueError` (e.g. a `DataError`) raised inside with the data file's path."""
+    try:
+        yield
+    except ValueError as exc:
+        if path is None or str(path) in str(exc):
+            raise
+        raise DataError(f"Data file {str(path)!r}: {exc}") from None
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
+
+
+def _check_fractions(val_fraction: float, test_fraction: float) -> None:
+    for name, value in (("validation_fraction", val_fraction), ("test_fraction", test_fraction)):
+        if not isinstance(value, numbers.Real) or isinstance(value, bool) or not 0 <= value < 1:
+            raise DataError(f"{name} must be a number in [0, 1), got {value!r}.")
+    if val_fraction + test_fraction >= 1:
+        raise DataError(f"validation_fraction + test_fraction must be < 1 to leave training data, "
+                         f"got {val_fraction} + {test_fraction} = {val_fraction + test_fraction}.")
+
+
+def _scale_pixels(x: Any) -> np.ndarray:
+    """The scaling rule: uint8 -> float32 / 255 in [0, 1]; any other dtype -> float32 as is."""
+    x = np.asarray(x)
+    if x.dtype == np.uint8:
+        return np.divide(x, np.float32(255), dtype=np.float32)
+    return _as_float32(x, "x")
+
+
+def _as_float32(x: Any, name: str) -> np.ndarray:
+    try:
+        x = np.asarray(x, dtype=np.float32)
+    except (TypeError, ValueError) as exc:
+        raise DataError(f"{name} must be numeric (convertible to float32): {exc}.") from exc
+    if x.ndim < 1:
+        raise DataError(f"{name} must have a leading sample axis, got a scalar.")
+    return x
+
+
+def _as_labels(y: Any, name: str) -> np.ndarray:
+    """Validates class-id labels and returns them as 1-D int64.
+
+    A column of ids, shape `(n, 1)` (Keras's CIFAR layout), is taken as `(n,)`.
+    """
+    y = np.asarray(y)
+    if y.ndim == 2 and y.shape[1] == 1:
+        y = y[:, 0]
+    if y.ndim != 1:
+        raise DataError(f"{name} must be 1-D integer class ids, got shape {y.shape}; for one-hot "
+                         "labels pass np.argmax(y, axis=1). Class ids are the classification "
+                         "task; real-valued targets of shape (n, k) are the regression task "
+                         '(pass task="regression").')
+    if y.dtype.kind in "iub":
+        return y.astype(np.int64)
+    if y.dtype.kind == "f" and np.all(np.isfinite(y)) and np.all(y == np.round(y)):
+        return y.astype(np.int64)
+    example = next((v for v in y.tolist() if not (isinstance(v, float) and v.is_integer())), None)
+    raise DataError(f"{name} must hold integer class ids, got dtype {y.dtype} (e.g. {example!r}). "
+                     f"{TASKS_HINT}")
+
+
+def _check_lengths(x: np.ndarray, y: np.ndarray, x_name: str, y_name: str) -> None:
+    if len(x) != len(y):
+        raise DataError(f"{x_name} has {len(x)} samples but {y_name} has {len(y)} labels; "
+                         "they must have the same length.")
+
+
+def _check_finite(x: np.ndarray, name: str) -> None:
+    # Fast path: a finite float64 sum implies every value is finite.
+    if x.size and not np.isfinite(x.sum(dtype=np.float64)) and not np.isfinite(x).all():
+        bad = int(np.size(x) - np.count_nonzero(np.isfinite(x)))
+        raise DataError(f"{name} contains {bad} non-finite value(s) (NaN or inf); clean them.")
+
+
+def _check_label_range(y: np.ndarray, num_classes: int, name: str) -> None:
+    if y.size and (y.min() < 0 or y.max() >= num_classes):
+        fix = ("class ids must be >= 0: relabel to 0..num_classes-1" if y.min() < 0 else
+               "relabel to 0..num_classes-1 or pass a larger num_classes")
+        raise DataError(f"{name} has labels in [{y.min()}, {y.max()}], expected "
+                         f"[0, {num_classes}); {fix}.")
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+def _readonly(array: np.ndarray) -> np.ndarray:
+    view = array.view()
+    view.flags.writeable = False
+    return view

@@ -1,0 +1,149 @@
+"""Targets and inputs as they come: the task of `y`, and arrays or dicts of arrays.
+
+The task is inferred from the targets when not given (see `infer_task`).
+`x` and `y` may each be one array or a dict of arrays (a model with several
+inputs or outputs, keyed by input / output name); the helpers here apply one
+operation to either form.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import numpy as np
+
+from tunekit.data._checks import (CLASSIFICATION, REGRESSION, TASKS, TASKS_HINT, _as_float32,
+                                  _as_labels, _check_finite, _readonly)
+from tunekit.errors import DataError
+
+Shape = tuple[int, ...]
+
+
+def check_task(task: Any) -> str | None:
+    """Returns `task` (None, "classification" or "regression"), or raises a `DataError`."""
+    if task is not None and task not in TASKS:
+        raise DataError(f"Unknown task={task!r}; choose one of {list(TASKS)}, or task=None to "
+                        "infer it from the targets.")
+    return task
+
+
+def infer_task(y: Any, name: str = "y") -> str:
+    """Infers the task from the targets `y` (one array; see `Dataset.from_arrays`).
+
+    - integer or bool dtype: classification;
+    - float with any non-whole value: regression (shape `(n,)` or `(n, k)`);
+    - float, all whole numbers, shape `(n,)` or `(n, 1)`: classification when the
+      values are exactly the ids `0..K-1` (K >= 2, every id present: class ids
+      stored as floats), else regression (e.g. counts, ages);
+    - float, all whole numbers, shape `(n, k)` with k > 1: refused as ambiguous
+      (one-hot labels or k regression targets), with both fixes.
+
+    Raises:
+        DataError: On non-numeric targets or the ambiguous case above.
+    """
+    array = np.asarray(y)
+    if array.dtype.kind in "iub":
+        return CLASSIFICATION
+    if array.dtype.kind != "f":
+        _as_labels(array, name)  # raises the class-id message with both tasks
+        return CLASSIFICATION
+    finite = array[np.isfinite(array)]
+    if finite.size and np.any(finite != np.round(finite)):
+        return REGRESSION
+    if array.ndim == 2 and array.shape[1] > 1:
+        raise DataError(
+            f"{name} has shape {array.shape} and only whole-number values: pass task= to say "
+            "what it is. One-hot class labels: pass np.argmax(y, axis=1) (classification); "
+            f'{array.shape[1]} regression targets per sample: pass task="regression".')
+    values = np.unique(finite)
+    is_ids = values.size >= 2 and np.array_equal(values, np.arange(values.size))
+    return CLASSIFICATION if is_ids else REGRESSION
+
+
+def infer_tasks(y: Any, name: str) -> str:
+    """`infer_task` over one array or every output of a dict; the outputs must agree."""
+    if not isinstance(y, Mapping):
+        return infer_task(y, name)
+    tasks = {key: infer_task(value, f"{name}[{key!r}]") for key, value in y.items()}
+    if len(set(tasks.values())) > 1:
+        raise DataError(f"The outputs of {name} mix tasks ({tasks}); one Dataset has one task. "
+                        'Pass task="classification" or task="regression" to choose.')
+    return next(iter(tasks.values()), CLASSIFICATION)
+
+
+def as_targets(y: Any, name: str, task: str) -> np.ndarray:
+    """Validates one target array: int64 class ids (classification) or finite float32."""
+    if task == CLASSIFICATION:
+        array = np.asarray(y)
+        if array.dtype.kind == "f" and np.any(np.isfinite(array) & (array != np.round(array))):
+            example = next(v for v in array.ravel().tolist() if not float(v).is_integer())
+            raise DataError(
+                f'task="classification" but {name} holds non-integer values (e.g. {example!r}): '
+                'classification needs integer class ids. Pass task="regression" (or task=None '
+                "to infer it) for real-valued targets, or map the labels to integers "
+                "0..num_classes-1.")
+        return _as_labels(array, name)
+    targets = _as_float32(y, name)
+    if targets.ndim > 2:
+        raise DataError(f"{name} has shape {targets.shape}: regression targets must have shape "
+                        f"(n,) or (n, k). {TASKS_HINT}")
+    _check_finite(targets, name)
+    return targets
+
+
+def map_arrays(value: Any, name: str, convert: Callable[[Any, str], Any]) -> Any:
+    """Applies `convert(array, name)` to one array or to every array of a dict."""
+    if isinstance(value, Mapping):
+        if not value:
+            raise DataError(f"{name} is an empty dict; give at least one array.")
+        return {str(key): convert(item, f"{name}[{key!r}]") for key, item in value.items()}
+    return convert(value, name)
+
+
+def arrays_of(value: Any) -> list[np.ndarray]:
+    """The arrays of one array or of a dict, in key order."""
+    return [value[k] for k in sorted(value)] if isinstance(value, Mapping) else [value]
+
+
+def length(value: Any, name: str) -> int:
+    """The number of samples; every array of a dict must have the same first dimension."""
+    if not isinstance(value, Mapping):
+        return len(value)
+    shapes = {key: np.shape(item) for key, item in value.items()}
+    lengths = {key: shape[0] for key, shape in shapes.items()}
+    if len(set(lengths.values())) > 1:
+        first = next(iter(lengths))
+        other = next(k for k in lengths if lengths[k] != lengths[first])
+        raise DataError(
+            f"The arrays of {name} must share their first (sample) dimension: {name}[{first!r}] "
+            f"has shape {shapes[first]} but {name}[{other!r}] has shape {shapes[other]}.")
+    return next(iter(lengths.values()))
+
+
+def sample_shape(value: Any) -> Shape | dict[str, Shape]:
+    """The shape of one sample: a tuple, or a dict of tuples for a dict of arrays."""
+    if isinstance(value, Mapping):
+        return {key: tuple(item.shape[1:]) for key, item in value.items()}
+    return tuple(value.shape[1:])
+
+
+def take(value: Any, index: Any) -> Any:
+    """`value[index]` for one array or for every array of a dict."""
+    if isinstance(value, Mapping):
+        return {key: item[index] for key, item in value.items()}
+    return value[index]
+
+
+def concatenate(first: Any, second: Any) -> Any:
+    """Concatenates two splits along the sample axis, array by array for dicts."""
+    if isinstance(first, Mapping):
+        return {key: np.concatenate([first[key], second[key]]) for key in first}
+    return np.concatenate([first, second])
+
+
+def readonly(value: Any) -> Any:
+    """Read-only views of one array or of every array of a dict."""
+    if isinstance(value, Mapping):
+        return {key: _readonly(item) for key, item in value.items()}
+    return _readonly(value)

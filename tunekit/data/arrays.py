@@ -1,0 +1,257 @@
+"""Keras-layout `.npz` files: `load_npz` for any labelled arrays, `load_mnist` for MNIST."""
+
+from __future__ import annotations
+
+import os
+import zipfile
+import zlib
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from tunekit.data import _targets as tg
+from tunekit.data._checks import (CLASSIFICATION, REGRESSION, SCALED_UINT8, UNSCALED,
+                                  _as_labels, _check_lengths, _first_line, _is_int,
+                                  _naming_file, _scale_pixels)
+from tunekit.data.dataset import Dataset
+from tunekit.errors import DataError, DataUnavailableError
+
+__all__ = ["MNIST_ENV_VAR", "load_mnist", "load_npz"]
+
+MNIST_ENV_VAR = "TUNEKIT_MNIST_PATH"
+_MNIST_KEYS = ("x_train", "y_train", "x_test", "y_test")
+_NPZ_OPTIONAL_KEYS = ("x_val", "y_val", "class_names")
+
+
+def load_npz(
+    path: str | os.PathLike[str],
+    *,
+    validation_size: int | None = None,
+    seed: int = 0,
+    name: str | None = None,
+    task: str | None = None,
+) -> Dataset:
+    """Loads any Keras-layout `.npz` of labelled arrays (class ids or regression targets).
+
+    The file holds `x_train, y_train, x_test, y_test` (as `numpy.savez` writes
+    them, e.g. a `keras.datasets` download), optionally `x_val, y_val` and
+    `class_names` (strings). Without `x_val, y_val`, a seeded random subset
+    of the training set becomes the validation set.
+
+    The task is inferred from the `y` arrays of all splits as in
+    `Dataset.from_arrays` (integer class ids: classification; real values:
+    regression), unless `task=` says it. For classification, the number of
+    classes is `max(label) + 1` over all splits, and every class id `0..max`
+    must occur somewhere (gaps, e.g. labels 1..k, are refused with the fix);
+    regression targets have shape `(n,)` or `(n, k)` and no `class_names`.
+    `x` follows the module's scaling rule: uint8 is divided by 255, any other
+    dtype is used as it is.
+
+    Args:
+        path: The `.npz` file. Read with `allow_pickle=False`: nothing is unpickled.
+        validation_size: Training samples moved to validation when the file
+            has no `x_val`; `1 <= v < len(y_train)`. Defaults to
+            `min(10_000, len(y_train) // 6)` (MNIST's usual 10,000).
+        seed: Seed of that split's `numpy.random.Generator` permutation.
+        name: The dataset's name in summaries. Defaults to the file's stem.
+        task: `"classification"`, `"regression"` or None to infer it. Defaults
+            to None.
+
+    Returns:
+        A `Dataset`.
+
+    Raises:
+        DataError (a `ValueError`): If the file is missing, not a valid `.npz` (unreadable,
+            truncated, another format, missing keys, non-numeric or object
+            arrays), or its labels or shapes are unusable; the message names the file.
+
+    Example:
+    >>> ds = load_npz("data/three_shapes.npz")
+    >>> ds.num_classes, ds.name
+    (3, 'three_shapes')
+    """
+    arrays = _read_npz(path, _MNIST_KEYS, _NPZ_OPTIONAL_KEYS)
+    names = arrays.pop("class_names", None)
+    labels = [k for k in ("y_train", "y_val", "y_test") if k in arrays]
+    task = tg.check_task(task)
+    with _naming_file(path):
+        if task is None:
+            task = tg.infer_task(_all_targets([arrays[k] for k in labels]), "the y arrays")
+        if task == REGRESSION:
+            if names is not None:
+                raise DataError('it has class_names, but its targets are regression targets '
+                                '(task="regression"). Pass task="classification" if y holds '
+                                "class ids, or save the file without class_names.")
+            return _npz_dataset(arrays, validation_size, seed, class_names=None,
+                                num_classes=None, name=name or Path(path).stem, task=task)
+        present = np.unique(np.concatenate(
+            [tg.as_targets(arrays[k], k, CLASSIFICATION) for k in labels]))
+        num_classes = int(present.max()) + 1 if present.size else 0
+        missing = sorted(set(range(num_classes)) - set(present.tolist()))
+        if present.size and present.min() >= 0 and missing:
+            shown = ", ".join(map(str, missing[:10])) + (", ..." if len(missing) > 10 else "")
+            raise DataError(
+                f"class id(s) {shown} never occur in its labels, which go up to {num_classes - 1}."
+                f" The number of classes is max(label) + 1 = {num_classes}, so every id 0.."
+                f"{num_classes - 1} must occur. Relabel to consecutive ids over all splits, e.g. "
+                "`np.unique(np.concatenate([y_train, y_test]), return_inverse=True)`.")
+        class_names = None if names is None else [str(n) for n in np.asarray(names).ravel()]
+        return _npz_dataset(arrays, validation_size, seed, class_names=class_names,
+                            num_classes=num_classes, name=name or Path(path).stem)
+
+
+def load_mnist(
+    path: str | os.PathLike[str] | None = None, validation_size: int = 10_000, seed: int = 0
+) -> Dataset:
+    """Loads MNIST from a Keras-layout `.npz`, scaled to [0, 1], with a validation split.
+
+    The file is `path`, else `$TUNEKIT_MNIST_PATH`, else Keras downloads it. The
+    validation set is a seeded random subset of the training set; the test set is
+    returned untouched. Images keep shape (28, 28). For any other `.npz` (other
+    classes, other names) use `load_npz`.
+
+    Args:
+        path: Path to an `.npz` with `x_train, y_train, x_test, y_test`.
+        validation_size: Training images moved to validation, `1 <= v < len(train)`.
+        seed: Seed of the `numpy.random.Generator` permutation.
+
+    Returns:
+        A `Dataset` named `"mnist"` with class names `"0"`..`"9"`, uint8 pixels
+        divided by 255.
+
+    Raises:
+        DataError (a `ValueError`): If the file is missing or not a valid `.npz` (see `load_npz`),
+            or `validation_size` is invalid.
+        DataUnavailableError: If no path is given and the Keras download fails
+            (a `RuntimeError`).
+
+    Example:
+    >>> ds = load_mnist("/data/mnist.npz", validation_size=5000, seed=1)
+    """
+    origin = "path=" if path is not None else f"${MNIST_ENV_VAR}"
+    path = path if path is not None else os.environ.get(MNIST_ENV_VAR) or None
+    if path is None:
+        arrays: dict[str, np.ndarray] = _download_mnist()
+    elif not Path(path).is_file():
+        raise DataError(f"MNIST file not found: {str(path)!r} (from {origin}). Expected a Keras-"
+                         f"layout .npz; pass load_mnist(path=...) or set {MNIST_ENV_VAR} to it.")
+    else:
+        arrays = _read_npz(path, _MNIST_KEYS)
+    with _naming_file(path):
+        for key in ("y_train", "y_test"):
+            y = _as_labels(arrays[key], key)
+            if y.size and (y.min() < 0 or y.max() > 9):
+                raise DataError(f"{key} has labels in [{y.min()}, {y.max()}], not MNIST's 0..9. "
+                                 "Load other data with load_npz(path), which takes the classes "
+                                 "from the labels.")
+        return _npz_dataset(arrays, validation_size, seed, class_names=None, num_classes=10,
+                            name="mnist")
+
+
+def _all_targets(targets: list[np.ndarray]) -> np.ndarray:
+    """The targets of every split as one `(n, width)` array (y_train's if widths differ)."""
+    columns = [np.asarray(y).reshape(len(y), -1) for y in targets]
+    if len({c.shape[1:] for c in columns}) > 1 or len({c.dtype.kind for c in columns}) > 1:
+        return np.asarray(targets[0])
+    return np.concatenate(columns)
+
+
+def _npz_dataset(arrays: dict[str, np.ndarray], validation_size: int | None, seed: int, *,
+                 class_names: list[str] | None, num_classes: int | None, name: str,
+                 task: str = CLASSIFICATION) -> Dataset:
+    """Splits off validation (unless given), applies the scaling rule, builds the Dataset."""
+    x_train, y_train = arrays["x_train"], tg.as_targets(arrays["y_train"], "y_train", task)
+    _check_lengths(x_train, y_train, "x_train", "y_train")
+    if "x_val" in arrays:
+        x_val, y_val = arrays["x_val"], arrays["y_val"]
+    else:
+        n = len(x_train)
+        if validation_size is None:
+            if n < 2:
+                raise DataError(
+                    f"x_train has {n} sample(s): at least 2 are needed, one to train on and "
+                    "one to validate on (or give x_val / y_val).")
+            validation_size = min(10_000, max(1, n // 6))
+        if not _is_int(validation_size) or not 1 <= validation_size < n:
+            raise DataError(f"validation_size must be an int with 1 <= validation_size < {n} "
+                             f"(the training set size), got {validation_size!r}.")
+        order = np.random.default_rng(seed).permutation(n)
+        val, train = order[: int(validation_size)], order[int(validation_size):]
+        x_train, y_train, x_val, y_val = x_train[train], y_train[train], x_train[val], y_train[val]
+    dtypes = {k: str(arrays[k].dtype) for k in arrays if k.startswith("x_")}
+    if len({d == "uint8" for d in dtypes.values()}) > 1:
+        raise DataError(f"its x arrays mix uint8 and other dtypes ({dtypes}): uint8 is divided "
+                         "by 255 and other dtypes are not, so the splits would differ in scale. "
+                         "Save every x array with the same dtype.")
+    scaling = SCALED_UINT8 if x_train.dtype == np.uint8 else UNSCALED
+    if class_names is None and num_classes is not None:
+        class_names = [str(i) for i in range(num_classes)]
+    return Dataset(_scale_pixels(x_train), y_train, _scale_pixels(x_val), y_val,
+                   _scale_pixels(arrays["x_test"]), arrays["y_test"], class_names=class_names,
+                   input_shape=x_train.shape[1:], num_classes=num_classes, name=name,
+                   scaling=scaling, task=task)
+
+
+def _read_npz(path: str | os.PathLike[str], required: Sequence[str],
+              optional: Sequence[str] = ()) -> dict[str, np.ndarray]:
+    """Reads the named arrays of an `.npz` (no pickles), or raises a one-line `DataError`."""
+    shown = str(path)
+
+    def invalid(reason: str) -> DataError:
+        return DataError(f"{shown!r} is not a valid .npz file: {reason}. Expected a NumPy .npz "
+                          f"archive (numpy.savez) with numeric arrays {', '.join(required)}.")
+
+    file = Path(path)
+    if not file.is_file():
+        raise DataError(f"Data file not found: {shown!r}; pass a .npz file or an image folder.")
+    try:
+        loaded = np.load(file, allow_pickle=False)
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
+        with open(file, "rb") as handle:
+            head = handle.read(8)
+        if not head:
+            raise invalid("the file is empty") from None
+        if head.startswith(b"PK"):
+            raise invalid(f"the zip archive is truncated or damaged ({_first_line(exc)})") from None
+        raise invalid(f"its content is not a NumPy archive (it starts with {head!r})") from None
+    if not isinstance(loaded, np.lib.npyio.NpzFile):
+        raise invalid(f"it holds a single {getattr(loaded, 'shape', '')} array (.npy), not named "
+                      "arrays")
+    arrays = {}
+    with loaded as npz:
+        missing = [k for k in required if k not in npz.files]
+        if missing:
+            raise invalid(f"it is missing key(s) {missing}; found {sorted(npz.files)}")
+        for key in [*required, *(k for k in optional if k in npz.files)]:
+            try:
+                array = npz[key]
+            except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
+                raise invalid(f"array {key!r} cannot be read ({_first_line(exc)})") from None
+            kinds = "U" if key == "class_names" else "biuf"
+            if array.dtype.kind not in kinds or array.ndim < 1:
+                what = "strings" if key == "class_names" else "numbers"
+                raise invalid(f"array {key!r} has dtype {array.dtype} and shape {array.shape}; "
+                              f"expected {what} with a leading sample axis")
+            arrays[key] = array
+    if ("x_val" in arrays) != ("y_val" in arrays):
+        raise invalid("it has only one of x_val / y_val; save both, or neither to split "
+                      "validation off x_train")
+    return arrays
+
+
+
+def _download_mnist() -> dict[str, np.ndarray]:
+    """Fetches MNIST through `keras.datasets.mnist.load_data()` (lazy keras import)."""
+    try:
+        import keras
+
+        (x_train, y_train), (x_test, y_test) = keras.datasets.mnist.load_data()
+    except Exception as exc:  # noqa: BLE001 - any failure gets the same advice
+        raise DataUnavailableError(
+            f"Could not download MNIST with keras.datasets.mnist.load_data() ({exc!r}). Pass "
+            f"load_mnist(path='/path/to/mnist.npz') or set {MNIST_ENV_VAR} to a local "
+            "Keras-layout mnist.npz.") from exc
+    return {"x_train": x_train, "y_train": y_train, "x_test": x_test, "y_test": y_test}
+
+

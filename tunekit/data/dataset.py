@@ -1,0 +1,346 @@
+"""`Dataset`: train / validation / test arrays plus the metadata a hypermodel needs."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from tunekit.data import _targets as tg
+from tunekit.data._checks import (_SPLITS, CLASSIFICATION, REGRESSION, UNSCALED, _as_float32,
+                                  _check_finite, _check_fractions, _check_label_range, _is_int)
+from tunekit.data._splits import _random_split, _stratified_split
+from tunekit.errors import DataError
+
+__all__ = ["Dataset"]
+
+_DISPLAY_NAMES = {"mnist": "MNIST"}
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class Dataset:
+    """Train / validation / test arrays plus the metadata a hypermodel needs.
+
+    Arrays are stored as read-only views: `x_*` float32; `y_*` int64 class ids
+    (classification) or float32 targets of shape `(n,)` or `(n, k)` (regression).
+    `x` (several inputs) and `y` (several outputs) may each be a dict of arrays
+    keyed by input / output name, all with the same number of samples.
+    Construction validates everything (lengths, label range, finiteness, shapes).
+
+    Args:
+        x_train, y_train, x_val, y_val, x_test, y_test: The three splits.
+        class_names: One name per class, index = label. Defaults to `"0"`, `"1"`,
+            ... for classification; must be None or empty for regression.
+        input_shape: Shape of one sample, e.g. `(28, 28)` (a dict of shapes when
+            `x` is a dict). Defaults to the shape of `x_train`'s samples.
+        num_classes: Number of classes (>= 2) for classification; defaults to
+            `max(label) + 1` over all splits. Must be None for regression.
+        name: Short dataset name used in summaries, e.g. `"mnist"`.
+        scaling: How the loader scaled `x` (`SCALED_UINT8` or `UNSCALED`, see the
+            module docstring), written into the run's report. Defaults to
+            `UNSCALED`.
+        task: `"classification"` or `"regression"`. Defaults to
+            `"classification"` (`from_arrays` infers it from the targets).
+
+    Attributes:
+        num_outputs: Regression only: the target width `k` (1 for targets of
+            shape `(n,)`), or a dict of widths when `y` is a dict. None for
+            classification.
+
+    Example:
+    >>> ds = load_mnist("/data/mnist.npz").subset(num_train=1000)
+    >>> ds.summary()
+    'MNIST: 1000 train / 10000 validation / 10000 test, input (28, 28), 10 classes'
+    """
+
+    x_train: Any
+    y_train: Any
+    x_val: Any
+    y_val: Any
+    x_test: Any
+    y_test: Any
+    class_names: Sequence[str] | None = None
+    input_shape: Any = None
+    num_classes: int | None = None
+    name: str = "arrays"
+    scaling: str = UNSCALED
+    task: str = CLASSIFICATION
+    num_outputs: int | dict[str, int] | None = dataclasses.field(default=None, init=False)
+    _fingerprint: str | None = dataclasses.field(default=None, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        task = tg.check_task(self.task) or CLASSIFICATION
+        xs = {s: tg.map_arrays(getattr(self, f"x_{s}"), f"x_{s}", _as_float32) for s in _SPLITS}
+        ys = {s: tg.map_arrays(getattr(self, f"y_{s}"), f"y_{s}",
+                               lambda y, name: tg.as_targets(y, name, task)) for s in _SPLITS}
+        input_shape = (tg.sample_shape(xs["train"]) if self.input_shape is None
+                       else _as_shape(self.input_shape))
+        for split in _SPLITS:
+            x, y = xs[split], ys[split]
+            _check_same_length(x, y, f"x_{split}", f"y_{split}")
+            if tg.sample_shape(x) != input_shape:
+                raise DataError(f"x_{split} samples have shape {tg.sample_shape(x)}, expected "
+                                f"input_shape {input_shape}; all splits must share it.")
+            for array, key in zip(tg.arrays_of(x), _keys(x, f"x_{split}"), strict=True):
+                _check_finite(array, key)
+        values: dict[str, Any] = dict(input_shape=input_shape, task=task)
+        if task == CLASSIFICATION:
+            values.update(_class_metadata(ys, self.num_classes, self.class_names))
+        else:
+            values.update(_regression_metadata(ys, self.num_classes, self.class_names))
+        for split in _SPLITS:
+            values[f"x_{split}"], values[f"y_{split}"] = tg.readonly(xs[split]), \
+                tg.readonly(ys[split])
+        if tg.length(values["x_train"], "x_train") == 0:
+            raise DataError("The training split is empty; a Dataset needs training samples.")
+        for key, value in values.items():
+            object.__setattr__(self, key, value)
+
+    @classmethod
+    def from_arrays(
+        cls,
+        x: Any,
+        y: Any,
+        *,
+        x_test: Any = None,
+        y_test: Any = None,
+        validation_fraction: float = 0.15,
+        test_fraction: float = 0.15,
+        num_classes: int | None = None,
+        class_names: Sequence[str] | None = None,
+        seed: int = 0,
+        task: str | None = None,
+    ) -> Dataset:
+        """Builds a Dataset from your own numpy arrays, splitting what is not given.
+
+        The task is inferred from `y` unless `task=` says it:
+
+        | `y`                                                | task           |
+        |----------------------------------------------------|----------------|
+        | integer or bool dtype, `(n,)` or `(n, 1)`          | classification |
+        | float with a non-whole value, `(n,)` or `(n, k)`   | regression     |
+        | whole-number floats that are exactly `0..K-1`      | classification |
+        | other whole-number floats, `(n,)` (counts, ages)   | regression     |
+        | whole-number floats of shape `(n, k)`, k > 1       | refused: pass `task=` |
+
+        For integer-valued regression targets (an int dtype) pass
+        `task="regression"`. Classification splits are stratified per class
+        (as in `load_image_directory`); regression splits, and splits of a dict
+        `y`, are seeded random splits (scikit-learn's `train_test_split`). `x`
+        keeps its layout and values, converted to float32 (never rescaled:
+        `scaling` is `UNSCALED`).
+
+        Args:
+            x: Samples, shape `(n, ...)`, or a dict of such arrays (several inputs).
+            y: Targets, shape `(n,)` (class ids or values) or `(n, k)` (regression),
+                or a dict of such arrays (several outputs).
+            x_test, y_test: Optional test set; if given, `test_fraction` is ignored.
+            validation_fraction, test_fraction: Fractions, each in [0, 1) (per
+                class for classification).
+            num_classes: Classification: number of classes; `max(label) + 1` if None.
+            class_names: Classification: one name per class; defaults to `"0"`, ...
+            seed: Seed of the deterministic split.
+            task: `"classification"`, `"regression"` or None to infer it.
+                Defaults to None.
+
+        Returns:
+            A `Dataset` named `"arrays"`.
+
+        Raises:
+            DataError (a `ValueError`): On bad lengths, labels, values, fractions or
+                `task`, targets that contradict `task=`, or a class too small to
+                appear in every split.
+
+        Example:
+        >>> ds = Dataset.from_arrays(np.random.rand(100, 8), np.arange(100) % 2)
+        >>> Dataset.from_arrays(np.random.rand(100, 8), np.random.rand(100)).task
+        'regression'
+        """
+        if (x_test is None) != (y_test is None):
+            raise DataError("Got only one of x_test / y_test; pass both, or neither to split "
+                            "a test set from x.")
+        if x_test is not None:
+            test_fraction = 0.0
+        _check_fractions(validation_fraction, test_fraction)
+        task = tg.check_task(task) or tg.infer_tasks(y, "y")
+        convert = lambda a, name: tg.as_targets(a, name, task)  # noqa: E731
+        x, y = tg.map_arrays(x, "x", _as_float32), tg.map_arrays(y, "y", convert)
+        _check_same_length(x, y, "x", "y")
+        if x_test is not None:
+            x_test = tg.map_arrays(x_test, "x_test", _as_float32)
+            y_test = tg.map_arrays(y_test, "y_test", convert)
+            _check_same_length(x_test, y_test, "x_test", "y_test")
+        for name, value in (("x", x), ("x_test", x_test)):
+            if value is not None:
+                for array, key in zip(tg.arrays_of(value), _keys(value, name), strict=True):
+                    _check_finite(array, key)
+        n = tg.length(x, "x")
+        if task == CLASSIFICATION and not isinstance(y, Mapping):
+            labels = np.concatenate([y] if y_test is None else [y, y_test])
+            if num_classes is None:
+                num_classes = int(labels.max()) + 1 if labels.size else 0
+            _check_label_range(labels, int(num_classes), "labels (y / y_test)")
+            names = ([str(i) for i in range(num_classes)] if class_names is None
+                     else list(class_names))
+            idx = _stratified_split(y, validation_fraction, test_fraction, seed, names)
+        else:
+            idx = _random_split(n, validation_fraction, test_fraction, seed)
+        if x_test is None:
+            x_test, y_test = tg.take(x, idx["test"]), tg.take(y, idx["test"])
+        return cls(
+            tg.take(x, idx["train"]), tg.take(y, idx["train"]), tg.take(x, idx["val"]),
+            tg.take(y, idx["val"]), x_test, y_test, class_names=class_names,
+            input_shape=tg.sample_shape(x), num_classes=num_classes, task=task,
+        )
+
+    def __repr__(self) -> str:
+        return f"<Dataset {self.summary()}>"
+
+    def classes_missing_from_training(self) -> list[str]:
+        """Names of the classes found in `y_val` or `y_test` but never in `y_train`.
+
+        Always empty for regression (there are no classes).
+        """
+        if self.task == REGRESSION:
+            return []
+        seen = set(np.unique(np.concatenate(tg.arrays_of(self.y_train))).tolist())
+        other = np.unique(np.concatenate([*tg.arrays_of(self.y_val), *tg.arrays_of(self.y_test)]))
+        names = list(self.class_names or ())
+        return [names[c] for c in other.tolist() if c not in seen]
+
+    @property
+    def x_train_full(self) -> Any:
+        """Training plus validation samples (to retrain the final model)."""
+        return tg.concatenate(self.x_train, self.x_val)
+
+    @property
+    def y_train_full(self) -> Any:
+        """Training plus validation targets, aligned with `x_train_full`."""
+        return tg.concatenate(self.y_train, self.y_val)
+
+    def train_and_validation(self) -> tuple[Any, Any]:
+        """Returns `(x, y)` of train and validation concatenated, train first.
+
+        Each is an array, or a dict of arrays when the Dataset holds dicts.
+        """
+        return self.x_train_full, self.y_train_full
+
+    def fingerprint(self) -> str:
+        """Returns a short, cached sha256 hex digest of all arrays, class names and task.
+
+        Hashes shapes, dtypes and the full bytes of every array (about 0.15 s for
+        MNIST), with the key of each array of a dict. The `name` is not part of
+        it. A classification Dataset of plain arrays hashes as it did before
+        tasks existed, so existing runs still resume.
+        """
+        if self._fingerprint is None:
+            digest = hashlib.sha256()
+            for split in _SPLITS:
+                for key in (f"x_{split}", f"y_{split}"):
+                    value = getattr(self, key)
+                    for array, name in zip(tg.arrays_of(value), _keys(value, key), strict=True):
+                        digest.update(f"{name}:{array.dtype.str}:{array.shape};".encode())
+                        digest.update(np.ascontiguousarray(array).reshape(-1).view(np.uint8).data)
+            digest.update("\x1f".join(self.class_names or ()).encode())
+            if self.task != CLASSIFICATION:
+                digest.update(f"\x1ftask:{self.task}".encode())
+            object.__setattr__(self, "_fingerprint", digest.hexdigest()[:16])
+        return self._fingerprint  # type: ignore[return-value]
+
+    def summary(self) -> str:
+        """Returns a one-line description, e.g. `"MNIST: 50000 train / ... 10 classes"`.
+
+        Regression ends with `"regression, 1 target"` (or `"k targets"`, or the
+        widths per output for a dict `y`).
+        """
+        if self.task == REGRESSION:
+            width = self.num_outputs
+            what = (f"{width} target{'s' if width != 1 else ''}" if isinstance(width, int)
+                    else f"targets {width}")
+            ending = f"regression, {what}"
+        else:
+            ending = f"{self.num_classes} classes"
+        return (
+            f"{_DISPLAY_NAMES.get(self.name, self.name)}: {tg.length(self.x_train, 'x')} train / "
+            f"{tg.length(self.x_val, 'x')} validation / {tg.length(self.x_test, 'x')} test, "
+            f"input {self.input_shape}, {ending}"
+        )
+
+    def subset(
+        self, num_train: int | None = None, num_val: int | None = None, num_test: int | None = None
+    ) -> Dataset:
+        """Returns a new Dataset with the first N samples of each split (None keeps all).
+
+        Raises:
+            DataError (a `ValueError`): If a count is negative, or `num_train` is 0.
+        """
+        counts = {"train": num_train, "val": num_val, "test": num_test}
+        for split, n in counts.items():
+            if n is not None and (not _is_int(n) or n < 0):
+                raise DataError(f"num_{split} must be a non-negative int or None, got {n!r}.")
+        arrays = {f"{xy}_{split}": tg.take(getattr(self, f"{xy}_{split}"), slice(None, n))
+                  for split, n in counts.items() for xy in "xy"}
+        return dataclasses.replace(self, **arrays)
+
+
+def _keys(value: Any, name: str) -> list[str]:
+    """Names of the arrays of `value` in `arrays_of` order: `name`, or `name['key']` each."""
+    return [f"{name}[{k!r}]" for k in sorted(value)] if isinstance(value, Mapping) else [name]
+
+
+def _as_shape(shape: Any) -> tg.Shape | dict[str, tg.Shape]:
+    if isinstance(shape, Mapping):
+        return {str(k): tuple(int(d) for d in v) for k, v in shape.items()}
+    return tuple(int(d) for d in shape)
+
+
+def _check_same_length(x: Any, y: Any, x_name: str, y_name: str) -> None:
+    n_x, n_y = tg.length(x, x_name), tg.length(y, y_name)
+    if n_x != n_y:
+        raise DataError(f"{x_name} has {n_x} samples but {y_name} has {n_y} labels; "
+                        "they must have the same length.")
+
+
+def _class_metadata(ys: dict[str, Any], num_classes: int | None,
+                    class_names: Sequence[str] | None) -> dict[str, Any]:
+    """Classification: checks the label range of every split and output, names the classes."""
+    labels = np.concatenate([a for s in _SPLITS for a in tg.arrays_of(ys[s])])
+    if num_classes is None:
+        num_classes = int(labels.max()) + 1 if labels.size else 0
+    if not _is_int(num_classes) or num_classes < 2:
+        raise DataError(f"Need at least 2 classes, got num_classes={num_classes}; "
+                        "classification needs two or more distinct labels.")
+    num_classes = int(num_classes)
+    names = ([str(i) for i in range(num_classes)] if class_names is None
+             else [str(c) for c in class_names])
+    if len(names) != num_classes:
+        raise DataError(f"Got {len(names)} class_names for num_classes={num_classes}; "
+                        "pass one name per class (or class_names=None for '0', '1', ...).")
+    for split in _SPLITS:
+        for array, key in zip(tg.arrays_of(ys[split]), _keys(ys[split], f"y_{split}"),
+                              strict=True):
+            _check_label_range(array, num_classes, key)
+    return dict(num_classes=num_classes, class_names=names, num_outputs=None)
+
+
+def _regression_metadata(ys: dict[str, Any], num_classes: int | None,
+                         class_names: Sequence[str] | None) -> dict[str, Any]:
+    """Regression: no classes; every split has the same target width, which is recorded."""
+    if num_classes is not None or class_names:
+        raise DataError(
+            f'task="regression" has no classes, got num_classes={num_classes!r}, class_names='
+            f'{class_names!r}; leave both None, or pass task="classification" for class ids.')
+    widths = {s: _widths(ys[s]) for s in _SPLITS}
+    if len({repr(w) for w in widths.values()}) > 1:
+        raise DataError(f"The regression targets of the splits differ in width ({widths}); "
+                        "every split needs the same number of targets per sample.")
+    return dict(num_classes=None, class_names=[], num_outputs=widths["train"])
+
+
+def _widths(y: Any) -> int | dict[str, int]:
+    if isinstance(y, Mapping):
+        return {k: 1 if v.ndim == 1 else int(v.shape[1]) for k, v in y.items()}
+    return 1 if y.ndim == 1 else int(y.shape[1])

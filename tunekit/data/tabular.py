@@ -1,0 +1,153 @@
+"""CSV files with a header row: numeric feature columns and one (or more) target columns."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from tunekit.data import _targets as tg
+from tunekit.data._checks import CLASSIFICATION, REGRESSION, _naming_file
+from tunekit.data.dataset import Dataset
+from tunekit.errors import DataError
+
+__all__ = ["load_csv"]
+
+
+def load_csv(
+    path: str | os.PathLike[str],
+    target: str | Sequence[str],
+    task: str | None = None,
+    *,
+    validation_fraction: float = 0.15,
+    test_fraction: float = 0.15,
+    seed: int = 0,
+    name: str | None = None,
+) -> Dataset:
+    """Loads a CSV with a header row (pandas): every column but `target` is a feature.
+
+    Feature columns must be numeric (ints, floats or booleans) and no cell may be
+    missing: tunekit does not guess an encoding or an imputation, it names the
+    columns to fix. The target column decides the task as in
+    `Dataset.from_arrays` (integer class ids: classification; real values:
+    regression), unless `task=` says it. A text target column is taken as class
+    names for classification (sorted, index = class id). Values are used as they
+    are (`scaling` is `UNSCALED`); the split is `Dataset.from_arrays`'s.
+
+    The Dataset's fingerprint hashes every value read from the file (features
+    and targets, as for `load_npz`), so editing a value changes it; renaming a
+    column or reordering the file's bytes without changing values does not.
+
+    Args:
+        path: The CSV file; the first row names the columns.
+        target: The column to predict, or a list of columns (regression of
+            `k` targets).
+        task: `"classification"`, `"regression"` or None to infer it from the
+            target. Defaults to None.
+        validation_fraction, test_fraction: As in `Dataset.from_arrays`.
+        seed: Seed of the split. Defaults to 0.
+        name: The dataset's name in summaries. Defaults to the file's stem.
+
+    Returns:
+        A `Dataset` whose `x` has shape `(n, number of feature columns)`.
+
+    Raises:
+        DataError (a `ValueError`): If the file is missing or unreadable, `target`
+            is not a column (the message lists the columns), a feature column is
+            not numeric, a cell is missing, or the target contradicts `task=`.
+
+    Example:
+    >>> ds = load_csv("rivers.csv", target="temperature")
+    >>> ds.task
+    'regression'
+    """
+    import pandas as pd
+
+    file = Path(path)
+    if not file.is_file():
+        raise DataError(f"CSV file not found: {str(file)!r}; pass an existing .csv file.")
+    task = tg.check_task(task)
+    try:
+        frame = pd.read_csv(file)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError,
+            OSError) as exc:
+        raise DataError(f"Could not read {str(file)!r} as a CSV with a header row: "
+                        f"{str(exc).strip().splitlines()[0] if str(exc).strip() else exc!r}."
+                        ) from None
+    columns = [str(c) for c in frame.columns]
+    frame.columns = columns
+    targets = [target] if isinstance(target, str) else list(target)
+    unknown = [t for t in targets if t not in columns]
+    if not targets or unknown:
+        raise DataError(f"target={target!r} is not a column of {str(file)!r}; its columns are "
+                        f"{columns}. Pass target= one of them.")
+    features = [c for c in columns if c not in targets]
+    with _naming_file(file):
+        if not features:
+            raise DataError(f"it has no feature columns besides target={target!r}; "
+                            "a model needs at least one input column.")
+        _check_no_missing(frame)
+        _check_numeric(frame, features)
+        _check_finite_columns(frame, features + [t for t in targets if t in frame])
+        x = frame[features].to_numpy(dtype=np.float64)
+        y, class_names, task = _targets(frame, targets, task)
+        ds = Dataset.from_arrays(x, y, validation_fraction=validation_fraction,
+                                 test_fraction=test_fraction, seed=seed, task=task,
+                                 class_names=class_names)
+    return dataclasses.replace(ds, name=name or file.stem)
+
+
+def _check_no_missing(frame: Any) -> None:
+    missing = frame.isna().sum()
+    missing = missing[missing > 0]
+    if len(missing):
+        shown = ", ".join(f"{c!r} ({n} missing)" for c, n in missing.items())
+        raise DataError(f"column(s) {shown} have missing values. Fill them (e.g. "
+                        "DataFrame.fillna) or drop those rows (DataFrame.dropna), and save the "
+                        "CSV again.")
+
+
+def _check_finite_columns(frame: Any, columns: list[str]) -> None:
+    from pandas.api.types import is_float_dtype
+
+    counts = {c: int(np.isinf(frame[c].to_numpy()).sum()) for c in columns
+              if is_float_dtype(frame[c])}
+    bad = {c: n for c, n in counts.items() if n}
+    if bad:
+        shown = ", ".join(f"{c!r} ({n} infinite)" for c, n in bad.items())
+        raise DataError(f"column(s) {shown} hold infinite values (inf); replace or drop those "
+                        "rows and save the CSV again.")
+
+
+def _check_numeric(frame: Any, features: list[str]) -> None:
+    from pandas.api.types import is_bool_dtype, is_numeric_dtype
+
+    text = [c for c in features
+            if not (is_numeric_dtype(frame[c]) or is_bool_dtype(frame[c]))]
+    if text:
+        shown = ", ".join(f"{c!r} (e.g. {frame[c].iloc[0]!r})" for c in text)
+        raise DataError(f"feature column(s) {shown} are not numeric. Drop them, or encode them "
+                        "as numbers (e.g. pandas.get_dummies for categories), and save the CSV "
+                        "again.")
+
+
+def _targets(frame: Any, targets: list[str], task: str | None
+             ) -> tuple[np.ndarray, list[str] | None, str | None]:
+    """The target array, class names for a text target, and the task (None: infer)."""
+    from pandas.api.types import is_bool_dtype, is_numeric_dtype
+
+    text = [c for c in targets if not (is_numeric_dtype(frame[c]) or is_bool_dtype(frame[c]))]
+    if not text:
+        y = frame[targets].to_numpy()
+        return (y[:, 0] if len(targets) == 1 else y), None, task
+    if task == REGRESSION or len(targets) > 1:
+        raise DataError(
+            f"target column(s) {text} hold text (e.g. {frame[text[0]].iloc[0]!r}): regression "
+            "needs numeric targets. Encode them as numbers, or use a single text column as "
+            'class names with task="classification" (or task=None).')
+    names, codes = np.unique(frame[targets[0]].astype(str).to_numpy(), return_inverse=True)
+    return codes.astype(np.int64), [str(n) for n in names], CLASSIFICATION

@@ -1,0 +1,77 @@
+"""Class weights for imbalanced classification (scikit-learn's `compute_class_weight`)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from tunekit.data import _targets as tg
+from tunekit.data._checks import REGRESSION, _as_labels
+from tunekit.data.dataset import Dataset
+from tunekit.errors import DataError
+
+__all__ = ["CLASS_WEIGHT_MODES", "class_weights"]
+
+CLASS_WEIGHT_MODES = ("balanced",)
+
+
+def class_weights(y: Any, mode: str | None = "balanced") -> dict[int, float] | None:
+    """Weights per class for `model.fit(class_weight=...)`, or None when `mode` is None.
+
+    `"balanced"` is scikit-learn's `n_samples / (n_classes * bincount(y))`
+    (`sklearn.utils.class_weight.compute_class_weight`), so every class weighs
+    as much in the loss as if the classes were equally frequent. For a
+    `Dataset` the training split is counted; a class with no training sample
+    (or a gap in the ids of a plain array) gets weight 1.0, so Keras finds a
+    weight for every id from 0 to the largest.
+
+    Args:
+        y: A classification `Dataset`, or integer class ids of shape `(n,)`.
+        mode: `"balanced"`, or None for no weighting. Defaults to `"balanced"`.
+
+    Returns:
+        `{class_id: weight}` (plain ints and floats, as `model.fit` takes them),
+        or None.
+
+    Raises:
+        DataError (a `ValueError`): For regression targets or a regression
+            `Dataset` (no classes to weigh), several outputs (a dict `y`; Keras
+            takes `class_weight` for one output only), or an unknown `mode`.
+
+    Example:
+    >>> class_weights(np.array([0] * 95 + [1] * 5))
+    {0: 0.5263157894736842, 1: 10.0}
+    """
+    if mode is None:
+        return None
+    if mode not in CLASS_WEIGHT_MODES:
+        raise DataError(f"Unknown class weight mode {mode!r}; choose one of "
+                        f"{list(CLASS_WEIGHT_MODES)} (or None for no weighting).")
+    num_classes: int | None = None
+    task: str | None
+    if isinstance(y, Dataset):
+        task, num_classes, y = y.task, y.num_classes, y.y_train
+    else:
+        task = None if isinstance(y, Mapping) else tg.infer_task(y, "y")
+    if isinstance(y, Mapping):
+        raise DataError("Class weights apply to a model with one output; y is a dict of "
+                        f"outputs {sorted(y)}. Keras takes class_weight for one output only: "
+                        "drop the class weights, or weigh samples with sample_weight.")
+    if task == REGRESSION:
+        raise DataError(f"Class weights are for classification, and these targets are "
+                        f"regression targets (task={REGRESSION!r}): there are no classes to "
+                        "weigh. Drop the class weights (mode=None, or leave out "
+                        "--class-weight).")
+    labels = _as_labels(y, "y")
+    if labels.size == 0:
+        raise DataError("Cannot compute class weights from an empty y.")
+    from sklearn.utils.class_weight import compute_class_weight
+
+    present = np.unique(labels)
+    weights = compute_class_weight(mode, classes=present, y=labels)
+    size = max(int(present.max()) + 1, num_classes or 0)
+    result = {i: 1.0 for i in range(size)}
+    result.update({int(c): float(w) for c, w in zip(present, weights, strict=True)})
+    return result
