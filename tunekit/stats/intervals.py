@@ -167,7 +167,8 @@ def bootstrap_statistic(
     indices = np.arange(n)
     values = np.asarray(statistic(indices), dtype=np.float64)
     method: Literal["BCa", "percentile"] = "BCa" if n <= BCA_MAX_EXAMPLES else "percentile"
-    with warnings.catch_warnings():
+    # Zero spread makes BCa divide 0 by 0; that case is handled below, so stay quiet.
+    with warnings.catch_warnings(), np.errstate(divide="ignore", invalid="ignore"):
         warnings.simplefilter("ignore", scipy_stats.DegenerateDataWarning)
         result = scipy_stats.bootstrap(
             (indices,),
