@@ -36,7 +36,7 @@ from tunekit.stats.intervals import BCA_MAX_EXAMPLES
 @pytest.mark.parametrize(
     ("successes", "n", "low", "high"),
     [
-        # Newcombe (1998), Statistics in Medicine 17:857-872, Table I, method 3 (Wilson score).
+        # Newcombe (1998), Statistics in Medicine 17:857-872: worked examples, Wilson score method.
         (81, 263, 0.2553, 0.3662),
         (15, 148, 0.0624, 0.1605),
         (0, 20, 0.0000, 0.1611),
@@ -64,7 +64,9 @@ def test_wilson_interval_matches_the_closed_form_at_another_level():
         ({"successes": 5, "n": 0}, "n >= 1"),
         ({"successes": 11, "n": 10}, "successes <= n"),
         ({"successes": -1, "n": 10}, "successes"),
-        ({"successes": 2.5, "n": 10}, "successes"),
+        ({"successes": 2.5, "n": 10}, "successes=2.5"),
+        ({"successes": "5", "n": 10}, "successes='5'"),
+        ({"successes": 5, "n": float("nan")}, "n=nan"),
         ({"successes": 5, "n": 10, "confidence": 95}, "confidence=95"),
         ({"successes": 5, "n": 10, "confidence": True}, "confidence"),
     ],
@@ -110,7 +112,9 @@ def test_bootstrap_interval_of_perfect_predictions_is_the_point():
     [
         ({"y_pred": np.zeros(5)}, r"`y_pred` has shape \(5,\) but `y_true` has shape \(4,\)"),
         ({"metric": "accuracy"}, "metric='accuracy'"),
-        ({"n_resamples": 10}, "n_resamples"),
+        ({"n_resamples": 10}, "n_resamples=10"),
+        ({"seed": -1}, "seed=-1"),
+        ({"confidence": None}, "confidence=None"),
         ({"y_true": [1.0], "y_pred": [1.0]}, "at least 2"),
         ({"y_true": [1.0, np.nan, 2.0, 3.0]}, "NaN"),
         ({"confidence": 1.0}, "confidence"),

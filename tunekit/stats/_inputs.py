@@ -10,7 +10,8 @@ from tunekit.errors import UsageError
 
 def check_confidence(confidence: float) -> float:
     """`confidence` as a float strictly between 0 and 1."""
-    if isinstance(confidence, bool) or not 0.0 < float(confidence) < 1.0:
+    number = isinstance(confidence, (int, float, np.integer, np.floating))
+    if isinstance(confidence, bool) or not number or not 0.0 < float(confidence) < 1.0:
         raise UsageError(
             f"Invalid value for argument `confidence`. Received: confidence={confidence!r}. "
             "Expected a level strictly between 0 and 1, e.g. confidence=0.95."
@@ -18,13 +19,20 @@ def check_confidence(confidence: float) -> float:
     return float(confidence)
 
 
-def whole_count(value: int, name: str) -> int:
-    """`value` as a non-negative int (not a bool, not a fraction)."""
-    if isinstance(value, bool) or int(value) != value or value < 0:
+def whole_count(value: int, name: str, minimum: int = 0) -> int:
+    """`value` as an int `>= minimum` (not a bool, not a fraction, not NaN)."""
+    number = isinstance(value, (int, float, np.integer, np.floating))
+    if isinstance(value, bool) or not number or not float(value).is_integer() or value < minimum:
         raise UsageError(
-            f"`{name}` must be a non-negative whole number. Received: {name}={value!r}."
+            f"Invalid value for argument `{name}`. Received: {name}={value!r}. "
+            f"Expected a whole number >= {minimum}."
         )
     return int(value)
+
+
+def check_seed(seed: int | None) -> int | None:
+    """`seed` as None or a non-negative int."""
+    return None if seed is None else whole_count(seed, "seed")
 
 
 def values_2d(values: ArrayLike, name: str) -> NDArray[np.float64]:

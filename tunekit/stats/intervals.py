@@ -12,7 +12,13 @@ from numpy.typing import ArrayLike, NDArray
 from scipy import stats as scipy_stats  # type: ignore[import-untyped]
 
 from tunekit.errors import UsageError
-from tunekit.stats._inputs import check_confidence, same_shape, values_2d, whole_count
+from tunekit.stats._inputs import (
+    check_confidence,
+    check_seed,
+    same_shape,
+    values_2d,
+    whole_count,
+)
 
 __all__ = ["Interval", "bootstrap_interval", "wilson_interval"]
 
@@ -59,7 +65,7 @@ def wilson_interval(successes: int, n: int, confidence: float = 0.95) -> Interva
             `successes > n`, or `confidence` outside (0, 1).
 
     Example:
-        >>> wilson_interval(81, 263)  # Newcombe (1998), Table I: 0.2553 to 0.3662
+        >>> wilson_interval(81, 263)  # Newcombe (1998): 0.2553 to 0.3662
         Interval(low=0.2553..., high=0.3662...)
     """
     successes, n = whole_count(successes, "successes"), whole_count(n, "n")
@@ -159,10 +165,8 @@ def bootstrap_statistic(
     """
     if n < 2:
         raise UsageError(f"A bootstrap interval needs at least 2 test examples, got {n}.")
-    if isinstance(n_resamples, bool) or int(n_resamples) != n_resamples or n_resamples < 100:
-        raise UsageError(
-            f"`n_resamples` must be a whole number >= 100. Received: n_resamples={n_resamples!r}."
-        )
+    n_resamples = whole_count(n_resamples, "n_resamples", minimum=100)
+    seed = check_seed(seed)
     confidence = check_confidence(confidence)
     indices = np.arange(n)
     values = np.asarray(statistic(indices), dtype=np.float64)
@@ -173,7 +177,7 @@ def bootstrap_statistic(
         result = scipy_stats.bootstrap(
             (indices,),
             statistic,
-            n_resamples=int(n_resamples),
+            n_resamples=n_resamples,
             batch=max(1, _MAX_BATCH_VALUES // (n * width)),
             vectorized=True,
             confidence_level=confidence,
