@@ -333,6 +333,7 @@ def test_compare_to_baseline_infers_the_task_and_takes_an_override():
         (([0.5, 1.5], [0.5, 1.0], [1.0, 1.0, 1.0]), {}, "`baseline` has shape"),
         (([0, 1, 2], [0, 1, 2], [0, 1, 2]), {"confidence": 0}, "confidence=0"),
         ((np.array([None, 1, 2]), [0, 1, 2], [0, 1, 2]), {}, "task='classification'"),
+        ((np.eye(3), np.eye(3), np.eye(3)), {}, "looks like one-hot class labels"),
     ],
 )
 def test_compare_to_baseline_refuses_bad_input(args, kwargs, message):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -59,12 +59,12 @@ class BaselineComparison:
         metrics: One `MetricComparison` per metric; the first decides the verdict.
         outcome: `"better"`, `"indistinguishable"` or `"worse"` (tuned against baseline).
         verdict: The outcome in one plain sentence, with its evidence.
+        interval_method: How the intervals were computed: `"Wilson"`,
+            `"BCa bootstrap"` or `"percentile bootstrap"` (over 2,000 examples).
         mcnemar: McNemar's exact test, tuned as A and baseline as B
             (classification), else None.
         difference_interval: Paired bootstrap interval of the deciding metric's
             difference, tuned minus baseline (regression), else None.
-        interval_method: How the intervals were computed: `"Wilson"`,
-            `"BCa bootstrap"` or `"percentile bootstrap"` (over 2,000 examples).
     """
 
     task: Task
@@ -73,23 +73,31 @@ class BaselineComparison:
     metrics: tuple[MetricComparison, ...]
     outcome: Outcome
     verdict: str
+    interval_method: str
     mcnemar: McNemarResult | None = None
     difference_interval: Interval | None = None
-    interval_method: str = ""
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         """Plain data for `report.json` (intervals as `[low, high]` lists)."""
         return dataclasses.asdict(self)
 
 
 def _infer_task(y_true: ArrayLike) -> Task:
-    kind = np.asarray(y_true).dtype.kind
-    if kind == "f":
+    """Floats mean regression, integer, bool or string labels classification (as `Dataset`)."""
+    array = np.asarray(y_true)
+    if array.dtype.kind == "f":
+        one_hot = array.ndim == 2 and array.shape[1] > 1 and np.isin(array, (0.0, 1.0)).all()
+        if one_hot and np.all(array.sum(axis=1) == 1.0):
+            raise UsageError(
+                "`y_true` looks like one-hot class labels: pass class ids "
+                "(np.argmax(y_true, axis=-1)) and predicted class ids, or pass "
+                "task='regression' if these really are regression targets."
+            )
         return "regression"
-    if kind in "biuUS":
+    if array.dtype.kind in "biuUS":
         return "classification"
     raise UsageError(
-        f"Cannot tell the task from `y_true` of dtype {np.asarray(y_true).dtype}: "
+        f"Cannot tell the task from `y_true` of dtype {array.dtype}: "
         "pass task='classification' or task='regression'."
     )
 
