@@ -221,6 +221,15 @@ def test_paired_test_against_hand_computed_exact_values():
     assert result.median_difference == 2.0 and result.mean_difference == pytest.approx(15 / 7)
 
 
+def test_paired_test_counts_float_noise_as_ties():
+    # 0.3 - 0.2, 0.7 - 0.6 and 1.1 - 1.0 differ in the 17th digit; as ties the exact
+    # two-sided p for 3 positive pairs is 2 / 2**3 (sign test likewise).
+    result = paired_test([0.3, 0.7, 1.1, 0.5], [0.2, 0.6, 1.0, 0.5])
+    assert (result.a_higher, result.b_higher, result.ties) == (3, 0, 1)
+    assert result.wilcoxon_statistic == 0.0 and result.wilcoxon_p_value == pytest.approx(0.25)
+    assert result.sign_p_value == pytest.approx(0.25)
+
+
 def test_paired_test_when_every_seed_ties_is_p_one():
     result = paired_test([0.98, 0.97], [0.98, 0.97])
     assert (result.wilcoxon_p_value, result.sign_p_value, result.ties) == (1.0, 1.0, 2)

@@ -148,8 +148,10 @@ def paired_test(a: Sequence[float] | ArrayLike, b: Sequence[float] | ArrayLike) 
     `method="auto"` is exact for up to 50 pairs without ties or zero
     differences, an exact permutation test for up to 13 pairs with them, and
     the normal approximation otherwise. Zero differences are dropped (Wilcoxon's
-    rule). The sign test (Dixon and Mood 1946) uses only who won each pair:
-    `scipy.stats.binomtest(a_higher, a_higher + b_higher, 0.5)`. With 5 seeds
+    rule); differences are rounded to 12 decimals first, so scores that differ
+    only by floating-point noise count as ties. The sign test (Dixon and Mood
+    1946) uses only who won each pair: `scipy.stats.binomtest(a_higher,
+    a_higher + b_higher, 0.5)`. With 5 seeds
     the smallest two-sided p-value either test can give is 0.0625.
 
     Args:
@@ -167,12 +169,13 @@ def paired_test(a: Sequence[float] | ArrayLike, b: Sequence[float] | ArrayLike) 
         raise UsageError(
             f"`a` and `b` must pair up seed by seed; got {first.size} and {second.size} scores."
         )
-    difference = first - second
+    # Rounded so scores that differ only by float noise tie (e.g. 0.983 - 0.980 vs 0.982 - 0.979).
+    difference = np.round(first - second, 12)
     higher, lower = int(np.sum(difference > 0)), int(np.sum(difference < 0))
     if higher + lower == 0:
         statistic, wilcoxon_p, sign_p = 0.0, 1.0, 1.0
     else:
-        result = scipy_stats.wilcoxon(first, second, zero_method="wilcox", method="auto")
+        result = scipy_stats.wilcoxon(difference, zero_method="wilcox", method="auto")
         statistic, wilcoxon_p = float(result.statistic), float(result.pvalue)
         sign_p = float(scipy_stats.binomtest(higher, higher + lower).pvalue)
     return PairedTestResult(
