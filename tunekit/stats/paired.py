@@ -49,8 +49,11 @@ def mcnemar_exact(y_true: ArrayLike, pred_a: ArrayLike, pred_b: ArrayLike) -> Mc
     and the two-sided p-value is `min(1, 2 * P(X <= min(b, c)))`: McNemar
     (1947), "Note on the sampling error of the difference between correlated
     proportions or percentages", Psychometrika 12:153-157, in its exact
-    binomial form (Edwards 1948; statsmodels' `mcnemar(table, exact=True)`;
-    recommended for comparing classifiers by Dietterich 1998). Computed by
+    (conditional binomial) form, as statsmodels' `mcnemar(table, exact=True)`
+    computes it; no continuity correction is needed (Edwards 1948 proposed one
+    for the chi-square form only). Dietterich (1998, Neural Computation
+    10:1895-1923) recommends McNemar's test for comparing two classifiers
+    evaluated on one test set. Computed by
     `scipy.stats.binomtest(b, b + c, 0.5)`, which for p = 1/2 equals the
     doubled tail.
 
