@@ -190,8 +190,8 @@ def test_summarize_scores_mean_and_sample_std():
     assert summary.n == 4
     assert summary.mean == pytest.approx(statistics.mean(scores), rel=1e-12)
     assert summary.std == pytest.approx(statistics.stdev(scores), rel=1e-12)  # ddof=1
-    single = summarize_scores([0.98])
-    assert (single.mean, single.std, single.n) == (0.98, None, 1)  # one run: no spread
+    mean, std, n = summarize_scores([0.98])
+    assert (mean, std, n) == (0.98, None, 1)  # one run says nothing about the spread
 
 
 @pytest.mark.parametrize("scores", [[], [0.9, float("nan")], [[0.9, 0.8]], ["high"]])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
+from typing import NamedTuple
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -79,9 +80,8 @@ def mcnemar_exact(y_true: ArrayLike, pred_a: ArrayLike, pred_b: ArrayLike) -> Mc
 # -- scores over seeds ---
 
 
-@dataclasses.dataclass(frozen=True)
-class ScoreSummary:
-    """Mean and spread of one configuration's scores over seeds.
+class ScoreSummary(NamedTuple):
+    """Mean and spread of one configuration's scores over seeds; unpacks as `(mean, std, n)`.
 
     Attributes:
         mean: Arithmetic mean.
