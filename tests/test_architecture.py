@@ -11,7 +11,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 # Each module may import only modules listed before it (private helpers excepted).
-ORDER = ["errors", "_native_logs", "interrupts", "data", "objectives", "outputs", "regression",
+ORDER = ["errors", "stats", "_native_logs", "interrupts", "data", "objectives", "outputs", "regression",
          "hypermodel_specs", "cluster", "backends", "tensorboard", "fitting", "tuners",
          "narrowed_space", "narrowing", "manifest", "progress", "chief", "worker",
          "supervisor", "results", "retraining", "plots", "report", "workflow", "coarse_to_fine"]

@@ -1,0 +1,359 @@
+"""tunekit.stats: intervals, McNemar, seed summaries, paired tests, the baseline verdict.
+
+Pure numpy/scipy, no Keras: every test here runs in well under a second.
+Reference values are computed by hand (with the arithmetic in a comment) or
+taken from the literature, and cross-checked against scipy and scikit-learn.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import statistics
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from scipy import stats as scipy_stats
+from sklearn import metrics as skm
+
+from tunekit.errors import TunekitError, UsageError
+from tunekit.stats import (
+    Interval,
+    bootstrap_interval,
+    compare_to_baseline,
+    mcnemar_exact,
+    paired_test,
+    summarize_scores,
+    wilson_interval,
+)
+from tunekit.stats.intervals import BCA_MAX_EXAMPLES
+
+# -- Wilson ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("successes", "n", "low", "high"),
+    [
+        # Newcombe (1998), Statistics in Medicine 17:857-872: worked examples, Wilson score method.
+        (81, 263, 0.2553, 0.3662),
+        (15, 148, 0.0624, 0.1605),
+        (0, 20, 0.0000, 0.1611),
+        (1, 29, 0.0061, 0.1718),
+    ],
+)
+def test_wilson_interval_matches_newcombes_table(successes, n, low, high):
+    interval = wilson_interval(successes, n)
+    assert isinstance(interval, Interval)
+    assert interval == pytest.approx((low, high), abs=5e-5)
+
+
+def test_wilson_interval_matches_the_closed_form_at_another_level():
+    # (p + z²/2n ± z sqrt(p(1-p)/n + z²/4n²)) / (1 + z²/n), z = Φ⁻¹(0.95) for 90%.
+    successes, n, z = 9830, 10000, scipy_stats.norm.ppf(0.95)
+    p = successes / n
+    centre, half = p + z**2 / (2 * n), z * math.sqrt(p * (1 - p) / n + z**2 / (4 * n**2))
+    expected = ((centre - half) / (1 + z**2 / n), (centre + half) / (1 + z**2 / n))
+    assert wilson_interval(successes, n, confidence=0.90) == pytest.approx(expected, rel=1e-9)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"successes": 5, "n": 0}, "n >= 1"),
+        ({"successes": 11, "n": 10}, "successes <= n"),
+        ({"successes": -1, "n": 10}, "successes"),
+        ({"successes": 2.5, "n": 10}, "successes=2.5"),
+        ({"successes": "5", "n": 10}, "successes='5'"),
+        ({"successes": 5, "n": float("nan")}, "n=nan"),
+        ({"successes": 5, "n": 10, "confidence": 95}, "confidence=95"),
+        ({"successes": 5, "n": 10, "confidence": True}, "confidence"),
+    ],
+)
+def test_wilson_interval_refuses_bad_input(kwargs, message):
+    with pytest.raises(UsageError, match=message):
+        wilson_interval(**kwargs)
+
+
+# -- bootstrap ---------------------------------------------------------------------------
+
+
+def _regression_data(n: int = 120, outputs: int = 1, seed: int = 0):
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n, outputs))
+    y = 2 * x + rng.normal(scale=0.5, size=(n, outputs))
+    shape = (n,) if outputs == 1 else (n, outputs)
+    return y.reshape(shape), (2 * x).reshape(shape), (1.6 * x).reshape(shape)
+
+
+def test_bootstrap_interval_is_reproducible_by_seed_and_brackets_the_metric():
+    y, good, _ = _regression_data()
+    first = bootstrap_interval(y, good, "mae", n_resamples=500, seed=7)
+    assert bootstrap_interval(y, good, "mae", n_resamples=500, seed=7) == first
+    assert bootstrap_interval(y, good, "mae", n_resamples=500, seed=8) != first
+    assert first.low < skm.mean_absolute_error(y, good) < first.high
+
+
+def test_bootstrap_interval_takes_a_scikit_learn_metric_function():
+    y, good, _ = _regression_data(n=40)
+    by_name = bootstrap_interval(y, good, "r2", n_resamples=200, seed=0)
+    by_function = bootstrap_interval(y, good, skm.r2_score, n_resamples=200, seed=0)
+    assert by_function == pytest.approx(by_name, rel=1e-9)
+
+
+def test_bootstrap_interval_of_perfect_predictions_is_the_point():
+    y = np.linspace(0.0, 1.0, 30)
+    assert bootstrap_interval(y, y, "mse", n_resamples=200) == (0.0, 0.0)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"y_pred": np.zeros(5)}, r"`y_pred` has shape \(5,\) but `y_true` has shape \(4,\)"),
+        ({"metric": "accuracy"}, "metric='accuracy'"),
+        ({"n_resamples": 10}, "n_resamples=10"),
+        ({"seed": -1}, "seed=-1"),
+        ({"confidence": None}, "confidence=None"),
+        ({"y_true": [1.0], "y_pred": [1.0]}, "at least 2"),
+        ({"y_true": [1.0, np.nan, 2.0, 3.0]}, "NaN"),
+        ({"confidence": 1.0}, "confidence"),
+    ],
+)
+def test_bootstrap_interval_refuses_bad_input(kwargs, message):
+    arguments = {"y_true": [1.0, 2.0, 3.0, 4.0], "y_pred": [1.1, 2.0, 2.9, 4.2], **kwargs}
+    with pytest.raises(UsageError, match=message):
+        bootstrap_interval(**arguments)
+
+
+# -- McNemar -----------------------------------------------------------------------------
+
+# 18 examples: both right on 5, only A right on 8, only B right on 2, both wrong on 3.
+Y_TRUE = np.array([0, 1, 2] * 6)
+RIGHT_A = np.array([1] * 5 + [1] * 8 + [0] * 2 + [0] * 3, dtype=bool)
+RIGHT_B = np.array([1] * 5 + [0] * 8 + [1] * 2 + [0] * 3, dtype=bool)
+PRED_A = np.where(RIGHT_A, Y_TRUE, (Y_TRUE + 1) % 3)
+PRED_B = np.where(RIGHT_B, Y_TRUE, (Y_TRUE + 2) % 3)
+
+
+def test_mcnemar_exact_against_a_hand_computed_table():
+    result = mcnemar_exact(Y_TRUE, PRED_A, PRED_B)
+    # b = 8, c = 2: p = 2 * P(X <= 2 | X ~ Bin(10, 1/2)) = 2 * (1 + 10 + 45) / 1024.
+    assert (result.b, result.c, result.statistic) == (8, 2, 2)
+    assert result.p_value == pytest.approx(112 / 1024, rel=1e-12)
+    swapped = mcnemar_exact(Y_TRUE, PRED_B, PRED_A)
+    assert (swapped.b, swapped.c, swapped.p_value) == (2, 8, result.p_value)
+
+
+def test_mcnemar_exact_equals_the_binomial_tail_statsmodels_uses():
+    rng = np.random.default_rng(3)
+    for _ in range(25):
+        n = int(rng.integers(20, 200))
+        y = rng.integers(0, 4, n)
+        a = np.where(rng.random(n) < rng.uniform(0.5, 1), y, (y + 1) % 4)
+        b = np.where(rng.random(n) < rng.uniform(0.5, 1), y, (y + 3) % 4)
+        result = mcnemar_exact(y, a, b)
+        only_a = int(np.sum((a == y) & (b != y)))
+        only_b = int(np.sum((a != y) & (b == y)))
+        assert (result.b, result.c) == (only_a, only_b)
+        # statsmodels.stats.contingency_tables.mcnemar(exact=True): min(1, 2 * cdf(min(b, c))).
+        doubled = min(1.0, 2 * scipy_stats.binom.cdf(min(only_a, only_b), only_a + only_b, 0.5))
+        assert result.p_value == pytest.approx(doubled, rel=1e-9, abs=1e-15)
+        assert result.p_value == pytest.approx(
+            scipy_stats.binomtest(only_a, only_a + only_b).pvalue, rel=1e-9
+        )
+
+
+def test_mcnemar_exact_without_disagreement_is_p_one():
+    result = mcnemar_exact([0, 1, 1, 0], [0, 1, 0, 0], [0, 1, 0, 0])
+    assert (result.b, result.c, result.p_value) == (0, 0, 1.0)
+
+
+@pytest.mark.parametrize(
+    ("pred_a", "pred_b", "message"),
+    [
+        (np.eye(3)[[0, 1, 2, 0]], [0, 1, 2, 0], "np.argmax"),
+        ([0, 1, 2], [0, 1, 2, 0], r"`pred_a` has 3 predictions but `y_true` has 4"),
+    ],
+)
+def test_mcnemar_exact_refuses_scores_and_lengths_that_differ(pred_a, pred_b, message):
+    with pytest.raises(UsageError, match=message):
+        mcnemar_exact([0, 1, 2, 0], pred_a, pred_b)
+
+
+# -- scores over seeds ---------------------------------------------------------------------
+
+
+def test_summarize_scores_mean_and_sample_std():
+    scores = [0.9811, 0.9831, 0.9826, 0.9807]
+    summary = summarize_scores(scores)
+    assert summary.n == 4
+    assert summary.mean == pytest.approx(statistics.mean(scores), rel=1e-12)
+    assert summary.std == pytest.approx(statistics.stdev(scores), rel=1e-12)  # ddof=1
+    mean, std, n = summarize_scores([0.98])
+    assert (mean, std, n) == (0.98, None, 1)  # one run says nothing about the spread
+
+
+@pytest.mark.parametrize("scores", [[], [0.9, float("nan")], [[0.9, 0.8]], ["high"]])
+def test_summarize_scores_refuses_empty_nested_and_non_finite(scores):
+    with pytest.raises(UsageError, match="scores"):
+        summarize_scores(scores)
+
+
+def test_paired_test_all_one_way_over_five_seeds():
+    result = paired_test([0.983, 0.982, 0.984, 0.981, 0.985], [0.980, 0.981, 0.982, 0.9805, 0.983])
+    # Every difference positive: Wilcoxon exact p = 2 / 2**5, sign test p = 2 / 2**5.
+    assert (result.n, result.a_higher, result.b_higher, result.ties) == (5, 5, 0, 0)
+    assert result.wilcoxon_p_value == pytest.approx(0.0625)
+    assert result.sign_p_value == pytest.approx(0.0625)
+
+
+def test_paired_test_against_hand_computed_exact_values():
+    b = np.array([10.0, 20.0, 30.0, 40.0, 50.0, 60.0, 70.0])
+    a = b + np.array([1.0, 2.0, -3.0, 4.0, 5.0, 6.0, 0.0])  # one tie, dropped
+    result = paired_test(a, b)
+    # Ranks of |d| over 6 pairs: W- = 3; P(W <= 3) = #{subsets of 1..6 summing to <= 3} / 64
+    # = 5/64, two-sided 10/64. Sign test: 5 up, 1 down: 2 * (1 + 6) / 64.
+    assert (result.a_higher, result.b_higher, result.ties) == (5, 1, 1)
+    assert result.wilcoxon_statistic == 3.0
+    assert result.wilcoxon_p_value == pytest.approx(10 / 64)
+    assert result.sign_p_value == pytest.approx(14 / 64)
+    assert result.median_difference == 2.0 and result.mean_difference == pytest.approx(15 / 7)
+
+
+def test_paired_test_counts_float_noise_as_ties():
+    # 0.3 - 0.2, 0.7 - 0.6 and 1.1 - 1.0 differ in the 17th digit; as ties the exact
+    # two-sided p for 3 positive pairs is 2 / 2**3 (sign test likewise).
+    result = paired_test([0.3, 0.7, 1.1, 0.5], [0.2, 0.6, 1.0, 0.5])
+    assert (result.a_higher, result.b_higher, result.ties) == (3, 0, 1)
+    assert result.wilcoxon_statistic == 0.0 and result.wilcoxon_p_value == pytest.approx(0.25)
+    assert result.sign_p_value == pytest.approx(0.25)
+
+
+def test_paired_test_when_every_seed_ties_is_p_one():
+    result = paired_test([0.98, 0.97], [0.98, 0.97])
+    assert (result.wilcoxon_p_value, result.sign_p_value, result.ties) == (1.0, 1.0, 2)
+
+
+def test_paired_test_refuses_unpaired_lengths():
+    with pytest.raises(UsageError, match="3 and 2 scores"):
+        paired_test([1.0, 2.0, 3.0], [1.0, 2.0])
+
+
+# -- tuned against baseline ------------------------------------------------------------------
+
+
+def test_compare_to_baseline_classification_better():
+    comparison = compare_to_baseline(Y_TRUE, PRED_A, PRED_B, confidence=0.85)
+    accuracy = comparison.metrics[0]
+    assert comparison.task == "classification" and accuracy.name == "accuracy"
+    assert (accuracy.tuned, accuracy.baseline) == (13 / 18, 7 / 18)
+    assert accuracy.tuned_interval == wilson_interval(13, 18, 0.85)
+    assert accuracy.baseline_interval == wilson_interval(7, 18, 0.85)
+    assert (comparison.mcnemar.b, comparison.mcnemar.c) == (8, 2)
+    assert comparison.outcome == "better"  # p = 0.109 < 0.15
+    assert comparison.verdict.startswith("tuned is better than the baseline")
+    assert "McNemar exact p=0.109" in comparison.verdict
+
+
+def test_compare_to_baseline_classification_says_plainly_when_tuning_did_not_help():
+    same = compare_to_baseline(Y_TRUE, PRED_A, PRED_B)  # p = 0.109 >= 0.05
+    assert same.outcome == "indistinguishable"
+    assert same.verdict.startswith("tuned is not distinguishable from the baseline")
+    assert "tuning did not measurably help" in same.verdict
+    worse = compare_to_baseline(Y_TRUE, PRED_B, PRED_A, confidence=0.85)
+    assert worse.outcome == "worse" and "tuned is worse than the baseline" in worse.verdict
+    assert (worse.mcnemar.b, worse.mcnemar.c) == (2, 8)
+
+
+@pytest.mark.parametrize("outputs", [1, 3])
+def test_compare_to_baseline_regression_metrics_equal_scikit_learn(outputs):
+    y, good, poor = _regression_data(n=150, outputs=outputs)
+    comparison = compare_to_baseline(y, good, poor, n_resamples=300)
+    assert comparison.task == "regression" and comparison.interval_method == "BCa bootstrap"
+    reference = {
+        "mse": skm.mean_squared_error,
+        "mae": skm.mean_absolute_error,
+        "rmse": skm.root_mean_squared_error,
+        "r2": skm.r2_score,
+    }
+    assert [m.name for m in comparison.metrics] == ["mse", "mae", "rmse", "r2"]
+    for metric in comparison.metrics:
+        assert metric.tuned == pytest.approx(reference[metric.name](y, good), rel=1e-10)
+        assert metric.baseline == pytest.approx(reference[metric.name](y, poor), rel=1e-10)
+        assert metric.tuned_interval.low <= metric.tuned <= metric.tuned_interval.high
+    assert comparison.outcome == "better"
+    low, high = comparison.difference_interval
+    assert high < 0 and "paired BCa bootstrap interval" in comparison.verdict
+
+
+def test_compare_to_baseline_regression_worse_and_indistinguishable_and_r2_direction():
+    y, good, poor = _regression_data(n=150)
+    worse = compare_to_baseline(y, poor, good, metric="r2", n_resamples=300)
+    assert worse.metrics[0].name == "r2" and worse.outcome == "worse"
+    assert worse.difference_interval.high < 0  # R² difference negative: higher is better
+    better = compare_to_baseline(y, good, poor, metric="r2", n_resamples=300)
+    assert better.outcome == "better" and better.difference_interval.low > 0
+    noise = np.random.default_rng(1).normal(scale=1e-3, size=len(y))
+    tie = compare_to_baseline(y, good, good + noise, n_resamples=300)
+    assert tie.outcome == "indistinguishable" and "tuning did not measurably help" in tie.verdict
+
+
+def test_compare_to_baseline_switches_to_percentile_for_large_test_sets():
+    y, good, poor = _regression_data(n=BCA_MAX_EXAMPLES + 1)
+    comparison = compare_to_baseline(y, good, poor, n_resamples=200)
+    assert comparison.interval_method == "percentile bootstrap"
+    assert "paired percentile bootstrap" in comparison.verdict
+
+
+def test_compare_to_baseline_is_reproducible_and_json_ready():
+    y, good, poor = _regression_data(n=60)
+    first = compare_to_baseline(y, good, poor, n_resamples=200, seed=3)
+    assert compare_to_baseline(y, good, poor, n_resamples=200, seed=3) == first
+    data = json.loads(json.dumps(first.to_dict()))
+    assert data["outcome"] == first.outcome and data["metrics"][0]["tuned_interval"] == list(
+        first.metrics[0].tuned_interval
+    )
+    classification = compare_to_baseline(Y_TRUE, PRED_A, PRED_B).to_dict()
+    assert json.loads(json.dumps(classification))["mcnemar"] == {
+        "b": 8,
+        "c": 2,
+        "p_value": 112 / 1024,
+        "statistic": 2,
+    }
+
+
+def test_compare_to_baseline_infers_the_task_and_takes_an_override():
+    assert compare_to_baseline([0, 1, 1, 0], [0, 1, 0, 0], [0, 1, 1, 1]).task == "classification"
+    labels_as_floats = np.array([0.0, 1.0, 1.0, 0.0])
+    explicit = compare_to_baseline(
+        labels_as_floats, [0, 1, 0, 0], [0, 1, 1, 1], task="classification"
+    )
+    assert explicit.task == "classification" and explicit.metrics[0].tuned == 0.75
+
+
+@pytest.mark.parametrize(
+    ("args", "kwargs", "message"),
+    [
+        (([0, 1, 2], np.eye(3), [0, 1, 2]), {}, "np.argmax"),
+        (([0, 1, 2], [0, 1, 2], [0, 1]), {}, "`baseline` has 2 predictions"),
+        (([0, 1, 2], [0, 1, 2], [0, 1, 2]), {"task": "ranking"}, "task='ranking'"),
+        (([0.5, 1.5, 2.5], [0.5, 1.0, 2.0], [1.0, 1.0, 1.0]), {"metric": "mape"}, "metric='mape'"),
+        (([0.5, 1.5], [0.5, 1.0], [1.0, 1.0, 1.0]), {}, "`baseline` has shape"),
+        (([0, 1, 2], [0, 1, 2], [0, 1, 2]), {"confidence": 0}, "confidence=0"),
+        ((np.array([None, 1, 2]), [0, 1, 2], [0, 1, 2]), {}, "task='classification'"),
+        ((np.eye(3), np.eye(3), np.eye(3)), {}, "looks like one-hot class labels"),
+    ],
+)
+def test_compare_to_baseline_refuses_bad_input(args, kwargs, message):
+    with pytest.raises(UsageError, match=message) as raised:
+        compare_to_baseline(*args, **kwargs)
+    assert isinstance(raised.value, TunekitError) and isinstance(raised.value, ValueError)
+
+
+def test_stats_loads_neither_keras_nor_tensorflow():
+    code = (
+        "import sys, tunekit.stats; "
+        "assert not {'keras', 'tensorflow', 'jax'} & set(sys.modules), sorted(sys.modules)"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=60)

@@ -1,0 +1,58 @@
+"""How sure a result is: intervals, paired tests and the tuned-against-baseline verdict.
+
+Pure functions on arrays and scores (issue 17, item 2) for the finalists,
+baseline and final-seeds steps and the report. Three modules, all names
+importable from `tunekit.stats` itself:
+
+- `tunekit.stats.intervals`: `wilson_interval`, a 95% interval for an
+  accuracy (Wilson 1927), and `bootstrap_interval`, a BCa bootstrap interval
+  for a regression metric that resamples test examples (Efron 1987).
+- `tunekit.stats.paired`: `mcnemar_exact`, McNemar's exact test on two
+  classifiers' paired test predictions (McNemar 1947, in the exact binomial
+  form of statsmodels' `mcnemar(exact=True)`); `summarize_scores` (mean and
+  spread over seeds) and `paired_test` (Wilcoxon signed-rank and sign test of
+  two arms over the same seeds).
+- `tunekit.stats.baseline`: `compare_to_baseline`, each test metric with its
+  interval for the tuned model and the baseline, McNemar's test for
+  classification, and a plain verdict ("better", "indistinguishable",
+  "worse") for the report.
+
+Bad input raises `tunekit.errors.UsageError` (a `ValueError`) naming the
+argument. Built on numpy and scipy; imports no Keras.
+
+Example:
+
+```python
+comparison = compare_to_baseline(y_test, tuned_labels, baseline_labels)
+print(comparison.verdict)
+json.dumps(comparison.to_dict())
+```
+"""
+
+from __future__ import annotations
+
+from tunekit.stats.baseline import BaselineComparison, MetricComparison, compare_to_baseline
+from tunekit.stats.intervals import Interval, bootstrap_interval, wilson_interval
+from tunekit.stats.paired import (
+    McNemarResult,
+    PairedTestResult,
+    ScoreSummary,
+    mcnemar_exact,
+    paired_test,
+    summarize_scores,
+)
+
+__all__ = [
+    "BaselineComparison",
+    "Interval",
+    "McNemarResult",
+    "MetricComparison",
+    "PairedTestResult",
+    "ScoreSummary",
+    "bootstrap_interval",
+    "compare_to_baseline",
+    "mcnemar_exact",
+    "paired_test",
+    "summarize_scores",
+    "wilson_interval",
+]
