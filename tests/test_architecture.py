@@ -11,7 +11,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 # Each module may import only modules listed before it (private helpers excepted).
-ORDER = ["errors", "_native_logs", "interrupts", "data", "objectives", "outputs",
+ORDER = ["errors", "params", "_native_logs", "interrupts", "data", "objectives", "outputs",
          "hypermodel_specs", "cluster", "backends", "tensorboard", "fitting", "tuners",
          "narrowing", "manifest", "progress", "chief", "worker", "supervisor", "results",
          "retraining", "plots", "report", "workflow", "coarse_to_fine"]
@@ -49,5 +49,6 @@ def test_hypermodels_never_import_tunekit():
 
 def test_light_modules_and_cli_help_do_not_load_keras():
     code = ("import sys, tunekit, tunekit.data, tunekit.backends, tunekit.coarse_to_fine; "
+            "import tunekit.params; "
             "assert 'keras' not in sys.modules and 'tensorflow' not in sys.modules")
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
