@@ -155,7 +155,10 @@ class Boolean:
 
     def accepts(self, value: object) -> bool:
         """Whether `value` is a bool."""
-        return isinstance(value, bool) or type(value).__name__ == "bool_"
+        if isinstance(value, bool):
+            return True
+        dtype = getattr(value, "dtype", None)  # a NumPy bool scalar, without importing NumPy
+        return getattr(dtype, "kind", None) == "b" and getattr(value, "ndim", None) == 0
 
     def normalize(self, value: Any) -> bool:
         """`value` as a plain Python `bool`."""
