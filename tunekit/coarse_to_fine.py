@@ -17,7 +17,7 @@ import signal
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from tunekit import _log, _native_logs, interrupts
 from tunekit.cluster import (DEFAULT_CHIEF_TIMEOUT, DEFAULT_WORKER_TIMEOUT, ENV_VARS, Cluster,
@@ -74,13 +74,13 @@ def _add_parameter(parser: argparse.ArgumentParser | argparse._ArgumentGroup,
     rule = "" if param.choices else f" Must be {param.expected}."
     parser.add_argument(
         param.flag, dest=param.name,
-        type=None if param.choices else _text_type(param), choices=param.choices,
+        type=str if param.choices else _text_type(param), choices=param.choices,
         default=param.default if param.name in _DEFAULT_SET else None,
         help=f"{param.help}{rule} Default: {param.default_text}.")
 
 
 class _Parser(argparse.ArgumentParser):
-    def error(self, message: str):
+    def error(self, message: str) -> NoReturn:
         self.exit(2, f"error: {message} (see --help)\n")
 
 
