@@ -19,7 +19,7 @@ from tunekit import InvalidParameterError, NarrowingConfig, RetrainConfig, Tunek
 from tunekit.coarse_to_fine import build_parser, cli_message, main
 from tunekit.data import Dataset
 from tunekit.narrowing import narrow_space
-from tunekit.params import PARAMETERS
+from tunekit.params import PARAMETERS, Boolean
 from tunekit.workflow import CoarseToFine
 
 # Bad values of every parameter of the table, as Python values. (`None` of a grouped
@@ -53,8 +53,9 @@ GOOD: dict[str, list[tuple[object, object]]] = {
     "verbose": [(0, 0), (2, 2), (True, True)],
 }
 CASES = [(name, value) for name, values in BAD.items() for value in values]
-FLAGGED = [p for p in PARAMETERS.values() if p.flag and p.constraints[0].__class__.__name__
-           != "Boolean"]
+# Options that take a value (the bools are flags: --overwrite, --no-defaults-first).
+FLAGGED = [p for p in PARAMETERS.values()
+           if p.flag and not isinstance(p.constraints[0], Boolean)]
 
 
 def test_the_table_covers_every_checked_argument_of_coarse_to_fine():
