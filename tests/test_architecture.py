@@ -11,7 +11,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 # Each module may import only modules listed before it (private helpers excepted).
-ORDER = ["errors", "stats", "_native_logs", "interrupts", "data", "objectives", "outputs", "regression",
+ORDER = ["errors", "params", "stats", "_native_logs", "interrupts", "data", "objectives", "outputs", "regression",
          "hypermodel_specs", "cluster", "backends", "tensorboard", "fitting", "tuners",
          "narrowed_space", "narrowing", "manifest", "progress", "chief", "worker",
          "supervisor", "results", "retraining", "plots", "report", "workflow", "coarse_to_fine"]
@@ -56,5 +56,6 @@ def test_hypermodels_never_import_tunekit():
 
 def test_light_modules_and_cli_help_do_not_load_keras():
     code = ("import sys, tunekit, tunekit.data, tunekit.backends, tunekit.coarse_to_fine; "
+            "import tunekit.params; "
             "assert 'keras' not in sys.modules and 'tensorflow' not in sys.modules")
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)

@@ -103,10 +103,10 @@ def _file_as_directory(tmp_path: Path) -> list[str]:
 
 
 @pytest.mark.parametrize("make_args, message", [
-    (lambda p: ["--coarse-trials", "0"], "must be a positive integer"),
-    (lambda p: ["--max-epochs", "-2"], "must be a positive integer"),
-    (lambda p: ["--top", "1.5"], "fraction in (0, 1] or a positive count"),
-    (lambda p: ["--top", "0"], "fraction in (0, 1] or a positive count"),
+    (lambda p: ["--coarse-trials", "0"], "argument --coarse-trials: must be an int >= 3"),
+    (lambda p: ["--max-epochs", "-2"], "argument --max-epochs: must be an int >= 1"),
+    (lambda p: ["--top", "1.5"], "int >= 1 (a count) or a float in (0, 1] (a fraction)"),
+    (lambda p: ["--top", "0"], "int >= 1 (a count) or a float in (0, 1] (a fraction)"),
     (lambda p: ["--fine-tuner", "grid"], "invalid choice"),
     (lambda p: ["--hypermodel", "resnet"], "is not one of ['mnist-dense', 'toonvision-cnn']"),
     (lambda p: ["--hypermodel", "no_such_module:build"], "cannot import 'no_such_module'"),

@@ -67,8 +67,9 @@ def no_probe_no_data(monkeypatch, tmp_path):
     (["--project-name", ".."], "--project-name must be one folder name inside --directory"),
     (["--project-name", ""], "--project-name must be a non-empty folder name"),
     (["--directory", ""], "--directory must be a folder path"),
-    (["--coarse-trials", "2"], "--coarse-trials must be at least 3"),
-    (["--factor", "1"], "argument --factor: must be an integer >= 2"),
+    (["--coarse-trials", "2"], "argument --coarse-trials: must be an int >= 3: the narrowing "
+     "needs 3 completed coarse trials, got '2'"),
+    (["--factor", "1"], "argument --factor: must be an int >= 2"),
     (["--fine-trials", "5"], "--fine-trials only applies to --fine-tuner bayesian"),
     (["--fine-tuner", "bayesian", "--factor", "2"], "--factor only applies to --fine-tuner "
      "hyperband"),

@@ -269,14 +269,15 @@ def test_user_build_function_and_seeded_reproducibility(tmp_path, data):
 
 @pytest.mark.parametrize("kwargs, message", [
     ({"fine_tuner": "grid"}, r"`fine_tuner` must be one of \['hyperband', 'bayesian'\]"),
-    ({"coarse_trials": 0}, r"`coarse_trials` must be a positive int. Received: coarse_trials=0"),
-    ({"coarse_trials": 2}, r"`coarse_trials` must be at least 3"),
-    ({"coarse_epochs": -1}, r"`coarse_epochs` must be a positive int"),
-    ({"max_epochs": 2.5}, r"`max_epochs` must be a positive int"),
-    ({"top": 0}, r"`top` must be a fraction in \(0, 1\] or a positive int"),
-    ({"top": 1.5}, r"`top` must be a fraction"),
-    ({"margin": -0.1}, r"`margin` must be a number >= 0"),
-    ({"final_epochs": "best"}, r"`final_epochs` must be a positive int"),
+    ({"coarse_trials": 0}, r"`coarse_trials` must be an int >= 3: the narrowing needs 3 "
+     r"completed coarse trials. Received: coarse_trials=0"),
+    ({"coarse_trials": 2}, r"`coarse_trials` must be an int >= 3"),
+    ({"coarse_epochs": -1}, r"`coarse_epochs` must be an int >= 1"),
+    ({"max_epochs": 2.5}, r"`max_epochs` must be an int >= 1"),
+    ({"top": 0}, r"`top` must be an int >= 1 \(a count\) or a float in \(0, 1\] \(a fraction\)"),
+    ({"top": 1.5}, r"`top` must be an int >= 1 \(a count\) or a float"),
+    ({"margin": -0.1}, r"`margin` must be a finite number >= 0"),
+    ({"final_epochs": "best"}, r"`final_epochs` must be 'auto' or an int >= 1"),
     ({"final_schedule": "linear"}, r"`final_schedule` must be one of \['cosine', 'constant'\]"),
     ({"seed": -1}, r"`seed` must be an int >= 0"),
     ({"factor": 1}, r"`factor` must be an int >= 2"),

@@ -38,12 +38,15 @@ _EXPORTS = {
     "Dataset": "tunekit.data",
     "HyperModelFitError": "tunekit.fitting",
     "Interrupted": "tunekit.errors",
+    "InvalidParameterError": "tunekit.errors",
     "NarrowedSpace": "tunekit.narrowing",
+    "NarrowingConfig": "tunekit.params",
     "NoCompletedTrialsError": "tunekit.errors",
     "OutputShapeError": "tunekit.errors",
     "ModelSaveError": "tunekit.errors",
     "PortInUseError": "tunekit.errors",
     "Result": "tunekit.workflow",
+    "RetrainConfig": "tunekit.params",
     "RetrainDivergedError": "tunekit.errors",
     "RunConfigError": "tunekit.errors",
     "RunLockedError": "tunekit.errors",
@@ -73,12 +76,15 @@ __all__ = [
     "Dataset",
     "HyperModelFitError",
     "Interrupted",
+    "InvalidParameterError",
     "NarrowedSpace",
+    "NarrowingConfig",
     "NoCompletedTrialsError",
     "OutputShapeError",
     "ModelSaveError",
     "PortInUseError",
     "Result",
+    "RetrainConfig",
     "RetrainDivergedError",
     "RunConfigError",
     "RunLockedError",
@@ -106,7 +112,8 @@ logging.getLogger("tunekit").addHandler(logging.NullHandler())
 if TYPE_CHECKING:
     from tunekit.data import Dataset, load_image_directory, load_mnist, load_npz
     from tunekit.errors import (ChiefUnreachableError, DataError, DataUnavailableError,
-                                Interrupted, ModelSaveError, NoCompletedTrialsError,
+                                InvalidParameterError, Interrupted, ModelSaveError,
+                                NoCompletedTrialsError,
                                 OutputShapeError,
                                 PortInUseError, RetrainDivergedError, RunConfigError,
                                 RunLockedError, RunNotFinishedError, StateFileError,
@@ -115,6 +122,7 @@ if TYPE_CHECKING:
     from tunekit.fitting import HyperModelFitError
     from tunekit.narrowing import NarrowedSpace, narrow_space
     from tunekit.outputs import predict_classes, predicted_classes
+    from tunekit.params import NarrowingConfig, RetrainConfig
     from tunekit.results import trials_dataframe
     from tunekit.tuners import make_tuner
     from tunekit.workflow import CoarseToFine, Result

@@ -15,9 +15,9 @@ import re
 import shlex
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from tunekit import _log, _native_logs, interrupts
 from tunekit.cluster import (DEFAULT_CHIEF_TIMEOUT, DEFAULT_WORKER_TIMEOUT, ENV_VARS, Cluster,
@@ -26,65 +26,61 @@ from tunekit.errors import TunekitError, UsageError
 from tunekit.hypermodel_specs import check_spec, resolve_hypermodel
 from tunekit.manifest import check_run_location, check_writable
 from tunekit.objectives import describe_objective, parse_objective
+from tunekit.params import PARAMETERS, POSITIVE_INT, Boolean, Interval, Param
 
 QUICK = dict(coarse_trials=4, coarse_epochs=1, fine_trials=4, max_epochs=3, final_epochs=2)
 QUICK_DATA = dict(num_train=5000, num_val=1000)
 
 
-def _top(text: str) -> float | int:
-    try:
-        value: float | int = int(text)
-    except ValueError:
+# Options whose parsed value the CLI reads itself (`_check_before_loading`, `_workflow_kwargs`)
+# get the table's default; the others stay None when not given, so `--quick`'s budget and
+# the checks of flags the fine tuner ignores see only what the user typed.
+_DEFAULT_SET = ("fine_tuner", "seed")
+_GROUP_TITLES = {"narrowing": "narrowing (between the coarse and fine searches)",
+                 "retrain": "final retrain (on train+validation)"}
+
+
+def _text_type(param: Param) -> Callable[[str], Any]:
+    """An argparse `type=` that parses and checks a flag's text by `param`'s rules."""
+    def parse(text: str) -> Any:
         try:
-            value = float(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(
-                f"expected a fraction or a count, got {text!r}") from None
-    if (isinstance(value, int) and value < 1) or (isinstance(value, float) and not 0 < value <= 1):
-        raise argparse.ArgumentTypeError(
-            f"must be a fraction in (0, 1] or a positive count, got {text!r}")
-    return value
-
-
-def _positive(text: str) -> int:
-    return _at_least(1, "a positive integer")(text)
-
-
-def _at_least(minimum: int, what: str):
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}") from None
-        if value < minimum:
-            raise argparse.ArgumentTypeError(f"must be {what}, got {text!r}")
-        return value
+            return param.from_text(text)
+        except ValueError as e:
+            raise argparse.ArgumentTypeError(str(e)) from None
+    parse.__name__ = param.name
     return parse
 
 
-def _final_epochs(text: str) -> int | str:
-    return "auto" if text == "auto" else _positive(text)
+def _positive(name: str) -> Callable[[str], Any]:
+    """An argparse `type=` for an int >= 1 (`--image-size`, `--port`)."""
+    return _text_type(Param(name, POSITIVE_INT, None, ""))
 
 
-def _non_negative_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text!r}") from None
-    if not value >= 0:
-        raise argparse.ArgumentTypeError(f"must be >= 0, got {text!r}")
-    return value
+def _seconds(name: str) -> Callable[[str], Any]:
+    """An argparse `type=` for a number of seconds > 0 (the timeouts)."""
+    return _text_type(Param(name, (Interval("real", 0, closed="neither"),), None, ""))
 
 
-def _positive_float(text: str) -> float:
-    value = _non_negative_float(text)
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be > 0, got {text!r}")
-    return value
+def _add_parameter(parser: argparse.ArgumentParser | argparse._ArgumentGroup,
+                   param: Param) -> None:
+    """Adds `param`'s option: type, choices, default and "Default: ..." help from the table."""
+    assert param.flag is not None
+    if isinstance(param.constraints[0], Boolean):  # a flag that flips the default
+        parser.add_argument(param.flag, dest=param.name,
+                            action="store_false" if param.default else "store_true",
+                            help=(f"{param.help} On by default; this flag turns it off."
+                                  if param.default else param.help))
+        return
+    rule = "" if param.choices else f" Must be {param.expected}."
+    parser.add_argument(
+        param.flag, dest=param.name,
+        type=str if param.choices else _text_type(param), choices=param.choices,
+        default=param.default if param.name in _DEFAULT_SET else None,
+        help=f"{param.help}{rule} Default: {param.default_text}.")
 
 
 class _Parser(argparse.ArgumentParser):
-    def error(self, message: str):
+    def error(self, message: str) -> NoReturn:
         self.exit(2, f"error: {message} (see --help)\n")
 
 
@@ -106,7 +102,7 @@ def build_parser() -> argparse.ArgumentParser:
         "labels (max + 1) or the subfolders; uint8 pixels (and decoded images) are divided by "
         "255, other dtypes are used as they are. Default: MNIST from $TUNEKIT_MNIST_PATH, "
         "else Keras's download.")
-    add("--image-size", type=_positive, nargs=2, metavar=("HEIGHT", "WIDTH"),
+    add("--image-size", type=_positive("image_size"), nargs=2, metavar=("HEIGHT", "WIDTH"),
         help="Size images of an image folder are resized to. Default: 64 64.")
     add("--directory", default="runs", help="Parent folder of runs. Default: runs.")
     add("--project-name", default=None,
@@ -119,34 +115,10 @@ def build_parser() -> argparse.ArgumentParser:
         "Default: val_accuracy (max).")
     add("--direction", choices=("max", "min"), default=None,
         help="Direction of --objective, the same as writing NAME:max or NAME:min.")
-    add("--coarse-trials", type=_positive, help="Coarse RandomSearch trials (>= 3). Default: 20.")
-    add("--coarse-epochs", type=_positive, help="Epochs per coarse trial. Default: 2.")
-    add("--no-defaults-first", dest="defaults_first", action="store_false",
-        help="Make every coarse trial random (by default the first one is the hypermodel's "
-        "default configuration).")
-    add("--fine-tuner", choices=("hyperband", "bayesian"), default="hyperband",
-        help="Search in the narrowed space. Default: hyperband.")
-    add("--fine-trials", type=_positive, help="Trials of a bayesian fine search. Default: 10.")
-    add("--max-epochs", type=_positive,
-        help="Hyperband max_epochs, or epochs per bayesian trial. Default: 20.")
-    add("--factor", type=_at_least(2, "an integer >= 2"),
-        help="Hyperband reduction factor (>= 2). Default: 3.")
-    add("--top", type=_top,
-        help="Coarse trials the narrowing keeps: a fraction in (0, 1] or a count. Default: 0.25.")
-    add("--margin", type=_non_negative_float,
-        help="Narrowing margin, as a fraction of the top trials' span. Default: 0.1.")
-    add("--final-epochs", type=_final_epochs,
-        help="Epochs of the final retrain: 'auto' (the chosen trial's best epoch, or "
-        "--max-epochs if it was still improving at its last epoch) or an int. Default: auto.")
-    add("--final-schedule", choices=("cosine", "constant"),
-        help="Learning rate of the final retrain: cosine anneals the tuned rate to about 0; "
-        "constant keeps it. Default: cosine.")
-    add("--batch-size", type=_positive,
-        help="Batch size, unless your hypermodel's own fit sets one. Default: 128.")
-    add("--executions-per-trial", type=_positive, help="Fits per trial, averaged. Default: 1.")
-    add("--seed", type=int, default=0, help="Seed of the whole run. Default: 0.")
-    add("--overwrite", action="store_true",
-        help="Delete the run folder's contents and start over (otherwise a rerun resumes).")
+    groups = {name: parser.add_argument_group(title) for name, title in _GROUP_TITLES.items()}
+    for param in PARAMETERS.values():
+        if param.flag is not None:
+            _add_parameter(groups[param.group] if param.group else parser, param)
     add("--quick", action="store_true",
         help="A first look in about a minute: 5,000 training and 1,000 validation samples, "
         "4 coarse trials of 1 epoch, Hyperband max_epochs 3, 2 final epochs (explicit "
@@ -166,14 +138,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="Local worker processes, each pinned to its share of the CPU cores. 1 "
         "(default): one process. N > 1: a chief on 127.0.0.1 and N workers. On a chief "
         "started with KERASTUNER_TUNER_ID=chief: local workers besides remote ones (0: none).")
-    dist.add_argument("--port", type=_positive,
+    dist.add_argument("--port", type=_positive("port"),
                       help="The chief's port for --workers N (default: a free one).")
     dist.add_argument(
-        "--chief-timeout", type=_positive_float, default=DEFAULT_CHIEF_TIMEOUT,
+        "--chief-timeout", type=_seconds("chief_timeout"), default=DEFAULT_CHIEF_TIMEOUT,
         help="Seconds a worker waits for an unreachable chief before it stops. "
         f"Default: {DEFAULT_CHIEF_TIMEOUT:.0f}.")
     dist.add_argument(
-        "--worker-timeout", type=_positive_float, default=DEFAULT_WORKER_TIMEOUT,
+        "--worker-timeout", type=_seconds("worker_timeout"), default=DEFAULT_WORKER_TIMEOUT,
         help="Seconds the chief waits for a silent worker that holds a trial: a local worker "
         f"is restarted, a remote one ends the run naming it. Default: "
         f"{DEFAULT_WORKER_TIMEOUT:.0f}.")
@@ -207,9 +179,6 @@ def _check_before_loading(args: argparse.Namespace) -> None:
     if args.image_size is not None and not (args.data and os.path.isdir(args.data)):
         raise UsageError("--image-size only applies to an image folder passed as --data "
                          "(.npz files and MNIST keep their size).")
-    if args.coarse_trials is not None and args.coarse_trials < 3:
-        raise UsageError(f"--coarse-trials must be at least 3: the narrowing needs 3 completed "
-                         f"coarse trials. Received: --coarse-trials {args.coarse_trials}.")
     if args.fine_tuner == "hyperband" and args.fine_trials is not None:
         raise UsageError("--fine-trials only applies to --fine-tuner bayesian; Hyperband's "
                          "budget is --max-epochs and --factor.")

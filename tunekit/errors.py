@@ -31,6 +31,7 @@ __all__ = [
     "DataError",
     "DataUnavailableError",
     "Interrupted",
+    "InvalidParameterError",
     "ModelSaveError",
     "NoCompletedTrialsError",
     "OutputShapeError",
@@ -58,6 +59,16 @@ class TunekitError(Exception):
 
 class UsageError(TunekitError, ValueError):
     """Bad arguments or input, found before any training (the CLI exits with code 2)."""
+
+
+class InvalidParameterError(UsageError, TypeError):
+    """An argument's value breaks its rule (see `tunekit.params`).
+
+    A `ValueError` and a `TypeError` (like scikit-learn's error of the same
+    name), so code catching either still works. The message names the
+    keyword and the value received ("Received: top=0."); the command line
+    refuses such values while parsing its flags.
+    """
 
 
 class DataError(TunekitError, ValueError):

@@ -20,6 +20,7 @@ from keras_tuner.engine.trial import TrialStatus
 
 from tunekit.errors import TooFewTrialsError
 from tunekit.narrowed_space import Change, NarrowedSpace, describe, serialize
+from tunekit.params import POSITIVE_INT, check_param, validate_params
 
 if TYPE_CHECKING:
     from keras_tuner.engine.hyperparameters import HyperParameter
@@ -74,7 +75,9 @@ def narrow_space(
         A `NarrowedSpace`.
 
     Raises:
-        ValueError: If an argument is invalid.
+        InvalidParameterError (a `ValueError`): If `top`, `margin` or
+            `min_trials` is invalid (the rules of `tunekit.params`).
+        ValueError: If `direction` is invalid.
         TooFewTrialsError (a `ValueError`): If fewer than `min_trials` trials
             are usable.
         TypeError: If `space` is not a `HyperParameters` or a trial is not a
@@ -91,7 +94,7 @@ def narrow_space(
                                     tune_new_entries=False, max_trials=20)
     ```
     """
-    direction = _check_args(direction, top, margin, min_trials)
+    direction, top, margin, min_trials = _check_args(direction, top, margin, min_trials)
     if not isinstance(space, keras_tuner.HyperParameters):
         raise TypeError(
             "`space` must be a `keras_tuner.HyperParameters`, e.g. "
@@ -144,8 +147,9 @@ def narrow_space(
 _MISSING = object()
 
 
-def _check_args(direction: str | keras_tuner.Objective, top: int | float, margin: float,
-                min_trials: int) -> str:
+def _check_args(direction: Any, top: Any, margin: Any,
+                min_trials: Any) -> tuple[str, int | float, float, int]:
+    """The arguments checked (`tunekit.params`'s rules) and normalised; raises if invalid."""
     if isinstance(direction, keras_tuner.Objective):
         direction = direction.direction
     if direction not in ("max", "min"):
@@ -153,23 +157,9 @@ def _check_args(direction: str | keras_tuner.Objective, top: int | float, margin
             "`direction` must be 'max', 'min' or a `keras_tuner.Objective` "
             f"('max' for accuracy, 'min' for loss). Received: direction={direction!r}."
         )
-    is_count = isinstance(top, numbers.Integral) and top >= 1
-    is_fraction = isinstance(top, float) and 0.0 < top <= 1.0
-    if isinstance(top, bool) or not (is_count or is_fraction):
-        raise ValueError(
-            "`top` must be an int >= 1 (a count) or a float in (0, 1] (a "
-            f"fraction of the usable trials). Received: top={top!r}."
-        )
-    if (isinstance(margin, bool) or not isinstance(margin, numbers.Real)
-            or not math.isfinite(margin) or margin < 0):
-        raise ValueError(
-            "`margin` must be a finite number >= 0 (e.g. 0.1 widens each side "
-            f"by 10% of the range). Received: margin={margin!r}."
-        )
-    if (isinstance(min_trials, bool) or not isinstance(min_trials, numbers.Integral)
-            or min_trials < 1):
-        raise ValueError(f"`min_trials` must be an int >= 1. Received: min_trials={min_trials!r}.")
-    return direction
+    checked = validate_params({"top": top, "margin": margin})
+    min_trials = check_param("min_trials", min_trials, POSITIVE_INT)
+    return direction, checked["top"], checked["margin"], min_trials
 
 
 def is_usable(trial: Trial) -> bool:

@@ -10,7 +10,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import keras
 import keras_tuner as kt
@@ -26,16 +26,16 @@ from tunekit.manifest import STEPS, RunManifest, check_kerastuner_project, check
 from tunekit.narrowing import NarrowedSpace, is_usable, narrow_space
 from tunekit.outputs import check_output_shape, model_output_shape, predict_classes
 from tunekit.objectives import resolve_objective
+from tunekit.params import (FINE_TUNERS, MIN_COARSE_TRIALS, FinalSchedule, FineTuner,
+                            NarrowingConfig, RetrainConfig, resolve_workflow_params)
 from tunekit.progress import PhaseProgress
-from tunekit.retraining import SCHEDULES, final_epochs, schedule_callbacks
+from tunekit.retraining import final_epochs, schedule_callbacks
 from tunekit.tensorboard import write_experiment
 from tunekit.tuners import HYPERBAND_EPOCHS, make_tuner
 
 __all__ = ["CoarseToFine", "Result", "FINE_TUNERS", "NoCompletedTrialsError",
            "RetrainDivergedError", "RunNotFinishedError"]
 
-FINE_TUNERS = ("hyperband", "bayesian")
-MIN_COARSE_TRIALS = 3  # `narrow_space`'s default `min_trials`
 NARROWED_SPACE = "narrowed_space.json"
 BEST_HYPERPARAMETERS = "best_hyperparameters.json"
 BEST_MODEL = "best_model.keras"
@@ -76,12 +76,6 @@ class Result:
     narrowed: NarrowedSpace
     run_dir: Path
     artifacts: dict[str, Path] = field(default_factory=dict)
-
-
-def _positive_int(name: str, value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"`{name}` must be a positive int. Received: {name}={value!r}.")
-    return value
 
 
 def _describe_hypermodel(hypermodel: Any) -> dict[str, Any]:
@@ -165,18 +159,19 @@ class CoarseToFine:
         max_epochs: Hyperband's `max_epochs`, or the epochs of each Bayesian
             fine trial. Defaults to 20.
         factor: Hyperband's reduction factor. Defaults to 3.
-        top: Top trials the narrowing keeps: a fraction in (0, 1] or a count.
-            Defaults to 0.25.
-        margin: Narrowing margin (see `narrow_space`). Defaults to 0.1.
+        top: Top trials the narrowing keeps: a fraction in (0, 1] or an int
+            count. Defaults to 0.25 (`None`: from `narrowing`, else 0.25).
+        margin: Narrowing margin (see `narrow_space`). Defaults to 0.1
+            (`None`: from `narrowing`, else 0.1).
         final_epochs: `"auto"` (the chosen trial's best epoch count, counted
             from epoch 0, unscaled: each epoch on train+validation simply
             takes more steps; `max_epochs` if the trial was still improving
             at its last epoch, see `tunekit.retraining.final_epochs`) or an
-            int. Defaults to `"auto"`.
+            int. Defaults to `"auto"` (`None`: from `retrain`, else `"auto"`).
         final_schedule: Learning rate of the retrain: `"cosine"` anneals the
             tuned rate to about 0 over the final epochs
             (`tunekit.retraining.CosineDecayCallback`); `"constant"` keeps it.
-            Defaults to `"cosine"`.
+            Defaults to `"cosine"` (`None`: from `retrain`, else `"cosine"`).
         batch_size: Batch size of every fit, unless the hypermodel's own
             `fit` sets one. Defaults to 128.
         executions_per_trial: Fits per trial, averaged. Defaults to 1.
@@ -192,6 +187,21 @@ class CoarseToFine:
             on stdout. Silence it with
             `logging.getLogger("tunekit").setLevel(logging.WARNING)`, or
             send it elsewhere by adding your own handler to that logger.
+        narrowing: `top` and `margin` as one `tunekit.NarrowingConfig`,
+            instead of the two keywords. Defaults to `None`.
+        retrain: `final_epochs` and `final_schedule` as one
+            `tunekit.RetrainConfig`, instead of the two keywords. Defaults to
+            `None`.
+
+    Raises:
+        InvalidParameterError: An argument's value breaks its rule (the
+            rules are `tunekit.params.PARAMETERS`), or a setting is given
+            both as a keyword and in `narrowing` / `retrain`. A `ValueError`
+            and a `TypeError`; the message names the keyword.
+        TypeError: `hypermodel` or `data` is of the wrong type.
+        DataError: A class of the validation or test labels is missing from
+            the training labels.
+        RunConfigError: `directory` / `project_name` cannot hold a run.
 
     Example:
 
@@ -216,20 +226,22 @@ class CoarseToFine:
         coarse_trials: int = 20,
         coarse_epochs: int = 2,
         defaults_first: bool = True,
-        fine_tuner: str = "hyperband",
+        fine_tuner: FineTuner = "hyperband",
         fine_trials: int = 10,
         max_epochs: int = 20,
         factor: int = 3,
-        top: float | int = 0.25,
-        margin: float = 0.1,
-        final_epochs: int | str = "auto",
-        final_schedule: str = "cosine",
+        top: float | int | None = None,
+        margin: float | None = None,
+        final_epochs: int | Literal["auto"] | None = None,
+        final_schedule: FinalSchedule | None = None,
         batch_size: int = 128,
         executions_per_trial: int = 1,
         callbacks: Sequence[keras.callbacks.Callback] = (),
         seed: int = 0,
         overwrite: bool = False,
         verbose: int = 1,
+        narrowing: NarrowingConfig | None = None,
+        retrain: RetrainConfig | None = None,
     ) -> None:
         if not (isinstance(hypermodel, kt.HyperModel) or callable(hypermodel)):
             raise TypeError(
@@ -249,40 +261,13 @@ class CoarseToFine:
                 f"y_train ({data.summary()}): a model cannot learn them and its test score would "
                 "mislead. Put examples of every class in the training split (e.g. "
                 "Dataset.from_arrays splits each class).")
-        if fine_tuner not in FINE_TUNERS:
-            raise ValueError(
-                f"`fine_tuner` must be one of {list(FINE_TUNERS)}. "
-                f"Received: fine_tuner={fine_tuner!r}."
-            )
-        if isinstance(coarse_trials, int) and not isinstance(coarse_trials, bool) and \
-                0 < coarse_trials < MIN_COARSE_TRIALS:
-            raise ValueError(
-                f"`coarse_trials` must be at least {MIN_COARSE_TRIALS}: the narrowing needs "
-                f"{MIN_COARSE_TRIALS} completed coarse trials. Received: "
-                f"coarse_trials={coarse_trials}.")
-        for name, value in [("coarse_trials", coarse_trials), ("coarse_epochs", coarse_epochs),
-                            ("fine_trials", fine_trials), ("max_epochs", max_epochs),
-                            ("batch_size", batch_size),
-                            ("executions_per_trial", executions_per_trial)]:
-            _positive_int(name, value)
-        if isinstance(factor, bool) or not isinstance(factor, int) or factor < 2:
-            raise ValueError(f"`factor` must be an int >= 2. Received: factor={factor!r}.")
-        if final_epochs != "auto":
-            _positive_int("final_epochs", final_epochs)
-        if final_schedule not in SCHEDULES:
-            raise ValueError(f"`final_schedule` must be one of {list(SCHEDULES)}. "
-                             f"Received: final_schedule={final_schedule!r}.")
-        if isinstance(top, bool) or not (
-            (isinstance(top, int) and top >= 1) or (isinstance(top, float) and 0 < top <= 1)
-        ):
-            raise ValueError(
-                "`top` must be a fraction in (0, 1] or a positive int count of trials. "
-                f"Received: top={top!r}."
-            )
-        if not isinstance(margin, (int, float)) or isinstance(margin, bool) or margin < 0:
-            raise ValueError(f"`margin` must be a number >= 0. Received: margin={margin!r}.")
-        if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-            raise ValueError(f"`seed` must be an int >= 0. Received: seed={seed!r}.")
+        settings = resolve_workflow_params(dict(
+            coarse_trials=coarse_trials, coarse_epochs=coarse_epochs,
+            defaults_first=defaults_first, fine_tuner=fine_tuner, fine_trials=fine_trials,
+            max_epochs=max_epochs, factor=factor, top=top, margin=margin,
+            final_epochs=final_epochs, final_schedule=final_schedule, batch_size=batch_size,
+            executions_per_trial=executions_per_trial, seed=seed, overwrite=overwrite,
+            verbose=verbose), narrowing=narrowing, retrain=retrain)
         self.hypermodel = hm_module.get_hypermodel(hypermodel)
         self._hypermodel_description = _describe_hypermodel(hypermodel)
         self.data = data
@@ -290,23 +275,23 @@ class CoarseToFine:
         project_name = _default_name(hypermodel) if project_name is None else project_name
         check_run_location(directory, project_name)
         self.run_dir = Path(directory) / project_name
-        self.coarse_trials = coarse_trials
-        self.coarse_epochs = coarse_epochs
-        self.defaults_first = bool(defaults_first)
-        self.fine_tuner = fine_tuner
-        self.fine_trials = fine_trials
-        self.max_epochs = max_epochs
-        self.factor = factor
-        self.top = top
-        self.margin = float(margin)
-        self.final_epochs = final_epochs
-        self.final_schedule = final_schedule
-        self.batch_size = batch_size
-        self.executions_per_trial = executions_per_trial
+        self.coarse_trials: int = settings["coarse_trials"]
+        self.coarse_epochs: int = settings["coarse_epochs"]
+        self.defaults_first: bool = settings["defaults_first"]
+        self.fine_tuner: FineTuner = settings["fine_tuner"]
+        self.fine_trials: int = settings["fine_trials"]
+        self.max_epochs: int = settings["max_epochs"]
+        self.factor: int = settings["factor"]
+        self.top: float | int = settings["top"]
+        self.margin: float = settings["margin"]
+        self.final_epochs: int | Literal["auto"] = settings["final_epochs"]
+        self.final_schedule: FinalSchedule = settings["final_schedule"]
+        self.batch_size: int = settings["batch_size"]
+        self.executions_per_trial: int = settings["executions_per_trial"]
         self.callbacks = list(callbacks)
-        self.seed = seed
-        self.overwrite = overwrite
-        self.verbose = verbose
+        self.seed: int = settings["seed"]
+        self.overwrite: bool = settings["overwrite"]
+        self.verbose: int | bool = settings["verbose"]
         self.backend_choice: dict[str, Any] | None = None  # set by the CLI's --backend
         # Distributed chief: a tunekit.chief.OracleServer hands trials to workers, and
         # a tunekit.supervisor.LocalWorkers (if any) keeps local ones running.

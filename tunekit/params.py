@@ -1,0 +1,422 @@
+"""`CoarseToFine`'s arguments: one table of their rules, read by the Python API and the CLI.
+
+Each argument's type, range or choices, default, help text and command-line
+flag is written once, in `PARAMETERS` (learnt from scikit-learn's
+`_parameter_constraints` / `validate_params`). `CoarseToFine(...)` and
+`narrow_space(...)` check their arguments with `validate_params`; the
+command line (`tunekit.coarse_to_fine.build_parser`) builds each option's
+`type=`, `choices=`, `default=` and "Default: ..." help from the same rows,
+so a rule never exists in two places.
+
+A value is valid if it satisfies ANY of its parameter's constraints (e.g.
+`top` is an int >= 1, a count, or a float in (0, 1], a fraction). Bad values
+raise `tunekit.errors.InvalidParameterError` (a `ValueError` and a
+`TypeError`), whose message names the keyword: "`top` must be an int >= 1 (a
+count) or a float in (0, 1] (a fraction). Received: top=0."
+
+Rarely changed arguments are grouped in small frozen config objects,
+`NarrowingConfig(top, margin)` and `RetrainConfig(final_epochs,
+final_schedule)`, accepted by `CoarseToFine` as `narrowing=` / `retrain=`
+next to the flat keywords (giving one setting both ways is an error).
+
+This module imports nothing from Keras or KerasTuner.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import numbers
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Literal, get_args
+
+from tunekit.errors import InvalidParameterError
+
+__all__ = [
+    "FINE_TUNERS",
+    "FINAL_SCHEDULES",
+    "MIN_COARSE_TRIALS",
+    "PARAMETERS",
+    "POSITIVE_INT",
+    "FinalSchedule",
+    "FineTuner",
+    "NarrowingConfig",
+    "Param",
+    "RetrainConfig",
+    "check_param",
+    "resolve_workflow_params",
+    "validate_params",
+]
+
+FineTuner = Literal["hyperband", "bayesian"]
+FinalSchedule = Literal["cosine", "constant"]
+FINE_TUNERS: tuple[str, ...] = get_args(FineTuner)
+FINAL_SCHEDULES: tuple[str, ...] = get_args(FinalSchedule)
+MIN_COARSE_TRIALS = 3  # `narrow_space`'s default `min_trials`
+
+
+# -- constraints -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Interval:
+    """Numbers of one kind within bounds (`None`: unbounded on that side).
+
+    Attributes:
+        kind: `"int"` (an integral number, not a bool), `"float"` (a real
+            number that is not integral: a fraction, as opposed to a count)
+            or `"real"` (any real number, not a bool). Floats must be finite.
+        low: Lower bound, or `None`.
+        high: Upper bound, or `None`.
+        closed: Which bounds belong to the interval: `"both"`, `"left"`,
+            `"right"` or `"neither"`.
+        meaning: What such a value means for its parameter (`"a count"`),
+            shown after the range when a parameter takes several kinds.
+    """
+
+    kind: Literal["int", "float", "real"]
+    low: float | None = None
+    high: float | None = None
+    closed: Literal["both", "left", "right", "neither"] = "both"
+    meaning: str = ""
+
+    def accepts(self, value: object) -> bool:
+        """Whether `value` is a number of this kind within the bounds."""
+        if isinstance(value, bool) or not isinstance(value, numbers.Real):
+            return False
+        if self.kind == "int" and not isinstance(value, numbers.Integral):
+            return False
+        if self.kind == "float" and isinstance(value, numbers.Integral):
+            return False
+        number = float(value)
+        if not math.isfinite(number):
+            return False
+        if self.low is not None and not (
+                number >= self.low if self.closed in ("both", "left") else number > self.low):
+            return False
+        return self.high is None or (
+            number <= self.high if self.closed in ("both", "right") else number < self.high)
+
+    def normalize(self, value: Any) -> int | float:
+        """`value` as a plain Python `int` / `float` (e.g. from a NumPy scalar)."""
+        return int(value) if self.kind == "int" else float(value)
+
+    def from_text(self, text: str) -> int | float:
+        """`text` parsed as this kind of number; raises `ValueError` if it is not one."""
+        return int(text) if self.kind == "int" else float(text)
+
+    def __str__(self) -> str:
+        noun = {"int": "an int", "float": "a float", "real": "a finite number"}[self.kind]
+        if self.low is not None and self.high is not None:
+            left = "[" if self.closed in ("both", "left") else "("
+            right = "]" if self.closed in ("both", "right") else ")"
+            text = f"{noun} in {left}{_number(self.low)}, {_number(self.high)}{right}"
+        elif self.low is not None:
+            sign = ">=" if self.closed in ("both", "left") else ">"
+            text = f"{noun} {sign} {_number(self.low)}"
+        elif self.high is not None:
+            sign = "<=" if self.closed in ("both", "right") else "<"
+            text = f"{noun} {sign} {_number(self.high)}"
+        else:
+            text = noun
+        return f"{text} ({self.meaning})" if self.meaning else text
+
+
+@dataclass(frozen=True)
+class Options:
+    """One of a fixed set of strings (a `Literal` type's values)."""
+
+    values: tuple[str, ...]
+
+    def accepts(self, value: object) -> bool:
+        """Whether `value` is one of the strings."""
+        return isinstance(value, str) and value in self.values
+
+    def normalize(self, value: Any) -> str:
+        """`value` itself (a `str`)."""
+        return str(value)
+
+    def from_text(self, text: str) -> str:
+        """`text` itself if it is one of the strings; raises `ValueError` otherwise."""
+        if text not in self.values:
+            raise ValueError(text)
+        return text
+
+    def __str__(self) -> str:
+        if len(self.values) == 1:
+            return repr(self.values[0])
+        return f"one of {list(self.values)}"
+
+
+@dataclass(frozen=True)
+class Boolean:
+    """`True` or `False` (a NumPy bool too)."""
+
+    def accepts(self, value: object) -> bool:
+        """Whether `value` is a bool."""
+        if isinstance(value, bool):
+            return True
+        dtype = getattr(value, "dtype", None)  # a NumPy bool scalar, without importing NumPy
+        return getattr(dtype, "kind", None) == "b" and getattr(value, "ndim", None) == 0
+
+    def normalize(self, value: Any) -> bool:
+        """`value` as a plain Python `bool`."""
+        return bool(value)
+
+    def from_text(self, text: str) -> bool:
+        """Booleans are flags on the command line, not values; always raises `ValueError`."""
+        raise ValueError(text)
+
+    def __str__(self) -> str:
+        return "True or False"
+
+
+Constraint = Interval | Options | Boolean
+
+
+def _number(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else str(value)
+
+
+# -- the table ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Param:
+    """One argument of `CoarseToFine`: its rules, default, help and flag.
+
+    Attributes:
+        name: The keyword argument.
+        constraints: A value is valid if it satisfies any of them.
+        default: The value used when the argument is not given.
+        help: One or two sentences for `--help` and the docstring, without
+            the default (appended from `default`).
+        flag: The command-line option (`None`: the CLI has no such option,
+            or spells it differently, e.g. `verbose` is `--quiet`).
+        group: The config object holding it (`"narrowing"`, `"retrain"`),
+            or `None` for a top-level argument.
+        why: Why the range is what it is, added to error messages.
+    """
+
+    name: str
+    constraints: tuple[Constraint, ...]
+    default: Any
+    help: str
+    flag: str | None = None
+    group: str | None = None
+    why: str = ""
+
+    @property
+    def expected(self) -> str:
+        """What a valid value is, in words (`"an int >= 1"`)."""
+        text = " or ".join(str(c) for c in self.constraints)
+        return f"{text}: {self.why}" if self.why else text
+
+    @property
+    def choices(self) -> tuple[str, ...] | None:
+        """The allowed strings, if the parameter is a string enum only."""
+        if len(self.constraints) == 1 and isinstance(self.constraints[0], Options):
+            return self.constraints[0].values
+        return None
+
+    def check(self, value: Any) -> Any:
+        """`value`, normalised (plain `int`/`float`/`bool`), if valid.
+
+        Raises:
+            InvalidParameterError: `value` satisfies none of the constraints;
+                the message names the keyword and the value received.
+        """
+        for constraint in self.constraints:
+            if constraint.accepts(value):
+                return constraint.normalize(value)
+        raise InvalidParameterError(
+            f"`{self.name}` must be {self.expected}. Received: {self.name}={value!r}.")
+
+    def from_text(self, text: str) -> Any:
+        """A command-line value parsed and checked by the same constraints as `check`.
+
+        Raises:
+            ValueError: `text` is no valid value; the message says what is
+                expected (`"must be an int >= 1, got '0'"`).
+        """
+        for constraint in self.constraints:
+            try:
+                value = constraint.from_text(text)
+            except ValueError:
+                continue
+            if constraint.accepts(value):
+                return constraint.normalize(value)
+        raise ValueError(f"must be {self.expected}, got {text!r}")
+
+    @property
+    def default_text(self) -> str:
+        """The default as `--help` shows it (`0.25`, `auto`)."""
+        return str(self.default)
+
+
+POSITIVE_INT: tuple[Constraint, ...] = (Interval("int", 1),)
+
+PARAMETERS: dict[str, Param] = {p.name: p for p in [
+    Param("coarse_trials", (Interval("int", MIN_COARSE_TRIALS),), 20,
+          "Trials of the coarse RandomSearch.", "--coarse-trials",
+          why=f"the narrowing needs {MIN_COARSE_TRIALS} completed coarse trials"),
+    Param("coarse_epochs", POSITIVE_INT, 2, "Epochs per coarse trial.", "--coarse-epochs"),
+    Param("defaults_first", (Boolean(),), True,
+          "The first coarse trial is the hypermodel's default configuration (the rest "
+          "are random).", "--no-defaults-first"),
+    Param("fine_tuner", (Options(FINE_TUNERS),), "hyperband",
+          "Search in the narrowed space.", "--fine-tuner"),
+    Param("fine_trials", POSITIVE_INT, 10, "Trials of a bayesian fine search.",
+          "--fine-trials"),
+    Param("max_epochs", POSITIVE_INT, 20,
+          "Hyperband max_epochs, or epochs per bayesian trial.", "--max-epochs"),
+    Param("factor", (Interval("int", 2),), 3, "Hyperband reduction factor.", "--factor"),
+    Param("top", (Interval("int", 1, meaning="a count"),
+                  Interval("float", 0, 1, closed="right", meaning="a fraction")), 0.25,
+          "Coarse trials the narrowing keeps: a count, or a fraction of the usable ones.",
+          "--top", group="narrowing"),
+    Param("margin", (Interval("real", 0),), 0.1,
+          "Narrowing margin: each side of a numeric range is widened by this fraction of "
+          "the top trials' span.", "--margin", group="narrowing"),
+    Param("final_epochs", (Options(("auto",)), Interval("int", 1)), "auto",
+          "Epochs of the final retrain: 'auto' (the chosen trial's best epoch, or "
+          "max_epochs if it was still improving at its last epoch) or an int.",
+          "--final-epochs", group="retrain"),
+    Param("final_schedule", (Options(FINAL_SCHEDULES),), "cosine",
+          "Learning rate of the final retrain: cosine anneals the tuned rate to about 0; "
+          "constant keeps it.", "--final-schedule", group="retrain"),
+    Param("batch_size", POSITIVE_INT, 128,
+          "Batch size, unless your hypermodel's own fit sets one.", "--batch-size"),
+    Param("executions_per_trial", POSITIVE_INT, 1, "Fits per trial, averaged.",
+          "--executions-per-trial"),
+    Param("seed", (Interval("int", 0),), 0,
+          "Seed of the whole run (sampling, initialisation, shuffling).", "--seed"),
+    Param("overwrite", (Boolean(),), False,
+          "Delete the run folder's contents and start over (otherwise a rerun resumes).",
+          "--overwrite"),
+    Param("verbose", (Interval("int", 0), Boolean()), 1,
+          "1 reports progress per trial, the narrowing and the retrain; 0 none."),
+]}
+
+
+def check_param(name: str, value: Any, constraints: tuple[Constraint, ...]) -> Any:
+    """Checks one argument outside the table (e.g. `narrow_space`'s `min_trials`).
+
+    Returns:
+        `value`, normalised.
+
+    Raises:
+        InvalidParameterError: `value` satisfies none of `constraints`.
+    """
+    return Param(name, constraints, None, "").check(value)
+
+
+def validate_params(values: Mapping[str, Any]) -> dict[str, Any]:
+    """Checks arguments against `PARAMETERS`.
+
+    Args:
+        values: Keyword argument -> value, each name a key of `PARAMETERS`.
+
+    Returns:
+        The values, normalised (plain `int`, `float`, `bool`, `str`).
+
+    Raises:
+        InvalidParameterError: The first invalid value, by keyword.
+    """
+    return {name: PARAMETERS[name].check(value) for name, value in values.items()}
+
+
+# -- grouped settings --------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class NarrowingConfig:
+    """How the space is narrowed between the phases (see `tunekit.narrow_space`).
+
+    Attributes:
+        top: Top coarse trials kept: an int >= 1 (a count) or a float in
+            (0, 1] (a fraction of the usable trials). Defaults to 0.25.
+        margin: Each side of a numeric range is widened by `margin` times
+            the top trials' span. Defaults to 0.1.
+
+    Raises:
+        InvalidParameterError: A value is invalid (named by its keyword).
+    """
+
+    top: float | int = PARAMETERS["top"].default
+    margin: float = PARAMETERS["margin"].default
+
+    def __post_init__(self) -> None:
+        _check_fields(self)
+
+
+@dataclass(frozen=True)
+class RetrainConfig:
+    """How the chosen configuration is retrained on train+validation.
+
+    Attributes:
+        final_epochs: `"auto"` (the chosen trial's best epoch count, see
+            `tunekit.retraining.final_epochs`) or an int >= 1. Defaults to
+            `"auto"`.
+        final_schedule: `"cosine"` anneals the tuned learning rate to about
+            0; `"constant"` keeps it. Defaults to `"cosine"`.
+
+    Raises:
+        InvalidParameterError: A value is invalid (named by its keyword).
+    """
+
+    final_epochs: int | Literal["auto"] = PARAMETERS["final_epochs"].default
+    final_schedule: FinalSchedule = PARAMETERS["final_schedule"].default
+
+    def __post_init__(self) -> None:
+        _check_fields(self)
+
+
+def _check_fields(config: NarrowingConfig | RetrainConfig) -> None:
+    for field in dataclasses.fields(config):
+        value = PARAMETERS[field.name].check(getattr(config, field.name))
+        object.__setattr__(config, field.name, value)
+
+
+_GROUPS: dict[str, type[NarrowingConfig] | type[RetrainConfig]] = {
+    "narrowing": NarrowingConfig, "retrain": RetrainConfig}
+
+
+def resolve_workflow_params(values: Mapping[str, Any], **groups: Any) -> dict[str, Any]:
+    """`CoarseToFine`'s settings: flat keywords and config objects merged, checked, defaulted.
+
+    Args:
+        values: Keyword -> value for keys of `PARAMETERS`; `None` for a
+            grouped setting (`top`, `margin`, `final_epochs`,
+            `final_schedule`) means "not given".
+        **groups: `narrowing=` a `NarrowingConfig` or `None`, `retrain=` a
+            `RetrainConfig` or `None`.
+
+    Returns:
+        Every checked value by keyword, grouped ones taken from their
+        keyword, else from their config object, else the default.
+
+    Raises:
+        InvalidParameterError: A value is invalid, a config object has the
+            wrong type, or one setting is given both ways.
+    """
+    merged = dict(values)
+    for group, config in groups.items():
+        cls = _GROUPS[group]
+        if config is None:
+            continue
+        if not isinstance(config, cls):
+            raise InvalidParameterError(
+                f"`{group}` must be a tunekit.{cls.__name__} or None. "
+                f"Received: {group}={config!r}.")
+        for field in dataclasses.fields(config):
+            if merged.get(field.name) is not None:
+                raise InvalidParameterError(
+                    f"`{field.name}` is given twice: {field.name}={merged[field.name]!r} and "
+                    f"{group}={config!r}. Pass it once (either keyword).")
+            merged[field.name] = getattr(config, field.name)
+    for name, param in PARAMETERS.items():
+        if param.group is not None and merged.get(name) is None:
+            merged[name] = param.default
+    return validate_params(merged)
