@@ -37,6 +37,22 @@ def build(hp):
 '''
 
 
+TWO_INPUT_MODULE = '''
+import keras
+from keras import layers
+
+
+def build(hp):
+    image = keras.Input((8, 8, 3), name="image")
+    extra = keras.Input((5,), name="extra")
+    x = layers.Concatenate()([layers.Flatten()(image), extra])
+    x = layers.Dense(hp.Int("units", 4, 8, step=4), activation="relu")(x)
+    model = keras.Model({"image": image, "extra": extra}, layers.Dense(3, activation="softmax")(x))
+    model.compile("adam", "sparse_categorical_crossentropy", metrics=["accuracy"])
+    return model
+'''
+
+
 def _lazy_build(hp):
     namespace: dict = {}
     exec(LAZY_MODULE, namespace)
@@ -110,12 +126,26 @@ def test_param_count_is_none_until_a_lazy_model_is_built():
     assert param_count(model) == (3 * 3 * 3 * 2 + 2) + (3 * 3 * 2 * 3 + 3)
 
 
-@pytest.mark.slow  # ~15 s per backend (a fresh process imports Keras and compiles)
-@pytest.mark.parametrize("backend", backends.BACKENDS)
-def test_the_backend_probe_runs_a_lazily_built_model(backend, tmp_path, monkeypatch):
+@pytest.mark.slow  # ~15 s per probe (a fresh process imports Keras and compiles)
+@pytest.mark.parametrize("backend, source", [
+    ("tensorflow", LAZY_MODULE), ("jax", LAZY_MODULE),
+    ("tensorflow", TWO_INPUT_MODULE), ("jax", TWO_INPUT_MODULE),
+], ids=["lazy-tensorflow", "lazy-jax", "two_input-tensorflow", "two_input-jax"])
+def test_the_backend_probe_runs_lazy_and_multi_input_models(backend, source, tmp_path,
+                                                             monkeypatch):
     monkeypatch.chdir(tmp_path)
-    monkeypatch.syspath_prepend(str(tmp_path))
-    (tmp_path / "lazy_cnn.py").write_text(LAZY_MODULE)
-    speed, reason = backends.probe_with_reason(backend, "lazy_cnn:build", (8, 8, 3), 3, 8,
-                                               timeout=120)
+    (tmp_path / "user_model.py").write_text(source)
+    speed, reason = backends.probe_with_reason(backend, "user_model:build", (8, 8, 3), 3, 8,
+                                               timeout=180)
     assert reason is None and speed > 0
+
+
+def test_probe_inputs_follow_the_models_declared_inputs():
+    import keras_tuner as kt
+
+    rng = np.random.default_rng(0)
+    two = backends._probe_inputs(_two_input_build(kt.HyperParameters()), (8, 8, 3), 10, rng)
+    assert {k: (v.shape, v.dtype.name) for k, v in two.items()} == {
+        "image": ((10, 8, 8, 3), "float32"), "extra": ((10, 5), "float32")}
+    lazy = backends._probe_inputs(_lazy_build(kt.HyperParameters()), (8, 8, 3), 10, rng)
+    assert lazy.shape == (10, 8, 8, 3) and lazy.dtype == np.float32
