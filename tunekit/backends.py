@@ -302,32 +302,67 @@ def _measure(hypermodel: str, input_shape: list[int], num_classes: int, batch_si
     import numpy as np
     from keras_tuner.src.engine import hypermodel as hm_module
 
-    from tunekit.hypermodel_specs import resolve_hypermodel
     from tunekit.data import Dataset
+    from tunekit.hypermodel_specs import resolve_hypermodel
 
     rng = np.random.default_rng(0)
     n = batch_size * (_PROBE_STEPS + _WARMUP_STEPS)
-    x = rng.random((n, *input_shape), dtype=np.float32)
-    y = rng.integers(0, num_classes, n)
-    data = Dataset(x_train=x[:batch_size], y_train=y[:batch_size],
-                   x_val=x[:num_classes], y_val=np.arange(num_classes),
-                   x_test=x[:num_classes], y_test=np.arange(num_classes),
+    sample = rng.random((num_classes, *input_shape), dtype=np.float32)
+    labels = np.arange(num_classes)
+    data = Dataset(x_train=sample, y_train=labels, x_val=sample, y_val=labels,
+                   x_test=sample, y_test=labels,
                    class_names=[str(i) for i in range(num_classes)],
                    input_shape=tuple(input_shape), num_classes=num_classes, name="probe")
     model = resolve_hypermodel(hypermodel)(data)
     model = hm_module.get_hypermodel(model).build(kt.HyperParameters())
     model.steps_per_execution = steps_per_execution  # read when fit builds its train step
+    x = _probe_inputs(model, input_shape, n, rng)
+    y = rng.integers(0, num_classes, n)
     warm = batch_size * _WARMUP_STEPS
-    model.fit(x[:warm], y[:warm], batch_size=batch_size, epochs=1, verbose=0)
+    head, tail = _split_inputs(x, warm)
+    model.fit(head, y[:warm], batch_size=batch_size, epochs=1, verbose=0)
     _wait_for_peers()
     min_seconds = float(os.environ.get("TUNEKIT_PROBE_SECONDS") or 0)
     samples, start = 0, time.perf_counter()
     while True:  # at least one pass of _PROBE_STEPS, and at least min_seconds
-        model.fit(x[warm:], y[warm:], batch_size=batch_size, epochs=1, verbose=0)
+        model.fit(tail, y[warm:], batch_size=batch_size, epochs=1, verbose=0)
         samples += n - warm
         elapsed = time.perf_counter() - start
         if elapsed >= min_seconds:
             return samples / elapsed
+
+
+def _probe_inputs(model: Any, input_shape: Sequence[int], n: int, rng: Any) -> Any:
+    """Random training inputs: one array of `input_shape` (a model built on its first
+    batch, a subclassed or a one-input model), or, for a functional model with several
+    inputs, the same structure (dict or list) of arrays of each input's shape and dtype.
+    """
+    import keras
+    import numpy as np
+
+    try:
+        structure = model.input  # a functional model's declared inputs
+    except (AttributeError, ValueError):  # never called: built on its first batch
+        structure = None
+    if not isinstance(structure, (dict, list, tuple)):
+        return rng.random((n, *input_shape), dtype=np.float32)
+
+    def make(spec: Any) -> np.ndarray:
+        shape = (n, *(1 if d is None else d for d in spec.shape[1:]))
+        if "int" in str(spec.dtype):  # token ids, category codes
+            return rng.integers(0, 2, shape).astype(spec.dtype)
+        return rng.random(shape).astype(spec.dtype)
+
+    return keras.tree.map_structure(make, structure)
+
+
+def _split_inputs(x: Any, at: int) -> tuple[Any, Any]:
+    """`(x[:at], x[at:])` of an array or of each array of a dict or list."""
+    if isinstance(x, dict):
+        return {k: v[:at] for k, v in x.items()}, {k: v[at:] for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [v[:at] for v in x], [v[at:] for v in x]
+    return x[:at], x[at:]
 
 
 def _wait_for_peers(timeout: float = 120.0) -> None:

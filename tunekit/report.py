@@ -12,6 +12,7 @@ from sklearn.metrics import confusion_matrix as sk_confusion_matrix
 
 from tunekit import _io, plots
 from tunekit.manifest import STEPS, versions
+from tunekit.model_size import param_count
 from tunekit.results import format_value, trials_csv, trials_dataframe
 from tunekit.tensorboard import log_images
 
@@ -60,7 +61,7 @@ def _report(run, model: keras.Model, num_trials: dict[str, int]) -> dict[str, An
             "phase": retrain["phase"], "trial_id": retrain["trial_id"],
             "reason": retrain["reason"], "final_epochs": retrain["final_epochs"],
             "batch_size": retrain.get("batch_size"),
-            "num_params": int(model.count_params()),
+            "num_params": param_count(model),  # None: a lazy model never called
             "hyperparameters": hyperparameters,
         },
         "test_metrics": steps["evaluate"]["test_metrics"],
@@ -100,7 +101,8 @@ def render_markdown(report: dict[str, Any], narrowing_table: str) -> str:
         f"{best['final_epochs']} epochs on train+validation"
         + (f" at batch size {best['batch_size']}" if best.get("batch_size") else "") + " "
         f"({config.get('final_schedule', 'constant')} learning rate); "
-        f"{best['num_params']:,} parameters.",
+        + (f"{best['num_params']:,} parameters." if best["num_params"] is not None
+           else "parameter count unknown (model not built)."),
         "",
         "## Chosen hyperparameters",
         "",

@@ -43,6 +43,7 @@ from keras_tuner.src.engine import tuner_utils
 
 from tunekit import _faults, _io, interrupts
 from tunekit.fitting import fit_hypermodel
+from tunekit.model_size import param_count
 from tunekit.objectives import resolve_objective
 from tunekit.tensorboard import configure_trial_logdirs
 
@@ -66,6 +67,9 @@ def kerastuner_seed(seed: int | None) -> int | None:
 class TrialFacts(keras.callbacks.Callback):
     """Counts parameters and epochs, and stops training on a NaN or infinite loss.
 
+    The parameter count is read once the model is built: at the start of
+    training, or after the first batch for a model that builds itself on its
+    first batch (a Sequential without an `Input`, a subclassed model).
     `nan_at` is `(epoch, batch)` (batch `None` for a validation loss) once it
     stopped training. Used in every trial and in the final retrain.
     """
@@ -77,13 +81,15 @@ class TrialFacts(keras.callbacks.Callback):
         self.nan_at: tuple[int, int] | None = None
         self._epoch = 0
 
-    def on_train_begin(self, logs=None):
-        self.num_params = int(self.model.count_params())
+    def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
+        self.num_params = param_count(self.model) or 0
 
     def on_epoch_begin(self, epoch, logs=None):
         self._epoch = epoch
 
-    def on_train_batch_end(self, batch, logs=None):
+    def on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
+        if not self.num_params:  # a lazily built model is built by its first batch
+            self.num_params = param_count(self.model) or 0
         loss = (logs or {}).get("loss")
         if loss is not None and not math.isfinite(float(loss)):
             self.nan_at = (self._epoch, batch)

@@ -1,0 +1,182 @@
+"""Image folders streamed from disk (issue 16, item 4): `tunekit.image_streams`.
+
+Uses conftest's `image_folder`: 3 classes x 14 PNGs of 24x16 (h x w) RGB.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import IMAGE_FOLDER_CLASSES, IMAGE_FOLDER_PER_CLASS, IMAGE_FOLDER_SIZE
+from PIL import Image
+
+from tunekit.data import SCALED_UINT8, UNSCALED
+from tunekit.errors import DataError
+from tunekit.image_streams import ImageFolderStream, image_folder_stream
+
+# 0.2 of 42 images -> 9 test (3 per class), 0.25 of the other 33 -> 9 validation (3 per class)
+FRACTIONS = dict(validation_fraction=0.2, test_fraction=0.2)
+
+
+def _all(ds):
+    xs, ys = zip(*((x.numpy(), y.numpy()) for x, y in ds))
+    return np.concatenate(xs), np.concatenate(ys)
+
+
+def test_splits_are_stratified_disjoint_file_lists(image_folder):
+    stream = image_folder_stream(image_folder, IMAGE_FOLDER_SIZE, **FRACTIONS)
+    assert stream.class_names == list(IMAGE_FOLDER_CLASSES)
+    for split, per_class in (("train", 8), ("val", 3), ("test", 3)):
+        classes = Counter(Path(p).parts[0] for p in stream.files[split])
+        assert classes == dict.fromkeys(IMAGE_FOLDER_CLASSES, per_class), split
+        assert [stream.class_names[k] for k in stream.labels[split]] == [
+            Path(p).parts[0] for p in stream.files[split]]
+    everything = [p for split in ("train", "val", "test") for p in stream.files[split]]
+    assert len(set(everything)) == len(everything) == 3 * IMAGE_FOLDER_PER_CLASS
+    # Seeded: the same seed gives the same lists, another seed other ones.
+    assert image_folder_stream(image_folder, IMAGE_FOLDER_SIZE, **FRACTIONS).files == stream.files
+    other = image_folder_stream(image_folder, IMAGE_FOLDER_SIZE, seed=1, **FRACTIONS)
+    assert other.files["test"] != stream.files["test"]
+
+
+@pytest.mark.parametrize("cache", [True, False])
+def test_batches_are_the_files_pixels_scaled_like_tunekit(image_folder, cache):
+    stream = image_folder_stream(image_folder, IMAGE_FOLDER_SIZE, batch_size=4, cache=cache,
+                                 **FRACTIONS)
+    assert stream.cached is cache and stream.scaling == SCALED_UINT8
+    assert stream.input_shape == (*IMAGE_FOLDER_SIZE, 3)
+    x, y = _all(stream.dataset("test"))  # not shuffled: the order of stream.files["test"]
+    expected = np.stack([np.asarray(Image.open(image_folder / p)) for p in stream.files["test"]])
+    assert x.dtype == np.float32 and x.shape == (9, *IMAGE_FOLDER_SIZE, 3)
+    np.testing.assert_allclose(x, expected / np.float32(255), rtol=1e-6)
+    np.testing.assert_array_equal(y, stream.labels["test"])
+    first = next(iter(stream.dataset("train")))
+    assert tuple(first[0].shape) == (4, *IMAGE_FOLDER_SIZE, 3) and first[1].dtype.name == "int64"
+
+
+def test_unscaled_stream_keeps_uint8_and_resizes(image_folder):
+    stream = image_folder_stream(image_folder, (12, 8), scale=False, batch_size=5, **FRACTIONS)
+    x, _ = _all(stream.dataset("val"))
+    assert stream.scaling == UNSCALED and x.dtype == np.uint8 and x.shape == (9, 12, 8, 3)
+    # A 2x downscale of a near-uniform image keeps its mean colour.
+    source = np.asarray(Image.open(image_folder / stream.files["val"][0]), dtype=np.float64)
+    np.testing.assert_allclose(x[0].mean(axis=(0, 1)), source.mean(axis=(0, 1)), atol=3)
+
+
+def test_cache_auto_caches_only_within_the_budget(image_folder):
+    size = 3 * IMAGE_FOLDER_PER_CLASS * int(np.prod(IMAGE_FOLDER_SIZE)) * 3
+    fits = image_folder_stream(image_folder, IMAGE_FOLDER_SIZE, cache_budget=size)
+    too_big = image_folder_stream(image_folder, IMAGE_FOLDER_SIZE, cache_budget=size - 1)
+    assert fits.decoded_bytes() == size
+    assert fits.cached and not too_big.cached
+
+
+def test_train_plus_validation_is_the_concatenation_of_both_streams(image_folder):
+    stream = image_folder_stream(image_folder, IMAGE_FOLDER_SIZE, batch_size=8, cache=False,
+                                 **FRACTIONS)
+    both = stream.dataset("train", "val", shuffle=False)
+    x, y = _all(both)
+    train_x, _ = _all(stream.dataset("train", shuffle=False))
+    assert len(both) == 5  # 33 images in batches of 8: cardinality known, nothing materialised
+    np.testing.assert_array_equal(y, np.concatenate([stream.labels["train"], stream.labels["val"]]))
+    np.testing.assert_array_equal(x[:24], train_x)
+    shuffled = _all(stream.dataset("train", "val"))[1]
+    assert sorted(shuffled.tolist()) == sorted(y.tolist()) and shuffled.tolist() != y.tolist()
+
+
+def test_fingerprint_follows_the_files_and_the_definition(image_folder):
+    stream = image_folder_stream(image_folder, IMAGE_FOLDER_SIZE)
+    config = json.loads(json.dumps(stream.to_config()))  # what a worker receives
+    again = ImageFolderStream.from_config(config)
+    assert again.fingerprint == stream.fingerprint and again.files == stream.files
+    assert image_folder_stream(image_folder, (12, 8)).fingerprint != stream.fingerprint
+    assert image_folder_stream(image_folder, IMAGE_FOLDER_SIZE, seed=3).fingerprint != (
+        stream.fingerprint)
+    # The batch size and the cache do not change what the data is.
+    assert image_folder_stream(image_folder, IMAGE_FOLDER_SIZE, batch_size=3,
+                               cache=False).fingerprint == stream.fingerprint
+
+    changed = image_folder / "toon" / "toon_03.png"
+    Image.fromarray(np.zeros((*IMAGE_FOLDER_SIZE, 3), np.uint8)).save(changed)
+    assert image_folder_stream(image_folder, IMAGE_FOLDER_SIZE).fingerprint != stream.fingerprint
+    with pytest.raises(DataError, match="differs from the one that defined the stream"):
+        ImageFolderStream.from_config(config)
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(image_size=(0, 8)), "image_size must be two positive ints"),
+    (dict(cache="yes"), "cache must be 'auto', True or False"),
+    (dict(validation_fraction=0.6, test_fraction=0.5), "must be < 1"),
+    (dict(validation_fraction=0.0, test_fraction=0.04), "Cannot split the images per class"),
+])
+def test_bad_arguments_are_refused_by_name(image_folder, kwargs, message):
+    kwargs = {"image_size": IMAGE_FOLDER_SIZE, **kwargs}
+    with pytest.raises(DataError, match=message):
+        image_folder_stream(image_folder, **kwargs)
+
+
+FIT_SCRIPT = textwrap.dedent("""
+    import json, sys
+    import keras
+    import tunekit
+    from hypermodels import ToonVisionCNNHyperModel
+    from tunekit.image_streams import image_folder_stream
+
+    folder, directory = sys.argv[1:3]
+    stream = image_folder_stream(folder, (24, 16), batch_size=8, validation_fraction=0.2,
+                                 test_fraction=0.2)
+    hypermodel = ToonVisionCNNHyperModel(stream.input_shape, stream.num_classes, rescale=False)
+    tuner = tunekit.make_tuner("random", hypermodel, objective="val_loss", directory=directory,
+                               project_name="p", max_trials=1, seed=0)
+    tuner.search(stream.dataset("train"), validation_data=stream.dataset("val"), epochs=1,
+                 verbose=0)
+    (trial,) = tuner.oracle.trials.values()
+    model = tuner.get_best_models(1)[0]
+    loss = model.evaluate(stream.dataset("val"), verbose=0, return_dict=True)["loss"]
+    print(json.dumps({"backend": keras.backend.backend(), "status": trial.status,
+                      "val_loss": trial.metrics.get_last_value("val_loss"), "evaluated": loss,
+                      "num_params": trial.metrics.get_last_value("num_params"),
+                      "expected_params": model.count_params()}))
+""")
+
+
+def test_a_streamed_folder_trains_a_tunekit_trial(image_folder, tmp_path):
+    import tunekit
+    from hypermodels import ToonVisionCNNHyperModel
+
+    stream = image_folder_stream(image_folder, IMAGE_FOLDER_SIZE, batch_size=8, **FRACTIONS)
+    hypermodel = ToonVisionCNNHyperModel(stream.input_shape, stream.num_classes, rescale=False)
+    tuner = tunekit.make_tuner("random", hypermodel, objective="val_loss",
+                               directory=str(tmp_path), project_name="p", max_trials=1, seed=0)
+    tuner.search(stream.dataset("train"), validation_data=stream.dataset("val"), epochs=1,
+                 verbose=0)
+    (trial,) = tuner.oracle.trials.values()
+    assert trial.status == "COMPLETED"
+    expected = hypermodel.build(trial.hyperparameters).count_params()
+    assert trial.metrics.get_last_value("num_params") == expected
+
+
+@pytest.mark.slow  # a fresh process per backend: 20-60 s on a shared 2-core machine
+@pytest.mark.parametrize("backend", ["tensorflow", "jax"])
+def test_a_streamed_folder_trains_a_trial_on_each_backend(image_folder, tmp_path, backend):
+    script = tmp_path / "fit_stream.py"
+    script.write_text(FIT_SCRIPT)
+    repo = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "KERAS_BACKEND": backend, "TF_CPP_MIN_LOG_LEVEL": "3",
+           "PYTHONPATH": os.pathsep.join([str(repo), os.environ.get("PYTHONPATH", "")])}
+    done = subprocess.run([sys.executable, str(script), str(image_folder), str(tmp_path / "t")],
+                          env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert result["backend"] == backend and result["status"] == "COMPLETED"
+    assert result["num_params"] == result["expected_params"] > 0
+    # The trial's score is the loss of the validation stream, re-measured on the saved model.
+    assert result["val_loss"] == pytest.approx(result["evaluated"], rel=1e-4)

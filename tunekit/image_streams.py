@@ -1,0 +1,369 @@
+"""Image folders streamed from disk: stratified file lists and batched `tf.data` pipelines.
+
+`load_image_directory` decodes a whole folder into one float32 array, which
+for ToonVision-size images (600x200x3) costs 1.4 MB per image. An
+`ImageFolderStream` keeps only the file lists in memory: each split is a
+`tf.data` pipeline that reads, decodes (uint8), resizes and batches images on
+the fly, and caches the decoded uint8 images in memory only when they fit a
+stated budget (`cache="auto"`). `tf.data` feeds Keras models on the TensorFlow
+and the JAX backend alike.
+
+- Splits are stratified per class (scikit-learn's `train_test_split` with
+  `stratify`), seeded, and made on FILE lists: `stream.files["train"]`.
+- The retrain's train+validation stream is the `concatenate` of the two
+  streams (`stream.dataset("train", "val")`), never materialised.
+- Scaling follows tunekit's rule (see `tunekit.data`): uint8 pixels are
+  divided by 255 to float32 in [0, 1] (`scaling` is `SCALED_UINT8`), unless
+  `scale=False` (batches stay uint8, for a model with its own
+  `Rescaling(1/255)`; `scaling` is `UNSCALED`).
+- `stream.fingerprint` digests what defines the stream: the relative paths,
+  sizes and modification times of its files, the image size, colour mode,
+  fractions and seed. A resumed run compares it; an edit that keeps a file's
+  size and modification time is not detected.
+- `stream.to_config()` is a JSON-able definition; `ImageFolderStream.from_config`
+  rebuilds the same stream in another process (a worker) and refuses it if
+  the files on that machine differ.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import numbers
+import os
+from collections import Counter
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from tunekit.data import SCALED_UINT8, UNSCALED
+from tunekit.errors import DataError
+
+__all__ = ["DEFAULT_CACHE_BUDGET", "ImageFolderStream", "image_folder_stream"]
+
+SPLITS = ("train", "val", "test")
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
+DEFAULT_CACHE_BUDGET = 256 * 2**20  # bytes of decoded uint8 images kept in memory
+_CHANNELS = {"rgb": 3, "grayscale": 1}
+_FORMAT = 1
+
+
+class ImageFolderStream:
+    """One image folder as batched `tf.data` streams per split (see the module docstring).
+
+    Build it with `image_folder_stream(...)` or `ImageFolderStream.from_config`.
+
+    Attributes:
+        root: The folder (absolute path).
+        class_names: Sorted class subfolder names; label `i` is `class_names[i]`.
+        files: `{"train" | "val" | "test": [relative path, ...]}`.
+        labels: `{split: int64 array}` aligned with `files`.
+        input_shape: `(height, width, channels)` of one image.
+        num_classes: Number of classes.
+        scaling: `SCALED_UINT8` or `UNSCALED`, as `tunekit.data.Dataset.scaling`.
+        fingerprint: Digest of the stream's definition (16 hex digits).
+    """
+
+    def __init__(self, config: dict[str, Any], listing: list[tuple[str, int, int]]) -> None:
+        self._config = config
+        self.root = Path(config["root"])
+        sizes = {path: (size, mtime) for path, size, mtime in listing}
+        self.class_names = sorted({Path(p).parts[0] for p in sizes})
+        label_of = {name: i for i, name in enumerate(self.class_names)}
+        paths = sorted(sizes)
+        y = np.asarray([label_of[Path(p).parts[0]] for p in paths], dtype=np.int64)
+        index = _stratified_split(y, config["validation_fraction"], config["test_fraction"],
+                                  config["seed"], self.class_names)
+        self.files = {s: [paths[i] for i in index[s]] for s in SPLITS}
+        self.labels = {s: y[index[s]] for s in SPLITS}
+        height, width = config["image_size"]
+        self.input_shape = (height, width, _CHANNELS[config["color_mode"]])
+        self.num_classes = len(self.class_names)
+        self.scaling = SCALED_UINT8 if config["scale"] else UNSCALED
+        self.batch_size = int(config["batch_size"])
+        self.fingerprint = _digest({k: v for k, v in config.items()
+                                    if k not in ("root", "batch_size", "cache", "cache_budget")},
+                                   listing)
+        self._decoded: dict[str, Any] = {}
+
+    # --- what it costs ------------------------------------------------------------------
+    def decoded_bytes(self, *splits: str) -> int:
+        """Bytes the decoded uint8 images of `splits` (default: all) take in memory."""
+        per_image = int(np.prod(self.input_shape))
+        return per_image * sum(len(self.files[s]) for s in (splits or SPLITS))
+
+    @property
+    def cached(self) -> bool:
+        """Whether decoded images are kept in memory after the first pass (see `cache`)."""
+        cache, budget = self._config["cache"], self._config["cache_budget"]
+        if cache == "auto":
+            return self.decoded_bytes() <= budget
+        return bool(cache)
+
+    # --- the streams --------------------------------------------------------------------
+    def dataset(self, *splits: str, shuffle: bool | None = None) -> Any:
+        """A batched `tf.data.Dataset` of `(images, labels)` over the given splits, in order.
+
+        Args:
+            *splits: One or more of `"train"`, `"val"`, `"test"`. Several are
+                concatenated (`tf.data.Dataset.concatenate`): `dataset("train",
+                "val")` is the retrain's stream.
+            shuffle: Whether to reshuffle every epoch (seeded). Defaults to
+                `True` when `"train"` is among `splits`.
+
+        Returns:
+            A `tf.data.Dataset` yielding `(images, labels)`: images of shape
+            `(batch, *input_shape)`, float32 in [0, 1] (uint8 with
+            `scale=False`), labels int64 of shape `(batch,)`; the last batch
+            may be smaller. Its cardinality is known (`len()` works).
+
+        Raises:
+            DataError: On an unknown split name.
+        """
+        import tensorflow as tf
+
+        unknown = [s for s in splits if s not in SPLITS]
+        if not splits or unknown:
+            raise DataError(f"dataset() takes split names among {list(SPLITS)}, got "
+                            f"{list(splits)}; e.g. stream.dataset('train', 'val').")
+        if shuffle is None:
+            shuffle = "train" in splits
+        seed = int(self._config["seed"])
+        total = sum(len(self.files[s]) for s in splits)
+        if self.cached:
+            ds = self._cached(splits[0])
+            for split in splits[1:]:
+                ds = ds.concatenate(self._cached(split))
+            if shuffle:  # the cache holds the decoded tensors; the buffer shares them
+                ds = ds.shuffle(max(total, 1), seed=seed, reshuffle_each_iteration=True)
+        else:
+            ds = self._files(splits[0])
+            for split in splits[1:]:
+                ds = ds.concatenate(self._files(split))
+            if shuffle:  # shuffling file names costs nothing; images are decoded after
+                ds = ds.shuffle(max(total, 1), seed=seed, reshuffle_each_iteration=True)
+            ds = ds.map(self._decode, num_parallel_calls=tf.data.AUTOTUNE)
+        ds = ds.batch(self.batch_size)
+        if self._config["scale"]:
+            ds = ds.map(lambda x, y: (tf.cast(x, tf.float32) / 255.0, y))
+        return ds.prefetch(tf.data.AUTOTUNE)
+
+    def _files(self, split: str) -> Any:
+        import tensorflow as tf
+
+        paths = [str(self.root / p) for p in self.files[split]]
+        return tf.data.Dataset.from_tensor_slices(
+            (tf.constant(paths, dtype=tf.string), tf.constant(self.labels[split], tf.int64)))
+
+    def _cached(self, split: str) -> Any:
+        """The split's decoded images, cached in memory on the first pass (one cache per split)."""
+        import tensorflow as tf
+
+        if split not in self._decoded:
+            self._decoded[split] = self._files(split).map(
+                self._decode, num_parallel_calls=tf.data.AUTOTUNE).cache()
+        return self._decoded[split]
+
+    def _decode(self, path: Any, label: Any) -> tuple[Any, Any]:
+        import tensorflow as tf
+
+        height, width, channels = self.input_shape
+        image = tf.io.decode_image(tf.io.read_file(path), channels=channels,
+                                   expand_animations=False)
+        if image.dtype != tf.uint8:  # a 16-bit PNG
+            image = tf.image.convert_image_dtype(image, tf.uint8, saturate=True)
+        size = tf.shape(image)[:2]
+        image = tf.cond(
+            tf.reduce_all(size == (height, width)),
+            lambda: image,
+            lambda: tf.cast(tf.clip_by_value(tf.round(
+                tf.image.resize(image, (height, width), method="bilinear", antialias=True)),
+                0, 255), tf.uint8))
+        image.set_shape(self.input_shape)
+        return image, label
+
+    # --- definition for other processes ---------------------------------------------------
+    def to_config(self) -> dict[str, Any]:
+        """The stream's definition (JSON-able), with its fingerprint, for `from_config`."""
+        return {**self._config, "format": _FORMAT, "fingerprint": self.fingerprint}
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> ImageFolderStream:
+        """Rebuilds a stream from `to_config()` (in a worker), checking its files are the same.
+
+        Raises:
+            DataError: If the folder's files here differ (added, removed,
+                resized or modified files) from those that defined the stream.
+        """
+        fields = {k: v for k, v in config.items() if k not in ("format", "fingerprint")}
+        fields["image_size"] = tuple(fields["image_size"])
+        root = fields.pop("root")
+        stream = image_folder_stream(root, **fields)
+        expected = config.get("fingerprint")
+        if expected is not None and stream.fingerprint != expected:
+            raise DataError(
+                f"The image folder {root!r} here differs from the one that defined the stream "
+                f"(fingerprint {stream.fingerprint}, expected {expected}): a file was added, "
+                "removed or changed. Give every process the same copy of the folder.")
+        return stream
+
+    def __repr__(self) -> str:
+        counts = ", ".join(f"{s} {len(self.files[s])}" for s in SPLITS)
+        return (f"ImageFolderStream({str(self.root)!r}, {counts}, input_shape={self.input_shape},"
+                f" cached={self.cached})")
+
+
+def image_folder_stream(
+    root: str | os.PathLike[str],
+    image_size: tuple[int, int],
+    *,
+    batch_size: int = 32,
+    validation_fraction: float = 0.15,
+    test_fraction: float = 0.15,
+    seed: int = 0,
+    color_mode: str = "rgb",
+    scale: bool = True,
+    cache: bool | str = "auto",
+    cache_budget: int = DEFAULT_CACHE_BUDGET,
+) -> ImageFolderStream:
+    """Streams a folder with one subfolder of images per class from disk.
+
+    Only file names are listed here (and their sizes and modification times,
+    for the fingerprint); no image is decoded until a dataset is iterated.
+
+    Args:
+        root: Dataset folder; class names are its sorted subfolder names.
+            Images are `*.png|*.jpg|*.jpeg` (any case); hidden entries are
+            ignored.
+        image_size: `(height, width)` images are resized to (bilinear,
+            antialiased; images already that size are used as they are).
+        batch_size: Batch size of every split's dataset. Defaults to 32.
+        validation_fraction: Fraction of each class for validation, in
+            [0, 1). Defaults to 0.15.
+        test_fraction: Fraction of each class for testing, in [0, 1).
+            Defaults to 0.15.
+        seed: Seed of the stratified split and of the shuffling. Defaults to 0.
+        color_mode: `"rgb"` (3 channels) or `"grayscale"` (1). Defaults to
+            `"rgb"`.
+        scale: Whether batches are float32 in [0, 1] (uint8 / 255, tunekit's
+            rule) rather than uint8. Defaults to `True`.
+        cache: `"auto"` keeps the decoded uint8 images in memory after the
+            first epoch when all splits together fit `cache_budget` bytes;
+            `True` always, `False` never (every epoch decodes from disk).
+            Defaults to `"auto"`.
+        cache_budget: Bytes of decoded images `cache="auto"` may keep.
+            Defaults to 256 MiB.
+
+    Returns:
+        An `ImageFolderStream`.
+
+    Raises:
+        DataError (a `ValueError`): On a missing folder, fewer than 2 classes,
+            an empty class, bad arguments, or a split that leaves a class
+            without images.
+
+    Example:
+    >>> stream = image_folder_stream("data/toonvision", (600, 200), batch_size=16)
+    >>> model.fit(stream.dataset("train"), validation_data=stream.dataset("val"))
+    """
+    if color_mode not in _CHANNELS:
+        raise DataError(f"Unknown color_mode {color_mode!r}; choose one of {list(_CHANNELS)}.")
+    if (not isinstance(image_size, (tuple, list)) or len(image_size) != 2
+            or not all(_is_int(s) and s > 0 for s in image_size)):
+        raise DataError(f"image_size must be two positive ints (height, width), got "
+                        f"{image_size!r}; e.g. image_size=(600, 200).")
+    if not _is_int(batch_size) or batch_size < 1:
+        raise DataError(f"batch_size must be a positive int, got {batch_size!r}.")
+    if cache not in ("auto", True, False):
+        raise DataError(f"cache must be 'auto', True or False, got {cache!r}.")
+    if not _is_int(cache_budget) or cache_budget < 0:
+        raise DataError(f"cache_budget must be a number of bytes >= 0, got {cache_budget!r}.")
+    for name, value in (("validation_fraction", validation_fraction),
+                        ("test_fraction", test_fraction)):
+        if not isinstance(value, numbers.Real) or isinstance(value, bool) or not 0 <= value < 1:
+            raise DataError(f"{name} must be a number in [0, 1), got {value!r}.")
+    if validation_fraction + test_fraction >= 1:
+        raise DataError("validation_fraction + test_fraction must be < 1 to leave training data,"
+                        f" got {validation_fraction} + {test_fraction}.")
+    folder = Path(root).resolve()
+    config = {"root": str(folder), "image_size": [int(image_size[0]), int(image_size[1])],
+              "batch_size": int(batch_size), "validation_fraction": float(validation_fraction),
+              "test_fraction": float(test_fraction), "seed": int(seed),
+              "color_mode": color_mode, "scale": bool(scale), "cache": cache,
+              "cache_budget": int(cache_budget)}
+    return ImageFolderStream(config, _list_images(folder))
+
+
+def _list_images(folder: Path) -> list[tuple[str, int, int]]:
+    """`(class/file relative path, size in bytes, mtime in ns)` of every image, sorted."""
+    if not folder.is_dir():
+        raise DataError(f"Image folder not found: {str(folder)!r}. Expected a directory with "
+                        "one subfolder of images per class.")
+    classes = sorted(p.name for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
+    if len(classes) < 2:
+        raise DataError(f"Need at least 2 class subfolders in {str(folder)!r}, found "
+                        f"{len(classes)}: {classes}. Put each class in its own subfolder.")
+    listing = []
+    for name in classes:
+        found = []
+        with os.scandir(folder / name) as entries:
+            for entry in entries:
+                if (entry.is_file() and not entry.name.startswith(".")
+                        and Path(entry.name).suffix.lower() in IMAGE_SUFFIXES):
+                    stat = entry.stat()
+                    found.append((f"{name}/{entry.name}", stat.st_size, stat.st_mtime_ns))
+        if not found:
+            raise DataError(f"Class folder {name!r} in {str(folder)!r} has no images "
+                            f"({'/'.join(IMAGE_SUFFIXES)}); add images or remove the folder.")
+        listing += sorted(found)
+    return listing
+
+
+def _stratified_split(y: np.ndarray, validation_fraction: float, test_fraction: float,
+                      seed: int, class_names: Sequence[str]) -> dict[str, np.ndarray]:
+    """Indices per split, stratified by class (scikit-learn), seeded."""
+    from sklearn.model_selection import train_test_split
+
+    index = np.arange(len(y))
+    parts: dict[str, np.ndarray] = {}
+    try:
+        rest = index
+        if test_fraction > 0:
+            rest, parts["test"] = train_test_split(index, test_size=test_fraction,
+                                                   stratify=y, random_state=seed)
+        else:
+            parts["test"] = index[:0]
+        if validation_fraction > 0:
+            share = validation_fraction / (1 - test_fraction)
+            parts["train"], parts["val"] = train_test_split(
+                rest, test_size=share, stratify=y[rest], random_state=seed)
+        else:
+            parts["train"], parts["val"] = rest, index[:0]
+    except ValueError as exc:
+        counts = {class_names[k]: v for k, v in sorted(Counter(y.tolist()).items())}
+        raise DataError(
+            f"Cannot split the images per class into train/validation/test with "
+            f"validation_fraction={validation_fraction} and test_fraction={test_fraction}: "
+            f"{exc} Images per class: {counts}. Add images to the small classes or lower the "
+            "fractions.") from exc
+    for split in SPLITS:
+        missing = sorted(set(range(len(class_names))) - set(y[parts[split]].tolist()))
+        wanted = {"train": True, "val": validation_fraction > 0, "test": test_fraction > 0}
+        if missing and wanted[split]:
+            raise DataError(
+                f"The {split} split has no image of class(es) "
+                f"{[class_names[k] for k in missing]} (validation_fraction="
+                f"{validation_fraction}, test_fraction={test_fraction}). Add images to those "
+                "classes or change the fractions.")
+    return parts
+
+
+def _digest(definition: dict[str, Any], listing: list[tuple[str, int, int]]) -> str:
+    text = json.dumps({"definition": definition, "files": listing}, sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
