@@ -25,9 +25,9 @@ from typing import Any
 import grpc
 from keras_tuner.src.distribute import oracle_client
 
-from tunekit.cluster import SERVICE, Cluster, decode, encode, phase_tuner_id
+from tunekit.distribute.cluster import SERVICE, Cluster, decode, encode, phase_tuner_id
 from tunekit.errors import ChiefUnreachableError, WorkerRefusedError
-from tunekit.tuners import quiet_condition_protos
+from tunekit.distribute.protos import quiet_condition_protos
 
 __all__ = ["ChiefConnection", "ChiefUnreachableError", "WorkerRefusedError"]
 

@@ -33,9 +33,10 @@ from keras_tuner.src.engine import trial as trial_module
 
 from tunekit import interrupts
 from tunekit.errors import WorkerLostError
-from tunekit.cluster import (PHASES, SERVICE, Cluster, PortInUseError, check_port_free, decode,
-                             encode, split_tuner_id)
-from tunekit.tuners import end_failed_search, quiet_condition_protos
+from tunekit.distribute.cluster import (PHASES, SERVICE, Cluster, PortInUseError,
+                                        check_port_free, decode, encode, split_tuner_id)
+from tunekit.distribute.protos import quiet_condition_protos
+from tunekit.tuners import end_failed_search
 
 __all__ = ["OracleServer", "WorkerLostError"]
 
