@@ -29,7 +29,8 @@ ORDER = [
     "distribute.cluster", "distribute.protos", "distribute.spec", "distribute.supervisor",
     "distribute.chief", "distribute.worker", "distribute.runner", "distribute.launch",
     "distribute.worker_main", "distribute",
-    "steps.base", "steps.search", "steps.narrow", "steps.retrain", "steps.evaluate", "steps",
+    "steps.base", "steps.check", "steps.search", "steps.narrow", "steps.retrain",
+    "steps.evaluate", "steps",
     "workflow", "coarse_to_fine",
 ]
 

@@ -356,13 +356,15 @@ def test_the_worker_spec_round_trips_data_and_hypermodel(tmp_path, digits_small)
     """What local workers rebuild the run from: same data fingerprint, same settings."""
     from hypermodels import MnistDenseHyperModel
     from tunekit import CoarseToFine
-    from tunekit.distribute.spec import load_spec, write_spec
+    from tunekit.distribute.launch import local_chief
+    from tunekit.distribute.spec import load_spec
 
     run = CoarseToFine(MnistDenseHyperModel(name="dense64"), digits_small, directory=tmp_path,
-                       project_name="p", coarse_trials=3, seed=4, workers=2)
-    spec = write_spec(tmp_path / "w", run.data, type(run), run._worker_objects,
-                      run._worker_settings)
-    factory, kwargs = load_spec(spec)
+                       project_name="p", coarse_trials=3, seed=4, fine_tuner="bayesian",
+                       top=2, workers=2)
+    runner = local_chief(run, 2, run._worker_objects)  # writes the spec, starts nothing
+    assert runner.server is None and runner.worker_command[-1].endswith("spec.pkl")
+    factory, kwargs = load_spec(runner.worker_command[-1])
     rebuilt = factory(**kwargs)
     assert factory is CoarseToFine and rebuilt.workers == 1
     assert rebuilt.config() == run.config()  # what the chief checks at a worker's hello

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import logging
 import os
-import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,13 +24,13 @@ from keras_tuner.src.engine import trial as trial_module
 from tunekit import _io, _log
 from tunekit.data import Dataset
 from tunekit.distribute.runner import LocalRunner, PhaseRunner
-from tunekit.errors import (DataError, ModelSaveError, NoCompletedTrialsError, OutputShapeError,
-                            RetrainDivergedError, RunNotFinishedError)
+from tunekit.errors import (DataError, NoCompletedTrialsError, RetrainDivergedError,
+                            RunNotFinishedError)
 from tunekit.manifest import STEPS, RunManifest, check_kerastuner_project, check_run_location
 from tunekit.narrowing import NarrowedSpace
 from tunekit.objectives import resolve_objective
-from tunekit.outputs import check_output_shape, model_output_shape
 from tunekit.retraining import SCHEDULES
+from tunekit.steps.check import check_model
 from tunekit.steps import (BEST_HYPERPARAMETERS, BEST_MODEL, MIN_COARSE_TRIALS, NARROWED_SPACE,
                            Step, coarse_to_fine_steps, completed_trials,
                            outputs_missing, select)
@@ -308,14 +307,6 @@ class CoarseToFine:
 
             check_reaches_workers(hypermodel=hypermodel, callbacks=self.callbacks)
             self._worker_objects = {"hypermodel": hypermodel, "callbacks": self.callbacks}
-            self._worker_settings = dict(
-                directory=os.path.abspath(directory), project_name=project_name,
-                objective=self.objective, coarse_trials=coarse_trials,
-                coarse_epochs=coarse_epochs, defaults_first=defaults_first,
-                fine_tuner=fine_tuner, fine_trials=fine_trials, max_epochs=max_epochs,
-                factor=factor, top=top, margin=margin, final_epochs=final_epochs,
-                final_schedule=final_schedule, batch_size=batch_size,
-                executions_per_trial=executions_per_trial, seed=seed, verbose=verbose)
 
     # -- the steps ---------------------------------------------------------------
 
@@ -333,8 +324,7 @@ class CoarseToFine:
         """Makes this process the chief of `workers` local worker processes."""
         from tunekit.distribute.launch import local_chief  # noqa: PLC0415
 
-        self.runner = local_chief(self, self.workers, self._worker_settings,
-                                  self._worker_objects)
+        self.runner = local_chief(self, self.workers, self._worker_objects)
 
     def coarse(self) -> kt.Tuner:
         """Runs (or resumes) the coarse RandomSearch; returns its tuner."""
@@ -492,65 +482,17 @@ class CoarseToFine:
         return self.manifest
 
     def check_model(self) -> None:
-        """Checks, before any training, that the hypermodel's output fits the data.
+        """Checks, before any training, that the hypermodel's model fits the data and saves.
 
-        Builds the model once with default hyperparameters (a lazily built model
-        is called on two training samples) and checks its output against
-        `data.num_classes` (see `tunekit.outputs.check_output_shape`). A model
-        that cannot be built or run here is left to its trials, which report
-        why; so is a model with several outputs.
+        See `tunekit.steps.check.check_model` (run once per object).
 
         Raises:
-            OutputShapeError (a `ValueError`): Naming the output width and the
-                number of classes.
+            OutputShapeError: The output width does not match the classes.
+            ModelSaveError: The model cannot be saved as `.keras` and loaded back.
         """
-        if self._model_checked:
-            return
-        try:
-            model = self.hypermodel.build(kt.HyperParameters())
-        except Exception:  # noqa: BLE001 - the trials report build errors with their trial
-            model = None
-        shape = None if model is None else model_output_shape(model, self.data.x_train[:2])
-        if shape is not None:
-            self._check_round_trip(model)
-        del model
-        keras.backend.clear_session()
-        if shape is not None:
-            try:
-                check_output_shape(
-                    shape, self.data.num_classes,
-                    what="`hypermodel` (built with its default hyperparameters) builds a "
-                         "model that")
-            except ValueError as e:
-                if not hasattr(self.hypermodel, "num_classes"):
-                    raise
-                name = type(self.hypermodel).__name__
-                raise OutputShapeError(f"{e} For {name}, pass num_classes={self.data.num_classes} "
-                                 "(and the data's input_shape).") from None
-        self._model_checked = True
-
-    def _check_round_trip(self, model: keras.Model) -> None:
-        """Raises `ModelSaveError` unless `model` survives `.keras` save and safe load.
-
-        The final model is saved and loaded back to be tested, so a model that
-        cannot make that trip (e.g. an unregistered custom metric or layer)
-        would fail only after the whole search, and on every rerun.
-        """
-        with tempfile.TemporaryDirectory(prefix="tunekit-check-") as folder:
-            path = os.path.join(folder, "model.keras")
-            try:
-                model.save(path)
-                keras.models.load_model(path, safe_mode=True)
-            except OSError:
-                return  # the disk, not the model: the run's own writes will name the file
-            except Exception as e:  # noqa: BLE001 - any failure gets the same advice
-                reason = (str(e).strip().splitlines() or [type(e).__name__])[-1]
-                raise ModelSaveError(
-                    "`hypermodel` builds a model that cannot be saved as a .keras file and "
-                    f"loaded back with safe_mode=True ({type(e).__name__}: {reason}). tunekit "
-                    "saves the final model and tests the file it saved: register custom "
-                    "objects (layers, metrics, losses) with "
-                    "@keras.saving.register_keras_serializable().") from None
+        if not self._model_checked:
+            check_model(self.hypermodel, self.data)
+            self._model_checked = True
 
     def close(self) -> None:
         """Releases the run's lock and stops any workers; a later step reopens it."""

@@ -43,8 +43,13 @@ def cli_chief(run: Any, cluster: Cluster, argv: Sequence[str], backend: str, *,
         write=(lambda text: None) if quiet else (lambda text: print(text, flush=True)))
 
 
-def local_chief(run: Any, workers: int, settings: dict[str, Any],
-                objects: dict[str, Any]) -> ChiefRunner:
+# The constructor arguments a worker's `CoarseToFine` gets from the chief's, as they are.
+SETTINGS = ("objective", "coarse_trials", "coarse_epochs", "defaults_first", "fine_tuner",
+            "fine_trials", "max_epochs", "factor", "top", "margin", "final_epochs",
+            "final_schedule", "batch_size", "executions_per_trial", "seed", "verbose")
+
+
+def local_chief(run: Any, workers: int, objects: dict[str, Any]) -> ChiefRunner:
     """The chief of `CoarseToFine(..., workers=N)`: 127.0.0.1, a free port, N local workers.
 
     Writes `<run>/workers/data.npz` and `spec.pkl` (see `tunekit.distribute.spec`)
@@ -53,7 +58,6 @@ def local_chief(run: Any, workers: int, settings: dict[str, Any],
     Args:
         run: The `CoarseToFine` (its class is what workers call).
         workers: Local worker processes.
-        settings: The constructor's plain settings for the workers.
         objects: The constructor's objects (hypermodel, callbacks), pickled by
             reference.
 
@@ -62,6 +66,8 @@ def local_chief(run: Any, workers: int, settings: dict[str, Any],
     """
     import keras  # noqa: PLC0415 (the backend workers must use)
 
+    settings = {name: getattr(run, name) for name in SETTINGS}
+    settings.update(directory=str(run.run_dir.parent.resolve()), project_name=run.run_dir.name)
     spec = write_spec(run.run_dir / "workers", run.data, type(run), objects, settings)
     cluster = Cluster(role="chief", tuner_id="chief", ip="127.0.0.1", port=0, workers=workers)
     return ChiefRunner(cluster, run.config(), log_dir=run.run_dir / "workers",
