@@ -81,12 +81,13 @@ def _describe_hypermodel(hypermodel: Any) -> dict[str, Any]:
     """A JSON description identifying a hypermodel, for the run fingerprint."""
     target = hypermodel if callable(hypermodel) and not isinstance(
         hypermodel, kt.HyperModel) else type(hypermodel)
-    described = {"class": f"{target.__module__}.{target.__qualname__}"}
+    described: dict[str, Any] = {"class": f"{target.__module__}.{target.__qualname__}"}
     if isinstance(hypermodel, kt.HyperModel):
         for key, value in sorted(vars(hypermodel).items()):
             if not key.startswith("_") and isinstance(value, (int, float, str, bool, tuple)):
                 described[key] = list(value) if isinstance(value, tuple) else value
     return described
+
 
 class CoarseToFine:
     """Tunes a hypermodel coarse-to-fine and retrains the best model.

@@ -48,7 +48,7 @@ def _unimportable_globals(value: Any) -> list[str]:
 
     Scanned in pickle protocol 2, which names every global inline (`GLOBAL`).
     """
-    found = [tuple(arg.split(" ", 1)) for opcode, arg, _ in
+    found = [tuple(str(arg).split(" ", 1)) for opcode, arg, _ in
              pickletools.genops(pickle.dumps(value, protocol=2)) if opcode.name == "GLOBAL"]
     return [f"{module}.{name}" for module, name in found
             if module == "__main__" or "<locals>" in name or "<lambda>" in name]
@@ -108,17 +108,21 @@ def write_spec(folder: Path, data: Dataset, factory: Callable[..., Any],
     payload = check_reaches_workers(**objects)
     spec = {"factory": factory, "objects": payload, "settings": settings,
             "fingerprint": data.fingerprint()}
-    _io.atomic_write(folder / SPEC_FILE,
-                     lambda tmp: Path(tmp).write_bytes(pickle.dumps(spec, protocol=_PROTOCOL)))
+    _io.atomic_write(folder / SPEC_FILE, lambda tmp: _save_bytes(tmp, pickle.dumps(
+        spec, protocol=_PROTOCOL)))
     return folder / SPEC_FILE
 
 
 def _save_npz(tmp: str, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> None:
     with open(tmp, "wb") as f:
-        np.savez(f, meta=np.array(json.dumps(meta)), **arrays)
+        np.savez(f, meta=np.array(json.dumps(meta)), **arrays)  # type: ignore[arg-type]
 
 
-def load_spec(path: Path) -> tuple[Callable[..., Any], dict[str, Any]]:
+def _save_bytes(tmp: str, payload: bytes) -> None:
+    Path(tmp).write_bytes(payload)
+
+
+def load_spec(path: str | os.PathLike[str]) -> tuple[Callable[..., Any], dict[str, Any]]:
     """Reads a spec written by `write_spec`: `(factory, keyword arguments)`.
 
     Raises:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
+from typing import Any
 
 import keras
 import keras_tuner as kt
@@ -120,8 +121,9 @@ class SearchStep:
         """The phase's tuner; a worker's takes its trials (and their space) from the chief."""
         if self.name in ctx.tuners:
             return ctx.tuners[self.name]
-        common = dict(objective=ctx.objective, directory=str(ctx.run_dir), project_name=self.name,
-                      seed=ctx.seed, executions_per_trial=ctx.executions_per_trial)
+        common: dict[str, Any] = dict(
+            objective=ctx.objective, directory=str(ctx.run_dir), project_name=self.name,
+            seed=ctx.seed, executions_per_trial=ctx.executions_per_trial)
         if self.name == "coarse":
             tuner = make_tuner("random", ctx.hypermodel, max_trials=ctx.coarse_trials,
                                defaults_first=ctx.defaults_first, **common)
@@ -129,7 +131,7 @@ class SearchStep:
             narrowed = None if worker else ctx.ensure("narrow").hyperparameters
             # Names the coarse phase never met (e.g. `units_2` when no coarse trial built a
             # third layer) are new entries: tuned over the hypermodel's own full range.
-            space = {} if worker else dict(hyperparameters=narrowed)
+            space: dict[str, Any] = {} if worker else dict(hyperparameters=narrowed)
             if ctx.fine_tuner == "hyperband":
                 tuner = make_tuner("hyperband", ctx.hypermodel, max_epochs=ctx.max_epochs,
                                    factor=ctx.factor, **space, **common)
