@@ -153,7 +153,7 @@ class OracleServer:
         cluster: The chief's `Cluster` (address, timeouts).
         config: The run's settings (`CoarseToFine.config()`); a worker whose
             settings differ is refused, with the differences named.
-        write: Where progress lines go. Defaults to the `tunekit.chief`
+        write: Where progress lines go. Defaults to the `tunekit.distribute.chief`
             logger (INFO).
     """
 

@@ -62,7 +62,7 @@ class ChiefConnection:
     Args:
         cluster: This worker's `Cluster` (chief address, its id, timeouts).
         config: The run's settings, checked by the chief.
-        write: Where messages go. Defaults to the `tunekit.worker` logger
+        write: Where messages go. Defaults to the `tunekit.distribute.worker` logger
             (WARNING; the command line prints those on stderr).
     """
 
