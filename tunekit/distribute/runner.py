@@ -15,6 +15,7 @@ This module imports no gRPC: the chief's modules load when a chief starts.
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -118,6 +119,8 @@ class ChiefRunner:
         """Serves the oracle on the cluster's port and starts the local workers (once)."""
         if self.server is not None:
             return self
+        # gRPC's fork handlers only warn when the chief starts its workers (read at import).
+        os.environ.setdefault("GRPC_ENABLE_FORK_SUPPORT", "false")
         from tunekit.distribute.chief import OracleServer  # noqa: PLC0415 (gRPC)
         from tunekit.distribute.supervisor import LocalWorkers  # noqa: PLC0415
 
