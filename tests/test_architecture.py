@@ -1,4 +1,11 @@
-"""Imports flow one way: data -> hypermodel -> tuner -> narrowing -> ... -> CLI."""
+"""Imports flow one way: data -> tuners -> narrowing -> steps -> workflow -> CLI.
+
+`distribute/` (KerasTuner's chief/worker engine) sits beside `steps/`: the
+workflow reaches it only through `tunekit.distribute.runner.PhaseRunner`, and
+nothing outside it speaks gRPC. The results and plots modules come before the
+steps because the evaluate step writes the report with them; they read a run
+folder and know nothing of the workflow.
+"""
 
 from __future__ import annotations
 
@@ -10,43 +17,101 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-# Each module may import only modules listed before it (private helpers excepted).
-ORDER = ["errors", "params", "stats", "_native_logs", "interrupts", "data", "objectives", "outputs", "regression",
-         "hypermodel_specs", "cluster", "backends", "tensorboard", "fitting", "tuners",
-         "narrowed_space", "narrowing", "manifest", "progress", "chief", "worker",
-         "supervisor", "results", "retraining", "plots", "report", "workflow", "coarse_to_fine"]
+PACKAGE = ROOT / "tunekit"
+PRIVATE = {"_io", "_faults", "_log", "_kerastuner"}  # helpers any module may use
+# Packages that are one unit of the order: their files may import each other.
+UNITS = {"data", "plots", "stats"}
+# Each module may import only modules listed before it (private helpers excepted). A
+# subpackage's `__init__` is listed by the package's name, after its modules.
+ORDER = [
+    "errors", "params", "stats", "_native_logs", "interrupts", "processes", "data",
+    "image_streams", "objectives", "outputs", "regression", "model_size",
+    "hypermodel_specs", "backends", "tensorboard", "fitting", "tuners", "narrowed_space",
+    "narrowing", "manifest", "progress", "results", "retraining", "plots", "report",
+    # beside each other: how a phase runs, and the steps of a run
+    "distribute.cluster", "distribute.protos", "distribute.spec", "distribute.supervisor",
+    "distribute.chief", "distribute.worker", "distribute.runner", "distribute.launch",
+    "distribute.worker_main", "distribute",
+    "steps.base", "steps.check", "steps.search", "steps.narrow", "steps.retrain",
+    "steps.evaluate", "steps",
+    "workflow", "coarse_to_fine",
+]
 
 
-def _tunekit_imports(path: Path) -> set[str]:
-    found = set()
-    for node in ast.walk(ast.parse(path.read_text())):
-        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("tunekit"):
-            if node.module == "tunekit":
-                found |= {alias.name for alias in node.names}
-            else:
-                found.add(node.module.split(".")[1])
-        elif isinstance(node, ast.Import):
-            found |= {a.name.split(".")[1] for a in node.names if a.name.startswith("tunekit.")}
+def _module_name(path: Path) -> str:
+    parts = list(path.relative_to(PACKAGE).with_suffix("").parts)
+    if parts[0] in UNITS:
+        return parts[0]
+    if parts[-1] == "__init__":
+        parts = parts[:-1]
+    return ".".join(parts)
+
+
+def _modules() -> dict[str, list[Path]]:
+    """Every module of the package (subpackages walked), by dotted name without `tunekit.`.
+
+    A package of `UNITS` is one entry holding all its files.
+    """
+    found: dict[str, list[Path]] = {}
+    for path in sorted(PACKAGE.rglob("*.py")):
+        if "__pycache__" not in path.parts:
+            found.setdefault(_module_name(path), []).append(path)
     return found
 
 
-def _files(module: str) -> list[Path]:
-    """A module's file, or every file of a package (e.g. `tunekit/plots/`)."""
-    package = ROOT / "tunekit" / module
-    return sorted(package.glob("*.py")) if package.is_dir() else [package.with_suffix(".py")]
+def _imports(path: Path) -> list[str]:
+    """Every module named by an import statement in `path` (function bodies included)."""
+    names = []
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.append(node.module)
+            names += [f"{node.module}.{alias.name}" for alias in node.names]
+        elif isinstance(node, ast.Import):
+            names += [alias.name for alias in node.names]
+    return names
+
+
+def _tunekit_imports(paths: Path | list[Path]) -> set[str]:
+    """The tunekit modules `paths` import, as `ORDER` names them."""
+    known = set(_modules())
+    found = set()
+    names = [n for p in ([paths] if isinstance(paths, Path) else paths) for n in _imports(p)]
+    for name in names:
+        if name == "tunekit" or not name.startswith("tunekit."):
+            continue
+        dotted = name.removeprefix("tunekit.")
+        # `from tunekit.steps.base import X` names `steps.base.X`: keep the longest module.
+        while dotted and dotted not in known:
+            dotted = dotted.rpartition(".")[0]
+        if dotted:
+            found.add(dotted)
+    return found
 
 
 def test_every_module_is_placed_in_the_order():
-    modules = {p.stem for p in (ROOT / "tunekit").glob("*.py")}
-    modules |= {p.parent.name for p in (ROOT / "tunekit").glob("*/__init__.py")}
-    assert modules - {"__init__", "_io", "_faults", "_log"} == set(ORDER)
+    modules = set(_modules()) - {""} - PRIVATE
+    assert modules == set(ORDER), (sorted(modules - set(ORDER)), sorted(set(ORDER) - modules))
 
 
 @pytest.mark.parametrize("module", ORDER)
 def test_no_module_reaches_back_upstream(module):
-    allowed = set(ORDER[:ORDER.index(module)]) | {"_io", "_faults", "_log", module}
-    imported = set().union(*(_tunekit_imports(path) for path in _files(module)))
+    allowed = set(ORDER[:ORDER.index(module)]) | PRIVATE
+    imported = _tunekit_imports(_modules()[module]) - {module}
     assert imported <= allowed, f"tunekit.{module} imports {sorted(imported - allowed)}"
+
+
+def test_only_distribute_speaks_grpc():
+    for name, paths in _modules().items():
+        uses_grpc = any(m == "grpc" or m.startswith("grpc.") for p in paths for m in _imports(p))
+        assert name.startswith("distribute") or not uses_grpc, f"tunekit.{name} imports grpc"
+
+
+def test_the_workflow_holds_no_server_supervisor_or_worker_loop():
+    text = (PACKAGE / "workflow.py").read_text()
+    for name in ("OracleServer", "LocalWorkers", "ChiefConnection", "oracle_server",
+                 "supervisor", "def work("):
+        assert name not in text, name
+    assert "supervisor" not in (PACKAGE / "report.py").read_text()
 
 
 def test_hypermodels_never_import_tunekit():
@@ -55,7 +120,8 @@ def test_hypermodels_never_import_tunekit():
 
 
 def test_light_modules_and_cli_help_do_not_load_keras():
-    code = ("import sys, tunekit, tunekit.data, tunekit.backends, tunekit.coarse_to_fine; "
-            "import tunekit.params; "
-            "assert 'keras' not in sys.modules and 'tensorflow' not in sys.modules")
+    code = ("import sys, tunekit, tunekit.data, tunekit.backends, tunekit.coarse_to_fine, "
+            "tunekit.distribute, tunekit.params, tunekit.stats; "
+            "assert 'keras' not in sys.modules and 'tensorflow' not in sys.modules; "
+            "assert 'grpc' not in sys.modules")
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)

@@ -20,7 +20,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from tunekit.cluster import PortInUseError, check_port_free, cluster_from, split_tuner_id
+from tunekit.distribute.cluster import (PortInUseError, check_port_free, cluster_from,
+                                        split_tuner_id)
 
 TINY = ["--coarse-trials", "6", "--coarse-epochs", "1", "--top", "3", "--final-epochs", "1",
         "--backend", "tensorflow"]
@@ -293,3 +294,105 @@ def test_killed_chief_takes_its_local_workers_down_and_a_rerun_resumes(tmp_path,
     coarse = _assert_each_trial_ran_once(run_dir, "coarse", 6)
     assert all(coarse[k] == v for k, v in before.items())
     _assert_each_trial_ran_once(run_dir, "fine", 2)
+
+
+# -- from Python: CoarseToFine(..., workers=N) ---------------------------------------------
+
+def _build_in_main(hp):  # made to look as if defined in __main__ (a script or a notebook)
+    raise AssertionError("never built: refused before any trial")
+
+
+def _unreachable_cases(monkeypatch):
+    import keras
+
+    from hypermodels import MnistDenseHyperModel
+
+    main = sys.modules["__main__"]
+    _build_in_main.__module__ = "__main__"
+    monkeypatch.setattr(main, "_build_in_main", _build_in_main, raising=False)
+
+    def local_build(hp):
+        raise AssertionError("never built")
+
+    holder = MnistDenseHyperModel()
+    holder.preprocess = _build_in_main  # an importable class holding a __main__ function
+    return [
+        ("hypermodel", _build_in_main, {}, "__main__._build_in_main"),
+        ("hypermodel", local_build, {}, "cannot be pickled"),
+        ("hypermodel", lambda hp: None, {}, "cannot be pickled"),
+        ("hypermodel", holder, {}, "__main__._build_in_main"),
+        ("callbacks", MnistDenseHyperModel(),
+         {"callbacks": [keras.callbacks.LambdaCallback(on_epoch_end=lambda *a: None)]},
+         "cannot be pickled"),
+    ]
+
+
+def test_workers_refuse_what_a_worker_process_cannot_rebuild(tmp_path, digits_small,
+                                                             monkeypatch):
+    """Before any trial and before anything is written: a UsageError naming workers=."""
+    from tunekit import CoarseToFine, TunekitError
+
+    for argument, hypermodel, extra, reason in _unreachable_cases(monkeypatch):
+        with pytest.raises(TunekitError) as info:
+            CoarseToFine(hypermodel, digits_small, directory=tmp_path, project_name="p",
+                         coarse_trials=3, workers=2, **extra)
+        message = str(info.value)
+        assert isinstance(info.value, ValueError)
+        assert message.startswith("workers=: ") and f"`{argument}`" in message, message
+        assert reason in message and "workers=1" in message, message
+        assert not (tmp_path / "p").exists()
+    for bad in (0, -1, True, 2.0):
+        with pytest.raises(ValueError, match=r"`workers` must be a positive int.*workers="):
+            CoarseToFine(_dense(), digits_small, directory=tmp_path, workers=bad)
+
+
+def _dense():  # noqa: N802 - a short alias for the table above
+    from hypermodels import MnistDenseHyperModel
+
+    return MnistDenseHyperModel()
+
+
+def test_the_worker_spec_round_trips_data_and_hypermodel(tmp_path, digits_small):
+    """What local workers rebuild the run from: same data fingerprint, same settings."""
+    from hypermodels import MnistDenseHyperModel
+    from tunekit import CoarseToFine
+    from tunekit.distribute.launch import local_chief
+    from tunekit.distribute.spec import load_spec
+
+    run = CoarseToFine(MnistDenseHyperModel(name="dense64"), digits_small, directory=tmp_path,
+                       project_name="p", coarse_trials=3, seed=4, fine_tuner="bayesian",
+                       top=2, workers=2)
+    runner = local_chief(run, 2, run._worker_objects)  # writes the spec, starts nothing
+    assert runner.server is None and runner.worker_command[-1].endswith("spec.pkl")
+    factory, kwargs = load_spec(runner.worker_command[-1])
+    rebuilt = factory(**kwargs)
+    assert factory is CoarseToFine and rebuilt.workers == 1
+    assert rebuilt.config() == run.config()  # what the chief checks at a worker's hello
+    assert rebuilt.run_dir.resolve() == run.run_dir.resolve()
+    assert rebuilt.data.fingerprint() == digits_small.fingerprint()
+
+
+@pytest.mark.slow
+def test_workers_from_python_run_every_trial_on_two_local_workers(tmp_path, digits_small):
+    from hypermodels import MnistDenseHyperModel
+    from tunekit import CoarseToFine
+
+    run = CoarseToFine(MnistDenseHyperModel(), digits_small, directory=tmp_path,
+                       project_name="p", coarse_trials=3, coarse_epochs=1,
+                       fine_tuner="bayesian", fine_trials=2, max_epochs=1, final_epochs=1,
+                       workers=2)
+    result = run.run()
+    run_dir = tmp_path / "p"
+    report = json.loads((run_dir / "report.json").read_text())
+    assert report["distributed"]["local_workers"] == 2
+    assert report["distributed"]["workers_seen"] == ["local0", "local1"]
+    for phase, expected in (("coarse", 3), ("fine", 2)):
+        oracle = json.loads((run_dir / phase / "oracle.json").read_text())
+        trials = _trials(run_dir / phase)
+        assert len(trials) == expected and sorted(oracle["end_order"]) == sorted(trials)
+    for worker in ("local0", "local1"):
+        log = (run_dir / "workers" / f"{worker}.log").read_text()
+        assert "the chief has no more trials; done." in log, log[-2000:]
+    assert 0.0 <= result.test_metrics["accuracy"] <= 1.0
+    # The workers are gone and the port is closed once run() returns.
+    assert run.runner.facts() is None

@@ -27,11 +27,13 @@ ROOT = Path(__file__).resolve().parents[1]
 
 # Where each error was defined before tunekit.errors: those imports keep working.
 OLD_HOMES = {
-    "StateFileError": "tunekit._io", "PortInUseError": "tunekit.cluster",
+    "StateFileError": "tunekit._io", "PortInUseError": "tunekit.distribute.cluster",
     "UsageError": "tunekit.hypermodel_specs", "RunConfigError": "tunekit.manifest",
     "RunLockedError": "tunekit.manifest", "NoCompletedTrialsError": "tunekit.workflow",
-    "WorkerLostError": "tunekit.chief", "WorkerCrashError": "tunekit.supervisor",
-    "ChiefUnreachableError": "tunekit.worker", "WorkerRefusedError": "tunekit.worker",
+    "WorkerLostError": "tunekit.distribute.chief",
+    "WorkerCrashError": "tunekit.distribute.supervisor",
+    "ChiefUnreachableError": "tunekit.distribute.worker",
+    "WorkerRefusedError": "tunekit.distribute.worker",
     "Interrupted": "tunekit.interrupts",
 }
 

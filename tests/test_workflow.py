@@ -323,3 +323,22 @@ def test_every_file_of_a_run_honours_the_umask(request, run_fixture, mask):
             "plots/training_curves.png", "coarse/oracle.json", "coarse/trial_0/trial.json",
             "coarse/tuner0.json"} <= set(modes)
     assert {name: mode for name, mode in modes.items() if mode != oct(0o666 & ~mask)} == {}
+
+
+def test_the_run_is_a_loop_of_steps_the_manifest_records(finished):
+    """Each step has a name, its inputs and its outputs; the manifest keeps the plan."""
+    run, result = finished
+    manifest = json.loads((run.run_dir / "manifest.json").read_text())
+    assert [s["name"] for s in manifest["plan"]] == [s.name for s in run.steps] == [
+        "coarse", "narrow", "fine", "retrain", "evaluate"]
+    plan = {s["name"]: s for s in manifest["plan"]}
+    assert plan["narrow"] == {"name": "narrow", "requires": ["coarse"],
+                              "outputs": ["narrowed_space.json"]}
+    assert plan["retrain"]["outputs"] == ["best_model.keras", "best_hyperparameters.json"]
+    assert plan["evaluate"]["requires"] == ["retrain"]
+    assert all(manifest["steps"][s]["status"] == "done" for s in plan)
+    for step in manifest["plan"]:  # every output a step declares is there
+        assert all((run.run_dir / name).exists() for name in step["outputs"])
+    # One process ran the trials: the workflow's runner is the local one, and says so.
+    assert run.runner.facts() is None
+    assert json.loads((run.run_dir / "report.json").read_text())["distributed"] is None

@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from tunekit import _io, _native_logs, interrupts
-from tunekit.cluster import apply_process_limits, limits_env, worker_cores
+from tunekit.processes import apply_process_limits, limits_env, worker_cores
 from tunekit.hypermodel_specs import BUILTIN_HYPERMODELS, module_file
 
 __all__ = ["BACKENDS", "cache_key", "choose_backend", "enable_jax_compilation_cache", "probe",

@@ -20,13 +20,14 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from tunekit import _log, _native_logs, interrupts
-from tunekit.cluster import (DEFAULT_CHIEF_TIMEOUT, DEFAULT_WORKER_TIMEOUT, ENV_VARS, Cluster,
-                             apply_process_limits, check_port_free, cluster_from)
+from tunekit.distribute.cluster import (DEFAULT_CHIEF_TIMEOUT, DEFAULT_WORKER_TIMEOUT, ENV_VARS,
+                                        check_port_free, cluster_from)
 from tunekit.errors import TunekitError, UsageError
 from tunekit.hypermodel_specs import check_spec, resolve_hypermodel
 from tunekit.manifest import check_run_location, check_writable
 from tunekit.objectives import describe_objective, parse_objective
 from tunekit.params import PARAMETERS, POSITIVE_INT, Boolean, Interval, Param
+from tunekit.processes import apply_process_limits
 
 QUICK = dict(coarse_trials=4, coarse_epochs=1, fine_trials=4, max_epochs=3, final_epochs=2)
 QUICK_DATA = dict(num_train=5000, num_val=1000)
@@ -367,10 +368,15 @@ def _main(args: argparse.Namespace, argv: list[str], resume: str) -> int:
             run = CoarseToFine(make_hypermodel(data), data, **_workflow_kwargs(args))
             run.backend_choice = backend
             if cluster.role == "worker":
-                return _work(run, cluster, resume)
+                from tunekit.distribute.launch import work
+
+                return work(run, cluster, resume, message=cli_message)
             run.open()  # checks and locks the run folder before any training
             if cluster.role == "chief":
-                _start_chief(run, cluster, argv, backend["backend"], quiet=args.quiet)
+                from tunekit.distribute.launch import cli_chief
+
+                run.runner = cli_chief(run, cluster, argv, backend["backend"],
+                                       quiet=args.quiet).start()
         except (ValueError, TypeError, RuntimeError, OSError) as e:
             print(f"error: {cli_message(e)}", file=sys.stderr)
             return 2
@@ -391,80 +397,12 @@ def _main(args: argparse.Namespace, argv: list[str], resume: str) -> int:
                   f"and resume with:\n  {resume}", file=sys.stderr)
             return 1
         finally:
-            run.close()
-        _stop_chief(run, wait=10.0)  # workers leave once told there are no more trials
+            run.close()  # and its chief, if any: workers leave once told there is nothing left
         print(_summary(result), flush=True)
         return 0
     finally:
         if run is not None:
-            _stop_chief(run, wait=0.0)
-
-
-def _start_chief(run, cluster: Cluster, argv: Sequence[str], backend: str, *,
-                 quiet: bool) -> None:
-    """Serves the run's oracles on the cluster's port and starts the local workers."""
-    from tunekit.chief import OracleServer
-    from tunekit.supervisor import LocalWorkers
-
-    run.oracle_server = OracleServer(cluster, run.config()).start()
-    if not quiet:
-        print(f"Chief: serving KerasTuner's oracle on {run.oracle_server.address} (no "
-              "authentication: keep it on a private network).", flush=True)
-    if cluster.workers:
-        worker_argv = [a for a in argv if a != "--overwrite"]
-        run.supervisor = LocalWorkers(cluster, worker_argv, run.run_dir / "workers",
-                                      backend=backend).start()
-
-
-def _stop_chief(run, *, wait: float) -> None:
-    """Tells workers there is nothing left, stops local ones (after `wait` s), closes the port."""
-    if run.oracle_server is not None:
-        run.oracle_server.finish()
-    if run.supervisor is not None:
-        run.supervisor.stop(timeout=wait)
-        run.supervisor = None
-    if run.oracle_server is not None:
-        run.oracle_server.stop()
-        run.oracle_server = None
-
-
-def _work(run, cluster: Cluster, resume: str) -> int:
-    """A worker's whole life: greet the chief, run its trials, exit when it has none."""
-    from tunekit.worker import ChiefConnection, ChiefUnreachableError, WorkerRefusedError
-
-    connection = ChiefConnection(cluster, run.config())
-    try:
-        connection.hello()
-    except WorkerRefusedError as e:
-        print(f"error: worker {cluster.tuner_id}: {cli_message(e)}", file=sys.stderr)
-        return 2
-    except ChiefUnreachableError as e:
-        print(f"error: {cli_message(e)}", file=sys.stderr)
-        return 1
-    connection.start_heartbeat()
-    print(f"Worker {cluster.tuner_id}: joined the chief at {cluster.address}; run folder "
-          f"{run.run_dir} (never deleted by a worker).", flush=True)
-    try:
-        run.work(connection)
-    except (KeyboardInterrupt, interrupts.Interrupted) as e:
-        print(f"\nworker {cluster.tuner_id} interrupted; its trial goes back to the chief's "
-              f"queue when it restarts:\n  {resume}", file=sys.stderr)
-        return e.exit_code if isinstance(e, interrupts.Interrupted) else 130
-    except Exception as e:  # noqa: BLE001 (reported: exit code 1)
-        import grpc
-
-        if isinstance(e, grpc.RpcError):
-            print(f"error: {connection.lost_message(e, waited=False)}\n  {resume}",
-                  file=sys.stderr)
-        else:
-            print(f"error: worker {cluster.tuner_id} failed: {type(e).__name__}: "
-                  f"{cli_message(e)}",
-                  file=sys.stderr)
-        return 1
-    finally:
-        connection.close()
-    print(f"Worker {cluster.tuner_id}: the chief has no more trials; done.", flush=True)
-    return 0
+            run.runner.close()
 
 
 if __name__ == "__main__":

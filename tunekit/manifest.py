@@ -18,6 +18,7 @@ import os
 import shutil
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -164,6 +165,18 @@ class RunManifest:
 
     def is_done(self, name: str) -> bool:
         return self.step(name).get("status") == "done"
+
+    def record_steps(self, steps: Sequence[Any]) -> None:
+        """Records the run's plan: each step's `name`, `requires` and `outputs`, in order.
+
+        Args:
+            steps: `tunekit.steps.Step` objects.
+        """
+        plan = [{"name": s.name, "requires": list(s.requires), "outputs": list(s.outputs)}
+                for s in steps]
+        if self.state.get("plan") != plan:
+            self.state["plan"] = plan
+            self.save()
 
     def mark(self, name: str, status: str, **info: Any) -> None:
         """Records that step `name` is `status` ("running" or "done"), with `info`."""

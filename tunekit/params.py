@@ -299,6 +299,8 @@ PARAMETERS: dict[str, Param] = {p.name: p for p in [
           "--overwrite"),
     Param("verbose", (Interval("int", 0), Boolean()), 1,
           "1 reports progress per trial, the narrowing and the retrain; 0 none."),
+    Param("workers", POSITIVE_INT, 1,
+          "Processes that run the trials: 1 this one; N > 1 a chief and N local workers."),
 ]}
 
 

@@ -19,18 +19,8 @@ from tunekit.tensorboard import log_images
 __all__ = ["write_report", "render_markdown"]
 
 
-def _distributed(run) -> dict[str, Any] | None:
-    """How the trials were run: `None` for one process, else the chief's facts."""
-    server = run.oracle_server
-    if server is None:
-        return None
-    workers = sorted(server.workers)
-    return {"chief": server.address, "workers_seen": workers,
-            "local_workers": len(run.supervisor.procs) if run.supervisor else 0,
-            "restarts": dict(run.supervisor.restarts) if run.supervisor else {}}
-
-
-def _report(run, model: keras.Model, num_trials: dict[str, int]) -> dict[str, Any]:
+def _report(run, model: keras.Model, num_trials: dict[str, int],
+            distributed: dict[str, Any] | None) -> dict[str, Any]:
     steps = run.manifest.state["steps"]
     retrain = steps["retrain"]
     chosen = _io.read_json(run.run_dir / "best_hyperparameters.json",
@@ -49,7 +39,7 @@ def _report(run, model: keras.Model, num_trials: dict[str, int]) -> dict[str, An
         "backend_choice": run.backend_choice or {"backend": keras.backend.backend(),
                                                  "source": "KERAS_BACKEND or Keras default"},
         "machine": {"platform": platform.platform(), "processor": platform.machine()},
-        "distributed": _distributed(run),
+        "distributed": distributed,
         "phases": {
             phase: {"trials": num_trials[phase], "best_trial_id": steps[phase]["best_trial_id"],
                     "best_score": steps[phase]["best_score"],
@@ -134,18 +124,23 @@ def _sample_images(x: np.ndarray, count: int = 8) -> np.ndarray:
     return np.clip(images, 0.0, 1.0)
 
 
-def write_report(run, model: keras.Model, y_pred: np.ndarray) -> dict[str, Any]:
+def write_report(run, model: keras.Model, y_pred: np.ndarray, *,
+                 distributed: dict[str, Any] | None = None) -> dict[str, Any]:
     """Writes `trials.csv`, `report.json`, `report.md`, the plots and final images of `run`.
 
     Args:
         run: The `CoarseToFine` whose retrain step is done.
         model: The saved final model.
         y_pred: Its predicted class per test sample (`tunekit.predict_classes`).
+        distributed: How the trials were run (`PhaseRunner.facts()`): `None`
+            for one process, else the chief's address, the workers seen, the
+            local workers and their restarts. Defaults to `None`.
     """
     frame = trials_dataframe(run.run_dir)
     _io.write_text(run.run_dir / "trials.csv", trials_csv(frame))
     num_trials = frame.groupby("phase").size().to_dict()
-    report = _report(run, model, {p: int(num_trials.get(p, 0)) for p in ("coarse", "fine")})
+    report = _report(run, model, {p: int(num_trials.get(p, 0)) for p in ("coarse", "fine")},
+                     distributed)
     data = run.data
     history = run.manifest.step("retrain").get("history", {})
     report["plots"] = plots.save_run_plots(

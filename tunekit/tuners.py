@@ -49,7 +49,7 @@ from tunekit.tensorboard import configure_trial_logdirs
 
 __all__ = ["TUNER_KINDS", "InterruptCheck", "TrialFacts", "declared_only", "end_failed_search",
            "kerastuner_seed",
-           "make_tuner", "quiet_condition_protos"]
+           "make_tuner"]
 
 TUNER_KINDS = ("random", "hyperband", "bayesian", "grid")
 EXTRA_METRICS = ("num_params", "epochs", "seconds")
@@ -295,31 +295,6 @@ def end_failed_search(oracle, trial, error: BaseException | None = None) -> None
             del oracle.ongoing_trials[tuner_id]
     oracle._save_trial(oracle.trials[trial.trial_id])
     oracle.save()
-
-
-def quiet_condition_protos() -> None:
-    """Removes a stray debug `print` from KerasTuner 1.4's `Parent.to_proto`.
-
-    Every conditional hyperparameter sent over gRPC printed its first parent
-    value on stdout, on the chief and on every worker. Same proto, no print.
-    """
-    from keras_tuner.src import protos
-    from keras_tuner.src.engine import conditions
-
-    if getattr(conditions.Parent.to_proto, "tunekit_quiet", False):
-        return
-
-    def to_proto(self):
-        proto = protos.get_proto()
-        first = self.values[0]
-        field = ("string_value" if isinstance(first, str) else "boolean_value"
-                 if isinstance(first, bool) else "int_value" if isinstance(first, int)
-                 else "float_value")
-        values = [proto.Value(**{field: v}) for v in self.values]
-        return proto.Condition(parent=proto.Condition.Parent(name=self.name, values=values))
-
-    to_proto.tunekit_quiet = True
-    conditions.Parent.to_proto = to_proto
 
 
 class DefaultsFirstRandomSearchOracle(kt.oracles.RandomSearchOracle):

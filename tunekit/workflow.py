@@ -1,12 +1,16 @@
-"""The coarse-to-fine workflow: coarse search, narrow, fine search, retrain, evaluate."""
+"""The coarse-to-fine workflow: a short loop over the steps of `tunekit.steps`.
+
+`CoarseToFine` holds a run's settings, its manifest and the steps' products;
+each step (`coarse`, `narrow`, `fine`, `retrain`, `evaluate`) is a small unit
+in `tunekit.steps` with a name, the steps it needs, the files it writes and
+how it resumes. Search phases run through a `tunekit.distribute.PhaseRunner`:
+in this process, or through a chief serving worker processes (`workers=N`).
+"""
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import os
-import tempfile
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,31 +21,26 @@ import keras_tuner as kt
 from keras_tuner.src.engine import hypermodel as hm_module
 from keras_tuner.src.engine import trial as trial_module
 
-from tunekit import _faults, _io, _log, interrupts
+from tunekit import _io, _log
 from tunekit.data import Dataset
-from tunekit.errors import (DataError, ModelSaveError, NoCompletedTrialsError, OutputShapeError,
-                            RetrainDivergedError, RunNotFinishedError)
-from tunekit.fitting import fit_hypermodel
+from tunekit.distribute.runner import LocalRunner, PhaseRunner
+from tunekit.errors import (DataError, NoCompletedTrialsError, RetrainDivergedError,
+                            RunNotFinishedError)
 from tunekit.manifest import STEPS, RunManifest, check_kerastuner_project, check_run_location
-from tunekit.narrowing import NarrowedSpace, is_usable, narrow_space
-from tunekit.outputs import check_output_shape, model_output_shape, predict_classes
+from tunekit.narrowing import NarrowedSpace
 from tunekit.objectives import resolve_objective
-from tunekit.params import (FINE_TUNERS, MIN_COARSE_TRIALS, FinalSchedule, FineTuner,
+from tunekit.params import (FINE_TUNERS, FinalSchedule, FineTuner,
                             NarrowingConfig, RetrainConfig, resolve_workflow_params)
-from tunekit.progress import PhaseProgress
-from tunekit.retraining import final_epochs, schedule_callbacks
-from tunekit.tensorboard import write_experiment
-from tunekit.tuners import HYPERBAND_EPOCHS, make_tuner
+from tunekit.steps import (BEST_HYPERPARAMETERS, BEST_MODEL, NARROWED_SPACE,
+                           Step, coarse_to_fine_steps, completed_trials,
+                           outputs_missing, select)
+from tunekit.steps.check import check_model
 
 __all__ = ["CoarseToFine", "Result", "FINE_TUNERS", "NoCompletedTrialsError",
-           "RetrainDivergedError", "RunNotFinishedError"]
+           "RetrainDivergedError", "RunNotFinishedError", "completed_trials"]
 
-NARROWED_SPACE = "narrowed_space.json"
-BEST_HYPERPARAMETERS = "best_hyperparameters.json"
-BEST_MODEL = "best_model.keras"
 # What each step after the searches writes; a done step whose file is gone runs again.
-STEP_OUTPUTS = {"narrow": (NARROWED_SPACE,), "retrain": (BEST_MODEL, BEST_HYPERPARAMETERS),
-                "evaluate": ("report.json", "report.md", "trials.csv")}
+STEP_OUTPUTS = {step.name: step.outputs for step in coarse_to_fine_steps() if step.outputs}
 
 _logger = logging.getLogger(__name__)
 
@@ -82,7 +81,7 @@ def _describe_hypermodel(hypermodel: Any) -> dict[str, Any]:
     """A JSON description identifying a hypermodel, for the run fingerprint."""
     target = hypermodel if callable(hypermodel) and not isinstance(
         hypermodel, kt.HyperModel) else type(hypermodel)
-    described = {"class": f"{target.__module__}.{target.__qualname__}"}
+    described: dict[str, Any] = {"class": f"{target.__module__}.{target.__qualname__}"}
     if isinstance(hypermodel, kt.HyperModel):
         for key, value in sorted(vars(hypermodel).items()):
             if not key.startswith("_") and isinstance(value, (int, float, str, bool, tuple)):
@@ -90,18 +89,12 @@ def _describe_hypermodel(hypermodel: Any) -> dict[str, Any]:
     return described
 
 
-def completed_trials(oracle) -> list[trial_module.Trial]:
-    """The oracle's COMPLETED trials with a finite score, best first."""
-    trials = [t for t in oracle.trials.values() if is_usable(t)]
-    reverse = oracle.objective.direction == "max"
-    return sorted(trials, key=lambda t: (-t.score if reverse else t.score, t.trial_id))
-
-
 class CoarseToFine:
     """Tunes a hypermodel coarse-to-fine and retrains the best model.
 
-    The steps, each a public method that runs its prerequisites first and is
-    skipped when already done (so a rerun resumes):
+    `run()` runs the steps in order and returns a `Result`; each step is also a
+    public method that runs the steps it needs first and is skipped when
+    already done, so a rerun resumes (see `tunekit.steps`):
 
     1. `coarse()`: a RandomSearch over the hypermodel's full space, in the
        KerasTuner project `<run>/coarse`.
@@ -109,35 +102,25 @@ class CoarseToFine:
        `narrowed_space.json`.
     3. `fine()`: Hyperband or BayesianOptimization over the narrowed space
        (`hyperparameters=`), in `<run>/fine`. A hyperparameter the coarse
-       phase never met (one only some builds declare, e.g. the units of a
-       third layer no coarse trial built) is tuned over the hypermodel's own
-       full range.
-    4. `retrain()`: the best configuration (the best fine trial, unless a
-       coarse trial scored better) rebuilt with `hypermodel.build(hp)` and
-       trained from scratch with `hypermodel.fit(hp, model, ...)` on
+       phase never met is tuned over the hypermodel's own full range.
+    4. `retrain()`: the best configuration (`select()`: the best fine trial,
+       unless a coarse trial scored better) rebuilt with `hypermodel.build(hp)`
+       and trained from scratch with `hypermodel.fit(hp, model, ...)` on
        train+validation, saved as `best_model.keras`.
-
-    A hypermodel's own `fit` may set `model.fit` keywords itself, as in
-    KerasTuner's documentation (`model.fit(*args, batch_size=hp.Choice(...),
-    **kwargs)`): its values win over tunekit's in every trial and in the
-    retrain, its callbacks are added to tunekit's, and the retrain records the
-    batch size and epochs `model.fit` received. A `fit` that sets `epochs`
-    decides the epochs of every trial and of the retrain; it is refused with
-    `fine_tuner="hyperband"` or an int `final_epochs`, at the first coarse
-    trial (see `tunekit.fitting` for the whole contract).
-
-    Progress lines (one per trial, the narrowing, the retrain) go to the
-    `"tunekit"` logger and, by default, are printed on stdout. In a notebook,
-    `logging.getLogger("tunekit").setLevel(logging.WARNING)` silences them;
-    a handler you add to that logger receives them instead. Failures tunekit
-    names raise a `tunekit.TunekitError` (see `tunekit.errors`), whose
-    messages name this constructor's keyword arguments.
     5. `evaluate()`: the saved model, loaded back, on the untouched test set;
        writes `trials.csv`, `report.json`, `report.md` and plots.
 
-    `run()` does all five and returns a `Result`. The run folder is
-    `<directory>/<project_name>`; its `manifest.json` records the
-    configuration, and a rerun with another configuration is refused.
+    A hypermodel's own `fit` may set `model.fit` keywords itself, as in
+    KerasTuner's documentation: its values win over tunekit's in every trial
+    and in the retrain. A `fit` that sets `epochs` is refused with
+    `fine_tuner="hyperband"` or an int `final_epochs`, at the first coarse
+    trial (see `tunekit.fitting` for the whole contract).
+
+    The run folder is `<directory>/<project_name>`; its `manifest.json`
+    records the configuration and each step's state, and a rerun with another
+    configuration is refused. Progress lines go to the `"tunekit"` logger;
+    failures tunekit names raise a `tunekit.TunekitError` whose messages name
+    this constructor's keyword arguments.
 
     Args:
         hypermodel: A `keras_tuner.HyperModel` or a `build(hp)` function.
@@ -202,6 +185,14 @@ class CoarseToFine:
         DataError: A class of the validation or test labels is missing from
             the training labels.
         RunConfigError: `directory` / `project_name` cannot hold a run.
+        workers: Processes that run the trials. 1 (default): this one. N > 1:
+            this process becomes a chief on 127.0.0.1 (a free port) serving
+            KerasTuner's oracle, and N local worker processes run the trials
+            (the same as the command line's `--workers N`). Workers rebuild
+            the run from `<run>/workers/`: the data as `data.npz`, the
+            hypermodel and `callbacks` pickled by reference, so they must be
+            importable (defined in a module, not in `__main__` or a notebook);
+            anything else raises `UsageError` before any trial.
 
     Example:
 
@@ -242,6 +233,7 @@ class CoarseToFine:
         verbose: int = 1,
         narrowing: NarrowingConfig | None = None,
         retrain: RetrainConfig | None = None,
+        workers: int = 1,
     ) -> None:
         if not (isinstance(hypermodel, kt.HyperModel) or callable(hypermodel)):
             raise TypeError(
@@ -267,7 +259,7 @@ class CoarseToFine:
             max_epochs=max_epochs, factor=factor, top=top, margin=margin,
             final_epochs=final_epochs, final_schedule=final_schedule, batch_size=batch_size,
             executions_per_trial=executions_per_trial, seed=seed, overwrite=overwrite,
-            verbose=verbose), narrowing=narrowing, retrain=retrain)
+            verbose=verbose, workers=workers), narrowing=narrowing, retrain=retrain)
         self.hypermodel = hm_module.get_hypermodel(hypermodel)
         self._hypermodel_description = _describe_hypermodel(hypermodel)
         self.data = data
@@ -292,385 +284,50 @@ class CoarseToFine:
         self.seed: int = settings["seed"]
         self.overwrite: bool = settings["overwrite"]
         self.verbose: int | bool = settings["verbose"]
+        self.workers: int = settings["workers"]
         self.backend_choice: dict[str, Any] | None = None  # set by the CLI's --backend
-        # Distributed chief: a tunekit.chief.OracleServer hands trials to workers, and
-        # a tunekit.supervisor.LocalWorkers (if any) keeps local ones running.
-        self.oracle_server = None
-        self.supervisor = None
+        self.steps: tuple[Step, ...] = coarse_to_fine_steps()
+        self.tuners: dict[str, kt.Tuner] = {}
+        self._products: dict[str, Any] = {}
         self._manifest: RunManifest | None = None
         self._model_checked = False
-        self._tuners: dict[str, kt.Tuner] = {}
-        self._experiment_names: set[str] | None = None
-        self.narrowed: NarrowedSpace | None = None
-        self.model: keras.Model | None = None
+        # How search phases run: here, or (workers > 1) through a chief; see tunekit.distribute.
+        self.runner: PhaseRunner = LocalRunner()
+        if workers > 1:
+            from tunekit.distribute.spec import check_reaches_workers  # noqa: PLC0415
 
-    # -- configuration and state -------------------------------------------------
+            check_reaches_workers(hypermodel=hypermodel, callbacks=self.callbacks)
+            self._worker_objects = {"hypermodel": hypermodel, "callbacks": self.callbacks}
 
-    def config(self) -> dict[str, Any]:
-        """The settings that define this run (compared on resume)."""
-        return {
-            "hypermodel": self._hypermodel_description,
-            "data": self.data.fingerprint(),
-            "objective": self.objective.name,
-            "direction": self.objective.direction,
-            "coarse_trials": self.coarse_trials,
-            "coarse_epochs": self.coarse_epochs,
-            "defaults_first": self.defaults_first,
-            "fine_tuner": self.fine_tuner,
-            "fine_trials": self.fine_trials if self.fine_tuner == "bayesian" else None,
-            "max_epochs": self.max_epochs,
-            "factor": self.factor if self.fine_tuner == "hyperband" else None,
-            "top": self.top,
-            "margin": self.margin,
-            "final_epochs": self.final_epochs,
-            "final_schedule": self.final_schedule,
-            "batch_size": self.batch_size,
-            "executions_per_trial": self.executions_per_trial,
-            "seed": self.seed,
-        }
+    # -- the steps ---------------------------------------------------------------
 
-    @property
-    def manifest(self) -> RunManifest:
-        """The run's manifest, opened (and locked) on first use."""
-        if self._manifest is None:
-            if not (self.run_dir / "manifest.json").is_file():
-                self.check_model()  # a model that cannot fit the data leaves nothing on disk
-            manifest = RunManifest.open(self.run_dir, self.config(), overwrite=self.overwrite)
-            self.overwrite = False  # only the first open of this object starts over
-            try:
-                self._check_saved_state()
-                self._redo_steps_with_missing_outputs(manifest)
-            except BaseException:
-                manifest.release()
-                raise
-            self._manifest = manifest
-        return self._manifest
+    def ensure(self, name: str) -> Any:
+        """The product of step `name`, running it (and the steps it needs) first if need be."""
+        if name not in self._products:
+            step = next(s for s in self.steps if s.name == name)
+            if self.workers > 1 and isinstance(self.runner, LocalRunner) and name in (
+                    "coarse", "fine") and not self.manifest.is_done(name):
+                self._start_workers()
+            self._products[name] = step.ensure(self)
+        return self._products[name]
 
-    def _redo_steps_with_missing_outputs(self, manifest: RunManifest) -> None:
-        """Marks a done step whose output file is gone (and every step after it) to run again.
+    def _start_workers(self) -> None:
+        """Makes this process the chief of `workers` local worker processes."""
+        from tunekit.distribute.launch import local_chief  # noqa: PLC0415
 
-        A deleted `best_model.keras` (or narrowing, or report) would otherwise
-        make every rerun fail the same way. The searches keep their trials.
-        """
-        for i, step in enumerate(STEPS):
-            missing = [name for name in STEP_OUTPUTS.get(step, ())
-                       if manifest.is_done(step) and not (self.run_dir / name).exists()]
-            if missing:
-                redo = [s for s in STEPS[i:] if s in STEP_OUTPUTS and manifest.is_done(s)]
-                for later in redo:
-                    manifest.mark(later, "running")
-                self._say(f"{', '.join(missing)} missing from {self.run_dir}: running "
-                          f"{', '.join(redo)} again.")
-                return
-
-    def _check_saved_state(self) -> None:
-        """Refuses to resume from corrupt state files, naming them; changes nothing."""
-        for phase in ("coarse", "fine"):
-            check_kerastuner_project(self.run_dir / phase)
-        for name in (NARROWED_SPACE, BEST_HYPERPARAMETERS, "report.json"):
-            if (self.run_dir / name).exists():
-                _io.read_json(self.run_dir / name, what=name)
-
-    def open(self) -> RunManifest:
-        """Checks the model against the data, then opens the run folder.
-
-        Opening checks, locks and (re)loads the manifest. Every step does this
-        itself; call it to surface a model whose output does not fit the data
-        (see `check_model`) and configuration, lock and corrupt-state errors
-        before any training.
-        """
-        self.check_model()
-        return self.manifest
-
-    def check_model(self) -> None:
-        """Checks, before any training, that the hypermodel's output fits the data.
-
-        Builds the model once with default hyperparameters (a lazily built model
-        is called on two training samples) and checks its output against
-        `data.num_classes` (see `tunekit.outputs.check_output_shape`). A model
-        that cannot be built or run here is left to its trials, which report
-        why; so is a model with several outputs.
-
-        Raises:
-            OutputShapeError (a `ValueError`): Naming the output width and the
-                number of classes.
-        """
-        if self._model_checked:
-            return
-        try:
-            model = self.hypermodel.build(kt.HyperParameters())
-        except Exception:  # noqa: BLE001 - the trials report build errors with their trial
-            model = None
-        shape = None if model is None else model_output_shape(model, self.data.x_train[:2])
-        if shape is not None:
-            self._check_round_trip(model)
-        del model
-        keras.backend.clear_session()
-        if shape is not None:
-            try:
-                check_output_shape(
-                    shape, self.data.num_classes,
-                    what="`hypermodel` (built with its default hyperparameters) builds a "
-                         "model that")
-            except ValueError as e:
-                if not hasattr(self.hypermodel, "num_classes"):
-                    raise
-                name = type(self.hypermodel).__name__
-                raise OutputShapeError(f"{e} For {name}, pass num_classes={self.data.num_classes} "
-                                 "(and the data's input_shape).") from None
-        self._model_checked = True
-
-    def _check_round_trip(self, model: keras.Model) -> None:
-        """Raises `ModelSaveError` unless `model` survives `.keras` save and safe load.
-
-        The final model is saved and loaded back to be tested, so a model that
-        cannot make that trip (e.g. an unregistered custom metric or layer)
-        would fail only after the whole search, and on every rerun.
-        """
-        with tempfile.TemporaryDirectory(prefix="tunekit-check-") as folder:
-            path = os.path.join(folder, "model.keras")
-            try:
-                model.save(path)
-                keras.models.load_model(path, safe_mode=True)
-            except OSError:
-                return  # the disk, not the model: the run's own writes will name the file
-            except Exception as e:  # noqa: BLE001 - any failure gets the same advice
-                reason = (str(e).strip().splitlines() or [type(e).__name__])[-1]
-                raise ModelSaveError(
-                    "`hypermodel` builds a model that cannot be saved as a .keras file and "
-                    f"loaded back with safe_mode=True ({type(e).__name__}: {reason}). tunekit "
-                    "saves the final model and tests the file it saved: register custom "
-                    "objects (layers, metrics, losses) with "
-                    "@keras.saving.register_keras_serializable().") from None
-
-    def close(self) -> None:
-        """Releases the run's lock; a later step reopens it."""
-        if self._manifest is not None:
-            self._manifest.release()
-            self._manifest = None
-
-    def _say(self, text: str) -> None:
-        """Logs a progress line (`tunekit.workflow`, INFO) unless `verbose=0`."""
-        if self.verbose:
-            _log.show_progress()
-            _logger.info(text)
-
-    # -- phases ------------------------------------------------------------------
-
-    def _tuner(self, phase: str, *, worker: bool = False) -> kt.Tuner:
-        """The phase's tuner; a worker's takes its trials (and their space) from the chief."""
-        if phase in self._tuners:
-            return self._tuners[phase]
-        common = dict(
-            objective=self.objective,
-            directory=str(self.run_dir),
-            project_name=phase,
-            seed=self.seed,
-            executions_per_trial=self.executions_per_trial,
-        )
-        if phase == "coarse":
-            tuner = make_tuner("random", self.hypermodel, max_trials=self.coarse_trials,
-                               defaults_first=self.defaults_first, **common)
-        else:
-            narrowed = None if worker else self.narrow().hyperparameters
-            # Names the coarse phase never met (e.g. `units_2` when no coarse trial built a
-            # third layer) are new entries: tuned over the hypermodel's own full range.
-            space = {} if worker else dict(hyperparameters=narrowed)
-            if self.fine_tuner == "hyperband":
-                tuner = make_tuner("hyperband", self.hypermodel, max_epochs=self.max_epochs,
-                                   factor=self.factor, **space, **common)
-            else:
-                initial = 1 if worker else self._num_initial_points(narrowed)
-                tuner = make_tuner("bayesian", self.hypermodel, max_trials=self.fine_trials,
-                                   num_initial_points=initial, **space, **common)
-        tuner.tunekit_refused_fit_args = self._refused_fit_args()
-        self._tuners[phase] = tuner
-        return tuner
-
-    def _refused_fit_args(self) -> dict[str, str]:
-        """`model.fit` keywords the hypermodel's own `fit` may not set in this run.
-
-        A `fit` that sets `epochs` decides the epochs of every trial and of the
-        retrain; that cannot be with Hyperband (its budget is epochs) or with
-        an explicit `final_epochs`. Refused from the first coarse trial on,
-        before any training, rather than after the coarse phase.
-        """
-        if self.fine_tuner == "hyperband":
-            return {"epochs": HYPERBAND_EPOCHS, "initial_epoch": HYPERBAND_EPOCHS}
-        if self.final_epochs != "auto":
-            return {"epochs": (
-                f"final_epochs={self.final_epochs} sets the epochs of the retrain. Remove "
-                "`epochs` from the hypermodel's fit, or leave final_epochs='auto': the "
-                "retrain then trains the epochs the fit sets.")}
-        return {}
-
-    def _num_initial_points(self, space: kt.HyperParameters) -> int:
-        """Random points before the Gaussian process takes over.
-
-        KerasTuner's default is 3 x the size of the space, Fixed values
-        included, which can exceed the whole budget. tunekit uses one more
-        than the number of hyperparameters still tuned, at least 2 and at
-        most half the fine budget (but at least 1).
-        """
-        tuned = sum(1 for hp in space.space if not isinstance(hp, kt.engine.hyperparameters.Fixed))
-        return max(1, min(max(2, tuned + 1), self.fine_trials // 2))
-
-    def _search(self, phase: str, epochs: int) -> kt.Tuner:
-        manifest = self.manifest
-        if not manifest.is_done(phase):
-            self.check_model()
-        tuner = self._tuner(phase)
-        if manifest.is_done(phase):
-            return tuner
-        interrupts.check()
-        self._declare_experiment()
-        manifest.mark(phase, "running")
-        start = time.perf_counter()
-        listeners = (PhaseProgress(phase, write=self._say), self._on_trial_end)
-        if self.oracle_server is not None:  # distributed: workers run the trials
-            tuner.on_search_begin()  # what search() does first: saved before any trial
-            self.oracle_server.serve_phase(phase, tuner, listeners=listeners,
-                                           supervisor=self.supervisor)
-        else:
-            tuner.tunekit_listeners = listeners
-            self._run_search(tuner, phase, epochs)
-        best = completed_trials(tuner.oracle)
-        ran = len(tuner.oracle.trials)
-        budget = {"coarse": self.coarse_trials,
-                  "fine": self.fine_trials if self.fine_tuner == "bayesian" else 0}[phase]
-        if ran < budget:
-            self._say(f"[{phase}] the search space is exhausted: it holds only {ran} distinct "
-                      f"configurations (all tried), fewer than {phase}_trials={budget}; "
-                      "going on with them.")
-        if not best:
-            raise NoCompletedTrialsError(
-                f"No {phase} trial completed with a finite {self.objective.name} "
-                f"({len(tuner.oracle.trials)} ran; see `error` in trials_dataframe"
-                f"('{self.run_dir}')). Fix the hypermodel or its ranges, then rerun "
-                "with overwrite=True."
-            )
-        seconds = manifest.step(phase).get("seconds", 0.0) + time.perf_counter() - start
-        manifest.mark(phase, "done", seconds=round(seconds, 2), best_trial_id=best[0].trial_id,
-                      best_score=best[0].score, num_trials=len(tuner.oracle.trials))
-        _faults.checkpoint("phase.end")
-        interrupts.check()
-        return tuner
-
-    def _declare_experiment(self) -> None:
-        """Declares the run's one HParams experiment, with every hyperparameter seen.
-
-        The coarse space first (its domains cover the narrowed ones), then
-        the fine space, then those of every trial (e.g. values a
-        `HyperModel.fit` declared, which a fine oracle does not add to its
-        space); the file is rewritten only when that adds something.
-        """
-        oracles = [self._tuner("coarse").oracle]
-        if "fine" in self._tuners:
-            oracles.append(self._tuners["fine"].oracle)
-        entries = [hp for oracle in oracles for hp in oracle.hyperparameters.space]
-        entries += [hp for oracle in oracles for trial in oracle.trials.values()
-                    for hp in trial.hyperparameters.space]
-        names = {hp.name for hp in entries}
-        if names == self._experiment_names:
-            return
-        write_experiment(self.run_dir / "tensorboard", entries, phases=("coarse", "fine"))
-        self._experiment_names = names
-
-    def _on_trial_end(self, tuner: kt.Tuner, trial: trial_module.Trial) -> None:
-        self._declare_experiment()  # a trial may have declared new hyperparameters
-
-    def _run_search(self, tuner: kt.Tuner, phase: str, epochs: int) -> None:
-        # No graph per trial: under JAX, tracing it costs as much as two MNIST epochs.
-        callbacks = [keras.callbacks.TensorBoard(
-            log_dir=str(self.run_dir / "tensorboard" / phase), write_graph=False)]
-        tuner.search(
-            self.data.x_train, self.data.y_train,
-            validation_data=(self.data.x_val, self.data.y_val),
-            epochs=epochs, batch_size=self.batch_size,
-            callbacks=callbacks + self.callbacks, verbose=0,
-        )
-
-    def work(self, connection) -> None:
-        """Runs trials for a chief, phase after phase, until the chief has no more.
-
-        The distributed counterpart of `coarse()` + `fine()` on a worker
-        (`KERASTUNER_TUNER_ID` set, see `tunekit.cluster`): the chief's
-        oracle hands out every trial, with its hyperparameters (the narrowed
-        ones in the fine phase). The worker never opens or locks the run's
-        manifest, never narrows and never deletes anything.
-
-        Args:
-            connection: A `tunekit.worker.ChiefConnection`, already greeted.
-        """
-        for phase, epochs in (("coarse", self.coarse_epochs), ("fine", self.max_epochs)):
-            tuner = self._tuner(phase, worker=True)
-            connection.client(tuner, phase)
-            self._say(f"[{phase}] asking the chief at {connection.cluster.address} for trials")
-            self._run_search(tuner, phase, epochs)
+        self.runner = local_chief(self, self.workers, self._worker_objects)
 
     def coarse(self) -> kt.Tuner:
         """Runs (or resumes) the coarse RandomSearch; returns its tuner."""
-        return self._search("coarse", self.coarse_epochs)
+        return self.ensure("coarse")
 
     def narrow(self) -> NarrowedSpace:
         """Narrows the space from the coarse trials (or reloads the saved narrowing)."""
-        if self.narrowed is not None:
-            return self.narrowed
-        manifest = self.manifest
-        path = self.run_dir / NARROWED_SPACE
-        if manifest.is_done("narrow"):
-            text = path.read_text(encoding="utf-8")
-            try:
-                self.narrowed = NarrowedSpace.from_json(text)
-            except ValueError as e:
-                raise _io.StateFileError(
-                    f"The narrowing {path} is corrupt ({e}). Nothing was changed on disk; "
-                    "rerun with overwrite=True to start over."
-                ) from None
-            return self.narrowed
-        oracle = self.coarse().oracle
-        interrupts.check()
-        trials = list(oracle.trials.values())
-        usable = sum(1 for t in trials if is_usable(t))
-        exhausted = self._space_exhausted(oracle)
-        min_trials = MIN_COARSE_TRIALS
-        if exhausted and usable < MIN_COARSE_TRIALS:
-            # Every configuration was tried: narrow from all that completed.
-            min_trials = max(1, usable)
-        narrowed = narrow_space(
-            oracle.hyperparameters, trials, direction=self.objective.direction,
-            top=self.top, margin=self.margin, min_trials=min_trials,
-        )
-        if exhausted:
-            note = (f"the space holds only {len(trials)} distinct configurations, all tried "
-                    "in the coarse phase")
-            if min_trials < MIN_COARSE_TRIALS:
-                note += f": narrowed from all {usable} usable"
-            elif narrowed.top_note:
-                note += f"; {narrowed.top_note}"
-            narrowed = dataclasses.replace(narrowed, top_note=note)
-        _io.write_text(path, narrowed.to_json())
-        manifest.mark("narrow", "done")
-        self.narrowed = narrowed
-        self._say(f"Narrowed search space (top {narrowed.top} of {narrowed.usable} coarse "
-                  f"trials):\n{narrowed}")
-        return narrowed
-
-    def _space_exhausted(self, oracle) -> bool:
-        """Whether the coarse RandomSearch stopped early: no new configuration was left.
-
-        KerasTuner's random search stops, without a word, once it draws only
-        configurations it already tried; that is the only way it ends a search
-        before `max_trials`.
-        """
-        return 0 < len(oracle.trials) < self.coarse_trials
+        return self.ensure("narrow")
 
     def fine(self) -> kt.Tuner:
         """Runs (or resumes) the fine search in the narrowed space; returns its tuner."""
-        self.narrow()
-        return self._search("fine", self.max_epochs)
-
-    # -- final model -------------------------------------------------------------
+        return self.ensure("fine")
 
     def select(self) -> tuple[str, trial_module.Trial, str]:
         """Picks the best configuration: `(phase, trial, reason)`.
@@ -678,118 +335,28 @@ class CoarseToFine:
         The best fine trial, unless a coarse trial scored better on the same
         objective. Only COMPLETED trials with a finite score count.
         """
-        fine = completed_trials(self.fine().oracle)
-        coarse = completed_trials(self.coarse().oracle)
-        better = (lambda a, b: a > b) if self.objective.direction == "max" else (
-            lambda a, b: a < b)
-        name = self.objective.name
-        if coarse and better(coarse[0].score, fine[0].score):
-            return "coarse", coarse[0], (
-                f"coarse trial {coarse[0].trial_id} scored {name}={coarse[0].score:.4f}, "
-                f"better than the best fine trial {fine[0].trial_id} ({fine[0].score:.4f})")
-        return "fine", fine[0], (
-            f"best fine trial {fine[0].trial_id} ({name}={fine[0].score:.4f}); best coarse "
-            f"was {coarse[0].trial_id} ({coarse[0].score:.4f})")
+        return select(self)
 
     def retrain(self) -> keras.Model:
         """Rebuilds the best configuration and trains it on train+validation.
 
-        Through `hypermodel.fit(hp, model, ...)` with the chosen trial's `hp`, so
-        values its own `fit` tunes (e.g. `batch_size`) are those of the trial.
-        `best_hyperparameters.json` and the manifest record the `epochs` and
-        `batch_size` that `model.fit` received (`batch_size` is `None` when the
-        hypermodel's `fit` never called `model.fit`, or called it without one).
+        See `tunekit.steps.RetrainStep`: `best_hyperparameters.json` and the
+        manifest record the `epochs` and `batch_size` that `model.fit` received.
 
         Raises:
             RetrainDivergedError: The loss became NaN or infinite (no model is
                 saved).
             NoCompletedTrialsError: A phase ended without a completed trial.
         """
-        manifest = self.manifest
-        path = self.run_dir / BEST_MODEL
-        if manifest.is_done("retrain"):
-            if self.model is None:
-                self.model = keras.models.load_model(path, safe_mode=True)
-            return self.model
-        phase, trial, reason = self.select()
-        interrupts.check()
-        hp = trial.hyperparameters
-        epochs = (final_epochs(trial, self.max_epochs) if self.final_epochs == "auto"
-                  else self.final_epochs)
-        manifest.mark("retrain", "running", phase=phase, trial_id=trial.trial_id,
-                      reason=reason, final_epochs=epochs)
-        self._say(f"Retraining {phase} trial {trial.trial_id} on train+validation for "
-                  f"{epochs} epochs ({reason}).")
-        start = time.perf_counter()
-        from tunekit.tuners import InterruptCheck, TrialFacts
-
-        facts = TrialFacts()
-        callbacks = [
-            *schedule_callbacks(self.final_schedule, epochs),  # first: reads the tuned rate
-            keras.callbacks.BackupAndRestore(str(self.run_dir / "retrain_backup")),
-            keras.callbacks.TensorBoard(log_dir=str(self.run_dir / "tensorboard" / "final"),
-                                        histogram_freq=1),
-            facts, _FaultCallback(), InterruptCheck(), *self.callbacks,
-        ]
-        keras.utils.set_random_seed(self.seed)
-        keras.backend.clear_session()
-        model = self.hypermodel.build(hp)
-        x, y = self.data.train_and_validation()
-        fitted = fit_hypermodel(self.hypermodel, hp, model, x, y, epochs=epochs,
-                                batch_size=self.batch_size, callbacks=callbacks, verbose=0,
-                                refused=self._refused_fit_args())
-        history = fitted.results
-        # What model.fit received: the hypermodel's fit may set both itself.
-        used = fitted.fit_kwargs
-        epochs = int(used.get("epochs", epochs))
-        batch_size = used.get("batch_size") if used else None
-        if facts.nan_at is not None:
-            raise RetrainDivergedError(
-                f"The final retrain of {phase} trial {trial.trial_id} diverged: the loss "
-                f"became NaN or infinite at epoch {facts.nan_at[0] + 1}. No model was saved. "
-                "Pass a smaller final_epochs= or narrow the learning rate."
-            )
-        _io.atomic_write(path, lambda tmp: _save_keras(model, tmp))
-        _io.write_json(self.run_dir / BEST_HYPERPARAMETERS, {
-            "phase": phase, "trial_id": trial.trial_id, "reason": reason,
-            "final_epochs": epochs, "batch_size": batch_size,
-            "values": {k: v for k, v in hp.values.items() if hp.is_active(k)},
-        })
-        seconds = manifest.step("retrain").get("seconds", 0.0) + time.perf_counter() - start
-        curves = {k: [float(v) for v in vs] for k, vs in (getattr(history, "history", None)
-                                                          or {}).items()}
-        manifest.mark("retrain", "done", seconds=round(seconds, 2), history=curves,
-                      final_epochs=epochs, batch_size=batch_size)
-        self.model = model
-        return model
+        return self.ensure("retrain")
 
     def evaluate(self) -> Result:
-        """Evaluates the saved model on the test set and writes the report.
-
-        The model is loaded back from `best_model.keras` (`safe_mode=True`), so
-        the reported test metrics are those of the file a user gets.
-        """
-        from tunekit.report import write_report  # noqa: PLC0415 (pandas, matplotlib)
-
-        manifest = self.manifest
-        self.retrain()
-        if not manifest.is_done("evaluate"):
-            interrupts.check()
-            start = time.perf_counter()
-            model = keras.models.load_model(self.run_dir / BEST_MODEL, safe_mode=True)
-            batch_size = max(self.batch_size, 256)
-            metrics = model.evaluate(self.data.x_test, self.data.y_test, batch_size=batch_size,
-                                     return_dict=True, verbose=0)
-            manifest.mark("evaluate", "running",
-                          test_metrics={k: float(v) for k, v in metrics.items()})
-            y_pred = predict_classes(model, self.data.x_test, batch_size=batch_size)
-            write_report(self, model, y_pred)
-            interrupts.check()  # the report may be partial: a rerun writes it again
-            manifest.mark("evaluate", "done", seconds=round(time.perf_counter() - start, 2))
+        """Evaluates the saved model (loaded back) on the test set and writes the report."""
+        self.ensure("evaluate")
         return self.result()
 
     def run(self) -> Result:
-        """Runs (or resumes) all five steps and returns the `Result`.
+        """Runs (or resumes) every step and returns the `Result`.
 
         Raises:
             TunekitError: A failure tunekit can name (see `tunekit.errors`):
@@ -798,7 +365,10 @@ class CoarseToFine:
                 `RetrainDivergedError`, `tunekit.fitting.HyperModelFitError`.
         """
         try:
-            return self.evaluate()
+            for step in self.steps:
+                self.ensure(step.name)
+            self.runner.close(wait=10.0)  # workers leave once told there are no more trials
+            return self.result()
         finally:
             self.close()
 
@@ -835,17 +405,113 @@ class CoarseToFine:
             artifacts=artifacts,
         )
 
+    # -- configuration and state -------------------------------------------------
 
-class _FaultCallback(keras.callbacks.Callback):
-    def on_epoch_end(self, epoch, logs=None):
-        _faults.checkpoint("retrain.epoch_end")
+    def config(self) -> dict[str, Any]:
+        """The settings that define this run (compared on resume)."""
+        return {
+            "hypermodel": self._hypermodel_description,
+            "data": self.data.fingerprint(),
+            "objective": self.objective.name,
+            "direction": self.objective.direction,
+            "coarse_trials": self.coarse_trials,
+            "coarse_epochs": self.coarse_epochs,
+            "defaults_first": self.defaults_first,
+            "fine_tuner": self.fine_tuner,
+            "fine_trials": self.fine_trials if self.fine_tuner == "bayesian" else None,
+            "max_epochs": self.max_epochs,
+            "factor": self.factor if self.fine_tuner == "hyperband" else None,
+            "top": self.top,
+            "margin": self.margin,
+            "final_epochs": self.final_epochs,
+            "final_schedule": self.final_schedule,
+            "batch_size": self.batch_size,
+            "executions_per_trial": self.executions_per_trial,
+            "seed": self.seed,
+        }
+
+    @property
+    def manifest(self) -> RunManifest:
+        """The run's manifest, opened (and locked) on first use."""
+        if self._manifest is None:
+            if not (self.run_dir / "manifest.json").is_file():
+                self.check_model()  # a model that cannot fit the data leaves nothing on disk
+            manifest = RunManifest.open(self.run_dir, self.config(), overwrite=self.overwrite)
+            self.overwrite = False  # only the first open of this object starts over
+            try:
+                self._check_saved_state()
+                manifest.record_steps(self.steps)
+                missing, redo = outputs_missing(self.steps, manifest, self.run_dir)
+                if missing:
+                    for name in redo:
+                        self._products.pop(name, None)
+                    self.say(f"{', '.join(missing)} missing from {self.run_dir}: running "
+                             f"{', '.join(redo)} again.")
+            except BaseException:
+                manifest.release()
+                raise
+            self._manifest = manifest
+        return self._manifest
+
+    def _check_saved_state(self) -> None:
+        """Refuses to resume from corrupt state files, naming them; changes nothing."""
+        for phase in ("coarse", "fine"):
+            check_kerastuner_project(self.run_dir / phase)
+        for name in (NARROWED_SPACE, BEST_HYPERPARAMETERS, "report.json"):
+            if (self.run_dir / name).exists():
+                _io.read_json(self.run_dir / name, what=name)
+
+    def open(self) -> RunManifest:
+        """Checks the model against the data, then opens the run folder.
+
+        Opening checks, locks and (re)loads the manifest. Every step does this
+        itself; call it to surface a model whose output does not fit the data
+        (see `check_model`) and configuration, lock and corrupt-state errors
+        before any training.
+        """
+        self.check_model()
+        return self.manifest
+
+    def check_model(self) -> None:
+        """Checks, before any training, that the hypermodel's model fits the data and saves.
+
+        See `tunekit.steps.check.check_model` (run once per object).
+
+        Raises:
+            OutputShapeError: The output width does not match the classes.
+            ModelSaveError: The model cannot be saved as `.keras` and loaded back.
+        """
+        if not self._model_checked:
+            check_model(self.hypermodel, self.data)
+            self._model_checked = True
+
+    def close(self) -> None:
+        """Releases the run's lock and stops any workers; a later step reopens it."""
+        self.runner.close()
+        if self.workers > 1:
+            self.runner = LocalRunner()  # a later step starts the workers again if need be
+        if self._manifest is not None:
+            self._manifest.release()
+            self._manifest = None
+
+    def say(self, text: str) -> None:
+        """Logs a progress line (`tunekit.workflow`, INFO) unless `verbose=0`."""
+        if self.verbose:
+            _log.show_progress()
+            _logger.info(text)
+
+    _say = say
+
+    def _tuner(self, phase: str) -> kt.Tuner:
+        """The phase's tuner, built (not searched) if need be."""
+        step = next(s for s in self.steps if s.name == phase)
+        return step.tuner(self)  # type: ignore[attr-defined]
+
+    @property
+    def _tuners(self) -> dict[str, kt.Tuner]:
+        return self.tuners
 
 
-def _save_keras(model: keras.Model, tmp: str) -> None:
-    # Keras insists on the .keras suffix; save beside the temporary file, then move.
-    target = tmp + ".keras"
-    model.save(target)
-    os.replace(target, tmp)
 
 
 def _default_name(hypermodel: Any) -> str:

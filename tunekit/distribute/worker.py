@@ -25,9 +25,9 @@ from typing import Any
 import grpc
 from keras_tuner.src.distribute import oracle_client
 
-from tunekit.cluster import SERVICE, Cluster, decode, encode, phase_tuner_id
+from tunekit.distribute.cluster import SERVICE, Cluster, decode, encode, phase_tuner_id
 from tunekit.errors import ChiefUnreachableError, WorkerRefusedError
-from tunekit.tuners import quiet_condition_protos
+from tunekit.distribute.protos import quiet_condition_protos
 
 __all__ = ["ChiefConnection", "ChiefUnreachableError", "WorkerRefusedError"]
 
@@ -62,7 +62,7 @@ class ChiefConnection:
     Args:
         cluster: This worker's `Cluster` (chief address, its id, timeouts).
         config: The run's settings, checked by the chief.
-        write: Where messages go. Defaults to the `tunekit.worker` logger
+        write: Where messages go. Defaults to the `tunekit.distribute.worker` logger
             (WARNING; the command line prints those on stderr).
     """
 

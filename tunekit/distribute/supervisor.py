@@ -1,7 +1,9 @@
 """Local worker processes for `--workers N`: started, limited, watched, restarted.
 
-Each worker is `python -m tunekit.coarse_to_fine` with the chief's options and
-KerasTuner's variables (`KERASTUNER_TUNER_ID=local<i>`, the chief's address).
+Each worker is `python -m tunekit.coarse_to_fine` with the chief's options (or,
+for `CoarseToFine(..., workers=N)`, `python -m tunekit.distribute.worker_main`
+with the run's saved spec) and KerasTuner's variables
+(`KERASTUNER_TUNER_ID=local<i>`, the chief's address).
 It gets its share of the CPU: pinned to `cores / N` cores
 (`sched_setaffinity`), with TensorFlow's, XLA's and OpenMP's thread pools
 sized to match, so N workers do not oversubscribe the machine. Its output
@@ -25,7 +27,7 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from tunekit.cluster import ENV_VARS, Cluster, limits_env, worker_cores
+from tunekit.distribute.cluster import ENV_VARS, Cluster, limits_env, worker_cores
 from tunekit.errors import WorkerCrashError
 
 __all__ = ["LocalWorkers", "WorkerCrashError"]
@@ -40,18 +42,22 @@ class LocalWorkers:
 
     Args:
         cluster: The chief's `Cluster` (`workers`, address).
-        argv: The command-line options every worker runs with (the chief's).
+        command: The arguments after `python` that start one worker, e.g.
+            `["-m", "tunekit.coarse_to_fine", *options]`.
         log_dir: Folder for `<id>.log`.
-        backend: The Keras backend the chief chose, forced on the workers.
-        write: Where status lines go. Defaults to the `tunekit.supervisor`
+        backend: The Keras backend the chief chose, forced on the workers
+            (`KERAS_BACKEND`).
+        env: Extra environment variables of every worker.
+        write: Where status lines go. Defaults to the `tunekit.distribute.supervisor`
             logger (INFO).
     """
 
-    def __init__(self, cluster: Cluster, argv: Sequence[str], log_dir: Path, *,
-                 backend: str | None = None,
+    def __init__(self, cluster: Cluster, command: Sequence[str], log_dir: Path, *,
+                 backend: str | None = None, env: dict[str, str] | None = None,
                  write: Callable[[str], None] | None = None) -> None:
         self.cluster = cluster
-        self.argv = [*argv] + (["--backend", backend] if backend else [])
+        self.command = list(command)
+        self.env = dict(env or {})
         self.log_dir = Path(log_dir)
         self.backend = backend
         self.write = write or _logger.info
@@ -75,12 +81,15 @@ class LocalWorkers:
 
     def _spawn(self, worker: str) -> None:
         env = {k: v for k, v in os.environ.items() if k not in ENV_VARS}
+        env.update(self.env)
+        if self.backend:
+            env["KERAS_BACKEND"] = self.backend
         env.update(limits_env(self.cores[worker], self.backend, die_with_parent=True))
         env.update(KERASTUNER_TUNER_ID=worker, KERASTUNER_ORACLE_IP=self.cluster.connect_ip,
                    KERASTUNER_ORACLE_PORT=str(self.cluster.port), PYTHONUNBUFFERED="1")
         with open(self.log_path(worker), "ab") as log:
             proc = subprocess.Popen(
-                [sys.executable, "-m", "tunekit.coarse_to_fine", *self.argv],
+                [sys.executable, *self.command],
                 env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
         self.procs[worker] = proc
         self.write(f"Started worker {worker} (pid {proc.pid}, cores "

@@ -22,13 +22,13 @@ This module imports no Keras and no gRPC.
 from __future__ import annotations
 
 import json
-import os
 import socket
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from tunekit.errors import PortInUseError
+from tunekit.processes import apply_process_limits, limits_env, thread_env, worker_cores
 
 __all__ = ["Cluster", "PHASES", "PortInUseError", "check_port_free", "cluster_from",
            "apply_process_limits", "decode", "encode", "limits_env", "phase_tuner_id",
@@ -160,58 +160,3 @@ def encode(message: dict[str, Any]) -> bytes:
 
 def decode(data: bytes) -> dict[str, Any]:
     return json.loads(data.decode() or "{}")
-
-
-def worker_cores(workers: int) -> list[list[int]]:
-    """The CPU cores each of `workers` local processes is pinned to: an equal share."""
-    cpus = sorted(os.sched_getaffinity(0))
-    per = max(1, len(cpus) // workers)
-    return [[cpus[(i * per + j) % len(cpus)] for j in range(per)] for i in range(workers)]
-
-
-def thread_env(threads: int, backend: str | None) -> dict[str, str]:
-    """Environment variables that size a worker's thread pools to `threads` cores."""
-    env = {
-        "TUNEKIT_WORKER_THREADS": str(threads),
-        "OMP_NUM_THREADS": str(threads),
-        "TF_NUM_INTRAOP_THREADS": str(threads),
-        "TF_NUM_INTEROP_THREADS": "1",
-    }
-    if backend == "jax" and threads == 1:
-        flags = os.environ.get("XLA_FLAGS", "")
-        env["XLA_FLAGS"] = (flags + " --xla_cpu_multi_thread_eigen=false "
-                            "intra_op_parallelism_threads=1").strip()
-    return env
-
-
-def limits_env(cores: list[int], threads_backend: str | None, *,
-               die_with_parent: bool = False) -> dict[str, str]:
-    """Variables that pin a child process to `cores` with thread pools to match.
-
-    The child applies them itself (`apply_process_limits`) before loading
-    TensorFlow or JAX: no `preexec_fn`, which is unsafe in a process running
-    gRPC threads.
-    """
-    env = thread_env(len(cores), threads_backend)
-    env["TUNEKIT_CORES"] = ",".join(map(str, cores))
-    if die_with_parent:
-        env["TUNEKIT_PARENT_PID"] = str(os.getpid())
-    return env
-
-
-def apply_process_limits() -> None:
-    """Pins this process to `$TUNEKIT_CORES`; with `$TUNEKIT_PARENT_PID`, dies with it (Linux)."""
-    cores = os.environ.get("TUNEKIT_CORES")
-    if cores:
-        os.sched_setaffinity(0, [int(c) for c in cores.split(",")])
-    parent = os.environ.get("TUNEKIT_PARENT_PID")
-    if parent:
-        import ctypes
-        import signal
-
-        try:
-            ctypes.CDLL(None).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-        except (OSError, AttributeError):
-            return
-        if os.getppid() != int(parent):  # the parent died before prctl took effect
-            os.kill(os.getpid(), signal.SIGTERM)

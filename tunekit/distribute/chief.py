@@ -33,9 +33,10 @@ from keras_tuner.src.engine import trial as trial_module
 
 from tunekit import interrupts
 from tunekit.errors import WorkerLostError
-from tunekit.cluster import (PHASES, SERVICE, Cluster, PortInUseError, check_port_free, decode,
-                             encode, split_tuner_id)
-from tunekit.tuners import end_failed_search, quiet_condition_protos
+from tunekit.distribute.cluster import (PHASES, SERVICE, Cluster, PortInUseError,
+                                        check_port_free, decode, encode, split_tuner_id)
+from tunekit.distribute.protos import quiet_condition_protos
+from tunekit.tuners import end_failed_search
 
 __all__ = ["OracleServer", "WorkerLostError"]
 
@@ -152,7 +153,7 @@ class OracleServer:
         cluster: The chief's `Cluster` (address, timeouts).
         config: The run's settings (`CoarseToFine.config()`); a worker whose
             settings differ is refused, with the differences named.
-        write: Where progress lines go. Defaults to the `tunekit.chief`
+        write: Where progress lines go. Defaults to the `tunekit.distribute.chief`
             logger (INFO).
     """
 

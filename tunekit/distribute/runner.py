@@ -1,0 +1,170 @@
+"""How a search phase runs: here, or through a chief that hands trials to workers.
+
+The workflow calls one small interface, `PhaseRunner`, to run each phase's
+search, and never knows which it got:
+
+- `LocalRunner` calls the tuner's own `search` in this process;
+- `ChiefRunner` serves the tuner's oracle with KerasTuner's gRPC engine
+  (`tunekit.distribute.chief.OracleServer`) and, if asked, starts and watches
+  local worker processes (`tunekit.distribute.supervisor.LocalWorkers`) until
+  the phase's last trial has ended.
+
+This module imports no gRPC: the chief's modules load when a chief starts.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    import keras_tuner as kt
+
+    from tunekit.distribute.chief import OracleServer
+    from tunekit.distribute.cluster import Cluster
+    from tunekit.distribute.supervisor import LocalWorkers
+
+__all__ = ["ChiefRunner", "LocalRunner", "PhaseRunner", "TrialListener"]
+
+_logger = logging.getLogger(__name__)
+
+# Called with (tuner, trial) after each trial of a phase ends.
+TrialListener = Callable[[Any, Any], None]
+
+
+class PhaseRunner(Protocol):
+    """Runs the trials of one search phase; the workflow's only view of distribution."""
+
+    def run_phase(self, phase: str, tuner: kt.Tuner, search: Callable[[], None],
+                  listeners: Sequence[TrialListener]) -> None:
+        """Runs `phase`'s trials until its oracle has none left.
+
+        Args:
+            phase: `"coarse"` or `"fine"`.
+            tuner: The phase's tuner (its oracle decides the trials).
+            search: Runs the search in this process (`tuner.search(...)`).
+            listeners: Called with `(tuner, trial)` after each trial ends.
+        """
+        ...
+
+    def facts(self) -> dict[str, Any] | None:
+        """How the trials were run, for `report.json`: `None` for one process."""
+        ...
+
+    def close(self, wait: float = 0.0) -> None:
+        """Releases what the runner holds (a port, worker processes) after `wait` s."""
+        ...
+
+
+class LocalRunner:
+    """Runs every trial in this process, with `tuner.search`."""
+
+    def run_phase(self, phase: str, tuner: kt.Tuner, search: Callable[[], None],
+                  listeners: Sequence[TrialListener]) -> None:
+        """Runs `search()` with `listeners` told of each trial's end."""
+        tuner.tunekit_listeners = tuple(listeners)
+        search()
+
+    def facts(self) -> dict[str, Any] | None:
+        """Always `None`: one process ran the trials."""
+        return None
+
+    def close(self, wait: float = 0.0) -> None:
+        """Nothing to release."""
+
+
+class ChiefRunner:
+    """Serves each phase's oracle to workers; optionally starts local ones.
+
+    Started on first use (`start()`), so a resumed run whose searches are done
+    opens no port and starts no worker.
+
+    Args:
+        cluster: The chief's `Cluster` (address, timeouts, `workers`: the local
+            workers to start).
+        config: The run's settings (`CoarseToFine.config()`); a worker whose
+            settings differ is refused.
+        worker_command: The arguments after `python` that start one local
+            worker (`["-m", "tunekit.coarse_to_fine", ...]`), or `None` for a
+            chief that only serves remote workers.
+        log_dir: Folder of the local workers' logs (`<id>.log`).
+        backend: The Keras backend forced on local workers.
+        env: Extra environment variables of local workers.
+        write: Where status lines go. Defaults to this module's logger (INFO).
+    """
+
+    def __init__(self, cluster: Cluster, config: dict[str, Any], *,
+                 worker_command: Sequence[str] | None = None, log_dir: Path | None = None,
+                 backend: str | None = None, env: dict[str, str] | None = None,
+                 write: Callable[[str], None] | None = None) -> None:
+        self.cluster = cluster
+        self.config = config
+        self.worker_command = None if worker_command is None else list(worker_command)
+        self.log_dir = log_dir
+        self.backend = backend
+        self.env = dict(env or {})
+        self.write = write or _logger.info
+        self.server: OracleServer | None = None
+        self.supervisor: LocalWorkers | None = None
+
+    @property
+    def address(self) -> str:
+        """`ip:port` the chief serves on (the port is known once started)."""
+        return self.server.address if self.server is not None else self.cluster.address
+
+    def start(self) -> ChiefRunner:
+        """Serves the oracle on the cluster's port and starts the local workers (once)."""
+        if self.server is not None:
+            return self
+        # gRPC's fork handlers only warn when the chief starts its workers (read at import).
+        os.environ.setdefault("GRPC_ENABLE_FORK_SUPPORT", "false")
+        from tunekit.distribute.chief import OracleServer  # noqa: PLC0415 (gRPC)
+        from tunekit.distribute.supervisor import LocalWorkers  # noqa: PLC0415
+
+        self.server = OracleServer(self.cluster, self.config).start()
+        self.write(f"Chief: serving KerasTuner's oracle on {self.server.address} (no "
+                   "authentication: keep it on a private network).")
+        if self.cluster.workers and self.worker_command is not None:
+            import dataclasses  # noqa: PLC0415
+
+            cluster = dataclasses.replace(self.cluster, port=self.server.port)
+            self.supervisor = LocalWorkers(cluster, self.worker_command,
+                                           Path(self.log_dir or "workers"),
+                                           backend=self.backend, env=self.env).start()
+        return self
+
+    def run_phase(self, phase: str, tuner: kt.Tuner, search: Callable[[], None],
+                  listeners: Sequence[TrialListener]) -> None:
+        """Serves `tuner`'s oracle until workers have ended the phase's last trial."""
+        server = self.start().server
+        assert server is not None
+        tuner.on_search_begin()  # what search() does first: saved before any trial
+        server.serve_phase(phase, tuner, listeners=listeners, supervisor=self.supervisor)
+
+    def facts(self) -> dict[str, Any] | None:
+        """The chief's address, the workers seen, local workers and their restarts."""
+        if self.server is None:
+            return None
+        supervisor = self.supervisor
+        return {"chief": self.server.address, "workers_seen": sorted(self.server.workers),
+                "local_workers": len(supervisor.procs) if supervisor else 0,
+                "restarts": dict(supervisor.restarts) if supervisor else {}}
+
+    def close(self, wait: float = 0.0) -> None:
+        """Tells workers there is nothing left, stops local ones, closes the port.
+
+        Args:
+            wait: Seconds local workers get to leave on their own before they
+                are terminated. Defaults to 0.
+        """
+        if self.server is not None:
+            self.server.finish()
+        if self.supervisor is not None:
+            self.supervisor.stop(timeout=wait)
+            self.supervisor = None
+        if self.server is not None:
+            self.server.stop()
+            self.server = None

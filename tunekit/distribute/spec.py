@@ -1,0 +1,146 @@
+"""What local workers of `CoarseToFine(..., workers=N)` need to rebuild the chief's run.
+
+The chief writes, once, into `<run>/workers/`:
+
+- `data.npz`: the `Dataset`'s arrays and metadata (no pickle), loaded back by
+  each worker; the chief refuses a worker whose data fingerprint differs
+  (it is part of the run's settings, checked when a worker says hello);
+- `spec.pkl`: the hypermodel, the extra callbacks and the constructor's
+  settings, pickled *by reference*: a class or function is stored as its
+  module and name, and each worker imports it.
+
+An object a worker cannot import (a build function or class defined in
+`__main__`, a notebook cell or a function body, a lambda) or cannot pickle is
+refused with a `UsageError` naming `workers=` before any trial
+(`check_reaches_workers`).
+
+This module imports no Keras and no gRPC.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import pickletools
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from tunekit import _io
+from tunekit.data import Dataset
+from tunekit.errors import UsageError
+
+__all__ = ["DATA_FILE", "SPEC_FILE", "check_reaches_workers", "load_spec", "worker_env",
+           "write_spec"]
+
+DATA_FILE = "data.npz"
+SPEC_FILE = "spec.pkl"
+_ARRAYS = ("x_train", "y_train", "x_val", "y_val", "x_test", "y_test")
+_PROTOCOL = 4
+
+
+def _unimportable_globals(value: Any) -> list[str]:
+    """`module.name` of each class or function in `value`'s pickle that a worker cannot import.
+
+    Scanned in pickle protocol 2, which names every global inline (`GLOBAL`).
+    """
+    found = [tuple(str(arg).split(" ", 1)) for opcode, arg, _ in
+             pickletools.genops(pickle.dumps(value, protocol=2)) if opcode.name == "GLOBAL"]
+    return [f"{module}.{name}" for module, name in found
+            if module == "__main__" or "<locals>" in name or "<lambda>" in name]
+
+
+def check_reaches_workers(**objects: Any) -> bytes:
+    """Pickles `objects` by reference; raises unless a worker process can load them.
+
+    Args:
+        **objects: The keyword arguments that must reach workers, by name
+            (e.g. `hypermodel=...`, `callbacks=[...]`).
+
+    Returns:
+        The pickle of `objects` (a dict).
+
+    Raises:
+        UsageError: Naming the argument and `workers=`, when an object cannot
+            be pickled or refers to something only this process can see.
+    """
+    for name, value in objects.items():
+        try:
+            local = _unimportable_globals(value)
+        except Exception as e:  # noqa: BLE001 - any pickling failure gets the same advice
+            raise UsageError(
+                f"workers=: `{name}` cannot be sent to worker processes: it cannot be pickled "
+                f"({type(e).__name__}: {e}). Define it at the top level of an importable "
+                "module (e.g. mypackage/models.py) and pass that, or use workers=1."
+            ) from None
+        if local:
+            raise UsageError(
+                f"workers=: `{name}` refers to {', '.join(sorted(set(local)))}, which worker "
+                "processes cannot import (defined in __main__, a notebook, a function body or "
+                "a lambda). Move it to an importable module (e.g. mypackage/models.py) and "
+                "import it from there, or use workers=1."
+            )
+    return pickle.dumps(objects, protocol=_PROTOCOL)
+
+
+def write_spec(folder: Path, data: Dataset, factory: Callable[..., Any],
+               objects: dict[str, Any], settings: dict[str, Any]) -> Path:
+    """Writes `data.npz` and `spec.pkl` into `folder`; returns the spec's path.
+
+    Args:
+        folder: `<run>/workers`.
+        data: The run's data.
+        factory: What a worker calls as `factory(**objects, data=data, **settings)`
+            to rebuild the run (the `CoarseToFine` class, by reference).
+        objects: Arguments checked by `check_reaches_workers` (hypermodel,
+            callbacks).
+        settings: The other constructor arguments (plain values).
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    meta = {"class_names": list(data.class_names), "input_shape": list(data.input_shape),
+            "num_classes": int(data.num_classes), "name": data.name, "scaling": data.scaling}
+    arrays = {key: getattr(data, key) for key in _ARRAYS}
+    _io.atomic_write(folder / DATA_FILE, lambda tmp: _save_npz(tmp, arrays, meta))
+    payload = check_reaches_workers(**objects)
+    spec = {"factory": factory, "objects": payload, "settings": settings,
+            "fingerprint": data.fingerprint()}
+    _io.atomic_write(folder / SPEC_FILE, lambda tmp: _save_bytes(tmp, pickle.dumps(
+        spec, protocol=_PROTOCOL)))
+    return folder / SPEC_FILE
+
+
+def _save_npz(tmp: str, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> None:
+    with open(tmp, "wb") as f:
+        np.savez(f, meta=np.array(json.dumps(meta)), **arrays)  # type: ignore[arg-type]
+
+
+def _save_bytes(tmp: str, payload: bytes) -> None:
+    Path(tmp).write_bytes(payload)
+
+
+def load_spec(path: str | os.PathLike[str]) -> tuple[Callable[..., Any], dict[str, Any]]:
+    """Reads a spec written by `write_spec`: `(factory, keyword arguments)`.
+
+    Raises:
+        UsageError: The data file's fingerprint differs from the chief's.
+    """
+    path = Path(path)
+    spec = pickle.loads(path.read_bytes())
+    with np.load(path.parent / DATA_FILE, allow_pickle=False) as npz:
+        meta = json.loads(str(npz["meta"]))
+        data = Dataset(**{key: npz[key] for key in _ARRAYS}, **meta)
+    if data.fingerprint() != spec["fingerprint"]:
+        raise UsageError(f"{path.parent / DATA_FILE} holds other data than the chief's "
+                         f"(fingerprint {data.fingerprint()}, expected {spec['fingerprint']}).")
+    kwargs = {**pickle.loads(spec["objects"]), **spec["settings"], "data": data}
+    return spec["factory"], kwargs
+
+
+def worker_env() -> dict[str, str]:
+    """`PYTHONPATH` for workers: this process's import path, so they find the same modules."""
+    paths = [os.getcwd() if p == "" else p for p in sys.path]
+    return {"PYTHONPATH": os.pathsep.join(dict.fromkeys(paths))}

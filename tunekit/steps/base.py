@@ -1,0 +1,111 @@
+"""What a step of the workflow is, and what it may use of the run.
+
+A step is a small unit with a `name`, the steps whose products it needs
+(`requires`), the files it writes in the run folder (`outputs`) and one
+method, `ensure(ctx)`: run the step, or, when the manifest says it is done,
+reload what it made. `CoarseToFine` composes them in order (like the few
+lines of scikit-learn's `BaseSuccessiveHalving._run_search`), and records
+each step's state, outputs and seconds in the run's `manifest.json`.
+
+A step that the manifest says is done but whose output file is gone runs
+again, with every step after it (see `outputs_missing`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+from tunekit.params import MIN_COARSE_TRIALS
+
+if TYPE_CHECKING:
+    import keras
+    import keras_tuner as kt
+
+    from tunekit.data import Dataset
+    from tunekit.distribute.runner import PhaseRunner
+    from tunekit.manifest import RunManifest
+
+__all__ = ["MIN_COARSE_TRIALS", "RunContext", "Step", "outputs_missing"]
+
+
+
+class RunContext(Protocol):
+    """What steps share: the run's settings, data, manifest and the other steps' products.
+
+    `tunekit.CoarseToFine` is the one implementation.
+    """
+
+    hypermodel: kt.HyperModel
+    data: Dataset
+    objective: kt.Objective
+    run_dir: Path
+    coarse_trials: int
+    coarse_epochs: int
+    defaults_first: bool
+    fine_tuner: str
+    fine_trials: int
+    max_epochs: int
+    factor: int
+    top: float | int
+    margin: float
+    final_epochs: int | str
+    final_schedule: str
+    batch_size: int
+    executions_per_trial: int
+    callbacks: list[keras.callbacks.Callback]
+    seed: int
+    runner: PhaseRunner
+    tuners: dict[str, kt.Tuner]  # each search phase's tuner, once built
+
+    @property
+    def manifest(self) -> RunManifest:
+        """The run's manifest, opened (and locked) on first use."""
+        ...
+
+    def ensure(self, name: str) -> Any:
+        """The product of step `name`, running it (and what it needs) first if need be."""
+        ...
+
+    def check_model(self) -> None:
+        """Checks, before any training, that the hypermodel's output fits the data."""
+        ...
+
+    def say(self, text: str) -> None:
+        """Logs a progress line unless the run is quiet."""
+        ...
+
+
+class Step(Protocol):
+    """One step of the workflow; see the module docstring."""
+
+    name: str
+    requires: tuple[str, ...]
+    outputs: tuple[str, ...]
+
+    def ensure(self, ctx: RunContext) -> Any:
+        """Runs the step (its `requires` first), or reloads its product when done."""
+        ...
+
+
+def outputs_missing(steps: Sequence[Step], manifest: RunManifest,
+                    run_dir: Path) -> tuple[list[str], list[str]]:
+    """Marks the first done step whose output is gone, and every done step after it, to run again.
+
+    A deleted `best_model.keras` (or narrowing, or report) would otherwise make
+    every rerun fail the same way. The searches keep their trials.
+
+    Returns:
+        `(missing files, steps to run again)`, both empty when nothing is missing.
+    """
+    for i, step in enumerate(steps):
+        if not manifest.is_done(step.name):
+            continue
+        missing = [name for name in step.outputs if not (run_dir / name).exists()]
+        if missing:
+            redo = [s.name for s in steps[i:] if s.outputs and manifest.is_done(s.name)]
+            for name in redo:
+                manifest.mark(name, "running")
+            return missing, redo
+    return [], []

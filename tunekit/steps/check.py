@@ -1,0 +1,82 @@
+"""The check before any training: the hypermodel's model fits the data and can be saved.
+
+Run when a run folder is first opened and before each search, so a model
+that cannot fit the data (or cannot make the save-and-load trip the final
+model makes) fails in seconds, leaving nothing on disk.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+
+import keras
+import keras_tuner as kt
+
+from tunekit.data import Dataset
+from tunekit.errors import ModelSaveError, OutputShapeError
+from tunekit.outputs import check_output_shape, model_output_shape
+
+__all__ = ["check_model", "check_round_trip"]
+
+
+def check_model(hypermodel: kt.HyperModel, data: Dataset) -> None:
+    """Checks, before any training, that the hypermodel's output fits the data.
+
+    Builds the model once with default hyperparameters (a lazily built model
+    is called on two training samples) and checks its output against
+    `data.num_classes` (see `tunekit.outputs.check_output_shape`), then that
+    it survives a `.keras` save and safe load (`check_round_trip`). A model
+    that cannot be built or run here is left to its trials, which report
+    why; so is a model with several outputs.
+
+    Raises:
+        OutputShapeError (a `ValueError`): Naming the output width and the
+            number of classes.
+        ModelSaveError: See `check_round_trip`.
+    """
+    try:
+        model = hypermodel.build(kt.HyperParameters())
+    except Exception:  # noqa: BLE001 - the trials report build errors with their trial
+        model = None
+    shape = None if model is None else model_output_shape(model, data.x_train[:2])
+    if shape is not None:
+        check_round_trip(model)
+    del model
+    keras.backend.clear_session()
+    if shape is not None:
+        try:
+            check_output_shape(
+                shape, data.num_classes,
+                what="`hypermodel` (built with its default hyperparameters) builds a "
+                     "model that")
+        except ValueError as e:
+            if not hasattr(hypermodel, "num_classes"):
+                raise
+            name = type(hypermodel).__name__
+            raise OutputShapeError(f"{e} For {name}, pass num_classes={data.num_classes} "
+                                   "(and the data's input_shape).") from None
+
+
+def check_round_trip(model: keras.Model) -> None:
+    """Raises `ModelSaveError` unless `model` survives `.keras` save and safe load.
+
+    The final model is saved and loaded back to be tested, so a model that
+    cannot make that trip (e.g. an unregistered custom metric or layer)
+    would fail only after the whole search, and on every rerun.
+    """
+    with tempfile.TemporaryDirectory(prefix="tunekit-check-") as folder:
+        path = os.path.join(folder, "model.keras")
+        try:
+            model.save(path)
+            keras.models.load_model(path, safe_mode=True)
+        except OSError:
+            return  # the disk, not the model: the run's own writes will name the file
+        except Exception as e:  # noqa: BLE001 - any failure gets the same advice
+            reason = (str(e).strip().splitlines() or [type(e).__name__])[-1]
+            raise ModelSaveError(
+                "`hypermodel` builds a model that cannot be saved as a .keras file and "
+                f"loaded back with safe_mode=True ({type(e).__name__}: {reason}). tunekit "
+                "saves the final model and tests the file it saved: register custom "
+                "objects (layers, metrics, losses) with "
+                "@keras.saving.register_keras_serializable().") from None

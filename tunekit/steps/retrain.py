@@ -1,0 +1,132 @@
+"""The retrain step: the chosen configuration trained from scratch on train+validation."""
+
+from __future__ import annotations
+
+import os
+import time
+from typing import Any
+
+import keras
+from keras_tuner.src.engine import trial as trial_module
+
+from tunekit import _faults, _io, interrupts
+from tunekit.errors import RetrainDivergedError
+from tunekit.fitting import fit_hypermodel
+from tunekit.retraining import final_epochs, schedule_callbacks
+from tunekit.steps.base import RunContext
+from tunekit.steps.search import completed_trials, refused_fit_args
+from tunekit.tuners import InterruptCheck, TrialFacts
+
+__all__ = ["BEST_HYPERPARAMETERS", "BEST_MODEL", "RetrainStep", "select"]
+
+BEST_HYPERPARAMETERS = "best_hyperparameters.json"
+BEST_MODEL = "best_model.keras"
+
+
+def select(ctx: RunContext) -> tuple[str, trial_module.Trial, str]:
+    """Picks the best configuration: `(phase, trial, reason)`.
+
+    The best fine trial, unless a coarse trial scored better on the same
+    objective. Only COMPLETED trials with a finite score count.
+    """
+    fine = completed_trials(ctx.ensure("fine").oracle)
+    coarse = completed_trials(ctx.ensure("coarse").oracle)
+    better = (lambda a, b: a > b) if ctx.objective.direction == "max" else (
+        lambda a, b: a < b)
+    name = ctx.objective.name
+    if coarse and better(coarse[0].score, fine[0].score):
+        return "coarse", coarse[0], (
+            f"coarse trial {coarse[0].trial_id} scored {name}={coarse[0].score:.4f}, "
+            f"better than the best fine trial {fine[0].trial_id} ({fine[0].score:.4f})")
+    return "fine", fine[0], (
+        f"best fine trial {fine[0].trial_id} ({name}={fine[0].score:.4f}); best coarse "
+        f"was {coarse[0].trial_id} ({coarse[0].score:.4f})")
+
+
+class _FaultCallback(keras.callbacks.Callback):
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        _faults.checkpoint("retrain.epoch_end")
+
+
+def _save_keras(model: keras.Model, tmp: str) -> None:
+    # Keras insists on the .keras suffix; save beside the temporary file, then move.
+    target = tmp + ".keras"
+    model.save(target)
+    os.replace(target, tmp)
+
+
+class RetrainStep:
+    """Rebuilds the best configuration and trains it on train+validation.
+
+    Through `hypermodel.fit(hp, model, ...)` with the chosen trial's `hp`, so
+    values its own `fit` tunes (e.g. `batch_size`) are those of the trial.
+    Writes `best_model.keras` and `best_hyperparameters.json`, which record the
+    `epochs` and `batch_size` that `model.fit` received. Resumes by loading the
+    saved model (`safe_mode=True`); an interrupted retrain restarts from its
+    last epoch (`keras.callbacks.BackupAndRestore`). Its product is the model.
+    """
+
+    name = "retrain"
+    requires: tuple[str, ...] = ("coarse", "fine")
+    outputs: tuple[str, ...] = (BEST_MODEL, BEST_HYPERPARAMETERS)
+
+    def ensure(self, ctx: RunContext) -> keras.Model:
+        """Retrains (or loads) the final model.
+
+        Raises:
+            RetrainDivergedError: The loss became NaN or infinite (no model is
+                saved).
+            NoCompletedTrialsError: A phase ended without a completed trial.
+        """
+        manifest = ctx.manifest
+        path = ctx.run_dir / BEST_MODEL
+        if manifest.is_done(self.name):
+            return keras.models.load_model(path, safe_mode=True)
+        phase, trial, reason = select(ctx)
+        interrupts.check()
+        hp = trial.hyperparameters
+        epochs = (final_epochs(trial, ctx.max_epochs) if ctx.final_epochs == "auto"
+                  else int(ctx.final_epochs))
+        manifest.mark(self.name, "running", phase=phase, trial_id=trial.trial_id,
+                      reason=reason, final_epochs=epochs)
+        ctx.say(f"Retraining {phase} trial {trial.trial_id} on train+validation for "
+                f"{epochs} epochs ({reason}).")
+        start = time.perf_counter()
+        facts = TrialFacts()
+        callbacks = [
+            *schedule_callbacks(ctx.final_schedule, epochs),  # first: reads the tuned rate
+            keras.callbacks.BackupAndRestore(str(ctx.run_dir / "retrain_backup")),
+            keras.callbacks.TensorBoard(log_dir=str(ctx.run_dir / "tensorboard" / "final"),
+                                        histogram_freq=1),
+            facts, _FaultCallback(), InterruptCheck(), *ctx.callbacks,
+        ]
+        keras.utils.set_random_seed(ctx.seed)
+        keras.backend.clear_session()
+        model = ctx.hypermodel.build(hp)
+        x, y = ctx.data.train_and_validation()
+        fitted = fit_hypermodel(ctx.hypermodel, hp, model, x, y, epochs=epochs,
+                                batch_size=ctx.batch_size, callbacks=callbacks, verbose=0,
+                                refused=refused_fit_args(ctx))
+        history = fitted.results
+        # What model.fit received: the hypermodel's fit may set both itself.
+        used = fitted.fit_kwargs
+        epochs = int(used.get("epochs", epochs))
+        batch_size = used.get("batch_size") if used else None
+        if facts.nan_at is not None:
+            raise RetrainDivergedError(
+                f"The final retrain of {phase} trial {trial.trial_id} diverged: the loss "
+                f"became NaN or infinite at epoch {facts.nan_at[0] + 1}. No model was saved. "
+                "Pass a smaller final_epochs= or narrow the learning rate."
+            )
+        _io.atomic_write(path, lambda tmp: _save_keras(model, tmp))
+        _io.write_json(ctx.run_dir / BEST_HYPERPARAMETERS, {
+            "phase": phase, "trial_id": trial.trial_id, "reason": reason,
+            "final_epochs": epochs, "batch_size": batch_size,
+            "values": {k: v for k, v in hp.values.items() if hp.is_active(k)},
+        })
+        seconds = manifest.step(self.name).get("seconds", 0.0) + time.perf_counter() - start
+        curves = {k: [float(v) for v in vs] for k, vs in (getattr(history, "history", None)
+                                                          or {}).items()}
+        manifest.mark(self.name, "done", seconds=round(seconds, 2), history=curves,
+                      final_epochs=epochs, batch_size=batch_size)
+        return model

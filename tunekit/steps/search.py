@@ -1,0 +1,205 @@
+"""The search steps: the coarse RandomSearch and the fine Hyperband / Bayesian search.
+
+Each phase is a KerasTuner project in `<run>/<phase>` (KerasTuner resumes
+it); its trials run through the run's `PhaseRunner`: in this process, or on
+workers a chief serves.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import keras
+import keras_tuner as kt
+from keras_tuner.src.engine import trial as trial_module
+
+from tunekit import _faults, interrupts
+from tunekit.errors import NoCompletedTrialsError
+from tunekit.narrowing import is_usable
+from tunekit.progress import PhaseProgress
+from tunekit.steps.base import RunContext
+from tunekit.tensorboard import write_experiment
+from tunekit.tuners import HYPERBAND_EPOCHS, make_tuner
+
+__all__ = ["HParamsExperiment", "SearchStep", "completed_trials", "refused_fit_args"]
+
+
+def completed_trials(oracle: kt.Oracle) -> list[trial_module.Trial]:
+    """The oracle's COMPLETED trials with a finite score, best first."""
+    trials = [t for t in oracle.trials.values() if is_usable(t)]
+    reverse = oracle.objective.direction == "max"
+    return sorted(trials, key=lambda t: (-t.score if reverse else t.score, t.trial_id))
+
+
+def refused_fit_args(ctx: RunContext) -> dict[str, str]:
+    """`model.fit` keywords the hypermodel's own `fit` may not set in this run.
+
+    A `fit` that sets `epochs` decides the epochs of every trial and of the
+    retrain; that cannot be with Hyperband (its budget is epochs) or with
+    an explicit `final_epochs`. Refused from the first coarse trial on,
+    before any training, rather than after the coarse phase.
+    """
+    if ctx.fine_tuner == "hyperband":
+        return {"epochs": HYPERBAND_EPOCHS, "initial_epoch": HYPERBAND_EPOCHS}
+    if ctx.final_epochs != "auto":
+        return {"epochs": (
+            f"final_epochs={ctx.final_epochs} sets the epochs of the retrain. Remove "
+            "`epochs` from the hypermodel's fit, or leave final_epochs='auto': the "
+            "retrain then trains the epochs the fit sets.")}
+    return {}
+
+
+def num_initial_points(space: kt.HyperParameters, fine_trials: int) -> int:
+    """Random points before the Gaussian process takes over.
+
+    KerasTuner's default is 3 x the size of the space, Fixed values
+    included, which can exceed the whole budget. tunekit uses one more
+    than the number of hyperparameters still tuned, at least 2 and at
+    most half the fine budget (but at least 1).
+    """
+    tuned = sum(1 for hp in space.space if not isinstance(hp, kt.engine.hyperparameters.Fixed))
+    return max(1, min(max(2, tuned + 1), fine_trials // 2))
+
+
+class HParamsExperiment:
+    """The run's one TensorBoard HParams experiment, with every hyperparameter seen.
+
+    The coarse space first (its domains cover the narrowed ones), then the
+    fine space, then those of every trial (e.g. values a `HyperModel.fit`
+    declared, which a fine oracle does not add to its space); the file is
+    rewritten only when that adds something.
+    """
+
+    def __init__(self) -> None:
+        self.names: set[str] | None = None
+
+    def declare(self, ctx: RunContext, tuners: Sequence[kt.Tuner]) -> None:
+        """Writes the experiment if `tuners` hold a hyperparameter not declared yet."""
+        oracles = [tuner.oracle for tuner in tuners]
+        entries = [hp for oracle in oracles for hp in oracle.hyperparameters.space]
+        entries += [hp for oracle in oracles for trial in oracle.trials.values()
+                    for hp in trial.hyperparameters.space]
+        names = {hp.name for hp in entries}
+        if names == self.names:
+            return
+        write_experiment(ctx.run_dir / "tensorboard", entries, phases=("coarse", "fine"))
+        self.names = names
+
+
+class SearchStep:
+    """One search phase: `"coarse"` (RandomSearch over the full space) or `"fine"`.
+
+    The fine phase searches the narrowed space (`hyperparameters=`); a
+    hyperparameter the coarse phase never met is tuned over the hypermodel's
+    own full range. Its product is the phase's tuner.
+
+    Args:
+        phase: `"coarse"` or `"fine"`.
+        experiment: The HParams experiment both phases declare into.
+    """
+
+    outputs: tuple[str, ...] = ()  # the KerasTuner project, resumed by KerasTuner
+
+    def __init__(self, phase: str, experiment: HParamsExperiment) -> None:
+        self.name = phase
+        self.requires: tuple[str, ...] = ("narrow",) if phase == "fine" else ()
+        self.experiment = experiment
+
+    def epochs(self, ctx: RunContext) -> int:
+        """Epochs of each trial (Hyperband's `max_epochs` in a Hyperband fine phase)."""
+        return ctx.coarse_epochs if self.name == "coarse" else ctx.max_epochs
+
+    def budget(self, ctx: RunContext) -> int:
+        """Trials planned (0: Hyperband plans its own)."""
+        if self.name == "coarse":
+            return ctx.coarse_trials
+        return ctx.fine_trials if ctx.fine_tuner == "bayesian" else 0
+
+    def tuner(self, ctx: RunContext, *, worker: bool = False) -> kt.Tuner:
+        """The phase's tuner; a worker's takes its trials (and their space) from the chief."""
+        if self.name in ctx.tuners:
+            return ctx.tuners[self.name]
+        common: dict[str, Any] = dict(
+            objective=ctx.objective, directory=str(ctx.run_dir), project_name=self.name,
+            seed=ctx.seed, executions_per_trial=ctx.executions_per_trial)
+        if self.name == "coarse":
+            tuner = make_tuner("random", ctx.hypermodel, max_trials=ctx.coarse_trials,
+                               defaults_first=ctx.defaults_first, **common)
+        else:
+            narrowed = None if worker else ctx.ensure("narrow").hyperparameters
+            # Names the coarse phase never met (e.g. `units_2` when no coarse trial built a
+            # third layer) are new entries: tuned over the hypermodel's own full range.
+            space: dict[str, Any] = {} if worker else dict(hyperparameters=narrowed)
+            if ctx.fine_tuner == "hyperband":
+                tuner = make_tuner("hyperband", ctx.hypermodel, max_epochs=ctx.max_epochs,
+                                   factor=ctx.factor, **space, **common)
+            else:
+                initial = 1 if worker else num_initial_points(narrowed, ctx.fine_trials)
+                tuner = make_tuner("bayesian", ctx.hypermodel, max_trials=ctx.fine_trials,
+                                   num_initial_points=initial, **space, **common)
+        tuner.tunekit_refused_fit_args = refused_fit_args(ctx)
+        ctx.tuners[self.name] = tuner
+        return tuner
+
+    def search(self, ctx: RunContext, tuner: kt.Tuner) -> None:
+        """`tuner.search` on the training data, validated on the validation split."""
+        # No graph per trial: under JAX, tracing it costs as much as two MNIST epochs.
+        callbacks = [keras.callbacks.TensorBoard(
+            log_dir=str(ctx.run_dir / "tensorboard" / self.name), write_graph=False)]
+        tuner.search(
+            ctx.data.x_train, ctx.data.y_train,
+            validation_data=(ctx.data.x_val, ctx.data.y_val),
+            epochs=self.epochs(ctx), batch_size=ctx.batch_size,
+            callbacks=callbacks + ctx.callbacks, verbose=0,
+        )
+
+    def declare_experiment(self, ctx: RunContext) -> None:
+        """Declares every hyperparameter the phases' tuners have seen so far."""
+        ordered = [ctx.tuners[p] for p in ("coarse", "fine") if p in ctx.tuners]
+        self.experiment.declare(ctx, ordered)
+
+    def ensure(self, ctx: RunContext) -> kt.Tuner:
+        """Runs (or resumes) the phase's search; returns its tuner.
+
+        Raises:
+            NoCompletedTrialsError: No trial completed with a finite score.
+        """
+        manifest = ctx.manifest
+        if not manifest.is_done(self.name):
+            ctx.check_model()
+        for name in self.requires:
+            ctx.ensure(name)
+        if self.name == "fine":
+            ctx.ensure("coarse")  # declared first in the HParams experiment
+        tuner = self.tuner(ctx)
+        if manifest.is_done(self.name):
+            return tuner
+        interrupts.check()
+        self.declare_experiment(ctx)
+        manifest.mark(self.name, "running")
+        start = time.perf_counter()
+        listeners = (PhaseProgress(self.name, write=ctx.say),
+                     lambda tuner, trial: self.declare_experiment(ctx))
+        ctx.runner.run_phase(self.name, tuner, lambda: self.search(ctx, tuner), listeners)
+        best = completed_trials(tuner.oracle)
+        ran = len(tuner.oracle.trials)
+        budget = self.budget(ctx)
+        if ran < budget:
+            ctx.say(f"[{self.name}] the search space is exhausted: it holds only {ran} "
+                    f"distinct configurations (all tried), fewer than "
+                    f"{self.name}_trials={budget}; going on with them.")
+        if not best:
+            raise NoCompletedTrialsError(
+                f"No {self.name} trial completed with a finite {ctx.objective.name} "
+                f"({ran} ran; see `error` in trials_dataframe('{ctx.run_dir}')). Fix the "
+                "hypermodel or its ranges, then rerun with overwrite=True."
+            )
+        seconds = manifest.step(self.name).get("seconds", 0.0) + time.perf_counter() - start
+        manifest.mark(self.name, "done", seconds=round(seconds, 2),
+                      best_trial_id=best[0].trial_id, best_score=best[0].score,
+                      num_trials=ran)
+        _faults.checkpoint("phase.end")
+        interrupts.check()
+        return tuner
