@@ -41,6 +41,7 @@ BAD: dict[str, list[object]] = {
     "seed": [-1, 0.5, 1.0, True, "0", None, float("nan")],
     "overwrite": [0, 1, "True", None],
     "verbose": [-1, 0.5, "1", None],
+    "workers": [0, -2, 1.5, True, "2", None],
 }
 # Good values, normalised as CoarseToFine stores them.
 GOOD: dict[str, list[tuple[object, object]]] = {

@@ -19,9 +19,9 @@ Rarely changed arguments are grouped in small frozen config objects,
 final_schedule)`, accepted by `CoarseToFine` as `narrowing=` / `retrain=`
 next to the flat keywords (giving one setting both ways is an error).
 
-This module imports nothing from Keras or KerasTuner. It runs over 400 lines
-because it is a table: one row per argument, and the table is the point
-(splitting the rows from their rule types would scatter one rule's parts).
+This module imports nothing from Keras or KerasTuner. It is over 400 lines because
+it is a table: one row per argument, and the table is the point (splitting the
+rows from their rule types would scatter one rule's parts).
 """
 
 from __future__ import annotations
