@@ -78,8 +78,9 @@ def configured(hypermodel, values: dict[str, Any]):
     return hp
 
 
-def retrain_and_test(hypermodel, hp, data, *, epochs: int, seed: int, schedule: str = "cosine",
-                     batch_size: int = 128) -> dict[str, Any]:
+def retrain_and_test(
+    hypermodel, hp, data, *, epochs: int, seed: int, schedule: str = "cosine", batch_size: int = 128
+) -> dict[str, Any]:
     """Builds `hp`'s model, trains it from scratch on train+validation as the workflow's
     retrain does (`tunekit.retraining`'s `schedule`), and scores it once on the test set."""
     import time
@@ -94,9 +95,21 @@ def retrain_and_test(hypermodel, hp, data, *, epochs: int, seed: int, schedule: 
     model = hypermodel.build(hp)
     x, y = data.train_and_validation()
     start = time.perf_counter()
-    fit_hypermodel(hypermodel, hp, model, x, y, epochs=epochs, batch_size=batch_size,
-                   verbose=0, callbacks=schedule_callbacks(schedule, epochs))
+    fit_hypermodel(
+        hypermodel,
+        hp,
+        model,
+        x,
+        y,
+        epochs=epochs,
+        batch_size=batch_size,
+        verbose=0,
+        callbacks=schedule_callbacks(schedule, epochs),
+    )
     seconds = time.perf_counter() - start
     accuracy = model.evaluate(data.x_test, data.y_test, verbose=0, return_dict=True)["accuracy"]
-    return {"test_accuracy": float(accuracy), "num_params": int(model.count_params()),
-            "seconds": round(seconds, 1)}
+    return {
+        "test_accuracy": float(accuracy),
+        "num_params": int(model.count_params()),
+        "seconds": round(seconds, 1),
+    }

@@ -22,15 +22,24 @@ import statistics
 from benchmarks._common import markdown_table, save
 from tunekit.backends import BACKENDS, probe
 
-CASES = [("mnist-dense", 32), ("mnist-dense", 128), ("mnist-dense", 512), ("toonvision-cnn", 64),
-         ("toonvision-cnn", 128)]
+CASES = [
+    ("mnist-dense", 32),
+    ("mnist-dense", 128),
+    ("mnist-dense", 512),
+    ("toonvision-cnn", 64),
+    ("toonvision-cnn", 128),
+]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--no-parallel", dest="parallel", action="store_false",
-                        help="skip the 1-vs-2-workers and steps_per_execution table")
+    parser.add_argument(
+        "--no-parallel",
+        dest="parallel",
+        action="store_false",
+        help="skip the 1-vs-2-workers and steps_per_execution table",
+    )
     args = parser.parse_args()
     results = []
     for hypermodel, batch_size in CASES:
@@ -38,25 +47,47 @@ def main() -> None:
         for _ in range(args.repeats):
             for backend in BACKENDS:
                 speeds[backend].append(probe(backend, hypermodel, (28, 28), 10, batch_size))
-        results.append({"hypermodel": hypermodel, "batch_size": batch_size,
-                        "samples_per_second": speeds})
+        results.append(
+            {"hypermodel": hypermodel, "batch_size": batch_size, "samples_per_second": speeds}
+        )
     rows = []
     for r in results:
         med = {b: statistics.median(v) for b, v in r["samples_per_second"].items()}
-        rows.append([r["hypermodel"], r["batch_size"], f"{med['tensorflow']:,.0f}",
-                     f"{med['jax']:,.0f}", f"{med['jax'] / med['tensorflow']:.2f}"])
-    table = markdown_table(["hypermodel (default model, 28x28 input)", "batch",
-                            "TensorFlow samples/s", "JAX samples/s", "JAX / TF"], rows)
+        rows.append(
+            [
+                r["hypermodel"],
+                r["batch_size"],
+                f"{med['tensorflow']:,.0f}",
+                f"{med['jax']:,.0f}",
+                f"{med['jax'] / med['tensorflow']:.2f}",
+            ]
+        )
+    table = markdown_table(
+        [
+            "hypermodel (default model, 28x28 input)",
+            "batch",
+            "TensorFlow samples/s",
+            "JAX samples/s",
+            "JAX / TF",
+        ],
+        rows,
+    )
     parallel = _parallel(args.repeats) if args.parallel else None
-    save("backends", {"repeats": args.repeats, "results": results, "table": table,
-                      **(parallel or {})})
+    save(
+        "backends",
+        {"repeats": args.repeats, "results": results, "table": table, **(parallel or {})},
+    )
     print(table)
     if parallel:
         print(parallel["parallel_table"])
 
 
-PARALLEL_CASES = [("mnist-dense", 128, 1), ("toonvision-cnn", 64, 1), ("toonvision-cnn", 64, 16),
-                  ("mnist-dense", 128, 16)]
+PARALLEL_CASES = [
+    ("mnist-dense", 128, 1),
+    ("toonvision-cnn", 64, 1),
+    ("toonvision-cnn", 64, 16),
+    ("mnist-dense", 128, 16),
+]
 
 
 def _parallel(repeats: int) -> dict:
@@ -67,11 +98,26 @@ def _parallel(repeats: int) -> dict:
         for _ in range(repeats):
             for backend in BACKENDS:
                 for n in (1, 2):
-                    speeds[f"{backend}-x{n}"].append(probe(
-                        backend, hypermodel, (28, 28), 10, batch_size,
-                        steps_per_execution=spe, processes=n, min_seconds=3.0))
-        results.append({"hypermodel": hypermodel, "batch_size": batch_size,
-                        "steps_per_execution": spe, "samples_per_second": speeds})
+                    speeds[f"{backend}-x{n}"].append(
+                        probe(
+                            backend,
+                            hypermodel,
+                            (28, 28),
+                            10,
+                            batch_size,
+                            steps_per_execution=spe,
+                            processes=n,
+                            min_seconds=3.0,
+                        )
+                    )
+        results.append(
+            {
+                "hypermodel": hypermodel,
+                "batch_size": batch_size,
+                "steps_per_execution": spe,
+                "samples_per_second": speeds,
+            }
+        )
     rows = []
     for r in results:
         med = {k: statistics.median(v) for k, v in r["samples_per_second"].items()}

@@ -25,11 +25,24 @@ CONFIGS = {
     "16/24 filters, one 2x2 pool per block (7x7 map)": {**ONE_POOL, "filters_2": 24},
     "16/32 filters, one 2x2 pool per block (7x7 map)": {**ONE_POOL, "filters_2": 32},
     "32/32 filters, 2x2 pools, extra 2x2 pool in block 2 (3x3 map)": {
-        **ONE_POOL, "filters_1": 32, "filters_2": 32, "pool_b_2": 2},
+        **ONE_POOL,
+        "filters_1": 32,
+        "filters_2": 32,
+        "pool_b_2": 2,
+    },
     "the CNN benchmark's winner (1x1 map)": {
-        "filters_1": 28, "kernel_size_1": 3, "pool_a_1": 2, "pool_b_1": 3, "dropout_1": 0.1,
-        "filters_2": 20, "kernel_size_2": 5, "pool_a_2": 2, "pool_b_2": 4, "dropout_2": 0.1,
-        "learning_rate": 0.01},
+        "filters_1": 28,
+        "kernel_size_1": 3,
+        "pool_a_1": 2,
+        "pool_b_1": 3,
+        "dropout_1": 0.1,
+        "filters_2": 20,
+        "kernel_size_2": 5,
+        "pool_a_2": 2,
+        "pool_b_2": 4,
+        "dropout_2": 0.1,
+        "learning_rate": 0.01,
+    },
 }
 
 
@@ -38,22 +51,34 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=20)
     args = parser.parse_args()
     data = load_mnist()
-    hypermodel = ToonVisionCNNHyperModel(data.input_shape, data.num_classes, augment=False,
-                                         rescale=False)
+    hypermodel = ToonVisionCNNHyperModel(
+        data.input_shape, data.num_classes, augment=False, rescale=False
+    )
     results, rows = [], []
     for name, values in CONFIGS.items():
         hp = configured(hypermodel, values)
-        run = retrain_and_test(hypermodel, hp, data, epochs=args.epochs, seed=0,
-                               batch_size=BATCH_SIZE)
+        run = retrain_and_test(
+            hypermodel, hp, data, epochs=args.epochs, seed=0, batch_size=BATCH_SIZE
+        )
         results.append({"config": name, "values": dict(hp.values), **run})
-        rows.append([name, f"{run['test_accuracy']:.4f}", f"{run['num_params']:,}",
-                     f"{run['seconds']:.0f}"])
+        rows.append(
+            [name, f"{run['test_accuracy']:.4f}", f"{run['num_params']:,}", f"{run['seconds']:.0f}"]
+        )
         print(results[-1], flush=True)
     table = markdown_table(["configuration", "test accuracy", "parameters", "train s"], rows)
     print(table)
-    save("cnn_space", {"epochs": args.epochs, "batch_size": BATCH_SIZE, "schedule": "cosine",
-                       "data": "MNIST train+validation 60k -> test 10k", "seed": 0,
-                       "results": results, "table": table})
+    save(
+        "cnn_space",
+        {
+            "epochs": args.epochs,
+            "batch_size": BATCH_SIZE,
+            "schedule": "cosine",
+            "data": "MNIST train+validation 60k -> test 10k",
+            "seed": 0,
+            "results": results,
+            "table": table,
+        },
+    )
 
 
 if __name__ == "__main__":

@@ -30,8 +30,19 @@ def run_cli(options: list[str], backend: str, directory: Path, name: str | None 
     """Runs the CLI as a user would; returns what its report says, plus the wall time."""
     name = name or backend
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
-    args = [sys.executable, "-m", "tunekit.coarse_to_fine", "--directory", str(directory),
-            "--project-name", name, "--backend", backend, "--overwrite", *options]
+    args = [
+        sys.executable,
+        "-m",
+        "tunekit.coarse_to_fine",
+        "--directory",
+        str(directory),
+        "--project-name",
+        name,
+        "--backend",
+        backend,
+        "--overwrite",
+        *options,
+    ]
     start = time.perf_counter()
     proc = subprocess.run(args, env=env, capture_output=True, text=True)
     seconds = time.perf_counter() - start
@@ -48,8 +59,9 @@ def run_cli(options: list[str], backend: str, directory: Path, name: str | None 
         "backend_choice": report.get("backend_choice"),
         "num_params": report["best"]["num_params"],
         "best": report["best"],
-        "narrowing": [(c["name"], c["before"], c["after"], c["rule"])
-                      for c in report["narrowing"]["changes"]],
+        "narrowing": [
+            (c["name"], c["before"], c["after"], c["rule"]) for c in report["narrowing"]["changes"]
+        ],
     }
 
 
@@ -61,11 +73,28 @@ def main() -> None:
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="tunekit-headline-"))
     results = {b: run_cli(args.options, b, work) for b in args.backend}
-    rows = [[b, r["backend"], f"{r['test_accuracy']:.4f}", f"{r['wall_seconds']:.0f}",
-             f"{r['trials']['coarse']} + {r['trials']['fine']}", f"{r['num_params']:,}"]
-            for b, r in results.items()]
-    table = markdown_table(["--backend", "ran on", "test accuracy", "wall s",
-                            "trials (coarse + fine)", "winner params"], rows)
+    rows = [
+        [
+            b,
+            r["backend"],
+            f"{r['test_accuracy']:.4f}",
+            f"{r['wall_seconds']:.0f}",
+            f"{r['trials']['coarse']} + {r['trials']['fine']}",
+            f"{r['num_params']:,}",
+        ]
+        for b, r in results.items()
+    ]
+    table = markdown_table(
+        [
+            "--backend",
+            "ran on",
+            "test accuracy",
+            "wall s",
+            "trials (coarse + fine)",
+            "winner params",
+        ],
+        rows,
+    )
     save(args.name, {"options": args.options, "results": results, "table": table})
     print(table)
 

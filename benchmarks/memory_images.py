@@ -81,8 +81,7 @@ def run_one(mode: str, folder: str, args: argparse.Namespace) -> dict[str, Any]:
     if args.steps_per_epoch:
         fit["steps_per_epoch"] = args.steps_per_epoch
     if mode == "stream":
-        stream = image_folder_stream(folder, (HEIGHT, WIDTH), batch_size=args.batch_size,
-                                     seed=0)
+        stream = image_folder_stream(folder, (HEIGHT, WIDTH), batch_size=args.batch_size, seed=0)
         train, val = stream.dataset("train"), stream.dataset("val")
         retrain, test = stream.dataset("train", "val"), stream.dataset("test")
         shape, classes, extra = stream.input_shape, stream.num_classes, {"cached": stream.cached}
@@ -94,9 +93,15 @@ def run_one(mode: str, folder: str, args: argparse.Namespace) -> dict[str, Any]:
         shape, classes, extra = data.input_shape, data.num_classes, {}
         counts = {"train": len(data.y_train), "val": len(data.y_val), "test": len(data.y_test)}
     hypermodel = ToonVisionCNNHyperModel(shape, classes, rescale=False)
-    tuner = tunekit.make_tuner("random", hypermodel, objective="val_loss",
-                               directory=tempfile.mkdtemp(prefix="tunekit-memimg-"),
-                               project_name="memory_images", max_trials=args.trials, seed=0)
+    tuner = tunekit.make_tuner(
+        "random",
+        hypermodel,
+        objective="val_loss",
+        directory=tempfile.mkdtemp(prefix="tunekit-memimg-"),
+        project_name="memory_images",
+        max_trials=args.trials,
+        seed=0,
+    )
     if mode == "stream":
         tuner.search(train, validation_data=val, epochs=args.epochs, verbose=0, **fit)
     else:
@@ -114,23 +119,42 @@ def run_one(mode: str, folder: str, args: argparse.Namespace) -> dict[str, Any]:
         x = np.concatenate([data.x_train, data.x_val])
         y = np.concatenate([data.y_train, data.y_val])
         model.fit(x, y, epochs=args.epochs, verbose=0, **fit)
-        scores = model.evaluate(data.x_test, data.y_test, verbose=0, return_dict=True,
-                                batch_size=args.batch_size)
+        scores = model.evaluate(
+            data.x_test, data.y_test, verbose=0, return_dict=True, batch_size=args.batch_size
+        )
     trials = [t.status for t in tuner.oracle.trials.values()]
-    return {"mode": mode, "backend": keras.backend.backend(), "images": counts, **extra,
-            "trials": trials, "test_loss": round(float(scores["loss"]), 4),
-            "peak_rss_mib": round(_peak_rss_mib(), 1),
-            "peak_rss_mib_after_search": round(after_search, 1),
-            "rss_mib_after_imports": round(base, 1),
-            "seconds": round(time.perf_counter() - start, 1)}
+    return {
+        "mode": mode,
+        "backend": keras.backend.backend(),
+        "images": counts,
+        **extra,
+        "trials": trials,
+        "test_loss": round(float(scores["loss"]), 4),
+        "peak_rss_mib": round(_peak_rss_mib(), 1),
+        "peak_rss_mib_after_search": round(after_search, 1),
+        "rss_mib_after_imports": round(base, 1),
+        "seconds": round(time.perf_counter() - start, 1),
+    }
 
 
 def measure(mode: str, folder: Path, args: argparse.Namespace) -> dict[str, Any]:
     """Runs `run_one` in a fresh subprocess and returns its result."""
-    command = [sys.executable, "-m", "benchmarks.memory_images", "--child", mode, str(folder),
-               "--trials", str(args.trials), "--epochs", str(args.epochs),
-               "--batch-size", str(args.batch_size),
-               "--steps-per-epoch", str(args.steps_per_epoch or 0)]
+    command = [
+        sys.executable,
+        "-m",
+        "benchmarks.memory_images",
+        "--child",
+        mode,
+        str(folder),
+        "--trials",
+        str(args.trials),
+        "--epochs",
+        str(args.epochs),
+        "--batch-size",
+        str(args.batch_size),
+        "--steps-per-epoch",
+        str(args.steps_per_epoch or 0),
+    ]
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
     done = subprocess.run(command, env=env, capture_output=True, text=True)
     if done.returncode != 0:
@@ -144,10 +168,15 @@ def main() -> None:
     parser.add_argument("--trials", type=int, default=2)
     parser.add_argument("--epochs", type=int, default=1)
     parser.add_argument("--batch-size", type=int, default=8)
-    parser.add_argument("--steps-per-epoch", type=int, default=0,
-                        help="cap on training steps per epoch (0: whole epochs)")
-    parser.add_argument("--no-in-memory", action="store_true",
-                        help="skip the in-memory comparison run")
+    parser.add_argument(
+        "--steps-per-epoch",
+        type=int,
+        default=0,
+        help="cap on training steps per epoch (0: whole epochs)",
+    )
+    parser.add_argument(
+        "--no-in-memory", action="store_true", help="skip the in-memory comparison run"
+    )
     parser.add_argument("--child", nargs=2, metavar=("MODE", "FOLDER"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -169,17 +198,24 @@ def main() -> None:
     streams = {r["num_images"]: r["peak_rss_mib"] for r in runs if r["mode"] == "stream"}
     small, large = streams[min(streams)], streams[max(streams)]
     summary = {
-        "settings": {"image": [HEIGHT, WIDTH, 3], "classes": len(CLASSES),
-                     "trials": args.trials, "epochs": args.epochs,
-                     "batch_size": args.batch_size,
-                     "steps_per_epoch": args.steps_per_epoch or None,
-                     "hypermodel": "ToonVisionCNNHyperModel(rescale=False)",
-                     "measure": "peak RSS (getrusage ru_maxrss) of a fresh process: search, "
-                                "retrain on train+val, test evaluation"},
+        "settings": {
+            "image": [HEIGHT, WIDTH, 3],
+            "classes": len(CLASSES),
+            "trials": args.trials,
+            "epochs": args.epochs,
+            "batch_size": args.batch_size,
+            "steps_per_epoch": args.steps_per_epoch or None,
+            "hypermodel": "ToonVisionCNNHyperModel(rescale=False)",
+            "measure": "peak RSS (getrusage ru_maxrss) of a fresh process: search, "
+            "retrain on train+val, test evaluation",
+        },
         "runs": runs,
-        "targets": {"largest_peak_mib": large, "largest_peak_le_3gb": large <= 3 * 1024,
-                    "growth_vs_smallest": round(large / small - 1, 3),
-                    "within_15_percent": large <= small * 1.15},
+        "targets": {
+            "largest_peak_mib": large,
+            "largest_peak_le_3gb": large <= 3 * 1024,
+            "growth_vs_smallest": round(large / small - 1, 3),
+            "within_15_percent": large <= small * 1.15,
+        },
     }
     path = save("memory_images", summary)
     print(f"wrote {path}: {json.dumps(summary['targets'])}")

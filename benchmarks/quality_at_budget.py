@@ -37,8 +37,7 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks._common import (RESULTS, load_data, markdown_table, retrain_and_test, save,
-                               spread)
+from benchmarks._common import RESULTS, load_data, markdown_table, retrain_and_test, save, spread
 from hypermodels import MnistDenseHyperModel
 from tunekit import CoarseToFine
 from tunekit.progress import planned_epochs
@@ -54,10 +53,12 @@ SINGLE = {
     "hyperband": dict(kind="hyperband", max_epochs=12, factor=4),
 }
 C2F = {
-    "c2f-bayesian": dict(coarse_trials=12, coarse_epochs=2, fine_tuner="bayesian",
-                         fine_trials=8, max_epochs=6),
-    "c2f-hyperband": dict(coarse_trials=12, coarse_epochs=2, fine_tuner="hyperband",
-                          max_epochs=8, factor=3),
+    "c2f-bayesian": dict(
+        coarse_trials=12, coarse_epochs=2, fine_tuner="bayesian", fine_trials=8, max_epochs=6
+    ),
+    "c2f-hyperband": dict(
+        coarse_trials=12, coarse_epochs=2, fine_tuner="hyperband", max_epochs=8, factor=3
+    ),
 }
 
 
@@ -80,8 +81,9 @@ def _retrain(hypermodel, trial, data, seed: int, max_epochs: int) -> tuple[float
     """The workflow's rule: rebuild, train on train+validation for the `"auto"` epoch
     count with the default (cosine) learning rate schedule."""
     epochs = final_epochs(trial, max_epochs)
-    result = retrain_and_test(hypermodel, trial.hyperparameters, data, epochs=epochs, seed=seed,
-                              batch_size=BATCH_SIZE)
+    result = retrain_and_test(
+        hypermodel, trial.hyperparameters, data, epochs=epochs, seed=seed, batch_size=BATCH_SIZE
+    )
     return result["test_accuracy"], epochs, result["num_params"]
 
 
@@ -90,33 +92,68 @@ def run_single(name: str, data, seed: int, work: Path) -> dict[str, Any]:
     kind, epochs = settings.pop("kind"), settings.pop("epochs", None)
     hypermodel = MnistDenseHyperModel()
     start = time.perf_counter()
-    tuner = make_tuner(kind, hypermodel, objective="val_accuracy", directory=str(work),
-                       project_name=f"{name}-{seed}", seed=seed, overwrite=True, **settings)
+    tuner = make_tuner(
+        kind,
+        hypermodel,
+        objective="val_accuracy",
+        directory=str(work),
+        project_name=f"{name}-{seed}",
+        seed=seed,
+        overwrite=True,
+        **settings,
+    )
     fit = {"epochs": epochs} if epochs else {}
-    tuner.search(data.x_train, data.y_train, validation_data=(data.x_val, data.y_val),
-                 batch_size=BATCH_SIZE, verbose=0, **fit)
+    tuner.search(
+        data.x_train,
+        data.y_train,
+        validation_data=(data.x_val, data.y_val),
+        batch_size=BATCH_SIZE,
+        verbose=0,
+        **fit,
+    )
     best = completed_trials(tuner.oracle)[0]
-    accuracy, epochs_run, params = _retrain(hypermodel, best, data, seed,
-                                            settings.get("max_epochs") or epochs)
-    return {"best_val": best.score, "test_accuracy": accuracy, "final_epochs": epochs_run,
-            "num_params": params, "seconds": time.perf_counter() - start,
-            "trials": len(tuner.oracle.trials), "curve": _curve([tuner.oracle]),
-            "planned_epochs": planned_epochs(tuner.oracle) or epochs * settings["max_trials"]}
+    accuracy, epochs_run, params = _retrain(
+        hypermodel, best, data, seed, settings.get("max_epochs") or epochs
+    )
+    return {
+        "best_val": best.score,
+        "test_accuracy": accuracy,
+        "final_epochs": epochs_run,
+        "num_params": params,
+        "seconds": time.perf_counter() - start,
+        "trials": len(tuner.oracle.trials),
+        "curve": _curve([tuner.oracle]),
+        "planned_epochs": planned_epochs(tuner.oracle) or epochs * settings["max_trials"],
+    }
 
 
 def run_c2f(name: str, data, seed: int, work: Path) -> dict[str, Any]:
     start = time.perf_counter()
-    run = CoarseToFine(MnistDenseHyperModel(), data, directory=work, project_name=f"{name}-{seed}",
-                       batch_size=BATCH_SIZE, seed=seed, overwrite=True, verbose=0, **C2F[name])
+    run = CoarseToFine(
+        MnistDenseHyperModel(),
+        data,
+        directory=work,
+        project_name=f"{name}-{seed}",
+        batch_size=BATCH_SIZE,
+        seed=seed,
+        overwrite=True,
+        verbose=0,
+        **C2F[name],
+    )
     result = run.run()
     oracles = [run._tuner("coarse").oracle, run._tuner("fine").oracle]
     best_val = max(v["score"] for v in result.phase_bests.values())
     report = json.loads((run.run_dir / "report.json").read_text())
-    return {"best_val": best_val, "test_accuracy": result.test_metrics["accuracy"],
-            "final_epochs": result.final_epochs, "num_params": report["best"]["num_params"],
-            "seconds": time.perf_counter() - start,
-            "trials": sum(len(o.trials) for o in oracles), "curve": _curve(oracles),
-            "best_phase": result.best_phase}
+    return {
+        "best_val": best_val,
+        "test_accuracy": result.test_metrics["accuracy"],
+        "final_epochs": result.final_epochs,
+        "num_params": report["best"]["num_params"],
+        "seconds": time.perf_counter() - start,
+        "trials": sum(len(o.trials) for o in oracles),
+        "curve": _curve(oracles),
+        "best_phase": result.best_phase,
+    }
 
 
 def _plot(results: dict[str, list[dict[str, Any]]], path: Path) -> None:
@@ -127,8 +164,14 @@ def _plot(results: dict[str, list[dict[str, Any]]], path: Path) -> None:
     for arm, runs in results.items():
         for i, run in enumerate(runs):
             xs, ys = zip(*run["curve"]) if run["curve"] else ((), ())
-            ax.step(xs, ys, where="post", alpha=0.8, label=arm if i == 0 else None,
-                    color=f"C{list(results).index(arm)}")
+            ax.step(
+                xs,
+                ys,
+                where="post",
+                alpha=0.8,
+                label=arm if i == 0 else None,
+                color=f"C{list(results).index(arm)}",
+            )
     ax.set_xlabel("training epochs spent (of 50k samples)")
     ax.set_ylabel("best validation accuracy so far")
     ax.set_ylim(0.95, 0.99)
@@ -152,22 +195,45 @@ def main() -> None:
             runner = run_c2f if arm in C2F else run_single
             outcome = runner(arm, data, seed, work)
             results[arm].append({"seed": seed, **outcome})
-            print(f"{arm} seed {seed}: val {outcome['best_val']:.4f} test "
-                  f"{outcome['test_accuracy']:.4f} {outcome['seconds']:.0f}s", flush=True)
+            print(
+                f"{arm} seed {seed}: val {outcome['best_val']:.4f} test "
+                f"{outcome['test_accuracy']:.4f} {outcome['seconds']:.0f}s",
+                flush=True,
+            )
     shutil.rmtree(work, ignore_errors=True)
     rows = []
     for arm, runs in results.items():
-        rows.append([
-            arm, spread([r["best_val"] for r in runs]), spread([r["test_accuracy"] for r in runs]),
-            f"{statistics.median(r['seconds'] for r in runs):.0f}",
-            f"{statistics.median(r['num_params'] for r in runs):,.0f}",
-        ])
-    table = markdown_table(["arm", "best val accuracy, median [min, max]",
-                            "test accuracy, median [min, max]", "wall s (median)",
-                            "winner params (median)"], rows)
-    save("quality_at_budget", {"budget_epochs": 72, "batch_size": BATCH_SIZE,
-                               "data": data.summary(), "seeds": args.seeds,
-                               "arms": {**SINGLE, **C2F}, "results": results, "table": table})
+        rows.append(
+            [
+                arm,
+                spread([r["best_val"] for r in runs]),
+                spread([r["test_accuracy"] for r in runs]),
+                f"{statistics.median(r['seconds'] for r in runs):.0f}",
+                f"{statistics.median(r['num_params'] for r in runs):,.0f}",
+            ]
+        )
+    table = markdown_table(
+        [
+            "arm",
+            "best val accuracy, median [min, max]",
+            "test accuracy, median [min, max]",
+            "wall s (median)",
+            "winner params (median)",
+        ],
+        rows,
+    )
+    save(
+        "quality_at_budget",
+        {
+            "budget_epochs": 72,
+            "batch_size": BATCH_SIZE,
+            "data": data.summary(),
+            "seeds": args.seeds,
+            "arms": {**SINGLE, **C2F},
+            "results": results,
+            "table": table,
+        },
+    )
     _plot(results, RESULTS / "quality_at_budget.png")
     print(table)
 

@@ -24,8 +24,10 @@ BATCH_SIZE = 128
 CONFIGS = {
     "defaults (256)": ({}, 20),
     "512, dropout 0.2": ({"units_0": 512}, 20),
-    "512-512, dropout 0.3": ({"units_0": 512, "num_extra_layers": 1, "units_1": 512,
-                             "dropout": 0.3}, 20),
+    "512-512, dropout 0.3": (
+        {"units_0": 512, "num_extra_layers": 1, "units_1": 512, "dropout": 0.3},
+        20,
+    ),
 }
 
 
@@ -39,29 +41,65 @@ def main() -> None:
         for seed in range(args.seeds):
             for schedule in SCHEDULES:
                 hypermodel = MnistDenseHyperModel()
-                run = retrain_and_test(hypermodel, configured(hypermodel, values), data,
-                                       epochs=epochs, seed=seed, schedule=schedule,
-                                       batch_size=BATCH_SIZE)
-                results.append({"config": name, "values": values, "epochs": epochs,
-                                "seed": seed, "schedule": schedule,
-                                "test_accuracy": run["test_accuracy"],
-                                "seconds": run["seconds"]})
+                run = retrain_and_test(
+                    hypermodel,
+                    configured(hypermodel, values),
+                    data,
+                    epochs=epochs,
+                    seed=seed,
+                    schedule=schedule,
+                    batch_size=BATCH_SIZE,
+                )
+                results.append(
+                    {
+                        "config": name,
+                        "values": values,
+                        "epochs": epochs,
+                        "seed": seed,
+                        "schedule": schedule,
+                        "test_accuracy": run["test_accuracy"],
+                        "seconds": run["seconds"],
+                    }
+                )
                 print(results[-1], flush=True)
     rows = []
     for name, (_, epochs) in CONFIGS.items():
-        acc = {s: [r["test_accuracy"] for r in results
-                   if r["config"] == name and r["schedule"] == s] for s in SCHEDULES}
+        acc = {
+            s: [r["test_accuracy"] for r in results if r["config"] == name and r["schedule"] == s]
+            for s in SCHEDULES
+        }
         gain = [c - k for c, k in zip(acc["cosine"], acc["constant"])]
-        rows.append([name, epochs, f"{statistics.mean(acc['constant']):.4f}",
-                     f"{statistics.mean(acc['cosine']):.4f}",
-                     f"{statistics.mean(gain) * 100:+.2f} pt ({sum(g > 0 for g in gain)}/"
-                     f"{len(gain)} seeds better)"])
-    table = markdown_table(["configuration", "epochs", "constant, test (mean)",
-                            "cosine, test (mean)", "cosine - constant"], rows)
+        rows.append(
+            [
+                name,
+                epochs,
+                f"{statistics.mean(acc['constant']):.4f}",
+                f"{statistics.mean(acc['cosine']):.4f}",
+                f"{statistics.mean(gain) * 100:+.2f} pt ({sum(g > 0 for g in gain)}/"
+                f"{len(gain)} seeds better)",
+            ]
+        )
+    table = markdown_table(
+        [
+            "configuration",
+            "epochs",
+            "constant, test (mean)",
+            "cosine, test (mean)",
+            "cosine - constant",
+        ],
+        rows,
+    )
     print(table)
-    save("retrain_schedule", {"batch_size": BATCH_SIZE, "seeds": args.seeds,
-                              "data": "MNIST train+validation 60k -> test 10k",
-                              "results": results, "table": table})
+    save(
+        "retrain_schedule",
+        {
+            "batch_size": BATCH_SIZE,
+            "seeds": args.seeds,
+            "data": "MNIST train+validation 60k -> test 10k",
+            "results": results,
+            "table": table,
+        },
+    )
 
 
 if __name__ == "__main__":

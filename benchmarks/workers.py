@@ -37,21 +37,47 @@ def main() -> None:
             run = run_cli([*args.options, "--workers", str(workers)], backend, work, name=key)
             trials = sum(run["trials"].values())
             search = run["timings"]["coarse"] + run["timings"]["fine"]
-            run.update(workers=workers, total_trials=trials, search_seconds=search,
-                       trials_per_hour=trials / search * 3600,
-                       trials_per_hour_wall=trials / run["wall_seconds"] * 3600)
+            run.update(
+                workers=workers,
+                total_trials=trials,
+                search_seconds=search,
+                trials_per_hour=trials / search * 3600,
+                trials_per_hour_wall=trials / run["wall_seconds"] * 3600,
+            )
             results[key] = run
-            print(f"{key}: {trials} trials, search {search:.0f} s, wall "
-                  f"{run['wall_seconds']:.0f} s, test {run['test_accuracy']:.4f}", flush=True)
+            print(
+                f"{key}: {trials} trials, search {search:.0f} s, wall "
+                f"{run['wall_seconds']:.0f} s, test {run['test_accuracy']:.4f}",
+                flush=True,
+            )
     rows = []
     for r in results.values():
         base = results.get(f"{r['backend']}-w{args.workers[0]}", r)
-        rows.append([r["backend"], r["workers"], r["total_trials"], f"{r['search_seconds']:.0f}",
-                     f"{r['wall_seconds']:.0f}", f"{r['trials_per_hour']:.0f}",
-                     f"{r['trials_per_hour'] / base['trials_per_hour']:.2f}x",
-                     f"{r['test_accuracy']:.4f}"])
-    table = markdown_table(["backend", "--workers", "trials", "search s", "wall s",
-                            "trials/hour (search)", "vs 1 worker", "test accuracy"], rows)
+        rows.append(
+            [
+                r["backend"],
+                r["workers"],
+                r["total_trials"],
+                f"{r['search_seconds']:.0f}",
+                f"{r['wall_seconds']:.0f}",
+                f"{r['trials_per_hour']:.0f}",
+                f"{r['trials_per_hour'] / base['trials_per_hour']:.2f}x",
+                f"{r['test_accuracy']:.4f}",
+            ]
+        )
+    table = markdown_table(
+        [
+            "backend",
+            "--workers",
+            "trials",
+            "search s",
+            "wall s",
+            "trials/hour (search)",
+            "vs 1 worker",
+            "test accuracy",
+        ],
+        rows,
+    )
     save(args.name, {"options": args.options, "results": results, "table": table})
     print(table)
 

@@ -87,13 +87,14 @@ class DenseHyperModel(kt.HyperModel):
         self.input_shape = check_input_shape(input_shape, owner=owner)
         self.task = _resolve_task(task, num_classes, num_outputs, owner)
         if self.task == CLASSIFICATION:
-            self.num_classes: int | None = check_num_classes(num_classes,  # type: ignore[arg-type]
-                                                             owner=owner)
+            self.num_classes: int | None = check_num_classes(
+                num_classes,  # type: ignore[arg-type]
+                owner=owner,
+            )
             self.num_outputs: int | None = None
         else:
             self.num_classes = None
-            self.num_outputs = _check_num_outputs(1 if num_outputs is None else num_outputs,
-                                                  owner)
+            self.num_outputs = _check_num_outputs(1 if num_outputs is None else num_outputs, owner)
 
     def build(self, hp: kt.HyperParameters) -> keras.Model:
         """Builds and compiles the model for `hp` (see the class docstring)."""
@@ -122,8 +123,11 @@ class DenseHyperModel(kt.HyperModel):
         if self.task == REGRESSION:
             outputs = keras.layers.Dense(self.num_outputs, activation="linear")(x)
             model = keras.Model(inputs, outputs, name=f"{self.model_name}_regression")
-            model.compile(optimizer=keras.optimizers.Adam(learning_rate=learning_rate),
-                          loss="mean_squared_error", metrics=["mae"])
+            model.compile(
+                optimizer=keras.optimizers.Adam(learning_rate=learning_rate),
+                loss="mean_squared_error",
+                metrics=["mae"],
+            )
             return model
         outputs = keras.layers.Dense(self.num_classes, activation="softmax")(x)
         model = keras.Model(inputs, outputs, name=self.model_name)
@@ -168,35 +172,47 @@ class MnistDenseHyperModel(DenseHyperModel):
         name: str | None = None,
         tunable: bool = True,
     ) -> None:
-        super().__init__(input_shape, num_classes, task=CLASSIFICATION, name=name,
-                         tunable=tunable)
+        super().__init__(input_shape, num_classes, task=CLASSIFICATION, name=name, tunable=tunable)
 
 
-def _resolve_task(task: str | None, num_classes: int | None, num_outputs: int | None,
-                  owner: str) -> str:
+def _resolve_task(
+    task: str | None, num_classes: int | None, num_outputs: int | None, owner: str
+) -> str:
     if task not in (None, CLASSIFICATION, REGRESSION):
-        raise ValueError(f"`task` of {owner} must be 'classification', 'regression' or None. "
-                         f"Received: task={task!r}.")
+        raise ValueError(
+            f"`task` of {owner} must be 'classification', 'regression' or None. "
+            f"Received: task={task!r}."
+        )
     if task is None:
         if (num_classes is None) == (num_outputs is None):
             raise ValueError(
                 f"{owner} needs exactly one of `num_classes` (classification) or `num_outputs` "
                 f"(regression), or `task`. Received: num_classes={num_classes!r}, "
-                f"num_outputs={num_outputs!r}.")
+                f"num_outputs={num_outputs!r}."
+            )
         return CLASSIFICATION if num_classes is not None else REGRESSION
     if task == CLASSIFICATION and num_outputs is not None:
-        raise ValueError(f"`num_outputs` of {owner} is for task='regression'; a classifier has "
-                         f"num_classes outputs. Received: num_outputs={num_outputs!r}.")
+        raise ValueError(
+            f"`num_outputs` of {owner} is for task='regression'; a classifier has "
+            f"num_classes outputs. Received: num_outputs={num_outputs!r}."
+        )
     if task == REGRESSION and num_classes is not None:
-        raise ValueError(f"`num_classes` of {owner} is for task='classification'; regression "
-                         f"has no classes (pass num_outputs=k). Received: "
-                         f"num_classes={num_classes!r}.")
+        raise ValueError(
+            f"`num_classes` of {owner} is for task='classification'; regression "
+            f"has no classes (pass num_outputs=k). Received: "
+            f"num_classes={num_classes!r}."
+        )
     return task
 
 
 def _check_num_outputs(num_outputs: int, owner: str) -> int:
-    if (not isinstance(num_outputs, numbers.Integral) or isinstance(num_outputs, bool)
-            or num_outputs < 1):
-        raise ValueError(f"`num_outputs` of {owner} must be an int >= 1 (the number of "
-                         f"regression targets per sample). Received: num_outputs={num_outputs!r}.")
+    if (
+        not isinstance(num_outputs, numbers.Integral)
+        or isinstance(num_outputs, bool)
+        or num_outputs < 1
+    ):
+        raise ValueError(
+            f"`num_outputs` of {owner} must be an int >= 1 (the number of "
+            f"regression targets per sample). Received: num_outputs={num_outputs!r}."
+        )
     return int(num_outputs)

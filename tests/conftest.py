@@ -61,8 +61,12 @@ def digits_as_mnist() -> dict[str, np.ndarray]:
     pixels = np.rint(images.reshape(-1, 8, 8) * (255 / 16)).astype(np.uint8)
     pixels = np.pad(pixels.repeat(3, axis=1).repeat(3, axis=2), ((0, 0), (2, 2), (2, 2)))
     labels = labels.astype(np.uint8)
-    return {"x_train": pixels[:-DIGITS_TEST], "y_train": labels[:-DIGITS_TEST],
-            "x_test": pixels[-DIGITS_TEST:], "y_test": labels[-DIGITS_TEST:]}
+    return {
+        "x_train": pixels[:-DIGITS_TEST],
+        "y_train": labels[:-DIGITS_TEST],
+        "x_test": pixels[-DIGITS_TEST:],
+        "y_test": labels[-DIGITS_TEST:],
+    }
 
 
 @pytest.fixture(scope="session")
@@ -95,8 +99,13 @@ def small_npz(tmp_path_factory):
     """A Keras-layout .npz with 1,200 train / 400 test digits at 28x28 (for the CLI)."""
     arrays = digits_as_mnist()
     path = tmp_path_factory.mktemp("data") / "digits_small.npz"
-    np.savez(path, x_train=arrays["x_train"][:1200], y_train=arrays["y_train"][:1200],
-             x_test=arrays["x_test"], y_test=arrays["y_test"])
+    np.savez(
+        path,
+        x_train=arrays["x_train"][:1200],
+        y_train=arrays["y_train"][:1200],
+        x_test=arrays["x_test"],
+        y_test=arrays["y_test"],
+    )
     return path
 
 
@@ -135,8 +144,9 @@ def image_folder(tmp_path):
     return root
 
 
-RUN_BUDGET = dict(coarse_trials=4, coarse_epochs=1, max_epochs=2, factor=2, top=0.5, seed=0,
-                  verbose=0)
+RUN_BUDGET = dict(
+    coarse_trials=4, coarse_epochs=1, max_epochs=2, factor=2, top=0.5, seed=0, verbose=0
+)
 
 
 @pytest.fixture(scope="session")
@@ -167,8 +177,9 @@ def finished_run(tmp_path_factory, run_data):
 
     directory = tmp_path_factory.mktemp("runs")
     with umask(0o022):
-        run = CoarseToFine(MnistDenseHyperModel(), run_data, directory=directory,
-                           project_name="e2e", **RUN_BUDGET)
+        run = CoarseToFine(
+            MnistDenseHyperModel(), run_data, directory=directory, project_name="e2e", **RUN_BUDGET
+        )
         return run, run.run()
 
 
@@ -186,13 +197,21 @@ def fit_hp_run(tmp_path_factory, digits28):
 
     class FitDeclares(kt.HyperModel):
         def build(self, hp):
-            model = keras.Sequential([
-                keras.Input((28, 28)), keras.layers.Flatten(),
-                keras.layers.Dense(hp.Int("units", 8, 32, step=8), activation="relu"),
-                keras.layers.Dense(10, activation="softmax")])
-            model.compile(optimizer=keras.optimizers.Adam(
-                              hp.Float("learning_rate", 1e-3, 1e-2, sampling="log")),
-                          loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+            model = keras.Sequential(
+                [
+                    keras.Input((28, 28)),
+                    keras.layers.Flatten(),
+                    keras.layers.Dense(hp.Int("units", 8, 32, step=8), activation="relu"),
+                    keras.layers.Dense(10, activation="softmax"),
+                ]
+            )
+            model.compile(
+                optimizer=keras.optimizers.Adam(
+                    hp.Float("learning_rate", 1e-3, 1e-2, sampling="log")
+                ),
+                loss="sparse_categorical_crossentropy",
+                metrics=["accuracy"],
+            )
             return model
 
         def fit(self, hp, model, *args, **kwargs):
@@ -200,7 +219,10 @@ def fit_hp_run(tmp_path_factory, digits28):
 
     data = digits28.subset(num_train=300, num_val=150, num_test=150)
     with umask(0o027):
-        run = CoarseToFine(FitDeclares(name="fit-declares"), data,
-                           directory=tmp_path_factory.mktemp("runs"),
-                           **{**RUN_BUDGET, "coarse_trials": 3, "top": 2, "final_epochs": 1})
+        run = CoarseToFine(
+            FitDeclares(name="fit-declares"),
+            data,
+            directory=tmp_path_factory.mktemp("runs"),
+            **{**RUN_BUDGET, "coarse_trials": 3, "top": 2, "final_epochs": 1},
+        )
         return run, run.run()

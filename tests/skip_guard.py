@@ -21,6 +21,7 @@ import pytest
 # The repository is <parent>/<repo>; the shared MNIST copy is <parent>/shared/data.
 SHARED_MNIST = Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist.npz"
 
+
 def in_ci() -> bool:
     """True when `$CI` is true (GitHub Actions, GitLab CI and `.ci/run` set `CI=true`)."""
     return os.environ.get("CI", "").strip().lower() in {"1", "true", "yes"}
@@ -45,10 +46,15 @@ def require_mnist() -> Path:
     path = mnist_path()
     if path is None:
         configured = os.environ.get("TUNEKIT_MNIST_PATH")
-        where = (f"TUNEKIT_MNIST_PATH={configured!r} is not a file" if configured
-                 else f"TUNEKIT_MNIST_PATH is unset and {SHARED_MNIST} does not exist")
-        missing_data(f"MNIST is unavailable: {where}. Set TUNEKIT_MNIST_PATH to a Keras-layout "
-                     "mnist.npz (e.g. from keras.datasets.mnist) to run the MNIST tests.")
+        where = (
+            f"TUNEKIT_MNIST_PATH={configured!r} is not a file"
+            if configured
+            else f"TUNEKIT_MNIST_PATH is unset and {SHARED_MNIST} does not exist"
+        )
+        missing_data(
+            f"MNIST is unavailable: {where}. Set TUNEKIT_MNIST_PATH to a Keras-layout "
+            "mnist.npz (e.g. from keras.datasets.mnist) to run the MNIST tests."
+        )
     return path
 
 
@@ -75,8 +81,10 @@ class SkipGuard:
         if not in_ci() or not self.skipped:
             return
         lines = "\n".join(f"  {nodeid}: {reason}" for nodeid, reason in self.skipped)
-        message = (f"CI=true but {len(self.skipped)} test(s) were skipped; CI must run every "
-                   f"test it claims to run. Skipped:\n{lines}")
+        message = (
+            f"CI=true but {len(self.skipped)} test(s) were skipped; CI must run every "
+            f"test it claims to run. Skipped:\n{lines}"
+        )
         reporter = session.config.pluginmanager.get_plugin("terminalreporter")
         if reporter is not None:
             reporter.write_sep("=", "skipped tests under CI=true", red=True)

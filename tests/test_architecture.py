@@ -24,17 +24,51 @@ UNITS = {"data", "plots", "stats"}
 # Each module may import only modules listed before it (private helpers excepted). A
 # subpackage's `__init__` is listed by the package's name, after its modules.
 ORDER = [
-    "errors", "params", "stats", "_native_logs", "interrupts", "processes", "data",
-    "image_streams", "objectives", "outputs", "regression", "model_size",
-    "hypermodel_specs", "backends", "tensorboard", "fitting", "tuners", "narrowed_space",
-    "narrowing", "manifest", "progress", "results", "retraining", "plots", "report",
+    "errors",
+    "params",
+    "stats",
+    "_native_logs",
+    "interrupts",
+    "processes",
+    "data",
+    "image_streams",
+    "objectives",
+    "outputs",
+    "regression",
+    "model_size",
+    "hypermodel_specs",
+    "backends",
+    "tensorboard",
+    "fitting",
+    "tuners",
+    "narrowed_space",
+    "narrowing",
+    "manifest",
+    "progress",
+    "results",
+    "retraining",
+    "plots",
+    "report",
     # beside each other: how a phase runs, and the steps of a run
-    "distribute.cluster", "distribute.protos", "distribute.spec", "distribute.supervisor",
-    "distribute.chief", "distribute.worker", "distribute.runner", "distribute.launch",
-    "distribute.worker_main", "distribute",
-    "steps.base", "steps.check", "steps.search", "steps.narrow", "steps.retrain",
-    "steps.evaluate", "steps",
-    "workflow", "coarse_to_fine",
+    "distribute.cluster",
+    "distribute.protos",
+    "distribute.spec",
+    "distribute.supervisor",
+    "distribute.chief",
+    "distribute.worker",
+    "distribute.runner",
+    "distribute.launch",
+    "distribute.worker_main",
+    "distribute",
+    "steps.base",
+    "steps.check",
+    "steps.search",
+    "steps.narrow",
+    "steps.retrain",
+    "steps.evaluate",
+    "steps",
+    "workflow",
+    "coarse_to_fine",
 ]
 
 
@@ -95,7 +129,7 @@ def test_every_module_is_placed_in_the_order():
 
 @pytest.mark.parametrize("module", ORDER)
 def test_no_module_reaches_back_upstream(module):
-    allowed = set(ORDER[:ORDER.index(module)]) | PRIVATE
+    allowed = set(ORDER[: ORDER.index(module)]) | PRIVATE
     imported = _tunekit_imports(_modules()[module]) - {module}
     assert imported <= allowed, f"tunekit.{module} imports {sorted(imported - allowed)}"
 
@@ -108,8 +142,14 @@ def test_only_distribute_speaks_grpc():
 
 def test_the_workflow_holds_no_server_supervisor_or_worker_loop():
     text = (PACKAGE / "workflow.py").read_text()
-    for name in ("OracleServer", "LocalWorkers", "ChiefConnection", "oracle_server",
-                 "supervisor", "def work("):
+    for name in (
+        "OracleServer",
+        "LocalWorkers",
+        "ChiefConnection",
+        "oracle_server",
+        "supervisor",
+        "def work(",
+    ):
         assert name not in text, name
     assert "supervisor" not in (PACKAGE / "report.py").read_text()
 
@@ -120,8 +160,10 @@ def test_hypermodels_never_import_tunekit():
 
 
 def test_light_modules_and_cli_help_do_not_load_keras():
-    code = ("import sys, tunekit, tunekit.data, tunekit.backends, tunekit.coarse_to_fine, "
-            "tunekit.distribute, tunekit.params, tunekit.stats; "
-            "assert 'keras' not in sys.modules and 'tensorflow' not in sys.modules; "
-            "assert 'grpc' not in sys.modules")
+    code = (
+        "import sys, tunekit, tunekit.data, tunekit.backends, tunekit.coarse_to_fine, "
+        "tunekit.distribute, tunekit.params, tunekit.stats; "
+        "assert 'keras' not in sys.modules and 'tensorflow' not in sys.modules; "
+        "assert 'grpc' not in sys.modules"
+    )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)

@@ -19,10 +19,12 @@ def cache_dir(tmp_path, monkeypatch):
 
 def _fake_probe(results, calls):
     """A probe returning `results[backend]` (a speed or a failure reason) and recording calls."""
+
     def probe_with_reason(backend, *args, **kwargs):
         calls.append(backend)
         value = results[backend]
         return (0.0, value) if isinstance(value, str) else (value, None)
+
     return probe_with_reason
 
 
@@ -35,9 +37,11 @@ def test_a_failed_probe_is_reported_not_cached_and_probed_again(cache_dir, monke
     first = backends.choose_backend(*args, write=lines.append)
     assert first["backend"] == "tensorflow" and first["cached"] is False
     assert first["failures"] == {"jax": results["jax"]}
-    assert lines == ["Backend: falling back to tensorflow (training samples/s: tensorflow "
-                     "1,000; jax probe failed: ModuleNotFoundError: No module named "
-                     "'layers_v2'; not cached, probed again next run)"]
+    assert lines == [
+        "Backend: falling back to tensorflow (training samples/s: tensorflow "
+        "1,000; jax probe failed: ModuleNotFoundError: No module named "
+        "'layers_v2'; not cached, probed again next run)"
+    ]
     assert not (cache_dir / "backends.json").exists()
 
     results["jax"] = 4000.0  # the hypermodel imports now
@@ -76,12 +80,21 @@ def test_the_key_changes_with_the_hypermodel_source_shape_and_versions(cache_dir
 def test_an_old_cache_that_pinned_a_failure_is_ignored(cache_dir, monkeypatch):
     cache_dir.mkdir()
     old_key = f"{backends._machine()}|flaky_model:build|[8, 8]|10|16"
-    (cache_dir / "backends.json").write_text(json.dumps({old_key: {
-        "backend": "tensorflow", "samples_per_second": {"tensorflow": 900.0, "jax": 0.0},
-        "seconds": 20.0}}))
+    (cache_dir / "backends.json").write_text(
+        json.dumps(
+            {
+                old_key: {
+                    "backend": "tensorflow",
+                    "samples_per_second": {"tensorflow": 900.0, "jax": 0.0},
+                    "seconds": 20.0,
+                }
+            }
+        )
+    )
     calls = []
-    monkeypatch.setattr(backends, "probe_with_reason",
-                        _fake_probe({"tensorflow": 1000.0, "jax": 4000.0}, calls))
+    monkeypatch.setattr(
+        backends, "probe_with_reason", _fake_probe({"tensorflow": 1000.0, "jax": 4000.0}, calls)
+    )
     choice = backends.choose_backend("flaky_model:build", (8, 8), 10, 16, write=lambda t: None)
     assert choice["backend"] == "jax" and calls == ["tensorflow", "jax"]
 
@@ -89,7 +102,6 @@ def test_an_old_cache_that_pinned_a_failure_is_ignored(cache_dir, monkeypatch):
 def test_a_real_probe_names_the_exception_of_a_hypermodel_that_fails(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     (tmp_path / "not_ready.py").write_text("raise RuntimeError('weights not downloaded yet')\n")
-    speed, reason = backends.probe_with_reason("jax", "not_ready:build", (8, 8), 10, 16,
-                                               timeout=60)
+    speed, reason = backends.probe_with_reason("jax", "not_ready:build", (8, 8), 10, 16, timeout=60)
     assert speed == 0.0
     assert reason == "RuntimeError: weights not downloaded yet"

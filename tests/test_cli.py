@@ -15,28 +15,57 @@ import pytest
 
 from tunekit.coarse_to_fine import main
 
-TINY = ["--coarse-trials", "3", "--coarse-epochs", "1", "--max-epochs", "2", "--factor", "2",
-        "--top", "2", "--final-epochs", "1"]
+TINY = [
+    "--coarse-trials",
+    "3",
+    "--coarse-epochs",
+    "1",
+    "--max-epochs",
+    "2",
+    "--factor",
+    "2",
+    "--top",
+    "2",
+    "--final-epochs",
+    "1",
+]
 
 
 def _run(args, cwd, timeout=300):
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
-    return subprocess.run([sys.executable, "-m", "tunekit.coarse_to_fine", *args], cwd=cwd,
-                          env=env, capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "tunekit.coarse_to_fine", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 def test_help_runs_as_a_module(tmp_path):
     proc = _run(["--help"], cwd=tmp_path, timeout=60)
     assert proc.returncode == 0, proc.stderr
-    for flag in ("--hypermodel", "--data", "--coarse-trials", "--fine-tuner", "--top",
-                 "--final-epochs", "--final-schedule", "--quick", "--overwrite", "--seed"):
+    for flag in (
+        "--hypermodel",
+        "--data",
+        "--coarse-trials",
+        "--fine-tuner",
+        "--top",
+        "--final-epochs",
+        "--final-schedule",
+        "--quick",
+        "--overwrite",
+        "--seed",
+    ):
         assert flag in proc.stdout
     assert "found in sys.modules" not in proc.stderr
 
 
 @pytest.mark.parametrize("backend", ["tensorflow", "jax"])
 def test_user_build_function_end_to_end_as_a_subprocess(tmp_path, small_npz, backend):
-    (tmp_path / "my_models.py").write_text(textwrap.dedent("""
+    (tmp_path / "my_models.py").write_text(
+        textwrap.dedent("""
         import keras
 
         def build(hp):
@@ -49,9 +78,19 @@ def test_user_build_function_end_to_end_as_a_subprocess(tmp_path, small_npz, bac
                               hp.Float("lr", 1e-4, 1e-2, sampling="log")),
                           loss="sparse_categorical_crossentropy", metrics=["accuracy"])
             return model
-    """))
-    args = ["--hypermodel", "my_models:build", "--data", str(small_npz),
-            "--directory", "runs", *TINY, "--backend", backend]
+    """)
+    )
+    args = [
+        "--hypermodel",
+        "my_models:build",
+        "--data",
+        str(small_npz),
+        "--directory",
+        "runs",
+        *TINY,
+        "--backend",
+        backend,
+    ]
     schedule = "constant" if backend == "jax" else "cosine"
     if backend == "jax":
         args += ["--final-schedule", "constant"]
@@ -72,8 +111,9 @@ def test_user_build_function_end_to_end_as_a_subprocess(tmp_path, small_npz, bac
 
     model = keras.models.load_model(run_dir / "best_model.keras", safe_mode=True)
     data = np.load(small_npz)
-    accuracy = model.evaluate(data["x_test"] / 255.0, data["y_test"], verbose=0,
-                              return_dict=True)["accuracy"]
+    accuracy = model.evaluate(data["x_test"] / 255.0, data["y_test"], verbose=0, return_dict=True)[
+        "accuracy"
+    ]
     assert accuracy == pytest.approx(report["test_metrics"]["accuracy"], abs=2e-3)
     # HParams sessions are written by tunekit on both backends.
     assert list((run_dir / "tensorboard" / "coarse" / "0" / "execution0").glob("events.*"))
@@ -102,21 +142,24 @@ def _file_as_directory(tmp_path: Path) -> list[str]:
     return ["--directory", str(tmp_path / "a_file")]
 
 
-@pytest.mark.parametrize("make_args, message", [
-    (lambda p: ["--coarse-trials", "0"], "argument --coarse-trials: must be an int >= 3"),
-    (lambda p: ["--max-epochs", "-2"], "argument --max-epochs: must be an int >= 1"),
-    (lambda p: ["--top", "1.5"], "int >= 1 (a count) or a float in (0, 1] (a fraction)"),
-    (lambda p: ["--top", "0"], "int >= 1 (a count) or a float in (0, 1] (a fraction)"),
-    (lambda p: ["--fine-tuner", "grid"], "invalid choice"),
-    (lambda p: ["--hypermodel", "resnet"], "is not one of ['mnist-dense', 'toonvision-cnn']"),
-    (lambda p: ["--hypermodel", "no_such_module:build"], "cannot import 'no_such_module'"),
-    (lambda p: ["--hypermodel", "os:no_such_attribute"], "has no 'no_such_attribute'"),
-    (lambda p: ["--hypermodel", "os:sep"], "not a keras_tuner.HyperModel"),
-    (lambda p: ["--data", str(p / "missing.npz")], "does not exist"),
-    (_npz_missing_keys, "y_train"),
-    (_one_class_folder, "at least 2 class"),
-    (_file_as_directory, "is a file, not a folder"),
-])
+@pytest.mark.parametrize(
+    "make_args, message",
+    [
+        (lambda p: ["--coarse-trials", "0"], "argument --coarse-trials: must be an int >= 3"),
+        (lambda p: ["--max-epochs", "-2"], "argument --max-epochs: must be an int >= 1"),
+        (lambda p: ["--top", "1.5"], "int >= 1 (a count) or a float in (0, 1] (a fraction)"),
+        (lambda p: ["--top", "0"], "int >= 1 (a count) or a float in (0, 1] (a fraction)"),
+        (lambda p: ["--fine-tuner", "grid"], "invalid choice"),
+        (lambda p: ["--hypermodel", "resnet"], "is not one of ['mnist-dense', 'toonvision-cnn']"),
+        (lambda p: ["--hypermodel", "no_such_module:build"], "cannot import 'no_such_module'"),
+        (lambda p: ["--hypermodel", "os:no_such_attribute"], "has no 'no_such_attribute'"),
+        (lambda p: ["--hypermodel", "os:sep"], "not a keras_tuner.HyperModel"),
+        (lambda p: ["--data", str(p / "missing.npz")], "does not exist"),
+        (_npz_missing_keys, "y_train"),
+        (_one_class_folder, "at least 2 class"),
+        (_file_as_directory, "is a file, not a folder"),
+    ],
+)
 def test_bad_input_exits_2_with_one_line(tmp_path, capsys, make_args, message):
     args = make_args(tmp_path) + ["--backend", "tensorflow"]
     if "--directory" not in args:
@@ -128,24 +171,47 @@ def test_bad_input_exits_2_with_one_line(tmp_path, capsys, make_args, message):
     assert not (tmp_path / "runs").exists()
 
 
-def test_objective_the_model_never_reports_exits_2_naming_reported_metrics(tmp_path, capsys,
-                                                                           small_npz):
-    args = ["--data", str(small_npz), "--directory", str(tmp_path), "--objective", "val_auc",
-            "--backend", "tensorflow", *TINY]
+def test_objective_the_model_never_reports_exits_2_naming_reported_metrics(
+    tmp_path, capsys, small_npz
+):
+    args = [
+        "--data",
+        str(small_npz),
+        "--directory",
+        str(tmp_path),
+        "--objective",
+        "val_auc",
+        "--backend",
+        "tensorflow",
+        *TINY,
+    ]
     assert main(args) == 2
     err = capsys.readouterr().err
     assert "val_auc" in err and "val_accuracy" in err
 
 
 def test_changed_configuration_is_refused_with_exit_2(tmp_path, capsys, small_npz):
-    base = ["--data", str(small_npz), "--directory", str(tmp_path), "--backend", "tensorflow",
-            *TINY,
-            "--coarse-trials", "3", "--top", "1"]
+    base = [
+        "--data",
+        str(small_npz),
+        "--directory",
+        str(tmp_path),
+        "--backend",
+        "tensorflow",
+        *TINY,
+        "--coarse-trials",
+        "3",
+        "--top",
+        "1",
+    ]
     # A manifest from an earlier run with another budget, without training anything:
+    from tunekit.coarse_to_fine import (
+        _load_data,
+        _workflow_kwargs,
+        build_parser,
+        resolve_hypermodel,
+    )
     from tunekit.manifest import RunManifest
-
-    from tunekit.coarse_to_fine import _load_data, _workflow_kwargs, build_parser, \
-        resolve_hypermodel
     from tunekit.workflow import CoarseToFine
 
     args = build_parser().parse_args(base)
@@ -158,6 +224,7 @@ def test_changed_configuration_is_refused_with_exit_2(tmp_path, capsys, small_np
 
 
 # --------------------------------------------------------------------------- data from the file
+
 
 def _shapes_npz(path: Path, num_classes: int, per_class: int = 40) -> Path:
     """uint8 8x8 images whose class is the bright row band: easy, any number of classes."""
@@ -181,12 +248,23 @@ def _read_report(run_dir: Path) -> dict:
 
 def test_three_class_npz_gives_a_three_way_model_and_a_3x3_matrix(tmp_path, capsys):
     data = _shapes_npz(tmp_path / "bands.npz", num_classes=3)
-    args = ["--data", str(data), "--directory", str(tmp_path / "runs"), "--backend",
-            "tensorflow", "--batch-size", "32", *TINY]
+    args = [
+        "--data",
+        str(data),
+        "--directory",
+        str(tmp_path / "runs"),
+        "--backend",
+        "tensorflow",
+        "--batch-size",
+        "32",
+        *TINY,
+    ]
     assert main(args) == 0, capsys.readouterr().err
     out = capsys.readouterr().out
-    assert ("Data: bands: 100 train / 20 validation / 30 test, input (8, 8), 3 classes; "
-            "x scaling: uint8 pixels divided by 255 to [0, 1]") in out
+    assert (
+        "Data: bands: 100 train / 20 validation / 30 test, input (8, 8), 3 classes; "
+        "x scaling: uint8 pixels divided by 255 to [0, 1]"
+    ) in out
     # tunekit's progress (the "tunekit" logger) printed as plain lines, each once.
     assert out.count("\n[coarse] trial 1/3 (id ") == 1 and out.count("Narrowed search space") == 1
     assert out.count("\nRetraining ") == 1
@@ -210,7 +288,8 @@ def test_three_class_npz_gives_a_three_way_model_and_a_3x3_matrix(tmp_path, caps
 
 
 def test_binary_sigmoid_model_report_matches_sklearn(tmp_path, capsys, monkeypatch):
-    (tmp_path / "binary_models.py").write_text(textwrap.dedent("""
+    (tmp_path / "binary_models.py").write_text(
+        textwrap.dedent("""
         import keras
 
         def build(hp):
@@ -222,10 +301,22 @@ def test_binary_sigmoid_model_report_matches_sklearn(tmp_path, capsys, monkeypat
             model.compile(optimizer=keras.optimizers.Adam(hp.Choice("lr", [1e-2, 3e-3])),
                           loss="binary_crossentropy", metrics=["accuracy"])
             return model
-    """))
+    """)
+    )
     data = _shapes_npz(tmp_path / "two.npz", num_classes=2)
-    args = ["--hypermodel", "binary_models:build", "--data", str(data), "--directory",
-            str(tmp_path / "runs"), "--backend", "tensorflow", "--batch-size", "32", *TINY]
+    args = [
+        "--hypermodel",
+        "binary_models:build",
+        "--data",
+        str(data),
+        "--directory",
+        str(tmp_path / "runs"),
+        "--backend",
+        "tensorflow",
+        "--batch-size",
+        "32",
+        *TINY,
+    ]
     monkeypatch.chdir(tmp_path)  # the CLI imports the module from the current folder
     assert main(args) == 0, capsys.readouterr().err
     run_dir = tmp_path / "runs" / "binary_models-build-two"
@@ -262,17 +353,30 @@ _WRONG_WIDTH = """
 """
 
 
-@pytest.mark.parametrize("attribute, classes, message", [
-    ("dense5", 10, "outputs 5 units per sample but the data has 10 classes"),
-    ("lazy_one_unit", 3, "outputs 1 unit per sample but the data has 3 classes"),
-])
+@pytest.mark.parametrize(
+    "attribute, classes, message",
+    [
+        ("dense5", 10, "outputs 5 units per sample but the data has 10 classes"),
+        ("lazy_one_unit", 3, "outputs 1 unit per sample but the data has 3 classes"),
+    ],
+)
 def test_model_output_that_does_not_fit_the_classes_exits_2_before_training(
-        tmp_path, capsys, monkeypatch, attribute, classes, message):
+    tmp_path, capsys, monkeypatch, attribute, classes, message
+):
     (tmp_path / "wrong_models.py").write_text(textwrap.dedent(_WRONG_WIDTH))
     monkeypatch.chdir(tmp_path)
     data = _shapes_npz(tmp_path / "data.npz", num_classes=classes, per_class=4)
-    args = ["--hypermodel", f"wrong_models:{attribute}", "--data", str(data), "--directory",
-            str(tmp_path / "runs"), "--backend", "tensorflow", *TINY]
+    args = [
+        "--hypermodel",
+        f"wrong_models:{attribute}",
+        "--data",
+        str(data),
+        "--directory",
+        str(tmp_path / "runs"),
+        "--backend",
+        "tensorflow",
+        *TINY,
+    ]
     assert main(args) == 2
     err = capsys.readouterr().err.strip()
     assert message in err and len(err.splitlines()) == 1, err
@@ -282,8 +386,21 @@ def test_model_output_that_does_not_fit_the_classes_exits_2_before_training(
 def test_model_output_that_does_not_fit_exits_2_under_jax(tmp_path):
     (tmp_path / "wrong_models.py").write_text(textwrap.dedent(_WRONG_WIDTH))
     data = _shapes_npz(tmp_path / "data.npz", num_classes=10, per_class=4)
-    proc = _run(["--hypermodel", "wrong_models:dense5", "--data", str(data), "--directory",
-                 "runs", "--backend", "jax", *TINY], cwd=tmp_path, timeout=120)
+    proc = _run(
+        [
+            "--hypermodel",
+            "wrong_models:dense5",
+            "--data",
+            str(data),
+            "--directory",
+            "runs",
+            "--backend",
+            "jax",
+            *TINY,
+        ],
+        cwd=tmp_path,
+        timeout=120,
+    )
     assert proc.returncode == 2, proc.stderr[-2000:]
     assert "outputs 5 units per sample but the data has 10 classes" in proc.stderr
     assert not (tmp_path / "runs").exists()
@@ -291,9 +408,15 @@ def test_model_output_that_does_not_fit_exits_2_under_jax(tmp_path):
 
 # --------------------------------------------------------------------------- corrupt files
 
+
 def _truncated(path: Path) -> None:
-    np.savez(path, x_train=np.zeros((50, 4)), y_train=np.arange(50) % 2, x_test=np.zeros((5, 4)),
-             y_test=np.arange(5) % 2)
+    np.savez(
+        path,
+        x_train=np.zeros((50, 4)),
+        y_train=np.arange(50) % 2,
+        x_test=np.zeros((5, 4)),
+        y_test=np.arange(5) % 2,
+    )
     path.write_bytes(path.read_bytes()[:300])
 
 
@@ -304,22 +427,35 @@ def _png(path: Path) -> None:
 
 
 def _object_array(path: Path) -> None:
-    np.savez(path, x_train=np.array([[1], "a", None], dtype=object), y_train=[0, 1, 0],
-             x_test=np.zeros((1, 1)), y_test=[0])
+    np.savez(
+        path,
+        x_train=np.array([[1], "a", None], dtype=object),
+        y_train=[0, 1, 0],
+        x_test=np.zeros((1, 1)),
+        y_test=[0],
+    )
 
 
-@pytest.mark.parametrize("write, reason", [
-    (_truncated, "truncated or damaged"),
-    (lambda p: p.write_text("x_train,y_train\n1,2\n"), "not a NumPy archive"),
-    (_png, "not a NumPy archive (it starts with b'\\x89PNG"),
-    (lambda p: p.write_bytes(b""), "the file is empty"),
-    (lambda p: p.write_bytes(np.zeros(3).tobytes()), "not a NumPy archive"),
-    (lambda p: np.save(open(p, "wb"), np.zeros(3)), "single (3,) array (.npy)"),
-    (_object_array, "array 'x_train' cannot be read (Object arrays cannot be loaded"),
-    (lambda p: np.savez(p, x_train=np.array(["a", "b"]), y_train=[0, 1], x_test=np.zeros(1),
-                        y_test=[0]), "array 'x_train' has dtype <U1"),
-    (lambda p: np.savez(p, x_train=np.zeros((3, 2))), "missing key(s) ['y_train', 'x_test'"),
-], ids=["truncated", "text", "png", "empty", "raw_bytes", "npy", "object", "strings", "keys"])
+@pytest.mark.parametrize(
+    "write, reason",
+    [
+        (_truncated, "truncated or damaged"),
+        (lambda p: p.write_text("x_train,y_train\n1,2\n"), "not a NumPy archive"),
+        (_png, "not a NumPy archive (it starts with b'\\x89PNG"),
+        (lambda p: p.write_bytes(b""), "the file is empty"),
+        (lambda p: p.write_bytes(np.zeros(3).tobytes()), "not a NumPy archive"),
+        (lambda p: np.save(open(p, "wb"), np.zeros(3)), "single (3,) array (.npy)"),
+        (_object_array, "array 'x_train' cannot be read (Object arrays cannot be loaded"),
+        (
+            lambda p: np.savez(
+                p, x_train=np.array(["a", "b"]), y_train=[0, 1], x_test=np.zeros(1), y_test=[0]
+            ),
+            "array 'x_train' has dtype <U1",
+        ),
+        (lambda p: np.savez(p, x_train=np.zeros((3, 2))), "missing key(s) ['y_train', 'x_test'"),
+    ],
+    ids=["truncated", "text", "png", "empty", "raw_bytes", "npy", "object", "strings", "keys"],
+)
 def test_invalid_npz_exits_2_naming_the_file(tmp_path, capsys, write, reason):
     path = tmp_path / "data.npz"
     write(path)
@@ -329,6 +465,8 @@ def test_invalid_npz_exits_2_naming_the_file(tmp_path, capsys, write, reason):
     assert len(err.splitlines()) == 1, err
     assert f"error: {str(path)!r} is not a valid .npz file: " in err and reason in err, err
     assert not (tmp_path / "runs").exists()
+
+
 def test_quick_has_its_own_default_project_name():
     from tunekit.coarse_to_fine import _workflow_kwargs, build_parser
 
@@ -344,15 +482,21 @@ def test_quick_has_its_own_default_project_name():
     assert project("--quick", "--data", "x/rivers.npz") == "mnist-dense-rivers-quick"
 
 
-@pytest.mark.parametrize("objective", [["--objective", "val_custom_score"],
-                                       ["--objective", "val_cosine_similarity"],
-                                       ["--direction", "min"],  # the default val_accuracy
-                                       ["--objective", "val_loss:max"],
-                                       ["--objective", "val_accuracy:"],
-                                       ["--objective", "val_x:max", "--direction", "min"],
-                                       ["--objective", "val_x:up"]])
-def test_objective_of_unknown_direction_exits_2_before_probe_or_data(tmp_path, capsys,
-                                                                       monkeypatch, objective):
+@pytest.mark.parametrize(
+    "objective",
+    [
+        ["--objective", "val_custom_score"],
+        ["--objective", "val_cosine_similarity"],
+        ["--direction", "min"],  # the default val_accuracy
+        ["--objective", "val_loss:max"],
+        ["--objective", "val_accuracy:"],
+        ["--objective", "val_x:max", "--direction", "min"],
+        ["--objective", "val_x:up"],
+    ],
+)
+def test_objective_of_unknown_direction_exits_2_before_probe_or_data(
+    tmp_path, capsys, monkeypatch, objective
+):
     import tunekit.backends
     import tunekit.coarse_to_fine as cli
 
@@ -368,13 +512,18 @@ def test_objective_of_unknown_direction_exits_2_before_probe_or_data(tmp_path, c
     assert not (tmp_path / "runs").exists()
 
 
-@pytest.mark.parametrize("objective, said", [
-    (["--objective", "val_f1_score"], "Objective: val_f1_score (max: higher is better)"),
-    (["--objective", "val_loss"], "Objective: val_loss (min: lower is better)"),
-    (["--objective", "val_custom", "--direction", "max"],
-     "Objective: val_custom (max: higher is better)"),
-    (["--objective", "val_custom:min"], "Objective: val_custom (min: lower is better)"),
-])
+@pytest.mark.parametrize(
+    "objective, said",
+    [
+        (["--objective", "val_f1_score"], "Objective: val_f1_score (max: higher is better)"),
+        (["--objective", "val_loss"], "Objective: val_loss (min: lower is better)"),
+        (
+            ["--objective", "val_custom", "--direction", "max"],
+            "Objective: val_custom (max: higher is better)",
+        ),
+        (["--objective", "val_custom:min"], "Objective: val_custom (min: lower is better)"),
+    ],
+)
 def test_direction_used_is_the_first_line_of_output(tmp_path, capsys, objective, said):
     missing = ["--data", str(tmp_path / "missing.npz"), "--backend", "tensorflow"]
     assert main([*objective, *missing]) == 2  # stops at the data, after saying the objective

@@ -10,11 +10,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
+from skip_guard import require_mnist
 
 from tunekit import data
 from tunekit.data import Dataset, load_image_directory, load_mnist, load_npz
-
-from skip_guard import require_mnist
 
 COLORS = {"bear": (200, 30, 30), "cog": (30, 200, 30), "toon": (30, 30, 200)}
 
@@ -174,8 +173,12 @@ def test_keras_fallback_success_with_fake_keras(monkeypatch):
 def test_module_does_not_import_keras_or_tensorflow():
     sources = [p.read_text() for p in Path(data.__file__).parent.glob("*.py")]
     assert len(sources) >= 5  # the package's modules, not only its __init__
-    top_level = [line for source in sources for line in source.splitlines()
-                 if line.startswith(("import ", "from "))]
+    top_level = [
+        line
+        for source in sources
+        for line in source.splitlines()
+        if line.startswith(("import ", "from "))
+    ]
     assert not any(re.search(r"\b(keras|tensorflow)\b", line) for line in top_level)
 
 
@@ -255,8 +258,16 @@ def test_load_npz_takes_classes_name_and_scaling_from_the_file(tmp_path):
 def test_load_npz_twenty_float_classes_with_validation_and_names(tmp_path):
     x, y = _labelled(20, 5, shape=(4,), dtype=np.float32)
     names = np.array([f"c{i}" for i in range(20)])
-    np.savez(tmp_path / "twenty.npz", x_train=x, y_train=y, x_val=x[:20], y_val=y[:20],
-             x_test=x[:40], y_test=y[:40], class_names=names)
+    np.savez(
+        tmp_path / "twenty.npz",
+        x_train=x,
+        y_train=y,
+        x_val=x[:20],
+        y_val=y[:20],
+        x_test=x[:40],
+        y_test=y[:40],
+        class_names=names,
+    )
     ds = data.load_npz(tmp_path / "twenty.npz", seed=3)
     assert ds.num_classes == 20 and ds.class_names == names.tolist()
     assert (len(ds.x_train), len(ds.x_val), len(ds.x_test)) == (100, 20, 40)
@@ -303,8 +314,14 @@ def test_from_arrays_with_test_set_and_options():
     rng = np.random.default_rng(0)
     x, y = rng.random((40, 5, 5)), np.arange(40) % 2
     ds = Dataset.from_arrays(
-        x, y, x_test=x[:7], y_test=y[:7], validation_fraction=0.25, test_fraction=0.9,
-        num_classes=3, class_names=["a", "b", "c"],
+        x,
+        y,
+        x_test=x[:7],
+        y_test=y[:7],
+        validation_fraction=0.25,
+        test_fraction=0.9,
+        num_classes=3,
+        class_names=["a", "b", "c"],
     )
     assert (len(ds.x_train), len(ds.x_val), len(ds.x_test)) == (30, 10, 7)
     assert ds.num_classes == 3 and ds.class_names == ["a", "b", "c"]
@@ -353,8 +370,15 @@ def _arrays(n=20, classes=2):
 def _direct(**overrides):
     x, y = _arrays()
     kwargs = dict(
-        x_train=x, y_train=y, x_val=x, y_val=y, x_test=x, y_test=y,
-        class_names=["a", "b"], input_shape=(3,), num_classes=2,
+        x_train=x,
+        y_train=y,
+        x_val=x,
+        y_val=y,
+        x_test=x,
+        y_test=y,
+        class_names=["a", "b"],
+        input_shape=(3,),
+        num_classes=2,
     )
     return Dataset(**{**kwargs, **overrides})
 
@@ -362,122 +386,252 @@ def _direct(**overrides):
 _NAN = np.where(np.eye(20, 3) == 1, np.nan, 0.0)
 ERROR_CASES = [
     # MNIST
-    ("mnist_missing_path", lambda t: load_mnist(t / "missing.npz"),
-     r"MNIST file not found.*missing\.npz.*path=.*TUNEKIT_MNIST_PATH"),
-    ("npz_missing_keys",
-     lambda t: load_mnist(_npz(t, x_train=np.zeros((3, 2, 2)), y_train=[0, 1, 2])),
-     r"missing key\(s\) \['x_test', 'y_test'\]; found \['x_train', 'y_train'\]"),
-    ("validation_size_zero", lambda t: load_mnist(validation_size=0, path=_npz(t, **_fake_mnist())),
-     r"1 <= validation_size < 60.*got 0"),
-    ("validation_size_too_big", lambda t: load_mnist(_npz(t, **_fake_mnist()), validation_size=60),
-     r"validation_size < 60.*got 60"),
-    ("validation_size_float", lambda t: load_mnist(_npz(t, **_fake_mnist()), validation_size=2.5),
-     r"must be an int.*got 2\.5"),
-    ("mnist_with_twenty_classes",
-     lambda t: load_mnist(_npz(t, **{**_fake_mnist(), "y_train": np.arange(60) % 20})),
-     r"labels in \[0, 19\], not MNIST's 0\.\.9\. Load other data with load_npz"),
+    (
+        "mnist_missing_path",
+        lambda t: load_mnist(t / "missing.npz"),
+        r"MNIST file not found.*missing\.npz.*path=.*TUNEKIT_MNIST_PATH",
+    ),
+    (
+        "npz_missing_keys",
+        lambda t: load_mnist(_npz(t, x_train=np.zeros((3, 2, 2)), y_train=[0, 1, 2])),
+        r"missing key\(s\) \['x_test', 'y_test'\]; found \['x_train', 'y_train'\]",
+    ),
+    (
+        "validation_size_zero",
+        lambda t: load_mnist(validation_size=0, path=_npz(t, **_fake_mnist())),
+        r"1 <= validation_size < 60.*got 0",
+    ),
+    (
+        "validation_size_too_big",
+        lambda t: load_mnist(_npz(t, **_fake_mnist()), validation_size=60),
+        r"validation_size < 60.*got 60",
+    ),
+    (
+        "validation_size_float",
+        lambda t: load_mnist(_npz(t, **_fake_mnist()), validation_size=2.5),
+        r"must be an int.*got 2\.5",
+    ),
+    (
+        "mnist_with_twenty_classes",
+        lambda t: load_mnist(_npz(t, **{**_fake_mnist(), "y_train": np.arange(60) % 20})),
+        r"labels in \[0, 19\], not MNIST's 0\.\.9\. Load other data with load_npz",
+    ),
     # any .npz
-    ("npz_label_gap", lambda t: data.load_npz(_npz(t, **{**_fake_mnist(),
-        "y_train": np.arange(60) % 3 + 1, "y_test": np.arange(20) % 3 + 1})),
-     r"partial\.npz': class id\(s\) 0 never occur.*up to 3.*max\(label\) \+ 1 = 4"),
-    ("npz_mixed_dtypes", lambda t: data.load_npz(_npz(t, **{**_fake_mnist(),
-        "x_test": np.zeros((20, 28, 28))})),
-     r"mix uint8 and other dtypes .*Save every x array with the same dtype"),
-    ("npz_only_x_val", lambda t: data.load_npz(_npz(t, **{**_fake_mnist(),
-        "x_val": np.zeros((2, 28, 28))})), r"not a valid \.npz file: it has only one of x_val"),
-    ("npz_one_training_sample", lambda t: data.load_npz(_npz(t, **_fake_mnist(n_train=1))),
-     r"x_train has 1 sample\(s\): at least 2 are needed"),
-    ("npz_negative_labels", lambda t: data.load_npz(_npz(t, **{**_fake_mnist(),
-        "y_test": np.arange(20) % 10 - 1})), r"class ids must be >= 0"),
+    (
+        "npz_label_gap",
+        lambda t: data.load_npz(
+            _npz(
+                t,
+                **{
+                    **_fake_mnist(),
+                    "y_train": np.arange(60) % 3 + 1,
+                    "y_test": np.arange(20) % 3 + 1,
+                },
+            )
+        ),
+        r"partial\.npz': class id\(s\) 0 never occur.*up to 3.*max\(label\) \+ 1 = 4",
+    ),
+    (
+        "npz_mixed_dtypes",
+        lambda t: data.load_npz(_npz(t, **{**_fake_mnist(), "x_test": np.zeros((20, 28, 28))})),
+        r"mix uint8 and other dtypes .*Save every x array with the same dtype",
+    ),
+    (
+        "npz_only_x_val",
+        lambda t: data.load_npz(_npz(t, **{**_fake_mnist(), "x_val": np.zeros((2, 28, 28))})),
+        r"not a valid \.npz file: it has only one of x_val",
+    ),
+    (
+        "npz_one_training_sample",
+        lambda t: data.load_npz(_npz(t, **_fake_mnist(n_train=1))),
+        r"x_train has 1 sample\(s\): at least 2 are needed",
+    ),
+    (
+        "npz_negative_labels",
+        lambda t: data.load_npz(_npz(t, **{**_fake_mnist(), "y_test": np.arange(20) % 10 - 1})),
+        r"class ids must be >= 0",
+    ),
     # image folders
-    ("folder_missing", lambda t: load_image_directory(t / "nothere", (4, 4)),
-     r"Image folder not found.*nothere"),
-    ("one_class_folder", lambda t: load_image_directory(_folder(t, {"bear": 5}), (4, 4)),
-     r"at least 2 class subfolders.*found 1: \['bear'\]"),
-    ("empty_class_folder",
-     lambda t: load_image_directory(_folder(t, {"bear": 5, "cog": 0}), (4, 4)),
-     r"Class folder 'cog'.*no images"),
-    ("class_too_small", lambda t: load_image_directory(_folder(t, {"bear": 5, "cog": 2}), (4, 4)),
-     r"Class 'cog' has 2 sample\(s\): split 0 train / 1 validation / 1 test"),
-    ("corrupt_image", lambda t: load_image_directory(_corrupt(t), (4, 4)),
-     r"Could not read image .*broken\.png"),
+    (
+        "folder_missing",
+        lambda t: load_image_directory(t / "nothere", (4, 4)),
+        r"Image folder not found.*nothere",
+    ),
+    (
+        "one_class_folder",
+        lambda t: load_image_directory(_folder(t, {"bear": 5}), (4, 4)),
+        r"at least 2 class subfolders.*found 1: \['bear'\]",
+    ),
+    (
+        "empty_class_folder",
+        lambda t: load_image_directory(_folder(t, {"bear": 5, "cog": 0}), (4, 4)),
+        r"Class folder 'cog'.*no images",
+    ),
+    (
+        "class_too_small",
+        lambda t: load_image_directory(_folder(t, {"bear": 5, "cog": 2}), (4, 4)),
+        r"Class 'cog' has 2 sample\(s\): split 0 train / 1 validation / 1 test",
+    ),
+    (
+        "corrupt_image",
+        lambda t: load_image_directory(_corrupt(t), (4, 4)),
+        r"Could not read image .*broken\.png",
+    ),
     ("image_size_zero", lambda t: load_image_directory(t, (0, 4)), r"two positive ints.*\(0, 4\)"),
     ("image_size_one_int", lambda t: load_image_directory(t, 64), r"two positive ints.*got 64"),
     ("image_size_float", lambda t: load_image_directory(t, (4.0, 4)), r"two positive ints"),
     ("image_size_three", lambda t: load_image_directory(t, (4, 4, 3)), r"two positive ints"),
-    ("color_mode", lambda t: load_image_directory(t, (4, 4), color_mode="rgba"),
-     r"Unknown color_mode 'rgba'; choose one of \['rgb', 'grayscale'\]"),
-    ("fraction_negative", lambda t: load_image_directory(t, (4, 4), validation_fraction=-0.1),
-     r"validation_fraction must be a number in \[0, 1\), got -0\.1"),
-    ("fraction_one", lambda t: Dataset.from_arrays(*_arrays(), test_fraction=1.0),
-     r"test_fraction must be a number in \[0, 1\), got 1\.0"),
-    ("fractions_sum",
-     lambda t: Dataset.from_arrays(*_arrays(), validation_fraction=0.5, test_fraction=0.5),
-     r"must be < 1.*0\.5 \+ 0\.5 = 1\.0"),
+    (
+        "color_mode",
+        lambda t: load_image_directory(t, (4, 4), color_mode="rgba"),
+        r"Unknown color_mode 'rgba'; choose one of \['rgb', 'grayscale'\]",
+    ),
+    (
+        "fraction_negative",
+        lambda t: load_image_directory(t, (4, 4), validation_fraction=-0.1),
+        r"validation_fraction must be a number in \[0, 1\), got -0\.1",
+    ),
+    (
+        "fraction_one",
+        lambda t: Dataset.from_arrays(*_arrays(), test_fraction=1.0),
+        r"test_fraction must be a number in \[0, 1\), got 1\.0",
+    ),
+    (
+        "fractions_sum",
+        lambda t: Dataset.from_arrays(*_arrays(), validation_fraction=0.5, test_fraction=0.5),
+        r"must be < 1.*0\.5 \+ 0\.5 = 1\.0",
+    ),
     # arrays
-    ("length_mismatch", lambda t: Dataset.from_arrays(np.zeros((10, 3)), np.zeros(9, int)),
-     r"x has 10 samples but y has 9 labels"),
-    ("test_length_mismatch",
-     lambda t: Dataset.from_arrays(*_arrays(), x_test=np.zeros((4, 3)), y_test=[0, 1]),
-     r"x_test has 4 samples but y_test has 2 labels"),
-    ("only_x_test", lambda t: Dataset.from_arrays(*_arrays(), x_test=np.zeros((4, 3))),
-     r"only one of x_test / y_test"),
-    ("labels_too_big",
-     lambda t: Dataset.from_arrays(np.zeros((6, 2)), [0, 1, 2, 5, 0, 1], num_classes=3),
-     r"labels in \[0, 5\], expected \[0, 3\)"),
-    ("labels_negative", lambda t: Dataset.from_arrays(np.zeros((6, 2)), [0, 1, -1, 1, 0, 1]),
-     r"labels in \[-1, 1\], expected \[0, 2\)"),
-    ("labels_fractional_as_classification",
-     lambda t: Dataset.from_arrays(np.zeros((4, 2)), [0, 0.5, 1, 1], task="classification"),
-     r'task="classification" but y holds non-integer values \(e\.g\. 0\.5\).*'
-     r'Pass task="regression"'),
-    ("labels_strings", lambda t: Dataset.from_arrays(np.zeros((2, 2)), ["cat", "dog"]),
-     r"integer class ids, got dtype <U3 \(e\.g\. 'cat'\)\. tunekit has two tasks: "
-     r'classification .* regression .*task="regression"'),
-    ("labels_one_hot", lambda t: Dataset.from_arrays(np.zeros((2, 2)), np.eye(2)),
-     r"shape \(2, 2\) and only whole-number values: pass task=.*argmax.*"
-     r'task="regression"'),
-    ("labels_one_hot_as_classification",
-     lambda t: Dataset.from_arrays(np.zeros((2, 2)), np.eye(2), task="classification"),
-     r"1-D integer class ids, got shape \(2, 2\).*argmax.*regression"),
-    ("unknown_task", lambda t: Dataset.from_arrays(*_arrays(), task="ranking"),
-     r"Unknown task='ranking'; choose one of \['classification', 'regression'\]"),
-    ("regression_with_num_classes",
-     lambda t: Dataset.from_arrays(*_arrays(), task="regression", num_classes=2),
-     r'task="regression" has no classes, got num_classes=2'),
-    ("regression_3d_targets",
-     lambda t: Dataset.from_arrays(np.zeros((20, 2)), np.zeros((20, 2, 2)) + 0.5),
-     r"y has shape \(20, 2, 2\): regression targets must have shape \(n,\) or \(n, k\)"),
-    ("regression_nan_target",
-     lambda t: Dataset.from_arrays(np.zeros((20, 2)), np.r_[np.nan, np.full(19, 0.5)]),
-     r"y contains 1 non-finite value"),
-    ("regression_too_few", lambda t: Dataset.from_arrays(np.zeros((2, 2)), [0.5, 1.5]),
-     r"2 sample\(s\) split 1 validation / 1 test leave none to train on"),
-    ("dict_x_lengths", lambda t: Dataset.from_arrays(
-        {"image": np.zeros((20, 4, 4)), "meta": np.zeros((19, 3))}, np.arange(20) % 2),
-     r"x\['image'\] has shape \(20, 4, 4\) but x\['meta'\] has shape \(19, 3\)"),
-    ("dict_x_vs_y", lambda t: Dataset.from_arrays(
-        {"image": np.zeros((20, 4)), "meta": np.zeros((20, 3))}, np.arange(19) % 2),
-     r"x has 20 samples but y has 19 labels"),
-    ("dict_y_mixed_tasks", lambda t: Dataset.from_arrays(
-        np.zeros((20, 3)), {"kind": np.arange(20) % 2, "size": np.linspace(0, 1, 20)}),
-     r"The outputs of y mix tasks .*Pass task="),
-    ("single_class", lambda t: Dataset.from_arrays(np.zeros((9, 2)), np.zeros(9, int)),
-     r"at least 2 classes, got num_classes=1"),
-    ("class_names_mismatch", lambda t: Dataset.from_arrays(*_arrays(), class_names=["a"]),
-     r"1 class_names for num_classes=2"),
-    ("nan_in_x", lambda t: Dataset.from_arrays(_NAN, np.arange(20) % 2),
-     r"x contains 3 non-finite value\(s\) \(NaN or inf\)"),
-    ("inf_in_x_test",
-     lambda t: Dataset.from_arrays(*_arrays(), x_test=[[np.inf, 0, 0]], y_test=[0]),
-     r"x_test contains 1 non-finite"),
+    (
+        "length_mismatch",
+        lambda t: Dataset.from_arrays(np.zeros((10, 3)), np.zeros(9, int)),
+        r"x has 10 samples but y has 9 labels",
+    ),
+    (
+        "test_length_mismatch",
+        lambda t: Dataset.from_arrays(*_arrays(), x_test=np.zeros((4, 3)), y_test=[0, 1]),
+        r"x_test has 4 samples but y_test has 2 labels",
+    ),
+    (
+        "only_x_test",
+        lambda t: Dataset.from_arrays(*_arrays(), x_test=np.zeros((4, 3))),
+        r"only one of x_test / y_test",
+    ),
+    (
+        "labels_too_big",
+        lambda t: Dataset.from_arrays(np.zeros((6, 2)), [0, 1, 2, 5, 0, 1], num_classes=3),
+        r"labels in \[0, 5\], expected \[0, 3\)",
+    ),
+    (
+        "labels_negative",
+        lambda t: Dataset.from_arrays(np.zeros((6, 2)), [0, 1, -1, 1, 0, 1]),
+        r"labels in \[-1, 1\], expected \[0, 2\)",
+    ),
+    (
+        "labels_fractional_as_classification",
+        lambda t: Dataset.from_arrays(np.zeros((4, 2)), [0, 0.5, 1, 1], task="classification"),
+        r'task="classification" but y holds non-integer values \(e\.g\. 0\.5\).*'
+        r'Pass task="regression"',
+    ),
+    (
+        "labels_strings",
+        lambda t: Dataset.from_arrays(np.zeros((2, 2)), ["cat", "dog"]),
+        r"integer class ids, got dtype <U3 \(e\.g\. 'cat'\)\. tunekit has two tasks: "
+        r'classification .* regression .*task="regression"',
+    ),
+    (
+        "labels_one_hot",
+        lambda t: Dataset.from_arrays(np.zeros((2, 2)), np.eye(2)),
+        r"shape \(2, 2\) and only whole-number values: pass task=.*argmax.*"
+        r'task="regression"',
+    ),
+    (
+        "labels_one_hot_as_classification",
+        lambda t: Dataset.from_arrays(np.zeros((2, 2)), np.eye(2), task="classification"),
+        r"1-D integer class ids, got shape \(2, 2\).*argmax.*regression",
+    ),
+    (
+        "unknown_task",
+        lambda t: Dataset.from_arrays(*_arrays(), task="ranking"),
+        r"Unknown task='ranking'; choose one of \['classification', 'regression'\]",
+    ),
+    (
+        "regression_with_num_classes",
+        lambda t: Dataset.from_arrays(*_arrays(), task="regression", num_classes=2),
+        r'task="regression" has no classes, got num_classes=2',
+    ),
+    (
+        "regression_3d_targets",
+        lambda t: Dataset.from_arrays(np.zeros((20, 2)), np.zeros((20, 2, 2)) + 0.5),
+        r"y has shape \(20, 2, 2\): regression targets must have shape \(n,\) or \(n, k\)",
+    ),
+    (
+        "regression_nan_target",
+        lambda t: Dataset.from_arrays(np.zeros((20, 2)), np.r_[np.nan, np.full(19, 0.5)]),
+        r"y contains 1 non-finite value",
+    ),
+    (
+        "regression_too_few",
+        lambda t: Dataset.from_arrays(np.zeros((2, 2)), [0.5, 1.5]),
+        r"2 sample\(s\) split 1 validation / 1 test leave none to train on",
+    ),
+    (
+        "dict_x_lengths",
+        lambda t: Dataset.from_arrays(
+            {"image": np.zeros((20, 4, 4)), "meta": np.zeros((19, 3))}, np.arange(20) % 2
+        ),
+        r"x\['image'\] has shape \(20, 4, 4\) but x\['meta'\] has shape \(19, 3\)",
+    ),
+    (
+        "dict_x_vs_y",
+        lambda t: Dataset.from_arrays(
+            {"image": np.zeros((20, 4)), "meta": np.zeros((20, 3))}, np.arange(19) % 2
+        ),
+        r"x has 20 samples but y has 19 labels",
+    ),
+    (
+        "dict_y_mixed_tasks",
+        lambda t: Dataset.from_arrays(
+            np.zeros((20, 3)), {"kind": np.arange(20) % 2, "size": np.linspace(0, 1, 20)}
+        ),
+        r"The outputs of y mix tasks .*Pass task=",
+    ),
+    (
+        "single_class",
+        lambda t: Dataset.from_arrays(np.zeros((9, 2)), np.zeros(9, int)),
+        r"at least 2 classes, got num_classes=1",
+    ),
+    (
+        "class_names_mismatch",
+        lambda t: Dataset.from_arrays(*_arrays(), class_names=["a"]),
+        r"1 class_names for num_classes=2",
+    ),
+    (
+        "nan_in_x",
+        lambda t: Dataset.from_arrays(_NAN, np.arange(20) % 2),
+        r"x contains 3 non-finite value\(s\) \(NaN or inf\)",
+    ),
+    (
+        "inf_in_x_test",
+        lambda t: Dataset.from_arrays(*_arrays(), x_test=[[np.inf, 0, 0]], y_test=[0]),
+        r"x_test contains 1 non-finite",
+    ),
     ("nan_in_val_split", lambda t: _direct(x_val=_NAN), r"x_val contains 3 non-finite"),
-    ("class_too_small_arrays", lambda t: Dataset.from_arrays(np.zeros((12, 2)), [0] * 10 + [1] * 2),
-     r"Class '1' has 2 sample\(s\)"),
-    ("shape_mismatch", lambda t: _direct(x_test=np.zeros((20, 4))),
-     r"x_test samples have shape \(4,\), expected input_shape \(3,\)"),
-    ("subset_negative", lambda t: _direct().subset(num_val=-1),
-     r"num_val must be a non-negative int"),
+    (
+        "class_too_small_arrays",
+        lambda t: Dataset.from_arrays(np.zeros((12, 2)), [0] * 10 + [1] * 2),
+        r"Class '1' has 2 sample\(s\)",
+    ),
+    (
+        "shape_mismatch",
+        lambda t: _direct(x_test=np.zeros((20, 4))),
+        r"x_test samples have shape \(4,\), expected input_shape \(3,\)",
+    ),
+    (
+        "subset_negative",
+        lambda t: _direct().subset(num_val=-1),
+        r"num_val must be a non-negative int",
+    ),
     ("empty_train", lambda t: _direct().subset(num_train=0), r"training split is empty"),
 ]
 
@@ -497,19 +651,31 @@ def test_a_column_of_labels_is_taken_as_labels(tmp_path):
     np.savez(tmp_path / "column.npz", x_train=x, y_train=y, x_test=x[:9], y_test=y[:9])
     data = load_npz(tmp_path / "column.npz")
     assert data.num_classes == 3
-    np.testing.assert_array_equal(np.sort(np.concatenate([data.y_train, data.y_val])),
-                                  np.sort(y[:, 0]))
+    np.testing.assert_array_equal(
+        np.sort(np.concatenate([data.y_train, data.y_val])), np.sort(y[:, 0])
+    )
 
 
 def test_a_class_never_seen_in_training_is_refused_before_any_run(tmp_path):
     from tunekit import CoarseToFine
 
     rng = np.random.default_rng(0)
-    data = Dataset(rng.random((8, 3)), np.arange(8) % 2, rng.random((4, 3)), np.arange(4) % 2,
-                   rng.random((6, 3)), np.arange(6) % 3, class_names=["a", "b", "c"],
-                   input_shape=(3,), num_classes=3)
+    data = Dataset(
+        rng.random((8, 3)),
+        np.arange(8) % 2,
+        rng.random((4, 3)),
+        np.arange(4) % 2,
+        rng.random((6, 3)),
+        np.arange(6) % 3,
+        class_names=["a", "b", "c"],
+        input_shape=(3,),
+        num_classes=3,
+    )
     assert data.classes_missing_from_training() == ["c"]
-    with pytest.raises(ValueError, match=r"class\(es\) \['c'\] occur in the validation or "
-                                         r"test labels but never in y_train"):
+    with pytest.raises(
+        ValueError,
+        match=r"class\(es\) \['c'\] occur in the validation or "
+        r"test labels but never in y_train",
+    ):
         CoarseToFine(lambda hp: None, data, directory=tmp_path)
     assert not any(tmp_path.iterdir())

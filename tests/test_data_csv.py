@@ -33,8 +33,9 @@ def test_diabetes_written_to_csv_loads_back_as_regression(diabetes_csv):
     order, expected = np.lexsort(x_all.T[::-1]), np.lexsort(features.T[::-1])
     np.testing.assert_array_equal(x_all[order], features[expected])  # same rows, same columns
     np.testing.assert_array_equal(y_all[order], frame["target"].to_numpy(np.float32)[expected])
-    assert ds.summary() == ("diabetes: 310 train / 66 validation / 66 test, input (10,), "
-                            "regression, 1 target")
+    assert ds.summary() == (
+        "diabetes: 310 train / 66 validation / 66 test, input (10,), regression, 1 target"
+    )
     assert load_csv(path, target="target").fingerprint() == ds.fingerprint()
     assert load_csv(path, target="target", seed=1).fingerprint() != ds.fingerprint()
 
@@ -44,14 +45,22 @@ def test_csv_fingerprint_follows_the_content(tmp_path, diabetes_csv):
     edited = frame.copy()
     edited.loc[0, "bmi"] += 0.5
     edited.to_csv(tmp_path / "diabetes.csv", index=False)
-    assert load_csv(tmp_path / "diabetes.csv", "target").fingerprint() != \
-        load_csv(path, "target").fingerprint()
+    assert (
+        load_csv(tmp_path / "diabetes.csv", "target").fingerprint()
+        != load_csv(path, "target").fingerprint()
+    )
 
 
 def test_csv_classification_with_text_labels_and_task_override(tmp_path):
     rng = np.random.default_rng(0)
-    frame = pd.DataFrame({"a": rng.random(30), "b": np.arange(30) % 7, "ok": np.arange(30) % 2 == 0,
-                          "kind": np.array(["owl", "cat", "dog"])[np.arange(30) % 3]})
+    frame = pd.DataFrame(
+        {
+            "a": rng.random(30),
+            "b": np.arange(30) % 7,
+            "ok": np.arange(30) % 2 == 0,
+            "kind": np.array(["owl", "cat", "dog"])[np.arange(30) % 3],
+        }
+    )
     frame.to_csv(tmp_path / "pets.csv", index=False)
     ds = load_csv(tmp_path / "pets.csv", target="kind")
     assert ds.task == "classification" and ds.class_names == ["cat", "dog", "owl"]
@@ -71,31 +80,61 @@ def _write(tmp_path, text):
 
 
 BAD_CSV = [
-    ("text_column", "size,city,temperature\n1,Paris,3.5\n2,Oslo,1.5\n",
-     dict(target="temperature"),
-     r"feature column\(s\) 'city' \(e\.g\. 'Paris'\) are not numeric\. Drop them, or encode"),
-    ("target_not_a_column", "size,temperature\n1,3.5\n2,1.5\n", dict(target="temp"),
-     r"target='temp' is not a column of .*bad\.csv'; its columns are \['size', 'temperature'\]"),
-    ("missing_values", "size,depth,temperature\n1,,3.5\n2,4,\n3,,2.5\n", dict(target="temperature"),
-     r"column\(s\) 'depth' \(2 missing\), 'temperature' \(1 missing\) have missing values"),
-    ("float_target_as_classification", "size,temperature\n1,3.5\n2,1.5\n3,2.0\n",
-     dict(target="temperature", task="classification"),
-     r'task="classification" but y holds non-integer values \(e\.g\. 3\.5\).*task="regression"'),
-    ("text_target_as_regression", "size,kind\n1,a\n2,b\n3,a\n",
-     dict(target="kind", task="regression"),
-     r"target column\(s\) \['kind'\] hold text .*regression needs numeric targets"),
-    ("infinite_value", "size,temperature\n1,inf\n2,1.5\n3,2.5\n", dict(target="temperature"),
-     r"column\(s\) 'temperature' \(1 infinite\) hold infinite values"),
-    ("only_the_target", "temperature\n3.5\n1.5\n", dict(target="temperature"),
-     r"no feature columns besides target='temperature'"),
+    (
+        "text_column",
+        "size,city,temperature\n1,Paris,3.5\n2,Oslo,1.5\n",
+        dict(target="temperature"),
+        r"feature column\(s\) 'city' \(e\.g\. 'Paris'\) are not numeric\. Drop them, or encode",
+    ),
+    (
+        "target_not_a_column",
+        "size,temperature\n1,3.5\n2,1.5\n",
+        dict(target="temp"),
+        r"target='temp' is not a column of .*bad\.csv'; its columns are \['size', 'temperature'\]",
+    ),
+    (
+        "missing_values",
+        "size,depth,temperature\n1,,3.5\n2,4,\n3,,2.5\n",
+        dict(target="temperature"),
+        r"column\(s\) 'depth' \(2 missing\), 'temperature' \(1 missing\) have missing values",
+    ),
+    (
+        "float_target_as_classification",
+        "size,temperature\n1,3.5\n2,1.5\n3,2.0\n",
+        dict(target="temperature", task="classification"),
+        r'task="classification" but y holds non-integer values \(e\.g\. 3\.5\).*task="regression"',
+    ),
+    (
+        "text_target_as_regression",
+        "size,kind\n1,a\n2,b\n3,a\n",
+        dict(target="kind", task="regression"),
+        r"target column\(s\) \['kind'\] hold text .*regression needs numeric targets",
+    ),
+    (
+        "infinite_value",
+        "size,temperature\n1,inf\n2,1.5\n3,2.5\n",
+        dict(target="temperature"),
+        r"column\(s\) 'temperature' \(1 infinite\) hold infinite values",
+    ),
+    (
+        "only_the_target",
+        "temperature\n3.5\n1.5\n",
+        dict(target="temperature"),
+        r"no feature columns besides target='temperature'",
+    ),
     ("empty_file", "", dict(target="t"), r"Could not read .*bad\.csv' as a CSV with a header row"),
-    ("unknown_task", "size,t\n1,2.5\n", dict(target="t", task="forecast"),
-     r"Unknown task='forecast'"),
+    (
+        "unknown_task",
+        "size,t\n1,2.5\n",
+        dict(target="t", task="forecast"),
+        r"Unknown task='forecast'",
+    ),
 ]
 
 
-@pytest.mark.parametrize(("text", "kwargs", "message"), [pytest.param(*c[1:], id=c[0])
-                                                          for c in BAD_CSV])
+@pytest.mark.parametrize(
+    ("text", "kwargs", "message"), [pytest.param(*c[1:], id=c[0]) for c in BAD_CSV]
+)
 def test_bad_csv_is_refused_with_the_fix(tmp_path, text, kwargs, message):
     with pytest.raises(ValueError, match=message):
         load_csv(_write(tmp_path, text), **kwargs)
@@ -129,12 +168,15 @@ def test_class_weights_of_a_dataset_count_its_training_split():
     assert weights[1] == weights[3] == 1.0  # classes without training samples
 
 
-@pytest.mark.parametrize(("y", "mode", "message"), [
-    (np.linspace(0, 1, 20), "balanced", r"Class weights are for classification.*regression"),
-    ("regression_dataset", "balanced", r"Class weights are for classification.*regression"),
-    ({"a": np.arange(4) % 2}, "balanced", r"one output; y is a dict of outputs \['a'\]"),
-    (np.arange(4) % 2, "inverse", r"Unknown class weight mode 'inverse'; choose one of"),
-])
+@pytest.mark.parametrize(
+    ("y", "mode", "message"),
+    [
+        (np.linspace(0, 1, 20), "balanced", r"Class weights are for classification.*regression"),
+        ("regression_dataset", "balanced", r"Class weights are for classification.*regression"),
+        ({"a": np.arange(4) % 2}, "balanced", r"one output; y is a dict of outputs \['a'\]"),
+        (np.arange(4) % 2, "inverse", r"Unknown class weight mode 'inverse'; choose one of"),
+    ],
+)
 def test_class_weights_refused(y, mode, message):
     if isinstance(y, str):
         y = Dataset.from_arrays(np.zeros((20, 2)), np.linspace(0, 1, 20))

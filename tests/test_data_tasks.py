@@ -39,8 +39,9 @@ def test_task_override_and_regression_metadata():
     rows = np.concatenate([ds.x_train, ds.x_val, ds.x_test])
     np.testing.assert_array_equal(np.sort(rows[:, 0]), np.sort(X[:, 0].astype(np.float32)))
     assert ds.classes_missing_from_training() == []
-    assert ds.summary() == ("arrays: 28 train / 6 validation / 6 test, input (3,), "
-                            "regression, 1 target")
+    assert ds.summary() == (
+        "arrays: 28 train / 6 validation / 6 test, input (3,), regression, 1 target"
+    )
     same_as_classification = Dataset.from_arrays(X, y, seed=3)
     assert same_as_classification.task == "classification"
     assert ds.fingerprint() != same_as_classification.fingerprint()
@@ -95,8 +96,9 @@ def test_dicts_of_arrays_are_split_consistently():
     assert "input {'image': (2, 2), 'meta': (2,)}" in ds.summary()
     small = ds.subset(num_train=5)
     assert len(small.x_train["image"]) == 5 and small.fingerprint() != ds.fingerprint()
-    renamed = Dataset.from_arrays({"img": x["image"], "meta": x["meta"]}, y, task="regression",
-                                  seed=1)
+    renamed = Dataset.from_arrays(
+        {"img": x["image"], "meta": x["meta"]}, y, task="regression", seed=1
+    )
     assert renamed.fingerprint() != ds.fingerprint()  # keys are part of the digest
     with pytest.raises(ValueError, match="read-only"):
         ds.x_train["meta"][0, 0] = 1.0
@@ -121,31 +123,48 @@ def test_npz_with_real_valued_targets_is_regression(tmp_path):
     from tunekit.data import load_npz
 
     y = RNG.random((40, 2))
-    path = _save(tmp_path / "flows.npz", x_train=X[:30], y_train=y[:30], x_test=X[30:],
-                 y_test=y[30:])
+    path = _save(
+        tmp_path / "flows.npz", x_train=X[:30], y_train=y[:30], x_test=X[30:], y_test=y[30:]
+    )
     ds = load_npz(path, validation_size=5)
     assert ds.task == "regression" and ds.num_outputs == 2 and ds.num_classes is None
     assert (len(ds.y_train), len(ds.y_val), len(ds.y_test)) == (25, 5, 10)
     np.testing.assert_allclose(ds.y_test, y[30:].astype(np.float32))
-    assert ds.summary() == ("flows: 25 train / 5 validation / 10 test, input (3,), "
-                            "regression, 2 targets")
+    assert ds.summary() == (
+        "flows: 25 train / 5 validation / 10 test, input (3,), regression, 2 targets"
+    )
 
 
 def test_npz_task_override_and_contradictions(tmp_path):
     from tunekit.data import load_npz
 
     ids = np.arange(40) % 4
-    path = _save(tmp_path / "counts.npz", x_train=X[:30], y_train=ids[:30], x_test=X[30:],
-                 y_test=ids[30:])
+    path = _save(
+        tmp_path / "counts.npz", x_train=X[:30], y_train=ids[:30], x_test=X[30:], y_test=ids[30:]
+    )
     assert load_npz(path).task == "classification"
     counts = load_npz(path, task="regression")
     assert counts.task == "regression" and counts.y_train.dtype == np.float32
-    temps = _save(tmp_path / "temps.npz", x_train=X[:30], y_train=RNG.random(30),
-                  x_test=X[30:], y_test=RNG.random(10))
-    with pytest.raises(ValueError, match=r'temps\.npz.*task="classification" but y_\w+ holds '
-                                         r'non-integer values.*task="regression"'):
+    temps = _save(
+        tmp_path / "temps.npz",
+        x_train=X[:30],
+        y_train=RNG.random(30),
+        x_test=X[30:],
+        y_test=RNG.random(10),
+    )
+    with pytest.raises(
+        ValueError,
+        match=r'temps\.npz.*task="classification" but y_\w+ holds '
+        r'non-integer values.*task="regression"',
+    ):
         load_npz(temps, task="classification")
-    named = _save(tmp_path / "named.npz", x_train=X[:30], y_train=RNG.random(30),
-                  x_test=X[30:], y_test=RNG.random(10), class_names=np.array(["a", "b"]))
+    named = _save(
+        tmp_path / "named.npz",
+        x_train=X[:30],
+        y_train=RNG.random(30),
+        x_test=X[30:],
+        y_test=RNG.random(10),
+        class_names=np.array(["a", "b"]),
+    )
     with pytest.raises(ValueError, match=r"it has class_names, but its targets are regression"):
         load_npz(named)

@@ -20,24 +20,39 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from tunekit.distribute.cluster import (PortInUseError, check_port_free, cluster_from,
-                                        split_tuner_id)
+from tunekit.distribute.cluster import PortInUseError, check_port_free, cluster_from, split_tuner_id
 
-TINY = ["--coarse-trials", "6", "--coarse-epochs", "1", "--top", "3", "--final-epochs", "1",
-        "--backend", "tensorflow"]
+TINY = [
+    "--coarse-trials",
+    "6",
+    "--coarse-epochs",
+    "1",
+    "--top",
+    "3",
+    "--final-epochs",
+    "1",
+    "--backend",
+    "tensorflow",
+]
 
 
 def _env(**extra):
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("KERASTUNER_", "TUNEKIT_FAULT"))}
+    env = {
+        k: v for k, v in os.environ.items() if not k.startswith(("KERASTUNER_", "TUNEKIT_FAULT"))
+    }
     env.update(TF_CPP_MIN_LOG_LEVEL="3", **extra)
     return env
 
 
 def _start(args, cwd, **env):
-    return subprocess.Popen([sys.executable, "-m", "tunekit.coarse_to_fine", *args], cwd=cwd,
-                            env=_env(**env), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True)
+    return subprocess.Popen(
+        [sys.executable, "-m", "tunekit.coarse_to_fine", *args],
+        cwd=cwd,
+        env=_env(**env),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def _finish(proc, timeout=240):
@@ -50,8 +65,10 @@ def _free_port() -> int:
 
 
 def _trials(project: Path) -> dict[str, dict]:
-    return {p.parent.name.removeprefix("trial_"): json.loads(p.read_text())
-            for p in project.glob("trial_*/trial.json")}
+    return {
+        p.parent.name.removeprefix("trial_"): json.loads(p.read_text())
+        for p in project.glob("trial_*/trial.json")
+    }
 
 
 def _wait_for(predicate, timeout, what):
@@ -80,28 +97,53 @@ def _assert_each_trial_ran_once(run_dir: Path, phase: str, expected: int) -> dic
 
 # -- roles, no processes -----------------------------------------------------------------
 
+
 def test_roles_from_kerastuner_variables_and_workers_flag():
     assert cluster_from({}).role == "single"
     local = cluster_from({}, workers=2)
     assert (local.role, local.ip, local.workers) == ("chief", "127.0.0.1", 2)
-    env = {"KERASTUNER_TUNER_ID": "chief", "KERASTUNER_ORACLE_IP": "10.0.0.5",
-           "KERASTUNER_ORACLE_PORT": "8000"}
+    env = {
+        "KERASTUNER_TUNER_ID": "chief",
+        "KERASTUNER_ORACLE_IP": "10.0.0.5",
+        "KERASTUNER_ORACLE_PORT": "8000",
+    }
     chief = cluster_from(env, workers=0)
     assert (chief.role, chief.address, chief.workers, chief.connect_ip) == (
-        "chief", "10.0.0.5:8000", 0, "10.0.0.5")
+        "chief",
+        "10.0.0.5:8000",
+        0,
+        "10.0.0.5",
+    )
     worker = cluster_from({**env, "KERASTUNER_TUNER_ID": "tuner3"})
     assert (worker.role, worker.tuner_id, worker.address) == ("worker", "tuner3", "10.0.0.5:8000")
     assert split_tuner_id("tuner3@fine") == ("tuner3", "fine")
 
 
-@pytest.mark.parametrize("env, kwargs, message", [
-    ({"KERASTUNER_ORACLE_IP": "127.0.0.1"}, {}, "KERASTUNER_TUNER_ID, KERASTUNER_ORACLE_PORT"),
-    ({"KERASTUNER_TUNER_ID": "t", "KERASTUNER_ORACLE_IP": "h", "KERASTUNER_ORACLE_PORT": "x"},
-     {}, "port number"),
-    ({"KERASTUNER_TUNER_ID": "a@b", "KERASTUNER_ORACLE_IP": "h",
-      "KERASTUNER_ORACLE_PORT": "1"}, {}, "must not contain '@'"),
-    ({}, {"workers": 0}, "KERASTUNER_TUNER_ID=chief"),
-])
+@pytest.mark.parametrize(
+    "env, kwargs, message",
+    [
+        ({"KERASTUNER_ORACLE_IP": "127.0.0.1"}, {}, "KERASTUNER_TUNER_ID, KERASTUNER_ORACLE_PORT"),
+        (
+            {
+                "KERASTUNER_TUNER_ID": "t",
+                "KERASTUNER_ORACLE_IP": "h",
+                "KERASTUNER_ORACLE_PORT": "x",
+            },
+            {},
+            "port number",
+        ),
+        (
+            {
+                "KERASTUNER_TUNER_ID": "a@b",
+                "KERASTUNER_ORACLE_IP": "h",
+                "KERASTUNER_ORACLE_PORT": "1",
+            },
+            {},
+            "must not contain '@'",
+        ),
+        ({}, {"workers": 0}, "KERASTUNER_TUNER_ID=chief"),
+    ],
+)
 def test_inconsistent_settings_are_named(env, kwargs, message):
     with pytest.raises(ValueError, match=message):
         cluster_from(env, **kwargs)
@@ -115,8 +157,12 @@ def test_chief_refuses_a_taken_port_naming_it(tmp_path, small_npz):
         with pytest.raises(PortInUseError, match=f"127.0.0.1:{port}"):
             check_port_free("127.0.0.1", port)
         start = time.monotonic()
-        code, out, err = _finish(_start(["--data", str(small_npz), "--workers", "2",
-                                         "--port", str(port), *TINY], tmp_path), timeout=60)
+        code, out, err = _finish(
+            _start(
+                ["--data", str(small_npz), "--workers", "2", "--port", str(port), *TINY], tmp_path
+            ),
+            timeout=60,
+        )
     assert code == 2
     assert f"127.0.0.1:{port}" in err and "--port" in err
     assert time.monotonic() - start < 30  # refused before any data or Keras work
@@ -125,15 +171,20 @@ def test_chief_refuses_a_taken_port_naming_it(tmp_path, small_npz):
 
 # -- one machine: --workers 2 ----------------------------------------------------------------
 
+
 def test_two_local_workers_run_every_trial_once_despite_a_killed_worker(tmp_path, small_npz):
     once = tmp_path / "faults"
     once.mkdir()
-    args = ["--data", str(small_npz), "--workers", "2", "--max-epochs", "2", "--factor", "2",
-            *TINY]
+    args = ["--data", str(small_npz), "--workers", "2", "--max-epochs", "2", "--factor", "2", *TINY]
     # One coarse trial fails on a worker; one worker is SIGKILLed as it starts a fine trial.
-    code, out, err = _finish(_start(
-        args, tmp_path, TUNEKIT_FAULT="coarse.trial_start:2:raise,fine.trial_start:2",
-        TUNEKIT_FAULT_ONCE=str(once)))
+    code, out, err = _finish(
+        _start(
+            args,
+            tmp_path,
+            TUNEKIT_FAULT="coarse.trial_start:2:raise,fine.trial_start:2",
+            TUNEKIT_FAULT_ONCE=str(once),
+        )
+    )
     assert code == 0, err[-3000:] + out[-3000:]
     run_dir = tmp_path / "runs" / f"mnist-dense-{Path(small_npz).stem}"
 
@@ -147,8 +198,8 @@ def test_two_local_workers_run_every_trial_once_despite_a_killed_worker(tmp_path
 
     # The killed worker was restarted under its id and got its trial back.
     assert "restarting it under the same id" in out
-    from keras_tuner.src.engine import oracle as _  # noqa: F401 (KerasTuner loads cleanly)
     import keras_tuner as kt
+    from keras_tuner.src.engine import oracle as _  # noqa: F401 (KerasTuner loads cleanly)
 
     hyperband = kt.oracles.HyperbandOracle(objective="val_accuracy", max_epochs=2, factor=2)
     from tunekit.progress import planned_trials
@@ -159,8 +210,12 @@ def test_two_local_workers_run_every_trial_once_despite_a_killed_worker(tmp_path
     assert narrowed  # the fine trials' space is the narrowed one (checked below)
     from tunekit.narrowing import NarrowedSpace
 
-    space = {hp.name: hp for hp in NarrowedSpace.from_json(
-        (run_dir / "narrowed_space.json").read_text()).hyperparameters.space}
+    space = {
+        hp.name: hp
+        for hp in NarrowedSpace.from_json(
+            (run_dir / "narrowed_space.json").read_text()
+        ).hyperparameters.space
+    }
     for trial in fine.values():
         values = trial["hyperparameters"]["values"]
         for name, hp in space.items():
@@ -186,11 +241,20 @@ def test_two_local_workers_run_every_trial_once_despite_a_killed_worker(tmp_path
 
 # -- several machines: a chief and workers started separately ----------------------------
 
-def test_remote_workers_survive_a_killed_chief_and_a_lost_worker_then_resume(tmp_path,
-                                                                            small_npz):
+
+def test_remote_workers_survive_a_killed_chief_and_a_lost_worker_then_resume(tmp_path, small_npz):
     port = _free_port()
-    base = ["--data", str(small_npz), "--fine-tuner", "bayesian", "--fine-trials", "3",
-            "--max-epochs", "1", *TINY]
+    base = [
+        "--data",
+        str(small_npz),
+        "--fine-tuner",
+        "bayesian",
+        "--fine-trials",
+        "3",
+        "--max-epochs",
+        "1",
+        *TINY,
+    ]
     kt_env = dict(KERASTUNER_ORACLE_IP="127.0.0.1", KERASTUNER_ORACLE_PORT=str(port))
     chief_args = [*base, "--workers", "0", "--worker-timeout", "6"]
     worker_args = [*base, "--chief-timeout", "5"]
@@ -200,8 +264,7 @@ def test_remote_workers_survive_a_killed_chief_and_a_lost_worker_then_resume(tmp
         return _start(chief_args, tmp_path, KERASTUNER_TUNER_ID="chief", **kt_env, **env)
 
     def worker(name, *extra, **env):
-        return _start([*worker_args, *extra], tmp_path, KERASTUNER_TUNER_ID=name, **kt_env,
-                      **env)
+        return _start([*worker_args, *extra], tmp_path, KERASTUNER_TUNER_ID=name, **kt_env, **env)
 
     def completed(phase):
         return sum(t["status"] == "COMPLETED" for t in _trials(run_dir / phase).values())
@@ -250,9 +313,26 @@ def test_remote_workers_survive_a_killed_chief_and_a_lost_worker_then_resume(tmp
 
 
 def test_two_local_workers_on_jax(tmp_path, small_npz):
-    args = ["--data", str(small_npz), "--workers", "2", "--coarse-trials", "3",
-            "--coarse-epochs", "1", "--fine-tuner", "bayesian", "--fine-trials", "2",
-            "--max-epochs", "1", "--final-epochs", "1", "--backend", "jax"]
+    args = [
+        "--data",
+        str(small_npz),
+        "--workers",
+        "2",
+        "--coarse-trials",
+        "3",
+        "--coarse-epochs",
+        "1",
+        "--fine-tuner",
+        "bayesian",
+        "--fine-trials",
+        "2",
+        "--max-epochs",
+        "1",
+        "--final-epochs",
+        "1",
+        "--backend",
+        "jax",
+    ]
     code, out, err = _finish(_start(args, tmp_path))
     assert code == 0, err[-3000:]
     run_dir = tmp_path / "runs" / f"mnist-dense-{Path(small_npz).stem}"
@@ -267,17 +347,33 @@ def test_two_local_workers_on_jax(tmp_path, small_npz):
 
 
 def test_killed_chief_takes_its_local_workers_down_and_a_rerun_resumes(tmp_path, small_npz):
-    args = ["--data", str(small_npz), "--workers", "2", "--fine-tuner", "bayesian",
-            "--fine-trials", "2", "--max-epochs", "1", *TINY]
+    args = [
+        "--data",
+        str(small_npz),
+        "--workers",
+        "2",
+        "--fine-tuner",
+        "bayesian",
+        "--fine-trials",
+        "2",
+        "--max-epochs",
+        "1",
+        *TINY,
+    ]
     run_dir = tmp_path / "runs" / f"mnist-dense-{Path(small_npz).stem}"
     chief = _start(args, tmp_path)
-    _wait_for(lambda: sum(t["status"] == "COMPLETED"
-                          for t in _trials(run_dir / "coarse").values()) >= 1, 120,
-              "a completed coarse trial")
+    _wait_for(
+        lambda: sum(t["status"] == "COMPLETED" for t in _trials(run_dir / "coarse").values()) >= 1,
+        120,
+        "a completed coarse trial",
+    )
     chief.send_signal(signal.SIGKILL)
     out, _ = chief.communicate(timeout=30)
-    pids = [int(line.split("(pid ")[1].split(",")[0]) for line in out.splitlines()
-            if line.startswith("Started worker")]
+    pids = [
+        int(line.split("(pid ")[1].split(",")[0])
+        for line in out.splitlines()
+        if line.startswith("Started worker")
+    ]
     assert len(pids) == 2
 
     def gone(pid):
@@ -297,6 +393,7 @@ def test_killed_chief_takes_its_local_workers_down_and_a_rerun_resumes(tmp_path,
 
 
 # -- from Python: CoarseToFine(..., workers=N) ---------------------------------------------
+
 
 def _build_in_main(hp):  # made to look as if defined in __main__ (a script or a notebook)
     raise AssertionError("never built: refused before any trial")
@@ -321,21 +418,30 @@ def _unreachable_cases(monkeypatch):
         ("hypermodel", local_build, {}, "cannot be pickled"),
         ("hypermodel", lambda hp: None, {}, "cannot be pickled"),
         ("hypermodel", holder, {}, "__main__._build_in_main"),
-        ("callbacks", MnistDenseHyperModel(),
-         {"callbacks": [keras.callbacks.LambdaCallback(on_epoch_end=lambda *a: None)]},
-         "cannot be pickled"),
+        (
+            "callbacks",
+            MnistDenseHyperModel(),
+            {"callbacks": [keras.callbacks.LambdaCallback(on_epoch_end=lambda *a: None)]},
+            "cannot be pickled",
+        ),
     ]
 
 
-def test_workers_refuse_what_a_worker_process_cannot_rebuild(tmp_path, digits_small,
-                                                             monkeypatch):
+def test_workers_refuse_what_a_worker_process_cannot_rebuild(tmp_path, digits_small, monkeypatch):
     """Before any trial and before anything is written: a UsageError naming workers=."""
     from tunekit import CoarseToFine, TunekitError
 
     for argument, hypermodel, extra, reason in _unreachable_cases(monkeypatch):
         with pytest.raises(TunekitError) as info:
-            CoarseToFine(hypermodel, digits_small, directory=tmp_path, project_name="p",
-                         coarse_trials=3, workers=2, **extra)
+            CoarseToFine(
+                hypermodel,
+                digits_small,
+                directory=tmp_path,
+                project_name="p",
+                coarse_trials=3,
+                workers=2,
+                **extra,
+            )
         message = str(info.value)
         assert isinstance(info.value, ValueError)
         assert message.startswith("workers=: ") and f"`{argument}`" in message, message
@@ -359,9 +465,17 @@ def test_the_worker_spec_round_trips_data_and_hypermodel(tmp_path, digits_small)
     from tunekit.distribute.launch import local_chief
     from tunekit.distribute.spec import load_spec
 
-    run = CoarseToFine(MnistDenseHyperModel(name="dense64"), digits_small, directory=tmp_path,
-                       project_name="p", coarse_trials=3, seed=4, fine_tuner="bayesian",
-                       top=2, workers=2)
+    run = CoarseToFine(
+        MnistDenseHyperModel(name="dense64"),
+        digits_small,
+        directory=tmp_path,
+        project_name="p",
+        coarse_trials=3,
+        seed=4,
+        fine_tuner="bayesian",
+        top=2,
+        workers=2,
+    )
     runner = local_chief(run, 2, run._worker_objects)  # writes the spec, starts nothing
     assert runner.server is None and runner.worker_command[-1].endswith("spec.pkl")
     factory, kwargs = load_spec(runner.worker_command[-1])
@@ -377,10 +491,19 @@ def test_workers_from_python_run_every_trial_on_two_local_workers(tmp_path, digi
     from hypermodels import MnistDenseHyperModel
     from tunekit import CoarseToFine
 
-    run = CoarseToFine(MnistDenseHyperModel(), digits_small, directory=tmp_path,
-                       project_name="p", coarse_trials=3, coarse_epochs=1,
-                       fine_tuner="bayesian", fine_trials=2, max_epochs=1, final_epochs=1,
-                       workers=2)
+    run = CoarseToFine(
+        MnistDenseHyperModel(),
+        digits_small,
+        directory=tmp_path,
+        project_name="p",
+        coarse_trials=3,
+        coarse_epochs=1,
+        fine_tuner="bayesian",
+        fine_trials=2,
+        max_epochs=1,
+        final_epochs=1,
+        workers=2,
+    )
     result = run.run()
     run_dir = tmp_path / "p"
     report = json.loads((run_dir / "report.json").read_text())

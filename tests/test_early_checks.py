@@ -37,6 +37,7 @@ USER_MODULE = textwrap.dedent("""
 @pytest.fixture
 def no_probe_no_data(monkeypatch, tmp_path):
     """Fails the test if the backend is probed or data is loaded; runs in a project folder."""
+
     def fail(*args, **kwargs):
         raise AssertionError("probed or loaded data before checking the arguments")
 
@@ -49,35 +50,50 @@ def no_probe_no_data(monkeypatch, tmp_path):
     return tmp_path
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--hypermodel", "my_models:build"],
-     "module 'my_models' ({cwd}/my_models.py) has no 'build'; did you mean "
-     "my_models:build_model?"),
-    (["--hypermodel", "my_models:Tuned_"], "has no 'Tuned_'; did you mean my_models:Tuned?"),
-    (["--hypermodel", "my_model:build_model"], "cannot import 'my_model'"),
-    (["--hypermodel", "my_models.sub:build"], "cannot import 'my_models.sub'"),
-    (["--directory", "/proc/tunekit-runs"],
-     "Cannot create the run folder /proc/tunekit-runs/mnist-dense: creating a folder in /proc "
-     "fails"),
-    (["--directory", "{cwd}/data.npz/runs"], "data.npz is a file, not a folder"),
-    (["--data", "{cwd}/missing.npz"], "--data '{cwd}/missing.npz' does not exist"),
-    # The run must land where asked: it wrote a whole run outside --directory before.
-    (["--project-name", "../escape"], "--project-name must be one folder name inside "
-     "--directory (no '/', not '.' or '..')"),
-    (["--project-name", ".."], "--project-name must be one folder name inside --directory"),
-    (["--project-name", ""], "--project-name must be a non-empty folder name"),
-    (["--directory", ""], "--directory must be a folder path"),
-    (["--coarse-trials", "2"], "argument --coarse-trials: must be an int >= 3: the narrowing "
-     "needs 3 completed coarse trials, got '2'"),
-    (["--factor", "1"], "argument --factor: must be an int >= 2"),
-    (["--fine-trials", "5"], "--fine-trials only applies to --fine-tuner bayesian"),
-    (["--fine-tuner", "bayesian", "--factor", "2"], "--factor only applies to --fine-tuner "
-     "hyperband"),
-    (["--data", "{cwd}/data.npz", "--image-size", "32", "32"], "--image-size only applies to "
-     "an image folder"),
-])
-def test_bad_arguments_exit_2_before_any_probe_or_data(no_probe_no_data, capsys, args,
-                                                       message):
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (
+            ["--hypermodel", "my_models:build"],
+            "module 'my_models' ({cwd}/my_models.py) has no 'build'; did you mean "
+            "my_models:build_model?",
+        ),
+        (["--hypermodel", "my_models:Tuned_"], "has no 'Tuned_'; did you mean my_models:Tuned?"),
+        (["--hypermodel", "my_model:build_model"], "cannot import 'my_model'"),
+        (["--hypermodel", "my_models.sub:build"], "cannot import 'my_models.sub'"),
+        (
+            ["--directory", "/proc/tunekit-runs"],
+            "Cannot create the run folder /proc/tunekit-runs/mnist-dense: "
+            "creating a folder in /proc fails",
+        ),
+        (["--directory", "{cwd}/data.npz/runs"], "data.npz is a file, not a folder"),
+        (["--data", "{cwd}/missing.npz"], "--data '{cwd}/missing.npz' does not exist"),
+        # The run must land where asked: it wrote a whole run outside --directory before.
+        (
+            ["--project-name", "../escape"],
+            "--project-name must be one folder name inside --directory (no '/', not '.' or '..')",
+        ),
+        (["--project-name", ".."], "--project-name must be one folder name inside --directory"),
+        (["--project-name", ""], "--project-name must be a non-empty folder name"),
+        (["--directory", ""], "--directory must be a folder path"),
+        (
+            ["--coarse-trials", "2"],
+            "argument --coarse-trials: must be an int >= 3: the narrowing "
+            "needs 3 completed coarse trials, got '2'",
+        ),
+        (["--factor", "1"], "argument --factor: must be an int >= 2"),
+        (["--fine-trials", "5"], "--fine-trials only applies to --fine-tuner bayesian"),
+        (
+            ["--fine-tuner", "bayesian", "--factor", "2"],
+            "--factor only applies to --fine-tuner hyperband",
+        ),
+        (
+            ["--data", "{cwd}/data.npz", "--image-size", "32", "32"],
+            "--image-size only applies to an image folder",
+        ),
+    ],
+)
+def test_bad_arguments_exit_2_before_any_probe_or_data(no_probe_no_data, capsys, args, message):
     cwd = str(no_probe_no_data)
     args = [a.format(cwd=cwd) for a in args]
     if "--directory" not in args:
@@ -95,8 +111,13 @@ def test_bad_arguments_exit_2_before_any_probe_or_data(no_probe_no_data, capsys,
 
 
 def test_a_good_user_module_passes_the_checks_without_being_imported(no_probe_no_data):
-    for spec in ("my_models:build_model", "my_models:Tuned", "my_models:DEFAULT",
-                 "my_models:L", "mnist-dense"):
+    for spec in (
+        "my_models:build_model",
+        "my_models:Tuned",
+        "my_models:DEFAULT",
+        "my_models:L",
+        "mnist-dense",
+    ):
         check_spec(spec)
     assert "my_models" not in sys.modules
 
@@ -116,9 +137,21 @@ def test_the_directory_is_checked_by_a_subprocess_in_a_fraction_of_a_probe(tmp_p
     # The user-visible command: no probe (15-27 s before), no traceback, exit 2.
     env = {**os.environ, "TUNEKIT_CACHE_DIR": str(tmp_path / "cache")}
     start = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-m", "tunekit.coarse_to_fine", "--quick",
-                           "--directory", "/proc/nope/runs"], cwd=tmp_path, env=env,
-                          capture_output=True, text=True, timeout=60)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "tunekit.coarse_to_fine",
+            "--quick",
+            "--directory",
+            "/proc/nope/runs",
+        ],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert proc.returncode == 2, proc.stderr
     assert proc.stderr.startswith("error: Cannot create the run folder /proc/nope/runs/")
     assert "Errno" not in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
@@ -130,15 +163,35 @@ def test_the_directory_is_checked_by_a_subprocess_in_a_fraction_of_a_probe(tmp_p
 def test_cli_stderr_has_no_tensorflow_start_up_lines(tmp_path):
     import numpy as np
 
-    np.savez(tmp_path / "tiny.npz", x_train=np.zeros((60, 8, 8), "uint8"),
-             y_train=np.arange(60) % 10, x_test=np.zeros((20, 8, 8), "uint8"),
-             y_test=np.arange(20) % 10)
+    np.savez(
+        tmp_path / "tiny.npz",
+        x_train=np.zeros((60, 8, 8), "uint8"),
+        y_train=np.arange(60) % 10,
+        x_test=np.zeros((20, 8, 8), "uint8"),
+        y_test=np.arange(20) % 10,
+    )
     env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
     # Fails after Keras and TensorFlow have loaded: os.sep is no hypermodel.
-    proc = subprocess.run([sys.executable, "-m", "tunekit.coarse_to_fine", "--data", "tiny.npz",
-                           "--hypermodel", "os:sep", "--backend", "tensorflow"], cwd=tmp_path,
-                          env=env, capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "tunekit.coarse_to_fine",
+            "--data",
+            "tiny.npz",
+            "--hypermodel",
+            "os:sep",
+            "--backend",
+            "tensorflow",
+        ],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 2
     assert proc.stderr.splitlines() == [
         "error: --hypermodel 'os:sep' is a str, not a keras_tuner.HyperModel class or instance "
-        "nor a build(hp) function."], proc.stderr
+        "nor a build(hp) function."
+    ], proc.stderr

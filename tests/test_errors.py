@@ -18,8 +18,13 @@ import tunekit
 from tunekit import _log
 from tunekit.coarse_to_fine import cli_message, main
 from tunekit.data import Dataset
-from tunekit.errors import (NoCompletedTrialsError, RetrainDivergedError, RunConfigError,
-                            StateFileError, TunekitError)
+from tunekit.errors import (
+    NoCompletedTrialsError,
+    RetrainDivergedError,
+    RunConfigError,
+    StateFileError,
+    TunekitError,
+)
 from tunekit.manifest import RunManifest, check_writable
 from tunekit.workflow import CoarseToFine
 
@@ -27,9 +32,12 @@ ROOT = Path(__file__).resolve().parents[1]
 
 # Where each error was defined before tunekit.errors: those imports keep working.
 OLD_HOMES = {
-    "StateFileError": "tunekit._io", "PortInUseError": "tunekit.distribute.cluster",
-    "UsageError": "tunekit.hypermodel_specs", "RunConfigError": "tunekit.manifest",
-    "RunLockedError": "tunekit.manifest", "NoCompletedTrialsError": "tunekit.workflow",
+    "StateFileError": "tunekit._io",
+    "PortInUseError": "tunekit.distribute.cluster",
+    "UsageError": "tunekit.hypermodel_specs",
+    "RunConfigError": "tunekit.manifest",
+    "RunLockedError": "tunekit.manifest",
+    "NoCompletedTrialsError": "tunekit.workflow",
     "WorkerLostError": "tunekit.distribute.chief",
     "WorkerCrashError": "tunekit.distribute.supervisor",
     "ChiefUnreachableError": "tunekit.distribute.worker",
@@ -49,8 +57,12 @@ def _exception_classes():
 
 def test_every_tunekit_exception_is_a_tunekit_error_and_exported():
     classes = set(_exception_classes())
-    assert {c.__name__ for c in classes} >= {"HyperModelFitError", "RunConfigError",
-                                             "Interrupted", "RetrainDivergedError"}
+    assert {c.__name__ for c in classes} >= {
+        "HyperModelFitError",
+        "RunConfigError",
+        "Interrupted",
+        "RetrainDivergedError",
+    }
     for cls in classes:
         if cls is tunekit.Interrupted:  # passes `except Exception`, like KeyboardInterrupt
             assert not issubclass(cls, Exception)
@@ -66,20 +78,29 @@ def test_errors_keep_the_builtin_and_kerastuner_bases_users_catch():
     assert issubclass(tunekit.RunConfigError, ValueError)
     assert issubclass(tunekit.UsageError, ValueError)
     assert issubclass(tunekit.PortInUseError, OSError)
-    for name in ("RunLockedError", "StateFileError", "NoCompletedTrialsError",
-                 "RetrainDivergedError", "RunNotFinishedError", "DataUnavailableError"):
+    for name in (
+        "RunLockedError",
+        "StateFileError",
+        "NoCompletedTrialsError",
+        "RetrainDivergedError",
+        "RunNotFinishedError",
+        "DataUnavailableError",
+    ):
         assert issubclass(getattr(tunekit, name), RuntimeError), name
     # The search stops at once on it (KerasTuner's FatalError), and it is tunekit's.
     assert issubclass(tunekit.HyperModelFitError, kt.errors.FatalValueError)
     assert issubclass(tunekit.Interrupted, BaseException)
 
 
-@pytest.mark.parametrize("module, error", [
-    ("data", "DataError"), ("outputs", "OutputShapeError"), ("narrowing", "TooFewTrialsError")])
+@pytest.mark.parametrize(
+    "module, error",
+    [("data", "DataError"), ("outputs", "OutputShapeError"), ("narrowing", "TooFewTrialsError")],
+)
 def test_bad_data_a_misfit_model_and_too_few_trials_raise_tunekit_errors(module, error):
     if module == "data":
-        call = lambda: Dataset.from_arrays(np.zeros((10, 3), "float32"), np.full(10, 1.5),
-                                           task="classification")  # floats are regression
+        call = lambda: Dataset.from_arrays(
+            np.zeros((10, 3), "float32"), np.full(10, 1.5), task="classification"
+        )  # floats are regression
     elif module == "outputs":
         from tunekit.outputs import check_output_shape
 
@@ -101,14 +122,17 @@ def test_no_bare_runtime_error_is_raised():
     for path in sorted((ROOT / "tunekit").rglob("*.py")):  # packages too (tunekit/plots/)
         if path.name == "_faults.py":  # injected test faults
             continue
-        refused = {"RuntimeError", "Exception"} | ({"ValueError"} if path.parent.name == "data"
-                                                   else set())
+        refused = {"RuntimeError", "Exception"} | (
+            {"ValueError"} if path.parent.name == "data" else set()
+        )
         for node in ast.walk(ast.parse(path.read_text())):
-            if isinstance(node, (ast.Raise, ast.Return)) and isinstance(node.value if isinstance(
-                    node, ast.Return) else node.exc, ast.Call):
+            if isinstance(node, (ast.Raise, ast.Return)) and isinstance(
+                node.value if isinstance(node, ast.Return) else node.exc, ast.Call
+            ):
                 call = node.value if isinstance(node, ast.Return) else node.exc
-                assert not (isinstance(call.func, ast.Name) and call.func.id in refused), \
+                assert not (isinstance(call.func, ast.Name) and call.func.id in refused), (
                     f"{path.name}:{node.lineno}"
+                )
 
 
 # -- messages: keywords in Python, flags on the command line -------------------------
@@ -128,31 +152,53 @@ def test_library_messages_name_keywords(tmp_path):
     assert "--" not in str(info.value)
 
 
-@pytest.mark.parametrize("error, said", [
-    (RunConfigError("Pass overwrite=True to delete them, or choose another project_name= / "
-                    "directory=."),
-     "Pass --overwrite to delete them, or choose another --project-name / --directory."),
-    (RetrainDivergedError("Pass a smaller final_epochs= or narrow the learning rate."),
-     "Pass a smaller --final-epochs or narrow the learning rate."),
-    (NoCompletedTrialsError("see `error` in trials_dataframe('runs/x')). Rerun with "
-                            "overwrite=True."),
-     "see `error` in trials_dataframe('runs/x')). Rerun with --overwrite."),
-    (tunekit.HyperModelFitError("or leave final_epochs='auto': or use fine_tuner='bayesian')."),
-     "or leave --final-epochs auto: or use --fine-tuner bayesian)."),
-    (StateFileError("defaults_first=False, top=0.5 and seed=3; overwrite=False; "
-                    "val_accuracy=0.91"),
-     "--no-defaults-first, --top 0.5 and --seed 3; overwrite=False; val_accuracy=0.91"),
-    (ValueError("not tunekit's: overwrite=True stays"), "not tunekit's: overwrite=True stays"),
-])
+@pytest.mark.parametrize(
+    "error, said",
+    [
+        (
+            RunConfigError(
+                "Pass overwrite=True to delete them, or choose another project_name= / directory=."
+            ),
+            "Pass --overwrite to delete them, or choose another --project-name / --directory.",
+        ),
+        (
+            RetrainDivergedError("Pass a smaller final_epochs= or narrow the learning rate."),
+            "Pass a smaller --final-epochs or narrow the learning rate.",
+        ),
+        (
+            NoCompletedTrialsError(
+                "see `error` in trials_dataframe('runs/x')). Rerun with overwrite=True."
+            ),
+            "see `error` in trials_dataframe('runs/x')). Rerun with --overwrite.",
+        ),
+        (
+            tunekit.HyperModelFitError(
+                "or leave final_epochs='auto': or use fine_tuner='bayesian')."
+            ),
+            "or leave --final-epochs auto: or use --fine-tuner bayesian).",
+        ),
+        (
+            StateFileError(
+                "defaults_first=False, top=0.5 and seed=3; overwrite=False; val_accuracy=0.91"
+            ),
+            "--no-defaults-first, --top 0.5 and --seed 3; overwrite=False; val_accuracy=0.91",
+        ),
+        (ValueError("not tunekit's: overwrite=True stays"), "not tunekit's: overwrite=True stays"),
+    ],
+)
 def test_cli_translates_keywords_to_flags(error, said):
     assert cli_message(error) == said
 
 
 def _small_npz(path: Path) -> Path:
     rng = np.random.default_rng(0)
-    np.savez(path, x_train=rng.integers(0, 255, (60, 8, 8), dtype=np.uint8),
-             y_train=np.arange(60) % 3, x_test=rng.integers(0, 255, (30, 8, 8), dtype=np.uint8),
-             y_test=np.arange(30) % 3)
+    np.savez(
+        path,
+        x_train=rng.integers(0, 255, (60, 8, 8), dtype=np.uint8),
+        y_train=np.arange(60) % 3,
+        x_test=rng.integers(0, 255, (30, 8, 8), dtype=np.uint8),
+        y_test=np.arange(30) % 3,
+    )
     return path
 
 
@@ -163,12 +209,20 @@ def test_cli_messages_name_flags(tmp_path, capsys):
     assert "Choose another --directory / --project-name." in err and "directory=" not in err
     (tmp_path / "runs" / "mnist-dense-d").mkdir(parents=True)  # the default: hypermodel-data
     (tmp_path / "runs" / "mnist-dense-d" / "notes.txt").write_text("mine")
-    args = ["--data", str(_small_npz(tmp_path / "d.npz")), "--directory", str(tmp_path / "runs"),
-            "--backend", "tensorflow"]
+    args = [
+        "--data",
+        str(_small_npz(tmp_path / "d.npz")),
+        "--directory",
+        str(tmp_path / "runs"),
+        "--backend",
+        "tensorflow",
+    ]
     assert main(args) == 2
     err = capsys.readouterr().err
-    assert "Pass --overwrite to delete them, or choose another --project-name / --directory." \
-        in err and "overwrite=True" not in err
+    assert (
+        "Pass --overwrite to delete them, or choose another --project-name / --directory." in err
+        and "overwrite=True" not in err
+    )
 
 
 # -- progress: the "tunekit" logger ---------------------------------------------------
@@ -187,20 +241,34 @@ def fresh_logger():
 
 
 def _build(hp):
-    model = keras.Sequential([keras.Input((6,)),
-                              keras.layers.Dense(hp.Int("units", 4, 16), activation="relu"),
-                              keras.layers.Dense(2, activation="softmax")])
+    model = keras.Sequential(
+        [
+            keras.Input((6,)),
+            keras.layers.Dense(hp.Int("units", 4, 16), activation="relu"),
+            keras.layers.Dense(2, activation="softmax"),
+        ]
+    )
     model.compile("adam", "sparse_categorical_crossentropy", metrics=["accuracy"])
     return model
 
 
-def test_a_notebook_sees_progress_and_silences_it_with_the_logger_level(fresh_logger, caplog,
-                                                                        capsys, tmp_path):
+def test_a_notebook_sees_progress_and_silences_it_with_the_logger_level(
+    fresh_logger, caplog, capsys, tmp_path
+):
     rng = np.random.default_rng(0)
     x = rng.normal(size=(120, 6)).astype("float32")
     data = Dataset.from_arrays(x, (x[:, 0] > 0).astype("int64"))
-    run = CoarseToFine(_build, data, directory=tmp_path, project_name="p", coarse_trials=3,
-                       coarse_epochs=1, fine_tuner="bayesian", fine_trials=2, batch_size=32)
+    run = CoarseToFine(
+        _build,
+        data,
+        directory=tmp_path,
+        project_name="p",
+        coarse_trials=3,
+        coarse_epochs=1,
+        fine_tuner="bayesian",
+        fine_trials=2,
+        batch_size=32,
+    )
     run.coarse()  # by default (verbose=1) progress is printed, as plain lines
     out = capsys.readouterr().out
     assert "[coarse] trial 3/3 (id " in out and out.count("[coarse] trial 1/3") == 1
@@ -212,12 +280,17 @@ def test_a_notebook_sees_progress_and_silences_it_with_the_logger_level(fresh_lo
     assert capsys.readouterr().out == "" and not caplog.records
 
 
-def test_verbose_0_reports_nothing_even_to_a_configured_logger(fresh_logger, caplog, capsys,
-                                                               tmp_path):
+def test_verbose_0_reports_nothing_even_to_a_configured_logger(
+    fresh_logger, caplog, capsys, tmp_path
+):
     caplog.set_level(logging.INFO, logger="tunekit")
-    run = CoarseToFine(_build, Dataset.from_arrays(np.zeros((30, 6), "float32"),
-                                                   np.arange(30) % 2),
-                       directory=tmp_path, project_name="q", verbose=0)
+    run = CoarseToFine(
+        _build,
+        Dataset.from_arrays(np.zeros((30, 6), "float32"), np.arange(30) % 2),
+        directory=tmp_path,
+        project_name="q",
+        verbose=0,
+    )
     run._say("a progress line")
     assert not caplog.records and capsys.readouterr().out == ""
     run.verbose = 1

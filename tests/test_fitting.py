@@ -24,14 +24,15 @@ NUM_SAMPLES = 64
 
 
 def _build(hp):
-    model = keras.Sequential([
-        keras.Input((8,)),
-        keras.layers.Dense(hp.Int("units", 4, 16, step=4), activation="relu"),
-        keras.layers.Dense(3, activation="softmax"),
-    ])
+    model = keras.Sequential(
+        [
+            keras.Input((8,)),
+            keras.layers.Dense(hp.Int("units", 4, 16, step=4), activation="relu"),
+            keras.layers.Dense(3, activation="softmax"),
+        ]
+    )
     # Eager: on a few dozen samples, tracing would cost more than training.
-    model.compile("adam", "sparse_categorical_crossentropy", metrics=["accuracy"],
-                  run_eagerly=True)
+    model.compile("adam", "sparse_categorical_crossentropy", metrics=["accuracy"], run_eagerly=True)
     return model
 
 
@@ -91,8 +92,18 @@ def _fit(hypermodel, callbacks=(), **kwargs):
     x, y = _arrays()
     hp = kt.HyperParameters()
     model = hypermodel.build(hp)
-    call = fit_hypermodel(hypermodel, hp, model, x, y, epochs=1, batch_size=64,
-                          callbacks=list(callbacks), verbose=0, **kwargs)
+    call = fit_hypermodel(
+        hypermodel,
+        hp,
+        model,
+        x,
+        y,
+        epochs=1,
+        batch_size=64,
+        callbacks=list(callbacks),
+        verbose=0,
+        **kwargs,
+    )
     return call, model, hp
 
 
@@ -170,17 +181,30 @@ class DropsCallbacks(kt.HyperModel):
         return model.fit(x, y, epochs=1, callbacks=[keras.callbacks.TerminateOnNaN()])
 
 
-@pytest.mark.parametrize("hypermodel, refused, message", [
-    (DropsCallbacks(), None, "without the callbacks tunekit passes it in `callbacks` "
-                             "(StepsRecorder)"),
-    (FixedFitHyperModel(validation_split=0.2), None, "validation_split=0.2"),
-    (FixedFitHyperModel(epochs=3), {"epochs": "Hyperband's budget"},
-     "FixedFitHyperModel.fit sets `epochs` itself, which tunekit cannot let it do here: "
-     "Hyperband's budget"),
-    (PopsEpochs(), {"epochs": "Hyperband's budget"},
-     "PopsEpochs.fit changes `epochs` before it reaches model.fit (1 -> 2), which tunekit "
-     "cannot let it do here: Hyperband's budget"),
-], ids=["drops-callbacks", "validation-split", "refused-keyword", "refused-keyword-via-kwargs"])
+@pytest.mark.parametrize(
+    "hypermodel, refused, message",
+    [
+        (
+            DropsCallbacks(),
+            None,
+            "without the callbacks tunekit passes it in `callbacks` (StepsRecorder)",
+        ),
+        (FixedFitHyperModel(validation_split=0.2), None, "validation_split=0.2"),
+        (
+            FixedFitHyperModel(epochs=3),
+            {"epochs": "Hyperband's budget"},
+            "FixedFitHyperModel.fit sets `epochs` itself, which tunekit cannot let it do here: "
+            "Hyperband's budget",
+        ),
+        (
+            PopsEpochs(),
+            {"epochs": "Hyperband's budget"},
+            "PopsEpochs.fit changes `epochs` before it reaches model.fit (1 -> 2), which tunekit "
+            "cannot let it do here: Hyperband's budget",
+        ),
+    ],
+    ids=["drops-callbacks", "validation-split", "refused-keyword", "refused-keyword-via-kwargs"],
+)
 def test_a_fit_that_breaks_the_contract_is_refused_before_training(hypermodel, refused, message):
     recorder = StepsRecorder()
     with pytest.raises(HyperModelFitError, match=message.replace("(", r"\(").replace(")", r"\)")):
@@ -208,17 +232,34 @@ def test_other_type_errors_of_the_fit_are_not_retried():
 # -- through KerasTuner's tuners ----------------------------------------------------------
 
 
-@pytest.mark.parametrize("kind, budget", [
-    ("random", dict(max_trials=3)),
-    pytest.param("hyperband", dict(max_epochs=2, factor=2), marks=pytest.mark.slow),
-])
+@pytest.mark.parametrize(
+    "kind, budget",
+    [
+        ("random", dict(max_trials=3)),
+        pytest.param("hyperband", dict(max_epochs=2, factor=2), marks=pytest.mark.slow),
+    ],
+)
 def test_tuners_complete_every_trial_with_the_tuned_batch_size(kind, budget, tmp_path):
     x, y = _arrays()
     TRIAL_FITS.clear()
-    tuner = make_tuner(kind, BatchSizeHyperModel(), objective="val_accuracy",
-                       directory=str(tmp_path), project_name=kind, seed=0, **budget)
-    tuner.search(x, y, validation_data=(x, y), epochs=1, batch_size=64,
-                 callbacks=[TrialStepsRecorder()], verbose=0)
+    tuner = make_tuner(
+        kind,
+        BatchSizeHyperModel(),
+        objective="val_accuracy",
+        directory=str(tmp_path),
+        project_name=kind,
+        seed=0,
+        **budget,
+    )
+    tuner.search(
+        x,
+        y,
+        validation_data=(x, y),
+        epochs=1,
+        batch_size=64,
+        callbacks=[TrialStepsRecorder()],
+        verbose=0,
+    )
     trials = list(tuner.oracle.trials.values())
     assert [t.status for t in trials] == ["COMPLETED"] * len(trials)
     batch_sizes = [t.hyperparameters.values["batch_size"] for t in trials]
@@ -228,16 +269,29 @@ def test_tuners_complete_every_trial_with_the_tuned_batch_size(kind, budget, tmp
 
 def test_plain_kerastuner_runs_the_same_hypermodel(tmp_path):
     x, y = _arrays()
-    tuner = kt.RandomSearch(BatchSizeHyperModel(), objective="val_accuracy", max_trials=2,
-                            directory=str(tmp_path), project_name="plain", seed=1)
+    tuner = kt.RandomSearch(
+        BatchSizeHyperModel(),
+        objective="val_accuracy",
+        max_trials=2,
+        directory=str(tmp_path),
+        project_name="plain",
+        seed=1,
+    )
     tuner.search(x, y, validation_data=(x, y), epochs=1, verbose=0)  # no batch_size
     assert [t.status for t in tuner.oracle.trials.values()] == ["COMPLETED"] * 2
 
 
 def test_hyperband_refuses_a_fit_that_sets_epochs_at_its_first_trial(tmp_path):
     x, y = _arrays()
-    tuner = make_tuner("hyperband", FixedFitHyperModel(epochs=3), objective="val_accuracy",
-                       directory=str(tmp_path), project_name="hb", max_epochs=2, factor=2)
+    tuner = make_tuner(
+        "hyperband",
+        FixedFitHyperModel(epochs=3),
+        objective="val_accuracy",
+        directory=str(tmp_path),
+        project_name="hb",
+        max_epochs=2,
+        factor=2,
+    )
     with pytest.raises(HyperModelFitError, match="Hyperband allocates each trial's epochs"):
         tuner.search(x, y, validation_data=(x, y), verbose=0)
     assert not any(t.status == "COMPLETED" for t in tuner.oracle.trials.values())
@@ -254,17 +308,32 @@ def digits():
     return Dataset.from_arrays(x[:300, :8] / 16.0, y[:300] % 3, seed=0)
 
 
-TINY = dict(coarse_trials=3, coarse_epochs=1, max_epochs=2, factor=2, fine_trials=2, top=1.0,
-            seed=0, verbose=0)
+TINY = dict(
+    coarse_trials=3,
+    coarse_epochs=1,
+    max_epochs=2,
+    factor=2,
+    fine_trials=2,
+    top=1.0,
+    seed=0,
+    verbose=0,
+)
 
 
-@pytest.mark.parametrize("fine_tuner", ["hyperband",
-                                        pytest.param("bayesian", marks=pytest.mark.slow)])
-def test_coarse_to_fine_tunes_and_retrains_with_the_tuned_batch_size(fine_tuner, digits,
-                                                                    tmp_path):
+@pytest.mark.parametrize(
+    "fine_tuner", ["hyperband", pytest.param("bayesian", marks=pytest.mark.slow)]
+)
+def test_coarse_to_fine_tunes_and_retrains_with_the_tuned_batch_size(fine_tuner, digits, tmp_path):
     recorder = StepsRecorder()  # KerasTuner copies it per trial: this one sees the retrain
-    run = CoarseToFine(BatchSizeHyperModel(), digits, directory=tmp_path, project_name="bs",
-                       fine_tuner=fine_tuner, callbacks=[recorder], **TINY)
+    run = CoarseToFine(
+        BatchSizeHyperModel(),
+        digits,
+        directory=tmp_path,
+        project_name="bs",
+        fine_tuner=fine_tuner,
+        callbacks=[recorder],
+        **TINY,
+    )
     run.retrain()  # coarse, narrow, fine, retrain (the test evaluation adds nothing here)
     run.close()
     best = json.loads((run.run_dir / "best_hyperparameters.json").read_text())
@@ -272,15 +341,23 @@ def test_coarse_to_fine_tunes_and_retrains_with_the_tuned_batch_size(fine_tuner,
         trials = list(run._tuner(phase).oracle.trials.values())
         assert trials and [t.status for t in trials] == ["COMPLETED"] * len(trials), phase
     if fine_tuner == "hyperband":  # continued trials still train from their initial epoch
-        continued = [t.hyperparameters.values for t in run._tuner("fine").oracle.trials.values()
-                     if t.hyperparameters.values.get("tuner/trial_id") is not None]
+        continued = [
+            t.hyperparameters.values
+            for t in run._tuner("fine").oracle.trials.values()
+            if t.hyperparameters.values.get("tuner/trial_id") is not None
+        ]
         assert continued and all(
-            run._tuner("fine").oracle.trials[v["tuner/trial_id"]].hyperparameters.values[
-                "batch_size"] == v["batch_size"] for v in continued)
+            run._tuner("fine")
+            .oracle.trials[v["tuner/trial_id"]]
+            .hyperparameters.values["batch_size"]
+            == v["batch_size"]
+            for v in continued
+        )
         for trial in run._tuner("fine").oracle.trials.values():
             values = trial.hyperparameters.values
             assert trial.metrics.get_last_value("epochs") == (
-                values["tuner/epochs"] - values["tuner/initial_epoch"])
+                values["tuner/epochs"] - values["tuner/initial_epoch"]
+            )
     batch_size = best["values"]["batch_size"]
     num_train = len(digits.x_train) + len(digits.x_val)
     assert recorder.fits == [(math.ceil(num_train / batch_size), best["final_epochs"])]
@@ -289,9 +366,15 @@ def test_coarse_to_fine_tunes_and_retrains_with_the_tuned_batch_size(fine_tuner,
 
 def test_a_fit_that_sets_epochs_decides_the_retrain_epochs(digits, tmp_path):
     recorder = StepsRecorder()
-    run = CoarseToFine(FixedFitHyperModel(epochs=3, shuffle=False), digits, directory=tmp_path,
-                       project_name="epochs", fine_tuner="bayesian", callbacks=[recorder],
-                       **TINY)
+    run = CoarseToFine(
+        FixedFitHyperModel(epochs=3, shuffle=False),
+        digits,
+        directory=tmp_path,
+        project_name="epochs",
+        fine_tuner="bayesian",
+        callbacks=[recorder],
+        **TINY,
+    )
     run.retrain()
     for phase in ("coarse", "fine"):
         trials = list(run._tuner(phase).oracle.trials.values())
@@ -300,17 +383,23 @@ def test_a_fit_that_sets_epochs_decides_the_retrain_epochs(digits, tmp_path):
     assert retrain["final_epochs"] == 3 and recorder.epochs_run == 3
     base = retrain["history"]["learning_rate"][0] / (0.5 * (1 + math.cos(math.pi * 0.5 / 3)))
     assert retrain["history"]["learning_rate"] == pytest.approx(  # cosine over the fit's 3
-        [base * 0.5 * (1 + math.cos(math.pi * (e + 0.5) / 3)) for e in range(3)], rel=1e-5)
+        [base * 0.5 * (1 + math.cos(math.pi * (e + 0.5) / 3)) for e in range(3)], rel=1e-5
+    )
     assert retrain["batch_size"] == 128  # tunekit's: the fit sets none
     run.close()
 
 
-def test_a_fit_that_sets_epochs_is_refused_before_training_when_hyperband_follows(digits,
-                                                                                   tmp_path):
+def test_a_fit_that_sets_epochs_is_refused_before_training_when_hyperband_follows(digits, tmp_path):
     TRIAL_FITS.clear()
-    run = CoarseToFine(FixedFitHyperModel(epochs=3), digits, directory=tmp_path,
-                       project_name="hb", fine_tuner="hyperband",
-                       callbacks=[TrialStepsRecorder()], **TINY)
+    run = CoarseToFine(
+        FixedFitHyperModel(epochs=3),
+        digits,
+        directory=tmp_path,
+        project_name="hb",
+        fine_tuner="hyperband",
+        callbacks=[TrialStepsRecorder()],
+        **TINY,
+    )
     with pytest.raises(HyperModelFitError, match="fine_tuner='bayesian'"):
         run.run()
     assert TRIAL_FITS == []  # refused at the first coarse trial, before model.fit

@@ -83,7 +83,10 @@ def test_dense_names_and_defaults():
         assert not hp.is_active(f"units_{i}")
     space = _space(hp)
     assert (space["units_0"].min_value, space["units_0"].max_value, space["units_0"].step) == (
-        32, 512, 32)
+        32,
+        512,
+        32,
+    )
     assert (space["num_extra_layers"].min_value, space["num_extra_layers"].max_value) == (0, 3)
     assert list(space["activation"].values) == ["relu", "tanh", "sigmoid"]
     assert space["learning_rate"].sampling == "log"
@@ -96,8 +99,7 @@ def test_cnn_names_and_defaults():
     assert {h.name: h.default for h in hp.space} == CNN_VALUES
     space = _space(hp)
     filters = space["filters_1"]
-    assert (filters.min_value, filters.max_value, filters.step) == (
-        4, 32, 4)
+    assert (filters.min_value, filters.max_value, filters.step) == (4, 32, 4)
     assert list(space["kernel_size_2"].values) == [3, 5]
     assert (space["pool_a_1"].min_value, space["pool_a_1"].max_value) == (2, 4)
     assert (space["pool_b_2"].min_value, space["pool_b_2"].max_value) == (1, 4)
@@ -197,8 +199,15 @@ def test_zero_dropout_adds_no_dropout_layers():
         (lambda: ToonVisionCNNHyperModel((600, 200, 3), 4), (600, 200, 3), 4),
         (lambda: ToonVisionCNNHyperModel(), (600, 200, 3), 4),
     ],
-    ids=["dense-8", "dense-28x28", "dense-4x5x2", "cnn-28x28", "cnn-28x28x1", "cnn-600x200x3",
-         "cnn-default"],
+    ids=[
+        "dense-8",
+        "dense-28x28",
+        "dense-4x5x2",
+        "cnn-28x28",
+        "cnn-28x28x1",
+        "cnn-600x200x3",
+        "cnn-default",
+    ],
 )
 def test_any_input_shape_and_class_count(make, batch_shape, num_classes):
     model = make().build(kt.HyperParameters())
@@ -220,8 +229,10 @@ def _compiled_metric_names(model):
 def test_models_train_one_step_with_accuracy_metric():
     x = np.random.default_rng(0).random((8, 12, 10), dtype=np.float32)
     y = np.arange(8) % 3
-    for hypermodel in (MnistDenseHyperModel((12, 10), 3),
-                       ToonVisionCNNHyperModel((12, 10), 3, augment=False, rescale=False)):
+    for hypermodel in (
+        MnistDenseHyperModel((12, 10), 3),
+        ToonVisionCNNHyperModel((12, 10), 3, augment=False, rescale=False),
+    ):
         model = hypermodel.build(kt.HyperParameters())
         logs = model.train_on_batch(x, y, return_dict=True)
         assert set(logs) == {"loss", "accuracy"}
@@ -260,8 +271,11 @@ def test_cnn_builds_for_narrow_non_square_input_with_large_pools():
     assert model.output_shape == (None, 2)
 
 
-@pytest.mark.parametrize("pools", list(itertools.product((2, 4), (1, 4), (2, 4), (1, 4))),
-                         ids=lambda p: "-".join(map(str, p)))
+@pytest.mark.parametrize(
+    "pools",
+    list(itertools.product((2, 4), (1, 4), (2, 4), (1, 4))),
+    ids=lambda p: "-".join(map(str, p)),
+)
 def test_cnn_builds_for_mnist_with_every_pool_combination_at_its_bounds(pools):
     hp = _fixed_pools(**dict(zip(POOL_NAMES, pools)))
     model = ToonVisionCNNHyperModel((28, 28, 1), 10, augment=False, rescale=False).build(hp)
@@ -288,7 +302,8 @@ def _clipped_away(pools):
 @pytest.mark.parametrize("augment", [True, False])
 def test_cnn_rescale_and_augment_layers(rescale, augment):
     model = ToonVisionCNNHyperModel((16, 16, 3), 2, augment=augment, rescale=rescale).build(
-        kt.HyperParameters())
+        kt.HyperParameters()
+    )
     types = _layer_types(model)
     assert (keras.layers.Rescaling in types) == rescale
     assert (keras.layers.RandomFlip in types) == augment
@@ -316,15 +331,22 @@ _CLASSES = r"`num_classes` of {} must be an int >= 2"
         (ToonVisionCNNHyperModel, {"input_shape": (7, 8)}, _CNN_SIZE),
         (ToonVisionCNNHyperModel, {"input_shape": (8, 7, 3)}, _CNN_SIZE),
         (ToonVisionCNNHyperModel, {"input_shape": (2, 2, 1)}, _CNN_SIZE + r".*Resize smaller"),
-        (ToonVisionCNNHyperModel, {"input_shape": (28,)}, r"\(height, width\) or \(height, width, "
-                                                          r"channels\).*\(28,\)"),
+        (
+            ToonVisionCNNHyperModel,
+            {"input_shape": (28,)},
+            r"\(height, width\) or \(height, width, "
+            r"channels\).*\(28,\)",
+        ),
         (ToonVisionCNNHyperModel, {"input_shape": (28, 28, 1, 1)}, r"\(height, width\) or"),
         (ToonVisionCNNHyperModel, {"num_classes": 1}, _CLASSES.format("ToonVisionCNNHyperModel")),
         (ToonVisionCNNHyperModel, {"num_classes": 0}, r"num_classes=0"),
         (ToonVisionCNNHyperModel, {"num_classes": True}, r"num_classes=True"),
         (ToonVisionCNNHyperModel, {"num_classes": 2.5}, r"num_classes=2\.5"),
-        (ToonVisionCNNHyperModel, {"input_shape": (0, 28)},
-         _BAD_SHAPE.format("ToonVisionCNNHyperModel")),
+        (
+            ToonVisionCNNHyperModel,
+            {"input_shape": (0, 28)},
+            _BAD_SHAPE.format("ToonVisionCNNHyperModel"),
+        ),
         (ToonVisionCNNHyperModel, {"input_shape": ()}, r"non-empty.*input_shape=\(\)"),
         (MnistDenseHyperModel, {"num_classes": 1}, _CLASSES.format("MnistDenseHyperModel")),
         (MnistDenseHyperModel, {"num_classes": 0}, r"at least two classes.*num_classes=0"),
@@ -371,8 +393,14 @@ def test_usable_with_plain_kerastuner_hyperband(tmp_path, digits_small):
         project_name="plain",
     )
     data = digits_small.subset(num_train=300, num_val=100)
-    tuner.search(data.x_train, data.y_train, validation_data=(data.x_val, data.y_val),
-                 epochs=1, batch_size=100, verbose=0)
+    tuner.search(
+        data.x_train,
+        data.y_train,
+        validation_data=(data.x_val, data.y_val),
+        epochs=1,
+        batch_size=100,
+        verbose=0,
+    )
     trials = list(tuner.oracle.trials.values())
     assert trials and all(t.status == "COMPLETED" for t in trials)
     best = tuner.get_best_hyperparameters()[0]
@@ -400,12 +428,15 @@ def test_hypermodels_source_never_imports_tunekit():
 
 
 def test_importing_hypermodels_loads_no_tunekit_module():
-    code = ("import hypermodels, sys; "
-            "bad = [m for m in sys.modules if m.startswith('tunekit')]; "
-            "assert not bad, bad; print('ok')")
+    code = (
+        "import hypermodels, sys; "
+        "bad = [m for m in sys.modules if m.startswith('tunekit')]; "
+        "assert not bad, bad; print('ok')"
+    )
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                            env=env, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.strip().endswith("ok")
 
@@ -458,16 +489,22 @@ def test_mnist_dense_is_the_dense_classifier_with_its_old_defaults():
     assert _dense_layers(model)[-1].get_config()["activation"] == "softmax"
 
 
-@pytest.mark.parametrize(("kwargs", "message"), [
-    (dict(), r"exactly one of `num_classes` \(classification\) or `num_outputs` \(regression\)"),
-    (dict(num_classes=3, num_outputs=1), r"exactly one of .*num_classes=3, num_outputs=1"),
-    (dict(task="ranking"), r"Received: task='ranking'"),
-    (dict(task="regression", num_classes=3), r"`num_classes` of DenseHyperModel is for task="),
-    (dict(task="classification", num_outputs=2), r"`num_outputs` of DenseHyperModel is for"),
-    (dict(num_outputs=0), r"int >= 1 .*num_outputs=0"),
-    (dict(num_outputs=True), r"num_outputs=True"),
-    (dict(task="classification"), r"at least two classes.*num_classes=None"),
-])
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        (
+            dict(),
+            r"exactly one of `num_classes` \(classification\) or `num_outputs` \(regression\)",
+        ),
+        (dict(num_classes=3, num_outputs=1), r"exactly one of .*num_classes=3, num_outputs=1"),
+        (dict(task="ranking"), r"Received: task='ranking'"),
+        (dict(task="regression", num_classes=3), r"`num_classes` of DenseHyperModel is for task="),
+        (dict(task="classification", num_outputs=2), r"`num_outputs` of DenseHyperModel is for"),
+        (dict(num_outputs=0), r"int >= 1 .*num_outputs=0"),
+        (dict(num_outputs=True), r"num_outputs=True"),
+        (dict(task="classification"), r"at least two classes.*num_classes=None"),
+    ],
+)
 def test_dense_task_arguments_are_refused(kwargs, message):
     from hypermodels import DenseHyperModel
 

@@ -38,7 +38,8 @@ def test_splits_are_stratified_disjoint_file_lists(image_folder):
         classes = Counter(Path(p).parts[0] for p in stream.files[split])
         assert classes == dict.fromkeys(IMAGE_FOLDER_CLASSES, per_class), split
         assert [stream.class_names[k] for k in stream.labels[split]] == [
-            Path(p).parts[0] for p in stream.files[split]]
+            Path(p).parts[0] for p in stream.files[split]
+        ]
     everything = [p for split in ("train", "val", "test") for p in stream.files[split]]
     assert len(set(everything)) == len(everything) == 3 * IMAGE_FOLDER_PER_CLASS
     # Seeded: the same seed gives the same lists, another seed other ones.
@@ -49,8 +50,9 @@ def test_splits_are_stratified_disjoint_file_lists(image_folder):
 
 @pytest.mark.parametrize("cache", [True, False])
 def test_batches_are_the_files_pixels_scaled_like_tunekit(image_folder, cache):
-    stream = image_folder_stream(image_folder, IMAGE_FOLDER_SIZE, batch_size=4, cache=cache,
-                                 **FRACTIONS)
+    stream = image_folder_stream(
+        image_folder, IMAGE_FOLDER_SIZE, batch_size=4, cache=cache, **FRACTIONS
+    )
     assert stream.cached is cache and stream.scaling == SCALED_UINT8
     assert stream.input_shape == (*IMAGE_FOLDER_SIZE, 3)
     x, y = _all(stream.dataset("test"))  # not shuffled: the order of stream.files["test"]
@@ -80,8 +82,9 @@ def test_cache_auto_caches_only_within_the_budget(image_folder):
 
 
 def test_train_plus_validation_is_the_concatenation_of_both_streams(image_folder):
-    stream = image_folder_stream(image_folder, IMAGE_FOLDER_SIZE, batch_size=8, cache=False,
-                                 **FRACTIONS)
+    stream = image_folder_stream(
+        image_folder, IMAGE_FOLDER_SIZE, batch_size=8, cache=False, **FRACTIONS
+    )
     both = stream.dataset("train", "val", shuffle=False)
     x, y = _all(both)
     train_x, _ = _all(stream.dataset("train", shuffle=False))
@@ -99,10 +102,13 @@ def test_fingerprint_follows_the_files_and_the_definition(image_folder):
     assert again.fingerprint == stream.fingerprint and again.files == stream.files
     assert image_folder_stream(image_folder, (12, 8)).fingerprint != stream.fingerprint
     assert image_folder_stream(image_folder, IMAGE_FOLDER_SIZE, seed=3).fingerprint != (
-        stream.fingerprint)
+        stream.fingerprint
+    )
     # The batch size and the cache do not change what the data is.
-    assert image_folder_stream(image_folder, IMAGE_FOLDER_SIZE, batch_size=3,
-                               cache=False).fingerprint == stream.fingerprint
+    assert (
+        image_folder_stream(image_folder, IMAGE_FOLDER_SIZE, batch_size=3, cache=False).fingerprint
+        == stream.fingerprint
+    )
 
     changed = image_folder / "toon" / "toon_03.png"
     Image.fromarray(np.zeros((*IMAGE_FOLDER_SIZE, 3), np.uint8)).save(changed)
@@ -111,12 +117,15 @@ def test_fingerprint_follows_the_files_and_the_definition(image_folder):
         ImageFolderStream.from_config(config)
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    (dict(image_size=(0, 8)), "image_size must be two positive ints"),
-    (dict(cache="yes"), "cache must be 'auto', True or False"),
-    (dict(validation_fraction=0.6, test_fraction=0.5), "must be < 1"),
-    (dict(validation_fraction=0.0, test_fraction=0.04), "Cannot split the images per class"),
-])
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        (dict(image_size=(0, 8)), "image_size must be two positive ints"),
+        (dict(cache="yes"), "cache must be 'auto', True or False"),
+        (dict(validation_fraction=0.6, test_fraction=0.5), "must be < 1"),
+        (dict(validation_fraction=0.0, test_fraction=0.04), "Cannot split the images per class"),
+    ],
+)
 def test_bad_arguments_are_refused_by_name(image_folder, kwargs, message):
     kwargs = {"image_size": IMAGE_FOLDER_SIZE, **kwargs}
     with pytest.raises(DataError, match=message):
@@ -154,10 +163,18 @@ def test_a_streamed_folder_trains_a_tunekit_trial(image_folder, tmp_path):
 
     stream = image_folder_stream(image_folder, IMAGE_FOLDER_SIZE, batch_size=8, **FRACTIONS)
     hypermodel = ToonVisionCNNHyperModel(stream.input_shape, stream.num_classes, rescale=False)
-    tuner = tunekit.make_tuner("random", hypermodel, objective="val_loss",
-                               directory=str(tmp_path), project_name="p", max_trials=1, seed=0)
-    tuner.search(stream.dataset("train"), validation_data=stream.dataset("val"), epochs=1,
-                 verbose=0)
+    tuner = tunekit.make_tuner(
+        "random",
+        hypermodel,
+        objective="val_loss",
+        directory=str(tmp_path),
+        project_name="p",
+        max_trials=1,
+        seed=0,
+    )
+    tuner.search(
+        stream.dataset("train"), validation_data=stream.dataset("val"), epochs=1, verbose=0
+    )
     (trial,) = tuner.oracle.trials.values()
     assert trial.status == "COMPLETED"
     expected = hypermodel.build(trial.hyperparameters).count_params()
@@ -170,10 +187,19 @@ def test_a_streamed_folder_trains_a_trial_on_each_backend(image_folder, tmp_path
     script = tmp_path / "fit_stream.py"
     script.write_text(FIT_SCRIPT)
     repo = Path(__file__).resolve().parents[1]
-    env = {**os.environ, "KERAS_BACKEND": backend, "TF_CPP_MIN_LOG_LEVEL": "3",
-           "PYTHONPATH": os.pathsep.join([str(repo), os.environ.get("PYTHONPATH", "")])}
-    done = subprocess.run([sys.executable, str(script), str(image_folder), str(tmp_path / "t")],
-                          env=env, capture_output=True, text=True, timeout=300)
+    env = {
+        **os.environ,
+        "KERAS_BACKEND": backend,
+        "TF_CPP_MIN_LOG_LEVEL": "3",
+        "PYTHONPATH": os.pathsep.join([str(repo), os.environ.get("PYTHONPATH", "")]),
+    }
+    done = subprocess.run(
+        [sys.executable, str(script), str(image_folder), str(tmp_path / "t")],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     result = json.loads(done.stdout.strip().splitlines()[-1])
     assert result["backend"] == backend and result["status"] == "COMPLETED"

@@ -37,7 +37,7 @@ def build(hp):
 '''
 
 
-TWO_INPUT_MODULE = '''
+TWO_INPUT_MODULE = """
 import keras
 from keras import layers
 
@@ -50,7 +50,7 @@ def build(hp):
     model = keras.Model({"image": image, "extra": extra}, layers.Dense(3, activation="softmax")(x))
     model.compile("adam", "sparse_categorical_crossentropy", metrics=["accuracy"])
     return model
-'''
+"""
 
 
 def _lazy_build(hp):
@@ -92,8 +92,10 @@ def _data(kind: str, n: int = 24):
         return rng.integers(0, 256, (n, 8, 8, 3)).astype("uint8"), y
     if kind == "subclassed":
         return rng.random((n, 6), dtype=np.float32), y
-    return {"image": rng.random((n, 8, 8, 3), dtype=np.float32),
-            "extra": rng.random((n, 5), dtype=np.float32)}, y
+    return {
+        "image": rng.random((n, 8, 8, 3), dtype=np.float32),
+        "extra": rng.random((n, 5), dtype=np.float32),
+    }, y
 
 
 BUILDS = {"lazy": _lazy_build, "subclassed": _subclassed_build, "two_input": _two_input_build}
@@ -102,8 +104,15 @@ BUILDS = {"lazy": _lazy_build, "subclassed": _subclassed_build, "two_input": _tw
 @pytest.mark.parametrize("kind", sorted(BUILDS))
 def test_every_model_kind_completes_its_trials_with_its_parameter_count(kind, tmp_path):
     x, y = _data(kind)
-    tuner = tunekit.make_tuner("random", BUILDS[kind], objective="val_loss",
-                               directory=str(tmp_path), project_name=kind, max_trials=2, seed=0)
+    tuner = tunekit.make_tuner(
+        "random",
+        BUILDS[kind],
+        objective="val_loss",
+        directory=str(tmp_path),
+        project_name=kind,
+        max_trials=2,
+        seed=0,
+    )
     tuner.search(x, y, validation_data=(x, y), epochs=1, batch_size=8, verbose=0)
     trials = list(tuner.oracle.trials.values())
     assert [t.status for t in trials] == ["COMPLETED", "COMPLETED"]
@@ -127,16 +136,22 @@ def test_param_count_is_none_until_a_lazy_model_is_built():
 
 
 @pytest.mark.slow  # ~15 s per probe (a fresh process imports Keras and compiles)
-@pytest.mark.parametrize("backend, source", [
-    ("tensorflow", LAZY_MODULE), ("jax", LAZY_MODULE),
-    ("tensorflow", TWO_INPUT_MODULE), ("jax", TWO_INPUT_MODULE),
-], ids=["lazy-tensorflow", "lazy-jax", "two_input-tensorflow", "two_input-jax"])
-def test_the_backend_probe_runs_lazy_and_multi_input_models(backend, source, tmp_path,
-                                                             monkeypatch):
+@pytest.mark.parametrize(
+    "backend, source",
+    [
+        ("tensorflow", LAZY_MODULE),
+        ("jax", LAZY_MODULE),
+        ("tensorflow", TWO_INPUT_MODULE),
+        ("jax", TWO_INPUT_MODULE),
+    ],
+    ids=["lazy-tensorflow", "lazy-jax", "two_input-tensorflow", "two_input-jax"],
+)
+def test_the_backend_probe_runs_lazy_and_multi_input_models(backend, source, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     (tmp_path / "user_model.py").write_text(source)
-    speed, reason = backends.probe_with_reason(backend, "user_model:build", (8, 8, 3), 3, 8,
-                                               timeout=180)
+    speed, reason = backends.probe_with_reason(
+        backend, "user_model:build", (8, 8, 3), 3, 8, timeout=180
+    )
     assert reason is None and speed > 0
 
 
@@ -146,6 +161,8 @@ def test_probe_inputs_follow_the_models_declared_inputs():
     rng = np.random.default_rng(0)
     two = backends._probe_inputs(_two_input_build(kt.HyperParameters()), (8, 8, 3), 10, rng)
     assert {k: (v.shape, v.dtype.name) for k, v in two.items()} == {
-        "image": ((10, 8, 8, 3), "float32"), "extra": ((10, 5), "float32")}
+        "image": ((10, 8, 8, 3), "float32"),
+        "extra": ((10, 5), "float32"),
+    }
     lazy = backends._probe_inputs(_lazy_build(kt.HyperParameters()), (8, 8, 3), 10, rng)
     assert lazy.shape == (10, 8, 8, 3) and lazy.dtype == np.float32

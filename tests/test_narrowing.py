@@ -36,8 +36,7 @@ def make_trial(space, values, score, trial_id, status=TrialStatus.COMPLETED):
 def make_trials(space, name, values, scores=None):
     scores = scores or [10.0 - i for i in range(len(values))]  # Best first.
     return [
-        make_trial(space, {name: v}, s, f"{i:02d}")
-        for i, (v, s) in enumerate(zip(values, scores))
+        make_trial(space, {name: v}, s, f"{i:02d}") for i, (v, s) in enumerate(zip(values, scores))
     ]
 
 
@@ -186,8 +185,9 @@ def test_top_count(top, min_trials, n, expected):
 )
 def test_top_clipped_or_raised_is_said_in_the_table_and_the_json(top, min_trials, n, used, note):
     space = one("Int", 0, 100)
-    result = narrow_space(space, make_trials(space, "x", list(range(n))), top=top,
-                          min_trials=min_trials)
+    result = narrow_space(
+        space, make_trials(space, "x", list(range(n))), top=top, min_trials=min_trials
+    )
     assert (result.top, result.requested_top, result.top_note) == (used, top, note)
     header = str(result).splitlines()[0]
     assert header.startswith(f"NarrowedSpace: top {used} of {n} usable trials")
@@ -295,8 +295,10 @@ def test_int_log_step_is_a_multiplicative_grid():
 def test_reverse_log_is_narrowed_in_its_own_space():
     space = one("Float", 0.5, 0.999, sampling="reverse_log")
     hp = narrowed_hp(narrow_space(space, make_trials(space, "x", [0.95, 0.9, 0.99])))
+
     def t(v):
         return -math.log(0.5 + 0.999 - v)
+
     pad = 0.1 * (t(0.99) - t(0.9))
     assert t(hp.min_value) == pytest.approx(t(0.9) - pad, rel=1e-9)
     assert t(hp.max_value) == pytest.approx(t(0.99) + pad, rel=1e-9)
@@ -331,7 +333,9 @@ def test_ordered_choice_keeps_contiguous_span():
     assert (narrowed_hp(result).values, change(result).rule) == ([32, 64, 128], "span")
     space = one("Choice", [16, 32, 64, 128, 256], ordered=False)
     assert narrowed_hp(narrow_space(space, make_trials(space, "x", [128, 32, 128]))).values == [
-        32, 128]
+        32,
+        128,
+    ]
 
 
 def test_boolean_kept_or_fixed_when_unanimous():
@@ -441,13 +445,21 @@ def loop_trial(units, score, trial_id):
 
 
 def test_values_of_layers_a_trial_did_not_build_do_not_drive_the_narrowing():
-    trials = [loop_trial([32], 0.9, "00"), loop_trial([40, 16], 0.8, "01"),
-              loop_trial([24], 0.7, "02"), loop_trial([24, 48], 0.6, "03"),
-              loop_trial([64, 64, 64], 0.1, "04")]
+    trials = [
+        loop_trial([32], 0.9, "00"),
+        loop_trial([40, 16], 0.8, "01"),
+        loop_trial([24], 0.7, "02"),
+        loop_trial([24, 48], 0.6, "03"),
+        loop_trial([64, 64, 64], 0.1, "04"),
+    ]
     result = narrow_space(loop_space(), trials, top=4)
     rules = {c.name: (c.rule, c.active) for c in result.changes}
-    assert rules == {"num_layers": ("range", 4), "units_0": ("range", 4),
-                     "units_1": ("range", 2), "units_2": ("inactive", 0)}
+    assert rules == {
+        "num_layers": ("range", 4),
+        "units_0": ("range", 4),
+        "units_1": ("range", 2),
+        "units_2": ("inactive", 0),
+    }
     units_1 = narrowed_hp(result, "units_1")
     assert (units_1.min_value, units_1.max_value) == (8, 56)  # from 16 and 48 only
     assert narrowed_hp(result, "units_2").get_config() == loop_space().space[3].get_config()
@@ -460,8 +472,9 @@ def test_values_of_layers_a_trial_did_not_build_do_not_drive_the_narrowing():
 def test_hyperband_internal_values_are_ignored():
     space = one("Int", 0, 100)
     internal = {"tuner/epochs": 4, "tuner/initial_epoch": 2, "tuner/bracket": 1, "tuner/round": 1}
-    trials = [make_trial(space, {"x": v, **internal}, 1.0 - v / 100, f"{v:03d}")
-              for v in (40, 50, 60)]
+    trials = [
+        make_trial(space, {"x": v, **internal}, 1.0 - v / 100, f"{v:03d}") for v in (40, 50, 60)
+    ]
     result = narrow_space(space, trials)
     assert [c.name for c in result.changes] == ["x"]
     assert list(result.hyperparameters.values) == ["x"]
@@ -475,8 +488,12 @@ def test_json_round_trip_and_table():
     space.Float("lr", 1e-4, 1e-2, sampling="log")
     rng = random.Random(3)
     trials = [
-        make_trial(space, {"model": m, "units": 64, "kernel": 3, "lr": rng.uniform(1e-4, 1e-2)},
-                   rng.random(), f"{i:02d}")
+        make_trial(
+            space,
+            {"model": m, "units": 64, "kernel": 3, "lr": rng.uniform(1e-4, 1e-2)},
+            rng.random(),
+            f"{i:02d}",
+        )
         for i, m in enumerate(["mlp", "cnn"] * 3)
     ]
     result = narrow_space(space, trials, top=0.5, min_trials=2)
@@ -487,10 +504,29 @@ def test_json_round_trip_and_table():
     assert again == result
     assert again.hyperparameters.get_config() == result.hyperparameters.get_config()
     data = json.loads(text)
-    assert set(data) == {"format", "version", "direction", "top", "usable", "top_trial_ids",
-                         "margin", "requested_top", "top_note", "hyperparameters", "changes"}
-    assert set(data["changes"][0]) == {"name", "kind", "before", "after", "rule", "active",
-                                       "before_config", "after_config"}
+    assert set(data) == {
+        "format",
+        "version",
+        "direction",
+        "top",
+        "usable",
+        "top_trial_ids",
+        "margin",
+        "requested_top",
+        "top_note",
+        "hyperparameters",
+        "changes",
+    }
+    assert set(data["changes"][0]) == {
+        "name",
+        "kind",
+        "before",
+        "after",
+        "rule",
+        "active",
+        "before_config",
+        "after_config",
+    }
     assert Change(**data["changes"][0]) == result.changes[0]
     with pytest.raises(dataclasses.FrozenInstanceError):
         result.changes[0].rule = "x"
@@ -498,6 +534,7 @@ def test_json_round_trip_and_table():
     assert table[0].startswith("NarrowedSpace: top 3 of 6 usable trials")
     (lr_line,) = [line for line in table if line.startswith("lr ")]
     assert "Float [1e-04, 1e-02] log" in lr_line and " -> " in lr_line
+
 
 @pytest.mark.parametrize(
     "text",
@@ -523,9 +560,26 @@ def test_from_json_rejects_corrupt_input_with_value_error(text):
 @st.composite
 def random_spaces(draw):
     space = kt.HyperParameters()
-    kinds = draw(st.lists(st.sampled_from(
-        ["int", "int_log", "int_rlog", "float", "float_log", "float_rlog", "choice",
-         "choice_num", "bool", "fixed"]), min_size=1, max_size=5))
+    kinds = draw(
+        st.lists(
+            st.sampled_from(
+                [
+                    "int",
+                    "int_log",
+                    "int_rlog",
+                    "float",
+                    "float_log",
+                    "float_rlog",
+                    "choice",
+                    "choice_num",
+                    "bool",
+                    "fixed",
+                ]
+            ),
+            min_size=1,
+            max_size=5,
+        )
+    )
     fl = st.floats
     for i, kind in enumerate(kinds):
         name = f"h{i}"
@@ -534,8 +588,13 @@ def random_spaces(draw):
             space.Int(name, lo, lo + draw(st.integers(1, 300)), step=draw(st.integers(1, 25)))
         elif kind == "int_log":
             lo = draw(st.integers(1, 40))
-            space.Int(name, lo, lo * draw(st.integers(2, 200)),
-                      step=draw(st.sampled_from([None, 2, 3])), sampling="log")
+            space.Int(
+                name,
+                lo,
+                lo * draw(st.integers(2, 200)),
+                step=draw(st.sampled_from([None, 2, 3])),
+                sampling="log",
+            )
         elif kind == "int_rlog":
             lo = draw(st.integers(1, 20))
             space.Int(name, lo, lo + draw(st.integers(1, 300)), sampling="reverse_log")
@@ -545,12 +604,22 @@ def random_spaces(draw):
             space.Float(name, lo, lo + width, step=step)
         elif kind == "float_log":
             lo = draw(fl(1e-6, 1))
-            space.Float(name, lo, lo * draw(fl(1.5, 1e4)),
-                        step=draw(st.sampled_from([None, 2.0, 10.0])), sampling="log")
+            space.Float(
+                name,
+                lo,
+                lo * draw(fl(1.5, 1e4)),
+                step=draw(st.sampled_from([None, 2.0, 10.0])),
+                sampling="log",
+            )
         elif kind == "float_rlog":
             lo = draw(fl(0.01, 1))
-            space.Float(name, lo, lo + draw(fl(0.1, 10)),
-                        step=draw(st.sampled_from([None, 2.0])), sampling="reverse_log")
+            space.Float(
+                name,
+                lo,
+                lo + draw(fl(0.1, 10)),
+                step=draw(st.sampled_from([None, 2.0])),
+                sampling="reverse_log",
+            )
         elif kind == "choice":
             space.Choice(name, ["a", "b", "c", "d"][: draw(st.integers(1, 4))])
         elif kind == "choice_num":
@@ -591,8 +660,9 @@ def spaces_and_trials(draw):
     return space, trials, kwargs
 
 
-@settings(max_examples=300, deadline=None, derandomize=True,
-          suppress_health_check=[HealthCheck.too_slow])
+@settings(
+    max_examples=300, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow]
+)
 @given(spaces_and_trials())
 def test_narrowed_space_is_a_subset_holding_the_top_trials(case):
     space, trials, kwargs = case
@@ -635,8 +705,11 @@ def build_model(hp):
     import keras
 
     model = keras.Sequential([keras.Input((8,))])
-    model.add(keras.layers.Dense(hp.Int("units", 8, 64, step=8),
-                                 activation=hp.Choice("activation", ["relu", "tanh"])))
+    model.add(
+        keras.layers.Dense(
+            hp.Int("units", 8, 64, step=8), activation=hp.Choice("activation", ["relu", "tanh"])
+        )
+    )
     head = hp.Choice("head", ["plain", "dropout"])
     with hp.conditional_scope("head", ["dropout"]):
         if head == "dropout":
@@ -657,19 +730,37 @@ def test_real_search_then_narrowed_search_stays_inside(tmp_path):
     y = (x[:, 0] + 0.5 * x[:, 1] > 0).astype("float32")
     fit = dict(x=x, y=y, validation_split=0.25, epochs=1, batch_size=50, verbose=0)
 
-    coarse = kt.RandomSearch(build_model, objective="val_loss", max_trials=6, seed=1,
-                             directory=tmp_path, project_name="coarse")
+    coarse = kt.RandomSearch(
+        build_model,
+        objective="val_loss",
+        max_trials=6,
+        seed=1,
+        directory=tmp_path,
+        project_name="coarse",
+    )
     coarse.search(**fit)
-    narrowed = narrow_space(coarse.oracle.hyperparameters, coarse.oracle.trials.values(),
-                            direction=coarse.oracle.objective, top=0.5, min_trials=2)
+    narrowed = narrow_space(
+        coarse.oracle.hyperparameters,
+        coarse.oracle.trials.values(),
+        direction=coarse.oracle.objective,
+        top=0.5,
+        min_trials=2,
+    )
     assert narrowed.top == 3 and narrowed.direction == "min"
     assert any(c.before != c.after for c in narrowed.changes), str(narrowed)
-    assert narrowed.top_trial_ids == tuple(
-        t.trial_id for t in coarse.oracle.get_best_trials(3))
+    assert narrowed.top_trial_ids == tuple(t.trial_id for t in coarse.oracle.get_best_trials(3))
 
-    fine = kt.RandomSearch(build_model, objective="val_loss", max_trials=3, seed=2,
-                           hyperparameters=narrowed.hyperparameters, tune_new_entries=False,
-                           allow_new_entries=False, directory=tmp_path, project_name="fine")
+    fine = kt.RandomSearch(
+        build_model,
+        objective="val_loss",
+        max_trials=3,
+        seed=2,
+        hyperparameters=narrowed.hyperparameters,
+        tune_new_entries=False,
+        allow_new_entries=False,
+        directory=tmp_path,
+        project_name="fine",
+    )
     fine.search(**fit)
     trials = list(fine.oracle.trials.values())
     assert len(trials) == 3
@@ -688,9 +779,16 @@ def test_the_record_and_the_arithmetic_share_one_class_under_every_import_path()
     import tunekit.narrowed_space
     import tunekit.narrowing
 
-    assert (tunekit.NarrowedSpace is tunekit.narrowing.NarrowedSpace
-            is tunekit.narrowed_space.NarrowedSpace)
+    assert (
+        tunekit.NarrowedSpace
+        is tunekit.narrowing.NarrowedSpace
+        is tunekit.narrowed_space.NarrowedSpace
+    )
     assert tunekit.narrowing.Change is tunekit.narrowed_space.Change is Change
     assert tunekit.narrow_space is tunekit.narrowing.narrow_space is narrow_space
-    assert set(tunekit.narrowing.__all__) == {"Change", "NarrowedSpace", "is_usable",
-                                              "narrow_space"}
+    assert set(tunekit.narrowing.__all__) == {
+        "Change",
+        "NarrowedSpace",
+        "is_usable",
+        "narrow_space",
+    }

@@ -25,8 +25,12 @@ CELL_TIMEOUT = 300  # seconds
 NOTEBOOKS = {
     "01_mnist_coarse_to_fine.ipynb": (
         "notebook-mnist-dense",
-        ["MNIST: 300 train / 100 validation / 200 test", "->", "Test metrics:",
-         "tensorboard --logdir"],
+        [
+            "MNIST: 300 train / 100 validation / 200 test",
+            "->",
+            "Test metrics:",
+            "tensorboard --logdir",
+        ],
         5,  # narrowing, parallel coordinates, best so far, confusion matrix, training curves
     ),
     "02_toonvision_cnn.ipynb": (
@@ -64,9 +68,11 @@ def _text(nb) -> str:
 
 
 def _png_count(nb) -> int:
-    return sum(1 for out in _outputs(nb)
-               if out.output_type in ("execute_result", "display_data")
-               and "image/png" in out.data)
+    return sum(
+        1
+        for out in _outputs(nb)
+        if out.output_type in ("execute_result", "display_data") and "image/png" in out.data
+    )
 
 
 def test_every_notebook_is_listed():
@@ -79,11 +85,15 @@ def test_notebook_is_committed_clean(name):
     nbformat.validate(nb)
     code = [cell for cell in nb.cells if cell.cell_type == "code"]
     assert code, f"{name} has no code cell"
-    dirty = [i for i, cell in enumerate(nb.cells) if cell.cell_type == "code"
-             and (cell.outputs or cell.execution_count is not None)]
+    dirty = [
+        i
+        for i, cell in enumerate(nb.cells)
+        if cell.cell_type == "code" and (cell.outputs or cell.execution_count is not None)
+    ]
     assert not dirty, f"{name}: cells {dirty} have outputs or execution counts; clear them"
     assert "parameters" in code[0].metadata.get("tags", []), (
-        f"{name}: the first code cell must be the parameters cell (tag `parameters`)")
+        f"{name}: the first code cell must be the parameters cell (tag `parameters`)"
+    )
     assert "TUNEKIT_NOTEBOOK_BUDGET" in code[0].source
     assert "TUNEKIT_NOTEBOOK_DIR" in code[0].source
 
@@ -101,8 +111,12 @@ def test_notebook_runs(name, tmp_path):
     }
     env.pop("TUNEKIT_IMAGE_DIR", None)  # notebook 02 writes and uses its synthetic folder
     nb = _read(name)
-    client = nbclient.NotebookClient(nb, timeout=CELL_TIMEOUT, kernel_name="python3",
-                                     resources={"metadata": {"path": str(tmp_path)}})
+    client = nbclient.NotebookClient(
+        nb,
+        timeout=CELL_TIMEOUT,
+        kernel_name="python3",
+        resources={"metadata": {"path": str(tmp_path)}},
+    )
     try:
         client.execute(cwd=str(tmp_path), env=env)
     finally:

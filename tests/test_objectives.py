@@ -9,52 +9,63 @@ import pytest
 from tunekit.objectives import describe_objective, parse_objective, resolve_objective
 
 
-@pytest.mark.parametrize("text, expected", [
-    ("val_accuracy", ("val_accuracy", "max")),
-    ("accuracy", ("accuracy", "max")),
-    ("val_sparse_categorical_accuracy", ("val_sparse_categorical_accuracy", "max")),
-    ("val_f1_score", ("val_f1_score", "max")),  # KerasTuner guessed "min"
-    ("val_fbeta_score", ("val_fbeta_score", "max")),
-    ("val_auc", ("val_auc", "max")),
-    ("val_auc_1", ("val_auc_1", "max")),  # Keras numbers repeated metric instances
-    ("val_r2_score", ("val_r2_score", "max")),
-    ("val_precision", ("val_precision", "max")),
-    ("val_mean_iou", ("val_mean_iou", "max")),
-    ("val_loss", ("val_loss", "min")),
-    ("val_output_1_loss", ("val_output_1_loss", "min")),
-    ("val_mae", ("val_mae", "min")),
-    ("val_mean_squared_error", ("val_mean_squared_error", "min")),
-    ("val_sparse_categorical_crossentropy", ("val_sparse_categorical_crossentropy", "min")),
-    ("val_my_score:max", ("val_my_score", "max")),
-    ("val_my_error:min", ("val_my_error", "min")),
-])
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("val_accuracy", ("val_accuracy", "max")),
+        ("accuracy", ("accuracy", "max")),
+        ("val_sparse_categorical_accuracy", ("val_sparse_categorical_accuracy", "max")),
+        ("val_f1_score", ("val_f1_score", "max")),  # KerasTuner guessed "min"
+        ("val_fbeta_score", ("val_fbeta_score", "max")),
+        ("val_auc", ("val_auc", "max")),
+        ("val_auc_1", ("val_auc_1", "max")),  # Keras numbers repeated metric instances
+        ("val_r2_score", ("val_r2_score", "max")),
+        ("val_precision", ("val_precision", "max")),
+        ("val_mean_iou", ("val_mean_iou", "max")),
+        ("val_loss", ("val_loss", "min")),
+        ("val_output_1_loss", ("val_output_1_loss", "min")),
+        ("val_mae", ("val_mae", "min")),
+        ("val_mean_squared_error", ("val_mean_squared_error", "min")),
+        ("val_sparse_categorical_crossentropy", ("val_sparse_categorical_crossentropy", "min")),
+        ("val_my_score:max", ("val_my_score", "max")),
+        ("val_my_error:min", ("val_my_error", "min")),
+    ],
+)
 def test_directions_are_stated_or_certain(text, expected):
     assert parse_objective(text) == expected
     objective = resolve_objective(text)
     assert (objective.name, objective.direction) == expected
 
 
-@pytest.mark.parametrize("text", ["val_my_score", "val_cosine_similarity", "val_custom_1",
-                                  "f1"])
+@pytest.mark.parametrize("text", ["val_my_score", "val_cosine_similarity", "val_custom_1", "f1"])
 def test_unknown_direction_is_refused_saying_how_to_state_it(text):
-    with pytest.raises(ValueError, match=rf"`objective`={text!r}.*does not guess.*"
-                                         rf"'{text}:max' or '{text}:min'"):
+    with pytest.raises(
+        ValueError,
+        match=rf"`objective`={text!r}.*does not guess.*"
+        rf"'{text}:max' or '{text}:min'",
+    ):
         resolve_objective(text)
     with pytest.raises(ValueError, match="--direction max"):
         parse_objective(text, argument="--objective")
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    (dict(text="val_x:up"), "must be 'max' or 'min'"),
-    (dict(text="val_x:max", direction="min"), "state it once"),
-    (dict(text="", direction="max"), "metric name"),
-    (dict(text="val_x", direction="up"), "'max' or 'min'"),
-    (dict(text="val_accuracy:"), r"direction after ':' is missing; write 'val_accuracy:max'"),
-    # A direction that contradicts a certain one would narrow to and retrain the worst trials.
-    (dict(text="val_accuracy:min"), r"'val_accuracy' with direction 'min' would pick the worst"),
-    (dict(text="val_loss:max"), r"lower is better \('min'\)"),
-    (dict(text="val_auc_1", direction="min"), r"higher is better \('max'\)"),
-])
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        (dict(text="val_x:up"), "must be 'max' or 'min'"),
+        (dict(text="val_x:max", direction="min"), "state it once"),
+        (dict(text="", direction="max"), "metric name"),
+        (dict(text="val_x", direction="up"), "'max' or 'min'"),
+        (dict(text="val_accuracy:"), r"direction after ':' is missing; write 'val_accuracy:max'"),
+        # A direction that contradicts a certain one would narrow to and retrain the worst trials.
+        (
+            dict(text="val_accuracy:min"),
+            r"'val_accuracy' with direction 'min' would pick the worst",
+        ),
+        (dict(text="val_loss:max"), r"lower is better \('min'\)"),
+        (dict(text="val_auc_1", direction="min"), r"higher is better \('max'\)"),
+    ],
+)
 def test_malformed_objectives_are_refused(kwargs, message):
     with pytest.raises(ValueError, match=message):
         parse_objective(**kwargs)
@@ -87,9 +98,21 @@ def test_workflow_and_make_tuner_resolve_the_same_way(tmp_path):
     assert run.config()["direction"] == "max"
     with pytest.raises(ValueError, match="`objective`='val_custom'"):
         CoarseToFine(build, data, directory=tmp_path, objective="val_custom")
-    tuner_objective = make_tuner("random", build, objective="val_f1_score", directory=tmp_path,
-                                 project_name="p", max_trials=1).oracle.objective
+    tuner_objective = make_tuner(
+        "random",
+        build,
+        objective="val_f1_score",
+        directory=tmp_path,
+        project_name="p",
+        max_trials=1,
+    ).oracle.objective
     assert tuner_objective.direction == "max"
     with pytest.raises(ValueError, match="does not guess"):
-        make_tuner("random", build, objective="val_custom", directory=tmp_path,
-                   project_name="q", max_trials=1)
+        make_tuner(
+            "random",
+            build,
+            objective="val_custom",
+            directory=tmp_path,
+            project_name="q",
+            max_trials=1,
+        )

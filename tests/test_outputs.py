@@ -8,23 +8,31 @@ import pytest
 from sklearn.metrics import confusion_matrix as sk_confusion_matrix
 
 from tunekit import plots
-from tunekit.outputs import (check_output_shape, model_output_shape, predict_classes,
-                             predicted_classes, uses_logits)
+from tunekit.outputs import (
+    check_output_shape,
+    model_output_shape,
+    predict_classes,
+    predicted_classes,
+    uses_logits,
+)
 
 # --------------------------------------------------------------------------- predicted classes
 
 
-@pytest.mark.parametrize("outputs, kwargs, expected", [
-    ([[0.7, 0.2, 0.1], [0.1, 0.3, 0.6]], {}, [0, 2]),  # softmax
-    ([[2.0, -1.0, 5.0], [-3.0, 4.0, 0.0]], {}, [2, 1]),  # logits
-    ([[0.2], [0.7], [0.5], [0.51]], {}, [0, 1, 0, 1]),  # one sigmoid unit, (n, 1)
-    ([0.2, 0.7, 0.9], {}, [0, 1, 1]),  # one sigmoid unit, (n,)
-    ([[0.2], [0.7]], {"from_logits": True}, [1, 1]),  # logits: class 1 above 0
-    ([[-0.3], [0.2], [-2.0]], {}, [0, 1, 0]),  # outside [0, 1]: can only be logits
-    ([[3.0], [0.8]], {"from_logits": False}, [1, 1]),
-    ([[0, 1], [1, 0]], {}, [1, 0]),  # one-hot labels
-    ([2, 0, 1], {}, [2, 0, 1]),  # class ids stay as they are
-])
+@pytest.mark.parametrize(
+    "outputs, kwargs, expected",
+    [
+        ([[0.7, 0.2, 0.1], [0.1, 0.3, 0.6]], {}, [0, 2]),  # softmax
+        ([[2.0, -1.0, 5.0], [-3.0, 4.0, 0.0]], {}, [2, 1]),  # logits
+        ([[0.2], [0.7], [0.5], [0.51]], {}, [0, 1, 0, 1]),  # one sigmoid unit, (n, 1)
+        ([0.2, 0.7, 0.9], {}, [0, 1, 1]),  # one sigmoid unit, (n,)
+        ([[0.2], [0.7]], {"from_logits": True}, [1, 1]),  # logits: class 1 above 0
+        ([[-0.3], [0.2], [-2.0]], {}, [0, 1, 0]),  # outside [0, 1]: can only be logits
+        ([[3.0], [0.8]], {"from_logits": False}, [1, 1]),
+        ([[0, 1], [1, 0]], {}, [1, 0]),  # one-hot labels
+        ([2, 0, 1], {}, [2, 0, 1]),  # class ids stay as they are
+    ],
+)
 def test_predicted_classes_for_every_output_layout(outputs, kwargs, expected):
     got = predicted_classes(np.asarray(outputs), **kwargs)
     assert got.dtype == np.int64 and got.tolist() == expected
@@ -43,12 +51,15 @@ def _binary(activation, loss):
 
 
 @pytest.mark.filterwarnings("ignore:Skipping variable loading for optimizer")
-@pytest.mark.parametrize("activation, loss, logits", [
-    ("sigmoid", "binary_crossentropy", False),
-    ("sigmoid", keras.losses.BinaryCrossentropy(), False),
-    (None, keras.losses.BinaryCrossentropy(from_logits=True), True),
-    (None, "mse", False),  # a named loss takes probabilities
-])
+@pytest.mark.parametrize(
+    "activation, loss, logits",
+    [
+        ("sigmoid", "binary_crossentropy", False),
+        ("sigmoid", keras.losses.BinaryCrossentropy(), False),
+        (None, keras.losses.BinaryCrossentropy(from_logits=True), True),
+        (None, "mse", False),  # a named loss takes probabilities
+    ],
+)
 def test_uses_logits_reads_the_model_and_survives_saving(tmp_path, activation, loss, logits):
     model = _binary(activation, loss)
     assert uses_logits(model) is logits
@@ -62,10 +73,13 @@ def test_uses_logits_from_the_last_activation_when_not_compiled():
     assert uses_logits(sigmoid) is False
 
 
-@pytest.mark.parametrize("activation, loss", [
-    ("sigmoid", "binary_crossentropy"),
-    (None, keras.losses.BinaryCrossentropy(from_logits=True)),
-])
+@pytest.mark.parametrize(
+    "activation, loss",
+    [
+        ("sigmoid", "binary_crossentropy"),
+        (None, keras.losses.BinaryCrossentropy(from_logits=True)),
+    ],
+)
 def test_confusion_matrix_of_a_one_unit_model_matches_sklearn(activation, loss):
     x = np.random.default_rng(0).normal(size=(200, 3)).astype("float32")
     model = _binary(activation, loss)
@@ -88,20 +102,25 @@ def test_confusion_matrix_of_a_one_unit_model_matches_sklearn(activation, loss):
 # --------------------------------------------------------------------------- output shape
 
 
-@pytest.mark.parametrize("shape, num_classes", [
-    ((None, 10), 10), ((None, 3), 3), ((None, 1), 2), ((None,), 2), ((None, 2), 2)])
+@pytest.mark.parametrize(
+    "shape, num_classes",
+    [((None, 10), 10), ((None, 3), 3), ((None, 1), 2), ((None,), 2), ((None, 2), 2)],
+)
 def test_output_shapes_that_fit(shape, num_classes):
     check_output_shape(shape, num_classes)
 
 
-@pytest.mark.parametrize("shape, num_classes, message", [
-    ((None, 5), 10, r"outputs 5 units per sample but the data has 10 classes.*Dense\(10\)"),
-    ((None, 1), 3, r"outputs 1 unit per sample but the data has 3 classes.*only fits 2"),
-    ((None,), 3, r"outputs 1 unit per sample but the data has 3 classes"),
-    ((None, 10), 20, r"outputs 10 units per sample but the data has 20 classes"),
-    ((None, 3), 2, r"3 units .* 2 classes.*or Dense\(1, activation='sigmoid'\)"),
-    ((None, 28, 10), 10, r"outputs shape \(None, 28, 10\).*flatten or pool"),
-])
+@pytest.mark.parametrize(
+    "shape, num_classes, message",
+    [
+        ((None, 5), 10, r"outputs 5 units per sample but the data has 10 classes.*Dense\(10\)"),
+        ((None, 1), 3, r"outputs 1 unit per sample but the data has 3 classes.*only fits 2"),
+        ((None,), 3, r"outputs 1 unit per sample but the data has 3 classes"),
+        ((None, 10), 20, r"outputs 10 units per sample but the data has 20 classes"),
+        ((None, 3), 2, r"3 units .* 2 classes.*or Dense\(1, activation='sigmoid'\)"),
+        ((None, 28, 10), 10, r"outputs shape \(None, 28, 10\).*flatten or pool"),
+    ],
+)
 def test_output_shapes_that_do_not_fit(shape, num_classes, message):
     with pytest.raises(ValueError, match=message):
         check_output_shape(shape, num_classes)
@@ -122,11 +141,14 @@ def test_model_output_shape_of_eager_lazy_and_multi_output_models():
 
 def _build(width, *, with_input=True, activation="softmax"):
     def build(hp):
-        layers = [keras.layers.Dense(hp.Int("units", 4, 8, step=4), activation="relu"),
-                  keras.layers.Dense(width, activation=activation)]
+        layers = [
+            keras.layers.Dense(hp.Int("units", 4, 8, step=4), activation="relu"),
+            keras.layers.Dense(width, activation=activation),
+        ]
         model = keras.Sequential([keras.Input((6,)), *layers] if with_input else layers)
         model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
         return model
+
     return build
 
 
@@ -136,8 +158,11 @@ def test_workflow_refuses_a_model_that_does_not_fit_before_any_trial(tmp_path):
     data = Dataset.from_arrays(np.random.default_rng(0).random((60, 6)), np.arange(60) % 4)
     for build in (_build(3), _build(1, activation="sigmoid"), _build(5, with_input=False)):
         run = CoarseToFine(build, data, directory=tmp_path, project_name="wrong", verbose=0)
-        with pytest.raises(ValueError, match=r"`hypermodel` .* outputs \d units? per sample but "
-                                             r"the data has 4 classes"):
+        with pytest.raises(
+            ValueError,
+            match=r"`hypermodel` .* outputs \d units? per sample but "
+            r"the data has 4 classes",
+        ):
             run.run()
         assert not (tmp_path / "wrong").exists()  # nothing written: no trial, no manifest
     for build in (_build(4), _build(4, with_input=False)):  # fits, eager or lazily built
@@ -149,10 +174,14 @@ def test_a_refused_model_leaves_nothing_that_blocks_the_corrected_run(tmp_path):
     from tunekit import CoarseToFine, Dataset
 
     data = Dataset.from_arrays(np.random.default_rng(0).random((60, 6)), np.arange(60) % 3)
-    budget = dict(directory=tmp_path, project_name="demo", coarse_trials=3, coarse_epochs=1,
-                  verbose=0)
-    with pytest.raises(ValueError, match=r"10 units per sample but the data has 3 classes.*"
-                                         r"For MnistDenseHyperModel, pass num_classes=3"):
+    budget = dict(
+        directory=tmp_path, project_name="demo", coarse_trials=3, coarse_epochs=1, verbose=0
+    )
+    with pytest.raises(
+        ValueError,
+        match=r"10 units per sample but the data has 3 classes.*"
+        r"For MnistDenseHyperModel, pass num_classes=3",
+    ):
         CoarseToFine(MnistDenseHyperModel(input_shape=(6,)), data, **budget).coarse()
     assert not (tmp_path / "demo").exists()
     run = CoarseToFine(MnistDenseHyperModel(input_shape=(6,), num_classes=3), data, **budget)

@@ -55,8 +55,7 @@ GOOD: dict[str, list[tuple[object, object]]] = {
 }
 CASES = [(name, value) for name, values in BAD.items() for value in values]
 # Options that take a value (the bools are flags: --overwrite, --no-defaults-first).
-FLAGGED = [p for p in PARAMETERS.values()
-           if p.flag and not isinstance(p.constraints[0], Boolean)]
+FLAGGED = [p for p in PARAMETERS.values() if p.flag and not isinstance(p.constraints[0], Boolean)]
 
 
 def test_the_table_covers_every_checked_argument_of_coarse_to_fine():
@@ -88,8 +87,9 @@ def test_every_bad_value_is_refused_naming_the_keyword(tmp_path, data, name, val
     assert not any(tmp_path.iterdir())
 
 
-@pytest.mark.parametrize("name, value, stored",
-                         [(n, v, s) for n, pairs in GOOD.items() for v, s in pairs])
+@pytest.mark.parametrize(
+    "name, value, stored", [(n, v, s) for n, pairs in GOOD.items() for v, s in pairs]
+)
 def test_good_values_are_stored_as_plain_python_values(tmp_path, data, name, value, stored):
     run = CoarseToFine(MnistDenseHyperModel(), data, directory=tmp_path, **{name: value})
     assert getattr(run, name) == stored and type(getattr(run, name)) is type(stored)
@@ -100,38 +100,84 @@ def test_defaults_and_the_manifest_config_are_unchanged(tmp_path, data):
     config = run.config()
     # What runs recorded before the table: resuming them must keep working.
     assert {k: config[k] for k in PARAMETERS if k in config} == {
-        "coarse_trials": 20, "coarse_epochs": 2, "defaults_first": True,
-        "fine_tuner": "hyperband", "fine_trials": None, "max_epochs": 20, "factor": 3,
-        "top": 0.25, "margin": 0.1, "final_epochs": "auto", "final_schedule": "cosine",
-        "batch_size": 128, "executions_per_trial": 1, "seed": 0}
-    assert list(config) == ["hypermodel", "data", "objective", "direction", "coarse_trials",
-                            "coarse_epochs", "defaults_first", "fine_tuner", "fine_trials",
-                            "max_epochs", "factor", "top", "margin", "final_epochs",
-                            "final_schedule", "batch_size", "executions_per_trial", "seed"]
+        "coarse_trials": 20,
+        "coarse_epochs": 2,
+        "defaults_first": True,
+        "fine_tuner": "hyperband",
+        "fine_trials": None,
+        "max_epochs": 20,
+        "factor": 3,
+        "top": 0.25,
+        "margin": 0.1,
+        "final_epochs": "auto",
+        "final_schedule": "cosine",
+        "batch_size": 128,
+        "executions_per_trial": 1,
+        "seed": 0,
+    }
+    assert list(config) == [
+        "hypermodel",
+        "data",
+        "objective",
+        "direction",
+        "coarse_trials",
+        "coarse_epochs",
+        "defaults_first",
+        "fine_tuner",
+        "fine_trials",
+        "max_epochs",
+        "factor",
+        "top",
+        "margin",
+        "final_epochs",
+        "final_schedule",
+        "batch_size",
+        "executions_per_trial",
+        "seed",
+    ]
 
 
 # -- grouped settings ----------------------------------------------------------------
 
 
 def test_config_objects_give_the_same_run_as_the_flat_keywords(tmp_path, data):
-    flat = CoarseToFine(MnistDenseHyperModel(), data, directory=tmp_path, top=5, margin=0.2,
-                        final_epochs=4, final_schedule="constant")
-    grouped = CoarseToFine(MnistDenseHyperModel(), data, directory=tmp_path,
-                           narrowing=NarrowingConfig(top=5, margin=0.2),
-                           retrain=RetrainConfig(final_epochs=4, final_schedule="constant"))
+    flat = CoarseToFine(
+        MnistDenseHyperModel(),
+        data,
+        directory=tmp_path,
+        top=5,
+        margin=0.2,
+        final_epochs=4,
+        final_schedule="constant",
+    )
+    grouped = CoarseToFine(
+        MnistDenseHyperModel(),
+        data,
+        directory=tmp_path,
+        narrowing=NarrowingConfig(top=5, margin=0.2),
+        retrain=RetrainConfig(final_epochs=4, final_schedule="constant"),
+    )
     assert grouped.config() == flat.config()
     assert (grouped.top, grouped.margin, grouped.final_epochs, grouped.final_schedule) == (
-        5, 0.2, 4, "constant")
+        5,
+        0.2,
+        4,
+        "constant",
+    )
     # A config object's unset fields are the table's defaults.
-    partial = CoarseToFine(MnistDenseHyperModel(), data, directory=tmp_path,
-                           narrowing=NarrowingConfig(top=3), final_schedule="constant")
+    partial = CoarseToFine(
+        MnistDenseHyperModel(),
+        data,
+        directory=tmp_path,
+        narrowing=NarrowingConfig(top=3),
+        final_schedule="constant",
+    )
     assert (partial.top, partial.margin, partial.final_epochs) == (3, 0.1, "auto")
 
 
 def test_config_objects_are_frozen_and_checked_by_the_table():
     config = NarrowingConfig()
-    assert (config.top, config.margin) == (PARAMETERS["top"].default,
-                                           PARAMETERS["margin"].default)
+    assert (config.top, config.margin) == (PARAMETERS["top"].default, PARAMETERS["margin"].default)
     assert RetrainConfig() == RetrainConfig(final_epochs="auto", final_schedule="cosine")
     with pytest.raises(dataclasses.FrozenInstanceError):
         config.top = 3  # type: ignore[misc]
@@ -142,19 +188,29 @@ def test_config_objects_are_frozen_and_checked_by_the_table():
     assert NarrowingConfig(top=np.int64(4)).top == 4 and type(NarrowingConfig(top=4).top) is int
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    ({"top": 0.5, "narrowing": NarrowingConfig(top=0.3)},
-     r"`top` is given twice: top=0\.5 and narrowing=NarrowingConfig\(top=0\.3, margin=0\.1\)"),
-    ({"margin": 0.2, "narrowing": NarrowingConfig(top=0.3)}, r"`margin` is given twice"),
-    ({"final_epochs": 3, "retrain": RetrainConfig()}, r"`final_epochs` is given twice"),
-    ({"final_schedule": "constant", "retrain": RetrainConfig()},
-     r"`final_schedule` is given twice"),
-    ({"narrowing": {"top": 0.3}}, r"`narrowing` must be a tunekit.NarrowingConfig or None\. "
-     r"Received: narrowing=\{'top': 0\.3\}\."),
-    ({"retrain": NarrowingConfig()}, r"`retrain` must be a tunekit.RetrainConfig or None"),
-])
-def test_a_setting_given_both_ways_or_a_wrong_config_is_refused(tmp_path, data, kwargs,
-                                                                 message):
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        (
+            {"top": 0.5, "narrowing": NarrowingConfig(top=0.3)},
+            r"`top` is given twice: top=0\.5 and "
+            r"narrowing=NarrowingConfig\(top=0\.3, margin=0\.1\)",
+        ),
+        ({"margin": 0.2, "narrowing": NarrowingConfig(top=0.3)}, r"`margin` is given twice"),
+        ({"final_epochs": 3, "retrain": RetrainConfig()}, r"`final_epochs` is given twice"),
+        (
+            {"final_schedule": "constant", "retrain": RetrainConfig()},
+            r"`final_schedule` is given twice",
+        ),
+        (
+            {"narrowing": {"top": 0.3}},
+            r"`narrowing` must be a tunekit.NarrowingConfig or None\. "
+            r"Received: narrowing=\{'top': 0\.3\}\.",
+        ),
+        ({"retrain": NarrowingConfig()}, r"`retrain` must be a tunekit.RetrainConfig or None"),
+    ],
+)
+def test_a_setting_given_both_ways_or_a_wrong_config_is_refused(tmp_path, data, kwargs, message):
     with pytest.raises(InvalidParameterError, match=message):
         CoarseToFine(MnistDenseHyperModel(), data, directory=tmp_path, **kwargs)
     assert not any(tmp_path.iterdir())
@@ -198,11 +254,15 @@ def _bad_text(name: str, text: str) -> bool:
 
 # The bad Python values written out (`"128"` is a bad `batch_size=` but a good
 # `--batch-size`, so it is left out), and texts no parameter accepts.
-CLI_CASES = sorted((p.flag, text) for p in FLAGGED
-                   for text in {_cli_text(v) for v in BAD[p.name]
-                                if v is not None and not isinstance(v, (list, tuple))}
-                   | {"", "abc", "1,5"}
-                   if _bad_text(p.name, text))
+CLI_CASES = sorted(
+    (p.flag, text)
+    for p in FLAGGED
+    for text in {
+        _cli_text(v) for v in BAD[p.name] if v is not None and not isinstance(v, (list, tuple))
+    }
+    | {"", "abc", "1,5"}
+    if _bad_text(p.name, text)
+)
 
 
 @pytest.mark.parametrize("flag, text", CLI_CASES)
@@ -253,12 +313,29 @@ def _cli(flag: str, text: str) -> tuple[bool, object]:
     return True, getattr(args, name)
 
 
-NUMBER_TEXT = st.one_of(st.integers(-5, 10**6).map(str),
-                        st.floats(allow_nan=True, allow_infinity=True).map(repr),
-                        st.sampled_from(["auto", "hyperband", "bayesian", "cosine", "constant",
-                                         "1e0", "0.", ".5", " 3", "+2", "1_000", "-0.0"]))
-PYTHON_VALUES = st.one_of(st.integers(-5, 10**6), st.booleans(),
-                          st.floats(allow_nan=True, allow_infinity=True))
+NUMBER_TEXT = st.one_of(
+    st.integers(-5, 10**6).map(str),
+    st.floats(allow_nan=True, allow_infinity=True).map(repr),
+    st.sampled_from(
+        [
+            "auto",
+            "hyperband",
+            "bayesian",
+            "cosine",
+            "constant",
+            "1e0",
+            "0.",
+            ".5",
+            " 3",
+            "+2",
+            "1_000",
+            "-0.0",
+        ]
+    ),
+)
+PYTHON_VALUES = st.one_of(
+    st.integers(-5, 10**6), st.booleans(), st.floats(allow_nan=True, allow_infinity=True)
+)
 
 
 @settings(max_examples=150, deadline=None)
@@ -284,5 +361,7 @@ def test_python_accepts_a_value_iff_the_cli_accepts_it_written_out(param, value)
 def test_the_rules_read_like_an_error_message():
     assert PARAMETERS["top"].expected == "an int >= 1 (a count) or a float in (0, 1] (a fraction)"
     assert PARAMETERS["final_epochs"].expected == "'auto' or an int >= 1"
-    assert re.fullmatch(r"an int >= 3: the narrowing needs 3 completed coarse trials",
-                        PARAMETERS["coarse_trials"].expected)
+    assert re.fullmatch(
+        r"an int >= 3: the narrowing needs 3 completed coarse trials",
+        PARAMETERS["coarse_trials"].expected,
+    )

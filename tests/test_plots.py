@@ -13,17 +13,36 @@ from tunekit import plots
 from tunekit.narrowing import NarrowedSpace
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
-NAMES = ["parallel_coordinates", "score_vs_hyperparameters", "best_so_far", "narrowing",
-         "score_vs_params", "confusion_matrix", "training_curves"]
+NAMES = [
+    "parallel_coordinates",
+    "score_vs_hyperparameters",
+    "best_so_far",
+    "narrowing",
+    "score_vs_params",
+    "confusion_matrix",
+    "training_curves",
+]
 
 
 def _row(phase, trial_id, status, score, units, activation, lr, units_3=None, params=1e4):
     return {
-        "phase": phase, "trial_id": trial_id, "status": status, "score": score,
-        "best_step": 0, "epochs": 1.0, "initial_epoch": 0, "seconds": 1.0,
-        "num_params": params, "val_accuracy": score, "hp_units": units,
-        "hp_activation": activation, "hp_learning_rate": lr, "hp_dropout": 0.1,
-        "hp_units_3": units_3, "hp_never": None, "error": "" if status != "FAILED" else "boom",
+        "phase": phase,
+        "trial_id": trial_id,
+        "status": status,
+        "score": score,
+        "best_step": 0,
+        "epochs": 1.0,
+        "initial_epoch": 0,
+        "seconds": 1.0,
+        "num_params": params,
+        "val_accuracy": score,
+        "hp_units": units,
+        "hp_activation": activation,
+        "hp_learning_rate": lr,
+        "hp_dropout": 0.1,
+        "hp_units_3": units_3,
+        "hp_never": None,
+        "error": "" if status != "FAILED" else "boom",
     }
 
 
@@ -52,9 +71,16 @@ def _hp(class_name, name, **config):
 
 
 def _change(name, before, after, before_text, after_text, rule):
-    return {"name": name, "kind": before["class_name"], "before": before_text,
-            "after": after_text, "rule": rule, "active": 3, "before_config": before,
-            "after_config": after}
+    return {
+        "name": name,
+        "kind": before["class_name"],
+        "before": before_text,
+        "after": after_text,
+        "rule": rule,
+        "active": 3,
+        "before_config": before,
+        "after_config": after,
+    }
 
 
 @pytest.fixture(scope="module")
@@ -62,39 +88,114 @@ def narrowed() -> NarrowedSpace:
     """A condensed copy of a real `narrowed_space.json` (MNIST dense run)."""
     lr = dict(default=1e-3, step=None, sampling="log")
     changes = [
-        _change("units_0", _hp("Int", "units_0", default=256, min_value=32, max_value=512,
-                               step=32, sampling="linear"),
-                _hp("Int", "units_0", default=480, min_value=160, max_value=512, step=32,
-                    sampling="linear"), "Int [32, 512] step 32", "Int [160, 512] step 32",
-                "range"),
-        _change("num_extra_layers", _hp("Int", "num_extra_layers", default=0, min_value=0,
-                                        max_value=3, step=1, sampling="linear"),
-                _hp("Fixed", "num_extra_layers", value=2), "Int [0, 3]", "Fixed 2",
-                "unanimous"),
-        _change("activation", _hp("Choice", "activation", default="relu",
-                                  values=["relu", "tanh", "sigmoid"], ordered=False),
-                _hp("Choice", "activation", default="relu", values=["relu", "tanh"],
-                    ordered=False), "Choice ['relu', 'tanh', 'sigmoid']",
-                "Choice ['relu', 'tanh']", "subset"),
-        _change("dropout", _hp("Float", "dropout", default=0.2, min_value=0.0, max_value=0.5,
-                               step=0.05, sampling="linear"),
-                _hp("Fixed", "dropout", value=0.05), "Float [0, 0.5] step 0.05", "Fixed 0.05",
-                "unanimous"),
-        _change("learning_rate", _hp("Float", "learning_rate", min_value=1e-4, max_value=1e-2,
-                                     **lr),
-                _hp("Float", "learning_rate", min_value=0.001029943711, max_value=0.01, **lr),
-                "Float [1e-04, 1e-02] log", "Float [1.0299e-03, 1e-02] log", "range"),
-        _change("use_bn", _hp("Boolean", "use_bn", default=False),
-                _hp("Boolean", "use_bn", default=False), "Boolean", "Boolean", "kept"),
-        _change("seed", _hp("Fixed", "seed", value=7), _hp("Fixed", "seed", value=7),
-                "Fixed 7", "Fixed 7", "fixed"),
+        _change(
+            "units_0",
+            _hp(
+                "Int",
+                "units_0",
+                default=256,
+                min_value=32,
+                max_value=512,
+                step=32,
+                sampling="linear",
+            ),
+            _hp(
+                "Int",
+                "units_0",
+                default=480,
+                min_value=160,
+                max_value=512,
+                step=32,
+                sampling="linear",
+            ),
+            "Int [32, 512] step 32",
+            "Int [160, 512] step 32",
+            "range",
+        ),
+        _change(
+            "num_extra_layers",
+            _hp(
+                "Int",
+                "num_extra_layers",
+                default=0,
+                min_value=0,
+                max_value=3,
+                step=1,
+                sampling="linear",
+            ),
+            _hp("Fixed", "num_extra_layers", value=2),
+            "Int [0, 3]",
+            "Fixed 2",
+            "unanimous",
+        ),
+        _change(
+            "activation",
+            _hp(
+                "Choice",
+                "activation",
+                default="relu",
+                values=["relu", "tanh", "sigmoid"],
+                ordered=False,
+            ),
+            _hp("Choice", "activation", default="relu", values=["relu", "tanh"], ordered=False),
+            "Choice ['relu', 'tanh', 'sigmoid']",
+            "Choice ['relu', 'tanh']",
+            "subset",
+        ),
+        _change(
+            "dropout",
+            _hp(
+                "Float",
+                "dropout",
+                default=0.2,
+                min_value=0.0,
+                max_value=0.5,
+                step=0.05,
+                sampling="linear",
+            ),
+            _hp("Fixed", "dropout", value=0.05),
+            "Float [0, 0.5] step 0.05",
+            "Fixed 0.05",
+            "unanimous",
+        ),
+        _change(
+            "learning_rate",
+            _hp("Float", "learning_rate", min_value=1e-4, max_value=1e-2, **lr),
+            _hp("Float", "learning_rate", min_value=0.001029943711, max_value=0.01, **lr),
+            "Float [1e-04, 1e-02] log",
+            "Float [1.0299e-03, 1e-02] log",
+            "range",
+        ),
+        _change(
+            "use_bn",
+            _hp("Boolean", "use_bn", default=False),
+            _hp("Boolean", "use_bn", default=False),
+            "Boolean",
+            "Boolean",
+            "kept",
+        ),
+        _change(
+            "seed",
+            _hp("Fixed", "seed", value=7),
+            _hp("Fixed", "seed", value=7),
+            "Fixed 7",
+            "Fixed 7",
+            "fixed",
+        ),
     ]
-    return NarrowedSpace.from_dict({
-        "format": "tunekit.narrowed_space", "version": 1, "direction": "max", "top": 3,
-        "usable": 4, "top_trial_ids": ["3", "1", "2"], "margin": 0.1,
-        "hyperparameters": {"space": [c["after_config"] for c in changes], "values": {}},
-        "changes": changes,
-    })
+    return NarrowedSpace.from_dict(
+        {
+            "format": "tunekit.narrowed_space",
+            "version": 1,
+            "direction": "max",
+            "top": 3,
+            "usable": 4,
+            "top_trial_ids": ["3", "1", "2"],
+            "margin": 0.1,
+            "hyperparameters": {"space": [c["after_config"] for c in changes], "values": {}},
+            "changes": changes,
+        }
+    )
 
 
 def _axes(fig: Figure):
@@ -118,7 +219,8 @@ def test_parallel_coordinates_one_line_per_completed_trial(frame):
     _assert_labelled(fig)
     lines = [ln for ln in fig.axes[0].get_lines() if ln.get_gid()]
     assert sorted(ln.get_gid() for ln in lines) == sorted(
-        f"{p}/{t}" for p, t in frame[frame.status == "COMPLETED"][["phase", "trial_id"]].values)
+        f"{p}/{t}" for p, t in frame[frame.status == "COMPLETED"][["phase", "trial_id"]].values
+    )
     assert {ln.get_linestyle() for ln in lines} == {"--", "-"}
     ticks = [t.get_text() for t in fig.axes[0].get_xticklabels()]
     assert ticks == ["units", "activation", "learning_rate", "dropout", "units_3", "score"]
@@ -141,10 +243,18 @@ def test_parallel_coordinates_only_coarse_and_constant_column(frame):
 
 
 def test_boolean_mixed_and_empty_columns():
-    df = pd.DataFrame({"phase": ["coarse", "coarse", "fine"], "trial_id": ["0", "1", "0"],
-                       "status": ["COMPLETED"] * 3, "score": [0.2, 0.4, 0.4],
-                       "num_params": [1e3, 2e3, 2e3], "hp_bn": [True, None, False],
-                       "hp_width": [32, "auto", 64], "hp_none": [None, None, None]})
+    df = pd.DataFrame(
+        {
+            "phase": ["coarse", "coarse", "fine"],
+            "trial_id": ["0", "1", "0"],
+            "status": ["COMPLETED"] * 3,
+            "score": [0.2, 0.4, 0.4],
+            "num_params": [1e3, 2e3, 2e3],
+            "hp_bn": [True, None, False],
+            "hp_width": [32, "auto", 64],
+            "hp_none": [None, None, None],
+        }
+    )
     fig = plots.parallel_coordinates(df)
     texts = {t.get_text() for t in fig.axes[0].texts}
     assert {"False", "True", "32", "64", "auto"} <= texts
@@ -167,14 +277,19 @@ def test_score_vs_hyperparameters_one_panel_per_hp(frame):
     assert sum(len(c.get_offsets()) for c in activation.collections) == completed
     assert [t.get_text() for t in activation.get_xticklabels()] == ["relu", "sigmoid", "tanh"]
     assert axes[hp_columns.index("hp_learning_rate")].get_xscale() == "log"
-    assert fig.legends and {t.get_text() for t in fig.legends[0].get_texts()} == {
-        "coarse", "fine"}
+    assert fig.legends and {t.get_text() for t in fig.legends[0].get_texts()} == {"coarse", "fine"}
 
 
 def test_best_so_far_table_is_monotone_and_ignores_failed(frame):
     table = plots.best_so_far_table(frame, "max")
-    assert list(table.columns) == ["phase", "trial_index", "trial_id", "status", "score",
-                                   "best_so_far"]
+    assert list(table.columns) == [
+        "phase",
+        "trial_index",
+        "trial_id",
+        "status",
+        "score",
+        "best_so_far",
+    ]
     for _, part in table.groupby("phase"):
         assert list(part.trial_index) == list(range(1, len(part) + 1))
         assert part.best_so_far.is_monotonic_increasing
@@ -192,8 +307,14 @@ def test_best_so_far_table_is_monotone_and_ignores_failed(frame):
 
 
 def test_best_so_far_orders_trial_ids_numerically():
-    df = pd.DataFrame({"phase": ["coarse"] * 3, "trial_id": ["10", "9", "2"],
-                       "status": ["COMPLETED"] * 3, "score": [0.9, 0.1, 0.5]})
+    df = pd.DataFrame(
+        {
+            "phase": ["coarse"] * 3,
+            "trial_id": ["10", "9", "2"],
+            "status": ["COMPLETED"] * 3,
+            "score": [0.9, 0.1, 0.5],
+        }
+    )
     table = plots.best_so_far_table(df)
     assert list(table.trial_id) == ["2", "9", "10"]
     fig = plots.best_so_far(df, direction="max")
@@ -245,14 +366,21 @@ def test_narrowing_one_row_per_change(narrowed):
         assert any(t.startswith(f"{change.before} -> {change.after}") for t in texts)
     # The log-sampled learning rate: [1.03e-3, 1e-2] of [1e-4, 1e-2] starts half way.
     row = names.index("learning_rate")
-    (lr_dark,) = [c.get_paths()[0].vertices for c in ax.collections
-                  if abs(c.get_paths()[0].vertices[:, 1].max() - (row + 0.2)) < 1e-6]
+    (lr_dark,) = [
+        c.get_paths()[0].vertices
+        for c in ax.collections
+        if abs(c.get_paths()[0].vertices[:, 1].max() - (row + 0.2)) < 1e-6
+    ]
     assert lr_dark[:, 0].min() == pytest.approx(0.5 + math.log10(1.029943711) / 2, abs=1e-3)
 
 
 def test_training_curves_one_line_per_key():
-    history = {"loss": [1.0, 0.6, 0.5], "val_loss": [1.1, 0.8, 0.7],
-               "accuracy": [0.5, 0.7, 0.8], "val_accuracy": [0.4, 0.6, 0.7]}
+    history = {
+        "loss": [1.0, 0.6, 0.5],
+        "val_loss": [1.1, 0.8, 0.7],
+        "accuracy": [0.5, 0.7, 0.8],
+        "val_accuracy": [0.4, 0.6, 0.7],
+    }
     fig = plots.training_curves(history)
     _assert_labelled(fig)
     assert sorted(_gids(fig)) == sorted(history)
@@ -263,15 +391,21 @@ def test_training_curves_one_line_per_key():
 
 def test_training_curves_give_each_quantity_its_own_axis():
     """The learning rate (1e-3) is not drawn on the accuracy axis as a flat line at 0."""
-    history = {"loss": [1.0, 0.6, 0.5], "accuracy": [0.5, 0.7, 0.8],
-               "learning_rate": [1e-3, 5e-4, 1e-4], "val_loss": [1.1, 0.8, 0.7],
-               "val_accuracy": [0.4, 0.6, 0.7]}
+    history = {
+        "loss": [1.0, 0.6, 0.5],
+        "accuracy": [0.5, 0.7, 0.8],
+        "learning_rate": [1e-3, 5e-4, 1e-4],
+        "val_loss": [1.1, 0.8, 0.7],
+        "val_accuracy": [0.4, 0.6, 0.7],
+    }
     fig = plots.training_curves(history)
     _assert_labelled(fig)
-    panels = {ax.get_ylabel(): sorted(ln.get_gid() for ln in ax.get_lines())
-              for ax in _axes(fig)}
-    assert panels == {"loss": ["loss", "val_loss"], "accuracy": ["accuracy", "val_accuracy"],
-                      "learning_rate": ["learning_rate"]}
+    panels = {ax.get_ylabel(): sorted(ln.get_gid() for ln in ax.get_lines()) for ax in _axes(fig)}
+    assert panels == {
+        "loss": ["loss", "val_loss"],
+        "accuracy": ["accuracy", "val_accuracy"],
+        "learning_rate": ["learning_rate"],
+    }
     rate_axis = next(ax for ax in _axes(fig) if ax.get_ylabel() == "learning_rate")
     low, high = rate_axis.get_ylim()
     assert low < 1e-4 and 1e-3 < high < 0.01  # scaled to the rate, not to [0, 1]
@@ -289,19 +423,29 @@ def test_objective_plots_name_the_objective_and_direction(frame, narrowed):
     assert plots.score_vs_params(frame, **named).axes[0].get_ylabel() == label
     for fig in (plots.parallel_coordinates(frame), plots.score_vs_params(frame)):
         texts = [ax.get_ylabel() for ax in fig.axes] + [
-            t.get_text() for ax in fig.axes for t in ax.get_xticklabels()]
+            t.get_text() for ax in fig.axes for t in ax.get_xticklabels()
+        ]
         assert "score" in texts  # without a name: the column's
     frame.attrs.update(objective="val_loss", direction="min")  # as trials_dataframe sets them
     assert plots.score_vs_params(frame).axes[0].get_ylabel() == "val_loss (min)"
-    assert plots.best_so_far(frame, direction="min").axes[0].get_ylabel() == \
-        "best val_loss (min) so far"
+    assert (
+        plots.best_so_far(frame, direction="min").axes[0].get_ylabel()
+        == "best val_loss (min) so far"
+    )
 
 
 def test_save_run_plots_writes_seven_pngs(tmp_path, frame, narrowed):
     out = tmp_path / "plots"
     paths = plots.save_run_plots(
-        out, frame, direction="max", narrowed=narrowed, y_true=[0, 1, 1], y_pred=[0, 1, 0],
-        class_names=["a", "b"], history={"loss": [1.0, 0.5], "accuracy": [0.5, 0.8]})
+        out,
+        frame,
+        direction="max",
+        narrowed=narrowed,
+        y_true=[0, 1, 1],
+        y_pred=[0, 1, 0],
+        class_names=["a", "b"],
+        history={"loss": [1.0, 0.5], "accuracy": [0.5, 0.8]},
+    )
     assert sorted(paths) == sorted(NAMES)
     for name, path in paths.items():
         assert path == str(out / f"{name}.png")
@@ -314,8 +458,19 @@ def test_save_run_plots_skips_missing_data(tmp_path, frame, narrowed):
     coarse = frame[frame.phase == "coarse"]
     paths = plots.save_run_plots(tmp_path / "a", coarse, narrowed=narrowed, history={})
     assert sorted(paths) == sorted(set(NAMES) - {"training_curves", "confusion_matrix"})
-    empty = pd.DataFrame(columns=["phase", "trial_id", "status", "score", "best_step",
-                                  "epochs", "initial_epoch", "seconds", "num_params"])
+    empty = pd.DataFrame(
+        columns=[
+            "phase",
+            "trial_id",
+            "status",
+            "score",
+            "best_step",
+            "epochs",
+            "initial_epoch",
+            "seconds",
+            "num_params",
+        ]
+    )
     assert plots.save_run_plots(tmp_path / "b", empty, history={"loss": []}) == {}
     failed = frame.assign(status="FAILED")
     assert plots.save_run_plots(tmp_path / "c", failed, y_true=[], y_pred=[]) == {}
@@ -328,12 +483,28 @@ def test_every_plot_imports_from_tunekit_plots_and_from_its_module():
     from tunekit.plots import narrowed as narrowed_plots
 
     assert set(plots.__all__) == {
-        "parallel_coordinates", "score_vs_hyperparameters", "best_so_far", "best_so_far_table",
-        "narrowing", "score_vs_params", "confusion_matrix", "training_curves", "figure_to_png",
-        "save_run_plots"}
-    homes = {trials: ["parallel_coordinates", "score_vs_hyperparameters", "best_so_far",
-                      "best_so_far_table", "score_vs_params"],
-             narrowed_plots: ["narrowing"], final_model: ["confusion_matrix", "training_curves"]}
+        "parallel_coordinates",
+        "score_vs_hyperparameters",
+        "best_so_far",
+        "best_so_far_table",
+        "narrowing",
+        "score_vs_params",
+        "confusion_matrix",
+        "training_curves",
+        "figure_to_png",
+        "save_run_plots",
+    }
+    homes = {
+        trials: [
+            "parallel_coordinates",
+            "score_vs_hyperparameters",
+            "best_so_far",
+            "best_so_far_table",
+            "score_vs_params",
+        ],
+        narrowed_plots: ["narrowing"],
+        final_model: ["confusion_matrix", "training_curves"],
+    }
     for module, names in homes.items():
         assert set(module.__all__) == set(names)
         for name in names:

@@ -11,8 +11,7 @@ from sklearn.linear_model import LinearRegression
 from sklearn.metrics import mean_absolute_error, mean_squared_error, r2_score
 
 from tunekit.errors import OutputShapeError
-from tunekit.regression import (REGRESSION_METRICS, check_regression_output_shape,
-                                regression_metrics)
+from tunekit.regression import REGRESSION_METRICS, check_regression_output_shape, regression_metrics
 
 
 @pytest.fixture(scope="module")
@@ -43,12 +42,19 @@ def test_several_targets_are_averaged_like_sklearn(diabetes_predictions):
     assert scores["mse"] == pytest.approx(mean_squared_error(true2, pred2))
 
 
-@pytest.mark.parametrize(("y_true", "y_pred", "message"), [
-    (np.zeros(5), np.zeros((5, 2)), r"targets have shape \(5,\), predictions have shape \(5, 2\)"),
-    (np.zeros(5), np.zeros(4), r"targets have shape \(5,\), predictions have shape \(4,\)"),
-    (np.zeros(3), [1.0, np.nan, 2.0], r"predictions hold 1 NaN or infinite value"),
-    (np.zeros(0), np.zeros(0), r"No samples to score"),
-])
+@pytest.mark.parametrize(
+    ("y_true", "y_pred", "message"),
+    [
+        (
+            np.zeros(5),
+            np.zeros((5, 2)),
+            r"targets have shape \(5,\), predictions have shape \(5, 2\)",
+        ),
+        (np.zeros(5), np.zeros(4), r"targets have shape \(5,\), predictions have shape \(4,\)"),
+        (np.zeros(3), [1.0, np.nan, 2.0], r"predictions hold 1 NaN or infinite value"),
+        (np.zeros(0), np.zeros(0), r"No samples to score"),
+    ],
+)
 def test_bad_predictions_are_refused(y_true, y_pred, message):
     with pytest.raises(ValueError, match=message):
         regression_metrics(y_true, y_pred)
@@ -59,8 +65,12 @@ def test_output_shape_check_for_regression():
     check_regression_output_shape((None,), 1)
     check_regression_output_shape((None, 3), 3)
     for shape, width, message in [
-        ((None, 10), 1, r"outputs shape \(None, 10\), but the regression targets have shape "
-                        r"\(n,\) or \(n, 1\).*Dense\(1\)"),
+        (
+            (None, 10),
+            1,
+            r"outputs shape \(None, 10\), but the regression targets have shape "
+            r"\(n,\) or \(n, 1\).*Dense\(1\)",
+        ),
         ((None, 1), 3, r"outputs shape \(None, 1\), .*targets have shape \(n, 3\).*Dense\(3\)"),
         ((None,), 2, r"outputs shape \(None,\)"),
         ((None, 4, 1), 1, r"outputs shape \(None, 4, 1\)"),

@@ -12,8 +12,22 @@ import sys
 import pandas as pd
 import pytest
 
-ARGS = ["--coarse-trials", "4", "--coarse-epochs", "1", "--max-epochs", "2", "--factor", "2",
-        "--top", "2", "--final-epochs", "2", "--project-name", "killed"]
+ARGS = [
+    "--coarse-trials",
+    "4",
+    "--coarse-epochs",
+    "1",
+    "--max-epochs",
+    "2",
+    "--factor",
+    "2",
+    "--top",
+    "2",
+    "--final-epochs",
+    "2",
+    "--project-name",
+    "killed",
+]
 
 
 def _cli(args, cwd, fault=None):
@@ -21,8 +35,14 @@ def _cli(args, cwd, fault=None):
     env.pop("TUNEKIT_FAULT", None)
     if fault:
         env["TUNEKIT_FAULT"] = fault
-    return subprocess.run([sys.executable, "-m", "tunekit.coarse_to_fine", *args], cwd=cwd,
-                          env=env, capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "tunekit.coarse_to_fine", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
 
 def _completed_trials(run_dir):
@@ -56,13 +76,21 @@ def _copy_run(source, tmp_path):
 
 # Every stage; the default suite kills at a half-written state file, a fine trial and a
 # retrain epoch (the other tests here resume a run killed after its coarse phase).
-ALL_KILLS = ["coarse.trial_start:3", "write.mid:3", "phase.end:1", "fine.trial_start:3",
-             "retrain.epoch_end:1"]
+ALL_KILLS = [
+    "coarse.trial_start:3",
+    "write.mid:3",
+    "phase.end:1",
+    "fine.trial_start:3",
+    "retrain.epoch_end:1",
+]
 FAST_KILLS = ["write.mid:3", "fine.trial_start:3", "retrain.epoch_end:1"]
 
 
-@pytest.mark.parametrize("kills", [FAST_KILLS, pytest.param(ALL_KILLS, marks=pytest.mark.slow)],
-                         ids=["three-stages", "every-stage"])
+@pytest.mark.parametrize(
+    "kills",
+    [FAST_KILLS, pytest.param(ALL_KILLS, marks=pytest.mark.slow)],
+    ids=["three-stages", "every-stage"],
+)
 def test_sigkill_at_every_stage_then_rerun_resumes_and_loses_nothing(tmp_path, small_npz, kills):
     args = ["--data", str(small_npz), "--directory", str(tmp_path), *ARGS]
     run_dir = tmp_path / "killed"
@@ -98,8 +126,10 @@ def test_sigkill_at_every_stage_then_rerun_resumes_and_loses_nothing(tmp_path, s
     assert report["best"]["final_epochs"] == 2
     assert (run_dir / "best_model.keras").stat().st_size > 0
     manifest = json.loads((run_dir / "manifest.json").read_text())
-    assert all(manifest["steps"][s]["status"] == "done"
-               for s in ("coarse", "narrow", "fine", "retrain", "evaluate"))
+    assert all(
+        manifest["steps"][s]["status"] == "done"
+        for s in ("coarse", "narrow", "fine", "retrain", "evaluate")
+    )
 
 
 def test_corrupt_state_file_is_named_and_left_untouched(tmp_path, small_npz, killed_after_coarse):
@@ -107,8 +137,11 @@ def test_corrupt_state_file_is_named_and_left_untouched(tmp_path, small_npz, kil
     _copy_run(killed_after_coarse, tmp_path)  # coarse done, then killed
     trial = tmp_path / "killed" / "coarse" / "trial_1" / "trial.json"
     trial.write_text('{"trial_id": "1", "hyperpa')  # truncated by a crash elsewhere
-    files = lambda: {p: p.read_bytes() for p in (tmp_path / "killed").rglob("*")  # noqa: E731
-                     if p.is_file() and p.name != ".lock"}
+    files = lambda: {
+        p: p.read_bytes()
+        for p in (tmp_path / "killed").rglob("*")  # noqa: E731
+        if p.is_file() and p.name != ".lock"
+    }
     before = files()
     rerun = _cli(args, tmp_path)
     assert rerun.returncode == 2
@@ -121,8 +154,14 @@ def test_sigterm_during_a_trial_saves_and_prints_the_resume_command(tmp_path, sm
     args = ["--data", str(small_npz), "--directory", str(tmp_path), *ARGS]
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
     env.pop("TUNEKIT_FAULT", None)
-    proc = subprocess.Popen([sys.executable, "-m", "tunekit.coarse_to_fine", *args], cwd=tmp_path,
-                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tunekit.coarse_to_fine", *args],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     for line in proc.stdout:  # wait until one coarse trial has completed
         if line.startswith("[coarse] trial 1/"):
             break
@@ -144,18 +183,26 @@ def _limit_file_size(limit: int):
 
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a failed write, not a killed process
         resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
     return apply
 
 
-def test_full_disk_mid_run_keeps_every_state_file_whole_and_names_the_file(tmp_path, small_npz,
-                                                                          killed_after_coarse):
+def test_full_disk_mid_run_keeps_every_state_file_whole_and_names_the_file(
+    tmp_path, small_npz, killed_after_coarse
+):
     args = ["--data", str(small_npz), "--directory", str(tmp_path), *ARGS]
     run_dir = _copy_run(killed_after_coarse, tmp_path)  # coarse done, then killed
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
     env.pop("TUNEKIT_FAULT", None)
-    full = subprocess.run([sys.executable, "-m", "tunekit.coarse_to_fine", *args], cwd=tmp_path,
-                          env=env, capture_output=True, text=True, timeout=300,
-                          preexec_fn=_limit_file_size(1024))  # narrowed_space.json is larger
+    full = subprocess.run(
+        [sys.executable, "-m", "tunekit.coarse_to_fine", *args],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        preexec_fn=_limit_file_size(1024),
+    )  # narrowed_space.json is larger
     assert full.returncode == 1, full.stderr[-2000:]
     assert "File too large" in full.stderr and str(run_dir / "narrowed_space.json") in full.stderr
     for path in run_dir.rglob("*.json"):
@@ -194,11 +241,13 @@ def test_a_finished_run_missing_an_output_redoes_that_step_only(tmp_path, finish
     shutil.copytree(run.run_dir, copy)
     (copy / deleted).unlink()
     trials = {p: sorted(x.name for x in (copy / p).glob("trial_*")) for p in ("coarse", "fine")}
-    rerun = CoarseToFine(MnistDenseHyperModel(), run.data, directory=tmp_path,
-                         project_name=copy.name, **RUN_BUDGET).run()
+    rerun = CoarseToFine(
+        MnistDenseHyperModel(), run.data, directory=tmp_path, project_name=copy.name, **RUN_BUDGET
+    ).run()
     assert (copy / deleted).is_file()
-    assert {p: sorted(x.name for x in (copy / p).glob("trial_*"))
-            for p in ("coarse", "fine")} == trials
+    assert {
+        p: sorted(x.name for x in (copy / p).glob("trial_*")) for p in ("coarse", "fine")
+    } == trials
     assert (rerun.best_phase, rerun.best_trial_id) == (result.best_phase, result.best_trial_id)
     keras.models.load_model(copy / "best_model.keras", safe_mode=True)
     assert set(rerun.test_metrics) == set(result.test_metrics)

@@ -52,8 +52,10 @@ def test_a_trial_without_an_epoch_count_keeps_its_best_epoch():
 
 def _tiny_model(learning_rate):
     model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3, activation="softmax")])
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate=learning_rate),
-                  loss="sparse_categorical_crossentropy")
+    model.compile(
+        optimizer=keras.optimizers.Adam(learning_rate=learning_rate),
+        loss="sparse_categorical_crossentropy",
+    )
     return model
 
 
@@ -92,8 +94,11 @@ def test_cosine_resumes_where_an_interrupted_fit_stopped(tmp_path):
                 raise KeyboardInterrupt
 
     def callbacks(extra):
-        return [*schedule_callbacks("cosine", 4),
-                keras.callbacks.BackupAndRestore(str(tmp_path / "backup")), *extra]
+        return [
+            *schedule_callbacks("cosine", 4),
+            keras.callbacks.BackupAndRestore(str(tmp_path / "backup")),
+            *extra,
+        ]
 
     with pytest.raises(KeyboardInterrupt):
         _tiny_model(1e-2).fit(x, y, epochs=4, verbose=0, callbacks=callbacks([Interrupt()]))

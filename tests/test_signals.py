@@ -32,9 +32,28 @@ BUILD = textwrap.dedent("""
         return model
 """)
 COARSE_EPOCHS = 2
-ARGS = ["--hypermodel", "my_models:build", "--data", "tiny.npz", "--directory", "runs",
-        "--coarse-trials", "3", "--coarse-epochs", str(COARSE_EPOCHS), "--max-epochs", "2",
-        "--factor", "2", "--top", "2", "--final-epochs", "1", "--batch-size", "16"]
+ARGS = [
+    "--hypermodel",
+    "my_models:build",
+    "--data",
+    "tiny.npz",
+    "--directory",
+    "runs",
+    "--coarse-trials",
+    "3",
+    "--coarse-epochs",
+    str(COARSE_EPOCHS),
+    "--max-epochs",
+    "2",
+    "--factor",
+    "2",
+    "--top",
+    "2",
+    "--final-epochs",
+    "1",
+    "--batch-size",
+    "16",
+]
 NOISE = ("absl::InitializeLog", "oneDNN", "cuda", "cuInit", "cpu_feature_guard", "I0000")
 
 
@@ -49,8 +68,7 @@ def signal_project(tmp_path):
         return x, y
 
     (x_train, y_train), (x_test, y_test) = arrays(600), arrays(100)
-    np.savez(tmp_path / "tiny.npz", x_train=x_train, y_train=y_train, x_test=x_test,
-             y_test=y_test)
+    np.savez(tmp_path / "tiny.npz", x_train=x_train, y_train=y_train, x_test=x_test, y_test=y_test)
     (tmp_path / "my_models.py").write_text(BUILD)
     return tmp_path
 
@@ -73,7 +91,12 @@ def _interrupt_once(cwd: Path, backend: str, signum: int, delay: float) -> tuple
     with open(err_path, "w") as err:
         proc = subprocess.Popen(
             [sys.executable, "-m", "tunekit.coarse_to_fine", *ARGS, "--backend", backend],
-            cwd=cwd, env=_env(), stdout=subprocess.PIPE, stderr=err, text=True)
+            cwd=cwd,
+            env=_env(),
+            stdout=subprocess.PIPE,
+            stderr=err,
+            text=True,
+        )
         try:
             for line in proc.stdout:
                 if line.startswith("Run folder:"):
@@ -115,8 +138,13 @@ def _signals_then_resume(cwd: Path, backend: str, signals: list[int], max_delay:
         assert "Resume with:" in err, (what, err[-3000:])
     # Every interrupted state resumes, and the TensorFlow start-up lines stay quiet.
     final = subprocess.run(
-        [sys.executable, "-m", "tunekit.coarse_to_fine", *ARGS, "--backend", backend], cwd=cwd,
-        env=_env(quiet=False), capture_output=True, text=True, timeout=300)
+        [sys.executable, "-m", "tunekit.coarse_to_fine", *ARGS, "--backend", backend],
+        cwd=cwd,
+        env=_env(quiet=False),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert final.returncode == 0, (outcomes, final.stderr[-3000:])
     assert "== Summary ==" in final.stdout
     assert not [w for w in NOISE if w in final.stderr], final.stderr[-3000:]
@@ -132,10 +160,12 @@ def _signals_then_resume(cwd: Path, backend: str, signals: list[int], max_delay:
     return outcomes
 
 
-@pytest.mark.parametrize("backend, signum", [("tensorflow", signal.SIGINT),
-                                             ("jax", signal.SIGTERM)])
-def test_a_signal_at_a_random_moment_ends_130_or_143_and_the_run_resumes(signal_project,
-                                                                        backend, signum):
+@pytest.mark.parametrize(
+    "backend, signum", [("tensorflow", signal.SIGINT), ("jax", signal.SIGTERM)]
+)
+def test_a_signal_at_a_random_moment_ends_130_or_143_and_the_run_resumes(
+    signal_project, backend, signum
+):
     outcomes = _signals_then_resume(signal_project, backend, [signum], max_delay=2.0)
     assert outcomes[0][1] == 128 + signum, outcomes  # the first run cannot finish in 2 s
 
@@ -143,7 +173,8 @@ def test_a_signal_at_a_random_moment_ends_130_or_143_and_the_run_resumes(signal_
 @pytest.mark.slow
 @pytest.mark.parametrize("backend", ["tensorflow", "jax"])
 def test_thirty_random_sigints_and_some_sigterms_per_backend_end_130_143_and_resume(
-        signal_project, backend):
+    signal_project, backend
+):
     signals = [signal.SIGINT] * 30 + [signal.SIGTERM] * 6
     random.shuffle(signals)
     outcomes = _signals_then_resume(signal_project, backend, signals, max_delay=4.0)
@@ -152,6 +183,7 @@ def test_thirty_random_sigints_and_some_sigterms_per_backend_end_130_143_and_res
 
 
 # -- in-process: the handler, the Keras callback, and the Python API ---------------------------
+
 
 def test_handler_records_the_signal_and_check_raises_with_its_exit_code():
     for signum, code in ((signal.SIGINT, 130), (signal.SIGTERM, 143)):
@@ -206,8 +238,9 @@ def test_interrupt_check_stops_fit_at_the_next_batch_by_raising():
     counter = SignalAtBatch()
     x = np.zeros((64, 4), "float32")
     with interrupts.handle_signals(), pytest.raises(interrupts.Interrupted):
-        model.fit(x, x[:, :1], batch_size=4, epochs=3, verbose=0,
-                  callbacks=[counter, InterruptCheck()])
+        model.fit(
+            x, x[:, :1], batch_size=4, epochs=3, verbose=0, callbacks=[counter, InterruptCheck()]
+        )
     assert counter.batches == 3  # not one batch more
 
 

@@ -27,8 +27,10 @@ def _session_values(session_dir: Path) -> dict:
     acc = _accumulator(session_dir)
     content = acc.SummaryMetadata(hparams_metadata.SESSION_START_INFO_TAG).plugin_data.content
     info = hparams_metadata.parse_session_start_info_plugin_data(content)
-    return {name: value.WhichOneof("kind") and getattr(value, value.WhichOneof("kind"))
-            for name, value in info.hparams.items()}
+    return {
+        name: value.WhichOneof("kind") and getattr(value, value.WhichOneof("kind"))
+        for name, value in info.hparams.items()
+    }
 
 
 def _active(hp) -> dict:
@@ -62,9 +64,11 @@ def _experiments(tensorboard: Path) -> dict[str, object]:
         except KeyError:  # no hparams data in this folder
             continue
         if hparams_metadata.EXPERIMENT_TAG in metadata:
-            found[str(folder.relative_to(tensorboard))] = \
+            found[str(folder.relative_to(tensorboard))] = (
                 hparams_metadata.parse_experiment_plugin_data(
-                    metadata[hparams_metadata.EXPERIMENT_TAG])
+                    metadata[hparams_metadata.EXPERIMENT_TAG]
+                )
+            )
     return found
 
 
@@ -77,16 +81,21 @@ def test_run_declares_one_experiment_with_both_phases_and_every_hp(request, run_
     infos = {info.name: info for info in experiment.hparam_infos}
     phases = [v.string_value for v in infos["phase"].domain_discrete.values]
     assert phases == ["coarse", "fine"]
-    coarse_space = {hp.name: hp.get_config()
-                    for hp in run._tuner("coarse").oracle.hyperparameters.space}
-    declared = {name for phase in ("coarse", "fine")
-                for trial in run._tuner(phase).oracle.trials.values()
-                for name in _active(trial.hyperparameters)}
+    coarse_space = {
+        hp.name: hp.get_config() for hp in run._tuner("coarse").oracle.hyperparameters.space
+    }
+    declared = {
+        name
+        for phase in ("coarse", "fine")
+        for trial in run._tuner(phase).oracle.trials.values()
+        for name in _active(trial.hyperparameters)
+    }
     assert set(infos) == {*coarse_space, *declared, "phase"}
     config = coarse_space["learning_rate"]
     interval = infos["learning_rate"].domain_interval  # the coarse domain: covers the fine one
     assert (interval.min_value, interval.max_value) == pytest.approx(
-        (config["min_value"], config["max_value"]))
+        (config["min_value"], config["max_value"])
+    )
     metrics = {(m.name.group, m.name.tag) for m in experiment.metric_infos}
     assert ("validation", "epoch_accuracy") in metrics and ("train", "epoch_loss") in metrics
 
@@ -126,8 +135,11 @@ def test_session_is_rewritten_when_values_appear_during_training(tmp_path):
     values["shuffle"] = True  # e.g. declared by HyperModel.fit after model.fit started
     session.on_train_end({"loss": 0.5})
     assert _session_values(tmp_path) == {"units": 32, "phase": "coarse", "shuffle": True}
-    content = _accumulator(tmp_path).SummaryMetadata(
-        hparams_metadata.SESSION_END_INFO_TAG).plugin_data.content
+    content = (
+        _accumulator(tmp_path)
+        .SummaryMetadata(hparams_metadata.SESSION_END_INFO_TAG)
+        .plugin_data.content
+    )
     assert hparams_metadata.parse_session_end_info_plugin_data(content).status == 1  # SUCCESS
 
 
@@ -153,7 +165,9 @@ def _free_port() -> int:
 def _post(port: int, route: str, body: dict) -> dict:
     request = urllib.request.Request(
         f"http://127.0.0.1:{port}/data/plugin/hparams/{route}",
-        data=json.dumps(body).encode(), headers={"Content-Type": "application/json"})
+        data=json.dumps(body).encode(),
+        headers={"Content-Type": "application/json"},
+    )
     with urllib.request.urlopen(request, timeout=10) as response:
         return json.load(response)
 
@@ -164,9 +178,20 @@ def test_tensorboard_server_shows_both_phases_and_every_hp(request, run_fixture)
     run, _ = request.getfixturevalue(run_fixture)
     port = _free_port()
     server = subprocess.Popen(
-        [sys.executable, "-m", "tensorboard.main", "--logdir", str(run.run_dir / "tensorboard"),
-         "--host", "127.0.0.1", "--port", str(port)],  # default loader, as a user runs it
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        [
+            sys.executable,
+            "-m",
+            "tensorboard.main",
+            "--logdir",
+            str(run.run_dir / "tensorboard"),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+        ],  # default loader, as a user runs it
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         deadline = time.monotonic() + 60
         while True:
@@ -178,28 +203,51 @@ def test_tensorboard_server_shows_both_phases_and_every_hp(request, run_fixture)
                 pass
             assert time.monotonic() < deadline, "tensorboard did not answer within 60 s"
             time.sleep(0.5)
-        columns = [{"hparam": h["name"], "includeInResult": True}
-                   for h in experiment["hparamInfos"]]
-        columns += [{"metric": m["name"], "includeInResult": True}
-                    for m in experiment["metricInfos"]]
-        groups = _post(port, "session_groups", {
-            "experimentName": "", "startIndex": 0, "sliceSize": 1000, "colParams": columns,
-            "aggregationType": "AGGREGATION_AVG", "allowedStatuses": STATUSES,
-        })["sessionGroups"]
-        fine_only = _post(port, "session_groups", {
-            "experimentName": "", "startIndex": 0, "sliceSize": 1000, "colParams": [
-                {"hparam": "phase", "includeInResult": True,
-                 "filterDiscrete": ["fine"]}], "allowedStatuses": STATUSES,
-            "aggregationType": "AGGREGATION_AVG"})["sessionGroups"]
+        columns = [
+            {"hparam": h["name"], "includeInResult": True} for h in experiment["hparamInfos"]
+        ]
+        columns += [
+            {"metric": m["name"], "includeInResult": True} for m in experiment["metricInfos"]
+        ]
+        groups = _post(
+            port,
+            "session_groups",
+            {
+                "experimentName": "",
+                "startIndex": 0,
+                "sliceSize": 1000,
+                "colParams": columns,
+                "aggregationType": "AGGREGATION_AVG",
+                "allowedStatuses": STATUSES,
+            },
+        )["sessionGroups"]
+        fine_only = _post(
+            port,
+            "session_groups",
+            {
+                "experimentName": "",
+                "startIndex": 0,
+                "sliceSize": 1000,
+                "colParams": [
+                    {"hparam": "phase", "includeInResult": True, "filterDiscrete": ["fine"]}
+                ],
+                "allowedStatuses": STATUSES,
+                "aggregationType": "AGGREGATION_AVG",
+            },
+        )["sessionGroups"]
     finally:
         server.terminate()
         server.wait(timeout=30)
     infos = {h["name"]: h for h in experiment["hparamInfos"]}
     assert infos["phase"]["domainDiscrete"] == ["coarse", "fine"]
-    trials = {f"{phase}/{trial_id}": trial for phase in ("coarse", "fine")
-              for trial_id, trial in run._tuner(phase).oracle.trials.items()}
-    assert {name for trial in trials.values() for name in _active(trial.hyperparameters)} \
-        <= set(infos)
+    trials = {
+        f"{phase}/{trial_id}": trial
+        for phase in ("coarse", "fine")
+        for trial_id, trial in run._tuner(phase).oracle.trials.items()
+    }
+    assert {name for trial in trials.values() for name in _active(trial.hyperparameters)} <= set(
+        infos
+    )
     by_name = {g["name"]: g for g in groups}
     assert set(by_name) == set(trials)
     for name, trial in trials.items():
@@ -207,7 +255,8 @@ def test_tensorboard_server_shows_both_phases_and_every_hp(request, run_fixture)
         assert group["hparams"]["phase"] == name.split("/")[0]
         for hp_name, value in _active(trial.hyperparameters).items():
             assert group["hparams"][hp_name] == pytest.approx(value), (name, hp_name)
-        metrics = {(m["name"]["group"], m["name"]["tag"]): m["value"]
-                   for m in group["metricValues"]}
+        metrics = {
+            (m["name"]["group"], m["name"]["tag"]): m["value"] for m in group["metricValues"]
+        }
         assert ("validation", "epoch_accuracy") in metrics
     assert {g["name"] for g in fine_only} == {n for n in trials if n.startswith("fine/")}

@@ -37,8 +37,11 @@ BUDGETS = {
 HYPERBAND_FULL_TRIALS = 5
 HYPERBAND_CAPPED_TRIALS = 3
 # The image-folder runs only show each tuner copes with it: one trial each.
-FOLDER_BUDGETS = {"random": {"max_trials": 1}, "bayesian": {"max_trials": 1},
-                  "hyperband": {"max_epochs": 2, "factor": 2}}
+FOLDER_BUDGETS = {
+    "random": {"max_trials": 1},
+    "bayesian": {"max_trials": 1},
+    "hyperband": {"max_epochs": 2, "factor": 2},
+}
 # Divides digits_small's 600 / 300 samples: no partial batch, no retracing.
 MNIST_BATCH = 100
 
@@ -88,20 +91,26 @@ def _tiny_data(n=64, features=8, seed=0):
 
 def _tiny_model(units, activation="relu", learning_rate=1e-2, features=8):
     """A small eagerly-run classifier: no tf.function tracing, so trials are quick."""
-    model = keras.Sequential([
-        keras.Input((features,)),
-        keras.layers.Dense(units, activation=activation),
-        keras.layers.Dense(2, activation="softmax"),
-    ])
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate),
-                  loss="sparse_categorical_crossentropy", metrics=["accuracy"],
-                  run_eagerly=True)
+    model = keras.Sequential(
+        [
+            keras.Input((features,)),
+            keras.layers.Dense(units, activation=activation),
+            keras.layers.Dense(2, activation="softmax"),
+        ]
+    )
+    model.compile(
+        optimizer=keras.optimizers.Adam(learning_rate),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+        run_eagerly=True,
+    )
     return model
 
 
 def _tiny_build(hp):
-    return _tiny_model(hp.Int("units", 2, 32),
-                       learning_rate=hp.Float("lr", 1e-3, 1e-1, sampling="log"))
+    return _tiny_model(
+        hp.Int("units", 2, 32), learning_rate=hp.Float("lr", 1e-3, 1e-1, sampling="log")
+    )
 
 
 def _statuses(tuner):
@@ -127,8 +136,7 @@ def _check_completed_trials(tuner, expected_trials, rebuild):
         expected_epochs = hp.values.get("tuner/epochs", 1) - hp.values.get("tuner/initial_epoch", 0)
         assert _metric(trial, "epochs") == expected_epochs
         assert _metric(trial, "seconds") > 0
-        saved = _read_json(os.path.join(tuner.project_dir, f"trial_{trial.trial_id}",
-                                        "trial.json"))
+        saved = _read_json(os.path.join(tuner.project_dir, f"trial_{trial.trial_id}", "trial.json"))
         assert {"num_params", "epochs", "seconds"} <= set(saved["metrics"]["metrics"])
 
 
@@ -138,18 +146,32 @@ def _expected_trials(kind):
 
 @pytest.mark.parametrize("kind", ["random", "hyperband", "bayesian"])
 @pytest.mark.parametrize("model", ["dense", "cnn"])
-def test_each_hypermodel_through_each_tuner_on_mnist_shaped_digits(kind, model, digits_small,
-                                                                   tmp_path):
-    hypermodel = (MnistDenseHyperModel(input_shape=(28, 28), num_classes=10) if model == "dense"
-                  else ToonVisionCNNHyperModel((28, 28), 10, augment=False, rescale=False))
-    tuner = make_tuner(kind, hypermodel, objective="val_accuracy", directory=tmp_path,
-                       project_name=f"{model}_{kind}", seed=0, **BUDGETS[kind])
+def test_each_hypermodel_through_each_tuner_on_mnist_shaped_digits(
+    kind, model, digits_small, tmp_path
+):
+    hypermodel = (
+        MnistDenseHyperModel(input_shape=(28, 28), num_classes=10)
+        if model == "dense"
+        else ToonVisionCNNHyperModel((28, 28), 10, augment=False, rescale=False)
+    )
+    tuner = make_tuner(
+        kind,
+        hypermodel,
+        objective="val_accuracy",
+        directory=tmp_path,
+        project_name=f"{model}_{kind}",
+        seed=0,
+        **BUDGETS[kind],
+    )
     assert isinstance(tuner, KT_CLASSES[kind])
     _search_ds(_cap_hyperband(tuner), digits_small, batch_size=MNIST_BATCH)
     _check_completed_trials(tuner, _expected_trials(kind), hypermodel.build)
     if kind == "hyperband":
-        continued = [t for t in tuner.oracle.trials.values()
-                     if t.hyperparameters.values["tuner/initial_epoch"] == 1]
+        continued = [
+            t
+            for t in tuner.oracle.trials.values()
+            if t.hyperparameters.values["tuner/initial_epoch"] == 1
+        ]
         assert len(continued) == 1 and _metric(continued[0], "epochs") == 1
 
 
@@ -158,8 +180,15 @@ def test_cnn_through_each_tuner_on_an_image_folder(kind, image_folder, tmp_path)
     ds = load_image_directory(image_folder, (24, 16))
     assert ds.input_shape == (24, 16, 3) and ds.num_classes == 3
     hypermodel = ToonVisionCNNHyperModel(ds.input_shape, ds.num_classes)
-    tuner = make_tuner(kind, hypermodel, objective="val_accuracy", directory=tmp_path / "runs",
-                       project_name=f"toon_{kind}", seed=1, **FOLDER_BUDGETS[kind])
+    tuner = make_tuner(
+        kind,
+        hypermodel,
+        objective="val_accuracy",
+        directory=tmp_path / "runs",
+        project_name=f"toon_{kind}",
+        seed=1,
+        **FOLDER_BUDGETS[kind],
+    )
     assert isinstance(tuner, KT_CLASSES[kind])
     _search_ds(_cap_hyperband(tuner, cap=1), ds)
     _check_completed_trials(tuner, 1, hypermodel.build)
@@ -170,8 +199,9 @@ def test_grid_search_with_a_plain_build_function_visits_every_combination(tmp_pa
         return _tiny_model(hp.Choice("units", [2, 4]), hp.Choice("activation", ["relu", "tanh"]))
 
     x, y = _tiny_data()
-    tuner = make_tuner("grid", build, objective="val_accuracy", directory=tmp_path,
-                       project_name="grid", seed=0)
+    tuner = make_tuner(
+        "grid", build, objective="val_accuracy", directory=tmp_path, project_name="grid", seed=0
+    )
     assert isinstance(tuner, kt.GridSearch)
     assert isinstance(tuner.hypermodel, kt.HyperModel)  # the function is wrapped
     _search(tuner, x[:48], y[:48], x[48:], y[48:])
@@ -189,41 +219,76 @@ def test_grid_search_with_a_plain_build_function_visits_every_combination(tmp_pa
 @pytest.mark.parametrize(
     "kwargs, error, message",
     [
-        ({"kind": "annealing"}, ValueError,
-         r"Unknown tuner kind.*'annealing'.*\['random', 'hyperband', 'bayesian', 'grid'\]"),
+        (
+            {"kind": "annealing"},
+            ValueError,
+            r"Unknown tuner kind.*'annealing'.*\['random', 'hyperband', 'bayesian', 'grid'\]",
+        ),
         ({"kind": "Random"}, ValueError, r"Unknown tuner kind.*'Random'"),
         ({"max_trials": None}, ValueError, r"kind='random' needs `max_trials`"),
-        ({"kind": "bayesian", "max_trials": None}, ValueError,
-         r"kind='bayesian' needs `max_trials`"),
-        ({"kind": "hyperband", "max_trials": None}, ValueError,
-         r"kind='hyperband' needs `max_epochs`"),
+        (
+            {"kind": "bayesian", "max_trials": None},
+            ValueError,
+            r"kind='bayesian' needs `max_trials`",
+        ),
+        (
+            {"kind": "hyperband", "max_trials": None},
+            ValueError,
+            r"kind='hyperband' needs `max_epochs`",
+        ),
         ({"max_trials": 0}, ValueError, r"`max_trials` must be a positive int.*max_trials=0"),
         ({"max_trials": -1}, ValueError, r"`max_trials` must be a positive int.*max_trials=-1"),
         ({"max_trials": 1.5}, ValueError, r"`max_trials` must be a positive int.*max_trials=1\.5"),
         ({"max_trials": True}, ValueError, r"`max_trials` must be a positive int.*max_trials=True"),
         ({"max_trials": "3"}, ValueError, r"max_trials='3'"),
         ({"kind": "grid", "max_trials": 0}, ValueError, r"`max_trials` must be a positive int"),
-        ({"kind": "hyperband", "max_trials": 3, "max_epochs": 2}, ValueError,
-         r"kind='hyperband' takes no `max_trials`.*max_trials=3"),
-        ({"kind": "hyperband", "max_trials": None, "max_epochs": 0}, ValueError,
-         r"`max_epochs` must be a positive int.*max_epochs=0"),
-        ({"kind": "hyperband", "max_trials": None, "max_epochs": 2.5}, ValueError,
-         r"max_epochs=2\.5"),
-        ({"max_epochs": 3}, ValueError,
-         r"`max_epochs` is only used by kind='hyperband'.*`epochs=`.*max_epochs=3"),
-        ({"kind": "grid", "max_trials": None, "max_epochs": 3}, ValueError,
-         r"only used by kind='hyperband'"),
+        (
+            {"kind": "hyperband", "max_trials": 3, "max_epochs": 2},
+            ValueError,
+            r"kind='hyperband' takes no `max_trials`.*max_trials=3",
+        ),
+        (
+            {"kind": "hyperband", "max_trials": None, "max_epochs": 0},
+            ValueError,
+            r"`max_epochs` must be a positive int.*max_epochs=0",
+        ),
+        (
+            {"kind": "hyperband", "max_trials": None, "max_epochs": 2.5},
+            ValueError,
+            r"max_epochs=2\.5",
+        ),
+        (
+            {"max_epochs": 3},
+            ValueError,
+            r"`max_epochs` is only used by kind='hyperband'.*`epochs=`.*max_epochs=3",
+        ),
+        (
+            {"kind": "grid", "max_trials": None, "max_epochs": 3},
+            ValueError,
+            r"only used by kind='hyperband'",
+        ),
         ({"seed": -1}, ValueError, r"`seed` must be an int >= 0 or None.*seed=-1"),
         ({"seed": 1.0}, ValueError, r"seed=1\.0"),
         ({"seed": True}, ValueError, r"seed=True"),
-        ({"hypermodel": 42}, TypeError, r"`hypermodel` must be a keras_tuner\.HyperModel or a "
-                                        r"build\(hp\) function.*42.*int"),
+        (
+            {"hypermodel": 42},
+            TypeError,
+            r"`hypermodel` must be a keras_tuner\.HyperModel or a "
+            r"build\(hp\) function.*42.*int",
+        ),
         ({"hypermodel": "mnist-dense"}, TypeError, r"'mnist-dense' of type str"),
     ],
 )
 def test_bad_budget_kind_or_seed_is_refused_before_any_work(tmp_path, kwargs, error, message):
-    arguments = {"kind": "random", "hypermodel": _tiny_build, "objective": "val_accuracy",
-                 "directory": tmp_path / "runs", "project_name": "p", "max_trials": 2, **kwargs}
+    arguments = {
+        "kind": "random",
+        "hypermodel": _tiny_build,
+        "objective": "val_accuracy",
+        "directory": tmp_path / "runs",
+        "project_name": "p",
+        "max_trials": 2,
+        **kwargs,
+    }
     kind = arguments.pop("kind")
     with pytest.raises(error, match=message):
         make_tuner(kind, **arguments)
@@ -235,11 +300,19 @@ def test_tuner_kinds_are_the_documented_four():
 
 
 def test_grid_needs_no_max_trials_and_hyperband_passes_factor(tmp_path):
-    grid = make_tuner("grid", _tiny_build, objective="val_loss", directory=tmp_path,
-                      project_name="g")
+    grid = make_tuner(
+        "grid", _tiny_build, objective="val_loss", directory=tmp_path, project_name="g"
+    )
     assert grid.oracle.max_trials is None
-    band = make_tuner("hyperband", _tiny_build, objective="val_loss", directory=tmp_path,
-                      project_name="h", max_epochs=4, factor=2)
+    band = make_tuner(
+        "hyperband",
+        _tiny_build,
+        objective="val_loss",
+        directory=tmp_path,
+        project_name="h",
+        max_epochs=4,
+        factor=2,
+    )
     assert (band.oracle.max_epochs, band.oracle.factor) == (4, 2)
 
 
@@ -248,8 +321,15 @@ def test_grid_needs_no_max_trials_and_hyperband_passes_factor(tmp_path):
 
 def _run_seeded(tmp_path, name, seed, max_trials=2):
     x, y = _tiny_data(96)
-    tuner = make_tuner("random", _tiny_build, objective="val_loss", directory=tmp_path / name,
-                       project_name="seeded", max_trials=max_trials, seed=seed)
+    tuner = make_tuner(
+        "random",
+        _tiny_build,
+        objective="val_loss",
+        directory=tmp_path / name,
+        project_name="seeded",
+        max_trials=max_trials,
+        seed=seed,
+    )
     _search(tuner, x[:64], y[:64], x[64:], y[64:])
     trials = [tuner.oracle.trials[tid] for tid in tuner.oracle.start_order]
     assert all(t.status == "COMPLETED" for t in trials)
@@ -270,8 +350,14 @@ def test_seed_zero_is_reproducible_and_differs_from_seed_one(tmp_path):
 
 
 def test_unseeded_tuners_draw_their_own_seed(tmp_path):
-    tuner = make_tuner("random", _tiny_build, objective="val_loss", directory=tmp_path,
-                       project_name="u", max_trials=1)
+    tuner = make_tuner(
+        "random",
+        _tiny_build,
+        objective="val_loss",
+        directory=tmp_path,
+        project_name="u",
+        max_trials=1,
+    )
     assert tuner.tunekit_seed is None
     assert tuner.oracle.seed >= 1
 
@@ -287,14 +373,19 @@ class _ExplodingHyperModel(kt.HyperModel):
         self.fits = 0
 
     def build(self, hp):
-        model = keras.Sequential([
-            keras.Input((8,)),
-            keras.layers.Dense(hp.Int("units", 4, 8)),
-            keras.layers.Dense(2, activation="softmax"),
-        ])
-        model.compile(optimizer=keras.optimizers.SGD(learning_rate=1e6),
-                      loss="sparse_categorical_crossentropy", metrics=["accuracy"],
-                      run_eagerly=True)
+        model = keras.Sequential(
+            [
+                keras.Input((8,)),
+                keras.layers.Dense(hp.Int("units", 4, 8)),
+                keras.layers.Dense(2, activation="softmax"),
+            ]
+        )
+        model.compile(
+            optimizer=keras.optimizers.SGD(learning_rate=1e6),
+            loss="sparse_categorical_crossentropy",
+            metrics=["accuracy"],
+            run_eagerly=True,
+        )
         return model
 
     def fit(self, hp, model, *args, **kwargs):
@@ -306,8 +397,16 @@ def test_nan_loss_fails_the_trial_once_without_retries(tmp_path):
     x, y = _tiny_data(256)
     x = x * 1e6
     hypermodel = _ExplodingHyperModel()
-    tuner = make_tuner("random", hypermodel, objective="val_accuracy", directory=tmp_path,
-                       project_name="nan", max_trials=1, seed=0, max_retries_per_trial=2)
+    tuner = make_tuner(
+        "random",
+        hypermodel,
+        objective="val_accuracy",
+        directory=tmp_path,
+        project_name="nan",
+        max_trials=1,
+        seed=0,
+        max_retries_per_trial=2,
+    )
     _search(tuner, x, y, x, y, batch_size=32, epochs=3)
     (trial,) = tuner.oracle.trials.values()
     assert trial.status == "FAILED"
@@ -322,8 +421,15 @@ def test_nan_loss_fails_the_trial_once_without_retries(tmp_path):
 def test_nan_validation_loss_fails_the_trial(tmp_path):
     x, y = _tiny_data(64)
     x = x * 1e6
-    tuner = make_tuner("random", _ExplodingHyperModel(), objective="val_accuracy",
-                       directory=tmp_path, project_name="nan_val", max_trials=1, seed=0)
+    tuner = make_tuner(
+        "random",
+        _ExplodingHyperModel(),
+        objective="val_accuracy",
+        directory=tmp_path,
+        project_name="nan_val",
+        max_trials=1,
+        seed=0,
+    )
     _search(tuner, x, y, x, y, batch_size=32)
     (trial,) = tuner.oracle.trials.values()
     assert trial.status == "FAILED"
@@ -338,8 +444,9 @@ def test_build_errors_fail_only_their_trials_and_the_search_continues(tmp_path):
         return _tiny_model(4)
 
     x, y = _tiny_data()
-    tuner = make_tuner("grid", build, objective="val_accuracy", directory=tmp_path,
-                       project_name="bad", seed=0)
+    tuner = make_tuner(
+        "grid", build, objective="val_accuracy", directory=tmp_path, project_name="bad", seed=0
+    )
     _search(tuner, x[:48], y[:48], x[48:], y[48:])
     by_variant = {t.hyperparameters["variant"]: t for t in tuner.oracle.trials.values()}
     assert set(by_variant) == {"good", "bad", "fine"}
@@ -353,8 +460,15 @@ def test_build_errors_fail_only_their_trials_and_the_search_continues(tmp_path):
 
 def test_objective_the_model_never_reports_is_fatal_and_names_the_reported_metrics(tmp_path):
     x, y = _tiny_data()
-    tuner = make_tuner("random", MnistDenseHyperModel((8,), 2), objective="val_auc",
-                       directory=tmp_path, project_name="auc", max_trials=2, seed=0)
+    tuner = make_tuner(
+        "random",
+        MnistDenseHyperModel((8,), 2),
+        objective="val_auc",
+        directory=tmp_path,
+        project_name="auc",
+        max_trials=2,
+        seed=0,
+    )
     with pytest.raises(kt_errors.FatalValueError, match=r"'val_auc'.*'val_accuracy'") as info:
         _search(tuner, x[:48], y[:48], x[48:], y[48:])
     assert "['accuracy', 'loss', 'val_accuracy', 'val_loss']" in str(info.value)
@@ -375,9 +489,16 @@ def _always_failing_build():
 
 def _consecutive_failure_run(tmp_path):
     build, armed = _always_failing_build()
-    tuner = make_tuner("random", build, objective="val_accuracy", directory=tmp_path,
-                       project_name="broken", max_trials=5, seed=0,
-                       max_consecutive_failed_trials=2)
+    tuner = make_tuner(
+        "random",
+        build,
+        objective="val_accuracy",
+        directory=tmp_path,
+        project_name="broken",
+        max_trials=5,
+        seed=0,
+        max_consecutive_failed_trials=2,
+    )
     armed["on"] = True
     x, y = _tiny_data()
     with pytest.raises(RuntimeError, match="consecutive failures.*limit of 2"):
@@ -399,9 +520,16 @@ def test_consecutive_failures_stop_the_search_and_the_last_trial_is_saved(tmp_pa
 def test_last_failed_trial_is_not_retried_after_reload(tmp_path):
     _, build = _consecutive_failure_run(tmp_path)
     assert _read_json(tmp_path / "broken" / "oracle.json")["ongoing_trials"] == {}
-    reloaded = make_tuner("random", build, objective="val_accuracy", directory=tmp_path,
-                          project_name="broken", max_trials=5, seed=0,
-                          max_consecutive_failed_trials=2)
+    reloaded = make_tuner(
+        "random",
+        build,
+        objective="val_accuracy",
+        directory=tmp_path,
+        project_name="broken",
+        max_trials=5,
+        seed=0,
+        max_consecutive_failed_trials=2,
+    )
     assert reloaded.oracle._retry_queue == []
 
 
@@ -411,8 +539,14 @@ def test_last_failed_trial_is_not_retried_after_reload(tmp_path):
 def test_kerastuner_state_is_written_atomically(tmp_path, monkeypatch):
     from keras_tuner.src import utils as kt_utils
 
-    make_tuner("random", _tiny_build, objective="val_loss", directory=tmp_path / "runs",
-               project_name="p", max_trials=1)
+    make_tuner(
+        "random",
+        _tiny_build,
+        objective="val_loss",
+        directory=tmp_path / "runs",
+        project_name="p",
+        max_trials=1,
+    )
     folder = tmp_path / "state"
     folder.mkdir()
     target = folder / "oracle.json"
@@ -441,8 +575,15 @@ def test_interrupted_first_trial_resumes(tmp_path, monkeypatch):
         raise KeyboardInterrupt
 
     monkeypatch.setattr(first, "fit", interrupted_fit)
-    tuner = make_tuner("random", first, objective="val_accuracy", directory=tmp_path,
-                       project_name="resume", max_trials=1, seed=0)
+    tuner = make_tuner(
+        "random",
+        first,
+        objective="val_accuracy",
+        directory=tmp_path,
+        project_name="resume",
+        max_trials=1,
+        seed=0,
+    )
     with pytest.raises(KeyboardInterrupt):
         _search(tuner, x[:48], y[:48], x[48:], y[48:])
     project = tmp_path / "resume"
@@ -451,9 +592,16 @@ def test_interrupted_first_trial_resumes(tmp_path, monkeypatch):
     assert _read_json(project / "trial_0" / "trial.json")["status"] == "RUNNING"
     before = tuner.oracle.trials["0"].hyperparameters.values
 
-    resumed = make_tuner("random", MnistDenseHyperModel((8,), 2), objective="val_accuracy",
-                         directory=tmp_path, project_name="resume", max_trials=1, seed=0,
-                         overwrite=False)
+    resumed = make_tuner(
+        "random",
+        MnistDenseHyperModel((8,), 2),
+        objective="val_accuracy",
+        directory=tmp_path,
+        project_name="resume",
+        max_trials=1,
+        seed=0,
+        overwrite=False,
+    )
     assert list(resumed.oracle.trials) == ["0"]
     assert resumed.oracle._retry_queue == ["0"]
     _search(resumed, x[:48], y[:48], x[48:], y[48:])
@@ -463,11 +611,20 @@ def test_interrupted_first_trial_resumes(tmp_path, monkeypatch):
     assert _read_json(project / "trial_0" / "trial.json")["status"] == "COMPLETED"
 
 
-@pytest.mark.parametrize("model", [MnistDenseHyperModel(), ToonVisionCNNHyperModel((28, 28, 1),
-                                                                                    10)])
+@pytest.mark.parametrize(
+    "model", [MnistDenseHyperModel(), ToonVisionCNNHyperModel((28, 28, 1), 10)]
+)
 def test_defaults_first_makes_trial_zero_the_default_configuration(model, tmp_path):
-    tuner = make_tuner("random", model, objective="val_accuracy", directory=str(tmp_path),
-                       project_name="p", max_trials=3, seed=0, defaults_first=True)
+    tuner = make_tuner(
+        "random",
+        model,
+        objective="val_accuracy",
+        directory=str(tmp_path),
+        project_name="p",
+        max_trials=3,
+        seed=0,
+        defaults_first=True,
+    )
     assert isinstance(tuner, kt.RandomSearch)
     space = tuner.oracle.hyperparameters
     first = tuner.oracle.create_trial("tuner0").hyperparameters
@@ -477,8 +634,15 @@ def test_defaults_first_makes_trial_zero_the_default_configuration(model, tmp_pa
     tuner.oracle.end_trial(tuner.oracle.ongoing_trials["tuner0"])
     second = tuner.oracle.create_trial("tuner0").hyperparameters.values
     assert second != first.values  # later trials are random again
-    plain = make_tuner("random", model, objective="val_accuracy", directory=str(tmp_path),
-                       project_name="q", max_trials=3, seed=0)
+    plain = make_tuner(
+        "random",
+        model,
+        objective="val_accuracy",
+        directory=str(tmp_path),
+        project_name="q",
+        max_trials=3,
+        seed=0,
+    )
     assert plain.oracle.create_trial("tuner0").hyperparameters.values != first.values
 
 
@@ -491,8 +655,12 @@ def _loop_build(hp):
     for i in range(hp.Int("num_layers", 1, 3, default=3)):
         model.add(keras.layers.Dense(hp.Int(f"units_{i}", 2, 8, step=2), activation="relu"))
     model.add(keras.layers.Dense(2, activation="softmax"))
-    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy",
-                  metrics=["accuracy"], run_eagerly=True)
+    model.compile(
+        optimizer="adam",
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+        run_eagerly=True,
+    )
     return model
 
 
@@ -502,8 +670,15 @@ def _declared_names(num_layers):
 
 @pytest.mark.parametrize("kind", ["random", "bayesian"])
 def test_trials_record_only_the_hyperparameters_their_build_declared(tmp_path, kind):
-    tuner = make_tuner(kind, _loop_build, objective="val_accuracy", directory=tmp_path,
-                       project_name="loop", max_trials=5, seed=0)
+    tuner = make_tuner(
+        kind,
+        _loop_build,
+        objective="val_accuracy",
+        directory=tmp_path,
+        project_name="loop",
+        max_trials=5,
+        seed=0,
+    )
     x, y = _tiny_data()
     _search(tuner, x, y, x, y)
     layers = []
@@ -528,10 +703,15 @@ def test_a_trial_whose_end_cannot_be_recorded_ends_failed_not_running(tmp_path):
 
     space = kt.HyperParameters()
     space.Int("units", 2, 8, step=2)
-    settings = dict(objective="val_accuracy", directory=tmp_path, project_name="p",
-                    max_trials=2, seed=0, hyperparameters=space)
-    tuner = make_tuner("random", build, tune_new_entries=False, allow_new_entries=False,
-                       **settings)
+    settings = dict(
+        objective="val_accuracy",
+        directory=tmp_path,
+        project_name="p",
+        max_trials=2,
+        seed=0,
+        hyperparameters=space,
+    )
+    tuner = make_tuner("random", build, tune_new_entries=False, allow_new_entries=False, **settings)
     x, y = _tiny_data()
     with pytest.raises(RuntimeError, match="allow_new_entries"):
         _search(tuner, x, y, x, y)
@@ -542,4 +722,6 @@ def test_a_trial_whose_end_cannot_be_recorded_ends_failed_not_running(tmp_path):
     rerun = make_tuner("random", build, **settings)
     _search(rerun, x, y, x, y)
     assert {t.trial_id: t.status for t in rerun.oracle.trials.values()} == {
-        "0": "FAILED", "1": "COMPLETED"}
+        "0": "FAILED",
+        "1": "COMPLETED",
+    }

@@ -10,12 +10,11 @@ import keras_tuner as kt
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import RUN_BUDGET as BUDGET
 
 from hypermodels import MnistDenseHyperModel
 from tunekit import CoarseToFine, NarrowedSpace, trials_dataframe
 from tunekit.manifest import RunConfigError, RunLockedError
-
-from conftest import RUN_BUDGET as BUDGET
 
 
 @pytest.fixture
@@ -41,8 +40,17 @@ def _value_allowed(hp, value) -> bool:
 
 def test_artifacts_exist_and_agree(finished):
     run, result = finished
-    for name in ("coarse", "fine", "narrowed_space.json", "best_hyperparameters.json",
-                 "best_model.keras", "trials.csv", "report.json", "report.md", "manifest.json"):
+    for name in (
+        "coarse",
+        "fine",
+        "narrowed_space.json",
+        "best_hyperparameters.json",
+        "best_model.keras",
+        "trials.csv",
+        "report.json",
+        "report.md",
+        "manifest.json",
+    ):
         assert (run.run_dir / name).exists(), name
     report = json.loads((run.run_dir / "report.json").read_text())
     assert report["test_metrics"] == result.test_metrics
@@ -63,8 +71,8 @@ def test_retrain_anneals_the_chosen_learning_rate(finished):
     rates = run.manifest.step("retrain")["history"]["learning_rate"]
     base, epochs = result.best_hyperparameters["learning_rate"], result.final_epochs
     assert rates == pytest.approx(
-        [base * 0.5 * (1 + math.cos(math.pi * (e + 0.5) / epochs)) for e in range(epochs)],
-        rel=1e-5)
+        [base * 0.5 * (1 + math.cos(math.pi * (e + 0.5) / epochs)) for e in range(epochs)], rel=1e-5
+    )
 
 
 def test_reloaded_model_reproduces_reported_test_accuracy(finished, data):
@@ -99,8 +107,11 @@ def test_trials_csv_round_trips_through_a_plain_read_csv(finished):
     run, _ = finished
     path = run.run_dir / "trials.csv"
     frame, live = pd.read_csv(path), trials_dataframe(run.run_dir)
-    expected = {f"{phase}/{trial_id}" for phase in ("coarse", "fine")
-                for trial_id in run._tuner(phase).oracle.trials}
+    expected = {
+        f"{phase}/{trial_id}"
+        for phase in ("coarse", "fine")
+        for trial_id in run._tuner(phase).oracle.trials
+    }
     assert frame.trial.is_unique and set(frame.trial) == expected  # "fine/0000" != "coarse/0"
     assert list(frame.trial) == list(live.trial)
     assert list(pd.read_csv(path, dtype={"trial_id": str}).trial_id) == list(live.trial_id)
@@ -119,16 +130,23 @@ def test_trials_csv_round_trips_through_a_plain_read_csv(finished):
 def test_trials_csv_writes_ints_as_ints_and_floats_without_noise():
     from tunekit.results import trials_csv
 
-    frame = pd.DataFrame({
-        "trial": ["coarse/0", "fine/0000"], "phase": ["coarse", "fine"], "trial_id": ["0", "0000"],
-        "num_params": pd.array([203530, None], dtype="Int64"),
-        "hp_dropout": [0.1 + 0.05, None], "hp_learning_rate": [0.0031622776601683794, 1e-5],
-        "val_accuracy": [float(np.float32(0.975)), float("nan")], "hp_relu": [True, None],
-    })
+    frame = pd.DataFrame(
+        {
+            "trial": ["coarse/0", "fine/0000"],
+            "phase": ["coarse", "fine"],
+            "trial_id": ["0", "0000"],
+            "num_params": pd.array([203530, None], dtype="Int64"),
+            "hp_dropout": [0.1 + 0.05, None],
+            "hp_learning_rate": [0.0031622776601683794, 1e-5],
+            "val_accuracy": [float(np.float32(0.975)), float("nan")],
+            "hp_relu": [True, None],
+        }
+    )
     text = trials_csv(frame)
     assert text.splitlines()[1:] == [
         "coarse/0,coarse,0,203530,0.15,0.00316227766016838,0.975,True",
-        "fine/0000,fine,0000,,,1e-05,,"]
+        "fine/0000,fine,0000,,,1e-05,,",
+    ]
     back = pd.read_csv(__import__("io").StringIO(text), dtype={"trial_id": str})
     assert list(back.trial) == ["coarse/0", "fine/0000"]
     assert list(back.trial_id) == ["0", "0000"]
@@ -169,24 +187,35 @@ def test_fine_trials_lie_inside_narrowed_space_inside_original(finished):
 
 def test_rerun_of_finished_run_does_no_work(finished, data):
     run, result = finished
-    again = CoarseToFine(MnistDenseHyperModel(), data, directory=run.run_dir.parent,
-                         project_name="e2e", **BUDGET)
+    again = CoarseToFine(
+        MnistDenseHyperModel(), data, directory=run.run_dir.parent, project_name="e2e", **BUDGET
+    )
     mtimes = {p: p.stat().st_mtime_ns for p in run.run_dir.rglob("trial.json")}
     assert again.run().test_metrics == result.test_metrics
     assert {p: p.stat().st_mtime_ns for p in run.run_dir.rglob("trial.json")} == mtimes
 
 
 def test_resume_after_coarse_does_not_repeat_it(tmp_path, data, monkeypatch):
-    first = CoarseToFine(MnistDenseHyperModel(), data, directory=tmp_path, project_name="r",
-                         **{**BUDGET, "max_epochs": 1, "final_epochs": 1})
+    first = CoarseToFine(
+        MnistDenseHyperModel(),
+        data,
+        directory=tmp_path,
+        project_name="r",
+        **{**BUDGET, "max_epochs": 1, "final_epochs": 1},
+    )
     first.coarse()
     first.close()
     coarse_files = sorted((tmp_path / "r" / "coarse").glob("trial_*/trial.json"))
     mtimes = [p.stat().st_mtime_ns for p in coarse_files]
     assert len(coarse_files) == BUDGET["coarse_trials"]
 
-    second = CoarseToFine(MnistDenseHyperModel(), data, directory=tmp_path, project_name="r",
-                          **{**BUDGET, "max_epochs": 1, "final_epochs": 1})
+    second = CoarseToFine(
+        MnistDenseHyperModel(),
+        data,
+        directory=tmp_path,
+        project_name="r",
+        **{**BUDGET, "max_epochs": 1, "final_epochs": 1},
+    )
     result = second.run()
     assert [p.stat().st_mtime_ns for p in coarse_files] == mtimes
     assert len(second._tuner("coarse").oracle.trials) == BUDGET["coarse_trials"]
@@ -195,8 +224,13 @@ def test_resume_after_coarse_does_not_repeat_it(tmp_path, data, monkeypatch):
 
 def test_refuses_other_configuration_naming_the_key(finished, data):
     run, _ = finished
-    other = CoarseToFine(MnistDenseHyperModel(), data, directory=run.run_dir.parent,
-                         project_name="e2e", **{**BUDGET, "coarse_trials": 5})
+    other = CoarseToFine(
+        MnistDenseHyperModel(),
+        data,
+        directory=run.run_dir.parent,
+        project_name="e2e",
+        **{**BUDGET, "coarse_trials": 5},
+    )
     with pytest.raises(RunConfigError, match=r"coarse_trials: 4 -> 5"):
         other.coarse()
 
@@ -206,21 +240,31 @@ def test_second_process_on_same_run_is_refused_until_the_first_dies(tmp_path, da
     import sys
     import textwrap
 
-    first = CoarseToFine(MnistDenseHyperModel(), data, directory=tmp_path, project_name="l",
-                         **BUDGET)
+    first = CoarseToFine(
+        MnistDenseHyperModel(), data, directory=tmp_path, project_name="l", **BUDGET
+    )
     first.open()  # opens and locks
     first.close()
-    holder = subprocess.Popen([sys.executable, "-c", textwrap.dedent(f"""
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            textwrap.dedent(f"""
         import fcntl, os, sys, time
         fd = os.open({str(tmp_path / "l" / ".lock")!r}, os.O_RDWR)
         fcntl.flock(fd, fcntl.LOCK_EX)
         print("locked", flush=True)
         time.sleep(60)
-    """)], stdout=subprocess.PIPE, text=True)
+    """),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert holder.stdout.readline().strip() == "locked"
-        second = CoarseToFine(MnistDenseHyperModel(), data, directory=tmp_path,
-                              project_name="l", **BUDGET)
+        second = CoarseToFine(
+            MnistDenseHyperModel(), data, directory=tmp_path, project_name="l", **BUDGET
+        )
         with pytest.raises(RunLockedError, match="Another tunekit process"):
             second.open()
     finally:
@@ -231,18 +275,19 @@ def test_second_process_on_same_run_is_refused_until_the_first_dies(tmp_path, da
 
 
 def test_same_process_reopening_a_run_takes_it_over(tmp_path, data):
-    first = CoarseToFine(MnistDenseHyperModel(), data, directory=tmp_path, project_name="n",
-                         **BUDGET)
+    first = CoarseToFine(
+        MnistDenseHyperModel(), data, directory=tmp_path, project_name="n", **BUDGET
+    )
     first.open()
-    second = CoarseToFine(MnistDenseHyperModel(), data, directory=tmp_path, project_name="n",
-                          **BUDGET)
+    second = CoarseToFine(
+        MnistDenseHyperModel(), data, directory=tmp_path, project_name="n", **BUDGET
+    )
     second.open()  # a rerun notebook cell: no stale-lock error
     second.close()
 
 
 def test_result_before_the_run_finished_says_so(tmp_path, data):
-    run = CoarseToFine(MnistDenseHyperModel(), data, directory=tmp_path, project_name="u",
-                       **BUDGET)
+    run = CoarseToFine(MnistDenseHyperModel(), data, directory=tmp_path, project_name="u", **BUDGET)
     with pytest.raises(RuntimeError, match=r"has not finished: call run\(\) or evaluate\(\)"):
         run.result()
     run.close()
@@ -250,38 +295,55 @@ def test_result_before_the_run_finished_says_so(tmp_path, data):
 
 def test_user_build_function_and_seeded_reproducibility(tmp_path, data):
     def build(hp):
-        model = keras.Sequential([
-            keras.Input((28, 28)), keras.layers.Flatten(),
-            keras.layers.Dense(hp.Int("units", 16, 64, step=16), activation="relu"),
-            keras.layers.Dense(10, activation="softmax"),
-        ])
-        model.compile(optimizer=keras.optimizers.Adam(hp.Float("lr", 1e-3, 1e-2, sampling="log")),
-                      loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+        model = keras.Sequential(
+            [
+                keras.Input((28, 28)),
+                keras.layers.Flatten(),
+                keras.layers.Dense(hp.Int("units", 16, 64, step=16), activation="relu"),
+                keras.layers.Dense(10, activation="softmax"),
+            ]
+        )
+        model.compile(
+            optimizer=keras.optimizers.Adam(hp.Float("lr", 1e-3, 1e-2, sampling="log")),
+            loss="sparse_categorical_crossentropy",
+            metrics=["accuracy"],
+        )
         return model
 
     budget = {**BUDGET, "coarse_trials": 3, "max_epochs": 1, "final_epochs": 1}
-    results = [CoarseToFine(build, data, directory=tmp_path / str(i), **budget).run()
-               for i in range(2)]
+    results = [
+        CoarseToFine(build, data, directory=tmp_path / str(i), **budget).run() for i in range(2)
+    ]
     assert results[0].best_hyperparameters == results[1].best_hyperparameters
-    np.testing.assert_allclose(results[0].test_metrics["accuracy"],
-                               results[1].test_metrics["accuracy"])
+    np.testing.assert_allclose(
+        results[0].test_metrics["accuracy"], results[1].test_metrics["accuracy"]
+    )
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    ({"fine_tuner": "grid"}, r"`fine_tuner` must be one of \['hyperband', 'bayesian'\]"),
-    ({"coarse_trials": 0}, r"`coarse_trials` must be an int >= 3: the narrowing needs 3 "
-     r"completed coarse trials. Received: coarse_trials=0"),
-    ({"coarse_trials": 2}, r"`coarse_trials` must be an int >= 3"),
-    ({"coarse_epochs": -1}, r"`coarse_epochs` must be an int >= 1"),
-    ({"max_epochs": 2.5}, r"`max_epochs` must be an int >= 1"),
-    ({"top": 0}, r"`top` must be an int >= 1 \(a count\) or a float in \(0, 1\] \(a fraction\)"),
-    ({"top": 1.5}, r"`top` must be an int >= 1 \(a count\) or a float"),
-    ({"margin": -0.1}, r"`margin` must be a finite number >= 0"),
-    ({"final_epochs": "best"}, r"`final_epochs` must be 'auto' or an int >= 1"),
-    ({"final_schedule": "linear"}, r"`final_schedule` must be one of \['cosine', 'constant'\]"),
-    ({"seed": -1}, r"`seed` must be an int >= 0"),
-    ({"factor": 1}, r"`factor` must be an int >= 2"),
-])
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"fine_tuner": "grid"}, r"`fine_tuner` must be one of \['hyperband', 'bayesian'\]"),
+        (
+            {"coarse_trials": 0},
+            r"`coarse_trials` must be an int >= 3: the narrowing needs 3 "
+            r"completed coarse trials. Received: coarse_trials=0",
+        ),
+        ({"coarse_trials": 2}, r"`coarse_trials` must be an int >= 3"),
+        ({"coarse_epochs": -1}, r"`coarse_epochs` must be an int >= 1"),
+        ({"max_epochs": 2.5}, r"`max_epochs` must be an int >= 1"),
+        (
+            {"top": 0},
+            r"`top` must be an int >= 1 \(a count\) or a float in \(0, 1\] \(a fraction\)",
+        ),
+        ({"top": 1.5}, r"`top` must be an int >= 1 \(a count\) or a float"),
+        ({"margin": -0.1}, r"`margin` must be a finite number >= 0"),
+        ({"final_epochs": "best"}, r"`final_epochs` must be 'auto' or an int >= 1"),
+        ({"final_schedule": "linear"}, r"`final_schedule` must be one of \['cosine', 'constant'\]"),
+        ({"seed": -1}, r"`seed` must be an int >= 0"),
+        ({"factor": 1}, r"`factor` must be an int >= 2"),
+    ],
+)
 def test_bad_arguments_fail_before_any_work(tmp_path, data, kwargs, message):
     with pytest.raises(ValueError, match=message):
         CoarseToFine(MnistDenseHyperModel(), data, directory=tmp_path, **kwargs)
@@ -300,8 +362,15 @@ def test_run_plots_render_from_the_real_run(finished):
 
     run, _ = finished
     report = json.loads((run.run_dir / "report.json").read_text())
-    expected = {"parallel_coordinates", "score_vs_hyperparameters", "best_so_far", "narrowing",
-                "score_vs_params", "confusion_matrix", "training_curves"}
+    expected = {
+        "parallel_coordinates",
+        "score_vs_hyperparameters",
+        "best_so_far",
+        "narrowing",
+        "score_vs_params",
+        "confusion_matrix",
+        "training_curves",
+    }
     assert set(report["plots"]) == expected
     for path in report["plots"].values():
         assert open(path, "rb").read(8) == b"\x89PNG\r\n\x1a\n"
@@ -317,11 +386,21 @@ def test_run_plots_render_from_the_real_run(finished):
 @pytest.mark.parametrize("run_fixture, mask", [("finished_run", 0o022), ("fit_hp_run", 0o027)])
 def test_every_file_of_a_run_honours_the_umask(request, run_fixture, mask):
     run, _ = request.getfixturevalue(run_fixture)  # made under umask `mask` (conftest)
-    modes = {str(path.relative_to(run.run_dir)): oct(path.stat().st_mode & 0o777)
-             for path in run.run_dir.rglob("*") if path.is_file()}
-    assert {"report.md", "trials.csv", "manifest.json", "best_model.keras",
-            "plots/training_curves.png", "coarse/oracle.json", "coarse/trial_0/trial.json",
-            "coarse/tuner0.json"} <= set(modes)
+    modes = {
+        str(path.relative_to(run.run_dir)): oct(path.stat().st_mode & 0o777)
+        for path in run.run_dir.rglob("*")
+        if path.is_file()
+    }
+    assert {
+        "report.md",
+        "trials.csv",
+        "manifest.json",
+        "best_model.keras",
+        "plots/training_curves.png",
+        "coarse/oracle.json",
+        "coarse/trial_0/trial.json",
+        "coarse/tuner0.json",
+    } <= set(modes)
     assert {name: mode for name, mode in modes.items() if mode != oct(0o666 & ~mask)} == {}
 
 
@@ -329,11 +408,17 @@ def test_the_run_is_a_loop_of_steps_the_manifest_records(finished):
     """Each step has a name, its inputs and its outputs; the manifest keeps the plan."""
     run, result = finished
     manifest = json.loads((run.run_dir / "manifest.json").read_text())
-    assert [s["name"] for s in manifest["plan"]] == [s.name for s in run.steps] == [
-        "coarse", "narrow", "fine", "retrain", "evaluate"]
+    assert (
+        [s["name"] for s in manifest["plan"]]
+        == [s.name for s in run.steps]
+        == ["coarse", "narrow", "fine", "retrain", "evaluate"]
+    )
     plan = {s["name"]: s for s in manifest["plan"]}
-    assert plan["narrow"] == {"name": "narrow", "requires": ["coarse"],
-                              "outputs": ["narrowed_space.json"]}
+    assert plan["narrow"] == {
+        "name": "narrow",
+        "requires": ["coarse"],
+        "outputs": ["narrowed_space.json"],
+    }
     assert plan["retrain"]["outputs"] == ["best_model.keras", "best_hyperparameters.json"]
     assert plan["evaluate"]["requires"] == ["retrain"]
     assert all(manifest["steps"][s]["status"] == "done" for s in plan)

@@ -40,34 +40,67 @@ def _scores(oracle):
 
 def test_max_objective_narrows_on_and_retrains_the_best_trials(tmp_path, data):
     def build(hp):
-        model = keras.Sequential([
-            keras.Input((6,)),
-            keras.layers.Dense(hp.Choice("units", [2, 4, 8, 16]), activation="relu"),
-            keras.layers.Dense(2, activation="softmax")])
-        model.compile(keras.optimizers.Adam(hp.Float("lr", 1e-4, 1e-1, sampling="log")),
-                      "sparse_categorical_crossentropy", metrics=[F1Like()])
+        model = keras.Sequential(
+            [
+                keras.Input((6,)),
+                keras.layers.Dense(hp.Choice("units", [2, 4, 8, 16]), activation="relu"),
+                keras.layers.Dense(2, activation="softmax"),
+            ]
+        )
+        model.compile(
+            keras.optimizers.Adam(hp.Float("lr", 1e-4, 1e-1, sampling="log")),
+            "sparse_categorical_crossentropy",
+            metrics=[F1Like()],
+        )
         return model
 
-    run = CoarseToFine(build, data, directory=tmp_path, project_name="f1", objective=
-                       "val_f1_score", coarse_trials=5, top=2, fine_tuner="bayesian",
-                       fine_trials=2, seed=0, verbose=0, **TINY)
+    run = CoarseToFine(
+        build,
+        data,
+        directory=tmp_path,
+        project_name="f1",
+        objective="val_f1_score",
+        coarse_trials=5,
+        top=2,
+        fine_tuner="bayesian",
+        fine_trials=2,
+        seed=0,
+        verbose=0,
+        **TINY,
+    )
     run.retrain()
     narrowed, retrained = run.narrow(), run.manifest.step("retrain")
     coarse, fine = _scores(run._tuners["coarse"].oracle), _scores(run._tuners["fine"].oracle)
     assert max(coarse.values()) > min(coarse.values())  # the direction matters here
     assert run.objective.direction == narrowed.direction == "max"
     best_coarse = sorted(coarse, key=lambda i: (-coarse[i], i))
-    assert list(narrowed.top_trial_ids) == best_coarse[:narrowed.top]
+    assert list(narrowed.top_trial_ids) == best_coarse[: narrowed.top]
     chosen = (coarse if retrained["phase"] == "coarse" else fine)[retrained["trial_id"]]
     assert chosen == max([*coarse.values(), *fine.values()])
     assert run.config()["direction"] == "max"  # what report.json and report.md state
     from tunekit.report import render_markdown
 
-    text = render_markdown({"config": run.config(), "best": {
-        "phase": "fine", "trial_id": "0", "reason": "", "final_epochs": 1, "num_params": 1},
-        "run_dir": "r", "data": "d", "dataset": {"scaling": "s"}, "backend": "b",
-        "versions": {}, "test_metrics": {},
-        "phases": {}, "timings": {}}, "")
+    text = render_markdown(
+        {
+            "config": run.config(),
+            "best": {
+                "phase": "fine",
+                "trial_id": "0",
+                "reason": "",
+                "final_epochs": 1,
+                "num_params": 1,
+            },
+            "run_dir": "r",
+            "data": "d",
+            "dataset": {"scaling": "s"},
+            "backend": "b",
+            "versions": {},
+            "test_metrics": {},
+            "phases": {},
+            "timings": {},
+        },
+        "",
+    )
     assert "objective `val_f1_score` (max: higher is better)" in text
     run.close()
 
@@ -99,32 +132,47 @@ def _check_loop_run(run):
     coarse, fine = run._tuners["coarse"].oracle, run._tuners["fine"].oracle
     for trial in [*coarse.trials.values(), *fine.trials.values()]:
         assert trial.status == "COMPLETED", trial.message
-        values = {k: v for k, v in trial.hyperparameters.values.items()
-                  if not k.startswith("tuner/")}
+        values = {
+            k: v for k, v in trial.hyperparameters.values.items() if not k.startswith("tuner/")
+        }
         built = {"num_layers", *(f"units_{i}" for i in range(values["num_layers"]))}
         assert set(values) == built, values  # no value of a layer the trial did not build
     for phase, oracle in (("coarse", coarse), ("fine", fine)):  # TensorBoard's HParams too
         for trial in oracle.trials.values():
             session = run.run_dir / "tensorboard" / phase / trial.trial_id / "execution0"
             logged = set(_session_values(session)) - {"phase"}
-            assert logged == {k for k in trial.hyperparameters.values
-                              if not k.startswith("tuner/")}, (phase, trial.trial_id)
+            assert logged == {
+                k for k in trial.hyperparameters.values if not k.startswith("tuner/")
+            }, (phase, trial.trial_id)
     top = [coarse.trials[i].hyperparameters.values for i in narrowed.top_trial_ids]
     (units_1,) = [c for c in narrowed.changes if c.name == "units_1"]
     assert units_1.active == sum(v["num_layers"] >= 2 for v in top)
     best = chosen.hyperparameters.values  # what the retrain builds
     assert {k for k in best if not k.startswith("tuner/")} == {
-        "num_layers", *(f"units_{i}" for i in range(best["num_layers"]))}
+        "num_layers",
+        *(f"units_{i}" for i in range(best["num_layers"])),
+    }
     return coarse, fine
 
 
-def test_loop_declared_layers_the_coarse_phase_never_built_are_tuned_in_the_fine_one(tmp_path,
-                                                                                     data):
+def test_loop_declared_layers_the_coarse_phase_never_built_are_tuned_in_the_fine_one(
+    tmp_path, data
+):
     # Seed 2: no coarse trial builds 3 layers, a fine Bayesian trial does (KerasTuner raised
     # "allow_new_entries is False" there, and the trial stayed RUNNING for every rerun).
-    run = CoarseToFine(_loop_build, data, directory=tmp_path, project_name="loop",
-                       coarse_trials=4, top=0.5, fine_tuner="bayesian", fine_trials=4, seed=2,
-                       verbose=0, **TINY)
+    run = CoarseToFine(
+        _loop_build,
+        data,
+        directory=tmp_path,
+        project_name="loop",
+        coarse_trials=4,
+        top=0.5,
+        fine_tuner="bayesian",
+        fine_trials=4,
+        seed=2,
+        verbose=0,
+        **TINY,
+    )
     coarse, fine = _check_loop_run(run)
     assert "units_2" not in coarse.hyperparameters
     three = [t for t in fine.trials.values() if t.hyperparameters.values["num_layers"] == 3]
@@ -136,32 +184,55 @@ def test_loop_declared_layers_the_coarse_phase_never_built_are_tuned_in_the_fine
 @pytest.mark.slow
 @pytest.mark.parametrize("seed", [0, 1, 2, 3])
 def test_loop_declared_layers_with_hyperband(tmp_path, data, seed):
-    run = CoarseToFine(_loop_build, data, directory=tmp_path, project_name="loop",
-                       coarse_trials=4, top=0.5, fine_tuner="hyperband", seed=seed, verbose=0,
-                       **{**TINY, "max_epochs": 4})
+    run = CoarseToFine(
+        _loop_build,
+        data,
+        directory=tmp_path,
+        project_name="loop",
+        coarse_trials=4,
+        top=0.5,
+        fine_tuner="hyperband",
+        seed=seed,
+        verbose=0,
+        **{**TINY, "max_epochs": 4},
+    )
     _check_loop_run(run)
 
 
 def _choice_build(choices):
     def build(hp):
-        model = keras.Sequential([
-            keras.Input((6,)), keras.layers.Dense(hp.Choice("units", choices), activation="relu"),
-            keras.layers.Dense(2, activation="softmax")])
+        model = keras.Sequential(
+            [
+                keras.Input((6,)),
+                keras.layers.Dense(hp.Choice("units", choices), activation="relu"),
+                keras.layers.Dense(2, activation="softmax"),
+            ]
+        )
         model.compile("adam", "sparse_categorical_crossentropy", metrics=["accuracy"])
         return model
+
     return build
 
 
-def test_space_smaller_than_the_budget_goes_on_with_every_configuration(tmp_path, data,
-                                                                       capsys):
-    run = CoarseToFine(_choice_build([8, 16]), data, directory=tmp_path, project_name="two",
-                       coarse_trials=20, fine_tuner="bayesian", fine_trials=2, seed=0,
-                       **TINY)
+def test_space_smaller_than_the_budget_goes_on_with_every_configuration(tmp_path, data, capsys):
+    run = CoarseToFine(
+        _choice_build([8, 16]),
+        data,
+        directory=tmp_path,
+        project_name="two",
+        coarse_trials=20,
+        fine_tuner="bayesian",
+        fine_trials=2,
+        seed=0,
+        **TINY,
+    )
     _, chosen, _ = run.select()  # the fine phase ran too, and ended
     run.close()
     out = capsys.readouterr().out
-    assert ("[coarse] the search space is exhausted: it holds only 2 distinct configurations "
-            "(all tried), fewer than coarse_trials=20") in out
+    assert (
+        "[coarse] the search space is exhausted: it holds only 2 distinct configurations "
+        "(all tried), fewer than coarse_trials=20"
+    ) in out
     assert len(run._tuners["coarse"].oracle.trials) == 2
     narrowed = run.narrow()
     assert (narrowed.usable, narrowed.top) == (2, 2)
@@ -175,9 +246,18 @@ def test_space_smaller_than_the_budget_goes_on_with_every_configuration(tmp_path
 @pytest.mark.slow
 @pytest.mark.parametrize("fine_tuner", ["bayesian", "hyperband"])
 def test_space_of_one_configuration_ends_cleanly(tmp_path, data, fine_tuner):
-    run = CoarseToFine(_choice_build([8]), data, directory=tmp_path, project_name="one",
-                       coarse_trials=5, fine_tuner=fine_tuner, fine_trials=3, seed=0,
-                       verbose=0, **TINY)
+    run = CoarseToFine(
+        _choice_build([8]),
+        data,
+        directory=tmp_path,
+        project_name="one",
+        coarse_trials=5,
+        fine_tuner=fine_tuner,
+        fine_trials=3,
+        seed=0,
+        verbose=0,
+        **TINY,
+    )
     result = run.run()
     assert (result.narrowed.usable, result.narrowed.top) == (1, 1)
     assert result.best_hyperparameters == {"units": 8}
@@ -192,18 +272,33 @@ def test_a_model_that_cannot_be_loaded_back_is_refused_before_training(tmp_path,
             return super().update_state(y_pred[:, 0], sample_weight)
 
     def build(hp):
-        model = keras.Sequential([keras.Input((6,)), keras.layers.Dense(
-            hp.Int("units", 4, 8, step=4), activation="relu"),
-            keras.layers.Dense(2, activation="softmax")])
-        model.compile("adam", "sparse_categorical_crossentropy",
-                      metrics=[Unregistered(name="mine")])
+        model = keras.Sequential(
+            [
+                keras.Input((6,)),
+                keras.layers.Dense(hp.Int("units", 4, 8, step=4), activation="relu"),
+                keras.layers.Dense(2, activation="softmax"),
+            ]
+        )
+        model.compile(
+            "adam", "sparse_categorical_crossentropy", metrics=[Unregistered(name="mine")]
+        )
         return model
 
     from tunekit import ModelSaveError
 
-    run = CoarseToFine(build, data, directory=tmp_path, project_name="unsaved",
-                       objective="val_mine:max", verbose=0, **TINY)
-    with pytest.raises(ModelSaveError, match=r"cannot be saved as a \.keras file and loaded "
-                                             r"back.*register_keras_serializable"):
+    run = CoarseToFine(
+        build,
+        data,
+        directory=tmp_path,
+        project_name="unsaved",
+        objective="val_mine:max",
+        verbose=0,
+        **TINY,
+    )
+    with pytest.raises(
+        ModelSaveError,
+        match=r"cannot be saved as a \.keras file and loaded "
+        r"back.*register_keras_serializable",
+    ):
         run.run()
     assert not (tmp_path / "unsaved").exists()

@@ -111,14 +111,28 @@ logging.getLogger("tunekit").addHandler(logging.NullHandler())
 
 if TYPE_CHECKING:
     from tunekit.data import Dataset, load_image_directory, load_mnist, load_npz
-    from tunekit.errors import (ChiefUnreachableError, DataError, DataUnavailableError,
-                                InvalidParameterError, Interrupted, ModelSaveError,
-                                NoCompletedTrialsError,
-                                OutputShapeError,
-                                PortInUseError, RetrainDivergedError, RunConfigError,
-                                RunLockedError, RunNotFinishedError, StateFileError,
-                                TooFewTrialsError, TunekitError, UsageError, WorkerCrashError,
-                                WorkerLostError, WorkerRefusedError)
+    from tunekit.errors import (
+        ChiefUnreachableError,
+        DataError,
+        DataUnavailableError,
+        Interrupted,
+        InvalidParameterError,
+        ModelSaveError,
+        NoCompletedTrialsError,
+        OutputShapeError,
+        PortInUseError,
+        RetrainDivergedError,
+        RunConfigError,
+        RunLockedError,
+        RunNotFinishedError,
+        StateFileError,
+        TooFewTrialsError,
+        TunekitError,
+        UsageError,
+        WorkerCrashError,
+        WorkerLostError,
+        WorkerRefusedError,
+    )
     from tunekit.fitting import HyperModelFitError
     from tunekit.narrowing import NarrowedSpace, narrow_space
     from tunekit.outputs import predict_classes, predicted_classes

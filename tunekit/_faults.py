@@ -24,8 +24,12 @@ def _first(item: str) -> bool:
     if not folder:
         return True
     try:
-        os.close(os.open(os.path.join(folder, item.replace(":", "_").replace("/", "_")),
-                         os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+        os.close(
+            os.open(
+                os.path.join(folder, item.replace(":", "_").replace("/", "_")),
+                os.O_CREAT | os.O_EXCL | os.O_WRONLY,
+            )
+        )
     except FileExistsError:
         return False
     return True

@@ -57,8 +57,9 @@ def atomic_write(path: str | os.PathLike, write: Callable[[str], None]) -> None:
         except OSError:
             pass
         if isinstance(e, OSError) and not e.filename:  # e.g. a full disk: name the file
-            raise OSError(e.errno, f"{e.strerror or e}; the previous {path.name} is intact",
-                          os.fspath(path)) from e
+            raise OSError(
+                e.errno, f"{e.strerror or e}; the previous {path.name} is intact", os.fspath(path)
+            ) from e
         raise
 
 

@@ -31,11 +31,17 @@ from pathlib import Path
 from typing import Any
 
 from tunekit import _io, _native_logs, interrupts
-from tunekit.processes import apply_process_limits, limits_env, worker_cores
 from tunekit.hypermodel_specs import BUILTIN_HYPERMODELS, module_file
+from tunekit.processes import apply_process_limits, limits_env, worker_cores
 
-__all__ = ["BACKENDS", "cache_key", "choose_backend", "enable_jax_compilation_cache", "probe",
-           "probe_with_reason"]
+__all__ = [
+    "BACKENDS",
+    "cache_key",
+    "choose_backend",
+    "enable_jax_compilation_cache",
+    "probe",
+    "probe_with_reason",
+]
 
 _logger = logging.getLogger(__name__)
 
@@ -85,8 +91,13 @@ def _versions() -> dict[str, str | None]:
     return found
 
 
-def cache_key(hypermodel: str, input_shape: Sequence[int], num_classes: int, batch_size: int,
-              processes: int = 1) -> dict[str, Any]:
+def cache_key(
+    hypermodel: str,
+    input_shape: Sequence[int],
+    num_classes: int,
+    batch_size: int,
+    processes: int = 1,
+) -> dict[str, Any]:
     """What a cached probe result is valid for.
 
     The machine, the hypermodel (its spec, and a digest of the source file of
@@ -107,10 +118,16 @@ def cache_key(hypermodel: str, input_shape: Sequence[int], num_classes: int, bat
             digest = sha.hexdigest()[:16]
         except OSError:
             pass
-    return {"machine": _machine(), "hypermodel": hypermodel, "hypermodel_source": digest,
-            "input_shape": [int(d) for d in input_shape], "num_classes": int(num_classes),
-            "batch_size": int(batch_size), "processes": int(processes),
-            "versions": _versions()}
+    return {
+        "machine": _machine(),
+        "hypermodel": hypermodel,
+        "hypermodel_source": digest,
+        "input_shape": [int(d) for d in input_shape],
+        "num_classes": int(num_classes),
+        "batch_size": int(batch_size),
+        "processes": int(processes),
+        "versions": _versions(),
+    }
 
 
 def _key_id(key: dict[str, Any]) -> str:
@@ -119,14 +136,26 @@ def _key_id(key: dict[str, Any]) -> str:
 
 def _failure_reason(stderr: str, returncode: int) -> str:
     """The last meaningful line a failed probe wrote (an exception's last line)."""
-    lines = [line.strip() for line in stderr.splitlines()
-             if line.strip() and not _native_logs.is_noise(line)]
+    lines = [
+        line.strip()
+        for line in stderr.splitlines()
+        if line.strip() and not _native_logs.is_noise(line)
+    ]
     return lines[-1] if lines else f"exit code {returncode}"
 
 
-def probe(backend: str, hypermodel: str, input_shape: Sequence[int], num_classes: int,
-          batch_size: int, *, timeout: float = 120.0, steps_per_execution: int = 1,
-          processes: int = 1, min_seconds: float = 0.0) -> float:
+def probe(
+    backend: str,
+    hypermodel: str,
+    input_shape: Sequence[int],
+    num_classes: int,
+    batch_size: int,
+    *,
+    timeout: float = 120.0,
+    steps_per_execution: int = 1,
+    processes: int = 1,
+    min_seconds: float = 0.0,
+) -> float:
     """Training samples per second of the hypermodel's default model on `backend`.
 
     Runs in a subprocess with `KERAS_BACKEND=backend`. With `processes=N`, N
@@ -137,15 +166,31 @@ def probe(backend: str, hypermodel: str, input_shape: Sequence[int], num_classes
     Parallel processes start timing together (after a barrier) and train for
     at least `min_seconds`.
     """
-    return probe_with_reason(backend, hypermodel, input_shape, num_classes, batch_size,
-                             timeout=timeout, steps_per_execution=steps_per_execution,
-                             processes=processes, min_seconds=min_seconds)[0]
+    return probe_with_reason(
+        backend,
+        hypermodel,
+        input_shape,
+        num_classes,
+        batch_size,
+        timeout=timeout,
+        steps_per_execution=steps_per_execution,
+        processes=processes,
+        min_seconds=min_seconds,
+    )[0]
 
 
-def probe_with_reason(backend: str, hypermodel: str, input_shape: Sequence[int],
-                      num_classes: int, batch_size: int, *, timeout: float = 120.0,
-                      steps_per_execution: int = 1, processes: int = 1,
-                      min_seconds: float = 0.0) -> tuple[float, str | None]:
+def probe_with_reason(
+    backend: str,
+    hypermodel: str,
+    input_shape: Sequence[int],
+    num_classes: int,
+    batch_size: int,
+    *,
+    timeout: float = 120.0,
+    steps_per_execution: int = 1,
+    processes: int = 1,
+    min_seconds: float = 0.0,
+) -> tuple[float, str | None]:
     """Like `probe`, and why it failed: `(samples_per_second, None)` or `(0.0, reason)`.
 
     The reason is the last line the probe wrote on stderr (the exception's
@@ -157,22 +202,36 @@ def probe_with_reason(backend: str, hypermodel: str, input_shape: Sequence[int],
     """
     if importlib.util.find_spec(backend) is None:
         return 0.0, f"{backend} is not installed"
-    args = [sys.executable, "-m", "tunekit.backends", hypermodel, json.dumps(list(input_shape)),
-            str(num_classes), str(batch_size), str(steps_per_execution)]
+    args = [
+        sys.executable,
+        "-m",
+        "tunekit.backends",
+        hypermodel,
+        json.dumps(list(input_shape)),
+        str(num_classes),
+        str(batch_size),
+        str(steps_per_execution),
+    ]
     cores = worker_cores(processes)
     barrier = tempfile.mkdtemp(prefix="tunekit-probe-")
     if processes > 1:
         min_seconds = max(min_seconds, 3.0)
     procs = []
     for i in range(processes):
-        env = {**os.environ, "KERAS_BACKEND": backend,
-               "TUNEKIT_PROBE_BARRIER": f"{barrier}:{processes}",
-               "TUNEKIT_PROBE_SECONDS": str(min_seconds)}
+        env = {
+            **os.environ,
+            "KERAS_BACKEND": backend,
+            "TUNEKIT_PROBE_BARRIER": f"{barrier}:{processes}",
+            "TUNEKIT_PROBE_SECONDS": str(min_seconds),
+        }
         _native_logs.quiet_environment(env)
         if processes > 1:
             env.update(limits_env(cores[i], backend))
-        procs.append(subprocess.Popen(
-            args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+        procs.append(
+            subprocess.Popen(
+                args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+            )
+        )
     total = 0.0
     deadline = time.monotonic() + timeout
     try:
@@ -185,8 +244,7 @@ def probe_with_reason(backend: str, hypermodel: str, input_shape: Sequence[int],
                     interrupts.check()
                     if time.monotonic() > deadline:
                         return 0.0, f"timed out after {timeout:.0f} s"
-            lines = [line for line in out.splitlines()
-                     if line.startswith("samples_per_second=")]
+            lines = [line for line in out.splitlines() if line.startswith("samples_per_second=")]
             if proc.returncode != 0 or not lines:
                 return 0.0, _failure_reason(err, proc.returncode)
             total += float(lines[-1].split("=", 1)[1])
@@ -209,9 +267,16 @@ def _read_cache(path: Path) -> dict[str, Any]:
     return cache
 
 
-def choose_backend(hypermodel: str, input_shape: Sequence[int], num_classes: int,
-                   batch_size: int, *, processes: int = 1, refresh: bool = False,
-                   write: Callable[[str], None] | None = None) -> dict[str, Any]:
+def choose_backend(
+    hypermodel: str,
+    input_shape: Sequence[int],
+    num_classes: int,
+    batch_size: int,
+    *,
+    processes: int = 1,
+    refresh: bool = False,
+    write: Callable[[str], None] | None = None,
+) -> dict[str, Any]:
     """Picks the faster backend for this hypermodel on this machine.
 
     Only successful probes are cached (in `backends.json` under
@@ -244,32 +309,53 @@ def choose_backend(hypermodel: str, input_shape: Sequence[int], num_classes: int
     path = _cache_path()
     cache = _read_cache(path) if path.exists() else {}
     entry = cache.get("entries", {}).get(key_id)
-    if entry and not refresh and entry.get("key") == key and all(
-            v > 0 for v in entry["samples_per_second"].values()):
-        choice = {"backend": entry["backend"], "samples_per_second": entry["samples_per_second"],
-                  "failures": {}, "seconds": entry["seconds"], "cached": True}
+    if (
+        entry
+        and not refresh
+        and entry.get("key") == key
+        and all(v > 0 for v in entry["samples_per_second"].values())
+    ):
+        choice = {
+            "backend": entry["backend"],
+            "samples_per_second": entry["samples_per_second"],
+            "failures": {},
+            "seconds": entry["seconds"],
+            "cached": True,
+        }
     else:
         start = time.perf_counter()
         speeds, failures = {}, {}
         for b in BACKENDS:
-            speeds[b], reason = probe_with_reason(b, hypermodel, input_shape, num_classes,
-                                                  batch_size, processes=processes)
+            speeds[b], reason = probe_with_reason(
+                b, hypermodel, input_shape, num_classes, batch_size, processes=processes
+            )
             interrupts.check()  # a Ctrl-C also reaches the probe itself, which then fails
             if reason:
                 failures[b] = reason
         best = max(speeds, key=lambda b: speeds[b])
         if speeds[best] <= 0:
             best = "tensorflow"
-        choice = {"backend": best, "samples_per_second": speeds, "failures": failures,
-                  "seconds": round(time.perf_counter() - start, 1), "cached": False}
+        choice = {
+            "backend": best,
+            "samples_per_second": speeds,
+            "failures": failures,
+            "seconds": round(time.perf_counter() - start, 1),
+            "cached": False,
+        }
         # Only successes are cached. A backend that is not installed is no failure:
         # its version (None) is part of the key, so installing it probes again.
         probed = [b for b in BACKENDS if key["versions"].get(b) is not None]
         if probed and all(speeds[b] > 0 for b in probed):
-            entries = {**cache.get("entries", {}), key_id: {
-                "key": key, "backend": best,
-                "samples_per_second": {b: speeds[b] for b in probed},
-                "seconds": choice["seconds"], "time": round(time.time())}}
+            entries = {
+                **cache.get("entries", {}),
+                key_id: {
+                    "key": key,
+                    "backend": best,
+                    "samples_per_second": {b: speeds[b] for b in probed},
+                    "seconds": choice["seconds"],
+                    "time": round(time.time()),
+                },
+            }
             try:
                 _io.write_json(path, {"format": _CACHE_FORMAT, "entries": entries})
             except OSError:
@@ -284,8 +370,9 @@ def _describe(choice: dict[str, Any], processes: int) -> str:
     across = f" in {processes} workers" if processes > 1 else ""
     parts = []
     if speeds:
-        parts.append(f"training samples/s{across}: "
-                     + ", ".join(f"{b} {v:,.0f}" for b, v in speeds.items()))
+        parts.append(
+            f"training samples/s{across}: " + ", ".join(f"{b} {v:,.0f}" for b, v in speeds.items())
+        )
     for b, reason in choice.get("failures", {}).items():
         parts.append(f"{b} probe failed: {reason}")
     if choice["cached"]:
@@ -296,8 +383,13 @@ def _describe(choice: dict[str, Any], processes: int) -> str:
     return f"Backend: {fallback}{choice['backend']} ({'; '.join(parts)})"
 
 
-def _measure(hypermodel: str, input_shape: list[int], num_classes: int, batch_size: int,
-             steps_per_execution: int = 1) -> float:
+def _measure(
+    hypermodel: str,
+    input_shape: list[int],
+    num_classes: int,
+    batch_size: int,
+    steps_per_execution: int = 1,
+) -> float:
     import keras_tuner as kt
     import numpy as np
     from keras_tuner.src.engine import hypermodel as hm_module
@@ -309,10 +401,18 @@ def _measure(hypermodel: str, input_shape: list[int], num_classes: int, batch_si
     n = batch_size * (_PROBE_STEPS + _WARMUP_STEPS)
     sample = rng.random((num_classes, *input_shape), dtype=np.float32)
     labels = np.arange(num_classes)
-    data = Dataset(x_train=sample, y_train=labels, x_val=sample, y_val=labels,
-                   x_test=sample, y_test=labels,
-                   class_names=[str(i) for i in range(num_classes)],
-                   input_shape=tuple(input_shape), num_classes=num_classes, name="probe")
+    data = Dataset(
+        x_train=sample,
+        y_train=labels,
+        x_val=sample,
+        y_val=labels,
+        x_test=sample,
+        y_test=labels,
+        class_names=[str(i) for i in range(num_classes)],
+        input_shape=tuple(input_shape),
+        num_classes=num_classes,
+        name="probe",
+    )
     model = resolve_hypermodel(hypermodel)(data)
     model = hm_module.get_hypermodel(model).build(kt.HyperParameters())
     model.steps_per_execution = steps_per_execution  # read when fit builds its train step

@@ -20,8 +20,13 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from tunekit import _log, _native_logs, interrupts
-from tunekit.distribute.cluster import (DEFAULT_CHIEF_TIMEOUT, DEFAULT_WORKER_TIMEOUT, ENV_VARS,
-                                        check_port_free, cluster_from)
+from tunekit.distribute.cluster import (
+    DEFAULT_CHIEF_TIMEOUT,
+    DEFAULT_WORKER_TIMEOUT,
+    ENV_VARS,
+    check_port_free,
+    cluster_from,
+)
 from tunekit.errors import TunekitError, UsageError
 from tunekit.hypermodel_specs import check_spec, resolve_hypermodel
 from tunekit.manifest import check_run_location, check_writable
@@ -37,17 +42,21 @@ QUICK_DATA = dict(num_train=5000, num_val=1000)
 # get the table's default; the others stay None when not given, so `--quick`'s budget and
 # the checks of flags the fine tuner ignores see only what the user typed.
 _DEFAULT_SET = ("fine_tuner", "seed")
-_GROUP_TITLES = {"narrowing": "narrowing (between the coarse and fine searches)",
-                 "retrain": "final retrain (on train+validation)"}
+_GROUP_TITLES = {
+    "narrowing": "narrowing (between the coarse and fine searches)",
+    "retrain": "final retrain (on train+validation)",
+}
 
 
 def _text_type(param: Param) -> Callable[[str], Any]:
     """An argparse `type=` that parses and checks a flag's text by `param`'s rules."""
+
     def parse(text: str) -> Any:
         try:
             return param.from_text(text)
         except ValueError as e:
             raise argparse.ArgumentTypeError(str(e)) from None
+
     parse.__name__ = param.name
     return parse
 
@@ -62,22 +71,30 @@ def _seconds(name: str) -> Callable[[str], Any]:
     return _text_type(Param(name, (Interval("real", 0, closed="neither"),), None, ""))
 
 
-def _add_parameter(parser: argparse.ArgumentParser | argparse._ArgumentGroup,
-                   param: Param) -> None:
+def _add_parameter(parser: argparse.ArgumentParser | argparse._ArgumentGroup, param: Param) -> None:
     """Adds `param`'s option: type, choices, default and "Default: ..." help from the table."""
     assert param.flag is not None
     if isinstance(param.constraints[0], Boolean):  # a flag that flips the default
-        parser.add_argument(param.flag, dest=param.name,
-                            action="store_false" if param.default else "store_true",
-                            help=(f"{param.help} On by default; this flag turns it off."
-                                  if param.default else param.help))
+        parser.add_argument(
+            param.flag,
+            dest=param.name,
+            action="store_false" if param.default else "store_true",
+            help=(
+                f"{param.help} On by default; this flag turns it off."
+                if param.default
+                else param.help
+            ),
+        )
         return
     rule = "" if param.choices else f" Must be {param.expected}."
     parser.add_argument(
-        param.flag, dest=param.name,
-        type=str if param.choices else _text_type(param), choices=param.choices,
+        param.flag,
+        dest=param.name,
+        type=str if param.choices else _text_type(param),
+        choices=param.choices,
         default=param.default if param.name in _DEFAULT_SET else None,
-        help=f"{param.help}{rule} Default: {param.default_text}.")
+        help=f"{param.help}{rule} Default: {param.default_text}.",
+    )
 
 
 class _Parser(argparse.ArgumentParser):
@@ -94,62 +111,103 @@ def build_parser() -> argparse.ArgumentParser:
         "same command to resume.",
     )
     add = parser.add_argument
-    add("--hypermodel", default="mnist-dense",
+    add(
+        "--hypermodel",
+        default="mnist-dense",
         help="mnist-dense, toonvision-cnn, or package.module:attribute naming your own "
-        "HyperModel class, instance or build(hp) function. Default: mnist-dense.")
-    add("--data", default=None,
+        "HyperModel class, instance or build(hp) function. Default: mnist-dense.",
+    )
+    add(
+        "--data",
+        default=None,
         help="A Keras-layout .npz (x_train, y_train, x_test, y_test; optional x_val, y_val, "
         "class_names) or an image folder with one subfolder per class. Classes come from the "
         "labels (max + 1) or the subfolders; uint8 pixels (and decoded images) are divided by "
         "255, other dtypes are used as they are. Default: MNIST from $TUNEKIT_MNIST_PATH, "
-        "else Keras's download.")
-    add("--image-size", type=_positive("image_size"), nargs=2, metavar=("HEIGHT", "WIDTH"),
-        help="Size images of an image folder are resized to. Default: 64 64.")
+        "else Keras's download.",
+    )
+    add(
+        "--image-size",
+        type=_positive("image_size"),
+        nargs=2,
+        metavar=("HEIGHT", "WIDTH"),
+        help="Size images of an image folder are resized to. Default: 64 64.",
+    )
     add("--directory", default="runs", help="Parent folder of runs. Default: runs.")
-    add("--project-name", default=None,
+    add(
+        "--project-name",
+        default=None,
         help="Run folder name inside --directory. Default: the --hypermodel name (with "
-        "'-quick' appended for --quick).")
-    add("--objective", default="val_accuracy",
+        "'-quick' appended for --quick).",
+    )
+    add(
+        "--objective",
+        default="val_accuracy",
         help="Metric to optimise, as Keras logs it, with its direction: NAME:max or NAME:min "
         "(e.g. val_f1_score:max). A bare NAME is accepted only for Keras metrics whose "
         "direction is certain (val_accuracy, val_auc, val_loss, val_mae, ...). "
-        "Default: val_accuracy (max).")
-    add("--direction", choices=("max", "min"), default=None,
-        help="Direction of --objective, the same as writing NAME:max or NAME:min.")
+        "Default: val_accuracy (max).",
+    )
+    add(
+        "--direction",
+        choices=("max", "min"),
+        default=None,
+        help="Direction of --objective, the same as writing NAME:max or NAME:min.",
+    )
     groups = {name: parser.add_argument_group(title) for name, title in _GROUP_TITLES.items()}
     for param in PARAMETERS.values():
         if param.flag is not None:
             _add_parameter(groups[param.group] if param.group else parser, param)
-    add("--quick", action="store_true",
+    add(
+        "--quick",
+        action="store_true",
         help="A first look in about a minute: 5,000 training and 1,000 validation samples, "
         "4 coarse trials of 1 epoch, Hyperband max_epochs 3, 2 final epochs (explicit "
-        "options still win), in its own run folder <hypermodel>-quick.")
-    add("--backend", choices=("auto", "tensorflow", "jax"), default="auto",
+        "options still win), in its own run folder <hypermodel>-quick.",
+    )
+    add(
+        "--backend",
+        choices=("auto", "tensorflow", "jax"),
+        default="auto",
         help="Keras backend. auto (default) probes both on this machine for this hypermodel "
         "(a few seconds, cached) and picks the faster: JAX for dense models, TensorFlow for "
-        "small CNNs on a CPU. Python API users set KERAS_BACKEND instead.")
+        "small CNNs on a CPU. Python API users set KERAS_BACKEND instead.",
+    )
     add("--quiet", action="store_true", help="Print only the final summary.")
     dist = parser.add_argument_group(
         "parallel and distributed tuning",
         "KerasTuner's chief/worker engine. A process whose KERASTUNER_TUNER_ID contains "
         "'chief' serves the oracle on KERASTUNER_ORACLE_IP:KERASTUNER_ORACLE_PORT; one with "
-        "any other KERASTUNER_TUNER_ID is a worker of that chief. See the README.")
+        "any other KERASTUNER_TUNER_ID is a worker of that chief. See the README.",
+    )
     dist.add_argument(
-        "--workers", type=int, default=1,
+        "--workers",
+        type=int,
+        default=1,
         help="Local worker processes, each pinned to its share of the CPU cores. 1 "
         "(default): one process. N > 1: a chief on 127.0.0.1 and N workers. On a chief "
-        "started with KERASTUNER_TUNER_ID=chief: local workers besides remote ones (0: none).")
-    dist.add_argument("--port", type=_positive("port"),
-                      help="The chief's port for --workers N (default: a free one).")
+        "started with KERASTUNER_TUNER_ID=chief: local workers besides remote ones (0: none).",
+    )
     dist.add_argument(
-        "--chief-timeout", type=_seconds("chief_timeout"), default=DEFAULT_CHIEF_TIMEOUT,
+        "--port",
+        type=_positive("port"),
+        help="The chief's port for --workers N (default: a free one).",
+    )
+    dist.add_argument(
+        "--chief-timeout",
+        type=_seconds("chief_timeout"),
+        default=DEFAULT_CHIEF_TIMEOUT,
         help="Seconds a worker waits for an unreachable chief before it stops. "
-        f"Default: {DEFAULT_CHIEF_TIMEOUT:.0f}.")
+        f"Default: {DEFAULT_CHIEF_TIMEOUT:.0f}.",
+    )
     dist.add_argument(
-        "--worker-timeout", type=_seconds("worker_timeout"), default=DEFAULT_WORKER_TIMEOUT,
+        "--worker-timeout",
+        type=_seconds("worker_timeout"),
+        default=DEFAULT_WORKER_TIMEOUT,
         help="Seconds the chief waits for a silent worker that holds a trial: a local worker "
         f"is restarted, a remote one ends the run naming it. Default: "
-        f"{DEFAULT_WORKER_TIMEOUT:.0f}.")
+        f"{DEFAULT_WORKER_TIMEOUT:.0f}.",
+    )
     return parser
 
 
@@ -178,17 +236,24 @@ def _check_before_loading(args: argparse.Namespace) -> None:
     if args.data is not None and not os.path.exists(args.data):
         raise UsageError(f"--data {args.data!r} does not exist: pass a .npz file or a folder.")
     if args.image_size is not None and not (args.data and os.path.isdir(args.data)):
-        raise UsageError("--image-size only applies to an image folder passed as --data "
-                         "(.npz files and MNIST keep their size).")
+        raise UsageError(
+            "--image-size only applies to an image folder passed as --data "
+            "(.npz files and MNIST keep their size)."
+        )
     if args.fine_tuner == "hyperband" and args.fine_trials is not None:
-        raise UsageError("--fine-trials only applies to --fine-tuner bayesian; Hyperband's "
-                         "budget is --max-epochs and --factor.")
+        raise UsageError(
+            "--fine-trials only applies to --fine-tuner bayesian; Hyperband's "
+            "budget is --max-epochs and --factor."
+        )
     if args.fine_tuner == "bayesian" and args.factor is not None:
-        raise UsageError("--factor only applies to --fine-tuner hyperband; the Bayesian "
-                         "search's budget is --fine-trials and --max-epochs.")
+        raise UsageError(
+            "--factor only applies to --fine-tuner hyperband; the Bayesian "
+            "search's budget is --fine-trials and --max-epochs."
+        )
     kwargs = _workflow_kwargs(args)
-    check_run_location(kwargs["directory"], kwargs["project_name"],
-                       names=("--directory", "--project-name"))
+    check_run_location(
+        kwargs["directory"], kwargs["project_name"], names=("--directory", "--project-name")
+    )
     check_writable(os.path.join(kwargs["directory"], kwargs["project_name"]))
 
 
@@ -201,8 +266,13 @@ def _select_backend(args: argparse.Namespace, data, processes: int = 1) -> dict[
     if args.backend == "auto":
         from tunekit.backends import choose_backend
 
-        choice = choose_backend(args.hypermodel, data.input_shape, data.num_classes,
-                                args.batch_size or 128, processes=processes)
+        choice = choose_backend(
+            args.hypermodel,
+            data.input_shape,
+            data.num_classes,
+            args.batch_size or 128,
+            processes=processes,
+        )
     else:
         choice = {"backend": args.backend, "requested": True}
     interrupts.check()  # a signal during the probe
@@ -210,9 +280,11 @@ def _select_backend(args: argparse.Namespace, data, processes: int = 1) -> dict[
         import keras
 
         if keras.backend.backend() != choice["backend"]:
-            print(f"warning: Keras is already loaded with the {keras.backend.backend()} "
-                  f"backend in this process; using it instead of {choice['backend']}.",
-                  file=sys.stderr)
+            print(
+                f"warning: Keras is already loaded with the {keras.backend.backend()} "
+                f"backend in this process; using it instead of {choice['backend']}.",
+                file=sys.stderr,
+            )
             choice = {**choice, "backend": keras.backend.backend()}
     os.environ["KERAS_BACKEND"] = choice["backend"]
     # TensorFlow's start-up lines (see _native_logs). TensorFlow loads on either backend
@@ -240,17 +312,35 @@ def _default_project_name(args: argparse.Namespace) -> str:
 
 
 def _workflow_kwargs(args: argparse.Namespace) -> dict[str, Any]:
-    names = ("coarse_trials", "coarse_epochs", "fine_trials", "max_epochs", "factor", "top",
-             "margin", "final_epochs", "final_schedule", "batch_size", "executions_per_trial")
+    names = (
+        "coarse_trials",
+        "coarse_epochs",
+        "fine_trials",
+        "max_epochs",
+        "factor",
+        "top",
+        "margin",
+        "final_epochs",
+        "final_schedule",
+        "batch_size",
+        "executions_per_trial",
+    )
     kwargs = {n: getattr(args, n) for n in names if getattr(args, n) is not None}
     if args.quick:
         kwargs = {**QUICK, **kwargs}
-    return dict(kwargs, defaults_first=args.defaults_first, fine_tuner=args.fine_tuner,
-                objective=args.objective, seed=args.seed,
-                directory=args.directory, overwrite=args.overwrite,
-                project_name=(_default_project_name(args) if args.project_name is None
-                              else args.project_name),
-                verbose=0 if args.quiet else 1)
+    return dict(
+        kwargs,
+        defaults_first=args.defaults_first,
+        fine_tuner=args.fine_tuner,
+        objective=args.objective,
+        seed=args.seed,
+        directory=args.directory,
+        overwrite=args.overwrite,
+        project_name=(
+            _default_project_name(args) if args.project_name is None else args.project_name
+        ),
+        verbose=0 if args.quiet else 1,
+    )
 
 
 # `name=value` in a library message: a keyword argument, shown to CLI users as its flag.
@@ -284,18 +374,23 @@ def cli_message(error: BaseException) -> str:
 
 
 def _summary(result) -> str:
-    phases = ", ".join(f"{p} best {v['score']:.4f} (trial {v['trial_id']})"
-                       for p, v in result.phase_bests.items())
+    phases = ", ".join(
+        f"{p} best {v['score']:.4f} (trial {v['trial_id']})" for p, v in result.phase_bests.items()
+    )
     tests = ", ".join(f"{k} {v:.4f}" for k, v in result.test_metrics.items())
-    return "\n".join([
-        "", "== Summary ==", f"Phases: {phases}",
-        f"Chosen: {result.best_phase} trial {result.best_trial_id} ({result.selection})",
-        f"Narrowing:\n{result.narrowed}",
-        f"Final model: {result.final_epochs} epochs on train+validation",
-        f"Test: {tests}",
-        "Time: " + ", ".join(f"{k} {v:.0f}s" for k, v in result.timings.items()),
-        f"Artifacts in {result.run_dir}: " + ", ".join(sorted(result.artifacts)),
-    ])
+    return "\n".join(
+        [
+            "",
+            "== Summary ==",
+            f"Phases: {phases}",
+            f"Chosen: {result.best_phase} trial {result.best_trial_id} ({result.selection})",
+            f"Narrowing:\n{result.narrowed}",
+            f"Final model: {result.final_epochs} epochs on train+validation",
+            f"Test: {tests}",
+            "Time: " + ", ".join(f"{k} {v:.0f}s" for k, v in result.timings.items()),
+            f"Artifacts in {result.run_dir}: " + ", ".join(sorted(result.artifacts)),
+        ]
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -320,8 +415,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _run(args: argparse.Namespace, argv: list[str]) -> int:
     try:  # before any probe or data loading: never guess a direction
-        name, direction = parse_objective(args.objective, args.direction,
-                                          argument="--objective")
+        name, direction = parse_objective(args.objective, args.direction, argument="--objective")
     except ValueError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
@@ -329,7 +423,8 @@ def _run(args: argparse.Namespace, argv: list[str]) -> int:
     if not args.quiet:
         print(f"Objective: {describe_objective(name, direction)}", flush=True)
     resume = "python -m tunekit.coarse_to_fine " + shlex.join(
-        [a for a in argv if a != "--overwrite"])
+        [a for a in argv if a != "--overwrite"]
+    )
     with interrupts.handle_signals():
         try:
             code = _main(args, argv, resume)
@@ -337,8 +432,12 @@ def _run(args: argparse.Namespace, argv: list[str]) -> int:
                 interrupts.check()  # a signal after the last check: still reported as one
             return code
         except interrupts.Interrupted as e:
-            print(f"\nInterrupted ({signal.Signals(e.signum).name}); completed trials are "
-                  f"saved. Resume with:\n  {resume}", file=sys.stderr, flush=True)
+            print(
+                f"\nInterrupted ({signal.Signals(e.signum).name}); completed trials are "
+                f"saved. Resume with:\n  {resume}",
+                file=sys.stderr,
+                flush=True,
+            )
             return e.exit_code
 
 
@@ -346,13 +445,18 @@ def _main(args: argparse.Namespace, argv: list[str], resume: str) -> int:
     run = None
     try:
         try:
-            cluster = cluster_from(os.environ, workers=args.workers, port=args.port,
-                                   chief_timeout=args.chief_timeout,
-                                   worker_timeout=args.worker_timeout)
+            cluster = cluster_from(
+                os.environ,
+                workers=args.workers,
+                port=args.port,
+                chief_timeout=args.chief_timeout,
+                worker_timeout=args.worker_timeout,
+            )
             _check_before_loading(args)
             if cluster.role == "chief":  # refuse a taken port before loading anything
-                cluster = dataclasses.replace(cluster,
-                                              port=check_port_free(cluster.ip, cluster.port))
+                cluster = dataclasses.replace(
+                    cluster, port=check_port_free(cluster.ip, cluster.port)
+                )
                 # gRPC's fork handlers only warn when the chief starts its workers.
                 os.environ.setdefault("GRPC_ENABLE_FORK_SUPPORT", "false")
                 # The chief's own tuners are plain local ones whose oracles tunekit serves.
@@ -360,8 +464,9 @@ def _main(args: argparse.Namespace, argv: list[str], resume: str) -> int:
                     os.environ.pop(name, None)
             data = _load_data(args)
             interrupts.check()
-            backend = _select_backend(args, data, max(1, cluster.workers)
-                                      if cluster.role == "chief" else 1)
+            backend = _select_backend(
+                args, data, max(1, cluster.workers) if cluster.role == "chief" else 1
+            )
             make_hypermodel = resolve_hypermodel(args.hypermodel)
             from tunekit.workflow import CoarseToFine
 
@@ -375,14 +480,17 @@ def _main(args: argparse.Namespace, argv: list[str], resume: str) -> int:
             if cluster.role == "chief":
                 from tunekit.distribute.launch import cli_chief
 
-                run.runner = cli_chief(run, cluster, argv, backend["backend"],
-                                       quiet=args.quiet).start()
+                run.runner = cli_chief(
+                    run, cluster, argv, backend["backend"], quiet=args.quiet
+                ).start()
         except (ValueError, TypeError, RuntimeError, OSError) as e:
             print(f"error: {cli_message(e)}", file=sys.stderr)
             return 2
         if not args.quiet:
-            print(f"Run folder: {run.run_dir}\nData: {data.summary()}; x scaling: "
-                  f"{data.scaling}", flush=True)
+            print(
+                f"Run folder: {run.run_dir}\nData: {data.summary()}; x scaling: {data.scaling}",
+                flush=True,
+            )
         try:
             result = run.run()
         except KeyboardInterrupt:  # a KeyboardInterrupt raised by user code
@@ -393,8 +501,11 @@ def _main(args: argparse.Namespace, argv: list[str], resume: str) -> int:
             if isinstance(e, kt_errors.FatalValueError):
                 print(f"error: {cli_message(e)}", file=sys.stderr)
                 return 2
-            print(f"error: the run failed: {type(e).__name__}: {cli_message(e)}\nFix the cause "
-                  f"and resume with:\n  {resume}", file=sys.stderr)
+            print(
+                f"error: the run failed: {type(e).__name__}: {cli_message(e)}\nFix the cause "
+                f"and resume with:\n  {resume}",
+                file=sys.stderr,
+            )
             return 1
         finally:
             run.close()  # and its chief, if any: workers leave once told there is nothing left

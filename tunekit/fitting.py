@@ -118,9 +118,14 @@ def fit_hypermodel(
     held: dict[str, Any] = {}
     own_fit = vars(model).get("fit")  # an instance attribute, if someone set one
     while True:
-        merged_fit = _MergedFit(model.fit, held, list(kwargs.get("callbacks") or []),
-                                expected={k: kwargs[k] for k in refused if k in kwargs},
-                                refused=refused, owner=_name(hypermodel))
+        merged_fit = _MergedFit(
+            model.fit,
+            held,
+            list(kwargs.get("callbacks") or []),
+            expected={k: kwargs[k] for k in refused if k in kwargs},
+            refused=refused,
+            owner=_name(hypermodel),
+        )
         object.__setattr__(model, "fit", merged_fit)  # no Keras tracking: a plain attribute
         try:
             results = hypermodel.fit(hp, model, *args, **pending)
@@ -132,7 +137,8 @@ def fit_hypermodel(
             if key in refused:
                 raise HyperModelFitError(
                     f"{_name(hypermodel)}.fit sets `{key}` itself, which tunekit cannot let it "
-                    f"do here: {refused[key]}") from None
+                    f"do here: {refused[key]}"
+                ) from None
             held[key] = pending.pop(key)
             continue
         finally:
@@ -146,10 +152,16 @@ def fit_hypermodel(
 class _MergedFit:
     """Stands in for `model.fit` during one call of a hypermodel's `fit`."""
 
-    def __init__(self, fit: Any, defaults: dict[str, Any],
-                 required: list[keras.callbacks.Callback], *,
-                 expected: dict[str, Any] | None = None, refused: Mapping[str, str] | None = None,
-                 owner: str = "The hypermodel") -> None:
+    def __init__(
+        self,
+        fit: Any,
+        defaults: dict[str, Any],
+        required: list[keras.callbacks.Callback],
+        *,
+        expected: dict[str, Any] | None = None,
+        refused: Mapping[str, str] | None = None,
+        owner: str = "The hypermodel",
+    ) -> None:
         self.fit = fit
         self.defaults = defaults
         self.required = required
@@ -172,13 +184,15 @@ class _MergedFit:
                 raise HyperModelFitError(
                     f"{self.owner}.fit changes `{key}` before it reaches model.fit "
                     f"({value!r} -> {kwargs.get(key, 'its default')!r}), which tunekit cannot "
-                    f"let it do here: {self.refused.get(key, '')}")
+                    f"let it do here: {self.refused.get(key, '')}"
+                )
         if kwargs.get("validation_split"):
             raise HyperModelFitError(
                 f"The hypermodel's fit passes validation_split={kwargs['validation_split']!r} "
                 "to model.fit. tunekit validates on the dataset's validation split (passed as "
                 "`validation_data`) and retrains on train+validation: remove "
-                "`validation_split` from your fit.")
+                "`validation_split` from your fit."
+            )
         received = kwargs.get("callbacks") or []
         missing = [c for c in self.required if not any(c is r for r in received)]
         if missing:
@@ -188,10 +202,12 @@ class _MergedFit:
                 f"it in `callbacks` ({names}): checkpoints, the NaN check, TensorBoard and the "
                 "retrain's schedule would be lost. Pass yours as "
                 "`model.fit(*args, callbacks=[my_callback], **kwargs)` (tunekit adds its own) "
-                "or keep `kwargs['callbacks']` in the list you pass.")
+                "or keep `kwargs['callbacks']` in the list you pass."
+            )
         self.calls += 1
-        self.last_kwargs = {k: v for k, v in kwargs.items()
-                            if k not in ("validation_data", "callbacks")}
+        self.last_kwargs = {
+            k: v for k, v in kwargs.items() if k not in ("validation_data", "callbacks")
+        }
         return self.fit(*args, **kwargs)
 
 

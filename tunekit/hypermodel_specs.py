@@ -29,7 +29,8 @@ def _split(spec: str) -> tuple[str, str]:
     if not module_name or not attribute:
         raise UsageError(
             f"--hypermodel {spec!r} is not one of {list(BUILTIN_HYPERMODELS)} nor of the form "
-            "package.module:attribute.")
+            "package.module:attribute."
+        )
     return module_name, attribute
 
 
@@ -58,7 +59,8 @@ def check_spec(spec: str) -> None:
         if found is None:
             raise UsageError(
                 f"--hypermodel {spec!r}: cannot import {module_name!r} (no such module on the "
-                "Python path or in the current folder).")
+                "Python path or in the current folder)."
+            )
         names: set[str] | None
         if module_name in sys.modules:  # already imported: ask it
             names = set(dir(sys.modules[module_name]))
@@ -66,8 +68,12 @@ def check_spec(spec: str) -> None:
             names = _defined_names(spec, found)
         if names is None or attribute in names:
             return
-        if found.submodule_search_locations is not None and importlib.machinery.PathFinder.\
-                find_spec(f"{module_name}.{attribute}", found.submodule_search_locations):
+        if (
+            found.submodule_search_locations is not None
+            and importlib.machinery.PathFinder.find_spec(
+                f"{module_name}.{attribute}", found.submodule_search_locations
+            )
+        ):
             return
     finally:
         sys.path.pop(0)
@@ -75,7 +81,8 @@ def check_spec(spec: str) -> None:
     where = f" ({found.origin})" if found.has_location else ""
     raise UsageError(
         f"--hypermodel {spec!r}: module {module_name!r}{where} has no {attribute!r}"
-        + (f"; did you mean {module_name}:{close[0]}?" if close else "."))
+        + (f"; did you mean {module_name}:{close[0]}?" if close else ".")
+    )
 
 
 def module_file(spec: str) -> str | None:
@@ -98,16 +105,18 @@ def _find_module(module_name: str) -> ModuleSpec | None:
     parts = module_name.split(".")
     found, path = None, None
     for i in range(len(parts)):
-        name = ".".join(parts[:i + 1])
+        name = ".".join(parts[: i + 1])
         if name in sys.modules:
             module = sys.modules[name]
-            found = getattr(module, "__spec__", None) or importlib.machinery.ModuleSpec(
-                name, None)
+            found = getattr(module, "__spec__", None) or importlib.machinery.ModuleSpec(name, None)
             path = getattr(module, "__path__", None)
         else:
             try:
-                found = (importlib.util.find_spec(name) if i == 0
-                         else importlib.machinery.PathFinder.find_spec(name, path))
+                found = (
+                    importlib.util.find_spec(name)
+                    if i == 0
+                    else importlib.machinery.PathFinder.find_spec(name, path)
+                )
             except (ImportError, ValueError):
                 found = None
             if found is None:
@@ -130,15 +139,18 @@ def _defined_names(spec: str, found: ModuleSpec) -> set[str] | None:
         with open(origin, "rb") as f:
             tree = ast.parse(f.read(), filename=origin)
     except SyntaxError as e:
-        raise UsageError(f"--hypermodel {spec!r}: {origin} line {e.lineno}: {e.msg} "
-                         "(a syntax error: fix the file).") from None
+        raise UsageError(
+            f"--hypermodel {spec!r}: {origin} line {e.lineno}: {e.msg} "
+            "(a syntax error: fix the file)."
+        ) from None
     except OSError:
         return None
     for node in ast.walk(tree):
         if isinstance(node, ast.ImportFrom) and any(a.name == "*" for a in node.names):
             return None
         if isinstance(node, ast.Global) or (
-                isinstance(node, ast.Name) and node.id in _UNSURE_CALLS):
+            isinstance(node, ast.Name) and node.id in _UNSURE_CALLS
+        ):
             return None
     names: set[str] = set()
 
@@ -160,6 +172,7 @@ def _defined_names(spec: str, found: ModuleSpec) -> set[str] | None:
                     names.add(child.asname or child.name.split(".")[0])
                 elif isinstance(child, ast.ExceptHandler) and child.name:
                     names.add(child.name)
+
     visit(tree.body)
     if "__getattr__" in names:
         return None
@@ -187,7 +200,8 @@ def resolve_hypermodel(spec: str) -> Callable[[Dataset], Any]:
         # other dtypes as given: a guess from the values (e.g. "max > 1") would also
         # fire on standardised features and contradict the recorded scaling rule.
         return lambda data: ToonVisionCNNHyperModel(
-            data.input_shape, data.num_classes, augment=data.name != "mnist", rescale=False)
+            data.input_shape, data.num_classes, augment=data.name != "mnist", rescale=False
+        )
     module_name, attribute = _split(spec)
     sys.path.insert(0, os.getcwd())
     try:
@@ -202,14 +216,17 @@ def resolve_hypermodel(spec: str) -> Callable[[Dataset], Any]:
     import keras_tuner as kt
 
     if isinstance(target, type) and issubclass(target, kt.HyperModel):
+
         def make(data: Dataset) -> Any:
             try:
                 return target(input_shape=data.input_shape, num_classes=data.num_classes)
             except TypeError:
                 return target()
+
         return make
     if isinstance(target, kt.HyperModel) or callable(target):
         return lambda data: target
     raise UsageError(
         f"--hypermodel {spec!r} is a {type(target).__name__}, not a keras_tuner.HyperModel "
-        "class or instance nor a build(hp) function.")
+        "class or instance nor a build(hp) function."
+    )

@@ -74,8 +74,13 @@ class ImageFolderStream:
         label_of = {name: i for i, name in enumerate(self.class_names)}
         paths = sorted(sizes)
         y = np.asarray([label_of[Path(p).parts[0]] for p in paths], dtype=np.int64)
-        index = _stratified_split(y, config["validation_fraction"], config["test_fraction"],
-                                  config["seed"], self.class_names)
+        index = _stratified_split(
+            y,
+            config["validation_fraction"],
+            config["test_fraction"],
+            config["seed"],
+            self.class_names,
+        )
         self.files = {s: [paths[i] for i in index[s]] for s in SPLITS}
         self.labels = {s: y[index[s]] for s in SPLITS}
         height, width = config["image_size"]
@@ -83,9 +88,14 @@ class ImageFolderStream:
         self.num_classes = len(self.class_names)
         self.scaling = SCALED_UINT8 if config["scale"] else UNSCALED
         self.batch_size = int(config["batch_size"])
-        self.fingerprint = _digest({k: v for k, v in config.items()
-                                    if k not in ("root", "batch_size", "cache", "cache_budget")},
-                                   listing)
+        self.fingerprint = _digest(
+            {
+                k: v
+                for k, v in config.items()
+                if k not in ("root", "batch_size", "cache", "cache_budget")
+            },
+            listing,
+        )
         self._decoded: dict[str, Any] = {}
 
     # --- what it costs ------------------------------------------------------------------
@@ -126,8 +136,10 @@ class ImageFolderStream:
 
         unknown = [s for s in splits if s not in SPLITS]
         if not splits or unknown:
-            raise DataError(f"dataset() takes split names among {list(SPLITS)}, got "
-                            f"{list(splits)}; e.g. stream.dataset('train', 'val').")
+            raise DataError(
+                f"dataset() takes split names among {list(SPLITS)}, got "
+                f"{list(splits)}; e.g. stream.dataset('train', 'val')."
+            )
         if shuffle is None:
             shuffle = "train" in splits
         seed = int(self._config["seed"])
@@ -155,32 +167,43 @@ class ImageFolderStream:
 
         paths = [str(self.root / p) for p in self.files[split]]
         return tf.data.Dataset.from_tensor_slices(
-            (tf.constant(paths, dtype=tf.string), tf.constant(self.labels[split], tf.int64)))
+            (tf.constant(paths, dtype=tf.string), tf.constant(self.labels[split], tf.int64))
+        )
 
     def _cached(self, split: str) -> Any:
         """The split's decoded images, cached in memory on the first pass (one cache per split)."""
         import tensorflow as tf
 
         if split not in self._decoded:
-            self._decoded[split] = self._files(split).map(
-                self._decode, num_parallel_calls=tf.data.AUTOTUNE).cache()
+            self._decoded[split] = (
+                self._files(split).map(self._decode, num_parallel_calls=tf.data.AUTOTUNE).cache()
+            )
         return self._decoded[split]
 
     def _decode(self, path: Any, label: Any) -> tuple[Any, Any]:
         import tensorflow as tf
 
         height, width, channels = self.input_shape
-        image = tf.io.decode_image(tf.io.read_file(path), channels=channels,
-                                   expand_animations=False)
+        image = tf.io.decode_image(
+            tf.io.read_file(path), channels=channels, expand_animations=False
+        )
         if image.dtype != tf.uint8:  # a 16-bit PNG
             image = tf.image.convert_image_dtype(image, tf.uint8, saturate=True)
         size = tf.shape(image)[:2]
         image = tf.cond(
             tf.reduce_all(size == (height, width)),
             lambda: image,
-            lambda: tf.cast(tf.clip_by_value(tf.round(
-                tf.image.resize(image, (height, width), method="bilinear", antialias=True)),
-                0, 255), tf.uint8))
+            lambda: tf.cast(
+                tf.clip_by_value(
+                    tf.round(
+                        tf.image.resize(image, (height, width), method="bilinear", antialias=True)
+                    ),
+                    0,
+                    255,
+                ),
+                tf.uint8,
+            ),
+        )
         image.set_shape(self.input_shape)
         return image, label
 
@@ -206,13 +229,16 @@ class ImageFolderStream:
             raise DataError(
                 f"The image folder {root!r} here differs from the one that defined the stream "
                 f"(fingerprint {stream.fingerprint}, expected {expected}): a file was added, "
-                "removed or changed. Give every process the same copy of the folder.")
+                "removed or changed. Give every process the same copy of the folder."
+            )
         return stream
 
     def __repr__(self) -> str:
         counts = ", ".join(f"{s} {len(self.files[s])}" for s in SPLITS)
-        return (f"ImageFolderStream({str(self.root)!r}, {counts}, input_shape={self.input_shape},"
-                f" cached={self.cached})")
+        return (
+            f"ImageFolderStream({str(self.root)!r}, {counts}, input_shape={self.input_shape},"
+            f" cached={self.cached})"
+        )
 
 
 def image_folder_stream(
@@ -270,59 +296,89 @@ def image_folder_stream(
     """
     if color_mode not in _CHANNELS:
         raise DataError(f"Unknown color_mode {color_mode!r}; choose one of {list(_CHANNELS)}.")
-    if (not isinstance(image_size, (tuple, list)) or len(image_size) != 2
-            or not all(_is_int(s) and s > 0 for s in image_size)):
-        raise DataError(f"image_size must be two positive ints (height, width), got "
-                        f"{image_size!r}; e.g. image_size=(600, 200).")
+    if (
+        not isinstance(image_size, (tuple, list))
+        or len(image_size) != 2
+        or not all(_is_int(s) and s > 0 for s in image_size)
+    ):
+        raise DataError(
+            f"image_size must be two positive ints (height, width), got "
+            f"{image_size!r}; e.g. image_size=(600, 200)."
+        )
     if not _is_int(batch_size) or batch_size < 1:
         raise DataError(f"batch_size must be a positive int, got {batch_size!r}.")
     if cache not in ("auto", True, False):
         raise DataError(f"cache must be 'auto', True or False, got {cache!r}.")
     if not _is_int(cache_budget) or cache_budget < 0:
         raise DataError(f"cache_budget must be a number of bytes >= 0, got {cache_budget!r}.")
-    for name, value in (("validation_fraction", validation_fraction),
-                        ("test_fraction", test_fraction)):
+    for name, value in (
+        ("validation_fraction", validation_fraction),
+        ("test_fraction", test_fraction),
+    ):
         if not isinstance(value, numbers.Real) or isinstance(value, bool) or not 0 <= value < 1:
             raise DataError(f"{name} must be a number in [0, 1), got {value!r}.")
     if validation_fraction + test_fraction >= 1:
-        raise DataError("validation_fraction + test_fraction must be < 1 to leave training data,"
-                        f" got {validation_fraction} + {test_fraction}.")
+        raise DataError(
+            "validation_fraction + test_fraction must be < 1 to leave training data,"
+            f" got {validation_fraction} + {test_fraction}."
+        )
     folder = Path(root).resolve()
-    config = {"root": str(folder), "image_size": [int(image_size[0]), int(image_size[1])],
-              "batch_size": int(batch_size), "validation_fraction": float(validation_fraction),
-              "test_fraction": float(test_fraction), "seed": int(seed),
-              "color_mode": color_mode, "scale": bool(scale), "cache": cache,
-              "cache_budget": int(cache_budget)}
+    config = {
+        "root": str(folder),
+        "image_size": [int(image_size[0]), int(image_size[1])],
+        "batch_size": int(batch_size),
+        "validation_fraction": float(validation_fraction),
+        "test_fraction": float(test_fraction),
+        "seed": int(seed),
+        "color_mode": color_mode,
+        "scale": bool(scale),
+        "cache": cache,
+        "cache_budget": int(cache_budget),
+    }
     return ImageFolderStream(config, _list_images(folder))
 
 
 def _list_images(folder: Path) -> list[tuple[str, int, int]]:
     """`(class/file relative path, size in bytes, mtime in ns)` of every image, sorted."""
     if not folder.is_dir():
-        raise DataError(f"Image folder not found: {str(folder)!r}. Expected a directory with "
-                        "one subfolder of images per class.")
+        raise DataError(
+            f"Image folder not found: {str(folder)!r}. Expected a directory with "
+            "one subfolder of images per class."
+        )
     classes = sorted(p.name for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
     if len(classes) < 2:
-        raise DataError(f"Need at least 2 class subfolders in {str(folder)!r}, found "
-                        f"{len(classes)}: {classes}. Put each class in its own subfolder.")
+        raise DataError(
+            f"Need at least 2 class subfolders in {str(folder)!r}, found "
+            f"{len(classes)}: {classes}. Put each class in its own subfolder."
+        )
     listing = []
     for name in classes:
         found = []
         with os.scandir(folder / name) as entries:
             for entry in entries:
-                if (entry.is_file() and not entry.name.startswith(".")
-                        and Path(entry.name).suffix.lower() in IMAGE_SUFFIXES):
+                if (
+                    entry.is_file()
+                    and not entry.name.startswith(".")
+                    and Path(entry.name).suffix.lower() in IMAGE_SUFFIXES
+                ):
                     stat = entry.stat()
                     found.append((f"{name}/{entry.name}", stat.st_size, stat.st_mtime_ns))
         if not found:
-            raise DataError(f"Class folder {name!r} in {str(folder)!r} has no images "
-                            f"({'/'.join(IMAGE_SUFFIXES)}); add images or remove the folder.")
+            raise DataError(
+                f"Class folder {name!r} in {str(folder)!r} has no images "
+                f"({'/'.join(IMAGE_SUFFIXES)}); add images or remove the folder."
+            )
         listing += sorted(found)
     return listing
 
 
-def _stratified_split(y: np.ndarray, validation_fraction: float, test_fraction: float,
-                      seed: int, class_names: Sequence[str]) -> dict[str, np.ndarray]:
+def _stratified_split(
+    y: np.ndarray,
+    validation_fraction: float,
+    test_fraction: float,
+    seed: int,
+    class_names: Sequence[str],
+) -> dict[str, np.ndarray]:
     """Indices per split, stratified by class (scikit-learn), seeded."""
     from sklearn.model_selection import train_test_split
 
@@ -331,14 +387,16 @@ def _stratified_split(y: np.ndarray, validation_fraction: float, test_fraction: 
     try:
         rest = index
         if test_fraction > 0:
-            rest, parts["test"] = train_test_split(index, test_size=test_fraction,
-                                                   stratify=y, random_state=seed)
+            rest, parts["test"] = train_test_split(
+                index, test_size=test_fraction, stratify=y, random_state=seed
+            )
         else:
             parts["test"] = index[:0]
         if validation_fraction > 0:
             share = validation_fraction / (1 - test_fraction)
             parts["train"], parts["val"] = train_test_split(
-                rest, test_size=share, stratify=y[rest], random_state=seed)
+                rest, test_size=share, stratify=y[rest], random_state=seed
+            )
         else:
             parts["train"], parts["val"] = rest, index[:0]
     except ValueError as exc:
@@ -347,7 +405,8 @@ def _stratified_split(y: np.ndarray, validation_fraction: float, test_fraction: 
             f"Cannot split the images per class into train/validation/test with "
             f"validation_fraction={validation_fraction} and test_fraction={test_fraction}: "
             f"{exc} Images per class: {counts}. Add images to the small classes or lower the "
-            "fractions.") from exc
+            "fractions."
+        ) from exc
     for split in SPLITS:
         missing = sorted(set(range(len(class_names))) - set(y[parts[split]].tolist()))
         wanted = {"train": True, "val": validation_fraction > 0, "test": test_fraction > 0}
@@ -356,7 +415,8 @@ def _stratified_split(y: np.ndarray, validation_fraction: float, test_fraction: 
                 f"The {split} split has no image of class(es) "
                 f"{[class_names[k] for k in missing]} (validation_fraction="
                 f"{validation_fraction}, test_fraction={test_fraction}). Add images to those "
-                "classes or change the fractions.")
+                "classes or change the fractions."
+            )
     return parts
 
 

@@ -26,7 +26,11 @@ from tunekit import _io
 from tunekit.errors import RunConfigError, RunLockedError
 
 __all__ = [
-    "RunManifest", "RunConfigError", "RunLockedError", "STEPS", "check_kerastuner_project",
+    "RunManifest",
+    "RunConfigError",
+    "RunLockedError",
+    "STEPS",
+    "check_kerastuner_project",
     "versions",
 ]
 
@@ -122,8 +126,7 @@ class RunManifest:
         if old.get("fingerprint") != new["fingerprint"]:
             diff = "; ".join(_differences(old.get("config", {}), config))
             raise RunConfigError(
-                f"The run in {self.run_dir} was started with another configuration "
-                f"({diff}). {hint}"
+                f"The run in {self.run_dir} was started with another configuration ({diff}). {hint}"
             )
         return old
 
@@ -172,8 +175,10 @@ class RunManifest:
         Args:
             steps: `tunekit.steps.Step` objects.
         """
-        plan = [{"name": s.name, "requires": list(s.requires), "outputs": list(s.outputs)}
-                for s in steps]
+        plan = [
+            {"name": s.name, "requires": list(s.requires), "outputs": list(s.outputs)}
+            for s in steps
+        ]
         if self.state.get("plan") != plan:
             self.state["plan"] = plan
             self.save()
@@ -219,8 +224,9 @@ def check_kerastuner_project(project_dir: Path) -> int:
     return completed
 
 
-def check_run_location(directory: Any, project_name: Any, *,
-                       names: tuple[str, str] = ("directory", "project_name")) -> None:
+def check_run_location(
+    directory: Any, project_name: Any, *, names: tuple[str, str] = ("directory", "project_name")
+) -> None:
     """Raises `RunConfigError` unless `directory` / `project_name` name one run folder.
 
     `project_name` must be a single folder name (no path separator, not `.` or
@@ -229,17 +235,21 @@ def check_run_location(directory: Any, project_name: Any, *,
     """
     directory_name, project_label = names
     if not isinstance(directory, (str, os.PathLike)) or not str(os.fspath(directory)).strip():
-        raise RunConfigError(f"{directory_name} must be a folder path, e.g. 'runs'. Received: "
-                             f"{directory!r}.")
+        raise RunConfigError(
+            f"{directory_name} must be a folder path, e.g. 'runs'. Received: {directory!r}."
+        )
     if not isinstance(project_name, str) or not project_name.strip():
-        raise RunConfigError(f"{project_label} must be a non-empty folder name, e.g. 'demo'. "
-                             f"Received: {project_name!r}.")
+        raise RunConfigError(
+            f"{project_label} must be a non-empty folder name, e.g. 'demo'. "
+            f"Received: {project_name!r}."
+        )
     separators = {os.sep, "/"} | ({os.altsep} if os.altsep else set())
     if project_name in (".", "..") or any(sep in project_name for sep in separators):
         raise RunConfigError(
             f"{project_label} must be one folder name inside {directory_name} (no '/', not '.' "
             f"or '..'), so the run stays where you asked. Received: {project_name!r}; put the "
-            f"path in {directory_name} instead.")
+            f"path in {directory_name} instead."
+        )
 
 
 def check_writable(run_dir: str | os.PathLike) -> None:

@@ -118,8 +118,10 @@ def narrow_space(
     if count < asked:
         top_note = f"asked for top={top}, only {n} usable: using all {n}"
     elif count > asked:
-        top_note = (f"asked for top={top} ({asked} trial{'s' if asked != 1 else ''}), "
-                    f"raised to min_trials={min_trials}")
+        top_note = (
+            f"asked for top={top} ({asked} trial{'s' if asked != 1 else ''}), "
+            f"raised to min_trials={min_trials}"
+        )
     sign = -1.0 if direction == "max" else 1.0
     ranked = sorted(usable, key=lambda t: (sign * float(t.score), str(t.trial_id)))[:count]
 
@@ -130,25 +132,39 @@ def narrow_space(
         values = [v for v in (_active_value(t, hp) for t in ranked) if v is not _MISSING]
         new_hp, rule = _narrow_one(hp, values, float(margin), fix_unanimous, count)
         new_hps.append(new_hp)
-        changes.append(Change(
-            name=hp.name, kind=type(hp).__name__, before=describe(hp),
-            after=describe(new_hp), rule=rule, active=len(values),
-            before_config=serialize(hp), after_config=serialize(new_hp),
-        ))
+        changes.append(
+            Change(
+                name=hp.name,
+                kind=type(hp).__name__,
+                before=describe(hp),
+                after=describe(new_hp),
+                rule=rule,
+                active=len(values),
+                before_config=serialize(hp),
+                after_config=serialize(new_hp),
+            )
+        )
     narrowed = keras_tuner.HyperParameters()
     narrowed.merge(new_hps)
     return NarrowedSpace(
-        hyperparameters=narrowed, changes=tuple(changes), direction=direction,
-        top=count, usable=n, top_trial_ids=tuple(str(t.trial_id) for t in ranked),
-        margin=float(margin), requested_top=top, top_note=top_note,
+        hyperparameters=narrowed,
+        changes=tuple(changes),
+        direction=direction,
+        top=count,
+        usable=n,
+        top_trial_ids=tuple(str(t.trial_id) for t in ranked),
+        margin=float(margin),
+        requested_top=top,
+        top_note=top_note,
     )
 
 
 _MISSING = object()
 
 
-def _check_args(direction: Any, top: Any, margin: Any,
-                min_trials: Any) -> tuple[str, int | float, float, int]:
+def _check_args(
+    direction: Any, top: Any, margin: Any, min_trials: Any
+) -> tuple[str, int | float, float, int]:
     """The arguments checked (`tunekit.params`'s rules) and normalised; raises if invalid."""
     if isinstance(direction, keras_tuner.Objective):
         direction = direction.direction
@@ -173,7 +189,8 @@ def is_usable(trial: Trial) -> bool:
     return (
         trial.status == TrialStatus.COMPLETED
         and trial.hyperparameters is not None
-        and isinstance(score, numbers.Real) and not isinstance(score, bool)
+        and isinstance(score, numbers.Real)
+        and not isinstance(score, bool)
         and math.isfinite(score)
     )
 
@@ -196,8 +213,9 @@ def _active_value(trial: Trial, hp: HyperParameter) -> Any:
     return int(round(v)) if isinstance(hp, hp_module.Int) else float(v)
 
 
-def _narrow_one(hp: HyperParameter, values: Sequence[Any], margin: float, fix_unanimous: bool,
-                count: int) -> tuple[HyperParameter, str]:
+def _narrow_one(
+    hp: HyperParameter, values: Sequence[Any], margin: float, fix_unanimous: bool, count: int
+) -> tuple[HyperParameter, str]:
     if isinstance(hp, hp_module.Fixed):
         return _rebuild(hp), "fixed"
     if not values:
@@ -226,8 +244,9 @@ def _narrow_one(hp: HyperParameter, values: Sequence[Any], margin: float, fix_un
     return _narrow_numeric(hp, values, margin)
 
 
-def _narrow_numeric(hp: HyperParameter, values: Sequence[float], margin: float
-                    ) -> tuple[HyperParameter, str]:
+def _narrow_numeric(
+    hp: HyperParameter, values: Sequence[float], margin: float
+) -> tuple[HyperParameter, str]:
     lo0, hi0, step, sampling = hp.min_value, hp.max_value, hp.step, hp.sampling
     is_int = isinstance(hp, hp_module.Int)
     best = values[0]
@@ -259,8 +278,9 @@ def _narrow_numeric(hp: HyperParameter, values: Sequence[float], margin: float
     return _rebuild(hp, min_value=lo, max_value=hi, default=min(max(best, lo), hi)), "range"
 
 
-def _transform(sampling: str, lo0: float, hi0: float
-               ) -> tuple[Callable[[float], float], Callable[[float], float]]:
+def _transform(
+    sampling: str, lo0: float, hi0: float
+) -> tuple[Callable[[float], float], Callable[[float], float]]:
     """Monotone maps to and from the space where `sampling` is uniform."""
     if sampling == "log":
         return math.log, math.exp
@@ -269,8 +289,9 @@ def _transform(sampling: str, lo0: float, hi0: float
     return (lambda v: v), (lambda t: t)
 
 
-def _snap_to_grid(hp: HyperParameter, lo: float, hi: float, values: Sequence[float]
-                  ) -> tuple[float, float, bool]:
+def _snap_to_grid(
+    hp: HyperParameter, lo: float, hi: float, values: Sequence[float]
+) -> tuple[float, float, bool]:
     """Snaps `[lo, hi]` outward to the original step grid anchored at min_value."""
     lo0, hi0, step = hp.min_value, hp.max_value, hp.step
     is_int = isinstance(hp, hp_module.Int)

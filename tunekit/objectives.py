@@ -16,28 +16,70 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import keras_tuner
 
-__all__ = ["DIRECTIONS", "KNOWN_DIRECTIONS", "describe_objective", "parse_objective",
-           "resolve_objective"]
+__all__ = [
+    "DIRECTIONS",
+    "KNOWN_DIRECTIONS",
+    "describe_objective",
+    "parse_objective",
+    "resolve_objective",
+]
 
 DIRECTIONS = ("max", "min")
 
 _LOWER_IS_BETTER = (
-    "loss", "mean_squared_error", "mse", "root_mean_squared_error", "rmse",
-    "mean_absolute_error", "mae", "mean_absolute_percentage_error", "mape",
-    "mean_squared_logarithmic_error", "msle", "logcosh", "log_cosh", "log_cosh_error",
-    "kl_divergence", "kld", "kullback_leibler_divergence", "poisson", "huber",
-    "hinge", "squared_hinge", "categorical_hinge",
-    "binary_crossentropy", "categorical_crossentropy", "sparse_categorical_crossentropy",
-    "binary_focal_crossentropy", "categorical_focal_crossentropy",
+    "loss",
+    "mean_squared_error",
+    "mse",
+    "root_mean_squared_error",
+    "rmse",
+    "mean_absolute_error",
+    "mae",
+    "mean_absolute_percentage_error",
+    "mape",
+    "mean_squared_logarithmic_error",
+    "msle",
+    "logcosh",
+    "log_cosh",
+    "log_cosh_error",
+    "kl_divergence",
+    "kld",
+    "kullback_leibler_divergence",
+    "poisson",
+    "huber",
+    "hinge",
+    "squared_hinge",
+    "categorical_hinge",
+    "binary_crossentropy",
+    "categorical_crossentropy",
+    "sparse_categorical_crossentropy",
+    "binary_focal_crossentropy",
+    "categorical_focal_crossentropy",
 )
 _HIGHER_IS_BETTER = (
-    "accuracy", "acc", "binary_accuracy", "categorical_accuracy",
-    "sparse_categorical_accuracy", "top_k_categorical_accuracy",
-    "sparse_top_k_categorical_accuracy", "auc", "precision", "recall",
-    "precision_at_recall", "recall_at_precision", "sensitivity_at_specificity",
-    "specificity_at_sensitivity", "f1_score", "fbeta_score", "r2_score",
-    "iou", "mean_iou", "binary_iou", "one_hot_iou", "one_hot_mean_iou",
-    "pearson_correlation", "concordance_correlation",
+    "accuracy",
+    "acc",
+    "binary_accuracy",
+    "categorical_accuracy",
+    "sparse_categorical_accuracy",
+    "top_k_categorical_accuracy",
+    "sparse_top_k_categorical_accuracy",
+    "auc",
+    "precision",
+    "recall",
+    "precision_at_recall",
+    "recall_at_precision",
+    "sensitivity_at_specificity",
+    "specificity_at_sensitivity",
+    "f1_score",
+    "fbeta_score",
+    "r2_score",
+    "iou",
+    "mean_iou",
+    "binary_iou",
+    "one_hot_iou",
+    "one_hot_mean_iou",
+    "pearson_correlation",
+    "concordance_correlation",
 )
 #: Keras metric names (without `val_`) whose direction is certain.
 KNOWN_DIRECTIONS: dict[str, str] = {
@@ -49,8 +91,8 @@ _NAME = re.compile(r"^[A-Za-z0-9_./\-]+$")
 
 def _known_direction(name: str) -> str | None:
     """The certain direction of a Keras metric name, or `None`."""
-    base = name[len("val_"):] if name.startswith("val_") else name
-    base = base[len("weighted_"):] if base.startswith("weighted_") else base
+    base = name[len("val_") :] if name.startswith("val_") else name
+    base = base[len("weighted_") :] if base.startswith("weighted_") else base
     if base.endswith("_loss"):  # a per-output loss, e.g. `dense_1_loss`
         return "min"
     # Keras numbers repeated metric instances: `auc_1`, `precision_2`.
@@ -84,52 +126,65 @@ def parse_objective(
         TypeError: If `text` is not a string.
     """
     if direction is not None and direction not in DIRECTIONS:
-        raise ValueError(f"The direction of `{argument}` must be 'max' or 'min'. "
-                         f"Received: direction={direction!r}.")
+        raise ValueError(
+            f"The direction of `{argument}` must be 'max' or 'min'. "
+            f"Received: direction={direction!r}."
+        )
     if not isinstance(text, str):
         raise TypeError(
             f"`{argument}` must be a metric name (e.g. 'val_accuracy' or 'val_f1_score:max') "
-            f"or a keras_tuner.Objective. Received: {text!r} of type {type(text).__name__}.")
+            f"or a keras_tuner.Objective. Received: {text!r} of type {type(text).__name__}."
+        )
     name, colon, stated = text.strip().partition(":")
     if colon and not stated:
         raise ValueError(
             f"`{argument}` {text!r}: the direction after ':' is missing; write "
-            f"'{name}:max' or '{name}:min'.")
+            f"'{name}:max' or '{name}:min'."
+        )
     if stated:
         if stated not in DIRECTIONS:
             raise ValueError(
                 f"`{argument}` {text!r}: the direction after ':' must be 'max' or 'min', "
-                f"e.g. '{name}:max'.")
+                f"e.g. '{name}:max'."
+            )
         if direction is not None and direction != stated:
             raise ValueError(
                 f"`{argument}` {text!r} says {stated!r} but direction={direction!r} "
-                "was also given: state it once.")
+                "was also given: state it once."
+            )
         direction = stated
     if not name or not _NAME.match(name):
         raise ValueError(
             f"`{argument}` must be a metric name as Keras logs it, e.g. 'val_accuracy'. "
-            f"Received: {text!r}.")
+            f"Received: {text!r}."
+        )
     known = _known_direction(name)
     if direction is not None and known is not None and direction != known:
         better = "higher" if known == "max" else "lower"
         raise ValueError(
             f"`{argument}` {name!r} with direction {direction!r} would pick the worst trials: "
             f"{name!r} is a Keras metric for which {better} is better ({known!r}). Drop the "
-            f"direction, or write '{name}:{known}'.")
+            f"direction, or write '{name}:{known}'."
+        )
     if direction is None:
         direction = known
         if direction is None:
-            also = ("--direction max" if argument.startswith("--")
-                    else f"keras_tuner.Objective({name!r}, 'max')")
+            also = (
+                "--direction max"
+                if argument.startswith("--")
+                else f"keras_tuner.Objective({name!r}, 'max')"
+            )
             raise ValueError(
                 f"`{argument}`={name!r}: tunekit does not know whether {name!r} is better "
                 f"higher or lower, and does not guess. State it: '{name}:max' or "
-                f"'{name}:min' (or {also}).")
+                f"'{name}:min' (or {also})."
+            )
     return name, direction
 
 
-def resolve_objective(objective: Any, direction: str | None = None, *,
-                      argument: str = "objective") -> keras_tuner.Objective:
+def resolve_objective(
+    objective: Any, direction: str | None = None, *, argument: str = "objective"
+) -> keras_tuner.Objective:
     """Turns what a user wrote into a `keras_tuner.Objective` with a certain direction.
 
     Args:
@@ -151,7 +206,8 @@ def resolve_objective(objective: Any, direction: str | None = None, *,
     if isinstance(objective, kt.Objective):
         if direction is not None and direction != objective.direction:
             raise ValueError(
-                f"`{argument}` is {objective!r}, but direction={direction!r} was also given.")
+                f"`{argument}` is {objective!r}, but direction={direction!r} was also given."
+            )
         return objective
     return kt.Objective(*parse_objective(objective, direction, argument=argument))
 

@@ -25,12 +25,18 @@ import numpy as np
 
 from tunekit.errors import OutputShapeError
 
-__all__ = ["check_output_shape", "model_output_shape", "predict_classes", "predicted_classes",
-           "uses_logits"]
+__all__ = [
+    "check_output_shape",
+    "model_output_shape",
+    "predict_classes",
+    "predicted_classes",
+    "uses_logits",
+]
 
 
-def check_output_shape(shape: Sequence[int | None], num_classes: int, *,
-                       what: str = "The model") -> None:
+def check_output_shape(
+    shape: Sequence[int | None], num_classes: int, *, what: str = "The model"
+) -> None:
     """Checks that a classifier output of `shape` fits `num_classes` classes.
 
     Accepted: `(batch, num_classes)` (softmax or logits), and for 2 classes
@@ -50,20 +56,28 @@ def check_output_shape(shape: Sequence[int | None], num_classes: int, *,
     >>> check_output_shape((None, 5), 10)  # raises OutputShapeError
     """
     shape = tuple(shape)
-    fix = (f"End the model in Dense({num_classes}) (softmax, or logits with a from_logits "
-           "loss)" + (", or Dense(1, activation='sigmoid') with binary_crossentropy"
-                      if num_classes == 2 else
-                      "; one sigmoid unit only fits 2 classes") + ".")
+    fix = (
+        f"End the model in Dense({num_classes}) (softmax, or logits with a from_logits "
+        "loss)"
+        + (
+            ", or Dense(1, activation='sigmoid') with binary_crossentropy"
+            if num_classes == 2
+            else "; one sigmoid unit only fits 2 classes"
+        )
+        + "."
+    )
     if len(shape) > 2:
         raise OutputShapeError(
             f"{what} outputs shape {shape}, but a classifier of {num_classes} classes outputs "
-            f"(batch, {num_classes}): flatten or pool before the last layer. {fix}")
+            f"(batch, {num_classes}): flatten or pool before the last layer. {fix}"
+        )
     width = shape[1] if len(shape) == 2 else 1
     if width == num_classes or (width == 1 and num_classes == 2):
         return
     raise OutputShapeError(
         f"{what} outputs {width} unit{'s' if width != 1 else ''} per sample but the data has "
-        f"{num_classes} classes (output shape {shape}); they must agree. {fix}")
+        f"{num_classes} classes (output shape {shape}); they must agree. {fix}"
+    )
 
 
 def model_output_shape(model: Any, sample: Any = None) -> tuple[int | None, ...] | None:
@@ -96,8 +110,11 @@ def uses_logits(model: Any) -> bool | None:
     layer's activation (`linear` means a logit, anything else a probability).
     """
     loss = getattr(model, "loss", None)
-    losses = loss.values() if isinstance(loss, dict) else (
-        loss if isinstance(loss, (list, tuple)) else [loss])
+    losses = (
+        loss.values()
+        if isinstance(loss, dict)
+        else (loss if isinstance(loss, (list, tuple)) else [loss])
+    )
     for item in losses:
         if item is not None and hasattr(item, "from_logits"):
             return bool(item.from_logits)
@@ -138,8 +155,10 @@ def predicted_classes(outputs: Any, *, from_logits: bool | None = None) -> np.nd
     if outputs.ndim == 2 and outputs.shape[1] == 1:
         outputs = outputs[:, 0]
     if outputs.ndim != 1:
-        raise ValueError(f"Cannot read classes from outputs of shape {outputs.shape}: expected "
-                         "(n, num_classes), (n, 1) or (n,).")
+        raise ValueError(
+            f"Cannot read classes from outputs of shape {outputs.shape}: expected "
+            "(n, num_classes), (n, 1) or (n,)."
+        )
     if outputs.dtype.kind in "iub":
         return outputs.astype(np.int64)
     if from_logits is None:

@@ -95,10 +95,12 @@ class Interval:
         if not math.isfinite(number):
             return False
         if self.low is not None and not (
-                number >= self.low if self.closed in ("both", "left") else number > self.low):
+            number >= self.low if self.closed in ("both", "left") else number > self.low
+        ):
             return False
         return self.high is None or (
-            number <= self.high if self.closed in ("both", "right") else number < self.high)
+            number <= self.high if self.closed in ("both", "right") else number < self.high
+        )
 
     def normalize(self, value: Any) -> int | float:
         """`value` as a plain Python `int` / `float` (e.g. from a NumPy scalar)."""
@@ -233,7 +235,8 @@ class Param:
             if constraint.accepts(value):
                 return constraint.normalize(value)
         raise InvalidParameterError(
-            f"`{self.name}` must be {self.expected}. Received: {self.name}={value!r}.")
+            f"`{self.name}` must be {self.expected}. Received: {self.name}={value!r}."
+        )
 
     def from_text(self, text: str) -> Any:
         """A command-line value parsed and checked by the same constraints as `check`.
@@ -259,49 +262,124 @@ class Param:
 
 POSITIVE_INT: tuple[Constraint, ...] = (Interval("int", 1),)
 
-PARAMETERS: dict[str, Param] = {p.name: p for p in [
-    Param("coarse_trials", (Interval("int", MIN_COARSE_TRIALS),), 20,
-          "Trials of the coarse RandomSearch.", "--coarse-trials",
-          why=f"the narrowing needs {MIN_COARSE_TRIALS} completed coarse trials"),
-    Param("coarse_epochs", POSITIVE_INT, 2, "Epochs per coarse trial.", "--coarse-epochs"),
-    Param("defaults_first", (Boolean(),), True,
-          "The first coarse trial is the hypermodel's default configuration (the rest "
-          "are random).", "--no-defaults-first"),
-    Param("fine_tuner", (Options(FINE_TUNERS),), "hyperband",
-          "Search in the narrowed space.", "--fine-tuner"),
-    Param("fine_trials", POSITIVE_INT, 10, "Trials of a bayesian fine search.",
-          "--fine-trials"),
-    Param("max_epochs", POSITIVE_INT, 20,
-          "Hyperband max_epochs, or epochs per bayesian trial.", "--max-epochs"),
-    Param("factor", (Interval("int", 2),), 3, "Hyperband reduction factor.", "--factor"),
-    Param("top", (Interval("int", 1, meaning="a count"),
-                  Interval("float", 0, 1, closed="right", meaning="a fraction")), 0.25,
-          "Coarse trials the narrowing keeps: a count, or a fraction of the usable ones.",
-          "--top", group="narrowing"),
-    Param("margin", (Interval("real", 0),), 0.1,
-          "Narrowing margin: each side of a numeric range is widened by this fraction of "
-          "the top trials' span.", "--margin", group="narrowing"),
-    Param("final_epochs", (Options(("auto",)), Interval("int", 1)), "auto",
-          "Epochs of the final retrain: 'auto' (the chosen trial's best epoch, or "
-          "max_epochs if it was still improving at its last epoch) or an int.",
-          "--final-epochs", group="retrain"),
-    Param("final_schedule", (Options(FINAL_SCHEDULES),), "cosine",
-          "Learning rate of the final retrain: cosine anneals the tuned rate to about 0; "
-          "constant keeps it.", "--final-schedule", group="retrain"),
-    Param("batch_size", POSITIVE_INT, 128,
-          "Batch size, unless your hypermodel's own fit sets one.", "--batch-size"),
-    Param("executions_per_trial", POSITIVE_INT, 1, "Fits per trial, averaged.",
-          "--executions-per-trial"),
-    Param("seed", (Interval("int", 0),), 0,
-          "Seed of the whole run (sampling, initialisation, shuffling).", "--seed"),
-    Param("overwrite", (Boolean(),), False,
-          "Delete the run folder's contents and start over (otherwise a rerun resumes).",
-          "--overwrite"),
-    Param("verbose", (Interval("int", 0), Boolean()), 1,
-          "1 reports progress per trial, the narrowing and the retrain; 0 none."),
-    Param("workers", POSITIVE_INT, 1,
-          "Processes that run the trials: 1 this one; N > 1 a chief and N local workers."),
-]}
+PARAMETERS: dict[str, Param] = {
+    p.name: p
+    for p in [
+        Param(
+            "coarse_trials",
+            (Interval("int", MIN_COARSE_TRIALS),),
+            20,
+            "Trials of the coarse RandomSearch.",
+            "--coarse-trials",
+            why=f"the narrowing needs {MIN_COARSE_TRIALS} completed coarse trials",
+        ),
+        Param("coarse_epochs", POSITIVE_INT, 2, "Epochs per coarse trial.", "--coarse-epochs"),
+        Param(
+            "defaults_first",
+            (Boolean(),),
+            True,
+            "The first coarse trial is the hypermodel's default configuration (the rest "
+            "are random).",
+            "--no-defaults-first",
+        ),
+        Param(
+            "fine_tuner",
+            (Options(FINE_TUNERS),),
+            "hyperband",
+            "Search in the narrowed space.",
+            "--fine-tuner",
+        ),
+        Param(
+            "fine_trials", POSITIVE_INT, 10, "Trials of a bayesian fine search.", "--fine-trials"
+        ),
+        Param(
+            "max_epochs",
+            POSITIVE_INT,
+            20,
+            "Hyperband max_epochs, or epochs per bayesian trial.",
+            "--max-epochs",
+        ),
+        Param("factor", (Interval("int", 2),), 3, "Hyperband reduction factor.", "--factor"),
+        Param(
+            "top",
+            (
+                Interval("int", 1, meaning="a count"),
+                Interval("float", 0, 1, closed="right", meaning="a fraction"),
+            ),
+            0.25,
+            "Coarse trials the narrowing keeps: a count, or a fraction of the usable ones.",
+            "--top",
+            group="narrowing",
+        ),
+        Param(
+            "margin",
+            (Interval("real", 0),),
+            0.1,
+            "Narrowing margin: each side of a numeric range is widened by this fraction of "
+            "the top trials' span.",
+            "--margin",
+            group="narrowing",
+        ),
+        Param(
+            "final_epochs",
+            (Options(("auto",)), Interval("int", 1)),
+            "auto",
+            "Epochs of the final retrain: 'auto' (the chosen trial's best epoch, or "
+            "max_epochs if it was still improving at its last epoch) or an int.",
+            "--final-epochs",
+            group="retrain",
+        ),
+        Param(
+            "final_schedule",
+            (Options(FINAL_SCHEDULES),),
+            "cosine",
+            "Learning rate of the final retrain: cosine anneals the tuned rate to about 0; "
+            "constant keeps it.",
+            "--final-schedule",
+            group="retrain",
+        ),
+        Param(
+            "batch_size",
+            POSITIVE_INT,
+            128,
+            "Batch size, unless your hypermodel's own fit sets one.",
+            "--batch-size",
+        ),
+        Param(
+            "executions_per_trial",
+            POSITIVE_INT,
+            1,
+            "Fits per trial, averaged.",
+            "--executions-per-trial",
+        ),
+        Param(
+            "seed",
+            (Interval("int", 0),),
+            0,
+            "Seed of the whole run (sampling, initialisation, shuffling).",
+            "--seed",
+        ),
+        Param(
+            "overwrite",
+            (Boolean(),),
+            False,
+            "Delete the run folder's contents and start over (otherwise a rerun resumes).",
+            "--overwrite",
+        ),
+        Param(
+            "verbose",
+            (Interval("int", 0), Boolean()),
+            1,
+            "1 reports progress per trial, the narrowing and the retrain; 0 none.",
+        ),
+        Param(
+            "workers",
+            POSITIVE_INT,
+            1,
+            "Processes that run the trials: 1 this one; N > 1 a chief and N local workers.",
+        ),
+    ]
+}
 
 
 def check_param(name: str, value: Any, constraints: tuple[Constraint, ...]) -> Any:
@@ -384,7 +462,9 @@ def _check_fields(config: NarrowingConfig | RetrainConfig) -> None:
 
 
 _GROUPS: dict[str, type[NarrowingConfig] | type[RetrainConfig]] = {
-    "narrowing": NarrowingConfig, "retrain": RetrainConfig}
+    "narrowing": NarrowingConfig,
+    "retrain": RetrainConfig,
+}
 
 
 def resolve_workflow_params(values: Mapping[str, Any], **groups: Any) -> dict[str, Any]:
@@ -412,13 +492,14 @@ def resolve_workflow_params(values: Mapping[str, Any], **groups: Any) -> dict[st
             continue
         if not isinstance(config, cls):
             raise InvalidParameterError(
-                f"`{group}` must be a tunekit.{cls.__name__} or None. "
-                f"Received: {group}={config!r}.")
+                f"`{group}` must be a tunekit.{cls.__name__} or None. Received: {group}={config!r}."
+            )
         for field in dataclasses.fields(config):
             if merged.get(field.name) is not None:
                 raise InvalidParameterError(
                     f"`{field.name}` is given twice: {field.name}={merged[field.name]!r} and "
-                    f"{group}={config!r}. Pass it once (either keyword).")
+                    f"{group}={config!r}. Pass it once (either keyword)."
+                )
             merged[field.name] = getattr(config, field.name)
     for name, param in PARAMETERS.items():
         if param.group is not None and merged.get(name) is None:

@@ -29,13 +29,15 @@ def thread_env(threads: int, backend: str | None) -> dict[str, str]:
     }
     if backend == "jax" and threads == 1:
         flags = os.environ.get("XLA_FLAGS", "")
-        env["XLA_FLAGS"] = (flags + " --xla_cpu_multi_thread_eigen=false "
-                            "intra_op_parallelism_threads=1").strip()
+        env["XLA_FLAGS"] = (
+            flags + " --xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
+        ).strip()
     return env
 
 
-def limits_env(cores: list[int], threads_backend: str | None, *,
-               die_with_parent: bool = False) -> dict[str, str]:
+def limits_env(
+    cores: list[int], threads_backend: str | None, *, die_with_parent: bool = False
+) -> dict[str, str]:
     """Variables that pin a child process to `cores` with thread pools to match.
 
     The child applies them itself (`apply_process_limits`) before loading

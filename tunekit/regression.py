@@ -51,23 +51,32 @@ def regression_metrics(y_true: Any, y_pred: Any) -> dict[str, float]:
     shown = f"targets have shape {raw_true.shape}, predictions have shape {raw_pred.shape}"
     true, pred = _as_columns(raw_true), _as_columns(raw_pred)
     if true is None or pred is None or true.shape != pred.shape:
-        raise OutputShapeError(f"Predictions do not match the regression targets: {shown}. The "
-                               "model needs one output per target (k units for (n, k) targets).")
+        raise OutputShapeError(
+            f"Predictions do not match the regression targets: {shown}. The "
+            "model needs one output per target (k units for (n, k) targets)."
+        )
     for name, values in (("targets", true), ("predictions", pred)):
         bad = int(values.size - np.count_nonzero(np.isfinite(values)))
         if bad:
-            raise ValueError(f"The {name} hold {bad} NaN or infinite value(s); regression "
-                             "metrics need finite numbers (a model that diverged predicts NaN).")
+            raise ValueError(
+                f"The {name} hold {bad} NaN or infinite value(s); regression "
+                "metrics need finite numbers (a model that diverged predicts NaN)."
+            )
     if len(true) == 0:
         raise ValueError("No samples to score: the test split is empty.")
     mse = float(mean_squared_error(true, pred))
     r2 = float(r2_score(true, pred)) if len(true) >= 2 else math.nan
-    return {"mse": mse, "mae": float(mean_absolute_error(true, pred)), "rmse": math.sqrt(mse),
-            "r2": r2}
+    return {
+        "mse": mse,
+        "mae": float(mean_absolute_error(true, pred)),
+        "rmse": math.sqrt(mse),
+        "r2": r2,
+    }
 
 
-def check_regression_output_shape(shape: Sequence[int | None], num_outputs: int, *,
-                                  what: str = "The model") -> None:
+def check_regression_output_shape(
+    shape: Sequence[int | None], num_outputs: int, *, what: str = "The model"
+) -> None:
     """Checks, before any training, that a model's output fits `num_outputs` targets.
 
     Accepted: `(batch, num_outputs)`, and for one target also `(batch,)`. The
@@ -94,7 +103,8 @@ def check_regression_output_shape(shape: Sequence[int | None], num_outputs: int,
             f"{what} outputs shape {shape}, but the regression targets have shape {targets}: "
             f"{num_outputs} value(s) per sample. End the model in Dense({num_outputs}) with a "
             "linear activation (e.g. DenseHyperModel(input_shape, num_outputs="
-            f"{num_outputs})).")
+            f"{num_outputs}))."
+        )
 
 
 def _as_columns(values: np.ndarray) -> np.ndarray | None:

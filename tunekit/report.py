@@ -19,37 +19,46 @@ from tunekit.tensorboard import log_images
 __all__ = ["write_report", "render_markdown"]
 
 
-def _report(run, model: keras.Model, num_trials: dict[str, int],
-            distributed: dict[str, Any] | None) -> dict[str, Any]:
+def _report(
+    run, model: keras.Model, num_trials: dict[str, int], distributed: dict[str, Any] | None
+) -> dict[str, Any]:
     steps = run.manifest.state["steps"]
     retrain = steps["retrain"]
-    chosen = _io.read_json(run.run_dir / "best_hyperparameters.json",
-                           what="best hyperparameters")
+    chosen = _io.read_json(run.run_dir / "best_hyperparameters.json", what="best hyperparameters")
     hyperparameters = {k: v for k, v in chosen["values"].items() if not k.startswith("tuner/")}
     return {
         "run_dir": str(run.run_dir),
         "created": time.strftime("%Y-%m-%d %H:%M:%S", time.localtime()),
         "config": run.manifest.state["config"],
         "data": run.data.summary(),
-        "dataset": {"name": run.data.name, "num_classes": run.data.num_classes,
-                    "class_names": list(run.data.class_names),
-                    "input_shape": list(run.data.input_shape), "scaling": run.data.scaling},
+        "dataset": {
+            "name": run.data.name,
+            "num_classes": run.data.num_classes,
+            "class_names": list(run.data.class_names),
+            "input_shape": list(run.data.input_shape),
+            "scaling": run.data.scaling,
+        },
         "versions": {**versions(), "python": platform.python_version()},
         "backend": keras.backend.backend(),
-        "backend_choice": run.backend_choice or {"backend": keras.backend.backend(),
-                                                 "source": "KERAS_BACKEND or Keras default"},
+        "backend_choice": run.backend_choice
+        or {"backend": keras.backend.backend(), "source": "KERAS_BACKEND or Keras default"},
         "machine": {"platform": platform.platform(), "processor": platform.machine()},
         "distributed": distributed,
         "phases": {
-            phase: {"trials": num_trials[phase], "best_trial_id": steps[phase]["best_trial_id"],
-                    "best_score": steps[phase]["best_score"],
-                    "seconds": steps[phase].get("seconds")}
+            phase: {
+                "trials": num_trials[phase],
+                "best_trial_id": steps[phase]["best_trial_id"],
+                "best_score": steps[phase]["best_score"],
+                "seconds": steps[phase].get("seconds"),
+            }
             for phase in ("coarse", "fine")
         },
         "narrowing": run.narrow().to_dict(),
         "best": {
-            "phase": retrain["phase"], "trial_id": retrain["trial_id"],
-            "reason": retrain["reason"], "final_epochs": retrain["final_epochs"],
+            "phase": retrain["phase"],
+            "trial_id": retrain["trial_id"],
+            "reason": retrain["reason"],
+            "final_epochs": retrain["final_epochs"],
             "batch_size": retrain.get("batch_size"),
             "num_params": param_count(model),  # None: a lazy model never called
             "hyperparameters": hyperparameters,
@@ -84,15 +93,22 @@ def render_markdown(report: dict[str, Any], narrowing_table: str) -> str:
         "",
         "| phase | trials | best trial | best score | seconds |",
         "|---|---|---|---|---|",
-        *[f"| {p} | {v['trials']} | {v['best_trial_id']} | {v['best_score']:.4f} | "
-          f"{v['seconds']} |" for p, v in report["phases"].items()],
+        *[
+            f"| {p} | {v['trials']} | {v['best_trial_id']} | {v['best_score']:.4f} | "
+            f"{v['seconds']} |"
+            for p, v in report["phases"].items()
+        ],
         "",
         f"Chosen: {best['phase']} trial {best['trial_id']} ({best['reason']}); retrained "
         f"{best['final_epochs']} epochs on train+validation"
-        + (f" at batch size {best['batch_size']}" if best.get("batch_size") else "") + " "
+        + (f" at batch size {best['batch_size']}" if best.get("batch_size") else "")
+        + " "
         f"({config.get('final_schedule', 'constant')} learning rate); "
-        + (f"{best['num_params']:,} parameters." if best["num_params"] is not None
-           else "parameter count unknown (model not built)."),
+        + (
+            f"{best['num_params']:,} parameters."
+            if best["num_params"] is not None
+            else "parameter count unknown (model not built)."
+        ),
         "",
         "## Chosen hyperparameters",
         "",
@@ -124,8 +140,9 @@ def _sample_images(x: np.ndarray, count: int = 8) -> np.ndarray:
     return np.clip(images, 0.0, 1.0)
 
 
-def write_report(run, model: keras.Model, y_pred: np.ndarray, *,
-                 distributed: dict[str, Any] | None = None) -> dict[str, Any]:
+def write_report(
+    run, model: keras.Model, y_pred: np.ndarray, *, distributed: dict[str, Any] | None = None
+) -> dict[str, Any]:
     """Writes `trials.csv`, `report.json`, `report.md`, the plots and final images of `run`.
 
     Args:
@@ -139,19 +156,28 @@ def write_report(run, model: keras.Model, y_pred: np.ndarray, *,
     frame = trials_dataframe(run.run_dir)
     _io.write_text(run.run_dir / "trials.csv", trials_csv(frame))
     num_trials = frame.groupby("phase").size().to_dict()
-    report = _report(run, model, {p: int(num_trials.get(p, 0)) for p in ("coarse", "fine")},
-                     distributed)
+    report = _report(
+        run, model, {p: int(num_trials.get(p, 0)) for p in ("coarse", "fine")}, distributed
+    )
     data = run.data
     history = run.manifest.step("retrain").get("history", {})
     report["plots"] = plots.save_run_plots(
-        run.run_dir / "plots", frame, direction=run.objective.direction,
+        run.run_dir / "plots",
+        frame,
+        direction=run.objective.direction,
         objective_name=run.objective.name,
-        narrowed=run.narrow(), y_true=data.y_test, y_pred=y_pred,
-        class_names=data.class_names, history=history)
+        narrowed=run.narrow(),
+        y_true=data.y_test,
+        y_pred=y_pred,
+        class_names=data.class_names,
+        history=history,
+    )
     report["confusion_matrix"] = {  # rows: true class, columns: predicted, in class order
         "class_names": list(data.class_names),
-        "counts": sk_confusion_matrix(data.y_test, y_pred,
-                                      labels=np.arange(data.num_classes)).tolist()}
+        "counts": sk_confusion_matrix(
+            data.y_test, y_pred, labels=np.arange(data.num_classes)
+        ).tolist(),
+    }
     matrix = plots.confusion_matrix(data.y_test, y_pred, data.class_names)
     images = [("confusion_matrix", plots.figure_to_png(matrix))]
     if len(data.input_shape) in (2, 3):

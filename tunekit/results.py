@@ -18,8 +18,16 @@ __all__ = ["trials_dataframe", "trials_csv", "format_value", "PHASES", "trial_ep
 PHASES = ("coarse", "fine")
 _INTERNAL = "tuner/"
 _FIRST_COLUMNS = [
-    "trial", "phase", "trial_id", "status", "score", "best_step", "epochs", "initial_epoch",
-    "seconds", "num_params",
+    "trial",
+    "phase",
+    "trial_id",
+    "status",
+    "score",
+    "best_step",
+    "epochs",
+    "initial_epoch",
+    "seconds",
+    "num_params",
 ]
 _INT_COLUMNS = ("best_step", "epochs", "initial_epoch", "num_params")
 _SIGNIFICANT_DIGITS = 15  # every double has 15 exact decimal digits; beyond is binary noise
@@ -171,15 +179,19 @@ def _all_ints(values: Iterable[Any]) -> bool:
     """Whether every value that is not None is an int (not a bool): an Int hyperparameter."""
     present = [v for v in values if v is not None]
     return bool(present) and all(
-        isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_)) for v in present)
+        isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_)) for v in present
+    )
 
 
 def _as_int(column: pd.Series) -> pd.Series:
     """`column` as nullable `Int64` if every value is a finite whole number, else as is."""
     numbers = pd.to_numeric(column, errors="coerce")
     present = numbers[column.notna()]
-    if present.isna().any() or not np.all(np.isfinite(present)) or \
-            not (present == present.round()).all():
+    if (
+        present.isna().any()
+        or not np.all(np.isfinite(present))
+        or not (present == present.round()).all()
+    ):
         return column
     return numbers.round().astype("Int64")
 
@@ -205,7 +217,9 @@ def trials_csv(frame: pd.DataFrame) -> str:
     out = frame.copy()
     for column in out.columns:
         if out[column].dtype.kind in "fcO" or str(out[column].dtype) == "Int64":
-            out[column] = out[column].map(
-                lambda v: format_value(v) if not isinstance(v, str) else v).astype(object)
+            out[column] = (
+                out[column]
+                .map(lambda v: format_value(v) if not isinstance(v, str) else v)
+                .astype(object)
+            )
     return out.to_csv(index=False)
-

@@ -72,10 +72,15 @@ class CosineDecayCallback(keras.callbacks.Callback):
     def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
         self.epochs = int((self.params or {}).get("epochs") or self.epochs)
         optimizer = self.model.optimizer
-        if isinstance(getattr(optimizer, "_learning_rate", None),
-                      keras.optimizers.schedules.LearningRateSchedule):
-            warnings.warn("The model's optimizer has its own learning rate schedule; the "
-                          "cosine retrain schedule leaves it alone.", stacklevel=2)
+        if isinstance(
+            getattr(optimizer, "_learning_rate", None),
+            keras.optimizers.schedules.LearningRateSchedule,
+        ):
+            warnings.warn(
+                "The model's optimizer has its own learning rate schedule; the "
+                "cosine retrain schedule leaves it alone.",
+                stacklevel=2,
+            )
             return
         if self.base is None:
             self.base = float(keras.ops.convert_to_numpy(optimizer.learning_rate))
@@ -95,8 +100,10 @@ class CosineDecayCallback(keras.callbacks.Callback):
         """
         base = self.base if self.base is not None else lr
         if base is None:
-            raise ValueError("CosineDecayCallback.rate() before training needs the base rate: "
-                             f"pass `lr` (the compiled learning rate). Received: lr={lr!r}.")
+            raise ValueError(
+                "CosineDecayCallback.rate() before training needs the base rate: "
+                f"pass `lr` (the compiled learning rate). Received: lr={lr!r}."
+            )
         return base * 0.5 * (1.0 + math.cos(math.pi * (epoch + 0.5) / self.epochs))
 
     def on_epoch_begin(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
@@ -111,6 +118,7 @@ class CosineDecayCallback(keras.callbacks.Callback):
 def schedule_callbacks(schedule: str, epochs: int) -> list[keras.callbacks.Callback]:
     """The callbacks that apply `schedule` ("cosine" or "constant") to a fit of `epochs`."""
     if schedule not in SCHEDULES:
-        raise ValueError(f"The retrain schedule must be one of {SCHEDULES}. "
-                         f"Received: {schedule!r}.")
+        raise ValueError(
+            f"The retrain schedule must be one of {SCHEDULES}. Received: {schedule!r}."
+        )
     return [CosineDecayCallback(epochs)] if schedule == "cosine" else []

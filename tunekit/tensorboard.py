@@ -86,14 +86,16 @@ def _declared_experiment(logdir: str | os.PathLike):
                 for value in event.summary.value:
                     if value.tag == metadata.EXPERIMENT_TAG:
                         return metadata.parse_experiment_plugin_data(
-                            value.metadata.plugin_data.content)
+                            value.metadata.plugin_data.content
+                        )
         except Exception:  # noqa: BLE001 (a truncated file: declare the experiment again)
             return None
     return None
 
 
 def write_experiment(
-    logdir: str | os.PathLike, space: kt.HyperParameters | Iterable[Any],
+    logdir: str | os.PathLike,
+    space: kt.HyperParameters | Iterable[Any],
     phases: Iterable[str],
 ) -> bool:
     """Declares the HParams experiment in `logdir` with the domains of `space`.
@@ -131,8 +133,11 @@ def write_experiment(
     pb = summary_v2.hparams_config_pb(hparams=hparams, metrics=metrics)
     wanted = metadata.parse_experiment_plugin_data(pb.value[0].metadata.plugin_data.content)
     declared = _declared_experiment(logdir)
-    if declared is not None and list(declared.hparam_infos) == list(wanted.hparam_infos) \
-            and list(declared.metric_infos) == list(wanted.metric_infos):
+    if (
+        declared is not None
+        and list(declared.hparam_infos) == list(wanted.hparam_infos)
+        and list(declared.metric_infos) == list(wanted.metric_infos)
+    ):
         return False
     for path in _own_event_files(logdir):  # TensorBoard keeps the first experiment it reads
         path.unlink()
@@ -152,8 +157,10 @@ def hparam_values(hp: kt.HyperParameters, phase: str) -> dict[str, Any]:
     """
     declared = getattr(hp, "tunekit_declared", None)
     values = {
-        name: value for name, value in hp.values.items()
-        if not name.startswith("tuner/") and hp.is_active(name)
+        name: value
+        for name, value in hp.values.items()
+        if not name.startswith("tuner/")
+        and hp.is_active(name)
         and (declared is None or name in declared)
         and isinstance(value, (bool, int, float, str))
     }
@@ -178,9 +185,12 @@ class HParamsSession(keras.callbacks.Callback):
         trial_id: The session's name in TensorBoard, e.g. `"fine/0003"`.
     """
 
-    def __init__(self, logdir: str,
-                 values: Mapping[str, Any] | Callable[[], Mapping[str, Any]],
-                 trial_id: str) -> None:
+    def __init__(
+        self,
+        logdir: str,
+        values: Mapping[str, Any] | Callable[[], Mapping[str, Any]],
+        trial_id: str,
+    ) -> None:
         super().__init__()
         self.logdir = logdir
         self._values = values
@@ -224,8 +234,7 @@ class HParamsSession(keras.callbacks.Callback):
         writer.close()
 
 
-def configure_trial_logdirs(callbacks: list, trial, execution: int, phase: str,
-                            logdir_for) -> None:
+def configure_trial_logdirs(callbacks: list, trial, execution: int, phase: str, logdir_for) -> None:
     """Points each TensorBoard callback at the trial's folder and adds its session.
 
     `logdir_for(base, trial_id, execution)` is KerasTuner's own layout.
@@ -242,8 +251,9 @@ def configure_trial_logdirs(callbacks: list, trial, execution: int, phase: str,
             callbacks.append(HParamsSession(logdir, values, f"{phase}/{trial.trial_id}"))
 
 
-def log_images(logdir: str | os.PathLike, images: Iterable[tuple[str, np.ndarray]],
-               *, step: int = 0) -> None:
+def log_images(
+    logdir: str | os.PathLike, images: Iterable[tuple[str, np.ndarray]], *, step: int = 0
+) -> None:
     """Writes images to TensorBoard's Images tab.
 
     Args:

@@ -47,9 +47,15 @@ from tunekit.model_size import param_count
 from tunekit.objectives import resolve_objective
 from tunekit.tensorboard import configure_trial_logdirs
 
-__all__ = ["TUNER_KINDS", "InterruptCheck", "TrialFacts", "declared_only", "end_failed_search",
-           "kerastuner_seed",
-           "make_tuner"]
+__all__ = [
+    "TUNER_KINDS",
+    "InterruptCheck",
+    "TrialFacts",
+    "declared_only",
+    "end_failed_search",
+    "kerastuner_seed",
+    "make_tuner",
+]
 
 TUNER_KINDS = ("random", "hyperband", "bayesian", "grid")
 EXTRA_METRICS = ("num_params", "epochs", "seconds")
@@ -174,11 +180,13 @@ class _TunekitTunerMixin:
         # through fit_hypermodel (its own keywords win over search()'s).
         hp = trial.hyperparameters
         model = self._try_build(hp)
-        results = fit_hypermodel(self.hypermodel, hp, model, *args,
-                                 refused=self.tunekit_refused_fit_args, **kwargs).results
+        results = fit_hypermodel(
+            self.hypermodel, hp, model, *args, refused=self.tunekit_refused_fit_args, **kwargs
+        ).results
         if kt_backend_config.multi_backend():
-            kt_utils.save_json(self._get_build_config_fname(trial.trial_id),
-                               model.get_build_config())
+            kt_utils.save_json(
+                self._get_build_config_fname(trial.trial_id), model.get_build_config()
+            )
         tuner_utils.validate_trial_results(results, self.oracle.objective, "HyperModel.fit()")
         if facts.nan_at is not None:
             epoch, batch = facts.nan_at
@@ -203,8 +211,9 @@ class _TunekitTunerMixin:
     def _configure_tensorboard_dir(self, callbacks, trial, execution=0):
         # Replaces KerasTuner's version (TensorFlow-only HParams, no phase,
         # inactive and internal values logged); same log-dir layout.
-        configure_trial_logdirs(callbacks, trial, execution, self.tunekit_phase,
-                                self._get_tensorboard_dir)
+        configure_trial_logdirs(
+            callbacks, trial, execution, self.tunekit_phase, self._get_tensorboard_dir
+        )
 
     def on_search_begin(self):
         super().on_search_begin()
@@ -270,7 +279,7 @@ def declared_only(trial):
         yield hp
     finally:
         del hp._retrieve, hp.get  # back to the class's methods
-    keep = (lambda name: name in asked or name.startswith("tuner/"))
+    keep = lambda name: name in asked or name.startswith("tuner/")
     declared = kt.HyperParameters()
     declared.merge([one for one in hp.space if keep(one.name)])
     declared.values = {name: value for name, value in hp.values.items() if keep(name)}
@@ -330,10 +339,12 @@ class RandomSearch(_TunekitTunerMixin, kt.RandomSearch):
             self.oracle.__class__ = DefaultsFirstRandomSearchOracle
 
 
-HYPERBAND_EPOCHS = ("Hyperband allocates each trial's epochs itself (`tuner/epochs`, "
-                    "`tuner/initial_epoch`, within `max_epochs`). Remove `epochs` from the "
-                    "hypermodel's fit, or tune with a search whose trials can train the "
-                    "epochs it sets (fine_tuner='bayesian').")
+HYPERBAND_EPOCHS = (
+    "Hyperband allocates each trial's epochs itself (`tuner/epochs`, "
+    "`tuner/initial_epoch`, within `max_epochs`). Remove `epochs` from the "
+    "hypermodel's fit, or tune with a search whose trials can train the "
+    "epochs it sets (fine_tuner='bayesian')."
+)
 
 
 class Hyperband(_TunekitTunerMixin, kt.Hyperband):
@@ -353,7 +364,8 @@ class Hyperband(_TunekitTunerMixin, kt.Hyperband):
                 f"Hyperband continues trial {parent} from its checkpoint "
                 f"{self._get_checkpoint_fname(parent)}, which this process cannot read. With "
                 "workers on several machines, put the run folder (--directory) on a filesystem "
-                "they all share, or use --fine-tuner bayesian.")
+                "they all share, or use --fine-tuner bayesian."
+            )
         # A continued trial loads its parent's weights but not its optimizer
         # state (by KerasTuner's design); Keras warns about that every time.
         with warnings.catch_warnings():
@@ -371,8 +383,9 @@ class FixedSpaceBayesianOracle(kt.oracles.BayesianOptimizationOracle):
     """
 
     def populate_space(self, trial_id):
-        if not any(not isinstance(hp, kt.engine.hyperparameters.Fixed)
-                   for hp in self.hyperparameters.space):
+        if not any(
+            not isinstance(hp, kt.engine.hyperparameters.Fixed) for hp in self.hyperparameters.space
+        ):
             return self._random_populate_space()
         return super().populate_space(trial_id)
 

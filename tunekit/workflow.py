@@ -24,20 +24,44 @@ from keras_tuner.src.engine import trial as trial_module
 from tunekit import _io, _log
 from tunekit.data import Dataset
 from tunekit.distribute.runner import LocalRunner, PhaseRunner
-from tunekit.errors import (DataError, NoCompletedTrialsError, RetrainDivergedError,
-                            RunNotFinishedError)
+from tunekit.errors import (
+    DataError,
+    NoCompletedTrialsError,
+    RetrainDivergedError,
+    RunNotFinishedError,
+)
 from tunekit.manifest import STEPS, RunManifest, check_kerastuner_project, check_run_location
 from tunekit.narrowing import NarrowedSpace
 from tunekit.objectives import resolve_objective
-from tunekit.params import (FINE_TUNERS, FinalSchedule, FineTuner,
-                            NarrowingConfig, RetrainConfig, resolve_workflow_params)
-from tunekit.steps import (BEST_HYPERPARAMETERS, BEST_MODEL, NARROWED_SPACE,
-                           Step, coarse_to_fine_steps, completed_trials,
-                           outputs_missing, select)
+from tunekit.params import (
+    FINE_TUNERS,
+    FinalSchedule,
+    FineTuner,
+    NarrowingConfig,
+    RetrainConfig,
+    resolve_workflow_params,
+)
+from tunekit.steps import (
+    BEST_HYPERPARAMETERS,
+    BEST_MODEL,
+    NARROWED_SPACE,
+    Step,
+    coarse_to_fine_steps,
+    completed_trials,
+    outputs_missing,
+    select,
+)
 from tunekit.steps.check import check_model
 
-__all__ = ["CoarseToFine", "Result", "FINE_TUNERS", "NoCompletedTrialsError",
-           "RetrainDivergedError", "RunNotFinishedError", "completed_trials"]
+__all__ = [
+    "CoarseToFine",
+    "Result",
+    "FINE_TUNERS",
+    "NoCompletedTrialsError",
+    "RetrainDivergedError",
+    "RunNotFinishedError",
+    "completed_trials",
+]
 
 # What each step after the searches writes; a done step whose file is gone runs again.
 STEP_OUTPUTS = {step.name: step.outputs for step in coarse_to_fine_steps() if step.outputs}
@@ -79,8 +103,11 @@ class Result:
 
 def _describe_hypermodel(hypermodel: Any) -> dict[str, Any]:
     """A JSON description identifying a hypermodel, for the run fingerprint."""
-    target = hypermodel if callable(hypermodel) and not isinstance(
-        hypermodel, kt.HyperModel) else type(hypermodel)
+    target = (
+        hypermodel
+        if callable(hypermodel) and not isinstance(hypermodel, kt.HyperModel)
+        else type(hypermodel)
+    )
     described: dict[str, Any] = {"class": f"{target.__module__}.{target.__qualname__}"}
     if isinstance(hypermodel, kt.HyperModel):
         for key, value in sorted(vars(hypermodel).items()):
@@ -252,14 +279,31 @@ class CoarseToFine:
                 f"`data`: class(es) {unseen} occur in the validation or test labels but never in "
                 f"y_train ({data.summary()}): a model cannot learn them and its test score would "
                 "mislead. Put examples of every class in the training split (e.g. "
-                "Dataset.from_arrays splits each class).")
-        settings = resolve_workflow_params(dict(
-            coarse_trials=coarse_trials, coarse_epochs=coarse_epochs,
-            defaults_first=defaults_first, fine_tuner=fine_tuner, fine_trials=fine_trials,
-            max_epochs=max_epochs, factor=factor, top=top, margin=margin,
-            final_epochs=final_epochs, final_schedule=final_schedule, batch_size=batch_size,
-            executions_per_trial=executions_per_trial, seed=seed, overwrite=overwrite,
-            verbose=verbose, workers=workers), narrowing=narrowing, retrain=retrain)
+                "Dataset.from_arrays splits each class)."
+            )
+        settings = resolve_workflow_params(
+            dict(
+                coarse_trials=coarse_trials,
+                coarse_epochs=coarse_epochs,
+                defaults_first=defaults_first,
+                fine_tuner=fine_tuner,
+                fine_trials=fine_trials,
+                max_epochs=max_epochs,
+                factor=factor,
+                top=top,
+                margin=margin,
+                final_epochs=final_epochs,
+                final_schedule=final_schedule,
+                batch_size=batch_size,
+                executions_per_trial=executions_per_trial,
+                seed=seed,
+                overwrite=overwrite,
+                verbose=verbose,
+                workers=workers,
+            ),
+            narrowing=narrowing,
+            retrain=retrain,
+        )
         self.hypermodel = hm_module.get_hypermodel(hypermodel)
         self._hypermodel_description = _describe_hypermodel(hypermodel)
         self.data = data
@@ -305,8 +349,12 @@ class CoarseToFine:
         """The product of step `name`, running it (and the steps it needs) first if need be."""
         if name not in self._products:
             step = next(s for s in self.steps if s.name == name)
-            if self.workers > 1 and isinstance(self.runner, LocalRunner) and name in (
-                    "coarse", "fine") and not self.manifest.is_done(name):
+            if (
+                self.workers > 1
+                and isinstance(self.runner, LocalRunner)
+                and name in ("coarse", "fine")
+                and not self.manifest.is_done(name)
+            ):
                 self._start_workers()
             self._products[name] = step.ensure(self)
         return self._products[name]
@@ -382,13 +430,22 @@ class CoarseToFine:
         steps = self.manifest.state["steps"]
         if not self.manifest.is_done("evaluate"):
             raise RunNotFinishedError(
-                f"The run in {self.run_dir} has not finished: call run() or evaluate() first.")
+                f"The run in {self.run_dir} has not finished: call run() or evaluate() first."
+            )
         retrain = steps["retrain"]
         best = _io.read_json(self.run_dir / BEST_HYPERPARAMETERS, what="best hyperparameters")
         artifacts = {
-            name: self.run_dir / name for name in (
-                NARROWED_SPACE, BEST_HYPERPARAMETERS, BEST_MODEL, "trials.csv", "report.json",
-                "report.md", "tensorboard", "plots")
+            name: self.run_dir / name
+            for name in (
+                NARROWED_SPACE,
+                BEST_HYPERPARAMETERS,
+                BEST_MODEL,
+                "trials.csv",
+                "report.json",
+                "report.md",
+                "tensorboard",
+                "plots",
+            )
         }
         return Result(
             best_hyperparameters=best["values"],
@@ -397,8 +454,10 @@ class CoarseToFine:
             selection=retrain["reason"],
             final_epochs=retrain["final_epochs"],
             test_metrics=steps["evaluate"]["test_metrics"],
-            phase_bests={p: {"trial_id": steps[p]["best_trial_id"],
-                             "score": steps[p]["best_score"]} for p in ("coarse", "fine")},
+            phase_bests={
+                p: {"trial_id": steps[p]["best_trial_id"], "score": steps[p]["best_score"]}
+                for p in ("coarse", "fine")
+            },
             timings={s: steps[s]["seconds"] for s in STEPS if "seconds" in steps.get(s, {})},
             narrowed=self.narrow(),
             run_dir=self.run_dir,
@@ -445,8 +504,10 @@ class CoarseToFine:
                 if missing:
                     for name in redo:
                         self._products.pop(name, None)
-                    self.say(f"{', '.join(missing)} missing from {self.run_dir}: running "
-                             f"{', '.join(redo)} again.")
+                    self.say(
+                        f"{', '.join(missing)} missing from {self.run_dir}: running "
+                        f"{', '.join(redo)} again."
+                    )
             except BaseException:
                 manifest.release()
                 raise
@@ -510,8 +571,6 @@ class CoarseToFine:
     @property
     def _tuners(self) -> dict[str, kt.Tuner]:
         return self.tuners
-
-
 
 
 def _default_name(hypermodel: Any) -> str:

@@ -32,6 +32,18 @@ from tunekit.data.images import load_image_directory
 from tunekit.data.tabular import load_csv
 from tunekit.data.weights import CLASS_WEIGHT_MODES, class_weights
 
-__all__ = ["CLASSIFICATION", "CLASS_WEIGHT_MODES", "MNIST_ENV_VAR", "REGRESSION", "SCALED_UINT8",
-           "TASKS", "UNSCALED", "Dataset", "class_weights", "load_csv", "load_image_directory",
-           "load_mnist", "load_npz"]
+__all__ = [
+    "CLASSIFICATION",
+    "CLASS_WEIGHT_MODES",
+    "MNIST_ENV_VAR",
+    "REGRESSION",
+    "SCALED_UINT8",
+    "TASKS",
+    "UNSCALED",
+    "Dataset",
+    "class_weights",
+    "load_csv",
+    "load_image_directory",
+    "load_mnist",
+    "load_npz",
+]

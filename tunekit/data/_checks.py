@@ -17,9 +17,11 @@ _SPLITS = ("train", "val", "test")
 CLASSIFICATION = "classification"
 REGRESSION = "regression"
 TASKS = (CLASSIFICATION, REGRESSION)
-TASKS_HINT = ('tunekit has two tasks: classification takes integer class ids (map labels to '
-              '0..num_classes-1 first), regression takes real-valued targets (pass '
-              'task="regression").')
+TASKS_HINT = (
+    "tunekit has two tasks: classification takes integer class ids (map labels to "
+    "0..num_classes-1 first), regression takes real-valued targets (pass "
+    'task="regression").'
+)
 
 
 @contextlib.contextmanager
@@ -43,8 +45,10 @@ def _check_fractions(val_fraction: float, test_fraction: float) -> None:
         if not isinstance(value, numbers.Real) or isinstance(value, bool) or not 0 <= value < 1:
             raise DataError(f"{name} must be a number in [0, 1), got {value!r}.")
     if val_fraction + test_fraction >= 1:
-        raise DataError(f"validation_fraction + test_fraction must be < 1 to leave training data, "
-                         f"got {val_fraction} + {test_fraction} = {val_fraction + test_fraction}.")
+        raise DataError(
+            f"validation_fraction + test_fraction must be < 1 to leave training data, "
+            f"got {val_fraction} + {test_fraction} = {val_fraction + test_fraction}."
+        )
 
 
 def _scale_pixels(x: Any) -> np.ndarray:
@@ -74,23 +78,28 @@ def _as_labels(y: Any, name: str) -> np.ndarray:
     if y.ndim == 2 and y.shape[1] == 1:
         y = y[:, 0]
     if y.ndim != 1:
-        raise DataError(f"{name} must be 1-D integer class ids, got shape {y.shape}; for one-hot "
-                         "labels pass np.argmax(y, axis=1). Class ids are the classification "
-                         "task; real-valued targets of shape (n, k) are the regression task "
-                         '(pass task="regression").')
+        raise DataError(
+            f"{name} must be 1-D integer class ids, got shape {y.shape}; for one-hot "
+            "labels pass np.argmax(y, axis=1). Class ids are the classification "
+            "task; real-valued targets of shape (n, k) are the regression task "
+            '(pass task="regression").'
+        )
     if y.dtype.kind in "iub":
         return y.astype(np.int64)
     if y.dtype.kind == "f" and np.all(np.isfinite(y)) and np.all(y == np.round(y)):
         return y.astype(np.int64)
     example = next((v for v in y.tolist() if not (isinstance(v, float) and v.is_integer())), None)
-    raise DataError(f"{name} must hold integer class ids, got dtype {y.dtype} (e.g. {example!r}). "
-                     f"{TASKS_HINT}")
+    raise DataError(
+        f"{name} must hold integer class ids, got dtype {y.dtype} (e.g. {example!r}). {TASKS_HINT}"
+    )
 
 
 def _check_lengths(x: np.ndarray, y: np.ndarray, x_name: str, y_name: str) -> None:
     if len(x) != len(y):
-        raise DataError(f"{x_name} has {len(x)} samples but {y_name} has {len(y)} labels; "
-                         "they must have the same length.")
+        raise DataError(
+            f"{x_name} has {len(x)} samples but {y_name} has {len(y)} labels; "
+            "they must have the same length."
+        )
 
 
 def _check_finite(x: np.ndarray, name: str) -> None:
@@ -102,10 +111,14 @@ def _check_finite(x: np.ndarray, name: str) -> None:
 
 def _check_label_range(y: np.ndarray, num_classes: int, name: str) -> None:
     if y.size and (y.min() < 0 or y.max() >= num_classes):
-        fix = ("class ids must be >= 0: relabel to 0..num_classes-1" if y.min() < 0 else
-               "relabel to 0..num_classes-1 or pass a larger num_classes")
-        raise DataError(f"{name} has labels in [{y.min()}, {y.max()}], expected "
-                         f"[0, {num_classes}); {fix}.")
+        fix = (
+            "class ids must be >= 0: relabel to 0..num_classes-1"
+            if y.min() < 0
+            else "relabel to 0..num_classes-1 or pass a larger num_classes"
+        )
+        raise DataError(
+            f"{name} has labels in [{y.min()}, {y.max()}], expected [0, {num_classes}); {fix}."
+        )
 
 
 def _is_int(value: Any) -> bool:

@@ -29,18 +29,19 @@ def _stratified_split(
         n_train = n - n_test - n_val
         if n_train < 1:
             name = names[label] if label < len(names) else str(label)
-            raise DataError(f"Class {name!r} has {n} sample(s): split {max(n_train, 0)} train / "
-                             f"{n_val} validation / {n_test} test leaves a split without it. "
-                             "Add samples (>= 3 per class when both fractions are > 0) or set "
-                             "a fraction to 0.")
+            raise DataError(
+                f"Class {name!r} has {n} sample(s): split {max(n_train, 0)} train / "
+                f"{n_val} validation / {n_test} test leaves a split without it. "
+                "Add samples (>= 3 per class when both fractions are > 0) or set "
+                "a fraction to 0."
+            )
         parts["test"].append(members[:n_test])
-        parts["val"].append(members[n_test:n_test + n_val])
-        parts["train"].append(members[n_test + n_val:])
+        parts["val"].append(members[n_test : n_test + n_val])
+        parts["train"].append(members[n_test + n_val :])
     return {
         split: rng.permutation(np.concatenate(chunks)) if chunks else np.empty(0, np.int64)
         for split, chunks in parts.items()
     }
-
 
 
 def _random_split(
@@ -57,12 +58,15 @@ def _random_split(
     n_test = max(1, round(n * test_fraction)) if test_fraction > 0 else 0
     n_val = max(1, round(n * val_fraction)) if val_fraction > 0 else 0
     if n - n_test - n_val < 1:
-        raise DataError(f"{n} sample(s) split {n_val} validation / {n_test} test leave none to "
-                        "train on. Add samples or lower validation_fraction / test_fraction.")
+        raise DataError(
+            f"{n} sample(s) split {n_val} validation / {n_test} test leave none to "
+            "train on. Add samples or lower validation_fraction / test_fraction."
+        )
     rest = np.arange(n)
     parts = {"test": rest[:0], "val": rest[:0]}
     for split, count in (("test", n_test), ("val", n_val)):
         if count:
-            rest, parts[split] = train_test_split(rest, test_size=count, random_state=seed,
-                                                  shuffle=True)
+            rest, parts[split] = train_test_split(
+                rest, test_size=count, random_state=seed, shuffle=True
+            )
     return {"train": rest, "val": parts["val"], "test": parts["test"]}

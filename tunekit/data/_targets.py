@@ -13,8 +13,16 @@ from typing import Any
 
 import numpy as np
 
-from tunekit.data._checks import (CLASSIFICATION, REGRESSION, TASKS, TASKS_HINT, _as_float32,
-                                  _as_labels, _check_finite, _readonly)
+from tunekit.data._checks import (
+    CLASSIFICATION,
+    REGRESSION,
+    TASKS,
+    TASKS_HINT,
+    _as_float32,
+    _as_labels,
+    _check_finite,
+    _readonly,
+)
 from tunekit.errors import DataError
 
 Shape = tuple[int, ...]
@@ -23,8 +31,10 @@ Shape = tuple[int, ...]
 def check_task(task: Any) -> str | None:
     """Returns `task` (None, "classification" or "regression"), or raises a `DataError`."""
     if task is not None and task not in TASKS:
-        raise DataError(f"Unknown task={task!r}; choose one of {list(TASKS)}, or task=None to "
-                        "infer it from the targets.")
+        raise DataError(
+            f"Unknown task={task!r}; choose one of {list(TASKS)}, or task=None to "
+            "infer it from the targets."
+        )
     return task
 
 
@@ -55,7 +65,8 @@ def infer_task(y: Any, name: str = "y") -> str:
         raise DataError(
             f"{name} has shape {array.shape} and only whole-number values: pass task= to say "
             "what it is. One-hot class labels: pass np.argmax(y, axis=1) (classification); "
-            f'{array.shape[1]} regression targets per sample: pass task="regression".')
+            f'{array.shape[1]} regression targets per sample: pass task="regression".'
+        )
     values = np.unique(finite)
     is_ids = values.size >= 2 and np.array_equal(values, np.arange(values.size))
     return CLASSIFICATION if is_ids else REGRESSION
@@ -67,8 +78,10 @@ def infer_tasks(y: Any, name: str) -> str:
         return infer_task(y, name)
     tasks = {key: infer_task(value, f"{name}[{key!r}]") for key, value in y.items()}
     if len(set(tasks.values())) > 1:
-        raise DataError(f"The outputs of {name} mix tasks ({tasks}); one Dataset has one task. "
-                        'Pass task="classification" or task="regression" to choose.')
+        raise DataError(
+            f"The outputs of {name} mix tasks ({tasks}); one Dataset has one task. "
+            'Pass task="classification" or task="regression" to choose.'
+        )
     return next(iter(tasks.values()), CLASSIFICATION)
 
 
@@ -82,12 +95,15 @@ def as_targets(y: Any, name: str, task: str) -> np.ndarray:
                 f'task="classification" but {name} holds non-integer values (e.g. {example!r}): '
                 'classification needs integer class ids. Pass task="regression" (or task=None '
                 "to infer it) for real-valued targets, or map the labels to integers "
-                "0..num_classes-1.")
+                "0..num_classes-1."
+            )
         return _as_labels(array, name)
     targets = _as_float32(y, name)
     if targets.ndim > 2:
-        raise DataError(f"{name} has shape {targets.shape}: regression targets must have shape "
-                        f"(n,) or (n, k). {TASKS_HINT}")
+        raise DataError(
+            f"{name} has shape {targets.shape}: regression targets must have shape "
+            f"(n,) or (n, k). {TASKS_HINT}"
+        )
     _check_finite(targets, name)
     return targets
 
@@ -117,7 +133,8 @@ def length(value: Any, name: str) -> int:
         other = next(k for k in lengths if lengths[k] != lengths[first])
         raise DataError(
             f"The arrays of {name} must share their first (sample) dimension: {name}[{first!r}] "
-            f"has shape {shapes[first]} but {name}[{other!r}] has shape {shapes[other]}.")
+            f"has shape {shapes[first]} but {name}[{other!r}] has shape {shapes[other]}."
+        )
     return next(iter(lengths.values()))
 
 

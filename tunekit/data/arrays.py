@@ -11,9 +11,18 @@ from pathlib import Path
 import numpy as np
 
 from tunekit.data import _targets as tg
-from tunekit.data._checks import (CLASSIFICATION, REGRESSION, SCALED_UINT8, UNSCALED,
-                                  _as_labels, _check_lengths, _first_line, _is_int,
-                                  _naming_file, _scale_pixels)
+from tunekit.data._checks import (
+    CLASSIFICATION,
+    REGRESSION,
+    SCALED_UINT8,
+    UNSCALED,
+    _as_labels,
+    _check_lengths,
+    _first_line,
+    _is_int,
+    _naming_file,
+    _scale_pixels,
+)
 from tunekit.data.dataset import Dataset
 from tunekit.errors import DataError, DataUnavailableError
 
@@ -80,13 +89,23 @@ def load_npz(
             task = tg.infer_task(_all_targets([arrays[k] for k in labels]), "the y arrays")
         if task == REGRESSION:
             if names is not None:
-                raise DataError('it has class_names, but its targets are regression targets '
-                                '(task="regression"). Pass task="classification" if y holds '
-                                "class ids, or save the file without class_names.")
-            return _npz_dataset(arrays, validation_size, seed, class_names=None,
-                                num_classes=None, name=name or Path(path).stem, task=task)
-        present = np.unique(np.concatenate(
-            [tg.as_targets(arrays[k], k, CLASSIFICATION) for k in labels]))
+                raise DataError(
+                    "it has class_names, but its targets are regression targets "
+                    '(task="regression"). Pass task="classification" if y holds '
+                    "class ids, or save the file without class_names."
+                )
+            return _npz_dataset(
+                arrays,
+                validation_size,
+                seed,
+                class_names=None,
+                num_classes=None,
+                name=name or Path(path).stem,
+                task=task,
+            )
+        present = np.unique(
+            np.concatenate([tg.as_targets(arrays[k], k, CLASSIFICATION) for k in labels])
+        )
         num_classes = int(present.max()) + 1 if present.size else 0
         missing = sorted(set(range(num_classes)) - set(present.tolist()))
         if present.size and present.min() >= 0 and missing:
@@ -95,10 +114,17 @@ def load_npz(
                 f"class id(s) {shown} never occur in its labels, which go up to {num_classes - 1}."
                 f" The number of classes is max(label) + 1 = {num_classes}, so every id 0.."
                 f"{num_classes - 1} must occur. Relabel to consecutive ids over all splits, e.g. "
-                "`np.unique(np.concatenate([y_train, y_test]), return_inverse=True)`.")
+                "`np.unique(np.concatenate([y_train, y_test]), return_inverse=True)`."
+            )
         class_names = None if names is None else [str(n) for n in np.asarray(names).ravel()]
-        return _npz_dataset(arrays, validation_size, seed, class_names=class_names,
-                            num_classes=num_classes, name=name or Path(path).stem)
+        return _npz_dataset(
+            arrays,
+            validation_size,
+            seed,
+            class_names=class_names,
+            num_classes=num_classes,
+            name=name or Path(path).stem,
+        )
 
 
 def load_mnist(
@@ -134,19 +160,24 @@ def load_mnist(
     if path is None:
         arrays: dict[str, np.ndarray] = _download_mnist()
     elif not Path(path).is_file():
-        raise DataError(f"MNIST file not found: {str(path)!r} (from {origin}). Expected a Keras-"
-                         f"layout .npz; pass load_mnist(path=...) or set {MNIST_ENV_VAR} to it.")
+        raise DataError(
+            f"MNIST file not found: {str(path)!r} (from {origin}). Expected a Keras-"
+            f"layout .npz; pass load_mnist(path=...) or set {MNIST_ENV_VAR} to it."
+        )
     else:
         arrays = _read_npz(path, _MNIST_KEYS)
     with _naming_file(path):
         for key in ("y_train", "y_test"):
             y = _as_labels(arrays[key], key)
             if y.size and (y.min() < 0 or y.max() > 9):
-                raise DataError(f"{key} has labels in [{y.min()}, {y.max()}], not MNIST's 0..9. "
-                                 "Load other data with load_npz(path), which takes the classes "
-                                 "from the labels.")
-        return _npz_dataset(arrays, validation_size, seed, class_names=None, num_classes=10,
-                            name="mnist")
+                raise DataError(
+                    f"{key} has labels in [{y.min()}, {y.max()}], not MNIST's 0..9. "
+                    "Load other data with load_npz(path), which takes the classes "
+                    "from the labels."
+                )
+        return _npz_dataset(
+            arrays, validation_size, seed, class_names=None, num_classes=10, name="mnist"
+        )
 
 
 def _all_targets(targets: list[np.ndarray]) -> np.ndarray:
@@ -157,9 +188,16 @@ def _all_targets(targets: list[np.ndarray]) -> np.ndarray:
     return np.concatenate(columns)
 
 
-def _npz_dataset(arrays: dict[str, np.ndarray], validation_size: int | None, seed: int, *,
-                 class_names: list[str] | None, num_classes: int | None, name: str,
-                 task: str = CLASSIFICATION) -> Dataset:
+def _npz_dataset(
+    arrays: dict[str, np.ndarray],
+    validation_size: int | None,
+    seed: int,
+    *,
+    class_names: list[str] | None,
+    num_classes: int | None,
+    name: str,
+    task: str = CLASSIFICATION,
+) -> Dataset:
     """Splits off validation (unless given), applies the scaling rule, builds the Dataset."""
     x_train, y_train = arrays["x_train"], tg.as_targets(arrays["y_train"], "y_train", task)
     _check_lengths(x_train, y_train, "x_train", "y_train")
@@ -171,36 +209,54 @@ def _npz_dataset(arrays: dict[str, np.ndarray], validation_size: int | None, see
             if n < 2:
                 raise DataError(
                     f"x_train has {n} sample(s): at least 2 are needed, one to train on and "
-                    "one to validate on (or give x_val / y_val).")
+                    "one to validate on (or give x_val / y_val)."
+                )
             validation_size = min(10_000, max(1, n // 6))
         if not _is_int(validation_size) or not 1 <= validation_size < n:
-            raise DataError(f"validation_size must be an int with 1 <= validation_size < {n} "
-                             f"(the training set size), got {validation_size!r}.")
+            raise DataError(
+                f"validation_size must be an int with 1 <= validation_size < {n} "
+                f"(the training set size), got {validation_size!r}."
+            )
         order = np.random.default_rng(seed).permutation(n)
-        val, train = order[: int(validation_size)], order[int(validation_size):]
+        val, train = order[: int(validation_size)], order[int(validation_size) :]
         x_train, y_train, x_val, y_val = x_train[train], y_train[train], x_train[val], y_train[val]
     dtypes = {k: str(arrays[k].dtype) for k in arrays if k.startswith("x_")}
     if len({d == "uint8" for d in dtypes.values()}) > 1:
-        raise DataError(f"its x arrays mix uint8 and other dtypes ({dtypes}): uint8 is divided "
-                         "by 255 and other dtypes are not, so the splits would differ in scale. "
-                         "Save every x array with the same dtype.")
+        raise DataError(
+            f"its x arrays mix uint8 and other dtypes ({dtypes}): uint8 is divided "
+            "by 255 and other dtypes are not, so the splits would differ in scale. "
+            "Save every x array with the same dtype."
+        )
     scaling = SCALED_UINT8 if x_train.dtype == np.uint8 else UNSCALED
     if class_names is None and num_classes is not None:
         class_names = [str(i) for i in range(num_classes)]
-    return Dataset(_scale_pixels(x_train), y_train, _scale_pixels(x_val), y_val,
-                   _scale_pixels(arrays["x_test"]), arrays["y_test"], class_names=class_names,
-                   input_shape=x_train.shape[1:], num_classes=num_classes, name=name,
-                   scaling=scaling, task=task)
+    return Dataset(
+        _scale_pixels(x_train),
+        y_train,
+        _scale_pixels(x_val),
+        y_val,
+        _scale_pixels(arrays["x_test"]),
+        arrays["y_test"],
+        class_names=class_names,
+        input_shape=x_train.shape[1:],
+        num_classes=num_classes,
+        name=name,
+        scaling=scaling,
+        task=task,
+    )
 
 
-def _read_npz(path: str | os.PathLike[str], required: Sequence[str],
-              optional: Sequence[str] = ()) -> dict[str, np.ndarray]:
+def _read_npz(
+    path: str | os.PathLike[str], required: Sequence[str], optional: Sequence[str] = ()
+) -> dict[str, np.ndarray]:
     """Reads the named arrays of an `.npz` (no pickles), or raises a one-line `DataError`."""
     shown = str(path)
 
     def invalid(reason: str) -> DataError:
-        return DataError(f"{shown!r} is not a valid .npz file: {reason}. Expected a NumPy .npz "
-                          f"archive (numpy.savez) with numeric arrays {', '.join(required)}.")
+        return DataError(
+            f"{shown!r} is not a valid .npz file: {reason}. Expected a NumPy .npz "
+            f"archive (numpy.savez) with numeric arrays {', '.join(required)}."
+        )
 
     file = Path(path)
     if not file.is_file():
@@ -216,8 +272,9 @@ def _read_npz(path: str | os.PathLike[str], required: Sequence[str],
             raise invalid(f"the zip archive is truncated or damaged ({_first_line(exc)})") from None
         raise invalid(f"its content is not a NumPy archive (it starts with {head!r})") from None
     if not isinstance(loaded, np.lib.npyio.NpzFile):
-        raise invalid(f"it holds a single {getattr(loaded, 'shape', '')} array (.npy), not named "
-                      "arrays")
+        raise invalid(
+            f"it holds a single {getattr(loaded, 'shape', '')} array (.npy), not named arrays"
+        )
     arrays = {}
     with loaded as npz:
         missing = [k for k in required if k not in npz.files]
@@ -231,14 +288,17 @@ def _read_npz(path: str | os.PathLike[str], required: Sequence[str],
             kinds = "U" if key == "class_names" else "biuf"
             if array.dtype.kind not in kinds or array.ndim < 1:
                 what = "strings" if key == "class_names" else "numbers"
-                raise invalid(f"array {key!r} has dtype {array.dtype} and shape {array.shape}; "
-                              f"expected {what} with a leading sample axis")
+                raise invalid(
+                    f"array {key!r} has dtype {array.dtype} and shape {array.shape}; "
+                    f"expected {what} with a leading sample axis"
+                )
             arrays[key] = array
     if ("x_val" in arrays) != ("y_val" in arrays):
-        raise invalid("it has only one of x_val / y_val; save both, or neither to split "
-                      "validation off x_train")
+        raise invalid(
+            "it has only one of x_val / y_val; save both, or neither to split "
+            "validation off x_train"
+        )
     return arrays
-
 
 
 def _download_mnist() -> dict[str, np.ndarray]:
@@ -251,7 +311,6 @@ def _download_mnist() -> dict[str, np.ndarray]:
         raise DataUnavailableError(
             f"Could not download MNIST with keras.datasets.mnist.load_data() ({exc!r}). Pass "
             f"load_mnist(path='/path/to/mnist.npz') or set {MNIST_ENV_VAR} to a local "
-            "Keras-layout mnist.npz.") from exc
+            "Keras-layout mnist.npz."
+        ) from exc
     return {"x_train": x_train, "y_train": y_train, "x_test": x_test, "y_test": y_test}
-
-

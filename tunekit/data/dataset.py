@@ -10,8 +10,17 @@ from typing import Any
 import numpy as np
 
 from tunekit.data import _targets as tg
-from tunekit.data._checks import (_SPLITS, CLASSIFICATION, REGRESSION, UNSCALED, _as_float32,
-                                  _check_finite, _check_fractions, _check_label_range, _is_int)
+from tunekit.data._checks import (
+    _SPLITS,
+    CLASSIFICATION,
+    REGRESSION,
+    UNSCALED,
+    _as_float32,
+    _check_finite,
+    _check_fractions,
+    _check_label_range,
+    _is_int,
+)
 from tunekit.data._splits import _random_split, _stratified_split
 from tunekit.errors import DataError
 
@@ -74,16 +83,25 @@ class Dataset:
     def __post_init__(self) -> None:
         task = tg.check_task(self.task) or CLASSIFICATION
         xs = {s: tg.map_arrays(getattr(self, f"x_{s}"), f"x_{s}", _as_float32) for s in _SPLITS}
-        ys = {s: tg.map_arrays(getattr(self, f"y_{s}"), f"y_{s}",
-                               lambda y, name: tg.as_targets(y, name, task)) for s in _SPLITS}
-        input_shape = (tg.sample_shape(xs["train"]) if self.input_shape is None
-                       else _as_shape(self.input_shape))
+        ys = {
+            s: tg.map_arrays(
+                getattr(self, f"y_{s}"), f"y_{s}", lambda y, name: tg.as_targets(y, name, task)
+            )
+            for s in _SPLITS
+        }
+        input_shape = (
+            tg.sample_shape(xs["train"])
+            if self.input_shape is None
+            else _as_shape(self.input_shape)
+        )
         for split in _SPLITS:
             x, y = xs[split], ys[split]
             _check_same_length(x, y, f"x_{split}", f"y_{split}")
             if tg.sample_shape(x) != input_shape:
-                raise DataError(f"x_{split} samples have shape {tg.sample_shape(x)}, expected "
-                                f"input_shape {input_shape}; all splits must share it.")
+                raise DataError(
+                    f"x_{split} samples have shape {tg.sample_shape(x)}, expected "
+                    f"input_shape {input_shape}; all splits must share it."
+                )
             for array, key in zip(tg.arrays_of(x), _keys(x, f"x_{split}"), strict=True):
                 _check_finite(array, key)
         values: dict[str, Any] = dict(input_shape=input_shape, task=task)
@@ -92,8 +110,10 @@ class Dataset:
         else:
             values.update(_regression_metadata(ys, self.num_classes, self.class_names))
         for split in _SPLITS:
-            values[f"x_{split}"], values[f"y_{split}"] = tg.readonly(xs[split]), \
-                tg.readonly(ys[split])
+            values[f"x_{split}"], values[f"y_{split}"] = (
+                tg.readonly(xs[split]),
+                tg.readonly(ys[split]),
+            )
         if tg.length(values["x_train"], "x_train") == 0:
             raise DataError("The training split is empty; a Dataset needs training samples.")
         for key, value in values.items():
@@ -160,8 +180,9 @@ class Dataset:
         'regression'
         """
         if (x_test is None) != (y_test is None):
-            raise DataError("Got only one of x_test / y_test; pass both, or neither to split "
-                            "a test set from x.")
+            raise DataError(
+                "Got only one of x_test / y_test; pass both, or neither to split a test set from x."
+            )
         if x_test is not None:
             test_fraction = 0.0
         _check_fractions(validation_fraction, test_fraction)
@@ -183,17 +204,25 @@ class Dataset:
             if num_classes is None:
                 num_classes = int(labels.max()) + 1 if labels.size else 0
             _check_label_range(labels, int(num_classes), "labels (y / y_test)")
-            names = ([str(i) for i in range(num_classes)] if class_names is None
-                     else list(class_names))
+            names = (
+                [str(i) for i in range(num_classes)] if class_names is None else list(class_names)
+            )
             idx = _stratified_split(y, validation_fraction, test_fraction, seed, names)
         else:
             idx = _random_split(n, validation_fraction, test_fraction, seed)
         if x_test is None:
             x_test, y_test = tg.take(x, idx["test"]), tg.take(y, idx["test"])
         return cls(
-            tg.take(x, idx["train"]), tg.take(y, idx["train"]), tg.take(x, idx["val"]),
-            tg.take(y, idx["val"]), x_test, y_test, class_names=class_names,
-            input_shape=tg.sample_shape(x), num_classes=num_classes, task=task,
+            tg.take(x, idx["train"]),
+            tg.take(y, idx["train"]),
+            tg.take(x, idx["val"]),
+            tg.take(y, idx["val"]),
+            x_test,
+            y_test,
+            class_names=class_names,
+            input_shape=tg.sample_shape(x),
+            num_classes=num_classes,
+            task=task,
         )
 
     def __repr__(self) -> str:
@@ -258,8 +287,11 @@ class Dataset:
         """
         if self.task == REGRESSION:
             width = self.num_outputs
-            what = (f"{width} target{'s' if width != 1 else ''}" if isinstance(width, int)
-                    else f"targets {width}")
+            what = (
+                f"{width} target{'s' if width != 1 else ''}"
+                if isinstance(width, int)
+                else f"targets {width}"
+            )
             ending = f"regression, {what}"
         else:
             ending = f"{self.num_classes} classes"
@@ -281,8 +313,11 @@ class Dataset:
         for split, n in counts.items():
             if n is not None and (not _is_int(n) or n < 0):
                 raise DataError(f"num_{split} must be a non-negative int or None, got {n!r}.")
-        arrays = {f"{xy}_{split}": tg.take(getattr(self, f"{xy}_{split}"), slice(None, n))
-                  for split, n in counts.items() for xy in "xy"}
+        arrays = {
+            f"{xy}_{split}": tg.take(getattr(self, f"{xy}_{split}"), slice(None, n))
+            for split, n in counts.items()
+            for xy in "xy"
+        }
         return dataclasses.replace(self, **arrays)
 
 
@@ -300,43 +335,56 @@ def _as_shape(shape: Any) -> tg.Shape | dict[str, tg.Shape]:
 def _check_same_length(x: Any, y: Any, x_name: str, y_name: str) -> None:
     n_x, n_y = tg.length(x, x_name), tg.length(y, y_name)
     if n_x != n_y:
-        raise DataError(f"{x_name} has {n_x} samples but {y_name} has {n_y} labels; "
-                        "they must have the same length.")
+        raise DataError(
+            f"{x_name} has {n_x} samples but {y_name} has {n_y} labels; "
+            "they must have the same length."
+        )
 
 
-def _class_metadata(ys: dict[str, Any], num_classes: int | None,
-                    class_names: Sequence[str] | None) -> dict[str, Any]:
+def _class_metadata(
+    ys: dict[str, Any], num_classes: int | None, class_names: Sequence[str] | None
+) -> dict[str, Any]:
     """Classification: checks the label range of every split and output, names the classes."""
     labels = np.concatenate([a for s in _SPLITS for a in tg.arrays_of(ys[s])])
     if num_classes is None:
         num_classes = int(labels.max()) + 1 if labels.size else 0
     if not _is_int(num_classes) or num_classes < 2:
-        raise DataError(f"Need at least 2 classes, got num_classes={num_classes}; "
-                        "classification needs two or more distinct labels.")
+        raise DataError(
+            f"Need at least 2 classes, got num_classes={num_classes}; "
+            "classification needs two or more distinct labels."
+        )
     num_classes = int(num_classes)
-    names = ([str(i) for i in range(num_classes)] if class_names is None
-             else [str(c) for c in class_names])
+    names = (
+        [str(i) for i in range(num_classes)]
+        if class_names is None
+        else [str(c) for c in class_names]
+    )
     if len(names) != num_classes:
-        raise DataError(f"Got {len(names)} class_names for num_classes={num_classes}; "
-                        "pass one name per class (or class_names=None for '0', '1', ...).")
+        raise DataError(
+            f"Got {len(names)} class_names for num_classes={num_classes}; "
+            "pass one name per class (or class_names=None for '0', '1', ...)."
+        )
     for split in _SPLITS:
-        for array, key in zip(tg.arrays_of(ys[split]), _keys(ys[split], f"y_{split}"),
-                              strict=True):
+        for array, key in zip(tg.arrays_of(ys[split]), _keys(ys[split], f"y_{split}"), strict=True):
             _check_label_range(array, num_classes, key)
     return dict(num_classes=num_classes, class_names=names, num_outputs=None)
 
 
-def _regression_metadata(ys: dict[str, Any], num_classes: int | None,
-                         class_names: Sequence[str] | None) -> dict[str, Any]:
+def _regression_metadata(
+    ys: dict[str, Any], num_classes: int | None, class_names: Sequence[str] | None
+) -> dict[str, Any]:
     """Regression: no classes; every split has the same target width, which is recorded."""
     if num_classes is not None or class_names:
         raise DataError(
             f'task="regression" has no classes, got num_classes={num_classes!r}, class_names='
-            f'{class_names!r}; leave both None, or pass task="classification" for class ids.')
+            f'{class_names!r}; leave both None, or pass task="classification" for class ids.'
+        )
     widths = {s: _widths(ys[s]) for s in _SPLITS}
     if len({repr(w) for w in widths.values()}) > 1:
-        raise DataError(f"The regression targets of the splits differ in width ({widths}); "
-                        "every split needs the same number of targets per sample.")
+        raise DataError(
+            f"The regression targets of the splits differ in width ({widths}); "
+            "every split needs the same number of targets per sample."
+        )
     return dict(num_classes=None, class_names=[], num_outputs=widths["train"])
 
 

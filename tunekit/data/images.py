@@ -7,8 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tunekit.data._checks import (_SPLITS, SCALED_UINT8, _check_fractions, _is_int,
-                                  _scale_pixels)
+from tunekit.data._checks import _SPLITS, SCALED_UINT8, _check_fractions, _is_int, _scale_pixels
 from tunekit.data._splits import _stratified_split
 from tunekit.data.dataset import Dataset
 from tunekit.errors import DataError
@@ -58,29 +57,39 @@ def load_image_directory(
     if color_mode not in _COLOR_MODES:
         raise DataError(f"Unknown color_mode {color_mode!r}; choose one of {list(_COLOR_MODES)}.")
     if (
-        not isinstance(image_size, (tuple, list)) or len(image_size) != 2
+        not isinstance(image_size, (tuple, list))
+        or len(image_size) != 2
         or not all(_is_int(s) and s > 0 for s in image_size)
     ):
-        raise DataError(f"image_size must be two positive ints (height, width), got "
-                         f"{image_size!r}; e.g. image_size=(64, 64).")
+        raise DataError(
+            f"image_size must be two positive ints (height, width), got "
+            f"{image_size!r}; e.g. image_size=(64, 64)."
+        )
     _check_fractions(validation_fraction, test_fraction)
     folder = Path(root)
     if not folder.is_dir():
-        raise DataError(f"Image folder not found: {str(folder)!r}. Expected a directory with "
-                         "one subfolder of images per class.")
+        raise DataError(
+            f"Image folder not found: {str(folder)!r}. Expected a directory with "
+            "one subfolder of images per class."
+        )
     classes = sorted(p.name for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
     if len(classes) < 2:
-        raise DataError(f"Need at least 2 class subfolders in {str(folder)!r}, found "
-                         f"{len(classes)}: {classes}. Put each class in its own subfolder.")
+        raise DataError(
+            f"Need at least 2 class subfolders in {str(folder)!r}, found "
+            f"{len(classes)}: {classes}. Put each class in its own subfolder."
+        )
     files, labels = [], []
     for label, name in enumerate(classes):
         found = sorted(
-            p for p in (folder / name).iterdir()
+            p
+            for p in (folder / name).iterdir()
             if p.is_file() and not p.name.startswith(".") and p.suffix.lower() in _IMAGE_SUFFIXES
         )
         if not found:
-            raise DataError(f"Class folder {name!r} in {str(folder)!r} has no images "
-                             f"({'/'.join(_IMAGE_SUFFIXES)}); add images or remove the folder.")
+            raise DataError(
+                f"Class folder {name!r} in {str(folder)!r} has no images "
+                f"({'/'.join(_IMAGE_SUFFIXES)}); add images or remove the folder."
+            )
         files += found
         labels += [label] * len(found)
     y = np.asarray(labels, dtype=np.int64)
@@ -91,9 +100,14 @@ def load_image_directory(
         pixels = _read_image(file, mode, (height, width)).reshape(height, width, channels)
         x[i] = _scale_pixels(pixels)
     idx = _stratified_split(y, validation_fraction, test_fraction, seed, classes)
-    return Dataset(*(a[idx[s]] for s in _SPLITS for a in (x, y)), class_names=classes,
-                   input_shape=x.shape[1:], num_classes=len(classes), name=folder.resolve().name,
-                   scaling=SCALED_UINT8)
+    return Dataset(
+        *(a[idx[s]] for s in _SPLITS for a in (x, y)),
+        class_names=classes,
+        input_shape=x.shape[1:],
+        num_classes=len(classes),
+        name=folder.resolve().name,
+        scaling=SCALED_UINT8,
+    )
 
 
 def _read_image(file: Path, mode: str, size: tuple[int, int]) -> np.ndarray:
@@ -105,5 +119,3 @@ def _read_image(file: Path, mode: str, size: tuple[int, int]) -> np.ndarray:
             return np.asarray(image, dtype=np.uint8)
     except (UnidentifiedImageError, OSError) as exc:
         raise DataError(f"Could not read image {str(file)!r}: {exc}. Fix or remove it.") from exc
-
-

@@ -73,31 +73,41 @@ def load_csv(
     task = tg.check_task(task)
     try:
         frame = pd.read_csv(file)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError,
-            OSError) as exc:
-        raise DataError(f"Could not read {str(file)!r} as a CSV with a header row: "
-                        f"{str(exc).strip().splitlines()[0] if str(exc).strip() else exc!r}."
-                        ) from None
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, OSError) as exc:
+        raise DataError(
+            f"Could not read {str(file)!r} as a CSV with a header row: "
+            f"{str(exc).strip().splitlines()[0] if str(exc).strip() else exc!r}."
+        ) from None
     columns = [str(c) for c in frame.columns]
     frame.columns = columns
     targets = [target] if isinstance(target, str) else list(target)
     unknown = [t for t in targets if t not in columns]
     if not targets or unknown:
-        raise DataError(f"target={target!r} is not a column of {str(file)!r}; its columns are "
-                        f"{columns}. Pass target= one of them.")
+        raise DataError(
+            f"target={target!r} is not a column of {str(file)!r}; its columns are "
+            f"{columns}. Pass target= one of them."
+        )
     features = [c for c in columns if c not in targets]
     with _naming_file(file):
         if not features:
-            raise DataError(f"it has no feature columns besides target={target!r}; "
-                            "a model needs at least one input column.")
+            raise DataError(
+                f"it has no feature columns besides target={target!r}; "
+                "a model needs at least one input column."
+            )
         _check_no_missing(frame)
         _check_numeric(frame, features)
         _check_finite_columns(frame, features + [t for t in targets if t in frame])
         x = frame[features].to_numpy(dtype=np.float64)
         y, class_names, task = _targets(frame, targets, task)
-        ds = Dataset.from_arrays(x, y, validation_fraction=validation_fraction,
-                                 test_fraction=test_fraction, seed=seed, task=task,
-                                 class_names=class_names)
+        ds = Dataset.from_arrays(
+            x,
+            y,
+            validation_fraction=validation_fraction,
+            test_fraction=test_fraction,
+            seed=seed,
+            task=task,
+            class_names=class_names,
+        )
     return dataclasses.replace(ds, name=name or file.stem)
 
 
@@ -106,37 +116,44 @@ def _check_no_missing(frame: Any) -> None:
     missing = missing[missing > 0]
     if len(missing):
         shown = ", ".join(f"{c!r} ({n} missing)" for c, n in missing.items())
-        raise DataError(f"column(s) {shown} have missing values. Fill them (e.g. "
-                        "DataFrame.fillna) or drop those rows (DataFrame.dropna), and save the "
-                        "CSV again.")
+        raise DataError(
+            f"column(s) {shown} have missing values. Fill them (e.g. "
+            "DataFrame.fillna) or drop those rows (DataFrame.dropna), and save the "
+            "CSV again."
+        )
 
 
 def _check_finite_columns(frame: Any, columns: list[str]) -> None:
     from pandas.api.types import is_float_dtype
 
-    counts = {c: int(np.isinf(frame[c].to_numpy()).sum()) for c in columns
-              if is_float_dtype(frame[c])}
+    counts = {
+        c: int(np.isinf(frame[c].to_numpy()).sum()) for c in columns if is_float_dtype(frame[c])
+    }
     bad = {c: n for c, n in counts.items() if n}
     if bad:
         shown = ", ".join(f"{c!r} ({n} infinite)" for c, n in bad.items())
-        raise DataError(f"column(s) {shown} hold infinite values (inf); replace or drop those "
-                        "rows and save the CSV again.")
+        raise DataError(
+            f"column(s) {shown} hold infinite values (inf); replace or drop those "
+            "rows and save the CSV again."
+        )
 
 
 def _check_numeric(frame: Any, features: list[str]) -> None:
     from pandas.api.types import is_bool_dtype, is_numeric_dtype
 
-    text = [c for c in features
-            if not (is_numeric_dtype(frame[c]) or is_bool_dtype(frame[c]))]
+    text = [c for c in features if not (is_numeric_dtype(frame[c]) or is_bool_dtype(frame[c]))]
     if text:
         shown = ", ".join(f"{c!r} (e.g. {frame[c].iloc[0]!r})" for c in text)
-        raise DataError(f"feature column(s) {shown} are not numeric. Drop them, or encode them "
-                        "as numbers (e.g. pandas.get_dummies for categories), and save the CSV "
-                        "again.")
+        raise DataError(
+            f"feature column(s) {shown} are not numeric. Drop them, or encode them "
+            "as numbers (e.g. pandas.get_dummies for categories), and save the CSV "
+            "again."
+        )
 
 
-def _targets(frame: Any, targets: list[str], task: str | None
-             ) -> tuple[np.ndarray, list[str] | None, str | None]:
+def _targets(
+    frame: Any, targets: list[str], task: str | None
+) -> tuple[np.ndarray, list[str] | None, str | None]:
     """The target array, class names for a text target, and the task (None: infer)."""
     from pandas.api.types import is_bool_dtype, is_numeric_dtype
 
@@ -148,6 +165,7 @@ def _targets(frame: Any, targets: list[str], task: str | None
         raise DataError(
             f"target column(s) {text} hold text (e.g. {frame[text[0]].iloc[0]!r}): regression "
             "needs numeric targets. Encode them as numbers, or use a single text column as "
-            'class names with task="classification" (or task=None).')
+            'class names with task="classification" (or task=None).'
+        )
     names, codes = np.unique(frame[targets[0]].astype(str).to_numpy(), return_inverse=True)
     return codes.astype(np.int64), [str(n) for n in names], CLASSIFICATION

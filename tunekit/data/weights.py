@@ -47,8 +47,10 @@ def class_weights(y: Any, mode: str | None = "balanced") -> dict[int, float] | N
     if mode is None:
         return None
     if mode not in CLASS_WEIGHT_MODES:
-        raise DataError(f"Unknown class weight mode {mode!r}; choose one of "
-                        f"{list(CLASS_WEIGHT_MODES)} (or None for no weighting).")
+        raise DataError(
+            f"Unknown class weight mode {mode!r}; choose one of "
+            f"{list(CLASS_WEIGHT_MODES)} (or None for no weighting)."
+        )
     num_classes: int | None = None
     task: str | None
     if isinstance(y, Dataset):
@@ -56,14 +58,18 @@ def class_weights(y: Any, mode: str | None = "balanced") -> dict[int, float] | N
     else:
         task = None if isinstance(y, Mapping) else tg.infer_task(y, "y")
     if isinstance(y, Mapping):
-        raise DataError("Class weights apply to a model with one output; y is a dict of "
-                        f"outputs {sorted(y)}. Keras takes class_weight for one output only: "
-                        "drop the class weights, or weigh samples with sample_weight.")
+        raise DataError(
+            "Class weights apply to a model with one output; y is a dict of "
+            f"outputs {sorted(y)}. Keras takes class_weight for one output only: "
+            "drop the class weights, or weigh samples with sample_weight."
+        )
     if task == REGRESSION:
-        raise DataError(f"Class weights are for classification, and these targets are "
-                        f"regression targets (task={REGRESSION!r}): there are no classes to "
-                        "weigh. Drop the class weights (mode=None, or leave out "
-                        "--class-weight).")
+        raise DataError(
+            f"Class weights are for classification, and these targets are "
+            f"regression targets (task={REGRESSION!r}): there are no classes to "
+            "weigh. Drop the class weights (mode=None, or leave out "
+            "--class-weight)."
+        )
     labels = _as_labels(y, "y")
     if labels.size == 0:
         raise DataError("Cannot compute class weights from an empty y.")

@@ -32,10 +32,18 @@ from keras_tuner.src.engine import hyperparameters as hp_module
 from keras_tuner.src.engine import trial as trial_module
 
 from tunekit import interrupts
-from tunekit.errors import WorkerLostError
-from tunekit.distribute.cluster import (PHASES, SERVICE, Cluster, PortInUseError,
-                                        check_port_free, decode, encode, split_tuner_id)
+from tunekit.distribute.cluster import (
+    PHASES,
+    SERVICE,
+    Cluster,
+    PortInUseError,
+    check_port_free,
+    decode,
+    encode,
+    split_tuner_id,
+)
 from tunekit.distribute.protos import quiet_condition_protos
+from tunekit.errors import WorkerLostError
 from tunekit.tuners import end_failed_search
 
 __all__ = ["OracleServer", "WorkerLostError"]
@@ -47,8 +55,9 @@ _IDLE_WAIT = 0.3  # a worker asking too early waits this long before asking agai
 
 
 def _empty_trial(status: str) -> trial_module.Trial:
-    return trial_module.Trial(hyperparameters=hp_module.HyperParameters(), trial_id="",
-                              status=status)
+    return trial_module.Trial(
+        hyperparameters=hp_module.HyperParameters(), trial_id="", status=status
+    )
 
 
 def _order(phase: str | None) -> int:
@@ -57,8 +66,11 @@ def _order(phase: str | None) -> int:
 
 def _differences(mine: dict[str, Any], theirs: dict[str, Any]) -> list[str]:
     keys = sorted(set(mine) | set(theirs))
-    return [f"{k}: chief {mine.get(k)!r}, worker {theirs.get(k)!r}" for k in keys
-            if mine.get(k) != theirs.get(k)]
+    return [
+        f"{k}: chief {mine.get(k)!r}, worker {theirs.get(k)!r}"
+        for k in keys
+        if mine.get(k) != theirs.get(k)
+    ]
 
 
 class _PhaseServicer(OracleServicer):
@@ -75,10 +87,12 @@ class _PhaseServicer(OracleServicer):
         worker, phase = split_tuner_id(request.tuner_id)
         server.touch(worker, context)
         if phase not in PHASES:
-            context.abort(grpc.StatusCode.INVALID_ARGUMENT,
-                          f"tuner id {request.tuner_id!r}: tunekit workers ask as "
-                          "'<worker>@coarse' or '<worker>@fine'; start workers with "
-                          "python -m tunekit.coarse_to_fine")
+            context.abort(
+                grpc.StatusCode.INVALID_ARGUMENT,
+                f"tuner id {request.tuner_id!r}: tunekit workers ask as "
+                "'<worker>@coarse' or '<worker>@fine'; start workers with "
+                "python -m tunekit.coarse_to_fine",
+            )
         with server.lock:
             current, oracle = server.phase, self.oracle
             if _order(phase) < _order(current):  # that phase is over: move on
@@ -99,8 +113,7 @@ class _PhaseServicer(OracleServicer):
     def UpdateTrial(self, request, context):
         with self.server.lock:
             self._check_running(request.trial_id, context)
-            trial = self.oracle.update_trial(request.trial_id, request.metrics,
-                                             step=request.step)
+            trial = self.oracle.update_trial(request.trial_id, request.metrics, step=request.step)
             return protos.get_service().UpdateTrialResponse(trial=trial.to_proto())
 
     def EndTrial(self, request, context):
@@ -141,9 +154,10 @@ class _PhaseServicer(OracleServicer):
     def _check_running(self, trial_id: str, context) -> None:
         oracle = self.oracle
         if oracle is None or trial_id not in {t.trial_id for t in oracle.ongoing_trials.values()}:
-            context.abort(grpc.StatusCode.FAILED_PRECONDITION,
-                          f"trial {trial_id} is not running in the chief's "
-                          f"{self.server.phase} phase")
+            context.abort(
+                grpc.StatusCode.FAILED_PRECONDITION,
+                f"trial {trial_id} is not running in the chief's {self.server.phase} phase",
+            )
 
 
 class OracleServer:
@@ -157,8 +171,13 @@ class OracleServer:
             logger (INFO).
     """
 
-    def __init__(self, cluster: Cluster, config: dict[str, Any], *,
-                 write: Callable[[str], None] | None = None) -> None:
+    def __init__(
+        self,
+        cluster: Cluster,
+        config: dict[str, Any],
+        *,
+        write: Callable[[str], None] | None = None,
+    ) -> None:
         quiet_condition_protos()
         self.cluster = cluster
         self.config = config
@@ -183,22 +202,36 @@ class OracleServer:
         """Binds the port (refusing a taken one, by name) and starts serving."""
         self.port = check_port_free(self.cluster.ip, self.cluster.port)
         # No SO_REUSEPORT: a second chief on the same port must fail, not share it.
-        server = grpc.server(futures.ThreadPoolExecutor(max_workers=16),
-                             options=[("grpc.so_reuseport", 0)])
+        server = grpc.server(
+            futures.ThreadPoolExecutor(max_workers=16), options=[("grpc.so_reuseport", 0)]
+        )
         protos.get_service_grpc().add_OracleServicer_to_server(self._servicer, server)
-        server.add_generic_rpc_handlers([grpc.method_handlers_generic_handler(SERVICE, {
-            name: grpc.unary_unary_rpc_method_handler(
-                method, request_deserializer=decode, response_serializer=encode)
-            for name, method in (("Hello", self._hello), ("Heartbeat", self._heartbeat),
-                                 ("TrialMessage", self._trial_message))
-        })])
+        server.add_generic_rpc_handlers(
+            [
+                grpc.method_handlers_generic_handler(
+                    SERVICE,
+                    {
+                        name: grpc.unary_unary_rpc_method_handler(
+                            method, request_deserializer=decode, response_serializer=encode
+                        )
+                        for name, method in (
+                            ("Hello", self._hello),
+                            ("Heartbeat", self._heartbeat),
+                            ("TrialMessage", self._trial_message),
+                        )
+                    },
+                )
+            ]
+        )
         try:
             bound = server.add_insecure_port(self.address)
         except RuntimeError:
             bound = 0
         if not bound:
-            raise PortInUseError(f"The chief cannot listen on {self.address}: choose another "
-                                 "port with --port / KERASTUNER_ORACLE_PORT.")
+            raise PortInUseError(
+                f"The chief cannot listen on {self.address}: choose another "
+                "port with --port / KERASTUNER_ORACLE_PORT."
+            )
         server.start()
         self._grpc = server
         return self
@@ -214,15 +247,21 @@ class OracleServer:
         differences = _differences(self.config, request.get("config", {}))
         worker = request.get("worker", "?")
         if differences:
-            self.write(f"Refused worker {worker} ({context.peer()}): its settings differ "
-                       f"from this run's: {'; '.join(differences)}")
-            return {"error": "this worker's settings differ from the chief's: "
-                    + "; ".join(differences)
-                    + ". Start every worker with the chief's options (--seed, --data, budget)."}
+            self.write(
+                f"Refused worker {worker} ({context.peer()}): its settings differ "
+                f"from this run's: {'; '.join(differences)}"
+            )
+            return {
+                "error": "this worker's settings differ from the chief's: "
+                + "; ".join(differences)
+                + ". Start every worker with the chief's options (--seed, --data, budget)."
+            }
         self.touch(worker, context)
-        self.write(f"Worker {worker} joined from {context.peer()} "
-                   f"(pid {request.get('pid')}, {request.get('threads', '?')} threads, "
-                   f"{request.get('backend')}).")
+        self.write(
+            f"Worker {worker} joined from {context.peer()} "
+            f"(pid {request.get('pid')}, {request.get('threads', '?')} threads, "
+            f"{request.get('backend')})."
+        )
         return {"phase": self.phase}
 
     def _heartbeat(self, request: dict[str, Any], context) -> dict[str, Any]:
@@ -250,13 +289,16 @@ class OracleServer:
             listener(self.tuner, trial)
         if trial.status != trial_module.TrialStatus.COMPLETED and trial.message:
             last = trial.message.strip().splitlines()[-1]
-            self.write(f"[{self.phase}] trial {trial.trial_id} {trial.status} on worker "
-                       f"{worker}: {last} (full text in trial.json, `error` in trials.csv)")
+            self.write(
+                f"[{self.phase}] trial {trial.trial_id} {trial.status} on worker "
+                f"{worker}: {last} (full text in trial.json, `error` in trials.csv)"
+            )
 
     # -- phases -------------------------------------------------------------------------
 
-    def serve_phase(self, phase: str, tuner, *, listeners: Sequence[Callable] = (),
-                    supervisor=None) -> None:
+    def serve_phase(
+        self, phase: str, tuner, *, listeners: Sequence[Callable] = (), supervisor=None
+    ) -> None:
         """Serves `tuner`'s oracle until the phase's last trial has ended.
 
         Raises:
@@ -270,8 +312,10 @@ class OracleServer:
             self.phase, self.tuner, self.listeners = phase, tuner, tuple(listeners)
             self._servicer.oracle = oracle
             self._servicer.stop_triggered = False
-            self.held = {t.trial_id: (split_tuner_id(tid)[0], time.monotonic())
-                         for tid, t in oracle.ongoing_trials.items()}
+            self.held = {
+                t.trial_id: (split_tuner_id(tid)[0], time.monotonic())
+                for tid, t in oracle.ongoing_trials.items()
+            }
             self.phase_start = time.monotonic()
         waiting_said = False
         while True:
@@ -305,8 +349,9 @@ class OracleServer:
                     stuck.append((trial_id, worker, self.workers.get(worker, {}).get("peer")))
         for trial_id, worker, peer in stuck:
             if supervisor is not None and supervisor.owns(worker):
-                supervisor.restart(worker, f"silent for {timeout:.0f} s while holding "
-                                   f"{phase} trial {trial_id}")
+                supervisor.restart(
+                    worker, f"silent for {timeout:.0f} s while holding {phase} trial {trial_id}"
+                )
                 with self.lock:
                     self.workers.setdefault(worker, {})["seen"] = time.monotonic()
                 continue
@@ -315,4 +360,5 @@ class OracleServer:
                 f"which has not been heard from for more than {timeout:.0f} s "
                 "(--worker-timeout). Nothing completed is lost: restart that worker with "
                 f"KERASTUNER_TUNER_ID={worker} and rerun this command; the trial is handed out "
-                "again.")
+                "again."
+            )

@@ -30,9 +30,21 @@ from typing import Any
 from tunekit.errors import PortInUseError
 from tunekit.processes import apply_process_limits, limits_env, thread_env, worker_cores
 
-__all__ = ["Cluster", "PHASES", "PortInUseError", "check_port_free", "cluster_from",
-           "apply_process_limits", "decode", "encode", "limits_env", "phase_tuner_id",
-           "split_tuner_id", "thread_env", "worker_cores"]
+__all__ = [
+    "Cluster",
+    "PHASES",
+    "PortInUseError",
+    "check_port_free",
+    "cluster_from",
+    "apply_process_limits",
+    "decode",
+    "encode",
+    "limits_env",
+    "phase_tuner_id",
+    "split_tuner_id",
+    "thread_env",
+    "worker_cores",
+]
 
 PHASES = ("coarse", "fine")
 ENV_VARS = ("KERASTUNER_TUNER_ID", "KERASTUNER_ORACLE_IP", "KERASTUNER_ORACLE_PORT")
@@ -76,9 +88,14 @@ class Cluster:
         return "127.0.0.1" if self.ip in ("0.0.0.0", "", "::", "[::]") else self.ip
 
 
-def cluster_from(env: Mapping[str, str], *, workers: int = 1, port: int | None = None,
-                 chief_timeout: float = DEFAULT_CHIEF_TIMEOUT,
-                 worker_timeout: float = DEFAULT_WORKER_TIMEOUT) -> Cluster:
+def cluster_from(
+    env: Mapping[str, str],
+    *,
+    workers: int = 1,
+    port: int | None = None,
+    chief_timeout: float = DEFAULT_CHIEF_TIMEOUT,
+    worker_timeout: float = DEFAULT_WORKER_TIMEOUT,
+) -> Cluster:
     """Works out this process's role from KerasTuner's variables and `--workers`.
 
     Raises:
@@ -93,34 +110,46 @@ def cluster_from(env: Mapping[str, str], *, workers: int = 1, port: int | None =
             raise ValueError(
                 "--workers 0 means a chief that only serves remote workers: set "
                 "KERASTUNER_TUNER_ID=chief, KERASTUNER_ORACLE_IP and KERASTUNER_ORACLE_PORT "
-                "(see the README's 'Several machines').")
+                "(see the README's 'Several machines')."
+            )
         if workers == 1:
             return Cluster(workers=1, **timeouts)
-        return Cluster(role="chief", tuner_id="chief", ip="127.0.0.1", port=port or 0,
-                       workers=workers, **timeouts)
+        return Cluster(
+            role="chief",
+            tuner_id="chief",
+            ip="127.0.0.1",
+            port=port or 0,
+            workers=workers,
+            **timeouts,
+        )
     missing = [k for k in ENV_VARS if not env.get(k)]
     if missing:
         raise ValueError(
             f"Distributed tuning needs all of {', '.join(ENV_VARS)}; {', '.join(missing)} "
-            f"{'is' if len(missing) == 1 else 'are'} not set (set: {', '.join(present)}).")
+            f"{'is' if len(missing) == 1 else 'are'} not set (set: {', '.join(present)})."
+        )
     raw_port = env["KERASTUNER_ORACLE_PORT"]
     if not raw_port.isdigit() or not 0 < int(raw_port) < 65536:
-        raise ValueError(f"KERASTUNER_ORACLE_PORT must be a port number in 1-65535. "
-                         f"Received: {raw_port!r}.")
+        raise ValueError(
+            f"KERASTUNER_ORACLE_PORT must be a port number in 1-65535. Received: {raw_port!r}."
+        )
     env_port = int(raw_port)
     if port is not None and port != env_port:
-        raise ValueError(f"--port {port} contradicts KERASTUNER_ORACLE_PORT={env_port}: "
-                         "drop one of them.")
+        raise ValueError(
+            f"--port {port} contradicts KERASTUNER_ORACLE_PORT={env_port}: drop one of them."
+        )
     tuner_id = env["KERASTUNER_TUNER_ID"]
     ip = env["KERASTUNER_ORACLE_IP"]
     if "chief" in tuner_id:  # KerasTuner's own test (`dist_utils.is_chief_oracle`)
-        return Cluster(role="chief", tuner_id="chief", ip=ip, port=env_port, workers=workers,
-                       **timeouts)
+        return Cluster(
+            role="chief", tuner_id="chief", ip=ip, port=env_port, workers=workers, **timeouts
+        )
     if "@" in tuner_id or "/" in tuner_id:
-        raise ValueError(f"KERASTUNER_TUNER_ID must not contain '@' or '/' (tunekit appends "
-                         f"'@<phase>'). Received: {tuner_id!r}.")
-    return Cluster(role="worker", tuner_id=tuner_id, ip=ip, port=env_port, workers=0,
-                   **timeouts)
+        raise ValueError(
+            f"KERASTUNER_TUNER_ID must not contain '@' or '/' (tunekit appends "
+            f"'@<phase>'). Received: {tuner_id!r}."
+        )
+    return Cluster(role="worker", tuner_id=tuner_id, ip=ip, port=env_port, workers=0, **timeouts)
 
 
 def check_port_free(ip: str, port: int) -> int:
@@ -140,7 +169,8 @@ def check_port_free(ip: str, port: int) -> int:
             raise PortInUseError(
                 f"The chief cannot listen on {ip}:{port}: {e.strerror or e}. Another process "
                 "holds that port (a previous chief still running?): stop it, or choose another "
-                "port with --port / KERASTUNER_ORACLE_PORT.") from None
+                "port with --port / KERASTUNER_ORACLE_PORT."
+            ) from None
         return sock.getsockname()[1]
 
 

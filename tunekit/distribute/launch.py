@@ -25,8 +25,9 @@ __all__ = ["cli_chief", "local_chief", "run_trials", "work"]
 WORKER_MODULE = "tunekit.distribute.worker_main"
 
 
-def cli_chief(run: Any, cluster: Cluster, argv: Sequence[str], backend: str, *,
-              quiet: bool) -> ChiefRunner:
+def cli_chief(
+    run: Any, cluster: Cluster, argv: Sequence[str], backend: str, *, quiet: bool
+) -> ChiefRunner:
     """The chief of the command line; its local workers run the chief's options.
 
     Args:
@@ -38,15 +39,34 @@ def cli_chief(run: Any, cluster: Cluster, argv: Sequence[str], backend: str, *,
     """
     worker_argv = [a for a in argv if a != "--overwrite"]
     return ChiefRunner(
-        cluster, run.config(), log_dir=run.run_dir / "workers", backend=backend,
+        cluster,
+        run.config(),
+        log_dir=run.run_dir / "workers",
+        backend=backend,
         worker_command=["-m", "tunekit.coarse_to_fine", *worker_argv, "--backend", backend],
-        write=(lambda text: None) if quiet else (lambda text: print(text, flush=True)))
+        write=(lambda text: None) if quiet else (lambda text: print(text, flush=True)),
+    )
 
 
 # The constructor arguments a worker's `CoarseToFine` gets from the chief's, as they are.
-SETTINGS = ("objective", "coarse_trials", "coarse_epochs", "defaults_first", "fine_tuner",
-            "fine_trials", "max_epochs", "factor", "top", "margin", "final_epochs",
-            "final_schedule", "batch_size", "executions_per_trial", "seed", "verbose")
+SETTINGS = (
+    "objective",
+    "coarse_trials",
+    "coarse_epochs",
+    "defaults_first",
+    "fine_tuner",
+    "fine_trials",
+    "max_epochs",
+    "factor",
+    "top",
+    "margin",
+    "final_epochs",
+    "final_schedule",
+    "batch_size",
+    "executions_per_trial",
+    "seed",
+    "verbose",
+)
 
 
 def local_chief(run: Any, workers: int, objects: dict[str, Any]) -> ChiefRunner:
@@ -70,9 +90,15 @@ def local_chief(run: Any, workers: int, objects: dict[str, Any]) -> ChiefRunner:
     settings.update(directory=str(run.run_dir.parent.resolve()), project_name=run.run_dir.name)
     spec = write_spec(run.run_dir / "workers", run.data, type(run), objects, settings)
     cluster = Cluster(role="chief", tuner_id="chief", ip="127.0.0.1", port=0, workers=workers)
-    return ChiefRunner(cluster, run.config(), log_dir=run.run_dir / "workers",
-                       backend=keras.backend.backend(), env=worker_env(),
-                       worker_command=["-m", WORKER_MODULE, str(spec)], write=run.say)
+    return ChiefRunner(
+        cluster,
+        run.config(),
+        log_dir=run.run_dir / "workers",
+        backend=keras.backend.backend(),
+        env=worker_env(),
+        worker_command=["-m", WORKER_MODULE, str(spec)],
+        write=run.say,
+    )
 
 
 def run_trials(run: Any, connection: Any) -> None:
@@ -96,8 +122,9 @@ def run_trials(run: Any, connection: Any) -> None:
         step.search(run, tuner)
 
 
-def work(run: Any, cluster: Cluster, resume: str, *,
-         message: Callable[[BaseException], str] = str) -> int:
+def work(
+    run: Any, cluster: Cluster, resume: str, *, message: Callable[[BaseException], str] = str
+) -> int:
     """A worker's whole life: greet the chief, run its trials, exit when it has none.
 
     Args:
@@ -126,26 +153,32 @@ def work(run: Any, cluster: Cluster, resume: str, *,
         print(f"error: {message(e)}", file=sys.stderr)
         return 1
     connection.start_heartbeat()
-    print(f"Worker {cluster.tuner_id}: joined the chief at {cluster.address}; run folder "
-          f"{run.run_dir} (never deleted by a worker).", flush=True)
+    print(
+        f"Worker {cluster.tuner_id}: joined the chief at {cluster.address}; run folder "
+        f"{run.run_dir} (never deleted by a worker).",
+        flush=True,
+    )
     try:
         run_trials(run, connection)
     except (KeyboardInterrupt, interrupts.Interrupted) as e:
-        print(f"\nworker {cluster.tuner_id} interrupted; its trial goes back to the chief's "
-              f"queue when it restarts:\n  {resume}", file=sys.stderr)
+        print(
+            f"\nworker {cluster.tuner_id} interrupted; its trial goes back to the chief's "
+            f"queue when it restarts:\n  {resume}",
+            file=sys.stderr,
+        )
         return e.exit_code if isinstance(e, interrupts.Interrupted) else 130
     except Exception as e:  # noqa: BLE001 (reported: exit code 1)
         import grpc  # noqa: PLC0415
 
         if isinstance(e, grpc.RpcError):
-            print(f"error: {connection.lost_message(e, waited=False)}\n  {resume}",
-                  file=sys.stderr)
+            print(f"error: {connection.lost_message(e, waited=False)}\n  {resume}", file=sys.stderr)
         else:
-            print(f"error: worker {cluster.tuner_id} failed: {type(e).__name__}: "
-                  f"{message(e)}", file=sys.stderr)
+            print(
+                f"error: worker {cluster.tuner_id} failed: {type(e).__name__}: {message(e)}",
+                file=sys.stderr,
+            )
         return 1
     finally:
         connection.close()
     print(f"Worker {cluster.tuner_id}: the chief has no more trials; done.", flush=True)
     return 0
-

@@ -23,9 +23,15 @@ def quiet_condition_protos() -> None:
     def to_proto(self):
         proto = protos.get_proto()
         first = self.values[0]
-        field = ("string_value" if isinstance(first, str) else "boolean_value"
-                 if isinstance(first, bool) else "int_value" if isinstance(first, int)
-                 else "float_value")
+        field = (
+            "string_value"
+            if isinstance(first, str)
+            else "boolean_value"
+            if isinstance(first, bool)
+            else "int_value"
+            if isinstance(first, int)
+            else "float_value"
+        )
         values = [proto.Value(**{field: v}) for v in self.values]
         return proto.Condition(parent=proto.Condition.Parent(name=self.name, values=values))
 

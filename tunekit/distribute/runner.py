@@ -38,8 +38,13 @@ TrialListener = Callable[[Any, Any], None]
 class PhaseRunner(Protocol):
     """Runs the trials of one search phase; the workflow's only view of distribution."""
 
-    def run_phase(self, phase: str, tuner: kt.Tuner, search: Callable[[], None],
-                  listeners: Sequence[TrialListener]) -> None:
+    def run_phase(
+        self,
+        phase: str,
+        tuner: kt.Tuner,
+        search: Callable[[], None],
+        listeners: Sequence[TrialListener],
+    ) -> None:
         """Runs `phase`'s trials until its oracle has none left.
 
         Args:
@@ -62,8 +67,13 @@ class PhaseRunner(Protocol):
 class LocalRunner:
     """Runs every trial in this process, with `tuner.search`."""
 
-    def run_phase(self, phase: str, tuner: kt.Tuner, search: Callable[[], None],
-                  listeners: Sequence[TrialListener]) -> None:
+    def run_phase(
+        self,
+        phase: str,
+        tuner: kt.Tuner,
+        search: Callable[[], None],
+        listeners: Sequence[TrialListener],
+    ) -> None:
         """Runs `search()` with `listeners` told of each trial's end."""
         tuner.tunekit_listeners = tuple(listeners)
         search()
@@ -96,10 +106,17 @@ class ChiefRunner:
         write: Where status lines go. Defaults to this module's logger (INFO).
     """
 
-    def __init__(self, cluster: Cluster, config: dict[str, Any], *,
-                 worker_command: Sequence[str] | None = None, log_dir: Path | None = None,
-                 backend: str | None = None, env: dict[str, str] | None = None,
-                 write: Callable[[str], None] | None = None) -> None:
+    def __init__(
+        self,
+        cluster: Cluster,
+        config: dict[str, Any],
+        *,
+        worker_command: Sequence[str] | None = None,
+        log_dir: Path | None = None,
+        backend: str | None = None,
+        env: dict[str, str] | None = None,
+        write: Callable[[str], None] | None = None,
+    ) -> None:
         self.cluster = cluster
         self.config = config
         self.worker_command = None if worker_command is None else list(worker_command)
@@ -125,19 +142,30 @@ class ChiefRunner:
         from tunekit.distribute.supervisor import LocalWorkers  # noqa: PLC0415
 
         self.server = OracleServer(self.cluster, self.config).start()
-        self.write(f"Chief: serving KerasTuner's oracle on {self.server.address} (no "
-                   "authentication: keep it on a private network).")
+        self.write(
+            f"Chief: serving KerasTuner's oracle on {self.server.address} (no "
+            "authentication: keep it on a private network)."
+        )
         if self.cluster.workers and self.worker_command is not None:
             import dataclasses  # noqa: PLC0415
 
             cluster = dataclasses.replace(self.cluster, port=self.server.port)
-            self.supervisor = LocalWorkers(cluster, self.worker_command,
-                                           Path(self.log_dir or "workers"),
-                                           backend=self.backend, env=self.env).start()
+            self.supervisor = LocalWorkers(
+                cluster,
+                self.worker_command,
+                Path(self.log_dir or "workers"),
+                backend=self.backend,
+                env=self.env,
+            ).start()
         return self
 
-    def run_phase(self, phase: str, tuner: kt.Tuner, search: Callable[[], None],
-                  listeners: Sequence[TrialListener]) -> None:
+    def run_phase(
+        self,
+        phase: str,
+        tuner: kt.Tuner,
+        search: Callable[[], None],
+        listeners: Sequence[TrialListener],
+    ) -> None:
         """Serves `tuner`'s oracle until workers have ended the phase's last trial."""
         server = self.start().server
         assert server is not None
@@ -149,9 +177,12 @@ class ChiefRunner:
         if self.server is None:
             return None
         supervisor = self.supervisor
-        return {"chief": self.server.address, "workers_seen": sorted(self.server.workers),
-                "local_workers": len(supervisor.procs) if supervisor else 0,
-                "restarts": dict(supervisor.restarts) if supervisor else {}}
+        return {
+            "chief": self.server.address,
+            "workers_seen": sorted(self.server.workers),
+            "local_workers": len(supervisor.procs) if supervisor else 0,
+            "restarts": dict(supervisor.restarts) if supervisor else {},
+        }
 
     def close(self, wait: float = 0.0) -> None:
         """Tells workers there is nothing left, stops local ones, closes the port.

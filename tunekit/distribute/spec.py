@@ -34,8 +34,14 @@ from tunekit import _io
 from tunekit.data import Dataset
 from tunekit.errors import UsageError
 
-__all__ = ["DATA_FILE", "SPEC_FILE", "check_reaches_workers", "load_spec", "worker_env",
-           "write_spec"]
+__all__ = [
+    "DATA_FILE",
+    "SPEC_FILE",
+    "check_reaches_workers",
+    "load_spec",
+    "worker_env",
+    "write_spec",
+]
 
 DATA_FILE = "data.npz"
 SPEC_FILE = "spec.pkl"
@@ -48,10 +54,16 @@ def _unimportable_globals(value: Any) -> list[str]:
 
     Scanned in pickle protocol 2, which names every global inline (`GLOBAL`).
     """
-    found = [tuple(str(arg).split(" ", 1)) for opcode, arg, _ in
-             pickletools.genops(pickle.dumps(value, protocol=2)) if opcode.name == "GLOBAL"]
-    return [f"{module}.{name}" for module, name in found
-            if module == "__main__" or "<locals>" in name or "<lambda>" in name]
+    found = [
+        tuple(str(arg).split(" ", 1))
+        for opcode, arg, _ in pickletools.genops(pickle.dumps(value, protocol=2))
+        if opcode.name == "GLOBAL"
+    ]
+    return [
+        f"{module}.{name}"
+        for module, name in found
+        if module == "__main__" or "<locals>" in name or "<lambda>" in name
+    ]
 
 
 def check_reaches_workers(**objects: Any) -> bytes:
@@ -87,8 +99,13 @@ def check_reaches_workers(**objects: Any) -> bytes:
     return pickle.dumps(objects, protocol=_PROTOCOL)
 
 
-def write_spec(folder: Path, data: Dataset, factory: Callable[..., Any],
-               objects: dict[str, Any], settings: dict[str, Any]) -> Path:
+def write_spec(
+    folder: Path,
+    data: Dataset,
+    factory: Callable[..., Any],
+    objects: dict[str, Any],
+    settings: dict[str, Any],
+) -> Path:
     """Writes `data.npz` and `spec.pkl` into `folder`; returns the spec's path.
 
     Args:
@@ -101,15 +118,25 @@ def write_spec(folder: Path, data: Dataset, factory: Callable[..., Any],
         settings: The other constructor arguments (plain values).
     """
     folder.mkdir(parents=True, exist_ok=True)
-    meta = {"class_names": list(data.class_names), "input_shape": list(data.input_shape),
-            "num_classes": int(data.num_classes), "name": data.name, "scaling": data.scaling}
+    meta = {
+        "class_names": list(data.class_names),
+        "input_shape": list(data.input_shape),
+        "num_classes": int(data.num_classes),
+        "name": data.name,
+        "scaling": data.scaling,
+    }
     arrays = {key: getattr(data, key) for key in _ARRAYS}
     _io.atomic_write(folder / DATA_FILE, lambda tmp: _save_npz(tmp, arrays, meta))
     payload = check_reaches_workers(**objects)
-    spec = {"factory": factory, "objects": payload, "settings": settings,
-            "fingerprint": data.fingerprint()}
-    _io.atomic_write(folder / SPEC_FILE, lambda tmp: _save_bytes(tmp, pickle.dumps(
-        spec, protocol=_PROTOCOL)))
+    spec = {
+        "factory": factory,
+        "objects": payload,
+        "settings": settings,
+        "fingerprint": data.fingerprint(),
+    }
+    _io.atomic_write(
+        folder / SPEC_FILE, lambda tmp: _save_bytes(tmp, pickle.dumps(spec, protocol=_PROTOCOL))
+    )
     return folder / SPEC_FILE
 
 
@@ -134,8 +161,10 @@ def load_spec(path: str | os.PathLike[str]) -> tuple[Callable[..., Any], dict[st
         meta = json.loads(str(npz["meta"]))
         data = Dataset(**{key: npz[key] for key in _ARRAYS}, **meta)
     if data.fingerprint() != spec["fingerprint"]:
-        raise UsageError(f"{path.parent / DATA_FILE} holds other data than the chief's "
-                         f"(fingerprint {data.fingerprint()}, expected {spec['fingerprint']}).")
+        raise UsageError(
+            f"{path.parent / DATA_FILE} holds other data than the chief's "
+            f"(fingerprint {data.fingerprint()}, expected {spec['fingerprint']})."
+        )
     kwargs = {**pickle.loads(spec["objects"]), **spec["settings"], "data": data}
     return spec["factory"], kwargs
 

@@ -52,9 +52,16 @@ class LocalWorkers:
             logger (INFO).
     """
 
-    def __init__(self, cluster: Cluster, command: Sequence[str], log_dir: Path, *,
-                 backend: str | None = None, env: dict[str, str] | None = None,
-                 write: Callable[[str], None] | None = None) -> None:
+    def __init__(
+        self,
+        cluster: Cluster,
+        command: Sequence[str],
+        log_dir: Path,
+        *,
+        backend: str | None = None,
+        env: dict[str, str] | None = None,
+        write: Callable[[str], None] | None = None,
+    ) -> None:
         self.cluster = cluster
         self.command = list(command)
         self.env = dict(env or {})
@@ -64,8 +71,9 @@ class LocalWorkers:
         self.procs: dict[str, subprocess.Popen] = {}
         self.restarts: dict[str, int] = {}
         self.finished: set[str] = set()
-        self.cores = {f"local{i}": cores
-                      for i, cores in enumerate(worker_cores(max(1, cluster.workers)))}
+        self.cores = {
+            f"local{i}": cores for i, cores in enumerate(worker_cores(max(1, cluster.workers)))
+        }
 
     def owns(self, worker: str) -> bool:
         return worker in self.procs
@@ -85,15 +93,25 @@ class LocalWorkers:
         if self.backend:
             env["KERAS_BACKEND"] = self.backend
         env.update(limits_env(self.cores[worker], self.backend, die_with_parent=True))
-        env.update(KERASTUNER_TUNER_ID=worker, KERASTUNER_ORACLE_IP=self.cluster.connect_ip,
-                   KERASTUNER_ORACLE_PORT=str(self.cluster.port), PYTHONUNBUFFERED="1")
+        env.update(
+            KERASTUNER_TUNER_ID=worker,
+            KERASTUNER_ORACLE_IP=self.cluster.connect_ip,
+            KERASTUNER_ORACLE_PORT=str(self.cluster.port),
+            PYTHONUNBUFFERED="1",
+        )
         with open(self.log_path(worker), "ab") as log:
             proc = subprocess.Popen(
                 [sys.executable, *self.command],
-                env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
         self.procs[worker] = proc
-        self.write(f"Started worker {worker} (pid {proc.pid}, cores "
-                   f"{','.join(map(str, self.cores[worker]))}, log {self.log_path(worker)}).")
+        self.write(
+            f"Started worker {worker} (pid {proc.pid}, cores "
+            f"{','.join(map(str, self.cores[worker]))}, log {self.log_path(worker)})."
+        )
 
     def _tail(self, worker: str, lines: int = 8) -> str:
         try:
@@ -114,7 +132,8 @@ class LocalWorkers:
             if code == 2:
                 raise WorkerCrashError(
                     f"worker {worker} refused to start (exit 2); its log "
-                    f"{self.log_path(worker)} ends with:\n{self._tail(worker)}")
+                    f"{self.log_path(worker)} ends with:\n{self._tail(worker)}"
+                )
             self.restart(worker, f"exited with status {code}")
 
     def restart(self, worker: str, reason: str) -> None:
@@ -123,14 +142,17 @@ class LocalWorkers:
             raise WorkerCrashError(
                 f"worker {worker} {reason}, after {MAX_RESTARTS} restarts; giving up. Its log "
                 f"{self.log_path(worker)} ends with:\n{self._tail(worker)}\nCompleted trials "
-                "are saved: fix the cause and rerun the same command to resume.")
+                "are saved: fix the cause and rerun the same command to resume."
+            )
         self.restarts[worker] = count
         proc = self.procs[worker]
         if proc.poll() is None:
             proc.kill()
             proc.wait()
-        self.write(f"Worker {worker} {reason}; restarting it under the same id "
-                   f"(restart {count}/{MAX_RESTARTS}); its unfinished trial is handed back.")
+        self.write(
+            f"Worker {worker} {reason}; restarting it under the same id "
+            f"(restart {count}/{MAX_RESTARTS}); its unfinished trial is handed back."
+        )
         self._spawn(worker)
 
     def stop(self, timeout: float = 10.0) -> None:

@@ -26,8 +26,8 @@ import grpc
 from keras_tuner.src.distribute import oracle_client
 
 from tunekit.distribute.cluster import SERVICE, Cluster, decode, encode, phase_tuner_id
-from tunekit.errors import ChiefUnreachableError, WorkerRefusedError
 from tunekit.distribute.protos import quiet_condition_protos
+from tunekit.errors import ChiefUnreachableError, WorkerRefusedError
 
 __all__ = ["ChiefConnection", "ChiefUnreachableError", "WorkerRefusedError"]
 
@@ -66,33 +66,51 @@ class ChiefConnection:
             (WARNING; the command line prints those on stderr).
     """
 
-    def __init__(self, cluster: Cluster, config: dict[str, Any], *,
-                 write: Callable[[str], None] | None = None) -> None:
+    def __init__(
+        self,
+        cluster: Cluster,
+        config: dict[str, Any],
+        *,
+        write: Callable[[str], None] | None = None,
+    ) -> None:
         quiet_condition_protos()
         self.cluster = cluster
         self.config = config
         self.write = write or _logger.warning
         self.trial: str | None = None
         self._channel = grpc.insecure_channel(cluster.address)
-        self._calls = {name: self._channel.unary_unary(
-            f"/{SERVICE}/{name}", request_serializer=encode, response_deserializer=decode)
-            for name in ("Hello", "Heartbeat", "TrialMessage")}
+        self._calls = {
+            name: self._channel.unary_unary(
+                f"/{SERVICE}/{name}", request_serializer=encode, response_deserializer=decode
+            )
+            for name in ("Hello", "Heartbeat", "TrialMessage")
+        }
         self._stop = threading.Event()
         # KerasTuner's client waits up to an hour per call; bound it like the heartbeat.
         oracle_client.TIMEOUT = max(1, int(cluster.chief_timeout))
 
-    def _call(self, name: str, message: dict[str, Any], *, timeout: float,
-              wait: bool = False) -> dict[str, Any]:
+    def _call(
+        self, name: str, message: dict[str, Any], *, timeout: float, wait: bool = False
+    ) -> dict[str, Any]:
         return self._calls[name](message, timeout=timeout, wait_for_ready=wait)
 
     def hello(self) -> dict[str, Any]:
         """Waits for the chief and registers; raises if refused or unreachable."""
         try:
-            answer = self._call("Hello", {
-                "worker": self.cluster.tuner_id, "config": self.config, "pid": os.getpid(),
-                "threads": os.environ.get("TUNEKIT_WORKER_THREADS", len(os.sched_getaffinity(0))),
-                "backend": os.environ.get("KERAS_BACKEND"),
-            }, timeout=self.cluster.chief_timeout, wait=True)
+            answer = self._call(
+                "Hello",
+                {
+                    "worker": self.cluster.tuner_id,
+                    "config": self.config,
+                    "pid": os.getpid(),
+                    "threads": os.environ.get(
+                        "TUNEKIT_WORKER_THREADS", len(os.sched_getaffinity(0))
+                    ),
+                    "backend": os.environ.get("KERAS_BACKEND"),
+                },
+                timeout=self.cluster.chief_timeout,
+                wait=True,
+            )
         except grpc.RpcError as e:
             raise ChiefUnreachableError(self.lost_message(e)) from None
         if "error" in answer:
@@ -104,10 +122,12 @@ class ChiefConnection:
         detail = f" ({error.code().name})" if isinstance(error, grpc.RpcError) else ""
         waited_text = f" for {self.cluster.chief_timeout:.0f} s" if waited else ""
         trial = f" while running trial {self.trial}" if self.trial else ""
-        return (f"worker {self.cluster.tuner_id}: cannot reach the chief at "
-                f"{self.cluster.address}{detail}{waited_text}{trial}; stopping. Nothing "
-                "completed is lost: restart the chief, then this worker with the same "
-                "command, and the run resumes.")
+        return (
+            f"worker {self.cluster.tuner_id}: cannot reach the chief at "
+            f"{self.cluster.address}{detail}{waited_text}{trial}; stopping. Nothing "
+            "completed is lost: restart the chief, then this worker with the same "
+            "command, and the run resumes."
+        )
 
     def start_heartbeat(self, interval: float = 2.0) -> None:
         """Starts the thread that stops this process when the chief is gone."""
@@ -117,8 +137,11 @@ class ChiefConnection:
             last_ok = time.monotonic()
             while not self._stop.wait(interval):
                 try:
-                    self._call("Heartbeat", {"worker": self.cluster.tuner_id,
-                                             "trial": self.trial}, timeout=interval * 2)
+                    self._call(
+                        "Heartbeat",
+                        {"worker": self.cluster.tuner_id, "trial": self.trial},
+                        timeout=interval * 2,
+                    )
                     last_ok = time.monotonic()
                 except grpc.RpcError as e:
                     if time.monotonic() - last_ok > self.cluster.chief_timeout:
@@ -129,18 +152,27 @@ class ChiefConnection:
 
     def report(self, phase: str, trial_id: str, message: str) -> None:
         try:
-            self._call("TrialMessage", {"worker": self.cluster.tuner_id, "phase": phase,
-                                        "trial_id": trial_id, "message": message},
-                       timeout=self.cluster.chief_timeout, wait=True)
+            self._call(
+                "TrialMessage",
+                {
+                    "worker": self.cluster.tuner_id,
+                    "phase": phase,
+                    "trial_id": trial_id,
+                    "message": message,
+                },
+                timeout=self.cluster.chief_timeout,
+                wait=True,
+            )
         except grpc.RpcError:
             pass  # the trial's end, sent next, reports the lost chief
-        self.write(f"worker {self.cluster.tuner_id}: {phase} trial {trial_id} failed: "
-                   f"{message.strip().splitlines()[-1]}")
+        self.write(
+            f"worker {self.cluster.tuner_id}: {phase} trial {trial_id} failed: "
+            f"{message.strip().splitlines()[-1]}"
+        )
 
     def client(self, tuner, phase: str) -> None:
         """Points a worker tuner at the chief for `phase` (in place)."""
-        tuner.oracle = _RelayingClient(getattr(tuner.oracle, "_oracle", tuner.oracle), self,
-                                       phase)
+        tuner.oracle = _RelayingClient(getattr(tuner.oracle, "_oracle", tuner.oracle), self, phase)
         tuner.tuner_id = phase_tuner_id(self.cluster.tuner_id, phase)
 
     def close(self) -> None:

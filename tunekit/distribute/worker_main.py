@@ -32,8 +32,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             factory, kwargs = load_spec(args[0])
             run = factory(**kwargs)
         except Exception as e:  # noqa: BLE001 (reported: exit code 2, not restarted)
-            print(f"error: cannot rebuild the run from {args[0]}: {type(e).__name__}: {e}",
-                  file=sys.stderr)
+            print(
+                f"error: cannot rebuild the run from {args[0]}: {type(e).__name__}: {e}",
+                file=sys.stderr,
+            )
             return 2
         cluster = cluster_from(os.environ)
         return work(run, cluster, f"python -m tunekit.distribute.worker_main {args[0]}")

@@ -19,14 +19,32 @@ from tunekit.steps.narrow import NARROWED_SPACE, NarrowStep
 from tunekit.steps.retrain import BEST_HYPERPARAMETERS, BEST_MODEL, RetrainStep, select
 from tunekit.steps.search import HParamsExperiment, SearchStep, completed_trials
 
-__all__ = ["BEST_HYPERPARAMETERS", "BEST_MODEL", "MIN_COARSE_TRIALS", "NARROWED_SPACE",
-           "REPORT_FILES", "EvaluateStep", "NarrowStep", "RetrainStep", "RunContext",
-           "SearchStep", "Step", "coarse_to_fine_steps", "completed_trials", "outputs_missing",
-           "select"]
+__all__ = [
+    "BEST_HYPERPARAMETERS",
+    "BEST_MODEL",
+    "MIN_COARSE_TRIALS",
+    "NARROWED_SPACE",
+    "REPORT_FILES",
+    "EvaluateStep",
+    "NarrowStep",
+    "RetrainStep",
+    "RunContext",
+    "SearchStep",
+    "Step",
+    "coarse_to_fine_steps",
+    "completed_trials",
+    "outputs_missing",
+    "select",
+]
 
 
 def coarse_to_fine_steps() -> tuple[Step, ...]:
     """The steps of a coarse-to-fine run, in order (fresh objects for one run)."""
     experiment = HParamsExperiment()
-    return (SearchStep("coarse", experiment), NarrowStep(), SearchStep("fine", experiment),
-            RetrainStep(), EvaluateStep())
+    return (
+        SearchStep("coarse", experiment),
+        NarrowStep(),
+        SearchStep("fine", experiment),
+        RetrainStep(),
+        EvaluateStep(),
+    )

@@ -30,7 +30,6 @@ if TYPE_CHECKING:
 __all__ = ["MIN_COARSE_TRIALS", "RunContext", "Step", "outputs_missing"]
 
 
-
 class RunContext(Protocol):
     """What steps share: the run's settings, data, manifest and the other steps' products.
 
@@ -89,8 +88,9 @@ class Step(Protocol):
         ...
 
 
-def outputs_missing(steps: Sequence[Step], manifest: RunManifest,
-                    run_dir: Path) -> tuple[list[str], list[str]]:
+def outputs_missing(
+    steps: Sequence[Step], manifest: RunManifest, run_dir: Path
+) -> tuple[list[str], list[str]]:
     """Marks the first done step whose output is gone, and every done step after it, to run again.
 
     A deleted `best_model.keras` (or narrowing, or report) would otherwise make

@@ -47,15 +47,17 @@ def check_model(hypermodel: kt.HyperModel, data: Dataset) -> None:
     if shape is not None:
         try:
             check_output_shape(
-                shape, data.num_classes,
-                what="`hypermodel` (built with its default hyperparameters) builds a "
-                     "model that")
+                shape,
+                data.num_classes,
+                what="`hypermodel` (built with its default hyperparameters) builds a model that",
+            )
         except ValueError as e:
             if not hasattr(hypermodel, "num_classes"):
                 raise
             name = type(hypermodel).__name__
-            raise OutputShapeError(f"{e} For {name}, pass num_classes={data.num_classes} "
-                                   "(and the data's input_shape).") from None
+            raise OutputShapeError(
+                f"{e} For {name}, pass num_classes={data.num_classes} (and the data's input_shape)."
+            ) from None
 
 
 def check_round_trip(model: keras.Model) -> None:
@@ -79,4 +81,5 @@ def check_round_trip(model: keras.Model) -> None:
                 f"loaded back with safe_mode=True ({type(e).__name__}: {reason}). tunekit "
                 "saves the final model and tests the file it saved: register custom "
                 "objects (layers, metrics, losses) with "
-                "@keras.saving.register_keras_serializable().") from None
+                "@keras.saving.register_keras_serializable()."
+            ) from None

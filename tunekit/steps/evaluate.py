@@ -39,10 +39,12 @@ class EvaluateStep:
             start = time.perf_counter()
             model = keras.models.load_model(ctx.run_dir / BEST_MODEL, safe_mode=True)
             batch_size = max(ctx.batch_size, 256)
-            metrics = model.evaluate(ctx.data.x_test, ctx.data.y_test, batch_size=batch_size,
-                                     return_dict=True, verbose=0)
-            manifest.mark(self.name, "running",
-                          test_metrics={k: float(v) for k, v in metrics.items()})
+            metrics = model.evaluate(
+                ctx.data.x_test, ctx.data.y_test, batch_size=batch_size, return_dict=True, verbose=0
+            )
+            manifest.mark(
+                self.name, "running", test_metrics={k: float(v) for k, v in metrics.items()}
+            )
             y_pred = predict_classes(model, ctx.data.x_test, batch_size=batch_size)
             write_report(ctx, model, y_pred, distributed=ctx.runner.facts())
             interrupts.check()  # the report may be partial: a rerun writes it again

@@ -47,8 +47,10 @@ class NarrowStep:
         narrowed = self.narrow(ctx, oracle)
         _io.write_text(path, narrowed.to_json())
         manifest.mark(self.name, "done")
-        ctx.say(f"Narrowed search space (top {narrowed.top} of {narrowed.usable} coarse "
-                f"trials):\n{narrowed}")
+        ctx.say(
+            f"Narrowed search space (top {narrowed.top} of {narrowed.usable} coarse "
+            f"trials):\n{narrowed}"
+        )
         return narrowed
 
     def narrow(self, ctx: RunContext, oracle: kt.Oracle) -> NarrowedSpace:
@@ -63,12 +65,18 @@ class NarrowStep:
             # Every configuration was tried: narrow from all that completed.
             min_trials = max(1, usable)
         narrowed = narrow_space(
-            oracle.hyperparameters, trials, direction=ctx.objective.direction,
-            top=ctx.top, margin=ctx.margin, min_trials=min_trials,
+            oracle.hyperparameters,
+            trials,
+            direction=ctx.objective.direction,
+            top=ctx.top,
+            margin=ctx.margin,
+            min_trials=min_trials,
         )
         if exhausted:
-            note = (f"the space holds only {len(trials)} distinct configurations, all tried "
-                    "in the coarse phase")
+            note = (
+                f"the space holds only {len(trials)} distinct configurations, all tried "
+                "in the coarse phase"
+            )
             if min_trials < MIN_COARSE_TRIALS:
                 note += f": narrowed from all {usable} usable"
             elif narrowed.top_note:

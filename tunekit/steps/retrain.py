@@ -31,16 +31,25 @@ def select(ctx: RunContext) -> tuple[str, trial_module.Trial, str]:
     """
     fine = completed_trials(ctx.ensure("fine").oracle)
     coarse = completed_trials(ctx.ensure("coarse").oracle)
-    better = (lambda a, b: a > b) if ctx.objective.direction == "max" else (
-        lambda a, b: a < b)
+    better = (lambda a, b: a > b) if ctx.objective.direction == "max" else (lambda a, b: a < b)
     name = ctx.objective.name
     if coarse and better(coarse[0].score, fine[0].score):
-        return "coarse", coarse[0], (
-            f"coarse trial {coarse[0].trial_id} scored {name}={coarse[0].score:.4f}, "
-            f"better than the best fine trial {fine[0].trial_id} ({fine[0].score:.4f})")
-    return "fine", fine[0], (
-        f"best fine trial {fine[0].trial_id} ({name}={fine[0].score:.4f}); best coarse "
-        f"was {coarse[0].trial_id} ({coarse[0].score:.4f})")
+        return (
+            "coarse",
+            coarse[0],
+            (
+                f"coarse trial {coarse[0].trial_id} scored {name}={coarse[0].score:.4f}, "
+                f"better than the best fine trial {fine[0].trial_id} ({fine[0].score:.4f})"
+            ),
+        )
+    return (
+        "fine",
+        fine[0],
+        (
+            f"best fine trial {fine[0].trial_id} ({name}={fine[0].score:.4f}); best coarse "
+            f"was {coarse[0].trial_id} ({coarse[0].score:.4f})"
+        ),
+    )
 
 
 class _FaultCallback(keras.callbacks.Callback):
@@ -85,28 +94,52 @@ class RetrainStep:
         phase, trial, reason = select(ctx)
         interrupts.check()
         hp = trial.hyperparameters
-        epochs = (final_epochs(trial, ctx.max_epochs) if ctx.final_epochs == "auto"
-                  else int(ctx.final_epochs))
-        manifest.mark(self.name, "running", phase=phase, trial_id=trial.trial_id,
-                      reason=reason, final_epochs=epochs)
-        ctx.say(f"Retraining {phase} trial {trial.trial_id} on train+validation for "
-                f"{epochs} epochs ({reason}).")
+        epochs = (
+            final_epochs(trial, ctx.max_epochs)
+            if ctx.final_epochs == "auto"
+            else int(ctx.final_epochs)
+        )
+        manifest.mark(
+            self.name,
+            "running",
+            phase=phase,
+            trial_id=trial.trial_id,
+            reason=reason,
+            final_epochs=epochs,
+        )
+        ctx.say(
+            f"Retraining {phase} trial {trial.trial_id} on train+validation for "
+            f"{epochs} epochs ({reason})."
+        )
         start = time.perf_counter()
         facts = TrialFacts()
         callbacks = [
             *schedule_callbacks(ctx.final_schedule, epochs),  # first: reads the tuned rate
             keras.callbacks.BackupAndRestore(str(ctx.run_dir / "retrain_backup")),
-            keras.callbacks.TensorBoard(log_dir=str(ctx.run_dir / "tensorboard" / "final"),
-                                        histogram_freq=1),
-            facts, _FaultCallback(), InterruptCheck(), *ctx.callbacks,
+            keras.callbacks.TensorBoard(
+                log_dir=str(ctx.run_dir / "tensorboard" / "final"), histogram_freq=1
+            ),
+            facts,
+            _FaultCallback(),
+            InterruptCheck(),
+            *ctx.callbacks,
         ]
         keras.utils.set_random_seed(ctx.seed)
         keras.backend.clear_session()
         model = ctx.hypermodel.build(hp)
         x, y = ctx.data.train_and_validation()
-        fitted = fit_hypermodel(ctx.hypermodel, hp, model, x, y, epochs=epochs,
-                                batch_size=ctx.batch_size, callbacks=callbacks, verbose=0,
-                                refused=refused_fit_args(ctx))
+        fitted = fit_hypermodel(
+            ctx.hypermodel,
+            hp,
+            model,
+            x,
+            y,
+            epochs=epochs,
+            batch_size=ctx.batch_size,
+            callbacks=callbacks,
+            verbose=0,
+            refused=refused_fit_args(ctx),
+        )
         history = fitted.results
         # What model.fit received: the hypermodel's fit may set both itself.
         used = fitted.fit_kwargs
@@ -119,14 +152,27 @@ class RetrainStep:
                 "Pass a smaller final_epochs= or narrow the learning rate."
             )
         _io.atomic_write(path, lambda tmp: _save_keras(model, tmp))
-        _io.write_json(ctx.run_dir / BEST_HYPERPARAMETERS, {
-            "phase": phase, "trial_id": trial.trial_id, "reason": reason,
-            "final_epochs": epochs, "batch_size": batch_size,
-            "values": {k: v for k, v in hp.values.items() if hp.is_active(k)},
-        })
+        _io.write_json(
+            ctx.run_dir / BEST_HYPERPARAMETERS,
+            {
+                "phase": phase,
+                "trial_id": trial.trial_id,
+                "reason": reason,
+                "final_epochs": epochs,
+                "batch_size": batch_size,
+                "values": {k: v for k, v in hp.values.items() if hp.is_active(k)},
+            },
+        )
         seconds = manifest.step(self.name).get("seconds", 0.0) + time.perf_counter() - start
-        curves = {k: [float(v) for v in vs] for k, vs in (getattr(history, "history", None)
-                                                          or {}).items()}
-        manifest.mark(self.name, "done", seconds=round(seconds, 2), history=curves,
-                      final_epochs=epochs, batch_size=batch_size)
+        curves = {
+            k: [float(v) for v in vs] for k, vs in (getattr(history, "history", None) or {}).items()
+        }
+        manifest.mark(
+            self.name,
+            "done",
+            seconds=round(seconds, 2),
+            history=curves,
+            final_epochs=epochs,
+            batch_size=batch_size,
+        )
         return model

@@ -44,10 +44,13 @@ def refused_fit_args(ctx: RunContext) -> dict[str, str]:
     if ctx.fine_tuner == "hyperband":
         return {"epochs": HYPERBAND_EPOCHS, "initial_epoch": HYPERBAND_EPOCHS}
     if ctx.final_epochs != "auto":
-        return {"epochs": (
-            f"final_epochs={ctx.final_epochs} sets the epochs of the retrain. Remove "
-            "`epochs` from the hypermodel's fit, or leave final_epochs='auto': the "
-            "retrain then trains the epochs the fit sets.")}
+        return {
+            "epochs": (
+                f"final_epochs={ctx.final_epochs} sets the epochs of the retrain. Remove "
+                "`epochs` from the hypermodel's fit, or leave final_epochs='auto': the "
+                "retrain then trains the epochs the fit sets."
+            )
+        }
     return {}
 
 
@@ -79,8 +82,12 @@ class HParamsExperiment:
         """Writes the experiment if `tuners` hold a hyperparameter not declared yet."""
         oracles = [tuner.oracle for tuner in tuners]
         entries = [hp for oracle in oracles for hp in oracle.hyperparameters.space]
-        entries += [hp for oracle in oracles for trial in oracle.trials.values()
-                    for hp in trial.hyperparameters.space]
+        entries += [
+            hp
+            for oracle in oracles
+            for trial in oracle.trials.values()
+            for hp in trial.hyperparameters.space
+        ]
         names = {hp.name for hp in entries}
         if names == self.names:
             return
@@ -122,23 +129,44 @@ class SearchStep:
         if self.name in ctx.tuners:
             return ctx.tuners[self.name]
         common: dict[str, Any] = dict(
-            objective=ctx.objective, directory=str(ctx.run_dir), project_name=self.name,
-            seed=ctx.seed, executions_per_trial=ctx.executions_per_trial)
+            objective=ctx.objective,
+            directory=str(ctx.run_dir),
+            project_name=self.name,
+            seed=ctx.seed,
+            executions_per_trial=ctx.executions_per_trial,
+        )
         if self.name == "coarse":
-            tuner = make_tuner("random", ctx.hypermodel, max_trials=ctx.coarse_trials,
-                               defaults_first=ctx.defaults_first, **common)
+            tuner = make_tuner(
+                "random",
+                ctx.hypermodel,
+                max_trials=ctx.coarse_trials,
+                defaults_first=ctx.defaults_first,
+                **common,
+            )
         else:
             narrowed = None if worker else ctx.ensure("narrow").hyperparameters
             # Names the coarse phase never met (e.g. `units_2` when no coarse trial built a
             # third layer) are new entries: tuned over the hypermodel's own full range.
             space: dict[str, Any] = {} if worker else dict(hyperparameters=narrowed)
             if ctx.fine_tuner == "hyperband":
-                tuner = make_tuner("hyperband", ctx.hypermodel, max_epochs=ctx.max_epochs,
-                                   factor=ctx.factor, **space, **common)
+                tuner = make_tuner(
+                    "hyperband",
+                    ctx.hypermodel,
+                    max_epochs=ctx.max_epochs,
+                    factor=ctx.factor,
+                    **space,
+                    **common,
+                )
             else:
                 initial = 1 if worker else num_initial_points(narrowed, ctx.fine_trials)
-                tuner = make_tuner("bayesian", ctx.hypermodel, max_trials=ctx.fine_trials,
-                                   num_initial_points=initial, **space, **common)
+                tuner = make_tuner(
+                    "bayesian",
+                    ctx.hypermodel,
+                    max_trials=ctx.fine_trials,
+                    num_initial_points=initial,
+                    **space,
+                    **common,
+                )
         tuner.tunekit_refused_fit_args = refused_fit_args(ctx)
         ctx.tuners[self.name] = tuner
         return tuner
@@ -146,13 +174,19 @@ class SearchStep:
     def search(self, ctx: RunContext, tuner: kt.Tuner) -> None:
         """`tuner.search` on the training data, validated on the validation split."""
         # No graph per trial: under JAX, tracing it costs as much as two MNIST epochs.
-        callbacks = [keras.callbacks.TensorBoard(
-            log_dir=str(ctx.run_dir / "tensorboard" / self.name), write_graph=False)]
+        callbacks = [
+            keras.callbacks.TensorBoard(
+                log_dir=str(ctx.run_dir / "tensorboard" / self.name), write_graph=False
+            )
+        ]
         tuner.search(
-            ctx.data.x_train, ctx.data.y_train,
+            ctx.data.x_train,
+            ctx.data.y_train,
             validation_data=(ctx.data.x_val, ctx.data.y_val),
-            epochs=self.epochs(ctx), batch_size=ctx.batch_size,
-            callbacks=callbacks + ctx.callbacks, verbose=0,
+            epochs=self.epochs(ctx),
+            batch_size=ctx.batch_size,
+            callbacks=callbacks + ctx.callbacks,
+            verbose=0,
         )
 
     def declare_experiment(self, ctx: RunContext) -> None:
@@ -180,16 +214,20 @@ class SearchStep:
         self.declare_experiment(ctx)
         manifest.mark(self.name, "running")
         start = time.perf_counter()
-        listeners = (PhaseProgress(self.name, write=ctx.say),
-                     lambda tuner, trial: self.declare_experiment(ctx))
+        listeners = (
+            PhaseProgress(self.name, write=ctx.say),
+            lambda tuner, trial: self.declare_experiment(ctx),
+        )
         ctx.runner.run_phase(self.name, tuner, lambda: self.search(ctx, tuner), listeners)
         best = completed_trials(tuner.oracle)
         ran = len(tuner.oracle.trials)
         budget = self.budget(ctx)
         if ran < budget:
-            ctx.say(f"[{self.name}] the search space is exhausted: it holds only {ran} "
-                    f"distinct configurations (all tried), fewer than "
-                    f"{self.name}_trials={budget}; going on with them.")
+            ctx.say(
+                f"[{self.name}] the search space is exhausted: it holds only {ran} "
+                f"distinct configurations (all tried), fewer than "
+                f"{self.name}_trials={budget}; going on with them."
+            )
         if not best:
             raise NoCompletedTrialsError(
                 f"No {self.name} trial completed with a finite {ctx.objective.name} "
@@ -197,9 +235,14 @@ class SearchStep:
                 "hypermodel or its ranges, then rerun with overwrite=True."
             )
         seconds = manifest.step(self.name).get("seconds", 0.0) + time.perf_counter() - start
-        manifest.mark(self.name, "done", seconds=round(seconds, 2),
-                      best_trial_id=best[0].trial_id, best_score=best[0].score,
-                      num_trials=ran)
+        manifest.mark(
+            self.name,
+            "done",
+            seconds=round(seconds, 2),
+            best_trial_id=best[0].trial_id,
+            best_score=best[0].score,
+            num_trials=ran,
+        )
         _faults.checkpoint("phase.end")
         interrupts.check()
         return tuner
