@@ -69,7 +69,9 @@ def enable_jax_compilation_cache() -> None:
     """
     import jax
 
-    if os.environ.get("JAX_COMPILATION_CACHE_DIR") or jax.config.jax_compilation_cache_dir:
+    if os.environ.get("JAX_COMPILATION_CACHE_DIR") or getattr(
+        jax.config, "jax_compilation_cache_dir", None
+    ):
         return
     jax.config.update("jax_compilation_cache_dir", str(_cache_root() / "jax"))
     jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)

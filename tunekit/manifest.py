@@ -102,7 +102,11 @@ class RunManifest:
         return manifest
 
     def _load_or_start(self, config: dict[str, Any]) -> dict[str, Any]:
-        new = {"config": config, "fingerprint": fingerprint(config), "versions": versions()}
+        new: dict[str, Any] = {
+            "config": config,
+            "fingerprint": fingerprint(config),
+            "versions": versions(),
+        }
         if not self.path.exists():
             # Hidden names are the lock and temporary files of interrupted writes.
             others = [p.name for p in self.run_dir.iterdir() if not p.name.startswith(".")]

@@ -100,8 +100,9 @@ def load_image_directory(
         pixels = _read_image(file, mode, (height, width)).reshape(height, width, channels)
         x[i] = _scale_pixels(pixels)
     idx = _stratified_split(y, validation_fraction, test_fraction, seed, classes)
+    splits = [a[idx[s]] for s in _SPLITS for a in (x, y)]
     return Dataset(
-        *(a[idx[s]] for s in _SPLITS for a in (x, y)),
+        *splits,  # type: ignore[misc]  # six arrays: x_train, y_train, ..., y_test
         class_names=classes,
         input_shape=x.shape[1:],
         num_classes=len(classes),
@@ -115,7 +116,7 @@ def _read_image(file: Path, mode: str, size: tuple[int, int]) -> np.ndarray:
 
     try:
         with Image.open(file) as image:
-            image = image.convert(mode).resize((size[1], size[0]), Image.BILINEAR)
+            image = image.convert(mode).resize((size[1], size[0]), Image.Resampling.BILINEAR)
             return np.asarray(image, dtype=np.uint8)
     except (UnidentifiedImageError, OSError) as exc:
         raise DataError(f"Could not read image {str(file)!r}: {exc}. Fix or remove it.") from exc

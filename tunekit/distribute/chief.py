@@ -82,7 +82,7 @@ class _PhaseServicer(OracleServicer):
 
     # KerasTuner's Oracle service ------------------------------------------------
 
-    def CreateTrial(self, request, context):
+    def CreateTrial(self, request: Any, context: Any) -> Any:
         server = self.server
         worker, phase = split_tuner_id(request.tuner_id)
         server.touch(worker, context)
@@ -110,13 +110,13 @@ class _PhaseServicer(OracleServicer):
             trial = trial or _empty_trial(trial_module.TrialStatus.IDLE)
         return protos.get_service().CreateTrialResponse(trial=trial.to_proto())
 
-    def UpdateTrial(self, request, context):
+    def UpdateTrial(self, request: Any, context: Any) -> Any:
         with self.server.lock:
             self._check_running(request.trial_id, context)
             trial = self.oracle.update_trial(request.trial_id, request.metrics, step=request.step)
             return protos.get_service().UpdateTrialResponse(trial=trial.to_proto())
 
-    def EndTrial(self, request, context):
+    def EndTrial(self, request: Any, context: Any) -> Any:
         server = self.server
         trial = trial_module.Trial.from_proto(request.trial)
         with server.lock:
@@ -133,25 +133,25 @@ class _PhaseServicer(OracleServicer):
             server.trial_ended(self.oracle.trials[trial.trial_id])
         return protos.get_service().EndTrialResponse()
 
-    def GetTrial(self, request, context):
+    def GetTrial(self, request: Any, context: Any) -> Any:
         with self.server.lock:
             return super().GetTrial(request, context)
 
-    def GetBestTrials(self, request, context):
+    def GetBestTrials(self, request: Any, context: Any) -> Any:
         with self.server.lock:
             return super().GetBestTrials(request, context)
 
-    def GetSpace(self, request, context):
+    def GetSpace(self, request: Any, context: Any) -> Any:
         with self.server.lock:
             if self.oracle is None:
                 context.abort(grpc.StatusCode.UNAVAILABLE, "no phase is running yet")
             return super().GetSpace(request, context)
 
-    def UpdateSpace(self, request, context):
+    def UpdateSpace(self, request: Any, context: Any) -> Any:
         # The chief owns the space (the fine phase's is the narrowed one): ignored.
         return protos.get_service().UpdateSpaceResponse()
 
-    def _check_running(self, trial_id: str, context) -> None:
+    def _check_running(self, trial_id: str, context: Any) -> None:
         oracle = self.oracle
         if oracle is None or trial_id not in {t.trial_id for t in oracle.ongoing_trials.values()}:
             context.abort(
@@ -243,7 +243,7 @@ class OracleServer:
 
     # -- tunekit.Cluster calls --------------------------------------------------------
 
-    def _hello(self, request: dict[str, Any], context) -> dict[str, Any]:
+    def _hello(self, request: dict[str, Any], context: Any) -> dict[str, Any]:
         differences = _differences(self.config, request.get("config", {}))
         worker = request.get("worker", "?")
         if differences:
@@ -264,18 +264,18 @@ class OracleServer:
         )
         return {"phase": self.phase}
 
-    def _heartbeat(self, request: dict[str, Any], context) -> dict[str, Any]:
+    def _heartbeat(self, request: dict[str, Any], context: Any) -> dict[str, Any]:
         self.touch(request.get("worker", "?"), context)
         return {"phase": self.phase}
 
-    def _trial_message(self, request: dict[str, Any], context) -> dict[str, Any]:
+    def _trial_message(self, request: dict[str, Any], context: Any) -> dict[str, Any]:
         with self.lock:
             self.messages[(request.get("phase"), request["trial_id"])] = request["message"]
         return {}
 
     # -- bookkeeping (called with the lock held or from one thread) --------------------
 
-    def touch(self, worker: str, context) -> None:
+    def touch(self, worker: str, context: Any) -> None:
         with self.lock:
             self.workers.setdefault(worker, {})["seen"] = time.monotonic()
             self.workers[worker]["peer"] = context.peer()
@@ -297,7 +297,12 @@ class OracleServer:
     # -- phases -------------------------------------------------------------------------
 
     def serve_phase(
-        self, phase: str, tuner, *, listeners: Sequence[Callable] = (), supervisor=None
+        self,
+        phase: str,
+        tuner: Any,
+        *,
+        listeners: Sequence[Callable[..., Any]] = (),
+        supervisor: Any = None,
     ) -> None:
         """Serves `tuner`'s oracle until the phase's last trial has ended.
 
@@ -338,7 +343,7 @@ class OracleServer:
         with self.lock:
             self.phase, self._servicer.oracle = "done", None
 
-    def _check_silent(self, phase: str, supervisor) -> None:
+    def _check_silent(self, phase: str, supervisor: Any) -> None:
         now = time.monotonic()
         timeout = self.cluster.worker_timeout
         with self.lock:

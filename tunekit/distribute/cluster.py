@@ -103,7 +103,7 @@ def cluster_from(
     """
     if workers < 0:
         raise ValueError(f"--workers must be >= 0. Received: {workers}.")
-    timeouts = dict(chief_timeout=chief_timeout, worker_timeout=worker_timeout)
+    timeouts: dict[str, Any] = dict(chief_timeout=chief_timeout, worker_timeout=worker_timeout)
     present = [k for k in ENV_VARS if env.get(k)]
     if not present:
         if workers == 0:

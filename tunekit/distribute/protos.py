@@ -5,6 +5,8 @@ Checked against KerasTuner 1.4 (`keras_tuner.src.engine.conditions`).
 
 from __future__ import annotations
 
+from typing import Any
+
 __all__ = ["quiet_condition_protos"]
 
 
@@ -20,7 +22,7 @@ def quiet_condition_protos() -> None:
     if getattr(conditions.Parent.to_proto, "tunekit_quiet", False):
         return
 
-    def to_proto(self):
+    def to_proto(self: Any) -> Any:
         proto = protos.get_proto()
         first = self.values[0]
         field = (
@@ -35,5 +37,5 @@ def quiet_condition_protos() -> None:
         values = [proto.Value(**{field: v}) for v in self.values]
         return proto.Condition(parent=proto.Condition.Parent(name=self.name, values=values))
 
-    to_proto.tunekit_quiet = True
+    to_proto.tunekit_quiet = True  # type: ignore[attr-defined]
     conditions.Parent.to_proto = to_proto

@@ -39,17 +39,17 @@ EXIT_CHIEF_LOST = 1
 class _RelayingClient(oracle_client.OracleClient):
     """KerasTuner's client; a failed trial's message reaches the chief first."""
 
-    def __init__(self, oracle, connection: ChiefConnection, phase: str) -> None:
+    def __init__(self, oracle: Any, connection: ChiefConnection, phase: str) -> None:
         super().__init__(oracle)
         self._connection = connection
         self._phase = phase
 
-    def create_trial(self, tuner_id):
+    def create_trial(self, tuner_id: str) -> Any:
         trial = super().create_trial(tuner_id)
         self._connection.trial = trial.trial_id or None
         return trial
 
-    def end_trial(self, trial):
+    def end_trial(self, trial: Any) -> Any:
         if trial.message:
             self._connection.report(self._phase, trial.trial_id, trial.message)
         super().end_trial(trial)
@@ -170,7 +170,7 @@ class ChiefConnection:
             f"{message.strip().splitlines()[-1]}"
         )
 
-    def client(self, tuner, phase: str) -> None:
+    def client(self, tuner: Any, phase: str) -> None:
         """Points a worker tuner at the chief for `phase` (in place)."""
         tuner.oracle = _RelayingClient(getattr(tuner.oracle, "_oracle", tuner.oracle), self, phase)
         tuner.tuner_id = phase_tuner_id(self.cluster.tuner_id, phase)

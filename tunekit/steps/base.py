@@ -15,9 +15,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
-from tunekit.params import MIN_COARSE_TRIALS
+from tunekit.params import MIN_COARSE_TRIALS, FinalSchedule, FineTuner
 
 if TYPE_CHECKING:
     import keras
@@ -43,14 +43,14 @@ class RunContext(Protocol):
     coarse_trials: int
     coarse_epochs: int
     defaults_first: bool
-    fine_tuner: str
+    fine_tuner: FineTuner
     fine_trials: int
     max_epochs: int
     factor: int
     top: float | int
     margin: float
-    final_epochs: int | str
-    final_schedule: str
+    final_epochs: int | Literal["auto"]
+    final_schedule: FinalSchedule
     batch_size: int
     executions_per_trial: int
     callbacks: list[keras.callbacks.Callback]
