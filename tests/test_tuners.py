@@ -16,14 +16,21 @@ from keras_tuner import errors as kt_errors
 
 from hypermodels import MnistDenseHyperModel, ToonVisionCNNHyperModel
 from tunekit.data import load_image_directory
-from tunekit.tuners import TUNER_KINDS, kerastuner_seed, make_tuner
+from tunekit.tuners import (TUNER_KINDS, DefaultsFirstRandomSearchOracle, kerastuner_seed,
+                            make_tuner)
 
+# What each kind is: a KerasTuner tuner class and KerasTuner's oracle (or a subclass of it).
 KT_CLASSES = {
-    "random": kt.RandomSearch,
-    "hyperband": kt.Hyperband,
-    "bayesian": kt.BayesianOptimization,
-    "grid": kt.GridSearch,
+    "random": (kt.Tuner, kt.oracles.RandomSearchOracle),
+    "hyperband": (kt.Hyperband, kt.oracles.HyperbandOracle),
+    "bayesian": (kt.Tuner, kt.oracles.BayesianOptimizationOracle),
+    "grid": (kt.Tuner, kt.oracles.GridSearchOracle),
 }
+
+
+def _is_kind(tuner, kind):
+    tuner_class, oracle_class = KT_CLASSES[kind]
+    return isinstance(tuner, tuner_class) and isinstance(tuner.oracle, oracle_class)
 BUDGETS = {
     "random": {"max_trials": 2},
     "bayesian": {"max_trials": 2},
@@ -144,7 +151,7 @@ def test_each_hypermodel_through_each_tuner_on_mnist_shaped_digits(kind, model, 
                   else ToonVisionCNNHyperModel((28, 28), 10, augment=False, rescale=False))
     tuner = make_tuner(kind, hypermodel, objective="val_accuracy", directory=tmp_path,
                        project_name=f"{model}_{kind}", seed=0, **BUDGETS[kind])
-    assert isinstance(tuner, KT_CLASSES[kind])
+    assert _is_kind(tuner, kind)
     _search_ds(_cap_hyperband(tuner), digits_small, batch_size=MNIST_BATCH)
     _check_completed_trials(tuner, _expected_trials(kind), hypermodel.build)
     if kind == "hyperband":
@@ -160,7 +167,7 @@ def test_cnn_through_each_tuner_on_an_image_folder(kind, image_folder, tmp_path)
     hypermodel = ToonVisionCNNHyperModel(ds.input_shape, ds.num_classes)
     tuner = make_tuner(kind, hypermodel, objective="val_accuracy", directory=tmp_path / "runs",
                        project_name=f"toon_{kind}", seed=1, **FOLDER_BUDGETS[kind])
-    assert isinstance(tuner, KT_CLASSES[kind])
+    assert _is_kind(tuner, kind)
     _search_ds(_cap_hyperband(tuner, cap=1), ds)
     _check_completed_trials(tuner, 1, hypermodel.build)
 
@@ -172,7 +179,7 @@ def test_grid_search_with_a_plain_build_function_visits_every_combination(tmp_pa
     x, y = _tiny_data()
     tuner = make_tuner("grid", build, objective="val_accuracy", directory=tmp_path,
                        project_name="grid", seed=0)
-    assert isinstance(tuner, kt.GridSearch)
+    assert _is_kind(tuner, "grid")
     assert isinstance(tuner.hypermodel, kt.HyperModel)  # the function is wrapped
     _search(tuner, x[:48], y[:48], x[48:], y[48:])
     trials = list(tuner.oracle.trials.values())
@@ -272,7 +279,7 @@ def test_seed_zero_is_reproducible_and_differs_from_seed_one(tmp_path):
 def test_unseeded_tuners_draw_their_own_seed(tmp_path):
     tuner = make_tuner("random", _tiny_build, objective="val_loss", directory=tmp_path,
                        project_name="u", max_trials=1)
-    assert tuner.tunekit_seed is None
+    assert tuner.trial_seed is None
     assert tuner.oracle.seed >= 1
 
 
@@ -409,7 +416,7 @@ def test_last_failed_trial_is_not_retried_after_reload(tmp_path):
 
 
 def test_kerastuner_state_is_written_atomically(tmp_path, monkeypatch):
-    from keras_tuner.src import utils as kt_utils
+    from tunekit._kerastuner import utils as kt_utils
 
     make_tuner("random", _tiny_build, objective="val_loss", directory=tmp_path / "runs",
                project_name="p", max_trials=1)
@@ -468,7 +475,8 @@ def test_interrupted_first_trial_resumes(tmp_path, monkeypatch):
 def test_defaults_first_makes_trial_zero_the_default_configuration(model, tmp_path):
     tuner = make_tuner("random", model, objective="val_accuracy", directory=str(tmp_path),
                        project_name="p", max_trials=3, seed=0, defaults_first=True)
-    assert isinstance(tuner, kt.RandomSearch)
+    assert _is_kind(tuner, "random")
+    assert isinstance(tuner.oracle, DefaultsFirstRandomSearchOracle)
     space = tuner.oracle.hyperparameters
     first = tuner.oracle.create_trial("tuner0").hyperparameters
     for hp in space.space:
@@ -479,6 +487,7 @@ def test_defaults_first_makes_trial_zero_the_default_configuration(model, tmp_pa
     assert second != first.values  # later trials are random again
     plain = make_tuner("random", model, objective="val_accuracy", directory=str(tmp_path),
                        project_name="q", max_trials=3, seed=0)
+    assert type(plain.oracle) is kt.oracles.RandomSearchOracle
     assert plain.oracle.create_trial("tuner0").hyperparameters.values != first.values
 
 

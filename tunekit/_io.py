@@ -107,7 +107,7 @@ def protect_kerastuner_state() -> None:
     leaves an empty file that it cannot reload. Idempotent.
     """
     global _original_save_json
-    from keras_tuner.src import utils as kt_utils
+    from tunekit._kerastuner import utils as kt_utils
 
     if _original_save_json is None:
         _original_save_json = kt_utils.save_json

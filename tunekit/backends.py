@@ -300,8 +300,8 @@ def _measure(hypermodel: str, input_shape: list[int], num_classes: int, batch_si
              steps_per_execution: int = 1) -> float:
     import keras_tuner as kt
     import numpy as np
-    from keras_tuner.src.engine import hypermodel as hm_module
 
+    from tunekit._kerastuner import get_hypermodel
     from tunekit.hypermodel_specs import resolve_hypermodel
     from tunekit.data import Dataset
 
@@ -315,7 +315,7 @@ def _measure(hypermodel: str, input_shape: list[int], num_classes: int, batch_si
                    class_names=[str(i) for i in range(num_classes)],
                    input_shape=tuple(input_shape), num_classes=num_classes, name="probe")
     model = resolve_hypermodel(hypermodel)(data)
-    model = hm_module.get_hypermodel(model).build(kt.HyperParameters())
+    model = get_hypermodel(model).build(kt.HyperParameters())
     model.steps_per_execution = steps_per_execution  # read when fit builds its train step
     warm = batch_size * _WARMUP_STEPS
     model.fit(x[:warm], y[:warm], batch_size=batch_size, epochs=1, verbose=0)

@@ -26,12 +26,11 @@ from concurrent import futures
 from typing import Any
 
 import grpc
-from keras_tuner.src import protos
-from keras_tuner.src.distribute.oracle_chief import OracleServicer
-from keras_tuner.src.engine import hyperparameters as hp_module
-from keras_tuner.src.engine import trial as trial_module
+from keras_tuner.engine import hyperparameters as hp_module
+from keras_tuner.engine import trial as trial_module
 
 from tunekit import interrupts
+from tunekit._kerastuner import oracle_chief, protos
 from tunekit.errors import WorkerLostError
 from tunekit.cluster import (PHASES, SERVICE, Cluster, PortInUseError, check_port_free, decode,
                              encode, split_tuner_id)
@@ -60,7 +59,7 @@ def _differences(mine: dict[str, Any], theirs: dict[str, Any]) -> list[str]:
             if mine.get(k) != theirs.get(k)]
 
 
-class _PhaseServicer(OracleServicer):
+class _PhaseServicer(oracle_chief.OracleServicer):
     """KerasTuner's servicer, routed by phase, with tunekit's bookkeeping."""
 
     def __init__(self, server: OracleServer) -> None:

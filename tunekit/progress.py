@@ -6,7 +6,8 @@ import logging
 import time
 from collections.abc import Callable
 
-from keras_tuner.src.engine import trial as trial_module
+import keras_tuner as kt
+from keras_tuner.engine import trial as trial_module
 
 from tunekit.narrowing import is_usable
 
@@ -55,7 +56,8 @@ def _fmt_seconds(seconds: float) -> str:
 class PhaseProgress:
     """Reports `phase trial i/N: score, best so far, elapsed, remaining` per trial.
 
-    Called by the tuner after each trial (`tuner.tunekit_listeners`).
+    Called after each trial, as a listener given to the tuner
+    (`tunekit.tuners.make_tuner(..., listeners=...)`) or to the chief.
 
     Args:
         phase: The phase's name, e.g. `"coarse"`.
@@ -70,7 +72,7 @@ class PhaseProgress:
         self.ended_here = 0
         self.epochs_here = 0.0
 
-    def __call__(self, tuner, trial) -> None:
+    def __call__(self, tuner: kt.Tuner, trial: trial_module.Trial) -> None:
         oracle = tuner.oracle
         self.ended_here += 1
         ended = len(oracle.end_order)

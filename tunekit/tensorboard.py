@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -143,14 +143,21 @@ def write_experiment(
     return True
 
 
-def hparam_values(hp: kt.HyperParameters, phase: str) -> dict[str, Any]:
+def hparam_values(hp: kt.HyperParameters, phase: str,
+                  declared: Collection[str] | None = None) -> dict[str, Any]:
     """A trial's active hyperparameter values (no `tuner/...`), plus its phase.
 
-    While a tunekit tuner runs the trial, only the names its `build` and `fit`
-    declared count (see `tunekit.tuners.declared_only`): an oracle also hands
-    a trial values for layers it never built.
+    Args:
+        hp: The trial's hyperparameters.
+        phase: The trial's phase, logged as the `phase` hyperparameter.
+        declared: If given, only these names count: while a tunekit tuner runs
+            a trial, the names its `build` and `fit` declared so far (see
+            `tunekit.tuners.declared_only`): an oracle also hands a trial
+            values for layers it never built. Read at each call.
+
+    Returns:
+        `{name: value}` of bools, ints, floats and strings, with `"phase"`.
     """
-    declared = getattr(hp, "tunekit_declared", None)
     values = {
         name: value for name, value in hp.values.items()
         if not name.startswith("tuner/") and hp.is_active(name)
@@ -224,11 +231,21 @@ class HParamsSession(keras.callbacks.Callback):
         writer.close()
 
 
-def configure_trial_logdirs(callbacks: list, trial, execution: int, phase: str,
-                            logdir_for) -> None:
+def configure_trial_logdirs(callbacks: list, trial: kt.engine.trial.Trial, execution: int,
+                            phase: str, logdir_for: Callable[[str, str, int], str],
+                            declared: Collection[str] | None = None) -> None:
     """Points each TensorBoard callback at the trial's folder and adds its session.
 
-    `logdir_for(base, trial_id, execution)` is KerasTuner's own layout.
+    Args:
+        callbacks: The trial's callbacks; changed in place.
+        trial: The running trial.
+        execution: Which execution of the trial (KerasTuner's
+            `executions_per_trial`).
+        phase: The trial's phase.
+        logdir_for: `logdir_for(base, trial_id, execution)`, KerasTuner's own
+            layout (`Tuner._get_tensorboard_dir`).
+        declared: The names the trial declared, a collection that grows while
+            it trains (see `hparam_values`); `None`: every value counts.
     """
     for callback in list(callbacks):
         if isinstance(callback, keras.callbacks.TensorBoard):
@@ -236,8 +253,8 @@ def configure_trial_logdirs(callbacks: list, trial, execution: int, phase: str,
             callback.log_dir = logdir
             hp = trial.hyperparameters  # read when training starts: `fit` may add values
 
-            def values(hp=hp):
-                return hparam_values(hp, phase)
+            def values(hp: kt.HyperParameters = hp) -> dict[str, Any]:
+                return hparam_values(hp, phase, declared)
 
             callbacks.append(HParamsSession(logdir, values, f"{phase}/{trial.trial_id}"))
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
 import os
 import tempfile
@@ -10,14 +11,13 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import keras
 import keras_tuner as kt
-from keras_tuner.src.engine import hypermodel as hm_module
-from keras_tuner.src.engine import trial as trial_module
+from keras_tuner.engine import trial as trial_module
 
-from tunekit import _faults, _io, _log, interrupts
+from tunekit import _faults, _io, _kerastuner, _log, interrupts
 from tunekit.data import Dataset
 from tunekit.errors import (DataError, ModelSaveError, NoCompletedTrialsError, OutputShapeError,
                             RetrainDivergedError, RunNotFinishedError)
@@ -51,7 +51,12 @@ class Result:
     """What a coarse-to-fine run found, and where it put it.
 
     Attributes:
-        best_hyperparameters: The chosen configuration's values.
+        best_hyperparameters: The chosen configuration, a
+            `keras_tuner.HyperParameters` (its trial's space, the values the
+            final model was trained with, as in `best_hyperparameters.json`):
+            `hypermodel.build(result.best_hyperparameters)` rebuilds the model,
+            `result.best_hyperparameters["units"]` reads one value and
+            `result.best_hyperparameters.values` is the `{name: value}` dict.
         best_phase: `"fine"` or `"coarse"`, where the chosen trial comes from.
         best_trial_id: The chosen trial's id within its phase.
         selection: Why that trial was chosen.
@@ -65,7 +70,7 @@ class Result:
         artifacts: Paths of the files written, by name.
     """
 
-    best_hyperparameters: dict[str, Any]
+    best_hyperparameters: kt.HyperParameters
     best_phase: str
     best_trial_id: str
     selection: str
@@ -76,6 +81,29 @@ class Result:
     narrowed: NarrowedSpace
     run_dir: Path
     artifacts: dict[str, Path] = field(default_factory=dict)
+
+
+class Selection(NamedTuple):
+    """The configuration `CoarseToFine.select()` picks; unpacks as `phase, trial, reason`.
+
+    Attributes:
+        phase: `"fine"` or `"coarse"`, where the chosen trial comes from.
+        trial: The chosen COMPLETED trial (`keras_tuner.engine.trial.Trial`).
+        reason: Why that trial was chosen, one sentence.
+    """
+
+    phase: str
+    trial: trial_module.Trial
+    reason: str
+
+
+def _active_copy(hp: kt.HyperParameters,
+                 values: dict[str, Any] | None = None) -> kt.HyperParameters:
+    """A copy of `hp` (space included) holding only its active values, or `values`."""
+    copy = hp.copy()
+    copy.values = (dict(values) if values is not None else
+                   {name: value for name, value in hp.values.items() if hp.is_active(name)})
+    return copy
 
 
 def _positive_int(name: str, value: Any) -> int:
@@ -283,7 +311,7 @@ class CoarseToFine:
             raise ValueError(f"`margin` must be a number >= 0. Received: margin={margin!r}.")
         if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
             raise ValueError(f"`seed` must be an int >= 0. Received: seed={seed!r}.")
-        self.hypermodel = hm_module.get_hypermodel(hypermodel)
+        self.hypermodel = _kerastuner.get_hypermodel(hypermodel)
         self._hypermodel_description = _describe_hypermodel(hypermodel)
         self.data = data
         self.objective = resolve_objective(objective)
@@ -315,6 +343,7 @@ class CoarseToFine:
         self._manifest: RunManifest | None = None
         self._model_checked = False
         self._tuners: dict[str, kt.Tuner] = {}
+        self._progress: dict[str, PhaseProgress] = {}  # the running phase's progress lines
         self._experiment_names: set[str] | None = None
         self.narrowed: NarrowedSpace | None = None
         self.model: keras.Model | None = None
@@ -482,6 +511,8 @@ class CoarseToFine:
             project_name=phase,
             seed=self.seed,
             executions_per_trial=self.executions_per_trial,
+            refused_fit_args=self._refused_fit_args(),
+            listeners=() if worker else (functools.partial(self._trial_ended, phase),),
         )
         if phase == "coarse":
             tuner = make_tuner("random", self.hypermodel, max_trials=self.coarse_trials,
@@ -498,7 +529,6 @@ class CoarseToFine:
                 initial = 1 if worker else self._num_initial_points(narrowed)
                 tuner = make_tuner("bayesian", self.hypermodel, max_trials=self.fine_trials,
                                    num_initial_points=initial, **space, **common)
-        tuner.tunekit_refused_fit_args = self._refused_fit_args()
         self._tuners[phase] = tuner
         return tuner
 
@@ -547,7 +577,7 @@ class CoarseToFine:
             self.oracle_server.serve_phase(phase, tuner, listeners=listeners,
                                            supervisor=self.supervisor)
         else:
-            tuner.tunekit_listeners = listeners
+            self._progress[phase] = listeners[0]  # the tuner's listener reports to it
             self._run_search(tuner, phase, epochs)
         best = completed_trials(tuner.oracle)
         ran = len(tuner.oracle.trials)
@@ -593,6 +623,12 @@ class CoarseToFine:
 
     def _on_trial_end(self, tuner: kt.Tuner, trial: trial_module.Trial) -> None:
         self._declare_experiment()  # a trial may have declared new hyperparameters
+
+    def _trial_ended(self, phase: str, tuner: kt.Tuner, trial: trial_module.Trial) -> None:
+        """The listener of the phase's tuner (see `_tuner`), when it runs its own trials."""
+        if phase in self._progress:
+            self._progress[phase](tuner, trial)
+        self._on_trial_end(tuner, trial)
 
     def _run_search(self, tuner: kt.Tuner, phase: str, epochs: int) -> None:
         # No graph per trial: under JAX, tracing it costs as much as two MNIST epochs.
@@ -687,11 +723,16 @@ class CoarseToFine:
 
     # -- final model -------------------------------------------------------------
 
-    def select(self) -> tuple[str, trial_module.Trial, str]:
-        """Picks the best configuration: `(phase, trial, reason)`.
+    def select(self) -> Selection:
+        """Picks the best configuration: a `Selection` `(phase, trial, reason)`.
 
         The best fine trial, unless a coarse trial scored better on the same
-        objective. Only COMPLETED trials with a finite score count.
+        objective. Only COMPLETED trials with a finite score count. Runs (or
+        resumes) both searches first.
+
+        Returns:
+            A `Selection` named tuple; `phase, trial, reason = run.select()`
+            still works.
         """
         fine = completed_trials(self.fine().oracle)
         coarse = completed_trials(self.coarse().oracle)
@@ -699,12 +740,12 @@ class CoarseToFine:
             lambda a, b: a < b)
         name = self.objective.name
         if coarse and better(coarse[0].score, fine[0].score):
-            return "coarse", coarse[0], (
+            return Selection("coarse", coarse[0], (
                 f"coarse trial {coarse[0].trial_id} scored {name}={coarse[0].score:.4f}, "
-                f"better than the best fine trial {fine[0].trial_id} ({fine[0].score:.4f})")
-        return "fine", fine[0], (
+                f"better than the best fine trial {fine[0].trial_id} ({fine[0].score:.4f})"))
+        return Selection("fine", fine[0], (
             f"best fine trial {fine[0].trial_id} ({name}={fine[0].score:.4f}); best coarse "
-            f"was {coarse[0].trial_id} ({coarse[0].score:.4f})")
+            f"was {coarse[0].trial_id} ({coarse[0].score:.4f})"))
 
     def retrain(self) -> keras.Model:
         """Rebuilds the best configuration and trains it on train+validation.
@@ -835,8 +876,11 @@ class CoarseToFine:
                 NARROWED_SPACE, BEST_HYPERPARAMETERS, BEST_MODEL, "trials.csv", "report.json",
                 "report.md", "tensorboard", "plots")
         }
+        chosen = self._tuner(retrain["phase"]).oracle.trials.get(retrain["trial_id"])
         return Result(
-            best_hyperparameters=best["values"],
+            best_hyperparameters=_active_copy(
+                chosen.hyperparameters if chosen is not None else kt.HyperParameters(),
+                best["values"]),
             best_phase=retrain["phase"],
             best_trial_id=retrain["trial_id"],
             selection=retrain["reason"],
@@ -849,6 +893,75 @@ class CoarseToFine:
             run_dir=self.run_dir,
             artifacts=artifacts,
         )
+
+    def get_best_hyperparameters(self, num_trials: int = 1) -> list[kt.HyperParameters]:
+        """The best configurations of both searches, as KerasTuner's method of that name.
+
+        The first is the chosen configuration (`select()`: the one `retrain()`
+        trains and `Result.best_hyperparameters` holds); the others follow by
+        score on the objective across both phases (COMPLETED trials with a
+        finite score; on a tie, fine before coarse, then by trial id). A
+        configuration tried in both phases appears once per trial.
+
+        Args:
+            num_trials: How many configurations to return, at most. Defaults
+                to 1.
+
+        Returns:
+            A list of `keras_tuner.HyperParameters` (each trial's space and
+            active values, copies): pass one to `hypermodel.build()`.
+
+        Raises:
+            ValueError: If `num_trials` is not a positive int.
+            RunNotFinishedError: If the searches have not finished: call
+                `run()` (or `fine()`) first.
+        """
+        _positive_int("num_trials", num_trials)
+        if not self.manifest.is_done("fine"):
+            raise RunNotFinishedError(
+                f"The searches in {self.run_dir} have not finished: call run() or fine() "
+                "before get_best_hyperparameters().")
+        phase, chosen, _ = self.select()
+        sign = -1 if self.objective.direction == "max" else 1
+        ranked = sorted(
+            ((p, t) for p in ("fine", "coarse") for t in completed_trials(self._tuner(p).oracle)
+             if (p, t.trial_id) != (phase, chosen.trial_id)),
+            key=lambda pt: (sign * pt[1].score, pt[0] != "fine", pt[1].trial_id))
+        picks = [chosen, *(t for _, t in ranked)][:num_trials]
+        return [_active_copy(t.hyperparameters) for t in picks]
+
+    def get_best_models(self, num_models: int = 1) -> list[keras.Model]:
+        """The final model, as KerasTuner's method of that name: `[model]`.
+
+        The chosen configuration retrained on train+validation and saved as
+        `best_model.keras` (loaded from that file, `safe_mode=True`, when this
+        object did not train it). Only that configuration is retrained: for
+        the models of other trials (trained on the training split only, for
+        their trial's epochs) use the phase's tuner, e.g.
+        `run.fine().get_best_models(num_models=3)`.
+
+        Args:
+            num_models: Must be 1 (the default).
+
+        Returns:
+            A list holding the one final `keras.Model`.
+
+        Raises:
+            ValueError: If `num_models` is not 1.
+            RunNotFinishedError: If the retrain has not finished: call `run()`
+                (or `retrain()`) first.
+        """
+        if isinstance(num_models, bool) or not isinstance(num_models, int) or num_models != 1:
+            raise ValueError(
+                "`num_models` must be 1: only the chosen configuration is retrained on "
+                "train+validation. For other trials' models (trained on the training split "
+                "only) use the phase's tuner, e.g. run.fine().get_best_models(num_models=3). "
+                f"Received: num_models={num_models!r}.")
+        if not self.manifest.is_done("retrain"):
+            raise RunNotFinishedError(
+                f"The run in {self.run_dir} has no final model yet: call run() or retrain() "
+                "before get_best_models().")
+        return [self.retrain()]
 
 
 class _FaultCallback(keras.callbacks.Callback):
