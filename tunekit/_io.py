@@ -91,7 +91,7 @@ def read_json(path: str | os.PathLike, *, what: str = "state file") -> Any:
 
 def _atomic_kerastuner_save_json(path: str, obj: Any) -> str:
     obj_str = json.dumps(obj)
-    if "://" in str(path):  # remote file systems: KerasTuner's own writer
+    if "://" in str(path) and _original_save_json is not None:  # remote: KerasTuner's writer
         return _original_save_json(path, obj)
     write_text(path, obj_str)
     return obj_str

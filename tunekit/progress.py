@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import keras_tuner as kt
 from keras_tuner.engine import trial as trial_module
@@ -16,7 +16,7 @@ __all__ = ["PhaseProgress", "planned_trials"]
 _logger = logging.getLogger(__name__)
 
 
-def _hyperband_rounds(oracle):
+def _hyperband_rounds(oracle: kt.Oracle) -> Iterator[tuple[int, int]]:
     """`(trials, new epochs per trial)` of every Hyperband round."""
     for bracket in range(oracle._get_num_brackets()):
         previous = 0
@@ -26,7 +26,7 @@ def _hyperband_rounds(oracle):
             previous = epochs
 
 
-def planned_trials(oracle) -> int | None:
+def planned_trials(oracle: kt.Oracle) -> int | None:
     """The number of trials a phase will run, or `None` if unknown."""
     if hasattr(oracle, "_get_num_brackets"):  # Hyperband
         iterations = int(getattr(oracle, "hyperband_iterations", 1))
@@ -34,7 +34,7 @@ def planned_trials(oracle) -> int | None:
     return oracle.max_trials
 
 
-def planned_epochs(oracle) -> int | None:
+def planned_epochs(oracle: kt.Oracle) -> int | None:
     """Training epochs a Hyperband phase will run (trials continue their parents)."""
     if not hasattr(oracle, "_get_num_brackets"):
         return None
@@ -42,7 +42,7 @@ def planned_epochs(oracle) -> int | None:
     return sum(size * new for size, new in _hyperband_rounds(oracle)) * iterations
 
 
-def _epochs_run(trial) -> float:
+def _epochs_run(trial: trial_module.Trial) -> float:
     if trial.metrics.exists("epochs"):
         return float(trial.metrics.get_last_value("epochs") or 0)
     return 0.0

@@ -4,7 +4,7 @@ KerasTuner adds TensorBoard's HParams callback to each trial itself, but only
 on the TensorFlow backend, without an experiment config (`hparams_config`), with
 inactive conditional values and its internal `tuner/...` values as if they
 were hyperparameters, and with wrong domains for log-sampled stepped values.
-tunekit replaces that step (see `tuners._TunekitTunerMixin`): each trial's log
+tunekit replaces that step (see `tuners._TunekitTuner`): each trial's log
 dir (KerasTuner's layout, `<logdir>/<trial_id>/execution<k>`) gets a session
 with the trial's active values and its phase, and the run declares ONE
 experiment at the top of its TensorBoard folder (TensorBoard reads a single
@@ -49,7 +49,7 @@ METRICS = (
 _MAX_DISCRETE = 64
 
 
-def _domain(hp: Any):
+def _domain(hp: Any) -> Any:
     from tensorboard.plugins.hparams import api as hp_api
 
     hps = kt.engine.hyperparameters
@@ -75,7 +75,7 @@ def _own_event_files(logdir: str | os.PathLike) -> list[Path]:
     return sorted(Path(logdir).glob("events.out.tfevents.*"))
 
 
-def _declared_experiment(logdir: str | os.PathLike):
+def _declared_experiment(logdir: str | os.PathLike) -> Any:
     """The experiment proto declared directly in `logdir`, or None."""
     from tensorboard.backend.event_processing import event_file_loader
     from tensorboard.plugins.hparams import metadata
@@ -121,7 +121,7 @@ def write_experiment(
     from tensorboard.plugins.hparams import metadata, summary_v2
 
     entries = space.space if isinstance(space, kt.HyperParameters) else list(space)
-    unique = {}
+    unique: dict[str, Any] = {}
     for hp in entries:
         if not hp.name.startswith("tuner/"):
             unique.setdefault(hp.name, hp)
@@ -209,12 +209,12 @@ class HParamsSession(keras.callbacks.Callback):
             hp_api.hparams(self.values, trial_id=self.trial_id, start_time_secs=self._start)
         writer.close()
 
-    def on_train_begin(self, logs=None):
+    def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
         self._start = time.time()
         self.values = self._current()
         self._write_start()
 
-    def on_train_end(self, logs=None):
+    def on_train_end(self, logs: dict[str, Any] | None = None) -> None:
         import tensorflow as tf
         from tensorboard.plugins.hparams import api_pb2, summary
 

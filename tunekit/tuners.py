@@ -85,22 +85,22 @@ class TrialFacts(keras.callbacks.Callback):
         super().__init__()
         self.num_params = 0
         self.epochs = 0
-        self.nan_at: tuple[int, int] | None = None
+        self.nan_at: tuple[int, int | None] | None = None
         self._epoch = 0
 
-    def on_train_begin(self, logs=None):
+    def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
         self.num_params = int(self.model.count_params())
 
-    def on_epoch_begin(self, epoch, logs=None):
+    def on_epoch_begin(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         self._epoch = epoch
 
-    def on_train_batch_end(self, batch, logs=None):
+    def on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
         loss = (logs or {}).get("loss")
         if loss is not None and not math.isfinite(float(loss)):
             self.nan_at = (self._epoch, batch)
             self.model.stop_training = True
 
-    def on_epoch_end(self, epoch, logs=None):
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         self.epochs += 1
         # A loss can overflow in validation only (e.g. huge weights): that fails too.
         for name, value in (logs or {}).items():
@@ -119,20 +119,20 @@ class InterruptCheck(keras.callbacks.Callback):
     installed its signal handlers.
     """
 
-    def on_train_batch_end(self, batch, logs=None):
+    def on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
         interrupts.check()
 
-    def on_test_batch_end(self, batch, logs=None):
+    def on_test_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
         interrupts.check()
 
-    def on_predict_batch_end(self, batch, logs=None):
+    def on_predict_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
         interrupts.check()
 
-    def on_epoch_end(self, epoch, logs=None):
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         interrupts.check()
 
 
-def _add_metrics(results: Any, extra: dict[str, float], objective_name: str) -> Any:
+def _add_metrics(results: Any, extra: Mapping[str, float], objective_name: str) -> Any:
     """Adds `extra` values to what `HyperModel.fit` returned, in its own form."""
     if isinstance(results, keras.callbacks.History):
         length = max((len(v) for v in results.history.values()), default=1)
@@ -146,11 +146,12 @@ def _add_metrics(results: Any, extra: dict[str, float], objective_name: str) -> 
     return results
 
 
-class _TunekitTunerMixin:
+class _TunekitTuner(kt.Tuner):
     """Trial bookkeeping shared by the four tuners (see the module docstring).
 
-    Placed before a `kt.Tuner` subclass; takes tunekit's settings as keyword
-    arguments and passes the others on to KerasTuner.
+    A `kt.Tuner`; placed before KerasTuner's own tuner class when one is
+    reused (`Hyperband`). Takes tunekit's settings as keyword arguments and
+    passes the others on to KerasTuner.
 
     Args:
         *args: Passed to the KerasTuner tuner.
@@ -451,12 +452,12 @@ def _make_oracle(oracle_class: type[kt.Oracle], objective: Any, seed: int | None
     return oracle_class(objective=objective, seed=kerastuner_seed(seed), **own)
 
 
-class RandomSearch(_TunekitTunerMixin, kt.Tuner):
+class RandomSearch(_TunekitTuner):
     """Random search with tunekit's trial bookkeeping: a `kt.Tuner` given a random oracle.
 
     Takes the arguments of `keras_tuner.RandomSearch` (those of
     `kt.oracles.RandomSearchOracle` build the oracle, the others go to
-    `kt.Tuner`), plus tunekit's (see `_TunekitTunerMixin`).
+    `kt.Tuner`), plus tunekit's (see `_TunekitTuner`).
 
     Args:
         hypermodel: A `keras_tuner.HyperModel` or a `build(hp)` function.
@@ -485,7 +486,7 @@ HYPERBAND_EPOCHS = ("Hyperband allocates each trial's epochs itself (`tuner/epoc
 HYPERBAND_REFUSED_FIT_ARGS = {"epochs": HYPERBAND_EPOCHS, "initial_epoch": HYPERBAND_EPOCHS}
 
 
-class Hyperband(_TunekitTunerMixin, kt.Hyperband):
+class Hyperband(_TunekitTuner, kt.Hyperband):
     """KerasTuner's `Hyperband` with tunekit's trial bookkeeping.
 
     Built through `keras_tuner.Hyperband`'s own constructor (its oracle needs
@@ -525,7 +526,7 @@ class Hyperband(_TunekitTunerMixin, kt.Hyperband):
             return super()._build_hypermodel(hp)
 
 
-class BayesianOptimization(_TunekitTunerMixin, kt.Tuner):
+class BayesianOptimization(_TunekitTuner):
     """Bayesian optimisation with tunekit's trial bookkeeping.
 
     A `kt.Tuner` given a `FixedSpaceBayesianOracle` as `oracle=`. Takes the
@@ -546,7 +547,7 @@ class BayesianOptimization(_TunekitTunerMixin, kt.Tuner):
         super().__init__(oracle=oracle, hypermodel=hypermodel, trial_seed=seed, **kwargs)
 
 
-class GridSearch(_TunekitTunerMixin, kt.Tuner):
+class GridSearch(_TunekitTuner):
     """Grid search with tunekit's trial bookkeeping: a `kt.Tuner` given a `GridSearchOracle`.
 
     Takes the arguments of `keras_tuner.GridSearch`.
