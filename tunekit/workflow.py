@@ -31,7 +31,7 @@ from tunekit.retraining import SCHEDULES, final_epochs, schedule_callbacks
 from tunekit.tensorboard import write_experiment
 from tunekit.tuners import HYPERBAND_EPOCHS, make_tuner
 
-__all__ = ["CoarseToFine", "Result", "FINE_TUNERS", "NoCompletedTrialsError",
+__all__ = ["CoarseToFine", "Result", "Selection", "FINE_TUNERS", "NoCompletedTrialsError",
            "RetrainDivergedError", "RunNotFinishedError"]
 
 FINE_TUNERS = ("hyperband", "bayesian")
@@ -104,6 +104,17 @@ def _active_copy(hp: kt.HyperParameters,
     copy.values = (dict(values) if values is not None else
                    {name: value for name, value in hp.values.items() if hp.is_active(name)})
     return copy
+
+
+def _saved_hyperparameters(project: Path, trial_id: str) -> kt.HyperParameters:
+    """The hyperparameters (space and values) saved with a trial of a KerasTuner project.
+
+    Read from the trial's `trial.json` (no tuner is built); empty if it is gone.
+    """
+    path = project / f"trial_{trial_id}" / "trial.json"
+    if not path.is_file():
+        return kt.HyperParameters()
+    return trial_module.Trial.load(str(path)).hyperparameters
 
 
 def _positive_int(name: str, value: Any) -> int:
@@ -876,10 +887,9 @@ class CoarseToFine:
                 NARROWED_SPACE, BEST_HYPERPARAMETERS, BEST_MODEL, "trials.csv", "report.json",
                 "report.md", "tensorboard", "plots")
         }
-        chosen = self._tuner(retrain["phase"]).oracle.trials.get(retrain["trial_id"])
         return Result(
             best_hyperparameters=_active_copy(
-                chosen.hyperparameters if chosen is not None else kt.HyperParameters(),
+                _saved_hyperparameters(self.run_dir / retrain["phase"], retrain["trial_id"]),
                 best["values"]),
             best_phase=retrain["phase"],
             best_trial_id=retrain["trial_id"],
