@@ -260,3 +260,49 @@ def test_tensorboard_server_shows_both_phases_and_every_hp(request, run_fixture)
         }
         assert ("validation", "epoch_accuracy") in metrics
     assert {g["name"] for g in fine_only} == {n for n in trials if n.startswith("fine/")}
+
+
+def test_trial_sessions_log_only_what_the_trial_declared(tmp_path):
+    import keras
+    import keras_tuner as kt
+    from keras_tuner.engine.trial import Trial
+
+    from tunekit.tensorboard import HParamsSession, configure_trial_logdirs, hparam_values
+    from tunekit.tuners import declared_only
+
+    space = kt.HyperParameters()
+    space.Int("num_layers", 1, 3, default=1)
+    for i in range(3):
+        space.Int(f"units_{i}", 2, 8, step=2)  # an oracle fills all three
+    space.values["tuner/epochs"] = 2
+    trial = Trial(space, trial_id="7")
+    with declared_only(trial) as declared:
+        callbacks = [keras.callbacks.TensorBoard(log_dir=str(tmp_path))]
+        configure_trial_logdirs(
+            callbacks,
+            trial,
+            0,
+            "fine",
+            lambda base, tid, ex: f"{base}/{tid}/execution{ex}",
+            declared=declared,
+        )
+        session = callbacks[-1]
+        assert isinstance(session, HParamsSession)
+        hp = trial.hyperparameters
+        for i in range(hp.Int("num_layers", 1, 3, default=1)):  # what build() declares
+            hp.Int(f"units_{i}", 2, 8, step=2)
+        session.on_train_begin()
+        logdir = tmp_path / "7" / "execution0"
+        assert _session_values(logdir) == {"num_layers": 1, "units_0": 2, "phase": "fine"}
+        hp.Boolean("shuffle")  # declared later, e.g. in HyperModel.fit
+        session.on_train_end({"loss": 0.5})
+        assert _session_values(logdir) == {
+            "num_layers": 1,
+            "units_0": 2,
+            "shuffle": False,
+            "phase": "fine",
+        }
+    # Once the trial ran, it keeps only what it declared (and KerasTuner's tuner/ values).
+    assert type(trial.hyperparameters) is kt.HyperParameters
+    assert set(trial.hyperparameters.values) == {"num_layers", "units_0", "shuffle", "tuner/epochs"}
+    assert hparam_values(space, "coarse", declared={"units_1"}) == {"units_1": 2, "phase": "coarse"}

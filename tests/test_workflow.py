@@ -56,7 +56,7 @@ def test_artifacts_exist_and_agree(finished):
     assert report["test_metrics"] == result.test_metrics
     assert report["best"]["trial_id"] == result.best_trial_id
     best = json.loads((run.run_dir / "best_hyperparameters.json").read_text())
-    assert best["values"] == result.best_hyperparameters
+    assert best["values"] == result.best_hyperparameters.values
     assert best["final_epochs"] == result.final_epochs >= 1
     saved = NarrowedSpace.from_json((run.run_dir / "narrowed_space.json").read_text())
     assert saved.to_dict() == result.narrowed.to_dict()
@@ -159,7 +159,9 @@ def test_report_md_lists_every_chosen_hyperparameter(finished):
     run, result = finished
     text = (run.run_dir / "report.md").read_text()
     assert "## Chosen hyperparameters" in text
-    chosen = {k: v for k, v in result.best_hyperparameters.items() if not k.startswith("tuner/")}
+    chosen = {
+        k: v for k, v in result.best_hyperparameters.values.items() if not k.startswith("tuner/")
+    }
     assert chosen
     for name, value in chosen.items():
         line = f"| {name} | {format_value(value)} |"
@@ -314,7 +316,7 @@ def test_user_build_function_and_seeded_reproducibility(tmp_path, data):
     results = [
         CoarseToFine(build, data, directory=tmp_path / str(i), **budget).run() for i in range(2)
     ]
-    assert results[0].best_hyperparameters == results[1].best_hyperparameters
+    assert results[0].best_hyperparameters.values == results[1].best_hyperparameters.values
     np.testing.assert_allclose(
         results[0].test_metrics["accuracy"], results[1].test_metrics["accuracy"]
     )

@@ -260,7 +260,7 @@ def test_space_of_one_configuration_ends_cleanly(tmp_path, data, fine_tuner):
     )
     result = run.run()
     assert (result.narrowed.usable, result.narrowed.top) == (1, 1)
-    assert result.best_hyperparameters == {"units": 8}
+    assert result.best_hyperparameters.values == {"units": 8}
     assert "narrowed from all 1 usable" in result.narrowed.top_note
 
 

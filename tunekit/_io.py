@@ -92,7 +92,7 @@ def read_json(path: str | os.PathLike, *, what: str = "state file") -> Any:
 
 def _atomic_kerastuner_save_json(path: str, obj: Any) -> str:
     obj_str = json.dumps(obj)
-    if "://" in str(path):  # remote file systems: KerasTuner's own writer
+    if "://" in str(path) and _original_save_json is not None:  # remote: KerasTuner's writer
         return _original_save_json(path, obj)
     write_text(path, obj_str)
     return obj_str
@@ -108,7 +108,7 @@ def protect_kerastuner_state() -> None:
     leaves an empty file that it cannot reload. Idempotent.
     """
     global _original_save_json
-    from keras_tuner.src import utils as kt_utils
+    from tunekit._kerastuner import utils as kt_utils
 
     if _original_save_json is None:
         _original_save_json = kt_utils.save_json

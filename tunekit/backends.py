@@ -394,8 +394,8 @@ def _measure(
 ) -> float:
     import keras_tuner as kt
     import numpy as np
-    from keras_tuner.src.engine import hypermodel as hm_module
 
+    from tunekit._kerastuner import get_hypermodel
     from tunekit.data import Dataset
     from tunekit.hypermodel_specs import resolve_hypermodel
 
@@ -416,7 +416,7 @@ def _measure(
         name="probe",
     )
     model = resolve_hypermodel(hypermodel)(data)
-    model = hm_module.get_hypermodel(model).build(kt.HyperParameters())
+    model = get_hypermodel(model).build(kt.HyperParameters())
     model.steps_per_execution = steps_per_execution  # read when fit builds its train step
     x = _probe_inputs(model, input_shape, n, rng)
     y = rng.integers(0, num_classes, n)

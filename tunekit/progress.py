@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
-from keras_tuner.src.engine import trial as trial_module
+import keras_tuner as kt
+from keras_tuner.engine import trial as trial_module
 
 from tunekit.narrowing import is_usable
 
@@ -15,7 +16,7 @@ __all__ = ["PhaseProgress", "planned_trials"]
 _logger = logging.getLogger(__name__)
 
 
-def _hyperband_rounds(oracle):
+def _hyperband_rounds(oracle: kt.Oracle) -> Iterator[tuple[int, int]]:
     """`(trials, new epochs per trial)` of every Hyperband round."""
     for bracket in range(oracle._get_num_brackets()):
         previous = 0
@@ -25,7 +26,7 @@ def _hyperband_rounds(oracle):
             previous = epochs
 
 
-def planned_trials(oracle) -> int | None:
+def planned_trials(oracle: kt.Oracle) -> int | None:
     """The number of trials a phase will run, or `None` if unknown."""
     if hasattr(oracle, "_get_num_brackets"):  # Hyperband
         iterations = int(getattr(oracle, "hyperband_iterations", 1))
@@ -33,7 +34,7 @@ def planned_trials(oracle) -> int | None:
     return oracle.max_trials
 
 
-def planned_epochs(oracle) -> int | None:
+def planned_epochs(oracle: kt.Oracle) -> int | None:
     """Training epochs a Hyperband phase will run (trials continue their parents)."""
     if not hasattr(oracle, "_get_num_brackets"):
         return None
@@ -41,7 +42,7 @@ def planned_epochs(oracle) -> int | None:
     return sum(size * new for size, new in _hyperband_rounds(oracle)) * iterations
 
 
-def _epochs_run(trial) -> float:
+def _epochs_run(trial: trial_module.Trial) -> float:
     if trial.metrics.exists("epochs"):
         return float(trial.metrics.get_last_value("epochs") or 0)
     return 0.0
@@ -55,7 +56,8 @@ def _fmt_seconds(seconds: float) -> str:
 class PhaseProgress:
     """Reports `phase trial i/N: score, best so far, elapsed, remaining` per trial.
 
-    Called by the tuner after each trial (`tuner.tunekit_listeners`).
+    Called after each trial, as a listener given to the tuner
+    (`tunekit.tuners.make_tuner(..., listeners=...)`) or to the chief.
 
     Args:
         phase: The phase's name, e.g. `"coarse"`.
@@ -70,7 +72,7 @@ class PhaseProgress:
         self.ended_here = 0
         self.epochs_here = 0.0
 
-    def __call__(self, tuner, trial) -> None:
+    def __call__(self, tuner: kt.Tuner, trial: trial_module.Trial) -> None:
         oracle = tuner.oracle
         self.ended_here += 1
         ended = len(oracle.end_order)

@@ -4,7 +4,7 @@ KerasTuner adds TensorBoard's HParams callback to each trial itself, but only
 on the TensorFlow backend, without an experiment config (`hparams_config`), with
 inactive conditional values and its internal `tuner/...` values as if they
 were hyperparameters, and with wrong domains for log-sampled stepped values.
-tunekit replaces that step (see `tuners._TunekitTunerMixin`): each trial's log
+tunekit replaces that step (see `tuners._TunekitTuner`): each trial's log
 dir (KerasTuner's layout, `<logdir>/<trial_id>/execution<k>`) gets a session
 with the trial's active values and its phase, and the run declares ONE
 experiment at the top of its TensorBoard folder (TensorBoard reads a single
@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -49,7 +49,7 @@ METRICS = (
 _MAX_DISCRETE = 64
 
 
-def _domain(hp: Any):
+def _domain(hp: Any) -> Any:
     from tensorboard.plugins.hparams import api as hp_api
 
     hps = kt.engine.hyperparameters
@@ -75,7 +75,7 @@ def _own_event_files(logdir: str | os.PathLike) -> list[Path]:
     return sorted(Path(logdir).glob("events.out.tfevents.*"))
 
 
-def _declared_experiment(logdir: str | os.PathLike):
+def _declared_experiment(logdir: str | os.PathLike) -> Any:
     """The experiment proto declared directly in `logdir`, or None."""
     from tensorboard.backend.event_processing import event_file_loader
     from tensorboard.plugins.hparams import metadata
@@ -123,7 +123,7 @@ def write_experiment(
     from tensorboard.plugins.hparams import metadata, summary_v2
 
     entries = space.space if isinstance(space, kt.HyperParameters) else list(space)
-    unique = {}
+    unique: dict[str, Any] = {}
     for hp in entries:
         if not hp.name.startswith("tuner/"):
             unique.setdefault(hp.name, hp)
@@ -148,14 +148,22 @@ def write_experiment(
     return True
 
 
-def hparam_values(hp: kt.HyperParameters, phase: str) -> dict[str, Any]:
+def hparam_values(
+    hp: kt.HyperParameters, phase: str, declared: Collection[str] | None = None
+) -> dict[str, Any]:
     """A trial's active hyperparameter values (no `tuner/...`), plus its phase.
 
-    While a tunekit tuner runs the trial, only the names its `build` and `fit`
-    declared count (see `tunekit.tuners.declared_only`): an oracle also hands
-    a trial values for layers it never built.
+    Args:
+        hp: The trial's hyperparameters.
+        phase: The trial's phase, logged as the `phase` hyperparameter.
+        declared: If given, only these names count: while a tunekit tuner runs
+            a trial, the names its `build` and `fit` declared so far (see
+            `tunekit.tuners.declared_only`): an oracle also hands a trial
+            values for layers it never built. Read at each call.
+
+    Returns:
+        `{name: value}` of bools, ints, floats and strings, with `"phase"`.
     """
-    declared = getattr(hp, "tunekit_declared", None)
     values = {
         name: value
         for name, value in hp.values.items()
@@ -212,12 +220,12 @@ class HParamsSession(keras.callbacks.Callback):
             hp_api.hparams(self.values, trial_id=self.trial_id, start_time_secs=self._start)
         writer.close()
 
-    def on_train_begin(self, logs=None):
+    def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
         self._start = time.time()
         self.values = self._current()
         self._write_start()
 
-    def on_train_end(self, logs=None):
+    def on_train_end(self, logs: dict[str, Any] | None = None) -> None:
         import tensorflow as tf
         from tensorboard.plugins.hparams import api_pb2, summary
 
@@ -234,10 +242,26 @@ class HParamsSession(keras.callbacks.Callback):
         writer.close()
 
 
-def configure_trial_logdirs(callbacks: list, trial, execution: int, phase: str, logdir_for) -> None:
+def configure_trial_logdirs(
+    callbacks: list,
+    trial: kt.engine.trial.Trial,
+    execution: int,
+    phase: str,
+    logdir_for: Callable[[str, str, int], str],
+    declared: Collection[str] | None = None,
+) -> None:
     """Points each TensorBoard callback at the trial's folder and adds its session.
 
-    `logdir_for(base, trial_id, execution)` is KerasTuner's own layout.
+    Args:
+        callbacks: The trial's callbacks; changed in place.
+        trial: The running trial.
+        execution: Which execution of the trial (KerasTuner's
+            `executions_per_trial`).
+        phase: The trial's phase.
+        logdir_for: `logdir_for(base, trial_id, execution)`, KerasTuner's own
+            layout (`Tuner._get_tensorboard_dir`).
+        declared: The names the trial declared, a collection that grows while
+            it trains (see `hparam_values`); `None`: every value counts.
     """
     for callback in list(callbacks):
         if isinstance(callback, keras.callbacks.TensorBoard):
@@ -245,8 +269,8 @@ def configure_trial_logdirs(callbacks: list, trial, execution: int, phase: str, 
             callback.log_dir = logdir
             hp = trial.hyperparameters  # read when training starts: `fit` may add values
 
-            def values(hp=hp):
-                return hparam_values(hp, phase)
+            def values(hp: kt.HyperParameters = hp) -> dict[str, Any]:
+                return hparam_values(hp, phase, declared)
 
             callbacks.append(HParamsSession(logdir, values, f"{phase}/{trial.trial_id}"))
 

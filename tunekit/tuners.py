@@ -1,7 +1,7 @@
 """The tuner factory: KerasTuner's tuners with tunekit's trial bookkeeping.
 
-`make_tuner` returns a real KerasTuner tuner (`isinstance(t, kt.RandomSearch)`
-holds) whose trials additionally:
+`make_tuner` returns a real KerasTuner tuner (`isinstance(t, kt.Tuner)` holds;
+for `"hyperband"` it is a `kt.Hyperband`) whose trials additionally:
 
 - are seeded (`keras.utils.set_random_seed`) from the tuner's seed and the
   trial id, so weight initialisation and shuffling are reproducible;
@@ -20,28 +20,35 @@ holds) whose trials additionally:
 
 KerasTuner's own JSON state is written atomically (see `tunekit._io`), and the
 project is saved before the first trial so an interrupted search resumes.
+
+KerasTuner is extended through its hooks only: tunekit's oracles are
+subclasses of KerasTuner's, passed to a `kt.Tuner` subclass as `oracle=`
+(`RandomSearch`, `BayesianOptimization`, `GridSearch`), or KerasTuner's own
+tuner is subclassed and built through its constructor (`Hyperband`); tunekit's
+settings (seed, phase, listeners, refused `fit` keywords) are constructor
+arguments. The KerasTuner internals still used are listed, with the versions
+they are checked against, in `tunekit._kerastuner`.
 """
 
 from __future__ import annotations
 
 import contextlib
 import gc
+import inspect
 import math
 import os
 import time
 import warnings
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
 import keras
 import keras_tuner as kt
 from keras_tuner import errors as kt_errors
-from keras_tuner.src import utils as kt_utils
-from keras_tuner.src.backend import config as kt_backend_config
-from keras_tuner.src.engine import tuner_utils
+from keras_tuner.engine.trial import Trial, TrialStatus
 
-from tunekit import _faults, _io, interrupts
+from tunekit import _faults, _io, _kerastuner, interrupts
 from tunekit.fitting import fit_hypermodel
 from tunekit.model_size import param_count
 from tunekit.objectives import resolve_objective
@@ -49,8 +56,15 @@ from tunekit.tensorboard import configure_trial_logdirs
 
 __all__ = [
     "TUNER_KINDS",
+    "BayesianOptimization",
+    "DefaultsFirstRandomSearchOracle",
+    "FixedSpaceBayesianOracle",
+    "GridSearch",
+    "Hyperband",
     "InterruptCheck",
+    "RandomSearch",
     "TrialFacts",
+    "TrialListener",
     "declared_only",
     "end_failed_search",
     "kerastuner_seed",
@@ -59,6 +73,9 @@ __all__ = [
 
 TUNER_KINDS = ("random", "hyperband", "bayesian", "grid")
 EXTRA_METRICS = ("num_params", "epochs", "seconds")
+
+#: Called as `listener(tuner, trial)` after each trial ended and was saved.
+TrialListener = Callable[[kt.Tuner, Trial], None]
 
 
 def kerastuner_seed(seed: int | None) -> int | None:
@@ -84,13 +101,13 @@ class TrialFacts(keras.callbacks.Callback):
         super().__init__()
         self.num_params = 0
         self.epochs = 0
-        self.nan_at: tuple[int, int] | None = None
+        self.nan_at: tuple[int, int | None] | None = None
         self._epoch = 0
 
     def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
         self.num_params = param_count(self.model) or 0
 
-    def on_epoch_begin(self, epoch, logs=None):
+    def on_epoch_begin(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         self._epoch = epoch
 
     def on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
@@ -101,7 +118,7 @@ class TrialFacts(keras.callbacks.Callback):
             self.nan_at = (self._epoch, batch)
             self.model.stop_training = True
 
-    def on_epoch_end(self, epoch, logs=None):
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         self.epochs += 1
         # A loss can overflow in validation only (e.g. huge weights): that fails too.
         for name, value in (logs or {}).items():
@@ -120,20 +137,20 @@ class InterruptCheck(keras.callbacks.Callback):
     installed its signal handlers.
     """
 
-    def on_train_batch_end(self, batch, logs=None):
+    def on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
         interrupts.check()
 
-    def on_test_batch_end(self, batch, logs=None):
+    def on_test_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
         interrupts.check()
 
-    def on_predict_batch_end(self, batch, logs=None):
+    def on_predict_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
         interrupts.check()
 
-    def on_epoch_end(self, epoch, logs=None):
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         interrupts.check()
 
 
-def _add_metrics(results: Any, extra: dict[str, float], objective_name: str) -> Any:
+def _add_metrics(results: Any, extra: Mapping[str, float], objective_name: str) -> Any:
     """Adds `extra` values to what `HyperModel.fit` returned, in its own form."""
     if isinstance(results, keras.callbacks.History):
         length = max((len(v) for v in results.history.values()), default=1)
@@ -147,18 +164,66 @@ def _add_metrics(results: Any, extra: dict[str, float], objective_name: str) -> 
     return results
 
 
-class _TunekitTunerMixin:
-    """Trial bookkeeping shared by the four tuners (see the module docstring)."""
+class _TunekitTuner(kt.Tuner):
+    """Trial bookkeeping shared by the four tuners (see the module docstring).
 
-    tunekit_seed: int | None = None
-    tunekit_phase: str = "search"
-    tunekit_listeners: tuple = ()
-    # `model.fit` keywords the hypermodel's own `fit` may not set, with the reason.
-    tunekit_refused_fit_args: dict[str, str] = {}
+    A `kt.Tuner`; placed before KerasTuner's own tuner class when one is
+    reused (`Hyperband`). Takes tunekit's settings as keyword arguments and
+    passes the others on to KerasTuner.
 
-    def run_trial(self, trial, *args, **kwargs):
-        _faults.checkpoint(f"{self.tunekit_phase}.trial_start")
-        if self.tunekit_seed is not None:
+    Args:
+        *args: Passed to the KerasTuner tuner.
+        trial_seed: tunekit's seed (0 is a seed), from which each trial's
+            weight-initialisation seed is derived with the phase and trial id.
+            `None` (the default): trials are not seeded.
+        phase: The phase's name (e.g. `"coarse"`): part of each trial's seed,
+            of fault-injection checkpoints and of its TensorBoard session.
+            Defaults to `"search"`.
+        listeners: `TrialListener`s called after each trial ended and was
+            saved, in order.
+        refused_fit_args: `model.fit` keywords the hypermodel's own `fit` may
+            not set, with the reason (see `tunekit.fitting.fit_hypermodel`).
+        **kwargs: Passed to the KerasTuner tuner.
+    """
+
+    def __init__(
+        self,
+        *args: Any,
+        trial_seed: int | None = None,
+        phase: str = "search",
+        listeners: Iterable[TrialListener] = (),
+        refused_fit_args: Mapping[str, str] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        self._tunekit_seed = trial_seed
+        self._tunekit_phase = phase
+        self._tunekit_listeners = tuple(listeners)
+        self._tunekit_refused_fit_args = dict(refused_fit_args or {})
+        super().__init__(*args, **kwargs)
+
+    @property
+    def phase(self) -> str:
+        """The phase's name given to the constructor."""
+        return self._tunekit_phase
+
+    @property
+    def trial_seed(self) -> int | None:
+        """tunekit's seed of the trials (`None`: not seeded)."""
+        return self._tunekit_seed
+
+    @property
+    def listeners(self) -> tuple[TrialListener, ...]:
+        """The listeners called after each trial."""
+        return self._tunekit_listeners
+
+    @property
+    def refused_fit_args(self) -> dict[str, str]:
+        """`model.fit` keywords the hypermodel's own `fit` may not set, with the reason."""
+        return dict(self._tunekit_refused_fit_args)
+
+    def run_trial(self, trial: Trial, *args: Any, **kwargs: Any) -> Any:
+        _faults.checkpoint(f"{self._tunekit_phase}.trial_start")
+        if self._tunekit_seed is not None:
             keras.utils.set_random_seed(self._trial_seed(trial.trial_id))
         start = time.perf_counter()
         with declared_only(trial):
@@ -170,10 +235,10 @@ class _TunekitTunerMixin:
         return _add_metrics(histories, {"seconds": seconds}, objective)
 
     def _trial_seed(self, trial_id: str) -> int:
-        key = f"{self.tunekit_seed}:{self.tunekit_phase}:{trial_id}".encode()
+        key = f"{self._tunekit_seed}:{self._tunekit_phase}:{trial_id}".encode()
         return zlib.crc32(key) % (2**31 - 1)
 
-    def _build_and_fit_model(self, trial, *args, **kwargs):
+    def _build_and_fit_model(self, trial: Trial, *args: Any, **kwargs: Any) -> Any:
         facts = TrialFacts()
         kwargs["callbacks"] = [*kwargs.get("callbacks", []), facts, InterruptCheck()]
         # KerasTuner's Tuner._build_and_fit_model, with the hypermodel's fit called
@@ -181,13 +246,13 @@ class _TunekitTunerMixin:
         hp = trial.hyperparameters
         model = self._try_build(hp)
         results = fit_hypermodel(
-            self.hypermodel, hp, model, *args, refused=self.tunekit_refused_fit_args, **kwargs
+            self.hypermodel, hp, model, *args, refused=self._tunekit_refused_fit_args, **kwargs
         ).results
-        if kt_backend_config.multi_backend():
-            kt_utils.save_json(
+        if _kerastuner.multi_backend():
+            _kerastuner.utils.save_json(
                 self._get_build_config_fname(trial.trial_id), model.get_build_config()
             )
-        tuner_utils.validate_trial_results(results, self.oracle.objective, "HyperModel.fit()")
+        _kerastuner.validate_trial_results(results, self.oracle.objective, "HyperModel.fit()")
         if facts.nan_at is not None:
             epoch, batch = facts.nan_at
             where = f"epoch {epoch + 1}" + ("" if batch is None else f", batch {batch + 1}")
@@ -208,14 +273,21 @@ class _TunekitTunerMixin:
         extra = {"num_params": facts.num_params, "epochs": facts.epochs}
         return _add_metrics(results, extra, objective.name)
 
-    def _configure_tensorboard_dir(self, callbacks, trial, execution=0):
+    def _configure_tensorboard_dir(self, callbacks: list, trial: Trial, execution: int = 0) -> None:
         # Replaces KerasTuner's version (TensorFlow-only HParams, no phase,
         # inactive and internal values logged); same log-dir layout.
+        hp = trial.hyperparameters
+        declared = hp.declared if isinstance(hp, _DeclaringHyperParameters) else None
         configure_trial_logdirs(
-            callbacks, trial, execution, self.tunekit_phase, self._get_tensorboard_dir
+            callbacks,
+            trial,
+            execution,
+            self._tunekit_phase,
+            self._get_tensorboard_dir,
+            declared=declared,
         )
 
-    def on_search_begin(self):
+    def on_search_begin(self) -> None:
         super().on_search_begin()
         # KerasTuner runs gc.collect() twice per trial; with TensorFlow or JAX
         # loaded that walks millions of long-lived objects (~0.4 s each time).
@@ -229,11 +301,11 @@ class _TunekitTunerMixin:
             self.oracle.save()
             self.save()
 
-    def on_trial_begin(self, trial):
+    def on_trial_begin(self, trial: Trial) -> None:
         interrupts.check()  # the trial stays RUNNING: a rerun retries it
         super().on_trial_begin(trial)
 
-    def on_trial_end(self, trial):
+    def on_trial_end(self, trial: Trial) -> None:
         try:
             super().on_trial_end(trial)
         except Exception as e:
@@ -242,13 +314,50 @@ class _TunekitTunerMixin:
             end_failed_search(self.oracle, trial, e)
             self.save()
             raise
-        for listener in self.tunekit_listeners:
+        for listener in self._tunekit_listeners:
             listener(self, trial)
         interrupts.check()  # the trial is saved: stop before the next one
 
 
+class _DeclaringHyperParameters(kt.HyperParameters):
+    """`HyperParameters` that records each name a trial's `build` and `fit` ask for.
+
+    Through KerasTuner's public methods only (`Boolean`, `Choice`, `Fixed`,
+    `Float`, `Int`, `get`, and `name in hp`, which calls `get`). The names are
+    in `declared`; see `declared_only`.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.declared: set[str] = set()
+
+    def get(self, name: str) -> Any:
+        self.declared.add(name)
+        return super().get(name)
+
+    def Boolean(self, name: str, *args: Any, **kwargs: Any) -> Any:  # noqa: N802 (KerasTuner's name)
+        self.declared.add(name)
+        return super().Boolean(name, *args, **kwargs)
+
+    def Choice(self, name: str, *args: Any, **kwargs: Any) -> Any:  # noqa: N802
+        self.declared.add(name)
+        return super().Choice(name, *args, **kwargs)
+
+    def Fixed(self, name: str, *args: Any, **kwargs: Any) -> Any:  # noqa: N802
+        self.declared.add(name)
+        return super().Fixed(name, *args, **kwargs)
+
+    def Float(self, name: str, *args: Any, **kwargs: Any) -> Any:  # noqa: N802
+        self.declared.add(name)
+        return super().Float(name, *args, **kwargs)
+
+    def Int(self, name: str, *args: Any, **kwargs: Any) -> Any:  # noqa: N802
+        self.declared.add(name)
+        return super().Int(name, *args, **kwargs)
+
+
 @contextlib.contextmanager
-def declared_only(trial):
+def declared_only(trial: Trial) -> Iterator[set[str]]:
     """Keeps in `trial.hyperparameters` only the names its `build` and `fit` asked for.
 
     An oracle gives a trial a value for every name in its space, also for names
@@ -258,35 +367,32 @@ def declared_only(trial):
     ends. Such values never shaped the model, so they must not reach
     `trial.json`, the narrowing or the chosen configuration: once the trial
     ran, its hyperparameters are replaced by the ones it declared (space and
-    values), plus KerasTuner's internal `tuner/...` values. Nothing changes if
-    the trial raises.
+    values), plus KerasTuner's internal `tuner/...` values.
+
+    While the block runs, `trial.hyperparameters` is a copy that records the
+    names asked for (a `kt.HyperParameters` subclass); the block receives that
+    set, which grows as `build` and `fit` declare. If the block raises, the
+    trial keeps all its hyperparameters (as a plain `kt.HyperParameters`).
+
+    Yields:
+        The set of names declared so far.
     """
-    hp = trial.hyperparameters
-    asked: set[str] = set()
-    retrieve, get = hp._retrieve, hp.get
-
-    def tracked_retrieve(one):
-        asked.add(one.name)
-        return retrieve(one)
-
-    def tracked_get(name):
-        asked.add(name)
-        return get(name)
-
-    hp._retrieve, hp.get = tracked_retrieve, tracked_get
-    hp.tunekit_declared = asked  # read by tunekit.tensorboard.hparam_values during the trial
+    tracking = _DeclaringHyperParameters.from_config(trial.hyperparameters.get_config())
+    trial.hyperparameters = tracking
     try:
-        yield hp
-    finally:
-        del hp._retrieve, hp.get  # back to the class's methods
+        yield tracking.declared
+    except BaseException:
+        trial.hyperparameters = tracking.copy()
+        raise
+    asked = tracking.declared
     keep = lambda name: name in asked or name.startswith("tuner/")
     declared = kt.HyperParameters()
-    declared.merge([one for one in hp.space if keep(one.name)])
-    declared.values = {name: value for name, value in hp.values.items() if keep(name)}
+    declared.merge([one for one in tracking.space if keep(one.name)])
+    declared.values = {name: value for name, value in tracking.values.items() if keep(name)}
     trial.hyperparameters = declared
 
 
-def end_failed_search(oracle, trial, error: BaseException | None = None) -> None:
+def end_failed_search(oracle: kt.Oracle, trial: Trial, error: BaseException | None = None) -> None:
     """Saves the trial on which KerasTuner's `end_trial` raised, ended.
 
     KerasTuner raises before saving that trial and leaves it ongoing, so a
@@ -297,7 +403,7 @@ def end_failed_search(oracle, trial, error: BaseException | None = None) -> None
     """
     if error is not None and "consecutive failures" not in str(error):
         ended = oracle.trials[trial.trial_id]
-        ended.status = kt.engine.trial.TrialStatus.FAILED
+        ended.status = TrialStatus.FAILED
         ended.message = f"{type(error).__name__}: {error}"
     for tuner_id, ongoing in list(oracle.ongoing_trials.items()):
         if ongoing.trial_id == trial.trial_id:
@@ -314,7 +420,7 @@ class DefaultsFirstRandomSearchOracle(kt.oracles.RandomSearchOracle):
     Later trials are random, as in `RandomSearchOracle`.
     """
 
-    def populate_space(self, trial_id):
+    def populate_space(self, trial_id: str) -> dict[str, Any]:
         if self.trials:
             return super().populate_space(trial_id)
         hps = kt.HyperParameters()
@@ -325,18 +431,69 @@ class DefaultsFirstRandomSearchOracle(kt.oracles.RandomSearchOracle):
         return {"status": "RUNNING", "values": hps.values}
 
 
-class RandomSearch(_TunekitTunerMixin, kt.RandomSearch):
-    """KerasTuner's `RandomSearch` with tunekit's trial bookkeeping.
+class FixedSpaceBayesianOracle(kt.oracles.BayesianOptimizationOracle):
+    """KerasTuner's Bayesian oracle that copes with a space with nothing left to tune.
 
-    `defaults_first=True` makes the first trial the hypermodel's default
-    configuration (`DefaultsFirstRandomSearchOracle`).
+    When every hyperparameter is `Fixed` (e.g. a narrowed space of a single
+    configuration), KerasTuner fits its Gaussian process on zero features and
+    crashes; this oracle samples at random instead, which stops the search
+    once the configuration was tried.
     """
 
-    def __init__(self, *args, defaults_first: bool = False, **kwargs):
-        super().__init__(*args, **kwargs)
-        if defaults_first and type(self.oracle) is kt.oracles.RandomSearchOracle:
-            # KerasTuner's RandomSearch builds its oracle itself: same class plus one method.
-            self.oracle.__class__ = DefaultsFirstRandomSearchOracle
+    def populate_space(self, trial_id: str) -> dict[str, Any]:
+        if not any(
+            not isinstance(hp, kt.engine.hyperparameters.Fixed) for hp in self.hyperparameters.space
+        ):
+            return self._random_populate_space()
+        return super().populate_space(trial_id)
+
+
+def _make_oracle(
+    oracle_class: type[kt.Oracle], objective: Any, seed: int | None, kwargs: dict[str, Any]
+) -> kt.Oracle:
+    """Builds `oracle_class`, taking from `kwargs` the arguments it accepts.
+
+    What is left in `kwargs` is for the tuner (`directory`, `project_name`,
+    `executions_per_trial`...), as in KerasTuner's own tuners.
+    """
+    accepted = inspect.signature(oracle_class).parameters
+    own = {name: kwargs.pop(name) for name in list(kwargs) if name in accepted}
+    return oracle_class(objective=objective, seed=kerastuner_seed(seed), **own)
+
+
+class RandomSearch(_TunekitTuner):
+    """Random search with tunekit's trial bookkeeping: a `kt.Tuner` given a random oracle.
+
+    Takes the arguments of `keras_tuner.RandomSearch` (those of
+    `kt.oracles.RandomSearchOracle` build the oracle, the others go to
+    `kt.Tuner`), plus tunekit's (see `_TunekitTuner`).
+
+    Args:
+        hypermodel: A `keras_tuner.HyperModel` or a `build(hp)` function.
+        objective: A `keras_tuner.Objective` (or what KerasTuner accepts).
+        seed: tunekit's seed, 0 included (`kerastuner_seed` maps it for the
+            oracle); also seeds each trial. `None`: not reproducible.
+        defaults_first: Whether the first trial is the space's default
+            configuration (`DefaultsFirstRandomSearchOracle`). Defaults to
+            `False` (KerasTuner's `RandomSearchOracle`).
+        **kwargs: The oracle's (`max_trials`, `hyperparameters`...), the
+            tuner's (`directory`, `project_name`...) and tunekit's arguments.
+    """
+
+    def __init__(
+        self,
+        hypermodel: Any = None,
+        objective: Any = None,
+        *,
+        seed: int | None = None,
+        defaults_first: bool = False,
+        **kwargs: Any,
+    ) -> None:
+        oracle_class = (
+            DefaultsFirstRandomSearchOracle if defaults_first else kt.oracles.RandomSearchOracle
+        )
+        oracle = _make_oracle(oracle_class, objective, seed, kwargs)
+        super().__init__(oracle=oracle, hypermodel=hypermodel, trial_seed=seed, **kwargs)
 
 
 HYPERBAND_EPOCHS = (
@@ -345,19 +502,45 @@ HYPERBAND_EPOCHS = (
     "hypermodel's fit, or tune with a search whose trials can train the "
     "epochs it sets (fine_tuner='bayesian')."
 )
+HYPERBAND_REFUSED_FIT_ARGS = {"epochs": HYPERBAND_EPOCHS, "initial_epoch": HYPERBAND_EPOCHS}
 
 
-class Hyperband(_TunekitTunerMixin, kt.Hyperband):
+class Hyperband(_TunekitTuner, kt.Hyperband):
     """KerasTuner's `Hyperband` with tunekit's trial bookkeeping.
 
-    A hypermodel whose own `fit` sets `epochs` or `initial_epoch` is refused
-    at its first trial, before training (`tunekit.fitting.HyperModelFitError`):
-    those are Hyperband's budget.
+    Built through `keras_tuner.Hyperband`'s own constructor (its oracle needs
+    nothing added). A hypermodel whose own `fit` sets `epochs` or
+    `initial_epoch` is refused at its first trial, before training
+    (`tunekit.fitting.HyperModelFitError`): those are Hyperband's budget;
+    `refused_fit_args` adds to them.
+
+    Args:
+        hypermodel: A `keras_tuner.HyperModel` or a `build(hp)` function.
+        objective: A `keras_tuner.Objective` (or what KerasTuner accepts).
+        seed: tunekit's seed, 0 included; also seeds each trial.
+        refused_fit_args: More `model.fit` keywords the `fit` may not set.
+        **kwargs: `keras_tuner.Hyperband`'s arguments and tunekit's.
     """
 
-    tunekit_refused_fit_args = {"epochs": HYPERBAND_EPOCHS, "initial_epoch": HYPERBAND_EPOCHS}
+    def __init__(
+        self,
+        hypermodel: Any = None,
+        objective: Any = None,
+        *,
+        seed: int | None = None,
+        refused_fit_args: Mapping[str, str] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(
+            hypermodel=hypermodel,
+            objective=objective,
+            seed=kerastuner_seed(seed),
+            trial_seed=seed,
+            refused_fit_args={**HYPERBAND_REFUSED_FIT_ARGS, **(refused_fit_args or {})},
+            **kwargs,
+        )
 
-    def _build_hypermodel(self, hp):
+    def _build_hypermodel(self, hp: kt.HyperParameters) -> keras.Model:
         parent = hp.values.get("tuner/trial_id")
         if parent is not None and not os.path.exists(self._get_checkpoint_fname(parent)):
             raise kt_errors.FailedTrialError(
@@ -373,43 +556,59 @@ class Hyperband(_TunekitTunerMixin, kt.Hyperband):
             return super()._build_hypermodel(hp)
 
 
-class FixedSpaceBayesianOracle(kt.oracles.BayesianOptimizationOracle):
-    """KerasTuner's Bayesian oracle that copes with a space with nothing left to tune.
+class BayesianOptimization(_TunekitTuner):
+    """Bayesian optimisation with tunekit's trial bookkeeping.
 
-    When every hyperparameter is `Fixed` (e.g. a narrowed space of a single
-    configuration), KerasTuner fits its Gaussian process on zero features and
-    crashes; this oracle samples at random instead, which stops the search
-    once the configuration was tried.
+    A `kt.Tuner` given a `FixedSpaceBayesianOracle` as `oracle=`. Takes the
+    arguments of `keras_tuner.BayesianOptimization`; its oracle ends the
+    search when a space has nothing left to tune, instead of crashing.
+
+    Args:
+        hypermodel: A `keras_tuner.HyperModel` or a `build(hp)` function.
+        objective: A `keras_tuner.Objective` (or what KerasTuner accepts).
+        seed: tunekit's seed, 0 included; also seeds each trial.
+        **kwargs: The oracle's (`max_trials`, `num_initial_points`, `alpha`,
+            `beta`, `hyperparameters`...), the tuner's and tunekit's arguments.
     """
 
-    def populate_space(self, trial_id):
-        if not any(
-            not isinstance(hp, kt.engine.hyperparameters.Fixed) for hp in self.hyperparameters.space
-        ):
-            return self._random_populate_space()
-        return super().populate_space(trial_id)
+    def __init__(
+        self,
+        hypermodel: Any = None,
+        objective: Any = None,
+        *,
+        seed: int | None = None,
+        **kwargs: Any,
+    ) -> None:
+        oracle = _make_oracle(FixedSpaceBayesianOracle, objective, seed, kwargs)
+        super().__init__(oracle=oracle, hypermodel=hypermodel, trial_seed=seed, **kwargs)
 
 
-class BayesianOptimization(_TunekitTunerMixin, kt.BayesianOptimization):
-    """KerasTuner's `BayesianOptimization` with tunekit's trial bookkeeping.
+class GridSearch(_TunekitTuner):
+    """Grid search with tunekit's trial bookkeeping: a `kt.Tuner` given a `GridSearchOracle`.
 
-    Its oracle is a `FixedSpaceBayesianOracle`: a space with nothing left to
-    tune ends the search instead of crashing it.
+    Takes the arguments of `keras_tuner.GridSearch`.
+
+    Args:
+        hypermodel: A `keras_tuner.HyperModel` or a `build(hp)` function.
+        objective: A `keras_tuner.Objective` (or what KerasTuner accepts).
+        seed: tunekit's seed, 0 included; also seeds each trial.
+        **kwargs: The oracle's (`max_trials`: `None` for the whole grid...),
+            the tuner's and tunekit's arguments.
     """
 
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        if type(self.oracle) is kt.oracles.BayesianOptimizationOracle:
-            # KerasTuner's BayesianOptimization builds its oracle itself: same class plus
-            # one method.
-            self.oracle.__class__ = FixedSpaceBayesianOracle
+    def __init__(
+        self,
+        hypermodel: Any = None,
+        objective: Any = None,
+        *,
+        seed: int | None = None,
+        **kwargs: Any,
+    ) -> None:
+        oracle = _make_oracle(kt.oracles.GridSearchOracle, objective, seed, kwargs)
+        super().__init__(oracle=oracle, hypermodel=hypermodel, trial_seed=seed, **kwargs)
 
 
-class GridSearch(_TunekitTunerMixin, kt.GridSearch):
-    """KerasTuner's `GridSearch` with tunekit's trial bookkeeping."""
-
-
-_CLASSES: dict[str, type] = {
+_CLASSES: dict[str, type[kt.Tuner]] = {
     "random": RandomSearch,
     "hyperband": Hyperband,
     "bayesian": BayesianOptimization,
@@ -437,8 +636,11 @@ def make_tuner(
     hyperparameters: kt.HyperParameters | None = None,
     tune_new_entries: bool = True,
     overwrite: bool = False,
+    phase: str | None = None,
+    listeners: Iterable[TrialListener] = (),
+    refused_fit_args: Mapping[str, str] | None = None,
     **kwargs: Any,
-) -> kt.engine.tuner.Tuner:
+) -> kt.Tuner:
     """Creates a KerasTuner tuner of the given kind, with tunekit's bookkeeping.
 
     Args:
@@ -465,6 +667,14 @@ def make_tuner(
             `hyperparameters` are tuned. Defaults to `True`.
         overwrite: Whether to delete an existing project of the same name.
             Defaults to `False` (reload it and continue).
+        phase: The phase's name, part of each trial's seed and of its
+            TensorBoard session. Defaults to `project_name`.
+        listeners: Functions called as `listener(tuner, trial)` after each
+            trial ended and was saved (e.g. `tunekit.progress.PhaseProgress`).
+        refused_fit_args: `{keyword: reason}`: `model.fit` keywords the
+            hypermodel's own `fit` may not set; a trial whose `fit` sets one
+            fails before training with the reason. `"hyperband"` always
+            refuses `epochs` and `initial_epoch`.
         **kwargs: Passed to the KerasTuner tuner, e.g. `factor=3`,
             `defaults_first=True` (`"random"` only: the first trial is the
             space's default configuration),
@@ -472,7 +682,9 @@ def make_tuner(
             `max_consecutive_failed_trials=3`, `executions_per_trial=1`.
 
     Returns:
-        The tuner, an instance of the matching KerasTuner class.
+        The tuner: a `keras_tuner.Tuner` (for `"hyperband"` a
+        `keras_tuner.Hyperband`) whose oracle is KerasTuner's matching oracle
+        (`tuner.oracle`), or tunekit's subclass of it.
 
     Raises:
         ValueError: If `kind` is unknown, a required budget is missing, a
@@ -525,18 +737,18 @@ def make_tuner(
         from tunekit.backends import enable_jax_compilation_cache
 
         enable_jax_compilation_cache()
-    tuner = _CLASSES[kind](
+    return _CLASSES[kind](
         hypermodel=hypermodel,
         objective=resolve_objective(objective),
         directory=directory,
         project_name=project_name,
-        seed=kerastuner_seed(seed),
+        seed=seed,
         hyperparameters=hyperparameters,
         tune_new_entries=tune_new_entries,
         overwrite=overwrite,
+        phase=project_name if phase is None else phase,
+        listeners=listeners,
+        refused_fit_args=refused_fit_args,
         **budget,
         **kwargs,
     )
-    tuner.tunekit_seed = seed
-    tuner.tunekit_phase = project_name
-    return tuner

@@ -18,10 +18,9 @@ from typing import Any, Literal
 
 import keras
 import keras_tuner as kt
-from keras_tuner.src.engine import hypermodel as hm_module
-from keras_tuner.src.engine import trial as trial_module
+from keras_tuner.engine import trial as trial_module
 
-from tunekit import _io, _log
+from tunekit import _io, _kerastuner, _log
 from tunekit.data import Dataset
 from tunekit.distribute.runner import LocalRunner, PhaseRunner
 from tunekit.errors import (
@@ -35,16 +34,19 @@ from tunekit.narrowing import NarrowedSpace
 from tunekit.objectives import resolve_objective
 from tunekit.params import (
     FINE_TUNERS,
+    POSITIVE_INT,
     FinalSchedule,
     FineTuner,
     NarrowingConfig,
     RetrainConfig,
+    check_param,
     resolve_workflow_params,
 )
 from tunekit.steps import (
     BEST_HYPERPARAMETERS,
     BEST_MODEL,
     NARROWED_SPACE,
+    Selection,
     Step,
     coarse_to_fine_steps,
     completed_trials,
@@ -56,6 +58,7 @@ from tunekit.steps.check import check_model
 __all__ = [
     "CoarseToFine",
     "Result",
+    "Selection",
     "FINE_TUNERS",
     "NoCompletedTrialsError",
     "RetrainDivergedError",
@@ -74,7 +77,12 @@ class Result:
     """What a coarse-to-fine run found, and where it put it.
 
     Attributes:
-        best_hyperparameters: The chosen configuration's values.
+        best_hyperparameters: The chosen configuration, a
+            `keras_tuner.HyperParameters` (its trial's space, the values the
+            final model was trained with, as in `best_hyperparameters.json`):
+            `hypermodel.build(result.best_hyperparameters)` rebuilds the model,
+            `result.best_hyperparameters["units"]` reads one value and
+            `result.best_hyperparameters.values` is the `{name: value}` dict.
         best_phase: `"fine"` or `"coarse"`, where the chosen trial comes from.
         best_trial_id: The chosen trial's id within its phase.
         selection: Why that trial was chosen.
@@ -88,7 +96,7 @@ class Result:
         artifacts: Paths of the files written, by name.
     """
 
-    best_hyperparameters: dict[str, Any]
+    best_hyperparameters: kt.HyperParameters
     best_phase: str
     best_trial_id: str
     selection: str
@@ -99,6 +107,30 @@ class Result:
     narrowed: NarrowedSpace
     run_dir: Path
     artifacts: dict[str, Path] = field(default_factory=dict)
+
+
+def _active_copy(
+    hp: kt.HyperParameters, values: dict[str, Any] | None = None
+) -> kt.HyperParameters:
+    """A copy of `hp` (space included) holding only its active values, or `values`."""
+    copy = hp.copy()
+    copy.values = (
+        dict(values)
+        if values is not None
+        else {name: value for name, value in hp.values.items() if hp.is_active(name)}
+    )
+    return copy
+
+
+def _saved_hyperparameters(project: Path, trial_id: str) -> kt.HyperParameters:
+    """The hyperparameters (space and values) saved with a trial of a KerasTuner project.
+
+    Read from the trial's `trial.json` (no tuner is built); empty if it is gone.
+    """
+    path = project / f"trial_{trial_id}" / "trial.json"
+    if not path.is_file():
+        return kt.HyperParameters()
+    return trial_module.Trial.load(str(path)).hyperparameters
 
 
 def _describe_hypermodel(hypermodel: Any) -> dict[str, Any]:
@@ -304,7 +336,7 @@ class CoarseToFine:
             narrowing=narrowing,
             retrain=retrain,
         )
-        self.hypermodel = hm_module.get_hypermodel(hypermodel)
+        self.hypermodel = _kerastuner.get_hypermodel(hypermodel)
         self._hypermodel_description = _describe_hypermodel(hypermodel)
         self.data = data
         self.objective = resolve_objective(objective)
@@ -377,11 +409,16 @@ class CoarseToFine:
         """Runs (or resumes) the fine search in the narrowed space; returns its tuner."""
         return self.ensure("fine")
 
-    def select(self) -> tuple[str, trial_module.Trial, str]:
-        """Picks the best configuration: `(phase, trial, reason)`.
+    def select(self) -> Selection:
+        """Picks the best configuration: a `Selection` `(phase, trial, reason)`.
 
         The best fine trial, unless a coarse trial scored better on the same
-        objective. Only COMPLETED trials with a finite score count.
+        objective. Only COMPLETED trials with a finite score count. Runs (or
+        resumes) both searches first.
+
+        Returns:
+            A `Selection` named tuple; `phase, trial, reason = run.select()`
+            still works.
         """
         return select(self)
 
@@ -448,7 +485,10 @@ class CoarseToFine:
             )
         }
         return Result(
-            best_hyperparameters=best["values"],
+            best_hyperparameters=_active_copy(
+                _saved_hyperparameters(self.run_dir / retrain["phase"], retrain["trial_id"]),
+                best["values"],
+            ),
             best_phase=retrain["phase"],
             best_trial_id=retrain["trial_id"],
             selection=retrain["reason"],
@@ -463,6 +503,83 @@ class CoarseToFine:
             run_dir=self.run_dir,
             artifacts=artifacts,
         )
+
+    def get_best_hyperparameters(self, num_trials: int = 1) -> list[kt.HyperParameters]:
+        """The best configurations of both searches, as KerasTuner's method of that name.
+
+        The first is the chosen configuration (`select()`: the one `retrain()`
+        trains and `Result.best_hyperparameters` holds); the others follow by
+        score on the objective across both phases (COMPLETED trials with a
+        finite score; on a tie, fine before coarse, then by trial id). A
+        configuration tried in both phases appears once per trial.
+
+        Args:
+            num_trials: How many configurations to return, at most. Defaults
+                to 1.
+
+        Returns:
+            A list of `keras_tuner.HyperParameters` (each trial's space and
+            active values, copies): pass one to `hypermodel.build()`.
+
+        Raises:
+            ValueError: If `num_trials` is not a positive int.
+            RunNotFinishedError: If the searches have not finished: call
+                `run()` (or `fine()`) first.
+        """
+        check_param("num_trials", num_trials, POSITIVE_INT)
+        if not self.manifest.is_done("fine"):
+            raise RunNotFinishedError(
+                f"The searches in {self.run_dir} have not finished: call run() or fine() "
+                "before get_best_hyperparameters()."
+            )
+        phase, chosen, _ = self.select()
+        sign = -1 if self.objective.direction == "max" else 1
+        ranked = sorted(
+            (
+                (p, t)
+                for p in ("fine", "coarse")
+                for t in completed_trials(self._tuner(p).oracle)
+                if (p, t.trial_id) != (phase, chosen.trial_id)
+            ),
+            key=lambda pt: (sign * pt[1].score, pt[0] != "fine", pt[1].trial_id),
+        )
+        picks = [chosen, *(t for _, t in ranked)][:num_trials]
+        return [_active_copy(t.hyperparameters) for t in picks]
+
+    def get_best_models(self, num_models: int = 1) -> list[keras.Model]:
+        """The final model, as KerasTuner's method of that name: `[model]`.
+
+        The chosen configuration retrained on train+validation and saved as
+        `best_model.keras` (loaded from that file, `safe_mode=True`, when this
+        object did not train it). Only that configuration is retrained: for
+        the models of other trials (trained on the training split only, for
+        their trial's epochs) use the phase's tuner, e.g.
+        `run.fine().get_best_models(num_models=3)`.
+
+        Args:
+            num_models: Must be 1 (the default).
+
+        Returns:
+            A list holding the one final `keras.Model`.
+
+        Raises:
+            ValueError: If `num_models` is not 1.
+            RunNotFinishedError: If the retrain has not finished: call `run()`
+                (or `retrain()`) first.
+        """
+        if isinstance(num_models, bool) or not isinstance(num_models, int) or num_models != 1:
+            raise ValueError(
+                "`num_models` must be 1: only the chosen configuration is retrained on "
+                "train+validation. For other trials' models (trained on the training split "
+                "only) use the phase's tuner, e.g. run.fine().get_best_models(num_models=3). "
+                f"Received: num_models={num_models!r}."
+            )
+        if not self.manifest.is_done("retrain"):
+            raise RunNotFinishedError(
+                f"The run in {self.run_dir} has no final model yet: call run() or retrain() "
+                "before get_best_models()."
+            )
+        return [self.retrain()]
 
     # -- configuration and state -------------------------------------------------
 

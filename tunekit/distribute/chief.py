@@ -26,12 +26,11 @@ from concurrent import futures
 from typing import Any
 
 import grpc
-from keras_tuner.src import protos
-from keras_tuner.src.distribute.oracle_chief import OracleServicer
-from keras_tuner.src.engine import hyperparameters as hp_module
-from keras_tuner.src.engine import trial as trial_module
+from keras_tuner.engine import hyperparameters as hp_module
+from keras_tuner.engine import trial as trial_module
 
 from tunekit import interrupts
+from tunekit._kerastuner import oracle_chief, protos
 from tunekit.distribute.cluster import (
     PHASES,
     SERVICE,
@@ -73,7 +72,7 @@ def _differences(mine: dict[str, Any], theirs: dict[str, Any]) -> list[str]:
     ]
 
 
-class _PhaseServicer(OracleServicer):
+class _PhaseServicer(oracle_chief.OracleServicer):
     """KerasTuner's servicer, routed by phase, with tunekit's bookkeeping."""
 
     def __init__(self, server: OracleServer) -> None:

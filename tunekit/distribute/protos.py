@@ -16,8 +16,7 @@ def quiet_condition_protos() -> None:
     Every conditional hyperparameter sent over gRPC printed its first parent
     value on stdout, on the chief and on every worker. Same proto, no print.
     """
-    from keras_tuner.src import protos
-    from keras_tuner.src.engine import conditions
+    from tunekit._kerastuner import conditions, protos
 
     if getattr(conditions.Parent.to_proto, "tunekit_quiet", False):
         return

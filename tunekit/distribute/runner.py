@@ -74,8 +74,12 @@ class LocalRunner:
         search: Callable[[], None],
         listeners: Sequence[TrialListener],
     ) -> None:
-        """Runs `search()` with `listeners` told of each trial's end."""
-        tuner.tunekit_listeners = tuple(listeners)
+        """Runs `search()`; the tuner tells its listeners of each trial's end itself.
+
+        (tunekit's tuners take their listeners as a constructor argument,
+        `tunekit.tuners.make_tuner(..., listeners=...)`: the search step
+        builds each phase's tuner with one that calls `listeners`.)
+        """
         search()
 
     def facts(self) -> dict[str, Any] | None:

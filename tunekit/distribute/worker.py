@@ -23,8 +23,8 @@ from collections.abc import Callable
 from typing import Any
 
 import grpc
-from keras_tuner.src.distribute import oracle_client
 
+from tunekit._kerastuner import oracle_client
 from tunekit.distribute.cluster import SERVICE, Cluster, decode, encode, phase_tuner_id
 from tunekit.distribute.protos import quiet_condition_protos
 from tunekit.errors import ChiefUnreachableError, WorkerRefusedError

@@ -16,7 +16,7 @@ from __future__ import annotations
 from tunekit.steps.base import MIN_COARSE_TRIALS, RunContext, Step, outputs_missing
 from tunekit.steps.evaluate import REPORT_FILES, EvaluateStep
 from tunekit.steps.narrow import NARROWED_SPACE, NarrowStep
-from tunekit.steps.retrain import BEST_HYPERPARAMETERS, BEST_MODEL, RetrainStep, select
+from tunekit.steps.retrain import BEST_HYPERPARAMETERS, BEST_MODEL, RetrainStep, Selection, select
 from tunekit.steps.search import HParamsExperiment, SearchStep, completed_trials
 
 __all__ = [
@@ -30,6 +30,7 @@ __all__ = [
     "RetrainStep",
     "RunContext",
     "SearchStep",
+    "Selection",
     "Step",
     "coarse_to_fine_steps",
     "completed_trials",

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import os
 import time
-from typing import Any
+from typing import Any, NamedTuple
 
 import keras
-from keras_tuner.src.engine import trial as trial_module
+from keras_tuner.engine import trial as trial_module
 
 from tunekit import _faults, _io, interrupts
 from tunekit.errors import RetrainDivergedError
@@ -17,14 +17,28 @@ from tunekit.steps.base import RunContext
 from tunekit.steps.search import completed_trials, refused_fit_args
 from tunekit.tuners import InterruptCheck, TrialFacts
 
-__all__ = ["BEST_HYPERPARAMETERS", "BEST_MODEL", "RetrainStep", "select"]
+__all__ = ["BEST_HYPERPARAMETERS", "BEST_MODEL", "RetrainStep", "Selection", "select"]
 
 BEST_HYPERPARAMETERS = "best_hyperparameters.json"
 BEST_MODEL = "best_model.keras"
 
 
-def select(ctx: RunContext) -> tuple[str, trial_module.Trial, str]:
-    """Picks the best configuration: `(phase, trial, reason)`.
+class Selection(NamedTuple):
+    """The configuration `CoarseToFine.select()` picks; unpacks as `phase, trial, reason`.
+
+    Attributes:
+        phase: `"fine"` or `"coarse"`, where the chosen trial comes from.
+        trial: The chosen COMPLETED trial (`keras_tuner.engine.trial.Trial`).
+        reason: Why that trial was chosen, one sentence.
+    """
+
+    phase: str
+    trial: trial_module.Trial
+    reason: str
+
+
+def select(ctx: RunContext) -> Selection:
+    """Picks the best configuration: a `Selection` `(phase, trial, reason)`.
 
     The best fine trial, unless a coarse trial scored better on the same
     objective. Only COMPLETED trials with a finite score count.
@@ -34,7 +48,7 @@ def select(ctx: RunContext) -> tuple[str, trial_module.Trial, str]:
     better = (lambda a, b: a > b) if ctx.objective.direction == "max" else (lambda a, b: a < b)
     name = ctx.objective.name
     if coarse and better(coarse[0].score, fine[0].score):
-        return (
+        return Selection(
             "coarse",
             coarse[0],
             (
@@ -42,7 +56,7 @@ def select(ctx: RunContext) -> tuple[str, trial_module.Trial, str]:
                 f"better than the best fine trial {fine[0].trial_id} ({fine[0].score:.4f})"
             ),
         )
-    return (
+    return Selection(
         "fine",
         fine[0],
         (

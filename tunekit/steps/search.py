@@ -8,12 +8,12 @@ workers a chief serves.
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import keras
 import keras_tuner as kt
-from keras_tuner.src.engine import trial as trial_module
+from keras_tuner.engine import trial as trial_module
 
 from tunekit import _faults, interrupts
 from tunekit.errors import NoCompletedTrialsError
@@ -113,6 +113,12 @@ class SearchStep:
         self.name = phase
         self.requires: tuple[str, ...] = ("narrow",) if phase == "fine" else ()
         self.experiment = experiment
+        self._listeners: tuple[Callable[[Any, Any], None], ...] = ()  # of the running search
+
+    def _trial_ended(self, tuner: kt.Tuner, trial: trial_module.Trial) -> None:
+        """The listener the phase's tuner is built with: tells the running search's listeners."""
+        for listener in self._listeners:
+            listener(tuner, trial)
 
     def epochs(self, ctx: RunContext) -> int:
         """Epochs of each trial (Hyperband's `max_epochs` in a Hyperband fine phase)."""
@@ -134,6 +140,8 @@ class SearchStep:
             project_name=self.name,
             seed=ctx.seed,
             executions_per_trial=ctx.executions_per_trial,
+            refused_fit_args=refused_fit_args(ctx),
+            listeners=(self._trial_ended,),
         )
         if self.name == "coarse":
             tuner = make_tuner(
@@ -167,7 +175,6 @@ class SearchStep:
                     **space,
                     **common,
                 )
-        tuner.tunekit_refused_fit_args = refused_fit_args(ctx)
         ctx.tuners[self.name] = tuner
         return tuner
 
@@ -214,11 +221,15 @@ class SearchStep:
         self.declare_experiment(ctx)
         manifest.mark(self.name, "running")
         start = time.perf_counter()
-        listeners = (
+        listeners: tuple[Callable[[Any, Any], None], ...] = (
             PhaseProgress(self.name, write=ctx.say),
             lambda tuner, trial: self.declare_experiment(ctx),
         )
-        ctx.runner.run_phase(self.name, tuner, lambda: self.search(ctx, tuner), listeners)
+        self._listeners = listeners
+        try:
+            ctx.runner.run_phase(self.name, tuner, lambda: self.search(ctx, tuner), listeners)
+        finally:
+            self._listeners = ()
         best = completed_trials(tuner.oracle)
         ran = len(tuner.oracle.trials)
         budget = self.budget(ctx)

@@ -1,0 +1,62 @@
+"""The KerasTuner internals tunekit needs: the only module that imports `keras_tuner.src`.
+
+Everything else uses KerasTuner's public API (`keras_tuner.HyperParameters`,
+`keras_tuner.Objective`, `keras_tuner.Tuner`, `keras_tuner.oracles.*`,
+`keras_tuner.engine.trial.Trial` / `TrialStatus`,
+`keras_tuner.engine.hyperparameters.Fixed`, `keras_tuner.errors`...).
+`tests/test_kerastuner_hooks.py` enforces that no other module imports
+`keras_tuner.src`.
+
+Each name below has no public equivalent in KerasTuner 1.4; each was checked
+against KerasTuner 1.4.7 and 1.4.8 (same module, same name, same signature).
+When upgrading KerasTuner, check this list first.
+
+Used by the tuners and the workflow:
+
+- `utils`: the module whose `save_json` KerasTuner calls to write
+  `oracle.json`, `trial.json` and the tuner state; `tunekit._io` replaces that
+  module attribute with an atomic write (KerasTuner offers no hook), and the
+  tuners call it to save a trial's build config as KerasTuner does.
+- `multi_backend()`: whether Keras 3 is in use; KerasTuner's
+  `Tuner._build_and_fit_model` saves the build config only then, and tunekit's
+  copy of that method must do the same for Hyperband to reload checkpoints.
+- `validate_trial_results()`: KerasTuner's check (and error message) of what
+  `HyperModel.fit` returned, called by tunekit's `_build_and_fit_model`.
+- `get_hypermodel()`: wraps a `build(hp)` function in a `HyperModel`, exactly
+  as KerasTuner's tuners do, so the workflow builds and fits the same object.
+
+Used by distributed tuning only (KerasTuner loads `grpc` and `protos` on
+import anyway, so importing them here costs nothing more):
+
+- `protos`: KerasTuner's gRPC messages and service (`get_proto`,
+  `get_service`, `get_service_grpc`), spoken by the chief.
+- `conditions`: the module of `Parent`, whose `to_proto` prints a stray debug
+  line in 1.4.7 and 1.4.8 (`quiet_condition_protos` replaces it).
+- `oracle_client`: KerasTuner's `OracleClient` (subclassed by the worker) and
+  its module-level `TIMEOUT` (set by the worker: no argument exists).
+- `oracle_chief`: KerasTuner's `OracleServicer`, subclassed by the chief.
+"""
+
+from __future__ import annotations
+
+from keras_tuner.src import protos, utils
+from keras_tuner.src.backend.config import multi_backend
+from keras_tuner.src.distribute import oracle_chief, oracle_client
+from keras_tuner.src.engine import conditions
+from keras_tuner.src.engine.hypermodel import get_hypermodel
+from keras_tuner.src.engine.tuner_utils import validate_trial_results
+
+__all__ = [
+    "CHECKED_VERSIONS",
+    "conditions",
+    "get_hypermodel",
+    "multi_backend",
+    "oracle_chief",
+    "oracle_client",
+    "protos",
+    "utils",
+    "validate_trial_results",
+]
+
+#: The KerasTuner versions every name above was checked against.
+CHECKED_VERSIONS = ("1.4.7", "1.4.8")
