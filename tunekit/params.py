@@ -29,7 +29,8 @@ from __future__ import annotations
 import dataclasses
 import math
 import numbers
-from collections.abc import Mapping
+import textwrap
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal, get_args
 
@@ -48,6 +49,7 @@ __all__ = [
     "RetrainConfig",
     "check_param",
     "resolve_workflow_params",
+    "document",
     "validate_params",
 ]
 
@@ -324,8 +326,9 @@ PARAMETERS: dict[str, Param] = {
             "final_epochs",
             (Options(("auto",)), Interval("int", 1)),
             "auto",
-            "Epochs of the final retrain: 'auto' (the chosen trial's best epoch, or "
-            "max_epochs if it was still improving at its last epoch) or an int.",
+            "Epochs of the final retrain: 'auto' (the chosen trial's best epoch count, "
+            "counted from epoch 0 and unscaled, or max_epochs if it was still improving at "
+            "its last epoch; see tunekit.retraining.final_epochs) or an int.",
             "--final-epochs",
             group="retrain",
         ),
@@ -333,8 +336,9 @@ PARAMETERS: dict[str, Param] = {
             "final_schedule",
             (Options(FINAL_SCHEDULES),),
             "cosine",
-            "Learning rate of the final retrain: cosine anneals the tuned rate to about 0; "
-            "constant keeps it.",
+            "Learning rate of the final retrain: cosine anneals the tuned rate to about 0 "
+            "over the final epochs (tunekit.retraining.CosineDecayCallback); constant keeps "
+            "it.",
             "--final-schedule",
             group="retrain",
         ),
@@ -356,7 +360,8 @@ PARAMETERS: dict[str, Param] = {
             "seed",
             (Interval("int", 0),),
             0,
-            "Seed of the whole run (sampling, initialisation, shuffling).",
+            "Seed of the whole run (sampling, initialisation, shuffling); 0 is a seed like "
+            "any other.",
             "--seed",
         ),
         Param(
@@ -370,16 +375,57 @@ PARAMETERS: dict[str, Param] = {
             "verbose",
             (Interval("int", 0), Boolean()),
             1,
-            "1 reports progress per trial, the narrowing and the retrain; 0 none.",
+            "1 reports progress per trial, the narrowing and the retrain; 0 none. Progress "
+            "goes to the 'tunekit' logger at INFO level (a handler printing plain lines on "
+            "stdout is added unless you gave that logger one): "
+            "logging.getLogger('tunekit').setLevel(logging.WARNING) silences it.",
         ),
         Param(
             "workers",
             POSITIVE_INT,
             1,
-            "Processes that run the trials: 1 this one; N > 1 a chief and N local workers.",
+            "Processes that run the trials: 1 this one; N > 1 makes this process a chief on "
+            "127.0.0.1 serving KerasTuner's oracle to N local worker processes (the CLI's "
+            "--workers N). Workers rebuild the run from <run>/workers/ (the data as "
+            "data.npz, the hypermodel and callbacks pickled by reference), so those must "
+            "be importable: defined in a module, not in __main__ or a notebook.",
         ),
     ]
 }
+
+
+def document(names: Iterable[str], indent: int = 8, width: int = 80) -> str:
+    """Google-style `Args:` entries for `names`, written from the table.
+
+    Each entry is the row's help text, its rule and its default, so a
+    docstring built with it (`CoarseToFine`'s) never disagrees with the
+    validation or the command line.
+
+    Args:
+        names: Keys of `PARAMETERS`, in the order to document them.
+        indent: Spaces before each entry's name. Defaults to 8.
+        width: Line width to wrap at. Defaults to 80.
+
+    Returns:
+        The entries, one per name, newline-separated.
+    """
+    entries = []
+    for name in names:
+        param = PARAMETERS[name]
+        default = "`None`: from its config object, else " if param.group else ""
+        text = (
+            f"{name}: {param.help} Must be {param.expected}. "
+            f"Defaults to {default}`{param.default!r}`."
+        )
+        entries.append(
+            textwrap.fill(
+                text,
+                width=width,
+                initial_indent=" " * indent,
+                subsequent_indent=" " * (indent + 4),
+            )
+        )
+    return "\n".join(entries)
 
 
 def check_param(name: str, value: Any, constraints: tuple[Constraint, ...]) -> Any:

@@ -29,23 +29,26 @@ from tunekit.errors import (
     RetrainDivergedError,
     RunNotFinishedError,
 )
-from tunekit.manifest import STEPS, RunManifest, check_kerastuner_project, check_run_location
+from tunekit.manifest import RunManifest, check_kerastuner_project, check_run_location
 from tunekit.narrowing import NarrowedSpace
 from tunekit.objectives import resolve_objective
 from tunekit.params import (
     FINE_TUNERS,
+    PARAMETERS,
     POSITIVE_INT,
     FinalSchedule,
     FineTuner,
     NarrowingConfig,
     RetrainConfig,
     check_param,
+    document,
     resolve_workflow_params,
 )
 from tunekit.steps import (
     BEST_HYPERPARAMETERS,
     BEST_MODEL,
     NARROWED_SPACE,
+    REPORT_FILES,
     Selection,
     Step,
     coarse_to_fine_steps,
@@ -54,6 +57,7 @@ from tunekit.steps import (
     select,
 )
 from tunekit.steps.check import check_model
+from tunekit.steps.retrain import ranked_trials
 
 __all__ = [
     "CoarseToFine",
@@ -107,6 +111,32 @@ class Result:
     narrowed: NarrowedSpace
     run_dir: Path
     artifacts: dict[str, Path] = field(default_factory=dict)
+
+    @classmethod
+    def read(cls, run_dir: Path, steps: dict[str, Any], narrowed: NarrowedSpace) -> Result:
+        """The `Result` of a finished run, from its folder and its manifest's `steps`."""
+        retrain = steps["retrain"]
+        best = _io.read_json(run_dir / BEST_HYPERPARAMETERS, what="best hyperparameters")
+        names = (NARROWED_SPACE, BEST_HYPERPARAMETERS, BEST_MODEL, *REPORT_FILES)
+        return cls(
+            best_hyperparameters=_active_copy(
+                _saved_hyperparameters(run_dir / retrain["phase"], retrain["trial_id"]),
+                best["values"],
+            ),
+            best_phase=retrain["phase"],
+            best_trial_id=retrain["trial_id"],
+            selection=retrain["reason"],
+            final_epochs=retrain["final_epochs"],
+            test_metrics=steps["evaluate"]["test_metrics"],
+            phase_bests={
+                p: {"trial_id": steps[p]["best_trial_id"], "score": steps[p]["best_score"]}
+                for p in ("coarse", "fine")
+            },
+            timings={s: v["seconds"] for s, v in steps.items() if "seconds" in v},
+            narrowed=narrowed,
+            run_dir=run_dir,
+            artifacts={name: run_dir / name for name in (*names, "tensorboard", "plots")},
+        )
 
 
 def _active_copy(
@@ -192,43 +222,8 @@ class CoarseToFine:
             `tunekit.objectives.resolve_objective`); any other name raises
             `ValueError` (tunekit never guesses a direction). Defaults to
             `"val_accuracy"`.
-        coarse_trials: Trials of the coarse RandomSearch. Defaults to 20.
-        coarse_epochs: Epochs per coarse trial. Defaults to 2.
-        defaults_first: Make the first coarse trial the hypermodel's default
-            configuration (the rest are random). Defaults to `True`.
-        fine_tuner: `"hyperband"` or `"bayesian"`. Defaults to `"hyperband"`.
-        fine_trials: Trials of a Bayesian fine search. Defaults to 10.
-        max_epochs: Hyperband's `max_epochs`, or the epochs of each Bayesian
-            fine trial. Defaults to 20.
-        factor: Hyperband's reduction factor. Defaults to 3.
-        top: Top trials the narrowing keeps: a fraction in (0, 1] or an int
-            count. Defaults to 0.25 (`None`: from `narrowing`, else 0.25).
-        margin: Narrowing margin (see `narrow_space`). Defaults to 0.1
-            (`None`: from `narrowing`, else 0.1).
-        final_epochs: `"auto"` (the chosen trial's best epoch count, counted
-            from epoch 0, unscaled: each epoch on train+validation simply
-            takes more steps; `max_epochs` if the trial was still improving
-            at its last epoch, see `tunekit.retraining.final_epochs`) or an
-            int. Defaults to `"auto"` (`None`: from `retrain`, else `"auto"`).
-        final_schedule: Learning rate of the retrain: `"cosine"` anneals the
-            tuned rate to about 0 over the final epochs
-            (`tunekit.retraining.CosineDecayCallback`); `"constant"` keeps it.
-            Defaults to `"cosine"` (`None`: from `retrain`, else `"cosine"`).
-        batch_size: Batch size of every fit, unless the hypermodel's own
-            `fit` sets one. Defaults to 128.
-        executions_per_trial: Fits per trial, averaged. Defaults to 1.
         callbacks: Extra Keras callbacks for every trial and the retrain.
-        seed: Seed of the whole run (sampling, initialisation, shuffling); 0
-            is a seed like any other. Defaults to 0.
-        overwrite: Delete the run folder's contents and start over. Defaults
-            to `False` (resume).
-        verbose: 1 (default) reports progress per trial, the narrowing and the
-            retrain; 0 reports none. Progress goes to the `"tunekit"` logger
-            (`logging.getLogger("tunekit")`) at INFO level; unless you gave
-            that logger a handler, tunekit adds one that prints plain lines
-            on stdout. Silence it with
-            `logging.getLogger("tunekit").setLevel(logging.WARNING)`, or
-            send it elsewhere by adding your own handler to that logger.
+        {settings}
         narrowing: `top` and `margin` as one `tunekit.NarrowingConfig`,
             instead of the two keywords. Defaults to `None`.
         retrain: `final_epochs` and `final_schedule` as one
@@ -244,14 +239,6 @@ class CoarseToFine:
         DataError: A class of the validation or test labels is missing from
             the training labels.
         RunConfigError: `directory` / `project_name` cannot hold a run.
-        workers: Processes that run the trials. 1 (default): this one. N > 1:
-            this process becomes a chief on 127.0.0.1 (a free port) serving
-            KerasTuner's oracle, and N local worker processes run the trials
-            (the same as the command line's `--workers N`). Workers rebuild
-            the run from `<run>/workers/`: the data as `data.npz`, the
-            hypermodel and `callbacks` pickled by reference, so they must be
-            importable (defined in a module, not in `__main__` or a notebook);
-            anything else raises `UsageError` before any trial.
 
     Example:
 
@@ -464,45 +451,11 @@ class CoarseToFine:
             RunNotFinishedError: The run has not finished: call `run()` or
                 `evaluate()` first.
         """
-        steps = self.manifest.state["steps"]
         if not self.manifest.is_done("evaluate"):
             raise RunNotFinishedError(
                 f"The run in {self.run_dir} has not finished: call run() or evaluate() first."
             )
-        retrain = steps["retrain"]
-        best = _io.read_json(self.run_dir / BEST_HYPERPARAMETERS, what="best hyperparameters")
-        artifacts = {
-            name: self.run_dir / name
-            for name in (
-                NARROWED_SPACE,
-                BEST_HYPERPARAMETERS,
-                BEST_MODEL,
-                "trials.csv",
-                "report.json",
-                "report.md",
-                "tensorboard",
-                "plots",
-            )
-        }
-        return Result(
-            best_hyperparameters=_active_copy(
-                _saved_hyperparameters(self.run_dir / retrain["phase"], retrain["trial_id"]),
-                best["values"],
-            ),
-            best_phase=retrain["phase"],
-            best_trial_id=retrain["trial_id"],
-            selection=retrain["reason"],
-            final_epochs=retrain["final_epochs"],
-            test_metrics=steps["evaluate"]["test_metrics"],
-            phase_bests={
-                p: {"trial_id": steps[p]["best_trial_id"], "score": steps[p]["best_score"]}
-                for p in ("coarse", "fine")
-            },
-            timings={s: steps[s]["seconds"] for s in STEPS if "seconds" in steps.get(s, {})},
-            narrowed=self.narrow(),
-            run_dir=self.run_dir,
-            artifacts=artifacts,
-        )
+        return Result.read(self.run_dir, self.manifest.state["steps"], self.narrow())
 
     def get_best_hyperparameters(self, num_trials: int = 1) -> list[kt.HyperParameters]:
         """The best configurations of both searches, as KerasTuner's method of that name.
@@ -532,19 +485,7 @@ class CoarseToFine:
                 f"The searches in {self.run_dir} have not finished: call run() or fine() "
                 "before get_best_hyperparameters()."
             )
-        phase, chosen, _ = self.select()
-        sign = -1 if self.objective.direction == "max" else 1
-        ranked = sorted(
-            (
-                (p, t)
-                for p in ("fine", "coarse")
-                for t in completed_trials(self._tuner(p).oracle)
-                if (p, t.trial_id) != (phase, chosen.trial_id)
-            ),
-            key=lambda pt: (sign * pt[1].score, pt[0] != "fine", pt[1].trial_id),
-        )
-        picks = [chosen, *(t for _, t in ranked)][:num_trials]
-        return [_active_copy(t.hyperparameters) for t in picks]
+        return [_active_copy(t.hyperparameters) for t in ranked_trials(self)[:num_trials]]
 
     def get_best_models(self, num_models: int = 1) -> list[keras.Model]:
         """The final model, as KerasTuner's method of that name: `[model]`.
@@ -688,6 +629,13 @@ class CoarseToFine:
     @property
     def _tuners(self) -> dict[str, kt.Tuner]:
         return self.tuners
+
+
+# Each table-backed argument is documented from its row (`tunekit.params.PARAMETERS`).
+CoarseToFine.__doc__ = (CoarseToFine.__doc__ or "").replace(
+    "        {settings}",
+    document(PARAMETERS),
+)
 
 
 def _default_name(hypermodel: Any) -> str:

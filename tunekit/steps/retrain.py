@@ -17,7 +17,14 @@ from tunekit.steps.base import RunContext
 from tunekit.steps.search import completed_trials, refused_fit_args
 from tunekit.tuners import InterruptCheck, TrialFacts
 
-__all__ = ["BEST_HYPERPARAMETERS", "BEST_MODEL", "RetrainStep", "Selection", "select"]
+__all__ = [
+    "BEST_HYPERPARAMETERS",
+    "BEST_MODEL",
+    "RetrainStep",
+    "Selection",
+    "ranked_trials",
+    "select",
+]
 
 BEST_HYPERPARAMETERS = "best_hyperparameters.json"
 BEST_MODEL = "best_model.keras"
@@ -64,6 +71,25 @@ def select(ctx: RunContext) -> Selection:
             f"was {coarse[0].trial_id} ({coarse[0].score:.4f})"
         ),
     )
+
+
+def ranked_trials(ctx: RunContext) -> list[trial_module.Trial]:
+    """The chosen trial (`select`), then every other usable trial of both phases by score.
+
+    On a tie, fine before coarse, then by trial id.
+    """
+    phase, chosen, _ = select(ctx)
+    sign = -1 if ctx.objective.direction == "max" else 1
+    others = sorted(
+        (
+            (p, t)
+            for p in ("fine", "coarse")
+            for t in completed_trials(ctx.ensure(p).oracle)
+            if (p, t.trial_id) != (phase, chosen.trial_id)
+        ),
+        key=lambda pt: (sign * pt[1].score, pt[0] != "fine", pt[1].trial_id),
+    )
+    return [chosen, *(t for _, t in others)]
 
 
 class _FaultCallback(keras.callbacks.Callback):
