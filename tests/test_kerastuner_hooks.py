@@ -291,7 +291,7 @@ def test_get_best_hyperparameters_puts_the_choice_first_then_both_phases_by_scor
     first.values["learning_rate"] = -1.0  # copies: the run's trials are untouched
     assert run.get_best_hyperparameters()[0].values == result.best_hyperparameters.values
     for bad in (0, True, 1.5):
-        with pytest.raises(ValueError, match=r"`num_trials` must be a positive int.*num_trials="):
+        with pytest.raises(ValueError, match=r"`num_trials` must be an int >= 1.*num_trials="):
             run.get_best_hyperparameters(bad)
 
 
