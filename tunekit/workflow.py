@@ -22,7 +22,7 @@ from keras_tuner.src.engine import hypermodel as hm_module
 from keras_tuner.src.engine import trial as trial_module
 
 from tunekit import _io, _log
-from tunekit.data import Dataset
+from tunekit.data import CLASSIFICATION, REGRESSION, Dataset, class_weights
 from tunekit.distribute.runner import LocalRunner, PhaseRunner
 from tunekit.errors import (
     DataError,
@@ -62,6 +62,9 @@ __all__ = [
     "RunNotFinishedError",
     "completed_trials",
 ]
+
+# The objective when none is given: what the task's bundled hypermodels report.
+DEFAULT_OBJECTIVES = {CLASSIFICATION: "val_accuracy", REGRESSION: "val_loss"}
 
 # What each step after the searches writes; a done step whose file is gone runs again.
 STEP_OUTPUTS = {step.name: step.outputs for step in coarse_to_fine_steps() if step.outputs}
@@ -159,7 +162,8 @@ class CoarseToFine:
             direction is certain (`"val_accuracy"`, `"val_loss"`; see
             `tunekit.objectives.resolve_objective`); any other name raises
             `ValueError` (tunekit never guesses a direction). Defaults to
-            `"val_accuracy"`.
+            `None`: `"val_accuracy"` for a classification `data`, `"val_loss"`
+            (lower is better) for regression (`DEFAULT_OBJECTIVES`).
         coarse_trials: Trials of the coarse RandomSearch. Defaults to 20.
         coarse_epochs: Epochs per coarse trial. Defaults to 2.
         defaults_first: Make the first coarse trial the hypermodel's default
@@ -202,6 +206,21 @@ class CoarseToFine:
         retrain: `final_epochs` and `final_schedule` as one
             `tunekit.RetrainConfig`, instead of the two keywords. Defaults to
             `None`.
+        workers: Processes that run the trials. 1 (default): this one. N > 1:
+            this process becomes a chief on 127.0.0.1 (a free port) serving
+            KerasTuner's oracle, and N local worker processes run the trials
+            (the same as the command line's `--workers N`). Workers rebuild
+            the run from `<run>/workers/`: the data as `data.npz`, the
+            hypermodel and `callbacks` pickled by reference, so they must be
+            importable (defined in a module, not in `__main__` or a notebook);
+            anything else raises `UsageError` before any trial.
+        class_weight: `"balanced"` weighs each class in the loss of every
+            trial and of the retrain by scikit-learn's `n_samples /
+            (n_classes * count)` over `y_train` (`tunekit.data.class_weights`),
+            passed to `model.fit` as `class_weight=`; recorded in the run's
+            configuration (a rerun with another setting is refused).
+            Classification with one output only. Defaults to `None` (every
+            class weighs 1).
 
     Raises:
         InvalidParameterError: An argument's value breaks its rule (the
@@ -212,14 +231,8 @@ class CoarseToFine:
         DataError: A class of the validation or test labels is missing from
             the training labels.
         RunConfigError: `directory` / `project_name` cannot hold a run.
-        workers: Processes that run the trials. 1 (default): this one. N > 1:
-            this process becomes a chief on 127.0.0.1 (a free port) serving
-            KerasTuner's oracle, and N local worker processes run the trials
-            (the same as the command line's `--workers N`). Workers rebuild
-            the run from `<run>/workers/`: the data as `data.npz`, the
-            hypermodel and `callbacks` pickled by reference, so they must be
-            importable (defined in a module, not in `__main__` or a notebook);
-            anything else raises `UsageError` before any trial.
+        DataError: `class_weight` given for regression targets or several
+            outputs (there are no classes to weigh).
 
     Example:
 
@@ -240,7 +253,7 @@ class CoarseToFine:
         *,
         directory: str | os.PathLike = "runs",
         project_name: str | None = None,
-        objective: str | kt.Objective = "val_accuracy",
+        objective: str | kt.Objective | None = None,
         coarse_trials: int = 20,
         coarse_epochs: int = 2,
         defaults_first: bool = True,
@@ -261,6 +274,7 @@ class CoarseToFine:
         narrowing: NarrowingConfig | None = None,
         retrain: RetrainConfig | None = None,
         workers: int = 1,
+        class_weight: str | None = None,
     ) -> None:
         if not (isinstance(hypermodel, kt.HyperModel) or callable(hypermodel)):
             raise TypeError(
@@ -300,6 +314,8 @@ class CoarseToFine:
                 overwrite=overwrite,
                 verbose=verbose,
                 workers=workers,
+                # None ("not given", no weighting) is not checked by the table.
+                **({} if class_weight is None else {"class_weight": class_weight}),
             ),
             narrowing=narrowing,
             retrain=retrain,
@@ -307,7 +323,9 @@ class CoarseToFine:
         self.hypermodel = hm_module.get_hypermodel(hypermodel)
         self._hypermodel_description = _describe_hypermodel(hypermodel)
         self.data = data
-        self.objective = resolve_objective(objective)
+        self.objective = resolve_objective(
+            DEFAULT_OBJECTIVES[data.task] if objective is None else objective
+        )
         project_name = _default_name(hypermodel) if project_name is None else project_name
         check_run_location(directory, project_name)
         self.run_dir = Path(directory) / project_name
@@ -329,6 +347,9 @@ class CoarseToFine:
         self.overwrite: bool = settings["overwrite"]
         self.verbose: int | bool = settings["verbose"]
         self.workers: int = settings["workers"]
+        self.class_weight: str | None = settings.get("class_weight")
+        # What every trial's and the retrain's model.fit receive as class_weight (None: none).
+        self.class_weights: dict[int, float] | None = class_weights(data, self.class_weight)
         self.backend_choice: dict[str, Any] | None = None  # set by the CLI's --backend
         self.steps: tuple[Step, ...] = coarse_to_fine_steps()
         self.tuners: dict[str, kt.Tuner] = {}
@@ -487,6 +508,8 @@ class CoarseToFine:
             "batch_size": self.batch_size,
             "executions_per_trial": self.executions_per_trial,
             "seed": self.seed,
+            # Only when set, so runs recorded before class weights existed still resume.
+            **({"class_weight": self.class_weight} if self.class_weight else {}),
         }
 
     @property
