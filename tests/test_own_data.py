@@ -143,60 +143,79 @@ def test_task_overrides_the_inference_for_an_npz(tmp_path: Path) -> None:
     np.testing.assert_array_equal(data.y_test, np.arange(10) % 4)
 
 
-# -- class weights -------------------------------------------------------------------
+# -- several inputs and class weights -------------------------------------------------
 
 FIT_CALLS: list[Any] = []
 
 
+def two_inputs(hp: kt.HyperParameters, width: int = 2) -> keras.Model:
+    """A functional model of two named inputs, `a` (4 features) and `b` (3 features)."""
+    a, b = keras.Input((4,), name="a"), keras.Input((3,), name="b")
+    joined = keras.layers.Concatenate()(
+        [keras.layers.Dense(hp.Int("units_a", 4, 12, step=4))(a), keras.layers.Dense(4)(b)]
+    )
+    out = keras.layers.Dense(width, activation="softmax")(keras.layers.Activation("relu")(joined))
+    model = keras.Model({"a": a, "b": b}, out)
+    model.compile(
+        optimizer=keras.optimizers.Adam(hp.Float("lr", 1e-3, 1e-2, sampling="log")),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+    )
+    return model
+
+
 class RecordsFit(kt.HyperModel):
-    """A small classifier whose `fit` records the `class_weight` that `model.fit` gets."""
+    """`two_inputs`, whose `fit` records the `class_weight` that `model.fit` receives."""
 
     def build(self, hp: kt.HyperParameters) -> keras.Model:
-        model = keras.Sequential(
-            [
-                keras.Input((6,)),
-                keras.layers.Dense(hp.Int("units", 4, 16, step=4), activation="relu"),
-                keras.layers.Dense(2, activation="softmax"),
-            ]
-        )
-        model.compile(
-            optimizer=keras.optimizers.Adam(hp.Float("lr", 1e-3, 1e-2, sampling="log")),
-            loss="sparse_categorical_crossentropy",
-            metrics=["accuracy"],
-        )
-        return model
+        return two_inputs(hp)
 
     def fit(self, hp: kt.HyperParameters, model: keras.Model, *args: Any, **kwargs: Any) -> Any:
         FIT_CALLS.append(kwargs.get("class_weight"))
         return model.fit(*args, **kwargs)
 
 
-def _imbalanced() -> Dataset:
-    """400 samples of 6 features, 95% class 0 and 5% class 1."""
+def _two_input_data() -> Dataset:
+    """400 samples of two inputs, 95% class 0 and 5% class 1 (class 1 is shifted in `a`)."""
     rng = np.random.default_rng(0)
     y = (np.arange(400) % 20 == 0).astype(np.int64)
-    return Dataset.from_arrays(rng.random((400, 6), dtype=np.float32) + y[:, None], y)
+    x = {
+        "a": rng.random((400, 4), dtype=np.float32) + y[:, None],
+        "b": rng.random((400, 3), dtype=np.float32),
+    }
+    return Dataset.from_arrays(x, y)
 
 
-def test_class_weight_balanced_reaches_every_trial_and_the_retrain(tmp_path: Path) -> None:
-    data = _imbalanced()
+def test_two_input_model_with_balanced_class_weights_end_to_end(tmp_path: Path) -> None:
+    data = _two_input_data()
     FIT_CALLS.clear()
     run = CoarseToFine(
         RecordsFit(), data, directory=tmp_path, class_weight="balanced", batch_size=64, **TINY
     )
-    run.run()
+    result = run.run()
+    # Class weights: what model.fit received, in every trial and in the retrain.
     counts = np.bincount(data.y_train)
-    expected = {c: len(data.y_train) / (2 * counts[c]) for c in (0, 1)}
-    assert expected[1] / expected[0] == pytest.approx(counts[0] / counts[1])
     assert counts[0] / counts[1] > 15  # the 95/5 split survived the stratified split
+    expected = {c: len(data.y_train) / (2 * counts[c]) for c in (0, 1)}
     assert len(FIT_CALLS) == 3 + 2 + 1  # every coarse and fine trial, and the retrain
     for received in FIT_CALLS:
-        assert received.keys() == {0, 1}
-        assert received == pytest.approx(expected)
+        assert received.keys() == {0, 1} and received == pytest.approx(expected)
     report = json.loads((run.run_dir / "report.json").read_text())
     assert report["class_weight"]["mode"] == "balanced"
     assert report["class_weight"]["weights"] == pytest.approx({"0": expected[0], "1": expected[1]})
     assert report["config"]["class_weight"] == "balanced"
+    # Two inputs: the saved model scores the dict test set, and the report says so.
+    model = keras.models.load_model(result.run_dir / "best_model.keras", safe_mode=True)
+    predicted = model.predict(data.x_test, verbose=0).argmax(-1)
+    from sklearn.metrics import accuracy_score, confusion_matrix
+
+    assert result.test_metrics["accuracy"] == pytest.approx(
+        accuracy_score(data.y_test, predicted), abs=1e-6
+    )
+    assert report["dataset"]["input_shape"] == {"a": [4], "b": [3]}
+    np.testing.assert_array_equal(
+        report["confusion_matrix"]["counts"], confusion_matrix(data.y_test, predicted)
+    )
     # A rerun without the weighting is another configuration: refused, nothing trained.
     FIT_CALLS.clear()
     with pytest.raises(RunConfigError, match="class_weight"):
@@ -220,58 +239,16 @@ def test_class_weight_flag_reaches_coarse_to_fine_and_is_refused_for_regression(
         class_weights(load_csv(diabetes_csv, "target"))
 
 
-# -- several inputs ------------------------------------------------------------------
-
-
-def two_inputs(hp: kt.HyperParameters, width: int = 2) -> keras.Model:
-    """A functional model of two named inputs, `a` (4 features) and `b` (3 features)."""
-    a, b = keras.Input((4,), name="a"), keras.Input((3,), name="b")
-    joined = keras.layers.Concatenate()(
-        [keras.layers.Dense(hp.Int("units_a", 4, 12, step=4))(a), keras.layers.Dense(4)(b)]
-    )
-    out = keras.layers.Dense(width, activation="softmax")(keras.layers.Activation("relu")(joined))
-    model = keras.Model({"a": a, "b": b}, out)
-    model.compile(
-        optimizer=keras.optimizers.Adam(hp.Float("lr", 1e-3, 1e-2, sampling="log")),
-        loss="sparse_categorical_crossentropy",
-        metrics=["accuracy"],
-    )
-    return model
-
-
-def _two_input_data() -> Dataset:
-    rng = np.random.default_rng(0)
-    x = {"a": rng.random((200, 4), dtype=np.float32), "b": rng.random((200, 3), dtype=np.float32)}
-    y = (x["a"][:, 0] + x["b"][:, 0] > 1.0).astype(np.int64)
-    return Dataset.from_arrays(x, y)
-
-
-def test_a_two_input_functional_model_end_to_end(tmp_path: Path) -> None:
-    data = _two_input_data()
-    result = CoarseToFine(two_inputs, data, directory=tmp_path, batch_size=32, **TINY).run()
-    model = keras.models.load_model(result.run_dir / "best_model.keras", safe_mode=True)
-    predicted = model.predict(data.x_test, verbose=0).argmax(-1)
-    from sklearn.metrics import accuracy_score, confusion_matrix
-
-    assert result.test_metrics["accuracy"] == pytest.approx(
-        accuracy_score(data.y_test, predicted), abs=1e-6
-    )
-    report = json.loads((result.run_dir / "report.json").read_text())
-    assert report["dataset"]["input_shape"] == {"a": [4], "b": [3]}
-    np.testing.assert_array_equal(
-        report["confusion_matrix"]["counts"], confusion_matrix(data.y_test, predicted)
-    )
-
-
 def test_a_two_input_model_of_the_wrong_width_names_both_shapes(tmp_path: Path) -> None:
     def too_wide(hp: kt.HyperParameters) -> keras.Model:
         return two_inputs(hp, width=3)
 
+    data = _two_input_data()
     with pytest.raises(OutputShapeError) as info:
-        CoarseToFine(too_wide, _two_input_data(), directory=tmp_path).open()
+        CoarseToFine(too_wide, data, directory=tmp_path).open()
     message = str(info.value)
     assert "(None, 3)" in message and "2 classes" in message
-    assert "The targets (y_train) have shape (140,)" in message
+    assert f"The targets (y_train) have shape {data.y_train.shape}" in message
     assert not any(tmp_path.iterdir())
 
 
@@ -350,3 +327,27 @@ def test_bad_own_data_exits_2_before_training(
     for text in said:
         assert text in err, (text, err)
     assert not runs.exists() or not any(runs.rglob("manifest.json"))
+
+
+# -- regression plots ----------------------------------------------------------------
+
+
+def test_regression_plots_draw_the_predictions_and_residuals(tmp_path: Path) -> None:
+    from sklearn.metrics import r2_score
+
+    from tunekit import plots
+
+    true = np.array([[1.0, 10.0], [2.0, 20.0], [3.0, 35.0], [4.0, 38.0]])
+    pred = np.array([[1.5, 12.0], [2.0, 18.0], [2.5, 30.0], [4.5, 40.0]])
+    fig = plots.predicted_vs_true(true, pred)
+    axes = fig.axes
+    assert len(axes) == 2  # one panel per target
+    for j, ax in enumerate(axes):
+        points = next(c for c in ax.collections if c.get_gid() == "samples").get_offsets()
+        np.testing.assert_allclose(points, np.column_stack([true[:, j], pred[:, j]]))
+        assert ax.get_title().startswith(f"R² {r2_score(true[:, j], pred[:, j]):.3f}")
+    fig = plots.residuals(true[:, 0], pred[:, :1])  # (n,) targets, (n, 1) predictions
+    points = fig.axes[0].collections[0].get_offsets()
+    np.testing.assert_allclose(points, np.column_stack([pred[:, 0], true[:, 0] - pred[:, 0]]))
+    with pytest.raises(ValueError, match=r"\(4, 2\).*\(4, 1\)"):
+        plots.residuals(true, pred[:, :1])
