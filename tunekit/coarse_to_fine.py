@@ -31,7 +31,15 @@ from tunekit.errors import TunekitError, UsageError
 from tunekit.hypermodel_specs import check_spec, resolve_hypermodel
 from tunekit.manifest import check_run_location, check_writable
 from tunekit.objectives import describe_objective, parse_objective
-from tunekit.params import DATA_PARAMETERS, PARAMETERS, POSITIVE_INT, Boolean, Interval, Param
+from tunekit.params import (
+    DATA_PARAMETERS,
+    DEFAULT_OBJECTIVES,
+    PARAMETERS,
+    POSITIVE_INT,
+    Boolean,
+    Interval,
+    Param,
+)
 from tunekit.processes import apply_process_limits
 
 QUICK = dict(coarse_trials=4, coarse_epochs=1, fine_trials=4, max_epochs=3, final_epochs=2)
@@ -538,8 +546,6 @@ def _main(args: argparse.Namespace, argv: list[str], resume: str) -> int:
                     os.environ.pop(name, None)
             data = _load_data(args)
             if args.objective is None:  # the task's default (see CoarseToFine's objective=)
-                from tunekit.workflow import DEFAULT_OBJECTIVES
-
                 name, direction = parse_objective(DEFAULT_OBJECTIVES[data.task])
                 args.objective = f"{name}:{direction}"
                 if not args.quiet:

@@ -38,6 +38,7 @@ from tunekit.errors import InvalidParameterError
 __all__ = [
     "CLASS_WEIGHT_MODES",
     "DATA_PARAMETERS",
+    "DEFAULT_OBJECTIVES",
     "FINE_TUNERS",
     "FINAL_SCHEDULES",
     "MIN_COARSE_TRIALS",
@@ -64,6 +65,8 @@ MIN_COARSE_TRIALS = 3  # `narrow_space`'s default `min_trials`
 # imports no data code (a test keeps them equal).
 TASKS: tuple[str, ...] = ("classification", "regression")
 CLASS_WEIGHT_MODES: tuple[str, ...] = ("balanced",)
+# `CoarseToFine`'s objective when none is given: what the task's bundled hypermodels report.
+DEFAULT_OBJECTIVES: dict[str, str] = {"classification": "val_accuracy", "regression": "val_loss"}
 
 
 # -- constraints -------------------------------------------------------------------

@@ -22,7 +22,7 @@ from keras_tuner.src.engine import hypermodel as hm_module
 from keras_tuner.src.engine import trial as trial_module
 
 from tunekit import _io, _log
-from tunekit.data import CLASSIFICATION, REGRESSION, Dataset, class_weights
+from tunekit.data import Dataset, class_weights
 from tunekit.distribute.runner import LocalRunner, PhaseRunner
 from tunekit.errors import (
     DataError,
@@ -34,6 +34,7 @@ from tunekit.manifest import STEPS, RunManifest, check_kerastuner_project, check
 from tunekit.narrowing import NarrowedSpace
 from tunekit.objectives import resolve_objective
 from tunekit.params import (
+    DEFAULT_OBJECTIVES,
     FINE_TUNERS,
     FinalSchedule,
     FineTuner,
@@ -62,9 +63,6 @@ __all__ = [
     "RunNotFinishedError",
     "completed_trials",
 ]
-
-# The objective when none is given: what the task's bundled hypermodels report.
-DEFAULT_OBJECTIVES = {CLASSIFICATION: "val_accuracy", REGRESSION: "val_loss"}
 
 # What each step after the searches writes; a done step whose file is gone runs again.
 STEP_OUTPUTS = {step.name: step.outputs for step in coarse_to_fine_steps() if step.outputs}
