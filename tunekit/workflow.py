@@ -29,6 +29,7 @@ from tunekit.errors import (
     NoCompletedTrialsError,
     RetrainDivergedError,
     RunNotFinishedError,
+    UsageError,
 )
 from tunekit.manifest import STEPS, RunManifest, check_kerastuner_project, check_run_location
 from tunekit.narrowing import NarrowedSpace
@@ -81,7 +82,9 @@ class Result:
         selection: Why that trial was chosen.
         final_epochs: Epochs of the final retrain on train+validation.
         test_metrics: Metrics of the saved model on the test set, e.g.
-            `{"accuracy": 0.98, "loss": 0.06}`.
+            `{"accuracy": 0.98, "loss": 0.06}`; for regression also
+            scikit-learn's `"mse"`, `"mae"`, `"rmse"` and `"r2"` of its
+            predictions.
         phase_bests: Per phase, the best trial id and score.
         timings: Seconds spent per step (summed over resumed sessions).
         narrowed: The narrowing applied between the phases.
@@ -357,6 +360,13 @@ class CoarseToFine:
         # How search phases run: here, or (workers > 1) through a chief; see tunekit.distribute.
         self.runner: PhaseRunner = LocalRunner()
         if workers > 1:
+            if data.task != "classification" or not isinstance(data.input_shape, tuple):
+                # The workers' data file (tunekit.distribute.spec) holds one classification
+                # input so far: refused here rather than failing when the workers start.
+                raise UsageError(
+                    f"workers={workers} takes classification data with one input so far; this "
+                    f"data is {data.summary()}. Pass workers=1 (one process)."
+                )
             from tunekit.distribute.spec import check_reaches_workers  # noqa: PLC0415
 
             check_reaches_workers(hypermodel=hypermodel, callbacks=self.callbacks)
