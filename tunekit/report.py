@@ -222,7 +222,7 @@ def write_report(
         history=history,
         regression=regression,
     )
-    images = []
+    images: list[tuple[str, Any]] = []  # (tag, PNG bytes or an image array)
     if y_pred is not None and regression:
         figure = plots.predicted_vs_true(data.y_test, y_pred)
         images.append(("predicted_vs_true", plots.figure_to_png(figure)))
