@@ -300,6 +300,14 @@ def _wide_model(tmp_path: Path) -> list[str]:
     return [*_unknown_target(tmp_path)[:3], "temperature", "--hypermodel", "h16_wide_model:build"]
 
 
+def _target_for_npz(tmp_path: Path) -> list[str]:
+    return [*_float_targets_npz(tmp_path)[:2], "--target", "y"]
+
+
+def _regression_of_mnist(tmp_path: Path) -> list[str]:
+    return ["--task", "regression"]
+
+
 @pytest.mark.parametrize(
     "make_args, said",
     [
@@ -308,8 +316,18 @@ def _wide_model(tmp_path: Path) -> list[str]:
         (_unknown_target, ["--target temp", "['flow', 'temperature']"]),
         (_no_target, ["--target COLUMN", "['flow', 'temperature']"]),
         (_wide_model, ["(None, 3)", "(n,) or (n, 1)", "The targets (y_train) have shape"]),
+        (_target_for_npz, ["--target only applies to a CSV"]),
+        (_regression_of_mnist, ["--task regression does not apply to MNIST"]),
     ],
-    ids=["float-targets-as-classes", "text-column", "unknown-target", "no-target", "wide-model"],
+    ids=[
+        "float-targets-as-classes",
+        "text-column",
+        "unknown-target",
+        "no-target",
+        "wide-model",
+        "target-for-npz",
+        "regression-of-mnist",
+    ],
 )
 def test_bad_own_data_exits_2_before_training(
     tmp_path: Path,
