@@ -64,14 +64,10 @@ def check_model(hypermodel: kt.HyperModel, data: Dataset) -> None:
             assert data.num_classes is not None
             check_output_shape(shape, data.num_classes, what=what)
     except OutputShapeError as e:
-        fix = ""
-        if hasattr(hypermodel, "num_classes") or hasattr(hypermodel, "num_outputs"):
+        fix = ""  # the regression message already names DenseHyperModel's arguments
+        if data.task != REGRESSION and hasattr(hypermodel, "num_classes"):
             name = type(hypermodel).__name__
-            fix = (
-                f" For {name}, pass num_outputs={data.num_outputs}, task='regression'"
-                if data.task == REGRESSION
-                else f" For {name}, pass num_classes={data.num_classes}"
-            ) + " (and the data's input_shape)."
+            fix = f" For {name}, pass num_classes={data.num_classes} (and the data's input_shape)."
         raise OutputShapeError(f"{e}{targets}{fix}") from None
 
 
