@@ -150,7 +150,10 @@ def _file_as_directory(tmp_path: Path) -> list[str]:
         (lambda p: ["--top", "1.5"], "int >= 1 (a count) or a float in (0, 1] (a fraction)"),
         (lambda p: ["--top", "0"], "int >= 1 (a count) or a float in (0, 1] (a fraction)"),
         (lambda p: ["--fine-tuner", "grid"], "invalid choice"),
-        (lambda p: ["--hypermodel", "resnet"], "is not one of ['mnist-dense', 'toonvision-cnn']"),
+        (
+            lambda p: ["--hypermodel", "resnet"],
+            "is not one of ['mnist-dense', 'dense', 'toonvision-cnn']",
+        ),
         (lambda p: ["--hypermodel", "no_such_module:build"], "cannot import 'no_such_module'"),
         (lambda p: ["--hypermodel", "os:no_such_attribute"], "has no 'no_such_attribute'"),
         (lambda p: ["--hypermodel", "os:sep"], "not a keras_tuner.HyperModel"),

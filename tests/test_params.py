@@ -42,6 +42,7 @@ BAD: dict[str, list[object]] = {
     "overwrite": [0, 1, "True", None],
     "verbose": [-1, 0.5, "1", None],
     "workers": [0, -2, 1.5, True, "2", None],
+    "class_weight": ["Balanced", "", "auto", 1, True, ("balanced",)],  # None: no weighting
 }
 # Good values, normalised as CoarseToFine stores them.
 GOOD: dict[str, list[tuple[object, object]]] = {

@@ -490,6 +490,8 @@ def test_every_plot_imports_from_tunekit_plots_and_from_its_module():
         "narrowing",
         "score_vs_params",
         "confusion_matrix",
+        "predicted_vs_true",
+        "residuals",
         "training_curves",
         "figure_to_png",
         "save_run_plots",
@@ -503,7 +505,7 @@ def test_every_plot_imports_from_tunekit_plots_and_from_its_module():
             "score_vs_params",
         ],
         narrowed_plots: ["narrowing"],
-        final_model: ["confusion_matrix", "training_curves"],
+        final_model: ["confusion_matrix", "predicted_vs_true", "residuals", "training_curves"],
     }
     for module, names in homes.items():
         assert set(module.__all__) == set(names)

@@ -31,7 +31,15 @@ from tunekit.errors import TunekitError, UsageError
 from tunekit.hypermodel_specs import check_spec, resolve_hypermodel
 from tunekit.manifest import check_run_location, check_writable
 from tunekit.objectives import describe_objective, parse_objective
-from tunekit.params import PARAMETERS, POSITIVE_INT, Boolean, Interval, Param
+from tunekit.params import (
+    DATA_PARAMETERS,
+    DEFAULT_OBJECTIVES,
+    PARAMETERS,
+    POSITIVE_INT,
+    Boolean,
+    Interval,
+    Param,
+)
 from tunekit.processes import apply_process_limits
 
 QUICK = dict(coarse_trials=4, coarse_epochs=1, fine_trials=4, max_epochs=3, final_epochs=2)
@@ -114,18 +122,23 @@ def build_parser() -> argparse.ArgumentParser:
     add(
         "--hypermodel",
         default="mnist-dense",
-        help="mnist-dense, toonvision-cnn, or package.module:attribute naming your own "
-        "HyperModel class, instance or build(hp) function. Default: mnist-dense.",
+        help="mnist-dense, dense, toonvision-cnn, or package.module:attribute naming your own "
+        "HyperModel class, instance or build(hp) function. mnist-dense and dense are the same "
+        "tunable dense network (DenseHyperModel); on regression data either ends in a linear "
+        "output of one unit per target, MSE loss. Default: mnist-dense.",
     )
     add(
         "--data",
         default=None,
         help="A Keras-layout .npz (x_train, y_train, x_test, y_test; optional x_val, y_val, "
-        "class_names) or an image folder with one subfolder per class. Classes come from the "
-        "labels (max + 1) or the subfolders; uint8 pixels (and decoded images) are divided by "
-        "255, other dtypes are used as they are. Default: MNIST from $TUNEKIT_MNIST_PATH, "
-        "else Keras's download.",
+        "class_names), a .csv file with a header row (with --target), or an image folder with "
+        "one subfolder per class. Integer labels make a classification task (classes: max + "
+        "1, or the subfolders), real-valued targets a regression task (see --task); uint8 "
+        "pixels (and decoded images) are divided by 255, other dtypes (and CSV values) are "
+        "used as they are. Default: MNIST from $TUNEKIT_MNIST_PATH, else Keras's download.",
     )
+    for param in DATA_PARAMETERS.values():
+        _add_parameter(parser, param)
     add(
         "--image-size",
         type=_positive("image_size"),
@@ -142,11 +155,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add(
         "--objective",
-        default="val_accuracy",
+        default=None,
         help="Metric to optimise, as Keras logs it, with its direction: NAME:max or NAME:min "
         "(e.g. val_f1_score:max). A bare NAME is accepted only for Keras metrics whose "
         "direction is certain (val_accuracy, val_auc, val_loss, val_mae, ...). "
-        "Default: val_accuracy (max).",
+        "Default: val_accuracy (max) for classification, val_loss (min) for regression.",
     )
     add(
         "--direction",
@@ -211,18 +224,50 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _load_data(args: argparse.Namespace):
-    from tunekit.data import load_image_directory, load_mnist, load_npz
+def _is_csv(path: str) -> bool:
+    return os.path.isfile(path) and Path(path).suffix.lower() == ".csv"
 
+
+def _load_data(args: argparse.Namespace) -> Any:
+    """The `Dataset` that `--data` (`--target`, `--task`, `--image-size`) names.
+
+    Raises:
+        UsageError: `--data` does not exist, or `--task regression` for
+            labelled images (MNIST or a folder of class subfolders).
+        DataError: The file's content is refused (messages name `target=` /
+            `task=`, which `cli_message` turns into the flags).
+    """
+    from tunekit.data import REGRESSION, load_csv, load_image_directory, load_mnist, load_npz
+
+    if args.task == REGRESSION and (args.data is None or os.path.isdir(args.data)):
+        what = "MNIST" if args.data is None else f"the image folder {args.data!r}"
+        raise UsageError(
+            f"--task regression does not apply to {what}: its labels are classes (one per "
+            "subfolder or digit). Leave out --task, or pass a .npz or .csv of real-valued "
+            "targets as --data."
+        )
     if args.data is None:
         data = load_mnist()
     elif os.path.isdir(args.data):
         data = load_image_directory(args.data, tuple(args.image_size or (64, 64)))
+    elif _is_csv(args.data):
+        data = load_csv(args.data, args.target, args.task)
     elif os.path.isfile(args.data):
-        data = load_npz(args.data)
+        data = load_npz(args.data, task=args.task)
     else:
         raise UsageError(f"--data {args.data!r} does not exist: pass a .npz file or a folder.")
     return data.subset(**QUICK_DATA) if args.quick else data
+
+
+def _csv_columns(path: str) -> list[str]:
+    """The header row of a CSV file (empty if it cannot be read: the loader will say why)."""
+    import csv
+
+    try:
+        with open(path, newline="", encoding="utf-8") as f:
+            return next(csv.reader(f), [])
+    except (OSError, UnicodeDecodeError, csv.Error):
+        return []
 
 
 def _check_before_loading(args: argparse.Namespace) -> None:
@@ -234,7 +279,21 @@ def _check_before_loading(args: argparse.Namespace) -> None:
     """
     check_spec(args.hypermodel)
     if args.data is not None and not os.path.exists(args.data):
-        raise UsageError(f"--data {args.data!r} does not exist: pass a .npz file or a folder.")
+        raise UsageError(
+            f"--data {args.data!r} does not exist: pass a .npz file, a .csv file or a folder."
+        )
+    if args.data is not None and _is_csv(args.data) and args.target is None:
+        columns = _csv_columns(args.data)
+        raise UsageError(
+            f"--data {args.data!r} is a CSV file: name the column to predict with --target "
+            "COLUMN" + (f" (its columns are {columns})." if columns else ".")
+        )
+    if args.target is not None and not (args.data is not None and _is_csv(args.data)):
+        raise UsageError(
+            "--target only applies to a CSV file passed as --data (.csv); an .npz holds "
+            "its targets as y_train / y_test, an image folder as its subfolders."
+        )
+
     if args.image_size is not None and not (args.data and os.path.isdir(args.data)):
         raise UsageError(
             "--image-size only applies to an image folder passed as --data "
@@ -257,13 +316,24 @@ def _check_before_loading(args: argparse.Namespace) -> None:
     check_writable(os.path.join(kwargs["directory"], kwargs["project_name"]))
 
 
-def _select_backend(args: argparse.Namespace, data, processes: int = 1) -> dict[str, Any]:
+def _select_backend(args: argparse.Namespace, data: Any, processes: int = 1) -> dict[str, Any]:
     """Sets `KERAS_BACKEND` for this process (before Keras loads); returns the choice.
 
     `processes`: local workers that will train at once; `auto` measures each
     backend that way.
     """
-    if args.backend == "auto":
+    if args.backend == "auto" and (
+        data.task != "classification" or not isinstance(data.input_shape, tuple)
+    ):
+        # The probe times a classifier of the data's input shape; it does not cover
+        # regression (or several inputs) yet, so those run on TensorFlow, as a failed probe does.
+        choice: dict[str, Any] = {
+            "backend": "tensorflow",
+            "requested": False,
+            "reason": "--backend auto probes classification data only; TensorFlow is used "
+            f"for {data.task} data (pass --backend jax to use JAX)",
+        }
+    elif args.backend == "auto":
         from tunekit.backends import choose_backend
 
         choice = choose_backend(
@@ -324,6 +394,7 @@ def _workflow_kwargs(args: argparse.Namespace) -> dict[str, Any]:
         "final_schedule",
         "batch_size",
         "executions_per_trial",
+        "class_weight",
     )
     kwargs = {n: getattr(args, n) for n in names if getattr(args, n) is not None}
     if args.quick:
@@ -414,14 +485,25 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _run(args: argparse.Namespace, argv: list[str]) -> int:
-    try:  # before any probe or data loading: never guess a direction
-        name, direction = parse_objective(args.objective, args.direction, argument="--objective")
-    except ValueError as e:
-        print(f"error: {e}", file=sys.stderr)
+    if args.objective is None and args.direction is not None:
+        print(
+            f"error: --direction {args.direction} needs --objective NAME: it gives that "
+            "metric's direction. The default objective's is known (val_accuracy:max for "
+            "classification, val_loss:min for regression).",
+            file=sys.stderr,
+        )
         return 2
-    args.objective = f"{name}:{direction}"
-    if not args.quiet:
-        print(f"Objective: {describe_objective(name, direction)}", flush=True)
+    if args.objective is not None:
+        try:  # before any probe or data loading: never guess a direction
+            name, direction = parse_objective(
+                args.objective, args.direction, argument="--objective"
+            )
+        except ValueError as e:
+            print(f"error: {e}", file=sys.stderr)
+            return 2
+        args.objective = f"{name}:{direction}"
+        if not args.quiet:
+            print(f"Objective: {describe_objective(name, direction)}", flush=True)
     resume = "python -m tunekit.coarse_to_fine " + shlex.join(
         [a for a in argv if a != "--overwrite"]
     )
@@ -463,6 +545,11 @@ def _main(args: argparse.Namespace, argv: list[str], resume: str) -> int:
                 for name in ENV_VARS:
                     os.environ.pop(name, None)
             data = _load_data(args)
+            if args.objective is None:  # the task's default (see CoarseToFine's objective=)
+                name, direction = parse_objective(DEFAULT_OBJECTIVES[data.task])
+                args.objective = f"{name}:{direction}"
+                if not args.quiet:
+                    print(f"Objective: {describe_objective(name, direction)}", flush=True)
             interrupts.check()
             backend = _select_backend(
                 args, data, max(1, cluster.workers) if cluster.role == "chief" else 1

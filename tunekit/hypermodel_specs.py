@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
 __all__ = ["BUILTIN_HYPERMODELS", "UsageError", "check_spec", "module_file", "resolve_hypermodel"]
 
-BUILTIN_HYPERMODELS = ("mnist-dense", "toonvision-cnn")
+BUILTIN_HYPERMODELS = ("mnist-dense", "dense", "toonvision-cnn")
 
 
 def _split(spec: str) -> tuple[str, str]:
@@ -182,26 +182,62 @@ def _defined_names(spec: str, found: ModuleSpec) -> set[str] | None:
 def resolve_hypermodel(spec: str) -> Callable[[Dataset], Any]:
     """Returns a factory `f(data) -> hypermodel` for `spec`, or raises `UsageError`.
 
-    The bundled hypermodels take `input_shape` and `num_classes` from the data,
-    and never rescale it: the data's own scaling rule (`Dataset.scaling`: uint8
-    divided by 255, other dtypes as given) is the only one applied, so what
+    The bundled hypermodels take `input_shape` and `num_classes` (regression:
+    `num_outputs`) from the data, and never rescale it: the data's own scaling
+    rule (`Dataset.scaling`: uint8 divided by 255, other dtypes as given) is
+    the only one applied, so what
     `report.md` says is what the model sees. `toonvision-cnn` is built with
     `rescale=False` (its `Rescaling(1/255)` layer is for plain KerasTuner users
     who pass raw 0-255 pixels).
-    """
-    if spec == "mnist-dense":
-        from hypermodels import MnistDenseHyperModel
 
-        return lambda data: MnistDenseHyperModel(data.input_shape, data.num_classes)
+    `mnist-dense` and `dense` build the same network: `MnistDenseHyperModel`
+    (classification, as before) and `DenseHyperModel`; on regression data
+    both build `DenseHyperModel(input_shape, num_outputs=k, task="regression")`
+    (a linear output of `k` units, MSE loss). A class of your own is built
+    with `input_shape=` and `num_classes=` (regression: `num_outputs=` and
+    `task="regression"`) if it takes them, else with no argument.
+    """
+    from tunekit.data import REGRESSION
+
+    if spec in ("mnist-dense", "dense"):
+        from hypermodels import DenseHyperModel, MnistDenseHyperModel
+
+        def make_dense(data: Dataset) -> Any:
+            if data.task == REGRESSION:
+                if not isinstance(data.num_outputs, int):
+                    raise UsageError(
+                        f"--hypermodel {spec} has one output, and --data has several "
+                        f"({data.num_outputs}): use your own hypermodel "
+                        "(package.module:attribute) with one output per target."
+                    )
+                return DenseHyperModel(
+                    data.input_shape, num_outputs=data.num_outputs, task=REGRESSION
+                )
+            assert data.num_classes is not None  # a classification Dataset has classes
+            if spec == "dense":
+                return DenseHyperModel(data.input_shape, data.num_classes)
+            return MnistDenseHyperModel(data.input_shape, data.num_classes)
+
+        return make_dense
     if spec == "toonvision-cnn":
         from hypermodels import ToonVisionCNNHyperModel
 
         # tunekit's loaders divide uint8 pixels (and decoded images) by 255 and keep
         # other dtypes as given: a guess from the values (e.g. "max > 1") would also
         # fire on standardised features and contradict the recorded scaling rule.
-        return lambda data: ToonVisionCNNHyperModel(
-            data.input_shape, data.num_classes, augment=data.name != "mnist", rescale=False
-        )
+        def make_cnn(data: Dataset) -> Any:
+            if data.task == REGRESSION:
+                raise UsageError(
+                    "--hypermodel toonvision-cnn is an image classifier, and --data holds "
+                    "regression targets: use --hypermodel dense, or your own hypermodel "
+                    "(package.module:attribute) with a linear output."
+                )
+            assert data.num_classes is not None
+            return ToonVisionCNNHyperModel(
+                data.input_shape, data.num_classes, augment=data.name != "mnist", rescale=False
+            )
+
+        return make_cnn
     module_name, attribute = _split(spec)
     sys.path.insert(0, os.getcwd())
     try:
@@ -218,8 +254,13 @@ def resolve_hypermodel(spec: str) -> Callable[[Dataset], Any]:
     if isinstance(target, type) and issubclass(target, kt.HyperModel):
 
         def make(data: Dataset) -> Any:
+            sizes: dict[str, Any] = (
+                dict(num_outputs=data.num_outputs, task=REGRESSION)
+                if data.task == REGRESSION
+                else dict(num_classes=data.num_classes)
+            )
             try:
-                return target(input_shape=data.input_shape, num_classes=data.num_classes)
+                return target(input_shape=data.input_shape, **sizes)
             except TypeError:
                 return target()
 

@@ -37,6 +37,9 @@ from typing import Any, Literal, get_args
 from tunekit.errors import InvalidParameterError
 
 __all__ = [
+    "CLASS_WEIGHT_MODES",
+    "DATA_PARAMETERS",
+    "DEFAULT_OBJECTIVES",
     "FINE_TUNERS",
     "FINAL_SCHEDULES",
     "MIN_COARSE_TRIALS",
@@ -47,6 +50,8 @@ __all__ = [
     "NarrowingConfig",
     "Param",
     "RetrainConfig",
+    "TASKS",
+    "Text",
     "check_param",
     "resolve_workflow_params",
     "document",
@@ -58,6 +63,12 @@ FinalSchedule = Literal["cosine", "constant"]
 FINE_TUNERS: tuple[str, ...] = get_args(FineTuner)
 FINAL_SCHEDULES: tuple[str, ...] = get_args(FinalSchedule)
 MIN_COARSE_TRIALS = 3  # `narrow_space`'s default `min_trials`
+# `tunekit.data.TASKS` and `tunekit.data.CLASS_WEIGHT_MODES`, repeated so this module
+# imports no data code (a test keeps them equal).
+TASKS: tuple[str, ...] = ("classification", "regression")
+CLASS_WEIGHT_MODES: tuple[str, ...] = ("balanced",)
+# `CoarseToFine`'s objective when none is given: what the task's bundled hypermodels report.
+DEFAULT_OBJECTIVES: dict[str, str] = {"classification": "val_accuracy", "regression": "val_loss"}
 
 
 # -- constraints -------------------------------------------------------------------
@@ -178,7 +189,29 @@ class Boolean:
         return "True or False"
 
 
-Constraint = Interval | Options | Boolean
+@dataclass(frozen=True)
+class Text:
+    """Any non-empty string (e.g. a column name)."""
+
+    def accepts(self, value: object) -> bool:
+        """Whether `value` is a non-empty `str`."""
+        return isinstance(value, str) and bool(value)
+
+    def normalize(self, value: Any) -> str:
+        """`value` itself (a `str`)."""
+        return str(value)
+
+    def from_text(self, text: str) -> str:
+        """`text` itself; raises `ValueError` if it is empty."""
+        if not text:
+            raise ValueError(text)
+        return text
+
+    def __str__(self) -> str:
+        return "a non-empty string"
+
+
+Constraint = Interval | Options | Boolean | Text
 
 
 def _number(value: float) -> str:
@@ -258,8 +291,8 @@ class Param:
 
     @property
     def default_text(self) -> str:
-        """The default as `--help` shows it (`0.25`, `auto`)."""
-        return str(self.default)
+        """The default as `--help` shows it (`0.25`, `auto`, `none`)."""
+        return "none" if self.default is None else str(self.default)
 
 
 POSITIVE_INT: tuple[Constraint, ...] = (Interval("int", 1),)
@@ -389,6 +422,39 @@ PARAMETERS: dict[str, Param] = {
             "--workers N). Workers rebuild the run from <run>/workers/ (the data as "
             "data.npz, the hypermodel and callbacks pickled by reference), so those must "
             "be importable: defined in a module, not in __main__ or a notebook.",
+        ),
+        Param(
+            "class_weight",
+            (Options(CLASS_WEIGHT_MODES),),
+            None,
+            "Weigh each class in the loss of every trial and of the retrain: balanced is "
+            "scikit-learn's n_samples / (n_classes * count), from the training split "
+            "(classification only; None: every class weighs 1).",
+            "--class-weight",
+        ),
+    ]
+}
+
+# How the command line loads its data (`--data`): arguments of the loaders
+# (`tunekit.data.load_csv`, `load_npz`), not of `CoarseToFine`, so a table of their own.
+DATA_PARAMETERS: dict[str, Param] = {
+    p.name: p
+    for p in [
+        Param(
+            "target",
+            (Text(),),
+            None,
+            "The column to predict when --data is a CSV file (every other column is a "
+            "numeric feature). Required for a CSV.",
+            "--target",
+        ),
+        Param(
+            "task",
+            (Options(TASKS),),
+            None,
+            "classification or regression, instead of inferring it from the targets "
+            "(integer class ids: classification; real values: regression).",
+            "--task",
         ),
     ]
 }

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import platform
 import time
+from collections.abc import Mapping
 from typing import Any
 
 import keras
@@ -11,6 +12,7 @@ import numpy as np
 from sklearn.metrics import confusion_matrix as sk_confusion_matrix
 
 from tunekit import _io, plots
+from tunekit.data import REGRESSION
 from tunekit.manifest import STEPS, versions
 from tunekit.model_size import param_count
 from tunekit.results import format_value, trials_csv, trials_dataframe
@@ -19,8 +21,15 @@ from tunekit.tensorboard import log_images
 __all__ = ["write_report", "render_markdown"]
 
 
+def _shape(shape: Any) -> Any:
+    """An input shape for JSON: a list, or a dict of lists (several inputs)."""
+    if isinstance(shape, Mapping):
+        return {str(k): list(v) for k, v in shape.items()}
+    return list(shape)
+
+
 def _report(
-    run, model: keras.Model, num_trials: dict[str, int], distributed: dict[str, Any] | None
+    run: Any, model: keras.Model, num_trials: dict[str, int], distributed: dict[str, Any] | None
 ) -> dict[str, Any]:
     steps = run.manifest.state["steps"]
     retrain = steps["retrain"]
@@ -33,10 +42,19 @@ def _report(
         "data": run.data.summary(),
         "dataset": {
             "name": run.data.name,
+            "task": run.data.task,
             "num_classes": run.data.num_classes,
-            "class_names": list(run.data.class_names),
-            "input_shape": list(run.data.input_shape),
+            "class_names": list(run.data.class_names or ()),
+            "num_outputs": run.data.num_outputs,
+            "input_shape": _shape(run.data.input_shape),
             "scaling": run.data.scaling,
+        },
+        # What every trial's and the retrain's model.fit received (None: no weighting).
+        "class_weight": {
+            "mode": run.class_weight,
+            "weights": None
+            if run.class_weights is None
+            else {str(k): v for k, v in run.class_weights.items()},
         },
         "versions": {**versions(), "python": platform.python_version()},
         "backend": keras.backend.backend(),
@@ -82,9 +100,28 @@ def render_markdown(report: dict[str, Any], narrowing_table: str) -> str:
         f"is better); seed {config['seed']}",
         f"- Backend: {report['backend']}; versions: "
         + ", ".join(f"{k} {v}" for k, v in report["versions"].items()),
+        *(
+            [
+                f"- Class weights ({report['class_weight']['mode']}, from the training "
+                "split; every trial and the retrain): "
+                + ", ".join(f"{k}: {v:.4g}" for k, v in report["class_weight"]["weights"].items()),
+            ]
+            if report.get("class_weight", {}).get("weights")
+            else []
+        ),
         "",
         "## Test set",
         "",
+        *(
+            [
+                "Regression: mse, mae, rmse and r2 are scikit-learn's, from the saved "
+                "model's predictions (R² 1 is perfect, 0 predicts the mean; see "
+                "plots/predicted_vs_true.png and plots/residuals.png).",
+                "",
+            ]
+            if report["dataset"].get("task") == REGRESSION
+            else []
+        ),
         "| metric | value |",
         "|---|---|",
         *[f"| {k} | {v:.4f} |" for k, v in report["test_metrics"].items()],
@@ -141,14 +178,25 @@ def _sample_images(x: np.ndarray, count: int = 8) -> np.ndarray:
 
 
 def write_report(
-    run, model: keras.Model, y_pred: np.ndarray, *, distributed: dict[str, Any] | None = None
+    run: Any,
+    model: keras.Model,
+    y_pred: np.ndarray | None,
+    *,
+    distributed: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Writes `trials.csv`, `report.json`, `report.md`, the plots and final images of `run`.
+
+    Classification gets a confusion matrix (in `report.json` and as a plot);
+    regression gets the plots of predicted against true values and of the
+    residuals instead. A model with several outputs (a dict `y`) gets
+    neither: its test metrics are Keras's.
 
     Args:
         run: The `CoarseToFine` whose retrain step is done.
         model: The saved final model.
-        y_pred: Its predicted class per test sample (`tunekit.predict_classes`).
+        y_pred: Its predicted class per test sample (`tunekit.predict_classes`),
+            its predicted values (regression, the targets' shape), or `None`
+            (several outputs).
         distributed: How the trials were run (`PhaseRunner.facts()`): `None`
             for one process, else the chief's address, the workers seen, the
             local workers and their restarts. Defaults to `None`.
@@ -161,28 +209,36 @@ def write_report(
     )
     data = run.data
     history = run.manifest.step("retrain").get("history", {})
+    regression = data.task == REGRESSION
     report["plots"] = plots.save_run_plots(
         run.run_dir / "plots",
         frame,
         direction=run.objective.direction,
         objective_name=run.objective.name,
         narrowed=run.narrow(),
-        y_true=data.y_test,
+        y_true=None if y_pred is None else data.y_test,
         y_pred=y_pred,
         class_names=data.class_names,
         history=history,
+        regression=regression,
     )
-    report["confusion_matrix"] = {  # rows: true class, columns: predicted, in class order
-        "class_names": list(data.class_names),
-        "counts": sk_confusion_matrix(
-            data.y_test, y_pred, labels=np.arange(data.num_classes)
-        ).tolist(),
-    }
-    matrix = plots.confusion_matrix(data.y_test, y_pred, data.class_names)
-    images = [("confusion_matrix", plots.figure_to_png(matrix))]
-    if len(data.input_shape) in (2, 3):
+    images: list[tuple[str, Any]] = []  # (tag, PNG bytes or an image array)
+    if y_pred is not None and regression:
+        figure = plots.predicted_vs_true(data.y_test, y_pred)
+        images.append(("predicted_vs_true", plots.figure_to_png(figure)))
+    elif y_pred is not None:
+        report["confusion_matrix"] = {  # rows: true class, columns: predicted, in class order
+            "class_names": list(data.class_names),
+            "counts": sk_confusion_matrix(
+                data.y_test, y_pred, labels=np.arange(data.num_classes)
+            ).tolist(),
+        }
+        matrix = plots.confusion_matrix(data.y_test, y_pred, data.class_names)
+        images.append(("confusion_matrix", plots.figure_to_png(matrix)))
+    if isinstance(data.input_shape, tuple) and len(data.input_shape) in (2, 3):
         images.append(("test_samples", _sample_images(data.x_test)))
-    log_images(run.run_dir / "tensorboard" / "final" / "test", images)
+    if images:
+        log_images(run.run_dir / "tensorboard" / "final" / "test", images)
     _io.write_json(run.run_dir / "report.json", report)
     _io.write_text(run.run_dir / "report.md", render_markdown(report, str(run.narrow())))
     return report

@@ -21,18 +21,20 @@ import keras_tuner as kt
 from keras_tuner.engine import trial as trial_module
 
 from tunekit import _io, _kerastuner, _log
-from tunekit.data import Dataset
+from tunekit.data import Dataset, class_weights
 from tunekit.distribute.runner import LocalRunner, PhaseRunner
 from tunekit.errors import (
     DataError,
     NoCompletedTrialsError,
     RetrainDivergedError,
     RunNotFinishedError,
+    UsageError,
 )
 from tunekit.manifest import RunManifest, check_kerastuner_project, check_run_location
 from tunekit.narrowing import NarrowedSpace
 from tunekit.objectives import resolve_objective
 from tunekit.params import (
+    DEFAULT_OBJECTIVES,
     FINE_TUNERS,
     PARAMETERS,
     POSITIVE_INT,
@@ -92,7 +94,9 @@ class Result:
         selection: Why that trial was chosen.
         final_epochs: Epochs of the final retrain on train+validation.
         test_metrics: Metrics of the saved model on the test set, e.g.
-            `{"accuracy": 0.98, "loss": 0.06}`.
+            `{"accuracy": 0.98, "loss": 0.06}`; for regression also
+            scikit-learn's `"mse"`, `"mae"`, `"rmse"` and `"r2"` of its
+            predictions.
         phase_bests: Per phase, the best trial id and score.
         timings: Seconds spent per step (summed over resumed sessions).
         narrowed: The narrowing applied between the phases.
@@ -221,7 +225,8 @@ class CoarseToFine:
             direction is certain (`"val_accuracy"`, `"val_loss"`; see
             `tunekit.objectives.resolve_objective`); any other name raises
             `ValueError` (tunekit never guesses a direction). Defaults to
-            `"val_accuracy"`.
+            `None`: `"val_accuracy"` for a classification `data`, `"val_loss"`
+            (lower is better) for regression (`DEFAULT_OBJECTIVES`).
         callbacks: Extra Keras callbacks for every trial and the retrain.
         {settings}
         narrowing: `top` and `margin` as one `tunekit.NarrowingConfig`,
@@ -239,6 +244,8 @@ class CoarseToFine:
         DataError: A class of the validation or test labels is missing from
             the training labels.
         RunConfigError: `directory` / `project_name` cannot hold a run.
+        DataError: `class_weight` given for regression targets or several
+            outputs (there are no classes to weigh).
 
     Example:
 
@@ -259,7 +266,7 @@ class CoarseToFine:
         *,
         directory: str | os.PathLike = "runs",
         project_name: str | None = None,
-        objective: str | kt.Objective = "val_accuracy",
+        objective: str | kt.Objective | None = None,
         coarse_trials: int = 20,
         coarse_epochs: int = 2,
         defaults_first: bool = True,
@@ -280,6 +287,7 @@ class CoarseToFine:
         narrowing: NarrowingConfig | None = None,
         retrain: RetrainConfig | None = None,
         workers: int = 1,
+        class_weight: str | None = None,
     ) -> None:
         if not (isinstance(hypermodel, kt.HyperModel) or callable(hypermodel)):
             raise TypeError(
@@ -319,6 +327,8 @@ class CoarseToFine:
                 overwrite=overwrite,
                 verbose=verbose,
                 workers=workers,
+                # None ("not given", no weighting) is not checked by the table.
+                **({} if class_weight is None else {"class_weight": class_weight}),
             ),
             narrowing=narrowing,
             retrain=retrain,
@@ -326,7 +336,9 @@ class CoarseToFine:
         self.hypermodel = _kerastuner.get_hypermodel(hypermodel)
         self._hypermodel_description = _describe_hypermodel(hypermodel)
         self.data = data
-        self.objective = resolve_objective(objective)
+        self.objective = resolve_objective(
+            DEFAULT_OBJECTIVES[data.task] if objective is None else objective
+        )
         project_name = _default_name(hypermodel) if project_name is None else project_name
         check_run_location(directory, project_name)
         self.run_dir = Path(directory) / project_name
@@ -348,6 +360,9 @@ class CoarseToFine:
         self.overwrite: bool = settings["overwrite"]
         self.verbose: int | bool = settings["verbose"]
         self.workers: int = settings["workers"]
+        self.class_weight: str | None = settings.get("class_weight")
+        # What every trial's and the retrain's model.fit receive as class_weight (None: none).
+        self.class_weights: dict[int, float] | None = class_weights(data, self.class_weight)
         self.backend_choice: dict[str, Any] | None = None  # set by the CLI's --backend
         self.steps: tuple[Step, ...] = coarse_to_fine_steps()
         self.tuners: dict[str, kt.Tuner] = {}
@@ -357,6 +372,13 @@ class CoarseToFine:
         # How search phases run: here, or (workers > 1) through a chief; see tunekit.distribute.
         self.runner: PhaseRunner = LocalRunner()
         if workers > 1:
+            if data.task != "classification" or not isinstance(data.input_shape, tuple):
+                # The workers' data file (tunekit.distribute.spec) holds one classification
+                # input so far: refused here rather than failing when the workers start.
+                raise UsageError(
+                    f"workers={workers} takes classification data with one input so far; this "
+                    f"data is {data.summary()}. Pass workers=1 (one process)."
+                )
             from tunekit.distribute.spec import check_reaches_workers  # noqa: PLC0415
 
             check_reaches_workers(hypermodel=hypermodel, callbacks=self.callbacks)
@@ -545,6 +567,8 @@ class CoarseToFine:
             "batch_size": self.batch_size,
             "executions_per_trial": self.executions_per_trial,
             "seed": self.seed,
+            # Only when set, so runs recorded before class weights existed still resume.
+            **({"class_weight": self.class_weight} if self.class_weight else {}),
         }
 
     @property

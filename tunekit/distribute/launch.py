@@ -51,6 +51,7 @@ def cli_chief(
 # The constructor arguments a worker's `CoarseToFine` gets from the chief's, as they are.
 SETTINGS = (
     "objective",
+    "class_weight",
     "coarse_trials",
     "coarse_epochs",
     "defaults_first",

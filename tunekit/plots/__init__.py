@@ -33,7 +33,12 @@ from matplotlib.figure import Figure
 
 from tunekit import _io
 from tunekit.plots._common import _NoDataError, figure_to_png
-from tunekit.plots.final_model import confusion_matrix, training_curves
+from tunekit.plots.final_model import (
+    confusion_matrix,
+    predicted_vs_true,
+    residuals,
+    training_curves,
+)
 from tunekit.plots.narrowed import narrowing
 from tunekit.plots.trials import (
     best_so_far,
@@ -54,6 +59,8 @@ __all__ = [
     "narrowing",
     "score_vs_params",
     "confusion_matrix",
+    "predicted_vs_true",
+    "residuals",
     "training_curves",
     "figure_to_png",
     "save_run_plots",
@@ -71,12 +78,15 @@ def save_run_plots(
     y_pred: Any = None,
     class_names: Sequence[str] | None = None,
     history: Mapping[str, Sequence[float]] | None = None,
+    regression: bool = False,
 ) -> dict[str, str]:
     """Saves the run's plots as PNGs in `out_dir`, skipping those without data.
 
     Files: `parallel_coordinates.png`, `score_vs_hyperparameters.png`,
     `best_so_far.png`, `narrowing.png`, `score_vs_params.png`,
-    `confusion_matrix.png`, `training_curves.png`. Each is written atomically.
+    `confusion_matrix.png` (or, with `regression=True`, `predicted_vs_true.png`
+    and `residuals.png` of `y_true` / `y_pred`), `training_curves.png`. Each is
+    written atomically.
     Plots of the objective (the `score` column) name it `objective_name`
     (e.g. `"val_accuracy"`) with its `direction`.
 
@@ -100,10 +110,18 @@ def save_run_plots(
         ("best_so_far", lambda: best_so_far(frame, **named)),
         ("narrowing", None if narrowed is None else partial(narrowing, narrowed)),
         ("score_vs_params", lambda: score_vs_params(frame, **named)),
+        *(
+            [
+                ("predicted_vs_true", partial(predicted_vs_true, y_true, y_pred)),
+                ("residuals", partial(residuals, y_true, y_pred)),
+            ]
+            if regression and y_true is not None and y_pred is not None
+            else []
+        ),
         (
             "confusion_matrix",
             None
-            if y_true is None or y_pred is None
+            if regression or y_true is None or y_pred is None
             else partial(confusion_matrix, y_true, y_pred, class_names),
         ),
         ("training_curves", partial(training_curves, history) if history else None),

@@ -1,4 +1,5 @@
-"""Plots of the final model: its confusion matrix and its training curves."""
+"""Plots of the final model: its confusion matrix (classification), predicted against
+true values and the residuals (regression), and its training curves."""
 
 from __future__ import annotations
 
@@ -13,7 +14,9 @@ from matplotlib.ticker import MaxNLocator
 from tunekit.outputs import predicted_classes
 from tunekit.plots._common import _Figure, _NoDataError
 
-__all__ = ["confusion_matrix", "training_curves"]
+__all__ = ["confusion_matrix", "predicted_vs_true", "residuals", "training_curves"]
+
+_MAX_TARGET_PANELS = 6  # targets drawn per regression figure (the first ones)
 
 
 def confusion_matrix(y_true: Any, y_pred: Any, class_names: Sequence[str] | None = None) -> Figure:
@@ -70,6 +73,103 @@ def confusion_matrix(y_true: Any, y_pred: Any, class_names: Sequence[str] | None
     ax.set_ylabel("true")
     fig.colorbar(image, ax=ax, label="fraction of the true class", shrink=0.8)
     ax.set_title(f"Confusion matrix: accuracy {accuracy:.2%} (n={y_true.size})")
+    return fig
+
+
+def _target_columns(y_true: Any, y_pred: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Targets and predictions as `(n, k)` float arrays of the same shape (`(n,)` -> `(n, 1)`)."""
+    true, pred = (np.asarray(y, dtype=float) for y in (y_true, y_pred))
+    true, pred = (y[:, None] if y.ndim == 1 else y for y in (true, pred))
+    if true.ndim != 2 or true.shape != pred.shape:
+        raise ValueError(
+            f"Targets of shape {np.shape(y_true)} and predictions of shape "
+            f"{np.shape(y_pred)} do not match: one prediction per target is needed."
+        )
+    if true.size == 0:
+        raise _NoDataError("No targets to plot.")
+    return true, pred
+
+
+def _target_axes(k: int) -> tuple[_Figure, list[Any]]:
+    shown = min(k, _MAX_TARGET_PANELS)
+    ncols = min(3, shown)
+    nrows = math.ceil(shown / ncols)
+    fig = _Figure(figsize=(4.4 * ncols, 4.0 * nrows), layout="constrained")
+    axes = list(fig.subplots(nrows, ncols, squeeze=False).ravel())
+    for ax in axes[shown:]:
+        ax.remove()
+    return fig, axes[:shown]
+
+
+def predicted_vs_true(y_true: Any, y_pred: Any) -> Figure:
+    """Regression: each test sample's prediction against its true value, with the diagonal.
+
+    One panel per target (the first six of `(n, k)` targets), titled with its
+    R² (scikit-learn's `r2_score`); a perfect model puts every point on the
+    dashed line `predicted = true`.
+
+    Args:
+        y_true: Targets, shape `(n,)` or `(n, k)`.
+        y_pred: Predictions of the same shape (`(n, 1)` for `(n,)` targets too).
+
+    Raises:
+        ValueError: The shapes do not match (both are named), or no sample.
+
+    Example:
+
+    ```python
+    fig = predicted_vs_true(y_test, model.predict(x_test))
+    ```
+    """
+    from sklearn.metrics import r2_score
+
+    true, pred = _target_columns(y_true, y_pred)
+    fig, axes = _target_axes(true.shape[1])
+    for j, ax in enumerate(axes):
+        low = float(min(true[:, j].min(), pred[:, j].min()))
+        high = float(max(true[:, j].max(), pred[:, j].max()))
+        ax.scatter(true[:, j], pred[:, j], s=12, alpha=0.6, color="tab:blue", gid="samples")
+        ax.plot([low, high], [low, high], "--", color="gray", linewidth=1, gid="diagonal")
+        ax.set_xlabel("true" if true.shape[1] == 1 else f"true (target {j})")
+        ax.set_ylabel("predicted")
+        r2 = r2_score(true[:, j], pred[:, j]) if len(true) >= 2 else math.nan
+        ax.set_title(f"R² {r2:.3f} (n={len(true)})")
+        ax.grid(alpha=0.3)
+    fig.suptitle("Test set: predicted against true values")
+    return fig
+
+
+def residuals(y_true: Any, y_pred: Any) -> Figure:
+    """Regression: each test sample's residual (true - predicted) against its prediction.
+
+    One panel per target (the first six), with the zero line; a good model's
+    residuals scatter evenly around zero, with no trend or funnel.
+
+    Args:
+        y_true: Targets, shape `(n,)` or `(n, k)`.
+        y_pred: Predictions of the same shape (`(n, 1)` for `(n,)` targets too).
+
+    Raises:
+        ValueError: The shapes do not match (both are named), or no sample.
+
+    Example:
+
+    ```python
+    fig = residuals(y_test, model.predict(x_test))
+    ```
+    """
+    true, pred = _target_columns(y_true, y_pred)
+    fig, axes = _target_axes(true.shape[1])
+    for j, ax in enumerate(axes):
+        error = true[:, j] - pred[:, j]
+        ax.scatter(pred[:, j], error, s=12, alpha=0.6, color="tab:orange", gid="residuals")
+        ax.axhline(0.0, linestyle="--", color="gray", linewidth=1)
+        ax.set_xlabel("predicted" if true.shape[1] == 1 else f"predicted (target {j})")
+        ax.set_ylabel("true - predicted")
+        rmse = float(np.sqrt(np.mean(error**2)))
+        ax.set_title(f"RMSE {rmse:.4g} (n={len(true)})")
+        ax.grid(alpha=0.3)
+    fig.suptitle("Test set: residuals")
     return fig
 
 

@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from tunekit.distribute.runner import PhaseRunner
     from tunekit.manifest import RunManifest
 
-__all__ = ["MIN_COARSE_TRIALS", "RunContext", "Step", "outputs_missing"]
+__all__ = ["MIN_COARSE_TRIALS", "RunContext", "Step", "fit_options", "outputs_missing"]
 
 
 class RunContext(Protocol):
@@ -55,6 +55,7 @@ class RunContext(Protocol):
     executions_per_trial: int
     callbacks: list[keras.callbacks.Callback]
     seed: int
+    class_weights: dict[int, float] | None  # model.fit's class_weight, every trial and retrain
     runner: PhaseRunner
     tuners: dict[str, kt.Tuner]  # each search phase's tuner, once built
 
@@ -74,6 +75,15 @@ class RunContext(Protocol):
     def say(self, text: str) -> None:
         """Logs a progress line unless the run is quiet."""
         ...
+
+
+def fit_options(ctx: RunContext) -> dict[str, Any]:
+    """`model.fit` keywords of the run's data that every trial and the retrain receive.
+
+    `class_weight` when the run weighs its classes (`CoarseToFine(class_weight=...)`);
+    nothing otherwise, so a hypermodel's own `fit` sees what it saw before.
+    """
+    return {} if ctx.class_weights is None else {"class_weight": dict(ctx.class_weights)}
 
 
 class Step(Protocol):

@@ -9,13 +9,17 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Mapping
 
 import keras
 import keras_tuner as kt
+import numpy as np
 
-from tunekit.data import Dataset
+from tunekit.data import REGRESSION, Dataset
+from tunekit.data import _targets as tg
 from tunekit.errors import ModelSaveError, OutputShapeError
 from tunekit.outputs import check_output_shape, model_output_shape
+from tunekit.regression import check_regression_output_shape
 
 __all__ = ["check_model", "check_round_trip"]
 
@@ -24,40 +28,47 @@ def check_model(hypermodel: kt.HyperModel, data: Dataset) -> None:
     """Checks, before any training, that the hypermodel's output fits the data.
 
     Builds the model once with default hyperparameters (a lazily built model
-    is called on two training samples) and checks its output against
-    `data.num_classes` (see `tunekit.outputs.check_output_shape`), then that
-    it survives a `.keras` save and safe load (`check_round_trip`). A model
-    that cannot be built or run here is left to its trials, which report
-    why; so is a model with several outputs.
+    is called on two training samples; a dict `x` feeds each named input)
+    and checks its output against the targets: `data.num_classes` for
+    classification (`tunekit.outputs.check_output_shape`), `data.num_outputs`
+    for regression (`tunekit.regression.check_regression_output_shape`);
+    then that it survives a `.keras` save and safe load
+    (`check_round_trip`). A model that cannot be built or run here is left
+    to its trials, which report why; so is a model with several outputs
+    (and a dict `y`).
 
     Raises:
-        OutputShapeError (a `ValueError`): Naming the output width and the
-            number of classes.
+        OutputShapeError (a `ValueError`): Naming the model's output shape
+            and the targets' shape, with the fix.
         ModelSaveError: See `check_round_trip`.
     """
     try:
         model = hypermodel.build(kt.HyperParameters())
     except Exception:  # noqa: BLE001 - the trials report build errors with their trial
         model = None
-    shape = None if model is None else model_output_shape(model, data.x_train[:2])
+    sample = tg.take(data.x_train, slice(0, 2))
+    shape = None if model is None else model_output_shape(model, sample)
     if shape is not None:
         check_round_trip(model)
     del model
     keras.backend.clear_session()
-    if shape is not None:
-        try:
-            check_output_shape(
-                shape,
-                data.num_classes,
-                what="`hypermodel` (built with its default hyperparameters) builds a model that",
-            )
-        except ValueError as e:
-            if not hasattr(hypermodel, "num_classes"):
-                raise
+    if shape is None or isinstance(data.y_train, Mapping):
+        return
+    what = "`hypermodel` (built with its default hyperparameters) builds a model that"
+    targets = f" The targets (y_train) have shape {tuple(np.shape(data.y_train))}."
+    try:
+        if data.task == REGRESSION:
+            assert isinstance(data.num_outputs, int)
+            check_regression_output_shape(shape, data.num_outputs, what=what)
+        else:
+            assert data.num_classes is not None
+            check_output_shape(shape, data.num_classes, what=what)
+    except OutputShapeError as e:
+        fix = ""  # the regression message already names DenseHyperModel's arguments
+        if data.task != REGRESSION and hasattr(hypermodel, "num_classes"):
             name = type(hypermodel).__name__
-            raise OutputShapeError(
-                f"{e} For {name}, pass num_classes={data.num_classes} (and the data's input_shape)."
-            ) from None
+            fix = f" For {name}, pass num_classes={data.num_classes} (and the data's input_shape)."
+        raise OutputShapeError(f"{e}{targets}{fix}") from None
 
 
 def check_round_trip(model: keras.Model) -> None:

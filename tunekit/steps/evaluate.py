@@ -3,25 +3,51 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
+from typing import Any
 
 import keras
+import numpy as np
 
 from tunekit import interrupts
+from tunekit.data import REGRESSION
 from tunekit.outputs import predict_classes
+from tunekit.regression import regression_metrics
 from tunekit.report import write_report
 from tunekit.steps.base import RunContext
 from tunekit.steps.retrain import BEST_MODEL
 
-__all__ = ["REPORT_FILES", "EvaluateStep"]
+__all__ = ["REPORT_FILES", "EvaluateStep", "test_predictions"]
 
 REPORT_FILES = ("report.json", "report.md", "trials.csv")
+
+
+def test_predictions(ctx: RunContext, model: keras.Model, batch_size: int) -> np.ndarray | None:
+    """What the report scores: predicted class ids (classification) or values (regression).
+
+    Returns:
+        Class ids of shape `(n,)`; regression predictions of shape `(n, k)`
+        (`(n,)` for targets of shape `(n,)`); `None` for a model with several
+        outputs (a dict `y`), which the report scores by Keras's metrics only.
+    """
+    if isinstance(ctx.data.y_test, Mapping):
+        return None
+    if ctx.data.task != REGRESSION:
+        return predict_classes(model, ctx.data.x_test, batch_size=batch_size)
+    predicted = np.asarray(model.predict(ctx.data.x_test, batch_size=batch_size, verbose=0))
+    if np.ndim(ctx.data.y_test) == 1 and predicted.ndim == 2 and predicted.shape[1] == 1:
+        predicted = predicted[:, 0]
+    return predicted
 
 
 class EvaluateStep:
     """Evaluates `best_model.keras`, loaded back, on the test set; writes the report.
 
     The model is loaded with `safe_mode=True`, so the reported test metrics
-    are those of the file a user gets. Writes `trials.csv`, `report.json`,
+    are those of the file a user gets: Keras's `model.evaluate` metrics and,
+    for regression, `mse`, `mae`, `rmse` and `r2` of `model.predict` by
+    scikit-learn (`tunekit.regression.regression_metrics`, which win over
+    Keras's values of the same name). Writes `trials.csv`, `report.json`,
     `report.md`, the plots and TensorBoard's final images. Its product is the
     test metrics (the manifest keeps them).
     """
@@ -31,7 +57,11 @@ class EvaluateStep:
     outputs: tuple[str, ...] = REPORT_FILES
 
     def ensure(self, ctx: RunContext) -> dict[str, float]:
-        """Evaluates (unless done) and returns the test metrics."""
+        """Evaluates (unless done) and returns the test metrics.
+
+        Raises:
+            ValueError: Regression predictions hold NaN or infinite values.
+        """
         manifest = ctx.manifest
         ctx.ensure("retrain")
         if not manifest.is_done(self.name):
@@ -39,13 +69,14 @@ class EvaluateStep:
             start = time.perf_counter()
             model = keras.models.load_model(ctx.run_dir / BEST_MODEL, safe_mode=True)
             batch_size = max(ctx.batch_size, 256)
-            metrics = model.evaluate(
+            evaluated = model.evaluate(
                 ctx.data.x_test, ctx.data.y_test, batch_size=batch_size, return_dict=True, verbose=0
             )
-            manifest.mark(
-                self.name, "running", test_metrics={k: float(v) for k, v in metrics.items()}
-            )
-            y_pred = predict_classes(model, ctx.data.x_test, batch_size=batch_size)
+            metrics: dict[str, Any] = {k: float(v) for k, v in evaluated.items()}
+            y_pred = test_predictions(ctx, model, batch_size)
+            if ctx.data.task == REGRESSION and y_pred is not None:
+                metrics.update(regression_metrics(ctx.data.y_test, y_pred))
+            manifest.mark(self.name, "running", test_metrics=metrics)
             write_report(ctx, model, y_pred, distributed=ctx.runner.facts())
             interrupts.check()  # the report may be partial: a rerun writes it again
             manifest.mark(self.name, "done", seconds=round(time.perf_counter() - start, 2))

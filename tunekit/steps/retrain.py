@@ -13,7 +13,7 @@ from tunekit import _faults, _io, interrupts
 from tunekit.errors import RetrainDivergedError
 from tunekit.fitting import fit_hypermodel
 from tunekit.retraining import final_epochs, schedule_callbacks
-from tunekit.steps.base import RunContext
+from tunekit.steps.base import RunContext, fit_options
 from tunekit.steps.search import completed_trials, refused_fit_args
 from tunekit.tuners import InterruptCheck, TrialFacts
 
@@ -179,6 +179,7 @@ class RetrainStep:
             callbacks=callbacks,
             verbose=0,
             refused=refused_fit_args(ctx),
+            **fit_options(ctx),
         )
         history = fitted.results
         # What model.fit received: the hypermodel's fit may set both itself.

@@ -19,7 +19,7 @@ from tunekit import _faults, interrupts
 from tunekit.errors import NoCompletedTrialsError
 from tunekit.narrowing import is_usable
 from tunekit.progress import PhaseProgress
-from tunekit.steps.base import RunContext
+from tunekit.steps.base import RunContext, fit_options
 from tunekit.tensorboard import write_experiment
 from tunekit.tuners import HYPERBAND_EPOCHS, make_tuner
 
@@ -194,6 +194,7 @@ class SearchStep:
             batch_size=ctx.batch_size,
             callbacks=callbacks + ctx.callbacks,
             verbose=0,
+            **fit_options(ctx),
         )
 
     def declare_experiment(self, ctx: RunContext) -> None:
