@@ -444,7 +444,7 @@ def cli_message(error: BaseException) -> str:
     return _KEYWORD.sub(flag, text)
 
 
-def _summary(result) -> str:
+def _summary(result: Any) -> str:
     phases = ", ".join(
         f"{p} best {v['score']:.4f} (trial {v['trial_id']})" for p, v in result.phase_bests.items()
     )
