@@ -174,12 +174,14 @@ def combine_folds(folds: Sequence[Sequence[Any]], objective: kt.Objective) -> An
         per_fold.append({n: float(np.mean([m[n] for m in metrics])) for n in names})
     names = set.intersection(*(set(m) for m in per_fold))
     combined = {n: float(np.mean([m[n] for m in per_fold])) for n in names}
-    for fold, metrics in enumerate(per_fold):
-        combined[fold_score_name(fold)] = float(objective.get_value(metrics))
+    for fold, fold_metrics in enumerate(per_fold):
+        combined[fold_score_name(fold)] = float(objective.get_value(fold_metrics))
     return combined
 
 
-def _best_epoch_metrics(history: keras.callbacks.History, objective: kt.Objective) -> dict:
+def _best_epoch_metrics(
+    history: keras.callbacks.History, objective: kt.Objective
+) -> dict[str, float]:
     curves = history.history
     length = min(len(v) for v in curves.values())
     epochs = [{k: float(v[e]) for k, v in curves.items()} for e in range(length)]
