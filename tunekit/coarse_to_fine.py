@@ -31,7 +31,7 @@ from tunekit.errors import TunekitError, UsageError
 from tunekit.hypermodel_specs import check_spec, resolve_hypermodel
 from tunekit.manifest import check_run_location, check_writable
 from tunekit.objectives import describe_objective, parse_objective
-from tunekit.params import PARAMETERS, POSITIVE_INT, Boolean, Interval, Param
+from tunekit.params import PARAMETERS, POSITIVE_INT, Boolean, Interval, Param, check_cv
 from tunekit.processes import apply_process_limits
 
 QUICK = dict(coarse_trials=4, coarse_epochs=1, fine_trials=4, max_epochs=3, final_epochs=2)
@@ -250,6 +250,7 @@ def _check_before_loading(args: argparse.Namespace) -> None:
             "--factor only applies to --fine-tuner hyperband; the Bayesian "
             "search's budget is --fine-trials and --max-epochs."
         )
+    check_cv(args.cv or 1, args.fine_tuner)  # before loading data or probing backends
     kwargs = _workflow_kwargs(args)
     check_run_location(
         kwargs["directory"], kwargs["project_name"], names=("--directory", "--project-name")
@@ -324,6 +325,7 @@ def _workflow_kwargs(args: argparse.Namespace) -> dict[str, Any]:
         "final_schedule",
         "batch_size",
         "executions_per_trial",
+        "cv",
     )
     kwargs = {n: getattr(args, n) for n in names if getattr(args, n) is not None}
     if args.quick:

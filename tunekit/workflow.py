@@ -21,6 +21,7 @@ import keras_tuner as kt
 from keras_tuner.engine import trial as trial_module
 
 from tunekit import _io, _kerastuner, _log
+from tunekit.cv import check_splittable
 from tunekit.data import Dataset
 from tunekit.distribute.runner import LocalRunner, PhaseRunner
 from tunekit.errors import (
@@ -217,6 +218,14 @@ class CoarseToFine:
         batch_size: Batch size of every fit, unless the hypermodel's own
             `fit` sets one. Defaults to 128.
         executions_per_trial: Fits per trial, averaged. Defaults to 1.
+        cv: Cross-validation folds of every trial, coarse and fine: a trial
+            trains `cv` fresh models on folds of train+validation
+            (`StratifiedKFold` for classification, `KFold` for regression,
+            shuffled with `seed`) and scores the mean of their validation
+            scores; `fold_<k>_score` holds each fold's (trial metrics and
+            `trials_dataframe`). Costs `cv` times the training. Needs
+            `fine_tuner="bayesian"` and array data (see `tunekit.cv`). The
+            retrain is unchanged. Defaults to 1 (no cross-validation).
         callbacks: Extra Keras callbacks for every trial and the retrain.
         seed: Seed of the whole run (sampling, initialisation, shuffling); 0
             is a seed like any other. Defaults to 0.
@@ -286,6 +295,7 @@ class CoarseToFine:
         final_schedule: FinalSchedule | None = None,
         batch_size: int = 128,
         executions_per_trial: int = 1,
+        cv: int = 1,
         callbacks: Sequence[keras.callbacks.Callback] = (),
         seed: int = 0,
         overwrite: bool = False,
@@ -328,6 +338,7 @@ class CoarseToFine:
                 final_schedule=final_schedule,
                 batch_size=batch_size,
                 executions_per_trial=executions_per_trial,
+                cv=cv,
                 seed=seed,
                 overwrite=overwrite,
                 verbose=verbose,
@@ -356,6 +367,11 @@ class CoarseToFine:
         self.final_schedule: FinalSchedule = settings["final_schedule"]
         self.batch_size: int = settings["batch_size"]
         self.executions_per_trial: int = settings["executions_per_trial"]
+        self.cv: int = settings["cv"]
+        if self.cv > 1:  # a stream cannot be split by index: refused before any trial
+            for split in ("train", "val"):
+                check_splittable(getattr(data, f"x_{split}"), f"data.x_{split}")
+                check_splittable(getattr(data, f"y_{split}"), f"data.y_{split}")
         self.callbacks = list(callbacks)
         self.seed: int = settings["seed"]
         self.overwrite: bool = settings["overwrite"]
@@ -604,6 +620,8 @@ class CoarseToFine:
             "batch_size": self.batch_size,
             "executions_per_trial": self.executions_per_trial,
             "seed": self.seed,
+            # Only when on: runs started before cv existed resume.
+            **({"cv": self.cv} if self.cv > 1 else {}),
         }
 
     @property

@@ -16,6 +16,7 @@ import keras_tuner as kt
 from keras_tuner.engine import trial as trial_module
 
 from tunekit import _faults, interrupts
+from tunekit.data import CLASSIFICATION
 from tunekit.errors import NoCompletedTrialsError
 from tunekit.narrowing import is_usable
 from tunekit.progress import PhaseProgress
@@ -140,6 +141,9 @@ class SearchStep:
             project_name=self.name,
             seed=ctx.seed,
             executions_per_trial=ctx.executions_per_trial,
+            cv=ctx.cv,
+            # Class ids are stratified (a dict of targets is not); regression: KFold.
+            cv_stratify=None if ctx.data.task == CLASSIFICATION else False,
             refused_fit_args=refused_fit_args(ctx),
             listeners=(self._trial_ended,),
         )
