@@ -38,6 +38,7 @@ they are checked against, in `tunekit._kerastuner`.
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import gc
 import inspect
 import math
@@ -80,6 +81,9 @@ __all__ = [
 
 TUNER_KINDS = ("random", "hyperband", "bayesian", "grid")
 EXTRA_METRICS = ("num_params", "epochs", "seconds")
+
+#: The fold a cross-validated trial is fitting (0 otherwise): its TensorBoard run.
+_FOLD: contextvars.ContextVar[int] = contextvars.ContextVar("tunekit_fold", default=0)
 
 #: Called as `listener(tuner, trial)` after each trial ended and was saved.
 TrialListener = Callable[[kt.Tuner, Trial], None]
@@ -223,7 +227,6 @@ class _TunekitTuner(kt.Tuner):
         self._tunekit_refused_fit_args = dict(refused_fit_args or {})
         self._tunekit_cv = cv
         self._tunekit_cv_stratify = cv_stratify
-        self._tunekit_fold = 0  # the fold running, for its TensorBoard folder
         super().__init__(*args, **kwargs)
 
     @property
@@ -266,6 +269,12 @@ class _TunekitTuner(kt.Tuner):
                     )
                 _cv.check_splittable(validation[0], "validation_data")
                 _cv.check_splittable(validation[1], "validation_data")
+                if rest.get("sample_weight") is not None:
+                    raise kt_errors.FatalValueError(
+                        "With cv=K, `sample_weight` cannot go with `validation_data`: the "
+                        "validation samples join the folds and have no weights. Pass x, y "
+                        "and sample_weight for all samples and no validation_data."
+                    )
                 y = tg.concatenate(y, validation[1])
             # Too few samples (of a class) for the folds: said now, not by every trial.
             _cv.fold_indices(
@@ -305,9 +314,10 @@ class _TunekitTuner(kt.Tuner):
             y, self._tunekit_cv, seed=self._tunekit_seed, stratify=self._tunekit_cv_stratify
         )
         folds = []
+        token = _FOLD.set(0)
         try:
             for fold, (train, val) in enumerate(splits):
-                self._tunekit_fold = fold
+                _FOLD.set(fold)
                 fold_kwargs = dict(rest, validation_data=(tg.take(x, val), tg.take(y, val)))
                 if weights is not None:
                     fold_kwargs["sample_weight"] = tg.take(weights, train)
@@ -316,7 +326,7 @@ class _TunekitTuner(kt.Tuner):
                 )
                 folds.append(results if isinstance(results, list) else [results])
         finally:
-            self._tunekit_fold = 0
+            _FOLD.reset(token)
         return _cv.combine_folds(folds, self.oracle.objective)
 
     def _trial_seed(self, trial_id: str) -> int:
@@ -366,7 +376,7 @@ class _TunekitTuner(kt.Tuner):
         configure_trial_logdirs(
             callbacks,
             trial,
-            execution + self._tunekit_fold * self.executions_per_trial,  # one run per fold
+            execution + _FOLD.get() * self.executions_per_trial,  # one run per fold
             self._tunekit_phase,
             self._get_tensorboard_dir,
             declared=declared,
