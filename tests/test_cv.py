@@ -89,6 +89,31 @@ def test_combined_score_is_the_best_epoch_of_the_mean_curve() -> None:
     assert combined["epochs"] == [3.0] * 3
 
 
+def test_fold_scores_of_fits_that_return_metric_dicts() -> None:
+    objective = kt.Objective("val_loss", "min")
+    folds = [[{"val_loss": 1.0, "mae": 0.5}, {"val_loss": 3.0, "mae": 1.5}], [{"val_loss": 4.0}]]
+    combined = cv.combine_folds(folds, objective)  # executions averaged, then folds
+    assert combined == {"val_loss": 3.0, "fold_1_score": 2.0, "fold_2_score": 4.0}
+
+
+def test_the_search_steps_stratify_classes_and_use_kfold_for_regression(tmp_path: Path) -> None:
+    from hypermodels import MnistDenseHyperModel
+    from tunekit import CoarseToFine
+    from tunekit.data import Dataset
+
+    rng = np.random.default_rng(0)
+    x = rng.random((90, 8), "float32")
+    for y, stratify in [(rng.random(90, "float32"), False), (np.arange(90) % 3, None)]:
+        data = Dataset.from_arrays(x, y)
+        run = CoarseToFine(
+            MnistDenseHyperModel(), data, cv=3, fine_tuner="bayesian", directory=tmp_path
+        )
+        coarse = next(step for step in run.steps if step.name == "coarse")
+        tuner = coarse.tuner(run)  # type: ignore[attr-defined]
+        assert (tuner.cv, tuner.cv_stratify) == (3, stratify)
+        assert run.config()["cv"] == 3
+
+
 def test_cv3_trial_scores_are_the_mean_of_three_stratified_folds(tmp_path: Path) -> None:
     x, y = _classes()
     hypermodel = Recording(3, "sparse_categorical_crossentropy", ["accuracy"])

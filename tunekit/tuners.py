@@ -254,6 +254,11 @@ class _TunekitTuner(kt.Tuner):
         """Folds of each trial's cross-validation (1: none)."""
         return self._tunekit_cv
 
+    @property
+    def cv_stratify(self) -> bool | None:
+        """Whether the folds are stratified by class (`None`: when the targets are class ids)."""
+        return self._tunekit_cv_stratify
+
     def search(self, *fit_args: Any, **fit_kwargs: Any) -> None:
         if self._tunekit_cv > 1:  # refused before any trial, not as K failed trials
             x, y, _, rest = _split_fit_args(fit_args, fit_kwargs)
