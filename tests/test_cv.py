@@ -16,6 +16,7 @@ from sklearn.model_selection import KFold
 from tunekit import cv
 from tunekit.coarse_to_fine import main
 from tunekit.errors import DataError, InvalidParameterError
+from tunekit.results import trials_dataframe
 from tunekit.tuners import make_tuner
 
 
@@ -122,7 +123,7 @@ def test_cv3_trial_scores_are_the_mean_of_three_stratified_folds(tmp_path: Path)
         hypermodel,
         objective="val_accuracy",
         directory=str(tmp_path),
-        project_name="p",
+        project_name="coarse",  # the layout of a run folder: trials_dataframe reads it
         max_trials=1,
         seed=0,
         cv=3,
@@ -140,6 +141,10 @@ def test_cv3_trial_scores_are_the_mean_of_three_stratified_folds(tmp_path: Path)
         folds = [trial.metrics.get_last_value(f"fold_{k}_score") for k in (1, 2, 3)]
         assert folds == pytest.approx([h["val_accuracy"][best] for _, h in fits])
         assert trial.score == pytest.approx(np.mean(folds)) and trial.best_step == best
+    frame = trials_dataframe(tmp_path)  # the table: fold columns right after the score
+    names = ["fold_1_score", "fold_2_score", "fold_3_score"]
+    assert list(frame.columns[4:8]) == ["score", *names]
+    assert frame.loc[0, names].tolist() == pytest.approx(folds)
 
 
 def test_cv_regression_uses_kfold_in_a_bayesian_search(tmp_path: Path) -> None:
@@ -222,6 +227,38 @@ def _bands_npz(path: Path) -> Path:
     return path
 
 
+def test_cli_cv_reaches_the_run_and_resuming_with_another_cv_is_refused(
+    tmp_path: Path, capsys: Any
+) -> None:
+    from tunekit.coarse_to_fine import _load_data, _workflow_kwargs, build_parser
+    from tunekit.manifest import RunManifest
+    from tunekit.workflow import CoarseToFine
+
+    base = [
+        "--data",
+        str(_bands_npz(tmp_path / "bands.npz")),
+        "--directory",
+        str(tmp_path / "runs"),
+        "--backend",
+        "tensorflow",
+        "--fine-tuner",
+        "bayesian",
+    ]
+    args = build_parser().parse_args([*base, "--cv", "3"])
+    assert _workflow_kwargs(args)["cv"] == 3
+    from hypermodels import MnistDenseHyperModel
+
+    data = _load_data(args)
+    run = CoarseToFine(MnistDenseHyperModel(), data, **_workflow_kwargs(args))
+    assert run.cv == 3 and run.config()["cv"] == 3
+    RunManifest.open(run.run_dir, run.config()).release()  # a run started with --cv 3
+    assert main([*base, "--cv", "2"]) == 2
+    assert "cv: 3 -> 2" in capsys.readouterr().err
+    assert main(base) == 2  # without --cv: cv=1, which the run did not use
+    assert "cv: 3 -> None" in capsys.readouterr().err
+
+
+@pytest.mark.slow  # ~20 s idle, 70 s on a loaded machine; the tests above cover its parts
 def test_cli_cv3_records_three_fold_scores_whose_mean_is_the_score(
     tmp_path: Path, capsys: Any
 ) -> None:
