@@ -247,11 +247,13 @@ class CoarseToFine:
     Raises:
         InvalidParameterError: An argument's value breaks its rule (the
             rules are `tunekit.params.PARAMETERS`), or a setting is given
-            both as a keyword and in `narrowing` / `retrain`. A `ValueError`
-            and a `TypeError`; the message names the keyword.
+            both as a keyword and in `narrowing` / `retrain`, or `cv` > 1
+            with `fine_tuner="hyperband"`. A `ValueError` and a `TypeError`;
+            the message names the keyword.
         TypeError: `hypermodel` or `data` is of the wrong type.
         DataError: A class of the validation or test labels is missing from
-            the training labels.
+            the training labels, or `cv` > 1 with data that cannot be split
+            by sample index (a stream).
         RunConfigError: `directory` / `project_name` cannot hold a run.
         workers: Processes that run the trials. 1 (default): this one. N > 1:
             this process becomes a chief on 127.0.0.1 (a free port) serving
