@@ -202,6 +202,18 @@ def test_coarse_to_fine_cv_with_hyperband_is_refused_naming_the_fix(
     assert "cv" not in run.config()  # runs from before cv existed resume
 
 
+def test_coarse_to_fine_refuses_a_class_smaller_than_cv_before_any_file(tmp_path: Path) -> None:
+    from hypermodels import MnistDenseHyperModel
+    from tunekit import CoarseToFine
+    from tunekit.data import Dataset
+
+    y = np.repeat(np.arange(3), [40, 40, 6])  # 4 train + 2 validation samples of class 2
+    data = Dataset.from_arrays(np.random.default_rng(0).random((86, 8), "float32"), y)
+    with pytest.raises(DataError, match=r"cv=7 with stratified folds .* class\(es\) \[2\]"):
+        CoarseToFine(MnistDenseHyperModel(), data, cv=7, fine_tuner="bayesian", directory=tmp_path)
+    assert not any(tmp_path.iterdir())
+
+
 def test_cli_cv_alone_exits_2_before_loading_data(tmp_path: Path, capsys: Any) -> None:
     empty = tmp_path / "empty"  # loading this folder would fail: it holds no images
     empty.mkdir()

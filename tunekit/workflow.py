@@ -21,7 +21,7 @@ import keras_tuner as kt
 from keras_tuner.engine import trial as trial_module
 
 from tunekit import _io, _kerastuner, _log
-from tunekit.cv import check_splittable
+from tunekit.cv import check_splittable, fold_indices
 from tunekit.data import Dataset
 from tunekit.distribute.runner import LocalRunner, PhaseRunner
 from tunekit.errors import (
@@ -55,6 +55,7 @@ from tunekit.steps import (
     select,
 )
 from tunekit.steps.check import check_model
+from tunekit.steps.search import cv_stratify
 
 __all__ = [
     "CoarseToFine",
@@ -374,6 +375,10 @@ class CoarseToFine:
             for split in ("train", "val"):
                 check_splittable(getattr(data, f"x_{split}"), f"data.x_{split}")
                 check_splittable(getattr(data, f"y_{split}"), f"data.y_{split}")
+            # Too few samples (of a class) for the folds: said now, before the run folder.
+            fold_indices(
+                data.y_train_full, self.cv, seed=settings["seed"], stratify=cv_stratify(data)
+            )
         self.callbacks = list(callbacks)
         self.seed: int = settings["seed"]
         self.overwrite: bool = settings["overwrite"]
