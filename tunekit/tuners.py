@@ -43,6 +43,7 @@ import gc
 import inspect
 import math
 import os
+import secrets
 import time
 import warnings
 import zlib
@@ -227,6 +228,8 @@ class _TunekitTuner(kt.Tuner):
         self._tunekit_refused_fit_args = dict(refused_fit_args or {})
         self._tunekit_cv = cv
         self._tunekit_cv_stratify = cv_stratify
+        # The folds' shuffle: without a seed still one draw, so all trials share the folds.
+        self._tunekit_cv_seed = trial_seed if trial_seed is not None else secrets.randbelow(2**31)
         super().__init__(*args, **kwargs)
 
     @property
@@ -283,7 +286,7 @@ class _TunekitTuner(kt.Tuner):
                 y = tg.concatenate(y, validation[1])
             # Too few samples (of a class) for the folds: said now, not by every trial.
             _cv.fold_indices(
-                y, self._tunekit_cv, seed=self._tunekit_seed, stratify=self._tunekit_cv_stratify
+                y, self._tunekit_cv, seed=self._tunekit_cv_seed, stratify=self._tunekit_cv_stratify
             )
         super().search(*fit_args, **fit_kwargs)
 
@@ -307,8 +310,9 @@ class _TunekitTuner(kt.Tuner):
         """The trial cross-validated: KerasTuner's `run_trial` once per fold, combined.
 
         The folds split train+validation (`validation_data` joins `x`, `y`);
-        the same seed gives every trial the same folds. `sample_weight` is
-        split with the samples.
+        every trial of the tuner gets the same folds (shuffled with its seed,
+        or with one seed drawn when it has none). `sample_weight` is split
+        with the samples.
         """
         x, y, more, rest = _split_fit_args(args, kwargs)
         validation = rest.pop("validation_data", None)
@@ -316,7 +320,7 @@ class _TunekitTuner(kt.Tuner):
             x, y = tg.concatenate(x, validation[0]), tg.concatenate(y, validation[1])
         weights = rest.pop("sample_weight", None)
         splits = _cv.fold_indices(
-            y, self._tunekit_cv, seed=self._tunekit_seed, stratify=self._tunekit_cv_stratify
+            y, self._tunekit_cv, seed=self._tunekit_cv_seed, stratify=self._tunekit_cv_stratify
         )
         folds = []
         token = _FOLD.set(0)
