@@ -40,6 +40,7 @@ ORDER = [
     "backends",
     "tensorboard",
     "fitting",
+    "cv",
     "tuners",
     "narrowed_space",
     "narrowing",

@@ -38,6 +38,7 @@ BAD: dict[str, list[object]] = {
     "final_schedule": ["linear", "Cosine", "", 0, ("cosine",)],
     "batch_size": [0, -32, 32.0, True, "128", None],
     "executions_per_trial": [0, -1, 1.5, True, None],
+    "cv": [0, -1, 1.5, True, "3", None],
     "seed": [-1, 0.5, 1.0, True, "0", None, float("nan")],
     "overwrite": [0, 1, "True", None],
     "verbose": [-1, 0.5, "1", None],
@@ -51,6 +52,7 @@ GOOD: dict[str, list[tuple[object, object]]] = {
     "margin": [(0, 0.0), (0.3, 0.3), (2, 2.0)],
     "final_epochs": [("auto", "auto"), (3, 3)],
     "seed": [(0, 0), (123, 123)],
+    "cv": [(1, 1), (np.int64(1), 1)],  # cv > 1 needs fine_tuner="bayesian" (tests/test_cv.py)
     "defaults_first": [(False, False), (np.bool_(True), True)],
     "verbose": [(0, 0), (2, 2), (True, True)],
 }

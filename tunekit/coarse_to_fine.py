@@ -39,6 +39,7 @@ from tunekit.params import (
     Boolean,
     Interval,
     Param,
+    check_cv,
 )
 from tunekit.processes import apply_process_limits
 
@@ -309,6 +310,7 @@ def _check_before_loading(args: argparse.Namespace) -> None:
             "--factor only applies to --fine-tuner hyperband; the Bayesian "
             "search's budget is --fine-trials and --max-epochs."
         )
+    check_cv(args.cv or 1, args.fine_tuner)  # before loading data or probing backends
     kwargs = _workflow_kwargs(args)
     check_run_location(
         kwargs["directory"], kwargs["project_name"], names=("--directory", "--project-name")
@@ -395,6 +397,7 @@ def _workflow_kwargs(args: argparse.Namespace) -> dict[str, Any]:
         "batch_size",
         "executions_per_trial",
         "class_weight",
+        "cv",
     )
     kwargs = {n: getattr(args, n) for n in names if getattr(args, n) is not None}
     if args.quick:

@@ -52,6 +52,7 @@ __all__ = [
     "RetrainConfig",
     "TASKS",
     "Text",
+    "check_cv",
     "check_param",
     "resolve_workflow_params",
     "document",
@@ -390,6 +391,16 @@ PARAMETERS: dict[str, Param] = {
             "--executions-per-trial",
         ),
         Param(
+            "cv",
+            POSITIVE_INT,
+            1,
+            "Cross-validation folds per trial: each trial trains cv models on folds of "
+            "train+validation (stratified by class; KFold for regression) and scores their "
+            "mean, at cv times the cost. 1 scores trials on the validation split. Needs "
+            "fine_tuner 'bayesian' (Hyperband cannot continue K fold models).",
+            "--cv",
+        ),
+        Param(
             "seed",
             (Interval("int", 0),),
             0,
@@ -506,6 +517,25 @@ def check_param(name: str, value: Any, constraints: tuple[Constraint, ...]) -> A
     return Param(name, constraints, None, "").check(value)
 
 
+def check_cv(cv: int, fine_tuner: str) -> None:
+    """Refuses cross-validation with a Hyperband fine search, saying why and what to use.
+
+    Hyperband continues a trial from its parent trial's checkpoint (one
+    model); a cross-validated trial trains one model per fold.
+
+    Raises:
+        InvalidParameterError: `cv` > 1 and `fine_tuner` is `"hyperband"`.
+    """
+    if cv > 1 and fine_tuner == "hyperband":
+        raise InvalidParameterError(
+            f"cv={cv} cannot be used with fine_tuner='hyperband' (the default fine tuner): "
+            "Hyperband continues each trial from its parent trial's checkpoint, and a "
+            "cross-validated trial trains one model per fold, which Hyperband cannot "
+            "continue. Pass fine_tuner='bayesian' (its budget is fine_trials= and "
+            "max_epochs=) to cross-validate both searches, or cv=1."
+        )
+
+
 def validate_params(values: Mapping[str, Any]) -> dict[str, Any]:
     """Checks arguments against `PARAMETERS`.
 
@@ -595,7 +625,8 @@ def resolve_workflow_params(values: Mapping[str, Any], **groups: Any) -> dict[st
 
     Raises:
         InvalidParameterError: A value is invalid, a config object has the
-            wrong type, or one setting is given both ways.
+            wrong type, one setting is given both ways, or `cv` > 1 with
+            `fine_tuner="hyperband"` (see `check_cv`).
     """
     merged = dict(values)
     for group, config in groups.items():
@@ -616,4 +647,7 @@ def resolve_workflow_params(values: Mapping[str, Any], **groups: Any) -> dict[st
     for name, param in PARAMETERS.items():
         if param.group is not None and merged.get(name) is None:
             merged[name] = param.default
-    return validate_params(merged)
+    settings = validate_params(merged)
+    if "cv" in settings:
+        check_cv(settings["cv"], settings.get("fine_tuner", PARAMETERS["fine_tuner"].default))
+    return settings

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -30,6 +31,7 @@ _FIRST_COLUMNS = [
     "num_params",
 ]
 _INT_COLUMNS = ("best_step", "epochs", "initial_epoch", "num_params")
+_FOLD_SCORE = re.compile(r"fold_(\d+)_score")  # a cross-validated trial's (tunekit.cv)
 _SIGNIFICANT_DIGITS = 15  # every double has 15 exact decimal digits; beyond is binary noise
 
 
@@ -121,8 +123,10 @@ def trials_dataframe(run_dir: str | os.PathLike) -> pd.DataFrame:
     session name in TensorBoard's HParams), `phase`, `trial_id` (KerasTuner's
     id within the phase, a string such as `"0003"`), `status`, `score` (the
     objective), `best_step`, `epochs` (run in the trial), `initial_epoch`
-    (Hyperband continuation), `seconds`, `num_params`, one column per
-    reported metric (its value at the best epoch: KerasTuner keeps one per
+    (Hyperband continuation), `seconds`, `num_params`, in a cross-validated
+    run (`cv=K`) `fold_1_score` ... `fold_K_score` (each fold's objective at
+    the trial's best epoch; their mean is `score`) right after `score`, one
+    column per reported metric (its value at the best epoch: KerasTuner keeps one per
     trial), `hp_<name>` per hyperparameter (empty where inactive), and
     `error` (the last line of a failed trial's message). Counts and integer
     hyperparameters are pandas' nullable `Int64`. `frame.attrs` holds the
@@ -154,9 +158,13 @@ def trials_dataframe(run_dir: str | os.PathLike) -> pd.DataFrame:
         frame.attrs.update(_objective(run_dir))
         return frame
     rest = [c for c in frame.columns if c not in _FIRST_COLUMNS]
-    metrics = [c for c in rest if not c.startswith("hp_") and c != "error"]
+    numbered = {c: m for c in rest if (m := _FOLD_SCORE.fullmatch(c))}
+    folds = sorted(numbered, key=lambda c: int(numbered[c].group(1)))
+    metrics = [c for c in rest if not c.startswith("hp_") and c != "error" and c not in folds]
     hps = [c for c in rest if c.startswith("hp_")]
-    frame = frame[_FIRST_COLUMNS + metrics + hps + ["error"]]
+    first = _FIRST_COLUMNS[: _FIRST_COLUMNS.index("score") + 1]
+    first += folds + _FIRST_COLUMNS[len(first) :]
+    frame = frame[first + metrics + hps + ["error"]]
     frame["phase"] = pd.Categorical(frame["phase"], categories=list(PHASES), ordered=True)
     frame = frame.sort_values(["phase", "trial_id"], kind="stable").reset_index(drop=True)
     frame["phase"] = frame["phase"].astype(str)

@@ -16,7 +16,12 @@ for `"hyperband"` it is a `kt.Hyperband`) whose trials additionally:
   KerasTuner's documentation) works: its values win over `search()`'s;
 - log their hyperparameters to TensorBoard's HParams on any Keras backend
   when a `keras.callbacks.TensorBoard` is passed to `search()` (see
-  `tunekit.tensorboard`).
+  `tunekit.tensorboard`);
+- with `cv=K` (random, Bayesian and grid search), are cross-validated: K
+  folds of train+validation, each a fresh build and fit of the trial's
+  model, scored by the mean over the folds, with `fold_<k>_score` per fold
+  (see `tunekit.cv`). Hyperband refuses `cv`: it continues a trial from its
+  parent's one checkpoint, and a cross-validated trial has K models.
 
 KerasTuner's own JSON state is written atomically (see `tunekit._io`), and the
 project is saved before the first trial so an interrupted search resumes.
@@ -33,10 +38,12 @@ they are checked against, in `tunekit._kerastuner`.
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import gc
 import inspect
 import math
 import os
+import secrets
 import time
 import warnings
 import zlib
@@ -49,6 +56,8 @@ from keras_tuner import errors as kt_errors
 from keras_tuner.engine.trial import Trial, TrialStatus
 
 from tunekit import _faults, _io, _kerastuner, interrupts
+from tunekit import cv as _cv
+from tunekit.data import _targets as tg
 from tunekit.fitting import fit_hypermodel
 from tunekit.model_size import param_count
 from tunekit.objectives import resolve_objective
@@ -73,6 +82,9 @@ __all__ = [
 
 TUNER_KINDS = ("random", "hyperband", "bayesian", "grid")
 EXTRA_METRICS = ("num_params", "epochs", "seconds")
+
+#: The fold a cross-validated trial is fitting (0 otherwise): its TensorBoard run.
+_FOLD: contextvars.ContextVar[int] = contextvars.ContextVar("tunekit_fold", default=0)
 
 #: Called as `listener(tuner, trial)` after each trial ended and was saved.
 TrialListener = Callable[[kt.Tuner, Trial], None]
@@ -183,7 +195,16 @@ class _TunekitTuner(kt.Tuner):
             saved, in order.
         refused_fit_args: `model.fit` keywords the hypermodel's own `fit` may
             not set, with the reason (see `tunekit.fitting.fit_hypermodel`).
+        cv: Folds of each trial's cross-validation over the training plus
+            validation data given to `search()`; 1 (the default): no
+            cross-validation, trials are scored on the validation data.
+        cv_stratify: Whether the folds are stratified by class
+            (`StratifiedKFold`) or not (`KFold`); `None` (the default):
+            stratified when the targets are class ids (see `tunekit.cv`).
         **kwargs: Passed to the KerasTuner tuner.
+
+    Raises:
+        ValueError: `cv` is not an int >= 1.
     """
 
     def __init__(
@@ -193,12 +214,22 @@ class _TunekitTuner(kt.Tuner):
         phase: str = "search",
         listeners: Iterable[TrialListener] = (),
         refused_fit_args: Mapping[str, str] | None = None,
+        cv: int = 1,
+        cv_stratify: bool | None = None,
         **kwargs: Any,
     ) -> None:
+        if isinstance(cv, bool) or not isinstance(cv, int) or cv < 1:
+            raise ValueError(
+                f"`cv` must be an int >= 1 (1: no cross-validation). Received: cv={cv!r}."
+            )
         self._tunekit_seed = trial_seed
         self._tunekit_phase = phase
         self._tunekit_listeners = tuple(listeners)
         self._tunekit_refused_fit_args = dict(refused_fit_args or {})
+        self._tunekit_cv = cv
+        self._tunekit_cv_stratify = cv_stratify
+        # The folds' shuffle: without a seed still one draw, so all trials share the folds.
+        self._tunekit_cv_seed = trial_seed if trial_seed is not None else secrets.randbelow(2**31)
         super().__init__(*args, **kwargs)
 
     @property
@@ -221,18 +252,91 @@ class _TunekitTuner(kt.Tuner):
         """`model.fit` keywords the hypermodel's own `fit` may not set, with the reason."""
         return dict(self._tunekit_refused_fit_args)
 
+    @property
+    def cv(self) -> int:
+        """Folds of each trial's cross-validation (1: none)."""
+        return self._tunekit_cv
+
+    @property
+    def cv_stratify(self) -> bool | None:
+        """Whether the folds are stratified by class (`None`: when the targets are class ids)."""
+        return self._tunekit_cv_stratify
+
+    def search(self, *fit_args: Any, **fit_kwargs: Any) -> None:
+        if self._tunekit_cv > 1:  # refused before any trial, not as K failed trials
+            x, y, _, rest = _split_fit_args(fit_args, fit_kwargs)
+            _cv.check_splittable(x, "x")
+            _cv.check_splittable(y, "y")
+            validation = rest.get("validation_data")
+            if validation is not None:
+                if not isinstance(validation, (tuple, list)) or len(validation) != 2:
+                    raise kt_errors.FatalValueError(
+                        "With cv=K, `validation_data` must be an `(x_val, y_val)` pair of "
+                        "arrays (its samples join the folds); received "
+                        f"{type(validation).__name__}."
+                    )
+                _cv.check_splittable(validation[0], "validation_data")
+                _cv.check_splittable(validation[1], "validation_data")
+                if rest.get("sample_weight") is not None:
+                    raise kt_errors.FatalValueError(
+                        "With cv=K, `sample_weight` cannot go with `validation_data`: the "
+                        "validation samples join the folds and have no weights. Pass x, y "
+                        "and sample_weight for all samples and no validation_data."
+                    )
+                y = tg.concatenate(y, validation[1])
+            # Too few samples (of a class) for the folds: said now, not by every trial.
+            _cv.fold_indices(
+                y, self._tunekit_cv, seed=self._tunekit_cv_seed, stratify=self._tunekit_cv_stratify
+            )
+        super().search(*fit_args, **fit_kwargs)
+
     def run_trial(self, trial: Trial, *args: Any, **kwargs: Any) -> Any:
         _faults.checkpoint(f"{self._tunekit_phase}.trial_start")
         if self._tunekit_seed is not None:
             keras.utils.set_random_seed(self._trial_seed(trial.trial_id))
         start = time.perf_counter()
         with declared_only(trial):
-            histories = super().run_trial(trial, *args, **kwargs)
+            if self._tunekit_cv > 1:
+                histories = self._run_folds(trial, *args, **kwargs)
+            else:
+                histories = super().run_trial(trial, *args, **kwargs)
         seconds = round(time.perf_counter() - start, 3)
         objective = self.oracle.objective.name
         if isinstance(histories, list):
             return [_add_metrics(h, {"seconds": seconds}, objective) for h in histories]
         return _add_metrics(histories, {"seconds": seconds}, objective)
+
+    def _run_folds(self, trial: Trial, *args: Any, **kwargs: Any) -> Any:
+        """The trial cross-validated: KerasTuner's `run_trial` once per fold, combined.
+
+        The folds split train+validation (`validation_data` joins `x`, `y`);
+        every trial of the tuner gets the same folds (shuffled with its seed,
+        or with one seed drawn when it has none). `sample_weight` is split
+        with the samples.
+        """
+        x, y, more, rest = _split_fit_args(args, kwargs)
+        validation = rest.pop("validation_data", None)
+        if validation is not None:
+            x, y = tg.concatenate(x, validation[0]), tg.concatenate(y, validation[1])
+        weights = rest.pop("sample_weight", None)
+        splits = _cv.fold_indices(
+            y, self._tunekit_cv, seed=self._tunekit_cv_seed, stratify=self._tunekit_cv_stratify
+        )
+        folds = []
+        token = _FOLD.set(0)
+        try:
+            for fold, (train, val) in enumerate(splits):
+                _FOLD.set(fold)
+                fold_kwargs = dict(rest, validation_data=(tg.take(x, val), tg.take(y, val)))
+                if weights is not None:
+                    fold_kwargs["sample_weight"] = tg.take(weights, train)
+                results = super().run_trial(
+                    trial, tg.take(x, train), tg.take(y, train), *more, **fold_kwargs
+                )
+                folds.append(results if isinstance(results, list) else [results])
+        finally:
+            _FOLD.reset(token)
+        return _cv.combine_folds(folds, self.oracle.objective)
 
     def _trial_seed(self, trial_id: str) -> int:
         key = f"{self._tunekit_seed}:{self._tunekit_phase}:{trial_id}".encode()
@@ -281,7 +385,7 @@ class _TunekitTuner(kt.Tuner):
         configure_trial_logdirs(
             callbacks,
             trial,
-            execution,
+            execution + _FOLD.get() * self.executions_per_trial,  # one run per fold
             self._tunekit_phase,
             self._get_tensorboard_dir,
             declared=declared,
@@ -317,6 +421,17 @@ class _TunekitTuner(kt.Tuner):
         for listener in self._tunekit_listeners:
             listener(self, trial)
         interrupts.check()  # the trial is saved: stop before the next one
+
+
+def _split_fit_args(
+    args: tuple[Any, ...], kwargs: Mapping[str, Any]
+) -> tuple[Any, Any, tuple[Any, ...], dict[str, Any]]:
+    """`(x, y, other positional arguments, other keywords)` of a `search()` / `fit` call."""
+    rest = dict(kwargs)
+    positional = list(args)
+    x = positional.pop(0) if positional else rest.pop("x", None)
+    y = positional.pop(0) if positional else rest.pop("y", None)
+    return x, y, tuple(positional), rest
 
 
 class _DeclaringHyperParameters(kt.HyperParameters):
@@ -503,6 +618,11 @@ HYPERBAND_EPOCHS = (
     "epochs it sets (fine_tuner='bayesian')."
 )
 HYPERBAND_REFUSED_FIT_ARGS = {"epochs": HYPERBAND_EPOCHS, "initial_epoch": HYPERBAND_EPOCHS}
+HYPERBAND_CV = (
+    "Hyperband continues a trial from its parent trial's checkpoint (one model), and a "
+    "cross-validated trial trains one model per fold, whose K checkpoints KerasTuner's "
+    "Hyperband cannot continue."
+)
 
 
 class Hyperband(_TunekitTuner, kt.Hyperband):
@@ -512,14 +632,20 @@ class Hyperband(_TunekitTuner, kt.Hyperband):
     nothing added). A hypermodel whose own `fit` sets `epochs` or
     `initial_epoch` is refused at its first trial, before training
     (`tunekit.fitting.HyperModelFitError`): those are Hyperband's budget;
-    `refused_fit_args` adds to them.
+    `refused_fit_args` adds to them. Cross-validation (`cv` > 1) is refused
+    (see `HYPERBAND_CV`): cross-validate with `BayesianOptimization` or
+    `RandomSearch`.
 
     Args:
         hypermodel: A `keras_tuner.HyperModel` or a `build(hp)` function.
         objective: A `keras_tuner.Objective` (or what KerasTuner accepts).
         seed: tunekit's seed, 0 included; also seeds each trial.
         refused_fit_args: More `model.fit` keywords the `fit` may not set.
+        cv: Must be 1 (no cross-validation).
         **kwargs: `keras_tuner.Hyperband`'s arguments and tunekit's.
+
+    Raises:
+        ValueError: `cv` is not 1.
     """
 
     def __init__(
@@ -529,8 +655,14 @@ class Hyperband(_TunekitTuner, kt.Hyperband):
         *,
         seed: int | None = None,
         refused_fit_args: Mapping[str, str] | None = None,
+        cv: int = 1,
         **kwargs: Any,
     ) -> None:
+        if cv != 1:
+            raise ValueError(
+                f"kind='hyperband' cannot cross-validate (cv={cv!r}): {HYPERBAND_CV} Use "
+                "kind='bayesian' or kind='random' with cv=, or cv=1 with Hyperband."
+            )
         super().__init__(
             hypermodel=hypermodel,
             objective=objective,
@@ -639,6 +771,7 @@ def make_tuner(
     phase: str | None = None,
     listeners: Iterable[TrialListener] = (),
     refused_fit_args: Mapping[str, str] | None = None,
+    cv: int = 1,
     **kwargs: Any,
 ) -> kt.Tuner:
     """Creates a KerasTuner tuner of the given kind, with tunekit's bookkeeping.
@@ -675,6 +808,14 @@ def make_tuner(
             hypermodel's own `fit` may not set; a trial whose `fit` sets one
             fails before training with the reason. `"hyperband"` always
             refuses `epochs` and `initial_epoch`.
+        cv: Folds of each trial's cross-validation (K >= 2): a trial trains
+            K fresh models on K folds of the data given to `search()`
+            (`x`, `y` and `validation_data` together; `StratifiedKFold` for
+            class ids, `KFold` otherwise, shuffled with `seed`), and scores
+            the mean; `fold_<k>_score` metrics hold the folds' scores (see
+            `tunekit.cv`). Costs K times the training. Defaults to 1 (no
+            cross-validation). Not with `"hyperband"`; data must be arrays
+            or dicts of arrays.
         **kwargs: Passed to the KerasTuner tuner, e.g. `factor=3`,
             `defaults_first=True` (`"random"` only: the first trial is the
             space's default configuration),
@@ -688,8 +829,8 @@ def make_tuner(
 
     Raises:
         ValueError: If `kind` is unknown, a required budget is missing, a
-            budget is not a positive int, or the objective's direction is not
-            certain.
+            budget is not a positive int, the objective's direction is not
+            certain, or `cv` is not an int >= 1 or is given to `"hyperband"`.
 
     Example:
 
@@ -749,6 +890,7 @@ def make_tuner(
         phase=project_name if phase is None else phase,
         listeners=listeners,
         refused_fit_args=refused_fit_args,
+        cv=cv,
         **budget,
         **kwargs,
     )

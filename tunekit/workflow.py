@@ -21,6 +21,7 @@ import keras_tuner as kt
 from keras_tuner.engine import trial as trial_module
 
 from tunekit import _io, _kerastuner, _log
+from tunekit.cv import check_splittable, fold_indices
 from tunekit.data import Dataset, class_weights
 from tunekit.distribute.runner import LocalRunner, PhaseRunner
 from tunekit.errors import (
@@ -60,6 +61,7 @@ from tunekit.steps import (
 )
 from tunekit.steps.check import check_model
 from tunekit.steps.retrain import ranked_trials
+from tunekit.steps.search import cv_stratify
 
 __all__ = [
     "CoarseToFine",
@@ -238,11 +240,13 @@ class CoarseToFine:
     Raises:
         InvalidParameterError: An argument's value breaks its rule (the
             rules are `tunekit.params.PARAMETERS`), or a setting is given
-            both as a keyword and in `narrowing` / `retrain`. A `ValueError`
-            and a `TypeError`; the message names the keyword.
+            both as a keyword and in `narrowing` / `retrain`, or `cv` > 1
+            with `fine_tuner="hyperband"`. A `ValueError` and a `TypeError`;
+            the message names the keyword.
         TypeError: `hypermodel` or `data` is of the wrong type.
         DataError: A class of the validation or test labels is missing from
-            the training labels.
+            the training labels, or `cv` > 1 with data that cannot be split
+            by sample index (a stream).
         RunConfigError: `directory` / `project_name` cannot hold a run.
         DataError: `class_weight` given for regression targets or several
             outputs (there are no classes to weigh).
@@ -280,6 +284,7 @@ class CoarseToFine:
         final_schedule: FinalSchedule | None = None,
         batch_size: int = 128,
         executions_per_trial: int = 1,
+        cv: int = 1,
         callbacks: Sequence[keras.callbacks.Callback] = (),
         seed: int = 0,
         overwrite: bool = False,
@@ -323,6 +328,7 @@ class CoarseToFine:
                 final_schedule=final_schedule,
                 batch_size=batch_size,
                 executions_per_trial=executions_per_trial,
+                cv=cv,
                 seed=seed,
                 overwrite=overwrite,
                 verbose=verbose,
@@ -355,6 +361,15 @@ class CoarseToFine:
         self.final_schedule: FinalSchedule = settings["final_schedule"]
         self.batch_size: int = settings["batch_size"]
         self.executions_per_trial: int = settings["executions_per_trial"]
+        self.cv: int = settings["cv"]
+        if self.cv > 1:  # a stream cannot be split by index: refused before any trial
+            for split in ("train", "val"):
+                check_splittable(getattr(data, f"x_{split}"), f"data.x_{split}")
+                check_splittable(getattr(data, f"y_{split}"), f"data.y_{split}")
+            # Too few samples (of a class) for the folds: said now, before the run folder.
+            fold_indices(
+                data.y_train_full, self.cv, seed=settings["seed"], stratify=cv_stratify(data)
+            )
         self.callbacks = list(callbacks)
         self.seed: int = settings["seed"]
         self.overwrite: bool = settings["overwrite"]
@@ -569,6 +584,8 @@ class CoarseToFine:
             "seed": self.seed,
             # Only when set, so runs recorded before class weights existed still resume.
             **({"class_weight": self.class_weight} if self.class_weight else {}),
+            # Only when on: runs started before cv existed resume.
+            **({"cv": self.cv} if self.cv > 1 else {}),
         }
 
     @property

@@ -65,6 +65,7 @@ SETTINGS = (
     "final_schedule",
     "batch_size",
     "executions_per_trial",
+    "cv",
     "seed",
     "verbose",
 )

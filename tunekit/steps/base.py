@@ -53,6 +53,7 @@ class RunContext(Protocol):
     final_schedule: FinalSchedule
     batch_size: int
     executions_per_trial: int
+    cv: int  # cross-validation folds per trial (1: none)
     callbacks: list[keras.callbacks.Callback]
     seed: int
     class_weights: dict[int, float] | None  # model.fit's class_weight, every trial and retrain

@@ -16,6 +16,7 @@ import keras_tuner as kt
 from keras_tuner.engine import trial as trial_module
 
 from tunekit import _faults, interrupts
+from tunekit.data import CLASSIFICATION, Dataset
 from tunekit.errors import NoCompletedTrialsError
 from tunekit.narrowing import is_usable
 from tunekit.progress import PhaseProgress
@@ -23,7 +24,13 @@ from tunekit.steps.base import RunContext, fit_options
 from tunekit.tensorboard import write_experiment
 from tunekit.tuners import HYPERBAND_EPOCHS, make_tuner
 
-__all__ = ["HParamsExperiment", "SearchStep", "completed_trials", "refused_fit_args"]
+__all__ = [
+    "HParamsExperiment",
+    "SearchStep",
+    "completed_trials",
+    "cv_stratify",
+    "refused_fit_args",
+]
 
 
 def completed_trials(oracle: kt.Oracle) -> list[trial_module.Trial]:
@@ -31,6 +38,15 @@ def completed_trials(oracle: kt.Oracle) -> list[trial_module.Trial]:
     trials = [t for t in oracle.trials.values() if is_usable(t)]
     reverse = oracle.objective.direction == "max"
     return sorted(trials, key=lambda t: (-t.score if reverse else t.score, t.trial_id))
+
+
+def cv_stratify(data: Dataset) -> bool | None:
+    """How a cross-validated run's folds split `data` (`cv_stratify=` of the tuners).
+
+    Classification: `None`, stratified when the targets are class ids (a
+    dict of targets is not). Regression: `False` (`KFold`).
+    """
+    return None if data.task == CLASSIFICATION else False
 
 
 def refused_fit_args(ctx: RunContext) -> dict[str, str]:
@@ -140,6 +156,8 @@ class SearchStep:
             project_name=self.name,
             seed=ctx.seed,
             executions_per_trial=ctx.executions_per_trial,
+            cv=ctx.cv,
+            cv_stratify=cv_stratify(ctx.data),
             refused_fit_args=refused_fit_args(ctx),
             listeners=(self._trial_ended,),
         )
