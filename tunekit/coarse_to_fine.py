@@ -324,6 +324,9 @@ def _workflow_kwargs(args: argparse.Namespace) -> dict[str, Any]:
         "final_schedule",
         "batch_size",
         "executions_per_trial",
+        "finalists",
+        "finalist_seeds",
+        "final_seeds",
     )
     kwargs = {n: getattr(args, n) for n in names if getattr(args, n) is not None}
     if args.quick:
@@ -331,6 +334,7 @@ def _workflow_kwargs(args: argparse.Namespace) -> dict[str, Any]:
     return dict(
         kwargs,
         defaults_first=args.defaults_first,
+        baseline=args.baseline,
         fine_tuner=args.fine_tuner,
         objective=args.objective,
         seed=args.seed,

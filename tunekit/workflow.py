@@ -35,6 +35,7 @@ from tunekit.narrowing import NarrowedSpace
 from tunekit.objectives import resolve_objective
 from tunekit.params import (
     FINE_TUNERS,
+    PARAMETERS,
     FinalSchedule,
     FineTuner,
     NarrowingConfig,
@@ -67,6 +68,16 @@ __all__ = [
 STEP_OUTPUTS = {step.name: step.outputs for step in coarse_to_fine_steps() if step.outputs}
 
 _logger = logging.getLogger(__name__)
+
+# Settings added after runs were written: `config()` records them only when they differ from
+# these, so a run folder without them resumes with the defaults (finalists 0 and 1 both mean
+# off, and finalist_seeds matters only with finalists on).
+_LATER_DEFAULTS: dict[str, Any] = {
+    "finalists": PARAMETERS["finalists"].default,
+    "finalist_seeds": PARAMETERS["finalist_seeds"].default,
+    "baseline": PARAMETERS["baseline"].default,
+    "final_seeds": PARAMETERS["final_seeds"].default,
+}
 
 
 @dataclass
@@ -202,6 +213,23 @@ class CoarseToFine:
         retrain: `final_epochs` and `final_schedule` as one
             `tunekit.RetrainConfig`, instead of the two keywords. Defaults to
             `None`.
+        finalists: After the fine phase, the top `finalists` distinct
+            configurations by score (both phases) are trained
+            `finalist_seeds` more times with other seeds, on train, scored
+            on validation; the retrain takes the best mean (the trial's own
+            score counts as one seed; equal means go to the smaller model).
+            0 or 1 turns the step off (the best single trial is retrained).
+            See `tunekit.steps.finalists`. Defaults to 3.
+        finalist_seeds: Extra seeds per finalist. Defaults to 2.
+        baseline: Train the hypermodel's default configuration
+            (`build(kt.HyperParameters())`) by the winner's retrain rule,
+            save it as `baseline_model.keras`, and compare it with the tuned
+            model on the test set in the report (intervals, McNemar's exact
+            test, a plain verdict). Defaults to `True`.
+        final_seeds: Retrain the winner this many times (seeds `seed`,
+            `seed + 1`, ...) and report the test metrics' mean and standard
+            deviation; the saved model is the first seed's, and nothing is
+            chosen on the test set. Defaults to 1.
 
     Raises:
         InvalidParameterError: An argument's value breaks its rule (the
@@ -261,6 +289,10 @@ class CoarseToFine:
         narrowing: NarrowingConfig | None = None,
         retrain: RetrainConfig | None = None,
         workers: int = 1,
+        finalists: int = 3,
+        finalist_seeds: int = 2,
+        baseline: bool = True,
+        final_seeds: int = 1,
     ) -> None:
         if not (isinstance(hypermodel, kt.HyperModel) or callable(hypermodel)):
             raise TypeError(
@@ -300,6 +332,10 @@ class CoarseToFine:
                 overwrite=overwrite,
                 verbose=verbose,
                 workers=workers,
+                finalists=finalists,
+                finalist_seeds=finalist_seeds,
+                baseline=baseline,
+                final_seeds=final_seeds,
             ),
             narrowing=narrowing,
             retrain=retrain,
@@ -329,8 +365,14 @@ class CoarseToFine:
         self.overwrite: bool = settings["overwrite"]
         self.verbose: int | bool = settings["verbose"]
         self.workers: int = settings["workers"]
+        self.finalists: int = settings["finalists"]
+        self.finalist_seeds: int = settings["finalist_seeds"]
+        self.baseline: bool = settings["baseline"]
+        self.final_seeds: int = settings["final_seeds"]
         self.backend_choice: dict[str, Any] | None = None  # set by the CLI's --backend
-        self.steps: tuple[Step, ...] = coarse_to_fine_steps()
+        self.steps: tuple[Step, ...] = coarse_to_fine_steps(
+            finalists=self.finalists, final_seeds=self.final_seeds, baseline=self.baseline
+        )
         self.tuners: dict[str, kt.Tuner] = {}
         self._products: dict[str, Any] = {}
         self._manifest: RunManifest | None = None
@@ -487,6 +529,22 @@ class CoarseToFine:
             "batch_size": self.batch_size,
             "executions_per_trial": self.executions_per_trial,
             "seed": self.seed,
+            # Added later: absent means the default, so runs from before them still resume.
+            **{
+                name: value
+                for name, value in (
+                    ("finalists", self.finalists if self.finalists > 1 else 0),
+                    (
+                        "finalist_seeds",
+                        self.finalist_seeds
+                        if self.finalists > 1
+                        else _LATER_DEFAULTS["finalist_seeds"],
+                    ),
+                    ("baseline", self.baseline),
+                    ("final_seeds", self.final_seeds),
+                )
+                if value != _LATER_DEFAULTS[name]
+            },
         }
 
     @property

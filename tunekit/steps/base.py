@@ -53,6 +53,10 @@ class RunContext(Protocol):
     final_schedule: str
     batch_size: int
     executions_per_trial: int
+    finalists: int
+    finalist_seeds: int
+    baseline: bool
+    final_seeds: int
     callbacks: list[keras.callbacks.Callback]
     seed: int
     runner: PhaseRunner
