@@ -61,26 +61,47 @@ class LuckyHyperModel(kt.HyperModel):
 
 
 @pytest.fixture(scope="module")
-def lucky_run(tmp_path_factory: pytest.TempPathFactory, digits_small: Any) -> tuple[Any, Any]:
-    """A finished run with 3 finalists x 1 more seed, the baseline and 2 final seeds (~25 s)."""
-    run = CoarseToFine(
-        LuckyHyperModel(),
-        digits_small.subset(num_train=200, num_val=100, num_test=300),
-        directory=tmp_path_factory.mktemp("trust"),
-        project_name="lucky",
-        coarse_trials=3,
-        coarse_epochs=1,
-        fine_tuner="bayesian",
-        fine_trials=2,
-        max_epochs=1,
-        final_epochs=1,
-        top=0.5,
-        finalists=3,
-        finalist_seeds=1,
-        final_seeds=2,
-        verbose=0,
-    )
-    return run, run.run()
+def lucky_run(
+    tmp_path_factory: pytest.TempPathFactory, digits_small: Any
+) -> tuple[Any, Any, dict[str, Any], LuckyHyperModel]:
+    """A run with 3 finalists x 1 more seed, the baseline and 2 final seeds (~25 s).
+
+    The first attempt fails right after its second finalist fit is recorded
+    (`tunekit._faults`); a new `CoarseToFine` on the same folder resumes and
+    finishes it. Returns `(run, result, finalists record after the failure,
+    hypermodel)`.
+    """
+    hypermodel = LuckyHyperModel()
+    directory = tmp_path_factory.mktemp("trust")
+
+    def make() -> CoarseToFine:
+        return CoarseToFine(
+            hypermodel,
+            digits_small.subset(num_train=200, num_val=100, num_test=300),
+            directory=directory,
+            project_name="lucky",
+            coarse_trials=3,
+            coarse_epochs=1,
+            fine_tuner="bayesian",
+            fine_trials=2,
+            max_epochs=1,
+            final_epochs=1,
+            top=0.5,
+            finalists=3,
+            finalist_seeds=1,
+            final_seeds=2,
+            verbose=0,
+        )
+
+    os.environ["TUNEKIT_FAULT"] = "finalists.fit_end:2:raise"
+    try:
+        with pytest.raises(RuntimeError, match="injected fault at finalists.fit_end"):
+            make().run()
+    finally:
+        del os.environ["TUNEKIT_FAULT"]
+    manifest = json.loads((directory / "lucky" / "manifest.json").read_text())
+    run = make()
+    return run, run.run(), manifest["steps"]["finalists"], hypermodel
 
 
 def _report(run: Any) -> dict[str, Any]:
@@ -88,9 +109,9 @@ def _report(run: Any) -> dict[str, Any]:
 
 
 def test_the_pick_is_the_best_mean_over_seeds_not_the_best_single_trial(
-    lucky_run: tuple[Any, Any],
+    lucky_run: tuple[Any, ...],
 ) -> None:
-    run, result = lucky_run
+    run, result, _, _ = lucky_run
     section = _report(run)["finalists"]
     rows = section["finalists"]
     assert len(rows) == 3 and section["seeds_per_finalist"] == 2
@@ -119,9 +140,9 @@ def test_the_pick_is_the_best_mean_over_seeds_not_the_best_single_trial(
 
 
 def test_baseline_and_mcnemar_in_the_report_equal_tunekit_stats_on_the_saved_models(
-    lucky_run: tuple[Any, Any],
+    lucky_run: tuple[Any, ...],
 ) -> None:
-    run, result = lucky_run
+    run, result, _, _ = lucky_run
     data = run.data
     tuned = keras.models.load_model(run.run_dir / "best_model.keras")
     baseline = keras.models.load_model(run.run_dir / "baseline_model.keras")
@@ -151,9 +172,9 @@ def test_baseline_and_mcnemar_in_the_report_equal_tunekit_stats_on_the_saved_mod
 
 
 def test_final_seeds_report_mean_and_std_and_keep_the_first_seeds_model(
-    lucky_run: tuple[Any, Any],
+    lucky_run: tuple[Any, ...],
 ) -> None:
-    run, result = lucky_run
+    run, result, _, _ = lucky_run
     section = _report(run)["final_seeds"]
     assert section["seeds"] == [0, 1] and section["saved_seed"] == 0
     assert section["per_seed"]["0"] == result.test_metrics  # the saved model's numbers
@@ -177,6 +198,28 @@ def test_new_arguments_are_checked_and_recorded_only_when_not_default(digits_sma
     assert (other["finalists"], other["baseline"], other["final_seeds"]) == (0, False, 3)
     names = [s.name for s in CoarseToFine(LuckyHyperModel(), digits_small).steps]
     assert names == ["coarse", "narrow", "fine", "finalists", "retrain", "baseline", "evaluate"]
+
+
+def test_a_failure_inside_the_finalists_step_reruns_no_finished_fit(
+    lucky_run: tuple[Any, ...],
+) -> None:
+    run, _, before, hypermodel = lucky_run
+    assert before["status"] == "running"
+    done = {
+        (f["phase"], f["trial_id"], seed): (score, f["fits"][seed])
+        for f in before["finalists"]
+        for seed, score in f["seeds"].items()
+    }
+    assert len(done) == 2
+    after = run.manifest.state["steps"]["finalists"]
+    fits = {
+        (f["phase"], f["trial_id"], seed): (score, f["fits"][seed])
+        for f in after["finalists"]
+        for seed, score in f["seeds"].items()
+    }
+    assert len(fits) == 3 and all(fits[key] == value for key, value in done.items())
+    # Validation fits: 3 coarse + 2 fine trials + 3 finalist fits, none of them twice.
+    assert sum(hypermodel.fits.values()) == 3 + 2 + 3
 
 
 CLI_ARGS = [
@@ -217,6 +260,7 @@ def _cli(args: list[str], cwd: Path, fault: str | None = None) -> subprocess.Com
     )
 
 
+@pytest.mark.slow  # two CLI runs (~60-90 s on 2 shared cores); the in-process variant is fast
 def test_a_kill_inside_the_finalists_step_reruns_no_finished_fit(
     tmp_path: Path, small_npz: Path
 ) -> None:
@@ -227,7 +271,7 @@ def test_a_kill_inside_the_finalists_step_reruns_no_finished_fit(
     before = manifest["steps"]["finalists"]
     assert before["status"] == "running"
     done = {
-        (f["trial_id"], seed): (score, f["fits"][seed]["pid"])
+        (f["phase"], f["trial_id"], seed): (score, f["fits"][seed]["pid"])
         for f in before["finalists"]
         for seed, score in f["seeds"].items()
     }
@@ -238,7 +282,7 @@ def test_a_kill_inside_the_finalists_step_reruns_no_finished_fit(
     after = json.loads((tmp_path / "killed" / "manifest.json").read_text())["steps"]["finalists"]
     assert after["status"] == "done"
     fits = {
-        (f["trial_id"], seed): (score, f["fits"][seed]["pid"])
+        (f["phase"], f["trial_id"], seed): (score, f["fits"][seed]["pid"])
         for f in after["finalists"]
         for seed, score in f["seeds"].items()
     }

@@ -169,7 +169,7 @@ class FinalistsStep:
                 interrupts.check()
                 score, params = self._fit(ctx, finalist, seed)
                 finalist["seeds"][str(seed)] = score
-                finalist.setdefault("fits", {})[str(seed)] = {"pid": os.getpid()}
+                finalist.setdefault("fits", {})[str(seed)] = {"pid": os.getpid(), "at": time.time()}
                 if params is not None:
                     finalist["num_params"] = params
                 elapsed = seconds + time.perf_counter() - start
