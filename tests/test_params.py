@@ -42,6 +42,10 @@ BAD: dict[str, list[object]] = {
     "overwrite": [0, 1, "True", None],
     "verbose": [-1, 0.5, "1", None],
     "workers": [0, -2, 1.5, True, "2", None],
+    "finalists": [-1, 1.5, True, "3", None],
+    "finalist_seeds": [0, -1, 2.5, True, None],
+    "baseline": [0, 1, "yes", None],
+    "final_seeds": [0, -2, 1.5, True, None],
 }
 # Good values, normalised as CoarseToFine stores them.
 GOOD: dict[str, list[tuple[object, object]]] = {

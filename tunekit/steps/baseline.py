@@ -24,14 +24,13 @@ import keras_tuner as kt
 from tunekit import _io, interrupts
 from tunekit.fitting import fit_hypermodel
 from tunekit.model_size import param_count
+from tunekit.report_trust import BASELINE_MODEL
 from tunekit.retraining import schedule_callbacks
 from tunekit.steps.base import RunContext
 from tunekit.steps.search import refused_fit_args
 from tunekit.tuners import InterruptCheck, TrialFacts
 
 __all__ = ["BASELINE_MODEL", "BaselineStep", "FinalFit", "train_like_winner"]
-
-BASELINE_MODEL = "baseline_model.keras"
 
 
 @dataclass
