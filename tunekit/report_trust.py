@@ -17,6 +17,7 @@ from typing import Any
 import keras
 import numpy as np
 
+from tunekit.errors import UsageError
 from tunekit.model_size import param_count
 from tunekit.outputs import predict_classes
 from tunekit.stats import compare_to_baseline, summarize_scores
@@ -83,12 +84,15 @@ def baseline_section(run: Any, model: keras.Model) -> dict[str, Any] | None:
     batch_size = max(run.batch_size, 256)
     tuned_pred = _predictions(model, data, batch_size)
     baseline_pred = _predictions(baseline, data, batch_size)
-    comparison = compare_to_baseline(
-        data.y_test, tuned_pred, baseline_pred, task=getattr(data, "task", None), seed=run.seed
-    )
+    try:
+        compared = compare_to_baseline(
+            data.y_test, tuned_pred, baseline_pred, task=getattr(data, "task", None), seed=run.seed
+        ).to_dict()
+    except UsageError as error:  # e.g. a diverged baseline predicting NaN values
+        compared = {"error": str(error), "verdict": f"no comparison: {error}"}
     retrain = run.manifest.state["steps"]["retrain"]
     return {
-        **comparison.to_dict(),
+        **compared,
         "tuned_model": {
             "num_params": param_count(model),
             "training_seconds": retrain.get("seconds"),
@@ -185,7 +189,7 @@ def render_trust_markdown(report: dict[str, Any]) -> list[str]:
     baseline = report.get("baseline")
     if baseline:
         tuned, base = baseline["tuned_model"], baseline["baseline_model"]
-        pct = f"{baseline['confidence']:.0%}"
+        pct = f"{baseline.get('confidence', 0.95):.0%}"
         lines += [
             "## Tuned against the baseline (test set)",
             "",
@@ -195,7 +199,7 @@ def render_trust_markdown(report: dict[str, Any]) -> list[str]:
             "| | tuned | baseline |",
             "|---|---|---|",
         ]
-        for metric in baseline["metrics"]:
+        for metric in baseline.get("metrics", ()):
             lines.append(
                 f"| test {metric['name']} ({pct} {baseline['interval_method']} interval) | "
                 f"{_interval_text(metric['tuned'], metric['tuned_interval'])} | "

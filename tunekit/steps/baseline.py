@@ -146,4 +146,6 @@ class BaselineStep:
             diverged_at=fit.diverged_at,
             hyperparameters={k: v for k, v in hp.values.items() if hp.is_active(k)},
         )
+        if manifest.is_done("evaluate"):  # a run finished before this step: report it again
+            manifest.mark("evaluate", "running")
         return manifest.step(self.name)
