@@ -1,7 +1,8 @@
 """The coarse-to-fine workflow: a short loop over the steps of `tunekit.steps`.
 
 `CoarseToFine` holds a run's settings, its manifest and the steps' products;
-each step (`coarse`, `narrow`, `fine`, `retrain`, `evaluate`) is a small unit
+each step (`coarse`, `narrow`, `fine`, `finalists`, `retrain`, `final_seeds`,
+`baseline`, `evaluate`; see `tunekit.steps`) is a small unit
 in `tunekit.steps` with a name, the steps it needs, the files it writes and
 how it resumes. Search phases run through a `tunekit.distribute.PhaseRunner`:
 in this process, or through a chief serving worker processes (`workers=N`).
@@ -147,6 +148,14 @@ class CoarseToFine:
        train+validation, saved as `best_model.keras`.
     5. `evaluate()`: the saved model, loaded back, on the untouched test set;
        writes `trials.csv`, `report.json`, `report.md` and plots.
+
+    Between them, by default: the finalists step (before the retrain: the top
+    `finalists` configurations trained with `finalist_seeds` more seeds, the
+    pick by mean validation score) and the baseline step (after it: the
+    hypermodel's default configuration trained by the same rule, compared
+    with the tuned model in the report); with `final_seeds` > 1, the winner
+    retrained with more seeds, their test metrics reported as mean and
+    standard deviation.
 
     A hypermodel's own `fit` may set `model.fit` keywords itself, as in
     KerasTuner's documentation: its values win over tunekit's in every trial
