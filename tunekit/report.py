@@ -14,7 +14,6 @@ from tunekit import _io, plots
 from tunekit.manifest import STEPS, versions
 from tunekit.model_size import param_count
 from tunekit.report_trust import (
-    BASELINE_MODEL,
     baseline_section,
     final_seeds_section,
     finalist_columns,
@@ -24,7 +23,7 @@ from tunekit.report_trust import (
 from tunekit.results import format_value, trials_csv, trials_dataframe
 from tunekit.tensorboard import log_images
 
-__all__ = ["BASELINE_MODEL", "write_report", "render_markdown"]
+__all__ = ["write_report", "render_markdown"]
 
 
 def _report(
