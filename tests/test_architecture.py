@@ -49,6 +49,7 @@ ORDER = [
     "results",
     "retraining",
     "plots",
+    "report_trust",
     "report",
     # beside each other: how a phase runs, and the steps of a run
     "distribute.cluster",
@@ -65,7 +66,10 @@ ORDER = [
     "steps.check",
     "steps.search",
     "steps.narrow",
+    "steps.finalists",
     "steps.retrain",
+    "steps.baseline",
+    "steps.final_seeds",
     "steps.evaluate",
     "steps",
     "workflow",

@@ -44,6 +44,10 @@ BAD: dict[str, list[object]] = {
     "verbose": [-1, 0.5, "1", None],
     "workers": [0, -2, 1.5, True, "2", None],
     "class_weight": ["Balanced", "", "auto", 1, True, ("balanced",)],  # None: no weighting
+    "finalists": [-1, 1.5, True, "3", None],
+    "finalist_seeds": [0, -1, 2.5, True, None],
+    "baseline": [0, 1, "yes", None],
+    "final_seeds": [0, -2, 1.5, True, None],
 }
 # Good values, normalised as CoarseToFine stores them.
 GOOD: dict[str, list[tuple[object, object]]] = {

@@ -4,7 +4,8 @@ Set `TUNEKIT_FAULT` to `point:n` (e.g. `coarse.trial_start:3`) and the process
 kills itself with SIGKILL the n-th time it reaches that point; `point:n:raise`
 raises `RuntimeError("injected fault ...")` there instead (a failing trial). Points:
 `coarse.trial_start`, `fine.trial_start`, `phase.end` (after a phase's state
-is saved), `retrain.epoch_end`, `write.mid` (inside an atomic write). Several
+is saved), `finalists.fit_end` and `final_seeds.fit_end` (after a fit is
+recorded), `retrain.epoch_end`, `write.mid` (inside an atomic write). Several
 may be given, separated by commas. With `TUNEKIT_FAULT_ONCE` set to a folder,
 each fault fires in the first process that reaches it only (a restarted or
 sibling worker goes on). Unset, `checkpoint` costs one dict lookup.

@@ -398,6 +398,9 @@ def _workflow_kwargs(args: argparse.Namespace) -> dict[str, Any]:
         "executions_per_trial",
         "class_weight",
         "cv",
+        "finalists",
+        "finalist_seeds",
+        "final_seeds",
     )
     kwargs = {n: getattr(args, n) for n in names if getattr(args, n) is not None}
     if args.quick:
@@ -405,6 +408,7 @@ def _workflow_kwargs(args: argparse.Namespace) -> dict[str, Any]:
     return dict(
         kwargs,
         defaults_first=args.defaults_first,
+        baseline=args.baseline,
         fine_tuner=args.fine_tuner,
         objective=args.objective,
         seed=args.seed,

@@ -36,7 +36,16 @@ __all__ = [
 
 MANIFEST = "manifest.json"
 LOCK = ".lock"
-STEPS = ("coarse", "narrow", "fine", "retrain", "evaluate")
+STEPS = (
+    "coarse",
+    "narrow",
+    "fine",
+    "finalists",
+    "retrain",
+    "final_seeds",
+    "baseline",
+    "evaluate",
+)
 
 
 def versions() -> dict[str, str]:

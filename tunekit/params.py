@@ -425,6 +425,37 @@ PARAMETERS: dict[str, Param] = {
             "logging.getLogger('tunekit').setLevel(logging.WARNING) silences it.",
         ),
         Param(
+            "finalists",
+            (Interval("int", 0),),
+            3,
+            "Top configurations (by score, both phases) retrained with other seeds before "
+            "the pick, which is by mean validation score; 0 or 1 turns the step off.",
+            "--finalists",
+        ),
+        Param(
+            "finalist_seeds",
+            POSITIVE_INT,
+            2,
+            "Extra seeds per finalist (the trial's own score counts as one more).",
+            "--finalist-seeds",
+        ),
+        Param(
+            "baseline",
+            (Boolean(),),
+            True,
+            "Retrain the hypermodel's default configuration by the same rule as the winner "
+            "and compare it with the tuned model on the test set.",
+            "--no-baseline",
+        ),
+        Param(
+            "final_seeds",
+            POSITIVE_INT,
+            1,
+            "Retrains of the winner (seeds seed, seed+1, ...) whose test metric is reported "
+            "as mean and standard deviation; the saved model is the first seed's.",
+            "--final-seeds",
+        ),
+        Param(
             "workers",
             POSITIVE_INT,
             1,

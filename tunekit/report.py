@@ -15,6 +15,13 @@ from tunekit import _io, plots
 from tunekit.data import REGRESSION
 from tunekit.manifest import STEPS, versions
 from tunekit.model_size import param_count
+from tunekit.report_trust import (
+    baseline_section,
+    final_seeds_section,
+    finalist_columns,
+    finalists_section,
+    render_trust_markdown,
+)
 from tunekit.results import format_value, trials_csv, trials_dataframe
 from tunekit.tensorboard import log_images
 
@@ -201,12 +208,15 @@ def write_report(
             for one process, else the chief's address, the workers seen, the
             local workers and their restarts. Defaults to `None`.
     """
-    frame = trials_dataframe(run.run_dir)
+    frame = finalist_columns(trials_dataframe(run.run_dir), run)
     _io.write_text(run.run_dir / "trials.csv", trials_csv(frame))
     num_trials = frame.groupby("phase").size().to_dict()
     report = _report(
         run, model, {p: int(num_trials.get(p, 0)) for p in ("coarse", "fine")}, distributed
     )
+    report["finalists"] = finalists_section(run)
+    report["baseline"] = baseline_section(run, model)
+    report["final_seeds"] = final_seeds_section(run)
     data = run.data
     history = run.manifest.step("retrain").get("history", {})
     regression = data.task == REGRESSION
@@ -240,5 +250,6 @@ def write_report(
     if images:
         log_images(run.run_dir / "tensorboard" / "final" / "test", images)
     _io.write_json(run.run_dir / "report.json", report)
-    _io.write_text(run.run_dir / "report.md", render_markdown(report, str(run.narrow())))
+    markdown = render_markdown(report, str(run.narrow()))
+    _io.write_text(run.run_dir / "report.md", markdown + "\n".join(render_trust_markdown(report)))
     return report

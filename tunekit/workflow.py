@@ -1,7 +1,8 @@
 """The coarse-to-fine workflow: a short loop over the steps of `tunekit.steps`.
 
 `CoarseToFine` holds a run's settings, its manifest and the steps' products;
-each step (`coarse`, `narrow`, `fine`, `retrain`, `evaluate`) is a small unit
+each step (`coarse`, `narrow`, `fine`, `finalists`, `retrain`, `final_seeds`,
+`baseline`, `evaluate`; see `tunekit.steps`) is a small unit
 in `tunekit.steps` with a name, the steps it needs, the files it writes and
 how it resumes. Search phases run through a `tunekit.distribute.PhaseRunner`:
 in this process, or through a chief serving worker processes (`workers=N`).
@@ -78,6 +79,16 @@ __all__ = [
 STEP_OUTPUTS = {step.name: step.outputs for step in coarse_to_fine_steps() if step.outputs}
 
 _logger = logging.getLogger(__name__)
+
+# Settings added after runs were written: `config()` records them only when they differ from
+# these, so a run folder without them resumes with the defaults (finalists 0 and 1 both mean
+# off, and finalist_seeds matters only with finalists on).
+_LATER_DEFAULTS: dict[str, Any] = {
+    "finalists": PARAMETERS["finalists"].default,
+    "finalist_seeds": PARAMETERS["finalist_seeds"].default,
+    "baseline": PARAMETERS["baseline"].default,
+    "final_seeds": PARAMETERS["final_seeds"].default,
+}
 
 
 @dataclass
@@ -205,6 +216,14 @@ class CoarseToFine:
     5. `evaluate()`: the saved model, loaded back, on the untouched test set;
        writes `trials.csv`, `report.json`, `report.md` and plots.
 
+    Between them, by default: the finalists step (before the retrain: the top
+    `finalists` configurations trained with `finalist_seeds` more seeds, the
+    pick by mean validation score) and the baseline step (after it: the
+    hypermodel's default configuration trained by the same rule, compared
+    with the tuned model in the report); with `final_seeds` > 1, the winner
+    retrained with more seeds, their test metrics reported as mean and
+    standard deviation.
+
     A hypermodel's own `fit` may set `model.fit` keywords itself, as in
     KerasTuner's documentation: its values win over tunekit's in every trial
     and in the retrain. A `fit` that sets `epochs` is refused with
@@ -236,6 +255,23 @@ class CoarseToFine:
         retrain: `final_epochs` and `final_schedule` as one
             `tunekit.RetrainConfig`, instead of the two keywords. Defaults to
             `None`.
+        finalists: After the fine phase, the top `finalists` distinct
+            configurations by score (both phases) are trained
+            `finalist_seeds` more times with other seeds, on train, scored
+            on validation; the retrain takes the best mean (the trial's own
+            score counts as one seed; equal means go to the smaller model).
+            0 or 1 turns the step off (the best single trial is retrained).
+            See `tunekit.steps.finalists`. Defaults to 3.
+        finalist_seeds: Extra seeds per finalist. Defaults to 2.
+        baseline: Train the hypermodel's default configuration
+            (`build(kt.HyperParameters())`) by the winner's retrain rule,
+            save it as `baseline_model.keras`, and compare it with the tuned
+            model on the test set in the report (intervals, McNemar's exact
+            test, a plain verdict). Defaults to `True`.
+        final_seeds: Retrain the winner this many times (seeds `seed`,
+            `seed + 1`, ...) and report the test metrics' mean and standard
+            deviation; the saved model is the first seed's, and nothing is
+            chosen on the test set. Defaults to 1.
 
     Raises:
         InvalidParameterError: An argument's value breaks its rule (the
@@ -293,6 +329,10 @@ class CoarseToFine:
         retrain: RetrainConfig | None = None,
         workers: int = 1,
         class_weight: str | None = None,
+        finalists: int = 3,
+        finalist_seeds: int = 2,
+        baseline: bool = True,
+        final_seeds: int = 1,
     ) -> None:
         if not (isinstance(hypermodel, kt.HyperModel) or callable(hypermodel)):
             raise TypeError(
@@ -335,6 +375,10 @@ class CoarseToFine:
                 workers=workers,
                 # None ("not given", no weighting) is not checked by the table.
                 **({} if class_weight is None else {"class_weight": class_weight}),
+                finalists=finalists,
+                finalist_seeds=finalist_seeds,
+                baseline=baseline,
+                final_seeds=final_seeds,
             ),
             narrowing=narrowing,
             retrain=retrain,
@@ -378,8 +422,14 @@ class CoarseToFine:
         self.class_weight: str | None = settings.get("class_weight")
         # What every trial's and the retrain's model.fit receive as class_weight (None: none).
         self.class_weights: dict[int, float] | None = class_weights(data, self.class_weight)
+        self.finalists: int = settings["finalists"]
+        self.finalist_seeds: int = settings["finalist_seeds"]
+        self.baseline: bool = settings["baseline"]
+        self.final_seeds: int = settings["final_seeds"]
         self.backend_choice: dict[str, Any] | None = None  # set by the CLI's --backend
-        self.steps: tuple[Step, ...] = coarse_to_fine_steps()
+        self.steps: tuple[Step, ...] = coarse_to_fine_steps(
+            finalists=self.finalists, final_seeds=self.final_seeds, baseline=self.baseline
+        )
         self.tuners: dict[str, kt.Tuner] = {}
         self._products: dict[str, Any] = {}
         self._manifest: RunManifest | None = None
@@ -586,6 +636,22 @@ class CoarseToFine:
             **({"class_weight": self.class_weight} if self.class_weight else {}),
             # Only when on: runs started before cv existed resume.
             **({"cv": self.cv} if self.cv > 1 else {}),
+            # Added later: absent means the default, so runs from before them still resume.
+            **{
+                name: value
+                for name, value in (
+                    ("finalists", self.finalists if self.finalists > 1 else 0),
+                    (
+                        "finalist_seeds",
+                        self.finalist_seeds
+                        if self.finalists > 1
+                        else _LATER_DEFAULTS["finalist_seeds"],
+                    ),
+                    ("baseline", self.baseline),
+                    ("final_seeds", self.final_seeds),
+                )
+                if value != _LATER_DEFAULTS[name]
+            },
         }
 
     @property

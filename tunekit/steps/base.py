@@ -54,6 +54,10 @@ class RunContext(Protocol):
     batch_size: int
     executions_per_trial: int
     cv: int  # cross-validation folds per trial (1: none)
+    finalists: int
+    finalist_seeds: int
+    baseline: bool
+    final_seeds: int
     callbacks: list[keras.callbacks.Callback]
     seed: int
     class_weights: dict[int, float] | None  # model.fit's class_weight, every trial and retrain

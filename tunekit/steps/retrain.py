@@ -14,6 +14,7 @@ from tunekit.errors import RetrainDivergedError
 from tunekit.fitting import fit_hypermodel
 from tunekit.retraining import final_epochs, schedule_callbacks
 from tunekit.steps.base import RunContext, fit_options
+from tunekit.steps.finalists import finalist_selection
 from tunekit.steps.search import completed_trials, refused_fit_args
 from tunekit.tuners import InterruptCheck, TrialFacts
 
@@ -48,8 +49,13 @@ def select(ctx: RunContext) -> Selection:
     """Picks the best configuration: a `Selection` `(phase, trial, reason)`.
 
     The best fine trial, unless a coarse trial scored better on the same
-    objective. Only COMPLETED trials with a finite score count.
+    objective. Only COMPLETED trials with a finite score count. With the
+    finalists step on (`finalists` > 1), its pick by mean score over seeds.
     """
+    if ctx.finalists > 1:
+        picked = finalist_selection(ctx)
+        if picked is not None:
+            return Selection(*picked)
     fine = completed_trials(ctx.ensure("fine").oracle)
     coarse = completed_trials(ctx.ensure("coarse").oracle)
     better = (lambda a, b: a > b) if ctx.objective.direction == "max" else (lambda a, b: a < b)

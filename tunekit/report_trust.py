@@ -1,0 +1,243 @@
+"""The report's sections on how far to trust the result: finalists, baseline, final seeds.
+
+Issue 17, items 1-3: `report.json` gets `finalists` (each finalist's
+validation scores over seeds, mean, standard deviation and the pick),
+`baseline` (the tuned model against the hypermodel's default configuration
+on the test set: each metric with its 95% interval, parameter counts,
+training seconds, McNemar's exact test for classification and the verdict of
+`tunekit.stats.compare_to_baseline`) and `final_seeds` (the winner's test
+metrics over seeds); `report.md` renders them, and `trials.csv` marks the
+finalists. A section is `None` when its step is off.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import keras
+import numpy as np
+
+from tunekit.errors import UsageError
+from tunekit.model_size import param_count
+from tunekit.outputs import predict_classes
+from tunekit.stats import compare_to_baseline, summarize_scores
+
+__all__ = [
+    "BASELINE_MODEL",
+    "baseline_section",
+    "final_seeds_section",
+    "finalist_columns",
+    "finalists_section",
+    "render_trust_markdown",
+]
+
+BASELINE_MODEL = "baseline_model.keras"  # written by `tunekit.steps.BaselineStep`
+
+
+def _predictions(model: keras.Model, data: Any, batch_size: int) -> np.ndarray:
+    """Class ids (classification) or predicted values (regression) on the test set."""
+    if getattr(data, "task", "classification") == "regression":
+        return np.asarray(model.predict(data.x_test, batch_size=batch_size, verbose=0))
+    return predict_classes(model, data.x_test, batch_size=batch_size)
+
+
+def finalists_section(run: Any) -> dict[str, Any] | None:
+    """The finalists step's record for `report.json`, or `None` when it did not run.
+
+    Returns:
+        `{"seeds_per_finalist", "pick", "finalists": [{phase, trial_id,
+        scores (the trial's first), mean, std, num_params, epochs, chosen}]}`.
+    """
+    record = run.manifest.state["steps"].get("finalists", {})
+    pick = record.get("pick")
+    if not pick:
+        return None
+    rows = [
+        {
+            "phase": f["phase"],
+            "trial_id": f["trial_id"],
+            "scores": f.get("scores"),
+            "mean": f.get("mean"),
+            "std": f.get("std"),
+            "num_params": f.get("num_params"),
+            "epochs": f["epochs"],
+            "chosen": (f["phase"], f["trial_id"]) == (pick["phase"], pick["trial_id"]),
+        }
+        for f in record["finalists"]
+    ]
+    return {"seeds_per_finalist": run.finalist_seeds + 1, "pick": pick, "finalists": rows}
+
+
+def baseline_section(run: Any, model: keras.Model) -> dict[str, Any] | None:
+    """The tuned model against `baseline_model.keras` on the test set, or `None` without one.
+
+    Both saved models predict the test set; `tunekit.stats.compare_to_baseline`
+    gives each metric with its 95% interval (Wilson for accuracy, bootstrap for
+    regression), McNemar's exact test (classification) and the verdict.
+    """
+    record = run.manifest.state["steps"].get("baseline", {})
+    path = run.run_dir / BASELINE_MODEL
+    if record.get("status") != "done" or not path.exists():
+        return None
+    baseline = keras.models.load_model(path, safe_mode=True)
+    data = run.data
+    batch_size = max(run.batch_size, 256)
+    tuned_pred = _predictions(model, data, batch_size)
+    baseline_pred = _predictions(baseline, data, batch_size)
+    try:
+        compared = compare_to_baseline(
+            data.y_test, tuned_pred, baseline_pred, task=getattr(data, "task", None), seed=run.seed
+        ).to_dict()
+    except UsageError as error:  # e.g. a diverged baseline predicting NaN values
+        compared = {"error": str(error), "verdict": f"no comparison: {error}"}
+    retrain = run.manifest.state["steps"]["retrain"]
+    return {
+        **compared,
+        "tuned_model": {
+            "num_params": param_count(model),
+            "training_seconds": retrain.get("seconds"),
+            "epochs": retrain.get("final_epochs"),
+        },
+        "baseline_model": {
+            "file": BASELINE_MODEL,
+            "num_params": param_count(baseline),
+            "training_seconds": record.get("seconds"),
+            "epochs": record.get("epochs"),
+            "diverged_at": record.get("diverged_at"),
+            "hyperparameters": record.get("hyperparameters", {}),
+        },
+    }
+
+
+def final_seeds_section(run: Any) -> dict[str, Any] | None:
+    """The test metrics of the winner over `final_seeds` seeds, or `None` for one seed.
+
+    Returns:
+        `{"seeds": [...], "per_seed": {seed: metrics}, "summary": {metric:
+        {"mean", "std"}}, "saved_seed"}`; the saved model is `saved_seed`'s.
+    """
+    record = run.manifest.state["steps"].get("final_seeds", {})
+    if record.get("status") != "done":
+        return None
+    per_seed = {
+        str(run.seed): run.manifest.state["steps"]["evaluate"]["test_metrics"],
+        **record["seeds"],
+    }
+    names = list(per_seed[str(run.seed)])
+    summary = {}
+    for name in names:
+        values = [m[name] for m in per_seed.values() if name in m]
+        result = summarize_scores(values)
+        summary[name] = {"mean": result.mean, "std": result.std, "n": result.n}
+    return {
+        "seeds": [int(s) for s in per_seed],
+        "per_seed": per_seed,
+        "summary": summary,
+        "saved_seed": run.seed,
+    }
+
+
+def finalist_columns(frame: Any, run: Any) -> Any:
+    """`frame` (trials) with each finalist's `finalist_scores`, `finalist_mean`, `finalist_std`."""
+    section = finalists_section(run)
+    if section is None or frame.empty:
+        return frame
+    frame = frame.copy()
+    frame["finalist_scores"] = ""
+    frame["finalist_mean"] = np.nan
+    frame["finalist_std"] = np.nan
+    for row in section["finalists"]:
+        mask = (frame["phase"] == row["phase"]) & (frame["trial_id"].astype(str) == row["trial_id"])
+        scores = row["scores"] or []
+        frame.loc[mask, "finalist_scores"] = " ".join(
+            "nan" if s is None else f"{s:.6g}" for s in scores
+        )
+        frame.loc[mask, "finalist_mean"] = row["mean"]
+        frame.loc[mask, "finalist_std"] = row["std"]
+    return frame
+
+
+def _interval_text(value: float, interval: Any) -> str:
+    low, high = interval
+    return f"{value:.4f} [{low:.4f}, {high:.4f}]"
+
+
+def render_trust_markdown(report: dict[str, Any]) -> list[str]:
+    """`report.md`'s finalists, baseline and final-seeds sections (empty when off)."""
+    lines: list[str] = []
+    finalists = report.get("finalists")
+    if finalists:
+        lines += [
+            "## Finalists (validation, more seeds)",
+            "",
+            f"Each finalist trained {finalists['seeds_per_finalist']} times (its trial, then "
+            "other seeds) on train, scored on validation; the pick is the best mean.",
+            "",
+            "| phase | trial | scores (trial first) | mean | std | parameters | chosen |",
+            "|---|---|---|---|---|---|---|",
+        ]
+        for row in finalists["finalists"]:
+            scores = ", ".join("diverged" if s is None else f"{s:.4f}" for s in row["scores"])
+            mean = "n/a" if row["mean"] is None else f"{row['mean']:.4f}"
+            std = "n/a" if row["std"] is None else f"{row['std']:.4f}"
+            params = "?" if row["num_params"] is None else f"{row['num_params']:,}"
+            lines.append(
+                f"| {row['phase']} | {row['trial_id']} | {scores} | {mean} | {std} | {params} | "
+                f"{'yes' if row['chosen'] else ''} |"
+            )
+        lines += ["", f"Why: {finalists['pick']['reason']}.", ""]
+    baseline = report.get("baseline")
+    if baseline:
+        tuned, base = baseline["tuned_model"], baseline["baseline_model"]
+        pct = f"{baseline.get('confidence', 0.95):.0%}"
+        lines += [
+            "## Tuned against the baseline (test set)",
+            "",
+            "The baseline is the hypermodel's default configuration, trained by the same rule "
+            "(epochs, learning-rate schedule, train+validation, seed).",
+            "",
+            "| | tuned | baseline |",
+            "|---|---|---|",
+        ]
+        for metric in baseline.get("metrics", ()):
+            lines.append(
+                f"| test {metric['name']} ({pct} {baseline['interval_method']} interval) | "
+                f"{_interval_text(metric['tuned'], metric['tuned_interval'])} | "
+                f"{_interval_text(metric['baseline'], metric['baseline_interval'])} |"
+            )
+
+        def count(value: int | None) -> str:
+            return "?" if value is None else f"{value:,}"
+
+        lines += [
+            f"| parameters | {count(tuned['num_params'])} | {count(base['num_params'])} |",
+            f"| training seconds | {tuned['training_seconds']} | {base['training_seconds']} |",
+            f"| epochs | {tuned['epochs']} | {base['epochs']} |",
+            "",
+        ]
+        test = baseline.get("mcnemar")
+        if test:
+            lines += [
+                f"McNemar's exact test: p = {test['p_value']:.4g}; only the tuned model right "
+                f"on {test['b']}, only the baseline right on {test['c']} of "
+                f"{baseline['n_examples']} test examples.",
+                "",
+            ]
+        lines += [f"Verdict: {baseline['verdict']}", ""]
+    seeds = report.get("final_seeds")
+    if seeds:
+        lines += [
+            "## Final model over seeds (test set)",
+            "",
+            f"The chosen configuration retrained with seeds {seeds['seeds']}. The saved model "
+            f"is seed {seeds['saved_seed']}'s; nothing was chosen on the test set.",
+            "",
+            "| metric | mean | std | per seed |",
+            "|---|---|---|---|",
+        ]
+        for name, value in seeds["summary"].items():
+            per = ", ".join(f"{m[name]:.4f}" for m in seeds["per_seed"].values() if name in m)
+            std = "n/a" if value["std"] is None else f"{value['std']:.4f}"
+            lines.append(f"| {name} | {value['mean']:.4f} | {std} | {per} |")
+        lines.append("")
+    return lines

@@ -1,0 +1,151 @@
+"""The baseline step: the hypermodel's default configuration, retrained like the winner.
+
+The number a reader wants next to a tuned model is what the untuned one
+scores. The baseline is `hypermodel.build(kt.HyperParameters())`: every
+hyperparameter at the default it declares (for a build function, the
+`default=` of each `hp.*` call, else KerasTuner's: a range's minimum, a
+choice's first value). It is trained by the winner's rule: the same epochs
+as the winner's retrain, the same `final_schedule`, batch size and seed, on
+train+validation, through the hypermodel's own `fit`. Saved as
+`baseline_model.keras`; the evaluate step compares both saved models on the
+test set (`tunekit.stats.compare_to_baseline`).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import keras
+import keras_tuner as kt
+
+from tunekit import _io, interrupts
+from tunekit.fitting import fit_hypermodel
+from tunekit.model_size import param_count
+from tunekit.report_trust import BASELINE_MODEL
+from tunekit.retraining import schedule_callbacks
+from tunekit.steps.base import RunContext
+from tunekit.steps.search import refused_fit_args
+from tunekit.tuners import InterruptCheck, TrialFacts
+
+__all__ = ["BASELINE_MODEL", "BaselineStep", "FinalFit", "train_like_winner"]
+
+
+@dataclass
+class FinalFit:
+    """One model trained by the final retrain's rule.
+
+    Attributes:
+        model: The trained model.
+        seconds: Wall time of build and fit.
+        epochs: The epochs `model.fit` received.
+        diverged_at: The epoch (from 1) at which the loss became NaN or
+            infinite, or `None`.
+    """
+
+    model: keras.Model
+    seconds: float
+    epochs: int
+    diverged_at: int | None
+
+
+def train_like_winner(
+    ctx: RunContext,
+    hp: kt.HyperParameters,
+    *,
+    epochs: int,
+    seed: int,
+    extra_callbacks: list[keras.callbacks.Callback] | None = None,
+) -> FinalFit:
+    """Builds `hp` and trains it on train+validation by the final retrain's rule.
+
+    `final_schedule`'s learning-rate callbacks, `batch_size`, the
+    hypermodel's own `fit`, and `seed` for initialisation and shuffling.
+
+    Args:
+        ctx: The run.
+        hp: The configuration (`kt.HyperParameters()` for the defaults).
+        epochs: Epochs of the fit (the winner's retrain's).
+        seed: Seed set before building.
+        extra_callbacks: Callbacks after tunekit's. Defaults to none.
+
+    Returns:
+        A `FinalFit`.
+    """
+    start = time.perf_counter()
+    facts = TrialFacts()
+    callbacks = [
+        *schedule_callbacks(ctx.final_schedule, epochs),  # first: reads the tuned rate
+        facts,
+        InterruptCheck(),
+        *(extra_callbacks or []),
+        *ctx.callbacks,
+    ]
+    keras.utils.set_random_seed(seed)
+    keras.backend.clear_session()
+    model = ctx.hypermodel.build(hp)
+    x, y = ctx.data.train_and_validation()
+    fitted = fit_hypermodel(
+        ctx.hypermodel,
+        hp,
+        model,
+        x,
+        y,
+        epochs=epochs,
+        batch_size=ctx.batch_size,
+        callbacks=callbacks,
+        verbose=0,
+        refused=refused_fit_args(ctx),
+    )
+    used = int(fitted.fit_kwargs.get("epochs", epochs)) if fitted.fit_kwargs else epochs
+    diverged = None if facts.nan_at is None else facts.nan_at[0] + 1
+    return FinalFit(model, time.perf_counter() - start, used, diverged)
+
+
+def _save_keras(model: keras.Model, tmp: str) -> None:
+    target = tmp + ".keras"  # Keras insists on the suffix
+    model.save(target)
+    os.replace(target, tmp)
+
+
+class BaselineStep:
+    """Trains the hypermodel's default configuration by the winner's rule (see the module).
+
+    Its product is the manifest record: `epochs`, `seconds` (training),
+    `num_params`, `diverged_at`, `hyperparameters` (the defaults used).
+    """
+
+    name = "baseline"
+    requires: tuple[str, ...] = ("retrain",)
+    outputs: tuple[str, ...] = (BASELINE_MODEL,)
+
+    def ensure(self, ctx: RunContext) -> dict[str, Any]:
+        """Trains and saves the baseline (unless done); returns its record."""
+        manifest = ctx.manifest
+        ctx.ensure("retrain")
+        if manifest.is_done(self.name):
+            return manifest.step(self.name)
+        interrupts.check()
+        epochs = int(manifest.step("retrain")["final_epochs"])
+        manifest.mark(self.name, "running")
+        ctx.say(
+            f"Training the baseline (the hypermodel's default configuration) on "
+            f"train+validation for {epochs} epochs, like the chosen configuration."
+        )
+        hp = kt.HyperParameters()
+        fit = train_like_winner(ctx, hp, epochs=epochs, seed=ctx.seed)
+        _io.atomic_write(ctx.run_dir / BASELINE_MODEL, lambda tmp: _save_keras(fit.model, tmp))
+        manifest.mark(
+            self.name,
+            "done",
+            epochs=fit.epochs,
+            seconds=round(fit.seconds, 2),
+            num_params=param_count(fit.model),
+            diverged_at=fit.diverged_at,
+            hyperparameters={k: v for k, v in hp.values.items() if hp.is_active(k)},
+        )
+        if manifest.is_done("evaluate"):  # a run finished before this step: report it again
+            manifest.mark("evaluate", "running")
+        return manifest.step(self.name)

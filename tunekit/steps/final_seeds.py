@@ -1,0 +1,65 @@
+"""The final-seeds step: the winner retrained with more seeds, each scored on the test set.
+
+How much of the test metric is the configuration and how much the seed:
+`final_seeds=N` trains the chosen configuration N - 1 more times (seeds
+`seed + 1, ...`) by the retrain's rule and evaluates each on the test set;
+the report gives the mean and standard deviation over all N, the saved
+`best_model.keras` (seed `seed`) first. Nothing is chosen on these numbers:
+the saved model stays the first seed's. Each finished seed is recorded in
+the manifest before the next starts (a kill re-runs only the seed it was in).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from tunekit import _faults, interrupts
+from tunekit.steps.base import RunContext
+from tunekit.steps.baseline import train_like_winner
+
+__all__ = ["FinalSeedsStep"]
+
+
+class FinalSeedsStep:
+    """Retrains the winner with seeds `seed + 1, ...` and records each one's test metrics.
+
+    Its product is the manifest record: `seeds` (seed -> test metrics).
+    """
+
+    name = "final_seeds"
+    requires: tuple[str, ...] = ("retrain",)
+    outputs: tuple[str, ...] = ()  # recorded in the manifest, seed by seed
+
+    def ensure(self, ctx: RunContext) -> dict[str, Any]:
+        """Trains the remaining seeds (unless done); returns the record."""
+        manifest = ctx.manifest
+        ctx.ensure("retrain")
+        if manifest.is_done(self.name):
+            return manifest.step(self.name)
+        retrain = manifest.step("retrain")
+        trial = ctx.ensure(retrain["phase"]).oracle.trials[retrain["trial_id"]]
+        epochs = int(retrain["final_epochs"])
+        record = manifest.step(self.name)
+        done: dict[str, Any] = dict(record.get("seeds", {}))
+        seconds = float(record.get("seconds", 0.0))
+        start = time.perf_counter()
+        manifest.mark(self.name, "running", seeds=done)
+        batch_size = max(ctx.batch_size, 256)
+        for seed in range(ctx.seed + 1, ctx.seed + ctx.final_seeds):
+            if str(seed) in done:
+                continue
+            interrupts.check()
+            ctx.say(f"Retraining the chosen configuration with seed {seed} ({epochs} epochs).")
+            fit = train_like_winner(ctx, trial.hyperparameters, epochs=epochs, seed=seed)
+            metrics = fit.model.evaluate(
+                ctx.data.x_test, ctx.data.y_test, batch_size=batch_size, return_dict=True, verbose=0
+            )
+            done[str(seed)] = {k: float(v) for k, v in metrics.items()}
+            elapsed = seconds + time.perf_counter() - start
+            manifest.mark(self.name, "running", seeds=done, seconds=round(elapsed, 2))
+            _faults.checkpoint("final_seeds.fit_end")
+        manifest.mark(
+            self.name, "done", seeds=done, seconds=round(seconds + time.perf_counter() - start, 2)
+        )
+        return manifest.step(self.name)
