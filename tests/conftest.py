@@ -144,8 +144,18 @@ def image_folder(tmp_path):
     return root
 
 
+# Finalists and the baseline are off here (tests/test_trust_steps.py covers them): each adds
+# several fits to every run of the suite.
 RUN_BUDGET = dict(
-    coarse_trials=4, coarse_epochs=1, max_epochs=2, factor=2, top=0.5, seed=0, verbose=0
+    coarse_trials=4,
+    coarse_epochs=1,
+    max_epochs=2,
+    factor=2,
+    top=0.5,
+    seed=0,
+    verbose=0,
+    finalists=0,
+    baseline=False,
 )
 
 

@@ -16,6 +16,9 @@ import pytest
 from tunekit.coarse_to_fine import main
 
 TINY = [
+    "--finalists",
+    "0",
+    "--no-baseline",
     "--coarse-trials",
     "3",
     "--coarse-epochs",

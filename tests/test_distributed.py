@@ -23,6 +23,9 @@ import pytest
 from tunekit.distribute.cluster import PortInUseError, check_port_free, cluster_from, split_tuner_id
 
 TINY = [
+    "--finalists",
+    "0",
+    "--no-baseline",
     "--coarse-trials",
     "6",
     "--coarse-epochs",
@@ -318,6 +321,9 @@ def test_two_local_workers_on_jax(tmp_path, small_npz):
         str(small_npz),
         "--workers",
         "2",
+        "--finalists",
+        "0",
+        "--no-baseline",
         "--coarse-trials",
         "3",
         "--coarse-epochs",

@@ -24,6 +24,9 @@ from tunekit.params import TASKS as TABLE_TASKS
 
 # The smallest budget the workflow takes: 3 coarse trials of 1 epoch, 2 Bayesian trials.
 TINY_CLI = [
+    "--finalists",
+    "0",
+    "--no-baseline",
     "--coarse-trials",
     "3",
     "--coarse-epochs",

@@ -13,6 +13,9 @@ import pandas as pd
 import pytest
 
 ARGS = [
+    "--finalists",
+    "0",
+    "--no-baseline",
     "--coarse-trials",
     "4",
     "--coarse-epochs",

@@ -413,7 +413,7 @@ def test_the_run_is_a_loop_of_steps_the_manifest_records(finished):
     assert (
         [s["name"] for s in manifest["plan"]]
         == [s.name for s in run.steps]
-        == ["coarse", "narrow", "fine", "finalists", "retrain", "baseline", "evaluate"]
+        == ["coarse", "narrow", "fine", "retrain", "evaluate"]  # finalists, baseline: off here
     )
     plan = {s["name"]: s for s in manifest["plan"]}
     assert plan["narrow"] == {
