@@ -23,6 +23,7 @@ from keras_tuner.src.engine import trial as trial_module
 
 from tunekit import _io, _log
 from tunekit.data import Dataset
+from tunekit.data.streams import StreamData
 from tunekit.distribute.runner import LocalRunner, PhaseRunner
 from tunekit.errors import (
     DataError,
@@ -151,7 +152,12 @@ class CoarseToFine:
 
     Args:
         hypermodel: A `keras_tuner.HyperModel` or a `build(hp)` function.
-        data: A `tunekit.data.Dataset`.
+        data: A `tunekit.data.Dataset` (arrays, or dicts of arrays), or a
+            `tunekit.data.StreamData`: batched `tf.data.Dataset`s or
+            `keras.utils.PyDataset`s passed to `tuner.search` as they are
+            (`StreamData.from_image_folder` streams an image folder from
+            disk). A resumed run compares the data's fingerprint: a
+            `StreamData` needs `fingerprint=` (see `tunekit.data.streams`).
         directory: Parent folder of the run. Defaults to `"runs"`.
         project_name: Run folder name. Defaults to the hypermodel's name.
         objective: Metric to optimise: a `keras_tuner.Objective`, a name with
@@ -236,7 +242,7 @@ class CoarseToFine:
     def __init__(
         self,
         hypermodel: kt.HyperModel | Callable[[kt.HyperParameters], keras.Model],
-        data: Dataset,
+        data: Dataset | StreamData,
         *,
         directory: str | os.PathLike = "runs",
         project_name: str | None = None,
@@ -267,11 +273,11 @@ class CoarseToFine:
                 "`hypermodel` must be a keras_tuner.HyperModel or a build(hp) function. "
                 f"Received: {hypermodel!r} of type {type(hypermodel).__name__}."
             )
-        if not isinstance(data, Dataset):
+        if not isinstance(data, (Dataset, StreamData)):
             raise TypeError(
-                "`data` must be a tunekit.data.Dataset (see load_mnist, "
-                "load_image_directory, Dataset.from_arrays). "
-                f"Received: {type(data).__name__}."
+                "`data` must be a tunekit.data.Dataset (see load_mnist, load_image_directory, "
+                "Dataset.from_arrays) or a tunekit.data.StreamData (tf.data / PyDataset "
+                f"streams, image folders). Received: {type(data).__name__}."
             )
         unseen = data.classes_missing_from_training()
         if unseen:
@@ -338,9 +344,13 @@ class CoarseToFine:
         # How search phases run: here, or (workers > 1) through a chief; see tunekit.distribute.
         self.runner: PhaseRunner = LocalRunner()
         if workers > 1:
-            from tunekit.distribute.spec import check_reaches_workers  # noqa: PLC0415
+            from tunekit.distribute.spec import (  # noqa: PLC0415
+                check_data_reaches_workers,
+                check_reaches_workers,
+            )
 
             check_reaches_workers(hypermodel=hypermodel, callbacks=self.callbacks)
+            check_data_reaches_workers(data)
             self._worker_objects = {"hypermodel": hypermodel, "callbacks": self.callbacks}
 
     # -- the steps ---------------------------------------------------------------

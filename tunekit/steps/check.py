@@ -13,18 +13,19 @@ import tempfile
 import keras
 import keras_tuner as kt
 
-from tunekit.data import Dataset
+from tunekit.data import Dataset, StreamData
 from tunekit.errors import ModelSaveError, OutputShapeError
 from tunekit.outputs import check_output_shape, model_output_shape
 
 __all__ = ["check_model", "check_round_trip"]
 
 
-def check_model(hypermodel: kt.HyperModel, data: Dataset) -> None:
+def check_model(hypermodel: kt.HyperModel, data: Dataset | StreamData) -> None:
     """Checks, before any training, that the hypermodel's output fits the data.
 
     Builds the model once with default hyperparameters (a lazily built model
-    is called on two training samples) and checks its output against
+    is called on two training samples; for a `StreamData`, on its first
+    training batch: one batch is read, nothing else) and checks its output against
     `data.num_classes` (see `tunekit.outputs.check_output_shape`), then that
     it survives a `.keras` save and safe load (`check_round_trip`). A model
     that cannot be built or run here is left to its trials, which report
@@ -39,12 +40,16 @@ def check_model(hypermodel: kt.HyperModel, data: Dataset) -> None:
         model = hypermodel.build(kt.HyperParameters())
     except Exception:  # noqa: BLE001 - the trials report build errors with their trial
         model = None
-    shape = None if model is None else model_output_shape(model, data.x_train[:2])
+    if model is None:
+        shape = None
+    else:
+        sample = data.sample() if isinstance(data, StreamData) else data.x_train[:2]
+        shape = model_output_shape(model, sample)
     if shape is not None:
         check_round_trip(model)
     del model
     keras.backend.clear_session()
-    if shape is not None:
+    if shape is not None and data.num_classes is not None:  # unknown for some streams
         try:
             check_output_shape(
                 shape,

@@ -7,6 +7,7 @@ import time
 import keras
 
 from tunekit import interrupts
+from tunekit.data.streams import StreamData
 from tunekit.outputs import predict_classes
 from tunekit.report import write_report
 from tunekit.steps.base import RunContext
@@ -39,13 +40,23 @@ class EvaluateStep:
             start = time.perf_counter()
             model = keras.models.load_model(ctx.run_dir / BEST_MODEL, safe_mode=True)
             batch_size = max(ctx.batch_size, 256)
-            metrics = model.evaluate(
-                ctx.data.x_test, ctx.data.y_test, batch_size=batch_size, return_dict=True, verbose=0
-            )
+            if isinstance(ctx.data, StreamData):
+                metrics = model.evaluate(ctx.data.test, return_dict=True, verbose=0)
+            else:
+                metrics = model.evaluate(
+                    ctx.data.x_test,
+                    ctx.data.y_test,
+                    batch_size=batch_size,
+                    return_dict=True,
+                    verbose=0,
+                )
             manifest.mark(
                 self.name, "running", test_metrics={k: float(v) for k, v in metrics.items()}
             )
-            y_pred = predict_classes(model, ctx.data.x_test, batch_size=batch_size)
+            if isinstance(ctx.data, StreamData):  # batch by batch; y from the same batches
+                y_pred = ctx.data.collect_test(model)
+            else:
+                y_pred = predict_classes(model, ctx.data.x_test, batch_size=batch_size)
             write_report(ctx, model, y_pred, distributed=ctx.runner.facts())
             interrupts.check()  # the report may be partial: a rerun writes it again
             manifest.mark(self.name, "done", seconds=round(time.perf_counter() - start, 2))
