@@ -121,17 +121,19 @@ def build_parser() -> argparse.ArgumentParser:
         "--data",
         default=None,
         help="A Keras-layout .npz (x_train, y_train, x_test, y_test; optional x_val, y_val, "
-        "class_names) or an image folder with one subfolder per class. Classes come from the "
-        "labels (max + 1) or the subfolders; uint8 pixels (and decoded images) are divided by "
-        "255, other dtypes are used as they are. Default: MNIST from $TUNEKIT_MNIST_PATH, "
-        "else Keras's download.",
+        "class_names) or an image folder with one subfolder per class, streamed from disk "
+        "(decoded and batched on the fly, at its native size; grayscale images give 1 "
+        "channel). Classes come from the labels (max + 1) or the subfolders; uint8 pixels "
+        "(and decoded images) are divided by 255, other dtypes are used as they are. "
+        "Default: MNIST from $TUNEKIT_MNIST_PATH, else Keras's download.",
     )
     add(
         "--image-size",
         type=_positive("image_size"),
         nargs=2,
         metavar=("HEIGHT", "WIDTH"),
-        help="Size images of an image folder are resized to. Default: 64 64.",
+        help="Size images of an image folder are resized to. Default: the folder's own "
+        "(its most common image size).",
     )
     add("--directory", default="runs", help="Parent folder of runs. Default: runs.")
     add(
@@ -211,18 +213,45 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _load_data(args: argparse.Namespace):
-    from tunekit.data import load_image_directory, load_mnist, load_npz
+def _load_data(args: argparse.Namespace) -> Any:
+    from tunekit.data import load_mnist, load_npz
 
     if args.data is None:
         data = load_mnist()
     elif os.path.isdir(args.data):
-        data = load_image_directory(args.data, tuple(args.image_size or (64, 64)))
+        return _folder_stream(args)
     elif os.path.isfile(args.data):
         data = load_npz(args.data)
     else:
         raise UsageError(f"--data {args.data!r} does not exist: pass a .npz file or a folder.")
     return data.subset(**QUICK_DATA) if args.quick else data
+
+
+FOLDER_BATCH_SIZE = 32  # an image folder's batches unless --batch-size is given
+
+
+def _folder_stream(args: argparse.Namespace) -> Any:
+    """An image folder streamed from disk (`tunekit.image_streams`), as a `StreamData`.
+
+    At the folder's native size and colour mode (1 channel for grayscale
+    images) unless `--image-size` is given; batches of `--batch-size`
+    (default 32). Workers rerun the same command, so they build the same
+    stream; the chief compares its fingerprint (files, sizes, mtimes).
+    """
+    from tunekit.data import StreamData
+    from tunekit.image_streams import folder_format, image_folder_stream
+
+    size, color_mode = folder_format(args.data)
+    if args.batch_size is None:
+        args.batch_size = FOLDER_BATCH_SIZE  # also recorded in the run's settings
+    stream = image_folder_stream(
+        args.data,
+        tuple(args.image_size) if args.image_size else size,
+        batch_size=args.batch_size,
+        seed=args.seed,
+        color_mode=color_mode,
+    )
+    return StreamData.from_image_folder(stream)
 
 
 def _check_before_loading(args: argparse.Namespace) -> None:

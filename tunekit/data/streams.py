@@ -340,7 +340,7 @@ class StreamData:
         return _first_batch(self.train)[0]
 
     def classes_missing_from_training(self) -> list[str]:
-        """Class names in the validation or test labels but not in training (if labels are known)."""
+        """Classes in the validation or test labels but not in training (if labels are known)."""
         if self.task == REGRESSION or not self.labels:
             return []
         seen = set(np.unique(self.labels["train"]).tolist())
