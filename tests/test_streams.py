@@ -191,8 +191,9 @@ def test_cli_grayscale_folder_gives_one_channel(tmp_path):
             Image.fromarray(np.full((10, 12), 40 * i, np.uint8), mode="L").save(
                 root / name / f"{i}.png"
             )
-    data = _folder_stream(build_parser().parse_args(["--data", str(root)]))
-    assert data.input_shape == (10, 12, 1)
+    stream = _folder_stream(build_parser().parse_args(["--data", str(root)]))
+    data = StreamData.from_image_folder(stream)
+    assert stream.input_shape == data.input_shape == (10, 12, 1)
     assert data.sample().shape[1:] == (10, 12, 1)
 
 

@@ -231,14 +231,15 @@ FOLDER_BATCH_SIZE = 32  # an image folder's batches unless --batch-size is given
 
 
 def _folder_stream(args: argparse.Namespace) -> Any:
-    """An image folder streamed from disk (`tunekit.image_streams`), as a `StreamData`.
+    """An image folder streamed from disk (`tunekit.image_streams.ImageFolderStream`).
 
     At the folder's native size and colour mode (1 channel for grayscale
     images) unless `--image-size` is given; batches of `--batch-size`
-    (default 32). Workers rerun the same command, so they build the same
-    stream; the chief compares its fingerprint (files, sizes, mtimes).
+    (default 32). Only files are listed: no Keras or TensorFlow is imported
+    before the backend is chosen (`_as_workflow_data` wraps it afterwards).
+    Workers rerun the same command, so they build the same stream; the chief
+    compares its fingerprint (files, sizes, mtimes).
     """
-    from tunekit.data import StreamData
     from tunekit.image_streams import folder_format, image_folder_stream
 
     size, color_mode = folder_format(args.data)
@@ -251,7 +252,18 @@ def _folder_stream(args: argparse.Namespace) -> Any:
         seed=args.seed,
         color_mode=color_mode,
     )
-    return StreamData.from_image_folder(stream)
+    return stream
+
+
+def _as_workflow_data(data: Any) -> Any:
+    """What `CoarseToFine` takes: an image folder stream becomes a `StreamData` (loads Keras)."""
+    from tunekit.image_streams import ImageFolderStream
+
+    if isinstance(data, ImageFolderStream):
+        from tunekit.data import StreamData
+
+        return StreamData.from_image_folder(data)
+    return data
 
 
 def _check_before_loading(args: argparse.Namespace) -> None:
@@ -496,6 +508,7 @@ def _main(args: argparse.Namespace, argv: list[str], resume: str) -> int:
             backend = _select_backend(
                 args, data, max(1, cluster.workers) if cluster.role == "chief" else 1
             )
+            data = _as_workflow_data(data)  # after the backend is chosen: may load Keras
             make_hypermodel = resolve_hypermodel(args.hypermodel)
             from tunekit.workflow import CoarseToFine
 
