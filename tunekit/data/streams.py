@@ -298,7 +298,7 @@ class StreamData:
             scaling=stream.scaling,
             labels=dict(stream.labels),
             definition={
-                "factory": "tunekit.data.streams:image_folder_data",
+                "factory": "tunekit.image_streams:image_folder_data",
                 "kwargs": {"config": stream.to_config()},
             },
         )
@@ -354,27 +354,21 @@ class StreamData:
             self.num_classes = max(2, top + 1)
             self.class_names = [str(i) for i in range(self.num_classes)]
 
-    def collect_test(self, model: Any) -> np.ndarray:
-        """Predicts the test stream batch by batch; returns the predicted classes.
+    def record_test(self, y_true: Any, y_pred: Any) -> None:
+        """Keeps the test labels collected while predicting, for the report.
 
-        Keeps `y_test` (collected from the same batches) and `x_test` (the
-        first test batch's `x`, for sample images) for the report; fills in
-        `num_classes` if it was unknown.
+        Sets `y_test` (flat class ids for classification) and `x_test` (the
+        first test batch's `x`, for sample images), and fills in
+        `num_classes` from the labels and predictions if it was unknown.
         """
-        from tunekit.outputs import predicted_classes, uses_logits  # noqa: PLC0415
-
-        y_true, outputs = predict_stream(model, self.test)
         self.y_test = (
             np.asarray(y_true).reshape(-1)
             if self.task == CLASSIFICATION and not isinstance(y_true, dict)
             else y_true
         )
         self.x_test = _first_batch(self.test)[0]
-        if self.task == REGRESSION:
-            return np.asarray(outputs)
-        y_pred = predicted_classes(outputs, from_logits=uses_logits(model))
-        self.complete_classes(self.y_test, y_pred)
-        return y_pred
+        if self.task == CLASSIFICATION:
+            self.complete_classes(self.y_test, np.asarray(y_pred))
 
     def summary(self) -> str:
         """One line, e.g. `"toonvision: 30 train / 6 validation / 6 test batches, ..."`."""
@@ -402,14 +396,3 @@ def _batches(source: Any) -> int | None:
     except TypeError:
         return None
     return None if n is None or (isinstance(n, float) and math.isinf(n)) else int(n)
-
-
-def image_folder_data(config: dict[str, Any]) -> StreamData:
-    """The `StreamData` of an image folder stream's config (a definition's factory).
-
-    Raises:
-        DataError: The folder's files differ from those of `config`'s fingerprint.
-    """
-    from tunekit.image_streams import ImageFolderStream  # noqa: PLC0415
-
-    return StreamData.from_image_folder(ImageFolderStream.from_config(config))

@@ -7,8 +7,8 @@ import time
 import keras
 
 from tunekit import interrupts
-from tunekit.data.streams import StreamData
-from tunekit.outputs import predict_classes
+from tunekit.data.streams import StreamData, predict_stream
+from tunekit.outputs import predict_classes, predicted_classes, uses_logits
 from tunekit.report import write_report
 from tunekit.steps.base import RunContext
 from tunekit.steps.retrain import BEST_MODEL
@@ -54,7 +54,13 @@ class EvaluateStep:
                 self.name, "running", test_metrics={k: float(v) for k, v in metrics.items()}
             )
             if isinstance(ctx.data, StreamData):  # batch by batch; y from the same batches
-                y_pred = ctx.data.collect_test(model)
+                y_true, outputs = predict_stream(model, ctx.data.test)
+                y_pred = (
+                    predicted_classes(outputs, from_logits=uses_logits(model))
+                    if ctx.data.task == "classification"
+                    else outputs
+                )
+                ctx.data.record_test(y_true, y_pred)
             else:
                 y_pred = predict_classes(model, ctx.data.x_test, batch_size=batch_size)
             write_report(ctx, model, y_pred, distributed=ctx.runner.facts())
