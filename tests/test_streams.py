@@ -91,6 +91,9 @@ def test_tf_data_end_to_end_then_resume_and_changed_data_refused(tmp_path):
         (6,),
         None,
     )
+    both, none = data.train_and_validation()  # the retrain's data: chained, not copied
+    assert none is None and isinstance(both, tf.data.Dataset)
+    assert int(both.cardinality()) == 6 + 2  # 96 / 16 train batches, then 32 / 16 validation
     kwargs = dict(directory=tmp_path, project_name="tfdata", objective="val_loss", **SMALL)
     result = CoarseToFine(stream_models.dense_build, data, **kwargs).run()
     report = _report(result.run_dir)
@@ -258,3 +261,14 @@ def test_python_workers_rebuild_an_image_folder_and_refuse_changed_files(tmp_pat
     with pytest.raises(DataError, match="differs from the one that defined the stream"):
         load_spec(spec)
     assert IMAGE_FOLDER_PER_CLASS == 14  # the test split of 7 above assumes it
+
+
+def test_image_folder_fingerprint_follows_its_files(image_folder):
+    def data() -> StreamData:
+        return StreamData.from_image_folder(image_folder_stream(image_folder, IMAGE_FOLDER_SIZE))
+
+    first = data().fingerprint()
+    assert data().fingerprint() == first  # the same files: the same data (a rerun resumes)
+    victim = image_folder / IMAGE_FOLDER_CLASSES[0] / f"{IMAGE_FOLDER_CLASSES[0]}_01.png"
+    Image.fromarray(np.zeros((*IMAGE_FOLDER_SIZE, 3), np.uint8)).save(victim)
+    assert data().fingerprint() != first  # a rewritten file: other data (a rerun is refused)
