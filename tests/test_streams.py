@@ -14,6 +14,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import keras
 import numpy as np
@@ -30,14 +31,16 @@ from tunekit.data.streams import chain_py_datasets
 from tunekit.errors import DataError, RunConfigError, UsageError
 from tunekit.image_streams import image_folder_stream
 
-BUDGET = dict(coarse_trials=3, coarse_epochs=1, max_epochs=2, factor=2, top=0.5, verbose=0)
+BUDGET: dict[str, Any] = dict(
+    coarse_trials=3, coarse_epochs=1, max_epochs=2, factor=2, top=0.5, verbose=0
+)
 # The smallest run: 3 coarse trials, 1 Bayesian fine trial, 1 epoch each.
 CLI_BUDGET = [
     *("--coarse-trials", "3", "--coarse-epochs", "1", "--fine-tuner", "bayesian"),
     *("--fine-trials", "1", "--max-epochs", "1", "--final-epochs", "1"),
     *("--objective", "val_loss", "--top", "1"),
 ]
-SMALL = dict(
+SMALL: dict[str, Any] = dict(
     coarse_trials=3,
     coarse_epochs=1,
     fine_tuner="bayesian",
@@ -79,11 +82,11 @@ class ArraysPyDataset(keras.utils.PyDataset):
         return self.x[part], self.y[part]
 
 
-def _report(run_dir: Path) -> dict:
+def _report(run_dir: Path) -> dict[str, Any]:
     return json.loads((run_dir / "report.json").read_text())
 
 
-def test_tf_data_end_to_end_then_resume_and_changed_data_refused(tmp_path):
+def test_tf_data_end_to_end_then_resume_and_changed_data_refused(tmp_path: Path) -> None:
     data = _tf_data()
     assert (data.kind, data.task, data.input_shape, data.num_classes) == (
         "tf.data",
@@ -94,7 +97,9 @@ def test_tf_data_end_to_end_then_resume_and_changed_data_refused(tmp_path):
     both, none = data.train_and_validation()  # the retrain's data: chained, not copied
     assert none is None and isinstance(both, tf.data.Dataset)
     assert int(both.cardinality()) == 6 + 2  # 96 / 16 train batches, then 32 / 16 validation
-    kwargs = dict(directory=tmp_path, project_name="tfdata", objective="val_loss", **SMALL)
+    kwargs: dict[str, Any] = dict(
+        directory=tmp_path, project_name="tfdata", objective="val_loss", **SMALL
+    )
     result = CoarseToFine(stream_models.dense_build, data, **kwargs).run()
     report = _report(result.run_dir)
     counts = np.asarray(report["confusion_matrix"]["counts"])
@@ -118,7 +123,7 @@ def test_tf_data_end_to_end_then_resume_and_changed_data_refused(tmp_path):
         CoarseToFine(stream_models.dense_build, _tf_data("toy-v2"), **kwargs).run()
 
 
-def test_stream_needs_a_fingerprint_and_streams_only():
+def test_stream_needs_a_fingerprint_and_streams_only() -> None:
     with pytest.raises(DataError, match="fingerprint="):
         StreamData(_tf_split(32, 0), _tf_split(16, 1), _tf_split(16, 2))
     x, y = _arrays(32, 0)
@@ -126,7 +131,7 @@ def test_stream_needs_a_fingerprint_and_streams_only():
         StreamData(_tf_split(32, 0), (x, y), _tf_split(16, 2), fingerprint="f")
 
 
-def test_py_dataset_end_to_end_with_chained_retrain(tmp_path):
+def test_py_dataset_end_to_end_with_chained_retrain(tmp_path: Path) -> None:
     splits = [ArraysPyDataset(*_arrays(n, s)) for n, s in ((80, 0), (40, 1), (24, 2))]
     data = StreamData(*splits, fingerprint="py-v1", num_classes=3, name="toy")
     chained, y = data.train_and_validation()
@@ -140,7 +145,7 @@ def test_py_dataset_end_to_end_with_chained_retrain(tmp_path):
     assert result.test_metrics["accuracy"] == pytest.approx(np.trace(counts) / 24, abs=1e-6)
 
 
-def test_chain_forwards_epoch_end():
+def test_chain_forwards_epoch_end() -> None:
     ends = []
 
     class Part(ArraysPyDataset):
@@ -152,7 +157,7 @@ def test_chain_forwards_epoch_end():
     assert ends == [16, 8]
 
 
-def test_notebook_stream_is_refused_for_workers_before_any_trial(tmp_path):
+def test_notebook_stream_is_refused_for_workers_before_any_trial(tmp_path: Path) -> None:
     with pytest.raises(UsageError, match="exists only in this Python process"):
         CoarseToFine(stream_models.dense_build, _tf_data(), directory=tmp_path, workers=2, **BUDGET)
     assert not any(tmp_path.iterdir())
@@ -164,7 +169,9 @@ def _hypermodel_file(folder: Path) -> str:
     return "toon_article:toon_build"
 
 
-def test_cli_streams_an_image_folder_at_its_native_size(tmp_path, image_folder, monkeypatch):
+def test_cli_streams_an_image_folder_at_its_native_size(
+    tmp_path: Path, image_folder: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.chdir(tmp_path)
     spec = _hypermodel_file(tmp_path)
     args = ["--hypermodel", spec, "--data", str(image_folder), "--backend", "tensorflow"]
@@ -184,7 +191,7 @@ def test_cli_streams_an_image_folder_at_its_native_size(tmp_path, image_folder, 
     assert manifest["config"]["batch_size"] == 8
 
 
-def test_cli_grayscale_folder_gives_one_channel(tmp_path):
+def test_cli_grayscale_folder_gives_one_channel(tmp_path: Path) -> None:
     from tunekit.coarse_to_fine import _folder_stream, build_parser
 
     root = tmp_path / "gray"
@@ -213,7 +220,7 @@ def _cli(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
 
 
 @pytest.mark.slow
-def test_cli_streams_an_image_folder_on_jax(tmp_path, image_folder):
+def test_cli_streams_an_image_folder_on_jax(tmp_path: Path, image_folder: Path) -> None:
     spec = _hypermodel_file(tmp_path)
     args = ["--hypermodel", spec, "--data", str(image_folder), "--backend", "jax"]
     proc = _cli([*args, "--batch-size", "8", *CLI_BUDGET], tmp_path)
@@ -224,7 +231,7 @@ def test_cli_streams_an_image_folder_on_jax(tmp_path, image_folder):
 
 
 @pytest.mark.slow
-def test_cli_image_folder_with_two_workers(tmp_path, image_folder):
+def test_cli_image_folder_with_two_workers(tmp_path: Path, image_folder: Path) -> None:
     spec = _hypermodel_file(tmp_path)
     args = ["--hypermodel", spec, "--data", str(image_folder), "--workers", "2"]
     proc = _cli([*args, "--backend", "tensorflow", "--batch-size", "8", *CLI_BUDGET], tmp_path)
@@ -235,7 +242,9 @@ def test_cli_image_folder_with_two_workers(tmp_path, image_folder):
 
 
 @pytest.mark.slow
-def test_python_workers_rebuild_an_image_folder_and_refuse_changed_files(tmp_path, image_folder):
+def test_python_workers_rebuild_an_image_folder_and_refuse_changed_files(
+    tmp_path: Path, image_folder: Path
+) -> None:
     from tunekit.distribute.spec import load_spec, write_spec
 
     stream = image_folder_stream(image_folder, IMAGE_FOLDER_SIZE, batch_size=8)
@@ -263,7 +272,7 @@ def test_python_workers_rebuild_an_image_folder_and_refuse_changed_files(tmp_pat
     assert IMAGE_FOLDER_PER_CLASS == 14  # the test split of 7 above assumes it
 
 
-def test_image_folder_fingerprint_follows_its_files(image_folder):
+def test_image_folder_fingerprint_follows_its_files(image_folder: Path) -> None:
     def data() -> StreamData:
         return StreamData.from_image_folder(image_folder_stream(image_folder, IMAGE_FOLDER_SIZE))
 
