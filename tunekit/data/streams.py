@@ -35,7 +35,7 @@ import numpy as np
 from tunekit.data._checks import CLASSIFICATION, REGRESSION, TASKS, UNSCALED
 from tunekit.errors import DataError
 
-__all__ = ["ChainedPyDataset", "StreamData", "is_stream", "predict_stream"]
+__all__ = ["ChainedPyDataset", "StreamData", "chain_py_datasets", "is_stream", "predict_stream"]
 
 _SPLIT_NAMES = {"train": "train", "val": "validation", "test": "test"}
 
