@@ -16,6 +16,13 @@ records the process's peak resident set size (`resource.getrusage`,
 - `in_memory`: today's `tunekit.load_image_directory` (one float32 array),
   for comparison, on the smallest folder only.
 
+- `cli` (`--cli`): the same folders through the command line,
+  `python -m tunekit.coarse_to_fine --hypermodel toonvision-cnn --data FOLDER`
+  (the folder streamed at its native size), with the smallest budget it
+  accepts: 3 coarse trials, 1 Bayesian fine trial, 1 epoch each, a 1-epoch
+  retrain and the test evaluation; peak RSS of that process. Written to
+  `benchmarks/results/memory_images_cli.json`.
+
 Targets (issue 16): the 2,000-image stream peaks at <= 3 GB and within 15% of
 the 200-image stream.
 
@@ -162,6 +169,68 @@ def measure(mode: str, folder: Path, args: argparse.Namespace) -> dict[str, Any]
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
+def measure_cli(folder: Path, args: argparse.Namespace) -> dict[str, Any]:
+    """Runs the command line on `folder` (smallest budget) in a fresh process; its peak RSS."""
+    command = [
+        *(sys.executable, "-m", "tunekit.coarse_to_fine", "--hypermodel", "toonvision-cnn"),
+        *("--data", str(folder), "--backend", "tensorflow", "--batch-size", str(args.batch_size)),
+        *("--coarse-trials", "3", "--coarse-epochs", "1", "--fine-tuner", "bayesian"),
+        *("--fine-trials", "1", "--max-epochs", "1", "--final-epochs", "1", "--quiet"),
+        *("--directory", str(folder.parent / "runs"), "--overwrite"),
+    ]
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    start = time.perf_counter()
+    with tempfile.TemporaryFile() as stderr:
+        process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=stderr)
+        _, status, usage = os.wait4(process.pid, 0)  # this child's own peak, not the max so far
+        if os.waitstatus_to_exitcode(status) != 0:
+            stderr.seek(0)
+            raise RuntimeError(f"the CLI on {folder} failed:\n{stderr.read().decode()[-3000:]}")
+    peak = usage.ru_maxrss
+    return {
+        "mode": "cli",
+        "backend": "tensorflow",
+        "peak_rss_mib": round(peak / 1024, 1),
+        "seconds": round(time.perf_counter() - start, 1),
+    }
+
+
+def main_cli(args: argparse.Namespace) -> None:
+    """`--cli`: each size through the command line, one fresh process each."""
+    work = Path(tempfile.mkdtemp(prefix="tunekit-memory-images-cli-"))
+    runs = []
+    try:
+        for size in sorted(args.sizes):
+            folder = make_folder(work / f"images_{size}", size)
+            runs.append({"num_images": size, **measure_cli(folder, args)})
+            print(json.dumps(runs[-1]), flush=True)
+            shutil.rmtree(work / f"images_{size}", ignore_errors=True)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    peaks = {r["num_images"]: r["peak_rss_mib"] for r in runs}
+    small, large = peaks[min(peaks)], peaks[max(peaks)]
+    summary = {
+        "settings": {
+            "image": [HEIGHT, WIDTH, 3],
+            "classes": len(CLASSES),
+            "command": "python -m tunekit.coarse_to_fine --hypermodel toonvision-cnn --data "
+            "FOLDER --backend tensorflow --batch-size B --coarse-trials 3 --coarse-epochs 1 "
+            "--fine-tuner bayesian --fine-trials 1 --max-epochs 1 --final-epochs 1",
+            "batch_size": args.batch_size,
+            "measure": "peak RSS (ru_maxrss) of the CLI process: 4 trials, retrain, test",
+        },
+        "runs": runs,
+        "targets": {
+            "largest_peak_mib": large,
+            "largest_peak_le_3gb": large <= 3 * 1024,
+            "growth_vs_smallest": round(large / small - 1, 3),
+            "within_15_percent": large <= small * 1.15,
+        },
+    }
+    path = save("memory_images_cli", summary)
+    print(f"wrote {path}: {json.dumps(summary['targets'])}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[200, 2000])
@@ -177,10 +246,16 @@ def main() -> None:
     parser.add_argument(
         "--no-in-memory", action="store_true", help="skip the in-memory comparison run"
     )
+    parser.add_argument(
+        "--cli", action="store_true", help="measure through the command line instead"
+    )
     parser.add_argument("--child", nargs=2, metavar=("MODE", "FOLDER"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         print(json.dumps(run_one(args.child[0], args.child[1], args)))
+        return
+    if args.cli:
+        main_cli(args)
         return
     work = Path(tempfile.mkdtemp(prefix="tunekit-memory-images-"))
     runs = []

@@ -22,6 +22,10 @@ Used by the tuners and the workflow:
   copy of that method must do the same for Hyperband to reload checkpoints.
 - `validate_trial_results()`: KerasTuner's check (and error message) of what
   `HyperModel.fit` returned, called by tunekit's `_build_and_fit_model`.
+- `convert_to_metrics_dict()`: KerasTuner's reading of what a fit returned
+  (a History, a dict or a number) as `{metric: value}` at the objective's
+  best epoch, used to score the finalists' extra seeds exactly as trials are
+  scored.
 - `get_hypermodel()`: wraps a `build(hp)` function in a `HyperModel`, exactly
   as KerasTuner's tuners do, so the workflow builds and fits the same object.
 
@@ -44,11 +48,12 @@ from keras_tuner.src.backend.config import multi_backend
 from keras_tuner.src.distribute import oracle_chief, oracle_client
 from keras_tuner.src.engine import conditions
 from keras_tuner.src.engine.hypermodel import get_hypermodel
-from keras_tuner.src.engine.tuner_utils import validate_trial_results
+from keras_tuner.src.engine.tuner_utils import convert_to_metrics_dict, validate_trial_results
 
 __all__ = [
     "CHECKED_VERSIONS",
     "conditions",
+    "convert_to_metrics_dict",
     "get_hypermodel",
     "multi_backend",
     "oracle_chief",

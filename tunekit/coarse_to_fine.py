@@ -133,10 +133,12 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="A Keras-layout .npz (x_train, y_train, x_test, y_test; optional x_val, y_val, "
         "class_names), a .csv file with a header row (with --target), or an image folder with "
-        "one subfolder per class. Integer labels make a classification task (classes: max + "
-        "1, or the subfolders), real-valued targets a regression task (see --task); uint8 "
-        "pixels (and decoded images) are divided by 255, other dtypes (and CSV values) are "
-        "used as they are. Default: MNIST from $TUNEKIT_MNIST_PATH, else Keras's download.",
+        "one subfolder per class, streamed from disk (decoded and batched on the fly, at its "
+        "native size; grayscale images give 1 channel). Integer labels make a classification "
+        "task (classes: max + 1, or the subfolders), real-valued targets a regression task "
+        "(see --task); uint8 pixels (and decoded images) are divided by 255, other dtypes (and "
+        "CSV values) are used as they are. Default: MNIST from $TUNEKIT_MNIST_PATH, else "
+        "Keras's download.",
     )
     for param in DATA_PARAMETERS.values():
         _add_parameter(parser, param)
@@ -145,7 +147,8 @@ def build_parser() -> argparse.ArgumentParser:
         type=_positive("image_size"),
         nargs=2,
         metavar=("HEIGHT", "WIDTH"),
-        help="Size images of an image folder are resized to. Default: 64 64.",
+        help="Size images of an image folder are resized to. Default: the folder's own "
+        "(its most common image size).",
     )
     add("--directory", default="runs", help="Parent folder of runs. Default: runs.")
     add(
@@ -238,7 +241,7 @@ def _load_data(args: argparse.Namespace) -> Any:
         DataError: The file's content is refused (messages name `target=` /
             `task=`, which `cli_message` turns into the flags).
     """
-    from tunekit.data import REGRESSION, load_csv, load_image_directory, load_mnist, load_npz
+    from tunekit.data import REGRESSION, load_csv, load_mnist, load_npz
 
     if args.task == REGRESSION and (args.data is None or os.path.isdir(args.data)):
         what = "MNIST" if args.data is None else f"the image folder {args.data!r}"
@@ -250,7 +253,7 @@ def _load_data(args: argparse.Namespace) -> Any:
     if args.data is None:
         data = load_mnist()
     elif os.path.isdir(args.data):
-        data = load_image_directory(args.data, tuple(args.image_size or (64, 64)))
+        return _folder_stream(args)
     elif _is_csv(args.data):
         data = load_csv(args.data, args.target, args.task)
     elif os.path.isfile(args.data):
@@ -269,6 +272,45 @@ def _csv_columns(path: str) -> list[str]:
             return next(csv.reader(f), [])
     except (OSError, UnicodeDecodeError, csv.Error):
         return []
+
+
+FOLDER_BATCH_SIZE = 32  # an image folder's batches unless --batch-size is given
+
+
+def _folder_stream(args: argparse.Namespace) -> Any:
+    """An image folder streamed from disk (`tunekit.image_streams.ImageFolderStream`).
+
+    At the folder's native size and colour mode (1 channel for grayscale
+    images) unless `--image-size` is given; batches of `--batch-size`
+    (default 32). Only files are listed: no Keras or TensorFlow is imported
+    before the backend is chosen (`_as_workflow_data` wraps it afterwards).
+    Workers rerun the same command, so they build the same stream; the chief
+    compares its fingerprint (files, sizes, mtimes).
+    """
+    from tunekit.image_streams import folder_format, image_folder_stream
+
+    size, color_mode = folder_format(args.data)
+    if args.batch_size is None:
+        args.batch_size = FOLDER_BATCH_SIZE  # also recorded in the run's settings
+    stream = image_folder_stream(
+        args.data,
+        tuple(args.image_size) if args.image_size else size,
+        batch_size=args.batch_size,
+        seed=args.seed,
+        color_mode=color_mode,
+    )
+    return stream
+
+
+def _as_workflow_data(data: Any) -> Any:
+    """What `CoarseToFine` takes: an image folder stream becomes a `StreamData` (loads Keras)."""
+    from tunekit.image_streams import ImageFolderStream
+
+    if isinstance(data, ImageFolderStream):
+        from tunekit.data import StreamData
+
+        return StreamData.from_image_folder(data)
+    return data
 
 
 def _check_before_loading(args: argparse.Namespace) -> None:
@@ -561,6 +603,7 @@ def _main(args: argparse.Namespace, argv: list[str], resume: str) -> int:
             backend = _select_backend(
                 args, data, max(1, cluster.workers) if cluster.role == "chief" else 1
             )
+            data = _as_workflow_data(data)  # after the backend is chosen: may load Keras
             make_hypermodel = resolve_hypermodel(args.hypermodel)
             from tunekit.workflow import CoarseToFine
 

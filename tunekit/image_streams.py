@@ -1,5 +1,8 @@
 """Image folders streamed from disk: stratified file lists and batched `tf.data` pipelines.
 
+Over 400 lines because it is one pipeline (list, split, decode, cache,
+define for other processes) whose parts share one config and its checks.
+
 `load_image_directory` decodes a whole folder into one float32 array, which
 for ToonVision-size images (600x200x3) costs 1.4 MB per image. An
 `ImageFolderStream` keeps only the file lists in memory: each split is a
@@ -38,10 +41,16 @@ from typing import Any
 
 import numpy as np
 
-from tunekit.data import SCALED_UINT8, UNSCALED
+from tunekit.data import SCALED_UINT8, UNSCALED, StreamData
 from tunekit.errors import DataError
 
-__all__ = ["DEFAULT_CACHE_BUDGET", "ImageFolderStream", "image_folder_stream"]
+__all__ = [
+    "DEFAULT_CACHE_BUDGET",
+    "ImageFolderStream",
+    "folder_format",
+    "image_folder_data",
+    "image_folder_stream",
+]
 
 SPLITS = ("train", "val", "test")
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
@@ -336,6 +345,46 @@ def image_folder_stream(
         "cache_budget": int(cache_budget),
     }
     return ImageFolderStream(config, _list_images(folder))
+
+
+def image_folder_data(config: dict[str, Any]) -> StreamData:
+    """The `StreamData` of a stream's `to_config()`: what a worker calls to rebuild it.
+
+    Raises:
+        DataError: The folder's files differ from those of `config`'s fingerprint.
+    """
+    return StreamData.from_image_folder(ImageFolderStream.from_config(config))
+
+
+_GRAYSCALE_MODES = ("1", "L", "LA", "I", "I;16", "I;16B", "I;16L", "F")
+
+
+def folder_format(root: str | os.PathLike[str]) -> tuple[tuple[int, int], str]:
+    """The folder's native `(height, width)` and colour mode, from its images' headers.
+
+    The size is the most common one among the images (others are resized to
+    it); the colour mode is `"grayscale"` when every image is single-channel
+    (Pillow modes L, 1, I, F...), else `"rgb"`. Only headers are read.
+
+    Raises:
+        DataError: As `image_folder_stream` for a missing folder or class, or
+            an image Pillow cannot open (naming the file).
+    """
+    from PIL import Image, UnidentifiedImageError
+
+    folder = Path(root).resolve()
+    sizes: Counter[tuple[int, int]] = Counter()
+    grayscale = True
+    for path, _, _ in _list_images(folder):
+        try:
+            with Image.open(folder / path) as image:
+                width, height = image.size
+                mode = image.mode
+        except (OSError, UnidentifiedImageError) as e:
+            raise DataError(f"Cannot read image {str(folder / path)!r}: {e}") from None
+        sizes[(height, width)] += 1
+        grayscale = grayscale and mode in _GRAYSCALE_MODES
+    return sizes.most_common(1)[0][0], "grayscale" if grayscale else "rgb"
 
 
 def _list_images(folder: Path) -> list[tuple[str, int, int]]:

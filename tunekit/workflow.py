@@ -24,6 +24,7 @@ from keras_tuner.engine import trial as trial_module
 from tunekit import _io, _kerastuner, _log
 from tunekit.cv import check_splittable, fold_indices
 from tunekit.data import Dataset, class_weights
+from tunekit.data.streams import StreamData
 from tunekit.distribute.runner import LocalRunner, PhaseRunner
 from tunekit.errors import (
     DataError,
@@ -238,7 +239,12 @@ class CoarseToFine:
 
     Args:
         hypermodel: A `keras_tuner.HyperModel` or a `build(hp)` function.
-        data: A `tunekit.data.Dataset`.
+        data: A `tunekit.data.Dataset` (arrays, or dicts of arrays), or a
+            `tunekit.data.StreamData`: batched `tf.data.Dataset`s or
+            `keras.utils.PyDataset`s passed to `tuner.search` as they are
+            (`StreamData.from_image_folder` streams an image folder from
+            disk). A resumed run compares the data's fingerprint: a
+            `StreamData` needs `fingerprint=` (see `tunekit.data.streams`).
         directory: Parent folder of the run. Defaults to `"runs"`.
         project_name: Run folder name. Defaults to the hypermodel's name.
         objective: Metric to optimise: a `keras_tuner.Objective`, a name with
@@ -302,7 +308,7 @@ class CoarseToFine:
     def __init__(
         self,
         hypermodel: kt.HyperModel | Callable[[kt.HyperParameters], keras.Model],
-        data: Dataset,
+        data: Dataset | StreamData,
         *,
         directory: str | os.PathLike = "runs",
         project_name: str | None = None,
@@ -339,11 +345,11 @@ class CoarseToFine:
                 "`hypermodel` must be a keras_tuner.HyperModel or a build(hp) function. "
                 f"Received: {hypermodel!r} of type {type(hypermodel).__name__}."
             )
-        if not isinstance(data, Dataset):
+        if not isinstance(data, (Dataset, StreamData)):
             raise TypeError(
-                "`data` must be a tunekit.data.Dataset (see load_mnist, "
-                "load_image_directory, Dataset.from_arrays). "
-                f"Received: {type(data).__name__}."
+                "`data` must be a tunekit.data.Dataset (see load_mnist, load_image_directory, "
+                "Dataset.from_arrays) or a tunekit.data.StreamData (tf.data / PyDataset "
+                f"streams, image folders). Received: {type(data).__name__}."
             )
         unseen = data.classes_missing_from_training()
         if unseen:
@@ -407,6 +413,12 @@ class CoarseToFine:
         self.executions_per_trial: int = settings["executions_per_trial"]
         self.cv: int = settings["cv"]
         if self.cv > 1:  # a stream cannot be split by index: refused before any trial
+            if isinstance(data, StreamData):
+                raise DataError(
+                    f"cv={self.cv} needs arrays to split into folds; `data` is a stream "
+                    "(tf.data or PyDataset), which cannot be split by index. Pass cv=1, or "
+                    "arrays (Dataset.from_arrays)."
+                )
             for split in ("train", "val"):
                 check_splittable(getattr(data, f"x_{split}"), f"data.x_{split}")
                 check_splittable(getattr(data, f"y_{split}"), f"data.y_{split}")
@@ -437,16 +449,22 @@ class CoarseToFine:
         # How search phases run: here, or (workers > 1) through a chief; see tunekit.distribute.
         self.runner: PhaseRunner = LocalRunner()
         if workers > 1:
-            if data.task != "classification" or not isinstance(data.input_shape, tuple):
+            if isinstance(data, Dataset) and (
+                data.task != "classification" or not isinstance(data.input_shape, tuple)
+            ):
                 # The workers' data file (tunekit.distribute.spec) holds one classification
                 # input so far: refused here rather than failing when the workers start.
                 raise UsageError(
-                    f"workers={workers} takes classification data with one input so far; this "
-                    f"data is {data.summary()}. Pass workers=1 (one process)."
+                    f"workers={workers} takes classification arrays with one input so far; "
+                    f"this data is {data.summary()}. Pass workers=1 (one process)."
                 )
-            from tunekit.distribute.spec import check_reaches_workers  # noqa: PLC0415
+            from tunekit.distribute.spec import (  # noqa: PLC0415
+                check_data_reaches_workers,
+                check_reaches_workers,
+            )
 
             check_reaches_workers(hypermodel=hypermodel, callbacks=self.callbacks)
+            check_data_reaches_workers(data)
             self._worker_objects = {"hypermodel": hypermodel, "callbacks": self.callbacks}
 
     # -- the steps ---------------------------------------------------------------

@@ -5,6 +5,11 @@ The chief writes, once, into `<run>/workers/`:
 - `data.npz`: the `Dataset`'s arrays and metadata (no pickle), loaded back by
   each worker; the chief refuses a worker whose data fingerprint differs
   (it is part of the run's settings, checked when a worker says hello);
+- or `data.json`, for a `StreamData`: its `definition` (a factory by module
+  and name plus JSON-able keyword arguments, e.g. an image folder's path and
+  loader settings), which each worker calls to build the same stream; a
+  stream without one (a pipeline made in a notebook) is refused before any
+  trial (`check_data_reaches_workers`);
 - `spec.pkl`: the hypermodel, the extra callbacks and the constructor's
   settings, pickled *by reference*: a class or function is stored as its
   module and name, and each worker imports it.
@@ -31,12 +36,14 @@ from typing import Any
 import numpy as np
 
 from tunekit import _io
-from tunekit.data import Dataset
+from tunekit.data import Dataset, StreamData
 from tunekit.errors import UsageError
 
 __all__ = [
     "DATA_FILE",
     "SPEC_FILE",
+    "STREAM_FILE",
+    "check_data_reaches_workers",
     "check_reaches_workers",
     "load_spec",
     "worker_env",
@@ -44,6 +51,7 @@ __all__ = [
 ]
 
 DATA_FILE = "data.npz"
+STREAM_FILE = "data.json"
 SPEC_FILE = "spec.pkl"
 _ARRAYS = ("x_train", "y_train", "x_val", "y_val", "x_test", "y_test")
 _PROTOCOL = 4
@@ -99,14 +107,38 @@ def check_reaches_workers(**objects: Any) -> bytes:
     return pickle.dumps(objects, protocol=_PROTOCOL)
 
 
+def check_data_reaches_workers(data: Dataset | StreamData) -> None:
+    """Raises `UsageError` unless worker processes can rebuild `data`.
+
+    A `Dataset` always can (its arrays are written to `data.npz`); a
+    `StreamData` only with a `definition` whose keyword arguments are JSON.
+    """
+    if not isinstance(data, StreamData):
+        return
+    if data.definition is None:
+        raise UsageError(
+            f"workers=: `data` is a {data.kind} stream that exists only in this Python process "
+            "(e.g. a pipeline made in a notebook), so worker processes cannot rebuild it. Use "
+            "workers=1, or give StreamData a definition= (an importable factory and JSON "
+            "keyword arguments that build the same streams), as "
+            "StreamData.from_image_folder does."
+        )
+    try:
+        json.dumps(data.definition)
+    except (TypeError, ValueError) as e:
+        raise UsageError(
+            f"workers=: the data's definition is not JSON ({e}); give plain keyword arguments."
+        ) from None
+
+
 def write_spec(
     folder: Path,
-    data: Dataset,
+    data: Dataset | StreamData,
     factory: Callable[..., Any],
     objects: dict[str, Any],
     settings: dict[str, Any],
 ) -> Path:
-    """Writes `data.npz` and `spec.pkl` into `folder`; returns the spec's path.
+    """Writes `data.npz` (a `StreamData`: `data.json`) and `spec.pkl`; returns the spec's path.
 
     Args:
         folder: `<run>/workers`.
@@ -118,26 +150,35 @@ def write_spec(
         settings: The other constructor arguments (plain values).
     """
     folder.mkdir(parents=True, exist_ok=True)
-    meta = {
-        "class_names": list(data.class_names),
-        "input_shape": list(data.input_shape),
-        "num_classes": int(data.num_classes),
-        "name": data.name,
-        "scaling": data.scaling,
-    }
-    arrays = {key: getattr(data, key) for key in _ARRAYS}
-    _io.atomic_write(folder / DATA_FILE, lambda tmp: _save_npz(tmp, arrays, meta))
+    if isinstance(data, StreamData):
+        check_data_reaches_workers(data)
+        _io.write_json(folder / STREAM_FILE, data.definition)
+    else:
+        _write_arrays(folder, data)
     payload = check_reaches_workers(**objects)
     spec = {
         "factory": factory,
         "objects": payload,
         "settings": settings,
         "fingerprint": data.fingerprint(),
+        "stream": isinstance(data, StreamData),
     }
     _io.atomic_write(
         folder / SPEC_FILE, lambda tmp: _save_bytes(tmp, pickle.dumps(spec, protocol=_PROTOCOL))
     )
     return folder / SPEC_FILE
+
+
+def _write_arrays(folder: Path, data: Dataset) -> None:
+    meta = {
+        "class_names": list(data.class_names or ()),
+        "input_shape": list(data.input_shape),
+        "num_classes": int(data.num_classes or 0),
+        "name": data.name,
+        "scaling": data.scaling,
+    }
+    arrays = {key: getattr(data, key) for key in _ARRAYS}
+    _io.atomic_write(folder / DATA_FILE, lambda tmp: _save_npz(tmp, arrays, meta))
 
 
 def _save_npz(tmp: str, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> None:
@@ -157,12 +198,18 @@ def load_spec(path: str | os.PathLike[str]) -> tuple[Callable[..., Any], dict[st
     """
     path = Path(path)
     spec = pickle.loads(path.read_bytes())
-    with np.load(path.parent / DATA_FILE, allow_pickle=False) as npz:
-        meta = json.loads(str(npz["meta"]))
-        data = Dataset(**{key: npz[key] for key in _ARRAYS}, **meta)
+    data: Dataset | StreamData
+    if spec.get("stream"):
+        source = path.parent / STREAM_FILE
+        data = StreamData.from_definition(_io.read_json(source, what="stream definition"))
+    else:
+        source = path.parent / DATA_FILE
+        with np.load(source, allow_pickle=False) as npz:
+            meta = json.loads(str(npz["meta"]))
+            data = Dataset(**{key: npz[key] for key in _ARRAYS}, **meta)
     if data.fingerprint() != spec["fingerprint"]:
         raise UsageError(
-            f"{path.parent / DATA_FILE} holds other data than the chief's "
+            f"{source} defines other data than the chief's "
             f"(fingerprint {data.fingerprint()}, expected {spec['fingerprint']})."
         )
     kwargs = {**pickle.loads(spec["objects"]), **spec["settings"], "data": data}

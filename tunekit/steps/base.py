@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     import keras
     import keras_tuner as kt
 
-    from tunekit.data import Dataset
+    from tunekit.data import Dataset, StreamData
     from tunekit.distribute.runner import PhaseRunner
     from tunekit.manifest import RunManifest
 
@@ -37,7 +37,7 @@ class RunContext(Protocol):
     """
 
     hypermodel: kt.HyperModel
-    data: Dataset
+    data: Dataset | StreamData
     objective: kt.Objective
     run_dir: Path
     coarse_trials: int

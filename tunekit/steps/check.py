@@ -15,7 +15,7 @@ import keras
 import keras_tuner as kt
 import numpy as np
 
-from tunekit.data import REGRESSION, Dataset
+from tunekit.data import REGRESSION, Dataset, StreamData
 from tunekit.data import _targets as tg
 from tunekit.errors import ModelSaveError, OutputShapeError
 from tunekit.outputs import check_output_shape, model_output_shape
@@ -24,7 +24,7 @@ from tunekit.regression import check_regression_output_shape
 __all__ = ["check_model", "check_round_trip"]
 
 
-def check_model(hypermodel: kt.HyperModel, data: Dataset) -> None:
+def check_model(hypermodel: kt.HyperModel, data: Dataset | StreamData) -> None:
     """Checks, before any training, that the hypermodel's output fits the data.
 
     Builds the model once with default hyperparameters (a lazily built model
@@ -36,6 +36,9 @@ def check_model(hypermodel: kt.HyperModel, data: Dataset) -> None:
     (`check_round_trip`). A model that cannot be built or run here is left
     to its trials, which report why; so is a model with several outputs
     (and a dict `y`).
+    For a `StreamData`, the model is called on its first training batch (one
+    batch is read, nothing else); its output width is checked only when the
+    stream's classes are known.
 
     Raises:
         OutputShapeError (a `ValueError`): Naming the model's output shape
@@ -46,16 +49,28 @@ def check_model(hypermodel: kt.HyperModel, data: Dataset) -> None:
         model = hypermodel.build(kt.HyperParameters())
     except Exception:  # noqa: BLE001 - the trials report build errors with their trial
         model = None
-    sample = tg.take(data.x_train, slice(0, 2))
-    shape = None if model is None else model_output_shape(model, sample)
+    if model is None:
+        shape = None
+    else:
+        sample = (
+            data.sample() if isinstance(data, StreamData) else tg.take(data.x_train, slice(0, 2))
+        )
+        shape = model_output_shape(model, sample)
     if shape is not None:
         check_round_trip(model)
     del model
     keras.backend.clear_session()
-    if shape is None or isinstance(data.y_train, Mapping):
+    if shape is None:
         return
+    if isinstance(data, StreamData):
+        if data.task == REGRESSION or data.num_classes is None:  # unknown for some streams
+            return
+        targets = ""
+    else:
+        if isinstance(data.y_train, Mapping):
+            return
+        targets = f" The targets (y_train) have shape {tuple(np.shape(data.y_train))}."
     what = "`hypermodel` (built with its default hyperparameters) builds a model that"
-    targets = f" The targets (y_train) have shape {tuple(np.shape(data.y_train))}."
     try:
         if data.task == REGRESSION:
             assert isinstance(data.num_outputs, int)

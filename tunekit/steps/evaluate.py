@@ -11,7 +11,8 @@ import numpy as np
 
 from tunekit import interrupts
 from tunekit.data import REGRESSION
-from tunekit.outputs import predict_classes
+from tunekit.data.streams import StreamData, predict_stream
+from tunekit.outputs import predict_classes, predicted_classes, uses_logits
 from tunekit.regression import regression_metrics
 from tunekit.report import write_report
 from tunekit.steps.base import RunContext
@@ -30,6 +31,15 @@ def test_predictions(ctx: RunContext, model: keras.Model, batch_size: int) -> np
         (`(n,)` for targets of shape `(n,)`); `None` for a model with several
         outputs (a dict `y`), which the report scores by Keras's metrics only.
     """
+    if isinstance(ctx.data, StreamData):  # batch by batch; y from the same batches
+        y_true, outputs = predict_stream(model, ctx.data.test)
+        y_pred = (
+            predicted_classes(outputs, from_logits=uses_logits(model))
+            if ctx.data.task != REGRESSION
+            else outputs
+        )
+        ctx.data.record_test(y_true, y_pred)
+        return y_pred
     if isinstance(ctx.data.y_test, Mapping):
         return None
     if ctx.data.task != REGRESSION:
@@ -69,9 +79,16 @@ class EvaluateStep:
             start = time.perf_counter()
             model = keras.models.load_model(ctx.run_dir / BEST_MODEL, safe_mode=True)
             batch_size = max(ctx.batch_size, 256)
-            evaluated = model.evaluate(
-                ctx.data.x_test, ctx.data.y_test, batch_size=batch_size, return_dict=True, verbose=0
-            )
+            if isinstance(ctx.data, StreamData):
+                evaluated = model.evaluate(ctx.data.test, return_dict=True, verbose=0)
+            else:
+                evaluated = model.evaluate(
+                    ctx.data.x_test,
+                    ctx.data.y_test,
+                    batch_size=batch_size,
+                    return_dict=True,
+                    verbose=0,
+                )
             metrics: dict[str, Any] = {k: float(v) for k, v in evaluated.items()}
             y_pred = test_predictions(ctx, model, batch_size)
             if ctx.data.task == REGRESSION and y_pred is not None:

@@ -24,14 +24,14 @@ import time
 from typing import Any
 
 import keras
-from keras_tuner.src.engine import trial as trial_module
-from keras_tuner.src.engine import tuner_utils
+from keras_tuner.engine import trial as trial_module
 
-from tunekit import _faults, interrupts
+from tunekit import _faults, _kerastuner, interrupts
+from tunekit.data import StreamData
 from tunekit.fitting import fit_hypermodel
 from tunekit.model_size import param_count
 from tunekit.stats import summarize_scores
-from tunekit.steps.base import RunContext
+from tunekit.steps.base import RunContext, fit_options
 from tunekit.steps.search import completed_trials, refused_fit_args
 from tunekit.tuners import InterruptCheck
 
@@ -213,20 +213,26 @@ class FinalistsStep:
         keras.utils.set_random_seed(seed)
         keras.backend.clear_session()
         model = ctx.hypermodel.build(hp)
+        data = ctx.data
+        if isinstance(data, StreamData):  # streams go as they are, batched by their maker
+            x, y, validation = data.train, None, data.validation
+        else:
+            x, y, validation = data.x_train, data.y_train, (data.x_val, data.y_val)
         fitted = fit_hypermodel(
             ctx.hypermodel,
             hp,
             model,
-            ctx.data.x_train,
-            ctx.data.y_train,
-            validation_data=(ctx.data.x_val, ctx.data.y_val),
+            x,
+            y,
+            validation_data=validation,
+            **fit_options(ctx),
             epochs=finalist["epochs"],
             batch_size=ctx.batch_size,
             callbacks=[InterruptCheck(), *ctx.callbacks],
             verbose=0,
             refused=refused_fit_args(ctx),
         )
-        metrics = tuner_utils.convert_to_metrics_dict(fitted.results, ctx.objective)
+        metrics = _kerastuner.convert_to_metrics_dict(fitted.results, ctx.objective)
         value = metrics.get(ctx.objective.name)
         score = float(value) if value is not None and math.isfinite(float(value)) else None
         ctx.say(

@@ -10,6 +10,8 @@ import keras
 from keras_tuner.engine import trial as trial_module
 
 from tunekit import _faults, _io, interrupts
+from tunekit.data import _targets as tg
+from tunekit.data.streams import StreamData
 from tunekit.errors import RetrainDivergedError
 from tunekit.fitting import fit_hypermodel
 from tunekit.retraining import final_epochs, schedule_callbacks
@@ -98,6 +100,15 @@ def ranked_trials(ctx: RunContext) -> list[trial_module.Trial]:
     return [chosen, *(t for _, t in others)]
 
 
+def _build_lazy(model: keras.Model, ctx: RunContext) -> None:
+    """Builds a lazily built model (no `Input`) on one batch: `BackupAndRestore` needs weights."""
+    if model.built:
+        return
+    data = ctx.data
+    sample = data.sample() if isinstance(data, StreamData) else tg.take(data.x_train, slice(0, 2))
+    model(sample, training=False)
+
+
 class _FaultCallback(keras.callbacks.Callback):
     def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         _faults.checkpoint("retrain.epoch_end")
@@ -173,7 +184,9 @@ class RetrainStep:
         keras.utils.set_random_seed(ctx.seed)
         keras.backend.clear_session()
         model = ctx.hypermodel.build(hp)
+        # A StreamData gives (train.concatenate(validation), None): never materialised.
         x, y = ctx.data.train_and_validation()
+        _build_lazy(model, ctx)
         fitted = fit_hypermodel(
             ctx.hypermodel,
             hp,
@@ -186,6 +199,7 @@ class RetrainStep:
             verbose=0,
             refused=refused_fit_args(ctx),
             **fit_options(ctx),
+            **({"shuffle": False} if isinstance(ctx.data, StreamData) else {}),
         )
         history = fitted.results
         # What model.fit received: the hypermodel's fit may set both itself.

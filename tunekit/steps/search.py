@@ -17,6 +17,7 @@ from keras_tuner.engine import trial as trial_module
 
 from tunekit import _faults, interrupts
 from tunekit.data import CLASSIFICATION, Dataset
+from tunekit.data.streams import StreamData
 from tunekit.errors import NoCompletedTrialsError
 from tunekit.narrowing import is_usable
 from tunekit.progress import PhaseProgress
@@ -40,7 +41,7 @@ def completed_trials(oracle: kt.Oracle) -> list[trial_module.Trial]:
     return sorted(trials, key=lambda t: (-t.score if reverse else t.score, t.trial_id))
 
 
-def cv_stratify(data: Dataset) -> bool | None:
+def cv_stratify(data: Dataset | StreamData) -> bool | None:
     """How a cross-validated run's folds split `data` (`cv_stratify=` of the tuners).
 
     Classification: `None`, stratified when the targets are class ids (a
@@ -197,22 +198,34 @@ class SearchStep:
         return tuner
 
     def search(self, ctx: RunContext, tuner: kt.Tuner) -> None:
-        """`tuner.search` on the training data, validated on the validation split."""
+        """`tuner.search` on the training data, validated on the validation split.
+
+        Arrays (or dicts of arrays) go as `x, y`; a `StreamData`'s train and
+        validation streams go as they are (`tf.data.Dataset` / PyDataset).
+        """
         # No graph per trial: under JAX, tracing it costs as much as two MNIST epochs.
         callbacks = [
             keras.callbacks.TensorBoard(
                 log_dir=str(ctx.run_dir / "tensorboard" / self.name), write_graph=False
             )
         ]
+        data = ctx.data
+        extra: dict[str, Any] = {}
+        if isinstance(data, StreamData):  # streams go as they are, batched by their maker
+            x, y, validation = data.train, None, data.validation
+            extra["shuffle"] = False  # a stream shuffles itself (Keras warns otherwise)
+        else:
+            x, y, validation = data.x_train, data.y_train, (data.x_val, data.y_val)
         tuner.search(
-            ctx.data.x_train,
-            ctx.data.y_train,
-            validation_data=(ctx.data.x_val, ctx.data.y_val),
+            x,
+            y,
+            validation_data=validation,
             epochs=self.epochs(ctx),
-            batch_size=ctx.batch_size,
+            batch_size=ctx.batch_size,  # Keras ignores it for tf.data and PyDataset
             callbacks=callbacks + ctx.callbacks,
             verbose=0,
             **fit_options(ctx),
+            **extra,
         )
 
     def declare_experiment(self, ctx: RunContext) -> None:

@@ -1,0 +1,283 @@
+"""Data as KerasTuner takes it: tf.data, PyDataset and streamed image folders.
+
+Through `CoarseToFine` (search, retrain on train+validation chained, test
+evaluation batch by batch), resume by fingerprint, the command line's
+`--data FOLDER` and workers.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import keras
+import numpy as np
+import pytest
+import stream_models
+import tensorflow as tf
+from conftest import IMAGE_FOLDER_CLASSES, IMAGE_FOLDER_PER_CLASS, IMAGE_FOLDER_SIZE
+from PIL import Image
+
+from tunekit import CoarseToFine
+from tunekit.coarse_to_fine import main
+from tunekit.data import StreamData
+from tunekit.data.streams import chain_py_datasets
+from tunekit.errors import DataError, RunConfigError, UsageError
+from tunekit.image_streams import image_folder_stream
+
+BUDGET: dict[str, Any] = dict(
+    coarse_trials=3, coarse_epochs=1, max_epochs=2, factor=2, top=0.5, verbose=0
+)
+# The smallest run: 3 coarse trials, 1 Bayesian fine trial, 1 epoch each.
+CLI_BUDGET = [
+    *("--coarse-trials", "3", "--coarse-epochs", "1", "--fine-tuner", "bayesian"),
+    *("--fine-trials", "1", "--max-epochs", "1", "--final-epochs", "1"),
+    *("--objective", "val_loss", "--top", "1"),
+]
+SMALL: dict[str, Any] = dict(
+    coarse_trials=3,
+    coarse_epochs=1,
+    fine_tuner="bayesian",
+    fine_trials=1,
+    max_epochs=1,
+    final_epochs=1,
+    top=1.0,
+    verbose=0,
+)
+
+
+def _arrays(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, 3, n)
+    x = (rng.normal(size=(n, 6)) + 2 * y[:, None]).astype("float32")
+    return x, y
+
+
+def _tf_split(n: int, seed: int) -> tf.data.Dataset:
+    return tf.data.Dataset.from_tensor_slices(_arrays(n, seed)).batch(16)
+
+
+def _tf_data(fingerprint: str = "toy-v1") -> StreamData:
+    return StreamData(_tf_split(96, 0), _tf_split(32, 1), _tf_split(40, 2), fingerprint=fingerprint)
+
+
+class ArraysPyDataset(keras.utils.PyDataset):
+    """Batches of two arrays, as a user's PyDataset."""
+
+    def __init__(self, x: np.ndarray, y: np.ndarray, batch_size: int = 16) -> None:
+        super().__init__()
+        self.x, self.y, self.batch_size = x, y, batch_size
+
+    def __len__(self) -> int:
+        return -(-len(self.x) // self.batch_size)
+
+    def __getitem__(self, index: int) -> tuple[np.ndarray, np.ndarray]:
+        part = slice(index * self.batch_size, (index + 1) * self.batch_size)
+        return self.x[part], self.y[part]
+
+
+def _report(run_dir: Path) -> dict[str, Any]:
+    return json.loads((run_dir / "report.json").read_text())
+
+
+def test_tf_data_end_to_end_then_resume_and_changed_data_refused(tmp_path: Path) -> None:
+    data = _tf_data()
+    assert (data.kind, data.task, data.input_shape, data.num_classes) == (
+        "tf.data",
+        "classification",
+        (6,),
+        None,
+    )
+    both, none = data.train_and_validation()  # the retrain's data: chained, not copied
+    assert none is None and isinstance(both, tf.data.Dataset)
+    assert int(both.cardinality()) == 6 + 2  # 96 / 16 train batches, then 32 / 16 validation
+    kwargs: dict[str, Any] = dict(
+        directory=tmp_path, project_name="tfdata", objective="val_loss", **SMALL
+    )
+    result = CoarseToFine(stream_models.dense_build, data, **kwargs).run()
+    report = _report(result.run_dir)
+    counts = np.asarray(report["confusion_matrix"]["counts"])
+    # y collected from the test stream: all 40 samples, the true class counts of that split.
+    assert counts.sum() == 40
+    assert counts.sum(axis=1).tolist() == np.bincount(_arrays(40, 2)[1], minlength=3).tolist()
+    # The reported accuracy is that of the saved model's predictions, batch by batch.
+    assert result.test_metrics["accuracy"] == pytest.approx(np.trace(counts) / 40, abs=1e-6)
+    assert report["dataset"]["num_classes"] == 3
+    trials = {p: result.phase_bests[p]["trial_id"] for p in ("coarse", "fine")}
+    mtime = (result.run_dir / "best_model.keras").stat().st_mtime_ns
+
+    # The same definition resumes: nothing runs again, the result is the same.
+    again = CoarseToFine(stream_models.dense_build, _tf_data(), **kwargs).run()
+    assert again.test_metrics == result.test_metrics
+    assert {p: again.phase_bests[p]["trial_id"] for p in ("coarse", "fine")} == trials
+    assert (result.run_dir / "best_model.keras").stat().st_mtime_ns == mtime  # not retrained
+
+    # Another fingerprint is other data: refused, naming the data.
+    with pytest.raises(RunConfigError, match="data"):
+        CoarseToFine(stream_models.dense_build, _tf_data("toy-v2"), **kwargs).run()
+
+
+def test_stream_needs_a_fingerprint_and_streams_only() -> None:
+    with pytest.raises(DataError, match="fingerprint="):
+        StreamData(_tf_split(32, 0), _tf_split(16, 1), _tf_split(16, 2))
+    x, y = _arrays(32, 0)
+    with pytest.raises(DataError, match="`validation` must be a batched tf.data.Dataset"):
+        StreamData(_tf_split(32, 0), (x, y), _tf_split(16, 2), fingerprint="f")
+
+
+def test_py_dataset_end_to_end_with_chained_retrain(tmp_path: Path) -> None:
+    splits = [ArraysPyDataset(*_arrays(n, s)) for n, s in ((80, 0), (40, 1), (24, 2))]
+    data = StreamData(*splits, fingerprint="py-v1", num_classes=3, name="toy")
+    chained, y = data.train_and_validation()
+    assert y is None and len(chained) == len(splits[0]) + len(splits[1]) == 8
+    np.testing.assert_array_equal(chained[5][1], splits[1][0][1])  # batch 5 = validation's 0
+    result = CoarseToFine(
+        stream_models.dense_build, data, directory=tmp_path, objective="val_loss", **SMALL
+    ).run()
+    counts = np.asarray(_report(result.run_dir)["confusion_matrix"]["counts"])
+    assert counts.sum() == 24
+    assert result.test_metrics["accuracy"] == pytest.approx(np.trace(counts) / 24, abs=1e-6)
+
+
+def test_chain_forwards_epoch_end() -> None:
+    ends = []
+
+    class Part(ArraysPyDataset):
+        def on_epoch_end(self) -> None:
+            ends.append(len(self.x))
+
+    chained = chain_py_datasets(Part(*_arrays(16, 0)), Part(*_arrays(8, 1)))
+    chained.on_epoch_end()
+    assert ends == [16, 8]
+
+
+def test_notebook_stream_is_refused_for_workers_before_any_trial(tmp_path: Path) -> None:
+    with pytest.raises(UsageError, match="exists only in this Python process"):
+        CoarseToFine(stream_models.dense_build, _tf_data(), directory=tmp_path, workers=2, **BUDGET)
+    assert not any(tmp_path.iterdir())
+
+
+def _hypermodel_file(folder: Path) -> str:
+    """Writes the article-style build function as a file in `folder`; returns its spec."""
+    (folder / "toon_article.py").write_text(inspect.getsource(stream_models))
+    return "toon_article:toon_build"
+
+
+def test_cli_streams_an_image_folder_at_its_native_size(
+    tmp_path: Path, image_folder: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    spec = _hypermodel_file(tmp_path)
+    args = ["--hypermodel", spec, "--data", str(image_folder), "--backend", "tensorflow"]
+    code = main([*args, "--batch-size", "8", *CLI_BUDGET, "--quiet"])
+    assert code == 0
+    run_dir = tmp_path / "runs" / f"{spec.replace(':', '-')}-{image_folder.name}"
+    report = _report(run_dir)
+    assert report["dataset"]["input_shape"] == [*IMAGE_FOLDER_SIZE, 3]
+    assert report["dataset"]["class_names"] == list(IMAGE_FOLDER_CLASSES)
+    counts = np.asarray(report["confusion_matrix"]["counts"])
+    # Every test image read once, with its class (the stream's stratified file lists).
+    expected = image_folder_stream(image_folder, IMAGE_FOLDER_SIZE).labels["test"]
+    assert counts.sum(axis=1).tolist() == np.bincount(expected, minlength=3).tolist()
+    assert report["best"]["num_params"] > 0  # the lazily built model, counted once built
+    manifest = json.loads((run_dir / "manifest.json").read_text())
+    assert manifest["config"]["data"].startswith("image-folder:")
+    assert manifest["config"]["batch_size"] == 8
+
+
+def test_cli_grayscale_folder_gives_one_channel(tmp_path: Path) -> None:
+    from tunekit.coarse_to_fine import _folder_stream, build_parser
+
+    root = tmp_path / "gray"
+    for name in ("a", "b"):
+        (root / name).mkdir(parents=True)
+        for i in range(6):
+            Image.fromarray(np.full((10, 12), 40 * i, np.uint8), mode="L").save(
+                root / name / f"{i}.png"
+            )
+    stream = _folder_stream(build_parser().parse_args(["--data", str(root)]))
+    data = StreamData.from_image_folder(stream)
+    assert stream.input_shape == data.input_shape == (10, 12, 1)
+    assert data.sample().shape[1:] == (10, 12, 1)
+
+
+def _cli(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    return subprocess.run(
+        [sys.executable, "-m", "tunekit.coarse_to_fine", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+
+
+@pytest.mark.slow
+def test_cli_streams_an_image_folder_on_jax(tmp_path: Path, image_folder: Path) -> None:
+    spec = _hypermodel_file(tmp_path)
+    args = ["--hypermodel", spec, "--data", str(image_folder), "--backend", "jax"]
+    proc = _cli([*args, "--batch-size", "8", *CLI_BUDGET], tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    report = _report(tmp_path / "runs" / f"{spec.replace(':', '-')}-{image_folder.name}")
+    assert report["backend"] == "jax"
+    assert np.asarray(report["confusion_matrix"]["counts"]).sum() == 7  # 15% of 3 x 14
+
+
+@pytest.mark.slow
+def test_cli_image_folder_with_two_workers(tmp_path: Path, image_folder: Path) -> None:
+    spec = _hypermodel_file(tmp_path)
+    args = ["--hypermodel", spec, "--data", str(image_folder), "--workers", "2"]
+    proc = _cli([*args, "--backend", "tensorflow", "--batch-size", "8", *CLI_BUDGET], tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    report = _report(tmp_path / "runs" / f"{spec.replace(':', '-')}-{image_folder.name}")
+    assert sorted(report["distributed"]["workers_seen"]) == ["local0", "local1"]
+    assert np.asarray(report["confusion_matrix"]["counts"]).sum() == 7
+
+
+@pytest.mark.slow
+def test_python_workers_rebuild_an_image_folder_and_refuse_changed_files(
+    tmp_path: Path, image_folder: Path
+) -> None:
+    from tunekit.distribute.spec import load_spec, write_spec
+
+    stream = image_folder_stream(image_folder, IMAGE_FOLDER_SIZE, batch_size=8)
+    data = StreamData.from_image_folder(stream)
+    result = CoarseToFine(
+        stream_models.toon_build,
+        data,
+        directory=tmp_path / "runs",
+        objective="val_loss",
+        workers=2,
+        **BUDGET,
+    ).run()
+    assert np.asarray(_report(result.run_dir)["confusion_matrix"]["counts"]).sum() == 7
+
+    # A worker whose folder differs (a file changed) is refused, naming the folder.
+    spec = write_spec(tmp_path / "w", data, CoarseToFine, {"hypermodel": None}, {})
+    _, kwargs = load_spec(spec)
+    assert kwargs["data"].fingerprint() == data.fingerprint()
+    victim = image_folder / IMAGE_FOLDER_CLASSES[0] / f"{IMAGE_FOLDER_CLASSES[0]}_00.png"
+    shutil.copy(
+        image_folder / IMAGE_FOLDER_CLASSES[1] / f"{IMAGE_FOLDER_CLASSES[1]}_00.png", victim
+    )
+    with pytest.raises(DataError, match="differs from the one that defined the stream"):
+        load_spec(spec)
+    assert IMAGE_FOLDER_PER_CLASS == 14  # the test split of 7 above assumes it
+
+
+def test_image_folder_fingerprint_follows_its_files(image_folder: Path) -> None:
+    def data() -> StreamData:
+        return StreamData.from_image_folder(image_folder_stream(image_folder, IMAGE_FOLDER_SIZE))
+
+    first = data().fingerprint()
+    assert data().fingerprint() == first  # the same files: the same data (a rerun resumes)
+    victim = image_folder / IMAGE_FOLDER_CLASSES[0] / f"{IMAGE_FOLDER_CLASSES[0]}_01.png"
+    Image.fromarray(np.zeros((*IMAGE_FOLDER_SIZE, 3), np.uint8)).save(victim)
+    assert data().fingerprint() != first  # a rewritten file: other data (a rerun is refused)

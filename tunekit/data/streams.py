@@ -1,0 +1,398 @@
+"""`StreamData`: train / validation / test as KerasTuner takes them, never materialised.
+
+Each split is a batched `tf.data.Dataset` or a `keras.utils.PyDataset`
+yielding `(x, y)` batches; tunekit passes them to `tuner.search` and
+`model.fit` as they are. What a `Dataset` of arrays computes from its arrays
+comes from one batch here (the input shape, the task) or from the user
+(`num_classes`, `class_names`, and `fingerprint`).
+
+- The retrain trains on `train_and_validation()`: `train.concatenate(val)` for
+  `tf.data`, a `ChainedPyDataset` for PyDatasets; nothing is copied.
+- The test evaluation predicts batch by batch and collects `y` from the same
+  batches (`predict_stream`), so a shuffled test stream still lines up.
+- **Fingerprint** (what a resumed run compares): tunekit cannot hash a
+  pipeline, so an arbitrary stream needs `fingerprint=`, a name that changes
+  whenever the data does (e.g. `"rivers-2026-11-30"`): a changed pipeline under
+  the same name is NOT detected. An image folder (`StreamData.from_image_folder`)
+  is fingerprinted by its files' relative paths, sizes and modification times,
+  the image size, colour mode, split fractions and seed: an edit that keeps a
+  file's size and modification time is not detected.
+- **Workers**: only a stream with a `definition` (a factory importable by
+  module and name, plus JSON-able keyword arguments, e.g. an image folder's
+  `to_config()`) can be rebuilt in a worker process; a pipeline made in a
+  notebook exists only in its process and is refused for `workers > 1`.
+"""
+
+from __future__ import annotations
+
+import importlib
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from tunekit.data._checks import CLASSIFICATION, REGRESSION, TASKS, UNSCALED
+from tunekit.errors import DataError
+
+__all__ = ["ChainedPyDataset", "StreamData", "chain_py_datasets", "is_stream", "predict_stream"]
+
+_SPLIT_NAMES = {"train": "train", "val": "validation", "test": "test"}
+
+
+def _is_tf_dataset(value: Any) -> bool:
+    return any(
+        c.__module__.startswith("tensorflow") and c.__name__ in ("DatasetV2", "DatasetV1")
+        for c in type(value).__mro__
+    )
+
+
+def _is_py_dataset(value: Any) -> bool:
+    import keras  # noqa: PLC0415 - Keras only when streams are used
+
+    return isinstance(value, keras.utils.PyDataset)
+
+
+def is_stream(value: Any) -> bool:
+    """Whether `value` is a `tf.data.Dataset` or a `keras.utils.PyDataset`."""
+    return _is_tf_dataset(value) or _is_py_dataset(value)
+
+
+def _first_batch(source: Any) -> tuple[Any, Any]:
+    """`(x, y)` of the first batch of a stream, as numpy (dicts stay dicts)."""
+    import keras  # noqa: PLC0415
+
+    if _is_tf_dataset(source):
+        batch = next(iter(source.take(1).as_numpy_iterator()))
+    else:
+        batch = source[0]
+    if not isinstance(batch, (tuple, list)) or len(batch) < 2:
+        raise DataError(
+            "A stream must yield (x, y) batches (optionally (x, y, sample_weight)); its first "
+            f"element is a {type(batch).__name__}. Map it to (x, y) pairs."
+        )
+    to_numpy = lambda t: keras.tree.map_structure(np.asarray, t)  # noqa: E731
+    return to_numpy(batch[0]), to_numpy(batch[1])
+
+
+def _shape_of(x: Any) -> Any:
+    if isinstance(x, dict):
+        return {k: tuple(int(d) for d in np.shape(v)[1:]) for k, v in x.items()}
+    return tuple(int(d) for d in np.shape(x)[1:])
+
+
+class ChainedPyDataset:
+    """Several `keras.utils.PyDataset`s one after the other, as one PyDataset.
+
+    Built by `chain_py_datasets`; batches are those of each part, in order.
+    """
+
+
+def chain_py_datasets(*parts: Any) -> Any:
+    """One `keras.utils.PyDataset` yielding the batches of `parts` in turn (nothing copied).
+
+    Args:
+        *parts: Finite PyDatasets (each with a `len()`).
+
+    Returns:
+        A PyDataset of `sum(len(p) for p in parts)` batches; `on_epoch_end`
+        is forwarded to every part.
+    """
+    import keras  # noqa: PLC0415
+
+    class _Chained(keras.utils.PyDataset, ChainedPyDataset):
+        def __init__(self) -> None:
+            super().__init__()
+            self.parts = parts
+            self.sizes = [len(p) for p in parts]
+
+        def __len__(self) -> int:
+            return sum(self.sizes)
+
+        def __getitem__(self, index: int) -> Any:
+            for part, size in zip(self.parts, self.sizes, strict=True):
+                if index < size:
+                    return part[index]
+                index -= size
+            raise IndexError(index)
+
+        def on_epoch_end(self) -> None:
+            for part in self.parts:
+                part.on_epoch_end()
+
+    return _Chained()
+
+
+def predict_stream(model: Any, source: Any) -> tuple[Any, np.ndarray]:
+    """Predicts `source` batch by batch; returns `(y_true, outputs)` from the same batches.
+
+    Args:
+        model: A Keras model.
+        source: A `tf.data.Dataset` or PyDataset of `(x, y)` batches.
+
+    Returns:
+        `y_true` concatenated over batches (a dict of arrays for several
+        outputs) and the model's outputs, aligned sample by sample.
+    """
+    import keras  # noqa: PLC0415
+
+    ys: list[Any] = []
+    outputs: list[Any] = []
+    batches = (
+        source.as_numpy_iterator()
+        if _is_tf_dataset(source)
+        else (source[i] for i in range(len(source)))
+    )
+    for batch in batches:
+        x, y = batch[0], batch[1]
+        ys.append(keras.tree.map_structure(np.asarray, y))
+        outputs.append(keras.tree.map_structure(np.asarray, model.predict_on_batch(x)))
+    if not ys:
+        raise DataError("The test stream yielded no batch; tunekit needs test samples.")
+    join = lambda *parts: np.concatenate(parts, axis=0)  # noqa: E731
+    return keras.tree.map_structure(join, *ys), keras.tree.map_structure(join, *outputs)
+
+
+class StreamData:
+    """Train / validation / test streams plus the metadata a hypermodel needs.
+
+    Pass it to `tunekit.CoarseToFine` as `data` (see the module docstring for
+    the fingerprint and workers). Batches must be `(x, y)` pairs; each
+    stream's batch size is its own (tunekit's `batch_size=` does not apply).
+
+    Args:
+        train, validation, test: Batched `tf.data.Dataset`s or
+            `keras.utils.PyDataset`s of `(x, y)` (all of one kind). The test
+            stream is read once, in order.
+        fingerprint: A name that identifies the data and changes whenever it
+            does (e.g. `"rivers-v3"`); a resumed run with another fingerprint
+            is refused. Required: tunekit cannot hash a pipeline.
+        task: `"classification"` or `"regression"`. Defaults to `None`:
+            classification when the first training batch's `y` holds
+            integers, regression for floats.
+        num_classes: Classification: number of classes. Defaults to `None`
+            (unknown: the output-width check is skipped and the report takes
+            it from the test labels and predictions).
+        class_names: Classification: one name per class. Defaults to `"0"`,
+            `"1"`, ... when `num_classes` is known.
+        name: Short name for summaries. Defaults to `"stream"`.
+        scaling: How `x` was scaled (see `tunekit.data`). Defaults to
+            `UNSCALED`.
+        labels: Optional `{"train" | "val" | "test": int array}` of every
+            label, when known without reading the data (an image folder):
+            enables the check that no class is missing from training.
+        definition: Optional `{"factory": "module:name", "kwargs": {...}}`:
+            calling the factory with the (JSON-able) kwargs in another process
+            returns an equal `StreamData`. Needed for `workers > 1`.
+
+    Raises:
+        DataError: A split is not a stream, the splits mix kinds, a batch is
+            not `(x, y)`, `fingerprint` is missing, or `task` /
+            `num_classes` / `class_names` are invalid.
+
+    Example:
+    >>> data = StreamData(train_ds, val_ds, test_ds, fingerprint="rivers-v3")
+    >>> CoarseToFine(build, data, objective="val_loss").run()
+    """
+
+    is_stream = True
+
+    def __init__(
+        self,
+        train: Any,
+        validation: Any,
+        test: Any,
+        *,
+        fingerprint: str | None = None,
+        task: str | None = None,
+        num_classes: int | None = None,
+        class_names: Sequence[str] | None = None,
+        name: str = "stream",
+        scaling: str = UNSCALED,
+        labels: dict[str, np.ndarray] | None = None,
+        definition: dict[str, Any] | None = None,
+    ) -> None:
+        kinds = []
+        for split, value in (("train", train), ("val", validation), ("test", test)):
+            if not is_stream(value):
+                raise DataError(
+                    f"StreamData: `{_SPLIT_NAMES[split]}` must be a batched tf.data.Dataset or a "
+                    f"keras.utils.PyDataset, got {type(value).__name__}. Arrays go in "
+                    "tunekit.data.Dataset.from_arrays."
+                )
+            kinds.append("tf.data" if _is_tf_dataset(value) else "PyDataset")
+        if len(set(kinds)) > 1:
+            raise DataError(
+                f"StreamData: the splits mix kinds (train {kinds[0]}, validation {kinds[1]}, "
+                f"test {kinds[2]}); pass three of one kind so train+validation can be chained."
+            )
+        if not isinstance(fingerprint, str) or not fingerprint.strip():
+            raise DataError(
+                "StreamData needs fingerprint=: a name for this data that changes whenever the "
+                "data does (e.g. fingerprint='rivers-v3'). tunekit cannot hash a tf.data "
+                "pipeline or a PyDataset, and a resumed run must refuse changed data."
+            )
+        self.train, self.validation, self.test = train, validation, test
+        self.kind = kinds[0]
+        self._fingerprint = fingerprint.strip()
+        self.name = name
+        self.scaling = scaling
+        self.labels = labels
+        self.definition = definition
+        x, y = _first_batch(train)
+        self.input_shape = _shape_of(x)
+        if task is None:
+            arrays = list(y.values()) if isinstance(y, dict) else [y]
+            task = CLASSIFICATION if all(a.dtype.kind in "iub" for a in arrays) else REGRESSION
+        if task not in TASKS:
+            raise DataError(f"task must be one of {list(TASKS)} or None, got {task!r}.")
+        self.task = task
+        if task == REGRESSION:
+            if num_classes is not None or class_names:
+                raise DataError(
+                    'StreamData: task="regression" has no classes; leave num_classes and '
+                    "class_names None."
+                )
+            self.num_outputs: Any = (
+                {k: 1 if np.ndim(v) == 1 else int(np.shape(v)[1]) for k, v in y.items()}
+                if isinstance(y, dict)
+                else (1 if np.ndim(y) == 1 else int(np.shape(y)[1]))
+            )
+            self.num_classes: int | None = None
+            self.class_names: list[str] = []
+            return
+        self.num_outputs = None
+        if class_names is not None and num_classes is None:
+            num_classes = len(class_names)
+        if num_classes is not None and (
+            isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 2
+        ):
+            raise DataError(f"num_classes must be an int >= 2 or None, got {num_classes!r}.")
+        self.num_classes = num_classes
+        names = [str(c) for c in class_names] if class_names is not None else None
+        if names is None and num_classes is not None:
+            names = [str(i) for i in range(num_classes)]
+        if names is not None and len(names) != num_classes:
+            raise DataError(
+                f"Got {len(names)} class_names for num_classes={num_classes}; pass one per class."
+            )
+        self.class_names = names or []
+
+    @classmethod
+    def from_image_folder(cls, stream: Any) -> StreamData:
+        """A `StreamData` over an `tunekit.image_streams.ImageFolderStream`'s three splits.
+
+        Its fingerprint is the folder's (files, sizes, modification times,
+        image size, colour mode, fractions, seed) and its definition the
+        stream's `to_config()`, so workers rebuild it.
+        """
+        return cls(
+            stream.dataset("train"),
+            stream.dataset("val"),
+            stream.dataset("test"),
+            fingerprint=f"image-folder:{stream.fingerprint}",
+            task=CLASSIFICATION,
+            num_classes=stream.num_classes,
+            class_names=stream.class_names,
+            name=stream.root.name,
+            scaling=stream.scaling,
+            labels=dict(stream.labels),
+            definition={
+                "factory": "tunekit.image_streams:image_folder_data",
+                "kwargs": {"config": stream.to_config()},
+            },
+        )
+
+    @classmethod
+    def from_definition(cls, definition: dict[str, Any]) -> StreamData:
+        """Rebuilds a `StreamData` from its `definition` (in a worker process).
+
+        Raises:
+            DataError: The factory cannot be imported or does not return a `StreamData`.
+        """
+        module_name, _, attribute = str(definition.get("factory", "")).partition(":")
+        try:
+            factory = getattr(importlib.import_module(module_name), attribute)
+        except (ImportError, AttributeError, ValueError) as e:
+            raise DataError(
+                f"Cannot import the stream factory {definition.get('factory')!r} ({e})."
+            ) from None
+        data = factory(**definition.get("kwargs", {}))
+        if not isinstance(data, StreamData):
+            raise DataError(
+                f"The stream factory {definition['factory']!r} returned "
+                f"{type(data).__name__}, not a StreamData."
+            )
+        return data
+
+    def fingerprint(self) -> str:
+        """The data's fingerprint (see the module docstring for what it detects)."""
+        return self._fingerprint
+
+    def train_and_validation(self) -> tuple[Any, None]:
+        """`(stream, None)`: train then validation, chained without copying."""
+        if self.kind == "tf.data":
+            return self.train.concatenate(self.validation), None
+        return chain_py_datasets(self.train, self.validation), None
+
+    def sample(self) -> Any:
+        """`x` of the first training batch (for a check of the model's output)."""
+        return _first_batch(self.train)[0]
+
+    def classes_missing_from_training(self) -> list[str]:
+        """Classes in the validation or test labels but not in training (if labels are known)."""
+        if self.task == REGRESSION or not self.labels:
+            return []
+        seen = set(np.unique(self.labels["train"]).tolist())
+        other = np.unique(np.concatenate([self.labels["val"], self.labels["test"]])).tolist()
+        return [self.class_names[c] for c in other if c not in seen]
+
+    def complete_classes(self, *label_arrays: np.ndarray) -> None:
+        """Sets `num_classes` / `class_names` from labels seen, if they were unknown."""
+        if self.task == CLASSIFICATION and self.num_classes is None:
+            top = max((int(np.max(a)) for a in label_arrays if np.size(a)), default=1)
+            self.num_classes = max(2, top + 1)
+            self.class_names = [str(i) for i in range(self.num_classes)]
+
+    def record_test(self, y_true: Any, y_pred: Any) -> None:
+        """Keeps the test labels collected while predicting, for the report.
+
+        Sets `y_test` (flat class ids for classification) and `x_test` (the
+        first test batch's `x`, for sample images), and fills in
+        `num_classes` from the labels and predictions if it was unknown.
+        """
+        self.y_test = (
+            np.asarray(y_true).reshape(-1)
+            if self.task == CLASSIFICATION and not isinstance(y_true, dict)
+            else y_true
+        )
+        self.x_test = _first_batch(self.test)[0]
+        if self.task == CLASSIFICATION:
+            self.complete_classes(self.y_test, np.asarray(y_pred))
+
+    def summary(self) -> str:
+        """One line, e.g. `"toonvision: 30 train / 6 validation / 6 test batches, ..."`."""
+        counts = []
+        for split, value in (("train", self.train), ("val", self.validation), ("test", self.test)):
+            n = len(self.labels[split]) if self.labels else _batches(value)
+            unit = "" if self.labels else " batches"
+            counts.append(f"{n if n is not None else '?'}{unit} {_SPLIT_NAMES[split]}")
+        if self.task == REGRESSION:
+            ending = f"regression, {self.num_outputs} target(s)"
+        else:
+            ending = f"{self.num_classes if self.num_classes else 'unknown number of'} classes"
+        return (
+            f"{self.name} ({self.kind} stream): {' / '.join(counts)}, input "
+            f"{self.input_shape}, {ending}"
+        )
+
+    def __repr__(self) -> str:
+        return f"<StreamData {self.summary()}>"
+
+
+def _batches(source: Any) -> int | None:
+    try:
+        n = len(source)
+    except TypeError:
+        return None
+    return None if n is None or (isinstance(n, float) and math.isinf(n)) else int(n)
