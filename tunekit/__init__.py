@@ -2,7 +2,8 @@
 
 The public API:
 
-- Data: `Dataset`, `load_npz`, `load_mnist`, `load_image_directory`.
+- Data: `Dataset`, `StreamData`, `load_npz`, `load_csv`, `load_mnist`,
+  `load_image_directory`, `class_weights`.
 - Classifier outputs: `predict_classes`, `predicted_classes`.
 - Tuners: `make_tuner` (RandomSearch, Hyperband, BayesianOptimization,
   GridSearch with tunekit's trial bookkeeping).
@@ -58,6 +59,10 @@ _EXPORTS = {
     "WorkerCrashError": "tunekit.errors",
     "WorkerLostError": "tunekit.errors",
     "WorkerRefusedError": "tunekit.errors",
+    "StreamData": "tunekit.data",
+    "Selection": "tunekit.workflow",
+    "class_weights": "tunekit.data",
+    "load_csv": "tunekit.data",
     "load_image_directory": "tunekit.data",
     "load_mnist": "tunekit.data",
     "load_npz": "tunekit.data",
@@ -99,6 +104,10 @@ __all__ = [
     "load_image_directory",
     "load_mnist",
     "load_npz",
+    "load_csv",
+    "class_weights",
+    "StreamData",
+    "Selection",
     "make_tuner",
     "narrow_space",
     "predict_classes",
@@ -110,7 +119,15 @@ __all__ = [
 logging.getLogger("tunekit").addHandler(logging.NullHandler())
 
 if TYPE_CHECKING:
-    from tunekit.data import Dataset, load_image_directory, load_mnist, load_npz
+    from tunekit.data import (
+        Dataset,
+        StreamData,
+        class_weights,
+        load_csv,
+        load_image_directory,
+        load_mnist,
+        load_npz,
+    )
     from tunekit.errors import (
         ChiefUnreachableError,
         DataError,
@@ -139,7 +156,7 @@ if TYPE_CHECKING:
     from tunekit.params import NarrowingConfig, RetrainConfig
     from tunekit.results import trials_dataframe
     from tunekit.tuners import make_tuner
-    from tunekit.workflow import CoarseToFine, Result
+    from tunekit.workflow import CoarseToFine, Result, Selection
 
 
 def __getattr__(name: str) -> Any:
