@@ -6,6 +6,11 @@ each step (`coarse`, `narrow`, `fine`, `finalists`, `retrain`, `final_seeds`,
 in `tunekit.steps` with a name, the steps it needs, the files it writes and
 how it resumes. Search phases run through a `tunekit.distribute.PhaseRunner`:
 in this process, or through a chief serving worker processes (`workers=N`).
+
+This module is over 400 lines because it is the public face of a run: about a
+third of it is the docstrings of `CoarseToFine`'s public methods (each a step
+a notebook calls on its own) and of `Result`, and the constructor's argument
+plumbing; the work itself lives in `tunekit.steps`.
 """
 
 from __future__ import annotations
