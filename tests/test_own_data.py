@@ -385,3 +385,28 @@ def test_python_workers_refuse_regression_data_before_any_trial(tmp_path: Path) 
     with pytest.raises(UsageError, match=r"workers=2 .*regression.* Pass workers=1"):
         CoarseToFine(DenseHyperModel((4,), num_outputs=1), data, directory=tmp_path, workers=2)
     assert not any(tmp_path.iterdir())
+
+
+@pytest.mark.slow
+def test_regression_csv_with_two_workers_from_the_cli(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], diabetes_csv: Path
+) -> None:
+    """`--workers 2` on a CSV: each worker loads the same file; every trial runs once."""
+    runs = tmp_path / "runs"
+    args = ["--data", str(diabetes_csv), "--target", "target", "--hypermodel", "dense"]
+    code = main(
+        [*args, "--directory", str(runs), "--batch-size", "32", "--workers", "2", *TINY_CLI]
+    )
+    assert code == 0, capsys.readouterr().err
+    run_dir = runs / "dense-diabetes"
+    report = json.loads((run_dir / "report.json").read_text())
+    assert sorted(report["distributed"]["workers_seen"]) == ["local0", "local1"]
+    assert report["dataset"]["task"] == "regression"
+    model = keras.models.load_model(run_dir / "best_model.keras", safe_mode=True)
+    data = load_csv(diabetes_csv, "target")
+    from sklearn.metrics import r2_score
+
+    predicted = model.predict(data.x_test, verbose=0)[:, 0]
+    assert report["test_metrics"]["r2"] == pytest.approx(r2_score(data.y_test, predicted), abs=1e-6)
+    trials = pd.read_csv(run_dir / "trials.csv")
+    assert trials["trial"].is_unique and len(trials) == 3 + 2  # each trial ran exactly once

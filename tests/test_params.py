@@ -7,6 +7,7 @@ import dataclasses
 import inspect
 import io
 import re
+from pathlib import Path
 
 import keras_tuner as kt
 import numpy as np
@@ -39,7 +40,7 @@ BAD: dict[str, list[object]] = {
     "batch_size": [0, -32, 32.0, True, "128", None],
     "executions_per_trial": [0, -1, 1.5, True, None],
     "cv": [0, -1, 1.5, True, "3", None],
-    "seed": [-1, 0.5, 1.0, True, "0", None, float("nan")],
+    "seed": [-1, 0.5, 1.0, True, "0", None, float("nan"), 2**32, 2**32 - 1],
     "overwrite": [0, 1, "True", None],
     "verbose": [-1, 0.5, "1", None],
     "workers": [0, -2, 1.5, True, "2", None],
@@ -372,3 +373,30 @@ def test_the_rules_read_like_an_error_message():
         r"an int >= 3: the narrowing needs 3 completed coarse trials",
         PARAMETERS["coarse_trials"].expected,
     )
+
+
+@pytest.mark.parametrize("port", ["0", "65536", "99999", "-1"])
+def test_a_port_outside_0_65535_exits_2_naming_the_flag(
+    port: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tunekit.coarse_to_fine import main
+
+    assert main(["--port", port, "--directory", str(tmp_path)]) == 2
+    assert "argument --port: must be an int in [1, 65535]" in capsys.readouterr().err
+    assert not any(tmp_path.iterdir())
+
+
+def test_callbacks_none_is_no_callbacks_and_other_values_are_refused(tmp_path: Path) -> None:
+    import keras
+
+    from hypermodels import MnistDenseHyperModel
+    from tunekit.errors import InvalidParameterError
+
+    data = Dataset.from_arrays(np.zeros((30, 4), np.float32), np.arange(30) % 2)
+    hypermodel = MnistDenseHyperModel((4,), 2)
+    assert CoarseToFine(hypermodel, data, directory=tmp_path, callbacks=None).callbacks == []
+    stop = keras.callbacks.EarlyStopping()
+    assert CoarseToFine(hypermodel, data, directory=tmp_path, callbacks=(stop,)).callbacks == [stop]
+    for bad in (stop, [stop, "tensorboard"], 3, "callbacks"):
+        with pytest.raises(InvalidParameterError, match="`callbacks` must be a list"):
+            CoarseToFine(hypermodel, data, directory=tmp_path, callbacks=bad)

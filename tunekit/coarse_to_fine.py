@@ -34,6 +34,7 @@ from tunekit.objectives import describe_objective, parse_objective
 from tunekit.params import (
     DATA_PARAMETERS,
     DEFAULT_OBJECTIVES,
+    MAX_PORT,
     PARAMETERS,
     POSITIVE_INT,
     Boolean,
@@ -71,7 +72,7 @@ def _text_type(param: Param) -> Callable[[str], Any]:
 
 
 def _positive(name: str) -> Callable[[str], Any]:
-    """An argparse `type=` for an int >= 1 (`--image-size`, `--port`)."""
+    """An argparse `type=` for an int >= 1 (`--image-size`)."""
     return _text_type(Param(name, POSITIVE_INT, None, ""))
 
 
@@ -207,7 +208,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     dist.add_argument(
         "--port",
-        type=_positive("port"),
+        type=_text_type(Param("port", (Interval("int", 1, MAX_PORT),), None, "")),
         help="The chief's port for --workers N (default: a free one).",
     )
     dist.add_argument(

@@ -63,6 +63,10 @@ FineTuner = Literal["hyperband", "bayesian"]
 FinalSchedule = Literal["cosine", "constant"]
 FINE_TUNERS: tuple[str, ...] = get_args(FineTuner)
 FINAL_SCHEDULES: tuple[str, ...] = get_args(FinalSchedule)
+# Seeds reach NumPy and KerasTuner as `seed + 1` (and `seed + i` for finalists and final
+# seeds, a handful): NumPy takes seeds below 2**32.
+MAX_SEED = 2**32 - 1024
+MAX_PORT = 65535
 MIN_COARSE_TRIALS = 3  # `narrow_space`'s default `min_trials`
 # `tunekit.data.TASKS` and `tunekit.data.CLASS_WEIGHT_MODES`, repeated so this module
 # imports no data code (a test keeps them equal).
@@ -351,8 +355,9 @@ PARAMETERS: dict[str, Param] = {
             "margin",
             (Interval("real", 0),),
             0.1,
-            "Narrowing margin: each side of a numeric range is widened by this fraction of "
-            "the top trials' span.",
+            "Narrowing margin: each side of a numeric range is widened by margin times the "
+            "larger of its width and 10% of the original width (at least one step when the "
+            "hyperparameter has a step and margin > 0).",
             "--margin",
             group="narrowing",
         ),
@@ -402,7 +407,7 @@ PARAMETERS: dict[str, Param] = {
         ),
         Param(
             "seed",
-            (Interval("int", 0),),
+            (Interval("int", 0, MAX_SEED),),
             0,
             "Seed of the whole run (sampling, initialisation, shuffling); 0 is a seed like "
             "any other.",

@@ -33,6 +33,7 @@ from tunekit.data.streams import StreamData
 from tunekit.distribute.runner import LocalRunner, PhaseRunner
 from tunekit.errors import (
     DataError,
+    InvalidParameterError,
     NoCompletedTrialsError,
     RetrainDivergedError,
     RunNotFinishedError,
@@ -332,7 +333,7 @@ class CoarseToFine:
         batch_size: int = 128,
         executions_per_trial: int = 1,
         cv: int = 1,
-        callbacks: Sequence[keras.callbacks.Callback] = (),
+        callbacks: Sequence[keras.callbacks.Callback] | None = (),
         seed: int = 0,
         overwrite: bool = False,
         verbose: int = 1,
@@ -431,7 +432,7 @@ class CoarseToFine:
             fold_indices(
                 data.y_train_full, self.cv, seed=settings["seed"], stratify=cv_stratify(data)
             )
-        self.callbacks = list(callbacks)
+        self.callbacks = _callback_list(callbacks)
         self.seed: int = settings["seed"]
         self.overwrite: bool = settings["overwrite"]
         self.verbose: int | bool = settings["verbose"]
@@ -766,6 +767,20 @@ CoarseToFine.__doc__ = (CoarseToFine.__doc__ or "").replace(
     "        {settings}",
     document(PARAMETERS),
 )
+
+
+def _callback_list(callbacks: Any) -> list[keras.callbacks.Callback]:
+    """`callbacks=` as a list; `None` is no callbacks. Raises `InvalidParameterError`."""
+    try:
+        listed = [] if callbacks is None else list(callbacks)
+    except TypeError:
+        listed = None
+    if listed is None or not all(isinstance(c, keras.callbacks.Callback) for c in listed):
+        raise InvalidParameterError(
+            "`callbacks` must be a list of keras.callbacks.Callback objects (or None: none). "
+            f"Received: callbacks={callbacks!r}."
+        )
+    return listed
 
 
 def _default_name(hypermodel: Any) -> str:
