@@ -78,6 +78,8 @@ ORDER = [
     "steps.evaluate",
     "steps",
     "workflow",
+    "cli_parser",
+    "cli_data",
     "coarse_to_fine",
 ]
 
