@@ -37,6 +37,7 @@ ORDER = [
     "regression",
     "model_size",
     "hypermodel_specs",
+    "backend_probe",
     "backends",
     "tensorboard",
     "fitting",
