@@ -31,12 +31,6 @@ PYPROJECT = _pyproject(expand=False)
 MAX_LINES = 400
 # A module may be longer if its docstring says why, in a sentence with these words.
 SIZE_REASON = re.compile(r"over 400 lines because", re.IGNORECASE)
-# Modules other branches of issue 15 split; strict: once one is short, drop it from here.
-SPLIT_PENDING = {
-    "tunekit/data.py",
-    "tunekit/tuners.py",
-    "tunekit/coarse_to_fine.py",
-}
 
 
 def test_version_is_written_once_and_read_by_setuptools():
@@ -97,15 +91,7 @@ def _modules() -> list[str]:
     return sorted(p.relative_to(ROOT).as_posix() for p in paths)
 
 
-@pytest.mark.parametrize(
-    "module",
-    [
-        pytest.param(m, marks=pytest.mark.xfail(strict=True, reason="split on another branch"))
-        if m in SPLIT_PENDING
-        else m
-        for m in _modules()
-    ],
-)
+@pytest.mark.parametrize("module", _modules())
 def test_no_module_over_400_lines_without_a_reason_at_its_top(module):
     text = (ROOT / module).read_text()
     docstring = re.match(r'\s*(?:"""(.*?)"""|\'\'\'(.*?)\'\'\')', text, re.DOTALL)

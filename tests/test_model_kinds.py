@@ -13,7 +13,7 @@ import pytest
 from keras import layers
 
 import tunekit
-from tunekit import backends
+from tunekit import backend_probe, backends
 from tunekit.model_size import param_count
 
 LAZY_MODULE = '''
@@ -159,10 +159,10 @@ def test_probe_inputs_follow_the_models_declared_inputs():
     import keras_tuner as kt
 
     rng = np.random.default_rng(0)
-    two = backends._probe_inputs(_two_input_build(kt.HyperParameters()), (8, 8, 3), 10, rng)
+    two = backend_probe.probe_inputs(_two_input_build(kt.HyperParameters()), (8, 8, 3), 10, rng)
     assert {k: (v.shape, v.dtype.name) for k, v in two.items()} == {
         "image": ((10, 8, 8, 3), "float32"),
         "extra": ((10, 5), "float32"),
     }
-    lazy = backends._probe_inputs(_lazy_build(kt.HyperParameters()), (8, 8, 3), 10, rng)
+    lazy = backend_probe.probe_inputs(_lazy_build(kt.HyperParameters()), (8, 8, 3), 10, rng)
     assert lazy.shape == (10, 8, 8, 3) and lazy.dtype == np.float32

@@ -9,7 +9,8 @@ machine, hypermodel (and its source), data shape, batch size and package
 versions in `~/.cache/tunekit/backends.json` (or `$TUNEKIT_CACHE_DIR`); a
 failed probe is never cached, and its reason is printed.
 
-This module imports no Keras: it must run before the backend is chosen.
+This module imports no Keras: it must run before the backend is chosen. The
+probe's child process, which runs with Keras loaded, is `tunekit.backend_probe`.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from typing import Any
 
 from tunekit import _io, _native_logs, interrupts
 from tunekit.hypermodel_specs import BUILTIN_HYPERMODELS, module_file
-from tunekit.processes import apply_process_limits, limits_env, worker_cores
+from tunekit.processes import limits_env, worker_cores
 
 __all__ = [
     "BACKENDS",
@@ -46,8 +47,6 @@ __all__ = [
 _logger = logging.getLogger(__name__)
 
 BACKENDS = ("tensorflow", "jax")
-_PROBE_STEPS = 200
-_WARMUP_STEPS = 30
 _CACHE_FORMAT = 2  # entries keyed by a digest of `cache_key`; successes only
 
 
@@ -207,7 +206,7 @@ def probe_with_reason(
     args = [
         sys.executable,
         "-m",
-        "tunekit.backends",
+        "tunekit.backend_probe",
         hypermodel,
         json.dumps(list(input_shape)),
         str(num_classes),
@@ -383,106 +382,3 @@ def _describe(choice: dict[str, Any], processes: int) -> str:
         parts.append("not cached, probed again next run")
     fallback = "falling back to " if choice.get("failures") else ""
     return f"Backend: {fallback}{choice['backend']} ({'; '.join(parts)})"
-
-
-def _measure(
-    hypermodel: str,
-    input_shape: list[int],
-    num_classes: int,
-    batch_size: int,
-    steps_per_execution: int = 1,
-) -> float:
-    import keras_tuner as kt
-    import numpy as np
-
-    from tunekit._kerastuner import get_hypermodel
-    from tunekit.data import Dataset
-    from tunekit.hypermodel_specs import resolve_hypermodel
-
-    rng = np.random.default_rng(0)
-    n = batch_size * (_PROBE_STEPS + _WARMUP_STEPS)
-    sample = rng.random((num_classes, *input_shape), dtype=np.float32)
-    labels = np.arange(num_classes)
-    data = Dataset(
-        x_train=sample,
-        y_train=labels,
-        x_val=sample,
-        y_val=labels,
-        x_test=sample,
-        y_test=labels,
-        class_names=[str(i) for i in range(num_classes)],
-        input_shape=tuple(input_shape),
-        num_classes=num_classes,
-        name="probe",
-    )
-    model = resolve_hypermodel(hypermodel)(data)
-    model = get_hypermodel(model).build(kt.HyperParameters())
-    model.steps_per_execution = steps_per_execution  # read when fit builds its train step
-    x = _probe_inputs(model, input_shape, n, rng)
-    y = rng.integers(0, num_classes, n)
-    warm = batch_size * _WARMUP_STEPS
-    head, tail = _split_inputs(x, warm)
-    model.fit(head, y[:warm], batch_size=batch_size, epochs=1, verbose=0)
-    _wait_for_peers()
-    min_seconds = float(os.environ.get("TUNEKIT_PROBE_SECONDS") or 0)
-    samples, start = 0, time.perf_counter()
-    while True:  # at least one pass of _PROBE_STEPS, and at least min_seconds
-        model.fit(tail, y[warm:], batch_size=batch_size, epochs=1, verbose=0)
-        samples += n - warm
-        elapsed = time.perf_counter() - start
-        if elapsed >= min_seconds:
-            return samples / elapsed
-
-
-def _probe_inputs(model: Any, input_shape: Sequence[int], n: int, rng: Any) -> Any:
-    """Random training inputs: one array of `input_shape` (a model built on its first
-    batch, a subclassed or a one-input model), or, for a functional model with several
-    inputs, the same structure (dict or list) of arrays of each input's shape and dtype.
-    """
-    import keras
-    import numpy as np
-
-    try:
-        structure = model.input  # a functional model's declared inputs
-    except (AttributeError, ValueError):  # never called: built on its first batch
-        structure = None
-    if not isinstance(structure, (dict, list, tuple)):
-        return rng.random((n, *input_shape), dtype=np.float32)
-
-    def make(spec: Any) -> np.ndarray:
-        shape = (n, *(1 if d is None else d for d in spec.shape[1:]))
-        if "int" in str(spec.dtype):  # token ids, category codes
-            return rng.integers(0, 2, shape).astype(spec.dtype)
-        return rng.random(shape).astype(spec.dtype)
-
-    return keras.tree.map_structure(make, structure)
-
-
-def _split_inputs(x: Any, at: int) -> tuple[Any, Any]:
-    """`(x[:at], x[at:])` of an array or of each array of a dict or list."""
-    if isinstance(x, dict):
-        return {k: v[:at] for k, v in x.items()}, {k: v[at:] for k, v in x.items()}
-    if isinstance(x, (list, tuple)):
-        return [v[:at] for v in x], [v[at:] for v in x]
-    return x[:at], x[at:]
-
-
-def _wait_for_peers(timeout: float = 120.0) -> None:
-    """Parallel probes start timing together: each announces itself, then waits for all."""
-    spec = os.environ.get("TUNEKIT_PROBE_BARRIER")
-    if not spec:
-        return
-    folder, _, parties = spec.rpartition(":")
-    Path(folder, str(os.getpid())).touch()
-    deadline = time.monotonic() + timeout
-    while len(os.listdir(folder)) < int(parties) and time.monotonic() < deadline:
-        time.sleep(0.01)
-
-
-if __name__ == "__main__":
-    apply_process_limits()
-    _native_logs.quiet_environment()
-    spec, shape, classes, batch = sys.argv[1:5]
-    spe = int(sys.argv[5]) if len(sys.argv) > 5 else 1
-    speed = _measure(spec, json.loads(shape), int(classes), int(batch), spe)
-    print(f"samples_per_second={speed:.1f}")

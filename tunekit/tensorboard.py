@@ -4,7 +4,7 @@ KerasTuner adds TensorBoard's HParams callback to each trial itself, but only
 on the TensorFlow backend, without an experiment config (`hparams_config`), with
 inactive conditional values and its internal `tuner/...` values as if they
 were hyperparameters, and with wrong domains for log-sampled stepped values.
-tunekit replaces that step (see `tuners._TunekitTuner`): each trial's log
+tunekit replaces that step (see `tuners.base.TunekitTuner`): each trial's log
 dir (KerasTuner's layout, `<logdir>/<trial_id>/execution<k>`) gets a session
 with the trial's active values and its phase, and the run declares ONE
 experiment at the top of its TensorBoard folder (TensorBoard reads a single

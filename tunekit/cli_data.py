@@ -1,0 +1,170 @@
+"""The command line's data and backend: what `--data` names, and `--backend`'s choice.
+
+`load_data` reads MNIST, an `.npz`, a `.csv` or an image folder (streamed
+from disk, listed without importing Keras); `select_backend` sets
+`KERAS_BACKEND` before Keras loads (probing both backends for `auto`);
+`as_workflow_data` then turns an image folder stream into what
+`CoarseToFine` takes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from tunekit import _native_logs, interrupts
+from tunekit.errors import UsageError
+
+__all__ = [
+    "FOLDER_BATCH_SIZE",
+    "QUICK_DATA",
+    "as_workflow_data",
+    "csv_columns",
+    "folder_stream",
+    "is_csv",
+    "load_data",
+    "select_backend",
+]
+
+QUICK_DATA = dict(num_train=5000, num_val=1000)
+
+
+def is_csv(path: str) -> bool:
+    """Whether `path` is an existing file named `*.csv` (any case)."""
+    return os.path.isfile(path) and Path(path).suffix.lower() == ".csv"
+
+
+def load_data(args: argparse.Namespace) -> Any:
+    """The `Dataset` that `--data` (`--target`, `--task`, `--image-size`) names.
+
+    Raises:
+        UsageError: `--data` does not exist, or `--task regression` for
+            labelled images (MNIST or a folder of class subfolders).
+        DataError: The file's content is refused (messages name `target=` /
+            `task=`, which `cli_message` turns into the flags).
+    """
+    from tunekit.data import REGRESSION, load_csv, load_mnist, load_npz
+
+    if args.task == REGRESSION and (args.data is None or os.path.isdir(args.data)):
+        what = "MNIST" if args.data is None else f"the image folder {args.data!r}"
+        raise UsageError(
+            f"--task regression does not apply to {what}: its labels are classes (one per "
+            "subfolder or digit). Leave out --task, or pass a .npz or .csv of real-valued "
+            "targets as --data."
+        )
+    if args.data is None:
+        data = load_mnist()
+    elif os.path.isdir(args.data):
+        return folder_stream(args)
+    elif is_csv(args.data):
+        data = load_csv(args.data, args.target, args.task)
+    elif os.path.isfile(args.data):
+        data = load_npz(args.data, task=args.task)
+    else:
+        raise UsageError(f"--data {args.data!r} does not exist: pass a .npz file or a folder.")
+    return data.subset(**QUICK_DATA) if args.quick else data
+
+
+def csv_columns(path: str) -> list[str]:
+    """The header row of a CSV file (empty if it cannot be read: the loader will say why)."""
+    import csv
+
+    try:
+        with open(path, newline="", encoding="utf-8") as f:
+            return next(csv.reader(f), [])
+    except (OSError, UnicodeDecodeError, csv.Error):
+        return []
+
+
+FOLDER_BATCH_SIZE = 32  # an image folder's batches unless --batch-size is given
+
+
+def folder_stream(args: argparse.Namespace) -> Any:
+    """An image folder streamed from disk (`tunekit.image_streams.ImageFolderStream`).
+
+    At the folder's native size and colour mode (1 channel for grayscale
+    images) unless `--image-size` is given; batches of `--batch-size`
+    (default 32). Only files are listed: no Keras or TensorFlow is imported
+    before the backend is chosen (`as_workflow_data` wraps it afterwards).
+    Workers rerun the same command, so they build the same stream; the chief
+    compares its fingerprint (files, sizes, mtimes).
+    """
+    from tunekit.image_streams import folder_format, image_folder_stream
+
+    size, color_mode = folder_format(args.data)
+    if args.batch_size is None:
+        args.batch_size = FOLDER_BATCH_SIZE  # also recorded in the run's settings
+    stream = image_folder_stream(
+        args.data,
+        tuple(args.image_size) if args.image_size else size,
+        batch_size=args.batch_size,
+        seed=args.seed,
+        color_mode=color_mode,
+    )
+    return stream
+
+
+def as_workflow_data(data: Any) -> Any:
+    """What `CoarseToFine` takes: an image folder stream becomes a `StreamData` (loads Keras)."""
+    from tunekit.image_streams import ImageFolderStream
+
+    if isinstance(data, ImageFolderStream):
+        from tunekit.data import StreamData
+
+        return StreamData.from_image_folder(data)
+    return data
+
+
+def select_backend(args: argparse.Namespace, data: Any, processes: int = 1) -> dict[str, Any]:
+    """Sets `KERAS_BACKEND` for this process (before Keras loads); returns the choice.
+
+    `processes`: local workers that will train at once; `auto` measures each
+    backend that way.
+    """
+    if args.backend == "auto" and (
+        data.task != "classification" or not isinstance(data.input_shape, tuple)
+    ):
+        # The probe times a classifier of the data's input shape; it does not cover
+        # regression (or several inputs) yet, so those run on TensorFlow, as a failed probe does.
+        choice: dict[str, Any] = {
+            "backend": "tensorflow",
+            "requested": False,
+            "reason": "--backend auto probes classification data only; TensorFlow is used "
+            f"for {data.task} data (pass --backend jax to use JAX)",
+        }
+    elif args.backend == "auto":
+        from tunekit.backends import choose_backend
+
+        choice = choose_backend(
+            args.hypermodel,
+            data.input_shape,
+            data.num_classes,
+            args.batch_size or 128,
+            processes=processes,
+        )
+    else:
+        choice = {"backend": args.backend, "requested": True}
+    interrupts.check()  # a signal during the probe
+    if "keras" in sys.modules:  # e.g. main() called from a process that already uses Keras
+        import keras
+
+        if keras.backend.backend() != choice["backend"]:
+            print(
+                f"warning: Keras is already loaded with the {keras.backend.backend()} "
+                f"backend in this process; using it instead of {choice['backend']}.",
+                file=sys.stderr,
+            )
+            choice = {**choice, "backend": keras.backend.backend()}
+    os.environ["KERAS_BACKEND"] = choice["backend"]
+    # TensorFlow's start-up lines (see `tunekit._native_logs`). TensorFlow loads on either backend
+    # (tunekit writes TensorBoard's logs with tf.summary), so it is imported here.
+    with _native_logs.filtered_stderr():
+        import keras  # noqa: F401
+
+        if importlib.util.find_spec("tensorflow") is not None:
+            import tensorflow  # noqa: F401
+    return choice

@@ -1,0 +1,81 @@
+"""The tuner factory: KerasTuner's tuners with tunekit's trial bookkeeping.
+
+`make_tuner` returns a real KerasTuner tuner (`isinstance(t, kt.Tuner)` holds;
+for `"hyperband"` it is a `kt.Hyperband`) whose trials additionally:
+
+- are seeded (`keras.utils.set_random_seed`) from the tuner's seed and the
+  trial id, so weight initialisation and shuffling are reproducible;
+- record `num_params`, `epochs` (run in this trial) and `seconds` next to the
+  model's metrics in the oracle, so they reach `trial.json` (and the chief,
+  when tuning is distributed);
+- stop at once when the loss becomes NaN or infinite and are marked FAILED
+  with the reason, never retried, so they cannot win or drive a narrowing;
+- refuse an objective the model never reports, naming the metrics it does;
+- call the hypermodel's own `fit` through `tunekit.fitting.fit_hypermodel`,
+  so a `fit` that sets `batch_size`, `epochs`, `callbacks`... itself (as in
+  KerasTuner's documentation) works: its values win over `search()`'s;
+- log their hyperparameters to TensorBoard's HParams on any Keras backend
+  when a `keras.callbacks.TensorBoard` is passed to `search()` (see
+  `tunekit.tensorboard`);
+- with `cv=K` (random, Bayesian and grid search), are cross-validated: K
+  folds of train+validation, each a fresh build and fit of the trial's
+  model, scored by the mean over the folds, with `fold_<k>_score` per fold
+  (see `tunekit.cv`). Hyperband refuses `cv`: it continues a trial from its
+  parent's one checkpoint, and a cross-validated trial has K models.
+
+KerasTuner's own JSON state is written atomically (see `tunekit._io`), and the
+project is saved before the first trial so an interrupted search resumes.
+
+KerasTuner is extended through its hooks only: tunekit's oracles are
+subclasses of KerasTuner's, passed to a `kt.Tuner` subclass as `oracle=`
+(`RandomSearch`, `BayesianOptimization`, `GridSearch`), or KerasTuner's own
+tuner is subclassed and built through its constructor (`Hyperband`); tunekit's
+settings (seed, phase, listeners, refused `fit` keywords) are constructor
+arguments. The KerasTuner internals still used are listed, with the versions
+they are checked against, in `tunekit._kerastuner`.
+
+The package, in import order: `callbacks` (`TrialFacts`, `InterruptCheck`),
+`oracles` (tunekit's oracles, `kerastuner_seed`, `end_failed_search`),
+`declared` (`declared_only`), `base` (`TunekitTuner`, the trial bookkeeping
+and cross-validated `run_trial`), `factory` (the four tuners, `make_tuner`).
+Every public name is importable from `tunekit.tuners`.
+"""
+
+from __future__ import annotations
+
+from tunekit.tuners.base import TrialListener
+from tunekit.tuners.callbacks import InterruptCheck, TrialFacts
+from tunekit.tuners.declared import declared_only
+from tunekit.tuners.factory import (
+    HYPERBAND_EPOCHS,
+    TUNER_KINDS,
+    BayesianOptimization,
+    GridSearch,
+    Hyperband,
+    RandomSearch,
+    make_tuner,
+)
+from tunekit.tuners.oracles import (
+    DefaultsFirstRandomSearchOracle,
+    FixedSpaceBayesianOracle,
+    end_failed_search,
+    kerastuner_seed,
+)
+
+__all__ = [
+    "HYPERBAND_EPOCHS",
+    "TUNER_KINDS",
+    "BayesianOptimization",
+    "DefaultsFirstRandomSearchOracle",
+    "FixedSpaceBayesianOracle",
+    "GridSearch",
+    "Hyperband",
+    "InterruptCheck",
+    "RandomSearch",
+    "TrialFacts",
+    "TrialListener",
+    "declared_only",
+    "end_failed_search",
+    "kerastuner_seed",
+    "make_tuner",
+]

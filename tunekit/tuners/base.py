@@ -1,0 +1,313 @@
+"""`TunekitTuner`: the trial bookkeeping shared by tunekit's four tuners.
+
+Seeding, the extra metrics (`num_params`, `epochs`, `seconds`), NaN losses,
+the hypermodel's own `fit`, TensorBoard runs, listeners, and the
+cross-validated `run_trial` (`cv=K`, see `tunekit.cv`). The module
+docstring of `tunekit.tuners` lists what a trial does.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import gc
+import secrets
+import time
+import zlib
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+import keras
+import keras_tuner as kt
+from keras_tuner import errors as kt_errors
+from keras_tuner.engine.trial import Trial
+
+from tunekit import _faults, _kerastuner, interrupts
+from tunekit import cv as _cv
+from tunekit.data import _targets as tg
+from tunekit.fitting import fit_hypermodel
+from tunekit.tensorboard import configure_trial_logdirs
+from tunekit.tuners.callbacks import InterruptCheck, TrialFacts
+from tunekit.tuners.declared import DeclaringHyperParameters, declared_only
+from tunekit.tuners.oracles import end_failed_search
+
+__all__ = ["EXTRA_METRICS", "TrialListener", "TunekitTuner"]
+
+EXTRA_METRICS = ("num_params", "epochs", "seconds")
+
+#: The fold a cross-validated trial is fitting (0 otherwise): its TensorBoard run.
+_FOLD: contextvars.ContextVar[int] = contextvars.ContextVar("tunekit_fold", default=0)
+
+#: Called as `listener(tuner, trial)` after each trial ended and was saved.
+TrialListener = Callable[[kt.Tuner, Trial], None]
+
+
+def _add_metrics(results: Any, extra: Mapping[str, float], objective_name: str) -> Any:
+    """Adds `extra` values to what `HyperModel.fit` returned, in its own form."""
+    if isinstance(results, keras.callbacks.History):
+        length = max((len(v) for v in results.history.values()), default=1)
+        for name, value in extra.items():
+            results.history[name] = [value] * length
+        return results
+    if isinstance(results, dict):
+        return {**results, **extra}
+    if isinstance(results, (int, float)):
+        return {objective_name: float(results), **extra}
+    return results
+
+
+class TunekitTuner(kt.Tuner):
+    """Trial bookkeeping shared by the four tuners (see the module docstring).
+
+    A `kt.Tuner`; placed before KerasTuner's own tuner class when one is
+    reused (`Hyperband`). Takes tunekit's settings as keyword arguments and
+    passes the others on to KerasTuner.
+
+    Args:
+        *args: Passed to the KerasTuner tuner.
+        trial_seed: tunekit's seed (0 is a seed), from which each trial's
+            weight-initialisation seed is derived with the phase and trial id.
+            `None` (the default): trials are not seeded.
+        phase: The phase's name (e.g. `"coarse"`): part of each trial's seed,
+            of fault-injection checkpoints and of its TensorBoard session.
+            Defaults to `"search"`.
+        listeners: `TrialListener`s called after each trial ended and was
+            saved, in order.
+        refused_fit_args: `model.fit` keywords the hypermodel's own `fit` may
+            not set, with the reason (see `tunekit.fitting.fit_hypermodel`).
+        cv: Folds of each trial's cross-validation over the training plus
+            validation data given to `search()`; 1 (the default): no
+            cross-validation, trials are scored on the validation data.
+        cv_stratify: Whether the folds are stratified by class
+            (`StratifiedKFold`) or not (`KFold`); `None` (the default):
+            stratified when the targets are class ids (see `tunekit.cv`).
+        **kwargs: Passed to the KerasTuner tuner.
+
+    Raises:
+        ValueError: `cv` is not an int >= 1.
+    """
+
+    def __init__(
+        self,
+        *args: Any,
+        trial_seed: int | None = None,
+        phase: str = "search",
+        listeners: Iterable[TrialListener] = (),
+        refused_fit_args: Mapping[str, str] | None = None,
+        cv: int = 1,
+        cv_stratify: bool | None = None,
+        **kwargs: Any,
+    ) -> None:
+        if isinstance(cv, bool) or not isinstance(cv, int) or cv < 1:
+            raise ValueError(
+                f"`cv` must be an int >= 1 (1: no cross-validation). Received: cv={cv!r}."
+            )
+        self._tunekit_seed = trial_seed
+        self._tunekit_phase = phase
+        self._tunekit_listeners = tuple(listeners)
+        self._tunekit_refused_fit_args = dict(refused_fit_args or {})
+        self._tunekit_cv = cv
+        self._tunekit_cv_stratify = cv_stratify
+        # The folds' shuffle: without a seed still one draw, so all trials share the folds.
+        self._tunekit_cv_seed = trial_seed if trial_seed is not None else secrets.randbelow(2**31)
+        super().__init__(*args, **kwargs)
+
+    @property
+    def phase(self) -> str:
+        """The phase's name given to the constructor."""
+        return self._tunekit_phase
+
+    @property
+    def trial_seed(self) -> int | None:
+        """tunekit's seed of the trials (`None`: not seeded)."""
+        return self._tunekit_seed
+
+    @property
+    def listeners(self) -> tuple[TrialListener, ...]:
+        """The listeners called after each trial."""
+        return self._tunekit_listeners
+
+    @property
+    def refused_fit_args(self) -> dict[str, str]:
+        """`model.fit` keywords the hypermodel's own `fit` may not set, with the reason."""
+        return dict(self._tunekit_refused_fit_args)
+
+    @property
+    def cv(self) -> int:
+        """Folds of each trial's cross-validation (1: none)."""
+        return self._tunekit_cv
+
+    @property
+    def cv_stratify(self) -> bool | None:
+        """Whether the folds are stratified by class (`None`: when the targets are class ids)."""
+        return self._tunekit_cv_stratify
+
+    def search(self, *fit_args: Any, **fit_kwargs: Any) -> None:
+        if self._tunekit_cv > 1:  # refused before any trial, not as K failed trials
+            x, y, _, rest = _split_fit_args(fit_args, fit_kwargs)
+            _cv.check_splittable(x, "x")
+            _cv.check_splittable(y, "y")
+            validation = rest.get("validation_data")
+            if validation is not None:
+                if not isinstance(validation, (tuple, list)) or len(validation) != 2:
+                    raise kt_errors.FatalValueError(
+                        "With cv=K, `validation_data` must be an `(x_val, y_val)` pair of "
+                        "arrays (its samples join the folds); received "
+                        f"{type(validation).__name__}."
+                    )
+                _cv.check_splittable(validation[0], "validation_data")
+                _cv.check_splittable(validation[1], "validation_data")
+                if rest.get("sample_weight") is not None:
+                    raise kt_errors.FatalValueError(
+                        "With cv=K, `sample_weight` cannot go with `validation_data`: the "
+                        "validation samples join the folds and have no weights. Pass x, y "
+                        "and sample_weight for all samples and no validation_data."
+                    )
+                y = tg.concatenate(y, validation[1])
+            # Too few samples (of a class) for the folds: said now, not by every trial.
+            _cv.fold_indices(
+                y, self._tunekit_cv, seed=self._tunekit_cv_seed, stratify=self._tunekit_cv_stratify
+            )
+        super().search(*fit_args, **fit_kwargs)
+
+    def run_trial(self, trial: Trial, *args: Any, **kwargs: Any) -> Any:
+        _faults.checkpoint(f"{self._tunekit_phase}.trial_start")
+        if self._tunekit_seed is not None:
+            keras.utils.set_random_seed(self._trial_seed(trial.trial_id))
+        start = time.perf_counter()
+        with declared_only(trial):
+            if self._tunekit_cv > 1:
+                histories = self._run_folds(trial, *args, **kwargs)
+            else:
+                histories = super().run_trial(trial, *args, **kwargs)
+        seconds = round(time.perf_counter() - start, 3)
+        objective = self.oracle.objective.name
+        if isinstance(histories, list):
+            return [_add_metrics(h, {"seconds": seconds}, objective) for h in histories]
+        return _add_metrics(histories, {"seconds": seconds}, objective)
+
+    def _run_folds(self, trial: Trial, *args: Any, **kwargs: Any) -> Any:
+        """The trial cross-validated: KerasTuner's `run_trial` once per fold, combined.
+
+        The folds split train+validation (`validation_data` joins `x`, `y`);
+        every trial of the tuner gets the same folds (shuffled with its seed,
+        or with one seed drawn when it has none). `sample_weight` is split
+        with the samples.
+        """
+        x, y, more, rest = _split_fit_args(args, kwargs)
+        validation = rest.pop("validation_data", None)
+        if validation is not None:
+            x, y = tg.concatenate(x, validation[0]), tg.concatenate(y, validation[1])
+        weights = rest.pop("sample_weight", None)
+        splits = _cv.fold_indices(
+            y, self._tunekit_cv, seed=self._tunekit_cv_seed, stratify=self._tunekit_cv_stratify
+        )
+        folds = []
+        token = _FOLD.set(0)
+        try:
+            for fold, (train, val) in enumerate(splits):
+                _FOLD.set(fold)
+                fold_kwargs = dict(rest, validation_data=(tg.take(x, val), tg.take(y, val)))
+                if weights is not None:
+                    fold_kwargs["sample_weight"] = tg.take(weights, train)
+                results = super().run_trial(
+                    trial, tg.take(x, train), tg.take(y, train), *more, **fold_kwargs
+                )
+                folds.append(results if isinstance(results, list) else [results])
+        finally:
+            _FOLD.reset(token)
+        return _cv.combine_folds(folds, self.oracle.objective)
+
+    def _trial_seed(self, trial_id: str) -> int:
+        key = f"{self._tunekit_seed}:{self._tunekit_phase}:{trial_id}".encode()
+        return zlib.crc32(key) % (2**31 - 1)
+
+    def _build_and_fit_model(self, trial: Trial, *args: Any, **kwargs: Any) -> Any:
+        facts = TrialFacts()
+        kwargs["callbacks"] = [*kwargs.get("callbacks", []), facts, InterruptCheck()]
+        # KerasTuner's Tuner._build_and_fit_model, with the hypermodel's fit called
+        # through fit_hypermodel (its own keywords win over search()'s).
+        hp = trial.hyperparameters
+        model = self._try_build(hp)
+        results = fit_hypermodel(
+            self.hypermodel, hp, model, *args, refused=self._tunekit_refused_fit_args, **kwargs
+        ).results
+        if _kerastuner.multi_backend():
+            _kerastuner.utils.save_json(
+                self._get_build_config_fname(trial.trial_id), model.get_build_config()
+            )
+        _kerastuner.validate_trial_results(results, self.oracle.objective, "HyperModel.fit()")
+        if facts.nan_at is not None:
+            epoch, batch = facts.nan_at
+            where = f"epoch {epoch + 1}" + ("" if batch is None else f", batch {batch + 1}")
+            raise kt_errors.FailedTrialError(
+                f"The loss became NaN or infinite at {where}: training stopped; the trial "
+                "is FAILED and will not be retried."
+            )
+        objective = self.oracle.objective
+        if isinstance(results, keras.callbacks.History):
+            names = getattr(objective, "name_to_direction", {objective.name: None})
+            missing = [n for n in names if n not in results.history]
+            if missing:
+                raise kt_errors.FatalValueError(
+                    f"The objective {missing[0]!r} is not among the metrics the model "
+                    f"reports: {sorted(results.history)}. Choose one of those as "
+                    "`objective` (validation metrics need validation data)."
+                )
+        extra = {"num_params": facts.num_params, "epochs": facts.epochs}
+        return _add_metrics(results, extra, objective.name)
+
+    def _configure_tensorboard_dir(self, callbacks: list, trial: Trial, execution: int = 0) -> None:
+        # Replaces KerasTuner's version (TensorFlow-only HParams, no phase,
+        # inactive and internal values logged); same log-dir layout.
+        hp = trial.hyperparameters
+        declared = hp.declared if isinstance(hp, DeclaringHyperParameters) else None
+        configure_trial_logdirs(
+            callbacks,
+            trial,
+            execution + _FOLD.get() * self.executions_per_trial,  # one run per fold
+            self._tunekit_phase,
+            self._get_tensorboard_dir,
+            declared=declared,
+        )
+
+    def on_search_begin(self) -> None:
+        super().on_search_begin()
+        # KerasTuner runs gc.collect() twice per trial; with TensorFlow or JAX
+        # loaded that walks millions of long-lived objects (~0.4 s each time).
+        # Freezing them once makes those collections cheap; per-trial garbage
+        # is still collected.
+        gc.collect()
+        gc.freeze()
+        if not self._is_worker():
+            # Saved before any trial, oracle first: a kill during the first trial
+            # resumes instead of silently starting the project over.
+            self.oracle.save()
+            self.save()
+
+    def on_trial_begin(self, trial: Trial) -> None:
+        interrupts.check()  # the trial stays RUNNING: a rerun retries it
+        super().on_trial_begin(trial)
+
+    def on_trial_end(self, trial: Trial) -> None:
+        try:
+            super().on_trial_end(trial)
+        except Exception as e:
+            if self._is_worker():
+                raise
+            end_failed_search(self.oracle, trial, e)
+            self.save()
+            raise
+        for listener in self._tunekit_listeners:
+            listener(self, trial)
+        interrupts.check()  # the trial is saved: stop before the next one
+
+
+def _split_fit_args(
+    args: tuple[Any, ...], kwargs: Mapping[str, Any]
+) -> tuple[Any, Any, tuple[Any, ...], dict[str, Any]]:
+    """`(x, y, other positional arguments, other keywords)` of a `search()` / `fit` call."""
+    rest = dict(kwargs)
+    positional = list(args)
+    x = positional.pop(0) if positional else rest.pop("x", None)
+    y = positional.pop(0) if positional else rest.pop("y", None)
+    return x, y, tuple(positional), rest
