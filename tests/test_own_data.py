@@ -54,6 +54,8 @@ TINY: dict[str, Any] = dict(
     top=2,
     final_epochs=1,
     verbose=0,
+    finalists=0,
+    baseline=False,
 )
 
 
