@@ -454,7 +454,7 @@ def test_workers_refuse_what_a_worker_process_cannot_rebuild(tmp_path, digits_sm
         assert reason in message and "workers=1" in message, message
         assert not (tmp_path / "p").exists()
     for bad in (0, -1, True, 2.0):
-        with pytest.raises(ValueError, match=r"`workers` must be a positive int.*workers="):
+        with pytest.raises(ValueError, match=r"`workers` must be an int >= 1.*workers="):
             CoarseToFine(_dense(), digits_small, directory=tmp_path, workers=bad)
 
 

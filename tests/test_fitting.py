@@ -317,6 +317,8 @@ TINY = dict(
     top=1.0,
     seed=0,
     verbose=0,
+    finalists=0,
+    baseline=False,
 )
 
 

@@ -735,3 +735,20 @@ def test_a_trial_whose_end_cannot_be_recorded_ends_failed_not_running(tmp_path):
         "0": "FAILED",
         "1": "COMPLETED",
     }
+
+
+def test_a_reload_drops_a_trial_that_ended_but_was_saved_as_ongoing(tmp_path):
+    """A kill inside KerasTuner's `end_trial` (after its save) must not run that trial again."""
+    x, y = _tiny_data()
+    x_val, y_val = _tiny_data(seed=1)
+    kwargs = dict(objective="val_accuracy", directory=tmp_path, project_name="p", seed=0)
+    tuner = make_tuner("random", _tiny_build, max_trials=2, **kwargs)
+    _search(tuner, x, y, x_val, y_val, epochs=1)
+    oracle = tuner.oracle
+    assert sorted(oracle.end_order) == ["0", "1"]
+    oracle.ongoing_trials["tuner0"] = oracle.trials["0"]  # the state such a kill leaves
+    oracle.save()
+    resumed = make_tuner("random", _tiny_build, max_trials=3, **kwargs)
+    assert resumed.oracle.ongoing_trials == {}
+    _search(resumed, x, y, x_val, y_val, epochs=1)
+    assert sorted(resumed.oracle.end_order) == ["0", "1", "2"]  # each trial ended once

@@ -270,6 +270,24 @@ class TunekitTuner(kt.Tuner):
             declared=declared,
         )
 
+    def reload(self) -> None:
+        """KerasTuner's reload, then drops from the ongoing trials every trial already ended.
+
+        KerasTuner's `Oracle.end_trial` saves the oracle before it removes the
+        trial from the ongoing ones; a kill between the two (of a chief, or of
+        a one-process run) leaves an ended trial "ongoing", and the resumed
+        search would run and end it a second time.
+        """
+        super().reload()
+        oracle = self.oracle
+        ended = set(oracle.end_order)
+        # KerasTuner's reload moves the ongoing trials to its (private) retry queue, checked
+        # against KerasTuner 1.4.7 and 1.4.8 like the internals of `tunekit._kerastuner`.
+        oracle._retry_queue = [i for i in oracle._retry_queue if i not in ended]
+        for tuner_id, trial in list(oracle.ongoing_trials.items()):
+            if trial.trial_id in ended:
+                del oracle.ongoing_trials[tuner_id]
+
     def on_search_begin(self) -> None:
         super().on_search_begin()
         # KerasTuner runs gc.collect() twice per trial; with TensorFlow or JAX
