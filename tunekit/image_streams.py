@@ -42,6 +42,7 @@ from typing import Any
 import numpy as np
 
 from tunekit.data import SCALED_UINT8, UNSCALED, StreamData
+from tunekit.data.images import COLOR_MODES, check_image_args, list_images
 from tunekit.errors import DataError
 
 __all__ = [
@@ -53,9 +54,8 @@ __all__ = [
 ]
 
 SPLITS = ("train", "val", "test")
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 DEFAULT_CACHE_BUDGET = 256 * 2**20  # bytes of decoded uint8 images kept in memory
-_CHANNELS = {"rgb": 3, "grayscale": 1}
+_CHANNELS = {mode: channels for mode, (_, channels) in COLOR_MODES.items()}
 _FORMAT = 1
 
 
@@ -303,17 +303,7 @@ def image_folder_stream(
     >>> stream = image_folder_stream("data/toonvision", (600, 200), batch_size=16)
     >>> model.fit(stream.dataset("train"), validation_data=stream.dataset("val"))
     """
-    if color_mode not in _CHANNELS:
-        raise DataError(f"Unknown color_mode {color_mode!r}; choose one of {list(_CHANNELS)}.")
-    if (
-        not isinstance(image_size, (tuple, list))
-        or len(image_size) != 2
-        or not all(_is_int(s) and s > 0 for s in image_size)
-    ):
-        raise DataError(
-            f"image_size must be two positive ints (height, width), got "
-            f"{image_size!r}; e.g. image_size=(600, 200)."
-        )
+    check_image_args(image_size, color_mode, example="(600, 200)")
     if not _is_int(batch_size) or batch_size < 1:
         raise DataError(f"batch_size must be a positive int, got {batch_size!r}.")
     if cache not in ("auto", True, False):
@@ -344,7 +334,7 @@ def image_folder_stream(
         "cache": cache,
         "cache_budget": int(cache_budget),
     }
-    return ImageFolderStream(config, _list_images(folder))
+    return ImageFolderStream(config, list_images(folder))
 
 
 def image_folder_data(config: dict[str, Any]) -> StreamData:
@@ -375,7 +365,7 @@ def folder_format(root: str | os.PathLike[str]) -> tuple[tuple[int, int], str]:
     folder = Path(root).resolve()
     sizes: Counter[tuple[int, int]] = Counter()
     grayscale = True
-    for path, _, _ in _list_images(folder):
+    for path, _, _ in list_images(folder):
         try:
             with Image.open(folder / path) as image:
                 width, height = image.size
@@ -385,40 +375,6 @@ def folder_format(root: str | os.PathLike[str]) -> tuple[tuple[int, int], str]:
         sizes[(height, width)] += 1
         grayscale = grayscale and mode in _GRAYSCALE_MODES
     return sizes.most_common(1)[0][0], "grayscale" if grayscale else "rgb"
-
-
-def _list_images(folder: Path) -> list[tuple[str, int, int]]:
-    """`(class/file relative path, size in bytes, mtime in ns)` of every image, sorted."""
-    if not folder.is_dir():
-        raise DataError(
-            f"Image folder not found: {str(folder)!r}. Expected a directory with "
-            "one subfolder of images per class."
-        )
-    classes = sorted(p.name for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
-    if len(classes) < 2:
-        raise DataError(
-            f"Need at least 2 class subfolders in {str(folder)!r}, found "
-            f"{len(classes)}: {classes}. Put each class in its own subfolder."
-        )
-    listing = []
-    for name in classes:
-        found = []
-        with os.scandir(folder / name) as entries:
-            for entry in entries:
-                if (
-                    entry.is_file()
-                    and not entry.name.startswith(".")
-                    and Path(entry.name).suffix.lower() in IMAGE_SUFFIXES
-                ):
-                    stat = entry.stat()
-                    found.append((f"{name}/{entry.name}", stat.st_size, stat.st_mtime_ns))
-        if not found:
-            raise DataError(
-                f"Class folder {name!r} in {str(folder)!r} has no images "
-                f"({'/'.join(IMAGE_SUFFIXES)}); add images or remove the folder."
-            )
-        listing += sorted(found)
-    return listing
 
 
 def _stratified_split(

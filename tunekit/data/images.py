@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -14,8 +15,9 @@ from tunekit.errors import DataError
 
 __all__ = ["load_image_directory"]
 
-_IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
-_COLOR_MODES = {"rgb": ("RGB", 3), "grayscale": ("L", 1)}
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
+# color_mode -> (Pillow mode, channels)
+COLOR_MODES = {"rgb": ("RGB", 3), "grayscale": ("L", 1)}
 
 
 def load_image_directory(
@@ -54,46 +56,15 @@ def load_image_directory(
     Example:
     >>> ds = load_image_directory("data/toonvision", image_size=(64, 64))
     """
-    if color_mode not in _COLOR_MODES:
-        raise DataError(f"Unknown color_mode {color_mode!r}; choose one of {list(_COLOR_MODES)}.")
-    if (
-        not isinstance(image_size, (tuple, list))
-        or len(image_size) != 2
-        or not all(_is_int(s) and s > 0 for s in image_size)
-    ):
-        raise DataError(
-            f"image_size must be two positive ints (height, width), got "
-            f"{image_size!r}; e.g. image_size=(64, 64)."
-        )
+    check_image_args(image_size, color_mode, example="(64, 64)")
     _check_fractions(validation_fraction, test_fraction)
     folder = Path(root)
-    if not folder.is_dir():
-        raise DataError(
-            f"Image folder not found: {str(folder)!r}. Expected a directory with "
-            "one subfolder of images per class."
-        )
-    classes = sorted(p.name for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
-    if len(classes) < 2:
-        raise DataError(
-            f"Need at least 2 class subfolders in {str(folder)!r}, found "
-            f"{len(classes)}: {classes}. Put each class in its own subfolder."
-        )
-    files, labels = [], []
-    for label, name in enumerate(classes):
-        found = sorted(
-            p
-            for p in (folder / name).iterdir()
-            if p.is_file() and not p.name.startswith(".") and p.suffix.lower() in _IMAGE_SUFFIXES
-        )
-        if not found:
-            raise DataError(
-                f"Class folder {name!r} in {str(folder)!r} has no images "
-                f"({'/'.join(_IMAGE_SUFFIXES)}); add images or remove the folder."
-            )
-        files += found
-        labels += [label] * len(found)
+    listing = list_images(folder)
+    classes = sorted({relative.split("/")[0] for relative, _, _ in listing})
+    files = [folder / relative for relative, _, _ in listing]
+    labels = [classes.index(relative.split("/")[0]) for relative, _, _ in listing]
     y = np.asarray(labels, dtype=np.int64)
-    mode, channels = _COLOR_MODES[color_mode]
+    mode, channels = COLOR_MODES[color_mode]
     height, width = int(image_size[0]), int(image_size[1])
     x = np.empty((len(files), height, width, channels), dtype=np.float32)
     for i, file in enumerate(files):
@@ -120,3 +91,60 @@ def _read_image(file: Path, mode: str, size: tuple[int, int]) -> np.ndarray:
             return np.asarray(image, dtype=np.uint8)
     except (UnidentifiedImageError, OSError) as exc:
         raise DataError(f"Could not read image {str(file)!r}: {exc}. Fix or remove it.") from exc
+
+
+def check_image_args(image_size: Any, color_mode: Any, *, example: str) -> None:
+    """Raises `DataError` unless `image_size` is `(height, width)` and `color_mode` is known."""
+    if color_mode not in COLOR_MODES:
+        raise DataError(f"Unknown color_mode {color_mode!r}; choose one of {list(COLOR_MODES)}.")
+    if (
+        not isinstance(image_size, (tuple, list))
+        or len(image_size) != 2
+        or not all(_is_int(s) and s > 0 for s in image_size)
+    ):
+        raise DataError(
+            f"image_size must be two positive ints (height, width), got "
+            f"{image_size!r}; e.g. image_size={example}."
+        )
+
+
+def list_images(folder: Path) -> list[tuple[str, int, int]]:
+    """`(class/file relative path, size in bytes, mtime in ns)` of every image, sorted.
+
+    Classes are the sorted subfolder names (hidden entries and other files are
+    ignored). Used by the in-memory loader and by `tunekit.image_streams`.
+
+    Raises:
+        DataError: The folder is missing, has fewer than 2 class subfolders, or
+            a class without images.
+    """
+    if not folder.is_dir():
+        raise DataError(
+            f"Image folder not found: {str(folder)!r}. Expected a directory with "
+            "one subfolder of images per class."
+        )
+    classes = sorted(p.name for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
+    if len(classes) < 2:
+        raise DataError(
+            f"Need at least 2 class subfolders in {str(folder)!r}, found "
+            f"{len(classes)}: {classes}. Put each class in its own subfolder."
+        )
+    listing = []
+    for name in classes:
+        found = []
+        with os.scandir(folder / name) as entries:
+            for entry in entries:
+                if (
+                    entry.is_file()
+                    and not entry.name.startswith(".")
+                    and Path(entry.name).suffix.lower() in IMAGE_SUFFIXES
+                ):
+                    stat = entry.stat()
+                    found.append((f"{name}/{entry.name}", stat.st_size, stat.st_mtime_ns))
+        if not found:
+            raise DataError(
+                f"Class folder {name!r} in {str(folder)!r} has no images "
+                f"({'/'.join(IMAGE_SUFFIXES)}); add images or remove the folder."
+            )
+        listing += sorted(found)
+    return listing
