@@ -38,7 +38,7 @@ BUDGET: dict[str, Any] = dict(
 CLI_BUDGET = [
     *("--coarse-trials", "3", "--coarse-epochs", "1", "--fine-tuner", "bayesian"),
     *("--fine-trials", "1", "--max-epochs", "1", "--final-epochs", "1"),
-    *("--objective", "val_loss", "--top", "1"),
+    *("--objective", "val_loss", "--top", "1", "--finalists", "0", "--no-baseline"),
 ]
 SMALL: dict[str, Any] = dict(
     coarse_trials=3,
@@ -48,6 +48,8 @@ SMALL: dict[str, Any] = dict(
     max_epochs=1,
     final_epochs=1,
     top=1.0,
+    finalists=0,
+    baseline=False,
     verbose=0,
 )
 
@@ -281,3 +283,15 @@ def test_image_folder_fingerprint_follows_its_files(image_folder: Path) -> None:
     victim = image_folder / IMAGE_FOLDER_CLASSES[0] / f"{IMAGE_FOLDER_CLASSES[0]}_01.png"
     Image.fromarray(np.zeros((*IMAGE_FOLDER_SIZE, 3), np.uint8)).save(victim)
     assert data().fingerprint() != first  # a rewritten file: other data (a rerun is refused)
+
+
+def test_an_image_folder_from_the_cli_has_a_task_and_a_default_objective(
+    image_folder: Path,
+) -> None:
+    """The README's `--data FOLDER` without --objective: the folder is a classification task."""
+    from tunekit.coarse_to_fine import _load_data, build_parser
+    from tunekit.params import DEFAULT_OBJECTIVES
+
+    data = _load_data(build_parser().parse_args(["--data", str(image_folder)]))
+    assert data.task == "classification" and data.num_classes == len(IMAGE_FOLDER_CLASSES)
+    assert DEFAULT_OBJECTIVES[data.task] == "val_accuracy"

@@ -63,16 +63,13 @@ def _seconds(name: str) -> Callable[[str], Any]:
 def _add_parameter(parser: argparse.ArgumentParser | argparse._ArgumentGroup, param: Param) -> None:
     """Adds `param`'s option: type, choices, default and "Default: ..." help from the table."""
     assert param.flag is not None
+    text = param.help.replace("%", "%%")  # argparse formats help with %: "10%" is text here
     if isinstance(param.constraints[0], Boolean):  # a flag that flips the default
         parser.add_argument(
             param.flag,
             dest=param.name,
             action="store_false" if param.default else "store_true",
-            help=(
-                f"{param.help} On by default; this flag turns it off."
-                if param.default
-                else param.help
-            ),
+            help=(f"{text} On by default; this flag turns it off." if param.default else text),
         )
         return
     rule = "" if param.choices else f" Must be {param.expected}."
@@ -82,7 +79,7 @@ def _add_parameter(parser: argparse.ArgumentParser | argparse._ArgumentGroup, pa
         type=str if param.choices else _text_type(param),
         choices=param.choices,
         default=param.default if param.name in _DEFAULT_SET else None,
-        help=f"{param.help}{rule} Default: {param.default_text}.",
+        help=f"{text}{rule} Default: {param.default_text}.",
     )
 
 

@@ -71,6 +71,7 @@ class ImageFolderStream:
         labels: `{split: int64 array}` aligned with `files`.
         input_shape: `(height, width, channels)` of one image.
         num_classes: Number of classes.
+        task: Always `"classification"` (one class per subfolder).
         scaling: `SCALED_UINT8` or `UNSCALED`, as `tunekit.data.Dataset.scaling`.
         fingerprint: Digest of the stream's definition (16 hex digits).
     """
@@ -95,6 +96,7 @@ class ImageFolderStream:
         height, width = config["image_size"]
         self.input_shape = (height, width, _CHANNELS[config["color_mode"]])
         self.num_classes = len(self.class_names)
+        self.task = "classification"  # one class per subfolder
         self.scaling = SCALED_UINT8 if config["scale"] else UNSCALED
         self.batch_size = int(config["batch_size"])
         self.fingerprint = _digest(
