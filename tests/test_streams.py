@@ -295,3 +295,16 @@ def test_an_image_folder_from_the_cli_has_a_task_and_a_default_objective(
     data = _load_data(build_parser().parse_args(["--data", str(image_folder)]))
     assert data.task == "classification" and data.num_classes == len(IMAGE_FOLDER_CLASSES)
     assert DEFAULT_OBJECTIVES[data.task] == "val_accuracy"
+
+
+def test_class_weights_on_a_stream_are_refused_before_any_trial(tmp_path: Path) -> None:
+    """Balanced weights need the training labels up front; a stream is not read ahead."""
+    with pytest.raises(DataError, match=r"class_weight='balanced' is computed from .* a stream"):
+        CoarseToFine(
+            stream_models.dense_build,
+            _tf_data(),
+            directory=tmp_path,
+            class_weight="balanced",
+            objective="val_loss",
+        )
+    assert not any(tmp_path.iterdir())

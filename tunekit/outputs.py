@@ -18,14 +18,19 @@ numpy only at import time; a model is only inspected, never imported for.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from tunekit.errors import OutputShapeError
 
+if TYPE_CHECKING:
+    import keras
+
 __all__ = [
+    "load_keras_model",
     "check_output_shape",
     "model_output_shape",
     "predict_classes",
@@ -174,3 +179,20 @@ def predict_classes(model: Any, x: Any, *, batch_size: int | None = None) -> np.
     """
     outputs = model.predict(x, batch_size=batch_size, verbose=0)
     return predicted_classes(outputs, from_logits=uses_logits(model))
+
+
+def load_keras_model(path: str | os.PathLike[str]) -> keras.Model:
+    """`keras.models.load_model(path, safe_mode=True)`, without Keras's optimizer warning.
+
+    A model saved before its optimizer built its variables (tunekit's
+    round-trip check, a model whose optimizer state is not needed) loads with
+    "Skipping variable loading for optimizer ...": harmless for predictions
+    and evaluation, and alarming to read, so it is not shown.
+    """
+    import warnings
+
+    import keras
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Skipping variable loading for optimizer")
+        return keras.models.load_model(path, safe_mode=True)

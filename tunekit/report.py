@@ -116,6 +116,15 @@ def render_markdown(report: dict[str, Any], narrowing_table: str) -> str:
             if report.get("class_weight", {}).get("weights")
             else []
         ),
+        *(
+            [
+                f"- Cross-validation: every trial's score is the mean of {config['cv']} folds of "
+                "train+validation (`fold_<k>_score` in trials.csv); the finalists step is off "
+                "(a cross-validated score already averages several fresh models)."
+            ]
+            if config.get("cv", 1) > 1
+            else []
+        ),
         "",
         "## Test set",
         "",
@@ -144,7 +153,8 @@ def render_markdown(report: dict[str, Any], narrowing_table: str) -> str:
         ],
         "",
         f"Chosen: {best['phase']} trial {best['trial_id']} ({best['reason']}); retrained "
-        f"{best['final_epochs']} epochs on train+validation"
+        f"{best['final_epochs']} epoch{'s' if best['final_epochs'] != 1 else ''} on "
+        "train+validation"
         + (f" at batch size {best['batch_size']}" if best.get("batch_size") else "")
         + " "
         f"({config.get('final_schedule', 'constant')} learning rate); "
@@ -251,5 +261,8 @@ def write_report(
         log_images(run.run_dir / "tensorboard" / "final" / "test", images)
     _io.write_json(run.run_dir / "report.json", report)
     markdown = render_markdown(report, str(run.narrow()))
-    _io.write_text(run.run_dir / "report.md", markdown + "\n".join(render_trust_markdown(report)))
+    trust = render_trust_markdown(report)
+    if trust:  # each section after a blank line (Markdown headings need one)
+        markdown = markdown.rstrip("\n") + "\n\n" + "\n".join(trust)
+    _io.write_text(run.run_dir / "report.md", markdown)
     return report

@@ -19,7 +19,7 @@ import numpy as np
 
 from tunekit.errors import UsageError
 from tunekit.model_size import param_count
-from tunekit.outputs import predict_classes
+from tunekit.outputs import load_keras_model, predict_classes
 from tunekit.stats import compare_to_baseline, summarize_scores
 
 __all__ = [
@@ -79,7 +79,7 @@ def baseline_section(run: Any, model: keras.Model) -> dict[str, Any] | None:
     path = run.run_dir / BASELINE_MODEL
     if record.get("status") != "done" or not path.exists():
         return None
-    baseline = keras.models.load_model(path, safe_mode=True)
+    baseline = load_keras_model(path)
     data = run.data
     batch_size = max(run.batch_size, 256)
     tuned_pred = _predictions(model, data, batch_size)

@@ -439,8 +439,17 @@ class CoarseToFine:
         self.workers: int = settings["workers"]
         self.class_weight: str | None = settings.get("class_weight")
         # What every trial's and the retrain's model.fit receive as class_weight (None: none).
+        if self.class_weight is not None and isinstance(data, StreamData):
+            raise DataError(
+                f"class_weight={self.class_weight!r} is computed from the training labels of "
+                "arrays, and `data` is a stream (tf.data, PyDataset or an image folder) whose "
+                "labels are not read ahead. Leave class_weight= unset, load the data as arrays "
+                "(Dataset.from_arrays, load_image_directory), or weigh samples in the stream."
+            )
         self.class_weights: dict[int, float] | None = class_weights(data, self.class_weight)
-        self.finalists: int = settings["finalists"]
+        # A cross-validated score already averages `cv` fresh models; the finalists' extra
+        # seeds would be scored on the plain validation split, not comparable: off with cv.
+        self.finalists: int = 0 if settings.get("cv", 1) > 1 else settings["finalists"]
         self.finalist_seeds: int = settings["finalist_seeds"]
         self.baseline: bool = settings["baseline"]
         self.final_seeds: int = settings["final_seeds"]

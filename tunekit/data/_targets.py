@@ -32,8 +32,8 @@ def check_task(task: Any) -> str | None:
     """Returns `task` (None, "classification" or "regression"), or raises a `DataError`."""
     if task is not None and task not in TASKS:
         raise DataError(
-            f"Unknown task={task!r}; choose one of {list(TASKS)}, or task=None to "
-            "infer it from the targets."
+            f"Unknown task={task!r}; choose one of {list(TASKS)}, or leave task= unset "
+            "to infer it from the targets."
         )
     return task
 
@@ -93,8 +93,8 @@ def as_targets(y: Any, name: str, task: str) -> np.ndarray:
             example = next(v for v in array.ravel().tolist() if not float(v).is_integer())
             raise DataError(
                 f'task="classification" but {name} holds non-integer values (e.g. {example!r}): '
-                'classification needs integer class ids. Pass task="regression" (or task=None '
-                "to infer it) for real-valued targets, or map the labels to integers "
+                'classification needs integer class ids. Pass task="regression" (or leave task= '
+                "unset to infer it) for real-valued targets, or map the labels to integers "
                 "0..num_classes-1."
             )
         return _as_labels(array, name)

@@ -165,7 +165,7 @@ def _targets(
         raise DataError(
             f"target column(s) {text} hold text (e.g. {frame[text[0]].iloc[0]!r}): regression "
             "needs numeric targets. Encode them as numbers, or use a single text column as "
-            'class names with task="classification" (or task=None).'
+            'class names with task="classification" (or leave task= unset).'
         )
     names, codes = np.unique(frame[targets[0]].astype(str).to_numpy(), return_inverse=True)
     return codes.astype(np.int64), [str(n) for n in names], CLASSIFICATION

@@ -67,8 +67,7 @@ def class_weights(y: Any, mode: str | None = "balanced") -> dict[int, float] | N
         raise DataError(
             f"Class weights are for classification, and these targets are "
             f"regression targets (task={REGRESSION!r}): there are no classes to "
-            "weigh. Drop the class weights (mode=None, or leave out "
-            "--class-weight)."
+            "weigh. Leave class_weight= unset."
         )
     labels = _as_labels(y, "y")
     if labels.size == 0:

@@ -18,7 +18,7 @@ import numpy as np
 from tunekit.data import REGRESSION, Dataset, StreamData
 from tunekit.data import _targets as tg
 from tunekit.errors import ModelSaveError, OutputShapeError
-from tunekit.outputs import check_output_shape, model_output_shape
+from tunekit.outputs import check_output_shape, load_keras_model, model_output_shape
 from tunekit.regression import check_regression_output_shape
 
 __all__ = ["check_model", "check_round_trip"]
@@ -97,7 +97,7 @@ def check_round_trip(model: keras.Model) -> None:
         path = os.path.join(folder, "model.keras")
         try:
             model.save(path)
-            keras.models.load_model(path, safe_mode=True)
+            load_keras_model(path)
         except OSError:
             return  # the disk, not the model: the run's own writes will name the file
         except Exception as e:  # noqa: BLE001 - any failure gets the same advice

@@ -12,7 +12,7 @@ import numpy as np
 from tunekit import interrupts
 from tunekit.data import REGRESSION
 from tunekit.data.streams import StreamData, predict_stream
-from tunekit.outputs import predict_classes, predicted_classes, uses_logits
+from tunekit.outputs import load_keras_model, predict_classes, predicted_classes, uses_logits
 from tunekit.regression import regression_metrics
 from tunekit.report import write_report
 from tunekit.steps.base import RunContext
@@ -77,7 +77,7 @@ class EvaluateStep:
         if not manifest.is_done(self.name):
             interrupts.check()
             start = time.perf_counter()
-            model = keras.models.load_model(ctx.run_dir / BEST_MODEL, safe_mode=True)
+            model = load_keras_model(ctx.run_dir / BEST_MODEL)
             batch_size = max(ctx.batch_size, 256)
             if isinstance(ctx.data, StreamData):
                 evaluated = model.evaluate(ctx.data.test, return_dict=True, verbose=0)

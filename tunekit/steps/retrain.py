@@ -14,6 +14,7 @@ from tunekit.data import _targets as tg
 from tunekit.data.streams import StreamData
 from tunekit.errors import RetrainDivergedError
 from tunekit.fitting import fit_hypermodel
+from tunekit.outputs import load_keras_model
 from tunekit.retraining import final_epochs, schedule_callbacks
 from tunekit.steps.base import RunContext, fit_options
 from tunekit.steps.finalists import finalist_selection
@@ -147,7 +148,7 @@ class RetrainStep:
         manifest = ctx.manifest
         path = ctx.run_dir / BEST_MODEL
         if manifest.is_done(self.name):
-            return keras.models.load_model(path, safe_mode=True)
+            return load_keras_model(path)
         phase, trial, reason = select(ctx)
         interrupts.check()
         hp = trial.hyperparameters
