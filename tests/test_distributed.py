@@ -175,6 +175,7 @@ def test_chief_refuses_a_taken_port_naming_it(tmp_path, small_npz):
 # -- one machine: --workers 2 ----------------------------------------------------------------
 
 
+@pytest.mark.slow  # 50-100 s of real processes killed and restarted
 def test_two_local_workers_run_every_trial_once_despite_a_killed_worker(tmp_path, small_npz):
     once = tmp_path / "faults"
     once.mkdir()
@@ -245,6 +246,7 @@ def test_two_local_workers_run_every_trial_once_despite_a_killed_worker(tmp_path
 # -- several machines: a chief and workers started separately ----------------------------
 
 
+@pytest.mark.slow  # 50-100 s of real processes killed and restarted
 def test_remote_workers_survive_a_killed_chief_and_a_lost_worker_then_resume(tmp_path, small_npz):
     port = _free_port()
     base = [
@@ -352,6 +354,7 @@ def test_two_local_workers_on_jax(tmp_path, small_npz):
     assert out.count(f"{threads} threads, jax)") == 2
 
 
+@pytest.mark.slow  # 50-100 s of real processes killed and restarted
 def test_killed_chief_takes_its_local_workers_down_and_a_rerun_resumes(tmp_path, small_npz):
     args = [
         "--data",
