@@ -342,7 +342,7 @@ def test_user_build_function_and_seeded_reproducibility(tmp_path, data):
         ({"margin": -0.1}, r"`margin` must be a finite number >= 0"),
         ({"final_epochs": "best"}, r"`final_epochs` must be 'auto' or an int >= 1"),
         ({"final_schedule": "linear"}, r"`final_schedule` must be one of \['cosine', 'constant'\]"),
-        ({"seed": -1}, r"`seed` must be an int >= 0"),
+        ({"seed": -1}, r"`seed` must be an int in \[0, "),
         ({"factor": 1}, r"`factor` must be an int >= 2"),
     ],
 )
