@@ -483,6 +483,9 @@ def test_the_worker_spec_round_trips_data_and_hypermodel(tmp_path, digits_small)
         seed=4,
         fine_tuner="bayesian",
         top=2,
+        finalists=0,  # settings the chief's config records only when not the default
+        baseline=False,
+        final_seeds=2,
         workers=2,
     )
     runner = local_chief(run, 2, run._worker_objects)  # writes the spec, starts nothing

@@ -19,6 +19,7 @@ from tunekit import interrupts
 from tunekit.distribute.cluster import PHASES, Cluster
 from tunekit.distribute.runner import ChiefRunner
 from tunekit.distribute.spec import worker_env, write_spec
+from tunekit.params import PARAMETERS
 
 __all__ = ["cli_chief", "local_chief", "run_trials", "work"]
 
@@ -48,27 +49,10 @@ def cli_chief(
     )
 
 
-# The constructor arguments a worker's `CoarseToFine` gets from the chief's, as they are.
-SETTINGS = (
-    "objective",
-    "class_weight",
-    "coarse_trials",
-    "coarse_epochs",
-    "defaults_first",
-    "fine_tuner",
-    "fine_trials",
-    "max_epochs",
-    "factor",
-    "top",
-    "margin",
-    "final_epochs",
-    "final_schedule",
-    "batch_size",
-    "executions_per_trial",
-    "cv",
-    "seed",
-    "verbose",
-)
+# The constructor arguments a worker's `CoarseToFine` gets from the chief's, as they are:
+# the objective and every row of the argument table but the chief's own (a worker never
+# overwrites, and runs no workers of its own).
+SETTINGS = ("objective", *(name for name in PARAMETERS if name not in ("overwrite", "workers")))
 
 
 def local_chief(run: Any, workers: int, objects: dict[str, Any]) -> ChiefRunner:
