@@ -79,9 +79,12 @@ ORDER = [
     "steps.evaluate",
     "steps",
     "workflow",
+    "runs",
     "cli_parser",
     "cli_data",
     "coarse_to_fine",
+    "cli_main",
+    "__main__",
 ]
 
 

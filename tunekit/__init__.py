@@ -9,7 +9,8 @@ The public API:
   GridSearch with tunekit's trial bookkeeping).
 - Narrowing: `narrow_space`, `NarrowedSpace`.
 - Workflow: `CoarseToFine`, `Result`.
-- Tables: `trials_dataframe`.
+- Tables: `trials_dataframe` (one run's trials); `ls_runs`, `compare_runs`
+  (many runs, as `tunekit ls` / `tunekit compare` print them).
 - Errors: `TunekitError` and the specific errors under it (see
   `tunekit.errors`), `tunekit.fitting.HyperModelFitError` among them;
   `Interrupted` (SIGINT / SIGTERM, a `BaseException`).
@@ -62,10 +63,12 @@ _EXPORTS = {
     "StreamData": "tunekit.data",
     "Selection": "tunekit.workflow",
     "class_weights": "tunekit.data",
+    "compare_runs": "tunekit.runs",
     "load_csv": "tunekit.data",
     "load_image_directory": "tunekit.data",
     "load_mnist": "tunekit.data",
     "load_npz": "tunekit.data",
+    "ls_runs": "tunekit.runs",
     "make_tuner": "tunekit.tuners",
     "narrow_space": "tunekit.narrowing",
     "predict_classes": "tunekit.outputs",
@@ -106,6 +109,8 @@ __all__ = [
     "load_npz",
     "load_csv",
     "class_weights",
+    "compare_runs",
+    "ls_runs",
     "StreamData",
     "Selection",
     "make_tuner",
@@ -155,6 +160,7 @@ if TYPE_CHECKING:
     from tunekit.outputs import predict_classes, predicted_classes
     from tunekit.params import NarrowingConfig, RetrainConfig
     from tunekit.results import trials_dataframe
+    from tunekit.runs import compare_runs, ls_runs
     from tunekit.tuners import make_tuner
     from tunekit.workflow import CoarseToFine, Result, Selection
 

@@ -1,0 +1,6 @@
+"""`python -m tunekit`: the `tunekit` command (`tunekit.cli_main`), with no script on PATH."""
+
+from tunekit.cli_main import main
+
+if __name__ == "__main__":
+    raise SystemExit(main())

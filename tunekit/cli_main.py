@@ -1,0 +1,199 @@
+"""The `tunekit` command: `run`, `ls`, `show`, `compare` (also `python -m tunekit`).
+
+`tunekit run ...` is `python -m tunekit.coarse_to_fine ...` (the same options
+and exit codes; see `tunekit.coarse_to_fine`). `ls` and `compare` print
+`tunekit.runs.ls_runs` / `compare_runs` as a table (rich on a terminal, plain
+text otherwise), CSV or JSON; `show` prints a run's `report.md`. Only `run`
+loads Keras. Exit codes: 0 success, 2 bad arguments (a missing run, an
+unknown column, a bad filter), and `run`'s own.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, NoReturn, TextIO
+
+import tunekit
+from tunekit.errors import UsageError
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = ["main"]
+
+FORMATS = ("table", "csv", "json")
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"error: {message} (see {self.prog} --help)\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The `tunekit` parser; `run`'s options are `tunekit.cli_parser.build_parser`'s."""
+    parser = _Parser(
+        prog="tunekit",
+        description="Coarse-to-fine hyperparameter tuning for Keras, and the runs it made.",
+    )
+    parser.add_argument("--version", action="version", version=f"tunekit {tunekit.__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    commands.required = True
+    commands.add_parser(
+        "run",
+        add_help=False,  # `tunekit run --help` is the run's own help
+        help="Run (or resume) a tuning run: the options of python -m tunekit.coarse_to_fine "
+        "(see tunekit run --help).",
+    )
+    ls = commands.add_parser(
+        "ls",
+        help="List the runs under a folder, best first.",
+        description="One row per tunekit run folder under DIRECTORY (searched recursively; "
+        "runs in progress included, a damaged run listed as corrupt), best first by the "
+        "test metric (each run's direction), then by best validation score.",
+    )
+    ls.add_argument("directory", nargs="?", default="runs", help="Default: runs.")
+    ls.add_argument(
+        "--order",
+        metavar="COLUMN",
+        help="Sort by this column: best_val, test_value and baseline_delta best first, the "
+        "others ascending; a leading '-' reverses (write --order=-started).",
+    )
+    ls.add_argument(
+        "--filter",
+        metavar="EXPR",
+        help="Keep the rows matching a pandas query, e.g. "
+        "'status == \"finished\" and trials >= 10'.",
+    )
+    _add_format(ls)
+    show = commands.add_parser("show", help="Print a run's report.md.")
+    show.add_argument("run", metavar="RUN", help="A run folder, e.g. runs/mnist-dense.")
+    compare = commands.add_parser(
+        "compare",
+        help="Two or more runs side by side, differing settings first.",
+        description="One column per run; rows are the settings (the run's configuration) "
+        "and results; rows that differ come first.",
+    )
+    compare.add_argument("runs", metavar="RUN", nargs="+", help="Two or more run folders.")
+    _add_format(compare)
+    return parser
+
+
+def _add_format(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--format",
+        choices=FORMATS,
+        default="table",
+        help="table (rich on a terminal, plain text otherwise), csv, or json (records: "
+        "pandas.read_json reads it back). Default: table.",
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Runs the `tunekit` command; returns the exit code (see the module docstring)."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["run"]:
+        from tunekit import coarse_to_fine
+
+        return coarse_to_fine.main(argv[1:])
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as e:  # --help / --version (0) or a bad argument (2), already reported
+        return int(e.code or 0)
+    try:
+        if args.command == "ls":
+            return _ls(args)
+        if args.command == "show":
+            return _show(Path(args.run))
+        return _compare(args)
+    except UsageError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+
+
+def _ls(args: argparse.Namespace) -> int:
+    from tunekit.runs import ls_runs
+
+    frame = ls_runs(args.directory, order=args.order, filter=args.filter)
+    if frame.empty and args.format == "table":
+        matching = f" matching {args.filter!r}" if args.filter is not None else ""
+        print(f"No tunekit runs under {args.directory}{matching}.")
+        return 0
+    _print_frame(frame, args.format, index=False)
+    return 0
+
+
+def _compare(args: argparse.Namespace) -> int:
+    from tunekit.runs import compare_runs
+
+    if len(args.runs) < 2:
+        raise UsageError(
+            f"compare needs two or more runs; got {len(args.runs)}. "
+            "E.g. tunekit compare runs/a runs/b."
+        )
+    _print_frame(compare_runs(*args.runs), args.format, index=True)
+    return 0
+
+
+def _print_frame(
+    frame: pd.DataFrame, format: str, *, index: bool, out: TextIO | None = None
+) -> None:
+    """Prints `frame` as a table (rich on a terminal, plain otherwise), CSV or JSON."""
+    import pandas as pd
+
+    from tunekit.runs import display_value, records_json
+
+    out = sys.stdout if out is None else out
+    if format == "csv":
+        out.write(frame.to_csv(index=index))
+        return
+    if format == "json":  # records; compare's row names are its `setting` column
+        out.write(records_json(frame.reset_index() if index else frame) + "\n")
+        return
+    shown = frame.reset_index() if index else frame
+    cells = [[display_value(v) for v in row] for row in shown.itertuples(index=False)]
+    headers = [str(c) for c in shown.columns]
+    if out.isatty():
+        from rich.console import Console
+        from rich.table import Table
+
+        table = Table(*headers, header_style="bold")
+        for row in cells:
+            table.add_row(*row)
+        Console(file=out).print(table)
+        return
+    text = pd.DataFrame(cells, columns=headers).to_string(index=False)
+    out.write(text + "\n")
+
+
+def _show(run_dir: Path) -> int:
+    from tunekit.manifest import MANIFEST
+    from tunekit.runs import run_status
+
+    if not (run_dir / MANIFEST).is_file():
+        raise UsageError(
+            f"{str(run_dir)!r} is not a tunekit run folder (no {MANIFEST} in it"
+            + ("" if run_dir.exists() else "; it does not exist")
+            + "). List the runs with: tunekit ls DIRECTORY."
+        )
+    status, done = run_status(run_dir)
+    report = run_dir / "report.md"
+    if report.is_file():
+        text = report.read_text(encoding="utf-8")
+        if sys.stdout.isatty():
+            from rich.console import Console
+            from rich.markdown import Markdown
+
+            Console().print(Markdown(text))
+        else:
+            print(text.rstrip("\n"))
+    else:
+        print(f"{run_dir}: {status} (no report.md yet)")
+        print("Steps done: " + (", ".join(done) if done else "none"))
+    if status != "finished":
+        print(f"Status: {status}")
+    if (run_dir / "tensorboard").is_dir():
+        print(f"Dashboard: tensorboard --logdir {run_dir / 'tensorboard'}")
+    return 0

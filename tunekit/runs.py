@@ -1,0 +1,565 @@
+"""Many runs: `ls_runs` lists the run folders under a folder, `compare_runs` sets runs side by side.
+
+Both read run folders only (`manifest.json`, `report.json` and KerasTuner's
+`trial.json` files); they never load Keras, never write, and never raise on a
+damaged run: a run whose state files cannot be read is a row whose status is
+`corrupt: <file> (<reason>)`. `tunekit ls` and `tunekit compare`
+(`tunekit.cli_main`) print these tables.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import math
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from tunekit.errors import UsageError
+from tunekit.manifest import LOCK, MANIFEST, STEPS
+from tunekit.results import PHASES, format_value
+
+__all__ = ["COLUMNS", "compare_runs", "find_runs", "ls_runs", "records_json", "run_status"]
+
+# One row of `ls_runs` per run; `test_metric` names the metric whose value is `test_value`.
+COLUMNS = (
+    "name",
+    "status",
+    "hypermodel",
+    "objective",
+    "direction",
+    "best_val",
+    "test_metric",
+    "test_value",
+    "baseline_delta",
+    "params",
+    "trials",
+    "wall_time_s",
+    "started",
+)
+# Columns whose best value depends on a direction (max or min) held per row.
+_SCORES = {"best_val": "_val_sign", "test_value": "_test_sign", "baseline_delta": "_test_sign"}
+# The metric `ls_runs` reports per task, its direction, before the objective's own metric.
+_HEADLINE_METRICS = {"accuracy": "max", "mse": "min"}
+
+
+class _Corrupt(Exception):
+    """A state file of a run cannot be used: `file` (relative to the run) and `reason`."""
+
+    def __init__(self, file: str, reason: str) -> None:
+        super().__init__(f"{file} ({reason})")
+        self.file = file
+        self.reason = reason
+
+
+@dataclass
+class _Run:
+    """What one run folder holds, read once: the manifest, report and trials."""
+
+    path: Path
+    manifest: dict[str, Any]
+    report: dict[str, Any] | None
+    trials: dict[str, list[dict[str, Any]]]  # phase -> its trials' trial.json
+
+    @property
+    def config(self) -> dict[str, Any]:
+        return self.manifest["config"]
+
+    @property
+    def steps(self) -> dict[str, dict[str, Any]]:
+        return self.manifest["steps"]
+
+    def step_status(self, name: str) -> str | None:
+        return self.steps.get(name, {}).get("status")
+
+
+def _read_json(run_dir: Path, name: str) -> Any:
+    try:
+        with open(run_dir / name, encoding="utf-8") as f:
+            return json.load(f)
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise _Corrupt(name, f"not valid JSON: {e}") from None
+    except OSError as e:
+        raise _Corrupt(name, f"unreadable: {e.strerror or e}") from None
+
+
+def _load(run_dir: Path) -> _Run:
+    """Reads the run in `run_dir`. Raises `_Corrupt` naming the first bad file."""
+    manifest = _read_json(run_dir, MANIFEST)
+    if not isinstance(manifest, dict):
+        raise _Corrupt(MANIFEST, f"a JSON {type(manifest).__name__}, not an object")
+    for key in ("config", "steps"):
+        if not isinstance(manifest.get(key), dict):
+            raise _Corrupt(MANIFEST, f"no {key!r} object")
+    for name, step in manifest["steps"].items():
+        if not isinstance(step, dict):
+            raise _Corrupt(MANIFEST, f"step {name!r} is not an object")
+    report = None
+    if (run_dir / "report.json").exists():
+        report = _read_json(run_dir, "report.json")
+        if not isinstance(report, dict):
+            raise _Corrupt("report.json", "not a JSON object")
+    trials: dict[str, list[dict[str, Any]]] = {}
+    for phase in PHASES:
+        trials[phase] = []
+        for path in sorted((run_dir / phase).glob("trial_*/trial.json")):
+            trial = _read_json(run_dir, str(path.relative_to(run_dir)))
+            if not isinstance(trial, dict):
+                raise _Corrupt(str(path.relative_to(run_dir)), "not a JSON object")
+            trials[phase].append(trial)
+    return _Run(run_dir, manifest, report, trials)
+
+
+def _lock_held(run_dir: Path) -> bool:
+    """Whether a live process holds the run's lock (`tunekit.manifest`'s `.lock`).
+
+    Probes with a shared, non-blocking `flock`, released at once; creates nothing.
+    """
+    try:
+        fd = os.open(run_dir / LOCK, os.O_RDONLY)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    except OSError:
+        return False
+    else:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return False
+    finally:
+        os.close(fd)
+
+
+def _plan(run: _Run) -> list[str]:
+    plan = run.manifest.get("plan")
+    if isinstance(plan, list) and all(isinstance(p, dict) and "name" in p for p in plan):
+        return [str(p["name"]) for p in plan]
+    return [name for name in STEPS if name in run.steps] or ["coarse"]
+
+
+def _status(run: _Run) -> str:
+    """`finished`, `running: <step>`, `failed: <step>` or `interrupted: <step>` / `after <step>`.
+
+    The manifest records which steps are done and which one was running; a
+    run not finished whose lock no live process holds has stopped. It does
+    not record why: a search step whose latest trial failed is `failed`,
+    anything else (a kill, Ctrl-C, a crash elsewhere) `interrupted`.
+    """
+    if run.step_status("evaluate") == "done":
+        return "finished"
+    plan = _plan(run)
+    running = [name for name in plan if run.step_status(name) == "running"]
+    done = [name for name in plan if run.step_status(name) == "done"]
+    pending = [name for name in plan if run.step_status(name) != "done"]
+    current = running[0] if running else (pending[0] if pending else plan[-1])
+    if _lock_held(run.path):
+        return f"running: {current}"
+    if running:
+        trials = sorted(run.trials.get(current, []), key=_trial_number)
+        if trials and trials[-1].get("status") == "FAILED":
+            return f"failed: {current}"
+        return f"interrupted: {current}"
+    return f"interrupted: after {done[-1]}" if done else "interrupted: before coarse"
+
+
+def _trial_number(trial: dict[str, Any]) -> tuple[int, str]:
+    trial_id = str(trial.get("trial_id", ""))
+    return (int(trial_id), trial_id) if trial_id.isdigit() else (-1, trial_id)
+
+
+def _finite(value: Any) -> float | None:
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
+        return float(value)
+    return None
+
+
+def _best_val(run: _Run, direction: str) -> float | None:
+    """The best completed trial's score over both phases (the manifest's, if no trial is read)."""
+    scores = [
+        _finite(t.get("score"))
+        for trials in run.trials.values()
+        for t in trials
+        if t.get("status") == "COMPLETED"
+    ]
+    scores += [_finite(run.steps.get(p, {}).get("best_score")) for p in PHASES]
+    found = [s for s in scores if s is not None]
+    if not found:
+        return None
+    return max(found) if direction == "max" else min(found)
+
+
+def _test_metric(run: _Run, objective: str, direction: str) -> tuple[str | None, float | None, str]:
+    """`(name, value, direction)` of the test metric a run is ranked by.
+
+    Accuracy for classification, MSE for regression (the metrics the report
+    compares with the baseline); else the objective's own metric, else `loss`.
+    """
+    metrics = run.steps.get("evaluate", {}).get("test_metrics")
+    if not isinstance(metrics, dict) or run.step_status("evaluate") != "done":
+        return None, None, direction
+    candidates = [*_HEADLINE_METRICS.items(), (objective.removeprefix("val_"), direction)]
+    for name, metric_direction in [*candidates, ("loss", "min")]:
+        if _finite(metrics.get(name)) is not None:
+            return name, _finite(metrics[name]), metric_direction
+    return None, None, direction
+
+
+def _baseline_delta(run: _Run, metric: str | None) -> float | None:
+    """Tuned minus baseline on `metric`'s test value, from `report.json` (None if not compared)."""
+    baseline = (run.report or {}).get("baseline")
+    if not isinstance(baseline, dict) or metric is None:
+        return None
+    for row in baseline.get("metrics") or []:
+        if isinstance(row, dict) and row.get("name") == metric:
+            tuned, base = _finite(row.get("tuned")), _finite(row.get("baseline"))
+            if tuned is not None and base is not None:
+                return tuned - base
+    return None
+
+
+def _hypermodel_name(config: dict[str, Any]) -> str | None:
+    """`module.Class` (the last part of the module), e.g. `dense.DenseHyperModel`."""
+    described = config.get("hypermodel")
+    target = described.get("class") if isinstance(described, dict) else described
+    if not isinstance(target, str):
+        return None
+    module, _, name = target.rpartition(".")
+    return f"{module.rpartition('.')[2]}.{name}" if module else name
+
+
+def _started(manifest: dict[str, Any]) -> str | None:
+    created = _finite(manifest.get("created"))
+    if created is None:
+        return None
+    return datetime.fromtimestamp(created).astimezone().isoformat(timespec="seconds")
+
+
+def _corrupt_row(name: str, error: _Corrupt) -> dict[str, Any]:
+    return {column: None for column in COLUMNS} | {
+        "name": name,
+        "status": f"corrupt: {error}",
+        "trials": 0,
+    }
+
+
+def _row(name: str, run_dir: Path) -> dict[str, Any]:
+    """One row of `ls_runs` (with the hidden sign columns the default order uses)."""
+    try:
+        run = _load(run_dir)
+        return _row_of(name, run)
+    except _Corrupt as e:
+        return _corrupt_row(name, e)
+    except (KeyError, TypeError, ValueError, AttributeError) as e:  # a value of the wrong kind
+        return _corrupt_row(name, _Corrupt(MANIFEST, f"unexpected content: {e!r}"))
+
+
+def _row_of(name: str, run: _Run) -> dict[str, Any]:
+    config = run.config
+    objective = str(config.get("objective", "")) or None
+    direction = str(config.get("direction", "max"))
+    test_name, test_value, test_direction = _test_metric(run, objective or "", direction)
+    best = (run.report or {}).get("best")
+    params = _finite(best.get("num_params")) if isinstance(best, dict) else None
+    seconds = [_finite(step.get("seconds")) for step in run.steps.values()]
+    return {
+        "name": name,
+        "status": _status(run),
+        "hypermodel": _hypermodel_name(config),
+        "objective": objective,
+        "direction": direction,
+        "best_val": _best_val(run, direction),
+        "test_metric": test_name,
+        "test_value": test_value,
+        "baseline_delta": _baseline_delta(run, test_name),
+        "params": int(params) if params is not None else None,
+        "trials": sum(
+            t.get("status") == "COMPLETED" for trials in run.trials.values() for t in trials
+        ),
+        "wall_time_s": round(sum(s for s in seconds if s is not None), 1),
+        "started": _started(run.manifest),
+        "_val_sign": -1.0 if direction == "max" else 1.0,
+        "_test_sign": -1.0 if test_direction == "max" else 1.0,
+    }
+
+
+def _is_run(path: Path) -> bool:
+    """Whether `path` holds a tunekit manifest (a corrupt one counts: it is listed as corrupt)."""
+    manifest = path / MANIFEST
+    if not manifest.is_file():
+        return False
+    try:
+        state = json.loads(manifest.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return True  # unreadable or truncated: a damaged run, listed as corrupt
+    # Another tool's manifest.json: no key of tunekit's.
+    return not isinstance(state, dict) or bool({"config", "fingerprint", "steps"} & set(state))
+
+
+def find_runs(directory: str | os.PathLike = "runs") -> Iterator[Path]:
+    """The run folders under `directory` (itself included), sorted; never looks inside a run.
+
+    Hidden folders (`.name`) are skipped; symbolic links to folders are not followed.
+    """
+    for root, dirs, _ in os.walk(Path(directory)):
+        path = Path(root)
+        if _is_run(path):
+            dirs[:] = []
+            yield path
+        else:
+            dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+
+
+def _check_directory(directory: Any, argument: str) -> Path:
+    if not isinstance(directory, (str, os.PathLike)):
+        raise UsageError(f"{argument} must be a folder path. Received: {directory!r}.")
+    path = Path(directory)
+    if not path.is_dir():
+        raise UsageError(
+            f"{argument}={os.fspath(directory)!r} is not a folder"
+            + (" (it does not exist)." if not path.exists() else ".")
+        )
+    return path
+
+
+def _check_order(order: Any) -> str:
+    """The column `order` names (a leading `-` reverses); raises `UsageError` if none."""
+    column = order.removeprefix("-") if isinstance(order, str) else None
+    if column not in COLUMNS:
+        raise UsageError(
+            f"order={order!r} is not a column. Expected one of {', '.join(COLUMNS)} "
+            "(a leading '-' reverses the order, e.g. '-started')."
+        )
+    return column
+
+
+def _order(frame: pd.DataFrame, order: str | None) -> pd.DataFrame:
+    if order is None:  # best first: by the test metric, then (runs without one) by best_val
+        keys = pd.DataFrame(
+            {
+                "has_test": frame["test_value"].isna(),
+                "test": frame["test_value"] * frame["_test_sign"],
+                "val": frame["best_val"] * frame["_val_sign"],
+            }
+        )
+        index = keys.sort_values(["has_test", "test", "val"], kind="stable").index
+        return frame.loc[index]
+    descending = order.startswith("-")
+    column = _check_order(order)
+    key = frame[column] * frame[_SCORES[column]] if column in _SCORES else frame[column]
+    index = key.sort_values(ascending=not descending, na_position="last", kind="stable").index
+    return frame.loc[index]
+
+
+def ls_runs(
+    directory: str | os.PathLike = "runs", *, order: str | None = None, filter: str | None = None
+) -> pd.DataFrame:
+    """One row per tunekit run folder under `directory` (searched recursively).
+
+    A run folder is one holding tunekit's `manifest.json`; other folders are
+    skipped, and a run's own subfolders are not searched. Works on runs in
+    progress (their status says the step they are in) and never raises on a
+    damaged run: it is a row with status `corrupt: <file> (<reason>)`.
+
+    Columns: `name` (the folder, relative to `directory`), `status`
+    (`finished`, `running: <step>`, `interrupted: <step>` (stopped in it) or
+    `interrupted: after <step>`, `failed: <step>`, or `corrupt: ...`),
+    `hypermodel`, `objective`, `direction`, `best_val` (the best trial's
+    validation score, both phases), `test_metric` and `test_value` (test
+    accuracy for classification, MSE for regression, else the objective's
+    metric or the loss), `baseline_delta` (tuned minus baseline on that test
+    metric, when the run trained a baseline), `params` (the chosen model's
+    parameter count), `trials` (completed, both phases), `wall_time_s` (the
+    seconds its steps took), `started` (ISO 8601, local time). Empty cells are
+    None / NaN.
+
+    Args:
+        directory: The folder to search. Defaults to `"runs"`.
+        order: A column to sort by; `best_val`, `test_value` and
+            `baseline_delta` sort best first (each run's direction), the others
+            ascending; a leading `-` reverses (e.g. `"-started"`). Defaults to
+            best first by `test_value`, runs without one after by `best_val`.
+        filter: A `pandas.DataFrame.query` expression on the columns, applied
+            before ordering, e.g. `'status == "finished" and trials >= 10'`.
+
+    Returns:
+        A `pandas.DataFrame` with the columns above, one row per run.
+
+    Raises:
+        UsageError: `directory` is not a folder, `order` is not a column, or
+            `filter` is not a valid query (pandas' message is kept).
+
+    Example:
+        >>> tunekit.ls_runs("runs", order="test_value").head(3)  # doctest: +SKIP
+    """
+    root = _check_directory(directory, "directory")
+    if order is not None:
+        _check_order(order)  # before reading any run
+    rows = [
+        _row(path.relative_to(root).as_posix() if path != root else path.resolve().name, path)
+        for path in find_runs(root)
+    ]
+    frame = pd.DataFrame(rows, columns=[*COLUMNS, "_val_sign", "_test_sign"])
+    for column in ("best_val", "test_value", "baseline_delta", "wall_time_s", "params"):
+        frame[column] = frame[column].astype("float64")
+    frame["params"] = frame["params"].astype("Int64")
+    frame["trials"] = frame["trials"].astype("int64")
+    if filter is not None:
+        try:
+            frame = frame.query(filter, engine="python")
+        except Exception as e:  # noqa: BLE001 (pandas raises many kinds: its message is kept)
+            raise UsageError(
+                f"filter={filter!r} is not a valid pandas query: {type(e).__name__}: {e}. "
+                f"Columns: {', '.join(COLUMNS)}; strings in quotes, e.g. "
+                "'status == \"finished\" and trials >= 10'."
+            ) from None
+    return _order(frame, order)[list(COLUMNS)].reset_index(drop=True)
+
+
+def run_status(run_dir: str | os.PathLike) -> tuple[str, list[str]]:
+    """`(status, steps done)` of the run in `run_dir`, as `ls_runs` says it."""
+    try:
+        run = _load(Path(run_dir))
+        return _status(run), [n for n in _plan(run) if run.step_status(n) == "done"]
+    except _Corrupt as e:
+        return f"corrupt: {e}", []
+    except (KeyError, TypeError, ValueError, AttributeError) as e:
+        return f"corrupt: {MANIFEST} (unexpected content: {e!r})", []
+
+
+def _flat(prefix: str, value: Any) -> Iterator[tuple[str, Any]]:
+    """`value` as `(dotted name, scalar)` pairs (lists as their JSON text)."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            yield from _flat(f"{prefix}.{key}" if prefix else str(key), item)
+    elif isinstance(value, (list, tuple)):
+        yield prefix, json.dumps(value, default=str)
+    else:
+        yield prefix, value
+
+
+def _column(run_dir: Path) -> tuple[dict[str, Any], dict[str, Any]]:
+    """`(settings, results)` of one run for `compare_runs`."""
+    try:
+        run = _load(run_dir)
+        row = _row_of(run_dir.name, run)
+    except _Corrupt as e:
+        return {}, {"result.status": f"corrupt: {e}"}
+    except (KeyError, TypeError, ValueError, AttributeError) as e:
+        return {}, {"result.status": f"corrupt: {MANIFEST} (unexpected content: {e!r})"}
+    settings = dict(_flat("", run.config))
+    results = {f"result.{k}": v for k, v in row.items() if k in COLUMNS and k != "name"}
+    metrics = run.steps.get("evaluate", {}).get("test_metrics")
+    if run.step_status("evaluate") == "done" and isinstance(metrics, dict):
+        results |= {f"test.{k}": v for k, v in metrics.items()}
+    best = (run.report or {}).get("best")
+    if isinstance(best, dict):
+        results["winner.trial"] = f"{best.get('phase')}/{best.get('trial_id')}"
+        results |= dict(_flat("winner", best.get("hyperparameters") or {}))
+    return settings, results
+
+
+def _same(values: list[Any]) -> bool:
+    def key(value: Any) -> str:
+        if value is None or (isinstance(value, float) and math.isnan(value)):
+            return "null"
+        return json.dumps(value, sort_keys=True, default=str)
+
+    return len({key(v) for v in values}) <= 1
+
+
+def compare_runs(*run_dirs: str | os.PathLike) -> pd.DataFrame:
+    """Runs side by side: one column per run, one row per setting or result.
+
+    Rows are the run's settings (its manifest's `config`, nested keys joined
+    by `.`, e.g. `hypermodel.class`), then its results: `result.<column>` of
+    `ls_runs`, `test.<metric>` (every test metric) and `winner.<name>` (the
+    chosen trial and its hyperparameters). Rows whose values differ between
+    the runs come first (settings, then results), then the rows that agree
+    (settings, then results); a value a run lacks is None.
+
+    Args:
+        *run_dirs: Two or more run folders (each holding `manifest.json`).
+
+    Returns:
+        A `pandas.DataFrame` indexed by row name (`setting`), one column per
+        run named by its path as given; cells keep their types (object
+        columns).
+
+    Raises:
+        UsageError: Fewer than two runs, the same run twice, or a path that is
+            not a tunekit run folder.
+
+    Example:
+        >>> tunekit.compare_runs("runs/a", "runs/b").head(5)  # doctest: +SKIP
+    """
+    if len(run_dirs) < 2:
+        raise UsageError(
+            f"compare_runs needs two or more run folders. Received {len(run_dirs)}: "
+            f"{[os.fspath(d) for d in run_dirs]}."
+        )
+    names = [os.fspath(d) for d in run_dirs]
+    paths = [Path(d) for d in run_dirs]
+    for name, path in zip(names, paths):
+        if not (path / MANIFEST).is_file():
+            raise UsageError(
+                f"{name!r} is not a tunekit run folder (no {MANIFEST} in it"
+                + ("" if path.exists() else "; it does not exist")
+                + "). List the runs with tunekit.ls_runs(directory)."
+            )
+    if len({p.resolve() for p in paths}) < len(paths):
+        raise UsageError(f"compare_runs got the same run twice: {names}.")
+    columns = [_column(path) for path in paths]
+    sections = []
+    for part in (0, 1):  # settings, then results
+        rows: dict[str, None] = {}
+        for column in columns:
+            rows |= dict.fromkeys(column[part])
+        sections.append([(row, [c[part].get(row) for c in columns]) for row in rows])
+    ordered = [
+        item
+        for differ in (True, False)
+        for section in sections
+        for item in section
+        if _same(item[1]) != differ
+    ]
+    frame = pd.DataFrame(
+        [values for _, values in ordered],
+        index=pd.Index([row for row, _ in ordered], name="setting"),
+        columns=names,
+        dtype=object,
+    )
+    return frame
+
+
+def display_value(value: Any) -> str:
+    """A cell as text for the tables `tunekit ls` / `compare` print ("-" when empty)."""
+    if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
+        return "-"
+    if isinstance(value, float) and not value.is_integer():
+        return f"{value:.0f}" if abs(value) >= 1e4 else f"{value:.4g}"
+    return format_value(value)
+
+
+def records_json(frame: pd.DataFrame) -> str:
+    """`frame` as a JSON list of row objects, floats at full precision, empty cells `null`.
+
+    `pandas.read_json` reads it back (pandas' own `to_json` keeps only 10 decimals).
+    """
+    records = [
+        {str(k): None if display_value(v) == "-" else v for k, v in row.items()}
+        for row in frame.astype(object).to_dict(orient="records")
+    ]
+    return json.dumps(records, default=_json_scalar)
+
+
+def _json_scalar(value: Any) -> Any:
+    """numpy scalars as Python ones (`json.dumps`' `default`)."""
+    return value.item() if hasattr(value, "item") else str(value)
