@@ -1,0 +1,253 @@
+"""Many runs: `tunekit ls` / `show` / `compare` and `tunekit.ls_runs` / `compare_runs`.
+
+The run folders are real: the session's finished run (`finished_run`), and
+one run with another seed and coarse budget stopped after its coarse phase
+(the state a kill after the coarse search leaves: coarse done, lock free),
+both copied under one `runs/` folder with a corrupt run (a truncated
+`manifest.json`) and a folder that is not a run.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import io
+import json
+import os
+import shutil
+import subprocess
+import sys
+from datetime import datetime
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from conftest import RUN_BUDGET
+
+from tunekit import compare_runs, ls_runs
+from tunekit.cli_main import main
+from tunekit.runs import COLUMNS
+
+ROOT = Path(__file__).resolve().parents[1]
+NAMES = ("best", "sub/coarse-only", "broken")
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory, finished_run, run_data):
+    """`runs/`: best (finished), sub/coarse-only (seed 1, 3 coarse trials), broken, notes."""
+    from hypermodels import MnistDenseHyperModel
+    from tunekit import CoarseToFine
+
+    root = tmp_path_factory.mktemp("many") / "runs"
+    shutil.copytree(finished_run[0].run_dir, root / "best")
+    stopped = CoarseToFine(
+        MnistDenseHyperModel(),
+        run_data,
+        directory=root / "sub",
+        project_name="coarse-only",
+        **{**RUN_BUDGET, "seed": 1, "coarse_trials": 3},
+    )
+    stopped.coarse()
+    stopped.close()
+    shutil.copytree(root / "best", root / "broken", ignore=shutil.ignore_patterns("tensorboard"))
+    manifest = (root / "broken" / "manifest.json").read_text()
+    (root / "broken" / "manifest.json").write_text(manifest[: len(manifest) // 2])
+    (root / "notes" / "drafts").mkdir(parents=True)
+    (root / "notes" / "todo.txt").write_text("not a run\n")
+    return root
+
+
+def _cli(*args: str) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = main(list(args))
+    return code, out.getvalue(), err.getvalue()
+
+
+def _manifest(run_dir: Path) -> dict:
+    return json.loads((run_dir / "manifest.json").read_text())
+
+
+def test_ls_lists_a_finished_an_interrupted_and_a_corrupt_run_and_skips_the_rest(
+    runs, finished_run
+):
+    code, out, err = _cli("ls", str(runs))
+    assert code == 0, err
+    lines = out.strip().splitlines()
+    assert len(lines) == 4, out  # header + 3 runs; notes/ is not a run
+    assert "notes" not in out and "Traceback" not in out + err
+
+    frame = ls_runs(runs)
+    assert list(frame.columns) == list(COLUMNS)
+    assert tuple(frame["name"]) == NAMES  # best first; no test metric, then corrupt last
+    best, stopped, broken = (frame.iloc[i] for i in range(3))
+
+    result = finished_run[1]
+    steps = _manifest(runs / "best")["steps"]
+    assert best["status"] == "finished"
+    assert best["hypermodel"] == "dense.MnistDenseHyperModel"
+    assert (best["objective"], best["direction"]) == ("val_accuracy", "max")
+    assert best["test_metric"] == "accuracy"
+    assert best["test_value"] == pytest.approx(result.test_metrics["accuracy"])
+    assert best["best_val"] == pytest.approx(max(p["score"] for p in result.phase_bests.values()))
+    assert best["trials"] == steps["coarse"]["num_trials"] + steps["fine"]["num_trials"]
+    report = json.loads((runs / "best" / "report.json").read_text())
+    assert best["params"] == report["best"]["num_params"]
+    assert pd.isna(best["baseline_delta"])  # RUN_BUDGET trains no baseline
+    seconds = sum(s.get("seconds", 0) for s in steps.values())
+    assert best["wall_time_s"] == pytest.approx(seconds, abs=0.06)
+    created = _manifest(runs / "best")["created"]
+    assert datetime.fromisoformat(best["started"]).timestamp() == pytest.approx(created, abs=1)
+
+    coarse = _manifest(runs / "sub" / "coarse-only")["steps"]["coarse"]
+    assert stopped["status"] == "interrupted: after coarse"
+    assert stopped["trials"] == 3
+    assert stopped["best_val"] == pytest.approx(coarse["best_score"])
+    assert pd.isna(stopped["test_value"]) and pd.isna(stopped["test_metric"])
+
+    assert broken["status"].startswith("corrupt: manifest.json (not valid JSON: ")
+    assert broken["trials"] == 0 and pd.isna(broken["best_val"])
+
+
+def test_a_run_in_progress_shows_the_step_it_is_in(runs):
+    lock = runs / "sub" / "coarse-only" / ".lock"
+    fd = os.open(lock, os.O_RDWR)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # as a live tunekit process holds it
+        frame = ls_runs(runs, filter='name == "sub/coarse-only"')
+        assert list(frame["status"]) == ["running: narrow"]
+    finally:
+        os.close(fd)
+    assert ls_runs(runs, filter='status.str.startswith("interrupted")')["name"].tolist() == [
+        "sub/coarse-only"
+    ]
+
+
+def test_ls_order_filter_and_their_errors(runs):
+    code, out, _ = _cli("ls", str(runs), "--order", "trials", "--format", "csv")
+    assert code == 0
+    frame = pd.read_csv(io.StringIO(out))
+    assert frame["name"].tolist() == ["broken", "sub/coarse-only", "best"]
+    assert frame["trials"].is_monotonic_increasing
+    code, out, _ = _cli("ls", str(runs), "--order=-name", "--format", "csv")
+    assert pd.read_csv(io.StringIO(out))["name"].tolist() == ["sub/coarse-only", "broken", "best"]
+
+    code, out, _ = _cli("ls", str(runs), "--filter", 'status == "finished"', "--format", "csv")
+    assert code == 0 and pd.read_csv(io.StringIO(out))["name"].tolist() == ["best"]
+
+    code, out, err = _cli("ls", str(runs), "--order", "accuracy")
+    assert code == 2 and out == ""
+    assert "'accuracy' is not a column" in err and "best_val" in err and "test_value" in err
+    code, out, err = _cli("ls", str(runs), "--filter", "trials >")
+    assert code == 2 and "not a valid pandas query: SyntaxError" in err
+    code, out, err = _cli("ls", str(runs), "--filter", "nonexistent > 3")
+    assert code == 2 and "nonexistent" in err
+    code, _, err = _cli("ls", str(runs / "missing"))
+    assert code == 2 and "does not exist" in err
+
+
+def test_ls_best_val_order_is_best_first_in_each_runs_direction(runs):
+    frame = ls_runs(runs, order="best_val")
+    scores = frame["best_val"].dropna().tolist()
+    assert scores == sorted(scores, reverse=True)  # val_accuracy: higher is better
+    assert pd.isna(frame["best_val"].iloc[-1])  # the corrupt run's, last
+
+
+def test_ls_json_round_trips_through_pandas_read_json(runs):
+    code, out, _ = _cli("ls", str(runs), "--format", "json")
+    assert code == 0
+    expected = ls_runs(runs)
+    exact = pd.read_json(io.StringIO(out), precise_float=True)
+    pd.testing.assert_frame_equal(exact, expected, check_dtype=False, check_exact=True)
+    pd.testing.assert_frame_equal(pd.read_json(io.StringIO(out)), expected, check_dtype=False)
+
+
+def test_compare_puts_the_two_differing_settings_first(runs):
+    best, stopped = runs / "best", runs / "sub" / "coarse-only"
+    frame = compare_runs(best, stopped)
+    assert list(frame.columns) == [str(best), str(stopped)]
+    assert set(frame.index[:2]) == {"seed", "coarse_trials"}
+    assert frame.loc["seed"].tolist() == [0, 1]
+    assert frame.loc["coarse_trials"].tolist() == [4, 3]
+    settings = [row for row in frame.index if not row.startswith(("result.", "test.", "winner."))]
+    assert settings[:2] == list(frame.index[:2])  # every other setting agrees
+    for row in settings[2:]:
+        assert frame.loc[row].iloc[0] == frame.loc[row].iloc[1] or frame.loc[row].isna().all()
+    assert frame.loc["result.status"].tolist() == ["finished", "interrupted: after coarse"]
+
+    code, out, err = _cli("compare", str(best), str(stopped), "--format", "csv")
+    assert code == 0, err
+    assert pd.read_csv(io.StringIO(out))["setting"].tolist()[:2] == list(frame.index[:2])
+    code, out, err = _cli("compare", str(best))
+    assert code == 2 and "two or more runs" in err
+    code, out, err = _cli("compare", str(best), str(runs / "notes"))
+    assert code == 2 and "not a tunekit run folder" in err
+
+
+def test_show_prints_the_report_or_the_steps_done(runs):
+    code, out, _ = _cli("show", str(runs / "best"))
+    assert code == 0
+    assert out.startswith((runs / "best" / "report.md").read_text().rstrip("\n")[:200])
+    assert f"Dashboard: tensorboard --logdir {runs / 'best' / 'tensorboard'}" in out
+    code, out, _ = _cli("show", str(runs / "sub" / "coarse-only"))
+    assert code == 0
+    assert "interrupted: after coarse (no report.md yet)" in out and "Steps done: coarse" in out
+    code, out, err = _cli("show", str(runs / "nowhere"))
+    assert code == 2 and "not a tunekit run folder" in err
+
+
+@pytest.mark.parametrize(
+    ("change", "status"),
+    [
+        (lambda m: m.pop("steps"), "corrupt: manifest.json (no 'steps' object)"),
+        (lambda m: m["steps"].update(coarse=[1]), "corrupt: manifest.json (step 'coarse' is"),
+        (lambda m: m["steps"].update(fine={"status": "running"}), "interrupted: fine"),
+        (lambda m: m.update(created="yesterday"), "interrupted: after coarse"),
+    ],
+)
+def test_damaged_or_stopped_manifests_give_a_status_never_a_traceback(
+    runs, tmp_path, change, status
+):
+    manifest = _manifest(runs / "sub" / "coarse-only")
+    change(manifest)
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "manifest.json").write_text(json.dumps(manifest))
+    assert ls_runs(tmp_path)["status"].iloc[0].startswith(status)
+
+
+def test_a_search_whose_last_trial_failed_is_failed_and_a_bad_trial_file_is_named(tmp_path, runs):
+    manifest = _manifest(runs / "sub" / "coarse-only")
+    manifest["steps"]["fine"] = {"status": "running"}
+    for name, trial in (("failed", {"trial_id": "0", "status": "FAILED"}), ("bad", None)):
+        run = tmp_path / name
+        (run / "fine" / "trial_0").mkdir(parents=True)
+        (run / "manifest.json").write_text(json.dumps(manifest))
+        (run / "fine" / "trial_0" / "trial.json").write_text(
+            "{" if trial is None else json.dumps(trial)
+        )
+    frame = ls_runs(tmp_path).set_index("name")
+    assert frame.loc["failed", "status"] == "failed: fine"
+    assert frame.loc["bad", "status"].startswith("corrupt: fine/trial_0/trial.json (not valid JSON")
+
+
+def test_run_is_the_coarse_to_fine_command():
+    code, out, _ = _cli("run", "--help")
+    assert code == 0 and "--coarse-trials" in out and "--fine-tuner" in out
+    code, _, err = _cli("run", "--coarse-trials", "0")
+    assert code == 2 and "--coarse-trials" in err
+
+
+def test_python_m_tunekit_ls_as_a_subprocess(runs):
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
+    }
+    proc = subprocess.run(
+        [sys.executable, "-m", "tunekit", "ls", str(runs), "--format", "csv"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert pd.read_csv(io.StringIO(proc.stdout))["name"].tolist() == list(NAMES)
