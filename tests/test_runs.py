@@ -30,11 +30,12 @@ from tunekit.runs import COLUMNS
 
 ROOT = Path(__file__).resolve().parents[1]
 NAMES = ("best", "sub/coarse-only", "broken")
+STOPPED_TRIALS = 2  # the stopped run's coarse_trials (the finished run has RUN_BUDGET's 4)
 
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory, finished_run, run_data):
-    """`runs/`: best (finished), sub/coarse-only (seed 1, 3 coarse trials), broken, notes."""
+    """`runs/`: best (finished), sub/coarse-only (seed 1, 2 coarse trials), broken, notes."""
     from hypermodels import MnistDenseHyperModel
     from tunekit import CoarseToFine
 
@@ -45,7 +46,7 @@ def runs(tmp_path_factory, finished_run, run_data):
         run_data,
         directory=root / "sub",
         project_name="coarse-only",
-        **{**RUN_BUDGET, "seed": 1, "coarse_trials": 3},
+        **{**RUN_BUDGET, "seed": 1, "coarse_trials": STOPPED_TRIALS},
     )
     stopped.coarse()
     stopped.close()
@@ -101,7 +102,7 @@ def test_ls_lists_a_finished_an_interrupted_and_a_corrupt_run_and_skips_the_rest
 
     coarse = _manifest(runs / "sub" / "coarse-only")["steps"]["coarse"]
     assert stopped["status"] == "interrupted: after coarse"
-    assert stopped["trials"] == 3
+    assert stopped["trials"] == STOPPED_TRIALS
     assert stopped["best_val"] == pytest.approx(coarse["best_score"])
     assert pd.isna(stopped["test_value"]) and pd.isna(stopped["test_metric"])
 
@@ -168,7 +169,7 @@ def test_compare_puts_the_two_differing_settings_first(runs):
     assert list(frame.columns) == [str(best), str(stopped)]
     assert set(frame.index[:2]) == {"seed", "coarse_trials"}
     assert frame.loc["seed"].tolist() == [0, 1]
-    assert frame.loc["coarse_trials"].tolist() == [4, 3]
+    assert frame.loc["coarse_trials"].tolist() == [RUN_BUDGET["coarse_trials"], STOPPED_TRIALS]
     settings = [row for row in frame.index if not row.startswith(("result.", "test.", "winner."))]
     assert settings[:2] == list(frame.index[:2])  # every other setting agrees
     for row in settings[2:]:

@@ -86,8 +86,9 @@ def _add_format(parser: argparse.ArgumentParser) -> None:
         "--format",
         choices=FORMATS,
         default="table",
-        help="table (rich on a terminal, plain text otherwise), csv, or json (records: "
-        "pandas.read_json reads it back). Default: table.",
+        help="table (rich on a terminal, plain text otherwise), csv, or json (a list of "
+        "rows, floats in full: pandas.read_json(..., precise_float=True) reads it back "
+        "exactly). Default: table.",
     )
 
 

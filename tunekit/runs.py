@@ -551,7 +551,8 @@ def display_value(value: Any) -> str:
 def records_json(frame: pd.DataFrame) -> str:
     """`frame` as a JSON list of row objects, floats at full precision, empty cells `null`.
 
-    `pandas.read_json` reads it back (pandas' own `to_json` keeps only 10 decimals).
+    `pandas.read_json` reads it back; with `precise_float=True`, every float
+    exactly (pandas' own `to_json` keeps only 10 decimals).
     """
     records = [
         {str(k): None if display_value(v) == "-" else v for k, v in row.items()}
