@@ -11,10 +11,12 @@ unknown column, a bad filter), and `run`'s own.
 from __future__ import annotations
 
 import argparse
+import json
+import math
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, NoReturn, TextIO
+from typing import TYPE_CHECKING, Any, NoReturn, TextIO
 
 import tunekit
 from tunekit.errors import UsageError
@@ -144,17 +146,15 @@ def _print_frame(
     """Prints `frame` as a table (rich on a terminal, plain otherwise), CSV or JSON."""
     import pandas as pd
 
-    from tunekit.runs import display_value, records_json
-
     out = sys.stdout if out is None else out
     if format == "csv":
         out.write(frame.to_csv(index=index))
         return
     if format == "json":  # records; compare's row names are its `setting` column
-        out.write(records_json(frame.reset_index() if index else frame) + "\n")
+        out.write(_records_json(frame.reset_index() if index else frame) + "\n")
         return
     shown = frame.reset_index() if index else frame
-    cells = [[display_value(v) for v in row] for row in shown.itertuples(index=False)]
+    cells = [[_cell_text(v) for v in row] for row in shown.itertuples(index=False)]
     headers = [str(c) for c in shown.columns]
     if out.isatty():
         from rich.console import Console
@@ -198,3 +198,34 @@ def _show(run_dir: Path) -> int:
     if (run_dir / "tensorboard").is_dir():
         print(f"Dashboard: tensorboard --logdir {run_dir / 'tensorboard'}")
     return 0
+
+
+def _cell_text(value: Any) -> str:
+    """A cell as text for the tables `tunekit ls` / `compare` print ("-" when empty)."""
+    import pandas as pd
+
+    from tunekit.results import format_value
+
+    if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
+        return "-"
+    if isinstance(value, float) and not value.is_integer():
+        return f"{value:.0f}" if abs(value) >= 1e4 else f"{value:.4g}"
+    return format_value(value)
+
+
+def _records_json(frame: pd.DataFrame) -> str:
+    """`frame` as a JSON list of row objects, floats at full precision, empty cells `null`.
+
+    `pandas.read_json` reads it back; with `precise_float=True`, every float
+    exactly (pandas' own `to_json` keeps only 10 decimals).
+    """
+    records = [
+        {str(k): None if _cell_text(v) == "-" else v for k, v in row.items()}
+        for row in frame.astype(object).to_dict(orient="records")
+    ]
+    return json.dumps(records, default=_json_scalar)
+
+
+def _json_scalar(value: Any) -> Any:
+    """numpy scalars as Python ones (`json.dumps`' `default`)."""
+    return value.item() if hasattr(value, "item") else str(value)

@@ -23,9 +23,9 @@ import pandas as pd
 
 from tunekit.errors import UsageError
 from tunekit.manifest import LOCK, MANIFEST, STEPS
-from tunekit.results import PHASES, format_value
+from tunekit.results import PHASES
 
-__all__ = ["COLUMNS", "compare_runs", "find_runs", "ls_runs", "records_json", "run_status"]
+__all__ = ["COLUMNS", "compare_runs", "find_runs", "ls_runs", "run_status"]
 
 # One row of `ls_runs` per run; `test_metric` names the metric whose value is `test_value`.
 COLUMNS = (
@@ -537,30 +537,3 @@ def compare_runs(*run_dirs: str | os.PathLike) -> pd.DataFrame:
         dtype=object,
     )
     return frame
-
-
-def display_value(value: Any) -> str:
-    """A cell as text for the tables `tunekit ls` / `compare` print ("-" when empty)."""
-    if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
-        return "-"
-    if isinstance(value, float) and not value.is_integer():
-        return f"{value:.0f}" if abs(value) >= 1e4 else f"{value:.4g}"
-    return format_value(value)
-
-
-def records_json(frame: pd.DataFrame) -> str:
-    """`frame` as a JSON list of row objects, floats at full precision, empty cells `null`.
-
-    `pandas.read_json` reads it back; with `precise_float=True`, every float
-    exactly (pandas' own `to_json` keeps only 10 decimals).
-    """
-    records = [
-        {str(k): None if display_value(v) == "-" else v for k, v in row.items()}
-        for row in frame.astype(object).to_dict(orient="records")
-    ]
-    return json.dumps(records, default=_json_scalar)
-
-
-def _json_scalar(value: Any) -> Any:
-    """numpy scalars as Python ones (`json.dumps`' `default`)."""
-    return value.item() if hasattr(value, "item") else str(value)
