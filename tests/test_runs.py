@@ -252,3 +252,16 @@ def test_python_m_tunekit_ls_as_a_subprocess(runs):
     )
     assert proc.returncode == 0, proc.stderr
     assert pd.read_csv(io.StringIO(proc.stdout))["name"].tolist() == list(NAMES)
+
+
+def test_on_a_terminal_the_table_is_drawn_by_rich(runs):
+    from tunekit.cli_main import _print_frame
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    out = Terminal()
+    _print_frame(ls_runs(runs), "table", index=False, out=out)
+    text = out.getvalue()
+    assert "┃" in text and "best" in text and "finished" in text and "broken" in text

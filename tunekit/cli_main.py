@@ -158,12 +158,23 @@ def _print_frame(
     headers = [str(c) for c in shown.columns]
     if out.isatty():
         from rich.console import Console
+        from rich.measure import Measurement
         from rich.table import Table
 
-        table = Table(*headers, header_style="bold")
+        table = Table(header_style="bold")
+        for header in headers:  # one line per row; a long status wraps inside its cell
+            wraps = header == "status"
+            table.add_column(
+                header, no_wrap=not wraps, overflow="fold", max_width=40 if wraps else None
+            )
         for row in cells:
             table.add_row(*row)
-        Console(file=out).print(table)
+        console = Console(file=out)
+        # Wider than the terminal rather than cut or folded letter by letter: the terminal
+        # wraps the long lines (or `tunekit ls | less -S` scrolls them, as plain text).
+        needed = Measurement.get(console, console.options.update(width=10_000), table).maximum
+        console.width = max(console.width, needed)
+        console.print(table)
         return
     text = pd.DataFrame(cells, columns=headers).to_string(index=False)
     out.write(text + "\n")
