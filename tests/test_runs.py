@@ -30,12 +30,12 @@ from tunekit.runs import COLUMNS
 
 ROOT = Path(__file__).resolve().parents[1]
 NAMES = ("best", "sub/coarse-only", "broken")
-STOPPED_TRIALS = 2  # the stopped run's coarse_trials (the finished run has RUN_BUDGET's 4)
+STOPPED_TRIALS = 3  # the stopped run's coarse_trials (the finished run has RUN_BUDGET's 4)
 
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory, finished_run, run_data):
-    """`runs/`: best (finished), sub/coarse-only (seed 1, 2 coarse trials), broken, notes."""
+    """`runs/`: best (finished), sub/coarse-only (seed 1, 3 coarse trials), broken, notes."""
     from hypermodels import MnistDenseHyperModel
     from tunekit import CoarseToFine
 
