@@ -120,6 +120,7 @@ def _workflow_kwargs(args: argparse.Namespace) -> dict[str, Any]:
         "finalists",
         "finalist_seeds",
         "final_seeds",
+        "progress",
     )
     kwargs = {n: getattr(args, n) for n in names if getattr(args, n) is not None}
     if args.quick:
