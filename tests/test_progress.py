@@ -12,17 +12,23 @@ from __future__ import annotations
 import io
 import re
 from pathlib import Path
+from types import SimpleNamespace
 
+import keras_tuner as kt
 import numpy as np
-import pandas as pd
 import pytest
 from conftest import digits_as_mnist
+from keras_tuner.engine import trial as trial_module
+from rich.console import Console
 
 from tunekit.coarse_to_fine import main
+from tunekit.data import load_npz
+from tunekit.hypermodel_specs import resolve_hypermodel
 from tunekit.progress import PhaseProgress, kerastuner_output, use_bar
 from tunekit.results import trials_dataframe
+from tunekit.workflow import CoarseToFine
 
-# 3 coarse trials, Hyperband max_epochs 2 / factor 2 (5 fine trials), 1 final epoch.
+# 3 coarse trials and 2 Bayesian fine trials of 1 epoch each, 1 final epoch.
 TINY = [
     "--finalists",
     "0",
@@ -31,17 +37,29 @@ TINY = [
     "3",
     "--coarse-epochs",
     "1",
-    "--max-epochs",
-    "2",
-    "--factor",
-    "2",
     "--top",
     "2",
     "--final-epochs",
     "1",
+    "--fine-tuner",
+    "bayesian",
+    "--fine-trials",
+    "2",
+    "--max-epochs",
+    "1",
     "--backend",
     "tensorflow",
 ]
+PYTHON_BUDGET = dict(
+    finalists=0,
+    baseline=False,
+    coarse_trials=3,
+    coarse_epochs=1,
+    top=2,
+    fine_tuner="bayesian",
+    fine_trials=2,
+    max_epochs=1,
+)
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 PLAIN_LINE = re.compile(r"^\[(\w+)\] trial (\d+)/(\d+) \(id \w+\): .*?, best ([0-9.]+) \|")
 BAR_LINE = re.compile(r"^\s*\[(\w+)\].*?\s(\d+)/(\d+) trials best ([0-9.]+)")
@@ -79,11 +97,44 @@ def test_kerastuner_prints_become_progress_lines():
     assert lines == ["Reloading Tuner from runs/x/coarse/tuner0.json"]
 
 
-def test_plain_path_without_a_console_writes_lines():
+def _oracle(scores: list[float | None], max_trials: int) -> SimpleNamespace:
+    """A stand-in oracle whose trials ended with `scores` (`None`: failed)."""
+    trials = {}
+    for i, score in enumerate(scores):
+        trial = trial_module.Trial(kt.HyperParameters(), trial_id=str(i))
+        trial.status = trial_module.TrialStatus.COMPLETED
+        if score is None:
+            trial.status = trial_module.TrialStatus.FAILED
+        trial.score = score
+        trials[trial.trial_id] = trial
+    return SimpleNamespace(
+        trials=trials,
+        end_order=list(trials),
+        objective=kt.Objective("val_accuracy", "max"),
+        max_trials=max_trials,
+    )
+
+
+def test_bar_and_line_show_the_same_status_for_the_same_trials():
+    scores = [0.5, 0.7, None]
     lines: list[str] = []
-    progress = PhaseProgress("coarse", write=lines.append)
-    assert progress.console is None and progress._bar is None
-    assert lines == []
+    plain = PhaseProgress("coarse", write=lines.append)
+    console = Console(file=io.StringIO(), record=True, width=120, force_terminal=True)
+    bar = PhaseProgress("coarse", write=lines.append, console=console)
+    for progress in (plain, bar):
+        start = _oracle([], max_trials=4)
+        with progress.showing(start):
+            for n in range(1, len(scores) + 1):
+                oracle = _oracle(scores[:n], max_trials=4)
+                progress(SimpleNamespace(oracle=oracle), oracle.trials[str(n - 1)])
+    assert [line.split(" (id")[0] for line in lines] == [
+        "[coarse] trial 1/4",
+        "[coarse] trial 2/4",
+        "[coarse] trial 3/4",
+    ]
+    assert ", best 0.7000 |" in lines[-1] and "FAILED" in lines[-1] and "left" in lines[-1]
+    drawn = console.export_text().splitlines()[-1]
+    assert re.match(r"\[coarse\] .*3/4 trials best 0\.7000 .*~\d+s left", drawn), drawn
 
 
 def _last_by_phase(text: str, pattern: re.Pattern[str]) -> dict[str, tuple[int, int, float]]:
@@ -115,11 +166,26 @@ def tiny_npz(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_bar_and_plain_paths_report_the_same_trials_and_quiet_only_the_summary(
     tmp_path: Path, tiny_npz: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    # The plain path: the command line off a terminal (this test's captured stdout).
+    assert use_bar("auto") is False
     common = ["--data", str(tiny_npz), "--directory", str(tmp_path), *TINY]
-    outputs = {}
-    for mode in ("plain", "bar"):
-        assert main([*common, "--project-name", mode, "--progress", mode]) == 0
-        outputs[mode] = capsys.readouterr().out
+    assert main([*common, "--project-name", "plain"]) == 0
+    outputs = {"plain": capsys.readouterr().out}
+    # The bar path: the same search from Python, bars forced, up to the end of the fine phase.
+    data = load_npz(tiny_npz)
+    bar_run = CoarseToFine(
+        resolve_hypermodel("mnist-dense")(data),
+        data,
+        directory=tmp_path,
+        project_name="bar",
+        progress="bar",
+        **PYTHON_BUDGET,
+    )
+    try:
+        bar_run.fine()
+    finally:
+        bar_run.close()
+    outputs["bar"] = capsys.readouterr().out
 
     plain = _last_by_phase(outputs["plain"], PLAIN_LINE)
     bar = _last_by_phase(outputs["bar"], BAR_LINE)
@@ -138,16 +204,10 @@ def test_bar_and_plain_paths_report_the_same_trials_and_quiet_only_the_summary(
     for out in outputs.values():
         assert "Search: Running Trial" not in out and "Reloading Tuner" not in out
 
-    # --quiet on the finished run: the summary, and nothing else.
+    # --quiet on the finished run: the summary, and nothing else (no "Reloading Tuner").
     assert main([*common, "--project-name", "plain", "--quiet"]) == 0
-    captured = capsys.readouterr()
-    lines = captured.out.strip().splitlines()
+    out = capsys.readouterr().out
+    lines = out.strip().splitlines()
     assert lines[0] == "== Summary ==" and lines[1].startswith("Phases: coarse best")
-    assert not any("Reloading" in line or "trial 1/" in line for line in lines)
-    assert "Objective:" not in captured.out and "Run folder:" not in captured.out
-    # Off a terminal (this test's captured stdout), the default stays one line per trial.
-    assert use_bar("auto") is False
-    pd.testing.assert_frame_equal(
-        trials_dataframe(tmp_path / "plain")[["trial", "score"]],
-        trials_dataframe(tmp_path / "bar")[["trial", "score"]],
-    )
+    assert lines[-1].startswith("Artifacts in ")
+    assert "Reloading" not in out and "Objective:" not in out and "Run folder:" not in out
