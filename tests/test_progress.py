@@ -14,6 +14,7 @@ import re
 from pathlib import Path
 from types import SimpleNamespace
 
+import keras
 import keras_tuner as kt
 import numpy as np
 import pytest
@@ -85,11 +86,13 @@ class _Stream(io.StringIO):
         ("plain", True, {"TERM": "xterm"}, False),
     ],
 )
-def test_use_bar_draws_a_bar_only_on_an_interactive_terminal(mode, tty, env, expected):
+def test_use_bar_draws_a_bar_only_on_an_interactive_terminal(
+    mode: str, tty: bool, env: dict[str, str], expected: bool
+) -> None:
     assert use_bar(mode, _Stream(tty), env) is expected
 
 
-def test_kerastuner_prints_become_progress_lines():
+def test_kerastuner_prints_become_progress_lines() -> None:
     lines: list[str] = []
     with kerastuner_output(lines.append):
         print("Reloading Tuner from runs/x/coarse/tuner0.json")
@@ -115,7 +118,7 @@ def _oracle(scores: list[float | None], max_trials: int) -> SimpleNamespace:
     )
 
 
-def test_bar_and_line_show_the_same_status_for_the_same_trials():
+def test_bar_and_line_show_the_same_status_for_the_same_trials() -> None:
     scores = [0.5, 0.7, None]
     lines: list[str] = []
     plain = PhaseProgress("coarse", write=lines.append)
@@ -163,6 +166,67 @@ def tiny_npz(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
+def _tiny_model(hp: kt.HyperParameters) -> keras.Model:
+    model = keras.Sequential(
+        [
+            keras.Input((28, 28)),
+            keras.layers.Flatten(),
+            keras.layers.Dense(hp.Int("units", 4, 32, step=4), activation="relu"),
+            keras.layers.Dense(10, activation="softmax"),
+        ]
+    )
+    model.compile(
+        optimizer=keras.optimizers.Adam(hp.Float("learning_rate", 1e-3, 3e-2, sampling="log")),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+    )
+    return model
+
+
+def _expected(run_dir: Path) -> dict[str, tuple[int, int, float]]:
+    """`{phase: (trials, trials, best completed score)}` from the run's own trial table."""
+    trials = trials_dataframe(run_dir)
+    expected = {}
+    for phase, rows in trials.groupby("phase"):
+        completed = rows[rows.status == "COMPLETED"]
+        expected[str(phase)] = (len(rows), len(rows), round(float(completed.score.max()), 4))
+    assert set(expected) == {"coarse", "fine"}
+    return expected
+
+
+def test_bar_and_plain_searches_report_the_same_trials_and_verbose_0_nothing(
+    tmp_path: Path, tiny_npz: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = load_npz(tiny_npz)
+    outputs = {}
+    for mode in ("plain", "bar", "quiet"):
+        run = CoarseToFine(
+            _tiny_model,
+            data,
+            directory=tmp_path,
+            project_name="bar" if mode == "quiet" else mode,  # quiet: resumes the bar run
+            progress="plain" if mode == "quiet" else mode,
+            verbose=0 if mode == "quiet" else 1,
+            **PYTHON_BUDGET,
+        )
+        try:
+            run.fine()
+        finally:
+            run.close()
+        outputs[mode] = capsys.readouterr().out
+
+    plain = _last_by_phase(outputs["plain"], PLAIN_LINE)
+    bar = _last_by_phase(outputs["bar"], BAR_LINE)
+    assert "[coarse] trial 1/3 (id 0)" in outputs["plain"]
+    assert "[coarse] trial" not in ANSI.sub("", outputs["bar"]) and "━" in outputs["bar"]
+    assert plain == _expected(tmp_path / "plain")
+    assert bar == _expected(tmp_path / "bar")
+    assert plain == bar  # the same seeded search, reported alike
+    # verbose=0 on a resume prints nothing: not KerasTuner's "Reloading Tuner from ..." either.
+    assert outputs["quiet"] == ""
+
+
+@pytest.mark.slow
 def test_bar_and_plain_paths_report_the_same_trials_and_quiet_only_the_summary(
     tmp_path: Path, tiny_npz: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -186,20 +250,28 @@ def test_bar_and_plain_paths_report_the_same_trials_and_quiet_only_the_summary(
     finally:
         bar_run.close()
     outputs["bar"] = capsys.readouterr().out
+    # verbose=0 resuming from Python prints nothing (KerasTuner's reload line included).
+    quiet_run = CoarseToFine(
+        resolve_hypermodel("mnist-dense")(data),
+        data,
+        directory=tmp_path,
+        project_name="bar",
+        verbose=0,
+        **PYTHON_BUDGET,
+    )
+    try:
+        quiet_run.fine()
+    finally:
+        quiet_run.close()
+    assert capsys.readouterr().out == ""
 
     plain = _last_by_phase(outputs["plain"], PLAIN_LINE)
     bar = _last_by_phase(outputs["bar"], BAR_LINE)
     assert "[coarse] trial 1/3 (id 0)" in outputs["plain"]
     assert "[coarse] trial" not in ANSI.sub("", outputs["bar"])  # bars, not lines
     assert "━" in outputs["bar"]
-    for mode, reported in (("plain", plain), ("bar", bar)):
-        trials = trials_dataframe(tmp_path / mode)
-        expected = {}
-        for phase, rows in trials.groupby("phase"):
-            completed = rows[rows.status == "COMPLETED"]
-            expected[phase] = (len(rows), len(rows), round(float(completed.score.max()), 4))
-        assert set(expected) == {"coarse", "fine"}
-        assert reported == expected, mode
+    assert plain == _expected(tmp_path / "plain")
+    assert bar == _expected(tmp_path / "bar")
     assert plain == bar  # the same seeded search, reported alike
     for out in outputs.values():
         assert "Search: Running Trial" not in out and "Reloading Tuner" not in out
