@@ -1,10 +1,12 @@
 """Progress: a bar per phase on a terminal, one line per trial elsewhere, `--quiet` the summary.
 
-The bar path and the plain path run the same tiny seeded search through the
-command line (in-process, `--progress bar` / `--progress plain`) and must
-report the same trial counts and best scores, equal to the run's own trial
-table. A `--quiet` rerun of the finished run prints the summary and nothing
-else (KerasTuner's "Reloading Tuner from ..." included).
+Fast: the rule that picks a bar, the bar and the line drawn from the same
+trials, and the same tiny seeded search run with the bar forced
+(`progress="bar"`, the rich console writing to the captured stdout) and with
+plain lines: both must report the trial counts and best scores of the run's
+own trial table; a `verbose=0` resume prints nothing (KerasTuner's
+"Reloading Tuner from ..." included). Slow: the same through the command
+line, and a `--quiet` rerun that prints the summary and nothing else.
 """
 
 from __future__ import annotations
