@@ -43,6 +43,7 @@ BAD: dict[str, list[object]] = {
     "seed": [-1, 0.5, 1.0, True, "0", None, float("nan"), 2**32, 2**32 - 1],
     "overwrite": [0, 1, "True", None],
     "verbose": [-1, 0.5, "1", None],
+    "progress": ["Bar", "", "tty", 1, None, ("auto",)],
     "workers": [0, -2, 1.5, True, "2", None],
     "class_weight": ["Balanced", "", "auto", 1, True, ("balanced",)],  # None: no weighting
     "finalists": [-1, 1.5, True, "3", None],

@@ -13,12 +13,14 @@ before anything loads, and runs: locally, as a chief or as a worker.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
+import logging
 import os
 import shlex
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +40,8 @@ from tunekit.objectives import describe_objective, parse_objective
 from tunekit.params import DEFAULT_OBJECTIVES, check_cv
 from tunekit.processes import apply_process_limits
 
+# Python loggers of the frameworks whose warnings --quiet hides (see `_warnings_hidden`).
+_FRAMEWORK_LOGGERS = ("tensorflow", "absl")
 QUICK = dict(coarse_trials=4, coarse_epochs=1, fine_trials=4, max_epochs=3, final_epochs=2)
 
 
@@ -120,6 +124,7 @@ def _workflow_kwargs(args: argparse.Namespace) -> dict[str, Any]:
         "finalists",
         "finalist_seeds",
         "final_seeds",
+        "progress",
     )
     kwargs = {n: getattr(args, n) for n in names if getattr(args, n) is not None}
     if args.quick:
@@ -161,6 +166,26 @@ def _summary(result: Any) -> str:
     )
 
 
+@contextlib.contextmanager
+def _warnings_hidden(hidden: bool) -> Iterator[None]:
+    """Within the block, TensorFlow's and absl's Python loggers show errors only (if `hidden`).
+
+    For --quiet: TensorFlow warns e.g. "5 out of the last 11 calls to
+    <function ...> triggered tf.function retracing" (expected: every trial
+    builds a new model). The levels are restored on exit; tunekit's own
+    warnings still show.
+    """
+    loggers = [logging.getLogger(name) for name in _FRAMEWORK_LOGGERS] if hidden else []
+    levels = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        for logger, level in zip(loggers, levels):
+            logger.setLevel(level)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Runs the command line; returns the exit code (see the module docstring).
 
@@ -177,7 +202,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as e:  # --help (0) or a bad argument (2), already reported
         return int(e.code or 0)
     # tunekit's progress (the "tunekit" logger) as plain lines: stdout, warnings on stderr.
-    with _log.cli_output(quiet=args.quiet):
+    with _log.cli_output(quiet=args.quiet), _warnings_hidden(args.quiet):
         return _run(args, argv)
 
 

@@ -45,10 +45,12 @@ __all__ = [
     "MIN_COARSE_TRIALS",
     "PARAMETERS",
     "POSITIVE_INT",
+    "PROGRESS_MODES",
     "FinalSchedule",
     "FineTuner",
     "NarrowingConfig",
     "Param",
+    "ProgressMode",
     "RetrainConfig",
     "TASKS",
     "Text",
@@ -60,9 +62,11 @@ __all__ = [
 ]
 
 FineTuner = Literal["hyperband", "bayesian"]
+ProgressMode = Literal["auto", "bar", "plain"]
 FinalSchedule = Literal["cosine", "constant"]
 FINE_TUNERS: tuple[str, ...] = get_args(FineTuner)
 FINAL_SCHEDULES: tuple[str, ...] = get_args(FinalSchedule)
+PROGRESS_MODES: tuple[str, ...] = get_args(ProgressMode)
 # Seeds reach NumPy and KerasTuner as `seed + 1` (and `seed + i` for finalists and final
 # seeds, a handful): NumPy takes seeds below 2**32.
 MAX_SEED = 2**32 - 1024
@@ -424,10 +428,21 @@ PARAMETERS: dict[str, Param] = {
             "verbose",
             (Interval("int", 0), Boolean()),
             1,
-            "1 reports progress per trial, the narrowing and the retrain; 0 none. Progress "
-            "goes to the 'tunekit' logger at INFO level (a handler printing plain lines on "
-            "stdout is added unless you gave that logger one): "
-            "logging.getLogger('tunekit').setLevel(logging.WARNING) silences it.",
+            "1 reports progress per trial (see progress), the narrowing and the retrain; 0 "
+            "none (the command line's --quiet). Progress lines go to the 'tunekit' logger at "
+            "INFO level (a handler printing plain lines on stdout is added unless you gave "
+            "that logger one): logging.getLogger('tunekit').setLevel(logging.WARNING) "
+            "silences them.",
+        ),
+        Param(
+            "progress",
+            (Options(PROGRESS_MODES),),
+            "auto",
+            "How the search phases show their progress (with verbose=1): bar draws a progress "
+            "bar per phase (trials done / planned, best score so far, elapsed and remaining "
+            "time); plain writes one line per trial; auto draws bars when standard output is "
+            "an interactive terminal (TERM not dumb, CI unset), else plain lines.",
+            "--progress",
         ),
         Param(
             "finalists",

@@ -50,6 +50,7 @@ from tunekit.params import (
     FinalSchedule,
     FineTuner,
     NarrowingConfig,
+    ProgressMode,
     RetrainConfig,
     check_param,
     document,
@@ -337,6 +338,7 @@ class CoarseToFine:
         seed: int = 0,
         overwrite: bool = False,
         verbose: int = 1,
+        progress: ProgressMode = "auto",
         narrowing: NarrowingConfig | None = None,
         retrain: RetrainConfig | None = None,
         workers: int = 1,
@@ -384,6 +386,7 @@ class CoarseToFine:
                 seed=seed,
                 overwrite=overwrite,
                 verbose=verbose,
+                progress=progress,
                 workers=workers,
                 # None ("not given", no weighting) is not checked by the table.
                 **({} if class_weight is None else {"class_weight": class_weight}),
@@ -436,6 +439,7 @@ class CoarseToFine:
         self.seed: int = settings["seed"]
         self.overwrite: bool = settings["overwrite"]
         self.verbose: int | bool = settings["verbose"]
+        self.progress: ProgressMode = settings["progress"]
         self.workers: int = settings["workers"]
         self.class_weight: str | None = settings.get("class_weight")
         # What every trial's and the retrain's model.fit receive as class_weight (None: none).

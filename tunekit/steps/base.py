@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
-from tunekit.params import MIN_COARSE_TRIALS, FinalSchedule, FineTuner
+from tunekit.params import MIN_COARSE_TRIALS, FinalSchedule, FineTuner, ProgressMode
 
 if TYPE_CHECKING:
     import keras
@@ -60,6 +60,8 @@ class RunContext(Protocol):
     final_seeds: int
     callbacks: list[keras.callbacks.Callback]
     seed: int
+    verbose: int | bool  # 0: no progress
+    progress: ProgressMode  # how the search phases show progress (tunekit.progress.use_bar)
     class_weights: dict[int, float] | None  # model.fit's class_weight, every trial and retrain
     runner: PhaseRunner
     tuners: dict[str, kt.Tuner]  # each search phase's tuner, once built

@@ -20,7 +20,7 @@ from tunekit.data import CLASSIFICATION, Dataset
 from tunekit.data.streams import StreamData
 from tunekit.errors import NoCompletedTrialsError
 from tunekit.narrowing import is_usable
-from tunekit.progress import PhaseProgress
+from tunekit.progress import PhaseProgress, bar_console, kerastuner_output
 from tunekit.steps.base import RunContext, fit_options
 from tunekit.tensorboard import write_experiment
 from tunekit.tuners import HYPERBAND_EPOCHS, make_tuner
@@ -151,6 +151,18 @@ class SearchStep:
         """The phase's tuner; a worker's takes its trials (and their space) from the chief."""
         if self.name in ctx.tuners:
             return ctx.tuners[self.name]
+        narrowed = None
+        if self.name == "fine" and not worker:
+            narrowed = ctx.ensure("narrow").hyperparameters
+        # KerasTuner prints "Reloading Tuner from ..." whatever its verbosity: a progress line.
+        with kerastuner_output(ctx.say):
+            tuner = self._make_tuner(ctx, narrowed, worker=worker)
+        ctx.tuners[self.name] = tuner
+        return tuner
+
+    def _make_tuner(
+        self, ctx: RunContext, narrowed: kt.HyperParameters | None, *, worker: bool
+    ) -> kt.Tuner:
         common: dict[str, Any] = dict(
             objective=ctx.objective,
             directory=str(ctx.run_dir),
@@ -171,7 +183,6 @@ class SearchStep:
                 **common,
             )
         else:
-            narrowed = None if worker else ctx.ensure("narrow").hyperparameters
             # Names the coarse phase never met (e.g. `units_2` when no coarse trial built a
             # third layer) are new entries: tuned over the hypermodel's own full range.
             space: dict[str, Any] = {} if worker else dict(hyperparameters=narrowed)
@@ -185,7 +196,7 @@ class SearchStep:
                     **common,
                 )
             else:
-                initial = 1 if worker else num_initial_points(narrowed, ctx.fine_trials)
+                initial = 1 if narrowed is None else num_initial_points(narrowed, ctx.fine_trials)
                 tuner = make_tuner(
                     "bayesian",
                     ctx.hypermodel,
@@ -194,7 +205,6 @@ class SearchStep:
                     **space,
                     **common,
                 )
-        ctx.tuners[self.name] = tuner
         return tuner
 
     def search(self, ctx: RunContext, tuner: kt.Tuner) -> None:
@@ -253,13 +263,16 @@ class SearchStep:
         self.declare_experiment(ctx)
         manifest.mark(self.name, "running")
         start = time.perf_counter()
+        console = bar_console(ctx.progress) if ctx.verbose else None
+        progress = PhaseProgress(self.name, write=ctx.say, console=console)
         listeners: tuple[Callable[[Any, Any], None], ...] = (
-            PhaseProgress(self.name, write=ctx.say),
+            progress,
             lambda tuner, trial: self.declare_experiment(ctx),
         )
         self._listeners = listeners
         try:
-            ctx.runner.run_phase(self.name, tuner, lambda: self.search(ctx, tuner), listeners)
+            with progress.showing(tuner.oracle):
+                ctx.runner.run_phase(self.name, tuner, lambda: self.search(ctx, tuner), listeners)
         finally:
             self._listeners = ()
         best = completed_trials(tuner.oracle)

@@ -1,0 +1,287 @@
+"""Progress: a bar per phase on a terminal, one line per trial elsewhere, `--quiet` the summary.
+
+Fast: the rule that picks a bar, the bar and the line drawn from the same
+trials, and the same tiny seeded search run with the bar forced
+(`progress="bar"`, the rich console writing to the captured stdout) and with
+plain lines: both must report the trial counts and best scores of the run's
+own trial table; a `verbose=0` resume prints nothing (KerasTuner's
+"Reloading Tuner from ..." included). Slow: the same through the command
+line, and a `--quiet` rerun that prints the summary and nothing else.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from pathlib import Path
+from types import SimpleNamespace
+
+import keras
+import keras_tuner as kt
+import numpy as np
+import pytest
+from conftest import digits_as_mnist
+from keras_tuner.engine import trial as trial_module
+from rich.console import Console
+
+from tunekit.coarse_to_fine import main
+from tunekit.data import load_npz
+from tunekit.hypermodel_specs import resolve_hypermodel
+from tunekit.progress import PhaseProgress, kerastuner_output, use_bar
+from tunekit.results import trials_dataframe
+from tunekit.workflow import CoarseToFine
+
+# 3 coarse trials and 2 Bayesian fine trials of 1 epoch each, 1 final epoch.
+TINY = [
+    "--finalists",
+    "0",
+    "--no-baseline",
+    "--coarse-trials",
+    "3",
+    "--coarse-epochs",
+    "1",
+    "--top",
+    "2",
+    "--final-epochs",
+    "1",
+    "--fine-tuner",
+    "bayesian",
+    "--fine-trials",
+    "2",
+    "--max-epochs",
+    "1",
+    "--backend",
+    "tensorflow",
+]
+PYTHON_BUDGET = dict(
+    finalists=0,
+    baseline=False,
+    coarse_trials=3,
+    coarse_epochs=1,
+    top=2,
+    fine_tuner="bayesian",
+    fine_trials=2,
+    max_epochs=1,
+)
+ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+PLAIN_LINE = re.compile(r"^\[(\w+)\] trial (\d+)/(\d+) \(id \w+\): .*?, best ([0-9.]+) \|")
+BAR_LINE = re.compile(r"^\s*\[(\w+)\].*?\s(\d+)/(\d+) trials best ([0-9.]+)")
+
+
+class _Stream(io.StringIO):
+    def __init__(self, tty: bool) -> None:
+        super().__init__()
+        self.tty = tty
+
+    def isatty(self) -> bool:
+        return self.tty
+
+
+@pytest.mark.parametrize(
+    "mode, tty, env, expected",
+    [
+        ("auto", True, {"TERM": "xterm-256color"}, True),
+        ("auto", False, {"TERM": "xterm-256color"}, False),  # a log file, a pipe, a worker
+        ("auto", True, {"TERM": "dumb"}, False),
+        ("auto", True, {"TERM": "xterm", "CI": "true"}, False),
+        ("bar", False, {"CI": "true"}, True),
+        ("plain", True, {"TERM": "xterm"}, False),
+    ],
+)
+def test_use_bar_draws_a_bar_only_on_an_interactive_terminal(
+    mode: str, tty: bool, env: dict[str, str], expected: bool
+) -> None:
+    assert use_bar(mode, _Stream(tty), env) is expected
+
+
+def test_kerastuner_prints_become_progress_lines() -> None:
+    lines: list[str] = []
+    with kerastuner_output(lines.append):
+        print("Reloading Tuner from runs/x/coarse/tuner0.json")
+        print()
+    assert lines == ["Reloading Tuner from runs/x/coarse/tuner0.json"]
+
+
+def _oracle(scores: list[float | None], max_trials: int) -> SimpleNamespace:
+    """A stand-in oracle whose trials ended with `scores` (`None`: failed)."""
+    trials = {}
+    for i, score in enumerate(scores):
+        trial = trial_module.Trial(kt.HyperParameters(), trial_id=str(i))
+        trial.status = trial_module.TrialStatus.COMPLETED
+        if score is None:
+            trial.status = trial_module.TrialStatus.FAILED
+        trial.score = score
+        trials[trial.trial_id] = trial
+    return SimpleNamespace(
+        trials=trials,
+        end_order=list(trials),
+        objective=kt.Objective("val_accuracy", "max"),
+        max_trials=max_trials,
+    )
+
+
+def test_bar_and_line_show_the_same_status_for_the_same_trials() -> None:
+    scores = [0.5, 0.7, None]
+    lines: list[str] = []
+    plain = PhaseProgress("coarse", write=lines.append)
+    console = Console(file=io.StringIO(), record=True, width=120, force_terminal=True)
+    bar = PhaseProgress("coarse", write=lines.append, console=console)
+    for progress in (plain, bar):
+        start = _oracle([], max_trials=4)
+        with progress.showing(start):
+            for n in range(1, len(scores) + 1):
+                oracle = _oracle(scores[:n], max_trials=4)
+                progress(SimpleNamespace(oracle=oracle), oracle.trials[str(n - 1)])
+    assert [line.split(" (id")[0] for line in lines] == [
+        "[coarse] trial 1/4",
+        "[coarse] trial 2/4",
+        "[coarse] trial 3/4",
+    ]
+    assert ", best 0.7000 |" in lines[-1] and "FAILED" in lines[-1] and "left" in lines[-1]
+    drawn = console.export_text().splitlines()[-1]
+    assert re.match(r"\[coarse\] .*3/4 trials best 0\.7000 .*~\d+s left", drawn), drawn
+
+
+def _last_by_phase(text: str, pattern: re.Pattern[str]) -> dict[str, tuple[int, int, float]]:
+    """`{phase: (ended, planned, best)}` of the last progress report of each phase."""
+    found: dict[str, tuple[int, int, float]] = {}
+    for line in re.split(r"[\r\n]", ANSI.sub("", text)):
+        match = pattern.match(line)
+        if match:
+            phase, ended, total, best = match.groups()
+            found[phase] = (int(ended), int(total), float(best))
+    return found
+
+
+@pytest.fixture(scope="module")
+def tiny_npz(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """400 train / 100 test digits at 28x28."""
+    arrays = digits_as_mnist()
+    path = tmp_path_factory.mktemp("data") / "digits_tiny.npz"
+    np.savez(
+        path,
+        x_train=arrays["x_train"][:400],
+        y_train=arrays["y_train"][:400],
+        x_test=arrays["x_test"][:100],
+        y_test=arrays["y_test"][:100],
+    )
+    return path
+
+
+def _tiny_model(hp: kt.HyperParameters) -> keras.Model:
+    model = keras.Sequential(
+        [
+            keras.Input((28, 28)),
+            keras.layers.Flatten(),
+            keras.layers.Dense(hp.Int("units", 4, 32, step=4), activation="relu"),
+            keras.layers.Dense(10, activation="softmax"),
+        ]
+    )
+    model.compile(
+        optimizer=keras.optimizers.Adam(hp.Float("learning_rate", 1e-3, 3e-2, sampling="log")),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+    )
+    return model
+
+
+def _expected(run_dir: Path) -> dict[str, tuple[int, int, float]]:
+    """`{phase: (trials, trials, best completed score)}` from the run's own trial table."""
+    trials = trials_dataframe(run_dir)
+    expected = {}
+    for phase, rows in trials.groupby("phase"):
+        completed = rows[rows.status == "COMPLETED"]
+        expected[str(phase)] = (len(rows), len(rows), round(float(completed.score.max()), 4))
+    assert set(expected) == {"coarse", "fine"}
+    return expected
+
+
+def test_bar_and_plain_searches_report_the_same_trials_and_verbose_0_nothing(
+    tmp_path: Path, tiny_npz: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = load_npz(tiny_npz)
+    outputs = {}
+    for mode in ("plain", "bar", "quiet"):
+        run = CoarseToFine(
+            _tiny_model,
+            data,
+            directory=tmp_path,
+            project_name="bar" if mode == "quiet" else mode,  # quiet: resumes the bar run
+            progress="plain" if mode == "quiet" else mode,
+            verbose=0 if mode == "quiet" else 1,
+            **PYTHON_BUDGET,
+        )
+        try:
+            run.fine()
+        finally:
+            run.close()
+        outputs[mode] = capsys.readouterr().out
+
+    plain = _last_by_phase(outputs["plain"], PLAIN_LINE)
+    bar = _last_by_phase(outputs["bar"], BAR_LINE)
+    assert "[coarse] trial 1/3 (id 0)" in outputs["plain"]
+    assert "[coarse] trial" not in ANSI.sub("", outputs["bar"]) and "━" in outputs["bar"]
+    assert plain == _expected(tmp_path / "plain")
+    assert bar == _expected(tmp_path / "bar")
+    assert plain == bar  # the same seeded search, reported alike
+    # verbose=0 on a resume prints nothing: not KerasTuner's "Reloading Tuner from ..." either.
+    assert outputs["quiet"] == ""
+
+
+@pytest.mark.slow
+def test_bar_and_plain_paths_report_the_same_trials_and_quiet_only_the_summary(
+    tmp_path: Path, tiny_npz: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The plain path: the command line off a terminal (this test's captured stdout).
+    assert use_bar("auto") is False
+    common = ["--data", str(tiny_npz), "--directory", str(tmp_path), *TINY]
+    assert main([*common, "--project-name", "plain"]) == 0
+    outputs = {"plain": capsys.readouterr().out}
+    # The bar path: the same search from Python, bars forced, up to the end of the fine phase.
+    data = load_npz(tiny_npz)
+    bar_run = CoarseToFine(
+        resolve_hypermodel("mnist-dense")(data),
+        data,
+        directory=tmp_path,
+        project_name="bar",
+        progress="bar",
+        **PYTHON_BUDGET,
+    )
+    try:
+        bar_run.fine()
+    finally:
+        bar_run.close()
+    outputs["bar"] = capsys.readouterr().out
+    # verbose=0 resuming from Python prints nothing (KerasTuner's reload line included).
+    quiet_run = CoarseToFine(
+        resolve_hypermodel("mnist-dense")(data),
+        data,
+        directory=tmp_path,
+        project_name="bar",
+        verbose=0,
+        **PYTHON_BUDGET,
+    )
+    try:
+        quiet_run.fine()
+    finally:
+        quiet_run.close()
+    assert capsys.readouterr().out == ""
+
+    plain = _last_by_phase(outputs["plain"], PLAIN_LINE)
+    bar = _last_by_phase(outputs["bar"], BAR_LINE)
+    assert "[coarse] trial 1/3 (id 0)" in outputs["plain"]
+    assert "[coarse] trial" not in ANSI.sub("", outputs["bar"])  # bars, not lines
+    assert "━" in outputs["bar"]
+    assert plain == _expected(tmp_path / "plain")
+    assert bar == _expected(tmp_path / "bar")
+    assert plain == bar  # the same seeded search, reported alike
+    for out in outputs.values():
+        assert "Search: Running Trial" not in out and "Reloading Tuner" not in out
+
+    # --quiet on the finished run: the summary, and nothing else (no "Reloading Tuner").
+    assert main([*common, "--project-name", "plain", "--quiet"]) == 0
+    out = capsys.readouterr().out
+    lines = out.strip().splitlines()
+    assert lines[0] == "== Summary ==" and lines[1].startswith("Phases: coarse best")
+    assert lines[-1].startswith("Artifacts in ")
+    assert "Reloading" not in out and "Objective:" not in out and "Run folder:" not in out
