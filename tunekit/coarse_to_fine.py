@@ -262,6 +262,9 @@ def _main(args: argparse.Namespace, argv: list[str], resume: str) -> int:
 
                 return work(run, cluster, resume, message=cli_message)
             run.open()  # checks and locks the run folder before any training
+            # How it was called, for report.md's command that reproduces the run.
+            run.manifest.state["command"] = {"argv": argv, "cwd": os.getcwd()}
+            run.manifest.save()
             if cluster.role == "chief":
                 from tunekit.distribute.launch import cli_chief
 

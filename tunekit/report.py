@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import platform
+import shlex
 import time
 from collections.abc import Mapping
+from pathlib import PurePath
 from typing import Any
 
 import keras
@@ -15,6 +18,7 @@ from tunekit import _io, plots
 from tunekit.data import REGRESSION
 from tunekit.manifest import STEPS, versions
 from tunekit.model_size import param_count
+from tunekit.params import DEFAULT_OBJECTIVES, PARAMETERS
 from tunekit.report_trust import (
     baseline_section,
     final_seeds_section,
@@ -25,7 +29,42 @@ from tunekit.report_trust import (
 from tunekit.results import format_value, trials_csv, trials_dataframe
 from tunekit.tensorboard import log_images
 
-__all__ = ["write_report", "render_markdown"]
+__all__ = ["CLI_PROGRAM", "command_section", "render_markdown", "write_report"]
+
+CLI_PROGRAM = "python -m tunekit.coarse_to_fine"
+# The manifest key under which the command line records how it was called
+# (`{"argv": [...], "cwd": ...}`, see `tunekit.coarse_to_fine`); absent for a Python run.
+COMMAND_KEY = "command"
+# The plots shown inline at the top of report.md, most useful first (the first three
+# the run wrote); every plot is linked below them.
+_INLINE_PLOTS = (
+    "best_so_far",
+    "narrowing",
+    "confusion_matrix",
+    "predicted_vs_true",
+    "parallel_coordinates",
+    "score_vs_hyperparameters",
+    "training_curves",
+    "residuals",
+    "score_vs_params",
+)
+_PLOT_TITLES = {
+    "best_so_far": "Best score so far, trial by trial",
+    "narrowing": "The search space narrowed between the phases",
+    "confusion_matrix": "Confusion matrix on the test set",
+    "predicted_vs_true": "Predicted against true values on the test set",
+    "residuals": "Residuals on the test set",
+    "parallel_coordinates": "Every trial's hyperparameters and score",
+    "score_vs_hyperparameters": "Score against each hyperparameter",
+    "score_vs_params": "Score against parameter count",
+    "training_curves": "The final retrain's training curves",
+}
+# The bundled hypermodels' classes and the command line's names for them.
+_BUILTIN_SPECS = {
+    "hypermodels.dense.MnistDenseHyperModel": "mnist-dense",
+    "hypermodels.dense.DenseHyperModel": "dense",
+    "hypermodels.cnn.ToonVisionCNNHyperModel": "toonvision-cnn",
+}
 
 
 def _shape(shape: Any) -> Any:
@@ -93,12 +132,216 @@ def _report(
     }
 
 
+def _settings(run: Any) -> dict[str, Any]:
+    """The run's table settings (`tunekit.params.PARAMETERS`) that differ from their defaults.
+
+    Settings the run ignores are left out: `fine_trials` with Hyperband, `factor`
+    with a Bayesian search, `finalists` with `cv` > 1 (off), `finalist_seeds`
+    without finalists. `verbose` and `overwrite` do not change the run.
+    """
+    ignored = {"verbose", "overwrite"}
+    ignored.add("fine_trials" if run.fine_tuner == "hyperband" else "factor")
+    if run.cv > 1:
+        ignored.add("finalists")
+    if run.finalists <= 1:
+        ignored.add("finalist_seeds")
+    changed = {}
+    for name, param in PARAMETERS.items():
+        value = getattr(run, name, param.default)
+        if name not in ignored and value != param.default:
+            changed[name] = value
+    return changed
+
+
+def _objective_text(run: Any) -> str | None:
+    """`name:direction` when the objective is not the task's default, else `None`."""
+    name, direction = run.objective.name, run.objective.direction
+    return None if name == DEFAULT_OBJECTIVES[run.data.task] else f"{name}:{direction}"
+
+
+def python_call(run: Any) -> str:
+    """The `CoarseToFine(...)` call of `run`: its non-default keyword arguments.
+
+    The hypermodel and the data are the names `hypermodel` and `data`
+    (they are Python objects); callbacks are named by class.
+    """
+    keywords: dict[str, Any] = {
+        "directory": str(run.run_dir.parent),
+        "project_name": run.run_dir.name,
+    }
+    objective = _objective_text(run)
+    if objective is not None:
+        keywords["objective"] = objective
+    keywords.update(_settings(run))
+    arguments = ["hypermodel", "data", *(f"{k}={v!r}" for k, v in keywords.items())]
+    if run.callbacks:
+        names = ", ".join(f"{type(c).__name__}(...)" for c in run.callbacks)
+        arguments.append(f"callbacks=[{names}]")
+    return f"CoarseToFine({', '.join(arguments)})"
+
+
+def cli_equivalent(run: Any, backend: str) -> str | None:
+    """The command line with the same settings as a Python `run`, or `None` if there is none.
+
+    There is none for a hypermodel the command line cannot name (defined in
+    `__main__`, a notebook or a function) or for callbacks (no such option).
+    The data is `--data DATA` (a placeholder: the arrays came from Python),
+    except for MNIST, the command line's default data.
+    """
+    if run.callbacks:
+        return None
+    described = run.config()["hypermodel"]["class"]
+    spec = _BUILTIN_SPECS.get(described)
+    if spec is None:
+        module, _, name = described.rpartition(".")
+        if not module or module == "__main__" or "<" in described:
+            return None
+        # A nested qualname (`Outer.Inner`) is not one attribute of its module.
+        spec = f"{module}:{name}" if "." not in name else None
+    if spec is None:
+        return None
+    argv = ["--hypermodel", spec]
+    if getattr(run.data, "name", None) != "mnist":
+        argv += ["--data", "DATA"]
+    argv += ["--directory", str(run.run_dir.parent), "--project-name", run.run_dir.name]
+    objective = _objective_text(run)
+    if objective is not None:
+        argv += ["--objective", objective]
+    for name, value in _settings(run).items():
+        flag = PARAMETERS[name].flag
+        if name == "workers":
+            argv += ["--workers", str(value)]
+        elif flag is None:
+            return None  # no option for it
+        elif isinstance(value, bool):
+            argv.append(flag)  # a flag flips its default
+        else:
+            argv += [flag, repr(value) if isinstance(value, float) else str(value)]
+    argv += ["--backend", backend]
+    return f"{CLI_PROGRAM} {shlex.join(argv)}"
+
+
+def command_section(run: Any, backend: str) -> dict[str, Any]:
+    """How the run was started and the command that reproduces it, for `report.json`.
+
+    Returns:
+        A command line run: `{"interface": "cli", "argv", "cwd", "reproduce"}`,
+        `reproduce` being `python -m tunekit.coarse_to_fine` and the
+        arguments as given, shell-quoted. A Python run: `{"interface":
+        "python", "python_call", "cli_equivalent"}` (see `python_call`,
+        `cli_equivalent`; the latter may be `None`).
+    """
+    recorded = run.manifest.state.get(COMMAND_KEY)
+    if recorded:
+        argv = [str(a) for a in recorded["argv"]]
+        return {
+            "interface": "cli",
+            "argv": argv,
+            "cwd": recorded.get("cwd"),
+            "reproduce": f"{CLI_PROGRAM} {shlex.join(argv)}".rstrip(),
+        }
+    return {
+        "interface": "python",
+        "python_call": python_call(run),
+        "cli_equivalent": cli_equivalent(run, backend),
+    }
+
+
+def _link(path: str, run_dir: str) -> str:
+    """`path` relative to the run folder, with `/` (a Markdown link from report.md)."""
+    return PurePath(os.path.relpath(path, run_dir)).as_posix()
+
+
+def _top_markdown(report: dict[str, Any]) -> list[str]:
+    """What was chosen, the main plots inline, links to every file, and how to reproduce it."""
+    best, run_dir = report["best"], report["run_dir"]
+    metrics = ", ".join(f"{k} {v:.4f}" for k, v in report["test_metrics"].items())
+    plots_written = {name: _link(path, run_dir) for name, path in report.get("plots", {}).items()}
+    inline = [name for name in _INLINE_PLOTS if name in plots_written][:3]
+    lines = [
+        f"**Chosen:** {best['phase']} trial {best['trial_id']}"
+        + (f"; test {metrics}" if metrics else "")
+        + ".",
+        "",
+        "## Chosen hyperparameters",
+        "",
+        "| hyperparameter | value |",
+        "|---|---|",
+        *[f"| {k} | {format_value(v)} |" for k, v in best.get("hyperparameters", {}).items()],
+        "",
+    ]
+    for name in inline:
+        lines += [f"![{_PLOT_TITLES.get(name, name)}]({plots_written[name]})", ""]
+    if plots_written:
+        lines += [
+            "Plots: " + " · ".join(f"[{name}]({link})" for name, link in plots_written.items()),
+            "",
+        ]
+    files = ("trials.csv", "report.json", "best_hyperparameters.json", "best_model.keras")
+    lines += [
+        "Files: " + " · ".join(f"[{name}]({name})" for name in files),
+        "",
+        "Dashboard (TensorBoard: the HParams tab lists every trial of both phases):",
+        "",
+        "```sh",
+        f"tensorboard --logdir {shlex.quote(str(PurePath(run_dir) / 'tensorboard'))}",
+        "```",
+        "",
+    ]
+    command = report.get("command")
+    if command:
+        lines += ["## Reproduce", ""]
+        if command["interface"] == "cli":
+            where = f" (from the folder `{command['cwd']}`)" if command.get("cwd") else ""
+            lines += [
+                f"This run was started from the command line{where}:",
+                "",
+                "```sh",
+                command["reproduce"],
+                "```",
+                "",
+                "Rerun in the same folder it resumes (a finished run is only reported again); "
+                "add `--overwrite` to train it all again, or `--project-name NEW` to keep this "
+                "run.",
+                "",
+            ]
+        else:
+            lines += [
+                "This run was started from Python (`hypermodel` and `data` are your objects):",
+                "",
+                "```python",
+                command["python_call"],
+                "```",
+                "",
+            ]
+            if command.get("cli_equivalent"):
+                lines += [
+                    "The same settings on the command line (DATA: this data saved as an .npz "
+                    "or a .csv file):",
+                    "",
+                    "```sh",
+                    command["cli_equivalent"],
+                    "```",
+                    "",
+                ]
+            else:
+                lines += [
+                    "There is no equivalent command line: its hypermodel or callbacks are "
+                    "defined where the command line cannot name them.",
+                    "",
+                ]
+    return lines
+
+
 def render_markdown(report: dict[str, Any], narrowing_table: str) -> str:
     """The report as Markdown for a person."""
     config = report["config"]
     best = report["best"]
     lines = [
         f"# tunekit run: {report['run_dir']}",
+        "",
+        *_top_markdown(report),
+        "## Run",
         "",
         f"- Data: {report['data']}; x scaling: {report['dataset']['scaling']} (uint8 "
         "pixels are divided by 255, other dtypes used as they are)",
@@ -164,12 +407,6 @@ def render_markdown(report: dict[str, Any], narrowing_table: str) -> str:
             else "parameter count unknown (model not built)."
         ),
         "",
-        "## Chosen hyperparameters",
-        "",
-        "| hyperparameter | value |",
-        "|---|---|",
-        *[f"| {k} | {format_value(v)} |" for k, v in best.get("hyperparameters", {}).items()],
-        "",
         "## Narrowing",
         "",
         "```",
@@ -227,6 +464,7 @@ def write_report(
     report["finalists"] = finalists_section(run)
     report["baseline"] = baseline_section(run, model)
     report["final_seeds"] = final_seeds_section(run)
+    report["command"] = command_section(run, report["backend"])
     data = run.data
     history = run.manifest.step("retrain").get("history", {})
     regression = data.task == REGRESSION
