@@ -12,7 +12,7 @@ from conftest import RUN_BUDGET
 from tunekit.cli_parser import build_parser
 from tunekit.coarse_to_fine import _workflow_kwargs
 from tunekit.hypermodel_specs import resolve_hypermodel
-from tunekit.report import CLI_PROGRAM, cli_equivalent
+from tunekit.reproduce import CLI_PROGRAM, cli_equivalent
 
 _LINK = re.compile(r"!?\[[^\]]*\]\(([^)\s]+)\)")
 
