@@ -7,6 +7,7 @@ import re
 import shlex
 from pathlib import Path
 
+import pytest
 from conftest import RUN_BUDGET
 
 from tunekit.cli_parser import build_parser
@@ -139,3 +140,55 @@ def test_cli_run_report_gives_the_command_as_typed(tmp_path, capsys, monkeypatch
         "cwd": str(tmp_path),
         "reproduce": command,
     }
+
+
+def _minimal_report(plots: dict[str, str]) -> dict:
+    return {
+        "run_dir": "runs/r",
+        "config": {
+            "hypermodel": {"class": "m.M"},
+            "objective": "val_loss",
+            "direction": "min",
+            "seed": 0,
+        },
+        "best": {
+            "phase": "fine",
+            "trial_id": "0001",
+            "reason": "",
+            "final_epochs": 1,
+            "num_params": 10,
+        },
+        "data": "d",
+        "dataset": {"scaling": "s", "task": "regression"},
+        "backend": "jax",
+        "versions": {},
+        "test_metrics": {"mse": 0.5},
+        "phases": {},
+        "timings": {},
+        "plots": plots,
+    }
+
+
+@pytest.mark.parametrize(
+    ("written", "inline"),
+    [
+        (  # regression: predicted against true values instead of a confusion matrix
+            ["parallel_coordinates", "best_so_far", "narrowing", "predicted_vs_true", "residuals"],
+            ["best_so_far", "narrowing", "predicted_vs_true"],
+        ),
+        (  # several outputs: neither; the next most useful plot
+            ["parallel_coordinates", "best_so_far", "narrowing", "training_curves"],
+            ["best_so_far", "narrowing", "parallel_coordinates"],
+        ),
+    ],
+)
+def test_the_three_most_useful_plots_the_run_wrote_are_inline(written, inline):
+    from tunekit.report import render_markdown
+
+    plots = {name: f"runs/r/plots/{name}.png" for name in written}
+    markdown = render_markdown(_minimal_report(plots), "")
+    assert re.findall(r"!\[[^\]]*\]\(([^)]+)\)", markdown) == [f"plots/{n}.png" for n in inline]
+    assert [link for link in _links(markdown) if link.startswith("plots/")] == [
+        *(f"plots/{n}.png" for n in inline),
+        *(f"plots/{n}.png" for n in written),
+    ]
