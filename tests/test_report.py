@@ -192,3 +192,24 @@ def test_the_three_most_useful_plots_the_run_wrote_are_inline(written, inline):
         *(f"plots/{n}.png" for n in inline),
         *(f"plots/{n}.png" for n in written),
     ]
+
+
+@pytest.mark.parametrize(
+    ("argv", "said"),
+    [
+        (["--seed", "1"], "Rerun in the same folder it resumes"),
+        (["--overwrite", "--seed", "1"], "deletes this run folder and trains it all again"),
+    ],
+)
+def test_cli_reproduce_says_what_a_rerun_does(argv, said):
+    from tunekit.report import render_markdown
+
+    report = _minimal_report({})
+    report["command"] = {
+        "interface": "cli",
+        "argv": argv,
+        "cwd": "/somewhere",
+        "reproduce": f"{CLI_PROGRAM} {shlex.join(argv)}",
+    }
+    markdown = render_markdown(report, "")
+    assert f"```sh\n{CLI_PROGRAM} {shlex.join(argv)}\n```" in markdown and said in markdown

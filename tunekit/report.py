@@ -175,9 +175,14 @@ def _top_markdown(report: dict[str, Any]) -> list[str]:
                 command["reproduce"],
                 "```",
                 "",
-                "Rerun in the same folder it resumes (a finished run is only reported again); "
-                "add `--overwrite` to train it all again, or `--project-name NEW` to keep this "
-                "run.",
+                (
+                    "Rerun as it is, it deletes this run folder and trains it all again "
+                    "(`--overwrite`); add `--project-name NEW` to keep this run."
+                    if "--overwrite" in command.get("argv", ())
+                    else "Rerun in the same folder it resumes (a finished run is only reported "
+                    "again); add `--overwrite` to train it all again, or `--project-name NEW` to "
+                    "keep this run."
+                ),
                 "",
             ]
         else:
@@ -192,7 +197,7 @@ def _top_markdown(report: dict[str, Any]) -> list[str]:
             if command.get("cli_equivalent"):
                 lines += [
                     "The same settings on the command line (DATA: this data saved as an .npz "
-                    "or a .csv file):",
+                    "or a .csv file; the hypermodel built as `--hypermodel` builds it):",
                     "",
                     "```sh",
                     command["cli_equivalent"],
