@@ -55,6 +55,7 @@ ORDER = [
     "results",
     "retraining",
     "plots",
+    "reproduce",
     "report_trust",
     "report",
     # beside each other: how a phase runs, and the steps of a run

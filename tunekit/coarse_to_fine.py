@@ -39,6 +39,7 @@ from tunekit.manifest import check_run_location, check_writable
 from tunekit.objectives import describe_objective, parse_objective
 from tunekit.params import DEFAULT_OBJECTIVES, check_cv
 from tunekit.processes import apply_process_limits
+from tunekit.reproduce import COMMAND_KEY
 
 # Python loggers of the frameworks whose warnings --quiet hides (see `_warnings_hidden`).
 _FRAMEWORK_LOGGERS = ("tensorflow", "absl")
@@ -287,6 +288,9 @@ def _main(args: argparse.Namespace, argv: list[str], resume: str) -> int:
 
                 return work(run, cluster, resume, message=cli_message)
             run.open()  # checks and locks the run folder before any training
+            # How it was called, for report.md's command that reproduces the run.
+            run.manifest.state[COMMAND_KEY] = {"argv": argv, "cwd": os.getcwd()}
+            run.manifest.save()
             if cluster.role == "chief":
                 from tunekit.distribute.launch import cli_chief
 

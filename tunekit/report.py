@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import platform
+import shlex
 import time
 from collections.abc import Mapping
+from pathlib import PurePath
 from typing import Any
 
 import keras
@@ -22,10 +25,36 @@ from tunekit.report_trust import (
     finalists_section,
     render_trust_markdown,
 )
+from tunekit.reproduce import command_section
 from tunekit.results import format_value, trials_csv, trials_dataframe
 from tunekit.tensorboard import log_images
 
-__all__ = ["write_report", "render_markdown"]
+__all__ = ["render_markdown", "write_report"]
+
+# The plots shown inline at the top of report.md, most useful first (the first three
+# the run wrote); every plot is linked below them.
+_INLINE_PLOTS = (
+    "best_so_far",
+    "narrowing",
+    "confusion_matrix",
+    "predicted_vs_true",
+    "parallel_coordinates",
+    "score_vs_hyperparameters",
+    "training_curves",
+    "residuals",
+    "score_vs_params",
+)
+_PLOT_TITLES = {
+    "best_so_far": "Best score so far, trial by trial",
+    "narrowing": "The search space narrowed between the phases",
+    "confusion_matrix": "Confusion matrix on the test set",
+    "predicted_vs_true": "Predicted against true values on the test set",
+    "residuals": "Residuals on the test set",
+    "parallel_coordinates": "Every trial's hyperparameters and score",
+    "score_vs_hyperparameters": "Score against each hyperparameter",
+    "score_vs_params": "Score against parameter count",
+    "training_curves": "The final retrain's training curves",
+}
 
 
 def _shape(shape: Any) -> Any:
@@ -93,12 +122,122 @@ def _report(
     }
 
 
+def _link(path: str, run_dir: str) -> str:
+    """`path` relative to the run folder, with `/` (a Markdown link from report.md)."""
+    return PurePath(os.path.relpath(path, run_dir)).as_posix()
+
+
+def _top_markdown(report: dict[str, Any]) -> list[str]:
+    """What was chosen, the main plots inline, links to every file, and how to reproduce it."""
+    best, run_dir = report["best"], report["run_dir"]
+    metrics = ", ".join(f"{k} {v:.4f}" for k, v in report["test_metrics"].items())
+    plots_written = {name: _link(path, run_dir) for name, path in report.get("plots", {}).items()}
+    inline = [name for name in _INLINE_PLOTS if name in plots_written][:3]
+    lines = [
+        f"**Chosen:** {best['phase']} trial {best['trial_id']}"
+        + (f"; test {metrics}" if metrics else "")
+        + ".",
+        "",
+        "## Chosen hyperparameters",
+        "",
+        "| hyperparameter | value |",
+        "|---|---|",
+        *[f"| {k} | {format_value(v)} |" for k, v in best.get("hyperparameters", {}).items()],
+        "",
+    ]
+    for name in inline:
+        lines += [f"![{_PLOT_TITLES.get(name, name)}]({plots_written[name]})", ""]
+    if plots_written:
+        lines += [
+            "Plots: " + " · ".join(f"[{name}]({link})" for name, link in plots_written.items()),
+            "",
+        ]
+    files = ("trials.csv", "report.json", "best_hyperparameters.json", "best_model.keras")
+    lines += [
+        "Files: " + " · ".join(f"[{name}]({name})" for name in files),
+        "",
+        "Dashboard (TensorBoard: the HParams tab lists every trial of both phases):",
+        "",
+        "```sh",
+        f"tensorboard --logdir {shlex.quote(str(PurePath(run_dir) / 'tensorboard'))}",
+        "```",
+        "",
+    ]
+    command = report.get("command")
+    if command:
+        lines += ["## Reproduce", ""]
+        if command["interface"] == "cli":
+            where = f" (from the folder `{command['cwd']}`)" if command.get("cwd") else ""
+            lines += [
+                f"This run was started from the command line{where}:",
+                "",
+                "```sh",
+                command["reproduce"],
+                "```",
+                "",
+                (
+                    "Rerun as it is, it deletes this run folder and trains it all again "
+                    "(`--overwrite`); add `--project-name NEW` to keep this run."
+                    if "--overwrite" in command.get("argv", ())
+                    else "Rerun in the same folder it resumes (a finished run is only reported "
+                    "again); add `--overwrite` to train it all again, or `--project-name NEW` to "
+                    "keep this run."
+                ),
+                "",
+            ]
+        else:
+            lines += [
+                "This run was started from Python (`hypermodel` and `data` are your objects):",
+                "",
+                "```python",
+                command["python_call"],
+                "```",
+                "",
+            ]
+            if command.get("cli_equivalent"):
+                lines += [
+                    "The same settings on the command line (DATA: this data saved as an .npz "
+                    "or a .csv file; the hypermodel built as `--hypermodel` builds it):",
+                    "",
+                    "```sh",
+                    command["cli_equivalent"],
+                    "```",
+                    "",
+                ]
+            else:
+                lines += [
+                    "There is no equivalent command line: its hypermodel or callbacks are "
+                    "defined where the command line cannot name them.",
+                    "",
+                ]
+    return lines
+
+
 def render_markdown(report: dict[str, Any], narrowing_table: str) -> str:
-    """The report as Markdown for a person."""
+    """The report as Markdown for a person, readable on a code host or in a browser.
+
+    It opens with what was chosen: the chosen hyperparameters, the three most
+    useful plots inline (best score so far, the narrowed space, the confusion
+    matrix or predicted-vs-true values), links to every plot and file
+    (relative to the run folder), the TensorBoard command and the command
+    that reproduces the run (`report["command"]`, see
+    `tunekit.reproduce.command_section`); then the data, test metrics,
+    phases, narrowing and timings.
+
+    Args:
+        report: The `report.json` content (`write_report`).
+        narrowing_table: The narrowed space as text (`str(NarrowedSpace)`).
+
+    Returns:
+        The Markdown text.
+    """
     config = report["config"]
     best = report["best"]
     lines = [
         f"# tunekit run: {report['run_dir']}",
+        "",
+        *_top_markdown(report),
+        "## Run",
         "",
         f"- Data: {report['data']}; x scaling: {report['dataset']['scaling']} (uint8 "
         "pixels are divided by 255, other dtypes used as they are)",
@@ -164,12 +303,6 @@ def render_markdown(report: dict[str, Any], narrowing_table: str) -> str:
             else "parameter count unknown (model not built)."
         ),
         "",
-        "## Chosen hyperparameters",
-        "",
-        "| hyperparameter | value |",
-        "|---|---|",
-        *[f"| {k} | {format_value(v)} |" for k, v in best.get("hyperparameters", {}).items()],
-        "",
         "## Narrowing",
         "",
         "```",
@@ -227,6 +360,7 @@ def write_report(
     report["finalists"] = finalists_section(run)
     report["baseline"] = baseline_section(run, model)
     report["final_seeds"] = final_seeds_section(run)
+    report["command"] = command_section(run, report["backend"])
     data = run.data
     history = run.manifest.step("retrain").get("history", {})
     regression = data.task == REGRESSION

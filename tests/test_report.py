@@ -1,0 +1,215 @@
+"""report.md as a reader sees it: what was chosen, plots linked and inline, how to reproduce it."""
+
+from __future__ import annotations
+
+import json
+import re
+import shlex
+from pathlib import Path
+
+import pytest
+from conftest import RUN_BUDGET
+
+from tunekit.cli_parser import build_parser
+from tunekit.coarse_to_fine import _workflow_kwargs
+from tunekit.hypermodel_specs import resolve_hypermodel
+from tunekit.reproduce import CLI_PROGRAM, cli_equivalent
+
+_LINK = re.compile(r"!?\[[^\]]*\]\(([^)\s]+)\)")
+
+
+def _links(markdown: str) -> list[str]:
+    return _LINK.findall(markdown)
+
+
+def _code_blocks(markdown: str, language: str) -> list[str]:
+    return re.findall(rf"```{language}\n(.*?)\n```", markdown, flags=re.S)
+
+
+def _same_run(command: str, data, run_dir: Path):
+    """The `CoarseToFine` the command line builds from `command` (a `python -m ...` line)."""
+    from tunekit import CoarseToFine
+
+    words = shlex.split(command)
+    assert " ".join(words[:3]) == CLI_PROGRAM
+    args = build_parser().parse_args(words[3:])
+    run = CoarseToFine(resolve_hypermodel(args.hypermodel)(data), data, **_workflow_kwargs(args))
+    return args, run
+
+
+def test_python_run_report_links_plots_and_gives_the_call_and_command(finished_run):
+    run, result = finished_run
+    markdown = (run.run_dir / "report.md").read_text()
+    report = json.loads((run.run_dir / "report.json").read_text())
+    links = _links(markdown)
+    # Every plot the run wrote is linked, relative to the run folder, and every link resolves.
+    for name in report["plots"]:
+        assert f"(plots/{name}.png)" in markdown, name
+    for link in links:
+        assert not Path(link).is_absolute() and (run.run_dir / link).is_file(), link
+    # The chosen hyperparameters and the three most useful plots come first.
+    top = markdown.split("## Run\n")[0]
+    assert "## Chosen hyperparameters" in top
+    inline = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", top)
+    assert inline == ["plots/best_so_far.png", "plots/narrowing.png", "plots/confusion_matrix.png"]
+    # A Python run: the CoarseToFine call with its non-default arguments...
+    assert report["command"]["interface"] == "python"
+    (call,) = _code_blocks(markdown, "python")
+    for name in ("coarse_trials=4", "max_epochs=2", "factor=2", "top=0.5", "baseline=False"):
+        assert name in call, name
+    assert "verbose" not in call and "fine_trials" not in call  # ignored by a Hyperband run
+    # ...and the command line with the same settings, which parses back to the same run.
+    (command,) = [b for b in _code_blocks(markdown, "sh") if b.startswith(CLI_PROGRAM)]
+    assert command == report["command"]["cli_equivalent"]
+    args, again = _same_run(command, run.data, run.run_dir)
+    assert args.data == "DATA" and args.backend == report["backend"]
+    assert again.config() == run.config() and again.run_dir == run.run_dir
+
+
+def test_cli_equivalent_carries_every_non_default_setting(digits_small, tmp_path):
+    from hypermodels import MnistDenseHyperModel
+    from tunekit import CoarseToFine
+
+    data = digits_small
+    run = CoarseToFine(
+        MnistDenseHyperModel(data.input_shape, data.num_classes),
+        data,
+        directory=tmp_path / "my runs",
+        project_name="it's",
+        objective="val_loss",
+        coarse_trials=5,
+        defaults_first=False,
+        fine_tuner="bayesian",
+        fine_trials=3,
+        top=0.3,
+        margin=0.25,
+        final_epochs=4,
+        final_schedule="constant",
+        batch_size=64,
+        cv=2,
+        seed=7,
+        class_weight="balanced",
+        baseline=False,
+        final_seeds=2,
+    )
+    command = cli_equivalent(run, "jax")
+    assert command is not None
+    args, again = _same_run(command, data, run.run_dir)
+    assert again.config() == run.config() and again.run_dir == run.run_dir
+    assert args.backend == "jax" and "--finalists" not in command  # off with cv
+
+
+def test_hypermodel_the_command_line_cannot_name_has_no_cli_equivalent(digits_small, tmp_path):
+    import keras
+
+    from tunekit import CoarseToFine
+
+    def build(hp):
+        model = keras.Sequential([keras.Input((28, 28)), keras.layers.Flatten()])
+        model.add(keras.layers.Dense(10, activation="softmax"))
+        model.compile("adam", "sparse_categorical_crossentropy", metrics=["accuracy"])
+        return model
+
+    run = CoarseToFine(build, digits_small, directory=tmp_path, **RUN_BUDGET)
+    assert cli_equivalent(run, "tensorflow") is None  # a function local to this test
+
+
+def test_cli_run_report_gives_the_command_as_typed(tmp_path, capsys, monkeypatch):
+    from test_cli import TINY, _shapes_npz
+
+    from tunekit.coarse_to_fine import main
+
+    monkeypatch.chdir(tmp_path)
+    _shapes_npz(tmp_path / "bands 3.npz", num_classes=3)
+    argv = ["--data", "bands 3.npz", "--project-name", "b", "--backend", "tensorflow", *TINY]
+    argv += ["--batch-size", "32", "--seed", "3"]
+    assert main(argv) == 0, capsys.readouterr().err
+    run_dir = tmp_path / "runs" / "b"
+    markdown = (run_dir / "report.md").read_text()
+    for link in _links(markdown):
+        assert (run_dir / link).is_file(), link
+    (command,) = [b for b in _code_blocks(markdown, "sh") if b.startswith(CLI_PROGRAM)]
+    words = shlex.split(command)
+    assert words[3:] == argv  # the arguments as given, quoted for a shell
+    assert vars(build_parser().parse_args(words[3:])) == vars(build_parser().parse_args(argv))
+    assert f"from the folder `{tmp_path}`" in markdown
+    report = json.loads((run_dir / "report.json").read_text())
+    assert report["command"] == {
+        "interface": "cli",
+        "argv": argv,
+        "cwd": str(tmp_path),
+        "reproduce": command,
+    }
+
+
+def _minimal_report(plots: dict[str, str]) -> dict:
+    return {
+        "run_dir": "runs/r",
+        "config": {
+            "hypermodel": {"class": "m.M"},
+            "objective": "val_loss",
+            "direction": "min",
+            "seed": 0,
+        },
+        "best": {
+            "phase": "fine",
+            "trial_id": "0001",
+            "reason": "",
+            "final_epochs": 1,
+            "num_params": 10,
+        },
+        "data": "d",
+        "dataset": {"scaling": "s", "task": "regression"},
+        "backend": "jax",
+        "versions": {},
+        "test_metrics": {"mse": 0.5},
+        "phases": {},
+        "timings": {},
+        "plots": plots,
+    }
+
+
+@pytest.mark.parametrize(
+    ("written", "inline"),
+    [
+        (  # regression: predicted against true values instead of a confusion matrix
+            ["parallel_coordinates", "best_so_far", "narrowing", "predicted_vs_true", "residuals"],
+            ["best_so_far", "narrowing", "predicted_vs_true"],
+        ),
+        (  # several outputs: neither; the next most useful plot
+            ["parallel_coordinates", "best_so_far", "narrowing", "training_curves"],
+            ["best_so_far", "narrowing", "parallel_coordinates"],
+        ),
+    ],
+)
+def test_the_three_most_useful_plots_the_run_wrote_are_inline(written, inline):
+    from tunekit.report import render_markdown
+
+    plots = {name: f"runs/r/plots/{name}.png" for name in written}
+    markdown = render_markdown(_minimal_report(plots), "")
+    assert re.findall(r"!\[[^\]]*\]\(([^)]+)\)", markdown) == [f"plots/{n}.png" for n in inline]
+    assert [link for link in _links(markdown) if link.startswith("plots/")] == [
+        *(f"plots/{n}.png" for n in inline),
+        *(f"plots/{n}.png" for n in written),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("argv", "said"),
+    [
+        (["--seed", "1"], "Rerun in the same folder it resumes"),
+        (["--overwrite", "--seed", "1"], "deletes this run folder and trains it all again"),
+    ],
+)
+def test_cli_reproduce_says_what_a_rerun_does(argv, said):
+    from tunekit.report import render_markdown
+
+    report = _minimal_report({})
+    report["command"] = {
+        "interface": "cli",
+        "argv": argv,
+        "cwd": "/somewhere",
+        "reproduce": f"{CLI_PROGRAM} {shlex.join(argv)}",
+    }
+    markdown = render_markdown(report, "")
+    assert f"```sh\n{CLI_PROGRAM} {shlex.join(argv)}\n```" in markdown and said in markdown
