@@ -85,6 +85,7 @@ NAME = "peers"
 BATCH_SIZE = 128
 FACTOR = 3
 OBJECTIVE = "val_accuracy"
+CHECK_EVERY = 20  # batches between a peer's checks of the deadline inside an epoch
 
 
 # -- the space adapter ----------------------------------------------------------------------------
@@ -122,10 +123,10 @@ def optuna_distribution(hp: Any) -> Any:
         log = sampling == "log"
         if isinstance(hp, kt.engine.hyperparameters.Int):
             # Optuna's log sampling takes no step; KerasTuner's log step is a factor.
-            step = 1 if log or not hp.step else int(hp.step)
-            return IntDistribution(int(hp.min_value), int(hp.max_value), log=log, step=step)
-        step = None if log or not hp.step else float(hp.step)
-        return FloatDistribution(float(hp.min_value), float(hp.max_value), log=log, step=step)
+            int_step = 1 if log or not hp.step else int(hp.step)
+            return IntDistribution(int(hp.min_value), int(hp.max_value), log=log, step=int_step)
+        float_step = None if log or not hp.step else float(hp.step)
+        return FloatDistribution(float(hp.min_value), float(hp.max_value), log=log, step=float_step)
     raise ValueError(
         f"No Optuna distribution for hyperparameter {hp.name!r} ({type(hp).__name__})."
     )
@@ -202,6 +203,19 @@ class Deadline:
         """Records that the search has ended (tunekit's process)."""
         self.marker.write_text(str(time.time()))
 
+    def start_together(self, tool: str) -> float:
+        """Waits until the three tools of the seed are ready (imported, data loaded).
+
+        Returns:
+            The common start (`time.perf_counter()` when the last one was ready,
+            give or take the 0.2 s poll).
+        """
+        folder = self.marker.parent
+        (folder / f"{self.marker.name}.ready-{tool}").write_text(str(time.time()))
+        while not all((folder / f"{self.marker.name}.ready-{t}").exists() for t in TOOLS):
+            time.sleep(0.2)
+        return time.perf_counter()
+
 
 def retrain_epochs(best_step: int, ran: int, initial_epoch: int, max_epochs: int) -> int:
     """`tunekit.retraining.final_epochs`'s rule for a trial not run by a tunekit tuner.
@@ -224,7 +238,10 @@ def retrain_epochs(best_step: int, ran: int, initial_epoch: int, max_epochs: int
 
 
 def _data(args: argparse.Namespace) -> Any:
-    return load_data()
+    data = load_data()
+    if args.num_train and not os.environ.get("TUNEKIT_BENCH_SMOKE"):
+        data = data.subset(num_train=args.num_train)
+    return data
 
 
 def run_tunekit(args: argparse.Namespace, deadline: Deadline, work: Path) -> dict[str, Any]:
@@ -233,7 +250,7 @@ def run_tunekit(args: argparse.Namespace, deadline: Deadline, work: Path) -> dic
     from tunekit import CoarseToFine
 
     data = _data(args)
-    start = time.perf_counter()
+    start = deadline.start_together("tunekit")
     run = CoarseToFine(
         MnistDenseHyperModel(),
         data,
@@ -296,13 +313,18 @@ def run_optuna(args: argparse.Namespace, deadline: Deadline, work: Path) -> dict
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     data = _data(args)
     hypermodel = MnistDenseHyperModel()
-    start = time.perf_counter()
+    start = deadline.start_together("optuna")
 
     class Report(keras.callbacks.Callback):
         def __init__(self, trial: optuna.trial.Trial) -> None:
             super().__init__()
             self.trial = trial
             self.scores: list[float] = []
+
+        def on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
+            if batch % CHECK_EVERY == 0 and deadline.passed():
+                self.trial.set_user_attr("cut", True)
+                raise optuna.TrialPruned("tunekit's search time is up")
 
         def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
             score = float((logs or {})[OBJECTIVE])
@@ -363,7 +385,7 @@ def run_optuna(args: argparse.Namespace, deadline: Deadline, work: Path) -> dict
     )
     return {
         "test_accuracy": outcome["test_accuracy"],
-        "best_val": float(best.value),
+        "best_val": float(best.value or 0.0),  # a COMPLETE trial has a value
         "trials_completed": sum(t.state == states.COMPLETE for t in study.trials),
         "trials_pruned": sum(t.state == states.PRUNED for t in study.trials) - len(cut),
         "trials_cut": len(cut),
@@ -387,9 +409,13 @@ def run_kerastuner(args: argparse.Namespace, deadline: Deadline, work: Path) -> 
 
     data = _data(args)
     hypermodel = MnistDenseHyperModel()
-    start = time.perf_counter()
+    start = deadline.start_together("kerastuner")
 
     class StopAtDeadline(keras.callbacks.Callback):
+        def on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
+            if batch % CHECK_EVERY == 0 and deadline.passed():
+                raise kt.errors.FailedTrialError("tunekit's search time is up")
+
         def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
             if deadline.passed():
                 raise kt.errors.FailedTrialError("tunekit's search time is up")
@@ -477,7 +503,8 @@ def run_seed(args: argparse.Namespace, seed: int, work: Path, log: Path) -> dict
     """The three tools of one seed, started together; returns their records."""
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
     env.setdefault("KERAS_BACKEND", "jax")
-    (work / f"search-end-{seed}").unlink(missing_ok=True)
+    for stale in work.glob(f"search-end-{seed}*"):
+        stale.unlink()
     procs = {}
     for tool in TOOLS:
         out = work / f"{tool}-{seed}.json"
@@ -494,6 +521,8 @@ def run_seed(args: argparse.Namespace, seed: int, work: Path, log: Path) -> dict
             str(args.coarse_trials),
             "--max-epochs",
             str(args.max_epochs),
+            "--num-train",
+            str(args.num_train),
             "--work",
             str(work),
             "--out",
@@ -521,10 +550,10 @@ def table(runs: dict[str, list[dict[str, Any]]]) -> str:
         done = runs.get(tool, [])
         if not done:
             continue
-        pruned = [r.get("trials_pruned") for r in done]
         trials = f"{statistics.median(r['trials_completed'] for r in done):.0f}"
-        if None not in pruned:
-            trials += f" ({statistics.median(pruned):.0f} pruned)"
+        if all("trials_pruned" in r for r in done):
+            pruned = statistics.median(int(r["trials_pruned"]) for r in done)
+            trials += f" ({pruned:.0f} pruned)"
         rows.append(
             [
                 tool,
@@ -555,6 +584,7 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--coarse-trials", type=int, default=10)
     parser.add_argument("--max-epochs", type=int, default=9)
+    parser.add_argument("--num-train", type=int, default=20000, help="0: all 50,000")
     parser.add_argument("--worker", choices=TOOLS, help=argparse.SUPPRESS)
     parser.add_argument("--seed", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--work", help=argparse.SUPPRESS)
@@ -566,7 +596,12 @@ def main() -> None:
     name = f"smoke_{NAME}" if os.environ.get("TUNEKIT_BENCH_SMOKE") else NAME
     path = RESULTS / f"{name}.json"
     previous = _load(path)
-    budget = {"coarse_trials": args.coarse_trials, "max_epochs": args.max_epochs, "factor": FACTOR}
+    budget = {
+        "coarse_trials": args.coarse_trials,
+        "max_epochs": args.max_epochs,
+        "factor": FACTOR,
+        "num_train": args.num_train or None,
+    }
     if previous and previous.get("budget") != budget:
         raise SystemExit(f"{path} holds another budget ({previous.get('budget')}): move it first.")
     runs: dict[str, list[dict[str, Any]]] = previous.get("results", {})
