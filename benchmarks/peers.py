@@ -1,11 +1,11 @@
 """Head to head at equal wall time: tunekit against Optuna and plain KerasTuner Hyperband.
 
 Three tools search the same space (`MnistDenseHyperModel.build`) on the same
-backend (JAX, `KERAS_BACKEND`), the same data (MNIST 50k train / 10k
-validation / 10k test) and batch size (128), seed by seed:
+backend (JAX, `KERAS_BACKEND`), the same data (MNIST train / 10k
+validation / 10k test, see "Budget") and batch size (128), seed by seed:
 
 - `tunekit`: `CoarseToFine` with its defaults except the budget options given
-  (`--coarse-trials`, `--max-epochs`; defaults here 10 and 9, see "Budget")
+  (`--coarse-trials`, `--max-epochs`; defaults here 6 and 3, see "Budget")
   and `baseline=False` (the baseline retrain is a report-only step after the
   pick: it changes neither the pick nor its test accuracy). Its search time
   is everything up to the pick: coarse, narrowing, fine Hyperband, finalists.
@@ -25,36 +25,43 @@ validation / 10k test) and batch size (128), seed by seed:
 
 Equal wall time, and fairness on a shared machine: the three tools of one seed
 run at the same time, in three processes started together, so that each sees
-the same contention from the other work on the machine (running them one
-after the other would let an hour's drift of the machine's load, which moves
-wall times by up to 2x here, decide the comparison; and it would take three
-times as long). Their time is then measured in the same wall-clock seconds.
+the same contention from the other work on the machine (running them one after
+the other would let an hour's drift of the machine's load, which moves wall
+times by up to 2x here, decide the comparison; and it would take three times
+as long). Their time is then measured in the same wall-clock seconds.
 tunekit's search end is not known in advance, so Optuna's `timeout=` cannot be
 used: when tunekit has picked its configuration, its process writes a marker
 file, and from then on the peers start no new trial (Optuna: `study.stop()`;
 KerasTuner: the oracle returns `STOPPED`) and **abort the trial they are
-running** at its next epoch end (Optuna: the trial is pruned and marked
-`cut`; KerasTuner: `FailedTrialError`, the trial is FAILED). A cut trial never
-counts toward the pick, so no peer gets more search time than tunekit (at most
-one epoch, a few seconds, between the marker and the check). Each peer's
-winner (Optuna: `study.best_trial` among COMPLETE trials; KerasTuner: the best
-COMPLETED trial) is then retrained by tunekit's rule (`tunekit.retraining`
-via `benchmarks._common.retrain_and_test`: from scratch on train+validation
-for the trial's best epoch counted from epoch 0, or `max_epochs` if its best
-epoch was its last, with the cosine schedule) and tested once. The three
-retrains also run at the same time.
+running** at its next check, every 20 batches and at every epoch end (Optuna:
+the trial is pruned and marked `cut`; KerasTuner: `FailedTrialError`, the
+trial is FAILED). A cut trial never counts toward the pick, so no peer gets
+more search time than tunekit (at most 20 batches, a second or two, between
+the marker and the check). The three processes first import everything and
+load the data, then wait for each other (marker files), so the search clocks
+start together too. Each peer's winner (Optuna: `study.best_trial` among
+COMPLETE trials; KerasTuner: the best COMPLETED trial) is then retrained by
+tunekit's rule (`tunekit.retraining` via
+`benchmarks._common.retrain_and_test`: from scratch on train+validation for
+the trial's best epoch counted from epoch 0, or `max_epochs` if its best epoch
+was its last, with the cosine schedule) and tested once. The three retrains
+also run at the same time.
 
-Budget: the default command (20 coarse trials, max_epochs 20) searches for
-about 9 minutes alone on this machine; three tools at once take longer, and
-3 seeds of it do not fit the 75 minutes of compute the benchmark may use. So
-all three tools get the scaled budget `--coarse-trials 10 --max-epochs 9`
-(tunekit's fine Hyperband, Optuna's `max_resource` and KerasTuner's
-`max_epochs` all 9, factor 3) on the full data. Pass `--coarse-trials 20
---max-epochs 20` for the default budget.
+Budget: the default command (20 coarse trials, max_epochs 20, 50,000
+training images) searches for about 9 minutes alone on this machine; three
+tools at once on a machine shared with other work (load average 15-20 on 2
+cores while this was measured) take several times longer, and 3 seeds of it
+do not fit the 75 minutes of compute the benchmark may use. So all three
+tools get the same scaled budget: `--coarse-trials 6 --max-epochs 3
+--num-train 10000` (the first 10,000 training images; validation and test
+sets whole; tunekit's fine Hyperband, Optuna's `max_resource` and
+KerasTuner's `max_epochs` all 3, factor 3; tunekit's finalists step at its
+defaults, 3 finalists x 2 more seeds). Pass `--coarse-trials 20 --max-epochs
+20 --num-train 0` for the default budget.
 
 Usage:
-    KERAS_BACKEND=jax python -m benchmarks.peers [--seeds 0 1 2] [--coarse-trials 10]
-        [--max-epochs 9]
+    KERAS_BACKEND=jax python -m benchmarks.peers [--seeds 0 1 2] [--coarse-trials 6]
+        [--max-epochs 3] [--num-train 10000]
 
 Writes `benchmarks/results/peers.json` after every seed (machine, versions,
 date); a seed whose three tools are all recorded is skipped when the command
@@ -582,9 +589,9 @@ def table(runs: dict[str, list[dict[str, Any]]]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    parser.add_argument("--coarse-trials", type=int, default=10)
-    parser.add_argument("--max-epochs", type=int, default=9)
-    parser.add_argument("--num-train", type=int, default=20000, help="0: all 50,000")
+    parser.add_argument("--coarse-trials", type=int, default=6)
+    parser.add_argument("--max-epochs", type=int, default=3)
+    parser.add_argument("--num-train", type=int, default=10000, help="0: all 50,000")
     parser.add_argument("--worker", choices=TOOLS, help=argparse.SUPPRESS)
     parser.add_argument("--seed", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--work", help=argparse.SUPPRESS)
