@@ -619,9 +619,12 @@ def main() -> None:
             print(f"seed {seed}: recorded, skipped", flush=True)
             continue
         records = run_seed(args, seed, work, log)
+        # Seeds may run in several invocations at once: merge with what they saved meanwhile.
+        runs = _load(path).get("results", runs)
         for tool, record in records.items():
             runs[tool] = [r for r in runs.get(tool, []) if r["seed"] != seed]
             runs[tool].append({"seed": seed, **record})
+            runs[tool].sort(key=lambda r: r["seed"])
             print(
                 f"{tool} seed {seed}: test {record['test_accuracy']:.4f} val "
                 f"{record['best_val']:.4f} trials {record['trials_completed']} search "
