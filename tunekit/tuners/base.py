@@ -14,6 +14,7 @@ import secrets
 import time
 import zlib
 from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
 from typing import Any
 
 import keras
@@ -21,7 +22,7 @@ import keras_tuner as kt
 from keras_tuner import errors as kt_errors
 from keras_tuner.engine.trial import Trial
 
-from tunekit import _faults, _kerastuner, interrupts
+from tunekit import _faults, _kerastuner, interrupts, timing
 from tunekit import cv as _cv
 from tunekit.data import _targets as tg
 from tunekit.fitting import fit_hypermodel
@@ -109,6 +110,7 @@ class TunekitTuner(kt.Tuner):
         self._tunekit_cv_stratify = cv_stratify
         # The folds' shuffle: without a seed still one draw, so all trials share the folds.
         self._tunekit_cv_seed = trial_seed if trial_seed is not None else secrets.randbelow(2**31)
+        self._tunekit_clock: timing.TrialClock | None = None  # the running trial's time split
         super().__init__(*args, **kwargs)
 
     @property
@@ -174,11 +176,14 @@ class TunekitTuner(kt.Tuner):
         if self._tunekit_seed is not None:
             keras.utils.set_random_seed(self._trial_seed(trial.trial_id))
         start = time.perf_counter()
-        with declared_only(trial):
-            if self._tunekit_cv > 1:
-                histories = self._run_folds(trial, *args, **kwargs)
-            else:
-                histories = super().run_trial(trial, *args, **kwargs)
+        try:
+            with declared_only(trial):
+                if self._tunekit_cv > 1:
+                    histories = self._run_folds(trial, *args, **kwargs)
+                else:
+                    histories = super().run_trial(trial, *args, **kwargs)
+        finally:
+            self._clock().lap()  # from here to on_trial_end: the oracle's update_trial
         seconds = round(time.perf_counter() - start, 3)
         objective = self.oracle.objective.name
         if isinstance(histories, list):
@@ -221,16 +226,36 @@ class TunekitTuner(kt.Tuner):
         key = f"{self._tunekit_seed}:{self._tunekit_phase}:{trial_id}".encode()
         return zlib.crc32(key) % (2**31 - 1)
 
+    def _clock(self) -> timing.TrialClock:
+        """The running trial's clock (a new one for a trial run outside `search`)."""
+        if self._tunekit_clock is None:
+            self._tunekit_clock = timing.TrialClock()
+        return self._tunekit_clock
+
+    def pre_create_trial(self) -> None:
+        super().pre_create_trial()
+        self._clock()  # started before the oracle's create_trial (kept while it says IDLE)
+
+    def _build_hypermodel(self, hp: Any) -> keras.Model:
+        with self._clock().measure("build"):
+            return super()._build_hypermodel(hp)
+
     def _build_and_fit_model(self, trial: Trial, *args: Any, **kwargs: Any) -> Any:
+        clock = self._clock()
         facts = TrialFacts()
-        kwargs["callbacks"] = [*kwargs.get("callbacks", []), facts, InterruptCheck()]
+        callbacks = [*kwargs.get("callbacks", []), facts, InterruptCheck()]
+        kwargs["callbacks"] = clock.fit.instrument(callbacks)
         # KerasTuner's Tuner._build_and_fit_model, with the hypermodel's fit called
         # through fit_hypermodel (its own keywords win over search()'s).
         hp = trial.hyperparameters
-        model = self._try_build(hp)
+        start, built = time.perf_counter(), clock.parts["build"]
+        model = self._try_build(hp)  # clear_session and gc.collect, then the build
+        clock.parts["gc"] += time.perf_counter() - start - (clock.parts["build"] - built)
+        start = time.perf_counter()
         results = fit_hypermodel(
             self.hypermodel, hp, model, *args, refused=self._tunekit_refused_fit_args, **kwargs
         ).results
+        clock.fit.add_fit(time.perf_counter() - start)
         if _kerastuner.multi_backend():
             _kerastuner.utils.save_json(
                 self._get_build_config_fname(trial.trial_id), model.get_build_config()
@@ -303,13 +328,19 @@ class TunekitTuner(kt.Tuner):
             self.save()
 
     def on_trial_begin(self, trial: Trial) -> None:
+        clock = self._clock()
+        clock.parts["oracle"] += clock.lap()  # the oracle's create_trial
         interrupts.check()  # the trial stays RUNNING: a rerun retries it
         super().on_trial_begin(trial)
 
     def on_trial_end(self, trial: Trial) -> None:
+        clock = self._clock()
+        clock.parts["oracle"] += clock.lap()  # update_trial, since run_trial returned
         try:
-            super().on_trial_end(trial)
+            with clock.measure("oracle"):  # end_trial, trial.json, oracle.json, the tuner
+                super().on_trial_end(trial)
         except Exception as e:
+            self._tunekit_clock = None
             if self._is_worker():
                 raise
             end_failed_search(self.oracle, trial, e)
@@ -317,6 +348,14 @@ class TunekitTuner(kt.Tuner):
             raise
         for listener in self._tunekit_listeners:
             listener(self, trial)
+        self._tunekit_clock = None
+        timing.append_row(
+            Path(self.project_dir) / timing.TIMING_FILE,
+            self._tunekit_phase,
+            clock.row(),
+            trial_id=trial.trial_id,
+            status=str(trial.status),
+        )
         interrupts.check()  # the trial is saved: stop before the next one
 
 
