@@ -174,8 +174,10 @@ class RetrainStep:
         callbacks = [
             *schedule_callbacks(ctx.final_schedule, epochs),  # first: reads the tuned rate
             keras.callbacks.BackupAndRestore(str(ctx.run_dir / "retrain_backup")),
-            keras.callbacks.TensorBoard(
-                log_dir=str(ctx.run_dir / "tensorboard" / "final"), histogram_freq=1
+            keras.callbacks.TensorBoard(  # no graph: under JAX it traces the model again
+                log_dir=str(ctx.run_dir / "tensorboard" / "final"),
+                histogram_freq=1,
+                write_graph=False,
             ),
             facts,
             _FaultCallback(),

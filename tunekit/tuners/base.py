@@ -27,7 +27,7 @@ from tunekit import cv as _cv
 from tunekit.data import _targets as tg
 from tunekit.fitting import fit_hypermodel
 from tunekit.tensorboard import configure_trial_logdirs
-from tunekit.tuners.callbacks import InterruptCheck, TrialFacts
+from tunekit.tuners.callbacks import BestEpochWeights, InterruptCheck, TrialFacts
 from tunekit.tuners.declared import DeclaringHyperParameters, declared_only
 from tunekit.tuners.oracles import end_failed_search
 
@@ -111,6 +111,8 @@ class TunekitTuner(kt.Tuner):
         # The folds' shuffle: without a seed still one draw, so all trials share the folds.
         self._tunekit_cv_seed = trial_seed if trial_seed is not None else secrets.randbelow(2**31)
         self._tunekit_clock: timing.TrialClock | None = None  # the running trial's time split
+        # The trial's checkpoint callbacks, by KerasTuner's (one per trial, shared by executions).
+        self._tunekit_checkpoints: dict[int, BestEpochWeights] = {}
         super().__init__(*args, **kwargs)
 
     @property
@@ -176,6 +178,7 @@ class TunekitTuner(kt.Tuner):
         if self._tunekit_seed is not None:
             keras.utils.set_random_seed(self._trial_seed(trial.trial_id))
         start = time.perf_counter()
+        self._tunekit_checkpoints = {}
         try:
             with declared_only(trial):
                 if self._tunekit_cv > 1:
@@ -240,11 +243,20 @@ class TunekitTuner(kt.Tuner):
         with self._clock().measure("build"):
             return super()._build_hypermodel(hp)
 
+    def _checkpoint_once(self, callback: Any) -> Any:
+        """KerasTuner's best-epoch checkpoint as a `BestEpochWeights` (written once per fit)."""
+        if type(callback) is not _kerastuner.SaveBestEpoch:
+            return callback
+        key = id(callback)
+        if key not in self._tunekit_checkpoints:
+            self._tunekit_checkpoints[key] = BestEpochWeights(callback.objective, callback.filepath)
+        return self._tunekit_checkpoints[key]
+
     def _build_and_fit_model(self, trial: Trial, *args: Any, **kwargs: Any) -> Any:
         clock = self._clock()
         facts = TrialFacts()
-        callbacks = [*kwargs.get("callbacks", []), facts, InterruptCheck()]
-        kwargs["callbacks"] = clock.fit.instrument(callbacks)
+        callbacks = [self._checkpoint_once(c) for c in kwargs.get("callbacks", [])]
+        kwargs["callbacks"] = clock.fit.instrument([*callbacks, facts, InterruptCheck()])
         # KerasTuner's Tuner._build_and_fit_model, with the hypermodel's fit called
         # through fit_hypermodel (its own keywords win over search()'s).
         hp = trial.hyperparameters
