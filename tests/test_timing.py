@@ -64,11 +64,15 @@ def test_fit_clock_separates_first_step_validation_and_checkpoints(tmp_path):
     y = (x[:, 0] > 0).astype("int32")
     model = keras.Sequential([keras.Input((8,)), keras.layers.Dense(2, activation="softmax")])
     model.compile("adam", "sparse_categorical_crossentropy")
-    checkpoint = keras.callbacks.ModelCheckpoint(str(tmp_path / "m.weights.h5"), True)
+    checkpoint = keras.callbacks.ModelCheckpoint(
+        str(tmp_path / "m.weights.h5"), save_weights_only=True
+    )
     with timing.timed_fit(tmp_path / "timing.csv", "retrain", [checkpoint]) as callbacks:
         assert callbacks[0].__class__ is timing.FitClock
         assert callbacks[2] is checkpoint  # bracketed: marker, callback, marker
-        model.fit(x, y, validation_data=(x, y), epochs=2, batch_size=32, callbacks=callbacks)
+        model.fit(
+            x, y, validation_data=(x, y), epochs=2, batch_size=32, callbacks=callbacks, verbose=0
+        )
     (row,) = timing.read_rows(tmp_path / "timing.csv")
     assert row["step"] == "retrain"
     assert row["first_step"] > 0 and row["validation"] > 0 and row["checkpoint"] > 0
@@ -88,3 +92,26 @@ def test_time_split_adds_the_probe_and_the_process_start(tmp_path):
     assert timing.session(None) == {}
     age = timing.session({"backend": "jax", "wall_seconds": 1.5})
     assert age["probe_seconds"] == 1.5 and (age["session_seconds"] or 1) > 0
+
+
+def test_best_epoch_checkpoint_is_written_once_with_the_best_epochs_weights(tmp_path):
+    import keras_tuner as kt
+
+    from tunekit.tuners.callbacks import BestEpochWeights
+
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
+    path = tmp_path / "checkpoint.weights.h5"
+    callback = BestEpochWeights(kt.Objective("val_loss", "min"), str(path))
+    callback.set_model(model)
+    weights = {}
+    for epoch, val_loss in enumerate([0.5, 0.3, 0.4]):  # epoch 1 is the best
+        model.set_weights([np.full(w.shape, float(epoch)) for w in model.get_weights()])
+        weights[epoch] = model.get_weights()
+        callback.on_epoch_end(epoch, {"val_loss": val_loss})
+        assert not path.exists()  # nothing written during training
+    callback.on_train_end()
+    for kept, last in zip(model.get_weights(), weights[2], strict=True):
+        np.testing.assert_array_equal(kept, last)  # the model keeps its last weights
+    model.load_weights(str(path))
+    for saved, best in zip(model.get_weights(), weights[1], strict=True):
+        np.testing.assert_array_equal(saved, best)
