@@ -24,7 +24,7 @@ def test_report_splits_every_step_into_parts_that_add_up(finished_run):
     steps = split["steps"]
     # The Python API: no probe, no process start (the process is the caller's).
     assert {"coarse", "fine", "retrain", "evaluate"} <= set(steps)
-    assert not {"probe", "start"} & set(steps)
+    assert not {"probe", "start", "setup"} & set(steps)
     for name, step in steps.items():
         _check_step(name, step)
     for name in ("coarse", "fine", "retrain"):
@@ -83,15 +83,19 @@ def test_fit_clock_separates_first_step_validation_and_checkpoints(tmp_path):
 def test_time_split_adds_the_probe_and_the_process_start(tmp_path):
     timing.append_row(tmp_path / timing.TIMING_FILE, "retrain", {"train": 3.0, "seconds": 3.0})
     steps = {"retrain": {"seconds": 4.0}, "evaluate": {"seconds": 1.0}, "narrow": {}}
-    split = timing.time_split(tmp_path, steps, probe_seconds=2.0, session_seconds=10.0)
-    assert list(split["steps"]) == ["start", "probe", "retrain", "evaluate"]
-    assert split["steps"]["start"]["wall"] == 3.0  # 10 s less the probe and the steps
+    split = timing.time_split(
+        tmp_path, steps, probe_seconds=2.0, session_seconds=10.0, loaded_seconds=2.5
+    )
+    assert list(split["steps"]) == ["start", "setup", "probe", "retrain", "evaluate"]
+    assert split["steps"]["start"]["wall"] == 0.5  # Keras loaded at 2.5 s, less the probe
+    assert split["steps"]["setup"]["wall"] == 2.5  # 10 s less all the others
     assert split["steps"]["retrain"]["train"] == 3.0 and split["steps"]["retrain"]["other"] == 1
     assert split["wall"] == 10.0 and split["training"] == 3.0
     assert split["outside_training"] == 0.7
     assert timing.session(None) == {}
     age = timing.session({"backend": "jax", "wall_seconds": 1.5})
-    assert age["probe_seconds"] == 1.5 and (age["session_seconds"] or 1) > 0
+    assert age["probe_seconds"] == 1.5
+    assert 0 < (age["loaded_seconds"] or 0) < (age["session_seconds"] or 0)
 
 
 def test_best_epoch_checkpoint_is_written_once_with_the_best_epochs_weights(tmp_path):
@@ -115,3 +119,12 @@ def test_best_epoch_checkpoint_is_written_once_with_the_best_epochs_weights(tmp_
     model.load_weights(str(path))
     for saved, best in zip(model.get_weights(), weights[1], strict=True):
         np.testing.assert_array_equal(saved, best)
+
+
+def test_validation_batches_divide_the_validation_set():
+    from tunekit.steps.base import validation_batch_size
+
+    assert validation_batch_size(10_000, 128) == 500  # MNIST's validation split: no partial batch
+    assert validation_batch_size(397, 128) == 397
+    assert validation_batch_size(9_973, 128) == 128  # a prime: left as it was
+    assert validation_batch_size(100, 128) == 100

@@ -75,6 +75,8 @@ PARTS = (
     "other",
 )
 TIMING_FILE = "timing.csv"
+#: When this module was imported: in the command line, just after Keras was loaded.
+_IMPORTED = time.time()
 _COLUMNS = ("step", "trial_id", "status", "seconds", *PARTS)
 _FIRST_BATCHES = 4  # the first batch and three steady ones
 _CHECKPOINTS = (
@@ -312,17 +314,19 @@ def process_seconds() -> float | None:
 
 
 def session(backend_choice: Mapping[str, Any] | None) -> dict[str, float | None]:
-    """`time_split`'s `probe_seconds` and `session_seconds` for a run.
+    """`time_split`'s `probe_seconds`, `session_seconds` and `loaded_seconds` for a run.
 
     A run started by the command line (which sets `backend_choice`) gets
-    its probe's wall time (0 unless `--backend auto` probed) and the
-    process's age; a run of the Python API gets neither (the process is the
-    caller's).
+    its probe's wall time (0 unless `--backend auto` probed), the process's
+    age, and its age when Keras was loaded; a run of the Python API gets
+    none (the process is the caller's).
     """
     if backend_choice is None:
         return {}
     probe = float(backend_choice.get("wall_seconds", 0.0))
-    return {"probe_seconds": probe, "session_seconds": process_seconds()}
+    age = process_seconds()
+    loaded = None if age is None else age - (time.time() - _IMPORTED)
+    return {"probe_seconds": probe, "session_seconds": age, "loaded_seconds": loaded}
 
 
 def time_split(
@@ -331,6 +335,7 @@ def time_split(
     *,
     probe_seconds: float | None = None,
     session_seconds: float | None = None,
+    loaded_seconds: float | None = None,
 ) -> dict[str, Any]:
     """The run's time split for `report.json["time_split"]`.
 
@@ -341,9 +346,12 @@ def time_split(
             CLI's `--backend auto`; 0 when its verdict was cached). `None`:
             no probe step.
         session_seconds: This process's wall time so far (from its start);
-            with it, a `"start"` step holds what the steps and the probe
-            leave (process start, imports, data loading, between steps).
-            `None`: no start step.
+            with it, a `"setup"` step holds what the steps, the probe and the
+            start leave (building the run, checking the model, building the
+            tuners, narrowing, between steps). `None`: neither.
+        loaded_seconds: The process's age when Keras was loaded: with
+            `session_seconds`, a `"start"` step holds it less the probe
+            (interpreter start, imports, data loading).
 
     Returns:
         `{"steps": {step: {"wall": s, <part>: s, ...}}, "wall": s, "training": s,
@@ -361,8 +369,13 @@ def time_split(
         if "seconds" in step:
             out[name] = _split(float(step["seconds"]), [r for r in rows if r["step"] == name])
     if session_seconds is not None:
-        rest = session_seconds - sum(v["wall"] for v in out.values())
-        out = {"start": _split(round(max(0.0, rest), 3), []), **out}
+        first: dict[str, dict[str, float]] = {}
+        if loaded_seconds is not None:
+            start = max(0.0, loaded_seconds - (probe_seconds or 0.0))
+            first["start"] = _split(round(start, 3), [])
+        rest = session_seconds - sum(v["wall"] for v in [*out.values(), *first.values()])
+        first["setup"] = _split(round(max(0.0, rest), 3), [])
+        out = {**first, **out}
     wall = sum(v["wall"] for v in out.values())
     training = sum(v["train"] for v in out.values())
     return {
