@@ -104,10 +104,11 @@ def validation_batch_size(num_val: int, batch_size: int) -> int:
     A partial last batch has a shape of its own, which JAX compiles (and
     TensorFlow traces) again in every trial. The largest divisor of
     `num_val` between `batch_size` and `4 * batch_size` (10,000 validation
-    samples, batch 128: 500), else `batch_size`. Only how the validation
+    samples, batch 128: 500; fewer than `batch_size`: all in one batch),
+    else `batch_size`. Only how the validation
     pass is cut changes: its metrics are means over all samples.
     """
-    for size in range(min(num_val, 4 * batch_size), batch_size - 1, -1):
+    for size in range(min(num_val, 4 * batch_size), min(num_val, batch_size) - 1, -1):
         if num_val % size == 0:
             return size
     return batch_size
