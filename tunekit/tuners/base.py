@@ -9,6 +9,7 @@ docstring of `tunekit.tuners` lists what a trial does.
 from __future__ import annotations
 
 import contextvars
+import dataclasses
 import gc
 import secrets
 import time
@@ -40,6 +41,18 @@ _FOLD: contextvars.ContextVar[int] = contextvars.ContextVar("tunekit_fold", defa
 
 #: Called as `listener(tuner, trial)` after each trial ended and was saved.
 TrialListener = Callable[[kt.Tuner, Trial], None]
+
+
+@dataclasses.dataclass
+class _RunningTrial:
+    """The running trial's time split and checkpoint callbacks (see `TunekitTuner`).
+
+    `checkpoints`: tunekit's `BestEpochWeights` for each of KerasTuner's
+    `SaveBestEpoch` (one per trial, shared by its executions), by `id`.
+    """
+
+    clock: timing.TrialClock | None = None
+    checkpoints: dict[int, BestEpochWeights] = dataclasses.field(default_factory=dict)
 
 
 def _add_metrics(results: Any, extra: Mapping[str, float], objective_name: str) -> Any:
@@ -110,9 +123,7 @@ class TunekitTuner(kt.Tuner):
         self._tunekit_cv_stratify = cv_stratify
         # The folds' shuffle: without a seed still one draw, so all trials share the folds.
         self._tunekit_cv_seed = trial_seed if trial_seed is not None else secrets.randbelow(2**31)
-        self._tunekit_clock: timing.TrialClock | None = None  # the running trial's time split
-        # The trial's checkpoint callbacks, by KerasTuner's (one per trial, shared by executions).
-        self._tunekit_checkpoints: dict[int, BestEpochWeights] = {}
+        self._tunekit_trial = _RunningTrial()
         super().__init__(*args, **kwargs)
 
     @property
@@ -178,7 +189,7 @@ class TunekitTuner(kt.Tuner):
         if self._tunekit_seed is not None:
             keras.utils.set_random_seed(self._trial_seed(trial.trial_id))
         start = time.perf_counter()
-        self._tunekit_checkpoints = {}
+        self._tunekit_trial.checkpoints = {}
         try:
             with declared_only(trial):
                 if self._tunekit_cv > 1:
@@ -231,9 +242,9 @@ class TunekitTuner(kt.Tuner):
 
     def _clock(self) -> timing.TrialClock:
         """The running trial's clock (a new one for a trial run outside `search`)."""
-        if self._tunekit_clock is None:
-            self._tunekit_clock = timing.TrialClock()
-        return self._tunekit_clock
+        if self._tunekit_trial.clock is None:
+            self._tunekit_trial.clock = timing.TrialClock()
+        return self._tunekit_trial.clock
 
     def pre_create_trial(self) -> None:
         super().pre_create_trial()
@@ -248,9 +259,10 @@ class TunekitTuner(kt.Tuner):
         if type(callback) is not _kerastuner.SaveBestEpoch:
             return callback
         key = id(callback)
-        if key not in self._tunekit_checkpoints:
-            self._tunekit_checkpoints[key] = BestEpochWeights(callback.objective, callback.filepath)
-        return self._tunekit_checkpoints[key]
+        checkpoints = self._tunekit_trial.checkpoints
+        if key not in checkpoints:
+            checkpoints[key] = BestEpochWeights(callback.objective, callback.filepath)
+        return checkpoints[key]
 
     def _build_and_fit_model(self, trial: Trial, *args: Any, **kwargs: Any) -> Any:
         clock = self._clock()
@@ -352,7 +364,7 @@ class TunekitTuner(kt.Tuner):
             with clock.measure("oracle"):  # end_trial, trial.json, oracle.json, the tuner
                 super().on_trial_end(trial)
         except Exception as e:
-            self._tunekit_clock = None
+            self._tunekit_trial.clock = None
             if self._is_worker():
                 raise
             end_failed_search(self.oracle, trial, e)
@@ -360,7 +372,7 @@ class TunekitTuner(kt.Tuner):
             raise
         for listener in self._tunekit_listeners:
             listener(self, trial)
-        self._tunekit_clock = None
+        self._tunekit_trial.clock = None
         timing.append_row(
             Path(self.project_dir) / timing.TIMING_FILE,
             self._tunekit_phase,
