@@ -54,6 +54,22 @@ class _RunningTrial:
     clock: timing.TrialClock | None = None
     checkpoints: dict[int, BestEpochWeights] = dataclasses.field(default_factory=dict)
 
+    def started(self) -> timing.TrialClock:
+        """The running trial's clock, started now if none runs."""
+        if self.clock is None:
+            self.clock = timing.TrialClock()
+        return self.clock
+
+    def ended(self) -> None:
+        """The trial ended: the next one gets a new clock."""
+        self.clock = None
+
+    def checkpoint(self, callback: Any) -> BestEpochWeights:
+        """The `BestEpochWeights` for KerasTuner's `SaveBestEpoch` `callback`."""
+        if id(callback) not in self.checkpoints:
+            self.checkpoints[id(callback)] = BestEpochWeights(callback.objective, callback.filepath)
+        return self.checkpoints[id(callback)]
+
 
 def _add_metrics(results: Any, extra: Mapping[str, float], objective_name: str) -> Any:
     """Adds `extra` values to what `HyperModel.fit` returned, in its own form."""
@@ -189,7 +205,7 @@ class TunekitTuner(kt.Tuner):
         if self._tunekit_seed is not None:
             keras.utils.set_random_seed(self._trial_seed(trial.trial_id))
         start = time.perf_counter()
-        self._tunekit_trial.checkpoints = {}
+        self._tunekit_trial.checkpoints.clear()
         try:
             with declared_only(trial):
                 if self._tunekit_cv > 1:
@@ -242,9 +258,7 @@ class TunekitTuner(kt.Tuner):
 
     def _clock(self) -> timing.TrialClock:
         """The running trial's clock (a new one for a trial run outside `search`)."""
-        if self._tunekit_trial.clock is None:
-            self._tunekit_trial.clock = timing.TrialClock()
-        return self._tunekit_trial.clock
+        return self._tunekit_trial.started()
 
     def pre_create_trial(self) -> None:
         super().pre_create_trial()
@@ -258,11 +272,7 @@ class TunekitTuner(kt.Tuner):
         """KerasTuner's best-epoch checkpoint as a `BestEpochWeights` (written once per fit)."""
         if type(callback) is not _kerastuner.SaveBestEpoch:
             return callback
-        key = id(callback)
-        checkpoints = self._tunekit_trial.checkpoints
-        if key not in checkpoints:
-            checkpoints[key] = BestEpochWeights(callback.objective, callback.filepath)
-        return checkpoints[key]
+        return self._tunekit_trial.checkpoint(callback)
 
     def _build_and_fit_model(self, trial: Trial, *args: Any, **kwargs: Any) -> Any:
         clock = self._clock()
@@ -364,7 +374,7 @@ class TunekitTuner(kt.Tuner):
             with clock.measure("oracle"):  # end_trial, trial.json, oracle.json, the tuner
                 super().on_trial_end(trial)
         except Exception as e:
-            self._tunekit_trial.clock = None
+            self._tunekit_trial.ended()
             if self._is_worker():
                 raise
             end_failed_search(self.oracle, trial, e)
@@ -372,7 +382,7 @@ class TunekitTuner(kt.Tuner):
             raise
         for listener in self._tunekit_listeners:
             listener(self, trial)
-        self._tunekit_trial.clock = None
+        self._tunekit_trial.ended()
         timing.append_row(
             Path(self.project_dir) / timing.TIMING_FILE,
             self._tunekit_phase,
