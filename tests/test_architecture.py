@@ -41,6 +41,7 @@ ORDER = [
     "backends",
     "tensorboard",
     "fitting",
+    "timing",
     "cv",
     "tuners.callbacks",
     "tuners.oracles",

@@ -26,6 +26,8 @@ Used by the tuners and the workflow:
   (a History, a dict or a number) as `{metric: value}` at the objective's
   best epoch, used to score the finalists' extra seeds exactly as trials are
   scored.
+- `SaveBestEpoch`: the callback KerasTuner's `Tuner.run_trial` adds to write a
+  trial's best-epoch weights; `tunekit.timing` times it as checkpoint writes.
 - `get_hypermodel()`: wraps a `build(hp)` function in a `HyperModel`, exactly
   as KerasTuner's tuners do, so the workflow builds and fits the same object.
 
@@ -48,10 +50,15 @@ from keras_tuner.src.backend.config import multi_backend
 from keras_tuner.src.distribute import oracle_chief, oracle_client
 from keras_tuner.src.engine import conditions
 from keras_tuner.src.engine.hypermodel import get_hypermodel
-from keras_tuner.src.engine.tuner_utils import convert_to_metrics_dict, validate_trial_results
+from keras_tuner.src.engine.tuner_utils import (
+    SaveBestEpoch,
+    convert_to_metrics_dict,
+    validate_trial_results,
+)
 
 __all__ = [
     "CHECKED_VERSIONS",
+    "SaveBestEpoch",
     "conditions",
     "convert_to_metrics_dict",
     "get_hypermodel",

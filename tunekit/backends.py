@@ -301,10 +301,12 @@ def choose_backend(
 
     Returns:
         `{"backend": ..., "samples_per_second": {backend: value}, "failures":
-        {backend: reason}, "cached": bool, "seconds": probe time}`; a backend
+        {backend: reason}, "cached": bool, "seconds": probe time (of the cached
+        probe when cached), "wall_seconds": this call's time}`; a backend
         whose probe failed has speed 0 and a reason. When every probe fails,
         the backend is TensorFlow.
     """
+    begun = time.perf_counter()
     key = cache_key(hypermodel, input_shape, num_classes, batch_size, processes)
     key_id = _key_id(key)
     path = _cache_path()
@@ -362,6 +364,7 @@ def choose_backend(
             except OSError:
                 pass  # a read-only home: probe again next time
     (write or _logger.info)(_describe(choice, processes))
+    choice["wall_seconds"] = round(time.perf_counter() - begun, 3)  # this call's, cached or not
     return choice
 
 

@@ -14,7 +14,7 @@ import keras
 import numpy as np
 from sklearn.metrics import confusion_matrix as sk_confusion_matrix
 
-from tunekit import _io, plots
+from tunekit import _io, plots, timing
 from tunekit.data import REGRESSION
 from tunekit.manifest import STEPS, versions
 from tunekit.model_size import param_count
@@ -119,6 +119,7 @@ def _report(
         },
         "test_metrics": steps["evaluate"]["test_metrics"],
         "timings": {s: steps[s]["seconds"] for s in STEPS if "seconds" in steps.get(s, {})},
+        "time_split": timing.time_split(run.run_dir, steps, **timing.session(run.backend_choice)),
     }
 
 

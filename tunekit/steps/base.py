@@ -27,7 +27,14 @@ if TYPE_CHECKING:
     from tunekit.distribute.runner import PhaseRunner
     from tunekit.manifest import RunManifest
 
-__all__ = ["MIN_COARSE_TRIALS", "RunContext", "Step", "fit_options", "outputs_missing"]
+__all__ = [
+    "MIN_COARSE_TRIALS",
+    "RunContext",
+    "Step",
+    "fit_options",
+    "outputs_missing",
+    "validation_batch_size",
+]
 
 
 class RunContext(Protocol):
@@ -91,6 +98,22 @@ def fit_options(ctx: RunContext) -> dict[str, Any]:
     nothing otherwise, so a hypermodel's own `fit` sees what it saw before.
     """
     return {} if ctx.class_weights is None else {"class_weight": dict(ctx.class_weights)}
+
+
+def validation_batch_size(num_val: int, batch_size: int) -> int:
+    """A validation batch size that divides `num_val`: no partial last batch.
+
+    A partial last batch has a shape of its own, which JAX compiles (and
+    TensorFlow traces) again in every trial. The largest divisor of
+    `num_val` between `batch_size` and `4 * batch_size` (10,000 validation
+    samples, batch 128: 500; fewer than `batch_size`: all in one batch),
+    else `batch_size`. Only how the validation
+    pass is cut changes: its metrics are means over all samples.
+    """
+    for size in range(min(num_val, 4 * batch_size), min(num_val, batch_size) - 1, -1):
+        if num_val % size == 0:
+            return size
+    return batch_size
 
 
 class Step(Protocol):

@@ -21,7 +21,7 @@ from typing import Any
 import keras
 import keras_tuner as kt
 
-from tunekit import _io, interrupts
+from tunekit import _io, interrupts, timing
 from tunekit.fitting import fit_hypermodel
 from tunekit.model_size import param_count
 from tunekit.report_trust import BASELINE_MODEL
@@ -58,6 +58,7 @@ def train_like_winner(
     epochs: int,
     seed: int,
     extra_callbacks: list[keras.callbacks.Callback] | None = None,
+    step: str = "baseline",
 ) -> FinalFit:
     """Builds `hp` and trains it on train+validation by the final retrain's rule.
 
@@ -70,6 +71,8 @@ def train_like_winner(
         epochs: Epochs of the fit (the winner's retrain's).
         seed: Seed set before building.
         extra_callbacks: Callbacks after tunekit's. Defaults to none.
+        step: The step whose time the fit is (its row in the run's
+            `timing.csv`). Defaults to `"baseline"`.
 
     Returns:
         A `FinalFit`.
@@ -87,18 +90,19 @@ def train_like_winner(
     keras.backend.clear_session()
     model = ctx.hypermodel.build(hp)
     x, y = ctx.data.train_and_validation()
-    fitted = fit_hypermodel(
-        ctx.hypermodel,
-        hp,
-        model,
-        x,
-        y,
-        epochs=epochs,
-        batch_size=ctx.batch_size,
-        callbacks=callbacks,
-        verbose=0,
-        refused=refused_fit_args(ctx),
-    )
+    with timing.timed_fit(ctx.run_dir / timing.TIMING_FILE, step, callbacks) as timed:
+        fitted = fit_hypermodel(
+            ctx.hypermodel,
+            hp,
+            model,
+            x,
+            y,
+            epochs=epochs,
+            batch_size=ctx.batch_size,
+            callbacks=timed,
+            verbose=0,
+            refused=refused_fit_args(ctx),
+        )
     used = int(fitted.fit_kwargs.get("epochs", epochs)) if fitted.fit_kwargs else epochs
     diverged = None if facts.nan_at is None else facts.nan_at[0] + 1
     return FinalFit(model, time.perf_counter() - start, used, diverged)

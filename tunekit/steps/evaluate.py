@@ -93,7 +93,9 @@ class EvaluateStep:
             y_pred = test_predictions(ctx, model, batch_size)
             if ctx.data.task == REGRESSION and y_pred is not None:
                 metrics.update(regression_metrics(ctx.data.y_test, y_pred))
-            manifest.mark(self.name, "running", test_metrics=metrics)
+            # seconds: the evaluation so far, for the report's time split
+            seconds = round(time.perf_counter() - start, 2)
+            manifest.mark(self.name, "running", test_metrics=metrics, seconds=seconds)
             write_report(ctx, model, y_pred, distributed=ctx.runner.facts())
             interrupts.check()  # the report may be partial: a rerun writes it again
             manifest.mark(self.name, "done", seconds=round(time.perf_counter() - start, 2))

@@ -51,7 +51,9 @@ class FinalSeedsStep:
                 continue
             interrupts.check()
             ctx.say(f"Retraining the chosen configuration with seed {seed} ({epochs} epochs).")
-            fit = train_like_winner(ctx, trial.hyperparameters, epochs=epochs, seed=seed)
+            fit = train_like_winner(
+                ctx, trial.hyperparameters, epochs=epochs, seed=seed, step=self.name
+            )
             metrics = fit.model.evaluate(
                 ctx.data.x_test, ctx.data.y_test, batch_size=batch_size, return_dict=True, verbose=0
             )

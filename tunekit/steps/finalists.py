@@ -26,12 +26,13 @@ from typing import Any
 import keras
 from keras_tuner.engine import trial as trial_module
 
-from tunekit import _faults, _kerastuner, interrupts
+from tunekit import _faults, _kerastuner, interrupts, timing
 from tunekit.data import StreamData
+from tunekit.data import _targets as tg
 from tunekit.fitting import fit_hypermodel
 from tunekit.model_size import param_count
 from tunekit.stats import summarize_scores
-from tunekit.steps.base import RunContext, fit_options
+from tunekit.steps.base import RunContext, fit_options, validation_batch_size
 from tunekit.steps.search import completed_trials, refused_fit_args
 from tunekit.tuners import InterruptCheck
 
@@ -214,24 +215,30 @@ class FinalistsStep:
         keras.backend.clear_session()
         model = ctx.hypermodel.build(hp)
         data = ctx.data
+        extra: dict[str, Any] = {}
         if isinstance(data, StreamData):  # streams go as they are, batched by their maker
             x, y, validation = data.train, None, data.validation
         else:
             x, y, validation = data.x_train, data.y_train, (data.x_val, data.y_val)
-        fitted = fit_hypermodel(
-            ctx.hypermodel,
-            hp,
-            model,
-            x,
-            y,
-            validation_data=validation,
-            **fit_options(ctx),
-            epochs=finalist["epochs"],
-            batch_size=ctx.batch_size,
-            callbacks=[InterruptCheck(), *ctx.callbacks],
-            verbose=0,
-            refused=refused_fit_args(ctx),
-        )
+            num_val = tg.length(data.y_val, "y_val")
+            extra["validation_batch_size"] = validation_batch_size(num_val, ctx.batch_size)
+        callbacks = [InterruptCheck(), *ctx.callbacks]
+        with timing.timed_fit(ctx.run_dir / timing.TIMING_FILE, self.name, callbacks) as timed:
+            fitted = fit_hypermodel(
+                ctx.hypermodel,
+                hp,
+                model,
+                x,
+                y,
+                validation_data=validation,
+                **fit_options(ctx),
+                epochs=finalist["epochs"],
+                batch_size=ctx.batch_size,
+                callbacks=timed,
+                verbose=0,
+                refused=refused_fit_args(ctx),
+                **extra,
+            )
         metrics = _kerastuner.convert_to_metrics_dict(fitted.results, ctx.objective)
         value = metrics.get(ctx.objective.name)
         score = float(value) if value is not None and math.isfinite(float(value)) else None

@@ -9,7 +9,7 @@ from typing import Any, NamedTuple
 import keras
 from keras_tuner.engine import trial as trial_module
 
-from tunekit import _faults, _io, interrupts
+from tunekit import _faults, _io, interrupts, timing
 from tunekit.data import _targets as tg
 from tunekit.data.streams import StreamData
 from tunekit.errors import RetrainDivergedError
@@ -174,8 +174,10 @@ class RetrainStep:
         callbacks = [
             *schedule_callbacks(ctx.final_schedule, epochs),  # first: reads the tuned rate
             keras.callbacks.BackupAndRestore(str(ctx.run_dir / "retrain_backup")),
-            keras.callbacks.TensorBoard(
-                log_dir=str(ctx.run_dir / "tensorboard" / "final"), histogram_freq=1
+            keras.callbacks.TensorBoard(  # no graph: under JAX it traces the model again
+                log_dir=str(ctx.run_dir / "tensorboard" / "final"),
+                histogram_freq=1,
+                write_graph=False,
             ),
             facts,
             _FaultCallback(),
@@ -188,20 +190,21 @@ class RetrainStep:
         # A StreamData gives (train.concatenate(validation), None): never materialised.
         x, y = ctx.data.train_and_validation()
         _build_lazy(model, ctx)
-        fitted = fit_hypermodel(
-            ctx.hypermodel,
-            hp,
-            model,
-            x,
-            y,
-            epochs=epochs,
-            batch_size=ctx.batch_size,
-            callbacks=callbacks,
-            verbose=0,
-            refused=refused_fit_args(ctx),
-            **fit_options(ctx),
-            **({"shuffle": False} if isinstance(ctx.data, StreamData) else {}),
-        )
+        with timing.timed_fit(ctx.run_dir / timing.TIMING_FILE, self.name, callbacks) as timed:
+            fitted = fit_hypermodel(
+                ctx.hypermodel,
+                hp,
+                model,
+                x,
+                y,
+                epochs=epochs,
+                batch_size=ctx.batch_size,
+                callbacks=timed,
+                verbose=0,
+                refused=refused_fit_args(ctx),
+                **fit_options(ctx),
+                **({"shuffle": False} if isinstance(ctx.data, StreamData) else {}),
+            )
         history = fitted.results
         # What model.fit received: the hypermodel's fit may set both itself.
         used = fitted.fit_kwargs

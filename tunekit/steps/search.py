@@ -17,11 +17,12 @@ from keras_tuner.engine import trial as trial_module
 
 from tunekit import _faults, interrupts
 from tunekit.data import CLASSIFICATION, Dataset
+from tunekit.data import _targets as tg
 from tunekit.data.streams import StreamData
 from tunekit.errors import NoCompletedTrialsError
 from tunekit.narrowing import is_usable
 from tunekit.progress import PhaseProgress, bar_console, kerastuner_output
-from tunekit.steps.base import RunContext, fit_options
+from tunekit.steps.base import RunContext, fit_options, validation_batch_size
 from tunekit.tensorboard import write_experiment
 from tunekit.tuners import HYPERBAND_EPOCHS, make_tuner
 
@@ -226,6 +227,9 @@ class SearchStep:
             extra["shuffle"] = False  # a stream shuffles itself (Keras warns otherwise)
         else:
             x, y, validation = data.x_train, data.y_train, (data.x_val, data.y_val)
+            if ctx.cv == 1:  # cross-validation's folds are of other sizes
+                num_val = tg.length(data.y_val, "y_val")
+                extra["validation_batch_size"] = validation_batch_size(num_val, ctx.batch_size)
         tuner.search(
             x,
             y,

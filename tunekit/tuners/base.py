@@ -9,11 +9,13 @@ docstring of `tunekit.tuners` lists what a trial does.
 from __future__ import annotations
 
 import contextvars
+import dataclasses
 import gc
 import secrets
 import time
 import zlib
 from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
 from typing import Any
 
 import keras
@@ -21,12 +23,12 @@ import keras_tuner as kt
 from keras_tuner import errors as kt_errors
 from keras_tuner.engine.trial import Trial
 
-from tunekit import _faults, _kerastuner, interrupts
+from tunekit import _faults, _kerastuner, interrupts, timing
 from tunekit import cv as _cv
 from tunekit.data import _targets as tg
 from tunekit.fitting import fit_hypermodel
 from tunekit.tensorboard import configure_trial_logdirs
-from tunekit.tuners.callbacks import InterruptCheck, TrialFacts
+from tunekit.tuners.callbacks import BestEpochWeights, InterruptCheck, TrialFacts
 from tunekit.tuners.declared import DeclaringHyperParameters, declared_only
 from tunekit.tuners.oracles import end_failed_search
 
@@ -39,6 +41,34 @@ _FOLD: contextvars.ContextVar[int] = contextvars.ContextVar("tunekit_fold", defa
 
 #: Called as `listener(tuner, trial)` after each trial ended and was saved.
 TrialListener = Callable[[kt.Tuner, Trial], None]
+
+
+@dataclasses.dataclass
+class _RunningTrial:
+    """The running trial's time split and checkpoint callbacks (see `TunekitTuner`).
+
+    `checkpoints`: tunekit's `BestEpochWeights` for each of KerasTuner's
+    `SaveBestEpoch` (one per trial, shared by its executions), by `id`.
+    """
+
+    clock: timing.TrialClock | None = None
+    checkpoints: dict[int, BestEpochWeights] = dataclasses.field(default_factory=dict)
+
+    def started(self) -> timing.TrialClock:
+        """The running trial's clock, started now if none runs."""
+        if self.clock is None:
+            self.clock = timing.TrialClock()
+        return self.clock
+
+    def ended(self) -> None:
+        """The trial ended: the next one gets a new clock."""
+        self.clock = None
+
+    def checkpoint(self, callback: Any) -> BestEpochWeights:
+        """The `BestEpochWeights` for KerasTuner's `SaveBestEpoch` `callback`."""
+        if id(callback) not in self.checkpoints:
+            self.checkpoints[id(callback)] = BestEpochWeights(callback.objective, callback.filepath)
+        return self.checkpoints[id(callback)]
 
 
 def _add_metrics(results: Any, extra: Mapping[str, float], objective_name: str) -> Any:
@@ -109,6 +139,7 @@ class TunekitTuner(kt.Tuner):
         self._tunekit_cv_stratify = cv_stratify
         # The folds' shuffle: without a seed still one draw, so all trials share the folds.
         self._tunekit_cv_seed = trial_seed if trial_seed is not None else secrets.randbelow(2**31)
+        self._tunekit_trial = _RunningTrial()
         super().__init__(*args, **kwargs)
 
     @property
@@ -174,11 +205,15 @@ class TunekitTuner(kt.Tuner):
         if self._tunekit_seed is not None:
             keras.utils.set_random_seed(self._trial_seed(trial.trial_id))
         start = time.perf_counter()
-        with declared_only(trial):
-            if self._tunekit_cv > 1:
-                histories = self._run_folds(trial, *args, **kwargs)
-            else:
-                histories = super().run_trial(trial, *args, **kwargs)
+        self._tunekit_trial.checkpoints.clear()
+        try:
+            with declared_only(trial):
+                if self._tunekit_cv > 1:
+                    histories = self._run_folds(trial, *args, **kwargs)
+                else:
+                    histories = super().run_trial(trial, *args, **kwargs)
+        finally:
+            self._clock().lap()  # from here to on_trial_end: the oracle's update_trial
         seconds = round(time.perf_counter() - start, 3)
         objective = self.oracle.objective.name
         if isinstance(histories, list):
@@ -221,16 +256,40 @@ class TunekitTuner(kt.Tuner):
         key = f"{self._tunekit_seed}:{self._tunekit_phase}:{trial_id}".encode()
         return zlib.crc32(key) % (2**31 - 1)
 
+    def _clock(self) -> timing.TrialClock:
+        """The running trial's clock (a new one for a trial run outside `search`)."""
+        return self._tunekit_trial.started()
+
+    def pre_create_trial(self) -> None:
+        super().pre_create_trial()
+        self._clock()  # started before the oracle's create_trial (kept while it says IDLE)
+
+    def _build_hypermodel(self, hp: Any) -> keras.Model:
+        with self._clock().measure("build"):
+            return super()._build_hypermodel(hp)
+
+    def _checkpoint_once(self, callback: Any) -> Any:
+        """KerasTuner's best-epoch checkpoint as a `BestEpochWeights` (written once per fit)."""
+        if type(callback) is not _kerastuner.SaveBestEpoch:
+            return callback
+        return self._tunekit_trial.checkpoint(callback)
+
     def _build_and_fit_model(self, trial: Trial, *args: Any, **kwargs: Any) -> Any:
+        clock = self._clock()
         facts = TrialFacts()
-        kwargs["callbacks"] = [*kwargs.get("callbacks", []), facts, InterruptCheck()]
+        callbacks = [self._checkpoint_once(c) for c in kwargs.get("callbacks", [])]
+        kwargs["callbacks"] = clock.fit.instrument([*callbacks, facts, InterruptCheck()])
         # KerasTuner's Tuner._build_and_fit_model, with the hypermodel's fit called
         # through fit_hypermodel (its own keywords win over search()'s).
         hp = trial.hyperparameters
-        model = self._try_build(hp)
+        start, built = time.perf_counter(), clock.parts["build"]
+        model = self._try_build(hp)  # clear_session and gc.collect, then the build
+        clock.parts["gc"] += time.perf_counter() - start - (clock.parts["build"] - built)
+        start = time.perf_counter()
         results = fit_hypermodel(
             self.hypermodel, hp, model, *args, refused=self._tunekit_refused_fit_args, **kwargs
         ).results
+        clock.fit.add_fit(time.perf_counter() - start)
         if _kerastuner.multi_backend():
             _kerastuner.utils.save_json(
                 self._get_build_config_fname(trial.trial_id), model.get_build_config()
@@ -303,13 +362,19 @@ class TunekitTuner(kt.Tuner):
             self.save()
 
     def on_trial_begin(self, trial: Trial) -> None:
+        clock = self._clock()
+        clock.parts["oracle"] += clock.lap()  # the oracle's create_trial
         interrupts.check()  # the trial stays RUNNING: a rerun retries it
         super().on_trial_begin(trial)
 
     def on_trial_end(self, trial: Trial) -> None:
+        clock = self._clock()
+        clock.parts["oracle"] += clock.lap()  # update_trial, since run_trial returned
         try:
-            super().on_trial_end(trial)
+            with clock.measure("oracle"):  # end_trial, trial.json, oracle.json, the tuner
+                super().on_trial_end(trial)
         except Exception as e:
+            self._tunekit_trial.ended()
             if self._is_worker():
                 raise
             end_failed_search(self.oracle, trial, e)
@@ -317,6 +382,14 @@ class TunekitTuner(kt.Tuner):
             raise
         for listener in self._tunekit_listeners:
             listener(self, trial)
+        self._tunekit_trial.ended()
+        timing.append_row(
+            Path(self.project_dir) / timing.TIMING_FILE,
+            self._tunekit_phase,
+            clock.row(),
+            trial_id=trial.trial_id,
+            status=str(trial.status),
+        )
         interrupts.check()  # the trial is saved: stop before the next one
 
 

@@ -1,4 +1,8 @@
-"""The Keras callbacks of every trial and of the final retrain: `TrialFacts`, `InterruptCheck`."""
+"""The Keras callbacks of every trial and of the final retrain.
+
+`TrialFacts`, `InterruptCheck`, and `BestEpochWeights` (a trial's best-epoch
+checkpoint, written once).
+"""
 
 from __future__ import annotations
 
@@ -7,10 +11,10 @@ from typing import Any
 
 import keras
 
-from tunekit import interrupts
+from tunekit import _kerastuner, interrupts
 from tunekit.model_size import param_count
 
-__all__ = ["InterruptCheck", "TrialFacts"]
+__all__ = ["BestEpochWeights", "InterruptCheck", "TrialFacts"]
 
 
 class TrialFacts(keras.callbacks.Callback):
@@ -51,6 +55,38 @@ class TrialFacts(keras.callbacks.Callback):
             if name.endswith("loss") and not math.isfinite(float(value)):
                 self.nan_at = self.nan_at or (epoch, None)
                 self.model.stop_training = True
+
+
+class BestEpochWeights(_kerastuner.SaveBestEpoch):
+    """KerasTuner's best-epoch checkpoint, written once when training ends.
+
+    KerasTuner's `SaveBestEpoch` writes the model's weights file at every
+    epoch that improves the objective (most epochs of a trial). This one
+    keeps a copy of the best epoch's weights in memory (`get_weights()`) and
+    writes the same file, with those weights, once at the end of the fit: what
+    Hyperband's continued trials and `get_best_models` read. A fit that
+    raises (an interrupt) writes nothing; its trial is run again.
+
+    Args:
+        objective: The tuner's objective.
+        filepath: The trial's checkpoint file.
+    """
+
+    def __init__(self, objective: Any, filepath: str) -> None:
+        super().__init__(objective=objective, filepath=filepath)
+        self._best: list[Any] | None = None
+
+    def _save_model(self) -> None:
+        self._best = self.model.get_weights()  # a copy, written at on_train_end
+
+    def on_train_end(self, logs: dict[str, Any] | None = None) -> None:
+        if self._best is None:
+            return
+        current = self.model.get_weights()
+        self.model.set_weights(self._best)
+        super()._save_model()
+        self.model.set_weights(current)
+        self._best = None
 
 
 class InterruptCheck(keras.callbacks.Callback):
