@@ -26,6 +26,7 @@ from conftest import RUN_BUDGET
 
 from tunekit import compare_runs, ls_runs
 from tunekit.cli_main import main
+from tunekit.errors import UsageError
 from tunekit.runs import COLUMNS
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -265,3 +266,37 @@ def test_on_a_terminal_the_table_is_drawn_by_rich(runs):
     _print_frame(ls_runs(runs), "table", index=False, out=out)
     text = out.getvalue()
     assert "┃" in text and "best" in text and "finished" in text and "broken" in text
+
+
+def _hand_made_runs(root: Path) -> Path:
+    """Two finished run folders written by hand (no training): `x` (0.9) and `y` (0.8)."""
+    for name, accuracy in (("x", 0.9), ("y", 0.8)):
+        (root / name).mkdir(parents=True)
+        manifest = {
+            "config": {"objective": "val_accuracy", "direction": "max", "seed": 0},
+            "steps": {"evaluate": {"status": "done", "test_metrics": {"accuracy": accuracy}}},
+        }
+        (root / name / "manifest.json").write_text(json.dumps(manifest))
+    return root
+
+
+@pytest.mark.parametrize("expression", ["1", "trials", "trials + 1", "status", "a = 1", "x, y"])
+def test_a_filter_that_is_not_a_condition_exits_2_and_says_so(tmp_path, expression):
+    root = _hand_made_runs(tmp_path / "runs")
+    code, out, err = _cli("ls", str(root), "--filter", expression)
+    assert (code, out) == (2, "")
+    assert f"filter={expression!r} is not " in err and "Traceback" not in err
+    with pytest.raises(UsageError, match="filter="):
+        ls_runs(root, filter=expression)
+    kept = ls_runs(root, filter="test_value > 0.85")  # a condition still filters
+    assert kept["name"].tolist() == ["x"]
+    assert ls_runs(root, filter='status == "running"').empty
+
+
+def test_show_quotes_the_dashboard_folder_so_the_command_pastes(tmp_path):
+    root = _hand_made_runs(tmp_path / "my runs")
+    (root / "x" / "tensorboard").mkdir()
+    code, out, _ = _cli("show", str(root / "x"))
+    assert code == 0
+    logdir = str(root / "x" / "tensorboard")
+    assert out.splitlines()[-1] == f"Dashboard: tensorboard --logdir '{logdir}'"

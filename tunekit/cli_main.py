@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import shlex
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -207,7 +208,8 @@ def _show(run_dir: Path) -> int:
     if status != "finished":
         print(f"Status: {status}")
     if (run_dir / "tensorboard").is_dir():
-        print(f"Dashboard: tensorboard --logdir {run_dir / 'tensorboard'}")
+        # Shell-quoted: a folder name with spaces or quotes pastes as one argument.
+        print(f"Dashboard: tensorboard --logdir {shlex.quote(str(run_dir / 'tensorboard'))}")
     return 0
 
 

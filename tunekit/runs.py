@@ -363,6 +363,46 @@ def _order(frame: pd.DataFrame, order: str | None) -> pd.DataFrame:
     return frame.loc[index]
 
 
+def _filter_mask(frame: pd.DataFrame, filter: Any) -> pd.Series:
+    """The rows `filter` (a `DataFrame.query` expression) keeps, as a boolean Series.
+
+    Raises `UsageError` when it is not a valid query or not a true/false
+    condition per row (e.g. `"1"`, `"trials"` or `"trials + 1"`).
+    """
+    example = "'status == \"finished\" and trials >= 10'"
+    if not isinstance(filter, str) or not filter.strip():
+        raise UsageError(
+            f"filter must be a pandas query string, e.g. {example}. Received: {filter!r}."
+        )
+    try:
+        mask = frame.eval(filter, engine="python")
+    except Exception as e:  # noqa: BLE001 (pandas raises many kinds: its message is kept)
+        raise UsageError(
+            f"filter={filter!r} is not a valid pandas query: {type(e).__name__}: {e}. "
+            f"Columns: {', '.join(COLUMNS)}; strings in quotes, e.g. {example}."
+        ) from None
+    if not (
+        isinstance(mask, pd.Series)
+        and mask.index.equals(frame.index)
+        and (pd.api.types.is_bool_dtype(mask) or (frame.empty and mask.empty))
+    ):
+        raise UsageError(
+            f"filter={filter!r} is not a condition: it must be true or false for each run "
+            f"(it gave {_kind(mask)}). Compare a column, e.g. {example}."
+        )
+    return mask.astype(bool)
+
+
+def _kind(value: Any) -> str:
+    if isinstance(value, pd.Series):
+        return f"a column of {value.dtype} values"
+    if isinstance(value, pd.DataFrame):
+        return "a table"
+    if isinstance(value, (list, tuple)):
+        return f"a {type(value).__name__} of {len(value)} values"
+    return f"the {type(value).__name__} {value!r}"
+
+
 def ls_runs(
     directory: str | os.PathLike = "runs", *, order: str | None = None, filter: str | None = None
 ) -> pd.DataFrame:
@@ -417,14 +457,7 @@ def ls_runs(
     frame["params"] = frame["params"].astype("Int64")
     frame["trials"] = frame["trials"].astype("int64")
     if filter is not None:
-        try:
-            frame = frame.query(filter, engine="python")
-        except Exception as e:  # noqa: BLE001 (pandas raises many kinds: its message is kept)
-            raise UsageError(
-                f"filter={filter!r} is not a valid pandas query: {type(e).__name__}: {e}. "
-                f"Columns: {', '.join(COLUMNS)}; strings in quotes, e.g. "
-                "'status == \"finished\" and trials >= 10'."
-            ) from None
+        frame = frame[_filter_mask(frame, filter)]
     return _order(frame, order)[list(COLUMNS)].reset_index(drop=True)
 
 
