@@ -213,3 +213,15 @@ def test_cli_reproduce_says_what_a_rerun_does(argv, said):
     }
     markdown = render_markdown(report, "")
     assert f"```sh\n{CLI_PROGRAM} {shlex.join(argv)}\n```" in markdown and said in markdown
+
+
+def test_the_dashboard_command_is_relative_to_the_run_folder_like_the_links():
+    """`runs/my run` was the path from the folder the run started in, not from report.md's."""
+    from tunekit.report import render_markdown
+
+    report = _minimal_report({})
+    report["run_dir"] = "runs/my run"
+    markdown = render_markdown(report, "")
+    assert "from this run folder" in markdown
+    assert "tensorboard --logdir tensorboard" in _code_blocks(markdown, "sh")
+    assert "runs/my run/tensorboard" not in markdown

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import platform
-import shlex
 import time
 from collections.abc import Mapping
 from pathlib import PurePath
@@ -156,10 +155,13 @@ def _top_markdown(report: dict[str, Any]) -> list[str]:
     lines += [
         "Files: " + " · ".join(f"[{name}]({name})" for name in files),
         "",
-        "Dashboard (TensorBoard: the HParams tab lists every trial of both phases):",
+        # Relative to the run folder, like the links: right wherever the folder is read or
+        # moved to (the path the run was started with holds only from the folder it started in).
+        "Dashboard (TensorBoard: the HParams tab lists every trial of both phases), "
+        "from this run folder:",
         "",
         "```sh",
-        f"tensorboard --logdir {shlex.quote(str(PurePath(run_dir) / 'tensorboard'))}",
+        "tensorboard --logdir tensorboard",
         "```",
         "",
     ]
@@ -219,7 +221,8 @@ def render_markdown(report: dict[str, Any], narrowing_table: str) -> str:
     It opens with what was chosen: the chosen hyperparameters, the three most
     useful plots inline (best score so far, the narrowed space, the confusion
     matrix or predicted-vs-true values), links to every plot and file
-    (relative to the run folder), the TensorBoard command and the command
+    (relative to the run folder), the TensorBoard command (run in the run
+    folder, like the links) and the command
     that reproduces the run (`report["command"]`, see
     `tunekit.reproduce.command_section`); then the data, test metrics,
     phases, narrowing and timings.
