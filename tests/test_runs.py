@@ -300,3 +300,29 @@ def test_show_quotes_the_dashboard_folder_so_the_command_pastes(tmp_path):
     assert code == 0
     logdir = str(root / "x" / "tensorboard")
     assert out.splitlines()[-1] == f"Dashboard: tensorboard --logdir '{logdir}'"
+
+
+@pytest.mark.parametrize(
+    ("change", "status", "started"),
+    [
+        (lambda m: m.update(created=1e300), "finished", None),  # past time_t: no start time
+        (lambda m: m.update(created=-1e300), "finished", None),
+        (lambda m: m["config"].update(direction=5), "corrupt: manifest.json (config.direction", 0),
+        (lambda m: m["config"].update(objective=["x"]), "corrupt: manifest.json (config.obj", 0),
+    ],
+)
+def test_out_of_range_or_wrongly_typed_manifest_values_never_raise(
+    tmp_path, change, status, started
+):
+    root = _hand_made_runs(tmp_path / "runs")
+    manifest = _manifest(root / "x")
+    change(manifest)
+    (root / "x" / "manifest.json").write_text(json.dumps(manifest))
+    frame = ls_runs(root, order="name").set_index("name")
+    assert frame.loc["x", "status"].startswith(status)
+    assert frame.loc["y", "status"] == "finished" and frame.loc["y", "started"] is None
+    if started is None:
+        assert frame.loc["x", "started"] is None and frame.loc["x", "test_value"] == 0.9
+    assert compare_runs(root / "x", root / "y").loc["result.status"].iloc[0].startswith(status)
+    code, out, err = _cli("ls", str(root), "--format", "csv")
+    assert code == 0 and "Traceback" not in err and len(out.splitlines()) == 3

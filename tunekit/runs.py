@@ -54,6 +54,10 @@ _SCORES = {"best_val": "_val_sign", "test_value": "_test_sign", "baseline_delta"
 _HEADLINE_METRICS = {"accuracy": "max", "mse": "min"}
 
 
+# What reading a state file with values of the wrong kind or range raises (the run is corrupt).
+_BAD_CONTENT = (KeyError, TypeError, ValueError, AttributeError, ArithmeticError)
+
+
 class _Corrupt(Exception):
     """A state file of a run cannot be used: `file` (relative to the run) and `reason`."""
 
@@ -102,6 +106,11 @@ def _load(run_dir: Path) -> _Run:
     for key in ("config", "steps"):
         if not isinstance(manifest.get(key), dict):
             raise _Corrupt(MANIFEST, f"no {key!r} object")
+    config = manifest["config"]
+    if config.get("direction", "max") not in ("max", "min"):
+        raise _Corrupt(MANIFEST, f"config.direction is {config['direction']!r}, not 'max' or 'min'")
+    if not isinstance(config.get("objective", ""), str):
+        raise _Corrupt(MANIFEST, f"config.objective is {config['objective']!r}, not a metric name")
     for name, step in manifest["steps"].items():
         if not isinstance(step, dict):
             raise _Corrupt(MANIFEST, f"step {name!r} is not an object")
@@ -244,7 +253,10 @@ def _started(manifest: dict[str, Any]) -> str | None:
     created = _finite(manifest.get("created"))
     if created is None:
         return None
-    return datetime.fromtimestamp(created).astimezone().isoformat(timespec="seconds")
+    try:
+        return datetime.fromtimestamp(created).astimezone().isoformat(timespec="seconds")
+    except (OverflowError, OSError, ValueError):  # out of the platform's range: no start time
+        return None
 
 
 def _corrupt_row(name: str, error: _Corrupt) -> dict[str, Any]:
@@ -262,7 +274,7 @@ def _row(name: str, run_dir: Path) -> dict[str, Any]:
         return _row_of(name, run)
     except _Corrupt as e:
         return _corrupt_row(name, e)
-    except (KeyError, TypeError, ValueError, AttributeError) as e:  # a value of the wrong kind
+    except _BAD_CONTENT as e:  # a value of the wrong kind
         return _corrupt_row(name, _Corrupt(MANIFEST, f"unexpected content: {e!r}"))
 
 
@@ -468,7 +480,7 @@ def run_status(run_dir: str | os.PathLike) -> tuple[str, list[str]]:
         return _status(run), [n for n in _plan(run) if run.step_status(n) == "done"]
     except _Corrupt as e:
         return f"corrupt: {e}", []
-    except (KeyError, TypeError, ValueError, AttributeError) as e:
+    except _BAD_CONTENT as e:
         return f"corrupt: {MANIFEST} (unexpected content: {e!r})", []
 
 
@@ -490,7 +502,7 @@ def _column(run_dir: Path) -> tuple[dict[str, Any], dict[str, Any]]:
         row = _row_of(run_dir.name, run)
     except _Corrupt as e:
         return {}, {"result.status": f"corrupt: {e}"}
-    except (KeyError, TypeError, ValueError, AttributeError) as e:
+    except _BAD_CONTENT as e:
         return {}, {"result.status": f"corrupt: {MANIFEST} (unexpected content: {e!r})"}
     settings = dict(_flat("", run.config))
     results = {f"result.{k}": v for k, v in row.items() if k in COLUMNS and k != "name"}
