@@ -326,3 +326,13 @@ def test_out_of_range_or_wrongly_typed_manifest_values_never_raise(
     assert compare_runs(root / "x", root / "y").loc["result.status"].iloc[0].startswith(status)
     code, out, err = _cli("ls", str(root), "--format", "csv")
     assert code == 0 and "Traceback" not in err and len(out.splitlines()) == 3
+
+
+def test_compare_on_the_command_line_names_the_command_that_lists_runs(tmp_path):
+    root = _hand_made_runs(tmp_path / "runs")
+    code, out, err = _cli("compare", str(root), str(root / "x"))
+    assert (code, out) == (2, "")
+    assert err == (
+        f"error: {str(root)!r} is not a tunekit run folder (no manifest.json in it). "
+        "List the runs with: tunekit ls DIRECTORY.\n"
+    )

@@ -137,6 +137,8 @@ def _compare(args: argparse.Namespace) -> int:
             f"compare needs two or more runs; got {len(args.runs)}. "
             "E.g. tunekit compare runs/a runs/b."
         )
+    for run in args.runs:  # the command's own words (compare_runs names the Python API)
+        _check_run_folder(Path(run))
     _print_frame(compare_runs(*args.runs), args.format, index=True)
     return 0
 
@@ -181,9 +183,9 @@ def _print_frame(
     out.write(text + "\n")
 
 
-def _show(run_dir: Path) -> int:
+def _check_run_folder(run_dir: Path) -> None:
+    """Raises `UsageError` unless `run_dir` holds a run's manifest (saying how to list runs)."""
     from tunekit.manifest import MANIFEST
-    from tunekit.runs import run_status
 
     if not (run_dir / MANIFEST).is_file():
         raise UsageError(
@@ -191,6 +193,12 @@ def _show(run_dir: Path) -> int:
             + ("" if run_dir.exists() else "; it does not exist")
             + "). List the runs with: tunekit ls DIRECTORY."
         )
+
+
+def _show(run_dir: Path) -> int:
+    from tunekit.runs import run_status
+
+    _check_run_folder(run_dir)
     status, done = run_status(run_dir)
     report = run_dir / "report.md"
     if report.is_file():
