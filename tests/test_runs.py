@@ -336,3 +336,12 @@ def test_compare_on_the_command_line_names_the_command_that_lists_runs(tmp_path)
         f"error: {str(root)!r} is not a tunekit run folder (no manifest.json in it). "
         "List the runs with: tunekit ls DIRECTORY.\n"
     )
+
+
+def test_a_reversed_order_without_equals_says_to_write_it_with_equals(tmp_path):
+    root = _hand_made_runs(tmp_path / "runs")
+    code, out, err = _cli("ls", "--order", "-started", str(root))
+    assert (code, out) == (2, "")
+    assert "--order=-COLUMN, e.g. --order=-started" in err
+    code, out, _ = _cli("ls", f"--order=-{'name'}", str(root), "--format", "csv")
+    assert code == 0 and pd.read_csv(io.StringIO(out))["name"].tolist() == ["y", "x"]

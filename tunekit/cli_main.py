@@ -32,6 +32,8 @@ FORMATS = ("table", "csv", "json")
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
+        if message == "argument --order: expected one argument":  # argparse took `-x` for a flag
+            message += "; a reversed order needs '=': --order=-COLUMN, e.g. --order=-started"
         self.exit(2, f"error: {message} (see {self.prog} --help)\n")
 
 
