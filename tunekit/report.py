@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import platform
+import shlex
 import time
 from collections.abc import Mapping
 from pathlib import PurePath
@@ -170,10 +171,14 @@ def _top_markdown(report: dict[str, Any]) -> list[str]:
         lines += ["## Reproduce", ""]
         if command["interface"] == "cli":
             where = f" (from the folder `{command['cwd']}`)" if command.get("cwd") else ""
+            # `cd` first: its relative paths (--data, --directory) hold from that folder only,
+            # so pasted anywhere else it would start another run instead of resuming this one.
+            cd = [f"cd {shlex.quote(command['cwd'])}"] if command.get("cwd") else []
             lines += [
                 f"This run was started from the command line{where}:",
                 "",
                 "```sh",
+                *cd,
                 command["reproduce"],
                 "```",
                 "",
@@ -181,9 +186,9 @@ def _top_markdown(report: dict[str, Any]) -> list[str]:
                     "Rerun as it is, it deletes this run folder and trains it all again "
                     "(`--overwrite`); add `--project-name NEW` to keep this run."
                     if "--overwrite" in command.get("argv", ())
-                    else "Rerun in the same folder it resumes (a finished run is only reported "
-                    "again); add `--overwrite` to train it all again, or `--project-name NEW` to "
-                    "keep this run."
+                    else ("Rerun from anywhere (it goes to that folder first)" if cd else "Rerun")
+                    + ", it resumes (a finished run is only reported again); add `--overwrite` to "
+                    "train it all again, or `--project-name NEW` to keep this run."
                 ),
                 "",
             ]
