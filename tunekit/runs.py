@@ -451,7 +451,8 @@ def ls_runs(
 
     Raises:
         UsageError: `directory` is not a folder, `order` is not a column, or
-            `filter` is not a valid query (pandas' message is kept).
+            `filter` is not a valid query (pandas' message is kept) or not a
+            true/false condition per run (e.g. `"trials"`).
 
     Example:
         >>> tunekit.ls_runs("runs", order="test_value").head(3)  # doctest: +SKIP
