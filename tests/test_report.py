@@ -128,7 +128,9 @@ def test_cli_run_report_gives_the_command_as_typed(tmp_path, capsys, monkeypatch
     markdown = (run_dir / "report.md").read_text()
     for link in _links(markdown):
         assert (run_dir / link).is_file(), link
-    (command,) = [b for b in _code_blocks(markdown, "sh") if b.startswith(CLI_PROGRAM)]
+    (block,) = [b for b in _code_blocks(markdown, "sh") if CLI_PROGRAM in b]
+    cd, command = block.split("\n")
+    assert shlex.split(cd) == ["cd", str(tmp_path)]  # pasted anywhere, it resumes this run
     words = shlex.split(command)
     assert words[3:] == argv  # the arguments as given, quoted for a shell
     assert vars(build_parser().parse_args(words[3:])) == vars(build_parser().parse_args(argv))
@@ -197,7 +199,7 @@ def test_the_three_most_useful_plots_the_run_wrote_are_inline(written, inline):
 @pytest.mark.parametrize(
     ("argv", "said"),
     [
-        (["--seed", "1"], "Rerun in the same folder it resumes"),
+        (["--seed", "1"], "Rerun from anywhere (it goes to that folder first), it resumes"),
         (["--overwrite", "--seed", "1"], "deletes this run folder and trains it all again"),
     ],
 )
@@ -212,4 +214,20 @@ def test_cli_reproduce_says_what_a_rerun_does(argv, said):
         "reproduce": f"{CLI_PROGRAM} {shlex.join(argv)}",
     }
     markdown = render_markdown(report, "")
-    assert f"```sh\n{CLI_PROGRAM} {shlex.join(argv)}\n```" in markdown and said in markdown
+    assert f"```sh\ncd /somewhere\n{CLI_PROGRAM} {shlex.join(argv)}\n```" in markdown
+    assert said in markdown
+    report["command"]["cwd"] = "/my runs/it's here"
+    (block,) = [b for b in _code_blocks(render_markdown(report, ""), "sh") if CLI_PROGRAM in b]
+    assert shlex.split(block.split("\n")[0]) == ["cd", "/my runs/it's here"]
+
+
+def test_the_dashboard_command_is_relative_to_the_run_folder_like_the_links():
+    """`runs/my run` was the path from the folder the run started in, not from report.md's."""
+    from tunekit.report import render_markdown
+
+    report = _minimal_report({})
+    report["run_dir"] = "runs/my run"
+    markdown = render_markdown(report, "")
+    assert "from this run folder" in markdown
+    assert "tensorboard --logdir tensorboard" in _code_blocks(markdown, "sh")
+    assert "runs/my run/tensorboard" not in markdown

@@ -26,6 +26,7 @@ from conftest import RUN_BUDGET
 
 from tunekit import compare_runs, ls_runs
 from tunekit.cli_main import main
+from tunekit.errors import UsageError
 from tunekit.runs import COLUMNS
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -265,3 +266,82 @@ def test_on_a_terminal_the_table_is_drawn_by_rich(runs):
     _print_frame(ls_runs(runs), "table", index=False, out=out)
     text = out.getvalue()
     assert "┃" in text and "best" in text and "finished" in text and "broken" in text
+
+
+def _hand_made_runs(root: Path) -> Path:
+    """Two finished run folders written by hand (no training): `x` (0.9) and `y` (0.8)."""
+    for name, accuracy in (("x", 0.9), ("y", 0.8)):
+        (root / name).mkdir(parents=True)
+        manifest = {
+            "config": {"objective": "val_accuracy", "direction": "max", "seed": 0},
+            "steps": {"evaluate": {"status": "done", "test_metrics": {"accuracy": accuracy}}},
+        }
+        (root / name / "manifest.json").write_text(json.dumps(manifest))
+    return root
+
+
+@pytest.mark.parametrize("expression", ["1", "trials", "trials + 1", "status", "a = 1", "x, y"])
+def test_a_filter_that_is_not_a_condition_exits_2_and_says_so(tmp_path, expression):
+    root = _hand_made_runs(tmp_path / "runs")
+    code, out, err = _cli("ls", str(root), "--filter", expression)
+    assert (code, out) == (2, "")
+    assert f"filter={expression!r} is not " in err and "Traceback" not in err
+    with pytest.raises(UsageError, match="filter="):
+        ls_runs(root, filter=expression)
+    kept = ls_runs(root, filter="test_value > 0.85")  # a condition still filters
+    assert kept["name"].tolist() == ["x"]
+    assert ls_runs(root, filter='status == "running"').empty
+
+
+def test_show_quotes_the_dashboard_folder_so_the_command_pastes(tmp_path):
+    root = _hand_made_runs(tmp_path / "my runs")
+    (root / "x" / "tensorboard").mkdir()
+    code, out, _ = _cli("show", str(root / "x"))
+    assert code == 0
+    logdir = str(root / "x" / "tensorboard")
+    assert out.splitlines()[-1] == f"Dashboard: tensorboard --logdir '{logdir}'"
+
+
+@pytest.mark.parametrize(
+    ("change", "status", "started"),
+    [
+        (lambda m: m.update(created=1e300), "finished", None),  # past time_t: no start time
+        (lambda m: m.update(created=-1e300), "finished", None),
+        (lambda m: m["config"].update(direction=5), "corrupt: manifest.json (config.direction", 0),
+        (lambda m: m["config"].update(objective=["x"]), "corrupt: manifest.json (config.obj", 0),
+    ],
+)
+def test_out_of_range_or_wrongly_typed_manifest_values_never_raise(
+    tmp_path, change, status, started
+):
+    root = _hand_made_runs(tmp_path / "runs")
+    manifest = _manifest(root / "x")
+    change(manifest)
+    (root / "x" / "manifest.json").write_text(json.dumps(manifest))
+    frame = ls_runs(root, order="name").set_index("name")
+    assert frame.loc["x", "status"].startswith(status)
+    assert frame.loc["y", "status"] == "finished" and frame.loc["y", "started"] is None
+    if started is None:
+        assert frame.loc["x", "started"] is None and frame.loc["x", "test_value"] == 0.9
+    assert compare_runs(root / "x", root / "y").loc["result.status"].iloc[0].startswith(status)
+    code, out, err = _cli("ls", str(root), "--format", "csv")
+    assert code == 0 and "Traceback" not in err and len(out.splitlines()) == 3
+
+
+def test_compare_on_the_command_line_names_the_command_that_lists_runs(tmp_path):
+    root = _hand_made_runs(tmp_path / "runs")
+    code, out, err = _cli("compare", str(root), str(root / "x"))
+    assert (code, out) == (2, "")
+    assert err == (
+        f"error: {str(root)!r} is not a tunekit run folder (no manifest.json in it). "
+        "List the runs with: tunekit ls DIRECTORY.\n"
+    )
+
+
+def test_a_reversed_order_without_equals_says_to_write_it_with_equals(tmp_path):
+    root = _hand_made_runs(tmp_path / "runs")
+    code, out, err = _cli("ls", "--order", "-started", str(root))
+    assert (code, out) == (2, "")
+    assert "--order=-COLUMN, e.g. --order=-started" in err
+    code, out, _ = _cli("ls", f"--order=-{'name'}", str(root), "--format", "csv")
+    assert code == 0 and pd.read_csv(io.StringIO(out))["name"].tolist() == ["y", "x"]

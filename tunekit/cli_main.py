@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import shlex
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -31,6 +32,8 @@ FORMATS = ("table", "csv", "json")
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
+        if message == "argument --order: expected one argument":  # argparse took `-x` for a flag
+            message += "; a reversed order needs '=': --order=-COLUMN, e.g. --order=-started"
         self.exit(2, f"error: {message} (see {self.prog} --help)\n")
 
 
@@ -136,6 +139,8 @@ def _compare(args: argparse.Namespace) -> int:
             f"compare needs two or more runs; got {len(args.runs)}. "
             "E.g. tunekit compare runs/a runs/b."
         )
+    for run in args.runs:  # the command's own words (compare_runs names the Python API)
+        _check_run_folder(Path(run))
     _print_frame(compare_runs(*args.runs), args.format, index=True)
     return 0
 
@@ -180,9 +185,9 @@ def _print_frame(
     out.write(text + "\n")
 
 
-def _show(run_dir: Path) -> int:
+def _check_run_folder(run_dir: Path) -> None:
+    """Raises `UsageError` unless `run_dir` holds a run's manifest (saying how to list runs)."""
     from tunekit.manifest import MANIFEST
-    from tunekit.runs import run_status
 
     if not (run_dir / MANIFEST).is_file():
         raise UsageError(
@@ -190,6 +195,12 @@ def _show(run_dir: Path) -> int:
             + ("" if run_dir.exists() else "; it does not exist")
             + "). List the runs with: tunekit ls DIRECTORY."
         )
+
+
+def _show(run_dir: Path) -> int:
+    from tunekit.runs import run_status
+
+    _check_run_folder(run_dir)
     status, done = run_status(run_dir)
     report = run_dir / "report.md"
     if report.is_file():
@@ -207,7 +218,8 @@ def _show(run_dir: Path) -> int:
     if status != "finished":
         print(f"Status: {status}")
     if (run_dir / "tensorboard").is_dir():
-        print(f"Dashboard: tensorboard --logdir {run_dir / 'tensorboard'}")
+        # Shell-quoted: a folder name with spaces or quotes pastes as one argument.
+        print(f"Dashboard: tensorboard --logdir {shlex.quote(str(run_dir / 'tensorboard'))}")
     return 0
 
 

@@ -157,10 +157,13 @@ def _top_markdown(report: dict[str, Any]) -> list[str]:
     lines += [
         "Files: " + " · ".join(f"[{name}]({name})" for name in files),
         "",
-        "Dashboard (TensorBoard: the HParams tab lists every trial of both phases):",
+        # Relative to the run folder, like the links: right wherever the folder is read or
+        # moved to (the path the run was started with holds only from the folder it started in).
+        "Dashboard (TensorBoard: the HParams tab lists every trial of both phases), "
+        "from this run folder:",
         "",
         "```sh",
-        f"tensorboard --logdir {shlex.quote(str(PurePath(run_dir) / 'tensorboard'))}",
+        "tensorboard --logdir tensorboard",
         "```",
         "",
     ]
@@ -169,10 +172,14 @@ def _top_markdown(report: dict[str, Any]) -> list[str]:
         lines += ["## Reproduce", ""]
         if command["interface"] == "cli":
             where = f" (from the folder `{command['cwd']}`)" if command.get("cwd") else ""
+            # `cd` first: its relative paths (--data, --directory) hold from that folder only,
+            # so pasted anywhere else it would start another run instead of resuming this one.
+            cd = [f"cd {shlex.quote(command['cwd'])}"] if command.get("cwd") else []
             lines += [
                 f"This run was started from the command line{where}:",
                 "",
                 "```sh",
+                *cd,
                 command["reproduce"],
                 "```",
                 "",
@@ -180,9 +187,9 @@ def _top_markdown(report: dict[str, Any]) -> list[str]:
                     "Rerun as it is, it deletes this run folder and trains it all again "
                     "(`--overwrite`); add `--project-name NEW` to keep this run."
                     if "--overwrite" in command.get("argv", ())
-                    else "Rerun in the same folder it resumes (a finished run is only reported "
-                    "again); add `--overwrite` to train it all again, or `--project-name NEW` to "
-                    "keep this run."
+                    else ("Rerun from anywhere (it goes to that folder first)" if cd else "Rerun")
+                    + ", it resumes (a finished run is only reported again); add `--overwrite` to "
+                    "train it all again, or `--project-name NEW` to keep this run."
                 ),
                 "",
             ]
@@ -220,7 +227,8 @@ def render_markdown(report: dict[str, Any], narrowing_table: str) -> str:
     It opens with what was chosen: the chosen hyperparameters, the three most
     useful plots inline (best score so far, the narrowed space, the confusion
     matrix or predicted-vs-true values), links to every plot and file
-    (relative to the run folder), the TensorBoard command and the command
+    (relative to the run folder), the TensorBoard command (run in the run
+    folder, like the links) and the command
     that reproduces the run (`report["command"]`, see
     `tunekit.reproduce.command_section`); then the data, test metrics,
     phases, narrowing and timings.

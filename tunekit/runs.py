@@ -54,6 +54,10 @@ _SCORES = {"best_val": "_val_sign", "test_value": "_test_sign", "baseline_delta"
 _HEADLINE_METRICS = {"accuracy": "max", "mse": "min"}
 
 
+# What reading a state file with values of the wrong kind or range raises (the run is corrupt).
+_BAD_CONTENT = (KeyError, TypeError, ValueError, AttributeError, ArithmeticError)
+
+
 class _Corrupt(Exception):
     """A state file of a run cannot be used: `file` (relative to the run) and `reason`."""
 
@@ -102,6 +106,11 @@ def _load(run_dir: Path) -> _Run:
     for key in ("config", "steps"):
         if not isinstance(manifest.get(key), dict):
             raise _Corrupt(MANIFEST, f"no {key!r} object")
+    config = manifest["config"]
+    if config.get("direction", "max") not in ("max", "min"):
+        raise _Corrupt(MANIFEST, f"config.direction is {config['direction']!r}, not 'max' or 'min'")
+    if not isinstance(config.get("objective", ""), str):
+        raise _Corrupt(MANIFEST, f"config.objective is {config['objective']!r}, not a metric name")
     for name, step in manifest["steps"].items():
         if not isinstance(step, dict):
             raise _Corrupt(MANIFEST, f"step {name!r} is not an object")
@@ -244,7 +253,10 @@ def _started(manifest: dict[str, Any]) -> str | None:
     created = _finite(manifest.get("created"))
     if created is None:
         return None
-    return datetime.fromtimestamp(created).astimezone().isoformat(timespec="seconds")
+    try:
+        return datetime.fromtimestamp(created).astimezone().isoformat(timespec="seconds")
+    except (OverflowError, OSError, ValueError):  # out of the platform's range: no start time
+        return None
 
 
 def _corrupt_row(name: str, error: _Corrupt) -> dict[str, Any]:
@@ -262,7 +274,7 @@ def _row(name: str, run_dir: Path) -> dict[str, Any]:
         return _row_of(name, run)
     except _Corrupt as e:
         return _corrupt_row(name, e)
-    except (KeyError, TypeError, ValueError, AttributeError) as e:  # a value of the wrong kind
+    except _BAD_CONTENT as e:  # a value of the wrong kind
         return _corrupt_row(name, _Corrupt(MANIFEST, f"unexpected content: {e!r}"))
 
 
@@ -363,6 +375,46 @@ def _order(frame: pd.DataFrame, order: str | None) -> pd.DataFrame:
     return frame.loc[index]
 
 
+def _filter_mask(frame: pd.DataFrame, filter: Any) -> pd.Series:
+    """The rows `filter` (a `DataFrame.query` expression) keeps, as a boolean Series.
+
+    Raises `UsageError` when it is not a valid query or not a true/false
+    condition per row (e.g. `"1"`, `"trials"` or `"trials + 1"`).
+    """
+    example = "'status == \"finished\" and trials >= 10'"
+    if not isinstance(filter, str) or not filter.strip():
+        raise UsageError(
+            f"filter must be a pandas query string, e.g. {example}. Received: {filter!r}."
+        )
+    try:
+        mask = frame.eval(filter, engine="python")
+    except Exception as e:  # noqa: BLE001 (pandas raises many kinds: its message is kept)
+        raise UsageError(
+            f"filter={filter!r} is not a valid pandas query: {type(e).__name__}: {e}. "
+            f"Columns: {', '.join(COLUMNS)}; strings in quotes, e.g. {example}."
+        ) from None
+    if not (
+        isinstance(mask, pd.Series)
+        and mask.index.equals(frame.index)
+        and (pd.api.types.is_bool_dtype(mask) or (frame.empty and mask.empty))
+    ):
+        raise UsageError(
+            f"filter={filter!r} is not a condition: it must be true or false for each run "
+            f"(it gave {_kind(mask)}). Compare a column, e.g. {example}."
+        )
+    return mask.astype(bool)
+
+
+def _kind(value: Any) -> str:
+    if isinstance(value, pd.Series):
+        return f"a column of {value.dtype} values"
+    if isinstance(value, pd.DataFrame):
+        return "a table"
+    if isinstance(value, (list, tuple)):
+        return f"a {type(value).__name__} of {len(value)} values"
+    return f"the {type(value).__name__} {value!r}"
+
+
 def ls_runs(
     directory: str | os.PathLike = "runs", *, order: str | None = None, filter: str | None = None
 ) -> pd.DataFrame:
@@ -399,7 +451,8 @@ def ls_runs(
 
     Raises:
         UsageError: `directory` is not a folder, `order` is not a column, or
-            `filter` is not a valid query (pandas' message is kept).
+            `filter` is not a valid query (pandas' message is kept) or not a
+            true/false condition per run (e.g. `"trials"`).
 
     Example:
         >>> tunekit.ls_runs("runs", order="test_value").head(3)  # doctest: +SKIP
@@ -417,14 +470,7 @@ def ls_runs(
     frame["params"] = frame["params"].astype("Int64")
     frame["trials"] = frame["trials"].astype("int64")
     if filter is not None:
-        try:
-            frame = frame.query(filter, engine="python")
-        except Exception as e:  # noqa: BLE001 (pandas raises many kinds: its message is kept)
-            raise UsageError(
-                f"filter={filter!r} is not a valid pandas query: {type(e).__name__}: {e}. "
-                f"Columns: {', '.join(COLUMNS)}; strings in quotes, e.g. "
-                "'status == \"finished\" and trials >= 10'."
-            ) from None
+        frame = frame[_filter_mask(frame, filter)]
     return _order(frame, order)[list(COLUMNS)].reset_index(drop=True)
 
 
@@ -435,7 +481,7 @@ def run_status(run_dir: str | os.PathLike) -> tuple[str, list[str]]:
         return _status(run), [n for n in _plan(run) if run.step_status(n) == "done"]
     except _Corrupt as e:
         return f"corrupt: {e}", []
-    except (KeyError, TypeError, ValueError, AttributeError) as e:
+    except _BAD_CONTENT as e:
         return f"corrupt: {MANIFEST} (unexpected content: {e!r})", []
 
 
@@ -457,7 +503,7 @@ def _column(run_dir: Path) -> tuple[dict[str, Any], dict[str, Any]]:
         row = _row_of(run_dir.name, run)
     except _Corrupt as e:
         return {}, {"result.status": f"corrupt: {e}"}
-    except (KeyError, TypeError, ValueError, AttributeError) as e:
+    except _BAD_CONTENT as e:
         return {}, {"result.status": f"corrupt: {MANIFEST} (unexpected content: {e!r})"}
     settings = dict(_flat("", run.config))
     results = {f"result.{k}": v for k, v in row.items() if k in COLUMNS and k != "name"}
