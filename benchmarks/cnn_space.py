@@ -15,15 +15,16 @@ whose name contains one of the texts (e.g. `--match convs`). Writes
 from __future__ import annotations
 
 import argparse
+from typing import Any
 
 from benchmarks._common import configured, markdown_table, retrain_and_test, save
 from hypermodels import ToonVisionCNNHyperModel
 from tunekit import load_mnist
 
 BATCH_SIZE = 128
-ONE_POOL = {"pool_a_1": 2, "pool_b_1": 1, "pool_a_2": 2, "pool_b_2": 1}
-TWO_CONVS = {**ONE_POOL, "convs_1": 2, "convs_2": 2}
-CONFIGS = {
+ONE_POOL: dict[str, Any] = {"pool_a_1": 2, "pool_b_1": 1, "pool_a_2": 2, "pool_b_2": 1}
+TWO_CONVS: dict[str, Any] = {**ONE_POOL, "convs_1": 2, "convs_2": 2}
+CONFIGS: dict[str, dict[str, Any]] = {
     "defaults: 16/16 filters, one 2x2 pool per block (7x7 map)": {},
     "16/24 filters, one 2x2 pool per block (7x7 map)": {**ONE_POOL, "filters_2": 24},
     "16/32 filters, one 2x2 pool per block (7x7 map)": {**ONE_POOL, "filters_2": 32},
@@ -67,10 +68,12 @@ def main() -> None:
     parser.add_argument("--name", default="cnn_space", help="results file name")
     args = parser.parse_args()
     data = load_mnist()
+    assert data.num_classes is not None  # MNIST is a classification set
     hypermodel = ToonVisionCNNHyperModel(
         data.input_shape, data.num_classes, augment=False, rescale=False
     )
-    results, rows = [], []
+    results: list[dict[str, Any]] = []
+    rows: list[list[str]] = []
     configs = {
         name: values
         for name, values in CONFIGS.items()
