@@ -9,6 +9,9 @@ accuracy and size. Target: at least 99.2% MNIST test accuracy with fewer than
 
 Usage: `python -m benchmarks.cnn [--backend auto] [--name cnn] [-- extra CLI options]`
 Writes `benchmarks/results/<name>.json` and prints a Markdown table.
+`python -m benchmarks.cnn --partial <run directory>` records the trials a run
+(finished or not) has so far, with each model's parameter count and final
+feature-map size, in `benchmarks/results/<name>_partial.json`.
 """
 
 from __future__ import annotations
@@ -41,12 +44,79 @@ def _baseline(report: dict[str, Any]) -> dict[str, Any] | None:
     }
 
 
+def _map_side(model: Any) -> list[int]:
+    """Height and width of the feature map the classifier head sees."""
+    import keras
+
+    flatten = next(layer for layer in model.layers if isinstance(layer, keras.layers.Flatten))
+    return [int(n) for n in flatten.input.shape[1:3]]
+
+
+def partial(run_dir: Path, name: str) -> None:
+    """Writes the trials of `run_dir` (a `--directory/--project-name` folder) so far."""
+    import keras_tuner as kt
+
+    from hypermodels import ToonVisionCNNHyperModel
+
+    hypermodel = ToonVisionCNNHyperModel((28, 28), 10, augment=False, rescale=False)
+    trials = []
+    for path in sorted(run_dir.glob("*/trial_*/trial.json")):
+        trial = json.loads(path.read_text())
+        hp = kt.HyperParameters.from_config(trial["hyperparameters"])
+        model = hypermodel.build(hp)
+        trials.append(
+            {
+                "phase": path.parent.parent.name,
+                "trial_id": trial["trial_id"],
+                "status": trial["status"],
+                "val_accuracy": trial.get("score"),
+                "epochs": hp.values.get("tuner/epochs"),
+                "num_params": int(model.count_params()),
+                "map": _map_side(model),
+                "values": {k: v for k, v in hp.values.items() if not k.startswith("tuner/")},
+            }
+        )
+    done = [t for t in trials if t["val_accuracy"] is not None]
+    small = [t for t in done if t["num_params"] < MAX_PARAMS]
+    rows = [
+        [
+            t["phase"],
+            t["trial_id"],
+            t["epochs"] or "",
+            f"{t['val_accuracy']:.4f}",
+            f"{t['num_params']:,}",
+            "x".join(map(str, t["map"])),
+        ]
+        for t in sorted(done, key=lambda t: -t["val_accuracy"])[:10]
+    ]
+    table = markdown_table(
+        ["phase", "trial", "epochs", "val accuracy", "parameters", "final map"], rows
+    )
+    save(
+        f"{name}_partial",
+        {
+            "run_dir": str(run_dir),
+            "trials_done": len(done),
+            "trials_with_1x1_map": sum(t["map"] == [1, 1] for t in done),
+            "best": max(done, key=lambda t: t["val_accuracy"], default=None),
+            "best_under_max_params": max(small, key=lambda t: t["val_accuracy"], default=None),
+            "trials": trials,
+            "table": table,
+        },
+    )
+    print(table)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--backend", default="auto")
     parser.add_argument("--name", default="cnn")
+    parser.add_argument("--partial", type=Path, help="record a run directory's trials so far")
     parser.add_argument("options", nargs="*", help="extra CLI options (after --)")
     args = parser.parse_args()
+    if args.partial:
+        partial(args.partial, args.name)
+        return
     options = ["--hypermodel", "toonvision-cnn", *args.options]
     work = Path(tempfile.mkdtemp(prefix="tunekit-cnn-"))
     result = run_cli(options, args.backend, work)
