@@ -346,22 +346,48 @@ def test_cnn_builds_for_mnist_with_every_pool_combination_at_its_bounds(pools):
     hp = _fixed_pools(**dict(zip(POOL_NAMES, pools)))
     model = ToonVisionCNNHyperModel((28, 28, 1), 10, augment=False, rescale=False).build(hp)
     sizes = _feature_map_sizes(model)
-    assert all(h >= 1 and w >= 1 for h, w in sizes)
+    # No pool collapses the map below 2x2 (the article's pools are made for 600x200).
+    assert all(h >= 2 and w >= 2 for h, w in sizes)
     # A pool of 1 is a no-op and adds no layer.
     assert len(sizes) == sum(p != 1 for p in pools) - _clipped_away(pools)
+    assert sizes == _expected_sizes(pools)
     assert model.output_shape == (None, 10)
 
 
-def _clipped_away(pools):
-    """How many pooling layers vanish because the feature map is already 1x1."""
-    side, gone = 28, 0
+def _clip(pools: tuple[int, ...], side: int = 28) -> list[int]:
+    """Each pool's size after the 2x2 floor: at most half the current side, 1 = skipped."""
+    sizes = []
     for pool in pools:
-        size = min(pool, side)
-        if size == 1:
-            gone += pool != 1
-            continue
+        size = min(pool, max(1, side // 2))
+        sizes.append(size)
         side //= size
-    return gone
+    return sizes
+
+
+def _expected_sizes(pools: tuple[int, ...]) -> list[tuple[int, int]]:
+    side, sizes = 28, []
+    for size in _clip(pools):
+        if size > 1:
+            side //= size
+            sizes.append((side, side))
+    return sizes
+
+
+def _clipped_away(pools: tuple[int, ...]) -> int:
+    """How many pooling layers vanish because the feature map is already at its floor."""
+    return sum(pool != 1 and size == 1 for pool, size in zip(pools, _clip(pools)))
+
+
+def test_cnn_pools_stop_at_a_2x2_map_and_keep_the_defaults_shape() -> None:
+    # The earlier CNN benchmark's winner pooled 28x28 to 1x1 (2 and 3, then 2 and 4).
+    hp = _fixed_pools(pool_a_1=2, pool_b_1=3, pool_a_2=2, pool_b_2=4)
+    model = ToonVisionCNNHyperModel((28, 28, 1), 10, augment=False, rescale=False).build(hp)
+    assert _feature_map_sizes(model) == [(14, 14), (4, 4), (2, 2)]
+    # Every default pool of 2 stays as it was, even at the smallest input (8 -> 4 -> 2).
+    small = ToonVisionCNNHyperModel((8, 8, 3), 4).build(kt.HyperParameters())
+    assert _feature_map_sizes(small) == [(4, 4), (2, 2)]
+    wide = ToonVisionCNNHyperModel((8, 40), 2).build(_fixed_pools(pool_b_1=4))
+    assert _feature_map_sizes(wide) == [(4, 20), (2, 5), (2, 2)]
 
 
 @pytest.mark.parametrize("rescale", [True, False])
