@@ -38,12 +38,14 @@ DENSE_SPACE = {
     "learning_rate": 1e-3,
 }
 CNN_VALUES = {
+    "batch_norm": False,
     **{
         f"{name}_{i}": default
         for i in (1, 2)
         for name, default in [
             ("filters", 16),
             ("kernel_size", 3),
+            ("convs", 1),
             ("pool_a", 2),
             ("pool_b", 1),
             ("dropout", 0.2),
@@ -92,7 +94,7 @@ def test_dense_names_and_defaults():
     assert space["learning_rate"].sampling == "log"
 
 
-def test_cnn_names_and_defaults():
+def test_cnn_names_and_defaults() -> None:
     hp = kt.HyperParameters()
     ToonVisionCNNHyperModel().build(hp)
     assert hp.values == CNN_VALUES
@@ -103,7 +105,71 @@ def test_cnn_names_and_defaults():
     assert list(space["kernel_size_2"].values) == [3, 5]
     assert (space["pool_a_1"].min_value, space["pool_a_1"].max_value) == (2, 4)
     assert (space["pool_b_2"].min_value, space["pool_b_2"].max_value) == (1, 4)
+    assert (space["convs_1"].min_value, space["convs_1"].max_value) == (1, 2)
+    assert isinstance(space["batch_norm"], kt.engine.hyperparameters.Boolean)
     assert list(space["learning_rate"].values) == [1e-2, 1e-3, 1e-4]
+
+
+def _cnn_model(**values: object) -> keras.Model:
+    """The MNIST-shaped CNN (as `--hypermodel toonvision-cnn` builds it) with `values` fixed."""
+    hp = kt.HyperParameters()
+    for name, value in values.items():
+        hp.Fixed(name, value)
+    return ToonVisionCNNHyperModel((28, 28, 1), 10, augment=False, rescale=False).build(hp)
+
+
+def _layer_names(model: keras.Model) -> list[str]:
+    return [type(layer).__name__ for layer in model.layers]
+
+
+def test_cnn_defaults_build_the_articles_shape_unchanged() -> None:
+    # One Conv2D per block, no batch norm: the model (and its size) earlier runs' baselines had.
+    model = _cnn_model()
+    assert model.count_params() == 10_330
+    assert _layer_names(model) == [
+        "InputLayer",
+        "Conv2D",
+        "MaxPooling2D",
+        "Dropout",
+        "Conv2D",
+        "MaxPooling2D",
+        "Dropout",
+        "Flatten",
+        "Dense",
+    ]
+    assert all(layer.use_bias for layer in model.layers if isinstance(layer, keras.layers.Conv2D))
+
+
+@pytest.mark.parametrize(("convs_1", "convs_2"), [(2, 2), (1, 2), (2, 1)])
+def test_cnn_convs_per_block(convs_1: int, convs_2: int) -> None:
+    model = _cnn_model(convs_1=convs_1, convs_2=convs_2, filters_1=8, kernel_size_2=5)
+    names = _layer_names(model)
+    first_pool = names.index("MaxPooling2D")
+    blocks = [names[:first_pool], names[first_pool:]]
+    assert [block.count("Conv2D") for block in blocks] == [convs_1, convs_2]
+    convs = [layer for layer in model.layers if isinstance(layer, keras.layers.Conv2D)]
+    assert [c.filters for c in convs] == [8] * convs_1 + [16] * convs_2
+    assert [c.kernel_size for c in convs] == [(3, 3)] * convs_1 + [(5, 5)] * convs_2
+    assert all(c.padding == "same" and c.activation.__name__ == "relu" for c in convs)
+
+
+def test_cnn_two_convs_per_block_parameter_count() -> None:
+    # Two 3x3 16-filter convolutions per block at 7x7: (160 + 2,320) + 2 x 2,320 + 7,850.
+    assert _cnn_model(convs_1=2, convs_2=2).count_params() == 14_970
+
+
+def test_cnn_batch_norm_after_every_convolution() -> None:
+    model = _cnn_model(batch_norm=True, convs_2=2)
+    names = _layer_names(model)
+    assert names.count("Conv2D") == 3
+    assert names.count("BatchNormalization") == 3
+    for i, name in enumerate(names):
+        if name == "Conv2D":
+            assert names[i + 1 : i + 3] == ["BatchNormalization", "ReLU"]
+    convs = [layer for layer in model.layers if isinstance(layer, keras.layers.Conv2D)]
+    # Batch norm's shift replaces the bias; the activation comes after the normalisation.
+    assert all(not c.use_bias and c.activation.__name__ == "linear" for c in convs)
+    assert model.count_params() == 12_650 - 3 * 16 + 3 * 4 * 16
 
 
 def test_default_build_matches_defaults():
@@ -280,22 +346,48 @@ def test_cnn_builds_for_mnist_with_every_pool_combination_at_its_bounds(pools):
     hp = _fixed_pools(**dict(zip(POOL_NAMES, pools)))
     model = ToonVisionCNNHyperModel((28, 28, 1), 10, augment=False, rescale=False).build(hp)
     sizes = _feature_map_sizes(model)
-    assert all(h >= 1 and w >= 1 for h, w in sizes)
+    # No pool collapses the map below 2x2 (the article's pools are made for 600x200).
+    assert all(h >= 2 and w >= 2 for h, w in sizes)
     # A pool of 1 is a no-op and adds no layer.
     assert len(sizes) == sum(p != 1 for p in pools) - _clipped_away(pools)
+    assert sizes == _expected_sizes(pools)
     assert model.output_shape == (None, 10)
 
 
-def _clipped_away(pools):
-    """How many pooling layers vanish because the feature map is already 1x1."""
-    side, gone = 28, 0
+def _clip(pools: tuple[int, ...], side: int = 28) -> list[int]:
+    """Each pool's size after the 2x2 floor: at most half the current side, 1 = skipped."""
+    sizes = []
     for pool in pools:
-        size = min(pool, side)
-        if size == 1:
-            gone += pool != 1
-            continue
+        size = min(pool, max(1, side // 2))
+        sizes.append(size)
         side //= size
-    return gone
+    return sizes
+
+
+def _expected_sizes(pools: tuple[int, ...]) -> list[tuple[int, int]]:
+    side, sizes = 28, []
+    for size in _clip(pools):
+        if size > 1:
+            side //= size
+            sizes.append((side, side))
+    return sizes
+
+
+def _clipped_away(pools: tuple[int, ...]) -> int:
+    """How many pooling layers vanish because the feature map is already at its floor."""
+    return sum(pool != 1 and size == 1 for pool, size in zip(pools, _clip(pools)))
+
+
+def test_cnn_pools_stop_at_a_2x2_map_and_keep_the_defaults_shape() -> None:
+    # The earlier CNN benchmark's winner pooled 28x28 to 1x1 (2 and 3, then 2 and 4).
+    hp = _fixed_pools(pool_a_1=2, pool_b_1=3, pool_a_2=2, pool_b_2=4)
+    model = ToonVisionCNNHyperModel((28, 28, 1), 10, augment=False, rescale=False).build(hp)
+    assert _feature_map_sizes(model) == [(14, 14), (4, 4), (2, 2)]
+    # Every default pool of 2 stays as it was, even at the smallest input (8 -> 4 -> 2).
+    small = ToonVisionCNNHyperModel((8, 8, 3), 4).build(kt.HyperParameters())
+    assert _feature_map_sizes(small) == [(4, 4), (2, 2)]
+    wide = ToonVisionCNNHyperModel((8, 40), 2).build(_fixed_pools(pool_b_1=4))
+    assert _feature_map_sizes(wide) == [(4, 20), (2, 5), (2, 2)]
 
 
 @pytest.mark.parametrize("rescale", [True, False])
