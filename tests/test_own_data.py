@@ -193,15 +193,18 @@ def _two_input_data() -> Dataset:
 def test_two_input_model_with_balanced_class_weights_end_to_end(tmp_path: Path) -> None:
     data = _two_input_data()
     FIT_CALLS.clear()
+    # With the finalists, final seeds and baseline on: every fit must weigh the classes alike.
+    trusted = {**TINY, "finalists": 2, "finalist_seeds": 1, "final_seeds": 2, "baseline": True}
     run = CoarseToFine(
-        RecordsFit(), data, directory=tmp_path, class_weight="balanced", batch_size=64, **TINY
+        RecordsFit(), data, directory=tmp_path, class_weight="balanced", batch_size=64, **trusted
     )
     result = run.run()
     # Class weights: what model.fit received, in every trial and in the retrain.
     counts = np.bincount(data.y_train)
     assert counts[0] / counts[1] > 15  # the 95/5 split survived the stratified split
     expected = {c: len(data.y_train) / (2 * counts[c]) for c in (0, 1)}
-    assert len(FIT_CALLS) == 3 + 2 + 1  # every coarse and fine trial, and the retrain
+    # every coarse and fine trial, 2 finalists x 1 seed, the retrain, 1 more final seed, baseline
+    assert len(FIT_CALLS) == 3 + 2 + 2 + 1 + 1 + 1
     for received in FIT_CALLS:
         assert received.keys() == {0, 1} and received == pytest.approx(expected)
     report = json.loads((run.run_dir / "report.json").read_text())
@@ -223,7 +226,7 @@ def test_two_input_model_with_balanced_class_weights_end_to_end(tmp_path: Path) 
     # A rerun without the weighting is another configuration: refused, nothing trained.
     FIT_CALLS.clear()
     with pytest.raises(RunConfigError, match="class_weight"):
-        CoarseToFine(RecordsFit(), data, directory=tmp_path, batch_size=64, **TINY).run()
+        CoarseToFine(RecordsFit(), data, directory=tmp_path, batch_size=64, **trusted).run()
     assert FIT_CALLS == []
 
 

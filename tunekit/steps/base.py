@@ -100,6 +100,33 @@ def fit_options(ctx: RunContext) -> dict[str, Any]:
     return {} if ctx.class_weights is None else {"class_weight": dict(ctx.class_weights)}
 
 
+def final_fit_options(ctx: RunContext) -> dict[str, Any]:
+    """`model.fit` keywords of every fit on train+validation (retrain, baseline, final seeds).
+
+    `fit_options(ctx)`, and `shuffle=False` for a stream: its maker batched (and
+    shuffled) it, and Keras cannot shuffle a `tf.data.Dataset` or `PyDataset`.
+    """
+    from tunekit.data.streams import StreamData
+
+    return {**fit_options(ctx), **({"shuffle": False} if isinstance(ctx.data, StreamData) else {})}
+
+
+def build_lazy(model: Any, ctx: RunContext) -> None:
+    """Builds a lazily built model (no `Input`) on two training samples.
+
+    `BackupAndRestore` and the parameter count need weights before `fit`.
+    A model that is already built is left as it is.
+    """
+    if model.built:
+        return
+    from tunekit.data import _targets as tg
+    from tunekit.data.streams import StreamData
+
+    data = ctx.data
+    sample = data.sample() if isinstance(data, StreamData) else tg.take(data.x_train, slice(0, 2))
+    model(sample, training=False)
+
+
 def validation_batch_size(num_val: int, batch_size: int) -> int:
     """A validation batch size that divides `num_val`: no partial last batch.
 

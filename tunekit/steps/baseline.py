@@ -26,7 +26,7 @@ from tunekit.fitting import fit_hypermodel
 from tunekit.model_size import param_count
 from tunekit.report_trust import BASELINE_MODEL
 from tunekit.retraining import schedule_callbacks
-from tunekit.steps.base import RunContext
+from tunekit.steps.base import RunContext, build_lazy, final_fit_options
 from tunekit.steps.search import refused_fit_args
 from tunekit.tuners import InterruptCheck, TrialFacts
 
@@ -63,7 +63,8 @@ def train_like_winner(
     """Builds `hp` and trains it on train+validation by the final retrain's rule.
 
     `final_schedule`'s learning-rate callbacks, `batch_size`, the
-    hypermodel's own `fit`, and `seed` for initialisation and shuffling.
+    hypermodel's own `fit`, the run's class weights (`fit_options`), a
+    stream left unshuffled, and `seed` for initialisation and shuffling.
 
     Args:
         ctx: The run.
@@ -90,6 +91,7 @@ def train_like_winner(
     keras.backend.clear_session()
     model = ctx.hypermodel.build(hp)
     x, y = ctx.data.train_and_validation()
+    build_lazy(model, ctx)
     with timing.timed_fit(ctx.run_dir / timing.TIMING_FILE, step, callbacks) as timed:
         fitted = fit_hypermodel(
             ctx.hypermodel,
@@ -102,6 +104,7 @@ def train_like_winner(
             callbacks=timed,
             verbose=0,
             refused=refused_fit_args(ctx),
+            **final_fit_options(ctx),
         )
     used = int(fitted.fit_kwargs.get("epochs", epochs)) if fitted.fit_kwargs else epochs
     diverged = None if facts.nan_at is None else facts.nan_at[0] + 1

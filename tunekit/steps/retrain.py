@@ -10,13 +10,11 @@ import keras
 from keras_tuner.engine import trial as trial_module
 
 from tunekit import _faults, _io, interrupts, timing
-from tunekit.data import _targets as tg
-from tunekit.data.streams import StreamData
 from tunekit.errors import RetrainDivergedError
 from tunekit.fitting import fit_hypermodel
 from tunekit.outputs import load_keras_model
 from tunekit.retraining import final_epochs, schedule_callbacks
-from tunekit.steps.base import RunContext, fit_options
+from tunekit.steps.base import RunContext, build_lazy, final_fit_options
 from tunekit.steps.finalists import finalist_selection
 from tunekit.steps.search import completed_trials, refused_fit_args
 from tunekit.tuners import InterruptCheck, TrialFacts
@@ -101,15 +99,6 @@ def ranked_trials(ctx: RunContext) -> list[trial_module.Trial]:
     return [chosen, *(t for _, t in others)]
 
 
-def _build_lazy(model: keras.Model, ctx: RunContext) -> None:
-    """Builds a lazily built model (no `Input`) on one batch: `BackupAndRestore` needs weights."""
-    if model.built:
-        return
-    data = ctx.data
-    sample = data.sample() if isinstance(data, StreamData) else tg.take(data.x_train, slice(0, 2))
-    model(sample, training=False)
-
-
 class _FaultCallback(keras.callbacks.Callback):
     def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         _faults.checkpoint("retrain.epoch_end")
@@ -189,7 +178,7 @@ class RetrainStep:
         model = ctx.hypermodel.build(hp)
         # A StreamData gives (train.concatenate(validation), None): never materialised.
         x, y = ctx.data.train_and_validation()
-        _build_lazy(model, ctx)
+        build_lazy(model, ctx)
         with timing.timed_fit(ctx.run_dir / timing.TIMING_FILE, self.name, callbacks) as timed:
             fitted = fit_hypermodel(
                 ctx.hypermodel,
@@ -202,8 +191,7 @@ class RetrainStep:
                 callbacks=timed,
                 verbose=0,
                 refused=refused_fit_args(ctx),
-                **fit_options(ctx),
-                **({"shuffle": False} if isinstance(ctx.data, StreamData) else {}),
+                **final_fit_options(ctx),
             )
         history = fitted.results
         # What model.fit received: the hypermodel's fit may set both itself.
