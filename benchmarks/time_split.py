@@ -28,22 +28,12 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks._common import markdown_table, save
+from tunekit.timing import PARTS
 
 ROOT = Path(__file__).resolve().parents[1]
 #: The commit that added the time split, before the cuts it pointed at.
 BEFORE = "da5c7a3"
 BUDGET = ["--quick", "--seed", "0"]
-PARTS = (
-    "build",
-    "first_step",
-    "train",
-    "validation",
-    "checkpoint",
-    "tensorboard",
-    "oracle",
-    "gc",
-    "other",
-)
 
 
 def _export(rev: str, folder: Path) -> Path:
