@@ -1,31 +1,36 @@
 """Does coarse-to-fine beat single-phase search at an equal budget of training epochs?
 
-Two problems (`--problem`), each a set of arms given the same budget in
-training epochs, run over `--seeds` seeds, seeds outermost so that all arms of
-one seed run side by side (the machine is shared: they see similar load):
+Two problems (`--problem`), the same arms on each, run over `--seeds` seeds,
+seeds outermost so that all arms of one seed run side by side (the machine is
+shared: they see similar load). Each arm gets the same budget, 36 training
+epochs of a 5,000-image training subset (1,000 validation images; the 10,000
+test images untouched):
 
-`dense` (the default): the dense MNIST hypermodel on the full real MNIST
-(50k train / 10k validation / 10k test), JAX, 72 epochs of 50k images:
+- `dense` (the default): the dense MNIST hypermodel, JAX;
+- `cnn`: `ToonVisionCNNHyperModel` on MNIST 28x28x1 (no flip, no rescaling:
+  tunekit's loader scales pixels), TensorFlow (faster than JAX for this model
+  on CPU, `benchmarks/results/cnn.json`).
 
-- `random`: RandomSearch, 12 trials x 6 epochs = 72 epochs;
-- `bayesian`: BayesianOptimization, 12 trials x 6 epochs = 72;
-- `hyperband`: Hyperband, max_epochs 12, factor 4 = 72 planned epochs;
-- `c2f-bayesian`: coarse 12 x 2 = 24 (first trial the defaults), then
-  Bayesian 8 x 6 = 48 (72); no finalists;
-- `c2f-hyperband`: coarse 12 x 2 = 24, then Hyperband max_epochs 8, factor 3
-  = 49 (73), then tunekit's default finalists step (top 3 configurations x 2
-  more seeds at their trial's budget). One run gives two arms:
-  `c2f-hyperband` (the best single trial retrained, as with `finalists=0`:
-  the search is the same) and `c2f-hyperband+finalists` (the finalists' pick);
-- `c2f-hyperband-long`: no finalists, the fine phase given about the epochs
-  the finalists add (Hyperband max_epochs 8, factor 2 = 102; 126 in all), to
-  compare the finalists with more search at an equal epoch budget.
+Arms:
 
-`cnn`: `ToonVisionCNNHyperModel` on MNIST 28x28x1 (10,000 train / 2,000
-validation / the 10,000 test images), TensorFlow (faster than JAX for this
-model on CPU), 36 epochs of 10k images: random and bayesian 12 x 3, hyperband
-max_epochs 6 factor 3 (36), c2f coarse 10 x 1 then Bayesian 6 x 4 or
-Hyperband max_epochs 4 factor 3 (26), c2f-hyperband with finalists as above.
+- `random`: RandomSearch, 12 trials x 3 epochs = 36 epochs;
+- `bayesian`: BayesianOptimization, 12 trials x 3 epochs = 36;
+- `hyperband`: Hyperband, max_epochs 6, factor 3 = 36 planned epochs;
+- `c2f-bayesian`: coarse 10 x 1 = 10 (first trial the defaults), then
+  Bayesian 6 x 4 = 24 (34); no finalists;
+- `c2f-hyperband`: coarse 10 x 1 = 10, then Hyperband max_epochs 4, factor 3
+  = 26 (36), then tunekit's default finalists step (top 3 configurations x 2
+  more seeds at their trial's budget, up to 24 more epochs). One run gives two
+  arms: `c2f-hyperband` (the best single trial retrained, as with
+  `finalists=0`: the search is the same) and `c2f-hyperband+finalists` (the
+  finalists' pick);
+- `c2f-hyperband-long` (dense only): no finalists, the fine phase given more
+  epochs instead (Hyperband max_epochs 6, factor 2), to set the finalists'
+  extra epochs against more search.
+
+The full-MNIST budget of the first version (72 epochs of 50,000 images per
+arm, `quality_at_budget_v1.json`) did not fit the shared machine for 5 seeds
+and two problems.
 
 Every arm's best configuration is retrained from scratch on train+validation
 with the workflow's rule (`tunekit.retraining`: the best trial's best epoch
@@ -72,71 +77,54 @@ from tunekit.workflow import completed_trials
 BATCH_SIZE = 128
 FINALISTS = "c2f-hyperband+finalists"  # the second arm of a c2f run with finalists
 
+# The same arms on both problems: 36 epochs of the training subset each.
+SINGLE: dict[str, dict[str, Any]] = {
+    "random": dict(kind="random", max_trials=12, epochs=3),
+    "bayesian": dict(kind="bayesian", max_trials=12, epochs=3, num_initial_points=4),
+    "hyperband": dict(kind="hyperband", max_epochs=6, factor=3),
+}
+C2F: dict[str, dict[str, Any]] = {
+    "c2f-bayesian": dict(
+        coarse_trials=10,
+        coarse_epochs=1,
+        fine_tuner="bayesian",
+        fine_trials=6,
+        max_epochs=4,
+        finalists=0,
+    ),
+    "c2f-hyperband": dict(
+        coarse_trials=10,
+        coarse_epochs=1,
+        fine_tuner="hyperband",
+        max_epochs=4,
+        factor=3,
+        finalists=3,
+        finalist_seeds=2,
+    ),
+    "c2f-hyperband-long": dict(
+        coarse_trials=10,
+        coarse_epochs=1,
+        fine_tuner="hyperband",
+        max_epochs=6,
+        factor=2,
+        finalists=0,
+    ),
+}
+SUBSET = dict(num_train=5_000, num_val=1_000)
 PROBLEMS: dict[str, dict[str, Any]] = {
     "dense": {
         "results": "quality_at_budget",
-        "budget_epochs": 72,
-        "single": {
-            "random": dict(kind="random", max_trials=12, epochs=6),
-            "bayesian": dict(kind="bayesian", max_trials=12, epochs=6, num_initial_points=4),
-            "hyperband": dict(kind="hyperband", max_epochs=12, factor=4),
-        },
-        "c2f": {
-            "c2f-bayesian": dict(
-                coarse_trials=12,
-                coarse_epochs=2,
-                fine_tuner="bayesian",
-                fine_trials=8,
-                max_epochs=6,
-                finalists=0,
-            ),
-            "c2f-hyperband": dict(
-                coarse_trials=12,
-                coarse_epochs=2,
-                fine_tuner="hyperband",
-                max_epochs=8,
-                factor=3,
-                finalists=3,
-                finalist_seeds=2,
-            ),
-            "c2f-hyperband-long": dict(
-                coarse_trials=12,
-                coarse_epochs=2,
-                fine_tuner="hyperband",
-                max_epochs=8,
-                factor=2,
-                finalists=0,
-            ),
-        },
+        "budget_epochs": 36,
+        "subset": SUBSET,
+        "single": SINGLE,
+        "c2f": C2F,
     },
     "cnn": {
         "results": "quality_at_budget_cnn",
         "budget_epochs": 36,
-        "subset": dict(num_train=10_000, num_val=2_000),
-        "single": {
-            "random": dict(kind="random", max_trials=12, epochs=3),
-            "bayesian": dict(kind="bayesian", max_trials=12, epochs=3, num_initial_points=4),
-            "hyperband": dict(kind="hyperband", max_epochs=6, factor=3),
-        },
-        "c2f": {
-            "c2f-bayesian": dict(
-                coarse_trials=10,
-                coarse_epochs=1,
-                fine_tuner="bayesian",
-                fine_trials=6,
-                max_epochs=4,
-                finalists=0,
-            ),
-            "c2f-hyperband": dict(
-                coarse_trials=10,
-                coarse_epochs=1,
-                fine_tuner="hyperband",
-                max_epochs=4,
-                factor=3,
-                finalists=3,
-                finalist_seeds=2,
-            ),
-        },
+        "subset": SUBSET,
+        "single": SINGLE,
+        "c2f": {k: v for k, v in C2F.items() if k != "c2f-hyperband-long"},
     },
 }
 
