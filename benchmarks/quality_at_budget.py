@@ -29,7 +29,7 @@ Arms:
   extra epochs against more search.
 
 The full-MNIST budget of the first version (72 epochs of 50,000 images per
-arm, `quality_at_budget_v1.json`) did not fit the shared machine for 5 seeds
+arm, `quality_at_budget_v1.json` and `_v2.json`, 3 seeds) did not fit the shared machine for 5 seeds
 and two problems.
 
 Every arm's best configuration is retrained from scratch on train+validation
