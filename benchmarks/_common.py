@@ -37,7 +37,7 @@ def machine() -> dict[str, Any]:
     return info
 
 
-def load_data():
+def load_data() -> Any:
     """Full MNIST; `TUNEKIT_BENCH_SMOKE=1` takes a small slice to smoke-test a script."""
     from tunekit import load_mnist
 
@@ -68,7 +68,7 @@ def markdown_table(header: list[str], rows: list[list[Any]]) -> str:
     return "\n".join(lines)
 
 
-def configured(hypermodel, values: dict[str, Any]):
+def configured(hypermodel: Any, values: dict[str, Any]) -> Any:
     """The hypermodel's full space (declared by one build) with `values` set."""
     import keras_tuner as kt
 
@@ -79,7 +79,14 @@ def configured(hypermodel, values: dict[str, Any]):
 
 
 def retrain_and_test(
-    hypermodel, hp, data, *, epochs: int, seed: int, schedule: str = "cosine", batch_size: int = 128
+    hypermodel: Any,
+    hp: Any,
+    data: Any,
+    *,
+    epochs: int,
+    seed: int,
+    schedule: str = "cosine",
+    batch_size: int = 128,
 ) -> dict[str, Any]:
     """Builds `hp`'s model, trains it from scratch on train+validation as the workflow's
     retrain does (`tunekit.retraining`'s `schedule`), and scores it once on the test set."""
