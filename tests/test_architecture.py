@@ -57,6 +57,7 @@ ORDER = [
     "retraining",
     "plots",
     "reproduce",
+    "report_top",
     "report_trust",
     "report",
     # beside each other: how a phase runs, and the steps of a run

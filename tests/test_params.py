@@ -123,6 +123,8 @@ def test_defaults_and_the_manifest_config_are_unchanged(tmp_path, data):
         "batch_size": 128,
         "executions_per_trial": 1,
         "seed": 0,
+        # Finalists became off by default after runs recorded 3 by leaving it out: now recorded.
+        "finalists": 0,
     }
     assert list(config) == [
         "hypermodel",
@@ -143,6 +145,7 @@ def test_defaults_and_the_manifest_config_are_unchanged(tmp_path, data):
         "batch_size",
         "executions_per_trial",
         "seed",
+        "finalists",
     ]
 
 

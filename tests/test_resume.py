@@ -204,8 +204,8 @@ def test_full_disk_mid_run_keeps_every_state_file_whole_and_names_the_file(
         capture_output=True,
         text=True,
         timeout=300,
-        preexec_fn=_limit_file_size(1024),
-    )  # narrowed_space.json is larger
+        preexec_fn=_limit_file_size(6144),
+    )  # the manifest (with the command line) is smaller, narrowed_space.json (~11 KB) larger
     assert full.returncode == 1, full.stderr[-2000:]
     assert "File too large" in full.stderr and str(run_dir / "narrowed_space.json") in full.stderr
     for path in run_dir.rglob("*.json"):

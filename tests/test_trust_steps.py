@@ -191,12 +191,16 @@ def test_new_arguments_are_checked_and_recorded_only_when_not_default(digits_sma
         CoarseToFine(LuckyHyperModel(), digits_small, final_seeds=0)
     default = CoarseToFine(LuckyHyperModel(), digits_small).config()
     # A run written before these settings existed has none of these keys: it still resumes.
-    assert not {"finalists", "finalist_seeds", "baseline", "final_seeds"} & set(default)
+    assert not {"finalist_seeds", "baseline", "final_seeds"} & set(default)
+    # Finalists were on (3) when the step came and runs left the key out; off is now recorded.
+    assert default["finalists"] == 0
     other = CoarseToFine(
         LuckyHyperModel(), digits_small, finalists=1, baseline=False, final_seeds=3
     ).config()
     assert (other["finalists"], other["baseline"], other["final_seeds"]) == (0, False, 3)
     names = [s.name for s in CoarseToFine(LuckyHyperModel(), digits_small).steps]
+    assert names == ["coarse", "narrow", "fine", "retrain", "baseline", "evaluate"]
+    names = [s.name for s in CoarseToFine(LuckyHyperModel(), digits_small, finalists=3).steps]
     assert names == ["coarse", "narrow", "fine", "finalists", "retrain", "baseline", "evaluate"]
 
 

@@ -26,7 +26,7 @@ from typing import Any
 
 import pandas as pd
 
-from tunekit.errors import UsageError
+from tunekit.errors import TunekitError, UsageError
 from tunekit.manifest import LOCK, MANIFEST, STEPS
 from tunekit.results import PHASES
 
@@ -58,7 +58,7 @@ _HEADLINE_METRICS = {"accuracy": "max", "mse": "min"}
 _BAD_CONTENT = (KeyError, TypeError, ValueError, AttributeError, ArithmeticError)
 
 
-class _Corrupt(Exception):
+class _Corrupt(TunekitError):
     """A state file of a run cannot be used: `file` (relative to the run) and `reason`."""
 
     def __init__(self, file: str, reason: str) -> None:

@@ -92,7 +92,8 @@ _logger = logging.getLogger(__name__)
 # these, so a run folder without them resumes with the defaults (finalists 0 and 1 both mean
 # off, and finalist_seeds matters only with finalists on).
 _LATER_DEFAULTS: dict[str, Any] = {
-    "finalists": PARAMETERS["finalists"].default,
+    # 3: the default when the step came, so a run of that version that did not record it ran 3.
+    "finalists": 3,
     "finalist_seeds": PARAMETERS["finalist_seeds"].default,
     "baseline": PARAMETERS["baseline"].default,
     "final_seeds": PARAMETERS["final_seeds"].default,
@@ -224,9 +225,9 @@ class CoarseToFine:
     5. `evaluate()`: the saved model, loaded back, on the untouched test set;
        writes `trials.csv`, `report.json`, `report.md` and plots.
 
-    Between them, by default: the finalists step (before the retrain: the top
-    `finalists` configurations trained with `finalist_seeds` more seeds, the
-    pick by mean validation score) and the baseline step (after it: the
+    Between them: with `finalists` > 1, the finalists step (before the
+    retrain: the top `finalists` configurations trained with `finalist_seeds`
+    more seeds, the pick by mean validation score); by default, the baseline step (after it: the
     hypermodel's default configuration trained by the same rule, compared
     with the tuned model in the report); with `final_seeds` > 1, the winner
     retrained with more seeds, their test metrics reported as mean and
@@ -274,7 +275,8 @@ class CoarseToFine:
             on validation; the retrain takes the best mean (the trial's own
             score counts as one seed; equal means go to the smaller model).
             0 or 1 turns the step off (the best single trial is retrained).
-            See `tunekit.steps.finalists`. Defaults to 3.
+            See `tunekit.steps.finalists`. Defaults to 0 (off; 3 is a good
+            choice when seeds matter more than time).
         finalist_seeds: Extra seeds per finalist. Defaults to 2.
         baseline: Train the hypermodel's default configuration
             (`build(kt.HyperParameters())`) by the winner's retrain rule,
@@ -343,7 +345,7 @@ class CoarseToFine:
         retrain: RetrainConfig | None = None,
         workers: int = 1,
         class_weight: str | None = None,
-        finalists: int = 3,
+        finalists: int = 0,
         finalist_seeds: int = 2,
         baseline: bool = True,
         final_seeds: int = 1,

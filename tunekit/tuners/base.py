@@ -4,6 +4,10 @@ Seeding, the extra metrics (`num_params`, `epochs`, `seconds`), NaN losses,
 the hypermodel's own `fit`, TensorBoard runs, listeners, and the
 cross-validated `run_trial` (`cv=K`, see `tunekit.cv`). The module
 docstring of `tunekit.tuners` lists what a trial does.
+
+It is over 400 lines because every KerasTuner hook a trial passes through
+(build, fit, checkpoint, end, reload, and their timing) is an override of
+this one class.
 """
 
 from __future__ import annotations
