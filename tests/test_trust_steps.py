@@ -297,3 +297,16 @@ def test_a_kill_inside_the_finalists_step_reruns_no_finished_fit(
     assert rerun not in {pid for _, pid in done.values()}
     report = json.loads((tmp_path / "killed" / "report.json").read_text())
     assert report["baseline"] is None and report["finalists"]["pick"] == after["pick"]
+
+
+@pytest.mark.parametrize(("config", "said"), [({}, True), ({"cv": 3}, False)])
+def test_report_says_the_finalists_are_off_and_how_to_turn_them_on(
+    config: dict[str, Any], said: bool
+) -> None:
+    from tunekit.report_trust import render_trust_markdown
+
+    text = "\n".join(render_trust_markdown({"finalists": None, "config": config}))
+    # Off by default: the reader learns the pick is one trial's score, and the flag that
+    # re-checks it; with cv the scores already average K models, so nothing is said.
+    assert ("Off: the pick is the best single trial" in text) is said
+    assert ("`--finalists 3`" in text) is said

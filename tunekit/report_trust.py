@@ -186,6 +186,15 @@ def render_trust_markdown(report: dict[str, Any]) -> list[str]:
                 f"{'yes' if row['chosen'] else ''} |"
             )
         lines += ["", f"Why: {finalists['pick']['reason']}.", ""]
+    elif report.get("config", {}).get("cv", 1) <= 1:
+        lines += [
+            "## Finalists (validation, more seeds)",
+            "",
+            "Off: the pick is the best single trial, whose score is partly its seed. "
+            "`--finalists 3` (`finalists=3`) retrains the top 3 with more seeds and picks "
+            "the best mean.",
+            "",
+        ]
     baseline = report.get("baseline")
     if baseline:
         tuned, base = baseline["tuned_model"], baseline["baseline_model"]
