@@ -1,30 +1,51 @@
-"""Does memory grow trial over trial? Resident memory after each of 30 trials.
+"""Does memory grow trial over trial? Resident memory after each of 200 small trials.
 
-KerasTuner users report RAM creeping up across trials. This runs tunekit's
-coarse phase (RandomSearch with the dense MNIST hypermodel) for `--trials`
-trials on MNIST and records the process's resident set size (VmRSS) after
-every trial.
+KerasTuner users report RAM creeping up across trials. This runs, each in a
+fresh subprocess on the chosen Keras backend:
 
-Usage: `KERAS_BACKEND=tensorflow python -m benchmarks.memory [--trials 30]`
-Writes `benchmarks/results/memory_<backend>.json` and prints a summary.
+- `tunekit`: tunekit's coarse phase as the workflow runs it
+  (`CoarseToFine(...).ensure("coarse")`: RandomSearch of the dense MNIST
+  hypermodel with its TensorBoard scalars and HParams, its listeners and its
+  per-trial files), `--trials` trials of 1 epoch;
+- `plain`: plain KerasTuner `RandomSearch` of the same hypermodel, the same
+  data, epochs and batch size, with a `keras.callbacks.TensorBoard`
+  callback, for reference;
+
+and records the process's resident set size (VmRSS) after every trial. The
+growth is the least-squares slope (MiB per trial) over trials 11..N.
+Small trials (`--num-train 2000` images, 1 epoch) keep 200 trials at minutes.
+
+Target (issue 18): growth at most 1 MiB per trial after the first 10, on
+TensorFlow and on JAX.
+
+Usage: `python -m benchmarks.memory --backend tensorflow [--trials 200]
+[--plain-trials N] [--num-train 2000] [--arms tunekit plain] [--count-objects]
+[--max-minutes M]`. Writes
+`benchmarks/results/memory_<backend>.json` and prints a summary. Run one
+backend at a time, alone on the machine.
 """
 
 from __future__ import annotations
 
 import argparse
-import shutil
+import json
+import os
+import subprocess
+import sys
 import tempfile
+import time
 from pathlib import Path
+from typing import Any
 
-import keras
 import numpy as np
 
-from benchmarks._common import load_data, save
-from hypermodels import MnistDenseHyperModel
-from tunekit import CoarseToFine
+from benchmarks._common import save
+
+SKIP = 10  # the first trials warm caches up: the slope is over trials SKIP+1..N
 
 
-def _rss_mib() -> float:
+def rss_mib() -> float:
+    """This process's resident set size (VmRSS) in MiB."""
     with open("/proc/self/status") as f:
         for line in f:
             if line.startswith("VmRSS:"):
@@ -32,52 +53,174 @@ def _rss_mib() -> float:
     return float("nan")
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--trials", type=int, default=30)
-    parser.add_argument("--num-train", type=int, default=10_000)
-    args = parser.parse_args()
-    data = load_data().subset(num_train=args.num_train)
-    work = Path(tempfile.mkdtemp(prefix="tunekit-memory-"))
+def slope(values: list[float], skip: int = SKIP) -> float | None:
+    """Least-squares slope (units per trial) of `values[skip:]`; None if fewer than 3."""
+    later = np.asarray(values[skip:], dtype=float)
+    if len(later) < 3:
+        return None
+    return float(np.polyfit(np.arange(len(later)), later, 1)[0])
+
+
+def _object_counts() -> dict[str, int]:
+    import gc
+    from collections import Counter
+
+    return dict(Counter(type(o).__name__ for o in gc.get_objects()).most_common(40))
+
+
+def _run_arm(
+    arm: str,
+    trials: int,
+    num_train: int,
+    count_objects: bool,
+    max_minutes: float | None = None,
+    out: Path | None = None,
+) -> dict[str, Any]:
+    """One search in this process (its backend set by the parent); per-trial RSS.
+
+    After `max_minutes` the search stops after the running trial; the
+    per-trial numbers so far are written to `out` after every trial.
+    """
+    import shutil
+
+    import keras
+    import keras_tuner as kt
+
+    from benchmarks._common import load_data
+    from hypermodels import MnistDenseHyperModel
+    from tunekit import CoarseToFine
+
+    data = load_data().subset(num_train=num_train, num_val=max(500, num_train // 4))
+    work = Path(tempfile.mkdtemp(prefix=f"tunekit-memory-{arm}-"))
     rss: list[float] = []
-    run = CoarseToFine(
-        MnistDenseHyperModel(),
-        data,
-        directory=work,
-        project_name="memory",
-        coarse_trials=args.trials,
-        coarse_epochs=1,
-        seed=0,
-        verbose=0,
-    )
-    tuner = run._tuner("coarse")
-    tuner.tunekit_listeners = (lambda tuner, trial: rss.append(_rss_mib()),)
-    tuner.search(
-        data.x_train,
-        data.y_train,
-        validation_data=(data.x_val, data.y_val),
-        epochs=1,
-        batch_size=128,
-        callbacks=[keras.callbacks.TensorBoard(str(work / "tb"), write_graph=False)],
-        verbose=0,
-    )
-    run.close()
+    times: list[float] = []
+    objects: list[dict[str, int]] = []
+    start = time.perf_counter()
+
+    def record(tuner: Any = None, trial: Any = None) -> None:
+        rss.append(round(rss_mib(), 2))
+        times.append(round(time.perf_counter() - start, 2))
+        if count_objects and len(rss) % 10 == 0:
+            objects.append(_object_counts())
+        if out is not None:
+            out.write_text(json.dumps({"arm": arm, "rss_mib": rss, "elapsed_s": times}))
+        if tuner is not None and max_minutes and times[-1] > 60 * max_minutes:
+            tuner.oracle.max_trials = len(tuner.oracle.trials)  # stops after this trial
+
+    if arm == "tunekit":
+        run = CoarseToFine(
+            MnistDenseHyperModel(),
+            data,
+            directory=work,
+            project_name="memory",
+            coarse_trials=trials,
+            coarse_epochs=1,
+            seed=0,
+            verbose=0,
+        )
+        _ = run.manifest  # opened (and checked) before the tuner writes its folder
+        tuner = run._tuner("coarse")
+        tuner._tunekit_listeners = (*tuner.listeners, record)
+        run.ensure("coarse")
+        run.close()
+    else:
+
+        class Recording(kt.RandomSearch):
+            def on_trial_end(self, trial: Any) -> None:
+                super().on_trial_end(trial)
+                record(self, trial)
+
+        tuner = Recording(
+            MnistDenseHyperModel(),
+            objective="val_accuracy",
+            max_trials=trials,
+            seed=0,
+            directory=str(work),
+            project_name="memory",
+        )
+        tuner.search(
+            data.x_train,
+            data.y_train,
+            validation_data=(data.x_val, data.y_val),
+            epochs=1,
+            batch_size=128,
+            callbacks=[keras.callbacks.TensorBoard(str(work / "tb"), write_graph=False)],
+            verbose=0,
+        )
+    seconds = time.perf_counter() - start
     shutil.rmtree(work, ignore_errors=True)
-    later = np.array(rss[5:])
-    slope = float(np.polyfit(np.arange(len(later)), later, 1)[0]) if len(later) > 2 else 0.0
-    summary = {
-        "trials": args.trials,
+    growth = slope(rss)
+    return {
+        "arm": arm,
         "data": data.summary(),
+        "trials": len(rss),
+        "seconds": round(seconds, 1),
+        "seconds_per_trial": round(seconds / max(1, len(rss)), 2),
         "rss_mib": rss,
-        "first": rss[0],
-        "last": rss[-1],
-        "max": max(rss),
-        "slope_mib_per_trial_after_5": slope,
+        "elapsed_s": times,
+        "first": rss[0] if rss else None,
+        f"after_{SKIP}": rss[SKIP - 1] if len(rss) >= SKIP else None,
+        "last": rss[-1] if rss else None,
+        "max": max(rss) if rss else None,
+        f"slope_mib_per_trial_after_{SKIP}": None if growth is None else round(growth, 3),
+        **({"object_counts_every_10": objects} if count_objects else {}),
     }
-    save(f"memory_{keras.backend.backend()}", summary)
-    print(
-        f"RSS after trial 1: {rss[0]:.0f} MiB, after trial {len(rss)}: {rss[-1]:.0f} MiB, "
-        f"max {max(rss):.0f} MiB; slope after trial 5: {slope:+.2f} MiB/trial"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--backend", default=os.environ.get("KERAS_BACKEND", "tensorflow"))
+    parser.add_argument("--trials", type=int, default=200)
+    parser.add_argument(
+        "--plain-trials", type=int, default=None, help="trials of the plain arm (default --trials)"
+    )
+    parser.add_argument("--num-train", type=int, default=2000)
+    parser.add_argument("--arms", nargs="+", default=["tunekit", "plain"])
+    parser.add_argument("--count-objects", action="store_true")
+    parser.add_argument(
+        "--max-minutes", type=float, default=None, help="per arm: stop after the trial running then"
+    )
+    parser.add_argument("--name", default=None, help="results name (default memory_<backend>)")
+    parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:  # one arm, in the subprocess the parent started
+        partial = Path(args.child + ".partial")
+        result = _run_arm(
+            args.arms[0], args.trials, args.num_train, args.count_objects, args.max_minutes, partial
+        )
+        partial.unlink(missing_ok=True)
+        Path(args.child).write_text(json.dumps(result))
+        return
+    os.environ["KERAS_BACKEND"] = args.backend
+    arms: dict[str, Any] = {}
+    for arm in args.arms:
+        with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as out:
+            path = Path(out.name)
+        command = [sys.executable, "-m", "benchmarks.memory", "--child", str(path)]
+        trials = args.plain_trials if arm == "plain" and args.plain_trials else args.trials
+        command += ["--arms", arm, "--trials", str(trials)]
+        command += ["--num-train", str(args.num_train)]
+        command += ["--count-objects"] if args.count_objects else []
+        command += ["--max-minutes", str(args.max_minutes)] if args.max_minutes else []
+        subprocess.run(command, check=True, env={**os.environ, "KERAS_BACKEND": args.backend})
+        arms[arm] = json.loads(path.read_text())
+        path.unlink()
+        key = f"slope_mib_per_trial_after_{SKIP}"
+        print(
+            f"[{args.backend}] {arm}: {arms[arm]['trials']} trials in {arms[arm]['seconds']} s; "
+            f"RSS {arms[arm]['first']:.0f} MiB after trial 1, {arms[arm]['last']:.0f} MiB after "
+            f"the last; slope after trial {SKIP}: {arms[arm][key]:+.3f} MiB/trial",
+            flush=True,
+        )
+    save(
+        args.name or f"memory_{args.backend}",
+        {
+            "command": "python -m benchmarks.memory " + " ".join(sys.argv[1:]),
+            "target": f"slope over trials {SKIP + 1}..N at most 1 MiB/trial",
+            "trials": args.trials,
+            "num_train": args.num_train,
+            "arms": arms,
+        },
     )
 
 
