@@ -200,7 +200,9 @@ def test_coarse_to_fine_cv_with_hyperband_is_refused_naming_the_fix(
     assert "cv=3 cannot be used with fine_tuner='hyperband' (the default" in str(error.value)
     run = CoarseToFine(MnistDenseHyperModel(), digits_small, directory=tmp_path)
     assert "cv" not in run.config()  # runs from before cv existed resume
-    assert "finalists" in [step.name for step in run.steps]
+    assert "finalists" in [
+        step.name for step in CoarseToFine(MnistDenseHyperModel(), digits_small, finalists=3).steps
+    ]
 
 
 def test_cv_turns_the_finalists_step_off(digits_small: Any, tmp_path: Path) -> None:
@@ -209,7 +211,12 @@ def test_cv_turns_the_finalists_step_off(digits_small: Any, tmp_path: Path) -> N
     from tunekit import CoarseToFine
 
     run = CoarseToFine(
-        MnistDenseHyperModel(), digits_small, cv=3, fine_tuner="bayesian", directory=tmp_path
+        MnistDenseHyperModel(),
+        digits_small,
+        cv=3,
+        fine_tuner="bayesian",
+        finalists=3,
+        directory=tmp_path,
     )
     assert run.finalists == 0 and "finalists" not in [step.name for step in run.steps]
 
