@@ -200,7 +200,7 @@ def test_coarse_to_fine_cv_with_hyperband_is_refused_naming_the_fix(
     assert "cv=3 cannot be used with fine_tuner='hyperband' (the default" in str(error.value)
     run = CoarseToFine(MnistDenseHyperModel(), digits_small, directory=tmp_path)
     assert "cv" not in run.config()  # runs from before cv existed resume
-    assert "finalists" in [step.name for step in run.steps]
+    assert "finalists" not in [step.name for step in run.steps]  # off by default (finalists=0)
 
 
 def test_cv_turns_the_finalists_step_off(digits_small: Any, tmp_path: Path) -> None:
