@@ -200,6 +200,7 @@ def test_coarse_to_fine_cv_with_hyperband_is_refused_naming_the_fix(
     assert "cv=3 cannot be used with fine_tuner='hyperband' (the default" in str(error.value)
     run = CoarseToFine(MnistDenseHyperModel(), digits_small, directory=tmp_path)
     assert "cv" not in run.config()  # runs from before cv existed resume
+    assert "finalists" not in [step.name for step in run.steps]  # off by default (finalists=0)
     assert "finalists" in [
         step.name for step in CoarseToFine(MnistDenseHyperModel(), digits_small, finalists=3).steps
     ]
@@ -342,3 +343,31 @@ def test_cli_cv3_records_three_fold_scores_whose_mean_is_the_score(
     assert manifest["config"]["cv"] == 3
     assert main([*args[:-1], "2"]) == 2  # resuming with another cv is refused
     assert "cv: 3 -> 2" in capsys.readouterr().err
+
+
+def test_cv_on_an_image_folder_says_how_to_get_arrays(tmp_path: Path) -> None:
+    """The command line streams an image folder: the refusal names the way to arrays."""
+    from PIL import Image
+
+    from hypermodels import ToonVisionCNNHyperModel
+    from tunekit import CoarseToFine
+    from tunekit.data import StreamData
+    from tunekit.errors import DataError
+    from tunekit.image_streams import image_folder_stream
+
+    rng = np.random.default_rng(0)
+    for name in ("a", "b"):
+        (tmp_path / "imgs" / name).mkdir(parents=True)
+        for i in range(8):
+            pixels = (rng.random((16, 40, 3)) * 255).astype("uint8")
+            Image.fromarray(pixels).save(tmp_path / "imgs" / name / f"{i}.png")
+    stream = image_folder_stream(tmp_path / "imgs", (16, 40), batch_size=4)
+    with pytest.raises(DataError, match=r"load_image_directory, or save its images as an \.npz"):
+        CoarseToFine(
+            ToonVisionCNNHyperModel(input_shape=(16, 40, 3), num_classes=2),
+            StreamData.from_image_folder(stream),
+            cv=3,
+            fine_tuner="bayesian",
+            directory=tmp_path / "runs",
+        )
+    assert not (tmp_path / "runs").exists()  # refused before the run folder

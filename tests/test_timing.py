@@ -31,6 +31,9 @@ def test_report_splits_every_step_into_parts_that_add_up(finished_run):
         assert steps[name]["wall"] == pytest.approx(result.timings[name], abs=0.01)
         assert steps[name]["train"] > 0, name
         assert steps[name]["first_step"] > 0, name  # the first batch traces the step
+    # The evaluate step's time runs to the report's writing: its plots and images count.
+    assert steps["evaluate"]["wall"] == pytest.approx(result.timings["evaluate"], rel=0.1, abs=0.05)
+    assert report["timings"]["evaluate"] == steps["evaluate"]["wall"]
     for name in ("coarse", "fine"):
         assert steps[name]["build"] > 0 and steps[name]["oracle"] > 0, name
         assert steps[name]["gc"] > 0 and steps[name]["validation"] > 0, name

@@ -310,3 +310,13 @@ def test_report_says_the_finalists_are_off_and_how_to_turn_them_on(
     # re-checks it; with cv the scores already average K models, so nothing is said.
     assert ("Off: the pick is the best single trial" in text) is said
     assert ("`--finalists 3`" in text) is said
+
+
+@pytest.mark.parametrize(("config", "said"), [({"baseline": False}, True), ({}, False)])
+def test_report_says_the_baseline_is_off(config: dict[str, Any], said: bool) -> None:
+    from tunekit.report_trust import render_trust_markdown
+
+    text = "\n".join(render_trust_markdown({"baseline": None, "config": config}))
+    # --no-baseline: the reader learns there is no comparison and how to get one.
+    assert ("Off (`--no-baseline`" in text) is said
+    assert ("## Tuned against the baseline" in text) is said

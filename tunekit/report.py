@@ -91,6 +91,13 @@ def _report(
             "hyperparameters": hyperparameters,
         },
         "test_metrics": steps["evaluate"]["test_metrics"],
+        **_timings(run, steps),
+    }
+
+
+def _timings(run: Any, steps: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
+    """`report.json`'s `timings` (seconds per step) and `time_split` from the manifest's `steps`."""
+    return {
         "timings": {s: steps[s]["seconds"] for s in STEPS if "seconds" in steps.get(s, {})},
         "time_split": timing.time_split(run.run_dir, steps, **timing.session(run.backend_choice)),
     }
@@ -217,6 +224,7 @@ def write_report(
     y_pred: np.ndarray | None,
     *,
     distributed: dict[str, Any] | None = None,
+    started: float | None = None,
 ) -> dict[str, Any]:
     """Writes `trials.csv`, `report.json`, `report.md`, the plots and final images of `run`.
 
@@ -234,6 +242,10 @@ def write_report(
         distributed: How the trials were run (`PhaseRunner.facts()`): `None`
             for one process, else the chief's address, the workers seen, the
             local workers and their restarts. Defaults to `None`.
+        started: The evaluate step's `time.perf_counter()` at its start: its
+            time in `timings` and `time_split` then runs to the writing of
+            `report.json` (the plots and images included), not only to the
+            test predictions. `None`: the manifest's evaluate seconds as they are.
     """
     frame = finalist_columns(trials_dataframe(run.run_dir), run)
     _io.write_text(run.run_dir / "trials.csv", trials_csv(frame))
@@ -277,6 +289,11 @@ def write_report(
         images.append(("test_samples", _sample_images(data.x_test)))
     if images:
         log_images(run.run_dir / "tensorboard" / "final" / "test", images)
+    if started is not None:  # the evaluate step so far: this report's own work included
+        steps = dict(run.manifest.state["steps"])
+        seconds = round(time.perf_counter() - started, 2)
+        steps["evaluate"] = {**steps.get("evaluate", {}), "seconds": seconds}
+        report.update(_timings(run, steps))
     _io.write_json(run.run_dir / "report.json", report)
     markdown = render_markdown(report, str(run.narrow()))
     trust = render_trust_markdown(report)

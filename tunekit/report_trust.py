@@ -233,6 +233,14 @@ def render_trust_markdown(report: dict[str, Any]) -> list[str]:
                 "",
             ]
         lines += [f"Verdict: {baseline['verdict']}", ""]
+    elif report.get("config", {}).get("baseline") is False:
+        lines += [
+            "## Tuned against the baseline (test set)",
+            "",
+            "Off (`--no-baseline`, `baseline=False`): nothing here says what tuning bought over "
+            "the hypermodel's default configuration. Run without `--no-baseline` to compare.",
+            "",
+        ]
     seeds = report.get("final_seeds")
     if seeds:
         lines += [

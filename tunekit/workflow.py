@@ -425,10 +425,18 @@ class CoarseToFine:
         self.cv: int = settings["cv"]
         if self.cv > 1:  # a stream cannot be split by index: refused before any trial
             if isinstance(data, StreamData):
+                folder = data.fingerprint().startswith("image-folder:")
                 raise DataError(
                     f"cv={self.cv} needs arrays to split into folds; `data` is a stream "
                     "(tf.data or PyDataset), which cannot be split by index. Pass cv=1, or "
                     "arrays (Dataset.from_arrays)."
+                    + (
+                        " An image folder is streamed from disk: load it as arrays with "
+                        "tunekit.data.load_image_directory, or save its images as an .npz "
+                        "(x_train, y_train, x_test, y_test) for --data."
+                        if folder
+                        else ""
+                    )
                 )
             for split in ("train", "val"):
                 check_splittable(getattr(data, f"x_{split}"), f"data.x_{split}")

@@ -96,7 +96,7 @@ class EvaluateStep:
             # seconds: the evaluation so far, for the report's time split
             seconds = round(time.perf_counter() - start, 2)
             manifest.mark(self.name, "running", test_metrics=metrics, seconds=seconds)
-            write_report(ctx, model, y_pred, distributed=ctx.runner.facts())
+            write_report(ctx, model, y_pred, distributed=ctx.runner.facts(), started=start)
             interrupts.check()  # the report may be partial: a rerun writes it again
             manifest.mark(self.name, "done", seconds=round(time.perf_counter() - start, 2))
         return dict(manifest.step(self.name)["test_metrics"])
