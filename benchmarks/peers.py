@@ -596,11 +596,14 @@ def main() -> None:
     parser.add_argument("--seed", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--work", help=argparse.SUPPRESS)
     parser.add_argument("--out", help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--name", default=NAME, help=f"results file benchmarks/results/NAME.json (default {NAME})"
+    )
     args = parser.parse_args()
     if args.worker:
         worker(args)
         return
-    name = f"smoke_{NAME}" if os.environ.get("TUNEKIT_BENCH_SMOKE") else NAME
+    name = f"smoke_{args.name}" if os.environ.get("TUNEKIT_BENCH_SMOKE") else args.name
     path = RESULTS / f"{name}.json"
     previous = _load(path)
     budget = {
@@ -632,7 +635,7 @@ def main() -> None:
                 flush=True,
             )
         save(
-            NAME,
+            args.name,
             {
                 "budget": budget,
                 "batch_size": BATCH_SIZE,
