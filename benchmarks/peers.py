@@ -272,7 +272,9 @@ def run_tunekit(args: argparse.Namespace, deadline: Deadline, work: Path) -> dic
         overwrite=True,
         verbose=0,
     )
-    run.ensure("finalists")
+    # The last step before the retrain: finalists when they are on, else the fine search.
+    steps = [step.name for step in run.steps]
+    run.ensure(steps[steps.index("retrain") - 1])
     search_seconds = time.perf_counter() - start
     deadline.mark()
     result = run.run()

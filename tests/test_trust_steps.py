@@ -320,3 +320,25 @@ def test_report_says_the_baseline_is_off(config: dict[str, Any], said: bool) -> 
     # --no-baseline: the reader learns there is no comparison and how to get one.
     assert ("Off (`--no-baseline`" in text) is said
     assert ("## Tuned against the baseline" in text) is said
+
+
+@pytest.mark.parametrize(("step", "flag"), [("finalists", "finalists=3"), ("baseline", "baseline")])
+def test_ensure_of_a_step_that_is_off_names_the_setting(
+    step: str, flag: str, digits_small: Any, tmp_path: Path
+) -> None:
+    from tunekit.errors import UsageError
+
+    run = CoarseToFine(
+        LuckyHyperModel(),
+        digits_small.subset(num_train=200, num_val=100, num_test=100),
+        directory=tmp_path,
+        project_name="off",
+        baseline=False,
+        verbose=0,
+    )
+    # finalists are off by default and the baseline is off here: asking for one is a usage
+    # error naming the setting that turns it on, not a bare StopIteration; nothing trained.
+    with pytest.raises(UsageError, match=flag) as caught:
+        run.ensure(step)
+    assert "its steps are: coarse, narrow, fine, retrain, evaluate" in str(caught.value)
+    assert not (tmp_path / "off" / "coarse").exists()

@@ -499,9 +499,15 @@ class CoarseToFine:
     # -- the steps ---------------------------------------------------------------
 
     def ensure(self, name: str) -> Any:
-        """The product of step `name`, running it (and the steps it needs) first if need be."""
+        """The product of step `name`, running it (and the steps it needs) first if need be.
+
+        Raises:
+            UsageError: `name` is not one of this run's steps (`finalists`,
+                `final_seeds` and `baseline` are steps only when their
+                settings turn them on).
+        """
         if name not in self._products:
-            step = next(s for s in self.steps if s.name == name)
+            step = self._step(name)
             if (
                 self.workers > 1
                 and isinstance(self.runner, LocalRunner)
@@ -777,8 +783,20 @@ class CoarseToFine:
 
     def _tuner(self, phase: str) -> kt.Tuner:
         """The phase's tuner, built (not searched) if need be."""
-        step = next(s for s in self.steps if s.name == phase)
+        step = self._step(phase)
         return step.tuner(self)  # type: ignore[attr-defined]
+
+    def _step(self, name: str) -> Step:
+        for step in self.steps:
+            if step.name == name:
+                return step
+        known = ", ".join(s.name for s in self.steps)
+        hint = {
+            "finalists": " (finalists=0 or 1 turns it off: pass finalists=3 to run it)",
+            "final_seeds": " (final_seeds=1 turns it off: pass final_seeds=3 to run it)",
+            "baseline": " (baseline=False turns it off)",
+        }.get(name, "")
+        raise UsageError(f"this run has no step {name!r}{hint}; its steps are: {known}.")
 
     @property
     def _tuners(self) -> dict[str, kt.Tuner]:
