@@ -235,6 +235,7 @@ def test_a_search_whose_last_trial_failed_is_failed_and_a_bad_trial_file_is_name
 def test_run_is_the_coarse_to_fine_command():
     code, out, _ = _cli("run", "--help")
     assert code == 0 and "--coarse-trials" in out and "--fine-tuner" in out
+    assert out.startswith("usage: tunekit run ")  # the command the user typed, not the module
     code, _, err = _cli("run", "--coarse-trials", "0")
     assert code == 2 and "--coarse-trials" in err
 

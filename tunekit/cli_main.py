@@ -103,7 +103,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if argv[:1] == ["run"]:
         from tunekit import coarse_to_fine
 
-        return coarse_to_fine.main(argv[1:])
+        return coarse_to_fine.main(argv[1:], prog="tunekit run")
     try:
         args = build_parser().parse_args(argv)
     except SystemExit as e:  # --help / --version (0) or a bad argument (2), already reported

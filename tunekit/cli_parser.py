@@ -88,9 +88,10 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"error: {message} (see --help)\n")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(prog: str = "python -m tunekit.coarse_to_fine") -> argparse.ArgumentParser:
+    """The run command's parser; `prog` is the command shown in usage and help."""
     parser = _Parser(
-        prog="python -m tunekit.coarse_to_fine",
+        prog=prog,
         description="Coarse-to-fine hyperparameter tuning: a wide RandomSearch, a search space "
         "narrowed to where the best trials lie, a Hyperband or Bayesian search in it, then the "
         "best model retrained on train+validation and evaluated on the test set. Rerun the "

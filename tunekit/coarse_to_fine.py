@@ -187,8 +187,10 @@ def _warnings_hidden(hidden: bool) -> Iterator[None]:
             logger.setLevel(level)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None, prog: str = "python -m tunekit.coarse_to_fine") -> int:
     """Runs the command line; returns the exit code (see the module docstring).
+
+    `prog` is the command named in usage and help (`tunekit run` passes its own).
 
     SIGINT and SIGTERM are handled by `tunekit.interrupts` while it runs (the
     previous handlers are restored on return): the run stops at the next
@@ -199,7 +201,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     _native_logs.quiet_environment()  # before Keras loads (and inherited by subprocesses)
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
-        args = build_parser().parse_args(argv)
+        args = build_parser(prog).parse_args(argv)
     except SystemExit as e:  # --help (0) or a bad argument (2), already reported
         return int(e.code or 0)
     # tunekit's progress (the "tunekit" logger) as plain lines: stdout, warnings on stderr.
