@@ -170,6 +170,9 @@ class SearchStep:
             project_name=self.name,
             seed=ctx.seed,
             executions_per_trial=ctx.executions_per_trial,
+            max_model_size=ctx.max_model_size,
+            max_retries_per_trial=ctx.max_retries_per_trial,
+            max_consecutive_failed_trials=ctx.max_consecutive_failed_trials,
             cv=ctx.cv,
             cv_stratify=cv_stratify(ctx.data),
             refused_fit_args=refused_fit_args(ctx),
@@ -302,6 +305,11 @@ class SearchStep:
             best_trial_id=best[0].trial_id,
             best_score=best[0].score,
             num_trials=ran,
+            **(
+                {"rejected_oversized": getattr(tuner.oracle, "rejected_oversized", 0)}
+                if ctx.max_model_size is not None
+                else {}
+            ),
         )
         _faults.checkpoint("phase.end")
         interrupts.check()
