@@ -161,7 +161,7 @@ class SizeLimitedOracle(kt.Oracle):
             f"max_model_size={limit} rejects {what}: each builds a model larger than "
             f"{limit:,} parameters (the smallest had {self._smallest_rejected:,}). Raise "
             "max_model_size= (at least the smallest size), or give the hypermodel smaller "
-            "ranges (fewer units or filters), or pass max_model_size=None for no limit."
+            "ranges (fewer units or filters), or drop the limit."
         )
 
     def _random_values(self) -> dict[str, Any] | None:

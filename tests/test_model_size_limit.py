@@ -1,0 +1,228 @@
+"""KerasTuner's `max_model_size` (and failure settings) in tunekit: every phase, CLI, resume.
+
+An oversized configuration is rejected when an oracle proposes it (built,
+not trained): it never becomes a trial, so the coarse budget counts trained
+trials, Hyperband and Bayesian never see a failed trial, and no model over
+the limit can win.
+"""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import keras
+import keras_tuner as kt
+import pytest
+
+from tunekit import CoarseToFine
+from tunekit.coarse_to_fine import _workflow_kwargs, build_parser, main
+from tunekit.data import Dataset
+from tunekit.errors import InvalidParameterError, ModelSizeLimitError, RunConfigError
+from tunekit.manifest import RunManifest
+from tunekit.params import PARAMETERS
+from tunekit.tuners import make_tuner
+
+LIMIT = 20_000
+# Flatten(784) -> Dense(units) -> Dense(10): 795 * units + 10 parameters. Units 4..64 step 4:
+# 3,190 .. 50,890 parameters; LIMIT keeps units <= 24 (6 of 16 values); the default (48,
+# 38,170 parameters) is over it, so the coarse phase's first proposal is rejected.
+_TINY_DENSE = """
+    import keras
+
+    def tiny_dense(hp):
+        units = hp.Int("units", 4, 64, step=4, default=48)
+        rate = hp.Choice("learning_rate", [1e-3, 3e-3, 1e-2], default=3e-3)
+        model = keras.Sequential([keras.Input((28, 28)), keras.layers.Flatten(),
+                                  keras.layers.Dense(units, activation="relu"),
+                                  keras.layers.Dense(10, activation="softmax")])
+        model.compile(optimizer=keras.optimizers.Adam(rate),
+                      loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+        return model
+"""
+
+
+def tiny_dense(hp: kt.HyperParameters) -> keras.Model:
+    """The build function of `_TINY_DENSE` (also written to a module for the CLI)."""
+    namespace: dict[str, Any] = {}
+    exec(textwrap.dedent(_TINY_DENSE), namespace)  # noqa: S102 (the test's own text)
+    return namespace["tiny_dense"](hp)
+
+
+def _size(units: int) -> int:
+    return 795 * units + 10
+
+
+def _num_params(trial: Any) -> int:
+    return int(trial.metrics.get_last_value("num_params"))
+
+
+FAST = dict(
+    coarse_trials=4,
+    coarse_epochs=1,
+    max_epochs=2,
+    factor=2,
+    top=0.5,
+    final_epochs=1,
+    seed=0,
+    verbose=0,
+    finalists=0,
+    baseline=False,
+)
+
+
+def test_the_table_has_kerastuners_settings_with_kerastuners_defaults() -> None:
+    assert PARAMETERS["max_model_size"].default is None
+    assert PARAMETERS["max_retries_per_trial"].default == 0
+    assert PARAMETERS["max_consecutive_failed_trials"].default == 3
+    with pytest.raises(InvalidParameterError, match=r"`max_model_size` must be an int >= 1"):
+        PARAMETERS["max_model_size"].check(0)
+    with pytest.raises(InvalidParameterError, match="max_consecutive_failed_trials"):
+        PARAMETERS["max_consecutive_failed_trials"].check(0)
+    assert PARAMETERS["max_retries_per_trial"].check(0) == 0
+
+
+def test_coarse_and_hyperband_train_only_models_within_the_limit(
+    tmp_path: Path, digits_small: Dataset
+) -> None:
+    run = CoarseToFine(
+        tiny_dense, digits_small, directory=tmp_path, project_name="r", max_model_size=LIMIT, **FAST
+    )
+    result = run.run()
+    coarse, fine = run.tuners["coarse"].oracle, run.tuners["fine"].oracle
+    for oracle in (coarse, fine):
+        trials = list(oracle.trials.values())
+        assert trials and all(t.status == "COMPLETED" for t in trials)  # none failed for size
+        assert all(_num_params(t) <= LIMIT for t in trials)
+        assert all(_size(t.hyperparameters.values["units"]) <= LIMIT for t in trials)
+    assert len(coarse.trials) == FAST["coarse_trials"]  # the budget counts trained trials
+    assert coarse.rejected_oversized >= 1  # the default configuration (48 units) at least
+    report = json.loads((run.run_dir / "report.json").read_text())
+    assert report["phases"]["coarse"]["rejected_oversized"] == coarse.rejected_oversized
+    assert report["phases"]["fine"]["rejected_oversized"] == fine.rejected_oversized
+    assert report["config"]["max_model_size"] == LIMIT
+    assert report["best"]["num_params"] <= LIMIT
+    assert result.best_hyperparameters.values["units"] <= 24
+    markdown = (run.run_dir / "report.md").read_text()
+    assert (
+        f"Model size limit: 20,000 parameters (max_model_size); configurations rejected as "
+        f"larger before training: coarse {coarse.rejected_oversized}, fine "
+        f"{fine.rejected_oversized}." in markdown
+    )
+
+
+def test_bayesian_proposals_over_the_limit_are_replaced(
+    tmp_path: Path, digits_small: Dataset
+) -> None:
+    x = digits_small.x_train[:300]
+    y = digits_small.y_train[:300]
+    tuner = make_tuner(
+        "bayesian",
+        tiny_dense,
+        objective="val_accuracy",
+        directory=str(tmp_path),
+        project_name="bayes",
+        max_trials=4,
+        num_initial_points=1,
+        seed=0,
+        max_model_size=LIMIT,
+    )
+    tuner.search(
+        x, y, validation_data=(digits_small.x_val, digits_small.y_val), epochs=1, verbose=0
+    )
+    trials = list(tuner.oracle.trials.values())
+    assert len(trials) == 4 and all(t.status == "COMPLETED" for t in trials)
+    assert all(_num_params(t) <= LIMIT for t in trials)
+    assert tuner.oracle.rejected_oversized >= 1
+    # Saved with the oracle: a resumed search keeps the count.
+    reloaded = make_tuner(
+        "bayesian",
+        tiny_dense,
+        objective="val_accuracy",
+        directory=str(tmp_path),
+        project_name="bayes",
+        max_trials=4,
+        num_initial_points=1,
+        seed=0,
+        max_model_size=LIMIT,
+    )
+    assert reloaded.oracle.rejected_oversized == tuner.oracle.rejected_oversized
+
+
+def test_a_limit_below_every_model_trains_nothing(tmp_path: Path, digits_small: Dataset) -> None:
+    run = CoarseToFine(
+        tiny_dense, digits_small, directory=tmp_path, project_name="r", max_model_size=3000, **FAST
+    )
+    with pytest.raises(ModelSizeLimitError, match=r"max_model_size=3000 .*smallest had 3,190"):
+        run.run()
+    assert not (tmp_path / "r" / "coarse").exists()  # no trial, not even a KerasTuner project
+
+
+def test_cli_flags_reach_the_run_and_exit_2_below_every_model(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    small_npz: Path,
+) -> None:
+    (tmp_path / "size_models.py").write_text(textwrap.dedent(_TINY_DENSE))
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    args = [
+        "--hypermodel",
+        "size_models:tiny_dense",
+        "--data",
+        str(small_npz),
+        "--directory",
+        str(tmp_path / "runs"),
+        "--backend",
+        "tensorflow",
+        "--max-model-size",
+        "3000",
+        "--max-retries-per-trial",
+        "1",
+        "--max-consecutive-failed-trials",
+        "5",
+    ]
+    kwargs = _workflow_kwargs(build_parser().parse_args(args))
+    assert (kwargs["max_model_size"], kwargs["max_retries_per_trial"]) == (3000, 1)
+    assert kwargs["max_consecutive_failed_trials"] == 5
+    assert main(args) == 2
+    err = capsys.readouterr().err.strip()
+    assert "--max-model-size 3000 rejects" in err and "smallest had 3,190" in err, err
+    assert not list((tmp_path / "runs").glob("*/coarse"))  # nothing trained
+    assert main([*args[:-6], "--max-model-size", "0"]) == 2
+    assert "--max-model-size" in capsys.readouterr().err
+
+
+def test_resume_refuses_a_changed_limit_and_accepts_a_run_from_before_the_settings(
+    tmp_path: Path, digits_small: Dataset
+) -> None:
+    def run(**kwargs: Any) -> CoarseToFine:
+        return CoarseToFine(
+            tiny_dense, digits_small, directory=tmp_path, project_name="r", **FAST, **kwargs
+        )
+
+    limited = run(max_model_size=LIMIT, max_retries_per_trial=1)
+    assert limited.config()["max_model_size"] == LIMIT
+    RunManifest.open(limited.run_dir, limited.config()).release()
+    with pytest.raises(RunConfigError, match="max_model_size"):
+        run(max_model_size=30_000, max_retries_per_trial=1).open()
+    with pytest.raises(RunConfigError, match="max_retries_per_trial"):
+        run(max_model_size=LIMIT).open()
+    same = run(max_model_size=LIMIT, max_retries_per_trial=1)
+    same.open()
+    same.close()
+    # A manifest written before these settings existed has none of their keys: it is what
+    # the defaults record, so such a run resumes.
+    default = run(overwrite=True)
+    old = {k: v for k, v in default.config().items()}
+    for key in ("max_model_size", "max_retries_per_trial", "max_consecutive_failed_trials"):
+        assert key not in old
+    RunManifest.open(default.run_dir, old, overwrite=True).release()
+    resumed = run(max_model_size=None, max_retries_per_trial=0, max_consecutive_failed_trials=3)
+    resumed.open()
+    resumed.close()
+    with pytest.raises(RunConfigError, match="max_model_size"):
+        run(max_model_size=LIMIT).open()
