@@ -23,7 +23,14 @@ from tunekit.data import Dataset
 from tunekit.errors import InvalidParameterError, ModelSizeLimitError, RunConfigError
 from tunekit.manifest import RunManifest
 from tunekit.params import PARAMETERS
-from tunekit.tuners import make_tuner
+from tunekit.tuners import (
+    DefaultsFirstRandomSearchOracle,
+    FixedSpaceBayesianOracle,
+    HyperbandOracle,
+    ModelSizeLimit,
+    RandomSearchOracle,
+    make_tuner,
+)
 
 LIMIT = 20_000
 # Flatten(784) -> Dense(units) -> Dense(10): 795 * units + 10 parameters. Units 4..64 step 4:
@@ -60,7 +67,7 @@ def _num_params(trial: Any) -> int:
 
 
 FAST = dict(
-    coarse_trials=4,
+    coarse_trials=3,
     coarse_epochs=1,
     max_epochs=2,
     factor=2,
@@ -113,6 +120,7 @@ def test_coarse_and_hyperband_train_only_models_within_the_limit(
     )
 
 
+@pytest.mark.slow  # ~15 s; the fast variant is test_oracles_never_start_a_trial_over_the_limit
 def test_bayesian_proposals_over_the_limit_are_replaced(
     tmp_path: Path, digits_small: Dataset
 ) -> None:
@@ -151,13 +159,86 @@ def test_bayesian_proposals_over_the_limit_are_replaced(
     assert reloaded.oracle.rejected_oversized == tuner.oracle.rejected_oversized
 
 
-def test_a_limit_below_every_model_trains_nothing(tmp_path: Path, digits_small: Dataset) -> None:
-    run = CoarseToFine(
-        tiny_dense, digits_small, directory=tmp_path, project_name="r", max_model_size=3000, **FAST
+def _space() -> kt.HyperParameters:
+    """`tiny_dense`'s space, declared by one build."""
+    space = kt.HyperParameters()
+    tiny_dense(space)
+    return space
+
+
+def _oracle(oracle_class: type[kt.Oracle], tmp_path: Path, limit: int, **kwargs: Any) -> Any:
+    """An oracle over `tiny_dense`'s space whose limit measures sizes by formula (no build)."""
+    oracle = oracle_class(
+        objective=kt.Objective("val_accuracy", "max"), seed=1, hyperparameters=_space(), **kwargs
     )
+    oracle._set_project_dir(str(tmp_path), "p")
+    oracle.size_limit = ModelSizeLimit(limit, lambda hp: _size(hp.values["units"]))
+    return oracle
+
+
+@pytest.mark.parametrize(
+    "oracle_class, kwargs, planned",
+    [
+        (RandomSearchOracle, {"max_trials": 8}, 8),
+        (DefaultsFirstRandomSearchOracle, {"max_trials": 8}, 8),
+        (HyperbandOracle, {"max_epochs": 8, "factor": 2}, None),
+    ],
+    ids=["random", "defaults-first", "hyperband"],
+)
+def test_oracles_never_start_a_trial_over_the_limit(
+    tmp_path: Path, oracle_class: type[kt.Oracle], kwargs: dict[str, Any], planned: int | None
+) -> None:
+    # Scores grow with the size, so Hyperband promotes the largest models; every trial the
+    # oracle starts must still be within the limit.
+    oracle = _oracle(oracle_class, tmp_path, LIMIT, **kwargs)
+    _run_oracle(oracle)
+    trials = list(oracle.trials.values())
+    assert all(t.status == "COMPLETED" for t in trials)
+    if planned is not None:
+        assert len(trials) == planned  # max_trials counts started (trained) trials only
+    assert oracle.rejected_oversized >= 1
+    assert oracle.get_state()["tunekit_rejected_oversized"] == oracle.rejected_oversized
+
+
+def _run_oracle(oracle: Any) -> None:
+    """Runs the oracle's search with scores growing with the model's size (no training)."""
+    while True:
+        trial = oracle.create_trial("tuner0")
+        if trial.status == "STOPPED":
+            break
+        units = trial.hyperparameters.values["units"]
+        assert _size(units) <= LIMIT, trial.hyperparameters.values
+        oracle.update_trial(trial.trial_id, {"val_accuracy": units / 64})
+        trial.status = "COMPLETED"
+        oracle.end_trial(trial)
+
+
+def test_a_model_based_proposal_over_the_limit_is_replaced_by_a_random_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # KerasTuner's Gaussian process (seconds per proposal) replaced by one that always
+    # proposes the largest model, as it does when scores grow with size.
+    def propose_largest(self: Any, trial_id: str) -> dict[str, Any]:
+        return {"status": "RUNNING", "values": {"units": 64, "learning_rate": 1e-2}}
+
+    monkeypatch.setattr(kt.oracles.BayesianOptimizationOracle, "populate_space", propose_largest)
+    oracle = _oracle(FixedSpaceBayesianOracle, tmp_path, LIMIT, max_trials=4)
+    _run_oracle(oracle)
+    trials = list(oracle.trials.values())
+    assert len(trials) == 4 and all(t.status == "COMPLETED" for t in trials)
+    assert oracle.rejected_oversized >= 4  # each proposal of 64 units, then random ones
+
+
+def test_an_oracle_stops_naming_the_limit_when_nothing_fits(tmp_path: Path) -> None:
+    oracle = _oracle(RandomSearchOracle, tmp_path, 3000, max_trials=8)
     with pytest.raises(ModelSizeLimitError, match=r"max_model_size=3000 .*smallest had 3,190"):
-        run.run()
-    assert not (tmp_path / "r" / "coarse").exists()  # no trial, not even a KerasTuner project
+        oracle.create_trial("tuner0")
+    assert not oracle.trials
+    # A space too large to exhaust stops after MAX_REJECTED_IN_A_ROW rejections in a row.
+    oracle = _oracle(RandomSearchOracle, tmp_path / "in_a_row", 3000, max_trials=8)
+    oracle.size_limit = ModelSizeLimit(3000, lambda hp: 10**6, max_in_a_row=5)
+    with pytest.raises(ModelSizeLimitError, match="the last 5 configurations proposed"):
+        oracle.create_trial("tuner0")
 
 
 def test_cli_flags_reach_the_run_and_exit_2_below_every_model(
