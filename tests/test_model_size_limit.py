@@ -23,6 +23,7 @@ from tunekit.data import Dataset
 from tunekit.errors import InvalidParameterError, ModelSizeLimitError, RunConfigError
 from tunekit.manifest import RunManifest
 from tunekit.params import PARAMETERS
+from tunekit.report import _size_limit_lines
 from tunekit.tuners import (
     DefaultsFirstRandomSearchOracle,
     FixedSpaceBayesianOracle,
@@ -91,6 +92,34 @@ def test_the_table_has_kerastuners_settings_with_kerastuners_defaults() -> None:
     assert PARAMETERS["max_retries_per_trial"].check(0) == 0
 
 
+def test_the_coarse_phase_trains_its_budget_within_the_limit(
+    tmp_path: Path, digits_small: Dataset
+) -> None:
+    run = CoarseToFine(
+        tiny_dense, digits_small, directory=tmp_path, project_name="r", max_model_size=LIMIT, **FAST
+    )
+    try:
+        oracle = run.coarse().oracle
+        trials = list(oracle.trials.values())
+        assert len(trials) == FAST["coarse_trials"]  # the budget counts trained trials
+        assert all(t.status == "COMPLETED" and _num_params(t) <= LIMIT for t in trials)
+        assert oracle.rejected_oversized >= 1  # the default configuration (48 units) at least
+        assert run.manifest.step("coarse")["rejected_oversized"] == oracle.rejected_oversized
+    finally:
+        run.close()
+
+
+def test_report_md_says_how_many_configurations_each_phase_rejected() -> None:
+    phases = {"coarse": {"rejected_oversized": 7}, "fine": {"rejected_oversized": None}}
+    lines = _size_limit_lines({"config": {"max_model_size": LIMIT}, "phases": phases})
+    assert lines[-1] == (
+        "Model size limit: 20,000 parameters (max_model_size); configurations rejected as "
+        "larger before training: coarse 7, fine 0."
+    )
+    assert _size_limit_lines({"config": {}, "phases": phases}) == []
+
+
+@pytest.mark.slow  # ~25 s: a whole run; the fast variants are the oracle and coarse tests
 def test_coarse_and_hyperband_train_only_models_within_the_limit(
     tmp_path: Path, digits_small: Dataset
 ) -> None:
