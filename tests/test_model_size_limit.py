@@ -336,3 +336,41 @@ def test_resume_refuses_a_changed_limit_and_accepts_a_run_from_before_the_settin
     resumed.close()
     with pytest.raises(RunConfigError, match="max_model_size"):
         run(max_model_size=LIMIT).open()
+
+
+@pytest.mark.slow  # ~60 s: a chief and two worker processes
+def test_two_local_workers_train_only_models_within_the_limit(
+    tmp_path: Path, digits_small: Dataset
+) -> None:
+    from hypermodels import MnistDenseHyperModel
+
+    limit = 60_000  # units_0 of 32 or 64 (of 32..512) with few extra units: most is over
+    run = CoarseToFine(
+        MnistDenseHyperModel(),
+        digits_small,
+        directory=tmp_path,
+        project_name="p",
+        coarse_trials=3,
+        coarse_epochs=1,
+        fine_tuner="bayesian",
+        fine_trials=2,
+        max_epochs=1,
+        final_epochs=1,
+        baseline=False,
+        verbose=0,
+        workers=2,
+        max_model_size=limit,
+    )
+    run.run()
+    report = json.loads((tmp_path / "p" / "report.json").read_text())
+    assert report["distributed"]["local_workers"] == 2
+    assert report["phases"]["coarse"]["rejected_oversized"] >= 1  # the default (256 units)
+    assert report["best"]["num_params"] <= limit
+    for phase, planned in (("coarse", 3), ("fine", 2)):
+        oracle = json.loads((tmp_path / "p" / phase / "oracle.json").read_text())
+        assert len(oracle["end_order"]) == planned
+        for trial_dir in (tmp_path / "p" / phase).glob("trial_*"):
+            trial = json.loads((trial_dir / "trial.json").read_text())
+            assert trial["status"] == "COMPLETED"
+            num_params = trial["metrics"]["metrics"]["num_params"]["observations"][0]["value"]
+            assert num_params[0] <= limit

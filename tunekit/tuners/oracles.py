@@ -157,11 +157,13 @@ class SizeLimitedOracle(kt.Oracle):
     def _limit_error(self, what: str) -> ModelSizeLimitError:
         assert self.size_limit is not None
         limit = self.size_limit.max_model_size
+        smallest = self._smallest_rejected
         return ModelSizeLimitError(
             f"max_model_size={limit} rejects {what}: each builds a model larger than "
-            f"{limit:,} parameters (the smallest had {self._smallest_rejected:,}). Raise "
-            "max_model_size= (at least the smallest size), or give the hypermodel smaller "
-            "ranges (fewer units or filters), or drop the limit."
+            f"{limit:,} parameters"
+            + ("" if smallest is None else f" (the smallest had {smallest:,})")
+            + ". Raise max_model_size= (at least the smallest size), or give the hypermodel "
+            "smaller ranges (fewer units or filters), or drop the limit."
         )
 
     def _random_values(self) -> dict[str, Any] | None:
@@ -192,11 +194,13 @@ class SizeLimitedOracle(kt.Oracle):
     def get_state(self) -> dict[str, Any]:
         state = super().get_state()
         state["tunekit_rejected_oversized"] = self.rejected_oversized
+        state["tunekit_smallest_rejected"] = self._smallest_rejected
         return state
 
     def set_state(self, state: dict[str, Any]) -> None:
         super().set_state(state)
         self.rejected_oversized = int(state.get("tunekit_rejected_oversized", 0))
+        self._smallest_rejected = state.get("tunekit_smallest_rejected")
 
 
 def check_size_limit(
