@@ -67,7 +67,7 @@ def _num_params(trial: Any) -> int:
     return int(trial.metrics.get_last_value("num_params"))
 
 
-FAST = dict(
+FAST: dict[str, Any] = dict(
     coarse_trials=3,
     coarse_epochs=1,
     max_epochs=2,
