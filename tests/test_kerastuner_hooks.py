@@ -24,7 +24,7 @@ from hypermodels import MnistDenseHyperModel
 from tunekit import CoarseToFine
 from tunekit.errors import RunNotFinishedError
 from tunekit.fitting import HyperModelFitError
-from tunekit.tuners import FixedSpaceBayesianOracle, make_tuner
+from tunekit.tuners import FixedSpaceBayesianOracle, RandomSearchOracle, make_tuner
 from tunekit.workflow import Selection, completed_trials
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -163,7 +163,7 @@ def _tiny_data():
 
 
 ORACLES = {
-    "random": kt.oracles.RandomSearchOracle,
+    "random": RandomSearchOracle,  # KerasTuner's, with the model-size limit
     "bayesian": FixedSpaceBayesianOracle,
     "grid": kt.oracles.GridSearchOracle,
 }

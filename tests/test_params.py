@@ -39,6 +39,9 @@ BAD: dict[str, list[object]] = {
     "final_schedule": ["linear", "Cosine", "", 0, ("cosine",)],
     "batch_size": [0, -32, 32.0, True, "128", None],
     "executions_per_trial": [0, -1, 1.5, True, None],
+    "max_model_size": [0, -1, 1.5, 2e4, True, "20000"],  # None: no limit
+    "max_retries_per_trial": [-1, 0.5, True, "1", None],
+    "max_consecutive_failed_trials": [0, -1, 2.5, False, "3", None],
     "cv": [0, -1, 1.5, True, "3", None],
     "seed": [-1, 0.5, 1.0, True, "0", None, float("nan"), 2**32, 2**32 - 1],
     "overwrite": [0, 1, "True", None],
@@ -58,6 +61,8 @@ GOOD: dict[str, list[tuple[object, object]]] = {
     "margin": [(0, 0.0), (0.3, 0.3), (2, 2.0)],
     "final_epochs": [("auto", "auto"), (3, 3)],
     "seed": [(0, 0), (123, 123)],
+    "max_model_size": [(20_000, 20_000), (np.int64(5), 5), (None, None)],
+    "max_retries_per_trial": [(0, 0), (np.int64(2), 2)],
     "cv": [(1, 1), (np.int64(1), 1)],  # cv > 1 needs fine_tuner="bayesian" (tests/test_cv.py)
     "defaults_first": [(False, False), (np.bool_(True), True)],
     "verbose": [(0, 0), (2, 2), (True, True)],

@@ -120,6 +120,9 @@ def _workflow_kwargs(args: argparse.Namespace) -> dict[str, Any]:
         "final_schedule",
         "batch_size",
         "executions_per_trial",
+        "max_model_size",
+        "max_retries_per_trial",
+        "max_consecutive_failed_trials",
         "class_weight",
         "cv",
         "finalists",
@@ -314,7 +317,7 @@ def _main(args: argparse.Namespace, argv: list[str], resume: str) -> int:
         except Exception as e:  # noqa: BLE001 (reported, not swallowed: exit code 1)
             from keras_tuner import errors as kt_errors
 
-            if isinstance(e, kt_errors.FatalValueError):
+            if isinstance(e, (kt_errors.FatalValueError, UsageError)):
                 print(f"error: {cli_message(e)}", file=sys.stderr)
                 return 2
             print(

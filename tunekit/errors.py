@@ -33,6 +33,7 @@ __all__ = [
     "Interrupted",
     "InvalidParameterError",
     "ModelSaveError",
+    "ModelSizeLimitError",
     "NoCompletedTrialsError",
     "OutputShapeError",
     "PortInUseError",
@@ -68,6 +69,15 @@ class InvalidParameterError(UsageError, TypeError):
     name), so code catching either still works. The message names the
     keyword and the value received ("Received: top=0."); the command line
     refuses such values while parsing its flags.
+    """
+
+
+class ModelSizeLimitError(UsageError):
+    """`max_model_size` rejects (nearly) every configuration of the search space.
+
+    Raised before any trial trains when no configuration tried fits the
+    limit, or during a search after many rejected proposals in a row; the
+    message gives the smallest model seen and what to change.
     """
 
 

@@ -400,6 +400,33 @@ PARAMETERS: dict[str, Param] = {
             "--executions-per-trial",
         ),
         Param(
+            "max_model_size",
+            POSITIVE_INT,
+            None,
+            "KerasTuner's limit on a model's size, in parameters (as reported: trainable and "
+            "not). Both searches reject a configuration whose model is larger when it is "
+            "proposed, by building it without training (milliseconds): it is not a trial, "
+            "never trains and cannot win, and another is proposed (Bayesian and Hyperband "
+            "included); report.json counts the rejected ones per phase. The retrain and "
+            "baseline rebuild chosen configurations and are not limited. None: no limit.",
+            "--max-model-size",
+        ),
+        Param(
+            "max_retries_per_trial",
+            (Interval("int", 0),),
+            0,
+            "KerasTuner's retries of a trial whose fit raised an error, before it is FAILED.",
+            "--max-retries-per-trial",
+        ),
+        Param(
+            "max_consecutive_failed_trials",
+            POSITIVE_INT,
+            3,
+            "KerasTuner's stop: a search ends with an error after this many FAILED trials in "
+            "a row (a NaN loss fails a trial).",
+            "--max-consecutive-failed-trials",
+        ),
+        Param(
             "cv",
             POSITIVE_INT,
             1,

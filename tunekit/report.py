@@ -77,6 +77,8 @@ def _report(
                 "best_trial_id": steps[phase]["best_trial_id"],
                 "best_score": steps[phase]["best_score"],
                 "seconds": steps[phase].get("seconds"),
+                # Configurations over max_model_size, rejected before training (None: no limit).
+                "rejected_oversized": steps[phase].get("rejected_oversized"),
             }
             for phase in ("coarse", "fine")
         },
@@ -181,6 +183,7 @@ def render_markdown(report: dict[str, Any], narrowing_table: str) -> str:
             f"{v['seconds']} |"
             for p, v in report["phases"].items()
         ],
+        *_size_limit_lines(report),
         "",
         f"Chosen: {best['phase']} trial {best['trial_id']} ({best['reason']}); retrained "
         f"{best['final_epochs']} epoch{'s' if best['final_epochs'] != 1 else ''} on "
@@ -206,6 +209,21 @@ def render_markdown(report: dict[str, Any], narrowing_table: str) -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+def _size_limit_lines(report: dict[str, Any]) -> list[str]:
+    """report.md's line on `max_model_size`: configurations rejected per phase (or none)."""
+    limit = report["config"].get("max_model_size")
+    if limit is None:
+        return []
+    counts = ", ".join(
+        f"{p} {v.get('rejected_oversized') or 0}" for p, v in report["phases"].items()
+    )
+    return [
+        "",
+        f"Model size limit: {limit:,} parameters (max_model_size); configurations rejected "
+        f"as larger before training: {counts}.",
+    ]
 
 
 def _sample_images(x: np.ndarray, count: int = 8) -> np.ndarray:

@@ -71,6 +71,7 @@ from tunekit.steps import (
 from tunekit.steps.check import check_model
 from tunekit.steps.retrain import ranked_trials
 from tunekit.steps.search import cv_stratify
+from tunekit.tuners import check_size_limit
 
 __all__ = [
     "CoarseToFine",
@@ -97,6 +98,9 @@ _LATER_DEFAULTS: dict[str, Any] = {
     "finalist_seeds": PARAMETERS["finalist_seeds"].default,
     "baseline": PARAMETERS["baseline"].default,
     "final_seeds": PARAMETERS["final_seeds"].default,
+    "max_model_size": PARAMETERS["max_model_size"].default,
+    "max_retries_per_trial": PARAMETERS["max_retries_per_trial"].default,
+    "max_consecutive_failed_trials": PARAMETERS["max_consecutive_failed_trials"].default,
 }
 
 
@@ -345,6 +349,9 @@ class CoarseToFine:
         retrain: RetrainConfig | None = None,
         workers: int = 1,
         class_weight: str | None = None,
+        max_model_size: int | None = None,
+        max_retries_per_trial: int = 0,
+        max_consecutive_failed_trials: int = 3,
         finalists: int = 0,
         finalist_seeds: int = 2,
         baseline: bool = True,
@@ -392,6 +399,9 @@ class CoarseToFine:
                 workers=workers,
                 # None ("not given", no weighting) is not checked by the table.
                 **({} if class_weight is None else {"class_weight": class_weight}),
+                **({} if max_model_size is None else {"max_model_size": max_model_size}),
+                max_retries_per_trial=max_retries_per_trial,
+                max_consecutive_failed_trials=max_consecutive_failed_trials,
                 finalists=finalists,
                 finalist_seeds=finalist_seeds,
                 baseline=baseline,
@@ -422,6 +432,9 @@ class CoarseToFine:
         self.final_schedule: FinalSchedule = settings["final_schedule"]
         self.batch_size: int = settings["batch_size"]
         self.executions_per_trial: int = settings["executions_per_trial"]
+        self.max_model_size: int | None = settings.get("max_model_size")
+        self.max_retries_per_trial: int = settings["max_retries_per_trial"]
+        self.max_consecutive_failed_trials: int = settings["max_consecutive_failed_trials"]
         self.cv: int = settings["cv"]
         if self.cv > 1:  # a stream cannot be split by index: refused before any trial
             if isinstance(data, StreamData):
@@ -693,6 +706,9 @@ class CoarseToFine:
             **{
                 name: value
                 for name, value in (
+                    ("max_model_size", self.max_model_size),
+                    ("max_retries_per_trial", self.max_retries_per_trial),
+                    ("max_consecutive_failed_trials", self.max_consecutive_failed_trials),
                     ("finalists", self.finalists if self.finalists > 1 else 0),
                     (
                         "finalist_seeds",
@@ -759,9 +775,13 @@ class CoarseToFine:
         Raises:
             OutputShapeError: The output width does not match the classes.
             ModelSaveError: The model cannot be saved as `.keras` and loaded back.
+            ModelSizeLimitError: `max_model_size` rejects every configuration
+                tried (the default and up to 200 random ones): nothing trains.
         """
         if not self._model_checked:
             check_model(self.hypermodel, self.data)
+            if self.max_model_size is not None:  # a limit below every model trains nothing
+                check_size_limit(self.hypermodel, self.max_model_size, seed=self.seed)
             self._model_checked = True
 
     def close(self) -> None:

@@ -60,6 +60,9 @@ class RunContext(Protocol):
     final_schedule: FinalSchedule
     batch_size: int
     executions_per_trial: int
+    max_model_size: int | None  # KerasTuner's limit, in parameters, of both searches
+    max_retries_per_trial: int
+    max_consecutive_failed_trials: int
     cv: int  # cross-validation folds per trial (1: none)
     finalists: int
     finalist_seeds: int

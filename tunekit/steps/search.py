@@ -170,6 +170,9 @@ class SearchStep:
             project_name=self.name,
             seed=ctx.seed,
             executions_per_trial=ctx.executions_per_trial,
+            max_model_size=ctx.max_model_size,
+            max_retries_per_trial=ctx.max_retries_per_trial,
+            max_consecutive_failed_trials=ctx.max_consecutive_failed_trials,
             cv=ctx.cv,
             cv_stratify=cv_stratify(ctx.data),
             refused_fit_args=refused_fit_args(ctx),
@@ -282,10 +285,16 @@ class SearchStep:
         best = completed_trials(tuner.oracle)
         ran = len(tuner.oracle.trials)
         budget = self.budget(ctx)
+        rejected = getattr(tuner.oracle, "rejected_oversized", 0)
         if ran < budget:
+            within = (
+                f" within max_model_size={ctx.max_model_size} ({rejected} larger ones rejected)"
+                if ctx.max_model_size is not None and rejected
+                else ""
+            )
             ctx.say(
                 f"[{self.name}] the search space is exhausted: it holds only {ran} "
-                f"distinct configurations (all tried), fewer than "
+                f"distinct configurations{within} (all tried), fewer than "
                 f"{self.name}_trials={budget}; going on with them."
             )
         if not best:
@@ -302,6 +311,7 @@ class SearchStep:
             best_trial_id=best[0].trial_id,
             best_score=best[0].score,
             num_trials=ran,
+            **({"rejected_oversized": rejected} if ctx.max_model_size is not None else {}),
         )
         _faults.checkpoint("phase.end")
         interrupts.check()

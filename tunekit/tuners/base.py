@@ -34,7 +34,12 @@ from tunekit.fitting import fit_hypermodel
 from tunekit.tensorboard import configure_trial_logdirs
 from tunekit.tuners.callbacks import BestEpochWeights, InterruptCheck, TrialFacts
 from tunekit.tuners.declared import DeclaringHyperParameters, declared_only
-from tunekit.tuners.oracles import end_failed_search
+from tunekit.tuners.oracles import (
+    ModelSizeLimit,
+    SizeLimitedOracle,
+    end_failed_search,
+    model_size,
+)
 
 __all__ = ["EXTRA_METRICS", "TrialListener", "TunekitTuner"]
 
@@ -114,6 +119,12 @@ class TunekitTuner(kt.Tuner):
         cv_stratify: Whether the folds are stratified by class
             (`StratifiedKFold`) or not (`KFold`); `None` (the default):
             stratified when the targets are class ids (see `tunekit.cv`).
+        max_model_size: KerasTuner's limit on a model's parameter count
+            (trainable and not, as `num_params`). tunekit's oracles reject
+            a larger configuration when they propose it (see
+            `tunekit.tuners.oracles.SizeLimitedOracle`); a model whose size
+            is only known once trained (no `Input`) fails its trial if it
+            is larger. `None` (the default): no limit.
         **kwargs: Passed to the KerasTuner tuner.
 
     Raises:
@@ -129,6 +140,7 @@ class TunekitTuner(kt.Tuner):
         refused_fit_args: Mapping[str, str] | None = None,
         cv: int = 1,
         cv_stratify: bool | None = None,
+        max_model_size: int | None = None,
         **kwargs: Any,
     ) -> None:
         if isinstance(cv, bool) or not isinstance(cv, int) or cv < 1:
@@ -144,7 +156,19 @@ class TunekitTuner(kt.Tuner):
         # The folds' shuffle: without a seed still one draw, so all trials share the folds.
         self._tunekit_cv_seed = trial_seed if trial_seed is not None else secrets.randbelow(2**31)
         self._tunekit_trial = _RunningTrial()
-        super().__init__(*args, **kwargs)
+        # kt.Tuner's constructor, also for Hyperband: kt.Hyperband's own only builds its
+        # oracle, which tunekit builds itself (`tunekit.tuners.oracles.HyperbandOracle`).
+        kt.Tuner.__init__(self, *args, max_model_size=max_model_size, **kwargs)
+        if max_model_size is not None and isinstance(self.oracle, SizeLimitedOracle):
+            self.oracle.size_limit = ModelSizeLimit(max_model_size, self._model_size)
+
+    def _model_size(self, hp: kt.HyperParameters) -> int | None:
+        """The parameter count of `hp`'s model, built without training (`model_size`).
+
+        Called by the oracle while it proposes a trial: its time is the
+        trial's oracle time.
+        """
+        return model_size(self.hypermodel, hp)
 
     @property
     def phase(self) -> str:
@@ -316,6 +340,13 @@ class TunekitTuner(kt.Tuner):
                     f"reports: {sorted(results.history)}. Choose one of those as "
                     "`objective` (validation metrics need validation data)."
                 )
+        limit = self.max_model_size
+        if limit is not None and facts.num_params is not None and facts.num_params > limit:
+            # Only a model measured after its first batch (no Input) gets here.
+            raise kt_errors.FailedTrialError(
+                f"Oversized model: {facts.num_params:,} parameters, over "
+                f"max_model_size={limit:,}; the trial is FAILED."
+            )
         extra = {"num_params": facts.num_params, "epochs": facts.epochs}
         return _add_metrics(results, extra, objective.name)
 

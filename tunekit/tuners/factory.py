@@ -20,7 +20,8 @@ from tunekit.tuners.base import TrialListener, TunekitTuner
 from tunekit.tuners.oracles import (
     DefaultsFirstRandomSearchOracle,
     FixedSpaceBayesianOracle,
-    kerastuner_seed,
+    HyperbandOracle,
+    RandomSearchOracle,
     make_oracle,
 )
 
@@ -65,9 +66,7 @@ class RandomSearch(TunekitTuner):
         defaults_first: bool = False,
         **kwargs: Any,
     ) -> None:
-        oracle_class = (
-            DefaultsFirstRandomSearchOracle if defaults_first else kt.oracles.RandomSearchOracle
-        )
+        oracle_class = DefaultsFirstRandomSearchOracle if defaults_first else RandomSearchOracle
         oracle = make_oracle(oracle_class, objective, seed, kwargs)
         super().__init__(oracle=oracle, hypermodel=hypermodel, trial_seed=seed, **kwargs)
 
@@ -89,13 +88,14 @@ HYPERBAND_CV = (
 class Hyperband(TunekitTuner, kt.Hyperband):
     """KerasTuner's `Hyperband` with tunekit's trial bookkeeping.
 
-    Built through `keras_tuner.Hyperband`'s own constructor (its oracle needs
-    nothing added). A hypermodel whose own `fit` sets `epochs` or
-    `initial_epoch` is refused at its first trial, before training
-    (`tunekit.fitting.HyperModelFitError`): those are Hyperband's budget;
-    `refused_fit_args` adds to them. Cross-validation (`cv` > 1) is refused
-    (see `HYPERBAND_CV`): cross-validate with `BayesianOptimization` or
-    `RandomSearch`.
+    Its oracle is `tunekit.tuners.oracles.HyperbandOracle` (KerasTuner's,
+    with the model-size limit), built from `keras_tuner.Hyperband`'s
+    arguments (`max_epochs`, `factor`, `hyperband_iterations`...). A
+    hypermodel whose own `fit` sets `epochs` or `initial_epoch` is refused
+    at its first trial, before training (`tunekit.fitting.HyperModelFitError`):
+    those are Hyperband's budget; `refused_fit_args` adds to them.
+    Cross-validation (`cv` > 1) is refused (see `HYPERBAND_CV`):
+    cross-validate with `BayesianOptimization` or `RandomSearch`.
 
     Args:
         hypermodel: A `keras_tuner.HyperModel` or a `build(hp)` function.
@@ -124,10 +124,10 @@ class Hyperband(TunekitTuner, kt.Hyperband):
                 f"kind='hyperband' cannot cross-validate (cv={cv!r}): {HYPERBAND_CV} Use "
                 "kind='bayesian' or kind='random' with cv=, or cv=1 with Hyperband."
             )
+        oracle = make_oracle(HyperbandOracle, objective, seed, kwargs)
         super().__init__(
+            oracle=oracle,
             hypermodel=hypermodel,
-            objective=objective,
-            seed=kerastuner_seed(seed),
             trial_seed=seed,
             refused_fit_args={**HYPERBAND_REFUSED_FIT_ARGS, **(refused_fit_args or {})},
             **kwargs,
@@ -281,7 +281,10 @@ def make_tuner(
             `defaults_first=True` (`"random"` only: the first trial is the
             space's default configuration),
             `num_initial_points=5`, `allow_new_entries=False`,
-            `max_consecutive_failed_trials=3`, `executions_per_trial=1`.
+            `max_consecutive_failed_trials=3`, `max_retries_per_trial=0`,
+            `executions_per_trial=1`, `max_model_size=None` (KerasTuner's
+            limit on a model's parameters, checked when a configuration is
+            proposed: see `tunekit.tuners.oracles.SizeLimitedOracle`).
 
     Returns:
         The tuner: a `keras_tuner.Tuner` (for `"hyperband"` a

@@ -1,24 +1,43 @@
 """tunekit's KerasTuner oracles, and how a seed and a failed trial reach an oracle.
 
 The oracles are subclasses of KerasTuner's, passed to a `kt.Tuner` as
-`oracle=` (see `tunekit.tuners.factory`).
+`oracle=` (see `tunekit.tuners.factory`). Each takes a model-size limit
+(`ModelSizeLimit`, KerasTuner's `max_model_size`) that rejects oversized
+configurations when they are proposed, before they become trials.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
+import time
+from collections.abc import Callable
 from typing import Any
 
+import keras
 import keras_tuner as kt
 from keras_tuner.engine.trial import Trial, TrialStatus
 
+from tunekit.errors import ModelSizeLimitError
+from tunekit.model_size import param_count
+
 __all__ = [
+    "MAX_REJECTED_IN_A_ROW",
     "DefaultsFirstRandomSearchOracle",
     "FixedSpaceBayesianOracle",
+    "HyperbandOracle",
+    "ModelSizeLimit",
+    "RandomSearchOracle",
+    "SizeLimitedOracle",
+    "check_size_limit",
     "end_failed_search",
     "kerastuner_seed",
     "make_oracle",
+    "model_size",
 ]
+
+#: Oversized proposals in a row after which a search stops with `ModelSizeLimitError`.
+MAX_REJECTED_IN_A_ROW = 200
 
 
 def kerastuner_seed(seed: int | None) -> int | None:
@@ -50,7 +69,188 @@ def end_failed_search(oracle: kt.Oracle, trial: Trial, error: BaseException | No
     oracle.save()
 
 
-class DefaultsFirstRandomSearchOracle(kt.oracles.RandomSearchOracle):
+def model_size(hypermodel: kt.HyperModel, hp: kt.HyperParameters) -> int | None:
+    """The parameter count of `hypermodel.build(hp)`, built without training.
+
+    Counts trainable and non-trainable weights, as trials report
+    `num_params` (KerasTuner's own check counts trainable ones only).
+
+    Returns:
+        The count, or `None` for a model that builds itself lazily (no
+        `Input`): it has no weights before its first batch.
+    """
+    # As KerasTuner's _try_build, without its gc.collect() (~0.5 s with TensorFlow loaded;
+    # the model is freed with the next trial's).
+    keras.backend.clear_session(free_memory=False)
+    try:
+        return param_count(hypermodel.build(hp))
+    finally:
+        keras.backend.clear_session(free_memory=False)
+
+
+@dataclasses.dataclass
+class ModelSizeLimit:
+    """KerasTuner's `max_model_size`, checked when an oracle proposes a configuration.
+
+    Attributes:
+        max_model_size: The largest parameter count accepted (>= 1).
+        measure: `measure(hp)` -> the parameter count of the model `hp`
+            builds (`None`: unknown, accepted; the trial checks it).
+        max_in_a_row: Rejected proposals in a row after which the search
+            stops with `ModelSizeLimitError`. Defaults to
+            `MAX_REJECTED_IN_A_ROW`.
+    """
+
+    max_model_size: int
+    measure: Callable[[kt.HyperParameters], int | None]
+    max_in_a_row: int = MAX_REJECTED_IN_A_ROW
+
+
+class SizeLimitedOracle(kt.Oracle):
+    """Mixin of tunekit's oracles: rejects oversized configurations when proposed.
+
+    With `size_limit` set (the tuner sets it from `max_model_size`), every
+    configuration the oracle would start a trial with is built once without
+    training (`ModelSizeLimit.measure`, milliseconds); a model larger than
+    the limit is not a trial: it is recorded as tried (a random proposal
+    never repeats it), counted in `rejected_oversized` (saved with the
+    oracle) and another configuration is proposed (a random one when a
+    Bayesian or default proposal was rejected). Hyperband's promotions
+    continue trials that were accepted. So `max_trials` counts trained
+    trials, and Hyperband and Bayesian never see a failed trial for size.
+
+    `MAX_REJECTED_IN_A_ROW` rejections in a row, or a space exhausted before
+    anything fitted, raise `ModelSizeLimitError` naming the smallest model
+    seen. Without `size_limit`, the oracle is KerasTuner's.
+    """
+
+    size_limit: ModelSizeLimit | None = None
+    rejected_oversized: int = 0
+    _in_a_row: int = 0
+    _smallest_rejected: int | None = None
+
+    def _fits(self, values: dict[str, Any]) -> bool:
+        """Whether `values`' model is within the limit; counts and records it if not."""
+        limit = self.size_limit
+        if limit is None or "tuner/trial_id" in values:  # a promotion: accepted before
+            return True
+        config = {k: v for k, v in values.items() if not k.startswith("tuner/")}
+        cache: dict[str, int | None] = self.__dict__.setdefault("_sizes", {})
+        key = self._compute_values_hash(config)
+        if key not in cache:
+            hp = self.hyperparameters.copy()
+            hp.values = dict(config)
+            cache[key] = limit.measure(hp)
+        size = cache[key]
+        if size is None or size <= limit.max_model_size:
+            self._in_a_row = 0
+            return True
+        self.rejected_oversized += 1
+        self._in_a_row += 1
+        if self._smallest_rejected is None or size < self._smallest_rejected:
+            self._smallest_rejected = size
+        self._tried_so_far.add(key)  # never proposed again by `_random_values`
+        if self._in_a_row >= limit.max_in_a_row:
+            raise self._limit_error(f"the last {self._in_a_row} configurations proposed")
+        return False
+
+    def _limit_error(self, what: str) -> ModelSizeLimitError:
+        assert self.size_limit is not None
+        limit = self.size_limit.max_model_size
+        smallest = self._smallest_rejected
+        return ModelSizeLimitError(
+            f"max_model_size={limit} rejects {what}: each builds a model larger than "
+            f"{limit:,} parameters"
+            + ("" if smallest is None else f" (the smallest had {smallest:,})")
+            + ". Raise max_model_size= (at least the smallest size), or give the hypermodel "
+            "smaller ranges (fewer units or filters), or drop the limit."
+        )
+
+    def _random_values(self) -> dict[str, Any] | None:
+        while True:
+            values = super()._random_values()
+            if values is None:  # the space is exhausted
+                if self.rejected_oversized and not self.trials and self.size_limit:
+                    raise self._limit_error(
+                        f"all {self.rejected_oversized} distinct configurations tried"
+                    )
+                return None
+            if self._fits(values):
+                return values
+
+    def populate_space(self, trial_id: str) -> dict[str, Any]:
+        return self._checked(super().populate_space(trial_id))
+
+    def _checked(self, response: dict[str, Any]) -> dict[str, Any]:
+        """`response` of `populate_space`, or another proposal if its model is too large."""
+        values = response.get("values")
+        if response.get("status") != "RUNNING" or not values or self._fits(values):
+            return response
+        values = self._random_values()  # a default or Bayesian proposal was too large
+        if values is None:
+            return {"status": "STOPPED", "values": None}
+        return {"status": "RUNNING", "values": values}
+
+    def get_state(self) -> dict[str, Any]:
+        state = super().get_state()
+        state["tunekit_rejected_oversized"] = self.rejected_oversized
+        state["tunekit_smallest_rejected"] = self._smallest_rejected
+        return state
+
+    def set_state(self, state: dict[str, Any]) -> None:
+        super().set_state(state)
+        self.rejected_oversized = int(state.get("tunekit_rejected_oversized", 0))
+        self._smallest_rejected = state.get("tunekit_smallest_rejected")
+
+
+def check_size_limit(
+    hypermodel: kt.HyperModel, max_model_size: int, seed: int | None = None
+) -> float:
+    """Checks that some configuration of `hypermodel`'s space fits `max_model_size`.
+
+    Tries the default configuration, then random ones, as the coarse
+    search's oracle would (`SizeLimitedOracle`), building models without
+    training. Call it before any training: a limit below every model is
+    refused at once.
+
+    Args:
+        hypermodel: The hypermodel whose space is searched.
+        max_model_size: The limit, in parameters.
+        seed: tunekit's seed of the random proposals.
+
+    Returns:
+        Seconds spent building models.
+
+    Raises:
+        ModelSizeLimitError: No configuration of the first
+            `MAX_REJECTED_IN_A_ROW` tried (or of the whole space, when
+            smaller) fits the limit; the message gives the smallest model.
+    """
+    start = time.perf_counter()
+    space = kt.HyperParameters()
+    hypermodel.build(space)  # declares the space, as KerasTuner's first trial does
+    oracle = DefaultsFirstRandomSearchOracle(
+        objective="val_loss", max_trials=1, seed=kerastuner_seed(seed), hyperparameters=space
+    )
+    oracle.size_limit = ModelSizeLimit(max_model_size, lambda hp: model_size(hypermodel, hp))
+    oracle.populate_space("0")
+    return time.perf_counter() - start
+
+
+class RandomSearchOracle(SizeLimitedOracle, kt.oracles.RandomSearchOracle):
+    """KerasTuner's random search, with the model-size limit of `SizeLimitedOracle`."""
+
+
+class HyperbandOracle(SizeLimitedOracle, kt.oracles.HyperbandOracle):
+    """KerasTuner's Hyperband oracle, with the model-size limit of `SizeLimitedOracle`.
+
+    A bracket's new configurations are random ones within the limit; its
+    promotions continue accepted trials, so no bracket holds a trial failed
+    for its size.
+    """
+
+
+class DefaultsFirstRandomSearchOracle(SizeLimitedOracle, kt.oracles.RandomSearchOracle):
     """KerasTuner's random search whose first trial is the space's default configuration.
 
     The hypermodel author's defaults are usually a sound configuration; trying
@@ -66,10 +266,10 @@ class DefaultsFirstRandomSearchOracle(kt.oracles.RandomSearchOracle):
             hps.merge([hp])
             if hps.is_active(hp):
                 hps.values[hp.name] = hp.default
-        return {"status": "RUNNING", "values": hps.values}
+        return self._checked({"status": "RUNNING", "values": hps.values})
 
 
-class FixedSpaceBayesianOracle(kt.oracles.BayesianOptimizationOracle):
+class FixedSpaceBayesianOracle(SizeLimitedOracle, kt.oracles.BayesianOptimizationOracle):
     """KerasTuner's Bayesian oracle that copes with a space with nothing left to tune.
 
     When every hyperparameter is `Fixed` (e.g. a narrowed space of a single
