@@ -9,7 +9,10 @@ thread (the training loop does not wait for each batch's logs) only when every
 callback in it either leaves those hooks alone or declares `async_safe`
 (`keras.callbacks.CallbackList`; on backends whose `IS_THREAD_SAFE` is true,
 JAX among them; TensorFlow waits for every batch in any case). tunekit's
-batch hooks only read a flag or a loss and set flags, so they declare it.
+callbacks act in `on_*_batch_begin` (always on the training loop's thread),
+and `TrialFacts`' one `on_train_batch_end` only reads the loss and records it
+(`async_safe`): stopping training from the callback thread races with JAX's
+next step (Keras 3.15: "Array has been deleted").
 """
 
 from __future__ import annotations
@@ -32,13 +35,14 @@ class TrialFacts(keras.callbacks.Callback):
     training, or at the end of the first epoch (or of training) for a model
     that builds itself on its first batch (a Sequential without an `Input`, a
     subclassed model). `nan_at` is `(epoch, batch)` (batch `None` for a
-    validation loss) once it stopped training: the first non-finite batch loss
-    (its batch hook may run on Keras' callback thread, `async_safe`; training
-    then stops within a batch or two). Used in every trial and in the final
+    validation loss) once it stopped training: the first non-finite batch loss,
+    recorded by the batch-end hook (which may run on Keras' callback thread:
+    `async_safe`); the next batch's begin hook, on the loop's thread, stops
+    training (a batch or two later). Used in every trial and in the final
     retrain.
     """
 
-    async_safe = True  # the batch hook reads the loss and sets flags only
+    async_safe = True  # the batch-end hook only records; stopping is done on the loop's thread
 
     def __init__(self) -> None:
         super().__init__()
@@ -53,13 +57,16 @@ class TrialFacts(keras.callbacks.Callback):
     def on_epoch_begin(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         self._epoch = epoch
 
+    def on_train_batch_begin(self, batch: int, logs: dict[str, Any] | None = None) -> None:
+        if self.nan_at is not None:
+            self.model.stop_training = True
+
     def on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
         loss = (logs or {}).get("loss")
         if loss is not None and not math.isfinite(float(loss)):
             where = (self._epoch, batch)
             if self.nan_at is None or where < self.nan_at:  # threads may finish out of order
                 self.nan_at = where
-            self.model.stop_training = True
 
     def _count_params(self) -> None:
         if not self.num_params:  # a lazily built model is built by its first batch
@@ -71,6 +78,8 @@ class TrialFacts(keras.callbacks.Callback):
     def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         self._count_params()
         self.epochs += 1
+        if self.nan_at is not None:  # a NaN in the epoch's last batch
+            self.model.stop_training = True
         # A loss can overflow in validation only (e.g. huge weights): that fails too.
         for name, value in (logs or {}).items():
             if name.endswith("loss") and not math.isfinite(float(value)):
@@ -119,20 +128,18 @@ class InterruptCheck(keras.callbacks.Callback):
     it RUNNING, and a rerun retries it. A no-op unless the command line
     installed its signal handlers.
 
-    Its batch hooks only read a flag (`async_safe`): run on Keras' callback
-    thread, the exception reaches `fit` at the next batch's dispatch or at the
-    epoch's end.
+    It checks at each batch's begin, on the training loop's thread: a
+    batch-end hook would make Keras wait for every batch's result (see the
+    module docstring).
     """
 
-    async_safe = True
-
-    def on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
+    def on_train_batch_begin(self, batch: int, logs: dict[str, Any] | None = None) -> None:
         interrupts.check()
 
-    def on_test_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
+    def on_test_batch_begin(self, batch: int, logs: dict[str, Any] | None = None) -> None:
         interrupts.check()
 
-    def on_predict_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
+    def on_predict_batch_begin(self, batch: int, logs: dict[str, Any] | None = None) -> None:
         interrupts.check()
 
     def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
