@@ -1,4 +1,4 @@
-"""The trial callbacks' per-batch hooks: Keras may run them off the training loop, and they still work."""
+"""Trial callbacks' per-batch hooks: Keras may run them off the training loop; they still work."""
 
 from __future__ import annotations
 
