@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -107,8 +109,11 @@ def test_a_real_probe_names_the_exception_of_a_hypermodel_that_fails(tmp_path, m
     assert reason == "RuntimeError: weights not downloaded yet"
 
 
-def test_a_reused_probe_says_from_when_and_refresh_probes_again(cache_dir, monkeypatch):
-    calls, lines = [], []
+def test_a_reused_probe_says_from_when_and_refresh_probes_again(
+    cache_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls: list[str] = []
+    lines: list[str] = []
     monkeypatch.setattr(
         backends, "probe_with_reason", _fake_probe({"tensorflow": 1000.0, "jax": 4000.0}, calls)
     )
@@ -127,7 +132,7 @@ def test_a_reused_probe_says_from_when_and_refresh_probes_again(cache_dir, monke
     assert third["cached"] is False and calls == ["tensorflow", "jax"] * 2
 
 
-def test_the_cache_follows_xdg_cache_home(tmp_path, monkeypatch):
+def test_the_cache_follows_xdg_cache_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("TUNEKIT_CACHE_DIR", raising=False)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
     assert backends._cache_path() == tmp_path / "xdg" / "tunekit" / "backends.json"
@@ -138,15 +143,17 @@ def test_the_cache_follows_xdg_cache_home(tmp_path, monkeypatch):
 
 
 @pytest.mark.parametrize("flags, refresh", [([], False), (["--reprobe"], True)])
-def test_reprobe_makes_backend_auto_probe_again(monkeypatch, flags, refresh):
+def test_reprobe_makes_backend_auto_probe_again(
+    monkeypatch: pytest.MonkeyPatch, flags: list[str], refresh: bool
+) -> None:
     from types import SimpleNamespace
 
     from tunekit import cli_data
     from tunekit.cli_parser import build_parser
 
-    seen = {}
+    seen: dict[str, Any] = {}
 
-    def choose(*args, **kwargs):
+    def choose(*args: Any, **kwargs: Any) -> dict[str, Any]:
         seen.update(kwargs)
         return {"backend": "jax", "cached": not kwargs["refresh"]}
 

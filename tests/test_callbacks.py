@@ -19,14 +19,16 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture
-def thread_safe_backend(monkeypatch):
+def thread_safe_backend(monkeypatch: pytest.MonkeyPatch) -> None:
     """As on JAX: Keras may dispatch batch hooks on its callback thread."""
     from keras.src import backend
 
     monkeypatch.setattr(backend, "IS_THREAD_SAFE", True)
 
 
-def test_a_trials_callbacks_let_keras_run_batch_hooks_off_the_loop(tmp_path, thread_safe_backend):
+def test_a_trials_callbacks_let_keras_run_batch_hooks_off_the_loop(
+    tmp_path: Path, thread_safe_backend: None
+) -> None:
     clock = timing.FitClock()
     board = EpochTensorBoard(log_dir=str(tmp_path), write_graph=False)
     callbacks = keras.callbacks.CallbackList(
@@ -38,7 +40,9 @@ def test_a_trials_callbacks_let_keras_run_batch_hooks_off_the_loop(tmp_path, thr
     assert not keras.callbacks.CallbackList([plain])._async_train
 
 
-def test_epoch_tensorboard_keeps_per_batch_work_when_asked_for(tmp_path, thread_safe_backend):
+def test_epoch_tensorboard_keeps_per_batch_work_when_asked_for(
+    tmp_path: Path, thread_safe_backend: None
+) -> None:
     board = EpochTensorBoard(log_dir=str(tmp_path), update_freq="batch", write_graph=False)
     assert board.async_safe is False
     assert not keras.callbacks.CallbackList([board])._async_train
@@ -46,7 +50,7 @@ def test_epoch_tensorboard_keeps_per_batch_work_when_asked_for(tmp_path, thread_
     assert graph.async_safe is False
 
 
-def test_epoch_tensorboard_still_writes_each_epochs_logs(tmp_path):
+def test_epoch_tensorboard_still_writes_each_epochs_logs(tmp_path: Path) -> None:
     model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(1)])
     model.compile("sgd", "mse")
     x = keras.random.uniform((32, 4), seed=0)
@@ -107,7 +111,7 @@ _ASYNC_SCRIPT = textwrap.dedent(
 )
 
 
-def test_async_batch_hooks_still_stop_at_a_nan_and_at_an_interrupt(tmp_path):
+def test_async_batch_hooks_still_stop_at_a_nan_and_at_an_interrupt(tmp_path: Path) -> None:
     """On JAX (thread-safe: batch hooks run on Keras' callback thread), a NaN loss and a
     Ctrl-C still stop training within a couple of batches, at the right batch."""
     env = {
