@@ -10,8 +10,8 @@ of them as a trial has them. Each fit's model is built fresh and warmed with
 one fit of one batch first, so the numbers are steady-state epochs, not
 compiles.
 
-Usage: `python -m benchmarks.batch_hooks [--epochs 2] [--repeats 2]`.
-Writes `benchmarks/results/batch_hooks.json`.
+Usage: `TUNEKIT_BENCH_LABEL=before python -m benchmarks.batch_hooks [--epochs 2]
+[--repeats 2]`. Writes `benchmarks/results/batch_hooks[_<label>].json`.
 """
 
 from __future__ import annotations
@@ -139,13 +139,14 @@ def main() -> None:
         rows.append(cells)
     table = markdown_table(header, rows)
     print(table)
+    label = os.environ.get("TUNEKIT_BENCH_LABEL", "")
     path = save(
-        "batch_hooks",
+        f"batch_hooks_{label}" if label else "batch_hooks",
         {
             "command": f"python -m benchmarks.batch_hooks --epochs {args.epochs} "
             f"--repeats {args.repeats}",
             "data": f"MNIST {NUM_TRAIN} train / {NUM_VAL} val, batch {BATCH}",
-            "label": os.environ.get("TUNEKIT_BENCH_LABEL", ""),
+            "label": label,
             "results": results,
             "table": table,
         },
