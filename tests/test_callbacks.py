@@ -111,6 +111,7 @@ _ASYNC_SCRIPT = textwrap.dedent(
 )
 
 
+@pytest.mark.slow  # a JAX process: about 20 s alone, 95 s on the shared machine
 def test_async_batch_hooks_still_stop_at_a_nan_and_at_an_interrupt(tmp_path: Path) -> None:
     """On JAX (thread-safe: batch hooks run on Keras' callback thread), a NaN loss and a
     Ctrl-C still stop training within a couple of batches, at the right batch."""
