@@ -5,10 +5,10 @@ The default dense hypermodel's default model on 10,000 MNIST training images
 set of callbacks in turn, `--repeats` times interleaved, in one process per
 backend (a backend is fixed per process): no callback, `TrialFacts`,
 `InterruptCheck`, the timing clock (`FitClock`), KerasTuner's best-epoch
-checkpoint (`BestEpochWeights`), `TensorBoard` as the search uses it, and all
-of them as a trial has them. Each fit's model is built fresh and warmed with
-one fit of one batch first, so the numbers are steady-state epochs, not
-compiles.
+checkpoint (`BestEpochWeights`), `TensorBoard` as the search uses it
+(`EpochTensorBoard` where tunekit has it), and all of them as a trial has
+them. Each fit's model is built fresh and warmed with one fit of one batch
+first, so the numbers are steady-state epochs, not compiles.
 
 Usage: `TUNEKIT_BENCH_LABEL=before python -m benchmarks.batch_hooks [--epochs 2]
 [--repeats 2]`. Writes `benchmarks/results/batch_hooks[_<label>].json`.
@@ -39,7 +39,11 @@ def _callbacks(variant: str, folder: Path) -> tuple[list[Any], Any]:
     import keras_tuner as kt
 
     from tunekit import timing
+    from tunekit.tuners import callbacks as trial_callbacks
     from tunekit.tuners.callbacks import BestEpochWeights, InterruptCheck, TrialFacts
+
+    # The search's TensorBoard: tunekit's per-epoch one where it exists (after the cuts).
+    board = getattr(trial_callbacks, "EpochTensorBoard", keras.callbacks.TensorBoard)
 
     made: dict[str, Any] = {
         "facts": TrialFacts(),
@@ -47,9 +51,7 @@ def _callbacks(variant: str, folder: Path) -> tuple[list[Any], Any]:
         "checkpoint": BestEpochWeights(
             kt.Objective("val_accuracy", "max"), str(folder / "ckpt.weights.h5")
         ),
-        "tensorboard": keras.callbacks.TensorBoard(
-            log_dir=str(folder / f"tb{time.monotonic_ns()}"), write_graph=False
-        ),
+        "tensorboard": board(log_dir=str(folder / f"tb{time.monotonic_ns()}"), write_graph=False),
     }
     if variant == "plain":
         return [], None
