@@ -9,8 +9,8 @@ tree. Each run's `report.json["time_split"]` gives the split per step; the
 payload keeps them all and prints a Markdown table of the medians.
 
 Usage: `python -m benchmarks.time_split --backend jax [--before REV] [--repeats 1]
-[-- extra CLI flags]`; the default budget is `--quick` on full MNIST.
-Writes `benchmarks/results/time_split_<backend>.json`.
+[--name NAME] [-- extra CLI flags]`; the default budget is `--quick` on full MNIST.
+Writes `benchmarks/results/time_split_<backend>[_<NAME>].json`.
 """
 
 from __future__ import annotations
@@ -73,6 +73,7 @@ def main() -> None:
     parser.add_argument("--backend", choices=("jax", "tensorflow"), required=True)
     parser.add_argument("--before", default=BEFORE, help="commit of the 'before' version")
     parser.add_argument("--repeats", type=int, default=1)
+    parser.add_argument("--name", default="", help="suffix of the results file's name")
     parser.add_argument("flags", nargs="*", help="CLI flags (default: --quick --seed 0)")
     args = parser.parse_args()
     flags = args.flags or BUDGET
@@ -105,11 +106,15 @@ def main() -> None:
     rows.append(["outside training", f"{outside['before']:.1%}", f"{outside['after']:.1%}"])
     table = markdown_table(header, rows)
     print(table)
+    suffix = f"_{args.name}" if args.name else ""
     path = save(
-        f"time_split_{args.backend}",
+        f"time_split_{args.backend}{suffix}",
         {
             "command": "python -m benchmarks.time_split --backend "
-            f"{args.backend} --before {args.before} --repeats {args.repeats} -- " + " ".join(flags),
+            f"{args.backend} --before {args.before} --repeats {args.repeats}"
+            + (f" --name {args.name}" if args.name else "")
+            + " -- "
+            + " ".join(flags),
             "budget": {
                 "flags": flags,
                 "data": "MNIST (full): 50000 train / 10000 val / 10000 test",

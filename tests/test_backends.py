@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -105,3 +107,59 @@ def test_a_real_probe_names_the_exception_of_a_hypermodel_that_fails(tmp_path, m
     speed, reason = backends.probe_with_reason("jax", "not_ready:build", (8, 8), 10, 16, timeout=60)
     assert speed == 0.0
     assert reason == "RuntimeError: weights not downloaded yet"
+
+
+def test_a_reused_probe_says_from_when_and_refresh_probes_again(
+    cache_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls: list[str] = []
+    lines: list[str] = []
+    monkeypatch.setattr(
+        backends, "probe_with_reason", _fake_probe({"tensorflow": 1000.0, "jax": 4000.0}, calls)
+    )
+    monkeypatch.setattr(backends.time, "time", lambda: 1_796_000_000.0)  # 2026-11-30 00:53:20 UTC
+    args = ("flaky_model:build", (8, 8), 10, 16)
+    first = backends.choose_backend(*args, write=lines.append)
+    assert first["cached"] is False and first["probed_at"] == "2026-11-30T00:53:20Z"
+    second = backends.choose_backend(*args, write=lines.append)
+    assert second["cached"] is True and second["probed_at"] == "2026-11-30T00:53:20Z"
+    assert calls == ["tensorflow", "jax"]
+    assert lines[-1] == (
+        "Backend: jax (training samples/s: tensorflow 1,000, jax 4,000; probe reused from "
+        "2026-11-30 00:53:20Z; --reprobe probes again)"
+    )
+    third = backends.choose_backend(*args, refresh=True, write=lines.append)
+    assert third["cached"] is False and calls == ["tensorflow", "jax"] * 2
+
+
+def test_the_cache_follows_xdg_cache_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("TUNEKIT_CACHE_DIR", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert backends._cache_path() == tmp_path / "xdg" / "tunekit" / "backends.json"
+    monkeypatch.setenv("XDG_CACHE_HOME", "relative/dir")  # invalid per the spec: ignored
+    assert backends._cache_path() == backends.Path.home() / ".cache" / "tunekit" / "backends.json"
+    monkeypatch.setenv("TUNEKIT_CACHE_DIR", str(tmp_path / "own"))
+    assert backends._cache_path() == tmp_path / "own" / "backends.json"
+
+
+@pytest.mark.parametrize("flags, refresh", [([], False), (["--reprobe"], True)])
+def test_reprobe_makes_backend_auto_probe_again(
+    monkeypatch: pytest.MonkeyPatch, flags: list[str], refresh: bool
+) -> None:
+    from types import SimpleNamespace
+
+    from tunekit import cli_data
+    from tunekit.cli_parser import build_parser
+
+    seen: dict[str, Any] = {}
+
+    def choose(*args: Any, **kwargs: Any) -> dict[str, Any]:
+        seen.update(kwargs)
+        return {"backend": "jax", "cached": not kwargs["refresh"]}
+
+    monkeypatch.setattr(backends, "choose_backend", choose)
+    monkeypatch.setenv("KERAS_BACKEND", "jax")
+    args = build_parser().parse_args(flags)
+    data = SimpleNamespace(task="classification", input_shape=(8, 8), num_classes=10)
+    cli_data.select_backend(args, data)
+    assert seen["refresh"] is refresh

@@ -5,9 +5,12 @@ faster on JAX, small CNNs about 3x faster on TensorFlow. `choose_backend`
 trains the hypermodel's default model for a few hundred steps on random data
 of the right shape in one subprocess per backend (a backend is fixed per
 process), and picks the faster one. Successful results are cached per
-machine, hypermodel (and its source), data shape, batch size and package
-versions in `~/.cache/tunekit/backends.json` (or `$TUNEKIT_CACHE_DIR`); a
-failed probe is never cached, and its reason is printed.
+machine (name, CPU count, Python), hypermodel (and its source), data shape,
+classes, batch size, worker processes and package versions in
+`backends.json` under `$TUNEKIT_CACHE_DIR`, else `$XDG_CACHE_HOME/tunekit`,
+else `~/.cache/tunekit`; a run that reuses one says so and from when
+(`--reprobe` probes again). A failed probe is never cached, and its reason is
+printed.
 
 This module imports no Keras: it must run before the backend is chosen. The
 probe's child process, which runs with Keras loaded, is `tunekit.backend_probe`.
@@ -27,6 +30,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Sequence
+from datetime import datetime, timezone
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
@@ -51,7 +55,13 @@ _CACHE_FORMAT = 2  # entries keyed by a digest of `cache_key`; successes only
 
 
 def _cache_root() -> Path:
-    return Path(os.environ.get("TUNEKIT_CACHE_DIR") or Path.home() / ".cache" / "tunekit")
+    """`$TUNEKIT_CACHE_DIR`, else `$XDG_CACHE_HOME/tunekit`, else `~/.cache/tunekit`."""
+    if os.environ.get("TUNEKIT_CACHE_DIR"):
+        return Path(os.environ["TUNEKIT_CACHE_DIR"])
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    # The XDG spec: a relative path is invalid and ignored.
+    base = Path(xdg) if xdg and os.path.isabs(xdg) else Path.home() / ".cache"
+    return base / "tunekit"
 
 
 def _cache_path() -> Path:
@@ -281,9 +291,10 @@ def choose_backend(
     """Picks the faster backend for this hypermodel on this machine.
 
     Only successful probes are cached (in `backends.json` under
-    `$TUNEKIT_CACHE_DIR`, default `~/.cache/tunekit`), keyed by `cache_key`: a
-    probe that failed (the hypermodel did not import, a transient error) is
-    run again next time, and its reason is printed.
+    `$TUNEKIT_CACHE_DIR`, else `$XDG_CACHE_HOME/tunekit`, else
+    `~/.cache/tunekit`), keyed by `cache_key`: a probe that failed (the
+    hypermodel did not import, a transient error) is run again next time, and
+    its reason is printed. A reused probe is said so, with its date.
 
     Args:
         hypermodel: The `--hypermodel` spec (`mnist-dense`, `toonvision-cnn` or
@@ -301,8 +312,9 @@ def choose_backend(
 
     Returns:
         `{"backend": ..., "samples_per_second": {backend: value}, "failures":
-        {backend: reason}, "cached": bool, "seconds": probe time (of the cached
-        probe when cached), "wall_seconds": this call's time}`; a backend
+        {backend: reason}, "cached": bool, "probed_at": when the probe ran
+        (ISO 8601 UTC; the cached probe's when cached), "seconds": probe time
+        (of the cached probe when cached), "wall_seconds": this call's time}`; a backend
         whose probe failed has speed 0 and a reason. When every probe fails,
         the backend is TensorFlow.
     """
@@ -324,9 +336,10 @@ def choose_backend(
             "failures": {},
             "seconds": entry["seconds"],
             "cached": True,
+            "probed_at": _iso(entry.get("time")),
         }
     else:
-        start = time.perf_counter()
+        start, probed_at = time.perf_counter(), time.time()
         speeds, failures = {}, {}
         for b in BACKENDS:
             speeds[b], reason = probe_with_reason(
@@ -344,6 +357,7 @@ def choose_backend(
             "failures": failures,
             "seconds": round(time.perf_counter() - start, 1),
             "cached": False,
+            "probed_at": _iso(probed_at),
         }
         # Only successes are cached. A backend that is not installed is no failure:
         # its version (None) is part of the key, so installing it probes again.
@@ -356,7 +370,7 @@ def choose_backend(
                     "backend": best,
                     "samples_per_second": {b: speeds[b] for b in probed},
                     "seconds": choice["seconds"],
-                    "time": round(time.time()),
+                    "time": round(probed_at),
                 },
             }
             try:
@@ -366,6 +380,13 @@ def choose_backend(
     (write or _logger.info)(_describe(choice, processes))
     choice["wall_seconds"] = round(time.perf_counter() - begun, 3)  # this call's, cached or not
     return choice
+
+
+def _iso(stamp: float | None) -> str | None:
+    """A POSIX time as ISO 8601 UTC to the second (`None` stays `None`)."""
+    if not isinstance(stamp, (int, float)):
+        return None
+    return datetime.fromtimestamp(stamp, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _describe(choice: dict[str, Any], processes: int) -> str:
@@ -380,7 +401,9 @@ def _describe(choice: dict[str, Any], processes: int) -> str:
     for b, reason in choice.get("failures", {}).items():
         parts.append(f"{b} probe failed: {reason}")
     if choice["cached"]:
-        parts.append("cached")
+        when = choice.get("probed_at")
+        since = f" from {when.replace('T', ' ')}" if when else ""
+        parts.append(f"probe reused{since}; --reprobe probes again")
     elif choice.get("failures"):
         parts.append("not cached, probed again next run")
     fallback = "falling back to " if choice.get("failures") else ""

@@ -145,6 +145,7 @@ def select_backend(args: argparse.Namespace, data: Any, processes: int = 1) -> d
             data.num_classes,
             args.batch_size or 128,
             processes=processes,
+            refresh=getattr(args, "reprobe", False),
         )
     else:
         choice = {"backend": args.backend, "requested": True}

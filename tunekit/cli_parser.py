@@ -168,6 +168,12 @@ def build_parser(prog: str = "python -m tunekit.coarse_to_fine") -> argparse.Arg
         "(a few seconds, cached) and picks the faster: JAX for dense models, TensorFlow for "
         "small CNNs on a CPU. Python API users set KERAS_BACKEND instead.",
     )
+    add(
+        "--reprobe",
+        action="store_true",
+        help="With --backend auto: probe the backends again instead of reusing this "
+        "machine's cached probe (after changing hardware or load).",
+    )
     add("--quiet", action="store_true", help="Print only the final summary.")
     dist = parser.add_argument_group(
         "parallel and distributed tuning",

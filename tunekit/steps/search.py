@@ -11,7 +11,6 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-import keras
 import keras_tuner as kt
 from keras_tuner.engine import trial as trial_module
 
@@ -25,6 +24,7 @@ from tunekit.progress import PhaseProgress, bar_console, kerastuner_output
 from tunekit.steps.base import RunContext, fit_options, validation_batch_size
 from tunekit.tensorboard import write_experiment
 from tunekit.tuners import HYPERBAND_EPOCHS, make_tuner
+from tunekit.tuners.callbacks import EpochTensorBoard
 
 __all__ = [
     "HParamsExperiment",
@@ -218,8 +218,9 @@ class SearchStep:
         validation streams go as they are (`tf.data.Dataset` / PyDataset).
         """
         # No graph per trial: under JAX, tracing it costs as much as two MNIST epochs.
+        # Per-epoch logs only: no per-batch hook (see `EpochTensorBoard`).
         callbacks = [
-            keras.callbacks.TensorBoard(
+            EpochTensorBoard(
                 log_dir=str(ctx.run_dir / "tensorboard" / self.name), write_graph=False
             )
         ]

@@ -1,7 +1,18 @@
 """The Keras callbacks of every trial and of the final retrain.
 
-`TrialFacts`, `InterruptCheck`, and `BestEpochWeights` (a trial's best-epoch
-checkpoint, written once).
+`TrialFacts`, `InterruptCheck`, `BestEpochWeights` (a trial's best-epoch
+checkpoint, written once) and `EpochTensorBoard` (TensorBoard logs per epoch,
+with no per-batch work).
+
+Per-batch hooks: Keras 3 runs a callback list's `on_*_batch_end` on a worker
+thread (the training loop does not wait for each batch's logs) only when every
+callback in it either leaves those hooks alone or declares `async_safe`
+(`keras.callbacks.CallbackList`; on backends whose `IS_THREAD_SAFE` is true,
+JAX among them; TensorFlow waits for every batch in any case). tunekit's
+callbacks act in `on_*_batch_begin` (always on the training loop's thread),
+and `TrialFacts`' one `on_train_batch_end` only reads the loss and records it
+(`async_safe`): stopping training from the callback thread races with JAX's
+next step (Keras 3.15: "Array has been deleted").
 """
 
 from __future__ import annotations
@@ -14,18 +25,24 @@ import keras
 from tunekit import _kerastuner, interrupts
 from tunekit.model_size import param_count
 
-__all__ = ["BestEpochWeights", "InterruptCheck", "TrialFacts"]
+__all__ = ["BestEpochWeights", "EpochTensorBoard", "InterruptCheck", "TrialFacts"]
 
 
 class TrialFacts(keras.callbacks.Callback):
     """Counts parameters and epochs, and stops training on a NaN or infinite loss.
 
     The parameter count is read once the model is built: at the start of
-    training, or after the first batch for a model that builds itself on its
-    first batch (a Sequential without an `Input`, a subclassed model).
-    `nan_at` is `(epoch, batch)` (batch `None` for a validation loss) once it
-    stopped training. Used in every trial and in the final retrain.
+    training, or at the end of the first epoch (or of training) for a model
+    that builds itself on its first batch (a Sequential without an `Input`, a
+    subclassed model). `nan_at` is `(epoch, batch)` (batch `None` for a
+    validation loss) once it stopped training: the first non-finite batch loss,
+    recorded by the batch-end hook (which may run on Keras' callback thread:
+    `async_safe`); the next batch's begin hook, on the loop's thread, stops
+    training (a batch or two later). Used in every trial and in the final
+    retrain.
     """
+
+    async_safe = True  # the batch-end hook only records; stopping is done on the loop's thread
 
     def __init__(self) -> None:
         super().__init__()
@@ -40,16 +57,29 @@ class TrialFacts(keras.callbacks.Callback):
     def on_epoch_begin(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         self._epoch = epoch
 
-    def on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
-        if not self.num_params:  # a lazily built model is built by its first batch
-            self.num_params = param_count(self.model) or 0
-        loss = (logs or {}).get("loss")
-        if loss is not None and not math.isfinite(float(loss)):
-            self.nan_at = (self._epoch, batch)
+    def on_train_batch_begin(self, batch: int, logs: dict[str, Any] | None = None) -> None:
+        if self.nan_at is not None:
             self.model.stop_training = True
 
+    def on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
+        loss = (logs or {}).get("loss")
+        if loss is not None and not math.isfinite(float(loss)):
+            where = (self._epoch, batch)
+            if self.nan_at is None or where < self.nan_at:  # threads may finish out of order
+                self.nan_at = where
+
+    def _count_params(self) -> None:
+        if not self.num_params:  # a lazily built model is built by its first batch
+            self.num_params = param_count(self.model) or 0
+
+    def on_train_end(self, logs: dict[str, Any] | None = None) -> None:
+        self._count_params()  # training that stopped in its first epoch
+
     def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        self._count_params()
         self.epochs += 1
+        if self.nan_at is not None:  # a NaN in the epoch's last batch
+            self.model.stop_training = True
         # A loss can overflow in validation only (e.g. huge weights): that fails too.
         for name, value in (logs or {}).items():
             if name.endswith("loss") and not math.isfinite(float(value)):
@@ -97,16 +127,49 @@ class InterruptCheck(keras.callbacks.Callback):
     not end as COMPLETED with the score of its first epochs. KerasTuner leaves
     it RUNNING, and a rerun retries it. A no-op unless the command line
     installed its signal handlers.
+
+    It checks at each batch's begin, on the training loop's thread: a
+    batch-end hook would make Keras wait for every batch's result (see the
+    module docstring).
     """
 
-    def on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
+    def on_train_batch_begin(self, batch: int, logs: dict[str, Any] | None = None) -> None:
         interrupts.check()
 
-    def on_test_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
+    def on_test_batch_begin(self, batch: int, logs: dict[str, Any] | None = None) -> None:
         interrupts.check()
 
-    def on_predict_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
+    def on_predict_batch_begin(self, batch: int, logs: dict[str, Any] | None = None) -> None:
         interrupts.check()
 
     def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         interrupts.check()
+
+
+class EpochTensorBoard(keras.callbacks.TensorBoard):
+    """Keras' `TensorBoard` without its per-batch work when it logs per epoch only.
+
+    With `update_freq="epoch"`, no profiling, no steps-per-second and no
+    graph, Keras' `on_train_batch_end` writes nothing (its batch summaries
+    have no writer) but still runs at every batch, and, being a batch hook,
+    makes Keras wait for each batch's logs (see the module docstring). Here it
+    does nothing in that configuration and the callback is `async_safe`; any
+    other configuration behaves exactly as `keras.callbacks.TensorBoard`.
+
+    Args:
+        **kwargs: `keras.callbacks.TensorBoard`'s arguments.
+    """
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._epoch_only = (
+            self.update_freq == "epoch"
+            and not self._should_trace
+            and not self.write_steps_per_second
+            and not self.write_graph
+        )
+        self.async_safe = self._epoch_only
+
+    def on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
+        if not self._epoch_only:
+            super().on_train_batch_end(batch, logs)

@@ -1,0 +1,141 @@
+"""Trial callbacks' per-batch hooks: Keras may run them off the training loop; they still work."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import keras
+import pytest
+
+from tunekit import timing
+from tunekit.tuners.callbacks import EpochTensorBoard, InterruptCheck, TrialFacts
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def thread_safe_backend(monkeypatch: pytest.MonkeyPatch) -> None:
+    """As on JAX: Keras may dispatch batch hooks on its callback thread."""
+    from keras.src import backend
+
+    monkeypatch.setattr(backend, "IS_THREAD_SAFE", True)
+
+
+def test_a_trials_callbacks_let_keras_run_batch_hooks_off_the_loop(
+    tmp_path: Path, thread_safe_backend: None
+) -> None:
+    clock = timing.FitClock()
+    board = EpochTensorBoard(log_dir=str(tmp_path), write_graph=False)
+    callbacks = keras.callbacks.CallbackList(
+        clock.instrument([board, TrialFacts(), InterruptCheck()])
+    )
+    assert callbacks._async_train and callbacks._async_test and callbacks._async_predict
+    # Keras' own TensorBoard, even logging per epoch only, makes the loop wait for each batch.
+    plain = keras.callbacks.TensorBoard(log_dir=str(tmp_path), write_graph=False)
+    assert not keras.callbacks.CallbackList([plain])._async_train
+
+
+def test_epoch_tensorboard_keeps_per_batch_work_when_asked_for(
+    tmp_path: Path, thread_safe_backend: None
+) -> None:
+    board = EpochTensorBoard(log_dir=str(tmp_path), update_freq="batch", write_graph=False)
+    assert board.async_safe is False
+    assert not keras.callbacks.CallbackList([board])._async_train
+    graph = EpochTensorBoard(log_dir=str(tmp_path))  # write_graph=True: written at a batch end
+    assert graph.async_safe is False
+
+
+def test_epoch_tensorboard_still_writes_each_epochs_logs(tmp_path: Path) -> None:
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(1)])
+    model.compile("sgd", "mse")
+    x = keras.random.uniform((32, 4), seed=0)
+    board = EpochTensorBoard(log_dir=str(tmp_path), write_graph=False)
+    model.fit(x, x[:, :1], validation_data=(x, x[:, :1]), epochs=2, verbose=0, callbacks=[board])
+    assert list((tmp_path / "train").glob("events.out.tfevents.*"))
+    assert list((tmp_path / "validation").glob("events.out.tfevents.*"))
+
+
+_ASYNC_SCRIPT = textwrap.dedent(
+    """
+    import json, os, signal
+    import keras, numpy as np
+    from tunekit import interrupts
+    from tunekit.tuners.callbacks import EpochTensorBoard, InterruptCheck, TrialFacts
+
+    class Count(keras.callbacks.Callback):
+        async_safe = True
+        def __init__(self, signal_at=None):
+            super().__init__()
+            self.batches, self.signal_at = 0, signal_at
+        def on_train_batch_begin(self, batch, logs=None):
+            self.batches += 1
+            if self.batches == self.signal_at:
+                os.kill(os.getpid(), signal.SIGINT)
+
+    def model():
+        m = keras.Sequential([keras.Input((4,)), keras.layers.Dense(1)])
+        m.compile("sgd", "mse")
+        return m
+
+    out = {}
+    x = np.ones((400, 4), "float32")
+    y = np.ones((400, 1), "float32")
+    y[7 * 4] = np.inf  # batch 7 (of 4 samples) of the second epoch has an infinite loss
+    facts, count = TrialFacts(), Count()
+    callbacks = [count, EpochTensorBoard(log_dir=os.environ["TB"], write_graph=False), facts]
+    x2, y2 = np.concatenate([x[:100], x]), np.concatenate([np.ones((100, 1), "float32"), y])
+    m = model()
+    m.fit(x2, y2, batch_size=4, epochs=1, shuffle=False, verbose=0, callbacks=callbacks)
+    lst = keras.callbacks.CallbackList(callbacks)
+    out["async"] = lst._async_train
+    out["nan_at"] = facts.nan_at
+    out["nan_batches"] = count.batches
+    out["num_params"] = facts.num_params
+
+    count = Count(signal_at=30)
+    try:
+        with interrupts.handle_signals():
+            model().fit(x, x[:, :1], batch_size=4, epochs=3, verbose=0,
+                        callbacks=[count, TrialFacts(), InterruptCheck()])
+        out["interrupted"] = False
+    except interrupts.Interrupted:
+        out["interrupted"] = True
+    out["interrupt_batches"] = count.batches
+    print("RESULT=" + json.dumps(out))
+    """
+)
+
+
+@pytest.mark.slow  # a JAX process: about 20 s alone, 95 s on the shared machine
+def test_async_batch_hooks_still_stop_at_a_nan_and_at_an_interrupt(tmp_path: Path) -> None:
+    """On JAX (thread-safe: batch hooks run on Keras' callback thread), a NaN loss and a
+    Ctrl-C still stop training within a couple of batches, at the right batch."""
+    env = {
+        **os.environ,
+        "KERAS_BACKEND": "jax",
+        "PYTHONPATH": str(ROOT),
+        "TB": str(tmp_path / "tb"),
+        "TF_CPP_MIN_LOG_LEVEL": "3",
+    }
+    proc = subprocess.run(
+        [sys.executable, "-c", _ASYNC_SCRIPT],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    lines = [x for x in proc.stdout.splitlines() if x.startswith("RESULT=")]
+    assert lines, proc.stderr[-3000:]
+    out = json.loads(lines[0][len("RESULT=") :])
+    assert out["async"] is True
+    assert out["nan_at"] == [0, 25 + 7]  # 25 finite batches, then the 8th of the rest
+    assert 34 <= out["nan_batches"] <= 36  # stopped within a batch or two of it
+    assert out["num_params"] == 5
+    assert out["interrupted"] is True
+    assert 30 <= out["interrupt_batches"] <= 31
