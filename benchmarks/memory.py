@@ -7,6 +7,11 @@ fresh subprocess on the chosen Keras backend:
   (`CoarseToFine(...).ensure("coarse")`: RandomSearch of the dense MNIST
   hypermodel with its TensorBoard scalars and HParams, its listeners and its
   per-trial files), `--trials` trials of 1 epoch;
+- `recycled`: the same coarse phase with `trials_per_process=K`
+  (`--trials-per-process`, default 10): this process is the chief (it serves
+  the oracle and builds no model) and one local worker process runs the
+  trials, replaced by a fresh one every K trials; the RSS recorded is the sum
+  over the run's processes (chief + live worker), each also kept apart;
 - `plain`: plain KerasTuner `RandomSearch` of the same hypermodel, the same
   data, epochs and batch size, with a `keras.callbacks.TensorBoard`
   callback, for reference;
@@ -19,8 +24,8 @@ Target (issue 18): growth at most 1 MiB per trial after the first 10, on
 TensorFlow and on JAX.
 
 Usage: `python -m benchmarks.memory --backend tensorflow [--trials 200]
-[--plain-trials N] [--num-train 2000] [--arms tunekit plain] [--count-objects]
-[--max-minutes M]`. Writes
+[--plain-trials N] [--num-train 2000] [--arms tunekit recycled plain]
+[--trials-per-process K] [--count-objects] [--max-minutes M]`. Writes
 `benchmarks/results/memory_<backend>.json` and prints a summary. Run one
 backend at a time, alone on the machine.
 """
@@ -53,6 +58,34 @@ def rss_mib() -> float:
     return float("nan")
 
 
+def _rss_of(pid: int | str) -> float:
+    """Process `pid`'s VmRSS in MiB (0 if it has exited)."""
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
+def _descendants(pid: int) -> list[str]:
+    """The ids of `pid`'s child processes, and theirs (Linux `/proc/<pid>/task/*/children`)."""
+    found: list[str] = []
+    for children in Path(f"/proc/{pid}/task").glob("*/children"):
+        try:
+            found += children.read_text().split()
+        except OSError:
+            pass
+    return found + [d for child in found for d in _descendants(int(child))]
+
+
+def rss_tree_mib() -> tuple[float, float]:
+    """(this process's RSS, the sum over its descendant processes' RSS) in MiB."""
+    return _rss_of(os.getpid()), sum(_rss_of(pid) for pid in _descendants(os.getpid()))
+
+
 def slope(values: list[float], skip: int = SKIP) -> float | None:
     """Least-squares slope (units per trial) of `values[skip:]`; None if fewer than 3."""
     later = np.asarray(values[skip:], dtype=float)
@@ -75,6 +108,7 @@ def _run_arm(
     count_objects: bool,
     max_minutes: float | None = None,
     out: Path | None = None,
+    trials_per_process: int = 10,
 ) -> dict[str, Any]:
     """One search in this process (its backend set by the parent); per-trial RSS.
 
@@ -93,12 +127,21 @@ def _run_arm(
     data = load_data().subset(num_train=num_train, num_val=max(500, num_train // 4))
     work = Path(tempfile.mkdtemp(prefix=f"tunekit-memory-{arm}-"))
     rss: list[float] = []
+    chief: list[float] = []  # recycled arm: the chief's own RSS, and its workers'
+    workers: list[float] = []
     times: list[float] = []
     objects: list[dict[str, int]] = []
+    recycles: dict[str, Any] = {}
     start = time.perf_counter()
 
     def record(tuner: Any = None, trial: Any = None) -> None:
-        rss.append(round(rss_mib(), 2))
+        if arm == "recycled":
+            mine, theirs = rss_tree_mib()
+            chief.append(round(mine, 2))
+            workers.append(round(theirs, 2))
+            rss.append(round(mine + theirs, 2))
+        else:
+            rss.append(round(rss_mib(), 2))
         times.append(round(time.perf_counter() - start, 2))
         if count_objects and len(rss) % 10 == 0:
             objects.append(_object_counts())
@@ -107,7 +150,33 @@ def _run_arm(
         if tuner is not None and max_minutes and times[-1] > 60 * max_minutes:
             tuner.oracle.max_trials = len(tuner.oracle.trials)  # stops after this trial
 
-    if arm == "tunekit":
+    if arm == "recycled":
+        from tunekit.distribute import chief as chief_module
+
+        served = chief_module.OracleServer.trial_ended
+
+        def trial_ended(
+            server: chief_module.OracleServer, trial: Any
+        ) -> None:  # the chief's end of each trial
+            served(server, trial)
+            record(server.tuner, trial)
+
+        chief_module.OracleServer.trial_ended = trial_ended  # type: ignore[method-assign,assignment]
+        run = CoarseToFine(
+            MnistDenseHyperModel(),
+            data,
+            directory=work,
+            project_name="memory",
+            coarse_trials=trials,
+            coarse_epochs=1,
+            seed=0,
+            verbose=0,
+            trials_per_process=trials_per_process,
+        )
+        run.ensure("coarse")
+        recycles = run.runner.facts() or {}
+        run.close()
+    elif arm == "tunekit":
         run = CoarseToFine(
             MnistDenseHyperModel(),
             data,
@@ -163,6 +232,18 @@ def _run_arm(
         "last": rss[-1] if rss else None,
         "max": max(rss) if rss else None,
         f"slope_mib_per_trial_after_{SKIP}": None if growth is None else round(growth, 3),
+        **(
+            {
+                "trials_per_process": trials_per_process,
+                "recycles": recycles.get("recycles"),
+                "chief_rss_mib": chief,
+                "workers_rss_mib": workers,
+                f"chief_slope_mib_per_trial_after_{SKIP}": slope(chief),
+                f"workers_slope_mib_per_trial_after_{SKIP}": slope(workers),
+            }
+            if arm == "recycled"
+            else {}
+        ),
         **({"object_counts_every_10": objects} if count_objects else {}),
     }
 
@@ -176,6 +257,9 @@ def main() -> None:
     )
     parser.add_argument("--num-train", type=int, default=2000)
     parser.add_argument("--arms", nargs="+", default=["tunekit", "plain"])
+    parser.add_argument(
+        "--trials-per-process", type=int, default=10, help="the recycled arm's trials_per_process"
+    )
     parser.add_argument("--count-objects", action="store_true")
     parser.add_argument(
         "--max-minutes", type=float, default=None, help="per arm: stop after the trial running then"
@@ -186,7 +270,13 @@ def main() -> None:
     if args.child:  # one arm, in the subprocess the parent started
         partial = Path(args.child + ".partial")
         result = _run_arm(
-            args.arms[0], args.trials, args.num_train, args.count_objects, args.max_minutes, partial
+            args.arms[0],
+            args.trials,
+            args.num_train,
+            args.count_objects,
+            args.max_minutes,
+            partial,
+            args.trials_per_process,
         )
         partial.unlink(missing_ok=True)
         Path(args.child).write_text(json.dumps(result))
@@ -200,16 +290,19 @@ def main() -> None:
         trials = args.plain_trials if arm == "plain" and args.plain_trials else args.trials
         command += ["--arms", arm, "--trials", str(trials)]
         command += ["--num-train", str(args.num_train)]
+        command += ["--trials-per-process", str(args.trials_per_process)]
         command += ["--count-objects"] if args.count_objects else []
         command += ["--max-minutes", str(args.max_minutes)] if args.max_minutes else []
         subprocess.run(command, check=True, env={**os.environ, "KERAS_BACKEND": args.backend})
         arms[arm] = json.loads(path.read_text())
         path.unlink()
         key = f"slope_mib_per_trial_after_{SKIP}"
+        growth = arms[arm][key]
         print(
             f"[{args.backend}] {arm}: {arms[arm]['trials']} trials in {arms[arm]['seconds']} s; "
             f"RSS {arms[arm]['first']:.0f} MiB after trial 1, {arms[arm]['last']:.0f} MiB after "
-            f"the last; slope after trial {SKIP}: {arms[arm][key]:+.3f} MiB/trial",
+            f"the last; slope after trial {SKIP}: "
+            + ("too few trials" if growth is None else f"{growth:+.3f} MiB/trial"),
             flush=True,
         )
     save(
@@ -220,6 +313,7 @@ def main() -> None:
             "trials": args.trials,
             "num_train": args.num_train,
             "arms": arms,
+            "time_cost_s_per_trial": {arm: arms[arm]["seconds_per_trial"] for arm in arms},
         },
     )
 

@@ -48,6 +48,7 @@ BAD: dict[str, list[object]] = {
     "verbose": [-1, 0.5, "1", None],
     "progress": ["Bar", "", "tty", 1, None, ("auto",)],
     "workers": [0, -2, 1.5, True, "2", None],
+    "trials_per_process": [0, -1, 1.5, True, "2"],  # None: every trial in one process
     "class_weight": ["Balanced", "", "auto", 1, True, ("balanced",)],  # None: no weighting
     "finalists": [-1, 1.5, True, "3", None],
     "finalist_seeds": [0, -1, 2.5, True, None],

@@ -129,6 +129,7 @@ def _workflow_kwargs(args: argparse.Namespace) -> dict[str, Any]:
         "finalist_seeds",
         "final_seeds",
         "progress",
+        "trials_per_process",
     )
     kwargs = {n: getattr(args, n) for n in names if getattr(args, n) is not None}
     if args.quick:
@@ -261,6 +262,7 @@ def _main(args: argparse.Namespace, argv: list[str], resume: str) -> int:
                 port=args.port,
                 chief_timeout=args.chief_timeout,
                 worker_timeout=args.worker_timeout,
+                trials_per_process=args.trials_per_process,
             )
             _check_before_loading(args)
             if cluster.role == "chief":  # refuse a taken port before loading anything

@@ -514,6 +514,16 @@ PARAMETERS: dict[str, Param] = {
             "be importable: defined in a module, not in __main__ or a notebook.",
         ),
         Param(
+            "trials_per_process",
+            POSITIVE_INT,
+            None,
+            "Trials each local worker process runs before a fresh process replaces it, "
+            "so the memory Keras, TensorFlow and JAX gather trial after trial is given "
+            "back (a search of hundreds of trials). With workers=1 this process becomes "
+            "the chief of one local worker; None: every trial in one process.",
+            "--trials-per-process",
+        ),
+        Param(
             "class_weight",
             (Options(CLASS_WEIGHT_MODES),),
             None,

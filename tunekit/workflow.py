@@ -348,6 +348,7 @@ class CoarseToFine:
         narrowing: NarrowingConfig | None = None,
         retrain: RetrainConfig | None = None,
         workers: int = 1,
+        trials_per_process: int | None = None,
         class_weight: str | None = None,
         max_model_size: int | None = None,
         max_retries_per_trial: int = 0,
@@ -397,6 +398,10 @@ class CoarseToFine:
                 verbose=verbose,
                 progress=progress,
                 workers=workers,
+                # None: every trial in one process (not checked by the table).
+                **(
+                    {} if trials_per_process is None else {"trials_per_process": trials_per_process}
+                ),
                 # None ("not given", no weighting) is not checked by the table.
                 **({} if class_weight is None else {"class_weight": class_weight}),
                 **({} if max_model_size is None else {"max_model_size": max_model_size}),
@@ -464,6 +469,7 @@ class CoarseToFine:
         self.verbose: int | bool = settings["verbose"]
         self.progress: ProgressMode = settings["progress"]
         self.workers: int = settings["workers"]
+        self.trials_per_process: int | None = settings.get("trials_per_process")
         self.class_weight: str | None = settings.get("class_weight")
         # What every trial's and the retrain's model.fit receive as class_weight (None: none).
         if self.class_weight is not None and isinstance(data, StreamData):
@@ -490,15 +496,20 @@ class CoarseToFine:
         self._model_checked = False
         # How search phases run: here, or (workers > 1) through a chief; see tunekit.distribute.
         self.runner: PhaseRunner = LocalRunner()
-        if workers > 1:
+        if self._has_chief:
             if isinstance(data, Dataset) and (
                 data.task != "classification" or not isinstance(data.input_shape, tuple)
             ):
                 # The workers' data file (tunekit.distribute.spec) holds one classification
                 # input so far: refused here rather than failing when the workers start.
+                given = (
+                    f"workers={workers}"
+                    if workers > 1
+                    else f"trials_per_process={self.trials_per_process}"
+                )
                 raise UsageError(
-                    f"workers={workers} takes classification arrays with one input so far; "
-                    f"this data is {data.summary()}. Pass workers=1 (one process)."
+                    f"{given} takes classification arrays with one input so far; this data is "
+                    f"{data.summary()}. Pass workers=1 and trials_per_process=None (one process)."
                 )
             from tunekit.distribute.spec import (  # noqa: PLC0415
                 check_data_reaches_workers,
@@ -522,7 +533,7 @@ class CoarseToFine:
         if name not in self._products:
             step = self._step(name)
             if (
-                self.workers > 1
+                self._has_chief
                 and isinstance(self.runner, LocalRunner)
                 and name in ("coarse", "fine")
                 and not self.manifest.is_done(name)
@@ -536,6 +547,11 @@ class CoarseToFine:
         from tunekit.distribute.launch import local_chief  # noqa: PLC0415
 
         self.runner = local_chief(self, self.workers, self._worker_objects)
+
+    @property
+    def _has_chief(self) -> bool:
+        """Whether searches run in local worker processes (`workers` > 1, `trials_per_process`)."""
+        return self.workers > 1 or self.trials_per_process is not None
 
     def coarse(self) -> kt.Tuner:
         """Runs (or resumes) the coarse RandomSearch; returns its tuner."""
@@ -787,7 +803,7 @@ class CoarseToFine:
     def close(self) -> None:
         """Releases the run's lock and stops any workers; a later step reopens it."""
         self.runner.close()
-        if self.workers > 1:
+        if self._has_chief:
             self.runner = LocalRunner()  # a later step starts the workers again if need be
         if self._manifest is not None:
             self._manifest.release()

@@ -255,12 +255,19 @@ class OracleServer:
                 + "; ".join(differences)
                 + ". Start every worker with the chief's options (--seed, --data, budget)."
             }
+        again = worker in self.workers
         self.touch(worker, context)
-        self.write(
+        text = (
             f"Worker {worker} joined from {context.peer()} "
             f"(pid {request.get('pid')}, {request.get('threads', '?')} threads, "
             f"{request.get('backend')})."
         )
+        # A worker's later processes (restarted, recycled) rejoin quietly: its supervisor,
+        # or its own log, says why.
+        if again:
+            _logger.debug(text)
+        else:
+            self.write(text)
         return {"phase": self.phase}
 
     def _heartbeat(self, request: dict[str, Any], context: Any) -> dict[str, Any]:

@@ -5,9 +5,11 @@ oracle over gRPC and workers started with `KERASTUNER_TUNER_ID`,
 `KERASTUNER_ORACLE_IP` and `KERASTUNER_ORACLE_PORT` ask it for trials. A
 process is one of:
 
-- `single`: no KerasTuner variables and `--workers 1`: today's one-process run;
-- `chief`: `KERASTUNER_TUNER_ID` contains `chief`, or `--workers N` (N > 1)
-  without the variables (then on 127.0.0.1, a free port, N local workers);
+- `single`: no KerasTuner variables, `--workers 1` and no `--trials-per-process`:
+  today's one-process run;
+- `chief`: `KERASTUNER_TUNER_ID` contains `chief`, or `--workers N` (N > 1, or N = 1
+  with `--trials-per-process`) without the variables (then on 127.0.0.1, a free port,
+  N local workers);
 - `worker`: any other `KERASTUNER_TUNER_ID`.
 
 Workers ask for trials with the tuner id `<worker>@<phase>`, so a request
@@ -50,6 +52,11 @@ PHASES = ("coarse", "fine")
 ENV_VARS = ("KERASTUNER_TUNER_ID", "KERASTUNER_ORACLE_IP", "KERASTUNER_ORACLE_PORT")
 # tunekit's own calls, served beside KerasTuner's Oracle service on the chief's port.
 SERVICE = "tunekit.Cluster"
+# A local worker that has run its `trials_per_process` trials exits with this status
+# (EX_TEMPFAIL), and its supervisor starts a fresh process under the same id.
+EXIT_RECYCLE = 75
+# How a supervisor tells a local worker its `trials_per_process` (unset: no limit).
+RECYCLE_ENV = "TUNEKIT_TRIALS_PER_PROCESS"
 DEFAULT_CHIEF_TIMEOUT = 120.0
 DEFAULT_WORKER_TIMEOUT = 300.0
 
@@ -95,8 +102,14 @@ def cluster_from(
     port: int | None = None,
     chief_timeout: float = DEFAULT_CHIEF_TIMEOUT,
     worker_timeout: float = DEFAULT_WORKER_TIMEOUT,
+    trials_per_process: int | None = None,
 ) -> Cluster:
     """Works out this process's role from KerasTuner's variables and `--workers`.
+
+    With `trials_per_process` set and no KerasTuner variables, even
+    `workers=1` makes this process a chief: its one local worker runs the
+    trials and is replaced by a fresh process every `trials_per_process`
+    trials (the chief builds no model).
 
     Raises:
         ValueError: On inconsistent variables or flags, saying what to set.
@@ -112,7 +125,7 @@ def cluster_from(
                 "KERASTUNER_TUNER_ID=chief, KERASTUNER_ORACLE_IP and KERASTUNER_ORACLE_PORT "
                 "(see the README's 'Several machines')."
             )
-        if workers == 1:
+        if workers == 1 and trials_per_process is None:
             return Cluster(workers=1, **timeouts)
         return Cluster(
             role="chief",

@@ -11,12 +11,13 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
 from tunekit import interrupts
-from tunekit.distribute.cluster import PHASES, Cluster
+from tunekit.distribute.cluster import EXIT_RECYCLE, PHASES, RECYCLE_ENV, Cluster
 from tunekit.distribute.runner import ChiefRunner
 from tunekit.distribute.spec import worker_env, write_spec
 from tunekit.params import PARAMETERS
@@ -45,14 +46,16 @@ def cli_chief(
         log_dir=run.run_dir / "workers",
         backend=backend,
         worker_command=["-m", "tunekit.coarse_to_fine", *worker_argv, "--backend", backend],
+        trials_per_process=run.trials_per_process,
         write=(lambda text: None) if quiet else (lambda text: print(text, flush=True)),
     )
 
 
 # The constructor arguments a worker's `CoarseToFine` gets from the chief's, as they are:
 # the objective and every row of the argument table but the chief's own (a worker never
-# overwrites, and runs no workers of its own).
-SETTINGS = ("objective", *(name for name in PARAMETERS if name not in ("overwrite", "workers")))
+# overwrites, and runs no workers of its own: its supervisor tells it its trials_per_process).
+CHIEF_ONLY = ("overwrite", "workers", "trials_per_process")
+SETTINGS = ("objective", *(name for name in PARAMETERS if name not in CHIEF_ONLY))
 
 
 def local_chief(run: Any, workers: int, objects: dict[str, Any]) -> ChiefRunner:
@@ -83,6 +86,7 @@ def local_chief(run: Any, workers: int, objects: dict[str, Any]) -> ChiefRunner:
         backend=keras.backend.backend(),
         env=worker_env(),
         worker_command=["-m", WORKER_MODULE, str(spec)],
+        trials_per_process=run.trials_per_process,
         write=run.say,
     )
 
@@ -119,17 +123,25 @@ def work(
         resume: The command that restarts this worker, printed when it stops.
         message: How an error is said (the command line names flags).
 
+    A local worker whose supervisor set `TUNEKIT_TRIALS_PER_PROCESS` stops
+    after that many trials (`tunekit.distribute.worker.RecycleProcess`) and
+    exits with `EXIT_RECYCLE`; the supervisor starts a fresh one.
+
     Returns:
         The exit code: 0 done, 2 refused by the chief, 1 a failure, 130 / 143
-        interrupted.
+        interrupted, `EXIT_RECYCLE` (75) its trials per process run.
     """
     from tunekit.distribute.worker import (  # noqa: PLC0415 (gRPC)
         ChiefConnection,
         ChiefUnreachableError,
+        RecycleProcess,
         WorkerRefusedError,
     )
 
-    connection = ChiefConnection(cluster, run.config())
+    limit = os.environ.get(RECYCLE_ENV)
+    connection = ChiefConnection(
+        cluster, run.config(), trials_per_process=int(limit) if limit else None
+    )
     try:
         connection.hello()
     except WorkerRefusedError as e:
@@ -146,6 +158,9 @@ def work(
     )
     try:
         run_trials(run, connection)
+    except RecycleProcess as e:
+        print(f"Worker {cluster.tuner_id}: {e}; exiting.", flush=True)
+        return EXIT_RECYCLE
     except (KeyboardInterrupt, interrupts.Interrupted) as e:
         print(
             f"\nworker {cluster.tuner_id} interrupted; its trial goes back to the chief's "

@@ -107,6 +107,8 @@ class ChiefRunner:
         log_dir: Folder of the local workers' logs (`<id>.log`).
         backend: The Keras backend forced on local workers.
         env: Extra environment variables of local workers.
+        trials_per_process: Trials each local worker process runs before a
+            fresh process replaces it (`None`: no limit).
         write: Where status lines go. Defaults to this module's logger (INFO).
     """
 
@@ -119,9 +121,11 @@ class ChiefRunner:
         log_dir: Path | None = None,
         backend: str | None = None,
         env: dict[str, str] | None = None,
+        trials_per_process: int | None = None,
         write: Callable[[str], None] | None = None,
     ) -> None:
         self.cluster = cluster
+        self.trials_per_process = trials_per_process
         self.config = config
         self.worker_command = None if worker_command is None else list(worker_command)
         self.log_dir = log_dir
@@ -160,6 +164,7 @@ class ChiefRunner:
                 Path(self.log_dir or "workers"),
                 backend=self.backend,
                 env=self.env,
+                trials_per_process=self.trials_per_process,
             ).start()
         return self
 
@@ -177,7 +182,7 @@ class ChiefRunner:
         server.serve_phase(phase, tuner, listeners=listeners, supervisor=self.supervisor)
 
     def facts(self) -> dict[str, Any] | None:
-        """The chief's address, the workers seen, local workers and their restarts."""
+        """The chief's address, the workers seen, local workers, their restarts and recycles."""
         if self.server is None:
             return None
         supervisor = self.supervisor
@@ -186,6 +191,8 @@ class ChiefRunner:
             "workers_seen": sorted(self.server.workers),
             "local_workers": len(supervisor.procs) if supervisor else 0,
             "restarts": dict(supervisor.restarts) if supervisor else {},
+            "trials_per_process": self.trials_per_process,
+            "recycles": dict(supervisor.recycles) if supervisor else {},
         }
 
     def close(self, wait: float = 0.0) -> None:

@@ -27,7 +27,14 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from tunekit.distribute.cluster import ENV_VARS, Cluster, limits_env, worker_cores
+from tunekit.distribute.cluster import (
+    ENV_VARS,
+    EXIT_RECYCLE,
+    RECYCLE_ENV,
+    Cluster,
+    limits_env,
+    worker_cores,
+)
 from tunekit.errors import WorkerCrashError
 
 __all__ = ["LocalWorkers", "WorkerCrashError"]
@@ -48,6 +55,8 @@ class LocalWorkers:
         backend: The Keras backend the chief chose, forced on the workers
             (`KERAS_BACKEND`).
         env: Extra environment variables of every worker.
+        trials_per_process: Trials each worker process runs before a fresh one
+            replaces it; `None` (default): a process runs until the search ends.
         write: Where status lines go. Defaults to the `tunekit.distribute.supervisor`
             logger (INFO).
     """
@@ -60,9 +69,11 @@ class LocalWorkers:
         *,
         backend: str | None = None,
         env: dict[str, str] | None = None,
+        trials_per_process: int | None = None,
         write: Callable[[str], None] | None = None,
     ) -> None:
         self.cluster = cluster
+        self.trials_per_process = trials_per_process
         self.command = list(command)
         self.env = dict(env or {})
         self.log_dir = Path(log_dir)
@@ -70,26 +81,32 @@ class LocalWorkers:
         self.write = write or _logger.info
         self.procs: dict[str, subprocess.Popen] = {}
         self.restarts: dict[str, int] = {}
+        self.recycles: dict[str, int] = {}
         self.finished: set[str] = set()
         self.cores = {
             f"local{i}": cores for i, cores in enumerate(worker_cores(max(1, cluster.workers)))
         }
 
     def owns(self, worker: str) -> bool:
+        """Whether `worker` is one of this supervisor's local workers."""
         return worker in self.procs
 
     def log_path(self, worker: str) -> Path:
+        """The worker's log file, `<log_dir>/<id>.log` (appended by each of its processes)."""
         return self.log_dir / f"{worker}.log"
 
     def start(self) -> LocalWorkers:
+        """Starts every local worker; returns `self`."""
         self.log_dir.mkdir(parents=True, exist_ok=True)
         for worker in self.cores:
             self._spawn(worker)
         return self
 
-    def _spawn(self, worker: str) -> None:
-        env = {k: v for k, v in os.environ.items() if k not in ENV_VARS}
+    def _spawn(self, worker: str, *, say: bool = True) -> subprocess.Popen:
+        env = {k: v for k, v in os.environ.items() if k not in (*ENV_VARS, RECYCLE_ENV)}
         env.update(self.env)
+        if self.trials_per_process is not None:
+            env[RECYCLE_ENV] = str(self.trials_per_process)
         if self.backend:
             env["KERAS_BACKEND"] = self.backend
         env.update(limits_env(self.cores[worker], self.backend, die_with_parent=True))
@@ -108,10 +125,12 @@ class LocalWorkers:
                 stderr=subprocess.STDOUT,
             )
         self.procs[worker] = proc
-        self.write(
-            f"Started worker {worker} (pid {proc.pid}, cores "
-            f"{','.join(map(str, self.cores[worker]))}, log {self.log_path(worker)})."
-        )
+        if say:
+            self.write(
+                f"Started worker {worker} (pid {proc.pid}, cores "
+                f"{','.join(map(str, self.cores[worker]))}, log {self.log_path(worker)})."
+            )
+        return proc
 
     def _tail(self, worker: str, lines: int = 8) -> str:
         try:
@@ -128,6 +147,16 @@ class LocalWorkers:
                 continue
             if code == 0:
                 self.finished.add(worker)
+                continue
+            if code == EXIT_RECYCLE and self.trials_per_process is not None:
+                self.recycles[worker] = self.recycles.get(worker, 0) + 1
+                proc = self._spawn(worker, say=False)
+                _logger.debug(
+                    "Worker %s ran its %d trials; fresh process %d.",
+                    worker,
+                    self.trials_per_process,
+                    proc.pid,
+                )
                 continue
             if code == 2:
                 raise WorkerCrashError(

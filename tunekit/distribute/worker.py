@@ -10,7 +10,13 @@ worker needs to behave well around it:
   even in the middle of a trial (KerasTuner's own client would wait an hour
   per call); KerasTuner's per-call timeout is lowered to the same bound;
 - `client(tuner, phase)`: KerasTuner's client, which also sends a failed
-  trial's error text to the chief before ending the trial.
+  trial's error text to the chief before ending the trial;
+- `trials_per_process`: once this process has ended that many trials, the
+  next trial the chief hands out raises `RecycleProcess` instead of running;
+  the trial stays this worker id's (KerasTuner hands a tuner id its unfinished
+  trial again), so the fresh process its supervisor starts runs it. A phase's
+  end (STOPPED) or a wait (IDLE) passes through: no process is started for
+  nothing at the end of a run.
 """
 
 from __future__ import annotations
@@ -23,17 +29,22 @@ from collections.abc import Callable
 from typing import Any
 
 import grpc
+from keras_tuner.engine import trial as trial_module
 
 from tunekit._kerastuner import oracle_client
 from tunekit.distribute.cluster import SERVICE, Cluster, decode, encode, phase_tuner_id
 from tunekit.distribute.protos import quiet_condition_protos
 from tunekit.errors import ChiefUnreachableError, WorkerRefusedError
 
-__all__ = ["ChiefConnection", "ChiefUnreachableError", "WorkerRefusedError"]
+__all__ = ["ChiefConnection", "ChiefUnreachableError", "RecycleProcess", "WorkerRefusedError"]
 
 _logger = logging.getLogger(__name__)
 
 EXIT_CHIEF_LOST = 1
+
+
+class RecycleProcess(Exception):  # noqa: N818 (a signal to exit, not an error)
+    """This worker has run its `trials_per_process` trials: exit, a fresh process goes on."""
 
 
 class _RelayingClient(oracle_client.OracleClient):
@@ -46,7 +57,18 @@ class _RelayingClient(oracle_client.OracleClient):
 
     def create_trial(self, tuner_id: str) -> Any:
         trial = super().create_trial(tuner_id)
-        self._connection.trial = trial.trial_id or None
+        connection = self._connection
+        limit = connection.trials_per_process
+        if (
+            limit is not None
+            and connection.trials_done >= limit
+            and trial.status == trial_module.TrialStatus.RUNNING
+        ):
+            raise RecycleProcess(
+                f"{connection.trials_done} trials run in this process (trials_per_process="
+                f"{limit}); its {self._phase} trial {trial.trial_id} goes to a fresh process"
+            )
+        connection.trial = trial.trial_id or None
         return trial
 
     def end_trial(self, trial: Any) -> Any:
@@ -54,6 +76,7 @@ class _RelayingClient(oracle_client.OracleClient):
             self._connection.report(self._phase, trial.trial_id, trial.message)
         super().end_trial(trial)
         self._connection.trial = None
+        self._connection.trials_done += 1
 
 
 class ChiefConnection:
@@ -62,6 +85,8 @@ class ChiefConnection:
     Args:
         cluster: This worker's `Cluster` (chief address, its id, timeouts).
         config: The run's settings, checked by the chief.
+        trials_per_process: Trials this process runs before it hands the next
+            one to a fresh process (`RecycleProcess`); `None`: no limit.
         write: Where messages go. Defaults to the `tunekit.distribute.worker` logger
             (WARNING; the command line prints those on stderr).
     """
@@ -71,11 +96,14 @@ class ChiefConnection:
         cluster: Cluster,
         config: dict[str, Any],
         *,
+        trials_per_process: int | None = None,
         write: Callable[[str], None] | None = None,
     ) -> None:
         quiet_condition_protos()
         self.cluster = cluster
         self.config = config
+        self.trials_per_process = trials_per_process
+        self.trials_done = 0
         self.write = write or _logger.warning
         self.trial: str | None = None
         self._channel = grpc.insecure_channel(cluster.address)

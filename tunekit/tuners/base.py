@@ -70,8 +70,14 @@ class _RunningTrial:
         return self.clock
 
     def ended(self) -> None:
-        """The trial ended: the next one gets a new clock."""
+        """The trial ended: the next one gets a new clock, and its checkpoints go.
+
+        Each `BestEpochWeights` holds its trial's model (Keras's
+        `Callback.model`): kept past the trial, the last trial's model, its
+        optimizer and compiled functions would stay alive as long as the tuner.
+        """
         self.clock = None
+        self.checkpoints.clear()
 
     def checkpoint(self, callback: Any) -> BestEpochWeights:
         """The `BestEpochWeights` for KerasTuner's `SaveBestEpoch` `callback`."""
