@@ -31,6 +31,7 @@ from tunekit import _faults, _kerastuner, interrupts, timing
 from tunekit import cv as _cv
 from tunekit.data import _targets as tg
 from tunekit.fitting import fit_hypermodel
+from tunekit.processes import release_trial_memory
 from tunekit.tensorboard import configure_trial_logdirs
 from tunekit.tuners.callbacks import BestEpochWeights, InterruptCheck, TrialFacts
 from tunekit.tuners.declared import DeclaringHyperParameters, declared_only
@@ -395,12 +396,18 @@ class TunekitTuner(kt.Tuner):
         # Freezing them once makes those collections cheap; per-trial garbage
         # is still collected.
         gc.collect()
-        gc.freeze()
+        gc.freeze()  # undone in on_search_end
         if not self._is_worker():
             # Saved before any trial, oracle first: a kill during the first trial
             # resumes instead of silently starting the project over.
             self.oracle.save()
             self.save()
+
+    def on_search_end(self) -> None:
+        # The objects frozen at the search's start that died since (e.g. a previous
+        # phase's) would otherwise never be collected.
+        gc.unfreeze()
+        super().on_search_end()
 
     def on_trial_begin(self, trial: Trial) -> None:
         clock = self._clock()
@@ -424,6 +431,8 @@ class TunekitTuner(kt.Tuner):
         for listener in self._tunekit_listeners:
             listener(self, trial)
         self._tunekit_trial.ended()
+        with clock.measure("gc"):
+            release_trial_memory(keras.backend.backend())
         timing.append_row(
             Path(self.project_dir) / timing.TIMING_FILE,
             self._tunekit_phase,
