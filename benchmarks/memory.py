@@ -101,6 +101,24 @@ def _object_counts() -> dict[str, int]:
     return dict(Counter(type(o).__name__ for o in gc.get_objects()).most_common(40))
 
 
+def _coarse_run(data: Any, work: Path, trials: int, **settings: Any) -> Any:
+    """tunekit's coarse phase of `trials` 1-epoch trials of the dense MNIST hypermodel."""
+    from hypermodels import MnistDenseHyperModel
+    from tunekit import CoarseToFine
+
+    return CoarseToFine(
+        MnistDenseHyperModel(),
+        data,
+        directory=work,
+        project_name="memory",
+        coarse_trials=trials,
+        coarse_epochs=1,
+        seed=0,
+        verbose=0,
+        **settings,
+    )
+
+
 def _run_arm(
     arm: str,
     trials: int,
@@ -122,7 +140,6 @@ def _run_arm(
 
     from benchmarks._common import load_data
     from hypermodels import MnistDenseHyperModel
-    from tunekit import CoarseToFine
 
     data = load_data().subset(num_train=num_train, num_val=max(500, num_train // 4))
     work = Path(tempfile.mkdtemp(prefix=f"tunekit-memory-{arm}-"))
@@ -162,31 +179,12 @@ def _run_arm(
             record(server.tuner, trial)
 
         chief_module.OracleServer.trial_ended = trial_ended  # type: ignore[method-assign,assignment]
-        run = CoarseToFine(
-            MnistDenseHyperModel(),
-            data,
-            directory=work,
-            project_name="memory",
-            coarse_trials=trials,
-            coarse_epochs=1,
-            seed=0,
-            verbose=0,
-            trials_per_process=trials_per_process,
-        )
+        run = _coarse_run(data, work, trials, trials_per_process=trials_per_process)
         run.ensure("coarse")
         recycles = run.runner.facts() or {}
         run.close()
     elif arm == "tunekit":
-        run = CoarseToFine(
-            MnistDenseHyperModel(),
-            data,
-            directory=work,
-            project_name="memory",
-            coarse_trials=trials,
-            coarse_epochs=1,
-            seed=0,
-            verbose=0,
-        )
+        run = _coarse_run(data, work, trials)
         _ = run.manifest  # opened (and checked) before the tuner writes its folder
         tuner = run._tuner("coarse")
         tuner._tunekit_listeners = (*tuner.listeners, record)
