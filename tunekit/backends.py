@@ -15,7 +15,8 @@ printed.
 This module imports no Keras: it must run before the backend is chosen. The
 probe's child process, which runs with Keras loaded, is `tunekit.backend_probe`.
 
-It is over 400 lines because the probe, its cache and the choice share one cache key and one failure path.
+It is over 400 lines because the probe, its cache and the choice share one
+cache key and one failure path.
 """
 
 from __future__ import annotations
