@@ -308,6 +308,7 @@ def run_tunekit(args: argparse.Namespace, deadline: Deadline, work: Path) -> dic
         "search_seconds": round(search_seconds, 1),
         "wall_seconds": round(wall, 1),
         "timings": report["timings"],
+        "time_split": report.get("time_split"),
         "finalists": finalists.get("finalists", finalists.get("records")),
     }
 
