@@ -408,7 +408,8 @@ PARAMETERS: dict[str, Param] = {
             "proposed, by building it without training (milliseconds): it is not a trial, "
             "never trains and cannot win, and another is proposed (Bayesian and Hyperband "
             "included); report.json counts the rejected ones per phase. The retrain and "
-            "baseline rebuild chosen configurations and are not limited. None: no limit.",
+            "baseline rebuild chosen configurations and are not limited. Unset (Python: "
+            "None): no limit.",
             "--max-model-size",
         ),
         Param(
@@ -520,7 +521,8 @@ PARAMETERS: dict[str, Param] = {
             "Trials each local worker process runs before a fresh process replaces it, "
             "so the memory Keras, TensorFlow and JAX gather trial after trial is given "
             "back (a search of hundreds of trials). With workers=1 this process becomes "
-            "the chief of one local worker; None: every trial in one process.",
+            "the chief of one local worker. Unset (Python: None): every trial in one "
+            "process.",
             "--trials-per-process",
         ),
         Param(
