@@ -155,17 +155,21 @@ def test_bayesian_proposals_over_the_limit_are_replaced(
 ) -> None:
     x = digits_small.x_train[:300]
     y = digits_small.y_train[:300]
-    tuner = make_tuner(
-        "bayesian",
-        tiny_dense,
-        objective="val_accuracy",
-        directory=str(tmp_path),
-        project_name="bayes",
-        max_trials=4,
-        num_initial_points=1,
-        seed=0,
-        max_model_size=LIMIT,
-    )
+
+    def make() -> Any:
+        return make_tuner(
+            "bayesian",
+            tiny_dense,
+            objective="val_accuracy",
+            directory=str(tmp_path),
+            project_name="bayes",
+            max_trials=4,
+            num_initial_points=1,
+            seed=0,
+            max_model_size=LIMIT,
+        )
+
+    tuner = make()
     tuner.search(
         x, y, validation_data=(digits_small.x_val, digits_small.y_val), epochs=1, verbose=0
     )
@@ -174,17 +178,7 @@ def test_bayesian_proposals_over_the_limit_are_replaced(
     assert all(_num_params(t) <= LIMIT for t in trials)
     assert tuner.oracle.rejected_oversized >= 1
     # Saved with the oracle: a resumed search keeps the count.
-    reloaded = make_tuner(
-        "bayesian",
-        tiny_dense,
-        objective="val_accuracy",
-        directory=str(tmp_path),
-        project_name="bayes",
-        max_trials=4,
-        num_initial_points=1,
-        seed=0,
-        max_model_size=LIMIT,
-    )
+    reloaded = make()
     assert reloaded.oracle.rejected_oversized == tuner.oracle.rejected_oversized
 
 
