@@ -534,3 +534,29 @@ def test_direction_used_is_the_first_line_of_output(tmp_path, capsys, objective,
     missing = ["--data", str(tmp_path / "missing.npz"), "--backend", "tensorflow"]
     assert main([*objective, *missing]) == 2  # stops at the data, after saying the objective
     assert capsys.readouterr().out.splitlines()[0] == said
+
+
+@pytest.mark.parametrize("backend", ["jax", "tensorflow"])
+def test_reprobe_with_an_explicit_backend_exits_2_before_data(
+    tmp_path, capsys, monkeypatch, backend
+):
+    import tunekit.coarse_to_fine as cli
+
+    def no_data(*args, **kwargs):
+        raise AssertionError("data loaded before --reprobe was checked")
+
+    monkeypatch.setattr(cli, "_load_data", no_data)
+    code = main(["--backend", backend, "--reprobe", "--directory", str(tmp_path / "runs")])
+    err = capsys.readouterr().err.strip()
+    assert code == 2
+    assert len(err.splitlines()) == 1 and "--reprobe" in err and f"--backend {backend}" in err
+    assert not (tmp_path / "runs").exists()
+
+
+def test_resume_command_drops_overwrite_and_reprobe():
+    from tunekit.coarse_to_fine import resume_command
+
+    argv = ["--reprobe", "--overwrite", "--seed", "3", "--directory", "my runs"]
+    assert resume_command(argv) == (
+        "python -m tunekit.coarse_to_fine --seed 3 --directory 'my runs'"
+    )

@@ -213,7 +213,24 @@ def main(argv: Sequence[str] | None = None, prog: str = "python -m tunekit.coars
         return _run(args, argv)
 
 
+def resume_command(argv: list[str]) -> str:
+    """The command that resumes a run started with `argv`, for messages.
+
+    The same options without `--overwrite` (which would start over) and
+    `--reprobe` (probing again could move a resumed run to the other backend).
+    """
+    kept = [a for a in argv if a not in ("--overwrite", "--reprobe")]
+    return "python -m tunekit.coarse_to_fine " + shlex.join(kept)
+
+
 def _run(args: argparse.Namespace, argv: list[str]) -> int:
+    if args.reprobe and args.backend != "auto":
+        print(
+            f"error: --reprobe probes the backends again for --backend auto; with --backend "
+            f"{args.backend} nothing is probed. Drop --reprobe, or use --backend auto.",
+            file=sys.stderr,
+        )
+        return 2
     if args.objective is None and args.direction is not None:
         print(
             f"error: --direction {args.direction} needs --objective NAME: it gives that "
@@ -233,9 +250,7 @@ def _run(args: argparse.Namespace, argv: list[str]) -> int:
         args.objective = f"{name}:{direction}"
         if not args.quiet:
             print(f"Objective: {describe_objective(name, direction)}", flush=True)
-    resume = "python -m tunekit.coarse_to_fine " + shlex.join(
-        [a for a in argv if a != "--overwrite"]
-    )
+    resume = resume_command(argv)
     with interrupts.handle_signals():
         try:
             code = _main(args, argv, resume)
