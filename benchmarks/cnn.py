@@ -9,6 +9,8 @@ accuracy and size. Target: at least 99.2% MNIST test accuracy with fewer than
 
 Usage: `python -m benchmarks.cnn [--backend auto] [--name cnn] [-- extra CLI options]`
 Writes `benchmarks/results/<name>.json` and prints a Markdown table.
+`python -m benchmarks.cnn --from-run <run folder> [--wall-seconds S]` records a
+finished run started by hand (the run's own command is kept).
 `python -m benchmarks.cnn --partial <run directory>` records the trials a run
 (finished or not) has so far, with each model's parameter count and final
 feature-map size, in `benchmarks/results/<name>_partial.json`.
@@ -23,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks._common import markdown_table, save
-from benchmarks.headline import run_cli
+from benchmarks.headline import recorded_run, run_cli
 
 TARGET_ACCURACY = 0.992
 MAX_PARAMS = 20_000
@@ -112,16 +114,33 @@ def main() -> None:
     parser.add_argument("--backend", default="auto")
     parser.add_argument("--name", default="cnn")
     parser.add_argument("--partial", type=Path, help="record a run directory's trials so far")
+    parser.add_argument(
+        "--from-run",
+        type=Path,
+        help="record a finished run folder of the CLI instead of starting one (e.g. a run "
+        "that was resumed); its command must be the default budget with --hypermodel "
+        "toonvision-cnn",
+    )
+    parser.add_argument(
+        "--wall-seconds", type=float, help="with --from-run: the wall time measured outside"
+    )
     parser.add_argument("options", nargs="*", help="extra CLI options (after --)")
     args = parser.parse_args()
     if args.partial:
         partial(args.partial, args.name)
         return
-    options = ["--hypermodel", "toonvision-cnn", *args.options]
-    work = Path(tempfile.mkdtemp(prefix="tunekit-cnn-"))
-    result = run_cli(options, args.backend, work)
-    report = json.loads((work / args.backend / "report.json").read_text())
-    hyperparameters = json.loads((work / args.backend / "best_hyperparameters.json").read_text())
+    if args.from_run:
+        run_dir = args.from_run
+        report = json.loads((run_dir / "report.json").read_text())
+        result = recorded_run(report, args.wall_seconds)
+        options = result["command"].split()[3:]
+    else:
+        options = ["--hypermodel", "toonvision-cnn", *args.options]
+        work = Path(tempfile.mkdtemp(prefix="tunekit-cnn-"))
+        result = run_cli(options, args.backend, work)
+        run_dir = work / args.backend
+        report = json.loads((run_dir / "report.json").read_text())
+    hyperparameters = json.loads((run_dir / "best_hyperparameters.json").read_text())
     baseline = _baseline(report)
     met = result["test_accuracy"] >= TARGET_ACCURACY and result["num_params"] < MAX_PARAMS
     rows = [
@@ -129,7 +148,7 @@ def main() -> None:
             "winner",
             f"{result['test_accuracy']:.4f}",
             f"{result['num_params']:,}",
-            f"{result['wall_seconds']:.0f}",
+            "?" if result["wall_seconds"] is None else f"{result['wall_seconds']:.0f}",
         ]
     ]
     if baseline:

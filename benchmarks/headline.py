@@ -50,7 +50,16 @@ def run_cli(options: list[str], backend: str, directory: Path, name: str | None 
         raise SystemExit(f"{' '.join(args)} failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
     report = json.loads((directory / name / "report.json").read_text())
     return {
+        **recorded_run(report, seconds),
         "command": "python -m tunekit.coarse_to_fine " + " ".join(args[3:]),
+    }
+
+
+def recorded_run(report: dict, seconds: float | None) -> dict:
+    """What a run's `report.json` says, plus the wall time measured outside it (if any)."""
+    command = (report.get("command") or {}).get("reproduce")
+    return {
+        "command": command,
         "wall_seconds": seconds,
         "test_accuracy": report["test_metrics"]["accuracy"],
         "trials": {p: v["trials"] for p, v in report["phases"].items()},
