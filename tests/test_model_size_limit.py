@@ -368,3 +368,58 @@ def test_two_local_workers_train_only_models_within_the_limit(
             assert trial["status"] == "COMPLETED"
             num_params = trial["metrics"]["metrics"]["num_params"]["observations"][0]["value"]
             assert num_params[0] <= limit
+
+
+def lazy_dense(hp: kt.HyperParameters) -> keras.Model:
+    """`tiny_dense` without an `Input`: the model has no weights until its first call."""
+    units = hp.Int("units", 4, 64, step=4, default=48)
+    model = keras.Sequential(
+        [
+            keras.layers.Flatten(),
+            keras.layers.Dense(units, activation="relu"),
+            keras.layers.Dense(10, activation="softmax"),
+        ]
+    )
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    return model
+
+
+def test_a_model_without_input_is_measured_on_one_sample_when_proposed() -> None:
+    import numpy as np
+
+    from tunekit.tuners.oracles import first_sample, model_size
+
+    x = np.zeros((5, 28, 28), "float32")
+    assert first_sample(x).shape == (1, 28, 28)
+    pair = first_sample({"a": x, "b": [x, x]})
+    assert pair["a"].shape == (1, 28, 28) and pair["b"][1].shape == (1, 28, 28)
+    assert first_sample(iter([x])) is None and first_sample({"a": x, "b": None}) is None
+
+    class Lazy(kt.HyperModel):
+        def build(self, hp: kt.HyperParameters) -> keras.Model:
+            return lazy_dense(hp)
+
+    hp = kt.HyperParameters()
+    lazy_dense(hp)
+    assert model_size(Lazy(), hp) is None  # no sample: unknown, checked after a batch
+    assert model_size(Lazy(), hp, sample=first_sample(x)) == _size(48)
+    # A sample the model cannot take is not an error here: the size stays unknown.
+    assert model_size(Lazy(), hp, sample=np.zeros((1, 3), "float32")) in (None, 3 * 48 + 48 + 490)
+
+
+def test_a_model_without_input_over_the_limit_never_trains(
+    tmp_path: Path, digits_small: Dataset
+) -> None:
+    run = CoarseToFine(
+        lazy_dense, digits_small, directory=tmp_path, project_name="r", max_model_size=LIMIT, **FAST
+    )
+    try:
+        oracle = run.coarse().oracle
+        trials = list(oracle.trials.values())
+        # Before, the default (48 units, 38,170 parameters) trained and then FAILED, counting
+        # against the budget; now it is rejected when proposed, as with an Input.
+        assert len(trials) == FAST["coarse_trials"]
+        assert all(t.status == "COMPLETED" and _num_params(t) <= LIMIT for t in trials)
+        assert oracle.rejected_oversized >= 1
+    finally:
+        run.close()

@@ -71,7 +71,7 @@ from tunekit.steps import (
 from tunekit.steps.check import check_model
 from tunekit.steps.retrain import ranked_trials
 from tunekit.steps.search import cv_stratify
-from tunekit.tuners import check_size_limit
+from tunekit.tuners import check_size_limit, first_sample
 
 __all__ = [
     "CoarseToFine",
@@ -797,7 +797,12 @@ class CoarseToFine:
         if not self._model_checked:
             check_model(self.hypermodel, self.data)
             if self.max_model_size is not None:  # a limit below every model trains nothing
-                check_size_limit(self.hypermodel, self.max_model_size, seed=self.seed)
+                check_size_limit(
+                    self.hypermodel,
+                    self.max_model_size,
+                    seed=self.seed,
+                    sample=first_sample(getattr(self.data, "x_train", None)),
+                )
             self._model_checked = True
 
     def close(self) -> None:

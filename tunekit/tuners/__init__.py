@@ -65,6 +65,7 @@ from tunekit.tuners.oracles import (
     SizeLimitedOracle,
     check_size_limit,
     end_failed_search,
+    first_sample,
     kerastuner_seed,
     model_size,
 )
@@ -89,6 +90,7 @@ __all__ = [
     "check_size_limit",
     "declared_only",
     "end_failed_search",
+    "first_sample",
     "kerastuner_seed",
     "make_tuner",
     "model_size",

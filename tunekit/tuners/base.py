@@ -39,6 +39,7 @@ from tunekit.tuners.oracles import (
     ModelSizeLimit,
     SizeLimitedOracle,
     end_failed_search,
+    first_sample,
     model_size,
 )
 
@@ -129,9 +130,11 @@ class TunekitTuner(kt.Tuner):
         max_model_size: KerasTuner's limit on a model's parameter count
             (trainable and not, as `num_params`). tunekit's oracles reject
             a larger configuration when they propose it (see
-            `tunekit.tuners.oracles.SizeLimitedOracle`); a model whose size
-            is only known once trained (no `Input`) fails its trial if it
-            is larger. `None` (the default): no limit.
+            `tunekit.tuners.oracles.SizeLimitedOracle`), a model without an
+            `Input` after building it on one sample of `search()`'s `x`;
+            one whose size is only known once trained (no `Input` and `x` a
+            dataset) fails its trial if it is larger. `None` (the default):
+            no limit.
         **kwargs: Passed to the KerasTuner tuner.
 
     Raises:
@@ -175,7 +178,7 @@ class TunekitTuner(kt.Tuner):
         Called by the oracle while it proposes a trial: its time is the
         trial's oracle time.
         """
-        return model_size(self.hypermodel, hp)
+        return model_size(self.hypermodel, hp, sample=getattr(self, "_tunekit_sample", None))
 
     @property
     def phase(self) -> str:
@@ -208,6 +211,9 @@ class TunekitTuner(kt.Tuner):
         return self._tunekit_cv_stratify
 
     def search(self, *fit_args: Any, **fit_kwargs: Any) -> None:
+        # One input sample, so that a model without an Input (built by its first batch)
+        # is measured against max_model_size when proposed, not after training.
+        self._tunekit_sample = first_sample(_split_fit_args(fit_args, fit_kwargs)[0])
         if self._tunekit_cv > 1:  # refused before any trial, not as K failed trials
             x, y, _, rest = _split_fit_args(fit_args, fit_kwargs)
             _cv.check_splittable(x, "x")
@@ -349,7 +355,8 @@ class TunekitTuner(kt.Tuner):
                 )
         limit = self.max_model_size
         if limit is not None and facts.num_params is not None and facts.num_params > limit:
-            # Only a model measured after its first batch (no Input) gets here.
+            # Only a model measured after its first batch gets here: no Input, and search()'s
+            # x had no first sample to build it with (a dataset) or not one it takes.
             raise kt_errors.FailedTrialError(
                 f"Oversized model: {facts.num_params:,} parameters, over "
                 f"max_model_size={limit:,}; the trial is FAILED."

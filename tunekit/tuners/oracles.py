@@ -16,6 +16,7 @@ from typing import Any
 
 import keras
 import keras_tuner as kt
+import numpy as np
 from keras_tuner.engine.trial import Trial, TrialStatus
 
 from tunekit.errors import ModelSizeLimitError
@@ -69,21 +70,50 @@ def end_failed_search(oracle: kt.Oracle, trial: Trial, error: BaseException | No
     oracle.save()
 
 
-def model_size(hypermodel: kt.HyperModel, hp: kt.HyperParameters) -> int | None:
+def first_sample(x: Any) -> Any:
+    """The first sample of `x` as a batch of one, or `None` for data that is not arrays.
+
+    Args:
+        x: Model inputs: an array, a list/tuple of arrays, or a dict of arrays
+            (leading axis: samples). Datasets and generators give `None`.
+    """
+    if isinstance(x, dict):
+        parts = {k: first_sample(v) for k, v in x.items()}
+        return None if any(v is None for v in parts.values()) else parts
+    if isinstance(x, (list, tuple)):
+        items = [first_sample(v) for v in x]
+        return None if not items or any(v is None for v in items) else type(x)(items)
+    if isinstance(x, np.ndarray) and x.ndim >= 1 and len(x):
+        return x[:1]
+    return None
+
+
+def model_size(hypermodel: kt.HyperModel, hp: kt.HyperParameters, sample: Any = None) -> int | None:
     """The parameter count of `hypermodel.build(hp)`, built without training.
 
     Counts trainable and non-trainable weights, as trials report
-    `num_params` (KerasTuner's own check counts trainable ones only).
+    `num_params` (KerasTuner's own check counts trainable ones only). A
+    model that builds itself lazily (no `Input`) is called once on `sample`
+    (one input sample, `first_sample`), which creates its weights.
 
     Returns:
-        The count, or `None` for a model that builds itself lazily (no
-        `Input`): it has no weights before its first batch.
+        The count, or `None` for a lazy model that `sample` (missing, or not
+        what the model takes) could not build: it has no weights before its
+        first batch.
     """
     # As KerasTuner's _try_build, without its gc.collect() (~0.5 s with TensorFlow loaded;
     # the model is freed with the next trial's).
     keras.backend.clear_session(free_memory=False)
     try:
-        return param_count(hypermodel.build(hp))
+        model = hypermodel.build(hp)
+        size = param_count(model)
+        if size is None and sample is not None:
+            try:
+                model(sample, training=False)
+            except Exception:  # noqa: BLE001 (its fit may transform x first: measured there)
+                return None
+            size = param_count(model)
+        return size
     finally:
         keras.backend.clear_session(free_memory=False)
 
@@ -204,7 +234,7 @@ class SizeLimitedOracle(kt.Oracle):
 
 
 def check_size_limit(
-    hypermodel: kt.HyperModel, max_model_size: int, seed: int | None = None
+    hypermodel: kt.HyperModel, max_model_size: int, seed: int | None = None, sample: Any = None
 ) -> float:
     """Checks that some configuration of `hypermodel`'s space fits `max_model_size`.
 
@@ -217,6 +247,8 @@ def check_size_limit(
         hypermodel: The hypermodel whose space is searched.
         max_model_size: The limit, in parameters.
         seed: tunekit's seed of the random proposals.
+        sample: One input sample (`first_sample`) that builds a model
+            without an `Input`; without it such models are not measured.
 
     Returns:
         Seconds spent building models.
@@ -232,7 +264,9 @@ def check_size_limit(
     oracle = DefaultsFirstRandomSearchOracle(
         objective="val_loss", max_trials=1, seed=kerastuner_seed(seed), hyperparameters=space
     )
-    oracle.size_limit = ModelSizeLimit(max_model_size, lambda hp: model_size(hypermodel, hp))
+    oracle.size_limit = ModelSizeLimit(
+        max_model_size, lambda hp: model_size(hypermodel, hp, sample=sample)
+    )
     oracle.populate_space("0")
     return time.perf_counter() - start
 
