@@ -64,6 +64,13 @@ class _RunningTrial:
 
     clock: timing.TrialClock | None = None
     checkpoints: dict[int, BestEpochWeights] = dataclasses.field(default_factory=dict)
+    # One input sample of the search's x (`first_sample`): builds a model without an
+    # Input when the oracle proposes it, so max_model_size is checked before training.
+    sample: Any = None
+
+    def searching(self, x: Any) -> None:
+        """A search starts on inputs `x`: keep their first sample."""
+        self.sample = first_sample(x)
 
     def started(self) -> timing.TrialClock:
         """The running trial's clock, started now if none runs."""
@@ -178,7 +185,7 @@ class TunekitTuner(kt.Tuner):
         Called by the oracle while it proposes a trial: its time is the
         trial's oracle time.
         """
-        return model_size(self.hypermodel, hp, sample=getattr(self, "_tunekit_sample", None))
+        return model_size(self.hypermodel, hp, sample=self._tunekit_trial.sample)
 
     @property
     def phase(self) -> str:
@@ -213,9 +220,9 @@ class TunekitTuner(kt.Tuner):
     def search(self, *fit_args: Any, **fit_kwargs: Any) -> None:
         # One input sample, so that a model without an Input (built by its first batch)
         # is measured against max_model_size when proposed, not after training.
-        self._tunekit_sample = first_sample(_split_fit_args(fit_args, fit_kwargs)[0])
+        x, y, _, rest = _split_fit_args(fit_args, fit_kwargs)
+        self._tunekit_trial.searching(x)
         if self._tunekit_cv > 1:  # refused before any trial, not as K failed trials
-            x, y, _, rest = _split_fit_args(fit_args, fit_kwargs)
             _cv.check_splittable(x, "x")
             _cv.check_splittable(y, "y")
             validation = rest.get("validation_data")
