@@ -163,3 +163,29 @@ def test_reprobe_makes_backend_auto_probe_again(
     data = SimpleNamespace(task="classification", input_shape=(8, 8), num_classes=10)
     cli_data.select_backend(args, data)
     assert seen["refresh"] is refresh
+
+
+@pytest.mark.parametrize(
+    "task, input_shape", [("regression", (10,)), ("classification", {"a": (3,), "b": (4,)})]
+)
+def test_auto_without_a_probe_still_says_which_backend_and_why(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, task: str, input_shape: Any
+) -> None:
+    # Before, data the probe does not cover ran on TensorFlow without a Backend line:
+    # the reason was only in report.json.
+    import argparse
+    import logging
+    from types import SimpleNamespace
+
+    from tunekit.cli_data import select_backend
+
+    monkeypatch.setenv("KERAS_BACKEND", "tensorflow")
+    args = argparse.Namespace(backend="auto", hypermodel="mnist-dense", batch_size=None)
+    data = SimpleNamespace(task=task, input_shape=input_shape, num_classes=3)
+    with caplog.at_level(logging.INFO, logger="tunekit"):
+        choice = select_backend(args, data)
+    assert choice["backend"] == "tensorflow" and choice["requested"] is False
+    lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("Backend:")]
+    assert lines == [f"Backend: tensorflow ({choice['reason']})"]
+    what = "regression data" if task == "regression" else "several inputs"
+    assert f"TensorFlow is used for {what} (pass --backend jax" in lines[0]

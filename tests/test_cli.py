@@ -560,3 +560,21 @@ def test_resume_command_drops_overwrite_and_reprobe():
     assert resume_command(argv) == (
         "python -m tunekit.coarse_to_fine --seed 3 --directory 'my runs'"
     )
+
+
+def test_project_name_help_gives_the_default_that_is_used(tmp_path: Path) -> None:
+    from tunekit.cli_parser import build_parser
+    from tunekit.coarse_to_fine import _default_project_name
+
+    parser = build_parser("tunekit run")
+    (action,) = [a for a in parser._actions if "--project-name" in a.option_strings]
+    example = action.help.rsplit("e.g. ", 1)[1].rstrip(".")
+    (tmp_path / "rivers").mkdir()
+    cases = {
+        "mnist-dense-rivers-quick": ["--data", "rivers.npz", "--quick"],
+        "mnist-dense-rivers": ["--data", str(tmp_path / "rivers")],  # a folder: its name
+        "toonvision-cnn": ["--hypermodel", "toonvision-cnn"],
+    }
+    for expected, argv in cases.items():
+        assert _default_project_name(parser.parse_args(argv)) == expected
+    assert example == "mnist-dense-rivers-quick"

@@ -285,3 +285,42 @@ def test_bar_and_plain_paths_report_the_same_trials_and_quiet_only_the_summary(
     assert lines[0] == "== Summary ==" and lines[1].startswith("Phases: coarse best")
     assert lines[-1].startswith("Artifacts in ")
     assert "Reloading" not in out and "Objective:" not in out and "Run folder:" not in out
+
+
+def test_retracing_of_kerass_own_steps_is_not_shown_but_of_a_users_function_is(
+    caplog: pytest.LogCaptureFixture, tmp_path: Path
+) -> None:
+    # Every trial's new model traces Keras's step functions once: TensorFlow's detector
+    # then warns "5 out of the last 5 calls to <function TensorFlowTrainer...> triggered
+    # tf.function retracing" on the console of a normal run. The detector is TensorFlow's
+    # own, fed the names of a real Keras step function and of a user's function.
+    pf = pytest.importorskip("tensorflow.python.eager.polymorphic_function.polymorphic_function")
+    import logging
+
+    from tunekit import _log
+
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])
+    model.predict(np.zeros((2, 3), "float32"), verbose=0)
+    keras_step = getattr(model.predict_function, "python_function", model.predict_function)
+
+    def users_step(x: object) -> object:
+        return x
+
+    def warnings_for(function: object) -> list[str]:
+        caplog.clear()
+        detector = pf._FrequentTracingDetector()
+        with caplog.at_level(logging.WARNING, logger="tensorflow"):
+            for _ in range(pf.FREQUENT_TRACING_WARNING_THRESHOLD):
+                detector.called_with_tracing(repr(function), omit_warning=False)
+        return [r.getMessage() for r in caplog.records if "retracing" in r.getMessage()]
+
+    tf_logger = logging.getLogger("tensorflow")
+    tf_logger.removeFilter(_log._RETRACING_FILTER)
+    assert len(warnings_for(keras_step)) == 1  # what a normal run printed before
+    from tunekit.tuners import RandomSearch
+
+    for _ in range(2):  # every tunekit tuner adds the filter, once per process
+        RandomSearch(lambda hp: model, objective="loss", max_trials=1, directory=tmp_path)
+    assert tf_logger.filters.count(_log._RETRACING_FILTER) == 1
+    assert warnings_for(keras_step) == []
+    assert len(warnings_for(users_step)) == 1

@@ -27,6 +27,11 @@ from contextlib import contextmanager
 LOGGER = "tunekit"
 
 
+def count(n: object, noun: str) -> str:
+    """`n` and `noun`, plural unless `n` is 1: `count(1, "epoch")` -> "1 epoch"."""
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
 class PrintHandler(logging.Handler):
     """Writes each record's message as one plain line, like `print`.
 
@@ -66,6 +71,35 @@ def show_progress() -> None:
         logger.setLevel(logging.INFO)
     if all(isinstance(h, logging.NullHandler) for h in logger.handlers):
         logger.addHandler(PrintHandler())
+
+
+class KerasRetracingFilter(logging.Filter):
+    """Drops TensorFlow's retracing warning about Keras's own train/test/predict steps.
+
+    TensorFlow warns "5 out of the last 5 calls to <function
+    TensorFlowTrainer.make_train_function.<locals>.one_step_on_iterator ...>
+    triggered tf.function retracing" when several models are trained in one
+    process: every trial builds a new model, whose step functions are new
+    and traced once each. That is expected and its cost is in each trial's
+    `first_step` time (report.json's `time_split`). The warning about any
+    other function (e.g. a user's own `tf.function` given changing shapes)
+    still shows.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        keras_step = "TensorFlowTrainer.make_" in message
+        return not (keras_step and "triggered tf.function retracing" in message)
+
+
+_RETRACING_FILTER = KerasRetracingFilter()
+
+
+def hide_keras_retracing() -> None:
+    """Adds `KerasRetracingFilter` to the `tensorflow` logger (once per process)."""
+    logger = logging.getLogger("tensorflow")
+    if _RETRACING_FILTER not in logger.filters:
+        logger.addFilter(_RETRACING_FILTER)
 
 
 @contextmanager

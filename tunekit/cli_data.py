@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import logging
 import os
 import sys
 from pathlib import Path
@@ -130,12 +131,15 @@ def select_backend(args: argparse.Namespace, data: Any, processes: int = 1) -> d
     ):
         # The probe times a classifier of the data's input shape; it does not cover
         # regression (or several inputs) yet, so those run on TensorFlow, as a failed probe does.
+        covered = "classification data with one input"
+        what = f"{data.task} data" if data.task != "classification" else "several inputs"
         choice: dict[str, Any] = {
             "backend": "tensorflow",
             "requested": False,
-            "reason": "--backend auto probes classification data only; TensorFlow is used "
-            f"for {data.task} data (pass --backend jax to use JAX)",
+            "reason": f"--backend auto probes {covered} only; TensorFlow is used for {what} "
+            "(pass --backend jax to use JAX)",
         }
+        logging.getLogger("tunekit.backends").info(f"Backend: tensorflow ({choice['reason']})")
     elif args.backend == "auto":
         from tunekit.backends import choose_backend
 

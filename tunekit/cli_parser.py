@@ -132,8 +132,9 @@ def build_parser(prog: str = "python -m tunekit.coarse_to_fine") -> argparse.Arg
     add(
         "--project-name",
         default=None,
-        help="Run folder name inside --directory. Default: the --hypermodel name (with "
-        "'-quick' appended for --quick).",
+        help="Run folder name inside --directory. Default: the --hypermodel name, then "
+        "'-' and the --data file's name without its extension (or the folder's name) when "
+        "--data is given, then '-quick' for --quick; e.g. mnist-dense-rivers-quick.",
     )
     add(
         "--objective",

@@ -162,8 +162,7 @@ def _summary(result: Any) -> str:
             f"Phases: {phases}",
             f"Chosen: {result.best_phase} trial {result.best_trial_id} ({result.selection})",
             f"Narrowing:\n{result.narrowed}",
-            f"Final model: {result.final_epochs} epoch{'s' if result.final_epochs != 1 else ''} "
-            "on train+validation",
+            f"Final model: {_log.count(result.final_epochs, 'epoch')} on train+validation",
             f"Test: {tests}",
             "Time: " + ", ".join(f"{k} {v:.0f}s" for k, v in result.timings.items()),
             f"Artifacts in {result.run_dir}: " + ", ".join(sorted(result.artifacts)),

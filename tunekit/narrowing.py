@@ -18,6 +18,7 @@ import keras_tuner
 from keras_tuner.engine import hyperparameters as hp_module
 from keras_tuner.engine.trial import TrialStatus
 
+from tunekit import _log
 from tunekit.errors import TooFewTrialsError
 from tunekit.narrowed_space import Change, NarrowedSpace, describe, serialize
 from tunekit.params import POSITIVE_INT, check_param, validate_params
@@ -119,8 +120,7 @@ def narrow_space(
         top_note = f"asked for top={top}, only {n} usable: using all {n}"
     elif count > asked:
         top_note = (
-            f"asked for top={top} ({asked} trial{'s' if asked != 1 else ''}), "
-            f"raised to min_trials={min_trials}"
+            f"asked for top={top} ({_log.count(asked, 'trial')}), raised to min_trials={min_trials}"
         )
     sign = -1.0 if direction == "max" else 1.0
     ranked = sorted(usable, key=lambda t: (sign * float(t.score), str(t.trial_id)))[:count]

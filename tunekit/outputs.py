@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from tunekit import _log
 from tunekit.errors import OutputShapeError
 
 if TYPE_CHECKING:
@@ -80,7 +81,7 @@ def check_output_shape(
     if width == num_classes or (width == 1 and num_classes == 2):
         return
     raise OutputShapeError(
-        f"{what} outputs {width} unit{'s' if width != 1 else ''} per sample but the data has "
+        f"{what} outputs {_log.count(width, 'unit')} per sample but the data has "
         f"{num_classes} classes (output shape {shape}); they must agree. {fix}"
     )
 

@@ -11,7 +11,7 @@ import keras
 import numpy as np
 from sklearn.metrics import confusion_matrix as sk_confusion_matrix
 
-from tunekit import _io, plots, timing
+from tunekit import _io, _log, plots, timing
 from tunekit.data import REGRESSION
 from tunekit.manifest import STEPS, versions
 from tunekit.model_size import param_count
@@ -186,7 +186,7 @@ def render_markdown(report: dict[str, Any], narrowing_table: str) -> str:
         *_size_limit_lines(report),
         "",
         f"Chosen: {best['phase']} trial {best['trial_id']} ({best['reason']}); retrained "
-        f"{best['final_epochs']} epoch{'s' if best['final_epochs'] != 1 else ''} on "
+        f"{_log.count(best['final_epochs'], 'epoch')} on "
         "train+validation"
         + (f" at batch size {best['batch_size']}" if best.get("batch_size") else "")
         + " "

@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from tunekit import _log
 from tunekit.data import _targets as tg
 from tunekit.data._checks import (
     _SPLITS,
@@ -288,9 +289,7 @@ class Dataset:
         if self.task == REGRESSION:
             width = self.num_outputs
             what = (
-                f"{width} target{'s' if width != 1 else ''}"
-                if isinstance(width, int)
-                else f"targets {width}"
+                f"{_log.count(width, 'target')}" if isinstance(width, int) else f"targets {width}"
             )
             ending = f"regression, {what}"
         else:

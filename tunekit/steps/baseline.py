@@ -21,7 +21,7 @@ from typing import Any
 import keras
 import keras_tuner as kt
 
-from tunekit import _io, interrupts, timing
+from tunekit import _io, _log, interrupts, timing
 from tunekit.fitting import fit_hypermodel
 from tunekit.model_size import param_count
 from tunekit.report_trust import BASELINE_MODEL
@@ -139,7 +139,7 @@ class BaselineStep:
         manifest.mark(self.name, "running")
         ctx.say(
             f"Training the baseline (the hypermodel's default configuration) on "
-            f"train+validation for {epochs} epochs, like the chosen configuration."
+            f"train+validation for {_log.count(epochs, 'epoch')}, like the chosen configuration."
         )
         hp = kt.HyperParameters()
         fit = train_like_winner(ctx, hp, epochs=epochs, seed=ctx.seed)

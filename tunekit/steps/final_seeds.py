@@ -14,7 +14,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from tunekit import _faults, interrupts
+from tunekit import _faults, _log, interrupts
 from tunekit.steps.base import RunContext
 from tunekit.steps.baseline import train_like_winner
 
@@ -50,7 +50,10 @@ class FinalSeedsStep:
             if str(seed) in done:
                 continue
             interrupts.check()
-            ctx.say(f"Retraining the chosen configuration with seed {seed} ({epochs} epochs).")
+            ctx.say(
+                f"Retraining the chosen configuration with seed {seed} "
+                f"({_log.count(epochs, 'epoch')})."
+            )
             fit = train_like_winner(
                 ctx, trial.hyperparameters, epochs=epochs, seed=seed, step=self.name
             )

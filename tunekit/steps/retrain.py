@@ -9,7 +9,7 @@ from typing import Any, NamedTuple
 import keras
 from keras_tuner.engine import trial as trial_module
 
-from tunekit import _faults, _io, interrupts, timing
+from tunekit import _faults, _io, _log, interrupts, timing
 from tunekit.errors import RetrainDivergedError
 from tunekit.fitting import fit_hypermodel
 from tunekit.outputs import load_keras_model
@@ -156,7 +156,7 @@ class RetrainStep:
         )
         ctx.say(
             f"Retraining {phase} trial {trial.trial_id} on train+validation for "
-            f"{epochs} epochs ({reason})."
+            f"{_log.count(epochs, 'epoch')} ({reason})."
         )
         start = time.perf_counter()
         facts = TrialFacts()

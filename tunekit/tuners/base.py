@@ -27,7 +27,7 @@ import keras_tuner as kt
 from keras_tuner import errors as kt_errors
 from keras_tuner.engine.trial import Trial
 
-from tunekit import _faults, _kerastuner, interrupts, timing
+from tunekit import _faults, _kerastuner, _log, interrupts, timing
 from tunekit import cv as _cv
 from tunekit.data import _targets as tg
 from tunekit.fitting import fit_hypermodel
@@ -164,6 +164,7 @@ class TunekitTuner(kt.Tuner):
             raise ValueError(
                 f"`cv` must be an int >= 1 (1: no cross-validation). Received: cv={cv!r}."
             )
+        _log.hide_keras_retracing()  # each trial's new model is traced once: expected
         self._tunekit_seed = trial_seed
         self._tunekit_phase = phase
         self._tunekit_listeners = tuple(listeners)
