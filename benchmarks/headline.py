@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shlex
 import subprocess
 import sys
 import tempfile
@@ -58,6 +59,13 @@ def run_cli(options: list[str], backend: str, directory: Path, name: str | None 
 def recorded_run(report: dict, seconds: float | None) -> dict:
     """What a run's `report.json` says, plus the wall time measured outside it (if any)."""
     command = (report.get("command") or {}).get("reproduce")
+    if command:  # where the run was is this machine's, not part of the budget
+        words = shlex.split(command)
+        for option in ("--directory", "--project-name"):
+            while option in words:
+                at = words.index(option)
+                del words[at : at + 2]
+        command = shlex.join(words)
     return {
         "command": command,
         "wall_seconds": seconds,

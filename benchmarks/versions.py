@@ -167,7 +167,11 @@ def main() -> None:
         {
             "old": args.old,
             "new": head,
-            "arms": {arm: {"tree": str(t), "options": o} for arm, (t, o) in arms.items()},
+            # Which checkout ran each arm (its commit), not where it was on this machine.
+            "arms": {
+                arm: {"commit": args.old if arm == "old" else head, "options": o}
+                for arm, (_, o) in arms.items()
+            },
             "pairs": {str(s): p for s, p in pairs.items()},
             "median_test_accuracy": medians,
             "wall_ratio_over_old": {
