@@ -86,6 +86,14 @@ def test_ci_runs_the_readme_command_then_every_check():
     assert "set -euo pipefail" in commands
 
 
+def test_every_command_line_option_is_in_the_readme():
+    from tunekit.cli_parser import build_parser
+
+    readme = (ROOT / "README.md").read_text()
+    options = [o for a in build_parser("tunekit run")._actions for o in a.option_strings]
+    assert [o for o in options if o.startswith("--") and f"`{o}" not in readme] == []
+
+
 def _modules() -> list[str]:
     paths = [*(ROOT / "tunekit").rglob("*.py"), *(ROOT / "hypermodels").rglob("*.py")]
     return sorted(p.relative_to(ROOT).as_posix() for p in paths)

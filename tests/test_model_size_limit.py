@@ -18,7 +18,7 @@ import keras_tuner as kt
 import pytest
 
 from tunekit import CoarseToFine
-from tunekit.coarse_to_fine import _workflow_kwargs, build_parser, main
+from tunekit.coarse_to_fine import _summary, _workflow_kwargs, build_parser, main
 from tunekit.data import Dataset
 from tunekit.errors import InvalidParameterError, ModelSizeLimitError, RunConfigError
 from tunekit.manifest import RunManifest
@@ -148,6 +148,15 @@ def test_coarse_and_hyperband_train_only_models_within_the_limit(
     assert report["config"]["max_model_size"] == LIMIT
     assert report["best"]["num_params"] <= LIMIT
     assert result.best_hyperparameters.values["units"] <= 24
+    # The command line's summary says it too (before, only report.json and report.md did).
+    rejected = {"coarse": coarse.rejected_oversized, "fine": fine.rejected_oversized}
+    assert {p: v["rejected_oversized"] for p, v in result.phase_bests.items()} == rejected
+    summary = _summary(result)
+    for phase, best in result.phase_bests.items():
+        assert (
+            f"{phase} best {best['score']:.4f} (trial {best['trial_id']}; "
+            f"{rejected[phase]} larger than --max-model-size rejected)"
+        ) in summary
     markdown = (run.run_dir / "report.md").read_text()
     assert (
         f"Model size limit: 20,000 parameters (max_model_size); configurations rejected as "

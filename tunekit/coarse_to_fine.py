@@ -152,7 +152,13 @@ def _workflow_kwargs(args: argparse.Namespace) -> dict[str, Any]:
 
 def _summary(result: Any) -> str:
     phases = ", ".join(
-        f"{p} best {v['score']:.4f} (trial {v['trial_id']})" for p, v in result.phase_bests.items()
+        f"{p} best {v['score']:.4f} (trial {v['trial_id']}"
+        + (
+            f"; {v['rejected_oversized']} larger than --max-model-size rejected)"
+            if "rejected_oversized" in v
+            else ")"
+        )
+        for p, v in result.phase_bests.items()
     )
     tests = ", ".join(f"{k} {v:.4f}" for k, v in result.test_metrics.items())
     return "\n".join(

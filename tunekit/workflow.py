@@ -123,7 +123,9 @@ class Result:
             `{"accuracy": 0.98, "loss": 0.06}`; for regression also
             scikit-learn's `"mse"`, `"mae"`, `"rmse"` and `"r2"` of its
             predictions.
-        phase_bests: Per phase, the best trial id and score.
+        phase_bests: Per phase, the best trial id and score (`trial_id`,
+            `score`), and with `max_model_size` the configurations rejected as
+            larger before training (`rejected_oversized`).
         timings: Seconds spent per step (summed over resumed sessions).
         narrowed: The narrowing applied between the phases.
         run_dir: The run folder.
@@ -159,7 +161,12 @@ class Result:
             final_epochs=retrain["final_epochs"],
             test_metrics=steps["evaluate"]["test_metrics"],
             phase_bests={
-                p: {"trial_id": steps[p]["best_trial_id"], "score": steps[p]["best_score"]}
+                p: {
+                    "trial_id": steps[p]["best_trial_id"],
+                    "score": steps[p]["best_score"],
+                    # with max_model_size: configurations rejected as larger, not trained
+                    **{k: steps[p][k] for k in ("rejected_oversized",) if k in steps[p]},
+                }
                 for p in ("coarse", "fine")
             },
             timings={s: v["seconds"] for s, v in steps.items() if "seconds" in v},
