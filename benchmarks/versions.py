@@ -12,8 +12,9 @@ probe and for JAX's compilation as from a fresh clone (a cache warm from
 earlier runs of the same seed skips most compilation).
 
 Usage: `python -m benchmarks.versions [--seeds 0 1 2] [--old REV] [--work DIR]
-[-- extra CLI options]`. Rerunning with the same `--work` skips the pairs that
-finished. Writes `benchmarks/results/<name>.json` and prints a Markdown table.
+[--arm NAME=OPTIONS ...] [--no-new] [-- extra CLI options]`. Rerunning with the same
+`--work` skips the pairs that finished. Writes `benchmarks/results/<name>.json` and
+prints a Markdown table.
 """
 
 from __future__ import annotations
@@ -116,6 +117,11 @@ def main() -> None:
         help="a further arm: this checkout with these extra CLI options (e.g. "
         "'short=--max-epochs 10'); repeatable",
     )
+    parser.add_argument(
+        "--no-new",
+        action="store_true",
+        help="leave out this checkout's default command (e.g. measured in an earlier run)",
+    )
     parser.add_argument("options", nargs="*", help="extra CLI options for all (after --)")
     args = parser.parse_args()
     work = args.work or Path(tempfile.mkdtemp(prefix="tunekit-versions-"))
@@ -127,7 +133,9 @@ def main() -> None:
         text=True,
         check=True,
     ).stdout.strip()
-    arms = {"old": (_tree(args.old, work), args.options), "new": (ROOT, args.options)}
+    arms = {"old": (_tree(args.old, work), args.options)}
+    if not args.no_new:
+        arms["new"] = (ROOT, args.options)
     for arm in args.arm:
         name, _, options = arm.partition("=")
         arms[name] = (ROOT, [*args.options, *options.split()])
