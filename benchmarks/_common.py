@@ -11,6 +11,11 @@ from pathlib import Path
 from typing import Any
 
 RESULTS = Path(__file__).resolve().parent / "results"
+# As the tests: $TUNEKIT_MNIST_PATH, else the shared copy next to the repository (read by
+# load_mnist here and by the command-line runs the scripts start).
+_SHARED_MNIST = RESULTS.parent.parent.parent / "shared" / "data" / "mnist.npz"
+if not os.environ.get("TUNEKIT_MNIST_PATH") and _SHARED_MNIST.is_file():
+    os.environ["TUNEKIT_MNIST_PATH"] = str(_SHARED_MNIST)
 
 
 def machine() -> dict[str, Any]:
