@@ -16,10 +16,10 @@ import keras_tuner as kt
 import numpy as np
 
 from tunekit.data import REGRESSION, Dataset, StreamData
-from tunekit.data import _targets as tg
 from tunekit.errors import ModelSaveError, OutputShapeError
 from tunekit.outputs import check_output_shape, load_keras_model, model_output_shape
 from tunekit.regression import check_regression_output_shape
+from tunekit.tuners import first_sample
 
 __all__ = ["check_model", "check_round_trip"]
 
@@ -52,9 +52,7 @@ def check_model(hypermodel: kt.HyperModel, data: Dataset | StreamData) -> None:
     if model is None:
         shape = None
     else:
-        sample = (
-            data.sample() if isinstance(data, StreamData) else tg.take(data.x_train, slice(0, 2))
-        )
+        sample = data.sample() if isinstance(data, StreamData) else first_sample(data.x_train, 2)
         shape = model_output_shape(model, sample)
     if shape is not None:
         check_round_trip(model)

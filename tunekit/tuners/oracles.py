@@ -70,21 +70,22 @@ def end_failed_search(oracle: kt.Oracle, trial: Trial, error: BaseException | No
     oracle.save()
 
 
-def first_sample(x: Any) -> Any:
-    """The first sample of `x` as a batch of one, or `None` for data that is not arrays.
+def first_sample(x: Any, count: int = 1) -> Any:
+    """The first `count` samples of `x` as one batch, or `None` for data that is not arrays.
 
     Args:
         x: Model inputs: an array, a list/tuple of arrays, or a dict of arrays
             (leading axis: samples). Datasets and generators give `None`.
+        count: Samples to take (fewer if `x` has fewer). Defaults to 1.
     """
     if isinstance(x, dict):
-        parts = {k: first_sample(v) for k, v in x.items()}
+        parts = {k: first_sample(v, count) for k, v in x.items()}
         return None if any(v is None for v in parts.values()) else parts
     if isinstance(x, (list, tuple)):
-        items = [first_sample(v) for v in x]
+        items = [first_sample(v, count) for v in x]
         return None if not items or any(v is None for v in items) else type(x)(items)
     if isinstance(x, np.ndarray) and x.ndim >= 1 and len(x):
-        return x[:1]
+        return x[:count]
     return None
 
 
