@@ -77,7 +77,7 @@ class KerasRetracingFilter(logging.Filter):
     """Drops TensorFlow's retracing warning about Keras's own train/test/predict steps.
 
     TensorFlow warns "5 out of the last 5 calls to <function
-    TensorFlowTrainer.make_train_function.<locals>.one_step_on_iterator ...>
+    TensorFlowTrainer._make_function.<locals>.multi_step_on_iterator ...>
     triggered tf.function retracing" when several models are trained in one
     process: every trial builds a new model, whose step functions are new
     and traced once each. That is expected and its cost is in each trial's
@@ -88,7 +88,7 @@ class KerasRetracingFilter(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
-        keras_step = "TensorFlowTrainer.make_" in message
+        keras_step = "<function TensorFlowTrainer." in message  # e.g. ._make_function.<locals>
         return not (keras_step and "triggered tf.function retracing" in message)
 
 
