@@ -760,3 +760,49 @@ def test_a_reload_drops_a_trial_that_ended_but_was_saved_as_ongoing(tmp_path):
     assert resumed.oracle.ongoing_trials == {}
     _search(resumed, x, y, x_val, y_val, epochs=1)
     assert sorted(resumed.oracle.end_order) == ["0", "1", "2"]  # each trial ended once
+
+
+def test_bayesian_proposals_do_not_print_the_gaussian_process_convergence_warning(
+    tmp_path, monkeypatch
+) -> None:
+    import warnings
+
+    import sklearn.gaussian_process
+    from sklearn.exceptions import ConvergenceWarning
+
+    from tunekit.tuners import FixedSpaceBayesianOracle
+
+    # scikit-learn warns so whenever a length scale ends at its bound (often, with few
+    # trials); here every fit of the Gaussian process warns, and also warns otherwise.
+    fit = sklearn.gaussian_process.GaussianProcessRegressor.fit
+
+    def warning_fit(self, x, y):
+        message = "length_scale is close to the specified lower bound"
+        warnings.warn(message, ConvergenceWarning, stacklevel=2)
+        warnings.warn("something else", UserWarning, stacklevel=2)
+        return fit(self, x, y)
+
+    monkeypatch.setattr(sklearn.gaussian_process.GaussianProcessRegressor, "fit", warning_fit)
+    hp = kt.HyperParameters()
+    hp.Int("units", 4, 64)
+    hp.Float("learning_rate", 1e-4, 1e-1, sampling="log")
+    oracle = FixedSpaceBayesianOracle(
+        objective=kt.Objective("val_accuracy", "max"),
+        max_trials=5,
+        num_initial_points=2,
+        seed=1,
+        hyperparameters=hp,
+    )
+    oracle._set_project_dir(str(tmp_path), "p")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        for _ in range(4):
+            trial = oracle.create_trial("tuner0")
+            score = trial.hyperparameters["units"] / 64
+            oracle.update_trial(trial.trial_id, {"val_accuracy": score})
+            trial.status = "COMPLETED"
+            oracle.end_trial(trial)
+    kinds = [w.category for w in caught]
+    assert ConvergenceWarning not in kinds
+    assert UserWarning in kinds  # the Gaussian process was fitted, and other warnings still show
+    assert len(oracle.trials) == 4

@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import inspect
 import time
+import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -18,6 +19,7 @@ import keras
 import keras_tuner as kt
 import numpy as np
 from keras_tuner.engine.trial import Trial, TrialStatus
+from sklearn.exceptions import ConvergenceWarning
 
 from tunekit.errors import ModelSizeLimitError
 from tunekit.model_size import param_count
@@ -311,6 +313,11 @@ class FixedSpaceBayesianOracle(SizeLimitedOracle, kt.oracles.BayesianOptimizatio
     configuration), KerasTuner fits its Gaussian process on zero features and
     crashes; this oracle samples at random instead, which stops the search
     once the configuration was tried.
+
+    scikit-learn's `ConvergenceWarning` from fitting the Gaussian process
+    ("... length_scale is close to the specified lower bound") is not shown:
+    with a few trials a length scale at its bound is expected, and nothing in
+    the user's hands changes it.
     """
 
     def populate_space(self, trial_id: str) -> dict[str, Any]:
@@ -318,7 +325,9 @@ class FixedSpaceBayesianOracle(SizeLimitedOracle, kt.oracles.BayesianOptimizatio
             not isinstance(hp, kt.engine.hyperparameters.Fixed) for hp in self.hyperparameters.space
         ):
             return self._random_populate_space()
-        return super().populate_space(trial_id)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            return super().populate_space(trial_id)
 
 
 def make_oracle(
