@@ -122,6 +122,20 @@ BAD_CSV = [
         dict(target="temperature"),
         r"no feature columns besides target='temperature'",
     ),
+    (
+        # Before, labels 1..3 made a 4-class model whose class 0 had no sample (exit 0).
+        "class_ids_from_1",
+        "size,kind\n" + "".join(f"{i},{1 + i % 3}\n" for i in range(30)),
+        dict(target="kind"),
+        r"class id\(s\) 0 never occur in the labels .*up to 3.*max\(label\) \+ 1 = 4.*"
+        r"--task regression",
+    ),
+    (
+        "whole_number_quantities",  # e.g. diabetes progression saved as integers
+        "size,progress\n" + "".join(f"{i},{25 + 7 * i}\n" for i in range(30)),
+        dict(target="progress"),
+        r"class id\(s\) 0, 1, 2, .* never occur.*task='regression' \(--task regression\)",
+    ),
     ("empty_file", "", dict(target="t"), r"Could not read .*bad\.csv' as a CSV with a header row"),
     (
         "unknown_task",
@@ -138,6 +152,17 @@ BAD_CSV = [
 def test_bad_csv_is_refused_with_the_fix(tmp_path, text, kwargs, message):
     with pytest.raises(ValueError, match=message):
         load_csv(_write(tmp_path, text), **kwargs)
+
+
+def test_labels_with_a_gap_are_refused_unless_num_classes_is_given():
+    x = np.random.default_rng(0).random((60, 3))
+    y = np.arange(60) % 3 + 1  # 1..3
+    with pytest.raises(ValueError, match=r"class id\(s\) 0 never occur.*pass num_classes=K"):
+        Dataset.from_arrays(x, y)
+    data = Dataset.from_arrays(x, y, num_classes=5)  # classes 0 and 4 exist elsewhere
+    assert data.num_classes == 5
+    consecutive = Dataset.from_arrays(x, y - 1)
+    assert consecutive.num_classes == 3
 
 
 def test_missing_csv_file(tmp_path):

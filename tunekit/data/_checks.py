@@ -121,6 +121,28 @@ def _check_label_range(y: np.ndarray, num_classes: int, name: str) -> None:
         )
 
 
+def _check_consecutive_ids(labels: np.ndarray, what: str, fix: str) -> None:
+    """Refuses class ids with a gap: every id 0..max(labels) must occur in `labels`.
+
+    The number of classes is inferred as `max(label) + 1`, so a missing id (e.g.
+    labels 1..K) would give a class no sample has and a model with a dead output.
+    `fix` ends the message (what the caller's user can do besides relabelling).
+    """
+    present = np.unique(labels)
+    if not present.size or present.min() < 0:
+        return  # empty, or negative ids: refused by `_check_label_range`
+    num_classes = int(present.max()) + 1
+    missing = sorted(set(range(num_classes)) - set(present.tolist()))
+    if missing:
+        shown = ", ".join(map(str, missing[:10])) + (", ..." if len(missing) > 10 else "")
+        raise DataError(
+            f"class id(s) {shown} never occur in {what}, which go up to {num_classes - 1}. "
+            f"The number of classes is max(label) + 1 = {num_classes}, so every id 0.."
+            f"{num_classes - 1} must occur. Relabel to consecutive ids over all splits, e.g. "
+            f"`np.unique(np.concatenate([y_train, y_test]), return_inverse=True)`{fix}."
+        )
+
+
 def _is_int(value: Any) -> bool:
     return isinstance(value, numbers.Integral) and not isinstance(value, bool)
 

@@ -17,6 +17,7 @@ from tunekit.data._checks import (
     SCALED_UINT8,
     UNSCALED,
     _as_labels,
+    _check_consecutive_ids,
     _check_lengths,
     _first_line,
     _is_int,
@@ -107,15 +108,7 @@ def load_npz(
             np.concatenate([tg.as_targets(arrays[k], k, CLASSIFICATION) for k in labels])
         )
         num_classes = int(present.max()) + 1 if present.size else 0
-        missing = sorted(set(range(num_classes)) - set(present.tolist()))
-        if present.size and present.min() >= 0 and missing:
-            shown = ", ".join(map(str, missing[:10])) + (", ..." if len(missing) > 10 else "")
-            raise DataError(
-                f"class id(s) {shown} never occur in its labels, which go up to {num_classes - 1}."
-                f" The number of classes is max(label) + 1 = {num_classes}, so every id 0.."
-                f"{num_classes - 1} must occur. Relabel to consecutive ids over all splits, e.g. "
-                "`np.unique(np.concatenate([y_train, y_test]), return_inverse=True)`."
-            )
+        _check_consecutive_ids(present, "its labels", "")
         class_names = None if names is None else [str(n) for n in np.asarray(names).ravel()]
         return _npz_dataset(
             arrays,
