@@ -194,6 +194,13 @@ def test_objective_the_model_never_reports_exits_2_naming_reported_metrics(
     assert main(args) == 2
     err = capsys.readouterr().err
     assert "val_auc" in err and "val_accuracy" in err
+    # Nothing was computed, so the corrected command starts over in the same folder
+    # (it was refused as "another configuration", and `tunekit ls` called it interrupted).
+    fixed = [*args[: args.index("--objective")], *args[args.index("--objective") + 2 :]]
+    assert main(fixed) == 0, capsys.readouterr().err
+    out = capsys.readouterr().out
+    assert "has no finished step and no completed trial: starting it over" in out
+    assert "objective: 'val_auc' -> 'val_accuracy'" in out
 
 
 def test_changed_configuration_is_refused_with_exit_2(tmp_path, capsys, small_npz):
@@ -210,7 +217,8 @@ def test_changed_configuration_is_refused_with_exit_2(tmp_path, capsys, small_np
         "--top",
         "1",
     ]
-    # A manifest from an earlier run with another budget, without training anything:
+    # A manifest from an earlier run with another budget, with a finished step (a run
+    # with nothing finished starts over instead):
     from tunekit.coarse_to_fine import (
         _load_data,
         _workflow_kwargs,
@@ -224,7 +232,9 @@ def test_changed_configuration_is_refused_with_exit_2(tmp_path, capsys, small_np
     data = _load_data(args)
     run = CoarseToFine(resolve_hypermodel(args.hypermodel)(data), data, **_workflow_kwargs(args))
     config = {**run.config(), "coarse_trials": 7}
-    RunManifest.open(run.run_dir, config).release()
+    manifest = RunManifest.open(run.run_dir, config)
+    manifest.mark("coarse", "done")
+    manifest.release()
     assert main(base) == 2
     assert "coarse_trials: 7 -> 3" in capsys.readouterr().err
 

@@ -316,6 +316,12 @@ def test_cli_flags_reach_the_run_and_exit_2_below_every_model(
     assert "--max-model-size" in capsys.readouterr().err
 
 
+def _with_a_finished_step(manifest: RunManifest) -> None:
+    """A run with a result to keep (a run without any starts over when settings change)."""
+    manifest.mark("coarse", "done")
+    manifest.release()
+
+
 def test_resume_refuses_a_changed_limit_and_accepts_a_run_from_before_the_settings(
     tmp_path: Path, digits_small: Dataset
 ) -> None:
@@ -326,7 +332,7 @@ def test_resume_refuses_a_changed_limit_and_accepts_a_run_from_before_the_settin
 
     limited = run(max_model_size=LIMIT, max_retries_per_trial=1)
     assert limited.config()["max_model_size"] == LIMIT
-    RunManifest.open(limited.run_dir, limited.config()).release()
+    _with_a_finished_step(RunManifest.open(limited.run_dir, limited.config()))
     with pytest.raises(RunConfigError, match="max_model_size"):
         run(max_model_size=30_000, max_retries_per_trial=1).open()
     with pytest.raises(RunConfigError, match="max_retries_per_trial"):
@@ -340,7 +346,7 @@ def test_resume_refuses_a_changed_limit_and_accepts_a_run_from_before_the_settin
     old = {k: v for k, v in default.config().items()}
     for key in ("max_model_size", "max_retries_per_trial", "max_consecutive_failed_trials"):
         assert key not in old
-    RunManifest.open(default.run_dir, old, overwrite=True).release()
+    _with_a_finished_step(RunManifest.open(default.run_dir, old, overwrite=True))
     resumed = run(max_model_size=None, max_retries_per_trial=0, max_consecutive_failed_trials=3)
     resumed.open()
     resumed.close()

@@ -14,6 +14,7 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import json
+import logging
 import os
 import shutil
 import tempfile
@@ -24,6 +25,8 @@ from typing import Any
 
 from tunekit import _io
 from tunekit.errors import RunConfigError, RunLockedError
+
+_logger = logging.getLogger(__name__)
 
 __all__ = [
     "RunManifest",
@@ -131,17 +134,25 @@ class RunManifest:
             "Rerun with the original settings to resume, pass overwrite=True to start "
             "over, or choose another project_name=."
         )
+        problem = None
         if old.get("versions") != new["versions"]:
             diff = "; ".join(_differences(old.get("versions", {}), new["versions"]))
-            raise RunConfigError(
-                f"The run in {self.run_dir} was written by other versions ({diff}). {hint}"
-            )
-        if old.get("fingerprint") != new["fingerprint"]:
+            problem = f"was written by other versions ({diff})"
+        elif old.get("fingerprint") != new["fingerprint"]:
             diff = "; ".join(_differences(old.get("config", {}), config))
-            raise RunConfigError(
-                f"The run in {self.run_dir} was started with another configuration ({diff}). {hint}"
-            )
-        return old
+            problem = f"was started with another configuration ({diff})"
+        if problem is None:
+            return old
+        if _holds_results(self.run_dir, old):
+            raise RunConfigError(f"The run in {self.run_dir} {problem}. {hint}")
+        # E.g. refused at its first trial (an objective the model does not report): nothing
+        # to keep, so the corrected settings start over instead of being refused.
+        _logger.info(
+            f"The run in {self.run_dir} {problem}, but has no finished step and no "
+            "completed trial: starting it over with these settings."
+        )
+        _clear(self.run_dir)
+        return {**new, "steps": {}, "created": time.time()}
 
     def _lock(self) -> None:
         key = self.run_dir.resolve()
@@ -294,6 +305,28 @@ def check_writable(run_dir: str | os.PathLike) -> None:
                     f"fails ({e.strerror or e}). Choose another directory=."
                 ) from None
             break
+
+
+def _holds_results(run_dir: Path, state: dict[str, Any]) -> bool:
+    """Whether a run has anything worth keeping: a finished step or a completed trial.
+
+    Trials are KerasTuner's `<phase>/trial_*/trial.json`. A trial that was
+    running is run again from its start on resume, so only COMPLETED ones
+    count; one that cannot be read counts too (never delete what cannot be
+    checked).
+    """
+    steps = state.get("steps")
+    if not isinstance(steps, dict) or any(
+        isinstance(v, dict) and v.get("status") == "done" for v in steps.values()
+    ):
+        return True
+    for path in run_dir.glob("*/trial_*/trial.json"):
+        try:
+            if json.loads(path.read_text()).get("status") == "COMPLETED":
+                return True
+        except (OSError, ValueError, AttributeError):
+            return True
+    return False
 
 
 def _clear(run_dir: Path) -> None:
