@@ -157,17 +157,18 @@ def build_parser(prog: str = "python -m tunekit.coarse_to_fine") -> argparse.Arg
     add(
         "--quick",
         action="store_true",
-        help="A first look in about a minute: 5,000 training and 1,000 validation samples, "
-        "4 coarse trials of 1 epoch, Hyperband max_epochs 3, 2 final epochs (explicit "
-        "options still win), in its own run folder <hypermodel>-quick.",
+        help="A first look on a tiny budget (minutes, not the default run's tens of "
+        "minutes): 5,000 training and 1,000 validation samples, 4 coarse trials of 1 epoch, "
+        "Hyperband max_epochs 3, 2 final epochs (explicit options still win), in its own run "
+        "folder: the default --project-name ending in -quick.",
     )
     add(
         "--backend",
         choices=("auto", "tensorflow", "jax"),
         default="auto",
         help="Keras backend. auto (default) probes both on this machine for this hypermodel "
-        "(a few seconds, cached) and picks the faster: JAX for dense models, TensorFlow for "
-        "small CNNs on a CPU. Python API users set KERAS_BACKEND instead.",
+        "(tens of seconds, cached for later runs) and picks the faster: JAX for dense models, "
+        "TensorFlow for small CNNs on a CPU. Python API users set KERAS_BACKEND instead.",
     )
     add(
         "--reprobe",

@@ -405,7 +405,8 @@ PARAMETERS: dict[str, Param] = {
             None,
             "KerasTuner's limit on a model's size, in parameters (as reported: trainable and "
             "not). Both searches reject a configuration whose model is larger when it is "
-            "proposed, by building it without training (milliseconds): it is not a trial, "
+            "proposed, by building it without training (a fraction of a second): it is not a "
+            "trial, "
             "never trains and cannot win, and another is proposed (Bayesian and Hyperband "
             "included); report.json counts the rejected ones per phase. The retrain and "
             "baseline rebuild chosen configurations and are not limited. Unset (Python: "
@@ -466,7 +467,8 @@ PARAMETERS: dict[str, Param] = {
             "progress",
             (Options(PROGRESS_MODES),),
             "auto",
-            "How the search phases show their progress (with verbose=1): bar draws a progress "
+            "How the search phases show their progress (unless verbose=0 / --quiet): bar draws a "
+            "progress "
             "bar per phase (trials done / planned, best score so far, elapsed and remaining "
             "time); plain writes one line per trial; auto draws bars when standard output is "
             "an interactive terminal (TERM not dumb, CI unset), else plain lines.",

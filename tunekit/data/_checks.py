@@ -121,6 +121,13 @@ def _check_label_range(y: np.ndarray, num_classes: int, name: str) -> None:
         )
 
 
+# What a user of `Dataset.from_arrays` (and of a CSV) can do about class ids with a gap.
+ARRAYS_GAP_FIX = (
+    "; pass num_classes=K (Python) if those classes exist but have no samples here, or "
+    "task='regression' (--task regression) if the targets are quantities, not classes"
+)
+
+
 def _check_consecutive_ids(labels: np.ndarray, what: str, fix: str) -> None:
     """Refuses class ids with a gap: every id 0..max(labels) must occur in `labels`.
 

@@ -13,6 +13,7 @@ from tunekit import _log
 from tunekit.data import _targets as tg
 from tunekit.data._checks import (
     _SPLITS,
+    ARRAYS_GAP_FIX,
     CLASSIFICATION,
     REGRESSION,
     UNSCALED,
@@ -162,10 +163,8 @@ class Dataset:
             x_test, y_test: Optional test set; if given, `test_fraction` is ignored.
             validation_fraction, test_fraction: Fractions, each in [0, 1) (per
                 class for classification).
-            num_classes: Classification: number of classes. If None, `max(label)
-                + 1`, and every id from 0 to the largest must occur (labels 1..K
-                are refused: relabel, or pass `num_classes` when some classes
-                have no samples here).
+            num_classes: Classification: number of classes; if None, `max(label) + 1`
+                and every id 0..max must occur (labels 1..K are refused).
             class_names: Classification: one name per class; defaults to `"0"`, ...
             seed: Seed of the deterministic split.
             task: `"classification"`, `"regression"` or None to infer it.
@@ -207,13 +206,7 @@ class Dataset:
         if task == CLASSIFICATION and not isinstance(y, Mapping):
             labels = np.concatenate([y] if y_test is None else [y, y_test])
             if num_classes is None:
-                _check_consecutive_ids(
-                    labels,
-                    "the labels (y / y_test)",
-                    "; pass num_classes=K (Python) if those classes exist but have no samples "
-                    "here, or task='regression' (--task regression) if the targets are "
-                    "quantities, not classes",
-                )
+                _check_consecutive_ids(labels, "the labels (y / y_test)", ARRAYS_GAP_FIX)
                 num_classes = int(labels.max()) + 1 if labels.size else 0
             _check_label_range(labels, int(num_classes), "labels (y / y_test)")
             names = (
