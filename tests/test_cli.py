@@ -570,6 +570,8 @@ def test_resume_command_drops_overwrite_and_reprobe():
     assert resume_command(argv) == (
         "python -m tunekit.coarse_to_fine --seed 3 --directory 'my runs'"
     )
+    # The program as the user typed it.
+    assert resume_command(argv, "tunekit run") == "tunekit run --seed 3 --directory 'my runs'"
 
 
 def test_project_name_help_gives_the_default_that_is_used(tmp_path: Path) -> None:

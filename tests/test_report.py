@@ -117,23 +117,26 @@ def test_hypermodel_the_command_line_cannot_name_has_no_cli_equivalent(digits_sm
 def test_cli_run_report_gives_the_command_as_typed(tmp_path, capsys, monkeypatch):
     from test_cli import TINY, _shapes_npz
 
-    from tunekit.coarse_to_fine import main
+    from tunekit.cli_main import main
 
     monkeypatch.chdir(tmp_path)
     _shapes_npz(tmp_path / "bands 3.npz", num_classes=3)
     argv = ["--data", "bands 3.npz", "--project-name", "b", "--backend", "tensorflow", *TINY]
     argv += ["--batch-size", "32", "--seed", "3"]
-    assert main(argv) == 0, capsys.readouterr().err
+    assert main(["run", *argv]) == 0, capsys.readouterr().err
     run_dir = tmp_path / "runs" / "b"
     markdown = (run_dir / "report.md").read_text()
     for link in _links(markdown):
         assert (run_dir / link).is_file(), link
-    (block,) = [b for b in _code_blocks(markdown, "sh") if CLI_PROGRAM in b]
+    # The program as typed: `tunekit run` (it was always `python -m tunekit.coarse_to_fine`,
+    # which another shell's `python` may not run).
+    assert CLI_PROGRAM not in markdown
+    (block,) = [b for b in _code_blocks(markdown, "sh") if "tunekit run" in b]
     cd, command = block.split("\n")
     assert shlex.split(cd) == ["cd", str(tmp_path)]  # pasted anywhere, it resumes this run
     words = shlex.split(command)
-    assert words[3:] == argv  # the arguments as given, quoted for a shell
-    assert vars(build_parser().parse_args(words[3:])) == vars(build_parser().parse_args(argv))
+    assert words[:2] == ["tunekit", "run"] and words[2:] == argv  # quoted for a shell
+    assert vars(build_parser().parse_args(words[2:])) == vars(build_parser().parse_args(argv))
     assert f"from the folder `{tmp_path}`" in markdown
     report = json.loads((run_dir / "report.json").read_text())
     assert report["command"] == {

@@ -39,7 +39,7 @@ from tunekit.manifest import check_run_location, check_writable
 from tunekit.objectives import describe_objective, parse_objective
 from tunekit.params import DEFAULT_OBJECTIVES, check_cv
 from tunekit.processes import apply_process_limits
-from tunekit.reproduce import COMMAND_KEY
+from tunekit.reproduce import CLI_PROGRAM, COMMAND_KEY
 
 # Python loggers of the frameworks whose warnings --quiet hides (see `_warnings_hidden`).
 _FRAMEWORK_LOGGERS = ("tensorflow", "absl")
@@ -196,10 +196,11 @@ def _warnings_hidden(hidden: bool) -> Iterator[None]:
             logger.setLevel(level)
 
 
-def main(argv: Sequence[str] | None = None, prog: str = "python -m tunekit.coarse_to_fine") -> int:
+def main(argv: Sequence[str] | None = None, prog: str = CLI_PROGRAM) -> int:
     """Runs the command line; returns the exit code (see the module docstring).
 
-    `prog` is the command named in usage and help (`tunekit run` passes its own).
+    `prog` is the command named in usage, help, the resume command and
+    report.md's Reproduce section (`tunekit run` passes its own).
 
     SIGINT and SIGTERM are handled by `tunekit.interrupts` while it runs (the
     previous handlers are restored on return): the run stops at the next
@@ -215,20 +216,21 @@ def main(argv: Sequence[str] | None = None, prog: str = "python -m tunekit.coars
         return int(e.code or 0)
     # tunekit's progress (the "tunekit" logger) as plain lines: stdout, warnings on stderr.
     with _log.cli_output(quiet=args.quiet), _warnings_hidden(args.quiet):
-        return _run(args, argv)
+        return _run(args, argv, prog)
 
 
-def resume_command(argv: list[str]) -> str:
-    """The command that resumes a run started with `argv`, for messages.
+def resume_command(argv: list[str], prog: str = CLI_PROGRAM) -> str:
+    """The command that resumes a run started as `prog` with `argv`, for messages.
 
-    The same options without `--overwrite` (which would start over) and
+    The same program (`tunekit run` or `python -m tunekit.coarse_to_fine`, as
+    typed) and options, without `--overwrite` (which would start over) and
     `--reprobe` (probing again could move a resumed run to the other backend).
     """
     kept = [a for a in argv if a not in ("--overwrite", "--reprobe")]
-    return "python -m tunekit.coarse_to_fine " + shlex.join(kept)
+    return f"{prog} {shlex.join(kept)}".rstrip()
 
 
-def _run(args: argparse.Namespace, argv: list[str]) -> int:
+def _run(args: argparse.Namespace, argv: list[str], prog: str = CLI_PROGRAM) -> int:
     if args.reprobe and args.backend != "auto":
         print(
             f"error: --reprobe probes the backends again for --backend auto; with --backend "
@@ -255,10 +257,10 @@ def _run(args: argparse.Namespace, argv: list[str]) -> int:
         args.objective = f"{name}:{direction}"
         if not args.quiet:
             print(f"Objective: {describe_objective(name, direction)}", flush=True)
-    resume = resume_command(argv)
+    resume = resume_command(argv, prog)
     with interrupts.handle_signals():
         try:
-            code = _main(args, argv, resume)
+            code = _main(args, argv, resume, prog)
             if code == 0:
                 interrupts.check()  # a signal after the last check: still reported as one
             return code
@@ -272,7 +274,7 @@ def _run(args: argparse.Namespace, argv: list[str]) -> int:
             return e.exit_code
 
 
-def _main(args: argparse.Namespace, argv: list[str], resume: str) -> int:
+def _main(args: argparse.Namespace, argv: list[str], resume: str, prog: str = CLI_PROGRAM) -> int:
     run = None
     try:
         try:
@@ -316,7 +318,7 @@ def _main(args: argparse.Namespace, argv: list[str], resume: str) -> int:
                 return work(run, cluster, resume, message=cli_message)
             run.open()  # checks and locks the run folder before any training
             # How it was called, for report.md's command that reproduces the run.
-            run.manifest.state[COMMAND_KEY] = {"argv": argv, "cwd": os.getcwd()}
+            run.manifest.state[COMMAND_KEY] = {"argv": argv, "cwd": os.getcwd(), "program": prog}
             run.manifest.save()
             if cluster.role == "chief":
                 from tunekit.distribute.launch import cli_chief

@@ -122,9 +122,9 @@ def command_section(run: Any, backend: str) -> dict[str, Any]:
 
     Returns:
         A command line run: `{"interface": "cli", "argv", "cwd", "reproduce"}`,
-        `reproduce` being `python -m tunekit.coarse_to_fine` and the
-        arguments as given, shell-quoted. A Python run: `{"interface":
-        "python", "python_call", "cli_equivalent"}` (see `python_call`,
+        `reproduce` being the program as typed (`tunekit run` or `python -m
+        tunekit.coarse_to_fine`) and the arguments as given, shell-quoted. A
+        Python run: `{"interface": "python", "python_call", "cli_equivalent"}` (see `python_call`,
         `cli_equivalent`; the latter may be `None`).
     """
     recorded = run.manifest.state.get(COMMAND_KEY)
@@ -134,7 +134,7 @@ def command_section(run: Any, backend: str) -> dict[str, Any]:
             "interface": "cli",
             "argv": argv,
             "cwd": recorded.get("cwd"),
-            "reproduce": f"{CLI_PROGRAM} {shlex.join(argv)}".rstrip(),
+            "reproduce": f"{recorded.get('program', CLI_PROGRAM)} {shlex.join(argv)}".rstrip(),
         }
     return {
         "interface": "python",
