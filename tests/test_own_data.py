@@ -111,6 +111,18 @@ def test_regression_csv_from_the_cli_reports_sklearns_metrics_of_the_saved_model
     assert {"predicted_vs_true", "residuals"} <= plots and "confusion_matrix" not in plots
     markdown = (run_dir / "report.md").read_text()
     assert f"| r2 | {metrics['r2']:.4f} |" in markdown and "regression, 1 target" in markdown
+    # Each test metric with its 95% interval, with the baseline off (it was shown only with
+    # the baseline).
+    from tunekit.stats import bootstrap_interval
+
+    for name, found in report["test_intervals"].items():
+        assert found["value"] == pytest.approx(metrics[name], rel=1e-4, abs=1e-6)
+        expected = bootstrap_interval(data.y_test, predicted.reshape(data.y_test.shape), name)
+        assert found["interval"] == pytest.approx(list(expected), rel=1e-3, abs=1e-6)
+        assert found["method"] == "BCa bootstrap"
+        low, high = found["interval"]
+        row = f"| {name} | {metrics[name]:.4f} | {low:.4f}-{high:.4f} (BCa bootstrap) |"
+        assert row in markdown
 
 
 def test_regression_default_objective_is_val_loss_and_a_classifiers_stays_val_accuracy(

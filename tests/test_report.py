@@ -7,6 +7,7 @@ import re
 import shlex
 from pathlib import Path
 
+import numpy as np
 import pytest
 from conftest import RUN_BUDGET
 
@@ -145,6 +146,17 @@ def test_cli_run_report_gives_the_command_as_typed(tmp_path, capsys, monkeypatch
         "cwd": str(tmp_path),
         "reproduce": command,
     }
+    # The test accuracy's Wilson interval, with the baseline off (TINY): from the
+    # confusion matrix's diagonal, the test examples the saved model got right.
+    from tunekit.stats import wilson_interval
+
+    counts = np.asarray(report["confusion_matrix"]["counts"])
+    found = report["test_intervals"]["accuracy"]
+    assert report["baseline"] is None and found["method"] == "Wilson"
+    assert found["value"] == pytest.approx(np.trace(counts) / counts.sum())
+    assert found["interval"] == pytest.approx(list(wilson_interval(np.trace(counts), counts.sum())))
+    low, high = found["interval"]
+    assert f"| {low:.4f}-{high:.4f} (Wilson) |" in markdown
 
 
 def _minimal_report(plots: dict[str, str]) -> dict:

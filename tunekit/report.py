@@ -22,6 +22,7 @@ from tunekit.report_trust import (
     finalist_columns,
     finalists_section,
     render_trust_markdown,
+    test_intervals,
 )
 from tunekit.reproduce import command_section
 from tunekit.results import trials_csv, trials_dataframe
@@ -105,6 +106,15 @@ def _timings(run: Any, steps: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]
     }
 
 
+def _interval_cell(intervals: dict[str, Any] | None, metric: str) -> str:
+    """`low-high (method)` of `metric` from `report["test_intervals"]`, or blank."""
+    found = (intervals or {}).get(metric)
+    if not found:
+        return ""
+    low, high = found["interval"]
+    return f"{low:.4f}-{high:.4f} ({found['method']})"
+
+
 def render_markdown(report: dict[str, Any], narrowing_table: str) -> str:
     """The report as Markdown for a person, readable on a code host or in a browser.
 
@@ -170,9 +180,12 @@ def render_markdown(report: dict[str, Any], narrowing_table: str) -> str:
             if report["dataset"].get("task") == REGRESSION
             else []
         ),
-        "| metric | value |",
-        "|---|---|",
-        *[f"| {k} | {v:.4f} |" for k, v in report["test_metrics"].items()],
+        "| metric | value | 95% interval |",
+        "|---|---|---|",
+        *[
+            f"| {k} | {v:.4f} | {_interval_cell(report.get('test_intervals'), k)} |"
+            for k, v in report["test_metrics"].items()
+        ],
         "",
         "## Phases",
         "",
@@ -273,9 +286,12 @@ def write_report(
     )
     report["finalists"] = finalists_section(run)
     report["baseline"] = baseline_section(run, model)
+    data = run.data
+    report["test_intervals"] = (
+        None if y_pred is None else test_intervals(data.y_test, y_pred, data.task, seed=run.seed)
+    )
     report["final_seeds"] = final_seeds_section(run)
     report["command"] = command_section(run, report["backend"])
-    data = run.data
     history = run.manifest.step("retrain").get("history", {})
     regression = data.task == REGRESSION
     report["plots"] = plots.save_run_plots(

@@ -20,7 +20,13 @@ import numpy as np
 from tunekit.errors import UsageError
 from tunekit.model_size import param_count
 from tunekit.outputs import load_keras_model, predict_classes
-from tunekit.stats import compare_to_baseline, summarize_scores
+from tunekit.stats import (
+    bootstrap_interval,
+    compare_to_baseline,
+    summarize_scores,
+    wilson_interval,
+)
+from tunekit.stats.intervals import BCA_MAX_EXAMPLES, regression_metric
 
 __all__ = [
     "BASELINE_MODEL",
@@ -29,6 +35,7 @@ __all__ = [
     "finalist_columns",
     "finalists_section",
     "render_trust_markdown",
+    "test_intervals",
 ]
 
 BASELINE_MODEL = "baseline_model.keras"  # written by `tunekit.steps.BaselineStep`
@@ -66,6 +73,51 @@ def finalists_section(run: Any) -> dict[str, Any] | None:
         for f in record["finalists"]
     ]
     return {"seeds_per_finalist": run.finalist_seeds + 1, "pick": pick, "finalists": rows}
+
+
+def test_intervals(
+    y_true: Any, y_pred: Any, task: str, *, seed: int | None = 0, confidence: float = 0.95
+) -> dict[str, dict[str, Any]] | None:
+    """Each test metric with its interval, whether or not the baseline runs.
+
+    Classification: the accuracy of the predicted classes with Wilson's
+    interval (`tunekit.stats.wilson_interval`). Regression: MSE, MAE, RMSE and
+    R² (scikit-learn's) with paired bootstrap intervals
+    (`tunekit.stats.bootstrap_interval`: BCa up to 2,000 test examples,
+    percentile above).
+
+    Args:
+        y_true: Test targets: class ids `(n,)`, or values `(n,)` / `(n, k)`.
+        y_pred: Predicted classes or values, the same shape; `None` (a model
+            with several outputs) gives `None`.
+        task: `"classification"` or `"regression"`.
+        seed: The bootstrap's seed. Defaults to 0.
+        confidence: Level of the intervals. Defaults to 0.95.
+
+    Returns:
+        `{metric: {"value", "interval": [low, high], "method"}}`, or `None`.
+    """
+    if y_pred is None or isinstance(y_true, dict):
+        return None
+    y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
+    if task == "classification":
+        right = int(np.sum(y_pred.reshape(len(y_true)) == y_true.reshape(len(y_true))))
+        low, high = wilson_interval(right, len(y_true), confidence)
+        return {
+            "accuracy": {
+                "value": right / len(y_true),
+                "interval": [low, high],
+                "method": "Wilson",
+            }
+        }
+    method = "BCa" if len(y_true) <= BCA_MAX_EXAMPLES else "percentile"
+    truth, predicted = y_true.reshape(len(y_true), -1), y_pred.reshape(len(y_true), -1)
+    out = {}
+    for name in ("mse", "mae", "rmse", "r2"):
+        value = float(regression_metric(name, truth, predicted))
+        low, high = bootstrap_interval(truth, predicted, name, confidence, seed=seed)
+        out[name] = {"value": value, "interval": [low, high], "method": f"{method} bootstrap"}
+    return out
 
 
 def baseline_section(run: Any, model: keras.Model) -> dict[str, Any] | None:
