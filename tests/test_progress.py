@@ -12,6 +12,7 @@ line, and a `--quiet` rerun that prints the summary and nothing else.
 from __future__ import annotations
 
 import io
+import json
 import re
 from pathlib import Path
 from types import SimpleNamespace
@@ -285,6 +286,38 @@ def test_bar_and_plain_paths_report_the_same_trials_and_quiet_only_the_summary(
     assert lines[0] == "== Summary ==" and lines[1].startswith("Phases: coarse best")
     assert lines[-1].startswith("Artifacts in ")
     assert "Reloading" not in out and "Objective:" not in out and "Run folder:" not in out
+    # The summary also gives the test accuracy's interval and the backend (from report.json).
+    report = json.loads((tmp_path / "plain" / "report.json").read_text())
+    low, high = report["test_intervals"]["accuracy"]["interval"]
+    accuracy = report["test_metrics"]["accuracy"]
+    (test_line,) = [line for line in lines if line.startswith("Test: ")]
+    assert test_line.startswith(f"Test: accuracy {accuracy:.4f} (95% Wilson {low:.4f}-{high:.4f})")
+    assert f"Backend: {report['backend']}" in lines
+    assert not any(line.startswith("Baseline:") for line in lines)  # --no-baseline
+
+
+def test_the_summary_gives_the_baselines_verdict(tmp_path: Path) -> None:
+    from tunekit.coarse_to_fine import _summary
+
+    verdict = "tuned is better than the baseline: test accuracy 0.99 vs 0.98 (McNemar ...)."
+    report = {"backend": "jax", "baseline": {"verdict": verdict}, "test_intervals": None}
+    (tmp_path / "report.json").write_text(json.dumps(report))
+    result = SimpleNamespace(
+        phase_bests={"coarse": {"trial_id": "01", "score": 0.9}},
+        test_metrics={"accuracy": 0.99, "loss": 0.1},
+        best_phase="coarse",
+        best_trial_id="01",
+        selection="best",
+        narrowed="(table)",
+        final_epochs=1,
+        timings={"coarse": 3.0},
+        run_dir=tmp_path,
+        artifacts={},
+    )
+    lines = _summary(result).splitlines()
+    assert "Test: accuracy 0.9900, loss 0.1000" in lines  # no intervals recorded: none shown
+    assert f"Baseline: {verdict}" in lines and "Backend: jax" in lines
+    assert "Final model: 1 epoch on train+validation" in lines
 
 
 def test_retracing_of_kerass_own_steps_is_not_shown_but_of_a_users_function_is(

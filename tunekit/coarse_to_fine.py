@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import dataclasses
+import json
 import logging
 import os
 import shlex
@@ -160,7 +161,21 @@ def _summary(result: Any) -> str:
         )
         for p, v in result.phase_bests.items()
     )
-    tests = ", ".join(f"{k} {v:.4f}" for k, v in result.test_metrics.items())
+    try:  # what report.json adds: the backend, intervals and the baseline's verdict
+        report = json.loads((Path(result.run_dir) / "report.json").read_text())
+    except (OSError, ValueError):
+        report = {}
+    intervals = report.get("test_intervals") or {}
+
+    def test_value(name: str, value: float) -> str:
+        found = intervals.get(name)
+        if not found:
+            return f"{name} {value:.4f}"
+        low, high = found["interval"]
+        return f"{name} {value:.4f} (95% {found['method']} {low:.4f}-{high:.4f})"
+
+    tests = ", ".join(test_value(k, v) for k, v in result.test_metrics.items())
+    baseline = (report.get("baseline") or {}).get("verdict")
     return "\n".join(
         [
             "",
@@ -170,6 +185,8 @@ def _summary(result: Any) -> str:
             f"Narrowing:\n{result.narrowed}",
             f"Final model: {_log.count(result.final_epochs, 'epoch')} on train+validation",
             f"Test: {tests}",
+            *([f"Baseline: {baseline}"] if baseline else []),
+            *([f"Backend: {report['backend']}"] if report.get("backend") else []),
             "Time: " + ", ".join(f"{k} {v:.0f}s" for k, v in result.timings.items()),
             f"Artifacts in {result.run_dir}: " + ", ".join(sorted(result.artifacts)),
         ]
