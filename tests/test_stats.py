@@ -299,6 +299,22 @@ def test_compare_to_baseline_regression_worse_and_indistinguishable_and_r2_direc
     assert tie.outcome == "indistinguishable" and "tuning did not measurably help" in tie.verdict
 
 
+def test_a_better_tuned_regressor_below_r2_zero_is_said_to_be_no_better_than_the_mean():
+    # Both far off (e.g. unscaled features): "better" alone read as "tuning worked".
+    y, _, _ = _regression_data(n=150)
+    rng = np.random.default_rng(2)
+    bad = y.mean() + 3 * y.std() + rng.normal(scale=0.1, size=y.shape)
+    worse = bad + 2 * y.std()
+    comparison = compare_to_baseline(y, bad, worse, n_resamples=300)
+    r2 = {m.name: m for m in comparison.metrics}["r2"]
+    assert comparison.outcome == "better" and r2.tuned < 0 and r2.baseline < r2.tuned
+    assert comparison.verdict.startswith("tuned is better than the baseline")
+    assert f"Note: the tuned model's test R² is {r2.tuned:.4g}" in comparison.verdict
+    assert "no better than the mean of the targets" in comparison.verdict
+    y, good, poor = _regression_data(n=150)
+    assert "Note:" not in compare_to_baseline(y, good, poor, n_resamples=300).verdict
+
+
 def test_compare_to_baseline_switches_to_percentile_for_large_test_sets():
     y, good, poor = _regression_data(n=BCA_MAX_EXAMPLES + 1)
     comparison = compare_to_baseline(y, good, poor, n_resamples=200)

@@ -190,13 +190,21 @@ def _regression(
         f"{confidence:.0%} paired {result.method} bootstrap interval [{low:+.4g}, {high:+.4g}], "
         f"{n} examples)"
     )
+    verdict = _sentence(outcome, evidence)
+    r2 = {c.name: c for c in comparisons}["r2"]
+    if r2.tuned <= 0.0:  # "better" than a baseline can still be of no use
+        verdict += (
+            f" Note: the tuned model's test R² is {r2.tuned:.4g} (the baseline's "
+            f"{r2.baseline:.4g}): it predicts no better than the mean of the targets (are "
+            "the features scaled? is the output layer linear?)."
+        )
     return BaselineComparison(
         "regression",
         n,
         confidence,
         comparisons,
         outcome,
-        _sentence(outcome, evidence),
+        verdict,
         difference_interval=Interval(low, high),
         interval_method=f"{result.method} bootstrap",
     )
@@ -236,7 +244,8 @@ def compare_to_baseline(
     interval of the difference in `metric` (tuned minus baseline, both scored
     on the same resampled examples): "better" or "worse" when that interval
     excludes 0, else "indistinguishable". The verdict says plainly when tuning
-    did not help.
+    did not help, and, for regression, when the tuned model's R² is at most 0
+    (no better than predicting the mean), whatever the outcome.
 
     Args:
         y_true: True test targets: class labels `(n,)` or values `(n,)` / `(n, k)`.
