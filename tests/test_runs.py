@@ -198,6 +198,30 @@ def test_show_prints_the_report_or_the_steps_done(runs):
     assert code == 2 and "not a tunekit run folder" in err
 
 
+def test_show_of_a_stopped_command_line_run_gives_its_resume_command(tmp_path, runs):
+    import shlex
+    import shutil
+
+    run = tmp_path / "my run"
+    shutil.copytree(runs / "sub" / "coarse-only", run, ignore=shutil.ignore_patterns(".lock"))
+    manifest = _manifest(run)
+    argv = ["--data", "rivers 2.npz", "--seed", "3", "--overwrite", "--reprobe"]
+    where = str(tmp_path / "work dir")
+    manifest["command"] = {"argv": argv, "cwd": where, "program": "tunekit run"}
+    (run / "manifest.json").write_text(json.dumps(manifest))
+    code, out, _ = _cli("show", str(run))
+    assert code == 0
+    (line,) = [x for x in out.splitlines() if x.startswith("Resume with: ")]
+    words = shlex.split(line.removeprefix("Resume with: "))
+    assert words[:3] == ["cd", where, "&&"]
+    assert words[3:] == ["tunekit", "run", "--data", "rivers 2.npz", "--seed", "3"]
+    # A Python run has no command to give; a finished run needs none.
+    code, out, _ = _cli("show", str(runs / "sub" / "coarse-only"))
+    assert "Resume with" not in out
+    code, out, _ = _cli("show", str(runs / "best"))
+    assert "Resume with" not in out
+
+
 @pytest.mark.parametrize(
     ("change", "status"),
     [
@@ -215,6 +239,26 @@ def test_damaged_or_stopped_manifests_give_a_status_never_a_traceback(
     (tmp_path / "run").mkdir()
     (tmp_path / "run" / "manifest.json").write_text(json.dumps(manifest))
     assert ls_runs(tmp_path)["status"].iloc[0].startswith(status)
+
+
+def test_a_search_stopped_mid_phase_counts_its_trials_seconds(tmp_path, runs):
+    import shutil
+
+    # Before, a run interrupted during its coarse phase was listed with 0.0 s: the phase
+    # records its seconds only when it ends.
+    run = tmp_path / "run"
+    shutil.copytree(runs / "sub" / "coarse-only", run, ignore=shutil.ignore_patterns(".lock"))
+    manifest = _manifest(run)
+    manifest["steps"] = {"coarse": {"status": "running"}}
+    (run / "manifest.json").write_text(json.dumps(manifest))
+    seconds = [
+        json.loads(p.read_text())["metrics"]["metrics"]["seconds"]["observations"][-1]["value"][0]
+        for p in (run / "coarse").glob("trial_*/trial.json")
+    ]
+    assert len(seconds) == STOPPED_TRIALS and all(s > 0 for s in seconds)
+    row = ls_runs(tmp_path).iloc[0]
+    assert row["status"] == "interrupted: coarse"
+    assert row["wall_time_s"] == pytest.approx(sum(seconds), abs=0.06)
 
 
 def test_a_search_whose_last_trial_failed_is_failed_and_a_bad_trial_file_is_named(tmp_path, runs):

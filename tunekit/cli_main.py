@@ -217,6 +217,15 @@ def _show(run_dir: Path) -> int:
         print("Steps done: " + (", ".join(done) if done else "none"))
     if status != "finished":
         print(f"Status: {status}")
+        from tunekit.reproduce import recorded_resume_command
+
+        try:
+            manifest = json.loads((run_dir / "manifest.json").read_text())
+        except (OSError, ValueError):
+            manifest = {}
+        resume = recorded_resume_command(manifest) if isinstance(manifest, dict) else None
+        if resume is not None and not status.startswith("running"):
+            print(f"Resume with: {resume}")
     if (run_dir / "tensorboard").is_dir():
         # Shell-quoted: a folder name with spaces or quotes pastes as one argument.
         print(f"Dashboard: tensorboard --logdir {shlex.quote(str(run_dir / 'tensorboard'))}")

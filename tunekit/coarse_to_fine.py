@@ -18,7 +18,6 @@ import dataclasses
 import json
 import logging
 import os
-import shlex
 import signal
 import sys
 from collections.abc import Iterator, Sequence
@@ -40,7 +39,7 @@ from tunekit.manifest import check_run_location, check_writable
 from tunekit.objectives import describe_objective, parse_objective
 from tunekit.params import DEFAULT_OBJECTIVES, check_cv
 from tunekit.processes import apply_process_limits
-from tunekit.reproduce import CLI_PROGRAM, COMMAND_KEY
+from tunekit.reproduce import CLI_PROGRAM, COMMAND_KEY, resume_command
 
 # Python loggers of the frameworks whose warnings --quiet hides (see `_warnings_hidden`).
 _FRAMEWORK_LOGGERS = ("tensorflow", "absl")
@@ -234,17 +233,6 @@ def main(argv: Sequence[str] | None = None, prog: str = CLI_PROGRAM) -> int:
     # tunekit's progress (the "tunekit" logger) as plain lines: stdout, warnings on stderr.
     with _log.cli_output(quiet=args.quiet), _warnings_hidden(args.quiet):
         return _run(args, argv, prog)
-
-
-def resume_command(argv: list[str], prog: str = CLI_PROGRAM) -> str:
-    """The command that resumes a run started as `prog` with `argv`, for messages.
-
-    The same program (`tunekit run` or `python -m tunekit.coarse_to_fine`, as
-    typed) and options, without `--overwrite` (which would start over) and
-    `--reprobe` (probing again could move a resumed run to the other backend).
-    """
-    kept = [a for a in argv if a not in ("--overwrite", "--reprobe")]
-    return f"{prog} {shlex.join(kept)}".rstrip()
 
 
 def _run(args: argparse.Namespace, argv: list[str], prog: str = CLI_PROGRAM) -> int:

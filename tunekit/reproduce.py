@@ -14,7 +14,15 @@ from typing import Any
 
 from tunekit.params import DEFAULT_OBJECTIVES, PARAMETERS
 
-__all__ = ["CLI_PROGRAM", "COMMAND_KEY", "cli_equivalent", "command_section", "python_call"]
+__all__ = [
+    "CLI_PROGRAM",
+    "COMMAND_KEY",
+    "cli_equivalent",
+    "command_section",
+    "python_call",
+    "recorded_resume_command",
+    "resume_command",
+]
 
 CLI_PROGRAM = "python -m tunekit.coarse_to_fine"
 # The manifest key under which the command line records how it was called
@@ -115,6 +123,32 @@ def cli_equivalent(run: Any, backend: str) -> str | None:
             argv += [flag, repr(value) if isinstance(value, float) else str(value)]
     argv += ["--backend", backend]
     return f"{CLI_PROGRAM} {shlex.join(argv)}"
+
+
+def resume_command(argv: list[str], prog: str = CLI_PROGRAM) -> str:
+    """The command that resumes a run started as `prog` with `argv`, for messages.
+
+    The same program (`tunekit run` or `python -m tunekit.coarse_to_fine`, as
+    typed) and options, without `--overwrite` (which would start over) and
+    `--reprobe` (probing again could move a resumed run to the other backend).
+    """
+    kept = [a for a in argv if a not in ("--overwrite", "--reprobe")]
+    return f"{prog} {shlex.join(kept)}".rstrip()
+
+
+def recorded_resume_command(manifest: dict[str, Any]) -> str | None:
+    """`cd <folder> && <resume_command>` of a run started from the command line, else `None`.
+
+    From the manifest's record of how the run was started (`COMMAND_KEY`).
+    """
+    recorded = manifest.get(COMMAND_KEY)
+    if not isinstance(recorded, dict) or not isinstance(recorded.get("argv"), list):
+        return None
+    command = resume_command(
+        [str(a) for a in recorded["argv"]], str(recorded.get("program") or CLI_PROGRAM)
+    )
+    cwd = recorded.get("cwd")
+    return f"cd {shlex.quote(str(cwd))} && {command}" if cwd else command
 
 
 def command_section(run: Any, backend: str) -> dict[str, Any]:

@@ -195,6 +195,24 @@ def _finite(value: Any) -> float | None:
     return None
 
 
+def _step_seconds(run: _Run, name: str, step: Any) -> float | None:
+    """A step's recorded seconds; for a search stopped before it recorded them, its trials'.
+
+    (An interrupted coarse phase with 4 finished trials was listed with 0.0 s.)
+    """
+    recorded = _finite(step.get("seconds")) if isinstance(step, dict) else None
+    if recorded is not None or name not in run.trials:
+        return recorded
+    total = 0.0
+    for trial in run.trials[name]:
+        try:
+            observations = trial["metrics"]["metrics"]["seconds"]["observations"]
+            total += _finite(observations[-1]["value"][0]) or 0.0
+        except (KeyError, IndexError, TypeError):
+            continue
+    return total or None
+
+
 def _best_val(run: _Run, direction: str) -> float | None:
     """The best completed trial's score over both phases (the manifest's, if no trial is read)."""
     scores = [
@@ -285,7 +303,7 @@ def _row_of(name: str, run: _Run) -> dict[str, Any]:
     test_name, test_value, test_direction = _test_metric(run, objective or "", direction)
     best = (run.report or {}).get("best")
     params = _finite(best.get("num_params")) if isinstance(best, dict) else None
-    seconds = [_finite(step.get("seconds")) for step in run.steps.values()]
+    seconds = [_step_seconds(run, name, step) for name, step in run.steps.items()]
     return {
         "name": name,
         "status": _status(run),
