@@ -283,7 +283,9 @@ def test_cli_cv_reaches_the_run_and_resuming_with_another_cv_is_refused(
     data = _load_data(args)
     run = CoarseToFine(MnistDenseHyperModel(), data, **_workflow_kwargs(args))
     assert run.cv == 3 and run.config()["cv"] == 3
-    RunManifest.open(run.run_dir, run.config()).release()  # a run started with --cv 3
+    manifest = RunManifest.open(run.run_dir, run.config())  # a run started with --cv 3
+    manifest.mark("coarse", "done")  # with a result (a run without any starts over)
+    manifest.release()
     assert main([*base, "--cv", "2"]) == 2
     assert "cv: 3 -> 2" in capsys.readouterr().err
     assert main(base) == 2  # without --cv: cv=1, which the run did not use

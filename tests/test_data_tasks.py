@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from tunekit.data import Dataset
+from tunekit.errors import DataError
 
 RNG = np.random.default_rng(0)
 X = RNG.random((40, 3))
@@ -20,8 +21,26 @@ INFERENCE = [
     (RNG.random((40, 2)), "regression", "float values (n, k)"),
     (RNG.random((40, 1)), "regression", "float column (n, 1)"),
     (np.arange(40, dtype=np.float64) * 3 + 25, "regression", "whole floats, not 0..K-1"),
-    (np.r_[np.zeros(20), np.full(20, 2.0)], "regression", "whole floats with a gap"),
+    (np.arange(40, dtype=np.float64) % 12 + 1, "regression", "11+ consecutive whole floats"),
+    (np.resize([0.0, 7.0, 9.0, 30.0], 40), "regression", "whole floats with gaps"),
 ]
+
+
+@pytest.mark.parametrize(
+    "y",
+    [
+        np.r_[np.ones(20), np.full(20, 2.0)],  # two class labels 1/2 saved as floats
+        np.r_[np.zeros(20), np.full(20, 2.0)],  # two values with a gap
+        np.arange(40, dtype=np.float64) % 3 + 1,  # 1.0..3.0
+        np.full(40, 5.0),  # one value
+    ],
+    ids=["1.0/2.0", "0.0/2.0", "1.0..3.0", "constant"],
+)
+def test_few_whole_float_values_are_refused_as_ambiguous(y):
+    # Before, 1.0/2.0 (pandas writes labels so after a fillna) trained a regressor, exit 0.
+    with pytest.raises(DataError, match=r"class labels or a quantity\? Pass task=.*--task"):
+        Dataset.from_arrays(X, y)
+    assert Dataset.from_arrays(X, y, task="regression").task == "regression"
 
 
 @pytest.mark.parametrize(("y", "task", "why"), INFERENCE, ids=[c[2] for c in INFERENCE])

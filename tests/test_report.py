@@ -246,3 +246,28 @@ def test_the_dashboard_command_is_relative_to_the_run_folder_like_the_links():
     assert "from this run folder" in markdown
     assert "tensorboard --logdir tensorboard" in _code_blocks(markdown, "sh")
     assert "runs/my run/tensorboard" not in markdown
+
+
+def test_a_model_no_better_than_a_constant_guess_is_said_so():
+    # Unscaled CSV features gave 0.37 accuracy, every example the minority class, with
+    # no warning (and regression R² < 0 was noted only inside the baseline's verdict).
+    from tunekit.report import render_markdown
+    from tunekit.report_trust import usefulness_note
+
+    y = np.array([0] * 54 + [1] * 32)
+    note = usefulness_note(y, np.ones_like(y), "classification", ["benign", "malignant"])
+    assert note is not None and note.startswith(
+        "Note: test accuracy 0.3721 is no better than always predicting the most frequent "
+        "class ('benign', 0.6279 of the test set)"
+    )
+    assert usefulness_note(y, np.zeros_like(y), "classification") is not None  # = majority
+    good = y.copy()
+    good[:5] = 1
+    assert usefulness_note(y, good, "classification") is None  # 0.94 > 0.63
+    values = np.linspace(0.0, 1.0, 50)
+    assert "test R² -" in usefulness_note(values, values[::-1], "regression")
+    assert usefulness_note(values, values + 0.01, "regression") is None
+    assert usefulness_note(y, None, "classification") is None
+
+    report = {**_minimal_report({}), "test_note": "Note: test R² -2 is no better ..."}
+    assert "\nNote: test R² -2 is no better ...\n" in render_markdown(report, "")

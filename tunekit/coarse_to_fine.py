@@ -184,6 +184,7 @@ def _summary(result: Any) -> str:
             f"Narrowing:\n{result.narrowed}",
             f"Final model: {_log.count(result.final_epochs, 'epoch')} on train+validation",
             f"Test: {tests}",
+            *([report["test_note"]] if report.get("test_note") else []),
             *([f"Baseline: {baseline}"] if baseline else []),
             *([f"Backend: {report['backend']}"] if report.get("backend") else []),
             "Time: " + ", ".join(f"{k} {v:.0f}s" for k, v in result.timings.items()),

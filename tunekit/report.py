@@ -23,6 +23,7 @@ from tunekit.report_trust import (
     finalists_section,
     render_trust_markdown,
     test_intervals,
+    usefulness_note,
 )
 from tunekit.reproduce import command_section
 from tunekit.results import trials_csv, trials_dataframe
@@ -186,6 +187,7 @@ def render_markdown(report: dict[str, Any], narrowing_table: str) -> str:
             f"| {k} | {v:.4f} | {_interval_cell(report.get('test_intervals'), k)} |"
             for k, v in report["test_metrics"].items()
         ],
+        *(["", report["test_note"]] if report.get("test_note") else []),
         "",
         "## Phases",
         "",
@@ -289,6 +291,11 @@ def write_report(
     data = run.data
     report["test_intervals"] = (
         None if y_pred is None else test_intervals(data.y_test, y_pred, data.task, seed=run.seed)
+    )
+    report["test_note"] = (
+        None
+        if y_pred is None
+        else usefulness_note(data.y_test, y_pred, data.task, getattr(data, "class_names", None))
     )
     report["final_seeds"] = final_seeds_section(run)
     report["command"] = command_section(run, report["backend"])

@@ -36,6 +36,7 @@ __all__ = [
     "finalists_section",
     "render_trust_markdown",
     "test_intervals",
+    "usefulness_note",
 ]
 
 BASELINE_MODEL = "baseline_model.keras"  # written by `tunekit.steps.BaselineStep`
@@ -118,6 +119,43 @@ def test_intervals(
         low, high = bootstrap_interval(truth, predicted, name, confidence, seed=seed)
         out[name] = {"value": value, "interval": [low, high], "method": f"{method} bootstrap"}
     return out
+
+
+def usefulness_note(y_true: Any, y_pred: Any, task: str, class_names: Any = None) -> str | None:
+    """A warning when the saved model is no better than a constant guess, else `None`.
+
+    Classification: test accuracy at most the most frequent test class's share
+    (always predicting that class scores as much). Regression: test R² at most
+    0 (predicting the mean scores as much). Typical causes: features not
+    scaled, too few epochs, the wrong task.
+
+    Args:
+        y_true: Test targets: class ids `(n,)`, or values `(n,)` / `(n, k)`.
+        y_pred: Predicted classes or values, the same shape; `None` gives `None`.
+        task: `"classification"` or `"regression"`.
+        class_names: Names of the classes (classification), for the message.
+    """
+    if y_pred is None or isinstance(y_true, dict) or not len(y_true):
+        return None
+    y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
+    n = len(y_true)
+    hint = "are the features scaled (e.g. standardised)? enough epochs? the right --task?"
+    if task == "classification":
+        truth = y_true.reshape(n)
+        accuracy = float(np.mean(y_pred.reshape(n) == truth))
+        classes, counts = np.unique(truth, return_counts=True)
+        common, share = classes[np.argmax(counts)], float(counts.max() / n)
+        if accuracy > share:
+            return None
+        name = class_names[int(common)] if class_names else str(common)
+        return (
+            f"Note: test accuracy {accuracy:.4f} is no better than always predicting the most "
+            f"frequent class ('{name}', {share:.4f} of the test set): {hint}"
+        )
+    r2 = float(regression_metric("r2", y_true.reshape(n, -1), y_pred.reshape(n, -1)))
+    if r2 > 0.0:
+        return None
+    return f"Note: test R² {r2:.4g} is no better than predicting the mean of the targets: {hint}"
 
 
 def baseline_section(run: Any, model: keras.Model) -> dict[str, Any] | None:

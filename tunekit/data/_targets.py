@@ -26,6 +26,9 @@ from tunekit.data._checks import (
 from tunekit.errors import DataError
 
 Shape = tuple[int, ...]
+# Whole-number float targets 1..K (or any K consecutive values) up to this many are refused
+# as ambiguous by `infer_task`: class labels stored as floats, or a small count?
+MAX_SHIFTED_IDS = 10
 
 
 def check_task(task: Any) -> str | None:
@@ -45,7 +48,9 @@ def infer_task(y: Any, name: str = "y") -> str:
     - float with any non-whole value: regression (shape `(n,)` or `(n, k)`);
     - float, all whole numbers, shape `(n,)` or `(n, 1)`: classification when the
       values are exactly the ids `0..K-1` (K >= 2, every id present: class ids
-      stored as floats), else regression (e.g. counts, ages);
+      stored as floats); refused as ambiguous when there are at most 2 values
+      or at most `MAX_SHIFTED_IDS` consecutive ones (e.g. 1.0/2.0: labels saved
+      as floats, or a quantity?); else regression (e.g. counts, ages);
     - float, all whole numbers, shape `(n, k)` with k > 1: refused as ambiguous
       (one-hot labels or k regression targets), with both fixes.
 
@@ -69,7 +74,20 @@ def infer_task(y: Any, name: str = "y") -> str:
         )
     values = np.unique(finite)
     is_ids = values.size >= 2 and np.array_equal(values, np.arange(values.size))
-    return CLASSIFICATION if is_ids else REGRESSION
+    if is_ids:
+        return CLASSIFICATION
+    consecutive = values.size > 0 and np.array_equal(values, values[0] + np.arange(values.size))
+    if 1 <= values.size <= 2 or (consecutive and values.size <= MAX_SHIFTED_IDS):
+        # 1.0/2.0 or 1.0..3.0: class labels saved as floats (e.g. by pandas) more likely
+        # than a quantity; guessing regression trained a regressor on class labels.
+        shown = ", ".join(f"{v:g}" for v in values[:MAX_SHIFTED_IDS])
+        raise DataError(
+            f"{name} holds only the whole numbers {shown}: class labels or a quantity? Pass "
+            'task="classification" (--task classification) for classes, with the labels '
+            'mapped to 0..K-1 (e.g. np.unique(y, return_inverse=True)), or task="regression" '
+            "(--task regression) for a quantity."
+        )
+    return REGRESSION
 
 
 def infer_tasks(y: Any, name: str) -> str:

@@ -108,7 +108,12 @@ def load_npz(
             np.concatenate([tg.as_targets(arrays[k], k, CLASSIFICATION) for k in labels])
         )
         num_classes = int(present.max()) + 1 if present.size else 0
-        _check_consecutive_ids(present, "its labels", "")
+        _check_consecutive_ids(
+            present,
+            "its labels",
+            "; or pass --task regression (Python: task='regression') if they are a quantity "
+            "(ages, counts), not classes",
+        )
         class_names = None if names is None else [str(n) for n in np.asarray(names).ravel()]
         return _npz_dataset(
             arrays,
