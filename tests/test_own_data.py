@@ -121,7 +121,7 @@ def test_regression_csv_from_the_cli_reports_sklearns_metrics_of_the_saved_model
         assert found["interval"] == pytest.approx(list(expected), rel=1e-3, abs=1e-6)
         assert found["method"] == "BCa bootstrap"
         low, high = found["interval"]
-        row = f"| {name} | {metrics[name]:.4f} | {low:.4f}-{high:.4f} (BCa bootstrap) |"
+        row = f"| {name} | {metrics[name]:.4f} | [{low:.4f}, {high:.4f}] (BCa bootstrap) |"
         assert row in markdown
 
 

@@ -291,7 +291,8 @@ def test_bar_and_plain_paths_report_the_same_trials_and_quiet_only_the_summary(
     low, high = report["test_intervals"]["accuracy"]["interval"]
     accuracy = report["test_metrics"]["accuracy"]
     (test_line,) = [line for line in lines if line.startswith("Test: ")]
-    assert test_line.startswith(f"Test: accuracy {accuracy:.4f} (95% Wilson {low:.4f}-{high:.4f})")
+    expected = f"Test: accuracy {accuracy:.4f} (95% Wilson [{low:.4f}, {high:.4f}])"
+    assert test_line.startswith(expected)
     assert f"Backend: {report['backend']}" in lines
     assert not any(line.startswith("Baseline:") for line in lines)  # --no-baseline
 

@@ -156,7 +156,7 @@ def test_cli_run_report_gives_the_command_as_typed(tmp_path, capsys, monkeypatch
     assert found["value"] == pytest.approx(np.trace(counts) / counts.sum())
     assert found["interval"] == pytest.approx(list(wilson_interval(np.trace(counts), counts.sum())))
     low, high = found["interval"]
-    assert f"| {low:.4f}-{high:.4f} (Wilson) |" in markdown
+    assert f"| [{low:.4f}, {high:.4f}] (Wilson) |" in markdown
 
 
 def _minimal_report(plots: dict[str, str]) -> dict:

@@ -171,7 +171,7 @@ def _summary(result: Any) -> str:
         if not found:
             return f"{name} {value:.4f}"
         low, high = found["interval"]
-        return f"{name} {value:.4f} (95% {found['method']} {low:.4f}-{high:.4f})"
+        return f"{name} {value:.4f} (95% {found['method']} [{low:.4f}, {high:.4f}])"
 
     tests = ", ".join(test_value(k, v) for k, v in result.test_metrics.items())
     baseline = (report.get("baseline") or {}).get("verdict")

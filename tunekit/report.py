@@ -108,12 +108,15 @@ def _timings(run: Any, steps: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]
 
 
 def _interval_cell(intervals: dict[str, Any] | None, metric: str) -> str:
-    """`low-high (method)` of `metric` from `report["test_intervals"]`, or blank."""
+    """`[low, high] (method)` of `metric` from `report["test_intervals"]`, or blank.
+
+    Brackets, as the baseline table's: `-0.94--0.07` read as a typo.
+    """
     found = (intervals or {}).get(metric)
     if not found:
         return ""
     low, high = found["interval"]
-    return f"{low:.4f}-{high:.4f} ({found['method']})"
+    return f"[{low:.4f}, {high:.4f}] ({found['method']})"
 
 
 def render_markdown(report: dict[str, Any], narrowing_table: str) -> str:
