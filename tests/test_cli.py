@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -102,6 +103,19 @@ def test_user_build_function_end_to_end_as_a_subprocess(tmp_path, small_npz, bac
     assert "[coarse] trial 3/3" in proc.stdout and "== Summary ==" in proc.stdout
     run_dir = tmp_path / "runs" / f"my_models-build-{Path(small_npz).stem}"
     report = json.loads((run_dir / "report.json").read_text())
+    # The summary: the narrowing table is printed once (when made), then counted; the
+    # choice says why without repeating the trial; the whole command's time is given.
+    summary = proc.stdout.split("== Summary ==")[1].splitlines()
+    assert proc.stdout.count("before") >= 1 and sum("->" in line for line in summary) == 1
+    assert any(re.match(r"Narrowing: \d of 2 hyperparameters narrowed", line) for line in summary)
+    best = report["best"]
+    (chosen,) = [line for line in summary if line.startswith("Chosen: ")]
+    assert chosen.startswith(f"Chosen: {best['phase']} trial {best['trial_id']} (")
+    assert f"trial {best['trial_id']}" not in best["reason"]  # not "trial 3 (best trial 3 ...)"
+    assert best["reason"].startswith("val_accuracy=")
+    (time_line,) = [line for line in summary if line.startswith("Time: ")]
+    total = float(re.search(r"this command (\d+)s in all", time_line).group(1))
+    assert total >= sum(report["timings"].values()) - 1
     assert report["backend"] == backend
     assert report["config"]["hypermodel"]["class"] == "my_models.build"
     assert report["config"]["final_schedule"] == schedule
@@ -186,21 +200,22 @@ def test_objective_the_model_never_reports_exits_2_naming_reported_metrics(
         "--directory",
         str(tmp_path),
         "--objective",
-        "val_auc",
+        "val_acuracy:max",  # a typo
         "--backend",
         "tensorflow",
         *TINY,
     ]
     assert main(args) == 2
     err = capsys.readouterr().err
-    assert "val_auc" in err and "val_accuracy" in err
+    assert "'val_acuracy' is not among the metrics the model reports" in err
+    assert "Did you mean 'val_accuracy'?" in err
     # Nothing was computed, so the corrected command starts over in the same folder
     # (it was refused as "another configuration", and `tunekit ls` called it interrupted).
     fixed = [*args[: args.index("--objective")], *args[args.index("--objective") + 2 :]]
     assert main(fixed) == 0, capsys.readouterr().err
     out = capsys.readouterr().out
     assert "has no finished step and no completed trial: starting it over" in out
-    assert "objective: 'val_auc' -> 'val_accuracy'" in out
+    assert "objective: 'val_acuracy' -> 'val_accuracy'" in out
 
 
 def test_changed_configuration_is_refused_with_exit_2(tmp_path, capsys, small_npz):

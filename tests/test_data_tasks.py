@@ -187,3 +187,56 @@ def test_npz_task_override_and_contradictions(tmp_path):
     )
     with pytest.raises(ValueError, match=r"it has class_names, but its targets are regression"):
         load_npz(named)
+
+
+@pytest.mark.parametrize(
+    "counts, fractions, message",
+    [
+        # Every class needs one sample per split: 3 with both fractions.
+        (
+            [19, 19, 2],
+            {},
+            r"1 class of 3 has fewer than 3 samples: '2' \(2 samples\)\. .*train, "
+            r"validation and test splits",
+        ),
+        ([38, 1, 1], {}, r"2 classes of 3 have fewer than 3 samples: '1' \(1 sample\), '2'"),
+        # Without a test split, 2 per class are enough; 1 is not.
+        ([19, 19, 2], {"test_fraction": 0.0}, None),
+        ([38, 1, 1], {"test_fraction": 0.0}, r"fewer than 2 samples.*train and validation"),
+    ],
+)
+def test_classes_too_small_to_split_are_named_with_what_to_do(counts, fractions, message):
+    y = np.repeat(np.arange(len(counts)), counts)
+    x = np.random.default_rng(0).random((len(y), 3))
+    if message is None:
+        ds = Dataset.from_arrays(x, y, **fractions)
+        assert sorted(np.unique(ds.y_val).tolist()) == [0, 1, 2]
+        return
+    with pytest.raises(DataError, match=message) as caught:
+        Dataset.from_arrays(x, y, **fractions)
+    assert "task='regression'" in str(caught.value)  # whole-number quantities
+
+
+def test_text_labels_are_classes_as_in_a_csv(tmp_path):
+    from tunekit.data import load_csv
+
+    rng = np.random.default_rng(0)
+    x = rng.random((30, 3))
+    y = np.array(["emu", "cat", "dog"] * 10)
+    ds = Dataset.from_arrays(x, y)
+    assert (ds.task, ds.class_names, ds.num_classes) == ("classification", ["cat", "dog", "emu"], 3)
+    # The same labels from a CSV get the same ids and names.
+    path = tmp_path / "animals.csv"
+    lines = ["a,b,c,animal"] + [f"{r[0]},{r[1]},{r[2]},{label}" for r, label in zip(x, y)]
+    path.write_text("\n".join(lines) + "\n")
+    assert load_csv(path, target="animal").class_names == ds.class_names
+    # Labels in y_test share the encoding; object arrays and given class_names work too.
+    ds = Dataset.from_arrays(x, y.astype(object), x_test=x[:3], y_test=np.array(["dog"] * 3))
+    assert ds.y_test.tolist() == [1, 1, 1]
+    ds = Dataset.from_arrays(x, y, class_names=["emu", "dog", "cat"], x_test=x[:3], y_test=y[:3])
+    assert ds.class_names == ["emu", "dog", "cat"]
+    assert ds.y_test.tolist() == [0, 2, 1]  # emu, cat, dog in class_names' order
+    with pytest.raises(DataError, match=r"not in class_names: \['emu'\]"):
+        Dataset.from_arrays(x, y, class_names=["cat", "dog"])
+    with pytest.raises(DataError, match=r"y holds text \(e.g. 'emu'\): regression needs numeric"):
+        Dataset.from_arrays(x, y, task="regression")

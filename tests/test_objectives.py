@@ -116,3 +116,37 @@ def test_workflow_and_make_tuner_resolve_the_same_way(tmp_path):
             project_name="q",
             max_trials=1,
         )
+
+
+@pytest.mark.parametrize(
+    "name, warned",
+    [
+        ("accuracy", True),
+        ("loss", True),
+        ("auc_1", True),
+        ("mae", True),
+        ("val_accuracy", False),
+        ("val_loss", False),
+        ("my_score", False),  # a hypermodel's own fit may return a validation score
+    ],
+)
+def test_a_training_metric_objective_is_accepted_with_a_warning(tmp_path, caplog, name, warned):
+    import keras
+
+    from tunekit import CoarseToFine
+    from tunekit.data import Dataset
+
+    def build(hp):
+        return keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)])
+
+    data = Dataset.from_arrays(np.zeros((40, 4)), np.arange(40) % 2)
+    objective = name if name != "my_score" else "my_score:max"
+    with caplog.at_level("WARNING", logger="tunekit"):
+        run = CoarseToFine(build, data, directory=tmp_path, objective=objective)
+    assert run.objective.name == name  # accepted, as KerasTuner accepts it
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    if warned:
+        assert any(f"'{name}' is measured on the training data" in w for w in warnings)
+        assert any(f"use 'val_{name}'" in w for w in warnings)
+    else:
+        assert not any("measured on the training data" in w for w in warnings)

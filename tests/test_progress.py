@@ -295,6 +295,18 @@ def test_bar_and_plain_paths_report_the_same_trials_and_quiet_only_the_summary(
     assert test_line.startswith(expected)
     assert f"Backend: {report['backend']}" in lines
     assert not any(line.startswith("Baseline:") for line in lines)  # --no-baseline
+    # The narrowing in one line (its table is printed once, when it is made), the changed
+    # hyperparameters named; the whole command's wall time beside the steps'.
+    changes = report["narrowing"]["changes"]
+    changed = [c["name"] for c in changes if c["before"] != c["after"]]
+    (narrowing,) = [line for line in lines if line.startswith("Narrowing:")]
+    assert narrowing.startswith(f"Narrowing: {len(changed)} of {len(changes)} hyperparameters")
+    assert all(name in narrowing for name in changed[:6])
+    assert not any(line.startswith("units_0 ") for line in lines)  # no table
+    # The first (plain) run's command did every step: its time covers theirs.
+    (time_line,) = [line for line in outputs["plain"].splitlines() if line.startswith("Time: ")]
+    total = float(re.search(r"this command (\d+)s in all", time_line).group(1))
+    assert total >= sum(report["timings"].values()) - 1
 
 
 def test_the_summary_gives_the_baselines_verdict(tmp_path: Path) -> None:

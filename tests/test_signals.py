@@ -205,7 +205,8 @@ def test_handler_records_the_signal_and_check_raises_with_its_exit_code():
         time.sleep(1)
 
 
-def test_second_signal_while_one_is_pending_exits_immediately(monkeypatch):
+@pytest.mark.parametrize("resume", [None, "tunekit run --seed 1"])
+def test_second_signal_while_one_is_pending_exits_immediately(monkeypatch, capfd, resume):
     exits = []
 
     def fake_exit(code):
@@ -213,12 +214,19 @@ def test_second_signal_while_one_is_pending_exits_immediately(monkeypatch):
         raise SystemExit(code)
 
     monkeypatch.setattr(os, "_exit", fake_exit)
-    with interrupts.handle_signals():
+    with interrupts.handle_signals(resume):
         os.kill(os.getpid(), signal.SIGTERM)
         with pytest.raises(SystemExit):
             os.kill(os.getpid(), signal.SIGINT)
             time.sleep(1)
     assert exits == [130]
+    err = capfd.readouterr().err
+    assert "SIGINT again: exiting now." in err
+    # The impatient user still learns how to resume (the command line passes its command).
+    if resume is None:
+        assert "Resume with" not in err
+    else:
+        assert f"Resume with:\n  {resume}\n" in err
 
 
 def test_interrupt_check_stops_fit_at_the_next_batch_by_raising():

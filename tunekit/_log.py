@@ -27,9 +27,12 @@ from contextlib import contextmanager
 LOGGER = "tunekit"
 
 
-def count(n: object, noun: str) -> str:
-    """`n` and `noun`, plural unless `n` is 1: `count(1, "epoch")` -> "1 epoch"."""
-    return f"{n} {noun}{'' if n == 1 else 's'}"
+def count(n: object, noun: str, *, plural: str | None = None) -> str:
+    """`n` and `noun`, plural unless `n` is 1: `count(1, "epoch")` -> "1 epoch".
+
+    The plural is `noun + "s"` unless given (`plural="classes"`).
+    """
+    return f"{n} {noun if n == 1 else plural or noun + 's'}"
 
 
 class PrintHandler(logging.Handler):

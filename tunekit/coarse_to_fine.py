@@ -20,6 +20,7 @@ import logging
 import os
 import signal
 import sys
+import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -150,7 +151,28 @@ def _workflow_kwargs(args: argparse.Namespace) -> dict[str, Any]:
     )
 
 
-def _summary(result: Any) -> str:
+def _narrowing_line(narrowed: Any) -> str:
+    """How many hyperparameters the narrowing changed; the table itself was printed before."""
+    changes = getattr(narrowed, "changes", None)
+    if changes is None:  # not a NarrowedSpace: show it as it is
+        return f"Narrowing:\n{narrowed}"
+    changed = [c.name for c in changes if c.before != c.after]
+    shown = ", ".join(changed[:6]) + (", ..." if len(changed) > 6 else "")
+    return (
+        f"Narrowing: {len(changed)} of {len(changes)} hyperparameters narrowed"
+        + (f" ({shown})" if changed else "")
+        + "; before -> after in narrowed_space.json and report.md"
+    )
+
+
+def _summary(result: Any, session_seconds: float | None = None) -> str:
+    """The closing summary printed by the command line.
+
+    Args:
+        result: The `RunResult`.
+        session_seconds: Wall time of this process so far (start-up, data
+            loading and probe included), or None to leave it out.
+    """
     phases = ", ".join(
         f"{p} best {v['score']:.4f} (trial {v['trial_id']}"
         + (
@@ -181,13 +203,20 @@ def _summary(result: Any) -> str:
             "== Summary ==",
             f"Phases: {phases}",
             f"Chosen: {result.best_phase} trial {result.best_trial_id} ({result.selection})",
-            f"Narrowing:\n{result.narrowed}",
+            _narrowing_line(result.narrowed),
             f"Final model: {_log.count(result.final_epochs, 'epoch')} on train+validation",
             f"Test: {tests}",
             *([report["test_note"]] if report.get("test_note") else []),
             *([f"Baseline: {baseline}"] if baseline else []),
             *([f"Backend: {report['backend']}"] if report.get("backend") else []),
-            "Time: " + ", ".join(f"{k} {v:.0f}s" for k, v in result.timings.items()),
+            "Time: "
+            + ", ".join(f"{k} {v:.0f}s" for k, v in result.timings.items())
+            + (
+                ""
+                if session_seconds is None
+                else f"; this command {session_seconds:.0f}s in all (start-up, data, probe "
+                "included)"
+            ),
             f"Artifacts in {result.run_dir}: " + ", ".join(sorted(result.artifacts)),
         ]
     )
@@ -227,10 +256,12 @@ def main(argv: Sequence[str] | None = None, prog: str = CLI_PROGRAM) -> int:
     apply_process_limits()  # a local worker: its cores, and it dies with its chief
     _native_logs.quiet_environment()  # before Keras loads (and inherited by subprocesses)
     argv = list(sys.argv[1:] if argv is None else argv)
+    started = time.monotonic()  # the summary's "this command ... in all"
     try:
         args = build_parser(prog).parse_args(argv)
     except SystemExit as e:  # --help (0) or a bad argument (2), already reported
         return int(e.code or 0)
+    args.started = started
     # tunekit's progress (the "tunekit" logger) as plain lines: stdout, warnings on stderr.
     with _log.cli_output(quiet=args.quiet), _warnings_hidden(args.quiet):
         return _run(args, argv, prog)
@@ -264,7 +295,7 @@ def _run(args: argparse.Namespace, argv: list[str], prog: str = CLI_PROGRAM) -> 
         if not args.quiet:
             print(f"Objective: {describe_objective(name, direction)}", flush=True)
     resume = resume_command(argv, prog)
-    with interrupts.handle_signals():
+    with interrupts.handle_signals(resume):
         try:
             code = _main(args, argv, resume, prog)
             if code == 0:
@@ -358,7 +389,7 @@ def _main(args: argparse.Namespace, argv: list[str], resume: str, prog: str = CL
             return 1
         finally:
             run.close()  # and its chief, if any: workers leave once told there is nothing left
-        print(_summary(result), flush=True)
+        print(_summary(result, time.monotonic() - args.started), flush=True)
         return 0
     finally:
         if run is not None:

@@ -36,12 +36,14 @@ __all__ = ["Interrupted", "check", "handle_signals", "pending"]
 SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 _pending: int | None = None  # the signal number recorded by the handler
+_resume_note = b""  # written after "exiting now" (see handle_signals)
 
 
 def _handler(signum: int, frame: FrameType | None) -> None:
     global _pending
     if _pending is not None:  # a second signal: the user insists
         os.write(2, f"\n{signal.Signals(signum).name} again: exiting now.\n".encode())
+        os.write(2, _resume_note)
         os._exit(128 + signum)
     if _orphaned():  # a local worker whose chief died: nothing to save, leave at once
         os.write(2, b"\nThe chief that started this worker is gone: exiting now.\n")
@@ -74,21 +76,28 @@ def check() -> None:
 
 
 @contextmanager
-def handle_signals() -> Iterator[None]:
+def handle_signals(resume: str | None = None) -> Iterator[None]:
     """Within the block, SIGINT and SIGTERM are recorded for `check()` to raise.
 
     The previous handlers are restored on exit. Outside the main thread (where
     Python cannot install handlers) this does nothing.
+
+    Args:
+        resume: The command that resumes the run, printed (to stderr) also when a
+            second signal exits at once. Defaults to None: not printed.
     """
-    global _pending
+    global _pending, _resume_note
     if threading.current_thread() is not threading.main_thread():
         yield
         return
     previous = {s: signal.signal(s, _handler) for s in SIGNALS}
     _pending = None
+    note = "" if resume is None else f"Completed trials are saved. Resume with:\n  {resume}\n"
+    _resume_note = note.encode()
     try:
         yield
     finally:
         for s, handler in previous.items():
             signal.signal(s, handler)
         _pending = None
+        _resume_note = b""

@@ -22,6 +22,7 @@ __all__ = [
     "describe_objective",
     "parse_objective",
     "resolve_objective",
+    "training_metric_note",
 ]
 
 DIRECTIONS = ("max", "min")
@@ -210,6 +211,31 @@ def resolve_objective(
             )
         return objective
     return kt.Objective(*parse_objective(objective, direction, argument=argument))
+
+
+def training_metric_note(name: str) -> str | None:
+    """A warning when `name` is a Keras metric measured on the training data, else `None`.
+
+    Keras logs each metric twice: `accuracy` on the batches the model trains
+    on, `val_accuracy` on the validation data. A search on the first rewards
+    the models that fit their training data best, overfitting included.
+    KerasTuner accepts either, and so does tunekit; this says what was chosen.
+
+    Args:
+        name: The objective's metric name, e.g. `"accuracy"`.
+
+    Returns:
+        One sentence naming the validation metric to use instead, or `None`
+        for a `val_` name or a metric tunekit does not know (e.g. one a
+        hypermodel's own `fit` returns, which may well be a validation score).
+    """
+    if name.startswith("val_") or _known_direction(name) is None:
+        return None
+    return (
+        f"The objective {name!r} is measured on the training data: the search will prefer "
+        f"the models that fit it best, overfitting included. To rank trials on held-out "
+        f"data, use 'val_{name}'."
+    )
 
 
 def describe_objective(name: str, direction: str) -> str:

@@ -41,7 +41,7 @@ from tunekit.errors import (
 )
 from tunekit.manifest import RunManifest, check_kerastuner_project, check_run_location
 from tunekit.narrowing import NarrowedSpace
-from tunekit.objectives import resolve_objective
+from tunekit.objectives import resolve_objective, training_metric_note
 from tunekit.params import (
     DEFAULT_OBJECTIVES,
     FINE_TUNERS,
@@ -428,6 +428,8 @@ class CoarseToFine:
         self.objective = resolve_objective(
             DEFAULT_OBJECTIVES[data.task] if objective is None else objective
         )
+        if (note := training_metric_note(self.objective.name)) is not None:
+            _logger.warning(note)
         project_name = _default_name(hypermodel) if project_name is None else project_name
         check_run_location(directory, project_name)
         self.run_dir = Path(directory) / project_name

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from tunekit import _log
 from tunekit.data._checks import _SPLITS
 from tunekit.errors import DataError
 
@@ -14,9 +15,29 @@ def _stratified_split(
     y: np.ndarray, val_fraction: float, test_fraction: float, seed: int, names: Sequence[str]
 ) -> dict[str, np.ndarray]:
     """Per class: shuffle, take test then validation counts; returns shuffled indices."""
+    labels, counts = np.unique(y, return_counts=True)
+    needed = 1 + (val_fraction > 0) + (test_fraction > 0)
+    short = [(label, n) for label, n in zip(labels, counts, strict=True) if n < needed]
+    if short:
+        used = ["train"] + ["validation"] * (val_fraction > 0) + ["test"] * (test_fraction > 0)
+        splits = ", ".join(used[:-1]) + " and " + used[-1]
+        listed = ", ".join(
+            f"{names[label] if label < len(names) else str(label)!r} ({_log.count(n, 'sample')})"
+            for label, n in short[:5]
+        )
+        raise DataError(
+            f"{_log.count(len(short), 'class', plural='classes')} of {len(labels)} "
+            f"{'has' if len(short) == 1 else 'have'} fewer than {needed} samples: {listed}"
+            f"{', ...' if len(short) > 5 else ''}. A stratified split puts every class in "
+            f"the {splits} splits, so each needs at least {needed}. Add samples of those "
+            "classes or drop them (from Python, validation_fraction=0 or "
+            "test_fraction=0 lowers the need by one each). If the "
+            "targets are quantities rather than class ids, use task='regression' "
+            "(--task regression)."
+        )
     rng = np.random.default_rng(seed)
     parts: dict[str, list[np.ndarray]] = {split: [] for split in _SPLITS}
-    for label in np.unique(y):
+    for label in labels:
         members = rng.permutation(np.flatnonzero(y == label))
         n = len(members)
         n_test = max(1, round(n * test_fraction)) if test_fraction > 0 else 0
@@ -26,15 +47,6 @@ def _stratified_split(
                 n_test -= 1
             else:
                 n_val -= 1
-        n_train = n - n_test - n_val
-        if n_train < 1:
-            name = names[label] if label < len(names) else str(label)
-            raise DataError(
-                f"Class {name!r} has {n} sample(s): split {max(n_train, 0)} train / "
-                f"{n_val} validation / {n_test} test leaves a split without it. "
-                "Add samples (>= 3 per class when both fractions are > 0) or set "
-                "a fraction to 0."
-            )
         parts["test"].append(members[:n_test])
         parts["val"].append(members[n_test : n_test + n_val])
         parts["train"].append(members[n_test + n_val :])

@@ -90,6 +90,79 @@ def infer_task(y: Any, name: str = "y") -> str:
     return REGRESSION
 
 
+def is_text(y: Any) -> bool:
+    """Whether `y` (one array, not a dict) holds text labels: str / bytes, or objects all str."""
+    if isinstance(y, Mapping):
+        return False
+    array = np.asarray(y)
+    if array.dtype.kind in "US":
+        return True
+    return array.dtype.kind == "O" and all(isinstance(v, str) for v in array.ravel().tolist())
+
+
+def encode_text_labels(
+    labels: list[Any], class_names: Any = None, name: str = "y"
+) -> tuple[list[np.ndarray], list[str]]:
+    """Text class labels as int64 ids, and the class names (scikit-learn's `LabelEncoder` order).
+
+    Args:
+        labels: One or more arrays of text labels (e.g. `[y, y_test]`), shape `(n,)`
+            or `(n, 1)`; they share one encoding.
+        class_names: The classes in id order, or None for the sorted distinct labels.
+        name: How messages name the labels.
+
+    Returns:
+        One int64 array of ids per input, shape `(n,)`, and the class names.
+
+    Raises:
+        DataError: On a label missing from `class_names`, or labels of shape `(n, k)`.
+    """
+    texts = [np.asarray(array).astype(str) for array in labels]
+    for array in texts:
+        if array.ndim > 2 or (array.ndim == 2 and array.shape[1] != 1):
+            raise DataError(
+                f"{name} holds text labels of shape {array.shape}: class labels must have "
+                "shape (n,), one label per sample."
+            )
+    texts = [array.reshape(-1) for array in texts]
+    seen = np.unique(np.concatenate(texts)) if texts else np.array([], dtype=str)
+    names = [str(v) for v in seen] if class_names is None else [str(v) for v in class_names]
+    unknown = sorted(set(seen.tolist()) - set(names))
+    if unknown:
+        raise DataError(
+            f"{name} has labels that are not in class_names: {unknown[:5]}. Give every "
+            "class a name in class_names, or leave class_names unset to use the sorted labels."
+        )
+    index = {label: i for i, label in enumerate(names)}
+    return [np.array([index[v] for v in array.tolist()], np.int64) for array in texts], names
+
+
+def text_labels_as_ids(
+    y: Any, y_test: Any, class_names: Any, task: str | None
+) -> tuple[Any, Any, Any, str | None]:
+    """`(y, y_test, class_names, task)` with text labels in `y` encoded as class ids.
+
+    Unchanged unless `y` holds text (see `is_text`): then the labels of `y`
+    and `y_test` become ids by `encode_text_labels`, `class_names` the classes
+    in id order, and the task classification.
+
+    Raises:
+        DataError: On text labels with `task="regression"`, or a label missing
+            from `class_names`.
+    """
+    if not is_text(y):
+        return y, y_test, class_names, task
+    if task == REGRESSION:
+        raise DataError(
+            f'task="regression" but y holds text (e.g. {np.asarray(y).ravel().tolist()[0]!r}): '
+            "regression needs numeric targets. Leave task= unset (or pass "
+            'task="classification") to use the labels as classes.'
+        )
+    given = [y] if y_test is None else [y, y_test]
+    ids, names = encode_text_labels(given, class_names, "y / y_test")
+    return ids[0], (None if y_test is None else ids[1]), names, CLASSIFICATION
+
+
 def infer_tasks(y: Any, name: str) -> str:
     """`infer_task` over one array or every output of a dict; the outputs must agree."""
     if not isinstance(y, Mapping):

@@ -148,6 +148,7 @@ class Dataset:
         | whole-number floats that are exactly `0..K-1`      | classification |
         | other whole-number floats, `(n,)` (counts, ages)   | regression     |
         | whole-number floats of shape `(n, k)`, k > 1       | refused: pass `task=` |
+        | text (str), `(n,)`: class names (ids: sorted)      | classification |
 
         For integer-valued regression targets (an int dtype) pass
         `task="regression"`. Classification splits are stratified per class
@@ -166,6 +167,7 @@ class Dataset:
             num_classes: Classification: number of classes; if None, `max(label) + 1`
                 and every id 0..max must occur (labels 1..K are refused).
             class_names: Classification: one name per class; defaults to `"0"`, ...
+                (text labels: the sorted distinct labels; if given, their id order).
             seed: Seed of the deterministic split.
             task: `"classification"`, `"regression"` or None to infer it.
                 Defaults to None.
@@ -190,6 +192,7 @@ class Dataset:
         if x_test is not None:
             test_fraction = 0.0
         _check_fractions(validation_fraction, test_fraction)
+        y, y_test, class_names, task = tg.text_labels_as_ids(y, y_test, class_names, task)
         task = tg.check_task(task) or tg.infer_tasks(y, "y")
         convert = lambda a, name: tg.as_targets(a, name, task)  # noqa: E731
         x, y = tg.map_arrays(x, "x", _as_float32), tg.map_arrays(y, "y", convert)

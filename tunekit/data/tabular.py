@@ -167,5 +167,5 @@ def _targets(
             "needs numeric targets. Encode them as numbers, or use a single text column as "
             'class names with task="classification" (or leave task= unset).'
         )
-    names, codes = np.unique(frame[targets[0]].astype(str).to_numpy(), return_inverse=True)
-    return codes.astype(np.int64), [str(n) for n in names], CLASSIFICATION
+    (codes,), names = tg.encode_text_labels([frame[targets[0]].to_numpy()], name=targets[0])
+    return codes, names, CLASSIFICATION

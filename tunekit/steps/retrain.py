@@ -66,16 +66,16 @@ def select(ctx: RunContext) -> Selection:
             "coarse",
             coarse[0],
             (
-                f"coarse trial {coarse[0].trial_id} scored {name}={coarse[0].score:.4f}, "
-                f"better than the best fine trial {fine[0].trial_id} ({fine[0].score:.4f})"
+                f"{name}={coarse[0].score:.4f}, better than the best fine trial "
+                f"{fine[0].trial_id} ({fine[0].score:.4f})"
             ),
         )
     return Selection(
         "fine",
         fine[0],
         (
-            f"best fine trial {fine[0].trial_id} ({name}={fine[0].score:.4f}); best coarse "
-            f"was {coarse[0].trial_id} ({coarse[0].score:.4f})"
+            f"{name}={fine[0].score:.4f}, the best of both phases; the best coarse trial "
+            f"{coarse[0].trial_id} scored {coarse[0].score:.4f}"
         ),
     )
 

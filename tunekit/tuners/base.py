@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextvars
 import dataclasses
+import difflib
 import gc
 import secrets
 import time
@@ -356,10 +357,13 @@ class TunekitTuner(kt.Tuner):
             names = getattr(objective, "name_to_direction", {objective.name: None})
             missing = [n for n in names if n not in results.history]
             if missing:
+                close = difflib.get_close_matches(missing[0], list(results.history), n=1)
                 raise kt_errors.FatalValueError(
                     f"The objective {missing[0]!r} is not among the metrics the model "
-                    f"reports: {sorted(results.history)}. Choose one of those as "
-                    "`objective` (validation metrics need validation data)."
+                    f"reports: {sorted(results.history)}. "
+                    + (f"Did you mean {close[0]!r}? " if close else "")
+                    + "Choose one of those as `objective` (validation metrics need "
+                    "validation data)."
                 )
         limit = self.max_model_size
         if limit is not None and facts.num_params is not None and facts.num_params > limit:
