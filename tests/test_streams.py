@@ -177,10 +177,16 @@ def test_cli_streams_an_image_folder_at_its_native_size(
     monkeypatch.chdir(tmp_path)
     spec = _hypermodel_file(tmp_path)
     args = ["--hypermodel", spec, "--data", str(image_folder), "--backend", "tensorflow"]
-    code = main([*args, "--batch-size", "8", *CLI_BUDGET, "--quiet"])
+    budget = [a for a in CLI_BUDGET if a != "--no-baseline"]  # the baseline on: compared
+    code = main([*args, "--batch-size", "4", *budget, "--quiet"])
     assert code == 0
     run_dir = tmp_path / "runs" / f"{spec.replace(':', '-')}-{image_folder.name}"
     report = _report(run_dir)
+    # The baseline is compared on every test image (it was the first batch only).
+    expected_n = len(image_folder_stream(image_folder, IMAGE_FOLDER_SIZE).labels["test"])
+    assert expected_n > 4  # several test batches
+    assert "error" not in report["baseline"], report["baseline"]["verdict"]
+    assert f"of {expected_n} examples" in report["baseline"]["verdict"]
     assert report["dataset"]["input_shape"] == [*IMAGE_FOLDER_SIZE, 3]
     assert report["dataset"]["class_names"] == list(IMAGE_FOLDER_CLASSES)
     counts = np.asarray(report["confusion_matrix"]["counts"])
@@ -190,7 +196,7 @@ def test_cli_streams_an_image_folder_at_its_native_size(
     assert report["best"]["num_params"] > 0  # the lazily built model, counted once built
     manifest = json.loads((run_dir / "manifest.json").read_text())
     assert manifest["config"]["data"].startswith("image-folder:")
-    assert manifest["config"]["batch_size"] == 8
+    assert manifest["config"]["batch_size"] == 4
 
 
 def test_cli_grayscale_folder_gives_one_channel(tmp_path: Path) -> None:

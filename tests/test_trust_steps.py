@@ -150,7 +150,13 @@ def test_baseline_and_mcnemar_in_the_report_equal_tunekit_stats_on_the_saved_mod
     baseline_pred = predict_classes(baseline, data.x_test)
     expected = compare_to_baseline(data.y_test, tuned_pred, baseline_pred)
     section = _report(run)["baseline"]
-    assert section["verdict"] == expected.verdict
+    # The chosen configuration here is the defaults (x="c", units=4): the verdict says so.
+    assert {k: result.best_hyperparameters[k] for k in ("x", "units")} == {"x": "c", "units": 4}
+    assert section["same_configuration"] is True
+    assert section["verdict"] == (
+        f"{expected.verdict} The chosen configuration is the hypermodel's default one, the "
+        "baseline's: the search found nothing better than the defaults on validation."
+    )
     test = mcnemar_exact(data.y_test, tuned_pred, baseline_pred)
     assert (section["mcnemar"]["b"], section["mcnemar"]["c"]) == (test.b, test.c)
     assert section["mcnemar"]["p_value"] == pytest.approx(test.p_value)

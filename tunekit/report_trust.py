@@ -43,7 +43,24 @@ BASELINE_MODEL = "baseline_model.keras"  # written by `tunekit.steps.BaselineSte
 
 
 def _predictions(model: keras.Model, data: Any, batch_size: int) -> np.ndarray:
-    """Class ids (classification) or predicted values (regression) on the test set."""
+    """Class ids (classification) or predicted values (regression) on the test set.
+
+    A stream's test set is predicted batch by batch, all of it (not its first
+    batch); its labels must come in the order `data.y_test` recorded.
+    """
+    from tunekit.data.streams import StreamData, predict_stream
+    from tunekit.outputs import predicted_classes, uses_logits
+
+    if isinstance(data, StreamData):
+        y_true, outputs = predict_stream(model, data.test)
+        if not np.array_equal(np.asarray(y_true).reshape(-1), np.asarray(data.y_test).reshape(-1)):
+            raise UsageError(
+                "the test stream yields its examples in another order on each pass (is it "
+                "shuffled?), so the two models' predictions cannot be paired"
+            )
+        if getattr(data, "task", "classification") == "regression":
+            return np.asarray(outputs)
+        return predicted_classes(outputs, from_logits=uses_logits(model))
     if getattr(data, "task", "classification") == "regression":
         return np.asarray(model.predict(data.x_test, batch_size=batch_size, verbose=0))
     return predict_classes(model, data.x_test, batch_size=batch_size)
@@ -158,12 +175,17 @@ def usefulness_note(y_true: Any, y_pred: Any, task: str, class_names: Any = None
     return f"Note: test R² {r2:.4g} is no better than predicting the mean of the targets: {hint}"
 
 
-def baseline_section(run: Any, model: keras.Model) -> dict[str, Any] | None:
+def baseline_section(
+    run: Any, model: keras.Model, chosen: dict[str, Any] | None = None
+) -> dict[str, Any] | None:
     """The tuned model against `baseline_model.keras` on the test set, or `None` without one.
 
     Both saved models predict the test set; `tunekit.stats.compare_to_baseline`
     gives each metric with its 95% interval (Wilson for accuracy, bootstrap for
-    regression), McNemar's exact test (classification) and the verdict.
+    regression), McNemar's exact test (classification) and the verdict. When
+    the chosen hyperparameters `chosen` are the defaults the baseline used,
+    `same_configuration` is true and the verdict says so (the search found
+    nothing better than the defaults).
     """
     record = run.manifest.state["steps"].get("baseline", {})
     path = run.run_dir / BASELINE_MODEL
@@ -172,17 +194,29 @@ def baseline_section(run: Any, model: keras.Model) -> dict[str, Any] | None:
     baseline = load_keras_model(path)
     data = run.data
     batch_size = max(run.batch_size, 256)
-    tuned_pred = _predictions(model, data, batch_size)
-    baseline_pred = _predictions(baseline, data, batch_size)
     try:
+        tuned_pred = _predictions(model, data, batch_size)
+        baseline_pred = _predictions(baseline, data, batch_size)
         compared = compare_to_baseline(
             data.y_test, tuned_pred, baseline_pred, task=getattr(data, "task", None), seed=run.seed
         ).to_dict()
     except UsageError as error:  # e.g. a diverged baseline predicting NaN values
         compared = {"error": str(error), "verdict": f"no comparison: {error}"}
+    defaults = record.get("hyperparameters", {})
+    same = (
+        chosen is not None
+        and bool(defaults)
+        and all(chosen.get(name) == value for name, value in defaults.items())
+    )
+    if same:
+        compared["verdict"] += (
+            " The chosen configuration is the hypermodel's default one, the baseline's: "
+            "the search found nothing better than the defaults on validation."
+        )
     retrain = run.manifest.state["steps"]["retrain"]
     return {
         **compared,
+        "same_configuration": same,
         "tuned_model": {
             "num_params": param_count(model),
             "training_seconds": retrain.get("seconds"),
