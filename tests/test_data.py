@@ -471,7 +471,7 @@ ERROR_CASES = [
     (
         "class_too_small",
         lambda t: load_image_directory(_folder(t, {"bear": 5, "cog": 2}), (4, 4)),
-        r"Class 'cog' has 2 sample\(s\): split 0 train / 1 validation / 1 test",
+        r"1 class of 2 has fewer than 3 samples: 'cog' \(2 samples\)\. A stratified split",
     ),
     (
         "corrupt_image",
@@ -536,9 +536,9 @@ ERROR_CASES = [
     ),
     (
         "labels_strings",
-        lambda t: Dataset.from_arrays(np.zeros((2, 2)), ["cat", "dog"]),
-        r"integer class ids, got dtype <U3 \(e\.g\. 'cat'\)\. tunekit has two tasks: "
-        r'classification .* regression .*task="regression"',
+        # Text labels are classes (as in a CSV); as regression targets they are refused.
+        lambda t: Dataset.from_arrays(np.zeros((2, 2)), ["cat", "dog"], task="regression"),
+        r"y holds text \(e\.g\. 'cat'\): regression needs numeric targets",
     ),
     (
         "labels_one_hot",
@@ -621,7 +621,7 @@ ERROR_CASES = [
     (
         "class_too_small_arrays",
         lambda t: Dataset.from_arrays(np.zeros((12, 2)), [0] * 10 + [1] * 2),
-        r"Class '1' has 2 sample\(s\)",
+        r"1 class of 2 has fewer than 3 samples: '1' \(2 samples\)",
     ),
     (
         "shape_mismatch",
