@@ -140,11 +140,21 @@ def test_py_dataset_end_to_end_with_chained_retrain(tmp_path: Path) -> None:
     assert y is None and len(chained) == len(splits[0]) + len(splits[1]) == 8
     np.testing.assert_array_equal(chained[5][1], splits[1][0][1])  # batch 5 = validation's 0
     result = CoarseToFine(
-        stream_models.dense_build, data, directory=tmp_path, objective="val_loss", **SMALL
+        stream_models.dense_build,
+        data,
+        directory=tmp_path,
+        objective="val_loss",
+        **{**SMALL, "final_seeds": 2},
     ).run()
-    counts = np.asarray(_report(result.run_dir)["confusion_matrix"]["counts"])
+    report = _report(result.run_dir)
+    counts = np.asarray(report["confusion_matrix"]["counts"])
     assert counts.sum() == 24
     assert result.test_metrics["accuracy"] == pytest.approx(np.trace(counts) / 24, abs=1e-6)
+    # The second seed is scored on the whole test stream too, as the first.
+    per_seed = report["final_seeds"]["per_seed"]
+    assert list(per_seed) == ["0", "1"]
+    assert per_seed["0"]["accuracy"] == pytest.approx(result.test_metrics["accuracy"])
+    assert all(0.0 <= m["accuracy"] <= 1.0 for m in per_seed.values())
 
 
 def test_chain_forwards_epoch_end() -> None:

@@ -348,3 +348,34 @@ def test_ensure_of_a_step_that_is_off_names_the_setting(
         run.ensure(step)
     assert "its steps are: coarse, narrow, fine, retrain, evaluate" in str(caught.value)
     assert not (tmp_path / "off" / "coarse").exists()
+
+
+def test_the_step_by_step_path_runs_the_baseline_and_final_seeds_before_the_report(
+    tmp_path: Path, digits_small: Any
+) -> None:
+    """`coarse(); narrow(); fine(); retrain(); evaluate()` reports what `run()` reports."""
+    run = CoarseToFine(
+        LuckyHyperModel(),
+        digits_small.subset(num_train=200, num_val=100, num_test=300),
+        directory=tmp_path,
+        coarse_trials=3,
+        coarse_epochs=1,
+        fine_tuner="bayesian",
+        fine_trials=1,
+        max_epochs=1,
+        final_epochs=1,
+        top=1.0,
+        finalists=0,
+        final_seeds=2,
+        verbose=0,
+    )
+    run.coarse()
+    run.narrow()
+    run.fine()
+    run.retrain()
+    result = run.evaluate()
+    report = _report(run)
+    assert report["baseline"] is not None and (run.run_dir / "baseline_model.keras").is_file()
+    assert report["final_seeds"]["seeds"] == [run.seed, run.seed + 1]
+    first = report["final_seeds"]["per_seed"][str(run.seed)]
+    assert first["accuracy"] == pytest.approx(result.test_metrics["accuracy"])

@@ -601,7 +601,12 @@ class CoarseToFine:
         return self.ensure("retrain")
 
     def evaluate(self) -> Result:
-        """Evaluates the saved model (loaded back) on the test set and writes the report."""
+        """Evaluates the saved model (loaded back) on the test set and writes the report.
+
+        Runs (or resumes) every step before it first: the searches, the
+        retrain and, when on, the final seeds and the baseline that the report
+        compares with. Unlike `run()`, the run's lock is kept: call `close()`.
+        """
         self.ensure("evaluate")
         return self.result()
 

@@ -74,5 +74,7 @@ def coarse_to_fine_steps(
         steps.append(FinalSeedsStep())
     if baseline:
         steps.append(BaselineStep())
-    steps.append(EvaluateStep())
+    # The report compares with the final seeds and the baseline: evaluate() runs them first.
+    after_retrain = tuple(s.name for s in steps if s.name in ("final_seeds", "baseline"))
+    steps.append(EvaluateStep(requires=("retrain", *after_retrain)))
     return tuple(steps)

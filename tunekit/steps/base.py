@@ -33,6 +33,7 @@ __all__ = [
     "Step",
     "fit_options",
     "outputs_missing",
+    "test_metrics",
     "validation_batch_size",
 ]
 
@@ -128,6 +129,23 @@ def build_lazy(model: Any, ctx: RunContext) -> None:
     data = ctx.data
     sample = data.sample() if isinstance(data, StreamData) else tg.take(data.x_train, slice(0, 2))
     model(sample, training=False)
+
+
+def test_metrics(ctx: RunContext, model: keras.Model, batch_size: int) -> dict[str, float]:
+    """Keras's `model.evaluate` metrics of `model` on the test set (arrays or stream).
+
+    Returns:
+        `{metric name: value}` as floats (`loss`, then the compiled metrics).
+    """
+    from tunekit.data.streams import StreamData
+
+    if isinstance(ctx.data, StreamData):  # the stream's own batches
+        evaluated = model.evaluate(ctx.data.test, return_dict=True, verbose=0)
+    else:
+        evaluated = model.evaluate(
+            ctx.data.x_test, ctx.data.y_test, batch_size=batch_size, return_dict=True, verbose=0
+        )
+    return {k: float(v) for k, v in evaluated.items()}
 
 
 def validation_batch_size(num_val: int, batch_size: int) -> int:

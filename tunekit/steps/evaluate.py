@@ -15,7 +15,7 @@ from tunekit.data.streams import StreamData, predict_stream
 from tunekit.outputs import load_keras_model, predict_classes, predicted_classes, uses_logits
 from tunekit.regression import regression_metrics
 from tunekit.report import write_report
-from tunekit.steps.base import RunContext
+from tunekit.steps.base import RunContext, test_metrics
 from tunekit.steps.retrain import BEST_MODEL
 
 __all__ = ["REPORT_FILES", "EvaluateStep", "test_predictions"]
@@ -63,8 +63,13 @@ class EvaluateStep:
     """
 
     name = "evaluate"
-    requires: tuple[str, ...] = ("retrain",)
     outputs: tuple[str, ...] = REPORT_FILES
+
+    def __init__(self, requires: tuple[str, ...] = ("retrain",)) -> None:
+        """`requires`: the steps run first, in order (the retrain, and the
+        final seeds and baseline when the run has them, which the report
+        compares with). Defaults to the retrain only."""
+        self.requires = requires
 
     def ensure(self, ctx: RunContext) -> dict[str, float]:
         """Evaluates (unless done) and returns the test metrics.
@@ -73,23 +78,14 @@ class EvaluateStep:
             ValueError: Regression predictions hold NaN or infinite values.
         """
         manifest = ctx.manifest
-        ctx.ensure("retrain")
+        for name in self.requires:
+            ctx.ensure(name)
         if not manifest.is_done(self.name):
             interrupts.check()
             start = time.perf_counter()
             model = load_keras_model(ctx.run_dir / BEST_MODEL)
             batch_size = max(ctx.batch_size, 256)
-            if isinstance(ctx.data, StreamData):
-                evaluated = model.evaluate(ctx.data.test, return_dict=True, verbose=0)
-            else:
-                evaluated = model.evaluate(
-                    ctx.data.x_test,
-                    ctx.data.y_test,
-                    batch_size=batch_size,
-                    return_dict=True,
-                    verbose=0,
-                )
-            metrics: dict[str, Any] = {k: float(v) for k, v in evaluated.items()}
+            metrics: dict[str, Any] = test_metrics(ctx, model, batch_size)
             y_pred = test_predictions(ctx, model, batch_size)
             if ctx.data.task == REGRESSION and y_pred is not None:
                 metrics.update(regression_metrics(ctx.data.y_test, y_pred))

@@ -15,7 +15,7 @@ import time
 from typing import Any
 
 from tunekit import _faults, _log, interrupts
-from tunekit.steps.base import RunContext
+from tunekit.steps.base import RunContext, test_metrics
 from tunekit.steps.baseline import train_like_winner
 
 __all__ = ["FinalSeedsStep"]
@@ -57,10 +57,7 @@ class FinalSeedsStep:
             fit = train_like_winner(
                 ctx, trial.hyperparameters, epochs=epochs, seed=seed, step=self.name
             )
-            metrics = fit.model.evaluate(
-                ctx.data.x_test, ctx.data.y_test, batch_size=batch_size, return_dict=True, verbose=0
-            )
-            done[str(seed)] = {k: float(v) for k, v in metrics.items()}
+            done[str(seed)] = test_metrics(ctx, fit.model, batch_size)
             elapsed = seconds + time.perf_counter() - start
             manifest.mark(self.name, "running", seeds=done, seconds=round(elapsed, 2))
             _faults.checkpoint("final_seeds.fit_end")
