@@ -153,6 +153,34 @@ def test_corrupt_state_file_is_named_and_left_untouched(tmp_path, small_npz, kil
     assert files() == before
 
 
+@pytest.mark.parametrize(
+    "content, reason",
+    [
+        ('{"config": {"hypermodel": "mnist-de', "is corrupt or truncated"),
+        ("[]", "is not what tunekit wrote"),
+        ('{"config": {}, "steps": {"coarse": "done"}}', "is not what tunekit wrote"),
+    ],
+    ids=["truncated", "list", "step_not_an_object"],
+)
+def test_a_damaged_manifest_names_the_trials_kept_and_the_safe_options(
+    tmp_path, capsys, small_npz, killed_after_coarse, content, reason
+):
+    from tunekit.coarse_to_fine import main
+
+    run_dir = _copy_run(killed_after_coarse, tmp_path)
+    coarse = len(_completed_trials(run_dir))
+    (run_dir / "manifest.json").write_text(content)
+    before = {p: p.read_bytes() for p in run_dir.rglob("*") if p.is_file() and p.name != ".lock"}
+    args = ["--data", str(small_npz), "--directory", str(tmp_path), *ARGS]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert str(run_dir / "manifest.json") in err and reason in err, err
+    assert f"Found {coarse} completed coarse and 0 completed fine trial(s)" in err, err
+    assert "restore manifest.json from a backup" in err and "--overwrite" in err, err
+    after = {p: p.read_bytes() for p in run_dir.rglob("*") if p.is_file() and p.name != ".lock"}
+    assert after == before
+
+
 def test_sigterm_during_a_trial_saves_and_prints_the_resume_command(tmp_path, small_npz):
     args = ["--data", str(small_npz), "--directory", str(tmp_path), *ARGS]
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}

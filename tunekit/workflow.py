@@ -39,7 +39,12 @@ from tunekit.errors import (
     RunNotFinishedError,
     UsageError,
 )
-from tunekit.manifest import RunManifest, check_kerastuner_project, check_run_location
+from tunekit.manifest import (
+    RunManifest,
+    check_kerastuner_project,
+    check_run_location,
+    read_run_file,
+)
 from tunekit.narrowing import NarrowedSpace
 from tunekit.objectives import resolve_objective, training_metric_note
 from tunekit.params import (
@@ -784,7 +789,7 @@ class CoarseToFine:
             check_kerastuner_project(self.run_dir / phase)
         for name in (NARROWED_SPACE, BEST_HYPERPARAMETERS, "report.json"):
             if (self.run_dir / name).exists():
-                _io.read_json(self.run_dir / name, what=name)
+                read_run_file(self.run_dir, name, what=name)
 
     def open(self) -> RunManifest:
         """Checks the model against the data, then opens the run folder.
