@@ -85,6 +85,7 @@ ORDER = [
     "runs",
     "cli_parser",
     "cli_data",
+    "cli_summary",
     "coarse_to_fine",
     "cli_main",
     "__main__",

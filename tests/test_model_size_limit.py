@@ -18,7 +18,8 @@ import keras_tuner as kt
 import pytest
 
 from tunekit import CoarseToFine
-from tunekit.coarse_to_fine import _summary, _workflow_kwargs, build_parser, main
+from tunekit.cli_summary import summary as cli_summary
+from tunekit.coarse_to_fine import _workflow_kwargs, build_parser, main
 from tunekit.data import Dataset
 from tunekit.errors import InvalidParameterError, ModelSizeLimitError, RunConfigError
 from tunekit.manifest import RunManifest
@@ -151,7 +152,7 @@ def test_coarse_and_hyperband_train_only_models_within_the_limit(
     # The command line's summary says it too (before, only report.json and report.md did).
     rejected = {"coarse": coarse.rejected_oversized, "fine": fine.rejected_oversized}
     assert {p: v["rejected_oversized"] for p, v in result.phase_bests.items()} == rejected
-    summary = _summary(result)
+    summary = cli_summary(result)
     for phase, best in result.phase_bests.items():
         assert (
             f"{phase} best {best['score']:.4f} (trial {best['trial_id']}; "

@@ -310,7 +310,7 @@ def test_bar_and_plain_paths_report_the_same_trials_and_quiet_only_the_summary(
 
 
 def test_the_summary_gives_the_baselines_verdict(tmp_path: Path) -> None:
-    from tunekit.coarse_to_fine import _summary
+    from tunekit.cli_summary import summary
 
     verdict = "tuned is better than the baseline: test accuracy 0.99 vs 0.98 (McNemar ...)."
     report = {"backend": "jax", "baseline": {"verdict": verdict}, "test_intervals": None}
@@ -327,10 +327,20 @@ def test_the_summary_gives_the_baselines_verdict(tmp_path: Path) -> None:
         run_dir=tmp_path,
         artifacts={},
     )
-    lines = _summary(result).splitlines()
+    lines = summary(result).splitlines()
     assert "Test: accuracy 0.9900, loss 0.1000" in lines  # no intervals recorded: none shown
     assert f"Baseline: {verdict}" in lines and "Backend: jax" in lines
     assert "Final model: 1 epoch on train+validation" in lines
+
+    # Regression on 4 test examples: no intervals, and the reason said once.
+    why = "none: 4 test examples, too few for a bootstrap interval (it needs at least 20)"
+    report["test_intervals"] = {
+        name: {"value": 0.5, "interval": None, "method": why} for name in ("mse", "r2")
+    }
+    (tmp_path / "report.json").write_text(json.dumps(report))
+    result.test_metrics = {"mse": 0.5, "r2": 0.5}
+    (test_line,) = [line for line in summary(result).splitlines() if line.startswith("Test: ")]
+    assert test_line == f"Test: mse 0.5000, r2 0.5000 (intervals {why})"
 
 
 def test_retracing_of_kerass_own_steps_is_not_shown_but_of_a_users_function_is(

@@ -271,3 +271,34 @@ def test_a_model_no_better_than_a_constant_guess_is_said_so():
 
     report = {**_minimal_report({}), "test_note": "Note: test R² -2 is no better ..."}
     assert "\nNote: test R² -2 is no better ...\n" in render_markdown(report, "")
+
+
+@pytest.mark.parametrize("n, withheld", [(4, True), (19, True), (20, False)])
+def test_regression_intervals_are_withheld_on_a_handful_of_test_examples(
+    n: int, withheld: bool
+) -> None:
+    """4 test examples gave R² 'from -1508 to 0': an artefact, not an uncertainty."""
+    from tunekit.report import _interval_cell
+    from tunekit.report_trust import test_intervals
+
+    rng = np.random.default_rng(0)
+    y_true = rng.normal(size=n)
+    y_pred = y_true + rng.normal(scale=0.5, size=n)
+    intervals = test_intervals(y_true, y_pred, "regression")
+    assert set(intervals) == {"mse", "mae", "rmse", "r2"}
+    for name, found in intervals.items():
+        assert np.isfinite(found["value"])
+        cell = _interval_cell(intervals, name)
+        if withheld:
+            assert found["interval"] is None
+            assert found["method"] == (
+                f"none: {n} test examples, too few for a bootstrap interval (it needs at least 20)"
+            )
+            assert cell == found["method"]
+        else:
+            low, high = found["interval"]
+            assert low <= found["value"] <= high
+            assert cell.startswith("[") and cell.endswith("(BCa bootstrap)")
+    # Classification keeps Wilson's interval at any size: it is exact enough for small n.
+    few = test_intervals(np.array([0, 1, 1, 0]), np.array([0, 1, 0, 0]), "classification")
+    assert few["accuracy"]["interval"] is not None

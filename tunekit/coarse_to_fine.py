@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import dataclasses
-import json
 import logging
 import os
 import signal
@@ -33,6 +32,7 @@ from tunekit.cli_data import is_csv as _is_csv
 from tunekit.cli_data import load_data as _load_data
 from tunekit.cli_data import select_backend as _select_backend
 from tunekit.cli_parser import build_parser, cli_message
+from tunekit.cli_summary import summary
 from tunekit.distribute.cluster import ENV_VARS, check_port_free, cluster_from
 from tunekit.errors import UsageError
 from tunekit.hypermodel_specs import check_spec, resolve_hypermodel
@@ -148,77 +148,6 @@ def _workflow_kwargs(args: argparse.Namespace) -> dict[str, Any]:
             _default_project_name(args) if args.project_name is None else args.project_name
         ),
         verbose=0 if args.quiet else 1,
-    )
-
-
-def _narrowing_line(narrowed: Any) -> str:
-    """How many hyperparameters the narrowing changed; the table itself was printed before."""
-    changes = getattr(narrowed, "changes", None)
-    if changes is None:  # not a NarrowedSpace: show it as it is
-        return f"Narrowing:\n{narrowed}"
-    changed = [c.name for c in changes if c.before != c.after]
-    shown = ", ".join(changed[:6]) + (", ..." if len(changed) > 6 else "")
-    return (
-        f"Narrowing: {len(changed)} of {len(changes)} hyperparameters narrowed"
-        + (f" ({shown})" if changed else "")
-        + "; before -> after in narrowed_space.json and report.md"
-    )
-
-
-def _summary(result: Any, session_seconds: float | None = None) -> str:
-    """The closing summary printed by the command line.
-
-    Args:
-        result: The `RunResult`.
-        session_seconds: Wall time of this process so far (start-up, data
-            loading and probe included), or None to leave it out.
-    """
-    phases = ", ".join(
-        f"{p} best {v['score']:.4f} (trial {v['trial_id']}"
-        + (
-            f"; {v['rejected_oversized']} larger than --max-model-size rejected)"
-            if "rejected_oversized" in v
-            else ")"
-        )
-        for p, v in result.phase_bests.items()
-    )
-    try:  # what report.json adds: the backend, intervals and the baseline's verdict
-        report = json.loads((Path(result.run_dir) / "report.json").read_text())
-    except (OSError, ValueError):
-        report = {}
-    intervals = report.get("test_intervals") or {}
-
-    def test_value(name: str, value: float) -> str:
-        found = intervals.get(name)
-        if not found:
-            return f"{name} {value:.4f}"
-        low, high = found["interval"]
-        return f"{name} {value:.4f} (95% {found['method']} [{low:.4f}, {high:.4f}])"
-
-    tests = ", ".join(test_value(k, v) for k, v in result.test_metrics.items())
-    baseline = (report.get("baseline") or {}).get("verdict")
-    return "\n".join(
-        [
-            "",
-            "== Summary ==",
-            f"Phases: {phases}",
-            f"Chosen: {result.best_phase} trial {result.best_trial_id} ({result.selection})",
-            _narrowing_line(result.narrowed),
-            f"Final model: {_log.count(result.final_epochs, 'epoch')} on train+validation",
-            f"Test: {tests}",
-            *([report["test_note"]] if report.get("test_note") else []),
-            *([f"Baseline: {baseline}"] if baseline else []),
-            *([f"Backend: {report['backend']}"] if report.get("backend") else []),
-            "Time: "
-            + ", ".join(f"{k} {v:.0f}s" for k, v in result.timings.items())
-            + (
-                ""
-                if session_seconds is None
-                else f"; this command {session_seconds:.0f}s in all (start-up, data, probe "
-                "included)"
-            ),
-            f"Artifacts in {result.run_dir}: " + ", ".join(sorted(result.artifacts)),
-        ]
     )
 
 
@@ -389,7 +318,7 @@ def _main(args: argparse.Namespace, argv: list[str], resume: str, prog: str = CL
             return 1
         finally:
             run.close()  # and its chief, if any: workers leave once told there is nothing left
-        print(_summary(result, time.monotonic() - args.started), flush=True)
+        print(summary(result, time.monotonic() - args.started), flush=True)
         return 0
     finally:
         if run is not None:

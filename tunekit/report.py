@@ -115,6 +115,8 @@ def _interval_cell(intervals: dict[str, Any] | None, metric: str) -> str:
     found = (intervals or {}).get(metric)
     if not found:
         return ""
+    if found["interval"] is None:  # too few examples: the method says why
+        return str(found["method"])
     low, high = found["interval"]
     return f"[{low:.4f}, {high:.4f}] ({found['method']})"
 

@@ -17,6 +17,7 @@ from typing import Any
 import keras
 import numpy as np
 
+from tunekit import _log
 from tunekit.errors import UsageError
 from tunekit.model_size import param_count
 from tunekit.outputs import load_keras_model, predict_classes
@@ -39,6 +40,8 @@ __all__ = [
     "usefulness_note",
 ]
 
+# Fewer test examples than this: no bootstrap interval for the regression metrics.
+MIN_BOOTSTRAP_EXAMPLES = 20
 BASELINE_MODEL = "baseline_model.keras"  # written by `tunekit.steps.BaselineStep`
 
 
@@ -102,7 +105,11 @@ def test_intervals(
     interval (`tunekit.stats.wilson_interval`). Regression: MSE, MAE, RMSE and
     R² (scikit-learn's) with paired bootstrap intervals
     (`tunekit.stats.bootstrap_interval`: BCa up to 2,000 test examples,
-    percentile above).
+    percentile above). Below `MIN_BOOTSTRAP_EXAMPLES` (20) test examples the
+    regression metrics get no interval (`"interval": None` and a `"method"`
+    that says why): resamples of a handful of examples take few distinct
+    values, so the interval's ends would be artefacts (e.g. R² from -1508
+    to 0 on 4 examples), not a measure of uncertainty.
 
     Args:
         y_true: Test targets: class ids `(n,)`, or values `(n,)` / `(n, k)`.
@@ -130,9 +137,16 @@ def test_intervals(
         }
     method = "BCa" if len(y_true) <= BCA_MAX_EXAMPLES else "percentile"
     truth, predicted = y_true.reshape(len(y_true), -1), y_pred.reshape(len(y_true), -1)
-    out = {}
+    out: dict[str, dict[str, Any]] = {}
     for name in ("mse", "mae", "rmse", "r2"):
         value = float(regression_metric(name, truth, predicted))
+        if len(y_true) < MIN_BOOTSTRAP_EXAMPLES:
+            why = (
+                f"none: {_log.count(len(y_true), 'test example')}, too few for a bootstrap "
+                f"interval (it needs at least {MIN_BOOTSTRAP_EXAMPLES})"
+            )
+            out[name] = {"value": value, "interval": None, "method": why}
+            continue
         low, high = bootstrap_interval(truth, predicted, name, confidence, seed=seed)
         out[name] = {"value": value, "interval": [low, high], "method": f"{method} bootstrap"}
     return out

@@ -1,0 +1,89 @@
+"""The command line's closing summary: phases, choice, narrowing, test metrics, time.
+
+Read from the `RunResult` and the run's `report.json` (intervals, the
+baseline's verdict, the backend), so it says what the files say.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from tunekit import _log
+
+__all__ = ["narrowing_line", "summary"]
+
+
+def narrowing_line(narrowed: Any) -> str:
+    """How many hyperparameters the narrowing changed; the table itself was printed before."""
+    changes = getattr(narrowed, "changes", None)
+    if changes is None:  # not a NarrowedSpace: show it as it is
+        return f"Narrowing:\n{narrowed}"
+    changed = [c.name for c in changes if c.before != c.after]
+    shown = ", ".join(changed[:6]) + (", ..." if len(changed) > 6 else "")
+    return (
+        f"Narrowing: {len(changed)} of {len(changes)} hyperparameters narrowed"
+        + (f" ({shown})" if changed else "")
+        + "; before -> after in narrowed_space.json and report.md"
+    )
+
+
+def summary(result: Any, session_seconds: float | None = None) -> str:
+    """The closing summary printed by the command line.
+
+    Args:
+        result: The `RunResult`.
+        session_seconds: Wall time of this process so far (start-up, data
+            loading and probe included), or None to leave it out.
+    """
+    phases = ", ".join(
+        f"{p} best {v['score']:.4f} (trial {v['trial_id']}"
+        + (
+            f"; {v['rejected_oversized']} larger than --max-model-size rejected)"
+            if "rejected_oversized" in v
+            else ")"
+        )
+        for p, v in result.phase_bests.items()
+    )
+    try:  # what report.json adds: the backend, intervals and the baseline's verdict
+        report = json.loads((Path(result.run_dir) / "report.json").read_text())
+    except (OSError, ValueError):
+        report = {}
+    intervals = report.get("test_intervals") or {}
+
+    def test_value(name: str, value: float) -> str:
+        found = intervals.get(name)
+        if not found or found["interval"] is None:  # none: the Test line says why once
+            return f"{name} {value:.4f}"
+        low, high = found["interval"]
+        return f"{name} {value:.4f} (95% {found['method']} [{low:.4f}, {high:.4f}])"
+
+    tests = ", ".join(test_value(k, v) for k, v in result.test_metrics.items())
+    tests += "".join(
+        sorted({f" (intervals {f['method']})" for f in intervals.values() if f["interval"] is None})
+    )
+    baseline = (report.get("baseline") or {}).get("verdict")
+    return "\n".join(
+        [
+            "",
+            "== Summary ==",
+            f"Phases: {phases}",
+            f"Chosen: {result.best_phase} trial {result.best_trial_id} ({result.selection})",
+            narrowing_line(result.narrowed),
+            f"Final model: {_log.count(result.final_epochs, 'epoch')} on train+validation",
+            f"Test: {tests}",
+            *([report["test_note"]] if report.get("test_note") else []),
+            *([f"Baseline: {baseline}"] if baseline else []),
+            *([f"Backend: {report['backend']}"] if report.get("backend") else []),
+            "Time: "
+            + ", ".join(f"{k} {v:.0f}s" for k, v in result.timings.items())
+            + (
+                ""
+                if session_seconds is None
+                else f"; this command {session_seconds:.0f}s in all (start-up, data, probe "
+                "included)"
+            ),
+            f"Artifacts in {result.run_dir}: " + ", ".join(sorted(result.artifacts)),
+        ]
+    )
