@@ -299,6 +299,18 @@ def test_compare_to_baseline_regression_worse_and_indistinguishable_and_r2_direc
     assert tie.outcome == "indistinguishable" and "tuning did not measurably help" in tie.verdict
 
 
+@pytest.mark.parametrize(
+    "n, outcome", [(4, "indistinguishable"), (19, "indistinguishable"), (20, "better")]
+)
+def test_a_handful_of_regression_test_examples_gives_no_verdict(n, outcome):
+    # 4 examples, tuned 100x closer: the bootstrap "excludes 0" on artefacts of 4 values.
+    y, good, poor = _regression_data(n=n)
+    comparison = compare_to_baseline(y, good, poor, n_resamples=300)
+    assert comparison.outcome == outcome
+    too_few = f"on {n} examples, too few to tell (a paired bootstrap needs at least 20)"
+    assert (too_few in comparison.verdict) == (n < 20), comparison.verdict
+
+
 def test_a_better_tuned_regressor_below_r2_zero_is_said_to_be_no_better_than_the_mean():
     # Both far off (e.g. unscaled features): "better" alone read as "tuning worked".
     y, _, _ = _regression_data(n=150)

@@ -27,7 +27,7 @@ from tunekit.stats import (
     summarize_scores,
     wilson_interval,
 )
-from tunekit.stats.intervals import BCA_MAX_EXAMPLES, regression_metric
+from tunekit.stats.intervals import BCA_MAX_EXAMPLES, MIN_BOOTSTRAP_EXAMPLES, regression_metric
 
 __all__ = [
     "BASELINE_MODEL",
@@ -40,8 +40,6 @@ __all__ = [
     "usefulness_note",
 ]
 
-# Fewer test examples than this: no bootstrap interval for the regression metrics.
-MIN_BOOTSTRAP_EXAMPLES = 20
 BASELINE_MODEL = "baseline_model.keras"  # written by `tunekit.steps.BaselineStep`
 
 

@@ -11,6 +11,7 @@ from numpy.typing import ArrayLike, NDArray
 from tunekit.errors import UsageError
 from tunekit.stats._inputs import check_confidence, paired_labels, same_shape, values_2d
 from tunekit.stats.intervals import (
+    MIN_BOOTSTRAP_EXAMPLES,
     REGRESSION_METRICS,
     Interval,
     RegressionMetric,
@@ -190,6 +191,13 @@ def _regression(
         f"{confidence:.0%} paired {result.method} bootstrap interval [{low:+.4g}, {high:+.4g}], "
         f"{n} examples)"
     )
+    if n < MIN_BOOTSTRAP_EXAMPLES:  # the interval's ends are artefacts: no verdict from it
+        outcome = "indistinguishable"
+        evidence = (
+            f"test {label} {values[0]:.4g} vs {values[count]:.4g} (difference {value:+.4g}) on "
+            f"{n} examples, too few to tell (a paired bootstrap needs at least "
+            f"{MIN_BOOTSTRAP_EXAMPLES})"
+        )
     verdict = _sentence(outcome, evidence)
     r2 = {c.name: c for c in comparisons}["r2"]
     if r2.tuned <= 0.0:  # "better" than a baseline can still be of no use
@@ -243,7 +251,9 @@ def compare_to_baseline(
     `bootstrap_interval`), all from the same resamples, and a paired bootstrap
     interval of the difference in `metric` (tuned minus baseline, both scored
     on the same resampled examples): "better" or "worse" when that interval
-    excludes 0, else "indistinguishable". The verdict says plainly when tuning
+    excludes 0, else "indistinguishable" (always below `MIN_BOOTSTRAP_EXAMPLES`,
+    20, test examples, too few for a bootstrap interval to decide anything:
+    the verdict says so). The verdict says plainly when tuning
     did not help, and, for regression, when the tuned model's R² is at most 0
     (no better than predicting the mean), whatever the outcome.
 

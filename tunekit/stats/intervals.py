@@ -32,6 +32,9 @@ _MAX_BATCH_VALUES = 2_000_000
 # Above this many test examples the bootstrap uses the percentile interval (BCa's
 # jackknife costs n**2); see `bootstrap_interval`.
 BCA_MAX_EXAMPLES = 2000
+# Fewer test examples than this: the resamples take too few distinct values for a bootstrap
+# interval to mean anything (tunekit reports none, and no verdict from one).
+MIN_BOOTSTRAP_EXAMPLES = 20
 
 
 class Interval(NamedTuple):
