@@ -27,6 +27,15 @@ from tunekit.objectives import describe_objective, parse_objective, resolve_obje
         ("val_mae", ("val_mae", "min")),
         ("val_mean_squared_error", ("val_mean_squared_error", "min")),
         ("val_sparse_categorical_crossentropy", ("val_sparse_categorical_crossentropy", "min")),
+        # One output's metric of a several-output model: Keras names it `<output>_<metric>`.
+        ("val_digit_accuracy", ("val_digit_accuracy", "max")),
+        (
+            "val_digit_sparse_categorical_accuracy_1",
+            ("val_digit_sparse_categorical_accuracy_1", "max"),
+        ),
+        ("val_price_mae", ("val_price_mae", "min")),
+        ("val_head_2_auc_1", ("val_head_2_auc_1", "max")),
+        ("val_out_root_mean_squared_error", ("val_out_root_mean_squared_error", "min")),
         ("val_my_score:max", ("val_my_score", "max")),
         ("val_my_error:min", ("val_my_error", "min")),
     ],
@@ -37,7 +46,9 @@ def test_directions_are_stated_or_certain(text, expected):
     assert (objective.name, objective.direction) == expected
 
 
-@pytest.mark.parametrize("text", ["val_my_score", "val_cosine_similarity", "val_custom_1", "f1"])
+@pytest.mark.parametrize(
+    "text", ["val_my_score", "val_cosine_similarity", "val_custom_1", "f1", "val_accuracyish"]
+)
 def test_unknown_direction_is_refused_saying_how_to_state_it(text):
     with pytest.raises(
         ValueError,

@@ -427,3 +427,37 @@ def test_regression_csv_with_two_workers_from_the_cli(
     assert report["test_metrics"]["r2"] == pytest.approx(r2_score(data.y_test, predicted), abs=1e-6)
     trials = pd.read_csv(run_dir / "trials.csv")
     assert trials["trial"].is_unique and len(trials) == 3 + 2  # each trial ran exactly once
+
+
+def _class_and_value_build(hp: kt.HyperParameters) -> keras.Model:
+    """Two outputs: a class (`kind`, 3 classes) and a value (`size`)."""
+    inputs = keras.Input((4,))
+    hidden = keras.layers.Dense(hp.Int("units", 4, 16, step=4), activation="relu")(inputs)
+    kind = keras.layers.Dense(3, activation="softmax", name="kind")(hidden)
+    size = keras.layers.Dense(1, name="size")(hidden)
+    model = keras.Model(inputs, {"kind": kind, "size": size})
+    model.compile(
+        keras.optimizers.Adam(hp.Float("learning_rate", 1e-3, 1e-2, sampling="log")),
+        loss={"kind": "sparse_categorical_crossentropy", "size": "mse"},
+        metrics={"kind": ["accuracy"], "size": ["mae"]},
+    )
+    return model
+
+
+def test_a_class_and_a_value_output_tune_on_one_outputs_metric(tmp_path: Path) -> None:
+    """Mixed outputs: the message names the task that works; `val_kind_accuracy` is a max."""
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(300, 4)).astype("float32")
+    y = {"kind": (x[:, 0] > 0).astype(int) + (x[:, 1] > 1), "size": x[:, 2] * 2.0}
+    with pytest.raises(DataError, match=r'mix tasks .*Pass task="regression"'):
+        Dataset.from_arrays(x, y)
+    data = Dataset.from_arrays(x, y, task="regression")
+    run = CoarseToFine(
+        _class_and_value_build, data, directory=tmp_path, objective="val_kind_accuracy", **TINY
+    )
+    result = run.run()
+    assert (run.objective.name, run.objective.direction) == ("val_kind_accuracy", "max")
+    # The chosen trial is the best by that metric, higher being better.
+    best = max(v["score"] for v in result.phase_bests.values())
+    assert result.phase_bests[result.best_phase]["score"] == best
+    assert 0.0 <= result.test_metrics["kind_accuracy"] <= 1.0 and "size_mae" in result.test_metrics

@@ -100,6 +100,11 @@ def _known_direction(name: str) -> str | None:
     for candidate in (base, re.sub(r"_\d+$", "", base)):
         if candidate in KNOWN_DIRECTIONS:
             return KNOWN_DIRECTIONS[candidate]
+        # One output's metric of a model with several: Keras names it `<output>_<metric>`
+        # (`digit_accuracy`); the longest known metric the name ends with decides.
+        ends = [known for known in KNOWN_DIRECTIONS if candidate.endswith(f"_{known}")]
+        if ends:
+            return KNOWN_DIRECTIONS[max(ends, key=len)]
     return None
 
 

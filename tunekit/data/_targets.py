@@ -171,7 +171,9 @@ def infer_tasks(y: Any, name: str) -> str:
     if len(set(tasks.values())) > 1:
         raise DataError(
             f"The outputs of {name} mix tasks ({tasks}); one Dataset has one task. "
-            'Pass task="classification" or task="regression" to choose.'
+            'Pass task="regression": it keeps every output\'s values as given (class ids '
+            "too, which a sparse crossentropy loss still takes) and splits without strata; "
+            'task="classification" would need class ids in every output.'
         )
     return next(iter(tasks.values()), CLASSIFICATION)
 
