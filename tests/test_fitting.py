@@ -405,3 +405,50 @@ def test_a_fit_that_sets_epochs_is_refused_before_training_when_hyperband_follow
     with pytest.raises(HyperModelFitError, match="fine_tuner='bayesian'"):
         run.run()
     assert TRIAL_FITS == []  # refused at the first coarse trial, before model.fit
+
+
+class TunedEpochsHyperModel(kt.HyperModel):
+    """`epochs=hp.Choice("epochs", [1, 3])`: its default draw equals tunekit's coarse epochs."""
+
+    def build(self, hp):
+        return _build(hp)
+
+    def fit(self, hp, model, *args, **kwargs):
+        kwargs.pop("epochs", None)
+        return model.fit(*args, epochs=hp.Choice("epochs", [1, 3]), **kwargs)
+
+
+def test_a_fit_that_tunes_epochs_is_refused_at_the_first_trial_even_when_it_draws_tunekits(
+    digits, tmp_path
+):
+    # The first coarse trial is the defaults: epochs 1, the same as coarse_epochs=1. It was
+    # accepted, and the run refused only later, at the first trial that drew 3.
+    TRIAL_FITS.clear()
+    run = CoarseToFine(
+        TunedEpochsHyperModel(),
+        digits,
+        directory=tmp_path,
+        project_name="tuned_epochs",
+        fine_tuner="hyperband",
+        callbacks=[TrialStepsRecorder()],
+        **TINY,
+    )
+    with pytest.raises(HyperModelFitError, match=r"tunes `epochs` \(hp 'epochs', 1 in this trial"):
+        run.run()
+    assert TRIAL_FITS == []  # nothing trained
+    run.close()
+    # The corrected settings (Bayesian: the fit may tune epochs) start over without --overwrite.
+    again = CoarseToFine(
+        TunedEpochsHyperModel(),
+        digits,
+        directory=tmp_path,
+        project_name="tuned_epochs",
+        fine_tuner="bayesian",
+        **{**TINY, "final_epochs": "auto"},
+    )
+    again.coarse()
+    assert all(
+        t.metrics.get_last_value("epochs") == t.hyperparameters.get("epochs")
+        for t in again._tuner("coarse").oracle.trials.values()
+    )
+    again.close()

@@ -125,6 +125,7 @@ def fit_hypermodel(
             expected={k: kwargs[k] for k in refused if k in kwargs},
             refused=refused,
             owner=_name(hypermodel),
+            hp=hp,
         )
         object.__setattr__(model, "fit", merged_fit)  # no Keras tracking: a plain attribute
         try:
@@ -161,8 +162,10 @@ class _MergedFit:
         expected: dict[str, Any] | None = None,
         refused: Mapping[str, str] | None = None,
         owner: str = "The hypermodel",
+        hp: kt.HyperParameters | None = None,
     ) -> None:
         self.fit = fit
+        self.hp = hp
         self.defaults = defaults
         self.required = required
         # Refused keywords and tunekit's values: a fit that changes one through its
@@ -180,6 +183,16 @@ class _MergedFit:
             else:
                 kwargs.setdefault(key, value)
         for key, value in self.expected.items():
+            # `epochs=hp.Int("epochs", ...)` is refused at its first trial, whatever it drew
+            # (its value may equal tunekit's by chance): a hyperparameter of that name is tuned.
+            tuned = self.hp is not None and key in self.hp.values
+            if tuned:
+                tuned_value = self.hp.values[key]
+                raise HyperModelFitError(
+                    f"{self.owner}.fit tunes `{key}` (hp {key!r}, {tuned_value!r} in this "
+                    f"trial) and passes it to model.fit, which tunekit cannot let it do "
+                    f"here: {self.refused.get(key, '')}"
+                )
             if key not in kwargs or kwargs[key] is not value and kwargs[key] != value:
                 raise HyperModelFitError(
                     f"{self.owner}.fit changes `{key}` before it reaches model.fit "
