@@ -21,7 +21,6 @@ INFERENCE = [
     (RNG.random((40, 2)), "regression", "float values (n, k)"),
     (RNG.random((40, 1)), "regression", "float column (n, 1)"),
     (np.arange(40, dtype=np.float64) * 3 + 25, "regression", "whole floats, not 0..K-1"),
-    (np.arange(40, dtype=np.float64) % 12 + 1, "regression", "11+ consecutive whole floats"),
     (np.resize([0.0, 7.0, 9.0, 30.0], 40), "regression", "whole floats with gaps"),
 ]
 
@@ -33,8 +32,11 @@ INFERENCE = [
         np.r_[np.zeros(20), np.full(20, 2.0)],  # two values with a gap
         np.arange(40, dtype=np.float64) % 3 + 1,  # 1.0..3.0
         np.full(40, 5.0),  # one value
+        np.arange(40, dtype=np.float64) % 12 + 1,  # 1.0..12.0: was taken as regression
+        np.arange(40, dtype=np.float64) % 15,  # 0.0..14.0: class ids, or a count?
+        np.arange(40, dtype=np.float64) % 30 + 18,  # ages 18..47
     ],
-    ids=["1.0/2.0", "0.0/2.0", "1.0..3.0", "constant"],
+    ids=["1.0/2.0", "0.0/2.0", "1.0..3.0", "constant", "1.0..12.0", "0.0..14.0", "18.0..47.0"],
 )
 def test_few_whole_float_values_are_refused_as_ambiguous(y):
     # Before, 1.0/2.0 (pandas writes labels so after a fillna) trained a regressor, exit 0.

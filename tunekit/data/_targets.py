@@ -26,9 +26,10 @@ from tunekit.data._checks import (
 from tunekit.errors import DataError
 
 Shape = tuple[int, ...]
-# Whole-number float targets 1..K (or any K consecutive values) up to this many are refused
-# as ambiguous by `infer_task`: class labels stored as floats, or a small count?
-MAX_SHIFTED_IDS = 10
+# Whole-number float targets that are exactly the ids 0..K-1 are classes up to this many
+# (labels that pandas wrote as floats); more, or any other run of consecutive whole numbers
+# (1..12, 18..90), are refused as ambiguous by `infer_task`: class labels, or a count?
+MAX_FLOAT_CLASS_IDS = 10
 
 
 def check_task(task: Any) -> str | None:
@@ -47,10 +48,12 @@ def infer_task(y: Any, name: str = "y") -> str:
     - integer or bool dtype: classification;
     - float with any non-whole value: regression (shape `(n,)` or `(n, k)`);
     - float, all whole numbers, shape `(n,)` or `(n, 1)`: classification when the
-      values are exactly the ids `0..K-1` (K >= 2, every id present: class ids
-      stored as floats); refused as ambiguous when there are at most 2 values
-      or at most `MAX_SHIFTED_IDS` consecutive ones (e.g. 1.0/2.0: labels saved
-      as floats, or a quantity?); else regression (e.g. counts, ages);
+      values are exactly the ids `0..K-1` with 2 <= K <= `MAX_FLOAT_CLASS_IDS`
+      (10; every id present: class ids stored as floats); refused as ambiguous
+      when there are at most 2 values or the values are any other run of
+      consecutive whole numbers (1.0..12.0, 0.0..14.0, 18.0..90.0: labels saved
+      as floats, or a count?); else, values with gaps, regression (e.g. prices
+      in whole units);
     - float, all whole numbers, shape `(n, k)` with k > 1: refused as ambiguous
       (one-hot labels or k regression targets), with both fixes.
 
@@ -73,14 +76,18 @@ def infer_task(y: Any, name: str = "y") -> str:
             f'{array.shape[1]} regression targets per sample: pass task="regression".'
         )
     values = np.unique(finite)
-    is_ids = values.size >= 2 and np.array_equal(values, np.arange(values.size))
+    is_ids = 2 <= values.size <= MAX_FLOAT_CLASS_IDS and np.array_equal(
+        values, np.arange(values.size)
+    )
     if is_ids:
         return CLASSIFICATION
     consecutive = values.size > 0 and np.array_equal(values, values[0] + np.arange(values.size))
-    if 1 <= values.size <= 2 or (consecutive and values.size <= MAX_SHIFTED_IDS):
-        # 1.0/2.0 or 1.0..3.0: class labels saved as floats (e.g. by pandas) more likely
-        # than a quantity; guessing regression trained a regressor on class labels.
-        shown = ", ".join(f"{v:g}" for v in values[:MAX_SHIFTED_IDS])
+    if 1 <= values.size <= 2 or consecutive:
+        # 1.0/2.0 or 1.0..12.0: class labels saved as floats (e.g. by pandas), or a count;
+        # either guess can train the wrong model with exit 0.
+        shown = ", ".join(f"{v:g}" for v in values[:6]) + (
+            f", ..., {values[-1]:g} ({values.size} values)" if values.size > 6 else ""
+        )
         raise DataError(
             f"{name} holds only the whole numbers {shown}: class labels or a quantity? Pass "
             'task="classification" (--task classification) for classes, with the labels '
