@@ -185,8 +185,7 @@ class _MergedFit:
         for key, value in self.expected.items():
             # `epochs=hp.Int("epochs", ...)` is refused at its first trial, whatever it drew
             # (its value may equal tunekit's by chance): a hyperparameter of that name is tuned.
-            tuned = self.hp is not None and key in self.hp.values
-            if tuned:
+            if self.hp is not None and key in self.hp.values:
                 tuned_value = self.hp.values[key]
                 raise HyperModelFitError(
                     f"{self.owner}.fit tunes `{key}` (hp {key!r}, {tuned_value!r} in this "

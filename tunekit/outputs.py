@@ -35,6 +35,7 @@ __all__ = [
     "check_output_shape",
     "model_output_shape",
     "predict_classes",
+    "predict_test_set",
     "predicted_classes",
     "uses_logits",
 ]
@@ -180,6 +181,36 @@ def predict_classes(model: Any, x: Any, *, batch_size: int | None = None) -> np.
     """
     outputs = model.predict(x, batch_size=batch_size, verbose=0)
     return predicted_classes(outputs, from_logits=uses_logits(model))
+
+
+def predict_test_set(model: Any, data: Any, *, batch_size: int) -> tuple[Any, np.ndarray]:
+    """What `model` predicts on the test set of `data`: `(y_true, y_pred)`.
+
+    Args:
+        model: A Keras model with one output.
+        data: A `tunekit.data.Dataset` (predicted from `x_test` in batches of
+            `batch_size`) or `StreamData` (its whole test stream, batch by
+            batch; `y_true` from the same batches, in the order they came).
+        batch_size: Batch size of the prediction (arrays only).
+
+    Returns:
+        `y_true` (`data.y_test` for arrays) and `y_pred`: class ids `(n,)`
+        for classification (see `predicted_classes`), predicted values for
+        regression (`(n,)` for targets of shape `(n,)`, else `(n, k)`).
+    """
+    from tunekit.data.streams import StreamData, predict_stream
+
+    regression = getattr(data, "task", "classification") == "regression"
+    if isinstance(data, StreamData):
+        y_true, outputs = predict_stream(model, data.test)
+    else:
+        y_true, outputs = data.y_test, model.predict(data.x_test, batch_size=batch_size, verbose=0)
+    outputs = np.asarray(outputs)
+    if not regression:
+        return y_true, predicted_classes(outputs, from_logits=uses_logits(model))
+    if np.ndim(y_true) == 1 and outputs.ndim == 2 and outputs.shape[1] == 1:
+        outputs = outputs[:, 0]
+    return y_true, outputs
 
 
 def load_keras_model(path: str | os.PathLike[str]) -> keras.Model:

@@ -292,7 +292,7 @@ def write_report(
         run, model, {p: int(num_trials.get(p, 0)) for p in ("coarse", "fine")}, distributed
     )
     report["finalists"] = finalists_section(run)
-    report["baseline"] = baseline_section(run, model, report["best"]["hyperparameters"])
+    report["baseline"] = baseline_section(run, model, report["best"]["hyperparameters"], y_pred)
     data = run.data
     report["test_intervals"] = (
         None if y_pred is None else test_intervals(data.y_test, y_pred, data.task, seed=run.seed)

@@ -20,7 +20,7 @@ import numpy as np
 from tunekit import _log
 from tunekit.errors import UsageError
 from tunekit.model_size import param_count
-from tunekit.outputs import load_keras_model, predict_classes
+from tunekit.outputs import load_keras_model, predict_test_set
 from tunekit.stats import (
     bootstrap_interval,
     compare_to_baseline,
@@ -44,27 +44,23 @@ BASELINE_MODEL = "baseline_model.keras"  # written by `tunekit.steps.BaselineSte
 
 
 def _predictions(model: keras.Model, data: Any, batch_size: int) -> np.ndarray:
-    """Class ids (classification) or predicted values (regression) on the test set.
+    """The baseline's class ids (classification) or values (regression) on the test set.
 
-    A stream's test set is predicted batch by batch, all of it (not its first
-    batch); its labels must come in the order `data.y_test` recorded.
+    A stream's test set is predicted whole; its labels must come in the order
+    `data.y_test` recorded when the tuned model predicted it, or the two
+    models' predictions cannot be paired.
     """
-    from tunekit.data.streams import StreamData, predict_stream
-    from tunekit.outputs import predicted_classes, uses_logits
+    from tunekit.data.streams import StreamData
 
-    if isinstance(data, StreamData):
-        y_true, outputs = predict_stream(model, data.test)
-        if not np.array_equal(np.asarray(y_true).reshape(-1), np.asarray(data.y_test).reshape(-1)):
-            raise UsageError(
-                "the test stream yields its examples in another order on each pass (is it "
-                "shuffled?), so the two models' predictions cannot be paired"
-            )
-        if getattr(data, "task", "classification") == "regression":
-            return np.asarray(outputs)
-        return predicted_classes(outputs, from_logits=uses_logits(model))
-    if getattr(data, "task", "classification") == "regression":
-        return np.asarray(model.predict(data.x_test, batch_size=batch_size, verbose=0))
-    return predict_classes(model, data.x_test, batch_size=batch_size)
+    y_true, y_pred = predict_test_set(model, data, batch_size=batch_size)
+    if isinstance(data, StreamData) and not np.array_equal(
+        np.asarray(y_true).reshape(-1), np.asarray(data.y_test).reshape(-1)
+    ):
+        raise UsageError(
+            "the test stream yields its examples in another order on each pass (is it "
+            "shuffled?), so the two models' predictions cannot be paired"
+        )
+    return y_pred
 
 
 def finalists_section(run: Any) -> dict[str, Any] | None:
@@ -188,7 +184,10 @@ def usefulness_note(y_true: Any, y_pred: Any, task: str, class_names: Any = None
 
 
 def baseline_section(
-    run: Any, model: keras.Model, chosen: dict[str, Any] | None = None
+    run: Any,
+    model: keras.Model,
+    chosen: dict[str, Any] | None = None,
+    tuned_pred: np.ndarray | None = None,
 ) -> dict[str, Any] | None:
     """The tuned model against `baseline_model.keras` on the test set, or `None` without one.
 
@@ -197,7 +196,8 @@ def baseline_section(
     regression), McNemar's exact test (classification) and the verdict. When
     the chosen hyperparameters `chosen` are the defaults the baseline used,
     `same_configuration` is true and the verdict says so (the search found
-    nothing better than the defaults).
+    nothing better than the defaults). `tuned_pred`: the tuned model's test
+    predictions when already made (the evaluate step's), else predicted here.
     """
     record = run.manifest.state["steps"].get("baseline", {})
     path = run.run_dir / BASELINE_MODEL
@@ -207,7 +207,8 @@ def baseline_section(
     data = run.data
     batch_size = max(run.batch_size, 256)
     try:
-        tuned_pred = _predictions(model, data, batch_size)
+        if tuned_pred is None:
+            tuned_pred = _predictions(model, data, batch_size)
         baseline_pred = _predictions(baseline, data, batch_size)
         compared = compare_to_baseline(
             data.y_test, tuned_pred, baseline_pred, task=getattr(data, "task", None), seed=run.seed

@@ -11,8 +11,8 @@ import numpy as np
 
 from tunekit import interrupts
 from tunekit.data import REGRESSION
-from tunekit.data.streams import StreamData, predict_stream
-from tunekit.outputs import load_keras_model, predict_classes, predicted_classes, uses_logits
+from tunekit.data.streams import StreamData
+from tunekit.outputs import load_keras_model, predict_test_set
 from tunekit.regression import regression_metrics
 from tunekit.report import write_report
 from tunekit.steps.base import RunContext, test_metrics
@@ -26,28 +26,20 @@ REPORT_FILES = ("report.json", "report.md", "trials.csv")
 def test_predictions(ctx: RunContext, model: keras.Model, batch_size: int) -> np.ndarray | None:
     """What the report scores: predicted class ids (classification) or values (regression).
 
+    A stream's labels, read from the same batches, are recorded as its
+    `y_test` (`StreamData.record_test`).
+
     Returns:
         Class ids of shape `(n,)`; regression predictions of shape `(n, k)`
         (`(n,)` for targets of shape `(n,)`); `None` for a model with several
         outputs (a dict `y`), which the report scores by Keras's metrics only.
     """
-    if isinstance(ctx.data, StreamData):  # batch by batch; y from the same batches
-        y_true, outputs = predict_stream(model, ctx.data.test)
-        y_pred = (
-            predicted_classes(outputs, from_logits=uses_logits(model))
-            if ctx.data.task != REGRESSION
-            else outputs
-        )
-        ctx.data.record_test(y_true, y_pred)
-        return y_pred
-    if isinstance(ctx.data.y_test, Mapping):
+    if not isinstance(ctx.data, StreamData) and isinstance(ctx.data.y_test, Mapping):
         return None
-    if ctx.data.task != REGRESSION:
-        return predict_classes(model, ctx.data.x_test, batch_size=batch_size)
-    predicted = np.asarray(model.predict(ctx.data.x_test, batch_size=batch_size, verbose=0))
-    if np.ndim(ctx.data.y_test) == 1 and predicted.ndim == 2 and predicted.shape[1] == 1:
-        predicted = predicted[:, 0]
-    return predicted
+    y_true, y_pred = predict_test_set(model, ctx.data, batch_size=batch_size)
+    if isinstance(ctx.data, StreamData):
+        ctx.data.record_test(y_true, y_pred)
+    return y_pred
 
 
 class EvaluateStep:
