@@ -327,6 +327,22 @@ def test_unordered_choice_keeps_seen_values_in_original_order():
     assert (change(result).rule, change(result).after) == ("subset", "Choice ['relu', 'tanh']")
 
 
+@pytest.mark.parametrize(
+    "kind, args, seen",
+    [
+        ("Choice", (["relu", "tanh"],), ["tanh", "relu", "tanh"]),  # unordered: all seen
+        ("Choice", ([3, 5],), [5, 3, 3]),  # ordered: the whole span
+        ("Int", (1, 2), [2, 1, 1]),  # a range the top trials cover end to end
+    ],
+    ids=["subset", "span", "range"],
+)
+def test_a_hyperparameter_the_top_trials_cover_whole_is_reported_kept(kind, args, seen):
+    # Was reported "subset" / "span" / "range" with before == after: read as narrowed.
+    space = one(kind, *args)
+    result = narrow_space(space, make_trials(space, "x", seen))
+    assert change(result).before == change(result).after and change(result).rule == "kept"
+
+
 def test_ordered_choice_keeps_contiguous_span():
     space = one("Choice", [16, 32, 64, 128, 256])
     result = narrow_space(space, make_trials(space, "x", [128, 32, 128]))
@@ -455,7 +471,7 @@ def test_values_of_layers_a_trial_did_not_build_do_not_drive_the_narrowing():
     result = narrow_space(loop_space(), trials, top=4)
     rules = {c.name: (c.rule, c.active) for c in result.changes}
     assert rules == {
-        "num_layers": ("range", 4),
+        "num_layers": ("kept", 4),  # 1 and 2 padded by the margin: all of [1, 3]
         "units_0": ("range", 4),
         "units_1": ("range", 2),
         "units_2": ("inactive", 0),

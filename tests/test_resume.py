@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -128,6 +129,10 @@ def test_sigkill_at_every_stage_then_rerun_resumes_and_loses_nothing(tmp_path, s
     report = json.loads((run_dir / "report.json").read_text())
     assert report["best"]["final_epochs"] == 2
     assert (run_dir / "best_model.keras").stat().st_size > 0
+    # The retrain killed after its first epoch resumed at the second: its curves hold both.
+    retrain = json.loads((run_dir / "manifest.json").read_text())["steps"]["retrain"]
+    assert len(retrain["history"]["loss"]) == 2 and "epoch_logs" not in retrain
+    assert all(np.isfinite(v) for v in retrain["history"]["loss"])
     manifest = json.loads((run_dir / "manifest.json").read_text())
     assert all(
         manifest["steps"][s]["status"] == "done"

@@ -35,8 +35,9 @@ class Change:
     (already `Fixed`), `"inactive"` (never active among the top trials: kept),
     `"sparse"` (a value active in only one top trial, because it is
     conditional or only some builds declare it: too little evidence, kept),
-    `"kept"` (`Boolean` without consensus, or a stepped `reverse_log` grid,
-    which cannot be narrowed and stay on the original grid).
+    `"kept"` (`Boolean` without consensus, a stepped `reverse_log` grid,
+    which cannot be narrowed and stay on the original grid, or a range or
+    `Choice` whose top trials spread over all of it: nothing removed).
 
     Args:
         name: Name of the hyperparameter.

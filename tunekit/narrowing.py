@@ -131,6 +131,8 @@ def narrow_space(
             continue  # KerasTuner-internal (Hyperband) entries.
         values = [v for v in (_active_value(t, hp) for t in ranked) if v is not _MISSING]
         new_hp, rule = _narrow_one(hp, values, float(margin), fix_unanimous, count)
+        if rule in ("range", "span", "subset") and describe(new_hp) == describe(hp):
+            rule = "kept"  # the top trials spread over all of it: nothing removed
         new_hps.append(new_hp)
         changes.append(
             Change(

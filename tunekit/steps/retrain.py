@@ -99,6 +99,38 @@ def ranked_trials(ctx: RunContext) -> list[trial_module.Trial]:
     return [chosen, *(t for _, t in others)]
 
 
+class _EpochLogs(keras.callbacks.Callback):
+    """Records each finished epoch's logs in the manifest, before `BackupAndRestore` saves it.
+
+    A retrain killed and resumed gets back only the resumed epochs from
+    Keras's `History`; these records (by epoch index) keep the whole curve.
+    An epoch recorded but not backed up is run again and recorded again.
+    """
+
+    def __init__(self, manifest: Any, step: str) -> None:
+        super().__init__()
+        self.manifest, self.step = manifest, step
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        recorded = dict(self.manifest.step(self.step).get("epoch_logs", {}))
+        recorded[str(epoch)] = {k: float(v) for k, v in (logs or {}).items()}
+        self.manifest.mark(self.step, "running", epoch_logs=recorded)
+
+
+def _curves(history: Any, recorded: dict[str, dict[str, float]]) -> dict[str, Any]:
+    """The retrain's metrics per epoch: the recorded epochs, or Keras's `History`.
+
+    The records win when they run from epoch 0 without a gap and cover at
+    least as many epochs as `History` (which a resumed fit starts late).
+    """
+    logs = getattr(history, "history", None) or {}
+    ran = max((len(v) for v in logs.values()), default=0)
+    n = len(recorded)
+    if n and n >= ran and all(str(e) in recorded for e in range(n)):
+        return {k: [recorded[str(e)].get(k) for e in range(n)] for k in recorded["0"]}
+    return {k: [float(v) for v in vs] for k, vs in logs.items()}
+
+
 class _FaultCallback(keras.callbacks.Callback):
     def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         _faults.checkpoint("retrain.epoch_end")
@@ -146,6 +178,7 @@ class RetrainStep:
             if ctx.final_epochs == "auto"
             else int(ctx.final_epochs)
         )
+        backup = ctx.run_dir / "retrain_backup"
         manifest.mark(
             self.name,
             "running",
@@ -153,6 +186,8 @@ class RetrainStep:
             trial_id=trial.trial_id,
             reason=reason,
             final_epochs=epochs,
+            # Kept only for a retrain that resumes from its backup.
+            epoch_logs=manifest.step(self.name).get("epoch_logs", {}) if backup.exists() else {},
         )
         ctx.say(
             f"Retraining {phase} trial {trial.trial_id} on train+validation for "
@@ -162,7 +197,8 @@ class RetrainStep:
         facts = TrialFacts()
         callbacks = [
             *schedule_callbacks(ctx.final_schedule, epochs),  # first: reads the tuned rate
-            keras.callbacks.BackupAndRestore(str(ctx.run_dir / "retrain_backup")),
+            _EpochLogs(manifest, self.name),  # before the backup: no epoch unrecorded
+            keras.callbacks.BackupAndRestore(str(backup)),
             keras.callbacks.TensorBoard(  # no graph: under JAX it traces the model again
                 log_dir=str(ctx.run_dir / "tensorboard" / "final"),
                 histogram_freq=1,
@@ -217,9 +253,7 @@ class RetrainStep:
             },
         )
         seconds = manifest.step(self.name).get("seconds", 0.0) + time.perf_counter() - start
-        curves = {
-            k: [float(v) for v in vs] for k, vs in (getattr(history, "history", None) or {}).items()
-        }
+        curves = _curves(history, manifest.step(self.name).pop("epoch_logs", {}))
         manifest.mark(
             self.name,
             "done",
