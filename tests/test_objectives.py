@@ -161,3 +161,12 @@ def test_a_training_metric_objective_is_accepted_with_a_warning(tmp_path, caplog
         assert any(f"use 'val_{name}'" in w for w in warnings)
     else:
         assert not any("measured on the training data" in w for w in warnings)
+
+
+def test_a_bad_objective_is_tunekits_usage_error_as_every_bad_argument():
+    # Was a bare ValueError: the CLI's exit 2 and a notebook's `except TunekitError` missed it.
+    from tunekit.errors import InvalidParameterError
+
+    for text in ("val_accuracy:up", "val_my_score", "val_accuracy:min"):
+        with pytest.raises(InvalidParameterError):
+            parse_objective(text)

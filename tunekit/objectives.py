@@ -13,6 +13,8 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Any
 
+from tunekit.errors import InvalidParameterError
+
 if TYPE_CHECKING:
     import keras_tuner
 
@@ -126,13 +128,14 @@ def parse_objective(
         `(name, direction)`, e.g. `("val_f1_score", "max")`.
 
     Raises:
-        ValueError: If the direction is unknown, missing after a ':', stated
-            twice differently, or contradicts the certain direction of a Keras
-            metric (e.g. `"val_accuracy:min"`), or `text` is not a metric name.
+        InvalidParameterError: (a `ValueError`) If the direction is unknown,
+            missing after a ':', stated twice differently, or contradicts the
+            certain direction of a Keras metric (e.g. `"val_accuracy:min"`), or
+            `text` is not a metric name.
         TypeError: If `text` is not a string.
     """
     if direction is not None and direction not in DIRECTIONS:
-        raise ValueError(
+        raise InvalidParameterError(
             f"The direction of `{argument}` must be 'max' or 'min'. "
             f"Received: direction={direction!r}."
         )
@@ -143,31 +146,31 @@ def parse_objective(
         )
     name, colon, stated = text.strip().partition(":")
     if colon and not stated:
-        raise ValueError(
+        raise InvalidParameterError(
             f"`{argument}` {text!r}: the direction after ':' is missing; write "
             f"'{name}:max' or '{name}:min'."
         )
     if stated:
         if stated not in DIRECTIONS:
-            raise ValueError(
+            raise InvalidParameterError(
                 f"`{argument}` {text!r}: the direction after ':' must be 'max' or 'min', "
                 f"e.g. '{name}:max'."
             )
         if direction is not None and direction != stated:
-            raise ValueError(
+            raise InvalidParameterError(
                 f"`{argument}` {text!r} says {stated!r} but direction={direction!r} "
                 "was also given: state it once."
             )
         direction = stated
     if not name or not _NAME.match(name):
-        raise ValueError(
+        raise InvalidParameterError(
             f"`{argument}` must be a metric name as Keras logs it, e.g. 'val_accuracy'. "
             f"Received: {text!r}."
         )
     known = _known_direction(name)
     if direction is not None and known is not None and direction != known:
         better = "higher" if known == "max" else "lower"
-        raise ValueError(
+        raise InvalidParameterError(
             f"`{argument}` {name!r} with direction {direction!r} would pick the worst trials: "
             f"{name!r} is a Keras metric for which {better} is better ({known!r}). Drop the "
             f"direction, or write '{name}:{known}'."
@@ -180,7 +183,7 @@ def parse_objective(
                 if argument.startswith("--")
                 else f"keras_tuner.Objective({name!r}, 'max')"
             )
-            raise ValueError(
+            raise InvalidParameterError(
                 f"`{argument}`={name!r}: tunekit does not know whether {name!r} is better "
                 f"higher or lower, and does not guess. State it: '{name}:max' or "
                 f"'{name}:min' (or {also})."
@@ -204,14 +207,15 @@ def resolve_objective(
         A `keras_tuner.Objective`.
 
     Raises:
-        ValueError: If the direction is unknown or contradicts the one stated.
+        InvalidParameterError: (a `ValueError`) If the direction is unknown
+            or contradicts the one stated.
         TypeError: If `objective` is neither a string nor a `keras_tuner.Objective`.
     """
     import keras_tuner as kt  # noqa: PLC0415 (the CLI parses before Keras loads)
 
     if isinstance(objective, kt.Objective):
         if direction is not None and direction != objective.direction:
-            raise ValueError(
+            raise InvalidParameterError(
                 f"`{argument}` is {objective!r}, but direction={direction!r} was also given."
             )
         return objective
