@@ -184,6 +184,13 @@ def test_library_messages_name_keywords(tmp_path):
             "--no-defaults-first, --top 0.5 and --seed 3; overwrite=False; val_accuracy=0.91",
         ),
         (ValueError("not tunekit's: overwrite=True stays"), "not tunekit's: overwrite=True stays"),
+        (  # both forms named for Python: the command line says its flag once
+            tunekit.DataError(
+                "Pass task=\"classification\" (--task classification) for classes, or "
+                "task='regression' (--task regression) for a quantity."
+            ),
+            "Pass --task classification for classes, or --task regression for a quantity.",
+        ),
     ],
 )
 def test_cli_translates_keywords_to_flags(error, said):

@@ -88,7 +88,8 @@ def test_regression_csv_from_the_cli_reports_sklearns_metrics_of_the_saved_model
 ) -> None:
     runs = tmp_path / "runs"
     args = ["--data", str(diabetes_csv), "--target", "target", "--hypermodel", "dense"]
-    code = main([*args, "--directory", str(runs), "--batch-size", "32", *TINY_CLI])
+    seeds = ["--final-seeds", "2"]
+    code = main([*args, "--directory", str(runs), "--batch-size", "32", *seeds, *TINY_CLI])
     assert code == 0, capsys.readouterr().err
     run_dir = runs / "dense-diabetes"
     report = json.loads((run_dir / "report.json").read_text())
@@ -123,6 +124,13 @@ def test_regression_csv_from_the_cli_reports_sklearns_metrics_of_the_saved_model
         low, high = found["interval"]
         row = f"| {name} | {metrics[name]:.4f} | [{low:.4f}, {high:.4f}] (BCa bootstrap) |"
         assert row in markdown
+    # Every final seed is scored as the saved model is: scikit-learn's metrics for each.
+    per_seed = report["final_seeds"]["per_seed"]
+    assert list(per_seed) == ["0", "1"]
+    for name in ("mse", "mae", "rmse", "r2"):
+        assert per_seed["0"][name] == pytest.approx(metrics[name], rel=1e-6)
+        assert np.isfinite(per_seed["1"][name])
+        assert report["final_seeds"]["summary"][name]["n"] == 2
 
 
 def test_regression_default_objective_is_val_loss_and_a_classifiers_stays_val_accuracy(
@@ -453,10 +461,20 @@ def test_a_class_and_a_value_output_tune_on_one_outputs_metric(tmp_path: Path) -
         Dataset.from_arrays(x, y)
     data = Dataset.from_arrays(x, y, task="regression")
     run = CoarseToFine(
-        _class_and_value_build, data, directory=tmp_path, objective="val_kind_accuracy", **TINY
+        _class_and_value_build,
+        data,
+        directory=tmp_path,
+        objective="val_kind_accuracy",
+        **{**TINY, "baseline": True},
     )
     result = run.run()
     assert (run.objective.name, run.objective.direction) == ("val_kind_accuracy", "max")
+    # The report says plainly what it cannot do for several outputs (no internal error, no
+    # links to plots of one target that were not drawn).
+    report = json.loads((run.run_dir / "report.json").read_text())
+    assert report["baseline"]["verdict"].startswith("no comparison: the model has several outputs")
+    markdown = (run.run_dir / "report.md").read_text()
+    assert "predicted_vs_true" not in markdown and "float() argument" not in markdown
     # The chosen trial is the best by that metric, higher being better.
     best = max(v["score"] for v in result.phase_bests.values())
     assert result.phase_bests[result.best_phase]["score"] == best

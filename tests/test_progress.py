@@ -342,6 +342,20 @@ def test_the_summary_gives_the_baselines_verdict(tmp_path: Path) -> None:
     (test_line,) = [line for line in summary(result).splitlines() if line.startswith("Test: ")]
     assert test_line == f"Test: mse 0.5000, r2 0.5000 (intervals {why})"
 
+    # Final seeds: the headline metric over seeds, beside the saved model's.
+    report["final_seeds"] = {
+        "seeds": [0, 1],
+        "saved_seed": 0,
+        "per_seed": {"0": {"r2": 0.5, "loss": 1.0}, "1": {"r2": 0.25, "loss": 2.0}},
+        "summary": {"r2": {"mean": 0.375, "std": 0.1768, "n": 2}, "loss": {}},
+    }
+    (tmp_path / "report.json").write_text(json.dumps(report))
+    lines = summary(result).splitlines()
+    assert (
+        "Final seeds: r2 mean 0.3750, std 0.1768 over 2 seeds (0.5000, 0.2500); the saved "
+        "model is seed 0's"
+    ) in lines
+
 
 def test_retracing_of_kerass_own_steps_is_not_shown_but_of_a_users_function_is(
     caplog: pytest.LogCaptureFixture, tmp_path: Path

@@ -309,6 +309,13 @@ def test_a_handful_of_regression_test_examples_gives_no_verdict(n, outcome):
     assert comparison.outcome == outcome
     too_few = f"on {n} examples, too few to tell (a paired bootstrap needs at least 20)"
     assert (too_few in comparison.verdict) == (n < 20), comparison.verdict
+    # Below 20: no interval anywhere (the report's table showed them beside the refusal).
+    withheld = n < 20
+    assert (comparison.difference_interval is None) == withheld
+    assert all((m.tuned_interval is None) == withheld for m in comparison.metrics)
+    assert all((m.baseline_interval is None) == withheld for m in comparison.metrics)
+    assert comparison.interval_method.startswith("none: ") == withheld
+    assert comparison.metrics[0].tuned == pytest.approx(np.mean((y - good) ** 2))
 
 
 def test_a_better_tuned_regressor_below_r2_zero_is_said_to_be_no_better_than_the_mean():

@@ -487,6 +487,10 @@ def test_objective_the_model_never_reports_is_fatal_and_names_the_reported_metri
         _search(tuner, x[:48], y[:48], x[48:], y[48:])
     assert "['accuracy', 'loss', 'val_accuracy', 'val_loss']" in str(info.value)
     assert len(tuner.oracle.trials) == 1  # stopped at the first trial
+    # tunekit's own usage error too: a notebook's `except tunekit.TunekitError` catches it.
+    from tunekit import SearchInputError, UsageError
+
+    assert isinstance(info.value, SearchInputError) and isinstance(info.value, UsageError)
 
 
 def _always_failing_build():

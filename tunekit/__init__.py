@@ -12,7 +12,7 @@ The public API:
 - Tables: `trials_dataframe` (one run's trials); `ls_runs`, `compare_runs`
   (many runs, as `tunekit ls` / `tunekit compare` print them).
 - Errors: `TunekitError` and the specific errors under it (see
-  `tunekit.errors`), `tunekit.fitting.HyperModelFitError` among them;
+  `tunekit.errors`), `tunekit.fitting.HyperModelFitError` and `SearchInputError` among them;
   `Interrupted` (SIGINT / SIGTERM, a `BaseException`).
 
 Progress goes to `logging.getLogger("tunekit")` (a `NullHandler` here;
@@ -39,6 +39,7 @@ _EXPORTS = {
     "DataUnavailableError": "tunekit.errors",
     "Dataset": "tunekit.data",
     "HyperModelFitError": "tunekit.fitting",
+    "SearchInputError": "tunekit.fitting",
     "Interrupted": "tunekit.errors",
     "InvalidParameterError": "tunekit.errors",
     "NarrowedSpace": "tunekit.narrowing",
@@ -85,6 +86,7 @@ __all__ = [
     "Dataset",
     "HyperModelFitError",
     "Interrupted",
+    "SearchInputError",
     "InvalidParameterError",
     "NarrowedSpace",
     "NarrowingConfig",
@@ -158,7 +160,7 @@ if TYPE_CHECKING:
         WorkerLostError,
         WorkerRefusedError,
     )
-    from tunekit.fitting import HyperModelFitError
+    from tunekit.fitting import HyperModelFitError, SearchInputError
     from tunekit.narrowing import NarrowedSpace, narrow_space
     from tunekit.outputs import predict_classes, predicted_classes
     from tunekit.params import NarrowingConfig, RetrainConfig

@@ -216,6 +216,8 @@ def build_parser(prog: str = "python -m tunekit.coarse_to_fine") -> argparse.Arg
 
 # `name=value` in a library message: a keyword argument, shown to CLI users as its flag.
 _KEYWORD = re.compile(r"\b([a-z][a-z0-9_]*)=('[^']*'|\"[^\"]*\"|[^\s,;()]*[^\s,;().])?")
+# A flag followed by itself in brackets, once keywords became flags.
+_REPEATED_FLAG = re.compile(r"(--[\w-]+(?: [^\s()]+)?) \(\1\)")
 
 
 def cli_message(error: BaseException) -> str:
@@ -241,4 +243,5 @@ def cli_message(error: BaseException) -> str:
             return action.option_strings[0] if value == str(action.const) else match.group(0)
         return f"{action.option_strings[0]} {value}" if value else action.option_strings[0]
 
-    return _KEYWORD.sub(flag, text)
+    # "task='regression' (--task regression)" names both forms: on the command line, one.
+    return _REPEATED_FLAG.sub(r"\1", _KEYWORD.sub(flag, text))

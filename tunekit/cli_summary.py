@@ -12,7 +12,7 @@ from typing import Any
 
 from tunekit import _log
 
-__all__ = ["narrowing_line", "summary"]
+__all__ = ["final_seeds_line", "narrowing_line", "summary"]
 
 
 def narrowing_line(narrowed: Any) -> str:
@@ -64,6 +64,7 @@ def summary(result: Any, session_seconds: float | None = None) -> str:
         sorted({f" (intervals {f['method']})" for f in intervals.values() if f["interval"] is None})
     )
     baseline = (report.get("baseline") or {}).get("verdict")
+    seeds = final_seeds_line(report.get("final_seeds"))
     return "\n".join(
         [
             "",
@@ -75,6 +76,7 @@ def summary(result: Any, session_seconds: float | None = None) -> str:
             f"Test: {tests}",
             *([report["test_note"]] if report.get("test_note") else []),
             *([f"Baseline: {baseline}"] if baseline else []),
+            *([seeds] if seeds else []),
             *([f"Backend: {report['backend']}"] if report.get("backend") else []),
             "Time: "
             + ", ".join(f"{k} {v:.0f}s" for k, v in result.timings.items())
@@ -86,4 +88,26 @@ def summary(result: Any, session_seconds: float | None = None) -> str:
             ),
             f"Artifacts in {result.run_dir}: " + ", ".join(sorted(result.artifacts)),
         ]
+    )
+
+
+def final_seeds_line(section: dict[str, Any] | None) -> str | None:
+    """`report.json`'s final seeds in one line: the headline metric's mean, std and values.
+
+    The headline metric is `accuracy`, else `r2`, else `loss`. None when the
+    run had one seed.
+    """
+    if not section:
+        return None
+    summary = section["summary"]
+    name = next((m for m in ("accuracy", "r2", "loss") if m in summary), None)
+    if name is None:
+        return None
+    value = summary[name]
+    std = "n/a" if value["std"] is None else f"{value['std']:.4f}"
+    per = ", ".join(f"{m[name]:.4f}" for m in section["per_seed"].values() if name in m)
+    return (
+        f"Final seeds: {name} mean {value['mean']:.4f}, std {std} over "
+        f"{_log.count(value['n'], 'seed')} ({per}); the saved model is seed "
+        f"{section['saved_seed']}'s"
     )

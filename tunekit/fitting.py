@@ -46,11 +46,20 @@ import keras
 import keras_tuner as kt
 from keras_tuner import errors as kt_errors
 
-from tunekit.errors import TunekitError
+from tunekit.errors import TunekitError, UsageError
 
-__all__ = ["FitCall", "HyperModelFitError", "fit_hypermodel"]
+__all__ = ["FitCall", "HyperModelFitError", "SearchInputError", "fit_hypermodel"]
 
 _DUPLICATE = re.compile(r"got multiple values for keyword argument '(\w+)'")
+
+
+class SearchInputError(UsageError, kt_errors.FatalValueError):
+    """A search's input that its first trial shows to be wrong, e.g. an objective the
+    model never reports, or `cv`'s validation data.
+
+    A `UsageError` (the CLI exits with code 2) and a KerasTuner `FatalError`:
+    the search stops at once instead of failing every trial the same way.
+    """
 
 
 class HyperModelFitError(TunekitError, kt_errors.FatalValueError):

@@ -183,7 +183,8 @@ def render_markdown(report: dict[str, Any], narrowing_table: str) -> str:
                 "plots/predicted_vs_true.png and plots/residuals.png).",
                 "",
             ]
-            if report["dataset"].get("task") == REGRESSION
+            # one target: several outputs are scored by Keras's metrics only, without plots
+            if report["dataset"].get("task") == REGRESSION and "r2" in report["test_metrics"]
             else []
         ),
         "| metric | value | 95% interval |",

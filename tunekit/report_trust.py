@@ -12,6 +12,7 @@ finalists. A section is `None` when its step is off.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import keras
@@ -207,6 +208,11 @@ def baseline_section(
     data = run.data
     batch_size = max(run.batch_size, 256)
     try:
+        if isinstance(getattr(data, "y_test", None), Mapping):
+            raise UsageError(
+                "the model has several outputs, scored by Keras's metrics only, which pair no "
+                "predictions; evaluate baseline_model.keras on the test set to compare by hand"
+            )
         if tuned_pred is None:
             tuned_pred = _predictions(model, data, batch_size)
         baseline_pred = _predictions(baseline, data, batch_size)
@@ -295,6 +301,8 @@ def finalist_columns(frame: Any, run: Any) -> Any:
 
 
 def _interval_text(value: float, interval: Any) -> str:
+    if interval is None:  # too few examples for one: the table's note says why
+        return f"{value:.4f}"
     low, high = interval
     return f"{value:.4f} [{low:.4f}, {high:.4f}]"
 
@@ -345,9 +353,11 @@ def render_trust_markdown(report: dict[str, Any]) -> list[str]:
             "| | tuned | baseline |",
             "|---|---|---|",
         ]
+        method = str(baseline.get("interval_method", ""))
         for metric in baseline.get("metrics", ()):
+            kind = "" if method.startswith("none") else f" ({pct} {method} interval)"
             lines.append(
-                f"| test {metric['name']} ({pct} {baseline['interval_method']} interval) | "
+                f"| test {metric['name']}{kind} | "
                 f"{_interval_text(metric['tuned'], metric['tuned_interval'])} | "
                 f"{_interval_text(metric['baseline'], metric['baseline_interval'])} |"
             )

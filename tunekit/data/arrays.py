@@ -111,8 +111,7 @@ def load_npz(
         _check_consecutive_ids(
             present,
             "its labels",
-            "; or pass --task regression (Python: task='regression') if they are a quantity "
-            "(ages, counts), not classes",
+            "; or pass task='regression' if they are a quantity (ages, counts), not classes",
         )
         class_names = None if names is None else [str(n) for n in np.asarray(names).ravel()]
         return _npz_dataset(

@@ -34,17 +34,18 @@ class MetricComparison:
     Attributes:
         name: `"accuracy"` (classification) or `"mse"`, `"mae"`, `"rmse"`, `"r2"`.
         tuned: The tuned model's value.
-        tuned_interval: Its interval (Wilson for accuracy, BCa bootstrap otherwise).
+        tuned_interval: Its interval (Wilson for accuracy, BCa bootstrap
+            otherwise); None below `MIN_BOOTSTRAP_EXAMPLES` regression examples.
         baseline: The baseline's value.
-        baseline_interval: Its interval.
+        baseline_interval: Its interval (None when the tuned one is).
         lower_is_better: True for errors (MSE, MAE, RMSE), False for accuracy and R².
     """
 
     name: str
     tuned: float
-    tuned_interval: Interval
+    tuned_interval: Interval | None
     baseline: float
-    baseline_interval: Interval
+    baseline_interval: Interval | None
     lower_is_better: bool
 
 
@@ -61,7 +62,9 @@ class BaselineComparison:
         outcome: `"better"`, `"indistinguishable"` or `"worse"` (tuned against baseline).
         verdict: The outcome in one plain sentence, with its evidence.
         interval_method: How the intervals were computed: `"Wilson"`,
-            `"BCa bootstrap"` or `"percentile bootstrap"` (over 2,000 examples).
+            `"BCa bootstrap"` or `"percentile bootstrap"` (over 2,000 examples);
+            below `MIN_BOOTSTRAP_EXAMPLES` regression examples, `"none: ..."`
+            saying why (no interval then).
         mcnemar: McNemar's exact test, tuned as A and baseline as B
             (classification), else None.
         difference_interval: Paired bootstrap interval of the deciding metric's
@@ -166,6 +169,34 @@ def _regression(
         return np.stack([*rows, rows[0] - rows[len(names)]])
 
     n, width = truth.shape
+    label = "R²" if metric == "r2" else metric.upper()
+    if n < MIN_BOOTSTRAP_EXAMPLES:  # the ends would be artefacts: no interval, no verdict
+        scores = [
+            float(regression_metric(name, truth, pred)) for pred in (ours, theirs) for name in names
+        ]
+        k = len(names)
+        why = (
+            f"none: {n} test examples, too few for a bootstrap interval (it needs at "
+            f"least {MIN_BOOTSTRAP_EXAMPLES})"
+        )
+        comparisons = tuple(
+            MetricComparison(name, scores[i], None, scores[i + k], None, REGRESSION_METRICS[name])
+            for i, name in enumerate(names)
+        )
+        evidence = (
+            f"test {label} {scores[0]:.4g} vs {scores[k]:.4g} (difference "
+            f"{scores[0] - scores[k]:+.4g}) on {n} examples, too few to tell (a paired "
+            f"bootstrap needs at least {MIN_BOOTSTRAP_EXAMPLES})"
+        )
+        return BaselineComparison(
+            "regression",
+            n,
+            confidence,
+            comparisons,
+            "indistinguishable",
+            _sentence("indistinguishable", evidence) + _r2_note(comparisons),
+            interval_method=why,
+        )
     result = bootstrap_statistic(
         statistic, n, 3 * width, confidence=confidence, n_resamples=n_resamples, seed=seed
     )
@@ -185,27 +216,12 @@ def _regression(
     outcome: Outcome = "better" if (high < 0.0) == REGRESSION_METRICS[metric] else "worse"
     if low <= 0.0 <= high:
         outcome = "indistinguishable"
-    label = "R²" if metric == "r2" else metric.upper()
     evidence = (
         f"test {label} {values[0]:.4g} vs {values[count]:.4g} (difference {value:+.4g}, "
         f"{confidence:.0%} paired {result.method} bootstrap interval [{low:+.4g}, {high:+.4g}], "
         f"{n} examples)"
     )
-    if n < MIN_BOOTSTRAP_EXAMPLES:  # the interval's ends are artefacts: no verdict from it
-        outcome = "indistinguishable"
-        evidence = (
-            f"test {label} {values[0]:.4g} vs {values[count]:.4g} (difference {value:+.4g}) on "
-            f"{n} examples, too few to tell (a paired bootstrap needs at least "
-            f"{MIN_BOOTSTRAP_EXAMPLES})"
-        )
-    verdict = _sentence(outcome, evidence)
-    r2 = {c.name: c for c in comparisons}["r2"]
-    if r2.tuned <= 0.0:  # "better" than a baseline can still be of no use
-        verdict += (
-            f" Note: the tuned model's test R² is {r2.tuned:.4g} (the baseline's "
-            f"{r2.baseline:.4g}): it predicts no better than the mean of the targets (are "
-            "the features scaled? is the output layer linear?)."
-        )
+    verdict = _sentence(outcome, evidence) + _r2_note(comparisons)
     return BaselineComparison(
         "regression",
         n,
@@ -215,6 +231,18 @@ def _regression(
         verdict,
         difference_interval=Interval(low, high),
         interval_method=f"{result.method} bootstrap",
+    )
+
+
+def _r2_note(comparisons: tuple[MetricComparison, ...]) -> str:
+    """A note when the tuned model's R² is at most 0 ("better" can still be of no use)."""
+    r2 = {c.name: c for c in comparisons}["r2"]
+    if r2.tuned > 0.0:
+        return ""
+    return (
+        f" Note: the tuned model's test R² is {r2.tuned:.4g} (the baseline's "
+        f"{r2.baseline:.4g}): it predicts no better than the mean of the targets (are "
+        "the features scaled? is the output layer linear?)."
     )
 
 

@@ -13,7 +13,7 @@ again, with every step after it (see `outputs_missing`).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
@@ -131,21 +131,48 @@ def build_lazy(model: Any, ctx: RunContext) -> None:
     model(sample, training=False)
 
 
-def test_metrics(ctx: RunContext, model: keras.Model, batch_size: int) -> dict[str, float]:
-    """Keras's `model.evaluate` metrics of `model` on the test set (arrays or stream).
+def test_metrics(
+    ctx: RunContext, model: keras.Model, batch_size: int, y_pred: Any = None
+) -> dict[str, float]:
+    """The test metrics of `model`: every seed's and the saved model's, scored alike.
+
+    Keras's `model.evaluate` metrics on the test set (arrays or the stream's
+    own batches) and, for regression with one target array, scikit-learn's
+    `mse`, `mae`, `rmse` and `r2` of its predictions
+    (`tunekit.regression.regression_metrics`), which win over Keras's values
+    of the same name.
+
+    Args:
+        y_pred: The model's test predictions when already made (their targets
+            are `ctx.data.y_test`), else predicted here. Defaults to `None`.
 
     Returns:
         `{metric name: value}` as floats (`loss`, then the compiled metrics).
-    """
-    from tunekit.data.streams import StreamData
 
-    if isinstance(ctx.data, StreamData):  # the stream's own batches
-        evaluated = model.evaluate(ctx.data.test, return_dict=True, verbose=0)
+    Raises:
+        ValueError: Regression predictions hold NaN or infinite values.
+    """
+    from tunekit.data import REGRESSION
+    from tunekit.data.streams import StreamData
+    from tunekit.outputs import predict_test_set
+    from tunekit.regression import regression_metrics
+
+    data = ctx.data
+    if isinstance(data, StreamData):  # the stream's own batches
+        evaluated = model.evaluate(data.test, return_dict=True, verbose=0)
     else:
         evaluated = model.evaluate(
-            ctx.data.x_test, ctx.data.y_test, batch_size=batch_size, return_dict=True, verbose=0
+            data.x_test, data.y_test, batch_size=batch_size, return_dict=True, verbose=0
         )
-    return {k: float(v) for k, v in evaluated.items()}
+    metrics = {k: float(v) for k, v in evaluated.items()}
+    if data.task == REGRESSION and not isinstance(getattr(data, "y_test", None), Mapping):
+        if y_pred is None:
+            y_true, y_pred = predict_test_set(model, data, batch_size=batch_size)
+        else:
+            y_true = data.y_test
+        if not isinstance(y_true, Mapping):  # several outputs: Keras's metrics only
+            metrics.update(regression_metrics(y_true, y_pred))
+    return metrics
 
 
 def validation_batch_size(num_val: int, batch_size: int) -> int:

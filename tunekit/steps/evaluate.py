@@ -10,10 +10,8 @@ import keras
 import numpy as np
 
 from tunekit import interrupts
-from tunekit.data import REGRESSION
 from tunekit.data.streams import StreamData
 from tunekit.outputs import load_keras_model, predict_test_set
-from tunekit.regression import regression_metrics
 from tunekit.report import write_report
 from tunekit.steps.base import RunContext, test_metrics
 from tunekit.steps.retrain import BEST_MODEL
@@ -77,10 +75,8 @@ class EvaluateStep:
             start = time.perf_counter()
             model = load_keras_model(ctx.run_dir / BEST_MODEL)
             batch_size = max(ctx.batch_size, 256)
-            metrics: dict[str, Any] = test_metrics(ctx, model, batch_size)
             y_pred = test_predictions(ctx, model, batch_size)
-            if ctx.data.task == REGRESSION and y_pred is not None:
-                metrics.update(regression_metrics(ctx.data.y_test, y_pred))
+            metrics: dict[str, Any] = test_metrics(ctx, model, batch_size, y_pred)
             # seconds: the evaluation so far, for the report's time split
             seconds = round(time.perf_counter() - start, 2)
             manifest.mark(self.name, "running", test_metrics=metrics, seconds=seconds)

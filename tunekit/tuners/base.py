@@ -31,7 +31,7 @@ from keras_tuner.engine.trial import Trial
 from tunekit import _faults, _kerastuner, _log, interrupts, timing
 from tunekit import cv as _cv
 from tunekit.data import _targets as tg
-from tunekit.fitting import fit_hypermodel
+from tunekit.fitting import SearchInputError, fit_hypermodel
 from tunekit.processes import release_trial_memory
 from tunekit.tensorboard import configure_trial_logdirs
 from tunekit.tuners.callbacks import BestEpochWeights, InterruptCheck, TrialFacts
@@ -230,7 +230,7 @@ class TunekitTuner(kt.Tuner):
             validation = rest.get("validation_data")
             if validation is not None:
                 if not isinstance(validation, (tuple, list)) or len(validation) != 2:
-                    raise kt_errors.FatalValueError(
+                    raise SearchInputError(
                         "With cv=K, `validation_data` must be an `(x_val, y_val)` pair of "
                         "arrays (its samples join the folds); received "
                         f"{type(validation).__name__}."
@@ -238,7 +238,7 @@ class TunekitTuner(kt.Tuner):
                 _cv.check_splittable(validation[0], "validation_data")
                 _cv.check_splittable(validation[1], "validation_data")
                 if rest.get("sample_weight") is not None:
-                    raise kt_errors.FatalValueError(
+                    raise SearchInputError(
                         "With cv=K, `sample_weight` cannot go with `validation_data`: the "
                         "validation samples join the folds and have no weights. Pass x, y "
                         "and sample_weight for all samples and no validation_data."
@@ -358,7 +358,7 @@ class TunekitTuner(kt.Tuner):
             missing = [n for n in names if n not in results.history]
             if missing:
                 close = difflib.get_close_matches(missing[0], list(results.history), n=1)
-                raise kt_errors.FatalValueError(
+                raise SearchInputError(
                     f"The objective {missing[0]!r} is not among the metrics the model "
                     f"reports: {sorted(results.history)}. "
                     + (f"Did you mean {close[0]!r}? " if close else "")
