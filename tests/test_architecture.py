@@ -51,6 +51,7 @@ ORDER = [
     "tuners",
     "narrowed_space",
     "narrowing",
+    "state_files",
     "manifest",
     "progress",
     "results",
@@ -58,6 +59,7 @@ ORDER = [
     "plots",
     "reproduce",
     "report_top",
+    "report_scores",
     "report_trust",
     "report",
     # beside each other: how a phase runs, and the steps of a run

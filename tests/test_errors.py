@@ -186,7 +186,7 @@ def test_library_messages_name_keywords(tmp_path):
         (ValueError("not tunekit's: overwrite=True stays"), "not tunekit's: overwrite=True stays"),
         (  # both forms named for Python: the command line says its flag once
             tunekit.DataError(
-                "Pass task=\"classification\" (--task classification) for classes, or "
+                'Pass task="classification" (--task classification) for classes, or '
                 "task='regression' (--task regression) for a quantity."
             ),
             "Pass --task classification for classes, or --task regression for a quantity.",

@@ -252,7 +252,7 @@ def test_a_model_no_better_than_a_constant_guess_is_said_so():
     # Unscaled CSV features gave 0.37 accuracy, every example the minority class, with
     # no warning (and regression R² < 0 was noted only inside the baseline's verdict).
     from tunekit.report import render_markdown
-    from tunekit.report_trust import usefulness_note
+    from tunekit.report_scores import usefulness_note
 
     y = np.array([0] * 54 + [1] * 32)
     note = usefulness_note(y, np.ones_like(y), "classification", ["benign", "malignant"])
@@ -279,7 +279,7 @@ def test_regression_intervals_are_withheld_on_a_handful_of_test_examples(
 ) -> None:
     """4 test examples gave R² 'from -1508 to 0': an artefact, not an uncertainty."""
     from tunekit.report import _interval_cell
-    from tunekit.report_trust import test_intervals
+    from tunekit.report_scores import test_intervals
 
     rng = np.random.default_rng(0)
     y_true = rng.normal(size=n)

@@ -25,6 +25,7 @@ from typing import Any
 
 from tunekit import _io
 from tunekit.errors import RunConfigError, RunLockedError
+from tunekit.state_files import MANIFEST, check_kerastuner_project, read_run_file
 
 _logger = logging.getLogger(__name__)
 
@@ -34,12 +35,9 @@ __all__ = [
     "RunLockedError",
     "STEPS",
     "check_kerastuner_project",
-    "completed_trials_found",
-    "read_run_file",
     "versions",
 ]
 
-MANIFEST = "manifest.json"
 LOCK = ".lock"
 STEPS = (
     "coarse",
@@ -213,104 +211,6 @@ class RunManifest:
         """Records that step `name` is `status` ("running" or "done"), with `info`."""
         self.step(name).update(status=status, **info)
         self.save()
-
-
-def _scan_kerastuner_project(project_dir: Path) -> tuple[int, list[tuple[Path, Exception]]]:
-    """`(COMPLETED trials, [(unreadable state file, error)])` of a KerasTuner project."""
-    if not project_dir.exists():
-        return 0, []
-    trial_files = sorted(project_dir.glob("trial_*/trial.json"))
-    completed, bad = 0, list[tuple[Path, Exception]]()
-    for path in [project_dir / "oracle.json", *project_dir.glob("tuner*.json"), *trial_files]:
-        if not path.exists():
-            continue
-        try:
-            state = _io.read_json(path, what="KerasTuner state file")
-        except (_io.StateFileError, OSError) as e:
-            bad.append((path, e))
-            continue
-        if path in trial_files and isinstance(state, dict) and state.get("status") == "COMPLETED":
-            completed += 1
-    return completed, bad
-
-
-def check_kerastuner_project(project_dir: Path) -> int:
-    """Checks that KerasTuner's state files in `project_dir` can be reloaded.
-
-    Returns:
-        The number of COMPLETED trials found (0 if there is no project yet).
-
-    Raises:
-        tunekit._io.StateFileError: Naming the corrupt file, the parse error,
-            how many completed trials were found, and the safe options.
-            Nothing on disk is changed.
-    """
-    completed, bad = _scan_kerastuner_project(project_dir)
-    if bad:
-        path, error = bad[0]
-        raise _io.StateFileError(
-            f"{error} Found {completed} completed trial(s) in {project_dir}. Safe options: "
-            f"restore {path.name} from a backup and rerun to resume, or rerun with "
-            "overwrite=True to start the run over."
-        )
-    return completed
-
-
-def completed_trials_found(run_dir: Path) -> str:
-    """`'Found 12 completed coarse and 3 completed fine trial(s)'`, for a message.
-
-    Counts the trials whose `trial.json` reads as COMPLETED in the run's
-    `coarse/` and `fine/` KerasTuner projects (unreadable files are skipped).
-    """
-    counts = {phase: _scan_kerastuner_project(run_dir / phase)[0] for phase in ("coarse", "fine")}
-    return (
-        f"Found {counts['coarse']} completed coarse and {counts['fine']} completed fine "
-        f"trial(s) in {run_dir}"
-    )
-
-
-def read_run_file(run_dir: Path, name: str, *, what: str) -> Any:
-    """Reads the run's JSON file `name`; a corrupt one raises with the safe options.
-
-    Raises:
-        tunekit._io.StateFileError: Naming the file, the parse error, how many
-            completed trials the searches hold, and what to do: for
-            `manifest.json`, restore it or start over; for a step's output
-            (`narrowed_space.json`, `report.json`, ...), delete it and rerun,
-            which runs that step again. Nothing on disk is changed.
-    """
-    if name == MANIFEST:
-        options = (
-            f"restore {name} from a backup and rerun to resume, or rerun with "
-            "overwrite=True to start the run over (the trials are deleted)."
-        )
-    else:
-        options = (
-            f"delete {name} and rerun: the step that writes it runs again and the "
-            "searches keep their trials; or restore it from a backup."
-        )
-    try:
-        state = _io.read_json(run_dir / name, what=what)
-    except _io.StateFileError as e:
-        problem = str(e)
-    else:
-        shape_ok = isinstance(state, dict) and (
-            name != MANIFEST
-            or (
-                isinstance(state.get("config"), dict)
-                and isinstance(state.get("steps"), dict)
-                and all(isinstance(step, dict) for step in state["steps"].values())
-            )
-        )
-        if shape_ok:
-            return state
-        expected = "with 'config' and 'steps' objects" if name == MANIFEST else "of tunekit's"
-        problem = (
-            f"The {what} {run_dir / name} is not what tunekit wrote (a JSON object "
-            f"{expected}). Nothing was changed on disk."
-        )
-    found = completed_trials_found(run_dir)
-    raise _io.StateFileError(f"{problem} {found}. Safe options: {options}")
 
 
 def check_run_location(

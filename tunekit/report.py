@@ -15,6 +15,7 @@ from tunekit import _io, _log, plots, timing
 from tunekit.data import REGRESSION
 from tunekit.manifest import STEPS, versions
 from tunekit.model_size import param_count
+from tunekit.report_scores import test_intervals, usefulness_note
 from tunekit.report_top import top_markdown
 from tunekit.report_trust import (
     baseline_section,
@@ -22,8 +23,6 @@ from tunekit.report_trust import (
     finalist_columns,
     finalists_section,
     render_trust_markdown,
-    test_intervals,
-    usefulness_note,
 )
 from tunekit.reproduce import command_section
 from tunekit.results import trials_csv, trials_dataframe

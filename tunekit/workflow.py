@@ -39,12 +39,7 @@ from tunekit.errors import (
     RunNotFinishedError,
     UsageError,
 )
-from tunekit.manifest import (
-    RunManifest,
-    check_kerastuner_project,
-    check_run_location,
-    read_run_file,
-)
+from tunekit.manifest import RunManifest, check_run_location
 from tunekit.narrowing import NarrowedSpace
 from tunekit.objectives import resolve_objective, training_metric_note
 from tunekit.params import (
@@ -61,6 +56,7 @@ from tunekit.params import (
     document,
     resolve_workflow_params,
 )
+from tunekit.state_files import check_kerastuner_project, read_run_file
 from tunekit.steps import (
     BEST_HYPERPARAMETERS,
     BEST_MODEL,

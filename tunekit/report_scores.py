@@ -1,0 +1,111 @@
+"""The test set's scores in the report: each metric's interval, and a note when useless.
+
+`test_intervals` gives every test metric its 95% interval whether or not the
+baseline runs; `usefulness_note` warns when the saved model is no better
+than a constant guess.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from tunekit import _log
+from tunekit.stats import bootstrap_interval, wilson_interval
+from tunekit.stats.intervals import BCA_MAX_EXAMPLES, MIN_BOOTSTRAP_EXAMPLES, regression_metric
+
+__all__ = ["test_intervals", "usefulness_note"]
+
+
+def test_intervals(
+    y_true: Any, y_pred: Any, task: str, *, seed: int | None = 0, confidence: float = 0.95
+) -> dict[str, dict[str, Any]] | None:
+    """Each test metric with its interval, whether or not the baseline runs.
+
+    Classification: the accuracy of the predicted classes with Wilson's
+    interval (`tunekit.stats.wilson_interval`). Regression: MSE, MAE, RMSE and
+    R² (scikit-learn's) with paired bootstrap intervals
+    (`tunekit.stats.bootstrap_interval`: BCa up to 2,000 test examples,
+    percentile above). Below `MIN_BOOTSTRAP_EXAMPLES` (20) test examples the
+    regression metrics get no interval (`"interval": None` and a `"method"`
+    that says why): resamples of a handful of examples take few distinct
+    values, so the interval's ends would be artefacts (e.g. R² from -1508
+    to 0 on 4 examples), not a measure of uncertainty.
+
+    Args:
+        y_true: Test targets: class ids `(n,)`, or values `(n,)` / `(n, k)`.
+        y_pred: Predicted classes or values, the same shape; `None` (a model
+            with several outputs) gives `None`.
+        task: `"classification"` or `"regression"`.
+        seed: The bootstrap's seed. Defaults to 0.
+        confidence: Level of the intervals. Defaults to 0.95.
+
+    Returns:
+        `{metric: {"value", "interval": [low, high], "method"}}`, or `None`.
+    """
+    if y_pred is None or isinstance(y_true, dict):
+        return None
+    y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
+    if task == "classification":
+        right = int(np.sum(y_pred.reshape(len(y_true)) == y_true.reshape(len(y_true))))
+        low, high = wilson_interval(right, len(y_true), confidence)
+        return {
+            "accuracy": {
+                "value": right / len(y_true),
+                "interval": [low, high],
+                "method": "Wilson",
+            }
+        }
+    method = "BCa" if len(y_true) <= BCA_MAX_EXAMPLES else "percentile"
+    truth, predicted = y_true.reshape(len(y_true), -1), y_pred.reshape(len(y_true), -1)
+    out: dict[str, dict[str, Any]] = {}
+    for name in ("mse", "mae", "rmse", "r2"):
+        value = float(regression_metric(name, truth, predicted))
+        if len(y_true) < MIN_BOOTSTRAP_EXAMPLES:
+            why = (
+                f"none: {_log.count(len(y_true), 'test example')}, too few for a bootstrap "
+                f"interval (it needs at least {MIN_BOOTSTRAP_EXAMPLES})"
+            )
+            out[name] = {"value": value, "interval": None, "method": why}
+            continue
+        low, high = bootstrap_interval(truth, predicted, name, confidence, seed=seed)
+        out[name] = {"value": value, "interval": [low, high], "method": f"{method} bootstrap"}
+    return out
+
+
+def usefulness_note(y_true: Any, y_pred: Any, task: str, class_names: Any = None) -> str | None:
+    """A warning when the saved model is no better than a constant guess, else `None`.
+
+    Classification: test accuracy at most the most frequent test class's share
+    (always predicting that class scores as much). Regression: test R² at most
+    0 (predicting the mean scores as much). Typical causes: features not
+    scaled, too few epochs, the wrong task.
+
+    Args:
+        y_true: Test targets: class ids `(n,)`, or values `(n,)` / `(n, k)`.
+        y_pred: Predicted classes or values, the same shape; `None` gives `None`.
+        task: `"classification"` or `"regression"`.
+        class_names: Names of the classes (classification), for the message.
+    """
+    if y_pred is None or isinstance(y_true, dict) or not len(y_true):
+        return None
+    y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
+    n = len(y_true)
+    hint = "are the features scaled (e.g. standardised)? enough epochs? the right --task?"
+    if task == "classification":
+        truth = y_true.reshape(n)
+        accuracy = float(np.mean(y_pred.reshape(n) == truth))
+        classes, counts = np.unique(truth, return_counts=True)
+        common, share = classes[np.argmax(counts)], float(counts.max() / n)
+        if accuracy > share:
+            return None
+        name = class_names[int(common)] if class_names else str(common)
+        return (
+            f"Note: test accuracy {accuracy:.4f} is no better than always predicting the most "
+            f"frequent class ('{name}', {share:.4f} of the test set): {hint}"
+        )
+    r2 = float(regression_metric("r2", y_true.reshape(n, -1), y_pred.reshape(n, -1)))
+    if r2 > 0.0:
+        return None
+    return f"Note: test R² {r2:.4g} is no better than predicting the mean of the targets: {hint}"
