@@ -66,7 +66,8 @@ def test_help_runs_as_a_module(tmp_path):
     assert "found in sys.modules" not in proc.stderr
 
 
-@pytest.mark.parametrize("backend", ["tensorflow", "jax"])
+# The JAX run is `slow` here because `.ci/run` runs it on its own with Keras on JAX (`-m ""`).
+@pytest.mark.parametrize("backend", ["tensorflow", pytest.param("jax", marks=pytest.mark.slow)])
 def test_user_build_function_end_to_end_as_a_subprocess(tmp_path, small_npz, backend):
     (tmp_path / "my_models.py").write_text(
         textwrap.dedent("""
