@@ -430,7 +430,7 @@ ERROR_CASES = [
             )
         ),
         r"partial\.npz': class id\(s\) 0 never occur.*up to 3.*max\(label\) \+ 1 = 4.*"
-        r"--task regression",
+        r"pass task='regression' if they are a quantity",
     ),
     (
         "npz_mixed_dtypes",
