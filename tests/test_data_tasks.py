@@ -242,3 +242,19 @@ def test_text_labels_are_classes_as_in_a_csv(tmp_path):
         Dataset.from_arrays(x, y, class_names=["cat", "dog"])
     with pytest.raises(DataError, match=r"y holds text \(e.g. 'emu'\): regression needs numeric"):
         Dataset.from_arrays(x, y, task="regression")
+
+
+@pytest.mark.parametrize(
+    "y",
+    [
+        np.where(np.arange(40) == 5, None, np.resize(["cat", "dog", "emu"], 40)).astype(object),
+        np.where(np.arange(40) == 5, np.nan, np.arange(40) % 3),  # float class ids with a gap
+    ],
+    ids=["text_with_None", "float_ids_with_nan"],
+)
+def test_a_missing_label_is_named_by_its_row(y):
+    # Was "y must hold integer class ids ... map labels to 0..num_classes-1": the wrong fix
+    # for text labels that tunekit takes as they are once the gap is filled.
+    missing = r"1 missing label\(s\) \(None or NaN\) at row\(s\) 5: drop"
+    with pytest.raises(DataError, match=missing):
+        Dataset.from_arrays(X, y)

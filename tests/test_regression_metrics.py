@@ -40,6 +40,11 @@ def test_several_targets_are_averaged_like_sklearn(diabetes_predictions):
     scores = regression_metrics(true2, pred2)
     assert scores["r2"] == pytest.approx(r2_score(true2, pred2))
     assert scores["mse"] == pytest.approx(mean_squared_error(true2, pred2))
+    # Each target's RMSE averaged, as scikit-learn (the root of the mean MSE was reported).
+    from sklearn.metrics import root_mean_squared_error
+
+    assert scores["rmse"] == pytest.approx(root_mean_squared_error(true2, pred2), rel=1e-12)
+    assert scores["rmse"] != pytest.approx(math.sqrt(scores["mse"]), rel=1e-3)
 
 
 @pytest.mark.parametrize(

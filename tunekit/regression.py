@@ -31,9 +31,10 @@ def regression_metrics(y_true: Any, y_pred: Any) -> dict[str, float]:
             one target) or `(n, k)`.
 
     Returns:
-        `{"mse", "mae", "rmse", "r2"}` as plain floats: `mean_squared_error`,
-        `mean_absolute_error`, its square root, and `r2_score` (1 is perfect; 0
-        is as good as predicting the mean; negative is worse). R² is NaN when
+        `{"mse", "mae", "rmse", "r2"}` as plain floats: scikit-learn's
+        `mean_squared_error`, `mean_absolute_error`, `root_mean_squared_error`
+        and `r2_score` (1 is perfect; 0 is as good as predicting the mean;
+        negative is worse), each averaged over the `k` targets. R² is NaN when
         fewer than 2 samples are scored (scikit-learn's convention).
 
     Raises:
@@ -45,7 +46,12 @@ def regression_metrics(y_true: Any, y_pred: Any) -> dict[str, float]:
     >>> regression_metrics([1.0, 2.0, 3.0], [[1.0], [2.0], [4.0]])["mse"]
     0.3333333333333333
     """
-    from sklearn.metrics import mean_absolute_error, mean_squared_error, r2_score
+    from sklearn.metrics import (
+        mean_absolute_error,
+        mean_squared_error,
+        r2_score,
+        root_mean_squared_error,
+    )
 
     raw_true, raw_pred = np.asarray(y_true, np.float64), np.asarray(y_pred, np.float64)
     shown = f"targets have shape {raw_true.shape}, predictions have shape {raw_pred.shape}"
@@ -64,12 +70,12 @@ def regression_metrics(y_true: Any, y_pred: Any) -> dict[str, float]:
             )
     if len(true) == 0:
         raise ValueError("No samples to score: the test split is empty.")
-    mse = float(mean_squared_error(true, pred))
     r2 = float(r2_score(true, pred)) if len(true) >= 2 else math.nan
     return {
-        "mse": mse,
+        "mse": float(mean_squared_error(true, pred)),
         "mae": float(mean_absolute_error(true, pred)),
-        "rmse": math.sqrt(mse),
+        # each target's RMSE, then their mean (not the root of the mean MSE) as scikit-learn
+        "rmse": float(root_mean_squared_error(true, pred)),
         "r2": r2,
     }
 

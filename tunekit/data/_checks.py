@@ -88,7 +88,15 @@ def _as_labels(y: Any, name: str) -> np.ndarray:
         return y.astype(np.int64)
     if y.dtype.kind == "f" and np.all(np.isfinite(y)) and np.all(y == np.round(y)):
         return y.astype(np.int64)
-    example = next((v for v in y.tolist() if not (isinstance(v, float) and v.is_integer())), None)
+    values = y.tolist()
+    missing = [i for i, v in enumerate(values) if v is None or (isinstance(v, float) and v != v)]
+    if missing:  # a gap in otherwise good labels: say where, not what labels must be
+        rows = ", ".join(str(i) for i in missing[:5]) + (", ..." if len(missing) > 5 else "")
+        raise DataError(
+            f"{name} has {len(missing)} missing label(s) (None or NaN) at row(s) {rows}: "
+            "drop those samples or fill their labels in; every sample needs a label."
+        )
+    example = next((v for v in values if not (isinstance(v, float) and v.is_integer())), None)
     raise DataError(
         f"{name} must hold integer class ids, got dtype {y.dtype} (e.g. {example!r}). {TASKS_HINT}"
     )
