@@ -127,14 +127,15 @@ BAD_CSV = [
         "class_ids_from_1",
         "size,kind\n" + "".join(f"{i},{1 + i % 3}\n" for i in range(30)),
         dict(target="kind"),
-        r"class id\(s\) 0 never occur in the labels .*up to 3.*max\(label\) \+ 1 = 4.*"
-        r"--task regression",
+        r"target column 'kind' holds the whole numbers 1, 2, 3, not the class ids 0..2: pass "
+        r"task='classification' to take each value as a class.*or task='regression'",
     ),
     (
         "whole_number_quantities",  # e.g. diabetes progression saved as integers
         "size,progress\n" + "".join(f"{i},{25 + 7 * i}\n" for i in range(30)),
         dict(target="progress"),
-        r"class id\(s\) 0, 1, 2, .* never occur.*task='regression' \(--task regression\)",
+        r"holds the whole numbers 25, 32, 39, 46, 53, 60, \.\.\., 228 \(30 values\).*"
+        r"task='regression' if they are a quantity",
     ),
     ("empty_file", "", dict(target="t"), r"Could not read .*bad\.csv' as a CSV with a header row"),
     (
@@ -207,3 +208,26 @@ def test_class_weights_refused(y, mode, message):
         y = Dataset.from_arrays(np.zeros((20, 2)), np.linspace(0, 1, 20))
     with pytest.raises(ValueError, match=message):
         class_weights(y, mode)
+
+
+@pytest.mark.parametrize(
+    "values, names",
+    [
+        ([1, 2, 3], ["1", "2", "3"]),  # labels from 1, as the wine data writes them
+        ([3, 5, 8], ["3", "5", "8"]),  # wine qualities with gaps
+        ([1.0, 2.0, 3.0], ["1", "2", "3"]),  # the same labels written as floats by pandas
+        ([-1, 1], ["-1", "1"]),
+    ],
+)
+def test_task_classification_takes_a_columns_numbers_as_classes(tmp_path, values, names):
+    # A command-line user cannot relabel: --task classification now does what it says.
+    labels = [values[i % len(values)] for i in range(60)]
+    frame = pd.DataFrame({"size": np.arange(60.0), "kind": labels})
+    frame.to_csv(tmp_path / "labels.csv", index=False)
+    ds = load_csv(tmp_path / "labels.csv", target="kind", task="classification")
+    assert (ds.task, ds.num_classes, ds.class_names) == ("classification", len(values), names)
+    # Each row's class id is its value's place in the sorted values.
+    sizes = np.concatenate([ds.x_train[:, 0], ds.x_val[:, 0], ds.x_test[:, 0]]).astype(int)
+    ids = np.concatenate([ds.y_train, ds.y_val, ds.y_test])
+    expected = np.searchsorted(np.unique(values), np.asarray(labels)[sizes])
+    np.testing.assert_array_equal(ids, expected)
