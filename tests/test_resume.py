@@ -260,10 +260,13 @@ def test_a_run_written_by_other_versions_is_refused(tmp_path, small_npz, killed_
     assert "keras-tuner: '1.3.5' -> " in proc.stderr and "--overwrite" in proc.stderr
 
 
-@pytest.mark.parametrize("deleted", ["best_model.keras", "narrowed_space.json", "report.json"])
+@pytest.mark.parametrize(
+    "deleted", ["best_model.keras", "narrowed_space.json", "report.json", "fine"]
+)
 def test_a_finished_run_missing_an_output_redoes_that_step_only(tmp_path, finished_run, deleted):
     """A deleted output of a done step is rebuilt by a rerun (it failed every rerun before);
-    no trial runs again."""
+    no trial of a phase whose project is there runs again. A deleted `fine/` project runs
+    the fine search again (it was reported from the manifest with exit 0)."""
     import shutil
 
     import keras
@@ -275,12 +278,15 @@ def test_a_finished_run_missing_an_output_redoes_that_step_only(tmp_path, finish
     run, result = finished_run
     copy = tmp_path / run.run_dir.name
     shutil.copytree(run.run_dir, copy)
-    (copy / deleted).unlink()
     trials = {p: sorted(x.name for x in (copy / p).glob("trial_*")) for p in ("coarse", "fine")}
+    if (copy / deleted).is_dir():
+        shutil.rmtree(copy / deleted)
+    else:
+        (copy / deleted).unlink()
     rerun = CoarseToFine(
         MnistDenseHyperModel(), run.data, directory=tmp_path, project_name=copy.name, **RUN_BUDGET
     ).run()
-    assert (copy / deleted).is_file()
+    assert (copy / deleted).exists()
     assert {
         p: sorted(x.name for x in (copy / p).glob("trial_*")) for p in ("coarse", "fine")
     } == trials

@@ -58,8 +58,9 @@ def check_kerastuner_project(project_dir: Path) -> int:
         path, error = bad[0]
         raise _io.StateFileError(
             f"{error} Found {completed} completed trial(s) in {project_dir}. Safe options: "
-            f"restore {path.name} from a backup and rerun to resume, or rerun with "
-            "overwrite=True to start the run over."
+            f"restore {path.name} from a backup and rerun to resume; or delete the folder "
+            f"{project_dir} and rerun: that search runs again and the other phase's trials are "
+            "kept; or rerun with overwrite=True to start the run over."
         )
     return completed
 

@@ -125,10 +125,10 @@ class SearchStep:
         experiment: The HParams experiment both phases declare into.
     """
 
-    outputs: tuple[str, ...] = ()  # the KerasTuner project, resumed by KerasTuner
-
     def __init__(self, phase: str, experiment: HParamsExperiment) -> None:
         self.name = phase
+        # The KerasTuner project, resumed by KerasTuner; deleted, the search runs again.
+        self.outputs: tuple[str, ...] = (phase,)
         self.requires: tuple[str, ...] = ("narrow",) if phase == "fine" else ()
         self.experiment = experiment
         self._listeners: tuple[Callable[[Any, Any], None], ...] = ()  # of the running search
