@@ -318,7 +318,12 @@ def test_cli_flags_reach_the_run_and_exit_2_below_every_model(
 
 
 def _with_a_finished_step(manifest: RunManifest) -> None:
-    """A run with a result to keep (a run without any starts over when settings change)."""
+    """A run with a result to keep (a run without any starts over when settings change).
+
+    Its coarse project folder exists, as a finished search's does (a done search whose
+    folder is gone runs again).
+    """
+    (manifest.run_dir / "coarse").mkdir(exist_ok=True)
     manifest.mark("coarse", "done")
     manifest.release()
 
