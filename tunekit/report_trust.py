@@ -126,9 +126,13 @@ def baseline_section(
         and all(chosen.get(name) == value for name, value in defaults.items())
     )
     if same:
-        compared["verdict"] = compared["verdict"].rstrip(".") + "." + (
-            " The chosen configuration is the hypermodel's default one, the baseline's: "
-            "the search found nothing better than the defaults on validation."
+        compared["verdict"] = (
+            compared["verdict"].rstrip(".")
+            + "."
+            + (
+                " The chosen configuration is the hypermodel's default one, the baseline's: "
+                "the search found nothing better than the defaults on validation."
+            )
         )
     retrain = run.manifest.state["steps"]["retrain"]
     return {
