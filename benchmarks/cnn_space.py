@@ -59,6 +59,23 @@ CONFIGS: dict[str, dict[str, Any]] = {
         "dropout_2": 0.1,
         "learning_rate": 0.01,
     },
+    # cnn.json's winner (fine trial 0017), retrained there for 14 epochs (the "auto" count).
+    "default-budget winner: 2+1 convs, 20/4 filters, 5x5, batch norm": {
+        "batch_norm": True,
+        "filters_1": 20,
+        "kernel_size_1": 5,
+        "convs_1": 2,
+        "pool_a_1": 3,
+        "pool_b_1": 1,
+        "dropout_1": 0.3,
+        "filters_2": 4,
+        "kernel_size_2": 5,
+        "convs_2": 1,
+        "pool_a_2": 2,
+        "pool_b_2": 1,
+        "dropout_2": 0.2,
+        "learning_rate": 0.001,
+    },
 }
 
 

@@ -206,3 +206,26 @@ def test_a_streamed_folder_trains_a_trial_on_each_backend(image_folder, tmp_path
     assert result["num_params"] == result["expected_params"] > 0
     # The trial's score is the loss of the validation stream, re-measured on the saved model.
     assert result["val_loss"] == pytest.approx(result["evaluated"], rel=1e-4)
+
+
+def test_a_mixed_folder_is_loaded_with_a_notice_of_each_change(image_folder, caplog):
+    import logging
+
+    from tunekit.image_streams import folder_format
+
+    # Before, a folder mixing sizes and colour modes was resized and converted silently.
+    with caplog.at_level(logging.INFO, logger="tunekit"):
+        assert folder_format(image_folder) == (IMAGE_FOLDER_SIZE, "rgb")
+    assert not caplog.messages  # one size, all colour: nothing to say
+    Image.new("L", (20, 30)).save(image_folder / "cog" / "gray_small.png")
+    Image.new("L", (20, 30)).save(image_folder / "zz" / "gray_small.png")
+    with caplog.at_level(logging.INFO, logger="tunekit"):
+        assert folder_format(image_folder) == (IMAGE_FOLDER_SIZE, "rgb")
+    height, width = IMAGE_FOLDER_SIZE
+    total = len(IMAGE_FOLDER_CLASSES) * IMAGE_FOLDER_PER_CLASS
+    assert caplog.messages == [
+        f"[data] toonvision holds images of 2 sizes ({height}x{width}: {total}, 30x20: 2); "
+        "each is resized (bilinear) to the run's image size.",
+        f"[data] toonvision mixes 2 single-channel and {total} colour images; the "
+        "single-channel ones are converted to 3-channel RGB.",
+    ]

@@ -88,6 +88,8 @@ def test_ls_lists_a_finished_an_interrupted_and_a_corrupt_run_and_skips_the_rest
     steps = _manifest(runs / "best")["steps"]
     assert best["status"] == "finished"
     assert best["hypermodel"] == "dense.MnistDenseHyperModel"
+    assert best["backend"] == json.loads((runs / "best" / "report.json").read_text())["backend"]
+    assert best["backend"] in ("tensorflow", "jax") and pd.isna(stopped["backend"])
     assert (best["objective"], best["direction"]) == ("val_accuracy", "max")
     assert best["test_metric"] == "accuracy"
     assert best["test_value"] == pytest.approx(result.test_metrics["accuracy"])
@@ -274,6 +276,28 @@ def test_a_search_whose_last_trial_failed_is_failed_and_a_bad_trial_file_is_name
     frame = ls_runs(tmp_path).set_index("name")
     assert frame.loc["failed", "status"] == "failed: fine"
     assert frame.loc["bad", "status"].startswith("corrupt: fine/trial_0/trial.json (not valid JSON")
+
+
+def test_a_run_refused_at_its_first_trial_is_failed_not_interrupted(tmp_path, run_data):
+    from hypermodels import MnistDenseHyperModel
+    from tunekit import CoarseToFine, SearchInputError
+
+    # Before, an objective the model never reports (refused when the first trial reports its
+    # metrics) was listed as "interrupted: coarse", as if a rerun could carry on.
+    run = CoarseToFine(
+        MnistDenseHyperModel(),
+        run_data,
+        directory=tmp_path,
+        project_name="typo",
+        objective="val_auc",
+        **RUN_BUDGET,
+    )
+    with pytest.raises(SearchInputError, match="val_auc"):
+        run.coarse()
+    run.close()
+    step = _manifest(tmp_path / "typo")["steps"]["coarse"]
+    assert step["status"] == "running" and step["error"].startswith("SearchInputError: ")
+    assert ls_runs(tmp_path).set_index("name").loc["typo", "status"] == "failed: coarse"
 
 
 def test_run_is_the_coarse_to_fine_command():

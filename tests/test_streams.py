@@ -157,6 +157,26 @@ def test_py_dataset_end_to_end_with_chained_retrain(tmp_path: Path) -> None:
     assert all(0.0 <= m["accuracy"] <= 1.0 for m in per_seed.values())
 
 
+def test_finalists_on_a_stream_train_it_as_the_trials_do(tmp_path: Path) -> None:
+    import warnings
+
+    # Before, the finalists' fits passed Keras shuffle=True with a stream: a warning per fit
+    # for tf.data, and PyDataset batches reordered where the trials kept them in order.
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = CoarseToFine(
+            stream_models.dense_build,
+            _tf_data("toy-finalists"),
+            directory=tmp_path,
+            objective="val_loss",
+            **{**SMALL, "finalists": 2, "finalist_seeds": 1},
+        ).run()
+    section = _report(result.run_dir)["finalists"]
+    assert len(section["finalists"]) == 2
+    assert all(len(f["scores"]) == section["seeds_per_finalist"] for f in section["finalists"])
+    assert not [w for w in caught if "shuffle=True" in str(w.message)]
+
+
 def test_chain_forwards_epoch_end() -> None:
     ends = []
 

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import numbers
 import os
 from collections import Counter
@@ -348,6 +349,7 @@ def image_folder_data(config: dict[str, Any]) -> StreamData:
     return StreamData.from_image_folder(ImageFolderStream.from_config(config))
 
 
+_logger = logging.getLogger(__name__)
 _GRAYSCALE_MODES = ("1", "L", "LA", "I", "I;16", "I;16B", "I;16L", "F")
 
 
@@ -366,8 +368,9 @@ def folder_format(root: str | os.PathLike[str]) -> tuple[tuple[int, int], str]:
 
     folder = Path(root).resolve()
     sizes: Counter[tuple[int, int]] = Counter()
-    grayscale = True
-    for path, _, _ in list_images(folder):
+    single_channel = 0
+    listing = list_images(folder)
+    for path, _, _ in listing:
         try:
             with Image.open(folder / path) as image:
                 width, height = image.size
@@ -375,7 +378,28 @@ def folder_format(root: str | os.PathLike[str]) -> tuple[tuple[int, int], str]:
         except (OSError, UnidentifiedImageError) as e:
             raise DataError(f"Cannot read image {str(folder / path)!r}: {e}") from None
         sizes[(height, width)] += 1
-        grayscale = grayscale and mode in _GRAYSCALE_MODES
+        single_channel += mode in _GRAYSCALE_MODES
+    grayscale = single_channel == len(listing)
+    # Nothing is refused, but a mixed folder is changed on load: say how, once.
+    if len(sizes) > 1:
+        shown = ", ".join(f"{h}x{w}: {n}" for (h, w), n in sizes.most_common(4))
+        more = f" and {len(sizes) - 4} more" if len(sizes) > 4 else ""
+        _logger.info(
+            "[data] %s holds images of %d sizes (%s%s); each is resized (bilinear) to the "
+            "run's image size.",
+            folder.name,
+            len(sizes),
+            shown,
+            more,
+        )
+    if 0 < single_channel < len(listing):
+        _logger.info(
+            "[data] %s mixes %d single-channel and %d colour images; the single-channel ones "
+            "are converted to 3-channel RGB.",
+            folder.name,
+            single_channel,
+            len(listing) - single_channel,
+        )
     return sizes.most_common(1)[0][0], "grayscale" if grayscale else "rgb"
 
 

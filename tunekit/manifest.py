@@ -208,8 +208,13 @@ class RunManifest:
             self.save()
 
     def mark(self, name: str, status: str, **info: Any) -> None:
-        """Records that step `name` is `status` ("running" or "done"), with `info`."""
-        self.step(name).update(status=status, **info)
+        """Records that step `name` is `status` ("running" or "done"), with `info`.
+
+        Any `error` recorded by an earlier attempt is dropped unless `info` gives one.
+        """
+        step = self.step(name)
+        step.pop("error", None)
+        step.update(status=status, **info)
         self.save()
 
 

@@ -37,6 +37,7 @@ COLUMNS = (
     "name",
     "status",
     "hypermodel",
+    "backend",
     "objective",
     "direction",
     "best_val",
@@ -164,8 +165,9 @@ def _status(run: _Run) -> str:
 
     The manifest records which steps are done and which one was running; a
     run not finished whose lock no live process holds has stopped. It does
-    not record why: a search step whose latest trial failed is `failed`,
-    anything else (a kill, Ctrl-C, a crash elsewhere) `interrupted`.
+    not always record why: a step that stopped on an error tunekit named
+    (recorded as its `error`) or a search step whose latest trial failed is
+    `failed`, anything else (a kill, Ctrl-C, a crash elsewhere) `interrupted`.
     """
     if run.step_status("evaluate") == "done":
         return "finished"
@@ -177,6 +179,8 @@ def _status(run: _Run) -> str:
     if _lock_held(run.path):
         return f"running: {current}"
     if running:
+        if run.steps.get(current, {}).get("error"):
+            return f"failed: {current}"
         trials = sorted(run.trials.get(current, []), key=_trial_number)
         if trials and trials[-1].get("status") == "FAILED":
             return f"failed: {current}"
@@ -257,6 +261,12 @@ def _baseline_delta(run: _Run, metric: str | None) -> float | None:
     return None
 
 
+def _backend(report: Any) -> str | None:
+    """Keras's backend from `report.json` (`jax`, `tensorflow`, `torch`), else None."""
+    backend = report.get("backend") if isinstance(report, dict) else None
+    return backend if isinstance(backend, str) else None
+
+
 def _hypermodel_name(config: dict[str, Any]) -> str | None:
     """`module.Class` (the last part of the module), e.g. `dense.DenseHyperModel`."""
     described = config.get("hypermodel")
@@ -308,6 +318,8 @@ def _row_of(name: str, run: _Run) -> dict[str, Any]:
         "name": name,
         "status": _status(run),
         "hypermodel": _hypermodel_name(config),
+        # Keras's backend as the report recorded it (a run not finished has no report yet).
+        "backend": _backend(run.report),
         "objective": objective,
         "direction": direction,
         "best_val": _best_val(run, direction),
@@ -446,7 +458,8 @@ def ls_runs(
     Columns: `name` (the folder, relative to `directory`), `status`
     (`finished`, `running: <step>`, `interrupted: <step>` (stopped in it) or
     `interrupted: after <step>`, `failed: <step>`, or `corrupt: ...`),
-    `hypermodel`, `objective`, `direction`, `best_val` (the best trial's
+    `hypermodel`, `backend` (Keras's backend, from the report of a finished
+    run), `objective`, `direction`, `best_val` (the best trial's
     validation score, both phases), `test_metric` and `test_value` (test
     accuracy for classification, MSE for regression, else the objective's
     metric or the loss), `baseline_delta` (tuned minus baseline on that test

@@ -37,6 +37,7 @@ from tunekit.errors import (
     NoCompletedTrialsError,
     RetrainDivergedError,
     RunNotFinishedError,
+    TunekitError,
     UsageError,
 )
 from tunekit.manifest import RunManifest, check_run_location
@@ -549,7 +550,16 @@ class CoarseToFine:
                 and not self.manifest.is_done(name)
             ):
                 self._start_workers()
-            self._products[name] = step.ensure(self)
+            try:
+                self._products[name] = step.ensure(self)
+            except TunekitError as exc:
+                # Recorded for `tunekit ls` ("failed: <step>"); marking it running again clears it.
+                if (
+                    self._manifest is not None
+                    and self._manifest.step(name).get("status") == "running"
+                ):
+                    self._manifest.mark(name, "running", error=f"{type(exc).__name__}: {exc}")
+                raise
         return self._products[name]
 
     def _start_workers(self) -> None:

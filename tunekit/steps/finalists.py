@@ -218,6 +218,7 @@ class FinalistsStep:
         extra: dict[str, Any] = {}
         if isinstance(data, StreamData):  # streams go as they are, batched by their maker
             x, y, validation = data.train, None, data.validation
+            extra["shuffle"] = False  # a stream shuffles itself (Keras warns otherwise)
         else:
             x, y, validation = data.x_train, data.y_train, (data.x_val, data.y_val)
             num_val = tg.length(data.y_val, "y_val")
