@@ -278,47 +278,6 @@ def _read_report(run_dir: Path) -> dict:
     return json.loads((run_dir / "report.json").read_text())
 
 
-def test_three_class_npz_gives_a_three_way_model_and_a_3x3_matrix(tmp_path, capsys):
-    data = _shapes_npz(tmp_path / "bands.npz", num_classes=3)
-    args = [
-        "--data",
-        str(data),
-        "--directory",
-        str(tmp_path / "runs"),
-        "--backend",
-        "tensorflow",
-        "--batch-size",
-        "32",
-        *TINY,
-    ]
-    assert main(args) == 0, capsys.readouterr().err
-    out = capsys.readouterr().out
-    assert (
-        "Data: bands: 100 train / 20 validation / 30 test, input (8, 8), 3 classes; "
-        "x scaling: uint8 pixels divided by 255 to [0, 1]"
-    ) in out
-    # tunekit's progress (the "tunekit" logger) printed as plain lines, each once.
-    assert out.count("\n[coarse] trial 1/3 (id ") == 1 and out.count("Narrowed search space") == 1
-    assert out.count("\nRetraining ") == 1
-    assert "MNIST" not in out and "10 classes" not in out
-    run_dir = tmp_path / "runs" / "mnist-dense-bands"  # the default name: hypermodel-data
-    import keras
-
-    model = keras.models.load_model(run_dir / "best_model.keras", safe_mode=True)
-    assert model.output_shape == (None, 3)
-    report = _read_report(run_dir)
-    assert report["dataset"]["num_classes"] == 3 and report["dataset"]["name"] == "bands"
-    assert report["dataset"]["scaling"] == "uint8 pixels divided by 255 to [0, 1]"
-    assert "x scaling: uint8 pixels divided by 255" in (run_dir / "report.md").read_text()
-    counts = np.array(report["confusion_matrix"]["counts"])
-    assert counts.shape == (3, 3) and counts.sum() == 30
-    test = np.load(data)
-    y_pred = model.predict(test["x_test"] / np.float32(255), verbose=0).argmax(-1)
-    from sklearn.metrics import confusion_matrix
-
-    np.testing.assert_array_equal(counts, confusion_matrix(test["y_test"], y_pred))
-
-
 def test_binary_sigmoid_model_report_matches_sklearn(tmp_path, capsys, monkeypatch):
     (tmp_path / "binary_models.py").write_text(
         textwrap.dedent("""

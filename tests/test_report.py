@@ -115,18 +115,43 @@ def test_hypermodel_the_command_line_cannot_name_has_no_cli_equivalent(digits_sm
     assert cli_equivalent(run, "tensorflow") is None  # a function local to this test
 
 
-def test_cli_run_report_gives_the_command_as_typed(tmp_path, capsys, monkeypatch):
+def test_cli_run_of_a_three_class_npz_reports_it_and_the_command_as_typed(
+    tmp_path, capsys, monkeypatch
+):
+    import keras
+    from sklearn.metrics import confusion_matrix
     from test_cli import TINY, _shapes_npz
 
     from tunekit.cli_main import main
 
     monkeypatch.chdir(tmp_path)
-    _shapes_npz(tmp_path / "bands 3.npz", num_classes=3)
+    data = _shapes_npz(tmp_path / "bands 3.npz", num_classes=3)
     argv = ["--data", "bands 3.npz", "--project-name", "b", "--backend", "tensorflow", *TINY]
     argv += ["--batch-size", "32", "--seed", "3"]
     assert main(["run", *argv]) == 0, capsys.readouterr().err
+    out = capsys.readouterr().out
+    assert (
+        "Data: bands 3: 100 train / 20 validation / 30 test, input (8, 8), 3 classes; "
+        "x scaling: uint8 pixels divided by 255 to [0, 1]"
+    ) in out
+    # tunekit's progress (the "tunekit" logger) printed as plain lines, each once.
+    assert out.count("\n[coarse] trial 1/3 (id ") == 1 and out.count("Narrowed search space") == 1
+    assert out.count("\nRetraining ") == 1
+    assert "MNIST" not in out and "10 classes" not in out
     run_dir = tmp_path / "runs" / "b"
+    # A three-class file gives a three-way model and a 3x3 confusion matrix, sklearn's.
+    model = keras.models.load_model(run_dir / "best_model.keras", safe_mode=True)
+    assert model.output_shape == (None, 3)
+    report = json.loads((run_dir / "report.json").read_text())
+    assert report["dataset"]["num_classes"] == 3 and report["dataset"]["name"] == "bands 3"
+    assert report["dataset"]["scaling"] == "uint8 pixels divided by 255 to [0, 1]"
+    counts = np.array(report["confusion_matrix"]["counts"])
+    assert counts.shape == (3, 3) and counts.sum() == 30
+    test = np.load(data)
+    y_pred = model.predict(test["x_test"] / np.float32(255), verbose=0).argmax(-1)
+    np.testing.assert_array_equal(counts, confusion_matrix(test["y_test"], y_pred))
     markdown = (run_dir / "report.md").read_text()
+    assert "x scaling: uint8 pixels divided by 255" in markdown
     for link in _links(markdown):
         assert (run_dir / link).is_file(), link
     # The program as typed: `tunekit run` (it was always `python -m tunekit.coarse_to_fine`,
@@ -139,7 +164,6 @@ def test_cli_run_report_gives_the_command_as_typed(tmp_path, capsys, monkeypatch
     assert words[:2] == ["tunekit", "run"] and words[2:] == argv  # quoted for a shell
     assert vars(build_parser().parse_args(words[2:])) == vars(build_parser().parse_args(argv))
     assert f"from the folder `{tmp_path}`" in markdown
-    report = json.loads((run_dir / "report.json").read_text())
     assert report["command"] == {
         "interface": "cli",
         "argv": argv,
