@@ -90,11 +90,20 @@ class ToonVisionCNNHyperModel(kt.HyperModel):
     ) -> None:
         super().__init__(name=name, tunable=tunable)
         shape = check_input_shape(input_shape, owner="ToonVisionCNNHyperModel")
-        if len(shape) not in (2, 3) or min(shape[:2]) < MIN_SIDE:
+        if len(shape) not in (2, 3):
+            raise ValueError(
+                "ToonVisionCNNHyperModel needs images: `input_shape` must be (height, width) or "
+                f"(height, width, channels). Received: input_shape={input_shape!r}, which is "
+                "not an image shape. For feature vectors use a dense model (e.g. "
+                "MnistDenseHyperModel or tunekit's DenseHyperModel)."
+            )
+        if min(shape[:2]) < MIN_SIDE:
             raise ValueError(
                 "`input_shape` of ToonVisionCNNHyperModel must be (height, width) or "
                 f"(height, width, channels) with height and width >= {MIN_SIDE}. "
-                f"Received: input_shape={input_shape!r}. Resize smaller images first."
+                f"Received: input_shape={input_shape!r}. Resize the images to at least "
+                f"{MIN_SIDE}x{MIN_SIDE} (tunekit's command line: --image-size {MIN_SIDE} "
+                f"{MIN_SIDE} or larger)."
             )
         self.input_shape = shape
         self.num_classes = check_num_classes(num_classes, owner="ToonVisionCNNHyperModel")

@@ -35,6 +35,30 @@ def pytest_configure(config):
     skip_guard.pytest_configure(config)
 
 
+# The longest files (several CLI subprocesses or full runs each, about 1-5 minutes on the
+# project's 2-core machine), collected first so that pytest-xdist's workers (one file each
+# at a time, `--dist loadfile`) start them first and finish together, instead of one worker
+# running the last long file alone. Measured with `pytest --durations=0`.
+LONG_FILES = (
+    "test_resume.py",
+    "test_kills.py",
+    "test_cli.py",
+    "test_tuners.py",
+    "test_notebooks.py",
+    "test_own_data.py",
+    "test_workflow.py",
+    "test_signals.py",
+    "test_distributed.py",
+    "test_trust_steps.py",
+)
+
+
+def pytest_collection_modifyitems(config, items):
+    rank = {name: i for i, name in enumerate(LONG_FILES)}
+    # A stable sort: each file's tests keep their order; the same order on every worker.
+    items.sort(key=lambda item: rank.get(item.path.name, len(LONG_FILES)))
+
+
 IMAGE_FOLDER_CLASSES = ("cog", "toon", "zz")
 IMAGE_FOLDER_PER_CLASS = 14
 IMAGE_FOLDER_SIZE = (24, 16)  # (height, width)

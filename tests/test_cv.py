@@ -206,20 +206,27 @@ def test_coarse_to_fine_cv_with_hyperband_is_refused_naming_the_fix(
     ]
 
 
-def test_cv_turns_the_finalists_step_off(digits_small: Any, tmp_path: Path) -> None:
+def test_cv_turns_the_finalists_step_off(
+    digits_small: Any, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     """Finalists' extra seeds are scored on the validation split: not comparable with CV."""
+    import logging
+
     from hypermodels import MnistDenseHyperModel
     from tunekit import CoarseToFine
 
-    run = CoarseToFine(
-        MnistDenseHyperModel(),
-        digits_small,
-        cv=3,
-        fine_tuner="bayesian",
-        finalists=3,
-        directory=tmp_path,
-    )
+    with caplog.at_level(logging.INFO, logger="tunekit"):
+        run = CoarseToFine(
+            MnistDenseHyperModel(),
+            digits_small,
+            cv=3,
+            fine_tuner="bayesian",
+            finalists=3,
+            directory=tmp_path,
+        )
     assert run.finalists == 0 and "finalists" not in [step.name for step in run.steps]
+    # Before, only the README and report.md said so, not the console.
+    assert "finalists=3 is off with cv=3: each trial's score already averages 3" in caplog.text
 
 
 def test_coarse_to_fine_refuses_a_class_smaller_than_cv_before_any_file(tmp_path: Path) -> None:

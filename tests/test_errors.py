@@ -184,6 +184,14 @@ def test_library_messages_name_keywords(tmp_path):
             "--no-defaults-first, --top 0.5 and --seed 3; overwrite=False; val_accuracy=0.91",
         ),
         (ValueError("not tunekit's: overwrite=True stays"), "not tunekit's: overwrite=True stays"),
+        (  # an argument named in backticks (before, the Python name stayed on the CLI)
+            tunekit.UsageError(
+                "`data`: class(es) ['2'] only in test. Choose one of those as `objective`; "
+                "`hypermodel` builds ..., `epochs` and `val_auc` are not options."
+            ),
+            "`--data`: class(es) ['2'] only in test. Choose one of those as `--objective`; "
+            "`--hypermodel` builds ..., `epochs` and `val_auc` are not options.",
+        ),
         (  # both forms named for Python: the command line says its flag once
             tunekit.DataError(
                 'Pass task="classification" (--task classification) for classes, or '

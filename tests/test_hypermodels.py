@@ -422,14 +422,20 @@ _CLASSES = r"`num_classes` of {} must be an int >= 2"
     [
         (ToonVisionCNNHyperModel, {"input_shape": (7, 8)}, _CNN_SIZE),
         (ToonVisionCNNHyperModel, {"input_shape": (8, 7, 3)}, _CNN_SIZE),
-        (ToonVisionCNNHyperModel, {"input_shape": (2, 2, 1)}, _CNN_SIZE + r".*Resize smaller"),
+        (
+            ToonVisionCNNHyperModel,
+            {"input_shape": (2, 2, 1)},
+            _CNN_SIZE + r".*Resize the images to at least 8x8.*--image-size 8 8",
+        ),
+        # Before, flat features were told to "Resize smaller images first".
         (
             ToonVisionCNNHyperModel,
             {"input_shape": (28,)},
-            r"\(height, width\) or \(height, width, "
-            r"channels\).*\(28,\)",
+            r"needs images: `input_shape` must be \(height, width\) or \(height, width, "
+            r"channels\).*\(28,\), which is not an image shape\. For feature vectors use a "
+            r"dense model",
         ),
-        (ToonVisionCNNHyperModel, {"input_shape": (28, 28, 1, 1)}, r"\(height, width\) or"),
+        (ToonVisionCNNHyperModel, {"input_shape": (28, 28, 1, 1)}, r"needs images"),
         (ToonVisionCNNHyperModel, {"num_classes": 1}, _CLASSES.format("ToonVisionCNNHyperModel")),
         (ToonVisionCNNHyperModel, {"num_classes": 0}, r"num_classes=0"),
         (ToonVisionCNNHyperModel, {"num_classes": True}, r"num_classes=True"),

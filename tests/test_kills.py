@@ -7,7 +7,6 @@ on different pytest-xdist workers.
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -15,7 +14,7 @@ import sys
 import numpy as np
 import pandas as pd
 import pytest
-from test_resume import ARGS, _cli, _completed_trials
+from test_resume import ARGS, _cli, _cli_env, _completed_trials
 
 # Every stage; the default suite kills at a half-written state file, a fine trial and a
 # retrain epoch (the other tests here resume a run killed after its coarse phase).
@@ -81,8 +80,7 @@ def test_sigkill_at_every_stage_then_rerun_resumes_and_loses_nothing(tmp_path, s
 
 def test_sigterm_during_a_trial_saves_and_prints_the_resume_command(tmp_path, small_npz):
     args = ["--data", str(small_npz), "--directory", str(tmp_path), *ARGS]
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
-    env.pop("TUNEKIT_FAULT", None)
+    env = _cli_env()
     proc = subprocess.Popen(
         [sys.executable, "-m", "tunekit.coarse_to_fine", *args],
         cwd=tmp_path,

@@ -313,7 +313,7 @@ def test_help_shows_each_default_and_rule_from_the_table():
 
 def test_cli_message_turns_the_keyword_into_the_flag():
     error = InvalidParameterError("`top` must be an int >= 1. Received: top=0.")
-    assert cli_message(error) == "`top` must be an int >= 1. Received: --top 0."
+    assert cli_message(error) == "`--top` must be an int >= 1. Received: --top 0."
 
 
 # -- the CLI and Python accept and refuse the same values ----------------------------

@@ -32,11 +32,17 @@ ARGS = [
 ]
 
 
-def _cli(args, cwd, fault=None):
+def _cli_env(fault=None):
+    """This process's environment for a CLI subprocess, with `TUNEKIT_FAULT=fault` or none."""
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
     env.pop("TUNEKIT_FAULT", None)
     if fault:
         env["TUNEKIT_FAULT"] = fault
+    return env
+
+
+def _cli(args, cwd, fault=None):
+    env = _cli_env(fault)
     return subprocess.run(
         [sys.executable, "-m", "tunekit.coarse_to_fine", *args],
         cwd=cwd,
@@ -137,8 +143,7 @@ def test_full_disk_mid_run_keeps_every_state_file_whole_and_names_the_file(
 ):
     args = ["--data", str(small_npz), "--directory", str(tmp_path), *ARGS]
     run_dir = _copy_run(killed_after_coarse, tmp_path)  # coarse done, then killed
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
-    env.pop("TUNEKIT_FAULT", None)
+    env = _cli_env()
     full = subprocess.run(
         [sys.executable, "-m", "tunekit.coarse_to_fine", *args],
         cwd=tmp_path,

@@ -117,3 +117,31 @@ def test_an_optimizer_with_its_own_schedule_is_left_alone():
 def test_an_unknown_schedule_is_refused():
     with pytest.raises(ValueError, match=r"must be one of \('cosine', 'constant'\)"):
         schedule_callbacks("linear", 3)
+
+
+def test_retrain_epoch_records_keep_numbers_and_skip_what_a_callback_added():
+    from tunekit.steps.retrain import _curves, _EpochLogs
+
+    class Manifest:  # the two methods `_EpochLogs` uses
+        def __init__(self):
+            self.steps = {}
+
+        def step(self, name):
+            return self.steps.setdefault(name, {})
+
+        def mark(self, name, status, **info):
+            self.step(name).update(status=status, **info)
+
+    # Before, a string or an array in an epoch's logs (from another callback) crashed the
+    # retrain after its first epoch.
+    manifest = Manifest()
+    records = _EpochLogs(manifest, "retrain", seconds=lambda: 12.5)
+    logs = {"loss": np.float32(0.5), "accuracy": 0.75, "note": "lr cut", "per_class": [0.1, 0.2]}
+    records.on_epoch_end(0, logs)
+    assert manifest.steps["retrain"]["epoch_logs"] == {"0": {"loss": 0.5, "accuracy": 0.75}}
+    assert manifest.steps["retrain"]["seconds"] == 12.5  # a stopped retrain keeps its time
+
+    class History:
+        history = {"loss": [0.5, 0.25], "note": ["a", "b"]}
+
+    assert _curves(History(), {}) == {"loss": [0.5, 0.25]}

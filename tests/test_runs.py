@@ -110,7 +110,7 @@ def test_ls_lists_a_finished_an_interrupted_and_a_corrupt_run_and_skips_the_rest
     assert pd.isna(stopped["test_value"]) and pd.isna(stopped["test_metric"])
 
     assert broken["status"].startswith("corrupt: manifest.json (not valid JSON: ")
-    assert broken["trials"] == 0 and pd.isna(broken["best_val"])
+    assert pd.isna(broken["trials"]) and pd.isna(broken["best_val"])
 
 
 def test_a_run_in_progress_shows_the_step_it_is_in(runs):
@@ -188,6 +188,18 @@ def test_compare_puts_the_two_differing_settings_first(runs):
     assert code == 2 and "not a tunekit run folder" in err
 
 
+def test_compare_shows_a_setting_left_at_its_default_by_its_value(tmp_path, runs):
+    # A run's config records `baseline` (and other later settings) only off its default;
+    # before, compare showed "-" for the run that trained its baseline (the default True).
+    shutil.copytree(runs / "best", tmp_path / "defaults", ignore=shutil.ignore_patterns(".lock"))
+    manifest = _manifest(tmp_path / "defaults")
+    assert manifest["config"].pop("baseline") is False  # RUN_BUDGET turns it off
+    (tmp_path / "defaults" / "manifest.json").write_text(json.dumps(manifest))
+    frame = compare_runs(runs / "best", tmp_path / "defaults")
+    assert frame.loc["baseline"].tolist() == [False, True]
+    assert frame.loc["cv"].tolist() == [1, 1] and frame.loc["final_seeds"].notna().all()
+
+
 def test_show_prints_the_report_or_the_steps_done(runs):
     code, out, _ = _cli("show", str(runs / "best"))
     assert code == 0
@@ -222,6 +234,14 @@ def test_show_of_a_stopped_command_line_run_gives_its_resume_command(tmp_path, r
     assert "Resume with" not in out
     code, out, _ = _cli("show", str(runs / "best"))
     assert "Resume with" not in out
+    # A run stopped on a named error: the same command fails again, so it is not offered
+    # as a resume (before, `show` said "Resume with:" the command that had failed).
+    manifest["steps"]["fine"] = {"status": "running", "error": "SearchInputError: no val_auc"}
+    (run / "manifest.json").write_text(json.dumps(manifest))
+    code, out, _ = _cli("show", str(run))
+    assert code == 0 and "Status: failed: fine" in out and "Resume with" not in out
+    assert "Stopped on: fine: SearchInputError: no val_auc" in out
+    assert "Fix the cause, then rerun (the command it was started with: cd " in out
 
 
 @pytest.mark.parametrize(

@@ -224,6 +224,89 @@ def test_resume_after_coarse_does_not_repeat_it(tmp_path, data, monkeypatch):
     assert math.isfinite(result.test_metrics["accuracy"])
 
 
+class _StopsAtTrial(MnistDenseHyperModel):
+    """Raises KeyboardInterrupt (as Ctrl-C does) in the fit of trial `stop_at` (0-based)."""
+
+    stop_at: int | None = None
+    fits = 0
+
+    def fit(self, hp, model, *args, **kwargs):
+        type(self).fits += 1
+        if self.stop_at is not None and type(self).fits > self.stop_at:
+            raise KeyboardInterrupt
+        return super().fit(hp, model, *args, **kwargs)
+
+
+def test_a_search_stopped_and_resumed_counts_the_time_of_both_sessions(tmp_path, data):
+    import time
+
+    def trial_seconds(run_dir):
+        return [
+            json.loads(p.read_text())["metrics"]["metrics"]["seconds"]["observations"][-1]["value"][
+                0
+            ]
+            for p in (run_dir / "coarse").glob("trial_*/trial.json")
+            if json.loads(p.read_text())["status"] == "COMPLETED"
+        ]
+
+    # Before, a phase's seconds were recorded only when it ended: the time of a session
+    # stopped mid-phase was lost from the run's step times.
+    _StopsAtTrial.stop_at, _StopsAtTrial.fits = 2, 0
+    first = CoarseToFine(_StopsAtTrial(), data, directory=tmp_path, project_name="s", **BUDGET)
+    with pytest.raises(KeyboardInterrupt):
+        first.coarse()
+    first.close()
+    run_dir = tmp_path / "s"
+    step = json.loads((run_dir / "manifest.json").read_text())["steps"]["coarse"]
+    done = trial_seconds(run_dir)
+    assert step["status"] == "running" and len(done) == 2
+    assert step["seconds"] >= sum(done) > 0
+
+    _StopsAtTrial.stop_at = None
+    second = CoarseToFine(_StopsAtTrial(), data, directory=tmp_path, project_name="s", **BUDGET)
+    start = time.perf_counter()
+    second.coarse()
+    took = time.perf_counter() - start
+    second.close()
+    final = json.loads((run_dir / "manifest.json").read_text())["steps"]["coarse"]
+    assert final["status"] == "done" and len(trial_seconds(run_dir)) == BUDGET["coarse_trials"]
+    assert step["seconds"] < final["seconds"] <= step["seconds"] + took
+
+
+def test_the_fine_search_draws_other_numbers_than_the_coarse_one(finished):
+    from tunekit.steps.search import phase_seed
+    from tunekit.tuners.oracles import kerastuner_seed
+
+    # Before, both phases' oracles had the run's seed: the fine search's configurations were
+    # the coarse ones moved into the narrowed ranges (a new user found fine trial 0 at the
+    # same log position of its learning-rate range as coarse trial 1).
+    run, _ = finished
+    coarse, fine = run._tuner("coarse").oracle, run._tuner("fine").oracle
+    assert coarse.seed == kerastuner_seed(run.seed) == kerastuner_seed(0)
+    assert fine.seed == kerastuner_seed(phase_seed(0, "fine")) != coarse.seed
+    assert phase_seed(0, "fine") == phase_seed(0, "fine")  # the same on every rerun
+    assert len({phase_seed(s, p) for s in range(50) for p in ("coarse", "fine")}) == 100
+    assert phase_seed(None, "fine") is None
+
+    wide = kt.HyperParameters()
+    wide.Float("learning_rate", 1e-4, 1e-2, sampling="log")
+    narrow = kt.HyperParameters()
+    narrow.Float("learning_rate", 2e-4, 1e-2, sampling="log")
+
+    def first_draw_position(hp, seed):
+        oracle = kt.oracles.RandomSearchOracle(
+            objective="val_loss", max_trials=1, seed=seed, hyperparameters=hp
+        )
+        value = oracle.populate_space("0")["values"]["learning_rate"]
+        return hp.space[0].value_to_prob(value)
+
+    # (Seed 7: KerasTuner's own oracle takes seed 0 as "no seed"; tunekit's does not.)
+    same = first_draw_position(wide, 7), first_draw_position(narrow, 7)
+    assert same[0] == pytest.approx(same[1])  # the flaw: one seed, the same place
+    moved = first_draw_position(narrow, phase_seed(7, "fine"))
+    assert moved != pytest.approx(same[0], abs=1e-3)
+
+
 def test_refuses_other_configuration_naming_the_key(finished, data):
     run, _ = finished
     other = CoarseToFine(
@@ -235,6 +318,21 @@ def test_refuses_other_configuration_naming_the_key(finished, data):
     )
     with pytest.raises(RunConfigError, match=r"coarse_trials: 4 -> 5"):
         other.coarse()
+
+
+def test_a_refused_setting_at_its_default_is_named_with_its_value_not_none(finished, data):
+    run, _ = finished
+    # Before: "finalists: 0 -> None" for finalists=3, a setting recorded only off its default.
+    other = CoarseToFine(
+        MnistDenseHyperModel(),
+        data,
+        directory=run.run_dir.parent,
+        project_name="e2e",
+        **{**BUDGET, "finalists": 3},
+    )
+    with pytest.raises(RunConfigError, match=r"\(finalists: 0 -> 3\)") as info:
+        other.coarse()
+    assert "None" not in str(info.value)
 
 
 def test_second_process_on_same_run_is_refused_until_the_first_dies(tmp_path, data):

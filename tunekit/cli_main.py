@@ -224,7 +224,19 @@ def _show(run_dir: Path) -> int:
         except (OSError, ValueError):
             manifest = {}
         resume = recorded_resume_command(manifest) if isinstance(manifest, dict) else None
-        if resume is not None and not status.startswith("running"):
+        steps = manifest.get("steps") if isinstance(manifest, dict) else None
+        errors = [
+            f"{name}: {step['error']}"
+            for name, step in (steps.items() if isinstance(steps, dict) else ())
+            if isinstance(step, dict) and step.get("error")
+        ]
+        for error in errors:
+            print(f"Stopped on: {error}")
+        if status.startswith("failed"):
+            # The same command would fail the same way (e.g. an objective never reported).
+            if resume is not None:
+                print(f"Fix the cause, then rerun (the command it was started with: {resume})")
+        elif resume is not None and not status.startswith("running"):
             print(f"Resume with: {resume}")
     if (run_dir / "tensorboard").is_dir():
         # Shell-quoted: a folder name with spaces or quotes pastes as one argument.

@@ -216,6 +216,8 @@ def build_parser(prog: str = "python -m tunekit.coarse_to_fine") -> argparse.Arg
 
 # `name=value` in a library message: a keyword argument, shown to CLI users as its flag.
 _KEYWORD = re.compile(r"\b([a-z][a-z0-9_]*)=('[^']*'|\"[^\"]*\"|[^\s,;()]*[^\s,;().])?")
+# An argument named in backticks in a library message: `objective`, `data`.
+_BACKTICKED = re.compile(r"`([a-z][a-z0-9_]*)`")
 # A flag followed by itself in brackets, once keywords became flags.
 _REPEATED_FLAG = re.compile(r"(--[\w-]+(?: [^\s()]+)?) \(\1\)")
 
@@ -224,10 +226,11 @@ def cli_message(error: BaseException) -> str:
     """The message of `error` as the command line says it: flags, not keywords.
 
     A `TunekitError` names Python keyword arguments (`pass overwrite=True`,
-    `final_epochs='auto'`, `project_name=`); each one that is also an option
-    of this command becomes that option (`--overwrite`, `--final-epochs auto`,
-    `--project-name`). Other errors, and other `name=value` text (`seed:
-    chief 0`, `val_accuracy=0.91`), are left as they are.
+    `final_epochs='auto'`, `project_name=`, or `objective` in backticks); each
+    one that is also an option of this command becomes that option
+    (`--overwrite`, `--final-epochs auto`, `--project-name`, `--objective`).
+    Other errors, and other `name=value` text (`seed: chief 0`,
+    `val_accuracy=0.91`), are left as they are.
     """
     text = str(error)
     if not isinstance(error, TunekitError):
@@ -243,5 +246,9 @@ def cli_message(error: BaseException) -> str:
             return action.option_strings[0] if value == str(action.const) else match.group(0)
         return f"{action.option_strings[0]} {value}" if value else action.option_strings[0]
 
+    def named(match: re.Match) -> str:  # "`objective`" -> "`--objective`"
+        action = actions.get(match.group(1))
+        return f"`{action.option_strings[0]}`" if action is not None else match.group(0)
+
     # "task='regression' (--task regression)" names both forms: on the command line, one.
-    return _REPEATED_FLAG.sub(r"\1", _KEYWORD.sub(flag, text))
+    return _REPEATED_FLAG.sub(r"\1", _BACKTICKED.sub(named, _KEYWORD.sub(flag, text)))

@@ -25,6 +25,7 @@ from typing import Any
 
 from tunekit import _io
 from tunekit.errors import RunConfigError, RunLockedError
+from tunekit.params import PARAMETERS
 from tunekit.state_files import MANIFEST, check_kerastuner_project, read_run_file
 
 _logger = logging.getLogger(__name__)
@@ -62,6 +63,29 @@ def fingerprint(config: dict[str, Any]) -> str:
     """A short, stable hash of a JSON-serialisable configuration."""
     text = json.dumps(config, sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+# Settings added after runs were written. `CoarseToFine.config()` records each only when it
+# differs from its value here, so a run folder without one resumes with that value; read a
+# recorded config through `with_omitted_settings` to see every setting (finalists 0 and 1 both
+# mean off, and finalist_seeds matters only with finalists on).
+OMITTED_SETTINGS: dict[str, Any] = {
+    # 3: the default when the step came, so a run of that version that did not record it ran 3.
+    "finalists": 3,
+    "finalist_seeds": PARAMETERS["finalist_seeds"].default,
+    "baseline": PARAMETERS["baseline"].default,
+    "final_seeds": PARAMETERS["final_seeds"].default,
+    "max_model_size": PARAMETERS["max_model_size"].default,
+    "max_retries_per_trial": PARAMETERS["max_retries_per_trial"].default,
+    "max_consecutive_failed_trials": PARAMETERS["max_consecutive_failed_trials"].default,
+    "class_weight": None,
+    "cv": 1,
+}
+
+
+def with_omitted_settings(config: dict[str, Any]) -> dict[str, Any]:
+    """A recorded run configuration with the settings it leaves out at their values."""
+    return {**OMITTED_SETTINGS, **config}
 
 
 def _differences(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
@@ -139,7 +163,10 @@ class RunManifest:
             diff = "; ".join(_differences(old.get("versions", {}), new["versions"]))
             problem = f"was written by other versions ({diff})"
         elif old.get("fingerprint") != new["fingerprint"]:
-            diff = "; ".join(_differences(old.get("config", {}), config))
+            recorded = old.get("config", {})
+            if isinstance(recorded, dict):  # "finalists: 2 -> 3", not "2 -> None"
+                recorded = with_omitted_settings(recorded)
+            diff = "; ".join(_differences(recorded, with_omitted_settings(config)))
             problem = f"was started with another configuration ({diff})"
         if problem is None:
             return old

@@ -27,7 +27,7 @@ from typing import Any
 import pandas as pd
 
 from tunekit.errors import TunekitError, UsageError
-from tunekit.manifest import LOCK, MANIFEST, STEPS
+from tunekit.manifest import LOCK, MANIFEST, STEPS, with_omitted_settings
 from tunekit.results import PHASES
 
 __all__ = ["COLUMNS", "compare_runs", "find_runs", "ls_runs", "run_status"]
@@ -291,7 +291,7 @@ def _corrupt_row(name: str, error: _Corrupt) -> dict[str, Any]:
     return {column: None for column in COLUMNS} | {
         "name": name,
         "status": f"corrupt: {error}",
-        "trials": 0,
+        "trials": None,  # unknown: the trials may be fine, the manifest is not
     }
 
 
@@ -536,7 +536,7 @@ def _column(run_dir: Path) -> tuple[dict[str, Any], dict[str, Any]]:
         return {}, {"result.status": f"corrupt: {e}"}
     except _BAD_CONTENT as e:
         return {}, {"result.status": f"corrupt: {MANIFEST} (unexpected content: {e!r})"}
-    settings = dict(_flat("", run.config))
+    settings = dict(_flat("", with_omitted_settings(run.config)))
     results = {f"result.{k}": v for k, v in row.items() if k in COLUMNS and k != "name"}
     metrics = run.steps.get("evaluate", {}).get("test_metrics")
     if run.step_status("evaluate") == "done" and isinstance(metrics, dict):

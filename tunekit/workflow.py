@@ -40,7 +40,7 @@ from tunekit.errors import (
     TunekitError,
     UsageError,
 )
-from tunekit.manifest import RunManifest, check_run_location
+from tunekit.manifest import OMITTED_SETTINGS, RunManifest, check_run_location
 from tunekit.narrowing import NarrowedSpace
 from tunekit.objectives import resolve_objective, training_metric_note
 from tunekit.params import (
@@ -91,19 +91,7 @@ STEP_OUTPUTS = {step.name: step.outputs for step in coarse_to_fine_steps() if st
 
 _logger = logging.getLogger(__name__)
 
-# Settings added after runs were written: `config()` records them only when they differ from
-# these, so a run folder without them resumes with the defaults (finalists 0 and 1 both mean
-# off, and finalist_seeds matters only with finalists on).
-_LATER_DEFAULTS: dict[str, Any] = {
-    # 3: the default when the step came, so a run of that version that did not record it ran 3.
-    "finalists": 3,
-    "finalist_seeds": PARAMETERS["finalist_seeds"].default,
-    "baseline": PARAMETERS["baseline"].default,
-    "final_seeds": PARAMETERS["final_seeds"].default,
-    "max_model_size": PARAMETERS["max_model_size"].default,
-    "max_retries_per_trial": PARAMETERS["max_retries_per_trial"].default,
-    "max_consecutive_failed_trials": PARAMETERS["max_consecutive_failed_trials"].default,
-}
+_LATER_DEFAULTS = OMITTED_SETTINGS
 
 
 @dataclass
@@ -494,6 +482,14 @@ class CoarseToFine:
         # A cross-validated score already averages `cv` fresh models; the finalists' extra
         # seeds would be scored on the plain validation split, not comparable: off with cv.
         self.finalists: int = 0 if settings.get("cv", 1) > 1 else settings["finalists"]
+        if settings["finalists"] > 1 and not self.finalists:
+            _logger.info(
+                "finalists=%d is off with cv=%d: each trial's score already averages %d "
+                "cross-validated models.",
+                settings["finalists"],
+                settings["cv"],
+                settings["cv"],
+            )
         self.finalist_seeds: int = settings["finalist_seeds"]
         self.baseline: bool = settings["baseline"]
         self.final_seeds: int = settings["final_seeds"]

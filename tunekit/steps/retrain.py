@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
 from typing import Any, NamedTuple
 
 import keras
+import numpy as np
 from keras_tuner.engine import trial as trial_module
 
 from tunekit import _faults, _io, _log, interrupts, timing
@@ -105,16 +107,35 @@ class _EpochLogs(keras.callbacks.Callback):
     A retrain killed and resumed gets back only the resumed epochs from
     Keras's `History`; these records (by epoch index) keep the whole curve.
     An epoch recorded but not backed up is run again and recorded again.
+    With `seconds` (the step's seconds so far, earlier sessions included), each
+    record also keeps the step's time, so a stopped session's is not lost.
     """
 
-    def __init__(self, manifest: Any, step: str) -> None:
+    def __init__(
+        self, manifest: Any, step: str, seconds: Callable[[], float] | None = None
+    ) -> None:
         super().__init__()
-        self.manifest, self.step = manifest, step
+        self.manifest, self.step, self.seconds = manifest, step, seconds
 
     def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         recorded = dict(self.manifest.step(self.step).get("epoch_logs", {}))
-        recorded[str(epoch)] = {k: float(v) for k, v in (logs or {}).items()}
-        self.manifest.mark(self.step, "running", epoch_logs=recorded)
+        recorded[str(epoch)] = {
+            k: number for k, v in (logs or {}).items() if (number := _scalar(v)) is not None
+        }
+        timing = {} if self.seconds is None else {"seconds": self.seconds()}
+        self.manifest.mark(self.step, "running", epoch_logs=recorded, **timing)
+
+
+def _scalar(value: Any) -> float | None:
+    """`value` as a float if it is one number (a Python, NumPy or backend scalar), else None.
+
+    A callback may put anything in an epoch's logs (a string, an array); only numbers are
+    curves, and JSON cannot hold the rest.
+    """
+    try:
+        return float(value) if np.ndim(value) == 0 and not isinstance(value, (str, bytes)) else None
+    except (TypeError, ValueError):
+        return None
 
 
 def _curves(history: Any, recorded: dict[str, dict[str, float]]) -> dict[str, Any]:
@@ -128,7 +149,8 @@ def _curves(history: Any, recorded: dict[str, dict[str, float]]) -> dict[str, An
     n = len(recorded)
     if n and n >= ran and all(str(e) in recorded for e in range(n)):
         return {k: [recorded[str(e)].get(k) for e in range(n)] for k in recorded["0"]}
-    return {k: [float(v) for v in vs] for k, vs in logs.items()}
+    curves = {k: [_scalar(v) for v in vs] for k, vs in logs.items()}
+    return {k: vs for k, vs in curves.items() if None not in vs}
 
 
 class _FaultCallback(keras.callbacks.Callback):
@@ -193,11 +215,16 @@ class RetrainStep:
             f"Retraining {phase} trial {trial.trial_id} on train+validation for "
             f"{_log.count(epochs, 'epoch')} ({reason})."
         )
+        before = float(manifest.step(self.name).get("seconds", 0.0))  # earlier sessions
         start = time.perf_counter()
+
+        def elapsed() -> float:
+            return round(before + time.perf_counter() - start, 2)
+
         facts = TrialFacts()
         callbacks = [
             *schedule_callbacks(ctx.final_schedule, epochs),  # first: reads the tuned rate
-            _EpochLogs(manifest, self.name),  # before the backup: no epoch unrecorded
+            _EpochLogs(manifest, self.name, elapsed),  # before the backup: no epoch unrecorded
             keras.callbacks.BackupAndRestore(str(backup)),
             keras.callbacks.TensorBoard(  # no graph: under JAX it traces the model again
                 log_dir=str(ctx.run_dir / "tensorboard" / "final"),
@@ -252,12 +279,11 @@ class RetrainStep:
                 "values": {k: v for k, v in hp.values.items() if hp.is_active(k)},
             },
         )
-        seconds = manifest.step(self.name).get("seconds", 0.0) + time.perf_counter() - start
         curves = _curves(history, manifest.step(self.name).pop("epoch_logs", {}))
         manifest.mark(
             self.name,
             "done",
-            seconds=round(seconds, 2),
+            seconds=elapsed(),
             history=curves,
             final_epochs=epochs,
             batch_size=batch_size,

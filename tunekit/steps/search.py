@@ -7,11 +7,13 @@ workers a chief serves.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import keras_tuner as kt
+import numpy as np
 from keras_tuner.engine import trial as trial_module
 
 from tunekit import _faults, interrupts
@@ -31,6 +33,7 @@ __all__ = [
     "SearchStep",
     "completed_trials",
     "cv_stratify",
+    "phase_seed",
     "refused_fit_args",
 ]
 
@@ -113,6 +116,22 @@ class HParamsExperiment:
         self.names = names
 
 
+def phase_seed(seed: int | None, phase: str) -> int | None:
+    """The seed of phase `phase`'s tuner: `seed` for the coarse search, another for the fine.
+
+    KerasTuner's oracles draw the hyperparameters of each new configuration
+    from their seed plus a counter, in the space's order. Given the coarse
+    seed, the fine search drew the same numbers, so its configurations were
+    the coarse ones again, each moved into the narrowed ranges (fine trial
+    `k` at the relative place of coarse trial `k + 1`). The fine seed is the
+    first word of NumPy's `SeedSequence([seed, 1])`: a stream independent of
+    the coarse one, the same on every rerun and worker. `None` stays `None`.
+    """
+    if seed is None or phase == "coarse":
+        return seed
+    return int(np.random.SeedSequence([seed, 1]).generate_state(1)[0] % (2**31 - 1))
+
+
 class SearchStep:
     """One search phase: `"coarse"` (RandomSearch over the full space) or `"fine"`.
 
@@ -168,7 +187,7 @@ class SearchStep:
             objective=ctx.objective,
             directory=str(ctx.run_dir),
             project_name=self.name,
-            seed=ctx.seed,
+            seed=phase_seed(ctx.seed, self.name),
             executions_per_trial=ctx.executions_per_trial,
             max_model_size=ctx.max_model_size,
             max_retries_per_trial=ctx.max_retries_per_trial,
@@ -269,18 +288,32 @@ class SearchStep:
             return tuner
         interrupts.check()
         self.declare_experiment(ctx)
-        manifest.mark(self.name, "running")
+        # Seconds of earlier sessions of this phase (stopped and resumed), then this one's,
+        # recorded after every trial so that a session stopped mid-phase keeps its time.
+        before = float(manifest.step(self.name).get("seconds", 0.0))
+        manifest.mark(self.name, "running", seconds=before)
         start = time.perf_counter()
+
+        def elapsed() -> float:
+            return round(before + time.perf_counter() - start, 2)
+
         console = bar_console(ctx.progress) if ctx.verbose else None
         progress = PhaseProgress(self.name, write=ctx.say, console=console)
         listeners: tuple[Callable[[Any, Any], None], ...] = (
             progress,
             lambda tuner, trial: self.declare_experiment(ctx),
+            lambda tuner, trial: manifest.mark(self.name, "running", seconds=elapsed()),
         )
         self._listeners = listeners
         try:
             with progress.showing(tuner.oracle):
                 ctx.runner.run_phase(self.name, tuner, lambda: self.search(ctx, tuner), listeners)
+        except BaseException:
+            # Stopped (Ctrl-C, SIGTERM, an error): keep this session's time for the rerun. A
+            # manifest that cannot be written now (a full disk) must not hide the first error.
+            with contextlib.suppress(OSError):
+                manifest.mark(self.name, "running", seconds=elapsed())
+            raise
         finally:
             self._listeners = ()
         best = completed_trials(tuner.oracle)
@@ -304,11 +337,10 @@ class SearchStep:
                 f"({ran} ran; see `error` in trials_dataframe('{ctx.run_dir}')). Fix the "
                 "hypermodel or its ranges, then rerun with overwrite=True."
             )
-        seconds = manifest.step(self.name).get("seconds", 0.0) + time.perf_counter() - start
         manifest.mark(
             self.name,
             "done",
-            seconds=round(seconds, 2),
+            seconds=elapsed(),
             best_trial_id=best[0].trial_id,
             best_score=best[0].score,
             num_trials=ran,
