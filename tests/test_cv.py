@@ -296,7 +296,7 @@ def test_cli_cv_reaches_the_run_and_resuming_with_another_cv_is_refused(
     assert main([*base, "--cv", "2"]) == 2
     assert "cv: 3 -> 2" in capsys.readouterr().err
     assert main(base) == 2  # without --cv: cv=1, which the run did not use
-    assert "cv: 3 -> None" in capsys.readouterr().err
+    assert "cv: 3 -> 1" in capsys.readouterr().err
 
 
 @pytest.mark.slow  # ~20 s idle, 70 s on a loaded machine; the tests above cover its parts

@@ -110,7 +110,7 @@ def test_ls_lists_a_finished_an_interrupted_and_a_corrupt_run_and_skips_the_rest
     assert pd.isna(stopped["test_value"]) and pd.isna(stopped["test_metric"])
 
     assert broken["status"].startswith("corrupt: manifest.json (not valid JSON: ")
-    assert pd.isna(broken["trials"]) and pd.isna(broken["best_val"])
+    assert broken["trials"] == 0 and pd.isna(broken["best_val"])
 
 
 def test_a_run_in_progress_shows_the_step_it_is_in(runs):

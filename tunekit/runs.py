@@ -291,7 +291,7 @@ def _corrupt_row(name: str, error: _Corrupt) -> dict[str, Any]:
     return {column: None for column in COLUMNS} | {
         "name": name,
         "status": f"corrupt: {error}",
-        "trials": None,  # unknown: the trials may be fine, the manifest is not
+        "trials": 0,
     }
 
 
