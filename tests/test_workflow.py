@@ -307,30 +307,24 @@ def test_the_fine_search_draws_other_numbers_than_the_coarse_one(finished):
     assert moved != pytest.approx(same[0], abs=1e-3)
 
 
-def test_refuses_other_configuration_naming_the_key(finished, data):
+@pytest.mark.parametrize(
+    ("change", "named"),
+    [
+        ({"coarse_trials": 5}, r"coarse_trials: 4 -> 5"),
+        # Before: "finalists: 0 -> None", a setting recorded only off its default.
+        ({"finalists": 3}, r"\(finalists: 0 -> 3\)"),
+    ],
+)
+def test_refuses_other_configuration_naming_the_key(finished, data, change, named):
     run, _ = finished
     other = CoarseToFine(
         MnistDenseHyperModel(),
         data,
         directory=run.run_dir.parent,
         project_name="e2e",
-        **{**BUDGET, "coarse_trials": 5},
+        **{**BUDGET, **change},
     )
-    with pytest.raises(RunConfigError, match=r"coarse_trials: 4 -> 5"):
-        other.coarse()
-
-
-def test_a_refused_setting_at_its_default_is_named_with_its_value_not_none(finished, data):
-    run, _ = finished
-    # Before: "finalists: 0 -> None" for finalists=3, a setting recorded only off its default.
-    other = CoarseToFine(
-        MnistDenseHyperModel(),
-        data,
-        directory=run.run_dir.parent,
-        project_name="e2e",
-        **{**BUDGET, "finalists": 3},
-    )
-    with pytest.raises(RunConfigError, match=r"\(finalists: 0 -> 3\)") as info:
+    with pytest.raises(RunConfigError, match=named) as info:
         other.coarse()
     assert "None" not in str(info.value)
 
