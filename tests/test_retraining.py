@@ -28,26 +28,43 @@ def _trial(scores: list[float], initial_epoch: int = 0, record_epochs: bool = Tr
     return trial
 
 
-def test_a_trial_that_peaked_is_retrained_to_its_best_epoch():
-    assert final_epochs(_trial([0.90, 0.95, 0.97, 0.96]), max_epochs=20) == 3
+def test_a_trial_that_peaked_is_retrained_to_its_best_epoch_at_a_constant_rate():
+    peaked = _trial([0.90, 0.95, 0.97, 0.96])
+    assert final_epochs(peaked, max_epochs=20, schedule="constant") == 3
 
 
-def test_a_trial_still_improving_at_its_last_epoch_gets_max_epochs():
+def test_a_cosine_retrain_keeps_the_whole_length_the_trial_trained():
+    # The cosine schedule anneals to a rate near 0: its last epochs are where it
+    # gains, so it is not cut at the constant-rate peak (3 here).
+    assert final_epochs(_trial([0.90, 0.95, 0.97, 0.96, 0.965]), max_epochs=20) == 5
+    assert final_epochs(_trial([0.90, 0.95, 0.97, 0.96]), 20, schedule="cosine") == 4
+
+
+@pytest.mark.parametrize("schedule", ["cosine", "constant"])
+def test_a_trial_still_improving_at_its_last_epoch_gets_max_epochs(schedule):
     # A 3-epoch Hyperband trial that was still climbing: 3 is where its budget
     # ended, not where its curve peaked.
-    assert final_epochs(_trial([0.90, 0.95, 0.97]), max_epochs=20) == 20
+    assert final_epochs(_trial([0.90, 0.95, 0.97]), max_epochs=20, schedule=schedule) == 20
 
 
 def test_hyperband_continuation_counts_from_epoch_zero():
     peaked = _trial([0.97, 0.98, 0.975], initial_epoch=7)
-    assert final_epochs(peaked, max_epochs=20) == 7 + 1 + 1
+    assert final_epochs(peaked, max_epochs=20, schedule="constant") == 7 + 1 + 1
+    assert final_epochs(peaked, max_epochs=20, schedule="cosine") == 7 + 3
     # Continued to the top bracket and still improving: never fewer than its count.
     top = _trial([0.97, 0.98], initial_epoch=20)
     assert final_epochs(top, max_epochs=20) == 22
 
 
-def test_a_trial_without_an_epoch_count_keeps_its_best_epoch():
-    assert final_epochs(_trial([0.9, 0.95], record_epochs=False), max_epochs=20) == 2
+@pytest.mark.parametrize("schedule", ["cosine", "constant"])
+def test_a_trial_without_an_epoch_count_keeps_its_best_epoch(schedule):
+    trial = _trial([0.9, 0.95, 0.93], record_epochs=False)
+    assert final_epochs(trial, max_epochs=20, schedule=schedule) == 2
+
+
+def test_final_epochs_refuses_an_unknown_schedule():
+    with pytest.raises(ValueError, match="cosine"):
+        final_epochs(_trial([0.9, 0.95, 0.93]), max_epochs=20, schedule="linear")
 
 
 def _tiny_model(learning_rate):

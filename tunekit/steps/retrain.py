@@ -196,7 +196,7 @@ class RetrainStep:
         interrupts.check()
         hp = trial.hyperparameters
         epochs = (
-            final_epochs(trial, ctx.max_epochs)
+            final_epochs(trial, ctx.max_epochs, ctx.final_schedule)
             if ctx.final_epochs == "auto"
             else int(ctx.final_epochs)
         )
