@@ -47,6 +47,28 @@ _FRAMEWORK_LOGGERS = ("tensorflow", "absl")
 QUICK = dict(coarse_trials=4, coarse_epochs=1, fine_trials=4, max_epochs=3, final_epochs=2)
 
 
+def _check_folder_options(args: argparse.Namespace) -> None:
+    """Refuses options an image folder (streamed from disk) cannot take; `UsageError`.
+
+    The same refusals as `CoarseToFine`'s for a stream, said before Keras loads.
+    """
+    as_npz = (
+        "save its images as an .npz (x_train, y_train, x_test, y_test) and pass that file as --data"
+    )
+    if (args.cv or 1) > 1:
+        raise UsageError(
+            f"--cv {args.cv} needs arrays to split into folds; --data {args.data!r} is an "
+            "image folder, streamed from disk, which cannot be split by index. Leave out "
+            f"--cv, or {as_npz}."
+        )
+    if args.class_weight is not None:
+        raise UsageError(
+            f"--class-weight {args.class_weight} is computed from the training labels of "
+            f"arrays; --data {args.data!r} is an image folder, streamed from disk, whose "
+            f"labels are not read ahead. Leave out --class-weight, or {as_npz}."
+        )
+
+
 def _check_before_loading(args: argparse.Namespace) -> None:
     """Everything checkable without data, Keras or a probe; raises `UsageError`.
 
@@ -76,6 +98,8 @@ def _check_before_loading(args: argparse.Namespace) -> None:
             "--image-size only applies to an image folder passed as --data "
             "(.npz files and MNIST keep their size)."
         )
+    if args.data is not None and os.path.isdir(args.data):
+        _check_folder_options(args)
     if args.fine_tuner == "hyperband" and args.fine_trials is not None:
         raise UsageError(
             "--fine-trials only applies to --fine-tuner bayesian; Hyperband's "

@@ -17,7 +17,8 @@ With `cv=K` a trial is scored on K folds instead of one validation split
   best epoch is the best epoch of that mean curve, its score the mean curve's
   value there, and `fold_<k>_score` (k from 1) is fold k's objective at that
   same epoch, so the mean of the fold scores is the score. The retrain is
-  unchanged: its `"auto"` epochs come from that best epoch.
+  unchanged: its `"auto"` epochs come from that mean curve (its length, or its
+  best epoch under a constant schedule).
 """
 
 from __future__ import annotations

@@ -369,9 +369,10 @@ PARAMETERS: dict[str, Param] = {
             "final_epochs",
             (Options(("auto",)), Interval("int", 1)),
             "auto",
-            "Epochs of the final retrain: 'auto' (the chosen trial's best epoch count, "
-            "counted from epoch 0 and unscaled, or max_epochs if it was still improving at "
-            "its last epoch; see tunekit.retraining.final_epochs) or an int.",
+            "Epochs of the final retrain: 'auto' (counted from epoch 0 and unscaled: the "
+            "length the chosen trial trained under the cosine schedule, its best epoch "
+            "under constant, or max_epochs if it was still improving at its last epoch; "
+            "see tunekit.retraining.final_epochs) or an int.",
             "--final-epochs",
             group="retrain",
         ),
@@ -673,7 +674,8 @@ class RetrainConfig:
     """How the chosen configuration is retrained on train+validation.
 
     Attributes:
-        final_epochs: `"auto"` (the chosen trial's best epoch count, see
+        final_epochs: `"auto"` (the length the chosen trial trained under
+            the cosine schedule, its best epoch under constant; see
             `tunekit.retraining.final_epochs`) or an int >= 1. Defaults to
             `"auto"`.
         final_schedule: `"cosine"` anneals the tuned learning rate to about
