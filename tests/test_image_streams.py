@@ -229,3 +229,15 @@ def test_a_mixed_folder_is_loaded_with_a_notice_of_each_change(image_folder, cap
         f"[data] toonvision mixes 2 single-channel and {total} colour images; the "
         "single-channel ones are converted to 3-channel RGB.",
     ]
+
+
+def test_listing_changes_names_added_removed_and_modified_files() -> None:
+    from tunekit.data.images import listing_changes
+
+    old = [("a/1.png", 10, 1), ("a/2.png", 10, 1), ("b/1.png", 10, 1)]
+    assert listing_changes(old, list(old)) is None
+    new = [("a/1.png", 10, 2), *[(f"b/{i}.png", 10, 1) for i in range(1, 6)]]
+    assert listing_changes(new=new, old=old) == (
+        "4 images added (b/2.png, b/3.png, b/4.png and 1 more), 1 removed (a/2.png), "
+        "1 modified (a/1.png)"
+    )

@@ -202,7 +202,7 @@ def _hypermodel_file(folder: Path) -> str:
 
 
 def test_cli_streams_an_image_folder_at_its_native_size(
-    tmp_path: Path, image_folder: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, image_folder: Path, monkeypatch: pytest.MonkeyPatch, capsys: Any
 ) -> None:
     monkeypatch.chdir(tmp_path)
     spec = _hypermodel_file(tmp_path)
@@ -227,6 +227,18 @@ def test_cli_streams_an_image_folder_at_its_native_size(
     manifest = json.loads((run_dir / "manifest.json").read_text())
     assert manifest["config"]["data"].startswith("image-folder:")
     assert manifest["config"]["batch_size"] == 4
+    # The same command on a changed folder is refused, naming the files that changed.
+    first, second = sorted((image_folder / IMAGE_FOLDER_CLASSES[0]).iterdir())[:2]
+    shutil.copy(first, first.with_name("zz_new.png"))
+    second.unlink()
+    code = main([*args, "--batch-size", "4", *budget, "--quiet"])
+    err = capsys.readouterr().err
+    assert code == 2
+    folder_class = IMAGE_FOLDER_CLASSES[0]
+    assert (
+        f"since it started, 1 image added ({folder_class}/zz_new.png), "
+        f"1 removed ({folder_class}/{second.name})"
+    ) in err
 
 
 def test_cli_grayscale_folder_gives_one_channel(tmp_path: Path) -> None:

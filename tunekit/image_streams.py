@@ -75,11 +75,13 @@ class ImageFolderStream:
         task: Always `"classification"` (one class per subfolder).
         scaling: `SCALED_UINT8` or `UNSCALED`, as `tunekit.data.Dataset.scaling`.
         fingerprint: Digest of the stream's definition (16 hex digits).
+        listing: `[(relative path, bytes, mtime in ns), ...]` of every image, sorted.
     """
 
     def __init__(self, config: dict[str, Any], listing: list[tuple[str, int, int]]) -> None:
         self._config = config
         self.root = Path(config["root"])
+        self.listing = [(str(p), int(s), int(m)) for p, s, m in listing]
         sizes = {path: (size, mtime) for path, size, mtime in listing}
         self.class_names = sorted({Path(p).parts[0] for p in sizes})
         label_of = {name: i for i, name in enumerate(self.class_names)}

@@ -19,7 +19,7 @@ import os
 import shutil
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -110,9 +110,19 @@ class RunManifest:
 
     @classmethod
     def open(
-        cls, run_dir: str | os.PathLike, config: dict[str, Any], *, overwrite: bool = False
+        cls,
+        run_dir: str | os.PathLike,
+        config: dict[str, Any],
+        *,
+        overwrite: bool = False,
+        data_changes: Callable[[], str | None] | None = None,
     ) -> RunManifest:
         """Opens (or starts) the run in `run_dir` for `config` and locks it.
+
+        `data_changes`, when given, is called only if the recorded `config`'s
+        `data` differs from this one: what changed in the data, in words (e.g.
+        an image folder's files, `"2 images added (cat/9.png, ...)"`), added to
+        the refusal.
 
         Raises:
             RunConfigError: If `run_dir` holds another run or other files, and
@@ -128,7 +138,7 @@ class RunManifest:
         try:
             if overwrite:
                 _clear(run_dir)
-            state = manifest._load_or_start(config)
+            state = manifest._load_or_start(config, data_changes)
         except BaseException:
             manifest.release()
             raise
@@ -137,7 +147,9 @@ class RunManifest:
             manifest.save()
         return manifest
 
-    def _load_or_start(self, config: dict[str, Any]) -> dict[str, Any]:
+    def _load_or_start(
+        self, config: dict[str, Any], data_changes: Callable[[], str | None] | None = None
+    ) -> dict[str, Any]:
         new: dict[str, Any] = {
             "config": config,
             "fingerprint": fingerprint(config),
@@ -168,6 +180,15 @@ class RunManifest:
                 recorded = with_omitted_settings(recorded)
             diff = "; ".join(_differences(recorded, with_omitted_settings(config)))
             problem = f"was started with another configuration ({diff})"
+            changed = (
+                data_changes()
+                if data_changes
+                and isinstance(recorded, dict)
+                and recorded.get("data") != config.get("data")
+                else None
+            )
+            if changed:
+                problem += f": since it started, {changed}"
         if problem is None:
             return old
         if _holds_results(self.run_dir, old):

@@ -14,6 +14,7 @@ from typing import Any
 from tunekit import _io
 
 __all__ = [
+    "DATA_FILES",
     "MANIFEST",
     "check_kerastuner_project",
     "completed_trials_found",
@@ -21,6 +22,9 @@ __all__ = [
 ]
 
 MANIFEST = "manifest.json"
+# An image folder's files when the run started (`[relative path, bytes, mtime ns]`), kept
+# to name what changed when a resume with the changed folder is refused.
+DATA_FILES = "data_files.json"
 
 
 def _scan_kerastuner_project(project_dir: Path) -> tuple[int, list[tuple[Path, Exception]]]:

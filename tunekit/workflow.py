@@ -29,6 +29,7 @@ from keras_tuner.engine import trial as trial_module
 from tunekit import _io, _kerastuner, _log
 from tunekit.cv import check_splittable, fold_indices
 from tunekit.data import Dataset, class_weights
+from tunekit.data.images import listing_changes
 from tunekit.data.streams import StreamData
 from tunekit.distribute.runner import LocalRunner, PhaseRunner
 from tunekit.errors import (
@@ -57,7 +58,7 @@ from tunekit.params import (
     document,
     resolve_workflow_params,
 )
-from tunekit.state_files import check_kerastuner_project, read_run_file
+from tunekit.state_files import DATA_FILES, check_kerastuner_project, read_run_file
 from tunekit.steps import (
     BEST_HYPERPARAMETERS,
     BEST_MODEL,
@@ -90,8 +91,6 @@ __all__ = [
 STEP_OUTPUTS = {step.name: step.outputs for step in coarse_to_fine_steps() if step.outputs}
 
 _logger = logging.getLogger(__name__)
-
-_LATER_DEFAULTS = OMITTED_SETTINGS
 
 
 @dataclass
@@ -751,12 +750,12 @@ class CoarseToFine:
                         "finalist_seeds",
                         self.finalist_seeds
                         if self.finalists > 1
-                        else _LATER_DEFAULTS["finalist_seeds"],
+                        else OMITTED_SETTINGS["finalist_seeds"],
                     ),
                     ("baseline", self.baseline),
                     ("final_seeds", self.final_seeds),
                 )
-                if value != _LATER_DEFAULTS[name]
+                if value != OMITTED_SETTINGS[name]
             },
         }
 
@@ -766,9 +765,17 @@ class CoarseToFine:
         if self._manifest is None:
             if not (self.run_dir / "manifest.json").is_file():
                 self.check_model()  # a model that cannot fit the data leaves nothing on disk
-            manifest = RunManifest.open(self.run_dir, self.config(), overwrite=self.overwrite)
+            manifest = RunManifest.open(
+                self.run_dir,
+                self.config(),
+                overwrite=self.overwrite,
+                data_changes=self._data_changes,
+            )
             self.overwrite = False  # only the first open of this object starts over
             try:
+                files = getattr(self.data, "files", None)  # an image folder's listing
+                if files is not None and not (self.run_dir / DATA_FILES).exists():
+                    _io.write_json(self.run_dir / DATA_FILES, files)
                 self._check_saved_state()
                 manifest.record_steps(self.steps)
                 missing, redo = outputs_missing(self.steps, manifest, self.run_dir)
@@ -784,6 +791,20 @@ class CoarseToFine:
                 raise
             self._manifest = manifest
         return self._manifest
+
+    def _data_changes(self) -> str | None:
+        """Which of an image folder's files changed since the run started, in words."""
+        files = getattr(self.data, "files", None)
+        try:
+            recorded = _io.read_json(self.run_dir / DATA_FILES, what=DATA_FILES)
+        except (OSError, _io.StateFileError):  # none recorded (another kind of data), unreadable
+            return None
+        if files is None or not isinstance(recorded, list):
+            return None
+        try:
+            return listing_changes(recorded, files)
+        except (TypeError, ValueError):  # not a listing
+            return None
 
     def _check_saved_state(self) -> None:
         """Refuses to resume from corrupt state files, naming them; changes nothing."""

@@ -13,7 +13,7 @@ from tunekit.data._splits import _stratified_split
 from tunekit.data.dataset import Dataset
 from tunekit.errors import DataError
 
-__all__ = ["load_image_directory"]
+__all__ = ["load_image_directory", "listing_changes"]
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 # color_mode -> (Pillow mode, channels)
@@ -148,3 +148,31 @@ def list_images(folder: Path) -> list[tuple[str, int, int]]:
             )
         listing += sorted(found)
     return listing
+
+
+def listing_changes(
+    old: list[tuple[str, int, int]], new: list[tuple[str, int, int]], *, shown: int = 3
+) -> str | None:
+    """What changed between two `list_images` listings, in words; `None` when nothing did.
+
+    E.g. `"2 images added (cat/9.png, dog/3.png), 1 modified (cat/1.png)"`:
+    added, removed, and modified (another size or modification time), each
+    naming its first `shown` files in sorted order.
+    """
+    before = {str(path): (int(size), int(mtime)) for path, size, mtime in old}
+    after = {str(path): (int(size), int(mtime)) for path, size, mtime in new}
+    kinds = [
+        ("added", sorted(after.keys() - before.keys())),
+        ("removed", sorted(before.keys() - after.keys())),
+        ("modified", sorted(p for p in before.keys() & after.keys() if before[p] != after[p])),
+    ]
+    parts: list[str] = []
+    for kind, paths in kinds:
+        if not paths:
+            continue
+        named = ", ".join(paths[:shown])
+        if len(paths) > shown:
+            named += f" and {len(paths) - shown} more"
+        noun = "" if parts else (" image" if len(paths) == 1 else " images")
+        parts.append(f"{len(paths)}{noun} {kind} ({named})")
+    return ", ".join(parts) or None

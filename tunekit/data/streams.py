@@ -196,6 +196,9 @@ class StreamData:
     """
 
     is_stream = True
+    # An image folder's files, `[relative path, bytes, mtime ns]` (see `from_image_folder`):
+    # a resumed run whose folder changed names them. None for other streams.
+    files: list[tuple[str, int, int]] | None = None
 
     def __init__(
         self,
@@ -284,9 +287,11 @@ class StreamData:
 
         Its fingerprint is the folder's (files, sizes, modification times,
         image size, colour mode, fractions, seed) and its definition the
-        stream's `to_config()`, so workers rebuild it.
+        stream's `to_config()`, so workers rebuild it. Its `files` are the
+        folder's listing, which a run keeps (`tunekit.image_streams.FILES`) to
+        name the files that changed when a resume is refused.
         """
-        return cls(
+        data = cls(
             stream.dataset("train"),
             stream.dataset("val"),
             stream.dataset("test"),
@@ -302,6 +307,8 @@ class StreamData:
                 "kwargs": {"config": stream.to_config()},
             },
         )
+        data.files = stream.listing
+        return data
 
     @classmethod
     def from_definition(cls, definition: dict[str, Any]) -> StreamData:
