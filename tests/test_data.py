@@ -14,6 +14,7 @@ from skip_guard import require_mnist
 
 from tunekit import data
 from tunekit.data import Dataset, load_image_directory, load_mnist, load_npz
+from tunekit.image_streams import folder_format
 
 COLORS = {"bear": (200, 30, 30), "cog": (30, 200, 30), "toon": (30, 30, 200)}
 
@@ -476,7 +477,13 @@ ERROR_CASES = [
     (
         "corrupt_image",
         lambda t: load_image_directory(_corrupt(t), (4, 4)),
-        r"Could not read image .*broken\.png",
+        r"Could not read image .*broken\.png.*\. Replace it with a readable \.png/\.jpg/\.jpeg "
+        r"image or remove it from the folder, then rerun\.",
+    ),
+    (
+        "corrupt_image_streamed",
+        lambda t: folder_format(_corrupt(t)),
+        r"Could not read image .*broken\.png.*\. Replace it with a readable",
     ),
     ("image_size_zero", lambda t: load_image_directory(t, (0, 4)), r"two positive ints.*\(0, 4\)"),
     ("image_size_one_int", lambda t: load_image_directory(t, 64), r"two positive ints.*got 64"),

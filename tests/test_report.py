@@ -13,6 +13,7 @@ from conftest import RUN_BUDGET
 
 from tunekit.cli_parser import build_parser
 from tunekit.coarse_to_fine import _workflow_kwargs
+from tunekit.data import SCALED_UINT8
 from tunekit.hypermodel_specs import resolve_hypermodel
 from tunekit.reproduce import CLI_PROGRAM, cli_equivalent
 
@@ -151,7 +152,7 @@ def test_cli_run_of_a_three_class_npz_reports_it_and_the_command_as_typed(
     y_pred = model.predict(test["x_test"] / np.float32(255), verbose=0).argmax(-1)
     np.testing.assert_array_equal(counts, confusion_matrix(test["y_test"], y_pred))
     markdown = (run_dir / "report.md").read_text()
-    assert "x scaling: uint8 pixels divided by 255" in markdown
+    assert "x scaling: uint8 pixels divided by 255 to [0, 1]\n" in markdown  # said once
     for link in _links(markdown):
         assert (run_dir / link).is_file(), link
     # The program as typed: `tunekit run` (it was always `python -m tunekit.coarse_to_fine`,
@@ -284,7 +285,11 @@ def test_a_model_no_better_than_a_constant_guess_is_said_so():
         "Note: test accuracy 0.3721 is no better than always predicting the most frequent "
         "class ('benign', 0.6279 of the test set)"
     )
+    assert "are the features scaled" in note
     assert usefulness_note(y, np.zeros_like(y), "classification") is not None  # = majority
+    # Images tunekit scaled itself (an image folder, MNIST): not asked to scale them.
+    pixels = usefulness_note(y, np.ones_like(y), "classification", scaling=SCALED_UINT8)
+    assert "scaled (e.g." not in pixels and "the pixels were scaled to [0, 1]" in pixels
     good = y.copy()
     good[:5] = 1
     assert usefulness_note(y, good, "classification") is None  # 0.94 > 0.63

@@ -43,7 +43,7 @@ from typing import Any
 import numpy as np
 
 from tunekit.data import SCALED_UINT8, UNSCALED, StreamData
-from tunekit.data.images import COLOR_MODES, check_image_args, list_images
+from tunekit.data.images import COLOR_MODES, check_image_args, list_images, unreadable_image
 from tunekit.errors import DataError
 
 __all__ = [
@@ -378,7 +378,7 @@ def folder_format(root: str | os.PathLike[str]) -> tuple[tuple[int, int], str]:
                 width, height = image.size
                 mode = image.mode
         except (OSError, UnidentifiedImageError) as e:
-            raise DataError(f"Cannot read image {str(folder / path)!r}: {e}") from None
+            raise unreadable_image(folder / path, e) from None
         sizes[(height, width)] += 1
         single_channel += mode in _GRAYSCALE_MODES
     grayscale = single_channel == len(listing)

@@ -147,8 +147,7 @@ def render_markdown(report: dict[str, Any], narrowing_table: str) -> str:
         *top_markdown(report),
         "## Run",
         "",
-        f"- Data: {report['data']}; x scaling: {report['dataset']['scaling']} (uint8 "
-        "pixels are divided by 255, other dtypes used as they are)",
+        f"- Data: {report['data']}; x scaling: {report['dataset']['scaling']}",
         f"- Hypermodel: `{config['hypermodel']['class']}`; objective `{config['objective']}` "
         f"({config['direction']}: {'higher' if config['direction'] == 'max' else 'lower'} "
         f"is better); seed {config['seed']}",
@@ -300,7 +299,13 @@ def write_report(
     report["test_note"] = (
         None
         if y_pred is None
-        else usefulness_note(data.y_test, y_pred, data.task, getattr(data, "class_names", None))
+        else usefulness_note(
+            data.y_test,
+            y_pred,
+            data.task,
+            getattr(data, "class_names", None),
+            getattr(data, "scaling", None),
+        )
     )
     report["final_seeds"] = final_seeds_section(run)
     report["command"] = command_section(run, report["backend"])

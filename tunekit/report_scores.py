@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from tunekit import _log
+from tunekit.data import SCALED_UINT8
 from tunekit.stats import bootstrap_interval, wilson_interval
 from tunekit.stats.intervals import BCA_MAX_EXAMPLES, MIN_BOOTSTRAP_EXAMPLES, regression_metric
 
@@ -74,7 +75,9 @@ def test_intervals(
     return out
 
 
-def usefulness_note(y_true: Any, y_pred: Any, task: str, class_names: Any = None) -> str | None:
+def usefulness_note(
+    y_true: Any, y_pred: Any, task: str, class_names: Any = None, scaling: str | None = None
+) -> str | None:
     """A warning when the saved model is no better than a constant guess, else `None`.
 
     Classification: test accuracy at most the most frequent test class's share
@@ -87,12 +90,20 @@ def usefulness_note(y_true: Any, y_pred: Any, task: str, class_names: Any = None
         y_pred: Predicted classes or values, the same shape; `None` gives `None`.
         task: `"classification"` or `"regression"`.
         class_names: Names of the classes (classification), for the message.
+        scaling: The data's `scaling` (see `tunekit.data`): when tunekit
+            scaled the inputs itself (`SCALED_UINT8`), the note does not ask
+            whether they are scaled.
     """
     if y_pred is None or isinstance(y_true, dict) or not len(y_true):
         return None
     y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
     n = len(y_true)
-    hint = "are the features scaled (e.g. standardised)? enough epochs? the right --task?"
+    hint = (
+        "the pixels were scaled to [0, 1]: enough epochs? a learning rate the model can train "
+        "with? the right --task?"
+        if scaling == SCALED_UINT8
+        else "are the features scaled (e.g. standardised)? enough epochs? the right --task?"
+    )
     if task == "classification":
         truth = y_true.reshape(n)
         accuracy = float(np.mean(y_pred.reshape(n) == truth))

@@ -90,7 +90,15 @@ def _read_image(file: Path, mode: str, size: tuple[int, int]) -> np.ndarray:
             image = image.convert(mode).resize((size[1], size[0]), Image.Resampling.BILINEAR)
             return np.asarray(image, dtype=np.uint8)
     except (UnidentifiedImageError, OSError) as exc:
-        raise DataError(f"Could not read image {str(file)!r}: {exc}. Fix or remove it.") from exc
+        raise unreadable_image(file, exc) from exc
+
+
+def unreadable_image(file: Path, error: Exception) -> DataError:
+    """The error for an image file Pillow cannot open: names the file and the fix."""
+    return DataError(
+        f"Could not read image {str(file)!r} ({error}). Replace it with a readable "
+        f"{'/'.join(IMAGE_SUFFIXES)} image or remove it from the folder, then rerun."
+    )
 
 
 def check_image_args(image_size: Any, color_mode: Any, *, example: str) -> None:
