@@ -383,6 +383,7 @@ def test_a_fit_that_sets_epochs_decides_the_retrain_epochs(digits, tmp_path):
         assert [t.metrics.get_last_value("epochs") for t in trials] == [3] * len(trials)
     retrain = run.manifest.step("retrain")
     assert retrain["final_epochs"] == 3 and recorder.epochs_run == 3
+    assert retrain["epochs_rule"] == "set by the hypermodel's own fit"
     base = retrain["history"]["learning_rate"][0] / (0.5 * (1 + math.cos(math.pi * 0.5 / 3)))
     assert retrain["history"]["learning_rate"] == pytest.approx(  # cosine over the fit's 3
         [base * 0.5 * (1 + math.cos(math.pi * (e + 0.5) / 3)) for e in range(3)], rel=1e-5

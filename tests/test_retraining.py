@@ -10,7 +10,12 @@ import numpy as np
 import pytest
 from keras_tuner.engine import trial as trial_module
 
-from tunekit.retraining import CosineDecayCallback, final_epochs, schedule_callbacks
+from tunekit.retraining import (
+    CosineDecayCallback,
+    final_epochs,
+    final_epochs_rule,
+    schedule_callbacks,
+)
 
 
 def _trial(scores: list[float], initial_epoch: int = 0, record_epochs: bool = True):
@@ -60,6 +65,26 @@ def test_hyperband_continuation_counts_from_epoch_zero():
 def test_a_trial_without_an_epoch_count_keeps_its_best_epoch(schedule):
     trial = _trial([0.9, 0.95, 0.93], record_epochs=False)
     assert final_epochs(trial, max_epochs=20, schedule=schedule) == 2
+
+
+def test_the_rule_that_gave_the_count_is_named():
+    peaked = _trial([0.90, 0.95, 0.97, 0.96])
+    assert final_epochs_rule(peaked, 20) == (
+        4,
+        "the length the trial trained, under the cosine schedule",
+    )
+    assert final_epochs_rule(peaked, 20, "constant") == (
+        3,
+        "the trial's best epoch, under the constant schedule",
+    )
+    climbing = _trial([0.90, 0.95, 0.97])
+    assert final_epochs_rule(climbing, 20) == (
+        20,
+        "max_epochs: the trial was still improving at its last epoch",
+    )
+    top = _trial([0.97, 0.98], initial_epoch=20)
+    assert final_epochs_rule(top, 20)[0] == 22
+    assert "longer than max_epochs" in final_epochs_rule(top, 20)[1]
 
 
 def test_final_epochs_refuses_an_unknown_schedule():
@@ -162,3 +187,42 @@ def test_retrain_epoch_records_keep_numbers_and_skip_what_a_callback_added():
         history = {"loss": [0.5, 0.25], "note": ["a", "b"]}
 
     assert _curves(History(), {}) == {"loss": [0.5, 0.25]}
+
+
+def _phase(scores: list[float]):
+    """What `select` reads of a finished phase: its oracle's completed trials."""
+    from types import SimpleNamespace
+
+    trials = {}
+    for i, score in enumerate(scores):
+        trial = _trial([score])
+        trial.trial_id, trial.score = f"{i:02d}", score
+        trials[trial.trial_id] = trial
+    objective = SimpleNamespace(direction="max")
+    return SimpleNamespace(oracle=SimpleNamespace(trials=trials, objective=objective))
+
+
+@pytest.mark.parametrize(
+    "coarse, fine, expected",
+    [
+        ([0.91, 0.93], [0.95, 0.92], ("fine", "the best of both phases")),
+        ([0.96, 0.93], [0.95, 0.92], ("coarse", "better than the best fine trial 00")),
+        # A tie is said as one (it was called "the best of both phases").
+        ([0.93, 0.95], [0.95, 0.92], ("fine", "tied with the best coarse trial 01")),
+    ],
+)
+def test_the_pick_between_phases_says_why(coarse, fine, expected):
+    from types import SimpleNamespace
+
+    from tunekit.objectives import parse_objective
+    from tunekit.steps.retrain import select
+
+    name, direction = parse_objective("val_accuracy")
+    phases = {"coarse": _phase(coarse), "fine": _phase(fine)}
+    ctx = SimpleNamespace(
+        finalists=0,
+        ensure=phases.__getitem__,
+        objective=SimpleNamespace(name=name, direction=direction),
+    )
+    phase, _, reason = select(ctx)
+    assert phase == expected[0] and expected[1] in reason, reason

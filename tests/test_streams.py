@@ -13,6 +13,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -229,6 +230,7 @@ def test_cli_streams_an_image_folder_at_its_native_size(
     assert manifest["config"]["batch_size"] == 4
     # The same command on a changed folder is refused, naming the files that changed.
     first, second = sorted((image_folder / IMAGE_FOLDER_CLASSES[0]).iterdir())[:2]
+    kept = second.read_bytes()
     shutil.copy(first, first.with_name("zz_new.png"))
     second.unlink()
     code = main([*args, "--batch-size", "4", *budget, "--quiet"])
@@ -237,8 +239,19 @@ def test_cli_streams_an_image_folder_at_its_native_size(
     folder_class = IMAGE_FOLDER_CLASSES[0]
     assert (
         f"since it started, 1 image added ({folder_class}/zz_new.png), "
-        f"1 removed ({folder_class}/{second.name})"
+        f"1 removed ({folder_class}/{second.name}). Restore those files to resume, pass "
     ) in err
+    assert "--overwrite to start over with the data as it is now" in err.replace("`", "")
+    # Restored with the same bytes but new modification times (a copy, a checkout): it
+    # is the same data, so the finished run only reports again.
+    first.with_name("zz_new.png").unlink()
+    second.write_bytes(kept)
+    later = time.time() + 60
+    for path in image_folder.rglob("*.png"):
+        os.utime(path, (later, later))
+    model_written = (run_dir / "best_model.keras").stat().st_mtime_ns
+    assert main([*args, "--batch-size", "4", *budget, "--quiet"]) == 0, capsys.readouterr().err
+    assert (run_dir / "best_model.keras").stat().st_mtime_ns == model_written
 
 
 def test_cli_grayscale_folder_gives_one_channel(tmp_path: Path) -> None:

@@ -92,7 +92,7 @@ def folder_stream(args: argparse.Namespace) -> Any:
     (default 32). Only files are listed: no Keras or TensorFlow is imported
     before the backend is chosen (`as_workflow_data` wraps it afterwards).
     Workers rerun the same command, so they build the same stream; the chief
-    compares its fingerprint (files, sizes, mtimes).
+    compares its fingerprint (files, sizes, contents).
     """
     from tunekit.image_streams import folder_format, image_folder_stream
 

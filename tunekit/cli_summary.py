@@ -72,7 +72,8 @@ def summary(result: Any, session_seconds: float | None = None) -> str:
             f"Phases: {phases}",
             f"Chosen: {result.best_phase} trial {result.best_trial_id} ({result.selection})",
             narrowing_line(result.narrowed),
-            f"Final model: {_log.count(result.final_epochs, 'epoch')} on train+validation",
+            f"Final model: {_log.count(result.final_epochs, 'epoch')} on train+validation"
+            + (f" ({rule})" if (rule := report.get("best", {}).get("final_epochs_rule")) else ""),
             f"Test: {tests}",
             *([report["test_note"]] if report.get("test_note") else []),
             *([f"Baseline: {baseline}"] if baseline else []),

@@ -20,9 +20,10 @@ and the JAX backend alike.
   `scale=False` (batches stay uint8, for a model with its own
   `Rescaling(1/255)`; `scaling` is `UNSCALED`).
 - `stream.fingerprint` digests what defines the stream: the relative paths,
-  sizes and modification times of its files, the image size, colour mode,
-  fractions and seed. A resumed run compares it; an edit that keeps a file's
-  size and modification time is not detected.
+  sizes and contents (a BLAKE2 digest of each file's bytes, read once when the
+  stream is made) of its files, the image size, colour mode, fractions and
+  seed. A resumed run compares it: any edit is detected, while a copy, a
+  `touch` or a checkout that leaves the bytes alone is the same data.
 - `stream.to_config()` is a JSON-able definition; `ImageFolderStream.from_config`
   rebuilds the same stream in another process (a worker) and refuses it if
   the files on that machine differ.
@@ -75,14 +76,14 @@ class ImageFolderStream:
         task: Always `"classification"` (one class per subfolder).
         scaling: `SCALED_UINT8` or `UNSCALED`, as `tunekit.data.Dataset.scaling`.
         fingerprint: Digest of the stream's definition (16 hex digits).
-        listing: `[(relative path, bytes, mtime in ns), ...]` of every image, sorted.
+        listing: `[(relative path, bytes, content digest), ...]` of every image, sorted.
     """
 
-    def __init__(self, config: dict[str, Any], listing: list[tuple[str, int, int]]) -> None:
+    def __init__(self, config: dict[str, Any], listing: list[tuple[str, int, str]]) -> None:
         self._config = config
         self.root = Path(config["root"])
-        self.listing = [(str(p), int(s), int(m)) for p, s, m in listing]
-        sizes = {path: (size, mtime) for path, size, mtime in listing}
+        self.listing = [(str(p), int(s), str(d)) for p, s, d in listing]
+        sizes = {path: (size, digest) for path, size, digest in listing}
         self.class_names = sorted({Path(p).parts[0] for p in sizes})
         label_of = {name: i for i, name in enumerate(self.class_names)}
         paths = sorted(sizes)
@@ -270,8 +271,8 @@ def image_folder_stream(
 ) -> ImageFolderStream:
     """Streams a folder with one subfolder of images per class from disk.
 
-    Only file names are listed here (and their sizes and modification times,
-    for the fingerprint); no image is decoded until a dataset is iterated.
+    Files are listed and read once here, for the fingerprint (their sizes and
+    a digest of their bytes); no image is decoded until a dataset is iterated.
 
     Args:
         root: Dataset folder; class names are its sorted subfolder names.
@@ -339,7 +340,29 @@ def image_folder_stream(
         "cache": cache,
         "cache_budget": int(cache_budget),
     }
-    return ImageFolderStream(config, list_images(folder))
+    return ImageFolderStream(config, _content_listing(folder))
+
+
+def _content_listing(folder: Path) -> list[tuple[str, int, str]]:
+    """`(relative path, bytes, BLAKE2b digest of the bytes)` of every image, sorted.
+
+    Contents, not modification times: a copied, touched or checked-out folder
+    with the same bytes is the same data, and any edit is another.
+
+    Raises:
+        DataError: As `list_images`, or a file cannot be read (naming it).
+    """
+    listing = []
+    for path, size, _ in list_images(folder):
+        digest = hashlib.blake2b(digest_size=16)
+        try:
+            with open(folder / path, "rb") as f:
+                while chunk := f.read(1 << 20):
+                    digest.update(chunk)
+        except OSError as e:
+            raise unreadable_image(folder / path, e) from None
+        listing.append((path, size, digest.hexdigest()))
+    return listing
 
 
 def image_folder_data(config: dict[str, Any]) -> StreamData:
@@ -453,7 +476,7 @@ def _stratified_split(
     return parts
 
 
-def _digest(definition: dict[str, Any], listing: list[tuple[str, int, int]]) -> str:
+def _digest(definition: dict[str, Any], listing: list[tuple[str, int, str]]) -> str:
     text = json.dumps({"definition": definition, "files": listing}, sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 

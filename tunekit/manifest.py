@@ -189,6 +189,14 @@ class RunManifest:
             )
             if changed:
                 problem += f": since it started, {changed}"
+                now = with_omitted_settings(config)
+                others = [d for d in _differences(recorded, now) if not d.startswith("data:")]
+                hint = (
+                    "Restore those files to resume"
+                    + (" (with the original settings)" if others else "")
+                    + ", pass overwrite=True to start over with the data as it is now, or "
+                    "choose another project_name=."
+                )
         if problem is None:
             return old
         if _holds_results(self.run_dir, old):

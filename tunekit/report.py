@@ -89,6 +89,7 @@ def _report(
             "trial_id": retrain["trial_id"],
             "reason": retrain["reason"],
             "final_epochs": retrain["final_epochs"],
+            "final_epochs_rule": retrain.get("epochs_rule"),  # None: a run from before it
             "batch_size": retrain.get("batch_size"),
             "num_params": param_count(model),  # None: a lazy model never called
             "hyperparameters": hyperparameters,
@@ -205,8 +206,9 @@ def render_markdown(report: dict[str, Any], narrowing_table: str) -> str:
         *_size_limit_lines(report),
         "",
         f"Chosen: {best['phase']} trial {best['trial_id']} ({best['reason']}); retrained "
-        f"{_log.count(best['final_epochs'], 'epoch')} on "
-        "train+validation"
+        f"{_log.count(best['final_epochs'], 'epoch')}"
+        + (f" ({best['final_epochs_rule']})" if best.get("final_epochs_rule") else "")
+        + " on train+validation"
         + (f" at batch size {best['batch_size']}" if best.get("batch_size") else "")
         + " "
         f"({config.get('final_schedule', 'constant')} learning rate); "

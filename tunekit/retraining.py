@@ -17,7 +17,13 @@ from tunekit.results import trial_epochs
 if TYPE_CHECKING:
     from keras_tuner.engine.trial import Trial
 
-__all__ = ["SCHEDULES", "final_epochs", "CosineDecayCallback", "schedule_callbacks"]
+__all__ = [
+    "SCHEDULES",
+    "final_epochs",
+    "final_epochs_rule",
+    "CosineDecayCallback",
+    "schedule_callbacks",
+]
 
 SCHEDULES = ("cosine", "constant")
 
@@ -48,6 +54,19 @@ def final_epochs(trial: Trial, max_epochs: int, schedule: str = "cosine") -> int
     Raises:
         ValueError: `schedule` is not one of `SCHEDULES`.
     """
+    return final_epochs_rule(trial, max_epochs, schedule)[0]
+
+
+def final_epochs_rule(trial: Trial, max_epochs: int, schedule: str = "cosine") -> tuple[int, str]:
+    """`final_epochs(trial, max_epochs, schedule)` and which part of the rule gave it.
+
+    Returns:
+        `(epochs, rule)`, e.g. `(20, "the length the trial trained, under the
+        cosine schedule")`: the rule in words, for the report and the summary.
+
+    Raises:
+        ValueError: `schedule` is not one of `SCHEDULES`.
+    """
     if schedule not in SCHEDULES:
         raise ValueError(
             f"The retrain schedule must be one of {SCHEDULES}. Received: {schedule!r}."
@@ -56,13 +75,16 @@ def final_epochs(trial: Trial, max_epochs: int, schedule: str = "cosine") -> int
     epochs = trial_epochs(trial.best_step, values)
     metrics = trial.metrics
     if not metrics.exists("epochs"):  # not run by a tunekit tuner: no epoch count to compare
-        return epochs
+        return epochs, "the trial's best epoch (its length is unknown)"
     ran = int(metrics.get_last_value("epochs"))
     if int(trial.best_step or 0) + 1 >= ran:  # still improving
-        return max(epochs, max_epochs)
+        if max_epochs >= epochs:
+            return max_epochs, "max_epochs: the trial was still improving at its last epoch"
+        return epochs, "the trial's length, longer than max_epochs: still improving at its end"
     if schedule == "cosine":
-        return int(values.get("tuner/initial_epoch", 0)) + ran
-    return epochs
+        length = int(values.get("tuner/initial_epoch", 0)) + ran
+        return length, "the length the trial trained, under the cosine schedule"
+    return epochs, "the trial's best epoch, under the constant schedule"
 
 
 class CosineDecayCallback(keras.callbacks.Callback):

@@ -22,7 +22,7 @@ __all__ = [
 ]
 
 MANIFEST = "manifest.json"
-# An image folder's files when the run started (`[relative path, bytes, mtime ns]`), kept
+# An image folder's files when the run started (`[relative path, bytes, digest]`), kept
 # to name what changed when a resume with the changed folder is refused.
 DATA_FILES = "data_files.json"
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -159,16 +160,16 @@ def list_images(folder: Path) -> list[tuple[str, int, int]]:
 
 
 def listing_changes(
-    old: list[tuple[str, int, int]], new: list[tuple[str, int, int]], *, shown: int = 3
+    old: Sequence[Sequence[Any]], new: Sequence[Sequence[Any]], *, shown: int = 3
 ) -> str | None:
     """What changed between two `list_images` listings, in words; `None` when nothing did.
 
     E.g. `"2 images added (cat/9.png, dog/3.png), 1 modified (cat/1.png)"`:
-    added, removed, and modified (another size or modification time), each
+    added, removed, and modified (another size or content digest), each
     naming its first `shown` files in sorted order.
     """
-    before = {str(path): (int(size), int(mtime)) for path, size, mtime in old}
-    after = {str(path): (int(size), int(mtime)) for path, size, mtime in new}
+    before = {str(path): (int(size), str(digest)) for path, size, digest in old}
+    after = {str(path): (int(size), str(digest)) for path, size, digest in new}
     kinds = [
         ("added", sorted(after.keys() - before.keys())),
         ("removed", sorted(before.keys() - after.keys())),

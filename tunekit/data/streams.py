@@ -14,9 +14,9 @@ comes from one batch here (the input shape, the task) or from the user
   pipeline, so an arbitrary stream needs `fingerprint=`, a name that changes
   whenever the data does (e.g. `"rivers-2026-11-30"`): a changed pipeline under
   the same name is NOT detected. An image folder (`StreamData.from_image_folder`)
-  is fingerprinted by its files' relative paths, sizes and modification times,
-  the image size, colour mode, split fractions and seed: an edit that keeps a
-  file's size and modification time is not detected.
+  is fingerprinted by its files' relative paths, sizes and contents (a digest
+  of each file's bytes), the image size, colour mode, split fractions and seed:
+  any edit is detected; a copy or `touch` with the same bytes is the same data.
 - **Workers**: only a stream with a `definition` (a factory importable by
   module and name, plus JSON-able keyword arguments, e.g. an image folder's
   `to_config()`) can be rebuilt in a worker process; a pipeline made in a
@@ -196,9 +196,9 @@ class StreamData:
     """
 
     is_stream = True
-    # An image folder's files, `[relative path, bytes, mtime ns]` (see `from_image_folder`):
-    # a resumed run whose folder changed names them. None for other streams.
-    files: list[tuple[str, int, int]] | None = None
+    # An image folder's files, `[relative path, bytes, content digest]` (see
+    # `from_image_folder`): a resumed run whose folder changed names them. None otherwise.
+    files: list[tuple[str, int, str]] | None = None
 
     def __init__(
         self,
@@ -285,7 +285,7 @@ class StreamData:
     def from_image_folder(cls, stream: Any) -> StreamData:
         """A `StreamData` over an `tunekit.image_streams.ImageFolderStream`'s three splits.
 
-        Its fingerprint is the folder's (files, sizes, modification times,
+        Its fingerprint is the folder's (files, sizes, contents,
         image size, colour mode, fractions, seed) and its definition the
         stream's `to_config()`, so workers rebuild it. Its `files` are the
         folder's listing, which a run keeps (`tunekit.image_streams.FILES`) to

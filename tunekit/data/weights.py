@@ -65,9 +65,9 @@ def class_weights(y: Any, mode: str | None = "balanced") -> dict[int, float] | N
         )
     if task == REGRESSION:
         raise DataError(
-            f"Class weights are for classification, and these targets are "
-            f"regression targets (task={REGRESSION!r}): there are no classes to "
-            "weigh. Leave class_weight= unset."
+            "Class weights are for classification, and this is a regression task "
+            "(real-valued targets): there are no classes to weigh. Leave class_weight= "
+            "unset."
         )
     labels = _as_labels(y, "y")
     if labels.size == 0:

@@ -15,7 +15,7 @@ from tunekit import _faults, _io, _log, interrupts, timing
 from tunekit.errors import RetrainDivergedError
 from tunekit.fitting import fit_hypermodel
 from tunekit.outputs import load_keras_model
-from tunekit.retraining import final_epochs, schedule_callbacks
+from tunekit.retraining import final_epochs_rule, schedule_callbacks
 from tunekit.steps.base import RunContext, build_lazy, final_fit_options
 from tunekit.steps.finalists import finalist_selection
 from tunekit.steps.search import completed_trials, refused_fit_args
@@ -70,6 +70,15 @@ def select(ctx: RunContext) -> Selection:
             (
                 f"{name}={coarse[0].score:.4f}, better than the best fine trial "
                 f"{fine[0].trial_id} ({fine[0].score:.4f})"
+            ),
+        )
+    if coarse and coarse[0].score == fine[0].score:
+        return Selection(
+            "fine",
+            fine[0],
+            (
+                f"{name}={fine[0].score:.4f}, tied with the best coarse trial "
+                f"{coarse[0].trial_id}: on a tie the fine trial is taken"
             ),
         )
     return Selection(
@@ -195,10 +204,10 @@ class RetrainStep:
         phase, trial, reason = select(ctx)
         interrupts.check()
         hp = trial.hyperparameters
-        epochs = (
-            final_epochs(trial, ctx.max_epochs, ctx.final_schedule)
+        epochs, rule = (
+            final_epochs_rule(trial, ctx.max_epochs, ctx.final_schedule)
             if ctx.final_epochs == "auto"
-            else int(ctx.final_epochs)
+            else (int(ctx.final_epochs), "the count given")
         )
         backup = ctx.run_dir / "retrain_backup"
         manifest.mark(
@@ -259,6 +268,8 @@ class RetrainStep:
         history = fitted.results
         # What model.fit received: the hypermodel's fit may set both itself.
         used = fitted.fit_kwargs
+        if used and "epochs" in used and int(used["epochs"]) != epochs:
+            rule = "set by the hypermodel's own fit"
         epochs = int(used.get("epochs", epochs))
         batch_size = used.get("batch_size") if used else None
         if facts.nan_at is not None:
@@ -286,6 +297,7 @@ class RetrainStep:
             seconds=elapsed(),
             history=curves,
             final_epochs=epochs,
+            epochs_rule=rule,
             batch_size=batch_size,
         )
         return model
