@@ -98,8 +98,6 @@ def _check_before_loading(args: argparse.Namespace) -> None:
             "--image-size only applies to an image folder passed as --data "
             "(.npz files and MNIST keep their size)."
         )
-    if args.data is not None and os.path.isdir(args.data):
-        _check_folder_options(args)
     if args.fine_tuner == "hyperband" and args.fine_trials is not None:
         raise UsageError(
             "--fine-trials only applies to --fine-tuner bayesian; Hyperband's "
@@ -111,6 +109,8 @@ def _check_before_loading(args: argparse.Namespace) -> None:
             "search's budget is --fine-trials and --max-epochs."
         )
     check_cv(args.cv or 1, args.fine_tuner)  # before loading data or probing backends
+    if args.data is not None and os.path.isdir(args.data):
+        _check_folder_options(args)
     kwargs = _workflow_kwargs(args)
     check_run_location(
         kwargs["directory"], kwargs["project_name"], names=("--directory", "--project-name")

@@ -13,9 +13,8 @@ comes from one batch here (the input shape, the task) or from the user
 - **Fingerprint** (what a resumed run compares): tunekit cannot hash a
   pipeline, so an arbitrary stream needs `fingerprint=`, a name that changes
   whenever the data does (e.g. `"rivers-2026-11-30"`): a changed pipeline under
-  the same name is NOT detected. An image folder (`StreamData.from_image_folder`)
-  is fingerprinted by its files' relative paths, sizes and contents (a digest
-  of each file's bytes), the image size, colour mode, split fractions and seed:
+  the same name is NOT detected. An image folder's (`from_image_folder`) is its
+  files' paths, sizes and contents, image size, colour mode, fractions and seed:
   any edit is detected; a copy or `touch` with the same bytes is the same data.
 - **Workers**: only a stream with a `definition` (a factory importable by
   module and name, plus JSON-able keyword arguments, e.g. an image folder's
@@ -196,9 +195,7 @@ class StreamData:
     """
 
     is_stream = True
-    # An image folder's files, `[relative path, bytes, content digest]` (see
-    # `from_image_folder`): a resumed run whose folder changed names them. None otherwise.
-    files: list[tuple[str, int, str]] | None = None
+    files: list[tuple[str, int, str]] | None = None  # an image folder's: `from_image_folder`
 
     def __init__(
         self,
@@ -285,11 +282,9 @@ class StreamData:
     def from_image_folder(cls, stream: Any) -> StreamData:
         """A `StreamData` over an `tunekit.image_streams.ImageFolderStream`'s three splits.
 
-        Its fingerprint is the folder's (files, sizes, contents,
-        image size, colour mode, fractions, seed) and its definition the
-        stream's `to_config()`, so workers rebuild it. Its `files` are the
-        folder's listing, which a run keeps (`tunekit.image_streams.FILES`) to
-        name the files that changed when a resume is refused.
+        Fingerprint: the folder's (files, sizes, contents, image size, colour
+        mode, fractions, seed); definition: `stream.to_config()` (workers rebuild
+        it); `files`: `[path, bytes, digest]`, kept by a run to name changes.
         """
         data = cls(
             stream.dataset("train"),
