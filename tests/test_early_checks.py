@@ -91,17 +91,12 @@ def no_probe_no_data(monkeypatch, tmp_path):
             ["--data", "{cwd}/data.npz", "--image-size", "32", "32"],
             "--image-size only applies to an image folder",
         ),
-        # A folder is streamed: no folds, no class weights (said before Keras loads).
+        # A folder is streamed: no folds (said before Keras loads).
         (
             ["--data", "{cwd}/images", "--cv", "3", "--fine-tuner", "bayesian"],
             "--cv 3 needs arrays to split into folds; --data '{cwd}/images' is an image "
             "folder, streamed from disk, which cannot be split by index. Leave out --cv, or "
             "save its images as an .npz",
-        ),
-        (
-            ["--data", "{cwd}/images", "--class-weight", "balanced"],
-            "--class-weight balanced is computed from the training labels of arrays; --data "
-            "'{cwd}/images' is an image folder",
         ),
     ],
 )

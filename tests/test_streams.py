@@ -369,3 +369,30 @@ def test_class_weights_on_a_stream_are_refused_before_any_trial(tmp_path: Path) 
             objective="val_loss",
         )
     assert not any(tmp_path.iterdir())
+
+
+def test_an_image_folder_is_weighed_by_its_file_lists(tmp_path: Path, image_folder: Path) -> None:
+    """Its labels are known from the file lists: balanced weights as for arrays."""
+    from sklearn.utils.class_weight import compute_class_weight
+
+    first = image_folder / IMAGE_FOLDER_CLASSES[0]
+    for i, path in enumerate(sorted(first.iterdir())[:8]):  # class 0: 22 images, others 14
+        shutil.copy(path, first / f"extra_{i}.png")
+    stream = image_folder_stream(image_folder, IMAGE_FOLDER_SIZE, batch_size=8)
+    run = CoarseToFine(
+        stream_models.toon_build,
+        StreamData.from_image_folder(stream),
+        directory=tmp_path,
+        class_weight="balanced",
+        objective="val_loss",
+        **SMALL,
+    )
+    train = stream.labels["train"]
+    expected = compute_class_weight("balanced", classes=np.unique(train), y=train)
+    assert run.class_weights == pytest.approx(dict(enumerate(expected)))
+    assert run.class_weights[0] < 1 < run.class_weights[1]
+    run.run()
+    report = _report(run.run_dir)
+    assert report["class_weight"]["mode"] == "balanced"
+    weights = {str(k): v for k, v in run.class_weights.items()}
+    assert report["class_weight"]["weights"] == pytest.approx(weights)

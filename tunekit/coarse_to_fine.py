@@ -48,7 +48,7 @@ QUICK = dict(coarse_trials=4, coarse_epochs=1, fine_trials=4, max_epochs=3, fina
 
 
 def _check_folder_options(args: argparse.Namespace) -> None:
-    """Refuses options an image folder (streamed from disk) cannot take; `UsageError`.
+    """Refuses what an image folder (streamed from disk) cannot take: `--cv`; `UsageError`.
 
     The same refusals as `CoarseToFine`'s for a stream, said before Keras loads.
     """
@@ -60,12 +60,6 @@ def _check_folder_options(args: argparse.Namespace) -> None:
             f"--cv {args.cv} needs arrays to split into folds; --data {args.data!r} is an "
             "image folder, streamed from disk, which cannot be split by index. Leave out "
             f"--cv, or {as_npz}."
-        )
-    if args.class_weight is not None:
-        raise UsageError(
-            f"--class-weight {args.class_weight} is computed from the training labels of "
-            f"arrays; --data {args.data!r} is an image folder, streamed from disk, whose "
-            f"labels are not read ahead. Leave out --class-weight, or {as_npz}."
         )
 
 
