@@ -268,7 +268,7 @@ class RetrainStep:
         history = fitted.results
         # What model.fit received: the hypermodel's fit may set both itself.
         used = fitted.fit_kwargs
-        if used and "epochs" in used and int(used["epochs"]) != epochs:
+        if "epochs" in fitted.set_by_hypermodel:
             rule = "set by the hypermodel's own fit"
         epochs = int(used.get("epochs", epochs))
         batch_size = used.get("batch_size") if used else None
