@@ -241,3 +241,15 @@ def test_listing_changes_names_added_removed_and_modified_files() -> None:
         "4 images added (b/2.png, b/3.png, b/4.png and 1 more), 1 removed (a/2.png), "
         "1 modified (a/1.png)"
     )
+
+
+def test_a_class_too_small_for_a_split_is_refused_with_a_fix(image_folder):
+    small = image_folder / IMAGE_FOLDER_CLASSES[0]
+    for path in sorted(small.iterdir())[2:]:
+        path.unlink()
+    with pytest.raises(DataError) as refused:
+        image_folder_stream(image_folder, IMAGE_FOLDER_SIZE)
+    message = str(refused.value)
+    assert f"has no image of class(es) ['{IMAGE_FOLDER_CLASSES[0]}']" in message
+    assert "Add images to those classes" in message
+    assert "from Python pass larger fractions to image_folder_stream" in message

@@ -134,6 +134,53 @@ def test_stream_needs_a_fingerprint_and_streams_only() -> None:
         StreamData(_tf_split(32, 0), (x, y), _tf_split(16, 2), fingerprint="f")
 
 
+def _regression_split(n: int, seed: int) -> tf.data.Dataset:
+    x, y = _arrays(n, seed)
+    return tf.data.Dataset.from_tensor_slices((x, y.astype("float32"))).batch(16)
+
+
+@pytest.mark.parametrize(
+    "labels, message",
+    [
+        # Only the training labels: every split's are needed (it was a bare KeyError).
+        ({"train": np.zeros(96, int)}, r"must give every split's class ids: .*got \['train'\]"),
+        ({"train": [0], "val": [0], "test": [0.5]}, r"labels\['test'\].*class ids"),
+        (
+            {"train": np.ones((96, 3), int), "val": [0], "test": [0]},
+            r"labels\['train'\] must be 1-D integer class ids, got shape \(96, 3\)",
+        ),
+        (
+            {"train": [0, 1, 3], "val": [0], "test": [0]},
+            r"labels\['train'\] holds class ids from 0 to 3, outside 0..2 for num_classes=3",
+        ),
+    ],
+)
+def test_stream_labels_are_checked(labels: dict, message: str) -> None:
+    with pytest.raises(DataError, match=message):
+        StreamData(
+            _tf_split(96, 0),
+            _tf_split(32, 1),
+            _tf_split(40, 2),
+            fingerprint="f",
+            num_classes=3,
+            labels=labels,
+        )
+
+
+def test_class_weights_for_a_regression_stream_are_refused_even_with_labels(
+    tmp_path: Path,
+) -> None:
+    # Labels with a regression stream were weighed and the run finished (exit 0).
+    splits = [_regression_split(n, seed) for n, seed in ((96, 0), (32, 1), (40, 2))]
+    labels = {"train": np.zeros(96, int), "val": np.zeros(32, int), "test": np.zeros(40, int)}
+    with pytest.raises(DataError, match='task="regression" has no classes'):
+        StreamData(*splits, fingerprint="f", task="regression", labels=labels)
+    data = StreamData(*splits, fingerprint="f", task="regression")
+    with pytest.raises(DataError, match="Class weights are for classification"):
+        CoarseToFine(stream_models.dense_build, data, directory=tmp_path, class_weight="balanced")
+    assert not any(tmp_path.iterdir())
+
+
 def test_py_dataset_end_to_end_with_chained_retrain(tmp_path: Path) -> None:
     splits = [ArraysPyDataset(*_arrays(n, s)) for n, s in ((80, 0), (40, 1), (24, 2))]
     data = StreamData(*splits, fingerprint="py-v1", num_classes=3, name="toy")

@@ -471,7 +471,8 @@ def _stratified_split(
                 f"The {split} split has no image of class(es) "
                 f"{[class_names[k] for k in missing]} (validation_fraction="
                 f"{validation_fraction}, test_fraction={test_fraction}). Add images to those "
-                "classes or change the fractions."
+                "classes (each needs enough for a share in every split), or from Python "
+                "pass larger fractions to image_folder_stream."
             )
     return parts
 

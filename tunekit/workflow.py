@@ -470,18 +470,8 @@ class CoarseToFine:
         self.trials_per_process: int | None = settings.get("trials_per_process")
         self.class_weight: str | None = settings.get("class_weight")
         # What every trial's and the retrain's model.fit receive as class_weight (None: none).
-        labels = data.labels if isinstance(data, StreamData) else None
-        if self.class_weight is not None and isinstance(data, StreamData) and not labels:
-            raise DataError(
-                f"class_weight={self.class_weight!r} is computed from the training labels, "
-                "and `data` is a stream (tf.data or PyDataset) whose labels are not known "
-                "without reading it. Pass its labels (StreamData(..., labels={'train': y, "
-                "...})), leave class_weight= unset, or weigh samples in the stream."
-            )
-        # A stream with known labels (an image folder's file lists) is weighed by them.
-        self.class_weights: dict[int, float] | None = class_weights(
-            labels["train"] if labels else data, self.class_weight
-        )
+        # A stream is weighed by its known labels (an image folder's file lists).
+        self.class_weights: dict[int, float] | None = class_weights(data, self.class_weight)
         # A cross-validated score already averages `cv` fresh models; the finalists' extra
         # seeds would be scored on the plain validation split, not comparable: off with cv.
         self.finalists: int = 0 if settings.get("cv", 1) > 1 else settings["finalists"]

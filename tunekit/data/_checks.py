@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import numbers
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import numpy as np
@@ -166,3 +166,28 @@ def _readonly(array: np.ndarray) -> np.ndarray:
     view = array.view()
     view.flags.writeable = False
     return view
+
+
+def check_stream_labels(labels: Any, num_classes: int | None) -> dict[str, np.ndarray] | None:
+    """A stream's `labels=`: every split's class ids as 1-D int64, or `None`; `DataError`.
+
+    They cannot be checked against the stream's batches without reading it (the
+    caller vouches that they are every label, in any order): their keys, shape,
+    dtype and range (`0 <= id < num_classes` when it is known) are.
+    """
+    if labels is None:
+        return None
+    keys = sorted(labels) if isinstance(labels, Mapping) else type(labels).__name__
+    if keys != sorted(_SPLITS):
+        raise DataError(
+            "StreamData labels= must give every split's class ids: {'train': y_train, "
+            f"'val': y_val, 'test': y_test}}; got {keys}."
+        )
+    checked = {split: _as_labels(labels[split], f"labels[{split!r}]") for split in _SPLITS}
+    for split, ids in checked.items():
+        if ids.size and num_classes is not None and (ids.min() < 0 or ids.max() >= num_classes):
+            raise DataError(
+                f"labels[{split!r}] holds class ids from {ids.min()} to {ids.max()}, outside "
+                f"0..{num_classes - 1} for num_classes={num_classes}."
+            )
+    return checked

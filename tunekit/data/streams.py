@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from tunekit.data._checks import CLASSIFICATION, REGRESSION, TASKS, UNSCALED
+from tunekit.data._checks import CLASSIFICATION, REGRESSION, TASKS, UNSCALED, check_stream_labels
 from tunekit.errors import DataError
 
 __all__ = ["ChainedPyDataset", "StreamData", "chain_py_datasets", "is_stream", "predict_stream"]
@@ -177,9 +177,9 @@ class StreamData:
         name: Short name for summaries. Defaults to `"stream"`.
         scaling: How `x` was scaled (see `tunekit.data`). Defaults to
             `UNSCALED`.
-        labels: Optional `{"train" | "val" | "test": int array}` of every
-            label, when known without reading the data (an image folder):
-            enables the check that no class is missing from training.
+        labels: Optional `{"train" | "val" | "test": int array}` of every label
+            (classification; not checked against the batches), e.g. an image
+            folder's: enables the missing-class check and `class_weight`.
         definition: Optional `{"factory": "module:name", "kwargs": {...}}`:
             calling the factory with the (JSON-able) kwargs in another process
             returns an equal `StreamData`. Needed for `workers > 1`.
@@ -237,7 +237,7 @@ class StreamData:
         self._fingerprint = fingerprint.strip()
         self.name = name
         self.scaling = scaling
-        self.labels = labels
+        self.labels = check_stream_labels(labels, num_classes)
         self.definition = definition
         x, y = _first_batch(train)
         self.input_shape = _shape_of(x)
@@ -248,10 +248,10 @@ class StreamData:
             raise DataError(f"task must be one of {list(TASKS)} or None, got {task!r}.")
         self.task = task
         if task == REGRESSION:
-            if num_classes is not None or class_names:
+            if num_classes is not None or class_names or labels is not None:
                 raise DataError(
-                    'StreamData: task="regression" has no classes; leave num_classes and '
-                    "class_names None."
+                    'StreamData: task="regression" has no classes; leave num_classes, '
+                    "class_names and labels None."
                 )
             self.num_outputs: Any = (
                 {k: 1 if np.ndim(v) == 1 else int(np.shape(v)[1]) for k, v in y.items()}

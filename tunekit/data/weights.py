@@ -28,7 +28,8 @@ def class_weights(y: Any, mode: str | None = "balanced") -> dict[int, float] | N
     weight for every id from 0 to the largest.
 
     Args:
-        y: A classification `Dataset`, or integer class ids of shape `(n,)`.
+        y: A classification `Dataset`, a `StreamData` given `labels=` (its
+            training labels are counted), or integer class ids of shape `(n,)`.
         mode: `"balanced"`, or None for no weighting. Defaults to `"balanced"`.
 
     Returns:
@@ -38,7 +39,8 @@ def class_weights(y: Any, mode: str | None = "balanced") -> dict[int, float] | N
     Raises:
         DataError (a `ValueError`): For regression targets or a regression
             `Dataset` (no classes to weigh), several outputs (a dict `y`; Keras
-            takes `class_weight` for one output only), or an unknown `mode`.
+            takes `class_weight` for one output only), a `StreamData` without
+            `labels=`, or an unknown `mode`.
 
     Example:
     >>> class_weights(np.array([0] * 95 + [1] * 5))
@@ -53,7 +55,19 @@ def class_weights(y: Any, mode: str | None = "balanced") -> dict[int, float] | N
         )
     num_classes: int | None = None
     task: str | None
-    if isinstance(y, Dataset):
+    if getattr(y, "is_stream", False) and y.task != REGRESSION:  # a StreamData
+        if not y.labels:
+            raise DataError(
+                f"class_weight={mode!r} is computed from the training labels, and `data` is "
+                "a stream (tf.data or PyDataset) whose labels are not known without reading "
+                "it. Pass its labels (StreamData(..., labels={'train': y_train, 'val': "
+                "y_val, 'test': y_test})), leave class_weight= unset, or weigh samples in the "
+                "stream."
+            )
+        task, num_classes, y = y.task, y.num_classes, y.labels["train"]
+    elif getattr(y, "is_stream", False):
+        task = REGRESSION
+    elif isinstance(y, Dataset):
         task, num_classes, y = y.task, y.num_classes, y.y_train
     else:
         task = None if isinstance(y, Mapping) else tg.infer_task(y, "y")
