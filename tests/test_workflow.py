@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import math
 
 import keras
@@ -187,14 +188,21 @@ def test_fine_trials_lie_inside_narrowed_space_inside_original(finished):
             assert _value_allowed(coarse_space[name], value), (name, value)
 
 
-def test_rerun_of_finished_run_does_no_work(finished, data):
+def test_rerun_of_finished_run_does_no_work(finished, data, caplog):
     run, result = finished
     again = CoarseToFine(
-        MnistDenseHyperModel(), data, directory=run.run_dir.parent, project_name="e2e", **BUDGET
+        MnistDenseHyperModel(),
+        data,
+        directory=run.run_dir.parent,
+        project_name="e2e",
+        **{**BUDGET, "verbose": 1},
     )
     mtimes = {p: p.stat().st_mtime_ns for p in run.run_dir.rglob("trial.json")}
-    assert again.run().test_metrics == result.test_metrics
+    with caplog.at_level(logging.INFO, logger="tunekit"):
+        assert again.run().test_metrics == result.test_metrics
     assert {p: p.stat().st_mtime_ns for p in run.run_dir.rglob("trial.json")} == mtimes
+    # Said as such: the summary alone looked like a run that had just been made.
+    assert f"The run in {run.run_dir} is already finished: reporting it again" in caplog.text
 
 
 def test_resume_after_coarse_does_not_repeat_it(tmp_path, data, monkeypatch):

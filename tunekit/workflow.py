@@ -620,6 +620,11 @@ class CoarseToFine:
                 `RetrainDivergedError`, `tunekit.fitting.HyperModelFitError`.
         """
         try:
+            if all(self.manifest.is_done(step.name) for step in self.steps):
+                self.say(
+                    f"The run in {self.run_dir} is already finished: reporting it again (to "
+                    "run it from scratch, pass overwrite=True, or --overwrite)."
+                )
             for step in self.steps:
                 self.ensure(step.name)
             self.runner.close(wait=10.0)  # workers leave once told there are no more trials
