@@ -55,8 +55,9 @@ def class_weights(y: Any, mode: str | None = "balanced") -> dict[int, float] | N
         )
     num_classes: int | None = None
     task: str | None
-    if getattr(y, "is_stream", False) and y.task != REGRESSION:  # a StreamData
-        if not y.labels:
+    if getattr(y, "is_stream", False):  # a StreamData: weighed by its labels, if given
+        task, num_classes = y.task, y.num_classes
+        if task != REGRESSION and not y.labels:
             raise DataError(
                 f"class_weight={mode!r} is computed from the training labels, and `data` is "
                 "a stream (tf.data or PyDataset) whose labels are not known without reading "
@@ -64,9 +65,8 @@ def class_weights(y: Any, mode: str | None = "balanced") -> dict[int, float] | N
                 "y_val, 'test': y_test})), leave class_weight= unset, or weigh samples in the "
                 "stream."
             )
-        task, num_classes, y = y.task, y.num_classes, y.labels["train"]
-    elif getattr(y, "is_stream", False):
-        task = REGRESSION
+        if task != REGRESSION:
+            y = y.labels["train"]
     elif isinstance(y, Dataset):
         task, num_classes, y = y.task, y.num_classes, y.y_train
     else:
