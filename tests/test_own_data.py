@@ -133,6 +133,38 @@ def test_regression_csv_from_the_cli_reports_sklearns_metrics_of_the_saved_model
         assert report["final_seeds"]["summary"][name]["n"] == 2
 
 
+def test_a_regressor_no_better_than_the_mean_is_said_so_once(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Raw diabetes targets (25-346) after 1 epoch: R² < 0, once in the summary and report.
+
+    The report's note and the baseline's verdict both said it, one after the other.
+    """
+    from sklearn.datasets import load_diabetes
+
+    frame = load_diabetes(as_frame=True).frame  # targets as shipped, in the hundreds
+    path = tmp_path / "diabetes_raw.csv"
+    frame.to_csv(path, index=False)
+    runs = tmp_path / "runs"
+    args = ["--data", str(path), "--target", "target", "--hypermodel", "dense"]
+    tiny = [a for a in TINY_CLI if a != "--no-baseline"]  # the baseline's verdict too
+    code = main([*args, "--directory", str(runs), "--batch-size", "32", *tiny])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    run_dir = runs / "dense-diabetes_raw"
+    report = json.loads((run_dir / "report.json").read_text())
+    assert report["test_metrics"]["r2"] < 0
+    assert report["test_note"].startswith(
+        f"Note: test R² {report['test_metrics']['r2']:.4g} is no better than predicting the mean"
+    )
+    baseline = report["baseline"]
+    assert baseline["note"].startswith("Note: the tuned model's test R² is")
+    assert baseline["verdict"].startswith("tuned is ") and "Note:" not in baseline["verdict"]
+    summary = out[out.index("== Summary ==") :]
+    for text in (summary, (run_dir / "report.md").read_text()):
+        assert text.count("no better than") == 1, text
+
+
 def test_regression_default_objective_is_val_loss_and_a_classifiers_stays_val_accuracy(
     tmp_path: Path,
 ) -> None:

@@ -330,8 +330,11 @@ def test_a_better_tuned_regressor_below_r2_zero_is_said_to_be_no_better_than_the
     assert comparison.verdict.startswith("tuned is better than the baseline")
     assert f"Note: the tuned model's test R² is {r2.tuned:.4g}" in comparison.verdict
     assert "no better than the mean of the targets" in comparison.verdict
+    assert comparison.note.startswith("Note: ")
+    assert comparison.verdict.endswith(". " + comparison.note)
     y, good, poor = _regression_data(n=150)
-    assert "Note:" not in compare_to_baseline(y, good, poor, n_resamples=300).verdict
+    fine = compare_to_baseline(y, good, poor, n_resamples=300)
+    assert "Note:" not in fine.verdict and fine.note == ""
 
 
 def test_compare_to_baseline_switches_to_percentile_for_large_test_sets():

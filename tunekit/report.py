@@ -293,7 +293,6 @@ def write_report(
         run, model, {p: int(num_trials.get(p, 0)) for p in ("coarse", "fine")}, distributed
     )
     report["finalists"] = finalists_section(run)
-    report["baseline"] = baseline_section(run, model, report["best"]["hyperparameters"], y_pred)
     data = run.data
     report["test_intervals"] = (
         None if y_pred is None else test_intervals(data.y_test, y_pred, data.task, seed=run.seed)
@@ -308,6 +307,9 @@ def write_report(
             getattr(data, "class_names", None),
             getattr(data, "scaling", None),
         )
+    )
+    report["baseline"] = baseline_section(
+        run, model, report["best"]["hyperparameters"], y_pred, noted=bool(report["test_note"])
     )
     report["final_seeds"] = final_seeds_section(run)
     report["command"] = command_section(run, report["backend"])

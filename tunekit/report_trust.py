@@ -87,6 +87,7 @@ def baseline_section(
     model: keras.Model,
     chosen: dict[str, Any] | None = None,
     tuned_pred: np.ndarray | None = None,
+    noted: bool = False,
 ) -> dict[str, Any] | None:
     """The tuned model against `baseline_model.keras` on the test set, or `None` without one.
 
@@ -97,6 +98,8 @@ def baseline_section(
     `same_configuration` is true and the verdict says so (the search found
     nothing better than the defaults). `tuned_pred`: the tuned model's test
     predictions when already made (the evaluate step's), else predicted here.
+    `noted`: the report already warns that the tuned model is no better than a
+    constant guess (`usefulness_note`), so the verdict leaves out its own R² note.
     """
     record = run.manifest.state["steps"].get("baseline", {})
     path = run.run_dir / BASELINE_MODEL
@@ -119,6 +122,8 @@ def baseline_section(
         ).to_dict()
     except UsageError as error:  # e.g. a diverged baseline predicting NaN values
         compared = {"error": str(error), "verdict": f"no comparison: {error}"}
+    if noted and compared.get("note"):  # said once, in the report's test note
+        compared["verdict"] = compared["verdict"].removesuffix(compared["note"]).rstrip()
     defaults = record.get("hyperparameters", {})
     same = (
         chosen is not None

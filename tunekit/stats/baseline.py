@@ -69,6 +69,8 @@ class BaselineComparison:
             (classification), else None.
         difference_interval: Paired bootstrap interval of the deciding metric's
             difference, tuned minus baseline (regression), else None.
+        note: The last sentence of `verdict` when it warns that the tuned
+            model's test R² is at most 0 (regression), else `""`.
     """
 
     task: Task
@@ -80,6 +82,7 @@ class BaselineComparison:
     interval_method: str
     mcnemar: McNemarResult | None = None
     difference_interval: Interval | None = None
+    note: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data for `report.json` (intervals as `[low, high]` lists)."""
@@ -194,8 +197,9 @@ def _regression(
             confidence,
             comparisons,
             "indistinguishable",
-            _sentence("indistinguishable", evidence) + _r2_note(comparisons),
+            _sentence("indistinguishable", evidence, note := _r2_note(comparisons)),
             interval_method=why,
+            note=note,
         )
     result = bootstrap_statistic(
         statistic, n, 3 * width, confidence=confidence, n_resamples=n_resamples, seed=seed
@@ -221,7 +225,8 @@ def _regression(
         f"{confidence:.0%} paired {result.method} bootstrap interval [{low:+.4g}, {high:+.4g}], "
         f"{n} examples)"
     )
-    verdict = _sentence(outcome, evidence) + _r2_note(comparisons)
+    note = _r2_note(comparisons)
+    verdict = _sentence(outcome, evidence, note)
     return BaselineComparison(
         "regression",
         n,
@@ -231,6 +236,7 @@ def _regression(
         verdict,
         difference_interval=Interval(low, high),
         interval_method=f"{result.method} bootstrap",
+        note=note,
     )
 
 
@@ -240,21 +246,24 @@ def _r2_note(comparisons: tuple[MetricComparison, ...]) -> str:
     if r2.tuned > 0.0:
         return ""
     return (
-        f" Note: the tuned model's test R² is {r2.tuned:.4g} (the baseline's "
+        f"Note: the tuned model's test R² is {r2.tuned:.4g} (the baseline's "
         f"{r2.baseline:.4g}): it predicts no better than the mean of the targets (are "
         "the features scaled? is the output layer linear?)."
     )
 
 
-def _sentence(outcome: str, evidence: str) -> str:
+def _sentence(outcome: str, evidence: str, note: str = "") -> str:
+    """The verdict's sentence, then `note` (`""` or a sentence) after a space."""
     if outcome == "better":
-        return f"tuned is better than the baseline: {evidence}."
-    if outcome == "worse":
-        return f"tuned is worse than the baseline: {evidence}; tuning did not help."
-    return (
-        f"tuned is not distinguishable from the baseline: {evidence}; "
-        "tuning did not measurably help."
-    )
+        sentence = f"tuned is better than the baseline: {evidence}."
+    elif outcome == "worse":
+        sentence = f"tuned is worse than the baseline: {evidence}; tuning did not help."
+    else:
+        sentence = (
+            f"tuned is not distinguishable from the baseline: {evidence}; "
+            "tuning did not measurably help."
+        )
+    return f"{sentence} {note}" if note else sentence
 
 
 def compare_to_baseline(
