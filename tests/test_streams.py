@@ -443,3 +443,8 @@ def test_an_image_folder_is_weighed_by_its_file_lists(tmp_path: Path, image_fold
     assert report["class_weight"]["mode"] == "balanced"
     weights = {str(k): v for k, v in run.class_weights.items()}
     assert report["class_weight"]["weights"] == pytest.approx(weights)
+    # report.md names each class with its id, as Keras's class_weight keys it.
+    named = ", ".join(
+        f"{i} ({n}): {run.class_weights[i]:.4g}" for i, n in enumerate(IMAGE_FOLDER_CLASSES)
+    )
+    assert named in (run.run_dir / "report.md").read_text()

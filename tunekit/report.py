@@ -121,6 +121,13 @@ def _interval_cell(intervals: dict[str, Any] | None, metric: str) -> str:
     return f"[{low:.4f}, {high:.4f}] ({found['method']})"
 
 
+def _class_label(class_id: str, class_names: list[str]) -> str:
+    """`"0 (ant)"` when the class has a name other than its id, else `"0"`."""
+    index = int(class_id)
+    name = str(class_names[index]) if index < len(class_names) else class_id
+    return class_id if name == class_id else f"{class_id} ({name})"
+
+
 def render_markdown(report: dict[str, Any], narrowing_table: str) -> str:
     """The report as Markdown for a person, readable on a code host or in a browser.
 
@@ -158,7 +165,10 @@ def render_markdown(report: dict[str, Any], narrowing_table: str) -> str:
             [
                 f"- Class weights ({report['class_weight']['mode']}, from the training "
                 "split; every trial and the retrain): "
-                + ", ".join(f"{k}: {v:.4g}" for k, v in report["class_weight"]["weights"].items()),
+                + ", ".join(
+                    f"{_class_label(k, report['dataset'].get('class_names') or [])}: {v:.4g}"
+                    for k, v in report["class_weight"]["weights"].items()
+                ),
             ]
             if report.get("class_weight", {}).get("weights")
             else []
