@@ -156,13 +156,28 @@ def test_a_regressor_no_better_than_the_mean_is_said_so_once(
     assert report["test_metrics"]["r2"] < 0
     assert report["test_note"].startswith(
         f"Note: test R² {report['test_metrics']['r2']:.4g} is no better than predicting the mean"
+        " of the targets: the targets are far from unit scale (mean "
     )
+    assert "standardise them" in report["test_note"]
     baseline = report["baseline"]
     assert baseline["note"].startswith("Note: the tuned model's test R² is")
     assert baseline["verdict"].startswith("tuned is ") and "Note:" not in baseline["verdict"]
+    r2 = next(m for m in baseline["metrics"] if m["name"] == "r2")
+    assert r2["baseline"] < 0  # the defaults after 1 epoch: as far off
+    assert baseline["verdict"].endswith(
+        f". Neither model predicts better than the mean of the targets (test R² "
+        f"{r2['tuned']:.4g}, the baseline's {r2['baseline']:.4g})."
+    )
     summary = out[out.index("== Summary ==") :]
     for text in (summary, (run_dir / "report.md").read_text()):
         assert text.count("no better than") == 1, text
+    # Run again: already finished, so this command's seconds are fewer than its steps'.
+    earlier = "the steps' times include the earlier sessions of this run"
+    assert earlier not in summary
+    assert main([*args, "--directory", str(runs), "--batch-size", "32", *tiny]) == 0
+    again = capsys.readouterr().out
+    (time_line,) = [line for line in again.splitlines() if line.startswith("Time: ")]
+    assert time_line.endswith(f"(start-up, data, probe included; {earlier})"), time_line
 
 
 def test_regression_default_objective_is_val_loss_and_a_classifiers_stays_val_accuracy(
@@ -296,6 +311,40 @@ def test_class_weight_flag_reaches_coarse_to_fine_and_is_refused_for_regression(
     assert not runs.exists() or not any(runs.rglob("*.json"))
     with pytest.raises(DataError, match="classification"):
         class_weights(load_csv(diabetes_csv, "target"))
+
+
+@pytest.mark.parametrize("forced", [False, True], ids=["inferred", "task-regression"])
+def test_class_weights_of_a_regression_csv_are_refused_before_keras_loads(
+    tmp_path: Path, forced: bool
+) -> None:
+    """Said after 110 s under load (Keras, the hypermodel and the run were set up first)."""
+    import subprocess
+    import sys
+
+    from sklearn.datasets import load_breast_cancer, load_diabetes
+
+    load = load_breast_cancer if forced else load_diabetes  # 0/1 ids, or real-valued targets
+    path = tmp_path / "data.csv"
+    load(as_frame=True).frame.to_csv(path, index=False)
+    argv = ["--data", str(path), "--target", "target", "--class-weight", "balanced"]
+    argv += ["--task", "regression"] if forced else []
+    argv += ["--directory", str(tmp_path / "runs")]
+    code = (
+        "import sys; from tunekit.coarse_to_fine import main; "
+        f"code = main({argv!r}); "
+        "assert 'keras' not in sys.modules and 'tensorflow' not in sys.modules; "
+        "sys.exit(code)"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2, proc.stderr
+    err = proc.stderr.strip()
+    assert err == (
+        "error: Class weights are for classification, and this data's task is regression "
+        "(set by --task, or inferred from real-valued targets): there are no classes to "
+        "weigh. Leave --class-weight unset, or pass --task classification if the targets "
+        "are class ids."
+    )
+    assert not any((tmp_path / "runs").rglob("*.json"))
 
 
 def test_a_two_input_model_of_the_wrong_width_names_both_shapes(tmp_path: Path) -> None:

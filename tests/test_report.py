@@ -138,7 +138,7 @@ def test_cli_run_of_a_three_class_npz_reports_it_and_the_command_as_typed(
     # tunekit's progress (the "tunekit" logger) printed as plain lines, each once.
     assert out.count("\n[coarse] trial 1/3 (id ") == 1 and out.count("Narrowed search space") == 1
     assert out.count("\nRetraining ") == 1
-    assert "\nFinal model: 1 epoch on train+validation (the count given)\n" in out
+    assert "\nFinal model: 1 epoch on train+validation (a fixed count, not 'auto')\n" in out
     assert "MNIST" not in out and "10 classes" not in out
     run_dir = tmp_path / "runs" / "b"
     # A three-class file gives a three-way model and a 3x3 confusion matrix, sklearn's.
@@ -154,7 +154,10 @@ def test_cli_run_of_a_three_class_npz_reports_it_and_the_command_as_typed(
     np.testing.assert_array_equal(counts, confusion_matrix(test["y_test"], y_pred))
     markdown = (run_dir / "report.md").read_text()
     assert "x scaling: uint8 pixels divided by 255 to [0, 1]\n" in markdown  # said once
-    assert "; retrained 1 epoch (the count given) on train+validation at batch size 32" in markdown
+    assert (
+        "; retrained 1 epoch (a fixed count, not 'auto') on train+validation at batch size 32"
+        in markdown
+    )
     for link in _links(markdown):
         assert (run_dir / link).is_file(), link
     # The program as typed: `tunekit run` (it was always `python -m tunekit.coarse_to_fine`,
@@ -297,6 +300,10 @@ def test_a_model_no_better_than_a_constant_guess_is_said_so():
     assert usefulness_note(y, good, "classification") is None  # 0.94 > 0.63
     values = np.linspace(0.0, 1.0, 50)
     assert "test R² -" in usefulness_note(values, values[::-1], "regression")
+    assert "far from unit scale" not in usefulness_note(values, values[::-1], "regression")
+    hundreds = 150.0 + 70.0 * values
+    scale = usefulness_note(hundreds, hundreds[::-1], "regression")
+    assert "the targets are far from unit scale (mean 185, std 20.62): standardise" in scale
     assert usefulness_note(values, values + 0.01, "regression") is None
     assert usefulness_note(y, None, "classification") is None
 

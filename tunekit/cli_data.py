@@ -67,7 +67,12 @@ def load_data(args: argparse.Namespace) -> Any:
         data = load_npz(args.data, task=args.task)
     else:
         raise UsageError(f"--data {args.data!r} does not exist: pass a .npz file or a folder.")
-    return data.subset(**QUICK_DATA) if args.quick else data
+    data = data.subset(**QUICK_DATA) if args.quick else data
+    if args.class_weight is not None:  # refused here, not after Keras and the hypermodel load
+        from tunekit.data import class_weights
+
+        class_weights(data, args.class_weight)
+    return data
 
 
 def csv_columns(path: str) -> list[str]:

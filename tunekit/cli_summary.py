@@ -85,7 +85,13 @@ def summary(result: Any, session_seconds: float | None = None) -> str:
                 ""
                 if session_seconds is None
                 else f"; this command {session_seconds:.0f}s in all (start-up, data, probe "
-                "included)"
+                "included"
+                # A resumed run: its steps' times count the sessions before this one too.
+                + (
+                    "; the steps' times include the earlier sessions of this run)"
+                    if sum(result.timings.values()) > session_seconds
+                    else ")"
+                )
             ),
             f"Artifacts in {result.run_dir}: " + ", ".join(sorted(result.artifacts)),
         ]

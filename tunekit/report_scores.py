@@ -18,6 +18,8 @@ from tunekit.stats.intervals import BCA_MAX_EXAMPLES, MIN_BOOTSTRAP_EXAMPLES, re
 
 __all__ = ["test_intervals", "usefulness_note"]
 
+TARGET_SCALE = 10.0  # regression targets beyond this mean or std get their own hint
+
 
 def test_intervals(
     y_true: Any, y_pred: Any, task: str, *, seed: int | None = 0, confidence: float = 0.95
@@ -83,7 +85,8 @@ def usefulness_note(
     Classification: test accuracy at most the most frequent test class's share
     (always predicting that class scores as much). Regression: test R² at most
     0 (predicting the mean scores as much). Typical causes: features not
-    scaled, too few epochs, the wrong task.
+    scaled, targets far from unit scale (a mean or std above 10: the note
+    says so, with both), too few epochs, the wrong task.
 
     Args:
         y_true: Test targets: class ids `(n,)`, or values `(n,)` / `(n, k)`.
@@ -116,7 +119,15 @@ def usefulness_note(
             f"Note: test accuracy {accuracy:.4f} is no better than always predicting the most "
             f"frequent class ('{name}', {share:.4f} of the test set): {hint}"
         )
-    r2 = float(regression_metric("r2", y_true.reshape(n, -1), y_pred.reshape(n, -1)))
+    values = y_true.reshape(n, -1)
+    r2 = float(regression_metric("r2", values, y_pred.reshape(n, -1)))
     if r2 > 0.0:
         return None
+    mean, std = float(np.abs(values.mean(axis=0)).max()), float(values.std(axis=0).max())
+    if max(mean, std) > TARGET_SCALE:  # a small budget cannot reach targets in the hundreds
+        hint = (
+            f"the targets are far from unit scale (mean {values.mean():.4g}, std "
+            f"{values.std():.4g}): standardise them (train on (y - mean) / std and invert the "
+            "predictions), or give it more epochs; " + hint
+        )
     return f"Note: test R² {r2:.4g} is no better than predicting the mean of the targets: {hint}"

@@ -99,7 +99,8 @@ def baseline_section(
     nothing better than the defaults). `tuned_pred`: the tuned model's test
     predictions when already made (the evaluate step's), else predicted here.
     `noted`: the report already warns that the tuned model is no better than a
-    constant guess (`usefulness_note`), so the verdict leaves out its own R² note.
+    constant guess (`usefulness_note`), so the verdict leaves out its own R²
+    note; when the baseline is no better either, it says that neither is.
     """
     record = run.manifest.state["steps"].get("baseline", {})
     path = run.run_dir / BASELINE_MODEL
@@ -122,8 +123,15 @@ def baseline_section(
         ).to_dict()
     except UsageError as error:  # e.g. a diverged baseline predicting NaN values
         compared = {"error": str(error), "verdict": f"no comparison: {error}"}
-    if noted and compared.get("note"):  # said once, in the report's test note
-        compared["verdict"] = compared["verdict"].removesuffix(compared["note"]).rstrip()
+    if noted and compared.get("note"):  # the tuned model's R² is in the report's test note
+        r2 = next(m for m in compared["metrics"] if m["name"] == "r2")
+        neither = (
+            f" Neither model predicts better than the mean of the targets (test R² "
+            f"{r2['tuned']:.4g}, the baseline's {r2['baseline']:.4g})."
+            if r2["baseline"] <= 0.0
+            else ""
+        )
+        compared["verdict"] = compared["verdict"].removesuffix(compared["note"]).rstrip() + neither
     defaults = record.get("hyperparameters", {})
     same = (
         chosen is not None

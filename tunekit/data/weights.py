@@ -79,9 +79,10 @@ def class_weights(y: Any, mode: str | None = "balanced") -> dict[int, float] | N
         )
     if task == REGRESSION:
         raise DataError(
-            "Class weights are for classification, and this is a regression task "
-            "(real-valued targets): there are no classes to weigh. Leave class_weight= "
-            "unset."
+            "Class weights are for classification, and this data's task is regression "
+            "(set by task=, or inferred from real-valued targets): there are no classes to "
+            "weigh. Leave class_weight= unset, or pass task='classification' if the targets "
+            "are class ids."
         )
     labels = _as_labels(y, "y")
     if labels.size == 0:

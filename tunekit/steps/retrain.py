@@ -207,7 +207,7 @@ class RetrainStep:
         epochs, rule = (
             final_epochs_rule(trial, ctx.max_epochs, ctx.final_schedule)
             if ctx.final_epochs == "auto"
-            else (int(ctx.final_epochs), "the count given")
+            else (int(ctx.final_epochs), "a fixed count, not 'auto'")
         )
         backup = ctx.run_dir / "retrain_backup"
         manifest.mark(
