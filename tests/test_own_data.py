@@ -154,6 +154,8 @@ def test_a_regressor_no_better_than_the_mean_is_said_so_once(
     run_dir = runs / "dense-diabetes_raw"
     report = json.loads((run_dir / "report.json").read_text())
     assert report["test_metrics"]["r2"] < 0
+    for name, found in report["test_intervals"].items():  # one value, not float32's and 64's
+        assert found["value"] == report["test_metrics"][name], name
     assert report["test_note"].startswith(
         f"Note: test R² {report['test_metrics']['r2']:.4g} is no better than predicting the mean"
         " of the targets: the targets are far from unit scale (mean "

@@ -142,12 +142,19 @@ def test_ls_order_filter_and_their_errors(runs):
     code, out, err = _cli("ls", str(runs), "--order", "accuracy")
     assert code == 2 and out == ""
     assert "'accuracy' is not a column" in err and "best_val" in err and "test_value" in err
+    # The command line's names, not the Python API's (order='accuracy', directory='...').
+    assert err.startswith("error: --order 'accuracy' is not a column")
     code, out, err = _cli("ls", str(runs), "--filter", "trials >")
-    assert code == 2 and "not a valid pandas query: SyntaxError" in err
+    assert code == 2 and err.startswith("error: --filter 'trials >' is not a valid pandas query")
     code, out, err = _cli("ls", str(runs), "--filter", "nonexistent > 3")
     assert code == 2 and "nonexistent" in err
     code, _, err = _cli("ls", str(runs / "missing"))
-    assert code == 2 and "does not exist" in err
+    assert code == 2 and err.startswith(f"error: DIRECTORY {str(runs / 'missing')!r} is not a")
+    assert "does not exist" in err
+    code, _, err = _cli("compare", str(runs / "best"))
+    assert code == 2 and err.startswith("error: compare needs two or more runs; got 1.")
+    code, _, err = _cli("compare", str(runs / "best"), str(runs / "missing"))
+    assert code == 2 and "tunekit ls DIRECTORY" in err and "ls_runs" not in err
 
 
 def test_ls_best_val_order_is_best_first_in_each_runs_direction(runs):
@@ -374,7 +381,7 @@ def test_a_filter_that_is_not_a_condition_exits_2_and_says_so(tmp_path, expressi
     root = _hand_made_runs(tmp_path / "runs")
     code, out, err = _cli("ls", str(root), "--filter", expression)
     assert (code, out) == (2, "")
-    assert f"filter={expression!r} is not " in err and "Traceback" not in err
+    assert f"--filter {expression!r} is not " in err and "Traceback" not in err
     with pytest.raises(UsageError, match="filter="):
         ls_runs(root, filter=expression)
     kept = ls_runs(root, filter="test_value > 0.85")  # a condition still filters

@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import re
 import shlex
 import sys
 from collections.abc import Sequence
@@ -115,8 +116,24 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _show(Path(args.run))
         return _compare(args)
     except UsageError as e:
-        print(f"error: {e}", file=sys.stderr)
+        print(f"error: {_as_flags(str(e))}", file=sys.stderr)
         return 2
+
+
+# The Python API's names in `tunekit.runs`' messages, and what the command line calls them.
+_FLAG_NAMES = (
+    (re.compile(r"\b(order|filter)="), r"--\1 "),
+    (re.compile(r"\bdirectory=(?=')"), "DIRECTORY "),
+    (re.compile(r"\bcompare_runs (needs|got)"), r"tunekit compare \1"),
+    (re.compile(r"tunekit\.ls_runs\(directory\)"), "tunekit ls DIRECTORY"),
+)
+
+
+def _as_flags(message: str) -> str:
+    """`order='x' is not a column` as `--order 'x' is not a column` (see `_FLAG_NAMES`)."""
+    for pattern, replacement in _FLAG_NAMES:
+        message = pattern.sub(replacement, message)
+    return message
 
 
 def _ls(args: argparse.Namespace) -> int:

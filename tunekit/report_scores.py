@@ -61,7 +61,9 @@ def test_intervals(
             }
         }
     method = "BCa" if len(y_true) <= BCA_MAX_EXAMPLES else "percentile"
-    truth, predicted = y_true.reshape(len(y_true), -1), y_pred.reshape(len(y_true), -1)
+    # In float64, as the test metrics are (`tunekit.regression`): the same value in both.
+    truth = y_true.astype(np.float64).reshape(len(y_true), -1)
+    predicted = y_pred.astype(np.float64).reshape(len(y_true), -1)
     out: dict[str, dict[str, Any]] = {}
     for name in ("mse", "mae", "rmse", "r2"):
         value = float(regression_metric(name, truth, predicted))
