@@ -8,6 +8,7 @@ Usage:
     python -m benchmarks.headline                                  # the README's headline
     python -m benchmarks.headline --backend auto tensorflow        # issue: auto vs TensorFlow
     python -m benchmarks.headline --name cnn -- --hypermodel toonvision-cnn
+    python -m benchmarks.headline --from-run runs/s1 runs/s2 --name seeds  # finished runs
 
 Writes `benchmarks/results/<name>.json` and prints a Markdown table.
 """
@@ -86,16 +87,29 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--backend", nargs="+", default=["auto"])
     parser.add_argument("--name", default="headline")
+    parser.add_argument(
+        "--from-run",
+        nargs="+",
+        type=Path,
+        help="record these finished run folders instead of running (no wall time: a run "
+        "that was paused or shared the machine has none worth keeping)",
+    )
     parser.add_argument("options", nargs="*", help="extra CLI options (after --)")
     args = parser.parse_args()
-    work = Path(tempfile.mkdtemp(prefix="tunekit-headline-"))
-    results = {b: run_cli(args.options, b, work) for b in args.backend}
+    if args.from_run:
+        results = {
+            run.name: recorded_run(json.loads((run / "report.json").read_text()), None)
+            for run in args.from_run
+        }
+    else:
+        work = Path(tempfile.mkdtemp(prefix="tunekit-headline-"))
+        results = {b: run_cli(args.options, b, work) for b in args.backend}
     rows = [
         [
             b,
             r["backend"],
             f"{r['test_accuracy']:.4f}",
-            f"{r['wall_seconds']:.0f}",
+            "-" if r["wall_seconds"] is None else f"{r['wall_seconds']:.0f}",
             f"{r['trials']['coarse']} + {r['trials']['fine']}",
             f"{r['num_params']:,}",
         ]
@@ -103,7 +117,7 @@ def main() -> None:
     ]
     table = markdown_table(
         [
-            "--backend",
+            "run" if args.from_run else "--backend",
             "ran on",
             "test accuracy",
             "wall s",
