@@ -124,8 +124,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 _FLAG_NAMES = (
     (re.compile(r"\b(order|filter)="), r"--\1 "),
     (re.compile(r"\bdirectory=(?=')"), "DIRECTORY "),
-    (re.compile(r"\bcompare_runs (needs|got)"), r"tunekit compare \1"),
-    (re.compile(r"tunekit\.ls_runs\(directory\)"), "tunekit ls DIRECTORY"),
+    (re.compile(r"\bcompare_runs got"), "tunekit compare got"),  # the same run twice
 )
 
 
