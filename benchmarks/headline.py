@@ -1,4 +1,4 @@
-"""The default command, measured: test accuracy, wall time, trials run.
+"""The default command, measured: test accuracy, wall time, trials run, time split.
 
 Runs `python -m tunekit.coarse_to_fine` as a user would (a fresh process,
 default budget unless extra options are given) once per `--backend`, one after
@@ -77,6 +77,7 @@ def recorded_run(report: dict, seconds: float | None) -> dict:
         "backend_choice": report.get("backend_choice"),
         "num_params": report["best"]["num_params"],
         "best": report["best"],
+        "time_split": report.get("time_split"),
         "narrowing": [
             (c["name"], c["before"], c["after"], c["rule"]) for c in report["narrowing"]["changes"]
         ],
@@ -112,6 +113,7 @@ def main() -> None:
             "-" if r["wall_seconds"] is None else f"{r['wall_seconds']:.0f}",
             f"{r['trials']['coarse']} + {r['trials']['fine']}",
             f"{r['num_params']:,}",
+            "-" if not r["time_split"] else f"{r['time_split']['outside_training']:.1%}",
         ]
         for b, r in results.items()
     ]
@@ -123,6 +125,7 @@ def main() -> None:
             "wall s",
             "trials (coarse + fine)",
             "winner params",
+            "outside training",
         ],
         rows,
     )
