@@ -120,6 +120,36 @@ def test_the_documented_batch_size_pattern_trains_with_the_hp_value():
     assert "fit" not in vars(model)  # model.fit is the class's again
 
 
+class CountingHyperModel(kt.HyperModel):
+    """Counts its `fit` calls: the documented keyword form, or through `kwargs`."""
+
+    def __init__(self, through_kwargs):
+        super().__init__()
+        self.through_kwargs = through_kwargs
+        self.calls = 0
+
+    def build(self, hp):
+        return _build(hp)
+
+    def fit(self, hp, model, *args, **kwargs):
+        self.calls += 1  # a side effect before model.fit
+        if self.through_kwargs:
+            kwargs["batch_size"] = hp.Choice("batch_size", [16, 32])
+            return model.fit(*args, **kwargs)
+        return model.fit(*args, batch_size=hp.Choice("batch_size", [16, 32]), **kwargs)
+
+
+@pytest.mark.parametrize("through_kwargs, calls", [(False, 2), (True, 1)])
+def test_a_fit_runs_again_per_clashing_keyword_and_once_when_it_sets_kwargs(through_kwargs, calls):
+    """What the README says: the keyword form is retried once per keyword it sets (before
+    any training), the `kwargs[...] =` form runs once; both train with the tuned value."""
+    hypermodel = CountingHyperModel(through_kwargs)
+    recorder = StepsRecorder()
+    call, _, _ = _fit(hypermodel, [recorder])
+    assert hypermodel.calls == calls
+    assert call.fit_kwargs["batch_size"] == 16 and recorder.fits == [(NUM_SAMPLES // 16, 1)]
+
+
 def test_a_fit_that_sets_epochs_and_shuffle_wins_and_the_rest_is_tunekits():
     recorder = StepsRecorder()
     call, _, _ = _fit(FixedFitHyperModel(epochs=3, shuffle=False), [recorder])

@@ -161,6 +161,11 @@ def test_full_disk_mid_run_keeps_every_state_file_whole_and_names_the_file(
     assert not (run_dir / "narrowed_space.json").exists()
     final = _cli(args, tmp_path)  # space again: the same command resumes
     assert final.returncode == 0, final.stderr[-3000:]
+    # `--backend auto` (the default) resumes on the run's backend, without probing.
+    started = json.loads((run_dir / "manifest.json").read_text())["backend"]
+    said = final.stdout + final.stderr
+    assert f"Backend: {started} (the backend this run was started on" in said, said[-3000:]
+    assert "samples/s" not in said
 
 
 def test_a_run_written_by_other_versions_is_refused(tmp_path, small_npz, killed_after_coarse):
@@ -172,6 +177,77 @@ def test_a_run_written_by_other_versions_is_refused(tmp_path, small_npz, killed_
     proc = _cli(args, tmp_path)
     assert proc.returncode == 2
     assert "keras-tuner: '1.3.5' -> " in proc.stderr and "--overwrite" in proc.stderr
+
+
+def _open_manifest(run_dir, backend, **config):
+    from tunekit.manifest import RunManifest
+
+    manifest = RunManifest.open(run_dir, {"seed": 0, **config}, backend=backend)
+    return manifest
+
+
+def test_a_run_with_results_resumed_on_another_backend_is_refused_naming_both(tmp_path):
+    from tunekit.errors import RunConfigError
+
+    manifest = _open_manifest(tmp_path / "run", "tensorflow")
+    manifest.mark("coarse", "done")  # something worth keeping
+    manifest.release()
+    before = (tmp_path / "run" / "manifest.json").read_bytes()
+    with pytest.raises(RunConfigError) as info:
+        _open_manifest(tmp_path / "run", "jax")
+    message = str(info.value)
+    assert "backend: 'tensorflow' -> 'jax'" in message, message
+    assert "Resume it on tensorflow (KERAS_BACKEND=tensorflow" in message, message
+    assert "overwrite=True" in message and "with the original settings" not in message
+    with pytest.raises(RunConfigError) as info:  # and another setting: both named
+        _open_manifest(tmp_path / "run", "jax", cv=3)
+    message = str(info.value)
+    assert "cv: 1 -> 3" in message and "backend: 'tensorflow' -> 'jax'" in message, message
+    assert "with the original settings" in message
+    assert (tmp_path / "run" / "manifest.json").read_bytes() == before
+    _open_manifest(tmp_path / "run", "tensorflow").release()  # its own backend resumes
+
+
+def test_a_run_without_results_on_another_backend_starts_over_and_an_old_one_adopts_it(
+    tmp_path,
+):
+    manifest = _open_manifest(tmp_path / "new", "tensorflow")  # nothing finished, no trial
+    manifest.release()
+    manifest = _open_manifest(tmp_path / "new", "jax")
+    assert manifest.state["backend"] == "jax" and manifest.state["steps"] == {}
+    manifest.release()
+    # A manifest written before backends were recorded resumes, and records this one.
+    manifest = _open_manifest(tmp_path / "old", "tensorflow")
+    manifest.mark("coarse", "done")
+    del manifest.state["backend"]
+    manifest.save()
+    manifest.release()
+    manifest = _open_manifest(tmp_path / "old", "jax")
+    assert manifest.state["steps"]["coarse"]["status"] == "done"
+    manifest.save()
+    manifest.release()
+    assert json.loads((tmp_path / "old" / "manifest.json").read_text())["backend"] == "jax"
+
+
+def test_the_cli_refuses_another_backend_on_a_resumed_run_and_changes_nothing(
+    tmp_path, small_npz, killed_after_coarse
+):
+    """The command line's `--backend` on a resumed run: another explicit one is refused
+    with exit 2 and nothing changed (`auto` resuming on the run's own: the full-disk test)."""
+    run_dir = _copy_run(killed_after_coarse, tmp_path)
+    started = json.loads((run_dir / "manifest.json").read_text())["backend"]
+    other = {"tensorflow": "jax", "jax": "tensorflow"}[started]
+    files = lambda: {  # noqa: E731
+        p: p.read_bytes() for p in run_dir.rglob("*") if p.is_file() and p.name != ".lock"
+    }
+    before = files()
+    args = ["--data", str(small_npz), "--directory", str(tmp_path), *ARGS]
+    proc = _cli([*args, "--backend", other], tmp_path)
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    assert f"backend: '{started}' -> '{other}'" in proc.stderr, proc.stderr[-2000:]
+    assert f"--backend {started} or auto on the command line" in proc.stderr
+    assert "--overwrite" in proc.stderr and "Traceback" not in proc.stderr
+    assert files() == before
 
 
 @pytest.mark.parametrize(

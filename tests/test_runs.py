@@ -89,7 +89,15 @@ def test_ls_lists_a_finished_an_interrupted_and_a_corrupt_run_and_skips_the_rest
     assert best["status"] == "finished"
     assert best["hypermodel"] == "dense.MnistDenseHyperModel"
     assert best["backend"] == json.loads((runs / "best" / "report.json").read_text())["backend"]
-    assert best["backend"] in ("tensorflow", "jax") and pd.isna(stopped["backend"])
+    assert best["backend"] in ("tensorflow", "jax")
+    import keras
+
+    # A run not finished: the backend it was started on, from its manifest.
+    assert (
+        stopped["backend"]
+        == keras.backend.backend()
+        == _manifest(runs / "sub/coarse-only")["backend"]
+    )
     assert (best["objective"], best["direction"]) == ("val_accuracy", "max")
     assert best["test_metric"] == "accuracy"
     assert best["test_value"] == pytest.approx(result.test_metrics["accuracy"])
@@ -243,12 +251,28 @@ def test_show_of_a_stopped_command_line_run_gives_its_resume_command(tmp_path, r
     assert "Resume with" not in out
     # A run stopped on a named error: the same command fails again, so it is not offered
     # as a resume (before, `show` said "Resume with:" the command that had failed).
-    manifest["steps"]["fine"] = {"status": "running", "error": "SearchInputError: no val_auc"}
+    said = (
+        "The objective 'val_auc' is not among the metrics the model reports: ['loss']. "
+        "Choose one of those as `objective`; pass overwrite=True to start over"
+    )
+    manifest["steps"]["fine"] = {"status": "running", "error": f"SearchInputError: {said}"}
     (run / "manifest.json").write_text(json.dumps(manifest))
     code, out, _ = _cli("show", str(run))
     assert code == 0 and "Status: failed: fine" in out and "Resume with" not in out
-    assert "Stopped on: fine: SearchInputError: no val_auc" in out
+    # A command-line run's error in its flags, as the command said it when it stopped.
+    cli_said = said.replace("`objective`", "`--objective`").replace("overwrite=True", "--overwrite")
+    assert f"Stopped on: fine: SearchInputError: {cli_said}" in out, out
     assert "Fix the cause, then rerun (the command it was started with: cd " in out
+    # A Python run's error keeps Python's words; another library's error is never rewritten.
+    manifest.pop("command")
+    (run / "manifest.json").write_text(json.dumps(manifest))
+    code, out, _ = _cli("show", str(run))
+    assert f"Stopped on: fine: SearchInputError: {said}" in out, out
+    manifest["command"] = {"argv": argv, "cwd": where, "program": "tunekit run"}
+    manifest["steps"]["fine"]["error"] = "ValueError: seed=3 is odd"
+    (run / "manifest.json").write_text(json.dumps(manifest))
+    code, out, _ = _cli("show", str(run))
+    assert "Stopped on: fine: ValueError: seed=3 is odd" in out, out
 
 
 @pytest.mark.parametrize(

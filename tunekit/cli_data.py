@@ -125,20 +125,53 @@ def as_workflow_data(data: Any) -> Any:
     return data
 
 
-def select_backend(args: argparse.Namespace, data: Any, processes: int = 1) -> dict[str, Any]:
+def started_on(run_dir: str | os.PathLike[str]) -> str | None:
+    """The Keras backend the run in `run_dir` was started on, if its manifest records one.
+
+    None for a new run, a run recorded before backends were kept, or a
+    manifest that cannot be read (opening the run says why).
+    """
+    import json
+
+    try:
+        with open(Path(run_dir) / "manifest.json", encoding="utf-8") as f:
+            backend = json.load(f).get("backend")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return backend if isinstance(backend, str) else None
+
+
+def select_backend(
+    args: argparse.Namespace,
+    data: Any,
+    processes: int = 1,
+    run_dir: str | os.PathLike[str] | None = None,
+) -> dict[str, Any]:
     """Sets `KERAS_BACKEND` for this process (before Keras loads); returns the choice.
 
     `processes`: local workers that will train at once; `auto` measures each
-    backend that way.
+    backend that way. `run_dir`: the run this command starts or resumes; a
+    run already started on a backend resumes on it under `auto` (without
+    `--overwrite`), without probing: one run's trials never mix two backends'
+    numbers. An explicit `--backend` other than the run's is refused when the
+    run opens (`tunekit.manifest`).
     """
-    if args.backend == "auto" and (
+    resumed = started_on(run_dir) if run_dir is not None and not args.overwrite else None
+    if args.backend == "auto" and resumed is not None:
+        choice: dict[str, Any] = {
+            "backend": resumed,
+            "requested": False,
+            "reason": "the backend this run was started on; --backend auto resumes a run on it",
+        }
+        logging.getLogger("tunekit.backends").info(f"Backend: {resumed} ({choice['reason']})")
+    elif args.backend == "auto" and (
         data.task != "classification" or not isinstance(data.input_shape, tuple)
     ):
         # The probe times a classifier of the data's input shape; it does not cover
         # regression (or several inputs) yet, so those run on TensorFlow, as a failed probe does.
         covered = "classification data with one input"
         what = f"{data.task} data" if data.task != "classification" else "several inputs"
-        choice: dict[str, Any] = {
+        choice = {
             "backend": "tensorflow",
             "requested": False,
             "reason": f"--backend auto probes {covered} only; TensorFlow is used for {what} "

@@ -242,7 +242,7 @@ def _show(run_dir: Path) -> int:
         resume = recorded_resume_command(manifest) if isinstance(manifest, dict) else None
         steps = manifest.get("steps") if isinstance(manifest, dict) else None
         errors = [
-            f"{name}: {step['error']}"
+            f"{name}: {_recorded_error(step['error'], cli=resume is not None)}"
             for name, step in (steps.items() if isinstance(steps, dict) else ())
             if isinstance(step, dict) and step.get("error")
         ]
@@ -258,6 +258,28 @@ def _show(run_dir: Path) -> int:
         # Shell-quoted: a folder name with spaces or quotes pastes as one argument.
         print(f"Dashboard: tensorboard --logdir {shlex.quote(str(run_dir / 'tensorboard'))}")
     return 0
+
+
+# tunekit's errors defined where Keras loads (tunekit.fitting), which `show` does not import.
+_KERAS_SIDE_ERRORS = ("HyperModelFitError", "SearchInputError")
+
+
+def _recorded_error(error: str, cli: bool) -> str:
+    """A step's recorded error (`"Type: message"`), as a run started from the command line
+    would have said it: a tunekit error's keywords as flags (`objective` -> `--objective`)."""
+    from tunekit.cli_parser import cli_message
+    from tunekit.errors import TunekitError
+
+    kind, colon, message = error.partition(": ")
+    names: set[str] = set(_KERAS_SIDE_ERRORS)
+    classes = [TunekitError]
+    while classes:
+        cls = classes.pop()
+        names.add(cls.__name__)
+        classes.extend(cls.__subclasses__())
+    if not cli or not colon or kind not in names:
+        return error
+    return f"{kind}: {cli_message(TunekitError(message))}"
 
 
 def _cell_text(value: Any) -> str:

@@ -287,8 +287,12 @@ def _main(args: argparse.Namespace, argv: list[str], resume: str, prog: str = CL
                 if not args.quiet:
                     print(f"Objective: {describe_objective(name, direction)}", flush=True)
             interrupts.check()
+            location = _workflow_kwargs(args)
             backend = _select_backend(
-                args, data, max(1, cluster.workers) if cluster.role == "chief" else 1
+                args,
+                data,
+                max(1, cluster.workers) if cluster.role == "chief" else 1,
+                run_dir=os.path.join(location["directory"], location["project_name"]),
             )
             data = _as_workflow_data(data)  # after the backend is chosen: may load Keras
             make_hypermodel = resolve_hypermodel(args.hypermodel)

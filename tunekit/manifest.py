@@ -116,6 +116,7 @@ class RunManifest:
         *,
         overwrite: bool = False,
         data_changes: Callable[[], str | None] | None = None,
+        backend: str | None = None,
     ) -> RunManifest:
         """Opens (or starts) the run in `run_dir` for `config` and locks it.
 
@@ -123,6 +124,12 @@ class RunManifest:
         `data` differs from this one: what changed in the data, in words (e.g.
         an image folder's files, `"2 images added (cat/9.png, ...)"`), added to
         the refusal.
+
+        `backend` is the Keras backend this process trains on (`"tensorflow"`,
+        `"jax"`). It is recorded beside the configuration, not in its
+        fingerprint: a run resumed on another backend is refused like another
+        configuration (its trials would mix two backends' numbers), and a run
+        recorded before backends were kept takes this one.
 
         Raises:
             RunConfigError: If `run_dir` holds another run or other files, and
@@ -138,7 +145,7 @@ class RunManifest:
         try:
             if overwrite:
                 _clear(run_dir)
-            state = manifest._load_or_start(config, data_changes)
+            state = manifest._load_or_start(config, data_changes, backend)
         except BaseException:
             manifest.release()
             raise
@@ -148,13 +155,18 @@ class RunManifest:
         return manifest
 
     def _load_or_start(
-        self, config: dict[str, Any], data_changes: Callable[[], str | None] | None = None
+        self,
+        config: dict[str, Any],
+        data_changes: Callable[[], str | None] | None = None,
+        backend: str | None = None,
     ) -> dict[str, Any]:
         new: dict[str, Any] = {
             "config": config,
             "fingerprint": fingerprint(config),
             "versions": versions(),
         }
+        if backend is not None:
+            new["backend"] = backend
         if not self.path.exists():
             # Hidden names are the lock and temporary files of interrupted writes.
             others = [p.name for p in self.run_dir.iterdir() if not p.name.startswith(".")]
@@ -171,14 +183,25 @@ class RunManifest:
             "over, or choose another project_name=."
         )
         problem = None
+        started_on = old.get("backend")
+        other_backend = None not in (backend, started_on) and backend != started_on
         if old.get("versions") != new["versions"]:
             diff = "; ".join(_differences(old.get("versions", {}), new["versions"]))
             problem = f"was written by other versions ({diff})"
-        elif old.get("fingerprint") != new["fingerprint"]:
+        elif old.get("fingerprint") != new["fingerprint"] or other_backend:
             recorded = old.get("config", {})
             if isinstance(recorded, dict):  # "finalists: 2 -> 3", not "2 -> None"
                 recorded = with_omitted_settings(recorded)
-            diff = "; ".join(_differences(recorded, with_omitted_settings(config)))
+            differences = _differences(recorded, with_omitted_settings(config))
+            if other_backend:
+                differences.append(f"backend: {started_on!r} -> {backend!r}")
+                hint = (
+                    f"Resume it on {started_on} (KERAS_BACKEND={started_on} before Keras is "
+                    f"imported; --backend {started_on} or auto on the command line)"
+                    + (" with the original settings" if len(differences) > 1 else "")
+                    + ", pass overwrite=True to start over, or choose another project_name=."
+                )
+            diff = "; ".join(differences)
             problem = f"was started with another configuration ({diff})"
             changed = (
                 data_changes()
@@ -198,6 +221,8 @@ class RunManifest:
                     "choose another project_name=."
                 )
         if problem is None:
+            if backend is not None and started_on is None:  # from before backends were kept
+                old["backend"] = backend
             return old
         if _holds_results(self.run_dir, old):
             raise RunConfigError(f"The run in {self.run_dir} {problem}. {hint}")

@@ -261,9 +261,9 @@ def _baseline_delta(run: _Run, metric: str | None) -> float | None:
     return None
 
 
-def _backend(report: Any) -> str | None:
-    """Keras's backend from `report.json` (`jax`, `tensorflow`, `torch`), else None."""
-    backend = report.get("backend") if isinstance(report, dict) else None
+def _backend(state: Any) -> str | None:
+    """Keras's backend from `report.json` or `manifest.json` (`jax`, `tensorflow`), else None."""
+    backend = state.get("backend") if isinstance(state, dict) else None
     return backend if isinstance(backend, str) else None
 
 
@@ -318,8 +318,9 @@ def _row_of(name: str, run: _Run) -> dict[str, Any]:
         "name": name,
         "status": _status(run),
         "hypermodel": _hypermodel_name(config),
-        # Keras's backend as the report recorded it (a run not finished has no report yet).
-        "backend": _backend(run.report),
+        # Keras's backend as the report recorded it, else as the manifest did (a run not
+        # finished has no report yet; one started before backends were recorded, neither).
+        "backend": _backend(run.report) or _backend(run.manifest),
         "objective": objective,
         "direction": direction,
         "best_val": _best_val(run, direction),
@@ -455,18 +456,17 @@ def ls_runs(
     progress (their status says the step they are in) and never raises on a
     damaged run: it is a row with status `corrupt: <file> (<reason>)`.
 
-    Columns: `name` (the folder, relative to `directory`), `status`
-    (`finished`, `running: <step>`, `interrupted: <step>` (stopped in it) or
-    `interrupted: after <step>`, `failed: <step>`, or `corrupt: ...`),
-    `hypermodel`, `backend` (Keras's backend, from the report of a finished
-    run), `objective`, `direction`, `best_val` (the best trial's
-    validation score, both phases), `test_metric` and `test_value` (test
-    accuracy for classification, MSE for regression, else the objective's
-    metric or the loss), `baseline_delta` (tuned minus baseline on that test
-    metric, when the run trained a baseline), `params` (the chosen model's
-    parameter count), `trials` (completed, both phases), `wall_time_s` (the
-    seconds its steps took), `started` (ISO 8601, local time). Empty cells are
-    None / NaN.
+    Columns: `name` (the folder, relative to `directory`), `status` (`finished`,
+    `running: <step>`, `interrupted: <step>` (stopped in it) or `interrupted:
+    after <step>`, `failed: <step>`, or `corrupt: ...`), `hypermodel`, `backend`
+    (Keras's backend the run trains on), `objective`, `direction`, `best_val`
+    (the best trial's validation score, both phases), `test_metric` and
+    `test_value` (test accuracy for classification, MSE for regression, else the
+    objective's metric or the loss), `baseline_delta` (tuned minus baseline on
+    that test metric, when the run trained a baseline), `params` (the chosen
+    model's parameter count), `trials` (completed, both phases), `wall_time_s`
+    (the seconds its steps took), `started` (ISO 8601, local time). Empty cells
+    are None / NaN.
 
     Args:
         directory: The folder to search. Defaults to `"runs"`.

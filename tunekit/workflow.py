@@ -769,6 +769,7 @@ class CoarseToFine:
                 self.config(),
                 overwrite=self.overwrite,
                 data_changes=self._data_changes,
+                backend=keras.backend.backend(),
             )
             self.overwrite = False  # only the first open of this object starts over
             try:

@@ -49,11 +49,11 @@ def infer_task(y: Any, name: str = "y") -> str:
     - float with any non-whole value: regression (shape `(n,)` or `(n, k)`);
     - float, all whole numbers, shape `(n,)` or `(n, 1)`: classification when the
       values are exactly the ids `0..K-1` with 2 <= K <= `MAX_FLOAT_CLASS_IDS`
-      (10; every id present: class ids stored as floats); refused as ambiguous
-      when there are at most 2 values or the values are any other run of
-      consecutive whole numbers (1.0..12.0, 0.0..14.0, 18.0..90.0: labels saved
-      as floats, or a count?); else, values with gaps, regression (e.g. prices
-      in whole units);
+      (10; every id present: class ids stored as floats); otherwise refused as
+      ambiguous when there are at most 2 distinct values (1.0/2.0, 0.0/5.0) or
+      the values are any other run of consecutive whole numbers (1.0..12.0,
+      0.0..14.0, 18.0..90.0: labels saved as floats, or a count?); else,
+      values with gaps, regression (e.g. prices in whole units);
     - float, all whole numbers, shape `(n, k)` with k > 1: refused as ambiguous
       (one-hot labels or k regression targets), with both fixes.
 
