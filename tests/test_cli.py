@@ -172,6 +172,10 @@ def _file_as_directory(tmp_path: Path) -> list[str]:
             lambda p: ["--hypermodel", "resnet"],
             "is not one of ['mnist-dense', 'dense', 'toonvision-cnn']",
         ),
+        (
+            lambda p: ["--hypermodel", "mnist_dense"],
+            "nor of the form package.module:attribute. Did you mean 'mnist-dense'?",
+        ),
         (lambda p: ["--hypermodel", "no_such_module:build"], "cannot import 'no_such_module'"),
         (lambda p: ["--hypermodel", "os:no_such_attribute"], "has no 'no_such_attribute'"),
         (lambda p: ["--hypermodel", "os:sep"], "not a keras_tuner.HyperModel"),

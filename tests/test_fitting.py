@@ -203,6 +203,27 @@ class PopsEpochs(kt.HyperModel):
         return model.fit(*args, epochs=hp.Int("ep", 2, 3), **kwargs)
 
 
+class SetsEpochs(kt.HyperModel):
+    """Sets `epochs` in its kwargs to a fixed count, here the one tunekit passes (1)."""
+
+    def build(self, hp):
+        return _build(hp)
+
+    def fit(self, hp, model, *args, **kwargs):
+        kwargs["epochs"] = 1
+        return model.fit(*args, **kwargs)
+
+
+class PassesEpochsOn(kt.HyperModel):
+    """Takes `epochs` out of its kwargs and passes the same object on: not a change."""
+
+    def build(self, hp):
+        return _build(hp)
+
+    def fit(self, hp, model, *args, epochs, **kwargs):
+        return model.fit(*args, epochs=epochs, **kwargs)
+
+
 class DropsCallbacks(kt.HyperModel):
     def build(self, hp):
         return _build(hp)
@@ -229,11 +250,24 @@ class DropsCallbacks(kt.HyperModel):
         (
             PopsEpochs(),
             {"epochs": "Hyperband's budget"},
-            "PopsEpochs.fit changes `epochs` before it reaches model.fit (1 -> 2), which tunekit "
-            "cannot let it do here: Hyperband's budget",
+            "PopsEpochs.fit sets `epochs` itself before it reaches model.fit (1 -> 2), which "
+            "tunekit cannot let it do here: Hyperband's budget",
+        ),
+        (
+            SetsEpochs(),
+            {"epochs": "Hyperband's budget"},
+            "SetsEpochs.fit sets `epochs` itself before it reaches model.fit (to 1, the value "
+            "tunekit passed to this fit; other trials and the retrain pass others), which "
+            "tunekit cannot let it do here: Hyperband's budget",
         ),
     ],
-    ids=["drops-callbacks", "validation-split", "refused-keyword", "refused-keyword-via-kwargs"],
+    ids=[
+        "drops-callbacks",
+        "validation-split",
+        "refused-keyword",
+        "refused-keyword-via-kwargs",
+        "refused-keyword-set-to-tunekits-value",
+    ],
 )
 def test_a_fit_that_breaks_the_contract_is_refused_before_training(hypermodel, refused, message):
     recorder = StepsRecorder()
@@ -241,6 +275,12 @@ def test_a_fit_that_breaks_the_contract_is_refused_before_training(hypermodel, r
         _fit(hypermodel, [recorder], refused=refused)
     assert recorder.fits == [] and recorder.epochs_run == 0
     assert issubclass(HyperModelFitError, kt.errors.FatalError)  # stops a search at once
+
+
+def test_a_refused_keyword_passed_on_unchanged_is_accepted():
+    recorder = StepsRecorder()
+    call, _, _ = _fit(PassesEpochsOn(), [recorder], refused={"epochs": "Hyperband's budget"})
+    assert recorder.fits == [(1, 1)] and call.fit_kwargs["epochs"] == 1
 
 
 def test_other_type_errors_of_the_fit_are_not_retried():
@@ -422,10 +462,18 @@ def test_a_fit_that_sets_epochs_decides_the_retrain_epochs(digits, tmp_path):
     run.close()
 
 
-def test_a_fit_that_sets_epochs_is_refused_before_training_when_hyperband_follows(digits, tmp_path):
+@pytest.mark.parametrize(
+    "hypermodel",
+    [FixedFitHyperModel(epochs=3), SetsEpochs()],
+    ids=["keyword", "kwargs-equal-to-coarse-epochs"],
+)
+def test_a_fit_that_sets_epochs_is_refused_before_training_when_hyperband_follows(
+    hypermodel, digits, tmp_path
+):
+    # SetsEpochs sets 1, the coarse epochs: it was accepted until the first fine trial (2).
     TRIAL_FITS.clear()
     run = CoarseToFine(
-        FixedFitHyperModel(epochs=3),
+        hypermodel,
         digits,
         directory=tmp_path,
         project_name="hb",

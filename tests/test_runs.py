@@ -373,6 +373,16 @@ def test_python_m_tunekit_ls_as_a_subprocess(runs):
     )
     assert proc.returncode == 0, proc.stderr
     assert pd.read_csv(io.StringIO(proc.stdout))["name"].tolist() == list(NAMES)
+    # `python -m tunekit run` is the program as typed: in its usage, and so in the resume and
+    # reproduce commands it records (before, they said `tunekit run`, which may not be on PATH).
+    proc = subprocess.run(
+        [sys.executable, "-m", "tunekit", "run", "--help"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0 and proc.stdout.startswith("usage: python -m tunekit run ")
 
 
 def test_on_a_terminal_the_table_is_drawn_by_rich(runs):

@@ -38,10 +38,10 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"error: {message} (see {self.prog} --help)\n")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(prog: str = "tunekit") -> argparse.ArgumentParser:
     """The `tunekit` parser; `run`'s options are `tunekit.cli_parser.build_parser`'s."""
     parser = _Parser(
-        prog="tunekit",
+        prog=prog,
         description="Coarse-to-fine hyperparameter tuning for Keras, and the runs it made.",
     )
     parser.add_argument("--version", action="version", version=f"tunekit {tunekit.__version__}")
@@ -98,15 +98,19 @@ def _add_format(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Runs the `tunekit` command; returns the exit code (see the module docstring)."""
+def main(argv: Sequence[str] | None = None, prog: str = "tunekit") -> int:
+    """Runs the `tunekit` command; returns the exit code (see the module docstring).
+
+    `prog` is the program as typed (`python -m tunekit` passes its own): the
+    resume and reproduce commands a run records start with it.
+    """
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["run"]:
         from tunekit import coarse_to_fine
 
-        return coarse_to_fine.main(argv[1:], prog="tunekit run")
+        return coarse_to_fine.main(argv[1:], prog=f"{prog} run")
     try:
-        args = build_parser().parse_args(argv)
+        args = build_parser(prog).parse_args(argv)
     except SystemExit as e:  # --help / --version (0) or a bad argument (2), already reported
         return int(e.code or 0)
     try:

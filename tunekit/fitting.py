@@ -123,6 +123,9 @@ def fit_hypermodel(
             `model.fit` without the callbacks in `kwargs`.
     """
     refused = dict(refused or {})
+    for name in refused:  # marked, so that a fit that sets the same value is seen too
+        if type(kwargs.get(name)) is int:
+            kwargs[name] = _Passed(kwargs[name])
     pending = dict(kwargs)
     held: dict[str, Any] = {}
     own_fit = vars(model).get("fit")  # an instance attribute, if someone set one
@@ -201,11 +204,18 @@ class _MergedFit:
                     f"trial) and passes it to model.fit, which tunekit cannot let it do "
                     f"here: {self.refused.get(key, '')}"
                 )
-            if key not in kwargs or kwargs[key] is not value and kwargs[key] != value:
+            if key not in kwargs or _changed(kwargs[key], value):
+                received = kwargs.get(key, "its default")
+                change = (
+                    f"{value!r} -> {received!r}"
+                    if received != value
+                    else f"to {received!r}, the value tunekit passed to this fit; other trials "
+                    "and the retrain pass others"
+                )
                 raise HyperModelFitError(
-                    f"{self.owner}.fit changes `{key}` before it reaches model.fit "
-                    f"({value!r} -> {kwargs.get(key, 'its default')!r}), which tunekit cannot "
-                    f"let it do here: {self.refused.get(key, '')}"
+                    f"{self.owner}.fit sets `{key}` itself before it reaches model.fit "
+                    f"({change}), which tunekit cannot let it do here: "
+                    f"{self.refused.get(key, '')}"
                 )
         if kwargs.get("validation_split"):
             raise HyperModelFitError(
@@ -230,6 +240,18 @@ class _MergedFit:
             k: v for k, v in kwargs.items() if k not in ("validation_data", "callbacks")
         }
         return self.fit(*args, **kwargs)
+
+
+class _Passed(int):
+    """An int tunekit passed for a refused keyword (`epochs`): a `fit` that passes it on
+    hands over this object; one that sets its own value, even an equal one, does not."""
+
+
+def _changed(received: Any, passed: Any) -> bool:
+    """Whether `received` is not what tunekit passed (`passed`), by identity for a marked int."""
+    if isinstance(passed, _Passed):
+        return received is not passed
+    return received is not passed and received != passed
 
 
 def _name(hypermodel: Any) -> str:

@@ -27,9 +27,10 @@ def _split(spec: str) -> tuple[str, str]:
     """`package.module:attribute` -> (module, attribute), or raises `UsageError`."""
     module_name, _, attribute = spec.partition(":")
     if not module_name or not attribute:
+        close = difflib.get_close_matches(spec.replace("_", "-").lower(), BUILTIN_HYPERMODELS, n=1)
         raise UsageError(
             f"--hypermodel {spec!r} is not one of {list(BUILTIN_HYPERMODELS)} nor of the form "
-            "package.module:attribute."
+            "package.module:attribute." + (f" Did you mean {close[0]!r}?" if close else "")
         )
     return module_name, attribute
 
