@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import shutil
 
 import keras
 import keras_tuner as kt
@@ -14,8 +15,9 @@ import pytest
 from conftest import RUN_BUDGET as BUDGET
 
 from hypermodels import MnistDenseHyperModel
-from tunekit import CoarseToFine, NarrowedSpace, trials_dataframe
+from tunekit import CoarseToFine, NarrowedSpace, timing, trials_dataframe
 from tunekit.manifest import RunConfigError, RunLockedError
+from tunekit.outputs import load_keras_model
 
 
 @pytest.fixture
@@ -319,8 +321,9 @@ def test_the_fine_search_draws_other_numbers_than_the_coarse_one(finished):
     ("change", "named"),
     [
         ({"coarse_trials": 5}, r"coarse_trials: 4 -> 5"),
-        # Before: "finalists: 0 -> None", a setting recorded only off its default.
-        ({"finalists": 3}, r"\(finalists: 0 -> 3\)"),
+        # Before: "max_consecutive_failed_trials: 5 -> None", a setting recorded only off
+        # its default.
+        ({"max_consecutive_failed_trials": 5}, r"\(max_consecutive_failed_trials: 3 -> 5\)"),
     ],
 )
 def test_refuses_other_configuration_naming_the_key(finished, data, change, named):
@@ -529,3 +532,43 @@ def test_the_run_is_a_loop_of_steps_the_manifest_records(finished):
     # One process ran the trials: the workflow's runner is the local one, and says so.
     assert run.runner.facts() is None
     assert json.loads((run.run_dir / "report.json").read_text())["distributed"] is None
+
+
+def test_a_finished_run_retrained_for_another_length_keeps_its_trials(tmp_path, finished, data):
+    """End to end: the searches are not rerun; the new retrain and report replace the old."""
+    run, result = finished
+    run_dir = tmp_path / "e2e"
+    shutil.copytree(run.run_dir, run_dir, ignore=shutil.ignore_patterns(".lock"))
+    trials = {p: p.read_bytes() for p in run_dir.glob("*/trial_*/trial.json")}
+    assert trials
+    old = json.loads((run_dir / "manifest.json").read_text())
+    old_model = (run_dir / "best_model.keras").read_bytes()
+    assert old["steps"]["retrain"]["final_epochs"] != 1
+
+    other = CoarseToFine(
+        MnistDenseHyperModel(),
+        data,
+        directory=tmp_path,
+        project_name="e2e",
+        **{**BUDGET, "final_epochs": 1},
+    )
+    new = other.run()
+
+    assert {p: p.read_bytes() for p in run_dir.glob("*/trial_*/trial.json")} == trials
+    state = json.loads((run_dir / "manifest.json").read_text())
+    for step in ("coarse", "narrow", "fine"):
+        assert state["steps"][step] == old["steps"][step]
+    assert state["config"]["final_epochs"] == 1
+    assert state["steps"]["retrain"]["final_epochs"] == 1
+    assert len(state["steps"]["retrain"]["history"]["loss"]) == 1
+    (replaced,) = (run_dir / "replaced").iterdir()
+    assert (replaced / "best_model.keras").read_bytes() == old_model
+    report = json.loads((run_dir / "report.json").read_text())
+    assert report["test_metrics"]["accuracy"] == pytest.approx(new.test_metrics["accuracy"])
+    model = load_keras_model(run_dir / "best_model.keras")
+    assert model.evaluate(data.x_test, data.y_test, verbose=0, return_dict=True)["accuracy"] == (
+        pytest.approx(new.test_metrics["accuracy"], abs=1e-6)
+    )
+    rows = timing.read_rows(run_dir / "timing.csv")
+    assert [r["step"] for r in rows].count("retrain") == 1
+    assert result.test_metrics  # the shared run itself is untouched

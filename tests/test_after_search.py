@@ -1,0 +1,114 @@
+"""A rerun that changes only settings read after the searches keeps the searches.
+
+`finalists`, `finalist_seeds`, `final_epochs`, `final_schedule`,
+`final_seeds` and `baseline` (`tunekit.manifest.AFTER_SEARCH_SETTINGS`): a
+finished hour-long search must not be refused (or redone) to try
+`--finalists 3` or another retrain length. The first step they change and
+every later one run again; what those steps wrote moves to `replaced/`.
+The end-to-end case is in `test_workflow.py` (it copies the shared finished run).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import pytest
+
+from tunekit import timing
+from tunekit.errors import RunConfigError
+from tunekit.manifest import RunManifest
+
+BASE = {"finalists": 0, "final_epochs": "auto", "baseline": False, "coarse_trials": 4}
+
+
+def _finished_manifest(run_dir, config=BASE):
+    """A manifest whose every step is done, with the files its plan names."""
+    manifest = RunManifest.open(run_dir, dict(config))
+    plan = [
+        ("coarse", ["coarse"]),
+        ("narrow", ["narrowed_space.json"]),
+        ("fine", ["fine"]),
+        ("retrain", ["best_model.keras", "best_hyperparameters.json"]),
+        ("baseline", ["baseline_model.keras"]),
+        ("evaluate", ["report.json", "report.md", "trials.csv"]),
+    ]
+    manifest.state["plan"] = [{"name": n, "requires": [], "outputs": o} for n, o in plan]
+    for name, outputs in plan:
+        for output in outputs:
+            if "." in output:
+                (run_dir / output).write_text(f"{name} before")
+            else:
+                (run_dir / output / "trial_0").mkdir(parents=True)
+        manifest.mark(name, "done", seconds=1.0)
+    (run_dir / "tensorboard" / "final").mkdir(parents=True)
+    (run_dir / "tensorboard" / "final" / "events").write_text("retrain logs")
+    (run_dir / "tensorboard" / "coarse").mkdir()
+    (run_dir / "plots").mkdir()
+    header = ",".join(("step", "trial_id", "status", "seconds", *timing.PARTS))
+    zeros = "," + ",".join("0" for _ in timing.PARTS)
+    (run_dir / "timing.csv").write_text(f"{header}\nretrain,,,5.0{zeros}\nbaseline,,,3.0{zeros}\n")
+    manifest.release()
+    return manifest
+
+
+@pytest.mark.parametrize(
+    ("change", "redone"),
+    [
+        ({"finalists": 3}, ["retrain", "baseline", "evaluate"]),
+        ({"final_epochs": 5}, ["retrain", "baseline", "evaluate"]),
+        ({"baseline": True}, ["baseline", "evaluate"]),
+        ({"final_seeds": 3}, ["baseline", "evaluate"]),
+    ],
+)
+def test_each_after_search_setting_redoes_its_first_step_and_the_later_ones(
+    tmp_path, caplog, change, redone
+):
+    run_dir = tmp_path / "run"
+    _finished_manifest(run_dir)
+    with caplog.at_level(logging.INFO, logger="tunekit"):
+        manifest = RunManifest.open(run_dir, {**BASE, **change})
+    try:
+        steps = manifest.state["steps"]
+        assert sorted(steps) == sorted(
+            {"coarse", "narrow", "fine", "retrain", "baseline", "evaluate"} - set(redone)
+        )
+        assert all(manifest.is_done(n) for n in ("coarse", "narrow", "fine"))
+        (replaced,) = (run_dir / "replaced").iterdir()
+        record = json.loads((replaced / "replaced.json").read_text())
+        assert sorted(record["steps"]) == sorted(redone)
+        assert record["config"] == BASE
+        # The searches' files stay; each redone step's files moved, nothing deleted.
+        assert (run_dir / "coarse" / "trial_0").is_dir()
+        assert (run_dir / "tensorboard" / "coarse").is_dir()
+        for name in ("report.json", "report.md", "trials.csv", "baseline_model.keras"):
+            assert not (run_dir / name).exists()
+            assert (replaced / name).read_text().endswith("before")
+        assert not (run_dir / "plots").exists() and (replaced / "plots").is_dir()
+        retrain_redone = "retrain" in redone
+        assert (run_dir / "best_model.keras").exists() != retrain_redone
+        assert (replaced / "tensorboard" / "final" / "events").exists() == retrain_redone
+        kept_rows = [r["step"] for r in timing.read_rows(run_dir / "timing.csv")]
+        moved_rows = [r["step"] for r in timing.read_rows(replaced / "timing.csv")]
+        assert sorted(kept_rows + moved_rows) == ["baseline", "retrain"]
+        assert not set(kept_rows) & set(redone) and set(moved_rows) <= set(redone)
+        message = caplog.text
+        assert f"{next(iter(change))}: " in message and ", ".join(redone) in message
+        assert str(replaced) in message
+        # Saved at once: a process killed now resumes with the new settings, nothing moved.
+        on_disk = json.loads((run_dir / "manifest.json").read_text())
+        assert sorted(on_disk["steps"]) == sorted(steps)
+    finally:
+        manifest.release()
+    again = RunManifest.open(run_dir, {**BASE, **change})
+    again.release()
+    assert len(list((run_dir / "replaced").iterdir())) == 1
+
+
+def test_a_search_setting_changed_with_an_after_search_one_is_still_refused(tmp_path):
+    run_dir = tmp_path / "run"
+    _finished_manifest(run_dir)
+    before = sorted(p.name for p in run_dir.iterdir())
+    with pytest.raises(RunConfigError, match=r"coarse_trials: 4 -> 5.*finalists: 0 -> 3"):
+        RunManifest.open(run_dir, {**BASE, "finalists": 3, "coarse_trials": 5})
+    assert sorted(p.name for p in run_dir.iterdir()) == before
