@@ -67,6 +67,13 @@ def test_artifacts_exist_and_agree(finished):
     assert "trial" in result.selection
 
 
+def test_coarse_trials_above_chance_are_narrowed(finished):
+    run, _ = finished
+    narrowed = run.narrow()
+    assert "chance" not in {c.rule for c in narrowed.changes}
+    assert any(c.before != c.after for c in narrowed.changes)
+
+
 def test_retrain_anneals_the_chosen_learning_rate(finished):
     run, result = finished
     report = json.loads((run.run_dir / "report.json").read_text())

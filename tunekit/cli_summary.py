@@ -20,6 +20,11 @@ def narrowing_line(narrowed: Any) -> str:
     changes = getattr(narrowed, "changes", None)
     if changes is None:  # not a NarrowedSpace: show it as it is
         return f"Narrowing:\n{narrowed}"
+    if changes and all(c.rule == "chance" for c in changes):
+        return (
+            "Narrowing: none, the whole space was kept (no coarse trial beat chance); "
+            "see narrowed_space.json and report.md"
+        )
     changed = [c.name for c in changes if c.before != c.after]
     shown = ", ".join(changed[:6]) + (", ..." if len(changed) > 6 else "")
     return (

@@ -37,7 +37,9 @@ class Change:
     conditional or only some builds declare it: too little evidence, kept),
     `"kept"` (`Boolean` without consensus, a stepped `reverse_log` grid,
     which cannot be narrowed and stay on the original grid, or a range or
-    `Choice` whose top trials spread over all of it: nothing removed).
+    `Choice` whose top trials spread over all of it: nothing removed),
+    `"chance"` (no coarse trial scored above chance, so nothing is narrowed:
+    set by the workflow's narrow step, not by `narrow_space`).
 
     Args:
         name: Name of the hyperparameter.

@@ -3,16 +3,68 @@
 from __future__ import annotations
 
 import dataclasses
+import logging
+from collections.abc import Mapping
 
 import keras_tuner as kt
+import numpy as np
+from scipy import stats as scipy_stats  # type: ignore[import-untyped]
 
 from tunekit import _io, interrupts
+from tunekit.data import CLASSIFICATION
 from tunekit.narrowing import NarrowedSpace, is_usable, narrow_space
 from tunekit.steps.base import MIN_COARSE_TRIALS, RunContext
 
-__all__ = ["NARROWED_SPACE", "NarrowStep"]
+__all__ = ["NARROWED_SPACE", "NarrowStep", "chance_level", "keep_whole_space"]
 
 NARROWED_SPACE = "narrowed_space.json"
+_logger = logging.getLogger(__name__)
+# Keras's accuracy metrics: their chance level is the share of the most frequent class.
+_ACCURACIES = ("accuracy", "sparse_categorical_accuracy", "categorical_accuracy", "binary_accuracy")
+#: Below this one-sided binomial p-value a coarse score is above chance.
+CHANCE_ALPHA = 0.05
+
+
+def chance_level(ctx: RunContext) -> tuple[float, int] | None:
+    """The validation accuracy of always predicting the most frequent class, and of how many.
+
+    Returns:
+        `(share of the most frequent class, number of examples)` in the
+        labels the trials are scored on (the validation split; with `cv`,
+        train+validation, which the folds cover), or `None` when the
+        objective is not a validation accuracy of a classifier or the labels
+        are not in memory (a stream).
+    """
+    objective = ctx.objective
+    name = objective.name
+    if objective.direction != "max" or not name.startswith("val_"):
+        return None
+    if name[len("val_") :] not in _ACCURACIES or getattr(ctx.data, "task", None) != CLASSIFICATION:
+        return None
+    labels = getattr(ctx.data, "y_train_full" if ctx.cv > 1 else "y_val", None)
+    if not isinstance(labels, np.ndarray) or isinstance(labels, Mapping) or not labels.size:
+        return None
+    if labels.ndim == 2 and labels.shape[1] > 1:  # one-hot
+        labels = labels.argmax(axis=1)
+    labels = labels.reshape(len(labels), -1)[:, 0]
+    if not np.issubdtype(labels.dtype, np.number):
+        return None
+    counts = np.unique(labels, return_counts=True)[1]
+    return float(counts.max() / counts.sum()), int(counts.sum())
+
+
+def keep_whole_space(
+    narrowed: NarrowedSpace, space: kt.HyperParameters, note: str
+) -> NarrowedSpace:
+    """`narrowed` with nothing removed: every hyperparameter as in `space`, rule `"chance"`."""
+    whole = kt.HyperParameters()
+    whole.merge([hp for hp in space.space if not hp.name.startswith("tuner/")])
+    changes = tuple(
+        dataclasses.replace(c, after=c.before, after_config=c.before_config, rule="chance")
+        for c in narrowed.changes
+    )
+    top_note = f"{narrowed.top_note}; {note}" if narrowed.top_note else note
+    return dataclasses.replace(narrowed, hyperparameters=whole, changes=changes, top_note=top_note)
 
 
 class NarrowStep:
@@ -82,4 +134,23 @@ class NarrowStep:
             elif narrowed.top_note:
                 note += f"; {narrowed.top_note}"
             narrowed = dataclasses.replace(narrowed, top_note=note)
+        chance = chance_level(ctx)
+        scores = [float(t.score) for t in trials if is_usable(t)]
+        if chance is not None and scores:
+            share, n = chance
+            best = max(scores)
+            p_value = scipy_stats.binomtest(
+                min(n, round(best * n)), n, min(share, 1.0), alternative="greater"
+            ).pvalue
+            if p_value >= CHANCE_ALPHA:
+                # Narrowing around trials no better than guessing would keep noise.
+                note = (
+                    f"no coarse trial beat chance (best {ctx.objective.name} {best:.4f}; the "
+                    f"most frequent class is {share:.4f} of {n} examples; one-sided binomial "
+                    f"p={p_value:.2f}): the whole space is kept. More coarse epochs "
+                    "(--coarse-epochs, coarse_epochs=) or a learning-rate range that trains "
+                    "may help"
+                )
+                _logger.warning(f"{note}.")
+                narrowed = keep_whole_space(narrowed, oracle.hyperparameters, note)
         return narrowed

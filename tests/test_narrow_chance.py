@@ -1,0 +1,89 @@
+"""Coarse trials no better than chance: the narrow step keeps the whole space.
+
+Narrowing around trials that did not learn (too few epochs, a learning rate
+that diverges, labels that carry no signal) would confine the fine search to
+noise. The step compares the best coarse score with the accuracy of always
+predicting the most frequent class (a one-sided binomial test) and, when it
+is not above it, keeps every hyperparameter as it was, says so, and records
+the rule `chance`. (A run that learns is narrowed: `test_workflow.py`.)
+"""
+
+from __future__ import annotations
+
+import logging
+import types
+
+import keras_tuner as kt
+import numpy as np
+import pytest
+from conftest import RUN_BUDGET
+
+from hypermodels import MnistDenseHyperModel
+from tunekit import CoarseToFine
+from tunekit.cli_summary import narrowing_line
+from tunekit.data import CLASSIFICATION, REGRESSION, Dataset
+from tunekit.steps.narrow import chance_level
+
+
+def _ctx(objective="val_accuracy", direction="max", task=CLASSIFICATION, cv=1, **data):
+    return types.SimpleNamespace(
+        objective=kt.Objective(objective, direction),
+        data=types.SimpleNamespace(task=task, **data),
+        cv=cv,
+    )
+
+
+@pytest.mark.parametrize(
+    ("ctx", "expected"),
+    [
+        (_ctx(y_val=np.array([0, 0, 0, 1])), (0.75, 4)),
+        (_ctx("val_sparse_categorical_accuracy", y_val=np.array([2, 1, 2, 2, 0])), (0.6, 5)),
+        (_ctx("val_binary_accuracy", y_val=np.array([[1], [0], [1], [1]])), (0.75, 4)),
+        (_ctx(y_val=np.eye(3)[[0, 1, 1, 1, 2]]), (0.6, 5)),  # one-hot
+        # With cv the folds cover train+validation.
+        (_ctx(cv=3, y_val=np.array([0, 1]), y_train_full=np.array([1, 1, 1, 0])), (0.75, 4)),
+        (_ctx("val_loss", "min", y_val=np.array([0, 1])), None),
+        (_ctx("accuracy", y_val=np.array([0, 1])), None),  # a training metric
+        (_ctx(task=REGRESSION, y_val=np.array([0.5, 1.0])), None),
+        (_ctx(y_val=None), None),  # a stream: no labels in memory
+    ],
+)
+def test_chance_level_is_the_most_frequent_class_share_of_the_scored_labels(ctx, expected):
+    assert chance_level(ctx) == (pytest.approx(expected) if expected else None)
+
+
+def test_coarse_trials_on_labels_without_signal_keep_the_whole_space(
+    tmp_path, digits_small, caplog
+):
+    rng = np.random.default_rng(0)
+    noise = Dataset.from_arrays(
+        digits_small.x_train,
+        rng.integers(0, 10, len(digits_small.y_train)),
+        x_test=digits_small.x_test,
+        y_test=digits_small.y_test,
+        validation_fraction=0.3,
+        seed=0,
+    )
+    run = CoarseToFine(
+        MnistDenseHyperModel(),
+        noise,
+        directory=tmp_path,
+        project_name="noise",
+        **RUN_BUDGET,
+    )
+    with caplog.at_level(logging.WARNING, logger="tunekit"):
+        narrowed = run.narrow()
+    space = run.coarse().oracle.hyperparameters
+    whole = {hp.name: hp.get_config() for hp in space.space if not hp.name.startswith("tuner/")}
+    assert {hp.name: hp.get_config() for hp in narrowed.hyperparameters.space} == whole
+    assert {c.rule for c in narrowed.changes} == {"chance"}
+    assert all(c.before == c.after for c in narrowed.changes)
+    assert "no coarse trial beat chance" in narrowed.top_note
+    assert "no coarse trial beat chance" in str(narrowed)  # the table in report.md
+    assert "the whole space is kept" in caplog.text and "--coarse-epochs" in caplog.text
+    assert narrowing_line(narrowed).startswith("Narrowing: none, the whole space was kept")
+    # Saved and reloaded as it was decided.
+    again = CoarseToFine(
+        MnistDenseHyperModel(), noise, directory=tmp_path, project_name="noise", **RUN_BUDGET
+    )
+    assert again.narrow().to_dict() == narrowed.to_dict()
