@@ -109,6 +109,7 @@ def test_a_search_setting_changed_with_an_after_search_one_is_still_refused(tmp_
     run_dir = tmp_path / "run"
     _finished_manifest(run_dir)
     before = sorted(p.name for p in run_dir.iterdir())
-    with pytest.raises(RunConfigError, match=r"coarse_trials: 4 -> 5.*finalists: 0 -> 3"):
+    with pytest.raises(RunConfigError, match=r"coarse_trials: 4 -> 5.*finalists: 0 -> 3") as info:
         RunManifest.open(run_dir, {**BASE, "finalists": 3, "coarse_trials": 5})
+    assert "(finalists may change on its own: the searches are kept" in str(info.value)
     assert sorted(p.name for p in run_dir.iterdir()) == before

@@ -230,6 +230,12 @@ class RunManifest:
                 }
                 if changed_keys <= set(AFTER_SEARCH_SETTINGS):
                     return self._redo_after_search(old, new, changed_keys, diff)
+                free = sorted(changed_keys & set(AFTER_SEARCH_SETTINGS))
+                if free:  # say which changes alone would have been taken
+                    hint += (
+                        f" ({', '.join(free)} may change on its own: the searches are kept "
+                        "and the steps after them run again.)"
+                    )
             problem = f"was started with another configuration ({diff})"
             changed = (
                 data_changes()
