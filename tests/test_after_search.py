@@ -1,7 +1,7 @@
 """A rerun that changes only settings read after the searches keeps the searches.
 
 `finalists`, `finalist_seeds`, `final_epochs`, `final_schedule`,
-`final_seeds` and `baseline` (`tunekit.manifest.AFTER_SEARCH_SETTINGS`): a
+`final_seeds` and `baseline` (`tunekit.replacing.AFTER_SEARCH_SETTINGS`): a
 finished hour-long search must not be refused (or redone) to try
 `--finalists 3` or another retrain length. The first step they change and
 every later one run again; what those steps wrote moves to `replaced/`.

@@ -4,7 +4,7 @@ A run folder holds `manifest.json` with the run's configuration, a
 fingerprint of it, the versions that wrote it, and the state of each step.
 Resume is decided here, not by KerasTuner: a rerun with the same
 configuration continues; a different configuration or version is refused
-with the differing key named; nothing is deleted without `overwrite`.
+with the key named (exceptions: `tunekit.replacing`); nothing is deleted without `overwrite`.
 A lock file keeps a second process off the same run; the operating system
 releases it when its holder dies.
 """
@@ -23,7 +23,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from tunekit import _io
+from tunekit import _io, replacing
 from tunekit.errors import RunConfigError, RunLockedError
 from tunekit.params import PARAMETERS
 from tunekit.state_files import MANIFEST, check_kerastuner_project, read_run_file
@@ -80,26 +80,6 @@ OMITTED_SETTINGS: dict[str, Any] = {
     "max_consecutive_failed_trials": PARAMETERS["max_consecutive_failed_trials"].default,
     "class_weight": None,
     "cv": 1,
-}
-
-
-# Settings read only after the searches, each with the first step it changes. A rerun that
-# changes only these keeps the searches' trials and runs that step and every later one again.
-AFTER_SEARCH_SETTINGS: dict[str, str] = {
-    "finalists": "finalists",
-    "finalist_seeds": "finalists",
-    "final_epochs": "retrain",
-    "final_schedule": "retrain",
-    "final_seeds": "final_seeds",
-    "baseline": "baseline",
-}
-#: Where a rerun with other after-search settings moves the outputs it replaces.
-REPLACED = "replaced"
-# Files of steps that their `outputs` do not name: a retrain's TensorBoard logs, the backup of
-# an interrupted retrain (with the old settings' epoch count), the report's plots.
-_STEP_EXTRAS = {
-    "retrain": ("retrain_backup", "tensorboard/final"),
-    "evaluate": ("plots",),
 }
 
 
@@ -223,19 +203,14 @@ class RunManifest:
                 )
             diff = "; ".join(differences)
             if isinstance(recorded, dict) and not other_backend:
-                changed_keys = {
-                    k
-                    for k in set(recorded) | set(config)
-                    if recorded.get(k) != with_omitted_settings(config).get(k)
-                }
-                if changed_keys <= set(AFTER_SEARCH_SETTINGS):
-                    return self._redo_after_search(old, new, changed_keys, diff)
-                free = sorted(changed_keys & set(AFTER_SEARCH_SETTINGS))
-                if free:  # say which changes alone would have been taken
-                    hint += (
-                        f" ({', '.join(free)} may change on its own: the searches are kept "
-                        "and the steps after them run again.)"
+                changed_keys = replacing.changed_settings(recorded, with_omitted_settings(config))
+                if changed_keys <= set(replacing.AFTER_SEARCH_SETTINGS):
+                    self.state = replacing.redo_after_search(
+                        self.run_dir, old, new, changed_keys, diff, STEPS
                     )
+                    self.save()  # at once: the files moved, the records must follow
+                    return self.state
+                hint += replacing.free_settings_note(changed_keys)
             problem = f"was started with another configuration ({diff})"
             changed = (
                 data_changes()
@@ -268,67 +243,6 @@ class RunManifest:
         )
         _clear(self.run_dir)
         return {**new, "steps": {}, "created": time.time()}
-
-    def _redo_after_search(
-        self, old: dict[str, Any], new: dict[str, Any], changed: set[str], diff: str
-    ) -> dict[str, Any]:
-        """The state of a run resumed with other after-search settings (`AFTER_SEARCH_SETTINGS`).
-
-        The searches and the narrowing are kept. The first step the changed
-        settings affect, and every step after it, run again: their records
-        leave the manifest, and the files they wrote (with their `timing.csv`
-        rows) move to `replaced/<UTC time>/`, so nothing computed is lost.
-        """
-        first = min(STEPS.index(AFTER_SEARCH_SETTINGS[k]) for k in changed)
-        steps = dict(old.get("steps") or {})
-        redo = [name for name in STEPS[first:] if name in steps]
-        kept = {**old, **new, "steps": {k: v for k, v in steps.items() if k not in redo}}
-        kept.pop("plan", None)  # rewritten by the workflow for the new settings
-        if old.get("backend") is not None:
-            kept["backend"] = old["backend"]
-        if not redo:
-            _logger.info(
-                f"The run in {self.run_dir} goes on with other settings for the steps after "
-                f"the search ({diff}): none of those steps had started."
-            )
-            return kept
-        outputs = {
-            entry["name"]: entry.get("outputs", [])
-            for entry in old.get("plan") or []
-            if isinstance(entry, dict) and "name" in entry
-        }
-        names = [
-            name for step in redo for name in (*outputs.get(step, ()), *_STEP_EXTRAS.get(step, ()))
-        ]
-        stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
-        target = self.run_dir / REPLACED / stamp
-        target.mkdir(parents=True, exist_ok=True)
-        moved = []
-        for name in names:
-            source = self.run_dir / name
-            if source.exists():
-                (target / name).parent.mkdir(parents=True, exist_ok=True)
-                os.replace(source, target / name)
-                moved.append(name)
-        timing_rows = _move_timing_rows(self.run_dir / "timing.csv", target / "timing.csv", redo)
-        _io.write_json(
-            target / "replaced.json",
-            {
-                "config": old.get("config"),
-                "backend": old.get("backend"),
-                "steps": {name: steps[name] for name in redo},
-                "files": moved + (["timing.csv"] if timing_rows else []),
-                "replaced_at": time.time(),
-            },
-        )
-        self.state = kept
-        self.save()
-        _logger.info(
-            f"The run in {self.run_dir} goes on with other settings for the steps after the "
-            f"search ({diff}): the searches and their trials are kept; {', '.join(redo)} "
-            f"run again. What they wrote before is kept in {target}."
-        )
-        return kept
 
     def _lock(self) -> None:
         key = self.run_dir.resolve()
@@ -473,30 +387,6 @@ def _holds_results(run_dir: Path, state: dict[str, Any]) -> bool:
         except (OSError, ValueError, AttributeError):
             return True
     return False
-
-
-def _move_timing_rows(source: Path, target: Path, steps: Sequence[str]) -> int:
-    """Moves the rows of `steps` from the `timing.csv` at `source` to one at `target`.
-
-    Returns:
-        How many rows moved (0: nothing is written).
-    """
-    if not source.is_file():
-        return 0
-    lines = source.read_text().splitlines(keepends=True)
-    if not lines:
-        return 0
-    header, rows = lines[0], lines[1:]
-    moving = [row for row in rows if row.split(",", 1)[0] in steps]
-    if moving:
-        target.write_text(header + "".join(moving))
-        rest = header + "".join(row for row in rows if row not in moving)
-
-        def write(tmp: str) -> None:
-            Path(tmp).write_text(rest)
-
-        _io.atomic_write(source, write)
-    return len(moving)
 
 
 def _clear(run_dir: Path) -> None:

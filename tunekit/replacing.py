@@ -1,0 +1,167 @@
+"""A run resumed with other settings for the steps after its searches.
+
+`finalists`, `finalist_seeds`, `final_epochs`, `final_schedule`,
+`final_seeds` and `baseline` are read only after the coarse and fine
+searches. A rerun that changes nothing else keeps the searches, their trials
+and the narrowing, and runs again the first step the changed settings affect
+and every step after it. What those steps wrote (model, report, plots, their
+TensorBoard logs and `timing.csv` rows) moves to `<run>/replaced/<UTC
+time>/`, with a `replaced.json` holding the old configuration and the steps'
+records: nothing computed is deleted. `tunekit.manifest.RunManifest.open`
+calls `redo_after_search`; any other change is refused there.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from tunekit import _io
+
+__all__ = [
+    "AFTER_SEARCH_SETTINGS",
+    "REPLACED",
+    "changed_settings",
+    "free_settings_note",
+    "redo_after_search",
+]
+
+_logger = logging.getLogger(__name__)
+
+#: Each after-search setting, with the first step it changes.
+AFTER_SEARCH_SETTINGS: dict[str, str] = {
+    "finalists": "finalists",
+    "finalist_seeds": "finalists",
+    "final_epochs": "retrain",
+    "final_schedule": "retrain",
+    "final_seeds": "final_seeds",
+    "baseline": "baseline",
+}
+#: Where a rerun with other after-search settings moves the outputs it replaces.
+REPLACED = "replaced"
+# Files of steps that their `outputs` do not name: a retrain's TensorBoard logs, the backup of
+# an interrupted retrain (with the old settings' epoch count), the report's plots.
+_STEP_EXTRAS = {
+    "retrain": ("retrain_backup", "tensorboard/final"),
+    "evaluate": ("plots",),
+}
+_TIMING = "timing.csv"
+
+
+def changed_settings(recorded: dict[str, Any], config: dict[str, Any]) -> set[str]:
+    """The keys whose values differ between two configurations (a missing key is `None`)."""
+    return {k for k in set(recorded) | set(config) if recorded.get(k) != config.get(k)}
+
+
+def free_settings_note(changed: set[str]) -> str:
+    """For a refusal: which of the `changed` settings could have changed on their own."""
+    free = sorted(changed & set(AFTER_SEARCH_SETTINGS))
+    if not free:
+        return ""
+    return (
+        f" ({', '.join(free)} may change on its own: the searches are kept and the steps "
+        "after them run again.)"
+    )
+
+
+def redo_after_search(
+    run_dir: Path,
+    old: dict[str, Any],
+    new: dict[str, Any],
+    changed: set[str],
+    diff: str,
+    steps_in_order: Sequence[str],
+) -> dict[str, Any]:
+    """The manifest state of a run resumed with other after-search settings.
+
+    Moves the files of the steps that run again to `replaced/<UTC time>/`
+    (the caller saves the returned state at once).
+
+    Args:
+        run_dir: The run folder.
+        old: The recorded manifest state (`config`, `steps`, `plan`, ...).
+        new: The new `config`, `fingerprint` and `versions`.
+        changed: The changed settings, all keys of `AFTER_SEARCH_SETTINGS`.
+        diff: The changes in words (`"finalists: 0 -> 3"`), for the log line.
+        steps_in_order: Every step name in run order (`tunekit.manifest.STEPS`).
+
+    Returns:
+        `old` with `new`'s fields, without the records of the steps that run
+        again and without the plan (the workflow records it again).
+    """
+    first = min(steps_in_order.index(AFTER_SEARCH_SETTINGS[k]) for k in changed)
+    steps = dict(old.get("steps") or {})
+    redo = [name for name in steps_in_order[first:] if name in steps]
+    kept = {**old, **new, "steps": {k: v for k, v in steps.items() if k not in redo}}
+    kept.pop("plan", None)
+    if old.get("backend") is not None:
+        kept["backend"] = old["backend"]
+    if not redo:
+        _logger.info(
+            f"The run in {run_dir} goes on with other settings for the steps after the "
+            f"search ({diff}): none of those steps had started."
+        )
+        return kept
+    outputs = {
+        entry["name"]: entry.get("outputs", [])
+        for entry in old.get("plan") or []
+        if isinstance(entry, dict) and "name" in entry
+    }
+    names = [
+        name for step in redo for name in (*outputs.get(step, ()), *_STEP_EXTRAS.get(step, ()))
+    ]
+    target = run_dir / REPLACED / time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    target.mkdir(parents=True, exist_ok=True)
+    moved = []
+    for name in names:
+        source = run_dir / name
+        if source.exists():
+            (target / name).parent.mkdir(parents=True, exist_ok=True)
+            os.replace(source, target / name)
+            moved.append(name)
+    if _move_timing_rows(run_dir / _TIMING, target / _TIMING, redo):
+        moved.append(_TIMING)
+    _io.write_json(
+        target / "replaced.json",
+        {
+            "config": old.get("config"),
+            "backend": old.get("backend"),
+            "steps": {name: steps[name] for name in redo},
+            "files": moved,
+            "replaced_at": time.time(),
+        },
+    )
+    _logger.info(
+        f"The run in {run_dir} goes on with other settings for the steps after the search "
+        f"({diff}): the searches and their trials are kept; {', '.join(redo)} run again. "
+        f"What they wrote before is kept in {target}."
+    )
+    return kept
+
+
+def _move_timing_rows(source: Path, target: Path, steps: Sequence[str]) -> int:
+    """Moves the rows of `steps` from the `timing.csv` at `source` to one at `target`.
+
+    Returns:
+        How many rows moved (0: nothing is written).
+    """
+    if not source.is_file():
+        return 0
+    lines = source.read_text().splitlines(keepends=True)
+    if not lines:
+        return 0
+    header, rows = lines[0], lines[1:]
+    moving = [row for row in rows if row.split(",", 1)[0] in steps]
+    if moving:
+        target.write_text(header + "".join(moving))
+        rest = header + "".join(row for row in rows if row not in moving)
+
+        def write(tmp: str) -> None:
+            Path(tmp).write_text(rest)
+
+        _io.atomic_write(source, write)
+    return len(moving)
