@@ -11,13 +11,13 @@ The end-to-end case is in `test_workflow.py` (it copies the shared finished run)
 from __future__ import annotations
 
 import json
-import logging
 
 import pytest
 
 from tunekit import timing
 from tunekit.errors import RunConfigError
-from tunekit.manifest import RunManifest
+from tunekit.manifest import RunManifest, with_omitted_settings
+from tunekit.replacing import Replacement
 
 BASE = {"finalists": 0, "final_epochs": "auto", "baseline": False, "coarse_trials": 4}
 
@@ -43,6 +43,8 @@ def _finished_manifest(run_dir, config=BASE):
         manifest.mark(name, "done", seconds=1.0)
     (run_dir / "tensorboard" / "final").mkdir(parents=True)
     (run_dir / "tensorboard" / "final" / "events").write_text("retrain logs")
+    (run_dir / "tensorboard" / "final" / "test").mkdir()
+    (run_dir / "tensorboard" / "final" / "test" / "events").write_text("report images")
     (run_dir / "tensorboard" / "coarse").mkdir()
     (run_dir / "plots").mkdir()
     header = ",".join(("step", "trial_id", "status", "seconds", *timing.PARTS))
@@ -62,12 +64,11 @@ def _finished_manifest(run_dir, config=BASE):
     ],
 )
 def test_each_after_search_setting_redoes_its_first_step_and_the_later_ones(
-    tmp_path, caplog, change, redone
+    tmp_path, change, redone
 ):
     run_dir = tmp_path / "run"
     _finished_manifest(run_dir)
-    with caplog.at_level(logging.INFO, logger="tunekit"):
-        manifest = RunManifest.open(run_dir, {**BASE, **change})
+    manifest = RunManifest.open(run_dir, {**BASE, **change})
     try:
         steps = manifest.state["steps"]
         assert sorted(steps) == sorted(
@@ -77,7 +78,9 @@ def test_each_after_search_setting_redoes_its_first_step_and_the_later_ones(
         (replaced,) = (run_dir / "replaced").iterdir()
         record = json.loads((replaced / "replaced.json").read_text())
         assert sorted(record["steps"]) == sorted(redone)
-        assert record["config"] == BASE
+        # Every old setting, also those the manifest leaves out at their defaults.
+        assert record["config"] == with_omitted_settings(BASE)
+        assert {"final_seeds", "finalist_seeds"} <= set(record["config"])
         # The searches' files stay; each redone step's files moved, nothing deleted.
         assert (run_dir / "coarse" / "trial_0").is_dir()
         assert (run_dir / "tensorboard" / "coarse").is_dir()
@@ -88,13 +91,15 @@ def test_each_after_search_setting_redoes_its_first_step_and_the_later_ones(
         retrain_redone = "retrain" in redone
         assert (run_dir / "best_model.keras").exists() != retrain_redone
         assert (replaced / "tensorboard" / "final" / "events").exists() == retrain_redone
+        # The report's images go with the report, whatever else is redone.
+        assert (replaced / "tensorboard" / "final" / "test" / "events").exists()
+        assert not (run_dir / "tensorboard" / "final" / "test").exists()
         kept_rows = [r["step"] for r in timing.read_rows(run_dir / "timing.csv")]
         moved_rows = [r["step"] for r in timing.read_rows(replaced / "timing.csv")]
         assert sorted(kept_rows + moved_rows) == ["baseline", "retrain"]
         assert not set(kept_rows) & set(redone) and set(moved_rows) <= set(redone)
-        message = caplog.text
-        assert f"{next(iter(change))}: " in message and ", ".join(redone) in message
-        assert str(replaced) in message
+        assert manifest.replacement.folder == replaced
+        assert manifest.replacement.diff.startswith(f"{next(iter(change))}: ")
         # Saved at once: a process killed now resumes with the new settings, nothing moved.
         on_disk = json.loads((run_dir / "manifest.json").read_text())
         assert sorted(on_disk["steps"]) == sorted(steps)
@@ -113,3 +118,15 @@ def test_a_search_setting_changed_with_an_after_search_one_is_still_refused(tmp_
         RunManifest.open(run_dir, {**BASE, "finalists": 3, "coarse_trials": 5})
     assert "(finalists may change on its own: the searches are kept" in str(info.value)
     assert sorted(p.name for p in run_dir.iterdir()) == before
+
+
+def test_the_message_names_the_steps_that_run_now_and_where_the_old_files_went(tmp_path):
+    moved = Replacement("final_seeds: 1 -> 2", tmp_path / "replaced" / "20261202T000000Z")
+    text = moved.message(tmp_path, ["final_seeds", "baseline", "evaluate"])
+    assert "(final_seeds: 1 -> 2): the searches and their trials are kept" in text
+    assert "; final_seeds, baseline, evaluate run now." in text
+    assert text.endswith(f"kept in {tmp_path / 'replaced' / '20261202T000000Z'}.")
+    fresh = Replacement("finalists: 0 -> 3", None).message(tmp_path, ["finalists", "retrain"])
+    assert fresh.endswith(
+        "finalists, retrain run now (none of the steps these settings change had run)."
+    )

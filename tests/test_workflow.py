@@ -541,7 +541,9 @@ def test_the_run_is_a_loop_of_steps_the_manifest_records(finished):
     assert json.loads((run.run_dir / "report.json").read_text())["distributed"] is None
 
 
-def test_a_finished_run_retrained_for_another_length_keeps_its_trials(tmp_path, finished, data):
+def test_a_finished_run_retrained_for_another_length_keeps_its_trials(
+    tmp_path, finished, data, caplog
+):
     """End to end: the searches are not rerun; the new retrain and report replace the old."""
     run, result = finished
     run_dir = tmp_path / "e2e"
@@ -557,9 +559,13 @@ def test_a_finished_run_retrained_for_another_length_keeps_its_trials(tmp_path, 
         data,
         directory=tmp_path,
         project_name="e2e",
-        **{**BUDGET, "final_epochs": 1},
+        **{**BUDGET, "final_epochs": 1, "verbose": 1},
     )
-    new = other.run()
+    with caplog.at_level(logging.INFO, logger="tunekit"):
+        new = other.run()
+    # Said from Python too, naming the steps that run now (BUDGET: no finalists, no baseline).
+    assert "(final_epochs: 'auto' -> 1): the searches and their trials are kept; " in caplog.text
+    assert "; retrain, evaluate run now. What the earlier steps wrote is kept in " in caplog.text
 
     assert {p: p.read_bytes() for p in run_dir.glob("*/trial_*/trial.json")} == trials
     state = json.loads((run_dir / "manifest.json").read_text())

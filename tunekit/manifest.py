@@ -14,7 +14,6 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import json
-import logging
 import os
 import shutil
 import tempfile
@@ -27,8 +26,6 @@ from tunekit import _io, replacing
 from tunekit.errors import RunConfigError, RunLockedError
 from tunekit.params import PARAMETERS
 from tunekit.state_files import MANIFEST, check_kerastuner_project, read_run_file
-
-_logger = logging.getLogger(__name__)
 
 __all__ = [
     "RunManifest",
@@ -103,6 +100,8 @@ class RunManifest:
         self.run_dir = run_dir
         self.state = state
         self._lock_fd: int | None = None
+        self.notices: list[str] = []  # for the opener to tell (`CoarseToFine.say`)
+        self.replacement: replacing.Replacement | None = None  # other after-search settings
 
     @property
     def path(self) -> Path:
@@ -205,8 +204,8 @@ class RunManifest:
             if isinstance(recorded, dict) and not other_backend:
                 changed_keys = replacing.changed_settings(recorded, with_omitted_settings(config))
                 if changed_keys <= set(replacing.AFTER_SEARCH_SETTINGS):
-                    self.state = replacing.redo_after_search(
-                        self.run_dir, old, new, changed_keys, diff, STEPS
+                    self.state, self.replacement = replacing.redo_after_search(
+                        self.run_dir, old, new, changed_keys, diff, STEPS, recorded
                     )
                     self.save()  # at once: the files moved, the records must follow
                     return self.state
@@ -237,7 +236,7 @@ class RunManifest:
             raise RunConfigError(f"The run in {self.run_dir} {problem}. {hint}")
         # E.g. refused at its first trial (an objective the model does not report): nothing
         # to keep, so the corrected settings start over instead of being refused.
-        _logger.info(
+        self.notices.append(
             f"The run in {self.run_dir} {problem}, but has no finished step and no "
             "completed trial: starting it over with these settings."
         )

@@ -13,7 +13,7 @@ calls `redo_after_search`; any other change is refused there.
 
 from __future__ import annotations
 
-import logging
+import dataclasses
 import os
 import time
 from collections.abc import Sequence
@@ -25,12 +25,11 @@ from tunekit import _io
 __all__ = [
     "AFTER_SEARCH_SETTINGS",
     "REPLACED",
+    "Replacement",
     "changed_settings",
     "free_settings_note",
     "redo_after_search",
 ]
-
-_logger = logging.getLogger(__name__)
 
 #: Each after-search setting, with the first step it changes.
 AFTER_SEARCH_SETTINGS: dict[str, str] = {
@@ -47,8 +46,38 @@ REPLACED = "replaced"
 # an interrupted retrain (with the old settings' epoch count), the report's plots.
 _STEP_EXTRAS = {
     "retrain": ("retrain_backup", "tensorboard/final"),
-    "evaluate": ("plots",),
+    "evaluate": ("plots", "tensorboard/final/test"),  # the report's images
 }
+#: The steps a replacement never touches.
+SEARCH_STEPS = ("coarse", "narrow", "fine")
+
+
+@dataclasses.dataclass(frozen=True)
+class Replacement:
+    """A run resumed with other after-search settings: what changed, where the old went.
+
+    Attributes:
+        diff: The changes in words, e.g. `"finalists: 0 -> 3"`.
+        folder: Where the replaced files went; `None` when none of the
+            steps the changes affect had run.
+    """
+
+    diff: str
+    folder: Path | None
+
+    def message(self, run_dir: Path, to_run: Sequence[str]) -> str:
+        """The line that tells the user, given the steps that will now run (in order)."""
+        text = (
+            f"The run in {run_dir} goes on with other settings for the steps after the search "
+            f"({self.diff}): the searches and their trials are kept"
+        )
+        if to_run:
+            text += f"; {', '.join(to_run)} run{'s' if len(to_run) == 1 else ''} now"
+        if self.folder is None:
+            return text + " (none of the steps these settings change had run)."
+        return text + f". What the earlier steps wrote is kept in {self.folder}."
+
+
 _TIMING = "timing.csv"
 
 
@@ -75,7 +104,8 @@ def redo_after_search(
     changed: set[str],
     diff: str,
     steps_in_order: Sequence[str],
-) -> dict[str, Any]:
+    settings: dict[str, Any],
+) -> tuple[dict[str, Any], Replacement]:
     """The manifest state of a run resumed with other after-search settings.
 
     Moves the files of the steps that run again to `replaced/<UTC time>/`
@@ -88,10 +118,14 @@ def redo_after_search(
         changed: The changed settings, all keys of `AFTER_SEARCH_SETTINGS`.
         diff: The changes in words (`"finalists: 0 -> 3"`), for the log line.
         steps_in_order: Every step name in run order (`tunekit.manifest.STEPS`).
+        settings: The old configuration with every setting it leaves out at
+            its value (`tunekit.manifest.with_omitted_settings`), for
+            `replaced.json`.
 
     Returns:
         `old` with `new`'s fields, without the records of the steps that run
-        again and without the plan (the workflow records it again).
+        again and without the plan (the workflow records it again); and the
+        `Replacement`, for the workflow to tell.
     """
     first = min(steps_in_order.index(AFTER_SEARCH_SETTINGS[k]) for k in changed)
     steps = dict(old.get("steps") or {})
@@ -101,11 +135,7 @@ def redo_after_search(
     if old.get("backend") is not None:
         kept["backend"] = old["backend"]
     if not redo:
-        _logger.info(
-            f"The run in {run_dir} goes on with other settings for the steps after the "
-            f"search ({diff}): none of those steps had started."
-        )
-        return kept
+        return kept, Replacement(diff, None)
     outputs = {
         entry["name"]: entry.get("outputs", [])
         for entry in old.get("plan") or []
@@ -128,19 +158,14 @@ def redo_after_search(
     _io.write_json(
         target / "replaced.json",
         {
-            "config": old.get("config"),
+            "config": settings,
             "backend": old.get("backend"),
             "steps": {name: steps[name] for name in redo},
             "files": moved,
             "replaced_at": time.time(),
         },
     )
-    _logger.info(
-        f"The run in {run_dir} goes on with other settings for the steps after the search "
-        f"({diff}): the searches and their trials are kept; {', '.join(redo)} run again. "
-        f"What they wrote before is kept in {target}."
-    )
-    return kept
+    return kept, Replacement(diff, target)
 
 
 def _move_timing_rows(source: Path, target: Path, steps: Sequence[str]) -> int:

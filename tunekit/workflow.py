@@ -58,6 +58,7 @@ from tunekit.params import (
     document,
     resolve_workflow_params,
 )
+from tunekit.replacing import SEARCH_STEPS
 from tunekit.state_files import DATA_FILES, check_kerastuner_project, read_run_file
 from tunekit.steps import (
     BEST_HYPERPARAMETERS,
@@ -778,6 +779,15 @@ class CoarseToFine:
                     _io.write_json(self.run_dir / DATA_FILES, files)
                 self._check_saved_state()
                 manifest.record_steps(self.steps)
+                for notice in manifest.notices:
+                    self.say(notice)
+                if manifest.replacement is not None:
+                    to_run = [
+                        s.name
+                        for s in self.steps
+                        if s.name not in SEARCH_STEPS and not manifest.is_done(s.name)
+                    ]
+                    self.say(manifest.replacement.message(self.run_dir, to_run))
                 missing, redo = outputs_missing(self.steps, manifest, self.run_dir)
                 if missing:
                     for name in redo:
