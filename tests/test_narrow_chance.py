@@ -46,6 +46,9 @@ def _ctx(objective="val_accuracy", direction="max", task=CLASSIFICATION, cv=1, *
         (_ctx("accuracy", y_val=np.array([0, 1])), None),  # a training metric
         (_ctx(task=REGRESSION, y_val=np.array([0.5, 1.0])), None),
         (_ctx(y_val=None), None),  # a stream: no labels in memory
+        # An image folder's stream knows its labels.
+        (_ctx(labels={"train": np.array([0, 1]), "val": np.array([1, 1, 0, 1])}), (0.75, 4)),
+        (_ctx(labels=None), None),
     ],
 )
 def test_chance_level_is_the_most_frequent_class_share_of_the_scored_labels(ctx, expected):

@@ -33,7 +33,7 @@ def chance_level(ctx: RunContext) -> tuple[float, int] | None:
         labels the trials are scored on (the validation split; with `cv`,
         train+validation, which the folds cover), or `None` when the
         objective is not a validation accuracy of a classifier or the labels
-        are not in memory (a stream).
+        are unknown (a stream without `labels`; an image folder knows them).
     """
     objective = ctx.objective
     name = objective.name
@@ -42,6 +42,9 @@ def chance_level(ctx: RunContext) -> tuple[float, int] | None:
     if name[len("val_") :] not in _ACCURACIES or getattr(ctx.data, "task", None) != CLASSIFICATION:
         return None
     labels = getattr(ctx.data, "y_train_full" if ctx.cv > 1 else "y_val", None)
+    stream_labels = getattr(ctx.data, "labels", None)  # a stream's, when known (image folders)
+    if labels is None and isinstance(stream_labels, Mapping) and ctx.cv == 1:
+        labels = stream_labels.get("val")
     if not isinstance(labels, np.ndarray) or isinstance(labels, Mapping) or not labels.size:
         return None
     if labels.ndim == 2 and labels.shape[1] > 1:  # one-hot
