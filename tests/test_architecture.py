@@ -52,6 +52,7 @@ ORDER = [
     "narrowed_space",
     "narrowing",
     "state_files",
+    "replacing",
     "manifest",
     "progress",
     "results",
