@@ -45,7 +45,7 @@ def chance_level(ctx: RunContext) -> tuple[float, int] | None:
     stream_labels = getattr(ctx.data, "labels", None)  # a stream's, when known (image folders)
     if labels is None and isinstance(stream_labels, Mapping) and ctx.cv == 1:
         labels = stream_labels.get("val")
-    if not isinstance(labels, np.ndarray) or isinstance(labels, Mapping) or not labels.size:
+    if not isinstance(labels, np.ndarray) or not labels.size:
         return None
     if labels.ndim == 2 and labels.shape[1] > 1:  # one-hot
         labels = labels.argmax(axis=1)
