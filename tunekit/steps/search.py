@@ -23,7 +23,7 @@ from tunekit.data.streams import StreamData
 from tunekit.errors import NoCompletedTrialsError
 from tunekit.narrowing import is_usable
 from tunekit.progress import PhaseProgress, bar_console, kerastuner_output
-from tunekit.steps.base import RunContext, fit_options, validation_batch_size
+from tunekit.steps.base import RunContext, fit_options, full_batches, validation_batch_size
 from tunekit.tensorboard import write_experiment
 from tunekit.tuners import HYPERBAND_EPOCHS, make_tuner
 from tunekit.tuners.callbacks import EpochTensorBoard
@@ -233,8 +233,9 @@ class SearchStep:
     def search(self, ctx: RunContext, tuner: kt.Tuner) -> None:
         """`tuner.search` on the training data, validated on the validation split.
 
-        Arrays (or dicts of arrays) go as `x, y`; a `StreamData`'s train and
-        validation streams go as they are (`tf.data.Dataset` / PyDataset).
+        Arrays (or dicts of arrays) go as `x, y`, the training ones padded to
+        whole batches (`full_batches`); a `StreamData`'s train and validation
+        streams go as they are (`tf.data.Dataset` / PyDataset).
         """
         # No graph per trial: under JAX, tracing it costs as much as two MNIST epochs.
         # Per-epoch logs only: no per-batch hook (see `EpochTensorBoard`).
@@ -253,6 +254,7 @@ class SearchStep:
             if ctx.cv == 1:  # cross-validation's folds are of other sizes
                 num_val = tg.length(data.y_val, "y_val")
                 extra["validation_batch_size"] = validation_batch_size(num_val, ctx.batch_size)
+                x, y, _ = full_batches(x, y, ctx.batch_size, ctx.seed)
         tuner.search(
             x,
             y,
