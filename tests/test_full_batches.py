@@ -5,6 +5,7 @@ from __future__ import annotations
 import types
 
 import keras
+import keras_tuner as kt
 import numpy as np
 import pytest
 
@@ -90,21 +91,45 @@ def _model(hp):
     return model
 
 
-def test_a_search_trial_traces_its_training_step_for_full_batches_only(tmp_path):
-    """The coarse step's trials see the padded split: one training trace, of `batch_size`."""
+class _OwnFit(kt.HyperModel):
+    """A hypermodel whose `fit` pairs `x` with per-sample weights of its own."""
+
+    def __init__(self, weights):
+        super().__init__()
+        self.weights = weights
+        self.lengths = []
+
+    def build(self, hp):
+        return _model(hp)
+
+    def fit(self, hp, model, x, y, **kwargs):
+        self.lengths.append(len(x))
+        return model.fit(x, y, sample_weight=self.weights, **kwargs)
+
+
+def _search(tmp_path, hypermodel, n):
     from tunekit.steps.search import SearchStep
     from tunekit.tuners import make_tuner
 
     rng = np.random.default_rng(0)
-    n = 200 * 32 + 10  # 200 batches of 32 and a partial one of 10
     data = types.SimpleNamespace(
         x_train=rng.normal(size=(n, 4)).astype("float32"),
         y_train=rng.integers(0, 3, n),
         x_val=rng.normal(size=(60, 4)).astype("float32"),
         y_val=rng.integers(0, 3, 60),
     )
+    tuner = make_tuner(
+        "random",
+        hypermodel,
+        objective="val_accuracy",
+        max_trials=1,
+        directory=str(tmp_path),
+        project_name="coarse",
+        seed=0,
+    )
     ctx = types.SimpleNamespace(
         data=data,
+        hypermodel=tuner.hypermodel,
         run_dir=tmp_path,
         cv=1,
         batch_size=32,
@@ -113,18 +138,21 @@ def test_a_search_trial_traces_its_training_step_for_full_batches_only(tmp_path)
         callbacks=[],
         class_weights=None,
     )
-    tuner = make_tuner(
-        "random",
-        _model,
-        objective="val_accuracy",
-        max_trials=1,
-        directory=str(tmp_path),
-        project_name="coarse",
-        seed=0,
-    )
-    _TracedBatches.seen.clear()
     SearchStep("coarse", experiment=None).search(ctx, tuner)
     assert tuner.oracle.get_best_trials()[0].status == "COMPLETED"
+
+
+def test_a_search_trial_traces_its_training_step_for_full_batches_only(tmp_path):
+    """The coarse step's trials see the padded split: one training trace, of `batch_size`."""
+    _TracedBatches.seen.clear()
+    _search(tmp_path, _model, n=200 * 32 + 10)  # 200 batches of 32 and a partial one of 10
     # Unpadded, JAX traces a second step for the batch of 10 and TensorFlow traces twice
     # with an unknown batch size ([None, None]); padded, both trace once, for 32.
     assert _TracedBatches.seen and set(_TracedBatches.seen) == {32}
+
+
+def test_a_hypermodel_with_its_own_fit_gets_the_training_split_as_it_is(tmp_path):
+    n = 200 * 32 + 10
+    hypermodel = _OwnFit(np.ones(n))  # its weights fit the split, not a padded copy
+    _search(tmp_path, hypermodel, n=n)
+    assert hypermodel.lengths == [n]

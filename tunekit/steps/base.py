@@ -213,7 +213,9 @@ def full_batches(x: Any, y: Any, batch_size: int, seed: int | None) -> tuple[Any
     that would be more than `MAX_PADDING` (1%) of the samples, when there
     is no partial batch, or when `n <= batch_size` (one batch per epoch).
     The validation split is never padded (see `validation_batch_size`), nor
-    the data of the finalists, retrain, baseline and final seeds.
+    the data of the finalists, retrain, baseline and final seeds, nor the
+    trials of a hypermodel with its own `fit` (it may pair `x` with arrays of
+    its own, such as sample weights).
 
     Args:
         x: Inputs: an array `(n, ...)`, or a dict, list or tuple of them.

@@ -234,8 +234,10 @@ class SearchStep:
         """`tuner.search` on the training data, validated on the validation split.
 
         Arrays (or dicts of arrays) go as `x, y`, the training ones padded to
-        whole batches (`full_batches`); a `StreamData`'s train and validation
-        streams go as they are (`tf.data.Dataset` / PyDataset).
+        whole batches (`full_batches`) unless the hypermodel has its own `fit`
+        (which may pair `x` with arrays of its own, e.g. sample weights); a
+        `StreamData`'s train and validation streams go as they are
+        (`tf.data.Dataset` / PyDataset).
         """
         # No graph per trial: under JAX, tracing it costs as much as two MNIST epochs.
         # Per-epoch logs only: no per-batch hook (see `EpochTensorBoard`).
@@ -254,7 +256,8 @@ class SearchStep:
             if ctx.cv == 1:  # cross-validation's folds are of other sizes
                 num_val = tg.length(data.y_val, "y_val")
                 extra["validation_batch_size"] = validation_batch_size(num_val, ctx.batch_size)
-                x, y, _ = full_batches(x, y, ctx.batch_size, ctx.seed)
+                if type(ctx.hypermodel).fit is kt.HyperModel.fit:  # its own fit may count x
+                    x, y, _ = full_batches(x, y, ctx.batch_size, ctx.seed)
         tuner.search(
             x,
             y,
