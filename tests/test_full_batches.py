@@ -9,7 +9,7 @@ import keras_tuner as kt
 import numpy as np
 import pytest
 
-from tunekit.steps.base import MAX_PADDING, full_batches
+from tunekit.data.batches import MAX_PADDING, full_batches
 
 
 def test_mnist_sized_training_split_gets_whole_batches_and_keeps_every_sample():
@@ -156,3 +156,28 @@ def test_a_hypermodel_with_its_own_fit_gets_the_training_split_as_it_is(tmp_path
     hypermodel = _OwnFit(np.ones(n))  # its weights fit the split, not a padded copy
     _search(tmp_path, hypermodel, n=n)
     assert hypermodel.lengths == [n]
+
+
+def test_the_report_says_how_many_samples_the_trials_repeated():
+    from tunekit.data.batches import trial_repeats
+    from tunekit.report import _repeats_note
+
+    arrays = types.SimpleNamespace(y_train=np.zeros(50_000))
+    run = types.SimpleNamespace(data=arrays, cv=1, batch_size=128, hypermodel=kt.HyperModel())
+    assert trial_repeats(run) == 48
+    assert "trained on 48 of the training samples twice per epoch" in _repeats_note(48)
+    assert _repeats_note(0) == ""
+    # Not padded: cross-validation, a hypermodel's own fit.
+    assert trial_repeats(types.SimpleNamespace(**{**vars(run), "cv": 3})) == 0
+    own = types.SimpleNamespace(**{**vars(run), "hypermodel": _OwnFit(None)})
+    assert trial_repeats(own) == 0
+
+
+def test_a_finished_run_reports_its_repeats(finished_run):
+    import json
+
+    run, result = finished_run
+    report = json.loads((result.run_dir / "report.json").read_text())
+    # 1,000 training digits in batches of 128 would need 24 repeats (2.4%): none.
+    assert report["dataset"]["trial_repeats"] == 0
+    assert "twice per epoch" not in (result.run_dir / "report.md").read_text()

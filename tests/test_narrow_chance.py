@@ -30,6 +30,7 @@ def _ctx(objective="val_accuracy", direction="max", task=CLASSIFICATION, cv=1, *
         objective=kt.Objective(objective, direction),
         data=types.SimpleNamespace(task=task, **data),
         cv=cv,
+        class_weights=None,
     )
 
 
@@ -90,3 +91,57 @@ def test_coarse_trials_on_labels_without_signal_keep_the_whole_space(
         MnistDenseHyperModel(), noise, directory=tmp_path, project_name="noise", **RUN_BUDGET
     )
     assert again.narrow().to_dict() == narrowed.to_dict()
+
+
+def _oracle(scores):
+    """A finished coarse oracle: one trial per score, units rising with the score."""
+    from keras_tuner.engine.trial import Trial
+
+    space = kt.HyperParameters()
+    space.Int("units", 8, 512, step=8)
+    space.Choice("activation", ["relu", "sigmoid"])
+    trials = {}
+    for i, score in enumerate(scores):
+        hp = space.copy()
+        hp.values = {"units": 8 + 8 * i, "activation": "sigmoid" if score < 0.6 else "relu"}
+        trial = Trial(hyperparameters=hp, trial_id=f"{i:02d}", status="COMPLETED")
+        trial.score = score
+        trials[trial.trial_id] = trial
+    return types.SimpleNamespace(trials=trials, hyperparameters=space)
+
+
+def _narrow(scores, **ctx):
+    from tunekit.steps.narrow import NarrowStep
+
+    y_val = np.array([0] * 52 + [1] * 24 + [2] * 24)  # the majority class: 0.52 of 100
+    context = _ctx(y_val=y_val)
+    vars(context).update(coarse_trials=len(scores), top=3, margin=0.1, class_weights=None)
+    vars(context).update(ctx)
+    return NarrowStep().narrow(context, _oracle(scores))
+
+
+def test_top_trials_at_chance_keep_the_whole_space_even_if_one_learned(caplog):
+    """The narrowing's top 3 hold two at the majority share: they must not shape the space."""
+    with caplog.at_level(logging.WARNING, logger="tunekit"):
+        narrowed = _narrow([0.86, 0.52, 0.58, 0.52, 0.40])
+    assert {c.rule for c in narrowed.changes} == {"chance"}
+    assert "only 1 of the top 3 coarse trials beat chance" in narrowed.top_note
+    assert "down to 0.5200" in narrowed.top_note and "the whole space is kept" in caplog.text
+    assert {hp.name for hp in narrowed.hyperparameters.space} == {"units", "activation"}
+    (activation,) = [hp for hp in narrowed.hyperparameters.space if hp.name == "activation"]
+    assert activation.values == ["relu", "sigmoid"]
+
+
+def test_top_trials_all_above_chance_are_narrowed():
+    narrowed = _narrow([0.86, 0.80, 0.75, 0.52, 0.40])
+    assert "chance" not in {c.rule for c in narrowed.changes}
+    assert "chance" not in (narrowed.top_note or "")
+
+
+def test_weighed_classes_skip_the_chance_check():
+    """Balanced class weights trade plain accuracy for the rare classes: no chance verdict."""
+    weighed = _ctx(y_val=np.array([0, 0, 0, 1]))
+    weighed.class_weights = {0: 0.67, 1: 2.0}
+    assert chance_level(weighed) is None
+    narrowed = _narrow([0.50, 0.49, 0.48, 0.47], class_weights={0: 0.6, 1: 1.4, 2: 1.4})
+    assert "chance" not in {c.rule for c in narrowed.changes}

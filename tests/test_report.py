@@ -278,6 +278,22 @@ def test_the_dashboard_command_is_relative_to_the_run_folder_like_the_links():
     assert "runs/my run/tensorboard" not in markdown
 
 
+def test_with_weighed_classes_the_note_judges_balanced_accuracy():
+    """The helper's case: balanced weights found every minority sample (confusion
+    [[234, 44], [0, 22]]); plain accuracy 0.853 < the majority's 0.927 is the price."""
+    from tunekit.report_scores import usefulness_note
+
+    y = np.array([0] * 278 + [1] * 22)
+    pred = np.array([0] * 234 + [1] * 44 + [1] * 22)
+    assert usefulness_note(y, pred, "classification") is not None  # plain accuracy: noted
+    assert usefulness_note(y, pred, "classification", weighed=True) is None  # balanced 0.92
+    note = usefulness_note(y, np.zeros_like(y), "classification", weighed=True)
+    assert note is not None and note.startswith(
+        "Note: test balanced accuracy 0.5000 (the classes were weighed) is no better than a "
+        "constant guess's (0.5000)"
+    )
+
+
 def test_a_model_no_better_than_a_constant_guess_is_said_so():
     # Unscaled CSV features gave 0.37 accuracy, every example the minority class, with
     # no warning (and regression R² < 0 was noted only inside the baseline's verdict).

@@ -126,6 +126,46 @@ def test_tf_data_end_to_end_then_resume_and_changed_data_refused(tmp_path: Path)
         CoarseToFine(stream_models.dense_build, _tf_data("toy-v2"), **kwargs).run()
 
 
+def _one_hot_split(n: int, seed: int) -> tf.data.Dataset:
+    x, y = _arrays(n, seed)
+    return tf.data.Dataset.from_tensor_slices((x, np.eye(3, dtype="float32")[y])).batch(16)
+
+
+def _one_hot_build(hp: Any) -> keras.Model:
+    model = keras.Sequential(
+        [
+            keras.Input((6,)),
+            keras.layers.Dense(hp.Int("units", 4, 8, step=4), activation="relu"),
+            keras.layers.Dense(3, activation="softmax"),
+        ]
+    )
+    model.compile(optimizer="adam", loss="categorical_crossentropy", metrics=["accuracy"])
+    return model
+
+
+def test_one_hot_labels_in_a_stream_are_scored_as_class_ids(tmp_path: Path) -> None:
+    """A stream of one-hot labels (categorical cross-entropy), as plain KerasTuner takes it:
+    it once trained everything, then failed writing the report."""
+    splits = [_one_hot_split(n, s) for n, s in ((96, 0), (32, 1), (40, 2))]
+    data = StreamData(*splits, fingerprint="one-hot-v1", task="classification", num_classes=3)
+    result = CoarseToFine(
+        _one_hot_build, data, directory=tmp_path, objective="val_accuracy", **SMALL
+    ).run()
+    counts = np.asarray(_report(result.run_dir)["confusion_matrix"]["counts"])
+    assert counts.sum() == 40  # 40 samples, not 40 x 3 label entries
+    assert counts.sum(axis=1).tolist() == np.bincount(_arrays(40, 2)[1], minlength=3).tolist()
+    assert result.test_metrics["accuracy"] == pytest.approx(np.trace(counts) / 40, abs=1e-6)
+
+
+def test_one_hot_looking_stream_targets_need_a_task() -> None:
+    """Whole-number float targets (batch, k) could be one-hot labels or k regression
+    targets: not guessed as regression (it once tuned a classifier on val_loss, silently)."""
+    splits = [_one_hot_split(n, s) for n, s in ((32, 0), (16, 1), (16, 2))]
+    with pytest.raises(DataError, match='pass task= .*task="classification" for one-hot'):
+        StreamData(*splits, fingerprint="one-hot-v1")
+    assert StreamData(*splits, fingerprint="v", task="regression").task == "regression"
+
+
 def test_stream_needs_a_fingerprint_and_streams_only() -> None:
     with pytest.raises(DataError, match="fingerprint="):
         StreamData(_tf_split(32, 0), _tf_split(16, 1), _tf_split(16, 2))

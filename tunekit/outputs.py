@@ -194,7 +194,8 @@ def predict_test_set(model: Any, data: Any, *, batch_size: int) -> tuple[Any, np
         batch_size: Batch size of the prediction (arrays only).
 
     Returns:
-        `y_true` (`data.y_test` for arrays) and `y_pred`: class ids `(n,)`
+        `y_true` (`data.y_test` for arrays; a stream's one-hot labels
+        `(n, classes)` as class ids `(n,)`) and `y_pred`: class ids `(n,)`
         for classification (see `predicted_classes`), predicted values for
         regression (`(n,)` for targets of shape `(n,)`, else `(n, k)`).
     """
@@ -207,6 +208,8 @@ def predict_test_set(model: Any, data: Any, *, batch_size: int) -> tuple[Any, np
         y_true, outputs = data.y_test, model.predict(data.x_test, batch_size=batch_size, verbose=0)
     outputs = np.asarray(outputs)
     if not regression:
+        if not isinstance(y_true, dict) and np.ndim(y_true) == 2 and np.shape(y_true)[1] > 1:
+            y_true = np.argmax(y_true, axis=1)  # a stream's one-hot labels: class ids
         return y_true, predicted_classes(outputs, from_logits=uses_logits(model))
     if np.ndim(y_true) == 1 and outputs.ndim == 2 and outputs.shape[1] == 1:
         outputs = outputs[:, 0]

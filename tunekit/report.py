@@ -13,6 +13,7 @@ from sklearn.metrics import confusion_matrix as sk_confusion_matrix
 
 from tunekit import _io, _log, plots, timing
 from tunekit.data import REGRESSION
+from tunekit.data.batches import trial_repeats
 from tunekit.manifest import STEPS, versions
 from tunekit.model_size import param_count
 from tunekit.report_scores import test_intervals, usefulness_note
@@ -29,6 +30,16 @@ from tunekit.results import trials_csv, trials_dataframe
 from tunekit.tensorboard import log_images
 
 __all__ = ["render_markdown", "write_report"]
+
+
+def _repeats_note(repeated: int | None) -> str:
+    """`report.md`'s word on the samples the search trials repeated (see `full_batches`)."""
+    if not repeated:
+        return ""
+    return (
+        f"; the search trials trained on {repeated} of the training samples twice per epoch, "
+        "to fill their last batch"
+    )
 
 
 def _shape(shape: Any) -> Any:
@@ -58,6 +69,8 @@ def _report(
             "num_outputs": run.data.num_outputs,
             "input_shape": _shape(run.data.input_shape),
             "scaling": run.data.scaling,
+            # Training samples each search trial saw twice per epoch, to fill its last batch.
+            "trial_repeats": trial_repeats(run),
         },
         # What every trial's and the retrain's model.fit received (None: no weighting).
         "class_weight": {
@@ -155,7 +168,8 @@ def render_markdown(report: dict[str, Any], narrowing_table: str) -> str:
         *top_markdown(report),
         "## Run",
         "",
-        f"- Data: {report['data']}; x scaling: {report['dataset']['scaling']}",
+        f"- Data: {report['data']}; x scaling: {report['dataset']['scaling']}"
+        + _repeats_note(report["dataset"].get("trial_repeats")),
         f"- Hypermodel: `{config['hypermodel']['class']}`; objective `{config['objective']}` "
         f"({config['direction']}: {'higher' if config['direction'] == 'max' else 'lower'} "
         f"is better); seed {config['seed']}",
@@ -316,6 +330,7 @@ def write_report(
             data.task,
             getattr(data, "class_names", None),
             getattr(data, "scaling", None),
+            weighed=run.class_weights is not None,
         )
     )
     report["baseline"] = baseline_section(

@@ -80,7 +80,13 @@ def test_intervals(
 
 
 def usefulness_note(
-    y_true: Any, y_pred: Any, task: str, class_names: Any = None, scaling: str | None = None
+    y_true: Any,
+    y_pred: Any,
+    task: str,
+    class_names: Any = None,
+    scaling: str | None = None,
+    *,
+    weighed: bool = False,
 ) -> str | None:
     """A warning when the saved model is no better than a constant guess, else `None`.
 
@@ -98,6 +104,10 @@ def usefulness_note(
         scaling: The data's `scaling` (see `tunekit.data`): when tunekit
             scaled the inputs itself (`SCALED_UINT8`), the note does not ask
             whether they are scaled.
+        weighed: The model was trained with class weights (`class_weight`),
+            which trade plain accuracy for the rare classes: the note then
+            compares balanced accuracy (scikit-learn's, the mean recall per
+            class) with a constant guess's, `1 / classes`.
     """
     if y_pred is None or isinstance(y_true, dict) or not len(y_true):
         return None
@@ -109,6 +119,18 @@ def usefulness_note(
         if scaling == SCALED_UINT8
         else "are the features scaled (e.g. standardised)? enough epochs? the right --task?"
     )
+    if task == "classification" and weighed:
+        from sklearn.metrics import balanced_accuracy_score
+
+        truth = y_true.reshape(n)
+        balanced = float(balanced_accuracy_score(truth, y_pred.reshape(n)))
+        guess = 1.0 / np.unique(truth).size
+        if balanced > guess:
+            return None
+        return (
+            f"Note: test balanced accuracy {balanced:.4f} (the classes were weighed) is no "
+            f"better than a constant guess's ({guess:.4f}): {hint}"
+        )
     if task == "classification":
         truth = y_true.reshape(n)
         accuracy = float(np.mean(y_pred.reshape(n) == truth))

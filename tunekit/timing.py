@@ -13,7 +13,7 @@ steps; both survive a resume). `time_split` sums them per step into
   same for the first validation pass's first batch.
 - `train`: the fits' time less every other part measured inside them. A
   partial last batch's compile or trace falls here; the searches' trials have
-  none (`tunekit.steps.base.full_batches`), the other steps' fits one each.
+  none (`tunekit.data.batches.full_batches`), the other steps' fits one each.
 - `validation`: the validation passes inside the fits (`on_test_begin` to
   `on_test_end`), less their first-batch excess.
 - `checkpoint`: the checkpoint callbacks (KerasTuner's best-epoch weights,

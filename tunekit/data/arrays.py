@@ -87,7 +87,8 @@ def load_npz(
     task = tg.check_task(task)
     with _naming_file(path):
         if task is None:
-            task = tg.infer_task(_all_targets([arrays[k] for k in labels]), "the y arrays")
+            together = f"{' + '.join(labels)} (stacked)" if len(labels) > 1 else labels[0]
+            task = tg.infer_task(_all_targets([arrays[k] for k in labels]), together)
         if task == REGRESSION:
             if names is not None:
                 raise DataError(

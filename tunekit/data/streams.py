@@ -168,7 +168,10 @@ class StreamData:
             is refused. Required: tunekit cannot hash a pipeline.
         task: `"classification"` or `"regression"`. Defaults to `None`:
             classification when the first training batch's `y` holds
-            integers, regression for floats.
+            integers, regression for floats; float `y` of shape `(batch, k)`,
+            k > 1, holding only whole numbers (one-hot labels, or k targets?)
+            is refused: pass `task`. Classification takes class ids or
+            one-hot labels (`(batch, classes)`, scored as their argmax).
         num_classes: Classification: number of classes. Defaults to `None`
             (unknown: the output-width check is skipped and the report takes
             it from the test labels and predictions).
@@ -244,6 +247,7 @@ class StreamData:
         if task is None:
             arrays = list(y.values()) if isinstance(y, dict) else [y]
             task = CLASSIFICATION if all(a.dtype.kind in "iub" for a in arrays) else REGRESSION
+            _refuse_ambiguous_targets(arrays)
         if task not in TASKS:
             raise DataError(f"task must be one of {list(TASKS)} or None, got {task!r}.")
         self.task = task
@@ -390,6 +394,26 @@ class StreamData:
 
     def __repr__(self) -> str:
         return f"<StreamData {self.summary()}>"
+
+
+def _refuse_ambiguous_targets(arrays: list[Any]) -> None:
+    """Refuses float targets `(batch, k)`, k > 1, of whole numbers only: one-hot or k targets?
+
+    The first training batch is all a stream shows before training; as
+    `tunekit.data.infer_task` does for arrays, it does not guess.
+    """
+    for array in arrays:
+        array = np.asarray(array)
+        if array.dtype.kind != "f" or array.ndim != 2 or array.shape[1] < 2:
+            continue
+        finite = array[np.isfinite(array)]
+        if finite.size and np.all(finite == np.round(finite)):
+            raise DataError(
+                f"StreamData: the first training batch's targets have shape {array.shape} and "
+                'only whole-number values: pass task= to say what they are. task="classification"'
+                f' for one-hot class labels; task="regression" for {array.shape[1]} targets '
+                "per sample."
+            )
 
 
 def _batches(source: Any) -> int | None:

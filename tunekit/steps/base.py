@@ -32,7 +32,6 @@ __all__ = [
     "RunContext",
     "Step",
     "fit_options",
-    "full_batches",
     "outputs_missing",
     "test_metrics",
     "validation_batch_size",
@@ -190,62 +189,6 @@ def validation_batch_size(num_val: int, batch_size: int) -> int:
         if num_val % size == 0:
             return size
     return batch_size
-
-
-MAX_PADDING = 0.01
-"""The largest share of the training samples `full_batches` repeats (1%)."""
-
-
-def full_batches(x: Any, y: Any, batch_size: int, seed: int | None) -> tuple[Any, Any, int]:
-    """The training arrays with a few samples repeated so that every batch is full.
-
-    Keras cuts an epoch of `n` samples into batches of `batch_size` and a last,
-    partial one of `n % batch_size`. That batch has a shape of its own, which
-    JAX compiles (and TensorFlow traces) again in every trial: 1.5-3.3 s per
-    trial on the project's 2-core CPU for an MNIST MLP, more than one
-    training epoch's worth of a 1-epoch coarse trial (measured on 50,000
-    against 49,920 samples, batch 128), and it was counted as training in the
-    time split. The search's trials therefore train on the `n` samples plus
-    `batch_size - n % batch_size` of them drawn once without replacement
-    (`numpy.random.default_rng(seed)`), appended to the end; Keras shuffles
-    the whole per epoch as before, so each epoch still sees every sample,
-    and the drawn ones twice (MNIST: 48 of 50,000). Nothing is repeated when
-    that would be more than `MAX_PADDING` (1%) of the samples, when there
-    is no partial batch, or when `n <= batch_size` (one batch per epoch).
-    The validation split is never padded (see `validation_batch_size`), nor
-    the data of the finalists, retrain, baseline and final seeds, nor the
-    trials of a hypermodel with its own `fit` (it may pair `x` with arrays of
-    its own, such as sample weights).
-
-    Args:
-        x: Inputs: an array `(n, ...)`, or a dict, list or tuple of them.
-        y: Targets `(n,)` or `(n, k)`, or a dict of them.
-        batch_size: The trials' batch size.
-        seed: Seed of the draw (`None`: fresh entropy).
-
-    Returns:
-        `(x, y, repeated)`: the padded copies and how many samples were
-        repeated, or `x`, `y` themselves and 0.
-    """
-    import numpy as np
-
-    from tunekit.data import _targets as tg
-
-    n = tg.length(y, "y_train")
-    missing = -n % batch_size
-    if n <= batch_size or not missing or missing > MAX_PADDING * n:
-        return x, y, 0
-    extra = np.sort(np.random.default_rng(seed).choice(n, missing, replace=False))
-
-    def pad(value: Any) -> Any:
-        if isinstance(value, Mapping):
-            return {key: pad(item) for key, item in value.items()}
-        if isinstance(value, list | tuple):
-            return type(value)(pad(item) for item in value)
-        array = np.asarray(value)
-        return np.concatenate([array, array[extra]])
-
-    return pad(x), pad(y), missing
 
 
 class Step(Protocol):

@@ -32,12 +32,17 @@ def chance_level(ctx: RunContext) -> tuple[float, int] | None:
         `(share of the most frequent class, number of examples)` in the
         labels the trials are scored on (the validation split; with `cv`,
         train+validation, which the folds cover), or `None` when the
-        objective is not a validation accuracy of a classifier or the labels
-        are unknown (a stream without `labels`; an image folder knows them).
+        objective is not a validation accuracy of a classifier, the classes
+        are weighed (`class_weight`: plain accuracy is then traded for the
+        rare classes, and a model can fall below the majority share on
+        purpose) or the labels are unknown (a stream without `labels`; an
+        image folder knows them).
     """
     objective = ctx.objective
     name = objective.name
     if objective.direction != "max" or not name.startswith("val_"):
+        return None
+    if ctx.class_weights is not None:  # weighed classes trade plain accuracy for the rare ones
         return None
     if name[len("val_") :] not in _ACCURACIES or getattr(ctx.data, "task", None) != CLASSIFICATION:
         return None
@@ -138,21 +143,31 @@ class NarrowStep:
                 note += f"; {narrowed.top_note}"
             narrowed = dataclasses.replace(narrowed, top_note=note)
         chance = chance_level(ctx)
-        scores = [float(t.score) for t in trials if is_usable(t)]
+        scores = sorted((float(t.score) for t in trials if is_usable(t)), reverse=True)
         if chance is not None and scores:
             share, n = chance
-            best = max(scores)
-            p_value = scipy_stats.binomtest(
-                min(n, round(best * n)), n, min(share, 1.0), alternative="greater"
-            ).pvalue
-            if p_value >= CHANCE_ALPHA:
+
+            def p_value(score: float) -> float:
+                hits = min(n, round(score * n))
+                test = scipy_stats.binomtest(hits, n, min(share, 1.0), alternative="greater")
+                return float(test.pvalue)
+
+            top = max(1, min(narrowed.top, len(scores)))
+            above = sum(1 for score in scores[:top] if p_value(score) < CHANCE_ALPHA)
+            if above < top:
                 # Narrowing around trials no better than guessing would keep noise.
+                first = (
+                    f"no coarse trial beat chance (best {ctx.objective.name} {scores[0]:.4f}; "
+                    f"one-sided binomial p={p_value(scores[0]):.2f})"
+                    if not above
+                    else f"only {above} of the top {top} coarse trials beat chance "
+                    f"(the narrowing would use {ctx.objective.name} down to "
+                    f"{scores[top - 1]:.4f})"
+                )
                 note = (
-                    f"no coarse trial beat chance (best {ctx.objective.name} {best:.4f}; the "
-                    f"most frequent class is {share:.4f} of {n} examples; one-sided binomial "
-                    f"p={p_value:.2f}): the whole space is kept. More coarse epochs "
-                    "(--coarse-epochs, coarse_epochs=) or a learning-rate range that trains "
-                    "may help"
+                    f"{first}; the most frequent class is {share:.4f} of {n} examples: the "
+                    "whole space is kept. More coarse epochs (--coarse-epochs, "
+                    "coarse_epochs=) or a learning-rate range that trains may help"
                 )
                 _logger.warning(f"{note}.")
                 narrowed = keep_whole_space(narrowed, oracle.hyperparameters, note)

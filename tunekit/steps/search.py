@@ -19,11 +19,12 @@ from keras_tuner.engine import trial as trial_module
 from tunekit import _faults, interrupts
 from tunekit.data import CLASSIFICATION, Dataset
 from tunekit.data import _targets as tg
+from tunekit.data.batches import full_batches, pads_trials
 from tunekit.data.streams import StreamData
 from tunekit.errors import NoCompletedTrialsError
 from tunekit.narrowing import is_usable
 from tunekit.progress import PhaseProgress, bar_console, kerastuner_output
-from tunekit.steps.base import RunContext, fit_options, full_batches, validation_batch_size
+from tunekit.steps.base import RunContext, fit_options, validation_batch_size
 from tunekit.tensorboard import write_experiment
 from tunekit.tuners import HYPERBAND_EPOCHS, make_tuner
 from tunekit.tuners.callbacks import EpochTensorBoard
@@ -256,8 +257,8 @@ class SearchStep:
             if ctx.cv == 1:  # cross-validation's folds are of other sizes
                 num_val = tg.length(data.y_val, "y_val")
                 extra["validation_batch_size"] = validation_batch_size(num_val, ctx.batch_size)
-                if type(ctx.hypermodel).fit is kt.HyperModel.fit:  # its own fit may count x
-                    x, y, _ = full_batches(x, y, ctx.batch_size, ctx.seed)
+            if pads_trials(ctx):  # not for a hypermodel's own fit: it may count x
+                x, y, _ = full_batches(x, y, ctx.batch_size, ctx.seed)
         tuner.search(
             x,
             y,
