@@ -1,11 +1,12 @@
-"""Coarse trials no better than chance: the narrow step keeps the whole space.
+"""Coarse trials no better than chance do not shape the fine space.
 
 Narrowing around trials that did not learn (too few epochs, a learning rate
 that diverges, labels that carry no signal) would confine the fine search to
-noise. The step compares the best coarse score with the accuracy of always
-predicting the most frequent class (a one-sided binomial test) and, when it
-is not above it, keeps every hyperparameter as it was, says so, and records
-the rule `chance`. (A run that learns is narrowed: `test_workflow.py`.)
+noise. The step compares each coarse score with the accuracy of always
+predicting the most frequent class (a one-sided binomial test): trials at
+chance are left out of the narrowing, and when too few trials beat chance it
+keeps every hyperparameter as it was, says so, and records the rule
+`chance`. (A run that learns is narrowed: `test_workflow.py`.)
 """
 
 from __future__ import annotations
@@ -93,6 +94,27 @@ def test_coarse_trials_on_labels_without_signal_keep_the_whole_space(
     assert again.narrow().to_dict() == narrowed.to_dict()
 
 
+class _ReluDense(MnistDenseHyperModel):
+    """The dense hypermodel with its activation fixed (KerasTuner's `Fixed`-first idiom)."""
+
+    def build(self, hp):
+        hp.Fixed("activation", "relu")
+        return super().build(hp)
+
+
+def test_coarse_trials_that_all_learned_are_narrowed(tmp_path, digits_small, caplog):
+    run = CoarseToFine(
+        _ReluDense(), digits_small, directory=tmp_path, project_name="learns", **RUN_BUDGET
+    )
+    with caplog.at_level(logging.WARNING, logger="tunekit"):
+        narrowed = run.narrow()
+    scores = [t.score for t in run.coarse().oracle.trials.values()]
+    assert len(scores) == 4 and min(scores) > 0.3  # chance is about 0.1 here
+    assert "chance" not in {c.rule for c in narrowed.changes}
+    assert any(c.before != c.after for c in narrowed.changes)
+    assert "chance" not in caplog.text
+
+
 def _oracle(scores):
     """A finished coarse oracle: one trial per score, units rising with the score."""
     from keras_tuner.engine.trial import Trial
@@ -120,16 +142,31 @@ def _narrow(scores, **ctx):
     return NarrowStep().narrow(context, _oracle(scores))
 
 
-def test_top_trials_at_chance_keep_the_whole_space_even_if_one_learned(caplog):
-    """The narrowing's top 3 hold two at the majority share: they must not shape the space."""
+def test_too_few_trials_above_chance_keep_the_whole_space(caplog):
+    """One trial learned, four sit at the majority share: nothing to narrow around."""
     with caplog.at_level(logging.WARNING, logger="tunekit"):
         narrowed = _narrow([0.86, 0.52, 0.58, 0.52, 0.40])
     assert {c.rule for c in narrowed.changes} == {"chance"}
-    assert "only 1 of the top 3 coarse trials beat chance" in narrowed.top_note
-    assert "down to 0.5200" in narrowed.top_note and "the whole space is kept" in caplog.text
+    assert "only 1 of the 5 usable coarse trials beat chance" in narrowed.top_note
+    assert "the whole space is kept" in caplog.text
     assert {hp.name for hp in narrowed.hyperparameters.space} == {"units", "activation"}
     (activation,) = [hp for hp in narrowed.hyperparameters.space if hp.name == "activation"]
     assert activation.values == ["relu", "sigmoid"]
+
+
+def test_trials_at_chance_are_left_out_of_the_narrowing(caplog):
+    """The top 5 of 6 hold two sigmoid trials at chance: narrow from the 3 that learned."""
+    with caplog.at_level(logging.WARNING, logger="tunekit"):
+        narrowed = _narrow([0.90, 0.88, 0.86, 0.52, 0.55, 0.40], top=5)
+    assert "chance" not in {c.rule for c in narrowed.changes}
+    assert "3 of the 6 usable coarse trials were no better than chance" in narrowed.top_note
+    assert "narrowed from the 3 that beat it" in caplog.text
+    space = {hp.name: hp for hp in narrowed.hyperparameters.space}
+    assert isinstance(space["activation"], kt.engine.hyperparameters.Fixed)
+    assert space["activation"].value == "relu"
+    # The learners hold units 8, 16 and 24: the range is theirs plus the margin.
+    assert space["units"].min_value == 8 and 24 <= space["units"].max_value < 40
+    assert narrowed.top == 3
 
 
 def test_top_trials_all_above_chance_are_narrowed():

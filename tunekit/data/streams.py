@@ -32,124 +32,20 @@ from typing import Any
 import numpy as np
 
 from tunekit.data._checks import CLASSIFICATION, REGRESSION, TASKS, UNSCALED, check_stream_labels
+from tunekit.data._stream_batches import (
+    ChainedPyDataset,
+    chain_py_datasets,
+    first_batch,
+    is_stream,
+    is_tf_dataset,
+    predict_stream,
+    shape_of,
+)
 from tunekit.errors import DataError
 
 __all__ = ["ChainedPyDataset", "StreamData", "chain_py_datasets", "is_stream", "predict_stream"]
 
 _SPLIT_NAMES = {"train": "train", "val": "validation", "test": "test"}
-
-
-def _is_tf_dataset(value: Any) -> bool:
-    return any(
-        c.__module__.startswith("tensorflow") and c.__name__ in ("DatasetV2", "DatasetV1")
-        for c in type(value).__mro__
-    )
-
-
-def _is_py_dataset(value: Any) -> bool:
-    import keras  # noqa: PLC0415 - Keras only when streams are used
-
-    return isinstance(value, keras.utils.PyDataset)
-
-
-def is_stream(value: Any) -> bool:
-    """Whether `value` is a `tf.data.Dataset` or a `keras.utils.PyDataset`."""
-    return _is_tf_dataset(value) or _is_py_dataset(value)
-
-
-def _first_batch(source: Any) -> tuple[Any, Any]:
-    """`(x, y)` of the first batch of a stream, as numpy (dicts stay dicts)."""
-    import keras  # noqa: PLC0415
-
-    if _is_tf_dataset(source):
-        batch = next(iter(source.take(1).as_numpy_iterator()))
-    else:
-        batch = source[0]
-    if not isinstance(batch, (tuple, list)) or len(batch) < 2:
-        raise DataError(
-            "A stream must yield (x, y) batches (optionally (x, y, sample_weight)); its first "
-            f"element is a {type(batch).__name__}. Map it to (x, y) pairs."
-        )
-    to_numpy = lambda t: keras.tree.map_structure(np.asarray, t)  # noqa: E731
-    return to_numpy(batch[0]), to_numpy(batch[1])
-
-
-def _shape_of(x: Any) -> Any:
-    if isinstance(x, dict):
-        return {k: tuple(int(d) for d in np.shape(v)[1:]) for k, v in x.items()}
-    return tuple(int(d) for d in np.shape(x)[1:])
-
-
-class ChainedPyDataset:
-    """Several `keras.utils.PyDataset`s one after the other, as one PyDataset.
-
-    Built by `chain_py_datasets`; batches are those of each part, in order.
-    """
-
-
-def chain_py_datasets(*parts: Any) -> Any:
-    """One `keras.utils.PyDataset` yielding the batches of `parts` in turn (nothing copied).
-
-    Args:
-        *parts: Finite PyDatasets (each with a `len()`).
-
-    Returns:
-        A PyDataset of `sum(len(p) for p in parts)` batches; `on_epoch_end`
-        is forwarded to every part.
-    """
-    import keras  # noqa: PLC0415
-
-    class _Chained(keras.utils.PyDataset, ChainedPyDataset):
-        def __init__(self) -> None:
-            super().__init__()
-            self.parts = parts
-            self.sizes = [len(p) for p in parts]
-
-        def __len__(self) -> int:
-            return sum(self.sizes)
-
-        def __getitem__(self, index: int) -> Any:
-            for part, size in zip(self.parts, self.sizes, strict=True):
-                if index < size:
-                    return part[index]
-                index -= size
-            raise IndexError(index)
-
-        def on_epoch_end(self) -> None:
-            for part in self.parts:
-                part.on_epoch_end()
-
-    return _Chained()
-
-
-def predict_stream(model: Any, source: Any) -> tuple[Any, np.ndarray]:
-    """Predicts `source` batch by batch; returns `(y_true, outputs)` from the same batches.
-
-    Args:
-        model: A Keras model.
-        source: A `tf.data.Dataset` or PyDataset of `(x, y)` batches.
-
-    Returns:
-        `y_true` concatenated over batches (a dict of arrays for several
-        outputs) and the model's outputs, aligned sample by sample.
-    """
-    import keras  # noqa: PLC0415
-
-    ys: list[Any] = []
-    outputs: list[Any] = []
-    batches = (
-        source.as_numpy_iterator()
-        if _is_tf_dataset(source)
-        else (source[i] for i in range(len(source)))
-    )
-    for batch in batches:
-        x, y = batch[0], batch[1]
-        ys.append(keras.tree.map_structure(np.asarray, y))
-        outputs.append(keras.tree.map_structure(np.asarray, model.predict_on_batch(x)))
-    if not ys:
-        raise DataError("The test stream yielded no batch; tunekit needs test samples.")
-    join = lambda *parts: np.concatenate(parts, axis=0)  # noqa: E731
-    return keras.tree.map_structure(join, *ys), keras.tree.map_structure(join, *outputs)
 
 
 class StreamData:
@@ -223,7 +119,7 @@ class StreamData:
                     f"keras.utils.PyDataset, got {type(value).__name__}. Arrays go in "
                     "tunekit.data.Dataset.from_arrays."
                 )
-            kinds.append("tf.data" if _is_tf_dataset(value) else "PyDataset")
+            kinds.append("tf.data" if is_tf_dataset(value) else "PyDataset")
         if len(set(kinds)) > 1:
             raise DataError(
                 f"StreamData: the splits mix kinds (train {kinds[0]}, validation {kinds[1]}, "
@@ -242,8 +138,8 @@ class StreamData:
         self.scaling = scaling
         self.labels = check_stream_labels(labels, num_classes)
         self.definition = definition
-        x, y = _first_batch(train)
-        self.input_shape = _shape_of(x)
+        x, y = first_batch(train)
+        self.input_shape = shape_of(x)
         if task is None:
             arrays = list(y.values()) if isinstance(y, dict) else [y]
             task = CLASSIFICATION if all(a.dtype.kind in "iub" for a in arrays) else REGRESSION
@@ -343,7 +239,7 @@ class StreamData:
 
     def sample(self) -> Any:
         """`x` of the first training batch (for a check of the model's output)."""
-        return _first_batch(self.train)[0]
+        return first_batch(self.train)[0]
 
     def classes_missing_from_training(self) -> list[str]:
         """Classes in the validation or test labels but not in training (if labels are known)."""
@@ -372,7 +268,7 @@ class StreamData:
             if self.task == CLASSIFICATION and not isinstance(y_true, dict)
             else y_true
         )
-        self.x_test = _first_batch(self.test)[0]
+        self.x_test = first_batch(self.test)[0]
         if self.task == CLASSIFICATION:
             self.complete_classes(self.y_test, np.asarray(y_pred))
 

@@ -114,7 +114,16 @@ class NarrowStep:
         return narrowed
 
     def narrow(self, ctx: RunContext, oracle: kt.Oracle) -> NarrowedSpace:
-        """The narrowing of `oracle`'s trials, noting a space the coarse phase exhausted."""
+        """The narrowing of `oracle`'s trials, noting a space the coarse phase exhausted.
+
+        For a classifier scored on validation accuracy (`chance_level`), a
+        coarse trial whose score is not above always predicting the most
+        frequent class (one-sided binomial test, p >= `CHANCE_ALPHA`) says
+        nothing about where the good models lie. When such trials would be
+        among the top ones, the space is narrowed from the trials that beat
+        chance alone; when fewer of those remain than a narrowing needs, the
+        whole space is kept (rule `"chance"`). Either is noted and logged.
+        """
         trials = list(oracle.trials.values())
         usable = sum(1 for t in trials if is_usable(t))
         # KerasTuner's random search stops, without a word, once it draws only
@@ -132,43 +141,64 @@ class NarrowStep:
             margin=ctx.margin,
             min_trials=min_trials,
         )
+        space_note = ""
         if exhausted:
-            note = (
+            space_note = (
                 f"the space holds only {len(trials)} distinct configurations, all tried "
                 "in the coarse phase"
             )
+            note = space_note
             if min_trials < MIN_COARSE_TRIALS:
                 note += f": narrowed from all {usable} usable"
             elif narrowed.top_note:
                 note += f"; {narrowed.top_note}"
             narrowed = dataclasses.replace(narrowed, top_note=note)
         chance = chance_level(ctx)
-        scores = sorted((float(t.score) for t in trials if is_usable(t)), reverse=True)
-        if chance is not None and scores:
-            share, n = chance
+        usable_trials = [t for t in trials if is_usable(t)]
+        if chance is None or not usable_trials:
+            return narrowed
+        share, n = chance
 
-            def p_value(score: float) -> float:
-                hits = min(n, round(score * n))
-                test = scipy_stats.binomtest(hits, n, min(share, 1.0), alternative="greater")
-                return float(test.pvalue)
+        def p_value(score: float) -> float:
+            hits = min(n, round(score * n))
+            test = scipy_stats.binomtest(hits, n, min(share, 1.0), alternative="greater")
+            return float(test.pvalue)
 
-            top = max(1, min(narrowed.top, len(scores)))
-            above = sum(1 for score in scores[:top] if p_value(score) < CHANCE_ALPHA)
-            if above < top:
-                # Narrowing around trials no better than guessing would keep noise.
-                first = (
-                    f"no coarse trial beat chance (best {ctx.objective.name} {scores[0]:.4f}; "
-                    f"one-sided binomial p={p_value(scores[0]):.2f})"
-                    if not above
-                    else f"only {above} of the top {top} coarse trials beat chance "
-                    f"(the narrowing would use {ctx.objective.name} down to "
-                    f"{scores[top - 1]:.4f})"
-                )
-                note = (
-                    f"{first}; the most frequent class is {share:.4f} of {n} examples: the "
-                    "whole space is kept. More coarse epochs (--coarse-epochs, "
-                    "coarse_epochs=) or a learning-rate range that trains may help"
-                )
-                _logger.warning(f"{note}.")
-                narrowed = keep_whole_space(narrowed, oracle.hyperparameters, note)
-        return narrowed
+        learners = [t for t in usable_trials if p_value(float(t.score)) < CHANCE_ALPHA]
+        if len(learners) == len(usable_trials) or narrowed.top <= len(learners):
+            # The p-value falls as the score rises: the top trials all beat chance.
+            return narrowed
+        guessing = len(usable_trials) - len(learners)
+        majority = f"the most frequent class is {share:.4f} of {n} examples"
+        if len(learners) < min_trials:
+            # Narrowing around trials no better than guessing would keep noise.
+            best = max(float(t.score) for t in usable_trials)
+            first = (
+                f"no coarse trial beat chance (best {ctx.objective.name} {best:.4f}; "
+                f"one-sided binomial p={p_value(best):.2f})"
+                if not learners
+                else f"only {len(learners)} of the {len(usable_trials)} usable coarse trials "
+                f"beat chance, fewer than the {min_trials} a narrowing needs"
+            )
+            note = (
+                f"{first}; {majority}: the whole space is kept. More coarse epochs "
+                "(--coarse-epochs, coarse_epochs=) or a learning-rate range that trains may help"
+            )
+            _logger.warning(f"{note}.")
+            return keep_whole_space(narrowed, oracle.hyperparameters, note)
+        # Chance-level trials would be among the top: narrow from those that learned.
+        narrowed = narrow_space(
+            oracle.hyperparameters,
+            learners,
+            direction=ctx.objective.direction,
+            top=len(learners),
+            margin=ctx.margin,
+            min_trials=min_trials,
+        )
+        note = (
+            f"{guessing} of the {len(usable_trials)} usable coarse trials were no better than "
+            f"chance ({majority}; one-sided binomial p >= {CHANCE_ALPHA}) and were left out: "
+            f"narrowed from the {len(learners)} that beat it"
+        )
+        _logger.warning(f"{note}.")
+        return dataclasses.replace(narrowed, top_note="; ".join(filter(None, [space_note, note])))
