@@ -161,6 +161,7 @@ def test_trials_at_chance_are_left_out_of_the_narrowing(caplog):
     assert "chance" not in {c.rule for c in narrowed.changes}
     assert "3 of the 6 usable coarse trials were no better than chance" in narrowed.top_note
     assert "narrowed from the 3 that beat it" in caplog.text
+    assert "from the 3 coarse trials that beat chance" in narrowing_line(narrowed)
     space = {hp.name: hp for hp in narrowed.hyperparameters.space}
     assert isinstance(space["activation"], kt.engine.hyperparameters.Fixed)
     assert space["activation"].value == "relu"

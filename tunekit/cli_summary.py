@@ -22,14 +22,18 @@ def narrowing_line(narrowed: Any) -> str:
         return f"Narrowing:\n{narrowed}"
     if changes and all(c.rule == "chance" for c in changes):
         return (
-            "Narrowing: none, the whole space was kept (no coarse trial beat chance); "
+            "Narrowing: none, the whole space was kept (too few coarse trials beat chance); "
             "see narrowed_space.json and report.md"
         )
     changed = [c.name for c in changes if c.before != c.after]
     shown = ", ".join(changed[:6]) + (", ..." if len(changed) > 6 else "")
+    # The narrow step's note when it left coarse trials at chance out (`steps.narrow.LEFT_OUT`;
+    # not imported: that module loads KerasTuner, and this one serves `--help` and `show`).
+    left_out = "were no better than chance" in (getattr(narrowed, "top_note", None) or "")
     return (
         f"Narrowing: {len(changed)} of {len(changes)} hyperparameters narrowed"
         + (f" ({shown})" if changed else "")
+        + (f", from the {narrowed.usable} coarse trials that beat chance" if left_out else "")
         + "; before -> after in narrowed_space.json and report.md"
     )
 

@@ -23,6 +23,8 @@ _logger = logging.getLogger(__name__)
 _ACCURACIES = ("accuracy", "sparse_categorical_accuracy", "categorical_accuracy", "binary_accuracy")
 #: Below this one-sided binomial p-value a coarse score is above chance.
 CHANCE_ALPHA = 0.05
+#: In the note of a narrowing that left coarse trials at chance out.
+LEFT_OUT = "were no better than chance"
 
 
 def chance_level(ctx: RunContext) -> tuple[float, int] | None:
@@ -196,8 +198,8 @@ class NarrowStep:
             min_trials=min_trials,
         )
         note = (
-            f"{guessing} of the {len(usable_trials)} usable coarse trials were no better than "
-            f"chance ({majority}; one-sided binomial p >= {CHANCE_ALPHA}) and were left out: "
+            f"{guessing} of the {len(usable_trials)} usable coarse trials {LEFT_OUT} "
+            f"({majority}; one-sided binomial p >= {CHANCE_ALPHA}) and were left out: "
             f"narrowed from the {len(learners)} that beat it"
         )
         _logger.warning(f"{note}.")
