@@ -159,15 +159,18 @@ def test_trials_at_chance_are_left_out_of_the_narrowing(caplog):
     with caplog.at_level(logging.WARNING, logger="tunekit"):
         narrowed = _narrow([0.90, 0.88, 0.86, 0.52, 0.55, 0.40], top=5)
     assert "chance" not in {c.rule for c in narrowed.changes}
-    assert "3 of the 6 usable coarse trials were no better than chance" in narrowed.top_note
-    assert "narrowed from the 3 that beat it" in caplog.text
+    assert "2 of the top 5 coarse trials were no better than chance" in narrowed.top_note
+    assert "narrowed from the 3 of the 6 usable trials that beat it" in narrowed.top_note
+    assert "narrowed from the 3 of the 6 usable trials that beat it" in caplog.text
     assert "from the 3 coarse trials that beat chance" in narrowing_line(narrowed)
     space = {hp.name: hp for hp in narrowed.hyperparameters.space}
     assert isinstance(space["activation"], kt.engine.hyperparameters.Fixed)
     assert space["activation"].value == "relu"
     # The learners hold units 8, 16 and 24: the range is theirs plus the margin.
     assert space["units"].min_value == 8 and 24 <= space["units"].max_value < 40
-    assert narrowed.top == 3
+    # Used 3; the coarse phase had 6 usable trials and the user asked for 5.
+    assert (narrowed.top, narrowed.usable, narrowed.requested_top) == (3, 6, 5)
+    assert narrowed.top_trial_ids == ("00", "01", "02")
 
 
 def test_top_trials_all_above_chance_are_narrowed():
@@ -183,3 +186,15 @@ def test_weighed_classes_skip_the_chance_check():
     assert chance_level(weighed) is None
     narrowed = _narrow([0.50, 0.49, 0.48, 0.47], class_weights={0: 0.6, 1: 1.4, 2: 1.4})
     assert "chance" not in {c.rule for c in narrowed.changes}
+    # ... and the table's note says the check was off, and why.
+    assert "not compared with chance: the classes are weighed" in narrowed.top_note
+
+
+def test_unknown_validation_labels_are_noted():
+    """A stream without labels=: no chance level, said in the note."""
+    narrowed = _narrow([0.50, 0.49, 0.48, 0.47], data=types.SimpleNamespace(task=CLASSIFICATION))
+    assert "not compared with chance: the validation labels are unknown" in narrowed.top_note
+    assert "chance" not in {c.rule for c in narrowed.changes}
+    # A loss objective has no chance level: nothing to say.
+    quiet = _narrow([0.50, 0.49, 0.48, 0.47], objective=kt.Objective("val_loss", "min"))
+    assert "chance" not in quiet.top_note

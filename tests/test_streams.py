@@ -207,6 +207,64 @@ def test_stream_labels_are_checked(labels: dict, message: str) -> None:
         )
 
 
+def _unbatched(n: int, seed: int, one_hot: bool = False) -> tf.data.Dataset:
+    x, y = _arrays(n, seed)
+    return tf.data.Dataset.from_tensor_slices((x, np.eye(3)[y] if one_hot else y))
+
+
+@pytest.mark.parametrize(
+    "splits, message",
+    [
+        # Class ids: y of one value per element.
+        ((_unbatched, _unbatched, _unbatched), r"not a batch \(shapes \(6,\), \(\): a single"),
+        # One-hot: x (6,) and y (3,) look like batches of different sizes.
+        (
+            (lambda n, s: _unbatched(n, s, one_hot=True),) * 3,
+            r"not a batch \(shapes \(6,\), \(3,\): x and y differ in size",
+        ),
+        # Only the test split is unbatched.
+        ((_tf_split, _tf_split, _unbatched), r"splits' elements differ in rank"),
+    ],
+)
+def test_an_unbatched_stream_is_refused_when_built(splits, message: str) -> None:
+    """Before: accepted, then every trial failed on a shape error and KerasTuner gave up."""
+    with pytest.raises(DataError, match=message) as caught:
+        StreamData(
+            *(make(n, i) for i, (make, n) in enumerate(zip(splits, (96, 32, 40)))), fingerprint="f"
+        )
+    assert ".batch(32)" in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    "y_of, num_classes, message",
+    [
+        (lambda y: np.eye(3, dtype="float32")[y], 4, "one-hot over 3 classes, but num_classes=4"),
+        (lambda y: y, 2, r"class ids from 0 to 2, outside 0..1 for num_classes=2"),
+        (lambda y: y - 1, 3, r"class ids from -1 to 1, outside 0..2"),
+    ],
+)
+def test_num_classes_that_contradict_the_labels_are_refused(y_of, num_classes, message) -> None:
+    """Before: the model check blamed the model ("End the model in Dense(4)")."""
+
+    def split(n: int, seed: int) -> tf.data.Dataset:
+        x, y = _arrays(n, seed)
+        return tf.data.Dataset.from_tensor_slices((x, y_of(y))).batch(16)
+
+    with pytest.raises(DataError, match=message):
+        StreamData(
+            split(96, 0),
+            split(32, 1),
+            split(40, 2),
+            fingerprint="f",
+            task="classification",
+            num_classes=num_classes,
+        )
+    data = StreamData(
+        split(96, 0), split(32, 1), split(40, 2), fingerprint="f", task="classification"
+    )
+    assert data.num_classes is None  # unknown is still accepted
+
+
 def test_class_weights_for_a_regression_stream_are_refused_even_with_labels(
     tmp_path: Path,
 ) -> None:

@@ -33,7 +33,7 @@ def narrowing_line(narrowed: Any) -> str:
     return (
         f"Narrowing: {len(changed)} of {len(changes)} hyperparameters narrowed"
         + (f" ({shown})" if changed else "")
-        + (f", from the {narrowed.usable} coarse trials that beat chance" if left_out else "")
+        + (f", from the {narrowed.top} coarse trials that beat chance" if left_out else "")
         + "; before -> after in narrowed_space.json and report.md"
     )
 

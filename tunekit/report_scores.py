@@ -115,9 +115,10 @@ def usefulness_note(
     n = len(y_true)
     hint = (
         "the pixels were scaled to [0, 1]: enough epochs? a learning rate the model can train "
-        "with? the right --task?"
+        "with? the right task (--task, task=)?"
         if scaling == SCALED_UINT8
-        else "are the features scaled (e.g. standardised)? enough epochs? the right --task?"
+        else "are the features scaled (e.g. standardised)? enough epochs? the right task "
+        "(--task, task=)?"
     )
     if task == "classification" and weighed:
         from sklearn.metrics import balanced_accuracy_score

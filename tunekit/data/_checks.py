@@ -80,7 +80,8 @@ def _as_labels(y: Any, name: str) -> np.ndarray:
     if y.ndim != 1:
         raise DataError(
             f"{name} must be 1-D integer class ids, got shape {y.shape}; for one-hot "
-            "labels pass np.argmax(y, axis=1). Class ids are the classification "
+            "labels pass np.argmax(y, axis=1), or save it in the file instead. Class ids are "
+            "the classification "
             "task; real-valued targets of shape (n, k) are the regression task "
             '(pass task="regression").'
         )

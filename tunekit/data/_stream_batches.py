@@ -15,6 +15,8 @@ from tunekit.errors import DataError
 __all__ = [
     "ChainedPyDataset",
     "chain_py_datasets",
+    "check_batched",
+    "check_same_ranks",
     "first_batch",
     "is_stream",
     "is_tf_dataset",
@@ -137,3 +139,42 @@ def predict_stream(model: Any, source: Any) -> tuple[Any, np.ndarray]:
         raise DataError("The test stream yielded no batch; tunekit needs test samples.")
     join = lambda *parts: np.concatenate(parts, axis=0)  # noqa: E731
     return keras.tree.map_structure(join, *ys), keras.tree.map_structure(join, *outputs)
+
+
+def check_batched(x: Any, y: Any) -> None:
+    """Refuses a first batch `(x, y)` without a batch axis; `DataError`.
+
+    A stream's batches carry the batch first: `y` of one value, or `x` and `y`
+    with different leading sizes, is a stream of single samples (a tf.data
+    pipeline without `.batch(n)`), which every trial would fail on.
+    """
+    arrays = [a for part in (x, y) for a in (part.values() if isinstance(part, dict) else [part])]
+    sizes = sorted({int(np.shape(a)[0]) for a in arrays if np.ndim(a)})
+    if any(np.ndim(a) == 0 for a in arrays) or len(sizes) > 1:
+        shapes = ", ".join(str(np.shape(a)) for a in arrays)
+        raise DataError(
+            f"StreamData: the first training batch is not a batch (shapes {shapes}: "
+            + (
+                "a single value"
+                if any(np.ndim(a) == 0 for a in arrays)
+                else "x and y differ in size"
+            )
+            + "). Batch the stream: dataset.batch(32) for tf.data; a PyDataset's "
+            "__getitem__ returns a whole batch (x, y)."
+        )
+
+
+def check_same_ranks(streams: dict[str, Any]) -> None:
+    """Refuses tf.data splits whose elements differ in rank (one not batched); `DataError`."""
+    import tensorflow as tf  # noqa: PLC0415 - loaded already: the splits are tf.data
+
+    ranks = {
+        split: tf.nest.map_structure(lambda s: s.shape.rank, stream.element_spec)
+        for split, stream in streams.items()
+    }
+    if len({repr(r) for r in ranks.values()}) > 1:
+        raise DataError(
+            f"StreamData: the splits' elements differ in rank ({ranks}): one of them is "
+            "batched and another is not. Batch all three the same way, e.g. "
+            "dataset.batch(32)."
+        )

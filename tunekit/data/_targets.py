@@ -72,7 +72,8 @@ def infer_task(y: Any, name: str = "y") -> str:
     if array.ndim == 2 and array.shape[1] > 1:
         raise DataError(
             f"{name} has shape {array.shape} and only whole-number values: pass task= to say "
-            "what it is. One-hot class labels: pass np.argmax(y, axis=1) (classification); "
+            "what it is. One-hot class labels: pass np.argmax(y, axis=1), or save it in the "
+            "file instead of y (classification); "
             f'{array.shape[1]} regression targets per sample: pass task="regression".'
         )
     values = np.unique(finite)

@@ -35,6 +35,8 @@ from tunekit.data._checks import CLASSIFICATION, REGRESSION, TASKS, UNSCALED, ch
 from tunekit.data._stream_batches import (
     ChainedPyDataset,
     chain_py_datasets,
+    check_batched,
+    check_same_ranks,
     first_batch,
     is_stream,
     is_tf_dataset,
@@ -85,8 +87,10 @@ class StreamData:
 
     Raises:
         DataError: A split is not a stream, the splits mix kinds, a batch is
-            not `(x, y)`, `fingerprint` is missing, or `task` /
-            `num_classes` / `class_names` are invalid.
+            not `(x, y)` or has no batch axis (a tf.data pipeline without
+            `.batch(n)`), `fingerprint` is missing, `task` / `num_classes` /
+            `class_names` are invalid, or the first training batch's labels
+            contradict `num_classes` (one-hot width, class ids out of range).
 
     Example:
     >>> data = StreamData(train_ds, val_ds, test_ds, fingerprint="rivers-v3")
@@ -139,6 +143,9 @@ class StreamData:
         self.labels = check_stream_labels(labels, num_classes)
         self.definition = definition
         x, y = first_batch(train)
+        check_batched(x, y)
+        if self.kind == "tf.data":
+            check_same_ranks({"train": train, "validation": validation, "test": test})
         self.input_shape = shape_of(x)
         if task is None:
             arrays = list(y.values()) if isinstance(y, dict) else [y]
@@ -177,6 +184,8 @@ class StreamData:
                 f"Got {len(names)} class_names for num_classes={num_classes}; pass one per class."
             )
         self.class_names = names or []
+        if num_classes is not None and not isinstance(y, dict):
+            _refuse_other_class_count(y, num_classes)
 
     @classmethod
     def from_image_folder(cls, stream: Any) -> StreamData:
@@ -310,6 +319,25 @@ def _refuse_ambiguous_targets(arrays: list[Any]) -> None:
                 f' for one-hot class labels; task="regression" for {array.shape[1]} targets '
                 "per sample."
             )
+
+
+def _refuse_other_class_count(y: Any, num_classes: int) -> None:
+    """Refuses a first batch's labels that contradict `num_classes`; `DataError`."""
+    y = np.asarray(y)
+    if y.ndim == 2 and y.shape[1] > 1:  # one-hot
+        if y.shape[1] != num_classes:
+            raise DataError(
+                f"StreamData: the first training batch's labels are one-hot over {y.shape[1]} "
+                f"classes, but num_classes={num_classes}: pass num_classes={y.shape[1]}, or "
+                f"labels one-hot over {num_classes} classes."
+            )
+        return
+    if y.size and (y.min() < 0 or y.max() >= num_classes):
+        raise DataError(
+            f"StreamData: the first training batch holds class ids from {y.min()} to "
+            f"{y.max()}, outside 0..{num_classes - 1} for num_classes={num_classes}: pass the "
+            "number of classes, with labels numbered from 0."
+        )
 
 
 def _batches(source: Any) -> int | None:

@@ -40,13 +40,9 @@ def chance_level(ctx: RunContext) -> tuple[float, int] | None:
         purpose) or the labels are unknown (a stream without `labels`; an
         image folder knows them).
     """
-    objective = ctx.objective
-    name = objective.name
-    if objective.direction != "max" or not name.startswith("val_"):
+    if not _scores_accuracy(ctx):
         return None
     if ctx.class_weights is not None:  # weighed classes trade plain accuracy for the rare ones
-        return None
-    if name[len("val_") :] not in _ACCURACIES or getattr(ctx.data, "task", None) != CLASSIFICATION:
         return None
     labels = getattr(ctx.data, "y_train_full" if ctx.cv > 1 else "y_val", None)
     stream_labels = getattr(ctx.data, "labels", None)  # a stream's, when known (image folders)
@@ -61,6 +57,29 @@ def chance_level(ctx: RunContext) -> tuple[float, int] | None:
         return None
     counts = np.unique(labels, return_counts=True)[1]
     return float(counts.max() / counts.sum()), int(counts.sum())
+
+
+def _scores_accuracy(ctx: RunContext) -> bool:
+    """Whether the objective is a validation accuracy of a classifier (it has a chance level)."""
+    name, direction = ctx.objective.name, ctx.objective.direction
+    return (
+        direction == "max"
+        and name.startswith("val_")
+        and name[len("val_") :] in _ACCURACIES
+        and getattr(ctx.data, "task", None) == CLASSIFICATION
+    )
+
+
+def _why_unchecked(ctx: RunContext) -> str:
+    """Why an accuracy objective's coarse trials were not compared with chance, or `""`."""
+    if not _scores_accuracy(ctx):
+        return ""
+    why = (
+        "the classes are weighed (class_weight)"
+        if ctx.class_weights is not None
+        else "the validation labels are unknown (a stream without labels=)"
+    )
+    return f"coarse trials not compared with chance: {why}"
 
 
 def keep_whole_space(
@@ -158,7 +177,9 @@ class NarrowStep:
         chance = chance_level(ctx)
         usable_trials = [t for t in trials if is_usable(t)]
         if chance is None or not usable_trials:
-            return narrowed
+            unchecked = _why_unchecked(ctx) if chance is None else ""
+            top_note = "; ".join(filter(None, [narrowed.top_note, unchecked]))
+            return dataclasses.replace(narrowed, top_note=top_note)
         share, n = chance
 
         def p_value(score: float) -> float:
@@ -170,7 +191,6 @@ class NarrowStep:
         if len(learners) == len(usable_trials) or narrowed.top <= len(learners):
             # The p-value falls as the score rises: the top trials all beat chance.
             return narrowed
-        guessing = len(usable_trials) - len(learners)
         majority = f"the most frequent class is {share:.4f} of {n} examples"
         if len(learners) < min_trials:
             # Narrowing around trials no better than guessing would keep noise.
@@ -189,7 +209,15 @@ class NarrowStep:
             _logger.warning(f"{note}.")
             return keep_whole_space(narrowed, oracle.hyperparameters, note)
         # Chance-level trials would be among the top: narrow from those that learned.
-        narrowed = narrow_space(
+        # The p-value falls as the score rises, so the top trials are every learner
+        # and then `narrowed.top - len(learners)` trials at chance.
+        in_top = narrowed.top - len(learners)
+        note = (
+            f"{in_top} of the top {narrowed.top} coarse trials {LEFT_OUT} ({majority}; "
+            f"one-sided binomial p >= {CHANCE_ALPHA}) and were left out: narrowed from the "
+            f"{len(learners)} of the {len(usable_trials)} usable trials that beat it"
+        )
+        learned = narrow_space(
             oracle.hyperparameters,
             learners,
             direction=ctx.objective.direction,
@@ -197,10 +225,9 @@ class NarrowStep:
             margin=ctx.margin,
             min_trials=min_trials,
         )
-        note = (
-            f"{guessing} of the {len(usable_trials)} usable coarse trials {LEFT_OUT} "
-            f"({majority}; one-sided binomial p >= {CHANCE_ALPHA}) and were left out: "
-            f"narrowed from the {len(learners)} that beat it"
-        )
         _logger.warning(f"{note}.")
+        # What was asked for and what there was stay those of the whole coarse phase.
+        narrowed = dataclasses.replace(
+            learned, usable=narrowed.usable, requested_top=narrowed.requested_top
+        )
         return dataclasses.replace(narrowed, top_note="; ".join(filter(None, [space_note, note])))
