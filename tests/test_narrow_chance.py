@@ -148,6 +148,10 @@ def test_too_few_trials_above_chance_keep_the_whole_space(caplog):
         narrowed = _narrow([0.86, 0.52, 0.58, 0.52, 0.40])
     assert {c.rule for c in narrowed.changes} == {"chance"}
     assert "only 1 of the 5 usable coarse trials beat chance" in narrowed.top_note
+    # No trial was used: none is named as a top trial, and the table says so.
+    assert (narrowed.top, narrowed.top_trial_ids, narrowed.usable) == (0, (), 5)
+    assert {c.active for c in narrowed.changes} == {0}
+    assert str(narrowed).startswith("NarrowedSpace: none of 5 usable trials")
     assert "the whole space is kept" in caplog.text
     assert {hp.name for hp in narrowed.hyperparameters.space} == {"units", "activation"}
     (activation,) = [hp for hp in narrowed.hyperparameters.space if hp.name == "activation"]
@@ -171,6 +175,14 @@ def test_trials_at_chance_are_left_out_of_the_narrowing(caplog):
     # Used 3; the coarse phase had 6 usable trials and the user asked for 5.
     assert (narrowed.top, narrowed.usable, narrowed.requested_top) == (3, 6, 5)
     assert narrowed.top_trial_ids == ("00", "01", "02")
+
+
+def test_leaving_trials_out_keeps_what_was_said_of_the_top():
+    """Asked for more top trials than there are: that is still said, and in good grammar."""
+    narrowed = _narrow([0.90, 0.88, 0.86, 0.85, 0.55], top=10)
+    assert "asked for top=10" in narrowed.top_note
+    assert "1 of the top 5 coarse trials was no better than chance" in narrowed.top_note
+    assert (narrowed.top, narrowed.usable, narrowed.requested_top) == (4, 5, 10)
 
 
 def test_top_trials_all_above_chance_are_narrowed():

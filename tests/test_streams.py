@@ -166,6 +166,22 @@ def test_one_hot_looking_stream_targets_need_a_task() -> None:
     assert StreamData(*splits, fingerprint="v", task="regression").task == "regression"
 
 
+def test_float_class_ids_in_a_stream_need_a_task_or_num_classes() -> None:
+    """Class ids saved as floats (0.0, 1.0, 2.0) once became regression silently: the whole
+    run trained on val_loss and failed at the test evaluation."""
+    splits = [_regression_split(n, s) for n, s in ((96, 0), (32, 1), (40, 2))]
+    with pytest.raises(DataError, match=r"only whole-number values \(0, 1, 2\).*class ids"):
+        StreamData(*splits, fingerprint="f")
+    assert StreamData(*splits, fingerprint="f", task="classification").task == "classification"
+    # Naming the classes says what the targets are.
+    named = StreamData(*splits, fingerprint="f", num_classes=3)
+    assert (named.task, named.num_classes) == ("classification", 3)
+    # Real-valued targets are still regression without a word.
+    x, y = _arrays(96, 0)
+    real = tf.data.Dataset.from_tensor_slices((x, y + 0.5)).batch(16)
+    assert StreamData(real, real, real, fingerprint="r").task == "regression"
+
+
 def test_stream_needs_a_fingerprint_and_streams_only() -> None:
     with pytest.raises(DataError, match="fingerprint="):
         StreamData(_tf_split(32, 0), _tf_split(16, 1), _tf_split(16, 2))
@@ -223,7 +239,7 @@ def _unbatched(n: int, seed: int, one_hot: bool = False) -> tf.data.Dataset:
             r"not a batch \(shapes \(6,\), \(3,\): x and y differ in size",
         ),
         # Only the test split is unbatched.
-        ((_tf_split, _tf_split, _unbatched), r"splits' elements differ in rank"),
+        ((_tf_split, _tf_split, _unbatched), r"the test split's elements differ in rank"),
     ],
 )
 def test_an_unbatched_stream_is_refused_when_built(splits, message: str) -> None:
@@ -240,7 +256,6 @@ def test_an_unbatched_stream_is_refused_when_built(splits, message: str) -> None
     [
         (lambda y: np.eye(3, dtype="float32")[y], 4, "one-hot over 3 classes, but num_classes=4"),
         (lambda y: y, 2, r"class ids from 0 to 2, outside 0..1 for num_classes=2"),
-        (lambda y: y - 1, 3, r"class ids from -1 to 1, outside 0..2"),
     ],
 )
 def test_num_classes_that_contradict_the_labels_are_refused(y_of, num_classes, message) -> None:
@@ -263,6 +278,32 @@ def test_num_classes_that_contradict_the_labels_are_refused(y_of, num_classes, m
         split(96, 0), split(32, 1), split(40, 2), fingerprint="f", task="classification"
     )
     assert data.num_classes is None  # unknown is still accepted
+
+
+@pytest.mark.parametrize(
+    "y_of, message",
+    [
+        (lambda y: y - 1, r"class ids from -1 to 1, outside 0..K-1: number the classes from 0"),
+        (lambda y: y + 0.5, r"class ids 0..K-1 .*labels hold \[.*\.5"),
+    ],
+)
+def test_labels_that_are_not_class_ids_are_refused(y_of, message) -> None:
+    """Negative or fractional labels can never be class ids, with or without num_classes."""
+
+    def split(n: int, seed: int) -> tf.data.Dataset:
+        x, y = _arrays(n, seed)
+        return tf.data.Dataset.from_tensor_slices((x, y_of(y))).batch(16)
+
+    for num_classes in (None, 3):
+        with pytest.raises(DataError, match=message.replace("0..K-1", ".*")):
+            StreamData(
+                split(96, 0),
+                split(32, 1),
+                split(40, 2),
+                fingerprint="f",
+                task="classification",
+                num_classes=num_classes,
+            )
 
 
 def test_class_weights_for_a_regression_stream_are_refused_even_with_labels(

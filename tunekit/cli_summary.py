@@ -29,7 +29,7 @@ def narrowing_line(narrowed: Any) -> str:
     shown = ", ".join(changed[:6]) + (", ..." if len(changed) > 6 else "")
     # The narrow step's note when it left coarse trials at chance out (`steps.narrow.LEFT_OUT`;
     # not imported: that module loads KerasTuner, and this one serves `--help` and `show`).
-    left_out = "were no better than chance" in (getattr(narrowed, "top_note", None) or "")
+    left_out = "no better than chance" in (getattr(narrowed, "top_note", None) or "")
     return (
         f"Narrowing: {len(changed)} of {len(changes)} hyperparameters narrowed"
         + (f" ({shown})" if changed else "")

@@ -38,8 +38,9 @@ class Change:
     `"kept"` (`Boolean` without consensus, a stepped `reverse_log` grid,
     which cannot be narrowed and stay on the original grid, or a range or
     `Choice` whose top trials spread over all of it: nothing removed),
-    `"chance"` (no coarse trial scored above chance, so nothing is narrowed:
-    set by the workflow's narrow step, not by `narrow_space`).
+    `"chance"` (too few coarse trials scored above chance, so nothing is
+    narrowed and no trial was used: set by the workflow's narrow step, not by
+    `narrow_space`).
 
     Args:
         name: Name of the hyperparameter.
@@ -84,9 +85,10 @@ class NarrowedSpace:
             the next tuner as `hyperparameters=`.
         changes: One `Change` per hyperparameter of the original space.
         direction: `"max"` or `"min"`.
-        top: Number of top trials used.
+        top: Number of top trials used (0 when the whole space was kept).
         usable: Number of usable (completed, finite-score) trials.
-        top_trial_ids: Trial ids of the top trials, best first.
+        top_trial_ids: Trial ids of the top trials, best first (empty when
+            none was used).
         margin: The margin used to widen numeric ranges.
         requested_top: The `top` asked for (a count or a fraction); `top`
             differs from it when too few trials are usable or `min_trials`
@@ -182,11 +184,13 @@ class NarrowedSpace:
         rows = [("name", "before", "", "after", "rule", "active")]
         for c in self.changes:
             cond = _describe_conditions(c.before_config)
-            rows.append((c.name + cond, c.before, "->", c.after, c.rule, f"{c.active}/{self.top}"))
+            active = f"{c.active}/{self.top}" if self.top else "-"
+            rows.append((c.name + cond, c.before, "->", c.after, c.rule, active))
         widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
         note = f"; {self.top_note}" if self.top_note else ""
+        used = f"top {self.top}" if self.top else "none"
         lines = [
-            f"NarrowedSpace: top {self.top} of {self.usable} usable trials "
+            f"NarrowedSpace: {used} of {self.usable} usable trials "
             f"(direction={self.direction!r}, margin={self.margin}{note})"
         ]
         for i, row in enumerate(rows):

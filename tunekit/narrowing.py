@@ -90,9 +90,11 @@ def narrow_space(
     narrowed = narrow_space(tuner.oracle.hyperparameters,
                             tuner.oracle.trials.values(), top=0.25)
     print(narrowed)
+    # Keep KerasTuner's tune_new_entries=True: a hyperparameter no top
+    # trial built (e.g. a deeper layer's units) is tuned over its own range.
     fine = keras_tuner.RandomSearch(build_model, objective="val_accuracy",
                                     hyperparameters=narrowed.hyperparameters,
-                                    tune_new_entries=False, max_trials=20)
+                                    max_trials=20)
     ```
     """
     direction, top, margin, min_trials = _check_args(direction, top, margin, min_trials)

@@ -172,9 +172,10 @@ def check_same_ranks(streams: dict[str, Any]) -> None:
         split: tf.nest.map_structure(lambda s: s.shape.rank, stream.element_spec)
         for split, stream in streams.items()
     }
-    if len({repr(r) for r in ranks.values()}) > 1:
+    odd = [split for split, r in ranks.items() if repr(r) != repr(ranks["train"])]
+    if odd:
         raise DataError(
-            f"StreamData: the splits' elements differ in rank ({ranks}): one of them is "
-            "batched and another is not. Batch all three the same way, e.g. "
+            f"StreamData: the {' and '.join(odd)} split's elements differ in rank from the "
+            f"training split's ({ranks}): batch all three the same way, e.g. "
             "dataset.batch(32)."
         )

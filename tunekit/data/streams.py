@@ -65,11 +65,13 @@ class StreamData:
             does (e.g. `"rivers-v3"`); a resumed run with another fingerprint
             is refused. Required: tunekit cannot hash a pipeline.
         task: `"classification"` or `"regression"`. Defaults to `None`:
-            classification when the first training batch's `y` holds
-            integers, regression for floats; float `y` of shape `(batch, k)`,
-            k > 1, holding only whole numbers (one-hot labels, or k targets?)
-            is refused: pass `task`. Classification takes class ids or
-            one-hot labels (`(batch, classes)`, scored as their argmax).
+            classification when `num_classes`, `class_names` or `labels` is
+            given or the first training batch's `y` holds integers;
+            regression for floats that are not all whole numbers; float `y`
+            of whole numbers only (class ids saved as floats, or a count;
+            one-hot labels, or k targets?) is refused: pass `task`.
+            Classification takes class ids `0..K-1` or one-hot labels
+            (`(batch, classes)`, scored as their argmax).
         num_classes: Classification: number of classes. Defaults to `None`
             (unknown: the output-width check is skipped and the report takes
             it from the test labels and predictions).
@@ -149,8 +151,13 @@ class StreamData:
         self.input_shape = shape_of(x)
         if task is None:
             arrays = list(y.values()) if isinstance(y, dict) else [y]
-            task = CLASSIFICATION if all(a.dtype.kind in "iub" for a in arrays) else REGRESSION
-            _refuse_ambiguous_targets(arrays)
+            if num_classes is not None or class_names is not None or labels is not None:
+                task = CLASSIFICATION  # classes were named: the targets are labels
+            elif all(a.dtype.kind in "iub" for a in arrays):
+                task = CLASSIFICATION
+            else:
+                _refuse_ambiguous_targets(arrays)
+                task = REGRESSION
         if task not in TASKS:
             raise DataError(f"task must be one of {list(TASKS)} or None, got {task!r}.")
         self.task = task
@@ -184,8 +191,8 @@ class StreamData:
                 f"Got {len(names)} class_names for num_classes={num_classes}; pass one per class."
             )
         self.class_names = names or []
-        if num_classes is not None and not isinstance(y, dict):
-            _refuse_other_class_count(y, num_classes)
+        if not isinstance(y, dict):
+            _check_class_labels(y, num_classes)
 
     @classmethod
     def from_image_folder(cls, stream: Any) -> StreamData:
@@ -302,41 +309,59 @@ class StreamData:
 
 
 def _refuse_ambiguous_targets(arrays: list[Any]) -> None:
-    """Refuses float targets `(batch, k)`, k > 1, of whole numbers only: one-hot or k targets?
+    """Refuses float targets of whole numbers only: class labels or quantities?
 
-    The first training batch is all a stream shows before training; as
-    `tunekit.data.infer_task` does for arrays, it does not guess.
+    `(batch,)` or `(batch, 1)`: class ids saved as floats, or a count;
+    `(batch, k)`, k > 1: one-hot labels, or k targets. The first training
+    batch is all a stream shows before training; as `tunekit.data.infer_task`
+    does for arrays in the ambiguous cases, it does not guess.
     """
     for array in arrays:
         array = np.asarray(array)
-        if array.dtype.kind != "f" or array.ndim != 2 or array.shape[1] < 2:
+        if array.dtype.kind != "f" or array.ndim > 2:
             continue
         finite = array[np.isfinite(array)]
-        if finite.size and np.all(finite == np.round(finite)):
-            raise DataError(
-                f"StreamData: the first training batch's targets have shape {array.shape} and "
-                'only whole-number values: pass task= to say what they are. task="classification"'
-                f' for one-hot class labels; task="regression" for {array.shape[1]} targets '
-                "per sample."
-            )
+        if not finite.size or np.any(finite != np.round(finite)):
+            continue
+        shown = ", ".join(f"{v:g}" for v in np.unique(finite)[:6])
+        what = (
+            f'task="classification" for one-hot class labels; task="regression" for '
+            f"{array.shape[1]} targets per sample."
+            if array.ndim == 2 and array.shape[1] > 1
+            else 'task="classification" (or num_classes=) for class ids saved as floats; '
+            'task="regression" for a quantity.'
+        )
+        raise DataError(
+            f"StreamData: the first training batch's targets have shape {array.shape} and "
+            f"only whole-number values ({shown}): pass task= to say what they are. {what}"
+        )
 
 
-def _refuse_other_class_count(y: Any, num_classes: int) -> None:
-    """Refuses a first batch's labels that contradict `num_classes`; `DataError`."""
+def _check_class_labels(y: Any, num_classes: int | None) -> None:
+    """Refuses a first batch's labels that are not class ids or contradict `num_classes`."""
     y = np.asarray(y)
     if y.ndim == 2 and y.shape[1] > 1:  # one-hot
-        if y.shape[1] != num_classes:
+        if num_classes is not None and y.shape[1] != num_classes:
             raise DataError(
                 f"StreamData: the first training batch's labels are one-hot over {y.shape[1]} "
                 f"classes, but num_classes={num_classes}: pass num_classes={y.shape[1]}, or "
                 f"labels one-hot over {num_classes} classes."
             )
         return
-    if y.size and (y.min() < 0 or y.max() >= num_classes):
+    if not y.size:
+        return
+    if y.dtype.kind not in "iub" and (not np.all(np.isfinite(y)) or np.any(y != np.round(y))):
         raise DataError(
-            f"StreamData: the first training batch holds class ids from {y.min()} to "
-            f"{y.max()}, outside 0..{num_classes - 1} for num_classes={num_classes}: pass the "
-            "number of classes, with labels numbered from 0."
+            "StreamData: classification needs class ids 0..K-1 (or one-hot labels); the first "
+            f"training batch's labels hold {y.ravel()[:3].tolist()}...: map them to class "
+            'ids, or pass task="regression" for a quantity.'
+        )
+    if y.min() < 0 or (num_classes is not None and y.max() >= num_classes):
+        valid = f"0..{num_classes - 1} for num_classes={num_classes}" if num_classes else "0..K-1"
+        raise DataError(
+            f"StreamData: the first training batch holds class ids from {y.min():g} to "
+            f"{y.max():g}, outside {valid}: number the classes from 0"
+            + (", and pass their number." if num_classes else ".")
         )
 
 

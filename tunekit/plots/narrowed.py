@@ -126,7 +126,8 @@ def narrowing(narrowed: NarrowedSpace) -> Figure:
     ax.set_xlabel("position in the original range (log scale for log sampling)")
     ax.set_ylabel("hyperparameter")
     ax.set_title(
-        f"Narrowing: top {narrowed.top} of {narrowed.usable} usable trials "
+        f"Narrowing: {f'top {narrowed.top}' if narrowed.top else 'none'} of "
+        f"{narrowed.usable} usable trials "
         f"(direction={narrowed.direction}, margin={narrowed.margin})"
     )
     return fig

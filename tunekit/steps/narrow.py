@@ -24,7 +24,7 @@ _ACCURACIES = ("accuracy", "sparse_categorical_accuracy", "categorical_accuracy"
 #: Below this one-sided binomial p-value a coarse score is above chance.
 CHANCE_ALPHA = 0.05
 #: In the note of a narrowing that left coarse trials at chance out.
-LEFT_OUT = "were no better than chance"
+LEFT_OUT = "no better than chance"
 
 
 def chance_level(ctx: RunContext) -> tuple[float, int] | None:
@@ -85,15 +85,28 @@ def _why_unchecked(ctx: RunContext) -> str:
 def keep_whole_space(
     narrowed: NarrowedSpace, space: kt.HyperParameters, note: str
 ) -> NarrowedSpace:
-    """`narrowed` with nothing removed: every hyperparameter as in `space`, rule `"chance"`."""
+    """`narrowed` with nothing removed and no trial used: every hyperparameter as in `space`.
+
+    Each change gets the rule `"chance"` and `active=0`; `top` is 0,
+    `top_trial_ids` is empty and `top_note` is `note` (what was said of the
+    top trials no longer applies).
+    """
     whole = kt.HyperParameters()
     whole.merge([hp for hp in space.space if not hp.name.startswith("tuner/")])
     changes = tuple(
-        dataclasses.replace(c, after=c.before, after_config=c.before_config, rule="chance")
+        dataclasses.replace(
+            c, after=c.before, after_config=c.before_config, rule="chance", active=0
+        )
         for c in narrowed.changes
     )
-    top_note = f"{narrowed.top_note}; {note}" if narrowed.top_note else note
-    return dataclasses.replace(narrowed, hyperparameters=whole, changes=changes, top_note=top_note)
+    return dataclasses.replace(
+        narrowed,
+        hyperparameters=whole,
+        changes=changes,
+        top=0,
+        top_trial_ids=(),
+        top_note=note,
+    )
 
 
 class NarrowStep:
@@ -129,8 +142,8 @@ class NarrowStep:
         _io.write_text(path, narrowed.to_json())
         manifest.mark(self.name, "done")
         ctx.say(
-            f"Narrowed search space (top {narrowed.top} of {narrowed.usable} coarse "
-            f"trials):\n{narrowed}"
+            f"Narrowed search space ({f'top {narrowed.top}' if narrowed.top else 'none'} of "
+            f"{narrowed.usable} coarse trials):\n{narrowed}"
         )
         return narrowed
 
@@ -207,14 +220,16 @@ class NarrowStep:
                 "(--coarse-epochs, coarse_epochs=) or a learning-rate range that trains may help"
             )
             _logger.warning(f"{note}.")
-            return keep_whole_space(narrowed, oracle.hyperparameters, note)
+            kept_note = "; ".join(filter(None, [space_note, note]))
+            return keep_whole_space(narrowed, oracle.hyperparameters, kept_note)
         # Chance-level trials would be among the top: narrow from those that learned.
         # The p-value falls as the score rises, so the top trials are every learner
         # and then `narrowed.top - len(learners)` trials at chance.
         in_top = narrowed.top - len(learners)
+        were = "was" if in_top == 1 else "were"
         note = (
-            f"{in_top} of the top {narrowed.top} coarse trials {LEFT_OUT} ({majority}; "
-            f"one-sided binomial p >= {CHANCE_ALPHA}) and were left out: narrowed from the "
+            f"{in_top} of the top {narrowed.top} coarse trials {were} {LEFT_OUT} ({majority}; "
+            f"one-sided binomial p >= {CHANCE_ALPHA}) and {were} left out: narrowed from the "
             f"{len(learners)} of the {len(usable_trials)} usable trials that beat it"
         )
         learned = narrow_space(
@@ -226,8 +241,11 @@ class NarrowStep:
             min_trials=min_trials,
         )
         _logger.warning(f"{note}.")
-        # What was asked for and what there was stay those of the whole coarse phase.
-        narrowed = dataclasses.replace(
-            learned, usable=narrowed.usable, requested_top=narrowed.requested_top
+        # What was asked for, what there was and what was said of it (e.g. "asked for
+        # top=10, only 6 usable") stay those of the whole coarse phase.
+        return dataclasses.replace(
+            learned,
+            usable=narrowed.usable,
+            requested_top=narrowed.requested_top,
+            top_note="; ".join(filter(None, [narrowed.top_note, note])),
         )
-        return dataclasses.replace(narrowed, top_note="; ".join(filter(None, [space_note, note])))
