@@ -251,6 +251,23 @@ def test_an_unbatched_stream_is_refused_when_built(splits, message: str) -> None
     assert ".batch(32)" in str(caught.value)
 
 
+def _classes_stream(y_of: Any, num_classes: int | None = None) -> StreamData:
+    """A classification stream of the `_arrays` samples, labelled `y_of(class ids)`."""
+
+    def split(n: int, seed: int) -> tf.data.Dataset:
+        x, y = _arrays(n, seed)
+        return tf.data.Dataset.from_tensor_slices((x, y_of(y))).batch(16)
+
+    return StreamData(
+        split(96, 0),
+        split(32, 1),
+        split(40, 2),
+        fingerprint="f",
+        task="classification",
+        num_classes=num_classes,
+    )
+
+
 @pytest.mark.parametrize(
     "y_of, num_classes, message",
     [
@@ -260,24 +277,9 @@ def test_an_unbatched_stream_is_refused_when_built(splits, message: str) -> None
 )
 def test_num_classes_that_contradict_the_labels_are_refused(y_of, num_classes, message) -> None:
     """Before: the model check blamed the model ("End the model in Dense(4)")."""
-
-    def split(n: int, seed: int) -> tf.data.Dataset:
-        x, y = _arrays(n, seed)
-        return tf.data.Dataset.from_tensor_slices((x, y_of(y))).batch(16)
-
     with pytest.raises(DataError, match=message):
-        StreamData(
-            split(96, 0),
-            split(32, 1),
-            split(40, 2),
-            fingerprint="f",
-            task="classification",
-            num_classes=num_classes,
-        )
-    data = StreamData(
-        split(96, 0), split(32, 1), split(40, 2), fingerprint="f", task="classification"
-    )
-    assert data.num_classes is None  # unknown is still accepted
+        _classes_stream(y_of, num_classes=num_classes)
+    assert _classes_stream(y_of).num_classes is None  # unknown is still accepted
 
 
 @pytest.mark.parametrize(
@@ -289,21 +291,9 @@ def test_num_classes_that_contradict_the_labels_are_refused(y_of, num_classes, m
 )
 def test_labels_that_are_not_class_ids_are_refused(y_of, message) -> None:
     """Negative or fractional labels can never be class ids, with or without num_classes."""
-
-    def split(n: int, seed: int) -> tf.data.Dataset:
-        x, y = _arrays(n, seed)
-        return tf.data.Dataset.from_tensor_slices((x, y_of(y))).batch(16)
-
     for num_classes in (None, 3):
         with pytest.raises(DataError, match=message.replace("0..K-1", ".*")):
-            StreamData(
-                split(96, 0),
-                split(32, 1),
-                split(40, 2),
-                fingerprint="f",
-                task="classification",
-                num_classes=num_classes,
-            )
+            _classes_stream(y_of, num_classes=num_classes)
 
 
 def test_class_weights_for_a_regression_stream_are_refused_even_with_labels(
