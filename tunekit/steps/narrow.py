@@ -159,7 +159,8 @@ class NarrowStep:
         whole space is kept (rule `"chance"`). Either is noted and logged.
         """
         trials = list(oracle.trials.values())
-        usable = sum(1 for t in trials if is_usable(t))
+        usable_trials = [t for t in trials if is_usable(t)]
+        usable = len(usable_trials)
         # KerasTuner's random search stops, without a word, once it draws only
         # configurations it already tried: the only way it ends before `max_trials`.
         exhausted = 0 < len(trials) < ctx.coarse_trials
@@ -188,7 +189,6 @@ class NarrowStep:
                 note += f"; {narrowed.top_note}"
             narrowed = dataclasses.replace(narrowed, top_note=note)
         chance = chance_level(ctx)
-        usable_trials = [t for t in trials if is_usable(t)]
         if chance is None or not usable_trials:
             unchecked = _why_unchecked(ctx) if chance is None else ""
             top_note = "; ".join(filter(None, [narrowed.top_note, unchecked]))
@@ -212,7 +212,7 @@ class NarrowStep:
                 f"no coarse trial beat chance (best {ctx.objective.name} {best:.4f}; "
                 f"one-sided binomial p={p_value(best):.2f})"
                 if not learners
-                else f"only {len(learners)} of the {len(usable_trials)} usable coarse trials "
+                else f"only {len(learners)} of the {usable} usable coarse trials "
                 f"beat chance, fewer than the {min_trials} a narrowing needs"
             )
             note = (
@@ -230,7 +230,7 @@ class NarrowStep:
         note = (
             f"{in_top} of the top {narrowed.top} coarse trials {were} {LEFT_OUT} ({majority}; "
             f"one-sided binomial p >= {CHANCE_ALPHA}) and {were} left out: narrowed from the "
-            f"{len(learners)} of the {len(usable_trials)} usable trials that beat it"
+            f"{len(learners)} of the {usable} usable trials that beat it"
         )
         learned = narrow_space(
             oracle.hyperparameters,
