@@ -185,6 +185,14 @@ def test_leaving_trials_out_keeps_what_was_said_of_the_top():
     assert (narrowed.top, narrowed.usable, narrowed.requested_top) == (4, 5, 10)
 
 
+def test_an_exhausted_space_at_chance_says_both():
+    """Every configuration tried (2 of a budget of 20), one at chance: both are said."""
+    narrowed = _narrow([0.86, 0.52], coarse_trials=20)
+    assert narrowed.top == 0 and {c.rule for c in narrowed.changes} == {"chance"}
+    assert narrowed.top_note.startswith("the space holds only 2 distinct configurations")
+    assert "only 1 of the 2 usable coarse trials beat chance" in narrowed.top_note
+
+
 def test_top_trials_all_above_chance_are_narrowed():
     narrowed = _narrow([0.86, 0.80, 0.75, 0.52, 0.40])
     assert "chance" not in {c.rule for c in narrowed.changes}
