@@ -254,6 +254,7 @@ def test_space_of_one_configuration_ends_cleanly(tmp_path, data, fine_tuner):
         data,
         directory=tmp_path,
         project_name="one",
+        objective="val_loss",  # no chance level (see the test above)
         coarse_trials=5,
         fine_tuner=fine_tuner,
         fine_trials=3,
