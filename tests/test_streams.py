@@ -166,6 +166,19 @@ def test_one_hot_looking_stream_targets_need_a_task() -> None:
     assert StreamData(*splits, fingerprint="v", task="regression").task == "regression"
 
 
+def test_integer_targets_per_sample_that_are_not_one_hot_are_refused() -> None:
+    """Integer counts (batch, 3) were taken for one-hot labels by their dtype (exit 0)."""
+    x, y = _arrays(96, 0)
+    counts = np.stack([y, 2 * y, y + 1], axis=1).astype("int64")
+    split = tf.data.Dataset.from_tensor_slices((x, counts)).batch(16)
+    with pytest.raises(DataError, match=r"values outside \[0, 1\] \(0 to 4\).*task=\"regression\""):
+        StreamData(split, split, split, fingerprint="f")
+    assert StreamData(split, split, split, fingerprint="f", task="regression").num_outputs == 3
+    # One-hot integers are still labels.
+    one_hot = tf.data.Dataset.from_tensor_slices((x, np.eye(3, dtype="int64")[y])).batch(16)
+    assert StreamData(one_hot, one_hot, one_hot, fingerprint="h").task == "classification"
+
+
 def test_float_class_ids_in_a_stream_need_a_task_or_num_classes() -> None:
     """Class ids saved as floats (0.0, 1.0, 2.0) once became regression silently: the whole
     run trained on val_loss and failed at the test evaluation."""

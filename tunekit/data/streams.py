@@ -347,6 +347,12 @@ def _check_class_labels(y: Any, num_classes: int | None) -> None:
                 f"classes, but num_classes={num_classes}: pass num_classes={y.shape[1]}, or "
                 f"labels one-hot over {num_classes} classes."
             )
+        if np.any((y < 0) | (y > 1)):  # e.g. integer counts, taken for labels by their dtype
+            raise DataError(
+                f"StreamData: the first training batch's targets have shape {y.shape} and hold "
+                f"values outside [0, 1] ({y.min():g} to {y.max():g}): not one-hot class labels. "
+                f'Pass task="regression" for {y.shape[1]} targets per sample.'
+            )
         return
     if not y.size:
         return
