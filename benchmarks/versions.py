@@ -12,7 +12,9 @@ probe and for JAX's compilation as from a fresh clone (a cache warm from
 earlier runs of the same seed skips most compilation).
 
 Usage: `python -m benchmarks.versions [--seeds 0 1 2] [--old REV] [--work DIR]
-[--arm NAME=OPTIONS ...] [--no-new] [-- extra CLI options]`. Rerunning with the same
+[--arm NAME=OPTIONS ...] [--no-new] [--keep-cache] [-- extra CLI options]`. With
+`--keep-cache` each arm keeps one cache folder from seed to seed: the first seed
+runs as from a fresh clone, the later ones as a user's later runs. Rerunning with the same
 `--work` skips the pairs that finished. Writes `benchmarks/results/<name>.json` and
 prints a Markdown table.
 """
@@ -48,14 +50,14 @@ def _tree(rev: str, work: Path) -> Path:
     return tree
 
 
-def _start(tree: Path, out: Path, seed: int, options: list[str]) -> subprocess.Popen:
+def _start(tree: Path, out: Path, seed: int, options: list[str], cache: Path) -> subprocess.Popen:
     out.mkdir(parents=True, exist_ok=True)
     env = {
         **os.environ,
         "PYTHONPATH": str(tree),
         "TF_CPP_MIN_LOG_LEVEL": "3",
-        "XDG_CACHE_HOME": str(out / "cache"),
-        "TUNEKIT_CACHE_DIR": str(out / "cache" / "tunekit"),
+        "XDG_CACHE_HOME": str(cache),
+        "TUNEKIT_CACHE_DIR": str(cache / "tunekit"),
     }
     args = [sys.executable, "-m", "tunekit.coarse_to_fine", "--directory", str(out)]
     args += ["--project-name", "run", "--seed", str(seed), "--overwrite", *options]
@@ -80,8 +82,13 @@ def _result(out: Path, seconds: float, returncode: int) -> dict[str, Any]:
     }
 
 
-def run_pair(seed: int, arms: dict[str, tuple[Path, list[str]]], work: Path) -> dict:
-    """Every arm's command for `seed`, started together; their results."""
+def run_pair(
+    seed: int, arms: dict[str, tuple[Path, list[str]]], work: Path, keep_cache: bool = False
+) -> dict:
+    """Every arm's command for `seed`, started together; their results.
+
+    Each run's caches are empty (`<work>/<arm>/seed<S>/cache`), or with `keep_cache`
+    the arm's own (`<work>/<arm>/cache`), as earlier seeds left them."""
     done = work / f"seed{seed}.json"
     if done.exists():
         pair = json.loads(done.read_text())
@@ -89,7 +96,13 @@ def run_pair(seed: int, arms: dict[str, tuple[Path, list[str]]], work: Path) -> 
             return pair
     start = time.perf_counter()
     procs = {
-        v: _start(tree, work / v / f"seed{seed}", seed, options)
+        v: _start(
+            tree,
+            work / v / f"seed{seed}",
+            seed,
+            options,
+            work / v / "cache" if keep_cache else work / v / f"seed{seed}" / "cache",
+        )
         for v, (tree, options) in arms.items()
     }
     ended: dict[str, float] = {}
@@ -122,6 +135,13 @@ def main() -> None:
         action="store_true",
         help="leave out this checkout's default command (e.g. measured in an earlier run)",
     )
+    parser.add_argument(
+        "--keep-cache",
+        action="store_true",
+        help="one cache folder per arm, kept from seed to seed (the backend probe's verdict, "
+        "JAX's compilations): the first seed runs as from a fresh clone, the later ones as a "
+        "user's later runs on the same machine. Default: an empty cache for every run",
+    )
     parser.add_argument("options", nargs="*", help="extra CLI options for all (after --)")
     args = parser.parse_args()
     work = args.work or Path(tempfile.mkdtemp(prefix="tunekit-versions-"))
@@ -141,7 +161,7 @@ def main() -> None:
         arms[name] = (ROOT, [*args.options, *options.split()])
     pairs = {}
     for seed in args.seeds:
-        pairs[seed] = run_pair(seed, arms, work)
+        pairs[seed] = run_pair(seed, arms, work, args.keep_cache)
         walls = {arm: round(r["wall_seconds"]) for arm, r in pairs[seed].items()}
         print(f"seed {seed}: wall seconds {walls}", flush=True)
     rows = []
@@ -157,6 +177,7 @@ def main() -> None:
                     f"{r['wall_seconds']:.0f}",
                     f"{ratio:.2f}",
                     f"{r['num_params']:,}",
+                    f"{(r.get('time_split') or {}).get('outside_training', float('nan')):.1%}",
                 ]
             )
     ratios = {
@@ -167,7 +188,16 @@ def main() -> None:
         arm: statistics.median(p[arm]["test_accuracy"] for p in pairs.values()) for arm in arms
     }
     table = markdown_table(
-        ["seed", "arm", "options", "test accuracy", "wall s", "wall / old", "winner params"],
+        [
+            "seed",
+            "arm",
+            "options",
+            "test accuracy",
+            "wall s",
+            "wall / old",
+            "winner params",
+            "outside training",
+        ],
         rows,
     )
     save(
@@ -175,6 +205,7 @@ def main() -> None:
         {
             "old": args.old,
             "new": head,
+            "keep_cache": args.keep_cache,
             # Which checkout ran each arm (its commit), not where it was on this machine.
             "arms": {
                 arm: {"commit": args.old if arm == "old" else head, "options": o}
