@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import platform
 import time
 from collections.abc import Mapping
@@ -81,6 +82,8 @@ def _report(
         },
         "versions": {**versions(), "python": platform.python_version()},
         "backend": keras.backend.backend(),
+        # XLA's flags in this process (JAX: the command line adds a faster compile level).
+        "xla_flags": os.environ.get("XLA_FLAGS") or None,
         "backend_choice": run.backend_choice
         or {"backend": keras.backend.backend(), "source": "KERAS_BACKEND or Keras default"},
         "machine": {"platform": platform.platform(), "processor": platform.machine()},
@@ -173,7 +176,9 @@ def render_markdown(report: dict[str, Any], narrowing_table: str) -> str:
         f"- Hypermodel: `{config['hypermodel']['class']}`; objective `{config['objective']}` "
         f"({config['direction']}: {'higher' if config['direction'] == 'max' else 'lower'} "
         f"is better); seed {config['seed']}",
-        f"- Backend: {report['backend']}; versions: "
+        f"- Backend: {report['backend']}"
+        + (f" (XLA_FLAGS `{report['xla_flags']}`)" if report.get("xla_flags") else "")
+        + "; versions: "
         + ", ".join(f"{k} {v}" for k, v in report["versions"].items()),
         *(
             [
