@@ -120,15 +120,8 @@ def test_user_build_function_end_to_end_as_a_subprocess(tmp_path, small_npz, bac
     total = float(re.search(r"this command (\d+)s in all", time_line).group(1))
     assert total >= sum(report["timings"].values()) - 1
     assert report["backend"] == backend
-    # JAX compiles every trial's new shapes: the command line asks XLA for its faster
-    # compile level (unless XLA_FLAGS sets one), and the report says so.
-    if backend == "jax" and "xla_backend_optimization_level" not in os.environ.get(
-        "XLA_FLAGS", ""
-    ):
-        assert "--xla_backend_optimization_level=1" in report["xla_flags"]
-        assert "XLA_FLAGS `" in (run_dir / "report.md").read_text()
-    if backend == "tensorflow":
-        assert "xla_backend_optimization_level=1" not in (report["xla_flags"] or "")
+    # The process's XLA flags, for the record (tunekit leaves XLA's defaults alone).
+    assert report["xla_flags"] == (os.environ.get("XLA_FLAGS") or None)
     assert report["config"]["hypermodel"]["class"] == "my_models.build"
     assert report["config"]["final_schedule"] == schedule
     assert 0 < report["test_metrics"]["accuracy"] <= 1

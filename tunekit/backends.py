@@ -40,7 +40,7 @@ from typing import Any
 
 from tunekit import _io, _native_logs, interrupts
 from tunekit.hypermodel_specs import BUILTIN_HYPERMODELS, module_file
-from tunekit.processes import fast_compile_flags, limits_env, worker_cores
+from tunekit.processes import limits_env, worker_cores
 
 __all__ = [
     "BACKENDS",
@@ -141,8 +141,6 @@ def cache_key(
         "batch_size": int(batch_size),
         "processes": int(processes),
         "versions": _versions(),
-        # The JAX probe's compile settings (the user's XLA_FLAGS and tunekit's level).
-        "xla_flags": fast_compile_flags("jax", os.environ.get("XLA_FLAGS", "")),
     }
 
 
@@ -243,9 +241,6 @@ def probe_with_reason(
         _native_logs.quiet_environment(env)
         if processes > 1:
             env.update(limits_env(cores[i], backend))
-        # Timed as the run will train (`tunekit.cli_data.select_backend` sets the same).
-        if flags := fast_compile_flags(backend, env.get("XLA_FLAGS", "")):
-            env["XLA_FLAGS"] = flags
         procs.append(
             subprocess.Popen(
                 args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True

@@ -19,7 +19,6 @@ from typing import Any
 
 from tunekit import _native_logs, interrupts
 from tunekit.errors import UsageError
-from tunekit.processes import fast_compile_flags
 
 __all__ = [
     "FOLDER_BATCH_SIZE",
@@ -204,11 +203,6 @@ def select_backend(
             )
             choice = {**choice, "backend": keras.backend.backend()}
     os.environ["KERAS_BACKEND"] = choice["backend"]
-    # Every trial compiles new shapes on JAX: XLA's faster compile (`tunekit.processes`),
-    # for this process and the workers and probes it starts, unless XLA_FLAGS sets a level.
-    fast = fast_compile_flags(choice["backend"], os.environ.get("XLA_FLAGS", ""))
-    if fast:
-        os.environ["XLA_FLAGS"] = fast
     # TensorFlow's start-up lines (see `tunekit._native_logs`). TensorFlow loads on either backend
     # (tunekit writes TensorBoard's logs with tf.summary), so it is imported here.
     with _native_logs.filtered_stderr():

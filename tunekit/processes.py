@@ -10,33 +10,12 @@ from __future__ import annotations
 import os
 
 __all__ = [
-    "FAST_COMPILE_FLAG",
     "apply_process_limits",
-    "fast_compile_flags",
     "limits_env",
     "release_trial_memory",
     "thread_env",
     "worker_cores",
 ]
-
-
-# XLA's CPU backend optimisation level (XLA's default: 3). Level 1 halves the compile of a
-# model's initialisers and cuts its train step's, with the same results and the same epoch
-# time for dense networks (small CNNs train 6-9% slower): `benchmarks/results/xla_flags.json`.
-FAST_COMPILE_FLAG = "--xla_backend_optimization_level=1"
-
-
-def fast_compile_flags(backend: str | None, flags: str) -> str:
-    """`XLA_FLAGS` for a process of tunekit's on `backend`: `flags` plus `FAST_COMPILE_FLAG`.
-
-    Only for JAX, and only when `flags` sets no `--xla_backend_optimization_level`
-    of its own (the user's choice wins, e.g. `XLA_FLAGS=--xla_backend_optimization_level=3`
-    restores XLA's default). XLA reads `XLA_FLAGS` once, when JAX first compiles:
-    set it in the environment of a process before that.
-    """
-    if backend != "jax" or "xla_backend_optimization_level" in flags:
-        return flags
-    return f"{flags} {FAST_COMPILE_FLAG}".strip()
 
 
 def worker_cores(workers: int) -> list[list[int]]:

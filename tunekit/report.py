@@ -82,7 +82,7 @@ def _report(
         },
         "versions": {**versions(), "python": platform.python_version()},
         "backend": keras.backend.backend(),
-        # XLA's flags in this process (JAX: the command line adds a faster compile level).
+        # XLA's flags in this process (`benchmarks/xla_flags.py`: what their level costs).
         "xla_flags": os.environ.get("XLA_FLAGS") or None,
         "backend_choice": run.backend_choice
         or {"backend": keras.backend.backend(), "source": "KERAS_BACKEND or Keras default"},

@@ -36,7 +36,6 @@ from tunekit.distribute.cluster import (
     worker_cores,
 )
 from tunekit.errors import WorkerCrashError
-from tunekit.processes import fast_compile_flags
 
 __all__ = ["LocalWorkers", "WorkerCrashError"]
 
@@ -111,8 +110,6 @@ class LocalWorkers:
         if self.backend:
             env["KERAS_BACKEND"] = self.backend
         env.update(limits_env(self.cores[worker], self.backend, die_with_parent=True))
-        if flags := fast_compile_flags(self.backend, env.get("XLA_FLAGS", "")):
-            env["XLA_FLAGS"] = flags
         env.update(
             KERASTUNER_TUNER_ID=worker,
             KERASTUNER_ORACLE_IP=self.cluster.connect_ip,
