@@ -82,6 +82,11 @@ def _result(out: Path, seconds: float, returncode: int) -> dict[str, Any]:
     }
 
 
+def _share(value: float | None) -> str:
+    """A share as a percentage; "-" for a version whose report has none."""
+    return "-" if value is None else f"{value:.1%}"
+
+
 def run_pair(
     seed: int, arms: dict[str, tuple[Path, list[str]]], work: Path, keep_cache: bool = False
 ) -> dict:
@@ -177,7 +182,7 @@ def main() -> None:
                     f"{r['wall_seconds']:.0f}",
                     f"{ratio:.2f}",
                     f"{r['num_params']:,}",
-                    f"{(r.get('time_split') or {}).get('outside_training', float('nan')):.1%}",
+                    _share((r.get("time_split") or {}).get("outside_training")),
                 ]
             )
     ratios = {
