@@ -349,6 +349,24 @@ _WRONG_WIDTH = """
                                   keras.layers.Dense(1, activation="sigmoid")])
         model.compile(optimizer="adam", loss="binary_crossentropy", metrics=["accuracy"])
         return model
+
+    def wrong_input(hp):  # 64 features declared; the samples are 8x8 images
+        model = keras.Sequential([keras.Input((64,)), keras.layers.Dense(10)])
+        model.compile(optimizer="adam", loss="sparse_categorical_crossentropy",
+                      metrics=["accuracy"])
+        return model
+
+    def uncompiled(hp):
+        return keras.Sequential([keras.Input((8, 8)), keras.layers.Flatten(),
+                                 keras.layers.Dense(10, activation="softmax")])
+
+    def logit_accuracy(hp):  # one logit, and Keras's accuracy thresholds it at 0.5
+        model = keras.Sequential([keras.Input((8, 8)), keras.layers.Flatten(),
+                                  keras.layers.Dense(1)])
+        model.compile(optimizer="adam",
+                      loss=keras.losses.BinaryCrossentropy(from_logits=True),
+                      metrics=["accuracy"])
+        return model
 """
 
 
@@ -357,6 +375,13 @@ _WRONG_WIDTH = """
     [
         ("dense5", 10, "outputs 5 units per sample but the data has 10 classes"),
         ("lazy_one_unit", 3, "outputs 1 unit per sample but the data has 3 classes"),
+        (
+            "wrong_input",
+            10,
+            "takes inputs of shape (64,) (its Input), but each sample of x_train has shape (8, 8)",
+        ),
+        ("uncompiled", 10, "is not compiled. Call model.compile("),
+        ("logit_accuracy", 2, "its metric 'accuracy' thresholds the output at 0.5"),
     ],
 )
 def test_model_output_that_does_not_fit_the_classes_exits_2_before_training(
@@ -380,6 +405,38 @@ def test_model_output_that_does_not_fit_the_classes_exits_2_before_training(
     err = capsys.readouterr().err.strip()
     assert message in err and len(err.splitlines()) == 1, err
     assert not (tmp_path / "runs").exists()  # nothing trained, no run folder
+
+
+_NAN_MODEL = """
+    import keras
+
+    def nan_weights(hp):  # every trial's loss is NaN at its first batch
+        model = keras.Sequential([
+            keras.Input((8, 8)), keras.layers.Flatten(),
+            keras.layers.Dense(hp.Int("units", 4, 8), activation="relu"),
+            keras.layers.Dense(3, activation="softmax",
+                               kernel_initializer=keras.initializers.Constant(float("nan")))])
+        model.compile(optimizer="adam", loss="sparse_categorical_crossentropy",
+                      metrics=["accuracy"])
+        return model
+"""
+
+
+def test_a_phase_whose_every_trial_failed_says_to_rerun_with_overwrite_only(
+    tmp_path, capsys, monkeypatch
+):
+    """Before, the message said "rerun with --overwrite" and the next line "resume with"
+    a command that reloads the same failed trials and fails again."""
+    (tmp_path / "nan_models.py").write_text(textwrap.dedent(_NAN_MODEL))
+    monkeypatch.chdir(tmp_path)
+    data = _shapes_npz(tmp_path / "data.npz", num_classes=3, per_class=8)
+    args = ["--hypermodel", "nan_models:nan_weights", "--data", str(data)]
+    args += ["--directory", str(tmp_path / "runs"), "--backend", "tensorflow", *TINY]
+    args += ["--max-consecutive-failed-trials", "5"]  # KerasTuner's limit would stop at 3
+    assert main(args) == 1
+    err = capsys.readouterr().err
+    assert "No coarse trial completed with a finite val_accuracy (3 ran" in err, err
+    assert "rerun with --overwrite" in err and "resume with" not in err.lower(), err
 
 
 def test_model_output_that_does_not_fit_exits_2_under_jax(tmp_path):

@@ -138,6 +138,7 @@ BAD_CSV = [
         r"task='regression' if they are a quantity",
     ),
     ("empty_file", "", dict(target="t"), r"Could not read .*bad\.csv' as a CSV with a header row"),
+    ("header_only", "size,t\n", dict(target="t"), r"bad\.csv.*a header row but no data rows"),
     (
         "unknown_task",
         "size,t\n1,2.5\n",

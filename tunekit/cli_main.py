@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import re
 import shlex
 import sys
@@ -122,6 +123,11 @@ def main(argv: Sequence[str] | None = None, prog: str = "tunekit") -> int:
     except UsageError as e:
         print(f"error: {_as_flags(str(e))}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # `tunekit show RUN | head`: the reader left before the end
+        # Python's documented recipe (signal module, "Note on SIGPIPE"): stdout to devnull,
+        # so that the flush at exit raises nothing, and exit 1 as Python does on EPIPE.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
 
 
 # The Python API's names in `tunekit.runs`' messages, and what the command line calls them.

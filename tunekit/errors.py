@@ -32,6 +32,7 @@ __all__ = [
     "DataUnavailableError",
     "Interrupted",
     "InvalidParameterError",
+    "ModelCheckError",
     "ModelSaveError",
     "ModelSizeLimitError",
     "NoCompletedTrialsError",
@@ -87,6 +88,10 @@ class DataError(TunekitError, ValueError):
 
 class OutputShapeError(TunekitError, ValueError):
     """The model's output does not fit the data's number of classes."""
+
+
+class ModelCheckError(TunekitError, ValueError):
+    """The hypermodel's model cannot train on the data as built: its input, compile or metrics."""
 
 
 class ModelSaveError(TunekitError, ValueError):

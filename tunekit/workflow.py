@@ -841,6 +841,9 @@ class CoarseToFine:
         See `tunekit.steps.check.check_model` (run once per object).
 
         Raises:
+            ModelCheckError: The model is not compiled, its `Input` does not
+                take `x_train`'s samples, or a one-logit classifier's accuracy
+                thresholds at 0.5.
             OutputShapeError: The output width does not match the classes.
             ModelSaveError: The model cannot be saved as `.keras` and loaded back.
             ModelSizeLimitError: `max_model_size` rejects every configuration

@@ -96,6 +96,11 @@ def load_csv(
                 f"it has no feature columns besides target={target!r}; "
                 "a model needs at least one input column."
             )
+        if frame.empty:
+            raise DataError(
+                "it has a header row but no data rows; write the rows (one sample "
+                "per row) and save the CSV again."
+            )
         _check_no_missing(frame)
         _check_numeric(frame, features)
         _check_finite_columns(frame, features + [t for t in targets if t in frame])

@@ -10,18 +10,19 @@ from __future__ import annotations
 import os
 import tempfile
 from collections.abc import Mapping
+from typing import Any
 
 import keras
 import keras_tuner as kt
 import numpy as np
 
 from tunekit.data import REGRESSION, Dataset, StreamData
-from tunekit.errors import ModelSaveError, OutputShapeError
-from tunekit.outputs import check_output_shape, load_keras_model, model_output_shape
+from tunekit.errors import ModelCheckError, ModelSaveError, OutputShapeError
+from tunekit.outputs import check_output_shape, load_keras_model, model_output_shape, uses_logits
 from tunekit.regression import check_regression_output_shape
 from tunekit.tuners import first_sample
 
-__all__ = ["check_model", "check_round_trip"]
+__all__ = ["check_model", "check_round_trip", "check_trainable"]
 
 
 def check_model(hypermodel: kt.HyperModel, data: Dataset | StreamData) -> None:
@@ -38,9 +39,13 @@ def check_model(hypermodel: kt.HyperModel, data: Dataset | StreamData) -> None:
     (and a dict `y`).
     For a `StreamData`, the model is called on its first training batch (one
     batch is read, nothing else); its output width is checked only when the
-    stream's classes are known.
+    stream's classes are known. Before that, without training
+    (`check_trainable`): the model is compiled, its declared input fits
+    `x_train`'s samples, and a one-unit logit classifier's accuracy metric
+    does not threshold its logits at 0.5.
 
     Raises:
+        ModelCheckError (a `ValueError`): See `check_trainable`.
         OutputShapeError (a `ValueError`): Naming the model's output shape
             and the targets' shape, with the fix.
         ModelSaveError: See `check_round_trip`.
@@ -49,15 +54,20 @@ def check_model(hypermodel: kt.HyperModel, data: Dataset | StreamData) -> None:
         model = hypermodel.build(kt.HyperParameters())
     except Exception:  # noqa: BLE001 - the trials report build errors with their trial
         model = None
-    if model is None:
-        shape = None
-    else:
-        sample = data.sample() if isinstance(data, StreamData) else first_sample(data.x_train, 2)
-        shape = model_output_shape(model, sample)
-    if shape is not None:
-        check_round_trip(model)
-    del model
-    keras.backend.clear_session()
+    try:
+        if model is None:
+            shape = None
+        else:
+            check_trainable(hypermodel, model, data)
+            sample = (
+                data.sample() if isinstance(data, StreamData) else first_sample(data.x_train, 2)
+            )
+            shape = model_output_shape(model, sample)
+        if shape is not None:
+            check_round_trip(model)
+    finally:
+        del model
+        keras.backend.clear_session()
     if shape is None:
         return
     if isinstance(data, StreamData):
@@ -107,3 +117,105 @@ def check_round_trip(model: keras.Model) -> None:
                 "objects (layers, metrics, losses) with "
                 "@keras.saving.register_keras_serializable()."
             ) from None
+
+
+_WHAT = "`hypermodel` (built with its default hyperparameters) builds a model that"
+# Keras's names for the accuracy that thresholds one unit's output at 0.5.
+_BINARY_ACCURACY = {"accuracy", "acc", "binary_accuracy", "BinaryAccuracy"}
+
+
+def check_trainable(hypermodel: kt.HyperModel, model: Any, data: Dataset | StreamData) -> None:
+    """Raises `ModelCheckError` for a model that cannot train on `data` as built.
+
+    Checked without training, each only where it can be known:
+
+    - the model is compiled (unless the hypermodel has its own `fit`, which
+      may compile it): KerasTuner trains what `build` returns;
+    - a model with one declared `Input` and array data: the input's shape
+      (without the batch axis) matches `x_train`'s samples, where Keras
+      would accept them (a missing or extra last axis of size 1 is);
+    - one output unit on two classes that is a logit (`uses_logits`): its
+      compiled accuracy metric (`"accuracy"`, `BinaryAccuracy`) must
+      threshold at 0.0, not Keras's default 0.5, which reads logits as
+      probabilities: the search would rank trials, and the report print
+      a test accuracy, by a wrong count of correct samples.
+
+    Raises:
+        ModelCheckError (a `ValueError`): Naming what does not fit and the fix.
+    """
+    if not isinstance(model, keras.Model):
+        return
+    if not getattr(model, "compiled", True) and type(hypermodel).fit is kt.HyperModel.fit:
+        raise ModelCheckError(
+            f"{_WHAT} is not compiled. Call model.compile(optimizer=..., loss=..., "
+            "metrics=[...]) in build before returning the model: KerasTuner trains the "
+            "model build returns as it is."
+        )
+    if isinstance(data, StreamData) or isinstance(data.x_train, (Mapping, list, tuple)):
+        return
+    _check_input_shape(model, tuple(np.shape(data.x_train)))
+    if data.task != REGRESSION and data.num_classes == 2:
+        _check_logit_accuracy(model)
+
+
+def _check_input_shape(model: keras.Model, x_shape: tuple[int, ...]) -> None:
+    try:
+        inputs = model.inputs
+    except (AttributeError, ValueError):  # a subclassed model declares none
+        return
+    if not inputs or len(inputs) != 1:
+        return
+    declared = tuple(inputs[0].shape)[1:]
+    sample = x_shape[1:]
+    candidates = [sample]  # Keras adds or drops a last axis of size 1 to match
+    if sample[-1:] == (1,):
+        candidates.append(sample[:-1])
+    candidates.append((*sample, 1))
+    for shape in candidates:
+        if len(shape) == len(declared) and all(
+            d is None or d == s for d, s in zip(declared, shape, strict=True)
+        ):
+            return
+    raise ModelCheckError(
+        f"{_WHAT} takes inputs of shape {declared} (its Input), but each sample of "
+        f"x_train has shape {sample} (x_train has shape {x_shape}). Give the model's "
+        f"keras.Input shape={sample}" + ", or reshape the data."
+    )
+
+
+def _check_logit_accuracy(model: keras.Model) -> None:
+    shape = model_output_shape(model)
+    if shape is None or shape[-1:] != (1,) or uses_logits(model) is not True:
+        return
+    try:
+        metrics = model.get_compile_config().get("metrics")
+    except Exception:  # noqa: BLE001 - a model compiled in an unusual way: not checked
+        return
+    for metric in _metric_entries(metrics):
+        if isinstance(metric, str):
+            name, threshold = metric, 0.5
+        elif isinstance(metric, Mapping):  # a serialized metric object
+            name = str(metric.get("class_name", ""))
+            threshold = (metric.get("config") or {}).get("threshold", 0.5)
+        else:
+            name, threshold = type(metric).__name__, getattr(metric, "threshold", 0.5)
+        if name in _BINARY_ACCURACY and threshold != 0.0:
+            raise ModelCheckError(
+                f"{_WHAT} outputs one logit (its loss has from_logits=True, or its last "
+                f"layer is linear), but its metric {name!r} thresholds the output at "
+                f"{threshold}, as for a probability: the accuracy the search ranks trials "
+                "by would count the wrong samples as correct. Compile it with "
+                "metrics=[keras.metrics.BinaryAccuracy(threshold=0.0, name='accuracy')], "
+                "or give the last layer activation='sigmoid' and the loss from_logits=False."
+            )
+
+
+def _metric_entries(metrics: Any) -> list[Any]:
+    """The metrics of a compile config: names, serialized metrics or objects, flat."""
+    if metrics is None:
+        return []
+    if isinstance(metrics, (list, tuple)):
+        return [m for item in metrics for m in _metric_entries(item)]
+    if isinstance(metrics, Mapping) and "class_name" not in metrics:  # one list per output
+        return [m for item in metrics.values() for m in _metric_entries(item)]
+    return [metrics]

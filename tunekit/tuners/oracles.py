@@ -215,8 +215,16 @@ class SizeLimitedOracle(kt.Oracle):
         return self._checked(super().populate_space(trial_id))
 
     def _checked(self, response: dict[str, Any]) -> dict[str, Any]:
-        """`response` of `populate_space`, or another proposal if its model is too large."""
+        """`response` of `populate_space`, or another proposal if its model is too large.
+
+        Numeric values are first clipped to their declared range: KerasTuner's
+        `Int.prob_to_value(1.0)` gives `max_value + 1` for an `Int` without a
+        step, and its Bayesian oracle proposes exactly 1.0 at the bound, so a
+        trial could train outside the space (e.g. a narrowed range).
+        """
         values = response.get("values")
+        if response.get("status") == "RUNNING" and values:
+            _clip_to_ranges(self.hyperparameters, values)
         if response.get("status") != "RUNNING" or not values or self._fits(values):
             return response
         values = self._random_values()  # a default or Bayesian proposal was too large
@@ -234,6 +242,15 @@ class SizeLimitedOracle(kt.Oracle):
         super().set_state(state)
         self.rejected_oversized = int(state.get("tunekit_rejected_oversized", 0))
         self._smallest_rejected = state.get("tunekit_smallest_rejected")
+
+
+def _clip_to_ranges(space: kt.HyperParameters, values: dict[str, Any]) -> None:
+    """Clips `values`' `Int` and `Float` values into `[min_value, max_value]`, in place."""
+    numeric = (kt.engine.hyperparameters.Int, kt.engine.hyperparameters.Float)
+    for hp in space.space:
+        value = values.get(hp.name)
+        if isinstance(hp, numeric) and isinstance(value, (int, float)):
+            values[hp.name] = type(value)(min(max(value, hp.min_value), hp.max_value))
 
 
 def check_size_limit(

@@ -1,0 +1,159 @@
+"""The model checks before any training (`check_trainable`), range clipping, `show | head`.
+
+Each case is a fault found by trying tunekit with one's own model: before, an
+uncompiled model or a mismatched `Input` failed every trial with a traceback
+(exit 1), a one-logit classifier compiled with `metrics=["accuracy"]` ran to
+exit 0 with a test accuracy that disagreed with its own confusion matrix, and
+a Bayesian trial trained `units=41` in a range narrowed to [9, 40].
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import keras
+import keras_tuner as kt
+import numpy as np
+import pytest
+
+from tunekit._kerastuner import get_hypermodel
+from tunekit.data import Dataset
+from tunekit.errors import ModelCheckError
+from tunekit.steps.check import check_model
+from tunekit.tuners.oracles import FixedSpaceBayesianOracle, RandomSearchOracle
+
+
+def _binary_data(shape=(13,)) -> Dataset:
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(120, *shape)).astype("float32")
+    return Dataset.from_arrays(x, (x.reshape(120, -1)[:, 0] > 0).astype(int), seed=0)
+
+
+def _one_unit(activation=None, loss=None, metrics=("accuracy",), shape=(13,)):
+    def build(hp):
+        model = keras.Sequential([keras.Input(shape), keras.layers.Dense(1, activation=activation)])
+        model.compile(
+            optimizer="adam",
+            loss=loss or keras.losses.BinaryCrossentropy(from_logits=activation is None),
+            metrics=list(metrics),
+        )
+        return model
+
+    return get_hypermodel(build)
+
+
+@pytest.mark.parametrize(
+    "metrics",
+    [
+        ["accuracy"],
+        ["acc"],
+        [keras.metrics.BinaryAccuracy()],
+        [keras.metrics.AUC(from_logits=True), "binary_accuracy"],
+    ],
+    ids=["accuracy", "acc", "BinaryAccuracy()", "auc+binary_accuracy"],
+)
+def test_a_logit_with_a_half_threshold_accuracy_is_refused(metrics):
+    with pytest.raises(ModelCheckError, match=r"thresholds the output at 0\.5.*threshold=0\.0"):
+        check_model(_one_unit(metrics=metrics), _binary_data())
+
+
+@pytest.mark.parametrize(
+    "hypermodel",
+    [
+        _one_unit(metrics=[keras.metrics.BinaryAccuracy(threshold=0.0, name="accuracy")]),
+        _one_unit(metrics=[keras.metrics.AUC(from_logits=True)]),
+        _one_unit(activation="sigmoid", loss="binary_crossentropy"),  # a probability
+    ],
+    ids=["logit-threshold-0", "logit-auc-only", "sigmoid-accuracy"],
+)
+def test_binary_models_whose_metrics_read_their_output_right_pass(hypermodel):
+    check_model(hypermodel, _binary_data())
+
+
+def test_the_logit_accuracy_the_check_refuses_is_really_wrong():
+    """What the refusal prevents: Keras's accuracy disagrees with the classes the logits mean."""
+    model = _one_unit().build(kt.HyperParameters())
+    data = _binary_data()
+    logits = model.predict(data.x_train, verbose=0)[:, 0]
+    keras_accuracy = model.evaluate(data.x_train, data.y_train, verbose=0, return_dict=True)
+    half = float(np.mean((logits > 0.5).astype(int) == data.y_train))
+    assert keras_accuracy["accuracy"] == pytest.approx(half, abs=1e-6)
+    assert ((logits > 0) != (logits > 0.5)).any()  # samples whose class the two disagree on
+
+
+def test_an_uncompiled_model_is_refused_unless_the_hypermodel_has_its_own_fit():
+    def build(hp):
+        return keras.Sequential([keras.Input((13,)), keras.layers.Dense(2, activation="softmax")])
+
+    with pytest.raises(ModelCheckError, match=r"is not compiled\. Call model\.compile\("):
+        check_model(get_hypermodel(build), _binary_data())
+
+    class CompilesInFit(kt.HyperModel):
+        def build(self, hp):
+            return build(hp)
+
+        def fit(self, hp, model, *args, **kwargs):
+            model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+            return model.fit(*args, **kwargs)
+
+    check_model(CompilesInFit(), _binary_data())
+
+
+@pytest.mark.parametrize(
+    "declared, samples, fits",
+    [
+        ((64,), (13,), False),
+        ((28, 28, 1), (28, 28), True),  # Keras adds the channel axis of size 1
+        ((28, 28), (28, 28, 1), True),  # and drops it
+        ((None, 28), (28, 28), True),  # a free dimension
+        ((28, 28, 3), (28, 28), False),
+        ((8, 8), (64,), False),
+    ],
+)
+def test_a_declared_input_must_take_the_samples(declared, samples, fits):
+    def build(hp):
+        model = keras.Sequential(
+            [keras.Input(declared), keras.layers.Flatten(), keras.layers.Dense(2)]
+        )
+        model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+        return model
+
+    hypermodel = get_hypermodel(build)
+    if fits:
+        check_model(hypermodel, _binary_data(samples))
+        return
+    expected = f"takes inputs of shape {declared} (its Input), but each sample of x_train "
+    with pytest.raises(ModelCheckError, match=r"keras\.Input shape=") as info:
+        check_model(hypermodel, _binary_data(samples))
+    assert expected + f"has shape {samples}" in str(info.value)
+
+
+@pytest.mark.parametrize("sampling", ["linear", "log", "reverse_log"])
+@pytest.mark.parametrize("oracle_class", [FixedSpaceBayesianOracle, RandomSearchOracle])
+def test_a_proposal_at_the_edge_of_an_int_range_stays_inside_it(oracle_class, sampling):
+    space = kt.HyperParameters()
+    space.Int("units", 9, 40, sampling=sampling)
+    space.Float("rate", 0.1, 0.5)
+    oracle = oracle_class(objective="val_loss", max_trials=5, hyperparameters=space)
+    # KerasTuner maps the top of the unit interval past the end of a range without a step
+    # (a linear Int gets step=1, which it handles):
+    assert space.space[0].prob_to_value(1.0) == (40 if sampling == "linear" else 41)
+    edge = {"units": 41, "rate": 0.5}
+    response = oracle._checked({"status": "RUNNING", "values": edge})
+    assert response["values"] == {"units": 40, "rate": 0.5}
+    low = oracle._checked({"status": "RUNNING", "values": {"units": 8, "rate": 0.05}})
+    assert low["values"] == {"units": 9, "rate": 0.1}
+
+
+def test_tunekit_piped_into_a_reader_that_leaves_exits_quietly(tmp_path):
+    """`tunekit show RUN | head`: before, a BrokenPipeError (exit 120 or a traceback)."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tunekit", "ls", str(tmp_path)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    proc.stdout.close()  # the reader is gone before the first line
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=120) == 1
+    assert "BrokenPipeError" not in err and "Traceback" not in err, err
