@@ -360,6 +360,11 @@ _WRONG_WIDTH = """
         return keras.Sequential([keras.Input((8, 8)), keras.layers.Flatten(),
                                  keras.layers.Dense(10, activation="softmax")])
 
+    def default_raises(hp):  # KerasTuner declares the space by building the defaults
+        if hp.Int("units", 8, 16, step=8) == 8:
+            raise ValueError("8 units cannot be built")
+        return dense5(hp)
+
     def logit_accuracy(hp):  # one logit, and Keras's accuracy thresholds it at 0.5
         model = keras.Sequential([keras.Input((8, 8)), keras.layers.Flatten(),
                                   keras.layers.Dense(1)])
@@ -381,6 +386,11 @@ _WRONG_WIDTH = """
             "takes inputs of shape (64,) (its Input), but each sample of x_train has shape (8, 8)",
         ),
         ("uncompiled", 10, "is not compiled. Call model.compile("),
+        (
+            "default_raises",
+            10,
+            "build raised ValueError: 8 units cannot be built (at wrong_models.py:",
+        ),
         ("logit_accuracy", 2, "its metric 'accuracy' thresholds the output at 0.5"),
     ],
 )

@@ -113,9 +113,8 @@ def test_an_uncompiled_model_is_refused_unless_the_hypermodel_has_its_own_fit():
 )
 def test_a_declared_input_must_take_the_samples(declared, samples, fits):
     def build(hp):
-        model = keras.Sequential(
-            [keras.Input(declared), keras.layers.Flatten(), keras.layers.Dense(2)]
-        )
+        flat = keras.layers.GlobalAveragePooling1D() if None in declared else keras.layers.Flatten()
+        model = keras.Sequential([keras.Input(declared), flat, keras.layers.Dense(2)])
         model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
         return model
 
@@ -144,6 +143,22 @@ def test_a_proposal_at_the_edge_of_an_int_range_stays_inside_it(oracle_class, sa
     assert response["values"] == {"units": 40, "rate": 0.5}
     low = oracle._checked({"status": "RUNNING", "values": {"units": 8, "rate": 0.05}})
     assert low["values"] == {"units": 9, "rate": 0.1}
+
+
+def test_a_build_that_raises_with_the_defaults_is_refused_naming_the_users_line():
+    def build(hp):
+        if hp.Boolean("wide"):  # the default is False
+            return _one_unit(activation="sigmoid", loss="binary_crossentropy").build(hp)
+        raise ValueError("narrow models are not supported")
+
+    with pytest.raises(ModelCheckError) as info:
+        check_model(get_hypermodel(build), _binary_data())
+    message = str(info.value)
+    assert (
+        "build raised ValueError: narrow models are not supported (at test_model_checks.py:"
+        in message
+    )
+    assert "KerasTuner builds it that way to declare the search space" in message
 
 
 def test_tunekit_piped_into_a_reader_that_leaves_exits_quietly(tmp_path):

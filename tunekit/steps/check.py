@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+import traceback
 from collections.abc import Mapping
 from typing import Any
 
@@ -34,9 +35,11 @@ def check_model(hypermodel: kt.HyperModel, data: Dataset | StreamData) -> None:
     classification (`tunekit.outputs.check_output_shape`), `data.num_outputs`
     for regression (`tunekit.regression.check_regression_output_shape`);
     then that it survives a `.keras` save and safe load
-    (`check_round_trip`). A model that cannot be built or run here is left
-    to its trials, which report why; so is a model with several outputs
-    (and a dict `y`).
+    (`check_round_trip`). A build that raises here is refused
+    (`ModelCheckError`): KerasTuner's tuner builds the hypermodel with its
+    defaults to declare the space, so no search could start. A model that
+    cannot be run on the samples here is left to its trials, which report
+    why; so is a model with several outputs (and a dict `y`).
     For a `StreamData`, the model is called on its first training batch (one
     batch is read, nothing else); its output width is checked only when the
     stream's classes are known. Before that, without training
@@ -45,15 +48,17 @@ def check_model(hypermodel: kt.HyperModel, data: Dataset | StreamData) -> None:
     does not threshold its logits at 0.5.
 
     Raises:
-        ModelCheckError (a `ValueError`): See `check_trainable`.
+        ModelCheckError (a `ValueError`): The build with the default
+            hyperparameters raised (naming the error and where), or see
+            `check_trainable`.
         OutputShapeError (a `ValueError`): Naming the model's output shape
             and the targets' shape, with the fix.
         ModelSaveError: See `check_round_trip`.
     """
     try:
         model = hypermodel.build(kt.HyperParameters())
-    except Exception:  # noqa: BLE001 - the trials report build errors with their trial
-        model = None
+    except Exception as e:  # noqa: BLE001 - any error: KerasTuner's tuner would stop on it
+        raise _default_build_error(e) from e
     try:
         if model is None:
             shape = None
@@ -219,3 +224,19 @@ def _metric_entries(metrics: Any) -> list[Any]:
     if isinstance(metrics, Mapping) and "class_name" not in metrics:  # one list per output
         return [m for item in metrics.values() for m in _metric_entries(item)]
     return [metrics]
+
+
+def _default_build_error(error: Exception) -> ModelCheckError:
+    """The refusal of a hypermodel whose build raises with its default hyperparameters."""
+    frames = traceback.extract_tb(error.__traceback__)[1:]  # [0]: the call above
+    own = [f for f in frames if "site-packages" not in f.filename]  # the user's line first
+    last = (own or frames)[-1:]
+    where = "".join(f" (at {os.path.basename(f.filename)}:{f.lineno})" for f in last)
+    reason = (str(error).strip().splitlines() or [""])[0]
+    return ModelCheckError(
+        f"`hypermodel`'s build raised {type(error).__name__}: {reason}{where} when built "
+        "with its default hyperparameters (each hyperparameter's default, or its first "
+        "value). KerasTuner builds it that way to declare the search space before any "
+        "trial, so no search can start: make build work for the defaults (e.g. give the "
+        "hyperparameter a default= that builds)."
+    )
