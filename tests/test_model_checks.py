@@ -71,6 +71,37 @@ def test_binary_models_whose_metrics_read_their_output_right_pass(hypermodel):
     check_model(hypermodel, _binary_data())
 
 
+def test_a_lazy_or_weighted_logit_accuracy_is_refused_too():
+    def lazy(hp):  # no Input: the output shape is known once called on samples
+        model = keras.Sequential([keras.layers.Dense(8, activation="relu"), keras.layers.Dense(1)])
+        model.compile(loss=keras.losses.BinaryCrossentropy(from_logits=True), metrics=["acc"])
+        return model
+
+    def weighted(hp):
+        model = _one_unit(metrics=()).build(hp)
+        model.compile(
+            loss=keras.losses.BinaryCrossentropy(from_logits=True), weighted_metrics=["accuracy"]
+        )
+        return model
+
+    for build in (lazy, weighted):
+        with pytest.raises(ModelCheckError, match=r"from_logits=True\), but its metric"):
+            check_model(get_hypermodel(build), _binary_data())
+
+
+def test_a_probability_made_by_an_op_is_not_taken_for_a_logit():
+    """A linear last layer followed by `ops.sigmoid`: only the loss says logits."""
+
+    def build(hp):
+        inputs = keras.Input((13,))
+        outputs = keras.ops.sigmoid(keras.layers.Dense(1)(inputs))
+        model = keras.Model(inputs, outputs)
+        model.compile(loss=keras.losses.binary_crossentropy, metrics=["accuracy"])
+        return model
+
+    check_model(get_hypermodel(build), _binary_data())
+
+
 def test_the_logit_accuracy_the_check_refuses_is_really_wrong():
     """What the refusal prevents: Keras's accuracy disagrees with the classes the logits mean."""
     model = _one_unit().build(kt.HyperParameters())
@@ -159,6 +190,12 @@ def test_a_build_that_raises_with_the_defaults_is_refused_naming_the_users_line(
         in message
     )
     assert "KerasTuner builds it that way to declare the search space" in message
+
+    def bare(hp):
+        raise AssertionError
+
+    with pytest.raises(ModelCheckError, match=r"build raised AssertionError \(at test_model"):
+        check_model(get_hypermodel(bare), _binary_data())
 
 
 def test_tunekit_piped_into_a_reader_that_leaves_exits_quietly(tmp_path):

@@ -19,7 +19,7 @@ import numpy as np
 
 from tunekit.data import REGRESSION, Dataset, StreamData
 from tunekit.errors import ModelCheckError, ModelSaveError, OutputShapeError
-from tunekit.outputs import check_output_shape, load_keras_model, model_output_shape, uses_logits
+from tunekit.outputs import check_output_shape, load_keras_model, model_output_shape
 from tunekit.regression import check_regression_output_shape
 from tunekit.tuners import first_sample
 
@@ -68,6 +68,8 @@ def check_model(hypermodel: kt.HyperModel, data: Dataset | StreamData) -> None:
                 data.sample() if isinstance(data, StreamData) else first_sample(data.x_train, 2)
             )
             shape = model_output_shape(model, sample)
+            if shape is not None and data.task != REGRESSION and data.num_classes == 2:
+                _check_logit_accuracy(model, shape)
         if shape is not None:
             check_round_trip(model)
     finally:
@@ -139,11 +141,16 @@ def check_trainable(hypermodel: kt.HyperModel, model: Any, data: Dataset | Strea
     - a model with one declared `Input` and array data: the input's shape
       (without the batch axis) matches `x_train`'s samples, where Keras
       would accept them (a missing or extra last axis of size 1 is);
-    - one output unit on two classes that is a logit (`uses_logits`): its
-      compiled accuracy metric (`"accuracy"`, `BinaryAccuracy`) must
-      threshold at 0.0, not Keras's default 0.5, which reads logits as
-      probabilities: the search would rank trials, and the report print
-      a test accuracy, by a wrong count of correct samples.
+
+    `check_model` also checks, once the output shape is known (a lazily
+    built model is called on two samples first), that one output unit on
+    two classes whose loss says `from_logits=True` is not measured by an
+    accuracy (`"accuracy"`, `BinaryAccuracy`, in `metrics` or
+    `weighted_metrics`) that thresholds at 0.5, as for a probability: the
+    search would rank trials, and the report print a test accuracy, by a
+    wrong count of correct samples. Only the loss is trusted here: an
+    output made a probability by an op (`keras.ops.sigmoid`) has a linear
+    last layer too.
 
     Raises:
         ModelCheckError (a `ValueError`): Naming what does not fit and the fix.
@@ -159,8 +166,6 @@ def check_trainable(hypermodel: kt.HyperModel, model: Any, data: Dataset | Strea
     if isinstance(data, StreamData) or isinstance(data.x_train, (Mapping, list, tuple)):
         return
     _check_input_shape(model, tuple(np.shape(data.x_train)))
-    if data.task != REGRESSION and data.num_classes == 2:
-        _check_logit_accuracy(model)
 
 
 def _check_input_shape(model: keras.Model, x_shape: tuple[int, ...]) -> None:
@@ -188,14 +193,14 @@ def _check_input_shape(model: keras.Model, x_shape: tuple[int, ...]) -> None:
     )
 
 
-def _check_logit_accuracy(model: keras.Model) -> None:
-    shape = model_output_shape(model)
-    if shape is None or shape[-1:] != (1,) or uses_logits(model) is not True:
+def _check_logit_accuracy(model: keras.Model, shape: tuple[int | None, ...]) -> None:
+    if not (len(shape) == 1 or shape[-1:] == (1,)) or not _loss_says_logits(model):
         return
     try:
-        metrics = model.get_compile_config().get("metrics")
+        config = model.get_compile_config() or {}
     except Exception:  # noqa: BLE001 - a model compiled in an unusual way: not checked
         return
+    metrics = [config.get("metrics"), config.get("weighted_metrics")]
     for metric in _metric_entries(metrics):
         if isinstance(metric, str):
             name, threshold = metric, 0.5
@@ -206,8 +211,8 @@ def _check_logit_accuracy(model: keras.Model) -> None:
             name, threshold = type(metric).__name__, getattr(metric, "threshold", 0.5)
         if name in _BINARY_ACCURACY and threshold != 0.0:
             raise ModelCheckError(
-                f"{_WHAT} outputs one logit (its loss has from_logits=True, or its last "
-                f"layer is linear), but its metric {name!r} thresholds the output at "
+                f"{_WHAT} outputs one logit (its loss has from_logits=True), but its "
+                f"metric {name!r} thresholds the output at "
                 f"{threshold}, as for a probability: the accuracy the search ranks trials "
                 "by would count the wrong samples as correct. Compile it with "
                 "metrics=[keras.metrics.BinaryAccuracy(threshold=0.0, name='accuracy')], "
@@ -232,11 +237,18 @@ def _default_build_error(error: Exception) -> ModelCheckError:
     own = [f for f in frames if "site-packages" not in f.filename]  # the user's line first
     last = (own or frames)[-1:]
     where = "".join(f" (at {os.path.basename(f.filename)}:{f.lineno})" for f in last)
-    reason = (str(error).strip().splitlines() or [""])[0]
+    reason = "".join(f": {line}" for line in str(error).strip().splitlines()[:1])
     return ModelCheckError(
-        f"`hypermodel`'s build raised {type(error).__name__}: {reason}{where} when built "
+        f"`hypermodel`'s build raised {type(error).__name__}{reason}{where} when built "
         "with its default hyperparameters (each hyperparameter's default, or its first "
         "value). KerasTuner builds it that way to declare the search space before any "
         "trial, so no search can start: make build work for the defaults (e.g. give the "
         "hyperparameter a default= that builds)."
     )
+
+
+def _loss_says_logits(model: keras.Model) -> bool:
+    """Whether a compiled loss of `model` has `from_logits=True`."""
+    loss = getattr(model, "loss", None)
+    losses = loss.values() if isinstance(loss, Mapping) else keras.tree.flatten(loss)
+    return any(getattr(item, "from_logits", False) is True for item in losses)
