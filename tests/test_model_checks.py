@@ -20,6 +20,7 @@ import pytest
 from tunekit._kerastuner import get_hypermodel
 from tunekit.data import Dataset
 from tunekit.errors import ModelCheckError
+from tunekit.outputs import predict_classes
 from tunekit.steps.check import check_model
 from tunekit.tuners.oracles import FixedSpaceBayesianOracle, RandomSearchOracle
 
@@ -99,7 +100,14 @@ def test_a_probability_made_by_an_op_is_not_taken_for_a_logit():
         model.compile(loss=keras.losses.binary_crossentropy, metrics=["accuracy"])
         return model
 
-    check_model(get_hypermodel(build), _binary_data())
+    data = _binary_data()
+    check_model(get_hypermodel(build), data)
+    # and its classes are read as probabilities (> 0.5), not as logits (> 0)
+    model = build(kt.HyperParameters())
+    probabilities = model.predict(data.x_train, verbose=0)[:, 0]
+    assert ((probabilities > 0) != (probabilities > 0.5)).any()
+    expected = (probabilities > 0.5).astype(int)
+    np.testing.assert_array_equal(predict_classes(model, data.x_train), expected)
 
 
 def test_the_logit_accuracy_the_check_refuses_is_really_wrong():

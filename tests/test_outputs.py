@@ -58,6 +58,7 @@ def _binary(activation, loss):
         ("sigmoid", keras.losses.BinaryCrossentropy(), False),
         (None, keras.losses.BinaryCrossentropy(from_logits=True), True),
         (None, "mse", False),  # a named loss takes probabilities
+        (None, keras.losses.binary_crossentropy, False),  # so does Keras's function
     ],
 )
 def test_uses_logits_reads_the_model_and_survives_saving(tmp_path, activation, loss, logits):

@@ -113,8 +113,11 @@ def model_output_shape(model: Any, sample: Any = None) -> tuple[int | None, ...]
 def uses_logits(model: Any) -> bool | None:
     """Whether a one-unit classifier outputs a logit: `True`, `False`, or `None` (unknown).
 
-    The compiled loss decides when it says (`from_logits`); else the last
-    layer's activation (`linear` means a logit, anything else a probability).
+    The compiled loss decides when it says: its `from_logits`, or a loss
+    named by string or one of Keras's loss functions (`keras.losses.
+    binary_crossentropy`), which take probabilities unless told otherwise;
+    else the last layer's activation (`linear` means a logit, anything else
+    a probability).
     """
     loss = getattr(model, "loss", None)
     losses = (
@@ -125,8 +128,10 @@ def uses_logits(model: Any) -> bool | None:
     for item in losses:
         if item is not None and hasattr(item, "from_logits"):
             return bool(item.from_logits)
-        if isinstance(item, str):
-            return False  # a loss named by string takes probabilities
+        if isinstance(item, str) or (
+            callable(item) and getattr(item, "__module__", "").startswith("keras.")
+        ):
+            return False  # a loss named by string, or Keras's function: probabilities
     layers = getattr(model, "layers", None) or []
     activation = getattr(layers[-1], "activation", None) if layers else None
     if activation is not None:
