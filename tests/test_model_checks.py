@@ -86,8 +86,25 @@ def test_a_lazy_or_weighted_logit_accuracy_is_refused_too():
         return model
 
     for build in (lazy, weighted):
-        with pytest.raises(ModelCheckError, match=r"from_logits=True\), but its metric"):
+        with pytest.raises(ModelCheckError, match=r"outputs one logit \(.*\), but its metric"):
             check_model(get_hypermodel(build), _binary_data())
+
+
+def test_a_linear_unit_with_a_custom_loss_is_read_as_a_logit_so_its_accuracy_is_refused():
+    """The check follows the rule `predict_classes` reads classes by: a loss of the user's
+    that names no from_logits leaves it to the last layer, linear here, so tunekit's
+    classes are `logit > 0` while Keras's accuracy would count `> 0.5`."""
+
+    def my_loss(y_true, y_pred):
+        return keras.losses.binary_crossentropy(y_true, y_pred, from_logits=True)
+
+    def build(hp):
+        model = _one_unit(metrics=()).build(hp)
+        model.compile(loss=my_loss, metrics=["accuracy"])
+        return model
+
+    with pytest.raises(ModelCheckError, match=r"names no from_logits and its last layer is"):
+        check_model(get_hypermodel(build), _binary_data())
 
 
 def test_a_probability_made_by_an_op_is_not_taken_for_a_logit():

@@ -19,7 +19,7 @@ import numpy as np
 
 from tunekit.data import REGRESSION, Dataset, StreamData
 from tunekit.errors import ModelCheckError, ModelSaveError, OutputShapeError
-from tunekit.outputs import check_output_shape, load_keras_model, model_output_shape
+from tunekit.outputs import check_output_shape, load_keras_model, model_output_shape, uses_logits
 from tunekit.regression import check_regression_output_shape
 from tunekit.tuners import first_sample
 
@@ -43,9 +43,9 @@ def check_model(hypermodel: kt.HyperModel, data: Dataset | StreamData) -> None:
     For a `StreamData`, the model is called on its first training batch (one
     batch is read, nothing else); its output width is checked only when the
     stream's classes are known. Before that, without training
-    (`check_trainable`): the model is compiled, its declared input fits
-    `x_train`'s samples, and a one-unit logit classifier's accuracy metric
-    does not threshold its logits at 0.5.
+    (`check_trainable`): the model is compiled and its declared input fits
+    `x_train`'s samples; after it, a one-unit logit classifier's accuracy
+    metric must not threshold its logits at 0.5.
 
     Raises:
         ModelCheckError (a `ValueError`): The build with the default
@@ -144,13 +144,12 @@ def check_trainable(hypermodel: kt.HyperModel, model: Any, data: Dataset | Strea
 
     `check_model` also checks, once the output shape is known (a lazily
     built model is called on two samples first), that one output unit on
-    two classes whose loss says `from_logits=True` is not measured by an
+    two classes that tunekit reads as a logit (`tunekit.outputs.
+    uses_logits`, the rule `predict_classes` follows) is not measured by an
     accuracy (`"accuracy"`, `BinaryAccuracy`, in `metrics` or
     `weighted_metrics`) that thresholds at 0.5, as for a probability: the
     search would rank trials, and the report print a test accuracy, by a
-    wrong count of correct samples. Only the loss is trusted here: an
-    output made a probability by an op (`keras.ops.sigmoid`) has a linear
-    last layer too.
+    count that disagrees with the report's own classes.
 
     Raises:
         ModelCheckError (a `ValueError`): Naming what does not fit and the fix.
@@ -194,7 +193,7 @@ def _check_input_shape(model: keras.Model, x_shape: tuple[int, ...]) -> None:
 
 
 def _check_logit_accuracy(model: keras.Model, shape: tuple[int | None, ...]) -> None:
-    if not (len(shape) == 1 or shape[-1:] == (1,)) or not _loss_says_logits(model):
+    if not (len(shape) == 1 or shape[-1:] == (1,)) or uses_logits(model) is not True:
         return
     try:
         config = model.get_compile_config() or {}
@@ -211,8 +210,9 @@ def _check_logit_accuracy(model: keras.Model, shape: tuple[int | None, ...]) -> 
             name, threshold = type(metric).__name__, getattr(metric, "threshold", 0.5)
         if name in _BINARY_ACCURACY and threshold != 0.0:
             raise ModelCheckError(
-                f"{_WHAT} outputs one logit (its loss has from_logits=True), but its "
-                f"metric {name!r} thresholds the output at "
+                f"{_WHAT} outputs one logit (its loss has from_logits=True, or names no "
+                f"from_logits and its last layer is linear), but its metric {name!r} "
+                "thresholds the output at "
                 f"{threshold}, as for a probability: the accuracy the search ranks trials "
                 "by would count the wrong samples as correct. Compile it with "
                 "metrics=[keras.metrics.BinaryAccuracy(threshold=0.0, name='accuracy')], "
@@ -245,10 +245,3 @@ def _default_build_error(error: Exception) -> ModelCheckError:
         "trial, so no search can start: make build work for the defaults (e.g. give the "
         "hyperparameter a default= that builds)."
     )
-
-
-def _loss_says_logits(model: keras.Model) -> bool:
-    """Whether a compiled loss of `model` has `from_logits=True`."""
-    loss = getattr(model, "loss", None)
-    losses = loss.values() if isinstance(loss, Mapping) else keras.tree.flatten(loss)
-    return any(getattr(item, "from_logits", False) is True for item in losses)
