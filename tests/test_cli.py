@@ -449,6 +449,42 @@ def test_a_phase_whose_every_trial_failed_says_to_rerun_with_overwrite_only(
     assert "rerun with --overwrite" in err and "resume with" not in err.lower(), err
 
 
+_BREAKS_PAST_DEFAULTS = """
+    import keras
+
+    def build(hp):  # the defaults build; every other configuration raises
+        units = hp.Int("units", 4, 64, default=4)
+        if units != 4:
+            raise ValueError(f"no room for units={units}")
+        model = keras.Sequential([keras.Input((8, 8)), keras.layers.Flatten(),
+                                  keras.layers.Dense(3, activation="softmax")])
+        model.compile(optimizer="adam", loss="sparse_categorical_crossentropy",
+                      metrics=["accuracy"])
+        return model
+"""
+
+
+def test_failed_trials_in_a_row_name_the_error_and_the_flag_and_offer_the_resume(
+    tmp_path, capsys, monkeypatch
+):
+    """Before: `error: the run failed: RuntimeError: Number of consecutive failures
+    exceeded the limit of 2.` and a traceback, after one traceback per failed trial."""
+    (tmp_path / "breaks.py").write_text(textwrap.dedent(_BREAKS_PAST_DEFAULTS))
+    monkeypatch.chdir(tmp_path)
+    data = _shapes_npz(tmp_path / "data.npz", num_classes=3, per_class=8)
+    args = ["--hypermodel", "breaks:build", "--data", str(data)]
+    args += ["--directory", str(tmp_path / "runs"), "--backend", "tensorflow", *TINY]
+    args += ["--max-consecutive-failed-trials", "2"]
+    assert main(args) == 1
+    captured = capsys.readouterr()
+    err = captured.err
+    assert "TrialsFailedError: The coarse search stopped: 2 trials in a row failed" in err, err
+    assert "(--max-consecutive-failed-trials 2)" in err and "with ValueError: no room" in err
+    assert "max_consecutive_failed_trials=" not in err  # the flag, not the keyword
+    assert "resume with:" in err
+    assert "FAILED (ValueError: no room for units=" in captured.out
+
+
 def test_model_output_that_does_not_fit_exits_2_under_jax(tmp_path):
     (tmp_path / "wrong_models.py").write_text(textwrap.dedent(_WRONG_WIDTH))
     data = _shapes_npz(tmp_path / "data.npz", num_classes=10, per_class=4)

@@ -548,15 +548,16 @@ ERROR_CASES = [
         r"y holds text \(e\.g\. 'cat'\): regression needs numeric targets",
     ),
     (
-        "labels_one_hot",
-        lambda t: Dataset.from_arrays(np.zeros((2, 2)), np.eye(2)),
-        r"shape \(2, 2\) and only whole-number values: pass task=.*argmax.*"
-        r'task="regression"',
+        "labels_multi_hot",  # one-hot rows are classes; rows with two 1s are not
+        lambda t: Dataset.from_arrays(np.zeros((2, 2)), np.ones((2, 2))),
+        r"shape \(2, 2\) and only whole-number values, but its rows are not one-hot.*"
+        r'pass task=.*task="regression"',
     ),
     (
-        "labels_one_hot_as_classification",
-        lambda t: Dataset.from_arrays(np.zeros((2, 2)), np.eye(2), task="classification"),
-        r"1-D integer class ids, got shape \(2, 2\).*argmax.*regression",
+        "labels_multi_hot_as_classification",
+        lambda t: Dataset.from_arrays(np.zeros((2, 2)), np.ones((2, 2)), task="classification"),
+        r"class ids of shape \(n,\) or one-hot rows.*got shape \(2, 2\) with rows that are "
+        r"not one-hot.*regression",
     ),
     (
         "unknown_task",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 import importlib
 import inspect
+import json
 import logging
 import pkgutil
 from pathlib import Path
@@ -331,3 +332,55 @@ def test_cli_output_prints_info_on_stdout_and_warnings_on_stderr(fresh_logger, c
     assert captured.err == "worker w: trial 1 failed\n"
     assert fresh_logger.level == logging.INFO  # restored
     assert [type(h) for h in fresh_logger.handlers] == [logging.NullHandler, _log.PrintHandler]
+
+
+def _breaks_past_the_defaults(hp):
+    """Builds the defaults (units=4); any other configuration raises in `build`."""
+    units = hp.Int("units", 4, 64, default=4)
+    if units != 4:
+        raise ValueError(f"no room for units={units}")
+    model = keras.Sequential([keras.Input((6,)), keras.layers.Dense(units, activation="relu")])
+    model.add(keras.layers.Dense(2, activation="softmax"))
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    return model
+
+
+@pytest.mark.parametrize("verbose", [0, 1])
+def test_failed_trials_in_a_row_stop_with_a_named_error_and_verbose_0_prints_no_traceback(
+    fresh_logger, capfd, tmp_path, verbose
+):
+    """Before, KerasTuner printed every failed trial's traceback even with verbose=0,
+    and its stop was a bare RuntimeError; now it is `TrialsFailedError`, naming the
+    last trial's error and where its traceback is, and a rerun resumes."""
+    rng = np.random.default_rng(0)
+    data = Dataset.from_arrays(rng.normal(size=(60, 6)).astype("float32"), np.arange(60) % 2)
+    options = dict(directory=tmp_path, project_name="f", coarse_trials=4, coarse_epochs=1)
+    run = CoarseToFine(
+        _breaks_past_the_defaults, data, max_consecutive_failed_trials=2, verbose=verbose, **options
+    )
+    with pytest.raises(tunekit.TrialsFailedError) as info:
+        run.run()
+    run.close()
+    message = str(info.value)
+    assert isinstance(info.value, RuntimeError)  # KerasTuner's error was one
+    assert "coarse search stopped: 2 trials in a row failed" in message
+    assert "the last, trial 2, with ValueError: no room for units=" in message
+    assert str(tmp_path / "f" / "coarse" / "trial_2" / "trial.json") in message
+    saved = json.loads((tmp_path / "f" / "coarse" / "trial_2" / "trial.json").read_text())
+    assert saved["status"] == "FAILED" and "Traceback" in saved["message"]
+    captured = capfd.readouterr()
+    printed = captured.out + captured.err
+    if verbose:  # KerasTuner's traceback, and the progress line names the error
+        assert "Traceback" in printed
+        assert "(id 1): FAILED (ValueError: no room for units=" in printed
+    else:
+        assert "Traceback" not in printed and "no room" not in printed, printed
+    # The rerun resumes: the completed default trial is kept, one more trial is tried.
+    with pytest.raises(tunekit.TrialsFailedError, match="3 trials in a row failed"):
+        CoarseToFine(
+            _breaks_past_the_defaults,
+            data,
+            max_consecutive_failed_trials=2,
+            verbose=0,
+            **options,
+        ).run()

@@ -8,6 +8,7 @@ because tunekit passes `batch_size` too. See `tunekit.fitting`.
 from __future__ import annotations
 
 import json
+import logging
 import math
 
 import keras
@@ -460,6 +461,31 @@ def test_a_fit_that_sets_epochs_decides_the_retrain_epochs(digits, tmp_path):
     )
     assert retrain["batch_size"] == 128  # tunekit's: the fit sets none
     run.close()
+
+
+def test_the_retrain_and_baseline_lines_say_the_epochs_a_fit_that_sets_them_trained(
+    digits, tmp_path, caplog
+):
+    """Before, the line said the planned count ("for 2 epochs": the trial's last epoch
+    was its best, so `--max-epochs`) while the hypermodel's fit trained 1."""
+    caplog.set_level(logging.INFO, logger="tunekit")
+    options = {**TINY, "verbose": 1, "baseline": True}
+    run = CoarseToFine(
+        FixedFitHyperModel(epochs=1, shuffle=False),
+        digits,
+        directory=tmp_path,
+        project_name="said",
+        fine_tuner="bayesian",
+        **options,
+    )
+    run.run()
+    assert run.manifest.step("retrain")["final_epochs"] == 1
+    said = [r.getMessage() for r in caplog.records]
+    retraining = [line for line in said if line.startswith("Retraining ")]
+    assert len(retraining) == 1 and " for 1 epoch (" in retraining[0], said
+    assert retraining[0].endswith("; epochs set by the hypermodel's own fit).")
+    baseline = [line for line in said if line.startswith("Training the baseline")]
+    assert len(baseline) == 1 and "train+validation for 1 epoch," in baseline[0], said
 
 
 @pytest.mark.parametrize(

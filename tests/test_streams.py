@@ -216,7 +216,8 @@ def _regression_split(n: int, seed: int) -> tf.data.Dataset:
         ({"train": [0], "val": [0], "test": [0.5]}, r"labels\['test'\].*class ids"),
         (
             {"train": np.ones((96, 3), int), "val": [0], "test": [0]},
-            r"labels\['train'\] must be 1-D integer class ids, got shape \(96, 3\)",
+            r"labels\['train'\] must be class ids of shape \(n,\) or one-hot rows.*got shape "
+            r"\(96, 3\) with rows that are not one-hot",
         ),
         (
             {"train": [0, 1, 3], "val": [0], "test": [0]},

@@ -30,6 +30,11 @@ Used by the tuners and the workflow:
   trial's best-epoch weights; `tunekit.timing` times it as checkpoint writes.
 - `get_hypermodel()`: wraps a `build(hp)` function in a `HyperModel`, exactly
   as KerasTuner's tuners do, so the workflow builds and fits the same object.
+- `config`: the module whose `DEBUG` flag (`True` as shipped) makes
+  `BaseTuner._try_run_and_update_trial` print each failed trial's traceback
+  to stderr, whatever the verbosity; `failed_trial_tracebacks(False)` turns
+  it off for a search run with `verbose=0` (the traceback stays in the
+  trial's `message`, in `trial.json`).
 
 Used by distributed tuning only (KerasTuner loads `grpc` and `protos` on
 import anyway, so importing them here costs nothing more):
@@ -45,7 +50,10 @@ import anyway, so importing them here costs nothing more):
 
 from __future__ import annotations
 
-from keras_tuner.src import protos, utils
+import contextlib
+from collections.abc import Iterator
+
+from keras_tuner.src import config, protos, utils
 from keras_tuner.src.backend.config import multi_backend
 from keras_tuner.src.distribute import oracle_chief, oracle_client
 from keras_tuner.src.engine import conditions
@@ -60,6 +68,8 @@ __all__ = [
     "CHECKED_VERSIONS",
     "SaveBestEpoch",
     "conditions",
+    "config",
+    "failed_trial_tracebacks",
     "convert_to_metrics_dict",
     "get_hypermodel",
     "multi_backend",
@@ -72,3 +82,17 @@ __all__ = [
 
 #: The KerasTuner versions every name above was checked against.
 CHECKED_VERSIONS = ("1.4.7", "1.4.8")
+
+
+@contextlib.contextmanager
+def failed_trial_tracebacks(shown: bool) -> Iterator[None]:
+    """Whether KerasTuner prints a failed trial's traceback meanwhile (`config.DEBUG`).
+
+    Restores the flag's previous value when the block ends, however it ends.
+    """
+    before = config.DEBUG
+    config.DEBUG = shown
+    try:
+        yield
+    finally:
+        config.DEBUG = before

@@ -101,9 +101,10 @@ def fold_indices(
             `(n,)` or `(n, k)`, or a dict of them.
         k: Number of folds, >= 2.
         seed: Seed of the shuffle (tunekit's seed; `None`: not reproducible).
-        stratify: `True`: `StratifiedKFold` on the class ids in `y`;
-            `False`: `KFold`. `None` (the default): stratified when `y` holds
-            class ids (see `is_class_labels`).
+        stratify: `True`: `StratifiedKFold` on the class ids in `y` (of
+            one-hot rows: their argmax); `False`: `KFold`. `None` (the
+            default): stratified when `y` holds class ids (see
+            `is_class_labels`) or one-hot rows.
 
     Returns:
         K pairs of sorted index arrays; the validation indices of the folds
@@ -119,10 +120,11 @@ def fold_indices(
             f"cv={k} needs at least {k} samples (one per fold); the data has {n}. "
             "Pass a smaller cv=."
         )
-    stratified = is_class_labels(y) if stratify is None else stratify
+    hot = tg.one_hot_ids(y)  # one-hot rows (label_mode="categorical"): their class ids
+    stratified = (is_class_labels(y) or hot is not None) if stratify is None else stratify
     placeholder = np.zeros(n)
     if stratified:
-        labels = np.asarray(y).reshape(n)
+        labels = hot[0] if hot is not None else np.asarray(y).reshape(n)
         values, counts = np.unique(labels, return_counts=True)
         if counts.min() < k:
             small = values[counts < k].tolist()

@@ -44,6 +44,7 @@ __all__ = [
     "RunNotFinishedError",
     "StateFileError",
     "TooFewTrialsError",
+    "TrialsFailedError",
     "TunekitError",
     "UsageError",
     "WorkerCrashError",
@@ -126,6 +127,15 @@ class RunNotFinishedError(TunekitError, RuntimeError):
 
 class NoCompletedTrialsError(TunekitError, RuntimeError):
     """A phase ended without any completed trial with a finite score."""
+
+
+class TrialsFailedError(TunekitError, RuntimeError):
+    """A search stopped: `max_consecutive_failed_trials` trials in a row FAILED.
+
+    KerasTuner's own stop (its `RuntimeError`), named: the message gives the
+    last trial's error and where its traceback is. Finished trials are kept;
+    rerunning resumes the search.
+    """
 
 
 class TooFewTrialsError(TunekitError, ValueError):

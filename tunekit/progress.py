@@ -97,6 +97,16 @@ def _epochs_run(trial: trial_module.Trial) -> float:
     return 0.0
 
 
+def failure_reason(trial: trial_module.Trial) -> str:
+    """The last line of a trial's error (`"ValueError: ..."`), or `""` if it has none.
+
+    KerasTuner keeps a failed trial's whole traceback in `trial.message`
+    (written to its `trial.json`); its last line names the error.
+    """
+    lines = (trial.message or "").strip().splitlines()
+    return lines[-1].strip() if lines else ""
+
+
 def _fmt_seconds(seconds: float) -> str:
     seconds = int(round(seconds))
     return f"{seconds // 60}m{seconds % 60:02d}s" if seconds >= 60 else f"{seconds}s"
@@ -294,7 +304,8 @@ class PhaseProgress:
         if trial.status == trial_module.TrialStatus.COMPLETED:
             outcome = f"{oracle.objective.name}={trial.score:.4f}"
         else:
-            outcome = str(trial.status)
+            reason = failure_reason(trial)
+            outcome = f"{trial.status} ({reason})" if reason else str(trial.status)
         remaining = None
         epochs_total = planned_epochs(oracle)
         if epochs_total and self.epochs_here:  # Hyperband: trials differ in length

@@ -618,7 +618,9 @@ class CoarseToFine:
             TunekitError: A failure tunekit can name (see `tunekit.errors`):
                 e.g. `RunConfigError` (the folder holds another run: pass
                 `overwrite=True`), `RunLockedError`, `NoCompletedTrialsError`,
-                `RetrainDivergedError`, `tunekit.fitting.HyperModelFitError`.
+                `TrialsFailedError` (too many trials in a row failed; rerunning
+                resumes), `RetrainDivergedError`,
+                `tunekit.fitting.HyperModelFitError`.
         """
         try:
             if all(self.manifest.is_done(step.name) for step in self.steps):

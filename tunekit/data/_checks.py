@@ -17,6 +17,11 @@ _SPLITS = ("train", "val", "test")
 CLASSIFICATION = "classification"
 REGRESSION = "regression"
 TASKS = (CLASSIFICATION, REGRESSION)
+# How classification labels reach the model (Keras's `label_mode` terms, as in
+# `keras.utils.image_dataset_from_directory`): class ids, or one-hot rows.
+INT_LABELS = "int"
+CATEGORICAL_LABELS = "categorical"
+LABEL_MODES = (INT_LABELS, CATEGORICAL_LABELS)
 TASKS_HINT = (
     "tunekit has two tasks: classification takes integer class ids (map labels to "
     "0..num_classes-1 first), regression takes real-valued targets (pass "
@@ -79,11 +84,11 @@ def _as_labels(y: Any, name: str) -> np.ndarray:
         y = y[:, 0]
     if y.ndim != 1:
         raise DataError(
-            f"{name} must be 1-D integer class ids, got shape {y.shape}; for one-hot "
-            "labels pass np.argmax(y, axis=1), or save it in the file instead. Class ids are "
-            "the classification "
-            "task; real-valued targets of shape (n, k) are the regression task "
-            '(pass task="regression").'
+            f"{name} must be class ids of shape (n,) or one-hot rows of shape (n, k) "
+            "(exactly one 1 per row, as keras.utils.to_categorical makes them), got shape "
+            f"{y.shape}{' with rows that are not one-hot' if y.ndim == 2 else ''}. Class ids "
+            "and one-hot rows are the classification task; real-valued targets of shape "
+            '(n, k) are the regression task (pass task="regression").'
         )
     if y.dtype.kind in "iub":
         return y.astype(np.int64)

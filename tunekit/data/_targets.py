@@ -55,7 +55,8 @@ def infer_task(y: Any, name: str = "y") -> str:
       0.0..14.0, 18.0..90.0: labels saved as floats, or a count?); else,
       values with gaps, regression (e.g. prices in whole units);
     - float, all whole numbers, shape `(n, k)` with k > 1: refused as ambiguous
-      (one-hot labels or k regression targets), with both fixes.
+      (k regression targets?). One-hot rows never get here: the loaders turn
+      them into class ids first (`one_hot_as_ids`).
 
     Raises:
         DataError: On non-numeric targets or the ambiguous case above.
@@ -71,10 +72,10 @@ def infer_task(y: Any, name: str = "y") -> str:
         return REGRESSION
     if array.ndim == 2 and array.shape[1] > 1:
         raise DataError(
-            f"{name} has shape {array.shape} and only whole-number values: pass task= to say "
-            "what it is. One-hot class labels: pass np.argmax(y, axis=1), or save it in the "
-            "file instead of y (classification); "
-            f'{array.shape[1]} regression targets per sample: pass task="regression".'
+            f"{name} has shape {array.shape} and only whole-number values, but its rows are "
+            "not one-hot (exactly one 1 per row, as keras.utils.to_categorical makes them, "
+            "which are taken as classes): pass task= to say what it is. "
+            f'{array.shape[1]} regression targets per sample: task="regression".'
         )
     values = np.unique(finite)
     is_ids = 2 <= values.size <= MAX_FLOAT_CLASS_IDS and np.array_equal(
@@ -96,6 +97,63 @@ def infer_task(y: Any, name: str = "y") -> str:
             "(--task regression) for a quantity."
         )
     return REGRESSION
+
+
+def one_hot_ids(y: Any) -> tuple[np.ndarray, int] | None:
+    """`(class ids, width)` if `y` is one-hot rows, else `None`.
+
+    One-hot rows (as `keras.utils.to_categorical` makes them): one array of
+    shape `(n, k)`, k >= 2, numeric, every value 0 or 1 and exactly one 1 per
+    row. The ids are `argmax(y, axis=1)` as int64, shape `(n,)`; the width
+    `k` is the number of classes. A dict, a vector, or rows with no 1 or
+    several 1s (multi-hot) give `None`.
+    """
+    if y is None or isinstance(y, Mapping):
+        return None
+    array = np.asarray(y)
+    if array.ndim != 2 or array.shape[1] < 2 or array.dtype.kind not in "iubf":
+        return None
+    if not (np.isin(array, (0, 1)).all() and (array.sum(axis=1) == 1).all()):
+        return None
+    return np.argmax(array, axis=1).astype(np.int64), int(array.shape[1])
+
+
+def one_hot_as_ids(ys: dict[str, Any], task: str | None) -> tuple[dict[str, Any], int | None]:
+    """Replaces one-hot target arrays by class ids; returns them and the one-hot width.
+
+    Args:
+        ys: The target arrays by name (e.g. `{"y_train": ..., "y_test": ...}`);
+            `None` values are left alone.
+        task: The task given, or `None` (inferred later). One-hot rows are
+            classification; with `task="regression"` they stay targets.
+
+    Returns:
+        `(ys, width)`: the arrays, one-hot ones as int64 ids `(n,)`, and the
+        one-hot width (the number of classes), or `None` when none is one-hot.
+
+    Raises:
+        DataError: Some arrays are one-hot and others are not, or widths differ.
+    """
+    if task == REGRESSION:
+        return ys, None
+    given = {name: y for name, y in ys.items() if y is not None}
+    found = {name: one_hot_ids(y) for name, y in given.items()}
+    hot = {name: f for name, f in found.items() if f is not None}
+    if not hot:
+        return ys, None
+    if len(hot) < len(given):
+        other = [name for name in given if name not in hot]
+        raise DataError(
+            f"{', '.join(hot)} hold one-hot labels but {', '.join(other)} do not: give every "
+            "split's labels in one form, one-hot rows (keras.utils.to_categorical) or class ids."
+        )
+    widths = {name: f[1] for name, f in hot.items()}
+    if len(set(widths.values())) > 1:
+        raise DataError(
+            f"The one-hot labels have different widths ({widths}): every split must be "
+            "one-hot over the same classes (keras.utils.to_categorical(y, num_classes=K))."
+        )
+    return {**ys, **{name: f[0] for name, f in hot.items()}}, next(iter(widths.values()))
 
 
 def is_text(y: Any) -> bool:

@@ -12,7 +12,9 @@ import numpy as np
 
 from tunekit.data import _targets as tg
 from tunekit.data._checks import (
+    CATEGORICAL_LABELS,
     CLASSIFICATION,
+    INT_LABELS,
     REGRESSION,
     SCALED_UINT8,
     UNSCALED,
@@ -86,6 +88,10 @@ def load_npz(
     labels = [k for k in ("y_train", "y_val", "y_test") if k in arrays]
     task = tg.check_task(task)
     with _naming_file(path):
+        hot, width = tg.one_hot_as_ids({k: arrays[k] for k in labels}, task)
+        if width is not None:  # one-hot rows: classes, kept as ids; the model gets rows
+            arrays.update(hot)
+            task = CLASSIFICATION
         if task is None:
             together = f"{' + '.join(labels)} (stacked)" if len(labels) > 1 else labels[0]
             task = tg.infer_task(_all_targets([arrays[k] for k in labels]), together)
@@ -108,7 +114,7 @@ def load_npz(
         present = np.unique(
             np.concatenate([tg.as_targets(arrays[k], k, CLASSIFICATION) for k in labels])
         )
-        num_classes = int(present.max()) + 1 if present.size else 0
+        num_classes = width or (int(present.max()) + 1 if present.size else 0)
         _check_consecutive_ids(
             present,
             "its labels",
@@ -122,6 +128,7 @@ def load_npz(
             class_names=class_names,
             num_classes=num_classes,
             name=name or Path(path).stem,
+            label_mode=INT_LABELS if width is None else CATEGORICAL_LABELS,
         )
 
 
@@ -195,6 +202,7 @@ def _npz_dataset(
     num_classes: int | None,
     name: str,
     task: str = CLASSIFICATION,
+    label_mode: str = INT_LABELS,
 ) -> Dataset:
     """Splits off validation (unless given), applies the scaling rule, builds the Dataset."""
     x_train, y_train = arrays["x_train"], tg.as_targets(arrays["y_train"], "y_train", task)
@@ -241,6 +249,7 @@ def _npz_dataset(
         name=name,
         scaling=scaling,
         task=task,
+        label_mode=label_mode,
     )
 
 

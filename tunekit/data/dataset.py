@@ -14,7 +14,10 @@ from tunekit.data import _targets as tg
 from tunekit.data._checks import (
     _SPLITS,
     ARRAYS_GAP_FIX,
+    CATEGORICAL_LABELS,
     CLASSIFICATION,
+    INT_LABELS,
+    LABEL_MODES,
     REGRESSION,
     UNSCALED,
     _as_float32,
@@ -37,7 +40,8 @@ class Dataset:
     """Train / validation / test arrays plus the metadata a hypermodel needs.
 
     Arrays are stored as read-only views: `x_*` float32; `y_*` int64 class ids
-    (classification) or float32 targets of shape `(n,)` or `(n, k)` (regression).
+    (classification, also for labels given one-hot: see `label_mode`) or
+    float32 targets of shape `(n,)` or `(n, k)` (regression).
     `x` (several inputs) and `y` (several outputs) may each be a dict of arrays
     keyed by input / output name, all with the same number of samples.
     Construction validates everything (lengths, label range, finiteness, shapes).
@@ -56,6 +60,15 @@ class Dataset:
             `UNSCALED`.
         task: `"classification"` or `"regression"`. Defaults to
             `"classification"` (`from_arrays` infers it from the targets).
+        label_mode: Classification only: how the labels reach the model, in
+            Keras's terms (`keras.utils.image_dataset_from_directory`):
+            `"int"`, class ids `(n,)` (for `sparse_categorical_crossentropy`),
+            or `"categorical"`, one-hot rows `(n, num_classes)` float32 (for
+            `categorical_crossentropy`). `y_*` always hold the class ids;
+            `model_targets` gives what the model trains on. Labels given as
+            one-hot rows (exactly one 1 per row, as
+            `keras.utils.to_categorical` makes them) are stored as ids and set
+            `"categorical"`; their width is `num_classes`. Defaults to `"int"`.
 
     Attributes:
         num_outputs: Regression only: the target width `k` (1 for targets of
@@ -80,15 +93,34 @@ class Dataset:
     name: str = "arrays"
     scaling: str = UNSCALED
     task: str = CLASSIFICATION
+    label_mode: str = INT_LABELS
     num_outputs: int | dict[str, int] | None = dataclasses.field(default=None, init=False)
     _fingerprint: str | None = dataclasses.field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
         task = tg.check_task(self.task) or CLASSIFICATION
+        if self.label_mode not in LABEL_MODES:
+            raise DataError(
+                f"label_mode must be one of {list(LABEL_MODES)}, got {self.label_mode!r}."
+            )
+        if task != CLASSIFICATION and self.label_mode != INT_LABELS:
+            raise DataError(
+                f'label_mode={self.label_mode!r} is for classification; leave it "int".'
+            )
+        given = {f"y_{s}": getattr(self, f"y_{s}") for s in _SPLITS}
+        given, width = tg.one_hot_as_ids(given, task)
+        num_classes = self.num_classes
+        if width is not None:
+            if num_classes is not None and int(num_classes) != width:
+                raise DataError(
+                    f"The labels are one-hot over {width} classes, but num_classes={num_classes}."
+                )
+            num_classes = width
+            object.__setattr__(self, "label_mode", CATEGORICAL_LABELS)
         xs = {s: tg.map_arrays(getattr(self, f"x_{s}"), f"x_{s}", _as_float32) for s in _SPLITS}
         ys = {
             s: tg.map_arrays(
-                getattr(self, f"y_{s}"), f"y_{s}", lambda y, name: tg.as_targets(y, name, task)
+                given[f"y_{s}"], f"y_{s}", lambda y, name: tg.as_targets(y, name, task)
             )
             for s in _SPLITS
         }
@@ -109,7 +141,7 @@ class Dataset:
                 _check_finite(array, key)
         values: dict[str, Any] = dict(input_shape=input_shape, task=task)
         if task == CLASSIFICATION:
-            values.update(_class_metadata(ys, self.num_classes, self.class_names))
+            values.update(_class_metadata(ys, num_classes, self.class_names))
         else:
             values.update(_regression_metadata(ys, self.num_classes, self.class_names))
         for split in _SPLITS:
@@ -147,8 +179,12 @@ class Dataset:
         | float with a non-whole value, `(n,)` or `(n, k)`   | regression     |
         | whole-number floats that are exactly `0..K-1`      | classification |
         | other whole-number floats, `(n,)` (counts, ages)   | regression     |
-        | whole-number floats of shape `(n, k)`, k > 1       | refused: pass `task=` |
+        | one-hot rows `(n, k)`, as `to_categorical` makes   | classification (1) |
+        | other whole-number floats of shape `(n, k)`, k > 1 | refused: pass `task=` |
         | text (str), `(n,)`: class names (ids: sorted)      | classification |
+
+        (1) `keras.utils.to_categorical`'s rows, any numeric dtype: stored as
+        class ids, with `label_mode="categorical"` (the model still gets rows).
 
         For integer-valued regression targets (an int dtype) pass
         `task="regression"`. Classification splits are stratified per class
@@ -159,8 +195,11 @@ class Dataset:
 
         Args:
             x: Samples, shape `(n, ...)`, or a dict of such arrays (several inputs).
-            y: Targets, shape `(n,)` (class ids or values) or `(n, k)` (regression),
-                or a dict of such arrays (several outputs).
+            y: Targets, shape `(n,)` (class ids or values) or `(n, k)` (one-hot
+                class labels, or regression targets), or a dict of such arrays
+                (several outputs). One-hot labels keep reaching the model as
+                one-hot rows (`label_mode="categorical"`); the splits, report and
+                statistics use their class ids.
             x_test, y_test: Optional test set; if given, `test_fraction` is ignored.
             validation_fraction, test_fraction: Fractions, each in [0, 1) (per
                 class for classification).
@@ -192,6 +231,21 @@ class Dataset:
         if x_test is not None:
             test_fraction = 0.0
         _check_fractions(validation_fraction, test_fraction)
+        task = tg.check_task(task)
+        hot, width = tg.one_hot_as_ids({"y": y, "y_test": y_test}, task)
+        label_mode = INT_LABELS
+        if width is not None:  # one-hot rows: classes, kept as ids; the model gets rows
+            y, y_test, task, label_mode = (
+                hot["y"],
+                hot["y_test"],
+                CLASSIFICATION,
+                CATEGORICAL_LABELS,
+            )
+            if num_classes is not None and int(num_classes) != width:
+                raise DataError(
+                    f"The labels are one-hot over {width} classes, but num_classes={num_classes}."
+                )
+            num_classes = width
         y, y_test, class_names, task = tg.text_labels_as_ids(y, y_test, class_names, task)
         task = tg.check_task(task) or tg.infer_tasks(y, "y")
         convert = lambda a, name: tg.as_targets(a, name, task)  # noqa: E731
@@ -231,6 +285,7 @@ class Dataset:
             input_shape=tg.sample_shape(x),
             num_classes=num_classes,
             task=task,
+            label_mode=label_mode,
         )
 
     def __repr__(self) -> str:
@@ -259,11 +314,24 @@ class Dataset:
         return tg.concatenate(self.y_train, self.y_val)
 
     def train_and_validation(self) -> tuple[Any, Any]:
-        """Returns `(x, y)` of train and validation concatenated, train first.
+        """Returns `(x, y)` of train and validation concatenated, train first, to train on.
 
-        Each is an array, or a dict of arrays when the Dataset holds dicts.
+        Each is an array, or a dict of arrays when the Dataset holds dicts; `y`
+        as the model trains on it (`model_targets`: one-hot rows under
+        `label_mode="categorical"`).
         """
-        return self.x_train_full, self.y_train_full
+        return self.x_train_full, self.model_targets(self.y_train_full)
+
+    def model_targets(self, y: Any) -> Any:
+        """`y` (one of this Dataset's target arrays) as the model trains on it.
+
+        Class ids `(n,)` as one-hot float32 rows `(n, num_classes)` under
+        `label_mode="categorical"` (as `keras.utils.to_categorical` makes
+        them); anything else as it is.
+        """
+        if self.label_mode != CATEGORICAL_LABELS:
+            return y
+        return np.eye(int(self.num_classes or 0), dtype=np.float32)[np.asarray(y)]
 
     def fingerprint(self) -> str:
         """Returns a short, cached sha256 hex digest of all arrays, class names and task.
@@ -284,6 +352,8 @@ class Dataset:
             digest.update("\x1f".join(self.class_names or ()).encode())
             if self.task != CLASSIFICATION:
                 digest.update(f"\x1ftask:{self.task}".encode())
+            if self.label_mode != INT_LABELS:
+                digest.update(f"\x1flabel_mode:{self.label_mode}".encode())
             object.__setattr__(self, "_fingerprint", digest.hexdigest()[:16])
         return self._fingerprint  # type: ignore[return-value]
 
@@ -300,7 +370,9 @@ class Dataset:
             )
             ending = f"regression, {what}"
         else:
-            ending = f"{self.num_classes} classes"
+            ending = f"{self.num_classes} classes" + (
+                " (one-hot labels)" if self.label_mode == CATEGORICAL_LABELS else ""
+            )
         return (
             f"{_DISPLAY_NAMES.get(self.name, self.name)}: {tg.length(self.x_train, 'x')} train / "
             f"{tg.length(self.x_val, 'x')} validation / {tg.length(self.x_test, 'x')} test, "

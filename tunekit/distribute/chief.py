@@ -43,6 +43,7 @@ from tunekit.distribute.cluster import (
 )
 from tunekit.distribute.protos import quiet_condition_protos
 from tunekit.errors import WorkerLostError
+from tunekit.progress import failure_reason
 from tunekit.tuners import end_failed_search
 
 __all__ = ["OracleServer", "WorkerLostError"]
@@ -293,8 +294,8 @@ class OracleServer:
         worker, _ = self.held.pop(trial.trial_id, ("?", 0.0))
         for listener in self.listeners:
             listener(self.tuner, trial)
-        if trial.status != trial_module.TrialStatus.COMPLETED and trial.message:
-            last = trial.message.strip().splitlines()[-1]
+        last = failure_reason(trial)
+        if trial.status != trial_module.TrialStatus.COMPLETED and last:
             self.write(
                 f"[{self.phase}] trial {trial.trial_id} {trial.status} on worker "
                 f"{worker}: {last} (full text in trial.json, `error` in trials.csv)"

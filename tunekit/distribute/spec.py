@@ -2,7 +2,8 @@
 
 The chief writes, once, into `<run>/workers/`:
 
-- `data.npz`: the `Dataset`'s arrays and metadata (no pickle), loaded back by
+- `data.npz`: the `Dataset`'s arrays (a dict's arrays by name: `x_train::image`)
+  and metadata (task, classes, label mode; no pickle), loaded back by
   each worker; the chief refuses a worker whose data fingerprint differs
   (it is part of the run's settings, checked when a worker says hello);
 - or `data.json`, for a `StreamData`: its `definition` (a factory by module
@@ -29,7 +30,7 @@ import os
 import pickle
 import pickletools
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -54,6 +55,8 @@ DATA_FILE = "data.npz"
 STREAM_FILE = "data.json"
 SPEC_FILE = "spec.pkl"
 _ARRAYS = ("x_train", "y_train", "x_val", "y_val", "x_test", "y_test")
+# `x_train::image` is the "image" array of a dict `x_train` (a model with several inputs).
+_DICT_KEY = "::"
 _PROTOCOL = 4
 
 
@@ -171,13 +174,26 @@ def write_spec(
 
 def _write_arrays(folder: Path, data: Dataset) -> None:
     meta = {
-        "class_names": list(data.class_names or ()),
-        "input_shape": list(data.input_shape),
-        "num_classes": int(data.num_classes or 0),
+        # Regression has no classes: None, as the Dataset holds it.
+        "class_names": None if data.class_names is None else list(data.class_names),
+        "input_shape": (
+            {name: list(shape) for name, shape in data.input_shape.items()}
+            if isinstance(data.input_shape, Mapping)
+            else list(data.input_shape)
+        ),
+        "num_classes": None if data.num_classes is None else int(data.num_classes),
         "name": data.name,
         "scaling": data.scaling,
+        "task": data.task,
+        "label_mode": data.label_mode,
     }
-    arrays = {key: getattr(data, key) for key in _ARRAYS}
+    arrays: dict[str, np.ndarray] = {}
+    for key in _ARRAYS:  # a dict of arrays (several inputs or outputs): one entry per name
+        value = getattr(data, key)
+        if isinstance(value, Mapping):
+            arrays.update({f"{key}{_DICT_KEY}{name}": array for name, array in value.items()})
+        else:
+            arrays[key] = value
     _io.atomic_write(folder / DATA_FILE, lambda tmp: _save_npz(tmp, arrays, meta))
 
 
@@ -206,7 +222,16 @@ def load_spec(path: str | os.PathLike[str]) -> tuple[Callable[..., Any], dict[st
         source = path.parent / DATA_FILE
         with np.load(source, allow_pickle=False) as npz:
             meta = json.loads(str(npz["meta"]))
-            data = Dataset(**{key: npz[key] for key in _ARRAYS}, **meta)
+            arrays: dict[str, Any] = {}
+            for entry in npz.files:
+                key, _, name = entry.partition(_DICT_KEY)
+                if key not in _ARRAYS:
+                    continue
+                if name:
+                    arrays.setdefault(key, {})[name] = npz[entry]
+                else:
+                    arrays[key] = npz[entry]
+            data = Dataset(**arrays, **meta)
     if data.fingerprint() != spec["fingerprint"]:
         raise UsageError(
             f"{source} defines other data than the chief's "

@@ -162,7 +162,11 @@ def test_metrics(
         evaluated = model.evaluate(data.test, return_dict=True, verbose=0)
     else:
         evaluated = model.evaluate(
-            data.x_test, data.y_test, batch_size=batch_size, return_dict=True, verbose=0
+            data.x_test,
+            data.model_targets(data.y_test),  # one-hot rows under label_mode="categorical"
+            batch_size=batch_size,
+            return_dict=True,
+            verbose=0,
         )
     metrics = {k: float(v) for k, v in evaluated.items()}
     if data.task == REGRESSION and not isinstance(getattr(data, "y_test", None), Mapping):

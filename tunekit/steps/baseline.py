@@ -28,7 +28,7 @@ from tunekit.report_trust import BASELINE_MODEL
 from tunekit.retraining import schedule_callbacks
 from tunekit.steps.base import RunContext, build_lazy, final_fit_options
 from tunekit.steps.search import refused_fit_args
-from tunekit.tuners import InterruptCheck, TrialFacts
+from tunekit.tuners import AnnounceFit, InterruptCheck, TrialFacts
 
 __all__ = ["BASELINE_MODEL", "BaselineStep", "FinalFit", "train_like_winner"]
 
@@ -137,12 +137,15 @@ class BaselineStep:
         interrupts.check()
         epochs = int(manifest.step("retrain")["final_epochs"])
         manifest.mark(self.name, "running")
-        ctx.say(
-            f"Training the baseline (the hypermodel's default configuration) on "
-            f"train+validation for {_log.count(epochs, 'epoch')}, like the chosen configuration."
-        )
         hp = kt.HyperParameters()
-        fit = train_like_winner(ctx, hp, epochs=epochs, seed=ctx.seed)
+        announce = AnnounceFit(
+            ctx.say,
+            lambda count: (
+                "Training the baseline (the hypermodel's default configuration) on "
+                f"train+validation for {_log.count(count, 'epoch')}, like the chosen configuration."
+            ),
+        )
+        fit = train_like_winner(ctx, hp, epochs=epochs, seed=ctx.seed, extra_callbacks=[announce])
         _io.atomic_write(ctx.run_dir / BASELINE_MODEL, lambda tmp: _save_keras(fit.model, tmp))
         manifest.mark(
             self.name,

@@ -17,6 +17,7 @@ from typing import Any
 from tunekit import _faults, _log, interrupts
 from tunekit.steps.base import RunContext, test_metrics
 from tunekit.steps.baseline import train_like_winner
+from tunekit.tuners import AnnounceFit
 
 __all__ = ["FinalSeedsStep"]
 
@@ -50,12 +51,19 @@ class FinalSeedsStep:
             if str(seed) in done:
                 continue
             interrupts.check()
-            ctx.say(
-                f"Retraining the chosen configuration with seed {seed} "
-                f"({_log.count(epochs, 'epoch')})."
-            )
+
+            def line(count: int, seed: int = seed) -> str:
+                epochs_said = _log.count(count, "epoch")
+                return f"Retraining the chosen configuration with seed {seed} ({epochs_said})."
+
+            announce = AnnounceFit(ctx.say, line)
             fit = train_like_winner(
-                ctx, trial.hyperparameters, epochs=epochs, seed=seed, step=self.name
+                ctx,
+                trial.hyperparameters,
+                epochs=epochs,
+                seed=seed,
+                extra_callbacks=[announce],
+                step=self.name,
             )
             done[str(seed)] = test_metrics(ctx, fit.model, batch_size)
             elapsed = seconds + time.perf_counter() - start

@@ -220,7 +220,8 @@ class FinalistsStep:
             x, y, validation = data.train, None, data.validation
             extra["shuffle"] = False  # a stream shuffles itself (Keras warns otherwise)
         else:
-            x, y, validation = data.x_train, data.y_train, (data.x_val, data.y_val)
+            x, y = data.x_train, data.model_targets(data.y_train)
+            validation = (data.x_val, data.model_targets(data.y_val))
             num_val = tg.length(data.y_val, "y_val")
             extra["validation_batch_size"] = validation_batch_size(num_val, ctx.batch_size)
         callbacks = [InterruptCheck(), *ctx.callbacks]

@@ -19,7 +19,7 @@ from tunekit.retraining import final_epochs_rule, schedule_callbacks
 from tunekit.steps.base import RunContext, build_lazy, final_fit_options
 from tunekit.steps.finalists import finalist_selection
 from tunekit.steps.search import completed_trials, refused_fit_args
-from tunekit.tuners import InterruptCheck, TrialFacts
+from tunekit.tuners import AnnounceFit, InterruptCheck, TrialFacts
 
 __all__ = [
     "BEST_HYPERPARAMETERS",
@@ -220,10 +220,14 @@ class RetrainStep:
             # Kept only for a retrain that resumes from its backup.
             epoch_logs=manifest.step(self.name).get("epoch_logs", {}) if backup.exists() else {},
         )
-        ctx.say(
-            f"Retraining {phase} trial {trial.trial_id} on train+validation for "
-            f"{_log.count(epochs, 'epoch')} ({reason})."
-        )
+
+        def announced(count: int) -> str:  # the count model.fit received (see AnnounceFit)
+            why = reason if count == epochs else f"{reason}; epochs set by the hypermodel's own fit"
+            return (
+                f"Retraining {phase} trial {trial.trial_id} on train+validation for "
+                f"{_log.count(count, 'epoch')} ({why})."
+            )
+
         before = float(manifest.step(self.name).get("seconds", 0.0))  # earlier sessions
         start = time.perf_counter()
 
@@ -233,6 +237,7 @@ class RetrainStep:
         facts = TrialFacts()
         callbacks = [
             *schedule_callbacks(ctx.final_schedule, epochs),  # first: reads the tuned rate
+            AnnounceFit(ctx.say, announced),
             _EpochLogs(manifest, self.name, elapsed),  # before the backup: no epoch unrecorded
             keras.callbacks.BackupAndRestore(str(backup)),
             keras.callbacks.TensorBoard(  # no graph: under JAX it traces the model again

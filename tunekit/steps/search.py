@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 import keras_tuner as kt
@@ -17,13 +18,14 @@ import numpy as np
 from keras_tuner.engine import trial as trial_module
 
 from tunekit import _faults, interrupts
+from tunekit._kerastuner import failed_trial_tracebacks
 from tunekit.data import CLASSIFICATION, Dataset
 from tunekit.data import _targets as tg
 from tunekit.data.batches import full_batches, pads_trials
 from tunekit.data.streams import StreamData
-from tunekit.errors import NoCompletedTrialsError
+from tunekit.errors import NoCompletedTrialsError, TrialsFailedError
 from tunekit.narrowing import is_usable
-from tunekit.progress import PhaseProgress, bar_console, kerastuner_output
+from tunekit.progress import PhaseProgress, bar_console, failure_reason, kerastuner_output
 from tunekit.steps.base import RunContext, fit_options, validation_batch_size
 from tunekit.tensorboard import write_experiment
 from tunekit.tuners import HYPERBAND_EPOCHS, make_tuner
@@ -37,6 +39,33 @@ __all__ = [
     "phase_seed",
     "refused_fit_args",
 ]
+
+
+def raise_if_failing(phase: str, ctx: RunContext, tuner: kt.Tuner, error: RuntimeError) -> None:
+    """Raises `TrialsFailedError` if `error` is KerasTuner's stop after failed trials in a row.
+
+    KerasTuner raises a bare `RuntimeError` when `max_consecutive_failed_trials`
+    trials in a row FAILED; the oracle's end order tells it apart from any
+    other `RuntimeError`, which is left to propagate as it is.
+    """
+    oracle = tuner.oracle
+    ended = [oracle.trials[trial_id] for trial_id in oracle.end_order]
+    in_a_row = 0
+    for trial in reversed(ended):
+        if trial.status != trial_module.TrialStatus.FAILED:
+            break
+        in_a_row += 1
+    if not ended or in_a_row < ctx.max_consecutive_failed_trials:
+        return
+    last = ended[-1]
+    raise TrialsFailedError(
+        f"The {phase} search stopped: {in_a_row} trials in a row failed "
+        f"(max_consecutive_failed_trials={ctx.max_consecutive_failed_trials}); the last, "
+        f"trial {last.trial_id}, with {failure_reason(last) or 'no message'} (its traceback: "
+        f"{Path(tuner.project_dir) / f'trial_{last.trial_id}' / 'trial.json'}). Fix the "
+        "cause in the hypermodel or data, or allow more failures in a row with "
+        "max_consecutive_failed_trials=; rerunning resumes the search."
+    ) from error
 
 
 def completed_trials(oracle: kt.Oracle) -> list[trial_module.Trial]:
@@ -253,7 +282,8 @@ class SearchStep:
             x, y, validation = data.train, None, data.validation
             extra["shuffle"] = False  # a stream shuffles itself (Keras warns otherwise)
         else:
-            x, y, validation = data.x_train, data.y_train, (data.x_val, data.y_val)
+            x, y = data.x_train, data.model_targets(data.y_train)
+            validation = (data.x_val, data.model_targets(data.y_val))
             if ctx.cv == 1:  # cross-validation's folds are of other sizes
                 num_val = tg.length(data.y_val, "y_val")
                 extra["validation_batch_size"] = validation_batch_size(num_val, ctx.batch_size)
@@ -281,6 +311,7 @@ class SearchStep:
 
         Raises:
             NoCompletedTrialsError: No trial completed with a finite score.
+            TrialsFailedError: `max_consecutive_failed_trials` trials in a row FAILED.
         """
         manifest = ctx.manifest
         if not manifest.is_done(self.name):
@@ -312,8 +343,15 @@ class SearchStep:
         )
         self._listeners = listeners
         try:
-            with progress.showing(tuner.oracle):
-                ctx.runner.run_phase(self.name, tuner, lambda: self.search(ctx, tuner), listeners)
+            # verbose=0: no KerasTuner traceback per failed trial (trial.json keeps it).
+            with progress.showing(tuner.oracle), failed_trial_tracebacks(bool(ctx.verbose)):
+                try:
+                    ctx.runner.run_phase(
+                        self.name, tuner, lambda: self.search(ctx, tuner), listeners
+                    )
+                except RuntimeError as e:
+                    raise_if_failing(self.name, ctx, tuner, e)
+                    raise
         except BaseException:
             # Stopped (Ctrl-C, SIGTERM, an error): keep this session's time for the rerun. A
             # manifest that cannot be written now (a full disk) must not hide the first error.

@@ -34,7 +34,7 @@ settings (seed, phase, listeners, refused `fit` keywords) are constructor
 arguments. The KerasTuner internals still used are listed, with the versions
 they are checked against, in `tunekit._kerastuner`.
 
-The package, in import order: `callbacks` (`TrialFacts`, `InterruptCheck`),
+The package, in import order: `callbacks` (`TrialFacts`, `InterruptCheck`, `AnnounceFit`),
 `oracles` (tunekit's oracles, `kerastuner_seed`, `end_failed_search`),
 `declared` (`declared_only`), `base` (`TunekitTuner`, the trial bookkeeping
 and cross-validated `run_trial`), `factory` (the four tuners, `make_tuner`).
@@ -44,7 +44,7 @@ Every public name is importable from `tunekit.tuners`.
 from __future__ import annotations
 
 from tunekit.tuners.base import TrialListener
-from tunekit.tuners.callbacks import InterruptCheck, TrialFacts
+from tunekit.tuners.callbacks import AnnounceFit, InterruptCheck, TrialFacts
 from tunekit.tuners.declared import declared_only
 from tunekit.tuners.factory import (
     HYPERBAND_EPOCHS,
@@ -80,6 +80,7 @@ __all__ = [
     "GridSearch",
     "Hyperband",
     "HyperbandOracle",
+    "AnnounceFit",
     "InterruptCheck",
     "ModelSizeLimit",
     "RandomSearch",

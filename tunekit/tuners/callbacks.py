@@ -18,6 +18,7 @@ next step (Keras 3.15: "Array has been deleted").
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 import keras
@@ -25,7 +26,7 @@ import keras
 from tunekit import _kerastuner, interrupts
 from tunekit.model_size import param_count
 
-__all__ = ["BestEpochWeights", "EpochTensorBoard", "InterruptCheck", "TrialFacts"]
+__all__ = ["AnnounceFit", "BestEpochWeights", "EpochTensorBoard", "InterruptCheck", "TrialFacts"]
 
 
 class TrialFacts(keras.callbacks.Callback):
@@ -117,6 +118,30 @@ class BestEpochWeights(_kerastuner.SaveBestEpoch):
         super()._save_model()
         self.model.set_weights(current)
         self._best = None
+
+
+class AnnounceFit(keras.callbacks.Callback):
+    """Says one line when `model.fit` starts, made from the epochs that fit received.
+
+    A hypermodel's own `fit` may set `epochs` itself (see `tunekit.fitting`),
+    so the count said is read from the fit (`self.params["epochs"]`), not
+    taken from what tunekit passed. Said once, at the first fit it sees.
+
+    Args:
+        say: Where the line goes, e.g. the run's progress logger.
+        line: Makes the line from the fit's epoch count.
+    """
+
+    def __init__(self, say: Callable[[str], None], line: Callable[[int], str]) -> None:
+        super().__init__()
+        self._say = say
+        self._line = line
+        self._said = False
+
+    def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
+        if not self._said:
+            self._said = True
+            self._say(self._line(int((self.params or {}).get("epochs") or 0)))
 
 
 class InterruptCheck(keras.callbacks.Callback):

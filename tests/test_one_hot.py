@@ -1,0 +1,175 @@
+"""One-hot labels (`keras.utils.to_categorical`), as plain KerasTuner tunes them.
+
+Before, one-hot label arrays were refused ("pass np.argmax(y, axis=1)"), so a
+model compiled with `categorical_crossentropy` (Keras's own MNIST examples)
+could not be tuned with its data as it was. Now they are classes: stored as
+ids for the splits, report and statistics, and given to the model as rows
+(`label_mode="categorical"`). Also here: a run's data as its workers rebuild
+it (`data.npz`), which lost the task, dict arrays and the label mode.
+"""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from pathlib import Path
+
+import keras
+import numpy as np
+import pytest
+
+from tunekit.cv import fold_indices
+from tunekit.data import Dataset, load_npz
+from tunekit.errors import DataError
+
+_CLASSES = 3
+
+
+def _one_hot(labels, width=_CLASSES, dtype="float32"):
+    return keras.utils.to_categorical(labels, num_classes=width).astype(dtype)
+
+
+def _blobs(n=90, seed=0):
+    """Features whose first column's band is the class: learnable in a few epochs."""
+    rng = np.random.default_rng(seed)
+    y = np.arange(n) % _CLASSES
+    x = rng.normal(scale=0.3, size=(n, 4)).astype("float32")
+    x[:, 0] += 2.0 * y
+    return x, y
+
+
+@pytest.mark.parametrize("dtype", ["float32", "uint8", "int64"])
+def test_one_hot_rows_are_classes_stored_as_ids_and_given_to_the_model_as_rows(dtype):
+    x, y = _blobs()
+    data = Dataset.from_arrays(x, _one_hot(y, width=4, dtype=dtype), seed=0)  # class 3: no sample
+    assert data.task == "classification" and data.label_mode == "categorical"
+    assert data.num_classes == 4 and list(data.class_names) == ["0", "1", "2", "3"]
+    for split in (data.y_train, data.y_val, data.y_test):
+        assert split.ndim == 1 and split.dtype == np.int64
+        assert set(np.unique(split)) == {0, 1, 2}  # stratified: every class in every split
+    rows = data.model_targets(data.y_train)
+    assert rows.dtype == np.float32 and rows.shape == (len(data.y_train), 4)
+    np.testing.assert_array_equal(rows, _one_hot(data.y_train, width=4))
+    x_all, y_all = data.train_and_validation()
+    np.testing.assert_array_equal(y_all.argmax(axis=1), data.y_train_full)
+    assert "4 classes (one-hot labels)" in data.summary()
+    ids = Dataset.from_arrays(x, y, seed=0, num_classes=4)
+    assert ids.label_mode == "int" and ids.model_targets(ids.y_train) is ids.y_train
+    assert ids.fingerprint() != data.fingerprint()  # a run on either form is its own
+
+
+@pytest.mark.parametrize(
+    "call, message",
+    [
+        (
+            lambda x, y: Dataset.from_arrays(x, _one_hot(y), x_test=x[:9], y_test=y[:9]),
+            r"y hold one-hot labels but y_test do not: give every split's labels in one form",
+        ),
+        (
+            lambda x, y: Dataset.from_arrays(x, _one_hot(y), x_test=x, y_test=_one_hot(y, 5)),
+            r"different widths \(\{'y': 3, 'y_test': 5\}\)",
+        ),
+        (
+            lambda x, y: Dataset.from_arrays(x, _one_hot(y), num_classes=5),
+            r"one-hot over 3 classes, but num_classes=5",
+        ),
+        (
+            lambda x, y: Dataset.from_arrays(x, _one_hot(y) + _one_hot((y + 1) % 3)),
+            r"rows are not one-hot.*pass task=",  # multi-hot: not one class per row
+        ),
+        (
+            lambda x, y: Dataset(x, y, x, y, x, y, label_mode="one_hot"),
+            r"label_mode must be one of \['int', 'categorical'\], got 'one_hot'",
+        ),
+    ],
+    ids=["mixed_forms", "widths", "num_classes", "multi_hot", "label_mode"],
+)
+def test_one_hot_labels_that_cannot_be_classes_are_refused_by_name(call, message):
+    x, y = _blobs()
+    with pytest.raises(DataError, match=message):
+        call(x, y)
+
+
+def test_an_npz_of_one_hot_labels_loads_as_categorical(tmp_path):
+    x, y = _blobs()
+    path = tmp_path / "hot.npz"
+    np.savez(path, x_train=x, y_train=_one_hot(y), x_test=x[:30], y_test=_one_hot(y[:30]))
+    data = load_npz(path)
+    assert data.label_mode == "categorical" and data.num_classes == _CLASSES
+    np.testing.assert_array_equal(np.sort(data.y_test), np.sort(y[:30]))
+
+
+def test_cross_validation_folds_of_one_hot_rows_are_stratified():
+    _, y = _blobs(n=36)
+    for _, val in fold_indices(_one_hot(y), 3, seed=0):
+        assert np.bincount(y[val], minlength=_CLASSES).tolist() == [4, 4, 4]
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda x, y: Dataset.from_arrays(x, _one_hot(y)),
+        lambda x, y: Dataset.from_arrays(x, x[:, 0] * 1.5 + 0.25),  # regression
+        lambda x, y: Dataset.from_arrays({"a": x, "b": x[:, :2]}, {"o1": x[:, 0], "o2": x[:, 1]}),
+        lambda x, y: Dataset.from_arrays({"a": x, "b": x[:, :2]}, y),
+    ],
+    ids=["one_hot", "regression", "dict_regression", "dict_inputs"],
+)
+def test_workers_rebuild_the_same_data(tmp_path, make):
+    """Before, `data.npz` lost the task (a regression run's workers failed on
+    "task='classification' but y_train holds non-integer values") and could
+    not hold a dict of arrays (several inputs or outputs)."""
+    from tunekit import CoarseToFine
+    from tunekit.distribute.spec import load_spec, write_spec
+
+    data = make(*_blobs())
+    spec = write_spec(tmp_path / "workers", data, CoarseToFine, {"hypermodel": None}, {})
+    _, kwargs = load_spec(spec)
+    rebuilt = kwargs["data"]
+    assert rebuilt.fingerprint() == data.fingerprint()
+    assert (rebuilt.task, rebuilt.label_mode, rebuilt.num_classes, rebuilt.input_shape) == (
+        data.task,
+        data.label_mode,
+        data.num_classes,
+        data.input_shape,
+    )
+
+
+_CATEGORICAL_MODEL = """
+    import keras
+
+    def build(hp):  # categorical cross-entropy: trains on one-hot rows only
+        model = keras.Sequential([
+            keras.Input((4,)),
+            keras.layers.Dense(hp.Int("units", 4, 16), activation="relu"),
+            keras.layers.Dense(3, activation="softmax"),
+        ])
+        model.compile(optimizer=keras.optimizers.Adam(0.05), loss="categorical_crossentropy",
+                      metrics=["accuracy"])
+        return model
+"""
+
+
+def test_the_command_line_tunes_a_categorical_model_on_one_hot_labels(tmp_path, monkeypatch):
+    from tunekit.coarse_to_fine import main
+
+    (tmp_path / "categorical.py").write_text(textwrap.dedent(_CATEGORICAL_MODEL))
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    x, y = _blobs(n=120)
+    x_test, y_test = _blobs(n=60, seed=1)
+    np.savez("hot.npz", x_train=x, y_train=_one_hot(y), x_test=x_test, y_test=_one_hot(y_test))
+    args = ["--hypermodel", "categorical:build", "--data", "hot.npz", "--directory", "runs"]
+    args += ["--backend", "tensorflow", "--coarse-trials", "3", "--coarse-epochs", "2"]
+    args += ["--max-epochs", "2", "--factor", "2", "--final-epochs", "3", "--no-baseline"]
+    args += ["--batch-size", "16"]
+    assert main(args) == 0
+    run = Path("runs/categorical-build-hot")
+    report = json.loads((run / "report.json").read_text())
+    model = keras.models.load_model(run / "best_model.keras")
+    evaluated = model.evaluate(x_test, _one_hot(y_test), return_dict=True, verbose=0)
+    assert report["test_metrics"]["accuracy"] == pytest.approx(evaluated["accuracy"], abs=1e-6)
+    predicted = model.predict(x_test, verbose=0).argmax(axis=1)
+    counts = np.asarray(report["confusion_matrix"]["counts"])
+    assert counts.trace() == (predicted == y_test).sum() and counts.sum() == len(y_test)
+    assert evaluated["accuracy"] > 0.6  # it learned: labels and rows were not mixed up
