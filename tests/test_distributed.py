@@ -17,6 +17,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -496,6 +497,40 @@ def test_the_worker_spec_round_trips_data_and_hypermodel(tmp_path, digits_small)
     assert rebuilt.config() == run.config()  # what the chief checks at a worker's hello
     assert rebuilt.run_dir.resolve() == run.run_dir.resolve()
     assert rebuilt.data.fingerprint() == digits_small.fingerprint()
+
+
+@pytest.mark.parametrize("form", ["regression", "dict_inputs", "one_hot"])
+def test_workers_from_python_take_regression_dict_and_one_hot_arrays(tmp_path, form):
+    """Before, `workers=2` refused them ("takes classification arrays with one input so
+    far"): the workers' data.npz kept neither the task nor a dict of arrays."""
+    import keras
+
+    from hypermodels import DenseHyperModel
+    from tunekit import CoarseToFine
+    from tunekit.data import Dataset
+    from tunekit.distribute.launch import local_chief
+    from tunekit.distribute.spec import load_spec
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(60, 4)).astype("float32")
+    if form == "regression":
+        data = Dataset.from_arrays(x, x[:, 0] * 2.0 + 0.5)
+        hypermodel = DenseHyperModel((4,), num_outputs=1, task="regression")
+    elif form == "dict_inputs":
+        data = Dataset.from_arrays({"a": x, "b": x[:, :2]}, np.arange(60) % 2)
+        hypermodel = DenseHyperModel((4,), num_classes=2)  # the spec, not a trial, is tested
+    else:
+        data = Dataset.from_arrays(x, keras.utils.to_categorical(np.arange(60) % 3))
+        hypermodel = DenseHyperModel((4,), num_classes=3)
+    run = CoarseToFine(
+        hypermodel, data, directory=tmp_path, project_name="p", coarse_trials=3, workers=2
+    )
+    runner = local_chief(run, 2, run._worker_objects)  # writes the spec, starts nothing
+    factory, kwargs = load_spec(runner.worker_command[-1])
+    rebuilt = factory(**kwargs)
+    assert rebuilt.config() == run.config()  # what the chief checks at a worker's hello
+    assert rebuilt.data.fingerprint() == data.fingerprint()
+    assert (rebuilt.data.task, rebuilt.data.label_mode) == (data.task, data.label_mode)
 
 
 @pytest.mark.slow

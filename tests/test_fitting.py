@@ -61,6 +61,24 @@ class FixedFitHyperModel(kt.HyperModel):
         return model.fit(*args, **self.fit_kwargs, **kwargs)
 
 
+class ScoresOnValidationData(kt.HyperModel):
+    """KerasTuner's documented `fit` that returns its own score: `validation_data` required."""
+
+    def __init__(self):
+        super().__init__()
+        self.validation_sizes: list[int] = []
+
+    def build(self, hp):
+        return _build(hp)
+
+    def fit(self, hp, model, x, y, validation_data, **kwargs):
+        model.fit(x, y, **kwargs)
+        x_val, y_val = validation_data
+        self.validation_sizes.append(len(x_val))
+        predicted = model.predict(x_val, verbose=0).argmax(axis=1)
+        return float(np.mean(predicted == np.asarray(y_val).reshape(-1)))
+
+
 class StepsRecorder(keras.callbacks.Callback):
     """Records the steps per epoch and the epochs of every fit it is passed to."""
 
@@ -461,6 +479,23 @@ def test_a_fit_that_sets_epochs_decides_the_retrain_epochs(digits, tmp_path):
     )
     assert retrain["batch_size"] == 128  # tunekit's: the fit sets none
     run.close()
+
+
+def test_a_fit_that_requires_validation_data_gets_the_validation_split_in_the_final_fits(
+    digits, tmp_path
+):
+    """Before, the search ran and the retrain then failed: "fit() missing 1 required
+    positional argument: 'validation_data'" (plain KerasTuner tunes this `fit`)."""
+    hypermodel = ScoresOnValidationData()
+    run = CoarseToFine(
+        hypermodel, digits, directory=tmp_path, project_name="val", **{**TINY, "baseline": True}
+    )
+    result = run.run()
+    run.close()
+    assert run.manifest.is_done("baseline") and 0.0 <= result.test_metrics["accuracy"] <= 1.0
+    # Every fit, trials and the retrain and baseline too, got the validation split.
+    assert set(hypermodel.validation_sizes) == {len(digits.y_val)}
+    assert len(hypermodel.validation_sizes) >= TINY["coarse_trials"] + 2
 
 
 def test_the_retrain_and_baseline_lines_say_the_epochs_a_fit_that_sets_them_trained(

@@ -234,3 +234,16 @@ def test_tunekit_piped_into_a_reader_that_leaves_exits_quietly(tmp_path):
     err = proc.stderr.read().decode()
     assert proc.wait(timeout=120) == 1
     assert "BrokenPipeError" not in err and "Traceback" not in err, err
+
+
+def test_a_python_lambda_layer_is_refused_with_the_fix_for_a_lambda():
+    """The advice was to register custom objects, which a Python lambda cannot be."""
+    from tunekit.errors import ModelSaveError
+    from tunekit.steps.check import check_round_trip
+
+    model = keras.Sequential(
+        [keras.Input((4,)), keras.layers.Lambda(lambda t: t * 2.0), keras.layers.Dense(2)]
+    )
+    model.compile(optimizer="adam", loss="mse")
+    with pytest.raises(ModelSaveError, match=r"replace the Lambda layer by a keras\.layers\.Layer"):
+        check_round_trip(model)

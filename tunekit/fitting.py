@@ -37,6 +37,7 @@ and for the final retrain (`tunekit.workflow`). Its contract:
 
 from __future__ import annotations
 
+import inspect
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -48,7 +49,13 @@ from keras_tuner import errors as kt_errors
 
 from tunekit.errors import TunekitError, UsageError
 
-__all__ = ["FitCall", "HyperModelFitError", "SearchInputError", "fit_hypermodel"]
+__all__ = [
+    "FitCall",
+    "HyperModelFitError",
+    "SearchInputError",
+    "fit_hypermodel",
+    "requires_validation_data",
+]
 
 _DUPLICATE = re.compile(r"got multiple values for keyword argument '(\w+)'")
 
@@ -87,6 +94,29 @@ class FitCall:
     results: Any
     fit_kwargs: dict[str, Any] = field(default_factory=dict)
     set_by_hypermodel: tuple[str, ...] = ()
+
+
+def requires_validation_data(hypermodel: Any) -> bool:
+    """Whether `hypermodel.fit` has a `validation_data` parameter without a default.
+
+    KerasTuner's documentation writes `def fit(self, hp, model, x, y,
+    validation_data, **kwargs)` for a `fit` that returns its own score; such a
+    `fit` cannot be called without it. The final fits on train+validation
+    (retrain, baseline, final seeds) then pass the validation split, which
+    they also train on; what the `fit` returns there is not used.
+    """
+    fit = getattr(hypermodel, "fit", None)
+    if fit is None:
+        return False
+    try:
+        parameter = inspect.signature(fit).parameters.get("validation_data")
+    except (TypeError, ValueError):  # a builtin or C callable without a signature
+        return False
+    return (
+        parameter is not None
+        and parameter.default is inspect.Parameter.empty
+        and (parameter.kind in (parameter.POSITIONAL_OR_KEYWORD, parameter.KEYWORD_ONLY))
+    )
 
 
 def fit_hypermodel(

@@ -498,20 +498,6 @@ class CoarseToFine:
         # How search phases run: here, or (workers > 1) through a chief; see tunekit.distribute.
         self.runner: PhaseRunner = LocalRunner()
         if self._has_chief:
-            if isinstance(data, Dataset) and (
-                data.task != "classification" or not isinstance(data.input_shape, tuple)
-            ):
-                # The workers' data file (tunekit.distribute.spec) holds one classification
-                # input so far: refused here rather than failing when the workers start.
-                given = (
-                    f"workers={workers}"
-                    if workers > 1
-                    else f"trials_per_process={self.trials_per_process}"
-                )
-                raise UsageError(
-                    f"{given} takes classification arrays with one input so far; this data is "
-                    f"{data.summary()}. Pass workers=1 and trials_per_process=None (one process)."
-                )
             from tunekit.distribute.spec import (  # noqa: PLC0415
                 check_data_reaches_workers,
                 check_reaches_workers,

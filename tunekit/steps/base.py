@@ -107,12 +107,23 @@ def fit_options(ctx: RunContext) -> dict[str, Any]:
 def final_fit_options(ctx: RunContext) -> dict[str, Any]:
     """`model.fit` keywords of every fit on train+validation (retrain, baseline, final seeds).
 
-    `fit_options(ctx)`, and `shuffle=False` for a stream: its maker batched (and
-    shuffled) it, and Keras cannot shuffle a `tf.data.Dataset` or `PyDataset`.
+    `fit_options(ctx)`; `shuffle=False` for a stream: its maker batched (and
+    shuffled) it, and Keras cannot shuffle a `tf.data.Dataset` or `PyDataset`;
+    and `validation_data` (the validation split, also trained on here) when
+    the hypermodel's own `fit` requires it (`requires_validation_data`).
     """
     from tunekit.data.streams import StreamData
+    from tunekit.fitting import requires_validation_data
 
-    return {**fit_options(ctx), **({"shuffle": False} if isinstance(ctx.data, StreamData) else {})}
+    data = ctx.data
+    options = {**fit_options(ctx), **({"shuffle": False} if isinstance(data, StreamData) else {})}
+    if requires_validation_data(ctx.hypermodel):
+        options["validation_data"] = (
+            data.validation
+            if isinstance(data, StreamData)
+            else (data.x_val, data.model_targets(data.y_val))
+        )
+    return options
 
 
 def build_lazy(model: Any, ctx: RunContext) -> None:

@@ -117,12 +117,19 @@ def check_round_trip(model: keras.Model) -> None:
             return  # the disk, not the model: the run's own writes will name the file
         except Exception as e:  # noqa: BLE001 - any failure gets the same advice
             reason = (str(e).strip().splitlines() or [type(e).__name__])[-1]
+            lambda_layer = "`Lambda` layer" in str(e)
+            fix = (
+                "replace the Lambda layer by a keras.layers.Layer subclass registered with "
+                "@keras.saving.register_keras_serializable() (safe_mode=True never loads "
+                "Python lambdas)."
+                if lambda_layer
+                else "register custom objects (layers, metrics, losses) with "
+                "@keras.saving.register_keras_serializable()."
+            )
             raise ModelSaveError(
                 "`hypermodel` builds a model that cannot be saved as a .keras file and "
                 f"loaded back with safe_mode=True ({type(e).__name__}: {reason}). tunekit "
-                "saves the final model and tests the file it saved: register custom "
-                "objects (layers, metrics, losses) with "
-                "@keras.saving.register_keras_serializable()."
+                f"saves the final model and tests the file it saved: {fix}"
             ) from None
 
 
