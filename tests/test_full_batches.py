@@ -117,6 +117,7 @@ def _search(tmp_path, hypermodel, n):
         y_train=rng.integers(0, 3, n),
         x_val=rng.normal(size=(60, 4)).astype("float32"),
         y_val=rng.integers(0, 3, 60),
+        model_targets=lambda y: y,  # class ids, as the model trains on them
     )
     tuner = make_tuner(
         "random",

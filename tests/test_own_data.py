@@ -483,18 +483,6 @@ def test_regression_plots_draw_the_predictions_and_residuals(tmp_path: Path) -> 
         plots.residuals(true, pred[:, :1])
 
 
-def test_python_workers_refuse_regression_data_before_any_trial(tmp_path: Path) -> None:
-    from hypermodels import DenseHyperModel
-    from tunekit.errors import UsageError
-
-    rng = np.random.default_rng(0)
-    x = rng.random((60, 4), dtype=np.float32)
-    data = Dataset.from_arrays(x, x.sum(axis=1))
-    with pytest.raises(UsageError, match=r"workers=2 .*regression.* Pass workers=1"):
-        CoarseToFine(DenseHyperModel((4,), num_outputs=1), data, directory=tmp_path, workers=2)
-    assert not any(tmp_path.iterdir())
-
-
 @pytest.mark.slow
 def test_regression_csv_with_two_workers_from_the_cli(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], diabetes_csv: Path

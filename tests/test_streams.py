@@ -346,6 +346,13 @@ def test_py_dataset_end_to_end_with_chained_retrain(tmp_path: Path) -> None:
     assert list(per_seed) == ["0", "1"]
     assert per_seed["0"]["accuracy"] == pytest.approx(result.test_metrics["accuracy"])
     assert all(0.0 <= m["accuracy"] <= 1.0 for m in per_seed.values())
+    # The stream batches itself: no batch size is claimed (it said "at batch size 128").
+    best = json.loads((result.run_dir / "best_hyperparameters.json").read_text())
+    assert best["batch_size"] is None and report["best"]["batch_size"] is None
+    assert (
+        "on train+validation in the stream's own batches"
+        in (result.run_dir / "report.md").read_text()
+    )
 
 
 def test_finalists_on_a_stream_train_it_as_the_trials_do(tmp_path: Path) -> None:

@@ -4,6 +4,7 @@ hyperparameters only some builds declare, and spaces smaller than the trial budg
 from __future__ import annotations
 
 import json
+import logging
 
 import keras
 import numpy as np
@@ -268,9 +269,15 @@ def test_space_of_one_configuration_ends_cleanly(tmp_path, data, fine_tuner):
     assert "narrowed from all 1 usable" in result.narrowed.top_note
 
 
-def test_a_model_that_cannot_be_loaded_back_is_refused_before_training(tmp_path, data):
-    # An unregistered custom metric: the run used to finish every step, then fail to load its
-    # own best_model.keras, on every rerun.
+def test_a_model_whose_file_needs_custom_objects_is_tuned_and_restored_from_its_weights(
+    tmp_path, data, caplog
+):
+    """An unregistered custom metric (keras.io's getting-started pattern): plain KerasTuner
+    tunes it. Before, tunekit refused it before training (ModelSaveError), because
+    `load_model(best_model.keras)` alone cannot find the metric by name; now the run's
+    models are rebuilt with the hypermodel and given the file's weights, as KerasTuner
+    restores its checkpoints, and the run says what loading the file alone needs."""
+
     class Unregistered(keras.metrics.Mean):
         def update_state(self, y_true, y_pred, sample_weight=None):
             return super().update_state(y_pred[:, 0], sample_weight)
@@ -288,21 +295,26 @@ def test_a_model_that_cannot_be_loaded_back_is_refused_before_training(tmp_path,
         )
         return model
 
-    from tunekit import ModelSaveError
-
+    caplog.set_level(logging.WARNING, logger="tunekit")
     run = CoarseToFine(
         build,
         data,
         directory=tmp_path,
-        project_name="unsaved",
+        project_name="custom",
         objective="val_mine:max",
+        coarse_trials=3,
         verbose=0,
         **TINY,
     )
-    with pytest.raises(
-        ModelSaveError,
-        match=r"cannot be saved as a \.keras file and loaded "
-        r"back.*register_keras_serializable",
-    ):
-        run.run()
-    assert not (tmp_path / "unsaved").exists()
+    result = run.run()
+    path = tmp_path / "custom" / "best_model.keras"
+    with pytest.raises(TypeError):  # the file alone: Keras cannot find the metric by name
+        keras.models.load_model(path)
+    note = json.loads((tmp_path / "custom" / "report.json").read_text())["model_file_note"]
+    assert "custom_objects={'Unregistered': Unregistered}" in note
+    assert any(r.getMessage() == note for r in caplog.records)  # said before training
+    loaded = keras.models.load_model(path, custom_objects={"Unregistered": Unregistered})
+    evaluated = loaded.evaluate(
+        data.x_test, data.y_test, batch_size=256, return_dict=True, verbose=0
+    )
+    assert result.test_metrics["mine"] == pytest.approx(evaluated["mine"], rel=1e-5)

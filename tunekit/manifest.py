@@ -22,10 +22,16 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from tunekit import _io, replacing
+from tunekit import _io, _log, replacing
 from tunekit.errors import RunConfigError, RunLockedError
 from tunekit.params import PARAMETERS
-from tunekit.state_files import MANIFEST, check_kerastuner_project, read_run_file
+from tunekit.state_files import (
+    MANIFEST,
+    check_kerastuner_project,
+    failed_trials,
+    holds_results,
+    read_run_file,
+)
 
 __all__ = [
     "RunManifest",
@@ -229,10 +235,22 @@ class RunManifest:
                     "choose another project_name=."
                 )
         if problem is None:
+            failed = failed_trials(self.run_dir)
+            if failed and not holds_results(self.run_dir, old):
+                # Every trial so far failed (e.g. a loss that did not fit the labels), and
+                # the user fixed their code: resuming would keep those failures and, with the
+                # budget spent, end on them; starting over loses nothing.
+                self.notices.append(
+                    f"The run in {self.run_dir} has no finished step and no completed trial "
+                    f"({_log.count(failed, 'failed trial')}): starting it over, so that "
+                    "its configurations are tried again."
+                )
+                _clear(self.run_dir)
+                return {**new, "steps": {}, "created": time.time()}
             if backend is not None and started_on is None:  # from before backends were kept
                 old["backend"] = backend
             return old
-        if _holds_results(self.run_dir, old):
+        if holds_results(self.run_dir, old):
             raise RunConfigError(f"The run in {self.run_dir} {problem}. {hint}")
         # E.g. refused at its first trial (an objective the model does not report): nothing
         # to keep, so the corrected settings start over instead of being refused.
@@ -364,28 +382,6 @@ def check_writable(run_dir: str | os.PathLike) -> None:
                     f"fails ({e.strerror or e}). Choose another directory=."
                 ) from None
             break
-
-
-def _holds_results(run_dir: Path, state: dict[str, Any]) -> bool:
-    """Whether a run has anything worth keeping: a finished step or a completed trial.
-
-    Trials are KerasTuner's `<phase>/trial_*/trial.json`. A trial that was
-    running is run again from its start on resume, so only COMPLETED ones
-    count; one that cannot be read counts too (never delete what cannot be
-    checked).
-    """
-    steps = state.get("steps")
-    if not isinstance(steps, dict) or any(
-        isinstance(v, dict) and v.get("status") == "done" for v in steps.values()
-    ):
-        return True
-    for path in run_dir.glob("*/trial_*/trial.json"):
-        try:
-            if json.loads(path.read_text()).get("status") == "COMPLETED":
-                return True
-        except (OSError, ValueError, AttributeError):
-            return True
-    return False
 
 
 def _clear(run_dir: Path) -> None:

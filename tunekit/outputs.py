@@ -19,7 +19,8 @@ numpy only at import time; a model is only inspected, never imported for.
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+import warnings
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -31,7 +32,10 @@ if TYPE_CHECKING:
     import keras
 
 __all__ = [
+    "build_on_samples",
     "load_keras_model",
+    "load_saved_model",
+    "restore_weights",
     "check_output_shape",
     "model_output_shape",
     "predict_classes",
@@ -236,3 +240,67 @@ def load_keras_model(path: str | os.PathLike[str]) -> keras.Model:
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="Skipping variable loading for optimizer")
         return keras.models.load_model(path, safe_mode=True)
+
+
+def build_on_samples(model: keras.Model, data: Any) -> None:
+    """Builds a lazily built model (no `Input`) on two of `data`'s training samples.
+
+    `data` is a `tunekit.data.Dataset` or `StreamData` (its first batch). A
+    model that is already built is left as it is.
+    """
+    if model.built:
+        return
+    from tunekit.data import _targets as tg
+    from tunekit.data.streams import StreamData
+
+    sample = data.sample() if isinstance(data, StreamData) else tg.take(data.x_train, slice(0, 2))
+    model(sample, training=False)
+
+
+def load_saved_model(
+    path: str | os.PathLike[str], hypermodel: Any, hyperparameters: Callable[[], Any], data: Any
+) -> keras.Model:
+    """A `.keras` file a run saved, as a model: loaded alone, or rebuilt with its weights.
+
+    `load_keras_model(path)` (`safe_mode=True`) first. A file it cannot load
+    alone (an unregistered custom metric, loss or layer, a `Lambda` of a
+    Python lambda; the check before training said so, see
+    `tunekit.steps.check.check_round_trip`) is restored as KerasTuner restores
+    its checkpoints: `hypermodel.build(hyperparameters())`, the user's own code, built on
+    `data`'s samples if it is built lazily, then the file's weights
+    (`model.load_weights(path)`). Nothing is deserialised unsafely.
+
+    Args:
+        path: The file, e.g. `<run>/best_model.keras`.
+        hypermodel: The run's `keras_tuner.HyperModel`.
+        hyperparameters: Returns the configuration the file's model was built
+            from (`keras_tuner.HyperParameters` for the defaults); called only
+            when the file cannot be loaded alone.
+        data: The run's data (for a lazily built model's first call).
+
+    Raises:
+        OSError: The file cannot be read.
+        TypeError, ValueError: What `load_model` raised, when the rebuilt
+            model cannot take the file's weights either.
+    """
+    try:
+        return load_keras_model(path)
+    except (TypeError, ValueError) as error:  # objects Keras cannot find by name, a lambda
+        try:
+            model = hypermodel.build(hyperparameters())
+            build_on_samples(model, data)
+            restore_weights(model, path)
+        except Exception:  # noqa: BLE001 - the first error says more
+            raise error from None
+        return model
+
+
+def restore_weights(model: keras.Model, path: str | os.PathLike[str]) -> None:
+    """`model.load_weights(path)` (a `.keras` file's weights), without the optimizer warning.
+
+    The optimizer's state is not needed to predict or evaluate (see
+    `load_keras_model`).
+    """
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Skipping variable loading for optimizer")
+        model.load_weights(path)

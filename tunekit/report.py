@@ -15,6 +15,7 @@ from sklearn.metrics import confusion_matrix as sk_confusion_matrix
 from tunekit import _io, _log, plots, timing
 from tunekit.data import REGRESSION
 from tunekit.data.batches import trial_repeats
+from tunekit.data.streams import StreamData
 from tunekit.manifest import STEPS, versions
 from tunekit.model_size import param_count
 from tunekit.report_scores import test_intervals, usefulness_note
@@ -69,6 +70,8 @@ def _report(
             "class_names": list(run.data.class_names or ()),
             "num_outputs": run.data.num_outputs,
             "input_shape": _shape(run.data.input_shape),
+            # A stream (tf.data, PyDataset, image folder) batches itself: no batch_size.
+            "stream": isinstance(run.data, StreamData),
             "scaling": run.data.scaling,
             # Training samples each search trial saw twice per epoch, to fill its last batch.
             "trial_repeats": trial_repeats(run),
@@ -84,6 +87,8 @@ def _report(
         "backend": keras.backend.backend(),
         # XLA's flags in this process (`benchmarks/xla_flags.py`: what their level costs).
         "xla_flags": os.environ.get("XLA_FLAGS") or None,
+        # What loading best_model.keras alone needs, when load_model(path) cannot (else None).
+        "model_file_note": getattr(run, "model_file_note", None),
         "backend_choice": run.backend_choice
         or {"backend": keras.backend.backend(), "source": "KERAS_BACKEND or Keras default"},
         "machine": {"platform": platform.platform(), "processor": platform.machine()},
@@ -173,6 +178,7 @@ def render_markdown(report: dict[str, Any], narrowing_table: str) -> str:
         "",
         f"- Data: {report['data']}; x scaling: {report['dataset']['scaling']}"
         + _repeats_note(report["dataset"].get("trial_repeats")),
+        *([f"- Model file: {report['model_file_note']}"] if report.get("model_file_note") else []),
         f"- Hypermodel: `{config['hypermodel']['class']}`; objective `{config['objective']}` "
         f"({config['direction']}: {'higher' if config['direction'] == 'max' else 'lower'} "
         f"is better); seed {config['seed']}",
@@ -238,7 +244,13 @@ def render_markdown(report: dict[str, Any], narrowing_table: str) -> str:
         f"{_log.count(best['final_epochs'], 'epoch')}"
         + (f" ({best['final_epochs_rule']})" if best.get("final_epochs_rule") else "")
         + " on train+validation"
-        + (f" at batch size {best['batch_size']}" if best.get("batch_size") else "")
+        + (
+            f" at batch size {best['batch_size']}"
+            if best.get("batch_size")
+            else " in the stream's own batches"
+            if report["dataset"].get("stream")
+            else ""
+        )
         + " "
         f"({config.get('final_schedule', 'constant')} learning rate); "
         + (

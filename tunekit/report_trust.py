@@ -16,11 +16,12 @@ from collections.abc import Mapping
 from typing import Any
 
 import keras
+import keras_tuner as kt
 import numpy as np
 
 from tunekit.errors import UsageError
 from tunekit.model_size import param_count
-from tunekit.outputs import load_keras_model, predict_test_set
+from tunekit.outputs import load_saved_model, predict_test_set
 from tunekit.stats import compare_to_baseline, summarize_scores
 
 __all__ = [
@@ -106,7 +107,7 @@ def baseline_section(
     path = run.run_dir / BASELINE_MODEL
     if record.get("status") != "done" or not path.exists():
         return None
-    baseline = load_keras_model(path)
+    baseline = load_saved_model(path, run.hypermodel, kt.HyperParameters, run.data)
     data = run.data
     batch_size = max(run.batch_size, 256)
     try:

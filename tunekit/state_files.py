@@ -8,16 +8,21 @@ options that lose nothing; nothing on disk is changed.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
 from tunekit import _io
+from tunekit.errors import RunConfigError
 
 __all__ = [
     "DATA_FILES",
     "MANIFEST",
     "check_kerastuner_project",
+    "check_search_space",
     "completed_trials_found",
+    "failed_trials",
+    "holds_results",
     "read_run_file",
 ]
 
@@ -124,3 +129,77 @@ def read_run_file(run_dir: Path, name: str, *, what: str) -> Any:
         )
     found = completed_trials_found(run_dir)
     raise _io.StateFileError(f"{problem} {found}. Safe options: {options}")
+
+
+def holds_results(run_dir: Path, state: dict[str, Any]) -> bool:
+    """Whether a run has anything worth keeping: a finished step or a completed trial.
+
+    Trials are KerasTuner's `<phase>/trial_*/trial.json`. A trial that was
+    running is run again from its start on resume, so only COMPLETED ones
+    count; one that cannot be read counts too (never delete what cannot be
+    checked).
+    """
+    steps = state.get("steps")
+    if not isinstance(steps, dict) or any(
+        isinstance(v, dict) and v.get("status") == "done" for v in steps.values()
+    ):
+        return True
+    for path in run_dir.glob("*/trial_*/trial.json"):
+        try:
+            if json.loads(path.read_text()).get("status") == "COMPLETED":
+                return True
+        except (OSError, ValueError, AttributeError):
+            return True
+    return False
+
+
+def failed_trials(run_dir: Path) -> int:
+    """How many of a run's KerasTuner trials ended FAILED or INVALID (unreadable ones: 0)."""
+    failed = 0
+    for path in run_dir.glob("*/trial_*/trial.json"):
+        try:
+            failed += json.loads(path.read_text()).get("status") in ("FAILED", "INVALID")
+        except (OSError, ValueError, AttributeError):
+            continue
+    return failed
+
+
+def check_search_space(run_dir: Path, declared: Any) -> None:
+    """Refuses to resume a run whose hypermodel now declares another search space.
+
+    The run's settings name the hypermodel by its module and name only; an
+    edited `build` (other ranges, choices or defaults) would resume with the
+    space KerasTuner saved in `<run>/coarse/oracle.json` (it keeps a name's
+    first definition) while the baseline and retrain build from the new code.
+    Each hyperparameter in `declared` (a `keras_tuner.HyperParameters` a build
+    with the defaults filled) that the saved space also holds must be defined
+    the same.
+
+    Raises:
+        RunConfigError: Naming each changed hyperparameter, old -> new.
+    """
+    import keras_tuner as kt  # not at import: the command line's checks load no Keras
+
+    from tunekit.narrowed_space import describe
+
+    path = run_dir / "coarse" / "oracle.json"
+    if not path.is_file():
+        return
+    try:
+        saved = kt.HyperParameters.from_config(json.loads(path.read_text())["hyperparameters"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return  # check_kerastuner_project names an unreadable file
+    before = {hp.name: hp for hp in saved.space}
+    changed = [
+        f"{hp.name}: {describe(before[hp.name])} -> {describe(hp)}"
+        + ("" if describe(before[hp.name]) != describe(hp) else " (its default or conditions)")
+        for hp in declared.space
+        if hp.name in before and before[hp.name].get_config() != hp.get_config()
+    ]
+    if changed:
+        raise RunConfigError(
+            f"The hypermodel's search space changed since the run in {run_dir} started "
+            f"({'; '.join(changed)}): its trials were drawn from the old one. Restore the "
+            "hypermodel's code to resume, pass overwrite=True to start over, or choose another "
+            "project_name=."
+        )

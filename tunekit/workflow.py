@@ -59,7 +59,12 @@ from tunekit.params import (
     resolve_workflow_params,
 )
 from tunekit.replacing import SEARCH_STEPS
-from tunekit.state_files import DATA_FILES, check_kerastuner_project, read_run_file
+from tunekit.state_files import (
+    DATA_FILES,
+    check_kerastuner_project,
+    check_search_space,
+    read_run_file,
+)
 from tunekit.steps import (
     BEST_HYPERPARAMETERS,
     BEST_MODEL,
@@ -74,7 +79,7 @@ from tunekit.steps import (
 )
 from tunekit.steps.check import check_model
 from tunekit.steps.retrain import ranked_trials
-from tunekit.steps.search import cv_stratify
+from tunekit.steps.search import check_splits_used, cv_stratify
 from tunekit.tuners import check_size_limit, first_sample
 
 __all__ = [
@@ -462,6 +467,8 @@ class CoarseToFine:
             fold_indices(
                 data.y_train_full, self.cv, seed=settings["seed"], stratify=cv_stratify(data)
             )
+        if isinstance(data, Dataset):
+            check_splits_used(data, self.cv)
         self.callbacks = _callback_list(callbacks)
         self.seed: int = settings["seed"]
         self.overwrite: bool = settings["overwrite"]
@@ -495,6 +502,8 @@ class CoarseToFine:
         self._products: dict[str, Any] = {}
         self._manifest: RunManifest | None = None
         self._model_checked = False
+        # What loading the run's .keras files alone needs (see check_round_trip), else None.
+        self.model_file_note: str | None = None
         # How search phases run: here, or (workers > 1) through a chief; see tunekit.distribute.
         self.runner: PhaseRunner = LocalRunner()
         if self._has_chief:
@@ -612,7 +621,8 @@ class CoarseToFine:
             if all(self.manifest.is_done(step.name) for step in self.steps):
                 self.say(
                     f"The run in {self.run_dir} is already finished: reporting it again (to "
-                    "run it from scratch, pass overwrite=True, or --overwrite)."
+                    "run it from scratch: overwrite=True from Python, --overwrite on the "
+                    "command line)."
                 )
             for step in self.steps:
                 self.ensure(step.name)
@@ -811,6 +821,13 @@ class CoarseToFine:
         for name in (NARROWED_SPACE, BEST_HYPERPARAMETERS, "report.json"):
             if (self.run_dir / name).exists():
                 read_run_file(self.run_dir, name, what=name)
+        if (self.run_dir / "coarse" / "oracle.json").is_file():  # a resume: the same space?
+            declared = kt.HyperParameters()
+            try:
+                self.hypermodel.build(declared)
+            finally:
+                keras.backend.clear_session()
+            check_search_space(self.run_dir, declared)
 
     def open(self) -> RunManifest:
         """Checks the model against the data, then opens the run folder.
@@ -838,7 +855,9 @@ class CoarseToFine:
                 tried (the default and up to 200 random ones): nothing trains.
         """
         if not self._model_checked:
-            check_model(self.hypermodel, self.data)
+            self.model_file_note = check_model(self.hypermodel, self.data)
+            if self.model_file_note:
+                _logger.warning(self.model_file_note)
             if self.max_model_size is not None:  # a limit below every model trains nothing
                 check_size_limit(
                     self.hypermodel,

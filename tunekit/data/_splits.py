@@ -30,8 +30,9 @@ def _stratified_split(
             f"{'has' if len(short) == 1 else 'have'} fewer than {needed} samples: {listed}"
             f"{', ...' if len(short) > 5 else ''}. A stratified split puts every class in "
             f"the {splits} splits, so each needs at least {needed}. Add samples of those "
-            "classes or drop them (from Python, validation_fraction=0 or "
-            "test_fraction=0 lowers the need by one each). If the "
+            "classes or drop them (from Python, a test set of your own, x_test= / y_test=, "
+            "or validation_fraction=0 with cv=K, which scores trials on folds of "
+            "train+validation, lowers the need by one each). If the "
             "targets are quantities rather than class ids, use task='regression' "
             "(--task regression)."
         )

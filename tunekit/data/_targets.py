@@ -118,7 +118,9 @@ def one_hot_ids(y: Any) -> tuple[np.ndarray, int] | None:
     return np.argmax(array, axis=1).astype(np.int64), int(array.shape[1])
 
 
-def one_hot_as_ids(ys: dict[str, Any], task: str | None) -> tuple[dict[str, Any], int | None]:
+def one_hot_as_ids(
+    ys: dict[str, Any], task: str | None, num_classes: int | None = None
+) -> tuple[dict[str, Any], int | None]:
     """Replaces one-hot target arrays by class ids; returns them and the one-hot width.
 
     Args:
@@ -126,13 +128,16 @@ def one_hot_as_ids(ys: dict[str, Any], task: str | None) -> tuple[dict[str, Any]
             `None` values are left alone.
         task: The task given, or `None` (inferred later). One-hot rows are
             classification; with `task="regression"` they stay targets.
+        num_classes: The number of classes given, or `None`; one-hot rows must
+            be that wide.
 
     Returns:
         `(ys, width)`: the arrays, one-hot ones as int64 ids `(n,)`, and the
         one-hot width (the number of classes), or `None` when none is one-hot.
 
     Raises:
-        DataError: Some arrays are one-hot and others are not, or widths differ.
+        DataError: Some arrays are one-hot and others are not, widths differ, or
+            they differ from `num_classes`.
     """
     if task == REGRESSION:
         return ys, None
@@ -153,7 +158,12 @@ def one_hot_as_ids(ys: dict[str, Any], task: str | None) -> tuple[dict[str, Any]
             f"The one-hot labels have different widths ({widths}): every split must be "
             "one-hot over the same classes (keras.utils.to_categorical(y, num_classes=K))."
         )
-    return {**ys, **{name: f[0] for name, f in hot.items()}}, next(iter(widths.values()))
+    width = next(iter(widths.values()))
+    if num_classes is not None and int(num_classes) != width:
+        raise DataError(
+            f"The labels are one-hot over {width} classes, but num_classes={num_classes}."
+        )
+    return {**ys, **{name: f[0] for name, f in hot.items()}}, width
 
 
 def is_text(y: Any) -> bool:

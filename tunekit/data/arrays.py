@@ -88,6 +88,13 @@ def load_npz(
     labels = [k for k in ("y_train", "y_val", "y_test") if k in arrays]
     task = tg.check_task(task)
     with _naming_file(path):
+        empty = [k for k in arrays if k != "class_names" and np.shape(arrays[k])[:1] == (0,)]
+        if empty:
+            raise DataError(
+                f"{', '.join(empty)} {'has' if len(empty) == 1 else 'have'} no samples: every "
+                "split needs some (the test split scores the final model; leave x_val / y_val "
+                "out to split a validation set off the training data)."
+            )
         hot, width = tg.one_hot_as_ids({k: arrays[k] for k in labels}, task)
         if width is not None:  # one-hot rows: classes, kept as ids; the model gets rows
             arrays.update(hot)

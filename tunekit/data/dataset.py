@@ -27,6 +27,13 @@ from tunekit.data._checks import (
     _check_label_range,
     _is_int,
 )
+from tunekit.data._metadata import (
+    _as_shape,
+    _check_same_length,
+    _class_metadata,
+    _keys,
+    _regression_metadata,
+)
 from tunekit.data._splits import _random_split, _stratified_split
 from tunekit.errors import DataError
 
@@ -108,14 +115,9 @@ class Dataset:
                 f'label_mode={self.label_mode!r} is for classification; leave it "int".'
             )
         given = {f"y_{s}": getattr(self, f"y_{s}") for s in _SPLITS}
-        given, width = tg.one_hot_as_ids(given, task)
-        num_classes = self.num_classes
-        if width is not None:
-            if num_classes is not None and int(num_classes) != width:
-                raise DataError(
-                    f"The labels are one-hot over {width} classes, but num_classes={num_classes}."
-                )
-            num_classes = width
+        given, width = tg.one_hot_as_ids(given, task, self.num_classes)
+        num_classes = self.num_classes if width is None else width
+        if width is not None:  # one-hot rows: kept as class ids, the model gets rows
             object.__setattr__(self, "label_mode", CATEGORICAL_LABELS)
         xs = {s: tg.map_arrays(getattr(self, f"x_{s}"), f"x_{s}", _as_float32) for s in _SPLITS}
         ys = {
@@ -232,20 +234,10 @@ class Dataset:
             test_fraction = 0.0
         _check_fractions(validation_fraction, test_fraction)
         task = tg.check_task(task)
-        hot, width = tg.one_hot_as_ids({"y": y, "y_test": y_test}, task)
-        label_mode = INT_LABELS
+        hot, width = tg.one_hot_as_ids({"y": y, "y_test": y_test}, task, num_classes)
+        label_mode = INT_LABELS if width is None else CATEGORICAL_LABELS
         if width is not None:  # one-hot rows: classes, kept as ids; the model gets rows
-            y, y_test, task, label_mode = (
-                hot["y"],
-                hot["y_test"],
-                CLASSIFICATION,
-                CATEGORICAL_LABELS,
-            )
-            if num_classes is not None and int(num_classes) != width:
-                raise DataError(
-                    f"The labels are one-hot over {width} classes, but num_classes={num_classes}."
-                )
-            num_classes = width
+            y, y_test, task, num_classes = hot["y"], hot["y_test"], CLASSIFICATION, width
         y, y_test, class_names, task = tg.text_labels_as_ids(y, y_test, class_names, task)
         task = tg.check_task(task) or tg.infer_tasks(y, "y")
         convert = lambda a, name: tg.as_targets(a, name, task)  # noqa: E731
@@ -397,76 +389,3 @@ class Dataset:
             for xy in "xy"
         }
         return dataclasses.replace(self, **arrays)
-
-
-def _keys(value: Any, name: str) -> list[str]:
-    """Names of the arrays of `value` in `arrays_of` order: `name`, or `name['key']` each."""
-    return [f"{name}[{k!r}]" for k in sorted(value)] if isinstance(value, Mapping) else [name]
-
-
-def _as_shape(shape: Any) -> tg.Shape | dict[str, tg.Shape]:
-    if isinstance(shape, Mapping):
-        return {str(k): tuple(int(d) for d in v) for k, v in shape.items()}
-    return tuple(int(d) for d in shape)
-
-
-def _check_same_length(x: Any, y: Any, x_name: str, y_name: str) -> None:
-    n_x, n_y = tg.length(x, x_name), tg.length(y, y_name)
-    if n_x != n_y:
-        raise DataError(
-            f"{x_name} has {n_x} samples but {y_name} has {n_y} labels; "
-            "they must have the same length."
-        )
-
-
-def _class_metadata(
-    ys: dict[str, Any], num_classes: int | None, class_names: Sequence[str] | None
-) -> dict[str, Any]:
-    """Classification: checks the label range of every split and output, names the classes."""
-    labels = np.concatenate([a for s in _SPLITS for a in tg.arrays_of(ys[s])])
-    if num_classes is None:
-        num_classes = int(labels.max()) + 1 if labels.size else 0
-    if not _is_int(num_classes) or num_classes < 2:
-        raise DataError(
-            f"Need at least 2 classes, got num_classes={num_classes}; "
-            "classification needs two or more distinct labels."
-        )
-    num_classes = int(num_classes)
-    names = (
-        [str(i) for i in range(num_classes)]
-        if class_names is None
-        else [str(c) for c in class_names]
-    )
-    if len(names) != num_classes:
-        raise DataError(
-            f"Got {len(names)} class_names for num_classes={num_classes}; "
-            "pass one name per class (or class_names=None for '0', '1', ...)."
-        )
-    for split in _SPLITS:
-        for array, key in zip(tg.arrays_of(ys[split]), _keys(ys[split], f"y_{split}"), strict=True):
-            _check_label_range(array, num_classes, key)
-    return dict(num_classes=num_classes, class_names=names, num_outputs=None)
-
-
-def _regression_metadata(
-    ys: dict[str, Any], num_classes: int | None, class_names: Sequence[str] | None
-) -> dict[str, Any]:
-    """Regression: no classes; every split has the same target width, which is recorded."""
-    if num_classes is not None or class_names:
-        raise DataError(
-            f'task="regression" has no classes, got num_classes={num_classes!r}, class_names='
-            f'{class_names!r}; leave both None, or pass task="classification" for class ids.'
-        )
-    widths = {s: _widths(ys[s]) for s in _SPLITS}
-    if len({repr(w) for w in widths.values()}) > 1:
-        raise DataError(
-            f"The regression targets of the splits differ in width ({widths}); "
-            "every split needs the same number of targets per sample."
-        )
-    return dict(num_classes=None, class_names=[], num_outputs=widths["train"])
-
-
-def _widths(y: Any) -> int | dict[str, int]:
-    if isinstance(y, Mapping):
-        return {k: 1 if v.ndim == 1 else int(v.shape[1]) for k, v in y.items()}
-    return 1 if y.ndim == 1 else int(y.shape[1])

@@ -126,20 +126,21 @@ def final_fit_options(ctx: RunContext) -> dict[str, Any]:
     return options
 
 
+def chosen_hyperparameters(ctx: RunContext) -> Any:
+    """The `HyperParameters` of the configuration the retrain trained (its trial's)."""
+    retrain = ctx.manifest.step("retrain")
+    return ctx.ensure(retrain["phase"]).oracle.trials[retrain["trial_id"]].hyperparameters
+
+
 def build_lazy(model: Any, ctx: RunContext) -> None:
     """Builds a lazily built model (no `Input`) on two training samples.
 
     `BackupAndRestore` and the parameter count need weights before `fit`.
     A model that is already built is left as it is.
     """
-    if model.built:
-        return
-    from tunekit.data import _targets as tg
-    from tunekit.data.streams import StreamData
+    from tunekit.outputs import build_on_samples
 
-    data = ctx.data
-    sample = data.sample() if isinstance(data, StreamData) else tg.take(data.x_train, slice(0, 2))
-    model(sample, training=False)
+    build_on_samples(model, ctx.data)
 
 
 def test_metrics(

@@ -8,9 +8,10 @@ model makes) fails in seconds, leaving nothing on disk.
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 import traceback
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import keras
@@ -19,14 +20,20 @@ import numpy as np
 
 from tunekit.data import REGRESSION, Dataset, StreamData
 from tunekit.errors import ModelCheckError, ModelSaveError, OutputShapeError
-from tunekit.outputs import check_output_shape, load_keras_model, model_output_shape, uses_logits
+from tunekit.outputs import (
+    check_output_shape,
+    load_keras_model,
+    model_output_shape,
+    restore_weights,
+    uses_logits,
+)
 from tunekit.regression import check_regression_output_shape
 from tunekit.tuners import first_sample
 
 __all__ = ["check_model", "check_round_trip", "check_trainable"]
 
 
-def check_model(hypermodel: kt.HyperModel, data: Dataset | StreamData) -> None:
+def check_model(hypermodel: kt.HyperModel, data: Dataset | StreamData) -> str | None:
     """Checks, before any training, that the hypermodel's output fits the data.
 
     Builds the model once with default hyperparameters (a lazily built model
@@ -54,7 +61,12 @@ def check_model(hypermodel: kt.HyperModel, data: Dataset | StreamData) -> None:
         OutputShapeError (a `ValueError`): Naming the model's output shape
             and the targets' shape, with the fix.
         ModelSaveError: See `check_round_trip`.
+
+    Returns:
+        `check_round_trip`'s note when the model's file needs more than
+        `keras.models.load_model(path)` to load, else `None`.
     """
+    note = None
     try:
         model = hypermodel.build(kt.HyperParameters())
     except Exception as e:  # noqa: BLE001 - any error: KerasTuner's tuner would stop on it
@@ -71,19 +83,25 @@ def check_model(hypermodel: kt.HyperModel, data: Dataset | StreamData) -> None:
             if shape is not None and data.task != REGRESSION and data.num_classes == 2:
                 _check_logit_accuracy(model, shape)
         if shape is not None:
-            check_round_trip(model)
+
+            def rebuild() -> keras.Model:
+                rebuilt = hypermodel.build(kt.HyperParameters())
+                model_output_shape(rebuilt, sample)  # builds a lazily built model
+                return rebuilt
+
+            note = check_round_trip(model, rebuild)
     finally:
         del model
         keras.backend.clear_session()
     if shape is None:
-        return
+        return note
     if isinstance(data, StreamData):
         if data.task == REGRESSION or data.num_classes is None:  # unknown for some streams
-            return
+            return note
         targets = ""
     else:
         if isinstance(data.y_train, Mapping):
-            return
+            return note
         targets = f" The targets (y_train) have shape {tuple(np.shape(data.y_train))}."
     what = "`hypermodel` (built with its default hyperparameters) builds a model that"
     try:
@@ -99,14 +117,27 @@ def check_model(hypermodel: kt.HyperModel, data: Dataset | StreamData) -> None:
             name = type(hypermodel).__name__
             fix = f" For {name}, pass num_classes={data.num_classes} (and the data's input_shape)."
         raise OutputShapeError(f"{e}{targets}{fix}") from None
+    return note
 
 
-def check_round_trip(model: keras.Model) -> None:
-    """Raises `ModelSaveError` unless `model` survives `.keras` save and safe load.
+def check_round_trip(
+    model: keras.Model, rebuild: Callable[[], keras.Model] | None = None
+) -> str | None:
+    """Checks that `model` survives a `.keras` save and load; returns a note, or `None`.
 
     The final model is saved and loaded back to be tested, so a model that
-    cannot make that trip (e.g. an unregistered custom metric or layer)
-    would fail only after the whole search, and on every rerun.
+    cannot make that trip would fail only after the whole search, and on
+    every rerun. A file that `keras.models.load_model(path, safe_mode=True)`
+    cannot load alone (it names an unregistered custom metric, loss or layer,
+    or holds a `Lambda` of a Python lambda) is accepted when `rebuild()` (the
+    hypermodel's build) takes its weights (`model.load_weights(path)`), as
+    KerasTuner restores its checkpoints: tunekit then loads the run's models
+    that way (`tunekit.steps.base.load_saved_model`), and the note returned
+    says what loading the file alone needs.
+
+    Raises:
+        ModelSaveError: The model cannot be saved, or its file cannot be
+            loaded back either way.
     """
     with tempfile.TemporaryDirectory(prefix="tunekit-check-") as folder:
         path = os.path.join(folder, "model.keras")
@@ -114,9 +145,11 @@ def check_round_trip(model: keras.Model) -> None:
             model.save(path)
             load_keras_model(path)
         except OSError:
-            return  # the disk, not the model: the run's own writes will name the file
+            return None  # the disk, not the model: the run's own writes will name the file
         except Exception as e:  # noqa: BLE001 - any failure gets the same advice
             reason = (str(e).strip().splitlines() or [type(e).__name__])[-1]
+            if rebuild is not None and _takes_weights(rebuild, path):
+                return _file_alone_note(e)
             lambda_layer = "`Lambda` layer" in str(e)
             fix = (
                 "replace the Lambda layer by a keras.layers.Layer subclass registered with "
@@ -131,6 +164,40 @@ def check_round_trip(model: keras.Model) -> None:
                 f"loaded back with safe_mode=True ({type(e).__name__}: {reason}). tunekit "
                 f"saves the final model and tests the file it saved: {fix}"
             ) from None
+    return None
+
+
+def _takes_weights(rebuild: Callable[[], keras.Model], path: str) -> bool:
+    """Whether the model `rebuild()` makes loads the weights of the `.keras` file at `path`."""
+    try:
+        restore_weights(rebuild(), path)
+    except Exception:  # noqa: BLE001 - any failure: the file cannot be restored this way
+        return False
+    return True
+
+
+def _file_alone_note(error: Exception) -> str:
+    """What loading a saved model's file alone needs, from the error `load_model` raised."""
+    if "`Lambda` layer" in str(error):
+        needs = (
+            "keras.models.load_model(path, safe_mode=False) (it holds a Lambda layer of a "
+            "Python lambda, which safe mode never loads; only for a file you trust)"
+        )
+    else:
+        names = sorted(
+            set(re.findall(r"Could not locate (?:function|class) '([^']+)'", str(error)))
+        )
+        shown = ", ".join(f"'{n}': {n}" for n in names) if names else "...: ..."
+        needs = (
+            f"keras.models.load_model(path, custom_objects={{{shown}}}), or the objects "
+            "registered with @keras.saving.register_keras_serializable()"
+        )
+    return (
+        "The model's .keras file cannot be loaded by keras.models.load_model(path) alone: "
+        f"loading it needs {needs}. tunekit loads the run's models by rebuilding them with "
+        "the hypermodel and loading the file's weights (as KerasTuner restores its "
+        "checkpoints); do the same: model = hypermodel.build(hp); model.load_weights(path)."
+    )
 
 
 _WHAT = "`hypermodel` (built with its default hyperparameters) builds a model that"

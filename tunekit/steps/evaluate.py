@@ -11,9 +11,9 @@ import numpy as np
 
 from tunekit import interrupts
 from tunekit.data.streams import StreamData
-from tunekit.outputs import load_keras_model, predict_test_set
+from tunekit.outputs import load_saved_model, predict_test_set
 from tunekit.report import write_report
-from tunekit.steps.base import RunContext, test_metrics
+from tunekit.steps.base import RunContext, chosen_hyperparameters, test_metrics
 from tunekit.steps.retrain import BEST_MODEL
 
 __all__ = ["REPORT_FILES", "EvaluateStep", "test_predictions"]
@@ -73,7 +73,12 @@ class EvaluateStep:
         if not manifest.is_done(self.name):
             interrupts.check()
             start = time.perf_counter()
-            model = load_keras_model(ctx.run_dir / BEST_MODEL)
+            model = load_saved_model(
+                ctx.run_dir / BEST_MODEL,
+                ctx.hypermodel,
+                lambda: chosen_hyperparameters(ctx),
+                ctx.data,
+            )
             batch_size = max(ctx.batch_size, 256)
             y_pred = test_predictions(ctx, model, batch_size)
             metrics: dict[str, Any] = test_metrics(ctx, model, batch_size, y_pred)

@@ -12,11 +12,17 @@ import numpy as np
 from keras_tuner.engine import trial as trial_module
 
 from tunekit import _faults, _io, _log, interrupts, timing
+from tunekit.data.streams import StreamData
 from tunekit.errors import RetrainDivergedError
 from tunekit.fitting import fit_hypermodel
-from tunekit.outputs import load_keras_model
+from tunekit.outputs import load_saved_model
 from tunekit.retraining import final_epochs_rule, schedule_callbacks
-from tunekit.steps.base import RunContext, build_lazy, final_fit_options
+from tunekit.steps.base import (
+    RunContext,
+    build_lazy,
+    chosen_hyperparameters,
+    final_fit_options,
+)
 from tunekit.steps.finalists import finalist_selection
 from tunekit.steps.search import completed_trials, refused_fit_args
 from tunekit.tuners import AnnounceFit, InterruptCheck, TrialFacts
@@ -200,7 +206,9 @@ class RetrainStep:
         manifest = ctx.manifest
         path = ctx.run_dir / BEST_MODEL
         if manifest.is_done(self.name):
-            return load_keras_model(path)
+            return load_saved_model(
+                path, ctx.hypermodel, lambda: chosen_hyperparameters(ctx), ctx.data
+            )
         phase, trial, reason = select(ctx)
         interrupts.check()
         hp = trial.hyperparameters
@@ -276,7 +284,9 @@ class RetrainStep:
         if "epochs" in fitted.set_by_hypermodel:
             rule = "set by the hypermodel's own fit"
         epochs = int(used.get("epochs", epochs))
-        batch_size = used.get("batch_size") if used else None
+        # A stream brings its own batches: Keras ignores batch_size for it.
+        streamed = isinstance(ctx.data, StreamData)
+        batch_size = None if streamed or not used else used.get("batch_size")
         if facts.nan_at is not None:
             raise RetrainDivergedError(
                 f"The final retrain of {phase} trial {trial.trial_id} diverged: the loss "

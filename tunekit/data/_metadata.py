@@ -1,0 +1,85 @@
+"""A `Dataset`'s metadata, checked: array names, shapes, lengths, classes or target widths."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from tunekit.data import _targets as tg
+from tunekit.data._checks import _SPLITS, _check_label_range, _is_int
+from tunekit.errors import DataError
+
+
+def _keys(value: Any, name: str) -> list[str]:
+    """Names of the arrays of `value` in `arrays_of` order: `name`, or `name['key']` each."""
+    return [f"{name}[{k!r}]" for k in sorted(value)] if isinstance(value, Mapping) else [name]
+
+
+def _as_shape(shape: Any) -> tg.Shape | dict[str, tg.Shape]:
+    if isinstance(shape, Mapping):
+        return {str(k): tuple(int(d) for d in v) for k, v in shape.items()}
+    return tuple(int(d) for d in shape)
+
+
+def _check_same_length(x: Any, y: Any, x_name: str, y_name: str) -> None:
+    n_x, n_y = tg.length(x, x_name), tg.length(y, y_name)
+    if n_x != n_y:
+        raise DataError(
+            f"{x_name} has {n_x} samples but {y_name} has {n_y} labels; "
+            "they must have the same length."
+        )
+
+
+def _class_metadata(
+    ys: dict[str, Any], num_classes: int | None, class_names: Sequence[str] | None
+) -> dict[str, Any]:
+    """Classification: checks the label range of every split and output, names the classes."""
+    labels = np.concatenate([a for s in _SPLITS for a in tg.arrays_of(ys[s])])
+    if num_classes is None:
+        num_classes = int(labels.max()) + 1 if labels.size else 0
+    if not _is_int(num_classes) or num_classes < 2:
+        raise DataError(
+            f"Need at least 2 classes, got num_classes={num_classes}; "
+            "classification needs two or more distinct labels."
+        )
+    num_classes = int(num_classes)
+    names = (
+        [str(i) for i in range(num_classes)]
+        if class_names is None
+        else [str(c) for c in class_names]
+    )
+    if len(names) != num_classes:
+        raise DataError(
+            f"Got {len(names)} class_names for num_classes={num_classes}; "
+            "pass one name per class (or class_names=None for '0', '1', ...)."
+        )
+    for split in _SPLITS:
+        for array, key in zip(tg.arrays_of(ys[split]), _keys(ys[split], f"y_{split}"), strict=True):
+            _check_label_range(array, num_classes, key)
+    return dict(num_classes=num_classes, class_names=names, num_outputs=None)
+
+
+def _regression_metadata(
+    ys: dict[str, Any], num_classes: int | None, class_names: Sequence[str] | None
+) -> dict[str, Any]:
+    """Regression: no classes; every split has the same target width, which is recorded."""
+    if num_classes is not None or class_names:
+        raise DataError(
+            f'task="regression" has no classes, got num_classes={num_classes!r}, class_names='
+            f'{class_names!r}; leave both None, or pass task="classification" for class ids.'
+        )
+    widths = {s: _widths(ys[s]) for s in _SPLITS}
+    if len({repr(w) for w in widths.values()}) > 1:
+        raise DataError(
+            f"The regression targets of the splits differ in width ({widths}); "
+            "every split needs the same number of targets per sample."
+        )
+    return dict(num_classes=None, class_names=[], num_outputs=widths["train"])
+
+
+def _widths(y: Any) -> int | dict[str, int]:
+    if isinstance(y, Mapping):
+        return {k: 1 if v.ndim == 1 else int(v.shape[1]) for k, v in y.items()}
+    return 1 if y.ndim == 1 else int(y.shape[1])
