@@ -140,6 +140,18 @@ BAD_CSV = [
     ("empty_file", "", dict(target="t"), r"Could not read .*bad\.csv' as a CSV with a header row"),
     ("header_only", "size,t\n", dict(target="t"), r"bad\.csv.*a header row but no data rows"),
     (
+        "semicolons",  # a European-locale export: one column named "size;t"
+        "size;t\n1;2.5\n2;3.5\n",
+        dict(target="t"),
+        r"seems to separate its columns with ';', not commas",
+    ),
+    (
+        "pandas_index",  # DataFrame.to_csv() without index=False, rows sorted by the target
+        ",size,t\n0,1.0,0\n1,2.0,0\n2,1.5,1\n3,2.5,1\n",
+        dict(target="t"),
+        r"column 'Unnamed: 0' holds the row numbers.*index=False",
+    ),
+    (
         "unknown_task",
         "size,t\n1,2.5\n",
         dict(target="t", task="forecast"),

@@ -35,7 +35,7 @@ def _one_unit(activation=None, loss=None, metrics=("accuracy",), shape=(13,)):
     def build(hp):
         model = keras.Sequential([keras.Input(shape), keras.layers.Dense(1, activation=activation)])
         model.compile(
-            optimizer="adam",
+            optimizer=hp.Choice("optimizer", ["adam", "sgd"]),
             loss=loss or keras.losses.BinaryCrossentropy(from_logits=activation is None),
             metrics=list(metrics),
         )
@@ -114,7 +114,11 @@ def test_a_probability_made_by_an_op_is_not_taken_for_a_logit():
         inputs = keras.Input((13,))
         outputs = keras.ops.sigmoid(keras.layers.Dense(1)(inputs))
         model = keras.Model(inputs, outputs)
-        model.compile(loss=keras.losses.binary_crossentropy, metrics=["accuracy"])
+        model.compile(
+            optimizer=hp.Choice("optimizer", ["adam", "sgd"]),
+            loss=keras.losses.binary_crossentropy,
+            metrics=["accuracy"],
+        )
         return model
 
     data = _binary_data()
@@ -171,7 +175,8 @@ def test_a_declared_input_must_take_the_samples(declared, samples, fits):
     def build(hp):
         flat = keras.layers.GlobalAveragePooling1D() if None in declared else keras.layers.Flatten()
         model = keras.Sequential([keras.Input(declared), flat, keras.layers.Dense(2)])
-        model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+        optimizer = hp.Choice("optimizer", ["adam", "sgd"])
+        model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy")
         return model
 
     hypermodel = get_hypermodel(build)
@@ -247,3 +252,25 @@ def test_a_python_lambda_layer_is_refused_with_the_fix_for_a_lambda():
     model.compile(optimizer="adam", loss="mse")
     with pytest.raises(ModelSaveError, match=r"replace the Lambda layer by a keras\.layers\.Layer"):
         check_round_trip(model)
+
+
+def test_a_hypermodel_that_declares_no_hyperparameter_is_refused_unless_its_fit_may():
+    """Before, the coarse phase trained its one configuration and the fine phase then
+    failed with "No fine trial completed (0 ran)" (exit 1)."""
+
+    def build(hp):
+        model = keras.Sequential([keras.Input((13,)), keras.layers.Dense(1, activation="sigmoid")])
+        model.compile(optimizer="adam", loss="binary_crossentropy", metrics=["accuracy"])
+        return model
+
+    with pytest.raises(ModelCheckError, match=r"declares no hyperparameters.*nothing to tune"):
+        check_model(get_hypermodel(build), _binary_data())
+
+    class TunesItsFit(kt.HyperModel):
+        def build(self, hp):
+            return build(hp)
+
+        def fit(self, hp, model, *args, **kwargs):
+            return model.fit(*args, batch_size=hp.Choice("batch_size", [16, 32]), **kwargs)
+
+    check_model(TunesItsFit(), _binary_data())  # its fit declares what is tuned

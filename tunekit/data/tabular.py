@@ -85,9 +85,16 @@ def load_csv(
     targets = [target] if isinstance(target, str) else list(target)
     unknown = [t for t in targets if t not in columns]
     if not targets or unknown:
+        separator = next((c for c in ";\t|" if len(columns) == 1 and c in columns[0]), None)
         raise DataError(
             f"target={target!r} is not a column of {str(file)!r}; its columns are "
             f"{columns}. Pass target= one of them."
+            + (
+                f" The file seems to separate its columns with {separator!r}, not commas: "
+                "save it with commas (DataFrame.to_csv's default)."
+                if separator
+                else ""
+            )
         )
     features = [c for c in columns if c not in targets]
     with _naming_file(file):
@@ -103,6 +110,7 @@ def load_csv(
             )
         _check_no_missing(frame)
         _check_numeric(frame, features)
+        _check_no_row_index(frame, features)
         _check_finite_columns(frame, features + [t for t in targets if t in frame])
         x = frame[features].to_numpy(dtype=np.float64)
         y, class_names, task = _targets(frame, targets, task)
@@ -116,6 +124,26 @@ def load_csv(
             class_names=class_names,
         )
     return dataclasses.replace(ds, name=name or file.stem)
+
+
+def _check_no_row_index(frame: Any, features: list[str]) -> None:
+    """Refuses a pandas index saved as a column (`Unnamed: 0`) holding the row numbers.
+
+    As a feature it tells a model each row's position, which predicts the target
+    of a file sorted by it (a leak that scores well with exit 0).
+    """
+    n = len(frame)
+    for column in features:
+        if not (column.startswith("Unnamed:") or column.lower() in ("index", "")):
+            continue
+        values = frame[column].to_numpy()
+        if np.array_equal(values, np.arange(n)) or np.array_equal(values, np.arange(1, n + 1)):
+            raise DataError(
+                f"column {column!r} holds the row numbers (a pandas index saved with the "
+                "file): as a feature it tells the model each row's position, which leaks the "
+                "target when the rows are sorted. Save the CSV with DataFrame.to_csv(..., "
+                "index=False), or drop that column."
+            )
 
 
 def _check_no_missing(frame: Any) -> None:

@@ -56,8 +56,9 @@ def check_model(hypermodel: kt.HyperModel, data: Dataset | StreamData) -> str | 
 
     Raises:
         ModelCheckError (a `ValueError`): The build with the default
-            hyperparameters raised (naming the error and where), or see
-            `check_trainable`.
+            hyperparameters raised (naming the error and where), it declares
+            no hyperparameter (and the hypermodel has no `fit` of its own,
+            which may declare some), or see `check_trainable`.
         OutputShapeError (a `ValueError`): Naming the model's output shape
             and the targets' shape, with the fix.
         ModelSaveError: See `check_round_trip`.
@@ -67,8 +68,9 @@ def check_model(hypermodel: kt.HyperModel, data: Dataset | StreamData) -> str | 
         `keras.models.load_model(path)` to load, else `None`.
     """
     note = None
+    declared = kt.HyperParameters()
     try:
-        model = hypermodel.build(kt.HyperParameters())
+        model = hypermodel.build(declared)
     except Exception as e:  # noqa: BLE001 - any error: KerasTuner's tuner would stop on it
         raise _default_build_error(e) from e
     try:
@@ -82,6 +84,13 @@ def check_model(hypermodel: kt.HyperModel, data: Dataset | StreamData) -> str | 
             shape = model_output_shape(model, sample)
             if shape is not None and data.task != REGRESSION and data.num_classes == 2:
                 _check_logit_accuracy(model, shape)
+        if not declared.space and type(hypermodel).fit is kt.HyperModel.fit:  # fit may declare
+            raise ModelCheckError(
+                "`hypermodel` declares no hyperparameters (its build calls no hp.Int, hp.Float, "
+                "hp.Choice or hp.Boolean), so there is nothing to tune: the search would train "
+                "one configuration again and again. Declare what to tune with hp.Int(...) and "
+                "the like, or train the model with model.fit."
+            )
         if shape is not None:
 
             def rebuild() -> keras.Model:
