@@ -173,3 +173,17 @@ def test_the_command_line_tunes_a_categorical_model_on_one_hot_labels(tmp_path, 
     counts = np.asarray(report["confusion_matrix"]["counts"])
     assert counts.trace() == (predicted == y_test).sum() and counts.sum() == len(y_test)
     assert evaluated["accuracy"] > 0.6  # it learned: labels and rows were not mixed up
+
+
+def test_an_npz_of_text_labels_loads_them_as_class_names(tmp_path):
+    """Arrays and CSV files took text labels; an .npz was refused ("expected numbers")."""
+    x, y = _blobs()
+    names = np.array(["cat", "dog", "emu"])
+    path = tmp_path / "text.npz"
+    np.savez(path, x_train=x, y_train=names[y], x_test=x[:30], y_test=names[y[:30]])
+    data = load_npz(path)
+    assert list(data.class_names) == ["cat", "dog", "emu"] and data.task == "classification"
+    np.testing.assert_array_equal(np.sort(data.y_test), np.sort(y[:30]))
+    np.savez(path, x_train=x, y_train=names[y], x_test=x[:30], y_test=y[:30])
+    with pytest.raises(DataError, match=r"y_train hold text labels but y_test hold numbers"):
+        load_npz(path)

@@ -95,6 +95,22 @@ def load_npz(
                 "split needs some (the test split scores the final model; leave x_val / y_val "
                 "out to split a validation set off the training data)."
             )
+        text = [k for k in labels if arrays[k].dtype.kind == "U"]
+        if text:  # class names as labels (ids: sorted, or the order of class_names)
+            if len(text) < len(labels) or task == REGRESSION:
+                raise DataError(
+                    f"{', '.join(text)} hold text labels but "
+                    + (
+                        "task='regression' was given"
+                        if len(text) == len(labels)
+                        else f"{', '.join(k for k in labels if k not in text)} hold numbers"
+                    )
+                    + ": save every split's labels as text class names, or every split's as "
+                    "class ids 0..K-1."
+                )
+            ids, found = tg.encode_text_labels([arrays[k] for k in labels], names, "labels")
+            arrays.update(zip(labels, ids, strict=True))
+            names, task = np.asarray(found), CLASSIFICATION
         hot, width = tg.one_hot_as_ids({k: arrays[k] for k in labels}, task)
         if width is not None:  # one-hot rows: classes, kept as ids; the model gets rows
             arrays.update(hot)
@@ -299,9 +315,10 @@ def _read_npz(
                 array = npz[key]
             except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
                 raise invalid(f"array {key!r} cannot be read ({_first_line(exc)})") from None
-            kinds = "U" if key == "class_names" else "biuf"
+            kinds = "U" if key == "class_names" else "biufU" if key.startswith("y_") else "biuf"
             if array.dtype.kind not in kinds or array.ndim < 1:
                 what = "strings" if key == "class_names" else "numbers"
+                what += " (or text class labels)" if key.startswith("y_") else ""
                 raise invalid(
                     f"array {key!r} has dtype {array.dtype} and shape {array.shape}; "
                     f"expected {what} with a leading sample axis"
