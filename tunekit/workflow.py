@@ -77,9 +77,10 @@ from tunekit.steps import (
     outputs_missing,
     select,
 )
+from tunekit.steps.base import check_splits_used
 from tunekit.steps.check import check_model
 from tunekit.steps.retrain import ranked_trials
-from tunekit.steps.search import check_splits_used, cv_stratify
+from tunekit.steps.search import cv_stratify
 from tunekit.tuners import check_size_limit, first_sample
 
 __all__ = [

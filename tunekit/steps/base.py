@@ -240,3 +240,28 @@ def outputs_missing(
                 manifest.mark(name, "running")
             return missing, redo
     return [], []
+
+
+def check_splits_used(data: Any, cv: int) -> None:
+    """Raises `DataError` for an empty split of a `Dataset` that the run needs.
+
+    The test split scores the final model once; the validation split scores
+    every trial unless `cv > 1` (then trials are scored on folds of
+    train+validation, which may hold no validation sample).
+    """
+    from tunekit.data import _targets as tg
+    from tunekit.errors import DataError
+
+    fix = {
+        "test": "give x_test= / y_test= (Dataset.from_arrays) or a test_fraction > 0",
+        "val": "give a validation_fraction > 0, or pass cv=K to score trials on K folds of "
+        "train+validation instead",
+    }
+    for split, what in (("test", "the final model once"), ("val", "every trial")):
+        if split == "val" and cv > 1:
+            continue
+        if tg.length(getattr(data, f"x_{split}"), f"x_{split}") == 0:
+            raise DataError(
+                f"`data` has an empty {'validation' if split == 'val' else 'test'} split "
+                f"({data.summary()}); tunekit scores {what} on it: {fix[split]}."
+            )

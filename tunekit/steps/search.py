@@ -23,7 +23,7 @@ from tunekit.data import CLASSIFICATION, Dataset
 from tunekit.data import _targets as tg
 from tunekit.data.batches import full_batches, pads_trials
 from tunekit.data.streams import StreamData
-from tunekit.errors import DataError, NoCompletedTrialsError, TrialsFailedError
+from tunekit.errors import NoCompletedTrialsError, TrialsFailedError
 from tunekit.narrowing import is_usable
 from tunekit.progress import PhaseProgress, bar_console, failure_reason, kerastuner_output
 from tunekit.steps.base import RunContext, fit_options, validation_batch_size
@@ -34,7 +34,6 @@ from tunekit.tuners.callbacks import EpochTensorBoard
 __all__ = [
     "HParamsExperiment",
     "SearchStep",
-    "check_splits_used",
     "completed_trials",
     "cv_stratify",
     "phase_seed",
@@ -75,28 +74,6 @@ def completed_trials(oracle: kt.Oracle) -> list[trial_module.Trial]:
     trials = [t for t in oracle.trials.values() if is_usable(t)]
     reverse = oracle.objective.direction == "max"
     return sorted(trials, key=lambda t: (-t.score if reverse else t.score, t.trial_id))
-
-
-def check_splits_used(data: Dataset, cv: int) -> None:
-    """Raises `DataError` for an empty split the run would need, before anything is written.
-
-    The test split scores the final model once; the validation split scores
-    every trial unless `cv > 1` (then trials are scored on folds of
-    train+validation, which may hold no validation sample).
-    """
-    fix = {
-        "test": "give x_test= / y_test= (Dataset.from_arrays) or a test_fraction > 0",
-        "val": "give a validation_fraction > 0, or pass cv=K to score trials on K folds of "
-        "train+validation instead",
-    }
-    for split, what in (("test", "the final model once"), ("val", "every trial")):
-        if split == "val" and cv > 1:
-            continue
-        if tg.length(getattr(data, f"x_{split}"), f"x_{split}") == 0:
-            raise DataError(
-                f"`data` has an empty {'validation' if split == 'val' else 'test'} split "
-                f"({data.summary()}); tunekit scores {what} on it: {fix[split]}."
-            )
 
 
 def cv_stratify(data: Dataset | StreamData) -> bool | None:
