@@ -334,10 +334,13 @@ def test_cli_output_prints_info_on_stdout_and_warnings_on_stderr(fresh_logger, c
     assert [type(h) for h in fresh_logger.handlers] == [logging.NullHandler, _log.PrintHandler]
 
 
+_FIXED = {"on": False}  # the user's fix
+
+
 def _breaks_past_the_defaults(hp):
-    """Builds the defaults (units=4); any other configuration raises in `build`."""
+    """Builds the defaults (units=4); any other configuration raises in `build` (until fixed)."""
     units = hp.Int("units", 4, 64, default=4)
-    if units != 4:
+    if units != 4 and not _FIXED["on"]:
         raise ValueError(f"no room for units={units}")
     model = keras.Sequential([keras.Input((6,)), keras.layers.Dense(units, activation="relu")])
     model.add(keras.layers.Dense(2, activation="softmax"))
@@ -354,7 +357,7 @@ def test_failed_trials_in_a_row_stop_with_a_named_error_and_verbose_0_prints_no_
     last trial's error and where its traceback is, and a rerun resumes."""
     rng = np.random.default_rng(0)
     data = Dataset.from_arrays(rng.normal(size=(60, 6)).astype("float32"), np.arange(60) % 2)
-    options = dict(directory=tmp_path, project_name="f", coarse_trials=4, coarse_epochs=1)
+    options = dict(directory=tmp_path, project_name="f", coarse_trials=5, coarse_epochs=1)
     run = CoarseToFine(
         _breaks_past_the_defaults, data, max_consecutive_failed_trials=2, verbose=verbose, **options
     )
@@ -376,11 +379,18 @@ def test_failed_trials_in_a_row_stop_with_a_named_error_and_verbose_0_prints_no_
     else:
         assert "Traceback" not in printed and "no room" not in printed, printed
     # The rerun resumes: the completed default trial is kept, one more trial is tried.
+    rerun = dict(max_consecutive_failed_trials=2, verbose=0, **options)
     with pytest.raises(tunekit.TrialsFailedError, match="3 trials in a row failed"):
-        CoarseToFine(
-            _breaks_past_the_defaults,
-            data,
-            max_consecutive_failed_trials=2,
-            verbose=0,
-            **options,
-        ).run()
+        CoarseToFine(_breaks_past_the_defaults, data, **rerun).run()
+    # Fixed, the rerun finishes the search. Before, KerasTuner found the old run of
+    # failures again after every new trial and stopped each rerun after one trial.
+    _FIXED["on"] = True
+    try:
+        fixed = CoarseToFine(_breaks_past_the_defaults, data, **rerun)
+        tuner = fixed.coarse()
+        fixed.close()
+    finally:
+        _FIXED["on"] = False
+    statuses = [tuner.oracle.trials[t].status for t in tuner.oracle.end_order]
+    assert statuses == ["COMPLETED", "FAILED", "FAILED", "FAILED", "COMPLETED"], statuses
+    assert fixed.manifest.is_done("coarse")

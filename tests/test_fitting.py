@@ -498,6 +498,21 @@ def test_a_fit_that_requires_validation_data_gets_the_validation_split_in_the_fi
     assert len(hypermodel.validation_sizes) >= TINY["coarse_trials"] + 2
 
 
+def test_with_cv_and_no_validation_split_such_a_fit_gets_the_training_data_in_the_final_fits(
+    tmp_path,
+):
+    """Before, the retrain passed it the empty validation split and crashed in predict."""
+    from sklearn.datasets import load_digits
+
+    x, y = load_digits(return_X_y=True)
+    data = Dataset.from_arrays(x[:240, :8] / 16.0, y[:240] % 3, validation_fraction=0.0)
+    hypermodel = ScoresOnValidationData()
+    options = {**TINY, "fine_tuner": "bayesian", "cv": 2, "baseline": False}
+    result = CoarseToFine(hypermodel, data, directory=tmp_path, project_name="cv", **options).run()
+    assert 0.0 <= result.test_metrics["accuracy"] <= 1.0
+    assert hypermodel.validation_sizes[-1] == len(data.y_train_full)  # the retrain's
+
+
 def test_the_retrain_and_baseline_lines_say_the_epochs_a_fit_that_sets_them_trained(
     digits, tmp_path, caplog
 ):
@@ -592,3 +607,14 @@ def test_a_fit_that_tunes_epochs_is_refused_at_the_first_trial_even_when_it_draw
         for t in again._tuner("coarse").oracle.trials.values()
     )
     again.close()
+
+
+def test_a_fit_returning_a_dict_without_the_objective_says_which_objective_to_pass():
+    """Before: KerasTuner's message alone ("Expected the returned dictionary ... to have
+    the specified objective, val_accuracy"), with no way out named."""
+    from tunekit.fitting import SearchInputError
+    from tunekit.tuners.base import _check_fit_results
+
+    with pytest.raises(SearchInputError, match=r'val_accuracy.*objective="my_acc:max"'):
+        _check_fit_results({"my_acc": 0.9, "my_err": 0.1}, kt.Objective("val_accuracy", "max"))
+    _check_fit_results({"my_acc": 0.9}, kt.Objective("my_acc", "max"))  # the right one passes

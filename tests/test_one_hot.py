@@ -187,3 +187,73 @@ def test_an_npz_of_text_labels_loads_them_as_class_names(tmp_path):
     np.savez(path, x_train=x, y_train=names[y], x_test=x[:30], y_test=y[:30])
     with pytest.raises(DataError, match=r"y_train hold text labels but y_test hold numbers"):
         load_npz(path)
+
+
+def _dense(units, loss, activation="softmax"):
+    def build(hp):
+        model = keras.Sequential(
+            [
+                keras.Input((4,)),
+                keras.layers.Dense(hp.Int("hidden", 4, 8), activation="relu"),
+                keras.layers.Dense(units, activation=activation),
+            ]
+        )
+        model.compile(optimizer="adam", loss=loss, metrics=["accuracy"])
+        return model
+
+    from tunekit._kerastuner import get_hypermodel
+
+    return get_hypermodel(build)
+
+
+@pytest.mark.parametrize(
+    "labels, units, loss, activation, message",
+    [
+        (
+            "one_hot",
+            3,
+            "sparse_categorical_crossentropy",
+            "softmax",
+            r"sparse categorical.*one-hot",
+        ),
+        (
+            "one_hot",
+            3,
+            keras.losses.SparseCategoricalCrossentropy(),
+            "softmax",
+            r"sparse categorical.*one-hot",
+        ),
+        ("ids", 3, "categorical_crossentropy", "softmax", r"categorical cross-entropy.*class ids"),
+        ("ids", 3, keras.losses.CategoricalCrossentropy(), "softmax", r"takes one-hot rows"),
+        (
+            "one_hot_2",
+            1,
+            "binary_crossentropy",
+            "sigmoid",
+            r"outputs one unit.*one-hot rows over 2",
+        ),
+    ],
+    ids=["sparse_name", "sparse_object", "categorical_name", "categorical_object", "one_unit"],
+)
+def test_a_loss_or_output_that_does_not_take_the_label_form_is_refused_before_training(
+    labels, units, loss, activation, message
+):
+    """Before, every trial failed on a shape error and the run ended with exit 1."""
+    from tunekit.errors import ModelCheckError, OutputShapeError
+    from tunekit.steps.check import check_model
+
+    x, y = _blobs()
+    if labels == "one_hot_2":
+        y = y % 2
+    targets = y if labels == "ids" else _one_hot(y, width=2 if labels == "one_hot_2" else 3)
+    data = Dataset.from_arrays(x, targets)
+    with pytest.raises((ModelCheckError, OutputShapeError), match=message):
+        check_model(_dense(units, loss, activation), data)
+
+
+def test_the_matching_losses_pass_the_check():
+    from tunekit.steps.check import check_model
+
+    x, y = _blobs()
+    check_model(_dense(3, "categorical_crossentropy"), Dataset.from_arrays(x, _one_hot(y)))
+    check_model(_dense(3, "sparse_categorical_crossentropy"), Dataset.from_arrays(x, y))

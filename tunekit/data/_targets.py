@@ -75,7 +75,10 @@ def infer_task(y: Any, name: str = "y") -> str:
             f"{name} has shape {array.shape} and only whole-number values, but its rows are "
             "not one-hot (exactly one 1 per row, as keras.utils.to_categorical makes them, "
             "which are taken as classes): pass task= to say what it is. "
-            f'{array.shape[1]} regression targets per sample: task="regression".'
+            f'{array.shape[1]} regression targets per sample: task="regression". Multi-label '
+            "targets (several 1s per row) have no classification report in tunekit: "
+            'task="regression" tunes them as that many targets (any loss your model '
+            "compiles, e.g. binary_crossentropy), scored by MSE and R\u00b2."
         )
     values = np.unique(finite)
     is_ids = 2 <= values.size <= MAX_FLOAT_CLASS_IDS and np.array_equal(

@@ -109,20 +109,23 @@ def final_fit_options(ctx: RunContext) -> dict[str, Any]:
 
     `fit_options(ctx)`; `shuffle=False` for a stream: its maker batched (and
     shuffled) it, and Keras cannot shuffle a `tf.data.Dataset` or `PyDataset`;
-    and `validation_data` (the validation split, also trained on here) when
-    the hypermodel's own `fit` requires it (`requires_validation_data`).
+    and `validation_data` (the validation split, also trained on here; with
+    `cv=K` and no validation split, train+validation itself) when the
+    hypermodel's own `fit` requires it (`requires_validation_data`).
     """
+    from tunekit.data._targets import length
     from tunekit.data.streams import StreamData
     from tunekit.fitting import requires_validation_data
 
     data = ctx.data
     options = {**fit_options(ctx), **({"shuffle": False} if isinstance(data, StreamData) else {})}
     if requires_validation_data(ctx.hypermodel):
-        options["validation_data"] = (
-            data.validation
-            if isinstance(data, StreamData)
-            else (data.x_val, data.model_targets(data.y_val))
-        )
+        if isinstance(data, StreamData):
+            options["validation_data"] = data.validation
+        elif length(data.y_val, "y_val") == 0:  # cv=K, no validation split: the data itself
+            options["validation_data"] = (data.x_train_full, data.model_targets(data.y_train_full))
+        else:
+            options["validation_data"] = (data.x_val, data.model_targets(data.y_val))
     return options
 
 

@@ -18,7 +18,8 @@ import keras
 import keras_tuner as kt
 import numpy as np
 
-from tunekit.data import REGRESSION, Dataset, StreamData
+from tunekit.data import CLASSIFICATION, REGRESSION, Dataset, StreamData
+from tunekit.data._checks import CATEGORICAL_LABELS
 from tunekit.errors import ModelCheckError, ModelSaveError, OutputShapeError
 from tunekit.outputs import (
     check_output_shape,
@@ -111,7 +112,17 @@ def check_model(hypermodel: kt.HyperModel, data: Dataset | StreamData) -> str | 
     else:
         if isinstance(data.y_train, Mapping):
             return note
-        targets = f" The targets (y_train) have shape {tuple(np.shape(data.y_train))}."
+        targets = (
+            f" The labels are one-hot rows over {data.num_classes} classes."
+            if data.label_mode == CATEGORICAL_LABELS
+            else f" The targets (y_train) have shape {tuple(np.shape(data.y_train))}."
+        )
+        if data.label_mode == CATEGORICAL_LABELS and shape[-1:] == (1,):
+            raise OutputShapeError(
+                f"{_WHAT} outputs one unit per sample, but the labels are one-hot rows over "
+                f"{data.num_classes} classes: give it {data.num_classes} output units "
+                "(softmax), or give the labels as class ids for one sigmoid unit."
+            )
     what = "`hypermodel` (built with its default hyperparameters) builds a model that"
     try:
         if data.task == REGRESSION:
@@ -245,9 +256,49 @@ def check_trainable(hypermodel: kt.HyperModel, model: Any, data: Dataset | Strea
             "metrics=[...]) in build before returning the model: KerasTuner trains the "
             "model build returns as it is."
         )
-    if isinstance(data, StreamData) or isinstance(data.x_train, (Mapping, list, tuple)):
+    if isinstance(data, StreamData):
+        return
+    _check_label_form(model, data)
+    if isinstance(data.x_train, (Mapping, list, tuple)):
         return
     _check_input_shape(model, tuple(np.shape(data.x_train)))
+
+
+def _crossentropy_kind(loss: Any) -> str | None:
+    """`"sparse"` or `"categorical"` for Keras's class cross-entropies, else `None`."""
+    name = (
+        loss
+        if isinstance(loss, str)
+        else type(loss).__name__
+        if isinstance(loss, keras.losses.Loss)
+        else getattr(loss, "__name__", "")
+    )
+    key = str(name).lower().replace("_", "")
+    if key.startswith("sparsecategorical"):
+        return "sparse"
+    if key.startswith("categorical") and "crossentropy" in key:
+        return "categorical"
+    return None
+
+
+def _check_label_form(model: keras.Model, data: Dataset) -> None:
+    """One-hot rows need a categorical loss, class ids a sparse one (one loss, one `y`)."""
+    if data.task != CLASSIFICATION or isinstance(data.y_train, Mapping):
+        return
+    kind = _crossentropy_kind(getattr(model, "loss", None))
+    if kind == "sparse" and data.label_mode == CATEGORICAL_LABELS:
+        raise ModelCheckError(
+            f"{_WHAT} is compiled with a sparse categorical cross-entropy, which takes class "
+            "ids, but the labels are one-hot rows (keras.utils.to_categorical). Compile it "
+            'with loss="categorical_crossentropy", or give the labels as class ids '
+            "(np.argmax(y, axis=1))."
+        )
+    if kind == "categorical" and data.label_mode != CATEGORICAL_LABELS:
+        raise ModelCheckError(
+            f"{_WHAT} is compiled with a categorical cross-entropy, which takes one-hot rows, "
+            'but the labels are class ids. Compile it with loss="sparse_categorical_'
+            'crossentropy", or give one-hot labels (keras.utils.to_categorical(y)).'
+        )
 
 
 def _check_input_shape(model: keras.Model, x_shape: tuple[int, ...]) -> None:

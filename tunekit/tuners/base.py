@@ -344,7 +344,7 @@ class TunekitTuner(kt.Tuner):
             _kerastuner.utils.save_json(
                 self._get_build_config_fname(trial.trial_id), model.get_build_config()
             )
-        _kerastuner.validate_trial_results(results, self.oracle.objective, "HyperModel.fit()")
+        _check_fit_results(results, self.oracle.objective)
         if facts.nan_at is not None:
             epoch, batch = facts.nan_at
             where = f"epoch {epoch + 1}" + ("" if batch is None else f", batch {batch + 1}")
@@ -471,3 +471,19 @@ def _split_fit_args(
     x = positional.pop(0) if positional else rest.pop("x", None)
     y = positional.pop(0) if positional else rest.pop("y", None)
     return x, y, tuple(positional), rest
+
+
+def _check_fit_results(results: Any, objective: Any) -> None:
+    """KerasTuner's check of what `HyperModel.fit` returned; a dict without the objective
+    also says which `objective` to pass (`SearchInputError`: the search stops at once)."""
+    try:
+        _kerastuner.validate_trial_results(results, objective, "HyperModel.fit()")
+    except kt_errors.FatalValueError as e:
+        if not isinstance(results, dict) or not results:
+            raise
+        key = next(iter(results))
+        raise SearchInputError(
+            f"{e} Pass objective= one of its keys with its direction, e.g. "
+            f'objective="{key}:max" (or ":min" for an error); the objective was '
+            f"{getattr(objective, 'name', objective)!r}."
+        ) from None

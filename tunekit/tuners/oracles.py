@@ -214,6 +214,27 @@ class SizeLimitedOracle(kt.Oracle):
     def populate_space(self, trial_id: str) -> dict[str, Any]:
         return self._checked(super().populate_space(trial_id))
 
+    def _check_consecutive_failures(self) -> None:
+        """KerasTuner's stop after `max_consecutive_failed_trials` FAILED trials in a row,
+        counting only the latest run of them.
+
+        KerasTuner 1.4 looks for such a run anywhere in `end_order`, so once a search
+        stopped on one, its resumed search (the code fixed) stopped again after each
+        new trial, however that trial ended. Same error and message otherwise.
+        """
+        in_a_row = 0
+        for trial_id in reversed(self.end_order):
+            if self.trials[trial_id].status != TrialStatus.FAILED:
+                break
+            in_a_row += 1
+        limit = self.max_consecutive_failed_trials
+        if limit and in_a_row >= limit:
+            last = self.trials[self.end_order[-1]]
+            raise RuntimeError(
+                f"Number of consecutive failures exceeded the limit of {limit}.\n"
+                + (last.message or "")
+            )
+
     def _checked(self, response: dict[str, Any]) -> dict[str, Any]:
         """`response` of `populate_space`, or another proposal if its model is too large.
 
