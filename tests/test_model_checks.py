@@ -263,8 +263,10 @@ def test_a_hypermodel_that_declares_no_hyperparameter_is_refused_unless_its_fit_
         model.compile(optimizer="adam", loss="binary_crossentropy", metrics=["accuracy"])
         return model
 
+    from tunekit.steps.check import check_declares_hyperparameters
+
     with pytest.raises(ModelCheckError, match=r"declares no hyperparameters.*nothing to tune"):
-        check_model(get_hypermodel(build), _binary_data())
+        check_declares_hyperparameters(get_hypermodel(build))
 
     class TunesItsFit(kt.HyperModel):
         def build(self, hp):
@@ -273,4 +275,4 @@ def test_a_hypermodel_that_declares_no_hyperparameter_is_refused_unless_its_fit_
         def fit(self, hp, model, *args, **kwargs):
             return model.fit(*args, batch_size=hp.Choice("batch_size", [16, 32]), **kwargs)
 
-    check_model(TunesItsFit(), _binary_data())  # its fit declares what is tuned
+    check_declares_hyperparameters(TunesItsFit())  # its fit declares what is tuned

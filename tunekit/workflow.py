@@ -78,7 +78,7 @@ from tunekit.steps import (
     select,
 )
 from tunekit.steps.base import check_splits_used
-from tunekit.steps.check import check_model
+from tunekit.steps.check import check_declares_hyperparameters, check_model
 from tunekit.steps.retrain import ranked_trials
 from tunekit.steps.search import cv_stratify
 from tunekit.tuners import check_size_limit, first_sample
@@ -848,8 +848,9 @@ class CoarseToFine:
 
         Raises:
             ModelCheckError: The model is not compiled, its `Input` does not
-                take `x_train`'s samples, or a one-logit classifier's accuracy
-                thresholds at 0.5.
+                take `x_train`'s samples, a one-logit classifier's accuracy
+                thresholds at 0.5, its loss does not take the labels' form, or
+                the hypermodel declares no hyperparameter.
             OutputShapeError: The output width does not match the classes.
             ModelSaveError: The model cannot be saved as `.keras` and loaded back.
             ModelSizeLimitError: `max_model_size` rejects every configuration
@@ -857,6 +858,7 @@ class CoarseToFine:
         """
         if not self._model_checked:
             self.model_file_note = check_model(self.hypermodel, self.data)
+            check_declares_hyperparameters(self.hypermodel)
             if self.model_file_note:
                 _logger.warning(self.model_file_note)
             if self.max_model_size is not None:  # a limit below every model trains nothing

@@ -31,7 +31,7 @@ from tunekit.outputs import (
 from tunekit.regression import check_regression_output_shape
 from tunekit.tuners import first_sample
 
-__all__ = ["check_model", "check_round_trip", "check_trainable"]
+__all__ = ["check_declares_hyperparameters", "check_model", "check_round_trip", "check_trainable"]
 
 
 def check_model(hypermodel: kt.HyperModel, data: Dataset | StreamData) -> str | None:
@@ -57,9 +57,8 @@ def check_model(hypermodel: kt.HyperModel, data: Dataset | StreamData) -> str | 
 
     Raises:
         ModelCheckError (a `ValueError`): The build with the default
-            hyperparameters raised (naming the error and where), it declares
-            no hyperparameter (and the hypermodel has no `fit` of its own,
-            which may declare some), or see `check_trainable`.
+            hyperparameters raised (naming the error and where), or see
+            `check_trainable`.
         OutputShapeError (a `ValueError`): Naming the model's output shape
             and the targets' shape, with the fix.
         ModelSaveError: See `check_round_trip`.
@@ -69,9 +68,8 @@ def check_model(hypermodel: kt.HyperModel, data: Dataset | StreamData) -> str | 
         `keras.models.load_model(path)` to load, else `None`.
     """
     note = None
-    declared = kt.HyperParameters()
     try:
-        model = hypermodel.build(declared)
+        model = hypermodel.build(kt.HyperParameters())
     except Exception as e:  # noqa: BLE001 - any error: KerasTuner's tuner would stop on it
         raise _default_build_error(e) from e
     try:
@@ -85,13 +83,6 @@ def check_model(hypermodel: kt.HyperModel, data: Dataset | StreamData) -> str | 
             shape = model_output_shape(model, sample)
             if shape is not None and data.task != REGRESSION and data.num_classes == 2:
                 _check_logit_accuracy(model, shape)
-        if not declared.space and type(hypermodel).fit is kt.HyperModel.fit:  # fit may declare
-            raise ModelCheckError(
-                "`hypermodel` declares no hyperparameters (its build calls no hp.Int, hp.Float, "
-                "hp.Choice or hp.Boolean), so there is nothing to tune: the search would train "
-                "one configuration again and again. Declare what to tune with hp.Int(...) and "
-                "the like, or train the model with model.fit."
-            )
         if shape is not None:
 
             def rebuild() -> keras.Model:
@@ -138,6 +129,31 @@ def check_model(hypermodel: kt.HyperModel, data: Dataset | StreamData) -> str | 
             fix = f" For {name}, pass num_classes={data.num_classes} (and the data's input_shape)."
         raise OutputShapeError(f"{e}{targets}{fix}") from None
     return note
+
+
+def check_declares_hyperparameters(hypermodel: kt.HyperModel) -> None:
+    """Raises `ModelCheckError` for a hypermodel with nothing to tune.
+
+    Its build with the default hyperparameters declares none, and it has no
+    `fit` of its own (which may declare some, e.g. a tuned `batch_size`):
+    before, the coarse phase trained its one configuration and the fine phase
+    then failed with "0 ran". Checked after `check_model`, whose errors about
+    the model say more.
+    """
+    if type(hypermodel).fit is not kt.HyperModel.fit:
+        return
+    declared = kt.HyperParameters()
+    try:
+        hypermodel.build(declared)
+    finally:
+        keras.backend.clear_session()
+    if not declared.space:
+        raise ModelCheckError(
+            "`hypermodel` declares no hyperparameters (its build calls no hp.Int, hp.Float, "
+            "hp.Choice or hp.Boolean), so there is nothing to tune: the search would train "
+            "one configuration again and again. Declare what to tune with hp.Int(...) and "
+            "the like, or train the model with model.fit."
+        )
 
 
 def check_round_trip(
