@@ -21,7 +21,7 @@ import numpy as np
 from keras_tuner.engine.trial import Trial, TrialStatus
 from sklearn.exceptions import ConvergenceWarning
 
-from tunekit.errors import ModelSizeLimitError
+from tunekit.errors import ModelSizeLimitError, TrialsFailedError
 from tunekit.model_size import param_count
 
 __all__ = [
@@ -220,7 +220,8 @@ class SizeLimitedOracle(kt.Oracle):
 
         KerasTuner 1.4 looks for such a run anywhere in `end_order`, so once a search
         stopped on one, its resumed search (the code fixed) stopped again after each
-        new trial, however that trial ended. Same error and message otherwise.
+        new trial, however that trial ended. KerasTuner's message, as a
+        `TrialsFailedError` (a `RuntimeError`, as KerasTuner's error was).
         """
         in_a_row = 0
         for trial_id in reversed(self.end_order):
@@ -230,7 +231,7 @@ class SizeLimitedOracle(kt.Oracle):
         limit = self.max_consecutive_failed_trials
         if limit and in_a_row >= limit:
             last = self.trials[self.end_order[-1]]
-            raise RuntimeError(
+            raise TrialsFailedError(  # KerasTuner's message (the search step names it better)
                 f"Number of consecutive failures exceeded the limit of {limit}.\n"
                 + (last.message or "")
             )
