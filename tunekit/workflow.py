@@ -78,7 +78,7 @@ from tunekit.steps import (
     select,
 )
 from tunekit.steps.base import check_splits_used
-from tunekit.steps.check import check_declares_hyperparameters, check_model
+from tunekit.steps.check import check_declares_hyperparameters, check_model, declared_space
 from tunekit.steps.retrain import ranked_trials
 from tunekit.steps.search import cv_stratify
 from tunekit.tuners import check_size_limit, first_sample
@@ -503,6 +503,7 @@ class CoarseToFine:
         self._products: dict[str, Any] = {}
         self._manifest: RunManifest | None = None
         self._model_checked = False
+        self._declared: kt.HyperParameters | None = None  # see _declared_space
         # What loading the run's .keras files alone needs (see check_round_trip), else None.
         self.model_file_note: str | None = None
         # How search phases run: here, or (workers > 1) through a chief; see tunekit.distribute.
@@ -823,12 +824,7 @@ class CoarseToFine:
             if (self.run_dir / name).exists():
                 read_run_file(self.run_dir, name, what=name)
         if (self.run_dir / "coarse" / "oracle.json").is_file():  # a resume: the same space?
-            declared = kt.HyperParameters()
-            try:
-                self.hypermodel.build(declared)
-            finally:
-                keras.backend.clear_session()
-            check_search_space(self.run_dir, declared)
+            check_search_space(self.run_dir, self._declared_space())
 
     def open(self) -> RunManifest:
         """Checks the model against the data, then opens the run folder.
@@ -858,7 +854,7 @@ class CoarseToFine:
         """
         if not self._model_checked:
             self.model_file_note = check_model(self.hypermodel, self.data)
-            check_declares_hyperparameters(self.hypermodel)
+            check_declares_hyperparameters(self.hypermodel, self._declared_space())
             if self.model_file_note:
                 _logger.warning(self.model_file_note)
             if self.max_model_size is not None:  # a limit below every model trains nothing
@@ -869,6 +865,12 @@ class CoarseToFine:
                     sample=first_sample(getattr(self.data, "x_train", None)),
                 )
             self._model_checked = True
+
+    def _declared_space(self) -> kt.HyperParameters:
+        """What the hypermodel's build with the defaults declares: built once per object."""
+        if self._declared is None:
+            self._declared = declared_space(self.hypermodel)
+        return self._declared
 
     def close(self) -> None:
         """Releases the run's lock and stops any workers; a later step reopens it."""

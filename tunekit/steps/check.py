@@ -8,10 +8,8 @@ model makes) fails in seconds, leaving nothing on disk.
 from __future__ import annotations
 
 import os
-import re
-import tempfile
 import traceback
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 import keras
@@ -20,18 +18,23 @@ import numpy as np
 
 from tunekit.data import CLASSIFICATION, REGRESSION, Dataset, StreamData
 from tunekit.data._checks import CATEGORICAL_LABELS
-from tunekit.errors import ModelCheckError, ModelSaveError, OutputShapeError
-from tunekit.outputs import (
+from tunekit.errors import ModelCheckError, OutputShapeError
+from tunekit.outputs import (  # check_round_trip: the file check, beside the loaders
     check_output_shape,
-    load_keras_model,
+    check_round_trip,
     model_output_shape,
-    restore_weights,
     uses_logits,
 )
 from tunekit.regression import check_regression_output_shape
 from tunekit.tuners import first_sample
 
-__all__ = ["check_declares_hyperparameters", "check_model", "check_round_trip", "check_trainable"]
+__all__ = [
+    "check_declares_hyperparameters",
+    "check_model",
+    "check_round_trip",
+    "check_trainable",
+    "declared_space",
+]
 
 
 def check_model(hypermodel: kt.HyperModel, data: Dataset | StreamData) -> str | None:
@@ -131,109 +134,36 @@ def check_model(hypermodel: kt.HyperModel, data: Dataset | StreamData) -> str | 
     return note
 
 
-def check_declares_hyperparameters(hypermodel: kt.HyperModel) -> None:
-    """Raises `ModelCheckError` for a hypermodel with nothing to tune.
-
-    Its build with the default hyperparameters declares none, and it has no
-    `fit` of its own (which may declare some, e.g. a tuned `batch_size`):
-    before, the coarse phase trained its one configuration and the fine phase
-    then failed with "0 ran". Checked after `check_model`, whose errors about
-    the model say more.
-    """
-    if type(hypermodel).fit is not kt.HyperModel.fit:
-        return
+def declared_space(hypermodel: kt.HyperModel) -> kt.HyperParameters:
+    """The hyperparameters a build with the defaults declares (the model is discarded)."""
     declared = kt.HyperParameters()
     try:
         hypermodel.build(declared)
     finally:
         keras.backend.clear_session()
-    if not declared.space:
+    return declared
+
+
+def check_declares_hyperparameters(
+    hypermodel: kt.HyperModel, declared: kt.HyperParameters | None = None
+) -> None:
+    """Raises `ModelCheckError` for a hypermodel with nothing to tune.
+
+    Its build with the default hyperparameters declares none (`declared`, the
+    `declared_space` when already built), and it has no `fit` of its own
+    (which may declare some, e.g. a tuned `batch_size`): before, the coarse
+    phase trained its one configuration and the fine phase then failed with
+    "0 ran". Checked after `check_model`, whose errors about the model say more.
+    """
+    if type(hypermodel).fit is not kt.HyperModel.fit:
+        return
+    if not (declared or declared_space(hypermodel)).space:
         raise ModelCheckError(
             "`hypermodel` declares no hyperparameters (its build calls no hp.Int, hp.Float, "
             "hp.Choice or hp.Boolean), so there is nothing to tune: the search would train "
             "one configuration again and again. Declare what to tune with hp.Int(...) and "
             "the like, or train the model with model.fit."
         )
-
-
-def check_round_trip(
-    model: keras.Model, rebuild: Callable[[], keras.Model] | None = None
-) -> str | None:
-    """Checks that `model` survives a `.keras` save and load; returns a note, or `None`.
-
-    The final model is saved and loaded back to be tested, so a model that
-    cannot make that trip would fail only after the whole search, and on
-    every rerun. A file that `keras.models.load_model(path, safe_mode=True)`
-    cannot load alone (it names an unregistered custom metric, loss or layer,
-    or holds a `Lambda` of a Python lambda) is accepted when `rebuild()` (the
-    hypermodel's build) takes its weights (`model.load_weights(path)`), as
-    KerasTuner restores its checkpoints: tunekit then loads the run's models
-    that way (`tunekit.steps.base.load_saved_model`), and the note returned
-    says what loading the file alone needs.
-
-    Raises:
-        ModelSaveError: The model cannot be saved, or its file cannot be
-            loaded back either way.
-    """
-    with tempfile.TemporaryDirectory(prefix="tunekit-check-") as folder:
-        path = os.path.join(folder, "model.keras")
-        try:
-            model.save(path)
-            load_keras_model(path)
-        except OSError:
-            return None  # the disk, not the model: the run's own writes will name the file
-        except Exception as e:  # noqa: BLE001 - any failure gets the same advice
-            reason = (str(e).strip().splitlines() or [type(e).__name__])[-1]
-            if rebuild is not None and _takes_weights(rebuild, path):
-                return _file_alone_note(e)
-            lambda_layer = "`Lambda` layer" in str(e)
-            fix = (
-                "replace the Lambda layer by a keras.layers.Layer subclass registered with "
-                "@keras.saving.register_keras_serializable() (safe_mode=True never loads "
-                "Python lambdas)."
-                if lambda_layer
-                else "register custom objects (layers, metrics, losses) with "
-                "@keras.saving.register_keras_serializable()."
-            )
-            raise ModelSaveError(
-                "`hypermodel` builds a model that cannot be saved as a .keras file and "
-                f"loaded back with safe_mode=True ({type(e).__name__}: {reason}). tunekit "
-                f"saves the final model and tests the file it saved: {fix}"
-            ) from None
-    return None
-
-
-def _takes_weights(rebuild: Callable[[], keras.Model], path: str) -> bool:
-    """Whether the model `rebuild()` makes loads the weights of the `.keras` file at `path`."""
-    try:
-        restore_weights(rebuild(), path)
-    except Exception:  # noqa: BLE001 - any failure: the file cannot be restored this way
-        return False
-    return True
-
-
-def _file_alone_note(error: Exception) -> str:
-    """What loading a saved model's file alone needs, from the error `load_model` raised."""
-    if "`Lambda` layer" in str(error):
-        needs = (
-            "keras.models.load_model(path, safe_mode=False) (it holds a Lambda layer of a "
-            "Python lambda, which safe mode never loads; only for a file you trust)"
-        )
-    else:
-        names = sorted(
-            set(re.findall(r"Could not locate (?:function|class) '([^']+)'", str(error)))
-        )
-        shown = ", ".join(f"'{n}': {n}" for n in names) if names else "...: ..."
-        needs = (
-            f"keras.models.load_model(path, custom_objects={{{shown}}}), or the objects "
-            "registered with @keras.saving.register_keras_serializable()"
-        )
-    return (
-        "The model's .keras file cannot be loaded by keras.models.load_model(path) alone: "
-        f"loading it needs {needs}. tunekit loads the run's models by rebuilding them with "
-        "the hypermodel and loading the file's weights (as KerasTuner restores its "
-        "checkpoints); do the same: model = hypermodel.build(hp); model.load_weights(path)."
-    )
 
 
 _WHAT = "`hypermodel` (built with its default hyperparameters) builds a model that"

@@ -30,6 +30,7 @@ from tunekit.steps.base import RunContext, fit_options, validation_batch_size
 from tunekit.tensorboard import write_experiment
 from tunekit.tuners import HYPERBAND_EPOCHS, make_tuner
 from tunekit.tuners.callbacks import EpochTensorBoard
+from tunekit.tuners.oracles import failures_in_a_row
 
 __all__ = [
     "HParamsExperiment",
@@ -44,20 +45,17 @@ __all__ = [
 def raise_if_failing(phase: str, ctx: RunContext, tuner: kt.Tuner, error: RuntimeError) -> None:
     """Raises `TrialsFailedError` if `error` is KerasTuner's stop after failed trials in a row.
 
-    KerasTuner raises a bare `RuntimeError` when `max_consecutive_failed_trials`
-    trials in a row FAILED; the oracle's end order tells it apart from any
-    other `RuntimeError`, which is left to propagate as it is.
+    The oracle raises it (`TrialsFailedError`, KerasTuner's message) when
+    `max_consecutive_failed_trials` trials in a row FAILED; the oracle's end
+    order (`failures_in_a_row`) tells it apart from any other `RuntimeError`,
+    which is left to propagate as it is. The error raised here names the
+    phase, the last trial's error and its `trial.json`.
     """
     oracle = tuner.oracle
-    ended = [oracle.trials[trial_id] for trial_id in oracle.end_order]
-    in_a_row = 0
-    for trial in reversed(ended):
-        if trial.status != trial_module.TrialStatus.FAILED:
-            break
-        in_a_row += 1
-    if not ended or in_a_row < ctx.max_consecutive_failed_trials:
+    in_a_row = failures_in_a_row(oracle)
+    if not in_a_row or in_a_row < ctx.max_consecutive_failed_trials:
         return
-    last = ended[-1]
+    last = oracle.trials[oracle.end_order[-1]]
     raise TrialsFailedError(
         f"The {phase} search stopped: {in_a_row} trials in a row failed "
         f"(max_consecutive_failed_trials={ctx.max_consecutive_failed_trials}); the last, "

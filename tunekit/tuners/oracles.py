@@ -34,6 +34,7 @@ __all__ = [
     "SizeLimitedOracle",
     "check_size_limit",
     "end_failed_search",
+    "failures_in_a_row",
     "kerastuner_seed",
     "make_oracle",
     "model_size",
@@ -70,6 +71,16 @@ def end_failed_search(oracle: kt.Oracle, trial: Trial, error: BaseException | No
             del oracle.ongoing_trials[tuner_id]
     oracle._save_trial(oracle.trials[trial.trial_id])
     oracle.save()
+
+
+def failures_in_a_row(oracle: kt.Oracle) -> int:
+    """How many of the oracle's last ended trials (`end_order`) are FAILED, in a row."""
+    in_a_row = 0
+    for trial_id in reversed(oracle.end_order):
+        if oracle.trials[trial_id].status != TrialStatus.FAILED:
+            break
+        in_a_row += 1
+    return in_a_row
 
 
 def first_sample(x: Any, count: int = 1) -> Any:
@@ -223,11 +234,7 @@ class SizeLimitedOracle(kt.Oracle):
         new trial, however that trial ended. KerasTuner's message, as a
         `TrialsFailedError` (a `RuntimeError`, as KerasTuner's error was).
         """
-        in_a_row = 0
-        for trial_id in reversed(self.end_order):
-            if self.trials[trial_id].status != TrialStatus.FAILED:
-                break
-            in_a_row += 1
+        in_a_row = failures_in_a_row(self)
         limit = self.max_consecutive_failed_trials
         if limit and in_a_row >= limit:
             last = self.trials[self.end_order[-1]]
