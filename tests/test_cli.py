@@ -200,6 +200,34 @@ def test_bad_input_exits_2_with_one_line(tmp_path, capsys, make_args, message):
     assert not (tmp_path / "runs").exists()
 
 
+def test_hypermodel_class_needing_arguments_exits_2_saying_to_expose_an_instance(
+    tmp_path, capsys, monkeypatch, small_npz
+):
+    (tmp_path / "needs_args.py").write_text(
+        textwrap.dedent(
+            """
+            import keras_tuner as kt
+
+            class Wide(kt.HyperModel):
+                def __init__(self, width, depth):
+                    super().__init__()
+                    self.width, self.depth = width, depth
+            """
+        )
+    )
+    monkeypatch.chdir(tmp_path)  # the CLI imports the module from the current folder
+    args = ["--hypermodel", "needs_args:Wide", "--data", str(small_npz)]
+    args += ["--directory", str(tmp_path / "runs"), "--backend", "tensorflow", *TINY]
+    assert main(args) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1, err
+    assert "cannot create Wide with input_shape=, num_classes= nor with no argument" in err
+    assert "missing 2 required positional arguments: 'width' and 'depth'" in err
+    assert "`hypermodel = Wide(...)`" in err
+    assert "--hypermodel needs_args:hypermodel" in err
+    assert not (tmp_path / "runs").exists()
+
+
 def test_objective_the_model_never_reports_exits_2_naming_reported_metrics(
     tmp_path, capsys, small_npz
 ):

@@ -401,14 +401,14 @@ TINY = dict(
     coarse_trials=3,
     coarse_epochs=1,
     max_epochs=2,
-    factor=2,
-    fine_trials=2,
     top=1.0,
     seed=0,
     verbose=0,
     finalists=0,
     baseline=False,
 )
+# Each fine tuner's own budget: the other's is refused (it would be dropped).
+BUDGET: dict[str, dict[str, int]] = {"hyperband": dict(factor=2), "bayesian": dict(fine_trials=2)}
 
 
 @pytest.mark.parametrize(
@@ -424,6 +424,7 @@ def test_coarse_to_fine_tunes_and_retrains_with_the_tuned_batch_size(fine_tuner,
         fine_tuner=fine_tuner,
         callbacks=[recorder],
         **TINY,
+        **BUDGET[fine_tuner],
     )
     run.retrain()  # coarse, narrow, fine, retrain (the test evaluation adds nothing here)
     run.close()
@@ -465,6 +466,7 @@ def test_a_fit_that_sets_epochs_decides_the_retrain_epochs(digits, tmp_path):
         fine_tuner="bayesian",
         callbacks=[recorder],
         **TINY,
+        **BUDGET["bayesian"],
     )
     run.retrain()
     for phase in ("coarse", "fine"):
@@ -488,7 +490,11 @@ def test_a_fit_that_requires_validation_data_gets_the_validation_split_in_the_fi
     positional argument: 'validation_data'" (plain KerasTuner tunes this `fit`)."""
     hypermodel = ScoresOnValidationData()
     run = CoarseToFine(
-        hypermodel, digits, directory=tmp_path, project_name="val", **{**TINY, "baseline": True}
+        hypermodel,
+        digits,
+        directory=tmp_path,
+        project_name="val",
+        **{**TINY, **BUDGET["hyperband"], "baseline": True},
     )
     result = run.run()
     run.close()
@@ -507,7 +513,7 @@ def test_with_cv_and_no_validation_split_such_a_fit_gets_the_training_data_in_th
     x, y = load_digits(return_X_y=True)
     data = Dataset.from_arrays(x[:240, :8] / 16.0, y[:240] % 3, validation_fraction=0.0)
     hypermodel = ScoresOnValidationData()
-    options = {**TINY, "fine_tuner": "bayesian", "cv": 2, "baseline": False}
+    options = {**TINY, **BUDGET["bayesian"], "fine_tuner": "bayesian", "cv": 2, "baseline": False}
     result = CoarseToFine(hypermodel, data, directory=tmp_path, project_name="cv", **options).run()
     assert 0.0 <= result.test_metrics["accuracy"] <= 1.0
     assert hypermodel.validation_sizes[-1] == len(data.y_train_full)  # the retrain's
@@ -519,7 +525,7 @@ def test_the_retrain_and_baseline_lines_say_the_epochs_a_fit_that_sets_them_trai
     """Before, the line said the planned count ("for 2 epochs": the trial's last epoch
     was its best, so `--max-epochs`) while the hypermodel's fit trained 1."""
     caplog.set_level(logging.INFO, logger="tunekit")
-    options = {**TINY, "verbose": 1, "baseline": True}
+    options = {**TINY, **BUDGET["bayesian"], "verbose": 1, "baseline": True}
     run = CoarseToFine(
         FixedFitHyperModel(epochs=1, shuffle=False),
         digits,
@@ -556,6 +562,7 @@ def test_a_fit_that_sets_epochs_is_refused_before_training_when_hyperband_follow
         fine_tuner="hyperband",
         callbacks=[TrialStepsRecorder()],
         **TINY,
+        **BUDGET["hyperband"],
     )
     with pytest.raises(HyperModelFitError, match="fine_tuner='bayesian'"):
         run.run()
@@ -587,6 +594,7 @@ def test_a_fit_that_tunes_epochs_is_refused_at_the_first_trial_even_when_it_draw
         fine_tuner="hyperband",
         callbacks=[TrialStepsRecorder()],
         **TINY,
+        **BUDGET["hyperband"],
     )
     with pytest.raises(HyperModelFitError, match=r"tunes `epochs` \(hp 'epochs', 1 in this trial"):
         run.run()
@@ -599,7 +607,7 @@ def test_a_fit_that_tunes_epochs_is_refused_at_the_first_trial_even_when_it_draw
         directory=tmp_path,
         project_name="tuned_epochs",
         fine_tuner="bayesian",
-        **{**TINY, "final_epochs": "auto"},
+        **{**TINY, **BUDGET["bayesian"], "final_epochs": "auto"},
     )
     again.coarse()
     assert all(

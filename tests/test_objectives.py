@@ -93,6 +93,36 @@ def test_direction_argument_and_keras_tuner_objective():
     assert describe_objective("val_f1_score", "max") == "val_f1_score (max: higher is better)"
 
 
+@pytest.mark.parametrize(
+    "objective, message",
+    [
+        (kt.Objective("val_loss", "max"), r"would pick the worst trials.*lower is better"),
+        (kt.Objective("val_accuracy", "min"), r"would pick the worst trials.*higher is better"),
+        (kt.Objective("val_auc_2", "min"), r"higher is better \('max'\)"),
+        (kt.Objective("val_accuracy", "up"), r"must be 'max' or 'min'.*'up'"),
+        (kt.Objective("val_my_score", "highest"), r"must be 'max' or 'min'.*'highest'"),
+    ],
+)
+def test_a_keras_tuner_objective_gets_the_string_forms_checks(tmp_path, objective, message):
+    """Before, `Objective("val_loss", "max")` ran with exit 0 and picked the worst trial,
+    and `Objective(..., "up")` failed every trial, then left a manifest `ls` called corrupt."""
+    from tunekit import CoarseToFine
+    from tunekit.data import Dataset
+
+    with pytest.raises(ValueError, match=message):
+        resolve_objective(objective)
+    import keras
+
+    def build(hp):
+        return keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)])
+
+    rng = np.random.default_rng(0)
+    data = Dataset.from_arrays(rng.normal(size=(60, 4)), np.arange(60) % 2)
+    with pytest.raises(ValueError, match=message):
+        CoarseToFine(build, data, objective=objective, directory=tmp_path)
+    assert not any(tmp_path.iterdir())  # refused before anything was written
+
+
 def test_workflow_and_make_tuner_resolve_the_same_way(tmp_path):
     import keras
 

@@ -20,7 +20,7 @@ from tunekit import InvalidParameterError, NarrowingConfig, RetrainConfig, Tunek
 from tunekit.coarse_to_fine import build_parser, cli_message, main
 from tunekit.data import Dataset
 from tunekit.narrowing import narrow_space
-from tunekit.params import PARAMETERS, Boolean
+from tunekit.params import PARAMETERS, TUNER_BUDGETS, Boolean
 from tunekit.workflow import CoarseToFine
 
 # Bad values of every parameter of the table, as Python values. (`None` of a grouped
@@ -30,9 +30,9 @@ BAD: dict[str, list[object]] = {
     "coarse_epochs": [0, -1, 1.5, 2.0, False, "2", None],
     "defaults_first": [0, 1, "yes", None, 1.0],
     "fine_tuner": ["grid", "Hyperband", "", 1, None, ("hyperband",)],
-    "fine_trials": [0, -10, 3.5, True, "10", None],
+    "fine_trials": [0, -10, 3.5, True, "10"],  # None: not given (the default)
     "max_epochs": [0, -1, 2.5, True, None, float("inf")],
-    "factor": [1, 0, -2, 2.0, 3.5, True, "3", None],
+    "factor": [1, 0, -2, 2.0, 3.5, True, "3"],  # None: not given (the default)
     "top": [0, -1, 0.0, 1.5, -0.25, float("nan"), float("inf"), True, False, "0.25", "3"],
     "margin": [-0.1, -1, float("nan"), float("inf"), True, "0.1", [0.1]],
     "final_epochs": [0, -1, 2.5, "best", "AUTO", True, 10.0],
@@ -80,7 +80,8 @@ def test_the_table_covers_every_checked_argument_of_coarse_to_fine():
     for name, param in PARAMETERS.items():
         # Grouped settings default to None in the signature ("not given"); the others
         # repeat the table's default there, for help() and IDEs: this keeps them equal.
-        expected = None if param.group else param.default
+        # So do the fine tuners' budgets, which the other fine tuner refuses.
+        expected = None if param.group or name in TUNER_BUDGETS else param.default
         assert signature[name].default == expected, name
 
 

@@ -443,6 +443,12 @@ def test_user_build_function_and_seeded_reproducibility(tmp_path, data):
     "kwargs, message",
     [
         ({"fine_tuner": "grid"}, r"`fine_tuner` must be one of \['hyperband', 'bayesian'\]"),
+        # A budget the fine tuner does not use was dropped silently (the CLI refused it).
+        ({"fine_trials": 3}, r"fine_trials= only applies to fine_tuner='bayesian'"),
+        (
+            {"fine_tuner": "bayesian", "factor": 2},
+            r"factor= only applies to fine_tuner='hyperband'",
+        ),
         (
             {"coarse_trials": 0},
             r"`coarse_trials` must be an int >= 3: the narrowing needs 3 "

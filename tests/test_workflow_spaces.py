@@ -14,7 +14,8 @@ from tunekit import CoarseToFine
 from tunekit.data import Dataset
 from tunekit.narrowing import is_usable
 
-TINY = dict(coarse_epochs=1, max_epochs=2, factor=2, final_epochs=1, batch_size=32)
+TINY = dict(coarse_epochs=1, max_epochs=2, final_epochs=1, batch_size=32)
+HYPERBAND = dict(factor=2)  # a Bayesian fine search refuses factor=
 
 
 @pytest.fixture(scope="module")
@@ -195,7 +196,7 @@ def test_loop_declared_layers_with_hyperband(tmp_path, data, seed):
         fine_tuner="hyperband",
         seed=seed,
         verbose=0,
-        **{**TINY, "max_epochs": 4},
+        **{**TINY, **HYPERBAND, "max_epochs": 4},
     )
     _check_loop_run(run)
 
@@ -258,7 +259,7 @@ def test_space_of_one_configuration_ends_cleanly(tmp_path, data, fine_tuner):
         objective="val_loss",  # no chance level (see the test above)
         coarse_trials=5,
         fine_tuner=fine_tuner,
-        fine_trials=3,
+        **({"fine_trials": 3} if fine_tuner == "bayesian" else HYPERBAND),
         seed=0,
         verbose=0,
         **TINY,
@@ -305,6 +306,7 @@ def test_a_model_whose_file_needs_custom_objects_is_tuned_and_restored_from_its_
         coarse_trials=3,
         verbose=0,
         **TINY,
+        **HYPERBAND,
     )
     result = run.run()
     path = tmp_path / "custom" / "best_model.keras"

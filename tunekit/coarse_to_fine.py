@@ -38,7 +38,7 @@ from tunekit.errors import NoCompletedTrialsError, UsageError
 from tunekit.hypermodel_specs import check_spec, resolve_hypermodel
 from tunekit.manifest import check_run_location, check_writable
 from tunekit.objectives import describe_objective, parse_objective
-from tunekit.params import DEFAULT_OBJECTIVES, check_cv
+from tunekit.params import DEFAULT_OBJECTIVES, check_cv, check_fine_budget
 from tunekit.processes import apply_process_limits
 from tunekit.reproduce import CLI_PROGRAM, COMMAND_KEY, resume_command
 
@@ -92,16 +92,7 @@ def _check_before_loading(args: argparse.Namespace) -> None:
             "--image-size only applies to an image folder passed as --data "
             "(.npz files and MNIST keep their size)."
         )
-    if args.fine_tuner == "hyperband" and args.fine_trials is not None:
-        raise UsageError(
-            "--fine-trials only applies to --fine-tuner bayesian; Hyperband's "
-            "budget is --max-epochs and --factor."
-        )
-    if args.fine_tuner == "bayesian" and args.factor is not None:
-        raise UsageError(
-            "--factor only applies to --fine-tuner hyperband; the Bayesian "
-            "search's budget is --fine-trials and --max-epochs."
-        )
+    check_fine_budget(args.fine_tuner, fine_trials=args.fine_trials, factor=args.factor, flags=True)
     check_cv(args.cv or 1, args.fine_tuner)  # before loading data or probing backends
     if args.data is not None and os.path.isdir(args.data):
         _check_folder_options(args)
@@ -151,8 +142,11 @@ def _workflow_kwargs(args: argparse.Namespace) -> dict[str, Any]:
         "trials_per_process",
     )
     kwargs = {n: getattr(args, n) for n in names if getattr(args, n) is not None}
-    if args.quick:
-        kwargs = {**QUICK, **kwargs}
+    if args.quick:  # its fine_trials= only for the Bayesian search that uses them
+        quick = {
+            k: v for k, v in QUICK.items() if k != "fine_trials" or args.fine_tuner != "hyperband"
+        }
+        kwargs = {**quick, **kwargs}
     return dict(
         kwargs,
         defaults_first=args.defaults_first,

@@ -263,7 +263,17 @@ def resolve_hypermodel(spec: str) -> Callable[[Dataset], Any]:
             try:
                 return target(input_shape=data.input_shape, **sizes)
             except TypeError:
+                pass
+            try:
                 return target()
+            except TypeError as e:
+                given = ", ".join(f"{k}=" for k in ("input_shape", *sizes))
+                raise UsageError(
+                    f"--hypermodel {spec!r}: cannot create {attribute} with {given} nor with "
+                    f"no argument ({e}). Create it in {module_name} with the arguments it "
+                    f"needs (e.g. `hypermodel = {attribute}(...)`) and pass --hypermodel "
+                    f"{module_name}:hypermodel."
+                ) from None
 
         return make
     if isinstance(target, kt.HyperModel) or callable(target):

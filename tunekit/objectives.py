@@ -168,13 +168,8 @@ def parse_objective(
             f"Received: {text!r}."
         )
     known = _known_direction(name)
-    if direction is not None and known is not None and direction != known:
-        better = "higher" if known == "max" else "lower"
-        raise InvalidParameterError(
-            f"`{argument}` {name!r} with direction {direction!r} would pick the worst trials: "
-            f"{name!r} is a Keras metric for which {better} is better ({known!r}). Drop the "
-            f"direction, or write '{name}:{known}'."
-        )
+    if direction is not None:
+        _check_direction(name, direction, argument)
     if direction is None:
         direction = known
         if direction is None:
@@ -189,6 +184,18 @@ def parse_objective(
                 f"'{name}:min' (or {also})."
             )
     return name, direction
+
+
+def _check_direction(name: str, direction: str, argument: str) -> None:
+    """Raises `InvalidParameterError` for a direction that would pick the worst trials."""
+    known = _known_direction(name)
+    if known is not None and direction != known:
+        better = "higher" if known == "max" else "lower"
+        raise InvalidParameterError(
+            f"`{argument}` {name!r} with direction {direction!r} would pick the worst trials: "
+            f"{name!r} is a Keras metric for which {better} is better ({known!r}). Drop the "
+            f"direction, or write '{name}:{known}'."
+        )
 
 
 def resolve_objective(
@@ -208,7 +215,9 @@ def resolve_objective(
 
     Raises:
         InvalidParameterError: (a `ValueError`) If the direction is unknown
-            or contradicts the one stated.
+            or contradicts the one stated, for a `keras_tuner.Objective` too
+            (e.g. `Objective("val_loss", "max")`, which would pick the worst
+            trials, or a direction neither `"max"` nor `"min"`).
         TypeError: If `objective` is neither a string nor a `keras_tuner.Objective`.
     """
     import keras_tuner as kt  # noqa: PLC0415 (the CLI parses before Keras loads)
@@ -218,6 +227,17 @@ def resolve_objective(
             raise InvalidParameterError(
                 f"`{argument}` is {objective!r}, but direction={direction!r} was also given."
             )
+        if hasattr(objective, "objectives"):  # KerasTuner's MultiObjective (a sum)
+            return objective
+        # The same rules as the string form: KerasTuner takes any direction here (it
+        # fails each trial on one not 'max' or 'min', and a contradicting one silently
+        # picks the worst trials).
+        if objective.direction not in DIRECTIONS:
+            raise InvalidParameterError(
+                f"The direction of `{argument}` {objective.name!r} must be 'max' or 'min'. "
+                f"Received: keras_tuner.Objective({objective.name!r}, {objective.direction!r})."
+            )
+        _check_direction(objective.name, objective.direction, argument)
         return objective
     return kt.Objective(*parse_objective(objective, direction, argument=argument))
 

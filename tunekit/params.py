@@ -334,7 +334,11 @@ PARAMETERS: dict[str, Param] = {
             "--fine-tuner",
         ),
         Param(
-            "fine_trials", POSITIVE_INT, 10, "Trials of a bayesian fine search.", "--fine-trials"
+            "fine_trials",
+            POSITIVE_INT,
+            10,
+            "Trials of a bayesian fine search (refused with hyperband, which would drop it).",
+            "--fine-trials",
         ),
         Param(
             "max_epochs",
@@ -343,7 +347,13 @@ PARAMETERS: dict[str, Param] = {
             "Hyperband max_epochs, or epochs per bayesian trial.",
             "--max-epochs",
         ),
-        Param("factor", (Interval("int", 2),), 3, "Hyperband reduction factor.", "--factor"),
+        Param(
+            "factor",
+            (Interval("int", 2),),
+            3,
+            "Hyperband reduction factor (refused with bayesian, which would drop it).",
+            "--factor",
+        ),
         Param(
             "top",
             (
@@ -630,6 +640,41 @@ def check_cv(cv: int, fine_tuner: str) -> None:
         )
 
 
+# Each fine tuner's own budget: `None` (the signature's default) means "not given", and
+# the other tuner's is refused (`check_fine_budget`).
+TUNER_BUDGETS = ("fine_trials", "factor")
+
+
+def check_fine_budget(
+    fine_tuner: str, *, fine_trials: Any, factor: Any, flags: bool = False
+) -> None:
+    """Refuses a budget the chosen fine tuner does not use (it would be dropped silently).
+
+    Args:
+        fine_tuner: `"hyperband"` or `"bayesian"`.
+        fine_trials: The Bayesian search's trial count as given, `None` if not given.
+        factor: Hyperband's reduction factor as given, `None` if not given.
+        flags: Name the command line's flags (`--fine-trials`) instead of keywords.
+
+    Raises:
+        InvalidParameterError: `fine_trials` with Hyperband, or `factor` with Bayesian.
+    """
+    name = (lambda key: f"--{key.replace('_', '-')}") if flags else (lambda key: f"{key}=")
+    tuner = (lambda value: f"--fine-tuner {value}") if flags else (lambda v: f"fine_tuner={v!r}")
+    if fine_tuner == "hyperband" and fine_trials is not None:
+        raise InvalidParameterError(
+            f"{name('fine_trials')} only applies to {tuner('bayesian')}; Hyperband's budget "
+            f"is {name('max_epochs')} and {name('factor')}. Drop {name('fine_trials')}, or "
+            f"pass {tuner('bayesian')}."
+        )
+    if fine_tuner == "bayesian" and factor is not None:
+        raise InvalidParameterError(
+            f"{name('factor')} only applies to {tuner('hyperband')}; the Bayesian search's "
+            f"budget is {name('fine_trials')} and {name('max_epochs')}. Drop {name('factor')}, "
+            f"or pass {tuner('hyperband')}."
+        )
+
+
 def validate_params(values: Mapping[str, Any]) -> dict[str, Any]:
     """Checks arguments against `PARAMETERS`.
 
@@ -710,7 +755,8 @@ def resolve_workflow_params(values: Mapping[str, Any], **groups: Any) -> dict[st
     Args:
         values: Keyword -> value for keys of `PARAMETERS`; `None` for a
             grouped setting (`top`, `margin`, `final_epochs`,
-            `final_schedule`) means "not given".
+            `final_schedule`) and for `TUNER_BUDGETS` (`fine_trials`,
+            `factor`) means "not given".
         **groups: `narrowing=` a `NarrowingConfig` or `None`, `retrain=` a
             `RetrainConfig` or `None`.
 
@@ -720,10 +766,15 @@ def resolve_workflow_params(values: Mapping[str, Any], **groups: Any) -> dict[st
 
     Raises:
         InvalidParameterError: A value is invalid, a config object has the
-            wrong type, one setting is given both ways, or `cv` > 1 with
-            `fine_tuner="hyperband"` (see `check_cv`).
+            wrong type, one setting is given both ways, `cv` > 1 with
+            `fine_tuner="hyperband"` (see `check_cv`), or a budget the fine
+            tuner does not use (see `check_fine_budget`).
     """
     merged = dict(values)
+    given = {name: merged.get(name) for name in TUNER_BUDGETS}
+    for name in TUNER_BUDGETS:  # None: "not given", the table's default
+        if name in merged and merged[name] is None:
+            merged[name] = PARAMETERS[name].default
     for group, config in groups.items():
         cls = _GROUPS[group]
         if config is None:
@@ -743,6 +794,11 @@ def resolve_workflow_params(values: Mapping[str, Any], **groups: Any) -> dict[st
         if param.group is not None and merged.get(name) is None:
             merged[name] = param.default
     settings = validate_params(merged)
+    check_fine_budget(
+        settings.get("fine_tuner", PARAMETERS["fine_tuner"].default),
+        fine_trials=given["fine_trials"],
+        factor=given["factor"],
+    )
     if "cv" in settings:
         check_cv(settings["cv"], settings.get("fine_tuner", PARAMETERS["fine_tuner"].default))
     return settings
