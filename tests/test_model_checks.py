@@ -189,6 +189,42 @@ def test_a_declared_input_must_take_the_samples(declared, samples, fits):
     assert expected + f"has shape {samples}" in str(info.value)
 
 
+@pytest.mark.parametrize(
+    "structure, keys, missing",
+    [
+        ("dict", ("a", "c"), "['b']"),  # the README's two-input model, a key misspelt
+        ("list", ("a", "c"), "['b']"),  # Keras feeds a list of Inputs by their names
+        ("dict", ("b",), "['a']"),
+        ("dict", ("a", "b"), None),
+        ("dict", ("a", "b", "extra"), None),  # Keras only warns about an extra array
+        ("list", ("b", "a"), None),
+    ],
+)
+def test_a_dict_of_arrays_must_hold_every_input_of_the_model(structure, keys, missing):
+    """Before, every trial failed on the missing key (on JAX, named only by JAX's note)."""
+
+    def build(hp):
+        a, b = keras.Input((4,), name="a"), keras.Input((3,), name="b")
+        units = hp.Int("units", 8, 16, step=8)
+        joined = keras.layers.Concatenate()([keras.layers.Dense(units)(a), b])
+        out = keras.layers.Dense(2, activation="softmax")(joined)
+        model = keras.Model({"a": a, "b": b} if structure == "dict" else [a, b], out)
+        model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+        return model
+
+    rng = np.random.default_rng(0)
+    width = {"a": 4, "b": 3, "c": 3, "extra": 1}
+    x = {key: rng.random((60, width[key]), dtype=np.float32) for key in keys}
+    data = Dataset.from_arrays(x, np.arange(60) % 2)
+    if missing is None:
+        check_model(get_hypermodel(build), data)
+        return
+    with pytest.raises(ModelCheckError, match="takes the inputs") as info:
+        check_model(get_hypermodel(build), data)
+    assert f"has no {missing} (its keys: {sorted(keys)})" in str(info.value)
+    assert "keras.Input(name=...)" in str(info.value)
+
+
 @pytest.mark.parametrize("sampling", ["linear", "log", "reverse_log"])
 @pytest.mark.parametrize("oracle_class", [FixedSpaceBayesianOracle, RandomSearchOracle])
 def test_a_proposal_at_the_edge_of_an_int_range_stays_inside_it(oracle_class, sampling):

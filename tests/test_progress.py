@@ -407,3 +407,39 @@ def test_retracing_of_kerass_own_steps_is_not_shown_but_of_a_users_function_is(
     assert tf_logger.filters.count(_log._RETRACING_FILTER) == 1
     assert [warnings_for(k) for k in keras_steps] == [[]] * len(keras_steps)
     assert len(warnings_for(users_step)) == 1
+
+
+@pytest.mark.parametrize(
+    "message, reason",
+    [
+        # JAX appends a note below the exception; it was reported as the trial's error.
+        (
+            'Traceback (most recent call last):\n  File "x.py", line 1, in f\n    raise ValueError(\n'
+            "ValueError: Missing data for input \"b\". Expected the following keys: ['a', 'b']\n"
+            "--------------------\nFor simplicity, JAX has removed its internal frames from the "
+            "traceback of the following exception. Set JAX_TRACEBACK_FILTERING=off to include "
+            "these.\n",
+            "ValueError: Missing data for input \"b\". Expected the following keys: ['a', 'b']",
+        ),
+        # A message of several lines: its first, the one naming the exception.
+        (
+            "Traceback (most recent call last):\n  ...\nValueError: Input 0 is incompatible.\n"
+            "  expected shape=(None, 8), found shape=(32, 9)\n",
+            "ValueError: Input 0 is incompatible.",
+        ),
+        (
+            "Traceback (most recent call last):\n  ...\n"
+            "jax.errors.TracerBoolConversionError: Attempted boolean conversion\n",
+            "jax.errors.TracerBoolConversionError: Attempted boolean conversion",
+        ),
+        ("Traceback (most recent call last):\n  ...\nKeyboardInterrupt\n", "KeyboardInterrupt"),
+        ("something odd happened\n", "something odd happened"),
+        (None, ""),
+    ],
+)
+def test_a_failed_trials_reason_is_the_line_naming_its_exception(message, reason):
+    from types import SimpleNamespace
+
+    from tunekit.progress import failure_reason
+
+    assert failure_reason(SimpleNamespace(message=message)) == reason

@@ -29,6 +29,7 @@ import contextlib
 import io
 import logging
 import os
+import re
 import sys
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -97,13 +98,24 @@ def _epochs_run(trial: trial_module.Trial) -> float:
     return 0.0
 
 
+# The line of a traceback that names the exception raised: `ValueError: ...`,
+# `jax.errors.TracerBoolConversionError: ...`, a bare `KeyboardInterrupt`.
+_RAISED = re.compile(r"^(?:[A-Za-z_]\w*\.)*[A-Za-z_]\w*(?:Error|Exception|Exit|Interrupt)(?::.*)?$")
+
+
 def failure_reason(trial: trial_module.Trial) -> str:
-    """The last line of a trial's error (`"ValueError: ..."`), or `""` if it has none.
+    """The line naming a trial's error (`"ValueError: ..."`), or `""` if it has none.
 
     KerasTuner keeps a failed trial's whole traceback in `trial.message`
-    (written to its `trial.json`); its last line names the error.
+    (written to its `trial.json`). Its last exception line names the error;
+    lines after it are notes, e.g. JAX's "For simplicity, JAX has removed
+    its internal frames ..." below a line of dashes. Without such a line
+    (an exception class named otherwise), the last line.
     """
-    lines = (trial.message or "").strip().splitlines()
+    lines = [line.rstrip() for line in (trial.message or "").strip().splitlines()]
+    for line in reversed(lines):
+        if _RAISED.match(line):
+            return line
     return lines[-1].strip() if lines else ""
 
 

@@ -181,6 +181,8 @@ def check_trainable(hypermodel: kt.HyperModel, model: Any, data: Dataset | Strea
     - a model with one declared `Input` and array data: the input's shape
       (without the batch axis) matches `x_train`'s samples, where Keras
       would accept them (a missing or extra last axis of size 1 is);
+    - a functional model with several inputs and a dict of arrays: every
+      input has its array, by Keras's names;
 
     `check_model` also checks, once the output shape is known (a lazily
     built model is called on two samples first), that one output unit on
@@ -205,9 +207,37 @@ def check_trainable(hypermodel: kt.HyperModel, model: Any, data: Dataset | Strea
     if isinstance(data, StreamData):
         return
     _check_label_form(model, data)
+    if isinstance(data.x_train, Mapping):
+        _check_input_names(model, data.x_train)
     if isinstance(data.x_train, (Mapping, list, tuple)):
         return
     _check_input_shape(model, tuple(np.shape(data.x_train)))
+
+
+def _check_input_names(model: keras.Model, x: Mapping[str, Any]) -> None:
+    """Each input of a functional model has its array in a dict `x` (Keras's own rule).
+
+    Keras feeds a dict to a model built on a dict of `Input`s by its keys, and to
+    one built on a list of `Input`s by their names; a missing one fails every trial.
+    """
+    try:
+        structure = model.input
+    except (AttributeError, ValueError):  # a model not built yet (Sequential without Input)
+        return
+    if isinstance(structure, Mapping):
+        needed = [str(k) for k in structure]
+    elif isinstance(structure, (list, tuple)) and len(structure) > 1:
+        needed = [str(getattr(t, "name", "")) for t in structure]
+    else:
+        return
+    missing = [name for name in needed if name not in x]
+    if missing:
+        raise ModelCheckError(
+            f"{_WHAT} takes the inputs {needed}, and the data's dict of arrays has no "
+            f"{missing} (its keys: {sorted(map(str, x))}). Keras feeds a dict to a model's "
+            "inputs by name: key the arrays by the names of the model's keras.Input(name=...) "
+            "(or the keys of the dict of inputs it was built on)."
+        )
 
 
 def _crossentropy_kind(loss: Any) -> str | None:
