@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 import signal
@@ -251,12 +252,23 @@ def test_the_cli_refuses_another_backend_on_a_resumed_run_and_changes_nothing(
 
 
 @pytest.mark.parametrize(
-    "deleted", ["best_model.keras", "narrowed_space.json", "report.json", "fine"]
+    "deleted",
+    [
+        "best_model.keras",
+        "narrowed_space.json",
+        "report.json",
+        "fine",
+        "truncated:best_model.keras",
+    ],
 )
-def test_a_finished_run_missing_an_output_redoes_that_step_only(tmp_path, finished_run, deleted):
+def test_a_finished_run_missing_an_output_redoes_that_step_only(
+    tmp_path, finished_run, deleted, caplog
+):
     """A deleted output of a done step is rebuilt by a rerun (it failed every rerun before);
     no trial of a phase whose project is there runs again. A deleted `fine/` project runs
-    the fine search again (it was reported from the manifest with exit 0)."""
+    the fine search again (it was reported from the manifest with exit 0). A truncated
+    model counts as deleted (every rerun failed on "File not found", with a resume command
+    that could not work)."""
     import shutil
 
     import keras
@@ -269,12 +281,22 @@ def test_a_finished_run_missing_an_output_redoes_that_step_only(tmp_path, finish
     copy = tmp_path / run.run_dir.name
     shutil.copytree(run.run_dir, copy)
     trials = {p: sorted(x.name for x in (copy / p).glob("trial_*")) for p in ("coarse", "fine")}
-    if (copy / deleted).is_dir():
+    truncated = deleted.startswith("truncated:")
+    deleted = deleted.removeprefix("truncated:")
+    if truncated:
+        with open(copy / deleted, "r+b") as f:
+            f.truncate(100)
+    elif (copy / deleted).is_dir():
         shutil.rmtree(copy / deleted)
     else:
         (copy / deleted).unlink()
+    caplog.set_level(logging.INFO, logger="tunekit")
     rerun = CoarseToFine(
-        MnistDenseHyperModel(), run.data, directory=tmp_path, project_name=copy.name, **RUN_BUDGET
+        MnistDenseHyperModel(),
+        run.data,
+        directory=tmp_path,
+        project_name=copy.name,
+        **{**RUN_BUDGET, "verbose": 1},
     ).run()
     assert (copy / deleted).exists()
     assert {
@@ -283,3 +305,5 @@ def test_a_finished_run_missing_an_output_redoes_that_step_only(tmp_path, finish
     assert (rerun.best_phase, rerun.best_trial_id) == (result.best_phase, result.best_trial_id)
     keras.models.load_model(copy / "best_model.keras", safe_mode=True)
     assert set(rerun.test_metrics) == set(result.test_metrics)
+    said = f"Missing or unreadable in {copy}: {deleted}{' (unreadable)' if truncated else ''}; "
+    assert any(r.getMessage().startswith(said) for r in caplog.records), caplog.text

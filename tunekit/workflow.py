@@ -793,8 +793,8 @@ class CoarseToFine:
                     for name in redo:
                         self._products.pop(name, None)
                     self.say(
-                        f"{', '.join(missing)} missing from {self.run_dir}: running "
-                        f"{', '.join(redo)} again."
+                        f"Missing or unreadable in {self.run_dir}: {', '.join(missing)}; "
+                        f"running {', '.join(redo)} again."
                     )
             except BaseException:
                 manifest.release()

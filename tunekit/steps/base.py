@@ -13,6 +13,7 @@ again, with every step after it (see `outputs_missing`).
 
 from __future__ import annotations
 
+import zipfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Protocol
@@ -228,21 +229,39 @@ def outputs_missing(
     """Marks the first done step whose output is gone, and every done step after it, to run again.
 
     A deleted `best_model.keras` (or narrowing, or report) would otherwise make
-    every rerun fail the same way. The searches keep their trials.
+    every rerun fail the same way. So would a `.keras` file that is not a
+    whole archive (truncated, overwritten): it counts as gone. The searches
+    keep their trials.
 
     Returns:
-        `(missing files, steps to run again)`, both empty when nothing is missing.
+        `(missing files, steps to run again)`, both empty when nothing is
+        missing; an unreadable file is listed as `"<name> (unreadable)"`.
     """
     for i, step in enumerate(steps):
         if not manifest.is_done(step.name):
             continue
-        missing = [name for name in step.outputs if not (run_dir / name).exists()]
+        missing = [
+            name if not (run_dir / name).exists() else f"{name} (unreadable)"
+            for name in step.outputs
+            if not (run_dir / name).exists() or _unreadable_model(run_dir / name)
+        ]
         if missing:
             redo = [s.name for s in steps[i:] if s.outputs and manifest.is_done(s.name)]
             for name in redo:
                 manifest.mark(name, "running")
             return missing, redo
     return [], []
+
+
+def _unreadable_model(path: Path) -> bool:
+    """Whether `path` is a `.keras` file that is not a whole zip archive (its CRCs checked)."""
+    if path.suffix != ".keras" or not path.is_file():
+        return False
+    try:
+        with zipfile.ZipFile(path) as archive:
+            return archive.testzip() is not None
+    except (zipfile.BadZipFile, OSError, EOFError):
+        return True
 
 
 def check_splits_used(data: Any, cv: int) -> None:
