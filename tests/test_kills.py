@@ -76,6 +76,19 @@ def test_sigkill_at_every_stage_then_rerun_resumes_and_loses_nothing(tmp_path, s
         manifest["steps"][s]["status"] == "done"
         for s in ("coarse", "narrow", "fine", "retrain", "evaluate")
     )
+    # A resumed retrain draws other random numbers than one run straight through: said
+    # (report.json, report.md, the summary), with how to retrain it in one session.
+    assert retrain["resumed_at"] == [1]
+    note = report["best"]["retrain_note"]
+    assert note.startswith("The retrain was stopped and resumed after epoch 1 of 2.")
+    assert note in (run_dir / "report.md").read_text() and note in final.stdout
+    assert "delete best_model.keras and rerun the same command" in note
+    (run_dir / "best_model.keras").unlink()
+    again = _cli(args, tmp_path)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert _completed_trials(run_dir) == now  # no trial ran again
+    report = json.loads((run_dir / "report.json").read_text())
+    assert report["best"]["retrain_note"] is None and "resumed" not in again.stdout
 
 
 def test_sigterm_during_a_trial_saves_and_prints_the_resume_command(tmp_path, small_npz):

@@ -83,6 +83,7 @@ def summary(result: Any, session_seconds: float | None = None) -> str:
             narrowing_line(result.narrowed),
             f"Final model: {_log.count(result.final_epochs, 'epoch')} on train+validation"
             + (f" ({rule})" if (rule := report.get("best", {}).get("final_epochs_rule")) else ""),
+            *([note] if (note := report.get("best", {}).get("retrain_note")) else []),
             f"Test: {tests}",
             *([report["test_note"]] if report.get("test_note") else []),
             *([f"Baseline: {baseline}"] if baseline else []),

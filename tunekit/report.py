@@ -29,6 +29,7 @@ from tunekit.report_trust import (
 )
 from tunekit.reproduce import command_section
 from tunekit.results import trials_csv, trials_dataframe
+from tunekit.retraining import resumed_note
 from tunekit.tensorboard import log_images
 
 __all__ = ["render_markdown", "write_report"]
@@ -111,6 +112,7 @@ def _report(
             "reason": retrain["reason"],
             "final_epochs": retrain["final_epochs"],
             "final_epochs_rule": retrain.get("epochs_rule"),  # None: a run from before it
+            "retrain_note": resumed_note(retrain.get("resumed_at"), retrain["final_epochs"]),
             "batch_size": retrain.get("batch_size"),
             "num_params": param_count(model),  # None: a lazy model never called
             "hyperparameters": hyperparameters,
@@ -129,10 +131,8 @@ def _timings(run: Any, steps: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]
 
 
 def _interval_cell(intervals: dict[str, Any] | None, metric: str) -> str:
-    """`[low, high] (method)` of `metric` from `report["test_intervals"]`, or blank.
-
-    Brackets, as the baseline table's: `-0.94--0.07` read as a typo.
-    """
+    """`[low, high] (method)` of `metric` from `report["test_intervals"]`, or blank (brackets,
+    as the baseline table's: `-0.94--0.07` read as a typo)."""
     found = (intervals or {}).get(metric)
     if not found:
         return ""
@@ -154,12 +154,10 @@ def render_markdown(report: dict[str, Any], narrowing_table: str) -> str:
 
     It opens with what was chosen: the chosen hyperparameters, the three most
     useful plots inline (best score so far, the narrowed space, the confusion
-    matrix or predicted-vs-true values), links to every plot and file
-    (relative to the run folder), the TensorBoard command (run in the run
-    folder, like the links) and the command
-    that reproduces the run (`report["command"]`, see
-    `tunekit.reproduce.command_section`); then the data, test metrics,
-    phases, narrowing and timings.
+    matrix or predicted-vs-true values), links to every plot and file (relative
+    to the run folder), the TensorBoard command (run in the run folder) and the
+    command that reproduces the run (`report["command"]`, see `tunekit.
+    reproduce.command_section`); then data, test metrics, phases, narrowing, timings.
 
     Args:
         report: The `report.json` content (`write_report`).
@@ -257,7 +255,8 @@ def render_markdown(report: dict[str, Any], narrowing_table: str) -> str:
             f"{best['num_params']:,} parameters."
             if best["num_params"] is not None
             else "parameter count unknown (model not built)."
-        ),
+        )
+        + (f" {best['retrain_note']}" if best.get("retrain_note") else ""),
         "",
         "## Narrowing",
         "",

@@ -23,6 +23,7 @@ __all__ = [
     "final_epochs_rule",
     "CosineDecayCallback",
     "schedule_callbacks",
+    "resumed_note",
 ]
 
 SCHEDULES = ("cosine", "constant")
@@ -164,3 +165,29 @@ def schedule_callbacks(schedule: str, epochs: int) -> list[keras.callbacks.Callb
             f"The retrain schedule must be one of {SCHEDULES}. Received: {schedule!r}."
         )
     return [CosineDecayCallback(epochs)] if schedule == "cosine" else []
+
+
+def resumed_note(resumed_at: list[int] | None, final_epochs: int) -> str | None:
+    """What a retrain stopped and resumed from its backup means for its result, or `None`.
+
+    `keras.callbacks.BackupAndRestore` restores the weights, the optimizer and
+    the epoch, but not the random streams: the epochs after a resume shuffle
+    the data and drop units otherwise than the same command run straight
+    through, so the model and its test metrics may differ slightly from an
+    uninterrupted run's (the searches' trials, resumed, are the same).
+
+    Args:
+        resumed_at: The 0-based epochs each later session started at (the
+            manifest's `retrain.resumed_at`); empty or `None` for one session.
+        final_epochs: The retrain's length in epochs.
+    """
+    if not resumed_at:
+        return None
+    after = ", ".join(str(e) for e in resumed_at)
+    return (
+        f"The retrain was stopped and resumed after epoch {after} of {final_epochs}. Its "
+        "later epochs drew other random numbers (data order, dropout) than the same command "
+        "run straight through, so the model and its test metrics may differ slightly from an "
+        "uninterrupted run's. To retrain it in one session, delete best_model.keras and rerun "
+        "the same command (only the retrain and what follows run again)."
+    )

@@ -131,6 +131,15 @@ class _EpochLogs(keras.callbacks.Callback):
     ) -> None:
         super().__init__()
         self.manifest, self.step, self.seconds = manifest, step, seconds
+        self.first_epoch: int | None = None
+
+    def on_epoch_begin(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        """Records a session's first epoch > 0 (`resumed_at`): a fit resumed from its backup."""
+        if self.first_epoch is None:
+            self.first_epoch = epoch
+            if epoch > 0:
+                resumed = [*self.manifest.step(self.step).get("resumed_at", []), epoch]
+                self.manifest.mark(self.step, "running", resumed_at=resumed)
 
     def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         recorded = dict(self.manifest.step(self.step).get("epoch_logs", {}))
@@ -227,6 +236,7 @@ class RetrainStep:
             final_epochs=epochs,
             # Kept only for a retrain that resumes from its backup.
             epoch_logs=manifest.step(self.name).get("epoch_logs", {}) if backup.exists() else {},
+            resumed_at=manifest.step(self.name).get("resumed_at", []) if backup.exists() else [],
         )
 
         def announced(count: int) -> str:  # the count model.fit received (see AnnounceFit)
