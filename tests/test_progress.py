@@ -414,7 +414,8 @@ def test_retracing_of_kerass_own_steps_is_not_shown_but_of_a_users_function_is(
     [
         # JAX appends a note below the exception; it was reported as the trial's error.
         (
-            'Traceback (most recent call last):\n  File "x.py", line 1, in f\n    raise ValueError(\n'
+            'Traceback (most recent call last):\n  File "x.py", line 1, in f\n'
+            "    raise ValueError(\n"
             "ValueError: Missing data for input \"b\". Expected the following keys: ['a', 'b']\n"
             "--------------------\nFor simplicity, JAX has removed its internal frames from the "
             "traceback of the following exception. Set JAX_TRACEBACK_FILTERING=off to include "

@@ -265,6 +265,33 @@ def test_an_unbatched_stream_is_refused_when_built(splits, message: str) -> None
     assert ".batch(32)" in str(caught.value)
 
 
+@pytest.mark.parametrize("kind", ["tf.data", "PyDataset"])
+@pytest.mark.parametrize("empty", ["train", "validation", "test"])
+def test_a_split_that_yields_no_batch_is_refused_when_built(kind: str, empty: str) -> None:
+    """Before: an empty test stream was found at the evaluation, after the whole search
+    (an empty train stream raised a bare StopIteration)."""
+
+    def split(n: int, seed: int, name: str) -> Any:
+        x, y = _arrays(n, seed)
+        if name == empty:
+            x, y = x[:0], y[:0]
+        if kind == "tf.data":
+            return tf.data.Dataset.from_tensor_slices((x, y)).batch(16)
+        return ArraysPyDataset(x, y)
+
+    names = ("train", "validation", "test")
+    with pytest.raises(DataError, match=f"StreamData: `{empty}` yields no batch"):
+        StreamData(
+            *(split(n, i, name) for i, (n, name) in enumerate(zip((96, 32, 40), names))),
+            fingerprint="f",
+        )
+    # A filter that keeps nothing (the pipeline's length is unknown) is found too.
+    if kind == "tf.data" and empty == "test":
+        nothing = _tf_split(40, 2).unbatch().filter(lambda x, y: y > 5).batch(16)
+        with pytest.raises(DataError, match="`test` yields no batch"):
+            StreamData(_tf_split(96, 0), _tf_split(32, 1), nothing, fingerprint="f")
+
+
 def _classes_stream(y_of: Any, num_classes: int | None = None) -> StreamData:
     """A classification stream of the `_arrays` samples, labelled `y_of(class ids)`."""
 

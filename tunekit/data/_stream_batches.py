@@ -18,6 +18,7 @@ __all__ = [
     "check_batched",
     "check_same_ranks",
     "first_batch",
+    "has_no_batch",
     "is_stream",
     "is_tf_dataset",
     "predict_stream",
@@ -60,6 +61,16 @@ def first_batch(source: Any) -> tuple[Any, Any]:
         )
     to_numpy = lambda t: keras.tree.map_structure(np.asarray, t)  # noqa: E731
     return to_numpy(batch[0]), to_numpy(batch[1])
+
+
+def has_no_batch(source: Any) -> bool:
+    """Whether a stream yields no batch at all (reads at most one batch)."""
+    if is_tf_dataset(source):
+        return next(iter(source.take(1)), None) is None
+    try:
+        return len(source) == 0
+    except TypeError:  # a PyDataset without a length (it should have one): not known here
+        return False
 
 
 def shape_of(x: Any) -> Any:

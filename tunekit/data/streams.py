@@ -38,6 +38,7 @@ from tunekit.data._stream_batches import (
     check_batched,
     check_same_ranks,
     first_batch,
+    has_no_batch,
     is_stream,
     is_tf_dataset,
     predict_stream,
@@ -88,7 +89,7 @@ class StreamData:
             returns an equal `StreamData`. Needed for `workers > 1`.
 
     Raises:
-        DataError: A split is not a stream, the splits mix kinds, a batch is
+        DataError: A split is not a stream or yields no batch, the splits mix kinds, a batch is
             not `(x, y)` or has no batch axis (a tf.data pipeline without
             `.batch(n)`), `fingerprint` is missing, `task` / `num_classes` /
             `class_names` are invalid, or the first training batch's labels
@@ -137,6 +138,14 @@ class StreamData:
                 "data does (e.g. fingerprint='rivers-v3'). tunekit cannot hash a tf.data "
                 "pipeline or a PyDataset, and a resumed run must refuse changed data."
             )
+        for split, value in (("train", train), ("val", validation), ("test", test)):
+            if has_no_batch(value):  # found at the evaluation, after the whole search, before
+                raise DataError(
+                    f"StreamData: `{_SPLIT_NAMES[split]}` yields no batch; tunekit trains on "
+                    "`train`, scores every trial on `validation` and the final model on "
+                    "`test`: give each at least one (x, y) batch (check filters, take() and "
+                    "the split sizes)."
+                )
         self.train, self.validation, self.test = train, validation, test
         self.kind = kinds[0]
         self._fingerprint = fingerprint.strip()
