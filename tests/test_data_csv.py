@@ -207,6 +207,16 @@ def test_class_weights_of_a_dataset_count_its_training_split():
     assert weights[1] == weights[3] == 1.0  # classes without training samples
 
 
+def test_class_weights_as_keras_takes_them_fill_the_classes_not_named():
+    """Keras's own `class_weight` dict (plain KerasTuner passes it to every fit)."""
+    ds = Dataset.from_arrays(np.zeros((60, 2)), np.arange(60) % 3)
+    assert class_weights(ds, {1: 4, "2": 0.5}) == {0: 1.0, 1: 4.0, 2: 0.5}
+    with pytest.raises(
+        ValueError, match=r"names class\(es\) \[3\], and the data's classes are 0..2"
+    ):
+        class_weights(ds, {0: 1.0, 3: 2.0})
+
+
 @pytest.mark.parametrize(
     ("y", "mode", "message"),
     [

@@ -299,6 +299,33 @@ def test_two_input_model_with_balanced_class_weights_end_to_end(tmp_path: Path) 
     assert FIT_CALLS == []
 
 
+def test_keras_class_weight_dict_reaches_every_fit_and_resumes(tmp_path: Path) -> None:
+    """Plain KerasTuner passes `search(..., class_weight={0: 1, 1: 10})` to every fit;
+    tunekit refused any class_weight but "balanced"."""
+    data = _two_input_data()
+    FIT_CALLS.clear()
+    given = {1: 10, 0: 1}
+    run = CoarseToFine(RecordsFit(), data, directory=tmp_path, class_weight=given, **TINY)
+    run.run()
+    assert len(FIT_CALLS) == 3 + 2 + 1  # every coarse and fine trial, and the retrain
+    assert all(received == {0: 1.0, 1: 10.0} for received in FIT_CALLS)
+    report = json.loads((run.run_dir / "report.json").read_text())
+    assert report["class_weight"]["weights"] == {"0": 1.0, "1": 10.0}
+    assert (
+        "- Class weights (as given; every trial and the retrain): 0: 1, 1: 10"
+        in (run.run_dir / "report.md").read_text()
+    )
+    # The same weights resume (nothing trains); other weights are another configuration.
+    FIT_CALLS.clear()
+    CoarseToFine(
+        RecordsFit(), data, directory=tmp_path, class_weight={0: 1.0, 1: 10.0}, **TINY
+    ).run()
+    assert FIT_CALLS == []
+    with pytest.raises(RunConfigError, match="class_weight"):
+        CoarseToFine(RecordsFit(), data, directory=tmp_path, class_weight={1: 5}, **TINY).run()
+    assert FIT_CALLS == []
+
+
 def test_class_weight_flag_reaches_coarse_to_fine_and_is_refused_for_regression(
     tmp_path: Path, diabetes_csv: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -49,7 +49,11 @@ BAD: dict[str, list[object]] = {
     "progress": ["Bar", "", "tty", 1, None, ("auto",)],
     "workers": [0, -2, 1.5, True, "2", None],
     "trials_per_process": [0, -1, 1.5, True, "2"],  # None: every trial in one process
-    "class_weight": ["Balanced", "", "auto", 1, True, ("balanced",)],  # None: no weighting
+    "class_weight": [  # None: no weighting
+        *("Balanced", "", "auto", 1, True, ("balanced",)),
+        *({}, {0: -1.0}, {"a": 1.0}, {0: float("nan")}, {0: True}, {-1: 1.0}, {0: 0, 1: 0.0}),
+        {1.5: 2.0},
+    ],
     "finalists": [-1, 1.5, True, "3", None],
     "finalist_seeds": [0, -1, 2.5, True, None],
     "baseline": [0, 1, "yes", None],
@@ -67,6 +71,12 @@ GOOD: dict[str, list[tuple[object, object]]] = {
     "cv": [(1, 1), (np.int64(1), 1)],  # cv > 1 needs fine_tuner="bayesian" (tests/test_cv.py)
     "defaults_first": [(False, False), (np.bool_(True), True)],
     "verbose": [(0, 0), (2, 2), (True, True)],
+    # Keras's own form; ids as JSON writes them too (a manifest's config read back).
+    "class_weight": [
+        ("balanced", "balanced"),
+        ({2: 3, 0: np.float32(0.5)}, {0: 0.5, 2: 3.0}),
+        ({"1": 2.5}, {1: 2.5}),
+    ],
 }
 CASES = [(name, value) for name, values in BAD.items() for value in values]
 # Options that take a value (the bools are flags: --overwrite, --no-defaults-first).

@@ -332,8 +332,7 @@ def test_regression_intervals_are_withheld_on_a_handful_of_test_examples(
     n: int, withheld: bool
 ) -> None:
     """4 test examples gave R² 'from -1508 to 0': an artefact, not an uncertainty."""
-    from tunekit.report import _interval_cell
-    from tunekit.report_scores import test_intervals
+    from tunekit.report_scores import interval_cell, test_intervals
 
     rng = np.random.default_rng(0)
     y_true = rng.normal(size=n)
@@ -342,7 +341,7 @@ def test_regression_intervals_are_withheld_on_a_handful_of_test_examples(
     assert set(intervals) == {"mse", "mae", "rmse", "r2"}
     for name, found in intervals.items():
         assert np.isfinite(found["value"])
-        cell = _interval_cell(intervals, name)
+        cell = interval_cell(intervals, name)
         if withheld:
             assert found["interval"] is None
             assert found["method"] == (

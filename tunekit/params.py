@@ -220,7 +220,42 @@ class Text:
         return "a non-empty string"
 
 
-Constraint = Interval | Options | Boolean | Text
+@dataclass(frozen=True)
+class ClassWeights:
+    """Keras's `class_weight`: `{class id: weight}`, ids ints >= 0, weights finite >= 0.
+
+    Ids may be digit strings (a dict read back from JSON). Python only: the
+    command line has no text form for it (`from_text` always refuses).
+    """
+
+    def accepts(self, value: object) -> bool:
+        """Whether `value` is a non-empty dict of class ids to weights, one above 0."""
+        if not isinstance(value, Mapping) or not value:
+            return False
+        for key, weight in value.items():
+            if isinstance(key, bool) or not (
+                isinstance(key, numbers.Integral) or (isinstance(key, str) and key.isdigit())
+            ):
+                return False
+            if isinstance(weight, bool) or not isinstance(weight, numbers.Real):
+                return False
+            if int(key) < 0 or not math.isfinite(float(weight)) or float(weight) < 0:
+                return False
+        return any(float(w) > 0 for w in value.values())
+
+    def normalize(self, value: Any) -> dict[int, float]:
+        """`{int id: float weight}`, by id."""
+        return {int(k): float(w) for k, w in sorted(value.items(), key=lambda kw: int(kw[0]))}
+
+    def from_text(self, text: str) -> dict[int, float]:
+        """No text form on the command line; always raises `ValueError`."""
+        raise ValueError(text)
+
+    def __str__(self) -> str:
+        return "a dict {class id: weight >= 0}"
+
+
+Constraint = Interval | Options | Boolean | Text | ClassWeights
 
 
 def _number(value: float) -> str:
@@ -263,9 +298,12 @@ class Param:
 
     @property
     def choices(self) -> tuple[str, ...] | None:
-        """The allowed strings, if the parameter is a string enum only."""
-        if len(self.constraints) == 1 and isinstance(self.constraints[0], Options):
-            return self.constraints[0].values
+        """The allowed strings, if the parameter is a string enum only (on the command
+        line: `class_weight`'s dict has no text form)."""
+        options = [c for c in self.constraints if isinstance(c, Options)]
+        text = [c for c in self.constraints if not isinstance(c, ClassWeights)]
+        if len(options) == 1 and text == options:
+            return options[0].values
         return None
 
     def check(self, value: Any) -> Any:
@@ -540,10 +578,11 @@ PARAMETERS: dict[str, Param] = {
         ),
         Param(
             "class_weight",
-            (Options(CLASS_WEIGHT_MODES),),
+            (Options(CLASS_WEIGHT_MODES), ClassWeights()),
             None,
             "Weigh each class in the loss of every trial and of the retrain: balanced is "
-            "scikit-learn's n_samples / (n_classes * count), from the training split "
+            "scikit-learn's n_samples / (n_classes * count), from the training split; from "
+            "Python also Keras's own {class id: weight} (classes not named weigh 1) "
             "(classification only; None: every class weighs 1).",
             "--class-weight",
         ),

@@ -18,7 +18,7 @@ from tunekit.data.batches import trial_repeats
 from tunekit.data.streams import StreamData
 from tunekit.manifest import STEPS, versions
 from tunekit.model_size import param_count
-from tunekit.report_scores import test_intervals, usefulness_note
+from tunekit.report_scores import interval_cell, test_intervals, usefulness_note
 from tunekit.report_top import top_markdown
 from tunekit.report_trust import (
     baseline_section,
@@ -130,16 +130,8 @@ def _timings(run: Any, steps: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]
     }
 
 
-def _interval_cell(intervals: dict[str, Any] | None, metric: str) -> str:
-    """`[low, high] (method)` of `metric` from `report["test_intervals"]`, or blank (brackets,
-    as the baseline table's: `-0.94--0.07` read as a typo)."""
-    found = (intervals or {}).get(metric)
-    if not found:
-        return ""
-    if found["interval"] is None:  # too few examples: the method says why
-        return str(found["method"])
-    low, high = found["interval"]
-    return f"[{low:.4f}, {high:.4f}] ({found['method']})"
+def _weighed_by(mode: Any) -> str:
+    return "as given" if isinstance(mode, dict) else f"{mode}, from the training split"
 
 
 def _class_label(class_id: str, class_names: list[str]) -> str:
@@ -186,8 +178,8 @@ def render_markdown(report: dict[str, Any], narrowing_table: str) -> str:
         + ", ".join(f"{k} {v}" for k, v in report["versions"].items()),
         *(
             [
-                f"- Class weights ({report['class_weight']['mode']}, from the training "
-                "split; every trial and the retrain): "
+                f"- Class weights ({_weighed_by(report['class_weight']['mode'])}"
+                + "; every trial and the retrain): "
                 + ", ".join(
                     f"{_class_label(k, report['dataset'].get('class_names') or [])}: {v:.4g}"
                     for k, v in report["class_weight"]["weights"].items()
@@ -222,7 +214,7 @@ def render_markdown(report: dict[str, Any], narrowing_table: str) -> str:
         "| metric | value | 95% interval |",
         "|---|---|---|",
         *[
-            f"| {k} | {v:.4f} | {_interval_cell(report.get('test_intervals'), k)} |"
+            f"| {k} | {v:.4f} | {interval_cell(report.get('test_intervals'), k)} |"
             for k, v in report["test_metrics"].items()
         ],
         *(["", report["test_note"]] if report.get("test_note") else []),

@@ -16,7 +16,7 @@ from tunekit.data import SCALED_UINT8
 from tunekit.stats import bootstrap_interval, wilson_interval
 from tunekit.stats.intervals import BCA_MAX_EXAMPLES, MIN_BOOTSTRAP_EXAMPLES, regression_metric
 
-__all__ = ["test_intervals", "usefulness_note"]
+__all__ = ["interval_cell", "test_intervals", "usefulness_note"]
 
 TARGET_SCALE = 10.0  # regression targets beyond this mean or std get their own hint
 
@@ -156,3 +156,15 @@ def usefulness_note(
             "predictions), or give it more epochs; " + hint
         )
     return f"Note: test R² {r2:.4g} is no better than predicting the mean of the targets: {hint}"
+
+
+def interval_cell(intervals: dict[str, Any] | None, metric: str) -> str:
+    """`[low, high] (method)` of `metric` from `report["test_intervals"]`, or blank (brackets,
+    as the baseline table's: `-0.94--0.07` read as a typo)."""
+    found = (intervals or {}).get(metric)
+    if not found:
+        return ""
+    if found["interval"] is None:  # too few examples: the method says why
+        return str(found["method"])
+    low, high = found["interval"]
+    return f"[{low:.4f}, {high:.4f}] ({found['method']})"

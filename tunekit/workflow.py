@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -352,7 +352,7 @@ class CoarseToFine:
         retrain: RetrainConfig | None = None,
         workers: int = 1,
         trials_per_process: int | None = None,
-        class_weight: str | None = None,
+        class_weight: str | Mapping[int, float] | None = None,
         max_model_size: int | None = None,
         max_retries_per_trial: int = 0,
         max_consecutive_failed_trials: int = 3,
@@ -477,7 +477,7 @@ class CoarseToFine:
         self.progress: ProgressMode = settings["progress"]
         self.workers: int = settings["workers"]
         self.trials_per_process: int | None = settings.get("trials_per_process")
-        self.class_weight: str | None = settings.get("class_weight")
+        self.class_weight: str | dict[int, float] | None = settings.get("class_weight")
         # What every trial's and the retrain's model.fit receive as class_weight (None: none).
         # A stream is weighed by its known labels (an image folder's file lists).
         self.class_weights: dict[int, float] | None = class_weights(data, self.class_weight)
@@ -735,7 +735,8 @@ class CoarseToFine:
             "executions_per_trial": self.executions_per_trial,
             "seed": self.seed,
             # Only when set, so runs recorded before class weights existed still resume.
-            **({"class_weight": self.class_weight} if self.class_weight else {}),
+            # A dict as JSON keeps it (string ids), so a resume compares equal.
+            **({"class_weight": _json_keys(self.class_weight)} if self.class_weight else {}),
             # Only when on: runs started before cv existed resume.
             **({"cv": self.cv} if self.cv > 1 else {}),
             # Added later: absent means the default, so runs from before them still resume.
@@ -935,3 +936,8 @@ def _callback_list(callbacks: Any) -> list[keras.callbacks.Callback]:
 def _default_name(hypermodel: Any) -> str:
     name = getattr(hypermodel, "name", None) or getattr(hypermodel, "__name__", None)
     return str(name or type(hypermodel).__name__).lower()
+
+
+def _json_keys(value: Any) -> Any:
+    """A dict with string keys, as JSON writes it (`class_weight`'s ids); anything else as is."""
+    return {str(k): v for k, v in value.items()} if isinstance(value, Mapping) else value

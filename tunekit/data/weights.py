@@ -17,7 +17,9 @@ __all__ = ["CLASS_WEIGHT_MODES", "class_weights"]
 CLASS_WEIGHT_MODES = ("balanced",)
 
 
-def class_weights(y: Any, mode: str | None = "balanced") -> dict[int, float] | None:
+def class_weights(
+    y: Any, mode: str | Mapping[Any, float] | None = "balanced"
+) -> dict[int, float] | None:
     """Weights per class for `model.fit(class_weight=...)`, or None when `mode` is None.
 
     `"balanced"` is scikit-learn's `n_samples / (n_classes * bincount(y))`
@@ -30,7 +32,9 @@ def class_weights(y: Any, mode: str | None = "balanced") -> dict[int, float] | N
     Args:
         y: A classification `Dataset`, a `StreamData` given `labels=` (its
             training labels are counted), or integer class ids of shape `(n,)`.
-        mode: `"balanced"`, or None for no weighting. Defaults to `"balanced"`.
+        mode: `"balanced"`, Keras's own `{class id: weight}` (every class it
+            does not name weighs 1.0), or None for no weighting. Defaults to
+            `"balanced"`.
 
     Returns:
         `{class_id: weight}` (plain ints and floats, as `model.fit` takes them),
@@ -40,7 +44,8 @@ def class_weights(y: Any, mode: str | None = "balanced") -> dict[int, float] | N
         DataError (a `ValueError`): For regression targets or a regression
             `Dataset` (no classes to weigh), several outputs (a dict `y`; Keras
             takes `class_weight` for one output only), a `StreamData` without
-            `labels=`, or an unknown `mode`.
+            `labels=`, an unknown `mode`, or a dict naming a class id the
+            data does not have.
 
     Example:
     >>> class_weights(np.array([0] * 95 + [1] * 5))
@@ -48,7 +53,7 @@ def class_weights(y: Any, mode: str | None = "balanced") -> dict[int, float] | N
     """
     if mode is None:
         return None
-    if mode not in CLASS_WEIGHT_MODES:
+    if not isinstance(mode, Mapping) and mode not in CLASS_WEIGHT_MODES:
         raise DataError(
             f"Unknown class weight mode {mode!r}; choose one of "
             f"{list(CLASS_WEIGHT_MODES)} (or None for no weighting)."
@@ -87,6 +92,8 @@ def class_weights(y: Any, mode: str | None = "balanced") -> dict[int, float] | N
     labels = _as_labels(y, "y")
     if labels.size == 0:
         raise DataError("Cannot compute class weights from an empty y.")
+    if isinstance(mode, Mapping):
+        return _given_weights(mode, labels, num_classes)
     from sklearn.utils.class_weight import compute_class_weight
 
     present = np.unique(labels)
@@ -95,3 +102,18 @@ def class_weights(y: Any, mode: str | None = "balanced") -> dict[int, float] | N
     result = {i: 1.0 for i in range(size)}
     result.update({int(c): float(w) for c, w in zip(present, weights, strict=True)})
     return result
+
+
+def _given_weights(
+    given: Mapping[Any, float], labels: np.ndarray, num_classes: int | None
+) -> dict[int, float]:
+    """Keras's `{class id: weight}` as given, every other class of the data at weight 1."""
+    size = max(int(labels.max()) + 1, num_classes or 0)
+    weights = {int(k): float(w) for k, w in given.items()}
+    unknown = sorted(k for k in weights if k >= size)
+    if unknown:
+        raise DataError(
+            f"class_weight names class(es) {unknown}, and the data's classes are 0..{size - 1}: "
+            "key the weights by class id (the labels' values, or their index in class_names)."
+        )
+    return {i: weights.get(i, 1.0) for i in range(size)}
