@@ -106,7 +106,8 @@ def test_a_real_probe_names_the_exception_of_a_hypermodel_that_fails(tmp_path, m
     (tmp_path / "not_ready.py").write_text("raise RuntimeError('weights not downloaded yet')\n")
     speed, reason = backends.probe_with_reason("jax", "not_ready:build", (8, 8), 10, 16, timeout=60)
     assert speed == 0.0
-    assert reason == "RuntimeError: weights not downloaded yet"
+    assert reason.startswith("tunekit.errors.UsageError: --hypermodel 'not_ready:build'")
+    assert "importing 'not_ready' raised RuntimeError: weights not downloaded yet" in reason
 
 
 def test_a_reused_probe_says_from_when_and_refresh_probes_again(

@@ -221,11 +221,53 @@ def test_hypermodel_class_needing_arguments_exits_2_saying_to_expose_an_instance
     assert main(args) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1, err
-    assert "cannot create Wide with input_shape=, num_classes= nor with no argument" in err
+    assert (
+        "cannot create Wide with input_shape=, num_classes= nor with input_shape= nor with no "
+        "argument"
+    ) in err
     assert "missing 2 required positional arguments: 'width' and 'depth'" in err
     assert "`hypermodel = Wide(...)`" in err
     assert "--hypermodel needs_args:hypermodel" in err
     assert not (tmp_path / "runs").exists()
+
+
+def test_a_hypermodel_module_that_raises_on_import_exits_2_naming_it(
+    tmp_path, capsys, monkeypatch, small_npz
+):
+    """Before: a traceback and exit 1 (any error but an ImportError)."""
+    (tmp_path / "raises_on_import.py").write_text(
+        'SETTINGS = {}\nUNITS = SETTINGS["units"]\n\n\ndef build(hp):\n    return None\n'
+    )
+    monkeypatch.chdir(tmp_path)
+    args = ["--hypermodel", "raises_on_import:build", "--data", str(small_npz)]
+    args += ["--directory", str(tmp_path / "runs"), "--backend", "tensorflow", *TINY]
+    assert main(args) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "Traceback" not in err, err
+    assert "importing 'raises_on_import' raised KeyError: 'units'" in err
+    assert "raises_on_import.py, line 2)" in err
+    assert not (tmp_path / "runs").exists()
+
+
+def test_a_hypermodel_class_taking_only_input_shape_is_built_with_it(tmp_path, monkeypatch):
+    from tunekit.data import Dataset
+    from tunekit.hypermodel_specs import resolve_hypermodel
+
+    (tmp_path / "only_shape.py").write_text(
+        textwrap.dedent(
+            """
+            import keras_tuner as kt
+
+            class OnlyInputShape(kt.HyperModel):
+                def __init__(self, input_shape):
+                    super().__init__()
+                    self.input_shape = input_shape
+            """
+        )
+    )
+    monkeypatch.chdir(tmp_path)
+    data = Dataset.from_arrays(np.zeros((60, 5), "float32"), np.arange(60) % 2)
+    assert resolve_hypermodel("only_shape:OnlyInputShape")(data).input_shape == (5,)
 
 
 def test_objective_the_model_never_reports_exits_2_naming_reported_metrics(

@@ -196,8 +196,10 @@ def test_a_declared_input_must_take_the_samples(declared, samples, fits):
         ("list", ("a", "c"), "['b']"),  # Keras feeds a list of Inputs by their names
         ("dict", ("b",), "['a']"),
         ("dict", ("a", "b"), None),
-        ("dict", ("a", "b", "extra"), None),  # Keras only warns about an extra array
+        ("list", ("a", "b", "extra"), None),  # fed by name: an extra array is ignored
         ("list", ("b", "a"), None),
+        ("dict", ("a", "b", "extra"), "extra"),
+        ("dict", ("a", "b", "b2"), "extra"),
     ],
 )
 def test_a_dict_of_arrays_must_hold_every_input_of_the_model(structure, keys, missing):
@@ -213,11 +215,15 @@ def test_a_dict_of_arrays_must_hold_every_input_of_the_model(structure, keys, mi
         return model
 
     rng = np.random.default_rng(0)
-    width = {"a": 4, "b": 3, "c": 3, "extra": 1}
+    width = {"a": 4, "b": 3, "c": 3, "extra": 1, "b2": 3}
     x = {key: rng.random((60, width[key]), dtype=np.float32) for key in keys}
     data = Dataset.from_arrays(x, np.arange(60) % 2)
     if missing is None:
         check_model(get_hypermodel(build), data)
+        return
+    if missing == "extra":  # Keras fed the dict by position and only warned: wrong input
+        with pytest.raises(ModelCheckError, match=r"also has \['(extra|b2)'\]: Keras would feed"):
+            check_model(get_hypermodel(build), data)
         return
     with pytest.raises(ModelCheckError, match="takes the inputs") as info:
         check_model(get_hypermodel(build), data)

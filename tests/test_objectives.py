@@ -94,6 +94,25 @@ def test_direction_argument_and_keras_tuner_objective():
 
 
 @pytest.mark.parametrize(
+    "text, direction",
+    [
+        ("val_neg_mse:max", "max"),  # scikit-learn's naming: higher is better
+        ("val_neg_log_loss:max", "max"),
+        ("val_one_minus_auc:min", "min"),
+        ("val_inverse_accuracy:min", "min"),
+    ],
+)
+def test_a_name_that_turns_a_keras_metric_around_is_the_users_own(text, direction):
+    """Before, "val_neg_mse:max" was refused as a Keras metric for which lower is better,
+    and the advice ("write 'val_neg_mse:min'") would have picked the worst trials."""
+    name = text.partition(":")[0]
+    assert parse_objective(text) == (name, direction)
+    assert resolve_objective(kt.Objective(name, direction)).direction == direction
+    with pytest.raises(ValueError, match="does not guess"):  # no direction inferred either
+        parse_objective(name)
+
+
+@pytest.mark.parametrize(
     "objective, message",
     [
         (kt.Objective("val_loss", "max"), r"would pick the worst trials.*lower is better"),

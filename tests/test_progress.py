@@ -434,6 +434,14 @@ def test_retracing_of_kerass_own_steps_is_not_shown_but_of_a_users_function_is(
             "jax.errors.TracerBoolConversionError: Attempted boolean conversion",
         ),
         ("Traceback (most recent call last):\n  ...\nKeyboardInterrupt\n", "KeyboardInterrupt"),
+        # Keras wraps a layer's error: the next line says what went wrong.
+        (
+            "Traceback (most recent call last):\n  ...\nValueError: Exception encountered when "
+            'calling Functional.call().\n\n\x1b[1mInput 0 of layer "dense" is incompatible: '
+            "expected axis -1 of 13, got 11\x1b[0m\n\nArguments received by Functional.call():\n",
+            "ValueError: Exception encountered when calling Functional.call(). Input 0 of layer "
+            '"dense" is incompatible: expected axis -1 of 13, got 11',
+        ),
         ("something odd happened\n", "something odd happened"),
         (None, ""),
     ],

@@ -148,3 +148,31 @@ def test_a_rerun_after_the_search_space_changed_is_refused_naming_the_change(tmp
     same = CoarseToFine(_Ranged(8), data, verbose=0, **options)
     same.open()  # the unchanged code resumes
     same.close()
+
+
+def test_too_few_completed_coarse_trials_say_what_works_in_python_and_cli_words(tmp_path):
+    """Before: "Run more trials in the coarse search" and "resume with: <the same command>";
+    the rerun failed the same way and --coarse-trials 5 was refused as another run."""
+    from tunekit.errors import TooFewTrialsError
+
+    def build(hp):  # only the defaults train: every other configuration fails
+        units = hp.Int("units", 8, 64, step=8, default=32)
+        if units != 32:
+            raise ValueError(f"no room for units={units}")
+        model = keras.Sequential([keras.Input((8,)), keras.layers.Dense(units, "relu")])
+        model.add(keras.layers.Dense(3, activation="softmax"))
+        model.compile("adam", "sparse_categorical_crossentropy", metrics=["accuracy"])
+        return model
+
+    x, y = _digits()
+    data = Dataset.from_arrays(x[:240, :8], y[:240] % 3)
+    run = CoarseToFine(build, data, directory=tmp_path, coarse_trials=3, coarse_epochs=1, verbose=0)
+    with pytest.raises(TooFewTrialsError) as caught:
+        run.run()
+    run.close()
+    message = str(caught.value)
+    assert message.startswith("Only 1 of the 3 coarse trials completed with a finite score")
+    assert "start the run over with overwrite=True" in message
+    from tunekit.cli_parser import cli_message
+
+    assert "start the run over with --overwrite" in cli_message(caught.value)

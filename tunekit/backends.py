@@ -39,6 +39,7 @@ from pathlib import Path
 from typing import Any
 
 from tunekit import _io, _native_logs, interrupts
+from tunekit.errors import raised_line
 from tunekit.hypermodel_specs import BUILTIN_HYPERMODELS, module_file
 from tunekit.processes import limits_env, worker_cores
 
@@ -149,13 +150,11 @@ def _key_id(key: dict[str, Any]) -> str:
 
 
 def _failure_reason(stderr: str, returncode: int) -> str:
-    """The last meaningful line a failed probe wrote (an exception's last line)."""
+    """The line naming the exception a failed probe raised (`tunekit.errors.raised_line`)."""
     lines = [
-        line.strip()
-        for line in stderr.splitlines()
-        if line.strip() and not _native_logs.is_noise(line)
+        line for line in stderr.splitlines() if line.strip() and not _native_logs.is_noise(line)
     ]
-    return lines[-1] if lines else f"exit code {returncode}"
+    return raised_line("\n".join(lines)) or f"exit code {returncode}"
 
 
 def probe(

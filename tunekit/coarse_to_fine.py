@@ -34,7 +34,7 @@ from tunekit.cli_data import select_backend as _select_backend
 from tunekit.cli_parser import build_parser, cli_message
 from tunekit.cli_summary import summary
 from tunekit.distribute.cluster import ENV_VARS, check_port_free, cluster_from
-from tunekit.errors import NoCompletedTrialsError, UsageError
+from tunekit.errors import NoCompletedTrialsError, TooFewTrialsError, UsageError
 from tunekit.hypermodel_specs import check_spec, resolve_hypermodel
 from tunekit.manifest import check_run_location, check_writable
 from tunekit.objectives import describe_objective, parse_objective
@@ -326,8 +326,8 @@ def _main(args: argparse.Namespace, argv: list[str], resume: str, prog: str = CL
             if isinstance(e, (kt_errors.FatalValueError, UsageError)):
                 print(f"error: {cli_message(e)}", file=sys.stderr)
                 return 2
-            if isinstance(e, NoCompletedTrialsError):  # its message says to rerun with
-                # --overwrite: resuming would reload the same failed trials
+            if isinstance(e, (NoCompletedTrialsError, TooFewTrialsError)):  # their messages
+                # say to rerun with --overwrite: resuming would reload the same failed trials
                 print(f"error: the run failed: {cli_message(e)}", file=sys.stderr)
                 return 1
             print(

@@ -24,9 +24,11 @@ This module imports nothing from tunekit, Keras or KerasTuner.
 
 from __future__ import annotations
 
+import re
 import signal
 
 __all__ = [
+    "raised_line",
     "ChiefUnreachableError",
     "DataError",
     "DataUnavailableError",
@@ -189,3 +191,30 @@ class Interrupted(BaseException):
         super().__init__(f"interrupted by {signal.Signals(signum).name}")
         self.signum = signum
         self.exit_code = 128 + signum
+
+
+# The line of a traceback that names the exception raised: `ValueError: ...`,
+# `jax.errors.TracerBoolConversionError: ...`, a bare `KeyboardInterrupt`.
+_RAISED = re.compile(r"^(?:[A-Za-z_]\w*\.)*[A-Za-z_]\w*(?:Error|Exception|Exit|Interrupt)(?::.*)?$")
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+# Keras wraps a layer's error: its first line says only where, the next one what.
+_WRAPPED = "Exception encountered when calling"
+
+
+def raised_line(traceback_text: str) -> str:
+    """The line of a traceback naming its exception (`"ValueError: ..."`), or `""` if empty.
+
+    The last exception line: lines after it are notes, e.g. JAX's "For
+    simplicity, JAX has removed its internal frames ..." below a line of
+    dashes. Keras's "Exception encountered when calling X.call()." gets the
+    next line, which says what went wrong. Without an exception line (a
+    class named otherwise), the last line.
+    """
+    lines = [_ANSI.sub("", line).rstrip() for line in (traceback_text or "").strip().splitlines()]
+    for i in range(len(lines) - 1, -1, -1):
+        if _RAISED.match(lines[i]):
+            if _WRAPPED in lines[i]:
+                more = next((line.strip() for line in lines[i + 1 :] if line.strip()), "")
+                return f"{lines[i]} {more}".strip()
+            return lines[i]
+    return lines[-1].strip() if lines else ""

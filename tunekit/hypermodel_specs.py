@@ -180,6 +180,18 @@ def _defined_names(spec: str, found: ModuleSpec) -> set[str] | None:
     return names
 
 
+def _where(error: BaseException, module_name: str) -> str:
+    """` (path, line N)` of the innermost frame of `error` in the user's module, or ``."""
+    import traceback
+
+    frames = [
+        f
+        for f in traceback.extract_tb(error.__traceback__)
+        if module_name.split(".")[-1] in f.filename
+    ]
+    return f" ({frames[-1].filename}, line {frames[-1].lineno})" if frames else ""
+
+
 def resolve_hypermodel(spec: str) -> Callable[[Dataset], Any]:
     """Returns a factory `f(data) -> hypermodel` for `spec`, or raises `UsageError`.
 
@@ -245,6 +257,12 @@ def resolve_hypermodel(spec: str) -> Callable[[Dataset], Any]:
         module = importlib.import_module(module_name)
     except ImportError as e:
         raise UsageError(f"--hypermodel {spec!r}: cannot import {module_name!r} ({e}).") from None
+    except Exception as e:  # noqa: BLE001 (the module's own code failed: said, exit 2)
+        raise UsageError(
+            f"--hypermodel {spec!r}: importing {module_name!r} raised "
+            f"{type(e).__name__}: {e}{_where(e, module_name)}. Fix the module (it runs when "
+            "imported), then rerun."
+        ) from None
     finally:
         sys.path.pop(0)
     if not hasattr(module, attribute):
@@ -260,20 +278,22 @@ def resolve_hypermodel(spec: str) -> Callable[[Dataset], Any]:
                 if data.task == REGRESSION
                 else dict(num_classes=data.num_classes)
             )
-            try:
-                return target(input_shape=data.input_shape, **sizes)
-            except TypeError:
-                pass
-            try:
-                return target()
-            except TypeError as e:
-                given = ", ".join(f"{k}=" for k in ("input_shape", *sizes))
-                raise UsageError(
-                    f"--hypermodel {spec!r}: cannot create {attribute} with {given} nor with "
-                    f"no argument ({e}). Create it in {module_name} with the arguments it "
-                    f"needs (e.g. `hypermodel = {attribute}(...)`) and pass --hypermodel "
-                    f"{module_name}:hypermodel."
-                ) from None
+            calls = [dict(input_shape=data.input_shape, **sizes)]
+            calls += [dict(input_shape=data.input_shape), {}]
+            error: TypeError | None = None
+            for kwargs in calls:
+                try:
+                    return target(**kwargs)
+                except TypeError as e:
+                    error = e
+            given = " nor with ".join(
+                ", ".join(f"{k}=" for k in kwargs) or "no argument" for kwargs in calls
+            )
+            raise UsageError(
+                f"--hypermodel {spec!r}: cannot create {attribute} with {given} ({error}). "
+                f"Create it in {module_name} with the arguments it needs (e.g. `hypermodel = "
+                f"{attribute}(...)`) and pass --hypermodel {module_name}:hypermodel."
+            ) from None
 
         return make
     if isinstance(target, kt.HyperModel) or callable(target):

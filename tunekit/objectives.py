@@ -92,10 +92,17 @@ KNOWN_DIRECTIONS: dict[str, str] = {
 _NAME = re.compile(r"^[A-Za-z0-9_./\-]+$")
 
 
+# Words that turn a metric around (`neg_mse`, `one_minus_auc`, `inverse_accuracy`): a
+# name holding one is a metric of the user's own, whatever it ends with.
+_TURNED = {"neg", "negative", "negated", "minus", "inv", "inverse", "reciprocal", "complement"}
+
+
 def _known_direction(name: str) -> str | None:
     """The certain direction of a Keras metric name, or `None`."""
     base = name[len("val_") :] if name.startswith("val_") else name
     base = base[len("weighted_") :] if base.startswith("weighted_") else base
+    if _TURNED & set(base.lower().split("_")):
+        return None
     if base.endswith("_loss"):  # a per-output loss, e.g. `dense_1_loss`
         return "min"
     # Keras numbers repeated metric instances: `auc_1`, `precision_2`.
@@ -225,7 +232,9 @@ def resolve_objective(
     if isinstance(objective, kt.Objective):
         if direction is not None and direction != objective.direction:
             raise InvalidParameterError(
-                f"`{argument}` is {objective!r}, but direction={direction!r} was also given."
+                f"`{argument}` is keras_tuner.Objective({objective.name!r}, "
+                f"{objective.direction!r}), but direction={direction!r} was also given: "
+                "state it once."
             )
         if hasattr(objective, "objectives"):  # KerasTuner's MultiObjective (a sum)
             return objective

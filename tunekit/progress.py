@@ -29,7 +29,6 @@ import contextlib
 import io
 import logging
 import os
-import re
 import sys
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -50,6 +49,7 @@ from rich.progress import (
 )
 from rich.text import Text
 
+from tunekit.errors import raised_line
 from tunekit.narrowing import is_usable
 from tunekit.params import ProgressMode
 
@@ -98,25 +98,13 @@ def _epochs_run(trial: trial_module.Trial) -> float:
     return 0.0
 
 
-# The line of a traceback that names the exception raised: `ValueError: ...`,
-# `jax.errors.TracerBoolConversionError: ...`, a bare `KeyboardInterrupt`.
-_RAISED = re.compile(r"^(?:[A-Za-z_]\w*\.)*[A-Za-z_]\w*(?:Error|Exception|Exit|Interrupt)(?::.*)?$")
-
-
 def failure_reason(trial: trial_module.Trial) -> str:
     """The line naming a trial's error (`"ValueError: ..."`), or `""` if it has none.
 
     KerasTuner keeps a failed trial's whole traceback in `trial.message`
-    (written to its `trial.json`). Its last exception line names the error;
-    lines after it are notes, e.g. JAX's "For simplicity, JAX has removed
-    its internal frames ..." below a line of dashes. Without such a line
-    (an exception class named otherwise), the last line.
+    (written to its `trial.json`); see `tunekit.errors.raised_line`.
     """
-    lines = [line.rstrip() for line in (trial.message or "").strip().splitlines()]
-    for line in reversed(lines):
-        if _RAISED.match(line):
-            return line
-    return lines[-1].strip() if lines else ""
+    return raised_line(trial.message or "")
 
 
 def _fmt_seconds(seconds: float) -> str:

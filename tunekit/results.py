@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from tunekit import _io
+from tunekit.errors import raised_line
 
 __all__ = ["trials_dataframe", "trials_csv", "format_value", "PHASES", "trial_epochs"]
 
@@ -102,8 +103,7 @@ def _trial_row(phase: str, state: dict[str, Any]) -> dict[str, Any]:
     for name, value in values.items():
         if not name.startswith(_INTERNAL):
             row[f"hp_{name}"] = value if name in active else None
-    message = (state.get("message") or "").strip()
-    row["error"] = message.splitlines()[-1] if message else ""
+    row["error"] = raised_line(state.get("message") or "")
     return row
 
 

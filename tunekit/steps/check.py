@@ -238,6 +238,16 @@ def _check_input_names(model: keras.Model, x: Mapping[str, Any]) -> None:
             "inputs by name: key the arrays by the names of the model's keras.Input(name=...) "
             "(or the keys of the dict of inputs it was built on)."
         )
+    # A model built on a dict of Inputs takes a dict of other keys in key order, not by
+    # name (Keras only warns): an extra array can feed another input, silently.
+    extra = sorted(str(k) for k in x if k not in needed) if isinstance(structure, Mapping) else []
+    if extra:
+        raise ModelCheckError(
+            f"{_WHAT} takes the inputs {needed} (a dict of keras.Input), and the data's dict "
+            f"of arrays also has {extra}: Keras would feed such a dict by position, not by "
+            "name, so an array could reach the wrong input. Drop the extra arrays from x (or "
+            "add an input for them)."
+        )
 
 
 def _crossentropy_kind(loss: Any) -> str | None:

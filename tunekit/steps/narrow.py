@@ -12,6 +12,7 @@ from scipy import stats as scipy_stats  # type: ignore[import-untyped]
 
 from tunekit import _io, interrupts
 from tunekit.data import CLASSIFICATION
+from tunekit.errors import TooFewTrialsError
 from tunekit.narrowing import NarrowedSpace, is_usable, narrow_space
 from tunekit.steps.base import MIN_COARSE_TRIALS, RunContext
 
@@ -168,6 +169,14 @@ class NarrowStep:
         if exhausted and usable < MIN_COARSE_TRIALS:
             # Every configuration was tried: narrow from all that completed.
             min_trials = max(1, usable)
+        if usable < min_trials:  # a rerun would resume the same trials: say what works
+            raise TooFewTrialsError(
+                f"Only {usable} of the {len(trials)} coarse trials completed with a finite "
+                f"score (see the error column of trials.csv and each trial's trial.json); "
+                f"narrowing needs {min_trials}. Resuming would reload the same trials: fix "
+                "what made them fail, then start the run over with overwrite=True (and, if "
+                "some configurations fail by nature, a larger coarse_trials=)."
+            )
         narrowed = narrow_space(
             oracle.hyperparameters,
             trials,
