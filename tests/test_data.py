@@ -14,6 +14,7 @@ from skip_guard import require_mnist
 
 from tunekit import data
 from tunekit.data import Dataset, load_image_directory, load_mnist, load_npz
+from tunekit.errors import DataError
 from tunekit.image_streams import folder_format
 
 COLORS = {"bear": (200, 30, 30), "cog": (30, 200, 30), "toon": (30, 30, 200)}
@@ -688,3 +689,12 @@ def test_a_class_never_seen_in_training_is_refused_before_any_run(tmp_path):
     ):
         CoarseToFine(lambda hp: None, data, directory=tmp_path)
     assert not any(tmp_path.iterdir())
+
+
+def test_a_list_of_input_arrays_is_told_to_be_a_dict_keyed_by_input_names():
+    """Keras takes a list x for a multi-input model; tunekit's splits take a dict."""
+    rng = np.random.default_rng(0)
+    with pytest.raises(DataError, match="must be numeric") as caught:
+        Dataset.from_arrays([rng.random((40, 5)), rng.random((40, 8))], np.arange(40) % 2)
+    assert "a list of 2 arrays of different shapes" in str(caught.value)
+    assert "pass a dict of arrays keyed by the names of its keras.Input" in str(caught.value)

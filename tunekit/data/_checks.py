@@ -68,7 +68,17 @@ def _as_float32(x: Any, name: str) -> np.ndarray:
     try:
         x = np.asarray(x, dtype=np.float32)
     except (TypeError, ValueError) as exc:
-        raise DataError(f"{name} must be numeric (convertible to float32): {exc}.") from exc
+        several = isinstance(x, (list, tuple)) and all(np.ndim(part) >= 1 for part in x)
+        raise DataError(
+            f"{name} must be numeric (convertible to float32): {exc}."
+            + (
+                f" {name} is a {type(x).__name__} of {len(x)} arrays of different shapes: for "
+                "a model with several inputs, pass a dict of arrays keyed by the names of its "
+                "keras.Input(name=...) (Keras feeds a dict by name)."
+                if several
+                else ""
+            )
+        ) from exc
     if x.ndim < 1:
         raise DataError(f"{name} must have a leading sample axis, got a scalar.")
     return x
