@@ -130,6 +130,10 @@ def test_a_keras_tuner_objective_gets_the_string_forms_checks(tmp_path, objectiv
 
     with pytest.raises(ValueError, match=message):
         resolve_objective(objective)
+    from keras_tuner.src.engine.objective import MultiObjective
+
+    with pytest.raises(ValueError, match=message):  # a part of KerasTuner's sum of objectives
+        resolve_objective(MultiObjective([kt.Objective("val_f1_score", "max"), objective]))
     import keras
 
     def build(hp):

@@ -180,16 +180,13 @@ def _defined_names(spec: str, found: ModuleSpec) -> set[str] | None:
     return names
 
 
-def _where(error: BaseException, module_name: str) -> str:
-    """` (path, line N)` of the innermost frame of `error` in the user's module, or ``."""
+def _where(error: BaseException, spec: str) -> str:
+    """` (path, line N)` of the innermost frame of `error` in the spec's module, or ``."""
     import traceback
 
-    frames = [
-        f
-        for f in traceback.extract_tb(error.__traceback__)
-        if module_name.split(".")[-1] in f.filename
-    ]
-    return f" ({frames[-1].filename}, line {frames[-1].lineno})" if frames else ""
+    source = module_file(spec)
+    frames = [f for f in traceback.extract_tb(error.__traceback__) if f.filename == source]
+    return f" ({source}, line {frames[-1].lineno})" if frames else ""
 
 
 def resolve_hypermodel(spec: str) -> Callable[[Dataset], Any]:
@@ -260,7 +257,7 @@ def resolve_hypermodel(spec: str) -> Callable[[Dataset], Any]:
     except Exception as e:  # noqa: BLE001 (the module's own code failed: said, exit 2)
         raise UsageError(
             f"--hypermodel {spec!r}: importing {module_name!r} raised "
-            f"{type(e).__name__}: {e}{_where(e, module_name)}. Fix the module (it runs when "
+            f"{type(e).__name__}: {e}{_where(e, spec)}. Fix the module (it runs when "
             "imported), then rerun."
         ) from None
     finally:

@@ -236,17 +236,16 @@ def resolve_objective(
                 f"{objective.direction!r}), but direction={direction!r} was also given: "
                 "state it once."
             )
-        if hasattr(objective, "objectives"):  # KerasTuner's MultiObjective (a sum)
-            return objective
-        # The same rules as the string form: KerasTuner takes any direction here (it
-        # fails each trial on one not 'max' or 'min', and a contradicting one silently
-        # picks the worst trials).
-        if objective.direction not in DIRECTIONS:
-            raise InvalidParameterError(
-                f"The direction of `{argument}` {objective.name!r} must be 'max' or 'min'. "
-                f"Received: keras_tuner.Objective({objective.name!r}, {objective.direction!r})."
-            )
-        _check_direction(objective.name, objective.direction, argument)
+        # The same rules as the string form, for each part of KerasTuner's MultiObjective
+        # too: KerasTuner takes any direction here (it fails each trial on one not 'max' or
+        # 'min', and a contradicting one silently picks the worst trials).
+        for part in getattr(objective, "objectives", None) or [objective]:
+            if part.direction not in DIRECTIONS:
+                raise InvalidParameterError(
+                    f"The direction of `{argument}` {part.name!r} must be 'max' or 'min'. "
+                    f"Received: keras_tuner.Objective({part.name!r}, {part.direction!r})."
+                )
+            _check_direction(part.name, part.direction, argument)
         return objective
     return kt.Objective(*parse_objective(objective, direction, argument=argument))
 

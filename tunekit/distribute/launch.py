@@ -20,7 +20,7 @@ from tunekit import interrupts
 from tunekit.distribute.cluster import EXIT_RECYCLE, PHASES, RECYCLE_ENV, Cluster
 from tunekit.distribute.runner import ChiefRunner
 from tunekit.distribute.spec import worker_env, write_spec
-from tunekit.params import PARAMETERS
+from tunekit.params import PARAMETERS, TUNER_BUDGETS
 
 __all__ = ["cli_chief", "local_chief", "run_trials", "work"]
 
@@ -76,8 +76,8 @@ def local_chief(run: Any, workers: int, objects: dict[str, Any]) -> ChiefRunner:
     import keras  # noqa: PLC0415 (the backend workers must use)
 
     settings = {name: getattr(run, name) for name in SETTINGS}
-    # The budget of the fine tuner the run does not use is "not given" (it would be refused).
-    settings.update({"factor": None} if run.fine_tuner == "bayesian" else {"fine_trials": None})
+    # As the run records them: the budget its fine tuner does not use is None ("not given").
+    settings.update({name: run.config()[name] for name in TUNER_BUDGETS})
     settings.update(directory=str(run.run_dir.parent.resolve()), project_name=run.run_dir.name)
     spec = write_spec(run.run_dir / "workers", run.data, type(run), objects, settings)
     cluster = Cluster(role="chief", tuner_id="chief", ip="127.0.0.1", port=0, workers=workers)
