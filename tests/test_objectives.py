@@ -223,3 +223,68 @@ def test_a_bad_objective_is_tunekits_usage_error_as_every_bad_argument():
     for text in ("val_accuracy:up", "val_my_score", "val_accuracy:min"):
         with pytest.raises(InvalidParameterError):
             parse_objective(text)
+
+
+def test_a_list_of_objectives_is_keras_tuners_sum_with_each_part_checked():
+    """KerasTuner takes `objective=[...]` as a `MultiObjective`; tunekit refused it (TypeError)."""
+    from keras_tuner.src.engine.objective import MultiObjective
+
+    from tunekit.objectives import objective_parts
+
+    summed = resolve_objective(["val_loss", kt.Objective("val_auc", "max"), "val_f1_score:max"])
+    assert isinstance(summed, MultiObjective)
+    assert objective_parts(summed) == [
+        ["val_loss", "min"],
+        ["val_auc", "max"],
+        ["val_f1_score", "max"],
+    ]
+    # KerasTuner's own sum: the metrics to maximise subtracted, lower is better.
+    assert summed.get_value({"val_loss": 0.5, "val_auc": 0.75, "val_f1_score": 0.5}) == -0.75
+    assert describe_objective(summed.name, summed.direction, objective_parts(summed)) == (
+        "multi_objective = val_loss - val_auc - val_f1_score (min: lower is better)"
+    )
+    one = resolve_objective(("val_accuracy",))  # one part ranks as that objective
+    assert (one.name, one.direction, objective_parts(one)) == ("val_accuracy", "max", [])
+    twice = resolve_objective(["val_loss", "val_auc", "val_loss:min"])  # KerasTuner counts it once
+    assert objective_parts(twice) == [["val_loss", "min"], ["val_auc", "max"]]
+
+
+@pytest.mark.parametrize(
+    ("objective", "kwargs", "message"),
+    [
+        (["val_loss:max", "val_auc"], {}, r"`objective\[0\]` 'val_loss'.*worst trials"),
+        (["val_auc", kt.Objective("val_accuracy", "min")], {}, r"objective\[1\].*worst trials"),
+        (["val_auc", "val_custom"], {}, r"objective\[1\]`='val_custom'.*does not guess"),
+        (["val_auc", "val_f1:max", "val_f1:min"], {}, "names 'val_f1' twice"),
+        ([], {}, "empty list"),
+        (["val_auc", "val_loss"], {"direction": "max"}, "each part states its own direction"),
+        (["val_auc", ["val_loss"]], {}, r"objective\[1\]` is itself a list"),
+        (["val_auc", 3], {}, r"objective\[1\]` must be a metric name"),
+    ],
+)
+def test_a_bad_list_of_objectives_is_refused_naming_the_part(objective, kwargs, message):
+    with pytest.raises((ValueError, TypeError), match=message):
+        resolve_objective(objective, **kwargs)
+
+
+def test_a_list_objective_run_records_its_parts_and_reproduces_as_a_list(tmp_path):
+    """The run's settings (compared on resume) and its Python call keep the parts: the
+    name KerasTuner gives the sum, `multi_objective`, is no metric a rerun could use."""
+    import keras
+
+    from tunekit import CoarseToFine
+    from tunekit.data import Dataset
+    from tunekit.reproduce import cli_equivalent, python_call
+
+    def build(hp):
+        return keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)])
+
+    data = Dataset.from_arrays(np.zeros((40, 4)), np.arange(40) % 2)
+    run = CoarseToFine(build, data, directory=tmp_path, objective=["val_loss", "val_auc"])
+    config = run.config()
+    assert (config["objective"], config["direction"]) == ("multi_objective", "min")
+    assert config["objectives"] == [["val_loss", "min"], ["val_auc", "max"]]
+    assert "objective=['val_loss:min', 'val_auc:max']" in python_call(run)
+    assert cli_equivalent(run, "jax") is None  # one --objective names one metric
+    single = CoarseToFine(build, data, directory=tmp_path, objective="val_loss")
+    assert "objectives" not in single.config()  # earlier runs' settings still compare equal

@@ -320,3 +320,87 @@ def test_a_model_whose_file_needs_custom_objects_is_tuned_and_restored_from_its_
         data.x_test, data.y_test, batch_size=256, return_dict=True, verbose=0
     )
     assert result.test_metrics["mine"] == pytest.approx(evaluated["mine"], rel=1e-5)
+
+
+def test_a_list_objective_ranks_trials_by_keras_tuners_sum_and_resumes_only_the_same(
+    tmp_path, data
+):
+    """`objective=[...]` is what plain KerasTuner tunes as a `MultiObjective`."""
+    from tunekit.errors import RunConfigError
+
+    def build(hp):
+        model = keras.Sequential(
+            [
+                keras.Input((6,)),
+                keras.layers.Dense(hp.Int("units", 2, 16), activation="relu"),
+                keras.layers.Dense(1, activation="sigmoid"),
+            ]
+        )
+        model.compile(
+            keras.optimizers.Adam(hp.Float("lr", 1e-3, 1e-1, sampling="log")),
+            "binary_crossentropy",
+            metrics=[keras.metrics.AUC(name="auc")],
+        )
+        return model
+
+    settings = dict(directory=tmp_path, project_name="sum", coarse_trials=3, seed=0, verbose=0)
+    run = CoarseToFine(build, data, objective=["val_loss", "val_auc"], **settings, **TINY)
+    run.run()
+    oracle = run._tuners["coarse"].oracle
+    for trial in oracle.trials.values():
+        losses, aucs = (trial.metrics.get_history(n) for n in ("val_loss", "val_auc"))
+        sums = [np.mean(loss.value) - np.mean(auc.value) for loss, auc in zip(losses, aucs)]
+        assert trial.score == pytest.approx(min(sums))  # KerasTuner's: the best epoch's sum
+    text = (run.run_dir / "report.md").read_text()
+    assert "objective `multi_objective = val_loss - val_auc` (min: lower is better)" in text
+    assert "objective=['val_loss:min', 'val_auc:max']" in text  # the call that reproduces it
+    run.close()
+    with pytest.raises(RunConfigError, match="objectives"):
+        CoarseToFine(build, data, objective=["val_loss", "val_accuracy"], **settings, **TINY).run()
+
+
+def test_failed_trials_are_counted_in_the_report_and_the_summary(tmp_path, data):
+    """Before, report.md's trial count mixed failed trials in with the others, unnamed."""
+    from tunekit.cli_summary import summary
+
+    def build(hp):
+        if hp.Choice("init", ["glorot_uniform", "not_an_initializer"]) != "glorot_uniform":
+            raise ValueError("this configuration cannot be built")
+        model = keras.Sequential(
+            [
+                keras.Input((6,)),
+                keras.layers.Dense(hp.Int("units", 2, 16), activation="relu"),
+                keras.layers.Dense(2, activation="softmax"),
+            ]
+        )
+        model.compile("adam", "sparse_categorical_crossentropy", metrics=["accuracy"])
+        return model
+
+    run = CoarseToFine(
+        build,
+        data,
+        directory=tmp_path,
+        project_name="failing",
+        coarse_trials=6,
+        max_consecutive_failed_trials=6,
+        max_retries_per_trial=0,
+        seed=1,
+        verbose=0,
+        **TINY,
+        **HYPERBAND,
+    )
+    result = run.run()
+    rows = [line.split(",") for line in (run.run_dir / "trials.csv").read_text().splitlines()]
+    header = rows[0]
+    report = json.loads((run.run_dir / "report.json").read_text())
+    text = (run.run_dir / "report.md").read_text()
+    for phase in ("coarse", "fine"):
+        trials = [r for r in rows[1:] if r[header.index("phase")] == phase]
+        failed = sum(r[header.index("status")] == "FAILED" for r in trials)
+        assert report["phases"][phase]["trials"] == len(trials)
+        assert report["phases"][phase]["failed"] == failed
+        assert f"| {phase} | {len(trials)}{f' ({failed} failed)' if failed else ''} |" in text
+    failed = report["phases"]["coarse"]["failed"]
+    assert 0 < failed < report["phases"]["coarse"]["trials"]
+    assert f"{failed} trial{'s' if failed > 1 else ''} failed" in summary(result)
+    run.close()

@@ -46,6 +46,11 @@ def summary(result: Any, session_seconds: float | None = None) -> str:
         session_seconds: Wall time of this process so far (start-up, data
             loading and probe included), or None to leave it out.
     """
+    try:  # what report.json adds: the backend, intervals and the baseline's verdict
+        report = json.loads((Path(result.run_dir) / "report.json").read_text())
+    except (OSError, ValueError):
+        report = {}
+    failed_counts = {p: v.get("failed") for p, v in (report.get("phases") or {}).items()}
     phases = ", ".join(
         f"{p} best {v['score']:.4f} (trial {v['trial_id']}"
         + (
@@ -53,12 +58,9 @@ def summary(result: Any, session_seconds: float | None = None) -> str:
             if "rejected_oversized" in v
             else ")"
         )
+        + (f", {_log.count(failed, 'trial')} failed" if (failed := failed_counts.get(p)) else "")
         for p, v in result.phase_bests.items()
     )
-    try:  # what report.json adds: the backend, intervals and the baseline's verdict
-        report = json.loads((Path(result.run_dir) / "report.json").read_text())
-    except (OSError, ValueError):
-        report = {}
     intervals = report.get("test_intervals") or {}
 
     def test_value(name: str, value: float) -> str:

@@ -22,6 +22,8 @@ __all__ = [
     "DIRECTIONS",
     "KNOWN_DIRECTIONS",
     "describe_objective",
+    "objective_formula",
+    "objective_parts",
     "parse_objective",
     "resolve_objective",
     "training_metric_note",
@@ -213,7 +215,8 @@ def resolve_objective(
     Args:
         objective: A `keras_tuner.Objective` (used as is), or a metric name
             as `parse_objective` reads it (`"val_f1_score:max"`,
-            `"val_accuracy"`).
+            `"val_accuracy"`), or a list of these: KerasTuner's
+            `MultiObjective`, the sum of the parts (one part: that part).
         direction: `"max"` or `"min"`, for a bare name. Defaults to `None`.
         argument: How the error messages name the input.
 
@@ -225,10 +228,15 @@ def resolve_objective(
             or contradicts the one stated, for a `keras_tuner.Objective` too
             (e.g. `Objective("val_loss", "max")`, which would pick the worst
             trials, or a direction neither `"max"` nor `"min"`).
-        TypeError: If `objective` is neither a string nor a `keras_tuner.Objective`.
+        InvalidParameterError: For a list: if it is empty, names a metric once
+            to maximise and once to minimise, or comes with `direction`.
+        TypeError: If `objective` (or a list's part) is neither a string nor a
+            `keras_tuner.Objective`, or a list's part is itself a list.
     """
     import keras_tuner as kt  # noqa: PLC0415 (the CLI parses before Keras loads)
 
+    if isinstance(objective, (list, tuple)):
+        return _resolve_list(objective, direction, argument)
     if isinstance(objective, kt.Objective):
         if direction is not None and direction != objective.direction:
             raise InvalidParameterError(
@@ -248,6 +256,47 @@ def resolve_objective(
             _check_direction(part.name, part.direction, argument)
         return objective
     return kt.Objective(*parse_objective(objective, direction, argument=argument))
+
+
+def _resolve_list(
+    objectives: list[Any] | tuple[Any, ...], direction: str | None, argument: str
+) -> keras_tuner.Objective:
+    """KerasTuner's list form: the sum of the parts, each signed by its direction."""
+    from keras_tuner.src.engine.objective import MultiObjective  # noqa: PLC0415
+
+    if direction is not None:
+        raise InvalidParameterError(
+            f"`{argument}` is a list of objectives, so each part states its own direction "
+            f"(e.g. 'val_f1_score:max'); direction={direction!r} applies to none of them."
+        )
+    if not objectives:
+        raise InvalidParameterError(
+            f"`{argument}` is an empty list: name at least one metric, e.g. 'val_accuracy'."
+        )
+    parts = []
+    for index, part in enumerate(objectives):
+        if isinstance(part, (list, tuple, MultiObjective)):
+            raise TypeError(
+                f"`{argument}[{index}]` is itself a list of objectives: write one flat list "
+                f"of metric names or keras_tuner.Objective. Received: {part!r}."
+            )
+        parts.append(resolve_objective(part, argument=f"{argument}[{index}]"))
+    names = [part.name for part in parts]
+    directions: dict[str, str] = {}
+    for part in parts:  # KerasTuner counts a metric named twice once
+        if directions.setdefault(part.name, part.direction) != part.direction:
+            raise InvalidParameterError(
+                f"`{argument}` names {part.name!r} twice, once to maximise and once to "
+                "minimise: keep the one you mean."
+            )
+    parts = [part for index, part in enumerate(parts) if part.name not in names[:index]]
+    # One part ranks the trials as that objective alone: keep its own name and direction.
+    return parts[0] if len(parts) == 1 else MultiObjective(parts)
+
+
+def objective_parts(objective: keras_tuner.Objective) -> list[list[str]]:
+    """`[[name, direction], ...]`: the parts of a KerasTuner `MultiObjective`, else `[]`."""
+    return [[part.name, part.direction] for part in getattr(objective, "objectives", None) or []]
 
 
 def training_metric_note(name: str) -> str | None:
@@ -275,7 +324,16 @@ def training_metric_note(name: str) -> str | None:
     )
 
 
-def describe_objective(name: str, direction: str) -> str:
-    """E.g. `val_f1_score (max: higher is better)`."""
+def objective_formula(name: str, parts: list[list[str]] | None = None) -> str:
+    """`name`, or for a KerasTuner `MultiObjective` (`parts` from `objective_parts`)
+    the sum KerasTuner minimises, e.g. `multi_objective = val_loss - val_auc`."""
+    if not parts:
+        return name
+    terms = " ".join(("- " if way == "max" else "+ ") + part for part, way in parts)
+    return f"{name} = {terms.removeprefix('+ ')}"
+
+
+def describe_objective(name: str, direction: str, parts: list[list[str]] | None = None) -> str:
+    """E.g. `val_f1_score (max: higher is better)`; `parts` as in `objective_formula`."""
     better = "higher" if direction == "max" else "lower"
-    return f"{name} ({direction}: {better} is better)"
+    return f"{objective_formula(name, parts)} ({direction}: {better} is better)"

@@ -18,6 +18,7 @@ from tunekit.data.batches import trial_repeats
 from tunekit.data.streams import StreamData
 from tunekit.manifest import STEPS, versions
 from tunekit.model_size import param_count
+from tunekit.objectives import objective_formula, objective_parts
 from tunekit.report_scores import interval_cell, test_intervals, usefulness_note
 from tunekit.report_top import top_markdown
 from tunekit.report_trust import (
@@ -141,6 +142,11 @@ def _class_label(class_id: str, class_names: list[str]) -> str:
     return class_id if name == class_id else f"{class_id} ({name})"
 
 
+def _failed_note(failed: int | None) -> str:
+    """` (2 failed)` after a phase's trial count, for trials that did not complete."""
+    return f" ({failed} failed)" if failed else ""
+
+
 def render_markdown(report: dict[str, Any], narrowing_table: str) -> str:
     """The report as Markdown for a person, readable on a code host or in a browser.
 
@@ -169,7 +175,8 @@ def render_markdown(report: dict[str, Any], narrowing_table: str) -> str:
         f"- Data: {report['data']}; x scaling: {report['dataset']['scaling']}"
         + _repeats_note(report["dataset"].get("trial_repeats")),
         *([f"- Model file: {report['model_file_note']}"] if report.get("model_file_note") else []),
-        f"- Hypermodel: `{config['hypermodel']['class']}`; objective `{config['objective']}` "
+        f"- Hypermodel: `{config['hypermodel']['class']}`; objective "
+        f"`{objective_formula(config['objective'], config.get('objectives'))}` "
         f"({config['direction']}: {'higher' if config['direction'] == 'max' else 'lower'} "
         f"is better); seed {config['seed']}",
         f"- Backend: {report['backend']}"
@@ -224,7 +231,8 @@ def render_markdown(report: dict[str, Any], narrowing_table: str) -> str:
         "| phase | trials | best trial | best score | seconds |",
         "|---|---|---|---|---|",
         *[
-            f"| {p} | {v['trials']} | {v['best_trial_id']} | {v['best_score']:.4f} | "
+            f"| {p} | {v['trials']}{_failed_note(v.get('failed'))} | {v['best_trial_id']} | "
+            f"{v['best_score']:.4f} | "
             f"{v['seconds']} |"
             for p, v in report["phases"].items()
         ],
@@ -324,6 +332,9 @@ def write_report(
     report = _report(
         run, model, {p: int(num_trials.get(p, 0)) for p in ("coarse", "fine")}, distributed
     )
+    for phase, counts in report["phases"].items():  # trials that trained no model
+        failed = frame["status"].isin(["FAILED", "INVALID"])
+        counts["failed"] = int(((frame["phase"] == phase) & failed).sum())
     report["finalists"] = finalists_section(run)
     data = run.data
     report["test_intervals"] = (
@@ -352,7 +363,7 @@ def write_report(
         run.run_dir / "plots",
         frame,
         direction=run.objective.direction,
-        objective_name=run.objective.name,
+        objective_name=objective_formula(run.objective.name, objective_parts(run.objective)),
         narrowed=run.narrow(),
         y_true=None if y_pred is None else data.y_test,
         y_pred=y_pred,

@@ -12,6 +12,7 @@ from __future__ import annotations
 import shlex
 from typing import Any
 
+from tunekit.objectives import objective_parts
 from tunekit.params import DEFAULT_OBJECTIVES, PARAMETERS
 
 __all__ = [
@@ -57,8 +58,13 @@ def _settings(run: Any) -> dict[str, Any]:
     return changed
 
 
-def _objective_text(run: Any) -> str | None:
-    """`name:direction` when the objective is not the task's default, else `None`."""
+def _objective_text(run: Any) -> str | list[str] | None:
+    """`name:direction` when the objective is not the task's default, else `None`.
+
+    KerasTuner's sum of objectives is the list of its parts.
+    """
+    if parts := objective_parts(run.objective):
+        return [f"{name}:{direction}" for name, direction in parts]
     name, direction = run.objective.name, run.objective.direction
     return None if name == DEFAULT_OBJECTIVES[run.data.task] else f"{name}:{direction}"
 
@@ -109,6 +115,8 @@ def cli_equivalent(run: Any, backend: str) -> str | None:
         argv += ["--data", "DATA"]
     argv += ["--directory", str(run.run_dir.parent), "--project-name", run.run_dir.name]
     objective = _objective_text(run)
+    if isinstance(objective, list):
+        return None  # one --objective names one metric
     if objective is not None:
         argv += ["--objective", objective]
     for name, value in _settings(run).items():

@@ -43,7 +43,7 @@ from tunekit.errors import (
 )
 from tunekit.manifest import OMITTED_SETTINGS, RunManifest, check_run_location
 from tunekit.narrowing import NarrowedSpace
-from tunekit.objectives import resolve_objective, training_metric_note
+from tunekit.objectives import objective_parts, resolve_objective, training_metric_note
 from tunekit.params import (
     DEFAULT_OBJECTIVES,
     FINE_TUNERS,
@@ -266,7 +266,9 @@ class CoarseToFine:
             its direction (`"val_f1_score:max"`), or a Keras metric whose
             direction is certain (`"val_accuracy"`, `"val_loss"`; see
             `tunekit.objectives.resolve_objective`); any other name raises
-            `ValueError` (tunekit never guesses a direction). Defaults to
+            `ValueError` (tunekit never guesses a direction). A list of these
+            is KerasTuner's `MultiObjective` (the sum, the parts to maximise
+            subtracted, lower is better). Defaults to
             `None`: `"val_accuracy"` for a classification `data`, `"val_loss"`
             (lower is better) for regression (`DEFAULT_OBJECTIVES`).
         callbacks: Extra Keras callbacks for every trial and the retrain.
@@ -328,7 +330,7 @@ class CoarseToFine:
         *,
         directory: str | os.PathLike = "runs",
         project_name: str | None = None,
-        objective: str | kt.Objective | None = None,
+        objective: str | kt.Objective | list[str | kt.Objective] | None = None,
         coarse_trials: int = 20,
         coarse_epochs: int = 2,
         defaults_first: bool = True,
@@ -424,8 +426,9 @@ class CoarseToFine:
         self.objective = resolve_objective(
             DEFAULT_OBJECTIVES[data.task] if objective is None else objective
         )
-        if (note := training_metric_note(self.objective.name)) is not None:
-            _logger.warning(note)
+        for name, _ in objective_parts(self.objective) or [[self.objective.name, ""]]:
+            if (note := training_metric_note(name)) is not None:
+                _logger.warning(note)
         project_name = _default_name(hypermodel) if project_name is None else project_name
         check_run_location(directory, project_name)
         self.run_dir = Path(directory) / project_name
@@ -720,6 +723,8 @@ class CoarseToFine:
             "data": self.data.fingerprint(),
             "objective": self.objective.name,
             "direction": self.objective.direction,
+            # Only for KerasTuner's sum of objectives, so earlier runs still resume.
+            **({"objectives": parts} if (parts := objective_parts(self.objective)) else {}),
             "coarse_trials": self.coarse_trials,
             "coarse_epochs": self.coarse_epochs,
             "defaults_first": self.defaults_first,

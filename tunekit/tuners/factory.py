@@ -242,7 +242,8 @@ def make_tuner(
         hypermodel: A `keras_tuner.HyperModel` or a `build(hp)` function.
         objective: The metric to optimise: a `keras_tuner.Objective`, a name
             with its direction (`"val_f1_score:max"`) or a Keras metric whose
-            direction is certain (`"val_accuracy"`, `"val_loss"`), see
+            direction is certain (`"val_accuracy"`, `"val_loss"`), or a list
+            of these (KerasTuner's `MultiObjective`), see
             `tunekit.objectives.resolve_objective`.
         directory: Folder holding the project.
         project_name: Name of the KerasTuner project inside `directory`.
