@@ -139,3 +139,29 @@ def test_async_batch_hooks_still_stop_at_a_nan_and_at_an_interrupt(tmp_path: Pat
     assert out["num_params"] == 5
     assert out["interrupted"] is True
     assert 30 <= out["interrupt_batches"] <= 31
+
+
+def test_a_callback_watching_a_validation_metric_is_said_to_act_in_the_trials_only(
+    tmp_path, caplog
+):
+    """Keras's own warning in the retrain ("val_loss which is not available") came after the
+    whole search, without saying why."""
+    import logging
+
+    import numpy as np
+
+    from tunekit import CoarseToFine
+    from tunekit.data import Dataset
+
+    def build(hp):
+        return keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)])
+
+    data = Dataset.from_arrays(np.zeros((40, 4)), np.arange(40) % 2)
+    caplog.set_level(logging.WARNING, logger="tunekit")
+    watching = [
+        keras.callbacks.EarlyStopping(monitor="val_loss"),
+        keras.callbacks.ReduceLROnPlateau(monitor="loss"),
+    ]
+    CoarseToFine(build, data, directory=tmp_path, callbacks=watching)
+    said = [r.getMessage() for r in caplog.records if "acts in the search's trials" in r.message]
+    assert len(said) == 1 and said[0].startswith("EarlyStopping(monitor='val_loss')")

@@ -626,3 +626,59 @@ def test_a_fit_returning_a_dict_without_the_objective_says_which_objective_to_pa
     with pytest.raises(SearchInputError, match=r'val_accuracy.*objective="my_acc:max"'):
         _check_fit_results({"my_acc": 0.9, "my_err": 0.1}, kt.Objective("val_accuracy", "max"))
     _check_fit_results({"my_acc": 0.9}, kt.Objective("my_acc", "max"))  # the right one passes
+
+
+class LeastSquaresLoop(kt.HyperModel):
+    """An own training loop on a model it never compiles (KerasTuner's custom-loop pattern:
+    it calls the callbacks itself), here ridge regression solved in closed form."""
+
+    def build(self, hp):
+        hp.Float("l2", 1e-3, 10.0, sampling="log")
+        return keras.Sequential([keras.Input((8,)), keras.layers.Dense(3)])  # logits
+
+    def fit(self, hp, model, x, y, validation_data=None, callbacks=None, **kwargs):
+        def design(a):
+            return np.hstack([a, np.ones((len(a), 1))])
+
+        a = design(x)
+        w = np.linalg.solve(a.T @ a + hp["l2"] * np.eye(9), a.T @ np.eye(3)[y])
+        model.layers[-1].set_weights([w[:-1].astype("float32"), w[-1].astype("float32")])
+        x_val, y_val = validation_data if validation_data is not None else (x, y)
+        error = float(np.mean(np.argmax(design(x_val) @ w, axis=1) != y_val))
+        for callback in callbacks or []:
+            callback.set_model(model)
+            callback.on_epoch_end(0, logs={"val_error": error})
+        return error
+
+
+def test_an_own_training_loop_on_a_model_never_compiled_is_tuned_and_tested(digits, tmp_path):
+    """Plain KerasTuner tunes it; tunekit failed every trial (its TensorBoard callback read
+    `model.optimizer`), then the test evaluation (Keras cannot evaluate without compile)."""
+    from tensorboard.backend.event_processing import event_accumulator
+
+    run = CoarseToFine(
+        LeastSquaresLoop(),
+        digits,
+        directory=tmp_path,
+        project_name="loop",
+        objective="val_error:min",
+        **{**TINY, "finalists": 2, "baseline": True},
+        **BUDGET["hyperband"],
+    )
+    result = run.run()
+    model = keras.models.load_model(tmp_path / "loop" / "best_model.keras")
+    assert not model.compiled
+    predicted = np.argmax(keras.ops.convert_to_numpy(model(digits.x_test)), axis=1)
+    assert result.test_metrics == {"accuracy": pytest.approx(np.mean(predicted == digits.y_test))}
+    report = json.loads((tmp_path / "loop" / "report.json").read_text())
+    scored = {m["name"]: m["baseline"] for m in report["baseline"]["metrics"]}
+    assert scored["accuracy"] > 0.4  # the baseline scored the same way (chance is 1/3)
+    logs = tmp_path / "loop" / "tensorboard"
+    for folder in (
+        logs / "final" / "validation",
+        logs / "coarse" / "0" / "execution0" / "validation",
+    ):
+        events = event_accumulator.EventAccumulator(str(folder))
+        events.Reload()
+        assert "epoch_error" in events.Tags()["tensors"]  # what the loop logged, as val_error
+    run.close()

@@ -182,3 +182,48 @@ def test_a_finished_run_reports_its_repeats(finished_run):
     # 1,000 training digits in batches of 128 would need 24 repeats (2.4%): none.
     assert report["dataset"]["trial_repeats"] == 0
     assert "twice per epoch" not in (result.run_dir / "report.md").read_text()
+
+
+def test_a_multi_output_models_test_losses_weigh_a_partial_last_batch_by_its_samples():
+    """Keras's TensorFlow backend averages per-output losses over batches: with 270 test
+    samples at batch 256 the 14 of the last batch counted as much as the 256 before, and
+    the report's `digit_loss` was 0.79 for a true 0.87 (exit 0). The total `loss` was right."""
+    from tunekit.steps.base import _evaluate_arrays
+
+    rng = np.random.default_rng(0)
+    x = {"pixels": rng.normal(size=(270, 8)).astype("float32")}
+    y = {"digit": rng.integers(0, 3, 270), "big": rng.integers(0, 2, 270).astype("float32")}
+    inputs = keras.Input((8,), name="pixels")
+    model = keras.Model(
+        inputs,
+        {
+            "digit": keras.layers.Dense(3, activation="softmax", name="digit")(inputs),
+            "big": keras.layers.Dense(1, activation="sigmoid", name="big")(inputs),
+        },
+    )
+    model.compile(
+        "adam",
+        loss={"digit": "sparse_categorical_crossentropy", "big": "binary_crossentropy"},
+        metrics={"digit": ["accuracy"]},
+    )
+    predicted = model.predict(x, verbose=0)
+    true = {
+        "digit_loss": np.mean(
+            keras.ops.convert_to_numpy(
+                keras.losses.sparse_categorical_crossentropy(y["digit"], predicted["digit"])
+            )
+        ),
+        "big_loss": np.mean(
+            keras.ops.convert_to_numpy(
+                keras.losses.binary_crossentropy(y["big"][:, None], predicted["big"])
+            )
+        ),
+    }
+    evaluated = _evaluate_arrays(model, x, y, 256)
+    for name, value in true.items():
+        assert evaluated[name] == pytest.approx(value, rel=1e-4)
+    assert evaluated["loss"] == pytest.approx(sum(true.values()), rel=1e-4)
+    keras_own = model.evaluate(x, y, batch_size=256, return_dict=True, verbose=0)
+    assert evaluated["digit_accuracy"] == keras_own["digit_accuracy"]  # the rest as Keras has it
+    if keras.backend.backend() == "tensorflow":  # what tunekit reported before
+        assert keras_own["digit_loss"] != pytest.approx(true["digit_loss"], rel=1e-3)

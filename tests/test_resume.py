@@ -12,6 +12,8 @@ import sys
 
 import pytest
 
+from tunekit.steps.base import _unreadable
+
 ARGS = [
     "--finalists",
     "0",
@@ -259,12 +261,18 @@ def test_the_cli_refuses_another_backend_on_a_resumed_run_and_changes_nothing(
         "report.json",
         "fine",
         "truncated:best_model.keras",
+        "emptied:report.json",
+        "emptied:trials.csv",
+        "garbled:report.json",
+        "emptied:report.md",
+        "plots/confusion_matrix.png",
     ],
 )
 def test_a_finished_run_missing_an_output_redoes_that_step_only(
     tmp_path, finished_run, deleted, caplog
 ):
-    """A deleted output of a done step is rebuilt by a rerun (it failed every rerun before);
+    """A deleted or damaged output of a done step is rebuilt by a rerun (it failed every
+    rerun before, or kept the damaged file: a `{}` report.json, an empty trials.csv);
     no trial of a phase whose project is there runs again. A deleted `fine/` project runs
     the fine search again (it was reported from the manifest with exit 0). A truncated
     model counts as deleted (every rerun failed on "File not found", with a resume command
@@ -281,11 +289,15 @@ def test_a_finished_run_missing_an_output_redoes_that_step_only(
     copy = tmp_path / run.run_dir.name
     shutil.copytree(run.run_dir, copy)
     trials = {p: sorted(x.name for x in (copy / p).glob("trial_*")) for p in ("coarse", "fine")}
-    truncated = deleted.startswith("truncated:")
-    deleted = deleted.removeprefix("truncated:")
-    if truncated:
+    how, _, deleted = deleted.rpartition(":")
+    truncated = bool(how)  # damaged, not deleted
+    if how == "truncated":
         with open(copy / deleted, "r+b") as f:
             f.truncate(100)
+    elif how == "emptied":
+        (copy / deleted).write_text("{}" if deleted.endswith(".json") else "")
+    elif how == "garbled":
+        (copy / deleted).write_text('{"top": 3, "hyperpar')
     elif (copy / deleted).is_dir():
         shutil.rmtree(copy / deleted)
     else:
@@ -299,6 +311,7 @@ def test_a_finished_run_missing_an_output_redoes_that_step_only(
         **{**RUN_BUDGET, "verbose": 1},
     ).run()
     assert (copy / deleted).exists()
+    assert not _unreadable(copy / deleted)
     assert {
         p: sorted(x.name for x in (copy / p).glob("trial_*")) for p in ("coarse", "fine")
     } == trials

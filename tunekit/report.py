@@ -142,11 +142,6 @@ def _class_label(class_id: str, class_names: list[str]) -> str:
     return class_id if name == class_id else f"{class_id} ({name})"
 
 
-def _failed_note(failed: int | None) -> str:
-    """` (2 failed)` after a phase's trial count, for trials that did not complete."""
-    return f" ({failed} failed)" if failed else ""
-
-
 def render_markdown(report: dict[str, Any], narrowing_table: str) -> str:
     """The report as Markdown for a person, readable on a code host or in a browser.
 
@@ -231,9 +226,9 @@ def render_markdown(report: dict[str, Any], narrowing_table: str) -> str:
         "| phase | trials | best trial | best score | seconds |",
         "|---|---|---|---|---|",
         *[
-            f"| {p} | {v['trials']}{_failed_note(v.get('failed'))} | {v['best_trial_id']} | "
-            f"{v['best_score']:.4f} | "
-            f"{v['seconds']} |"
+            f"| {p} | {v['trials']}"
+            + (f" ({v['failed']} failed)" if v.get("failed") else "")
+            + f" | {v['best_trial_id']} | {v['best_score']:.4f} | {v['seconds']} |"
             for p, v in report["phases"].items()
         ],
         *_size_limit_lines(report),

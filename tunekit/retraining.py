@@ -114,7 +114,14 @@ class CosineDecayCallback(keras.callbacks.Callback):
 
     def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
         self.epochs = int((self.params or {}).get("epochs") or self.epochs)
-        optimizer = self.model.optimizer
+        optimizer = getattr(self.model, "optimizer", None)
+        if optimizer is None:  # a hypermodel's own training loop, on a model it never compiled
+            warnings.warn(
+                "The model has no optimizer (the hypermodel's own fit trains it without "
+                "compiling it): the cosine retrain schedule cannot set its learning rate.",
+                stacklevel=2,
+            )
+            return
         if isinstance(
             getattr(optimizer, "_learning_rate", None),
             keras.optimizers.schedules.LearningRateSchedule,

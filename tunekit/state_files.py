@@ -1,7 +1,7 @@
 """A run folder's state files read back: each one whole, or a message that says what to do.
 
 A truncated or hand-edited `manifest.json`, `narrowed_space.json`,
-`report.json` or KerasTuner `trial.json` / `oracle.json` is named with its
+`best_hyperparameters.json` or KerasTuner `trial.json` / `oracle.json` is named with its
 parse error, how many completed trials the searches still hold, and the
 options that lose nothing; nothing on disk is changed.
 """
@@ -94,7 +94,7 @@ def read_run_file(run_dir: Path, name: str, *, what: str) -> Any:
         tunekit._io.StateFileError: Naming the file, the parse error, how many
             completed trials the searches hold, and what to do: for
             `manifest.json`, restore it or start over; for a step's output
-            (`narrowed_space.json`, `report.json`, ...), delete it and rerun,
+            (`narrowed_space.json`, `best_hyperparameters.json`), delete it and rerun,
             which runs that step again. Nothing on disk is changed.
     """
     if name == MANIFEST:

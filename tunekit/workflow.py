@@ -474,6 +474,16 @@ class CoarseToFine:
         if isinstance(data, Dataset):
             check_splits_used(data, self.cv)
         self.callbacks = _callback_list(callbacks)
+        for callback in self.callbacks:
+            if str(getattr(callback, "monitor", "")).startswith("val_"):
+                _logger.warning(
+                    "%s(monitor=%r) acts in the search's trials only: the final retrain on "
+                    "train+validation has no validation data, so there it does nothing "
+                    "(Keras warns that %r is not available).",
+                    type(callback).__name__,
+                    callback.monitor,
+                    callback.monitor,
+                )
         self.seed: int = settings["seed"]
         self.overwrite: bool = settings["overwrite"]
         self.verbose: int | bool = settings["verbose"]
@@ -826,7 +836,8 @@ class CoarseToFine:
         """Refuses to resume from corrupt state files, naming them; changes nothing."""
         for phase in ("coarse", "fine"):
             check_kerastuner_project(self.run_dir / phase)
-        for name in (NARROWED_SPACE, BEST_HYPERPARAMETERS, "report.json"):
+        # report.json is not among them: nothing reads it back, a damaged one is made again.
+        for name in (NARROWED_SPACE, BEST_HYPERPARAMETERS):
             if (self.run_dir / name).exists():
                 read_run_file(self.run_dir, name, what=name)
         if (self.run_dir / "coarse" / "oracle.json").is_file():  # a resume: the same space?

@@ -13,6 +13,7 @@ again, with every step after it (see `outputs_missing`).
 
 from __future__ import annotations
 
+import json
 import zipfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -174,15 +175,16 @@ def test_metrics(
     from tunekit.regression import regression_metrics
 
     data = ctx.data
+    if not getattr(model, "compiled", True):
+        return _prediction_metrics(ctx, model, batch_size, y_pred)
     if isinstance(data, StreamData):  # the stream's own batches
         evaluated = model.evaluate(data.test, return_dict=True, verbose=0)
     else:
-        evaluated = model.evaluate(
+        evaluated = _evaluate_arrays(
+            model,
             data.x_test,
             data.model_targets(data.y_test),  # one-hot rows under label_mode="categorical"
-            batch_size=batch_size,
-            return_dict=True,
-            verbose=0,
+            batch_size,
         )
     metrics = {k: float(v) for k, v in evaluated.items()}
     if data.task == REGRESSION and not isinstance(getattr(data, "y_test", None), Mapping):
@@ -193,6 +195,77 @@ def test_metrics(
         if not isinstance(y_true, Mapping):  # several outputs: Keras's metrics only
             metrics.update(regression_metrics(y_true, y_pred))
     return metrics
+
+
+def _prediction_metrics(
+    ctx: RunContext, model: keras.Model, batch_size: int, y_pred: Any
+) -> dict[str, float]:
+    """The test metrics of a model never compiled, from its predictions.
+
+    A hypermodel's own training loop (KerasTuner's documented custom-loop
+    `fit`) may train a model without compiling it: Keras then has no loss
+    and no metrics to evaluate. Classification gets scikit-learn's
+    `accuracy`; regression `mse`, `mae`, `rmse` and `r2`.
+
+    Raises:
+        ModelCheckError: For a model with several outputs (nothing to score
+            them by): compile the model in `build`.
+    """
+    import numpy as np
+    from sklearn.metrics import accuracy_score
+
+    from tunekit.data import REGRESSION
+    from tunekit.errors import ModelCheckError
+    from tunekit.outputs import predict_test_set
+    from tunekit.regression import regression_metrics
+
+    y_true = getattr(ctx.data, "y_test", None)
+    if isinstance(y_true, Mapping):
+        raise ModelCheckError(
+            "The final model has several outputs and was never compiled (the hypermodel's "
+            "own fit trains it without compile): tunekit has no metric to score its test "
+            "set by. Compile the model in build() with its losses and metrics; your fit "
+            "may still train it its own way."
+        )
+    if y_pred is None or y_true is None:
+        y_true, y_pred = predict_test_set(model, ctx.data, batch_size=batch_size)
+    if ctx.data.task == REGRESSION:
+        return regression_metrics(y_true, y_pred)
+    return {"accuracy": float(accuracy_score(np.asarray(y_true).reshape(-1), y_pred))}
+
+
+def _evaluate_arrays(model: keras.Model, x: Any, y: Any, batch_size: int) -> dict[str, Any]:
+    """`model.evaluate` of arrays, each output's loss weighted by its samples.
+
+    Keras's TensorFlow backend averages a multi-output model's per-output
+    losses (`digit_loss`) over batches, not samples: a partial last batch
+    counts as much as a full one (its total `loss` and metrics are right).
+    Here the whole batches and the rest are evaluated apart, and the two
+    combined by their sample counts: exact for a loss, a mean per sample.
+    """
+    import keras
+
+    evaluated = model.evaluate(x, y, batch_size=batch_size, return_dict=True, verbose=0)
+    names = [f"{name}_loss" for name in getattr(model, "output_names", None) or []]
+    per_output = [name for name in names if name in evaluated] if len(names) > 1 else []
+    num = len(keras.tree.flatten(x)[0])
+    rest = num % batch_size
+    if not per_output or rest == 0 or num < batch_size:
+        return evaluated
+    parts = [
+        model.evaluate(
+            *(keras.tree.map_structure(lambda a: a[rows], arrays) for arrays in (x, y)),
+            batch_size=batch_size,
+            return_dict=True,
+            verbose=0,
+        )
+        for rows in (slice(None, num - rest), slice(num - rest, None))
+    ]
+    for name in per_output:
+        evaluated[name] = (
+            float(parts[0][name]) * (num - rest) + float(parts[1][name]) * rest
+        ) / num
+    return evaluated
 
 
 def validation_batch_size(num_val: int, batch_size: int) -> int:
@@ -229,13 +302,17 @@ def outputs_missing(
     """Marks the first done step whose output is gone, and every done step after it, to run again.
 
     A deleted `best_model.keras` (or narrowing, or report) would otherwise make
-    every rerun fail the same way. So would a `.keras` file that is not a
-    whole archive (truncated, overwritten): it counts as gone. The searches
-    keep their trials.
+    every rerun fail the same way, or keep a damaged report. So a damaged
+    output counts as gone: a `.keras` file that is not a whole archive
+    (truncated, overwritten), a `report.json` that is not a JSON object with
+    something in it, an empty `.csv` or `.md` file, and a plot `report.json`
+    names that is not there. (A damaged state file the run reads back, such
+    as `narrowed_space.json`, raises `StateFileError` saying what to do.)
+    The searches keep their trials.
 
     Returns:
         `(missing files, steps to run again)`, both empty when nothing is
-        missing; an unreadable file is listed as `"<name> (unreadable)"`.
+        missing; a damaged file is listed as `"<name> (unreadable)"`.
     """
     for i, step in enumerate(steps):
         if not manifest.is_done(step.name):
@@ -243,8 +320,8 @@ def outputs_missing(
         missing = [
             name if not (run_dir / name).exists() else f"{name} (unreadable)"
             for name in step.outputs
-            if not (run_dir / name).exists() or _unreadable_model(run_dir / name)
-        ]
+            if not (run_dir / name).exists() or _unreadable(run_dir / name)
+        ] + (_missing_plots(run_dir) if REPORT in step.outputs else [])
         if missing:
             redo = [s.name for s in steps[i:] if s.outputs and manifest.is_done(s.name)]
             for name in redo:
@@ -253,15 +330,37 @@ def outputs_missing(
     return [], []
 
 
-def _unreadable_model(path: Path) -> bool:
-    """Whether `path` is a `.keras` file that is not a whole zip archive (its CRCs checked)."""
-    if path.suffix != ".keras" or not path.is_file():
+REPORT = "report.json"
+
+
+def _unreadable(path: Path) -> bool:
+    """Whether the output file `path` is damaged (see `outputs_missing`); a folder is not."""
+    if not path.is_file():
         return False
     try:
-        with zipfile.ZipFile(path) as archive:
-            return archive.testzip() is not None
-    except (zipfile.BadZipFile, OSError, EOFError):
+        if path.suffix == ".keras":  # a whole zip archive, its CRCs checked
+            with zipfile.ZipFile(path) as archive:
+                return archive.testzip() is not None
+        if path.name == REPORT:  # the state files tunekit reads back say what to do instead
+            content = json.loads(path.read_text(encoding="utf-8"))
+            return not isinstance(content, dict) or not content
+        return path.suffix in (".csv", ".md") and path.stat().st_size == 0
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError):  # UnicodeError is one
         return True
+
+
+def _missing_plots(run_dir: Path) -> list[str]:
+    """The plots a readable `report.json` names that are not in `<run>/plots`."""
+    try:
+        named = json.loads((run_dir / REPORT).read_text(encoding="utf-8")).get("plots") or {}
+    except (OSError, ValueError, AttributeError):
+        return []
+    # The report records them relative to where the run started: look in the run folder.
+    return [
+        f"plots/{Path(str(path)).name}"
+        for path in named.values()
+        if not (run_dir / "plots" / Path(str(path)).name).is_file()
+    ]
 
 
 def check_splits_used(data: Any, cv: int) -> None:

@@ -26,6 +26,7 @@ from tunekit.steps.base import (
 from tunekit.steps.finalists import finalist_selection
 from tunekit.steps.search import completed_trials, refused_fit_args
 from tunekit.tuners import AnnounceFit, InterruptCheck, TrialFacts
+from tunekit.tuners.callbacks import TensorBoard
 
 __all__ = [
     "BEST_HYPERPARAMETERS",
@@ -258,7 +259,7 @@ class RetrainStep:
             AnnounceFit(ctx.say, announced),
             _EpochLogs(manifest, self.name, elapsed),  # before the backup: no epoch unrecorded
             keras.callbacks.BackupAndRestore(str(backup)),
-            keras.callbacks.TensorBoard(  # no graph: under JAX it traces the model again
+            TensorBoard(  # no graph: under JAX it traces the model again
                 log_dir=str(ctx.run_dir / "tensorboard" / "final"),
                 histogram_freq=1,
                 write_graph=False,

@@ -26,7 +26,14 @@ import keras
 from tunekit import _kerastuner, interrupts
 from tunekit.model_size import param_count
 
-__all__ = ["AnnounceFit", "BestEpochWeights", "EpochTensorBoard", "InterruptCheck", "TrialFacts"]
+__all__ = [
+    "AnnounceFit",
+    "BestEpochWeights",
+    "EpochTensorBoard",
+    "InterruptCheck",
+    "TensorBoard",
+    "TrialFacts",
+]
 
 
 class TrialFacts(keras.callbacks.Callback):
@@ -171,7 +178,26 @@ class InterruptCheck(keras.callbacks.Callback):
         interrupts.check()
 
 
-class EpochTensorBoard(keras.callbacks.TensorBoard):
+class TensorBoard(keras.callbacks.TensorBoard):
+    """Keras' `TensorBoard`, for an uncompiled model too.
+
+    A hypermodel's own training loop (KerasTuner's documented custom-loop
+    `fit`, which calls `callback.on_epoch_end` itself) may train a model it
+    never compiled: there is no optimizer, so no learning rate to log.
+    Keras' callback reads `model.optimizer` and fails the trial; this one
+    logs the rest.
+
+    Args:
+        **kwargs: `keras.callbacks.TensorBoard`'s arguments.
+    """
+
+    def _collect_learning_rate(self, logs: dict[str, Any]) -> dict[str, Any]:
+        if getattr(self.model, "optimizer", None) is None:
+            return logs
+        return super()._collect_learning_rate(logs)
+
+
+class EpochTensorBoard(TensorBoard):
     """Keras' `TensorBoard` without its per-batch work when it logs per epoch only.
 
     With `update_freq="epoch"`, no profiling, no steps-per-second and no
