@@ -478,8 +478,8 @@ ERROR_CASES = [
     (
         "corrupt_image",
         lambda t: load_image_directory(_corrupt(t), (4, 4)),
-        r"Could not read image .*broken\.png.*\. Replace it with a readable \.png/\.jpg/\.jpeg "
-        r"image or remove it from the folder, then rerun\.",
+        r"Could not read image .*broken\.png.*\. Replace it with a readable "
+        r"\.png/\.jpg/\.jpeg/\.bmp/\.gif image or remove it from the folder, then rerun\.",
     ),
     (
         "corrupt_image_streamed",

@@ -566,3 +566,21 @@ def test_workers_from_python_run_every_trial_on_two_local_workers(tmp_path, digi
     assert 0.0 <= result.test_metrics["accuracy"] <= 1.0
     # The workers are gone and the port is closed once run() returns.
     assert run.runner.facts() is None
+
+
+def test_command_line_workers_get_the_chiefs_backend_once(tmp_path, digits_small):
+    """A worker log's resume command read `--backend jax --backend jax`."""
+    from hypermodels import MnistDenseHyperModel
+    from tunekit import CoarseToFine
+    from tunekit.distribute.cluster import Cluster
+    from tunekit.distribute.launch import cli_chief
+
+    run = CoarseToFine(MnistDenseHyperModel(), digits_small, directory=tmp_path, workers=2)
+    cluster = Cluster(role="chief", tuner_id="chief", ip="127.0.0.1", port=0, workers=2)
+    for given in (["--backend", "auto"], ["--backend=jax"], []):
+        argv = ["--data", "d.npz", *given, "--overwrite", "--seed", "3"]
+        command = cli_chief(run, cluster, argv, "jax", quiet=True).worker_command
+        assert command == ["-m", "tunekit.coarse_to_fine", "--data", "d.npz", "--seed", "3"] + [
+            "--backend",
+            "jax",
+        ]

@@ -318,3 +318,53 @@ def test_a_hypermodel_that_declares_no_hyperparameter_is_refused_unless_its_fit_
             return model.fit(*args, batch_size=hp.Choice("batch_size", [16, 32]), **kwargs)
 
     check_declares_hyperparameters(TunesItsFit())  # its fit declares what is tuned
+
+
+@pytest.mark.parametrize(
+    "kind, name, key, refused",
+    [
+        ("sequential", None, "inp", "without a name"),
+        ("functional", None, "inp", "without a name"),
+        ("sequential", "pixels", "inp", r"has no \['pixels'\]"),
+        ("functional", "pixels", "inp", r"has no \['pixels'\]"),
+        ("sequential", "pixels", "pixels", None),  # Keras feeds it by the Input's name
+        ("functional", "pixels", "pixels", None),
+    ],
+)
+@pytest.mark.parametrize("form", ["arrays", "stream"])
+def test_a_dict_x_for_a_one_input_model_must_be_keyed_by_the_inputs_name(
+    kind, name, key, refused, form
+):
+    """Keras fails every trial ("doesn't match the expected structure") on a dict whose key
+    is not the Input's name; a Sequential's inputs, and streams, were not checked at all."""
+    import tensorflow as tf
+
+    from tunekit.data import StreamData
+
+    def build(hp):
+        inputs = keras.Input((4,), name=name) if name else keras.Input((4,))
+        units = hp.Int("units", 8, 16, step=8)
+        if kind == "sequential":
+            model = keras.Sequential([inputs, keras.layers.Dense(units), keras.layers.Dense(2)])
+        else:
+            model = keras.Model(inputs, keras.layers.Dense(2)(keras.layers.Dense(units)(inputs)))
+        model.compile("adam", keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+        return model
+
+    x = {key: np.random.default_rng(0).random((60, 4), dtype=np.float32)}
+    y = np.arange(60) % 2
+    if form == "arrays":
+        data = Dataset.from_arrays(x, y)
+    else:
+        splits = [tf.data.Dataset.from_tensor_slices((x, y)).batch(16) for _ in range(3)]
+        data = StreamData(*splits, fingerprint="dict-x", num_classes=2)
+    if refused is None:
+        check_model(get_hypermodel(build), data)
+        model = build(kt.HyperParameters())
+        model.fit(x, y, epochs=1, verbose=0)  # what Keras takes, tunekit takes
+        return
+    with pytest.raises(ModelCheckError, match=refused):
+        check_model(get_hypermodel(build), data)
+    model = build(kt.HyperParameters())
+    with pytest.raises((ValueError, TypeError)):  # what every trial would have done
+        model.fit(x, y, epochs=1, verbose=0)

@@ -492,6 +492,11 @@ def test_cli_grayscale_folder_gives_one_channel(tmp_path: Path) -> None:
     data = StreamData.from_image_folder(stream)
     assert stream.input_shape == data.input_shape == (10, 12, 1)
     assert data.sample().shape[1:] == (10, 12, 1)
+    # From Python, the same folder the same way (it gave 3 channels: a CLI run's model
+    # could not be evaluated on the README's Python stream).
+    python = image_folder_stream(root)
+    assert python.input_shape == (10, 12, 1) and python.fingerprint == stream.fingerprint
+    assert image_folder_stream(root, (8, 8), color_mode="rgb").input_shape == (8, 8, 3)
 
 
 def _cli(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
@@ -625,3 +630,104 @@ def test_an_image_folder_is_weighed_by_its_file_lists(tmp_path: Path, image_fold
         f"{i} ({n}): {run.class_weights[i]:.4g}" for i, n in enumerate(IMAGE_FOLDER_CLASSES)
     )
     assert named in (run.run_dir / "report.md").read_text()
+
+
+class WeightedPyDataset(ArraysPyDataset):
+    """(x, y, sample_weight) batches."""
+
+    def __init__(self, x: np.ndarray, y: np.ndarray, w: np.ndarray) -> None:
+        super().__init__(x, y)
+        self.w = w
+
+    def __getitem__(self, index: int) -> Any:
+        x, y = super().__getitem__(index)
+        return x, y, self.w[index * self.batch_size : (index + 1) * self.batch_size]
+
+
+def _weighted_splits(kind: str, weighted: tuple[str, ...]) -> list[Any]:
+    splits = []
+    for name, (n, seed) in zip(("train", "val", "test"), ((96, 0), (32, 1), (40, 2))):
+        x, y = _arrays(n, seed)
+        w = np.where(y == 0, 3.0, 1.0).astype("float32")
+        if kind == "PyDataset":
+            splits.append(WeightedPyDataset(x, y, w) if name in weighted else ArraysPyDataset(x, y))
+        else:
+            arrays = (x, y, w) if name in weighted else (x, y)
+            splits.append(tf.data.Dataset.from_tensor_slices(arrays).batch(16))
+    return splits
+
+
+@pytest.mark.parametrize("kind", ["tf.data", "PyDataset"])
+def test_sample_weights_on_the_training_split_only_are_tuned_and_retrained(
+    tmp_path: Path, kind: str
+) -> None:
+    """Plain KerasTuner takes `search(train_with_weights, validation_data=without)`. tunekit
+    refused the tf.data form for a rank it named wrongly ("batch all three the same way"),
+    and crashed the PyDataset form in the retrain, after the whole search, chaining (x, y, w)
+    with (x, y) batches."""
+    data = StreamData(*_weighted_splits(kind, ("train",)), fingerprint="w", num_classes=3)
+    chained, _ = data.train_and_validation()
+    batches = list(chained.as_numpy_iterator()) if kind == "tf.data" else list(chained)
+    assert all(len(batch) == 3 for batch in batches)  # one structure for the whole fit
+    np.testing.assert_array_equal(batches[-1][2], np.ones(len(batches[-1][1])))  # weigh 1
+    assert not data.test_weighted
+    result = CoarseToFine(stream_models.dense_build, data, directory=tmp_path, **SMALL).run()
+    report = _report(result.run_dir)
+    assert report["test_intervals"]["accuracy"]["interval"] is not None
+    counts = np.asarray(report["confusion_matrix"]["counts"])
+    assert result.test_metrics["accuracy"] == pytest.approx(np.trace(counts) / 40, abs=1e-6)
+
+
+def test_a_weighted_test_stream_says_its_metrics_are_weighted_and_gives_no_count_interval(
+    tmp_path: Path,
+) -> None:
+    """Keras weighs the test metrics by the test stream's weights; Wilson's interval and the
+    confusion matrix count samples once: the report put the two side by side unsaid."""
+    data = StreamData(*_weighted_splits("tf.data", ("train", "val", "test")), fingerprint="w3")
+    assert data.test_weighted
+    result = CoarseToFine(stream_models.dense_build, data, directory=tmp_path, **SMALL).run()
+    report = _report(result.run_dir)
+    assert report["test_intervals"]["accuracy"]["interval"] is None
+    assert report["test_note"].startswith("The test metrics are weighted")
+    assert "The test metrics are weighted" in (result.run_dir / "report.md").read_text()
+
+
+@pytest.mark.parametrize("infinite", ["train", "validation", "test"])
+def test_a_split_that_repeats_forever_is_refused_when_built(infinite: str) -> None:
+    """Before, `dataset.repeat()` as the training split hung the first trial without a word."""
+    splits = [_tf_split(96, 0), _tf_split(32, 1), _tf_split(40, 2)]
+    index = ["train", "validation", "test"].index(infinite)
+    splits[index] = splits[index].repeat()
+    with pytest.raises(DataError, match=rf"`{infinite}` repeats forever.*Drop the \.repeat\(\)"):
+        StreamData(*splits, fingerprint="f")
+    finite = [_tf_split(96, 0).repeat(2), _tf_split(32, 1), _tf_split(40, 2)]
+    assert StreamData(*finite, fingerprint="f").task == "classification"  # a count is fine
+
+
+def test_images_in_folders_inside_a_class_and_every_keras_format_are_listed_as_keras_lists(
+    image_folder: Path,
+) -> None:
+    """Before, a class's subfolders and BMP/GIF files were dropped without a word (Keras's
+    `image_dataset_from_directory` lists them): other data than the user's, exit 0."""
+    nested = image_folder / IMAGE_FOLDER_CLASSES[0] / "more" / "deeper"
+    nested.mkdir(parents=True)
+    pixels = np.full((*IMAGE_FOLDER_SIZE, 3), 200, np.uint8)
+    Image.fromarray(pixels).save(nested / "extra.png")
+    Image.fromarray(pixels).save(image_folder / IMAGE_FOLDER_CLASSES[1] / "extra.bmp")
+    Image.fromarray(pixels).save(image_folder / IMAGE_FOLDER_CLASSES[2] / "extra.gif")
+    (image_folder / IMAGE_FOLDER_CLASSES[0] / ".hidden").mkdir()
+    Image.fromarray(pixels).save(image_folder / IMAGE_FOLDER_CLASSES[0] / ".hidden" / "x.png")
+    keras_found = keras.utils.image_dataset_from_directory(
+        image_folder, image_size=IMAGE_FOLDER_SIZE, batch_size=None, shuffle=False
+    ).file_paths
+    stream = image_folder_stream(image_folder, IMAGE_FOLDER_SIZE)
+    listed = sorted(str(image_folder / path) for path, *_ in stream.listing)
+    assert len(listed) == 3 * IMAGE_FOLDER_PER_CLASS + 3
+    assert listed == sorted(p for p in keras_found if "/.hidden/" not in p)
+    data = StreamData.from_image_folder(stream)
+    labels = np.concatenate(
+        [y for _, y in data.train.concatenate(data.validation).concatenate(data.test)]
+    )
+    assert (
+        np.bincount(labels).tolist() == [IMAGE_FOLDER_PER_CLASS + 1] * 3
+    )  # read, each in its class

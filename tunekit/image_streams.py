@@ -258,13 +258,13 @@ class ImageFolderStream:
 
 def image_folder_stream(
     root: str | os.PathLike[str],
-    image_size: tuple[int, int],
+    image_size: tuple[int, int] | None = None,
     *,
     batch_size: int = 32,
     validation_fraction: float = 0.15,
     test_fraction: float = 0.15,
     seed: int = 0,
-    color_mode: str = "rgb",
+    color_mode: str | None = None,
     scale: bool = True,
     cache: bool | str = "auto",
     cache_budget: int = DEFAULT_CACHE_BUDGET,
@@ -276,10 +276,13 @@ def image_folder_stream(
 
     Args:
         root: Dataset folder; class names are its sorted subfolder names.
-            Images are `*.png|*.jpg|*.jpeg` (any case); hidden entries are
+            Images are `*.png|*.jpg|*.jpeg|*.bmp|*.gif` (any case), in the
+            class folders and the folders inside them; hidden entries are
             ignored.
         image_size: `(height, width)` images are resized to (bilinear,
             antialiased; images already that size are used as they are).
+            Defaults to `None`: the folder's own, its most common size (see
+            `folder_format`), as on the command line.
         batch_size: Batch size of every split's dataset. Defaults to 32.
         validation_fraction: Fraction of each class for validation, in
             [0, 1). Defaults to 0.15.
@@ -287,7 +290,9 @@ def image_folder_stream(
             Defaults to 0.15.
         seed: Seed of the stratified split and of the shuffling. Defaults to 0.
         color_mode: `"rgb"` (3 channels) or `"grayscale"` (1). Defaults to
-            `"rgb"`.
+            `None`: the folder's own, `"grayscale"` when every image is
+            single-channel, else `"rgb"` (see `folder_format`), as on the
+            command line.
         scale: Whether batches are float32 in [0, 1] (uint8 / 255, tunekit's
             rule) rather than uint8. Defaults to `True`.
         cache: `"auto"` keeps the decoded uint8 images in memory after the
@@ -309,6 +314,10 @@ def image_folder_stream(
     >>> stream = image_folder_stream("data/toonvision", (600, 200), batch_size=16)
     >>> model.fit(stream.dataset("train"), validation_data=stream.dataset("val"))
     """
+    if image_size is None or color_mode is None:  # the folder's own, as the command line's
+        native_size, native_mode = folder_format(root)
+        image_size = native_size if image_size is None else image_size
+        color_mode = native_mode if color_mode is None else color_mode
     check_image_args(image_size, color_mode, example="(600, 200)")
     if not _is_int(batch_size) or batch_size < 1:
         raise DataError(f"batch_size must be a positive int, got {batch_size!r}.")

@@ -19,7 +19,7 @@ from tunekit.data.streams import StreamData
 from tunekit.manifest import STEPS, versions
 from tunekit.model_size import param_count
 from tunekit.objectives import objective_formula, objective_parts
-from tunekit.report_scores import interval_cell, test_intervals, usefulness_note
+from tunekit.report_scores import interval_cell, test_intervals, usefulness_note, weighted_test
 from tunekit.report_top import top_markdown
 from tunekit.report_trust import (
     baseline_section,
@@ -347,6 +347,8 @@ def write_report(
             weighed=run.class_weights is not None,
         )
     )
+    if getattr(data, "test_weighted", False):  # Keras's test metrics are weighted
+        weighted_test(report)
     report["baseline"] = baseline_section(
         run, model, report["best"]["hyperparameters"], y_pred, noted=bool(report["test_note"])
     )

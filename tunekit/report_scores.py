@@ -16,7 +16,7 @@ from tunekit.data import SCALED_UINT8
 from tunekit.stats import bootstrap_interval, wilson_interval
 from tunekit.stats.intervals import BCA_MAX_EXAMPLES, MIN_BOOTSTRAP_EXAMPLES, regression_metric
 
-__all__ = ["interval_cell", "test_intervals", "usefulness_note"]
+__all__ = ["interval_cell", "test_intervals", "usefulness_note", "weighted_test"]
 
 TARGET_SCALE = 10.0  # regression targets beyond this mean or std get their own hint
 
@@ -168,3 +168,23 @@ def interval_cell(intervals: dict[str, Any] | None, metric: str) -> str:
         return str(found["method"])
     low, high = found["interval"]
     return f"[{low:.4f}, {high:.4f}] ({found['method']})"
+
+
+WEIGHTED_TEST = (
+    "the test stream carries sample weights, which Keras's evaluate applies, while the "
+    "intervals, the confusion matrix and the comparison with the baseline count each test "
+    "sample once"
+)
+
+
+def weighted_test(report: dict[str, Any]) -> None:
+    """Marks `report` for a test stream with sample weights, in place.
+
+    Keras's test metrics are then weighted; tunekit's intervals count each
+    sample once, so none is given next to them, and `test_note` says why.
+    """
+    for found in (report.get("test_intervals") or {}).values():
+        found.update(interval=None, method="none: the test metrics are weighted")
+    report["test_note"] = " ".join(
+        filter(None, [f"The test metrics are weighted: {WEIGHTED_TEST}.", report.get("test_note")])
+    )

@@ -19,10 +19,13 @@ __all__ = [
     "check_same_ranks",
     "first_batch",
     "has_no_batch",
+    "is_infinite",
     "is_stream",
     "is_tf_dataset",
     "predict_stream",
     "shape_of",
+    "weight_structure",
+    "with_weights_of",
 ]
 
 
@@ -61,6 +64,15 @@ def first_batch(source: Any) -> tuple[Any, Any]:
         )
     to_numpy = lambda t: keras.tree.map_structure(np.asarray, t)  # noqa: E731
     return to_numpy(batch[0]), to_numpy(batch[1])
+
+
+def is_infinite(source: Any) -> bool:
+    """Whether a tf.data stream is known to repeat forever (`dataset.repeat()`)."""
+    if not is_tf_dataset(source):
+        return False
+    import tensorflow as tf  # noqa: PLC0415 - loaded already: the stream is tf.data
+
+    return bool(source.cardinality() == tf.data.INFINITE_CARDINALITY)
 
 
 def has_no_batch(source: Any) -> bool:
@@ -176,11 +188,18 @@ def check_batched(x: Any, y: Any) -> None:
 
 
 def check_same_ranks(streams: dict[str, Any]) -> None:
-    """Refuses tf.data splits whose elements differ in rank (one not batched); `DataError`."""
+    """Refuses tf.data splits whose `(x, y)` differ in rank (one not batched); `DataError`.
+
+    Sample weights (a third element) may be in some splits and not others, as
+    Keras takes them: `fit(train_with_weights, validation_data=without)`.
+    """
     import tensorflow as tf  # noqa: PLC0415 - loaded already: the splits are tf.data
 
+    def pair(spec: Any) -> Any:
+        return tuple(spec[:2]) if isinstance(spec, tuple) else spec
+
     ranks = {
-        split: tf.nest.map_structure(lambda s: s.shape.rank, stream.element_spec)
+        split: tf.nest.map_structure(lambda s: s.shape.rank, pair(stream.element_spec))
         for split, stream in streams.items()
     }
     odd = [split for split, r in ranks.items() if repr(r) != repr(ranks["train"])]
@@ -190,3 +209,58 @@ def check_same_ranks(streams: dict[str, Any]) -> None:
             f"training split's ({ranks}): batch all three the same way, e.g. "
             "dataset.batch(32)."
         )
+
+
+def with_weights_of(part: Any, like: Any) -> Any:
+    """`part` (a stream) with sample weights when `like`'s batches carry them, else without.
+
+    For chaining validation after training in the retrain: Keras needs every
+    batch of one fit alike. Samples without a weight weigh 1, as in Keras;
+    weights only the validation split carries are dropped (the training
+    split's samples were never weighted).
+    """
+    import keras  # noqa: PLC0415
+
+    weighted, has = weight_structure(like), weight_structure(part) is not None
+    if (weighted is not None) == has:
+        return part
+
+    if is_tf_dataset(part):
+        import tensorflow as tf  # noqa: PLC0415
+
+        def ones(x: Any, y: Any, *rest: Any) -> Any:
+            if weighted is None:
+                return x, y
+            size = tf.shape(tf.nest.flatten(y)[0])[0]
+            return x, y, tf.nest.map_structure(lambda w: tf.ones((size,), w.dtype), weighted)
+
+        return part.map(ones)
+
+    class _Matched(keras.utils.PyDataset):
+        def __init__(self) -> None:
+            super().__init__()
+
+        def __len__(self) -> int:
+            return len(part)
+
+        def __getitem__(self, index: int) -> Any:
+            batch = part[index]
+            if weighted is None:
+                return batch[0], batch[1]
+            size = len(keras.tree.flatten(batch[1])[0])
+            ones = keras.tree.map_structure(lambda w: np.ones(size, np.asarray(w).dtype), weighted)
+            return batch[0], batch[1], ones
+
+        def on_epoch_end(self) -> None:
+            part.on_epoch_end()
+
+    return _Matched()
+
+
+def weight_structure(source: Any) -> Any:
+    """The structure of a stream's sample weights (`None`: its batches have none)."""
+    if is_tf_dataset(source):
+        spec = source.element_spec
+        return spec[2] if isinstance(spec, tuple) and len(spec) > 2 else None
+    batch = source[0]
+    return batch[2] if isinstance(batch, (tuple, list)) and len(batch) > 2 else None

@@ -16,7 +16,8 @@ from tunekit.errors import DataError
 
 __all__ = ["load_image_directory", "listing_changes"]
 
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
+# The formats Keras's image_dataset_from_directory lists.
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif")
 # color_mode -> (Pillow mode, channels)
 COLOR_MODES = {"rgb": ("RGB", 3), "grayscale": ("L", 1)}
 
@@ -31,9 +32,10 @@ def load_image_directory(
 ) -> Dataset:
     """Loads a folder with one subfolder of images per class, split per class.
 
-    `root/<class>/*.png|*.jpg|*.jpeg` (any case). Hidden entries and other files are
-    ignored. Each class is shuffled with `seed`; its first `round(n * test_fraction)`
-    images (at least 1) go to test, the next to validation, the rest to train.
+    `root/<class>/**/*.png|*.jpg|*.jpeg|*.bmp|*.gif` (any case, in folders
+    inside a class's too). Hidden entries and other files are ignored. Each
+    class is shuffled with `seed`; its first `round(n * test_fraction)` images
+    (at least 1) go to test, the next to validation, the rest to train.
 
     Args:
         root: Dataset folder; class names are its sorted subfolder names.
@@ -120,8 +122,10 @@ def check_image_args(image_size: Any, color_mode: Any, *, example: str) -> None:
 def list_images(folder: Path) -> list[tuple[str, int, int]]:
     """`(class/file relative path, size in bytes, mtime in ns)` of every image, sorted.
 
-    Classes are the sorted subfolder names (hidden entries and other files are
-    ignored). Used by the in-memory loader and by `tunekit.image_streams`.
+    Classes are the sorted subfolder names; a class's images are those in its
+    folder and in the folders inside it, as Keras's `image_dataset_from_directory`
+    lists them (hidden entries and other files are ignored). Used by the
+    in-memory loader and by `tunekit.image_streams`.
 
     Raises:
         DataError: The folder is missing, has fewer than 2 class subfolders, or
@@ -141,15 +145,14 @@ def list_images(folder: Path) -> list[tuple[str, int, int]]:
     listing = []
     for name in classes:
         found = []
-        with os.scandir(folder / name) as entries:
-            for entry in entries:
-                if (
-                    entry.is_file()
-                    and not entry.name.startswith(".")
-                    and Path(entry.name).suffix.lower() in IMAGE_SUFFIXES
-                ):
-                    stat = entry.stat()
-                    found.append((f"{name}/{entry.name}", stat.st_size, stat.st_mtime_ns))
+        # Subfolders of a class folder too, as Keras's image_dataset_from_directory lists them.
+        for parent, folders, files in os.walk(folder / name):
+            folders[:] = sorted(f for f in folders if not f.startswith("."))
+            inside = Path(parent).relative_to(folder).as_posix()
+            for file in files:
+                if not file.startswith(".") and Path(file).suffix.lower() in IMAGE_SUFFIXES:
+                    stat = os.stat(Path(parent) / file)
+                    found.append((f"{inside}/{file}", stat.st_size, stat.st_mtime_ns))
         if not found:
             raise DataError(
                 f"Class folder {name!r} in {str(folder)!r} has no images "

@@ -39,10 +39,13 @@ from tunekit.data._stream_batches import (
     check_same_ranks,
     first_batch,
     has_no_batch,
+    is_infinite,
     is_stream,
     is_tf_dataset,
     predict_stream,
     shape_of,
+    weight_structure,
+    with_weights_of,
 )
 from tunekit.errors import DataError
 
@@ -139,6 +142,12 @@ class StreamData:
                 "pipeline or a PyDataset, and a resumed run must refuse changed data."
             )
         for split, value in (("train", train), ("val", validation), ("test", test)):
+            if is_infinite(value):  # no steps_per_epoch: the first epoch would never end
+                raise DataError(
+                    f"StreamData: `{_SPLIT_NAMES[split]}` repeats forever (a tf.data "
+                    "dataset.repeat() with no count): Keras would never end its first pass. "
+                    "Drop the .repeat(): Keras goes through a finite dataset once per epoch."
+                )
             if has_no_batch(value):  # found at the evaluation, after the whole search, before
                 raise DataError(
                     f"StreamData: `{_SPLIT_NAMES[split]}` yields no batch; tunekit trains on "
@@ -147,6 +156,8 @@ class StreamData:
                     "the split sizes)."
                 )
         self.train, self.validation, self.test = train, validation, test
+        # Keras weighs the test metrics by them; tunekit's intervals count samples once.
+        self.test_weighted = weight_structure(test) is not None
         self.kind = kinds[0]
         self._fingerprint = fingerprint.strip()
         self.name = name
@@ -258,9 +269,10 @@ class StreamData:
 
     def train_and_validation(self) -> tuple[Any, None]:
         """`(stream, None)`: train then validation, chained without copying."""
+        validation = with_weights_of(self.validation, self.train)  # batches alike
         if self.kind == "tf.data":
-            return self.train.concatenate(self.validation), None
-        return chain_py_datasets(self.train, self.validation), None
+            return self.train.concatenate(validation), None
+        return chain_py_datasets(self.train, validation), None
 
     def sample(self) -> Any:
         """`x` of the first training batch (for a check of the model's output)."""

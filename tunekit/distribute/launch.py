@@ -35,11 +35,21 @@ def cli_chief(
     Args:
         run: The `CoarseToFine` whose phases the chief serves.
         cluster: The chief's `Cluster`.
-        argv: The chief's command-line options (`--overwrite` is dropped for workers).
+        argv: The chief's command-line options (`--overwrite` is dropped for workers,
+            and `--backend`: they get the backend the chief chose).
         backend: The Keras backend the chief chose, forced on local workers.
         quiet: Print no status line.
     """
-    worker_argv = [a for a in argv if a != "--overwrite"]
+    worker_argv: list[str] = []
+    skip = False
+    for arg in argv:  # the chief's choice replaces a --backend given (auto included)
+        if skip or arg == "--overwrite" or arg.startswith("--backend="):
+            skip = False
+            continue
+        if arg == "--backend":
+            skip = True
+            continue
+        worker_argv.append(arg)
     return ChiefRunner(
         cluster,
         run.config(),

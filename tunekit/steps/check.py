@@ -181,8 +181,9 @@ def check_trainable(hypermodel: kt.HyperModel, model: Any, data: Dataset | Strea
     - a model with one declared `Input` and array data: the input's shape
       (without the batch axis) matches `x_train`'s samples, where Keras
       would accept them (a missing or extra last axis of size 1 is);
-    - a functional model with several inputs and a dict of arrays: every
-      input has its array, by Keras's names;
+    - a dict of arrays (or a stream's dict `x`), unless the hypermodel has
+      its own `fit`: every input of the model has its array, by Keras's
+      names (one unnamed `Input` has none);
 
     `check_model` also checks, once the output shape is known (a lazily
     built model is called on two samples first), that one output unit on
@@ -204,10 +205,14 @@ def check_trainable(hypermodel: kt.HyperModel, model: Any, data: Dataset | Strea
             "metrics=[...]) in build before returning the model: KerasTuner trains the "
             "model build returns as it is."
         )
+    # A fit of the hypermodel's own may feed the model something else than x.
+    fed_as_is = type(hypermodel).fit is kt.HyperModel.fit
     if isinstance(data, StreamData):
+        if fed_as_is and isinstance(sample := data.sample(), Mapping):  # 1st batch's x
+            _check_input_names(model, sample)
         return
     _check_label_form(model, data)
-    if isinstance(data.x_train, Mapping):
+    if fed_as_is and isinstance(data.x_train, Mapping):
         _check_input_names(model, data.x_train)
     if isinstance(data.x_train, (Mapping, list, tuple)):
         return
@@ -222,14 +227,21 @@ def _check_input_names(model: keras.Model, x: Mapping[str, Any]) -> None:
     """
     try:
         structure = model.input
-    except (AttributeError, ValueError):  # a model not built yet (Sequential without Input)
-        return
+    except (AttributeError, ValueError):  # a Sequential's until called; a lazy model's
+        structure = None
     if isinstance(structure, Mapping):
         needed = [str(k) for k in structure]
-    elif isinstance(structure, (list, tuple)) and len(structure) > 1:
-        needed = [str(getattr(t, "name", "")) for t in structure]
-    else:
+    else:  # a list of Inputs, or one (a Sequential's too): fed a dict by their names
+        needed = [str(getattr(t, "name", "")) for t in getattr(model, "inputs", None) or []]
+    if not needed:  # not built yet
         return
+    if len(needed) == 1 and needed[0].startswith("keras_tensor") and needed[0] not in x:
+        raise ModelCheckError(
+            f"{_WHAT} has one keras.Input without a name, and x is a dict of arrays (keys: "
+            f"{sorted(map(str, x))}): Keras feeds a dict to a model's inputs by their names, "
+            "so no trial could run. Name the input after the key, keras.Input(shape, "
+            f"name={sorted(map(str, x))[0]!r}), or pass x as an array."
+        )
     missing = [name for name in needed if name not in x]
     if missing:
         raise ModelCheckError(
