@@ -698,3 +698,14 @@ def test_a_list_of_input_arrays_is_told_to_be_a_dict_keyed_by_input_names():
         Dataset.from_arrays([rng.random((40, 5)), rng.random((40, 8))], np.arange(40) % 2)
     assert "a list of 2 arrays of different shapes" in str(caught.value)
     assert "pass a dict of arrays keyed by the names of its keras.Input" in str(caught.value)
+
+
+def test_a_list_of_target_arrays_is_told_to_be_a_dict_keyed_by_output_names():
+    """Keras's `fit(x, [y1, y2])` form read as 2 labels ("x has 1797 samples but y has 2
+    labels") or as a (2, n) array of rows."""
+    x = np.random.default_rng(0).random((50, 4))
+    for y in ([np.arange(50) % 2, np.arange(50) % 3], (np.arange(50) % 2, np.linspace(0, 1, 50))):
+        with pytest.raises(DataError, match=r"y is a list of 2 target arrays of 50 samples") as e:
+            Dataset.from_arrays(x, y)
+        assert "y={'digit': y_digit, 'size': y_size} for keras.Model" in str(e.value)
+    assert Dataset.from_arrays(x, list(np.arange(50) % 2)).task == "classification"

@@ -671,6 +671,11 @@ def test_an_own_training_loop_on_a_model_never_compiled_is_tuned_and_tested(digi
     predicted = np.argmax(keras.ops.convert_to_numpy(model(digits.x_test)), axis=1)
     assert result.test_metrics == {"accuracy": pytest.approx(np.mean(predicted == digits.y_test))}
     report = json.loads((tmp_path / "loop" / "report.json").read_text())
+    # Its loop never calls on_train_begin, which starts the cosine schedule: not claimed.
+    assert report["config"]["final_schedule"] == "cosine"
+    assert report["best"]["schedule_applied"] is False
+    text = (tmp_path / "loop" / "report.md").read_text()
+    assert "(the cosine schedule not applied: the hypermodel's own fit never started it)" in text
     scored = {m["name"]: m["baseline"] for m in report["baseline"]["metrics"]}
     assert scored["accuracy"] > 0.4  # the baseline scored the same way (chance is 1/3)
     logs = tmp_path / "loop" / "tensorboard"

@@ -283,7 +283,9 @@ def test_a_list_objective_run_records_its_parts_and_reproduces_as_a_list(tmp_pat
     run = CoarseToFine(build, data, directory=tmp_path, objective=["val_loss", "val_auc"])
     config = run.config()
     assert (config["objective"], config["direction"]) == ("multi_objective", "min")
-    assert config["objectives"] == [["val_loss", "min"], ["val_auc", "max"]]
+    assert config["objectives"] == [["val_auc", "max"], ["val_loss", "min"]]
+    reordered = CoarseToFine(build, data, directory=tmp_path, objective=["val_auc", "val_loss"])
+    assert reordered.config() == config  # the same sum: a rerun in another order resumes
     assert "objective=['val_loss:min', 'val_auc:max']" in python_call(run)
     assert cli_equivalent(run, "jax") is None  # one --objective names one metric
     single = CoarseToFine(build, data, directory=tmp_path, objective="val_loss")

@@ -12,7 +12,8 @@ import sys
 
 import pytest
 
-from tunekit.steps.base import _unreadable
+from tunekit.state_files import damaged_output as _unreadable
+from tunekit.state_files import whole_image as _whole_image
 
 ARGS = [
     "--finalists",
@@ -266,6 +267,7 @@ def test_the_cli_refuses_another_backend_on_a_resumed_run_and_changes_nothing(
         "garbled:report.json",
         "emptied:report.md",
         "plots/confusion_matrix.png",
+        "truncated:plots/confusion_matrix.png",
     ],
 )
 def test_a_finished_run_missing_an_output_redoes_that_step_only(
@@ -312,6 +314,7 @@ def test_a_finished_run_missing_an_output_redoes_that_step_only(
     ).run()
     assert (copy / deleted).exists()
     assert not _unreadable(copy / deleted)
+    assert (copy / deleted).is_dir() or _whole_image(copy / deleted)
     assert {
         p: sorted(x.name for x in (copy / p).glob("trial_*")) for p in ("coarse", "fine")
     } == trials

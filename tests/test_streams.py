@@ -678,18 +678,42 @@ def test_sample_weights_on_the_training_split_only_are_tuned_and_retrained(
     assert result.test_metrics["accuracy"] == pytest.approx(np.trace(counts) / 40, abs=1e-6)
 
 
-def test_a_weighted_test_stream_says_its_metrics_are_weighted_and_gives_no_count_interval(
+def test_a_weighted_test_stream_says_which_test_metrics_its_weights_weigh(
     tmp_path: Path,
 ) -> None:
-    """Keras weighs the test metrics by the test stream's weights; Wilson's interval and the
-    confusion matrix count samples once: the report put the two side by side unsaid."""
+    """Keras weighs the test loss (and `weighted_metrics`) by the test stream's weights, not
+    `metrics=["accuracy"]`: the report put a weighted loss next to counts, unsaid."""
     data = StreamData(*_weighted_splits("tf.data", ("train", "val", "test")), fingerprint="w3")
     assert data.test_weighted
     result = CoarseToFine(stream_models.dense_build, data, directory=tmp_path, **SMALL).run()
     report = _report(result.run_dir)
-    assert report["test_intervals"]["accuracy"]["interval"] is None
-    assert report["test_note"].startswith("The test metrics are weighted")
-    assert "The test metrics are weighted" in (result.run_dir / "report.md").read_text()
+    counts = np.asarray(report["confusion_matrix"]["counts"])
+    # The accuracy is Keras's unweighted one, with its Wilson interval: both count samples.
+    assert result.test_metrics["accuracy"] == pytest.approx(np.trace(counts) / 40, abs=1e-6)
+    assert report["test_intervals"]["accuracy"]["interval"] is not None
+    assert report["test_note"].startswith("The test stream carries sample weights: Keras weighs")
+    assert "weighs its test loss" in (result.run_dir / "report.md").read_text()
+
+
+def test_a_py_dataset_that_never_ends_is_refused_when_built() -> None:
+    """Keras's mark of an infinite PyDataset, `num_batches` None: the first trial hung."""
+
+    class Endless(keras.utils.PyDataset):
+        def __init__(self) -> None:
+            super().__init__()
+            self.x, self.y = _arrays(16, 0)
+
+        @property
+        def num_batches(self) -> None:
+            return None
+
+        def __getitem__(self, index: int) -> Any:
+            return self.x, self.y
+
+    finite = [ArraysPyDataset(*_arrays(n, s)) for n, s in ((96, 0), (32, 1), (40, 2))]
+    with pytest.raises(DataError, match=r"`train` repeats forever.*num_batches is None"):
+        StreamData(Endless(), *finite[1:], fingerprint="f")
+    assert StreamData(*finite, fingerprint="f").kind == "PyDataset"
 
 
 @pytest.mark.parametrize("infinite", ["train", "validation", "test"])

@@ -28,6 +28,9 @@ Used by the tuners and the workflow:
   scored.
 - `SaveBestEpoch`: the callback KerasTuner's `Tuner.run_trial` adds to write a
   trial's best-epoch weights; `tunekit.timing` times it as checkpoint writes.
+- `MultiObjective`: the objective KerasTuner makes of a list of objectives
+  (`create_objective`), the sum of the parts; `tunekit.objectives` builds it
+  from a list whose parts it has checked.
 - `get_hypermodel()`: wraps a `build(hp)` function in a `HyperModel`, exactly
   as KerasTuner's tuners do, so the workflow builds and fits the same object.
 - `config`: the module whose `DEBUG` flag (`True` as shipped) makes
@@ -58,6 +61,7 @@ from keras_tuner.src.backend.config import multi_backend
 from keras_tuner.src.distribute import oracle_chief, oracle_client
 from keras_tuner.src.engine import conditions
 from keras_tuner.src.engine.hypermodel import get_hypermodel
+from keras_tuner.src.engine.objective import MultiObjective
 from keras_tuner.src.engine.tuner_utils import (
     SaveBestEpoch,
     convert_to_metrics_dict,
@@ -66,6 +70,7 @@ from keras_tuner.src.engine.tuner_utils import (
 
 __all__ = [
     "CHECKED_VERSIONS",
+    "MultiObjective",
     "SaveBestEpoch",
     "conditions",
     "config",

@@ -262,7 +262,7 @@ def _resolve_list(
     objectives: list[Any] | tuple[Any, ...], direction: str | None, argument: str
 ) -> keras_tuner.Objective:
     """KerasTuner's list form: the sum of the parts, each signed by its direction."""
-    from keras_tuner.src.engine.objective import MultiObjective  # noqa: PLC0415
+    from tunekit._kerastuner import MultiObjective  # noqa: PLC0415
 
     if direction is not None:
         raise InvalidParameterError(
@@ -330,7 +330,7 @@ def objective_formula(name: str, parts: list[list[str]] | None = None) -> str:
     if not parts:
         return name
     terms = " ".join(("- " if way == "max" else "+ ") + part for part, way in parts)
-    return f"{name} = {terms.removeprefix('+ ')}"
+    return f"{name} = {terms.removeprefix('+ ').replace('- ', '-', terms.startswith('- '))}"
 
 
 def describe_objective(name: str, direction: str, parts: list[list[str]] | None = None) -> str:

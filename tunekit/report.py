@@ -30,7 +30,7 @@ from tunekit.report_trust import (
 )
 from tunekit.reproduce import command_section
 from tunekit.results import trials_csv, trials_dataframe
-from tunekit.retraining import resumed_note
+from tunekit.retraining import resumed_note, schedule_text
 from tunekit.tensorboard import log_images
 
 __all__ = ["render_markdown", "write_report"]
@@ -114,6 +114,7 @@ def _report(
             "final_epochs": retrain["final_epochs"],
             "final_epochs_rule": retrain.get("epochs_rule"),  # None: a run from before it
             "retrain_note": resumed_note(retrain.get("resumed_at"), retrain["final_epochs"]),
+            "schedule_applied": retrain.get("schedule_applied", True),
             "batch_size": retrain.get("batch_size"),
             "num_params": param_count(model),  # None: a lazy model never called
             "hyperparameters": hyperparameters,
@@ -245,7 +246,7 @@ def render_markdown(report: dict[str, Any], narrowing_table: str) -> str:
             else ""
         )
         + " "
-        f"({config.get('final_schedule', 'constant')} learning rate); "
+        f"({schedule_text(config.get('final_schedule', 'constant'), best)}); "
         + (
             f"{best['num_params']:,} parameters."
             if best["num_params"] is not None

@@ -171,20 +171,16 @@ def interval_cell(intervals: dict[str, Any] | None, metric: str) -> str:
 
 
 WEIGHTED_TEST = (
-    "the test stream carries sample weights, which Keras's evaluate applies, while the "
-    "intervals, the confusion matrix and the comparison with the baseline count each test "
-    "sample once"
+    "The test stream carries sample weights: Keras weighs its test loss (and any "
+    "`weighted_metrics`) by them; the other metrics, the intervals, the confusion matrix and "
+    "the comparison with the baseline count each test sample once."
 )
 
 
 def weighted_test(report: dict[str, Any]) -> None:
-    """Marks `report` for a test stream with sample weights, in place.
+    """Says in `report["test_note"]`, in place, which test metrics a test stream's weights weigh.
 
-    Keras's test metrics are then weighted; tunekit's intervals count each
-    sample once, so none is given next to them, and `test_note` says why.
+    Keras applies sample weights to the loss and to `weighted_metrics` only
+    (not to `metrics=["accuracy"]`), so the two kinds sit side by side.
     """
-    for found in (report.get("test_intervals") or {}).values():
-        found.update(interval=None, method="none: the test metrics are weighted")
-    report["test_note"] = " ".join(
-        filter(None, [f"The test metrics are weighted: {WEIGHTED_TEST}.", report.get("test_note")])
-    )
+    report["test_note"] = " ".join(filter(None, [WEIGHTED_TEST, report.get("test_note")]))

@@ -94,7 +94,7 @@ def top_markdown(report: dict[str, Any]) -> list[str]:
             # so pasted anywhere else it would start another run instead of resuming this one.
             cd = [f"cd {shlex.quote(command['cwd'])}"] if command.get("cwd") else []
             lines += [
-                f"This run was started from the command line{where}:",
+                f"This run's command line, as its last session ran it{where}:",
                 "",
                 "```sh",
                 *cd,
@@ -132,8 +132,9 @@ def top_markdown(report: dict[str, Any]) -> list[str]:
                 ]
             else:
                 lines += [
-                    "There is no equivalent command line: its hypermodel or callbacks are "
-                    "defined where the command line cannot name them.",
+                    "There is no equivalent command line: it has no option for something "
+                    "this run uses (a hypermodel or callbacks defined where the command line "
+                    "cannot name them, several objectives, ...).",
                     "",
                 ]
     return lines

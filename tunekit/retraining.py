@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import warnings
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 import keras
@@ -24,6 +25,8 @@ __all__ = [
     "CosineDecayCallback",
     "schedule_callbacks",
     "resumed_note",
+    "schedule_text",
+    "NOT_STARTED",
 ]
 
 SCHEDULES = ("cosine", "constant")
@@ -111,6 +114,8 @@ class CosineDecayCallback(keras.callbacks.Callback):
         self.epochs = int(epochs)
         self.base: float | None = None
         self._scheduler: keras.callbacks.LearningRateScheduler | None = None
+        # Whether it set a rate: a hypermodel's own loop may never call on_train_begin.
+        self.applied = False
 
     def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
         self.epochs = int((self.params or {}).get("epochs") or self.epochs)
@@ -159,6 +164,7 @@ class CosineDecayCallback(keras.callbacks.Callback):
     def on_epoch_begin(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         if self._scheduler is not None:
             self._scheduler.on_epoch_begin(epoch, logs)
+            self.applied = True
 
     def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         if self._scheduler is not None:
@@ -172,6 +178,23 @@ def schedule_callbacks(schedule: str, epochs: int) -> list[keras.callbacks.Callb
             f"The retrain schedule must be one of {SCHEDULES}. Received: {schedule!r}."
         )
     return [CosineDecayCallback(epochs)] if schedule == "cosine" else []
+
+
+NOT_STARTED = "the cosine schedule not applied: the hypermodel's own fit never started it"
+
+
+def schedule_text(schedule: str, best: Mapping[str, Any]) -> str:
+    """The retrain's learning rate as it was, e.g. `cosine learning rate`, or why not.
+
+    Args:
+        schedule: The run's `final_schedule`.
+        best: `report.json["best"]`; its `schedule_applied` is `False` when a
+            hypermodel's own training loop never called the callbacks' hooks
+            that start the schedule (`on_train_begin`).
+    """
+    if best.get("schedule_applied", True):
+        return f"{schedule} learning rate"
+    return NOT_STARTED
 
 
 def resumed_note(resumed_at: list[int] | None, final_epochs: int) -> str | None:

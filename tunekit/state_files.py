@@ -3,12 +3,16 @@
 A truncated or hand-edited `manifest.json`, `narrowed_space.json`,
 `best_hyperparameters.json` or KerasTuner `trial.json` / `oracle.json` is named with its
 parse error, how many completed trials the searches still hold, and the
-options that lose nothing; nothing on disk is changed.
+options that lose nothing; nothing on disk is changed. The outputs nothing
+reads back (`report.json`, `report.md`, `trials.csv`, the plots, `.keras`
+models) are checked whole by `damaged_output` / `damaged_plots`: a damaged one
+is made again, as a deleted one is (`tunekit.steps.base.outputs_missing`).
 """
 
 from __future__ import annotations
 
 import json
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +22,10 @@ from tunekit.errors import RunConfigError
 __all__ = [
     "DATA_FILES",
     "MANIFEST",
+    "REPORT",
+    "damaged_output",
+    "damaged_plots",
+    "whole_image",
     "check_kerastuner_project",
     "check_search_space",
     "completed_trials_found",
@@ -27,6 +35,7 @@ __all__ = [
 ]
 
 MANIFEST = "manifest.json"
+REPORT = "report.json"
 # An image folder's files when the run started (`[relative path, bytes, digest]`), kept
 # to name what changed when a resume with the changed folder is refused.
 DATA_FILES = "data_files.json"
@@ -203,3 +212,49 @@ def check_search_space(run_dir: Path, declared: Any) -> None:
             "hypermodel's code to resume, pass overwrite=True to start over, or choose another "
             "project_name=."
         )
+
+
+def damaged_output(path: Path) -> bool:
+    """Whether the output file `path` is damaged (see `outputs_missing`); a folder is not."""
+    if not path.is_file():
+        return False
+    try:
+        if path.suffix == ".keras":  # a whole zip archive, its CRCs checked
+            with zipfile.ZipFile(path) as archive:
+                return archive.testzip() is not None
+        if path.name == REPORT:  # the state files tunekit reads back say what to do instead
+            content = json.loads(path.read_text(encoding="utf-8"))
+            return not isinstance(content, dict) or not content
+        return path.suffix in (".csv", ".md") and path.stat().st_size == 0
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError):  # UnicodeError is one
+        return True
+
+
+def damaged_plots(run_dir: Path) -> list[str]:
+    """The plots a readable `report.json` names that are not in `<run>/plots`."""
+    try:
+        named = json.loads((run_dir / REPORT).read_text(encoding="utf-8")).get("plots") or {}
+    except (OSError, ValueError, AttributeError):
+        return []
+    # The report records them relative to where the run started: look in the run folder.
+    plots = [f"plots/{Path(str(path)).name}" for path in named.values()]
+    return [
+        name if not (run_dir / name).exists() else f"{name} (unreadable)"
+        for name in plots
+        if not whole_image(run_dir / name)
+    ]
+
+
+def whole_image(path: Path) -> bool:
+    """Whether `path` is a file, and a PNG's ends with its IEND chunk (not truncated)."""
+    try:
+        with open(path, "rb") as f:
+            if path.suffix.lower() != ".png":
+                return bool(f.read(1))
+            f.seek(0, 2)
+            if f.tell() < 12:
+                return False
+            f.seek(-12, 2)
+            return f.read()[4:8] == b"IEND"
+    except OSError:
+        return False

@@ -426,6 +426,8 @@ class CoarseToFine:
         self.objective = resolve_objective(
             DEFAULT_OBJECTIVES[data.task] if objective is None else objective
         )
+        if settings["verbose"]:  # this constructor's warnings reach a notebook too
+            _log.show_progress()
         for name, _ in objective_parts(self.objective) or [[self.objective.name, ""]]:
             if (note := training_metric_note(name)) is not None:
                 _logger.warning(note)
@@ -733,8 +735,9 @@ class CoarseToFine:
             "data": self.data.fingerprint(),
             "objective": self.objective.name,
             "direction": self.objective.direction,
-            # Only for KerasTuner's sum of objectives, so earlier runs still resume.
-            **({"objectives": parts} if (parts := objective_parts(self.objective)) else {}),
+            # Only for KerasTuner's sum of objectives, so earlier runs still resume; sorted,
+            # as the sum is the same in any order.
+            **({"objectives": sorted(parts)} if (parts := objective_parts(self.objective)) else {}),
             "coarse_trials": self.coarse_trials,
             "coarse_epochs": self.coarse_epochs,
             "defaults_first": self.defaults_first,

@@ -23,6 +23,23 @@ def _as_shape(shape: Any) -> tg.Shape | dict[str, tg.Shape]:
     return tuple(int(d) for d in shape)
 
 
+def refuse_target_list(x: Any, y: Any, y_name: str) -> None:
+    """Refuses Keras's list of target arrays (one per output): `DataError` saying to key them."""
+    if not isinstance(y, (list, tuple)) or len(y) < 2:
+        return
+    try:
+        n_x, sizes = tg.length(x, "x"), [len(part) for part in y]
+    except (TypeError, DataError):
+        return
+    if n_x != len(y) and all(size == n_x for size in sizes):
+        raise DataError(
+            f"{y_name} is a list of {len(y)} target arrays of {n_x} samples each, as Keras "
+            "takes for a model with a list of outputs: tunekit takes several outputs' targets "
+            f"as a dict keyed by the model's output names, e.g. {y_name}={{'digit': y_digit, "
+            "'size': y_size} for keras.Model(inputs, {'digit': ..., 'size': ...})."
+        )
+
+
 def _check_same_length(x: Any, y: Any, x_name: str, y_name: str) -> None:
     n_x, n_y = tg.length(x, x_name), tg.length(y, y_name)
     if n_x != n_y:

@@ -20,6 +20,7 @@ __all__ = [
     "first_batch",
     "has_no_batch",
     "is_infinite",
+    "refuse_infinite",
     "is_stream",
     "is_tf_dataset",
     "predict_stream",
@@ -67,12 +68,30 @@ def first_batch(source: Any) -> tuple[Any, Any]:
 
 
 def is_infinite(source: Any) -> bool:
-    """Whether a tf.data stream is known to repeat forever (`dataset.repeat()`)."""
+    """Whether a stream is known to never end: a tf.data `dataset.repeat()`, or a
+    PyDataset whose `num_batches` is `None` (Keras's mark of an infinite one)."""
     if not is_tf_dataset(source):
-        return False
+        try:
+            return _is_py_dataset(source) and source.num_batches is None
+        except (AttributeError, TypeError, NotImplementedError):
+            return False
     import tensorflow as tf  # noqa: PLC0415 - loaded already: the stream is tf.data
 
     return bool(source.cardinality() == tf.data.INFINITE_CARDINALITY)
+
+
+def refuse_infinite(source: Any, name: str) -> None:
+    """Refuses a split `name` that never ends (`is_infinite`): `DataError`.
+
+    tunekit passes no `steps_per_epoch`, so its first epoch would never end.
+    """
+    if is_infinite(source):
+        raise DataError(
+            f"StreamData: `{name}` repeats forever (a tf.data dataset.repeat() with no count, "
+            "or a PyDataset whose num_batches is None): Keras would never end its first pass. "
+            "Drop the .repeat(), or give the PyDataset a __len__: Keras goes through a "
+            "finite one once per epoch."
+        )
 
 
 def has_no_batch(source: Any) -> bool:

@@ -39,10 +39,10 @@ from tunekit.data._stream_batches import (
     check_same_ranks,
     first_batch,
     has_no_batch,
-    is_infinite,
     is_stream,
     is_tf_dataset,
     predict_stream,
+    refuse_infinite,
     shape_of,
     weight_structure,
     with_weights_of,
@@ -142,12 +142,7 @@ class StreamData:
                 "pipeline or a PyDataset, and a resumed run must refuse changed data."
             )
         for split, value in (("train", train), ("val", validation), ("test", test)):
-            if is_infinite(value):  # no steps_per_epoch: the first epoch would never end
-                raise DataError(
-                    f"StreamData: `{_SPLIT_NAMES[split]}` repeats forever (a tf.data "
-                    "dataset.repeat() with no count): Keras would never end its first pass. "
-                    "Drop the .repeat(): Keras goes through a finite dataset once per epoch."
-                )
+            refuse_infinite(value, _SPLIT_NAMES[split])
             if has_no_batch(value):  # found at the evaluation, after the whole search, before
                 raise DataError(
                     f"StreamData: `{_SPLIT_NAMES[split]}` yields no batch; tunekit trains on "

@@ -13,13 +13,12 @@ again, with every step after it (see `outputs_missing`).
 
 from __future__ import annotations
 
-import json
-import zipfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from tunekit.params import MIN_COARSE_TRIALS, FinalSchedule, FineTuner, ProgressMode
+from tunekit.state_files import REPORT, damaged_output, damaged_plots
 
 if TYPE_CHECKING:
     import keras
@@ -320,47 +319,14 @@ def outputs_missing(
         missing = [
             name if not (run_dir / name).exists() else f"{name} (unreadable)"
             for name in step.outputs
-            if not (run_dir / name).exists() or _unreadable(run_dir / name)
-        ] + (_missing_plots(run_dir) if REPORT in step.outputs else [])
+            if not (run_dir / name).exists() or damaged_output(run_dir / name)
+        ] + (damaged_plots(run_dir) if REPORT in step.outputs else [])
         if missing:
             redo = [s.name for s in steps[i:] if s.outputs and manifest.is_done(s.name)]
             for name in redo:
                 manifest.mark(name, "running")
             return missing, redo
     return [], []
-
-
-REPORT = "report.json"
-
-
-def _unreadable(path: Path) -> bool:
-    """Whether the output file `path` is damaged (see `outputs_missing`); a folder is not."""
-    if not path.is_file():
-        return False
-    try:
-        if path.suffix == ".keras":  # a whole zip archive, its CRCs checked
-            with zipfile.ZipFile(path) as archive:
-                return archive.testzip() is not None
-        if path.name == REPORT:  # the state files tunekit reads back say what to do instead
-            content = json.loads(path.read_text(encoding="utf-8"))
-            return not isinstance(content, dict) or not content
-        return path.suffix in (".csv", ".md") and path.stat().st_size == 0
-    except (zipfile.BadZipFile, OSError, EOFError, ValueError):  # UnicodeError is one
-        return True
-
-
-def _missing_plots(run_dir: Path) -> list[str]:
-    """The plots a readable `report.json` names that are not in `<run>/plots`."""
-    try:
-        named = json.loads((run_dir / REPORT).read_text(encoding="utf-8")).get("plots") or {}
-    except (OSError, ValueError, AttributeError):
-        return []
-    # The report records them relative to where the run started: look in the run folder.
-    return [
-        f"plots/{Path(str(path)).name}"
-        for path in named.values()
-        if not (run_dir / "plots" / Path(str(path)).name).is_file()
-    ]
 
 
 def check_splits_used(data: Any, cv: int) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 from collections.abc import Callable
@@ -16,7 +17,7 @@ from tunekit.data.streams import StreamData
 from tunekit.errors import RetrainDivergedError
 from tunekit.fitting import fit_hypermodel
 from tunekit.outputs import load_saved_model
-from tunekit.retraining import final_epochs_rule, schedule_callbacks
+from tunekit.retraining import NOT_STARTED, final_epochs_rule, schedule_callbacks
 from tunekit.steps.base import (
     RunContext,
     build_lazy,
@@ -27,6 +28,8 @@ from tunekit.steps.finalists import finalist_selection
 from tunekit.steps.search import completed_trials, refused_fit_args
 from tunekit.tuners import AnnounceFit, InterruptCheck, TrialFacts
 from tunekit.tuners.callbacks import TensorBoard
+
+_logger = logging.getLogger(__name__)
 
 __all__ = [
     "BEST_HYPERPARAMETERS",
@@ -254,8 +257,9 @@ class RetrainStep:
             return round(before + time.perf_counter() - start, 2)
 
         facts = TrialFacts()
+        scheduled = schedule_callbacks(ctx.final_schedule, epochs)
         callbacks = [
-            *schedule_callbacks(ctx.final_schedule, epochs),  # first: reads the tuned rate
+            *scheduled,  # first: reads the tuned rate
             AnnounceFit(ctx.say, announced),
             _EpochLogs(manifest, self.name, elapsed),  # before the backup: no epoch unrecorded
             keras.callbacks.BackupAndRestore(str(backup)),
@@ -316,6 +320,8 @@ class RetrainStep:
                 "values": {k: v for k, v in hp.values.items() if hp.is_active(k)},
             },
         )
+        if not all(getattr(c, "applied", True) for c in scheduled):
+            _logger.warning("The retrain ran with %s (final_schedule='cosine').", NOT_STARTED)
         curves = _curves(history, manifest.step(self.name).pop("epoch_logs", {}))
         manifest.mark(
             self.name,
@@ -325,5 +331,7 @@ class RetrainStep:
             final_epochs=epochs,
             epochs_rule=rule,
             batch_size=batch_size,
+            # False: a hypermodel's own training loop never started the schedule.
+            schedule_applied=all(getattr(c, "applied", True) for c in scheduled),
         )
         return model
