@@ -328,8 +328,8 @@ def write_report(
     report = _report(
         run, model, {p: int(num_trials.get(p, 0)) for p in ("coarse", "fine")}, distributed
     )
-    for phase, counts in report["phases"].items():  # trials that trained no model
-        failed = frame["status"].isin(["FAILED", "INVALID"])
+    failed = frame["status"].isin(["FAILED", "INVALID"])  # trials that trained no model
+    for phase, counts in report["phases"].items():
         counts["failed"] = int(((frame["phase"] == phase) & failed).sum())
     report["finalists"] = finalists_section(run)
     data = run.data

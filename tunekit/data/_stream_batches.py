@@ -256,9 +256,6 @@ def with_weights_of(part: Any, like: Any) -> Any:
         return part.map(ones)
 
     class _Matched(keras.utils.PyDataset):
-        def __init__(self) -> None:
-            super().__init__()
-
         def __len__(self) -> int:
             return len(part)
 

@@ -199,14 +199,14 @@ def check_trainable(hypermodel: kt.HyperModel, model: Any, data: Dataset | Strea
     """
     if not isinstance(model, keras.Model):
         return
-    if not getattr(model, "compiled", True) and type(hypermodel).fit is kt.HyperModel.fit:
+    # A fit of the hypermodel's own may compile the model, or feed it something else than x.
+    fed_as_is = type(hypermodel).fit is kt.HyperModel.fit
+    if not getattr(model, "compiled", True) and fed_as_is:
         raise ModelCheckError(
             f"{_WHAT} is not compiled. Call model.compile(optimizer=..., loss=..., "
             "metrics=[...]) in build before returning the model: KerasTuner trains the "
             "model build returns as it is."
         )
-    # A fit of the hypermodel's own may feed the model something else than x.
-    fed_as_is = type(hypermodel).fit is kt.HyperModel.fit
     if isinstance(data, StreamData):
         if fed_as_is and isinstance(sample := data.sample(), Mapping):  # 1st batch's x
             _check_input_names(model, sample)
