@@ -74,6 +74,7 @@ ORDER = [
     "distribute.launch",
     "distribute.worker_main",
     "distribute",
+    "steps.output_checks",
     "steps.base",
     "steps.check",
     "steps.search",

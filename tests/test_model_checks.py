@@ -160,6 +160,63 @@ def test_an_uncompiled_model_is_refused_unless_the_hypermodel_has_its_own_fit():
     check_model(CompilesInFit(), _binary_data())
 
 
+class _OwnLoop(kt.HyperModel):
+    """A hypermodel whose own fit trains the model it never compiles (keras.io's custom loop)."""
+
+    def __init__(self, outputs, compile_loss=None):
+        super().__init__()
+        self.outputs, self.compile_loss = outputs, compile_loss
+
+    def build(self, hp):
+        hp.Float("learning_rate", 1e-3, 1e-1, sampling="log")
+        inputs = keras.Input((13,))
+        outputs = [keras.layers.Dense(units, activation=a)(inputs) for units, a in self.outputs]
+        model = keras.Model(inputs, outputs if len(outputs) > 1 else outputs[0])
+        if self.compile_loss is not None:
+            model.compile(optimizer="adam", loss=self.compile_loss)
+        return model
+
+    def fit(self, hp, model, x, y, **kwargs):
+        return {"val_loss": 0.5}
+
+
+@pytest.mark.parametrize(
+    "outputs, compile_loss, refused",
+    [
+        # One unit, no loss: a logit (class 1 above 0) or a probability trained toward 0/1
+        # (e.g. with MSE, class 1 above 0.5)? Before, read as a logit: a wrong test
+        # accuracy at exit 0 when it was the other.
+        ([(1, None)], None, r"activation is 'linear': without a loss, nothing says"),
+        ([(1, "tanh")], None, r"activation is 'tanh'"),
+        ([(1, "relu")], None, r"activation is 'relu'"),
+        ([(1, "sigmoid")], None, None),  # a probability, whatever the loop's loss
+        ([(2, None)], None, None),  # argmax: the same class for logits and probabilities
+        ([(1, None)], keras.losses.BinaryCrossentropy(from_logits=True), None),  # compiled
+        # Several outputs, no losses and metrics: nothing to score the test set by.
+        # Before, refused only at the evaluation, after the whole search.
+        ([(1, "sigmoid"), (1, "sigmoid")], None, r"several outputs and is not compiled"),
+    ],
+)
+def test_a_model_never_compiled_must_be_scorable_from_its_predictions(
+    outputs, compile_loss, refused
+):
+    hypermodel = _OwnLoop(outputs, compile_loss)
+    if refused is None:
+        check_model(hypermodel, _binary_data())
+        return
+    with pytest.raises(ModelCheckError, match=refused) as info:
+        check_model(hypermodel, _binary_data())
+    assert "compile the model in build()" in str(info.value).lower()
+
+
+def test_a_regression_model_never_compiled_with_one_linear_unit_is_scored():
+    """Regression's scores (mse, mae, r2) read the output as it is: nothing to guess."""
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(120, 13)).astype("float32")
+    data = Dataset.from_arrays(x, x[:, 0] * 2.5, seed=0)
+    check_model(_OwnLoop([(1, None)]), data)
+
+
 @pytest.mark.parametrize(
     "declared, samples, fits",
     [
@@ -368,3 +425,21 @@ def test_a_dict_x_for_a_one_input_model_must_be_keyed_by_the_inputs_name(
     model = build(kt.HyperParameters())
     with pytest.raises((ValueError, TypeError)):  # what every trial would have done
         model.fit(x, y, epochs=1, verbose=0)
+
+
+def test_the_final_model_never_compiled_is_checked_again_before_it_is_scored():
+    """A trial's model may differ from the defaults' one the check saw (a tuned output
+    activation): the test set is scored only when the predictions say what they mean."""
+    from types import SimpleNamespace
+
+    from tunekit.steps.base import test_metrics
+
+    data = _binary_data()
+    context = SimpleNamespace(data=data)
+    linear = _OwnLoop([(1, None)]).build(kt.HyperParameters())
+    with pytest.raises(ModelCheckError, match=r"The final model outputs one unit .* 'linear'"):
+        test_metrics(context, linear, 32)
+    sigmoid = _OwnLoop([(1, "sigmoid")]).build(kt.HyperParameters())
+    probabilities = keras.ops.convert_to_numpy(sigmoid(data.x_test))[:, 0]
+    expected = float(np.mean((probabilities > 0.5).astype(int) == data.y_test))
+    assert test_metrics(context, sigmoid, 32) == {"accuracy": pytest.approx(expected)}

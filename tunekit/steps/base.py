@@ -208,24 +208,20 @@ def _prediction_metrics(
 
     Raises:
         ModelCheckError: For a model with several outputs (nothing to score
-            them by): compile the model in `build`.
+            them by), or one classifier unit without a sigmoid (a logit or a
+            probability?): `tunekit.steps.output_checks.check_scorable_uncompiled`.
     """
     import numpy as np
     from sklearn.metrics import accuracy_score
 
     from tunekit.data import REGRESSION
-    from tunekit.errors import ModelCheckError
-    from tunekit.outputs import predict_test_set
+    from tunekit.outputs import model_output_shape, predict_test_set
     from tunekit.regression import regression_metrics
+    from tunekit.steps.output_checks import check_scorable_uncompiled
 
+    # Checked before the search on the defaults' model; a trial's may differ (a tuned activation).
+    check_scorable_uncompiled(model, model_output_shape(model), ctx.data, "The final model")
     y_true = getattr(ctx.data, "y_test", None)
-    if isinstance(y_true, Mapping):
-        raise ModelCheckError(
-            "The final model has several outputs and was never compiled (the hypermodel's "
-            "own fit trains it without compile): tunekit has no metric to score its test "
-            "set by. Compile the model in build() with its losses and metrics; your fit "
-            "may still train it its own way."
-        )
     if y_pred is None or y_true is None:
         y_true, y_pred = predict_test_set(model, ctx.data, batch_size=batch_size)
     if ctx.data.task == REGRESSION:

@@ -23,9 +23,10 @@ from tunekit.outputs import (  # check_round_trip: the file check, beside the lo
     check_output_shape,
     check_round_trip,
     model_output_shape,
-    uses_logits,
 )
 from tunekit.regression import check_regression_output_shape
+from tunekit.steps.output_checks import WHAT as _WHAT
+from tunekit.steps.output_checks import check_logit_accuracy, check_scorable_uncompiled
 from tunekit.tuners import first_sample
 
 __all__ = [
@@ -56,7 +57,10 @@ def check_model(hypermodel: kt.HyperModel, data: Dataset | StreamData) -> str | 
     stream's classes are known. Before that, without training
     (`check_trainable`): the model is compiled and its declared input fits
     `x_train`'s samples; after it, a one-unit logit classifier's accuracy
-    metric must not threshold its logits at 0.5.
+    metric must not threshold its logits at 0.5, and a model never compiled
+    (the hypermodel's own fit trains it) must have one output and, if it is
+    one classifier unit, end in a sigmoid: its test set is scored from its
+    predictions, which must say what they mean.
 
     Raises:
         ModelCheckError (a `ValueError`): The build with the default
@@ -84,8 +88,10 @@ def check_model(hypermodel: kt.HyperModel, data: Dataset | StreamData) -> str | 
                 data.sample() if isinstance(data, StreamData) else first_sample(data.x_train, 2)
             )
             shape = model_output_shape(model, sample)
+            if not getattr(model, "compiled", True):
+                check_scorable_uncompiled(model, shape, data)
             if shape is not None and data.task != REGRESSION and data.num_classes == 2:
-                _check_logit_accuracy(model, shape)
+                check_logit_accuracy(model, shape)
         if shape is not None:
 
             def rebuild() -> keras.Model:
@@ -164,11 +170,6 @@ def check_declares_hyperparameters(
             "one configuration again and again. Declare what to tune with hp.Int(...) and "
             "the like, or train the model with model.fit."
         )
-
-
-_WHAT = "`hypermodel` (built with its default hyperparameters) builds a model that"
-# Keras's names for the accuracy that thresholds one unit's output at 0.5.
-_BINARY_ACCURACY = {"accuracy", "acc", "binary_accuracy", "BinaryAccuracy"}
 
 
 def check_trainable(hypermodel: kt.HyperModel, model: Any, data: Dataset | StreamData) -> None:
@@ -322,45 +323,6 @@ def _check_input_shape(model: keras.Model, x_shape: tuple[int, ...]) -> None:
         f"x_train has shape {sample} (x_train has shape {x_shape}). Give the model's "
         f"keras.Input shape={sample}" + ", or reshape the data."
     )
-
-
-def _check_logit_accuracy(model: keras.Model, shape: tuple[int | None, ...]) -> None:
-    if not (len(shape) == 1 or shape[-1:] == (1,)) or uses_logits(model) is not True:
-        return
-    try:
-        config = model.get_compile_config() or {}
-    except Exception:  # noqa: BLE001 - a model compiled in an unusual way: not checked
-        return
-    metrics = [config.get("metrics"), config.get("weighted_metrics")]
-    for metric in _metric_entries(metrics):
-        if isinstance(metric, str):
-            name, threshold = metric, 0.5
-        elif isinstance(metric, Mapping):  # a serialized metric object
-            name = str(metric.get("class_name", ""))
-            threshold = (metric.get("config") or {}).get("threshold", 0.5)
-        else:
-            name, threshold = type(metric).__name__, getattr(metric, "threshold", 0.5)
-        if name in _BINARY_ACCURACY and threshold != 0.0:
-            raise ModelCheckError(
-                f"{_WHAT} outputs one logit (its loss has from_logits=True, or names no "
-                f"from_logits and its last layer is linear), but its metric {name!r} "
-                "thresholds the output at "
-                f"{threshold}, as for a probability: the accuracy the search ranks trials "
-                "by would count the wrong samples as correct. Compile it with "
-                "metrics=[keras.metrics.BinaryAccuracy(threshold=0.0, name='accuracy')], "
-                "or give the last layer activation='sigmoid' and the loss from_logits=False."
-            )
-
-
-def _metric_entries(metrics: Any) -> list[Any]:
-    """The metrics of a compile config: names, serialized metrics or objects, flat."""
-    if metrics is None:
-        return []
-    if isinstance(metrics, (list, tuple)):
-        return [m for item in metrics for m in _metric_entries(item)]
-    if isinstance(metrics, Mapping) and "class_name" not in metrics:  # one list per output
-        return [m for item in metrics.values() for m in _metric_entries(item)]
-    return [metrics]
 
 
 def _default_build_error(error: Exception) -> ModelCheckError:
