@@ -34,6 +34,7 @@ ORDER = [
     "image_streams",
     "objectives",
     "outputs",
+    "model_files",
     "regression",
     "model_size",
     "hypermodel_specs",

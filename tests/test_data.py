@@ -709,3 +709,17 @@ def test_a_list_of_target_arrays_is_told_to_be_a_dict_keyed_by_output_names():
             Dataset.from_arrays(x, y)
         assert "y={'digit': y_digit, 'size': y_size} for keras.Model" in str(e.value)
     assert Dataset.from_arrays(x, list(np.arange(50) % 2)).task == "classification"
+
+
+def test_dataset_task_none_infers_the_task_and_the_error_says_how():
+    """`Dataset(..., task=None)` kept `None` as its task (and scored the data as classes);
+    the error for real-valued targets advised "leave task= unset", which is classification."""
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(60, 4)).astype("float32")
+    values, ids = x[:, 0] * 3.5, (x[:, 0] > 0).astype(int)
+    splits = lambda y: (x[:40], y[:40], x[40:50], y[40:50], x[50:], y[50:])  # noqa: E731
+    assert Dataset(*splits(values), task=None).task == "regression"
+    assert Dataset(*splits(ids), task=None).task == "classification"
+    with pytest.raises(DataError, match=r'Pass task="regression" \(or task=None to infer it'):
+        Dataset(*splits(values))
+    assert Dataset(*splits(values), task="regression").task == "regression"

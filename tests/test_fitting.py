@@ -617,6 +617,61 @@ def test_a_fit_that_tunes_epochs_is_refused_at_the_first_trial_even_when_it_draw
     again.close()
 
 
+class ErrorRateFit(kt.HyperModel):
+    """KerasTuner's guide: a `fit` may "return a single float to minimize" (here an error)."""
+
+    def build(self, hp):
+        model = keras.Sequential(
+            [keras.Input((8,)), keras.layers.Dense(hp.Int("units", 2, 32, step=2), "relu")]
+            + [keras.layers.Dense(3, "softmax")]
+        )
+        model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+        return model
+
+    def fit(self, hp, model, x, y, validation_data, **kwargs):
+        model.fit(x, y, **kwargs)
+        x_val, y_val = validation_data
+        return float(np.mean(np.argmax(model.predict(x_val, verbose=0), axis=1) != y_val))
+
+
+def test_a_fit_returning_one_number_needs_an_objective_that_says_what_it_is(digits, tmp_path):
+    """Before, the number (an error rate) was filed as the default `val_accuracy` and
+    maximised: the worst trial was picked and reported as the best, at exit 0."""
+    from tunekit.fitting import SearchInputError
+
+    run = CoarseToFine(ErrorRateFit(), digits, directory=tmp_path, project_name="d", **TINY)
+    with pytest.raises(
+        SearchInputError,
+        match=r"returned one number \(0\.\d+\).*'val_accuracy' "
+        r"\(maximised\).*objective=\"NAME:min\" for an error",
+    ):
+        run.coarse()
+    assert len(run._tuner("coarse").oracle.trials) == 1  # stopped at the first trial
+    run.close()
+    named = CoarseToFine(
+        ErrorRateFit(),
+        digits,
+        directory=tmp_path,
+        project_name="named",
+        objective="val_error:min",
+        **{**TINY, "coarse_trials": 4},
+        **BUDGET["hyperband"],
+    )
+    named.run()
+    errors = [
+        t.score
+        for phase in ("coarse", "fine")
+        for t in named._tuner(phase).oracle.trials.values()
+        if t.status == "COMPLETED"
+    ]
+    report = json.loads((tmp_path / "named" / "report.json").read_text())
+    assert len(set(errors)) > 1  # the trials differ: the pick could go wrong
+    best = report["best"]
+    picked = named._tuner(best["phase"]).oracle.trials[best["trial_id"]]
+    assert picked.score == pytest.approx(min(errors))
+    named.close()
+
+
 def test_a_fit_returning_a_dict_without_the_objective_says_which_objective_to_pass():
     """Before: KerasTuner's message alone ("Expected the returned dictionary ... to have
     the specified objective, val_accuracy"), with no way out named."""

@@ -72,6 +72,52 @@ def test_binary_models_whose_metrics_read_their_output_right_pass(hypermodel):
     check_model(hypermodel, _binary_data())
 
 
+@pytest.mark.parametrize(
+    "metric, refused",
+    [
+        # Before, only accuracies were checked: an AUC over [0, 1] on logits ranked the
+        # trials and was reported as the test AUC (0.787 where the logits' AUC was 0.983).
+        ("auc", r"'auc' reads the output as a probability.*AUC\(from_logits=True\)"),
+        (keras.metrics.AUC(name="auc"), r"'AUC' reads the output as a probability"),
+        ("precision", r"'precision' thresholds the output at 0\.5.*Precision\(thresholds=0\.0\)"),
+        (keras.metrics.Recall(thresholds=[0.3, 0.5]), r"'Recall' thresholds the output at \[0\.3"),
+        (keras.metrics.TruePositives(), r"'TruePositives' thresholds the output at 0\.5"),
+        (keras.metrics.BinaryIoU(), r"'BinaryIoU' thresholds the output at 0\.5"),
+        ("binary_crossentropy", r"BinaryCrossentropy\(from_logits=True\)"),
+        (keras.metrics.PrecisionAtRecall(0.5), r"'PrecisionAtRecall' reads it on \[0, 1\]"),
+        (keras.metrics.F1Score(threshold=0.5), r"'F1Score' reads it on \[0, 1\]"),
+        # What reads a logit right passes.
+        (keras.metrics.AUC(from_logits=True), None),
+        (keras.metrics.Precision(thresholds=0.0), None),
+        (keras.metrics.Recall(thresholds=[0.0]), None),
+        (keras.metrics.BinaryIoU(threshold=0.0), None),
+        (keras.metrics.BinaryCrossentropy(from_logits=True), None),
+        ("mse", None),  # no reading of classes: not tunekit's to judge
+    ],
+)
+def test_every_metric_that_reads_one_logit_as_a_probability_is_refused(metric, refused):
+    hypermodel = _one_unit(metrics=[metric])
+    if refused is None:
+        check_model(hypermodel, _binary_data())
+        return
+    with pytest.raises(ModelCheckError, match=refused):
+        check_model(hypermodel, _binary_data())
+    # the same metric on a sigmoid output passes: it reads a probability right
+    check_model(_one_unit(activation="sigmoid", metrics=[metric]), _binary_data())
+
+
+def test_the_logit_auc_the_check_refuses_is_really_wrong():
+    """Keras's default AUC on logits disagrees with the logits' own AUC (scikit-learn)."""
+    from sklearn.metrics import roc_auc_score
+
+    data = _binary_data()
+    model = _one_unit(metrics=[keras.metrics.AUC(name="auc")]).build(kt.HyperParameters())
+    model.layers[-1].set_weights([np.full((13, 1), 3.0, "float32"), np.zeros(1, "float32")])
+    logits = model.predict(data.x_train, verbose=0)[:, 0]
+    keras_auc = model.evaluate(data.x_train, data.y_train, verbose=0, return_dict=True)["auc"]
+    assert keras_auc < roc_auc_score(data.y_train, logits) - 0.05
+
+
 def test_a_lazy_or_weighted_logit_accuracy_is_refused_too():
     def lazy(hp):  # no Input: the output shape is known once called on samples
         model = keras.Sequential([keras.layers.Dense(8, activation="relu"), keras.layers.Dense(1)])

@@ -227,6 +227,18 @@ def test_show_prints_the_report_or_the_steps_done(runs):
     assert code == 2 and "not a tunekit run folder" in err
 
 
+def test_show_of_a_corrupt_run_says_so_before_its_report(runs):
+    """Before, a corrupt manifest's run printed its whole report.md (a finished run's
+    numbers) and only then "Status: corrupt", below what a reader reads first."""
+    code, out, _ = _cli("show", str(runs / "broken"))
+    assert code == 0
+    first = out.splitlines()[0]
+    assert first.startswith("Status: corrupt: manifest.json")
+    assert first.endswith("the report below was written before the damage.")
+    assert (runs / "broken" / "report.md").read_text().rstrip("\n")[:200] in out
+    assert out.count("Status: ") == 1
+
+
 def test_show_of_a_stopped_command_line_run_gives_its_resume_command(tmp_path, runs):
     import shlex
     import shutil

@@ -499,6 +499,30 @@ def test_cli_grayscale_folder_gives_one_channel(tmp_path: Path) -> None:
     assert image_folder_stream(root, (8, 8), color_mode="rgb").input_shape == (8, 8, 3)
 
 
+@pytest.mark.parametrize("gray_palette, channels", [(True, 1), (False, 3)])
+def test_a_folder_of_palette_gifs_gets_the_channels_its_colours_need(
+    tmp_path: Path, gray_palette: bool, channels: int
+) -> None:
+    """Pillow opens a grayscale GIF as a palette image (mode P): it counted as colour, so an
+    all-gray GIF folder got 3 channels where the same images as PNG got 1."""
+    root = tmp_path / "gifs"
+    for k, name in enumerate(("a", "b")):
+        (root / name).mkdir(parents=True)
+        for i in range(4):
+            gray = np.full((9, 11), 30 * i + 100 * k, np.uint8)
+            pixels = gray if gray_palette else np.stack([gray, gray // 2, gray], axis=-1)
+            Image.fromarray(pixels).convert("P").save(root / name / f"{i}.gif")
+    with Image.open(root / "a" / "0.gif") as image:
+        assert image.mode == "P"  # what Pillow makes of either GIF
+    stream = image_folder_stream(root)
+    assert stream.input_shape == (9, 11, channels)
+    x = StreamData.from_image_folder(stream).sample()
+    assert x.shape[1:] == (9, 11, channels)
+    if channels == 1:  # the gray values themselves, as Keras decodes a GIF in grayscale
+        found = sorted({round(float(v) * 255) for v in np.unique(x)})
+        assert set(found) <= {30 * i + 100 * k for i in range(4) for k in range(2)}
+
+
 def _cli(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
     return subprocess.run(

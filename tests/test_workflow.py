@@ -17,7 +17,7 @@ from conftest import RUN_BUDGET as BUDGET
 from hypermodels import MnistDenseHyperModel
 from tunekit import CoarseToFine, NarrowedSpace, timing, trials_dataframe
 from tunekit.manifest import RunConfigError, RunLockedError
-from tunekit.outputs import load_keras_model
+from tunekit.model_files import load_keras_model
 
 
 @pytest.fixture

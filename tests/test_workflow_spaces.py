@@ -283,6 +283,13 @@ def test_a_model_whose_file_needs_custom_objects_is_tuned_and_restored_from_its_
         def update_state(self, y_true, y_pred, sample_weight=None):
             return super().update_state(y_pred[:, 0], sample_weight)
 
+    class MyLoss(keras.losses.Loss):
+        def call(self, y_true, y_pred):
+            return keras.losses.sparse_categorical_crossentropy(y_true, y_pred)
+
+    def top_share(y_true, y_pred):  # a function metric
+        return keras.ops.max(y_pred, axis=-1)
+
     def build(hp):
         model = keras.Sequential(
             [
@@ -291,9 +298,7 @@ def test_a_model_whose_file_needs_custom_objects_is_tuned_and_restored_from_its_
                 keras.layers.Dense(2, activation="softmax"),
             ]
         )
-        model.compile(
-            "adam", "sparse_categorical_crossentropy", metrics=[Unregistered(name="mine")]
-        )
+        model.compile("adam", MyLoss(), metrics=[Unregistered(name="mine"), top_share])
         return model
 
     caplog.set_level(logging.WARNING, logger="tunekit")
@@ -313,13 +318,37 @@ def test_a_model_whose_file_needs_custom_objects_is_tuned_and_restored_from_its_
     with pytest.raises(TypeError):  # the file alone: Keras cannot find the metric by name
         keras.models.load_model(path)
     note = json.loads((tmp_path / "custom" / "report.json").read_text())["model_file_note"]
-    assert "custom_objects={'Unregistered': Unregistered}" in note
+    # Every object it needs: Keras names one per failed load (the note named only the first).
+    needed = "custom_objects={'MyLoss': MyLoss, 'Unregistered': Unregistered, 'top_share': "
+    assert needed + "top_share}" in note
     assert any(r.getMessage() == note for r in caplog.records)  # said before training
-    loaded = keras.models.load_model(path, custom_objects={"Unregistered": Unregistered})
+    objects = {"MyLoss": MyLoss, "Unregistered": Unregistered, "top_share": top_share}
+    loaded = keras.models.load_model(path, custom_objects=objects)  # the note's call loads
     evaluated = loaded.evaluate(
         data.x_test, data.y_test, batch_size=256, return_dict=True, verbose=0
     )
     assert result.test_metrics["mine"] == pytest.approx(evaluated["mine"], rel=1e-5)
+    run.close()
+    # A rerun with another retrain setting retrains and reports again without checking the
+    # model before training: its report dropped the note, though the file still needs it.
+    again = CoarseToFine(
+        build,
+        data,
+        directory=tmp_path,
+        project_name="custom",
+        objective="val_mine:max",
+        coarse_trials=3,
+        verbose=0,
+        final_schedule="constant",
+        **TINY,
+        **HYPERBAND,
+    )
+    again.run()
+    report = json.loads((tmp_path / "custom" / "report.json").read_text())
+    assert report["config"]["final_schedule"] == "constant"
+    assert report["model_file_note"] == note
+    assert note in (tmp_path / "custom" / "report.md").read_text()
+    again.close()
 
 
 def test_a_list_objective_ranks_trials_by_keras_tuners_sum_and_resumes_only_the_same(

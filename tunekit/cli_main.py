@@ -229,6 +229,8 @@ def _show(run_dir: Path) -> int:
     _check_run_folder(run_dir)
     status, done = run_status(run_dir)
     report = run_dir / "report.md"
+    if status.startswith("corrupt") and report.is_file():  # said before a report it may belie
+        print(f"Status: {status}; the report below was written before the damage.")
     if report.is_file():
         text = report.read_text(encoding="utf-8")
         if sys.stdout.isatty():
@@ -242,7 +244,8 @@ def _show(run_dir: Path) -> int:
         print(f"{run_dir}: {status} (no report.md yet)")
         print("Steps done: " + (", ".join(done) if done else "none"))
     if status != "finished":
-        print(f"Status: {status}")
+        if not (status.startswith("corrupt") and report.is_file()):
+            print(f"Status: {status}")
         from tunekit.reproduce import recorded_resume_command
 
         try:

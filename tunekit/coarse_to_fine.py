@@ -275,9 +275,8 @@ def _main(args: argparse.Namespace, argv: list[str], resume: str, prog: str = CL
                 for name in ENV_VARS:
                     os.environ.pop(name, None)
             data = _load_data(args)
-            if args.objective is None:  # the task's default (see CoarseToFine's objective=)
+            if args.objective is None:  # the task's default (CoarseToFine's objective=None)
                 name, direction = parse_objective(DEFAULT_OBJECTIVES[data.task])
-                args.objective = f"{name}:{direction}"
                 if not args.quiet:
                     print(f"Objective: {describe_objective(name, direction)}", flush=True)
             interrupts.check()

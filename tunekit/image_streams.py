@@ -199,9 +199,15 @@ class ImageFolderStream:
         import tensorflow as tf
 
         height, width, channels = self.input_shape
-        image = tf.io.decode_image(
-            tf.io.read_file(path), channels=channels, expand_animations=False
-        )
+        contents = tf.io.read_file(path)
+        if channels == 1:  # TF decodes a GIF in 3 channels only (grayscale GIFs are palettes)
+            image = tf.cond(
+                tf.strings.substr(contents, 0, 3) == "GIF",
+                lambda: _gray(tf.io.decode_image(contents, channels=3, expand_animations=False)),
+                lambda: tf.io.decode_image(contents, channels=1, expand_animations=False),
+            )
+        else:
+            image = tf.io.decode_image(contents, channels=channels, expand_animations=False)
         if image.dtype != tf.uint8:  # a 16-bit PNG
             image = tf.image.convert_image_dtype(image, tf.uint8, saturate=True)
         size = tf.shape(image)[:2]
@@ -387,6 +393,31 @@ _logger = logging.getLogger(__name__)
 _GRAYSCALE_MODES = ("1", "L", "LA", "I", "I;16", "I;16B", "I;16L", "F")
 
 
+def _gray(rgb: Any) -> Any:
+    """`(h, w, 3)` uint8 RGB to `(h, w, 1)` uint8 luma, rounded (a gray pixel keeps its value).
+
+    The weights are ITU-R BT.601's, as `tf.image.rgb_to_grayscale`'s.
+    """
+    import tensorflow as tf
+
+    luma = tf.tensordot(tf.cast(rgb, tf.float32), tf.constant([0.2989, 0.587, 0.114]), 1)
+    return tf.cast(tf.clip_by_value(tf.round(luma), 0, 255), tf.uint8)[..., None]
+
+
+def _single_channel(image: Any) -> bool:
+    """Whether a Pillow image holds one channel: a single-channel mode, or a palette of grays.
+
+    A grayscale GIF (and some PNGs) is stored as a palette (mode `P`) whose
+    colours are all gray: it holds no colour. The palette is in the header.
+    """
+    if image.mode in _GRAYSCALE_MODES:
+        return True
+    if image.mode != "P":
+        return False
+    palette = image.getpalette() or []
+    return all(palette[i] == palette[i + 1] == palette[i + 2] for i in range(0, len(palette), 3))
+
+
 def folder_format(root: str | os.PathLike[str]) -> tuple[tuple[int, int], str]:
     """The folder's native `(height, width)` and colour mode, from its images' headers.
 
@@ -408,11 +439,11 @@ def folder_format(root: str | os.PathLike[str]) -> tuple[tuple[int, int], str]:
         try:
             with Image.open(folder / path) as image:
                 width, height = image.size
-                mode = image.mode
+                gray = _single_channel(image)
         except (OSError, UnidentifiedImageError) as e:
             raise unreadable_image(folder / path, e) from None
         sizes[(height, width)] += 1
-        single_channel += mode in _GRAYSCALE_MODES
+        single_channel += gray
     grayscale = single_channel == len(listing)
     # Nothing is refused, but a mixed folder is changed on load: say how, once.
     if len(sizes) > 1:

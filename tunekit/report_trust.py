@@ -20,8 +20,9 @@ import keras_tuner as kt
 import numpy as np
 
 from tunekit.errors import UsageError
+from tunekit.model_files import load_saved_model
 from tunekit.model_size import param_count
-from tunekit.outputs import load_saved_model, predict_test_set
+from tunekit.outputs import predict_test_set
 from tunekit.stats import compare_to_baseline, summarize_scores
 
 __all__ = [

@@ -270,7 +270,11 @@ class CoarseToFine:
             is KerasTuner's `MultiObjective` (the sum, the parts to maximise
             subtracted, lower is better). Defaults to
             `None`: `"val_accuracy"` for a classification `data`, `"val_loss"`
-            (lower is better) for regression (`DEFAULT_OBJECTIVES`).
+            (lower is better) for regression (`DEFAULT_OBJECTIVES`). A
+            hypermodel `fit` that returns one number needs an objective
+            naming it: with the default, its first trial stops the search
+            (`SearchInputError`), since only you know whether it is an error
+            (plain KerasTuner minimises it) or a score.
         callbacks: Extra Keras callbacks for every trial and the retrain.
         {settings}
         narrowing: `top` and `margin` as one `tunekit.NarrowingConfig`,
@@ -426,6 +430,7 @@ class CoarseToFine:
         self.objective = resolve_objective(
             DEFAULT_OBJECTIVES[data.task] if objective is None else objective
         )
+        self.objective_defaulted = objective is None
         if settings["verbose"]:  # this constructor's warnings reach a notebook too
             _log.show_progress()
         for name, _ in objective_parts(self.objective) or [[self.objective.name, ""]]:

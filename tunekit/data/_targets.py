@@ -265,9 +265,9 @@ def as_targets(y: Any, name: str, task: str) -> np.ndarray:
             example = next(v for v in array.ravel().tolist() if not float(v).is_integer())
             raise DataError(
                 f'task="classification" but {name} holds non-integer values (e.g. {example!r}): '
-                'classification needs integer class ids. Pass task="regression" (or leave task= '
-                "unset to infer it) for real-valued targets, or map the labels to integers "
-                "0..num_classes-1."
+                'classification needs integer class ids. Pass task="regression" (or task=None '
+                "to infer it from the targets) for real-valued targets, or map the labels to "
+                "integers 0..num_classes-1."
             )
         return _as_labels(array, name)
     targets = _as_float32(y, name)

@@ -66,8 +66,9 @@ class Dataset:
         scaling: How the loader scaled `x` (`SCALED_UINT8` or `UNSCALED`, see the
             module docstring), written into the run's report. Defaults to
             `UNSCALED`.
-        task: `"classification"` or `"regression"`. Defaults to
-            `"classification"` (`from_arrays` infers it from the targets).
+        task: `"classification"`, `"regression"`, or `None` to infer it
+            from `y_train` (`tunekit.data.infer_task`, as `from_arrays`
+            does). Defaults to `"classification"`.
         label_mode: Classification only: how the labels reach the model, in
             Keras's terms (`keras.utils.image_dataset_from_directory`):
             `"int"`, class ids `(n,)` (for `sparse_categorical_crossentropy`),
@@ -106,7 +107,8 @@ class Dataset:
     _fingerprint: str | None = dataclasses.field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
-        task = tg.check_task(self.task) or CLASSIFICATION
+        task = tg.check_task(self.task) or tg.infer_tasks(self.y_train, "y_train")
+        object.__setattr__(self, "task", task)  # None: inferred, as from_arrays does
         if self.label_mode not in LABEL_MODES:
             raise DataError(
                 f"label_mode must be one of {list(LABEL_MODES)}, got {self.label_mode!r}."

@@ -48,6 +48,8 @@ class RunContext(Protocol):
     hypermodel: kt.HyperModel
     data: Dataset | StreamData
     objective: kt.Objective
+    objective_defaulted: bool  # the task's default: the user chose none
+    model_file_note: str | None  # what loading the run's .keras files alone needs
     run_dir: Path
     coarse_trials: int
     coarse_epochs: int

@@ -19,11 +19,8 @@ import numpy as np
 from tunekit.data import CLASSIFICATION, REGRESSION, Dataset, StreamData
 from tunekit.data._checks import CATEGORICAL_LABELS
 from tunekit.errors import ModelCheckError, OutputShapeError
-from tunekit.outputs import (  # check_round_trip: the file check, beside the loaders
-    check_output_shape,
-    check_round_trip,
-    model_output_shape,
-)
+from tunekit.model_files import check_round_trip  # the file check, beside the loaders
+from tunekit.outputs import check_output_shape, model_output_shape
 from tunekit.regression import check_regression_output_shape
 from tunekit.steps.output_checks import WHAT as _WHAT
 from tunekit.steps.output_checks import check_logit_accuracy, check_scorable_uncompiled

@@ -11,7 +11,8 @@ import numpy as np
 
 from tunekit import interrupts
 from tunekit.data.streams import StreamData
-from tunekit.outputs import load_saved_model, predict_test_set
+from tunekit.model_files import file_alone_note, load_saved_model
+from tunekit.outputs import predict_test_set
 from tunekit.report import write_report
 from tunekit.steps.base import RunContext, chosen_hyperparameters, test_metrics
 from tunekit.steps.retrain import BEST_MODEL
@@ -85,6 +86,8 @@ class EvaluateStep:
             # seconds: the evaluation so far, for the report's time split
             seconds = round(time.perf_counter() - start, 2)
             manifest.mark(self.name, "running", test_metrics=metrics, seconds=seconds)
+            # What loading the file alone needs, from the file: a rerun that only reports says it.
+            ctx.model_file_note = file_alone_note(ctx.run_dir / BEST_MODEL, ctx.model_file_note)
             write_report(ctx, model, y_pred, distributed=ctx.runner.facts(), started=start)
             interrupts.check()  # the report may be partial: a rerun writes it again
             manifest.mark(self.name, "done", seconds=round(time.perf_counter() - start, 2))

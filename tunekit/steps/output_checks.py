@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import keras
+import numpy as np
 
 from tunekit.data import REGRESSION, Dataset, StreamData
 from tunekit.errors import ModelCheckError
@@ -18,11 +19,99 @@ from tunekit.outputs import uses_logits
 __all__ = ["WHAT", "check_logit_accuracy", "check_scorable_uncompiled"]
 
 WHAT = "`hypermodel` (built with its default hyperparameters) builds a model that"
-# Keras's names for the accuracy that thresholds one unit's output at 0.5.
+# Keras's metrics that read one unit's output as a probability unless told otherwise, by
+# kind: what they do with it, and the keyword that makes them read a logit.
 _BINARY_ACCURACY = {"accuracy", "acc", "binary_accuracy", "BinaryAccuracy"}
+_THRESHOLDS = {  # `thresholds=None` means 0.5
+    "precision": "Precision",
+    "recall": "Recall",
+    "Precision": "Precision",
+    "Recall": "Recall",
+    "TruePositives": "TruePositives",
+    "FalsePositives": "FalsePositives",
+    "TrueNegatives": "TrueNegatives",
+    "FalseNegatives": "FalseNegatives",
+}
+_THRESHOLD = {"BinaryIoU"}  # `threshold=`
+_FROM_LOGITS = {
+    "auc": "AUC",
+    "AUC": "AUC",
+    "binary_crossentropy": "BinaryCrossentropy",
+    "BinaryCrossentropy": "BinaryCrossentropy",
+    "BinaryFocalCrossentropy": "BinaryFocalCrossentropy",
+}
+# Sweep thresholds over [0, 1], or take one in (0, 1] only: no keyword makes them read a logit.
+_PROBABILITY_ONLY = {
+    "F1Score",
+    "FBetaScore",
+    "PrecisionAtRecall",
+    "RecallAtPrecision",
+    "SensitivityAtSpecificity",
+    "SpecificityAtSensitivity",
+}
+
+
+def _probability_reading(metric: Any) -> tuple[str, str] | None:
+    """`(what it does with one unit's output, the fix)` for a metric reading a probability."""
+    if isinstance(metric, str):
+        name, config = metric, {}
+    elif isinstance(metric, Mapping):  # a serialized metric object
+        name, config = str(metric.get("class_name", "")), dict(metric.get("config") or {})
+    else:
+        name = type(metric).__name__
+        try:
+            config = dict(metric.get_config())
+        except Exception:  # noqa: BLE001 - a metric without a config: its attributes
+            config = {"threshold": getattr(metric, "threshold", 0.5)}
+    if name in _BINARY_ACCURACY:
+        threshold = config.get("threshold", 0.5)
+        if threshold != 0.0:
+            return (
+                f"thresholds the output at {threshold}",
+                "keras.metrics.BinaryAccuracy(threshold=0.0, name='accuracy')",
+            )
+    elif name in _THRESHOLDS:
+        thresholds = config.get("thresholds")
+        values = [0.5] if thresholds is None else np.ravel([thresholds]).tolist()
+        if any(t != 0.0 for t in values):
+            shown = values[0] if len(values) == 1 else values
+            return (
+                f"thresholds the output at {shown}",
+                f"keras.metrics.{_THRESHOLDS[name]}(thresholds=0.0)",
+            )
+    elif name in _THRESHOLD:
+        threshold = config.get("threshold")
+        if threshold != 0.0:
+            return (
+                f"thresholds the output at {threshold}",
+                f"keras.metrics.{name}(threshold=0.0, ...)",
+            )
+    elif name in _FROM_LOGITS:
+        if not config.get("from_logits", False):
+            return (
+                "reads the output as a probability (from_logits=False)",
+                f"keras.metrics.{_FROM_LOGITS[name]}(from_logits=True)",
+            )
+    elif name in _PROBABILITY_ONLY:
+        return (
+            "reads it on [0, 1] (no setting of it reads a logit)",
+            "a metric that takes logits, or none",
+        )
+    return None
 
 
 def check_logit_accuracy(model: keras.Model, shape: tuple[int | None, ...]) -> None:
+    """Refuses a one-unit logit classifier measured by a metric that reads a probability.
+
+    tunekit reads the unit as a logit (`tunekit.outputs.uses_logits`); Keras's
+    accuracy, precision, recall, AUC, cross-entropy and the like read it as a
+    probability unless given `threshold=0.0` / `thresholds=0.0` /
+    `from_logits=True`: the search would rank trials, and the report print
+    test metrics, by numbers that disagree with the report's own classes.
+
+    Raises:
+        ModelCheckError (a `ValueError`): Naming the metric and its fix.
+    """
     if not (len(shape) == 1 or shape[-1:] == (1,)) or uses_logits(model) is not True:
         return
     try:
@@ -31,23 +120,25 @@ def check_logit_accuracy(model: keras.Model, shape: tuple[int | None, ...]) -> N
         return
     metrics = [config.get("metrics"), config.get("weighted_metrics")]
     for metric in _metric_entries(metrics):
-        if isinstance(metric, str):
-            name, threshold = metric, 0.5
-        elif isinstance(metric, Mapping):  # a serialized metric object
-            name = str(metric.get("class_name", ""))
-            threshold = (metric.get("config") or {}).get("threshold", 0.5)
-        else:
-            name, threshold = type(metric).__name__, getattr(metric, "threshold", 0.5)
-        if name in _BINARY_ACCURACY and threshold != 0.0:
-            raise ModelCheckError(
-                f"{WHAT} outputs one logit (its loss has from_logits=True, or names no "
-                f"from_logits and its last layer is linear), but its metric {name!r} "
-                "thresholds the output at "
-                f"{threshold}, as for a probability: the accuracy the search ranks trials "
-                "by would count the wrong samples as correct. Compile it with "
-                "metrics=[keras.metrics.BinaryAccuracy(threshold=0.0, name='accuracy')], "
-                "or give the last layer activation='sigmoid' and the loss from_logits=False."
-            )
+        reading = _probability_reading(metric)
+        if reading is None:
+            continue
+        what, fix = reading
+        name = (
+            metric
+            if isinstance(metric, str)
+            else str(metric.get("class_name", ""))
+            if isinstance(metric, Mapping)
+            else type(metric).__name__
+        )
+        raise ModelCheckError(
+            f"{WHAT} outputs one logit (its loss has from_logits=True, or names no "
+            f"from_logits and its last layer is linear), but its metric {name!r} {what}, "
+            "as for a probability: the score the search ranks trials by, and the test "
+            "metric reported, would count the wrong samples. Compile it with "
+            f"metrics=[{fix}], or give the last layer activation='sigmoid' and the loss "
+            "from_logits=False."
+        )
 
 
 def check_scorable_uncompiled(

@@ -16,7 +16,7 @@ from tunekit import _faults, _io, _log, interrupts, timing
 from tunekit.data.streams import StreamData
 from tunekit.errors import RetrainDivergedError
 from tunekit.fitting import fit_hypermodel
-from tunekit.outputs import load_saved_model
+from tunekit.model_files import load_saved_model
 from tunekit.retraining import NOT_STARTED, final_epochs_rule, schedule_callbacks
 from tunekit.steps.base import (
     RunContext,

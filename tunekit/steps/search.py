@@ -224,6 +224,7 @@ class SearchStep:
             cv=ctx.cv,
             cv_stratify=cv_stratify(ctx.data),
             refused_fit_args=refused_fit_args(ctx),
+            objective_defaulted=ctx.objective_defaulted,
             listeners=(self._trial_ended,),
         )
         if self.name == "coarse":

@@ -16,6 +16,7 @@ import contextvars
 import dataclasses
 import difflib
 import gc
+import numbers
 import secrets
 import time
 import zlib
@@ -143,6 +144,12 @@ class TunekitTuner(kt.Tuner):
             one whose size is only known once trained (no `Input` and `x` a
             dataset) fails its trial if it is larger. `None` (the default):
             no limit.
+        objective_defaulted: Whether the objective is a default the user did
+            not choose. A hypermodel `fit` that then returns one number, which
+            KerasTuner files under the objective's name, stops the search
+            (`SearchInputError`): plain KerasTuner minimises such a number when
+            given no objective, so a default `val_accuracy` (max) would rank
+            trials by an error the wrong way. Defaults to `False`.
         **kwargs: Passed to the KerasTuner tuner.
 
     Raises:
@@ -159,6 +166,7 @@ class TunekitTuner(kt.Tuner):
         cv: int = 1,
         cv_stratify: bool | None = None,
         max_model_size: int | None = None,
+        objective_defaulted: bool = False,
         **kwargs: Any,
     ) -> None:
         if isinstance(cv, bool) or not isinstance(cv, int) or cv < 1:
@@ -171,6 +179,7 @@ class TunekitTuner(kt.Tuner):
         self._tunekit_listeners = tuple(listeners)
         self._tunekit_refused_fit_args = dict(refused_fit_args or {})
         self._tunekit_cv = cv
+        self._tunekit_objective_defaulted = objective_defaulted
         self._tunekit_cv_stratify = cv_stratify
         # The folds' shuffle: without a seed still one draw, so all trials share the folds.
         self._tunekit_cv_seed = trial_seed if trial_seed is not None else secrets.randbelow(2**31)
@@ -344,7 +353,7 @@ class TunekitTuner(kt.Tuner):
             _kerastuner.utils.save_json(
                 self._get_build_config_fname(trial.trial_id), model.get_build_config()
             )
-        _check_fit_results(results, self.oracle.objective)
+        _check_fit_results(results, self.oracle.objective, self._tunekit_objective_defaulted)
         if facts.nan_at is not None:
             epoch, batch = facts.nan_at
             where = f"epoch {epoch + 1}" + ("" if batch is None else f", batch {batch + 1}")
@@ -473,9 +482,21 @@ def _split_fit_args(
     return x, y, tuple(positional), rest
 
 
-def _check_fit_results(results: Any, objective: Any) -> None:
+def _check_fit_results(results: Any, objective: Any, defaulted: bool = False) -> None:
     """KerasTuner's check of what `HyperModel.fit` returned; a dict without the objective
-    also says which `objective` to pass (`SearchInputError`: the search stops at once)."""
+    also says which `objective` to pass (`SearchInputError`: the search stops at once), as
+    does one number when the objective is a default (`defaulted`): what it measures, and
+    so its direction, only the user knows."""
+    if defaulted and isinstance(results, numbers.Real) and not isinstance(results, bool):
+        name, direction = objective.name, objective.direction
+        raise SearchInputError(
+            f"The hypermodel's fit returned one number ({float(results):.6g}), not a History "
+            "or a dict of metrics, and no objective was given: tunekit's default objective "
+            f"{name!r} ({direction}imised) would file it under that name and rank trials by "
+            f"it, {direction}imised. Plain KerasTuner minimises such a number. Say what it "
+            'is: objective="NAME:min" for an error or a loss, objective="NAME:max" for a '
+            'score (--objective NAME:min on the command line), or return {"NAME": value}.'
+        )
     try:
         _kerastuner.validate_trial_results(results, objective, "HyperModel.fit()")
     except kt_errors.FatalValueError as e:

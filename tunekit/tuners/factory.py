@@ -283,7 +283,8 @@ def make_tuner(
             space's default configuration),
             `num_initial_points=5`, `allow_new_entries=False`,
             `max_consecutive_failed_trials=3`, `max_retries_per_trial=0`,
-            `executions_per_trial=1`, `max_model_size=None` (KerasTuner's
+            `executions_per_trial=1`, `objective_defaulted=False` (see
+            `tunekit.tuners.base.TunekitTuner`), `max_model_size=None` (KerasTuner's
             limit on a model's parameters, checked when a configuration is
             proposed: see `tunekit.tuners.oracles.SizeLimitedOracle`).
 

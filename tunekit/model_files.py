@@ -1,0 +1,233 @@
+"""A run's `.keras` files: saved, loaded back alone or rebuilt with their weights.
+
+tunekit saves the final model and tests the file it saved, so each model is
+checked before training to survive that trip (`check_round_trip`); a file
+that `keras.models.load_model` cannot load alone (an unregistered custom
+object, a `Lambda` of a Python lambda) is restored as KerasTuner restores its
+checkpoints, and the report says what loading it alone needs
+(`file_alone_note`).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+import warnings
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from tunekit.errors import ModelSaveError
+from tunekit.outputs import build_on_samples
+
+if TYPE_CHECKING:
+    import keras
+
+__all__ = [
+    "check_round_trip",
+    "file_alone_note",
+    "load_keras_model",
+    "load_saved_model",
+    "restore_weights",
+]
+
+
+def load_keras_model(
+    path: str | os.PathLike[str], custom_objects: dict[str, Any] | None = None
+) -> keras.Model:
+    """`keras.models.load_model(path, safe_mode=True)`, without Keras's optimizer warning.
+
+    A model saved before its optimizer built its variables (tunekit's
+    round-trip check, a model whose optimizer state is not needed) loads with
+    "Skipping variable loading for optimizer ...": harmless for predictions
+    and evaluation, and alarming to read, so it is not shown.
+    """
+    import warnings
+
+    import keras
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Skipping variable loading for optimizer")
+        return keras.models.load_model(path, custom_objects=custom_objects, safe_mode=True)
+
+
+def load_saved_model(
+    path: str | os.PathLike[str], hypermodel: Any, hyperparameters: Callable[[], Any], data: Any
+) -> keras.Model:
+    """A `.keras` file a run saved, as a model: loaded alone, or rebuilt with its weights.
+
+    `load_keras_model(path)` (`safe_mode=True`) first. A file it cannot load
+    alone (an unregistered custom metric, loss or layer, a `Lambda` of a
+    Python lambda; the check before training said so, see
+    `tunekit.steps.check.check_round_trip`) is restored as KerasTuner restores
+    its checkpoints: `hypermodel.build(hyperparameters())`, the user's own code, built on
+    `data`'s samples if it is built lazily, then the file's weights
+    (`model.load_weights(path)`). Nothing is deserialised unsafely.
+
+    Args:
+        path: The file, e.g. `<run>/best_model.keras`.
+        hypermodel: The run's `keras_tuner.HyperModel`.
+        hyperparameters: Returns the configuration the file's model was built
+            from (`keras_tuner.HyperParameters` for the defaults); called only
+            when the file cannot be loaded alone.
+        data: The run's data (for a lazily built model's first call).
+
+    Raises:
+        OSError: The file cannot be read.
+        TypeError, ValueError: What `load_model` raised, when the rebuilt
+            model cannot take the file's weights either.
+    """
+    try:
+        return load_keras_model(path)
+    except (TypeError, ValueError) as error:  # objects Keras cannot find by name, a lambda
+        try:
+            model = hypermodel.build(hyperparameters())
+            build_on_samples(model, data)
+            restore_weights(model, path)
+        except Exception:  # noqa: BLE001 - the first error says more
+            raise error from None
+        return model
+
+
+def restore_weights(model: keras.Model, path: str | os.PathLike[str]) -> None:
+    """`model.load_weights(path)` (a `.keras` file's weights), without the optimizer warning.
+
+    The optimizer's state is not needed to predict or evaluate (see
+    `load_keras_model`).
+    """
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Skipping variable loading for optimizer")
+        model.load_weights(path)
+
+
+def check_round_trip(
+    model: keras.Model, rebuild: Callable[[], keras.Model] | None = None
+) -> str | None:
+    """Checks that `model` survives a `.keras` save and load; returns a note, or `None`.
+
+    The final model is saved and loaded back to be tested, so a model that
+    cannot make that trip would fail only after the whole search, and on
+    every rerun. A file that `keras.models.load_model(path, safe_mode=True)`
+    cannot load alone (it names an unregistered custom metric, loss or layer,
+    or holds a `Lambda` of a Python lambda) is accepted when `rebuild()` (the
+    hypermodel's build) takes its weights (`model.load_weights(path)`), as
+    KerasTuner restores its checkpoints: tunekit then loads the run's models
+    that way (`tunekit.steps.base.load_saved_model`), and the note returned
+    says what loading the file alone needs.
+
+    Raises:
+        ModelSaveError: The model cannot be saved, or its file cannot be
+            loaded back either way.
+    """
+    with tempfile.TemporaryDirectory(prefix="tunekit-check-") as folder:
+        path = os.path.join(folder, "model.keras")
+        try:
+            model.save(path)
+            load_keras_model(path)
+        except OSError:
+            return None  # the disk, not the model: the run's own writes will name the file
+        except Exception as e:  # noqa: BLE001 - any failure gets the same advice
+            reason = (str(e).strip().splitlines() or [type(e).__name__])[-1]
+            if rebuild is not None and _takes_weights(rebuild, path):
+                return _file_alone_note(e, _unlocated_names(path))
+            lambda_layer = "`Lambda` layer" in str(e)
+            fix = (
+                "replace the Lambda layer by a keras.layers.Layer subclass registered with "
+                "@keras.saving.register_keras_serializable() (safe_mode=True never loads "
+                "Python lambdas)."
+                if lambda_layer
+                else "register custom objects (layers, metrics, losses) with "
+                "@keras.saving.register_keras_serializable()."
+            )
+            raise ModelSaveError(
+                "`hypermodel` builds a model that cannot be saved as a .keras file and "
+                f"loaded back with safe_mode=True ({type(e).__name__}: {reason}). tunekit "
+                f"saves the final model and tests the file it saved: {fix}"
+            ) from None
+    return None
+
+
+def _takes_weights(rebuild: Callable[[], keras.Model], path: str) -> bool:
+    """Whether the model `rebuild()` makes loads the weights of the `.keras` file at `path`."""
+    try:
+        restore_weights(rebuild(), path)
+    except Exception:  # noqa: BLE001 - any failure: the file cannot be restored this way
+        return False
+    return True
+
+
+class _StandIn:
+    """Stands in for a custom object while `_unlocated_names` looks for the next one."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        pass
+
+    @classmethod
+    def from_config(cls, config: Any) -> _StandIn:
+        return cls()
+
+    def __call__(self, *args: Any, **kwargs: Any) -> float:
+        return 0.0
+
+
+_UNLOCATED = re.compile(r"Could not locate (?:function|class) '([^']+)'")
+
+
+def _unlocated_names(path: str | os.PathLike[str]) -> list[str]:
+    """Every custom object a `.keras` file names that Keras cannot find, in the file's order.
+
+    Keras names one per failed load: each found one is stood in for and the
+    file loaded again, until it loads or fails for another reason.
+    """
+    names: list[str] = []
+    for _ in range(50):
+        try:
+            load_keras_model(path, custom_objects={name: _StandIn for name in names})
+        except Exception as e:  # noqa: BLE001 - any failure ends the search for names
+            new = [n for n in _UNLOCATED.findall(str(e)) if n not in names]
+            if not new:
+                break
+            names += new
+        else:
+            break
+    return names
+
+
+def file_alone_note(path: str | os.PathLike[str], missing: str | None = None) -> str | None:
+    """What loading the `.keras` file at `path` alone needs, or `None` if `load_model` can.
+
+    `missing` (default `None`) when there is no file at `path`.
+
+    Raises:
+        OSError: The file cannot be read.
+    """
+    if not os.path.isfile(path):
+        return missing
+    try:
+        load_keras_model(path)
+    except (TypeError, ValueError) as e:
+        return _file_alone_note(e, _unlocated_names(path))
+    return None
+
+
+def _file_alone_note(error: Exception, names: list[str]) -> str:
+    """What loading a saved model's file alone needs: from the error `load_model` raised
+    and the custom objects the file names that Keras cannot find (`_unlocated_names`)."""
+    if "`Lambda` layer" in str(error):
+        needs = (
+            "keras.models.load_model(path, safe_mode=False) (it holds a Lambda layer of a "
+            "Python lambda, which safe mode never loads; only for a file you trust)"
+        )
+    else:
+        names = sorted(set(names) | set(_UNLOCATED.findall(str(error))))
+        shown = ", ".join(f"'{n}': {n}" for n in names) if names else "...: ..."
+        needs = (
+            f"keras.models.load_model(path, custom_objects={{{shown}}}), or the objects "
+            "registered with @keras.saving.register_keras_serializable()"
+        )
+    return (
+        "The model's .keras file cannot be loaded by keras.models.load_model(path) alone: "
+        f"loading it needs {needs}. tunekit loads the run's models by rebuilding them with "
+        "the hypermodel and loading the file's weights (as KerasTuner restores its "
+        "checkpoints); do the same: model = hypermodel.build(hp); model.load_weights(path)."
+    )
