@@ -15,7 +15,7 @@ from skip_guard import require_mnist
 from tunekit import data
 from tunekit.data import Dataset, load_image_directory, load_mnist, load_npz
 from tunekit.errors import DataError
-from tunekit.image_streams import folder_format
+from tunekit.image_streams import folder_format, image_folder_stream
 
 COLORS = {"bear": (200, 30, 30), "cog": (30, 200, 30), "toon": (30, 30, 200)}
 
@@ -365,6 +365,13 @@ def _corrupt(tmp_path):
     return root
 
 
+def _corrupt_many(tmp_path):
+    root = _corrupt(tmp_path)
+    (root / "bear" / "fake.jpg").write_bytes(b"\xff\xd8 not a jpeg")
+    (root / "bear" / "notes.gif").write_text("GIF? no")
+    return root
+
+
 def _arrays(n=20, classes=2):
     return np.zeros((n, 3)), np.arange(n) % classes
 
@@ -484,6 +491,19 @@ ERROR_CASES = [
     (
         "corrupt_image_streamed",
         lambda t: folder_format(_corrupt(t)),
+        r"Could not read image .*broken\.png.*\. Replace it with a readable",
+    ),
+    (
+        # Before, named one a run: fix one, rerun, meet the next.
+        "corrupt_images_all_named_at_once",
+        lambda t: folder_format(_corrupt_many(t)),
+        r"Could not read 3 images: (?=.*broken\.png)(?=.*fake\.jpg)(?=.*notes\.gif).*Replace them",
+    ),
+    (
+        # Before, an explicit size and colour mode skipped the header check: the file was
+        # met by the first trial's decoding, after the run had started.
+        "corrupt_image_with_size_and_mode_given",
+        lambda t: image_folder_stream(_corrupt(t), (4, 4), color_mode="rgb"),
         r"Could not read image .*broken\.png.*\. Replace it with a readable",
     ),
     ("image_size_zero", lambda t: load_image_directory(t, (0, 4)), r"two positive ints.*\(0, 4\)"),

@@ -121,6 +121,34 @@ def test_ls_lists_a_finished_an_interrupted_and_a_corrupt_run_and_skips_the_rest
     assert broken["trials"] == 0 and pd.isna(broken["best_val"])
 
 
+@pytest.mark.parametrize(
+    "damage, status",
+    [
+        # Before, a run whose manifest was deleted was left out of the list altogether.
+        ("manifest.json", "corrupt: manifest.json (missing, though the run's other files"),
+        # Before, listed as "finished" while a rerun stops on the file (exit 2).
+        ("coarse/oracle.json", "corrupt: coarse/oracle.json (not valid JSON: "),
+        ("fine/tuner0.json", "corrupt: fine/tuner0.json (not valid JSON: "),
+        ("narrowed_space.json", "corrupt: narrowed_space.json (not valid JSON: "),
+        ("best_hyperparameters.json", "corrupt: best_hyperparameters.json (not valid JSON: "),
+    ],
+)
+def test_a_damaged_state_file_a_rerun_would_stop_on_is_listed_as_corrupt(
+    tmp_path, runs, damage, status
+):
+    run = tmp_path / "damaged"
+    shutil.copytree(runs / "best", run, ignore=shutil.ignore_patterns("tensorboard"))
+    if damage == "manifest.json":
+        (run / damage).unlink()
+    else:
+        assert (run / damage).is_file()
+        (run / damage).write_text("{bad")
+    row = ls_runs(tmp_path).set_index("name").loc["damaged"]
+    assert row["status"].startswith(status), row["status"]
+    code, out, _ = _cli("show", str(run))
+    assert code == 0 and out.startswith("Status: " + status)
+
+
 def test_a_run_in_progress_shows_the_step_it_is_in(runs):
     lock = runs / "sub" / "coarse-only" / ".lock"
     fd = os.open(lock, os.O_RDWR)
@@ -361,6 +389,43 @@ def test_a_run_refused_at_its_first_trial_is_failed_not_interrupted(tmp_path, ru
     step = _manifest(tmp_path / "typo")["steps"]["coarse"]
     assert step["status"] == "running" and step["error"].startswith("SearchInputError: ")
     assert ls_runs(tmp_path).set_index("name").loc["typo", "status"] == "failed: coarse"
+
+
+def test_a_run_that_failed_between_searches_is_failed_and_not_told_to_resume(tmp_path, run_data):
+    """Before, a narrowing refused for too few completed coarse trials (a build that fails
+    for most configurations) recorded nothing: `ls` said "interrupted: after coarse" and
+    `show` gave a resume command that fails the same way every time."""
+    import keras
+
+    from tunekit import CoarseToFine, TooFewTrialsError
+
+    def build(hp):
+        if hp.Int("units", 8, 64, step=8, default=16) != 16:
+            raise ValueError("only 16 units build")
+        model = keras.Sequential([keras.Input((28, 28)), keras.layers.Flatten()])
+        model.add(keras.layers.Dense(10, activation="softmax"))
+        model.compile("adam", "sparse_categorical_crossentropy", metrics=["accuracy"])
+        return model
+
+    run = CoarseToFine(
+        build,
+        run_data,
+        directory=tmp_path,
+        project_name="fails",
+        **{**RUN_BUDGET, "coarse_trials": 3, "max_consecutive_failed_trials": 5},
+    )
+    with pytest.raises(TooFewTrialsError, match="Only 1 of the 3 coarse trials"):
+        run.run()
+    run.close()
+    steps = _manifest(tmp_path / "fails")["steps"]
+    assert steps["coarse"]["status"] == "done"
+    assert steps["narrow"]["error"].startswith("TooFewTrialsError: Only 1 of the 3")
+    assert not steps.get("fine", {}).get("error")  # recorded once, on the step that raised
+    assert ls_runs(tmp_path).set_index("name").loc["fails", "status"] == "failed: narrow"
+    code, out, _ = _cli("show", str(tmp_path / "fails"))
+    assert code == 0 and "Status: failed: narrow" in out
+    assert "Stopped on: narrow: TooFewTrialsError: Only 1 of the 3" in out
+    assert "Resume with" not in out
 
 
 def test_run_is_the_coarse_to_fine_command():

@@ -7,6 +7,7 @@ from __future__ import annotations
 import gc
 import json
 import os
+from typing import Any
 
 import keras
 import keras_tuner as kt
@@ -23,6 +24,7 @@ from tunekit.tuners import (
     kerastuner_seed,
     make_tuner,
 )
+from tunekit.tuners.oracles import HyperbandOracle
 
 # What each kind is: a KerasTuner tuner class and KerasTuner's oracle (or a subclass of it).
 KT_CLASSES = {
@@ -810,3 +812,65 @@ def test_bayesian_proposals_do_not_print_the_gaussian_process_convergence_warnin
     assert ConvergenceWarning not in kinds
     assert UserWarning in kinds  # the Gaussian process was fitted, and other warnings still show
     assert len(oracle.trials) == 4
+
+
+def _interleaved_hyperband(oracle: Any, slow_worker: bool) -> tuple[dict[str, dict], int]:
+    """Runs a Hyperband oracle without training: `{trial_id: values}` and the IDLE answers.
+
+    With `slow_worker`, a second worker takes a trial and holds it while the first asks
+    again and again (it ends its trial only when the first is told to wait, or at the end).
+    """
+
+    def end(trial: Any) -> None:
+        values = trial.hyperparameters.values
+        score = values["units"] / 64 - abs(np.log10(values["lr"]) + 2.5) / 10
+        oracle.update_trial(trial.trial_id, {"score": score + values.get("tuner/epochs", 0)})
+        trial.status = "COMPLETED"
+        oracle.end_trial(trial)
+
+    held, idles = None, 0
+    while True:
+        if slow_worker and held is None:
+            held = oracle.create_trial("slow")
+            held = held if held.status == "RUNNING" else None
+        trial = oracle.create_trial("fast")
+        if trial.status == "RUNNING":
+            end(trial)
+        elif held is not None:  # IDLE or STOPPED: the slow worker's trial ends now
+            idles += trial.status == "IDLE"
+            end(held)
+            held = None
+        elif trial.status == "STOPPED":
+            break
+        else:
+            raise AssertionError("IDLE while no other trial runs")
+    return {t.trial_id: t.hyperparameters.values for t in oracle.trials.values()}, idles
+
+
+@pytest.mark.parametrize("oracle_class", [HyperbandOracle, kt.oracles.HyperbandOracle])
+def test_hyperband_with_a_slow_worker_runs_the_trials_of_one_process(tmp_path, oracle_class):
+    """KerasTuner promotes from the trials completed so far and starts a new bracket when
+    nothing else can run, so with a worker slow (or killed and restarted) other trials ran
+    and another model won. tunekit's oracle waits for the running trials instead."""
+
+    def oracle(name: str) -> Any:
+        space = kt.HyperParameters()
+        space.Int("units", 4, 64, step=4)
+        space.Float("lr", 1e-4, 1e-1, sampling="log")
+        made = oracle_class(
+            objective=kt.Objective("score", "max"),
+            max_epochs=9,
+            factor=3,
+            seed=3,
+            hyperparameters=space,
+        )
+        made._set_project_dir(str(tmp_path), name)
+        return made
+
+    one_process, _ = _interleaved_hyperband(oracle("one"), slow_worker=False)
+    two_workers, idles = _interleaved_hyperband(oracle("two"), slow_worker=True)
+    if oracle_class is HyperbandOracle:
+        assert two_workers == one_process
+        assert idles > 0  # it did wait
+    else:  # the fault, in plain KerasTuner
+        assert two_workers != one_process

@@ -212,10 +212,11 @@ def _print_frame(
 
 
 def _check_run_folder(run_dir: Path) -> None:
-    """Raises `UsageError` unless `run_dir` holds a run's manifest (saying how to list runs)."""
+    """Raises `UsageError` unless `run_dir` holds a run (saying how to list runs)."""
     from tunekit.manifest import MANIFEST
 
-    if not (run_dir / MANIFEST).is_file():
+    # A run whose manifest is gone still has its searches: shown, as corrupt.
+    if not (run_dir / MANIFEST).is_file() and not (run_dir / "coarse" / "oracle.json").is_file():
         raise UsageError(
             f"{str(run_dir)!r} is not a tunekit run folder (no {MANIFEST} in it"
             + ("" if run_dir.exists() else "; it does not exist")

@@ -44,7 +44,13 @@ from typing import Any
 import numpy as np
 
 from tunekit.data import SCALED_UINT8, UNSCALED, StreamData
-from tunekit.data.images import COLOR_MODES, check_image_args, list_images, unreadable_image
+from tunekit.data.images import (
+    COLOR_MODES,
+    check_image_args,
+    list_images,
+    unreadable_image,
+    unreadable_images,
+)
 from tunekit.errors import DataError
 
 __all__ = [
@@ -320,10 +326,11 @@ def image_folder_stream(
     >>> stream = image_folder_stream("data/toonvision", (600, 200), batch_size=16)
     >>> model.fit(stream.dataset("train"), validation_data=stream.dataset("val"))
     """
-    if image_size is None or color_mode is None:  # the folder's own, as the command line's
-        native_size, native_mode = folder_format(root)
-        image_size = native_size if image_size is None else image_size
-        color_mode = native_mode if color_mode is None else color_mode
+    # Every image's header is read (a file Pillow cannot open is refused now, not by the
+    # first trial's decoding); the folder's own size and mode, as the command line's.
+    native_size, native_mode = folder_format(root)
+    image_size = native_size if image_size is None else image_size
+    color_mode = native_mode if color_mode is None else color_mode
     check_image_args(image_size, color_mode, example="(600, 200)")
     if not _is_int(batch_size) or batch_size < 1:
         raise DataError(f"batch_size must be a positive int, got {batch_size!r}.")
@@ -435,15 +442,19 @@ def folder_format(root: str | os.PathLike[str]) -> tuple[tuple[int, int], str]:
     sizes: Counter[tuple[int, int]] = Counter()
     single_channel = 0
     listing = list_images(folder)
+    unreadable: list[tuple[Path, Exception]] = []
     for path, _, _ in listing:
         try:
             with Image.open(folder / path) as image:
                 width, height = image.size
                 gray = _single_channel(image)
         except (OSError, UnidentifiedImageError) as e:
-            raise unreadable_image(folder / path, e) from None
+            unreadable.append((folder / path, e))  # all of them named at once, not one a run
+            continue
         sizes[(height, width)] += 1
         single_channel += gray
+    if unreadable:
+        raise unreadable_images(unreadable)
     grayscale = single_channel == len(listing)
     # Nothing is refused, but a mixed folder is changed on load: say how, once.
     if len(sizes) > 1:

@@ -68,6 +68,9 @@ class _Corrupt(TunekitError):
         self.reason = reason
 
 
+_STATE_FILES = ("narrowed_space.json", "best_hyperparameters.json")
+
+
 @dataclass
 class _Run:
     """What one run folder holds, read once: the manifest, report and trials."""
@@ -101,6 +104,8 @@ def _read_json(run_dir: Path, name: str) -> Any:
 
 def _load(run_dir: Path) -> _Run:
     """Reads the run in `run_dir`. Raises `_Corrupt` naming the first bad file."""
+    if not (run_dir / MANIFEST).exists():  # a run's other files without it (`_is_run`)
+        raise _Corrupt(MANIFEST, "missing, though the run's other files are there")
     manifest = _read_json(run_dir, MANIFEST)
     if not isinstance(manifest, dict):
         raise _Corrupt(MANIFEST, f"a JSON {type(manifest).__name__}, not an object")
@@ -120,6 +125,15 @@ def _load(run_dir: Path) -> _Run:
         report = _read_json(run_dir, "report.json")
         if not isinstance(report, dict):
             raise _Corrupt("report.json", "not a JSON object")
+    # The state files a rerun reads back: one it cannot read stops it, so the run is corrupt.
+    state = [run_dir / name for name in _STATE_FILES]
+    for phase in PHASES:
+        state += [run_dir / phase / "oracle.json", *sorted((run_dir / phase).glob("tuner*.json"))]
+    for path in state:
+        if path.exists() and not isinstance(
+            _read_json(run_dir, rel := str(path.relative_to(run_dir))), dict
+        ):
+            raise _Corrupt(rel, "not a JSON object")
     trials: dict[str, list[dict[str, Any]]] = {}
     for phase in PHASES:
         trials[phase] = []
@@ -339,10 +353,11 @@ def _row_of(name: str, run: _Run) -> dict[str, Any]:
 
 
 def _is_run(path: Path) -> bool:
-    """Whether `path` holds a tunekit manifest (a corrupt one counts: it is listed as corrupt)."""
+    """Whether `path` holds a tunekit manifest (a corrupt one counts: it is listed as corrupt),
+    or a run's searches without it (a deleted manifest: listed as corrupt too)."""
     manifest = path / MANIFEST
     if not manifest.is_file():
-        return False
+        return (path / "coarse" / "oracle.json").is_file()
     try:
         state = json.loads(manifest.read_text(encoding="utf-8"))
     except (OSError, ValueError):

@@ -560,12 +560,13 @@ class CoarseToFine:
             try:
                 self._products[name] = step.ensure(self)
             except TunekitError as exc:
-                # Recorded for `tunekit ls` ("failed: <step>"); marking it running again clears it.
-                if (
-                    self._manifest is not None
-                    and self._manifest.step(name).get("status") == "running"
-                ):
-                    self._manifest.mark(name, "running", error=f"{type(exc).__name__}: {exc}")
+                # Recorded for `tunekit ls` ("failed: <step>") on the step that raised it, also
+                # one that stopped before it started (the narrowing: too few coarse trials);
+                # marking it running again clears it.
+                if self._manifest is not None and not getattr(exc, "tunekit_step", None):
+                    exc.tunekit_step = name  # type: ignore[attr-defined]
+                    if self._manifest.step(name).get("status") != "done":
+                        self._manifest.mark(name, "running", error=f"{type(exc).__name__}: {exc}")
                 raise
         return self._products[name]
 

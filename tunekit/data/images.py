@@ -104,6 +104,18 @@ def unreadable_image(file: Path, error: Exception) -> DataError:
     )
 
 
+def unreadable_images(files: list[tuple[Path, Exception]]) -> DataError:
+    """`unreadable_image` for one file; for several, every one named (up to 10) at once."""
+    if len(files) == 1:
+        return unreadable_image(*files[0])
+    shown = "; ".join(f"{str(file)!r} ({error})" for file, error in files[:10])
+    more = f"; and {len(files) - 10} more" if len(files) > 10 else ""
+    return DataError(
+        f"Could not read {len(files)} images: {shown}{more}. Replace them with readable "
+        f"{'/'.join(IMAGE_SUFFIXES)} images or remove them from the folder, then rerun."
+    )
+
+
 def check_image_args(image_size: Any, color_mode: Any, *, example: str) -> None:
     """Raises `DataError` unless `image_size` is `(height, width)` and `color_mode` is known."""
     if color_mode not in COLOR_MODES:

@@ -328,9 +328,20 @@ class HyperbandOracle(SizeLimitedOracle, kt.oracles.HyperbandOracle):
     """KerasTuner's Hyperband oracle, with the model-size limit of `SizeLimitedOracle`.
 
     A bracket's new configurations are random ones within the limit; its
-    promotions continue accepted trials, so no bracket holds a trial failed
-    for its size.
+    promotions continue accepted trials. With several workers a promotion or
+    a new bracket waits (IDLE) until no other trial runs: KerasTuner decides
+    them from the trials completed so far, so the trials (and the winner)
+    depended on timing, e.g. a restarted worker. Now they are one process's.
     """
+
+    def populate_space(self, trial_id: str) -> dict[str, Any]:
+        self._remove_completed_brackets()
+        if self.ongoing_trials and not any(  # no first-round trial left to draw: wait
+            len(b["rounds"][0]) < self._get_size(b["bracket_num"], round_num=0)
+            for b in self._brackets
+        ):
+            return {"status": TrialStatus.IDLE}
+        return super().populate_space(trial_id)
 
 
 class DefaultsFirstRandomSearchOracle(SizeLimitedOracle, kt.oracles.RandomSearchOracle):
