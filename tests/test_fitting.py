@@ -494,6 +494,7 @@ def test_a_fit_that_requires_validation_data_gets_the_validation_split_in_the_fi
         digits,
         directory=tmp_path,
         project_name="val",
+        objective="val_accuracy:max",  # what its one number is: the default would be refused
         **{**TINY, **BUDGET["hyperband"], "baseline": True},
     )
     result = run.run()
@@ -514,6 +515,7 @@ def test_with_cv_and_no_validation_split_such_a_fit_gets_the_training_data_in_th
     data = Dataset.from_arrays(x[:240, :8] / 16.0, y[:240] % 3, validation_fraction=0.0)
     hypermodel = ScoresOnValidationData()
     options = {**TINY, **BUDGET["bayesian"], "fine_tuner": "bayesian", "cv": 2, "baseline": False}
+    options["objective"] = "val_accuracy:max"  # what its one number is
     result = CoarseToFine(hypermodel, data, directory=tmp_path, project_name="cv", **options).run()
     assert 0.0 <= result.test_metrics["accuracy"] <= 1.0
     assert hypermodel.validation_sizes[-1] == len(data.y_train_full)  # the retrain's

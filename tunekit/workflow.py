@@ -526,6 +526,7 @@ class CoarseToFine:
         self._declared: kt.HyperParameters | None = None  # see _declared_space
         # What loading the run's .keras files alone needs (see check_round_trip), else None.
         self.model_file_note: str | None = None
+        self._recorded_error: BaseException | None = None  # in the manifest, by its step
         # How search phases run: here, or (workers > 1) through a chief; see tunekit.distribute.
         self.runner: PhaseRunner = LocalRunner()
         if self._has_chief:
@@ -563,8 +564,8 @@ class CoarseToFine:
                 # Recorded for `tunekit ls` ("failed: <step>") on the step that raised it, also
                 # one that stopped before it started (the narrowing: too few coarse trials);
                 # marking it running again clears it.
-                if self._manifest is not None and not getattr(exc, "tunekit_step", None):
-                    exc.tunekit_step = name  # type: ignore[attr-defined]
+                if self._manifest is not None and exc is not self._recorded_error:
+                    self._recorded_error = exc
                     if self._manifest.step(name).get("status") != "done":
                         self._manifest.mark(name, "running", error=f"{type(exc).__name__}: {exc}")
                 raise
