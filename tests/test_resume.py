@@ -212,6 +212,20 @@ def test_a_run_with_results_resumed_on_another_backend_is_refused_naming_both(tm
     _open_manifest(tmp_path / "run", "tensorflow").release()  # its own backend resumes
 
 
+def test_a_resume_on_other_data_says_the_contents_changed_not_only_the_digests(tmp_path):
+    """Before: "data: 'b51b...' -> '0c25...'" alone, for an .npz edited under its name."""
+    from tunekit.errors import RunConfigError
+
+    manifest = _open_manifest(tmp_path / "run", "tensorflow", data="b51b7e")
+    manifest.mark("coarse", "done")
+    manifest.release()
+    with pytest.raises(RunConfigError) as info:
+        _open_manifest(tmp_path / "run", "tensorflow", data="0c25aa")
+    message = str(info.value)
+    assert "data: 'b51b7e' -> '0c25aa'" in message
+    assert "the data differs from the data the run started with (its fingerprint" in message
+
+
 def test_a_run_without_results_on_another_backend_starts_over_and_an_old_one_adopts_it(
     tmp_path,
 ):

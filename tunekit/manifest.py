@@ -234,6 +234,11 @@ class RunManifest:
                     + ", pass overwrite=True to start over with the data as it is now, or "
                     "choose another project_name=."
                 )
+            elif isinstance(recorded, dict) and recorded.get("data") != config.get("data"):
+                problem += (  # the digests alone did not say what they are
+                    ": the data differs from the data the run started with (its fingerprint "
+                    "changed: other values, or an image folder's image size or colour mode)"
+                )
         if problem is None:
             failed = failed_trials(self.run_dir)
             if failed and not holds_results(self.run_dir, old):
