@@ -301,18 +301,14 @@ def test_a_model_whose_file_needs_custom_objects_is_tuned_and_restored_from_its_
         model.compile("adam", MyLoss(), metrics=[Unregistered(name="mine"), top_share])
         return model
 
+    def custom_run(**settings):
+        options = dict(objective="val_mine:max", coarse_trials=3, verbose=0, **TINY, **HYPERBAND)
+        return CoarseToFine(
+            build, data, directory=tmp_path, project_name="custom", **options, **settings
+        )
+
     caplog.set_level(logging.WARNING, logger="tunekit")
-    run = CoarseToFine(
-        build,
-        data,
-        directory=tmp_path,
-        project_name="custom",
-        objective="val_mine:max",
-        coarse_trials=3,
-        verbose=0,
-        **TINY,
-        **HYPERBAND,
-    )
+    run = custom_run()
     result = run.run()
     path = tmp_path / "custom" / "best_model.keras"
     with pytest.raises(TypeError):  # the file alone: Keras cannot find the metric by name
@@ -331,18 +327,7 @@ def test_a_model_whose_file_needs_custom_objects_is_tuned_and_restored_from_its_
     run.close()
     # A rerun with another retrain setting retrains and reports again without checking the
     # model before training: its report dropped the note, though the file still needs it.
-    again = CoarseToFine(
-        build,
-        data,
-        directory=tmp_path,
-        project_name="custom",
-        objective="val_mine:max",
-        coarse_trials=3,
-        verbose=0,
-        final_schedule="constant",
-        **TINY,
-        **HYPERBAND,
-    )
+    again = custom_run(final_schedule="constant")
     again.run()
     report = json.loads((tmp_path / "custom" / "report.json").read_text())
     assert report["config"]["final_schedule"] == "constant"
