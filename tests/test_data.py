@@ -740,6 +740,8 @@ def test_dataset_task_none_infers_the_task_and_the_error_says_how():
     splits = lambda y: (x[:40], y[:40], x[40:50], y[40:50], x[50:], y[50:])  # noqa: E731
     assert Dataset(*splits(values), task=None).task == "regression"
     assert Dataset(*splits(ids), task=None).task == "classification"
+    one_hot = np.eye(2, dtype="float32")[ids]  # keras.utils.to_categorical's rows
+    assert Dataset(*splits(one_hot), task=None).task == "classification"
     with pytest.raises(DataError, match=r'Pass task="regression" \(or task=None to infer it'):
         Dataset(*splits(values))
     assert Dataset(*splits(values), task="regression").task == "regression"

@@ -584,3 +584,39 @@ def test_command_line_workers_get_the_chiefs_backend_once(tmp_path, digits_small
             "--backend",
             "jax",
         ]
+
+
+_ONE_NUMBER_FIT = """
+import keras
+import keras_tuner as kt
+
+
+class ErrorFit(kt.HyperModel):
+    def build(self, hp):
+        model = keras.Sequential([keras.Input((28, 28)), keras.layers.Flatten()])
+        model.add(keras.layers.Dense(hp.Int("units", 4, 16, step=4), activation="relu"))
+        model.add(keras.layers.Dense(10, activation="softmax"))
+        model.compile("adam", "sparse_categorical_crossentropy")
+        return model
+
+    def fit(self, hp, model, *args, **kwargs):
+        model.fit(*args, **kwargs)
+        return 0.25  # one number: an error, or a score?
+"""
+
+
+@pytest.mark.slow  # two worker processes start (TensorFlow's import each)
+def test_a_worker_stopped_by_the_runs_input_is_not_restarted_and_the_run_exits_2(
+    tmp_path, small_npz
+):
+    """Before, a worker stopped by a refusal of the input (here: a fit's one number under
+    the default objective) exited 1 and was restarted 3 times (about 65 s), then the run
+    ended with "WorkerCrashError ... giving up" and a resume command."""
+    (tmp_path / "onenumber.py").write_text(_ONE_NUMBER_FIT)
+    args = ["--hypermodel", "onenumber:ErrorFit", "--data", str(small_npz), "--workers", "2"]
+    args += ["--coarse-trials", "3", "--coarse-epochs", "1", "--max-epochs", "2"]
+    code, out, err = _finish(_start(args, tmp_path))  # the module is found from cwd
+    assert code == 2, err[-3000:]
+    assert "stopped on the run's settings or input (exit 2)" in err
+    assert "returned one number (0.25)" in err
+    assert "restarting it" not in out + err

@@ -489,3 +489,58 @@ def test_the_final_model_never_compiled_is_checked_again_before_it_is_scored():
     probabilities = keras.ops.convert_to_numpy(sigmoid(data.x_test))[:, 0]
     expected = float(np.mean((probabilities > 0.5).astype(int) == data.y_test))
     assert test_metrics(context, sigmoid, 32) == {"accuracy": pytest.approx(expected)}
+
+
+class _TunedOutput(kt.HyperModel):
+    """A one-unit output whose activation is tuned: the defaults' model (a sigmoid) passes the
+    check before training; a trial's (linear, a logit) is another model."""
+
+    def __init__(self, compiled: bool):
+        super().__init__()
+        self.compiled = compiled
+
+    def build(self, hp):
+        linear = hp.Choice("act", ["sigmoid", "linear"]) == "linear"
+        model = keras.Sequential(
+            [keras.Input((13,)), keras.layers.Dense(1, activation=None if linear else "sigmoid")]
+        )
+        if self.compiled:
+            loss = keras.losses.BinaryCrossentropy(from_logits=linear)
+            model.compile(optimizer="adam", loss=loss, metrics=["accuracy"])
+        return model
+
+    def fit(self, hp, model, x, y, validation_data=None, **kwargs):
+        if self.compiled:
+            return model.fit(x, y, validation_data=validation_data, **kwargs)
+        return {"val_loss": float(hp["act"] == "linear")}  # an own loop's score
+
+
+@pytest.mark.parametrize("compiled", [True, False])
+def test_a_trial_whose_tuned_output_reads_wrong_stops_the_search_before_it_trains(
+    tmp_path, compiled
+):
+    """Before: the compiled linear trial ranked by Keras's 0.5 threshold on logits won and
+    was reported at 0.9328 where its own classes scored 0.9412 (exit 0); the uncompiled one
+    was refused only at the evaluation, after the whole search."""
+    from tunekit import CoarseToFine
+    from tunekit.fitting import SearchInputError
+
+    run = CoarseToFine(
+        _TunedOutput(compiled),
+        _binary_data(),
+        directory=tmp_path,
+        project_name="tuned",
+        objective="val_loss",
+        coarse_trials=6,
+        coarse_epochs=1,
+        max_epochs=2,
+        seed=0,
+        verbose=0,
+    )
+    reason = "thresholds the output at 0.5" if compiled else "activation is 'linear'"
+    with pytest.raises(SearchInputError, match=rf"trial \d+'s \{{'act': 'linear'\}}.*{reason}"):
+        run.coarse()
+    trials = run._tuner("coarse").oracle.trials.values()
+    assert [t.hyperparameters["act"] for t in trials][-1] == "linear"  # stopped at the first
+    assert all(t.hyperparameters["act"] == "sigmoid" for t in list(trials)[:-1])
+    run.close()

@@ -204,3 +204,61 @@ def test_bundled_cnn_never_rescales_what_the_scaling_rule_left_alone():
     assert float(data.x_train.max()) > 1
     model = resolve_hypermodel("toonvision-cnn")(data).build(kt.HyperParameters())
     assert not [layer for layer in model.layers if isinstance(layer, keras.layers.Rescaling)]
+
+
+class _MyDense(keras.layers.Layer):
+    def __init__(self, units=4, **kwargs):
+        super().__init__(**kwargs)
+        self.units = units
+
+    def build(self, input_shape):
+        self.w = self.add_weight(shape=(input_shape[-1], self.units))
+
+    def call(self, x):
+        return x @ self.w
+
+    def get_config(self):
+        return {**super().get_config(), "units": self.units}
+
+
+class _Scale(keras.layers.Layer):
+    def call(self, x):
+        return x * 2.0
+
+
+class _MyMetric(keras.metrics.Mean):
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        return super().update_state(y_pred)
+
+
+def _my_loss(y_true, y_pred):
+    return keras.ops.mean((y_true - y_pred) ** 2)
+
+
+def _my_metric(y_true, y_pred):
+    return keras.ops.mean(y_pred)
+
+
+def test_the_model_file_note_names_every_custom_object_and_following_it_loads(tmp_path):
+    """Before, a custom layer ended the search for names: the note named only the first
+    object Keras failed on (`{'_MyDense': _MyDense}`), and loading with it failed."""
+    import re
+
+    from tunekit.model_files import file_alone_note
+
+    model = keras.Sequential([keras.Input((3,)), _MyDense(4), _Scale(), keras.layers.Dense(1)])
+    model.compile("adam", _my_loss, metrics=[_my_metric, _MyMetric()])
+    path = tmp_path / "m.keras"
+    model.save(path)
+    note = file_alone_note(path)
+    named = re.search(r"custom_objects=\{([^}]*)\}", note).group(1)
+    names = sorted(part.split(":")[0].strip(" '") for part in named.split(","))
+    assert names == sorted(["_MyDense", "_Scale", "_my_loss", "_my_metric", "_MyMetric"])
+    objects = {name: globals()[name] for name in names}
+    loaded = keras.models.load_model(path, custom_objects=objects)  # the note's call loads
+    x = np.ones((2, 3), "float32")
+    np.testing.assert_allclose(loaded.predict(x, verbose=0), model.predict(x, verbose=0))
+    registered = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])
+    registered.compile("adam", "mse")
+    registered.save(tmp_path / "plain.keras")
+    assert file_alone_note(tmp_path / "plain.keras") is None

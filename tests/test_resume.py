@@ -337,3 +337,18 @@ def test_a_finished_run_missing_an_output_redoes_that_step_only(
     assert set(rerun.test_metrics) == set(result.test_metrics)
     said = f"Missing or unreadable in {copy}: {deleted}{' (unreadable)' if truncated else ''}; "
     assert any(r.getMessage().startswith(said) for r in caplog.records), caplog.text
+
+
+def test_a_search_whose_oracle_file_is_gone_is_refused_naming_it(tmp_path):
+    """Before, the rerun crashed in KerasTuner's reload with a bare NotFoundError (and `ls`
+    said "finished"), then printed a resume command that failed the same way."""
+    from tunekit._io import StateFileError
+    from tunekit.state_files import check_kerastuner_project
+
+    project = tmp_path / "coarse"
+    (project / "trial_0").mkdir(parents=True)
+    (project / "trial_0" / "trial.json").write_text('{"trial_id": "0", "status": "COMPLETED"}')
+    with pytest.raises(StateFileError, match=r"oracle\.json is missing\. Found 1 completed"):
+        check_kerastuner_project(project)
+    (project / "oracle.json").write_text("{}")
+    assert check_kerastuner_project(project) == 1

@@ -131,6 +131,8 @@ def test_ls_lists_a_finished_an_interrupted_and_a_corrupt_run_and_skips_the_rest
         ("fine/tuner0.json", "corrupt: fine/tuner0.json (not valid JSON: "),
         ("narrowed_space.json", "corrupt: narrowed_space.json (not valid JSON: "),
         ("best_hyperparameters.json", "corrupt: best_hyperparameters.json (not valid JSON: "),
+        # Before, "finished", and the rerun crashed on KerasTuner's bare NotFoundError.
+        ("-coarse/oracle.json", "corrupt: coarse/oracle.json (missing, though the search has"),
     ],
 )
 def test_a_damaged_state_file_a_rerun_would_stop_on_is_listed_as_corrupt(
@@ -138,8 +140,8 @@ def test_a_damaged_state_file_a_rerun_would_stop_on_is_listed_as_corrupt(
 ):
     run = tmp_path / "damaged"
     shutil.copytree(runs / "best", run, ignore=shutil.ignore_patterns("tensorboard"))
-    if damage == "manifest.json":
-        (run / damage).unlink()
+    if damage == "manifest.json" or damage.startswith("-"):
+        (run / damage.lstrip("-")).unlink()
     else:
         assert (run / damage).is_file()
         (run / damage).write_text("{bad")

@@ -264,7 +264,10 @@ def _show(run_dir: Path) -> int:
             print(f"Stopped on: {error}")
         if status.startswith("failed"):
             # The same command would fail the same way (e.g. an objective never reported).
-            if resume is not None:
+            if resume is not None and any(e.split(": ")[1] in _START_OVER for e in errors):
+                # Too few trials completed: a resume would reload the same failed ones.
+                print(f"Fix the cause, then start the run over: {resume} --overwrite")
+            elif resume is not None:
                 print(f"Fix the cause, then rerun (the command it was started with: {resume})")
         elif resume is not None and not status.startswith("running"):
             print(f"Resume with: {resume}")
@@ -273,6 +276,9 @@ def _show(run_dir: Path) -> int:
         print(f"Dashboard: tensorboard --logdir {shlex.quote(str(run_dir / 'tensorboard'))}")
     return 0
 
+
+# Errors after which a resume reloads the same failed trials: the run starts over.
+_START_OVER = ("TooFewTrialsError", "NoCompletedTrialsError")
 
 # tunekit's errors defined where Keras loads (tunekit.fitting), which `show` does not import.
 _KERAS_SIDE_ERRORS = ("HyperModelFitError", "SearchInputError")

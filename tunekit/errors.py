@@ -50,6 +50,7 @@ __all__ = [
     "TunekitError",
     "UsageError",
     "WorkerCrashError",
+    "WorkerStoppedError",
     "WorkerLostError",
     "WorkerRefusedError",
 ]
@@ -169,6 +170,11 @@ class WorkerLostError(TunekitError, RuntimeError):
 
 class WorkerCrashError(TunekitError, RuntimeError):
     """A local worker could not be kept running."""
+
+
+class WorkerStoppedError(UsageError):
+    """A local worker stopped on the run's own settings or input (exit 2): not restarted,
+    since every process would stop the same way (e.g. an objective its fit never reports)."""
 
 
 # -- signals -------------------------------------------------------------------------

@@ -156,40 +156,46 @@ def _takes_weights(rebuild: Callable[[], keras.Model], path: str) -> bool:
     return True
 
 
-class _StandIn:
-    """Stands in for a custom object while `_unlocated_names` looks for the next one."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        pass
-
-    @classmethod
-    def from_config(cls, config: Any) -> _StandIn:
-        return cls()
-
-    def __call__(self, *args: Any, **kwargs: Any) -> float:
-        return 0.0
-
-
 _UNLOCATED = re.compile(r"Could not locate (?:function|class) '([^']+)'")
 
 
 def _unlocated_names(path: str | os.PathLike[str]) -> list[str]:
-    """Every custom object a `.keras` file names that Keras cannot find, in the file's order.
+    """Every custom object a `.keras` file names that Keras would not find, in its order.
 
-    Keras names one per failed load: each found one is stood in for and the
-    file loaded again, until it loads or fails for another reason.
+    Read from the file's `config.json` (Keras names only the first it fails
+    on): a class from outside Keras that is not registered
+    (`@keras.saving.register_keras_serializable()` gives `Package>Name`), or
+    a plain Python function (`module: builtins`).
     """
+    import json
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(path) as archive:
+            config = json.loads(archive.read("config.json"))
+    except (OSError, KeyError, ValueError, zipfile.BadZipFile):
+        return []
     names: list[str] = []
-    for _ in range(50):
-        try:
-            load_keras_model(path, custom_objects={name: _StandIn for name in names})
-        except Exception as e:  # noqa: BLE001 - any failure ends the search for names
-            new = [n for n in _UNLOCATED.findall(str(e)) if n not in names]
-            if not new:
-                break
-            names += new
-        else:
-            break
+
+    def visit(item: Any) -> None:
+        if isinstance(item, dict):
+            module, kind = item.get("module"), item.get("class_name")
+            if kind == "function" and module == "builtins" and isinstance(item.get("config"), str):
+                name = item["config"]
+            elif isinstance(kind, str) and not str(module or "").startswith("keras"):
+                registered = str(item.get("registered_name") or "")
+                name = "" if ">" in registered else kind
+            else:
+                name = ""
+            if name and name not in names:
+                names.append(name)
+            for value in item.values():
+                visit(value)
+        elif isinstance(item, list):
+            for value in item:
+                visit(value)
+
+    visit(config)
     return names
 
 

@@ -128,7 +128,10 @@ def _load(run_dir: Path) -> _Run:
     # The state files a rerun reads back: one it cannot read stops it, so the run is corrupt.
     state = [run_dir / name for name in _STATE_FILES]
     for phase in PHASES:
-        state += [run_dir / phase / "oracle.json", *sorted((run_dir / phase).glob("tuner*.json"))]
+        oracle = run_dir / phase / "oracle.json"
+        if not oracle.exists() and any((run_dir / phase).glob("trial_*")):
+            raise _Corrupt(f"{phase}/oracle.json", "missing, though the search has trials")
+        state += [oracle, *sorted((run_dir / phase).glob("tuner*.json"))]
     for path in state:
         if path.exists() and not isinstance(
             _read_json(run_dir, rel := str(path.relative_to(run_dir))), dict

@@ -47,6 +47,9 @@ def _scan_kerastuner_project(project_dir: Path) -> tuple[int, list[tuple[Path, E
         return 0, []
     trial_files = sorted(project_dir.glob("trial_*/trial.json"))
     completed, bad = 0, list[tuple[Path, Exception]]()
+    if trial_files and not (project_dir / "oracle.json").exists():  # KerasTuner cannot reload
+        missing = project_dir / "oracle.json"
+        bad.append((missing, _io.StateFileError(f"KerasTuner state file {missing} is missing.")))
     for path in [project_dir / "oracle.json", *project_dir.glob("tuner*.json"), *trial_files]:
         if not path.exists():
             continue

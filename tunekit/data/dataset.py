@@ -107,18 +107,22 @@ class Dataset:
     _fingerprint: str | None = dataclasses.field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
-        task = tg.check_task(self.task) or tg.infer_tasks(self.y_train, "y_train")
-        object.__setattr__(self, "task", task)  # None: inferred, as from_arrays does
+        task = tg.check_task(self.task)
         if self.label_mode not in LABEL_MODES:
             raise DataError(
                 f"label_mode must be one of {list(LABEL_MODES)}, got {self.label_mode!r}."
             )
-        if task != CLASSIFICATION and self.label_mode != INT_LABELS:
+        if task not in (None, CLASSIFICATION) and self.label_mode != INT_LABELS:
             raise DataError(
                 f'label_mode={self.label_mode!r} is for classification; leave it "int".'
             )
         given = {f"y_{s}": getattr(self, f"y_{s}") for s in _SPLITS}
         given, width = tg.one_hot_as_ids(given, task, self.num_classes)
+        if task is None:  # inferred, as from_arrays does: one-hot rows are classes
+            task = (
+                CLASSIFICATION if width is not None else tg.infer_tasks(given["y_train"], "y_train")
+            )
+        object.__setattr__(self, "task", task)
         num_classes = self.num_classes if width is None else width
         if width is not None:  # one-hot rows: kept as class ids, the model gets rows
             object.__setattr__(self, "label_mode", CATEGORICAL_LABELS)

@@ -20,6 +20,7 @@ from tunekit import interrupts
 from tunekit.distribute.cluster import EXIT_RECYCLE, PHASES, RECYCLE_ENV, Cluster
 from tunekit.distribute.runner import ChiefRunner
 from tunekit.distribute.spec import worker_env, write_spec
+from tunekit.errors import UsageError
 from tunekit.params import PARAMETERS, TUNER_BUDGETS
 
 __all__ = ["cli_chief", "local_chief", "run_trials", "work"]
@@ -180,9 +181,16 @@ def work(
             file=sys.stderr,
         )
         return e.exit_code if isinstance(e, interrupts.Interrupted) else 130
-    except Exception as e:  # noqa: BLE001 (reported: exit code 1)
+    except Exception as e:  # noqa: BLE001 (reported: exit code 1, or 2 for the input's)
         import grpc  # noqa: PLC0415
+        from keras_tuner import errors as kt_errors  # noqa: PLC0415
 
+        if isinstance(e, (kt_errors.FatalValueError, UsageError)):  # e.g. a refused objective:
+            print(  # every process would stop so, so the supervisor does not restart it
+                f"error: worker {cluster.tuner_id} stopped: {type(e).__name__}: {message(e)}",
+                file=sys.stderr,
+            )
+            return 2
         if isinstance(e, grpc.RpcError):
             print(f"error: {connection.lost_message(e, waited=False)}\n  {resume}", file=sys.stderr)
         else:

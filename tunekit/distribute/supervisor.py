@@ -12,7 +12,8 @@ goes to `<run>/workers/<id>.log`. It dies with the chief (Linux
 
 A worker that dies before the run is done (killed, crashed) is started again
 under the same id, and KerasTuner hands its unfinished trial back to it. A
-worker that exits with status 2 (refused settings) is not restarted.
+worker that exits with status 2 (refused settings, or a refusal of the run's input in a
+trial, e.g. an objective its fit never reports) is not restarted: the run stops.
 
 This module imports no Keras.
 """
@@ -35,7 +36,7 @@ from tunekit.distribute.cluster import (
     limits_env,
     worker_cores,
 )
-from tunekit.errors import WorkerCrashError
+from tunekit.errors import WorkerCrashError, WorkerStoppedError
 
 __all__ = ["LocalWorkers", "WorkerCrashError"]
 
@@ -158,10 +159,10 @@ class LocalWorkers:
                     proc.pid,
                 )
                 continue
-            if code == 2:
-                raise WorkerCrashError(
-                    f"worker {worker} refused to start (exit 2); its log "
-                    f"{self.log_path(worker)} ends with:\n{self._tail(worker)}"
+            if code == 2:  # every process would stop the same way: not restarted
+                raise WorkerStoppedError(
+                    f"worker {worker} stopped on the run's settings or input (exit 2); its "
+                    f"log {self.log_path(worker)} ends with:\n{self._tail(worker)}"
                 )
             self.restart(worker, f"exited with status {code}")
 

@@ -172,7 +172,8 @@ class NarrowStep:
         if usable < min_trials:  # a rerun would resume the same trials: say what works
             raise TooFewTrialsError(
                 f"Only {usable} of the {len(trials)} coarse trials completed with a finite "
-                f"score (see the error column of trials.csv and each trial's trial.json); "
+                "score (each failed trial's error is in coarse/trial_*/trial.json under the "
+                "run folder); "
                 f"narrowing needs {min_trials}. Resuming would reload the same trials: fix "
                 "what made them fail, then start the run over with overwrite=True (and, if "
                 "some configurations fail by nature, a larger coarse_trials=)."

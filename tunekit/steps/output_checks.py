@@ -14,9 +14,9 @@ import numpy as np
 
 from tunekit.data import REGRESSION, Dataset, StreamData
 from tunekit.errors import ModelCheckError
-from tunekit.outputs import uses_logits
+from tunekit.outputs import model_output_shape, uses_logits
 
-__all__ = ["WHAT", "check_logit_accuracy", "check_scorable_uncompiled"]
+__all__ = ["WHAT", "check_built_model", "check_logit_accuracy", "check_scorable_uncompiled"]
 
 WHAT = "`hypermodel` (built with its default hyperparameters) builds a model that"
 # Keras's metrics that read one unit's output as a probability unless told otherwise, by
@@ -100,7 +100,9 @@ def _probability_reading(metric: Any) -> tuple[str, str] | None:
     return None
 
 
-def check_logit_accuracy(model: keras.Model, shape: tuple[int | None, ...]) -> None:
+def check_logit_accuracy(
+    model: keras.Model, shape: tuple[int | None, ...], what: str = WHAT
+) -> None:
     """Refuses a one-unit logit classifier measured by a metric that reads a probability.
 
     tunekit reads the unit as a logit (`tunekit.outputs.uses_logits`); Keras's
@@ -123,7 +125,7 @@ def check_logit_accuracy(model: keras.Model, shape: tuple[int | None, ...]) -> N
         reading = _probability_reading(metric)
         if reading is None:
             continue
-        what, fix = reading
+        reads, fix = reading
         name = (
             metric
             if isinstance(metric, str)
@@ -132,8 +134,8 @@ def check_logit_accuracy(model: keras.Model, shape: tuple[int | None, ...]) -> N
             else type(metric).__name__
         )
         raise ModelCheckError(
-            f"{WHAT} outputs one logit (its loss has from_logits=True, or names no "
-            f"from_logits and its last layer is linear), but its metric {name!r} {what}, "
+            f"{what} outputs one logit (its loss has from_logits=True, or names no "
+            f"from_logits and its last layer is linear), but its metric {name!r} {reads}, "
             "as for a probability: the score the search ranks trials by, and the test "
             "metric reported, would count the wrong samples. Compile it with "
             f"metrics=[{fix}], or give the last layer activation='sigmoid' and the loss "
@@ -191,3 +193,24 @@ def _metric_entries(metrics: Any) -> list[Any]:
     if isinstance(metrics, Mapping) and "class_name" not in metrics:  # one list per output
         return [m for item in metrics.values() for m in _metric_entries(item)]
     return [metrics]
+
+
+def check_built_model(model: Any, what: str, data: Dataset | StreamData) -> None:
+    """`check_model`'s output checks on a trial's model, once built (`what` names the trial).
+
+    The check before training sees the default configuration only; a tuned
+    output activation or loss (a linear unit with `from_logits=True` among
+    sigmoid ones) makes another model. A model whose output is known only
+    once called (no `Input`) is not checked here.
+
+    Raises:
+        ModelCheckError (a `ValueError`): As `check_logit_accuracy` and
+            `check_scorable_uncompiled`.
+    """
+    if not isinstance(model, keras.Model):
+        return
+    shape = model_output_shape(model)
+    if not getattr(model, "compiled", True):
+        check_scorable_uncompiled(model, shape, data, what)
+    if shape is not None and data.task != REGRESSION and data.num_classes == 2:
+        check_logit_accuracy(model, shape, what)

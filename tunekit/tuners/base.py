@@ -32,6 +32,7 @@ from keras_tuner.engine.trial import Trial
 from tunekit import _faults, _kerastuner, _log, interrupts, timing
 from tunekit import cv as _cv
 from tunekit.data import _targets as tg
+from tunekit.errors import ModelCheckError
 from tunekit.fitting import SearchInputError, fit_hypermodel
 from tunekit.processes import release_trial_memory
 from tunekit.tensorboard import configure_trial_logdirs
@@ -150,6 +151,10 @@ class TunekitTuner(kt.Tuner):
             (`SearchInputError`): plain KerasTuner minimises such a number when
             given no objective, so a default `val_accuracy` (max) would rank
             trials by an error the wrong way. Defaults to `False`.
+        model_check: Called as `model_check(model, what)` on each trial's
+            built model before it trains (`what` names the trial for the
+            message); a `ModelCheckError` it raises stops the search
+            (`SearchInputError`). Defaults to `None` (no check).
         **kwargs: Passed to the KerasTuner tuner.
 
     Raises:
@@ -167,6 +172,7 @@ class TunekitTuner(kt.Tuner):
         cv_stratify: bool | None = None,
         max_model_size: int | None = None,
         objective_defaulted: bool = False,
+        model_check: Callable[[keras.Model, str], None] | None = None,
         **kwargs: Any,
     ) -> None:
         if isinstance(cv, bool) or not isinstance(cv, int) or cv < 1:
@@ -180,6 +186,7 @@ class TunekitTuner(kt.Tuner):
         self._tunekit_refused_fit_args = dict(refused_fit_args or {})
         self._tunekit_cv = cv
         self._tunekit_objective_defaulted = objective_defaulted
+        self._tunekit_model_check = model_check
         self._tunekit_cv_stratify = cv_stratify
         # The folds' shuffle: without a seed still one draw, so all trials share the folds.
         self._tunekit_cv_seed = trial_seed if trial_seed is not None else secrets.randbelow(2**31)
@@ -344,6 +351,15 @@ class TunekitTuner(kt.Tuner):
         start, built = time.perf_counter(), clock.parts["build"]
         model = self._try_build(hp)  # clear_session and gc.collect, then the build
         clock.parts["gc"] += time.perf_counter() - start - (clock.parts["build"] - built)
+        if self._tunekit_model_check is not None:  # e.g. a tuned output activation
+            values = {k: v for k, v in hp.values.items() if not k.startswith("tuner/")}
+            what = (
+                f"`hypermodel` (built with trial {trial.trial_id}'s {values}) builds a model that"
+            )
+            try:
+                self._tunekit_model_check(model, what)
+            except ModelCheckError as e:
+                raise SearchInputError(str(e)) from None
         start = time.perf_counter()
         results = fit_hypermodel(
             self.hypermodel, hp, model, *args, refused=self._tunekit_refused_fit_args, **kwargs
@@ -491,11 +507,12 @@ def _check_fit_results(results: Any, objective: Any, defaulted: bool = False) ->
         name, direction = objective.name, objective.direction
         raise SearchInputError(
             f"The hypermodel's fit returned one number ({float(results):.6g}), not a History "
-            "or a dict of metrics, and no objective was given: tunekit's default objective "
-            f"{name!r} ({direction}imised) would file it under that name and rank trials by "
-            f"it, {direction}imised. Plain KerasTuner minimises such a number. Say what it "
-            'is: objective="NAME:min" for an error or a loss, objective="NAME:max" for a '
-            'score (--objective NAME:min on the command line), or return {"NAME": value}.'
+            "or a dict of metrics, and no objective was given: tunekit would file it as its "
+            f"default objective {name!r} ({direction}imised), whatever it measures (plain "
+            "KerasTuner minimises such a number as 'default_objective'). Say what it is: "
+            'objective="NAME:min" for an error or a loss, objective="NAME:max" for a score '
+            "(on the command line: --objective NAME:min or NAME:max), or return "
+            '{"NAME": value}.'
         )
     try:
         _kerastuner.validate_trial_results(results, objective, "HyperModel.fit()")
