@@ -348,6 +348,8 @@ def test_a_search_whose_oracle_file_is_gone_is_refused_naming_it(tmp_path):
     project = tmp_path / "coarse"
     (project / "trial_0").mkdir(parents=True)
     (project / "trial_0" / "trial.json").write_text('{"trial_id": "0", "status": "COMPLETED"}')
+    assert check_kerastuner_project(project) == 1  # killed before KerasTuner's first save
+    (project / "tuner0.json").write_text("{}")  # KerasTuner would reload: it needs its oracle
     with pytest.raises(StateFileError, match=r"oracle\.json is missing\. Found 1 completed"):
         check_kerastuner_project(project)
     (project / "oracle.json").write_text("{}")

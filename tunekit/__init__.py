@@ -62,6 +62,7 @@ _EXPORTS = {
     "TunekitError": "tunekit.errors",
     "UsageError": "tunekit.errors",
     "WorkerCrashError": "tunekit.errors",
+    "WorkerStoppedError": "tunekit.errors",
     "WorkerLostError": "tunekit.errors",
     "WorkerRefusedError": "tunekit.errors",
     "StreamData": "tunekit.data",
@@ -110,6 +111,7 @@ __all__ = [
     "TunekitError",
     "UsageError",
     "WorkerCrashError",
+    "WorkerStoppedError",
     "WorkerLostError",
     "WorkerRefusedError",
     "load_image_directory",
@@ -164,6 +166,7 @@ if TYPE_CHECKING:
         WorkerCrashError,
         WorkerLostError,
         WorkerRefusedError,
+        WorkerStoppedError,
     )
     from tunekit.fitting import HyperModelFitError, SearchInputError
     from tunekit.narrowing import NarrowedSpace, narrow_space

@@ -129,8 +129,8 @@ def _load(run_dir: Path) -> _Run:
     state = [run_dir / name for name in _STATE_FILES]
     for phase in PHASES:
         oracle = run_dir / phase / "oracle.json"
-        if not oracle.exists() and any((run_dir / phase).glob("trial_*")):
-            raise _Corrupt(f"{phase}/oracle.json", "missing, though the search has trials")
+        if not oracle.exists() and any((run_dir / phase).glob("tuner*.json")):  # as state_files
+            raise _Corrupt(f"{phase}/oracle.json", "missing, though the search has its tuner")
         state += [oracle, *sorted((run_dir / phase).glob("tuner*.json"))]
     for path in state:
         if path.exists() and not isinstance(

@@ -47,7 +47,9 @@ def _scan_kerastuner_project(project_dir: Path) -> tuple[int, list[tuple[Path, E
         return 0, []
     trial_files = sorted(project_dir.glob("trial_*/trial.json"))
     completed, bad = 0, list[tuple[Path, Exception]]()
-    if trial_files and not (project_dir / "oracle.json").exists():  # KerasTuner cannot reload
+    # KerasTuner reloads a project whose tuner file exists, and then needs its oracle file
+    # (trials without either: a kill before the first save; KerasTuner starts afresh).
+    if any(project_dir.glob("tuner*.json")) and not (project_dir / "oracle.json").exists():
         missing = project_dir / "oracle.json"
         bad.append((missing, _io.StateFileError(f"KerasTuner state file {missing} is missing.")))
     for path in [project_dir / "oracle.json", *project_dir.glob("tuner*.json"), *trial_files]:
