@@ -23,7 +23,11 @@ from tunekit.model_files import check_round_trip  # the file check, beside the l
 from tunekit.outputs import check_output_shape, model_output_shape
 from tunekit.regression import check_regression_output_shape
 from tunekit.steps.output_checks import WHAT as _WHAT
-from tunekit.steps.output_checks import check_logit_accuracy, check_scorable_uncompiled
+from tunekit.steps.output_checks import (
+    check_logit_accuracy,
+    check_output_logits,
+    check_scorable_uncompiled,
+)
 from tunekit.tuners import first_sample
 
 __all__ = [
@@ -89,6 +93,7 @@ def check_model(hypermodel: kt.HyperModel, data: Dataset | StreamData) -> str | 
                 check_scorable_uncompiled(model, shape, data)
             if shape is not None and data.task != REGRESSION and data.num_classes == 2:
                 check_logit_accuracy(model, shape)
+            check_output_logits(model)
         if shape is not None:
 
             def rebuild() -> keras.Model:

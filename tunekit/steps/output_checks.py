@@ -16,7 +16,13 @@ from tunekit.data import REGRESSION, Dataset, StreamData
 from tunekit.errors import ModelCheckError
 from tunekit.outputs import model_output_shape, uses_logits
 
-__all__ = ["WHAT", "check_built_model", "check_logit_accuracy", "check_scorable_uncompiled"]
+__all__ = [
+    "WHAT",
+    "check_built_model",
+    "check_output_logits",
+    "check_logit_accuracy",
+    "check_scorable_uncompiled",
+]
 
 WHAT = "`hypermodel` (built with its default hyperparameters) builds a model that"
 # Keras's metrics that read one unit's output as a probability unless told otherwise, by
@@ -126,13 +132,7 @@ def check_logit_accuracy(
         if reading is None:
             continue
         reads, fix = reading
-        name = (
-            metric
-            if isinstance(metric, str)
-            else str(metric.get("class_name", ""))
-            if isinstance(metric, Mapping)
-            else type(metric).__name__
-        )
+        name = _metric_name(metric)
         raise ModelCheckError(
             f"{what} outputs one logit (its loss has from_logits=True, or names no "
             f"from_logits and its last layer is linear), but its metric {name!r} {reads}, "
@@ -214,3 +214,71 @@ def check_built_model(model: Any, what: str, data: Dataset | StreamData) -> None
         check_scorable_uncompiled(model, shape, data, what)
     if shape is not None and data.task != REGRESSION and data.num_classes == 2:
         check_logit_accuracy(model, shape, what)
+    check_output_logits(model, what)
+
+
+def _for_output(value: Any, name: str, index: int, count: int) -> Any:
+    """A compile setting's part for one of `count` outputs: by name, by position, or all."""
+    if isinstance(value, Mapping) and "class_name" not in value:
+        return value.get(name)
+    if isinstance(value, (list, tuple)) and len(value) == count:
+        if all(isinstance(v, (list, tuple)) or v is None for v in value):
+            return value[index]  # one list per output (metrics), or one loss per output
+    return value
+
+
+def _reads_logit(loss: Any, output: Any) -> bool:
+    """Whether one output unit is a logit: its loss's `from_logits`, else a linear layer."""
+    if isinstance(loss, Mapping):
+        config = loss.get("config")
+        if isinstance(config, Mapping) and "from_logits" in config:
+            return bool(config["from_logits"])
+        return False  # a loss function of Keras's, by name: probabilities
+    if isinstance(loss, str):
+        return False
+    layer = getattr(getattr(output, "_keras_history", None), "operation", None)
+    return getattr(getattr(layer, "activation", None), "__name__", "") == "linear"
+
+
+def check_output_logits(model: keras.Model, what: str = WHAT) -> None:
+    """`check_logit_accuracy` for each one-unit output of a model with several outputs.
+
+    Raises:
+        ModelCheckError (a `ValueError`): Naming the output, the metric and its fix.
+    """
+    try:
+        outputs, names = list(model.outputs or []), list(model.output_names)
+        config = model.get_compile_config() or {}
+    except Exception:  # noqa: BLE001 - not built, or compiled in an unusual way: not checked
+        return
+    count = len(outputs)
+    if count < 2 or len(names) != count:
+        return
+    for index, (name, output) in enumerate(zip(names, outputs, strict=True)):
+        shape = tuple(output.shape)
+        if not (len(shape) == 1 or shape[-1:] == (1,)):
+            continue
+        if not _reads_logit(_for_output(config.get("loss"), name, index, count), output):
+            continue
+        metrics = [
+            _for_output(config.get(key), name, index, count)
+            for key in ("metrics", "weighted_metrics")
+        ]
+        for metric in _metric_entries(metrics):
+            if (reading := _probability_reading(metric)) is not None:
+                raise ModelCheckError(
+                    f"{what} has an output {name!r} of one logit (its loss has "
+                    f"from_logits=True, or names none and its layer is linear), but its metric "
+                    f"{_metric_name(metric)!r} {reading[0]}, as for a probability: the "
+                    "score reported for it (and a search ranked by it) would count the wrong "
+                    f"samples. Compile it with {{{name!r}: [{reading[1]}]}}, or give that "
+                    "output activation='sigmoid' and its loss from_logits=False."
+                )
+
+
+def _metric_name(metric: Any) -> str:
+    if isinstance(metric, str):
+        return metric
+    if isinstance(metric, Mapping):
+        return str(metric.get("class_name", ""))
+    return type(metric).__name__
