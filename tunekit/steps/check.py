@@ -23,11 +23,7 @@ from tunekit.model_files import check_round_trip  # the file check, beside the l
 from tunekit.outputs import check_output_shape, model_output_shape
 from tunekit.regression import check_regression_output_shape
 from tunekit.steps.output_checks import WHAT as _WHAT
-from tunekit.steps.output_checks import (
-    check_logit_accuracy,
-    check_output_logits,
-    check_scorable_uncompiled,
-)
+from tunekit.steps.output_checks import check_built_model
 from tunekit.tuners import first_sample
 
 __all__ = [
@@ -88,12 +84,7 @@ def check_model(hypermodel: kt.HyperModel, data: Dataset | StreamData) -> str | 
             sample = (
                 data.sample() if isinstance(data, StreamData) else first_sample(data.x_train, 2)
             )
-            shape = model_output_shape(model, sample)
-            if not getattr(model, "compiled", True):
-                check_scorable_uncompiled(model, shape, data)
-            if shape is not None and data.task != REGRESSION and data.num_classes == 2:
-                check_logit_accuracy(model, shape)
-            check_output_logits(model)
+            shape = check_built_model(model, _WHAT, data, sample)
         if shape is not None:
 
             def rebuild() -> keras.Model:

@@ -195,26 +195,33 @@ def _metric_entries(metrics: Any) -> list[Any]:
     return [metrics]
 
 
-def check_built_model(model: Any, what: str, data: Dataset | StreamData) -> None:
-    """`check_model`'s output checks on a trial's model, once built (`what` names the trial).
+def check_built_model(
+    model: Any, what: str, data: Dataset | StreamData, sample: Any = None
+) -> tuple[int | None, ...] | None:
+    """The output checks on a built model: the defaults' before training, each trial's.
 
-    The check before training sees the default configuration only; a tuned
-    output activation or loss (a linear unit with `from_logits=True` among
-    sigmoid ones) makes another model. A model whose output is known only
-    once called (no `Input`) is not checked here.
+    `what` names the model in messages. The check before training sees the
+    default configuration only; a tuned output activation or loss (a linear
+    unit with `from_logits=True` among sigmoid ones) makes another model, so
+    each trial's is checked too. A model whose output is known only once
+    called (no `Input`) is called on `sample` when given, else not checked.
+
+    Returns:
+        The model's output shape (`tunekit.outputs.model_output_shape`).
 
     Raises:
-        ModelCheckError (a `ValueError`): As `check_logit_accuracy` and
-            `check_scorable_uncompiled`.
+        ModelCheckError (a `ValueError`): As `check_scorable_uncompiled`,
+            `check_logit_accuracy` and `check_output_logits`.
     """
+    shape = model_output_shape(model, sample)
     if not isinstance(model, keras.Model):
-        return
-    shape = model_output_shape(model)
+        return shape
     if not getattr(model, "compiled", True):
         check_scorable_uncompiled(model, shape, data, what)
     if shape is not None and data.task != REGRESSION and data.num_classes == 2:
         check_logit_accuracy(model, shape, what)
     check_output_logits(model, what)
+    return shape
 
 
 def _for_output(value: Any, name: str, index: int, count: int) -> Any:
