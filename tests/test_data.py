@@ -674,6 +674,48 @@ def test_errors(case, message, tmp_path):
         case(tmp_path)
 
 
+def test_images_cut_short_are_named_before_training_and_whole_ones_pass(tmp_path):
+    """A file cut after its header passed the header check; the first trial's decoding then
+    failed with a TensorFlow error that named no file (PNG: "Error in PNG stream")."""
+    import tensorflow as tf
+
+    root = _folder(tmp_path, {"bear": 3, "cog": 3})
+    rng = np.random.default_rng(0)
+    noise = Image.fromarray(rng.integers(0, 255, (40, 40, 3), dtype=np.uint8))
+    for name, fmt in [("a.png", "PNG"), ("b.jpg", "JPEG"), ("c.gif", "GIF"), ("d.bmp", "BMP")]:
+        noise.save(root / "bear" / name, fmt)
+        whole = (root / "bear" / name).read_bytes()
+        (root / "cog" / f"cut_{name}").write_bytes(whole[: len(whole) // 2])
+    # A JPEG with bytes after its end mark (as some cameras write) is whole.
+    (root / "bear" / "trailer.jpg").write_bytes((root / "bear" / "b.jpg").read_bytes() + bytes(99))
+    cut = root / "cog" / "cut_a.png"
+    with pytest.raises(tf.errors.InvalidArgumentError):  # what the first trial met
+        tf.io.decode_image(tf.io.read_file(str(cut)), expand_animations=False)
+    with pytest.raises(DataError, match=r"Could not read 4 images: ") as caught:
+        folder_format(root)
+    for name in ("cut_a.png", "cut_b.jpg", "cut_c.gif", "cut_d.bmp"):
+        assert name in str(caught.value)
+    for name in ("cut_a.png", "cut_b.jpg", "cut_c.gif", "cut_d.bmp"):
+        (root / "cog" / name).unlink()
+    assert folder_format(root) == ((4, 4), "rgb")  # the whole files pass
+
+
+def test_dataset_built_directly_refuses_labels_with_a_gap_as_from_arrays_does():
+    """Before, labels 1..3 made 4 classes, class 0 with no sample and a dead output unit."""
+    x = np.zeros((30, 3))
+    y = np.arange(30) % 3 + 1
+    with pytest.raises(
+        DataError, match=r"class id\(s\) 0 never occur in the labels.*num_classes=K"
+    ):
+        Dataset(x[:12], y[:12], x[12:21], y[12:21], x[21:], y[21:])
+    # Saying the classes exist is the way to keep an id without samples.
+    assert (
+        Dataset(x[:12], y[:12], x[12:21], y[12:21], x[21:], y[21:], num_classes=4).num_classes == 4
+    )
+    named = Dataset(x[:12], y[:12], x[12:21], y[12:21], x[21:], y[21:], class_names="abcd")
+    assert named.class_names == ["a", "b", "c", "d"]
+
+
 def test_a_column_of_labels_is_taken_as_labels(tmp_path):
     # Keras's CIFAR layout: y of shape (n, 1). The old advice (argmax) made every label 0.
     x = np.random.default_rng(0).integers(0, 255, (30, 4, 4), dtype=np.uint8)

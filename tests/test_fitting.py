@@ -79,6 +79,13 @@ class ScoresOnValidationData(kt.HyperModel):
         return float(np.mean(predicted == np.asarray(y_val).reshape(-1)))
 
 
+class ScoresOnOptionalValidationData(ScoresOnValidationData):
+    """The same `fit` with `validation_data=None`: it still reads it."""
+
+    def fit(self, hp, model, x, y, validation_data=None, **kwargs):
+        return super().fit(hp, model, x, y, validation_data, **kwargs)
+
+
 class StepsRecorder(keras.callbacks.Callback):
     """Records the steps per epoch and the epochs of every fit it is passed to."""
 
@@ -503,6 +510,32 @@ def test_a_fit_that_requires_validation_data_gets_the_validation_split_in_the_fi
     # Every fit, trials and the retrain and baseline too, got the validation split.
     assert set(hypermodel.validation_sizes) == {len(digits.y_val)}
     assert len(hypermodel.validation_sizes) >= TINY["coarse_trials"] + 2
+
+
+def test_a_fit_with_validation_data_none_gets_it_in_the_final_fits_too(digits, tmp_path):
+    """Before, only a `fit` that required it got it: `validation_data=None` reached the
+    retrain as None, and this `fit` crashed there ("cannot unpack non-iterable NoneType
+    object") after the whole search. A `fit` of `**kwargs` only still gets none."""
+    from tunekit.fitting import takes_validation_data
+    from tunekit.steps.base import final_fit_options
+
+    class OnlyKwargs(ScoresOnValidationData):
+        def fit(self, hp, model, *args, **kwargs):
+            return model.fit(*args, **kwargs)
+
+    run = CoarseToFine(
+        ScoresOnOptionalValidationData(),
+        digits,
+        directory=tmp_path,
+        project_name="optional",
+        objective="val_accuracy:max",
+        **TINY,
+    )
+    x_val, y_val = final_fit_options(run)["validation_data"]
+    assert len(x_val) == len(y_val) == len(digits.y_val)
+    run.close()
+    assert takes_validation_data(ScoresOnValidationData())
+    assert not takes_validation_data(OnlyKwargs())
 
 
 def test_with_cv_and_no_validation_split_such_a_fit_gets_the_training_data_in_the_final_fits(

@@ -86,6 +86,12 @@ def test_binary_models_whose_metrics_read_their_output_right_pass(hypermodel):
         ("binary_crossentropy", r"BinaryCrossentropy\(from_logits=True\)"),
         (keras.metrics.PrecisionAtRecall(0.5), r"'PrecisionAtRecall' reads it on \[0, 1\]"),
         (keras.metrics.F1Score(threshold=0.5), r"'F1Score' reads it on \[0, 1\]"),
+        # IoU casts each logit to a class id and drops the negative ones; the one-hot IoUs
+        # take the argmax over one unit: class 0 for every sample.
+        (keras.metrics.IoU(2, [0, 1]), r"'IoU' reads it as class ids.*BinaryIoU\("),
+        (keras.metrics.MeanIoU(2), r"'MeanIoU' reads it as class ids"),
+        (keras.metrics.OneHotIoU(2, [1]), r"'OneHotIoU' reads it as class ids"),
+        (keras.metrics.OneHotMeanIoU(2), r"'OneHotMeanIoU' reads it as class ids"),
         # What reads a logit right passes.
         (keras.metrics.AUC(from_logits=True), None),
         (keras.metrics.Precision(thresholds=0.0), None),
@@ -116,6 +122,22 @@ def test_the_logit_auc_the_check_refuses_is_really_wrong():
     logits = model.predict(data.x_train, verbose=0)[:, 0]
     keras_auc = model.evaluate(data.x_train, data.y_train, verbose=0, return_dict=True)["auc"]
     assert keras_auc < roc_auc_score(data.y_train, logits) - 0.05
+
+
+def test_the_logit_iou_the_check_refuses_is_really_wrong():
+    """Keras's IoU over class ids on logits disagrees with the logits' own classes' IoU."""
+    from sklearn.metrics import jaccard_score
+
+    rng = np.random.default_rng(0)
+    y_true = rng.integers(0, 2, 200)
+    logits = rng.normal(size=200) * 3.0
+    iou = keras.metrics.IoU(num_classes=2, target_class_ids=[1])
+    iou.update_state(y_true, logits)
+    right = jaccard_score(y_true, (logits > 0).astype(int))  # class 1's IoU
+    fixed = keras.metrics.BinaryIoU(target_class_ids=[1], threshold=0.0)
+    fixed.update_state(y_true, logits)
+    assert float(fixed.result()) == pytest.approx(right, abs=1e-6)
+    assert abs(float(iou.result()) - right) > 0.05
 
 
 def test_a_lazy_or_weighted_logit_accuracy_is_refused_too():
@@ -495,14 +517,15 @@ class _TunedOutput(kt.HyperModel):
     """A one-unit output whose activation is tuned: the defaults' model (a sigmoid) passes the
     check before training; a trial's (linear, a logit) is another model."""
 
-    def __init__(self, compiled: bool):
+    def __init__(self, compiled: bool, lazy: bool = False):
         super().__init__()
-        self.compiled = compiled
+        self.compiled, self.lazy = compiled, lazy
 
     def build(self, hp):
         linear = hp.Choice("act", ["sigmoid", "linear"]) == "linear"
+        inputs = [] if self.lazy else [keras.Input((13,))]  # lazy: shape known once called
         model = keras.Sequential(
-            [keras.Input((13,)), keras.layers.Dense(1, activation=None if linear else "sigmoid")]
+            [*inputs, keras.layers.Dense(1, activation=None if linear else "sigmoid")]
         )
         if self.compiled:
             loss = keras.losses.BinaryCrossentropy(from_logits=linear)
@@ -515,18 +538,23 @@ class _TunedOutput(kt.HyperModel):
         return {"val_loss": float(hp["act"] == "linear")}  # an own loop's score
 
 
-@pytest.mark.parametrize("compiled", [True, False])
+@pytest.mark.parametrize(
+    "compiled, lazy",
+    [(True, False), (False, False), (True, True)],
+    ids=["compiled", "own-loop", "no-Input"],
+)
 def test_a_trial_whose_tuned_output_reads_wrong_stops_the_search_before_it_trains(
-    tmp_path, compiled
+    tmp_path, compiled, lazy
 ):
     """Before: the compiled linear trial ranked by Keras's 0.5 threshold on logits won and
     was reported at 0.9328 where its own classes scored 0.9412 (exit 0); the uncompiled one
-    was refused only at the evaluation, after the whole search."""
+    was refused only at the evaluation, after the whole search; a model without `Input`
+    (its output shape known once called) was checked on the defaults only."""
     from tunekit import CoarseToFine
     from tunekit.fitting import SearchInputError
 
     run = CoarseToFine(
-        _TunedOutput(compiled),
+        _TunedOutput(compiled, lazy),
         _binary_data(),
         directory=tmp_path,
         project_name="tuned",

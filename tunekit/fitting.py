@@ -54,7 +54,7 @@ __all__ = [
     "HyperModelFitError",
     "SearchInputError",
     "fit_hypermodel",
-    "requires_validation_data",
+    "takes_validation_data",
 ]
 
 _DUPLICATE = re.compile(r"got multiple values for keyword argument '(\w+)'")
@@ -96,14 +96,17 @@ class FitCall:
     set_by_hypermodel: tuple[str, ...] = ()
 
 
-def requires_validation_data(hypermodel: Any) -> bool:
-    """Whether `hypermodel.fit` has a `validation_data` parameter without a default.
+def takes_validation_data(hypermodel: Any) -> bool:
+    """Whether `hypermodel.fit` names a `validation_data` parameter, with a default or not.
 
     KerasTuner's documentation writes `def fit(self, hp, model, x, y,
-    validation_data, **kwargs)` for a `fit` that returns its own score; such a
-    `fit` cannot be called without it. The final fits on train+validation
-    (retrain, baseline, final seeds) then pass the validation split, which
-    they also train on; what the `fit` returns there is not used.
+    validation_data, **kwargs)` for a `fit` that returns its own score, and a
+    search always passes it. The final fits on train+validation (retrain,
+    baseline, final seeds) then pass the validation split too, which they also
+    train on; what the `fit` returns there is not used. A `fit` that declares
+    `validation_data=None` gets it as well: such a `fit` may still read it
+    (`x_val, y_val = validation_data`), and would crash after the whole search
+    without it. A `fit` that takes only `**kwargs` gets none.
     """
     fit = getattr(hypermodel, "fit", None)
     if fit is None:
@@ -112,10 +115,8 @@ def requires_validation_data(hypermodel: Any) -> bool:
         parameter = inspect.signature(fit).parameters.get("validation_data")
     except (TypeError, ValueError):  # a builtin or C callable without a signature
         return False
-    return (
-        parameter is not None
-        and parameter.default is inspect.Parameter.empty
-        and (parameter.kind in (parameter.POSITIONAL_OR_KEYWORD, parameter.KEYWORD_ONLY))
+    return parameter is not None and (
+        parameter.kind in (parameter.POSITIONAL_OR_KEYWORD, parameter.KEYWORD_ONLY)
     )
 
 

@@ -47,6 +47,7 @@ from tunekit.data import SCALED_UINT8, UNSCALED, StreamData
 from tunekit.data.images import (
     COLOR_MODES,
     check_image_args,
+    check_whole,
     list_images,
     unreadable_image,
     unreadable_images,
@@ -448,6 +449,7 @@ def folder_format(root: str | os.PathLike[str]) -> tuple[tuple[int, int], str]:
             with Image.open(folder / path) as image:
                 width, height = image.size
                 gray = _single_channel(image)
+                check_whole(image, folder / path)
         except (OSError, UnidentifiedImageError) as e:
             unreadable.append((folder / path, e))  # all of them named at once, not one a run
             continue

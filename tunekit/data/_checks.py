@@ -151,6 +151,12 @@ ARRAYS_GAP_FIX = (
     "task='regression' (--task regression) if the targets are quantities, not classes"
 )
 
+# The same for `Dataset(...)` built directly.
+DATASET_GAP_FIX = (
+    "; pass num_classes=K, or class_names with one name per id, if those classes exist but "
+    "have no samples here, or task='regression' if the targets are quantities, not classes"
+)
+
 
 def _check_consecutive_ids(labels: np.ndarray, what: str, fix: str) -> None:
     """Refuses class ids with a gap: every id 0..max(labels) must occur in `labels`.

@@ -8,7 +8,13 @@ from typing import Any
 import numpy as np
 
 from tunekit.data import _targets as tg
-from tunekit.data._checks import _SPLITS, _check_label_range, _is_int
+from tunekit.data._checks import (
+    _SPLITS,
+    DATASET_GAP_FIX,
+    _check_consecutive_ids,
+    _check_label_range,
+    _is_int,
+)
 from tunekit.errors import DataError
 
 
@@ -55,6 +61,9 @@ def _class_metadata(
     """Classification: checks the label range of every split and output, names the classes."""
     labels = np.concatenate([a for s in _SPLITS for a in tg.arrays_of(ys[s])])
     if num_classes is None:
+        if class_names is None and all(len(tg.arrays_of(ys[s])) == 1 for s in _SPLITS):
+            # as from_arrays: labels 1..K would make a class 0 no sample has
+            _check_consecutive_ids(labels, "the labels (y_train, y_val, y_test)", DATASET_GAP_FIX)
         num_classes = int(labels.max()) + 1 if labels.size else 0
     if not _is_int(num_classes) or num_classes < 2:
         raise DataError(

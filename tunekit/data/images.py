@@ -96,6 +96,29 @@ def _read_image(file: Path, mode: str, size: tuple[int, int]) -> np.ndarray:
         raise unreadable_image(file, exc) from exc
 
 
+# What the last bytes of a whole file hold: PNG's IEND chunk, JPEG's end-of-image marker
+# (some writers add bytes after them, so the last 64 bytes). GIF and BMP have no such mark.
+_ENDINGS = {"PNG": b"IEND", "JPEG": b"\xff\xd9"}
+
+
+def check_whole(image: Any, file: Path) -> None:
+    """Raises `OSError` when an opened image's file was cut short (a header, part of its data).
+
+    Opening reads only the header, so a cut file passed it and failed in the
+    first trial's decoding with a message naming no file. A PNG or JPEG is
+    whole when its end mark is in its last 64 bytes; any other image, or one
+    without the mark (a writer may add its own trailer), is decoded in full
+    (Pillow's `load`), so only a file Pillow cannot decode is refused.
+    """
+    ending = _ENDINGS.get(str(image.format))
+    if ending is not None:
+        with open(file, "rb") as handle:
+            handle.seek(max(0, os.path.getsize(file) - 64))
+            if ending in handle.read():
+                return
+    image.load()  # raises OSError ("image file is truncated") for a cut file
+
+
 def unreadable_image(file: Path, error: Exception) -> DataError:
     """The error for an image file Pillow cannot open: names the file and the fix."""
     return DataError(

@@ -114,15 +114,15 @@ def final_fit_options(ctx: RunContext) -> dict[str, Any]:
     shuffled) it, and Keras cannot shuffle a `tf.data.Dataset` or `PyDataset`;
     and `validation_data` (the validation split, also trained on here; with
     `cv=K` and no validation split, train+validation itself) when the
-    hypermodel's own `fit` requires it (`requires_validation_data`).
+    hypermodel's own `fit` names it (`takes_validation_data`).
     """
     from tunekit.data._targets import length
     from tunekit.data.streams import StreamData
-    from tunekit.fitting import requires_validation_data
+    from tunekit.fitting import takes_validation_data
 
     data = ctx.data
     options = {**fit_options(ctx), **({"shuffle": False} if isinstance(data, StreamData) else {})}
-    if requires_validation_data(ctx.hypermodel):
+    if takes_validation_data(ctx.hypermodel):
         if isinstance(data, StreamData):
             options["validation_data"] = data.validation
         elif length(data.y_val, "y_val") == 0:  # cv=K, no validation split: the data itself

@@ -23,8 +23,7 @@ from tunekit.model_files import check_round_trip  # the file check, beside the l
 from tunekit.outputs import check_output_shape, model_output_shape
 from tunekit.regression import check_regression_output_shape
 from tunekit.steps.output_checks import WHAT as _WHAT
-from tunekit.steps.output_checks import check_built_model
-from tunekit.tuners import first_sample
+from tunekit.steps.output_checks import check_built_model, model_sample
 
 __all__ = [
     "check_declares_hyperparameters",
@@ -81,9 +80,7 @@ def check_model(hypermodel: kt.HyperModel, data: Dataset | StreamData) -> str | 
             shape = None
         else:
             check_trainable(hypermodel, model, data)
-            sample = (
-                data.sample() if isinstance(data, StreamData) else first_sample(data.x_train, 2)
-            )
+            sample = model_sample(data)
             shape = check_built_model(model, _WHAT, data, sample)
         if shape is not None:
 

@@ -22,6 +22,7 @@ __all__ = [
     "check_output_logits",
     "check_logit_accuracy",
     "check_scorable_uncompiled",
+    "model_sample",
 ]
 
 WHAT = "`hypermodel` (built with its default hyperparameters) builds a model that"
@@ -46,6 +47,9 @@ _FROM_LOGITS = {
     "BinaryCrossentropy": "BinaryCrossentropy",
     "BinaryFocalCrossentropy": "BinaryFocalCrossentropy",
 }
+# Read class ids (a float cast to an integer, out-of-range values dropped) or take the argmax
+# over one unit (always class 0): wrong on one unit, logit or probability.
+_CLASS_IDS = {"IoU", "MeanIoU", "OneHotIoU", "OneHotMeanIoU"}
 # Sweep thresholds over [0, 1], or take one in (0, 1] only: no keyword makes them read a logit.
 _PROBABILITY_ONLY = {
     "F1Score",
@@ -73,7 +77,7 @@ def _probability_reading(metric: Any) -> tuple[str, str] | None:
         threshold = config.get("threshold", 0.5)
         if threshold != 0.0:
             return (
-                f"thresholds the output at {threshold}",
+                f"thresholds the output at {threshold}, as for a probability",
                 "keras.metrics.BinaryAccuracy(threshold=0.0, name='accuracy')",
             )
     elif name in _THRESHOLDS:
@@ -82,14 +86,14 @@ def _probability_reading(metric: Any) -> tuple[str, str] | None:
         if any(t != 0.0 for t in values):
             shown = values[0] if len(values) == 1 else values
             return (
-                f"thresholds the output at {shown}",
+                f"thresholds the output at {shown}, as for a probability",
                 f"keras.metrics.{_THRESHOLDS[name]}(thresholds=0.0)",
             )
     elif name in _THRESHOLD:
         threshold = config.get("threshold")
         if threshold != 0.0:
             return (
-                f"thresholds the output at {threshold}",
+                f"thresholds the output at {threshold}, as for a probability",
                 f"keras.metrics.{name}(threshold=0.0, ...)",
             )
     elif name in _FROM_LOGITS:
@@ -98,9 +102,16 @@ def _probability_reading(metric: Any) -> tuple[str, str] | None:
                 "reads the output as a probability (from_logits=False)",
                 f"keras.metrics.{_FROM_LOGITS[name]}(from_logits=True)",
             )
+    elif name in _CLASS_IDS:
+        return (
+            "reads it as class ids (IoU casts each value to an integer class and drops "
+            "those outside [0, num_classes); the one-hot IoUs take its argmax over one unit, "
+            "always class 0), not as a logit",
+            "keras.metrics.BinaryIoU(target_class_ids=[0, 1], threshold=0.0)",
+        )
     elif name in _PROBABILITY_ONLY:
         return (
-            "reads it on [0, 1] (no setting of it reads a logit)",
+            "reads it on [0, 1] as a probability (no setting of it reads a logit)",
             "a metric that takes logits, or none",
         )
     return None
@@ -135,8 +146,8 @@ def check_logit_accuracy(
         name = _metric_name(metric)
         raise ModelCheckError(
             f"{what} outputs one logit (its loss has from_logits=True, or names no "
-            f"from_logits and its last layer is linear), but its metric {name!r} {reads}, "
-            "as for a probability: the score the search ranks trials by, and the test "
+            f"from_logits and its last layer is linear), but its metric {name!r} {reads}: "
+            "the score the search ranks trials by, and the test "
             "metric reported, would count the wrong samples. Compile it with "
             f"metrics=[{fix}], or give the last layer activation='sigmoid' and the loss "
             "from_logits=False."
@@ -184,6 +195,16 @@ def check_scorable_uncompiled(
         )
 
 
+def model_sample(data: Dataset | StreamData) -> Any:
+    """Two training samples (a stream's first batch) to call a lazily built model on.
+
+    `None` when `x_train` is not arrays: such a model is then not checked.
+    """
+    from tunekit.tuners import first_sample
+
+    return data.sample() if isinstance(data, StreamData) else first_sample(data.x_train, 2)
+
+
 def _metric_entries(metrics: Any) -> list[Any]:
     """The metrics of a compile config: names, serialized metrics or objects, flat."""
     if metrics is None:
@@ -204,7 +225,8 @@ def check_built_model(
     default configuration only; a tuned output activation or loss (a linear
     unit with `from_logits=True` among sigmoid ones) makes another model, so
     each trial's is checked too. A model whose output is known only once
-    called (no `Input`) is called on `sample` when given, else not checked.
+    called (no `Input`) is called on `sample` (`model_sample`) when given,
+    which builds it as `fit` would; without one it is not checked.
 
     Returns:
         The model's output shape (`tunekit.outputs.model_output_shape`).
@@ -276,7 +298,7 @@ def check_output_logits(model: keras.Model, what: str = WHAT) -> None:
                 raise ModelCheckError(
                     f"{what} has an output {name!r} of one logit (its loss has "
                     f"from_logits=True, or names none and its layer is linear), but its metric "
-                    f"{_metric_name(metric)!r} {reading[0]}, as for a probability: the "
+                    f"{_metric_name(metric)!r} {reading[0]}: the "
                     "score reported for it (and a search ranked by it) would count the wrong "
                     f"samples. Compile it with {{{name!r}: [{reading[1]}]}}, or give that "
                     "output activation='sigmoid' and its loss from_logits=False."

@@ -28,7 +28,7 @@ from tunekit.errors import NoCompletedTrialsError, TrialsFailedError
 from tunekit.narrowing import is_usable
 from tunekit.progress import PhaseProgress, bar_console, failure_reason, kerastuner_output
 from tunekit.steps.base import RunContext, fit_options, validation_batch_size
-from tunekit.steps.output_checks import check_built_model
+from tunekit.steps.output_checks import check_built_model, model_sample
 from tunekit.tensorboard import write_experiment
 from tunekit.tuners import HYPERBAND_EPOCHS, make_tuner
 from tunekit.tuners.callbacks import EpochTensorBoard
@@ -227,7 +227,9 @@ class SearchStep:
             cv_stratify=cv_stratify(ctx.data),
             refused_fit_args=refused_fit_args(ctx),
             objective_defaulted=ctx.objective_defaulted,
-            model_check=functools.partial(check_built_model, data=ctx.data),
+            model_check=functools.partial(
+                check_built_model, data=ctx.data, sample=model_sample(ctx.data)
+            ),
             listeners=(self._trial_ended,),
         )
         if self.name == "coarse":
