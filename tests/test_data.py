@@ -686,16 +686,25 @@ def test_images_cut_short_are_named_before_training_and_whole_ones_pass(tmp_path
         noise.save(root / "bear" / name, fmt)
         whole = (root / "bear" / name).read_bytes()
         (root / "cog" / f"cut_{name}").write_bytes(whole[: len(whole) // 2])
+    # A PNG whose data was damaged or cut, its IEND chunk kept: its checksums tell.
+    whole = (root / "bear" / "a.png").read_bytes()
+    damaged = bytearray(whole)
+    start = damaged.index(b"IDAT")
+    damaged[start + 20 : start + 60] = bytes(40)
+    (root / "cog" / "cut_e.png").write_bytes(bytes(damaged))
+    end = whole.index(b"IEND") - 4
+    (root / "cog" / "cut_f.png").write_bytes(whole[: end // 2] + whole[end:])
     # A JPEG with bytes after its end mark (as some cameras write) is whole.
     (root / "bear" / "trailer.jpg").write_bytes((root / "bear" / "b.jpg").read_bytes() + bytes(99))
     cut = root / "cog" / "cut_a.png"
     with pytest.raises(tf.errors.InvalidArgumentError):  # what the first trial met
         tf.io.decode_image(tf.io.read_file(str(cut)), expand_animations=False)
-    with pytest.raises(DataError, match=r"Could not read 4 images: ") as caught:
+    cut = ("cut_a.png", "cut_b.jpg", "cut_c.gif", "cut_d.bmp", "cut_e.png", "cut_f.png")
+    with pytest.raises(DataError, match=r"Could not read 6 images: ") as caught:
         folder_format(root)
-    for name in ("cut_a.png", "cut_b.jpg", "cut_c.gif", "cut_d.bmp"):
+    for name in cut:
         assert name in str(caught.value)
-    for name in ("cut_a.png", "cut_b.jpg", "cut_c.gif", "cut_d.bmp"):
+    for name in cut:
         (root / "cog" / name).unlink()
     assert folder_format(root) == ((4, 4), "rgb")  # the whole files pass
 

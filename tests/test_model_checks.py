@@ -108,8 +108,78 @@ def test_every_metric_that_reads_one_logit_as_a_probability_is_refused(metric, r
         return
     with pytest.raises(ModelCheckError, match=refused):
         check_model(hypermodel, _binary_data())
+    sigmoid = _one_unit(activation="sigmoid", metrics=[metric])
+    if "class ids" in refused:  # wrong for one unit, logit or probability
+        with pytest.raises(ModelCheckError, match=r"outputs one probability.*class ids"):
+            check_model(sigmoid, _binary_data())
+        return
     # the same metric on a sigmoid output passes: it reads a probability right
-    check_model(_one_unit(activation="sigmoid", metrics=[metric]), _binary_data())
+    check_model(sigmoid, _binary_data())
+
+
+@pytest.mark.parametrize(
+    "activation, metric, refused",
+    [
+        # Before: a sigmoid trial scored by threshold=0.0 counted every sample as class 1
+        # and won a search at the majority share; the report said 0.7222 where it was 0.3556.
+        ("sigmoid", keras.metrics.BinaryAccuracy(threshold=0.0), r"at 0\.0, as for a logit"),
+        ("sigmoid", keras.metrics.Precision(thresholds=0.0), r"Precision\(thresholds=0\.5\)"),
+        ("sigmoid", keras.metrics.BinaryCrossentropy(from_logits=True), r"from_logits=False"),
+        # Before: accepted on one unit; every trial scored 0.0 (exact equality) or the
+        # share of class 0 (an argmax over one unit), and the report printed it.
+        (None, keras.metrics.Accuracy(), r"'Accuracy' compares the output with the label"),
+        ("sigmoid", keras.metrics.Accuracy(), r"outputs one probability.*exact equality"),
+        (None, keras.metrics.SparseCategoricalAccuracy(), r"argmax over one unit"),
+        ("sigmoid", "sparse_categorical_accuracy", r"argmax over one unit.*threshold=0\.5"),
+        (None, keras.metrics.CategoricalAccuracy(), r"argmax over one unit.*threshold=0\.0"),
+        ("sigmoid", keras.metrics.MeanIoU(2), r"class ids"),
+        # What reads a probability right passes.
+        ("sigmoid", keras.metrics.BinaryAccuracy(threshold=0.5), None),
+        ("sigmoid", keras.metrics.AUC(), None),
+        ("sigmoid", keras.metrics.BinaryIoU(), None),
+    ],
+)
+def test_metrics_that_read_one_unit_wrong_are_refused_whatever_it_holds(
+    activation, metric, refused
+):
+    hypermodel = _one_unit(activation=activation, metrics=[metric])
+    if refused is None:
+        check_model(hypermodel, _binary_data())
+        return
+    with pytest.raises(ModelCheckError, match=refused):
+        check_model(hypermodel, _binary_data())
+
+
+def test_a_subclassed_model_whose_call_applies_the_sigmoid_is_read_by_its_outputs():
+    """Before, its last layer (linear) made it a logit: the confusion matrix put every test
+    sample in class 1 and the report called a 0.98 model no better than chance (0.63)."""
+    from tunekit.outputs import predicted_classes, uses_logits
+
+    class Net(keras.Model):
+        def __init__(self):
+            super().__init__()
+            self.hidden, self.out = keras.layers.Dense(4), keras.layers.Dense(1)
+
+        def call(self, x):
+            return keras.activations.sigmoid(self.out(self.hidden(x)))
+
+    def my_loss(y_true, y_pred):
+        return keras.losses.binary_crossentropy(y_true, y_pred)
+
+    net = Net()
+    net.compile(loss=my_loss)
+    outputs = np.array([[0.2], [0.7], [0.9]])  # what it predicts: probabilities
+    assert uses_logits(net) is None  # its layers cannot say; its outputs' range does
+    assert predicted_classes(outputs, from_logits=uses_logits(net)).tolist() == [0, 1, 1]
+    # The same for an op after the last layer of a functional model.
+    inputs = keras.Input((3,))
+    functional = keras.Model(inputs, keras.ops.sigmoid(keras.layers.Dense(1)(inputs)))
+    functional.compile(loss=my_loss)
+    assert uses_logits(functional) is None
+    # A linear layer that makes the output is still a logit.
+    linear = keras.Model(inputs, keras.layers.Dense(1)(inputs))
+    linear.compile(loss=my_loss)
+    assert uses_logits(linear) is True
 
 
 def test_the_logit_auc_the_check_refuses_is_really_wrong():

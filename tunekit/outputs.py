@@ -115,8 +115,11 @@ def uses_logits(model: Any) -> bool | None:
     The compiled loss decides when it says: its `from_logits`, or a loss
     named by string or one of Keras's loss functions (`keras.losses.
     binary_crossentropy`), which take probabilities unless told otherwise;
-    else the last layer's activation (`linear` means a logit, anything else
-    a probability).
+    else the activation of the layer that makes the output (`linear` means a
+    logit, anything else a probability). A subclassed model's layers say
+    nothing of its `call` (it may apply a sigmoid itself), nor does an op
+    such as `keras.ops.sigmoid` after the last layer: unknown, `None`, and
+    `predicted_classes` reads the outputs' range.
     """
     loss = getattr(model, "loss", None)
     losses = (
@@ -131,11 +134,26 @@ def uses_logits(model: Any) -> bool | None:
             callable(item) and getattr(item, "__module__", "").startswith("keras.")
         ):
             return False  # a loss named by string, or Keras's function: probabilities
-    layers = getattr(model, "layers", None) or []
-    activation = getattr(layers[-1], "activation", None) if layers else None
+    activation = getattr(_output_layer(model), "activation", None)
     if activation is not None:
         return getattr(activation, "__name__", "") == "linear"
     return None
+
+
+def _output_layer(model: Any) -> Any:
+    """The layer whose output is the model's one output, or `None` if it cannot be known."""
+    import keras  # noqa: PLC0415 - a model exists, so Keras is loaded
+
+    layers = getattr(model, "layers", None) or []
+    if isinstance(model, keras.Sequential):
+        return layers[-1] if layers else None
+    try:
+        outputs = model.outputs
+    except (AttributeError, ValueError):  # a subclassed model: its call decides
+        return None
+    if not outputs or len(outputs) != 1:
+        return None
+    return getattr(getattr(outputs[0], "_keras_history", None), "operation", None)
 
 
 def predicted_classes(outputs: Any, *, from_logits: bool | None = None) -> np.ndarray:

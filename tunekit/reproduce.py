@@ -87,6 +87,13 @@ def python_call(run: Any) -> str:
     if run.callbacks:
         names = ", ".join(f"{type(c).__name__}(...)" for c in run.callbacks)
         arguments.append(f"callbacks=[{names}]")
+    if run.hyperparameters is not None:  # a Python object, named as callbacks are
+        arguments.append("hyperparameters=hp")
+        arguments += [
+            f"{name}=False"
+            for name in ("tune_new_entries", "allow_new_entries")
+            if not getattr(run, name)
+        ]
     return f"CoarseToFine({', '.join(arguments)})"
 
 
@@ -94,11 +101,12 @@ def cli_equivalent(run: Any, backend: str) -> str | None:
     """The command line with the same settings as a Python `run`, or `None` if there is none.
 
     There is none for a hypermodel the command line cannot name (defined in
-    `__main__`, a notebook or a function) or for callbacks (no such option).
+    `__main__`, a notebook or a function) or for callbacks or `hyperparameters=`
+    (no such option).
     The data is `--data DATA` (a placeholder: the arrays came from Python),
     except for MNIST, the command line's default data.
     """
-    if run.callbacks:
+    if run.callbacks or run.hyperparameters is not None:
         return None
     described = run.config()["hypermodel"]["class"]
     spec = _BUILTIN_SPECS.get(described)

@@ -15,6 +15,7 @@ plumbing; the work itself lives in `tunekit.steps`.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 from collections.abc import Callable, Mapping, Sequence
@@ -78,7 +79,12 @@ from tunekit.steps import (
     select,
 )
 from tunekit.steps.base import check_splits_used
-from tunekit.steps.check import check_declares_hyperparameters, check_model, declared_space
+from tunekit.steps.check import (
+    check_declares_hyperparameters,
+    check_model,
+    check_user_space,
+    declared_space,
+)
 from tunekit.steps.retrain import ranked_trials
 from tunekit.steps.search import cv_stratify
 from tunekit.tuners import check_size_limit, first_sample
@@ -276,6 +282,22 @@ class CoarseToFine:
             (`SearchInputError`), since only you know whether it is an error
             (plain KerasTuner minimises it) or a score.
         callbacks: Extra Keras callbacks for every trial and the retrain.
+        hyperparameters: KerasTuner's `hyperparameters=`: a
+            `keras_tuner.HyperParameters` whose entries override (or
+            register in advance) the hypermodel's own, e.g. `hp.Fixed(
+            "activation", "tanh")` or a narrower `hp.Float("learning_rate",
+            ...)`. The coarse phase searches it (with the hypermodel's other
+            entries, see `tune_new_entries`), the fine phase its narrowing,
+            and the baseline and the check before training build its
+            defaults. Part of the run's settings: a resume with other
+            entries is refused. Defaults to `None` (the hypermodel's space).
+        tune_new_entries: KerasTuner's: whether the hypermodel's entries
+            that `hyperparameters` does not list are searched too; `False`
+            builds them at their defaults in every trial (needs
+            `hyperparameters` with something to tune). Defaults to `True`.
+        allow_new_entries: KerasTuner's: whether the hypermodel may declare
+            entries `hyperparameters` does not list; `False` refuses such a
+            hypermodel before training, naming them. Defaults to `True`.
         {settings}
         narrowing: `top` and `margin` as one `tunekit.NarrowingConfig`,
             instead of the two keywords. Defaults to `None`.
@@ -350,6 +372,9 @@ class CoarseToFine:
         executions_per_trial: int = 1,
         cv: int = 1,
         callbacks: Sequence[keras.callbacks.Callback] | None = (),
+        hyperparameters: kt.HyperParameters | None = None,
+        tune_new_entries: bool = True,
+        allow_new_entries: bool = True,
         seed: int = 0,
         overwrite: bool = False,
         verbose: int = 1,
@@ -481,6 +506,8 @@ class CoarseToFine:
         if isinstance(data, Dataset):
             check_splits_used(data, self.cv)
         self.callbacks = _callback_list(callbacks)
+        self.hyperparameters = _user_space(hyperparameters, tune_new_entries, allow_new_entries)
+        self.tune_new_entries, self.allow_new_entries = tune_new_entries, allow_new_entries
         for callback in self.callbacks:
             if str(getattr(callback, "monitor", "")).startswith("val_"):
                 _logger.warning(
@@ -537,7 +564,13 @@ class CoarseToFine:
 
             check_reaches_workers(hypermodel=hypermodel, callbacks=self.callbacks)
             check_data_reaches_workers(data)
-            self._worker_objects = {"hypermodel": hypermodel, "callbacks": self.callbacks}
+            self._worker_objects = {
+                "hypermodel": hypermodel,
+                "callbacks": self.callbacks,
+                "hyperparameters": self.hyperparameters,
+                "tune_new_entries": self.tune_new_entries,
+                "allow_new_entries": self.allow_new_entries,
+            }
 
     # -- the steps ---------------------------------------------------------------
 
@@ -764,6 +797,15 @@ class CoarseToFine:
             **({"class_weight": _json_keys(self.class_weight)} if self.class_weight else {}),
             # Only when on: runs started before cv existed resume.
             **({"cv": self.cv} if self.cv > 1 else {}),
+            # KerasTuner's space settings, only when given (earlier runs resume).
+            **(
+                {}
+                if self.hyperparameters is None
+                # as JSON reads it back (lists, not tuples), so a resume compares equal
+                else {"hyperparameters": json.loads(json.dumps(self.hyperparameters.get_config()))}
+            ),
+            **({} if self.tune_new_entries else {"tune_new_entries": False}),
+            **({} if self.allow_new_entries else {"allow_new_entries": False}),
             # Added later: absent means the default, so runs from before them still resume.
             **{
                 name: value
@@ -880,8 +922,15 @@ class CoarseToFine:
                 tried (the default and up to 200 random ones): nothing trains.
         """
         if not self._model_checked:
-            self.model_file_note = check_model(self.hypermodel, self.data)
+            self.model_file_note = check_model(self.hypermodel, self.data, self.hyperparameters)
             check_declares_hyperparameters(self.hypermodel, self._declared_space())
+            if self.hyperparameters is not None:
+                check_user_space(
+                    self.hypermodel,
+                    self.hyperparameters,
+                    tune_new_entries=self.tune_new_entries,
+                    allow_new_entries=self.allow_new_entries,
+                )
             if self.model_file_note:
                 _logger.warning(self.model_file_note)
             if self.max_model_size is not None:  # a limit below every model trains nothing
@@ -890,13 +939,15 @@ class CoarseToFine:
                     self.max_model_size,
                     seed=self.seed,
                     sample=first_sample(getattr(self.data, "x_train", None)),
+                    hyperparameters=self.hyperparameters,
+                    tune_new_entries=self.tune_new_entries,
                 )
             self._model_checked = True
 
     def _declared_space(self) -> kt.HyperParameters:
         """What the hypermodel's build with the defaults declares: built once per object."""
         if self._declared is None:
-            self._declared = declared_space(self.hypermodel)
+            self._declared = declared_space(self.hypermodel, self.hyperparameters)
         return self._declared
 
     def close(self) -> None:
@@ -957,6 +1008,37 @@ def _callback_list(callbacks: Any) -> list[keras.callbacks.Callback]:
             f"Received: callbacks={callbacks!r}."
         )
     return listed
+
+
+def _user_space(
+    hyperparameters: Any, tune_new_entries: Any, allow_new_entries: Any
+) -> kt.HyperParameters | None:
+    """`hyperparameters=` checked and copied (the caller's object may change later).
+
+    Raises:
+        InvalidParameterError: Not a `keras_tuner.HyperParameters`, a flag not
+            a bool, or a flag set to `False` without `hyperparameters`
+            (KerasTuner's rule: the search space must then be given).
+    """
+    for name, flag in (
+        ("tune_new_entries", tune_new_entries),
+        ("allow_new_entries", allow_new_entries),
+    ):
+        if not isinstance(flag, bool):
+            raise InvalidParameterError(f"`{name}` must be a bool. Received: {name}={flag!r}.")
+        if not flag and hyperparameters is None:
+            raise InvalidParameterError(
+                f"{name}=False needs the search space: pass hyperparameters=, a "
+                "keras_tuner.HyperParameters with the entries to tune (as KerasTuner requires)."
+            )
+    if hyperparameters is None:
+        return None
+    if not isinstance(hyperparameters, kt.HyperParameters):
+        raise InvalidParameterError(
+            "`hyperparameters` must be a keras_tuner.HyperParameters (or None: the "
+            f"hypermodel's own space). Received: {type(hyperparameters).__name__}."
+        )
+    return hyperparameters.copy()
 
 
 def _default_name(hypermodel: Any) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import struct
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -106,7 +107,8 @@ def check_whole(image: Any, file: Path) -> None:
 
     Opening reads only the header, so a cut file passed it and failed in the
     first trial's decoding with a message naming no file. A PNG or JPEG is
-    whole when its end mark is in its last 64 bytes; any other image, or one
+    whole when its end mark is in its last 64 bytes (and, for a PNG, every
+    chunk's checksum holds: Pillow's `verify`, which decodes nothing); any other image, or one
     without the mark (a writer may add its own trailer), is decoded in full
     (Pillow's `load`), so only a file Pillow cannot decode is refused.
     """
@@ -114,8 +116,14 @@ def check_whole(image: Any, file: Path) -> None:
     if ending is not None:
         with open(file, "rb") as handle:
             handle.seek(max(0, os.path.getsize(file) - 64))
-            if ending in handle.read():
-                return
+            whole = ending in handle.read()
+        if whole and image.format == "PNG":
+            try:  # every chunk's length and checksum: a damaged or cut chunk before IEND
+                image.verify()
+            except (SyntaxError, ValueError, EOFError, struct.error) as e:
+                raise OSError(f"broken PNG data: {e}") from e
+        if whole:
+            return
     image.load()  # raises OSError ("image file is truncated") for a cut file
 
 

@@ -73,6 +73,9 @@ class RunContext(Protocol):
     baseline: bool
     final_seeds: int
     callbacks: list[keras.callbacks.Callback]
+    hyperparameters: kt.HyperParameters | None  # KerasTuner's `hyperparameters=`, if given
+    tune_new_entries: bool  # KerasTuner's: the hypermodel's other entries are searched too
+    allow_new_entries: bool  # KerasTuner's: the hypermodel may declare other entries
     seed: int
     verbose: int | bool  # 0: no progress
     progress: ProgressMode  # how the search phases show progress (tunekit.progress.use_bar)

@@ -4,7 +4,8 @@ The number a reader wants next to a tuned model is what the untuned one
 scores. The baseline is `hypermodel.build(kt.HyperParameters())`: every
 hyperparameter at the default it declares (for a build function, the
 `default=` of each `hp.*` call, else KerasTuner's: a range's minimum, a
-choice's first value). It is trained by the winner's rule: the same epochs
+choice's first value), or those of the run's `hyperparameters=` where it
+gives them (KerasTuner's override). It is trained by the winner's rule: the same epochs
 as the winner's retrain, the same `final_schedule`, batch size and seed, on
 train+validation, through the hypermodel's own `fit`. Saved as
 `baseline_model.keras`; the evaluate step compares both saved models on the
@@ -137,7 +138,7 @@ class BaselineStep:
         interrupts.check()
         epochs = int(manifest.step("retrain")["final_epochs"])
         manifest.mark(self.name, "running")
-        hp = kt.HyperParameters()
+        hp = kt.HyperParameters() if ctx.hyperparameters is None else ctx.hyperparameters.copy()
         announce = AnnounceFit(
             ctx.say,
             lambda count: (

@@ -61,96 +61,157 @@ _PROBABILITY_ONLY = {
 }
 
 
-def _probability_reading(metric: Any) -> tuple[str, str] | None:
-    """`(what it does with one unit's output, the fix)` for a metric reading a probability."""
+# Read one unit wrong whatever it holds: exact equality with the label (`Accuracy`), or the
+# argmax over one unit (class 0 for every sample).
+_ONE_UNIT_WRONG = {
+    "Accuracy": "compares the output with the label for exact equality",
+    "SparseCategoricalAccuracy": "takes the argmax over one unit (class 0 for every sample)",
+    "sparse_categorical_accuracy": "takes the argmax over one unit (class 0 for every sample)",
+    "CategoricalAccuracy": "takes the argmax over one unit (class 0 for every sample)",
+    "categorical_accuracy": "takes the argmax over one unit (class 0 for every sample)",
+    "TopKCategoricalAccuracy": "takes the top classes over one unit",
+    "top_k_categorical_accuracy": "takes the top classes over one unit",
+    "SparseTopKCategoricalAccuracy": "takes the top classes over one unit",
+    "sparse_top_k_categorical_accuracy": "takes the top classes over one unit",
+}
+
+
+def _name_and_config(metric: Any) -> tuple[str, dict[str, Any]]:
+    """A metric's class name (or its string) and its config, however it was given."""
     if isinstance(metric, str):
-        name, config = metric, {}
-    elif isinstance(metric, Mapping):  # a serialized metric object
-        name, config = str(metric.get("class_name", "")), dict(metric.get("config") or {})
-    else:
-        name = type(metric).__name__
-        try:
-            config = dict(metric.get_config())
-        except Exception:  # noqa: BLE001 - a metric without a config: its attributes
-            config = {"threshold": getattr(metric, "threshold", 0.5)}
+        return metric, {}
+    if isinstance(metric, Mapping):  # a serialized metric object
+        return str(metric.get("class_name", "")), dict(metric.get("config") or {})
+    try:
+        return type(metric).__name__, dict(metric.get_config())
+    except Exception:  # noqa: BLE001 - a metric without a config: its attributes
+        return type(metric).__name__, {"threshold": getattr(metric, "threshold", 0.5)}
+
+
+def _thresholds(name: str, config: Mapping[str, Any]) -> list[float] | None:
+    """The thresholds a thresholding metric applies to the output, or `None` for others."""
     if name in _BINARY_ACCURACY:
-        threshold = config.get("threshold", 0.5)
-        if threshold != 0.0:
-            return (
-                f"thresholds the output at {threshold}, as for a probability",
-                "keras.metrics.BinaryAccuracy(threshold=0.0, name='accuracy')",
-            )
-    elif name in _THRESHOLDS:
+        return [config.get("threshold", 0.5)]
+    if name in _THRESHOLDS:
         thresholds = config.get("thresholds")
-        values = [0.5] if thresholds is None else np.ravel([thresholds]).tolist()
-        if any(t != 0.0 for t in values):
-            shown = values[0] if len(values) == 1 else values
+        return [0.5] if thresholds is None else np.ravel([thresholds]).tolist()
+    if name in _THRESHOLD:
+        return [config.get("threshold", 0.5)]
+    return None
+
+
+def _fix(name: str, keyword: str) -> str:
+    if name in _BINARY_ACCURACY:
+        return f"keras.metrics.BinaryAccuracy({keyword}, name='accuracy')"
+    if name in _THRESHOLDS:
+        return f"keras.metrics.{_THRESHOLDS[name]}({keyword.replace('threshold', 'thresholds')})"
+    return f"keras.metrics.{_FROM_LOGITS.get(name, name)}({keyword}, ...)"
+
+
+def _misreading(metric: Any, logit: bool | None) -> tuple[str, str] | None:
+    """`(what a metric does with one output unit, the fix)` when that is wrong for the unit.
+
+    `logit` is `tunekit.outputs.uses_logits`: `True` (a logit, class 1
+    above 0), `False` (a probability, class 1 above 0.5) or `None` (unknown:
+    only what is wrong for either is said).
+    """
+    name, config = _name_and_config(metric)
+    if name in _ONE_UNIT_WRONG or name in _CLASS_IDS:
+        reads = _ONE_UNIT_WRONG.get(name) or (
+            "reads it as class ids (IoU casts each value to an integer class and drops "
+            "those outside [0, num_classes); the one-hot IoUs take its argmax over one "
+            "unit, always class 0)"
+        )
+        threshold = "threshold=0.0" if logit else "threshold=0.5"
+        fix = (
+            f"keras.metrics.BinaryIoU(target_class_ids=[0, 1], {threshold})"
+            if name in _CLASS_IDS
+            else f"keras.metrics.BinaryAccuracy({threshold}, name='accuracy')"
+        )
+        return f"{reads}, which is wrong for one unit", fix
+    thresholds = _thresholds(name, config)
+    if logit is True:
+        if thresholds is not None and any(t != 0.0 for t in thresholds):
+            shown = thresholds[0] if len(thresholds) == 1 else thresholds
             return (
                 f"thresholds the output at {shown}, as for a probability",
-                f"keras.metrics.{_THRESHOLDS[name]}(thresholds=0.0)",
+                _fix(name, "threshold=0.0"),
             )
-    elif name in _THRESHOLD:
-        threshold = config.get("threshold")
-        if threshold != 0.0:
-            return (
-                f"thresholds the output at {threshold}, as for a probability",
-                f"keras.metrics.{name}(threshold=0.0, ...)",
-            )
-    elif name in _FROM_LOGITS:
-        if not config.get("from_logits", False):
+        if name in _FROM_LOGITS and not config.get("from_logits", False):
             return (
                 "reads the output as a probability (from_logits=False)",
                 f"keras.metrics.{_FROM_LOGITS[name]}(from_logits=True)",
             )
-    elif name in _CLASS_IDS:
-        return (
-            "reads it as class ids (IoU casts each value to an integer class and drops "
-            "those outside [0, num_classes); the one-hot IoUs take its argmax over one unit, "
-            "always class 0), not as a logit",
-            "keras.metrics.BinaryIoU(target_class_ids=[0, 1], threshold=0.0)",
-        )
-    elif name in _PROBABILITY_ONLY:
-        return (
-            "reads it on [0, 1] as a probability (no setting of it reads a logit)",
-            "a metric that takes logits, or none",
-        )
+        if name in _PROBABILITY_ONLY:
+            return (
+                "reads it on [0, 1] as a probability (no setting of it reads a logit)",
+                "a metric that takes logits, or none",
+            )
+    if logit is False:
+        if thresholds is not None and any(t <= 0.0 for t in thresholds):
+            shown = thresholds[0] if len(thresholds) == 1 else thresholds
+            return (
+                f"thresholds the output at {shown}, as for a logit: a probability is never "
+                "below it, so every sample counts as class 1",
+                _fix(name, "threshold=0.5"),
+            )
+        if name in _FROM_LOGITS and name not in ("auc", "AUC") and config.get("from_logits"):
+            return (
+                "applies a sigmoid to the output (from_logits=True), which is already a "
+                "probability",
+                f"keras.metrics.{_FROM_LOGITS[name]}(from_logits=False)",
+            )
     return None
+
+
+# How the messages name what one output unit holds, by `uses_logits`.
+_UNIT = {
+    True: "outputs one logit (its loss has from_logits=True, or names no from_logits and "
+    "its last layer is linear)",
+    False: "outputs one probability (its loss reads probabilities, or its last layer is a sigmoid)",
+    None: "outputs one unit per sample",
+}
 
 
 def check_logit_accuracy(
     model: keras.Model, shape: tuple[int | None, ...], what: str = WHAT
 ) -> None:
-    """Refuses a one-unit logit classifier measured by a metric that reads a probability.
+    """Refuses a one-unit classifier measured by a metric that reads its unit wrong.
 
-    tunekit reads the unit as a logit (`tunekit.outputs.uses_logits`); Keras's
-    accuracy, precision, recall, AUC, cross-entropy and the like read it as a
-    probability unless given `threshold=0.0` / `thresholds=0.0` /
-    `from_logits=True`: the search would rank trials, and the report print
-    test metrics, by numbers that disagree with the report's own classes.
+    tunekit reads the unit as a logit or a probability
+    (`tunekit.outputs.uses_logits`). Keras's accuracy, precision, recall,
+    AUC, cross-entropy and the like read it as a probability unless given
+    `threshold=0.0` / `thresholds=0.0` / `from_logits=True`, which in turn
+    are wrong for a probability; `Accuracy`, the categorical accuracies and
+    the IoUs over class ids are wrong for one unit either way. The search
+    would rank trials, and the report print test metrics, by numbers that
+    disagree with the report's own classes.
 
     Raises:
         ModelCheckError (a `ValueError`): Naming the metric and its fix.
     """
-    if not (len(shape) == 1 or shape[-1:] == (1,)) or uses_logits(model) is not True:
+    if not (len(shape) == 1 or shape[-1:] == (1,)):
         return
     try:
         config = model.get_compile_config() or {}
     except Exception:  # noqa: BLE001 - a model compiled in an unusual way: not checked
         return
+    logit = uses_logits(model)
     metrics = [config.get("metrics"), config.get("weighted_metrics")]
     for metric in _metric_entries(metrics):
-        reading = _probability_reading(metric)
+        reading = _misreading(metric, logit)
         if reading is None:
             continue
         reads, fix = reading
-        name = _metric_name(metric)
+        other = (
+            ", or give the last layer activation='sigmoid' and the loss from_logits=False"
+            if logit
+            else ""
+        )
         raise ModelCheckError(
-            f"{what} outputs one logit (its loss has from_logits=True, or names no "
-            f"from_logits and its last layer is linear), but its metric {name!r} {reads}: "
-            "the score the search ranks trials by, and the test "
-            "metric reported, would count the wrong samples. Compile it with "
-            f"metrics=[{fix}], or give the last layer activation='sigmoid' and the loss "
-            "from_logits=False."
+            f"{what} {_UNIT[logit]}, but its metric {_metric_name(metric)!r} {reads}: the "
+            "score the search ranks trials by, and the test metric reported, would count the "
+            f"wrong samples. Compile it with metrics=[{fix}]{other}."
         )
 
 
@@ -294,7 +355,7 @@ def check_output_logits(model: keras.Model, what: str = WHAT) -> None:
             for key in ("metrics", "weighted_metrics")
         ]
         for metric in _metric_entries(metrics):
-            if (reading := _probability_reading(metric)) is not None:
+            if (reading := _misreading(metric, True)) is not None:
                 raise ModelCheckError(
                     f"{what} has an output {name!r} of one logit (its loss has "
                     f"from_logits=True, or names none and its layer is linear), but its metric "

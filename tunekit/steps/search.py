@@ -232,12 +232,22 @@ class SearchStep:
             ),
             listeners=(self._trial_ended,),
         )
+        if not worker:  # KerasTuner's space settings (a worker's trials come with theirs)
+            common.update(
+                tune_new_entries=ctx.tune_new_entries, allow_new_entries=ctx.allow_new_entries
+            )
         if self.name == "coarse":
+            user = (
+                {}
+                if worker or ctx.hyperparameters is None
+                else {"hyperparameters": ctx.hyperparameters.copy()}
+            )
             tuner = make_tuner(
                 "random",
                 ctx.hypermodel,
                 max_trials=ctx.coarse_trials,
                 defaults_first=ctx.defaults_first,
+                **user,
                 **common,
             )
         else:

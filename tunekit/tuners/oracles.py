@@ -283,7 +283,12 @@ def _clip_to_ranges(space: kt.HyperParameters, values: dict[str, Any]) -> None:
 
 
 def check_size_limit(
-    hypermodel: kt.HyperModel, max_model_size: int, seed: int | None = None, sample: Any = None
+    hypermodel: kt.HyperModel,
+    max_model_size: int,
+    seed: int | None = None,
+    sample: Any = None,
+    hyperparameters: kt.HyperParameters | None = None,
+    tune_new_entries: bool = True,
 ) -> float:
     """Checks that some configuration of `hypermodel`'s space fits `max_model_size`.
 
@@ -298,6 +303,10 @@ def check_size_limit(
         seed: tunekit's seed of the random proposals.
         sample: One input sample (`first_sample`) that builds a model
             without an `Input`; without it such models are not measured.
+        hyperparameters: The search's own `hyperparameters=` (KerasTuner's:
+            entries that override the hypermodel's), or `None`.
+        tune_new_entries: KerasTuner's: whether the hypermodel's other
+            entries are searched too (else built at their defaults).
 
     Returns:
         Seconds spent building models.
@@ -308,8 +317,9 @@ def check_size_limit(
             smaller) fits the limit; the message gives the smallest model.
     """
     start = time.perf_counter()
-    space = kt.HyperParameters()
-    hypermodel.build(space)  # declares the space, as KerasTuner's first trial does
+    space = kt.HyperParameters() if hyperparameters is None else hyperparameters.copy()
+    if tune_new_entries:
+        hypermodel.build(space)  # declares the space, as KerasTuner's first trial does
     oracle = DefaultsFirstRandomSearchOracle(
         objective="val_loss", max_trials=1, seed=kerastuner_seed(seed), hyperparameters=space
     )

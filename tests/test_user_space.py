@@ -1,0 +1,187 @@
+"""KerasTuner's `hyperparameters=`, `tune_new_entries=` and `allow_new_entries=`, in a run.
+
+keras.io's getting-started guide tunes a subset of a hypermodel's space
+(`tune_new_entries=False`), fixes one of its hyperparameters (`hp.Fixed`) and
+overrides a range, all through the tuner's `hyperparameters=`. Before, a
+`CoarseToFine` run had no such argument: a user of a bundled hypermodel could
+not restrict its space at all.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import keras
+import keras_tuner as kt
+import numpy as np
+import pytest
+
+from tunekit import CoarseToFine
+from tunekit.data import Dataset
+from tunekit.errors import InvalidParameterError, ModelCheckError, RunConfigError
+
+TINY = dict(
+    coarse_trials=3,
+    coarse_epochs=1,
+    max_epochs=2,
+    factor=2,
+    top=1.0,
+    seed=0,
+    verbose=0,
+    baseline=True,
+    final_epochs=1,
+)
+
+
+def _data() -> Dataset:
+    from sklearn.datasets import load_digits
+
+    x, y = load_digits(return_X_y=True)
+    return Dataset.from_arrays(x[:300, :8] / 16.0, y[:300] % 3, seed=0)
+
+
+def build(hp: kt.HyperParameters) -> keras.Model:
+    units = hp.Int("units", 4, 32, step=4, default=8)
+    activation = hp.Choice("activation", ["relu", "tanh"])
+    model = keras.Sequential(
+        [
+            keras.Input((8,)),
+            keras.layers.Dense(units, activation=activation),
+            keras.layers.Dense(3, activation="softmax"),
+        ]
+    )
+    rate = hp.Float("learning_rate", 1e-4, 1e-2, sampling="log", default=1e-3)
+    model.compile(
+        optimizer=keras.optimizers.Adam(rate),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+    )
+    return model
+
+
+def _trial_values(run: CoarseToFine) -> list[dict]:
+    return [
+        {k: v for k, v in trial.hyperparameters.values.items() if not k.startswith("tuner/")}
+        for phase in ("coarse", "fine")
+        for trial in run._tuner(phase).oracle.trials.values()
+    ]
+
+
+def test_a_subset_of_the_space_is_tuned_and_the_rest_built_at_its_defaults(tmp_path):
+    """keras.io: `hyperparameters=hp, tune_new_entries=False` tunes only `hp`'s entries."""
+    hp = kt.HyperParameters()
+    hp.Float("learning_rate", 1e-3, 5e-3, sampling="log")
+    run = CoarseToFine(
+        build,
+        _data(),
+        directory=tmp_path,
+        project_name="subset",
+        hyperparameters=hp,
+        tune_new_entries=False,
+        **{**TINY, "baseline": False},
+    )
+    result = run.run()
+    values = _trial_values(run)
+    assert len(values) >= 4
+    for trial in values:  # the others at their defaults, in every trial of both phases
+        assert trial["units"] == 8 and trial["activation"] == "relu", trial
+        assert 1e-3 <= trial["learning_rate"] <= 5e-3, trial
+    assert len({trial["learning_rate"] for trial in values}) > 1  # and it was tuned
+    assert [c.name for c in run.ensure("narrow").changes] == ["learning_rate"]
+    # The saved model is the defaults' architecture: 8*8+8 + 8*3+3 parameters.
+    assert keras.models.load_model(result.run_dir / "best_model.keras").count_params() == 99
+    # Plain KerasTuner's RandomSearch with the same arguments: the same rule.
+    plain = kt.RandomSearch(
+        build,
+        objective="val_accuracy",
+        max_trials=2,
+        hyperparameters=hp,
+        tune_new_entries=False,
+        directory=str(tmp_path),
+        project_name="plain",
+    )
+    data = _data()
+    plain.search(
+        data.x_train, data.y_train, validation_data=(data.x_val, data.y_val), epochs=1, verbose=0
+    )
+    for trial in plain.oracle.trials.values():
+        assert trial.hyperparameters["units"] == 8, trial.hyperparameters.values
+        assert trial.hyperparameters["activation"] == "relu"
+    assert [hp.name for hp in plain.oracle.hyperparameters.space] == ["learning_rate"]
+    import json
+
+    command = json.loads((result.run_dir / "report.json").read_text())["command"]
+    assert "hyperparameters=hp, tune_new_entries=False" in command["python_call"]
+    assert command["cli_equivalent"] is None  # the command line has no such option
+    run.close()
+
+
+def test_a_fixed_value_holds_in_every_trial_the_baseline_and_a_resume_checks_it(tmp_path):
+    hp = kt.HyperParameters()
+    hp.Fixed("activation", "tanh")
+    hp.Int("units", 16, 32, step=4)  # overrides the hypermodel's 4-32
+    options = dict(directory=tmp_path, project_name="fixed", **TINY)
+    run = CoarseToFine(build, _data(), hyperparameters=hp, **options)
+    result = run.run()
+    values = _trial_values(run)
+    assert {trial["activation"] for trial in values} == {"tanh"}
+    assert min(trial["units"] for trial in values) >= 16
+    assert len({trial["learning_rate"] for trial in values}) > 1  # the rest is tuned too
+    baseline = keras.models.load_model(result.run_dir / "baseline_model.keras")
+    assert baseline.layers[0].activation.__name__ == "tanh"  # the space's defaults
+    assert baseline.layers[0].units == 16
+    run.close()
+    # The same run resumes; another space is refused, naming the setting.
+    assert CoarseToFine(build, _data(), hyperparameters=hp, **options).run().test_metrics
+    other = kt.HyperParameters()
+    other.Fixed("activation", "relu")
+    with pytest.raises(RunConfigError, match="hyperparameters"):
+        CoarseToFine(build, _data(), hyperparameters=other, **options).run()
+    with pytest.raises(RunConfigError, match="hyperparameters"):
+        CoarseToFine(build, _data(), **options).run()
+
+
+def test_space_settings_that_cannot_work_are_refused_before_training(tmp_path, caplog):
+    only_rate = kt.HyperParameters()
+    only_rate.Float("learning_rate", 1e-3, 1e-2)
+    options = dict(directory=tmp_path, **TINY)
+    with pytest.raises(
+        ModelCheckError, match=r"allow_new_entries=False.*\['units', 'activation'\]"
+    ):
+        CoarseToFine(
+            build,
+            _data(),
+            hyperparameters=only_rate,
+            allow_new_entries=False,
+            project_name="a",
+            **options,
+        ).run()
+    fixed = kt.HyperParameters()
+    fixed.Fixed("units", 8)
+    with pytest.raises(
+        ModelCheckError, match="tune_new_entries=False and `hyperparameters` has no"
+    ):
+        CoarseToFine(
+            build,
+            _data(),
+            hyperparameters=fixed,
+            tune_new_entries=False,
+            project_name="b",
+            **options,
+        ).run()
+    with pytest.raises(
+        InvalidParameterError, match="tune_new_entries=False needs the search space"
+    ):
+        CoarseToFine(build, _data(), tune_new_entries=False, project_name="c", **options)
+    with pytest.raises(InvalidParameterError, match="must be a keras_tuner.HyperParameters"):
+        CoarseToFine(build, _data(), hyperparameters={"units": 8}, project_name="d", **options)
+    assert not any((tmp_path / name).exists() for name in "abcd")  # nothing trained or written
+    # A misspelt name restricts nothing: said before training.
+    typo = kt.HyperParameters()
+    typo.Float("learning_rte", 1e-3, 1e-2)
+    caplog.set_level(logging.WARNING, logger="tunekit")
+    CoarseToFine(build, _data(), hyperparameters=typo, project_name="e", **options).check_model()
+    said = " ".join(r.getMessage() for r in caplog.records)
+    assert "hyperparameters= lists ['learning_rte'], which the hypermodel's build" in said
+    assert "'learning_rate'" in said
+    np.testing.assert_equal(len(list((tmp_path / "e").glob("coarse/trial_*"))), 0)
