@@ -523,6 +523,10 @@ def test_a_fit_with_validation_data_none_gets_it_in_the_final_fits_too(digits, t
         def fit(self, hp, model, *args, **kwargs):
             return model.fit(*args, **kwargs)
 
+    class ReadsKwargs(ScoresOnValidationData):  # before: KeyError in the retrain
+        def fit(self, hp, model, x, y, **kwargs):
+            return super().fit(hp, model, x, y, kwargs["validation_data"])
+
     run = CoarseToFine(
         ScoresOnOptionalValidationData(),
         digits,
@@ -535,6 +539,7 @@ def test_a_fit_with_validation_data_none_gets_it_in_the_final_fits_too(digits, t
     assert len(x_val) == len(y_val) == len(digits.y_val)
     run.close()
     assert takes_validation_data(ScoresOnValidationData())
+    assert takes_validation_data(ReadsKwargs())
     assert not takes_validation_data(OnlyKwargs())
 
 

@@ -22,6 +22,7 @@ from tunekit.data import Dataset
 from tunekit.errors import ModelCheckError
 from tunekit.outputs import predict_classes
 from tunekit.steps.check import check_model
+from tunekit.steps.output_checks import check_logit_accuracy
 from tunekit.tuners.oracles import FixedSpaceBayesianOracle, RandomSearchOracle
 
 
@@ -171,6 +172,16 @@ def test_a_subclassed_model_whose_call_applies_the_sigmoid_is_read_by_its_output
     outputs = np.array([[0.2], [0.7], [0.9]])  # what it predicts: probabilities
     assert uses_logits(net) is None  # its layers cannot say; its outputs' range does
     assert predicted_classes(outputs, from_logits=uses_logits(net)).tolist() == [0, 1, 1]
+    # A metric that needs to know (a threshold) is refused until the loss says which.
+    for metric in (keras.metrics.BinaryAccuracy(), keras.metrics.BinaryAccuracy(threshold=0.0)):
+        net.compile(loss=my_loss, metrics=[metric])
+        with pytest.raises(ModelCheckError, match=r"nothing says whether.*my_loss.from_logits"):
+            check_logit_accuracy(net, (None, 1))
+    my_loss.from_logits = False  # what the message says to do
+    net.compile(loss=my_loss, metrics=[keras.metrics.BinaryAccuracy()])
+    assert uses_logits(net) is False
+    check_logit_accuracy(net, (None, 1))
+    del my_loss.from_logits
     # The same for an op after the last layer of a functional model.
     inputs = keras.Input((3,))
     functional = keras.Model(inputs, keras.ops.sigmoid(keras.layers.Dense(1)(inputs)))

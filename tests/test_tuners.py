@@ -495,6 +495,49 @@ def test_objective_the_model_never_reports_is_fatal_and_names_the_reported_metri
     assert isinstance(info.value, SearchInputError) and isinstance(info.value, UsageError)
 
 
+def _mean_iou_build(hp):
+    model = _tiny_model(hp.Int("units", 2, 8, step=2))
+    model.compile(
+        optimizer="adam",
+        loss="sparse_categorical_crossentropy",
+        metrics=[keras.metrics.MeanIoU(num_classes=2, sparse_y_pred=False)],
+        run_eagerly=True,
+    )
+    return model
+
+
+def test_a_model_measured_by_mean_iou_is_tuned_where_plain_kerastuner_fails_every_trial(
+    tmp_path,
+):
+    """KerasTuner infers `mean_io_u`'s direction by deserializing the name with Keras, which
+    raises a TypeError it does not catch: every trial failed after training."""
+    x, y = _tiny_data()
+    plain = kt.RandomSearch(
+        _mean_iou_build,
+        objective="val_loss",
+        max_trials=1,
+        max_consecutive_failed_trials=1,
+        directory=str(tmp_path),
+        project_name="plain",
+    )
+    with pytest.raises(RuntimeError, match="could not be deserialized"):
+        _search(plain, x[:48], y[:48], x[48:], y[48:])
+    tuner = make_tuner(
+        "random",
+        _mean_iou_build,
+        objective="val_mean_io_u",  # Keras's name for it: a known direction
+        directory=tmp_path,
+        project_name="iou",
+        max_trials=2,
+        seed=0,
+    )
+    _search(tuner, x[:48], y[:48], x[48:], y[48:])
+    trials = list(tuner.oracle.trials.values())
+    assert [t.status for t in trials] == ["COMPLETED", "COMPLETED"]
+    assert tuner.oracle.objective.direction == "max"
+    assert all(t.metrics.metrics["mean_io_u"].direction == "max" for t in trials)
+
+
 def _always_failing_build():
     armed = {"on": False}
 

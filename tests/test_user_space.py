@@ -141,6 +141,58 @@ def test_a_fixed_value_holds_in_every_trial_the_baseline_and_a_resume_checks_it(
         CoarseToFine(build, _data(), **options).run()
 
 
+def _conditional(hp: kt.HyperParameters) -> keras.Model:
+    layers = [keras.Input((8,))]
+    for i in range(hp.Int("layers", 1, 2)):
+        with hp.conditional_scope("layers", list(range(i + 1, 3))):
+            layers.append(keras.layers.Dense(hp.Int(f"units_{i}", 4, 32, step=4)))
+    model = keras.Sequential([*layers, keras.layers.Dense(3, activation="softmax")])
+    model.compile(loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    return model
+
+
+class _BatchSizeInFit(kt.HyperModel):
+    def build(self, hp):
+        return build(hp)
+
+    def fit(self, hp, model, *args, **kwargs):
+        return model.fit(*args, batch_size=hp.Choice("batch_size", [16, 32]), **kwargs)
+
+
+def test_an_override_under_other_conditions_or_a_late_new_entry_says_what_to_do(tmp_path):
+    """Before: `units_1` declared outside the hypermodel's conditional_scope made a second
+    entry, and every trial's value was clipped to the top of the range (64 of 32-64); a
+    name declared in `fit` under allow_new_entries=False ended the run with KerasTuner's
+    bare RuntimeError after the first trial."""
+    from tunekit import SearchInputError
+
+    hp = kt.HyperParameters()
+    hp.Fixed("layers", 2)
+    hp.Int("units_1", 4, 8, step=4)  # the hypermodel declares it under `layers`
+    with pytest.raises(ModelCheckError, match=r"declares \['units_1'\] under other conditions"):
+        CoarseToFine(
+            _conditional, _data(), hyperparameters=hp, directory=tmp_path, project_name="c", **TINY
+        ).check_model()
+    hp = kt.HyperParameters()
+    hp.Float("learning_rate", 1e-3, 1e-2)
+    hp.Int("units", 4, 32, step=4)
+    hp.Choice("activation", ["relu", "tanh"])
+    run = CoarseToFine(
+        _BatchSizeInFit(),
+        _data(),
+        directory=tmp_path,
+        project_name="late",
+        hyperparameters=hp,
+        allow_new_entries=False,
+        **TINY,
+    )
+    with pytest.raises(
+        SearchInputError, match=r"declared \['batch_size'\], which hyperparameters="
+    ):
+        run.coarse()
+    run.close()
+
+
 def test_space_settings_that_cannot_work_are_refused_before_training(tmp_path, caplog):
     only_rate = kt.HyperParameters()
     only_rate.Float("learning_rate", 1e-3, 1e-2)

@@ -106,18 +106,26 @@ def takes_validation_data(hypermodel: Any) -> bool:
     train on; what the `fit` returns there is not used. A `fit` that declares
     `validation_data=None` gets it as well: such a `fit` may still read it
     (`x_val, y_val = validation_data`), and would crash after the whole search
-    without it. A `fit` that takes only `**kwargs` gets none.
+    without it. So does a `fit` of `**kwargs` whose code names
+    `validation_data` (`kwargs["validation_data"]`); one that only passes
+    `**kwargs` on to `model.fit` gets none.
     """
     fit = getattr(hypermodel, "fit", None)
-    if fit is None:
+    if fit is None or type(hypermodel).fit is kt.HyperModel.fit:
         return False
     try:
-        parameter = inspect.signature(fit).parameters.get("validation_data")
+        parameters = inspect.signature(fit).parameters
     except (TypeError, ValueError):  # a builtin or C callable without a signature
         return False
-    return parameter is not None and (
-        parameter.kind in (parameter.POSITIONAL_OR_KEYWORD, parameter.KEYWORD_ONLY)
-    )
+    parameter = parameters.get("validation_data")
+    if parameter is not None:
+        return parameter.kind in (parameter.POSITIONAL_OR_KEYWORD, parameter.KEYWORD_ONLY)
+    if not any(p.kind == p.VAR_KEYWORD for p in parameters.values()):
+        return False
+    try:
+        return "validation_data" in inspect.getsource(fit)
+    except (OSError, TypeError):  # no source (defined in a REPL): it gets none
+        return False
 
 
 def fit_hypermodel(

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 __all__ = [
     "DIRECTIONS",
     "KNOWN_DIRECTIONS",
+    "known_direction",
     "describe_objective",
     "objective_formula",
     "objective_parts",
@@ -83,6 +84,12 @@ _HIGHER_IS_BETTER = (
     "binary_iou",
     "one_hot_iou",
     "one_hot_mean_iou",
+    # what Keras names them (`keras.metrics.MeanIoU(2).name == "mean_io_u"`)
+    "io_u",
+    "mean_io_u",
+    "binary_io_u",
+    "one_hot_io_u",
+    "one_hot_mean_io_u",
     "pearson_correlation",
     "concordance_correlation",
 )
@@ -99,7 +106,7 @@ _NAME = re.compile(r"^[A-Za-z0-9_./\-]+$")
 _TURNED = {"neg", "negative", "negated", "minus", "inv", "inverse", "reciprocal", "complement"}
 
 
-def _known_direction(name: str) -> str | None:
+def known_direction(name: str) -> str | None:
     """The certain direction of a Keras metric name, or `None`."""
     base = name[len("val_") :] if name.startswith("val_") else name
     base = base[len("weighted_") :] if base.startswith("weighted_") else base
@@ -176,7 +183,7 @@ def parse_objective(
             f"`{argument}` must be a metric name as Keras logs it, e.g. 'val_accuracy'. "
             f"Received: {text!r}."
         )
-    known = _known_direction(name)
+    known = known_direction(name)
     if direction is not None:
         _check_direction(name, direction, argument)
     if direction is None:
@@ -197,7 +204,7 @@ def parse_objective(
 
 def _check_direction(name: str, direction: str, argument: str) -> None:
     """Raises `InvalidParameterError` for a direction that would pick the worst trials."""
-    known = _known_direction(name)
+    known = known_direction(name)
     if known is not None and direction != known:
         better = "higher" if known == "max" else "lower"
         raise InvalidParameterError(
@@ -315,7 +322,7 @@ def training_metric_note(name: str) -> str | None:
         for a `val_` name or a metric tunekit does not know (e.g. one a
         hypermodel's own `fit` returns, which may well be a validation score).
     """
-    if name.startswith("val_") or _known_direction(name) is None:
+    if name.startswith("val_") or known_direction(name) is None:
         return None
     return (
         f"The objective {name!r} is measured on the training data: the search will prefer "

@@ -79,14 +79,10 @@ from tunekit.steps import (
     select,
 )
 from tunekit.steps.base import check_splits_used
-from tunekit.steps.check import (
-    check_declares_hyperparameters,
-    check_model,
-    check_user_space,
-    declared_space,
-)
+from tunekit.steps.check import check_declares_hyperparameters, check_model, declared_space
 from tunekit.steps.retrain import ranked_trials
 from tunekit.steps.search import cv_stratify
+from tunekit.steps.space_checks import check_user_space
 from tunekit.tuners import check_size_limit, first_sample
 
 __all__ = [

@@ -7,7 +7,6 @@ model makes) fails in seconds, leaving nothing on disk.
 
 from __future__ import annotations
 
-import logging
 import os
 import traceback
 from collections.abc import Mapping
@@ -31,11 +30,8 @@ __all__ = [
     "check_model",
     "check_round_trip",
     "check_trainable",
-    "check_user_space",
     "declared_space",
 ]
-
-_logger = logging.getLogger("tunekit")
 
 
 def check_model(
@@ -158,63 +154,6 @@ def declared_space(
     finally:
         keras.backend.clear_session()
     return declared
-
-
-def check_user_space(
-    hypermodel: kt.HyperModel,
-    hyperparameters: kt.HyperParameters,
-    *,
-    tune_new_entries: bool,
-    allow_new_entries: bool,
-) -> None:
-    """Checks a run's `hyperparameters=` against what the hypermodel declares.
-
-    The hypermodel is built once with the defaults of `hyperparameters`
-    first. An entry that build never asks for is said (a warning, not an
-    error: it may belong to a layer only other configurations build); a
-    misspelt name would otherwise restrict nothing, silently.
-
-    Raises:
-        ModelCheckError: `allow_new_entries=False` and the hypermodel declares
-            entries `hyperparameters` does not list (KerasTuner would fail
-            every trial), or `tune_new_entries=False` and `hyperparameters`
-            has nothing but `Fixed` entries (nothing would be tuned).
-    """
-    from tunekit.tuners.declared import DeclaringHyperParameters  # noqa: PLC0415
-
-    declared = DeclaringHyperParameters.from_config(hyperparameters.get_config())
-    try:
-        hypermodel.build(declared)
-    finally:
-        keras.backend.clear_session()
-    given = {hp.name for hp in hyperparameters.space}
-    new = [hp.name for hp in declared.space if hp.name not in given]
-    if new and not allow_new_entries:
-        raise ModelCheckError(
-            f"allow_new_entries=False, but the hypermodel declares {new}, which "
-            "`hyperparameters` does not list: KerasTuner would fail every trial. List them "
-            "in hyperparameters (hp.Fixed(name, value) keeps one as it is), or leave "
-            "allow_new_entries=True."
-        )
-    tuned = [
-        hp for hp in hyperparameters.space if not isinstance(hp, kt.engine.hyperparameters.Fixed)
-    ]
-    if not tune_new_entries and not tuned:
-        raise ModelCheckError(
-            "tune_new_entries=False and `hyperparameters` has no entry to tune (only "
-            f"Fixed ones: {sorted(given)}): every trial would train the same model. Add "
-            "the ranges to search (e.g. hp.Float('learning_rate', 1e-4, 1e-2, sampling='log')), "
-            "or leave tune_new_entries=True."
-        )
-    unused = sorted(given - declared.declared)
-    if unused:
-        _logger.warning(
-            "hyperparameters= lists %s, which the hypermodel's build with the defaults does "
-            "not ask for. If no configuration asks for it (a misspelt name?), it restricts "
-            "nothing; the hypermodel declares %s.",
-            unused,
-            sorted(hp.name for hp in declared.space if hp.name not in given),
-        )
 
 
 def check_declares_hyperparameters(

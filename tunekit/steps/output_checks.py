@@ -147,6 +147,12 @@ def _misreading(metric: Any, logit: bool | None) -> tuple[str, str] | None:
                 "reads it on [0, 1] as a probability (no setting of it reads a logit)",
                 "a metric that takes logits, or none",
             )
+    if logit is None and (thresholds is not None or name in _FROM_LOGITS):
+        return (
+            "reads it as a logit or as a probability (a threshold, or from_logits), but "
+            "nothing says which it is",
+            "",
+        )
     if logit is False:
         if thresholds is not None and any(t <= 0.0 for t in thresholds):
             shown = thresholds[0] if len(thresholds) == 1 else thresholds
@@ -203,6 +209,17 @@ def check_logit_accuracy(
         if reading is None:
             continue
         reads, fix = reading
+        if not fix:  # nothing says what the unit holds: the model's author must
+            raise ModelCheckError(
+                f"{what} {_UNIT[None]}, and nothing says whether that unit is a logit (class "
+                "1 above 0) or a probability (above 0.5): its loss is a function of yours "
+                "without from_logits, and its layers do not show the output's activation (a "
+                "subclassed model's call, or an op after the last layer, may apply a sigmoid). "
+                f"Its metric {_metric_name(metric)!r} {reads}, so the search could rank trials "
+                "by a wrong count. Say which: give your loss function the attribute "
+                "(my_loss.from_logits = True for a logit, False for a probability), or compile "
+                "with keras.losses.BinaryCrossentropy(from_logits=...)."
+            )
         other = (
             ", or give the last layer activation='sigmoid' and the loss from_logits=False"
             if logit

@@ -164,11 +164,11 @@ def phase_seed(seed: int | None, phase: str) -> int | None:
 
 
 class SearchStep:
-    """One search phase: `"coarse"` (RandomSearch over the full space) or `"fine"`.
+    """One search phase: `"coarse"` (RandomSearch) or `"fine"` (the narrowed space).
 
-    The fine phase searches the narrowed space (`hyperparameters=`); a
-    hyperparameter the coarse phase never met is tuned over the hypermodel's
-    own full range. Its product is the phase's tuner.
+    Each searches its `hyperparameters=` (the run's, then the narrowed ones) and,
+    unless `tune_new_entries=False`, a name it never met over its full range
+    (`units_2` of a third layer no coarse trial built). Its product is the tuner.
 
     Args:
         phase: `"coarse"` or `"fine"`.
@@ -202,17 +202,17 @@ class SearchStep:
         """The phase's tuner; a worker's takes its trials (and their space) from the chief."""
         if self.name in ctx.tuners:
             return ctx.tuners[self.name]
-        narrowed = None
+        space = None if worker or self.name == "fine" else ctx.hyperparameters  # the user's
         if self.name == "fine" and not worker:
-            narrowed = ctx.ensure("narrow").hyperparameters
+            space = ctx.ensure("narrow").hyperparameters
         # KerasTuner prints "Reloading Tuner from ..." whatever its verbosity: a progress line.
         with kerastuner_output(ctx.say):
-            tuner = self._make_tuner(ctx, narrowed, worker=worker)
+            tuner = self._make_tuner(ctx, space, worker=worker)
         ctx.tuners[self.name] = tuner
         return tuner
 
     def _make_tuner(
-        self, ctx: RunContext, narrowed: kt.HyperParameters | None, *, worker: bool
+        self, ctx: RunContext, space: kt.HyperParameters | None, *, worker: bool
     ) -> kt.Tuner:
         common: dict[str, Any] = dict(
             objective=ctx.objective,
@@ -231,46 +231,36 @@ class SearchStep:
                 check_built_model, data=ctx.data, sample=model_sample(ctx.data)
             ),
             listeners=(self._trial_ended,),
+            hyperparameters=None if space is None else space.copy(),
         )
-        if not worker:  # KerasTuner's space settings (a worker's trials come with theirs)
+        if not worker:  # KerasTuner's space settings
             common.update(
                 tune_new_entries=ctx.tune_new_entries, allow_new_entries=ctx.allow_new_entries
             )
         if self.name == "coarse":
-            user = (
-                {}
-                if worker or ctx.hyperparameters is None
-                else {"hyperparameters": ctx.hyperparameters.copy()}
-            )
             tuner = make_tuner(
                 "random",
                 ctx.hypermodel,
                 max_trials=ctx.coarse_trials,
                 defaults_first=ctx.defaults_first,
-                **user,
                 **common,
             )
         else:
-            # Names the coarse phase never met (e.g. `units_2` when no coarse trial built a
-            # third layer) are new entries: tuned over the hypermodel's own full range.
-            space: dict[str, Any] = {} if worker else dict(hyperparameters=narrowed)
             if ctx.fine_tuner == "hyperband":
                 tuner = make_tuner(
                     "hyperband",
                     ctx.hypermodel,
                     max_epochs=ctx.max_epochs,
                     factor=ctx.factor,
-                    **space,
                     **common,
                 )
             else:
-                initial = 1 if narrowed is None else num_initial_points(narrowed, ctx.fine_trials)
+                initial = 1 if space is None else num_initial_points(space, ctx.fine_trials)
                 tuner = make_tuner(
                     "bayesian",
                     ctx.hypermodel,
                     max_trials=ctx.fine_trials,
                     num_initial_points=initial,
-                    **space,
                     **common,
                 )
         return tuner

@@ -63,12 +63,12 @@ from tunekit.tuners.oracles import (
     ModelSizeLimit,
     RandomSearchOracle,
     SizeLimitedOracle,
-    check_size_limit,
     end_failed_search,
     first_sample,
     kerastuner_seed,
     model_size,
 )
+from tunekit.tuners.size_check import check_size_limit
 
 __all__ = [
     "HYPERBAND_EPOCHS",

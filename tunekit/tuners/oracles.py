@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
-import time
 import warnings
 from collections.abc import Callable
 from typing import Any
@@ -23,6 +22,7 @@ from sklearn.exceptions import ConvergenceWarning
 
 from tunekit.errors import ModelSizeLimitError, TrialsFailedError
 from tunekit.model_size import param_count
+from tunekit.tuners.base_oracle import BaseOracle
 
 __all__ = [
     "MAX_REJECTED_IN_A_ROW",
@@ -32,7 +32,6 @@ __all__ = [
     "ModelSizeLimit",
     "RandomSearchOracle",
     "SizeLimitedOracle",
-    "check_size_limit",
     "end_failed_search",
     "failures_in_a_row",
     "kerastuner_seed",
@@ -150,7 +149,7 @@ class ModelSizeLimit:
     max_in_a_row: int = MAX_REJECTED_IN_A_ROW
 
 
-class SizeLimitedOracle(kt.Oracle):
+class SizeLimitedOracle(BaseOracle):
     """Mixin of tunekit's oracles: rejects oversized configurations when proposed.
 
     With `size_limit` set (the tuner sets it from `max_model_size`), every
@@ -280,54 +279,6 @@ def _clip_to_ranges(space: kt.HyperParameters, values: dict[str, Any]) -> None:
         value = values.get(hp.name)
         if isinstance(hp, numeric) and isinstance(value, (int, float)):
             values[hp.name] = type(value)(min(max(value, hp.min_value), hp.max_value))
-
-
-def check_size_limit(
-    hypermodel: kt.HyperModel,
-    max_model_size: int,
-    seed: int | None = None,
-    sample: Any = None,
-    hyperparameters: kt.HyperParameters | None = None,
-    tune_new_entries: bool = True,
-) -> float:
-    """Checks that some configuration of `hypermodel`'s space fits `max_model_size`.
-
-    Tries the default configuration, then random ones, as the coarse
-    search's oracle would (`SizeLimitedOracle`), building models without
-    training. Call it before any training: a limit below every model is
-    refused at once.
-
-    Args:
-        hypermodel: The hypermodel whose space is searched.
-        max_model_size: The limit, in parameters.
-        seed: tunekit's seed of the random proposals.
-        sample: One input sample (`first_sample`) that builds a model
-            without an `Input`; without it such models are not measured.
-        hyperparameters: The search's own `hyperparameters=` (KerasTuner's:
-            entries that override the hypermodel's), or `None`.
-        tune_new_entries: KerasTuner's: whether the hypermodel's other
-            entries are searched too (else built at their defaults).
-
-    Returns:
-        Seconds spent building models.
-
-    Raises:
-        ModelSizeLimitError: No configuration of the first
-            `MAX_REJECTED_IN_A_ROW` tried (or of the whole space, when
-            smaller) fits the limit; the message gives the smallest model.
-    """
-    start = time.perf_counter()
-    space = kt.HyperParameters() if hyperparameters is None else hyperparameters.copy()
-    if tune_new_entries:
-        hypermodel.build(space)  # declares the space, as KerasTuner's first trial does
-    oracle = DefaultsFirstRandomSearchOracle(
-        objective="val_loss", max_trials=1, seed=kerastuner_seed(seed), hyperparameters=space
-    )
-    oracle.size_limit = ModelSizeLimit(
-        max_model_size, lambda hp: model_size(hypermodel, hp, sample=sample)
-    )
-    oracle.populate_space("0")
-    return time.perf_counter() - start
 
 
 class RandomSearchOracle(SizeLimitedOracle, kt.oracles.RandomSearchOracle):

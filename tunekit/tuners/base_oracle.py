@@ -1,0 +1,72 @@
+"""The base of tunekit's oracles: where KerasTuner's own `Oracle` fails, a clear outcome."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import keras_tuner as kt
+from keras_tuner.engine.metrics_tracking import infer_metric_direction
+
+from tunekit.fitting import SearchInputError
+from tunekit.objectives import known_direction
+
+__all__ = ["BaseOracle"]
+
+
+class BaseOracle(kt.Oracle):
+    """KerasTuner's `Oracle`, with a direction for every metric and a clear new-entry error.
+
+    The base of tunekit's oracles (`tunekit.tuners.oracles`).
+    """
+
+    def update_space(self, hyperparameters: kt.HyperParameters) -> None:
+        """KerasTuner's; with `allow_new_entries=False`, new entries raise `SearchInputError`.
+
+        KerasTuner raises a bare `RuntimeError` when a trial's build or `fit`
+        declared a name `hyperparameters=` does not list, after the trial
+        trained; the check before training sees only the defaults' build.
+
+        Raises:
+            SearchInputError: Naming the new entries and the two fixes.
+        """
+        try:
+            super().update_space(hyperparameters)
+        except RuntimeError as e:
+            if "allow_new_entries" not in str(e):
+                raise
+            known = {hp.name for hp in self.hyperparameters.space}
+            new = sorted({hp.name for hp in hyperparameters.space} - known)
+            raise SearchInputError(
+                f"allow_new_entries=False, but a trial's build or fit declared {new}, which "
+                "hyperparameters= does not list (a name declared only in some configurations, "
+                "e.g. in a loop, or in the hypermodel's fit). List them in hyperparameters "
+                "(hp.Fixed(name, value) keeps one as it is), or leave allow_new_entries=True."
+            ) from None
+
+    def update_trial(self, trial_id: str, metrics: dict[str, Any], step: int = 0) -> Any:
+        """KerasTuner's, with a direction for each reported metric KerasTuner cannot infer.
+
+        KerasTuner infers a new metric's direction by deserializing its name
+        with Keras; for Keras's own `mean_io_u`, `io_u` and `one_hot_io_u`
+        that raises a `TypeError` it does not catch, so every trial of a
+        model compiled with `MeanIoU` failed after training. Such a metric is
+        registered first with tunekit's known direction (`max` for these).
+        """
+        trial = self.trials.get(trial_id)
+        if trial is not None:
+            for name in metrics:
+                if trial.metrics.exists(name) or _objective_direction(self.objective, name):
+                    continue
+                try:
+                    infer_metric_direction(name)
+                except Exception:  # noqa: BLE001 - KerasTuner's inference crashed on the name
+                    trial.metrics.register(name, direction=known_direction(name))
+        return super().update_trial(trial_id, metrics, step)
+
+
+def _objective_direction(objective: Any, name: str) -> str | None:
+    """The direction an objective (or one part of KerasTuner's sum) gives `name`, if any."""
+    for part in getattr(objective, "objectives", None) or [objective]:
+        if getattr(part, "name", None) == name:
+            return str(part.direction)
+    return None
