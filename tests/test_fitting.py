@@ -523,7 +523,7 @@ def test_a_fit_with_validation_data_none_gets_it_in_the_final_fits_too(digits, t
         def fit(self, hp, model, *args, **kwargs):
             return model.fit(*args, **kwargs)
 
-    class ReadsKwargs(ScoresOnValidationData):  # before: KeyError in the retrain
+    class ReadsKwargs(ScoresOnValidationData):  # before: a bare KeyError in the retrain
         def fit(self, hp, model, x, y, **kwargs):
             return super().fit(hp, model, x, y, kwargs["validation_data"])
 
@@ -539,8 +539,13 @@ def test_a_fit_with_validation_data_none_gets_it_in_the_final_fits_too(digits, t
     assert len(x_val) == len(y_val) == len(digits.y_val)
     run.close()
     assert takes_validation_data(ScoresOnValidationData())
-    assert takes_validation_data(ReadsKwargs())
-    assert not takes_validation_data(OnlyKwargs())
+    assert not takes_validation_data(OnlyKwargs())  # it may test "validation_data" in kwargs
+    assert not takes_validation_data(ReadsKwargs())  # ... so this one is told the fix:
+    hypermodel = ReadsKwargs()
+    hp = kt.HyperParameters()
+    model = hypermodel.build(hp)
+    with pytest.raises(HyperModelFitError, match=r"reads kwargs\['validation_data'\].*=None"):
+        fit_hypermodel(hypermodel, hp, model, digits.x_train, digits.y_train, epochs=1, verbose=0)
 
 
 def test_with_cv_and_no_validation_split_such_a_fit_gets_the_training_data_in_the_final_fits(

@@ -780,7 +780,9 @@ def test_a_trial_whose_end_cannot_be_recorded_ends_failed_not_running(tmp_path):
     )
     tuner = make_tuner("random", build, tune_new_entries=False, allow_new_entries=False, **settings)
     x, y = _tiny_data()
-    with pytest.raises(RuntimeError, match="allow_new_entries"):
+    from tunekit import SearchInputError  # KerasTuner's bare RuntimeError, named
+
+    with pytest.raises(SearchInputError, match=r"allow_new_entries=False.*\['late'\]"):
         _search(tuner, x, y, x, y)
     saved = _read_json(tmp_path / "p" / "trial_0" / "trial.json")
     assert saved["status"] == "FAILED" and "allow_new_entries" in saved["message"]

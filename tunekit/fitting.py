@@ -106,9 +106,9 @@ def takes_validation_data(hypermodel: Any) -> bool:
     train on; what the `fit` returns there is not used. A `fit` that declares
     `validation_data=None` gets it as well: such a `fit` may still read it
     (`x_val, y_val = validation_data`), and would crash after the whole search
-    without it. So does a `fit` of `**kwargs` whose code names
-    `validation_data` (`kwargs["validation_data"]`); one that only passes
-    `**kwargs` on to `model.fit` gets none.
+    without it. A `fit` of `**kwargs` gets none (it may test `"validation_data"
+    in kwargs` to tell a search's fit); one that reads `kwargs["validation_data"]`
+    is stopped with the fix (`fit_hypermodel`).
     """
     fit = getattr(hypermodel, "fit", None)
     if fit is None or type(hypermodel).fit is kt.HyperModel.fit:
@@ -118,14 +118,9 @@ def takes_validation_data(hypermodel: Any) -> bool:
     except (TypeError, ValueError):  # a builtin or C callable without a signature
         return False
     parameter = parameters.get("validation_data")
-    if parameter is not None:
-        return parameter.kind in (parameter.POSITIONAL_OR_KEYWORD, parameter.KEYWORD_ONLY)
-    if not any(p.kind == p.VAR_KEYWORD for p in parameters.values()):
-        return False
-    try:
-        return "validation_data" in inspect.getsource(fit)
-    except (OSError, TypeError):  # no source (defined in a REPL): it gets none
-        return False
+    return parameter is not None and (
+        parameter.kind in (parameter.POSITIONAL_OR_KEYWORD, parameter.KEYWORD_ONLY)
+    )
 
 
 def fit_hypermodel(
@@ -159,7 +154,8 @@ def fit_hypermodel(
     Raises:
         HyperModelFitError: Before any training, if the hypermodel's `fit`
             sets a refused keyword, sets `validation_split`, or calls
-            `model.fit` without the callbacks in `kwargs`.
+            `model.fit` without the callbacks in `kwargs`; or if it reads
+            `kwargs["validation_data"]` where none is passed.
     """
     refused = dict(refused or {})
     for name in refused:  # marked, so that a fit that sets the same value is seen too
@@ -181,6 +177,16 @@ def fit_hypermodel(
         object.__setattr__(model, "fit", merged_fit)  # no Keras tracking: a plain attribute
         try:
             results = hypermodel.fit(hp, model, *args, **pending)
+        except KeyError as e:
+            if e.args != ("validation_data",) or "validation_data" in pending:
+                raise
+            raise HyperModelFitError(
+                f"{_name(hypermodel)}.fit reads kwargs['validation_data'], which a fit on "
+                "train+validation (the retrain, the baseline, final seeds) does not get: no "
+                "split is left out there. Name it in the signature, def fit(self, hp, model, "
+                "x, y, validation_data=None, **kwargs), to get the validation split there "
+                "too, or read kwargs.get('validation_data'); then rerun: the searches are kept."
+            ) from None
         except TypeError as e:
             match = _DUPLICATE.search(str(e))
             key = match.group(1) if match else None
