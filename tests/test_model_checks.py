@@ -86,7 +86,8 @@ def test_binary_models_whose_metrics_read_their_output_right_pass(hypermodel):
         (keras.metrics.BinaryIoU(), r"'BinaryIoU' thresholds the output at 0\.5"),
         ("binary_crossentropy", r"BinaryCrossentropy\(from_logits=True\)"),
         (keras.metrics.PrecisionAtRecall(0.5), r"'PrecisionAtRecall' reads it on \[0, 1\]"),
-        (keras.metrics.F1Score(threshold=0.5), r"'F1Score' reads it on \[0, 1\]"),
+        # Keras's F1Score needs 2-D labels: every trial failed on class ids (n,).
+        (keras.metrics.F1Score(threshold=0.5), r"'F1Score' needs 2-D labels.*class ids"),
         # IoU casts each logit to a class id and drops the negative ones; the one-hot IoUs
         # take the argmax over one unit: class 0 for every sample.
         (keras.metrics.IoU(2, [0, 1]), r"'IoU' reads it as class ids.*BinaryIoU\("),
@@ -118,12 +119,20 @@ def test_every_metric_that_reads_one_logit_as_a_probability_is_refused(metric, r
     check_model(sigmoid, _binary_data())
 
 
+class _MyAccuracy(keras.metrics.BinaryAccuracy):
+    pass
+
+
+def _my_metric(y_true, y_pred):
+    return keras.ops.mean(keras.ops.abs(y_true - y_pred))
+
+
 @pytest.mark.parametrize(
     "activation, metric, refused",
     [
         # Before: a sigmoid trial scored by threshold=0.0 counted every sample as class 1
         # and won a search at the majority share; the report said 0.7222 where it was 0.3556.
-        ("sigmoid", keras.metrics.BinaryAccuracy(threshold=0.0), r"at 0\.0, as for a logit"),
+        ("sigmoid", keras.metrics.BinaryAccuracy(threshold=0.0), r"at 0\.0, outside \(0, 1\)"),
         ("sigmoid", keras.metrics.Precision(thresholds=0.0), r"Precision\(thresholds=0\.5\)"),
         ("sigmoid", keras.metrics.BinaryCrossentropy(from_logits=True), r"from_logits=False"),
         # Before: accepted on one unit; every trial scored 0.0 (exact equality) or the
@@ -134,6 +143,14 @@ def test_every_metric_that_reads_one_logit_as_a_probability_is_refused(metric, r
         ("sigmoid", "sparse_categorical_accuracy", r"argmax over one unit.*threshold=0\.5"),
         (None, keras.metrics.CategoricalAccuracy(), r"argmax over one unit.*threshold=0\.0"),
         ("sigmoid", keras.metrics.MeanIoU(2), r"class ids"),
+        # Before: the report's accuracy read at 0.85, its confusion matrix at 0.5.
+        ("sigmoid", keras.metrics.BinaryAccuracy(threshold=0.85), r"above 0\.85, where"),
+        ("sigmoid", keras.metrics.Precision(thresholds=1.0), r"outside \(0, 1\)"),
+        # A subclass reads the unit as its Keras base does; a function by its name.
+        (None, _MyAccuracy(), r"'_MyAccuracy' thresholds the output at 0\.5"),
+        (None, keras.metrics.binary_accuracy, r"'binary_accuracy' thresholds the output at 0\.5"),
+        ("sigmoid", keras.metrics.binary_accuracy, None),
+        ("sigmoid", _my_metric, None),  # Keras stored it as a string: this crashed the check
         # What reads a probability right passes.
         ("sigmoid", keras.metrics.BinaryAccuracy(threshold=0.5), None),
         ("sigmoid", keras.metrics.AUC(), None),

@@ -6,6 +6,7 @@ Split from `tunekit.steps.check`: the checks that need the output shape
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Mapping
 from typing import Any
 
@@ -61,9 +62,11 @@ _PROBABILITY_ONLY = {
 }
 
 
-# Read one unit wrong whatever it holds: exact equality with the label (`Accuracy`), or the
-# argmax over one unit (class 0 for every sample).
+# Read one unit wrong whatever it holds: exact equality with the label (`Accuracy`), the
+# argmax over one unit (class 0 for every sample), or 2-D labels where tunekit's are ids.
 _ONE_UNIT_WRONG = {
+    "F1Score": "needs 2-D labels (Keras's F1Score), where the labels are class ids (n,)",
+    "FBetaScore": "needs 2-D labels (Keras's FBetaScore), where the labels are class ids (n,)",
     "Accuracy": "compares the output with the label for exact equality",
     "SparseCategoricalAccuracy": "takes the argmax over one unit (class 0 for every sample)",
     "sparse_categorical_accuracy": "takes the argmax over one unit (class 0 for every sample)",
@@ -77,15 +80,43 @@ _ONE_UNIT_WRONG = {
 
 
 def _name_and_config(metric: Any) -> tuple[str, dict[str, Any]]:
-    """A metric's class name (or its string) and its config, however it was given."""
+    """A metric's Keras name (or its string) and its config, however it was given.
+
+    A subclass of a Keras metric (`class MyAcc(keras.metrics.BinaryAccuracy)`)
+    goes by the Keras class it reads the output as; a function (Keras's
+    `binary_accuracy`, or one of yours) by its name.
+    """
     if isinstance(metric, str):
         return metric, {}
-    if isinstance(metric, Mapping):  # a serialized metric object
-        return str(metric.get("class_name", "")), dict(metric.get("config") or {})
+    if isinstance(metric, Mapping):  # a serialized metric object, or function (a string)
+        config = metric.get("config")
+        if isinstance(config, str):
+            return config, {}
+        cls = getattr(
+            sys.modules.get(str(metric.get("module"))), str(metric.get("class_name")), None
+        )
+        name = _keras_name(cls) if isinstance(cls, type) else str(metric.get("class_name", ""))
+        return name, dict(config) if isinstance(config, Mapping) else {}
+    if not isinstance(metric, keras.metrics.Metric) and callable(metric):
+        return str(getattr(metric, "__name__", "")), {}
     try:
-        return type(metric).__name__, dict(metric.get_config())
+        return _keras_name(type(metric)), dict(metric.get_config())
     except Exception:  # noqa: BLE001 - a metric without a config: its attributes
-        return type(metric).__name__, {"threshold": getattr(metric, "threshold", 0.5)}
+        return _keras_name(type(metric)), {"threshold": getattr(metric, "threshold", 0.5)}
+
+
+_KNOWN = {*_BINARY_ACCURACY, *_THRESHOLDS, *_THRESHOLD, *_FROM_LOGITS, *_PROBABILITY_ONLY}
+
+
+def _keras_name(cls: type) -> str:
+    """The name of the first Keras metric class among `cls` and its bases, else `cls`'s."""
+    for base in cls.__mro__:
+        name = base.__name__
+        if base.__module__.startswith("keras.") and (
+            name in _KNOWN or name in _ONE_UNIT_WRONG or name in _CLASS_IDS
+        ):
+            return name
+    return cls.__name__
 
 
 def _thresholds(name: str, config: Mapping[str, Any]) -> list[float] | None:
@@ -126,6 +157,9 @@ def _misreading(metric: Any, logit: bool | None) -> tuple[str, str] | None:
         fix = (
             f"keras.metrics.BinaryIoU(target_class_ids=[0, 1], {threshold})"
             if name in _CLASS_IDS
+            else f"keras.metrics.Precision(thresholds={threshold[10:]}), "
+            f"keras.metrics.Recall(thresholds={threshold[10:]})"
+            if name in ("F1Score", "FBetaScore")
             else f"keras.metrics.BinaryAccuracy({threshold}, name='accuracy')"
         )
         return f"{reads}, which is wrong for one unit", fix
@@ -154,11 +188,18 @@ def _misreading(metric: Any, logit: bool | None) -> tuple[str, str] | None:
             "",
         )
     if logit is False:
-        if thresholds is not None and any(t <= 0.0 for t in thresholds):
+        if thresholds is not None and any(t <= 0.0 or t >= 1.0 for t in thresholds):
             shown = thresholds[0] if len(thresholds) == 1 else thresholds
             return (
-                f"thresholds the output at {shown}, as for a logit: a probability is never "
-                "below it, so every sample counts as class 1",
+                f"thresholds the output at {shown}, outside (0, 1) where a probability lies, "
+                "so every sample counts as one class",
+                _fix(name, "threshold=0.5"),
+            )
+        if name in _BINARY_ACCURACY and thresholds is not None and thresholds != [0.5]:
+            return (
+                f"counts class 1 above {thresholds[0]}, where the report's classes (its "
+                "confusion matrix, intervals and tests) read a probability above 0.5: its "
+                "test accuracy would disagree with them",
                 _fix(name, "threshold=0.5"),
             )
         if name in _FROM_LOGITS and name not in ("auc", "AUC") and config.get("from_logits"):
@@ -386,6 +427,7 @@ def check_output_logits(model: keras.Model, what: str = WHAT) -> None:
 def _metric_name(metric: Any) -> str:
     if isinstance(metric, str):
         return metric
-    if isinstance(metric, Mapping):
-        return str(metric.get("class_name", ""))
+    if isinstance(metric, Mapping):  # a function's config is its name
+        config = metric.get("config")
+        return config if isinstance(config, str) else str(metric.get("class_name", ""))
     return type(metric).__name__
