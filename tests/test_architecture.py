@@ -77,6 +77,7 @@ ORDER = [
     "distribute.launch",
     "distribute.worker_main",
     "distribute",
+    "steps.metric_reading",
     "steps.output_checks",
     "steps.space_checks",
     "steps.base",

@@ -6,16 +6,15 @@ Split from `tunekit.steps.check`: the checks that need the output shape
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Mapping
 from typing import Any
 
 import keras
-import numpy as np
 
 from tunekit.data import REGRESSION, Dataset, StreamData
 from tunekit.errors import ModelCheckError
 from tunekit.outputs import model_output_shape, uses_logits
+from tunekit.steps.metric_reading import metric_name, misreading
 
 __all__ = [
     "WHAT",
@@ -27,190 +26,6 @@ __all__ = [
 ]
 
 WHAT = "`hypermodel` (built with its default hyperparameters) builds a model that"
-# Keras's metrics that read one unit's output as a probability unless told otherwise, by
-# kind: what they do with it, and the keyword that makes them read a logit.
-_BINARY_ACCURACY = {"accuracy", "acc", "binary_accuracy", "BinaryAccuracy"}
-_THRESHOLDS = {  # `thresholds=None` means 0.5
-    "precision": "Precision",
-    "recall": "Recall",
-    "Precision": "Precision",
-    "Recall": "Recall",
-    "TruePositives": "TruePositives",
-    "FalsePositives": "FalsePositives",
-    "TrueNegatives": "TrueNegatives",
-    "FalseNegatives": "FalseNegatives",
-}
-_THRESHOLD = {"BinaryIoU"}  # `threshold=`
-_FROM_LOGITS = {
-    "auc": "AUC",
-    "AUC": "AUC",
-    "binary_crossentropy": "BinaryCrossentropy",
-    "BinaryCrossentropy": "BinaryCrossentropy",
-    "BinaryFocalCrossentropy": "BinaryFocalCrossentropy",
-}
-# Read class ids (a float cast to an integer, out-of-range values dropped) or take the argmax
-# over one unit (always class 0): wrong on one unit, logit or probability.
-_CLASS_IDS = {"IoU", "MeanIoU", "OneHotIoU", "OneHotMeanIoU"}
-# Sweep thresholds over [0, 1], or take one in (0, 1] only: no keyword makes them read a logit.
-_PROBABILITY_ONLY = {
-    "F1Score",
-    "FBetaScore",
-    "PrecisionAtRecall",
-    "RecallAtPrecision",
-    "SensitivityAtSpecificity",
-    "SpecificityAtSensitivity",
-}
-
-
-# Read one unit wrong whatever it holds: exact equality with the label (`Accuracy`), the
-# argmax over one unit (class 0 for every sample), or 2-D labels where tunekit's are ids.
-_ONE_UNIT_WRONG = {
-    "F1Score": "needs 2-D labels (Keras's F1Score), where the labels are class ids (n,)",
-    "FBetaScore": "needs 2-D labels (Keras's FBetaScore), where the labels are class ids (n,)",
-    "Accuracy": "compares the output with the label for exact equality",
-    "SparseCategoricalAccuracy": "takes the argmax over one unit (class 0 for every sample)",
-    "sparse_categorical_accuracy": "takes the argmax over one unit (class 0 for every sample)",
-    "CategoricalAccuracy": "takes the argmax over one unit (class 0 for every sample)",
-    "categorical_accuracy": "takes the argmax over one unit (class 0 for every sample)",
-    "TopKCategoricalAccuracy": "takes the top classes over one unit",
-    "top_k_categorical_accuracy": "takes the top classes over one unit",
-    "SparseTopKCategoricalAccuracy": "takes the top classes over one unit",
-    "sparse_top_k_categorical_accuracy": "takes the top classes over one unit",
-}
-
-
-def _name_and_config(metric: Any) -> tuple[str, dict[str, Any]]:
-    """A metric's Keras name (or its string) and its config, however it was given.
-
-    A subclass of a Keras metric (`class MyAcc(keras.metrics.BinaryAccuracy)`)
-    goes by the Keras class it reads the output as; a function (Keras's
-    `binary_accuracy`, or one of yours) by its name.
-    """
-    if isinstance(metric, str):
-        return metric, {}
-    if isinstance(metric, Mapping):  # a serialized metric object, or function (a string)
-        config = metric.get("config")
-        if isinstance(config, str):
-            return config, {}
-        cls = getattr(
-            sys.modules.get(str(metric.get("module"))), str(metric.get("class_name")), None
-        )
-        name = _keras_name(cls) if isinstance(cls, type) else str(metric.get("class_name", ""))
-        return name, dict(config) if isinstance(config, Mapping) else {}
-    if not isinstance(metric, keras.metrics.Metric) and callable(metric):
-        return str(getattr(metric, "__name__", "")), {}
-    try:
-        return _keras_name(type(metric)), dict(metric.get_config())
-    except Exception:  # noqa: BLE001 - a metric without a config: its attributes
-        return _keras_name(type(metric)), {"threshold": getattr(metric, "threshold", 0.5)}
-
-
-_KNOWN = {*_BINARY_ACCURACY, *_THRESHOLDS, *_THRESHOLD, *_FROM_LOGITS, *_PROBABILITY_ONLY}
-
-
-def _keras_name(cls: type) -> str:
-    """The name of the first Keras metric class among `cls` and its bases, else `cls`'s."""
-    for base in cls.__mro__:
-        name = base.__name__
-        if base.__module__.startswith("keras.") and (
-            name in _KNOWN or name in _ONE_UNIT_WRONG or name in _CLASS_IDS
-        ):
-            return name
-    return cls.__name__
-
-
-def _thresholds(name: str, config: Mapping[str, Any]) -> list[float] | None:
-    """The thresholds a thresholding metric applies to the output, or `None` for others."""
-    if name in _BINARY_ACCURACY:
-        return [config.get("threshold", 0.5)]
-    if name in _THRESHOLDS:
-        thresholds = config.get("thresholds")
-        return [0.5] if thresholds is None else np.ravel([thresholds]).tolist()
-    if name in _THRESHOLD:
-        return [config.get("threshold", 0.5)]
-    return None
-
-
-def _fix(name: str, keyword: str) -> str:
-    if name in _BINARY_ACCURACY:
-        return f"keras.metrics.BinaryAccuracy({keyword}, name='accuracy')"
-    if name in _THRESHOLDS:
-        return f"keras.metrics.{_THRESHOLDS[name]}({keyword.replace('threshold', 'thresholds')})"
-    return f"keras.metrics.{_FROM_LOGITS.get(name, name)}({keyword}, ...)"
-
-
-def _misreading(metric: Any, logit: bool | None) -> tuple[str, str] | None:
-    """`(what a metric does with one output unit, the fix)` when that is wrong for the unit.
-
-    `logit` is `tunekit.outputs.uses_logits`: `True` (a logit, class 1
-    above 0), `False` (a probability, class 1 above 0.5) or `None` (unknown:
-    only what is wrong for either is said).
-    """
-    name, config = _name_and_config(metric)
-    if name in _ONE_UNIT_WRONG or name in _CLASS_IDS:
-        reads = _ONE_UNIT_WRONG.get(name) or (
-            "reads it as class ids (IoU casts each value to an integer class and drops "
-            "those outside [0, num_classes); the one-hot IoUs take its argmax over one "
-            "unit, always class 0)"
-        )
-        threshold = "threshold=0.0" if logit else "threshold=0.5"
-        fix = (
-            f"keras.metrics.BinaryIoU(target_class_ids=[0, 1], {threshold})"
-            if name in _CLASS_IDS
-            else f"keras.metrics.Precision(thresholds={threshold[10:]}), "
-            f"keras.metrics.Recall(thresholds={threshold[10:]})"
-            if name in ("F1Score", "FBetaScore")
-            else f"keras.metrics.BinaryAccuracy({threshold}, name='accuracy')"
-        )
-        return f"{reads}, which is wrong for one unit", fix
-    thresholds = _thresholds(name, config)
-    if logit is True:
-        if thresholds is not None and any(t != 0.0 for t in thresholds):
-            shown = thresholds[0] if len(thresholds) == 1 else thresholds
-            return (
-                f"thresholds the output at {shown}, as for a probability",
-                _fix(name, "threshold=0.0"),
-            )
-        if name in _FROM_LOGITS and not config.get("from_logits", False):
-            return (
-                "reads the output as a probability (from_logits=False)",
-                f"keras.metrics.{_FROM_LOGITS[name]}(from_logits=True)",
-            )
-        if name in _PROBABILITY_ONLY:
-            return (
-                "reads it on [0, 1] as a probability (no setting of it reads a logit)",
-                "a metric that takes logits, or none",
-            )
-    if logit is None and (thresholds is not None or name in _FROM_LOGITS):
-        return (
-            "reads it as a logit or as a probability (a threshold, or from_logits), but "
-            "nothing says which it is",
-            "",
-        )
-    if logit is False:
-        if thresholds is not None and any(t <= 0.0 or t >= 1.0 for t in thresholds):
-            shown = thresholds[0] if len(thresholds) == 1 else thresholds
-            return (
-                f"thresholds the output at {shown}, outside (0, 1) where a probability lies, "
-                "so every sample counts as one class",
-                _fix(name, "threshold=0.5"),
-            )
-        if name in _BINARY_ACCURACY and thresholds is not None and thresholds != [0.5]:
-            return (
-                f"counts class 1 above {thresholds[0]}, where the report's classes (its "
-                "confusion matrix, intervals and tests) read a probability above 0.5: its "
-                "test accuracy would disagree with them",
-                _fix(name, "threshold=0.5"),
-            )
-        if name in _FROM_LOGITS and name not in ("auc", "AUC") and config.get("from_logits"):
-            return (
-                "applies a sigmoid to the output (from_logits=True), which is already a "
-                "probability",
-                f"keras.metrics.{_FROM_LOGITS[name]}(from_logits=False)",
-            )
-    return None
-
-
 # How the messages name what one output unit holds, by `uses_logits`.
 _UNIT = {
     True: "outputs one logit (its loss has from_logits=True, or names no from_logits and "
@@ -246,7 +61,7 @@ def check_logit_accuracy(
     logit = uses_logits(model)
     metrics = [config.get("metrics"), config.get("weighted_metrics")]
     for metric in _metric_entries(metrics):
-        reading = _misreading(metric, logit)
+        reading = misreading(metric, logit)
         if reading is None:
             continue
         reads, fix = reading
@@ -256,7 +71,7 @@ def check_logit_accuracy(
                 "1 above 0) or a probability (above 0.5): its loss is a function of yours "
                 "without from_logits, and its layers do not show the output's activation (a "
                 "subclassed model's call, or an op after the last layer, may apply a sigmoid). "
-                f"Its metric {_metric_name(metric)!r} {reads}, so the search could rank trials "
+                f"Its metric {metric_name(metric)!r} {reads}, so the search could rank trials "
                 "by a wrong count. Say which: give your loss function the attribute "
                 "(my_loss.from_logits = True for a logit, False for a probability), or compile "
                 "with keras.losses.BinaryCrossentropy(from_logits=...)."
@@ -267,7 +82,7 @@ def check_logit_accuracy(
             else ""
         )
         raise ModelCheckError(
-            f"{what} {_UNIT[logit]}, but its metric {_metric_name(metric)!r} {reads}: the "
+            f"{what} {_UNIT[logit]}, but its metric {metric_name(metric)!r} {reads}: the "
             "score the search ranks trials by, and the test metric reported, would count the "
             f"wrong samples. Compile it with metrics=[{fix}]{other}."
         )
@@ -413,21 +228,12 @@ def check_output_logits(model: keras.Model, what: str = WHAT) -> None:
             for key in ("metrics", "weighted_metrics")
         ]
         for metric in _metric_entries(metrics):
-            if (reading := _misreading(metric, True)) is not None:
+            if (reading := misreading(metric, True)) is not None:
                 raise ModelCheckError(
                     f"{what} has an output {name!r} of one logit (its loss has "
                     f"from_logits=True, or names none and its layer is linear), but its metric "
-                    f"{_metric_name(metric)!r} {reading[0]}: the "
+                    f"{metric_name(metric)!r} {reading[0]}: the "
                     "score reported for it (and a search ranked by it) would count the wrong "
                     f"samples. Compile it with {{{name!r}: [{reading[1]}]}}, or give that "
                     "output activation='sigmoid' and its loss from_logits=False."
                 )
-
-
-def _metric_name(metric: Any) -> str:
-    if isinstance(metric, str):
-        return metric
-    if isinstance(metric, Mapping):  # a function's config is its name
-        config = metric.get("config")
-        return config if isinstance(config, str) else str(metric.get("class_name", ""))
-    return type(metric).__name__
