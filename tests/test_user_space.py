@@ -15,22 +15,13 @@ import keras
 import keras_tuner as kt
 import numpy as np
 import pytest
+from conftest import RUN_BUDGET
 
 from tunekit import CoarseToFine
 from tunekit.data import Dataset
 from tunekit.errors import InvalidParameterError, ModelCheckError, RunConfigError
 
-TINY = dict(
-    coarse_trials=3,
-    coarse_epochs=1,
-    max_epochs=2,
-    factor=2,
-    top=1.0,
-    seed=0,
-    verbose=0,
-    baseline=True,
-    final_epochs=1,
-)
+TINY = {**RUN_BUDGET, "coarse_trials": 3, "top": 1.0, "baseline": True, "final_epochs": 1}
 
 
 def _data() -> Dataset:
