@@ -168,6 +168,50 @@ def test_metrics_that_read_one_unit_wrong_are_refused_whatever_it_holds(
         check_model(hypermodel, _binary_data())
 
 
+@pytest.mark.parametrize(
+    "activation, loss, metric, refused",
+    [
+        # Before: accepted with the advice threshold=0.0; every sample was class 1 (0.6279
+        # reported where the model's probabilities gave 0.8953).
+        ("sigmoid", keras.losses.BinaryCrossentropy(from_logits=True), "accuracy", "never below 0"),
+        ("relu", keras.losses.BinaryCrossentropy(from_logits=True), "auc", "never below 0"),
+        ("sigmoid", "hinge", keras.metrics.BinaryAccuracy(threshold=0.0), "never below 0"),
+        # A hinge loss trains a margin, class by its sign. Before: read as a probability,
+        # "accuracy" was accepted (0.6512 where the sign gave 0.8953), threshold 0.0 refused.
+        (None, "hinge", "accuracy", r"outputs one logit.*threshold=0\.0"),
+        (None, keras.losses.SquaredHinge(), "accuracy", r"outputs one logit.*threshold=0\.0"),
+        (None, "hinge", keras.metrics.BinaryAccuracy(threshold=0.0), None),
+        ("tanh", keras.losses.Hinge(), keras.metrics.BinaryAccuracy(threshold=0.0), None),
+        # Keras's BinaryCrossentropy metric needs labels of the output's rank: every trial
+        # failed on class ids (n,) against (n, 1), after training.
+        ("sigmoid", "binary_crossentropy", "binary_crossentropy", r"same rank.*Reshape"),
+        (None, None, keras.metrics.BinaryCrossentropy(from_logits=True), r"same rank"),
+    ],
+)
+def test_a_loss_that_reads_one_unit_against_its_activation_is_refused(
+    activation, loss, metric, refused
+):
+    hypermodel = _one_unit(activation, loss, metrics=[metric])
+    if refused is None:
+        check_model(hypermodel, _binary_data())
+        return
+    with pytest.raises(ModelCheckError, match=refused):
+        check_model(hypermodel, _binary_data())
+
+
+def test_the_hinge_losss_classes_are_its_signs():
+    from tunekit.outputs import predicted_classes, uses_logits
+
+    for loss in ("hinge", "squared_hinge", keras.losses.Hinge(), keras.losses.squared_hinge):
+        model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+        model.compile(loss=loss)
+        assert uses_logits(model) is True
+    outputs = np.array([[-0.4], [0.3], [0.7], [-2.0]])
+    np.testing.assert_array_equal(
+        predicted_classes(outputs, from_logits=uses_logits(model)), [0, 1, 1, 0]
+    )
+
+
 def test_a_subclassed_model_whose_call_applies_the_sigmoid_is_read_by_its_outputs():
     """Before, its last layer (linear) made it a logit: the confusion matrix put every test
     sample in class 1 and the report called a 0.98 model no better than chance (0.63)."""
@@ -709,3 +753,34 @@ def test_a_logit_output_among_several_is_checked_like_a_single_one(metrics, acti
         return
     with pytest.raises(ModelCheckError, match=refused):
         check_model(hypermodel, _binary_data())
+
+
+def test_a_metric_with_a_value_per_threshold_is_tuned_and_reported_per_threshold(tmp_path):
+    """Plain KerasTuner tunes `Precision(thresholds=[0.3, 0.5, 0.7])`; in tunekit every
+    trial failed in TensorBoard ("Expected scalar shape, saw shape: (3,)")."""
+    from conftest import RUN_BUDGET
+    from sklearn.metrics import precision_score
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    from tunekit import CoarseToFine
+
+    thresholds = [0.3, 0.5, 0.7]
+    data = _binary_data()
+    hypermodel = _one_unit(
+        "sigmoid",
+        metrics=["accuracy", keras.metrics.Precision(thresholds=thresholds, name="precision")],
+    )
+    run = CoarseToFine(
+        hypermodel, data, directory=tmp_path, project_name="p", **{**RUN_BUDGET, "top": 1.0}
+    )
+    tested = run.run().test_metrics
+    model = keras.models.load_model(run.run_dir / "best_model.keras")
+    scores = model.predict(data.x_test, verbose=0)[:, 0]
+    for i, threshold in enumerate(thresholds):
+        expected = precision_score(data.y_test, scores > threshold, zero_division=0)
+        assert tested[f"precision/{i}"] == pytest.approx(expected, abs=1e-6)
+    tags: set[str] = set()
+    for events in (run.run_dir / "tensorboard" / "final").rglob("events.out.tfevents.*"):
+        found = EventAccumulator(str(events)).Reload().Tags()
+        tags |= set(found["scalars"]) | set(found.get("tensors", []))
+    assert {"epoch_precision/0", "epoch_precision/2"} <= tags

@@ -33,6 +33,7 @@ __all__ = [
     "build_on_samples",
     "check_output_shape",
     "model_output_shape",
+    "output_activation",
     "predict_classes",
     "predict_test_set",
     "predicted_classes",
@@ -114,7 +115,8 @@ def uses_logits(model: Any) -> bool | None:
 
     The compiled loss decides when it says: its `from_logits`, or a loss
     named by string or one of Keras's loss functions (`keras.losses.
-    binary_crossentropy`), which take probabilities unless told otherwise;
+    binary_crossentropy`), which take probabilities unless told otherwise,
+    except the hinge losses (a margin: its sign is the class, a logit);
     else the activation of the layer that makes the output (`linear` means a
     logit, anything else a probability). A subclassed model's layers say
     nothing of its `call` (it may apply a sigmoid itself), nor does an op
@@ -130,14 +132,30 @@ def uses_logits(model: Any) -> bool | None:
     for item in losses:
         if item is not None and hasattr(item, "from_logits"):
             return bool(item.from_logits)
+        if _loss_name(item) in _MARGIN_LOSSES:
+            return True  # a margin, class 1 above 0 (Keras's hinge maps labels 0/1 to -1/1)
         if isinstance(item, str) or (
             callable(item) and getattr(item, "__module__", "").startswith("keras.")
         ):
             return False  # a loss named by string, or Keras's function: probabilities
+    activation = output_activation(model)
+    return None if activation is None else activation == "linear"
+
+
+# Losses whose output is a margin: its sign is the class.
+_MARGIN_LOSSES = {"hinge", "squared_hinge", "Hinge", "SquaredHinge"}
+
+
+def _loss_name(loss: Any) -> str:
+    if isinstance(loss, str):
+        return loss
+    return str(getattr(loss, "__name__", "") or type(loss).__name__)
+
+
+def output_activation(model: Any) -> str | None:
+    """The name of the activation of the layer that makes the one output, or `None`."""
     activation = getattr(_output_layer(model), "activation", None)
-    if activation is not None:
-        return getattr(activation, "__name__", "") == "linear"
-    return None
+    return None if activation is None else str(getattr(activation, "__name__", ""))
 
 
 def _output_layer(model: Any) -> Any:

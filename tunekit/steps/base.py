@@ -168,7 +168,8 @@ def test_metrics(
             are `ctx.data.y_test`), else predicted here. Defaults to `None`.
 
     Returns:
-        `{metric name: value}` as floats (`loss`, then the compiled metrics).
+        `{metric name: value}` as floats (`loss`, then the compiled metrics;
+        one with a value per threshold, `(k,)`, as `name/0` ... `name/k-1`).
 
     Raises:
         ValueError: Regression predictions hold NaN or infinite values.
@@ -177,6 +178,7 @@ def test_metrics(
     from tunekit.data.streams import StreamData
     from tunekit.outputs import predict_test_set
     from tunekit.regression import regression_metrics
+    from tunekit.tuners.callbacks import scalar_logs
 
     data = ctx.data
     if not getattr(model, "compiled", True):
@@ -190,7 +192,7 @@ def test_metrics(
             data.model_targets(data.y_test),  # one-hot rows under label_mode="categorical"
             batch_size,
         )
-    metrics = {k: float(v) for k, v in evaluated.items()}
+    metrics = {k: float(v) for k, v in (scalar_logs(evaluated) or {}).items()}
     if data.task == REGRESSION and not isinstance(getattr(data, "y_test", None), Mapping):
         if y_pred is None:
             y_true, y_pred = predict_test_set(model, data, batch_size=batch_size)

@@ -13,7 +13,7 @@ from typing import Any
 import keras
 import numpy as np
 
-__all__ = ["metric_name", "misreading"]
+__all__ = ["fails_on_class_ids", "metric_name", "misreading"]
 
 # Keras's metrics that read one unit's output as a probability unless told otherwise, by
 # kind: what they do with it, and the keyword that makes them read a logit.
@@ -207,3 +207,13 @@ def metric_name(metric: Any) -> str:
         config = metric.get("config")
         return config if isinstance(config, str) else str(metric.get("class_name", ""))
     return type(metric).__name__
+
+
+# Keras's metrics that need labels of the output's rank: `(n,)` class ids against a
+# `(n, 1)` output fail every batch ("`target` and `output` must have the same rank").
+_SAME_RANK = {"binary_crossentropy", "BinaryCrossentropy"}
+
+
+def fails_on_class_ids(metric: Any) -> bool:
+    """Whether `metric` fails on class-id labels `(n,)` against a `(n, 1)` output."""
+    return _name_and_config(metric)[0] in _SAME_RANK

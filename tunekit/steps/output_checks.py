@@ -13,8 +13,8 @@ import keras
 
 from tunekit.data import REGRESSION, Dataset, StreamData
 from tunekit.errors import ModelCheckError
-from tunekit.outputs import model_output_shape, uses_logits
-from tunekit.steps.metric_reading import metric_name, misreading
+from tunekit.outputs import model_output_shape, output_activation, uses_logits
+from tunekit.steps.metric_reading import fails_on_class_ids, metric_name, misreading
 
 __all__ = [
     "WHAT",
@@ -26,10 +26,13 @@ __all__ = [
 ]
 
 WHAT = "`hypermodel` (built with its default hyperparameters) builds a model that"
+# Output activations a logit or margin cannot come through: never below 0, never class 0.
+_NEVER_NEGATIVE = {"sigmoid", "hard_sigmoid", "softmax", "relu", "relu6", "softplus", "exponential"}
+
 # How the messages name what one output unit holds, by `uses_logits`.
 _UNIT = {
-    True: "outputs one logit (its loss has from_logits=True, or names no from_logits and "
-    "its last layer is linear)",
+    True: "outputs one logit (its loss has from_logits=True or is a hinge loss, or names no "
+    "from_logits and its last layer is linear)",
     False: "outputs one probability (its loss reads probabilities, or its last layer is a sigmoid)",
     None: "outputs one unit per sample",
 }
@@ -59,8 +62,26 @@ def check_logit_accuracy(
     except Exception:  # noqa: BLE001 - a model compiled in an unusual way: not checked
         return
     logit = uses_logits(model)
+    activation = output_activation(model)
+    if logit and activation in _NEVER_NEGATIVE:
+        raise ModelCheckError(
+            f"{what} outputs one unit through a {activation!r} activation, which is never "
+            "below 0, but its loss reads that unit as a logit or margin, class 1 above 0 "
+            "(from_logits=True, or a hinge loss): every sample would be class 1, and the "
+            "loss would squash an already squashed value. For a probability, compile with "
+            "from_logits=False (e.g. loss='binary_crossentropy'); for a logit, give the last "
+            "layer no activation (or 'tanh' with a hinge loss)."
+        )
     metrics = [config.get("metrics"), config.get("weighted_metrics")]
     for metric in _metric_entries(metrics):
+        if len(shape) == 2 and fails_on_class_ids(metric):
+            raise ModelCheckError(
+                f"{what} outputs shape (n, 1), and its metric {metric_name(metric)!r} needs "
+                "labels of that rank, where the labels are class ids (n,): every trial would "
+                "fail in Keras ('target and output must have the same rank'). The loss "
+                "already reports the binary cross-entropy (loss, val_loss): drop the metric, "
+                "or end the model with keras.layers.Reshape(()) to output shape (n,)."
+            )
         reading = misreading(metric, logit)
         if reading is None:
             continue

@@ -22,6 +22,7 @@ from collections.abc import Callable
 from typing import Any
 
 import keras
+import numpy as np
 
 from tunekit import _kerastuner, interrupts
 from tunekit.model_size import param_count
@@ -178,6 +179,22 @@ class InterruptCheck(keras.callbacks.Callback):
         interrupts.check()
 
 
+def scalar_logs(logs: dict[str, Any] | None) -> dict[str, Any] | None:
+    """`logs` with each vector value `(k,)` split into `k` scalars named `name/i`."""
+    if not logs:
+        return logs
+    out: dict[str, Any] = {}
+    for name, value in logs.items():
+        shape = np.shape(value)
+        if len(shape) == 0:
+            out[name] = value
+        elif shape == (1,):
+            out[name] = np.ravel(value)[0]
+        else:
+            out.update({f"{name}/{i}": v for i, v in enumerate(np.ravel(value))})
+    return out
+
+
 class TensorBoard(keras.callbacks.TensorBoard):
     """Keras' `TensorBoard`, for an uncompiled model too.
 
@@ -185,11 +202,23 @@ class TensorBoard(keras.callbacks.TensorBoard):
     `fit`, which calls `callback.on_epoch_end` itself) may train a model it
     never compiled: there is no optimizer, so no learning rate to log.
     Keras' callback reads `model.optimizer` and fails the trial; this one
-    logs the rest.
+    logs the rest. A metric with one value per threshold
+    (`Precision(thresholds=[0.3, 0.5])`, shape `(k,)`) is logged as `k`
+    scalars, `precision/0` ... `precision/k-1`: Keras' callback fails the
+    trial on it ("Expected scalar shape").
 
     Args:
         **kwargs: `keras.callbacks.TensorBoard`'s arguments.
     """
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        super().on_epoch_end(epoch, scalar_logs(logs))
+
+    def on_test_end(self, logs: dict[str, Any] | None = None) -> None:
+        super().on_test_end(scalar_logs(logs))
+
+    def on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
+        super().on_train_batch_end(batch, scalar_logs(logs))
 
     def _collect_learning_rate(self, logs: dict[str, Any]) -> dict[str, Any]:
         if getattr(self.model, "optimizer", None) is None:
