@@ -20,7 +20,7 @@ from PIL import Image
 
 from tunekit.data import SCALED_UINT8, UNSCALED
 from tunekit.errors import DataError
-from tunekit.image_streams import ImageFolderStream, image_folder_stream
+from tunekit.image_streams import ImageFolderStream, folder_format, image_folder_stream
 
 # 0.2 of 42 images -> 9 test (3 per class), 0.25 of the other 33 -> 9 validation (3 per class)
 FRACTIONS = dict(validation_fraction=0.2, test_fraction=0.2)
@@ -253,3 +253,90 @@ def test_a_class_too_small_for_a_split_is_refused_with_a_fix(image_folder):
     assert f"has no image of class(es) ['{IMAGE_FOLDER_CLASSES[0]}']" in message
     assert "Add images to those classes" in message
     assert "from Python pass larger fractions to image_folder_stream" in message
+
+
+def _rgb_folder(root: Path, per_class: int = 8) -> Path:
+    rng = np.random.default_rng(0)
+    for name in ("bear", "cog"):
+        (root / name).mkdir(parents=True)
+        for i in range(per_class):
+            pixels = rng.integers(0, 255, (12, 12, 3), dtype=np.uint8)
+            Image.fromarray(pixels).save(root / name / f"{i}.png")
+    return root
+
+
+def test_files_tensorflow_cannot_decode_are_named_before_training(tmp_path):
+    """Pillow's checks while listing passed each of these; TensorFlow's decoder, which the
+    stream uses, then stopped the first trial (or the evaluation) naming no file (exit 1)."""
+    import struct
+    import zlib
+
+    import tensorflow as tf
+
+    from tunekit.data import StreamData
+
+    root = _rgb_folder(tmp_path / "folder")
+    whole = (root / "bear" / "0.png").read_bytes()
+    (root / "bear" / "no_iend.png").write_bytes(whole[:-12])  # the IEND chunk dropped
+    pixels = np.zeros((12, 12, 3), np.uint8)
+    Image.fromarray(pixels).save(root / "bear" / "tiff.png", format="TIFF")
+    # Compressed data damaged behind a recomputed checksum: only a decoder tells.
+    damaged = bytearray(whole)
+    start = damaged.index(b"IDAT")
+    (length,) = struct.unpack(">I", damaged[start - 4 : start])
+    data = bytes(
+        b ^ 0x5A if k % 3 == 2 else b for k, b in enumerate(damaged[start + 4 : start + 4 + length])
+    )
+    damaged[start + 4 : start + 4 + length] = data
+    damaged[start + 4 + length : start + 8 + length] = struct.pack(">I", zlib.crc32(b"IDAT" + data))
+    (root / "cog" / "scrambled.png").write_bytes(bytes(damaged))
+    bad = ("no_iend.png", "tiff.png", "scrambled.png")
+    folder_format(root)  # Pillow's checks while listing pass them
+    for name in bad:
+        file = next(root.rglob(name))
+        with pytest.raises(tf.errors.InvalidArgumentError):  # what the first trial met
+            tf.io.decode_image(tf.io.read_file(str(file)), expand_animations=False)
+    stream = image_folder_stream(root)
+    with pytest.raises(DataError, match=r"Could not read 3 images: .*TensorFlow's decoder") as e:
+        StreamData.from_image_folder(stream)
+    for name in bad:
+        assert name in str(e.value)
+    assert "function_node" not in str(e.value) and "[Op:" not in str(e.value)
+    for name in bad:
+        next(root.rglob(name)).unlink()
+    data = StreamData.from_image_folder(image_folder_stream(root))
+    assert data.input_shape == (12, 12, 3)
+
+
+def test_a_grayscale_bmp_folder_streams_in_one_channel_and_a_bomb_header_is_named(tmp_path):
+    """TensorFlow decodes a BMP in 0, 3 or 4 channels only: a grayscale BMP folder failed
+    the first batch ("`channels` must be 0, 3 or 4 for BMP"). A header claiming 60000 x 60000
+    pixels made Pillow raise its DecompressionBombError, a traceback (exit 1)."""
+    import struct
+    import zlib
+
+    from tunekit.data import StreamData
+
+    root = tmp_path / "gray"
+    rng = np.random.default_rng(0)
+    for name in ("bear", "cog"):
+        (root / name).mkdir(parents=True)
+        for i in range(8):
+            Image.fromarray(rng.integers(0, 255, (12, 12), dtype=np.uint8)).save(
+                root / name / f"{i}.bmp"
+            )
+    stream = image_folder_stream(root)
+    data = StreamData.from_image_folder(stream)
+    assert data.input_shape == (12, 12, 1)
+    x, _ = next(iter(stream.dataset("test")))  # in file order
+    file = root / stream.files["test"][0]
+    expected = np.asarray(Image.open(file).convert("L"), dtype=np.float32) / 255.0
+    np.testing.assert_allclose(np.asarray(x)[0, :, :, 0], expected, atol=1e-6)
+
+    bomb = _rgb_folder(tmp_path / "bomb")
+    header = bytearray((bomb / "bear" / "0.png").read_bytes())
+    header[16:24] = struct.pack(">II", 60000, 60000)
+    header[29:33] = struct.pack(">I", zlib.crc32(bytes(header[12:29])))
+    (bomb / "bear" / "0.png").write_bytes(bytes(header))
+    with pytest.raises(DataError, match=r"Could not read image .*0\.png.*decompression bomb"):
+        image_folder_stream(bomb)

@@ -228,3 +228,27 @@ def test_space_settings_that_cannot_work_are_refused_before_training(tmp_path, c
     assert "hyperparameters= lists ['learning_rte'], which the hypermodel's build" in said
     assert "'learning_rate'" in said
     np.testing.assert_equal(len(list((tmp_path / "e").glob("coarse/trial_*"))), 0)
+
+
+def test_a_small_subset_is_exhausted_not_trained_twice(tmp_path):
+    """KerasTuner recorded each trial by all its values (the untuned defaults included) and
+    forgot what it had proposed: with `tune_new_entries=False` and a 2-value choice, 4 coarse
+    trials trained relu 3 times, no exhaustion was said, and the narrowing counted each."""
+    hp = kt.HyperParameters()
+    hp.Choice("activation", ["relu", "tanh"])
+    run = CoarseToFine(
+        build,
+        _data(),
+        directory=tmp_path,
+        project_name="small",
+        hyperparameters=hp,
+        tune_new_entries=False,
+        **{**TINY, "coarse_trials": 4, "baseline": False},
+    )
+    run.run()
+    coarse = [
+        trial.hyperparameters.values["activation"]
+        for trial in run._tuner("coarse").oracle.trials.values()
+        if trial.status == "COMPLETED"
+    ]
+    assert sorted(coarse) == ["relu", "tanh"]  # each once, then the space is exhausted

@@ -36,6 +36,7 @@ import json
 import logging
 import numbers
 import os
+import re
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
@@ -192,6 +193,44 @@ class ImageFolderStream:
             (tf.constant(paths, dtype=tf.string), tf.constant(self.labels[split], tf.int64))
         )
 
+    def check_decodable(self) -> None:
+        """Decodes every image once, with the pipeline's own decoder, before any training.
+
+        Pillow reads each header (and checks each file's end) while the folder
+        is listed, but TensorFlow's decoder, which the pipeline uses, refuses
+        some files Pillow reads: a PNG without its `IEND` chunk, TIFF data
+        under a `.png` name, a 1-bit BMP, data damaged behind intact
+        checksums. Such a file stopped the first trial, or the test evaluation
+        after the whole search, with a traceback naming no file. When the
+        decoded images are cached (`cached`), this pass fills the cache the
+        first epoch would fill; otherwise it costs one pass of decoding (on
+        2 cores about 2 ms a 500x375 PNG, 0.6 ms a JPEG).
+
+        Raises:
+            DataError: Naming every file TensorFlow cannot decode, and why.
+        """
+        import tensorflow as tf
+
+        try:
+            for split in SPLITS:
+                decoded = (
+                    self._cached(split)
+                    if self.cached
+                    else self._files(split).map(self._decode, num_parallel_calls=tf.data.AUTOTUNE)
+                )
+                decoded.reduce(np.int64(0), lambda count, _: count + 1)
+            return
+        except tf.errors.OpError:
+            self._decoded.clear()  # a cache left half full is not used again
+        failed: list[tuple[Path, Exception]] = []
+        for path, _, _ in self.listing:
+            try:
+                self._decode(tf.constant(str(self.root / path)), tf.constant(0, tf.int64))
+            except tf.errors.OpError as e:
+                failed.append((self.root / path, ValueError(_decoder_error(e))))
+        if failed:
+            raise unreadable_images(failed)
+
     def _cached(self, split: str) -> Any:
         """The split's decoded images, cached in memory on the first pass (one cache per split)."""
         import tensorflow as tf
@@ -207,9 +246,10 @@ class ImageFolderStream:
 
         height, width, channels = self.input_shape
         contents = tf.io.read_file(path)
-        if channels == 1:  # TF decodes a GIF in 3 channels only (grayscale GIFs are palettes)
+        if channels == 1:  # TF decodes a GIF or a BMP in 3 channels only (gray palettes)
             image = tf.cond(
-                tf.strings.substr(contents, 0, 3) == "GIF",
+                (tf.strings.substr(contents, 0, 3) == "GIF")
+                | (tf.strings.substr(contents, 0, 2) == "BM"),
                 lambda: _gray(tf.io.decode_image(contents, channels=3, expand_animations=False)),
                 lambda: tf.io.decode_image(contents, channels=1, expand_animations=False),
             )
@@ -394,11 +434,19 @@ def image_folder_data(config: dict[str, Any]) -> StreamData:
     Raises:
         DataError: The folder's files differ from those of `config`'s fingerprint.
     """
-    return StreamData.from_image_folder(ImageFolderStream.from_config(config))
+    # The chief decoded every file before training; the fingerprint says these are the same.
+    return StreamData.from_image_folder(ImageFolderStream.from_config(config), check_files=False)
 
 
 _logger = logging.getLogger(__name__)
 _GRAYSCALE_MODES = ("1", "L", "LA", "I", "I;16", "I;16B", "I;16L", "F")
+
+
+def _decoder_error(error: Any) -> str:
+    """TensorFlow's message for a file it cannot decode, without its op and graph names."""
+    message = re.sub(r"\{\{[^}]*\}\}\s*", "", str(getattr(error, "message", error)))
+    message = re.sub(r"\s*\[Op:[^\]]*\].*$", "", message.strip().splitlines()[0])
+    return f"TensorFlow's decoder: {message.strip() or type(error).__name__}"
 
 
 def _gray(rgb: Any) -> Any:
@@ -450,7 +498,7 @@ def folder_format(root: str | os.PathLike[str]) -> tuple[tuple[int, int], str]:
                 width, height = image.size
                 gray = _single_channel(image)
                 check_whole(image, folder / path)
-        except (OSError, UnidentifiedImageError) as e:
+        except (OSError, UnidentifiedImageError, Image.DecompressionBombError) as e:
             unreadable.append((folder / path, e))  # all of them named at once, not one a run
             continue
         sizes[(height, width)] += 1

@@ -93,7 +93,7 @@ def _read_image(file: Path, mode: str, size: tuple[int, int]) -> np.ndarray:
         with Image.open(file) as image:
             image = image.convert(mode).resize((size[1], size[0]), Image.Resampling.BILINEAR)
             return np.asarray(image, dtype=np.uint8)
-    except (UnidentifiedImageError, OSError) as exc:
+    except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as exc:
         raise unreadable_image(file, exc) from exc
 
 

@@ -210,13 +210,18 @@ class StreamData:
             _check_class_labels(y, num_classes)
 
     @classmethod
-    def from_image_folder(cls, stream: Any) -> StreamData:
+    def from_image_folder(cls, stream: Any, *, check_files: bool = True) -> StreamData:
         """A `StreamData` over an `tunekit.image_streams.ImageFolderStream`'s three splits.
+
+        Every image is decoded once first (`ImageFolderStream.check_decodable`),
+        unless `check_files=False` (a worker: the chief checked the same files).
 
         Fingerprint: the folder's (files, sizes, contents, image size, colour
         mode, fractions, seed); definition: `stream.to_config()` (workers rebuild
         it); `files`: `[path, bytes, digest]`, kept by a run to name changes.
         """
+        if check_files:
+            stream.check_decodable()
         data = cls(
             stream.dataset("train"),
             stream.dataset("val"),

@@ -43,6 +43,24 @@ class BaseOracle(kt.Oracle):
                 "(hp.Fixed(name, value) keeps one as it is), or leave allow_new_entries=True."
             ) from None
 
+    def _record_values(self, trial: Any) -> None:
+        """KerasTuner's; with `tune_new_entries=False`, the proposal stays marked as tried.
+
+        KerasTuner records a trial by the hash of all its values, the untuned
+        entries' defaults included, and drops the hash of what it proposed
+        (the tuned entries only): each configuration was proposed again, the
+        space never counted as exhausted, and duplicates were trained (and
+        counted as separate evidence by the narrowing). The proposal's hash is
+        kept too, so a repeat is a collision, as with every entry tuned.
+        """
+        super()._record_values(trial)
+        if self.tune_new_entries:
+            return
+        tuned = {hp.name for hp in self.hyperparameters.space}
+        values = trial.hyperparameters.values
+        proposed = {name: value for name, value in values.items() if name in tuned}
+        self._tried_so_far.add(self._compute_values_hash(proposed))
+
     def update_trial(self, trial_id: str, metrics: dict[str, Any], step: int = 0) -> Any:
         """KerasTuner's, with a direction for each reported metric KerasTuner cannot infer.
 
