@@ -84,7 +84,6 @@ def test_binary_models_whose_metrics_read_their_output_right_pass(hypermodel):
         (keras.metrics.Recall(thresholds=[0.3, 0.5]), r"'Recall' thresholds the output at \[0\.3"),
         (keras.metrics.TruePositives(), r"'TruePositives' thresholds the output at 0\.5"),
         (keras.metrics.BinaryIoU(), r"'BinaryIoU' thresholds the output at 0\.5"),
-        ("binary_crossentropy", r"BinaryCrossentropy\(from_logits=True\)"),
         (keras.metrics.PrecisionAtRecall(0.5), r"'PrecisionAtRecall' reads it on \[0, 1\]"),
         # Keras's F1Score needs 2-D labels: every trial failed on class ids (n,).
         (keras.metrics.F1Score(threshold=0.5), r"'F1Score' needs 2-D labels.*class ids"),
@@ -99,7 +98,6 @@ def test_binary_models_whose_metrics_read_their_output_right_pass(hypermodel):
         (keras.metrics.Precision(thresholds=0.0), None),
         (keras.metrics.Recall(thresholds=[0.0]), None),
         (keras.metrics.BinaryIoU(threshold=0.0), None),
-        (keras.metrics.BinaryCrossentropy(from_logits=True), None),
         ("mse", None),  # no reading of classes: not tunekit's to judge
     ],
 )
@@ -134,7 +132,6 @@ def _my_metric(y_true, y_pred):
         # and won a search at the majority share; the report said 0.7222 where it was 0.3556.
         ("sigmoid", keras.metrics.BinaryAccuracy(threshold=0.0), r"at 0\.0, outside \(0, 1\)"),
         ("sigmoid", keras.metrics.Precision(thresholds=0.0), r"Precision\(thresholds=0\.5\)"),
-        ("sigmoid", keras.metrics.BinaryCrossentropy(from_logits=True), r"from_logits=False"),
         # Before: accepted on one unit; every trial scored 0.0 (exact equality) or the
         # share of class 0 (an argmax over one unit), and the report printed it.
         (None, keras.metrics.Accuracy(), r"'Accuracy' compares the output with the label"),
@@ -197,6 +194,43 @@ def test_a_loss_that_reads_one_unit_against_its_activation_is_refused(
         return
     with pytest.raises(ModelCheckError, match=refused):
         check_model(hypermodel, _binary_data())
+
+
+@pytest.mark.parametrize(
+    "activation, metric, refused",
+    [
+        (None, "binary_crossentropy", r"BinaryCrossentropy\(from_logits=True\)"),
+        (None, keras.metrics.BinaryCrossentropy(from_logits=True), None),
+        ("sigmoid", keras.metrics.BinaryCrossentropy(from_logits=True), r"from_logits=False"),
+        ("sigmoid", "binary_crossentropy", None),
+    ],
+)
+def test_a_cross_entropy_metric_on_an_n_output_reads_the_unit_as_the_loss_does(
+    activation, metric, refused
+):
+    """On an `(n,)` output Keras's cross-entropy metric runs on class ids; it must read the
+    unit as the loss does (a logit with from_logits=True, a probability without)."""
+
+    def build(hp):
+        model = keras.Sequential(
+            [
+                keras.Input((13,)),
+                keras.layers.Dense(1, activation=activation),
+                keras.layers.Reshape(()),
+            ]
+        )
+        model.compile(
+            optimizer=hp.Choice("optimizer", ["adam", "sgd"]),
+            loss=keras.losses.BinaryCrossentropy(from_logits=activation is None),
+            metrics=[metric],
+        )
+        return model
+
+    if refused is None:
+        check_model(get_hypermodel(build), _binary_data())
+        return
+    with pytest.raises(ModelCheckError, match=refused):
+        check_model(get_hypermodel(build), _binary_data())
 
 
 def test_the_hinge_losss_classes_are_its_signs():
