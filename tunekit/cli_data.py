@@ -99,19 +99,17 @@ def folder_stream(args: argparse.Namespace) -> Any:
     Workers rerun the same command, so they build the same stream; the chief
     compares its fingerprint (files, sizes, contents).
     """
-    from tunekit.image_streams import folder_format, image_folder_stream
+    from tunekit.image_streams import image_folder_stream
 
-    size, color_mode = folder_format(args.data)
     if args.batch_size is None:
         args.batch_size = FOLDER_BATCH_SIZE  # also recorded in the run's settings
-    stream = image_folder_stream(
+    # The folder's own size and colour mode unless given (its headers are read once).
+    return image_folder_stream(
         args.data,
-        tuple(args.image_size) if args.image_size else size,
+        tuple(args.image_size) if args.image_size else None,
         batch_size=args.batch_size,
         seed=args.seed,
-        color_mode=color_mode,
     )
-    return stream
 
 
 def as_workflow_data(data: Any) -> Any:
