@@ -340,3 +340,18 @@ def test_a_grayscale_bmp_folder_streams_in_one_channel_and_a_bomb_header_is_name
     (bomb / "bear" / "0.png").write_bytes(bytes(header))
     with pytest.raises(DataError, match=r"Could not read image .*0\.png.*decompression bomb"):
         image_folder_stream(bomb)
+
+
+def test_palette_pngs_pass_the_listing(tmp_path):
+    """Reading a palette (the colour-mode check) before Pillow's checksum verify made it
+    raise "verify must be called directly after open" on valid palette PNGs (exit 2)."""
+    from tunekit.data import StreamData
+
+    root = _rgb_folder(tmp_path / "folder")
+    rng = np.random.default_rng(1)
+    gray = Image.fromarray(rng.integers(0, 255, (12, 12), dtype=np.uint8)).convert("P")
+    gray.save(root / "bear" / "gray_palette.png")
+    colour = Image.fromarray(rng.integers(0, 255, (12, 12, 3), dtype=np.uint8))
+    colour.convert("P", palette=Image.Palette.ADAPTIVE).save(root / "cog" / "palette.png")
+    assert folder_format(root) == ((12, 12), "rgb")
+    assert StreamData.from_image_folder(image_folder_stream(root)).input_shape == (12, 12, 3)

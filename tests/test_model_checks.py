@@ -233,6 +233,62 @@ def test_a_cross_entropy_metric_on_an_n_output_reads_the_unit_as_the_loss_does(
         check_model(get_hypermodel(build), _binary_data())
 
 
+def test_metrics_and_losses_of_a_script_are_read_as_keras_reads_them():
+    """A metric class defined in a script (Keras serializes its module as None) went
+    unchecked: a BinaryAccuracy subclass on logits reported 0.489 where the logits gave
+    0.556. A function of the user's named `accuracy` was refused as Keras's accuracy."""
+
+    class ProbAcc(keras.metrics.BinaryAccuracy):
+        pass
+
+    class MyAUC(keras.metrics.AUC):
+        pass
+
+    def accuracy(y_true, y_pred):  # the user's own: class 1 above 0
+        return keras.ops.mean(keras.ops.cast((y_pred[:, 0] > 0) == (y_true > 0), "float32"))
+
+    for metric, refused in [
+        (ProbAcc(name="accuracy"), r"'ProbAcc' thresholds the output at 0\.5"),
+        (MyAUC(), r"'MyAUC' reads the output as a probability"),
+        (accuracy, None),
+    ]:
+        hypermodel = _one_unit(metrics=[metric])
+        if refused is None:
+            check_model(hypermodel, _binary_data())
+            continue
+        with pytest.raises(ModelCheckError, match=refused):
+            check_model(hypermodel, _binary_data())
+
+
+@pytest.mark.parametrize("activation", [None, "tanh"])
+def test_a_unit_that_can_be_negative_under_a_probability_cross_entropy_is_refused(activation):
+    """Keras clips it to [0, 1]; the report read it at 0.5 (outputs from -7 to 4)."""
+    with pytest.raises(ModelCheckError, match=r"can be below 0.*from_logits=True"):
+        check_model(_one_unit(activation, "binary_crossentropy"), _binary_data())
+
+
+@pytest.mark.parametrize("activation", [None, "sigmoid"])
+def test_accuracy_on_an_n_output_is_refused(activation):
+    """Keras resolves "accuracy" for an (n,) output to categorical accuracy, an argmax over
+    the batch: every trial scored 0.0 or 1.0, and the report said 0.0000 for a model that
+    got 42 of 45 right."""
+
+    def build(hp):
+        model = keras.Sequential(
+            [keras.Input((13,)), keras.layers.Dense(1, activation), keras.layers.Reshape(())]
+        )
+        model.compile(
+            optimizer=hp.Choice("optimizer", ["adam", "sgd"]),
+            loss=keras.losses.BinaryCrossentropy(from_logits=activation is None),
+            metrics=["accuracy"],
+        )
+        return model
+
+    threshold = "0.0" if activation is None else "0.5"
+    with pytest.raises(ModelCheckError, match=rf"argmax over the batch.*threshold={threshold}"):
+        check_model(get_hypermodel(build), _binary_data())
+
+
 def test_the_hinge_losss_classes_are_its_signs():
     from tunekit.outputs import predicted_classes, uses_logits
 

@@ -34,6 +34,7 @@ __all__ = [
     "check_output_shape",
     "model_output_shape",
     "output_activation",
+    "probability_cross_entropy",
     "predict_classes",
     "predict_test_set",
     "predicted_classes",
@@ -150,6 +151,22 @@ def _loss_name(loss: Any) -> str:
     if isinstance(loss, str):
         return loss
     return str(getattr(loss, "__name__", "") or type(loss).__name__)
+
+
+def probability_cross_entropy(model: Any) -> bool:
+    """Whether `model`'s loss is a cross-entropy reading probabilities (`from_logits=False`)."""
+    loss = getattr(model, "loss", None)
+    items = (
+        loss.values()
+        if isinstance(loss, dict)
+        else (loss if isinstance(loss, (list, tuple)) else [loss])
+    )
+    return any(
+        item is not None
+        and "crossentropy" in _loss_name(item).lower()
+        and not getattr(item, "from_logits", False)
+        for item in items
+    )
 
 
 def output_activation(model: Any) -> str | None:

@@ -121,11 +121,16 @@ def check_whole(image: Any, file: Path) -> None:
             handle.seek(max(0, os.path.getsize(file) - 64))
             whole = ending in handle.read()
         if whole and image.format == "PNG":
-            try:  # every chunk's length and checksum: a damaged or cut chunk before IEND
-                image.verify()
+            from PIL import Image
+
+            # Every chunk's length and checksum: a damaged or cut chunk before IEND. On a
+            # fresh handle: Pillow verifies only an image nothing was read from (reading a
+            # palette, as the colour-mode check does, made it raise on a valid PNG).
+            try:
+                with Image.open(file) as fresh:
+                    fresh.verify()
             except (SyntaxError, ValueError, EOFError, struct.error) as e:
                 raise OSError(f"broken PNG data: {e}") from e
-        if whole and image.format == "PNG":
             return
         if whole:  # JPEG: every block is Huffman-decoded, only the inverse DCT is scaled
             image.draft(image.mode, (1, 1))

@@ -78,15 +78,17 @@ def _name_and_config(metric: Any) -> tuple[str, dict[str, Any]]:
         return metric, {}
     if isinstance(metric, Mapping):  # a serialized metric object, or function (a string)
         config = metric.get("config")
-        if isinstance(config, str):
-            return config, {}
-        cls = getattr(
-            sys.modules.get(str(metric.get("module"))), str(metric.get("class_name")), None
-        )
-        name = _keras_name(cls) if isinstance(cls, type) else str(metric.get("class_name", ""))
+        if isinstance(config, str):  # Keras names every function's module "builtins"
+            return (config if _keras_function(config) else ""), {}
+        class_name = str(metric.get("class_name", ""))
+        cls = getattr(sys.modules.get(str(metric.get("module"))), class_name, None)
+        if not isinstance(cls, type):  # a class of a script (module None): by its name
+            cls = _metric_class(class_name)
+        name = _keras_name(cls) if isinstance(cls, type) else class_name
         return name, dict(config) if isinstance(config, Mapping) else {}
     if not isinstance(metric, keras.metrics.Metric) and callable(metric):
-        return str(getattr(metric, "__name__", "")), {}
+        name = str(getattr(metric, "__name__", ""))
+        return (name if _keras_function(name) else ""), {}
     try:
         return _keras_name(type(metric)), dict(metric.get_config())
     except Exception:  # noqa: BLE001 - a metric without a config: its attributes
@@ -94,6 +96,27 @@ def _name_and_config(metric: Any) -> tuple[str, dict[str, Any]]:
 
 
 _KNOWN = {*_BINARY_ACCURACY, *_THRESHOLDS, *_THRESHOLD, *_FROM_LOGITS, *_PROBABILITY_ONLY}
+
+
+def _keras_function(name: str) -> bool:
+    """Whether `name` is one of Keras's metric functions (`binary_accuracy`), not a user's.
+
+    A function of your own is not judged by its name: a `def accuracy(y, p)`
+    may read the unit any way it likes.
+    """
+    function = getattr(keras.metrics, name, None)
+    return callable(function) and not isinstance(function, type)
+
+
+def _metric_class(class_name: str) -> type | None:
+    """The subclass of `keras.metrics.Metric` named `class_name` (one defined in a script)."""
+    pending = [keras.metrics.Metric]
+    while pending:
+        cls = pending.pop()
+        if cls.__name__ == class_name and cls is not keras.metrics.Metric:
+            return cls
+        pending.extend(cls.__subclasses__())
+    return None
 
 
 def _keras_name(cls: type) -> str:

@@ -13,7 +13,12 @@ import keras
 
 from tunekit.data import REGRESSION, Dataset, StreamData
 from tunekit.errors import ModelCheckError
-from tunekit.outputs import model_output_shape, output_activation, uses_logits
+from tunekit.outputs import (
+    model_output_shape,
+    output_activation,
+    probability_cross_entropy,
+    uses_logits,
+)
 from tunekit.steps.metric_reading import fails_on_class_ids, metric_name, misreading
 
 __all__ = [
@@ -72,8 +77,26 @@ def check_logit_accuracy(
             "from_logits=False (e.g. loss='binary_crossentropy'); for a logit, give the last "
             "layer no activation (or 'tanh' with a hinge loss)."
         )
+    if logit is False and activation in ("linear", "tanh") and probability_cross_entropy(model):
+        raise ModelCheckError(
+            f"{what} outputs one unit through a {activation!r} activation, which can be "
+            "below 0, but its loss is a cross-entropy that reads a probability "
+            "(from_logits=False): Keras clips the output to [0, 1] there, and the unit "
+            "cannot be read as both a logit (class 1 above 0) and a probability (above "
+            "0.5). Give the last layer activation='sigmoid', or no activation and "
+            "keras.losses.BinaryCrossentropy(from_logits=True)."
+        )
     metrics = [config.get("metrics"), config.get("weighted_metrics")]
     for metric in _metric_entries(metrics):
+        if len(shape) == 1 and metric in ("accuracy", "acc"):
+            threshold = "0.0" if logit else "0.5"
+            raise ModelCheckError(
+                f"{what} outputs shape (n,), and Keras resolves its metric {metric!r} for that "
+                "shape to categorical accuracy, an argmax over the batch: every trial would "
+                "score 0 or 1 by chance. Compile it with metrics=[keras.metrics."
+                f"BinaryAccuracy(threshold={threshold}, name='accuracy')] (class 1 above "
+                f"{threshold}), or output shape (n, 1)."
+            )
         if len(shape) == 2 and fails_on_class_ids(metric):
             raise ModelCheckError(
                 f"{what} outputs shape (n, 1), and its metric {metric_name(metric)!r} needs "

@@ -377,7 +377,7 @@ class SearchStep:
             )
             ctx.say(
                 f"[{self.name}] the search space is exhausted: it holds only {ran} "
-                f"distinct configurations{within} (all tried), fewer than "
+                f"distinct configuration{'' if ran == 1 else 's'}{within} (all tried), fewer than "
                 f"{self.name}_trials={budget}; going on with them."
             )
         if not best:
