@@ -252,3 +252,28 @@ def test_a_small_subset_is_exhausted_not_trained_twice(tmp_path):
         if trial.status == "COMPLETED"
     ]
     assert sorted(coarse) == ["relu", "tanh"]  # each once, then the space is exhausted
+
+
+def test_a_bayesian_fine_phase_trains_each_configuration_once(tmp_path):
+    """KerasTuner's Gaussian process proposes its optimum again in a small space: a 2-value
+    choice with fine_trials=4 trained each value twice, and said nothing of exhaustion."""
+    hp = kt.HyperParameters()
+    hp.Choice("activation", ["relu", "tanh"])
+    run = CoarseToFine(
+        build,
+        _data(),
+        directory=tmp_path,
+        project_name="bayes",
+        hyperparameters=hp,
+        tune_new_entries=False,
+        fine_tuner="bayesian",
+        fine_trials=4,
+        **{k: v for k, v in TINY.items() if k != "factor"} | {"baseline": False},
+    )
+    run.run()
+    fine = [
+        trial.hyperparameters.values["activation"]
+        for trial in run._tuner("fine").oracle.trials.values()
+        if trial.status == "COMPLETED"
+    ]
+    assert sorted(fine) == ["relu", "tanh"]

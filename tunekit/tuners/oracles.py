@@ -330,7 +330,10 @@ class FixedSpaceBayesianOracle(SizeLimitedOracle, kt.oracles.BayesianOptimizatio
     When every hyperparameter is `Fixed` (e.g. a narrowed space of a single
     configuration), KerasTuner fits its Gaussian process on zero features and
     crashes; this oracle samples at random instead, which stops the search
-    once the configuration was tried.
+    once the configuration was tried. A proposal of a configuration already
+    trained (in a small space the process proposes its optimum again) is
+    replaced by a random untried one; once every configuration was tried the
+    search stops, as a random search's does.
 
     scikit-learn's `ConvergenceWarning` from fitting the Gaussian process
     ("... length_scale is close to the specified lower bound") is not shown:
@@ -345,7 +348,14 @@ class FixedSpaceBayesianOracle(SizeLimitedOracle, kt.oracles.BayesianOptimizatio
             return self._random_populate_space()
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
-            return super().populate_space(trial_id)
+            proposal = super().populate_space(trial_id)
+        values = proposal.get("values")
+        if values is not None and self._duplicate(values):
+            # The Gaussian process proposed a configuration already trained (KerasTuner
+            # trains it again): a random untried one instead, or the end of a space whose
+            # every configuration was tried.
+            return self._random_populate_space()
+        return proposal
 
 
 def make_oracle(
