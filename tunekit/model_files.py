@@ -18,7 +18,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from tunekit.errors import ModelSaveError
-from tunekit.outputs import build_on_samples
+from tunekit.outputs import build_on_samples, fresh_metrics
 
 if TYPE_CHECKING:
     import keras
@@ -86,6 +86,7 @@ def load_saved_model(
             restore_weights(model, path)
         except Exception:  # noqa: BLE001 - the first error says more
             raise error from None
+        fresh_metrics(model, data)  # metric objects the build shares keep no counts
         return model
 
 

@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "build_on_samples",
+    "fresh_metrics",
     "check_output_shape",
     "model_output_shape",
     "output_activation",
@@ -286,3 +287,30 @@ def build_on_samples(model: keras.Model, data: Any) -> None:
 
     sample = data.sample() if isinstance(data, StreamData) else tg.take(data.x_train, slice(0, 2))
     model(sample, training=False)
+
+
+def fresh_metrics(model: keras.Model, data: Any) -> None:
+    """Zeroes the metric objects a rebuilt `model` was compiled with, shared ones included.
+
+    A build that compiles with metric objects made once outside it
+    (`METRICS = [keras.metrics.AUC()]`) shares them between its models.
+    Keras's `reset_metrics` leaves them alone until the model has computed
+    metrics once (its metrics container is built lazily), so a rebuilt
+    model's first `evaluate` also counted the samples of the model trained
+    before it: a test accuracy of 0.9533 where the model scored 0.9333.
+    Here the metrics are computed once on two training samples
+    (`model.compute_metrics`), which builds the container, then reset.
+    """
+    if not getattr(model, "compiled", False):
+        return
+    from tunekit.data import _targets as tg
+    from tunekit.data._stream_batches import first_batch
+    from tunekit.data.streams import StreamData
+
+    if isinstance(data, StreamData):
+        x, y = first_batch(data.train)
+    else:
+        x = tg.take(data.x_train, slice(0, 2))
+        y = data.model_targets(tg.take(data.y_train, slice(0, 2)))
+    model.compute_metrics(x, y, model(x, training=False), sample_weight=None)
+    model.reset_metrics()
