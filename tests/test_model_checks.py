@@ -45,6 +45,15 @@ def _one_unit(activation=None, loss=None, metrics=("accuracy",), shape=(13,)):
     return get_hypermodel(build)
 
 
+def _check(hypermodel, refused: str | None) -> None:
+    """The check before training passes `hypermodel`, or refuses it with `refused`."""
+    if refused is None:
+        check_model(hypermodel, _binary_data())
+        return
+    with pytest.raises(ModelCheckError, match=refused):
+        check_model(hypermodel, _binary_data())
+
+
 @pytest.mark.parametrize(
     "metrics",
     [
@@ -102,12 +111,9 @@ def test_binary_models_whose_metrics_read_their_output_right_pass(hypermodel):
     ],
 )
 def test_every_metric_that_reads_one_logit_as_a_probability_is_refused(metric, refused):
-    hypermodel = _one_unit(metrics=[metric])
+    _check(_one_unit(metrics=[metric]), refused)
     if refused is None:
-        check_model(hypermodel, _binary_data())
         return
-    with pytest.raises(ModelCheckError, match=refused):
-        check_model(hypermodel, _binary_data())
     sigmoid = _one_unit(activation="sigmoid", metrics=[metric])
     if "class ids" in refused:  # wrong for one unit, logit or probability
         with pytest.raises(ModelCheckError, match=r"outputs one probability.*class ids"):
@@ -158,11 +164,7 @@ def test_metrics_that_read_one_unit_wrong_are_refused_whatever_it_holds(
     activation, metric, refused
 ):
     hypermodel = _one_unit(activation=activation, metrics=[metric])
-    if refused is None:
-        check_model(hypermodel, _binary_data())
-        return
-    with pytest.raises(ModelCheckError, match=refused):
-        check_model(hypermodel, _binary_data())
+    _check(hypermodel, refused)
 
 
 @pytest.mark.parametrize(
@@ -189,11 +191,7 @@ def test_a_loss_that_reads_one_unit_against_its_activation_is_refused(
     activation, loss, metric, refused
 ):
     hypermodel = _one_unit(activation, loss, metrics=[metric])
-    if refused is None:
-        check_model(hypermodel, _binary_data())
-        return
-    with pytest.raises(ModelCheckError, match=refused):
-        check_model(hypermodel, _binary_data())
+    _check(hypermodel, refused)
 
 
 @pytest.mark.parametrize(
@@ -226,11 +224,7 @@ def test_a_cross_entropy_metric_on_an_n_output_reads_the_unit_as_the_loss_does(
         )
         return model
 
-    if refused is None:
-        check_model(get_hypermodel(build), _binary_data())
-        return
-    with pytest.raises(ModelCheckError, match=refused):
-        check_model(get_hypermodel(build), _binary_data())
+    _check(get_hypermodel(build), refused)
 
 
 def test_metrics_and_losses_of_a_script_are_read_as_keras_reads_them():
@@ -252,12 +246,7 @@ def test_metrics_and_losses_of_a_script_are_read_as_keras_reads_them():
         (MyAUC(), r"'MyAUC' reads the output as a probability"),
         (accuracy, None),
     ]:
-        hypermodel = _one_unit(metrics=[metric])
-        if refused is None:
-            check_model(hypermodel, _binary_data())
-            continue
-        with pytest.raises(ModelCheckError, match=refused):
-            check_model(hypermodel, _binary_data())
+        _check(_one_unit(metrics=[metric]), refused)
 
 
 @pytest.mark.parametrize("activation", [None, "tanh"])
@@ -838,11 +827,7 @@ def _two_outputs(metrics, bin_loss=None, activation=None):
 )
 def test_a_logit_output_among_several_is_checked_like_a_single_one(metrics, activation, refused):
     hypermodel = _two_outputs(metrics, activation=activation)
-    if refused is None:
-        check_model(hypermodel, _binary_data())
-        return
-    with pytest.raises(ModelCheckError, match=refused):
-        check_model(hypermodel, _binary_data())
+    _check(hypermodel, refused)
 
 
 def test_a_metric_with_a_value_per_threshold_is_tuned_and_reported_per_threshold(tmp_path):

@@ -230,10 +230,23 @@ def test_space_settings_that_cannot_work_are_refused_before_training(tmp_path, c
     np.testing.assert_equal(len(list((tmp_path / "e").glob("coarse/trial_*"))), 0)
 
 
-def test_a_small_subset_is_exhausted_not_trained_twice(tmp_path):
-    """KerasTuner recorded each trial by all its values (the untuned defaults included) and
-    forgot what it had proposed: with `tune_new_entries=False` and a 2-value choice, 4 coarse
-    trials trained relu 3 times, no exhaustion was said, and the narrowing counted each."""
+@pytest.mark.parametrize(
+    "phase, settings",
+    [
+        ("coarse", {**TINY, "coarse_trials": 4}),
+        (
+            "fine",
+            {k: v for k, v in TINY.items() if k != "factor"}
+            | {"fine_tuner": "bayesian", "fine_trials": 4},
+        ),
+    ],
+)
+def test_a_small_subset_is_trained_once_per_configuration(tmp_path, phase, settings):
+    """A 2-value choice with `tune_new_entries=False`. Coarse: KerasTuner recorded each trial
+    by all its values (the untuned defaults included) and forgot what it had proposed, so 4
+    coarse trials trained relu 3 times, no exhaustion was said, and the narrowing counted
+    each. Fine (Bayesian): its Gaussian process proposed its optimum again, so fine_trials=4
+    trained each value twice."""
     hp = kt.HyperParameters()
     hp.Choice("activation", ["relu", "tanh"])
     run = CoarseToFine(
@@ -243,37 +256,12 @@ def test_a_small_subset_is_exhausted_not_trained_twice(tmp_path):
         project_name="small",
         hyperparameters=hp,
         tune_new_entries=False,
-        **{**TINY, "coarse_trials": 4, "baseline": False},
+        **settings | {"baseline": False},
     )
     run.run()
-    coarse = [
+    trained = [
         trial.hyperparameters.values["activation"]
-        for trial in run._tuner("coarse").oracle.trials.values()
+        for trial in run._tuner(phase).oracle.trials.values()
         if trial.status == "COMPLETED"
     ]
-    assert sorted(coarse) == ["relu", "tanh"]  # each once, then the space is exhausted
-
-
-def test_a_bayesian_fine_phase_trains_each_configuration_once(tmp_path):
-    """KerasTuner's Gaussian process proposes its optimum again in a small space: a 2-value
-    choice with fine_trials=4 trained each value twice, and said nothing of exhaustion."""
-    hp = kt.HyperParameters()
-    hp.Choice("activation", ["relu", "tanh"])
-    run = CoarseToFine(
-        build,
-        _data(),
-        directory=tmp_path,
-        project_name="bayes",
-        hyperparameters=hp,
-        tune_new_entries=False,
-        fine_tuner="bayesian",
-        fine_trials=4,
-        **{k: v for k, v in TINY.items() if k != "factor"} | {"baseline": False},
-    )
-    run.run()
-    fine = [
-        trial.hyperparameters.values["activation"]
-        for trial in run._tuner("fine").oracle.trials.values()
-        if trial.status == "COMPLETED"
-    ]
-    assert sorted(fine) == ["relu", "tanh"]
+    assert sorted(trained) == ["relu", "tanh"]  # each once, then the space is exhausted
