@@ -77,8 +77,6 @@ PARTS = (
     "other",
 )
 TIMING_FILE = "timing.csv"
-#: When this module was imported: in the command line, just after Keras was loaded.
-_IMPORTED = time.time()
 _COLUMNS = ("step", "trial_id", "status", "seconds", *PARTS)
 _FIRST_BATCHES = 4  # the first batch and three steady ones
 _CHECKPOINTS = (
@@ -315,6 +313,12 @@ def process_seconds() -> float | None:
         return None
 
 
+#: This process's age when this module was imported (in the command line, just after Keras
+#: was loaded), on the same clock as `process_seconds`: the wall clock (`time.time`) may be
+#: stepped meanwhile (a 14 s step made the age at import negative).
+_AGE_AT_IMPORT = process_seconds()
+
+
 def session(backend_choice: Mapping[str, Any] | None) -> dict[str, float | None]:
     """`time_split`'s `probe_seconds`, `session_seconds` and `loaded_seconds` for a run.
 
@@ -326,9 +330,11 @@ def session(backend_choice: Mapping[str, Any] | None) -> dict[str, float | None]
     if backend_choice is None:
         return {}
     probe = float(backend_choice.get("wall_seconds", 0.0))
-    age = process_seconds()
-    loaded = None if age is None else age - (time.time() - _IMPORTED)
-    return {"probe_seconds": probe, "session_seconds": age, "loaded_seconds": loaded}
+    return {
+        "probe_seconds": probe,
+        "session_seconds": process_seconds(),
+        "loaded_seconds": _AGE_AT_IMPORT,
+    }
 
 
 def time_split(
