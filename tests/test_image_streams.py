@@ -290,14 +290,23 @@ def test_files_tensorflow_cannot_decode_are_named_before_training(tmp_path):
     damaged[start + 4 : start + 4 + length] = data
     damaged[start + 4 + length : start + 8 + length] = struct.pack(">I", zlib.crc32(b"IDAT" + data))
     (root / "cog" / "scrambled.png").write_bytes(bytes(damaged))
-    bad = ("no_iend.png", "tiff.png", "scrambled.png")
+    # A JPEG whose scan was damaged between intact markers (start and end).
+    noise = np.random.default_rng(0).integers(0, 255, (40, 40, 3), dtype=np.uint8)
+    Image.fromarray(noise).save(root / "cog" / "scan.jpg")
+    scan = bytearray((root / "cog" / "scan.jpg").read_bytes())
+    start = scan.index(b"\xff\xda")
+    scan[start + 30 : start + 32] = b"\xff\xc4"
+    for k in range(start + 40, len(scan) - 10, 7):
+        scan[k] = 0xFF
+    (root / "cog" / "scan.jpg").write_bytes(bytes(scan))
+    bad = ("no_iend.png", "tiff.png", "scrambled.png", "scan.jpg")
     folder_format(root)  # Pillow's checks while listing pass them
     for name in bad:
         file = next(root.rglob(name))
         with pytest.raises(tf.errors.InvalidArgumentError):  # what the first trial met
             tf.io.decode_image(tf.io.read_file(str(file)), expand_animations=False)
     stream = image_folder_stream(root)
-    with pytest.raises(DataError, match=r"Could not read 3 images: .*TensorFlow's decoder") as e:
+    with pytest.raises(DataError, match=r"Could not read 4 images: .*TensorFlow's decoder") as e:
         StreamData.from_image_folder(stream)
     for name in bad:
         assert name in str(e.value)

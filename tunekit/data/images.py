@@ -107,13 +107,12 @@ def check_whole(image: Any, file: Path) -> None:
 
     Opening reads only the header, so a cut file passed it and failed in the
     first trial's decoding with a message naming no file. A PNG or JPEG is
-    whole when its end mark is in its last 64 bytes and its data holds: for a
-    PNG every chunk's checksum (Pillow's `verify`, which decodes nothing), for
-    a JPEG its entropy-coded data, decoded at 1/8 scale (Pillow's `draft`,
-    about 0.7 ms for 500x375; a damaged scan between intact markers failed
-    TensorFlow's decoder in the first batch). Any other image, or one without
-    the mark (a writer may add its own trailer), is decoded in full (Pillow's
-    `load`), so only a file Pillow cannot decode is refused.
+    whole when its end mark is in its last 64 bytes (and, for a PNG, every
+    chunk's checksum holds: Pillow's `verify`, which decodes nothing); any
+    other image, or one without the mark (a writer may add its own trailer),
+    is decoded in full (Pillow's `load`), so only a file Pillow cannot decode
+    is refused. Data damaged between intact marks is found by the stream's
+    own decoder before training (`ImageFolderStream.check_decodable`).
     """
     ending = _ENDINGS.get(str(image.format))
     if ending is not None:
@@ -131,9 +130,8 @@ def check_whole(image: Any, file: Path) -> None:
                     fresh.verify()
             except (SyntaxError, ValueError, EOFError, struct.error) as e:
                 raise OSError(f"broken PNG data: {e}") from e
+        if whole:
             return
-        if whole:  # JPEG: every block is Huffman-decoded, only the inverse DCT is scaled
-            image.draft(image.mode, (1, 1))
     image.load()  # raises OSError ("image file is truncated") for a cut file
 
 
