@@ -125,13 +125,7 @@ def uses_logits(model: Any) -> bool | None:
     such as `keras.ops.sigmoid` after the last layer: unknown, `None`, and
     `predicted_classes` reads the outputs' range.
     """
-    loss = getattr(model, "loss", None)
-    losses = (
-        loss.values()
-        if isinstance(loss, dict)
-        else (loss if isinstance(loss, (list, tuple)) else [loss])
-    )
-    for item in losses:
+    for item in _losses(model):
         if item is not None and hasattr(item, "from_logits"):
             return bool(item.from_logits)
         if _loss_name(item) in _MARGIN_LOSSES:
@@ -148,6 +142,14 @@ def uses_logits(model: Any) -> bool | None:
 _MARGIN_LOSSES = {"hinge", "squared_hinge", "Hinge", "SquaredHinge"}
 
 
+def _losses(model: Any) -> list[Any]:
+    """The model's compiled losses, one per output (a dict's values, a list, or one)."""
+    loss = getattr(model, "loss", None)
+    if isinstance(loss, dict):
+        return list(loss.values())
+    return list(loss) if isinstance(loss, (list, tuple)) else [loss]
+
+
 def _loss_name(loss: Any) -> str:
     if isinstance(loss, str):
         return loss
@@ -156,17 +158,11 @@ def _loss_name(loss: Any) -> str:
 
 def probability_cross_entropy(model: Any) -> bool:
     """Whether `model`'s loss is a cross-entropy reading probabilities (`from_logits=False`)."""
-    loss = getattr(model, "loss", None)
-    items = (
-        loss.values()
-        if isinstance(loss, dict)
-        else (loss if isinstance(loss, (list, tuple)) else [loss])
-    )
     return any(
         item is not None
         and "crossentropy" in _loss_name(item).lower()
         and not getattr(item, "from_logits", False)
-        for item in items
+        for item in _losses(model)
     )
 
 
