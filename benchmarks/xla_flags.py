@@ -13,9 +13,15 @@ compilation cache), the settings alternated over `--repeats`:
 - `train`: `fit` over the training samples for `--epochs` epochs (compiled);
 - `first_validation` / `validation`: `evaluate` on the validation split, the
   first call (with the test step's compile) and a second one;
-- `val_accuracy`: after the training, to see that the numbers stay the same.
+- `val_accuracy`: after the training, to see that the numbers stay the same;
+- `build_compiles` / `first_step_compiles` and their `_compile_s`: how many
+  programs XLA compiled in the build and the first step, and their seconds
+  (JAX's `backend_compile_duration` events).
 
-Usage: `python -m benchmarks.xla_flags [--repeats 2] [--name xla_flags]`.
+Usage: `python -m benchmarks.xla_flags [--repeats 2] [--name xla_flags]
+[--setting NAME=FLAGS ...] [--hypermodels dense cnn]`. `--setting` replaces the
+two default settings (`default`, `level1`) with the ones given (`default=` for
+no flags), e.g. `--setting default= --setting xnnpack=--xla_cpu_use_xnnpack=true`.
 Writes `benchmarks/results/<name>.json`.
 """
 
@@ -55,15 +61,22 @@ MODELS: list[dict[str, Any]] = [
 ]
 
 
-def child(epochs: int, num_train: dict[str, int]) -> None:
+def child(epochs: int, num_train: dict[str, int], kinds: list[str]) -> None:
     """Measures every model in this process (XLA_FLAGS already set) and prints JSON lines."""
     import keras
+    from jax import monitoring
 
     from benchmarks._common import configured, load_data
     from hypermodels import MnistDenseHyperModel, ToonVisionCNNHyperModel
 
+    compiles: list[float] = []  # XLA's own compile seconds, one entry per compiled program
+    monitoring.register_event_duration_secs_listener(
+        lambda event, seconds, **_: (
+            compiles.append(seconds) if event.endswith("backend_compile_duration") else None
+        )
+    )
     data = load_data()
-    for spec in MODELS:
+    for spec in (spec for spec in MODELS if spec["hypermodel"] in kinds):
         hypermodel = (
             MnistDenseHyperModel()
             if spec["hypermodel"] == "dense"
@@ -75,12 +88,16 @@ def child(epochs: int, num_train: dict[str, int]) -> None:
         keras.utils.set_random_seed(0)
         keras.backend.clear_session()
         row: dict[str, Any] = {"model": spec}
+        compiles.clear()
         start = time.perf_counter()
         model = hypermodel.build(hp)
         row["build"] = time.perf_counter() - start
+        row["build_compiles"], row["build_compile_s"] = len(compiles), sum(compiles)
+        compiles.clear()
         start = time.perf_counter()
         model.fit(x[:128], y[:128], batch_size=128, epochs=1, verbose=0)
         row["first_step"] = time.perf_counter() - start
+        row["first_step_compiles"], row["first_step_compile_s"] = len(compiles), sum(compiles)
         start = time.perf_counter()
         model.fit(x, y, batch_size=128, epochs=epochs, verbose=0)
         row["train"] = time.perf_counter() - start
@@ -101,21 +118,26 @@ def main() -> None:
     parser.add_argument("--dense-train", type=int, default=50_000)
     parser.add_argument("--cnn-train", type=int, default=12_800)
     parser.add_argument("--name", default="xla_flags")
+    parser.add_argument("--setting", action="append", metavar="NAME=FLAGS", default=None)
+    parser.add_argument("--hypermodels", nargs="+", choices=["dense", "cnn"], default=None)
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     sizes = {"dense": args.dense_train, "cnn": args.cnn_train}
+    kinds = args.hypermodels or ["dense", "cnn"]
     if args.child:
-        child(args.epochs, sizes)
+        child(args.epochs, sizes, kinds)
         return
+    settings = dict(s.split("=", 1) for s in args.setting) if args.setting else SETTINGS
     runs: list[dict[str, Any]] = []
     for repeat in range(args.repeats):
-        order = list(SETTINGS) if repeat % 2 == 0 else list(SETTINGS)[::-1]
+        order = list(settings) if repeat % 2 == 0 else list(settings)[::-1]
         for setting in order:
-            env = {**os.environ, "KERAS_BACKEND": "jax", "XLA_FLAGS": SETTINGS[setting]}
+            env = {**os.environ, "KERAS_BACKEND": "jax", "XLA_FLAGS": settings[setting]}
             env.pop("JAX_COMPILATION_CACHE_DIR", None)
             command = [sys.executable, "-m", "benchmarks.xla_flags", "--child"]
             command += ["--epochs", str(args.epochs)]
             command += ["--dense-train", str(args.dense_train), "--cnn-train", str(args.cnn_train)]
+            command += ["--hypermodels", *kinds]
             done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
             if done.returncode:
                 sys.exit(f"{setting}: exit {done.returncode}\n{done.stderr[-3000:]}")
@@ -126,7 +148,9 @@ def main() -> None:
     parts = ("build", "first_step", "train", "first_validation", "validation")
     rows = []
     for index, spec in enumerate(MODELS):
-        for setting in SETTINGS:
+        if spec["hypermodel"] not in kinds:
+            continue
+        for setting in settings:
             mine = [r for r in runs if r["setting"] == setting and r["model"] == spec]
             med = {p: statistics.median(r[p] for r in mine) for p in parts}
             rows.append(
@@ -145,7 +169,7 @@ def main() -> None:
         args.name,
         {
             "command": "python -m benchmarks.xla_flags " + " ".join(sys.argv[1:]),
-            "settings": SETTINGS,
+            "settings": settings,
             "models": MODELS,
             "epochs": args.epochs,
             "train_samples": sizes,

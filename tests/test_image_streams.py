@@ -364,3 +364,65 @@ def test_palette_pngs_pass_the_listing(tmp_path):
     colour.convert("P", palette=Image.Palette.ADAPTIVE).save(root / "cog" / "palette.png")
     assert folder_format(root) == ((12, 12), "rgb")
     assert StreamData.from_image_folder(image_folder_stream(root)).input_shape == (12, 12, 3)
+
+
+def test_broken_links_and_unlistable_folders_are_named_before_training(tmp_path, monkeypatch):
+    """A broken symbolic link stopped the run with a bare "[Errno 2] No such file or
+    directory", one file a run; a class subfolder os.walk could not read was skipped
+    silently, its images left out of the data."""
+    from tunekit.data import load_image_directory
+
+    root = _rgb_folder(tmp_path / "folder")
+    (root / "bear" / "gone.png").symlink_to(tmp_path / "moved" / "gone.png")
+    (root / "cog" / "lost.jpg").symlink_to(tmp_path / "moved" / "lost.jpg")
+    loads = (image_folder_stream, folder_format, lambda r: load_image_directory(r, (12, 12)))
+    for load in loads:
+        with pytest.raises(DataError, match=r"Could not read 2 images") as e:
+            load(root)
+        message = str(e.value)
+        assert "gone.png" in message and "lost.jpg" in message
+        assert "a symbolic link to" in message and "which does not exist" in message
+    for link in ("bear/gone.png", "cog/lost.jpg"):
+        (root / link).unlink()
+
+    hidden = root / "cog" / "more"
+    hidden.mkdir()
+    Image.fromarray(np.zeros((12, 12, 3), np.uint8)).save(hidden / "0.png")
+    real_scandir = os.scandir
+
+    def scandir(path="."):  # the root user reads any folder: deny this one as a mode 000 would
+        if Path(path) == hidden:
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_scandir(path)
+
+    monkeypatch.setattr(os, "scandir", scandir)
+    with pytest.raises(DataError, match=r"Could not list 1 folder.*more.*Permission denied"):
+        image_folder_stream(root)
+    monkeypatch.setattr(os, "scandir", real_scandir)
+    assert len(image_folder_stream(root).files["train"]) > 0
+
+
+def test_a_streamed_folder_refuses_a_metric_that_takes_one_hot_rows(tmp_path):
+    """A folder's labels are class ids: OneHotMeanIoU read them as one-hot rows (exit 0)."""
+    import keras
+    from tunekit._kerastuner import get_hypermodel
+
+    from tunekit.data import StreamData
+    from tunekit.errors import ModelCheckError
+    from tunekit.steps.check import check_model
+
+    data = StreamData.from_image_folder(image_folder_stream(_rgb_folder(tmp_path / "folder")))
+
+    def hypermodel(metric):
+        def build(hp):
+            model = keras.Sequential(
+                [keras.Input((12, 12, 3)), keras.layers.Flatten(), keras.layers.Dense(2, "softmax")]
+            )
+            model.compile(loss="sparse_categorical_crossentropy", metrics=[metric])
+            return model
+
+        return get_hypermodel(build)
+
+    with pytest.raises(ModelCheckError, match=r"'OneHotMeanIoU' takes one-hot rows"):
+        check_model(hypermodel(keras.metrics.OneHotMeanIoU(num_classes=2)), data)
+    check_model(hypermodel(keras.metrics.MeanIoU(num_classes=2, sparse_y_pred=False)), data)

@@ -859,3 +859,120 @@ def test_a_metric_with_a_value_per_threshold_is_tuned_and_reported_per_threshold
         found = EventAccumulator(str(events)).Reload().Tags()
         tags |= set(found["scalars"]) | set(found.get("tensors", []))
     assert {"epoch_precision/0", "epoch_precision/2"} <= tags
+
+
+def _unit_then(after, activation, loss, metric, functional):
+    """One unit, then a layer that only moves its values (`after`), compiled with `loss`."""
+
+    def build(hp):
+        if functional:
+            inputs = keras.Input((13,))
+            model = keras.Model(
+                inputs, after()(keras.layers.Dense(1, activation=activation)(inputs))
+            )
+        else:
+            unit = keras.layers.Dense(1, activation=activation)
+            model = keras.Sequential([keras.Input((13,)), unit, after()])
+        model.compile(
+            optimizer=hp.Choice("optimizer", ["adam", "sgd"]), loss=loss, metrics=[metric]
+        )
+        return model
+
+    return get_hypermodel(build)
+
+
+@pytest.mark.parametrize("functional", [False, True], ids=["sequential", "functional"])
+@pytest.mark.parametrize(
+    "after",
+    [
+        lambda: keras.layers.Reshape((1,)),
+        lambda: keras.layers.Flatten(),
+        lambda: keras.layers.Dropout(0.1),
+        lambda: keras.layers.Identity(),
+    ],
+    ids=["Reshape", "Flatten", "Dropout", "Identity"],
+)
+def test_the_unit_behind_a_layer_that_only_moves_values_is_judged(after, functional):
+    # Before: the last layer (a Reshape) has no activation, so a sigmoid under a logit loss
+    # was not refused, and 'accuracy' read at the logit threshold counted every sample class 1.
+    logit_loss = keras.losses.BinaryCrossentropy(from_logits=True)
+    _check(_unit_then(after, "sigmoid", logit_loss, "auc", functional), "never below 0")
+    # A linear unit read as a probability by a probability cross-entropy.
+    _check(_unit_then(after, None, "binary_crossentropy", "auc", functional), "can be below 0")
+    _check(_unit_then(after, "sigmoid", "binary_crossentropy", "auc", functional), None)
+
+
+def _three_classes(one_hot: bool) -> Dataset:
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(150, 6)).astype("float32")
+    y = np.argmax(x[:, :3], axis=1)
+    return Dataset.from_arrays(x, keras.utils.to_categorical(y, 3) if one_hot else y, seed=0)
+
+
+def _scores_per_class(metric, one_hot: bool):
+    loss = "categorical_crossentropy" if one_hot else "sparse_categorical_crossentropy"
+
+    def build(hp):
+        model = keras.Sequential([keras.Input((6,)), keras.layers.Dense(3, activation="softmax")])
+        model.compile(
+            optimizer=hp.Choice("optimizer", ["adam", "sgd"]), loss=loss, metrics=[metric()]
+        )
+        return model
+
+    return get_hypermodel(build)
+
+
+@pytest.mark.parametrize(
+    "metric, one_hot, refused",
+    [
+        # Class ids: wrong numbers with exit 0 (on perfect predictions of 3 classes,
+        # CategoricalAccuracy 0.30 and OneHotMeanIoU 0.10), or every trial failed.
+        (lambda: keras.metrics.OneHotMeanIoU(num_classes=3), False, r"one-hot rows.*MeanIoU"),
+        (lambda: keras.metrics.OneHotIoU(3, target_class_ids=[0]), False, r"one-hot rows.*IoU"),
+        (keras.metrics.CategoricalAccuracy, False, r"SparseCategoricalAccuracy"),
+        (lambda: "categorical_accuracy", False, r'"sparse_categorical_accuracy"'),
+        (lambda: keras.metrics.TopKCategoricalAccuracy(k=2), False, r"SparseTopK"),
+        (keras.metrics.CategoricalCrossentropy, False, r"SparseCategoricalCrossentropy"),
+        (lambda: keras.metrics.F1Score(average="macro"), False, r"another metric.*to_categorical"),
+        (keras.metrics.CategoricalHinge, False, r"one-hot rows"),
+        (lambda: keras.metrics.MeanIoU(num_classes=3), False, r"sparse_y_pred=False"),
+        (lambda: keras.metrics.MeanIoU(3, sparse_y_pred=False), False, None),
+        (keras.metrics.SparseCategoricalAccuracy, False, None),
+        (lambda: keras.metrics.SparseTopKCategoricalAccuracy(k=2), False, None),
+        (lambda: "accuracy", False, None),
+        # One-hot rows: the sparse metrics failed every trial, MeanIoU scored 0.33.
+        (keras.metrics.SparseCategoricalAccuracy, True, r"CategoricalAccuracy\(\)"),
+        (lambda: "sparse_top_k_categorical_accuracy", True, r'"top_k_categorical_accuracy"'),
+        (lambda: keras.metrics.MeanIoU(3, sparse_y_pred=False), True, r"sparse_y_true=False"),
+        (lambda: keras.metrics.MeanIoU(3, sparse_y_true=False, sparse_y_pred=False), True, None),
+        (lambda: keras.metrics.OneHotMeanIoU(num_classes=3), True, None),
+        (lambda: keras.metrics.F1Score(average="macro"), True, None),
+        (lambda: "accuracy", True, None),
+    ],
+)
+def test_each_metric_of_a_score_per_class_output_takes_the_labels_form(metric, one_hot, refused):
+    data = _three_classes(one_hot)
+    hypermodel = _scores_per_class(metric, one_hot)
+    if refused is None:
+        check_model(hypermodel, data)
+        return
+    with pytest.raises(ModelCheckError, match=refused):
+        check_model(hypermodel, data)
+
+
+def test_keras_one_hot_iou_on_class_ids_is_really_wrong():
+    """The refusal above is not about style: on perfect predictions of class ids, Keras's
+    OneHotMeanIoU scores 0.10 and CategoricalAccuracy 0.30; the fixes score 1."""
+    y = np.random.default_rng(0).integers(0, 3, 64)
+    perfect = (np.eye(3)[y] * 0.8 + 0.2 / 3).astype("float32")
+    scores = {}
+    for name, metric in {
+        "one_hot_mean_iou": keras.metrics.OneHotMeanIoU(num_classes=3),
+        "categorical_accuracy": keras.metrics.CategoricalAccuracy(),
+        "mean_iou_fix": keras.metrics.MeanIoU(num_classes=3, sparse_y_pred=False),
+        "sparse_accuracy_fix": keras.metrics.SparseCategoricalAccuracy(),
+    }.items():
+        metric.update_state(y, perfect)
+        scores[name] = float(metric.result())
+    assert scores["one_hot_mean_iou"] < 0.5 and scores["categorical_accuracy"] < 0.5
+    assert scores["mean_iou_fix"] == pytest.approx(1.0) and scores["sparse_accuracy_fix"] == 1.0

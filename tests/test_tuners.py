@@ -919,3 +919,42 @@ def test_hyperband_with_a_slow_worker_runs_the_trials_of_one_process(tmp_path, o
         assert idles > 0  # it did wait
     else:  # the fault, in plain KerasTuner
         assert two_workers != one_process
+
+
+def test_each_reported_keras_metric_keeps_its_own_direction(tmp_path):
+    """KerasTuner inferred `min` for r2_score, f1_score, binary_io_u and the correlations
+    (their worst value kept as a trial's best) and crashed on precision_at_recall."""
+    tuner = make_tuner(
+        "random",
+        _mean_iou_build,
+        objective="val_loss",
+        directory=tmp_path,
+        project_name="directions",
+        max_trials=1,
+        seed=0,
+    )
+    oracle = tuner.oracle
+    trial = oracle.create_trial("tuner0")
+    names = [
+        "r2_score",
+        "val_f1_score",
+        "binary_io_u_1",
+        "pearson_correlation",
+        "precision_at_recall",
+        "val_mae",
+        "my_own_score",
+    ]
+    for step, value in enumerate([0.2, 0.9, 0.5]):
+        oracle.update_trial(trial.trial_id, {"val_loss": 1.0, **dict.fromkeys(names, value)}, step)
+    tracked = trial.metrics.metrics
+    assert {n: tracked[n].direction for n in names} == {
+        "r2_score": "max",
+        "val_f1_score": "max",
+        "binary_io_u_1": "max",
+        "pearson_correlation": "max",
+        "precision_at_recall": "max",
+        "val_mae": "min",
+        "my_own_score": "min",  # unknown to both: KerasTuner's default
+    }
+    assert trial.metrics.get_best_value("r2_score") == 0.9
+    assert trial.metrics.get_best_value("val_mae") == 0.2

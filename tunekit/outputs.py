@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "build_on_samples",
+    "training_samples",
     "fresh_metrics",
     "check_output_shape",
     "model_output_shape",
@@ -173,19 +174,38 @@ def output_activation(model: Any) -> str | None:
 
 
 def _output_layer(model: Any) -> Any:
-    """The layer whose output is the model's one output, or `None` if it cannot be known."""
+    """The layer whose values are the model's one output, or `None` if it cannot be known.
+
+    Layers that only move or pass values on (`Reshape`, `Flatten`, `Permute`,
+    `Identity`, `Dropout`, `ActivityRegularization`) are stepped over: a
+    sigmoid unit behind `Reshape(())` still outputs a probability.
+    """
     import keras  # noqa: PLC0415 - a model exists, so Keras is loaded
 
+    passes = (
+        keras.layers.Reshape,
+        keras.layers.Flatten,
+        keras.layers.Permute,
+        keras.layers.Identity,
+        keras.layers.Dropout,
+        keras.layers.ActivityRegularization,
+    )
     layers = getattr(model, "layers", None) or []
     if isinstance(model, keras.Sequential):
-        return layers[-1] if layers else None
+        return next((layer for layer in reversed(layers) if not isinstance(layer, passes)), None)
     try:
         outputs = model.outputs
     except (AttributeError, ValueError):  # a subclassed model: its call decides
         return None
     if not outputs or len(outputs) != 1:
         return None
-    return getattr(getattr(outputs[0], "_keras_history", None), "operation", None)
+    layer = getattr(getattr(outputs[0], "_keras_history", None), "operation", None)
+    while isinstance(layer, passes) and len(nodes := layer._inbound_nodes) == 1:
+        inputs = nodes[0].input_tensors
+        if len(inputs) != 1:
+            break
+        layer = getattr(getattr(inputs[0], "_keras_history", None), "operation", None)
+    return layer
 
 
 def predicted_classes(outputs: Any, *, from_logits: bool | None = None) -> np.ndarray:
@@ -270,19 +290,34 @@ def predict_test_set(model: Any, data: Any, *, batch_size: int) -> tuple[Any, np
     return y_true, outputs
 
 
+def training_samples(data: Any, *, targets: bool = False) -> Any:
+    """Two of `data`'s training samples: `x`, or `(x, y)` with `targets=True`.
+
+    `data` is a `tunekit.data.Dataset` (its first two samples, `y` as the model
+    takes it) or `StreamData` (its first batch). The one source of the
+    samples a model is called on before `fit`: to build a lazily built model,
+    to check its output, to build its metrics.
+    """
+    from tunekit.data import _targets as tg
+    from tunekit.data._stream_batches import first_batch
+    from tunekit.data.streams import StreamData
+
+    if isinstance(data, StreamData):
+        x, y = first_batch(data.train)
+    else:
+        x = tg.take(data.x_train, slice(0, 2))
+        y = data.model_targets(tg.take(data.y_train, slice(0, 2))) if targets else None
+    return (x, y) if targets else x
+
+
 def build_on_samples(model: keras.Model, data: Any) -> None:
     """Builds a lazily built model (no `Input`) on two of `data`'s training samples.
 
     `data` is a `tunekit.data.Dataset` or `StreamData` (its first batch). A
     model that is already built is left as it is.
     """
-    if model.built:
-        return
-    from tunekit.data import _targets as tg
-    from tunekit.data.streams import StreamData
-
-    sample = data.sample() if isinstance(data, StreamData) else tg.take(data.x_train, slice(0, 2))
-    model(sample, training=False)
+    if not model.built:
+        model(training_samples(data), training=False)
 
 
 def fresh_metrics(model: keras.Model, data: Any) -> None:
@@ -299,14 +334,6 @@ def fresh_metrics(model: keras.Model, data: Any) -> None:
     """
     if not getattr(model, "compiled", False):
         return
-    from tunekit.data import _targets as tg
-    from tunekit.data._stream_batches import first_batch
-    from tunekit.data.streams import StreamData
-
-    if isinstance(data, StreamData):
-        x, y = first_batch(data.train)
-    else:
-        x = tg.take(data.x_train, slice(0, 2))
-        y = data.model_targets(tg.take(data.y_train, slice(0, 2)))
+    x, y = training_samples(data, targets=True)
     model.compute_metrics(x, y, model(x, training=False), sample_weight=None)
     model.reset_metrics()

@@ -170,6 +170,13 @@ def check_image_args(image_size: Any, color_mode: Any, *, example: str) -> None:
         )
 
 
+def _stat_error(file: Path, error: OSError) -> Exception:
+    """`error`, or for a symbolic link whose target is missing, an error that says so."""
+    if file.is_symlink():
+        return OSError(f"a symbolic link to {os.readlink(file)!r}, which does not exist")
+    return error
+
+
 def list_images(folder: Path) -> list[tuple[str, int, int]]:
     """`(class/file relative path, size in bytes, mtime in ns)` of every image, sorted.
 
@@ -179,8 +186,10 @@ def list_images(folder: Path) -> list[tuple[str, int, int]]:
     in-memory loader and by `tunekit.image_streams`.
 
     Raises:
-        DataError: The folder is missing, has fewer than 2 class subfolders, or
-            a class without images.
+        DataError: The folder is missing, has fewer than 2 class subfolders, a
+            class without images, a subfolder that cannot be listed, or an
+            image whose size cannot be read (a broken symbolic link), naming
+            each.
     """
     if not folder.is_dir():
         raise DataError(
@@ -194,22 +203,42 @@ def list_images(folder: Path) -> list[tuple[str, int, int]]:
             f"{len(classes)}: {classes}. Put each class in its own subfolder."
         )
     listing = []
+    unlisted: list[OSError] = []  # a subfolder os.walk cannot read: its images would be lost
+    unreadable: list[tuple[Path, Exception]] = []
+    empty = []
     for name in classes:
         found = []
         # Subfolders of a class folder too, as Keras's image_dataset_from_directory lists them.
-        for parent, folders, files in os.walk(folder / name):
+        for parent, folders, files in os.walk(folder / name, onerror=unlisted.append):
             folders[:] = sorted(f for f in folders if not f.startswith("."))
             inside = Path(parent).relative_to(folder).as_posix()
             for file in files:
                 if not file.startswith(".") and Path(file).suffix.lower() in IMAGE_SUFFIXES:
-                    stat = os.stat(Path(parent) / file)
+                    try:
+                        stat = os.stat(Path(parent) / file)
+                    except OSError as e:  # all of them named at once, not one a run
+                        unreadable.append(
+                            (Path(parent) / file, _stat_error(Path(parent) / file, e))
+                        )
+                        continue
                     found.append((f"{inside}/{file}", stat.st_size, stat.st_mtime_ns))
         if not found:
-            raise DataError(
-                f"Class folder {name!r} in {str(folder)!r} has no images "
-                f"({'/'.join(IMAGE_SUFFIXES)}); add images or remove the folder."
-            )
+            empty.append(name)
         listing += sorted(found)
+    if unlisted:
+        shown = "; ".join(f"{e.filename!r} ({e.strerror})" for e in unlisted[:10])
+        raise DataError(
+            f"Could not list {len(unlisted)} folder(s) in {str(folder)!r}: {shown}. Their "
+            "images would be left out of the data: make them readable (or remove them), "
+            "then rerun."
+        )
+    if unreadable:
+        raise unreadable_images(unreadable)
+    if empty:
+        raise DataError(
+            f"Class folder {empty[0]!r} in {str(folder)!r} has no images "
+            f"({'/'.join(IMAGE_SUFFIXES)}); add images or remove the folder."
+        )
     return listing
 
 

@@ -20,10 +20,11 @@ from tunekit.data import CLASSIFICATION, REGRESSION, Dataset, StreamData
 from tunekit.data._checks import CATEGORICAL_LABELS
 from tunekit.errors import ModelCheckError, OutputShapeError
 from tunekit.model_files import check_round_trip  # the file check, beside the loaders
-from tunekit.outputs import check_output_shape, model_output_shape
+from tunekit.outputs import check_output_shape, model_output_shape, training_samples
 from tunekit.regression import check_regression_output_shape
+from tunekit.steps.metric_reading import label_form_misfit, metric_name
 from tunekit.steps.output_checks import WHAT as _WHAT
-from tunekit.steps.output_checks import check_built_model, model_sample
+from tunekit.steps.output_checks import check_built_model, metric_entries, model_sample
 
 __all__ = [
     "check_declares_hyperparameters",
@@ -217,6 +218,10 @@ def check_trainable(hypermodel: kt.HyperModel, model: Any, data: Dataset | Strea
     if isinstance(data, StreamData):
         if fed_as_is and isinstance(sample := data.sample(), Mapping):  # 1st batch's x
             _check_input_names(model, sample)
+        if data.task == CLASSIFICATION:
+            y = training_samples(data, targets=True)[1]
+            if not isinstance(y, (Mapping, list, tuple)):
+                _check_metric_label_form(model, np.ndim(y) == 2 and np.shape(y)[-1] > 1)
         return
     _check_label_form(model, data)
     if fed_as_is and isinstance(data.x_train, Mapping):
@@ -303,6 +308,33 @@ def _check_label_form(model: keras.Model, data: Dataset) -> None:
             f"{_WHAT} is compiled with a categorical cross-entropy, which takes one-hot rows, "
             'but the labels are class ids. Compile it with loss="sparse_categorical_'
             'crossentropy", or give one-hot labels (keras.utils.to_categorical(y)).'
+        )
+    _check_metric_label_form(model, data.label_mode == CATEGORICAL_LABELS)
+
+
+def _check_metric_label_form(model: keras.Model, one_hot: bool) -> None:
+    """Each metric of a one-score-per-class output takes the labels' form (`label_form_misfit`)."""
+    try:
+        outputs = model.outputs
+        config = model.get_compile_config() or {}
+    except Exception:  # noqa: BLE001 - subclassed, not built, or compiled unusually: not checked
+        return
+    if not outputs or len(outputs) != 1 or len(shape := tuple(outputs[0].shape)) != 2:
+        return
+    if not (isinstance(shape[-1], int) and shape[-1] > 1):
+        return
+    for metric in metric_entries([config.get("metrics"), config.get("weighted_metrics")]):
+        if (misfit := label_form_misfit(metric, one_hot)) is None:
+            continue
+        other = (
+            "class ids (np.argmax(y, axis=1))"
+            if one_hot
+            else ("one-hot rows (keras.utils.to_categorical(y))")
+        )
+        raise ModelCheckError(
+            f"{_WHAT} outputs one score per class, and its metric {metric_name(metric)!r} "
+            f"{misfit[0]}: the score reported for it would be wrong, or every trial would "
+            f"fail after training. Compile it with {misfit[1]}, or give the labels as {other}."
         )
 
 

@@ -13,7 +13,7 @@ from typing import Any
 import keras
 import numpy as np
 
-__all__ = ["fails_on_class_ids", "metric_name", "misreading"]
+__all__ = ["fails_on_class_ids", "label_form_misfit", "metric_name", "misreading"]
 
 # Keras's metrics that read one unit's output as a probability unless told otherwise, by
 # kind: what they do with it, and the keyword that makes them read a logit.
@@ -240,3 +240,78 @@ _SAME_RANK = {"binary_crossentropy", "BinaryCrossentropy"}
 def fails_on_class_ids(metric: Any) -> bool:
     """Whether `metric` fails on class-id labels `(n,)` against a `(n, 1)` output."""
     return _name_and_config(metric)[0] in _SAME_RANK
+
+
+# Keras's metrics that take one-hot label rows, and their twin for class ids (None: none).
+_ONE_HOT_ROWS = {
+    "CategoricalAccuracy": "keras.metrics.SparseCategoricalAccuracy()",
+    "categorical_accuracy": '"sparse_categorical_accuracy"',
+    "TopKCategoricalAccuracy": "keras.metrics.SparseTopKCategoricalAccuracy(k=...)",
+    "top_k_categorical_accuracy": '"sparse_top_k_categorical_accuracy"',
+    "CategoricalCrossentropy": "keras.metrics.SparseCategoricalCrossentropy()",
+    "categorical_crossentropy": '"sparse_categorical_crossentropy"',
+    "OneHotIoU": "keras.metrics.IoU(num_classes=..., target_class_ids=..., sparse_y_pred=False)",
+    "OneHotMeanIoU": "keras.metrics.MeanIoU(num_classes=..., sparse_y_pred=False)",
+    "CategoricalFocalCrossentropy": None,
+    "categorical_focal_crossentropy": None,
+    "CategoricalHinge": None,
+    "categorical_hinge": None,
+    "F1Score": None,
+    "FBetaScore": None,
+    "KLDivergence": None,
+    "kl_divergence": None,
+    "Poisson": None,
+    "poisson": None,
+}
+# ... and those that take class ids, with their twin for one-hot rows.
+_CLASS_ID_LABELS = {
+    "SparseCategoricalAccuracy": "keras.metrics.CategoricalAccuracy()",
+    "sparse_categorical_accuracy": '"categorical_accuracy"',
+    "SparseTopKCategoricalAccuracy": "keras.metrics.TopKCategoricalAccuracy(k=...)",
+    "sparse_top_k_categorical_accuracy": '"top_k_categorical_accuracy"',
+    "SparseCategoricalCrossentropy": "keras.metrics.CategoricalCrossentropy()",
+    "sparse_categorical_crossentropy": '"categorical_crossentropy"',
+}
+
+
+def label_form_misfit(metric: Any, one_hot: bool) -> tuple[str, str] | None:
+    """What `metric` does wrong on a one-score-per-class output, given the labels' form.
+
+    Measured on perfect predictions of 3 classes: with class ids,
+    `CategoricalAccuracy` scored 0.30 and `OneHotMeanIoU` 0.10 (exit 0),
+    `F1Score`, `TopKCategoricalAccuracy` and the categorical cross-entropy
+    raised in every trial; with one-hot rows, the sparse metrics raised; and
+    `MeanIoU`/`IoU` without `sparse_y_pred=False` read the scores as class
+    ids (0.33 on one-hot rows).
+
+    Args:
+        metric: A compiled metric (string, object or its serialized config).
+        one_hot: Whether the labels reach the model as one-hot rows `(n, k)`
+            (else class ids `(n,)`).
+
+    Returns:
+        `(what it does wrong, the fix)`, or `None` if it fits.
+    """
+    name, config = _name_and_config(metric)
+    labels = "one-hot rows" if one_hot else "class ids"
+    if name in ("IoU", "MeanIoU"):
+        if config.get("sparse_y_pred", True):
+            return (
+                "reads the model's output as class ids (sparse_y_pred=True), where it is one "
+                "score per class",
+                f"keras.metrics.{name}(..., sparse_y_pred=False)",
+            )
+        if bool(config.get("sparse_y_true", True)) == one_hot:
+            return (
+                f"reads the labels as {'class ids' if one_hot else 'one-hot rows'}, where they "
+                f"are {labels}",
+                f"keras.metrics.{name}(..., sparse_y_true={not one_hot}, sparse_y_pred=False)",
+            )
+        return None
+    table = _CLASS_ID_LABELS if one_hot else _ONE_HOT_ROWS
+    if name not in table:
+        return None
+    other = "class ids" if one_hot else "one-hot rows"
+    twin = table[name]
+    fix = f"metrics=[{twin}]" if twin else "another metric"
+    return f"takes {other}, where the labels are {labels}", fix

@@ -27,6 +27,7 @@ __all__ = [
     "check_output_logits",
     "check_logit_accuracy",
     "check_scorable_uncompiled",
+    "metric_entries",
     "model_sample",
 ]
 
@@ -87,7 +88,7 @@ def check_logit_accuracy(
             "keras.losses.BinaryCrossentropy(from_logits=True)."
         )
     metrics = [config.get("metrics"), config.get("weighted_metrics")]
-    for metric in _metric_entries(metrics):
+    for metric in metric_entries(metrics):
         if len(shape) == 1 and metric in ("accuracy", "acc"):
             threshold = "0.0" if logit else "0.5"
             raise ModelCheckError(
@@ -178,19 +179,22 @@ def model_sample(data: Dataset | StreamData) -> Any:
 
     `None` when `x_train` is not arrays: such a model is then not checked.
     """
+    from tunekit.outputs import training_samples
     from tunekit.tuners import first_sample
 
-    return data.sample() if isinstance(data, StreamData) else first_sample(data.x_train, 2)
+    if isinstance(data, StreamData) or first_sample(data.x_train) is not None:
+        return training_samples(data)
+    return None
 
 
-def _metric_entries(metrics: Any) -> list[Any]:
+def metric_entries(metrics: Any) -> list[Any]:
     """The metrics of a compile config: names, serialized metrics or objects, flat."""
     if metrics is None:
         return []
     if isinstance(metrics, (list, tuple)):
-        return [m for item in metrics for m in _metric_entries(item)]
+        return [m for item in metrics for m in metric_entries(item)]
     if isinstance(metrics, Mapping) and "class_name" not in metrics:  # one list per output
-        return [m for item in metrics.values() for m in _metric_entries(item)]
+        return [m for item in metrics.values() for m in metric_entries(item)]
     return [metrics]
 
 
@@ -271,7 +275,7 @@ def check_output_logits(model: keras.Model, what: str = WHAT) -> None:
             _for_output(config.get(key), name, index, count)
             for key in ("metrics", "weighted_metrics")
         ]
-        for metric in _metric_entries(metrics):
+        for metric in metric_entries(metrics):
             if (reading := misreading(metric, True)) is not None:
                 raise ModelCheckError(
                     f"{what} has an output {name!r} of one logit (its loss has "

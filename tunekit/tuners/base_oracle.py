@@ -62,23 +62,30 @@ class BaseOracle(kt.Oracle):
         self._tried_so_far.add(self._compute_values_hash(proposed))
 
     def update_trial(self, trial_id: str, metrics: dict[str, Any], step: int = 0) -> Any:
-        """KerasTuner's, with a direction for each reported metric KerasTuner cannot infer.
+        """KerasTuner's, with tunekit's direction for each Keras metric it knows.
 
         KerasTuner infers a new metric's direction by deserializing its name
-        with Keras; for Keras's own `mean_io_u`, `io_u` and `one_hot_io_u`
-        that raises a `TypeError` it does not catch, so every trial of a
-        model compiled with `MeanIoU` failed after training. Such a metric is
-        registered first with tunekit's known direction (`max` for these).
+        with Keras. For `mean_io_u`, `io_u`, `one_hot_io_u` and
+        `precision_at_recall` that raises a `TypeError` it does not catch, so
+        every trial of a model compiled with `MeanIoU` failed after training;
+        for `r2_score`, `f1_score`, `binary_io_u` and the correlations it
+        says `min`, so each trial's record kept their worst value as the
+        best. A metric whose direction tunekit knows (`known_direction`) is
+        registered with it first; another is left to KerasTuner, or `min`
+        (KerasTuner's default) where its inference crashes.
         """
         trial = self.trials.get(trial_id)
         if trial is not None:
             for name in metrics:
                 if trial.metrics.exists(name) or _objective_direction(self.objective, name):
                     continue
+                if (known := known_direction(name)) is not None:
+                    trial.metrics.register(name, direction=known)
+                    continue
                 try:
                     infer_metric_direction(name)
                 except Exception:  # noqa: BLE001 - KerasTuner's inference crashed on the name
-                    trial.metrics.register(name, direction=known_direction(name))
+                    trial.metrics.register(name, direction="min")
         return super().update_trial(trial_id, metrics, step)
 
 
