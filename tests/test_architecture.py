@@ -79,6 +79,7 @@ ORDER = [
     "distribute",
     "steps.metric_reading",
     "steps.output_checks",
+    "steps.label_forms",
     "steps.space_checks",
     "steps.base",
     "steps.check",

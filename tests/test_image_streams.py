@@ -384,6 +384,10 @@ def test_broken_links_and_unlistable_folders_are_named_before_training(tmp_path,
         assert "a symbolic link to" in message and "which does not exist" in message
     for link in ("bear/gone.png", "cog/lost.jpg"):
         (root / link).unlink()
+    (root / "ghost").symlink_to(tmp_path / "moved" / "ghost")  # a class folder: dropped before
+    with pytest.raises(DataError, match=r"\['ghost'\].*symbolic links to folders that do not"):
+        image_folder_stream(root)
+    (root / "ghost").unlink()
 
     hidden = root / "cog" / "more"
     hidden.mkdir()
@@ -405,8 +409,8 @@ def test_broken_links_and_unlistable_folders_are_named_before_training(tmp_path,
 def test_a_streamed_folder_refuses_a_metric_that_takes_one_hot_rows(tmp_path):
     """A folder's labels are class ids: OneHotMeanIoU read them as one-hot rows (exit 0)."""
     import keras
-    from tunekit._kerastuner import get_hypermodel
 
+    from tunekit._kerastuner import get_hypermodel
     from tunekit.data import StreamData
     from tunekit.errors import ModelCheckError
     from tunekit.steps.check import check_model

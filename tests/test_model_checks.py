@@ -889,8 +889,9 @@ def _unit_then(after, activation, loss, metric, functional):
         lambda: keras.layers.Flatten(),
         lambda: keras.layers.Dropout(0.1),
         lambda: keras.layers.Identity(),
+        lambda: keras.layers.Activation("linear"),
     ],
-    ids=["Reshape", "Flatten", "Dropout", "Identity"],
+    ids=["Reshape", "Flatten", "Dropout", "Identity", "Activation-linear"],
 )
 def test_the_unit_behind_a_layer_that_only_moves_values_is_judged(after, functional):
     # Before: the last layer (a Reshape) has no activation, so a sigmoid under a logit loss
@@ -936,6 +937,14 @@ def _scores_per_class(metric, one_hot: bool):
         (lambda: keras.metrics.F1Score(average="macro"), False, r"another metric.*to_categorical"),
         (keras.metrics.CategoricalHinge, False, r"one-hot rows"),
         (lambda: keras.metrics.MeanIoU(num_classes=3), False, r"sparse_y_pred=False"),
+        # Per-element binary metrics against ids: Precision(class_id=3) scored 0.0 on a
+        # model scikit-learn put at 1.0 (exit 0); AUC failed every trial after training.
+        (lambda: keras.metrics.Precision(class_id=1), False, r"'Precision' takes one-hot"),
+        (lambda: keras.metrics.Recall(class_id=1), False, r"'Recall' takes one-hot"),
+        (keras.metrics.AUC, False, r"'AUC' takes one-hot"),
+        (lambda: "auc", False, r"'auc' takes one-hot"),
+        (lambda: keras.metrics.Precision(class_id=1), True, None),
+        (lambda: keras.metrics.AUC(multi_label=True, num_labels=3), True, None),
         (lambda: keras.metrics.MeanIoU(3, sparse_y_pred=False), False, None),
         (keras.metrics.SparseCategoricalAccuracy, False, None),
         (lambda: keras.metrics.SparseTopKCategoricalAccuracy(k=2), False, None),
@@ -976,3 +985,50 @@ def test_keras_one_hot_iou_on_class_ids_is_really_wrong():
         scores[name] = float(metric.result())
     assert scores["one_hot_mean_iou"] < 0.5 and scores["categorical_accuracy"] < 0.5
     assert scores["mean_iou_fix"] == pytest.approx(1.0) and scores["sparse_accuracy_fix"] == 1.0
+
+
+def test_each_output_s_metrics_take_its_labels_form():
+    """A multi-output model's metrics given per output went unchecked: 'categorical_accuracy'
+    on the class ids of one output reported 0.0 where scikit-learn gave 0.5733 (exit 0)."""
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(150, 6)).astype("float32")
+    digit = np.argmax(x[:, :3], axis=1)
+    data = Dataset.from_arrays(x, {"digit": digit, "even": (digit % 2 == 0).astype(int)}, seed=0)
+
+    def hypermodel(digit_metrics):
+        def build(hp):
+            inputs = keras.Input((6,), name="x")
+            hidden = keras.layers.Dense(hp.Int("units", 4, 8, step=4), activation="relu")(inputs)
+            outputs = {
+                "digit": keras.layers.Dense(3, activation="softmax", name="digit")(hidden),
+                "even": keras.layers.Dense(1, activation="sigmoid", name="even")(hidden),
+            }
+            model = keras.Model(inputs, outputs)
+            model.compile(
+                optimizer="adam",
+                loss={"digit": "sparse_categorical_crossentropy", "even": "binary_crossentropy"},
+                metrics={"digit": digit_metrics, "even": ["accuracy"]},
+            )
+            return model
+
+        return get_hypermodel(build)
+
+    with pytest.raises(
+        ModelCheckError,
+        match=r"output 'digit' of one score per class.*"
+        r"'categorical_accuracy' takes one-hot rows",
+    ):
+        check_model(hypermodel(["categorical_accuracy"]), data)
+    with pytest.raises(ModelCheckError, match=r"'Precision' takes one-hot rows"):
+        check_model(hypermodel([keras.metrics.Precision(class_id=2)]), data)
+    check_model(hypermodel(["accuracy", keras.metrics.SparseTopKCategoricalAccuracy(k=2)]), data)
+
+
+def test_one_hot_rows_in_a_dict_y_are_named_as_such():
+    """They were refused as "rows are not one-hot", which they were."""
+    from tunekit.errors import DataError
+
+    x = np.random.default_rng(0).normal(size=(60, 4)).astype("float32")
+    ids = np.arange(60) % 3
+    with pytest.raises(DataError, match=r"holds one-hot rows.*np\.argmax"):
+        Dataset.from_arrays(x, {"digit": keras.utils.to_categorical(ids, 3), "b": ids % 2})

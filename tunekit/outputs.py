@@ -177,7 +177,8 @@ def _output_layer(model: Any) -> Any:
     """The layer whose values are the model's one output, or `None` if it cannot be known.
 
     Layers that only move or pass values on (`Reshape`, `Flatten`, `Permute`,
-    `Identity`, `Dropout`, `ActivityRegularization`) are stepped over: a
+    `Identity`, `Dropout`, `ActivityRegularization`, `Activation("linear")`)
+    are stepped over: a
     sigmoid unit behind `Reshape(())` still outputs a probability.
     """
     import keras  # noqa: PLC0415 - a model exists, so Keras is loaded
@@ -190,17 +191,23 @@ def _output_layer(model: Any) -> Any:
         keras.layers.Dropout,
         keras.layers.ActivityRegularization,
     )
+
+    def moves_values(layer: Any) -> bool:
+        if isinstance(layer, keras.layers.Activation):  # Activation("linear") is an identity
+            return getattr(layer.activation, "__name__", "") == "linear"
+        return isinstance(layer, passes)
+
     layers = getattr(model, "layers", None) or []
     if isinstance(model, keras.Sequential):
-        return next((layer for layer in reversed(layers) if not isinstance(layer, passes)), None)
+        return next((layer for layer in reversed(layers) if not moves_values(layer)), None)
     try:
         outputs = model.outputs
     except (AttributeError, ValueError):  # a subclassed model: its call decides
         return None
     if not outputs or len(outputs) != 1:
         return None
-    layer = getattr(getattr(outputs[0], "_keras_history", None), "operation", None)
-    while isinstance(layer, passes) and len(nodes := layer._inbound_nodes) == 1:
+    layer: Any = getattr(getattr(outputs[0], "_keras_history", None), "operation", None)
+    while moves_values(layer) and len(nodes := layer._inbound_nodes) == 1:
         inputs = nodes[0].input_tensors
         if len(inputs) != 1:
             break

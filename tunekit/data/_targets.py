@@ -71,6 +71,13 @@ def infer_task(y: Any, name: str = "y") -> str:
     if finite.size and np.any(finite != np.round(finite)):
         return REGRESSION
     if array.ndim == 2 and array.shape[1] > 1:
+        if np.isin(array, (0, 1)).all() and (array.sum(axis=1) == 1).all():
+            raise DataError(  # only a dict's part gets here: one y is turned into ids first
+                f"{name} holds one-hot rows {array.shape}; tunekit takes one-hot labels as one "
+                "y, not as one output of a dict y yet. Give that output its class ids "
+                f"(np.argmax({name}, axis=1)) and compile it with "
+                'loss="sparse_categorical_crossentropy".'
+            )
         raise DataError(
             f"{name} has shape {array.shape} and only whole-number values, but its rows are "
             "not one-hot (exactly one 1 per row, as keras.utils.to_categorical makes them, "

@@ -196,7 +196,13 @@ def list_images(folder: Path) -> list[tuple[str, int, int]]:
             f"Image folder not found: {str(folder)!r}. Expected a directory with "
             "one subfolder of images per class."
         )
-    classes = sorted(p.name for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
+    entries = [p for p in folder.iterdir() if not p.name.startswith(".")]
+    if broken := sorted(p.name for p in entries if p.is_symlink() and not p.exists()):
+        raise DataError(
+            f"Class folder(s) {broken} in {str(folder)!r} are symbolic links to folders that "
+            "do not exist: their images would be left out. Fix or remove the links, then rerun."
+        )
+    classes = sorted(p.name for p in entries if p.is_dir())
     if len(classes) < 2:
         raise DataError(
             f"Need at least 2 class subfolders in {str(folder)!r}, found "

@@ -22,9 +22,12 @@ from tunekit.errors import ModelCheckError, OutputShapeError
 from tunekit.model_files import check_round_trip  # the file check, beside the loaders
 from tunekit.outputs import check_output_shape, model_output_shape, training_samples
 from tunekit.regression import check_regression_output_shape
-from tunekit.steps.metric_reading import label_form_misfit, metric_name
+from tunekit.steps.label_forms import check_label_form, check_metric_label_form
 from tunekit.steps.output_checks import WHAT as _WHAT
-from tunekit.steps.output_checks import check_built_model, metric_entries, model_sample
+from tunekit.steps.output_checks import (
+    check_built_model,
+    model_sample,
+)
 
 __all__ = [
     "check_declares_hyperparameters",
@@ -221,9 +224,9 @@ def check_trainable(hypermodel: kt.HyperModel, model: Any, data: Dataset | Strea
         if data.task == CLASSIFICATION:
             y = training_samples(data, targets=True)[1]
             if not isinstance(y, (Mapping, list, tuple)):
-                _check_metric_label_form(model, np.ndim(y) == 2 and np.shape(y)[-1] > 1)
+                check_metric_label_form(model, np.ndim(y) == 2 and np.shape(y)[-1] > 1)
         return
-    _check_label_form(model, data)
+    check_label_form(model, data)
     if fed_as_is and isinstance(data.x_train, Mapping):
         _check_input_names(model, data.x_train)
     if isinstance(data.x_train, (Mapping, list, tuple)):
@@ -271,70 +274,6 @@ def _check_input_names(model: keras.Model, x: Mapping[str, Any]) -> None:
             f"of arrays also has {extra}: Keras would feed such a dict by position, not by "
             "name, so an array could reach the wrong input. Drop the extra arrays from x (or "
             "add an input for them)."
-        )
-
-
-def _crossentropy_kind(loss: Any) -> str | None:
-    """`"sparse"` or `"categorical"` for Keras's class cross-entropies, else `None`."""
-    name = (
-        loss
-        if isinstance(loss, str)
-        else type(loss).__name__
-        if isinstance(loss, keras.losses.Loss)
-        else getattr(loss, "__name__", "")
-    )
-    key = str(name).lower().replace("_", "")
-    if key.startswith("sparsecategorical"):
-        return "sparse"
-    if key.startswith("categorical") and "crossentropy" in key:
-        return "categorical"
-    return None
-
-
-def _check_label_form(model: keras.Model, data: Dataset) -> None:
-    """One-hot rows need a categorical loss, class ids a sparse one (one loss, one `y`)."""
-    if data.task != CLASSIFICATION or isinstance(data.y_train, Mapping):
-        return
-    kind = _crossentropy_kind(getattr(model, "loss", None))
-    if kind == "sparse" and data.label_mode == CATEGORICAL_LABELS:
-        raise ModelCheckError(
-            f"{_WHAT} is compiled with a sparse categorical cross-entropy, which takes class "
-            "ids, but the labels are one-hot rows (keras.utils.to_categorical). Compile it "
-            'with loss="categorical_crossentropy", or give the labels as class ids '
-            "(np.argmax(y, axis=1))."
-        )
-    if kind == "categorical" and data.label_mode != CATEGORICAL_LABELS:
-        raise ModelCheckError(
-            f"{_WHAT} is compiled with a categorical cross-entropy, which takes one-hot rows, "
-            'but the labels are class ids. Compile it with loss="sparse_categorical_'
-            'crossentropy", or give one-hot labels (keras.utils.to_categorical(y)).'
-        )
-    _check_metric_label_form(model, data.label_mode == CATEGORICAL_LABELS)
-
-
-def _check_metric_label_form(model: keras.Model, one_hot: bool) -> None:
-    """Each metric of a one-score-per-class output takes the labels' form (`label_form_misfit`)."""
-    try:
-        outputs = model.outputs
-        config = model.get_compile_config() or {}
-    except Exception:  # noqa: BLE001 - subclassed, not built, or compiled unusually: not checked
-        return
-    if not outputs or len(outputs) != 1 or len(shape := tuple(outputs[0].shape)) != 2:
-        return
-    if not (isinstance(shape[-1], int) and shape[-1] > 1):
-        return
-    for metric in metric_entries([config.get("metrics"), config.get("weighted_metrics")]):
-        if (misfit := label_form_misfit(metric, one_hot)) is None:
-            continue
-        other = (
-            "class ids (np.argmax(y, axis=1))"
-            if one_hot
-            else ("one-hot rows (keras.utils.to_categorical(y))")
-        )
-        raise ModelCheckError(
-            f"{_WHAT} outputs one score per class, and its metric {metric_name(metric)!r} "
-            f"{misfit[0]}: the score reported for it would be wrong, or every trial would "
-            f"fail after training. Compile it with {misfit[1]}, or give the labels as {other}."
         )
 
 

@@ -263,6 +263,22 @@ _ONE_HOT_ROWS = {
     "Poisson": None,
     "poisson": None,
 }
+# Per-element binary metrics compare the labels with each class's score, elementwise: with
+# class ids (n,) against (n, k) scores they broadcast or index a sample (`Precision(class_id=3)`
+# scored 0.0 where scikit-learn gave 1.0, exit 0), or fail every trial (`AUC`).
+_ONE_HOT_ROWS.update(
+    dict.fromkeys(
+        (
+            *_THRESHOLDS,
+            *_FROM_LOGITS,
+            *_PROBABILITY_ONLY,
+            "BinaryAccuracy",
+            "binary_accuracy",
+            "BinaryIoU",
+        ),
+        None,
+    )
+)
 # ... and those that take class ids, with their twin for one-hot rows.
 _CLASS_ID_LABELS = {
     "SparseCategoricalAccuracy": "keras.metrics.CategoricalAccuracy()",
@@ -280,7 +296,10 @@ def label_form_misfit(metric: Any, one_hot: bool) -> tuple[str, str] | None:
     Measured on perfect predictions of 3 classes: with class ids,
     `CategoricalAccuracy` scored 0.30 and `OneHotMeanIoU` 0.10 (exit 0),
     `F1Score`, `TopKCategoricalAccuracy` and the categorical cross-entropy
-    raised in every trial; with one-hot rows, the sparse metrics raised; and
+    raised in every trial, and the per-element binary metrics (`Precision`,
+    `Recall`, `AUC`, ... with or without `class_id`) compared each class's
+    score with the ids (`Precision(class_id=3)` 0.0 where it was 1.0); with
+    one-hot rows, the sparse metrics raised; and
     `MeanIoU`/`IoU` without `sparse_y_pred=False` read the scores as class
     ids (0.33 on one-hot rows).
 

@@ -29,6 +29,7 @@ __all__ = [
     "check_scorable_uncompiled",
     "metric_entries",
     "model_sample",
+    "output_part",
 ]
 
 WHAT = "`hypermodel` (built with its default hyperparameters) builds a model that"
@@ -228,7 +229,7 @@ def check_built_model(
     return shape
 
 
-def _for_output(value: Any, name: str, index: int, count: int) -> Any:
+def output_part(value: Any, name: str, index: int, count: int) -> Any:
     """A compile setting's part for one of `count` outputs: by name, by position, or all."""
     if isinstance(value, Mapping) and "class_name" not in value:
         return value.get(name)
@@ -269,10 +270,10 @@ def check_output_logits(model: keras.Model, what: str = WHAT) -> None:
         shape = tuple(output.shape)
         if not (len(shape) == 1 or shape[-1:] == (1,)):
             continue
-        if not _reads_logit(_for_output(config.get("loss"), name, index, count), output):
+        if not _reads_logit(output_part(config.get("loss"), name, index, count), output):
             continue
         metrics = [
-            _for_output(config.get(key), name, index, count)
+            output_part(config.get(key), name, index, count)
             for key in ("metrics", "weighted_metrics")
         ]
         for metric in metric_entries(metrics):
