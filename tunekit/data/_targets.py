@@ -71,7 +71,7 @@ def infer_task(y: Any, name: str = "y") -> str:
     if finite.size and np.any(finite != np.round(finite)):
         return REGRESSION
     if array.ndim == 2 and array.shape[1] > 1:
-        if np.isin(array, (0, 1)).all() and (array.sum(axis=1) == 1).all():
+        if one_hot_ids(array) is not None:
             raise DataError(  # only a dict's part gets here: one y is turned into ids first
                 f"{name} holds one-hot rows {array.shape}; tunekit takes one-hot labels as one "
                 "y, not as one output of a dict y yet. Give that output its class ids "

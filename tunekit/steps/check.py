@@ -24,10 +24,7 @@ from tunekit.outputs import check_output_shape, model_output_shape, training_sam
 from tunekit.regression import check_regression_output_shape
 from tunekit.steps.label_forms import check_label_form, check_metric_label_form
 from tunekit.steps.output_checks import WHAT as _WHAT
-from tunekit.steps.output_checks import (
-    check_built_model,
-    model_sample,
-)
+from tunekit.steps.output_checks import check_built_model, model_sample
 
 __all__ = [
     "check_declares_hyperparameters",
@@ -219,12 +216,11 @@ def check_trainable(hypermodel: kt.HyperModel, model: Any, data: Dataset | Strea
             "model build returns as it is."
         )
     if isinstance(data, StreamData):
-        if fed_as_is and isinstance(sample := data.sample(), Mapping):  # 1st batch's x
+        sample, y = training_samples(data, targets=True)  # the first batch
+        if fed_as_is and isinstance(sample, Mapping):
             _check_input_names(model, sample)
-        if data.task == CLASSIFICATION:
-            y = training_samples(data, targets=True)[1]
-            if not isinstance(y, (Mapping, list, tuple)):
-                check_metric_label_form(model, np.ndim(y) == 2 and np.shape(y)[-1] > 1)
+        if data.task == CLASSIFICATION and not isinstance(y, (Mapping, list, tuple)):
+            check_metric_label_form(model, np.ndim(y) == 2 and np.shape(y)[-1] > 1)
         return
     check_label_form(model, data)
     if fed_as_is and isinstance(data.x_train, Mapping):

@@ -17,10 +17,11 @@ import numpy as np
 
 from tunekit.data import CLASSIFICATION, Dataset
 from tunekit.data._checks import CATEGORICAL_LABELS
+from tunekit.data._targets import one_hot_ids
 from tunekit.errors import ModelCheckError
 from tunekit.steps.metric_reading import label_form_misfit, metric_name
 from tunekit.steps.output_checks import WHAT as _WHAT
-from tunekit.steps.output_checks import metric_entries, output_part
+from tunekit.steps.output_checks import outputs_and_compile
 
 __all__ = ["check_label_form", "check_metric_label_form"]
 
@@ -68,52 +69,37 @@ def check_label_form(model: keras.Model, data: Dataset) -> None:
 
 def check_metric_label_form(model: keras.Model, one_hot: bool) -> None:
     """Each metric of a one-score-per-class output takes the labels' form (`label_form_misfit`)."""
-    try:
-        outputs = model.outputs
-        config = model.get_compile_config() or {}
-    except Exception:  # noqa: BLE001 - subclassed, not built, or compiled unusually: not checked
-        return
-    if outputs and len(outputs) == 1:
-        metrics = [config.get("metrics"), config.get("weighted_metrics")]
-        _check_metrics_take(metrics, tuple(outputs[0].shape), one_hot, "")
+    if len(parts := outputs_and_compile(model)) == 1:
+        _, output, _, metrics = parts[0]
+        _check_metrics_take(metrics, tuple(output.shape), one_hot, "")
 
 
 def _check_output_label_forms(model: keras.Model, y: Mapping[str, Any]) -> None:
-    """`_check_metric_label_form` for each output of a model fed a dict of labels.
+    """`check_metric_label_form` for each output of a model fed a dict of labels.
 
     An output's labels are class ids when they are whole numbers `(n,)`, one-hot
-    rows when they are rows of 0s with one 1; other targets are not judged.
+    rows when `one_hot_ids` says so; other targets are not judged.
     """
-    try:
-        outputs, names = list(model.outputs or []), list(model.output_names)
-        config = model.get_compile_config() or {}
-    except Exception:  # noqa: BLE001 - subclassed, not built, or compiled unusually: not checked
-        return
-    count = len(outputs)
-    if len(names) != count:
-        return
-    for index, (name, output) in enumerate(zip(names, outputs, strict=True)):
+    for name, output, _, metrics in outputs_and_compile(model):
         labels = np.asarray(y[name]) if name in y else None
         if labels is None or labels.dtype.kind not in "iubf":
             continue
         if labels.ndim == 1 and np.array_equal(labels, np.round(labels)):
             one_hot = False
-        elif labels.ndim == 2 and np.isin(labels, (0, 1)).all() and (labels.sum(1) == 1).all():
+        elif one_hot_ids(labels) is not None:
             one_hot = True
         else:
             continue
-        metrics = [
-            output_part(config.get(key), name, index, count)
-            for key in ("metrics", "weighted_metrics")
-        ]
         _check_metrics_take(metrics, tuple(output.shape), one_hot, f" {name!r}")
 
 
-def _check_metrics_take(metrics: Any, shape: tuple[Any, ...], one_hot: bool, output: str) -> None:
-    """Raises `ModelCheckError` for the first of `metrics` that misreads the labels' form."""
+def _check_metrics_take(
+    metrics: list[Any], shape: tuple[Any, ...], one_hot: bool, output: str
+) -> None:
+    """Raises `ModelCheckError` for the first of `metrics` (flat) that misreads the labels' form."""
     if len(shape) != 2 or not (isinstance(shape[-1], int) and shape[-1] > 1):
         return
-    for metric in metric_entries(metrics):
+    for metric in metrics:
         if (misfit := label_form_misfit(metric, one_hot)) is None:
             continue
         other = (

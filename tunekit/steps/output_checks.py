@@ -29,6 +29,7 @@ __all__ = [
     "check_scorable_uncompiled",
     "metric_entries",
     "model_sample",
+    "outputs_and_compile",
     "output_part",
 ]
 
@@ -252,31 +253,56 @@ def _reads_logit(loss: Any, output: Any) -> bool:
     return getattr(getattr(layer, "activation", None), "__name__", "") == "linear"
 
 
+def outputs_and_compile(model: keras.Model) -> list[tuple[str, Any, Any, list[Any]]]:
+    """`(name, output tensor, loss, metrics)` of each output, its own part of the compile.
+
+    Empty when the model's outputs or compile config cannot be read (not built,
+    subclassed, or compiled in an unusual way: then not checked).
+    """
+    try:
+        outputs = list(model.outputs or [])
+        names = getattr(model, "output_names", None)
+        if names is None and len(outputs) == 1:  # a Sequential has none: its last layer's
+            names = [model.layers[-1].name]
+        names = list(names or [])
+        config = model.get_compile_config() or {}
+    except Exception:  # noqa: BLE001 - not built, or compiled in an unusual way: not checked
+        return []
+    count = len(outputs)
+    if len(names) != count:
+        return []
+    return [
+        (
+            name,
+            output,
+            output_part(config.get("loss"), name, index, count),
+            metric_entries(
+                [
+                    output_part(config.get(key), name, index, count)
+                    for key in ("metrics", "weighted_metrics")
+                ]
+            ),
+        )
+        for index, (name, output) in enumerate(zip(names, outputs, strict=True))
+    ]
+
+
 def check_output_logits(model: keras.Model, what: str = WHAT) -> None:
     """`check_logit_accuracy` for each one-unit output of a model with several outputs.
 
     Raises:
         ModelCheckError (a `ValueError`): Naming the output, the metric and its fix.
     """
-    try:
-        outputs, names = list(model.outputs or []), list(model.output_names)
-        config = model.get_compile_config() or {}
-    except Exception:  # noqa: BLE001 - not built, or compiled in an unusual way: not checked
+    parts = outputs_and_compile(model)
+    if len(parts) < 2:
         return
-    count = len(outputs)
-    if count < 2 or len(names) != count:
-        return
-    for index, (name, output) in enumerate(zip(names, outputs, strict=True)):
+    for name, output, loss, metrics in parts:
         shape = tuple(output.shape)
         if not (len(shape) == 1 or shape[-1:] == (1,)):
             continue
-        if not _reads_logit(output_part(config.get("loss"), name, index, count), output):
+        if not _reads_logit(loss, output):
             continue
-        metrics = [
-            output_part(config.get(key), name, index, count)
-            for key in ("metrics", "weighted_metrics")
-        ]
-        for metric in metric_entries(metrics):
+        for metric in metrics:
             if (reading := misreading(metric, True)) is not None:
                 raise ModelCheckError(
                     f"{what} has an output {name!r} of one logit (its loss has "
