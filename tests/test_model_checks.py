@@ -817,8 +817,8 @@ def _two_outputs(metrics, bin_loss=None, activation=None):
     "metrics, activation, refused",
     [
         # Before, not checked: `bin_accuracy` 0.54 was reported where the logits gave 0.455.
-        ({"cls": ["accuracy"], "bin": ["accuracy"]}, None, r"'bin' of one logit.*'accuracy'"),
-        ({"bin": ["auc"]}, None, r"'bin' of one logit.*'auc' reads the output as a prob"),
+        ({"cls": ["accuracy"], "bin": ["accuracy"]}, None, r"'bin' that outputs one logit.*'accuracy'"),
+        ({"bin": ["auc"]}, None, r"'bin' that outputs one logit.*'auc' reads the output as a prob"),
         ({"bin": [keras.metrics.Precision()]}, None, r"'Precision' thresholds the output"),
         ({"bin": [keras.metrics.BinaryAccuracy(threshold=0.0)]}, None, None),
         ({"cls": ["accuracy"]}, None, None),  # the softmax output's accuracy: argmax
@@ -1032,3 +1032,114 @@ def test_one_hot_rows_in_a_dict_y_are_named_as_such():
     ids = np.arange(60) % 3
     with pytest.raises(DataError, match=r"holds one-hot rows.*np\.argmax"):
         Dataset.from_arrays(x, {"digit": keras.utils.to_categorical(ids, 3), "b": ids % 2})
+
+
+def _digit_and_even(even_activation, even_loss, even_metrics, after=None, losses_as_list=False):
+    def build(hp):
+        inputs = keras.Input((6,), name="x")
+        hidden = keras.layers.Dense(hp.Int("units", 4, 8, step=4), activation="relu")(inputs)
+        even = keras.layers.Dense(1, activation=even_activation, name="even_unit")(hidden)
+        even = (after or keras.layers.Identity)(name="even")(even)
+        digit = keras.layers.Dense(3, activation="softmax", name="digit")(hidden)
+        model = keras.Model(inputs, {"digit": digit, "even": even})
+        loss = {"digit": "sparse_categorical_crossentropy", "even": even_loss}
+        model.compile(
+            optimizer="adam",
+            loss=[loss[name] for name in model.output_names] if losses_as_list else loss,
+            metrics={"digit": ["accuracy"], "even": even_metrics},
+        )
+        return model
+
+    return get_hypermodel(build)
+
+
+@pytest.mark.parametrize(
+    "activation, loss, metrics, after, refused",
+    [
+        # Each of these was accepted for one output of several (or refused with a fix that
+        # gave every sample class 1), where the same unit alone was refused.
+        ("sigmoid", keras.losses.BinaryCrossentropy(from_logits=True), [], None, "never below"),
+        ("relu", "hinge", ["accuracy"], None, "never below"),
+        (None, "binary_crossentropy", [], None, "'even' that outputs one unit.*can be below 0"),
+        ("tanh", "binary_crossentropy", ["auc"], None, "can be below 0"),
+        (
+            "sigmoid",
+            "binary_crossentropy",
+            [keras.metrics.BinaryAccuracy(threshold=0.0)],
+            None,
+            r"one probability.*threshold=0.5",
+        ),
+        (
+            "sigmoid",
+            "binary_crossentropy",
+            ["accuracy"],
+            lambda name: keras.layers.Reshape((), name=name),
+            r"shape \(n,\).*categorical accuracy.*\{'even': \[keras\.metrics\.BinaryAccuracy",
+        ),
+        (None, "hinge", ["accuracy"], None, r"one logit.*threshold=0\.0"),
+        (None, keras.losses.BinaryCrossentropy(from_logits=True), ["accuracy"], None, "0\\.0"),
+        # What is right stays accepted.
+        ("sigmoid", "binary_crossentropy", ["accuracy", "auc"], None, None),
+        (
+            None,
+            keras.losses.BinaryCrossentropy(from_logits=True),
+            [keras.metrics.BinaryAccuracy(threshold=0.0), keras.metrics.AUC(from_logits=True)],
+            None,
+            None,
+        ),
+        ("tanh", "hinge", [keras.metrics.BinaryAccuracy(threshold=0.0)], None, None),
+    ],
+)
+@pytest.mark.parametrize("losses_as_list", [False, True], ids=["loss-dict", "loss-list"])
+def test_each_one_unit_output_is_read_as_its_own_loss_and_layer_say(
+    activation, loss, metrics, after, refused, losses_as_list
+):
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(150, 6)).astype("float32")
+    digit = np.argmax(x[:, :3], axis=1)
+    data = Dataset.from_arrays(x, {"digit": digit, "even": (digit % 2 == 0).astype(int)}, seed=0)
+    hypermodel = _digit_and_even(activation, loss, metrics, after, losses_as_list)
+    if refused is None:
+        check_model(hypermodel, data)
+        return
+    with pytest.raises(ModelCheckError, match=refused):
+        check_model(hypermodel, data)
+
+
+@pytest.mark.parametrize("losses_as_list", [False, True], ids=["loss-dict", "loss-list"])
+@pytest.mark.parametrize(
+    "digit_loss, refused",
+    [
+        ("categorical_crossentropy", r"output 'digit'.*takes one-hot rows.*class ids"),
+        (keras.losses.CategoricalCrossentropy(), r'\{.digit.: "sparse_categorical_crossentropy"\}'),
+        (keras.losses.categorical_crossentropy, r"output 'digit'"),
+        ("sparse_categorical_crossentropy", None),
+        (keras.losses.SparseCategoricalCrossentropy(), None),
+    ],
+)
+def test_each_output_s_loss_takes_its_labels_form(digit_loss, refused, losses_as_list):
+    """A categorical cross-entropy on one output's class ids failed every trial, after
+    training began, with Keras's shape error naming no output."""
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(150, 6)).astype("float32")
+    digit = np.argmax(x[:, :3], axis=1)
+    data = Dataset.from_arrays(x, {"digit": digit, "even": (digit % 2 == 0).astype(int)}, seed=0)
+
+    def build(hp):
+        inputs = keras.Input((6,), name="x")
+        hidden = keras.layers.Dense(hp.Int("units", 4, 8, step=4), activation="relu")(inputs)
+        digit_out = keras.layers.Dense(3, activation="softmax", name="digit")(hidden)
+        even_out = keras.layers.Dense(1, activation="sigmoid", name="even")(hidden)
+        model = keras.Model(inputs, {"digit": digit_out, "even": even_out})
+        loss = {"digit": digit_loss, "even": "binary_crossentropy"}
+        model.compile(
+            optimizer="adam",
+            loss=[loss[name] for name in model.output_names] if losses_as_list else loss,
+        )
+        return model
+
+    if refused is None:
+        check_model(get_hypermodel(build), data)
+        return
+    with pytest.raises(ModelCheckError, match=refused):
+        check_model(get_hypermodel(build), data)

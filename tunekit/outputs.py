@@ -36,10 +36,13 @@ __all__ = [
     "check_output_shape",
     "model_output_shape",
     "output_activation",
+    "output_loss",
     "probability_cross_entropy",
+    "reads_probabilities",
     "predict_classes",
     "predict_test_set",
     "predicted_classes",
+    "unit_reading",
     "uses_logits",
 ]
 
@@ -126,7 +129,12 @@ def uses_logits(model: Any) -> bool | None:
     such as `keras.ops.sigmoid` after the last layer: unknown, `None`, and
     `predicted_classes` reads the outputs' range.
     """
-    for item in _losses(model):
+    return unit_reading(_losses(model), output_activation(model))
+
+
+def unit_reading(losses: Sequence[Any], activation: str | None) -> bool | None:
+    """`uses_logits` for one output: its compiled loss(es) and its layer's activation name."""
+    for item in losses:
         if item is not None and hasattr(item, "from_logits"):
             return bool(item.from_logits)
         if _loss_name(item) in _MARGIN_LOSSES:
@@ -135,7 +143,6 @@ def uses_logits(model: Any) -> bool | None:
             callable(item) and getattr(item, "__module__", "").startswith("keras.")
         ):
             return False  # a loss named by string, or Keras's function: probabilities
-    activation = output_activation(model)
     return None if activation is None else activation == "linear"
 
 
@@ -151,6 +158,17 @@ def _losses(model: Any) -> list[Any]:
     return list(loss) if isinstance(loss, (list, tuple)) else [loss]
 
 
+def output_loss(model: Any, name: str, index: int, count: int) -> Any:
+    """The compiled loss of a model's output `index` (named `name`) of `count`: a dict's
+    value by name, a list's by position, else the one loss all outputs share."""
+    loss = getattr(model, "loss", None)
+    if isinstance(loss, dict):
+        return loss.get(name)
+    if isinstance(loss, (list, tuple)) and len(loss) == count:
+        return loss[index]
+    return loss
+
+
 def _loss_name(loss: Any) -> str:
     if isinstance(loss, str):
         return loss
@@ -159,27 +177,34 @@ def _loss_name(loss: Any) -> str:
 
 def probability_cross_entropy(model: Any) -> bool:
     """Whether `model`'s loss is a cross-entropy reading probabilities (`from_logits=False`)."""
+    return reads_probabilities(_losses(model))
+
+
+def reads_probabilities(losses: Sequence[Any]) -> bool:
+    """`probability_cross_entropy` for one output's compiled loss(es)."""
     return any(
         item is not None
         and "crossentropy" in _loss_name(item).lower()
         and not getattr(item, "from_logits", False)
-        for item in _losses(model)
+        for item in losses
     )
 
 
-def output_activation(model: Any) -> str | None:
-    """The name of the activation of the layer that makes the one output, or `None`."""
-    activation = getattr(_output_layer(model), "activation", None)
+def output_activation(model: Any, output: Any = None) -> str | None:
+    """The activation's name of the layer that makes the one output (or `output`, one
+    output tensor of a functional model), or `None` when it cannot be known."""
+    activation = getattr(_output_layer(model, output), "activation", None)
     return None if activation is None else str(getattr(activation, "__name__", ""))
 
 
-def _output_layer(model: Any) -> Any:
+def _output_layer(model: Any, output: Any = None) -> Any:
     """The layer whose values are the model's one output, or `None` if it cannot be known.
 
     Layers that only move or pass values on (`Reshape`, `Flatten`, `Permute`,
     `Identity`, `Dropout`, `ActivityRegularization`, `Activation("linear")`)
     are stepped over: a
-    sigmoid unit behind `Reshape(())` still outputs a probability.
+    sigmoid unit behind `Reshape(())` still outputs a probability. `output`,
+    one of a functional model's output tensors, is followed instead of the one.
     """
     import keras  # noqa: PLC0415 - a model exists, so Keras is loaded
 
@@ -198,15 +223,17 @@ def _output_layer(model: Any) -> Any:
         return isinstance(layer, passes)
 
     layers = getattr(model, "layers", None) or []
-    if isinstance(model, keras.Sequential):
+    if output is None and isinstance(model, keras.Sequential):
         return next((layer for layer in reversed(layers) if not moves_values(layer)), None)
-    try:
-        outputs = model.outputs
-    except (AttributeError, ValueError):  # a subclassed model: its call decides
-        return None
-    if not outputs or len(outputs) != 1:
-        return None
-    layer: Any = getattr(getattr(outputs[0], "_keras_history", None), "operation", None)
+    if output is None:
+        try:
+            outputs = model.outputs
+        except (AttributeError, ValueError):  # a subclassed model: its call decides
+            return None
+        if not outputs or len(outputs) != 1:
+            return None
+        output = outputs[0]
+    layer: Any = getattr(getattr(output, "_keras_history", None), "operation", None)
     while moves_values(layer) and len(nodes := layer._inbound_nodes) == 1:
         inputs = nodes[0].input_tensors
         if len(inputs) != 1:

@@ -19,6 +19,7 @@ from tunekit.data import CLASSIFICATION, Dataset
 from tunekit.data._checks import CATEGORICAL_LABELS
 from tunekit.data._targets import one_hot_ids
 from tunekit.errors import ModelCheckError
+from tunekit.outputs import output_loss
 from tunekit.steps.metric_reading import label_form_misfit, metric_name
 from tunekit.steps.output_checks import WHAT as _WHAT
 from tunekit.steps.output_checks import outputs_and_compile
@@ -75,12 +76,13 @@ def check_metric_label_form(model: keras.Model, one_hot: bool) -> None:
 
 
 def _check_output_label_forms(model: keras.Model, y: Mapping[str, Any]) -> None:
-    """`check_metric_label_form` for each output of a model fed a dict of labels.
+    """`check_metric_label_form`, and the loss's form, for each output fed a dict of labels.
 
     An output's labels are class ids when they are whole numbers `(n,)`, one-hot
     rows when `one_hot_ids` says so; other targets are not judged.
     """
-    for name, output, _, metrics in outputs_and_compile(model):
+    parts = outputs_and_compile(model)
+    for index, (name, output, _, metrics) in enumerate(parts):
         labels = np.asarray(y[name]) if name in y else None
         if labels is None or labels.dtype.kind not in "iubf":
             continue
@@ -90,6 +92,18 @@ def _check_output_label_forms(model: keras.Model, y: Mapping[str, Any]) -> None:
             one_hot = True
         else:
             continue
+        kind = _crossentropy_kind(output_loss(model, name, index, len(parts)))
+        if kind is not None and (kind == "sparse") == one_hot:
+            takes, given, fix = (
+                ("class ids", "one-hot rows", '"categorical_crossentropy"')
+                if one_hot
+                else ("one-hot rows", "class ids", '"sparse_categorical_crossentropy"')
+            )
+            raise ModelCheckError(
+                f"{_WHAT} has an output {name!r} compiled with a {kind} categorical "
+                f"cross-entropy, which takes {takes}, but its labels are {given}: every "
+                f"trial would fail, or score wrongly. Compile it with {{{name!r}: {fix}}}."
+            )
         _check_metrics_take(metrics, tuple(output.shape), one_hot, f" {name!r}")
 
 

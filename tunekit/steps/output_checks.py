@@ -16,7 +16,10 @@ from tunekit.errors import ModelCheckError
 from tunekit.outputs import (
     model_output_shape,
     output_activation,
+    output_loss,
     probability_cross_entropy,
+    reads_probabilities,
+    unit_reading,
     uses_logits,
 )
 from tunekit.steps.metric_reading import fails_on_class_ids, metric_name, misreading
@@ -39,10 +42,10 @@ _NEVER_NEGATIVE = {"sigmoid", "hard_sigmoid", "softmax", "relu", "relu6", "softp
 
 # How the messages name what one output unit holds, by `uses_logits`.
 _UNIT = {
-    True: "outputs one logit (its loss has from_logits=True or is a hinge loss, or names no "
+    True: "one logit (its loss has from_logits=True or is a hinge loss, or names no "
     "from_logits and its last layer is linear)",
-    False: "outputs one probability (its loss reads probabilities, or its last layer is a sigmoid)",
-    None: "outputs one unit per sample",
+    False: "one probability (its loss reads probabilities, or its last layer is a sigmoid)",
+    None: "one unit per sample",
 }
 
 
@@ -58,7 +61,9 @@ def check_logit_accuracy(
     are wrong for a probability; `Accuracy`, the categorical accuracies and
     the IoUs over class ids are wrong for one unit either way. The search
     would rank trials, and the report print test metrics, by numbers that
-    disagree with the report's own classes.
+    disagree with the report's own classes. A unit that cannot hold what its
+    loss reads (a sigmoid under `from_logits=True`, a linear unit under a
+    probability cross-entropy) is refused too.
 
     Raises:
         ModelCheckError (a `ValueError`): Naming the metric and its fix.
@@ -69,40 +74,63 @@ def check_logit_accuracy(
         config = model.get_compile_config() or {}
     except Exception:  # noqa: BLE001 - a model compiled in an unusual way: not checked
         return
-    logit = uses_logits(model)
-    activation = output_activation(model)
+    metrics = metric_entries([config.get("metrics"), config.get("weighted_metrics")])
+    _check_unit(
+        shape,
+        uses_logits(model),
+        output_activation(model),
+        probability_cross_entropy(model),
+        metrics,
+        f"{what} outputs",
+        lambda fix: f"metrics=[{fix}]",
+    )
+
+
+def _check_unit(
+    shape: tuple[int | None, ...],
+    logit: bool | None,
+    activation: str | None,
+    probability_loss: bool,
+    metrics: list[Any],
+    unit: str,
+    compile_with: Any,
+) -> None:
+    """`check_logit_accuracy` on one one-unit output, told what its loss and layer say.
+
+    `unit` starts each message ("... builds a model that outputs", or "... has an
+    output 'a' that outputs"); `compile_with(fix)` says how to compile the fix.
+    """
     if logit and activation in _NEVER_NEGATIVE:
         raise ModelCheckError(
-            f"{what} outputs one unit through a {activation!r} activation, which is never "
+            f"{unit} one unit through a {activation!r} activation, which is never "
             "below 0, but its loss reads that unit as a logit or margin, class 1 above 0 "
             "(from_logits=True, or a hinge loss): every sample would be class 1, and the "
             "loss would squash an already squashed value. For a probability, compile with "
             "from_logits=False (e.g. loss='binary_crossentropy'); for a logit, give the last "
             "layer no activation (or 'tanh' with a hinge loss)."
         )
-    if logit is False and activation in ("linear", "tanh") and probability_cross_entropy(model):
+    if logit is False and activation in ("linear", "tanh") and probability_loss:
         raise ModelCheckError(
-            f"{what} outputs one unit through a {activation!r} activation, which can be "
+            f"{unit} one unit through a {activation!r} activation, which can be "
             "below 0, but its loss is a cross-entropy that reads a probability "
             "(from_logits=False): Keras clips the output to [0, 1] there, and the unit "
             "cannot be read as both a logit (class 1 above 0) and a probability (above "
             "0.5). Give the last layer activation='sigmoid', or no activation and "
             "keras.losses.BinaryCrossentropy(from_logits=True)."
         )
-    metrics = [config.get("metrics"), config.get("weighted_metrics")]
-    for metric in metric_entries(metrics):
+    for metric in metrics:
         if len(shape) == 1 and metric in ("accuracy", "acc"):
             threshold = "0.0" if logit else "0.5"
+            fix = f"keras.metrics.BinaryAccuracy(threshold={threshold}, name='accuracy')"
             raise ModelCheckError(
-                f"{what} outputs shape (n,), and Keras resolves its metric {metric!r} for that "
+                f"{unit} shape (n,), and Keras resolves its metric {metric!r} for that "
                 "shape to categorical accuracy, an argmax over the batch: every trial would "
-                "score 0 or 1 by chance. Compile it with metrics=[keras.metrics."
-                f"BinaryAccuracy(threshold={threshold}, name='accuracy')] (class 1 above "
+                f"score 0 or 1 by chance. Compile it with {compile_with(fix)} (class 1 above "
                 f"{threshold}), or output shape (n, 1)."
             )
         if len(shape) == 2 and fails_on_class_ids(metric):
             raise ModelCheckError(
-                f"{what} outputs shape (n, 1), and its metric {metric_name(metric)!r} needs "
+                f"{unit} shape (n, 1), and its metric {metric_name(metric)!r} needs "
                 "labels of that rank, where the labels are class ids (n,): every trial would "
                 "fail in Keras ('target and output must have the same rank'). The loss "
                 "already reports the binary cross-entropy (loss, val_loss): drop the metric, "
@@ -114,7 +142,7 @@ def check_logit_accuracy(
         reads, fix = reading
         if not fix:  # nothing says what the unit holds: the model's author must
             raise ModelCheckError(
-                f"{what} {_UNIT[None]}, and nothing says whether that unit is a logit (class "
+                f"{unit} {_UNIT[None]}, and nothing says whether that unit is a logit (class "
                 "1 above 0) or a probability (above 0.5): its loss is a function of yours "
                 "without from_logits, and its layers do not show the output's activation (a "
                 "subclassed model's call, or an op after the last layer, may apply a sigmoid). "
@@ -129,9 +157,9 @@ def check_logit_accuracy(
             else ""
         )
         raise ModelCheckError(
-            f"{what} {_UNIT[logit]}, but its metric {metric_name(metric)!r} {reads}: the "
+            f"{unit} {_UNIT[logit]}, but its metric {metric_name(metric)!r} {reads}: the "
             "score the search ranks trials by, and the test metric reported, would count the "
-            f"wrong samples. Compile it with metrics=[{fix}]{other}."
+            f"wrong samples. Compile it with {compile_with(fix)}{other}."
         )
 
 
@@ -226,7 +254,7 @@ def check_built_model(
         check_scorable_uncompiled(model, shape, data, what)
     if shape is not None and data.task != REGRESSION and data.num_classes == 2:
         check_logit_accuracy(model, shape, what)
-    check_output_logits(model, what)
+    check_output_logits(model, what, data.task)
     return shape
 
 
@@ -238,19 +266,6 @@ def output_part(value: Any, name: str, index: int, count: int) -> Any:
         if all(isinstance(v, (list, tuple)) or v is None for v in value):
             return value[index]  # one list per output (metrics), or one loss per output
     return value
-
-
-def _reads_logit(loss: Any, output: Any) -> bool:
-    """Whether one output unit is a logit: its loss's `from_logits`, else a linear layer."""
-    if isinstance(loss, Mapping):
-        config = loss.get("config")
-        if isinstance(config, Mapping) and "from_logits" in config:
-            return bool(config["from_logits"])
-        return False  # a loss function of Keras's, by name: probabilities
-    if isinstance(loss, str):
-        return False
-    layer = getattr(getattr(output, "_keras_history", None), "operation", None)
-    return getattr(getattr(layer, "activation", None), "__name__", "") == "linear"
 
 
 def outputs_and_compile(model: keras.Model) -> list[tuple[str, Any, Any, list[Any]]]:
@@ -287,8 +302,12 @@ def outputs_and_compile(model: keras.Model) -> list[tuple[str, Any, Any, list[An
     ]
 
 
-def check_output_logits(model: keras.Model, what: str = WHAT) -> None:
+def check_output_logits(model: keras.Model, what: str = WHAT, task: str | None = None) -> None:
     """`check_logit_accuracy` for each one-unit output of a model with several outputs.
+
+    Each output is read by its own loss (`tunekit.outputs.output_loss`) and the
+    layer behind it. Under `task="regression"` only an output whose loss
+    reads a logit is checked (a one-unit regression target is no class).
 
     Raises:
         ModelCheckError (a `ValueError`): Naming the output, the metric and its fix.
@@ -296,19 +315,20 @@ def check_output_logits(model: keras.Model, what: str = WHAT) -> None:
     parts = outputs_and_compile(model)
     if len(parts) < 2:
         return
-    for name, output, loss, metrics in parts:
+    for index, (name, output, _, metrics) in enumerate(parts):
         shape = tuple(output.shape)
         if not (len(shape) == 1 or shape[-1:] == (1,)):
             continue
-        if not _reads_logit(loss, output):
+        losses = [output_loss(model, name, index, len(parts))]
+        logit = unit_reading(losses, output_activation(model, output))
+        if task == REGRESSION and not logit:
             continue
-        for metric in metrics:
-            if (reading := misreading(metric, True)) is not None:
-                raise ModelCheckError(
-                    f"{what} has an output {name!r} of one logit (its loss has "
-                    f"from_logits=True, or names none and its layer is linear), but its metric "
-                    f"{metric_name(metric)!r} {reading[0]}: the "
-                    "score reported for it (and a search ranked by it) would count the wrong "
-                    f"samples. Compile it with {{{name!r}: [{reading[1]}]}}, or give that "
-                    "output activation='sigmoid' and its loss from_logits=False."
-                )
+        _check_unit(
+            shape,
+            logit,
+            output_activation(model, output),
+            reads_probabilities(losses),
+            metrics,
+            f"{what} has an output {name!r} that outputs",
+            lambda fix, name=name: f"metrics={{{name!r}: [{fix}]}}",
+        )
