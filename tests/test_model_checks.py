@@ -817,7 +817,7 @@ def _two_outputs(metrics, bin_loss=None, activation=None):
     "metrics, activation, refused",
     [
         # Before, not checked: `bin_accuracy` 0.54 was reported where the logits gave 0.455.
-        ({"cls": ["accuracy"], "bin": ["accuracy"]}, None, r"'bin' that outputs one logit.*'accuracy'"),
+        ({"cls": ["accuracy"], "bin": ["accuracy"]}, None, r"'bin' that outputs one logit.*'acc"),
         ({"bin": ["auc"]}, None, r"'bin' that outputs one logit.*'auc' reads the output as a prob"),
         ({"bin": [keras.metrics.Precision()]}, None, r"'Precision' thresholds the output"),
         ({"bin": [keras.metrics.BinaryAccuracy(threshold=0.0)]}, None, None),
