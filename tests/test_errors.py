@@ -200,6 +200,12 @@ def test_library_messages_name_keywords(tmp_path):
             ),
             "Pass --task classification for classes, or --task regression for a quantity.",
         ),
+        (  # `task=None` (leave it unset) was said as "--task None", which argparse refuses
+            tunekit.DataError(
+                'Pass task="regression" (or task=None to infer it from the targets).'
+            ),
+            "Pass --task regression (or leave out --task to infer it from the targets).",
+        ),
     ],
 )
 def test_cli_translates_keywords_to_flags(error, said):

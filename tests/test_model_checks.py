@@ -1143,3 +1143,40 @@ def test_each_output_s_loss_takes_its_labels_form(digit_loss, refused, losses_as
         return
     with pytest.raises(ModelCheckError, match=refused):
         check_model(get_hypermodel(build), data)
+
+
+def test_a_fix_names_the_compile_argument_the_metric_came_from():
+    """The fix for a metric given in `weighted_metrics=` said `metrics=`."""
+
+    def single(hp):
+        model = keras.Sequential([keras.Input((6,)), keras.layers.Dense(hp.Int("u", 1, 1))])
+        model.compile(
+            loss=keras.losses.BinaryCrossentropy(from_logits=True), weighted_metrics=["auc"]
+        )
+        return model
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(150, 6)).astype("float32")
+    with pytest.raises(ModelCheckError, match=r"weighted_metrics=\[keras\.metrics\.AUC"):
+        check_model(get_hypermodel(single), Dataset.from_arrays(x, (x[:, 0] > 0).astype(int)))
+
+    def several(hp):
+        inputs = keras.Input((6,), name="x")
+        hidden = keras.layers.Dense(hp.Int("units", 4, 8, step=4), activation="relu")(inputs)
+        big = keras.layers.Dense(1, name="big")(hidden)
+        digit = keras.layers.Dense(3, activation="softmax", name="digit")(hidden)
+        model = keras.Model(inputs, {"digit": digit, "big": big})
+        model.compile(
+            loss={
+                "digit": "sparse_categorical_crossentropy",
+                "big": keras.losses.BinaryCrossentropy(from_logits=True),
+            },
+            metrics={"big": [keras.metrics.BinaryAccuracy(threshold=0.0)]},
+            weighted_metrics={"big": [keras.metrics.AUC()]},
+        )
+        return model
+
+    digit = np.argmax(x[:, :3], axis=1)
+    data = Dataset.from_arrays(x, {"digit": digit, "big": (digit == 2).astype(int)}, seed=0)
+    with pytest.raises(ModelCheckError, match=r"weighted_metrics=\{'big': \[keras\.metrics\.AUC"):
+        check_model(get_hypermodel(several), data)

@@ -74,6 +74,21 @@ def test_uses_logits_from_the_last_activation_when_not_compiled():
     assert uses_logits(sigmoid) is False
 
 
+@pytest.mark.parametrize("activation", ["tanh", "softsign"])
+def test_a_tanh_unit_loaded_without_its_loss_is_read_by_its_sign(tmp_path, activation):
+    """A tanh unit trained with a hinge loss, loaded with compile=False, was read as a
+    probability at 0.5: accuracy 0.45 where its own report (by sign) said 0.83."""
+    x = np.random.default_rng(0).normal(size=(200, 3)).astype("float32")
+    model = _binary(activation, "squared_hinge")
+    model.save(tmp_path / "m.keras")
+    loaded = keras.models.load_model(tmp_path / "m.keras", compile=False)
+    assert uses_logits(loaded) is True
+    scores = loaded.predict(x, verbose=0)[:, 0]
+    assert ((scores > 0) != (scores > 0.5)).any()  # the two readings differ here
+    np.testing.assert_array_equal(predict_classes(loaded, x), (scores > 0).astype(int))
+    np.testing.assert_array_equal(predict_classes(model, x), (scores > 0).astype(int))
+
+
 @pytest.mark.parametrize(
     "activation, loss",
     [

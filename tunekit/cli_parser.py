@@ -244,6 +244,8 @@ def cli_message(error: BaseException) -> str:
         value = (match.group(2) or "").strip("'\"")
         if isinstance(action, argparse._StoreConstAction):  # store_true / store_false
             return action.option_strings[0] if value == str(action.const) else match.group(0)
+        if value == "None" and action.default is None:  # unset: the option left out
+            return f"leave out {action.option_strings[0]}"
         return f"{action.option_strings[0]} {value}" if value else action.option_strings[0]
 
     def named(match: re.Match) -> str:  # "`objective`" -> "`--objective`"

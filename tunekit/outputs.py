@@ -124,7 +124,8 @@ def uses_logits(model: Any) -> bool | None:
     binary_crossentropy`), which take probabilities unless told otherwise,
     except the hinge losses (a margin: its sign is the class, a logit);
     else the activation of the layer that makes the output (`linear` means a
-    logit, anything else a probability). A subclassed model's layers say
+    logit, `tanh` and `softsign` a margin read by its sign, anything else a
+    probability). A subclassed model's layers say
     nothing of its `call` (it may apply a sigmoid itself), nor does an op
     such as `keras.ops.sigmoid` after the last layer: unknown, `None`, and
     `predicted_classes` reads the outputs' range.
@@ -143,9 +144,11 @@ def unit_reading(losses: Sequence[Any], activation: str | None) -> bool | None:
             callable(item) and getattr(item, "__module__", "").startswith("keras.")
         ):
             return False  # a loss named by string, or Keras's function: probabilities
-    return None if activation is None else activation == "linear"
+    return None if activation is None else activation in _SIGNED
 
 
+# Output activations read by their sign, class 1 above 0: a logit, or a margin in (-1, 1).
+_SIGNED = {"linear", "tanh", "softsign"}
 # Losses whose output is a margin: its sign is the class.
 _MARGIN_LOSSES = {"hinge", "squared_hinge", "Hinge", "SquaredHinge"}
 

@@ -8,6 +8,9 @@ comes from one batch here (the input shape, the task) or from the user
 
 - The retrain trains on `train_and_validation()`: `train.concatenate(val)` for
   `tf.data`, a `ChainedPyDataset` for PyDatasets; nothing is copied.
+- Each fit of an image folder trains on a training stream made anew after
+  the fit's seed (`fresh_train`), so its order does not depend on the fits
+  before it in the process (a resumed run trains as one run straight through).
 - The test evaluation predicts batch by batch and collects `y` from the same
   batches (`predict_stream`), so a shuffled test stream still lines up.
 - **Fingerprint** (what a resumed run compares): tunekit cannot hash a
@@ -20,13 +23,16 @@ comes from one batch here (the input shape, the task) or from the user
   module and name, plus JSON-able keyword arguments, e.g. an image folder's
   `to_config()`) can be rebuilt in a worker process; a pipeline made in a
   notebook exists only in its process and is refused for `workers > 1`.
+
+This module is over 400 lines because the checks of a stream's first batch and
+the class's constructors, which share them, read best together.
 """
 
 from __future__ import annotations
 
 import importlib
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -105,6 +111,8 @@ class StreamData:
 
     is_stream = True
     files: list[tuple[str, int, str]] | None = None  # an image folder's: `from_image_folder`
+    # Makes the training stream anew (an image folder's): see `fresh_train`.
+    reopen_train: Callable[[], Any] | None = None
 
     def __init__(
         self,
@@ -239,6 +247,7 @@ class StreamData:
             },
         )
         data.files = stream.listing
+        data.reopen_train = lambda: stream.dataset("train")
         return data
 
     @classmethod
@@ -267,12 +276,27 @@ class StreamData:
         """The data's fingerprint (see the module docstring for what it detects)."""
         return self._fingerprint
 
+    def fresh_train(self) -> Any:
+        """The training stream for one fit: made anew when this data can (an image folder).
+
+        A `tf.data` shuffle with `reshuffle_each_iteration=True` draws each
+        epoch's order from a generator the dataset object keeps, seeded by
+        TensorFlow's global seed when the object was made: one object shared by
+        every fit of a process gives a fit the orders after all the epochs
+        before it, so a resumed run (a new process) trained its later trials and
+        its final model on other orders than the same command run straight
+        through. Made after the fit's `keras.utils.set_random_seed`, the order
+        depends on the seed only. Your own streams are used as given.
+        """
+        return self.reopen_train() if self.reopen_train is not None else self.train
+
     def train_and_validation(self) -> tuple[Any, None]:
-        """`(stream, None)`: train then validation, chained without copying."""
+        """`(stream, None)`: train (`fresh_train`) then validation, chained without copying."""
         validation = with_weights_of(self.validation, self.train)  # batches alike
+        train = self.fresh_train()
         if self.kind == "tf.data":
-            return self.train.concatenate(validation), None
-        return chain_py_datasets(self.train, validation), None
+            return train.concatenate(validation), None
+        return chain_py_datasets(train, validation), None
 
     def sample(self) -> Any:
         """`x` of the first training batch (for a check of the model's output)."""

@@ -217,7 +217,7 @@ class FinalistsStep:
         data = ctx.data
         extra: dict[str, Any] = {}
         if isinstance(data, StreamData):  # streams go as they are, batched by their maker
-            x, y, validation = data.train, None, data.validation
+            x, y, validation = data.fresh_train(), None, data.validation
             extra["shuffle"] = False  # a stream shuffles itself (Keras warns otherwise)
         else:
             x, y = data.x_train, data.model_targets(data.y_train)

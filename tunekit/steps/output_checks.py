@@ -75,6 +75,7 @@ def check_logit_accuracy(
     except Exception:  # noqa: BLE001 - a model compiled in an unusual way: not checked
         return
     metrics = metric_entries([config.get("metrics"), config.get("weighted_metrics")])
+    weighted = metric_entries([config.get("weighted_metrics")])
     _check_unit(
         shape,
         uses_logits(model),
@@ -82,8 +83,13 @@ def check_logit_accuracy(
         probability_cross_entropy(model),
         metrics,
         f"{what} outputs",
-        lambda fix: f"metrics=[{fix}]",
+        lambda metric, fix: f"{_key(metric, weighted)}=[{fix}]",
     )
+
+
+def _key(metric: Any, weighted: list[Any]) -> str:
+    """The `compile` argument that gave `metric`: `weighted_metrics` or `metrics`."""
+    return "weighted_metrics" if any(metric == entry for entry in weighted) else "metrics"
 
 
 def _check_unit(
@@ -98,7 +104,8 @@ def _check_unit(
     """`check_logit_accuracy` on one one-unit output, told what its loss and layer say.
 
     `unit` starts each message ("... builds a model that outputs", or "... has an
-    output 'a' that outputs"); `compile_with(fix)` says how to compile the fix.
+    output 'a' that outputs"); `compile_with(metric, fix)` says how to compile the fix
+    in place of `metric`.
     """
     if logit and activation in _NEVER_NEGATIVE:
         raise ModelCheckError(
@@ -125,8 +132,8 @@ def _check_unit(
             raise ModelCheckError(
                 f"{unit} shape (n,), and Keras resolves its metric {metric!r} for that "
                 "shape to categorical accuracy, an argmax over the batch: every trial would "
-                f"score 0 or 1 by chance. Compile it with {compile_with(fix)} (class 1 above "
-                f"{threshold}), or output shape (n, 1)."
+                f"score 0 or 1 by chance. Compile it with {compile_with(metric, fix)} (class 1 "
+                f"above {threshold}), or output shape (n, 1)."
             )
         if len(shape) == 2 and fails_on_class_ids(metric):
             raise ModelCheckError(
@@ -159,7 +166,7 @@ def _check_unit(
         raise ModelCheckError(
             f"{unit} {_UNIT[logit]}, but its metric {metric_name(metric)!r} {reads}: the "
             "score the search ranks trials by, and the test metric reported, would count the "
-            f"wrong samples. Compile it with {compile_with(fix)}{other}."
+            f"wrong samples. Compile it with {compile_with(metric, fix)}{other}."
         )
 
 
@@ -315,11 +322,13 @@ def check_output_logits(model: keras.Model, what: str = WHAT, task: str | None =
     parts = outputs_and_compile(model)
     if len(parts) < 2:
         return
+    weighted_config = (model.get_compile_config() or {}).get("weighted_metrics")
     for index, (name, output, _, metrics) in enumerate(parts):
         shape = tuple(output.shape)
         if not (len(shape) == 1 or shape[-1:] == (1,)):
             continue
         losses = [output_loss(model, name, index, len(parts))]
+        weighted = metric_entries([output_part(weighted_config, name, index, len(parts))])
         logit = unit_reading(losses, output_activation(model, output))
         if task == REGRESSION and not logit:
             continue
@@ -330,5 +339,7 @@ def check_output_logits(model: keras.Model, what: str = WHAT, task: str | None =
             reads_probabilities(losses),
             metrics,
             f"{what} has an output {name!r} that outputs",
-            lambda fix, name=name: f"metrics={{{name!r}: [{fix}]}}",
+            lambda metric, fix, name=name, weighted=weighted: (
+                f"{_key(metric, weighted)}={{{name!r}: [{fix}]}}"
+            ),
         )

@@ -274,8 +274,7 @@ class SearchStep:
         `StreamData`'s train and validation streams go as they are
         (`tf.data.Dataset` / PyDataset).
         """
-        # No graph per trial: under JAX, tracing it costs as much as two MNIST epochs.
-        # Per-epoch logs only: no per-batch hook (see `EpochTensorBoard`).
+        # No graph per trial (under JAX as costly as two MNIST epochs); no per-batch hook.
         callbacks = [
             EpochTensorBoard(
                 log_dir=str(ctx.run_dir / "tensorboard" / self.name), write_graph=False
@@ -286,6 +285,7 @@ class SearchStep:
         if isinstance(data, StreamData):  # streams go as they are, batched by their maker
             x, y, validation = data.train, None, data.validation
             extra["shuffle"] = False  # a stream shuffles itself (Keras warns otherwise)
+            tuner.fresh_x = data.fresh_train if data.reopen_train else None  # order by seed
         else:
             x, y = data.x_train, data.model_targets(data.y_train)
             validation = (data.x_val, data.model_targets(data.y_val))

@@ -161,6 +161,10 @@ class TunekitTuner(kt.Tuner):
         ValueError: `cv` is not an int >= 1.
     """
 
+    # Makes `x` anew for each trial, after its seed (`StreamData.fresh_train`): set by the
+    # search step for an image folder's stream, whose shuffle order an object keeps.
+    fresh_x: Callable[[], Any] | None = None
+
     def __init__(
         self,
         *args: Any,
@@ -270,6 +274,8 @@ class TunekitTuner(kt.Tuner):
         _faults.checkpoint(f"{self._tunekit_phase}.trial_start")
         if self._tunekit_seed is not None:
             keras.utils.set_random_seed(self._trial_seed(trial.trial_id))
+        if self.fresh_x is not None and args:  # `StreamData.fresh_train`, after the seed
+            args = (self.fresh_x(), *args[1:])
         start = time.perf_counter()
         self._tunekit_trial.checkpoints.clear()
         try:

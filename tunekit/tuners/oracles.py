@@ -333,7 +333,9 @@ class FixedSpaceBayesianOracle(SizeLimitedOracle, kt.oracles.BayesianOptimizatio
     once the configuration was tried. A proposal of a configuration already
     trained (in a small space the process proposes its optimum again) is
     replaced by a random untried one; once every configuration was tried the
-    search stops, as a random search's does.
+    search stops, as a random search's does. The optimiser's random starting
+    points are drawn from the seed and the number of trials, so a search
+    stopped and resumed proposes what it would have run straight through.
 
     scikit-learn's `ConvergenceWarning` from fitting the Gaussian process
     ("... length_scale is close to the specified lower bound") is not shown:
@@ -346,6 +348,10 @@ class FixedSpaceBayesianOracle(SizeLimitedOracle, kt.oracles.BayesianOptimizatio
             not isinstance(hp, kt.engine.hyperparameters.Fixed) for hp in self.hyperparameters.space
         ):
             return self._random_populate_space()
+        # KerasTuner draws the optimiser's starting points from one RandomState made from
+        # the seed when the oracle is made and never saved: a resumed search proposed other
+        # trials than the same search run straight through. Drawn per trial, they are the same.
+        self._random_state = np.random.RandomState([self.seed or 0, len(self.trials)])
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
             proposal = super().populate_space(trial_id)
