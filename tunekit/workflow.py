@@ -79,7 +79,12 @@ from tunekit.steps import (
     select,
 )
 from tunekit.steps.base import check_splits_used
-from tunekit.steps.check import check_declares_hyperparameters, check_model, declared_space
+from tunekit.steps.check import (
+    check_declares_hyperparameters,
+    check_model,
+    check_objective_reported,
+    declared_space,
+)
 from tunekit.steps.retrain import ranked_trials
 from tunekit.steps.search import cv_stratify
 from tunekit.steps.space_checks import check_user_space
@@ -919,6 +924,8 @@ class CoarseToFine:
         """
         if not self._model_checked:
             self.model_file_note = check_model(self.hypermodel, self.data, self.hyperparameters)
+            names = [n for n, _ in objective_parts(self.objective)] or [self.objective.name]
+            check_objective_reported(self.hypermodel, self.data, names, self.hyperparameters)
             check_declares_hyperparameters(self.hypermodel, self._declared_space())
             if self.hyperparameters is not None:
                 check_user_space(

@@ -7,6 +7,7 @@ model makes) fails in seconds, leaving nothing on disk.
 
 from __future__ import annotations
 
+import difflib
 import os
 import traceback
 from collections.abc import Mapping
@@ -24,11 +25,12 @@ from tunekit.outputs import check_output_shape, model_output_shape, training_sam
 from tunekit.regression import check_regression_output_shape
 from tunekit.steps.label_forms import check_label_form, check_metric_label_form
 from tunekit.steps.output_checks import WHAT as _WHAT
-from tunekit.steps.output_checks import check_built_model, model_sample
+from tunekit.steps.output_checks import check_built_model, model_sample, outputs_and_compile
 
 __all__ = [
     "check_declares_hyperparameters",
     "check_model",
+    "check_objective_reported",
     "check_round_trip",
     "check_trainable",
     "declared_space",
@@ -312,3 +314,57 @@ def _default_build_error(error: Exception) -> ModelCheckError:
         "trial, so no search can start: make build work for the defaults (e.g. give the "
         "hyperparameter a default= that builds)."
     )
+
+
+def check_objective_reported(
+    hypermodel: kt.HyperModel,
+    data: Dataset | StreamData,
+    names: list[str],
+    hyperparameters: kt.HyperParameters | None = None,
+) -> None:
+    """Refuses, before training, an objective a model with several outputs never reports.
+
+    Keras names such a model's metrics by output (`digit_accuracy`,
+    `val_digit_loss`), so the default objective (`val_accuracy`) or a name
+    written for one output is not among them, which a search would find only
+    after its first trial trained. The model built with the default
+    hyperparameters is evaluated on two training samples (one compile of its
+    test step) and each of `names` (the objective's metric names) must be one
+    it reports, with or without `val_`. Models with one output, not compiled,
+    or trained by the hypermodel's own `fit` (which may report its own
+    metrics) are left to the first trial.
+
+    Raises:
+        ModelCheckError (a `ValueError`): Naming the objective, the metrics the
+            model reports and the closest one.
+    """
+    if type(hypermodel).fit is not kt.HyperModel.fit:
+        return
+    try:
+        model = hypermodel.build(_defaults(hyperparameters))
+    except Exception:  # noqa: BLE001 - `check_model` names a failing build
+        return
+    try:
+        if not isinstance(model, keras.Model) or not getattr(model, "compiled", False):
+            return
+        if len(outputs_and_compile(model)) < 2:
+            return
+        x, y = training_samples(data, targets=True)
+        try:
+            reported = list(model.evaluate(x, y, verbose=0, return_dict=True))
+        except Exception:  # noqa: BLE001 - a model that cannot run here: its trials say why
+            return
+    finally:
+        del model
+        keras.backend.clear_session()
+    known = [*reported, *(f"val_{name}" for name in reported)]
+    for name in names:
+        if name in known:
+            continue
+        close = difflib.get_close_matches(name, known, n=1)
+        raise ModelCheckError(
+            f"The objective {name!r} is not among the metrics the model reports: its "
+            f"outputs' metrics are named by output, {sorted(known)}. "
+            + (f"Did you mean {close[0]!r}? " if close else "")
+            + "Choose one of those as `objective`."
+        )
