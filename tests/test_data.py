@@ -798,3 +798,19 @@ def test_dataset_task_none_infers_the_task_and_the_error_says_how():
     with pytest.raises(DataError, match=r'Pass task="regression" \(or task=None to infer it'):
         Dataset(*splits(values))
     assert Dataset(*splits(values), task="regression").task == "regression"
+
+
+@pytest.mark.parametrize("key", ["x_train", "x_test"])
+def test_text_inputs_are_refused_as_the_npz_loader_refuses_them(key):
+    """`from_arrays` read numbers written as text as numbers, where a .npz of the same
+    arrays was refused ("dtype <U32 ... expected numbers")."""
+    rng = np.random.default_rng(0)
+    arrays = {
+        "x_train": rng.normal(size=(40, 3)).astype("float32"),
+        "x_test": rng.normal(size=(10, 3)).astype("float32"),
+    }
+    arrays[key] = arrays[key].astype(str)
+    with pytest.raises(DataError, match=r"holds text \(dtype <U\d+\), not numbers.*astype"):
+        Dataset.from_arrays(
+            arrays["x_train"], np.arange(40) % 2, x_test=arrays["x_test"], y_test=np.arange(10) % 2
+        )

@@ -65,6 +65,13 @@ def _scale_pixels(x: Any) -> np.ndarray:
 
 
 def _as_float32(x: Any, name: str) -> np.ndarray:
+    kind = getattr(x, "dtype", None)
+    if kind is not None and np.dtype(kind).kind in "US":  # as the .npz loader refuses it
+        raise DataError(
+            f"{name} holds text (dtype {x.dtype}), not numbers. If the text is numbers "
+            f"written out, convert it yourself ({name}.astype('float32')), so that words "
+            "are never read as numbers by accident."
+        )
     try:
         x = np.asarray(x, dtype=np.float32)
     except (TypeError, ValueError) as exc:
