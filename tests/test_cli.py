@@ -746,3 +746,24 @@ def test_project_name_help_gives_the_default_that_is_used(tmp_path: Path) -> Non
     for expected, argv in cases.items():
         assert _default_project_name(parser.parse_args(argv)) == expected
     assert example == "mnist-dense-rivers-quick"
+
+
+def test_the_resume_command_names_the_interpreter_when_python_on_path_is_another(
+    monkeypatch, tmp_path
+):
+    """Run as `/some/env/bin/python -m tunekit.coarse_to_fine`, the resume and reproduce
+    commands said `python -m ...`: maybe another environment, without tunekit."""
+    import shlex
+    import shutil
+
+    from tunekit.reproduce import typed_program
+
+    monkeypatch.setattr(shutil, "which", lambda name: sys.executable)
+    assert typed_program() == "python -m tunekit.coarse_to_fine"
+    other = tmp_path / "python"
+    other.write_text("")
+    monkeypatch.setattr(shutil, "which", lambda name: str(other))
+    assert typed_program() == f"{shlex.quote(sys.executable)} -m tunekit.coarse_to_fine"
+    assert typed_program("python -m tunekit") == f"{shlex.quote(sys.executable)} -m tunekit"
+    monkeypatch.setattr(shutil, "which", lambda name: None)  # no python on PATH at all
+    assert typed_program("tunekit run") == "tunekit run"

@@ -809,8 +809,30 @@ def test_text_inputs_are_refused_as_the_npz_loader_refuses_them(key):
         "x_train": rng.normal(size=(40, 3)).astype("float32"),
         "x_test": rng.normal(size=(10, 3)).astype("float32"),
     }
-    arrays[key] = arrays[key].astype(str)
-    with pytest.raises(DataError, match=r"holds text \(dtype <U\d+\), not numbers.*astype"):
+    arrays[key] = arrays[key].astype(str) if key == "x_train" else arrays[key].astype(object)
+    if key == "x_test":  # text in an object array (which numpy turns into numbers too)
+        arrays[key][3, 1] = "1.5"
+    with pytest.raises(
+        DataError, match=r"holds text \(dtype (<U\d+|object)\), not numbers.*astype"
+    ):
         Dataset.from_arrays(
             arrays["x_train"], np.arange(40) % 2, x_test=arrays["x_test"], y_test=np.arange(10) % 2
         )
+
+
+def test_a_non_finite_input_is_named_in_the_file_s_array_and_row(tmp_path):
+    """An inf in x_train of a .npz without x_val was said to be in x_val (the validation
+    split taken out of x_train), with no row."""
+    rng = np.random.default_rng(0)
+    x_train = rng.normal(size=(60, 4)).astype("float32")
+    x_train[37, 2] = np.inf
+    path = tmp_path / "inf.npz"
+    np.savez(
+        path,
+        x_train=x_train,
+        y_train=np.arange(60) % 2,
+        x_test=rng.normal(size=(10, 4)).astype("float32"),
+        y_test=np.arange(10) % 2,
+    )
+    with pytest.raises(DataError, match=r"x_train contains 1 non-finite.*sample 37"):
+        load_npz(path)

@@ -1206,3 +1206,30 @@ def test_an_objective_a_model_of_several_outputs_never_reports_is_refused_before
     run(objective="val_digit_accuracy").check_model()
     run(objective="val_loss").check_model()
     run(objective=["val_digit_accuracy", "val_even_accuracy"]).check_model()
+
+
+@pytest.mark.parametrize("key", ["metrics", "weighted_metrics"])
+def test_metrics_as_a_list_for_outputs_as_a_dict_are_refused_before_training(key):
+    """Keras compiles it, then every trial failed: "Expected an instance of dict ... got
+    ('accuracy',)", with no fix."""
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(150, 6)).astype("float32")
+    digit = np.argmax(x[:, :3], axis=1)
+    data = Dataset.from_arrays(x, {"digit": digit, "even": (digit % 2 == 0).astype(int)}, seed=0)
+
+    def build(hp):
+        inputs = keras.Input((6,), name="x")
+        hidden = keras.layers.Dense(hp.Int("units", 4, 8, step=4), activation="relu")(inputs)
+        digit_out = keras.layers.Dense(3, activation="softmax", name="digit")(hidden)
+        even_out = keras.layers.Dense(1, activation="sigmoid", name="even")(hidden)
+        model = keras.Model(inputs, {"digit": digit_out, "even": even_out})
+        loss = {"digit": "sparse_categorical_crossentropy", "even": "binary_crossentropy"}
+        model.compile(optimizer="adam", loss=loss, **{key: ["accuracy"]})
+        return model
+
+    with pytest.raises(ModelCheckError, match=rf"its {key} are a list.*{key}=\{{'digit'"):
+        check_model(get_hypermodel(build), data)
+    # Keras itself fails on it, as the message says.
+    model = build(kt.HyperParameters())
+    with pytest.raises(ValueError, match="Expected an instance of dict"):
+        model.fit(x[:8], {"digit": digit[:8], "even": (digit[:8] % 2 == 0)}, verbose=0)

@@ -1005,7 +1005,16 @@ def test_a_bayesian_search_stopped_and_resumed_proposes_what_it_would_straight_t
     same command straight through trained 352 / 0.0074 (0.9483)."""
     straight = _bayesian_proposals(tmp_path / "straight")
     for stop in (3, 4):
-        resumed = _bayesian_proposals(tmp_path / f"stop{stop}", stop_after=stop)
-        # The same proposals, up to the last digits of the optimiser's floats (BLAS threads).
-        assert [p["units"] for p in resumed] == [p["units"] for p in straight]
-        assert [p["rate"] for p in resumed] == pytest.approx([p["rate"] for p in straight], 1e-4)
+        assert _bayesian_proposals(tmp_path / f"stop{stop}", stop_after=stop) == straight
+
+
+def test_a_reloaded_search_has_its_trials_in_the_order_they_were_made(tmp_path, monkeypatch):
+    """KerasTuner reads trials back in the file system's order; its Gaussian process, fitted
+    on them in that order, then proposed values off in the 6th digit (a learning rate
+    0.002331382800 straight through, 0.002331374906 resumed), silently."""
+    import tensorflow as tf
+
+    straight = _bayesian_proposals(tmp_path / "straight")
+    listed = tf.io.gfile.glob
+    monkeypatch.setattr(tf.io.gfile, "glob", lambda pattern: sorted(listed(pattern))[::-1])
+    assert _bayesian_proposals(tmp_path / "reversed", stop_after=4) == straight

@@ -40,7 +40,7 @@ from tunekit.manifest import check_run_location, check_writable
 from tunekit.objectives import describe_objective, parse_objective
 from tunekit.params import DEFAULT_OBJECTIVES, check_cv, check_fine_budget
 from tunekit.processes import apply_process_limits
-from tunekit.reproduce import CLI_PROGRAM, COMMAND_KEY, resume_command
+from tunekit.reproduce import CLI_PROGRAM, COMMAND_KEY, resume_command, typed_program
 
 # Python loggers of the frameworks whose warnings --quiet hides (see `_warnings_hidden`).
 _FRAMEWORK_LOGGERS = ("tensorflow", "absl")
@@ -345,4 +345,4 @@ def _main(args: argparse.Namespace, argv: list[str], resume: str, prog: str = CL
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(main(prog=typed_program()))

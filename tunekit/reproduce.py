@@ -9,7 +9,10 @@ arguments, and the command line with the same settings when there is one.
 
 from __future__ import annotations
 
+import os
 import shlex
+import shutil
+import sys
 from typing import Any
 
 from tunekit.objectives import objective_parts
@@ -23,9 +26,27 @@ __all__ = [
     "python_call",
     "recorded_resume_command",
     "resume_command",
+    "typed_program",
 ]
 
 CLI_PROGRAM = "python -m tunekit.coarse_to_fine"
+
+
+def typed_program(prog: str = CLI_PROGRAM) -> str:
+    """`prog` with this process's interpreter when `python` on `PATH` is another one.
+
+    A run started as `/opt/envs/tk/bin/python -m tunekit.coarse_to_fine ...`
+    would otherwise be resumed, reproduced and shown as `python -m ...`, which
+    may be another environment without tunekit (or another version of it).
+    """
+    if not prog.startswith("python "):
+        return prog
+    on_path = shutil.which("python")
+    if on_path is not None and os.path.realpath(on_path) == os.path.realpath(sys.executable):
+        return prog
+    return f"{shlex.quote(sys.executable)} {prog.removeprefix('python ')}"
+
+
 # The manifest key under which the command line records how it was called
 # (`{"argv": [...], "cwd": ...}`, see `tunekit.coarse_to_fine`); absent for a Python run.
 COMMAND_KEY = "command"

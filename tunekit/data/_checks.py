@@ -66,7 +66,10 @@ def _scale_pixels(x: Any) -> np.ndarray:
 
 def _as_float32(x: Any, name: str) -> np.ndarray:
     kind = getattr(x, "dtype", None)
-    if kind is not None and np.dtype(kind).kind in "US":  # as the .npz loader refuses it
+    text = kind is not None and np.dtype(kind).kind in "US"  # as the .npz loader refuses it
+    if kind is not None and np.dtype(kind).kind == "O":
+        text = any(isinstance(value, (str, bytes)) for value in np.asarray(x).ravel())
+    if text:
         raise DataError(
             f"{name} holds text (dtype {x.dtype}), not numbers. If the text is numbers "
             f"written out, convert it yourself ({name}.astype('float32')), so that words "
@@ -136,8 +139,13 @@ def _check_lengths(x: np.ndarray, y: np.ndarray, x_name: str, y_name: str) -> No
 def _check_finite(x: np.ndarray, name: str) -> None:
     # Fast path: a finite float64 sum implies every value is finite.
     if x.size and not np.isfinite(x.sum(dtype=np.float64)) and not np.isfinite(x).all():
-        bad = int(np.size(x) - np.count_nonzero(np.isfinite(x)))
-        raise DataError(f"{name} contains {bad} non-finite value(s) (NaN or inf); clean them.")
+        finite = np.isfinite(x)
+        bad = int(np.size(x) - np.count_nonzero(finite))
+        first = int(np.argwhere(~finite)[0][0])
+        raise DataError(
+            f"{name} contains {bad} non-finite value(s) (NaN or inf), the first in sample "
+            f"{first} (row {first} of {name}); clean them."
+        )
 
 
 def _check_label_range(y: np.ndarray, num_classes: int, name: str) -> None:

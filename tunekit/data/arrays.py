@@ -20,6 +20,7 @@ from tunekit.data._checks import (
     UNSCALED,
     _as_labels,
     _check_consecutive_ids,
+    _check_finite,
     _check_lengths,
     _first_line,
     _is_int,
@@ -228,6 +229,9 @@ def _npz_dataset(
     label_mode: str = INT_LABELS,
 ) -> Dataset:
     """Splits off validation (unless given), applies the scaling rule, builds the Dataset."""
+    for key in ("x_train", "x_val", "x_test"):  # named as in the file, before any split
+        if key in arrays and arrays[key].dtype.kind == "f":
+            _check_finite(arrays[key], key)
     x_train, y_train = arrays["x_train"], tg.as_targets(arrays["y_train"], "y_train", task)
     _check_lengths(x_train, y_train, "x_train", "y_train")
     if "x_val" in arrays:

@@ -29,6 +29,7 @@ __all__ = [
     "check_built_model",
     "check_output_logits",
     "check_logit_accuracy",
+    "check_metrics_structure",
     "check_scorable_uncompiled",
     "metric_entries",
     "model_sample",
@@ -262,6 +263,7 @@ def check_built_model(
     if shape is not None and data.task != REGRESSION and data.num_classes == 2:
         check_logit_accuracy(model, shape, what)
     check_output_logits(model, what, data.task)
+    check_metrics_structure(model, what)
     return shape
 
 
@@ -343,3 +345,31 @@ def check_output_logits(model: keras.Model, what: str = WHAT, task: str | None =
                 f"{_key(metric, weighted)}={{{name!r}: [{fix}]}}"
             ),
         )
+
+
+def check_metrics_structure(model: keras.Model, what: str = WHAT) -> None:
+    """Refuses metrics given as a list to a model whose outputs are a dict.
+
+    Keras compiles such a model but fails every `fit` on it ("Expected an
+    instance of dict ... got ('accuracy',)"), naming no fix.
+
+    Raises:
+        ModelCheckError (a `ValueError`): Naming the argument and the dict to give.
+    """
+    try:
+        output = model.output
+        config = model.get_compile_config() or {}
+    except Exception:  # noqa: BLE001 - not built, subclassed, or compiled in an unusual way
+        return
+    if not isinstance(output, Mapping):
+        return
+    for key in ("metrics", "weighted_metrics"):
+        value = config.get(key)
+        if isinstance(value, (list, tuple)) and value:
+            example = ", ".join(f"{name!r}: [...]" for name in sorted(output))
+            raise ModelCheckError(
+                f"{what} outputs a dict ({sorted(output)}), but its {key} are a list: Keras "
+                f"takes the {key} of such a model only as a dict by output name, and every "
+                f"trial would fail ('Expected an instance of dict'). Compile it with "
+                f"{key}={{{example}}}."
+            )

@@ -61,6 +61,18 @@ class BaseOracle(kt.Oracle):
         proposed = {name: value for name, value in values.items() if name in tuned}
         self._tried_so_far.add(self._compute_values_hash(proposed))
 
+    def reload(self) -> None:
+        """KerasTuner's; the trials then in the order they were made, as in the search.
+
+        KerasTuner reads the trials back in the file system's order, and its
+        Bayesian oracle fits its Gaussian process on them in that order: the
+        sums came out in other roundings, and a resumed search proposed other
+        values (a learning rate 0.002331382800 straight through, 0.002331374906
+        resumed) than the same search run straight through.
+        """
+        super().reload()
+        self.trials = dict(sorted(self.trials.items(), key=lambda item: _trial_order(item[0])))
+
     def update_trial(self, trial_id: str, metrics: dict[str, Any], step: int = 0) -> Any:
         """KerasTuner's, with tunekit's direction for each Keras metric it knows.
 
@@ -95,3 +107,8 @@ def _objective_direction(objective: Any, name: str) -> str | None:
         if getattr(part, "name", None) == name:
             return str(part.direction)
     return None
+
+
+def _trial_order(trial_id: str) -> tuple[int, str]:
+    """The order trials are made in: KerasTuner's ids count up (`"0009"` before `"0010"`)."""
+    return (len(trial_id), trial_id)
