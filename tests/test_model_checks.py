@@ -1034,7 +1034,28 @@ def test_one_hot_rows_in_a_dict_y_are_named_as_such():
         Dataset.from_arrays(x, {"digit": keras.utils.to_categorical(ids, 3), "b": ids % 2})
 
 
-def _digit_and_even(even_activation, even_loss, even_metrics, after=None, losses_as_list=False):
+def _digit_and_even_data():
+    """150 samples of 6 features: a 3-class `digit` and whether it is even, as a dict `y`."""
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(150, 6)).astype("float32")
+    digit = np.argmax(x[:, :3], axis=1)
+    return Dataset.from_arrays(x, {"digit": digit, "even": (digit % 2 == 0).astype(int)}, seed=0)
+
+
+def _digit_and_even(
+    even_activation="sigmoid",
+    even_loss="binary_crossentropy",
+    even_metrics=(),
+    after=None,
+    losses_as_list=False,
+    digit_loss="sparse_categorical_crossentropy",
+    metrics=None,
+):
+    """A model of a 3-class `digit` output and a one-unit `even` one (`after` it: a layer).
+
+    `metrics` (a dict of compile arguments) replaces `metrics={"digit": ["accuracy"],
+    "even": even_metrics}`."""
+
     def build(hp):
         inputs = keras.Input((6,), name="x")
         hidden = keras.layers.Dense(hp.Int("units", 4, 8, step=4), activation="relu")(inputs)
@@ -1042,11 +1063,11 @@ def _digit_and_even(even_activation, even_loss, even_metrics, after=None, losses
         even = (after or keras.layers.Identity)(name="even")(even)
         digit = keras.layers.Dense(3, activation="softmax", name="digit")(hidden)
         model = keras.Model(inputs, {"digit": digit, "even": even})
-        loss = {"digit": "sparse_categorical_crossentropy", "even": even_loss}
+        loss = {"digit": digit_loss, "even": even_loss}
         model.compile(
             optimizer="adam",
             loss=[loss[name] for name in model.output_names] if losses_as_list else loss,
-            metrics={"digit": ["accuracy"], "even": even_metrics},
+            **(metrics or {"metrics": {"digit": ["accuracy"], "even": list(even_metrics)}}),
         )
         return model
 
@@ -1094,10 +1115,7 @@ def _digit_and_even(even_activation, even_loss, even_metrics, after=None, losses
 def test_each_one_unit_output_is_read_as_its_own_loss_and_layer_say(
     activation, loss, metrics, after, refused, losses_as_list
 ):
-    rng = np.random.default_rng(0)
-    x = rng.normal(size=(150, 6)).astype("float32")
-    digit = np.argmax(x[:, :3], axis=1)
-    data = Dataset.from_arrays(x, {"digit": digit, "even": (digit % 2 == 0).astype(int)}, seed=0)
+    data = _digit_and_even_data()
     hypermodel = _digit_and_even(activation, loss, metrics, after, losses_as_list)
     if refused is None:
         check_model(hypermodel, data)
@@ -1120,29 +1138,12 @@ def test_each_one_unit_output_is_read_as_its_own_loss_and_layer_say(
 def test_each_output_s_loss_takes_its_labels_form(digit_loss, refused, losses_as_list):
     """A categorical cross-entropy on one output's class ids failed every trial, after
     training began, with Keras's shape error naming no output."""
-    rng = np.random.default_rng(0)
-    x = rng.normal(size=(150, 6)).astype("float32")
-    digit = np.argmax(x[:, :3], axis=1)
-    data = Dataset.from_arrays(x, {"digit": digit, "even": (digit % 2 == 0).astype(int)}, seed=0)
-
-    def build(hp):
-        inputs = keras.Input((6,), name="x")
-        hidden = keras.layers.Dense(hp.Int("units", 4, 8, step=4), activation="relu")(inputs)
-        digit_out = keras.layers.Dense(3, activation="softmax", name="digit")(hidden)
-        even_out = keras.layers.Dense(1, activation="sigmoid", name="even")(hidden)
-        model = keras.Model(inputs, {"digit": digit_out, "even": even_out})
-        loss = {"digit": digit_loss, "even": "binary_crossentropy"}
-        model.compile(
-            optimizer="adam",
-            loss=[loss[name] for name in model.output_names] if losses_as_list else loss,
-        )
-        return model
-
+    hypermodel = _digit_and_even(losses_as_list=losses_as_list, digit_loss=digit_loss)
     if refused is None:
-        check_model(get_hypermodel(build), data)
+        check_model(hypermodel, _digit_and_even_data())
         return
     with pytest.raises(ModelCheckError, match=refused):
-        check_model(get_hypermodel(build), data)
+        check_model(hypermodel, _digit_and_even_data())
 
 
 def test_a_fix_names_the_compile_argument_the_metric_came_from():
@@ -1189,11 +1190,8 @@ def test_an_objective_a_model_of_several_outputs_never_reports_is_refused_before
     (`val_digit_accuracy`) was found missing only after the first trial had trained."""
     from tunekit import CoarseToFine
 
-    rng = np.random.default_rng(0)
-    x = rng.normal(size=(150, 6)).astype("float32")
-    digit = np.argmax(x[:, :3], axis=1)
-    data = Dataset.from_arrays(x, {"digit": digit, "even": (digit % 2 == 0).astype(int)}, seed=0)
-    hypermodel = _digit_and_even("sigmoid", "binary_crossentropy", ["accuracy"])
+    data = _digit_and_even_data()
+    hypermodel = _digit_and_even(even_metrics=["accuracy"])
 
     def run(**kwargs):
         return CoarseToFine(hypermodel, data, directory=str(tmp_path), project_name="p", **kwargs)
@@ -1212,24 +1210,12 @@ def test_an_objective_a_model_of_several_outputs_never_reports_is_refused_before
 def test_metrics_as_a_list_for_outputs_as_a_dict_are_refused_before_training(key):
     """Keras compiles it, then every trial failed: "Expected an instance of dict ... got
     ('accuracy',)", with no fix."""
-    rng = np.random.default_rng(0)
-    x = rng.normal(size=(150, 6)).astype("float32")
-    digit = np.argmax(x[:, :3], axis=1)
-    data = Dataset.from_arrays(x, {"digit": digit, "even": (digit % 2 == 0).astype(int)}, seed=0)
-
-    def build(hp):
-        inputs = keras.Input((6,), name="x")
-        hidden = keras.layers.Dense(hp.Int("units", 4, 8, step=4), activation="relu")(inputs)
-        digit_out = keras.layers.Dense(3, activation="softmax", name="digit")(hidden)
-        even_out = keras.layers.Dense(1, activation="sigmoid", name="even")(hidden)
-        model = keras.Model(inputs, {"digit": digit_out, "even": even_out})
-        loss = {"digit": "sparse_categorical_crossentropy", "even": "binary_crossentropy"}
-        model.compile(optimizer="adam", loss=loss, **{key: ["accuracy"]})
-        return model
-
+    data = _digit_and_even_data()
+    hypermodel = _digit_and_even(metrics={key: ["accuracy"]})
     with pytest.raises(ModelCheckError, match=rf"its {key} are a list.*{key}=\{{'digit'"):
-        check_model(get_hypermodel(build), data)
+        check_model(hypermodel, data)
     # Keras itself fails on it, as the message says.
-    model = build(kt.HyperParameters())
+    model = hypermodel.build(kt.HyperParameters())
+    x, y = data.x_train[:8], {name: labels[:8] for name, labels in data.y_train.items()}
     with pytest.raises(ValueError, match="Expected an instance of dict"):
-        model.fit(x[:8], {"digit": digit[:8], "even": (digit[:8] % 2 == 0)}, verbose=0)
+        model.fit(x, y, verbose=0)

@@ -71,7 +71,8 @@ class BaseOracle(kt.Oracle):
         resumed) than the same search run straight through.
         """
         super().reload()
-        self.trials = dict(sorted(self.trials.items(), key=lambda item: _trial_order(item[0])))
+        trials: dict[str, Any] = vars(self)["trials"]  # KerasTuner's, untyped
+        self.trials = dict(sorted(trials.items(), key=lambda item: _trial_order(item[0])))
 
     def update_trial(self, trial_id: str, metrics: dict[str, Any], step: int = 0) -> Any:
         """KerasTuner's, with tunekit's direction for each Keras metric it knows.
