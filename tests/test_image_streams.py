@@ -459,7 +459,7 @@ def test_a_resumed_image_folder_run_trains_as_one_run_straight_through(image_fol
     def workflow(project: str) -> CoarseToFine:
         stream = image_folder_stream(image_folder, IMAGE_FOLDER_SIZE, batch_size=4, **FRACTIONS)
         hypermodel = DenseHyperModel(input_shape=stream.input_shape, num_classes=3)
-        budget = {**RUN_BUDGET, "coarse_epochs": 2, "final_epochs": 2, "baseline": False}
+        budget = {**RUN_BUDGET, "coarse_trials": 3, "final_epochs": 2, "baseline": False}
         return CoarseToFine(
             hypermodel,
             StreamData.from_image_folder(stream),

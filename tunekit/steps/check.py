@@ -361,10 +361,15 @@ def check_objective_reported(
     for name in names:
         if name in known:
             continue
-        close = difflib.get_close_matches(name, known, n=1)
+        base = name.removeprefix("val_")
+        close = [  # the same metric of each output (val_accuracy: val_digit_accuracy, ...)
+            k
+            for k in sorted(known)
+            if k.endswith(f"_{base}") and k.startswith("val_") == name.startswith("val_")
+        ] or difflib.get_close_matches(name, known, n=1)
         raise ModelCheckError(
             f"The objective {name!r} is not among the metrics the model reports: its "
             f"outputs' metrics are named by output, {sorted(known)}. "
-            + (f"Did you mean {close[0]!r}? " if close else "")
+            + (f"Did you mean {' or '.join(map(repr, close))}? " if close else "")
             + "Choose one of those as `objective`."
         )
