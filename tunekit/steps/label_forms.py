@@ -19,7 +19,6 @@ from tunekit.data import CLASSIFICATION, Dataset
 from tunekit.data._checks import CATEGORICAL_LABELS
 from tunekit.data._targets import one_hot_ids
 from tunekit.errors import ModelCheckError
-from tunekit.outputs import output_loss
 from tunekit.steps.metric_reading import label_form_misfit, metric_name
 from tunekit.steps.output_checks import WHAT as _WHAT
 from tunekit.steps.output_checks import outputs_and_compile
@@ -71,7 +70,7 @@ def check_label_form(model: keras.Model, data: Dataset) -> None:
 def check_metric_label_form(model: keras.Model, one_hot: bool) -> None:
     """Each metric of a one-score-per-class output takes the labels' form (`label_form_misfit`)."""
     if len(parts := outputs_and_compile(model)) == 1:
-        _, output, _, metrics = parts[0]
+        _, output, _, metrics, _ = parts[0]
         _check_metrics_take(metrics, tuple(output.shape), one_hot, "")
 
 
@@ -81,8 +80,7 @@ def _check_output_label_forms(model: keras.Model, y: Mapping[str, Any]) -> None:
     An output's labels are class ids when they are whole numbers `(n,)`, one-hot
     rows when `one_hot_ids` says so; other targets are not judged.
     """
-    parts = outputs_and_compile(model)
-    for index, (name, output, _, metrics) in enumerate(parts):
+    for name, output, loss, metrics, _ in outputs_and_compile(model):
         labels = np.asarray(y[name]) if name in y else None
         if labels is None or labels.dtype.kind not in "iubf":
             continue
@@ -92,7 +90,7 @@ def _check_output_label_forms(model: keras.Model, y: Mapping[str, Any]) -> None:
             one_hot = True
         else:
             continue
-        kind = _crossentropy_kind(output_loss(model, name, index, len(parts)))
+        kind = _crossentropy_kind(loss)
         if kind is not None and (kind == "sparse") == one_hot:
             takes, given, fix = (
                 ("class ids", "one-hot rows", '"categorical_crossentropy"')

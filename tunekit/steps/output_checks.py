@@ -7,7 +7,7 @@ Split from `tunekit.steps.check`: the checks that need the output shape
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
 import keras
 
@@ -31,6 +31,7 @@ __all__ = [
     "check_logit_accuracy",
     "check_metrics_structure",
     "check_scorable_uncompiled",
+    "OutputPart",
     "metric_entries",
     "model_sample",
     "outputs_and_compile",
@@ -277,8 +278,18 @@ def output_part(value: Any, name: str, index: int, count: int) -> Any:
     return value
 
 
-def outputs_and_compile(model: keras.Model) -> list[tuple[str, Any, Any, list[Any]]]:
-    """`(name, output tensor, loss, metrics)` of each output, its own part of the compile.
+class OutputPart(NamedTuple):
+    """One output of a model and its own part of the compile (`outputs_and_compile`)."""
+
+    name: str
+    output: Any  # the output tensor
+    loss: Any  # the compiled loss object (`tunekit.outputs.output_loss`)
+    metrics: list[Any]  # `metrics` and `weighted_metrics`, serialized, flat
+    weighted: list[Any]  # those given as `weighted_metrics`
+
+
+def outputs_and_compile(model: keras.Model) -> list[OutputPart]:
+    """Each output's `OutputPart`: its name, tensor, loss and metrics.
 
     Empty when the model's outputs or compile config cannot be read (not built,
     subclassed, or compiled in an unusual way: then not checked).
@@ -295,17 +306,17 @@ def outputs_and_compile(model: keras.Model) -> list[tuple[str, Any, Any, list[An
     count = len(outputs)
     if len(names) != count:
         return []
+
+    def part(key: str, name: str, index: int) -> list[Any]:
+        return metric_entries([output_part(config.get(key), name, index, count)])
+
     return [
-        (
+        OutputPart(
             name,
             output,
-            output_part(config.get("loss"), name, index, count),
-            metric_entries(
-                [
-                    output_part(config.get(key), name, index, count)
-                    for key in ("metrics", "weighted_metrics")
-                ]
-            ),
+            output_loss(model, name, index, count),
+            part("metrics", name, index) + part("weighted_metrics", name, index),
+            part("weighted_metrics", name, index),
         )
         for index, (name, output) in enumerate(zip(names, outputs, strict=True))
     ]
@@ -324,25 +335,23 @@ def check_output_logits(model: keras.Model, what: str = WHAT, task: str | None =
     parts = outputs_and_compile(model)
     if len(parts) < 2:
         return
-    weighted_config = (model.get_compile_config() or {}).get("weighted_metrics")
-    for index, (name, output, _, metrics) in enumerate(parts):
-        shape = tuple(output.shape)
+    for part in parts:
+        shape = tuple(part.output.shape)
         if not (len(shape) == 1 or shape[-1:] == (1,)):
             continue
-        losses = [output_loss(model, name, index, len(parts))]
-        weighted = metric_entries([output_part(weighted_config, name, index, len(parts))])
-        logit = unit_reading(losses, output_activation(model, output))
+        activation = output_activation(model, part.output)
+        logit = unit_reading([part.loss], activation)
         if task == REGRESSION and not logit:
             continue
         _check_unit(
             shape,
             logit,
-            output_activation(model, output),
-            reads_probabilities(losses),
-            metrics,
-            f"{what} has an output {name!r} that outputs",
-            lambda metric, fix, name=name, weighted=weighted: (
-                f"{_key(metric, weighted)}={{{name!r}: [{fix}]}}"
+            activation,
+            reads_probabilities([part.loss]),
+            part.metrics,
+            f"{what} has an output {part.name!r} that outputs",
+            lambda metric, fix, part=part: (
+                f"{_key(metric, part.weighted)}={{{part.name!r}: [{fix}]}}"
             ),
         )
 
