@@ -1083,6 +1083,7 @@ def _digit_and_even(
         ("relu", "hinge", ["accuracy"], None, "never below"),
         (None, "binary_crossentropy", [], None, "'even' that outputs one unit.*can be below 0"),
         ("tanh", "binary_crossentropy", ["auc"], None, "can be below 0"),
+        ("softsign", "binary_crossentropy", [], None, "'softsign' activation, which can be"),
         (
             "sigmoid",
             "binary_crossentropy",

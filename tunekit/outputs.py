@@ -42,6 +42,7 @@ __all__ = [
     "predict_classes",
     "predict_test_set",
     "predicted_classes",
+    "SIGNED_ACTIVATIONS",
     "unit_reading",
     "uses_logits",
 ]
@@ -144,11 +145,11 @@ def unit_reading(losses: Sequence[Any], activation: str | None) -> bool | None:
             callable(item) and getattr(item, "__module__", "").startswith("keras.")
         ):
             return False  # a loss named by string, or Keras's function: probabilities
-    return None if activation is None else activation in _SIGNED
+    return None if activation is None else activation in SIGNED_ACTIVATIONS
 
 
 # Output activations read by their sign, class 1 above 0: a logit, or a margin in (-1, 1).
-_SIGNED = {"linear", "tanh", "softsign"}
+SIGNED_ACTIVATIONS = frozenset({"linear", "tanh", "softsign"})
 # Losses whose output is a margin: its sign is the class.
 _MARGIN_LOSSES = {"hinge", "squared_hinge", "Hinge", "SquaredHinge"}
 

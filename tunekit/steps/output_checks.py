@@ -14,6 +14,7 @@ import keras
 from tunekit.data import REGRESSION, Dataset, StreamData
 from tunekit.errors import ModelCheckError
 from tunekit.outputs import (
+    SIGNED_ACTIVATIONS,
     model_output_shape,
     output_activation,
     output_loss,
@@ -118,7 +119,7 @@ def _check_unit(
             "from_logits=False (e.g. loss='binary_crossentropy'); for a logit, give the last "
             "layer no activation (or 'tanh' with a hinge loss)."
         )
-    if logit is False and activation in ("linear", "tanh") and probability_loss:
+    if logit is False and activation in SIGNED_ACTIVATIONS and probability_loss:
         raise ModelCheckError(
             f"{unit} one unit through a {activation!r} activation, which can be "
             "below 0, but its loss is a cross-entropy that reads a probability "
