@@ -340,6 +340,8 @@ def check_objective_reported(
     """
     if type(hypermodel).fit is not kt.HyperModel.fit:
         return
+    if isinstance(data, Dataset) and not isinstance(data.y_train, Mapping):
+        return  # one array of targets: one output, nothing renamed (and no build to pay)
     try:
         model = hypermodel.build(_defaults(hyperparameters))
     except Exception:  # noqa: BLE001 - `check_model` names a failing build
