@@ -1,8 +1,10 @@
 """Build functions for the stream tests, importable by worker processes.
 
 `toon_build` is written the way the ToonVision article writes its model: a
-`keras.Sequential` with no `Input` (Keras builds it on the first batch),
-`Rescaling` inside, `SparseCategoricalAccuracy` as its metric.
+`keras.Sequential` with no `Input` (Keras builds it on the first batch) and
+`SparseCategoricalAccuracy` as its metric. The article's `Rescaling(1/255)` first
+layer is left out: tunekit's image folders are already divided by 255 (the check
+before training refuses the model that would scale them twice).
 """
 
 from __future__ import annotations
@@ -17,7 +19,6 @@ def toon_build(hp: kt.HyperParameters) -> keras.Model:
     """A small lazily built CNN in the ToonVision article's style (3 classes)."""
     model = keras.Sequential(
         [
-            keras.layers.Rescaling(1.0 / 255),
             keras.layers.RandomFlip("horizontal"),
             keras.layers.Conv2D(hp.Int("filters", 4, 8, step=4), 3, activation="relu"),
             keras.layers.GlobalAveragePooling2D(),

@@ -80,6 +80,7 @@ ORDER = [
     "steps.metric_reading",
     "steps.output_checks",
     "steps.label_forms",
+    "steps.pairing_checks",
     "steps.space_checks",
     "steps.base",
     "steps.check",

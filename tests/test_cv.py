@@ -206,27 +206,57 @@ def test_coarse_to_fine_cv_with_hyperband_is_refused_naming_the_fix(
     ]
 
 
-def test_cv_turns_the_finalists_step_off(
-    digits_small: Any, tmp_path: Path, caplog: pytest.LogCaptureFixture
+@pytest.mark.parametrize("finalists", [2, 3])
+def test_cv_with_finalists_is_refused_before_any_file(
+    digits_small: Any, tmp_path: Path, finalists: int
 ) -> None:
-    """Finalists' extra seeds are scored on the validation split: not comparable with CV."""
-    import logging
+    """Finalists' extra seeds are scored on the validation split: not comparable with CV.
 
+    Before, the step was switched off with a log line, while the reproduce
+    command still carried the finalists the run never had."""
     from hypermodels import MnistDenseHyperModel
     from tunekit import CoarseToFine
 
-    with caplog.at_level(logging.INFO, logger="tunekit"):
+    with pytest.raises(InvalidParameterError) as error:
+        CoarseToFine(
+            MnistDenseHyperModel(),
+            digits_small,
+            cv=3,
+            fine_tuner="bayesian",
+            finalists=finalists,
+            directory=tmp_path,
+        )
+    assert str(error.value).startswith(f"finalists={finalists} cannot be used with cv=3: ")
+    assert "Pass finalists=0 (the default) to cross-validate, or cv=1" in str(error.value)
+    assert not any(tmp_path.iterdir())
+    for off in (0, 1):  # 0 and 1 both mean "no finalists step"
         run = CoarseToFine(
             MnistDenseHyperModel(),
             digits_small,
             cv=3,
             fine_tuner="bayesian",
-            finalists=3,
+            finalists=off,
             directory=tmp_path,
         )
-    assert run.finalists == 0 and "finalists" not in [step.name for step in run.steps]
-    # Before, only the README and report.md said so, not the console.
-    assert "finalists=3 is off with cv=3: each trial's score already averages 3" in caplog.text
+        assert "finalists" not in [step.name for step in run.steps]
+
+
+def test_cv_with_finalists_on_the_command_line_exits_2_before_loading_data(tmp_path: Path):
+    import subprocess
+    import sys
+
+    (tmp_path / "unread.npz").write_bytes(b"")  # never read: refused before any data loads
+    done = subprocess.run(
+        [sys.executable, "-m", "tunekit.coarse_to_fine", "--data", str(tmp_path / "unread.npz")]
+        + ["--cv", "2", "--fine-tuner", "bayesian", "--finalists", "2"]
+        + ["--directory", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 2, done.stderr
+    assert "--finalists 2 cannot be used with --cv 2: " in done.stderr
+    assert "Pass --finalists 0 (the default) to cross-validate, or --cv 1" in done.stderr
 
 
 def test_coarse_to_fine_refuses_a_class_smaller_than_cv_before_any_file(tmp_path: Path) -> None:

@@ -642,6 +642,31 @@ def test_a_python_lambda_layer_is_refused_with_the_fix_for_a_lambda():
         check_round_trip(model)
 
 
+def test_a_subclassed_model_without_get_config_is_told_to_write_one():
+    """The reason said was the last line of Keras's example code ("return config"), and the
+    advice (register it) does not make such a model saveable."""
+    from tunekit.errors import ModelSaveError
+    from tunekit.steps.check import check_round_trip
+
+    class Net(keras.Model):
+        def __init__(self, units, **kwargs):
+            super().__init__(**kwargs)
+            self.hidden, self.out = keras.layers.Dense(units), keras.layers.Dense(1)
+
+        def call(self, x):
+            return self.out(self.hidden(x))
+
+    model = Net(4)
+    model(np.zeros((2, 3), "float32"))
+    model.compile(optimizer="adam", loss="mse")
+    with pytest.raises(ModelSaveError) as error:
+        check_round_trip(model)
+    message = str(error.value)
+    assert "must override `get_config()` in order to be serializable" in message
+    assert "give the class a get_config() that returns its __init__ arguments" in message
+    assert "return config)" not in message
+
+
 def test_a_hypermodel_that_declares_no_hyperparameter_is_refused_unless_its_fit_may():
     """Before, the coarse phase trained its one configuration and the fine phase then
     failed with "No fine trial completed (0 ran)" (exit 1)."""

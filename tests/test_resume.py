@@ -337,6 +337,14 @@ def test_a_finished_run_missing_an_output_redoes_that_step_only(
     assert set(rerun.test_metrics) == set(result.test_metrics)
     said = f"Missing or unreadable in {copy}: {deleted}{' (unreadable)' if truncated else ''}; "
     assert any(r.getMessage().startswith(said) for r in caplog.records), caplog.text
+    # TensorBoard shows the step that ran again once: the earlier step's logs are set aside
+    # (before, a redone retrain's epochs were drawn twice, from two models).
+    final = copy / "tensorboard" / "final"
+    for part in ("train", "test"):
+        assert len(list((final / part).glob("events.out.tfevents.*"))) == 1, part
+    if deleted in ("best_model.keras", "fine", "report.json"):
+        aside = list((copy / "replaced").glob("*/tensorboard/final/*/events.out.tfevents.*"))
+        assert aside, "the earlier logs were not kept"
 
 
 def test_a_search_whose_oracle_file_is_gone_is_refused_naming_it(tmp_path):

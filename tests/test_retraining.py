@@ -148,12 +148,26 @@ def test_cosine_resumes_where_an_interrupted_fit_stopped(tmp_path):
     assert history.history["learning_rate"] == pytest.approx(_rates(1e-2, 4)[2:], rel=1e-5)
 
 
-def test_an_optimizer_with_its_own_schedule_is_left_alone():
+def test_an_optimizer_with_its_own_schedule_is_left_alone_and_says_why(caplog):
+    """Before, the report said "the hypermodel's own fit never started it" of a model
+    with no fit of its own, and the warning named a Keras file as its source."""
+    import logging
+
+    from tunekit.retraining import schedule_note, schedule_text
+
     x, y = _xy()
     decay = keras.optimizers.schedules.ExponentialDecay(1e-2, decay_steps=1, decay_rate=0.5)
     model = _tiny_model(decay)
-    with pytest.warns(UserWarning, match="its own learning rate schedule"):
-        model.fit(x, y, epochs=2, verbose=0, callbacks=[CosineDecayCallback(2)])
+    callback = CosineDecayCallback(2)
+    with caplog.at_level(logging.WARNING, logger="tunekit"):
+        model.fit(x, y, epochs=2, verbose=0, callbacks=[callback])
+    assert not callback.applied
+    why = "the model's optimizer has its own learning rate schedule, which was kept"
+    assert f"The cosine retrain schedule was not applied: {why}." in caplog.text
+    note = schedule_note([callback])
+    assert note == f"the cosine schedule not applied: {why}"
+    assert schedule_text("cosine", {"schedule_applied": False, "schedule_note": note}) == note
+    assert schedule_note(schedule_callbacks("constant", 2)) is None
 
 
 def test_an_unknown_schedule_is_refused():

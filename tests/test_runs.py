@@ -461,7 +461,12 @@ def test_python_m_tunekit_ls_as_a_subprocess(runs):
         text=True,
         timeout=120,
     )
-    assert proc.returncode == 0 and proc.stdout.startswith("usage: python -m tunekit run ")
+    # (With another `python` first on PATH, e.g. a virtual environment not activated, the
+    # program names this interpreter: `tunekit.reproduce.typed_program`.)
+    from tunekit.reproduce import typed_program
+
+    typed = typed_program("python -m tunekit run")
+    assert proc.returncode == 0 and proc.stdout.startswith(f"usage: {typed} "), proc.stdout[:200]
 
 
 def test_on_a_terminal_the_table_is_drawn_by_rich(runs):

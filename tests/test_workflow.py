@@ -144,6 +144,36 @@ def test_trials_csv_round_trips_through_a_plain_read_csv(finished):
     pd.testing.assert_series_equal(frame.score, live.score.astype(float), rtol=1e-6)
 
 
+def test_trials_table_columns_keep_one_order_whatever_order_the_trial_files_list(
+    finished, tmp_path
+):
+    """Trial files list metrics and values in the order each process met them (it differed
+    with --workers and --trials-per-process): the table's columns must not follow it."""
+    run, _ = finished
+    copy = tmp_path / "run"
+    shutil.copytree(run.run_dir, copy)
+    for path in copy.glob("*/trial_*/trial.json"):
+        state = json.loads(path.read_text())
+        state["metrics"]["metrics"] = dict(reversed(state["metrics"]["metrics"].items()))
+        values = state["hyperparameters"]["values"]
+        state["hyperparameters"]["values"] = dict(reversed(values.items()))
+        path.write_text(json.dumps(state))
+    columns = list(trials_dataframe(copy).columns)
+    assert columns == list(trials_dataframe(run.run_dir).columns)
+    metrics = [c for c in columns if c in ("accuracy", "loss", "val_accuracy", "val_loss")]
+    assert metrics == ["accuracy", "loss", "val_accuracy", "val_loss"]
+    declared = [
+        e["config"]["name"]
+        for e in json.loads((copy / "coarse" / "oracle.json").read_text())["hyperparameters"][
+            "space"
+        ]
+    ]
+    assert [c[3:] for c in columns if c.startswith("hp_")] == [
+        name for name in declared if f"hp_{name}" in columns
+    ]
+    assert len(declared) >= 5
+
+
 def test_trials_csv_writes_ints_as_ints_and_floats_without_noise():
     from tunekit.results import trials_csv
 

@@ -93,7 +93,7 @@ def _check_before_loading(args: argparse.Namespace) -> None:
             "(.npz files and MNIST keep their size)."
         )
     check_fine_budget(args.fine_tuner, fine_trials=args.fine_trials, factor=args.factor, flags=True)
-    check_cv(args.cv or 1, args.fine_tuner)  # before loading data or probing backends
+    check_cv(args.cv or 1, args.fine_tuner, args.finalists or 0)  # before any data or probe
     if args.data is not None and os.path.isdir(args.data):
         _check_folder_options(args)
     kwargs = _workflow_kwargs(args)

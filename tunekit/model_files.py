@@ -140,6 +140,13 @@ def check_round_trip(
                 else "register custom objects (layers, metrics, losses) with "
                 "@keras.saving.register_keras_serializable()."
             )
+            if "get_config()" in str(e):  # Keras's message: its first paragraph, not code
+                reason = " ".join(str(e).strip().split("\n\n")[0].split())
+                fix = (
+                    "give the class a get_config() that returns its __init__ arguments "
+                    "(config = super().get_config(); config.update(...)), and register it "
+                    "with @keras.saving.register_keras_serializable()."
+                )
             raise ModelSaveError(
                 "`hypermodel` builds a model that cannot be saved as a .keras file and "
                 f"loaded back with safe_mode=True ({type(e).__name__}: {reason}). tunekit "

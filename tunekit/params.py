@@ -660,14 +660,17 @@ def check_param(name: str, value: Any, constraints: tuple[Constraint, ...]) -> A
     return Param(name, constraints, None, "").check(value)
 
 
-def check_cv(cv: int, fine_tuner: str) -> None:
-    """Refuses cross-validation with a Hyperband fine search, saying why and what to use.
+def check_cv(cv: int, fine_tuner: str, finalists: int = 0) -> None:
+    """Refuses cross-validation with what it cannot be combined with, saying why.
 
     Hyperband continues a trial from its parent trial's checkpoint (one
-    model); a cross-validated trial trains one model per fold.
+    model); a cross-validated trial trains one model per fold. The finalists'
+    extra seeds are scored on the validation split, not comparable with a
+    cross-validated score (which already averages `cv` fresh models).
 
     Raises:
-        InvalidParameterError: `cv` > 1 and `fine_tuner` is `"hyperband"`.
+        InvalidParameterError: `cv` > 1 and `fine_tuner` is `"hyperband"`, or
+            `cv` > 1 and `finalists` > 1 (the step would not run).
     """
     if cv > 1 and fine_tuner == "hyperband":
         raise InvalidParameterError(
@@ -676,6 +679,14 @@ def check_cv(cv: int, fine_tuner: str) -> None:
             "cross-validated trial trains one model per fold, which Hyperband cannot "
             "continue. Pass fine_tuner='bayesian' (its budget is fine_trials= and "
             "max_epochs=) to cross-validate both searches, or cv=1."
+        )
+    if cv > 1 and finalists > 1:
+        raise InvalidParameterError(
+            f"finalists={finalists} cannot be used with cv={cv}: a cross-validated score "
+            f"already averages {cv} models trained on other folds, and the finalists' extra "
+            "seeds would be scored on the plain validation split, not comparable with it. "
+            "Pass finalists=0 (the default) to cross-validate, or cv=1 to re-check the "
+            "finalists over seeds."
         )
 
 
@@ -839,5 +850,9 @@ def resolve_workflow_params(values: Mapping[str, Any], **groups: Any) -> dict[st
         factor=given["factor"],
     )
     if "cv" in settings:
-        check_cv(settings["cv"], settings.get("fine_tuner", PARAMETERS["fine_tuner"].default))
+        check_cv(
+            settings["cv"],
+            settings.get("fine_tuner", PARAMETERS["fine_tuner"].default),
+            settings.get("finalists", 0),
+        )
     return settings

@@ -24,11 +24,13 @@ from tunekit import _io
 
 __all__ = [
     "AFTER_SEARCH_SETTINGS",
+    "FINAL_LOGS",
     "REPLACED",
     "Replacement",
     "changed_settings",
     "free_settings_note",
     "redo_after_search",
+    "set_aside",
 ]
 
 #: Each after-search setting, with the first step it changes.
@@ -42,11 +44,13 @@ AFTER_SEARCH_SETTINGS: dict[str, str] = {
 }
 #: Where a rerun with other after-search settings moves the outputs it replaces.
 REPLACED = "replaced"
+#: The retrain's TensorBoard logs (the evaluate step adds its images under `test/`).
+FINAL_LOGS = "tensorboard/final"
 # Files of steps that their `outputs` do not name: a retrain's TensorBoard logs, the backup of
 # an interrupted retrain (with the old settings' epoch count), the report's plots.
 _STEP_EXTRAS = {
-    "retrain": ("retrain_backup", "tensorboard/final"),
-    "evaluate": ("plots", "tensorboard/final/test"),  # the report's images
+    "retrain": ("retrain_backup", FINAL_LOGS),
+    "evaluate": ("plots", f"{FINAL_LOGS}/test"),  # the report's images
 }
 #: The steps a replacement never touches.
 SEARCH_STEPS = ("coarse", "narrow", "fine")
@@ -144,28 +148,54 @@ def redo_after_search(
     names = [
         name for step in redo for name in (*outputs.get(step, ()), *_STEP_EXTRAS.get(step, ()))
     ]
-    target = run_dir / REPLACED / time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
-    target.mkdir(parents=True, exist_ok=True)
-    moved = []
-    for name in names:
-        source = run_dir / name
-        if source.exists():
-            (target / name).parent.mkdir(parents=True, exist_ok=True)
-            os.replace(source, target / name)
-            moved.append(name)
-    if _move_timing_rows(run_dir / _TIMING, target / _TIMING, redo):
-        moved.append(_TIMING)
-    _io.write_json(
-        target / "replaced.json",
+    target = set_aside(
+        run_dir,
+        names,
         {
             "config": settings,
             "backend": old.get("backend"),
             "steps": {name: steps[name] for name in redo},
-            "files": moved,
-            "replaced_at": time.time(),
         },
+        timing_steps=redo,
     )
     return kept, Replacement(diff, target)
+
+
+def set_aside(
+    run_dir: Path,
+    names: Sequence[str],
+    record: dict[str, Any],
+    *,
+    timing_steps: Sequence[str] = (),
+) -> Path:
+    """Moves the files and folders `names` (relative to `run_dir`) to `replaced/<UTC time>/`.
+
+    Nothing computed is deleted: a step that runs again moves what its earlier
+    run wrote out of the way, and `replaced.json` there says what it was.
+
+    Args:
+        run_dir: The run folder.
+        names: Paths relative to `run_dir`; those that do not exist are left out.
+        record: Written to `replaced.json` with the moved `files` and `replaced_at`
+            (seconds since the epoch).
+        timing_steps: Steps whose `timing.csv` rows move too.
+
+    Returns:
+        The folder the files went to (made even when nothing was there to move).
+    """
+    target = run_dir / REPLACED / time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    target.mkdir(parents=True, exist_ok=True)
+    moved = []
+    for name in names:
+        if not (run_dir / name).exists():  # never written, or inside a folder moved before
+            continue
+        (target / name).parent.mkdir(parents=True, exist_ok=True)
+        os.replace(run_dir / name, target / name)
+        moved.append(name)
+    if _move_timing_rows(run_dir / _TIMING, target / _TIMING, timing_steps):
+        moved.append(_TIMING)
+    _io.write_json(target / "replaced.json", {**record, "files": moved, "replaced_at": time.time()})
+    return target
 
 
 def _move_timing_rows(source: Path, target: Path, steps: Sequence[str]) -> int:

@@ -87,8 +87,7 @@ def _report(
         },
         "versions": {**versions(), "python": platform.python_version()},
         "backend": keras.backend.backend(),
-        # XLA's flags in this process (`benchmarks/xla_flags.py`: what their level costs).
-        "xla_flags": os.environ.get("XLA_FLAGS") or None,
+        "xla_flags": os.environ.get("XLA_FLAGS") or None,  # this process's (xla_flags.py)
         # What loading best_model.keras alone needs, when load_model(path) cannot (else None).
         "model_file_note": getattr(run, "model_file_note", None),
         "backend_choice": run.backend_choice
@@ -115,6 +114,7 @@ def _report(
             "final_epochs_rule": retrain.get("epochs_rule"),  # None: a run from before it
             "retrain_note": resumed_note(retrain.get("resumed_at"), retrain["final_epochs"]),
             "schedule_applied": retrain.get("schedule_applied", True),
+            "schedule_note": retrain.get("schedule_note"),  # why not applied, when known
             "batch_size": retrain.get("batch_size"),
             "num_params": param_count(model),  # None: a lazy model never called
             "hyperparameters": hyperparameters,
@@ -385,7 +385,7 @@ def write_report(
     if isinstance(data.input_shape, tuple) and len(data.input_shape) in (2, 3):
         images.append(("test_samples", _sample_images(data.x_test)))
     if images:
-        log_images(run.run_dir / "tensorboard" / "final" / "test", images)
+        log_images(run.run_dir / "tensorboard" / "final" / "test", images)  # FINAL_LOGS
     if started is not None:  # the evaluate step so far: this report's own work included
         steps = dict(run.manifest.state["steps"])
         seconds = round(time.perf_counter() - started, 2)

@@ -127,7 +127,9 @@ def trials_dataframe(run_dir: str | os.PathLike) -> pd.DataFrame:
     run (`cv=K`) `fold_1_score` ... `fold_K_score` (each fold's objective at
     the trial's best epoch; their mean is `score`) right after `score`, one
     column per reported metric (its value at the best epoch: KerasTuner keeps one per
-    trial), `hp_<name>` per hyperparameter (empty where inactive), and
+    trial; training metrics, then validation metrics, each by name), `hp_<name>`
+    per hyperparameter (in the order the search space declares them; empty
+    where inactive), and
     `error` (the last line of a failed trial's message). Counts and integer
     hyperparameters are pandas' nullable `Int64`. `frame.attrs` holds the
     run's `"objective"` (e.g. `"val_accuracy"`, what `score` is) and its
@@ -160,8 +162,18 @@ def trials_dataframe(run_dir: str | os.PathLike) -> pd.DataFrame:
     rest = [c for c in frame.columns if c not in _FIRST_COLUMNS]
     numbered = {c: m for c in rest if (m := _FOLD_SCORE.fullmatch(c))}
     folds = sorted(numbered, key=lambda c: int(numbered[c].group(1)))
-    metrics = [c for c in rest if not c.startswith("hp_") and c != "error" and c not in folds]
-    hps = [c for c in rest if c.startswith("hp_")]
+    # One order whatever order the trial files list them in (it differs between runs, and
+    # with workers): training metrics, then validation ones, each by name; hyperparameters
+    # as the search space declares them.
+    metrics = sorted(
+        (c for c in rest if not c.startswith("hp_") and c != "error" and c not in folds),
+        key=lambda c: (c.startswith("val_"), c),
+    )
+    declared = {name: i for i, name in enumerate(_declared_names(run_dir))}
+    hps = sorted(
+        (c for c in rest if c.startswith("hp_")),
+        key=lambda c: (declared.get(c[3:], len(declared)), c),
+    )
     first = _FIRST_COLUMNS[: _FIRST_COLUMNS.index("score") + 1]
     first += folds + _FIRST_COLUMNS[len(first) :]
     frame = frame[first + metrics + hps + ["error"]]
@@ -172,6 +184,19 @@ def trials_dataframe(run_dir: str | os.PathLike) -> pd.DataFrame:
         frame[column] = _as_int(frame[column])
     frame.attrs.update(_objective(run_dir))
     return frame
+
+
+def _declared_names(run_dir: Path) -> list[str]:
+    """The hyperparameters' names in the order the phases' oracles declare them."""
+    names: list[str] = []
+    for phase in PHASES:
+        try:
+            state = _io.read_json(run_dir / phase / "oracle.json", what="KerasTuner oracle file")
+            space = state["hyperparameters"]["space"]
+            names += [n for entry in space if (n := entry["config"]["name"]) not in names]
+        except (OSError, KeyError, TypeError, _io.StateFileError):
+            continue
+    return names
 
 
 def _objective(run_dir: Path) -> dict[str, str]:

@@ -6,14 +6,16 @@ arms), so configurations found by different searches are compared fairly.
 
 from __future__ import annotations
 
+import logging
 import math
-import warnings
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 import keras
 
 from tunekit.results import trial_epochs
+
+_logger = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from keras_tuner.engine.trial import Trial
@@ -27,6 +29,7 @@ __all__ = [
     "resumed_note",
     "schedule_text",
     "NOT_STARTED",
+    "schedule_note",
 ]
 
 SCHEDULES = ("cosine", "constant")
@@ -116,26 +119,27 @@ class CosineDecayCallback(keras.callbacks.Callback):
         self._scheduler: keras.callbacks.LearningRateScheduler | None = None
         # Whether it set a rate: a hypermodel's own loop may never call on_train_begin.
         self.applied = False
+        # Why it set none, when it knew (no optimizer, or the optimizer's own schedule).
+        self.skipped: str | None = None
 
     def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
         self.epochs = int((self.params or {}).get("epochs") or self.epochs)
         optimizer = getattr(self.model, "optimizer", None)
+        self.skipped = None
         if optimizer is None:  # a hypermodel's own training loop, on a model it never compiled
-            warnings.warn(
-                "The model has no optimizer (the hypermodel's own fit trains it without "
-                "compiling it): the cosine retrain schedule cannot set its learning rate.",
-                stacklevel=2,
+            self.skipped = (
+                "the model has no optimizer (the hypermodel's own fit trains it without "
+                "compiling it), so no rate could be set"
             )
-            return
-        if isinstance(
+        elif isinstance(
             getattr(optimizer, "_learning_rate", None),
             keras.optimizers.schedules.LearningRateSchedule,
         ):
-            warnings.warn(
-                "The model's optimizer has its own learning rate schedule; the "
-                "cosine retrain schedule leaves it alone.",
-                stacklevel=2,
+            self.skipped = (
+                "the model's optimizer has its own learning rate schedule, which was kept"
             )
+        if self.skipped is not None or optimizer is None:
+            _logger.warning("The cosine retrain schedule was not applied: %s.", self.skipped)
             return
         if self.base is None:
             self.base = float(keras.ops.convert_to_numpy(optimizer.learning_rate))
@@ -183,6 +187,16 @@ def schedule_callbacks(schedule: str, epochs: int) -> list[keras.callbacks.Callb
 NOT_STARTED = "the cosine schedule not applied: the hypermodel's own fit never started it"
 
 
+def schedule_note(callbacks: list[keras.callbacks.Callback]) -> str | None:
+    """Why the schedule of `callbacks` (`schedule_callbacks`) set no rate, or `None` if it
+    did (or there was none to set): e.g. `NOT_STARTED`."""
+    for callback in callbacks:
+        if not getattr(callback, "applied", True):
+            why = getattr(callback, "skipped", None)
+            return f"the cosine schedule not applied: {why}" if why else NOT_STARTED
+    return None
+
+
 def schedule_text(schedule: str, best: Mapping[str, Any]) -> str:
     """The retrain's learning rate as it was, e.g. `cosine learning rate`, or why not.
 
@@ -194,7 +208,7 @@ def schedule_text(schedule: str, best: Mapping[str, Any]) -> str:
     """
     if best.get("schedule_applied", True):
         return f"{schedule} learning rate"
-    return NOT_STARTED
+    return str(best.get("schedule_note") or NOT_STARTED)
 
 
 def resumed_note(resumed_at: list[int] | None, final_epochs: int) -> str | None:

@@ -529,17 +529,7 @@ class CoarseToFine:
         # What every trial's and the retrain's model.fit receive as class_weight (None: none).
         # A stream is weighed by its known labels (an image folder's file lists).
         self.class_weights: dict[int, float] | None = class_weights(data, self.class_weight)
-        # A cross-validated score already averages `cv` fresh models; the finalists' extra
-        # seeds would be scored on the plain validation split, not comparable: off with cv.
-        self.finalists: int = 0 if settings.get("cv", 1) > 1 else settings["finalists"]
-        if settings["finalists"] > 1 and not self.finalists:
-            _logger.info(
-                "finalists=%d is off with cv=%d: each trial's score already averages %d "
-                "cross-validated models.",
-                settings["finalists"],
-                settings["cv"],
-                settings["cv"],
-            )
+        self.finalists: int = settings["finalists"]  # refused with cv (params.check_cv)
         self.finalist_seeds: int = settings["finalist_seeds"]
         self.baseline: bool = settings["baseline"]
         self.final_seeds: int = settings["final_seeds"]
@@ -923,8 +913,10 @@ class CoarseToFine:
                 tried (the default and up to 200 random ones): nothing trains.
         """
         if not self._model_checked:
-            self.model_file_note = check_model(self.hypermodel, self.data, self.hyperparameters)
             names = [n for n, _ in objective_parts(self.objective)] or [self.objective.name]
+            self.model_file_note = check_model(
+                self.hypermodel, self.data, self.hyperparameters, names
+            )
             check_objective_reported(self.hypermodel, self.data, names, self.hyperparameters)
             check_declares_hyperparameters(self.hypermodel, self._declared_space())
             if self.hyperparameters is not None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import difflib
 import os
 import traceback
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import keras
@@ -26,6 +26,7 @@ from tunekit.regression import check_regression_output_shape
 from tunekit.steps.label_forms import check_label_form, check_metric_label_form
 from tunekit.steps.output_checks import WHAT as _WHAT
 from tunekit.steps.output_checks import check_built_model, model_sample, outputs_and_compile
+from tunekit.steps.pairing_checks import check_pairings, check_runs_on
 
 __all__ = [
     "check_declares_hyperparameters",
@@ -41,6 +42,7 @@ def check_model(
     hypermodel: kt.HyperModel,
     data: Dataset | StreamData,
     hyperparameters: kt.HyperParameters | None = None,
+    objective_names: Sequence[str] = (),
 ) -> str | None:
     """Checks, before any training, that the hypermodel's output fits the data.
 
@@ -55,7 +57,10 @@ def check_model(
     (`ModelCheckError`): KerasTuner's tuner builds the hypermodel with its
     defaults to declare the space, so no search could start. A model that
     cannot be run on the samples here is left to its trials, which report
-    why; so is a model with several outputs (and a dict `y`).
+    why; so is a model with several outputs (and a dict `y`). Unless the
+    hypermodel has its own `fit`, its first layers, loss, outputs and the
+    metrics of `objective_names` (the objective's metric names) must agree
+    with the data and each other (`tunekit.steps.pairing_checks`).
     For a `StreamData`, the model is called on its first training batch (one
     batch is read, nothing else); its output width is checked only when the
     stream's classes are known. Before that, without training
@@ -89,7 +94,12 @@ def check_model(
         else:
             check_trainable(hypermodel, model, data)
             sample = model_sample(data)
+            if type(hypermodel).fit is kt.HyperModel.fit:
+                check_runs_on(model, sample)  # a lazily built model, on the data's samples
             shape = check_built_model(model, _WHAT, data, sample)
+            if type(hypermodel).fit is kt.HyperModel.fit:
+                # (an own fit may compile or feed otherwise)
+                check_pairings(model, data, objective_names)
         if shape is not None:
 
             def rebuild() -> keras.Model:

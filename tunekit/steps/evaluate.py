@@ -13,6 +13,7 @@ from tunekit import interrupts
 from tunekit.data.streams import StreamData
 from tunekit.model_files import file_alone_note, load_saved_model
 from tunekit.outputs import predict_test_set
+from tunekit.replacing import FINAL_LOGS, set_aside
 from tunekit.report import write_report
 from tunekit.steps.base import RunContext, chosen_hyperparameters, test_metrics
 from tunekit.steps.retrain import BEST_MODEL
@@ -88,6 +89,13 @@ class EvaluateStep:
             manifest.mark(self.name, "running", test_metrics=metrics, seconds=seconds)
             # What loading the file alone needs, from the file: a rerun that only reports says it.
             ctx.model_file_note = file_alone_note(ctx.run_dir / BEST_MODEL, ctx.model_file_note)
+            images = ctx.run_dir / FINAL_LOGS / "test"
+            if images.exists():  # an earlier report's images (this one was not finished)
+                set_aside(
+                    ctx.run_dir,
+                    [f"{FINAL_LOGS}/test"],
+                    {"why": "the report was written again", "steps": [self.name]},
+                )
             write_report(ctx, model, y_pred, distributed=ctx.runner.facts(), started=start)
             interrupts.check()  # the report may be partial: a rerun writes it again
             manifest.mark(self.name, "done", seconds=round(time.perf_counter() - start, 2))

@@ -13,7 +13,7 @@ from typing import Any
 import keras
 import numpy as np
 
-__all__ = ["fails_on_class_ids", "label_form_misfit", "metric_name", "misreading"]
+__all__ = ["fails_on_class_ids", "label_form_misfit", "metric_name", "misreading", "vector_result"]
 
 # Keras's metrics that read one unit's output as a probability unless told otherwise, by
 # kind: what they do with it, and the keyword that makes them read a logit.
@@ -334,3 +334,28 @@ def label_form_misfit(metric: Any, one_hot: bool) -> tuple[str, str] | None:
     twin = table[name]
     fix = f"metrics=[{twin}]" if twin else "another metric"
     return f"takes {other}, where the labels are {labels}", fix
+
+
+def vector_result(metric: Any) -> tuple[str, str] | None:
+    """`(logged name, why and fix)` for a metric whose result is a vector, else `None`.
+
+    Keras's `F1Score` / `FBetaScore` with `average=None` give one value per
+    class, and the threshold metrics (`Precision`, `Recall`, `TruePositives`,
+    ...) given several `thresholds` one value per threshold. tunekit reports
+    each value (`f1_score/0`, ...), but a search ranks trials by one number.
+    """
+    name, config = _name_and_config(metric)
+    logged = str(config.get("name") or "")
+    if name in ("F1Score", "FBetaScore") and "average" in config and config["average"] is None:
+        return logged, (
+            f"{name}(average=None) reports one value per class. Compile it with "
+            f"average='macro' (or 'micro', 'weighted') to tune it"
+        )
+    thresholds = config.get("thresholds")
+    if name in _THRESHOLDS.values() and isinstance(thresholds, (list, tuple)):
+        if len(thresholds) > 1:
+            return logged, (
+                f"{name}(thresholds={list(thresholds)}) reports one value per threshold. "
+                "Compile it with one threshold to tune it"
+            )
+    return None

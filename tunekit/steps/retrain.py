@@ -17,7 +17,13 @@ from tunekit.data.streams import StreamData
 from tunekit.errors import RetrainDivergedError
 from tunekit.fitting import fit_hypermodel
 from tunekit.model_files import load_saved_model
-from tunekit.retraining import NOT_STARTED, final_epochs_rule, schedule_callbacks
+from tunekit.replacing import FINAL_LOGS, set_aside
+from tunekit.retraining import (
+    NOT_STARTED,
+    final_epochs_rule,
+    schedule_callbacks,
+    schedule_note,
+)
 from tunekit.steps.base import (
     RunContext,
     build_lazy,
@@ -231,6 +237,17 @@ class RetrainStep:
             else (int(ctx.final_epochs), "a fixed count, not 'auto'")
         )
         backup = ctx.run_dir / "retrain_backup"
+        logs = ctx.run_dir / FINAL_LOGS
+        if not backup.exists() and logs.exists():  # an earlier retrain's, from its first epoch
+            aside = set_aside(
+                ctx.run_dir,
+                [FINAL_LOGS],
+                {"why": "the retrain started again from its first epoch", "steps": [self.name]},
+            )
+            ctx.say(
+                f"The TensorBoard logs of an earlier retrain ({logs}) are kept in {aside}: "
+                "this retrain starts from its first epoch."
+            )
         manifest.mark(
             self.name,
             "running",
@@ -264,7 +281,7 @@ class RetrainStep:
             _EpochLogs(manifest, self.name, elapsed),  # before the backup: no epoch unrecorded
             keras.callbacks.BackupAndRestore(str(backup)),
             TensorBoard(  # no graph: under JAX it traces the model again
-                log_dir=str(ctx.run_dir / "tensorboard" / "final"),
+                log_dir=str(logs),
                 histogram_freq=1,
                 write_graph=False,
             ),
@@ -320,7 +337,8 @@ class RetrainStep:
                 "values": {k: v for k, v in hp.values.items() if hp.is_active(k)},
             },
         )
-        if not all(getattr(c, "applied", True) for c in scheduled):
+        note = schedule_note(scheduled)
+        if note == NOT_STARTED:  # (a reason the schedule knew, it has logged)
             _logger.warning("The retrain ran with %s (final_schedule='cosine').", NOT_STARTED)
         curves = _curves(history, manifest.step(self.name).pop("epoch_logs", {}))
         manifest.mark(
@@ -331,7 +349,8 @@ class RetrainStep:
             final_epochs=epochs,
             epochs_rule=rule,
             batch_size=batch_size,
-            # False: a hypermodel's own training loop never started the schedule.
-            schedule_applied=all(getattr(c, "applied", True) for c in scheduled),
+            # False: the schedule set no rate (`schedule_note` says why).
+            schedule_applied=note is None,
+            schedule_note=note,
         )
         return model
