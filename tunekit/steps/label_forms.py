@@ -23,11 +23,15 @@ from tunekit.steps.metric_reading import label_form_misfit, metric_name
 from tunekit.steps.output_checks import WHAT as _WHAT
 from tunekit.steps.output_checks import outputs_and_compile
 
-__all__ = ["check_label_form", "check_metric_label_form"]
+__all__ = ["check_label_form", "check_metric_label_form", "loss_key"]
 
 
-def _crossentropy_kind(loss: Any) -> str | None:
-    """`"sparse"` or `"categorical"` for Keras's class cross-entropies, else `None`."""
+def loss_key(loss: Any) -> str:
+    """A loss's name, lower case without underscores: `"sparsecategoricalcrossentropy"`.
+
+    Takes a string (`"binary_crossentropy"`), a `keras.losses.Loss` (its class
+    name) or a function (its `__name__`).
+    """
     name = (
         loss
         if isinstance(loss, str)
@@ -35,7 +39,12 @@ def _crossentropy_kind(loss: Any) -> str | None:
         if isinstance(loss, keras.losses.Loss)
         else getattr(loss, "__name__", "")
     )
-    key = str(name).lower().replace("_", "")
+    return str(name).lower().replace("_", "")
+
+
+def _crossentropy_kind(loss: Any) -> str | None:
+    """`"sparse"` or `"categorical"` for Keras's class cross-entropies, else `None`."""
+    key = loss_key(loss)
     if key.startswith("sparsecategorical"):
         return "sparse"
     if key.startswith("categorical") and "crossentropy" in key:

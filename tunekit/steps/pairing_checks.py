@@ -37,10 +37,11 @@ from tunekit.outputs import (
     training_samples,
     unit_reading,
 )
+from tunekit.steps.label_forms import loss_key
 from tunekit.steps.metric_reading import vector_result
 from tunekit.steps.output_checks import WHAT, OutputPart, outputs_and_compile
 
-__all__ = ["check_pairings", "check_runs_on", "loss_key"]
+__all__ = ["check_pairings", "check_runs_on"]
 
 # Output activations whose values are probabilities already: a logit loss squashes them again.
 _PROBABILITIES = ("softmax", "sigmoid", "hard_sigmoid")
@@ -68,21 +69,6 @@ _UNBOUNDED = frozenset(
         "sparse_plus",
     }
 )
-
-
-def loss_key(loss: Any) -> str:
-    """A loss's name, lower case without underscores: `"sparsecategoricalcrossentropy"`.
-
-    Takes a string (`"binary_crossentropy"`), a `keras.losses.Loss` (its class
-    name) or a function (its `__name__`).
-    """
-    if isinstance(loss, str):
-        name = loss
-    elif isinstance(loss, keras.losses.Loss):
-        name = type(loss).__name__
-    else:
-        name = getattr(loss, "__name__", "")
-    return str(name).lower().replace("_", "")
 
 
 def check_pairings(
