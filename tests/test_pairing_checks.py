@@ -65,8 +65,9 @@ def test_pixels_rescaled_twice_are_refused(scale, offset, where, tmp_path):
     with pytest.raises(ModelCheckError) as error:
         check_model(_rescaled(scale, offset, where), data)
     message = str(error.value)
-    assert "a Rescaling(scale=" in message and "already divided the data's uint8 pixels" in message
-    assert "Remove the Rescaling layer" in message and "x.astype('float32')" in message
+    assert f"starts by rescaling its inputs by {scale:.6g} (" in message
+    assert "already divided the data's uint8 pixels" in message
+    assert "Remove the Rescaling layer" in message and "an .npz of float32 pixels" in message
 
 
 def test_a_rescaling_layer_passes_on_pixels_tunekit_left_as_they_were(tmp_path):
@@ -105,6 +106,10 @@ def _classes(n_classes: int = 3) -> Dataset:
     rng = np.random.default_rng(0)
     x = rng.normal(size=(120, 6)).astype("float32")
     return Dataset.from_arrays(x, np.arange(120) % n_classes, seed=0)
+
+
+class _MyBCE(keras.losses.BinaryCrossentropy):
+    pass
 
 
 def _dense(units: int, activation: str | None, loss):
@@ -174,11 +179,12 @@ def _dense(units: int, activation: str | None, loss):
             "relu",
             "binary_crossentropy",
             2,
-            r"one unit through a 'relu' activation, which is not held to \[0, 1\]",
+            r"one unit through the activation 'relu', which is not held to \[0, 1\]",
         ),
-        (1, "softplus", keras.losses.BinaryCrossentropy(), 2, r"'softplus' activation"),
-        (1, "elu", keras.losses.BinaryFocalCrossentropy(), 2, r"'elu' activation"),
-        (1, "softmax", "binary_crossentropy", 2, r"which is 1 for every sample"),
+        (1, "softplus", keras.losses.BinaryCrossentropy(), 2, r"the activation 'softplus'"),
+        (1, "elu", keras.losses.BinaryFocalCrossentropy(), 2, r"the activation 'elu'"),
+        (1, "relu", _MyBCE(), 2, r"the activation 'relu'"),  # a subclass: read as its base
+        (1, "softmax", "binary_crossentropy", 2, r"through a softmax, which is 1 for every"),
     ],
 )
 def test_a_loss_that_cannot_read_the_output_or_the_labels_is_refused(
@@ -256,11 +262,25 @@ def _one_hot_model(metric):
 @pytest.mark.parametrize(
     ("metric", "objective", "refused"),
     [
-        (keras.metrics.F1Score(average=None), "val_f1_score", r"F1Score\(average=None\)"),
-        (keras.metrics.F1Score(average=None), "f1_score", r"average='macro'"),
-        (keras.metrics.FBetaScore(beta=2.0), "val_fbeta_score", r"one value per class"),
+        # (named: Keras numbers the names of unnamed metric objects made in one session)
         (
-            keras.metrics.Precision(thresholds=[0.3, 0.5]),
+            keras.metrics.F1Score(average=None, name="f1_score"),
+            "val_f1_score",
+            r"F1Score\(average=None\)",
+        ),
+        (keras.metrics.F1Score(average=None, name="f1_score"), "f1_score", r"average='macro'"),
+        (
+            keras.metrics.FBetaScore(beta=2.0, name="fbeta_score"),
+            "val_fbeta_score",
+            r"one value per class",
+        ),
+        (
+            keras.metrics.R2Score(class_aggregation=None, name="r2_score"),
+            "val_r2_score",
+            r"R2Score\(class_aggregation=None\) reports one value per output",
+        ),
+        (
+            keras.metrics.Precision(thresholds=[0.3, 0.5], name="precision"),
             "val_precision",
             r"Precision\(thresholds=\[0.3, 0.5\]\) reports one value per threshold",
         ),
@@ -284,7 +304,8 @@ def test_an_objective_whose_metric_is_a_vector_is_refused_before_training(
     assert not any(tmp_path.iterdir())
     # Reported beside another objective, the vector is fine: each value is its own column.
     check_model(_one_hot_model(metric), data, None, ["val_accuracy"])
-    check_model(_one_hot_model(keras.metrics.F1Score(average="macro")), data, None, [objective])
+    macro = keras.metrics.F1Score(average="macro", name=objective.removeprefix("val_"))
+    check_model(_one_hot_model(macro), data, None, [objective])
 
 
 def test_a_lazily_built_model_that_cannot_take_the_samples_is_refused_with_kerass_error():
@@ -321,3 +342,116 @@ def test_a_lazily_built_model_that_cannot_take_the_samples_is_refused_with_keras
         return keras.layers.Dense(3, activation="softmax")
 
     check_model(get_hypermodel(lazy_dense), _classes())
+
+
+def test_leading_rescalings_are_judged_by_their_combined_scale(tmp_path):
+    """`Rescaling(255)` then `Rescaling(1/255)` leaves the pixels as they were: accepted."""
+    data = _images(tmp_path)
+
+    def build(hp):
+        model = keras.Sequential(
+            [
+                keras.Input((8, 8, 1)),
+                keras.layers.Rescaling(255.0),
+                keras.layers.Rescaling(1 / 255),
+                keras.layers.Flatten(),
+                keras.layers.Dense(hp.Int("units", 4, 8, step=4)),
+                keras.layers.Dense(3),
+            ]
+        )
+        model.compile(
+            optimizer="adam",
+            loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        )
+        return model
+
+    check_model(get_hypermodel(build), data)
+
+
+@pytest.mark.parametrize("head", ["layer", "nested", "functional"])
+def test_the_output_activation_is_found_in_an_activation_layer_or_a_nested_head(head):
+    """A `Softmax()` layer, or a softmax inside a nested block, under from_logits=True
+    ran to exit 0 (the checks saw no activation)."""
+
+    def build(hp):
+        inputs = keras.Input((6,))
+        hidden = keras.layers.Dense(hp.Int("units", 4, 8, step=4), activation="relu")(inputs)
+        if head == "layer":
+            outputs = keras.layers.Softmax()(keras.layers.Dense(3)(hidden))
+        else:
+            block_in = keras.Input((hidden.shape[-1],))
+            block_out = keras.layers.Dense(3, activation="softmax")(block_in)
+            block = (
+                keras.Sequential([block_in, keras.layers.Dense(3, activation="softmax")])
+                if head == "nested"
+                else keras.Model(block_in, block_out)
+            )
+            outputs = block(hidden)
+        model = keras.Model(inputs, outputs)
+        model.compile(
+            optimizer="adam",
+            loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+            metrics=["accuracy"],
+        )
+        return model
+
+    with pytest.raises(ModelCheckError, match=r"3 units through a 'softmax' activation"):
+        check_model(get_hypermodel(build), _classes())
+
+
+@pytest.mark.parametrize(
+    ("units", "activation", "loss", "refused"),
+    [
+        (1, "sigmoid", "sparse_categorical_crossentropy", r"over one unit it knows one class"),
+        (2, "softmax", "binary_crossentropy", r"output 'kind' that outputs 2 units per sample"),
+    ],
+)
+def test_each_output_of_several_takes_its_class_ids_at_its_width(units, activation, loss, refused):
+    """These failed every trial after training ("label value 1 outside [0, 1)")."""
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(90, 6)).astype("float32")
+    data = Dataset.from_arrays(
+        x, {"kind": np.arange(90) % 2, "size": x[:, 0]}, seed=0, task="regression"
+    )
+
+    def build(hp):
+        inputs = keras.Input((6,), name="x")
+        hidden = keras.layers.Dense(hp.Int("units", 4, 8, step=4), activation="relu")(inputs)
+        kind = keras.layers.Dense(units, activation=activation, name="kind")(hidden)
+        model = keras.Model(
+            inputs, {"kind": kind, "size": keras.layers.Dense(1, name="size")(hidden)}
+        )
+        model.compile(optimizer="adam", loss={"kind": loss, "size": "mse"})
+        return model
+
+    with pytest.raises(ModelCheckError, match=refused):
+        check_model(get_hypermodel(build), data)
+
+
+def test_a_tuned_output_is_checked_at_each_trial_and_the_search_stops_there(tmp_path):
+    """The default configuration passed; trial 1 (a softmax under from_logits=True) trained
+    and was ranked with the others."""
+    from tunekit import CoarseToFine
+    from tunekit.fitting import SearchInputError
+
+    def build(hp):
+        activation = hp.Choice("head", ["linear", "softmax"])
+        model = keras.Sequential(
+            [
+                keras.Input((6,)),
+                keras.layers.Dense(hp.Int("units", 4, 8, step=4), activation="relu"),
+                keras.layers.Dense(3, activation=activation),
+            ]
+        )
+        model.compile(
+            optimizer="adam",
+            loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+            metrics=["accuracy"],
+        )
+        return model
+
+    run = CoarseToFine(
+        build, _classes(), directory=tmp_path, coarse_trials=6, coarse_epochs=1, seed=0
+    )
+    with pytest.raises(SearchInputError, match=r"'head': 'softmax'.* 'softmax' activation"):
+        run.run()

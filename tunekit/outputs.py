@@ -33,6 +33,7 @@ __all__ = [
     "build_on_samples",
     "training_samples",
     "fresh_metrics",
+    "loss_name",
     "check_output_shape",
     "model_output_shape",
     "output_activation",
@@ -139,7 +140,7 @@ def unit_reading(losses: Sequence[Any], activation: str | None) -> bool | None:
     for item in losses:
         if item is not None and hasattr(item, "from_logits"):
             return bool(item.from_logits)
-        if _loss_name(item) in _MARGIN_LOSSES:
+        if loss_name(item) in _MARGIN_LOSSES:
             return True  # a margin, class 1 above 0 (Keras's hinge maps labels 0/1 to -1/1)
         if isinstance(item, str) or (
             callable(item) and getattr(item, "__module__", "").startswith("keras.")
@@ -173,10 +174,17 @@ def output_loss(model: Any, name: str, index: int, count: int) -> Any:
     return loss
 
 
-def _loss_name(loss: Any) -> str:
+def loss_name(loss: Any) -> str:
+    """A loss's name: a string as given, a function's `__name__`, an object's class name;
+    a subclass of a Keras loss (`class MyBCE(keras.losses.BinaryCrossentropy)`) goes by
+    the Keras class it computes with."""
     if isinstance(loss, str):
         return loss
-    return str(getattr(loss, "__name__", "") or type(loss).__name__)
+    if getattr(loss, "__name__", ""):
+        return str(loss.__name__)
+    keras_classes = (c for c in type(loss).__mro__ if c.__module__.startswith("keras."))
+    base = next(keras_classes, type(loss)).__name__
+    return type(loss).__name__ if base in ("Loss", "LossFunctionWrapper") else base
 
 
 def probability_cross_entropy(model: Any) -> bool:
@@ -188,7 +196,7 @@ def reads_probabilities(losses: Sequence[Any]) -> bool:
     """`probability_cross_entropy` for one output's compiled loss(es)."""
     return any(
         item is not None
-        and "crossentropy" in _loss_name(item).lower()
+        and "crossentropy" in loss_name(item).lower()
         and not getattr(item, "from_logits", False)
         for item in losses
     )
@@ -196,9 +204,20 @@ def reads_probabilities(losses: Sequence[Any]) -> bool:
 
 def output_activation(model: Any, output: Any = None) -> str | None:
     """The activation's name of the layer that makes the one output (or `output`, one
-    output tensor of a functional model), or `None` when it cannot be known."""
-    activation = getattr(_output_layer(model, output), "activation", None)
+    output tensor of a functional model), or `None` when it cannot be known. A nested
+    model is followed to its own output layer; an activation layer (`Softmax()`,
+    `ReLU()`) names its activation."""
+    layer = _output_layer(model, output)
+    while layer is not None and hasattr(layer, "layers") and layer is not model:  # nested
+        model, layer = layer, _output_layer(layer)
+    if (name := _ACTIVATION_LAYERS.get(type(layer).__name__)) is not None:
+        return name  # an activation layer: keras.layers.Softmax(), ReLU(), ...
+    activation = getattr(layer, "activation", None)
     return None if activation is None else str(getattr(activation, "__name__", ""))
+
+
+# Keras's activation layers, by the activation they apply.
+_ACTIVATION_LAYERS = {"Softmax": "softmax", "ReLU": "relu", "ELU": "elu", "LeakyReLU": "leaky_relu"}
 
 
 def _output_layer(model: Any, output: Any = None) -> Any:

@@ -19,6 +19,7 @@ from tunekit.data import CLASSIFICATION, Dataset
 from tunekit.data._checks import CATEGORICAL_LABELS
 from tunekit.data._targets import one_hot_ids
 from tunekit.errors import ModelCheckError
+from tunekit.outputs import loss_name
 from tunekit.steps.metric_reading import label_form_misfit, metric_name
 from tunekit.steps.output_checks import WHAT as _WHAT
 from tunekit.steps.output_checks import outputs_and_compile
@@ -27,19 +28,9 @@ __all__ = ["check_label_form", "check_metric_label_form", "loss_key"]
 
 
 def loss_key(loss: Any) -> str:
-    """A loss's name, lower case without underscores: `"sparsecategoricalcrossentropy"`.
-
-    Takes a string (`"binary_crossentropy"`), a `keras.losses.Loss` (its class
-    name) or a function (its `__name__`).
-    """
-    name = (
-        loss
-        if isinstance(loss, str)
-        else type(loss).__name__
-        if isinstance(loss, keras.losses.Loss)
-        else getattr(loss, "__name__", "")
-    )
-    return str(name).lower().replace("_", "")
+    """A loss's name (`tunekit.outputs.loss_name`), lower case without underscores:
+    `"sparsecategoricalcrossentropy"`."""
+    return loss_name(loss).lower().replace("_", "")
 
 
 def _crossentropy_kind(loss: Any) -> str | None:

@@ -340,8 +340,9 @@ def vector_result(metric: Any) -> tuple[str, str] | None:
     """`(logged name, why and fix)` for a metric whose result is a vector, else `None`.
 
     Keras's `F1Score` / `FBetaScore` with `average=None` give one value per
-    class, and the threshold metrics (`Precision`, `Recall`, `TruePositives`,
-    ...) given several `thresholds` one value per threshold. tunekit reports
+    class, `R2Score(class_aggregation=None)` one per output, and the threshold
+    metrics (`Precision`, `Recall`, `TruePositives`, ...) given several
+    `thresholds` one value per threshold. tunekit reports
     each value (`f1_score/0`, ...), but a search ranks trials by one number.
     """
     name, config = _name_and_config(metric)
@@ -350,6 +351,12 @@ def vector_result(metric: Any) -> tuple[str, str] | None:
         return logged, (
             f"{name}(average=None) reports one value per class. Compile it with "
             f"average='macro' (or 'micro', 'weighted') to tune it"
+        )
+    aggregation = config.get("class_aggregation", "")
+    if name == "R2Score" and aggregation is None:
+        return logged, (
+            "R2Score(class_aggregation=None) reports one value per output. Compile it with "
+            "class_aggregation='uniform_average' (or 'variance_weighted_average') to tune it"
         )
     thresholds = config.get("thresholds")
     if name in _THRESHOLDS.values() and isinstance(thresholds, (list, tuple)):

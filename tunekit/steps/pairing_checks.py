@@ -26,11 +26,13 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import keras
+import keras_tuner as kt
 import numpy as np
 
 from tunekit.data import CLASSIFICATION, SCALED_UINT8, Dataset, StreamData
 from tunekit.data._checks import CATEGORICAL_LABELS
 from tunekit.errors import ModelCheckError
+from tunekit.objectives import objective_parts
 from tunekit.outputs import (
     output_activation,
     reads_probabilities,
@@ -39,9 +41,9 @@ from tunekit.outputs import (
 )
 from tunekit.steps.label_forms import loss_key
 from tunekit.steps.metric_reading import vector_result
-from tunekit.steps.output_checks import WHAT, OutputPart, outputs_and_compile
+from tunekit.steps.output_checks import WHAT, OutputPart, check_built_model, outputs_and_compile
 
-__all__ = ["check_pairings", "check_runs_on"]
+__all__ = ["check_pairings", "check_runs_on", "check_trial_model"]
 
 # Output activations whose values are probabilities already: a logit loss squashes them again.
 _PROBABILITIES = ("softmax", "sigmoid", "hard_sigmoid")
@@ -72,28 +74,58 @@ _UNBOUNDED = frozenset(
 
 
 def check_pairings(
-    model: Any, data: Dataset | StreamData, objective_names: Sequence[str] = ()
+    model: Any,
+    data: Dataset | StreamData,
+    objective_names: Sequence[str] = (),
+    what: str = WHAT,
+    read_stream: bool = True,
 ) -> None:
     """Refuses pixels scaled twice, probabilities read as logits, class ids under a
     cross-entropy of another output width (see the module's docstring), and an
     objective (`objective_names`: its metric names, `val_` or not) whose metric
     reports a vector (`tunekit.steps.metric_reading.vector_result`): every
-    trial would fail after training.
+    trial would fail after training. `what` names the model in messages (the
+    default configuration's, or a trial's). `read_stream=False` leaves out the
+    checks that read a stream's first batch (a trial's: reading it again could
+    move a user's reshuffling stream on).
 
     Raises:
         ModelCheckError (a `ValueError`): Naming what does not fit and the fix.
     """
     if not isinstance(model, keras.Model) or not model.built:  # unknown until built
         return
-    _check_rescaling(model, data)
+    _check_rescaling(model, data, what)
     parts = outputs_and_compile(model)
     for name in objective_names:
         _check_scalar_objective(name, [m for part in parts for m in part.metrics])
     for part in parts:
-        _check_probabilities_as_logits(model, part, len(parts) > 1)
-        _check_unit_range(model, part, len(parts) > 1)
-    if len(parts) == 1 and data.task == CLASSIFICATION and _class_ids(data):
-        _check_crossentropy_width(parts[0], data.num_classes)
+        output = f"has an output {part.name!r} that outputs" if len(parts) > 1 else "outputs"
+        activation = output_activation(model, part.output if len(parts) > 1 else None)
+        _check_probabilities_as_logits(part, activation, f"{what} {output}")
+        _check_unit_range(part, activation, f"{what} {output}")
+        if (data.task == CLASSIFICATION or len(parts) > 1) and (
+            read_stream or not isinstance(data, StreamData)
+        ):
+            labels = _class_ids(data, part.name if len(parts) > 1 else None)
+            if labels is not None:
+                _check_crossentropy_width(part, labels, f"{what} {output}")
+
+
+def check_trial_model(
+    model: Any, what: str, *, data: Dataset | StreamData, sample: Any, ctx: Any
+) -> None:
+    """Each trial's model: `check_built_model`, then `check_pairings` with the run's
+    objective (`ctx.objective`) unless the hypermodel (`ctx.hypermodel`) has a `fit` of
+    its own. A tuned output activation, loss or first layer makes another model than
+    the default configuration's.
+
+    Raises:
+        ModelCheckError (a `ValueError`): As those two.
+    """
+    check_built_model(model, what, data, sample)
+    if type(ctx.hypermodel).fit is kt.HyperModel.fit:
+        names = [n for n, _ in objective_parts(ctx.objective)] or [ctx.objective.name]
+        check_pairings(model, data, names, what, read_stream=False)
 
 
 def check_runs_on(model: Any, sample: Any) -> None:
@@ -134,64 +166,58 @@ def _leading_layers(model: keras.Model) -> Iterator[Any]:
             return
 
 
-def _check_rescaling(model: keras.Model, data: Dataset | StreamData) -> None:
+def _check_rescaling(model: keras.Model, data: Dataset | StreamData, what: str) -> None:
     if getattr(data, "scaling", None) != SCALED_UINT8:
         return
+    scale, names = 1.0, []  # the leading Rescaling layers' combined scale
     for layer in _leading_layers(model):
-        if not isinstance(layer, keras.layers.Rescaling):
-            continue
-        try:
-            scale = np.asarray(layer.scale, dtype=float)
-        except (TypeError, ValueError):  # a tensor or something else: not judged
-            continue
-        if scale.size and (np.allclose(scale, 1 / 255) or np.allclose(scale, 1 / 127.5)):
-            raise ModelCheckError(
-                f"{WHAT} starts with {layer.name!r}, a Rescaling(scale={scale.flat[0]:.6g}) "
-                f"layer, but tunekit has already divided the data's uint8 pixels by 255 "
-                f"(x scaling: {SCALED_UINT8}): the model would scale them a second time, "
-                f"to [0, {1 / 255:.4f}], and every trial would train on inputs near 0. "
-                "Remove the Rescaling layer (ToonVisionCNNHyperModel: pass rescale=False). "
-                "To keep it, so that the saved model takes raw pixels, give tunekit the "
-                "pixels unscaled: float32 arrays are used as given (x.astype('float32')), "
-                "and image_folder_stream(..., scale=False) streams a folder's pixels as "
-                "they are."
-            )
+        if isinstance(layer, keras.layers.Rescaling):
+            try:
+                scale *= float(np.mean(np.asarray(layer.scale, dtype=float)))
+            except (TypeError, ValueError):  # a tensor or something else: not judged
+                return
+            names.append(layer.name)
+    if not names or not (np.isclose(scale, 1 / 255) or np.isclose(scale, 1 / 127.5)):
+        return
+    raise ModelCheckError(
+        f"{what} starts by rescaling its inputs by {scale:.6g} ({', '.join(map(repr, names))}), "
+        f"but tunekit has already divided the data's uint8 pixels by 255 (x scaling: "
+        f"{SCALED_UINT8}): the model would scale them a second time, into a range "
+        f"{abs(scale):.4f} wide, and every trial would train on inputs that hardly vary. "
+        "Remove the Rescaling layer (ToonVisionCNNHyperModel: pass rescale=False). To keep "
+        "it, so that the saved model takes raw pixels, give tunekit the pixels unscaled: "
+        "on the command line, an .npz of float32 pixels in [0, 255] (used as given); from "
+        "Python, float32 arrays, or image_folder_stream(..., scale=False)."
+    )
 
 
-def _check_probabilities_as_logits(model: keras.Model, part: OutputPart, several: bool) -> None:
+def _check_probabilities_as_logits(part: OutputPart, activation: str | None, what: str) -> None:
     shape = tuple(part.output.shape)
     if len(shape) != 2 or not (isinstance(shape[-1], int) and shape[-1] > 1):
         return  # one unit: `output_checks._check_unit`
-    if not getattr(part.loss, "from_logits", False):
+    if not getattr(part.loss, "from_logits", False) or activation not in _PROBABILITIES:
         return
-    activation = output_activation(model, part.output if several else None)
-    if activation not in _PROBABILITIES:
-        return
-    output = f"has an output {part.name!r} that outputs" if several else "outputs"
     raise ModelCheckError(
-        f"{WHAT} {output} {shape[-1]} units through a {activation!r} activation, but its "
-        f"loss has from_logits=True, which applies {activation.removeprefix('hard_')} to "
-        "them again: the loss and its gradients would be those of probabilities squashed "
+        f"{what} {shape[-1]} units through a {activation!r} activation, but its loss has "
+        f"from_logits=True, which applies {activation.removeprefix('hard_')} to them "
+        "again: the loss and its gradients would be those of probabilities squashed "
         "twice, and the search would rank trials by them. Give the last layer no "
         "activation (logits), or compile the loss with from_logits=False."
     )
 
 
-def _check_unit_range(model: keras.Model, part: OutputPart, several: bool) -> None:
+def _check_unit_range(part: OutputPart, activation: str | None, what: str) -> None:
     """One unit that cannot be a probability: a softmax (always 1), or an activation not
     held to [0, 1] under a cross-entropy that reads one (Keras clips it there)."""
     shape = tuple(part.output.shape)
     if not (len(shape) == 1 or shape[-1:] == (1,)):
         return
-    activation = output_activation(model, part.output if several else None)
-    output = f"has an output {part.name!r} that outputs" if several else "outputs"
     if activation == "softmax":
         raise ModelCheckError(
-            f"{WHAT} {output} one unit through a 'softmax' activation, which is 1 for "
-            "every sample (a softmax over one value): every trial would predict one class, "
-            "or one value. Give the one unit activation='sigmoid' (a probability), or no "
-            "activation with a from_logits=True loss; or end the model in one unit per "
-            "class with softmax."
+            f"{what} one unit through a softmax, which is 1 for every sample (a softmax "
+            "over one value): every trial would predict one class, or one value. Give the "
+            "one unit activation='sigmoid' (a probability), or no activation with a "
+            "from_logits=True loss; or end the model in one unit per class with softmax."
         )
     if (
         activation in _UNBOUNDED
@@ -199,8 +225,8 @@ def _check_unit_range(model: keras.Model, part: OutputPart, several: bool) -> No
         and reads_probabilities([part.loss])
     ):
         raise ModelCheckError(
-            f"{WHAT} {output} one unit through a {activation!r} activation, which is not "
-            "held to [0, 1], but its loss is a cross-entropy that reads a probability "
+            f"{what} one unit through the activation {activation!r}, which is not held "
+            "to [0, 1], but its loss is a cross-entropy that reads a probability "
             "(from_logits=False): Keras clips the output to [0, 1] there, so the loss and "
             "its gradients are wrong wherever the unit leaves that range. Give the last "
             "layer activation='sigmoid', or no activation and "
@@ -222,28 +248,39 @@ def _check_scalar_objective(name: str, metrics: list[Any]) -> None:
             )
 
 
-def _class_ids(data: Dataset | StreamData) -> bool:
-    """Whether the labels are class ids `(n,)` (not one-hot rows, not a dict)."""
+def _class_ids(data: Dataset | StreamData, output: str | None) -> int | None:
+    """How many classes the labels (of `output`, a dict's key) number when they are class
+    ids `(n,)` (not one-hot rows, not values), else `None`."""
     if isinstance(data, StreamData):
         _, y = training_samples(data, targets=True)
-        return not isinstance(y, (Mapping, list, tuple)) and np.ndim(y) == 1
-    return (
-        not isinstance(data.y_train, Mapping)
-        and data.label_mode != CATEGORICAL_LABELS
-        and np.ndim(data.y_train) == 1
-    )
+    else:
+        y = data.y_train
+        if output is None and data.label_mode == CATEGORICAL_LABELS:
+            return None
+    if isinstance(y, Mapping):
+        y = y.get(output) if output is not None else None
+    if y is None or isinstance(y, (list, tuple)):
+        return None
+    labels = np.asarray(y)
+    if (
+        labels.ndim != 1
+        or labels.dtype.kind not in "iub"
+        and not (labels.dtype.kind == "f" and np.array_equal(labels, np.round(labels)))
+    ):
+        return None
+    if output is None and data.num_classes is not None:
+        return int(data.num_classes)
+    return int(labels.max()) + 1 if labels.size and labels.min() >= 0 else None
 
 
-def _check_crossentropy_width(part: OutputPart, num_classes: int | None) -> None:
+def _check_crossentropy_width(part: OutputPart, num_classes: int, what: str) -> None:
     """(A width that does not fit the classes is refused by `check_model`, saying so.)"""
     shape = tuple(part.output.shape)
     units = shape[-1] if len(shape) == 2 else 1
     key = loss_key(part.loss)
-    if num_classes is not None and units != num_classes and not (units == 1 == num_classes - 1):
-        return
-    if units == 1 and key.startswith("sparsecategorical"):
+    if units == 1 and num_classes <= 2 and key.startswith("sparsecategorical"):
         raise ModelCheckError(
-            f"{WHAT} outputs one unit per sample and is compiled with a sparse categorical "
+            f"{what} one unit per sample and is compiled with a sparse categorical "
             "cross-entropy: over one unit it knows one class (0), so label 1 is outside its "
             "range, and every trial would fail or train on wrong numbers. Compile it with "
             "loss='binary_crossentropy' for one sigmoid unit "
@@ -251,8 +288,10 @@ def _check_crossentropy_width(part: OutputPart, num_classes: int | None) -> None
             "model in Dense(2, activation='softmax')."
         )
     if isinstance(units, int) and units > 1 and key.startswith("binary") and "crossentropy" in key:
+        if units < num_classes:
+            return  # too narrow for the classes: refused as such
         raise ModelCheckError(
-            f"{WHAT} outputs {units} units per sample and is compiled with a binary "
+            f"{what} {units} units per sample and is compiled with a binary "
             "cross-entropy, which compares every unit with a 0/1 label of its own, but the "
             "labels are class ids (one per sample): every trial would fail, or score "
             "wrongly. For one class per sample, compile it with "

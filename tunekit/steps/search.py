@@ -28,7 +28,8 @@ from tunekit.errors import NoCompletedTrialsError, TrialsFailedError
 from tunekit.narrowing import is_usable
 from tunekit.progress import PhaseProgress, bar_console, failure_reason, kerastuner_output
 from tunekit.steps.base import RunContext, fit_options, validation_batch_size
-from tunekit.steps.output_checks import check_built_model, model_sample
+from tunekit.steps.output_checks import model_sample
+from tunekit.steps.pairing_checks import check_trial_model
 from tunekit.tensorboard import write_experiment
 from tunekit.tuners import HYPERBAND_EPOCHS, make_tuner
 from tunekit.tuners.callbacks import EpochTensorBoard
@@ -228,7 +229,7 @@ class SearchStep:
             refused_fit_args=refused_fit_args(ctx),
             objective_defaulted=ctx.objective_defaulted,
             model_check=functools.partial(
-                check_built_model, data=ctx.data, sample=model_sample(ctx.data)
+                check_trial_model, data=ctx.data, sample=model_sample(ctx.data), ctx=ctx
             ),
             listeners=(self._trial_ended,),
             hyperparameters=None if space is None else space.copy(),
@@ -330,8 +331,7 @@ class SearchStep:
             return tuner
         interrupts.check()
         self.declare_experiment(ctx)
-        # Seconds of earlier sessions of this phase (stopped and resumed), then this one's,
-        # recorded after every trial so that a session stopped mid-phase keeps its time.
+        # Earlier sessions' seconds, then this one's, recorded after every trial (kept on a stop).
         before = float(manifest.step(self.name).get("seconds", 0.0))
         manifest.mark(self.name, "running", seconds=before)
         start = time.perf_counter()
