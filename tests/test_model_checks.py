@@ -812,7 +812,9 @@ def test_a_trial_whose_tuned_output_reads_wrong_stops_the_search_before_it_train
         verbose=0,
     )
     reason = "thresholds the output at 0.5" if compiled else "activation is 'linear'"
-    with pytest.raises(SearchInputError, match=rf"trial \d+'s \{{'act': 'linear'\}}.*{reason}"):
+    with pytest.raises(
+        SearchInputError, match=rf"values of trial id \d+, \{{'act': 'linear'\}}.*{reason}"
+    ):
         run.coarse()
     trials = run._tuner("coarse").oracle.trials.values()
     assert [t.hyperparameters["act"] for t in trials][-1] == "linear"  # stopped at the first

@@ -455,3 +455,27 @@ def test_a_tuned_output_is_checked_at_each_trial_and_the_search_stops_there(tmp_
     )
     with pytest.raises(SearchInputError, match=r"'head': 'softmax'.* 'softmax' activation"):
         run.run()
+
+
+def test_a_loss_subclass_that_computes_otherwise_is_read_by_its_own_name():
+    """A `BinaryCrossentropy` subclass whose `call` applies the sigmoid itself, on a linear
+    unit: correct, and refused when every subclass was read as its Keras base."""
+
+    class SigmoidBCE(keras.losses.BinaryCrossentropy):
+        def call(self, y_true, y_pred):
+            return super().call(y_true, keras.ops.sigmoid(y_pred))
+
+    def build(hp):
+        model = keras.Sequential(
+            [
+                keras.Input((6,)),
+                keras.layers.Dense(hp.Int("units", 4, 8, step=4), activation="relu"),
+                keras.layers.Dense(1),
+            ]
+        )
+        # (no accuracy: its from_logits=False says "probability", which a metric would
+        # threshold at 0.5; the loss's own name no longer says "cross-entropy" to the check)
+        model.compile(optimizer="adam", loss=SigmoidBCE())
+        return model
+
+    check_model(get_hypermodel(build), _classes(2))

@@ -177,14 +177,18 @@ def output_loss(model: Any, name: str, index: int, count: int) -> Any:
 def loss_name(loss: Any) -> str:
     """A loss's name: a string as given, a function's `__name__`, an object's class name;
     a subclass of a Keras loss (`class MyBCE(keras.losses.BinaryCrossentropy)`) goes by
-    the Keras class it computes with."""
+    the Keras class it computes with, unless it overrides `call`."""
     if isinstance(loss, str):
         return loss
     if getattr(loss, "__name__", ""):
         return str(loss.__name__)
     keras_classes = (c for c in type(loss).__mro__ if c.__module__.startswith("keras."))
-    base = next(keras_classes, type(loss)).__name__
-    return type(loss).__name__ if base in ("Loss", "LossFunctionWrapper") else base
+    base = next(keras_classes, type(loss))
+    if base.__name__ in ("Loss", "LossFunctionWrapper") or getattr(
+        type(loss), "call", None
+    ) is not getattr(base, "call", None):
+        return type(loss).__name__  # its own computation: its own name
+    return base.__name__
 
 
 def probability_cross_entropy(model: Any) -> bool:

@@ -360,7 +360,8 @@ class TunekitTuner(kt.Tuner):
         if self._tunekit_model_check is not None:  # e.g. a tuned output activation
             values = {k: v for k, v in hp.values.items() if not k.startswith("tuner/")}
             what = (
-                f"`hypermodel` (built with trial {trial.trial_id}'s {values}) builds a model that"
+                f"`hypermodel` (built with the values of trial id {trial.trial_id}, {values}) "
+                "builds a model that"
             )
             try:
                 self._tunekit_model_check(model, what)
