@@ -55,9 +55,10 @@ def check_model(
     then that it survives a `.keras` save and safe load
     (`check_round_trip`). A build that raises here is refused
     (`ModelCheckError`): KerasTuner's tuner builds the hypermodel with its
-    defaults to declare the space, so no search could start. A model that
-    cannot be run on the samples here is left to its trials, which report
-    why; so is a model with several outputs (and a dict `y`). Unless the
+    defaults to declare the space, so no search could start. A lazily built
+    model that cannot be run on the samples is refused with Keras's error
+    (`check_runs_on`) unless the hypermodel has its own `fit`; a model with
+    several outputs (and a dict `y`) is left to its trials. Unless the
     hypermodel has its own `fit`, its first layers, loss, outputs and the
     metrics of `objective_names` (the objective's metric names) must agree
     with the data and each other (`tunekit.steps.pairing_checks`).
@@ -94,11 +95,11 @@ def check_model(
         else:
             check_trainable(hypermodel, model, data)
             sample = model_sample(data)
-            if type(hypermodel).fit is kt.HyperModel.fit:
+            fed_as_is = type(hypermodel).fit is kt.HyperModel.fit  # an own fit may not be
+            if fed_as_is:
                 check_runs_on(model, sample)  # a lazily built model, on the data's samples
             shape = check_built_model(model, _WHAT, data, sample)
-            if type(hypermodel).fit is kt.HyperModel.fit:
-                # (an own fit may compile or feed otherwise)
+            if fed_as_is:
                 check_pairings(model, data, objective_names)
         if shape is not None:
 
