@@ -520,7 +520,8 @@ def test_a_regression_model_never_compiled_with_one_linear_unit_is_scored():
 def test_a_declared_input_must_take_the_samples(declared, samples, fits):
     def build(hp):
         flat = keras.layers.GlobalAveragePooling1D() if None in declared else keras.layers.Flatten()
-        model = keras.Sequential([keras.Input(declared), flat, keras.layers.Dense(2)])
+        head = keras.layers.Dense(2, activation="softmax")
+        model = keras.Sequential([keras.Input(declared), flat, head])
         optimizer = hp.Choice("optimizer", ["adam", "sgd"])
         model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy")
         return model

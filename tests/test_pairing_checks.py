@@ -185,6 +185,21 @@ def _dense(units: int, activation: str | None, loss):
         (1, "elu", keras.losses.BinaryFocalCrossentropy(), 2, r"the activation 'elu'"),
         (1, "relu", _MyBCE(), 2, r"the activation 'relu'"),  # a subclass: read as its base
         (1, "softmax", "binary_crossentropy", 2, r"through a softmax, which is 1 for every"),
+        # Several units that are not probabilities under a loss that reads them: Keras
+        # clips and rescales them, and the search trains toward chance (test accuracy
+        # 0.17 on load_digits with exit 0, the classic missing softmax)
+        (
+            3,
+            None,
+            "sparse_categorical_crossentropy",
+            3,
+            r"outputs 3 units through the activation 'linear', which is not held to \[0, 1\], "
+            r"but its loss is a cross-entropy that reads probabilities .*"
+            r"activation='softmax', or no activation and "
+            r"keras.losses.SparseCategoricalCrossentropy\(from_logits=True\)",
+        ),
+        (3, "relu", keras.losses.SparseCategoricalCrossentropy(), 3, r"3 units .* 'relu'"),
+        (3, "tanh", "sparse_categorical_crossentropy", 3, r"3 units through the activation 'tanh'"),
     ],
 )
 def test_a_loss_that_cannot_read_the_output_or_the_labels_is_refused(
@@ -203,6 +218,7 @@ def test_a_loss_that_cannot_read_the_output_or_the_labels_is_refused(
         (1, "sigmoid", "binary_crossentropy", 2),
         (1, None, keras.losses.BinaryCrossentropy(from_logits=True), 2),
         (2, "softmax", "sparse_categorical_crossentropy", 2),
+        (3, "sigmoid", "sparse_categorical_crossentropy", 3),  # in [0, 1]: Keras normalises
     ],
 )
 def test_losses_that_read_the_output_and_labels_right_pass(units, activation, loss, classes):
@@ -479,3 +495,205 @@ def test_a_loss_subclass_that_computes_otherwise_is_read_by_its_own_name():
         return model
 
     check_model(get_hypermodel(build), _classes(2))
+
+
+@keras.saving.register_keras_serializable(package="test_pairing_checks")
+class _Opaque(keras.Model):
+    """A subclassed model whose `call` applies its own output activation: its layers do
+    not show it, so the check reads the model's values."""
+
+    def __init__(self, units=3, head="linear", **kwargs):
+        super().__init__(**kwargs)
+        self.units, self.head = units, head
+        self.hidden = keras.layers.Dense(8, activation="relu")
+        self.out = keras.layers.Dense(units)
+
+    def call(self, x):
+        z = self.out(self.hidden(x))
+        return keras.activations.get(self.head)(z)
+
+    def get_config(self):
+        return {**super().get_config(), "units": self.units, "head": self.head}
+
+
+def _opaque(kind: str, units: int, head: str, loss):
+    def build(hp):
+        hp.Int("units", 4, 8, step=4)
+        if kind == "subclassed":
+            model = _Opaque(units, head)
+        else:  # a Lambda layer, or an op after the last layer: the layers do not show it
+            inputs = keras.Input((6,))
+            z = keras.layers.Dense(units)(keras.layers.Dense(8, activation="relu")(inputs))
+            act = keras.activations.get(head)
+            z = keras.layers.Lambda(act)(z) if kind == "lambda" else act(z)
+            model = keras.Model(inputs, z)
+        model.compile(optimizer="adam", loss=loss)
+        return model
+
+    return get_hypermodel(build)
+
+
+_KINDS = ["subclassed", "lambda", "op"]
+
+
+@pytest.mark.parametrize("kind", _KINDS)
+@pytest.mark.parametrize(
+    ("units", "head", "loss", "refused"),
+    [
+        # a softmax in call under from_logits=True: test accuracy 0.25 on load_digits
+        (
+            3,
+            "softmax",
+            keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+            r"outputs (rows of 3 values that are probabilities \(each in \[0, 1\], summing "
+            r"to 1 on every training sample tried|3 units through a 'softmax' activation).*"
+            r"from_logits=True, which applies softmax",
+        ),
+        # linear values under a loss that reads probabilities: test accuracy 0.17
+        (
+            3,
+            "linear",
+            "sparse_categorical_crossentropy",
+            r"outputs (values from -?[0-9.e-]+ to -?[0-9.e-]+ on the training samples tried|"
+            r"3 units through the activation 'linear').* reads probabilities "
+            r"\(from_logits=False\).*activation='softmax'",
+        ),
+        (
+            1,
+            "linear",
+            keras.losses.BinaryCrossentropy(),
+            r"outputs (values from|one unit through a 'linear').* activation='sigmoid', or "
+            r"no activation and "
+            r"keras.losses.BinaryCrossentropy\(from_logits=True\)",
+        ),
+    ],
+)
+def test_an_output_the_layers_do_not_show_is_read_from_its_values(kind, units, head, loss, refused):
+    """(An op Keras makes a layer of, `keras.activations.softmax(z)`, is read by the layer
+    checks; `linear(z)` is `z`, the Dense layer's own output.)"""
+    classes = max(units, 2)
+    with pytest.raises(ModelCheckError, match=refused):
+        check_model(_opaque(kind, units, head, loss), _classes(classes))
+
+
+@pytest.mark.parametrize("kind", _KINDS)
+@pytest.mark.parametrize(
+    ("units", "head", "loss"),
+    [
+        (3, "linear", keras.losses.SparseCategoricalCrossentropy(from_logits=True)),
+        (3, "softmax", "sparse_categorical_crossentropy"),
+        (1, "sigmoid", "binary_crossentropy"),
+        (1, "linear", keras.losses.BinaryCrossentropy(from_logits=True)),
+        # a sigmoid under a logit loss cannot be told from a logit by its values: passed
+        (1, "sigmoid", keras.losses.BinaryCrossentropy(from_logits=True)),
+    ],
+)
+def test_an_output_the_layers_do_not_show_passes_when_its_values_fit_the_loss(
+    kind, units, head, loss
+):
+    check_model(_opaque(kind, units, head, loss), _classes(max(units, 2)))
+
+
+class _AddsItsLoss(keras.layers.Layer):
+    def call(self, x):
+        self.add_loss(keras.ops.mean(keras.ops.square(x)))
+        return x
+
+
+class _OwnTrainStep(keras.Model):
+    def train_step(self, data):  # (never run here)
+        return {}
+
+
+@pytest.mark.parametrize(
+    ("how", "refused"), [("none", True), ("add_loss", False), ("train_step", False)]
+)
+def test_a_model_compiled_without_a_loss_is_refused_unless_it_makes_its_own(how, refused):
+    """compile(optimizer, metrics) without loss=: every trial failed with Keras's "No loss
+    to compute" (3 in a row stopped the coarse search); a layer's add_loss or a
+    train_step of the model's own is a loss Keras trains on."""
+
+    def build(hp):
+        inputs = keras.Input((6,))
+        z = keras.layers.Dense(hp.Int("units", 4, 8, step=4), activation="relu")(inputs)
+        if how == "add_loss":
+            z = _AddsItsLoss()(z)
+        outputs = keras.layers.Dense(3, activation="softmax")(z)
+        model = (_OwnTrainStep if how == "train_step" else keras.Model)(inputs, outputs)
+        model.compile(optimizer="adam", metrics=["accuracy"])
+        return model
+
+    if not refused:
+        check_model(get_hypermodel(build), _classes())
+        return
+    with pytest.raises(ModelCheckError, match=r'compiled without a loss .*"No loss to compute"'):
+        check_model(get_hypermodel(build), _classes())
+
+
+def test_an_output_a_trial_applies_in_its_call_is_read_at_that_trial(tmp_path):
+    """The default configuration returns logits; a trial's softmax in call under
+    from_logits=True is refused when that trial is built."""
+    from tunekit import CoarseToFine
+    from tunekit.fitting import SearchInputError
+
+    def build(hp):
+        head = hp.Choice("head", ["linear", "softmax"])
+        model = _Opaque(3, head)
+        model.compile(
+            optimizer="adam",
+            loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+            metrics=["accuracy"],
+        )
+        return model
+
+    run = CoarseToFine(
+        build, _classes(), directory=tmp_path, coarse_trials=6, coarse_epochs=1, seed=0
+    )
+    with pytest.raises(SearchInputError, match=r"'head': 'softmax'.* rows of 3 values"):
+        run.run()
+
+
+def test_a_loss_subclass_with_its_own_call_is_not_read_by_its_bases_from_logits():
+    """`SigmoidBCE(BinaryCrossentropy)` applies the sigmoid in its `call` on a linear unit:
+    its `from_logits` (False, the base's default) said "probability", so the report's
+    classes thresholded the logit at 0.5. Its unit is now read by the layer (a logit); a
+    loss written on `keras.losses.Loss` keeps the `from_logits` its author gave it."""
+    from tunekit.outputs import predict_classes, uses_logits
+
+    class SigmoidBCE(keras.losses.BinaryCrossentropy):
+        def call(self, y_true, y_pred):
+            return super().call(y_true, keras.ops.sigmoid(y_pred))
+
+    class OwnLoss(keras.losses.Loss):
+        def __init__(self, from_logits=False):
+            super().__init__()
+            self.from_logits = from_logits
+
+        def call(self, y_true, y_pred):
+            return keras.ops.mean(keras.ops.square(y_true - y_pred), axis=-1)
+
+    def model(loss):
+        model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+        model.set_weights([np.array([[1.0], [0.0]]), np.array([0.0])])  # the logit is x[0]
+        model.compile(optimizer="adam", loss=loss)
+        return model
+
+    x = np.array([[0.3, 0.0], [-0.3, 0.0], [2.0, 0.0]], dtype="float32")
+    assert uses_logits(model(SigmoidBCE())) is True
+    assert predict_classes(model(SigmoidBCE()), x).tolist() == [1, 0, 1]
+    assert uses_logits(model(keras.losses.BinaryCrossentropy())) is False  # Keras's own
+    assert uses_logits(model(OwnLoss(from_logits=False))) is False  # its author's word
+    with pytest.raises(ModelCheckError, match=r"BinaryAccuracy\(threshold=0\.0"):
+        check_model(get_hypermodel(lambda hp: _compiled_linear_unit(hp, SigmoidBCE())), _classes(2))
+
+
+def _compiled_linear_unit(hp, loss):
+    model = keras.Sequential(
+        [
+            keras.Input((6,)),
+            keras.layers.Dense(hp.Int("units", 4, 8, step=4), activation="relu"),
+            keras.layers.Dense(1),
+        ]
+    )
+    model.compile(optimizer="adam", loss=loss, metrics=["accuracy"])
+    return model

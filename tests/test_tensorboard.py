@@ -10,6 +10,7 @@ import time
 import urllib.request
 from pathlib import Path
 
+import numpy as np
 import pytest
 from tensorboard.backend.event_processing import event_accumulator
 from tensorboard.plugins.hparams import metadata as hparams_metadata
@@ -306,3 +307,47 @@ def test_trial_sessions_log_only_what_the_trial_declared(tmp_path):
     assert type(trial.hyperparameters) is kt.HyperParameters
     assert set(trial.hyperparameters.values) == {"num_layers", "units_0", "shuffle", "tuner/epochs"}
     assert hparam_values(space, "coarse", declared={"units_1"}) == {"units_1": 2, "phase": "coarse"}
+
+
+@pytest.mark.parametrize(
+    ("shape", "image"),
+    [((28, 28), True), ((8, 8, 1), True), ((8, 8, 3), True), ((8, 8, 4), True)]
+    + [((1, 8, 8), False), ((4, 4, 6), False), ((8, 8, 2), False), ((30,), False)],
+)
+def test_only_image_shaped_samples_become_test_images(shape, image):
+    from tunekit.tensorboard import sample_images
+
+    x = np.random.default_rng(0).random((10, *shape), dtype=np.float32)
+    images = sample_images(x, shape)
+    assert (images is not None) == image
+    if image:
+        assert images.shape == (8, *shape[:2], shape[2] if len(shape) == 3 else 1)
+
+
+def test_a_run_on_samples_that_are_not_images_writes_its_report(tmp_path, caplog):
+    """Channel-first digits `(n, 1, 8, 8)` or 6-band patches `(n, 4, 4, 6)`: every step
+    trained, then the report's sample images failed ("image must have 1, 2, 3, or 4
+    channels") and no report was ever written, on every rerun."""
+    from conftest import RUN_BUDGET
+
+    from hypermodels import DenseHyperModel
+    from tunekit import CoarseToFine, Dataset
+    from tunekit.tensorboard import log_images
+
+    rng = np.random.default_rng(0)
+    x = rng.random((240, 4, 4, 6), dtype=np.float32)
+    y = (x[..., 0].mean(axis=(1, 2)) > 0.5).astype(int)
+    run = CoarseToFine(
+        DenseHyperModel((4, 4, 6), num_classes=2),
+        Dataset.from_arrays(x, y, seed=0),
+        directory=tmp_path,
+        project_name="bands",
+        **RUN_BUDGET,
+    )
+    run.run()
+    assert (run.run_dir / "report.json").is_file() and (run.run_dir / "report.md").is_file()
+    tags = _accumulator(run.run_dir / "tensorboard" / "final" / "test").Tags()["tensors"]
+    assert "confusion_matrix" in tags and "test_samples" not in tags
+    # and an image TensorBoard cannot encode is left out with a warning, not a crash
+    log_images(tmp_path / "pictures", [("six_channels", np.zeros((2, 4, 4, 6), "float32"))])
+    assert "TensorBoard image 'six_channels' not written" in caplog.text

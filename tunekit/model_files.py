@@ -130,7 +130,7 @@ def check_round_trip(
         except Exception as e:  # noqa: BLE001 - any failure gets the same advice
             reason = (str(e).strip().splitlines() or [type(e).__name__])[-1]
             if rebuild is not None and _takes_weights(rebuild, path):
-                return _file_alone_note(e, _unlocated_names(path))
+                return _file_alone_note(e, path)
             lambda_layer = "`Lambda` layer" in str(e)
             fix = (
                 "replace the Lambda layer by a keras.layers.Layer subclass registered with "
@@ -220,20 +220,28 @@ def file_alone_note(path: str | os.PathLike[str], missing: str | None = None) ->
     try:
         load_keras_model(path)
     except (TypeError, ValueError) as e:
-        return _file_alone_note(e, _unlocated_names(path))
+        return _file_alone_note(e, path)
     return None
 
 
-def _file_alone_note(error: Exception, names: list[str]) -> str:
+def _file_alone_note(error: Exception, path: str | os.PathLike[str]) -> str:
     """What loading a saved model's file alone needs: from the error `load_model` raised
-    and the custom objects the file names that Keras cannot find (`_unlocated_names`)."""
+    and the custom objects the file names that Keras cannot find (`_unlocated_names`).
+    For a `Lambda` layer, whether `safe_mode=False` loads the file is tried, not assumed
+    (Keras cannot rebuild a Lambda whose output shape it cannot infer)."""
     if "`Lambda` layer" in str(error):
+        unsafe = _unsafe_load_error(path)
         needs = (
             "keras.models.load_model(path, safe_mode=False) (it holds a Lambda layer of a "
             "Python lambda, which safe mode never loads; only for a file you trust)"
+            if unsafe is None
+            else "more than Keras can do: it holds a Lambda layer of a Python lambda, which "
+            "safe mode never loads, and keras.models.load_model(path, safe_mode=False) fails "
+            f"on it too ({unsafe}; give the Lambda output_shape=, or make it a Layer "
+            "subclass registered with @keras.saving.register_keras_serializable())"
         )
     else:
-        names = sorted(set(names) | set(_UNLOCATED.findall(str(error))))
+        names = sorted(set(_unlocated_names(path)) | set(_UNLOCATED.findall(str(error))))
         shown = ", ".join(f"'{n}': {n}" for n in names) if names else "...: ..."
         needs = (
             f"keras.models.load_model(path, custom_objects={{{shown}}}), or the objects "
@@ -245,3 +253,18 @@ def _file_alone_note(error: Exception, names: list[str]) -> str:
         "the hypermodel and loading the file's weights (as KerasTuner restores its "
         "checkpoints); do the same: model = hypermodel.build(hp); model.load_weights(path)."
     )
+
+
+def _unsafe_load_error(path: str | os.PathLike[str]) -> str | None:
+    """`None` if `keras.models.load_model(path, safe_mode=False)` loads the file (one this
+    run wrote), else Keras's error, in one line."""
+    import keras
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            keras.models.load_model(path, safe_mode=False)
+    except Exception as e:  # noqa: BLE001 - any failure: the note must not advise it
+        first = (str(e).strip().splitlines() or [""])[0].rstrip(".")
+        return f"{type(e).__name__}: {first}" if first else type(e).__name__
+    return None

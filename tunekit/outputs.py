@@ -25,6 +25,7 @@ import numpy as np
 
 from tunekit import _log
 from tunekit.errors import OutputShapeError
+from tunekit.loss_reading import SIGNED_ACTIVATIONS, loss_name, reads_probabilities, unit_reading
 
 if TYPE_CHECKING:
     import keras
@@ -121,7 +122,9 @@ def model_output_shape(model: Any, sample: Any = None) -> tuple[int | None, ...]
 def uses_logits(model: Any) -> bool | None:
     """Whether a one-unit classifier outputs a logit: `True`, `False`, or `None` (unknown).
 
-    The compiled loss decides when it says: its `from_logits`, or a loss
+    The compiled loss decides when it says: its `from_logits` (unless it is
+    a subclass whose own `call` computes otherwise: its `from_logits` is its
+    Keras base's, which the `call` may not follow), or a loss
     named by string or one of Keras's loss functions (`keras.losses.
     binary_crossentropy`), which take probabilities unless told otherwise,
     except the hinge losses (a margin: its sign is the class, a logit);
@@ -133,26 +136,6 @@ def uses_logits(model: Any) -> bool | None:
     `predicted_classes` reads the outputs' range.
     """
     return unit_reading(_losses(model), output_activation(model))
-
-
-def unit_reading(losses: Sequence[Any], activation: str | None) -> bool | None:
-    """`uses_logits` for one output: its compiled loss(es) and its layer's activation name."""
-    for item in losses:
-        if item is not None and hasattr(item, "from_logits"):
-            return bool(item.from_logits)
-        if loss_name(item) in _MARGIN_LOSSES:
-            return True  # a margin, class 1 above 0 (Keras's hinge maps labels 0/1 to -1/1)
-        if isinstance(item, str) or (
-            callable(item) and getattr(item, "__module__", "").startswith("keras.")
-        ):
-            return False  # a loss named by string, or Keras's function: probabilities
-    return None if activation is None else activation in SIGNED_ACTIVATIONS
-
-
-# Output activations read by their sign, class 1 above 0: a logit, or a margin in (-1, 1).
-SIGNED_ACTIVATIONS = frozenset({"linear", "tanh", "softsign"})
-# Losses whose output is a margin: its sign is the class.
-_MARGIN_LOSSES = {"hinge", "squared_hinge", "Hinge", "SquaredHinge"}
 
 
 def _losses(model: Any) -> list[Any]:
@@ -174,36 +157,9 @@ def output_loss(model: Any, name: str, index: int, count: int) -> Any:
     return loss
 
 
-def loss_name(loss: Any) -> str:
-    """A loss's name: a string as given, a function's `__name__`, an object's class name;
-    a subclass of a Keras loss (`class MyBCE(keras.losses.BinaryCrossentropy)`) goes by
-    the Keras class it computes with, unless it overrides `call`."""
-    if isinstance(loss, str):
-        return loss
-    if getattr(loss, "__name__", ""):
-        return str(loss.__name__)
-    keras_classes = (c for c in type(loss).__mro__ if c.__module__.startswith("keras."))
-    base = next(keras_classes, type(loss))
-    if base.__name__ in ("Loss", "LossFunctionWrapper") or getattr(
-        type(loss), "call", None
-    ) is not getattr(base, "call", None):
-        return type(loss).__name__  # its own computation: its own name
-    return base.__name__
-
-
 def probability_cross_entropy(model: Any) -> bool:
     """Whether `model`'s loss is a cross-entropy reading probabilities (`from_logits=False`)."""
     return reads_probabilities(_losses(model))
-
-
-def reads_probabilities(losses: Sequence[Any]) -> bool:
-    """`probability_cross_entropy` for one output's compiled loss(es)."""
-    return any(
-        item is not None
-        and "crossentropy" in loss_name(item).lower()
-        and not getattr(item, "from_logits", False)
-        for item in losses
-    )
 
 
 def output_activation(model: Any, output: Any = None) -> str | None:

@@ -31,7 +31,7 @@ from tunekit.report_trust import (
 from tunekit.reproduce import command_section
 from tunekit.results import trials_csv, trials_dataframe
 from tunekit.retraining import resumed_note, schedule_text
-from tunekit.tensorboard import log_images
+from tunekit.tensorboard import log_images, sample_images
 
 __all__ = ["render_markdown", "write_report"]
 
@@ -283,16 +283,6 @@ def _size_limit_lines(report: dict[str, Any]) -> list[str]:
     ]
 
 
-def _sample_images(x: np.ndarray, count: int = 8) -> np.ndarray:
-    """The first `count` inputs as `(n, h, w, c)` images in [0, 1], if they are images."""
-    images = np.asarray(x[:count], dtype="float32")
-    if images.ndim == 3:
-        images = images[..., None]
-    if images.max(initial=0.0) > 1.0:
-        images = images / 255.0
-    return np.clip(images, 0.0, 1.0)
-
-
 def write_report(
     run: Any,
     model: keras.Model,
@@ -382,8 +372,8 @@ def write_report(
         }
         matrix = plots.confusion_matrix(data.y_test, y_pred, data.class_names)
         images.append(("confusion_matrix", plots.figure_to_png(matrix)))
-    if isinstance(data.input_shape, tuple) and len(data.input_shape) in (2, 3):
-        images.append(("test_samples", _sample_images(data.x_test)))
+    if (samples := sample_images(data.x_test, data.input_shape)) is not None:
+        images.append(("test_samples", samples))
     if images:
         log_images(run.run_dir / "tensorboard" / "final" / "test", images)  # FINAL_LOGS
     if started is not None:  # the evaluate step so far: this report's own work included

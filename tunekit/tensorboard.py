@@ -20,6 +20,7 @@ rewrites the experiment whenever it lacks a hyperparameter.
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 from collections.abc import Callable, Collection, Iterable, Mapping
@@ -30,12 +31,15 @@ import keras
 import keras_tuner as kt
 import numpy as np
 
+_logger = logging.getLogger(__name__)
+
 __all__ = [
     "METRICS",
     "HParamsSession",
     "configure_trial_logdirs",
     "hparam_values",
     "log_images",
+    "sample_images",
     "write_experiment",
 ]
 
@@ -285,13 +289,32 @@ def log_images(
         images: `(tag, array)` pairs; arrays are `(n, height, width, channels)`
             floats in [0, 1] or uint8, or PNG bytes for a single image.
         step: The step to record them at.
+
+    An image TensorBoard cannot encode is left out with a warning: the run's results
+    do not depend on a picture.
     """
     import tensorflow as tf
 
     writer = tf.summary.create_file_writer(os.fspath(logdir))
     with writer.as_default():
         for tag, image in images:
-            if isinstance(image, bytes):
-                image = tf.image.decode_png(image)[None]
-            tf.summary.image(tag, image, step=step, max_outputs=16)
+            try:
+                if isinstance(image, bytes):
+                    image = tf.image.decode_png(image)[None]
+                tf.summary.image(tag, image, step=step, max_outputs=16)
+            except (tf.errors.InvalidArgumentError, ValueError) as error:  # a picture only
+                _logger.warning("TensorBoard image %r not written: %s", tag, error)
     writer.close()
+
+
+def sample_images(x: Any, shape: Any, count: int = 8) -> np.ndarray | None:
+    """The first `count` inputs as `(n, h, w, c)` images in [0, 1], if their `shape` is an
+    image's: `(h, w)`, or channels last, 1, 3 or 4 of them (TensorBoard's); else `None`."""
+    if not (isinstance(shape, tuple) and (len(shape) == 2 or shape[2:] in ((1,), (3,), (4,)))):
+        return None
+    images = np.asarray(x[:count], dtype="float32")
+    if images.ndim == 3:
+        images = images[..., None]
+    if images.max(initial=0.0) > 1.0:
+        images = images / 255.0
+    return np.clip(images, 0.0, 1.0)

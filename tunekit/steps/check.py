@@ -100,7 +100,7 @@ def check_model(
                 check_runs_on(model, sample)  # a lazily built model, on the data's samples
             shape = check_built_model(model, _WHAT, data, sample)
             if fed_as_is:
-                check_pairings(model, data, objective_names)
+                check_pairings(model, data, objective_names, sample=sample)
         if shape is not None:
 
             def rebuild() -> keras.Model:

@@ -19,7 +19,7 @@ from tunekit.data import CLASSIFICATION, Dataset
 from tunekit.data._checks import CATEGORICAL_LABELS
 from tunekit.data._targets import one_hot_ids
 from tunekit.errors import ModelCheckError
-from tunekit.outputs import loss_name
+from tunekit.loss_reading import keras_loss_key
 from tunekit.steps.metric_reading import label_form_misfit, metric_name
 from tunekit.steps.output_checks import WHAT as _WHAT
 from tunekit.steps.output_checks import outputs_and_compile
@@ -28,9 +28,10 @@ __all__ = ["check_label_form", "check_metric_label_form", "loss_key"]
 
 
 def loss_key(loss: Any) -> str:
-    """A loss's name (`tunekit.outputs.loss_name`), lower case without underscores:
-    `"sparsecategoricalcrossentropy"`."""
-    return loss_name(loss).lower().replace("_", "")
+    """The Keras loss's name, lower case without underscores:
+    `"sparsecategoricalcrossentropy"`; `""` for a loss of the user's own
+    (`tunekit.loss_reading.keras_loss_key`)."""
+    return keras_loss_key(loss)
 
 
 def _crossentropy_kind(loss: Any) -> str | None:

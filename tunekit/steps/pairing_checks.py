@@ -11,9 +11,15 @@ every trial only after it started:
 - probabilities under a loss told they are logits: a softmax (or sigmoid)
   output of several units under `from_logits=True`, which applies softmax
   again (the one-unit case is `tunekit.steps.output_checks`');
-- one unit that cannot be a probability: a softmax (always 1), or an
-  activation not held to [0, 1] (relu, softplus, ...) under a cross-entropy
-  that reads a probability (Keras clips it there);
+- outputs that cannot be probabilities under a cross-entropy that reads
+  probabilities (`from_logits=False`, Keras's default, and every loss named by
+  a string): a layer with no activation, or one not held to [0, 1] (relu,
+  softplus, ...), of any width; Keras clips (and for several units
+  normalises) them there, and the search trains to chance. One unit through
+  a softmax is always 1;
+- where the layers do not show the output's activation, the same read from
+  the model's values, and a model compiled without a loss
+  (`tunekit.steps.value_checks`);
 - class ids under a cross-entropy that cannot take them at the output's
   width: a sparse categorical cross-entropy over one unit (it knows one
   class, 0), a binary cross-entropy over several units (it compares every
@@ -34,6 +40,7 @@ from tunekit.data._checks import CATEGORICAL_LABELS
 from tunekit.errors import ModelCheckError
 from tunekit.objectives import objective_parts
 from tunekit.outputs import (
+    SIGNED_ACTIVATIONS,
     output_activation,
     reads_probabilities,
     training_samples,
@@ -42,6 +49,7 @@ from tunekit.outputs import (
 from tunekit.steps.label_forms import loss_key
 from tunekit.steps.metric_reading import vector_result
 from tunekit.steps.output_checks import WHAT, OutputPart, check_built_model, outputs_and_compile
+from tunekit.steps.value_checks import check_values, clipped, probability_fix
 
 __all__ = ["check_pairings", "check_runs_on", "check_trial_model"]
 
@@ -79,15 +87,18 @@ def check_pairings(
     objective_names: Sequence[str] = (),
     what: str = WHAT,
     read_stream: bool = True,
+    sample: Any = None,
 ) -> None:
-    """Refuses pixels scaled twice, probabilities read as logits, class ids under a
-    cross-entropy of another output width (see the module's docstring), and an
-    objective (`objective_names`: its metric names, `val_` or not) whose metric
-    reports a vector (`tunekit.steps.metric_reading.vector_result`): every
-    trial would fail after training. `what` names the model in messages (the
+    """Refuses pixels scaled twice, probabilities read as logits, outputs that cannot
+    be probabilities under a loss that reads them, a model compiled without a loss,
+    class ids under a cross-entropy of another output width (see the module's
+    docstring), and an objective (`objective_names`: its metric names, `val_` or not)
+    whose metric reports a vector (`tunekit.steps.metric_reading.vector_result`):
+    every trial would fail after training. `what` names the model in messages (the
     default configuration's, or a trial's). `read_stream=False` leaves out the
     checks that read a stream's first batch (a trial's: reading it again could
-    move a user's reshuffling stream on).
+    move a user's reshuffling stream on); a stream's values are then read from
+    `sample` (its first batch, read once), if given.
 
     Raises:
         ModelCheckError (a `ValueError`): Naming what does not fit and the fix.
@@ -95,6 +106,7 @@ def check_pairings(
     if not isinstance(model, keras.Model) or not model.built:  # unknown until built
         return
     _check_rescaling(model, data, what)
+    check_values(model, data, what, read_stream=read_stream, sample=sample)
     parts = outputs_and_compile(model)
     for name in objective_names:
         _check_scalar_objective(name, [m for part in parts for m in part.metrics])
@@ -102,7 +114,7 @@ def check_pairings(
         output = f"has an output {part.name!r} that outputs" if len(parts) > 1 else "outputs"
         activation = output_activation(model, part.output if len(parts) > 1 else None)
         _check_probabilities_as_logits(part, activation, f"{what} {output}")
-        _check_unit_range(part, activation, f"{what} {output}")
+        _check_probability_range(part, activation, f"{what} {output}")
         if (data.task == CLASSIFICATION or len(parts) > 1) and (
             read_stream or not isinstance(data, StreamData)
         ):
@@ -125,7 +137,7 @@ def check_trial_model(
     check_built_model(model, what, data, sample)
     if type(ctx.hypermodel).fit is kt.HyperModel.fit:
         names = [n for n, _ in objective_parts(ctx.objective)] or [ctx.objective.name]
-        check_pairings(model, data, names, what, read_stream=False)
+        check_pairings(model, data, names, what, read_stream=False, sample=sample)
 
 
 def check_runs_on(model: Any, sample: Any) -> None:
@@ -206,31 +218,30 @@ def _check_probabilities_as_logits(part: OutputPart, activation: str | None, wha
     )
 
 
-def _check_unit_range(part: OutputPart, activation: str | None, what: str) -> None:
-    """One unit that cannot be a probability: a softmax (always 1), or an activation not
-    held to [0, 1] under a cross-entropy that reads one (Keras clips it there)."""
+def _check_probability_range(part: OutputPart, activation: str | None, what: str) -> None:
+    """Outputs that cannot be probabilities under a cross-entropy that reads them: one
+    unit through a softmax (always 1), or any width through an activation not held to
+    [0, 1] (Keras clips, and over several units normalises, them there)."""
     shape = tuple(part.output.shape)
-    if not (len(shape) == 1 or shape[-1:] == (1,)):
-        return
-    if activation == "softmax":
+    one = len(shape) == 1 or shape[-1:] == (1,)
+    if one and activation == "softmax":
         raise ModelCheckError(
             f"{what} one unit through a softmax, which is 1 for every sample (a softmax "
             "over one value): every trial would predict one class, or one value. Give the "
             "one unit activation='sigmoid' (a probability), or no activation with a "
             "from_logits=True loss; or end the model in one unit per class with softmax."
         )
+    unbounded = _UNBOUNDED if one else _UNBOUNDED | SIGNED_ACTIVATIONS  # one signed: apart
     if (
-        activation in _UNBOUNDED
+        activation in unbounded
         and unit_reading([part.loss], activation) is False
         and reads_probabilities([part.loss])
     ):
+        units = "one unit" if one else f"{shape[-1]} units"
         raise ModelCheckError(
-            f"{what} one unit through the activation {activation!r}, which is not held "
-            "to [0, 1], but its loss is a cross-entropy that reads a probability "
-            "(from_logits=False): Keras clips the output to [0, 1] there, so the loss and "
-            "its gradients are wrong wherever the unit leaves that range. Give the last "
-            "layer activation='sigmoid', or no activation and "
-            "keras.losses.BinaryCrossentropy(from_logits=True)."
+            f"{what} {units} through the activation {activation!r}, which is not held to "
+            "[0, 1], but its loss is a cross-entropy that reads probabilities "
+            f"(from_logits=False){clipped(one)}. {probability_fix(part.loss, one)}"
         )
 
 

@@ -1,0 +1,100 @@
+"""What a compiled loss says of the output it reads: a logit, a margin or a probability.
+
+A Keras loss says it with `from_logits`; a loss named by a string, or one of
+Keras's loss functions, reads probabilities unless told otherwise; a hinge loss
+reads a margin, its sign the class. A subclass of a Keras loss whose `call`
+computes otherwise goes by its own name, and its `from_logits` (its Keras base's
+attribute, which its `call` may not follow) says nothing. Where the loss says
+nothing, the output layer's activation does. No Keras import: only the objects
+given are read.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+__all__ = [
+    "SIGNED_ACTIVATIONS",
+    "keras_loss_key",
+    "loss_name",
+    "reads_probabilities",
+    "unit_reading",
+]
+
+# Output activations read by their sign, class 1 above 0: a logit, or a margin in (-1, 1).
+SIGNED_ACTIVATIONS = frozenset({"linear", "tanh", "softsign"})
+# Losses whose output is a margin: its sign is the class.
+_MARGIN_LOSSES = {"hinge", "squared_hinge", "Hinge", "SquaredHinge"}
+
+
+def unit_reading(losses: Sequence[Any], activation: str | None) -> bool | None:
+    """`uses_logits` for one output: its compiled loss(es) and its layer's activation name."""
+    for item in losses:
+        if item is not None and hasattr(item, "from_logits") and not _own_call(item):
+            return bool(item.from_logits)
+        if loss_name(item) in _MARGIN_LOSSES:
+            return True  # a margin, class 1 above 0 (Keras's hinge maps labels 0/1 to -1/1)
+        if isinstance(item, str) or (
+            callable(item) and getattr(item, "__module__", "").startswith("keras.")
+        ):
+            return False  # a loss named by string, or Keras's function: probabilities
+    return None if activation is None else activation in SIGNED_ACTIVATIONS
+
+
+def loss_name(loss: Any) -> str:
+    """A loss's name: a string as given, a function's `__name__`, an object's class name;
+    a subclass of a Keras loss (`class MyBCE(keras.losses.BinaryCrossentropy)`) goes by
+    the Keras class it computes with, unless it overrides `call`."""
+    if isinstance(loss, str):
+        return loss
+    if getattr(loss, "__name__", ""):
+        return str(loss.__name__)
+    keras_classes = (c for c in type(loss).__mro__ if c.__module__.startswith("keras."))
+    base = next(keras_classes, type(loss))
+    if base.__name__ in ("Loss", "LossFunctionWrapper") or getattr(
+        type(loss), "call", None
+    ) is not getattr(base, "call", None):
+        return type(loss).__name__  # its own computation: its own name
+    return base.__name__
+
+
+def _own_call(loss: Any) -> bool:
+    """Whether a loss object subclasses one of Keras's losses (`BinaryCrossentropy`, not
+    the bare `Loss`) with a `call` of its own: its `from_logits` is the base's setting,
+    which that `call` may not follow. A loss written on `keras.losses.Loss` keeps its
+    `from_logits`: its author gave it one."""
+    kind = type(loss)
+    if isinstance(loss, str) or hasattr(loss, "__name__") or kind.__module__.startswith("keras."):
+        return False
+    base = next((c for c in kind.__mro__ if c.__module__.startswith("keras.")), kind)
+    return base.__name__ not in ("Loss", "LossFunctionWrapper") and loss_name(loss) == kind.__name__
+
+
+def keras_loss_key(loss: Any) -> str:
+    """The name of the Keras loss `loss` computes as, lower case without underscores
+    (`"sparsecategoricalcrossentropy"`), or `""` for a loss of the user's own: a
+    function outside Keras, a class written on `keras.losses.Loss`, or a subclass whose
+    `call` computes otherwise. A loss's own name says nothing of what it computes (a
+    label-smoothed cross-entropy on class ids may be named `categorical_crossentropy_ls`),
+    so only Keras's losses are judged by theirs."""
+    if loss is None:
+        return ""
+    if not isinstance(loss, str):
+        if getattr(loss, "__name__", ""):  # a function: Keras's, or the user's own
+            if not str(getattr(loss, "__module__", "")).startswith("keras."):
+                return ""
+        elif loss_name(loss) == type(loss).__name__ and not type(loss).__module__.startswith(
+            "keras."
+        ):
+            return ""  # its own computation
+    return loss_name(loss).lower().replace("_", "")
+
+
+def reads_probabilities(losses: Sequence[Any]) -> bool:
+    """`probability_cross_entropy` for one output's compiled loss(es): a Keras
+    cross-entropy (`keras_loss_key`) with `from_logits=False`."""
+    return any(
+        "crossentropy" in keras_loss_key(item) and not getattr(item, "from_logits", False)
+        for item in losses
+    )
