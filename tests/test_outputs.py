@@ -277,3 +277,41 @@ def test_the_model_file_note_names_every_custom_object_and_following_it_loads(tm
     registered.compile("adam", "mse")
     registered.save(tmp_path / "plain.keras")
     assert file_alone_note(tmp_path / "plain.keras") is None
+
+
+@pytest.mark.parametrize(
+    ("function", "output_shape", "loads"),
+    [
+        (lambda t: keras.ops.sigmoid(t), None, False),  # Keras cannot infer its shape
+        (lambda t: keras.ops.sigmoid(t), (1,), False),  # loads; `keras` unknown at its call
+        (lambda t: t * 2.0, (1,), True),
+    ],
+)
+def test_the_model_file_note_advises_safe_mode_false_only_where_it_loads(
+    tmp_path, function, output_shape, loads
+):
+    """A functional model ending in `Lambda(lambda t: keras.ops.sigmoid(t))`: the note
+    said `load_model(path, safe_mode=False)` loads it, and that raised
+    NotImplementedError (the Lambda's output shape), or, given `output_shape=`, loaded a
+    model whose first call raised NameError. Following the note must give a model that
+    predicts."""
+    from tunekit.model_files import file_alone_note
+
+    inputs = keras.Input((4,))
+    kwargs = {} if output_shape is None else {"output_shape": output_shape}
+    outputs = keras.layers.Lambda(function, **kwargs)(keras.layers.Dense(1)(inputs))
+    model = keras.Model(inputs, outputs)
+    model.compile("adam", "binary_crossentropy")
+    path = tmp_path / "lambda.keras"
+    model.save(path)
+    note = file_alone_note(path)
+    x = np.ones((2, 4), "float32")
+    if not loads:
+        assert "safe_mode=False) fails on it too (" in note
+        assert "give the Lambda output_shape=" in note and "needs keras.models" not in note
+        with pytest.raises(Exception):  # noqa: B017, PT011 - Keras's own error, as the note says
+            keras.models.load_model(path, safe_mode=False).predict(x, verbose=0)
+        return
+    assert "loading it needs keras.models.load_model(path, safe_mode=False)" in note
+    loaded = keras.models.load_model(path, safe_mode=False)  # the note's call loads
+    np.testing.assert_allclose(loaded.predict(x, verbose=0), model.predict(x, verbose=0))

@@ -697,3 +697,27 @@ def _compiled_linear_unit(hp, loss):
     )
     model.compile(optimizer="adam", loss=loss, metrics=["accuracy"])
     return model
+
+
+class CategoricalCrossentropyFromIds(keras.losses.Loss):
+    """A label-smoothed cross-entropy on class ids (Keras's sparse one has no smoothing)."""
+
+    def call(self, y_true, y_pred):
+        ids = keras.ops.cast(keras.ops.reshape(y_true, (-1,)), "int32")
+        return keras.losses.categorical_crossentropy(
+            keras.ops.one_hot(ids, 3), y_pred, label_smoothing=0.1
+        )
+
+
+def categorical_crossentropy_ls(y_true, y_pred):
+    return CategoricalCrossentropyFromIds()(y_true, y_pred)
+
+
+@pytest.mark.parametrize("loss", [CategoricalCrossentropyFromIds(), categorical_crossentropy_ls])
+def test_a_loss_of_the_users_own_is_not_judged_by_its_name(loss):
+    """Named like Keras's categorical cross-entropy, it takes class ids: it was refused
+    ("takes one-hot rows, but the labels are class ids"), where plain KerasTuner trained
+    it. Keras's own losses are still judged by theirs."""
+    check_model(_dense(3, "softmax", loss), _classes(3))
+    with pytest.raises(ModelCheckError, match=r"categorical cross-entropy, which takes one-hot"):
+        check_model(_dense(3, "softmax", keras.losses.CategoricalCrossentropy()), _classes(3))

@@ -17,6 +17,8 @@ import warnings
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from tunekit.errors import ModelSaveError
 from tunekit.outputs import build_on_samples, fresh_metrics
 
@@ -232,38 +234,45 @@ def _file_alone_note(error: Exception, path: str | os.PathLike[str]) -> str:
     if "`Lambda` layer" in str(error):
         unsafe = _unsafe_load_error(path)
         needs = (
-            "keras.models.load_model(path, safe_mode=False) (it holds a Lambda layer of a "
-            "Python lambda, which safe mode never loads; only for a file you trust)"
+            "loading it needs keras.models.load_model(path, safe_mode=False) (it holds a "
+            "Lambda layer of a Python lambda, which safe mode never loads; only for a file "
+            "you trust)"
             if unsafe is None
-            else "more than Keras can do: it holds a Lambda layer of a Python lambda, which "
-            "safe mode never loads, and keras.models.load_model(path, safe_mode=False) fails "
-            f"on it too ({unsafe}; give the Lambda output_shape=, or make it a Layer "
-            "subclass registered with @keras.saving.register_keras_serializable())"
+            else "it holds a Lambda layer of a Python lambda, which safe mode never loads, "
+            f"and keras.models.load_model(path, safe_mode=False) fails on it too ({unsafe}). "
+            "For a file that loads alone, give the Lambda output_shape=, or make it a Layer "
+            "subclass registered with @keras.saving.register_keras_serializable()"
         )
     else:
         names = sorted(set(_unlocated_names(path)) | set(_UNLOCATED.findall(str(error))))
         shown = ", ".join(f"'{n}': {n}" for n in names) if names else "...: ..."
         needs = (
-            f"keras.models.load_model(path, custom_objects={{{shown}}}), or the objects "
-            "registered with @keras.saving.register_keras_serializable()"
+            f"loading it needs keras.models.load_model(path, custom_objects={{{shown}}}), or "
+            "the objects registered with @keras.saving.register_keras_serializable()"
         )
     return (
         "The model's .keras file cannot be loaded by keras.models.load_model(path) alone: "
-        f"loading it needs {needs}. tunekit loads the run's models by rebuilding them with "
-        "the hypermodel and loading the file's weights (as KerasTuner restores its "
-        "checkpoints); do the same: model = hypermodel.build(hp); model.load_weights(path)."
+        f"{needs}. tunekit loads the run's models by rebuilding them with the hypermodel and "
+        "loading the file's weights (as KerasTuner restores its checkpoints); do the same: "
+        "model = hypermodel.build(hp); model.load_weights(path)."
     )
 
 
 def _unsafe_load_error(path: str | os.PathLike[str]) -> str | None:
     """`None` if `keras.models.load_model(path, safe_mode=False)` loads the file (one this
-    run wrote), else Keras's error, in one line."""
+    run wrote) into a model that runs on one sample of zeros, else Keras's error, in one
+    line. (A deserialized lambda may load and then fail at its first call: its names,
+    `keras.ops` among them, are not those of the module that defined it.)"""
     import keras
 
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            keras.models.load_model(path, safe_mode=False)
+            loaded = keras.models.load_model(path, safe_mode=False)
+            zeros = keras.tree.map_structure(
+                lambda t: np.zeros([1] + [d or 1 for d in t.shape[1:]], t.dtype), loaded.inputs
+            )
+            loaded(zeros, training=False)
     except Exception as e:  # noqa: BLE001 - any failure: the note must not advise it
         first = (str(e).strip().splitlines() or [""])[0].rstrip(".")
         return f"{type(e).__name__}: {first}" if first else type(e).__name__
