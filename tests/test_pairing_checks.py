@@ -721,3 +721,74 @@ def test_a_loss_of_the_users_own_is_not_judged_by_its_name(loss):
     check_model(_dense(3, "softmax", loss), _classes(3))
     with pytest.raises(ModelCheckError, match=r"categorical cross-entropy, which takes one-hot"):
         check_model(_dense(3, "softmax", keras.losses.CategoricalCrossentropy()), _classes(3))
+
+
+def _regressor(loss):
+    def build(hp):
+        model = keras.Sequential(
+            [
+                keras.Input((6,)),
+                keras.layers.Dense(hp.Int("units", 4, 8, step=4), activation="relu"),
+                keras.layers.Dense(1),
+            ]
+        )
+        tuned = isinstance(loss, type(_hp))  # a function of hp: the loss is tuned
+        model.compile(optimizer="adam", loss=loss(hp) if tuned else loss)
+        return model
+
+    return build
+
+
+def test_the_same_loss_however_named_is_one_loss_and_another_is_not():
+    from tunekit.steps.value_checks import check_same_loss, loss_signature
+
+    def signature(loss):
+        return loss_signature(get_hypermodel(_regressor(loss)).build(_hp()))
+
+    assert signature("mse") == signature("mean_squared_error")
+    assert signature(keras.losses.Huber(name="a")) == signature(keras.losses.Huber(name="b"))
+    assert signature(keras.losses.Huber(delta=2.0)) != signature(keras.losses.Huber())
+    assert signature("mae") != signature("mse")
+    seen: dict[str, str] = {}
+    what = "`hypermodel` (built with the values of trial id {}) builds a model that"
+    model = get_hypermodel(_regressor("mse")).build(_hp())
+    check_same_loss(model, what.format(0), ["val_mse"], seen)  # not a loss objective
+    assert not seen
+    check_same_loss(model, what.format(0), ["val_loss"], seen)
+    check_same_loss(model, what.format(1), ["val_loss"], seen)
+    assert list(seen.values()) == ["trial id 0"]
+
+
+def _hp():
+    import keras_tuner as kt
+
+    return kt.HyperParameters()
+
+
+def test_a_tuned_loss_under_a_loss_objective_stops_the_search_at_the_first_other_loss(
+    tmp_path,
+):
+    """`val_loss` (the regression default) with `hp.Choice("loss", ["mse", "huber"])`:
+    Huber trials ranked first by reading lower (a trial of val MSE 1.05 above one of
+    0.48), with exit 0. Now the first trial of another loss is refused before it trains."""
+    from tunekit import CoarseToFine
+    from tunekit.fitting import SearchInputError
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(120, 6)).astype("float32")
+    data = Dataset.from_arrays(x, x[:, 0] * 2.5 + x[:, 1], seed=0)
+    run = CoarseToFine(
+        _regressor(lambda hp: hp.Choice("loss", ["mse", "huber"])),
+        data,
+        directory=tmp_path,
+        coarse_trials=6,
+        coarse_epochs=1,
+        seed=0,
+        verbose=0,
+    )
+    with pytest.raises(SearchInputError) as error:
+        run.run()
+    message = str(error.value)
+    assert 'is compiled with the loss "huber", but the model of an earlier trial (trial id 0, '
+    assert '"huber"' in message and '"mean_squared_error"' in message
+    assert "The objective 'val_loss' ranks every trial by its own loss" in message

@@ -538,6 +538,7 @@ class CoarseToFine:
             finalists=self.finalists, final_seeds=self.final_seeds, baseline=self.baseline
         )
         self.tuners: dict[str, kt.Tuner] = {}
+        self.trial_losses: dict[str, str] = {}  # the first trial's loss (check_same_loss)
         self._products: dict[str, Any] = {}
         self._manifest: RunManifest | None = None
         self._model_checked = False

@@ -49,7 +49,7 @@ from tunekit.outputs import (
 from tunekit.steps.label_forms import loss_key
 from tunekit.steps.metric_reading import vector_result
 from tunekit.steps.output_checks import WHAT, OutputPart, check_built_model, outputs_and_compile
-from tunekit.steps.value_checks import check_values, clipped, probability_fix
+from tunekit.steps.value_checks import check_same_loss, check_values, clipped, probability_fix
 
 __all__ = ["check_pairings", "check_runs_on", "check_trial_model"]
 
@@ -127,7 +127,8 @@ def check_trial_model(
     model: Any, what: str, *, data: Dataset | StreamData, sample: Any, ctx: Any
 ) -> None:
     """Each trial's model: `check_built_model`, then `check_pairings` with the run's
-    objective (`ctx.objective`) unless the hypermodel (`ctx.hypermodel`) has a `fit` of
+    objective (`ctx.objective`) and `check_same_loss` (the run's first trial loss kept
+    in `ctx.trial_losses`) unless the hypermodel (`ctx.hypermodel`) has a `fit` of
     its own. A tuned output activation, loss or first layer makes another model than
     the default configuration's.
 
@@ -138,6 +139,7 @@ def check_trial_model(
     if type(ctx.hypermodel).fit is kt.HyperModel.fit:
         names = [n for n, _ in objective_parts(ctx.objective)] or [ctx.objective.name]
         check_pairings(model, data, names, what, read_stream=False, sample=sample)
+        check_same_loss(model, what, names, ctx.trial_losses)
 
 
 def check_runs_on(model: Any, sample: Any) -> None:
