@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import types
 
+import keras
 import keras_tuner as kt
 import numpy as np
 import pytest
@@ -218,3 +219,32 @@ def test_unknown_validation_labels_are_noted():
     # A loss objective has no chance level: nothing to say.
     quiet = _narrow([0.50, 0.49, 0.48, 0.47], objective=kt.Objective("val_loss", "min"))
     assert "chance" not in quiet.top_note
+
+
+@pytest.mark.parametrize(
+    ("metric", "objective", "checked"),
+    [
+        (lambda: keras.metrics.BinaryAccuracy(name="acc"), "val_acc", True),
+        (lambda: keras.metrics.SparseCategoricalAccuracy(name="hit"), "val_hit", True),
+        (lambda: "acc", "val_acc", True),
+        (lambda: keras.metrics.AUC(name="acc"), "val_acc", False),  # an AUC named acc
+        (lambda: keras.metrics.SparseTopKCategoricalAccuracy(k=2, name="top2"), "val_top2", False),
+    ],
+)
+def test_an_accuracy_is_known_by_its_class_not_only_by_keras_name(metric, objective, checked):
+    """`BinaryAccuracy(name="acc")` with `objective="val_acc:max"`: the coarse trials
+    were never compared with chance (two below-chance trials narrowed `units`), and
+    nothing said so, where the same metric named `accuracy` was checked."""
+    from tunekit._kerastuner import get_hypermodel
+
+    def build(hp):
+        model = keras.Sequential(
+            [keras.Input((4,)), keras.layers.Dense(hp.Int("units", 2, 4, step=2))]
+            + [keras.layers.Dense(2, activation="softmax")]
+        )
+        model.compile("adam", "sparse_categorical_crossentropy", metrics=[metric()])
+        return model
+
+    ctx = _ctx(objective, y_val=np.array([0, 0, 0, 1]))
+    ctx.hypermodel, ctx.hyperparameters = get_hypermodel(build), None
+    assert chance_level(ctx) == ((pytest.approx(0.75), 4) if checked else None)

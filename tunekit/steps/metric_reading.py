@@ -366,3 +366,28 @@ def vector_result(metric: Any) -> tuple[str, str] | None:
                 "Compile it with one threshold to tune it"
             )
     return None
+
+
+# Keras's accuracies whose chance level is the share of the most frequent class.
+_ACCURACY_CLASSES = {
+    f"{kind}Accuracy" for kind in ("", "Binary", "Categorical", "SparseCategorical")
+}
+_ACCURACY_STRINGS = {
+    "acc",
+    *(f"{k}accuracy" for k in ("", "binary_", "categorical_", "sparse_categorical_")),
+}
+
+
+def accuracy_names(metrics: Any) -> set[str]:
+    """The names Keras logs for the plain accuracies among `metrics` (as `compile` took
+    them, or serialized): a string (`"acc"`), Keras's function, or an object of one of
+    Keras's accuracy classes or a subclass, by its own `name` (`BinaryAccuracy(name="hit")`
+    logs `hit`)."""
+    names = set()
+    for metric in metrics or []:
+        kind, config = _name_and_config(metric)
+        if kind in _ACCURACY_STRINGS:
+            names.add(kind)
+        elif kind in _ACCURACY_CLASSES:
+            names.add(str(config.get("name") or ""))
+    return names - {""}

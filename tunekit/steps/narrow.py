@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
 from collections.abc import Mapping
+from typing import Any
 
+import keras
 import keras_tuner as kt
 import numpy as np
 from scipy import stats as scipy_stats  # type: ignore[import-untyped]
@@ -15,6 +18,8 @@ from tunekit.data import CLASSIFICATION
 from tunekit.errors import TooFewTrialsError
 from tunekit.narrowing import NarrowedSpace, is_usable, narrow_space
 from tunekit.steps.base import MIN_COARSE_TRIALS, RunContext
+from tunekit.steps.metric_reading import accuracy_names
+from tunekit.steps.output_checks import outputs_and_compile
 
 __all__ = ["NARROWED_SPACE", "NarrowStep", "chance_level", "keep_whole_space"]
 
@@ -61,14 +66,42 @@ def chance_level(ctx: RunContext) -> tuple[float, int] | None:
 
 
 def _scores_accuracy(ctx: RunContext) -> bool:
-    """Whether the objective is a validation accuracy of a classifier (it has a chance level)."""
+    """Whether the objective is a validation accuracy of a classifier (it has a chance
+    level): Keras's name for one, or the name of an accuracy the model is compiled with
+    (`BinaryAccuracy(name="acc")`, read from the default configuration's model)."""
     name, direction = ctx.objective.name, ctx.objective.direction
-    return (
+    if not (
         direction == "max"
         and name.startswith("val_")
-        and name[len("val_") :] in _ACCURACIES
         and getattr(ctx.data, "task", None) == CLASSIFICATION
+    ):
+        return False
+    base = name[len("val_") :]
+    hypermodel = getattr(ctx, "hypermodel", None)
+    return base in _ACCURACIES or (
+        hypermodel is not None
+        and base in _compiled_accuracies(hypermodel, getattr(ctx, "hyperparameters", None))
     )
+
+
+@functools.lru_cache(maxsize=4)
+def _compiled_accuracies(hypermodel: Any, hyperparameters: Any) -> frozenset[str]:
+    """`accuracy_names` of the model the hypermodel builds with its defaults (by output,
+    `digit_accuracy`, for several), or nothing when it cannot be built or read."""
+    try:
+        model = hypermodel.build(
+            kt.HyperParameters() if hyperparameters is None else hyperparameters.copy()
+        )
+        parts = outputs_and_compile(model)
+    except Exception:  # noqa: BLE001 - checked before the search: not this step's business
+        return frozenset()
+    finally:
+        keras.backend.clear_session()
+    names = set()
+    for part in parts:
+        prefix = f"{part.name}_" if len(parts) > 1 else ""
+        names |= {prefix + n for n in accuracy_names(part.metrics)}
+    return frozenset(names)
 
 
 def _why_unchecked(ctx: RunContext) -> str:
