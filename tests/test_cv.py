@@ -71,7 +71,7 @@ def test_fold_indices_are_stratified_for_labels_and_kfold_for_values() -> None:
     for (train, val), (e_train, e_val) in zip(cv.fold_indices(values, 3, seed=5), expected):
         np.testing.assert_array_equal(val, e_val)
         np.testing.assert_array_equal(train, e_train)
-    with pytest.raises(DataError, match=r"cv=3 .* class\(es\) \[1\] have \[2\]"):
+    with pytest.raises(DataError, match=r"cv=3 .* these have fewer: 1 \(2\)\."):
         cv.fold_indices(np.array([0, 0, 0, 1, 1]), 3, seed=0)
 
 
@@ -266,7 +266,7 @@ def test_coarse_to_fine_refuses_a_class_smaller_than_cv_before_any_file(tmp_path
 
     y = np.repeat(np.arange(3), [40, 40, 6])  # 4 train + 2 validation samples of class 2
     data = Dataset.from_arrays(np.random.default_rng(0).random((86, 8), "float32"), y)
-    with pytest.raises(DataError, match=r"cv=7 with stratified folds .* class\(es\) \[2\]"):
+    with pytest.raises(DataError, match=r"cv=7 with stratified folds .* these have fewer: '2' \(\d\)\."):
         CoarseToFine(MnistDenseHyperModel(), data, cv=7, fine_tuner="bayesian", directory=tmp_path)
     assert not any(tmp_path.iterdir())
 
@@ -410,3 +410,17 @@ def test_cv_on_an_image_folder_says_how_to_get_arrays(tmp_path: Path) -> None:
             directory=tmp_path / "runs",
         )
     assert not (tmp_path / "runs").exists()  # refused before the run folder
+
+
+def test_a_class_too_small_for_the_folds_is_named_by_its_name():
+    """A text class 'rare' of 3 samples under cv=5 was named by its id: "class(es) [2]
+    have [2]"."""
+    from tunekit import CoarseToFine, Dataset
+    from tunekit.errors import DataError
+
+    x = np.random.default_rng(0).normal(size=(123, 4)).astype("float32")
+    y = np.array(["common", "usual"] * 60 + ["rare"] * 3)
+    data = Dataset.from_arrays(x, y, seed=0)
+    assert list(data.class_names) == ["common", "rare", "usual"]
+    with pytest.raises(DataError, match=r"these have fewer: 'rare' \(2\)\. Pass a smaller cv="):
+        CoarseToFine(lambda hp: None, data, cv=5, fine_tuner="bayesian")

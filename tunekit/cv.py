@@ -92,7 +92,12 @@ def is_class_labels(y: Any) -> bool:
 
 
 def fold_indices(
-    y: Any, k: int, *, seed: int | None, stratify: bool | None = None
+    y: Any,
+    k: int,
+    *,
+    seed: int | None,
+    stratify: bool | None = None,
+    class_names: Sequence[str] | None = None,
 ) -> list[tuple[np.ndarray, np.ndarray]]:
     """The K (train indices, validation indices) pairs of a cross-validation.
 
@@ -105,6 +110,8 @@ def fold_indices(
             one-hot rows: their argmax); `False`: `KFold`. `None` (the
             default): stratified when `y` holds class ids (see
             `is_class_labels`) or one-hot rows.
+        class_names: The classes' names by id, for the message of a class too
+            small for the folds (default `None`: named by their ids).
 
     Returns:
         K pairs of sorted index arrays; the validation indices of the folds
@@ -127,11 +134,15 @@ def fold_indices(
         labels = hot[0] if hot is not None else np.asarray(y).reshape(n)
         values, counts = np.unique(labels, return_counts=True)
         if counts.min() < k:
-            small = values[counts < k].tolist()
+            names = list(class_names or [])
+            small = ", ".join(  # by name where the classes have names
+                f"{names[v] if isinstance(v, int) and 0 <= v < len(names) else v!r} ({n})"
+                for v, n in zip(values[counts < k].tolist(), counts[counts < k].tolist())
+            )
             raise DataError(
-                f"cv={k} with stratified folds needs at least {k} samples of each class; "
-                f"class(es) {small} have {counts[counts < k].tolist()}. Pass a smaller cv= "
-                "or collect more samples of those classes."
+                f"cv={k} with stratified folds needs at least {k} samples of each class in "
+                f"train+validation; these have fewer: {small}. Pass a smaller cv= or collect "
+                "more samples of those classes."
             )
         splitter = StratifiedKFold(n_splits=k, shuffle=True, random_state=seed)
         return [(tr, va) for tr, va in splitter.split(placeholder, labels)]

@@ -502,7 +502,11 @@ class CoarseToFine:
                 check_splittable(getattr(data, f"y_{split}"), f"data.y_{split}")
             # Too few samples (of a class) for the folds: said now, before the run folder.
             fold_indices(
-                data.y_train_full, self.cv, seed=settings["seed"], stratify=cv_stratify(data)
+                data.y_train_full,
+                self.cv,
+                seed=settings["seed"],
+                stratify=cv_stratify(data),
+                class_names=getattr(data, "class_names", None),
             )
         if isinstance(data, Dataset):
             check_splits_used(data, self.cv)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 
 import numpy as np
@@ -9,6 +10,8 @@ import numpy as np
 from tunekit import _log
 from tunekit.data._checks import _SPLITS
 from tunekit.errors import DataError
+
+_logger = logging.getLogger(__name__)
 
 
 def _stratified_split(
@@ -51,10 +54,38 @@ def _stratified_split(
         parts["test"].append(members[:n_test])
         parts["val"].append(members[n_test : n_test + n_val])
         parts["train"].append(members[n_test + n_val :])
-    return {
+    split = {
         split: rng.permutation(np.concatenate(chunks)) if chunks else np.empty(0, np.int64)
         for split, chunks in parts.items()
     }
+    _warn_if_raised(split, {"val": val_fraction, "test": test_fraction}, len(labels))
+    return split
+
+
+def _warn_if_raised(split: dict[str, np.ndarray], asked: dict[str, float], classes: int) -> None:
+    """Warns when one sample per class in validation and test made either split over 5
+    points larger than asked (many classes of few samples each)."""
+    total = sum(len(indices) for indices in split.values())
+    shares = {name: len(split[name]) / total for name in asked}
+    raised = [name for name, fraction in asked.items() if shares[name] > fraction + 0.05]
+    if not raised or not total:
+        return
+    said = ", ".join(
+        f"{'validation' if name == 'val' else name} {len(split[name])} "
+        f"({shares[name]:.0%}, asked {asked[name]:.0%})"
+        for name in raised
+    )
+    _logger.warning(
+        "The stratified split puts at least one sample of each of the %d classes in "
+        "validation and in test: of %d samples that made %s, and left %d (%.0f%%) to train "
+        "on. For the fractions asked, add samples, merge rare classes, or give a test set "
+        "(x_test= / y_test=) or validation_fraction=0 with cv=K.",
+        classes,
+        total,
+        said,
+        len(split["train"]),
+        100 * len(split["train"]) / total,
+    )
 
 
 def _random_split(
