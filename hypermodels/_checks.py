@@ -38,13 +38,33 @@ def check_num_classes(num_classes: int, *, owner: str) -> int:
     return int(num_classes)
 
 
-def compile_classifier(model: keras.Model, learning_rate: float) -> keras.Model:
-    """Compiles `model` with Adam, sparse categorical cross-entropy and accuracy."""
+LABEL_MODES = ("int", "categorical")
+
+
+def check_label_mode(label_mode: str, *, owner: str) -> str:
+    """Returns `label_mode` if it is `"int"` or `"categorical"`, else raises `ValueError`."""
+    if label_mode not in LABEL_MODES:
+        raise ValueError(
+            f"`label_mode` of {owner} must be 'int' (class ids, shape (n,)) or 'categorical' "
+            f"(one-hot rows, shape (n, num_classes)), as in "
+            f"keras.utils.image_dataset_from_directory. Received: label_mode={label_mode!r}."
+        )
+    return label_mode
+
+
+def compile_classifier(
+    model: keras.Model, learning_rate: float, label_mode: str = "int"
+) -> keras.Model:
+    """Compiles `model` with Adam, the cross-entropy of the labels' form (sparse
+    categorical for class ids, `label_mode="int"`; categorical for one-hot rows) and
+    accuracy."""
     import keras
 
     model.compile(
         optimizer=keras.optimizers.Adam(learning_rate=learning_rate),
-        loss="sparse_categorical_crossentropy",
+        loss="sparse_categorical_crossentropy"
+        if label_mode == "int"
+        else "categorical_crossentropy",
         metrics=["accuracy"],
     )
     return model

@@ -7,7 +7,12 @@ from collections.abc import Sequence
 import keras
 import keras_tuner as kt
 
-from hypermodels._checks import check_input_shape, check_num_classes, compile_classifier
+from hypermodels._checks import (
+    check_input_shape,
+    check_label_mode,
+    check_num_classes,
+    compile_classifier,
+)
 
 NUM_BLOCKS = 2
 MIN_SIDE = 8
@@ -67,6 +72,9 @@ class ToonVisionCNNHyperModel(kt.HyperModel):
             1/255. Pass `False` when the data is already scaled to [0, 1],
             as tunekit's loaders give it (they divide uint8 pixels and
             decoded images by 255). Defaults to `True`.
+        label_mode: `"int"` for class ids `(n,)` (sparse categorical
+            cross-entropy), `"categorical"` for one-hot rows `(n, num_classes)`
+            (categorical cross-entropy). Defaults to `"int"`.
         name: Optional name of the hypermodel.
         tunable: Whether its hyperparameters are tunable. Defaults to `True`.
 
@@ -85,10 +93,12 @@ class ToonVisionCNNHyperModel(kt.HyperModel):
         augment: bool = True,
         *,
         rescale: bool = True,
+        label_mode: str = "int",
         name: str | None = None,
         tunable: bool = True,
     ) -> None:
         super().__init__(name=name, tunable=tunable)
+        self.label_mode = check_label_mode(label_mode, owner="ToonVisionCNNHyperModel")
         shape = check_input_shape(input_shape, owner="ToonVisionCNNHyperModel")
         if len(shape) not in (2, 3):
             raise ValueError(
@@ -140,7 +150,7 @@ class ToonVisionCNNHyperModel(kt.HyperModel):
         outputs = keras.layers.Dense(self.num_classes, activation="softmax")(x)
         model = keras.Model(inputs, outputs, name="toonvision_cnn")
         learning_rate = hp.Choice("learning_rate", [1e-2, 1e-3, 1e-4], default=1e-3)
-        return compile_classifier(model, learning_rate)
+        return compile_classifier(model, learning_rate, self.label_mode)
 
 
 def _convolution(

@@ -12,7 +12,12 @@ from collections.abc import Sequence
 import keras
 import keras_tuner as kt
 
-from hypermodels._checks import check_input_shape, check_num_classes, compile_classifier
+from hypermodels._checks import (
+    check_input_shape,
+    check_label_mode,
+    check_num_classes,
+    compile_classifier,
+)
 
 MAX_EXTRA_LAYERS = 3
 CLASSIFICATION = "classification"
@@ -27,7 +32,8 @@ class DenseHyperModel(kt.HyperModel):
     the task:
 
     - classification: `Dense(num_classes, softmax)`, Adam, sparse categorical
-      cross-entropy, the `accuracy` metric (`objective="val_accuracy"` works);
+      cross-entropy (categorical for one-hot labels, `label_mode="categorical"`),
+      the `accuracy` metric (`objective="val_accuracy"` works);
     - regression: `Dense(num_outputs)` with a linear activation, Adam, mean
       squared error loss, the `mae` metric (`objective="val_loss"` is the MSE;
       `"val_mae"` works too). Targets of shape `(n,)` or `(n, num_outputs)`.
@@ -53,6 +59,9 @@ class DenseHyperModel(kt.HyperModel):
             targets of shape `(n,)`). Defaults to None (1 when `task="regression"`).
         task: `"classification"`, `"regression"`, or None to take it from which
             of `num_classes` / `num_outputs` is given. Defaults to None.
+        label_mode: Classification: `"int"` for class ids `(n,)`, `"categorical"`
+            for one-hot rows `(n, num_classes)` (Keras's names, as in
+            `keras.utils.image_dataset_from_directory`). Defaults to `"int"`.
         name: Optional name of the hypermodel.
         tunable: Whether its hyperparameters are tunable. Defaults to `True`.
 
@@ -79,11 +88,13 @@ class DenseHyperModel(kt.HyperModel):
         *,
         num_outputs: int | None = None,
         task: str | None = None,
+        label_mode: str = "int",
         name: str | None = None,
         tunable: bool = True,
     ) -> None:
         super().__init__(name=name, tunable=tunable)
         owner = type(self).__name__
+        self.label_mode = check_label_mode(label_mode, owner=owner)
         self.input_shape = check_input_shape(input_shape, owner=owner)
         self.task = _resolve_task(task, num_classes, num_outputs, owner)
         if self.task == CLASSIFICATION:
@@ -131,7 +142,7 @@ class DenseHyperModel(kt.HyperModel):
             return model
         outputs = keras.layers.Dense(self.num_classes, activation="softmax")(x)
         model = keras.Model(inputs, outputs, name=self.model_name)
-        return compile_classifier(model, learning_rate)
+        return compile_classifier(model, learning_rate, self.label_mode)
 
 
 class MnistDenseHyperModel(DenseHyperModel):
@@ -149,6 +160,8 @@ class MnistDenseHyperModel(DenseHyperModel):
             Defaults to `(28, 28)`.
         num_classes: Number of classes (integer labels `0..num_classes-1`).
             Defaults to `10`.
+        label_mode: `"int"` for class ids, `"categorical"` for one-hot rows
+            (categorical cross-entropy). Defaults to `"int"`.
         name: Optional name of the hypermodel.
         tunable: Whether its hyperparameters are tunable. Defaults to `True`.
 
@@ -169,10 +182,18 @@ class MnistDenseHyperModel(DenseHyperModel):
         input_shape: Sequence[int] = (28, 28),
         num_classes: int = 10,
         *,
+        label_mode: str = "int",
         name: str | None = None,
         tunable: bool = True,
     ) -> None:
-        super().__init__(input_shape, num_classes, task=CLASSIFICATION, name=name, tunable=tunable)
+        super().__init__(
+            input_shape,
+            num_classes,
+            task=CLASSIFICATION,
+            label_mode=label_mode,
+            name=name,
+            tunable=tunable,
+        )
 
 
 def _resolve_task(

@@ -266,7 +266,9 @@ def test_coarse_to_fine_refuses_a_class_smaller_than_cv_before_any_file(tmp_path
 
     y = np.repeat(np.arange(3), [40, 40, 6])  # 4 train + 2 validation samples of class 2
     data = Dataset.from_arrays(np.random.default_rng(0).random((86, 8), "float32"), y)
-    with pytest.raises(DataError, match=r"cv=7 with stratified folds .* these have fewer: '2' \(\d\)\."):
+    with pytest.raises(
+        DataError, match=r"cv=7 with stratified folds .* these have fewer: '2' \(\d\)\."
+    ):
         CoarseToFine(MnistDenseHyperModel(), data, cv=7, fine_tuner="bayesian", directory=tmp_path)
     assert not any(tmp_path.iterdir())
 

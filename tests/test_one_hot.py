@@ -257,3 +257,45 @@ def test_the_matching_losses_pass_the_check():
     x, y = _blobs()
     check_model(_dense(3, "categorical_crossentropy"), Dataset.from_arrays(x, _one_hot(y)))
     check_model(_dense(3, "sparse_categorical_crossentropy"), Dataset.from_arrays(x, y))
+
+
+@pytest.mark.parametrize("spec", ["dense", "mnist-dense"])
+def test_the_bundled_hypermodels_take_one_hot_labels_from_the_command_line(
+    tmp_path, monkeypatch, spec
+):
+    """An `.npz` of one-hot labels was accepted, then refused for every bundled
+    hypermodel ("Compile it with loss='categorical_crossentropy'"), which a command-line
+    user cannot do. They now compile for the labels' form (`label_mode`)."""
+    from tunekit.coarse_to_fine import main
+
+    monkeypatch.chdir(tmp_path)
+    x, y = _blobs(n=120)
+    x_test, y_test = _blobs(n=60, seed=1)
+    np.savez("hot.npz", x_train=x, y_train=_one_hot(y), x_test=x_test, y_test=_one_hot(y_test))
+    args = ["--hypermodel", spec, "--data", "hot.npz", "--directory", "runs", "--project-name"]
+    args += ["hot", "--backend", "tensorflow", "--coarse-trials", "3", "--coarse-epochs", "1"]
+    args += ["--max-epochs", "2", "--factor", "2", "--final-epochs", "2", "--no-baseline"]
+    assert main(args) == 0
+    model = keras.models.load_model(Path("runs/hot/best_model.keras"))
+    assert model.loss == "categorical_crossentropy"
+    report = json.loads(Path("runs/hot/report.json").read_text())
+    evaluated = model.evaluate(x_test, _one_hot(y_test), return_dict=True, verbose=0)
+    assert report["test_metrics"]["accuracy"] == pytest.approx(evaluated["accuracy"], abs=1e-6)
+
+
+def test_the_bundled_hypermodels_compile_for_the_label_mode_and_refuse_others():
+    import keras_tuner as kt
+
+    from hypermodels import DenseHyperModel, MnistDenseHyperModel, ToonVisionCNNHyperModel
+
+    for make in (
+        lambda mode: DenseHyperModel((4,), 3, label_mode=mode),
+        lambda mode: MnistDenseHyperModel((4,), 3, label_mode=mode),
+        lambda mode: ToonVisionCNNHyperModel((8, 8, 1), 3, rescale=False, label_mode=mode),
+    ):
+        assert make("int").build(kt.HyperParameters()).loss == "sparse_categorical_crossentropy"
+        assert make("categorical").build(kt.HyperParameters()).loss == "categorical_crossentropy"
+        with pytest.raises(
+            ValueError, match=r"`label_mode` of \w+ must be 'int' .*label_mode='one_hot'"
+        ):
+            make("one_hot")

@@ -224,9 +224,10 @@ def resolve_hypermodel(spec: str) -> Callable[[Dataset], Any]:
                     data.input_shape, num_outputs=data.num_outputs, task=REGRESSION
                 )
             assert data.num_classes is not None  # a classification Dataset has classes
+            label_mode = getattr(data, "label_mode", "int")  # one-hot rows: "categorical"
             if spec == "dense":
-                return DenseHyperModel(data.input_shape, data.num_classes)
-            return MnistDenseHyperModel(data.input_shape, data.num_classes)
+                return DenseHyperModel(data.input_shape, data.num_classes, label_mode=label_mode)
+            return MnistDenseHyperModel(data.input_shape, data.num_classes, label_mode=label_mode)
 
         return make_dense
     if spec == "toonvision-cnn":
@@ -244,7 +245,11 @@ def resolve_hypermodel(spec: str) -> Callable[[Dataset], Any]:
                 )
             assert data.num_classes is not None
             return ToonVisionCNNHyperModel(
-                data.input_shape, data.num_classes, augment=data.name != "mnist", rescale=False
+                data.input_shape,
+                data.num_classes,
+                augment=data.name != "mnist",
+                rescale=False,
+                label_mode=getattr(data, "label_mode", "int"),
             )
 
         return make_cnn

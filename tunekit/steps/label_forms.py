@@ -56,7 +56,8 @@ def check_label_form(model: keras.Model, data: Dataset) -> None:
         raise ModelCheckError(
             f"{_WHAT} is compiled with a sparse categorical cross-entropy, which takes class "
             "ids, but the labels are one-hot rows (keras.utils.to_categorical). Compile it "
-            'with loss="categorical_crossentropy", or give the labels as class ids '
+            'with loss="categorical_crossentropy" (tunekit\'s hypermodels: pass '
+            'label_mode="categorical"), or give the labels as class ids '
             "(np.argmax(y, axis=1))."
         )
     if kind == "categorical" and data.label_mode != CATEGORICAL_LABELS:
