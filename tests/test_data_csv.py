@@ -143,7 +143,14 @@ BAD_CSV = [
         "semicolons",  # a European-locale export: one column named "size;t"
         "size;t\n1;2.5\n2;3.5\n",
         dict(target="t"),
-        r"seems to separate its columns with ';', not commas",
+        r"bad\.csv' seems to separate its columns with ';', not commas: read with commas it "
+        r"has one column, 'size;t', and no column 't'\. Save it with commas",
+    ),
+    (
+        "semicolons_wide",  # 31 columns: the message leads with the separator, in short
+        ";".join(f"feature_{i}" for i in range(30)) + ";t\n" + ";".join(["1"] * 31) + "\n",
+        dict(target="t"),
+        r"^'[^']*bad\.csv' seems to separate .*one column, 'feature_0;feature_1;[^']{30,}\.\.\.'",
     ),
     (
         "pandas_index",  # DataFrame.to_csv() without index=False, rows sorted by the target

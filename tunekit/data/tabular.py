@@ -86,15 +86,17 @@ def load_csv(
     unknown = [t for t in targets if t not in columns]
     if not targets or unknown:
         separator = next((c for c in ";\t|" if len(columns) == 1 and c in columns[0]), None)
+        if separator:  # one column: its name is the whole header, said in short
+            shown = columns[0] if len(columns[0]) <= 60 else columns[0][:57] + "..."
+            raise DataError(
+                f"{str(file)!r} seems to separate its columns with {separator!r}, not commas: "
+                f"read with commas it has one column, {shown!r}, and no column "
+                f"{targets[0] if targets else target!r}. Save it with commas "
+                "(DataFrame.to_csv's default)."
+            )
         raise DataError(
             f"target={target!r} is not a column of {str(file)!r}; its columns are "
             f"{columns}. Pass target= one of them."
-            + (
-                f" The file seems to separate its columns with {separator!r}, not commas: "
-                "save it with commas (DataFrame.to_csv's default)."
-                if separator
-                else ""
-            )
         )
     features = [c for c in columns if c not in targets]
     with _naming_file(file):
