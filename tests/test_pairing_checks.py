@@ -792,3 +792,142 @@ def test_a_tuned_loss_under_a_loss_objective_stops_the_search_at_the_first_other
     assert 'is compiled with the loss "huber", but the model of an earlier trial (trial id 0, '
     assert '"huber"' in message and '"mean_squared_error"' in message
     assert "The objective 'val_loss' ranks every trial by its own loss" in message
+
+
+class _Scaled(keras.losses.Loss):
+    """A loss of the user's whose setting is not in its config."""
+
+    def __init__(self, s=1.0, **kwargs):
+        super().__init__(**kwargs)
+        self.s = s
+
+    def call(self, y_true, y_pred):
+        return self.s * keras.ops.square(y_true - keras.ops.squeeze(y_pred, -1))
+
+
+def _two_outputs(head, loss, loss_weights=None):
+    """`a`: three class scores through `head`; `b`: one sigmoid unit."""
+
+    def build(hp):
+        inputs = keras.Input((6,), name="x")
+        hidden = keras.layers.Dense(hp.Int("units", 4, 8, step=4), activation="relu")(inputs)
+        a = keras.layers.Lambda(head, name="a")(keras.layers.Dense(3)(hidden))
+        b = keras.layers.Dense(1, activation="sigmoid", name="b")(hidden)
+        model = keras.Model(inputs, {"a": a, "b": b})
+        model.compile(optimizer="adam", loss=loss, loss_weights=loss_weights)
+        return model
+
+    return build
+
+
+def test_what_makes_one_loss_another_includes_weights_and_settings_outside_the_config():
+    """Found by a helper: tuned `loss_weights` (Keras 3 models have no `loss_weights`
+    attribute), a setting of one's own loss class and `functools.partial(huber, delta=)`
+    all read as one loss, so `val_loss` ranked the weight or scale, not the model."""
+    import functools
+
+    import keras_tuner as kt
+
+    from tunekit.steps.value_checks import loss_signature
+
+    losses = {"a": "sparse_categorical_crossentropy", "b": "binary_crossentropy"}
+
+    def weighted(w):
+        build = _two_outputs(lambda z: z, losses, {"a": 1.0, "b": w})
+        return loss_signature(build(kt.HyperParameters()))
+
+    assert weighted(0.1) != weighted(2.0) and weighted(0.5) == weighted(0.5)
+
+    def signature(loss):
+        return loss_signature(get_hypermodel(_regressor(loss)).build(kt.HyperParameters()))
+
+    assert signature(_Scaled(1.0)) != signature(_Scaled(100.0))
+    assert signature(_Scaled(2.0)) == signature(_Scaled(2.0, name="other"))
+    huber = keras.losses.huber
+    assert signature(functools.partial(huber, delta=1.0)) != signature(
+        functools.partial(huber, delta=2.0)
+    )
+
+
+def test_each_output_of_several_is_read_from_its_values_by_its_own_loss():
+    """A Lambda's logits under a string cross-entropy on one output of two: the check
+    read one output only, and plain Keras trained the output to chance (0.096 on
+    load_digits) with exit 0."""
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(120, 6)).astype("float32")
+    y = {"a": np.arange(120) % 3, "b": (x[:, 0] > 0).astype(int)}
+    data = Dataset.from_arrays({"x": x}, y, seed=0)
+    strings = {"a": "sparse_categorical_crossentropy", "b": "binary_crossentropy"}
+    with pytest.raises(ModelCheckError, match=r"has an output 'a' that outputs values from"):
+        check_model(get_hypermodel(_two_outputs(lambda z: z, strings)), data)
+    logits = {**strings, "a": keras.losses.SparseCategoricalCrossentropy(from_logits=True)}
+    check_model(get_hypermodel(_two_outputs(lambda z: z, logits)), data)  # logits, said so
+
+
+def test_one_output_with_a_loss_dict_is_read_from_its_values():
+    def build(hp):
+        inputs = keras.Input((6,))
+        hidden = keras.layers.Dense(hp.Int("units", 4, 8, step=4), activation="relu")(inputs)
+        out = keras.layers.Lambda(lambda z: z, name="out")(keras.layers.Dense(3)(hidden))
+        model = keras.Model(inputs, out)
+        model.compile(optimizer="adam", loss={"out": "sparse_categorical_crossentropy"})
+        return model
+
+    with pytest.raises(ModelCheckError, match=r"outputs values from .* reads probabilities"):
+        check_model(get_hypermodel(build), _classes())
+
+
+def test_a_weight_penalty_alone_is_not_a_loss():
+    """`compile(optimizer, metrics)` with a `kernel_regularizer`: Keras trains the L2
+    penalty alone (accuracy 0.149 on digits) with exit 0."""
+
+    def build(hp):
+        model = keras.Sequential(
+            [
+                keras.Input((6,)),
+                keras.layers.Dense(hp.Int("units", 4, 8, step=4), activation="relu"),
+                keras.layers.Dense(3, activation="softmax", kernel_regularizer="l2"),
+            ]
+        )
+        model.compile(optimizer="adam", metrics=["accuracy"])
+        return model
+
+    with pytest.raises(ModelCheckError, match=r"compiled without a loss .*weight penalties"):
+        check_model(get_hypermodel(build), _classes())
+
+
+@keras.saving.register_keras_serializable(package="test_pairing_checks")
+class _SoftmaxWhenServing(keras.Model):
+    """Logits in training, probabilities at inference: trains right under from_logits."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.hidden, self.out = keras.layers.Dense(8, activation="relu"), keras.layers.Dense(3)
+
+    def call(self, x, training=False):
+        z = self.out(self.hidden(x))
+        return z if training else keras.ops.softmax(z)
+
+
+@pytest.mark.parametrize(("objective", "refused"), [("val_accuracy", False), ("val_loss", True)])
+def test_a_softmax_applied_only_when_serving_is_refused_only_under_a_loss_objective(
+    objective, refused
+):
+    """Keras trains it right (the training loss reads logits); only its validation loss
+    applies softmax to probabilities, so only a loss objective is misled."""
+
+    def build(hp):
+        hp.Int("units", 4, 8, step=4)
+        model = _SoftmaxWhenServing()
+        model.compile(
+            optimizer="adam",
+            loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+            metrics=["accuracy"],
+        )
+        return model
+
+    if not refused:
+        check_model(get_hypermodel(build), _classes(), objective_names=[objective])
+        return
+    with pytest.raises(ModelCheckError, match=r"logits in training but rows of 3 probabilities"):
+        check_model(get_hypermodel(build), _classes(), objective_names=[objective])

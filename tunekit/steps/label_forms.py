@@ -64,7 +64,8 @@ def check_label_form(model: keras.Model, data: Dataset) -> None:
         raise ModelCheckError(
             f"{_WHAT} is compiled with a categorical cross-entropy, which takes one-hot rows, "
             'but the labels are class ids. Compile it with loss="sparse_categorical_'
-            'crossentropy", or give one-hot labels (keras.utils.to_categorical(y)).'
+            'crossentropy" (tunekit\'s hypermodels: label_mode="int", the default), or give '
+            "one-hot labels (keras.utils.to_categorical(y))."
         )
     check_metric_label_form(model, data.label_mode == CATEGORICAL_LABELS)
 

@@ -106,7 +106,14 @@ def check_pairings(
     if not isinstance(model, keras.Model) or not model.built:  # unknown until built
         return
     _check_rescaling(model, data, what)
-    check_values(model, data, what, read_stream=read_stream, sample=sample)
+    check_values(
+        model,
+        data,
+        what,
+        read_stream=read_stream,
+        sample=sample,
+        objective_names=objective_names,
+    )
     parts = outputs_and_compile(model)
     for name in objective_names:
         _check_scalar_objective(name, [m for part in parts for m in part.metrics])

@@ -16,7 +16,8 @@ which; the model's values on up to 32 training samples do:
 A sigmoid under `from_logits=True` cannot be told from a logit by its values,
 and is left alone. Also refused: a model compiled without a loss, whose `fit`
 Keras stops in every trial ("No loss to compute"): no `loss=`, no loss a
-layer adds (`add_loss`), and Keras's own `train_step` and `compute_loss`; and,
+layer adds (`add_loss`; a weight penalty alone trains toward zero weights, at
+chance), and Keras's own `train_step` and `compute_loss`; and,
 under an objective that is a loss (`val_loss`, the regression default), a
 trial compiled with another loss than the trials before it (`check_same_loss`):
 a Huber loss and a squared error are not on one scale, and the search would
@@ -25,8 +26,9 @@ rank the loss's kind, not the model.
 
 from __future__ import annotations
 
+import functools
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import keras
@@ -48,10 +50,14 @@ def check_values(
     *,
     read_stream: bool = True,
     sample: Any = None,
+    objective_names: Sequence[str] = (),
 ) -> None:
-    """Refuses a model compiled without a loss, and one output whose values do not fit
+    """Refuses a model compiled without a loss, and an output whose values do not fit
     its cross-entropy (see the module's docstring), read on up to 32 of `data`'s
     training samples (a stream's first batch: `sample`, or read when `read_stream`).
+    A softmax applied only when not training (logits in training) under a logit loss
+    trains right, and is refused only under an objective that is a loss
+    (`objective_names`), which its validation loss would mislead.
     `what` starts each message ("`hypermodel` ... builds a model that").
 
     Raises:
@@ -62,7 +68,7 @@ def check_values(
         return
     x = _value_sample(data, sample)
     _check_has_loss(model, x, what)
-    _check_output_values(model, x, what)
+    _check_output_values(model, x, what, objective_names)
 
 
 def clipped(one: bool) -> str:
@@ -96,14 +102,6 @@ def _value_sample(data: Dataset | StreamData, sample: Any) -> Any:
     return sample if sample is not None else training_samples(data)
 
 
-def _single_loss(model: keras.Model) -> Any:
-    """The model's one compiled loss, or `None` (none, or one per output)."""
-    loss = getattr(model, "loss", None)
-    if isinstance(loss, Mapping) or isinstance(loss, (list, tuple)):
-        return loss[0] if isinstance(loss, (list, tuple)) and len(loss) == 1 else None
-    return loss
-
-
 def _check_has_loss(model: keras.Model, x: Any, what: str) -> None:
     if getattr(model, "loss", None) is not None or not getattr(model, "compiled", False):
         return
@@ -114,69 +112,128 @@ def _check_has_loss(model: keras.Model, x: Any, what: str) -> None:
         return  # a train_step or compute_loss of its own decides what the loss is
     try:
         model(x, training=True)
-        added = bool(model.losses)  # add_loss in a layer's or the model's call
     except Exception:  # noqa: BLE001 - a model that cannot run here: left to its trials
         return
+    # add_loss in a layer's or the model's call (an activity regularizer's too); a weight
+    # penalty (kernel_regularizer) alone is not a loss to train on
+    added = any(getattr(layer, "_losses", None) for layer in model._flatten_layers())
     if not added:
         raise ModelCheckError(
             f"{what} is compiled without a loss (no loss= in compile(), and no layer adds "
-            'one with add_loss): Keras stops every fit with "No loss to compute". Pass '
+            'one with add_loss): Keras stops every fit with "No loss to compute", or, '
+            "with weight penalties (kernel_regularizer), trains on the penalties alone. Pass "
             "the loss to compile(), e.g. loss='sparse_categorical_crossentropy' for class "
             "ids and a softmax output, or 'mse' for regression."
         )
 
 
-def _check_output_values(model: keras.Model, x: Any, what: str) -> None:
-    """Where the layers do not show the one output's activation, reads its values."""
-    loss = _single_loss(model)
-    if "crossentropy" not in loss_key(loss):
-        return
-    if output_activation(model) is not None:
-        return  # the layer is known: the layer checks read it
-    logits = unit_reading([loss], None)
-    if logits is None:
-        return  # a function of the user's: what it reads is unknown
+def _check_output_values(
+    model: keras.Model, x: Any, what: str, objective_names: Sequence[str] = ()
+) -> None:
+    """Where the layers do not show an output's activation, reads its values (each
+    output of several by its own loss)."""
     try:
         values = model(x, training=False)
     except Exception:  # noqa: BLE001 - a model that cannot run here: left to its trials
         return
-    if not hasattr(values, "shape") or isinstance(values, (Mapping, list, tuple)):
-        return
-    values = np.asarray(keras.ops.convert_to_numpy(values), dtype=float)
-    if values.size == 0 or not np.all(np.isfinite(values)):
-        return
-    in_range = bool(np.all((values >= -1e-6) & (values <= 1 + 1e-6)))
-    binary = loss_key(loss).startswith("binary")
-    if logits and not binary and values.ndim == 2 and values.shape[-1] > 1:
-        if in_range and np.allclose(values.sum(axis=-1), 1.0, atol=1e-4):
+    parts = _outputs(model, values)
+    for index, (name, value, symbolic) in enumerate(parts):
+        loss = _output_loss(getattr(model, "loss", None), name, index, len(parts))
+        if "crossentropy" not in loss_key(loss) or not hasattr(value, "shape"):
+            continue
+        if output_activation(model, symbolic if len(parts) > 1 else None) is not None:
+            continue  # the layer is known: the layer checks read it
+        logits = unit_reading([loss], None)
+        if logits is None:
+            continue  # a function of the user's: what it reads is unknown
+        array = np.asarray(keras.ops.convert_to_numpy(value), dtype=float)
+        if array.size == 0 or not np.all(np.isfinite(array)):
+            continue
+        output = f"has an output {name!r} that outputs" if len(parts) > 1 else "outputs"
+        if logits and not loss_key(loss).startswith("binary") and _probability_rows(array):
+            trains_on = model(x, training=True)
+            trained = _outputs(model, trains_on)[index][1] if len(parts) > 1 else trains_on
+            in_training = _probability_rows(np.asarray(keras.ops.convert_to_numpy(trained)))
+            loss_objective = any(n.removeprefix("val_").endswith("loss") for n in objective_names)
+            if in_training or loss_objective:
+                raise ModelCheckError(_squashed_twice(what, output, array, in_training))
+        one = array.ndim == 1 or array.shape[-1] == 1
+        if not logits and not np.all((array >= -1e-6) & (array <= 1 + 1e-6)):
             raise ModelCheckError(
-                f"{what} outputs rows of {values.shape[-1]} values that are probabilities (each "
-                "in [0, 1], summing to 1 on every training sample tried: a softmax in the "
-                "model's call, a Lambda or an op after the last layer), but its loss has "
-                "from_logits=True, which applies softmax to them again: the loss and its "
-                "gradients would be those of probabilities squashed twice, and the search "
-                "would rank trials by them. Return the logits (no softmax), or compile the "
-                "loss with from_logits=False."
+                f"{what} {output} values from {array.min():.4g} to {array.max():.4g} on the "
+                "training samples tried (the layers do not show its activation: a subclassed "
+                "model's call, a Lambda or an op after the last layer), but its loss is a "
+                "cross-entropy that reads probabilities "
+                f"(from_logits=False){clipped(one)}. {probability_fix(loss, one)}"
             )
-    one = values.ndim == 1 or values.shape[-1] == 1
-    if not logits and not in_range:
-        low, high = float(values.min()), float(values.max())
-        raise ModelCheckError(
-            f"{what} outputs values from {low:.4g} to {high:.4g} on the training samples tried "
-            "(the layers do not show its activation: a subclassed model's call, a Lambda "
-            "or an op after the last layer), but its loss is a cross-entropy that reads "
-            f"probabilities (from_logits=False){clipped(one)}. "
-            f"{probability_fix(loss, one)}"
+
+
+def _probability_rows(array: np.ndarray) -> bool:
+    """Rows of several values, each in [0, 1], summing to 1: a softmax's."""
+    return bool(
+        array.ndim == 2
+        and array.shape[-1] > 1
+        and np.all((array >= -1e-6) & (array <= 1 + 1e-6))
+        and np.allclose(array.sum(axis=-1), 1.0, atol=1e-4)
+    )
+
+
+def _squashed_twice(what: str, output: str, array: np.ndarray, in_training: bool) -> str:
+    if in_training:
+        return (
+            f"{what} {output} rows of {array.shape[-1]} values that are probabilities (each "
+            "in [0, 1], summing to 1 on every training sample tried: a softmax in the "
+            "model's call, a Lambda or an op after the last layer), but its loss has "
+            "from_logits=True, which applies softmax to them again: the loss and its "
+            "gradients would be those of probabilities squashed twice, and the search "
+            "would rank trials by them. Return the logits (no softmax), or compile the "
+            "loss with from_logits=False."
         )
+    return (
+        f"{what} {output} logits in training but rows of {array.shape[-1]} probabilities "
+        "when not training (a softmax its call applies at inference), and its loss has "
+        "from_logits=True: the training is right, but the validation loss the objective "
+        "ranks trials by applies softmax to probabilities. Rank them by a metric "
+        "(objective='val_accuracy'), or return logits in both modes."
+    )
+
+
+def _outputs(model: keras.Model, values: Any) -> list[tuple[str | None, Any, Any]]:
+    """`(name, value, symbolic output or None)` per output of a model's call."""
+    try:
+        symbolic = model.output
+    except (AttributeError, ValueError):  # a subclassed model: its call decides
+        symbolic = None
+    if isinstance(values, Mapping):
+        by_name = symbolic if isinstance(symbolic, Mapping) else {}
+        return [(str(k), v, by_name.get(k)) for k, v in values.items()]
+    if isinstance(values, (list, tuple)):
+        names = list(getattr(model, "output_names", None) or [])
+        symbols = list(symbolic) if isinstance(symbolic, (list, tuple)) else []
+        return [
+            (names[i] if i < len(names) else str(i), v, symbols[i] if i < len(symbols) else None)
+            for i, v in enumerate(values)
+        ]
+    return [(None, values, None)]
+
+
+def _output_loss(loss: Any, name: str | None, index: int, count: int) -> Any:
+    """The compiled loss of output `index` (named `name`) of `count`, or `None`."""
+    if isinstance(loss, Mapping):  # by output name; one entry for one output
+        return loss.get(name) if name is not None else next(iter(loss.values()), None)
+    if isinstance(loss, (list, tuple)):
+        return loss[index] if len(loss) == count else None
+    return loss
 
 
 def loss_signature(model: keras.Model) -> str | None:
     """What the model's compiled loss computes, as text two models share exactly when
     their losses are the same: each output's loss (a name by Keras's function,
-    `"mse"` and `"mean_squared_error"` alike; a function by its module and name; an
-    object by its class, its settings (its `name` aside) and the keywords Keras's loss
-    classes keep apart from them, such as `Huber`'s `delta`) and the `loss_weights`.
-    `None` when the model was not compiled."""
+    `"mse"` and `"mean_squared_error"` alike; a function by its module and name; a
+    `functools.partial` by its function and arguments; an object by its class, its
+    settings (its `name` aside: the config, the keywords Keras's loss classes keep apart
+    from it such as `Huber`'s `delta`, and the plain values a class of the user's
+    keeps) and the compile's `loss_weights`. `None` when the model was not compiled."""
     if not getattr(model, "compiled", False):
         return None
 
@@ -190,6 +247,8 @@ def loss_signature(model: keras.Model) -> str | None:
             return {str(k): canonical(v) for k, v in loss.items()}
         if isinstance(loss, (list, tuple)):
             return [canonical(v) for v in loss]
+        if isinstance(loss, functools.partial):  # partial(keras.losses.huber, delta=2.0)
+            return {"partial": canonical(loss.func), "args": loss.args, **loss.keywords}
         if loss is None or hasattr(loss, "__name__"):  # a function
             return None if loss is None else f"{loss.__module__}.{loss.__name__}"
         kind = type(loss)
@@ -197,10 +256,18 @@ def loss_signature(model: keras.Model) -> str | None:
             config = {k: v for k, v in loss.get_config().items() if k != "name"}
         except Exception:  # noqa: BLE001 - a loss of the user's without a config
             config = {}
-        kwargs = getattr(loss, "_fn_kwargs", None)  # Huber's delta, ...
-        return {"class": f"{kind.__module__}.{kind.__qualname__}", **config, **(kwargs or {})}
+        kept = {  # settings a class of the user's keeps, its config or not (Scaled(s=100))
+            k: v
+            for k, v in vars(loss).items()
+            if not k.startswith("_") and k != "name" and isinstance(v, (bool, int, float, str))
+        }
+        kwargs = getattr(loss, "_fn_kwargs", None) or {}  # Huber's delta, ...
+        return {"class": f"{kind.__module__}.{kind.__qualname__}", **kept, **config, **kwargs}
 
-    weights = getattr(model, "loss_weights", None)
+    try:
+        weights = (model.get_compile_config() or {}).get("loss_weights")
+    except Exception:  # noqa: BLE001 - compiled in an unusual way: the loss alone
+        weights = None
     parts = {"loss": canonical(getattr(model, "loss", None)), "loss_weights": weights}
     return json.dumps(parts, sort_keys=True, default=str)
 
