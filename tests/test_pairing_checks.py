@@ -444,21 +444,31 @@ def test_each_output_of_several_takes_its_class_ids_at_its_width(units, activati
         check_model(get_hypermodel(build), data)
 
 
-def test_a_tuned_output_is_checked_at_each_trial_and_the_search_stops_there(tmp_path):
-    """The default configuration passed; trial 1 (a softmax under from_logits=True) trained
-    and was ranked with the others."""
+@pytest.mark.parametrize(
+    ("kind", "refused"),
+    [("layer", r"'head': 'softmax'.* 'softmax' activation"), ("call", r"'head': 'softmax'.* rows")],
+)
+def test_a_tuned_output_is_checked_at_each_trial_and_the_search_stops_there(
+    tmp_path, kind, refused
+):
+    """The default configuration passed; trial 1 (a softmax under from_logits=True, in
+    the last layer or in a subclassed model's call, read from its values) trained and
+    was ranked with the others."""
     from tunekit import CoarseToFine
     from tunekit.fitting import SearchInputError
 
     def build(hp):
         activation = hp.Choice("head", ["linear", "softmax"])
-        model = keras.Sequential(
-            [
-                keras.Input((6,)),
-                keras.layers.Dense(hp.Int("units", 4, 8, step=4), activation="relu"),
-                keras.layers.Dense(3, activation=activation),
-            ]
-        )
+        if kind == "call":
+            model = _Opaque(3, activation)
+        else:
+            model = keras.Sequential(
+                [
+                    keras.Input((6,)),
+                    keras.layers.Dense(hp.Int("units", 4, 8, step=4), activation="relu"),
+                    keras.layers.Dense(3, activation=activation),
+                ]
+            )
         model.compile(
             optimizer="adam",
             loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
@@ -469,7 +479,7 @@ def test_a_tuned_output_is_checked_at_each_trial_and_the_search_stops_there(tmp_
     run = CoarseToFine(
         build, _classes(), directory=tmp_path, coarse_trials=6, coarse_epochs=1, seed=0
     )
-    with pytest.raises(SearchInputError, match=r"'head': 'softmax'.* 'softmax' activation"):
+    with pytest.raises(SearchInputError, match=refused):
         run.run()
 
 
@@ -628,29 +638,6 @@ def test_a_model_compiled_without_a_loss_is_refused_unless_it_makes_its_own(how,
         return
     with pytest.raises(ModelCheckError, match=r'compiled without a loss .*"No loss to compute"'):
         check_model(get_hypermodel(build), _classes())
-
-
-def test_an_output_a_trial_applies_in_its_call_is_read_at_that_trial(tmp_path):
-    """The default configuration returns logits; a trial's softmax in call under
-    from_logits=True is refused when that trial is built."""
-    from tunekit import CoarseToFine
-    from tunekit.fitting import SearchInputError
-
-    def build(hp):
-        head = hp.Choice("head", ["linear", "softmax"])
-        model = _Opaque(3, head)
-        model.compile(
-            optimizer="adam",
-            loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-            metrics=["accuracy"],
-        )
-        return model
-
-    run = CoarseToFine(
-        build, _classes(), directory=tmp_path, coarse_trials=6, coarse_epochs=1, seed=0
-    )
-    with pytest.raises(SearchInputError, match=r"'head': 'softmax'.* rows of 3 values"):
-        run.run()
 
 
 def test_a_loss_subclass_with_its_own_call_is_not_read_by_its_bases_from_logits():
