@@ -400,3 +400,20 @@ def test_failed_trials_in_a_row_stop_with_a_named_error_and_verbose_0_prints_no_
     statuses = [tuner.oracle.trials[t].status for t in tuner.oracle.end_order]
     assert statuses == ["COMPLETED", "FAILED", "FAILED", "FAILED", "COMPLETED"], statuses
     assert fixed.manifest.is_done("coarse")
+
+
+def test_verbose_0_still_shows_a_warning_on_stderr(fresh_logger, capsys, tmp_path):
+    """`objective="accuracy"` (measured on the training data) with `verbose=0`: the
+    warning went to the logger's NullHandler and no script showed it. Progress stays
+    hidden; a later `verbose=1` run shows its lines too."""
+    data = Dataset.from_arrays(np.zeros((30, 6), "float32"), np.arange(30) % 2)
+    run = CoarseToFine(
+        _build, data, objective="accuracy", directory=tmp_path, project_name="q", verbose=0
+    )
+    run._say("a progress line")
+    captured = capsys.readouterr()
+    assert "'accuracy' is measured on the training data" in captured.err
+    assert captured.out == "" and "a progress line" not in captured.err
+    loud = CoarseToFine(_build, data, directory=tmp_path, project_name="loud", verbose=1)
+    loud._say("another progress line")
+    assert capsys.readouterr().out == "another progress line\n"

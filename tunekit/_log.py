@@ -3,8 +3,9 @@
 tunekit reports progress at INFO level to `logging.getLogger("tunekit")` and
 its children (`tunekit.workflow`, `tunekit.backends`, `tunekit.chief`,
 `tunekit.supervisor`, `tunekit.worker`, ...). The package itself adds only a
-`NullHandler` (the convention for libraries); two callers make lines visible:
+`NullHandler` (the convention for libraries); three callers make lines visible:
 
+- `CoarseToFine(verbose=0)` calls `show_warnings()`: warnings only, on stderr.
 - `CoarseToFine(verbose=1)` calls `show_progress()`: unless the `tunekit`
   logger already has a handler, it gets one that prints each message as a
   plain line on `sys.stdout`, and its level becomes INFO unless one was set.
@@ -72,8 +73,26 @@ def show_progress() -> None:
     logger = logging.getLogger(LOGGER)
     if logger.level == logging.NOTSET:
         logger.setLevel(logging.INFO)
+    for handler in logger.handlers:  # one show_warnings added: now for every line
+        if isinstance(handler, PrintHandler) and handler.level == logging.WARNING:
+            handler.setLevel(logging.NOTSET)
     if all(isinstance(h, logging.NullHandler) for h in logger.handlers):
         logger.addHandler(PrintHandler())
+
+
+def show_warnings() -> None:
+    """Makes tunekit's warnings visible on `sys.stderr`, and nothing else, unless the
+    user configured the logger (`CoarseToFine(verbose=0)`: no progress, but a warning
+    about the run, e.g. an objective measured on the training data, still shows).
+
+    Adds a `PrintHandler` at WARNING level if the `tunekit` logger has no handler
+    besides a `NullHandler`; a later `show_progress()` opens it to every line.
+    """
+    logger = logging.getLogger(LOGGER)
+    if all(isinstance(h, logging.NullHandler) for h in logger.handlers):
+        handler = PrintHandler(stderr_from=logging.WARNING)
+        handler.setLevel(logging.WARNING)
+        logger.addHandler(handler)
 
 
 class KerasRetracingFilter(logging.Filter):

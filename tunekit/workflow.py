@@ -459,6 +459,8 @@ class CoarseToFine:
         self.objective_defaulted = objective is None
         if settings["verbose"]:  # this constructor's warnings reach a notebook too
             _log.show_progress()
+        else:  # no progress, but warnings still show
+            _log.show_warnings()
         for name, _ in objective_parts(self.objective) or [[self.objective.name, ""]]:
             if (note := training_metric_note(name)) is not None:
                 _logger.warning(note)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import logging
+import warnings
 from collections.abc import Sequence
 
 import numpy as np
@@ -10,8 +10,6 @@ import numpy as np
 from tunekit import _log
 from tunekit.data._checks import _SPLITS
 from tunekit.errors import DataError
-
-_logger = logging.getLogger(__name__)
 
 
 def _stratified_split(
@@ -75,16 +73,14 @@ def _warn_if_raised(split: dict[str, np.ndarray], asked: dict[str, float], class
         f"({shares[name]:.0%}, asked {asked[name]:.0%})"
         for name in raised
     )
-    _logger.warning(
-        "The stratified split puts at least one sample of each of the %d classes in "
-        "validation and in test: of %d samples that made %s, and left %d (%.0f%%) to train "
-        "on. For the fractions asked, add samples, merge rare classes, or give a test set "
+    warnings.warn(  # the caller's data to change: Python's warning, shown in any script
+        f"The stratified split puts at least one sample of each of the {classes} classes "
+        f"in validation and in test: of {total} samples that made {said}, and left "
+        f"{len(split['train'])} ({len(split['train']) / total:.0%}) to train on. For the "
+        "fractions asked, add samples, merge rare classes, or give a test set "
         "(x_test= / y_test=) or validation_fraction=0 with cv=K.",
-        classes,
-        total,
-        said,
-        len(split["train"]),
-        100 * len(split["train"]) / total,
+        UserWarning,
+        stacklevel=4,
     )
 
 
