@@ -559,3 +559,25 @@ def test_a_reversed_order_without_equals_says_to_write_it_with_equals(tmp_path):
     assert "--order=-COLUMN, e.g. --order=-started" in err
     code, out, _ = _cli("ls", f"--order=-{'name'}", str(root), "--format", "csv")
     assert code == 0 and pd.read_csv(io.StringIO(out))["name"].tolist() == ["y", "x"]
+
+
+def test_a_classifier_without_an_accuracy_metric_is_listed_by_its_report_accuracy():
+    """Compiled with `err` and `myacc` only: `ls` listed `test_metric` = `err` and no
+    `baseline_delta`, where the report compared the baseline on accuracy (0.9419 against
+    0.7093). The accuracy comes from the report's confusion matrix."""
+    import types
+
+    from tunekit.runs import _baseline_delta, _test_metric
+
+    report = {
+        "confusion_matrix": {"counts": [[30, 2], [3, 51]]},
+        "baseline": {"metrics": [{"name": "accuracy", "tuned": 81 / 86, "baseline": 0.7093}]},
+    }
+    run = types.SimpleNamespace(
+        steps={"evaluate": {"test_metrics": {"err": 0.0581, "loss": 0.2, "myacc": 0.94}}},
+        step_status=lambda step: "done",
+        report=report,
+    )
+    name, value, direction = _test_metric(run, "val_err", "min")
+    assert (name, direction) == ("accuracy", "max") and value == pytest.approx(81 / 86)
+    assert _baseline_delta(run, name) == pytest.approx(81 / 86 - 0.7093)

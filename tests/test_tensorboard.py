@@ -351,3 +351,21 @@ def test_a_run_on_samples_that_are_not_images_writes_its_report(tmp_path, caplog
     # and an image TensorBoard cannot encode is left out with a warning, not a crash
     log_images(tmp_path / "pictures", [("six_channels", np.zeros((2, 4, 4, 6), "float32"))])
     assert "TensorBoard image 'six_channels' not written" in caplog.text
+
+
+def test_the_hparams_table_has_the_objectives_columns_first():
+    """A run tuned on `val_err` (or a regressor on `val_mae`) had only accuracy and loss
+    columns: its objective was in none."""
+    from tunekit.tensorboard import experiment_metrics
+
+    columns = experiment_metrics(["val_err"], classification=True)
+    assert columns[:2] == [("epoch_err", "validation", "val_err"), ("epoch_err", "train", "err")]
+    assert [c[2] for c in columns[2:]] == ["val_loss", "loss", "val_accuracy", "accuracy"]
+    names = [c[2] for c in experiment_metrics(["val_mae"], classification=False)]
+    assert names == ["val_mae", "mae", "val_loss", "loss"]
+    assert [c[2] for c in experiment_metrics(["val_accuracy"], classification=True)] == [
+        "val_accuracy",
+        "accuracy",
+        "val_loss",
+        "loss",
+    ]

@@ -24,6 +24,7 @@ __all__ = [
     "known_direction",
     "describe_objective",
     "objective_formula",
+    "objective_names",
     "objective_parts",
     "parse_objective",
     "resolve_objective",
@@ -304,6 +305,11 @@ def _resolve_list(
 def objective_parts(objective: keras_tuner.Objective) -> list[list[str]]:
     """`[[name, direction], ...]`: the parts of a KerasTuner `MultiObjective`, else `[]`."""
     return [[part.name, part.direction] for part in getattr(objective, "objectives", None) or []]
+
+
+def objective_names(objective: keras_tuner.Objective) -> list[str]:
+    """The metric names an objective ranks by: each part of a `MultiObjective`, or its one."""
+    return [name for name, _ in objective_parts(objective)] or [objective.name]
 
 
 def training_metric_note(name: str) -> str | None:

@@ -24,6 +24,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from tunekit.errors import TunekitError, UsageError
@@ -252,12 +253,17 @@ def _best_val(run: _Run, direction: str) -> float | None:
 def _test_metric(run: _Run, objective: str, direction: str) -> tuple[str | None, float | None, str]:
     """`(name, value, direction)` of the test metric a run is ranked by.
 
-    Accuracy for classification, MSE for regression (the metrics the report
+    Accuracy for classification (from the report's confusion matrix when the model
+    reports no `accuracy` of its own), MSE for regression (the metrics the report
     compares with the baseline); else the objective's own metric, else `loss`.
     """
     metrics = run.steps.get("evaluate", {}).get("test_metrics")
     if not isinstance(metrics, dict) or run.step_status("evaluate") != "done":
         return None, None, direction
+    counts = ((run.report or {}).get("confusion_matrix") or {}).get("counts")
+    if "accuracy" not in metrics and counts:  # a classifier compiled with other metrics:
+        matrix = np.asarray(counts, dtype=float)  # its accuracy, as the report's baseline
+        metrics = {**metrics, "accuracy": float(np.trace(matrix) / matrix.sum())}
     candidates = [*_HEADLINE_METRICS.items(), (objective.removeprefix("val_"), direction)]
     for name, metric_direction in [*candidates, ("loss", "min")]:
         if _finite(metrics.get(name)) is not None:

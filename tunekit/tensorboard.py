@@ -37,6 +37,7 @@ __all__ = [
     "METRICS",
     "HParamsSession",
     "configure_trial_logdirs",
+    "experiment_metrics",
     "hparam_values",
     "log_images",
     "sample_images",
@@ -50,6 +51,26 @@ METRICS = (
     ("epoch_accuracy", "train", "accuracy"),
     ("epoch_loss", "train", "loss"),
 )
+
+
+def experiment_metrics(
+    objective_names: Iterable[str], *, classification: bool
+) -> list[tuple[str, str, str]]:
+    """The HParams table's metric columns (`METRICS`' form): the objective's metrics
+    (`val_err` and `err`: Keras logs both) first, then the loss, then accuracy for a
+    classifier. Before, the columns were always accuracy and loss: a run tuned on
+    `val_err` or `val_mae` had its objective in no column."""
+    names = [n.removeprefix("val_") for n in objective_names]
+    names += ["loss"] + (["accuracy"] if classification else [])
+    columns: list[tuple[str, str, str]] = []
+    for name in dict.fromkeys(names):
+        columns += [
+            (f"epoch_{name}", "validation", f"val_{name}"),
+            (f"epoch_{name}", "train", name),
+        ]
+    return columns
+
+
 _MAX_DISCRETE = 64
 
 
@@ -101,6 +122,7 @@ def write_experiment(
     logdir: str | os.PathLike,
     space: kt.HyperParameters | Iterable[Any],
     phases: Iterable[str],
+    metrics: Iterable[tuple[str, str, str]] = METRICS,
 ) -> bool:
     """Declares the HParams experiment in `logdir` with the domains of `space`.
 
@@ -118,6 +140,9 @@ def write_experiment(
             wins (the coarse space covers every narrowed one).
         phases: Values of the extra `phase` hyperparameter, which lets the
             HParams table filter trials by phase.
+        metrics: The table's metric columns, `(tag, run subfolder, display
+            name)` (`experiment_metrics`). Defaults to `METRICS`: accuracy and
+            loss.
 
     Returns:
         Whether the experiment was (re)written.
@@ -133,8 +158,8 @@ def write_experiment(
             unique.setdefault(hp.name, hp)
     hparams = [hp_api.HParam(hp.name, _domain(hp)) for hp in unique.values()]
     hparams.append(hp_api.HParam("phase", hp_api.Discrete(sorted(set(phases)))))
-    metrics = [hp_api.Metric(tag, group=group, display_name=name) for tag, group, name in METRICS]
-    pb = summary_v2.hparams_config_pb(hparams=hparams, metrics=metrics)
+    columns = [hp_api.Metric(tag, group=group, display_name=name) for tag, group, name in metrics]
+    pb = summary_v2.hparams_config_pb(hparams=hparams, metrics=columns)
     wanted = metadata.parse_experiment_plugin_data(pb.value[0].metadata.plugin_data.content)
     declared = _declared_experiment(logdir)
     if (
@@ -147,7 +172,7 @@ def write_experiment(
         path.unlink()
     writer = tf.summary.create_file_writer(os.fspath(logdir))
     with writer.as_default():
-        hp_api.hparams_config(hparams=hparams, metrics=metrics)
+        hp_api.hparams_config(hparams=hparams, metrics=columns)
     writer.close()
     return True
 

@@ -44,7 +44,12 @@ from tunekit.errors import (
 )
 from tunekit.manifest import OMITTED_SETTINGS, RunManifest, check_run_location
 from tunekit.narrowing import NarrowedSpace
-from tunekit.objectives import objective_parts, resolve_objective, training_metric_note
+from tunekit.objectives import (
+    objective_names,
+    objective_parts,
+    resolve_objective,
+    training_metric_note,
+)
 from tunekit.params import (
     DEFAULT_OBJECTIVES,
     FINE_TUNERS,
@@ -461,7 +466,7 @@ class CoarseToFine:
             _log.show_progress()
         else:  # no progress, but warnings still show
             _log.show_warnings()
-        for name, _ in objective_parts(self.objective) or [[self.objective.name, ""]]:
+        for name in objective_names(self.objective):
             if (note := training_metric_note(name)) is not None:
                 _logger.warning(note)
         project_name = _default_name(hypermodel) if project_name is None else project_name
@@ -920,7 +925,7 @@ class CoarseToFine:
                 tried (the default and up to 200 random ones): nothing trains.
         """
         if not self._model_checked:
-            names = [n for n, _ in objective_parts(self.objective)] or [self.objective.name]
+            names = objective_names(self.objective)
             self.model_file_note = check_model(
                 self.hypermodel, self.data, self.hyperparameters, names
             )

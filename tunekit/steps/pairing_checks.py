@@ -38,7 +38,7 @@ import numpy as np
 from tunekit.data import CLASSIFICATION, SCALED_UINT8, Dataset, StreamData
 from tunekit.data._checks import CATEGORICAL_LABELS
 from tunekit.errors import ModelCheckError
-from tunekit.objectives import objective_parts
+from tunekit.objectives import objective_names
 from tunekit.outputs import (
     SIGNED_ACTIVATIONS,
     output_activation,
@@ -144,7 +144,7 @@ def check_trial_model(
     """
     check_built_model(model, what, data, sample)
     if type(ctx.hypermodel).fit is kt.HyperModel.fit:
-        names = [n for n, _ in objective_parts(ctx.objective)] or [ctx.objective.name]
+        names = objective_names(ctx.objective)
         check_pairings(model, data, names, what, read_stream=False, sample=sample)
         check_same_loss(model, what, names, ctx.trial_losses)
 

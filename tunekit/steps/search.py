@@ -26,11 +26,12 @@ from tunekit.data.batches import full_batches, pads_trials
 from tunekit.data.streams import StreamData
 from tunekit.errors import NoCompletedTrialsError, TrialsFailedError
 from tunekit.narrowing import is_usable
+from tunekit.objectives import objective_names
 from tunekit.progress import PhaseProgress, bar_console, failure_reason, kerastuner_output
 from tunekit.steps.base import RunContext, fit_options, validation_batch_size
 from tunekit.steps.output_checks import model_sample
 from tunekit.steps.pairing_checks import check_trial_model
-from tunekit.tensorboard import write_experiment
+from tunekit.tensorboard import experiment_metrics, write_experiment
 from tunekit.tuners import HYPERBAND_EPOCHS, make_tuner
 from tunekit.tuners.callbacks import EpochTensorBoard
 from tunekit.tuners.oracles import failures_in_a_row
@@ -108,13 +109,9 @@ def refused_fit_args(ctx: RunContext) -> dict[str, str]:
 
 
 def num_initial_points(space: kt.HyperParameters, fine_trials: int) -> int:
-    """Random points before the Gaussian process takes over.
-
-    KerasTuner's default is 3 x the size of the space, Fixed values
-    included, which can exceed the whole budget. tunekit uses one more
-    than the number of hyperparameters still tuned, at least 2 and at
-    most half the fine budget (but at least 1).
-    """
+    """Random points before the Gaussian process takes over: one more than the number of
+    hyperparameters still tuned, at least 2, at most half the fine budget (but at least 1).
+    KerasTuner's default, 3 x the space's size with Fixed values, can exceed the budget."""
     tuned = sum(1 for hp in space.space if not isinstance(hp, kt.engine.hyperparameters.Fixed))
     return max(1, min(max(2, tuned + 1), fine_trials // 2))
 
@@ -144,7 +141,9 @@ class HParamsExperiment:
         names = {hp.name for hp in entries}
         if names == self.names:
             return
-        write_experiment(ctx.run_dir / "tensorboard", entries, phases=("coarse", "fine"))
+        classification = ctx.data.task == CLASSIFICATION  # the objective's columns first:
+        columns = experiment_metrics(objective_names(ctx.objective), classification=classification)
+        write_experiment(ctx.run_dir / "tensorboard", entries, ("coarse", "fine"), columns)
         self.names = names
 
 

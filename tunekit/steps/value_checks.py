@@ -133,6 +133,14 @@ def _check_output_values(
     """Where the layers do not show an output's activation, reads its values (each
     output of several by its own loss)."""
     try:
+        symbolic = model.output
+    except (AttributeError, ValueError):  # a subclassed model: its call decides
+        symbolic = None
+    if symbolic is not None:  # every output's layer known: the layer checks read them
+        flat = keras.tree.flatten(symbolic)
+        if all(output_activation(model, t if len(flat) > 1 else None) for t in flat):
+            return
+    try:
         values = model(x, training=False)
     except Exception:  # noqa: BLE001 - a model that cannot run here: left to its trials
         return
