@@ -240,3 +240,64 @@ def test_the_pick_between_phases_says_why(coarse, fine, expected):
     )
     phase, _, reason = select(ctx)
     assert phase == expected[0] and expected[1] in reason, reason
+
+
+class _TwoCurves(kt.HyperModel):
+    """A trial whose two executions score [0.9056, 0.9056] and [0.8667, 0.9167] (a
+    helper's digits run): each is best at another epoch, their mean rises to the end."""
+
+    curves = ([0.9056, 0.9056], [0.8667, 0.9167])
+
+    def __init__(self):
+        super().__init__()
+        self.calls = 0
+
+    def build(self, hp):
+        hp.Int("units", 2, 4)
+        model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(2, activation="softmax")])
+        model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+        return model
+
+    def fit(self, hp, model, *args, **kwargs):
+        curve = self.curves[self.calls % 2]
+        self.calls += 1
+        for callback in kwargs.get("callbacks", []):  # tunekit's epoch count, as a fit sets it
+            callback.set_model(model)
+            callback.set_params({"epochs": 2})
+        history = keras.callbacks.History()
+        history.set_model(model)
+        history.history = {"val_accuracy": list(curve), "loss": [0.5, 0.4]}
+        history.epoch = [0, 1]
+        for callback in kwargs.get("callbacks", []):
+            for epoch in (0, 1):
+                callback.on_epoch_end(epoch, {"val_accuracy": curve[epoch], "loss": 0.5})
+        return history
+
+
+def test_several_executions_retrain_by_their_mean_curves_best_epoch(tmp_path):
+    """KerasTuner's `best_step` is the mean of the executions' best epochs, cut to an int
+    (0 here, of 2): `final_epochs="auto"` retrained 1 epoch, "the trial's best epoch",
+    where the mean curve peaks at the last epoch (still improving: `max_epochs`)."""
+    from tunekit import make_tuner
+    from tunekit.retraining import final_epochs_rule
+    from tunekit.tuners.base import BEST_EPOCH
+
+    tuner = make_tuner(
+        "random",
+        _TwoCurves(),
+        objective="val_accuracy",
+        directory=str(tmp_path),
+        project_name="two",
+        max_trials=1,
+        executions_per_trial=2,
+        seed=0,
+    )
+    x, y = np.zeros((8, 2), "float32"), np.arange(8) % 2
+    tuner.search(x, y, validation_data=(x, y), epochs=2, verbose=0)
+    trial = tuner.oracle.get_best_trials(1)[0]
+    assert trial.best_step == 0  # KerasTuner's int(mean([0, 1]))
+    assert trial.metrics.get_last_value(BEST_EPOCH) == 1
+    assert final_epochs_rule(trial, 5, "constant") == (
+        5,
+        "max_epochs: the trial was still improving at its last epoch",
+    )

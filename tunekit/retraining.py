@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 import keras
 
 from tunekit.results import trial_epochs
+from tunekit.tuners.base import BEST_EPOCH
 
 _logger = logging.getLogger(__name__)
 
@@ -79,12 +80,15 @@ def final_epochs_rule(trial: Trial, max_epochs: int, schedule: str = "cosine") -
             f"The retrain schedule must be one of {SCHEDULES}. Received: {schedule!r}."
         )
     values = trial.hyperparameters.values
-    epochs = trial_epochs(trial.best_step, values)
     metrics = trial.metrics
+    best_step = trial.best_step  # several executions: their mean curve's best epoch
+    if metrics.exists(BEST_EPOCH):
+        best_step = int(metrics.get_last_value(BEST_EPOCH))
+    epochs = trial_epochs(best_step, values)
     if not metrics.exists("epochs"):  # not run by a tunekit tuner: no epoch count to compare
         return epochs, "the trial's best epoch (its length is unknown)"
     ran = int(metrics.get_last_value("epochs"))
-    if int(trial.best_step or 0) + 1 >= ran:  # still improving
+    if int(best_step or 0) + 1 >= ran:  # still improving
         if max_epochs >= epochs:
             return max_epochs, "max_epochs: the trial was still improving at its last epoch"
         return epochs, "the trial's length, longer than max_epochs: still improving at its end"

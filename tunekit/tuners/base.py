@@ -26,6 +26,7 @@ from typing import Any
 
 import keras
 import keras_tuner as kt
+import numpy as np
 from keras_tuner import errors as kt_errors
 from keras_tuner.engine.trial import Trial
 
@@ -46,9 +47,11 @@ from tunekit.tuners.oracles import (
     model_size,
 )
 
-__all__ = ["EXTRA_METRICS", "TrialListener", "TunekitTuner"]
+__all__ = ["BEST_EPOCH", "EXTRA_METRICS", "TrialListener", "TunekitTuner"]
 
 EXTRA_METRICS = ("num_params", "epochs", "seconds")
+# With several executions per trial: the epoch its executions' mean curve is best at.
+BEST_EPOCH = "best_epoch"
 
 #: The fold a cross-validated trial is fitting (0 otherwise): its TensorBoard run.
 _FOLD: contextvars.ContextVar[int] = contextvars.ContextVar("tunekit_fold", default=0)
@@ -96,6 +99,22 @@ class _RunningTrial:
         if id(callback) not in self.checkpoints:
             self.checkpoints[id(callback)] = BestEpochWeights(callback.objective, callback.filepath)
         return self.checkpoints[id(callback)]
+
+
+def _mean_curve_best_epoch(histories: list[Any], objective: Any) -> int | None:
+    """The epoch (from 0) where the objective's mean over a trial's executions is best.
+
+    KerasTuner's `best_step` for `executions_per_trial > 1` is the mean of each
+    execution's best epoch, cut to an int: executions best at epochs 0 and 1 of
+    2 give 0, where their mean curve peaks at 1. `None` unless there are several
+    `History` objects of one length that log the objective.
+    """
+    curves = [getattr(h, "history", {}).get(objective.name) for h in histories]
+    found = [c for c in curves if c is not None]
+    if len(curves) < 2 or len(found) < len(curves) or len({len(c) for c in found}) != 1:
+        return None
+    mean = np.mean(np.asarray(curves, dtype=float), axis=0)
+    return int(np.argmax(mean) if objective.direction == "max" else np.argmin(mean))
 
 
 def _add_metrics(results: Any, extra: Mapping[str, float], objective_name: str) -> Any:
@@ -289,7 +308,10 @@ class TunekitTuner(kt.Tuner):
         seconds = round(time.perf_counter() - start, 3)
         objective = self.oracle.objective.name
         if isinstance(histories, list):
-            return [_add_metrics(h, {"seconds": seconds}, objective) for h in histories]
+            extra: dict[str, float] = {"seconds": seconds}
+            if (best := _mean_curve_best_epoch(histories, self.oracle.objective)) is not None:
+                extra[BEST_EPOCH] = best
+            return [_add_metrics(h, extra, objective) for h in histories]
         return _add_metrics(histories, {"seconds": seconds}, objective)
 
     def _run_folds(self, trial: Trial, *args: Any, **kwargs: Any) -> Any:
