@@ -107,6 +107,14 @@ class ToonVisionCNNHyperModel(kt.HyperModel):
                 "not an image shape. For feature vectors use a dense model (e.g. "
                 "MnistDenseHyperModel or tunekit's DenseHyperModel)."
             )
+        if len(shape) == 3 and shape[0] in (1, 3, 4) and min(shape[:2]) < MIN_SIDE <= shape[2]:
+            raise ValueError(
+                "`input_shape` of ToonVisionCNNHyperModel must be channels last, (height, "
+                f"width, channels). Received: input_shape={input_shape!r}, which looks "
+                f"channels first ({shape[0]} channels of {shape[1]}x{shape[2]}): move the "
+                "channel axis last, e.g. x = np.moveaxis(x, 1, -1) for arrays of shape "
+                "(n, channels, height, width)."
+            )
         if min(shape[:2]) < MIN_SIDE:
             raise ValueError(
                 "`input_shape` of ToonVisionCNNHyperModel must be (height, width) or "

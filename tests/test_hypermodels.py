@@ -427,6 +427,14 @@ _CLASSES = r"`num_classes` of {} must be an int >= 2"
             {"input_shape": (2, 2, 1)},
             _CNN_SIZE + r".*Resize the images to at least 8x8.*--image-size 8 8",
         ),
+        # Channels first (n, 1, 8, 8): before, told to resize 8x8 images to 8x8.
+        (
+            ToonVisionCNNHyperModel,
+            {"input_shape": (1, 8, 8)},
+            r"must be channels last.*looks channels first \(1 channels of 8x8\): move the "
+            r"channel axis last, e\.g\. x = np\.moveaxis\(x, 1, -1\)",
+        ),
+        (ToonVisionCNNHyperModel, {"input_shape": (3, 32, 32)}, r"looks channels first"),
         # Before, flat features were told to "Resize smaller images first".
         (
             ToonVisionCNNHyperModel,

@@ -315,3 +315,21 @@ def test_the_model_file_note_advises_safe_mode_false_only_where_it_loads(
     assert "loading it needs keras.models.load_model(path, safe_mode=False)" in note
     loaded = keras.models.load_model(path, safe_mode=False)  # the note's call loads
     np.testing.assert_allclose(loaded.predict(x, verbose=0), model.predict(x, verbose=0))
+
+
+def test_the_model_file_note_of_a_functional_model_names_no_keras_markers(tmp_path):
+    """A functional model's file names its tensors `__keras_tensor__` (and a lambda
+    `__lambda__`): the note listed them as custom objects, and pasting it raised
+    NameError."""
+    import re
+
+    from tunekit.model_files import file_alone_note
+
+    inputs = keras.Input((3,))
+    model = keras.Model(inputs, keras.layers.Dense(1)(keras.layers.Dense(4)(inputs)))
+    model.compile("adam", _my_loss)
+    path = tmp_path / "functional.keras"
+    model.save(path)
+    named = re.search(r"custom_objects=\{([^}]*)\}", file_alone_note(path)).group(1)
+    assert [part.split(":")[0].strip(" '") for part in named.split(",")] == ["_my_loss"]
+    keras.models.load_model(path, custom_objects={"_my_loss": _my_loss})  # the note's call

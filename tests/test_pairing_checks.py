@@ -835,6 +835,13 @@ def test_what_makes_one_loss_another_includes_weights_and_settings_outside_the_c
         functools.partial(huber, delta=2.0)
     )
 
+    def scaled(s):  # a closure (or lambda) defined in build, on a tuned value
+        return lambda y, p: s * keras.ops.mean(keras.ops.square(y - p))
+
+    # (a function given to `_regressor` is called with hp: it returns the loss)
+    assert signature(lambda hp: scaled(0.001)) != signature(lambda hp: scaled(1000.0))
+    assert signature(lambda hp: scaled(1.0)) == signature(lambda hp: scaled(1.0))
+
 
 def test_each_output_of_several_is_read_from_its_values_by_its_own_loss():
     """A Lambda's logits under a string cross-entropy on one output of two: the check
@@ -864,22 +871,24 @@ def test_one_output_with_a_loss_dict_is_read_from_its_values():
         check_model(get_hypermodel(build), _classes())
 
 
-def test_a_weight_penalty_alone_is_not_a_loss():
+@pytest.mark.parametrize("penalty", ["kernel_regularizer", "activity_regularizer"])
+def test_a_penalty_alone_is_not_a_loss(penalty):
     """`compile(optimizer, metrics)` with a `kernel_regularizer`: Keras trains the L2
-    penalty alone (accuracy 0.149 on digits) with exit 0."""
+    penalty alone (accuracy 0.149 on digits) with exit 0; with an `activity_regularizer`
+    (which Keras adds as `add_loss`), 0.083."""
 
     def build(hp):
         model = keras.Sequential(
             [
                 keras.Input((6,)),
                 keras.layers.Dense(hp.Int("units", 4, 8, step=4), activation="relu"),
-                keras.layers.Dense(3, activation="softmax", kernel_regularizer="l2"),
+                keras.layers.Dense(3, activation="softmax", **{penalty: "l2"}),
             ]
         )
         model.compile(optimizer="adam", metrics=["accuracy"])
         return model
 
-    with pytest.raises(ModelCheckError, match=r"compiled without a loss .*weight penalties"):
+    with pytest.raises(ModelCheckError, match=r"compiled without a loss .*penalties alone"):
         check_model(get_hypermodel(build), _classes())
 
 

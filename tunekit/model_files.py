@@ -197,6 +197,8 @@ def _unlocated_names(path: str | os.PathLike[str]) -> list[str]:
                 name = "" if ">" in registered else kind
             else:
                 name = ""
+            if name.startswith("__"):  # Keras's own markers (`__keras_tensor__`, `__lambda__`)
+                name = ""
             if name and name not in names:
                 names.append(name)
             for value in item.values():

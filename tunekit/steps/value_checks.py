@@ -114,9 +114,12 @@ def _check_has_loss(model: keras.Model, x: Any, what: str) -> None:
         model(x, training=True)
     except Exception:  # noqa: BLE001 - a model that cannot run here: left to its trials
         return
-    # add_loss in a layer's or the model's call (an activity regularizer's too); a weight
-    # penalty (kernel_regularizer) alone is not a loss to train on
-    added = any(getattr(layer, "_losses", None) for layer in model._flatten_layers())
+    # add_loss in a layer's or the model's call; a penalty alone (kernel_regularizer, or an
+    # activity_regularizer, whose loss Keras adds as add_loss) is not a loss to train on
+    added = any(
+        getattr(layer, "_losses", None) and getattr(layer, "activity_regularizer", None) is None
+        for layer in model._flatten_layers()
+    )
     if not added:
         raise ModelCheckError(
             f"{what} is compiled without a loss (no loss= in compile(), and no layer adds "
@@ -257,8 +260,8 @@ def loss_signature(model: keras.Model) -> str | None:
             return [canonical(v) for v in loss]
         if isinstance(loss, functools.partial):  # partial(keras.losses.huber, delta=2.0)
             return {"partial": canonical(loss.func), "args": loss.args, **loss.keywords}
-        if loss is None or hasattr(loss, "__name__"):  # a function
-            return None if loss is None else f"{loss.__module__}.{loss.__name__}"
+        if loss is None or hasattr(loss, "__name__"):  # a function, with what it closes on
+            return None if loss is None else _function_signature(loss)
         kind = type(loss)
         try:
             config = {k: v for k, v in loss.get_config().items() if k != "name"}
@@ -278,6 +281,23 @@ def loss_signature(model: keras.Model) -> str | None:
         weights = None
     parts = {"loss": canonical(getattr(model, "loss", None)), "loss_weights": weights}
     return json.dumps(parts, sort_keys=True, default=str)
+
+
+def _function_signature(function: Any) -> str:
+    """A function by its module and name, and the plain values it closes on or defaults to
+    (`lambda y, p: s * mse(y, p)` with a tuned `s` is another loss for each `s`)."""
+    cells = []
+    for cell in getattr(function, "__closure__", None) or ():
+        try:
+            value = cell.cell_contents
+        except ValueError:  # an empty cell
+            continue
+        cells.append(value if isinstance(value, (bool, int, float, str)) else type(value).__name__)
+    defaults = [
+        v for v in getattr(function, "__defaults__", None) or () if isinstance(v, (int, float))
+    ]
+    name = f"{function.__module__}.{getattr(function, '__qualname__', function.__name__)}"
+    return json.dumps([name, cells, defaults], default=str)
 
 
 def check_same_loss(
