@@ -81,6 +81,7 @@ ORDER = [
     "steps.metric_reading",
     "steps.output_checks",
     "steps.label_forms",
+    "steps.same_loss",
     "steps.value_checks",
     "steps.pairing_checks",
     "steps.space_checks",

@@ -727,7 +727,7 @@ def _regressor(loss):
 
 
 def test_the_same_loss_however_named_is_one_loss_and_another_is_not():
-    from tunekit.steps.value_checks import check_same_loss, loss_signature
+    from tunekit.steps.same_loss import check_same_loss, loss_signature
 
     def signature(loss):
         return loss_signature(get_hypermodel(_regressor(loss)).build(_hp()))
@@ -815,7 +815,7 @@ def test_what_makes_one_loss_another_includes_weights_and_settings_outside_the_c
 
     import keras_tuner as kt
 
-    from tunekit.steps.value_checks import loss_signature
+    from tunekit.steps.same_loss import loss_signature
 
     losses = {"a": "sparse_categorical_crossentropy", "b": "binary_crossentropy"}
 
@@ -927,3 +927,85 @@ def test_a_softmax_applied_only_when_serving_is_refused_only_under_a_loss_object
         return
     with pytest.raises(ModelCheckError, match=r"logits in training but rows of 3 probabilities"):
         check_model(get_hypermodel(build), _classes(), objective_names=[objective])
+
+
+def _penalised(penalty, depth=1):
+    """A regressor whose hidden layers carry `penalty(hp)` (a weight penalty or None)."""
+
+    def build(hp):
+        inputs = keras.Input((6,))
+        hidden = inputs
+        for _ in range(depth):
+            hidden = keras.layers.Dense(4, kernel_regularizer=penalty(hp))(hidden)
+        model = keras.Model(inputs, keras.layers.Dense(1)(hidden))
+        model.compile(optimizer="adam", loss="mse", metrics=["mse"])
+        return model
+
+    return build
+
+
+def test_other_weight_penalties_are_another_objective_under_the_total_loss_only():
+    """Keras adds weight penalties to `val_loss` (an L2 of 10 read 20.8 against a val MSE
+    of 6.1), so a tuned penalty ranked its own size under `val_loss`, with exit 0."""
+    from tunekit.steps.same_loss import check_same_loss, penalty_signatures
+
+    def model(penalty, depth=1):
+        return _penalised(lambda hp: penalty, depth)(_hp())
+
+    l2 = keras.regularizers.L2
+    assert penalty_signatures(model(l2(0.01))) == penalty_signatures(model(l2(0.01), depth=3))
+    assert penalty_signatures(model(l2(0.01))) != penalty_signatures(model(l2(0.001)))
+    assert penalty_signatures(model(None)) == []
+    assert penalty_signatures(model(keras.regularizers.L1(0.01))) != penalty_signatures(
+        model(l2(0.01))
+    )
+    what = "`hypermodel` (built with the values of trial id {}) builds a model that"
+    seen: dict[str, str] = {}
+    check_same_loss(model(l2(0.01)), what.format(0), ["val_loss"], seen)
+    check_same_loss(model(l2(0.01), depth=2), what.format(1), ["val_loss"], seen)  # same
+    for names in (["val_mse"], ["val_accuracy"]):  # a metric: the penalty does not enter
+        check_same_loss(model(l2(0.5)), what.format(2), names, seen)
+    with pytest.raises(ModelCheckError) as error:
+        check_same_loss(model(None), what.format(3), ["val_loss"], seen)
+    message = str(error.value)
+    assert "trial id 3) builds a model that has no weight penalty, but the model of an " in message
+    assert 'earlier trial (trial id 0) has the weight penalties [{"class": "L2", "l2": 0.01}]' in (
+        message
+    )
+    assert "objective='val_mse'" in message
+
+
+def test_a_tuned_weight_penalty_under_val_loss_stops_the_search(tmp_path):
+    """End to end, the regression default objective: the first trial with another L2 stops
+    the search; with `objective="val_mse"` the same search runs."""
+    from tunekit import CoarseToFine
+    from tunekit.fitting import SearchInputError
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(120, 6)).astype("float32")
+    data = Dataset.from_arrays(x, x[:, 0] * 2.5 + x[:, 1], seed=0)
+    build = _penalised(lambda hp: keras.regularizers.L2(hp.Choice("l2", [1e-4, 1e-2, 1.0])))
+    run = CoarseToFine(
+        build, data, directory=tmp_path, coarse_trials=6, coarse_epochs=1, seed=0, verbose=0
+    )
+    with pytest.raises(SearchInputError, match="has the weight penalties"):
+        run.run()
+    tuned = CoarseToFine(
+        build,
+        data,
+        objective="val_mse",
+        directory=tmp_path,
+        project_name="by_mse",
+        coarse_trials=3,
+        coarse_epochs=1,
+        max_epochs=2,
+        final_epochs=1,
+        seed=0,
+        verbose=0,
+    )
+    trials = tuned.coarse().oracle.trials.values()
+    assert sorted(t.hyperparameters.get("l2") for t in trials if t.status == "COMPLETED") == [
+        1e-4,
+        1e-2,
+        1.0,
+    ]

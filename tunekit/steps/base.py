@@ -82,7 +82,7 @@ class RunContext(Protocol):
     class_weights: dict[int, float] | None  # model.fit's class_weight, every trial and retrain
     runner: PhaseRunner
     tuners: dict[str, kt.Tuner]  # each search phase's tuner, once built
-    trial_losses: dict[str, str]  # steps.value_checks.check_same_loss: the first trial's loss
+    trial_losses: dict[str, str]  # steps.same_loss.check_same_loss: the first trial's loss
 
     @property
     def manifest(self) -> RunManifest:

@@ -49,7 +49,8 @@ from tunekit.outputs import (
 from tunekit.steps.label_forms import loss_key
 from tunekit.steps.metric_reading import vector_result
 from tunekit.steps.output_checks import WHAT, OutputPart, check_built_model, outputs_and_compile
-from tunekit.steps.value_checks import check_same_loss, check_values, clipped, probability_fix
+from tunekit.steps.same_loss import check_same_loss
+from tunekit.steps.value_checks import check_values, clipped, probability_fix
 
 __all__ = ["check_pairings", "check_runs_on", "check_trial_model"]
 
