@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from typing import Any
 
 __all__ = [
+    "KL_DIVERGENCE_KEYS",
     "SIGNED_ACTIVATIONS",
     "keras_loss_key",
     "loss_name",
@@ -24,6 +25,9 @@ __all__ = [
 
 # Output activations read by their sign, class 1 above 0: a logit, or a margin in (-1, 1).
 SIGNED_ACTIVATIONS = frozenset({"linear", "tanh", "softsign"})
+# Keras's Kullback-Leibler divergence (`keras_loss_key`): it reads probability distributions,
+# clipping the outputs to [epsilon, 1], and has no `from_logits`.
+KL_DIVERGENCE_KEYS = frozenset({"kld", "kldivergence", "kullbackleiblerdivergence"})
 # Losses whose output is a margin: its sign is the class.
 _MARGIN_LOSSES = {"hinge", "squared_hinge", "Hinge", "SquaredHinge"}
 
@@ -93,8 +97,10 @@ def keras_loss_key(loss: Any) -> str:
 
 def reads_probabilities(losses: Sequence[Any]) -> bool:
     """`probability_cross_entropy` for one output's compiled loss(es): a Keras
-    cross-entropy (`keras_loss_key`) with `from_logits=False`."""
+    cross-entropy (`keras_loss_key`) with `from_logits=False`, or Keras's KL divergence
+    (`KL_DIVERGENCE_KEYS`), which has no logit form."""
     return any(
-        "crossentropy" in keras_loss_key(item) and not getattr(item, "from_logits", False)
+        ("crossentropy" in keras_loss_key(item) and not getattr(item, "from_logits", False))
+        or keras_loss_key(item) in KL_DIVERGENCE_KEYS
         for item in losses
     )

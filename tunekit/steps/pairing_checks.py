@@ -50,7 +50,7 @@ from tunekit.steps.label_forms import loss_key
 from tunekit.steps.metric_reading import vector_result
 from tunekit.steps.output_checks import WHAT, OutputPart, check_built_model, outputs_and_compile
 from tunekit.steps.same_loss import check_same_loss
-from tunekit.steps.value_checks import check_values, clipped, probability_fix
+from tunekit.steps.value_checks import check_values, clipped, probability_fix, reads_what
 
 __all__ = ["check_pairings", "check_runs_on", "check_trial_model"]
 
@@ -250,8 +250,8 @@ def _check_probability_range(part: OutputPart, activation: str | None, what: str
         units = "one unit" if one else f"{shape[-1]} units"
         raise ModelCheckError(
             f"{what} {units} through the activation {activation!r}, which is not held to "
-            "[0, 1], but its loss is a cross-entropy that reads probabilities "
-            f"(from_logits=False){clipped(one)}. {probability_fix(part.loss, one)}"
+            f"[0, 1], but its loss is {reads_what(part.loss)}{clipped(one, part.loss)}. "
+            f"{probability_fix(part.loss, one)}"
         )
 
 

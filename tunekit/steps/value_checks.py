@@ -9,7 +9,8 @@ which; the model's values on up to 32 training samples do:
   categorical cross-entropy with `from_logits=True`, which applies softmax
   to them again (the search ranks trials trained on twice-squashed values);
 - a value outside [0, 1] under a Keras cross-entropy that reads probabilities
-  (`from_logits=False`, Keras's default, and every loss named by a string):
+  (`from_logits=False`, Keras's default, and every loss named by a string), or
+  under Keras's KL divergence:
   Keras clips (and over several units rescales) it there, and trains toward
   chance (test accuracy 0.17 on `load_digits` with exit 0).
 
@@ -32,10 +33,11 @@ import numpy as np
 from tunekit.data import Dataset, StreamData
 from tunekit.data import _targets as tg
 from tunekit.errors import ModelCheckError
+from tunekit.loss_reading import KL_DIVERGENCE_KEYS, keras_loss_key
 from tunekit.outputs import output_activation, training_samples, unit_reading
 from tunekit.steps.label_forms import loss_key
 
-__all__ = ["check_values", "clipped", "probability_fix"]
+__all__ = ["check_values", "clipped", "probability_fix", "reads_what"]
 
 
 def check_values(
@@ -66,16 +68,36 @@ def check_values(
     _check_output_values(model, x, what, objective_names)
 
 
-def clipped(one: bool) -> str:
-    how = "clips the output to [0, 1]" if one else "clips the outputs to [0, 1] and rescales"
+def clipped(one: bool, loss: Any = None) -> str:
+    """What Keras does to outputs outside [0, 1] under `loss`, which reads probabilities."""
+    if _kl(loss):
+        how = "clips the outputs to [1e-7, 1]"
+    else:
+        how = "clips the output to [0, 1]" if one else "clips the outputs to [0, 1] and rescales"
     return (
         f": Keras {how} there, so the loss and its gradients are wrong wherever the "
         "output leaves that range, and the search ranks trials trained toward chance"
     )
 
 
+def reads_what(loss: Any) -> str:
+    """How a message names `loss`, a loss that reads probabilities."""
+    if _kl(loss):
+        return "a KL divergence, which reads probability distributions"
+    return "a cross-entropy that reads probabilities (from_logits=False)"
+
+
+def _kl(loss: Any) -> bool:
+    return loss is not None and keras_loss_key(loss) in KL_DIVERGENCE_KEYS
+
+
 def probability_fix(loss: Any, one: bool) -> str:
-    """How to give a cross-entropy that reads probabilities what it reads, or logits."""
+    """How to give a loss that reads probabilities what it reads, or logits."""
+    if _kl(loss):
+        return (
+            "Give the last layer activation='softmax' (a KL divergence has no "
+            "from_logits), or compile keras.losses.CategoricalCrossentropy(from_logits=True)."
+        )
     if one or loss_key(loss).startswith("binary"):
         return (
             "Give the last layer activation='sigmoid', or no activation and "
@@ -145,7 +167,7 @@ def _check_output_values(
     parts = _outputs(model, values)
     for index, (name, value, symbolic) in enumerate(parts):
         loss = _output_loss(getattr(model, "loss", None), name, index, len(parts))
-        if "crossentropy" not in loss_key(loss) or not hasattr(value, "shape"):
+        if not hasattr(value, "shape") or not ("crossentropy" in loss_key(loss) or _kl(loss)):
             continue
         if output_activation(model, symbolic if len(parts) > 1 else None) is not None:
             continue  # the layer is known: the layer checks read it
@@ -168,9 +190,8 @@ def _check_output_values(
             raise ModelCheckError(
                 f"{what} {output} values from {array.min():.4g} to {array.max():.4g} on the "
                 "training samples tried (the layers do not show its activation: a subclassed "
-                "model's call, a Lambda or an op after the last layer), but its loss is a "
-                "cross-entropy that reads probabilities "
-                f"(from_logits=False){clipped(one)}. {probability_fix(loss, one)}"
+                "model's call, a Lambda or an op after the last layer), but its loss is "
+                f"{reads_what(loss)}{clipped(one, loss)}. {probability_fix(loss, one)}"
             )
 
 
