@@ -67,7 +67,47 @@ def test_pixels_rescaled_twice_are_refused(scale, offset, where, tmp_path):
     message = str(error.value)
     assert f"starts by rescaling its inputs by {scale:.6g} (" in message
     assert "already divided the data's uint8 pixels" in message
-    assert "Remove the Rescaling layer" in message and "an .npz of float32 pixels" in message
+    assert "Remove the scaling from the model" in message and "an .npz of float32 pixels" in message
+
+
+def _scaled_by(how: str):
+    """A model that scales its pixels `how` before its first layer with weights."""
+
+    def build(hp):
+        inputs = keras.Input((8, 8, 1))
+        ops = {
+            "divide": lambda t: t / 255.0,
+            "centre": lambda t: t / 127.5 - 1.0,
+            "lambda": keras.layers.Lambda(lambda t: t * (1.0 / 255)),
+            "double": lambda t: t * 2.0,
+            "square": keras.ops.square,
+        }
+        scaled = keras.layers.Flatten()(ops[how](inputs))
+        model = keras.Model(inputs, keras.layers.Dense(3, activation="softmax")(scaled))
+        model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+        return model
+
+    return get_hypermodel(build)
+
+
+@pytest.mark.parametrize(
+    ("how", "refused"),
+    [("divide", True), ("centre", True), ("lambda", True), ("double", False), ("square", False)],
+)
+def test_pixels_divided_again_by_an_op_or_lambda_are_refused(how, refused, tmp_path):
+    """`inputs / 255.0` (an op) or a `Lambda` is no `Rescaling` layer: the pixels tunekit
+    had divided by 255 were divided again with exit 0. Read by the values that reach the
+    first layer with weights."""
+    data = _images(tmp_path)
+    if not refused:
+        check_model(_scaled_by(how), data)
+        return
+    with pytest.raises(ModelCheckError) as error:
+        check_model(_scaled_by(how), data)
+    message = str(error.value)
+    assert "starts by rescaling its inputs by 0.00" in message and "by its values: " in message
+    assert "already divided the data's uint8 pixels by 255" in message
+    check_model(_scaled_by(how), _images(tmp_path, "float32"))  # pixels as given: the model's
 
 
 def test_a_rescaling_layer_passes_on_pixels_tunekit_left_as_they_were(tmp_path):

@@ -50,7 +50,14 @@ from tunekit.steps.label_forms import loss_key
 from tunekit.steps.metric_reading import vector_result
 from tunekit.steps.output_checks import WHAT, OutputPart, check_built_model, outputs_and_compile
 from tunekit.steps.same_loss import check_same_loss
-from tunekit.steps.value_checks import check_values, clipped, probability_fix, reads_what
+from tunekit.steps.value_checks import (
+    check_scaled_by_values,
+    check_values,
+    clipped,
+    probability_fix,
+    reads_what,
+    scaled_twice,
+)
 
 __all__ = ["check_pairings", "check_runs_on", "check_trial_model"]
 
@@ -107,6 +114,7 @@ def check_pairings(
     if not isinstance(model, keras.Model) or not model.built:  # unknown until built
         return
     _check_rescaling(model, data, what)
+    check_scaled_by_values(model, data, what, sample)
     check_values(
         model,
         data,
@@ -201,16 +209,7 @@ def _check_rescaling(model: keras.Model, data: Dataset | StreamData, what: str) 
             names.append(layer.name)
     if not names or not (np.isclose(scale, 1 / 255) or np.isclose(scale, 1 / 127.5)):
         return
-    raise ModelCheckError(
-        f"{what} starts by rescaling its inputs by {scale:.6g} ({', '.join(map(repr, names))}), "
-        f"but tunekit has already divided the data's uint8 pixels by 255 (x scaling: "
-        f"{SCALED_UINT8}): the model would scale them a second time, into a range "
-        f"{abs(scale):.4f} wide, and every trial would train on inputs that hardly vary. "
-        "Remove the Rescaling layer (ToonVisionCNNHyperModel: pass rescale=False). To keep "
-        "it, so that the saved model takes raw pixels, give tunekit the pixels unscaled: "
-        "on the command line, an .npz of float32 pixels in [0, 255] (used as given); from "
-        "Python, float32 arrays, or image_folder_stream(..., scale=False)."
-    )
+    raise ModelCheckError(scaled_twice(what, scale, ", ".join(map(repr, names))))
 
 
 def _check_probabilities_as_logits(part: OutputPart, activation: str | None, what: str) -> None:

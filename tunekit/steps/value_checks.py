@@ -30,14 +30,21 @@ from typing import Any
 import keras
 import numpy as np
 
-from tunekit.data import Dataset, StreamData
+from tunekit.data import SCALED_UINT8, Dataset, StreamData
 from tunekit.data import _targets as tg
 from tunekit.errors import ModelCheckError
 from tunekit.loss_reading import KL_DIVERGENCE_KEYS, keras_loss_key
 from tunekit.outputs import output_activation, training_samples, unit_reading
 from tunekit.steps.label_forms import loss_key
 
-__all__ = ["check_values", "clipped", "probability_fix", "reads_what"]
+__all__ = [
+    "check_scaled_by_values",
+    "check_values",
+    "clipped",
+    "probability_fix",
+    "reads_what",
+    "scaled_twice",
+]
 
 
 def check_values(
@@ -66,6 +73,65 @@ def check_values(
     x = _value_sample(data, sample)
     _check_has_loss(model, x, what)
     _check_output_values(model, x, what, objective_names)
+
+
+def scaled_twice(what: str, scale: float, by: str) -> str:
+    """The message for pixels tunekit divided by 255 that the model scales again `by`
+    (its Rescaling layers, or its ops), by `scale` in all."""
+    return (
+        f"{what} starts by rescaling its inputs by {scale:.6g} ({by}), but tunekit has "
+        f"already divided the data's uint8 pixels by 255 (x scaling: {SCALED_UINT8}): the "
+        f"model would scale them a second time, into a range {abs(scale):.4f} wide, and "
+        "every trial would train on inputs that hardly vary. Remove the scaling from the "
+        "model (ToonVisionCNNHyperModel: pass rescale=False). To keep it, so that the saved "
+        "model takes raw pixels, give tunekit the pixels unscaled: on the command line, an "
+        ".npz of float32 pixels in [0, 255] (used as given); from Python, float32 arrays, "
+        "or image_folder_stream(..., scale=False)."
+    )
+
+
+def check_scaled_by_values(
+    model: keras.Model, data: Dataset | StreamData, what: str, sample: Any = None
+) -> None:
+    """Pixels tunekit divided by 255 that an op or a `Lambda` before the model's first
+    layer with weights (`inputs / 255.0`) divides again: the values reaching that layer
+    span 1/255 (or 1/127.5) of the pixels' range, on up to 32 training samples. Leading
+    `Rescaling` layers alone are `pairing_checks`' (read by their `scale`).
+
+    Raises:
+        ModelCheckError (a `ValueError`): `scaled_twice`'s message.
+    """
+    if getattr(data, "scaling", None) != SCALED_UINT8:
+        return
+    try:
+        if len(model.inputs or ()) != 1:
+            return
+    except Exception:  # noqa: BLE001 - a subclassed model: no graph to cut
+        return
+    operations = getattr(model, "operations", None) or model.layers
+    leading = []
+    for operation in operations:
+        if getattr(operation, "trainable_weights", None):
+            first = operation
+            break
+        leading.append(operation)
+    else:
+        return
+    if all(isinstance(o, (keras.layers.InputLayer, keras.layers.Rescaling)) for o in leading):
+        return
+    try:
+        x = np.asarray(keras.tree.flatten(_value_sample(data, sample))[0], dtype=float)
+        reached = keras.Model(model.inputs, first.input)(x, training=False)
+        values = np.asarray(keras.ops.convert_to_numpy(keras.tree.flatten(reached)[0]))
+    except Exception:  # noqa: BLE001 - a graph not cut there (shared layers...): not judged
+        return
+    spread = float(np.ptp(x))
+    if spread <= 0 or not np.all(np.isfinite(values)):
+        return
+    scale = float(np.ptp(values)) / spread
+    if np.isclose(scale, 1 / 255, rtol=1e-3) or np.isclose(scale, 1 / 127.5, rtol=1e-3):
+        names = ", ".join(repr(o.name) for o in leading[1:] if hasattr(o, "name"))
+        raise ModelCheckError(scaled_twice(what, scale, f"by its values: {names}"))
 
 
 def clipped(one: bool, loss: Any = None) -> str:
