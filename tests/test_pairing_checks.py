@@ -1095,3 +1095,31 @@ def test_a_kl_divergence_takes_probabilities_only(head, loss, refused):
     assert "its loss is a KL divergence, which reads probability distributions" in message
     assert "Keras clips the outputs to [1e-7, 1]" in message
     assert "Give the last layer activation='softmax'" in message
+
+
+def test_an_outputs_own_loss_objective_reads_that_outputs_loss_only():
+    """Under `val_a_loss`, a tuned loss or weight of output `b`, or `a`'s weight (Keras logs
+    `a_loss` unweighted: 1.19 under weights 1 and 10), leaves `a_loss` on one scale: plain
+    KerasTuner tunes it, and the check refused it. Another loss of `a` is refused."""
+    from tunekit.steps.same_loss import check_same_loss
+
+    def model(a="sparse_categorical_crossentropy", b="binary_crossentropy", weights=None):
+        return _two_outputs(keras.activations.softmax, {"a": a, "b": b}, weights)(_hp())
+
+    what = "`hypermodel` (built with the values of trial id {}) builds a model that"
+    seen: dict[str, str] = {}
+    check_same_loss(model(), what.format(0), ["val_a_loss"], seen)
+    check_same_loss(model(b="mse"), what.format(1), ["val_a_loss"], seen)
+    check_same_loss(model(weights={"a": 5.0, "b": 0.1}), what.format(2), ["val_a_loss"], seen)
+    assert len(seen) == 1
+    with pytest.raises(ModelCheckError, match=r"trial id 3\) builds a model that is compiled"):
+        check_same_loss(
+            model(a=keras.losses.CategoricalFocalCrossentropy()),
+            what.format(3),
+            ["val_a_loss"],
+            seen,
+        )
+    total: dict[str, str] = {}  # the total loss sums every output's, weighted
+    check_same_loss(model(), what.format(0), ["val_loss"], total)
+    with pytest.raises(ModelCheckError, match="loss_weights"):
+        check_same_loss(model(weights={"a": 5.0, "b": 0.1}), what.format(1), ["val_loss"], total)

@@ -13,17 +13,30 @@ from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import keras
 
 from tunekit.errors import ModelCheckError
 
-__all__ = ["check_same_loss", "loss_signature", "penalty_signatures"]
+__all__ = ["check_same_loss", "loss_signature", "output_entry", "penalty_signatures"]
 
 
-def loss_signature(model: keras.Model, *, penalties: bool = False) -> str | None:
+def output_entry(entries: Any, name: str | None, index: int, count: int) -> Any:
+    """The entry of output `index` (named `name`) of `count` in a compile argument given
+    per output (`loss`, `loss_weights`: a dict by name, a list by position) or for all
+    (anything else), or `None`."""
+    if isinstance(entries, Mapping):  # by output name; one entry for one output
+        return entries.get(name) if name is not None else next(iter(entries.values()), None)
+    if isinstance(entries, (list, tuple)):
+        return entries[index] if len(entries) == count else None
+    return entries
+
+
+def loss_signature(
+    model: keras.Model, *, penalties: bool = False, outputs: Sequence[str] | None = None
+) -> str | None:
     """What the model's compiled loss computes, as text two models share exactly when
     their losses are the same: each output's loss (a name by Keras's function,
     `"mse"` and `"mean_squared_error"` alike; a function by its module and name; a
@@ -32,7 +45,9 @@ def loss_signature(model: keras.Model, *, penalties: bool = False) -> str | None
     from it such as `Huber`'s `delta`, and the plain values a class of the user's
     keeps) and the compile's `loss_weights`; with `penalties`, also the distinct weight
     penalties of its layers and weights (`penalty_signatures`), which Keras adds to the
-    total `loss` and `val_loss`. `None` when the model was not compiled."""
+    total `loss` and `val_loss`. With `outputs` (names in `model.output_names`), only
+    those outputs' losses, without weights: what their own `<name>_loss` logs read
+    (Keras logs them unweighted). `None` when the model was not compiled."""
     if not getattr(model, "compiled", False):
         return None
 
@@ -68,6 +83,17 @@ def loss_signature(model: keras.Model, *, penalties: bool = False) -> str | None
     except Exception:  # noqa: BLE001 - compiled in an unusual way: the loss alone
         weights = None
     parts = {"loss": canonical(getattr(model, "loss", None)), "loss_weights": weights}
+    if outputs:
+        names = list(model.output_names)
+
+        def entry(entries: Any, output: str) -> Any:
+            return output_entry(entries, output, names.index(output), len(names))
+
+        # Keras logs `<name>_loss` unweighted: the other outputs and the weights do not enter
+        parts = {
+            "loss": {o: canonical(entry(model.loss, o)) for o in outputs},
+            "loss_weights": None,
+        }
     if penalties:
         parts["penalties"] = penalty_signatures(model)
     return json.dumps(parts, sort_keys=True, default=str)
@@ -137,10 +163,17 @@ def check_same_loss(
     Raises:
         ModelCheckError (a `ValueError`): Naming both losses and the fix.
     """
-    if not any(n.removeprefix("val_") == "loss" or n.endswith("_loss") for n in objective_names):
+    bases = [n.removeprefix("val_") for n in objective_names]
+    total = "loss" in bases
+    outputs = [b.removesuffix("_loss") for b in bases if b != "loss" and b.endswith("_loss")]
+    if not total and not outputs:
         return
-    total = any(n.removeprefix("val_") == "loss" for n in objective_names)
-    signature = loss_signature(model, penalties=total)
+    try:  # an output's own loss reads that output's loss only
+        known = set(model.output_names) if len(model.output_names) > 1 else set()
+    except Exception:  # noqa: BLE001 - no output names: the whole loss
+        known = set()
+    whole = total or not set(outputs) <= known
+    signature = loss_signature(model, penalties=total, outputs=None if whole else outputs)
     if signature is None or signature in seen:
         return
     if not seen:  # the model of "trial id N, {values}"

@@ -36,6 +36,7 @@ from tunekit.errors import ModelCheckError
 from tunekit.loss_reading import KL_DIVERGENCE_KEYS, keras_loss_key
 from tunekit.outputs import output_activation, training_samples, unit_reading
 from tunekit.steps.label_forms import loss_key
+from tunekit.steps.same_loss import output_entry
 
 __all__ = [
     "check_scaled_by_values",
@@ -232,7 +233,7 @@ def _check_output_values(
         return
     parts = _outputs(model, values)
     for index, (name, value, symbolic) in enumerate(parts):
-        loss = _output_loss(getattr(model, "loss", None), name, index, len(parts))
+        loss = output_entry(getattr(model, "loss", None), name, index, len(parts))
         if not hasattr(value, "shape") or not ("crossentropy" in loss_key(loss) or _kl(loss)):
             continue
         if output_activation(model, symbolic if len(parts) > 1 else None) is not None:
@@ -308,12 +309,3 @@ def _outputs(model: keras.Model, values: Any) -> list[tuple[str | None, Any, Any
             for i, v in enumerate(values)
         ]
     return [(None, values, None)]
-
-
-def _output_loss(loss: Any, name: str | None, index: int, count: int) -> Any:
-    """The compiled loss of output `index` (named `name`) of `count`, or `None`."""
-    if isinstance(loss, Mapping):  # by output name; one entry for one output
-        return loss.get(name) if name is not None else next(iter(loss.values()), None)
-    if isinstance(loss, (list, tuple)):
-        return loss[index] if len(loss) == count else None
-    return loss
