@@ -479,3 +479,22 @@ def test_a_resumed_image_folder_run_trains_as_one_run_straight_through(image_fol
 
     assert scores(resumed) == scores(straight)
     assert resumed.test_metrics == straight.test_metrics
+
+
+def test_the_command_lines_split_is_one_whatever_its_seed(image_folder):
+    """`--seed 1` and `--seed 2` tested on different images (the split followed `--seed`),
+    and a saved model scored on `image_folder_stream(folder)`'s test split (seed 0) was
+    scored partly on its own training images. Now `--seed` moves the shuffling only."""
+    from tunekit.cli_data import folder_stream
+    from tunekit.cli_parser import build_parser
+
+    default = image_folder_stream(image_folder)
+    streams = [
+        folder_stream(build_parser().parse_args(["--data", str(image_folder), "--seed", seed]))
+        for seed in ("1", "2")
+    ]
+    for stream in streams:
+        assert stream.files == default.files
+        assert stream.fingerprint == default.fingerprint
+    first, second = (_all(s.dataset("train"))[1] for s in streams)
+    assert sorted(first) == sorted(second) and first.tolist() != second.tolist()

@@ -108,7 +108,8 @@ def folder_stream(args: argparse.Namespace) -> Any:
         args.data,
         tuple(args.image_size) if args.image_size else None,
         batch_size=args.batch_size,
-        seed=args.seed,
+        seed=0,  # one split whatever --seed, as a CSV's: one test set for every run
+        shuffle_seed=args.seed,
     )
 
 

@@ -115,7 +115,7 @@ class ImageFolderStream:
             {
                 k: v
                 for k, v in config.items()
-                if k not in ("root", "batch_size", "cache", "cache_budget")
+                if k not in ("root", "batch_size", "cache", "cache_budget", "shuffle_seed")
             },
             listing,
         )
@@ -165,7 +165,7 @@ class ImageFolderStream:
             )
         if shuffle is None:
             shuffle = "train" in splits
-        seed = int(self._config["seed"])
+        seed = int(self._config.get("shuffle_seed", self._config["seed"]))
         total = sum(len(self.files[s]) for s in splits)
         if self.cached:
             ds = self._cached(splits[0])
@@ -317,6 +317,7 @@ def image_folder_stream(
     validation_fraction: float = 0.15,
     test_fraction: float = 0.15,
     seed: int = 0,
+    shuffle_seed: int | None = None,
     color_mode: str | None = None,
     scale: bool = True,
     cache: bool | str = "auto",
@@ -341,7 +342,11 @@ def image_folder_stream(
             [0, 1). Defaults to 0.15.
         test_fraction: Fraction of each class for testing, in [0, 1).
             Defaults to 0.15.
-        seed: Seed of the stratified split and of the shuffling. Defaults to 0.
+        seed: Seed of the stratified split (and of the shuffling, unless
+            `shuffle_seed` is given). Defaults to 0, the command line's split
+            whatever its `--seed`: one test set for every run on the folder.
+        shuffle_seed: Seed of the training batches' shuffling. Defaults to
+            `None`: `seed`. The command line passes its `--seed`.
         color_mode: `"rgb"` (3 channels) or `"grayscale"` (1). Defaults to
             `None`: the folder's own, `"grayscale"` when every image is
             single-channel, else `"rgb"` (see `folder_format`), as on the
@@ -398,6 +403,7 @@ def image_folder_stream(
         "validation_fraction": float(validation_fraction),
         "test_fraction": float(test_fraction),
         "seed": int(seed),
+        "shuffle_seed": int(seed if shuffle_seed is None else shuffle_seed),
         "color_mode": color_mode,
         "scale": bool(scale),
         "cache": cache,
