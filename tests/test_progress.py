@@ -358,6 +358,18 @@ def test_the_summary_gives_the_baselines_verdict(tmp_path: Path) -> None:
         "Final seeds: r2 mean 0.3750, std 0.1768 over 2 seeds (0.5000, 0.2500); the saved "
         "model is seed 0's"
     ) in lines
+    # A run tuned on val_mae leads with mae (it showed r2), when the seeds measured it.
+    report["final_seeds"]["per_seed"] = {
+        "0": {"r2": 0.5, "mae": 0.3},
+        "1": {"r2": 0.25, "mae": 0.5},
+    }
+    report["final_seeds"]["summary"]["mae"] = {"mean": 0.4, "std": 0.1414, "n": 2}
+    (tmp_path / "report.json").write_text(json.dumps(report))
+    (tmp_path / "manifest.json").write_text(json.dumps({"config": {"objective": "val_mae"}}))
+    lines = summary(result).splitlines()
+    assert "Final seeds: mae mean 0.4000, std 0.1414 over 2 seeds (0.3000, 0.5000); the " in (
+        "\n".join(lines)
+    )
 
 
 def test_retracing_of_kerass_own_steps_is_not_shown_but_of_a_users_function_is(

@@ -75,7 +75,12 @@ def summary(result: Any, session_seconds: float | None = None) -> str:
         sorted({f" (intervals {f['method']})" for f in intervals.values() if f["interval"] is None})
     )
     baseline = (report.get("baseline") or {}).get("verdict")
-    seeds = final_seeds_line(report.get("final_seeds"))
+    try:  # the objective's metric leads the final seeds' line when they measured it
+        manifest = json.loads((Path(result.run_dir) / "manifest.json").read_text())
+        objective = str(manifest["config"]["objective"])
+    except (OSError, ValueError, KeyError, TypeError):
+        objective = None
+    seeds = final_seeds_line(report.get("final_seeds"), objective)
     return "\n".join(
         [
             "",
@@ -110,16 +115,18 @@ def summary(result: Any, session_seconds: float | None = None) -> str:
     )
 
 
-def final_seeds_line(section: dict[str, Any] | None) -> str | None:
+def final_seeds_line(section: dict[str, Any] | None, objective: str | None = None) -> str | None:
     """`report.json`'s final seeds in one line: the headline metric's mean, std and values.
 
-    The headline metric is `accuracy`, else `r2`, else `loss`. None when the
-    run had one seed.
+    The headline metric is the objective's (`objective`, e.g. `"val_mae"`: `mae`) when
+    the seeds measured it, else `accuracy`, else `r2`, else `loss`. None when the run
+    had one seed.
     """
     if not section:
         return None
     summary = section["summary"]
-    name = next((m for m in ("accuracy", "r2", "loss") if m in summary), None)
+    tuned = (objective or "").removeprefix("val_")
+    name = next((m for m in (tuned, "accuracy", "r2", "loss") if m and m in summary), None)
     if name is None:
         return None
     value = summary[name]
