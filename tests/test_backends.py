@@ -67,6 +67,20 @@ def test_a_failed_probe_is_reported_not_cached_and_probed_again(cache_dir, monke
     assert lines[-1].startswith("Backend: jax (training samples/s: tensorflow 1,000, jax 4,000")
 
 
+def test_one_error_on_every_backend_is_named_the_models(cache_dir, monkeypatch):
+    """A hypermodel that raises on both backends read as two failing backends."""
+    calls, lines = [], []
+    reason = "ValueError: Input 0 of layer 'dense' is incompatible with the layer"
+    results = {"tensorflow": reason, "jax": reason}
+    monkeypatch.setattr(backends, "probe_with_reason", _fake_probe(results, calls))
+    choice = backends.choose_backend("broken:build", (8,), 3, 16, write=lines.append)
+    assert choice["backend"] == "tensorflow"
+    assert lines == [
+        "Backend: falling back to tensorflow (every backend's probe raised the same error, "
+        f"the model's: {reason}; not cached, probed again next run)"
+    ]
+
+
 def test_the_key_changes_with_the_hypermodel_source_shape_and_versions(cache_dir, monkeypatch):
     key = backends.cache_key("flaky_model:build", (8, 8), 10, 16)
     assert backends.cache_key("flaky_model:build", (8, 8), 10, 16) == key

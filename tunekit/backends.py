@@ -400,8 +400,12 @@ def _describe(choice: dict[str, Any], processes: int) -> str:
         parts.append(
             f"training samples/s{across}: " + ", ".join(f"{b} {v:,.0f}" for b, v in speeds.items())
         )
-    for b, reason in choice.get("failures", {}).items():
-        parts.append(f"{b} probe failed: {reason}")
+    failures = choice.get("failures", {})
+    if len(failures) > 1 and len(set(failures.values())) == 1 and not speeds:
+        reason = next(iter(failures.values()))  # the model's error, not a backend's
+        parts.append(f"every backend's probe raised the same error, the model's: {reason}")
+    else:
+        parts.extend(f"{b} probe failed: {reason}" for b, reason in failures.items())
     if choice["cached"]:
         when = choice.get("probed_at")
         since = f" from {when.replace('T', ' ')}" if when else ""
