@@ -157,6 +157,67 @@ def test_one_hot_labels_in_a_stream_are_scored_as_class_ids(tmp_path: Path) -> N
     assert result.test_metrics["accuracy"] == pytest.approx(np.trace(counts) / 40, abs=1e-6)
 
 
+def _two_output_split(n: int, seed: int) -> tf.data.Dataset:
+    x, y = _arrays(n, seed)
+    labels = {"digit": y, "odd": (y % 2).astype("float32")}
+    return tf.data.Dataset.from_tensor_slices(({"a": x[:, :3], "b": x[:, 3:]}, labels)).batch(16)
+
+
+def _two_output_build(hp: Any) -> keras.Model:
+    a, b = keras.Input((3,), name="a"), keras.Input((3,), name="b")
+    hidden = keras.layers.Dense(hp.Int("units", 4, 8, step=4), activation="relu")(
+        keras.layers.Concatenate()([a, b])
+    )
+    outputs = {
+        "digit": keras.layers.Dense(3, activation="softmax", name="digit")(hidden),
+        "odd": keras.layers.Dense(1, activation="sigmoid", name="odd")(hidden),
+    }
+    model = keras.Model({"a": a, "b": b}, outputs)
+    model.compile(
+        optimizer="adam",
+        loss={"digit": "sparse_categorical_crossentropy", "odd": "binary_crossentropy"},
+        metrics={"digit": ["accuracy"], "odd": [keras.metrics.BinaryAccuracy(name="accuracy")]},
+    )
+    return model
+
+
+@pytest.mark.parametrize("kind", ["tf.data", "PyDataset"])
+def test_a_stream_of_several_outputs_is_scored_by_kerass_metrics(tmp_path: Path, kind) -> None:
+    """A stream with a dict `y` trained both searches and the retrain, then failed every
+    time at the test evaluation ("Cannot read classes from outputs of shape ()"), on
+    every rerun too. Arrays with a dict `y` were scored by Keras's metrics; so is it now."""
+    splits = [_two_output_split(n, s) for n, s in ((96, 0), (32, 1), (40, 2))]
+    if kind == "PyDataset":
+        splits = [ListPyDataset(list(split.as_numpy_iterator())) for split in splits]
+    data = StreamData(*splits, fingerprint="two-outputs-v1", task="classification")
+    result = CoarseToFine(
+        _two_output_build,
+        data,
+        directory=tmp_path,
+        objective="val_digit_accuracy",
+        **SMALL,
+    ).run()
+    model = keras.models.load_model(result.run_dir / "best_model.keras")
+    own = model.evaluate(splits[2], verbose=0, return_dict=True)
+    assert result.test_metrics["digit_accuracy"] == pytest.approx(own["digit_accuracy"])
+    assert result.test_metrics["odd_accuracy"] == pytest.approx(own["odd_accuracy"])
+    assert "confusion_matrix" not in _report(result.run_dir)
+
+
+class ListPyDataset(keras.utils.PyDataset):
+    """A user's PyDataset over a list of ready batches."""
+
+    def __init__(self, batches: list[Any]) -> None:
+        super().__init__()
+        self.batches = batches
+
+    def __len__(self) -> int:
+        return len(self.batches)
+
+    def __getitem__(self, index: int) -> Any:
+        return self.batches[index]
+
+
 def test_one_hot_looking_stream_targets_need_a_task() -> None:
     """Whole-number float targets (batch, k) could be one-hot labels or k regression
     targets: not guessed as regression (it once tuned a classifier on val_loss, silently)."""

@@ -372,7 +372,8 @@ def write_report(
         }
         matrix = plots.confusion_matrix(data.y_test, y_pred, data.class_names)
         images.append(("confusion_matrix", plots.figure_to_png(matrix)))
-    if (samples := sample_images(data.x_test, data.input_shape)) is not None:
+    # a stream's x_test is its first test batch, read with the predictions (none: not read)
+    if (samples := sample_images(getattr(data, "x_test", None), data.input_shape)) is not None:
         images.append(("test_samples", samples))
     if images:
         log_images(run.run_dir / "tensorboard" / "final" / "test", images)  # FINAL_LOGS

@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import importlib
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -172,6 +172,8 @@ class StreamData:
         if self.kind == "tf.data":
             check_same_ranks({"train": train, "validation": validation, "test": test})
         self.input_shape = shape_of(x)
+        # Labels per output (a dict, list or tuple y): scored by Keras's metrics only.
+        self.several_outputs = isinstance(y, (Mapping, list, tuple))
         if task is None:
             arrays = list(y.values()) if isinstance(y, dict) else [y]
             if num_classes is not None or class_names is not None or labels is not None:

@@ -34,7 +34,11 @@ def test_predictions(ctx: RunContext, model: keras.Model, batch_size: int) -> np
         (`(n,)` for targets of shape `(n,)`); `None` for a model with several
         outputs (a dict `y`), which the report scores by Keras's metrics only.
     """
-    if not isinstance(ctx.data, StreamData) and isinstance(ctx.data.y_test, Mapping):
+    if (
+        ctx.data.several_outputs
+        if isinstance(ctx.data, StreamData)
+        else isinstance(ctx.data.y_test, Mapping)
+    ):
         return None
     y_true, y_pred = predict_test_set(model, ctx.data, batch_size=batch_size)
     if isinstance(ctx.data, StreamData):
