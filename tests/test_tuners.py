@@ -1018,3 +1018,45 @@ def test_a_reloaded_search_has_its_trials_in_the_order_they_were_made(tmp_path, 
     listed = tf.io.gfile.glob
     monkeypatch.setattr(tf.io.gfile, "glob", lambda pattern: sorted(listed(pattern))[::-1])
     assert _bayesian_proposals(tmp_path / "reversed", stop_after=4) == straight
+
+
+def test_each_execution_of_a_trial_is_its_own_sample(tmp_path):
+    """`executions_per_trial=2` under Hyperband: a trial that continues another loads the
+    same weights, and under the trial's one seed its second execution repeated the first
+    exactly (the same val_loss to the last digit): one sample averaged with itself, at
+    twice the cost. Each execution now draws its own seed; a rerun draws the same ones."""
+    x, y = _tiny_data(96)
+    runs = []
+    for name in ("a", "b"):
+        seen: list[tuple[str, float]] = []
+
+        class Recorded(kt.HyperModel):
+            def build(self, hp):
+                return _tiny_build(hp)
+
+            def fit(self, hp, model, *args, **kwargs):
+                history = model.fit(*args, **kwargs)
+                seen.append((hp.values.get("tuner/trial_id"), min(history.history["val_loss"])))
+                return history
+
+        tuner = make_tuner(
+            "hyperband",
+            Recorded(),
+            objective="val_loss",
+            directory=tmp_path / name,
+            project_name="executions",
+            max_epochs=3,
+            factor=3,
+            executions_per_trial=2,
+            seed=0,
+        )
+        _search(tuner, x[:64], y[:64], x[64:], y[64:], shuffle=True)
+        runs.append(seen)
+    continued = [
+        (first, second)
+        for (parent, first), (_, second) in zip(runs[0][::2], runs[0][1::2])
+        if parent is not None
+    ]
+    assert continued, "no Hyperband trial continued another"
+    assert all(first != second for first, second in continued)
+    assert runs[0] == runs[1]  # seeded: the same executions again

@@ -376,6 +376,12 @@ class TunekitTuner(kt.Tuner):
         # KerasTuner's Tuner._build_and_fit_model, with the hypermodel's fit called
         # through fit_hypermodel (its own keywords win over search()'s).
         hp = trial.hyperparameters
+        execution = getattr(self, "_tunekit_execution", 0)
+        if execution and self._tunekit_seed is not None:
+            # Each further execution its own seed: a Hyperband trial that continues another
+            # loads the same weights, and under the trial's seed every execution repeated
+            # the first one's batches exactly (one sample averaged with itself).
+            keras.utils.set_random_seed(self._trial_seed(f"{trial.trial_id}/{execution}"))
         start, built = time.perf_counter(), clock.parts["build"]
         model = self._try_build(hp)  # clear_session and gc.collect, then the build
         clock.parts["gc"] += time.perf_counter() - start - (clock.parts["build"] - built)
@@ -433,6 +439,7 @@ class TunekitTuner(kt.Tuner):
     def _configure_tensorboard_dir(self, callbacks: list, trial: Trial, execution: int = 0) -> None:
         # Replaces KerasTuner's version (TensorFlow-only HParams, no phase,
         # inactive and internal values logged); same log-dir layout.
+        self._tunekit_execution = execution  # KerasTuner calls this just before each fit
         hp = trial.hyperparameters
         declared = hp.declared if isinstance(hp, DeclaringHyperParameters) else None
         configure_trial_logdirs(
