@@ -301,3 +301,86 @@ def test_several_executions_retrain_by_their_mean_curves_best_epoch(tmp_path):
         5,
         "max_epochs: the trial was still improving at its last epoch",
     )
+
+
+class _StopAfter(keras.callbacks.Callback):
+    """A user's callback that stops every fit after `epochs` epochs."""
+
+    def __init__(self, epochs: int) -> None:
+        super().__init__()
+        self.epochs = epochs
+
+    def on_epoch_end(self, epoch, logs=None):
+        if epoch + 1 >= self.epochs:
+            self.model.stop_training = True
+
+
+def _digits_classifier(hp):
+    model = keras.Sequential(
+        [
+            keras.Input((64,)),
+            keras.layers.Dense(hp.Int("units", 8, 16, step=8), activation="relu"),
+            keras.layers.Dense(10, activation="softmax"),
+        ]
+    )
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    return model
+
+
+class _OwnEpochs(kt.HyperModel):
+    """A hypermodel whose fit sets the epochs itself: 2 in a search, 3 on all the data."""
+
+    def build(self, hp):
+        return _digits_classifier(hp)
+
+    def fit(self, hp, model, *args, **kwargs):
+        kwargs["epochs"] = 2 if kwargs.get("validation_data") is not None else 3
+        return model.fit(*args, **kwargs)
+
+
+@pytest.mark.parametrize("how", ["callback", "own_fit"])
+def test_the_retrains_epochs_are_those_the_saved_model_trained(tmp_path, caplog, how):
+    """A callback that stopped the retrain after 2 of 4 epochs: the report, the summary
+    and the run said "retrained 4 epochs". A fit that sets its own epochs: they gave the
+    rule's reason ("max_epochs: ...") for a count the rule did not make."""
+    import json
+    import logging
+
+    from sklearn.datasets import load_digits
+
+    from tunekit import CoarseToFine
+    from tunekit.data import Dataset
+
+    x, y = load_digits(return_X_y=True)
+    data = Dataset.from_arrays((x / 16).astype("float32")[:400], y[:400], seed=0)
+    run = CoarseToFine(
+        _OwnEpochs() if how == "own_fit" else _digits_classifier,
+        data,
+        directory=tmp_path,
+        coarse_trials=3,
+        coarse_epochs=1,
+        fine_tuner="bayesian",
+        fine_trials=1,
+        max_epochs=1,
+        final_epochs=4 if how == "callback" else "auto",  # a fixed count refuses own epochs
+        baseline=False,
+        callbacks=[_StopAfter(2)] if how == "callback" else [],
+        seed=0,
+        verbose=0,
+    )
+    with caplog.at_level(logging.WARNING):
+        result = run.run()
+    report = json.loads((result.run_dir / "report.json").read_text())
+    saved = json.loads((result.run_dir / "best_hyperparameters.json").read_text())
+    expected = 2 if how == "callback" else 3
+    assert result.final_epochs == report["best"]["final_epochs"] == expected
+    assert saved["epochs_trained"] == expected
+    rule = report["best"]["final_epochs_rule"]
+    if how == "callback":
+        stopped = "a callback stopped training after 2 of the 4 epochs planned"
+        assert rule == f"a fixed count, not 'auto'; {stopped}"
+        assert saved["final_epochs"] == 4  # model.fit got 4: with the callback, 2 again
+        assert "The retrain stopped after 2 epochs of the 4 planned" in caplog.text
+    else:
+        assert rule == "set by the hypermodel's own fit" and saved["final_epochs"] == 3
+    assert f"retrained {expected} epochs ({rule})" in (result.run_dir / "report.md").read_text()

@@ -336,7 +336,9 @@ def sample_images(x: Any, shape: Any, count: int = 8) -> np.ndarray | None:
     """The first `count` inputs as `(n, h, w, c)` images in [0, 1], if their `shape` is an
     image's: `(h, w)`, or channels last, 1, 3 or 4 of them (TensorBoard's); else `None`
     (also for `x` None: no inputs read)."""
-    if x is None or not (isinstance(shape, tuple) and (len(shape) == 2 or shape[2:] in ((1,), (3,), (4,)))):
+    if x is None or not (
+        isinstance(shape, tuple) and (len(shape) == 2 or shape[2:] in ((1,), (3,), (4,)))
+    ):
         return None
     images = np.asarray(x[:count], dtype="float32")
     if images.ndim == 3:

@@ -313,8 +313,8 @@ class RetrainStep:
         history = fitted.results
         # What model.fit received: the hypermodel's fit may set both itself.
         used = fitted.fit_kwargs
-        if "epochs" in fitted.set_by_hypermodel:
-            rule = "set by the hypermodel's own fit"
+        if "epochs" in fitted.set_by_hypermodel or int(used.get("epochs", epochs)) != epochs:
+            rule = "set by the hypermodel's own fit"  # (or its fit's own model.fit call)
         epochs = int(used.get("epochs", epochs))
         # A stream brings its own batches: Keras ignores batch_size for it.
         streamed = isinstance(ctx.data, StreamData)
@@ -325,6 +325,22 @@ class RetrainStep:
                 f"became NaN or infinite at epoch {facts.nan_at[0] + 1}. No model was saved. "
                 "Pass a smaller final_epochs= or narrow the learning rate."
             )
+        curves = _curves(history, manifest.step(self.name).pop("epoch_logs", {}))
+        planned = epochs - int(used.get("initial_epoch") or 0)  # a fit's own later stage
+        trained = max((len(v) for v in curves.values()), default=planned)
+        if trained < planned:  # a callback's model.stop_training (EarlyStopping, ...)
+            rule = (
+                f"{rule}; a callback stopped training after {trained} of the {planned} "
+                "epochs planned"
+            )
+            _logger.warning(
+                "The retrain stopped after %s of the %d planned: a callback set "
+                "model.stop_training. The saved model is the one after epoch %d%s.",
+                _log.count(trained, "epoch"),
+                planned,
+                trained,
+                "; its learning rate was not annealed to the end" if scheduled else "",
+            )
         _io.atomic_write(path, lambda tmp: _save_keras(model, tmp))
         _io.write_json(
             ctx.run_dir / BEST_HYPERPARAMETERS,
@@ -332,7 +348,8 @@ class RetrainStep:
                 "phase": phase,
                 "trial_id": trial.trial_id,
                 "reason": reason,
-                "final_epochs": epochs,
+                "final_epochs": epochs,  # model.fit's epochs=
+                "epochs_trained": epochs - max(0, planned - trained),  # fewer when stopped
                 "batch_size": batch_size,
                 "values": {k: v for k, v in hp.values.items() if hp.is_active(k)},
             },
@@ -340,13 +357,13 @@ class RetrainStep:
         note = schedule_note(scheduled)
         if note == NOT_STARTED:  # (a reason the schedule knew, it has logged)
             _logger.warning("The retrain ran with %s (final_schedule='cosine').", NOT_STARTED)
-        curves = _curves(history, manifest.step(self.name).pop("epoch_logs", {}))
         manifest.mark(
             self.name,
             "done",
             seconds=elapsed(),
             history=curves,
-            final_epochs=epochs,
+            # what the saved model trained, when a callback stopped it (the rule says so)
+            final_epochs=epochs - max(0, planned - trained),
             epochs_rule=rule,
             batch_size=batch_size,
             # False: the schedule set no rate (`schedule_note` says why).
