@@ -248,3 +248,34 @@ def test_an_accuracy_is_known_by_its_class_not_only_by_keras_name(metric, object
     ctx = _ctx(objective, y_val=np.array([0, 0, 0, 1]))
     ctx.hypermodel, ctx.hyperparameters = get_hypermodel(build), None
     assert chance_level(ctx) == ((pytest.approx(0.75), 4) if checked else None)
+
+
+def test_an_outputs_accuracy_is_compared_with_that_outputs_chance():
+    """Several outputs from arrays (a dict `y`), `objective="val_digit_accuracy"`: the
+    coarse trials were not compared with chance, "the validation labels are unknown (a
+    stream without labels=)", although the labels were arrays in memory."""
+    from tunekit._kerastuner import get_hypermodel
+
+    def build(hp):
+        inputs = keras.Input((4,))
+        hidden = keras.layers.Dense(hp.Int("units", 2, 4, step=2))(inputs)
+        outputs = {
+            "digit": keras.layers.Dense(3, activation="softmax", name="digit")(hidden),
+            "digit_odd": keras.layers.Dense(1, activation="sigmoid", name="digit_odd")(hidden),
+        }
+        model = keras.Model(inputs, outputs)
+        model.compile(
+            "adam",
+            {"digit": "sparse_categorical_crossentropy", "digit_odd": "binary_crossentropy"},
+            metrics={"digit": ["accuracy"], "digit_odd": ["accuracy"]},
+        )
+        return model
+
+    labels = {"digit": np.array([0, 0, 0, 1, 2]), "digit_odd": np.array([1.0, 0.0, 0.0, 0.0])}
+    for objective, expected in (
+        ("val_digit_accuracy", (0.6, 5)),
+        ("val_digit_odd_accuracy", (0.75, 4)),
+    ):
+        ctx = _ctx(objective, y_val=labels)
+        ctx.hypermodel, ctx.hyperparameters = get_hypermodel(build), None
+        assert chance_level(ctx) == (pytest.approx(expected[0]), expected[1])

@@ -54,6 +54,8 @@ def chance_level(ctx: RunContext) -> tuple[float, int] | None:
     stream_labels = getattr(ctx.data, "labels", None)  # a stream's, when known (image folders)
     if labels is None and isinstance(stream_labels, Mapping) and ctx.cv == 1:
         labels = stream_labels.get("val")
+    if isinstance(labels, Mapping):  # several outputs: the objective's output's labels
+        labels = labels.get(_objective_output(ctx, labels))
     if not isinstance(labels, np.ndarray) or not labels.size:
         return None
     if labels.ndim == 2 and labels.shape[1] > 1:  # one-hot
@@ -104,15 +106,28 @@ def _compiled_accuracies(hypermodel: Any, hyperparameters: Any) -> frozenset[str
     return frozenset(names)
 
 
+def _objective_output(ctx: RunContext, labels: Mapping[str, Any]) -> str | None:
+    """The output (a key of `labels`) whose metric the objective is (`val_digit_accuracy`:
+    `digit`), or `None`."""
+    base = ctx.objective.name.removeprefix("val_")
+    return next(
+        (k for k in sorted(labels, key=len, reverse=True) if base.startswith(f"{k}_")), None
+    )
+
+
 def _why_unchecked(ctx: RunContext) -> str:
     """Why an accuracy objective's coarse trials were not compared with chance, or `""`."""
     if not _scores_accuracy(ctx):
         return ""
-    why = (
-        "the classes are weighed (class_weight)"
-        if ctx.class_weights is not None
-        else "the validation labels are unknown (a stream without labels=)"
-    )
+    labels = getattr(ctx.data, "y_train_full" if ctx.cv > 1 else "y_val", None)
+    if ctx.class_weights is not None:
+        why = "the classes are weighed (class_weight)"
+    elif isinstance(labels, Mapping):
+        why = f"{ctx.objective.name!r} names no output of the labels ({', '.join(labels)})"
+    elif labels is not None:
+        why = "the validation labels are not class ids or one-hot rows"
+    else:
+        why = "the validation labels are unknown (a stream without labels=)"
     return f"coarse trials not compared with chance: {why}"
 
 
