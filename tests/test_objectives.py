@@ -290,3 +290,49 @@ def test_a_list_objective_run_records_its_parts_and_reproduces_as_a_list(tmp_pat
     assert cli_equivalent(run, "jax") is None  # one --objective names one metric
     single = CoarseToFine(build, data, directory=tmp_path, objective="val_loss")
     assert "objectives" not in single.config()  # earlier runs' settings still compare equal
+
+
+@pytest.mark.parametrize(
+    ("returns", "objective", "warned"),
+    [
+        ("dict", "my_acc:max", False),  # KerasTuner's documented own-score pattern
+        ("history", "accuracy", True),  # model.fit's History: accuracy beside val_accuracy
+        ("history", "val_accuracy", False),
+    ],
+)
+def test_an_own_fit_is_judged_by_what_it_returns(tmp_path, caplog, returns, objective, warned):
+    """A fit returning `{"my_acc": <a validation score>}` got "The objective 'my_acc' is
+    measured on the training data ... use 'val_my_acc'", a metric that does not exist.
+    A fit of one's own is now judged by the History it returns."""
+    import keras
+    import keras_tuner as kt
+
+    from tunekit import CoarseToFine
+    from tunekit.data import Dataset
+
+    class OwnFit(kt.HyperModel):
+        def build(self, hp):
+            model = keras.Sequential(
+                [keras.Input((4,)), keras.layers.Dense(hp.Int("units", 2, 4, step=2))]
+                + [keras.layers.Dense(2, activation="softmax")]
+            )
+            model.compile("adam", "sparse_categorical_crossentropy", metrics=["accuracy"])
+            return model
+
+        def fit(self, hp, model, x, y, validation_data=None, **kwargs):
+            history = model.fit(x, y, validation_data=validation_data, **kwargs)
+            if returns == "history" or validation_data is None:
+                return history
+            return {"my_acc": float(model.evaluate(*validation_data, verbose=0)[1])}
+
+    rng = np.random.default_rng(0)
+    data = Dataset.from_arrays(rng.normal(size=(60, 4)).astype("float32"), np.arange(60) % 2)
+    run = CoarseToFine(
+        OwnFit(), data, directory=tmp_path, objective=objective, coarse_trials=3, verbose=0
+    )
+    with caplog.at_level("WARNING", logger="tunekit"):
+        run.coarse()
+    warnings = [
+        r.getMessage() for r in caplog.records if "measured on the training" in r.getMessage()
+    ]
+    assert len(warnings) == (1 if warned else 0)

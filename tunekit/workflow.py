@@ -466,7 +466,10 @@ class CoarseToFine:
             _log.show_progress()
         else:  # no progress, but warnings still show
             _log.show_warnings()
-        for name in objective_names(self.objective):
+        # A fit of the hypermodel's own may return {"my_acc": ...} computed on validation
+        # data: the tuner judges it by what that fit returns (`tuners.base`).
+        own_fit = type(self.hypermodel).fit is not kt.HyperModel.fit
+        for name in objective_names(self.objective) if not own_fit else []:
             if (note := training_metric_note(name)) is not None:
                 _logger.warning(note)
         project_name = _default_name(hypermodel) if project_name is None else project_name

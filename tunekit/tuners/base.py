@@ -16,6 +16,7 @@ import contextvars
 import dataclasses
 import difflib
 import gc
+import logging
 import numbers
 import secrets
 import time
@@ -35,6 +36,7 @@ from tunekit import cv as _cv
 from tunekit.data import _targets as tg
 from tunekit.errors import ModelCheckError
 from tunekit.fitting import SearchInputError, fit_hypermodel
+from tunekit.objectives import objective_names, training_metric_note
 from tunekit.processes import release_trial_memory
 from tunekit.tensorboard import configure_trial_logdirs
 from tunekit.tuners.callbacks import BestEpochWeights, InterruptCheck, TrialFacts
@@ -46,6 +48,8 @@ from tunekit.tuners.oracles import (
     first_sample,
     model_size,
 )
+
+_logger = logging.getLogger(__name__)
 
 __all__ = ["BEST_EPOCH", "EXTRA_METRICS", "TrialListener", "TunekitTuner"]
 
@@ -405,6 +409,7 @@ class TunekitTuner(kt.Tuner):
                 self._get_build_config_fname(trial.trial_id), model.get_build_config()
             )
         _check_fit_results(results, self.oracle.objective, self._tunekit_objective_defaulted)
+        _note_training_metric(self, results)
         if facts.nan_at is not None:
             epoch, batch = facts.nan_at
             where = f"epoch {epoch + 1}" + ("" if batch is None else f", batch {batch + 1}")
@@ -532,6 +537,23 @@ def _split_fit_args(
     x = positional.pop(0) if positional else rest.pop("x", None)
     y = positional.pop(0) if positional else rest.pop("y", None)
     return x, y, tuple(positional), rest
+
+
+def _note_training_metric(tuner: Any, results: Any) -> None:
+    """For a hypermodel with its own `fit` (which `CoarseToFine` cannot judge by the
+    objective's name: it may return `{"my_acc": ...}` computed on validation data), warns
+    once per tuner when a History it returned logs the objective's metric on the training
+    data beside its `val_` twin (`training_metric_note`)."""
+    if getattr(tuner, "_tunekit_training_noted", False) or not isinstance(
+        results, keras.callbacks.History
+    ):
+        return
+    tuner._tunekit_training_noted = True
+    if type(tuner.hypermodel).fit is kt.HyperModel.fit:  # said before the search
+        return
+    for name in objective_names(tuner.oracle.objective):
+        if f"val_{name}" in results.history and (note := training_metric_note(name)):
+            _logger.warning(note)
 
 
 def _check_fit_results(results: Any, objective: Any, defaulted: bool = False) -> None:
