@@ -9,6 +9,7 @@ from sklearn.datasets import load_diabetes
 from sklearn.utils.class_weight import compute_class_weight
 
 from tunekit.data import Dataset, class_weights, load_csv
+from tunekit.errors import DataError
 
 
 @pytest.fixture(scope="module")
@@ -108,7 +109,7 @@ BAD_CSV = [
         "text_target_as_regression",
         "size,kind\n1,a\n2,b\n3,a\n",
         dict(target="kind", task="regression"),
-        r"target column\(s\) \['kind'\] hold text .*regression needs numeric targets",
+        r"target column\(s\) 'kind' \(e.g. 'a'\) hold text: regression needs numeric targets",
     ),
     (
         "infinite_value",
@@ -261,3 +262,52 @@ def test_task_classification_takes_a_columns_numbers_as_classes(tmp_path, values
     ids = np.concatenate([ds.y_train, ds.y_val, ds.y_test])
     expected = np.searchsorted(np.unique(values), np.asarray(labels)[sizes])
     np.testing.assert_array_equal(ids, expected)
+
+
+def _stray_csv(tmp_path, column):
+    """100 rows of numbers, with '?' for a missing value in `column` (rows 50, or 11, 21, 31)."""
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame(
+        {
+            "a": rng.normal(size=100),
+            "b": rng.normal(size=100).astype(object),
+            "age": rng.integers(20, 60, 100).astype(object),
+        }
+    )
+    if column == "b":
+        frame.loc[49, "b"] = "?"
+    else:
+        frame.loc[[10, 20, 30], "age"] = "?"
+    path = tmp_path / f"stray_{column}.csv"
+    frame.to_csv(path, index=False)
+    return path
+
+
+@pytest.mark.parametrize(
+    ("column", "task", "message"),
+    [
+        ("b", None, r"'b' \(numbers, except 1 cell such as '\?' in data row 50\) are not numeric"),
+        ("age", None, r"'age' \(numbers, except 3 cells such as '\?' in data row 11\) would be "),
+        (
+            "age",
+            "regression",
+            r"'age' \(numbers, except 3 cells such as '\?' in data row 11\) hold",
+        ),
+    ],
+)
+def test_a_few_text_cells_in_a_column_of_numbers_are_named(tmp_path, column, task, message):
+    """One '?' in a feature column quoted the first row's value ('-0.13... are not numeric');
+    a few in a numeric target made the numbers text class names, and '?' a class."""
+    with pytest.raises(DataError, match=message) as error:
+        load_csv(_stray_csv(tmp_path, column), target="age", task=task)
+    assert "needs those rows replaced or dropped" in str(error.value)
+
+
+def test_a_few_text_cells_in_a_target_are_class_names_when_said(tmp_path):
+    """Numbers and a few text cells in a target may be class names: said with the task."""
+    frame = pd.DataFrame({"a": np.arange(60.0), "label": ["1", "2", "?"] * 20})
+    frame.to_csv(tmp_path / "labels.csv", index=False)
+    with pytest.raises(DataError, match="would be read as text class names"):
+        load_csv(tmp_path / "labels.csv", target="label")
+    data = load_csv(tmp_path / "labels.csv", target="label", task="classification")
+    assert data.class_names == ["1", "2", "?"]

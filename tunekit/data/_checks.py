@@ -57,11 +57,31 @@ def _check_fractions(val_fraction: float, test_fraction: float) -> None:
 
 
 def _scale_pixels(x: Any) -> np.ndarray:
-    """The scaling rule: uint8 -> float32 / 255 in [0, 1]; any other dtype -> float32 as is."""
+    """The scaling rule: uint8 -> float32 / 255 in [0, 1]; any other dtype as is (float32,
+    or integers float32 cannot hold exactly as given: `_as_features`)."""
     x = np.asarray(x)
     if x.dtype == np.uint8:
         return np.divide(x, np.float32(255), dtype=np.float32)
-    return _as_float32(x, "x")
+    return _as_features(x, "x")
+
+
+# Integers above this lose their last digits in float32 (a 24-bit significand): 16777217
+# becomes 16777216, so two IDs become one.
+FLOAT32_EXACT_INTEGERS = 2**24
+
+
+def _as_features(x: Any, name: str) -> np.ndarray:
+    """`x` as float32 (what Keras trains in), except integers float32 cannot hold exactly
+    (beyond `FLOAT32_EXACT_INTEGERS`: IDs for an `IntegerLookup` or an `Embedding`), which
+    are kept as given; Keras casts them to a float `Input`'s dtype itself."""
+    kind = getattr(x, "dtype", None)
+    if kind is not None and np.dtype(kind).kind in "iu":
+        array = np.asarray(x)
+        if array.ndim >= 1 and array.size:
+            largest = max(int(array.max()), -int(array.min()))
+            if largest > FLOAT32_EXACT_INTEGERS:
+                return array
+    return _as_float32(x, name)
 
 
 def _as_float32(x: Any, name: str) -> np.ndarray:
@@ -76,7 +96,8 @@ def _as_float32(x: Any, name: str) -> np.ndarray:
             "are never read as numbers by accident."
         )
     try:
-        x = np.asarray(x, dtype=np.float32)
+        with np.errstate(over="ignore"):  # a finite value beyond float32: said below
+            given, x = x, np.asarray(x, dtype=np.float32)
     except (TypeError, ValueError) as exc:
         several = isinstance(x, (list, tuple)) and all(np.ndim(part) >= 1 for part in x)
         raise DataError(
@@ -91,6 +112,16 @@ def _as_float32(x: Any, name: str) -> np.ndarray:
         ) from exc
     if x.ndim < 1:
         raise DataError(f"{name} must have a leading sample axis, got a scalar.")
+    if kind is not None and np.dtype(kind).kind == "f" and not np.isfinite(x).all():
+        source = np.asarray(given)
+        beyond = np.isfinite(source) & ~np.isfinite(x)
+        if beyond.any():
+            raise DataError(
+                f"{name} holds {int(beyond.sum())} finite value(s) beyond float32's range "
+                f"(about 3.4e38), e.g. {float(source[beyond][0]):.3g}: Keras trains in "
+                "float32, where they become infinite. Scale them (divide by a power of ten, "
+                "or take a log)."
+            )
     return x
 
 

@@ -20,7 +20,7 @@ from tunekit.data._checks import (
     LABEL_MODES,
     REGRESSION,
     UNSCALED,
-    _as_float32,
+    _as_features,
     _check_consecutive_ids,
     _check_finite,
     _check_fractions,
@@ -126,7 +126,7 @@ class Dataset:
         num_classes = self.num_classes if width is None else width
         if width is not None:  # one-hot rows: kept as class ids, the model gets rows
             object.__setattr__(self, "label_mode", CATEGORICAL_LABELS)
-        xs = {s: tg.map_arrays(getattr(self, f"x_{s}"), f"x_{s}", _as_float32) for s in _SPLITS}
+        xs = {s: tg.map_arrays(getattr(self, f"x_{s}"), f"x_{s}", _as_features) for s in _SPLITS}
         ys = {
             s: tg.map_arrays(
                 given[f"y_{s}"], f"y_{s}", lambda y, name: tg.as_targets(y, name, task)
@@ -250,10 +250,10 @@ class Dataset:
         y, y_test, class_names, task = tg.text_labels_as_ids(y, y_test, class_names, task)
         task = tg.check_task(task) or tg.infer_tasks(y, "y")
         convert = lambda a, name: tg.as_targets(a, name, task)  # noqa: E731
-        x, y = tg.map_arrays(x, "x", _as_float32), tg.map_arrays(y, "y", convert)
+        x, y = tg.map_arrays(x, "x", _as_features), tg.map_arrays(y, "y", convert)
         _check_same_length(x, y, "x", "y")
         if x_test is not None:
-            x_test = tg.map_arrays(x_test, "x_test", _as_float32)
+            x_test = tg.map_arrays(x_test, "x_test", _as_features)
             y_test = tg.map_arrays(y_test, "y_test", convert)
             _check_same_length(x_test, y_test, "x_test", "y_test")
         for name, value in (("x", x), ("x_test", x_test)):

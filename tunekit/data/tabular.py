@@ -175,16 +175,47 @@ def _check_finite_columns(frame: Any, columns: list[str]) -> None:
         )
 
 
+def _stray_text(column: Any) -> tuple[int, Any, int] | None:
+    """For a column of numbers with a few text cells (a `'?'` for a missing value), what
+    pandas read as text: `(how many cells, the first, its data row from 1)`; `None` when
+    no cell or most cells are text (a text column)."""
+    import pandas as pd
+
+    stray = pd.to_numeric(column, errors="coerce").isna().to_numpy() & column.notna().to_numpy()
+    count = int(stray.sum())
+    if not count or count * 2 > len(column):
+        return None
+    row = int(np.argmax(stray))
+    return count, column.iloc[row], row + 1
+
+
+def _text_shown(frame: Any, column: str) -> str:
+    """A text column for a message: its stray cells (`_stray_text`), or its first value."""
+    found = _stray_text(frame[column])
+    if found is None:
+        return f"{column!r} (e.g. {frame[column].iloc[0]!r})"
+    count, value, row = found
+    cells = "1 cell" if count == 1 else f"{count} cells"
+    return f"{column!r} (numbers, except {cells} such as {value!r} in data row {row})"
+
+
+_STRAY_FIX = (
+    " A column of numbers with a few text cells (e.g. '?' for a missing value, which "
+    "pandas reads as text) needs those rows replaced or dropped."
+)
+
+
 def _check_numeric(frame: Any, features: list[str]) -> None:
     from pandas.api.types import is_bool_dtype, is_numeric_dtype
 
     text = [c for c in features if not (is_numeric_dtype(frame[c]) or is_bool_dtype(frame[c]))]
     if text:
-        shown = ", ".join(f"{c!r} (e.g. {frame[c].iloc[0]!r})" for c in text)
+        shown = ", ".join(_text_shown(frame, c) for c in text)
+        stray = any(_stray_text(frame[c]) for c in text)
         raise DataError(
             f"feature column(s) {shown} are not numeric. Drop them, or encode them "
             "as numbers (e.g. pandas.get_dummies for categories), and save the CSV "
-            "again."
+            "again." + (_STRAY_FIX if stray else "")
         )
 
 
@@ -203,10 +234,19 @@ def _targets(
                 return classes[0], classes[1], CLASSIFICATION
         return (y[:, 0] if len(targets) == 1 else y), None, task
     if task == REGRESSION or len(targets) > 1:
+        shown = ", ".join(_text_shown(frame, c) for c in text)
+        stray = any(_stray_text(frame[c]) for c in text)
         raise DataError(
-            f"target column(s) {text} hold text (e.g. {frame[text[0]].iloc[0]!r}): regression "
-            "needs numeric targets. Encode them as numbers, or use a single text column as "
-            'class names with task="classification" (or leave task= unset).'
+            f"target column(s) {shown} hold text: regression needs numeric targets. Encode "
+            "them as numbers, or use a single text column as class names with "
+            'task="classification" (or leave task= unset).' + (_STRAY_FIX if stray else "")
+        )
+    if task is None and _stray_text(frame[targets[0]]) is not None:
+        raise DataError(
+            f"target column {_text_shown(frame, targets[0])} would be read as text class "
+            "names, every number a class and the text cells one more." + _STRAY_FIX + " If "
+            'the values are class names, say so: task="classification" (on the command '
+            "line --task classification)."
         )
     (codes,), names = tg.encode_text_labels([frame[targets[0]].to_numpy()], name=targets[0])
     return codes, names, CLASSIFICATION
