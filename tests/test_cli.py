@@ -730,7 +730,7 @@ def test_resume_command_drops_overwrite_and_reprobe():
     assert resume_command(argv, "tunekit run") == "tunekit run --seed 3 --directory 'my runs'"
 
 
-def test_project_name_help_gives_the_default_that_is_used(tmp_path: Path) -> None:
+def test_project_name_help_gives_the_default_that_is_used(tmp_path: Path, monkeypatch) -> None:
     from tunekit.cli_parser import build_parser
     from tunekit.coarse_to_fine import _default_project_name
 
@@ -746,6 +746,12 @@ def test_project_name_help_gives_the_default_that_is_used(tmp_path: Path) -> Non
     for expected, argv in cases.items():
         assert _default_project_name(parser.parse_args(argv)) == expected
     assert example == "mnist-dense-rivers-quick"
+    # `--data .` from inside a folder: its name (it was "mnist-dense-", one run folder for
+    # every folder, whose second was refused as the first's files changed).
+    (tmp_path / "rivers" / "sub").mkdir()
+    monkeypatch.chdir(tmp_path / "rivers")
+    for data in (".", "./", "sub/.."):
+        assert _default_project_name(parser.parse_args(["--data", data])) == "mnist-dense-rivers"
 
 
 def test_the_resume_command_names_the_interpreter_when_python_on_path_is_another(

@@ -112,8 +112,8 @@ def _default_project_name(args: argparse.Namespace) -> str:
     """
     name = args.hypermodel.replace(":", "-")
     if args.data is not None:
-        data = Path(args.data)
-        name += "-" + (data.name if data.is_dir() else data.stem)
+        data = Path(args.data).resolve()  # `.` or `..` have no name of their own
+        name += "-" + ((data.name or "root") if data.is_dir() else data.stem)
     return f"{name}-quick" if args.quick else name
 
 
