@@ -840,3 +840,43 @@ def test_images_in_folders_inside_a_class_and_every_keras_format_are_listed_as_k
     assert (
         np.bincount(labels).tolist() == [IMAGE_FOLDER_PER_CLASS + 1] * 3
     )  # read, each in its class
+
+
+@pytest.mark.parametrize("source", ["folder", "tf.data"])
+def test_a_streams_batches_that_do_not_fit_the_input_are_refused_before_training(
+    image_folder, source
+):
+    """A CNN declaring `Input((32, 32, 1))` on a folder of RGB images of another size: every
+    coarse trial failed with Keras's shape error and the run ended with exit 1, where the
+    same model on an `.npz` was refused before training (exit 2)."""
+    from tunekit._kerastuner import get_hypermodel
+    from tunekit.errors import ModelCheckError
+    from tunekit.steps.check import check_model
+
+    def build(hp):
+        model = keras.Sequential(
+            [
+                keras.Input((32, 32, 1)),
+                keras.layers.Conv2D(hp.Int("filters", 2, 4, step=2), 3),
+                keras.layers.Flatten(),
+                keras.layers.Dense(3, activation="softmax"),
+            ]
+        )
+        model.compile("adam", "sparse_categorical_crossentropy", metrics=["accuracy"])
+        return model
+
+    if source == "folder":
+        data = StreamData.from_image_folder(image_folder_stream(image_folder, IMAGE_FOLDER_SIZE))
+        shape = (*IMAGE_FOLDER_SIZE, 3)
+    else:
+        x = np.zeros((40, 16, 16, 3), "float32")
+        split = tf.data.Dataset.from_tensor_slices((x, np.arange(40) % 3)).batch(8)
+        data = StreamData(split, split, split, fingerprint="rgb16", task="classification")
+        shape = (16, 16, 3)
+    with pytest.raises(ModelCheckError) as error:
+        check_model(get_hypermodel(build), data)
+    message = str(error.value)
+    assert "takes inputs of shape (32, 32, 1) (its Input), but each sample of the stream's " in (
+        message
+    )
+    assert f"first batch has shape {shape}" in message and "--image-size" in message

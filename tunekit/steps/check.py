@@ -199,9 +199,10 @@ def check_trainable(hypermodel: kt.HyperModel, model: Any, data: Dataset | Strea
 
     - the model is compiled (unless the hypermodel has its own `fit`, which
       may compile it): KerasTuner trains what `build` returns;
-    - a model with one declared `Input` and array data: the input's shape
-      (without the batch axis) matches `x_train`'s samples, where Keras
-      would accept them (a missing or extra last axis of size 1 is);
+    - a model with one declared `Input`: the input's shape (without the
+      batch axis) matches `x_train`'s samples, or a stream's first batch's
+      (unless the hypermodel has its own `fit`), where Keras would accept
+      them (a missing or extra last axis of size 1 is);
     - a dict of arrays (or a stream's dict `x`), unless the hypermodel has
       its own `fit`: every input of the model has its array, by Keras's
       names (one unnamed `Input` has none);
@@ -234,6 +235,8 @@ def check_trainable(hypermodel: kt.HyperModel, model: Any, data: Dataset | Strea
             _check_input_names(model, sample)
         if data.task == CLASSIFICATION and not isinstance(y, (Mapping, list, tuple)):
             check_metric_label_form(model, np.ndim(y) == 2 and np.shape(y)[-1] > 1)
+        if fed_as_is and not isinstance(sample, (Mapping, list, tuple)):
+            _check_input_shape(model, tuple(np.shape(sample)), "the stream's first batch")
         return
     check_label_form(model, data)
     if fed_as_is and isinstance(data.x_train, Mapping):
@@ -286,7 +289,7 @@ def _check_input_names(model: keras.Model, x: Mapping[str, Any]) -> None:
         )
 
 
-def _check_input_shape(model: keras.Model, x_shape: tuple[int, ...]) -> None:
+def _check_input_shape(model: keras.Model, x_shape: tuple[int, ...], what: str = "x_train") -> None:
     try:
         inputs = model.inputs
     except (AttributeError, ValueError):  # a subclassed model declares none
@@ -304,10 +307,16 @@ def _check_input_shape(model: keras.Model, x_shape: tuple[int, ...]) -> None:
             d is None or d == s for d, s in zip(declared, shape, strict=True)
         ):
             return
+    folder = (
+        " (an image folder's images: --image-size HEIGHT WIDTH resizes them; grayscale "
+        "folders give 1 channel, others 3)"
+        if what != "x_train" and len(sample) == 3
+        else ""
+    )
     raise ModelCheckError(
         f"{_WHAT} takes inputs of shape {declared} (its Input), but each sample of "
-        f"x_train has shape {sample} (x_train has shape {x_shape}). Give the model's "
-        f"keras.Input shape={sample}" + ", or reshape the data."
+        f"{what} has shape {sample} ({what} has shape {x_shape}). Give the model's "
+        f"keras.Input shape={sample}, or reshape the data{folder}."
     )
 
 
