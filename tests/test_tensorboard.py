@@ -369,3 +369,30 @@ def test_the_hparams_table_has_the_objectives_columns_first():
         "val_loss",
         "loss",
     ]
+
+
+def test_a_trial_run_again_starts_its_epoch_logs_afresh(tmp_path):
+    """A trial stopped by Ctrl-C (or a kill) runs again on the rerun; its stopped attempt's
+    `train/` and `validation/` event files stayed beside the new ones, so TensorBoard drew
+    epochs 0, 0, 1 (or 0, 1, 0, 1, 2, 3) for one trial."""
+    import keras
+    import keras_tuner as kt
+    import tensorflow as tf
+
+    from tunekit.tensorboard import HParamsSession, configure_trial_logdirs
+
+    trial = kt.engine.trial.Trial(kt.HyperParameters(), trial_id="1")
+    logdir = tmp_path / "coarse" / "1" / "execution0"
+    for part in ("train", "validation"):  # the stopped attempt's epoch 0
+        with tf.summary.create_file_writer(str(logdir / part)).as_default():
+            tf.summary.scalar("epoch_accuracy", 0.2, step=0)
+    other = tmp_path / "coarse" / "0" / "execution0" / "train"
+    other.mkdir(parents=True)
+    callbacks = [keras.callbacks.TensorBoard(log_dir=str(tmp_path / "coarse"))]
+    configure_trial_logdirs(
+        callbacks, trial, 0, "coarse", lambda base, tid, e: f"{base}/{tid}/execution{e}"
+    )
+    assert callbacks[0].log_dir == str(logdir)
+    assert isinstance(callbacks[1], HParamsSession)
+    assert not (logdir / "train").exists() and not (logdir / "validation").exists()
+    assert other.exists()  # another trial's logs are its own

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import time
 from collections.abc import Callable, Collection, Iterable, Mapping
 from pathlib import Path
@@ -296,6 +297,11 @@ def configure_trial_logdirs(
         if isinstance(callback, keras.callbacks.TensorBoard):
             logdir = logdir_for(callback.log_dir, trial.trial_id, execution)
             callback.log_dir = logdir
+            # A trial runs again only after its run was stopped (Ctrl-C, a kill): the
+            # stopped attempt's epochs would be drawn twice beside the new ones (TensorBoard
+            # reads every event file of a run). The trial trains again from its first epoch.
+            for stale in ("train", "validation"):
+                shutil.rmtree(Path(logdir) / stale, ignore_errors=True)
             hp = trial.hyperparameters  # read when training starts: `fit` may add values
 
             def values(hp: kt.HyperParameters = hp) -> dict[str, Any]:
