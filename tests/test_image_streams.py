@@ -253,16 +253,21 @@ def test_listing_changes_names_added_removed_and_modified_files() -> None:
     )
 
 
-def test_a_class_too_small_for_a_split_is_refused_with_a_fix(image_folder):
+@pytest.mark.parametrize("kept", [1, 2])
+def test_a_class_too_small_for_a_split_is_refused_with_a_fix(image_folder, kept):
+    """One image: "Classes with too few members are: [1]" (an id), with "lower the
+    fractions" (no option on the command line, and no help for one image); two: "from
+    Python pass larger fractions". Now the class by name, and one fix for both."""
     small = image_folder / IMAGE_FOLDER_CLASSES[0]
-    for path in sorted(small.iterdir())[2:]:
+    for path in sorted(small.iterdir())[kept:]:
         path.unlink()
     with pytest.raises(DataError) as refused:
         image_folder_stream(image_folder, IMAGE_FOLDER_SIZE)
     message = str(refused.value)
-    assert f"has no image of class(es) ['{IMAGE_FOLDER_CLASSES[0]}']" in message
-    assert "Add images to those classes" in message
-    assert "from Python pass larger fractions to image_folder_stream" in message
+    images = "1 image" if kept == 1 else f"{kept} images"
+    assert f"Too few images to split class(es) '{IMAGE_FOLDER_CLASSES[0]}' ({images})" in message
+    assert "Add images to those classes (at least 7 each" in message
+    assert "or move their folders out of the data folder" in message
 
 
 def _rgb_folder(root: Path, per_class: int = 8) -> Path:

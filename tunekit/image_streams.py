@@ -34,6 +34,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import math
 import numbers
 import os
 import re
@@ -44,6 +45,7 @@ from typing import Any
 
 import numpy as np
 
+from tunekit import _log
 from tunekit.data import SCALED_UINT8, UNSCALED, StreamData
 from tunekit.data.images import (
     COLOR_MODES,
@@ -558,6 +560,20 @@ def _stratified_split(
 
     index = np.arange(len(y))
     parts: dict[str, np.ndarray] = {}
+    fractions = [f for f in (validation_fraction, test_fraction) if f > 0]
+    # One image per split at the least; enough for sklearn's share of each split to round up.
+    needed = max(1 + len(fractions), math.ceil(1 / min(fractions)) if fractions else 1)
+    counts = {class_names[k]: v for k, v in sorted(Counter(y.tolist()).items())}
+    short = {name: n for name, n in counts.items() if n < 1 + len(fractions)}
+    if short:
+        listed = ", ".join(f"{name!r} ({_log.count(n, 'image')})" for name, n in short.items())
+        raise DataError(
+            f"Too few images to split class(es) {listed} into train, validation and test "
+            f"(a stratified split gives every class a share of each). Add images to those "
+            f"classes (at least {needed} each for the splits' shares of "
+            f"{validation_fraction} and {test_fraction}), or move their folders out of the "
+            f"data folder. Images per class: {counts}."
+        )
     try:
         rest = index
         if test_fraction > 0:
@@ -574,12 +590,11 @@ def _stratified_split(
         else:
             parts["train"], parts["val"] = rest, index[:0]
     except ValueError as exc:
-        counts = {class_names[k]: v for k, v in sorted(Counter(y.tolist()).items())}
         raise DataError(
             f"Cannot split the images per class into train/validation/test with "
             f"validation_fraction={validation_fraction} and test_fraction={test_fraction}: "
-            f"{exc} Images per class: {counts}. Add images to the small classes or lower the "
-            "fractions."
+            f"{str(exc).rstrip('.')}. Images per class: {counts}. Add images to the small "
+            f"classes (at least {needed} each), or move their folders out of the data folder."
         ) from exc
     for split in SPLITS:
         missing = sorted(set(range(len(class_names))) - set(y[parts[split]].tolist()))
@@ -589,8 +604,8 @@ def _stratified_split(
                 f"The {split} split has no image of class(es) "
                 f"{[class_names[k] for k in missing]} (validation_fraction="
                 f"{validation_fraction}, test_fraction={test_fraction}). Add images to those "
-                "classes (each needs enough for a share in every split), or from Python "
-                "pass larger fractions to image_folder_stream."
+                f"classes (at least {needed} each, for a share in every split), or move their "
+                "folders out of the data folder."
             )
     return parts
 
