@@ -311,3 +311,12 @@ def test_a_few_text_cells_in_a_target_are_class_names_when_said(tmp_path):
         load_csv(tmp_path / "labels.csv", target="label")
     data = load_csv(tmp_path / "labels.csv", target="label", task="classification")
     assert data.class_names == ["1", "2", "?"]
+
+
+def test_several_targets_in_one_string_are_shown_the_list(tmp_path):
+    """`--target t1,t2` said only "is not a column"."""
+    pd.DataFrame({"a": [1.0, 2.0], "t1": [0.5, 0.1], "t2": [1.5, 2.5]}).to_csv(
+        tmp_path / "two.csv", index=False
+    )
+    with pytest.raises(DataError, match=r"pass a list: load_csv\(path, target=\['t1', 't2'\]\)"):
+        load_csv(tmp_path / "two.csv", target="t1,t2")

@@ -94,9 +94,17 @@ def load_csv(
                 f"{targets[0] if targets else target!r}. Save it with commas "
                 "(DataFrame.to_csv's default)."
             )
+        listed = [t.strip() for t in str(target).split(",")] if isinstance(target, str) else []
+        several = len(listed) > 1 and all(t in columns for t in listed)
         raise DataError(
             f"target={target!r} is not a column of {str(file)!r}; its columns are "
             f"{columns}. Pass target= one of them."
+            + (
+                f" For several targets, pass a list: load_csv(path, target={listed!r}) from "
+                "Python (the command line's --target takes one column)."
+                if several
+                else ""
+            )
         )
     features = [c for c in columns if c not in targets]
     with _naming_file(file):
