@@ -252,7 +252,10 @@ class ClassWeights:
         raise ValueError(text)
 
     def __str__(self) -> str:
-        return "a dict {class id: weight >= 0}"
+        return (
+            "a dict {class id: weight >= 0} (ids are ints: a class name's id is its index "
+            "in class_names)"
+        )
 
 
 Constraint = Interval | Options | Boolean | Text | ClassWeights
