@@ -197,6 +197,12 @@ def _stray_text(column: Any) -> tuple[int, Any, int] | None:
     return count, column.iloc[row], row + 1
 
 
+def _texts_shown(frame: Any, columns: list[str]) -> tuple[str, str]:
+    """Text columns for a message (`_text_shown`), and `_STRAY_FIX` if any has stray cells."""
+    stray = any(_stray_text(frame[c]) for c in columns)
+    return ", ".join(_text_shown(frame, c) for c in columns), _STRAY_FIX if stray else ""
+
+
 def _text_shown(frame: Any, column: str) -> str:
     """A text column for a message: its stray cells (`_stray_text`), or its first value."""
     found = _stray_text(frame[column])
@@ -218,12 +224,11 @@ def _check_numeric(frame: Any, features: list[str]) -> None:
 
     text = [c for c in features if not (is_numeric_dtype(frame[c]) or is_bool_dtype(frame[c]))]
     if text:
-        shown = ", ".join(_text_shown(frame, c) for c in text)
-        stray = any(_stray_text(frame[c]) for c in text)
+        shown, fix = _texts_shown(frame, text)
         raise DataError(
             f"feature column(s) {shown} are not numeric. Drop them, or encode them "
             "as numbers (e.g. pandas.get_dummies for categories), and save the CSV "
-            "again." + (_STRAY_FIX if stray else "")
+            "again." + fix
         )
 
 
@@ -242,12 +247,11 @@ def _targets(
                 return classes[0], classes[1], CLASSIFICATION
         return (y[:, 0] if len(targets) == 1 else y), None, task
     if task == REGRESSION or len(targets) > 1:
-        shown = ", ".join(_text_shown(frame, c) for c in text)
-        stray = any(_stray_text(frame[c]) for c in text)
+        shown, fix = _texts_shown(frame, text)
         raise DataError(
             f"target column(s) {shown} hold text: regression needs numeric targets. Encode "
             "them as numbers, or use a single text column as class names with "
-            'task="classification" (or leave task= unset).' + (_STRAY_FIX if stray else "")
+            'task="classification" (or leave task= unset).' + fix
         )
     if task is None and _stray_text(frame[targets[0]]) is not None:
         raise DataError(
