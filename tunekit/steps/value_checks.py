@@ -118,7 +118,11 @@ def check_scaled_by_values(
         leading.append(operation)
     else:
         return
-    if all(isinstance(o, (keras.layers.InputLayer, keras.layers.Rescaling)) for o in leading):
+    # Only an op (`inputs / 255.0`) or a Lambda hides its scale: layers show theirs, or keep
+    # the values (Flatten, Reshape, Dropout...); no model call for them, in every trial
+    if not any(
+        isinstance(o, keras.layers.Lambda) or not isinstance(o, keras.layers.Layer) for o in leading
+    ):
         return
     try:
         x = np.asarray(keras.tree.flatten(_value_sample(data, sample))[0], dtype=float)
