@@ -1123,3 +1123,90 @@ def test_an_outputs_own_loss_objective_reads_that_outputs_loss_only():
     check_same_loss(model(), what.format(0), ["val_loss"], total)
     with pytest.raises(ModelCheckError, match="loss_weights"):
         check_same_loss(model(weights={"a": 5.0, "b": 0.1}), what.format(1), ["val_loss"], total)
+
+
+class _WeightedBCE(keras.losses.Loss):
+    """A class-weighted binary cross-entropy of the user's, its weights a list."""
+
+    def __init__(self, class_weights, **kwargs):
+        super().__init__(**kwargs)
+        self.class_weights = class_weights
+
+    def call(self, y_true, y_pred):
+        y_true = keras.ops.cast(keras.ops.reshape(y_true, (-1, 1)), "float32")
+        weights = y_true * self.class_weights[1] + (1 - y_true) * self.class_weights[0]
+        return weights * keras.losses.binary_crossentropy(y_true, y_pred)[..., None]
+
+
+class _Penalised(keras.layers.Layer):
+    """A layer of the user's that adds `c * sum(x**2)` as a loss."""
+
+    def __init__(self, c, units=4, **kwargs):
+        super().__init__(**kwargs)
+        self.c, self.units = c, units
+
+    def call(self, x):
+        self.add_loss(self.c * keras.ops.sum(keras.ops.square(x)))
+        return x
+
+
+def test_what_makes_one_loss_another_reads_lists_and_added_losses_not_from_logits():
+    """Found by a helper: `WeightedBCE([1.0, 20.0])` read as `WeightedBCE([1.0, 1.0])`
+    (only plain scalars were kept), a tuned `add_loss(c * ...)` was not seen, and a tuned
+    logit/softmax pair (`from_logits` with the output to match) was refused."""
+    from tunekit.steps.same_loss import loss_signature, penalty_signatures
+
+    def signature(loss):
+        return loss_signature(get_hypermodel(_regressor(loss)).build(_hp()))
+
+    assert signature(_WeightedBCE([1.0, 1.0])) != signature(_WeightedBCE([1.0, 20.0]))
+    assert signature(_WeightedBCE(np.array([1.0, 20.0]))) == signature(_WeightedBCE([1.0, 20.0]))
+    sparse = keras.losses.SparseCategoricalCrossentropy
+    assert signature(sparse(from_logits=True)) == signature(sparse(from_logits=False))
+
+    def penalised(c, units=4):
+        inputs = keras.Input((6,))
+        hidden = _Penalised(c, units)(keras.layers.Dense(4)(inputs))
+        model = keras.Model(inputs, keras.layers.Dense(1)(hidden))
+        model.compile(optimizer="adam", loss="mse")
+        return model
+
+    x = np.ones((4, 6), "float32")
+    assert penalty_signatures(penalised(1e-4), x) != penalty_signatures(penalised(10.0), x)
+    assert penalty_signatures(penalised(1.0, 4), x) == penalty_signatures(penalised(1.0, 8), x)
+    assert penalty_signatures(penalised(1e-4)) == penalty_signatures(penalised(10.0)) == []
+
+
+@pytest.mark.parametrize(
+    ("mean", "variance", "refused"),
+    [(33.3, 78.6**2, True), (33.3 / 255, (78.6 / 255) ** 2, False)],
+)
+def test_a_normalization_with_raw_pixel_statistics_is_refused_on_divided_pixels(
+    tmp_path, mean, variance, refused
+):
+    """`Normalization(mean=33.3, variance=78.6**2)` (MNIST's raw pixel statistics) on
+    pixels tunekit divided by 255 squeezed them into a sliver: test accuracy 0.11, exit 0."""
+
+    def build(hp):
+        model = keras.Sequential(
+            [
+                keras.Input((8, 8, 1)),
+                keras.layers.Normalization(mean=mean, variance=variance),
+                keras.layers.Flatten(),
+                keras.layers.Dense(hp.Int("units", 4, 8, step=4), activation="relu"),
+                keras.layers.Dense(3, activation="softmax"),
+            ]
+        )
+        model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+        return model
+
+    data = _images(tmp_path)
+    if not refused:
+        check_model(get_hypermodel(build), data)
+        return
+    with pytest.raises(ModelCheckError) as error:
+        check_model(get_hypermodel(build), data)
+    message = str(error.value)
+    assert "starts with a Normalization layer" in message and "mean up to 33.3" in message
+    assert "Adapt the layer on the data tunekit passes" in message
+    check_model(get_hypermodel(build), _images(tmp_path, "float32"))  # pixels as given

@@ -57,6 +57,7 @@ from tunekit.steps.value_checks import (
     probability_fix,
     reads_what,
     scaled_twice,
+    value_sample,
 )
 
 __all__ = ["check_pairings", "check_runs_on", "check_trial_model"]
@@ -155,7 +156,9 @@ def check_trial_model(
     if type(ctx.hypermodel).fit is kt.HyperModel.fit:
         names = objective_names(ctx.objective)
         check_pairings(model, data, names, what, read_stream=False, sample=sample)
-        check_same_loss(model, what, names, ctx.trial_losses)
+        check_same_loss(
+            model, what, names, ctx.trial_losses, samples=lambda: value_sample(data, sample)
+        )
 
 
 def check_runs_on(model: Any, sample: Any) -> None:
@@ -196,9 +199,34 @@ def _leading_layers(model: keras.Model) -> Iterator[Any]:
             return
 
 
+def _check_normalization(layer: Any, what: str) -> None:
+    """A leading `Normalization` whose statistics are of raw pixels (a mean above 1) on
+    pixels tunekit divided by 255: it squeezes them into a sliver (accuracy 0.11 on MNIST)."""
+    try:
+        mean = np.asarray(keras.ops.convert_to_numpy(layer.mean), dtype=float)
+        variance = np.asarray(keras.ops.convert_to_numpy(layer.variance), dtype=float)
+    except Exception:  # noqa: BLE001 - not built or not adapted: nothing to judge
+        return
+    if not mean.size or not np.all(np.isfinite(mean)) or float(np.max(np.abs(mean))) <= 1.5:
+        return
+    std = float(np.sqrt(np.max(variance))) if variance.size else float("nan")
+    raise ModelCheckError(
+        f"{what} starts with a Normalization layer ({layer.name!r}) whose statistics are of "
+        f"raw pixels (mean up to {float(np.max(np.abs(mean))):.4g}, standard deviation "
+        f"{std:.4g}), but tunekit has already divided the data's uint8 pixels by 255 (x "
+        f"scaling: {SCALED_UINT8}): the pixels, in [0, 1], would reach the model as values "
+        "that hardly vary. Adapt the layer on the data tunekit passes (layer.adapt("
+        "data.x_train)), or give it mean/255 and variance/255**2; or give tunekit the "
+        "pixels unscaled (an .npz of float32 pixels in [0, 255], used as given)."
+    )
+
+
 def _check_rescaling(model: keras.Model, data: Dataset | StreamData, what: str) -> None:
     if getattr(data, "scaling", None) != SCALED_UINT8:
         return
+    for layer in _leading_layers(model):
+        if isinstance(layer, keras.layers.Normalization):
+            _check_normalization(layer, what)
     scale, names = 1.0, []  # the leading Rescaling layers' combined scale
     for layer in _leading_layers(model):
         if isinstance(layer, keras.layers.Rescaling):

@@ -17,6 +17,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import keras
+import numpy as np
 
 from tunekit.errors import ModelCheckError
 
@@ -35,7 +36,11 @@ def output_entry(entries: Any, name: str | None, index: int, count: int) -> Any:
 
 
 def loss_signature(
-    model: keras.Model, *, penalties: bool = False, outputs: Sequence[str] | None = None
+    model: keras.Model,
+    *,
+    penalties: bool = False,
+    outputs: Sequence[str] | None = None,
+    samples: Any = None,
 ) -> str | None:
     """What the model's compiled loss computes, as text two models share exactly when
     their losses are the same: each output's loss (a name by Keras's function,
@@ -66,17 +71,12 @@ def loss_signature(
         if loss is None or hasattr(loss, "__name__"):  # a function, with what it closes on
             return None if loss is None else _function_signature(loss)
         kind = type(loss)
-        try:
-            config = {k: v for k, v in loss.get_config().items() if k != "name"}
-        except Exception:  # noqa: BLE001 - a loss of the user's without a config
-            config = {}
-        kept = {  # settings a class of the user's keeps, its config or not (Scaled(s=100))
-            k: v
-            for k, v in vars(loss).items()
-            if not k.startswith("_") and k != "name" and isinstance(v, (bool, int, float, str))
-        }
         kwargs = getattr(loss, "_fn_kwargs", None) or {}  # Huber's delta, ...
-        return {"class": f"{kind.__module__}.{kind.__qualname__}", **kept, **config, **kwargs}
+        settings = {**_settings(loss), **{k: _plain(v) for k, v in kwargs.items()}}
+        # A logit under from_logits=True and its softmax under False are one loss: the
+        # pairing checks refuse an output and a from_logits that do not go together.
+        settings.pop("from_logits", None)
+        return {"class": f"{kind.__module__}.{kind.__qualname__}", **settings}
 
     try:
         weights = (model.get_compile_config() or {}).get("loss_weights")
@@ -95,16 +95,19 @@ def loss_signature(
             "loss_weights": None,
         }
     if penalties:
-        parts["penalties"] = penalty_signatures(model)
+        parts["penalties"] = penalty_signatures(model, samples() if samples else None)
     return json.dumps(parts, sort_keys=True, default=str)
 
 
-def penalty_signatures(model: keras.Model) -> list[str]:
+def penalty_signatures(model: keras.Model, x: Any = None) -> list[str]:
     """The distinct weight penalties of the model, sorted, each as its class and settings
     (`L2(0.01)` and `L2(0.0001)` are two; a function of the user's by `_function_signature`):
     every layer's `*_regularizer` (kernel, bias, activity, ...) and every weight's own
     `regularizer` (`add_weight(regularizer=...)`). How many layers carry one is not kept:
-    a tuned depth with the same penalty per layer is the same objective."""
+    a tuned depth with the same penalty per layer is the same objective. With `x` (a few
+    training samples), also each layer of the user's own that adds a loss in its `call`
+    (`self.add_loss(c * ...)`), by its class and its float settings (`c`): the model is
+    called once on `x` to see which do."""
     found: set[str] = set()
 
     def add(penalty: Any) -> None:
@@ -113,18 +116,12 @@ def penalty_signatures(model: keras.Model) -> list[str]:
         if hasattr(penalty, "__name__") and not isinstance(penalty, keras.regularizers.Regularizer):
             found.add(_function_signature(penalty))
             return
-        try:
-            config = penalty.get_config()
-        except Exception:  # noqa: BLE001 - a penalty of the user's without a config
-            config = {}
-        kept = {
-            k: v
-            for k, v in vars(penalty).items()
-            if not k.startswith("_") and isinstance(v, (bool, int, float, str))
-        }
-        kind = type(penalty)
         found.add(
-            json.dumps({"class": kind.__qualname__, **kept, **config}, sort_keys=True, default=str)
+            json.dumps(
+                {"class": type(penalty).__qualname__, **_settings(penalty)},
+                sort_keys=True,
+                default=str,
+            )
         )
 
     for layer in model._flatten_layers():
@@ -133,7 +130,64 @@ def penalty_signatures(model: keras.Model) -> list[str]:
                 add(value)
     for variable in model.weights:
         add(getattr(variable, "regularizer", None))
+    for layer in _adding_layers(model, x):
+        floats = {k: v for k, v in _settings(layer).items() if isinstance(v, float)}
+        found.add(json.dumps({"class": type(layer).__qualname__, **floats}, sort_keys=True))
     return sorted(found)
+
+
+def _adding_layers(model: keras.Model, x: Any) -> list[Any]:
+    """The layers of the user's own classes that add a loss when the model runs on `x`."""
+    own = [
+        layer
+        for layer in model._flatten_layers(include_self=False)
+        if not type(layer).__module__.startswith("keras.")
+    ]
+    if x is None or not own:
+        return []
+    try:
+        model(x, training=False)
+    except Exception:  # noqa: BLE001 - a model that cannot run here: left to its trials
+        return []
+    return [layer for layer in own if getattr(layer, "_losses", None)]
+
+
+def _plain(value: Any) -> Any:
+    """`value` as JSON-able plain data when it is a setting (a number, a string, a small
+    array or tensor, a list or dict of those), else `None` (an object, a function...)."""
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, (list, tuple)):
+        items = [_plain(v) for v in value]
+        return items if all(i is not None or v is None for i, v in zip(items, value)) else None
+    if isinstance(value, Mapping):
+        found = {str(k): _plain(v) for k, v in value.items()}
+        return found if all(i is not None for i in found.values()) else None
+    if hasattr(value, "shape") and hasattr(value, "dtype"):  # an array, tensor or variable
+        try:
+            array = np.asarray(keras.ops.convert_to_numpy(value))
+        except Exception:  # noqa: BLE001 - not readable here: not a setting
+            return None
+        if array.size <= 1024 and array.dtype.kind in "biuf":
+            return array.tolist()
+    return None
+
+
+def _settings(thing: Any) -> dict[str, Any]:
+    """A loss's or penalty's settings, its name aside: its config, and the plain values a
+    class of the user's keeps outside it (`Scaled(s=100)`, `WeightedBCE([1.0, 20.0])`)."""
+    try:
+        config = {k: _plain(v) for k, v in thing.get_config().items() if k != "name"}
+    except Exception:  # noqa: BLE001 - a class of the user's without a config
+        config = {}
+    kept = {
+        k: plain
+        for k, v in vars(thing).items()
+        if not k.startswith("_") and k != "name" and (plain := _plain(v)) is not None
+    }
+    return {**kept, **config}
 
 
 def _function_signature(function: Any) -> str:
@@ -145,7 +199,8 @@ def _function_signature(function: Any) -> str:
             value = cell.cell_contents
         except ValueError:  # an empty cell
             continue
-        cells.append(value if isinstance(value, (bool, int, float, str)) else type(value).__name__)
+        plain = _plain(value)
+        cells.append(type(value).__name__ if plain is None else plain)
     defaults = [
         v for v in getattr(function, "__defaults__", None) or () if isinstance(v, (int, float))
     ]
@@ -154,11 +209,17 @@ def _function_signature(function: Any) -> str:
 
 
 def check_same_loss(
-    model: keras.Model, what: str, objective_names: list[str], seen: dict[str, str]
+    model: keras.Model,
+    what: str,
+    objective_names: list[str],
+    seen: dict[str, str],
+    samples: Any = None,
 ) -> None:
     """Under an objective that is a loss (`loss`, `val_loss`, an output's `..._loss`),
     refuses a trial's model compiled with another loss than the first trial's model
     checked in this run (`seen`: `loss_signature` -> that model's `what`; filled here).
+    `samples()`, if given, returns a few training samples: under the total loss, the
+    losses the user's own layers add are read by running the model on them.
 
     Raises:
         ModelCheckError (a `ValueError`): Naming both losses and the fix.
@@ -173,7 +234,12 @@ def check_same_loss(
     except Exception:  # noqa: BLE001 - no output names: the whole loss
         known = set()
     whole = total or not set(outputs) <= known
-    signature = loss_signature(model, penalties=total, outputs=None if whole else outputs)
+    signature = loss_signature(
+        model,
+        penalties=total,
+        outputs=None if whole else outputs,
+        samples=samples if total else None,
+    )
     if signature is None or signature in seen:
         return
     if not seen:  # the model of "trial id N, {values}"
@@ -186,7 +252,8 @@ def check_same_loss(
         raise ModelCheckError(
             f"{what} has {_penalties(now)}, but the model of an earlier trial "
             f"({first_trial or 'the first checked'}) has {_penalties(then)}. Keras adds "
-            f"the penalties (kernel_regularizer, activity_regularizer, ...) to {objective!r} "
+            f"the penalties (kernel_regularizer, activity_regularizer, a layer's add_loss) to "
+            f"{objective!r} "
             "on the validation data too, so the objective would rank the penalty's size "
             "(a smaller one reads lower), not how well the model predicts. Rank the trials "
             "by a metric the penalties do not enter (e.g. compile metrics=['mse'] and pass "

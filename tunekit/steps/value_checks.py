@@ -39,6 +39,7 @@ from tunekit.steps.label_forms import loss_key
 from tunekit.steps.same_loss import output_entry
 
 __all__ = [
+    "value_sample",
     "check_scaled_by_values",
     "check_values",
     "clipped",
@@ -71,7 +72,7 @@ def check_values(
     """
     if not (isinstance(data, Dataset) or read_stream or sample is not None):
         return
-    x = _value_sample(data, sample)
+    x = value_sample(data, sample)
     _check_has_loss(model, x, what)
     _check_output_values(model, x, what, objective_names)
 
@@ -84,8 +85,9 @@ def scaled_twice(what: str, scale: float, by: str) -> str:
         f"already divided the data's uint8 pixels by 255 (x scaling: {SCALED_UINT8}): the "
         f"model would scale them a second time, into a range {abs(scale):.4f} wide, and "
         "every trial would train on inputs that hardly vary. Remove the scaling from the "
-        "model (ToonVisionCNNHyperModel: pass rescale=False). To keep it, so that the saved "
-        "model takes raw pixels, give tunekit the pixels unscaled: on the command line, an "
+        "model (the bundled ToonVisionCNNHyperModel: pass rescale=False). To keep it, so "
+        "that the saved model takes raw pixels, give tunekit the pixels unscaled: on the "
+        "command line, an "
         ".npz of float32 pixels in [0, 255] (used as given); from Python, float32 arrays, "
         "or image_folder_stream(..., scale=False)."
     )
@@ -125,7 +127,7 @@ def check_scaled_by_values(
     ):
         return
     try:
-        x = np.asarray(keras.tree.flatten(_value_sample(data, sample))[0], dtype=float)
+        x = np.asarray(keras.tree.flatten(value_sample(data, sample))[0], dtype=float)
         reached = keras.Model(model.inputs, first.input)(x, training=False)
         values = np.asarray(keras.ops.convert_to_numpy(keras.tree.flatten(reached)[0]))
     except Exception:  # noqa: BLE001 - a graph not cut there (shared layers...): not judged
@@ -182,7 +184,7 @@ def probability_fix(loss: Any, one: bool) -> str:
     )
 
 
-def _value_sample(data: Dataset | StreamData, sample: Any) -> Any:
+def value_sample(data: Dataset | StreamData, sample: Any) -> Any:
     """Up to 32 training samples of an array dataset; a stream's first batch."""
     if isinstance(data, Dataset):
         count = min(32, len(next(iter(keras.tree.flatten(data.x_train)))))

@@ -218,6 +218,9 @@ class TunekitTuner(kt.Tuner):
         # The folds' shuffle: without a seed still one draw, so all trials share the folds.
         self._tunekit_cv_seed = trial_seed if trial_seed is not None else secrets.randbelow(2**31)
         self._tunekit_trial = _RunningTrial()
+        # The execution KerasTuner is about to fit (`_configure_tensorboard_dir` says), and
+        # whether a training-data objective was said (`_note_training_metric`).
+        self._tunekit_fits: dict[str, Any] = {"execution": 0, "training_noted": False}
         # kt.Tuner's constructor, also for Hyperband: kt.Hyperband's own only builds its
         # oracle, which tunekit builds itself (`tunekit.tuners.oracles.HyperbandOracle`).
         kt.Tuner.__init__(self, *args, max_model_size=max_model_size, **kwargs)
@@ -380,7 +383,7 @@ class TunekitTuner(kt.Tuner):
         # KerasTuner's Tuner._build_and_fit_model, with the hypermodel's fit called
         # through fit_hypermodel (its own keywords win over search()'s).
         hp = trial.hyperparameters
-        execution = getattr(self, "_tunekit_execution", 0)
+        execution = self._tunekit_fits["execution"]
         if execution and self._tunekit_seed is not None:
             # Each further execution its own seed: a Hyperband trial that continues another
             # loads the same weights, and under the trial's seed every execution repeated
@@ -444,7 +447,7 @@ class TunekitTuner(kt.Tuner):
     def _configure_tensorboard_dir(self, callbacks: list, trial: Trial, execution: int = 0) -> None:
         # Replaces KerasTuner's version (TensorFlow-only HParams, no phase,
         # inactive and internal values logged); same log-dir layout.
-        self._tunekit_execution = execution  # KerasTuner calls this just before each fit
+        self._tunekit_fits.update(execution=execution)  # KerasTuner calls this before each fit
         hp = trial.hyperparameters
         declared = hp.declared if isinstance(hp, DeclaringHyperParameters) else None
         configure_trial_logdirs(
@@ -544,11 +547,9 @@ def _note_training_metric(tuner: Any, results: Any) -> None:
     objective's name: it may return `{"my_acc": ...}` computed on validation data), warns
     once per tuner when a History it returned logs the objective's metric on the training
     data beside its `val_` twin (`training_metric_note`)."""
-    if getattr(tuner, "_tunekit_training_noted", False) or not isinstance(
-        results, keras.callbacks.History
-    ):
+    if tuner._tunekit_fits["training_noted"] or not isinstance(results, keras.callbacks.History):
         return
-    tuner._tunekit_training_noted = True
+    tuner._tunekit_fits.update(training_noted=True)
     if type(tuner.hypermodel).fit is kt.HyperModel.fit:  # said before the search
         return
     for name in objective_names(tuner.oracle.objective):
