@@ -873,3 +873,46 @@ def test_integers_float32_cannot_hold_are_kept_as_given():
     both = np.concatenate([data.x_train["cat"], data.x_val["cat"], data.x_test["cat"]])
     assert both.dtype == np.int64 and sorted(both.ravel()) == sorted(ids.ravel())
     assert data.x_train["num"].dtype == data.x_train["small"].dtype == np.float32
+
+
+def test_an_npz_array_under_a_near_name_is_refused_and_others_are_said(tmp_path, caplog):
+    """`x_valid`/`y_valid` (for `x_val`/`y_val`) and `classnames` were left out with exit 0:
+    the user's validation split unused, another carved out of x_train in its place."""
+    import logging
+
+    from tunekit.data import load_npz
+
+    rng = np.random.default_rng(0)
+    arrays = dict(
+        x_train=rng.random((60, 4)),
+        y_train=np.arange(60) % 3,
+        x_test=rng.random((30, 4)),
+        y_test=np.arange(30) % 3,
+    )
+    np.savez(
+        tmp_path / "valid.npz", **arrays, x_valid=rng.random((30, 4)), y_valid=np.arange(30) % 3
+    )
+    with pytest.raises(DataError, match=r"\('x_valid' -> 'x_val', 'y_valid' -> 'y_val'\)"):
+        load_npz(tmp_path / "valid.npz")
+    np.savez(tmp_path / "names.npz", **arrays, classnames=np.array(["a", "b", "c"]))
+    with pytest.raises(DataError, match=r"\('classnames' -> 'class_names'\)"):
+        load_npz(tmp_path / "names.npz")
+    np.savez(
+        tmp_path / "extra.npz", **arrays, x_train_raw=rng.random((60, 4)), notes=np.array(["v2"])
+    )
+    with caplog.at_level(logging.WARNING, logger="tunekit"):
+        data = load_npz(tmp_path / "extra.npz")
+    assert len(data.x_train) + len(data.x_val) == 60
+    assert "['notes', 'x_train_raw'] are not among those tunekit reads" in caplog.text
+
+
+def test_a_feature_float32_turns_to_zeros_is_refused_and_a_tiny_value_is_not():
+    """A column scaled by 1e-60 became all zeros in float32 with exit 0: the feature lost."""
+    rng = np.random.default_rng(0)
+    x = rng.random((40, 3))
+    x[:, 1] *= 1e-60
+    with pytest.raises(DataError, match=r"x's feature \(1,\) holds only values too small"):
+        Dataset.from_arrays(x, np.arange(40) % 2)
+    x[:, 1] = rng.random(40)
+    x[0, 1] = 1e-60  # one value rounds to 0: nothing lost worth a refusal
+    assert Dataset.from_arrays(x, np.arange(40) % 2, seed=0).x_train.dtype == np.float32

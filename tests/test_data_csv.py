@@ -320,3 +320,13 @@ def test_several_targets_in_one_string_are_shown_the_list(tmp_path):
     )
     with pytest.raises(DataError, match=r"pass a list: load_csv\(path, target=\['t1', 't2'\]\)"):
         load_csv(tmp_path / "two.csv", target="t1,t2")
+
+
+def test_true_false_targets_keep_their_names(tmp_path):
+    """A bool target (or the words True/False, which pandas reads as bools) was classes
+    '0' and '1'."""
+    frame = pd.DataFrame({"a": np.arange(30.0), "ok": [True, False, False] * 10})
+    frame.to_csv(tmp_path / "bools.csv", index=False)
+    data = load_csv(tmp_path / "bools.csv", target="ok")
+    assert data.task == "classification" and data.class_names == ["False", "True"]
+    assert sorted(set(data.y_train.tolist())) == [0, 1]

@@ -266,7 +266,7 @@ def test_a_class_too_small_for_a_split_is_refused_with_a_fix(image_folder, kept)
     message = str(refused.value)
     images = "1 image" if kept == 1 else f"{kept} images"
     assert f"Too few images to split class(es) '{IMAGE_FOLDER_CLASSES[0]}' ({images})" in message
-    assert "Add images to those classes (at least 7 each" in message
+    assert "Add images to those classes (at least 3 each, one per split)" in message
     assert "or move their folders out of the data folder" in message
 
 

@@ -570,9 +570,8 @@ def _stratified_split(
         raise DataError(
             f"Too few images to split class(es) {listed} into train, validation and test "
             f"(a stratified split gives every class a share of each). Add images to those "
-            f"classes (at least {needed} each for the splits' shares of "
-            f"{validation_fraction} and {test_fraction}), or move their folders out of the "
-            f"data folder. Images per class: {counts}."
+            f"classes (at least {1 + len(fractions)} each, one per split), or move their "
+            f"folders out of the data folder. Images per class: {counts}."
         )
     try:
         rest = index

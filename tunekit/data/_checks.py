@@ -112,6 +112,19 @@ def _as_float32(x: Any, name: str) -> np.ndarray:
         ) from exc
     if x.ndim < 1:
         raise DataError(f"{name} must have a leading sample axis, got a scalar.")
+    if kind is not None and np.dtype(kind).kind == "f" and np.dtype(kind).itemsize > 4:
+        source = np.asarray(given)
+        # A feature whose every value is below float32's smallest (about 1e-45) is lost: all 0
+        lost = np.any(source != 0, axis=0) & np.all(x == 0, axis=0) if x.ndim > 1 else None
+        if lost is not None and np.any(lost):
+            where = np.argwhere(lost)[0]
+            example = source[(slice(None),) + tuple(where)]
+            raise DataError(
+                f"{name}'s feature {tuple(int(i) for i in where)} holds only values too small "
+                f"for float32 (e.g. {float(example[example != 0][0]):.3g}): Keras trains in "
+                "float32, where they are all 0, and the feature is lost. Scale it (multiply "
+                "by a power of ten, or take a log)."
+            )
     if kind is not None and np.dtype(kind).kind == "f" and not np.isfinite(x).all():
         source = np.asarray(given)
         beyond = np.isfinite(source) & ~np.isfinite(x)

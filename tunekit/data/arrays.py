@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import zipfile
 import zlib
@@ -29,6 +30,8 @@ from tunekit.data._checks import (
 )
 from tunekit.data.dataset import Dataset
 from tunekit.errors import DataError, DataUnavailableError
+
+_logger = logging.getLogger(__name__)
 
 __all__ = ["MNIST_ENV_VAR", "load_mnist", "load_npz"]
 
@@ -280,6 +283,35 @@ def _npz_dataset(
     )
 
 
+def _check_unknown_keys(shown: str, found: Sequence[str], known: Sequence[str]) -> None:
+    """An array named like one tunekit reads (`x_valid` for `x_val`, `classnames`) would be
+    left out with exit 0 (a validation split the user gave, unused): refused, naming the
+    name to use. Other arrays (a description, metadata) are left out with a warning."""
+    import difflib
+
+    unknown = [k for k in found if k not in known]
+    absent = [k for k in known if k not in found]  # x_train_raw beside x_train: an extra
+    close = {
+        k: near[0]
+        for k in unknown
+        if (near := difflib.get_close_matches(k.lower(), absent, n=1, cutoff=0.7))
+    }
+    if close:
+        renames = ", ".join(f"{k!r} -> {v!r}" for k, v in close.items())
+        raise DataError(
+            f"{shown!r} holds array(s) named like ones tunekit reads, under other names "
+            f"({renames}); tunekit reads only {list(known)} and would leave them out. "
+            "Save them under those names (numpy.savez(path, x_val=..., ...)), or drop them."
+        )
+    if unknown:
+        _logger.warning(
+            "%r: the array(s) %s are not among those tunekit reads (%s) and are left out.",
+            shown,
+            unknown,
+            ", ".join(known),
+        )
+
+
 def _read_npz(
     path: str | os.PathLike[str], required: Sequence[str], optional: Sequence[str] = ()
 ) -> dict[str, np.ndarray]:
@@ -314,6 +346,7 @@ def _read_npz(
         missing = [k for k in required if k not in npz.files]
         if missing:
             raise invalid(f"it is missing key(s) {missing}; found {sorted(npz.files)}")
+        _check_unknown_keys(shown, sorted(npz.files), [*required, *optional])
         for key in [*required, *(k for k in optional if k in npz.files)]:
             try:
                 array = npz[key]

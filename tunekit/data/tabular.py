@@ -240,6 +240,9 @@ def _targets(
 
     text = [c for c in targets if not (is_numeric_dtype(frame[c]) or is_bool_dtype(frame[c]))]
     if not text:
+        if len(targets) == 1 and task != REGRESSION and is_bool_dtype(frame[targets[0]]):
+            # True/False (pandas reads the words as bools): the classes keep their names
+            return frame[targets[0]].to_numpy().astype(np.int64), ["False", "True"], CLASSIFICATION
         y = frame[targets].to_numpy()
         if len(targets) == 1 and task != REGRESSION and not is_bool_dtype(frame[targets[0]]):
             classes = _number_classes(y[:, 0], targets[0], task)
