@@ -70,6 +70,16 @@ def test_pixels_rescaled_twice_are_refused(scale, offset, where, tmp_path):
     assert "Remove the scaling from the model" in message and "an .npz of float32 pixels" in message
 
 
+def _checked(hypermodel, data, refused: bool) -> str:
+    """`check_model`'s refusal message when `refused`, else `""` once it accepted the model."""
+    if not refused:
+        check_model(hypermodel, data)
+        return ""
+    with pytest.raises(ModelCheckError) as error:
+        check_model(hypermodel, data)
+    return str(error.value)
+
+
 def _scaled_by(how: str):
     """A model that scales its pixels `how` before its first layer with weights."""
 
@@ -98,13 +108,9 @@ def test_pixels_divided_again_by_an_op_or_lambda_are_refused(how, refused, tmp_p
     """`inputs / 255.0` (an op) or a `Lambda` is no `Rescaling` layer: the pixels tunekit
     had divided by 255 were divided again with exit 0. Read by the values that reach the
     first layer with weights."""
-    data = _images(tmp_path)
+    message = _checked(_scaled_by(how), _images(tmp_path), refused)
     if not refused:
-        check_model(_scaled_by(how), data)
         return
-    with pytest.raises(ModelCheckError) as error:
-        check_model(_scaled_by(how), data)
-    message = str(error.value)
     assert "starts by rescaling its inputs by 0.00" in message and "by its values: " in message
     assert "already divided the data's uint8 pixels by 255" in message
     check_model(_scaled_by(how), _images(tmp_path, "float32"))  # pixels as given: the model's
@@ -1086,12 +1092,9 @@ def test_a_kl_divergence_takes_probabilities_only(head, loss, refused):
         model.compile(optimizer="adam", loss=loss, metrics=["categorical_accuracy"])
         return model
 
+    message = _checked(get_hypermodel(build), data, refused)
     if not refused:
-        check_model(get_hypermodel(build), data)
         return
-    with pytest.raises(ModelCheckError) as error:
-        check_model(get_hypermodel(build), data)
-    message = str(error.value)
     assert "its loss is a KL divergence, which reads probability distributions" in message
     assert "Keras clips the outputs to [1e-7, 1]" in message
     assert "Give the last layer activation='softmax'" in message
@@ -1200,13 +1203,9 @@ def test_a_normalization_with_raw_pixel_statistics_is_refused_on_divided_pixels(
         model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
         return model
 
-    data = _images(tmp_path)
+    message = _checked(get_hypermodel(build), _images(tmp_path), refused)
     if not refused:
-        check_model(get_hypermodel(build), data)
         return
-    with pytest.raises(ModelCheckError) as error:
-        check_model(get_hypermodel(build), data)
-    message = str(error.value)
     assert "starts with a Normalization layer" in message and "mean up to 33.3" in message
     assert "Adapt the layer on the data tunekit passes" in message
     check_model(get_hypermodel(build), _images(tmp_path, "float32"))  # pixels as given
