@@ -897,6 +897,22 @@ def test_an_npz_array_under_a_near_name_is_refused_and_others_are_said(tmp_path,
     np.savez(tmp_path / "names.npz", **arrays, classnames=np.array(["a", "b", "c"]))
     with pytest.raises(DataError, match=r"\('classnames' -> 'class_names'\)"):
         load_npz(tmp_path / "names.npz")
+    for x_name, y_name in (
+        ("val_x", "val_y"),
+        ("x_validation", "y_validation"),
+        ("X_dev", "Y_dev"),
+    ):
+        split = {x_name: rng.random((30, 4)), y_name: np.arange(30) % 3}
+        np.savez(tmp_path / "other.npz", **arrays, **split, target_names=np.array(["a", "b", "c"]))
+        with pytest.raises(DataError) as refused:
+            load_npz(tmp_path / "other.npz")
+        message = str(refused.value)
+        assert f"'{x_name}' -> 'x_val'" in message and f"'{y_name}' -> 'y_val'" in message
+        assert "'target_names' -> 'class_names'" in message
+    # Unrelated arrays are no validation split: left out, with a warning.
+    for name in ("x_all", "x_cal", "class_ids"):
+        np.savez(tmp_path / "unrelated.npz", **arrays, **{name: rng.random((60, 4))})
+        load_npz(tmp_path / "unrelated.npz")
     np.savez(
         tmp_path / "extra.npz", **arrays, x_train_raw=rng.random((60, 4)), notes=np.array(["v2"])
     )

@@ -283,18 +283,48 @@ def _npz_dataset(
     )
 
 
-def _check_unknown_keys(shown: str, found: Sequence[str], known: Sequence[str]) -> None:
-    """An array named like one tunekit reads (`x_valid` for `x_val`, `classnames`) would be
-    left out with exit 0 (a validation split the user gave, unused): refused, naming the
-    name to use. Other arrays (a description, metadata) are left out with a warning."""
-    import difflib
+# Other names an array tunekit reads goes by (lower case, without "_"): a validation
+# split saved as `x_valid` or `val_x` was left out with exit 0.
+_NEAR_NAMES = {
+    "x_val": {
+        "xval",
+        "xvalid",
+        "xvalidation",
+        "valx",
+        "validx",
+        "validationx",
+        "xdev",
+        "devx",
+        "xv",
+    },
+    "y_val": {
+        "yval",
+        "yvalid",
+        "yvalidation",
+        "valy",
+        "validy",
+        "validationy",
+        "ydev",
+        "devy",
+        "yv",
+    },
+    "class_names": {"classnames", "classname", "targetnames", "labelnames", "labelsnames"},
+}
 
+
+def _check_unknown_keys(shown: str, found: Sequence[str], known: Sequence[str]) -> None:
+    """An array under another name of one tunekit reads (`x_valid` or `val_x` for `x_val`,
+    `target_names` for `class_names`: `_NEAR_NAMES`, any case) would be left out with exit
+    0 (a validation split the user gave, unused): refused, naming the name to use. Other
+    arrays (a description, `x_all`, metadata) are left out with a warning."""
     unknown = [k for k in found if k not in known]
-    absent = [k for k in known if k not in found]  # x_train_raw beside x_train: an extra
     close = {
-        k: near[0]
+        k: name
         for k in unknown
-        if (near := difflib.get_close_matches(k.lower(), absent, n=1, cutoff=0.7))
+        for name, others in _NEAR_NAMES.items()
+        if name in known
+        and name not in found
+        and (k.lower().replace("_", "") in others or k.lower() == name)
     }
     if close:
         renames = ", ".join(f"{k!r} -> {v!r}" for k, v in close.items())
