@@ -87,6 +87,7 @@ def _scaled_by(how: str):
         inputs = keras.Input((8, 8, 1))
         ops = {
             "divide": lambda t: t / 255.0,
+            "div256": lambda t: t / 256.0,
             "centre": lambda t: t / 127.5 - 1.0,
             "lambda": keras.layers.Lambda(lambda t: t * (1.0 / 255)),
             "double": lambda t: t * 2.0,
@@ -102,7 +103,14 @@ def _scaled_by(how: str):
 
 @pytest.mark.parametrize(
     ("how", "refused"),
-    [("divide", True), ("centre", True), ("lambda", True), ("double", False), ("square", False)],
+    [
+        ("divide", True),
+        ("div256", True),  # a near factor divides them again all the same
+        ("centre", True),
+        ("lambda", True),
+        ("double", False),
+        ("square", False),
+    ],
 )
 def test_pixels_divided_again_by_an_op_or_lambda_are_refused(how, refused, tmp_path):
     """`inputs / 255.0` (an op) or a `Lambda` is no `Rescaling` layer: the pixels tunekit
@@ -1181,11 +1189,16 @@ def test_what_makes_one_loss_another_reads_lists_and_added_losses_not_from_logit
 
 
 @pytest.mark.parametrize(
-    ("mean", "variance", "refused"),
-    [(33.3, 78.6**2, True), (33.3 / 255, (78.6 / 255) ** 2, False)],
+    ("mean", "variance", "before", "refused"),
+    [
+        (33.3, 78.6**2, [], True),
+        (0.0, 255.0**2, [], True),  # a standard deviation of 255: a division by 255
+        (33.3 / 255, (78.6 / 255) ** 2, [], False),
+        (33.3, 78.6**2, [255.0], False),  # Rescaling(255) undid tunekit's division first
+    ],
 )
 def test_a_normalization_with_raw_pixel_statistics_is_refused_on_divided_pixels(
-    tmp_path, mean, variance, refused
+    tmp_path, mean, variance, before, refused
 ):
     """`Normalization(mean=33.3, variance=78.6**2)` (MNIST's raw pixel statistics) on
     pixels tunekit divided by 255 squeezed them into a sliver: test accuracy 0.11, exit 0."""
@@ -1194,6 +1207,7 @@ def test_a_normalization_with_raw_pixel_statistics_is_refused_on_divided_pixels(
         model = keras.Sequential(
             [
                 keras.Input((8, 8, 1)),
+                *[keras.layers.Rescaling(scale) for scale in before],
                 keras.layers.Normalization(mean=mean, variance=variance),
                 keras.layers.Flatten(),
                 keras.layers.Dense(hp.Int("units", 4, 8, step=4), activation="relu"),
@@ -1206,6 +1220,6 @@ def test_a_normalization_with_raw_pixel_statistics_is_refused_on_divided_pixels(
     message = _checked(get_hypermodel(build), _images(tmp_path), refused)
     if not refused:
         return
-    assert "starts with a Normalization layer" in message and "mean up to 33.3" in message
+    assert "starts with a Normalization layer" in message and f"mean up to {mean:.4g}" in message
     assert "Adapt the layer on the data tunekit passes" in message
     check_model(get_hypermodel(build), _images(tmp_path, "float32"))  # pixels as given

@@ -57,6 +57,7 @@ from tunekit.steps.value_checks import (
     probability_fix,
     reads_what,
     scaled_twice,
+    squeezed,
     value_sample,
 )
 
@@ -199,43 +200,46 @@ def _leading_layers(model: keras.Model) -> Iterator[Any]:
             return
 
 
-def _check_normalization(layer: Any, what: str) -> None:
-    """A leading `Normalization` whose statistics are of raw pixels (a mean above 1) on
-    pixels tunekit divided by 255: it squeezes them into a sliver (accuracy 0.11 on MNIST)."""
+def _check_normalization(layer: Any, what: str, reach: float) -> None:
+    """A leading `Normalization` whose statistics are of raw pixels (a mean above 1.5x, or
+    a standard deviation above 10x, the range `reach` of the values that reach it: 1 for
+    pixels tunekit divided by 255, unless a `Rescaling` before it undid that) squeezes the
+    pixels into a sliver (accuracy 0.11 on MNIST)."""
     try:
         mean = np.asarray(keras.ops.convert_to_numpy(layer.mean), dtype=float)
         variance = np.asarray(keras.ops.convert_to_numpy(layer.variance), dtype=float)
     except Exception:  # noqa: BLE001 - not built or not adapted: nothing to judge
         return
-    if not mean.size or not np.all(np.isfinite(mean)) or float(np.max(np.abs(mean))) <= 1.5:
+    if not mean.size or not np.all(np.isfinite(mean)) or not np.all(np.isfinite(variance)):
         return
-    std = float(np.sqrt(np.max(variance))) if variance.size else float("nan")
+    top, std = float(np.max(np.abs(mean))), float(np.sqrt(np.max(variance)))
+    if top <= 1.5 * reach and std <= 10 * reach:
+        return
     raise ModelCheckError(
         f"{what} starts with a Normalization layer ({layer.name!r}) whose statistics are of "
-        f"raw pixels (mean up to {float(np.max(np.abs(mean))):.4g}, standard deviation "
-        f"{std:.4g}), but tunekit has already divided the data's uint8 pixels by 255 (x "
-        f"scaling: {SCALED_UINT8}): the pixels, in [0, 1], would reach the model as values "
-        "that hardly vary. Adapt the layer on the data tunekit passes (layer.adapt("
-        "data.x_train)), or give it mean/255 and variance/255**2; or give tunekit the "
-        "pixels unscaled (an .npz of float32 pixels in [0, 255], used as given)."
+        f"raw pixels (mean up to {top:.4g}, standard deviation {std:.4g}), but tunekit has "
+        f"already divided the data's uint8 pixels by 255 (x scaling: {SCALED_UINT8}): the "
+        f"pixels, in [0, {reach:g}] there, would reach the model as values that hardly "
+        "vary. Adapt the layer on the data tunekit passes (layer.adapt(data.x_train)), or "
+        "give it mean/255 and variance/255**2; or give tunekit the pixels unscaled (an .npz "
+        "of float32 pixels in [0, 255], used as given)."
     )
 
 
 def _check_rescaling(model: keras.Model, data: Dataset | StreamData, what: str) -> None:
     if getattr(data, "scaling", None) != SCALED_UINT8:
         return
+    scale, names = 1.0, []  # the leading Rescaling layers' combined scale, in order
     for layer in _leading_layers(model):
         if isinstance(layer, keras.layers.Normalization):
-            _check_normalization(layer, what)
-    scale, names = 1.0, []  # the leading Rescaling layers' combined scale
-    for layer in _leading_layers(model):
+            _check_normalization(layer, what, abs(scale))
         if isinstance(layer, keras.layers.Rescaling):
             try:
                 scale *= float(np.mean(np.asarray(layer.scale, dtype=float)))
             except (TypeError, ValueError):  # a tensor or something else: not judged
                 return
             names.append(layer.name)
-    if not names or not (np.isclose(scale, 1 / 255) or np.isclose(scale, 1 / 127.5)):
+    if not names or not squeezed(scale):
         return
     raise ModelCheckError(scaled_twice(what, scale, ", ".join(map(repr, names))))
 

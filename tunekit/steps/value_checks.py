@@ -46,6 +46,7 @@ __all__ = [
     "probability_fix",
     "reads_what",
     "scaled_twice",
+    "squeezed",
 ]
 
 
@@ -77,6 +78,12 @@ def check_values(
     _check_output_values(model, x, what, objective_names)
 
 
+def squeezed(scale: float) -> bool:
+    """Whether scaling pixels tunekit divided by 255 by `scale` divides them again: to a
+    range of 1/100 or less (1/255, 1/256, 1/127.5, 1/128...), where inputs hardly vary."""
+    return 0 < abs(scale) <= 1 / 100 + 1e-9
+
+
 def scaled_twice(what: str, scale: float, by: str) -> str:
     """The message for pixels tunekit divided by 255 that the model scales again `by`
     (its Rescaling layers, or its ops), by `scale` in all."""
@@ -98,7 +105,8 @@ def check_scaled_by_values(
 ) -> None:
     """Pixels tunekit divided by 255 that an op or a `Lambda` before the model's first
     layer with weights (`inputs / 255.0`) divides again: the values reaching that layer
-    span 1/255 (or 1/127.5) of the pixels' range, on up to 32 training samples. Leading
+    span 1/100 of the pixels' range or less (1/255, 1/256, 1/127.5: `squeezed`), on up to
+    32 training samples. Leading
     `Rescaling` layers alone are `pairing_checks`' (read by their `scale`).
 
     Raises:
@@ -136,7 +144,7 @@ def check_scaled_by_values(
     if spread <= 0 or not np.all(np.isfinite(values)):
         return
     scale = float(np.ptp(values)) / spread
-    if np.isclose(scale, 1 / 255, rtol=1e-3) or np.isclose(scale, 1 / 127.5, rtol=1e-3):
+    if squeezed(scale):
         names = ", ".join(repr(o.name) for o in leading[1:] if hasattr(o, "name"))
         raise ModelCheckError(scaled_twice(what, scale, f"by its values: {names}"))
 
