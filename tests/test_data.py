@@ -929,6 +929,11 @@ def test_a_feature_float32_turns_to_zeros_is_refused_and_a_tiny_value_is_not():
     x[:, 1] *= 1e-60
     with pytest.raises(DataError, match=r"x's feature \(1,\) holds only values too small"):
         Dataset.from_arrays(x, np.arange(40) % 2)
+    x[:, 1] *= 1e18  # 1e-42: float32's subnormal range, which TensorFlow flushes to 0
+    with pytest.raises(DataError, match=r"x's feature \(1,\) holds only values too small"):
+        Dataset.from_arrays(x, np.arange(40) % 2)
+    with pytest.raises(DataError, match=r"x's feature \(0,\) holds only values too small"):
+        Dataset.from_arrays(rng.random(40) * 1e-60, np.arange(40) % 2)  # one feature, (n,)
     x[:, 1] = rng.random(40)
     x[0, 1] = 1e-60  # one value rounds to 0: nothing lost worth a refusal
     assert Dataset.from_arrays(x, np.arange(40) % 2, seed=0).x_train.dtype == np.float32

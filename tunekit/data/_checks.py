@@ -114,11 +114,14 @@ def _as_float32(x: Any, name: str) -> np.ndarray:
         raise DataError(f"{name} must have a leading sample axis, got a scalar.")
     if kind is not None and np.dtype(kind).kind == "f" and np.dtype(kind).itemsize > 4:
         source = np.asarray(given)
-        # A feature whose every value is below float32's smallest (about 1e-45) is lost: all 0
-        lost = np.any(source != 0, axis=0) & np.all(x == 0, axis=0) if x.ndim > 1 else None
-        if lost is not None and np.any(lost):
-            where = np.argwhere(lost)[0]
-            example = source[(slice(None),) + tuple(where)]
+        # A feature whose every value is below float32's smallest normal number (1.2e-38;
+        # TensorFlow flushes smaller ones to 0) is lost: all 0. `(n,)`: one feature.
+        tiny = np.abs(x) < np.finfo(np.float32).tiny
+        columns = source.reshape(len(source), -1) if source.ndim else source.reshape(1, 1)
+        lost = np.any(columns != 0, axis=0) & np.all(tiny.reshape(columns.shape), axis=0)
+        if np.any(lost):
+            where = np.unravel_index(int(np.argmax(lost)), source.shape[1:] or (1,))
+            example = columns[:, int(np.argmax(lost))]
             raise DataError(
                 f"{name}'s feature {tuple(int(i) for i in where)} holds only values too small "
                 f"for float32 (e.g. {float(example[example != 0][0]):.3g}): Keras trains in "
