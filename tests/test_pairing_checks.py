@@ -1223,3 +1223,21 @@ def test_a_normalization_with_raw_pixel_statistics_is_refused_on_divided_pixels(
     assert "starts with a Normalization layer" in message and f"mean up to {mean:.4g}" in message
     assert "Adapt the layer on the data tunekit passes" in message
     check_model(get_hypermodel(build), _images(tmp_path, "float32"))  # pixels as given
+
+
+def test_a_keras_loss_by_name_is_its_class_with_defaults():
+    """`"binary_crossentropy"` beside `BinaryCrossentropy(from_logits=True)` (a tuned
+    sigmoid/logit pair) was refused as two losses; the class form was accepted."""
+    from tunekit.steps.same_loss import loss_signature
+
+    def signature(loss):
+        return loss_signature(get_hypermodel(_regressor(loss)).build(_hp()))
+
+    bce = keras.losses.BinaryCrossentropy
+    assert signature("binary_crossentropy") == signature(bce(from_logits=True))
+    assert signature(lambda hp: keras.losses.binary_crossentropy) == signature(bce())
+    assert signature("mse") == signature(keras.losses.MeanSquaredError())
+    sparse = keras.losses.SparseCategoricalCrossentropy
+    assert signature("sparse_categorical_crossentropy") == signature(sparse(from_logits=True))
+    assert signature("binary_crossentropy") != signature(bce(label_smoothing=0.1))
+    assert signature("huber") != signature(keras.losses.Huber(delta=2.0))

@@ -57,11 +57,17 @@ def loss_signature(
         return None
 
     def canonical(loss: Any) -> Any:
-        if isinstance(loss, str):
+        if isinstance(loss, str) or (  # Keras's loss by name or function: its class's default
+            callable(loss)
+            and hasattr(loss, "__name__")
+            and str(getattr(loss, "__module__", "")).startswith("keras.")
+        ):
             try:
-                return str(getattr(keras.losses.get(loss), "__name__", loss))
+                function = keras.losses.get(loss) if isinstance(loss, str) else loss
             except (ValueError, TypeError):
                 return loss
+            name = str(getattr(function, "__name__", loss))
+            return _keras_defaults().get(name, name)
         if isinstance(loss, Mapping):  # one loss per output, by name
             return {str(k): canonical(v) for k, v in loss.items()}
         if isinstance(loss, (list, tuple)):
@@ -70,13 +76,7 @@ def loss_signature(
             return {"partial": canonical(loss.func), "args": loss.args, **loss.keywords}
         if loss is None or hasattr(loss, "__name__"):  # a function, with what it closes on
             return None if loss is None else _function_signature(loss)
-        kind = type(loss)
-        kwargs = getattr(loss, "_fn_kwargs", None) or {}  # Huber's delta, ...
-        settings = {**_settings(loss), **{k: _plain(v) for k, v in kwargs.items()}}
-        # A logit under from_logits=True and its softmax under False are one loss: the
-        # pairing checks refuse an output and a from_logits that do not go together.
-        settings.pop("from_logits", None)
-        return {"class": f"{kind.__module__}.{kind.__qualname__}", **settings}
+        return _loss_object(loss)
 
     try:
         weights = (model.get_compile_config() or {}).get("loss_weights")
@@ -150,6 +150,39 @@ def _adding_layers(model: keras.Model, x: Any) -> list[Any]:
     except Exception:  # noqa: BLE001 - a model that cannot run here: left to its trials
         return []
     return [layer for layer in own if getattr(layer, "_losses", None)]
+
+
+def _loss_object(loss: Any) -> dict[str, Any]:
+    """A loss object by its class (a Keras loss by the function it wraps: `"mse"` and
+    `MeanSquaredError()` are one) and settings, `from_logits` aside: a logit under
+    `from_logits=True` and its softmax under `False` are one loss, and the pairing checks
+    refuse an output and a `from_logits` that do not go together."""
+    kind = type(loss)
+    kwargs = getattr(loss, "_fn_kwargs", None) or {}  # Huber's delta, ...
+    settings = {**_settings(loss), **{k: _plain(v) for k, v in kwargs.items()}}
+    settings.pop("from_logits", None)
+    name = getattr(getattr(loss, "fn", None), "__name__", None)
+    if kind.__module__.startswith("keras.") and name:
+        return {"keras": str(name), **settings}
+    return {"class": f"{kind.__module__}.{kind.__qualname__}", **settings}
+
+
+@functools.lru_cache(maxsize=1)
+def _keras_defaults() -> dict[str, Any]:
+    """Keras's loss functions by name -> `_loss_object` of their class's default instance
+    (`"binary_crossentropy"` -> `BinaryCrossentropy()`'s)."""
+    found: dict[str, Any] = {}
+    for value in vars(keras.losses).values():
+        if not (isinstance(value, type) and issubclass(value, keras.losses.Loss)):
+            continue
+        try:
+            instance = value()
+        except Exception:  # noqa: BLE001 - a class that needs arguments: no default
+            continue
+        name = getattr(getattr(instance, "fn", None), "__name__", None)
+        if name:
+            found.setdefault(str(name), _loss_object(instance))
+    return found
 
 
 def _plain(value: Any) -> Any:
@@ -261,8 +294,9 @@ def check_same_loss(
             "penalty."
         )
     raise ModelCheckError(
-        f"{what} is compiled with the loss {_shown(signature)}, but the model of an earlier "
-        f"trial ({first_trial or 'the first checked'}) with {_shown(first)}. The "
+        f"{what} is compiled with the loss {_shown(signature, first)}, but the model of an "
+        f"earlier trial ({first_trial or 'the first checked'}) with {_shown(first, signature)}. "
+        "The "
         f"objective {objective!r} ranks every trial by its own loss, and losses of "
         "different kinds (or weights) are not on one scale: the search would pick the "
         "loss that reads lowest, not the best model. Rank the trials by a metric every "
@@ -280,10 +314,13 @@ def _penalties(parts: dict[str, Any]) -> str:
     return "the weight penalties " + (text if len(text) <= 160 else text[:157] + "...")
 
 
-def _shown(signature: str) -> str:
-    """A loss signature, short enough for a message."""
-    parts = json.loads(signature)
-    text = json.dumps(parts["loss"], sort_keys=True)
-    if parts.get("loss_weights") is not None:
-        text += f" (loss_weights {json.dumps(parts['loss_weights'])})"
-    return text if len(text) <= 160 else text[:157] + "..."
+def _shown(signature: str, other: str) -> str:
+    """A loss signature, short enough for a message: its loss where that differs from
+    `other`'s, then its `loss_weights` (where those differ, before the loss)."""
+    parts, others = json.loads(signature), json.loads(other)
+    weights = f"loss_weights {json.dumps(parts.get('loss_weights'))}"
+    loss = json.dumps(parts["loss"], sort_keys=True)
+    loss = loss if len(loss) <= 160 else loss[:157] + "..."
+    if parts["loss"] == others["loss"]:  # the weights differ
+        return f"{loss[:60] + '...' if len(loss) > 60 else loss} ({weights})"
+    return loss + (f" ({weights})" if parts.get("loss_weights") is not None else "")
