@@ -137,10 +137,11 @@ def penalty_signatures(model: keras.Model, x: Any = None) -> list[str]:
 
 
 def _adding_layers(model: keras.Model, x: Any) -> list[Any]:
-    """The layers of the user's own classes that add a loss when the model runs on `x`."""
-    own = [
+    """The layers (and a subclassed model) of the user's own classes that add a loss when
+    the model runs on `x`."""
+    own = [  # a subclassed model's own call may add one too
         layer
-        for layer in model._flatten_layers(include_self=False)
+        for layer in model._flatten_layers(include_self=True)
         if not type(layer).__module__.startswith("keras.")
     ]
     if x is None or not own:
