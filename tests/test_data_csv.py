@@ -330,3 +330,17 @@ def test_true_false_targets_keep_their_names(tmp_path):
     data = load_csv(tmp_path / "bools.csv", target="ok")
     assert data.task == "classification" and data.class_names == ["False", "True"]
     assert sorted(set(data.y_train.tolist())) == [0, 1]
+
+
+def test_integer_ids_float32_would_merge_are_refused(tmp_path):
+    """A CSV column of IDs above 2**24 became float32 with exit 0: 89 distinct IDs, 69
+    after loading. Large integers float32 holds exactly (multiples of 2**10) pass."""
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"a": rng.normal(size=60), "y": np.arange(60) % 2})
+    frame["uid"] = 2**24 + np.arange(60)
+    frame.to_csv(tmp_path / "ids.csv", index=False)
+    with pytest.raises(DataError, match=r"'uid' holds integers above 2\*\*24 .* \(60 distinct "):
+        load_csv(tmp_path / "ids.csv", target="y")
+    frame["uid"] = 2**30 + 1024 * np.arange(60)
+    frame.to_csv(tmp_path / "exact.csv", index=False)
+    assert load_csv(tmp_path / "exact.csv", target="y").x_train.shape[1] == 2

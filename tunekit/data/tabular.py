@@ -122,6 +122,7 @@ def load_csv(
         _check_numeric(frame, features)
         _check_no_row_index(frame, features)
         _check_finite_columns(frame, features + [t for t in targets if t in frame])
+        _check_exact_integers(frame, features)
         x = frame[features].to_numpy(dtype=np.float64)
         y, class_names, task = _targets(frame, targets, task)
         ds = Dataset.from_arrays(
@@ -217,6 +218,27 @@ _STRAY_FIX = (
     " A column of numbers with a few text cells (e.g. '?' for a missing value, which "
     "pandas reads as text) needs those rows replaced or dropped."
 )
+
+
+def _check_exact_integers(frame: Any, features: list[str]) -> None:
+    """Integer feature columns whose values float32 cannot keep apart (IDs above 2**24:
+    16777216 and 16777217 are one float32), which the features' float32 matrix merged."""
+    from pandas.api.types import is_integer_dtype
+
+    for column in features:
+        if not is_integer_dtype(frame[column]):
+            continue
+        values = frame[column].to_numpy()
+        if max(int(values.max()), -int(values.min())) <= 2**24:
+            continue
+        distinct, kept = np.unique(values).size, np.unique(values.astype(np.float32)).size
+        if kept < distinct:
+            raise DataError(
+                f"feature column {column!r} holds integers above 2**24 that float32, in "
+                f"which a model trains, cannot keep apart ({distinct} distinct values become "
+                f"{kept}). If it is an identifier, drop the column or map it to small ids "
+                "(pandas.factorize) and save the CSV again; if it is a quantity, scale it."
+            )
 
 
 def _check_numeric(frame: Any, features: list[str]) -> None:
