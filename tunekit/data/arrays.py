@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import os
 import zipfile
 import zlib
@@ -28,10 +27,9 @@ from tunekit.data._checks import (
     _naming_file,
     _scale_pixels,
 )
+from tunekit.data._npz_names import check_unknown_keys
 from tunekit.data.dataset import Dataset
 from tunekit.errors import DataError, DataUnavailableError
-
-_logger = logging.getLogger(__name__)
 
 __all__ = ["MNIST_ENV_VAR", "load_mnist", "load_npz"]
 
@@ -283,65 +281,6 @@ def _npz_dataset(
     )
 
 
-# Other names an array tunekit reads goes by (lower case, without "_"): a validation
-# split saved as `x_valid` or `val_x` was left out with exit 0.
-_NEAR_NAMES = {
-    "x_val": {
-        "xval",
-        "xvalid",
-        "xvalidation",
-        "valx",
-        "validx",
-        "validationx",
-        "xdev",
-        "devx",
-        "xv",
-    },
-    "y_val": {
-        "yval",
-        "yvalid",
-        "yvalidation",
-        "valy",
-        "validy",
-        "validationy",
-        "ydev",
-        "devy",
-        "yv",
-    },
-    "class_names": {"classnames", "classname", "targetnames", "labelnames", "labelsnames"},
-}
-
-
-def _check_unknown_keys(shown: str, found: Sequence[str], known: Sequence[str]) -> None:
-    """An array under another name of one tunekit reads (`x_valid` or `val_x` for `x_val`,
-    `target_names` for `class_names`: `_NEAR_NAMES`, any case) would be left out with exit
-    0 (a validation split the user gave, unused): refused, naming the name to use. Other
-    arrays (a description, `x_all`, metadata) are left out with a warning."""
-    unknown = [k for k in found if k not in known]
-    close = {
-        k: name
-        for k in unknown
-        for name, others in _NEAR_NAMES.items()
-        if name in known
-        and name not in found
-        and (k.lower().replace("_", "") in others or k.lower() == name)
-    }
-    if close:
-        renames = ", ".join(f"{k!r} -> {v!r}" for k, v in close.items())
-        raise DataError(
-            f"{shown!r} holds array(s) named like ones tunekit reads, under other names "
-            f"({renames}); tunekit reads only {list(known)} and would leave them out. "
-            "Save them under those names (numpy.savez(path, x_val=..., ...)), or drop them."
-        )
-    if unknown:
-        _logger.warning(
-            "%r: the array(s) %s are not among those tunekit reads (%s) and are left out.",
-            shown,
-            unknown,
-            ", ".join(known),
-        )
-
-
 def _read_npz(
     path: str | os.PathLike[str], required: Sequence[str], optional: Sequence[str] = ()
 ) -> dict[str, np.ndarray]:
@@ -376,7 +315,7 @@ def _read_npz(
         missing = [k for k in required if k not in npz.files]
         if missing:
             raise invalid(f"it is missing key(s) {missing}; found {sorted(npz.files)}")
-        _check_unknown_keys(shown, sorted(npz.files), [*required, *optional])
+        check_unknown_keys(shown, sorted(npz.files), [*required, *optional])
         for key in [*required, *(k for k in optional if k in npz.files)]:
             try:
                 array = npz[key]
