@@ -17,6 +17,7 @@ from typing import Any
 __all__ = [
     "KL_DIVERGENCE_KEYS",
     "SIGNED_ACTIVATIONS",
+    "is_kl_divergence",
     "keras_loss_key",
     "loss_name",
     "reads_probabilities",
@@ -101,6 +102,11 @@ def reads_probabilities(losses: Sequence[Any]) -> bool:
     (`KL_DIVERGENCE_KEYS`), which has no logit form."""
     return any(
         ("crossentropy" in keras_loss_key(item) and not getattr(item, "from_logits", False))
-        or keras_loss_key(item) in KL_DIVERGENCE_KEYS
+        or is_kl_divergence(item)
         for item in losses
     )
+
+
+def is_kl_divergence(loss: Any) -> bool:
+    """Whether `loss` is Keras's KL divergence (`"kld"`, `KLDivergence()`, ...)."""
+    return loss is not None and keras_loss_key(loss) in KL_DIVERGENCE_KEYS

@@ -33,7 +33,7 @@ import numpy as np
 from tunekit.data import SCALED_UINT8, Dataset, StreamData
 from tunekit.data import _targets as tg
 from tunekit.errors import ModelCheckError
-from tunekit.loss_reading import KL_DIVERGENCE_KEYS, keras_loss_key
+from tunekit.loss_reading import is_kl_divergence
 from tunekit.outputs import output_activation, training_samples, unit_reading
 from tunekit.steps.label_forms import loss_key
 from tunekit.steps.same_loss import output_entry
@@ -151,7 +151,7 @@ def check_scaled_by_values(
 
 def clipped(one: bool, loss: Any = None) -> str:
     """What Keras does to outputs outside [0, 1] under `loss`, which reads probabilities."""
-    if _kl(loss):
+    if is_kl_divergence(loss):
         how = "clips the outputs to [1e-7, 1]"
     else:
         how = "clips the output to [0, 1]" if one else "clips the outputs to [0, 1] and rescales"
@@ -163,18 +163,14 @@ def clipped(one: bool, loss: Any = None) -> str:
 
 def reads_what(loss: Any) -> str:
     """How a message names `loss`, a loss that reads probabilities."""
-    if _kl(loss):
+    if is_kl_divergence(loss):
         return "a KL divergence, which reads probability distributions"
     return "a cross-entropy that reads probabilities (from_logits=False)"
 
 
-def _kl(loss: Any) -> bool:
-    return loss is not None and keras_loss_key(loss) in KL_DIVERGENCE_KEYS
-
-
 def probability_fix(loss: Any, one: bool) -> str:
     """How to give a loss that reads probabilities what it reads, or logits."""
-    if _kl(loss):
+    if is_kl_divergence(loss):
         return (
             "Give the last layer activation='softmax' (a KL divergence has no "
             "from_logits), or compile keras.losses.CategoricalCrossentropy(from_logits=True)."
@@ -248,7 +244,9 @@ def _check_output_values(
     parts = _outputs(model, values)
     for index, (name, value, symbolic) in enumerate(parts):
         loss = output_entry(getattr(model, "loss", None), name, index, len(parts))
-        if not hasattr(value, "shape") or not ("crossentropy" in loss_key(loss) or _kl(loss)):
+        if not hasattr(value, "shape") or not (
+            "crossentropy" in loss_key(loss) or is_kl_divergence(loss)
+        ):
             continue
         if output_activation(model, symbolic if len(parts) > 1 else None) is not None:
             continue  # the layer is known: the layer checks read it
