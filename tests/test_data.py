@@ -873,6 +873,15 @@ def test_integers_float32_cannot_hold_are_kept_as_given():
     both = np.concatenate([data.x_train["cat"], data.x_val["cat"], data.x_test["cat"]])
     assert both.dtype == np.int64 and sorted(both.ravel()) == sorted(ids.ravel())
     assert data.x_train["num"].dtype == data.x_train["small"].dtype == np.float32
+    # The same IDs in a float64 array (as pandas gives a column with a missing value filled)
+    # were merged too; an integer Input receives them exactly from Keras.
+    data = Dataset.from_arrays({**x, "cat": ids.astype("float64")}, np.arange(60) % 2, seed=0)
+    both = np.concatenate([data.x_train["cat"], data.x_val["cat"], data.x_test["cat"]])
+    assert len(np.unique(both)) == 4 and sorted(both.ravel()) == sorted(ids.ravel())
+    # Large numbers that are not whole, or beyond any integer, are float32 as before.
+    for values in (ids + 0.5, ids * 1e30):
+        data = Dataset.from_arrays({**x, "cat": values}, np.arange(60) % 2, seed=0)
+        assert data.x_train["cat"].dtype == np.float32
 
 
 def test_an_npz_array_under_a_near_name_is_refused_and_others_are_said(tmp_path, caplog):

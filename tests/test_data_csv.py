@@ -344,3 +344,23 @@ def test_integer_ids_float32_would_merge_are_refused(tmp_path):
     frame["uid"] = 2**30 + 1024 * np.arange(60)
     frame.to_csv(tmp_path / "exact.csv", index=False)
     assert load_csv(tmp_path / "exact.csv", target="y").x_train.shape[1] == 2
+
+
+@pytest.mark.parametrize(
+    "values, message",
+    [
+        (1e-40 * np.arange(1, 61), r"'tiny' holds only values too small for float32, e\.g\. 1e-40"),
+        (1e39 * np.arange(60), r"'tiny' holds values beyond float32's range .* 5\.9e\+40"),
+    ],
+)
+def test_a_column_float32_loses_is_refused_by_name(tmp_path, values, message):
+    """A CSV column float32 loses (all 0 or infinite in training) was refused by its index
+    in the feature matrix ("x's feature (1,)"), which a CSV's user has to count out."""
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"a": rng.normal(size=60), "tiny": values, "y": np.arange(60) % 2})
+    frame.to_csv(tmp_path / "lost.csv", index=False)
+    with pytest.raises(DataError, match=message):
+        load_csv(tmp_path / "lost.csv", target="y")
+    frame["tiny"] = values * 1e-3 if values.max() > 1 else values * 1e30  # within float32
+    frame.to_csv(tmp_path / "kept.csv", index=False)
+    assert load_csv(tmp_path / "kept.csv", target="y").x_train.shape[1] == 2

@@ -73,13 +73,20 @@ FLOAT32_EXACT_INTEGERS = 2**24
 def _as_features(x: Any, name: str) -> np.ndarray:
     """`x` as float32 (what Keras trains in), except integers float32 cannot hold exactly
     (beyond `FLOAT32_EXACT_INTEGERS`: IDs for an `IntegerLookup` or an `Embedding`), which
-    are kept as given; Keras casts them to a float `Input`'s dtype itself."""
+    are kept as given, whether stored as integers or as whole float64 numbers; Keras casts
+    them to the `Input`'s dtype itself (exactly, for an integer `Input`)."""
     kind = getattr(x, "dtype", None)
-    if kind is not None and np.dtype(kind).kind in "iu":
+    if kind is not None and np.dtype(kind).kind in "iuf" and np.dtype(kind).itemsize > 4:
+        array = np.asarray(x)
+        if array.ndim >= 1 and array.size and np.isfinite(array).all():
+            largest = max(float(array.max()), -float(array.min()))
+            whole = array.dtype.kind in "iu" or bool((array == np.round(array)).all())
+            if FLOAT32_EXACT_INTEGERS < largest < 2**63 and whole:
+                return array
+    elif kind is not None and np.dtype(kind).kind in "iu":  # int32 and smaller
         array = np.asarray(x)
         if array.ndim >= 1 and array.size:
-            largest = max(int(array.max()), -int(array.min()))
-            if largest > FLOAT32_EXACT_INTEGERS:
+            if max(int(array.max()), -int(array.min())) > FLOAT32_EXACT_INTEGERS:
                 return array
     return _as_float32(x, name)
 

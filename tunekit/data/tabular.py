@@ -123,6 +123,7 @@ def load_csv(
         _check_no_row_index(frame, features)
         _check_finite_columns(frame, features + [t for t in targets if t in frame])
         _check_exact_integers(frame, features)
+        _check_float32_columns(frame, features)
         x = frame[features].to_numpy(dtype=np.float64)
         y, class_names, task = _targets(frame, targets, task)
         ds = Dataset.from_arrays(
@@ -239,6 +240,31 @@ def _check_exact_integers(frame: Any, features: list[str]) -> None:
                 f"{kept}). If it is an identifier, drop the column or map it to small ids "
                 "(pandas.factorize) and save the CSV again; if it is a quantity, scale it."
             )
+
+
+def _check_float32_columns(frame: Any, features: list[str]) -> None:
+    """Feature columns float32 loses by name (the arrays' check names only an index): every
+    value below float32's smallest normal number (all 0 in training), or any beyond its range
+    (infinite)."""
+    from pandas.api.types import is_float_dtype
+
+    limits = np.finfo(np.float32)
+    for column in features:
+        if not is_float_dtype(frame[column]):
+            continue
+        values = np.abs(frame[column].to_numpy(dtype=np.float64))
+        if values.max() > limits.max:
+            fix = "divide it by a power of ten, or take a log"
+            said = f"values beyond float32's range (about 3.4e38), e.g. {values.max():.3g}"
+        elif values.max() > 0 and values.max() < limits.tiny:
+            fix = "multiply it by a power of ten, or take a log"
+            said = f"only values too small for float32, e.g. {values[values > 0][0]:.3g}"
+        else:
+            continue
+        raise DataError(
+            f"feature column {column!r} holds {said}: a model trains in float32, where the "
+            f"column is lost. Scale it ({fix}) and save the CSV again."
+        )
 
 
 def _check_numeric(frame: Any, features: list[str]) -> None:
