@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import keras
+import keras_tuner as kt
 import numpy as np
 import pytest
 import stream_models
@@ -880,3 +881,21 @@ def test_a_streams_batches_that_do_not_fit_the_input_are_refused_before_training
         message
     )
     assert f"first batch has shape {shape}" in message and "--image-size" in message
+
+
+class _BatchSizeFit(kt.HyperModel):
+    def build(self, hp: Any) -> keras.Model:
+        return stream_models.dense_build(hp)
+
+    def fit(self, hp: Any, model: keras.Model, *args: Any, **kwargs: Any) -> Any:
+        return model.fit(*args, batch_size=hp.Choice("batch_size", [4, 32]), **kwargs)
+
+
+def test_a_batch_size_tuned_on_a_stream_is_said_to_do_nothing(tmp_path: Path, caplog) -> None:
+    """Keras's fit ignores batch_size= for a tf.data stream: a hypermodel's tuned
+    `batch_size` trained the same batches in every trial, and its narrowing was noise,
+    without a word."""
+    kwargs: dict[str, Any] = dict(directory=tmp_path, objective="val_loss", **SMALL)
+    CoarseToFine(_BatchSizeFit(), _tf_data(), project_name="stream", **kwargs).run()
+    said = [r.getMessage() for r in caplog.records if "ignores batch_size=" in r.getMessage()]
+    assert len(said) == 1 and "['batch_size']" in said[0]

@@ -115,6 +115,31 @@ def _objective_output(ctx: RunContext, labels: Mapping[str, Any]) -> str | None:
     )
 
 
+def _warn_batch_size_on_a_stream(ctx: RunContext, space: kt.HyperParameters) -> None:
+    """Says a tuned `batch_size` (a hypermodel's `fit(batch_size=hp...)`) on a stream:
+    Keras's `fit` ignores `batch_size` for a `tf.data.Dataset` or a `PyDataset`, whose
+    batches are made before it, so every value trained the same batches."""
+    from tunekit.data.streams import StreamData
+
+    if not isinstance(ctx.data, StreamData):
+        return
+    tuned = [
+        hp.name
+        for hp in space.space
+        if "batch_size" in hp.name.lower() and not isinstance(hp, kt.engine.hyperparameters.Fixed)
+    ]
+    if tuned:
+        _logger.warning(
+            "The search tunes %s, but the data is a stream (a tf.data.Dataset or "
+            "PyDataset): Keras's fit ignores batch_size= for a stream, whose batches are "
+            "made before fit, so unless the hypermodel's fit batches the stream itself "
+            "(x.unbatch().batch(...)), every value trained the same batches and its "
+            "narrowing and ranking are noise. Give arrays (Dataset.from_arrays) to tune "
+            "the batch size, or drop the entry.",
+            tuned,
+        )
+
+
 def _why_unchecked(ctx: RunContext) -> str:
     """Why an accuracy objective's coarse trials were not compared with chance, or `""`."""
     if not _scores_accuracy(ctx):
@@ -207,6 +232,7 @@ class NarrowStep:
         chance alone; when fewer of those remain than a narrowing needs, the
         whole space is kept (rule `"chance"`). Either is noted and logged.
         """
+        _warn_batch_size_on_a_stream(ctx, oracle.hyperparameters)
         trials = list(oracle.trials.values())
         usable_trials = [t for t in trials if is_usable(t)]
         usable = len(usable_trials)
