@@ -7,6 +7,7 @@ import json
 import logging
 
 import keras
+import keras_tuner
 import numpy as np
 import pytest
 
@@ -375,6 +376,58 @@ def test_metric_objects_a_build_shares_count_only_the_test_set_in_a_rebuilt_mode
     predicted = loaded.predict(data.x_test, verbose=0).argmax(axis=1)
     expected = float(np.mean(predicted == data.y_test))
     assert result.test_metrics["accuracy"] == pytest.approx(expected, abs=1e-6)
+
+
+class NetWithoutConfig(keras.Model):
+    """A subclassed model without get_config(): Keras cannot save it whole."""
+
+    def __init__(self, units, **kwargs):
+        super().__init__(**kwargs)
+        self.hidden = keras.layers.Dense(units, activation="relu")
+        self.out = keras.layers.Dense(2, activation="softmax")
+
+    def call(self, x):
+        return self.out(self.hidden(x))
+
+
+def test_a_subclassed_model_keras_cannot_save_whole_is_tuned_as_plain_kerastuner_tunes_it(
+    tmp_path, data, caplog
+):
+    """A subclassed `keras.Model` whose class has no get_config() was refused before
+    training (ModelSaveError); plain KerasTuner tunes it (its checkpoints are weights). Its
+    `.keras` file now holds the weights, which `build(hp)` + `load_weights` restore."""
+
+    def build(hp):
+        model = NetWithoutConfig(hp.Int("units", 4, 8, step=4))
+        model.compile("adam", "sparse_categorical_crossentropy", metrics=["accuracy"])
+        return model
+
+    caplog.set_level(logging.WARNING, logger="tunekit")
+    run = CoarseToFine(
+        build,
+        data,
+        directory=tmp_path,
+        project_name="net",
+        coarse_trials=3,
+        verbose=0,
+        **TINY,
+        **HYPERBAND,
+    )
+    result = run.run()
+    path = tmp_path / "net" / "best_model.keras"
+    with pytest.raises(TypeError):
+        keras.models.load_model(path)
+    note = json.loads((tmp_path / "net" / "report.json").read_text())["model_file_note"]
+    assert "holds its weights only" in note and "model.load_weights(path)" in note
+    assert any(r.getMessage() == note for r in caplog.records)  # said before training
+    model = build(keras_tuner.HyperParameters.from_config(result.best_hyperparameters.get_config()))
+    model(data.x_test[:1])
+    model.load_weights(path)  # the note's way
+    predicted = model.predict(data.x_test, verbose=0).argmax(axis=1)
+    assert result.test_metrics["accuracy"] == pytest.approx(np.mean(predicted == data.y_test))
+    (best,) = run.get_best_models()
+    assert np.allclose(best.predict(data.x_test, verbose=0), model.predict(data.x_test, verbose=0))
+    run.close()
 
 
 def test_a_list_objective_ranks_trials_by_keras_tuners_sum_and_resumes_only_the_same(

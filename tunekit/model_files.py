@@ -26,12 +26,17 @@ if TYPE_CHECKING:
     import keras
 
 __all__ = [
+    "WEIGHTS_ONLY",
     "check_round_trip",
     "file_alone_note",
     "load_keras_model",
     "load_saved_model",
     "restore_weights",
+    "save_keras",
 ]
+
+#: In a weights-only `.keras` file's `metadata.json` (see `save_keras`).
+WEIGHTS_ONLY = "tunekit_weights_only"
 
 
 def load_keras_model(
@@ -131,7 +136,14 @@ def check_round_trip(
             return None  # the disk, not the model: the run's own writes will name the file
         except Exception as e:  # noqa: BLE001 - any failure gets the same advice
             reason = (str(e).strip().splitlines() or [type(e).__name__])[-1]
-            if rebuild is not None and _takes_weights(rebuild, path):
+            if rebuild is not None and "get_config()" in str(e):  # saved as its weights
+                try:
+                    if os.path.exists(path):
+                        os.remove(path)  # what model.save left
+                    save_keras(model, path)
+                except Exception:  # noqa: BLE001 - the first error says more
+                    pass
+            if rebuild is not None and os.path.isfile(path) and _takes_weights(rebuild, path):
                 return _file_alone_note(e, path)
             lambda_layer = "`Lambda` layer" in str(e)
             fix = (
@@ -155,6 +167,63 @@ def check_round_trip(
                 f"saves the final model and tests the file it saved: {fix}"
             ) from None
     return None
+
+
+def save_keras(model: keras.Model, path: str | os.PathLike[str]) -> None:
+    """`model.save(path)`, to a temporary name beside `path`, then moved there.
+
+    A model Keras cannot save whole (a subclassed `keras.Model` whose class has
+    no `get_config()`: Keras raises NotImplementedError), which plain KerasTuner
+    tunes (its checkpoints are weights), is saved as a `.keras` file of its
+    weights only: Keras's layout (`metadata.json`, `config.json` naming the
+    class with an empty config, `model.weights.h5` from `model.save_weights`),
+    marked `WEIGHTS_ONLY` in its metadata. `model.load_weights(path)` reads it
+    into `hypermodel.build(hp)`, as tunekit restores the run's models
+    (`load_saved_model`); `keras.models.load_model` cannot load it alone, and
+    `file_alone_note` says so.
+
+    Raises:
+        OSError: The file cannot be written.
+        Exception: What `model.save` raised, for any other reason.
+    """
+    import json
+    import zipfile
+
+    import keras
+
+    path = os.fspath(path)
+    partial = path + ".partial.keras"  # Keras insists on the suffix
+    try:
+        model.save(partial)
+    except NotImplementedError as error:
+        if "get_config()" not in str(error):
+            raise
+        weights = path + ".partial.weights.h5"
+        try:
+            model.save_weights(weights)
+            kind = type(model)
+            config = {"module": kind.__module__, "class_name": kind.__name__, "config": {}}
+            metadata = {"keras_version": keras.__version__, WEIGHTS_ONLY: True}
+            with zipfile.ZipFile(partial, "w") as archive:
+                archive.writestr("metadata.json", json.dumps(metadata))
+                archive.writestr("config.json", json.dumps(config))
+                archive.write(weights, "model.weights.h5")
+        finally:
+            if os.path.exists(weights):
+                os.remove(weights)
+    os.replace(partial, path)
+
+
+def _weights_only(path: str | os.PathLike[str]) -> bool:
+    """Whether the `.keras` file at `path` is `save_keras`'s weights-only file."""
+    import json
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(path) as archive:
+            return bool(json.loads(archive.read("metadata.json")).get(WEIGHTS_ONLY))
+    except (OSError, KeyError, ValueError, zipfile.BadZipFile):
+        return False
 
 
 def _takes_weights(rebuild: Callable[[], keras.Model], path: str) -> bool:
@@ -233,6 +302,16 @@ def _file_alone_note(error: Exception, path: str | os.PathLike[str]) -> str:
     and the custom objects the file names that Keras cannot find (`_unlocated_names`).
     For a `Lambda` layer, whether `safe_mode=False` loads the file is tried, not assumed
     (Keras cannot rebuild a Lambda whose output shape it cannot infer)."""
+    if _weights_only(path):
+        return (
+            "The model's .keras file holds its weights only: its class has no get_config(), "
+            "so Keras cannot save the model whole, and keras.models.load_model(path) cannot "
+            "load it. tunekit loads the run's models by rebuilding them with the hypermodel "
+            "and loading the file's weights (as KerasTuner restores its checkpoints); do the "
+            "same: model = hypermodel.build(hp); model.load_weights(path). For a file that "
+            "loads alone, give the class a get_config() that returns its __init__ arguments "
+            "and register it with @keras.saving.register_keras_serializable()."
+        )
     if "`Lambda` layer" in str(error):
         unsafe = _unsafe_load_error(path)
         needs = (

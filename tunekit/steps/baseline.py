@@ -14,7 +14,6 @@ test set (`tunekit.stats.compare_to_baseline`).
 
 from __future__ import annotations
 
-import os
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -24,6 +23,7 @@ import keras_tuner as kt
 
 from tunekit import _io, _log, interrupts, timing
 from tunekit.fitting import fit_hypermodel
+from tunekit.model_files import save_keras
 from tunekit.model_size import param_count
 from tunekit.report_trust import BASELINE_MODEL
 from tunekit.retraining import schedule_callbacks
@@ -112,12 +112,6 @@ def train_like_winner(
     return FinalFit(model, time.perf_counter() - start, used, diverged)
 
 
-def _save_keras(model: keras.Model, tmp: str) -> None:
-    target = tmp + ".keras"  # Keras insists on the suffix
-    model.save(target)
-    os.replace(target, tmp)
-
-
 class BaselineStep:
     """Trains the hypermodel's default configuration by the winner's rule (see the module).
 
@@ -147,7 +141,7 @@ class BaselineStep:
             ),
         )
         fit = train_like_winner(ctx, hp, epochs=epochs, seed=ctx.seed, extra_callbacks=[announce])
-        _io.atomic_write(ctx.run_dir / BASELINE_MODEL, lambda tmp: _save_keras(fit.model, tmp))
+        _io.atomic_write(ctx.run_dir / BASELINE_MODEL, lambda tmp: save_keras(fit.model, tmp))
         manifest.mark(
             self.name,
             "done",

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 import time
 from collections.abc import Callable
 from typing import Any, NamedTuple
@@ -16,7 +15,7 @@ from tunekit import _faults, _io, _log, interrupts, timing
 from tunekit.data.streams import StreamData
 from tunekit.errors import RetrainDivergedError
 from tunekit.fitting import fit_hypermodel
-from tunekit.model_files import load_saved_model
+from tunekit.model_files import load_saved_model, save_keras
 from tunekit.replacing import FINAL_LOGS, set_aside
 from tunekit.retraining import (
     NOT_STARTED,
@@ -192,13 +191,6 @@ class _FaultCallback(keras.callbacks.Callback):
         _faults.checkpoint("retrain.epoch_end")
 
 
-def _save_keras(model: keras.Model, tmp: str) -> None:
-    # Keras insists on the .keras suffix; save beside the temporary file, then move.
-    target = tmp + ".keras"
-    model.save(target)
-    os.replace(target, tmp)
-
-
 class RetrainStep:
     """Rebuilds the best configuration and trains it on train+validation.
 
@@ -341,7 +333,7 @@ class RetrainStep:
                 trained,
                 "; its learning rate was not annealed to the end" if scheduled else "",
             )
-        _io.atomic_write(path, lambda tmp: _save_keras(model, tmp))
+        _io.atomic_write(path, lambda tmp: save_keras(model, tmp))
         _io.write_json(
             ctx.run_dir / BEST_HYPERPARAMETERS,
             {
