@@ -159,6 +159,18 @@ def _one_class_folder(tmp_path: Path) -> list[str]:
     return ["--data", str(tmp_path / "images")]
 
 
+def _runs_inside_image_folder(tmp_path: Path) -> list[str]:
+    """`--data .` from inside an image folder with the default `--directory runs`: the run's
+    plots became images of a class 'runs' on the next run (with --overwrite, exit 0)."""
+    from PIL import Image
+
+    for name in ("a", "b"):
+        (tmp_path / "images" / name).mkdir(parents=True)
+        for i in range(3):
+            Image.new("L", (8, 8), 40 * i).save(tmp_path / "images" / name / f"{i}.png")
+    return ["--data", str(tmp_path / "images"), "--directory", str(tmp_path / "images" / "runs")]
+
+
 def _file_as_directory(tmp_path: Path) -> list[str]:
     (tmp_path / "a_file").write_text("x")
     return ["--directory", str(tmp_path / "a_file")]
@@ -187,6 +199,7 @@ def _file_as_directory(tmp_path: Path) -> list[str]:
         (_npz_missing_keys, "y_train"),
         (_one_class_folder, "at least 2 class"),
         (_file_as_directory, "is a file, not a folder"),
+        (_runs_inside_image_folder, "is inside the image folder --data"),
     ],
 )
 def test_bad_input_exits_2_with_one_line(tmp_path, capsys, make_args, message):

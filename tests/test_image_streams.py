@@ -503,3 +503,19 @@ def test_the_command_lines_split_is_one_whatever_its_seed(image_folder):
         assert stream.fingerprint == default.fingerprint
     first, second = (_all(s.dataset("train"))[1] for s in streams)
     assert sorted(first) == sorted(second) and first.tolist() != second.tolist()
+
+
+def test_a_run_folder_inside_an_image_folder_is_not_read_as_a_class(image_folder, tmp_path):
+    """A run written inside the image folder (`--data .` with the default `--directory
+    runs`) became a class of its plots on the next run: 4 classes, every image made RGB,
+    exit 0. A folder holding a tunekit run is refused by name; another `manifest.json`
+    (a dataset's own) is an image folder's business."""
+    run = image_folder / "runs" / "mnist-dense-images"
+    (run / "plots").mkdir(parents=True)
+    for name in ("confusion_matrix", "best_so_far", "sample_images"):
+        Image.new("RGB", (16, 24)).save(run / "plots" / f"{name}.png")
+    (run / "manifest.json").write_text(json.dumps({"config": {}, "fingerprint": "", "steps": {}}))
+    with pytest.raises(DataError, match=r"'runs/mnist-dense-images' .* holds a tunekit run"):
+        image_folder_stream(image_folder)
+    (run / "manifest.json").write_text(json.dumps({"license": "CC-BY"}))
+    assert image_folder_stream(image_folder).num_classes == len(IMAGE_FOLDER_CLASSES) + 1

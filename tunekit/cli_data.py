@@ -101,6 +101,13 @@ def folder_stream(args: argparse.Namespace) -> Any:
     """
     from tunekit.image_streams import image_folder_stream
 
+    folder, runs = Path(args.data).resolve(), Path(args.directory).resolve()
+    if runs == folder or folder in runs.parents:
+        raise UsageError(
+            f"--directory {args.directory} is inside the image folder --data {args.data}: "
+            "the run's plots would be read as images of a class on the next run. Give "
+            f"--directory a folder outside it (e.g. --directory {folder.parent / 'runs'})."
+        )
     if args.batch_size is None:
         args.batch_size = FOLDER_BATCH_SIZE  # also recorded in the run's settings
     # The folder's own size and colour mode unless given (its headers are read once).

@@ -218,6 +218,13 @@ def list_images(folder: Path) -> list[tuple[str, int, int]]:
         for parent, folders, files in os.walk(folder / name, onerror=unlisted.append):
             folders[:] = sorted(f for f in folders if not f.startswith("."))
             inside = Path(parent).relative_to(folder).as_posix()
+            if _holds_a_run(Path(parent), files):
+                raise DataError(
+                    f"{inside!r} in the image folder {str(folder)!r} holds a tunekit run, not "
+                    f"images of class {name!r}: the run's plots would be read as images of that "
+                    "class. Move the run's folder out of the image folder, and give the runs a "
+                    "folder outside it (--directory, directory=), then rerun."
+                )
             for file in files:
                 if not file.startswith(".") and Path(file).suffix.lower() in IMAGE_SUFFIXES:
                     try:
@@ -246,6 +253,19 @@ def list_images(folder: Path) -> list[tuple[str, int, int]]:
             f"({'/'.join(IMAGE_SUFFIXES)}); add images or remove the folder."
         )
     return listing
+
+
+def _holds_a_run(parent: Path, files: Sequence[str]) -> bool:
+    """Whether `parent` is a tunekit run's folder: a `manifest.json` of tunekit's keys."""
+    import json
+
+    if "manifest.json" not in files:
+        return False
+    try:
+        state = json.loads((parent / "manifest.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(state, dict) and {"config", "fingerprint", "steps"} <= set(state)
 
 
 def listing_changes(
