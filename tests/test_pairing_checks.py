@@ -1188,6 +1188,44 @@ def test_what_makes_one_loss_another_reads_lists_and_added_losses_not_from_logit
     assert penalty_signatures(penalised(1e-4)) == penalty_signatures(penalised(10.0)) == []
 
 
+class _PrivateScale(keras.losses.Loss):
+    """A loss of the user's that keeps its scale in a private attribute."""
+
+    def __init__(self, s=1.0, **kwargs):
+        super().__init__(**kwargs)
+        self._s = s
+
+    def call(self, y_true, y_pred):
+        return self._s * keras.ops.mean(keras.ops.square(y_true - y_pred), axis=-1)
+
+
+class _Scaler:
+    """An object of the user's whose bound method is the loss."""
+
+    def __init__(self, s):
+        self.s = s
+
+    def loss(self, y_true, y_pred):
+        return self.s * keras.ops.mean(keras.ops.square(y_true - y_pred), axis=-1)
+
+
+def test_a_scale_in_a_private_attribute_or_a_bound_methods_object_is_another_loss():
+    """Found by a helper: under val_loss, `self._s = s` in a loss class, and `Scaler(s).loss`
+    (a bound method), were read as one loss for every tuned `s`, and the search ranked
+    the scale (the smallest s won, reading 0.2 against 156 for s=74)."""
+    from tunekit.steps.same_loss import loss_signature
+
+    def signature(loss):
+        return loss_signature(get_hypermodel(_regressor(loss)).build(_hp()))
+
+    assert signature(_PrivateScale(0.1)) != signature(_PrivateScale(73.8))
+    assert signature(_PrivateScale(2.0)) == signature(_PrivateScale(2.0))
+    assert signature(_Scaler(0.1).loss) != signature(_Scaler(73.8).loss)
+    assert signature(_Scaler(2.0).loss) == signature(_Scaler(2.0).loss)
+    # Keras's own losses keep private attributes too: not settings of the user's.
+    assert signature(keras.losses.MeanSquaredError()) == signature("mse")
+
+
 @pytest.mark.parametrize(
     ("mean", "variance", "before", "refused"),
     [

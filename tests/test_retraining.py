@@ -384,3 +384,46 @@ def test_the_retrains_epochs_are_those_the_saved_model_trained(tmp_path, caplog,
     else:
         assert rule == "set by the hypermodel's own fit" and saved["final_epochs"] == 3
     assert f"retrained {expected} epochs ({rule})" in (result.run_dir / "report.md").read_text()
+
+
+def test_weights_an_early_stopping_restored_are_said_to_be_the_saved_ones(tmp_path, caplog):
+    """Found by a helper: with `EarlyStopping(restore_best_weights=True)` in the retrain, the
+    report said "the saved model is the one after epoch 3" while Keras had put back epoch
+    1's weights."""
+    import json
+    import logging
+
+    from sklearn.datasets import load_digits
+
+    from tunekit import CoarseToFine
+    from tunekit.data import Dataset
+
+    x, y = load_digits(return_X_y=True)
+    data = Dataset.from_arrays((x / 16).astype("float32")[:400], y[:400], seed=0)
+    # mode="max" on the loss: the first epoch is the best, and 2 more end the retrain.
+    stop = keras.callbacks.EarlyStopping(
+        monitor="loss", mode="max", patience=2, restore_best_weights=True
+    )
+    run = CoarseToFine(
+        _digits_classifier,
+        data,
+        directory=tmp_path,
+        coarse_trials=3,
+        coarse_epochs=1,
+        fine_tuner="bayesian",
+        fine_trials=1,
+        max_epochs=1,
+        final_epochs=6,
+        baseline=False,
+        callbacks=[stop],
+        seed=0,
+        verbose=0,
+    )
+    with caplog.at_level(logging.WARNING):
+        result = run.run()
+    saved = json.loads((result.run_dir / "best_hyperparameters.json").read_text())
+    assert (saved["epochs_trained"], saved["weights_from_epoch"]) == (3, 1)
+    assert "The saved model is the one after epoch 1 (EarlyStopping(restore_best_weights" in (
+        caplog.text
+    )
+    assert "restored epoch 1's" in (result.run_dir / "report.md").read_text()

@@ -899,3 +899,22 @@ def test_a_batch_size_tuned_on_a_stream_is_said_to_do_nothing(tmp_path: Path, ca
     CoarseToFine(_BatchSizeFit(), _tf_data(), project_name="stream", **kwargs).run()
     said = [r.getMessage() for r in caplog.records if "ignores batch_size=" in r.getMessage()]
     assert len(said) == 1 and "['batch_size']" in said[0]
+
+
+def test_a_stream_that_cannot_be_replayed_stops_the_search(tmp_path: Path) -> None:
+    """Found by a helper: `from_generator(lambda: it)` over one iterator ran out after its
+    first pass; Keras only warned, the next trials trained on no batch and were scored
+    (0.10-0.11, an untrained model's) and narrowed from, then the fine step failed with a
+    bare StopIteration."""
+    from tunekit.fitting import SearchInputError
+
+    x, y = _arrays(96, 0)
+    batches = iter([(x[i : i + 16], y[i : i + 16]) for i in range(0, 96, 16)])
+    spec = (tf.TensorSpec((None, 6), tf.float32), tf.TensorSpec((None,), tf.int64))
+    once = tf.data.Dataset.from_generator(lambda: batches, output_signature=spec)
+    data = StreamData(once, _tf_split(32, 1), _tf_split(40, 2), fingerprint="once", num_classes=3)
+    run = CoarseToFine(
+        stream_models.dense_build, data, directory=tmp_path, objective="val_loss", **SMALL
+    )
+    with pytest.raises(SearchInputError, match=r"trained on no batch in epoch 1: the training"):
+        run.run()

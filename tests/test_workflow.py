@@ -361,6 +361,33 @@ def test_the_fine_search_draws_other_numbers_than_the_coarse_one(finished):
     assert moved != pytest.approx(same[0], abs=1e-3)
 
 
+def test_the_coarse_searches_of_nearby_seeds_are_not_copies_one_trial_apart():
+    """Found by a helper: KerasTuner counts its seed up by one per value drawn, so in a
+    space of 2 hyperparameters the coarse search of seed 2 drew seed 0's configurations one
+    trial later (seed 4, two later): runs "over 3 seeds" could compare near copies. Seed 0
+    keeps its search."""
+    from tunekit.steps.search import phase_seed
+    from tunekit.tuners.oracles import kerastuner_seed
+
+    space = kt.HyperParameters()
+    space.Int("units", 16, 512, step=16)
+    space.Float("learning_rate", 1e-4, 1e-2, sampling="log")
+
+    def draws(seed):
+        oracle = kt.oracles.RandomSearchOracle(
+            objective="val_loss", max_trials=8, seed=seed, hyperparameters=space
+        )
+        found = [oracle.populate_space(str(i))["values"] for i in range(8)]
+        return {(v["units"], round(v["learning_rate"], 12)) for v in found}
+
+    seeds = (0, 1, 2, 4)
+    old = {s: draws(s + 1) for s in seeds}  # the seeds the coarse oracle had before
+    assert len(old[0] & old[2]) == 7 and len(old[0] & old[4]) == 6  # the flaw
+    new = {s: draws(kerastuner_seed(phase_seed(s, "coarse"))) for s in seeds}
+    assert new[0] == old[0]  # seed 0's default run is unchanged
+    assert all(not (new[a] & new[b]) for a in seeds for b in seeds if a < b)
+
+
 @pytest.mark.parametrize(
     ("change", "named"),
     [

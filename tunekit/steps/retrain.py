@@ -13,7 +13,7 @@ from keras_tuner.engine import trial as trial_module
 
 from tunekit import _faults, _io, _log, interrupts, timing
 from tunekit.data.streams import StreamData
-from tunekit.errors import RetrainDivergedError
+from tunekit.errors import DataError, RetrainDivergedError
 from tunekit.fitting import fit_hypermodel
 from tunekit.model_files import load_saved_model, save_keras
 from tunekit.replacing import FINAL_LOGS, set_aside
@@ -32,7 +32,7 @@ from tunekit.steps.base import (
 from tunekit.steps.finalists import finalist_selection
 from tunekit.steps.search import completed_trials, refused_fit_args
 from tunekit.tuners import AnnounceFit, InterruptCheck, TrialFacts
-from tunekit.tuners.callbacks import TensorBoard
+from tunekit.tuners.callbacks import TensorBoard, empty_stream_message
 
 _logger = logging.getLogger(__name__)
 
@@ -191,6 +191,20 @@ class _FaultCallback(keras.callbacks.Callback):
         _faults.checkpoint("retrain.epoch_end")
 
 
+def _restored_epoch(callbacks: Any) -> int | None:
+    """The epoch (from 1, as Keras counts them) whose weights a user's
+    `EarlyStopping(restore_best_weights=True)` put back when the retrain ended (Keras does
+    whenever it kept some), else `None`."""
+    for callback in callbacks or ():
+        if (
+            isinstance(callback, keras.callbacks.EarlyStopping)
+            and callback.restore_best_weights
+            and getattr(callback, "best_weights", None) is not None
+        ):
+            return int(callback.best_epoch) + 1
+    return None
+
+
 class RetrainStep:
     """Rebuilds the best configuration and trains it on train+validation.
 
@@ -311,6 +325,8 @@ class RetrainStep:
         # A stream brings its own batches: Keras ignores batch_size for it.
         streamed = isinstance(ctx.data, StreamData)
         batch_size = None if streamed or not used else used.get("batch_size")
+        if facts.empty_epoch is not None:
+            raise DataError(empty_stream_message(facts, "The final retrain"))
         if facts.nan_at is not None:
             raise RetrainDivergedError(
                 f"The final retrain of {phase} trial {trial.trial_id} diverged: the loss "
@@ -320,18 +336,34 @@ class RetrainStep:
         curves = _curves(history, manifest.step(self.name).pop("epoch_logs", {}))
         planned = epochs - int(used.get("initial_epoch") or 0)  # a fit's own later stage
         trained = max((len(v) for v in curves.values()), default=planned)
+        restored = _restored_epoch(ctx.callbacks)
+        saved = trained if restored is None else restored
+        weights = (
+            ""
+            if restored is None
+            else f" (EarlyStopping(restore_best_weights=True) restored epoch {restored}'s)"
+        )
         if trained < planned:  # a callback's model.stop_training (EarlyStopping, ...)
             rule = (
                 f"{rule}; a callback stopped training after {trained} of the {planned} "
-                "epochs planned"
+                f"epochs planned{weights}"
             )
             _logger.warning(
                 "The retrain stopped after %s of the %d planned: a callback set "
-                "model.stop_training. The saved model is the one after epoch %d%s.",
+                "model.stop_training. The saved model is the one after epoch %d%s%s.",
                 _log.count(trained, "epoch"),
                 planned,
-                trained,
+                saved,
+                weights,
                 "; its learning rate was not annealed to the end" if scheduled else "",
+            )
+        elif restored is not None and restored != epochs - max(0, planned - trained):
+            rule = f"{rule}; the saved weights are epoch {restored}'s{weights}"
+            _logger.warning(
+                "The retrain trained %s, but the saved model is the one after epoch %d%s.",
+                _log.count(trained, "epoch"),
+                restored,
+                weights,
             )
         _io.atomic_write(path, lambda tmp: save_keras(model, tmp))
         _io.write_json(
@@ -342,6 +374,8 @@ class RetrainStep:
                 "reason": reason,
                 "final_epochs": epochs,  # model.fit's epochs=
                 "epochs_trained": epochs - max(0, planned - trained),  # fewer when stopped
+                # An EarlyStopping(restore_best_weights=True) of the user's: an earlier epoch.
+                "weights_from_epoch": restored,
                 "batch_size": batch_size,
                 "values": {k: v for k, v in hp.values.items() if hp.is_active(k)},
             },

@@ -216,12 +216,31 @@ def _settings(thing: Any) -> dict[str, Any]:
         config = {k: _plain(v) for k, v in thing.get_config().items() if k != "name"}
     except Exception:  # noqa: BLE001 - a class of the user's without a config
         config = {}
+    keras_own = _keras_attributes(thing.__class__)
     kept = {
         k: plain
         for k, v in vars(thing).items()
-        if not k.startswith("_") and k != "name" and (plain := _plain(v)) is not None
+        if k not in keras_own and k != "name" and (plain := _plain(v)) is not None
     }
     return {**kept, **config}
+
+
+@functools.lru_cache(maxsize=64)
+def _keras_attributes(kind: Any) -> frozenset[str]:
+    """The attributes Keras's own class under `kind` keeps (read from a default instance;
+    every private name when it has none): the rest of an instance's attributes, private
+    ones too (`self._s = s`), are the user's class's settings."""
+    for base in kind.__mro__:
+        if base.__module__.startswith("keras."):
+            try:
+                return frozenset(vars(base()))
+            except Exception:  # noqa: BLE001 - a class that needs arguments
+                break
+    return frozenset(k for k in dir(kind) if k.startswith("_")) | _PRIVATE_ALWAYS
+
+
+# Private names of an object without a Keras base that are never settings.
+_PRIVATE_ALWAYS = frozenset({"__dict__", "__weakref__"})
 
 
 def _function_signature(function: Any) -> str:
@@ -239,6 +258,9 @@ def _function_signature(function: Any) -> str:
         v for v in getattr(function, "__defaults__", None) or () if isinstance(v, (int, float))
     ]
     name = f"{function.__module__}.{getattr(function, '__qualname__', function.__name__)}"
+    owner = getattr(function, "__self__", None)  # a bound method: its object's settings
+    if owner is not None and not isinstance(owner, type):
+        return json.dumps([name, cells, defaults, _settings(owner)], default=str, sort_keys=True)
     return json.dumps([name, cells, defaults], default=str)
 
 

@@ -157,10 +157,24 @@ def phase_seed(seed: int | None, phase: str) -> int | None:
     `k` at the relative place of coarse trial `k + 1`). The fine seed is the
     first word of NumPy's `SeedSequence([seed, 1])`: a stream independent of
     the coarse one, the same on every rerun and worker. `None` stays `None`.
+
+    For the same reason, the coarse searches of seeds `s` and `s + 1` drew the
+    same configurations one trial apart (the counter of one is the seed of the
+    other), so runs of nearby seeds were not independent samples. The coarse
+    seed is `seed * COARSE_SEED_SPACING` modulo 2**31 - 1 (a prime, so no two
+    seeds below it share one): seed 0 keeps its searches, and the seeds below
+    2,147 start their counters `COARSE_SEED_SPACING` apart, more values than a
+    search draws.
     """
-    if seed is None or phase == "coarse":
+    if seed is None:
         return seed
+    if phase == "coarse":
+        return seed * COARSE_SEED_SPACING % (2**31 - 1)
     return int(np.random.SeedSequence([seed, 1]).generate_state(1)[0] % (2**31 - 1))
+
+
+#: How far apart the coarse searches of consecutive seeds start (see `phase_seed`).
+COARSE_SEED_SPACING = 1_000_003
 
 
 class SearchStep:

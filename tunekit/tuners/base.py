@@ -39,7 +39,12 @@ from tunekit.fitting import SearchInputError, fit_hypermodel
 from tunekit.objectives import objective_names, training_metric_note
 from tunekit.processes import release_trial_memory
 from tunekit.tensorboard import configure_trial_logdirs
-from tunekit.tuners.callbacks import BestEpochWeights, InterruptCheck, TrialFacts
+from tunekit.tuners.callbacks import (
+    BestEpochWeights,
+    InterruptCheck,
+    TrialFacts,
+    empty_stream_message,
+)
 from tunekit.tuners.declared import DeclaringHyperParameters, declared_only
 from tunekit.tuners.oracles import (
     ModelSizeLimit,
@@ -420,6 +425,8 @@ class TunekitTuner(kt.Tuner):
                 f"The loss became NaN or infinite at {where}: training stopped; the trial "
                 "is FAILED and will not be retried."
             )
+        if facts.empty_epoch is not None:  # every further trial would read nothing either
+            raise SearchInputError(empty_stream_message(facts, f"Trial {trial.trial_id}"))
         objective = self.oracle.objective
         if isinstance(results, keras.callbacks.History):
             names = getattr(objective, "name_to_direction", {objective.name: None})

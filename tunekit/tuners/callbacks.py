@@ -34,11 +34,13 @@ __all__ = [
     "InterruptCheck",
     "TensorBoard",
     "TrialFacts",
+    "empty_stream_message",
 ]
 
 
 class TrialFacts(keras.callbacks.Callback):
-    """Counts parameters and epochs, and stops training on a NaN or infinite loss.
+    """Counts parameters and epochs, and stops training on a NaN or infinite loss, or
+    at an epoch that trained on no batch (`empty_epoch`).
 
     The parameter count is read once the model is built: at the start of
     training, or at the end of the first epoch (or of training) for a model
@@ -48,7 +50,7 @@ class TrialFacts(keras.callbacks.Callback):
     recorded by the batch-end hook (which may run on Keras' callback thread:
     `async_safe`); the next batch's begin hook, on the loop's thread, stops
     training (a batch or two later). Used in every trial and in the final
-    retrain.
+    retrain. `empty_stream_message` says what an `empty_epoch` means.
     """
 
     async_safe = True  # the batch-end hook only records; stopping is done on the loop's thread
@@ -58,19 +60,25 @@ class TrialFacts(keras.callbacks.Callback):
         self.num_params = 0
         self.epochs = 0
         self.nan_at: tuple[int, int | None] | None = None
+        #: The first epoch (from 0) in which no training batch ended: the data ran out (a
+        #: stream that cannot be replayed); Keras only warns and goes on with no step.
+        self.empty_epoch: int | None = None
         self._epoch = 0
+        self._batches = 0
 
     def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
         self.num_params = param_count(self.model) or 0
 
     def on_epoch_begin(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         self._epoch = epoch
+        self._batches = 0
 
     def on_train_batch_begin(self, batch: int, logs: dict[str, Any] | None = None) -> None:
         if self.nan_at is not None:
             self.model.stop_training = True
 
     def on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
+        self._batches += 1
         loss = (logs or {}).get("loss")
         if loss is not None and not math.isfinite(float(loss)):
             where = (self._epoch, batch)
@@ -87,6 +95,9 @@ class TrialFacts(keras.callbacks.Callback):
     def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         self._count_params()
         self.epochs += 1
+        if not self._batches and self.empty_epoch is None:
+            self.empty_epoch = epoch
+            self.model.stop_training = True
         if self.nan_at is not None:  # a NaN in the epoch's last batch
             self.model.stop_training = True
         # A loss can overflow in validation only (e.g. huge weights): that fails too.
@@ -94,6 +105,19 @@ class TrialFacts(keras.callbacks.Callback):
             if name.endswith("loss") and not math.isfinite(float(value)):
                 self.nan_at = self.nan_at or (epoch, None)
                 self.model.stop_training = True
+
+
+def empty_stream_message(facts: TrialFacts, what: str) -> str:
+    """Why `what` (e.g. "Trial 1") stopped at `facts.empty_epoch`, and the fix."""
+    return (
+        f"{what} trained on no batch in epoch {int(facts.empty_epoch or 0) + 1}: the training "
+        "data ran out after its first pass (Keras warned 'Your input ran out of data' and "
+        "went on without a step, so the scores would be those of an untrained model). "
+        "A stream must start over each time it is read, once per epoch of every trial: "
+        "e.g. tf.data.Dataset.from_generator(make_batches) with a function that returns a "
+        "new generator, not `lambda: it` over one iterator; a PyDataset whose "
+        "__getitem__ reads by index."
+    )
 
 
 class BestEpochWeights(_kerastuner.SaveBestEpoch):
