@@ -171,6 +171,21 @@ def _runs_inside_image_folder(tmp_path: Path) -> list[str]:
     return ["--data", str(tmp_path / "images"), "--directory", str(tmp_path / "images" / "runs")]
 
 
+def _tab_separated_file(tmp_path: Path) -> list[str]:
+    """A .tsv was read as a broken .npz ("its content is not a NumPy archive")."""
+    (tmp_path / "iris.tsv").write_text("a\tb\tspecies\n1.0\t2.0\tx\n")
+    return ["--data", str(tmp_path / "iris.tsv")]
+
+
+def _gzipped_csv(tmp_path: Path) -> list[str]:
+    """With --target, a .csv.gz was told --target applies only to a CSV."""
+    import gzip
+
+    with gzip.open(tmp_path / "iris.csv.gz", "wt") as handle:
+        handle.write("a,b,species\n1.0,2.0,x\n")
+    return ["--data", str(tmp_path / "iris.csv.gz"), "--target", "species"]
+
+
 def _file_as_directory(tmp_path: Path) -> list[str]:
     (tmp_path / "a_file").write_text("x")
     return ["--directory", str(tmp_path / "a_file")]
@@ -200,6 +215,8 @@ def _file_as_directory(tmp_path: Path) -> list[str]:
         (_one_class_folder, "at least 2 class"),
         (_file_as_directory, "is a file, not a folder"),
         (_runs_inside_image_folder, "is inside the image folder --data"),
+        (_tab_separated_file, "is text (columns separated by tabs), not a .npz archive"),
+        (_gzipped_csv, "is gzip-compressed text, not a .npz archive; tunekit reads tables"),
     ],
 )
 def test_bad_input_exits_2_with_one_line(tmp_path, capsys, make_args, message):

@@ -772,10 +772,9 @@ def test_a_class_never_seen_in_training_is_refused_before_any_run(tmp_path):
 def test_a_list_of_input_arrays_is_told_to_be_a_dict_keyed_by_input_names():
     """Keras takes a list x for a multi-input model; tunekit's splits take a dict."""
     rng = np.random.default_rng(0)
-    with pytest.raises(DataError, match="must be numeric") as caught:
+    with pytest.raises(DataError, match="x is a list of 2 input arrays of 40") as caught:
         Dataset.from_arrays([rng.random((40, 5)), rng.random((40, 8))], np.arange(40) % 2)
-    assert "a list of 2 arrays of different shapes" in str(caught.value)
-    assert "pass a dict of arrays keyed by the names of its keras.Input" in str(caught.value)
+    assert "as a dict keyed by the names of the model's keras.Input" in str(caught.value)
 
 
 def test_a_list_of_target_arrays_is_told_to_be_a_dict_keyed_by_output_names():
@@ -946,3 +945,16 @@ def test_a_feature_float32_turns_to_zeros_is_refused_and_a_tiny_value_is_not():
     x[:, 1] = rng.random(40)
     x[0, 1] = 1e-60  # one value rounds to 0: nothing lost worth a refusal
     assert Dataset.from_arrays(x, np.arange(40) % 2, seed=0).x_train.dtype == np.float32
+
+
+def test_a_list_of_input_arrays_of_one_shape_is_told_to_be_a_dict():
+    """Found by a helper: `x=[x_a, x_b]` (Keras's list of inputs) of one shape was refused
+    as "x has 2 samples but y has 569 labels", which says nothing of the dict to pass."""
+    from sklearn.datasets import load_breast_cancer
+
+    x, y = load_breast_cancer(return_X_y=True)
+    with pytest.raises(DataError, match=r"x is a list of 2 input arrays of 569 samples each"):
+        Dataset.from_arrays([x[:, :15], x[:, 15:]], y)
+    # A list of per-sample arrays is still one array of samples.
+    data = Dataset.from_arrays([row for row in x[:60]], y[:60], seed=0)
+    assert data.x_train.shape[1:] == (30,)

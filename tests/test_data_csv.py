@@ -364,3 +364,11 @@ def test_a_column_float32_loses_is_refused_by_name(tmp_path, values, message):
     frame["tiny"] = values * 1e-3 if values.max() > 1 else values * 1e30  # within float32
     frame.to_csv(tmp_path / "kept.csv", index=False)
     assert load_csv(tmp_path / "kept.csv", target="y").x_train.shape[1] == 2
+
+
+def test_a_csv_not_in_utf8_is_told_how_to_save_it(tmp_path):
+    """Found by a helper: a Latin-1 CSV gave pandas's codec error and no fix."""
+    frame = pd.DataFrame({"longueur": [1.0, 2.0, 3.0, 4.0], "espèce": ["a", "b", "a", "b"]})
+    frame.to_csv(tmp_path / "latin.csv", index=False, encoding="latin-1")
+    with pytest.raises(DataError, match=r"It is not UTF-8 text: save it as UTF-8"):
+        load_csv(tmp_path / "latin.csv", target="espèce")

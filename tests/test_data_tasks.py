@@ -244,6 +244,41 @@ def test_text_labels_are_classes_as_in_a_csv(tmp_path):
         Dataset.from_arrays(x, y, task="regression")
 
 
+def test_byte_string_labels_and_class_names_in_an_npz_are_text(tmp_path):
+    """Found by a helper: labels or class_names saved as byte strings (dtype S, as h5py
+    and NumPy's `astype("S")` give) were refused as "not a valid .npz file ... expected
+    strings", though the same labels as str train."""
+    from tunekit.data import load_npz
+
+    rng = np.random.default_rng(0)
+    names = np.array(["cat", "dog", "emu"])
+    y, y_test = np.arange(60) % 3, np.arange(30) % 3
+    arrays = dict(x_train=rng.random((60, 4)), x_test=rng.random((30, 4)))
+    np.savez(tmp_path / "text.npz", **arrays, y_train=names[y], y_test=names[y_test])
+    np.savez(
+        tmp_path / "bytes.npz",
+        **arrays,
+        y_train=names[y].astype("S"),
+        y_test=names[y_test].astype("S"),
+    )
+    np.savez(
+        tmp_path / "names.npz", **arrays, y_train=y, y_test=y_test, class_names=names.astype("S")
+    )
+    text, data = load_npz(tmp_path / "text.npz"), load_npz(tmp_path / "bytes.npz")
+    assert data.class_names == text.class_names == ["cat", "dog", "emu"]
+    assert data.y_test.tolist() == text.y_test.tolist()
+    assert load_npz(tmp_path / "names.npz").class_names == ["cat", "dog", "emu"]
+    np.savez(
+        tmp_path / "latin.npz",
+        **arrays,
+        y_train=y,
+        y_test=y_test,
+        class_names=np.array([b"\xe9", b"b", b"c"]),
+    )
+    with pytest.raises(DataError, match="byte strings that are not UTF-8"):
+        load_npz(tmp_path / "latin.npz")
+
+
 @pytest.mark.parametrize(
     "y",
     [

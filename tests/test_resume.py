@@ -226,6 +226,28 @@ def test_a_resume_on_other_data_says_the_contents_changed_not_only_the_digests(t
     assert "the data differs from the data the run started with (its fingerprint" in message
 
 
+def test_a_build_run_as_the_main_script_resumes_when_imported_from_it(tmp_path):
+    """Found by a helper: `python r_main.py` recorded `__main__.build`; reading the finished
+    run from a notebook with `from r_main import build` was refused as another
+    configuration, with overwrite=True (deleting the run) as the advice."""
+    from tunekit.errors import RunConfigError
+
+    def hypermodel(name, **settings):
+        return {"hypermodel": {"class": name, **settings}}
+
+    manifest = _open_manifest(tmp_path / "run", "tensorflow", **hypermodel("__main__.build"))
+    manifest.mark("coarse", "done")
+    manifest.release()
+    again = _open_manifest(tmp_path / "run", "tensorflow", **hypermodel("r_main.build"))
+    assert again.is_done("coarse")
+    again.release()
+    for other in ("r_main.build_other", "__main__.other", "r_main.Build"):  # other code
+        with pytest.raises(RunConfigError, match="hypermodel"):
+            _open_manifest(tmp_path / "run", "tensorflow", **hypermodel(other))
+    with pytest.raises(RunConfigError, match="hypermodel"):  # the same name, other settings
+        _open_manifest(tmp_path / "run", "tensorflow", **hypermodel("r_main.build", units=4))
+
+
 def test_a_run_without_results_on_another_backend_starts_over_and_an_old_one_adopts_it(
     tmp_path,
 ):

@@ -227,7 +227,27 @@ def test_space_settings_that_cannot_work_are_refused_before_training(tmp_path, c
     said = " ".join(r.getMessage() for r in caplog.records)
     assert "hyperparameters= lists ['learning_rte'], which the hypermodel's build" in said
     assert "'learning_rate'" in said
+    assert "Its own fit may" not in said  # a build function has no fit of its own
     np.testing.assert_equal(len(list((tmp_path / "e").glob("coarse/trial_*"))), 0)
+    # Found by a helper: an entry of the hypermodel's own fit (hp.Fixed("batch_size", 32))
+    # was said to be maybe misspelt, with a list of declared names that left it out.
+
+    class OwnFit(kt.HyperModel):
+        def build(self, hp):
+            return build(hp)
+
+        def fit(self, hp, model, *args, **kwargs):
+            return model.fit(*args, batch_size=hp.Choice("batch_size", [16, 32]), **kwargs)
+
+    caplog.clear()
+    batch = kt.HyperParameters()
+    batch.Fixed("batch_size", 32)
+    CoarseToFine(
+        OwnFit(), _data(), hyperparameters=batch, project_name="f", **options
+    ).check_model()
+    said = " ".join(r.getMessage() for r in caplog.records)
+    assert "['batch_size'], which the hypermodel's build with the defaults" in said
+    assert "Its own fit may (e.g. a batch_size" in said and "'learning_rate'" in said
 
 
 @pytest.mark.parametrize(

@@ -47,6 +47,35 @@ _FRAMEWORK_LOGGERS = ("tensorflow", "absl")
 QUICK = dict(coarse_trials=4, coarse_epochs=1, fine_trials=4, max_epochs=3, final_epochs=2)
 
 
+def _refuse_other_text(path: str) -> None:
+    """Refuses a data file that is text but not a `.csv` (a `.tsv`, `.txt`, a compressed
+    CSV), which the `.npz` reader took for a broken archive, naming what tunekit reads."""
+    import gzip
+
+    with open(path, "rb") as handle:
+        head = handle.read(4096)
+    if head.startswith(b"PK"):  # a zip archive: the .npz reader's business
+        return
+    compressed = head.startswith(b"\x1f\x8b")
+    if compressed:
+        try:
+            with gzip.open(path, "rb") as handle:
+                head = handle.read(4096)
+        except OSError:
+            return
+    text = head.replace(b"\r", b"").replace(b"\t", b"")
+    if not head or any(byte < 32 and byte != 10 for byte in text[:4096]):
+        return  # not text: left to the .npz reader's message
+    tabs = b"\t" in head.split(b"\n", 1)[0]
+    raise UsageError(
+        f"--data {path!r} is {'gzip-compressed ' if compressed else ''}text"
+        f"{' (columns separated by tabs)' if tabs else ''}, not a .npz archive; tunekit reads "
+        "tables from comma-separated files named .csv. Save it as one (pandas: "
+        f"pd.read_csv(path{', sep=chr(9)' if tabs else ''}).to_csv('data.csv', index=False)) "
+        "and pass that."
+    )
+
+
 def _check_folder_options(args: argparse.Namespace) -> None:
     """Refuses what an image folder (streamed from disk) cannot take: `--cv`; `UsageError`.
 
@@ -75,6 +104,8 @@ def _check_before_loading(args: argparse.Namespace) -> None:
         raise UsageError(
             f"--data {args.data!r} does not exist: pass a .npz file, a .csv file or a folder."
         )
+    if args.data is not None and os.path.isfile(args.data) and not _is_csv(args.data):
+        _refuse_other_text(args.data)
     if args.data is not None and _is_csv(args.data) and args.target is None:
         columns = _csv_columns(args.data)
         raise UsageError(

@@ -91,6 +91,30 @@ def with_omitted_settings(config: dict[str, Any]) -> dict[str, Any]:
     return {**OMITTED_SETTINGS, **config}
 
 
+def _as_recorded_main(recorded: Any, config: dict[str, Any]) -> dict[str, Any]:
+    """`config` with the recorded hypermodel's name when the two differ only in that one
+    of them was defined in the script run as `__main__` (`python r_main.py` records
+    `__main__.build`; `from r_main import build` in a notebook gives `r_main.build`): the
+    same code, read back from another script. Else `config` itself."""
+    old = recorded.get("hypermodel") if isinstance(recorded, dict) else None
+    now = config.get("hypermodel")
+    if not (isinstance(old, dict) and isinstance(now, dict)) or old == now:
+        return config
+    if {k: v for k, v in old.items() if k != "class"} != {
+        k: v for k, v in now.items() if k != "class"
+    }:
+        return config
+    names = [str(old.get("class", "")), str(now.get("class", ""))]
+    mains = [n for n in names if n.startswith("__main__.")]
+    if len(mains) != 1 or any("." not in n for n in names):
+        return config
+    qualname = mains[0].removeprefix("__main__.")
+    other = next(n for n in names if n not in mains)
+    if not other.endswith("." + qualname):
+        return config
+    return {**config, "hypermodel": old}
+
+
 def _differences(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
     keys = sorted(set(old) | set(new))
     return [f"{k}: {old.get(k)!r} -> {new.get(k)!r}" for k in keys if old.get(k) != new.get(k)]
@@ -183,6 +207,10 @@ class RunManifest:
                 )
             return {**new, "steps": {}, "created": time.time()}
         old = read_run_file(self.run_dir, MANIFEST, what="run manifest")
+        same = _as_recorded_main(old.get("config"), config)
+        if same is not config:
+            config = same
+            new = {**new, "config": config, "fingerprint": fingerprint(config)}
         hint = (
             "Rerun with the original settings to resume, pass overwrite=True to start "
             "over, or choose another project_name=."
@@ -237,7 +265,9 @@ class RunManifest:
             elif isinstance(recorded, dict) and recorded.get("data") != config.get("data"):
                 problem += (  # the digests alone did not say what they are
                     ": the data differs from the data the run started with (its fingerprint "
-                    "changed: other values, or an image folder's image size or colour mode)"
+                    "changed: other values, the same values read as another task (task=, "
+                    "--task: classification or regression), or an image folder's image size "
+                    "or colour mode)"
                 )
         if problem is None:
             failed = failed_trials(self.run_dir)

@@ -29,6 +29,27 @@ def _as_shape(shape: Any) -> tg.Shape | dict[str, tg.Shape]:
     return tuple(int(d) for d in shape)
 
 
+def refuse_input_list(x: Any, y: Any, x_name: str) -> None:
+    """Refuses Keras's list of input arrays (one per `keras.Input`): `DataError` saying to
+    key them by name, whatever their shapes (arrays of one shape read as one array of
+    `len(x)` samples, and the message was a length mismatch)."""
+    if not isinstance(x, (list, tuple)) or len(x) < 2:
+        return
+    if not all(hasattr(part, "shape") and np.ndim(part) >= 1 for part in x):
+        return  # a list of samples, or of numbers
+    try:
+        n_y, sizes = tg.length(y, "y"), [len(part) for part in x]
+    except (TypeError, DataError):
+        return
+    if n_y != len(x) and all(size == n_y for size in sizes):
+        raise DataError(
+            f"{x_name} is a list of {len(x)} input arrays of {n_y} samples each, as Keras "
+            "takes for a model with a list of inputs: tunekit takes several inputs as a "
+            "dict keyed by the names of the model's keras.Input(name=...), e.g. "
+            f"{x_name}={{'image': x_image, 'meta': x_meta}} (Keras feeds a dict by name)."
+        )
+
+
 def refuse_target_list(x: Any, y: Any, y_name: str) -> None:
     """Refuses Keras's list of target arrays (one per output): `DataError` saying to key them."""
     if not isinstance(y, (list, tuple)) or len(y) < 2:

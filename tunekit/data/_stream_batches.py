@@ -88,9 +88,11 @@ def refuse_infinite(source: Any, name: str) -> None:
     if is_infinite(source):
         raise DataError(
             f"StreamData: `{name}` repeats forever (a tf.data dataset.repeat() with no count, "
-            "or a PyDataset whose num_batches is None): Keras would never end its first pass. "
-            "Drop the .repeat(), or give the PyDataset a __len__: Keras goes through a "
-            "finite one once per epoch."
+            "or a PyDataset whose num_batches is None). tunekit reads each split whole once "
+            "per epoch, and retrains on train and validation chained, which a split that "
+            "never ends would never reach, even with a fit's steps_per_epoch. Drop the "
+            ".repeat() (for fewer steps per epoch, .take(steps) a finite split), or give the "
+            "PyDataset a __len__."
         )
 
 

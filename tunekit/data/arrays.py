@@ -322,6 +322,14 @@ def _read_npz(
             except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
                 raise invalid(f"array {key!r} cannot be read ({_first_line(exc)})") from None
             kinds = "U" if key == "class_names" else "biufU" if key.startswith("y_") else "biuf"
+            if array.dtype.kind == "S" and "U" in kinds:  # byte strings (h5py, NumPy 1's "S")
+                try:
+                    array = np.char.decode(array, "utf-8")
+                except UnicodeDecodeError as exc:
+                    raise invalid(
+                        f"array {key!r} holds byte strings that are not UTF-8 ({exc.reason}); "
+                        "save the labels as text (e.g. labels.astype(str))"
+                    ) from None
             if array.dtype.kind not in kinds or array.ndim < 1:
                 what = "strings" if key == "class_names" else "numbers"
                 what += " (or text class labels)" if key.startswith("y_") else ""

@@ -33,6 +33,7 @@ from tunekit.data._metadata import (
     _class_metadata,
     _keys,
     _regression_metadata,
+    refuse_input_list,
     refuse_target_list,
 )
 from tunekit.data._splits import _random_split, _stratified_split
@@ -240,6 +241,8 @@ class Dataset:
         if x_test is not None:
             test_fraction = 0.0
         _check_fractions(validation_fraction, test_fraction)
+        refuse_input_list(x, y, "x")
+        refuse_input_list(x_test, y_test, "x_test")
         refuse_target_list(x, y, "y")
         refuse_target_list(x_test, y_test, "y_test")
         task = tg.check_task(task)

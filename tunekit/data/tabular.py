@@ -76,9 +76,15 @@ def load_csv(
     try:
         frame = pd.read_csv(file)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, OSError) as exc:
+        encoding = (
+            " It is not UTF-8 text: save it as UTF-8 (e.g. pandas: pd.read_csv(path, "
+            "encoding='latin-1').to_csv(path, index=False), or your editor's UTF-8 option)."
+            if isinstance(exc, UnicodeDecodeError)
+            else ""
+        )
         raise DataError(
             f"Could not read {str(file)!r} as a CSV with a header row: "
-            f"{str(exc).strip().splitlines()[0] if str(exc).strip() else exc!r}."
+            f"{str(exc).strip().splitlines()[0] if str(exc).strip() else exc!r}.{encoding}"
         ) from None
     columns = [str(c) for c in frame.columns]
     frame.columns = columns

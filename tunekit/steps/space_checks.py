@@ -74,10 +74,15 @@ def check_user_space(
         )
     unused = sorted(given - declared.declared)
     if unused:
+        own_fit = type(hypermodel).fit is not kt.HyperModel.fit
         _logger.warning(
             "hyperparameters= lists %s, which the hypermodel's build with the defaults does "
-            "not ask for. If no configuration asks for it (a misspelt name?), it restricts "
-            "nothing; the hypermodel declares %s.",
+            "not ask for.%s If no configuration asks for it (a misspelt name?), it restricts "
+            "nothing; the build declares %s.",
             unused,
-            sorted(hp.name for hp in declared.space if hp.name not in given),
+            " Its own fit may (e.g. a batch_size; a fit's entries are known only once a "
+            "trial runs), and then the value applies."
+            if own_fit
+            else "",
+            sorted(declared.declared),
         )
