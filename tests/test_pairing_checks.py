@@ -124,6 +124,48 @@ def test_pixels_divided_again_by_an_op_or_lambda_are_refused(how, refused, tmp_p
     check_model(_scaled_by(how), _images(tmp_path, "float32"))  # pixels as given: the model's
 
 
+@keras.saving.register_keras_serializable(package="tunekit_tests")
+class _DividingNet(keras.Model):
+    """A subclassed model that divides its pixels by `divisor` in its call."""
+
+    def __init__(self, divisor=255.0, **kwargs):
+        super().__init__(**kwargs)
+        self.divisor = divisor
+        self.flat = keras.layers.Flatten()
+        self.hidden = keras.layers.Dense(8, activation="relu")
+        self.out = keras.layers.Dense(3, activation="softmax")
+
+    def call(self, x):
+        return self.out(self.hidden(self.flat(x / self.divisor)))
+
+    def get_config(self):
+        return {**super().get_config(), "divisor": self.divisor}
+
+
+@pytest.mark.parametrize(("divisor", "refused"), [(255.0, True), (1.0, False), (0.5, False)])
+def test_pixels_divided_again_in_a_subclassed_models_call_are_refused(divisor, refused, tmp_path):
+    """Found by a helper: `self.out(self.d(self.f(t / 255.0)))` in a subclassed model's call,
+    on pixels tunekit had divided by 255, trained with exit 0 (test accuracy 0.21; 0.82
+    with /1.0 in plain Keras)."""
+
+    def build(hp):
+        model = _DividingNet(divisor)
+        model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+        return model
+
+    message = _checked(get_hypermodel(build), _images(tmp_path), refused)
+    assert not refused or "in its call, by its values" in message
+    from tunekit.steps.value_checks import check_scaled_by_values
+
+    model = build(None)
+    model(np.zeros((1, 8, 8, 1), "float32"))
+    try:
+        check_scaled_by_values(model, _images(tmp_path), "the model")
+    except ModelCheckError:
+        assert refused
+    assert "call" not in vars(model.hidden)  # the layer's own call again, after the check
+
+
 def test_a_rescaling_layer_passes_on_pixels_tunekit_left_as_they_were(tmp_path):
     data = _images(tmp_path, "float32")  # float pixels in [0, 255] are used as given
     assert data.scaling == UNSCALED

@@ -115,9 +115,13 @@ def check_scaled_by_values(
     if getattr(data, "scaling", None) != SCALED_UINT8:
         return
     try:
-        if len(model.inputs or ()) != 1:
-            return
+        inputs = model.inputs
     except Exception:  # noqa: BLE001 - a subclassed model: no graph to cut
+        inputs = None
+    if inputs is None:  # a subclassed model: its call is code; what reaches its first layer
+        _check_subclassed_scaling(model, data, what, sample)
+        return
+    if len(inputs) != 1:
         return
     operations = getattr(model, "operations", None) or model.layers
     leading = []
@@ -321,3 +325,52 @@ def _outputs(model: keras.Model, values: Any) -> list[tuple[str | None, Any, Any
             for i, v in enumerate(values)
         ]
     return [(None, values, None)]
+
+
+def _check_subclassed_scaling(
+    model: keras.Model, data: Dataset | StreamData, what: str, sample: Any
+) -> None:
+    """`check_scaled_by_values` for a subclassed model (`self.out(self.d(x / 255.0))` in
+    its `call`): the values its first layer with weights receives, in one call of the model
+    on up to 32 training samples. Keras has no hook on a layer's inputs, so each such
+    layer's `call` is wrapped on the instance for that one call, then restored."""
+    layers = [
+        layer
+        for layer in model._flatten_layers(include_self=False)
+        if getattr(layer, "trainable_weights", None)
+    ]
+    if not layers:
+        return
+    seen: list[Any] = []
+
+    def wrap(layer: Any) -> None:
+        original = layer.call
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            if not seen and args:
+                seen.append(args[0])
+            return original(*args, **kwargs)
+
+        layer.call = call
+
+    try:
+        x = value_sample(data, sample)
+        flat = keras.tree.flatten(x)
+        if len(flat) != 1:
+            return
+        given = np.asarray(flat[0], dtype=float)
+        for layer in layers:
+            wrap(layer)
+        model(x, training=False)
+        values = np.asarray(keras.ops.convert_to_numpy(keras.tree.flatten(seen[0])[0]))
+    except Exception:  # noqa: BLE001 - a model that cannot run here: left to its trials
+        return
+    finally:
+        for layer in layers:
+            vars(layer).pop("call", None)  # the class's own call again
+    spread = float(np.ptp(given))
+    if spread <= 0 or values.dtype.kind not in "fiu" or not np.all(np.isfinite(values)):
+        return
+    scale = float(np.ptp(values)) / spread
+    if squeezed(scale):
+        raise ModelCheckError(scaled_twice(what, scale, "in its call, by its values"))
