@@ -186,6 +186,28 @@ def _gzipped_csv(tmp_path: Path) -> list[str]:
     return ["--data", str(tmp_path / "iris.csv.gz"), "--target", "species"]
 
 
+def _cnn_on_a_csv(tmp_path: Path) -> list[str]:
+    """The refusal named Python classes (MnistDenseHyperModel) to a command-line user."""
+    rows = [f"{i % 7}.5,{i % 3}.0,{'ab'[i % 2]}" for i in range(40)]
+    (tmp_path / "rows.csv").write_text("a,b,kind\n" + "\n".join(rows) + "\n")
+    return [
+        "--data",
+        str(tmp_path / "rows.csv"),
+        "--target",
+        "kind",
+        "--hypermodel",
+        "toonvision-cnn",
+    ]
+
+
+def _one_number_per_sample(tmp_path: Path) -> list[str]:
+    """An .npz of x (n,) failed in the hypermodel: "input_shape ... Received: input_shape=()"."""
+    y = np.arange(60) % 2
+    x = np.linspace(0, 1, 60)
+    np.savez(tmp_path / "flat.npz", x_train=x[:40], y_train=y[:40], x_test=x[40:], y_test=y[40:])
+    return ["--data", str(tmp_path / "flat.npz")]
+
+
 def _file_as_directory(tmp_path: Path) -> list[str]:
     (tmp_path / "a_file").write_text("x")
     return ["--directory", str(tmp_path / "a_file")]
@@ -215,6 +237,8 @@ def _file_as_directory(tmp_path: Path) -> list[str]:
         (_one_class_folder, "at least 2 class"),
         (_file_as_directory, "is a file, not a folder"),
         (_runs_inside_image_folder, "is inside the image folder --data"),
+        (_cnn_on_a_csv, "shape (2,), not (height, width) or (height, width, channels): for "),
+        (_one_number_per_sample, "one number per sample (x of shape (n,))"),
         (_tab_separated_file, "is text (columns separated by tabs), not a .npz archive"),
         (_gzipped_csv, "is gzip-compressed text, not a .npz archive; tunekit reads tables"),
     ],

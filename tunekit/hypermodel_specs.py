@@ -207,6 +207,29 @@ def resolve_hypermodel(spec: str) -> Callable[[Dataset], Any]:
     with `input_shape=` and `num_classes=` (regression: `num_outputs=` and
     `task="regression"`) if it takes them, else with no argument.
     """
+
+    factory = _resolve(spec)
+
+    def make(data: Dataset) -> Any:
+        shape = getattr(data, "input_shape", None)
+        if shape == ():  # one number per sample: no bundled model takes it (nor Keras's Dense)
+            raise UsageError(
+                "--data gives one number per sample (x of shape (n,)): a model's input needs "
+                "a feature axis. Save x as shape (n, 1) (x.reshape(-1, 1))."
+            )
+        if spec == "toonvision-cnn" and isinstance(shape, tuple) and len(shape) not in (2, 3):
+            raise UsageError(
+                f"--hypermodel toonvision-cnn needs images, and --data gives samples of shape "
+                f"{shape}, not (height, width) or (height, width, channels): for feature "
+                "vectors (a CSV's columns) use --hypermodel dense."
+            )
+        return factory(data)
+
+    return make
+
+
+def _resolve(spec: str) -> Callable[[Dataset], Any]:
+    """`resolve_hypermodel`'s factory, before its checks of the data's shape."""
     from tunekit.data import REGRESSION
 
     if spec in ("mnist-dense", "dense"):
