@@ -577,3 +577,8 @@ def test_a_class_and_a_value_output_tune_on_one_outputs_metric(tmp_path: Path) -
     best = max(v["score"] for v in result.phase_bests.values())
     assert result.phase_bests[result.best_phase]["score"] == best
     assert 0.0 <= result.test_metrics["kind_accuracy"] <= 1.0 and "size_mae" in result.test_metrics
+    # The class output's test accuracy is judged against its most frequent class (it was not).
+    share = np.bincount(data.y_test["kind"].astype(int)).max() / len(data.y_test["kind"])
+    noted = result.test_metrics["kind_accuracy"] <= share
+    assert (report["test_note"] is not None) == noted
+    assert not noted or "output 'kind''s most frequent class" in report["test_note"]

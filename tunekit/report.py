@@ -19,7 +19,13 @@ from tunekit.data.streams import StreamData
 from tunekit.manifest import STEPS, versions
 from tunekit.model_size import param_count
 from tunekit.objectives import objective_formula, objective_parts
-from tunekit.report_scores import interval_cell, test_intervals, usefulness_note, weighted_test
+from tunekit.report_scores import (
+    interval_cell,
+    outputs_usefulness_note,
+    test_intervals,
+    usefulness_note,
+    weighted_test,
+)
 from tunekit.report_top import top_markdown
 from tunekit.report_trust import (
     baseline_section,
@@ -338,6 +344,10 @@ def write_report(
             weighed=run.class_weights is not None,
         )
     )
+    if y_pred is None and isinstance(getattr(data, "y_test", None), dict):
+        report["test_note"] = outputs_usefulness_note(
+            data.y_test, report["test_metrics"], getattr(data, "scaling", None)
+        )
     if getattr(data, "test_weighted", False):  # Keras's test metrics are weighted
         weighted_test(report)
     report["baseline"] = baseline_section(

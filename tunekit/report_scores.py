@@ -113,13 +113,7 @@ def usefulness_note(
         return None
     y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
     n = len(y_true)
-    hint = (
-        "the pixels were scaled to [0, 1]: enough epochs? a learning rate the model can train "
-        "with? the right task (--task, task=)?"
-        if scaling == SCALED_UINT8
-        else "are the features scaled (e.g. standardised)? enough epochs? the right task "
-        "(--task, task=)?"
-    )
+    hint = _causes(scaling) + " the right task (--task, task=)?"
     if task == "classification" and weighed:
         from sklearn.metrics import balanced_accuracy_score
 
@@ -156,6 +150,52 @@ def usefulness_note(
             "predictions), or give it more epochs; " + hint
         )
     return f"Note: test R² {r2:.4g} is no better than predicting the mean of the targets: {hint}"
+
+
+def outputs_usefulness_note(
+    y_test: dict[str, Any], test_metrics: dict[str, Any], scaling: str | None = None
+) -> str | None:
+    """`usefulness_note` for a model of several outputs, read from Keras's test metrics:
+    each output's accuracy (`<output>_accuracy`, `<output>_binary_accuracy`, ...) at most
+    the share of its most frequent test class. `y_test`: the outputs' targets by name
+    (class ids `(n,)` or `(n, 1)`, or one-hot rows); other outputs are not judged."""
+    notes = []
+    for name, labels in sorted(y_test.items()):
+        array = np.asarray(labels)
+        if array.ndim == 2 and array.shape[1] > 1:
+            if not np.all((array == 0) | (array == 1)):
+                continue  # several values per sample: not one class each
+            array = array.argmax(axis=1)
+        array = array.reshape(len(array), -1)
+        if array.shape[1] != 1 or not len(array) or array.dtype.kind not in "biuf":
+            continue
+        if array.dtype.kind == "f" and not np.all(array == np.round(array)):
+            continue  # values, not classes
+        _, counts = np.unique(array, return_counts=True)
+        share = float(counts.max() / len(array))
+        for key, value in sorted(test_metrics.items()):
+            if not (key.startswith(f"{name}_") and key.endswith("accuracy")):
+                continue
+            if "top_k" in key or not isinstance(value, (int, float)):
+                continue
+            if float(value) <= share:
+                notes.append(
+                    f"Note: test {key} {float(value):.4f} is no better than always predicting "
+                    f"output {name!r}'s most frequent class ({share:.4f} of the test set)"
+                )
+    if not notes:
+        return None
+    return "; ".join(notes) + f": {_causes(scaling)}"
+
+
+def _causes(scaling: str | None) -> str:
+    """What to look at when a model is no better than a constant guess."""
+    if scaling == SCALED_UINT8:
+        return (
+            "the pixels were scaled to [0, 1]: enough epochs? a learning rate the model can "
+            "train with?"
+        )
+    return "are the features scaled (e.g. standardised)? enough epochs?"
 
 
 def interval_cell(intervals: dict[str, Any] | None, metric: str) -> str:
