@@ -827,3 +827,28 @@ def test_the_resume_command_names_the_interpreter_when_python_on_path_is_another
     assert typed_program("python -m tunekit") == f"{shlex.quote(sys.executable)} -m tunekit"
     monkeypatch.setattr(shutil, "which", lambda name: None)  # no python on PATH at all
     assert typed_program("tunekit run") == "tunekit run"
+
+
+def test_the_datas_warnings_are_one_line_each_with_the_command_lines_remedies(
+    tmp_path, capsys, caplog
+):
+    """Found by a helper: a 12-row CSV's stratified-split warning came as Python's warning
+    (file, line and source line), twice, advising `x_test=` and `validation_fraction=`,
+    which the command line does not have."""
+    import logging
+    import warnings
+
+    from tunekit.cli_data import load_data
+    from tunekit.cli_parser import build_parser
+
+    rows = [f"{i}.5,{i % 4}.0,{'abc'[i % 3]}" for i in range(12)]
+    (tmp_path / "tiny.csv").write_text("a,b,kind\n" + "\n".join(rows) + "\n")
+    args = build_parser().parse_args(["--data", str(tmp_path / "tiny.csv"), "--target", "kind"])
+    caplog.set_level(logging.WARNING, logger="tunekit")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no Python warning reaches the user
+        load_data(args)
+    said = [r.getMessage() for r in caplog.records if "stratified split" in r.getMessage()]
+    assert len(said) == 1 and said[0].startswith("[data] The stratified split puts")
+    assert "give a test set (an .npz with x_test / y_test)" in said[0]
+    assert "x_test=" not in said[0] and "validation_fraction" not in said[0]

@@ -10,10 +10,13 @@ from disk, listed without importing Keras); `select_backend` sets
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib.util
 import logging
 import os
 import sys
+import warnings
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -62,9 +65,11 @@ def load_data(args: argparse.Namespace) -> Any:
     elif os.path.isdir(args.data):
         return folder_stream(args)
     elif is_csv(args.data):
-        data = load_csv(args.data, args.target, args.task)
+        with _data_warnings():
+            data = load_csv(args.data, args.target, args.task)
     elif os.path.isfile(args.data):
-        data = load_npz(args.data, task=args.task)
+        with _data_warnings():
+            data = load_npz(args.data, task=args.task)
     else:
         raise UsageError(f"--data {args.data!r} does not exist: pass a .npz file or a folder.")
     data = data.subset(**QUICK_DATA) if args.quick else data
@@ -73,6 +78,38 @@ def load_data(args: argparse.Namespace) -> Any:
 
         class_weights(data, args.class_weight)
     return data
+
+
+_logger = logging.getLogger("tunekit.data")
+# Python's remedies in the data's warnings, as the command line gives them.
+_CLI_REMEDIES = {
+    "give a test set (x_test= / y_test=) or validation_fraction=0 with cv=K": (
+        "give a test set (an .npz with x_test / y_test)"
+    ),
+}
+
+
+@contextlib.contextmanager
+def _data_warnings() -> Iterator[None]:
+    """The loaders' `UserWarning`s (a stratified split larger than asked...) said as one
+    `[data]` line each, with the command line's remedies, not as Python's warning with its
+    file, line and source line (shown twice when both splits warned)."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", UserWarning)
+        yield
+    said = set()
+    for warning in caught:
+        text = str(warning.message)
+        if not issubclass(warning.category, UserWarning):
+            warnings.warn_explicit(
+                warning.message, warning.category, warning.filename, warning.lineno
+            )
+            continue
+        for python, cli in _CLI_REMEDIES.items():
+            text = text.replace(python, cli)
+        if text not in said:
+            said.add(text)
+            _logger.warning("[data] %s", text)
 
 
 def csv_columns(path: str) -> list[str]:

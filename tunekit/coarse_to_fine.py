@@ -35,7 +35,7 @@ from tunekit.cli_parser import build_parser, cli_message
 from tunekit.cli_summary import summary
 from tunekit.distribute.cluster import ENV_VARS, check_port_free, cluster_from
 from tunekit.errors import NoCompletedTrialsError, TooFewTrialsError, UsageError
-from tunekit.hypermodel_specs import check_spec, resolve_hypermodel
+from tunekit.hypermodel_specs import check_data_shape, check_spec, resolve_hypermodel
 from tunekit.manifest import check_run_location, check_writable
 from tunekit.objectives import describe_objective, parse_objective
 from tunekit.params import DEFAULT_OBJECTIVES, check_cv, check_fine_budget
@@ -306,6 +306,7 @@ def _main(args: argparse.Namespace, argv: list[str], resume: str, prog: str = CL
                 for name in ENV_VARS:
                     os.environ.pop(name, None)
             data = _load_data(args)
+            check_data_shape(args.hypermodel, data)  # before the backend probe
             if args.objective is None:  # the task's default (CoarseToFine's objective=None)
                 name, direction = parse_objective(DEFAULT_OBJECTIVES[data.task])
                 if not args.quiet:

@@ -18,7 +18,14 @@ from tunekit.errors import UsageError
 if TYPE_CHECKING:
     from tunekit.data import Dataset
 
-__all__ = ["BUILTIN_HYPERMODELS", "UsageError", "check_spec", "module_file", "resolve_hypermodel"]
+__all__ = [
+    "BUILTIN_HYPERMODELS",
+    "UsageError",
+    "check_data_shape",
+    "check_spec",
+    "module_file",
+    "resolve_hypermodel",
+]
 
 BUILTIN_HYPERMODELS = ("mnist-dense", "dense", "toonvision-cnn")
 
@@ -211,21 +218,32 @@ def resolve_hypermodel(spec: str) -> Callable[[Dataset], Any]:
     factory = _resolve(spec)
 
     def make(data: Dataset) -> Any:
-        shape = getattr(data, "input_shape", None)
-        if shape == ():  # one number per sample: no bundled model takes it (nor Keras's Dense)
-            raise UsageError(
-                "--data gives one number per sample (x of shape (n,)): a model's input needs "
-                "a feature axis. Save x as shape (n, 1) (x.reshape(-1, 1))."
-            )
-        if spec == "toonvision-cnn" and isinstance(shape, tuple) and len(shape) not in (2, 3):
-            raise UsageError(
-                f"--hypermodel toonvision-cnn needs images, and --data gives samples of shape "
-                f"{shape}, not (height, width) or (height, width, channels): for feature "
-                "vectors (a CSV's columns) use --hypermodel dense."
-            )
+        check_data_shape(spec, data)
         return factory(data)
 
     return make
+
+
+def check_data_shape(spec: str, data: Any) -> None:
+    """Refuses data whose samples the hypermodel `spec` names cannot take, in the command
+    line's words (the hypermodels' own errors name Python classes and arguments).
+
+    Raises:
+        UsageError: One number per sample (`x` of shape `(n,)`), or `toonvision-cnn` on
+            samples that are not images.
+    """
+    shape = getattr(data, "input_shape", None)
+    if shape == ():  # one number per sample: no bundled model takes it (nor Keras's Dense)
+        raise UsageError(
+            "--data gives one number per sample (x of shape (n,)): a model's input needs "
+            "a feature axis. Save x as shape (n, 1) (x.reshape(-1, 1))."
+        )
+    if spec == "toonvision-cnn" and isinstance(shape, tuple) and len(shape) not in (2, 3):
+        raise UsageError(
+            f"--hypermodel toonvision-cnn needs images, and --data gives samples of shape "
+            f"{shape}, not (height, width) or (height, width, channels): for feature "
+            "vectors (a CSV's columns) use --hypermodel dense."
+        )
 
 
 def _resolve(spec: str) -> Callable[[Dataset], Any]:
