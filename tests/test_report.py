@@ -297,20 +297,25 @@ def test_with_weighed_classes_the_note_judges_balanced_accuracy():
 def test_an_output_no_better_than_a_constant_guess_is_said_so():
     """Found by a helper: a model of two outputs tested at `rare_accuracy` 0.48 on an output
     whose most frequent class is 0.92 of the test set, with no note."""
+    from types import SimpleNamespace
+
     from tunekit.report_scores import outputs_usefulness_note
+
+    def note(y_test, metrics):
+        return outputs_usefulness_note(SimpleNamespace(y_test=y_test, scaling=None), metrics)
 
     y_test = {"digit": np.arange(90) % 10, "rare": (np.arange(90) % 10 == 0).astype(int)}
     metrics = {"digit_accuracy": 0.9, "rare_accuracy": 0.4778, "loss": 1.0}
-    note = outputs_usefulness_note(y_test, metrics)
-    assert note is not None and note.startswith(
+    said = note(y_test, metrics)
+    assert said is not None and said.startswith(
         "Note: test rare_accuracy 0.4778 is no better than always predicting output 'rare''s "
         "most frequent class (0.9000 of the test set)"
     )
-    assert "digit_accuracy" not in note  # 0.90 against a share of 0.10
-    assert outputs_usefulness_note(y_test, {**metrics, "rare_accuracy": 0.95}) is None
-    one_hot = {"digit": np.eye(10)[np.arange(90) % 10]}
-    assert "'digit'" in outputs_usefulness_note(one_hot, {"digit_accuracy": 0.1})
-    assert outputs_usefulness_note({"size": np.linspace(0, 1, 90)}, {"size_accuracy": 0.0}) is None
+    assert "digit_accuracy" not in said  # 0.90 against a share of 0.10
+    assert note(y_test, {**metrics, "rare_accuracy": 0.95}) is None
+    assert "'digit'" in note({"digit": np.eye(10)[np.arange(90) % 10]}, {"digit_accuracy": 0.1})
+    assert note({"size": np.linspace(0, 1, 90)}, {"size_accuracy": 0.0}) is None
+    assert note(np.arange(90) % 10, {"accuracy": 0.0}) is None  # one output: usefulness_note's
 
 
 def test_a_model_no_better_than_a_constant_guess_is_said_so():

@@ -91,30 +91,6 @@ def with_omitted_settings(config: dict[str, Any]) -> dict[str, Any]:
     return {**OMITTED_SETTINGS, **config}
 
 
-def _as_recorded_main(recorded: Any, config: dict[str, Any]) -> dict[str, Any]:
-    """`config` with the recorded hypermodel's name when the two differ only in that one
-    of them was defined in the script run as `__main__` (`python r_main.py` records
-    `__main__.build`; `from r_main import build` in a notebook gives `r_main.build`): the
-    same code, read back from another script. Else `config` itself."""
-    old = recorded.get("hypermodel") if isinstance(recorded, dict) else None
-    now = config.get("hypermodel")
-    if not (isinstance(old, dict) and isinstance(now, dict)) or old == now:
-        return config
-    if {k: v for k, v in old.items() if k != "class"} != {
-        k: v for k, v in now.items() if k != "class"
-    }:
-        return config
-    names = [str(old.get("class", "")), str(now.get("class", ""))]
-    mains = [n for n in names if n.startswith("__main__.")]
-    if len(mains) != 1 or any("." not in n for n in names):
-        return config
-    qualname = mains[0].removeprefix("__main__.")
-    other = next(n for n in names if n not in mains)
-    if not other.endswith("." + qualname):
-        return config
-    return {**config, "hypermodel": old}
-
-
 def _differences(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
     keys = sorted(set(old) | set(new))
     return [f"{k}: {old.get(k)!r} -> {new.get(k)!r}" for k in keys if old.get(k) != new.get(k)]
@@ -207,10 +183,8 @@ class RunManifest:
                 )
             return {**new, "steps": {}, "created": time.time()}
         old = read_run_file(self.run_dir, MANIFEST, what="run manifest")
-        same = _as_recorded_main(old.get("config"), config)
-        if same is not config:
-            config = same
-            new = {**new, "config": config, "fingerprint": fingerprint(config)}
+        new["config"] = config = replacing.as_recorded_main(old.get("config"), config)
+        new["fingerprint"] = fingerprint(config)  # the same build, from another script
         hint = (
             "Rerun with the original settings to resume, pass overwrite=True to start "
             "over, or choose another project_name=."
@@ -265,16 +239,13 @@ class RunManifest:
             elif isinstance(recorded, dict) and recorded.get("data") != config.get("data"):
                 problem += (  # the digests alone did not say what they are
                     ": the data differs from the data the run started with (its fingerprint "
-                    "changed: other values, the same values read as another task (task=, "
-                    "--task: classification or regression), or an image folder's image size "
-                    "or colour mode)"
+                    "changed: other values or task=, or an image folder's size or colours)"
                 )
         if problem is None:
             failed = failed_trials(self.run_dir)
             if failed and not holds_results(self.run_dir, old):
-                # Every trial so far failed (e.g. a loss that did not fit the labels), and
-                # the user fixed their code: resuming would keep those failures and, with the
-                # budget spent, end on them; starting over loses nothing.
+                # Every trial so far failed (e.g. a loss that did not fit the labels) and the
+                # code was fixed: resuming would end on those failures; starting over loses nothing.
                 self.notices.append(
                     f"The run in {self.run_dir} has no finished step and no completed trial "
                     f"({_log.count(failed, 'failed trial')}): starting it over, so that "

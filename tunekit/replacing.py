@@ -24,6 +24,7 @@ from tunekit import _io
 
 __all__ = [
     "AFTER_SEARCH_SETTINGS",
+    "as_recorded_main",
     "FINAL_LOGS",
     "REPLACED",
     "Replacement",
@@ -220,3 +221,27 @@ def _move_timing_rows(source: Path, target: Path, steps: Sequence[str]) -> int:
 
         _io.atomic_write(source, write)
     return len(moving)
+
+
+def as_recorded_main(recorded: Any, config: dict[str, Any]) -> dict[str, Any]:
+    """`config` with the recorded hypermodel's name when the two differ only in that one
+    of them was defined in the script run as `__main__` (`python r_main.py` records
+    `__main__.build`; `from r_main import build` in a notebook gives `r_main.build`): the
+    same code, read back from another script. Else `config` itself."""
+    old = recorded.get("hypermodel") if isinstance(recorded, dict) else None
+    now = config.get("hypermodel")
+    if not (isinstance(old, dict) and isinstance(now, dict)) or old == now:
+        return config
+    if {k: v for k, v in old.items() if k != "class"} != {
+        k: v for k, v in now.items() if k != "class"
+    }:
+        return config
+    names = [str(old.get("class", "")), str(now.get("class", ""))]
+    mains = [n for n in names if n.startswith("__main__.")]
+    if len(mains) != 1 or any("." not in n for n in names):
+        return config
+    qualname = mains[0].removeprefix("__main__.")
+    other = next(n for n in names if n not in mains)
+    if not other.endswith("." + qualname):
+        return config
+    return {**config, "hypermodel": old}

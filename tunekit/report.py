@@ -333,7 +333,7 @@ def write_report(
         None if y_pred is None else test_intervals(data.y_test, y_pred, data.task, seed=run.seed)
     )
     report["test_note"] = (
-        None
+        outputs_usefulness_note(data, report["test_metrics"])
         if y_pred is None
         else usefulness_note(
             data.y_test,
@@ -344,10 +344,6 @@ def write_report(
             weighed=run.class_weights is not None,
         )
     )
-    if y_pred is None and isinstance(getattr(data, "y_test", None), dict):
-        report["test_note"] = outputs_usefulness_note(
-            data.y_test, report["test_metrics"], getattr(data, "scaling", None)
-        )
     if getattr(data, "test_weighted", False):  # Keras's test metrics are weighted
         weighted_test(report)
     report["baseline"] = baseline_section(

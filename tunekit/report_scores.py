@@ -152,13 +152,15 @@ def usefulness_note(
     return f"Note: test R² {r2:.4g} is no better than predicting the mean of the targets: {hint}"
 
 
-def outputs_usefulness_note(
-    y_test: dict[str, Any], test_metrics: dict[str, Any], scaling: str | None = None
-) -> str | None:
+def outputs_usefulness_note(data: Any, test_metrics: dict[str, Any]) -> str | None:
     """`usefulness_note` for a model of several outputs, read from Keras's test metrics:
     each output's accuracy (`<output>_accuracy`, `<output>_binary_accuracy`, ...) at most
-    the share of its most frequent test class. `y_test`: the outputs' targets by name
-    (class ids `(n,)` or `(n, 1)`, or one-hot rows); other outputs are not judged."""
+    the share of its most frequent test class. `data.y_test`: the outputs' targets by name
+    (class ids `(n,)` or `(n, 1)`, or one-hot rows); other outputs, and a stream's, are not
+    judged."""
+    y_test, scaling = getattr(data, "y_test", None), getattr(data, "scaling", None)
+    if not isinstance(y_test, dict):
+        return None
     notes = []
     for name, labels in sorted(y_test.items()):
         array = np.asarray(labels)

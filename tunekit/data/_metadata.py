@@ -29,6 +29,12 @@ def _as_shape(shape: Any) -> tg.Shape | dict[str, tg.Shape]:
     return tuple(int(d) for d in shape)
 
 
+def refuse_lists(x: Any, y: Any, x_name: str, y_name: str) -> None:
+    """`refuse_input_list` and `refuse_target_list`."""
+    refuse_input_list(x, y, x_name)
+    refuse_target_list(x, y, y_name)
+
+
 def refuse_input_list(x: Any, y: Any, x_name: str) -> None:
     """Refuses Keras's list of input arrays (one per `keras.Input`): `DataError` saying to
     key them by name, whatever their shapes (arrays of one shape read as one array of

@@ -55,7 +55,14 @@ def first_batch(source: Any) -> tuple[Any, Any]:
     import keras  # noqa: PLC0415
 
     if is_tf_dataset(source):
-        batch = next(iter(source.take(1).as_numpy_iterator()))
+        batch = next(iter(source.take(1).as_numpy_iterator()), None)
+        if batch is None:  # it had one when StreamData was made (`has_no_batch`)
+            raise DataError(
+                "A stream yielded no batch when read again: it cannot be replayed (e.g. "
+                "tf.data.Dataset.from_generator(lambda: it) over one iterator, which ends "
+                "after its first pass). Keras reads each split once per epoch of every trial: "
+                "give from_generator a function that returns a new generator each time."
+            )
     else:
         batch = source[0]
     if not isinstance(batch, (tuple, list)) or len(batch) < 2:

@@ -33,8 +33,7 @@ from tunekit.data._metadata import (
     _class_metadata,
     _keys,
     _regression_metadata,
-    refuse_input_list,
-    refuse_target_list,
+    refuse_lists,
 )
 from tunekit.data._splits import _random_split, _stratified_split
 from tunekit.errors import DataError
@@ -241,10 +240,8 @@ class Dataset:
         if x_test is not None:
             test_fraction = 0.0
         _check_fractions(validation_fraction, test_fraction)
-        refuse_input_list(x, y, "x")
-        refuse_input_list(x_test, y_test, "x_test")
-        refuse_target_list(x, y, "y")
-        refuse_target_list(x_test, y_test, "y_test")
+        refuse_lists(x, y, "x", "y")  # Keras's lists of inputs or targets: dicts here
+        refuse_lists(x_test, y_test, "x_test", "y_test")
         task = tg.check_task(task)
         hot, width = tg.one_hot_as_ids({"y": y, "y_test": y_test}, task, num_classes)
         label_mode = INT_LABELS if width is None else CATEGORICAL_LABELS

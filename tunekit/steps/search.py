@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 import keras_tuner as kt
-import numpy as np
 from keras_tuner.engine import trial as trial_module
 
 from tunekit import _faults, interrupts
@@ -34,7 +33,7 @@ from tunekit.steps.pairing_checks import check_trial_model
 from tunekit.tensorboard import experiment_metrics, write_experiment
 from tunekit.tuners import HYPERBAND_EPOCHS, make_tuner
 from tunekit.tuners.callbacks import EpochTensorBoard
-from tunekit.tuners.oracles import failures_in_a_row
+from tunekit.tuners.oracles import failures_in_a_row, phase_seed
 
 __all__ = [
     "HParamsExperiment",
@@ -145,36 +144,6 @@ class HParamsExperiment:
         columns = experiment_metrics(objective_names(ctx.objective), classification=classification)
         write_experiment(ctx.run_dir / "tensorboard", entries, ("coarse", "fine"), columns)
         self.names = names
-
-
-def phase_seed(seed: int | None, phase: str) -> int | None:
-    """The seed of phase `phase`'s tuner: `seed` for the coarse search, another for the fine.
-
-    KerasTuner's oracles draw the hyperparameters of each new configuration
-    from their seed plus a counter, in the space's order. Given the coarse
-    seed, the fine search drew the same numbers, so its configurations were
-    the coarse ones again, each moved into the narrowed ranges (fine trial
-    `k` at the relative place of coarse trial `k + 1`). The fine seed is the
-    first word of NumPy's `SeedSequence([seed, 1])`: a stream independent of
-    the coarse one, the same on every rerun and worker. `None` stays `None`.
-
-    For the same reason, the coarse searches of seeds `s` and `s + 1` drew the
-    same configurations one trial apart (the counter of one is the seed of the
-    other), so runs of nearby seeds were not independent samples. The coarse
-    seed is `seed * COARSE_SEED_SPACING` modulo 2**31 - 1 (a prime, so no two
-    seeds below it share one): seed 0 keeps its searches, and the seeds below
-    2,147 start their counters `COARSE_SEED_SPACING` apart, more values than a
-    search draws.
-    """
-    if seed is None:
-        return seed
-    if phase == "coarse":
-        return seed * COARSE_SEED_SPACING % (2**31 - 1)
-    return int(np.random.SeedSequence([seed, 1]).generate_state(1)[0] % (2**31 - 1))
-
-
-#: How far apart the coarse searches of consecutive seeds start (see `phase_seed`).
-COARSE_SEED_SPACING = 1_000_003
 
 
 class SearchStep:

@@ -34,6 +34,7 @@ from keras_tuner.engine.trial import Trial
 from tunekit import _faults, _kerastuner, _log, interrupts, timing
 from tunekit import cv as _cv
 from tunekit.data import _targets as tg
+from tunekit.data.streams import is_stream
 from tunekit.errors import ModelCheckError
 from tunekit.fitting import SearchInputError, fit_hypermodel
 from tunekit.objectives import objective_names, training_metric_note
@@ -382,7 +383,12 @@ class TunekitTuner(kt.Tuner):
 
     def _build_and_fit_model(self, trial: Trial, *args: Any, **kwargs: Any) -> Any:
         clock = self._clock()
-        facts = TrialFacts()
+        # An epoch without a batch is empty: after fits that had batches, or on a stream
+        # Keras's own fit reads (a StreamData split that yields none is refused when made).
+        streamed = is_stream(args[0] if args else kwargs.get("x"))
+        own_fit = type(self.hypermodel).fit is not kt.HyperModel.fit
+        expect = bool(self._tunekit_fits.get("batched")) or (streamed and not own_fit)
+        facts = TrialFacts(expect_batches=expect)
         callbacks = [self._checkpoint_once(c) for c in kwargs.get("callbacks", [])]
         kwargs["callbacks"] = clock.fit.instrument([*callbacks, facts, InterruptCheck()])
         # KerasTuner's Tuner._build_and_fit_model, with the hypermodel's fit called
@@ -425,6 +431,8 @@ class TunekitTuner(kt.Tuner):
                 f"The loss became NaN or infinite at {where}: training stopped; the trial "
                 "is FAILED and will not be retried."
             )
+        if facts.batches:
+            self._tunekit_fits.update(batched=True)
         if facts.empty_epoch is not None:  # every further trial would read nothing either
             raise SearchInputError(empty_stream_message(facts, f"Trial {trial.trial_id}"))
         objective = self.oracle.objective

@@ -55,8 +55,13 @@ class TrialFacts(keras.callbacks.Callback):
 
     async_safe = True  # the batch-end hook only records; stopping is done on the loop's thread
 
-    def __init__(self) -> None:
+    def __init__(self, expect_batches: bool = False) -> None:
         super().__init__()
+        #: Whether an epoch without a batch is empty (an earlier fit of the search trained
+        #: on batches); within a fit, an earlier epoch's batches say so. A fit of the
+        #: user's own that calls the epoch hooks without batch hooks never sets either.
+        self.expect_batches = expect_batches
+        self.batches = 0  # training batches that ended, in all epochs
         self.num_params = 0
         self.epochs = 0
         self.nan_at: tuple[int, int | None] | None = None
@@ -79,6 +84,7 @@ class TrialFacts(keras.callbacks.Callback):
 
     def on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
         self._batches += 1
+        self.batches += 1
         loss = (logs or {}).get("loss")
         if loss is not None and not math.isfinite(float(loss)):
             where = (self._epoch, batch)
@@ -95,7 +101,8 @@ class TrialFacts(keras.callbacks.Callback):
     def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         self._count_params()
         self.epochs += 1
-        if not self._batches and self.empty_epoch is None:
+        expected = self.expect_batches or self.batches > self._batches
+        if not self._batches and expected and self.empty_epoch is None:
             self.empty_epoch = epoch
             self.model.stop_training = True
         if self.nan_at is not None:  # a NaN in the epoch's last batch

@@ -35,6 +35,7 @@ __all__ = [
     "end_failed_search",
     "failures_in_a_row",
     "kerastuner_seed",
+    "phase_seed",
     "make_oracle",
     "model_size",
 ]
@@ -50,6 +51,28 @@ def kerastuner_seed(seed: int | None) -> int | None:
     passes `seed + 1`: every tunekit seed, 0 included, is reproducible.
     """
     return None if seed is None else seed + 1
+
+
+def phase_seed(seed: int | None, phase: str) -> int | None:
+    """The seed of phase `phase`'s tuner (`None` stays `None`).
+
+    KerasTuner's oracles draw each value from their seed plus a counter. The fine
+    search had the coarse seed, so its configurations were the coarse ones moved into
+    the narrowed ranges; its seed is the first word of NumPy's `SeedSequence([seed,
+    1])`, the same on every rerun and worker. The coarse searches of seeds `s` and
+    `s + 1` drew the same values one apart (a trial apart for a space of one
+    hyperparameter): the coarse seed is `seed * COARSE_SEED_SPACING` modulo the prime
+    2**31 - 1, so seed 0 keeps its search and seeds below 2,147 start a million values
+    apart, more than a search draws.
+    """
+    if seed is None:
+        return seed
+    if phase == "coarse":
+        return seed * COARSE_SEED_SPACING % (2**31 - 1)
+    return int(np.random.SeedSequence([seed, 1]).generate_state(1)[0] % (2**31 - 1))
+
+
+COARSE_SEED_SPACING = 1_000_003  # see `phase_seed`
 
 
 def end_failed_search(oracle: kt.Oracle, trial: Trial, error: BaseException | None = None) -> None:
