@@ -224,6 +224,9 @@ def test_a_resume_on_other_data_says_the_contents_changed_not_only_the_digests(t
     message = str(info.value)
     assert "data: 'b51b7e' -> '0c25aa'" in message
     assert "the data differs from the data the run started with (its fingerprint" in message
+    # Found by a helper: only --task changed (the same CSV read as regression) said nothing
+    # of the task.
+    assert "changed: other values or task=" in message
 
 
 def test_a_build_run_as_the_main_script_resumes_when_imported_from_it(tmp_path):
