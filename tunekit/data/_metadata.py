@@ -30,47 +30,39 @@ def _as_shape(shape: Any) -> tg.Shape | dict[str, tg.Shape]:
 
 
 def refuse_lists(x: Any, y: Any, x_name: str, y_name: str) -> None:
-    """`refuse_input_list` and `refuse_target_list`."""
-    refuse_input_list(x, y, x_name)
-    refuse_target_list(x, y, y_name)
-
-
-def refuse_input_list(x: Any, y: Any, x_name: str) -> None:
-    """Refuses Keras's list of input arrays (one per `keras.Input`): `DataError` saying to
-    key them by name, whatever their shapes (arrays of one shape read as one array of
-    `len(x)` samples, and the message was a length mismatch)."""
-    if not isinstance(x, (list, tuple)) or len(x) < 2:
-        return
-    if not all(hasattr(part, "shape") and np.ndim(part) >= 1 for part in x):
-        return  # a list of samples, or of numbers
-    try:
-        n_y, sizes = tg.length(y, "y"), [len(part) for part in x]
-    except (TypeError, DataError):
-        return
-    if n_y != len(x) and all(size == n_y for size in sizes):
+    """Refuses Keras's list of input arrays (one per `keras.Input`) or of target arrays
+    (one per output): `DataError` saying to key them by name. Arrays of one shape were
+    read as one array of `len(x)` samples, and the message was a length mismatch."""
+    inputs = _keras_list(x, y)
+    if inputs is not None:
         raise DataError(
-            f"{x_name} is a list of {len(x)} input arrays of {n_y} samples each, as Keras "
+            f"{x_name} is a list of {len(x)} input arrays of {inputs} samples each, as Keras "
             "takes for a model with a list of inputs: tunekit takes several inputs as a "
             "dict keyed by the names of the model's keras.Input(name=...), e.g. "
             f"{x_name}={{'image': x_image, 'meta': x_meta}} (Keras feeds a dict by name)."
         )
-
-
-def refuse_target_list(x: Any, y: Any, y_name: str) -> None:
-    """Refuses Keras's list of target arrays (one per output): `DataError` saying to key them."""
-    if not isinstance(y, (list, tuple)) or len(y) < 2:
-        return
-    try:
-        n_x, sizes = tg.length(x, "x"), [len(part) for part in y]
-    except (TypeError, DataError):
-        return
-    if n_x != len(y) and all(size == n_x for size in sizes):
+    targets = _keras_list(y, x)
+    if targets is not None:
         raise DataError(
-            f"{y_name} is a list of {len(y)} target arrays of {n_x} samples each, as Keras "
+            f"{y_name} is a list of {len(y)} target arrays of {targets} samples each, as Keras "
             "takes for a model with a list of outputs: tunekit takes several outputs' targets "
             f"as a dict keyed by the model's output names, e.g. {y_name}={{'digit': y_digit, "
             "'size': y_size} for keras.Model(inputs, {'digit': ..., 'size': ...})."
         )
+
+
+def _keras_list(parts: Any, other: Any) -> int | None:
+    """`n` when `parts` is a list of 2 or more arrays of `n` samples each, `n` being the
+    samples of `other` (and not the list's length: a list of samples is one array)."""
+    if not isinstance(parts, (list, tuple)) or len(parts) < 2:
+        return None
+    if not all(np.ndim(part) >= 1 for part in parts):
+        return None  # a list of numbers
+    try:
+        n, sizes = tg.length(other, "other"), [len(part) for part in parts]
+    except (TypeError, DataError):
+        return None
+    return n if n != len(parts) and all(size == n for size in sizes) else None
 
 
 def _check_same_length(x: Any, y: Any, x_name: str, y_name: str) -> None:
