@@ -11,6 +11,8 @@ trial only after training started, with Keras's error.
 
 from __future__ import annotations
 
+import dataclasses
+import time
 from pathlib import Path
 
 import keras
@@ -1251,6 +1253,44 @@ class _Scaler:
         return self.s * keras.ops.mean(keras.ops.square(y_true - y_pred), axis=-1)
 
 
+class _Config:
+    def __init__(self, scale):
+        self.scale = scale
+
+
+class _NestedScale(keras.losses.Loss):
+    """A loss that reads its scale from an object it holds."""
+
+    def __init__(self, cfg, **kwargs):
+        super().__init__(**kwargs)
+        self.cfg = cfg
+
+    def call(self, y_true, y_pred):
+        return self.cfg.scale * keras.ops.mean(keras.ops.square(y_true - y_pred), axis=-1)
+
+
+@dataclasses.dataclass(eq=False)
+class _DataclassScale:
+    """A callable dataclass loss with its scale in a private field."""
+
+    _scale: float = 1.0
+    __name__ = "dataclass_scale"
+
+    def __call__(self, y_true, y_pred):
+        return self._scale * keras.ops.mean(keras.ops.square(y_true - y_pred), axis=-1)
+
+
+class _Bookkeeping(keras.losses.Loss):
+    """A loss with private bookkeeping: a call counter and its creation time."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self._calls, self._created = 0, time.time()
+
+    def call(self, y_true, y_pred):
+        return keras.ops.mean(keras.ops.square(y_true - y_pred), axis=-1)
+
+
 def test_a_scale_in_a_private_attribute_or_a_bound_methods_object_is_another_loss():
     """Found by a helper: under val_loss, `self._s = s` in a loss class, and `Scaler(s).loss`
     (a bound method), were read as one loss for every tuned `s`, and the search ranked
@@ -1266,6 +1306,22 @@ def test_a_scale_in_a_private_attribute_or_a_bound_methods_object_is_another_los
     assert signature(_Scaler(2.0).loss) == signature(_Scaler(2.0).loss)
     # Keras's own losses keep private attributes too: not settings of the user's.
     assert signature(keras.losses.MeanSquaredError()) == signature("mse")
+    # Found by the next helper: a scale on an object the loss holds, in a dataclass's private
+    # field, or in a class attribute; and bookkeeping (a counter, a creation time) that was
+    # read as a setting and refused the same loss.
+    assert signature(_NestedScale(_Config(0.01))) != signature(_NestedScale(_Config(100.0)))
+    assert signature(_NestedScale(_Config(2.0))) == signature(_NestedScale(_Config(2.0)))
+    assert signature(_DataclassScale(0.01)) != signature(_DataclassScale(100.0))
+
+    def closing(cfg):  # a build's loss: a lambda that closes on the object holding the scale
+        return lambda hp: lambda y, p: cfg.scale * keras.ops.mean(keras.ops.square(y - p))
+
+    assert signature(closing(_Config(0.01))) != signature(closing(_Config(100.0)))
+    assert signature(closing(_Config(2.0))) == signature(closing(_Config(2.0)))
+    counting = _Bookkeeping()
+    first = signature(counting)
+    counting._calls += 3  # the same shared object, after a trial trained with it
+    assert signature(counting) == first == signature(_Bookkeeping())  # another creation time
 
 
 @pytest.mark.parametrize(

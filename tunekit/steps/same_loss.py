@@ -209,38 +209,82 @@ def _plain(value: Any) -> Any:
     return None
 
 
-def _settings(thing: Any) -> dict[str, Any]:
+def _settings(thing: Any, depth: int = 0) -> dict[str, Any]:
     """A loss's or penalty's settings, its name aside: its config, and the plain values a
-    class of the user's keeps outside it (`Scaled(s=100)`, `WeightedBCE([1.0, 20.0])`)."""
+    class of the user's keeps outside it (`Scaled(s=100)`, `WeightedBCE([1.0, 20.0])`):
+    public attributes, private ones named after an `__init__` argument (`self._s = s`,
+    a dataclass's `_scale` field), those of an object it holds (`self.cfg.scale`, two
+    levels deep), and plain class attributes of the user's classes. Other private
+    attributes are bookkeeping (a call counter, a creation time), not settings."""
     try:
         config = {k: _plain(v) for k, v in thing.get_config().items() if k != "name"}
     except Exception:  # noqa: BLE001 - a class of the user's without a config
         config = {}
-    keras_own = _keras_attributes(thing.__class__)
-    kept = {
-        k: plain
-        for k, v in vars(thing).items()
-        if k not in keras_own and k != "name" and (plain := _plain(v)) is not None
-    }
+    kind = thing.__class__
+    keras_own, arguments = _keras_attributes(kind), _init_arguments(kind)
+    kept: dict[str, Any] = {}
+    for key, value in getattr(thing, "__dict__", {}).items():
+        private = key.startswith("_") and key not in arguments and key[1:] not in arguments
+        if key in keras_own or key == "name" or private:
+            continue
+        plain = _plain(value)
+        if plain is None and depth < 2 and _holds_settings(value):
+            plain = _settings(value, depth + 1) or None
+        if plain is not None:
+            kept[key] = plain
+    for base in kind.__mro__:  # class attributes of the user's own classes
+        if _library_class(base):
+            continue
+        for key, value in vars(base).items():
+            if key.startswith("__") or key in keras_own or callable(value):
+                continue
+            if (plain := _plain(value)) is not None:
+                kept.setdefault(f"{base.__qualname__}.{key}", plain)
     return {**kept, **config}
+
+
+def _library_class(kind: type) -> bool:
+    """Whether `kind` is Keras's, Python's or NumPy's (its attributes are not the user's)."""
+    return str(kind.__module__).split(".")[0] in ("keras", "builtins", "numpy", "abc")
+
+
+def _holds_settings(value: Any) -> bool:
+    """Whether `value` is an object whose attributes may be settings (`self.cfg`): not a
+    type, a module or a function, and with attributes of its own."""
+    import types
+
+    if isinstance(value, (type, types.ModuleType, types.FunctionType, types.MethodType)):
+        return False
+    return bool(getattr(value, "__dict__", None))
+
+
+@functools.lru_cache(maxsize=64)
+def _init_arguments(kind: Any) -> frozenset[str]:
+    """The `__init__` argument names of `kind` and of its user-defined bases."""
+    import inspect
+
+    names: set[str] = set()
+    for base in kind.__mro__:
+        if _library_class(base) or "__init__" not in vars(base):
+            continue
+        try:
+            names |= set(inspect.signature(base.__init__).parameters) - {"self"}
+        except (TypeError, ValueError):
+            continue
+    return frozenset(names)
 
 
 @functools.lru_cache(maxsize=64)
 def _keras_attributes(kind: Any) -> frozenset[str]:
-    """The attributes Keras's own class under `kind` keeps (read from a default instance;
-    every private name when it has none): the rest of an instance's attributes, private
-    ones too (`self._s = s`), are the user's class's settings."""
+    """The attributes Keras's own class under `kind` keeps (read from a default instance),
+    which are not the user's class's settings."""
     for base in kind.__mro__:
         if base.__module__.startswith("keras."):
             try:
                 return frozenset(vars(base()))
             except Exception:  # noqa: BLE001 - a class that needs arguments
                 break
-    return frozenset(k for k in dir(kind) if k.startswith("_")) | _PRIVATE_ALWAYS
-
-
-# Private names of an object without a Keras base that are never settings.
-_PRIVATE_ALWAYS = frozenset({"__dict__", "__weakref__"})
+    return frozenset()
 
 
 def _function_signature(function: Any) -> str:
@@ -253,12 +297,16 @@ def _function_signature(function: Any) -> str:
         except ValueError:  # an empty cell
             continue
         plain = _plain(value)
+        if plain is None and _holds_settings(value):  # `lambda y, p: cfg.scale * mse(y, p)`
+            plain = {type(value).__qualname__: _settings(value, 1)}
         cells.append(type(value).__name__ if plain is None else plain)
     defaults = [
         v for v in getattr(function, "__defaults__", None) or () if isinstance(v, (int, float))
     ]
     name = f"{function.__module__}.{getattr(function, '__qualname__', function.__name__)}"
     owner = getattr(function, "__self__", None)  # a bound method: its object's settings
+    if owner is None and _holds_settings(function):  # a callable object with a __name__
+        owner = function
     if owner is not None and not isinstance(owner, type):
         return json.dumps([name, cells, defaults, _settings(owner)], default=str, sort_keys=True)
     return json.dumps([name, cells, defaults], default=str)
