@@ -1251,3 +1251,38 @@ def test_metrics_as_a_list_for_outputs_as_a_dict_are_refused_before_training(key
     x, y = data.x_train[:8], {name: labels[:8] for name, labels in data.y_train.items()}
     with pytest.raises(ValueError, match="Expected an instance of dict"):
         model.fit(x, y, verbose=0)
+
+
+def test_a_loss_keras_cannot_serialise_is_tuned_with_a_weights_only_file():
+    """Found by a helper: a model compiled with a callable dataclass loss (or a
+    functools.partial of a method) was refused before training, which plain KerasTuner
+    tunes. Its file now holds its weights, restored by the build, and the note says why."""
+    import dataclasses
+    import functools
+
+    from tunekit.errors import ModelSaveError
+    from tunekit.steps.check import check_round_trip
+
+    @dataclasses.dataclass(eq=False)
+    class ScaledMSE:
+        scale: float = 1.0
+
+        def __call__(self, y_true, y_pred):
+            return self.scale * keras.ops.mean(keras.ops.square(y_true - y_pred), axis=-1)
+
+    class Scaler:
+        def loss(self, y_true, y_pred, extra=1.0):
+            return extra * keras.ops.mean(keras.ops.square(y_true - y_pred), axis=-1)
+
+    for loss in (ScaledMSE(2.0), functools.partial(Scaler().loss, extra=2.0)):
+
+        def build(loss=loss):
+            model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
+            model.compile(optimizer="adam", loss=loss)
+            return model
+
+        note = check_round_trip(build(), build)
+        assert note is not None and "holds its weights only: Keras cannot save the model" in note
+        assert "Cannot serialize" in note and "model.load_weights(path)" in note
+        with pytest.raises(ModelSaveError):  # without a build to restore it: refused
+            check_round_trip(build())

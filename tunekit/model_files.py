@@ -129,14 +129,16 @@ def check_round_trip(
     """
     with tempfile.TemporaryDirectory(prefix="tunekit-check-") as folder:
         path = os.path.join(folder, "model.keras")
+        saved = False
         try:
             model.save(path)
+            saved = True
             load_keras_model(path)
         except OSError:
             return None  # the disk, not the model: the run's own writes will name the file
         except Exception as e:  # noqa: BLE001 - any failure gets the same advice
             reason = (str(e).strip().splitlines() or [type(e).__name__])[-1]
-            if rebuild is not None and "get_config()" in str(e):  # saved as its weights
+            if rebuild is not None and not saved:  # Keras cannot save it whole: its weights
                 try:
                     if os.path.exists(path):
                         os.remove(path)  # what model.save left
@@ -173,7 +175,8 @@ def save_keras(model: keras.Model, path: str | os.PathLike[str]) -> None:
     """`model.save(path)`, to a temporary name beside `path`, then moved there.
 
     A model Keras cannot save whole (a subclassed `keras.Model` whose class has
-    no `get_config()`: Keras raises NotImplementedError), which plain KerasTuner
+    no `get_config()`, a loss or metric object Keras cannot serialise: a callable
+    dataclass, a `functools.partial` of a method), which plain KerasTuner
     tunes (its checkpoints are weights), is saved as a `.keras` file of its
     weights only: Keras's layout (`metadata.json`, `config.json` naming the
     class with an empty config, `model.weights.h5` from `model.save_weights`),
@@ -195,15 +198,14 @@ def save_keras(model: keras.Model, path: str | os.PathLike[str]) -> None:
     partial = path + ".partial.keras"  # Keras insists on the suffix
     try:
         model.save(partial)
-    except NotImplementedError as error:
-        if "get_config()" not in str(error):
-            raise
+    except (NotImplementedError, TypeError, ValueError) as error:  # cannot be serialised
         weights = path + ".partial.weights.h5"
         try:
             model.save_weights(weights)
             kind = type(model)
             config = {"module": kind.__module__, "class_name": kind.__name__, "config": {}}
-            metadata = {"keras_version": keras.__version__, WEIGHTS_ONLY: True}
+            why = " ".join(str(error).strip().split("\n\n")[0].split())[:300]
+            metadata = {"keras_version": keras.__version__, WEIGHTS_ONLY: why or True}
             with zipfile.ZipFile(partial, "w") as archive:
                 archive.writestr("metadata.json", json.dumps(metadata))
                 archive.writestr("config.json", json.dumps(config))
@@ -214,16 +216,17 @@ def save_keras(model: keras.Model, path: str | os.PathLike[str]) -> None:
     os.replace(partial, path)
 
 
-def _weights_only(path: str | os.PathLike[str]) -> bool:
-    """Whether the `.keras` file at `path` is `save_keras`'s weights-only file."""
+def _weights_only(path: str | os.PathLike[str]) -> str | None:
+    """Why the `.keras` file at `path` is `save_keras`'s weights-only file, else `None`."""
     import json
     import zipfile
 
     try:
         with zipfile.ZipFile(path) as archive:
-            return bool(json.loads(archive.read("metadata.json")).get(WEIGHTS_ONLY))
+            why = json.loads(archive.read("metadata.json")).get(WEIGHTS_ONLY)
     except (OSError, KeyError, ValueError, zipfile.BadZipFile):
-        return False
+        return None
+    return None if not why else why if isinstance(why, str) else "it has no get_config()"
 
 
 def _takes_weights(rebuild: Callable[[], keras.Model], path: str) -> bool:
@@ -302,15 +305,17 @@ def _file_alone_note(error: Exception, path: str | os.PathLike[str]) -> str:
     and the custom objects the file names that Keras cannot find (`_unlocated_names`).
     For a `Lambda` layer, whether `safe_mode=False` loads the file is tried, not assumed
     (Keras cannot rebuild a Lambda whose output shape it cannot infer)."""
-    if _weights_only(path):
+    why = _weights_only(path)
+    if why:
         return (
-            "The model's .keras file holds its weights only: its class has no get_config(), "
-            "so Keras cannot save the model whole, and keras.models.load_model(path) cannot "
-            "load it. tunekit loads the run's models by rebuilding them with the hypermodel "
-            "and loading the file's weights (as KerasTuner restores its checkpoints); do the "
-            "same: model = hypermodel.build(hp); model.load_weights(path). For a file that "
-            "loads alone, give the class a get_config() that returns its __init__ arguments "
-            "and register it with @keras.saving.register_keras_serializable()."
+            "The model's .keras file holds its weights only: Keras cannot save the model "
+            f"whole ({why}), and keras.models.load_model(path) cannot load it. tunekit loads "
+            "the run's models by rebuilding them with the hypermodel and loading the file's "
+            "weights (as KerasTuner restores its checkpoints); do the same: model = "
+            "hypermodel.build(hp); model.load_weights(path). For a file that loads alone, "
+            "give each class of yours (the model's, its loss's, its metrics') a get_config() "
+            "that returns its __init__ arguments and register it with "
+            "@keras.saving.register_keras_serializable()."
         )
     if "`Lambda` layer" in str(error):
         unsafe = _unsafe_load_error(path)
