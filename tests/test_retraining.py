@@ -427,3 +427,32 @@ def test_weights_an_early_stopping_restored_are_said_to_be_the_saved_ones(tmp_pa
         caplog.text
     )
     assert "restored epoch 1's" in (result.run_dir / "report.md").read_text()
+    # The same callback added by a hypermodel's own fit (found by the next helper): unsaid.
+
+    class OwnStop(kt.HyperModel):
+        def build(self, hp):
+            return _digits_classifier(hp)
+
+        def fit(self, hp, model, *args, callbacks=None, **kwargs):
+            stop = keras.callbacks.EarlyStopping(
+                monitor="loss", mode="max", patience=10, restore_best_weights=True
+            )
+            return model.fit(*args, callbacks=[*(callbacks or []), stop], **kwargs)
+
+    own = CoarseToFine(
+        OwnStop(),
+        data,
+        directory=tmp_path,
+        project_name="own",
+        coarse_trials=3,
+        coarse_epochs=1,
+        fine_tuner="bayesian",
+        fine_trials=1,
+        max_epochs=1,
+        final_epochs=3,
+        baseline=False,
+        seed=0,
+        verbose=0,
+    ).run()
+    saved = json.loads((own.run_dir / "best_hyperparameters.json").read_text())
+    assert (saved["epochs_trained"], saved["weights_from_epoch"]) == (3, 1)

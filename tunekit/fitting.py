@@ -89,11 +89,13 @@ class FitCall:
             called `model.fit`.
         set_by_hypermodel: The tunekit keywords the hypermodel's `fit` set
             itself, e.g. `("batch_size",)`.
+        callbacks: The callbacks of that `model.fit` call, tunekit's and its own.
     """
 
     results: Any
     fit_kwargs: dict[str, Any] = field(default_factory=dict)
     set_by_hypermodel: tuple[str, ...] = ()
+    callbacks: list[Any] = field(default_factory=list)
 
 
 def takes_validation_data(hypermodel: Any) -> bool:
@@ -204,7 +206,7 @@ def fit_hypermodel(
                 object.__delattr__(model, "fit")
             else:
                 object.__setattr__(model, "fit", own_fit)
-        return FitCall(results, merged_fit.last_kwargs, tuple(held))
+        return FitCall(results, merged_fit.last_kwargs, tuple(held), merged_fit.last_callbacks)
 
 
 class _MergedFit:
@@ -232,6 +234,7 @@ class _MergedFit:
         self.owner = owner
         self.calls = 0
         self.last_kwargs: dict[str, Any] = {}
+        self.last_callbacks: list[Any] = []
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         for key, value in self.defaults.items():
@@ -284,6 +287,7 @@ class _MergedFit:
         self.last_kwargs = {
             k: v for k, v in kwargs.items() if k not in ("validation_data", "callbacks")
         }
+        self.last_callbacks = list(kwargs.get("callbacks") or [])
         return self.fit(*args, **kwargs)
 
 

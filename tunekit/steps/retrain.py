@@ -193,8 +193,8 @@ class _FaultCallback(keras.callbacks.Callback):
 
 def _restored_epoch(callbacks: Any) -> int | None:
     """The epoch (from 1, as Keras counts them) whose weights a user's
-    `EarlyStopping(restore_best_weights=True)` put back when the retrain ended (Keras does
-    whenever it kept some), else `None`."""
+    `EarlyStopping(restore_best_weights=True)` (in `callbacks=` or added by the hypermodel's
+    own fit) put back when the retrain ended (Keras does whenever it kept some), else `None`."""
     for callback in callbacks or ():
         if (
             isinstance(callback, keras.callbacks.EarlyStopping)
@@ -336,7 +336,7 @@ class RetrainStep:
         curves = _curves(history, manifest.step(self.name).pop("epoch_logs", {}))
         planned = epochs - int(used.get("initial_epoch") or 0)  # a fit's own later stage
         trained = max((len(v) for v in curves.values()), default=planned)
-        restored = _restored_epoch(ctx.callbacks)
+        restored = _restored_epoch([*ctx.callbacks, *fitted.callbacks])
         saved = trained if restored is None else restored
         weights = (
             ""
