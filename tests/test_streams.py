@@ -918,3 +918,23 @@ def test_a_stream_that_cannot_be_replayed_stops_the_search(tmp_path: Path) -> No
     )
     with pytest.raises(SearchInputError, match=r"trained on no batch in epoch 1: the training"):
         run.run()
+
+
+@pytest.mark.parametrize("split", ["validation", "test"])
+def test_a_validation_or_test_stream_that_cannot_be_replayed_is_refused_when_made(split) -> None:
+    """Found by a helper: a one-shot test stream crashed after the whole budget with a bare
+    StopIteration; a one-shot validation stream was said to be a missing objective
+    ("did you mean 'accuracy'?"), pointing the user at the training accuracy."""
+    x, y = _arrays(48, 1)
+    batches = iter([(x[i : i + 16], y[i : i + 16]) for i in range(0, 48, 16)])
+    spec = (tf.TensorSpec((None, 6), tf.float32), tf.TensorSpec((None,), tf.int64))
+    once = tf.data.Dataset.from_generator(lambda: batches, output_signature=spec)
+    splits = {"validation": _tf_split(32, 1), "test": _tf_split(40, 2), split: once}
+    with pytest.raises(DataError, match=rf"`{split}` yields no batch once read whole: it cannot"):
+        StreamData(_tf_split(96, 0), splits["validation"], splits["test"], fingerprint="o")
+    # A generator function that starts over is a stream that replays.
+    again = tf.data.Dataset.from_generator(
+        lambda: iter([(x[i : i + 16], y[i : i + 16]) for i in range(0, 48, 16)]),
+        output_signature=spec,
+    )
+    StreamData(_tf_split(96, 0), again, _tf_split(40, 2), fingerprint="again", num_classes=3)

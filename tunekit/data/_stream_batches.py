@@ -103,6 +103,20 @@ def refuse_infinite(source: Any, name: str) -> None:
         )
 
 
+def replays(source: Any) -> bool:
+    """Whether a tf.data stream of unknown length (`from_generator`...) yields a batch again
+    after a whole pass: `from_generator(lambda: it)` over one iterator ends for good after
+    its first. Reads one pass (meant for the validation and test splits, which Keras reads
+    whole, every trial). Streams of a known length, and PyDatasets (read by index), replay."""
+    import tensorflow as tf  # noqa: PLC0415 - a tf.data stream: TensorFlow is loaded
+
+    if not is_tf_dataset(source) or int(source.cardinality()) != tf.data.UNKNOWN_CARDINALITY:
+        return True
+    for _ in source:
+        pass
+    return next(iter(source.take(1)), None) is not None
+
+
 def has_no_batch(source: Any) -> bool:
     """Whether a stream yields no batch at all (reads at most one batch)."""
     if is_tf_dataset(source):

@@ -49,6 +49,7 @@ from tunekit.data._stream_batches import (
     is_tf_dataset,
     predict_stream,
     refuse_infinite,
+    replays,
     shape_of,
     weight_structure,
     with_weights_of,
@@ -157,6 +158,15 @@ class StreamData:
                     "`train`, scores every trial on `validation` and the final model on "
                     "`test`: give each at least one (x, y) batch (check filters, take() and "
                     "the split sizes)."
+                )
+        for split, value in (("val", validation), ("test", test)):
+            if not replays(value):
+                raise DataError(
+                    f"StreamData: `{_SPLIT_NAMES[split]}` yields no batch once read whole: it "
+                    "cannot be replayed (e.g. tf.data.Dataset.from_generator(lambda: it) over "
+                    "one iterator). tunekit reads the validation split every epoch of every "
+                    "trial, and the test split after its checks: give from_generator a "
+                    "function that returns a new generator each time."
                 )
         self.train, self.validation, self.test = train, validation, test
         # Keras weighs the test metrics by them; tunekit's intervals count samples once.
