@@ -519,3 +519,18 @@ def test_a_run_folder_inside_an_image_folder_is_not_read_as_a_class(image_folder
         image_folder_stream(image_folder)
     (run / "manifest.json").write_text(json.dumps({"license": "CC-BY"}))
     assert image_folder_stream(image_folder).num_classes == len(IMAGE_FOLDER_CLASSES) + 1
+
+
+def test_a_run_folder_inside_an_image_folder_is_refused_from_python(image_folder, tmp_path):
+    """Found by a helper: the command line refused it, Python wrote the run into a class
+    folder with exit 0, and every later run on the folder was refused."""
+    from tunekit import CoarseToFine
+    from tunekit.data import StreamData
+    from tunekit.errors import RunConfigError
+
+    data = StreamData.from_image_folder(image_folder_stream(image_folder))
+    for directory in (image_folder / "cog", image_folder):
+        with pytest.raises(RunConfigError, match=r"is inside the image folder"):
+            CoarseToFine(lambda hp: None, data, directory=directory, project_name="p")
+    assert not (image_folder / "cog" / "p").exists() and not (image_folder / "p").exists()
+    CoarseToFine(lambda hp: None, data, directory=tmp_path / "runs", project_name="p")

@@ -136,10 +136,11 @@ def folder_stream(args: argparse.Namespace) -> Any:
     Workers rerun the same command, so they build the same stream; the chief
     compares its fingerprint (files, sizes, contents).
     """
+    from tunekit.data.images import inside
     from tunekit.image_streams import image_folder_stream
 
-    folder, runs = Path(args.data).resolve(), Path(args.directory).resolve()
-    if runs == folder or folder in runs.parents:
+    folder = Path(args.data).resolve()
+    if inside(folder, Path(args.directory)):
         raise UsageError(
             f"--directory {args.directory} is inside the image folder --data {args.data}: "
             "the run's plots would be read as images of a class on the next run. Give "

@@ -30,7 +30,7 @@ from keras_tuner.engine import trial as trial_module
 from tunekit import _io, _kerastuner, _log
 from tunekit.cv import check_splittable, fold_indices
 from tunekit.data import Dataset, class_weights
-from tunekit.data.images import listing_changes
+from tunekit.data.images import inside, listing_changes
 from tunekit.data.streams import StreamData
 from tunekit.distribute.runner import LocalRunner, PhaseRunner
 from tunekit.errors import (
@@ -38,6 +38,7 @@ from tunekit.errors import (
     InvalidParameterError,
     NoCompletedTrialsError,
     RetrainDivergedError,
+    RunConfigError,
     RunNotFinishedError,
     TunekitError,
     UsageError,
@@ -475,6 +476,14 @@ class CoarseToFine:
         project_name = _default_name(hypermodel) if project_name is None else project_name
         check_run_location(directory, project_name)
         self.run_dir = Path(directory) / project_name
+        definition = getattr(data, "definition", None) or {}  # an image folder's: its root
+        folder = ((definition.get("kwargs") or {}).get("config") or {}).get("root")
+        if folder and inside(Path(folder), self.run_dir):
+            raise RunConfigError(
+                f"The run folder {str(self.run_dir)!r} is inside the image folder {folder!r}: "
+                "the run's plots would be read as images of a class on the next run. Give "
+                f"directory= a folder outside it (e.g. {str(Path(folder).parent / 'runs')!r})."
+            )
         self.coarse_trials: int = settings["coarse_trials"]
         self.coarse_epochs: int = settings["coarse_epochs"]
         self.defaults_first: bool = settings["defaults_first"]

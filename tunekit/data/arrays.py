@@ -327,8 +327,9 @@ def _read_npz(
                     array = np.char.decode(array, "utf-8")
                 except UnicodeDecodeError as exc:
                     raise invalid(
-                        f"array {key!r} holds byte strings that are not UTF-8 ({exc.reason}); "
-                        "save the labels as text (e.g. labels.astype(str))"
+                        f"array {key!r} holds byte strings that are not UTF-8 ({exc.reason}): "
+                        "decode them with their encoding and save the text, e.g. "
+                        f"{key}=np.char.decode({key}, 'latin-1')"
                     ) from None
             if array.dtype.kind not in kinds or array.ndim < 1:
                 what = "strings" if key == "class_names" else "numbers"

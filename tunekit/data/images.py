@@ -255,6 +255,13 @@ def list_images(folder: Path) -> list[tuple[str, int, int]]:
     return listing
 
 
+def inside(folder: Path, path: Path) -> bool:
+    """Whether `path` is `folder` or inside it, symbolic links resolved (a run folder
+    inside an image folder becomes a class of its plots)."""
+    folder, path = folder.resolve(), path.resolve()
+    return path == folder or folder in path.parents
+
+
 def _holds_a_run(parent: Path, files: Sequence[str]) -> bool:
     """Whether `parent` is a tunekit run's folder: a `manifest.json` of tunekit's keys."""
     import json
