@@ -338,6 +338,29 @@ class _OwnEpochs(kt.HyperModel):
         return model.fit(*args, **kwargs)
 
 
+def _digits_run(tmp_path, hypermodel, **settings):
+    """A tiny run on 400 of scikit-learn's digits: 3 coarse trials, 1 Bayesian fine trial."""
+    from sklearn.datasets import load_digits
+
+    from tunekit import CoarseToFine
+    from tunekit.data import Dataset
+
+    x, y = load_digits(return_X_y=True)
+    data = Dataset.from_arrays((x / 16).astype("float32")[:400], y[:400], seed=0)
+    budget = dict(coarse_trials=3, coarse_epochs=1, fine_tuner="bayesian", fine_trials=1)
+    return CoarseToFine(
+        hypermodel,
+        data,
+        directory=tmp_path,
+        **budget,
+        max_epochs=1,
+        baseline=False,
+        seed=0,
+        verbose=0,
+        **settings,
+    )
+
+
 @pytest.mark.parametrize("how", ["callback", "own_fit"])
 def test_the_retrains_epochs_are_those_the_saved_model_trained(tmp_path, caplog, how):
     """A callback that stopped the retrain after 2 of 4 epochs: the report, the summary
@@ -346,27 +369,11 @@ def test_the_retrains_epochs_are_those_the_saved_model_trained(tmp_path, caplog,
     import json
     import logging
 
-    from sklearn.datasets import load_digits
-
-    from tunekit import CoarseToFine
-    from tunekit.data import Dataset
-
-    x, y = load_digits(return_X_y=True)
-    data = Dataset.from_arrays((x / 16).astype("float32")[:400], y[:400], seed=0)
-    run = CoarseToFine(
+    run = _digits_run(
+        tmp_path,
         _OwnEpochs() if how == "own_fit" else _digits_classifier,
-        data,
-        directory=tmp_path,
-        coarse_trials=3,
-        coarse_epochs=1,
-        fine_tuner="bayesian",
-        fine_trials=1,
-        max_epochs=1,
         final_epochs=4 if how == "callback" else "auto",  # a fixed count refuses own epochs
-        baseline=False,
         callbacks=[_StopAfter(2)] if how == "callback" else [],
-        seed=0,
-        verbose=0,
     )
     with caplog.at_level(logging.WARNING):
         result = run.run()
@@ -393,32 +400,11 @@ def test_weights_an_early_stopping_restored_are_said_to_be_the_saved_ones(tmp_pa
     import json
     import logging
 
-    from sklearn.datasets import load_digits
-
-    from tunekit import CoarseToFine
-    from tunekit.data import Dataset
-
-    x, y = load_digits(return_X_y=True)
-    data = Dataset.from_arrays((x / 16).astype("float32")[:400], y[:400], seed=0)
     # mode="max" on the loss: the first epoch is the best, and 2 more end the retrain.
     stop = keras.callbacks.EarlyStopping(
         monitor="loss", mode="max", patience=2, restore_best_weights=True
     )
-    run = CoarseToFine(
-        _digits_classifier,
-        data,
-        directory=tmp_path,
-        coarse_trials=3,
-        coarse_epochs=1,
-        fine_tuner="bayesian",
-        fine_trials=1,
-        max_epochs=1,
-        final_epochs=6,
-        baseline=False,
-        callbacks=[stop],
-        seed=0,
-        verbose=0,
-    )
+    run = _digits_run(tmp_path, _digits_classifier, final_epochs=6, callbacks=[stop])
     with caplog.at_level(logging.WARNING):
         result = run.run()
     saved = json.loads((result.run_dir / "best_hyperparameters.json").read_text())
@@ -439,20 +425,6 @@ def test_weights_an_early_stopping_restored_are_said_to_be_the_saved_ones(tmp_pa
             )
             return model.fit(*args, callbacks=[*(callbacks or []), stop], **kwargs)
 
-    own = CoarseToFine(
-        OwnStop(),
-        data,
-        directory=tmp_path,
-        project_name="own",
-        coarse_trials=3,
-        coarse_epochs=1,
-        fine_tuner="bayesian",
-        fine_trials=1,
-        max_epochs=1,
-        final_epochs=3,
-        baseline=False,
-        seed=0,
-        verbose=0,
-    ).run()
+    own = _digits_run(tmp_path, OwnStop(), project_name="own", final_epochs=3).run()
     saved = json.loads((own.run_dir / "best_hyperparameters.json").read_text())
     assert (saved["epochs_trained"], saved["weights_from_epoch"]) == (3, 1)
