@@ -513,3 +513,46 @@ def test_failed_trials_are_counted_in_the_report_and_the_summary(tmp_path, data)
     assert 0 < failed < report["phases"]["coarse"]["trials"]
     assert f"{failed} trial{'s' if failed > 1 else ''} failed" in summary(result)
     run.close()
+
+
+class DictInputNet(keras.Model):
+    """A subclassed model of two inputs (a dict), built on its first call."""
+
+    def __init__(self, units, **kwargs):
+        super().__init__(**kwargs)
+        self.a = keras.layers.Dense(units, activation="relu")
+        self.b = keras.layers.Dense(units, activation="relu")
+        self.joined = keras.layers.Concatenate()
+        self.out = keras.layers.Dense(2, activation="softmax")
+
+    def call(self, x):
+        return self.out(self.joined([self.a(x["p"]), self.b(x["q"])]))
+
+
+def test_hyperband_continues_trials_of_a_model_built_on_its_first_call(tmp_path):
+    """Found by a helper: every Hyperband trial that continues another failed ("loading
+    weights into a model that has not yet been built"), as in plain KerasTuner, for a
+    subclassed model of a dict of inputs; the search quietly lost its promotions."""
+    import tunekit
+
+    def build(hp):
+        model = DictInputNet(hp.Int("units", 4, 16, step=4))
+        model.compile("adam", "sparse_categorical_crossentropy", metrics=["accuracy"])
+        return model
+
+    rng = np.random.default_rng(0)
+    x = {"p": rng.normal(size=(200, 3)), "q": rng.normal(size=(200, 2))}
+    data = Dataset.from_arrays(x, (x["p"][:, 0] > 0).astype("int64"), seed=0)
+    run = CoarseToFine(
+        build,
+        data,
+        directory=tmp_path,
+        coarse_trials=3,
+        verbose=0,
+        **{**TINY, **HYPERBAND, "max_epochs": 4},
+    )
+    run.run()
+    trials = tunekit.trials_dataframe(run.run_dir)
+    fine = trials[trials["phase"] == "fine"]
+    continued = fine[fine["initial_epoch"] > 0]  # Hyperband continued another trial
+    assert len(continued) >= 2 and set(continued["status"]) == {"COMPLETED"}

@@ -385,7 +385,15 @@ class TunekitTuner(kt.Tuner):
         clock = self._clock()
         # An epoch without a batch is empty: after fits that had batches, or on a stream
         # Keras's own fit reads (a StreamData split that yields none is refused when made).
-        streamed = is_stream(args[0] if args else kwargs.get("x"))
+        x = args[0] if args else kwargs.get("x")
+        streamed = is_stream(x)
+        if not streamed and x is not None and "sample" not in self._tunekit_fits:
+            # What a continued Hyperband trial builds a lazily built model on (`factory`).
+            try:
+                sample = keras.tree.map_structure(lambda a: a[:2], x)
+            except Exception:  # noqa: BLE001 - data that does not slice: no sample
+                sample = None
+            self._tunekit_fits.update(sample=sample)
         own_fit = type(self.hypermodel).fit is not kt.HyperModel.fit
         expect = bool(self._tunekit_fits.get("batched")) or (streamed and not own_fit)
         facts = TrialFacts(expect_batches=expect)

@@ -146,7 +146,19 @@ class Hyperband(TunekitTuner, kt.Hyperband):
         # state (by KerasTuner's design); Keras warns about that every time.
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message="Skipping variable loading for optimizer")
-            return super()._build_hypermodel(hp)
+            try:
+                return super()._build_hypermodel(hp)
+            except ValueError as error:
+                sample = self._tunekit_fits.get("sample")
+                if parent is None or sample is None or "not yet been built" not in str(error):
+                    raise
+                # A model built on its first call (a subclassed model with a dict of inputs)
+                # that Keras cannot build from its build config: KerasTuner failed every
+                # continued trial. Built on two training samples, then the parent's weights.
+                model = kt.Tuner._build_hypermodel(self, hp)
+                model(sample, training=False)
+                model.load_weights(self._get_checkpoint_fname(parent))
+                return model
 
 
 class BayesianOptimization(TunekitTuner):
