@@ -428,3 +428,34 @@ def test_weights_an_early_stopping_restored_are_said_to_be_the_saved_ones(tmp_pa
     own = _digits_run(tmp_path, OwnStop(), project_name="own", final_epochs=3).run()
     saved = json.loads((own.run_dir / "best_hyperparameters.json").read_text())
     assert (saved["epochs_trained"], saved["weights_from_epoch"]) == (3, 1)
+
+
+class _StopAtBatch(keras.callbacks.Callback):
+    """A user's callback that stops every fit after its `batches`-th batch."""
+
+    def __init__(self, batches: int) -> None:
+        super().__init__()
+        self.batches = batches
+
+    def on_train_begin(self, logs=None):
+        self.seen = 0
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.seen += 1
+        if self.seen >= self.batches:
+            self.model.stop_training = True
+
+
+def test_a_retrain_stopped_within_an_epoch_says_how_much_of_it_ran(tmp_path):
+    """Found by a helper: a callback that stopped the retrain in its 2nd epoch was counted as
+    2 whole epochs."""
+    import json
+
+    # 340 samples of train+validation in batches of 32: 11 per epoch; 16 stop in the 2nd.
+    run = _digits_run(
+        tmp_path, _digits_classifier, final_epochs=4, batch_size=32, callbacks=[_StopAtBatch(16)]
+    )
+    result = run.run()
+    rule = json.loads((result.run_dir / "report.json").read_text())["best"]["final_epochs_rule"]
+    assert "a callback stopped training after 2 of the 4 epochs planned" in rule
+    assert "epoch 2 ran 5 of its 11 batches" in rule

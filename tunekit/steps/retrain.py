@@ -192,9 +192,8 @@ class _FaultCallback(keras.callbacks.Callback):
 
 
 def _restored_epoch(callbacks: Any) -> int | None:
-    """The epoch (from 1, as Keras counts them) whose weights a user's
-    `EarlyStopping(restore_best_weights=True)` (in `callbacks=` or added by the hypermodel's
-    own fit) put back when the retrain ended (Keras does whenever it kept some), else `None`."""
+    """The epoch (from 1) whose weights a user's `EarlyStopping(restore_best_weights=True)`
+    (`callbacks=`, or the hypermodel's fit's) put back at the retrain's end, else `None`."""
     for callback in callbacks or ():
         if (
             isinstance(callback, keras.callbacks.EarlyStopping)
@@ -338,12 +337,12 @@ class RetrainStep:
         trained = max((len(v) for v in curves.values()), default=planned)
         restored = _restored_epoch([*ctx.callbacks, *fitted.callbacks])
         saved = trained if restored is None else restored
-        weights = (
-            ""
-            if restored is None
-            else f" (EarlyStopping(restore_best_weights=True) restored epoch {restored}'s)"
-        )
+        restoring = f" (EarlyStopping(restore_best_weights=True) restored epoch {restored}'s)"
+        weights = "" if restored is None else restoring
         if trained < planned:  # a callback's model.stop_training (EarlyStopping, ...)
+            counts = facts.epoch_batches  # this session's epochs: a stop within the last one
+            if len(counts) >= 2 and 0 < counts[-1] < max(counts[:-1]):
+                weights += f"; epoch {trained} ran {counts[-1]} of its {max(counts)} batches"
             rule = (
                 f"{rule}; a callback stopped training after {trained} of the {planned} "
                 f"epochs planned{weights}"

@@ -62,6 +62,7 @@ class TrialFacts(keras.callbacks.Callback):
         #: user's own that calls the epoch hooks without batch hooks never sets either.
         self.expect_batches = expect_batches
         self.batches = 0  # training batches that ended, in all epochs
+        self.epoch_batches: list[int] = []  # per epoch: fewer in the last when stopped in it
         self.num_params = 0
         self.epochs = 0
         self.nan_at: tuple[int, int | None] | None = None
@@ -101,6 +102,7 @@ class TrialFacts(keras.callbacks.Callback):
     def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         self._count_params()
         self.epochs += 1
+        self.epoch_batches.append(self._batches)
         expected = self.expect_batches or self.batches > self._batches
         if not self._batches and expected and self.empty_epoch is None:
             self.empty_epoch = epoch
