@@ -12,10 +12,12 @@ trial only after training started, with Keras's error.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import time
 from pathlib import Path
 
 import keras
+import keras_tuner
 import numpy as np
 import pytest
 
@@ -124,6 +126,92 @@ def test_pixels_divided_again_by_an_op_or_lambda_are_refused(how, refused, tmp_p
     assert "starts by rescaling its inputs by 0.00" in message and "by its values: " in message
     assert "already divided the data's uint8 pixels by 255" in message
     check_model(_scaled_by(how), _images(tmp_path, "float32"))  # pixels as given: the model's
+
+
+def _mse(y, p):
+    return keras.ops.mean(keras.ops.square(keras.ops.reshape(y, (-1, 1)) - p), axis=-1)
+
+
+class _Hidden:
+    """Holds a scale somewhere a reading of attributes misses."""
+
+
+def _hidden_scales(scale):
+    """Losses whose scale hides from a reading of attributes (found by the last helper)."""
+
+    class PrivateOtherName(keras.losses.Loss):
+        def __init__(self, scale):
+            super().__init__()
+            self._alpha = scale
+
+        def call(self, y, p):
+            return self._alpha * _mse(y, p)
+
+    @dataclasses.dataclass(slots=True)
+    class Slotted:
+        scale: float
+
+        def __call__(self, y, p):
+            return self.scale * _mse(y, p)
+
+    def scaled(y, p):
+        return scale * _mse(y, p)
+
+    deep = _Hidden()
+    deep.b = _Hidden()
+    deep.b.c = _Hidden()
+    deep.b.c.scale = scale
+
+    class Deep(keras.losses.Loss):
+        def call(self, y, p):
+            return deep.b.c.scale * _mse(y, p)
+
+    return [PrivateOtherName(scale), Slotted(scale), lambda y, p: scaled(y, p), Deep()]
+
+
+def _bookkeeping_losses():
+    """The same loss in every trial, with bookkeeping that differs (found by the last helper)."""
+
+    class Cached(keras.losses.Loss):
+        def __init__(self, cache=None):
+            super().__init__()
+            self._cache = {} if cache is None else cache
+            self._cache["made"] = time.time()
+            self.created, self.noise = time.time(), np.random.rand(4)
+
+        def call(self, y, p):
+            return _mse(y, p)
+
+    hp = keras_tuner.HyperParameters()
+    hp.Fixed("scale", 2.0)
+    hp.Int("units", 4, 64, step=4, default=int(np.random.choice([4, 8, 64])))
+    return [
+        Cached(),
+        lambda y, p: hp.get("scale") * _mse(y, p),
+        functools.partial(lambda y, p, cfg: cfg.scale * _mse(y, p), cfg=_Config(1.0)),
+    ]
+
+
+def test_a_users_loss_is_known_by_what_it_computes_on_the_training_targets():
+    """Found by the last helper: scales kept where attributes do not show them (a private
+    attribute of another name, a slotted dataclass, a closure in a closure, three objects
+    deep) went unseen under val_loss, and bookkeeping (a cache, a creation time, random
+    numbers, `hp` closed over for a fixed value, a partial holding an object) refused the
+    same loss. A loss of the user's is now measured on a few training targets."""
+    from tunekit.steps.same_loss import loss_signature
+
+    labels = np.linspace(-1.0, 1.0, 8).astype("float32")
+
+    def signature(loss):  # (a function given to _regressor is read as one of hp)
+        model = get_hypermodel(_regressor(lambda hp: loss)).build(_hp())
+        return loss_signature(model, labels=labels)
+
+    for small, large in zip(_hidden_scales(0.01), _hidden_scales(100.0)):
+        assert signature(small) != signature(large), small
+    for first, again in zip(_bookkeeping_losses(), _bookkeeping_losses()):
+        assert signature(first) == signature(again), first
+    # Keras's own losses are still read by their settings (Huber's delta).
+    assert signature(keras.losses.Huber(1.0)) != signature(keras.losses.Huber(2.0))
 
 
 @keras.saving.register_keras_serializable(package="tunekit_tests")

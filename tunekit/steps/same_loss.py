@@ -7,12 +7,21 @@ error are not on one scale, and the search would rank the loss's kind, not the
 model. Under the total `loss`/`val_loss`, so is a trial with other weight
 penalties (a tuned `kernel_regularizer`): Keras adds them to the validation loss
 too, and the search would rank the penalty's size.
+
+A loss of the user's is known by what it computes on a few training targets and
+fixed predictions (`_measured`), when it can run on them; else, and for Keras's
+own losses, by its class and settings.
+
+This module is over 400 lines because a loss is read in every form Keras takes
+it (names, functions, partials, objects, their measured values, penalties), and
+those readings only make sense together.
 """
 
 from __future__ import annotations
 
 import functools
 import json
+import warnings
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -41,6 +50,7 @@ def loss_signature(
     penalties: bool = False,
     outputs: Sequence[str] | None = None,
     samples: Any = None,
+    labels: Any = None,
 ) -> str | None:
     """What the model's compiled loss computes, as text two models share exactly when
     their losses are the same: each output's loss (a name by Keras's function,
@@ -55,8 +65,9 @@ def loss_signature(
     (Keras logs them unweighted). `None` when the model was not compiled."""
     if not getattr(model, "compiled", False):
         return None
+    probes = _probe_pairs(model, labels)
 
-    def canonical(loss: Any) -> Any:
+    def canonical(loss: Any, output: str | None = None) -> Any:
         if isinstance(loss, str) or (  # Keras's loss by name or function: its class's default
             callable(loss)
             and hasattr(loss, "__name__")
@@ -69,9 +80,12 @@ def loss_signature(
             name = str(getattr(function, "__name__", loss))
             return _keras_defaults().get(name, name)
         if isinstance(loss, Mapping):  # one loss per output, by name
-            return {str(k): canonical(v) for k, v in loss.items()}
+            return {str(k): canonical(v, str(k)) for k, v in loss.items()}
         if isinstance(loss, (list, tuple)):
             return [canonical(v) for v in loss]
+        measured = _measured(loss, probes.get(output if output in probes else None))
+        if measured is not None:  # a loss of the user's, by what it computes
+            return measured
         if isinstance(loss, functools.partial):  # partial(keras.losses.huber, delta=2.0)
             return {"partial": canonical(loss.func), "args": loss.args, **loss.keywords}
         if loss is None or hasattr(loss, "__name__"):  # a function, with what it closes on
@@ -151,6 +165,56 @@ def _adding_layers(model: keras.Model, x: Any) -> list[Any]:
     except Exception:  # noqa: BLE001 - a model that cannot run here: left to its trials
         return []
     return [layer for layer in own if getattr(layer, "_losses", None)]
+
+
+def _probe_pairs(model: keras.Model, labels: Any) -> dict[str | None, Any]:
+    """`(y_true, y_pred)` to measure a loss of the user's on, by output name (`None`: the
+    only output): `labels` (a few training targets, a dict for several outputs) and fixed
+    predictions of each output's shape, values spread over (0.05, 0.95)."""
+    if labels is None:
+        return {}
+    try:
+        shapes = [tuple(output.shape) for output in keras.tree.flatten(model.outputs)]
+    except Exception:  # noqa: BLE001 - a subclassed model: no output shapes to read
+        return {}
+    names = list(getattr(model, "output_names", None) or [])  # a Sequential has none
+
+    def fixed(shape: tuple[Any, ...], n: int) -> np.ndarray:
+        full = (n, *[int(d or 1) for d in shape[1:]])
+        return np.linspace(0.05, 0.95, int(np.prod(full))).reshape(full).astype("float32")
+
+    if len(shapes) == 1 and not isinstance(labels, Mapping):
+        return {None: (np.asarray(labels), fixed(shapes[0], len(labels)))}
+    if isinstance(labels, Mapping) and len(names) == len(shapes):
+        return {
+            name: (np.asarray(labels[name]), fixed(shape, len(labels[name])))
+            for name, shape in zip(names, shapes)
+            if name in labels
+        }
+    return {}
+
+
+def _measured(loss: Any, pair: Any) -> dict[str, Any] | None:
+    """A loss of the user's (not Keras's own) by its name and its value on `pair` (see
+    `_probe_pairs`): two losses that compute other values are two losses, however they
+    keep their settings (a private attribute, an object they hold, a closure in a
+    closure), and bookkeeping (a counter, a creation time) does not count. `None` when
+    there is no pair, for Keras's losses, or when the loss cannot run on the pair."""
+    if pair is None or isinstance(loss, str) or loss is None:
+        return None
+    target = getattr(loss, "func", loss)  # a functools.partial's function
+    module = str(getattr(target, "__module__", "") or type(target).__module__)
+    if module.startswith("keras.") and not isinstance(loss, functools.partial):
+        return None
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            value = loss(*pair)
+        value = float(np.mean(keras.ops.convert_to_numpy(value)))
+    except Exception:  # noqa: BLE001 - a loss that does not take the pair: read as before
+        return None
+    name = getattr(target, "__qualname__", None) or type(target).__qualname__
+    return {"measured": f"{module}.{name}", "value": f"{value:.6g}"}
 
 
 def _loss_object(loss: Any) -> dict[str, Any]:
@@ -318,6 +382,7 @@ def check_same_loss(
     objective_names: list[str],
     seen: dict[str, str],
     samples: Any = None,
+    labels: Any = None,
 ) -> None:
     """Under an objective that is a loss (`loss`, `val_loss`, an output's `..._loss`),
     refuses a trial's model compiled with another loss than the first trial's model
@@ -343,6 +408,7 @@ def check_same_loss(
         penalties=total,
         outputs=None if whole else outputs,
         samples=samples if total else None,
+        labels=labels,
     )
     if signature is None or signature in seen:
         return
