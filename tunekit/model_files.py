@@ -129,23 +129,16 @@ def check_round_trip(
     """
     with tempfile.TemporaryDirectory(prefix="tunekit-check-") as folder:
         path = os.path.join(folder, "model.keras")
-        saved = False
         try:
-            model.save(path)
-            saved = True
+            unsaved = _save(model, path)  # whole, or its weights only: why not whole
+            if unsaved is not None:
+                raise unsaved
             load_keras_model(path)
         except OSError:
             return None  # the disk, not the model: the run's own writes will name the file
         except Exception as e:  # noqa: BLE001 - any failure gets the same advice
             reason = (str(e).strip().splitlines() or [type(e).__name__])[-1]
-            if rebuild is not None and not saved:  # Keras cannot save it whole: its weights
-                try:
-                    if os.path.exists(path):
-                        os.remove(path)  # what model.save left
-                    save_keras(model, path)
-                except Exception:  # noqa: BLE001 - the first error says more
-                    pass
-            if rebuild is not None and os.path.isfile(path) and _takes_weights(rebuild, path):
+            if rebuild is not None and _takes_weights(rebuild, path):
                 return _file_alone_note(e, path)
             lambda_layer = "`Lambda` layer" in str(e)
             fix = (
@@ -187,8 +180,13 @@ def save_keras(model: keras.Model, path: str | os.PathLike[str]) -> None:
 
     Raises:
         OSError: The file cannot be written.
-        Exception: What `model.save` raised, for any other reason.
     """
+    _save(model, path)
+
+
+def _save(model: keras.Model, path: str | os.PathLike[str]) -> Exception | None:
+    """`save_keras`; returns `None` when the model was saved whole, else the error that
+    made Keras's whole save fail (the file then holds the weights)."""
     import json
     import zipfile
 
@@ -213,7 +211,10 @@ def save_keras(model: keras.Model, path: str | os.PathLike[str]) -> None:
         finally:
             if os.path.exists(weights):
                 os.remove(weights)
+        os.replace(partial, path)
+        return error
     os.replace(partial, path)
+    return None
 
 
 def _weights_only(path: str | os.PathLike[str]) -> str | None:
