@@ -214,6 +214,69 @@ def test_a_users_loss_is_known_by_what_it_computes_on_the_training_targets():
     assert signature(keras.losses.Huber(1.0)) != signature(keras.losses.Huber(2.0))
 
 
+def test_a_users_loss_is_measured_where_its_setting_acts():
+    """Found by the next helper: the first 8 targets of imbalanced labels were all one class
+    (a tuned positive weight went unseen), predictions inside (0.05, 0.95) hid a tuned
+    penalty on predictions out of range and a Huber-like delta, a list of losses for
+    several outputs was not measured, a TensorFlow-only function could not run on NumPy,
+    and a random loss read as two losses."""
+    import tensorflow as tf
+
+    from tunekit.steps.same_loss import loss_signature
+
+    def signature(loss, labels, outputs=1):
+        def build(hp):
+            inputs = keras.Input((6,))
+            heads = [keras.layers.Dense(1, name=n)(inputs) for n in ("a", "b")[:outputs]]
+            model = keras.Model(inputs, heads if outputs > 1 else heads[0])
+            model.compile(optimizer="adam", loss=loss)
+            return model
+
+        return loss_signature(build(None), labels=labels)
+
+    def weighted(w):
+        def loss(y, p):
+            y = keras.ops.cast(keras.ops.reshape(y, (-1,)), "float32")
+            p = keras.ops.clip(keras.ops.reshape(p, (-1,)), 1e-7, 1 - 1e-7)
+            return -(w * y * keras.ops.log(p) + (1 - y) * keras.ops.log(1 - p))
+
+        return loss
+
+    def range_penalty(s):
+        return lambda y, p: _mse(y, p) + s * keras.ops.mean(keras.ops.relu(p - 1))
+
+    def huber(delta):
+        def loss(y, p):
+            e = keras.ops.abs(keras.ops.reshape(y, (-1, 1)) - p)
+            return keras.ops.mean(keras.ops.where(e <= delta, 0.5 * e**2, delta * (e - delta / 2)))
+
+        return loss
+
+    def tf_only(s):
+        def loss(y, p):
+            if not y.dtype.is_floating:
+                y = tf.cast(y, p.dtype)
+            return s * tf.reduce_mean(tf.square(tf.reshape(y, [-1]) - tf.reshape(p, [-1])))
+
+        return loss
+
+    rare = (np.arange(240) % 60 == 59).astype("int64")  # 4 positives, none in the first 8
+    values = np.linspace(0.0, 1.0, 240).astype("float32")
+    assert signature(weighted(1.0), rare) != signature(weighted(20.0), rare)
+    assert signature(range_penalty(0.0), values) != signature(range_penalty(100.0), values)
+    assert signature(huber(1.0), values) != signature(huber(3.0), values)
+    assert signature(tf_only(1.0), values) != signature(tf_only(100.0), values)
+    two = {"a": values, "b": 2 * values}
+    listed = [signature([_mse, range_penalty(s)], two, outputs=2) for s in (0.0, 100.0)]
+    assert listed[0] != listed[1]
+
+    def random_half(y, p):  # the same loss in every trial, random in its call
+        keep = keras.ops.cast(keras.random.uniform(keras.ops.shape(p)) < 0.5, "float32")
+        return keras.ops.sum(keep * (keras.ops.reshape(y, (-1, 1)) - p) ** 2)
+
+    assert signature(random_half, values) == signature(random_half, values)
+
+
 @keras.saving.register_keras_serializable(package="tunekit_tests")
 class _DividingNet(keras.Model):
     """A subclassed model that divides its pixels by `divisor` in its call."""

@@ -82,7 +82,11 @@ def loss_signature(
         if isinstance(loss, Mapping):  # one loss per output, by name
             return {str(k): canonical(v, str(k)) for k, v in loss.items()}
         if isinstance(loss, (list, tuple)):
-            return [canonical(v) for v in loss]
+            named = list(getattr(model, "output_names", None) or [])  # a list by position
+            return [
+                canonical(v, named[i] if len(named) == len(loss) else None)
+                for i, v in enumerate(loss)
+            ]
         measured = _measured(loss, probes.get(output if output in probes else None))
         if measured is not None:  # a loss of the user's, by what it computes
             return measured
@@ -105,7 +109,7 @@ def loss_signature(
 
         # Keras logs `<name>_loss` unweighted: the other outputs and the weights do not enter
         parts = {
-            "loss": {o: canonical(entry(model.loss, o)) for o in outputs},
+            "loss": {o: canonical(entry(model.loss, o), o) for o in outputs},
             "loss_weights": None,
         }
     if penalties:
@@ -168,9 +172,11 @@ def _adding_layers(model: keras.Model, x: Any) -> list[Any]:
 
 
 def _probe_pairs(model: keras.Model, labels: Any) -> dict[str | None, Any]:
-    """`(y_true, y_pred)` to measure a loss of the user's on, by output name (`None`: the
-    only output): `labels` (a few training targets, a dict for several outputs) and fixed
-    predictions of each output's shape, values spread over (0.05, 0.95)."""
+    """What to measure a loss of the user's on, by output name (`None`: the only output):
+    targets from `labels` (the training targets, a dict for several outputs) and fixed
+    predictions of each output's shape, in two sets: inside (0.05, 0.95), where a
+    probability's loss is defined, and over (-2, 3), where a penalty on predictions out
+    of range or a Huber-like delta acts."""
     if labels is None:
         return {}
     try:
@@ -179,42 +185,66 @@ def _probe_pairs(model: keras.Model, labels: Any) -> dict[str | None, Any]:
         return {}
     names = list(getattr(model, "output_names", None) or [])  # a Sequential has none
 
-    def fixed(shape: tuple[Any, ...], n: int) -> np.ndarray:
-        full = (n, *[int(d or 1) for d in shape[1:]])
-        return np.linspace(0.05, 0.95, int(np.prod(full))).reshape(full).astype("float32")
+    def pairs(targets: Any, shape: tuple[Any, ...]) -> list[tuple[Any, Any]]:
+        y = _spread_targets(np.asarray(targets))
+        full = (len(y), *[int(d or 1) for d in shape[1:]])
+        size = int(np.prod(full))
+        return [
+            (y, np.linspace(low, high, size).reshape(full).astype("float32"))
+            for low, high in ((0.05, 0.95), (-2.0, 3.0))
+        ]
 
     if len(shapes) == 1 and not isinstance(labels, Mapping):
-        return {None: (np.asarray(labels), fixed(shapes[0], len(labels)))}
+        return {None: pairs(labels, shapes[0])}
     if isinstance(labels, Mapping) and len(names) == len(shapes):
         return {
-            name: (np.asarray(labels[name]), fixed(shape, len(labels[name])))
-            for name, shape in zip(names, shapes)
-            if name in labels
+            name: pairs(labels[name], shape) for name, shape in zip(names, shapes) if name in labels
         }
     return {}
 
 
-def _measured(loss: Any, pair: Any) -> dict[str, Any] | None:
-    """A loss of the user's (not Keras's own) by its name and its value on `pair` (see
-    `_probe_pairs`): two losses that compute other values are two losses, however they
-    keep their settings (a private attribute, an object they hold, a closure in a
-    closure), and bookkeeping (a counter, a creation time) does not count. `None` when
-    there is no pair, for Keras's losses, or when the loss cannot run on the pair."""
-    if pair is None or isinstance(loss, str) or loss is None:
+def _spread_targets(y: np.ndarray, count: int = 16) -> np.ndarray:
+    """`count` of the targets `y`, from the smallest to the largest (by the first value
+    of each): every class of an imbalanced set of labels that is not too rare, the
+    extremes of real values; not the first `count`, which may all be one class."""
+    if len(y) <= count:
+        return y
+    key = y.reshape(len(y), -1)[:, 0]
+    order = np.argsort(key, kind="stable")
+    return y[order[np.linspace(0, len(y) - 1, count).round().astype(int)]]
+
+
+def _measured(loss: Any, pairs: Any) -> dict[str, Any] | None:
+    """A loss of the user's (not Keras's own) by its name and its values on `pairs` (see
+    `_probe_pairs`), as tensors: two losses that compute other values are two losses,
+    however they keep their settings (a private attribute, an object they hold, a
+    closure in a closure), and bookkeeping (a counter, a creation time) does not count.
+    `None` when there are no pairs, for Keras's losses, when the loss cannot run on
+    them, or when it is random (two calls differ): it is then read by its settings."""
+    if pairs is None or isinstance(loss, str) or loss is None:
         return None
     target = getattr(loss, "func", loss)  # a functools.partial's function
     module = str(getattr(target, "__module__", "") or type(target).__module__)
     if module.startswith("keras.") and not isinstance(loss, functools.partial):
         return None
+
+    def values() -> list[str]:
+        found = []
+        for y_true, y_pred in pairs:
+            value = loss(keras.ops.convert_to_tensor(y_true), keras.ops.convert_to_tensor(y_pred))
+            found.append(f"{float(np.mean(keras.ops.convert_to_numpy(value))):.6g}")
+        return found
+
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            value = loss(*pair)
-        value = float(np.mean(keras.ops.convert_to_numpy(value)))
-    except Exception:  # noqa: BLE001 - a loss that does not take the pair: read as before
+            first, second = values(), values()
+    except Exception:  # noqa: BLE001 - a loss that does not take the pairs: read as before
+        return None
+    if first != second:  # random in its call: its value says nothing of its settings
         return None
     name = getattr(target, "__qualname__", None) or type(target).__qualname__
-    return {"measured": f"{module}.{name}", "value": f"{value:.6g}"}
+    return {"measured": f"{module}.{name}", "values": first}
 
 
 def _loss_object(loss: Any) -> dict[str, Any]:
