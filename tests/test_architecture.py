@@ -39,6 +39,7 @@ ORDER = [
     "regression",
     "model_size",
     "hypermodel_specs",
+    "hypermodel_code",
     "backend_probe",
     "backends",
     "tensorboard",

@@ -145,6 +145,7 @@ def test_defaults_and_the_manifest_config_are_unchanged(tmp_path, data):
     }
     assert list(config) == [
         "hypermodel",
+        "hypermodel_code",
         "data",
         "objective",
         "direction",

@@ -3,10 +3,11 @@
 A run folder holds `manifest.json` with the run's configuration, a
 fingerprint of it, the versions that wrote it, and the state of each step.
 Resume is decided here, not by KerasTuner: a rerun with the same
-configuration continues; a different configuration or version is refused
-with the key named (exceptions: `tunekit.replacing`); nothing is deleted without `overwrite`.
-A lock file keeps a second process off the same run; the operating system
-releases it when its holder dies.
+configuration (the hypermodel's code included: `tunekit.hypermodel_code`)
+continues; a different configuration or version is refused with the key
+named (exceptions: `tunekit.replacing`); nothing is deleted without
+`overwrite`. A lock file keeps a second process off the same run; the
+operating system releases it when its holder dies.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from tunekit import _io, _log, replacing
+from tunekit import _io, _log, hypermodel_code, replacing
 from tunekit.errors import RunConfigError, RunLockedError
 from tunekit.params import PARAMETERS
 from tunekit.state_files import (
@@ -43,16 +44,7 @@ __all__ = [
 ]
 
 LOCK = ".lock"
-STEPS = (
-    "coarse",
-    "narrow",
-    "fine",
-    "finalists",
-    "retrain",
-    "final_seeds",
-    "baseline",
-    "evaluate",
-)
+STEPS = ("coarse", "narrow", "fine", "finalists", "retrain", "final_seeds", "baseline", "evaluate")
 
 
 def versions() -> dict[str, str]:
@@ -92,8 +84,10 @@ def with_omitted_settings(config: dict[str, Any]) -> dict[str, Any]:
 
 
 def _differences(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
-    keys = sorted(set(old) | set(new))
-    return [f"{k}: {old.get(k)!r} -> {new.get(k)!r}" for k in keys if old.get(k) != new.get(k)]
+    code = hypermodel_code.describe_change(old, new)  # in words, or None: not told
+    keys = sorted((set(old) | set(new)) - {hypermodel_code.KEY})
+    changed = [f"{k}: {old.get(k)!r} -> {new.get(k)!r}" for k in keys if old.get(k) != new.get(k)]
+    return [code, *changed] if code else changed
 
 
 _HELD: dict[Path, RunManifest] = {}  # runs this process holds open
@@ -183,7 +177,10 @@ class RunManifest:
                 )
             return {**new, "steps": {}, "created": time.time()}
         old = read_run_file(self.run_dir, MANIFEST, what="run manifest")
-        new["config"] = config = replacing.as_recorded_main(old.get("config"), config)
+        recorded_config = old.get("config")
+        config = replacing.as_recorded_main(recorded_config, config)
+        # Runs recorded before the code was, or under another Python, do not compare it.
+        new["config"] = config = hypermodel_code.as_recorded(recorded_config, config, self.run_dir)
         new["fingerprint"] = fingerprint(config)  # the same build, from another script
         hint = (
             "Rerun with the original settings to resume, pass overwrite=True to start "
@@ -210,6 +207,7 @@ class RunManifest:
                 )
             diff = "; ".join(differences)
             if isinstance(recorded, dict) and not other_backend:
+                hint = hypermodel_code.resume_hint(recorded, config, len(differences)) or hint
                 changed_keys = replacing.changed_settings(recorded, with_omitted_settings(config))
                 if changed_keys <= set(replacing.AFTER_SEARCH_SETTINGS):
                     self.state, self.replacement = replacing.redo_after_search(

@@ -122,12 +122,14 @@ def cli_equivalent(run: Any, backend: str) -> str | None:
     """The command line with the same settings as a Python `run`, or `None` if there is none.
 
     There is none for a hypermodel the command line cannot name (defined in
-    `__main__`, a notebook or a function) or for callbacks or `hyperparameters=`
-    (no such option).
+    `__main__`, a notebook or a function, or a `functools.partial`) or for
+    callbacks or `hyperparameters=` (no such option).
     The data is `--data DATA` (a placeholder: the arrays came from Python),
     except for MNIST, the command line's default data.
     """
     if run.callbacks or run.hyperparameters is not None:
+        return None
+    if "partial_args" in run.config()["hypermodel"]:  # a functools.partial: no such option
         return None
     described = run.config()["hypermodel"]["class"]
     spec = _BUILTIN_SPECS.get(described)

@@ -15,6 +15,7 @@ plumbing; the work itself lives in `tunekit.steps`.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
@@ -43,6 +44,7 @@ from tunekit.errors import (
     TunekitError,
     UsageError,
 )
+from tunekit.hypermodel_code import code_record
 from tunekit.manifest import OMITTED_SETTINGS, RunManifest, check_run_location
 from tunekit.narrowing import NarrowedSpace
 from tunekit.objectives import (
@@ -210,18 +212,39 @@ def _saved_hyperparameters(project: Path, trial_id: str) -> kt.HyperParameters:
 
 
 def _describe_hypermodel(hypermodel: Any) -> dict[str, Any]:
-    """A JSON description identifying a hypermodel, for the run fingerprint."""
+    """A JSON description identifying a hypermodel, for the run fingerprint.
+
+    Its qualified name and simple attributes; a `functools.partial` is its
+    function's description with the partial's arguments (simple ones by value,
+    others by type). The code is `hypermodel_code.code_record`'s.
+    """
+    if isinstance(hypermodel, functools.partial):
+        return {
+            **_describe_hypermodel(hypermodel.func),
+            "partial_args": [_plain(value) for value in hypermodel.args],
+            "partial_keywords": {k: _plain(v) for k, v in hypermodel.keywords.items()},
+        }
     target = (
         hypermodel
         if callable(hypermodel) and not isinstance(hypermodel, kt.HyperModel)
         else type(hypermodel)
     )
-    described: dict[str, Any] = {"class": f"{target.__module__}.{target.__qualname__}"}
+    qualname = getattr(target, "__qualname__", None) or type(target).__qualname__
+    module = getattr(target, "__module__", None) or type(target).__module__
+    described: dict[str, Any] = {"class": f"{module}.{qualname}"}
     if isinstance(hypermodel, kt.HyperModel):
         for key, value in sorted(vars(hypermodel).items()):
             if not key.startswith("_") and isinstance(value, (int, float, str, bool, tuple)):
                 described[key] = list(value) if isinstance(value, tuple) else value
     return described
+
+
+def _plain(value: Any) -> Any:
+    """`value` as JSON reads it back if it is simple (int, str, lists...), else its type's name."""
+    try:
+        return json.loads(json.dumps(value))
+    except (TypeError, ValueError):
+        return f"<{type(value).__module__}.{type(value).__qualname__}>"
 
 
 class CoarseToFine:
@@ -458,6 +481,7 @@ class CoarseToFine:
         )
         self.hypermodel = _kerastuner.get_hypermodel(hypermodel)
         self._hypermodel_description = _describe_hypermodel(hypermodel)
+        self._hypermodel_code = code_record(hypermodel)
         self.data = data
         self.objective = resolve_objective(
             DEFAULT_OBJECTIVES[data.task] if objective is None else objective
@@ -787,6 +811,8 @@ class CoarseToFine:
         """The settings that define this run (compared on resume)."""
         return {
             "hypermodel": self._hypermodel_description,
+            # Compared on resume but for runs recorded before it (`tunekit.hypermodel_code`).
+            "hypermodel_code": self._hypermodel_code,
             "data": self.data.fingerprint(),
             "objective": self.objective.name,
             "direction": self.objective.direction,
@@ -1061,6 +1087,8 @@ def _user_space(
 
 
 def _default_name(hypermodel: Any) -> str:
+    while isinstance(hypermodel, functools.partial):  # named after its function
+        hypermodel = hypermodel.func
     name = getattr(hypermodel, "name", None) or getattr(hypermodel, "__name__", None)
     return str(name or type(hypermodel).__name__).lower()
 

@@ -1,0 +1,317 @@
+"""A run resumes only with the hypermodel code that made its trials (`tunekit.hypermodel_code`).
+
+Found by a new user: an edited `build(hp)` rerun with the same command resumed the old
+trials and the old winner as results of the new code, with exit 0. The code is now part
+of the run's configuration; comments, layout and docstrings are not.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.util
+import itertools
+import json
+import logging
+import sys
+import textwrap
+
+import pytest
+
+from tunekit.errors import RunConfigError
+from tunekit.hypermodel_code import KEY, code_hash, code_record
+from tunekit.manifest import RunManifest, fingerprint
+
+_modules = itertools.count()
+
+BUILD = """
+import keras
+
+UNITS = 16
+
+
+def dense(x, units):
+    return keras.layers.Dense(units, activation="relu")(x)
+
+
+def build(hp):
+    inputs = keras.Input((28, 28))
+    x = keras.layers.Flatten()(inputs)
+    x = dense(x, hp.Int("units", 8, 16, step=8) + UNITS - 16)
+    outputs = keras.layers.Dense(10, activation="softmax")(x)
+    model = keras.Model(inputs, outputs)
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    return model
+"""
+
+# The same code with other comments, blank lines, layout and a docstring.
+BUILD_RESTYLED = '''
+import keras
+
+UNITS = 16  # the base width
+
+
+def dense(x, units):
+    """A ReLU layer."""
+    # a comment
+    return keras.layers.Dense(
+        units, activation="relu"
+    )(x)
+
+
+
+def build(hp):
+    """Builds a small dense network."""
+
+    inputs = keras.Input((28, 28))
+    x = keras.layers.Flatten()(inputs)
+    x = dense(x, hp.Int("units", 8, 16, step=8) + UNITS - 16)  # units
+    outputs = keras.layers.Dense(10, activation="softmax")(x)
+    model = keras.Model(inputs, outputs)
+    model.compile(
+        optimizer="adam",
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+    )
+    return model
+'''
+
+
+def _module(tmp_path, source, name=None):
+    """`source` as a module of its own (named `name`, else a new name), not in `sys.modules`."""
+    name = name or f"user_models_{next(_modules)}"
+    folder = tmp_path / f"m{next(_modules)}"
+    folder.mkdir()
+    path = folder / f"{name}.py"
+    path.write_text(textwrap.dedent(source))
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _hash(tmp_path, source, attribute="build"):
+    return code_hash(getattr(_module(tmp_path, source), attribute))
+
+
+def test_comments_layout_and_docstrings_keep_the_hash(tmp_path):
+    assert _hash(tmp_path, BUILD) == _hash(tmp_path, BUILD_RESTYLED) == _hash(tmp_path, BUILD)
+    record = code_record(_module(tmp_path, BUILD).build)
+    assert record == {
+        "python": f"{sys.version_info.major}.{sys.version_info.minor}",
+        "sha256": _hash(tmp_path, BUILD),
+    }
+    assert len(record["sha256"]) == 64
+
+
+@pytest.mark.parametrize(
+    "edit",
+    [
+        ('Dense(10, activation="softmax")', 'Dense(10, activation="sigmoid")'),  # in build
+        ('hp.Int("units", 8, 16, step=8)', 'hp.Int("units", 8, 32, step=8)'),  # a constant
+        ('loss="sparse_categorical_crossentropy"', 'loss="categorical_crossentropy"'),
+        ("x = keras.layers.Flatten()(inputs)", "x = dense(keras.layers.Flatten()(inputs), 8)"),
+        ('activation="relu")(x)', 'activation="tanh")(x)'),  # in the helper build calls
+        ("UNITS = 16", "UNITS = 32"),  # a module constant build reads
+    ],
+    ids=["layer", "units", "loss", "added-layer", "helper", "module-constant"],
+)
+def test_an_edit_of_what_runs_changes_the_hash(tmp_path, edit):
+    old, new = edit
+    assert old in BUILD
+    assert _hash(tmp_path, BUILD) != _hash(tmp_path, BUILD.replace(old, new))
+
+
+def test_a_closure_value_and_a_default_argument_change_the_hash(tmp_path):
+    source = """
+    import keras
+
+    def make_build(units, activation="relu"):
+        def build(hp, rate=0.5):
+            return keras.layers.Dense(units, activation=activation)
+        return build
+    """
+    module = _module(tmp_path, source)
+    same = code_hash(module.make_build(16))
+    assert code_hash(module.make_build(16)) == same
+    assert code_hash(module.make_build(32)) != same
+    assert code_hash(module.make_build(16, "tanh")) != same
+    other_default = _module(tmp_path, source.replace("rate=0.5", "rate=0.2"))
+    assert code_hash(other_default.make_build(16)) != same
+
+
+HYPERMODEL = '''
+import keras
+import keras_tuner as kt
+
+
+class Base(kt.HyperModel):
+    def layer(self, units):
+        return keras.layers.Dense(units)
+
+
+class Wide(Base):
+    """A docstring."""
+
+    WIDTH = 64
+
+    def build(self, hp):
+        return keras.Sequential([self.layer(self.WIDTH), keras.layers.Dense(10)])
+
+    def fit(self, hp, model, *args, **kwargs):
+        return model.fit(*args, shuffle=True, **kwargs)
+'''
+
+
+@pytest.mark.parametrize(
+    "edit, changes",
+    [
+        (('"""A docstring."""', '"""Another docstring."""'), False),
+        (("keras.layers.Dense(10)", "keras.layers.Dense(10, activation='softmax')"), True),
+        (("shuffle=True", "shuffle=False"), True),  # its fit
+        (("WIDTH = 64", "WIDTH = 128"), True),  # a class attribute
+        (("return keras.layers.Dense(units)", "return keras.layers.Dense(units + 1)"), True),
+    ],
+    ids=["docstring", "build", "fit", "class-attribute", "base-class-method"],
+)
+def test_a_hypermodel_class_is_hashed_by_the_methods_of_its_classes(tmp_path, edit, changes):
+    old, new = edit
+    before = _module(tmp_path, HYPERMODEL).Wide()
+    after = _module(tmp_path, HYPERMODEL.replace(old, new)).Wide()
+    assert (code_hash(before) != code_hash(after)) is changes
+    assert (code_hash(before.build) != code_hash(after.build)) is changes  # its class too
+
+
+def test_a_partial_is_described_and_hashed_by_its_function_and_arguments(tmp_path, digits_small):
+    from tunekit.workflow import CoarseToFine
+
+    source = """
+    def build(hp, units=8, activation="relu"):
+        return units
+    """
+    module = _module(tmp_path, source)
+    partial = functools.partial(module.build, units=16)
+    assert code_hash(partial) == code_hash(functools.partial(module.build, units=16))
+    assert code_hash(partial) != code_hash(functools.partial(module.build, units=32))
+    assert code_hash(partial) != code_hash(functools.partial(module.build, 16))
+    edited = _module(tmp_path, source.replace("return units", "return units + 1"))
+    assert code_hash(partial) != code_hash(functools.partial(edited.build, units=16))
+    # Before: AttributeError: 'functools.partial' object has no attribute '__qualname__'.
+    run = CoarseToFine(partial, digits_small, directory=tmp_path, verbose=0)
+    assert run.config()["hypermodel"] == {
+        "class": f"{module.__name__}.build",
+        "partial_args": [],
+        "partial_keywords": {"units": 16},
+    }
+    assert run.run_dir.name == "build"
+
+
+def _refused(run_dir, config):
+    with pytest.raises(RunConfigError) as info:
+        RunManifest.open(run_dir, config)
+    return str(info.value)
+
+
+def test_a_manifest_refuses_other_code_and_resumes_old_runs_and_other_pythons(tmp_path, caplog):
+    hypermodel = {"class": "user_models.build"}
+    config = {"hypermodel": hypermodel, KEY: {"python": "3.11", "sha256": "a" * 64}, "seed": 0}
+    manifest = RunManifest.open(tmp_path / "run", config)
+    manifest.mark("coarse", "done")
+    manifest.release()
+    message = _refused(tmp_path / "run", {**config, KEY: {"python": "3.11", "sha256": "b" * 64}})
+    assert "hypermodel code: the code of user_models.build changed since the run started" in (
+        message
+    )
+    assert "sha256 aaaaaaaa -> bbbbbbbb" in message and "'sha256'" not in message, message
+    assert message.endswith(
+        "Restore the hypermodel's code to resume, pass overwrite=True to start over with this "
+        "code, or choose a new project_name= to keep both runs."
+    )
+    # Another hypermodel: its name says so, not its code too.
+    other = {**config, "hypermodel": {"class": "user_models.other"}}
+    other[KEY] = {"python": "3.11", "sha256": "b" * 64}
+    message = _refused(tmp_path / "run", other)
+    assert "hypermodel: {'class': 'user_models.build'}" in message
+    assert "hypermodel code" not in message
+    # Under another Python the bytecode cannot be compared: it resumes, with a warning.
+    with caplog.at_level(logging.WARNING, logger="tunekit"):
+        RunManifest.open(
+            tmp_path / "run", {**config, KEY: {"python": "3.99", "sha256": "b" * 64}}
+        ).release()
+    assert "started under Python 3.11 and this is Python 3.99" in caplog.text
+    # A run recorded before the code was resumes (nothing to compare), with any code.
+    path = tmp_path / "run" / "manifest.json"
+    state = json.loads(path.read_text())
+    del state["config"][KEY]
+    state["fingerprint"] = fingerprint(state["config"])
+    path.write_text(json.dumps(state))
+    resumed = RunManifest.open(tmp_path / "run", {**config, KEY: {"python": "3.11", "sha256": "c"}})
+    assert resumed.is_done("coarse")
+    resumed.release()
+
+
+TINY_RUN = dict(
+    coarse_trials=3,
+    coarse_epochs=1,
+    max_epochs=2,
+    factor=2,
+    top=0.5,
+    final_epochs=1,
+    seed=0,
+    verbose=0,
+    finalists=0,
+    baseline=False,
+)
+
+
+def test_a_rerun_with_an_edited_build_is_refused_and_unchanged_code_resumes(tmp_path, digits_small):
+    from tunekit.workflow import CoarseToFine
+
+    data = digits_small.subset(num_train=200, num_val=100, num_test=100)
+
+    def run(source):
+        build = _module(tmp_path, source, name="user_models").build
+        return CoarseToFine(build, data, directory=tmp_path, project_name="p", **TINY_RUN)
+
+    run(BUILD).run()
+    run_dir = tmp_path / "p"
+    model = run_dir / "best_model.keras"
+    trials = sorted(p.name for p in run_dir.rglob("trial_*"))
+    written = model.stat().st_mtime_ns
+    with pytest.raises(RunConfigError) as info:
+        run(BUILD.replace("UNITS = 16", "UNITS = 24")).run()
+    message = str(info.value)
+    assert "hypermodel code: the code of user_models.build changed" in message, message
+    assert "overwrite=True" in message
+    # The same code, restyled: resumed, nothing trained again.
+    result = run(BUILD_RESTYLED).run()
+    assert result.best_hyperparameters is not None
+    assert sorted(p.name for p in run_dir.rglob("trial_*")) == trials
+    assert model.stat().st_mtime_ns == written
+
+
+def test_the_cli_refuses_a_rerun_after_the_users_file_was_edited(
+    tmp_path, capsys, small_npz, monkeypatch
+):
+    from tunekit.coarse_to_fine import _load_data, _workflow_kwargs, build_parser, main
+    from tunekit.hypermodel_specs import resolve_hypermodel
+    from tunekit.workflow import CoarseToFine
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "dont_write_bytecode", True)  # an edit of the same size and second
+    (tmp_path / "cli_models.py").write_text(BUILD)
+    monkeypatch.delitem(sys.modules, "cli_models", raising=False)
+    args = ["--hypermodel", "cli_models:build", "--data", str(small_npz)]
+    args += ["--directory", str(tmp_path), "--backend", "tensorflow", "--coarse-trials", "3"]
+    parsed = build_parser().parse_args(args)
+    data = _load_data(parsed)
+    hypermodel = resolve_hypermodel(parsed.hypermodel)(data)
+    run = CoarseToFine(hypermodel, data, **_workflow_kwargs(parsed))
+    manifest = RunManifest.open(run.run_dir, run.config())  # as the first run left it
+    manifest.mark("coarse", "done")
+    manifest.release()
+    (tmp_path / "cli_models.py").write_text(BUILD.replace("UNITS = 16", "UNITS = 32"))
+    del sys.modules["cli_models"]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert "hypermodel code: the code of cli_models.build changed" in err, err
+    assert "--overwrite" in err and "--project-name" in err, err

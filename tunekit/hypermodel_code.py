@@ -1,0 +1,364 @@
+"""The hypermodel's code, hashed, so a run resumes only with the code that made its trials.
+
+A run folder is resumed when the rerun's configuration matches the recorded
+one. The hypermodel's name alone does not say the code is the same: a
+`build(hp)` edited between two runs of one command would resume the old
+trials and the old winner as if the new code had made them. So the run
+records `code_record(hypermodel)`, `{"python": "3.11", "sha256": ...}`, and
+`tunekit.manifest` refuses a resume whose hash differs (`describe_change`,
+`resume_hint`).
+
+What is hashed, starting from the hypermodel:
+
+- a function: its code; a bound method: its function and its instance's
+  class; a `functools.partial`: its function and its simple arguments; a
+  decorated function: the function under `__wrapped__` too;
+- a `keras_tuner.HyperModel` (or any callable object): the functions,
+  static and class methods, properties and simple attributes defined on the
+  classes of its MRO that are not KerasTuner's, Keras's, a framework's or
+  Python's own (so `build`, `fit` and their helpers);
+- from each function: its default arguments and closure cells (simple
+  values, and the functions and classes in them), and the names its code
+  reads from its module's globals: functions and classes defined in the same
+  module (followed, recursively), simple module-level constants (their
+  values), and other modules' functions and classes (by name only).
+
+Of each code object: its bytecode (`co_code`), the names it uses
+(`co_names`) and its constants (`co_consts`, nested code objects hashed the
+same way), without its docstring. Simple values are `int`, `float`, `str`,
+`bytes`, `bool` and `None`, and tuples, lists and dicts of them.
+
+What is not hashed, and why: comments, blank lines, layout and line numbers,
+and docstrings (none changes what is trained); the data (the run's data
+fingerprint covers it); the values of objects that are not simple (a NumPy
+array, a Keras layer made at import) and of anything not reachable by name
+from the hypermodel's code (an attribute of another module, a file read at
+build time, code of another module that a same-module function calls); the
+hypermodel instance's own attributes (`tunekit.workflow` records the simple
+ones beside the name). Bytecode differs between Python versions, so a run
+resumed under another minor version cannot compare its code: it resumes
+with a warning.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import inspect
+import logging
+import sys
+import types
+from typing import Any
+
+__all__ = ["KEY", "as_recorded", "code_hash", "code_record", "describe_change", "resume_hint"]
+
+#: The key of `CoarseToFine.config()` that holds `code_record(hypermodel)`.
+KEY = "hypermodel_code"
+
+_logger = logging.getLogger(__name__)
+
+# Packages whose classes and functions are not the user's code: named, never walked.
+_LIBRARIES = frozenset(
+    {"keras_tuner", "keras", "tf_keras", "tensorflow", "jax", "jaxlib", "torch", "numpy"}
+)
+_SIMPLE = (int, float, str, bytes, bool, type(None))
+# What a class's namespace holds that is not its code.
+_CLASS_BOOKKEEPING = frozenset(
+    {"__module__", "__qualname__", "__doc__", "__dict__", "__weakref__", "__annotations__"}
+)
+
+
+def python_version() -> str:
+    """This interpreter's minor version, e.g. `"3.11"`: bytecode is comparable within one."""
+    return f"{sys.version_info.major}.{sys.version_info.minor}"
+
+
+def code_hash(hypermodel: Any) -> str:
+    """The SHA-256 (hex) of the code that builds and trains `hypermodel`'s models.
+
+    See the module docstring for what is hashed. Edits of comments, layout or
+    docstrings keep the hash; edits of what runs change it.
+
+    Args:
+        hypermodel: A `keras_tuner.HyperModel`, a `build(hp)` function, a
+            bound method, a `functools.partial` of one, or a callable object.
+
+    Returns:
+        64 hex digits.
+    """
+    walker = _Walker()
+    walker.walk(hypermodel)
+    return hashlib.sha256("\n".join(walker.parts).encode("utf-8", "backslashreplace")).hexdigest()
+
+
+def code_record(hypermodel: Any) -> dict[str, str]:
+    """What a run records of `hypermodel`'s code: `{"python": "3.11", "sha256": ...}`.
+
+    Args:
+        hypermodel: As for `code_hash`.
+
+    Returns:
+        The Python minor version and `code_hash(hypermodel)`.
+    """
+    return {"python": python_version(), "sha256": code_hash(hypermodel)}
+
+
+def as_recorded(recorded: Any, config: dict[str, Any], run: object = "the run") -> dict[str, Any]:
+    """`config` with the code record a resume cannot compare taken as recorded.
+
+    A run recorded before the code was (no `KEY` in `recorded`) resumes as
+    before: `config` without `KEY`. A run recorded under another Python minor
+    version resumes too (its bytecode is not comparable), with a warning on
+    the `tunekit` logger: `config` with the recorded `KEY`. Otherwise, and
+    when `recorded` is not a configuration, `config` itself.
+
+    Args:
+        recorded: The recorded configuration (a dict, or anything a damaged
+            manifest holds).
+        config: This run's configuration.
+        run: How the warning names the run (its folder).
+
+    Returns:
+        The configuration to compare with `recorded`.
+    """
+    if not isinstance(recorded, dict) or KEY not in config:
+        return config
+    if KEY not in recorded:
+        return {k: v for k, v in config.items() if k != KEY}
+    old, new = recorded[KEY], config[KEY]
+    old_python = old.get("python") if isinstance(old, dict) else None
+    if old_python == new.get("python") or old == new:
+        return config
+    _logger.warning(
+        "%s was started under Python %s and this is Python %s: the hypermodel's code cannot "
+        "be compared across Python versions, so it resumes as if the code were the same. If "
+        "you edited the hypermodel since, pass overwrite=True to start over.",
+        run,
+        old_python,
+        new.get("python"),
+    )
+    return {**config, KEY: old}
+
+
+def describe_change(recorded: dict[str, Any], config: dict[str, Any]) -> str | None:
+    """The refusal's words for a changed hypermodel code, or `None` if there is none to tell.
+
+    `None` when either configuration has no code record, when the records
+    agree, or when the hypermodel itself is another one (its name says so).
+
+    Args:
+        recorded: The recorded configuration.
+        config: This run's configuration (after `as_recorded`).
+
+    Returns:
+        E.g. `"hypermodel code: the code of my_models.build changed since the
+        run started (...)"`.
+    """
+    old, new = recorded.get(KEY), config.get(KEY)
+    if old is None or new is None or old == new:
+        return None
+    old_model, new_model = recorded.get("hypermodel"), config.get("hypermodel")
+    old_name = old_model.get("class") if isinstance(old_model, dict) else old_model
+    name = new_model.get("class") if isinstance(new_model, dict) else new_model
+    if old_name != name:
+        return None
+
+    def short(record: Any) -> str:
+        digest = record.get("sha256") if isinstance(record, dict) else None
+        return str(digest)[:8] if digest else repr(record)
+
+    return (
+        f"hypermodel code: the code of {name} changed since the run started (sha256 "
+        f"{short(old)} -> {short(new)}; compared: its build and fit, and the functions, classes "
+        "and constants of its module that they use), so the run's trials and winner are the "
+        "old code's, not this code's"
+    )
+
+
+def resume_hint(recorded: dict[str, Any], config: dict[str, Any], changes: int) -> str | None:
+    """What to do about a changed hypermodel code (`describe_change`), or `None` if unchanged.
+
+    Args:
+        recorded: The recorded configuration.
+        config: This run's configuration (after `as_recorded`).
+        changes: How many differences the refusal names, this one included.
+
+    Returns:
+        The refusal's last sentence: restore the code, start over, or keep both runs.
+    """
+    if describe_change(recorded, config) is None:
+        return None
+    return (
+        "Restore the hypermodel's code"
+        + (" and the original settings" if changes > 1 else "")
+        + " to resume, pass overwrite=True to start over with this code, or choose a new "
+        "project_name= to keep both runs."
+    )
+
+
+def _library(module: object) -> bool:
+    """Whether `module` (a module name) is a framework's or Python's own."""
+    if not isinstance(module, str) or not module:
+        return True
+    top = module.partition(".")[0]
+    return top in _LIBRARIES or top in getattr(sys, "stdlib_module_names", ()) or top == "builtins"
+
+
+def _simple(value: Any) -> bool:
+    if isinstance(value, _SIMPLE):
+        return True
+    if isinstance(value, (tuple, list)):
+        return all(_simple(v) for v in value)
+    if isinstance(value, dict):
+        return all(_simple(k) and _simple(v) for k, v in value.items())
+    return False
+
+
+def _name(value: Any) -> str:
+    module = getattr(value, "__module__", None) or type(value).__module__
+    qualname = getattr(value, "__qualname__", None) or type(value).__qualname__
+    return f"{module}.{qualname}"
+
+
+def _docstring_slot(code: types.CodeType) -> bool:
+    """Whether `code.co_consts[0]` holds the docstring (or its absence) of a function."""
+    flag = getattr(inspect, "CO_HAS_DOCSTRING", None)  # Python 3.14 on
+    if flag is not None:
+        return bool(code.co_flags & flag)
+    # Up to 3.13 a function's first constant is its docstring, or None without one; a
+    # comprehension's (`<listcomp>`, `<genexpr>`) is an ordinary constant.
+    return (
+        bool(code.co_flags & inspect.CO_OPTIMIZED)
+        and not code.co_name.startswith("<")
+        and bool(code.co_consts)
+        and isinstance(code.co_consts[0], (str, type(None)))
+    )
+
+
+def _code_digest(code: types.CodeType) -> str:
+    """A digest of what `code` runs: bytecode, names and constants, not lines or docstring."""
+    digest = hashlib.sha256(code.co_code)
+    digest.update(repr(code.co_names).encode())
+    consts = code.co_consts[1:] if _docstring_slot(code) else code.co_consts
+    for const in consts:
+        if isinstance(const, types.CodeType):
+            digest.update(b"code:" + _code_digest(const).encode())
+        else:
+            digest.update(f"{_const_text(const)};".encode("utf-8", "backslashreplace"))
+    return digest.hexdigest()
+
+
+def _const_text(const: Any) -> str:
+    """A constant as text that is the same in every process (a frozenset's order is not)."""
+    if isinstance(const, frozenset):
+        return f"frozenset:{sorted(_const_text(c) for c in const)}"
+    if isinstance(const, tuple):
+        return f"tuple:({', '.join(_const_text(c) for c in const)})"
+    return f"{type(const).__name__}:{const!r}"
+
+
+def _global_names(code: types.CodeType) -> list[str]:
+    """The names `code` and the code nested in it use, in order, each once."""
+    names = dict.fromkeys(code.co_names)
+    for const in code.co_consts:
+        if isinstance(const, types.CodeType):
+            names |= dict.fromkeys(_global_names(const))
+    return list(names)
+
+
+class _Walker:
+    """Collects, in a fixed order, the text of everything `code_hash` hashes."""
+
+    def __init__(self) -> None:
+        self.parts: list[str] = []
+        self._seen: set[int] = set()
+
+    def walk(self, value: Any) -> None:
+        """Adds `value` (a function, class, method, partial or callable object)."""
+        if id(value) in self._seen:
+            self.parts.append(f"again {getattr(value, '__qualname__', type(value).__qualname__)}")
+            return
+        self._seen.add(id(value))
+        if isinstance(value, functools.partial):
+            self.parts.append("partial")
+            self.walk(value.func)
+            for arg in value.args:
+                self.value("arg", arg)
+            for key, arg in sorted(value.keywords.items()):
+                self.value(f"keyword {key}", arg)
+        elif isinstance(value, types.MethodType):
+            self.parts.append(f"method {value.__func__.__qualname__}")
+            self.walk(value.__func__)
+            owner = value.__self__
+            self.walk(owner if isinstance(owner, type) else type(owner))
+        elif isinstance(value, types.FunctionType):
+            self._function(value)
+        elif isinstance(value, type):
+            self._class(value)
+        else:  # a HyperModel or another object: its class's code
+            self.walk(type(value))
+        wrapped = getattr(value, "__wrapped__", None)  # under functools.wraps
+        if wrapped is not None and isinstance(value, types.FunctionType):
+            self.parts.append("wraps")
+            self.walk(wrapped)
+
+    def value(self, label: str, value: Any, module: str | None = None) -> None:
+        """Adds a value the code uses: simple ones by value, code by its code, others by type.
+
+        With `module`, functions and classes of another module are named, not walked.
+        """
+        if _simple(value):
+            self.parts.append(f"{label} = {type(value).__name__}:{value!r}")
+        elif isinstance(value, types.ModuleType):
+            self.parts.append(f"{label} = module {value.__name__}")
+        elif isinstance(value, (types.FunctionType, type, functools.partial, types.MethodType)):
+            home = getattr(value, "__module__", None)
+            if (module is not None and home != module) or _library(home):
+                self.parts.append(f"{label} = {_name(value)}")
+            else:
+                self.parts.append(f"{label} =")
+                self.walk(value)
+        else:
+            self.parts.append(f"{label} = object {_name(type(value))}")
+
+    def _function(self, function: types.FunctionType) -> None:
+        module = function.__module__
+        if _library(module):
+            self.parts.append(f"function {_name(function)}")
+            return
+        code = function.__code__
+        self.parts.append(f"function {function.__qualname__} {_code_digest(code)}")
+        for i, default in enumerate(function.__defaults__ or ()):
+            self.value(f"default {i}", default)
+        for key, default in sorted((function.__kwdefaults__ or {}).items()):
+            self.value(f"default {key}", default)
+        for name, cell in zip(code.co_freevars, function.__closure__ or ()):
+            try:
+                contents = cell.cell_contents
+            except ValueError:  # an empty cell: a name not yet bound
+                continue
+            self.value(f"closure {name}", contents)
+        scope = function.__globals__
+        for name in _global_names(code):
+            if name in scope:
+                self.value(f"global {name}", scope[name], module=module)
+
+    def _class(self, cls: type) -> None:
+        self.parts.append(f"class {cls.__qualname__}")
+        for klass in cls.__mro__:
+            if _library(klass.__module__):
+                continue
+            self.parts.append(f"defines {klass.__qualname__}")
+            for name, member in sorted(vars(klass).items()):
+                if name in _CLASS_BOOKKEEPING:
+                    continue
+                if isinstance(member, (staticmethod, classmethod)):
+                    member = member.__func__
+                if isinstance(member, property):
+                    for part in ("fget", "fset", "fdel"):
+                        if (accessor := getattr(member, part)) is not None:
+                            self.value(f"{name}.{part}", accessor)
+                elif _simple(member) or isinstance(
+                    member, (types.FunctionType, type, functools.partial)
+                ):
+                    self.value(f"attribute {name}", member)
