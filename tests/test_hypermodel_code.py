@@ -139,6 +139,23 @@ def test_a_closure_value_and_a_default_argument_change_the_hash(tmp_path):
     assert code_hash(other_default.make_build(16)) != same
 
 
+def test_containers_of_simple_values_count_and_data_does_not(tmp_path):
+    source = """
+    import numpy as np
+
+    LAYERS = [16, 8]
+    LOOP = []
+    LOOP.append(LOOP)
+    TABLE = np.zeros(3)
+
+    def build(hp):
+        return LAYERS, LOOP, TABLE
+    """
+    before = _hash(tmp_path, source)
+    assert _hash(tmp_path, source.replace("[16, 8]", "[16, 4]")) != before
+    assert _hash(tmp_path, source.replace("np.zeros(3)", "np.ones(3)")) == before  # data
+
+
 HYPERMODEL = '''
 import keras
 import keras_tuner as kt
@@ -203,6 +220,9 @@ def test_a_partial_is_described_and_hashed_by_its_function_and_arguments(tmp_pat
         "partial_keywords": {"units": 16},
     }
     assert run.run_dir.name == "build"
+    from tunekit.reproduce import cli_equivalent
+
+    assert cli_equivalent(run, "tensorflow") is None  # --hypermodel names no partial
 
 
 def _refused(run_dir, config):

@@ -204,13 +204,16 @@ def _library(module: object) -> bool:
     return top in _LIBRARIES or top in getattr(sys, "stdlib_module_names", ()) or top == "builtins"
 
 
-def _simple(value: Any) -> bool:
+def _simple(value: Any, depth: int = 0) -> bool:
+    """Whether `value` is hashed by its value (a container nested 10 deep, or in itself, is not)."""
     if isinstance(value, _SIMPLE):
         return True
+    if depth > 10:
+        return False
     if isinstance(value, (tuple, list)):
-        return all(_simple(v) for v in value)
+        return all(_simple(v, depth + 1) for v in value)
     if isinstance(value, dict):
-        return all(_simple(k) and _simple(v) for k, v in value.items())
+        return all(_simple(k, depth + 1) and _simple(v, depth + 1) for k, v in value.items())
     return False
 
 
