@@ -103,7 +103,7 @@ def code_record(hypermodel: Any) -> dict[str, str]:
     return {"python": python_version(), "sha256": code_hash(hypermodel)}
 
 
-def as_recorded(recorded: Any, config: dict[str, Any], run: object = "the run") -> dict[str, Any]:
+def as_recorded(recorded: Any, config: dict[str, Any], run: object) -> dict[str, Any]:
     """`config` with the code record a resume cannot compare taken as recorded.
 
     A run recorded before the code was (no `KEY` in `recorded`) resumes as
@@ -116,7 +116,7 @@ def as_recorded(recorded: Any, config: dict[str, Any], run: object = "the run") 
         recorded: The recorded configuration (a dict, or anything a damaged
             manifest holds).
         config: This run's configuration.
-        run: How the warning names the run (its folder).
+        run: The run folder, for the warning.
 
     Returns:
         The configuration to compare with `recorded`.
@@ -130,9 +130,9 @@ def as_recorded(recorded: Any, config: dict[str, Any], run: object = "the run") 
     if old_python == new.get("python") or old == new:
         return config
     _logger.warning(
-        "%s was started under Python %s and this is Python %s: the hypermodel's code cannot "
-        "be compared across Python versions, so it resumes as if the code were the same. If "
-        "you edited the hypermodel since, pass overwrite=True to start over.",
+        "The run in %s was started under Python %s and this is Python %s: the hypermodel's "
+        "code cannot be compared across Python versions, so it resumes as if the code were the "
+        "same. If you edited it since, pass overwrite=True (--overwrite) to start over.",
         run,
         old_python,
         new.get("python"),
