@@ -168,7 +168,8 @@ class AnnounceFit(keras.callbacks.Callback):
     own `fit` may call `model.fit` several times (e.g. one epoch per call) or
     run its own loop without `epochs`, so the first `model.fit`'s count (or
     none, said as 0 before) is not the fit's. When that first `model.fit`
-    received another count, the line says so too. Said once, at the first
+    received another count (a `fit` that sets its own, or one epoch per call),
+    the line says that count too; what the fit trained is recorded after it. Said once, at the first
     `on_train_begin` or `on_epoch_begin` it sees (a custom loop may call only
     the epoch hooks).
 
@@ -199,10 +200,7 @@ class AnnounceFit(keras.callbacks.Callback):
         text = self._line(self.planned)
         received = (self.params or {}).get("epochs")
         if isinstance(received, int) and received > 0 and received != self.planned:
-            text += (
-                f" Its first model.fit call received epochs={received}: the hypermodel's "
-                "own fit sets the count."
-            )
+            text += f" The hypermodel's own fit passed epochs={received} to its first model.fit."
         self._say(text)
 
     def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
