@@ -476,3 +476,28 @@ def test_a_users_tensorboard_gets_a_folder_per_phase_trial_and_fit(tmp_path):
     (aside,) = (logs / "replaced").glob("*/final")  # with the baseline's, the seeds'
     assert len(_events(aside / "train")) == 1
     assert _events(logs / "coarse") + _events(logs / "fine") == searched  # kept as they were
+
+
+def test_a_fit_or_search_from_its_start_sets_the_earlier_logs_of_its_folder_aside(tmp_path):
+    """Another run (or a replaced step) with the same `log_dir`: its logs are moved to
+    `<log_dir>/replaced/<UTC time>/`, not mixed with the new ones nor deleted."""
+    import keras
+
+    from tunekit.user_tensorboard import phase_callbacks, set_aside_logs
+
+    board = keras.callbacks.TensorBoard(log_dir=str(tmp_path))
+    for folder in ("coarse/0/execution0/train", "final/train"):
+        (tmp_path / folder).mkdir(parents=True)
+        (tmp_path / folder / "events.out.tfevents.1").write_text("old")
+    (copied,) = phase_callbacks([board], "final", fresh=True)
+    assert copied is not board and board.log_dir == str(tmp_path)
+    assert copied.log_dir == str(tmp_path / "final")
+    set_aside_logs([board], "coarse")
+    set_aside_logs([board], "fine")  # nothing there: nothing moved
+    assert not (tmp_path / "final").exists() and not (tmp_path / "coarse").exists()
+    moved = sorted(p.relative_to(tmp_path).parts[2:] for p in _events(tmp_path / "replaced"))
+    assert moved == [
+        ("coarse", "0", "execution0", "train", "events.out.tfevents.1"),
+        ("final", "train", "events.out.tfevents.1"),
+    ]
+    assert phase_callbacks([board], "final", fresh=True)[0].log_dir == str(tmp_path / "final")

@@ -146,6 +146,7 @@ class CosineDecayCallback(keras.callbacks.Callback):
         self.epochs = int((self.params or {}).get("epochs") or self.epochs)
         optimizer = getattr(self.model, "optimizer", None)
         self.skipped = None
+        self._set = None  # a later model.fit may compile another optimizer: not a setter
         if self.overridden is not None:  # a later model.fit of the same hypermodel fit
             self._scheduler = None
             return

@@ -16,8 +16,9 @@ pointed at its own subfolder:
 - `<log_dir>/final` (the retrain of the chosen configuration);
 - `<log_dir>/baseline`, `<log_dir>/final_seeds/seed<k>`.
 
-Your callback object is not changed. A fit that starts again from its first
-epoch (a step a rerun replaces, a stopped fit) first moves what its folder held
+Your callback object is not changed. A fit that starts from its first epoch
+(a step a rerun replaces, a stopped fit, another run's logs in the same
+`log_dir`) and a search that starts from its first trial first move what their folder held
 to `<log_dir>/replaced/<UTC time>/` (as `tunekit.replacing` does in the run), so
 TensorBoard draws each epoch once and nothing is deleted.
 """
@@ -39,7 +40,7 @@ _logger = logging.getLogger(__name__)
 #: Where a fit that starts again moves its folder's earlier logs (as `tunekit.replacing`).
 REPLACED = "replaced"
 
-__all__ = ["phase_callbacks"]
+__all__ = ["phase_callbacks", "set_aside_logs"]
 
 
 def phase_callbacks(
@@ -70,10 +71,19 @@ def phase_callbacks(
         except Exception:  # noqa: BLE001 (e.g. holds a lock): Keras resets its writers in set_model
             copied = copy.copy(callback)
         copied.log_dir = os.path.join(base, *parts)
-        if fresh:
-            _set_aside(Path(base), Path(*parts))
         out.append(copied)
+    if fresh:
+        set_aside_logs(callbacks, *parts)
     return out
+
+
+def set_aside_logs(callbacks: Iterable[keras.callbacks.Callback], *parts: str) -> None:
+    """Moves what each TensorBoard callback's `log_dir/parts` holds to
+    `<log_dir>/replaced/<UTC time>/parts`, for a fit (or a search) that starts from its
+    first epoch (trial); a folder that does not exist or is empty is left alone."""
+    for callback in callbacks:
+        if isinstance(callback, keras.callbacks.TensorBoard):
+            _set_aside(Path(os.fspath(callback.log_dir)), Path(*parts))
 
 
 def _set_aside(base: Path, relative: Path) -> None:
