@@ -43,6 +43,7 @@ ORDER = [
     "backend_probe",
     "backends",
     "tensorboard",
+    "user_tensorboard",
     "fitting",
     "timing",
     "cv",

@@ -165,3 +165,34 @@ def test_a_callback_watching_a_validation_metric_is_said_to_act_in_the_trials_on
     CoarseToFine(build, data, directory=tmp_path, callbacks=watching)
     said = [r.getMessage() for r in caplog.records if "acts in the search's trials" in r.message]
     assert len(said) == 1 and said[0].startswith("EarlyStopping(monitor='val_loss')")
+
+
+def test_a_fit_announces_the_epochs_planned_whatever_model_fit_receives() -> None:
+    """Found by new users: a hypermodel's own `fit` that called `model.fit` once per epoch
+    was announced as "1 epoch", and one with its own loop (no `epochs`) as "0 epochs"."""
+    import numpy as np
+
+    from tunekit.tuners import AnnounceFit
+
+    said: list[str] = []
+    x, y = np.zeros((8, 2), "float32"), np.zeros(8, "float32")
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    model.compile("sgd", "mse")
+    announce = AnnounceFit(said.append, lambda n: f"Training for {n} epochs.", planned=3)
+    for _ in range(3):  # the fit's own loop: one model.fit per epoch
+        model.fit(x, y, epochs=1, verbose=0, callbacks=[announce])
+    assert said == [
+        "Training for 3 epochs. The hypermodel's own fit passed epochs=1 to its first model.fit."
+    ]
+    said.clear()
+    own_loop = AnnounceFit(said.append, lambda n: f"Training for {n} epochs.", planned=3)
+    own_loop.set_model(model)  # a custom loop: only the epoch hooks, no params
+    for epoch in range(3):
+        own_loop.on_epoch_begin(epoch)
+    assert said == ["Training for 3 epochs."]
+    said.clear()
+    same = AnnounceFit(said.append, lambda n: f"Training for {n} epochs.", planned=2)
+    model.fit(x, y, epochs=2, verbose=0, callbacks=[same])
+    assert said == ["Training for 2 epochs."]
+    with pytest.raises(ValueError, match=r"`planned` must be an int >= 1. Received: planned=0"):
+        AnnounceFit(said.append, str, planned=0)

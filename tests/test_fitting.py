@@ -568,7 +568,9 @@ def test_the_retrain_and_baseline_lines_say_the_epochs_a_fit_that_sets_them_trai
     digits, tmp_path, caplog
 ):
     """Before, the line said the planned count ("for 2 epochs": the trial's last epoch
-    was its best, so `--max-epochs`) while the hypermodel's fit trained 1."""
+    was its best, so `--max-epochs`) while the hypermodel's fit trained 1. The line says
+    the count tunekit planned (a fit may call model.fit once per epoch) and the one its
+    first model.fit received; the record says what it trained."""
     caplog.set_level(logging.INFO, logger="tunekit")
     options = {**TINY, **BUDGET["bayesian"], "verbose": 1, "baseline": True}
     run = CoarseToFine(
@@ -583,10 +585,12 @@ def test_the_retrain_and_baseline_lines_say_the_epochs_a_fit_that_sets_them_trai
     assert run.manifest.step("retrain")["final_epochs"] == 1
     said = [r.getMessage() for r in caplog.records]
     retraining = [line for line in said if line.startswith("Retraining ")]
-    assert len(retraining) == 1 and " for 1 epoch (" in retraining[0], said
-    assert retraining[0].endswith("; epochs set by the hypermodel's own fit).")
+    own = " The hypermodel's own fit passed epochs=1 to its first model.fit."
+    assert len(retraining) == 1 and " for 2 epochs (" in retraining[0], said
+    assert retraining[0].endswith(own)
     baseline = [line for line in said if line.startswith("Training the baseline")]
     assert len(baseline) == 1 and "train+validation for 1 epoch," in baseline[0], said
+    assert own not in baseline[0]  # planned: the retrain's recorded count, 1
 
 
 @pytest.mark.parametrize(

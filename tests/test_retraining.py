@@ -459,3 +459,113 @@ def test_a_retrain_stopped_within_an_epoch_says_how_much_of_it_ran(tmp_path):
     rule = json.loads((result.run_dir / "report.json").read_text())["best"]["final_epochs_rule"]
     assert "a callback stopped training after 2 of the 4 epochs planned" in rule
     assert "epoch 2 ran 5 of its 11 batches" in rule
+
+
+class _SetRate(keras.callbacks.Callback):
+    """A user's callback that sets the learning rate at each epoch's begin."""
+
+    def __init__(self, rate: float) -> None:
+        super().__init__()
+        self.rate = rate
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.model.optimizer.learning_rate = self.rate
+
+
+def _lr(model) -> float:
+    return float(keras.ops.convert_to_numpy(model.optimizer.learning_rate))
+
+
+def test_a_callback_that_sets_the_rate_wins_and_the_schedule_says_it_did_not_hold(caplog):
+    """Found by new users: a callback of theirs that set the learning rate fought the cosine
+    schedule silently, and the report still claimed the cosine schedule."""
+    import logging
+
+    from tunekit.retraining import schedule_note, schedule_text
+
+    x, y = _xy()
+    model = _tiny_model(1e-2)
+    (cosine,) = schedule_callbacks("cosine", 4, [_SetRate(5e-3)])
+    seen = []
+    record = keras.callbacks.LambdaCallback(on_epoch_end=lambda e, logs: seen.append(_lr(model)))
+    with caplog.at_level(logging.WARNING, logger="tunekit"):
+        model.fit(x, y, epochs=4, verbose=0, callbacks=[cosine, _SetRate(5e-3), record])
+    assert seen == pytest.approx([5e-3] * 4)  # the user's rate in every epoch
+    expected = (
+        "the cosine learning-rate schedule did not hold: another callback sets the learning "
+        "rate (_SetRate); your rates were kept"
+    )
+    assert cosine.overridden == expected
+    assert "The cosine learning-rate schedule did not hold" in caplog.text
+    assert caplog.text.count("did not hold") == 1  # said once, then the schedule stops
+    assert schedule_note([cosine]) == expected
+    assert schedule_text("cosine", {"schedule_applied": False, "schedule_note": expected}) == (
+        expected
+    )
+
+
+def test_a_rate_set_at_an_epochs_end_is_seen_at_the_next_begin():
+    """`ReduceLROnPlateau` acts at an epoch's end, after the schedule's own hook: the next
+    epoch's begin sees the rate it set, and keeps it."""
+    x, y = _xy()
+    model = _tiny_model(1e-2)
+    cosine = CosineDecayCallback(4)  # as a hypermodel's own fit adding the callback gets it
+    # min_delta larger than any gain: from the 2nd epoch on, each one cuts the rate by 10.
+    plateau = keras.callbacks.ReduceLROnPlateau(monitor="loss", min_delta=100, patience=0)
+    history = model.fit(x, y, epochs=3, verbose=0, callbacks=[cosine, plateau])
+    assert cosine.overridden is not None and "not one of `callbacks=`" in cosine.overridden
+    # Epochs 0 and 1 at the cosine's rates (of the fit's 3 epochs); then the plateau's.
+    cosine_rates = _rates(1e-2, 3)
+    expected = [cosine_rates[0], cosine_rates[1], cosine_rates[1] * 0.1]
+    assert history.history["learning_rate"] == pytest.approx(expected, rel=1e-5)
+    assert _lr(model) == pytest.approx(cosine_rates[1] * 0.01, rel=1e-5)
+
+
+@pytest.mark.parametrize(
+    "user",
+    [
+        keras.callbacks.LearningRateScheduler(lambda epoch, lr: 1e-3),
+        keras.callbacks.ReduceLROnPlateau(monitor="loss"),
+    ],
+)
+def test_a_known_rate_setter_in_callbacks_means_no_cosine_schedule(caplog, user):
+    import logging
+
+    from tunekit.retraining import schedule_note
+
+    with caplog.at_level(logging.WARNING, logger="tunekit"):
+        scheduled = schedule_callbacks("cosine", 3, [user], say=True)
+    name = type(user).__name__
+    assert schedule_note(scheduled) == (
+        f"the cosine schedule not applied: your callbacks set the learning rate ({name}); "
+        "your rates were kept"
+    )
+    assert caplog.text.count("The cosine retrain schedule is not applied") == 1
+    x, y = _xy()
+    model = _tiny_model(1e-2)
+    model.fit(x, y, epochs=2, verbose=0, callbacks=[*scheduled, user])
+    if isinstance(user, keras.callbacks.LearningRateScheduler):
+        assert _lr(model) == pytest.approx(1e-3)
+
+
+def test_the_run_records_that_the_schedule_did_not_hold(tmp_path, caplog):
+    """`best_hyperparameters.json` and `report.json` say `schedule_applied: false` with the
+    note, and the report does not claim a cosine learning rate."""
+    import json
+    import logging
+
+    run = _digits_run(tmp_path, _digits_classifier, final_epochs=2, callbacks=[_SetRate(5e-3)])
+    with caplog.at_level(logging.WARNING):
+        result = run.run()
+    saved = json.loads((result.run_dir / "best_hyperparameters.json").read_text())
+    best = json.loads((result.run_dir / "report.json").read_text())["best"]
+    note = (
+        "the cosine learning-rate schedule did not hold: another callback sets the learning "
+        "rate (_SetRate); your rates were kept"
+    )
+    assert (saved["schedule_applied"], saved["schedule_note"]) == (False, note)
+    assert (best["schedule_applied"], best["schedule_note"]) == (False, note)
+    assert "cosine learning rate" not in (result.run_dir / "report.md").read_text()
+    plain = _digits_run(tmp_path, _digits_classifier, project_name="plain", final_epochs=2).run()
+    saved = json.loads((plain.run_dir / "best_hyperparameters.json").read_text())
+    assert (saved["schedule_applied"], saved["schedule_note"]) == (True, None)

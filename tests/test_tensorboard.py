@@ -396,3 +396,108 @@ def test_a_trial_run_again_starts_its_epoch_logs_afresh(tmp_path):
     assert isinstance(callbacks[1], HParamsSession)
     assert not (logdir / "train").exists() and not (logdir / "validation").exists()
     assert other.exists()  # another trial's logs are its own
+
+
+def _events(folder: Path) -> list[Path]:
+    return sorted(folder.rglob("events.out.tfevents.*"))
+
+
+def test_a_users_tensorboard_gets_a_folder_per_phase_trial_and_fit(tmp_path):
+    """Found by new users: a `keras.callbacks.TensorBoard(log_dir=...)` in `callbacks=` had
+    the coarse and fine trials of the same id share (and clear) one folder, and the
+    finalists, the retrain, the baseline and the final seeds all wrote into `log_dir`
+    itself; a rerun that replaced the retrain mixed its epochs with the old ones."""
+    import keras
+    from sklearn.datasets import load_digits
+
+    from tunekit import CoarseToFine
+    from tunekit.data import Dataset
+
+    def build(hp):
+        model = keras.Sequential(
+            [
+                keras.Input((64,)),
+                keras.layers.Dense(hp.Int("units", 8, 64, step=8), activation="relu"),
+                keras.layers.Dense(10, activation="softmax"),
+            ]
+        )
+        model.compile("adam", "sparse_categorical_crossentropy", metrics=["accuracy"])
+        return model
+
+    x, y = load_digits(return_X_y=True)
+    data = Dataset.from_arrays((x / 16).astype("float32")[:300], y[:300], seed=0)
+    logs = tmp_path / "mine"
+    board = keras.callbacks.TensorBoard(log_dir=str(logs), write_graph=False)
+
+    def run(final_epochs):
+        return CoarseToFine(
+            build,
+            data,
+            directory=tmp_path / "runs",
+            coarse_trials=3,
+            coarse_epochs=1,
+            fine_tuner="bayesian",
+            fine_trials=1,
+            max_epochs=1,
+            finalists=2,
+            finalist_seeds=1,
+            final_seeds=2,
+            final_epochs=final_epochs,
+            seed=0,
+            verbose=0,
+            callbacks=[board],
+        ).run()
+
+    result = run(1)
+    assert board.log_dir == str(logs)  # the user's object is not changed
+    assert not (logs / "train").exists() and not (logs / "validation").exists()
+    for phase, count in (("coarse", 3), ("fine", 1)):
+        trials = sorted(p.name for p in (logs / phase).iterdir())
+        ran = sorted(
+            p.name.removeprefix("trial_") for p in (result.run_dir / phase).glob("trial_*")
+        )
+        assert trials == ran and len(trials) == count, (trials, ran)
+        for trial_id in trials:
+            run_dir = logs / phase / trial_id / "execution0"
+            assert len(_events(run_dir / "train")) == 1
+            assert len(_events(run_dir / "validation")) == 1
+    manifest = json.loads((result.run_dir / "manifest.json").read_text())
+    finalists = manifest["steps"]["finalists"]["finalists"]
+    assert len(finalists) == 2
+    for finalist in finalists:
+        folder = logs / "finalists" / f"{finalist['phase']}_{finalist['trial_id']}" / "seed1"
+        assert len(_events(folder / "train")) == 1
+    for folder in ("final", "baseline", "final_seeds/seed1"):
+        assert len(_events(logs / folder / "train")) == 1, folder
+    searched = _events(logs / "coarse") + _events(logs / "fine")
+    # A rerun that replaces the retrain (and what follows): the old logs are set aside.
+    run(2)
+    assert len(_events(logs / "final" / "train")) == 1
+    (aside,) = (logs / "replaced").glob("*/final")  # with the baseline's, the seeds'
+    assert len(_events(aside / "train")) == 1
+    assert _events(logs / "coarse") + _events(logs / "fine") == searched  # kept as they were
+
+
+def test_a_fit_or_search_from_its_start_sets_the_earlier_logs_of_its_folder_aside(tmp_path):
+    """Another run (or a replaced step) with the same `log_dir`: its logs are moved to
+    `<log_dir>/replaced/<UTC time>/`, not mixed with the new ones nor deleted."""
+    import keras
+
+    from tunekit.user_tensorboard import phase_callbacks, set_aside_logs
+
+    board = keras.callbacks.TensorBoard(log_dir=str(tmp_path))
+    for folder in ("coarse/0/execution0/train", "final/train"):
+        (tmp_path / folder).mkdir(parents=True)
+        (tmp_path / folder / "events.out.tfevents.1").write_text("old")
+    (copied,) = phase_callbacks([board], "final", fresh=True)
+    assert copied is not board and board.log_dir == str(tmp_path)
+    assert copied.log_dir == str(tmp_path / "final")
+    set_aside_logs([board], "coarse")
+    set_aside_logs([board], "fine")  # nothing there: nothing moved
+    assert not (tmp_path / "final").exists() and not (tmp_path / "coarse").exists()
+    moved = sorted(p.relative_to(tmp_path).parts[2:] for p in _events(tmp_path / "replaced"))
+    assert moved == [
+        ("coarse", "0", "execution0", "train", "events.out.tfevents.1"),
+        ("final", "train", "events.out.tfevents.1"),
+    ]
+    assert phase_callbacks([board], "final", fresh=True)[0].log_dir == str(tmp_path / "final")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import keras
@@ -27,7 +27,9 @@ __all__ = [
     "final_epochs_rule",
     "CosineDecayCallback",
     "schedule_callbacks",
+    "RATE_SETTERS",
     "resumed_note",
+    "restored_epoch",
     "schedule_text",
     "NOT_STARTED",
     "schedule_note",
@@ -110,26 +112,44 @@ class CosineDecayCallback(keras.callbacks.Callback):
     optimizer. An optimizer compiled with its own `LearningRateSchedule` is
     left alone, with a warning.
 
+    Another callback that sets the rate (a `LearningRateScheduler` or
+    `ReduceLROnPlateau` of yours, one that assigns `model.optimizer.learning_rate`)
+    wins: at each epoch's end, and at the next epoch's begin (before this one sets
+    its rate), a rate other than the one it set stops the schedule for the rest of
+    the fit, with a warning; `overridden` then says so. A rate changed and put
+    back within one epoch is not seen (checking every batch would cost a read of
+    the rate per batch).
+
     Args:
         epochs: Total epochs of the fit, counted from epoch 0. The `epochs`
             of the `fit` it is passed to wins when they differ (a
             hypermodel's own `fit` may set it, see `tunekit.fitting`).
+        setters: Names of callbacks that might set the rate (the user's), for
+            the warning. Defaults to none.
     """
 
-    def __init__(self, epochs: int) -> None:
+    def __init__(self, epochs: int, setters: Sequence[str] = ()) -> None:
         super().__init__()
         self.epochs = int(epochs)
+        self.setters = tuple(setters)
         self.base: float | None = None
         self._scheduler: keras.callbacks.LearningRateScheduler | None = None
         # Whether it set a rate: a hypermodel's own loop may never call on_train_begin.
         self.applied = False
         # Why it set none, when it knew (no optimizer, or the optimizer's own schedule).
         self.skipped: str | None = None
+        #: Why the schedule stopped holding (another callback set the rate), or None.
+        self.overridden: str | None = None
+        self._set: float | None = None  # the rate it set last, as the optimizer holds it
 
     def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
         self.epochs = int((self.params or {}).get("epochs") or self.epochs)
         optimizer = getattr(self.model, "optimizer", None)
         self.skipped = None
+        self._set = None  # a later model.fit may compile another optimizer: not a setter
+        if self.overridden is not None:  # a later model.fit of the same hypermodel fit
+            self._scheduler = None
+            return
         if optimizer is None:  # a hypermodel's own training loop, on a model it never compiled
             self.skipped = (
                 "the model has no optimizer (the hypermodel's own fit trains it without "
@@ -146,9 +166,37 @@ class CosineDecayCallback(keras.callbacks.Callback):
             _logger.warning("The cosine retrain schedule was not applied: %s.", self.skipped)
             return
         if self.base is None:
-            self.base = float(keras.ops.convert_to_numpy(optimizer.learning_rate))
+            self.base = self._current()
         self._scheduler = keras.callbacks.LearningRateScheduler(self.rate)
         self._scheduler.set_model(self.model)
+
+    def _current(self) -> float:
+        return float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
+
+    def _held(self) -> bool:
+        """Whether the optimizer still has the rate this callback set; if not, gives way."""
+        if self._scheduler is None or self._set is None:
+            return self._scheduler is not None
+        current = self._current()
+        if math.isclose(current, self._set, rel_tol=1e-6, abs_tol=1e-12):
+            return True
+        names = (
+            ", ".join(self.setters)
+            if self.setters
+            else "not one of `callbacks=`: perhaps the hypermodel's own fit"
+        )
+        self.overridden = (
+            f"the cosine learning-rate schedule did not hold: another callback sets the "
+            f"learning rate ({names}); your rates were kept"
+        )
+        _logger.warning(
+            "%s (the rate was %.3g where the schedule set %.3g).",
+            self.overridden[0].upper() + self.overridden[1:],
+            current,
+            self._set,
+        )
+        self._scheduler = None
+        return False
 
     def rate(self, epoch: int, lr: float | None = None) -> float:
         """The learning rate of `epoch` (0-based).
@@ -170,22 +218,85 @@ class CosineDecayCallback(keras.callbacks.Callback):
         return base * 0.5 * (1.0 + math.cos(math.pi * (epoch + 0.5) / self.epochs))
 
     def on_epoch_begin(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
-        if self._scheduler is not None:
+        # A setter acting at an epoch's end after this one (ReduceLROnPlateau) is seen here.
+        if self._held() and self._scheduler is not None:
             self._scheduler.on_epoch_begin(epoch, logs)
+            self._set = self._current()
             self.applied = True
 
     def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
-        if self._scheduler is not None:
+        # A setter at an epoch's (or a batch's) begin after this one is seen here.
+        if self._held() and self._scheduler is not None:
             self._scheduler.on_epoch_end(epoch, logs)  # records `learning_rate` in the logs
 
 
-def schedule_callbacks(schedule: str, epochs: int) -> list[keras.callbacks.Callback]:
-    """The callbacks that apply `schedule` ("cosine" or "constant") to a fit of `epochs`."""
+#: Keras' callbacks that set the learning rate: with one of them in `callbacks=`, the
+#: cosine schedule is not added (yours would fight it).
+RATE_SETTERS = (
+    keras.callbacks.LearningRateScheduler,
+    keras.callbacks.ReduceLROnPlateau,
+)
+#: Keras' callbacks that never set the rate: not named as suspects.
+_NOT_SETTERS = (
+    keras.callbacks.TensorBoard,
+    keras.callbacks.EarlyStopping,
+    keras.callbacks.ModelCheckpoint,
+    keras.callbacks.CSVLogger,
+    keras.callbacks.BackupAndRestore,
+    keras.callbacks.TerminateOnNaN,
+    keras.callbacks.History,
+    keras.callbacks.ProgbarLogger,
+)
+
+
+def schedule_callbacks(
+    schedule: str,
+    epochs: int,
+    callbacks: Iterable[keras.callbacks.Callback] = (),
+    *,
+    say: bool = False,
+) -> list[keras.callbacks.Callback]:
+    """The callbacks that apply `schedule` ("cosine" or "constant") to a fit of `epochs`.
+
+    Args:
+        schedule: One of `SCHEDULES`.
+        epochs: The fit's epochs.
+        callbacks: The user's callbacks of the fit. With a `LearningRateScheduler`
+            or `ReduceLROnPlateau` among them, no schedule is applied: the returned
+            callback only records why (`schedule_note`). Defaults to none.
+        say: Whether to log that, once. Defaults to `False`.
+    """
     if schedule not in SCHEDULES:
         raise ValueError(
             f"The retrain schedule must be one of {SCHEDULES}. Received: {schedule!r}."
         )
-    return [CosineDecayCallback(epochs)] if schedule == "cosine" else []
+    if schedule != "cosine":
+        return []
+    listed = list(callbacks)
+    setters = [type(c).__name__ for c in listed if isinstance(c, RATE_SETTERS)]
+    if setters:
+        skipped = _Skipped(
+            f"your callbacks set the learning rate ({', '.join(setters)}); your rates were kept"
+        )
+        if say:
+            _logger.warning("The cosine retrain schedule is not applied: %s.", skipped.skipped)
+        return [skipped]
+    suspects = [
+        type(c).__name__
+        for c in listed
+        if not isinstance(c, _NOT_SETTERS) and type(c).__module__.split(".")[0] != "tunekit"
+    ]
+    return [CosineDecayCallback(epochs, suspects)]
+
+
+class _Skipped(keras.callbacks.Callback):
+    """Stands for a cosine schedule not added (see `schedule_callbacks`): says why."""
+
+    applied = False
+
+    def __init__(self, skipped: str) -> None:
+        super().__init__()
+        self.skipped = skipped
 
 
 NOT_STARTED = "the cosine schedule not applied: the hypermodel's own fit never started it"
@@ -195,6 +306,9 @@ def schedule_note(callbacks: list[keras.callbacks.Callback]) -> str | None:
     """Why the schedule of `callbacks` (`schedule_callbacks`) set no rate, or `None` if it
     did (or there was none to set): e.g. `NOT_STARTED`."""
     for callback in callbacks:
+        overridden = getattr(callback, "overridden", None)
+        if overridden:
+            return str(overridden)
         if not getattr(callback, "applied", True):
             why = getattr(callback, "skipped", None)
             return f"the cosine schedule not applied: {why}" if why else NOT_STARTED
@@ -213,6 +327,19 @@ def schedule_text(schedule: str, best: Mapping[str, Any]) -> str:
     if best.get("schedule_applied", True):
         return f"{schedule} learning rate"
     return str(best.get("schedule_note") or NOT_STARTED)
+
+
+def restored_epoch(callbacks: Any) -> int | None:
+    """The epoch (from 1) whose weights a user's `EarlyStopping(restore_best_weights=True)`
+    (`callbacks=`, or the hypermodel's fit's) put back at the retrain's end, else `None`."""
+    for callback in callbacks or ():
+        if (
+            isinstance(callback, keras.callbacks.EarlyStopping)
+            and callback.restore_best_weights
+            and getattr(callback, "best_weights", None) is not None
+        ):
+            return int(callback.best_epoch) + 1
+    return None
 
 
 def resumed_note(resumed_at: list[int] | None, final_epochs: int) -> str | None:

@@ -30,6 +30,7 @@ from tunekit.retraining import schedule_callbacks
 from tunekit.steps.base import RunContext, build_lazy, final_fit_options
 from tunekit.steps.search import refused_fit_args
 from tunekit.tuners import AnnounceFit, InterruptCheck, TrialFacts
+from tunekit.user_tensorboard import phase_callbacks
 
 __all__ = ["BASELINE_MODEL", "BaselineStep", "FinalFit", "train_like_winner"]
 
@@ -60,6 +61,7 @@ def train_like_winner(
     seed: int,
     extra_callbacks: list[keras.callbacks.Callback] | None = None,
     step: str = "baseline",
+    log_parts: tuple[str, ...] | None = None,
 ) -> FinalFit:
     """Builds `hp` and trains it on train+validation by the final retrain's rule.
 
@@ -75,6 +77,9 @@ def train_like_winner(
         extra_callbacks: Callbacks after tunekit's. Defaults to none.
         step: The step whose time the fit is (its row in the run's
             `timing.csv`). Defaults to `"baseline"`.
+        log_parts: The subfolder of a TensorBoard callback of yours
+            (`tunekit.user_tensorboard`), e.g. `("final_seeds", "seed3")`.
+            Defaults to `(step,)`.
 
     Returns:
         A `FinalFit`.
@@ -82,11 +87,13 @@ def train_like_winner(
     start = time.perf_counter()
     facts = TrialFacts()
     callbacks = [
-        *schedule_callbacks(ctx.final_schedule, epochs),  # first: reads the tuned rate
+        *schedule_callbacks(
+            ctx.final_schedule, epochs, ctx.callbacks
+        ),  # first: reads the tuned rate
         facts,
         InterruptCheck(),
         *(extra_callbacks or []),
-        *ctx.callbacks,
+        *phase_callbacks(ctx.callbacks, *(log_parts or (step,)), fresh=True),
     ]
     keras.utils.set_random_seed(seed)
     keras.backend.clear_session()
@@ -139,6 +146,7 @@ class BaselineStep:
                 "Training the baseline (the hypermodel's default configuration) on "
                 f"train+validation for {_log.count(count, 'epoch')}, like the chosen configuration."
             ),
+            planned=epochs,
         )
         fit = train_like_winner(ctx, hp, epochs=epochs, seed=ctx.seed, extra_callbacks=[announce])
         _io.atomic_write(ctx.run_dir / BASELINE_MODEL, lambda tmp: save_keras(fit.model, tmp))

@@ -56,7 +56,7 @@ class FinalSeedsStep:
                 epochs_said = _log.count(count, "epoch")
                 return f"Retraining the chosen configuration with seed {seed} ({epochs_said})."
 
-            announce = AnnounceFit(ctx.say, line)
+            announce = AnnounceFit(ctx.say, line, planned=epochs)
             fit = train_like_winner(
                 ctx,
                 trial.hyperparameters,
@@ -64,6 +64,7 @@ class FinalSeedsStep:
                 seed=seed,
                 extra_callbacks=[announce],
                 step=self.name,
+                log_parts=(self.name, f"seed{seed}"),
             )
             done[str(seed)] = test_metrics(ctx, fit.model, batch_size)
             elapsed = seconds + time.perf_counter() - start

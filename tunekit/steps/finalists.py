@@ -35,6 +35,7 @@ from tunekit.stats import summarize_scores
 from tunekit.steps.base import RunContext, fit_options, validation_batch_size
 from tunekit.steps.search import completed_trials, refused_fit_args
 from tunekit.tuners import InterruptCheck
+from tunekit.user_tensorboard import phase_callbacks
 
 __all__ = ["FinalistsStep", "finalist_selection", "pick_finalist"]
 
@@ -224,7 +225,12 @@ class FinalistsStep:
             validation = (data.x_val, data.model_targets(data.y_val))
             num_val = tg.length(data.y_val, "y_val")
             extra["validation_batch_size"] = validation_batch_size(num_val, ctx.batch_size)
-        callbacks = [InterruptCheck(), *ctx.callbacks]
+        callbacks = [
+            InterruptCheck(),
+            *phase_callbacks(
+                ctx.callbacks, self.name, f"{phase}_{trial_id}", f"seed{seed}", fresh=True
+            ),
+        ]
         with timing.timed_fit(ctx.run_dir / timing.TIMING_FILE, self.name, callbacks) as timed:
             fitted = fit_hypermodel(
                 ctx.hypermodel,

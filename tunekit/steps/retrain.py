@@ -20,6 +20,7 @@ from tunekit.replacing import FINAL_LOGS, set_aside
 from tunekit.retraining import (
     NOT_STARTED,
     final_epochs_rule,
+    restored_epoch,
     schedule_callbacks,
     schedule_note,
 )
@@ -33,6 +34,7 @@ from tunekit.steps.finalists import finalist_selection
 from tunekit.steps.search import completed_trials, refused_fit_args
 from tunekit.tuners import AnnounceFit, InterruptCheck, TrialFacts
 from tunekit.tuners.callbacks import TensorBoard, empty_stream_message
+from tunekit.user_tensorboard import phase_callbacks
 
 _logger = logging.getLogger(__name__)
 
@@ -191,19 +193,6 @@ class _FaultCallback(keras.callbacks.Callback):
         _faults.checkpoint("retrain.epoch_end")
 
 
-def _restored_epoch(callbacks: Any) -> int | None:
-    """The epoch (from 1) whose weights a user's `EarlyStopping(restore_best_weights=True)`
-    (`callbacks=`, or the hypermodel's fit's) put back at the retrain's end, else `None`."""
-    for callback in callbacks or ():
-        if (
-            isinstance(callback, keras.callbacks.EarlyStopping)
-            and callback.restore_best_weights
-            and getattr(callback, "best_weights", None) is not None
-        ):
-            return int(callback.best_epoch) + 1
-    return None
-
-
 class RetrainStep:
     """Rebuilds the best configuration and trains it on train+validation.
 
@@ -242,8 +231,9 @@ class RetrainStep:
             else (int(ctx.final_epochs), "a fixed count, not 'auto'")
         )
         backup = ctx.run_dir / "retrain_backup"
+        resuming = backup.exists()
         logs = ctx.run_dir / FINAL_LOGS
-        if not backup.exists() and logs.exists():  # an earlier retrain's, from its first epoch
+        if not resuming and logs.exists():  # an earlier retrain's, from its first epoch
             aside = set_aside(
                 ctx.run_dir,
                 [FINAL_LOGS],
@@ -261,16 +251,9 @@ class RetrainStep:
             reason=reason,
             final_epochs=epochs,
             # Kept only for a retrain that resumes from its backup.
-            epoch_logs=manifest.step(self.name).get("epoch_logs", {}) if backup.exists() else {},
-            resumed_at=manifest.step(self.name).get("resumed_at", []) if backup.exists() else [],
+            epoch_logs=manifest.step(self.name).get("epoch_logs", {}) if resuming else {},
+            resumed_at=manifest.step(self.name).get("resumed_at", []) if resuming else [],
         )
-
-        def announced(count: int) -> str:  # the count model.fit received (see AnnounceFit)
-            why = reason if count == epochs else f"{reason}; epochs set by the hypermodel's own fit"
-            return (
-                f"Retraining {phase} trial {trial.trial_id} on train+validation for "
-                f"{_log.count(count, 'epoch')} ({why})."
-            )
 
         before = float(manifest.step(self.name).get("seconds", 0.0))  # earlier sessions
         start = time.perf_counter()
@@ -279,10 +262,17 @@ class RetrainStep:
             return round(before + time.perf_counter() - start, 2)
 
         facts = TrialFacts()
-        scheduled = schedule_callbacks(ctx.final_schedule, epochs)
+        scheduled = schedule_callbacks(ctx.final_schedule, epochs, ctx.callbacks, say=True)
         callbacks = [
             *scheduled,  # first: reads the tuned rate
-            AnnounceFit(ctx.say, announced),
+            AnnounceFit(
+                ctx.say,
+                lambda n: (
+                    f"Retraining {phase} trial {trial.trial_id} on train+validation for "
+                    f"{_log.count(n, 'epoch')} ({reason})."
+                ),
+                planned=epochs,
+            ),
             _EpochLogs(manifest, self.name, elapsed),  # before the backup: no epoch unrecorded
             keras.callbacks.BackupAndRestore(str(backup)),
             TensorBoard(  # no graph: under JAX it traces the model again
@@ -293,7 +283,8 @@ class RetrainStep:
             facts,
             _FaultCallback(),
             InterruptCheck(),
-            *ctx.callbacks,
+            # Yours under <log_dir>/final: a resumed retrain appends, a new one sets aside.
+            *phase_callbacks(ctx.callbacks, "final", fresh=not resuming),
         ]
         keras.utils.set_random_seed(ctx.seed)
         keras.backend.clear_session()
@@ -332,10 +323,12 @@ class RetrainStep:
                 f"became NaN or infinite at epoch {facts.nan_at[0] + 1}. No model was saved. "
                 "Pass a smaller final_epochs= or narrow the learning rate."
             )
+        note = schedule_note(scheduled)  # None: the cosine schedule held (or was not asked)
+        annealed = bool(scheduled) and note is None
         curves = _curves(history, manifest.step(self.name).pop("epoch_logs", {}))
         planned = epochs - int(used.get("initial_epoch") or 0)  # a fit's own later stage
         trained = max((len(v) for v in curves.values()), default=planned)
-        restored = _restored_epoch([*ctx.callbacks, *fitted.callbacks])
+        restored = restored_epoch([*ctx.callbacks, *fitted.callbacks])
         saved = trained if restored is None else restored
         restoring = f" (EarlyStopping(restore_best_weights=True) restored epoch {restored}'s)"
         weights = "" if restored is None else restoring
@@ -354,7 +347,7 @@ class RetrainStep:
                 planned,
                 saved,
                 weights,
-                "; its learning rate was not annealed to the end" if scheduled else "",
+                "; its learning rate was not annealed to the end" if annealed else "",
             )
         elif restored is not None and restored != epochs - max(0, planned - trained):
             rule = f"{rule}; the saved weights are epoch {restored}'s{weights}"
@@ -377,9 +370,11 @@ class RetrainStep:
                 "weights_from_epoch": restored,
                 "batch_size": batch_size,
                 "values": {k: v for k, v in hp.values.items() if hp.is_active(k)},
+                # False: the cosine schedule set no rate, or another callback's rates won.
+                "schedule_applied": note is None,
+                "schedule_note": note,
             },
         )
-        note = schedule_note(scheduled)
         if note == NOT_STARTED:  # (a reason the schedule knew, it has logged)
             _logger.warning("The retrain ran with %s (final_schedule='cosine').", NOT_STARTED)
         manifest.mark(

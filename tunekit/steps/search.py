@@ -34,6 +34,7 @@ from tunekit.tensorboard import experiment_metrics, write_experiment
 from tunekit.tuners import HYPERBAND_EPOCHS, make_tuner
 from tunekit.tuners.callbacks import EpochTensorBoard
 from tunekit.tuners.oracles import failures_in_a_row, phase_seed
+from tunekit.user_tensorboard import phase_callbacks, set_aside_logs
 
 __all__ = [
     "HParamsExperiment",
@@ -283,7 +284,8 @@ class SearchStep:
             validation_data=validation,
             epochs=self.epochs(ctx),
             batch_size=ctx.batch_size,  # Keras ignores it for tf.data and PyDataset
-            callbacks=callbacks + ctx.callbacks,
+            # Yours under <log_dir>/<phase>: trial ids restart in each search.
+            callbacks=callbacks + phase_callbacks(ctx.callbacks, self.name),
             verbose=0,
             **fit_options(ctx),
             **extra,
@@ -312,6 +314,8 @@ class SearchStep:
         if manifest.is_done(self.name):
             return tuner
         interrupts.check()
+        if not tuner.oracle.trials:  # from its first trial: earlier logs in your log_dir go aside
+            set_aside_logs(ctx.callbacks, self.name)
         self.declare_experiment(ctx)
         # Earlier sessions' seconds, then this one's, recorded after every trial (kept on a stop).
         before = float(manifest.step(self.name).get("seconds", 0.0))

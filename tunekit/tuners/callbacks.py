@@ -162,27 +162,52 @@ class BestEpochWeights(_kerastuner.SaveBestEpoch):
 
 
 class AnnounceFit(keras.callbacks.Callback):
-    """Says one line when `model.fit` starts, made from the epochs that fit received.
+    """Says one line when training starts, with the epochs tunekit planned for the fit.
 
-    A hypermodel's own `fit` may set `epochs` itself (see `tunekit.fitting`),
-    so the count said is read from the fit (`self.params["epochs"]`), not
-    taken from what tunekit passed. Said once, at the first fit it sees.
+    The count said is `planned`, the `epochs` tunekit passes: a hypermodel's
+    own `fit` may call `model.fit` several times (e.g. one epoch per call) or
+    run its own loop without `epochs`, so the first `model.fit`'s count (or
+    none, said as 0 before) is not the fit's. When that first `model.fit`
+    received another count (a `fit` that sets its own, or one epoch per call),
+    the line says that count too; what the fit trained is recorded after it. Said once, at the first
+    `on_train_begin` or `on_epoch_begin` it sees (a custom loop may call only
+    the epoch hooks).
 
     Args:
         say: Where the line goes, e.g. the run's progress logger.
-        line: Makes the line from the fit's epoch count.
+        line: Makes the line from the planned epoch count.
+        planned: The `epochs` tunekit passes to the fit, at least 1.
+
+    Raises:
+        ValueError: `planned` is below 1.
     """
 
-    def __init__(self, say: Callable[[str], None], line: Callable[[int], str]) -> None:
+    def __init__(
+        self, say: Callable[[str], None], line: Callable[[int], str], *, planned: int
+    ) -> None:
         super().__init__()
+        if isinstance(planned, bool) or not isinstance(planned, int) or planned < 1:
+            raise ValueError(f"`planned` must be an int >= 1. Received: planned={planned!r}.")
         self._say = say
         self._line = line
+        self.planned = planned
         self._said = False
 
+    def _announce(self) -> None:
+        if self._said:
+            return
+        self._said = True
+        text = self._line(self.planned)
+        received = (self.params or {}).get("epochs")
+        if isinstance(received, int) and received > 0 and received != self.planned:
+            text += f" The hypermodel's own fit passed epochs={received} to its first model.fit."
+        self._say(text)
+
     def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
-        if not self._said:
-            self._said = True
-            self._say(self._line(int((self.params or {}).get("epochs") or 0)))
+        self._announce()
+
+    def on_epoch_begin(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        self._announce()
 
 
 class InterruptCheck(keras.callbacks.Callback):
