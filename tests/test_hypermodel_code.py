@@ -335,3 +335,17 @@ def test_the_cli_refuses_a_rerun_after_the_users_file_was_edited(
     err = capsys.readouterr().err
     assert "hypermodel code: the code of cli_models.build changed" in err, err
     assert "--overwrite" in err and "--project-name" in err, err
+
+
+def test_a_pickled_copy_of_a_hypermodel_keeps_the_hash():
+    """Pickling a class adds `__slotnames__` to it: a worker's rebuilt run must still match."""
+    import pickle
+
+    from hypermodels import DenseHyperModel
+    from tunekit.hypermodel_code import code_hash
+
+    hypermodel = DenseHyperModel((4,), num_outputs=1, task="regression")
+    before = code_hash(hypermodel)
+    copy = pickle.loads(pickle.dumps(hypermodel))
+    assert "__slotnames__" in vars(DenseHyperModel)
+    assert code_hash(copy) == code_hash(hypermodel) == before

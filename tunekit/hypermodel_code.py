@@ -353,7 +353,10 @@ class _Walker:
                 continue
             self.parts.append(f"defines {klass.__qualname__}")
             for name, member in sorted(vars(klass).items()):
-                if name in _CLASS_BOOKKEEPING:
+                if name in _CLASS_BOOKKEEPING or (
+                    # Python's own bookkeeping, e.g. `__slotnames__` that pickling adds
+                    name.startswith("__") and _simple(member)
+                ):
                     continue
                 if isinstance(member, (staticmethod, classmethod)):
                     member = member.__func__
