@@ -64,16 +64,16 @@ def narrow_space(
     where active, exactly. tunekit's tuners keep in a trial only the names its
     build declared, so the units of a layer a trial did not build (declared in
     a loop) never count. Plain KerasTuner gives every trial a value for every
-    name it has seen, built or not: when some trials lack a name others hold
-    (the space grew: names declared in a loop or a branch, outside any
-    `conditional_scope`), no trial says which of its values its build used,
-    and every hyperparameter outside a `conditional_scope` keeps its whole
-    range (rule `"unknown"`). When every trial held every name from the first
-    one on, each value counts, as for a build that declares every name every
-    time; a loop whose defaults build the deepest layer looks the same, and
-    the values of layers a trial did not build then count too (the range still
-    holds every value a top trial built with). Declare such names under
-    `hp.conditional_scope`, or search with tunekit's tuners.
+    name it has seen, built or not, so a value cannot be told used or unused,
+    and `narrow_space` keeps whole (rule `"unknown"`) what may hold unused
+    values: when some trials lack a name others hold (the space grew: names
+    declared in a loop or a branch outside any `conditional_scope`), every
+    hyperparameter outside a `conditional_scope`; when every trial held every
+    name from the first one on (as in a loop whose defaults build the deepest
+    layer), the names that look like a loop's members (defined alike and
+    numbered: `units_1`, `units_2`) but the lowest-numbered one. The rest
+    count as used. Declare such names under `hp.conditional_scope`, or search
+    with tunekit's tuners, to have them narrowed.
 
     Args:
         space: The `keras_tuner.HyperParameters` of the coarse search, e.g.

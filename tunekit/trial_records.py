@@ -16,8 +16,10 @@ trials may hold unused.
 
 from __future__ import annotations
 
+import json
 import math
 import numbers
+import re
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -39,7 +41,8 @@ __all__ = [
 ]
 
 _INTERNAL = "tuner/"  # KerasTuner's own entries (Hyperband's), never a build's
-_FIX = "Pass direction='max' or 'min', or the tuner's `oracle.objective`"
+_NUMBERED = re.compile(r"(.*?)(\d+)")  # `units_2`: a loop's member, numbered
+_FIX = "pass direction='max' or 'min', or the tuner's `oracle.objective`"
 MISSING = object()  # what `active_value` returns for a value that does not count
 
 
@@ -94,15 +97,16 @@ def read_direction(direction: str | keras_tuner.Objective | None, trials: Sequen
         trials: The usable trials.
 
     Raises:
-        ValueError: If `direction` contradicts a trial's record, or is `None`
-            and no trial's direction can be read or the trials disagree.
+        ValueError: If `direction` contradicts every trial whose record can be
+            read (trials that disagree with each other leave it to `direction`),
+            or is `None` and no trial's direction can be read or they disagree.
     """
     name = direction.name if isinstance(direction, keras_tuner.Objective) else None
     wanted = direction.direction if isinstance(direction, keras_tuner.Objective) else direction
     records = {str(t.trial_id): r for t in trials if (r := _recorded(t, name)) is not None}
     if wanted is not None:
         against = [(tid, m, d) for tid, (m, d) in records.items() if d != wanted]
-        if against:
+        if against and len(against) == len(records):  # trials that disagree: `wanted` decides
             tid, metric, recorded = against[0]
             raise ValueError(
                 f"`direction` contradicts the trials: {len(against)} of the {len(trials)} "
@@ -112,21 +116,23 @@ def read_direction(direction: str | keras_tuner.Objective | None, trials: Sequen
                 f"unset to read it from the trials. Received: direction={direction!r}."
             )
         return str(wanted)
-    found = {d: (tid, m) for tid, (m, d) in records.items()}
+    found: dict[str, tuple[str, str]] = {}
+    for tid, (metric, recorded) in records.items():
+        found.setdefault(recorded, (tid, metric))
     if len(found) == 1:
         return next(iter(found))
     if not found:
         raise ValueError(
             f"Cannot read the objective's direction from the trials: none of the {len(trials)} "
             "usable trials recorded a metric whose best value is its score (trials built by "
-            f"hand, or scored by an oracle of one's own). {_FIX}. Received: direction=None."
+            f"hand, or scored by an oracle of one's own): {_FIX}. Received: direction=None."
         )
     seen = ", ".join(
         f"trial {tid} recorded {m!r} as {d!r}" for d, (tid, m) in sorted(found.items())
     )
     raise ValueError(
         f"The trials disagree on the objective's direction: {seen} (trials of different "
-        f"searches?). Narrow the trials of one search, or: {_FIX}. Received: direction=None."
+        f"searches?): narrow the trials of one search, or {_FIX}. Received: direction=None."
     )
 
 
@@ -181,21 +187,38 @@ def unknown_use(space: keras_tuner.HyperParameters, trials: Sequence[Any]) -> fr
     """The names of `space` whose values plain KerasTuner trials may hold without having used them.
 
     A name under a `conditional_scope` is known exactly: a trial holds a value
-    for it only where it is active. The others are all known used when every
-    trial held the same names from the first one on, as a build that declares
-    every name every time does; `narrow_space` reads them so (it cannot tell
-    a loop whose first build, at the defaults, built the deepest layer).
-    When some trials lacked a name others held, the space grew: the build
-    declares names outside any `conditional_scope`, depending on values (a
-    layer in a loop, a branch), and of none of them can it be known whether a
-    later trial's build used it. Then all of them are returned.
+    for it only where it is active; it is never returned. Of the others:
+
+    - When some trials lacked a name others held, the space grew: the build
+      declares names outside any `conditional_scope`, depending on values (a
+      layer in a loop, a branch), and of none of them can it be known whether
+      a later trial's build used it. All of them are returned.
+    - When every trial held every name from the first one on, the build looks
+      like one that declares every name every time, or like a loop whose
+      first build (at the defaults) built the deepest layer. Names that look
+      like a loop's members, defined alike and numbered (`units_1`,
+      `units_2`), are returned but for the lowest-numbered one, which every
+      run of the loop builds; the others are taken as used.
     """
     held = [_names(t) for t in trials if t.hyperparameters is not None]
     unconditional = [
-        hp.name for hp in space.space if not hp.conditions and not hp.name.startswith(_INTERNAL)
+        hp for hp in space.space if not hp.conditions and not hp.name.startswith(_INTERNAL)
     ]
     grew = any(
-        any(n in names for names in held) and not all(n in names for names in held)
-        for n in unconditional
+        any(hp.name in names for names in held) and not all(hp.name in names for names in held)
+        for hp in unconditional
     )
-    return frozenset(unconditional) if grew else frozenset()
+    if grew:
+        return frozenset(hp.name for hp in unconditional)
+    members: dict[tuple[str, str], list[tuple[int, str]]] = {}
+    for hp in unconditional:
+        if match := _NUMBERED.fullmatch(hp.name):
+            config = {k: v for k, v in hp.get_config().items() if k != "name"}
+            alike = (
+                match[1],
+                f"{type(hp).__name__} {json.dumps(config, sort_keys=True, default=repr)}",
+            )
+            members.setdefault(alike, []).append((int(match[2]), hp.name))
+    return frozenset(
+        name for loop in members.values() if len(loop) > 1 for _, name in sorted(loop)[1:]
+    )
