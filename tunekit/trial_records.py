@@ -11,7 +11,8 @@ declared `units_2`, every later trial holds a `units_2`, also those that
 built one layer. tunekit's tuners keep in a trial only the names its build
 declared (`tunekit.tuners.declared_only`). `holds_declared_names` tells the
 two apart, and `unknown_use` names the hyperparameters whose values plain
-trials may hold unused.
+trials may hold unused. `is_usable` and `active_value` say which trials, and
+which of their values, count at all.
 """
 
 from __future__ import annotations

@@ -186,6 +186,9 @@ def keep_whole_space(
 class NarrowStep:
     """`tunekit.narrow_space` from the coarse trials, saved as `narrowed_space.json`.
 
+    Through `narrow_declared`: the coarse trials are tunekit's tuners', which
+    keep only the names each build declared, so every value they hold counts.
+
     Resumes by reading that file back. Its product is the `NarrowedSpace`.
     """
 
