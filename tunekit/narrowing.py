@@ -73,7 +73,9 @@ def narrow_space(
     layer), the names that look like a loop's members (defined alike and
     numbered: `units_1`, `units_2`) but the lowest-numbered one. The rest
     count as used. Declare such names under `hp.conditional_scope`, or search
-    with tunekit's tuners, to have them narrowed.
+    with tunekit's tuners, to have them narrowed: their trials are recognised
+    when a later one lacks a name an earlier one held, and `narrow_declared`
+    takes them as such in any case.
 
     Args:
         space: The `keras_tuner.HyperParameters` of the coarse search, e.g.
