@@ -288,3 +288,27 @@ def test_numbered_names_defined_alike_are_kept_whole_the_others_narrowed():
     # The same trials, known to hold only declared names, narrow dropout_1 too.
     declared = narrow_declared(trials[0].hyperparameters, trials, top=3)
     assert narrowed(declared, "dropout_1").max_value == pytest.approx(0.31)
+
+
+def declare_in_scopes(hp):
+    """The README's fix: each layer's units under a `conditional_scope` of the layer count."""
+    units = []
+    for i in range(hp.Int("layers", 1, 3)):
+        with hp.conditional_scope("layers", list(range(i + 1, 4))):
+            units.append(hp.Int(f"units_{i}", 32, 512, step=32))
+    return units, hp.Float("lr", 1e-4, 1e-2, sampling="log")
+
+
+def test_a_loop_under_conditional_scopes_is_narrowed_exactly_from_plain_trials(tmp_path):
+    oracle = search(tmp_path, build=declare_in_scopes)
+    trials = list(oracle.trials.values())
+    assert unknown_use(oracle.hyperparameters, trials) == frozenset()
+    result = narrow_space(oracle.hyperparameters, trials, top=4)
+    top = [oracle.trials[i].hyperparameters for i in result.top_trial_ids]
+    built = [hp.values["units_1"] for hp in top if hp.values["layers"] >= 2]
+    # Only the top trials that built a second layer hold a units_1, and only they count.
+    assert (
+        changes(result)["units_1"].active == len(built) == sum("units_1" in hp.values for hp in top)
+    )
+    assert all(c.rule != "unknown" for c in result.changes), str(result)
+    assert changes(result)["units_0"].rule == "range"
