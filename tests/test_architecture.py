@@ -56,6 +56,7 @@ ORDER = [
     "tuners.factory",
     "tuners",
     "narrowed_space",
+    "trial_records",
     "narrowing",
     "state_files",
     "replacing",

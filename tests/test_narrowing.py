@@ -19,8 +19,23 @@ from tunekit.narrowing import Change, NarrowedSpace, narrow_space
 # ----------------------------------------------------------------- helpers --
 
 
-def make_trial(space, values, score, trial_id, status=TrialStatus.COMPLETED):
-    """A `Trial` over `space` whose active values are `values` (else defaults)."""
+def record(trial, score, metric=("val_accuracy", "max")):
+    """Records `score` as the best value of `metric` (name, direction), as KerasTuner does."""
+    trial.score = score
+    if metric is not None and isinstance(score, float) and math.isfinite(score):
+        trial.metrics.register(metric[0], direction=metric[1])
+        trial.metrics.update(metric[0], score, step=0)
+    return trial
+
+
+def make_trial(
+    space, values, score, trial_id, status=TrialStatus.COMPLETED, metric=("val_accuracy", "max")
+):
+    """A `Trial` over `space` whose active values are `values` (else defaults).
+
+    It holds every name of `space`, as a plain KerasTuner trial does, and
+    records its score as `metric` (`None`: records no metric).
+    """
     hps = space.copy()
     hps.values = {}
     for hp in hps.space:
@@ -29,8 +44,7 @@ def make_trial(space, values, score, trial_id, status=TrialStatus.COMPLETED):
     for name, value in values.items():  # e.g. Hyperband's "tuner/..." values.
         hps.values.setdefault(name, value)
     trial = Trial(hyperparameters=hps, trial_id=trial_id, status=status)
-    trial.score = score
-    return trial
+    return record(trial, score, metric)
 
 
 def make_trials(space, name, values, scores=None):
@@ -101,7 +115,7 @@ def allowed(hp, v, tol=1e-9):
         ({"min_trials": False}, "min_trials=False"),
         ({"direction": "up"}, "direction='up'"),
         ({"direction": "val_loss"}, "direction='val_loss'"),
-        ({"direction": None}, "direction=None"),
+        ({"direction": ""}, "direction=''"),
     ],
 )
 def test_invalid_arguments(kwargs, message):
@@ -216,7 +230,9 @@ def test_a_saved_narrowing_without_the_top_fields_still_loads():
 )
 def test_ranking_direction_and_ties_by_trial_id(direction, expected):
     space = one("Int", 0, 100)
-    trials = make_trials(space, "x", [1, 2, 3, 4], scores=[0.1, 0.5, 0.5, 0.9])
+    scores = [0.1, 0.5, 0.5, 0.9]
+    # Trials that recorded no metric: the direction given is all there is to go by.
+    trials = [make_trial(space, {"x": i}, s, f"{i:02d}", metric=None) for i, s in enumerate(scores)]
     result = narrow_space(space, trials[::-1], top=3, direction=direction)
     assert result.top_trial_ids == expected
     assert result.direction == ("max" if expected[0] == "03" else "min")
@@ -456,8 +472,7 @@ def loop_trial(units, score, trial_id):
     for i, u in enumerate(units):
         hps.Int(f"units_{i}", 8, 64, step=8, default=u)
     trial = Trial(hyperparameters=hps, trial_id=trial_id, status=TrialStatus.COMPLETED)
-    trial.score = score
-    return trial
+    return record(trial, score)
 
 
 def test_values_of_layers_a_trial_did_not_build_do_not_drive_the_narrowing():
@@ -654,6 +669,8 @@ def random_spaces(draw):
 def spaces_and_trials(draw):
     space = draw(random_spaces())
     rng = random.Random(draw(st.integers(0, 2**32)))
+    direction = draw(st.sampled_from(["max", "min"]))
+    metric = ("val_accuracy", "max") if direction == "max" else ("val_loss", "min")
     trials = []
     for i in range(draw(st.integers(3, 12))):
         values = {}
@@ -665,13 +682,13 @@ def spaces_and_trials(draw):
                 values[hp.name] = hp.prob_to_value(prob)
         score = rng.choice([rng.random(), rng.random(), rng.random(), float("nan")])
         status = rng.choice([TrialStatus.COMPLETED] * 4 + [TrialStatus.FAILED])
-        trials.append(make_trial(space, values, score, f"{i:02d}", status=status))
+        trials.append(make_trial(space, values, score, f"{i:02d}", status=status, metric=metric))
     kwargs = dict(
         top=draw(st.sampled_from([1, 2, 5, 0.25, 0.5, 1.0])),
         margin=draw(st.sampled_from([0, 0.1, 0.5, 2.0])),
         min_trials=1,
         fix_unanimous=draw(st.booleans()),
-        direction=draw(st.sampled_from(["max", "min"])),
+        direction=draw(st.sampled_from([direction, None])),
     )
     return space, trials, kwargs
 
@@ -806,5 +823,6 @@ def test_the_record_and_the_arithmetic_share_one_class_under_every_import_path()
         "Change",
         "NarrowedSpace",
         "is_usable",
+        "narrow_declared",
         "narrow_space",
     }

@@ -35,6 +35,9 @@ class Change:
     (already `Fixed`), `"inactive"` (never active among the top trials: kept),
     `"sparse"` (a value active in only one top trial, because it is
     conditional or only some builds declare it: too little evidence, kept),
+    `"unknown"` (plain KerasTuner trials hold a value for every name, used
+    or not: a name outside any `conditional_scope` of a space that grew
+    during the search, or a loop's later member, e.g. `units_2`, is kept),
     `"kept"` (`Boolean` without consensus, a stepped `reverse_log` grid,
     which cannot be narrowed and stay on the original grid, or a range or
     `Choice` whose top trials spread over all of it: nothing removed),

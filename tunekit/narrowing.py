@@ -16,18 +16,24 @@ from typing import TYPE_CHECKING, Any
 
 import keras_tuner
 from keras_tuner.engine import hyperparameters as hp_module
-from keras_tuner.engine.trial import TrialStatus
 
 from tunekit import _log
 from tunekit.errors import TooFewTrialsError
 from tunekit.narrowed_space import Change, NarrowedSpace, describe, serialize
 from tunekit.params import POSITIVE_INT, check_param, validate_params
+from tunekit.trial_records import (
+    MISSING,
+    active_value,
+    holds_declared_names,
+    is_usable,
+    read_direction,
+    unknown_use,
+)
 
 if TYPE_CHECKING:
     from keras_tuner.engine.hyperparameters import HyperParameter
-    from keras_tuner.engine.trial import Trial
 
-__all__ = ["Change", "NarrowedSpace", "is_usable", "narrow_space"]
+__all__ = ["Change", "NarrowedSpace", "is_usable", "narrow_declared", "narrow_space"]
 
 _MIN_WINDOW = 0.1  # Minimum window, as a fraction of the original width.
 _EPS = 1e-9
@@ -37,7 +43,7 @@ def narrow_space(
     space: keras_tuner.HyperParameters,
     trials: Iterable[Any],
     *,
-    direction: str | keras_tuner.Objective = "max",
+    direction: str | keras_tuner.Objective | None = None,
     top: int | float = 0.25,
     margin: float = 0.1,
     min_trials: int = 3,
@@ -45,23 +51,42 @@ def narrow_space(
 ) -> NarrowedSpace:
     """Narrows a search space around the best trials of a coarse search.
 
-    Only `COMPLETED` trials with a finite score are used, and of each trial
-    only the values it holds and that are active: tunekit's tuners keep in a
-    trial only the names its build declared, so the units of a layer a trial
-    did not build (declared in a loop) never count. Numeric ranges
-    shrink to the top trials' values plus a margin (in the sampling's own
-    scale, snapped to the original step grid), `Choice`s keep the values the
-    top trials used, and hyperparameters the top trials agree on become
-    `Fixed`. The result is always a subset of `space`; names, conditions and
-    sampling are preserved, and every default lies inside its new range.
+    Only `COMPLETED` trials with a finite score are used, ranked by `direction`
+    (by default read from the trials), and of each trial only the values its
+    build used. Numeric ranges shrink to the top trials' values plus a margin
+    (in the sampling's own scale, snapped to the original step grid),
+    `Choice`s keep the values the top trials used, and hyperparameters the
+    top trials agree on become `Fixed`. The result is always a subset of
+    `space`; names, conditions and sampling are preserved, and every default
+    lies inside its new range.
+
+    Which values a build used: a name under a `conditional_scope` counts only
+    where active, exactly. tunekit's tuners keep in a trial only the names its
+    build declared, so the units of a layer a trial did not build (declared in
+    a loop) never count. Plain KerasTuner gives every trial a value for every
+    name it has seen, built or not, so a value cannot be told used or unused,
+    and `narrow_space` keeps whole (rule `"unknown"`) what may hold unused
+    values: when some trials lack a name others hold (the space grew: names
+    declared in a loop or a branch outside any `conditional_scope`), every
+    hyperparameter outside a `conditional_scope`; when every trial held every
+    name from the first one on (as in a loop whose defaults build the deepest
+    layer), the names that look like a loop's members (defined alike and
+    numbered: `units_1`, `units_2`) but the lowest-numbered one. The rest
+    count as used. Declare such names under `hp.conditional_scope`, or search
+    with tunekit's tuners, to have them narrowed: their trials are recognised
+    when a later one lacks a name an earlier one held, and `narrow_declared`
+    takes them as such in any case.
 
     Args:
         space: The `keras_tuner.HyperParameters` of the coarse search, e.g.
             `tuner.oracle.hyperparameters`.
         trials: KerasTuner `Trial`s, e.g. `tuner.oracle.trials.values()` (a
             dict of trials is accepted too).
-        direction: `"max"` (e.g. accuracy), `"min"` (e.g. loss), or a
-            `keras_tuner.Objective`.
+        direction: `"max"` (e.g. accuracy), `"min"` (e.g. loss), a
+            `keras_tuner.Objective` (e.g. `tuner.oracle.objective`), or `None`
+            to read it from the trials: each records its objective's metric
+            with its direction (the metric whose best value is the trial's
+            score). Defaults to `None`.
         top: How many of the usable trials to keep: an int >= 1 is a count, a
             float in (0, 1] a fraction. Never fewer than `min_trials` nor more
             than the usable trials; the result's `top_note` says when it differs.
@@ -78,7 +103,10 @@ def narrow_space(
     Raises:
         InvalidParameterError (a `ValueError`): If `top`, `margin` or
             `min_trials` is invalid (the rules of `tunekit.params`).
-        ValueError: If `direction` is invalid.
+        ValueError: If `direction` is invalid, or contradicts the direction
+            the trials recorded (e.g. `"max"` for a search that minimised
+            `val_loss`), or is `None` and the trials' direction cannot be read
+            (trials without recorded metrics) or they disagree.
         TooFewTrialsError (a `ValueError`): If fewer than `min_trials` trials
             are usable.
         TypeError: If `space` is not a `HyperParameters` or a trial is not a
@@ -97,6 +125,39 @@ def narrow_space(
                                     max_trials=20)
     ```
     """
+    return _narrow(space, trials, direction, top, margin, min_trials, fix_unanimous, None)
+
+
+def narrow_declared(
+    space: keras_tuner.HyperParameters,
+    trials: Iterable[Any],
+    *,
+    direction: str | keras_tuner.Objective | None = None,
+    top: int | float = 0.25,
+    margin: float = 0.1,
+    min_trials: int = 3,
+    fix_unanimous: bool = True,
+) -> NarrowedSpace:
+    """`narrow_space` for trials that hold only the names their builds declared.
+
+    Trials of tunekit's tuners (`tunekit.tuners`) do: each value a trial holds
+    shaped its model. `narrow_space` recognises them only when a later trial
+    lacks a name an earlier one held; the workflow's narrow step, and a user of
+    tunekit's tuners, say so with this function. Same arguments and errors.
+    """
+    return _narrow(space, trials, direction, top, margin, min_trials, fix_unanimous, True)
+
+
+def _narrow(
+    space: keras_tuner.HyperParameters,
+    trials: Iterable[Any],
+    direction: str | keras_tuner.Objective | None,
+    top: int | float,
+    margin: float,
+    min_trials: int,
+    fix_unanimous: bool,
+    declared: bool | None,
+) -> NarrowedSpace:
     direction, top, margin, min_trials = _check_args(direction, top, margin, min_trials)
     if not isinstance(space, keras_tuner.HyperParameters):
         raise TypeError(
@@ -124,15 +185,22 @@ def narrow_space(
         top_note = (
             f"asked for top={top} ({_log.count(asked, 'trial')}), raised to min_trials={min_trials}"
         )
-    sign = -1.0 if direction == "max" else 1.0
+    ranked_by = read_direction(direction, usable)
+    if declared is None:
+        declared = holds_declared_names(trials)
+    unknown = frozenset() if declared else unknown_use(space, trials)
+    sign = -1.0 if ranked_by == "max" else 1.0
     ranked = sorted(usable, key=lambda t: (sign * float(t.score), str(t.trial_id)))[:count]
 
     new_hps, changes = [], []
     for hp in space.space:
         if hp.name.startswith("tuner/"):
             continue  # KerasTuner-internal (Hyperband) entries.
-        values = [v for v in (_active_value(t, hp) for t in ranked) if v is not _MISSING]
-        new_hp, rule = _narrow_one(hp, values, float(margin), fix_unanimous, count)
+        values = [v for v in (active_value(t, hp) for t in ranked) if v is not MISSING]
+        if hp.name in unknown and not isinstance(hp, hp_module.Fixed):
+            new_hp, rule = _rebuild(hp), "unknown"
+        else:
+            new_hp, rule = _narrow_one(hp, values, float(margin), fix_unanimous, count)
         if rule in ("range", "span", "subset") and describe(new_hp) == describe(hp):
             rule = "kept"  # the top trials spread over all of it: nothing removed
         new_hps.append(new_hp)
@@ -153,7 +221,7 @@ def narrow_space(
     return NarrowedSpace(
         hyperparameters=narrowed,
         changes=tuple(changes),
-        direction=direction,
+        direction=ranked_by,
         top=count,
         usable=n,
         top_trial_ids=tuple(str(t.trial_id) for t in ranked),
@@ -163,58 +231,19 @@ def narrow_space(
     )
 
 
-_MISSING = object()
-
-
 def _check_args(
     direction: Any, top: Any, margin: Any, min_trials: Any
-) -> tuple[str, int | float, float, int]:
+) -> tuple[str | keras_tuner.Objective | None, int | float, float, int]:
     """The arguments checked (`tunekit.params`'s rules) and normalised; raises if invalid."""
-    if isinstance(direction, keras_tuner.Objective):
-        direction = direction.direction
-    if direction not in ("max", "min"):
+    given = direction.direction if isinstance(direction, keras_tuner.Objective) else direction
+    if given is not None and given not in ("max", "min"):
         raise ValueError(
-            "`direction` must be 'max', 'min' or a `keras_tuner.Objective` "
-            f"('max' for accuracy, 'min' for loss). Received: direction={direction!r}."
+            "`direction` must be 'max', 'min', a `keras_tuner.Objective` or None (read from "
+            f"the trials) ('max' for accuracy, 'min' for loss). Received: direction={direction!r}."
         )
     checked = validate_params({"top": top, "margin": margin})
     min_trials = check_param("min_trials", min_trials, POSITIVE_INT)
     return direction, checked["top"], checked["margin"], min_trials
-
-
-def is_usable(trial: Trial) -> bool:
-    """Whether a trial counts: COMPLETED with a finite score (failed, running and NaN do not)."""
-    if not all(hasattr(trial, a) for a in ("status", "score", "hyperparameters")):
-        raise TypeError(
-            "`trials` must contain KerasTuner `Trial` objects, e.g. "
-            f"`tuner.oracle.trials.values()`. Received an item of type {type(trial).__name__}."
-        )
-    score = trial.score
-    return (
-        trial.status == TrialStatus.COMPLETED
-        and trial.hyperparameters is not None
-        and isinstance(score, numbers.Real)
-        and not isinstance(score, bool)
-        and math.isfinite(score)
-    )
-
-
-def _active_value(trial: Trial, hp: HyperParameter) -> Any:
-    """The trial's value for `hp` if active and valid for `hp`, else `_MISSING`."""
-    thp = trial.hyperparameters
-    if hp.name not in thp.values or not thp.is_active(hp):
-        return _MISSING
-    v = thp.values[hp.name]
-    if isinstance(hp, hp_module.Fixed):
-        return v
-    if isinstance(hp, hp_module.Boolean):
-        return v if isinstance(v, bool) else _MISSING
-    if isinstance(hp, hp_module.Choice):
-        return v if v in hp.values else _MISSING
-    if isinstance(v, bool) or not isinstance(v, numbers.Real) or not math.isfinite(v):
-        return _MISSING
-    v = min(max(v, hp.min_value), hp.max_value)
-    return int(round(v)) if isinstance(hp, hp_module.Int) else float(v)
 
 
 def _narrow_one(

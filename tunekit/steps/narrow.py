@@ -16,7 +16,7 @@ from scipy import stats as scipy_stats  # type: ignore[import-untyped]
 from tunekit import _io, interrupts
 from tunekit.data import CLASSIFICATION
 from tunekit.errors import TooFewTrialsError
-from tunekit.narrowing import NarrowedSpace, is_usable, narrow_space
+from tunekit.narrowing import NarrowedSpace, is_usable, narrow_declared
 from tunekit.steps.base import MIN_COARSE_TRIALS, RunContext
 from tunekit.steps.metric_reading import accuracy_names
 from tunekit.steps.output_checks import outputs_and_compile
@@ -186,6 +186,9 @@ def keep_whole_space(
 class NarrowStep:
     """`tunekit.narrow_space` from the coarse trials, saved as `narrowed_space.json`.
 
+    Through `narrow_declared`: the coarse trials are tunekit's tuners', which
+    keep only the names each build declared, so every value they hold counts.
+
     Resumes by reading that file back. Its product is the `NarrowedSpace`.
     """
 
@@ -252,7 +255,7 @@ class NarrowStep:
                 "what made them fail, then start the run over with overwrite=True (and, if "
                 "some configurations fail by nature, a larger coarse_trials=)."
             )
-        narrowed = narrow_space(
+        narrowed = narrow_declared(
             oracle.hyperparameters,
             trials,
             direction=ctx.objective.direction,
@@ -316,7 +319,7 @@ class NarrowStep:
             f"one-sided binomial p >= {CHANCE_ALPHA}) and {were} left out: narrowed from the "
             f"{len(learners)} of the {usable} usable trials that beat it"
         )
-        learned = narrow_space(
+        learned = narrow_declared(
             oracle.hyperparameters,
             learners,
             direction=ctx.objective.direction,
