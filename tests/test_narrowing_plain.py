@@ -249,9 +249,8 @@ def test_a_loop_whose_defaults_build_the_deepest_layer_keeps_its_later_members_w
     rules = {name: (c.rule, c.after) for name, c in changes(result).items()}
     assert rules["units_1"] == ("unknown", "Int [32, 512] step 32")
     assert rules["units_2"] == ("unknown", "Int [32, 512] step 32")
-    # Every run of the loop builds units_0; the others are narrowed from every top trial.
-    units_0 = narrowed(result, "units_0")
-    assert (units_0.min_value, units_0.max_value) == (96, 352)  # top values 128..320 +- a step
+    # units_0 too: a loop over range(hp.Int("layers", 0, 3)) may build none of them.
+    assert rules["units_0"] == ("unknown", "Int [32, 512] step 32")
     assert rules["lr"][0] == "range" and rules["layers"][0] == "kept"
 
 
@@ -276,13 +275,13 @@ def test_numbered_names_defined_alike_are_kept_whole_the_others_narrowed():
         plain_trial(dict(zip(("conv1", "conv2", "dropout_0", "dropout_1"), row)), i / 10, f"{i}")
         for i, row in enumerate(rows)
     ]
-    assert unknown_use(trials[0].hyperparameters, trials) == {"dropout_1"}
+    assert unknown_use(trials[0].hyperparameters, trials) == {"dropout_0", "dropout_1"}
     result = narrow_space(trials[0].hyperparameters, trials, top=3)
     rules = {name: (c.rule, c.after) for name, c in changes(result).items()}
     assert rules == {
         "conv1": ("range", "Int [8, 32] step 8"),
         "conv2": ("range", "Int [16, 64] step 16"),
-        "dropout_0": ("range", "Float [0.08, 0.32]"),
+        "dropout_0": ("unknown", "Float [0, 0.5]"),
         "dropout_1": ("unknown", "Float [0, 0.5]"),
     }
     # The same trials, known to hold only declared names, narrow dropout_1 too.
@@ -312,3 +311,32 @@ def test_a_loop_under_conditional_scopes_is_narrowed_exactly_from_plain_trials(t
     )
     assert all(c.rule != "unknown" for c in result.changes), str(result)
     assert changes(result)["units_0"].rule == "range"
+
+
+def test_a_loop_numbered_inside_its_names_or_from_zero_layers_is_kept_whole():
+    """`dense{i}_units` (the number inside the name) and a loop that may build no layer:
+    before, `dense2_units` was narrowed from top trials that never built a third layer."""
+    space = kt.HyperParameters()
+    space.Int("num_layers", 0, 3, default=3)
+    for i in range(3):
+        space.Int(f"dense{i}_units", 8, 128, step=8)
+        space.Float(f"dense{i}_dropout", 0.0, 0.5)
+    space.Float("lr", 1e-4, 1e-2, sampling="log")
+    rows = [(0, 40, 104), (1, 16, 24), (1, 24, 32), (3, 120, 120), (2, 64, 8)]
+    trials = []
+    for i, (layers, first, third) in enumerate(rows):
+        hp = space.copy()
+        hp.values.update(num_layers=layers, dense0_units=first, dense2_units=third, lr=1e-3)
+        trial = Trial(hyperparameters=hp, trial_id=f"{i}", status=TrialStatus.COMPLETED)
+        trial.metrics.register("val_accuracy", direction="max")
+        trial.metrics.update("val_accuracy", 1.0 - i / 10)
+        trial.score = 1.0 - i / 10
+        trials.append(trial)
+    loop = {f"dense{i}_{kind}" for i in range(3) for kind in ("units", "dropout")}
+    assert unknown_use(space, trials) == loop
+    result = narrow_space(space, trials, top=3)
+    rules = {name: (c.rule, c.after) for name, c in changes(result).items()}
+    # The best trial built no layer: its dense0_units=40 was never built.
+    assert rules["dense0_units"] == ("unknown", "Int [8, 128] step 8")
+    assert rules["dense2_units"] == ("unknown", "Int [8, 128] step 8")
+    assert rules["num_layers"][0] == "range"

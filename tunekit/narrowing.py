@@ -71,7 +71,7 @@ def narrow_space(
     hyperparameter outside a `conditional_scope`; when every trial held every
     name from the first one on (as in a loop whose defaults build the deepest
     layer), the names that look like a loop's members (defined alike and
-    numbered: `units_1`, `units_2`) but the lowest-numbered one. The rest
+    told apart by a number: `units_1`, `dense2_units`), all of them. The rest
     count as used. Declare such names under `hp.conditional_scope`, or search
     with tunekit's tuners, to have them narrowed: their trials are recognised
     when a later one lacks a name an earlier one held, and `narrow_declared`

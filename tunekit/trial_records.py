@@ -42,7 +42,7 @@ __all__ = [
 ]
 
 _INTERNAL = "tuner/"  # KerasTuner's own entries (Hyperband's), never a build's
-_NUMBERED = re.compile(r"(.*?)(\d+)")  # `units_2`: a loop's member, numbered
+_NUMBERED = re.compile(r"\d+")  # `units_2`, `dense2_units`: a loop's member, numbered
 _FIX = "pass direction='max' or 'min', or the tuner's `oracle.objective`"
 MISSING = object()  # what `active_value` returns for a value that does not count
 
@@ -197,9 +197,11 @@ def unknown_use(space: keras_tuner.HyperParameters, trials: Sequence[Any]) -> fr
     - When every trial held every name from the first one on, the build looks
       like one that declares every name every time, or like a loop whose
       first build (at the defaults) built the deepest layer. Names that look
-      like a loop's members, defined alike and numbered (`units_1`,
-      `units_2`), are returned but for the lowest-numbered one, which every
-      run of the loop builds; the others are taken as used.
+      like a loop's members, defined alike and told apart only by a number
+      anywhere in the name (`units_1`, `units_2`; `dense0_units`,
+      `dense1_units`), are all returned, the lowest-numbered too (a loop over
+      `range(hp.Int("layers", 0, 3))` may build none of them); the others are
+      taken as used.
     """
     held = [_names(t) for t in trials if t.hyperparameters is not None]
     unconditional = [
@@ -211,15 +213,13 @@ def unknown_use(space: keras_tuner.HyperParameters, trials: Sequence[Any]) -> fr
     )
     if grew:
         return frozenset(hp.name for hp in unconditional)
-    members: dict[tuple[str, str], list[tuple[int, str]]] = {}
+    members: dict[tuple[str, str], list[str]] = {}
     for hp in unconditional:
-        if match := _NUMBERED.fullmatch(hp.name):
+        if _NUMBERED.search(hp.name):
             config = {k: v for k, v in hp.get_config().items() if k != "name"}
             alike = (
-                match[1],
+                _NUMBERED.sub("#", hp.name),
                 f"{type(hp).__name__} {json.dumps(config, sort_keys=True, default=repr)}",
             )
-            members.setdefault(alike, []).append((int(match[2]), hp.name))
-    return frozenset(
-        name for loop in members.values() if len(loop) > 1 for _, name in sorted(loop)[1:]
-    )
+            members.setdefault(alike, []).append(hp.name)
+    return frozenset(name for loop in members.values() if len(loop) > 1 for name in loop)
