@@ -151,9 +151,11 @@ def test_containers_of_simple_values_count_and_data_does_not(tmp_path):
     def build(hp):
         return LAYERS, LOOP, TABLE
     """
-    before = _hash(tmp_path, source)
+    module = _module(tmp_path, source)
+    before = code_hash(module.build)
     assert _hash(tmp_path, source.replace("[16, 8]", "[16, 4]")) != before
-    assert _hash(tmp_path, source.replace("np.zeros(3)", "np.ones(3)")) == before  # data
+    module.TABLE[:] = 1.0  # data the build reads, changed at run time: not code
+    assert code_hash(module.build) == before
 
 
 HYPERMODEL = '''
@@ -349,3 +351,104 @@ def test_a_pickled_copy_of_a_hypermodel_keeps_the_hash():
     copy = pickle.loads(pickle.dumps(hypermodel))
     assert "__slotnames__" in vars(DenseHyperModel)
     assert code_hash(copy) == code_hash(hypermodel) == before
+
+
+@pytest.mark.parametrize(
+    "edit",
+    [
+        ("BLOCKS = {", "BLOCKS = {"),  # unchanged: the control
+        ('activation="relu"', 'activation="tanh"'),  # a helper in a dict of builders
+        ("Dense(u + 0)", "Dense(u + 1)"),  # a method of a module-level instance
+        ("return u * 1", "return u * 2"),  # a function under functools.lru_cache
+    ],
+    ids=["unchanged", "dict-of-functions", "module-instance", "lru-cache"],
+)
+def test_code_reached_through_values_counts(tmp_path, edit):
+    """Found by a new user: helpers in a dict, a module-level instance's methods and a
+    cached function were hashed by their type only, so their edits resumed old trials."""
+    source = """
+    import functools
+    import keras
+
+    def block(x, u):
+        return keras.layers.Dense(u, activation="relu")(x)
+
+    class Builder:
+        def make(self, u):
+            return keras.layers.Dense(u + 0)
+
+    @functools.lru_cache
+    def width(u):
+        return u * 1
+
+    BLOCKS = {"dense": block}
+    BUILDER = Builder()
+
+    def build(hp):
+        return BLOCKS["dense"], BUILDER.make(width(8))
+    """
+    before = _hash(tmp_path, source)
+    after = _hash(tmp_path, source.replace(*edit))
+    assert (after != before) is (edit[0] != "BLOCKS = {")
+
+
+def test_state_a_build_changes_at_runtime_keeps_the_hash(tmp_path):
+    """Found by a new user and by the suite: a module-level list a build appends to, a flag
+    flipped from a notebook and a class's counter are state; rerunning unchanged code in
+    the same process was refused as "code changed". Constants count as written."""
+    source = """
+    import keras
+    import keras_tuner as kt
+
+    SEEN = []
+    FIXED = {"on": False}
+    UNITS = 16
+
+    def build(hp):
+        SEEN.append(hp.Int("units", 4, 8))
+        return keras.layers.Dense(UNITS if FIXED["on"] else 8)
+
+    class Counting(kt.HyperModel):
+        fits = 0
+
+        def build(self, hp):
+            type(self).fits += 1
+            return build(hp)
+    """
+    module = _module(tmp_path, source)
+    before, before_class = code_hash(module.build), code_hash(module.Counting())
+    module.SEEN.extend([4, 5])
+    module.FIXED["on"] = True
+    module.Counting.fits = 3
+    assert code_hash(module.build) == before
+    assert code_hash(module.Counting()) == before_class
+    assert _hash(tmp_path, source.replace("UNITS = 16", "UNITS = 32")) != before
+    assert _hash(tmp_path, source.replace('{"on": False}', '{"on": True}')) != before
+
+
+def test_numpy_scalars_and_keras_objects_count_by_value():
+    """Found by a new user: `np.float32` arguments and a Keras loss's settings were hashed by
+    type only, so a partial's `units=np.int64(32)` -> 64 or `Huber(delta=1.0)` -> 5.0
+    resumed the old trials."""
+    import functools
+
+    import keras
+    import numpy as np
+
+    from hypermodels import DenseHyperModel
+
+    def build(hp, units=8, loss=None):
+        return units, loss
+
+    def hashed(**keywords):
+        return code_hash(functools.partial(build, **keywords))
+
+    assert hashed(units=np.int64(32)) == hashed(units=np.int64(32))
+    assert hashed(units=np.int64(32)) != hashed(units=np.int64(64))
+    assert hashed(units=np.float32(0.1)) != hashed(units=np.float32(0.2))
+    huber = hashed(loss=keras.losses.Huber(delta=1.0))
+    assert hashed(loss=keras.losses.Huber(delta=1.0)) == huber
+    assert hashed(loss=keras.losses.Huber(delta=5.0)) != huber
+    assert code_hash(DenseHyperModel((4,), num_classes=3)) == code_hash(
+        DenseHyperModel((4,), num_classes=3)
+    )

@@ -569,3 +569,23 @@ def test_the_run_records_that_the_schedule_did_not_hold(tmp_path, caplog):
     plain = _digits_run(tmp_path, _digits_classifier, project_name="plain", final_epochs=2).run()
     saved = json.loads((plain.run_dir / "best_hyperparameters.json").read_text())
     assert (saved["schedule_applied"], saved["schedule_note"]) == (True, None)
+
+
+def test_a_rate_set_when_training_begins_wins_over_the_schedule():
+    """Found by a new user: a callback setting the rate in `on_train_begin` ran after the
+    schedule had read its base, and the retrain annealed from the compiled rate (400 times
+    the user's) while `schedule_applied` said true."""
+
+    class TrainBeginSetter(keras.callbacks.Callback):
+        def on_train_begin(self, logs=None):
+            self.model.optimizer.learning_rate = 1e-4
+
+    x, y = _xy()
+    model = _tiny_model(1e-2)
+    (cosine,) = schedule_callbacks("cosine", 3, [TrainBeginSetter()])
+    seen = []
+    record = keras.callbacks.LambdaCallback(on_epoch_end=lambda e, logs: seen.append(_lr(model)))
+    model.fit(x, y, epochs=3, verbose=0, callbacks=[cosine, TrainBeginSetter(), record])
+    assert seen == pytest.approx([1e-4] * 3, rel=1e-5)  # the user's rate in every epoch
+    assert cosine.overridden is not None and "TrainBeginSetter" in cosine.overridden
+    assert not cosine.applied

@@ -18,10 +18,20 @@ What is hashed, starting from the hypermodel:
   classes of its MRO that are not KerasTuner's, Keras's, a framework's or
   Python's own (so `build`, `fit` and their helpers);
 - from each function: its default arguments and closure cells (simple
-  values, and the functions and classes in them), and the names its code
-  reads from its module's globals: functions and classes defined in the same
-  module (followed, recursively), simple module-level constants (their
-  values), and other modules' functions and classes (by name only).
+  values, NumPy scalars, Keras objects by their `get_config()`, and the
+  functions and classes in them), and the names its code reads from its
+  module's globals: functions and classes defined in the same module
+  (followed, recursively), module-level constants, and other modules'
+  functions and classes (by name only);
+- the code a value holds: the functions in a list or dict (a table of layer
+  builders), the class of an instance of the user's (`BUILDER.make(x)`), the
+  function under a cache (`functools.lru_cache`).
+
+A module's or class's constants are hashed as written in its source
+(`ast.dump` of the assigned expression), not as they are now: a list a build
+appends to, a flag a notebook flips or a counter a class keeps is state, and
+must not refuse a resume of unchanged code. Without source (a REPL), simple
+values are hashed by value.
 
 Of each code object: its bytecode (`co_code`), the names it uses
 (`co_names`) and its constants (`co_consts`, nested code objects hashed the
@@ -38,13 +48,20 @@ hypermodel instance's own attributes (`tunekit.workflow` records the simple
 ones beside the name). Bytecode differs between Python versions, so a run
 resumed under another minor version cannot compare its code: it resumes
 with a warning.
+
+The module is a little over 400 lines because following code through values
+(containers, instances, caches, source assignments) is one walk, best read in
+one place.
 """
 
 from __future__ import annotations
 
+import ast
 import functools
 import hashlib
 import inspect
+import json
+import linecache
 import logging
 import sys
 import types
@@ -275,6 +292,19 @@ class _Walker:
     def __init__(self) -> None:
         self.parts: list[str] = []
         self._seen: set[int] = set()
+        self._sources: dict[tuple[str, str], dict[str, str]] = {}
+
+    def assigned(self, path: str, qualname: str = "") -> dict[str, str]:
+        """The names assigned at the top of the module in file `path` (or of its class
+        `qualname`), each to its value's expression as written (`ast.dump`, without
+        lines); `{}` without source.
+
+        A constant is hashed as written, not as it is now: a module-level list a
+        build appends to, or a counter a class keeps, is state, not code.
+        """
+        if (path, qualname) not in self._sources:
+            self._sources[path, qualname] = _assignments(path, qualname)
+        return self._sources[path, qualname]
 
     def walk(self, value: Any) -> None:
         """Adds `value` (a function, class, method, partial or callable object)."""
@@ -298,6 +328,9 @@ class _Walker:
             self._function(value)
         elif isinstance(value, type):
             self._class(value)
+        elif callable(getattr(value, "__wrapped__", None)):  # e.g. under functools.lru_cache
+            self.parts.append(f"wrapper {_name(type(value))}")
+            self.walk(value.__wrapped__)
         else:  # a HyperModel or another object: its class's code
             self.walk(type(value))
         wrapped = getattr(value, "__wrapped__", None)  # under functools.wraps
@@ -305,12 +338,21 @@ class _Walker:
             self.parts.append("wraps")
             self.walk(wrapped)
 
-    def value(self, label: str, value: Any, module: str | None = None) -> None:
+    def value(
+        self, label: str, value: Any, module: str | None = None, source: str | None = None
+    ) -> None:
         """Adds a value the code uses: simple ones by value, code by its code, others by type.
 
         With `module`, functions and classes of another module are named, not walked.
+        With `source` (the value's expression as written), that stands for the value, and
+        only the code it holds is walked.
         """
-        if _simple(value):
+        if source is not None:
+            self.parts.append(f"{label} := {source}")
+            self.code_in(value, module)
+            return
+        if _simple(value) or _scalar(value) is not None:
+            value = _scalar(value) if _scalar(value) is not None else value
             self.parts.append(f"{label} = {type(value).__name__}:{value!r}")
         elif isinstance(value, types.ModuleType):
             self.parts.append(f"{label} = module {value.__name__}")
@@ -321,8 +363,37 @@ class _Walker:
             else:
                 self.parts.append(f"{label} =")
                 self.walk(value)
+        elif isinstance(value, (list, tuple, dict, set, frozenset)):
+            self.parts.append(f"{label} = {type(value).__name__} holding")
+            self.code_in(value, module)
+        elif (config := _keras_config(value)) is not None:  # a Keras loss, layer, optimizer
+            self.parts.append(f"{label} = {_name(type(value))} {config}")
         else:
             self.parts.append(f"{label} = object {_name(type(value))}")
+            self.code_in(value, module)
+
+    def code_in(self, value: Any, module: str | None, depth: int = 0) -> None:
+        """Walks the user's code that `value` holds: functions and classes, those in
+        lists, tuples and dicts (a table of layer builders), an instance's class."""
+        if depth > 10 or _simple(value):
+            return
+        if isinstance(value, (list, tuple, set, frozenset)):
+            items = sorted(value, key=repr) if isinstance(value, (set, frozenset)) else value
+            for item in items:
+                self.code_in(item, module, depth + 1)
+        elif isinstance(value, dict):
+            for key in sorted(value, key=repr):
+                self.parts.append(f"key {key!r}")
+                self.code_in(value[key], module, depth + 1)
+        elif isinstance(value, types.ModuleType):
+            return
+        else:
+            is_code = isinstance(value, (types.FunctionType, type, functools.partial))
+            home = getattr(value if is_code else type(value), "__module__", None)
+            wrapped = callable(getattr(value, "__wrapped__", None))
+            if not wrapped and (_library(home) or (module is not None and home != module)):
+                return
+            self.walk(value)
 
     def _function(self, function: types.FunctionType) -> None:
         module = function.__module__
@@ -342,9 +413,10 @@ class _Walker:
                 continue
             self.value(f"closure {name}", contents)
         scope = function.__globals__
+        written = self.assigned(code.co_filename)
         for name in _global_names(code):
             if name in scope:
-                self.value(f"global {name}", scope[name], module=module)
+                self.value(f"global {name}", scope[name], module=module, source=written.get(name))
 
     def _class(self, cls: type) -> None:
         self.parts.append(f"class {cls.__qualname__}")
@@ -352,6 +424,7 @@ class _Walker:
             if _library(klass.__module__):
                 continue
             self.parts.append(f"defines {klass.__qualname__}")
+            path = _class_file(klass)
             for name, member in sorted(vars(klass).items()):
                 if name in _CLASS_BOOKKEEPING or (
                     # Python's own bookkeeping, e.g. `__slotnames__` that pickling adds
@@ -367,4 +440,75 @@ class _Walker:
                 elif _simple(member) or isinstance(
                     member, (types.FunctionType, type, functools.partial)
                 ):
-                    self.value(f"attribute {name}", member)
+                    written = (
+                        None
+                        if callable(member) or path is None
+                        else self.assigned(path, klass.__qualname__).get(name)
+                    )
+                    self.value(f"attribute {name}", member, source=written)
+
+
+def _assignments(path: str, qualname: str) -> dict[str, str]:
+    """`_Walker.assigned`, read afresh (`linecache` also holds IPython's cells)."""
+    linecache.checkcache(path)  # the file as it is now, not as first read
+    try:
+        tree = ast.parse("".join(linecache.getlines(path)))
+    except (SyntaxError, ValueError):
+        return {}
+    body: list[ast.stmt] = tree.body
+    for part in qualname.split(".") if qualname else ():
+        classes = [n for n in body if isinstance(n, ast.ClassDef) and n.name == part]
+        if len(classes) != 1:  # a class made in a function (`<locals>`), or defined twice
+            return {}
+        body = classes[0].body
+    found: dict[str, str] = {}
+    for node in body:
+        if isinstance(node, ast.Assign):
+            targets, value = node.targets, node.value
+        elif isinstance(node, (ast.AnnAssign, ast.AugAssign)) and node.value is not None:
+            targets, value = [node.target], node.value
+        else:
+            continue
+        for target in targets:
+            for name in ast.walk(target):
+                if isinstance(name, ast.Name):
+                    found[name.id] = found.get(name.id, "") + ast.dump(value)
+    return found
+
+
+def _scalar(value: Any) -> Any:
+    """A NumPy scalar (`np.float32(0.1)`) as the Python number it holds, else None."""
+    if type(value).__module__ == "numpy" and getattr(value, "ndim", None) == 0:
+        try:
+            return value.item()
+        except (AttributeError, ValueError):
+            return None
+    return None
+
+
+def _keras_config(value: Any) -> str | None:
+    """A Keras object's `get_config()` as JSON text (what it computes with), else None."""
+    get_config = getattr(value, "get_config", None)
+    if not callable(get_config) or not _library(type(value).__module__):
+        return None
+    try:
+        config = get_config()
+        if isinstance(getattr(value, "_fn_kwargs", None), dict):  # `Huber(delta=...)`'s delta
+            config = {"config": config, "fn_kwargs": value._fn_kwargs}
+        text = json.dumps(config, sort_keys=True, default=repr)
+    except Exception:  # noqa: BLE001 - a config that cannot be read is named by its type
+        return None
+    return None if " at 0x" in text else text  # an address differs in every process
+
+
+def _class_file(cls: type) -> str | None:
+    """The file that defines `cls`: its module's, else that of a function defined in it."""
+    module = sys.modules.get(cls.__module__)
+    path = getattr(module, "__file__", None)
+    if isinstance(path, str):
+        return path
+    for member in vars(cls).values():
+        function = getattr(member, "__func__", member)
+        if isinstance(function, types.FunctionType):
+            return function.__code__.co_filename
+    return None

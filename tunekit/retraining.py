@@ -115,7 +115,8 @@ class CosineDecayCallback(keras.callbacks.Callback):
     Another callback that sets the rate (a `LearningRateScheduler` or
     `ReduceLROnPlateau` of yours, one that assigns `model.optimizer.learning_rate`)
     wins: at each epoch's end, and at the next epoch's begin (before this one sets
-    its rate), a rate other than the one it set stops the schedule for the rest of
+    its rate; before the first, a rate set by another callback's `on_train_begin`),
+    a rate other than the one it set stops the schedule for the rest of
     the fit, with a warning; `overridden` then says so. A rate changed and put
     back within one epoch is not seen (checking every batch would cost a read of
     the rate per batch).
@@ -218,6 +219,13 @@ class CosineDecayCallback(keras.callbacks.Callback):
         return base * 0.5 * (1.0 + math.cos(math.pi * (epoch + 0.5) / self.epochs))
 
     def on_epoch_begin(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        if self._set is None and self._scheduler is not None and self.base is not None:
+            # Before its first rate: the compiled one, or one of the schedule's that a
+            # BackupAndRestore put back; any other was set by a callback's on_train_begin.
+            known = (self.base, *(self.rate(e) for e in range(self.epochs)))
+            current = self._current()
+            if not any(math.isclose(current, r, rel_tol=1e-6, abs_tol=1e-12) for r in known):
+                self._set = self.base  # so `_held` gives way, naming the rate found
         # A setter acting at an epoch's end after this one (ReduceLROnPlateau) is seen here.
         if self._held() and self._scheduler is not None:
             self._scheduler.on_epoch_begin(epoch, logs)
