@@ -452,3 +452,134 @@ def test_numpy_scalars_and_keras_objects_count_by_value():
     assert code_hash(DenseHyperModel((4,), num_classes=3)) == code_hash(
         DenseHyperModel((4,), num_classes=3)
     )
+
+
+WAYS_IN = """
+import enum
+import functools
+import os
+
+import keras
+import keras_tuner as kt
+
+
+def dense_block(x, units, dropout):
+    return x * units * 2
+
+
+class Blocks:
+    def dense(self, u):
+        return u * 2
+
+
+class Act(enum.Enum):
+    HIDDEN = "relu"
+
+
+class timed:
+    def __init__(self, fn):
+        self.fn = fn
+
+    def __call__(self, *args):
+        return self.fn(*args)
+
+
+@timed
+def block(u):
+    return u * 2
+
+
+class Config:
+    def __init__(self, **kw):
+        self._d = kw
+
+    def __getattr__(self, k):
+        return self._d[k]
+
+
+BLOCK = functools.partial(dense_block, dropout=0.1)
+DENSE = Blocks().dense
+BASE = 32
+UNITS = BASE * 2
+if not os.environ.get("TUNEKIT_NO_SUCH_VARIABLE"):
+    WIDTH = 16
+CFG = Config(units=32)
+INIT = {keras.activations.relu: "he_normal"}
+
+
+def add_head(layers):
+    layers.append("head")
+    return None
+
+
+class HM(kt.HyperModel):
+    BLOCKS = {"dense": dense_block}
+    LOSS = keras.losses.Huber(delta=1.0)
+
+    def __init__(self, fn=dense_block):
+        super().__init__()
+        self.fn = fn
+
+    @functools.cached_property
+    def units(self):
+        return 32
+
+    def build(self, hp, acts=frozenset({"relu", "tanh"})):
+        add_head([])
+        return (BLOCK(1, 4), DENSE(8), UNITS, WIDTH, Act.HIDDEN.value, block(2), CFG.units,
+                INIT, sorted(acts), self.units, self.BLOCKS, self.LOSS, self.fn)
+"""
+
+
+@pytest.mark.parametrize(
+    "edit, changes",
+    [
+        (("return x * units * 2", "return x * units * 3"), True),  # through a partial, a table
+        (("return u * 2\n\n\nclass Act", "return u * 3\n\n\nclass Act"), True),  # bound method
+        (("BASE = 32", "BASE = 64"), True),  # a constant another is computed from
+        (("    WIDTH = 16", "    WIDTH = 8"), True),  # assigned under an `if`
+        (('HIDDEN = "relu"', 'HIDDEN = "tanh"'), True),  # an enum's value
+        (('{"relu", "tanh"}', '{"relu", "gelu"}'), True),  # a frozenset default
+        (("return 32\n", "return 64\n"), True),  # a cached_property
+        (("return u * 2\n\n\nclass Config", "return u * 3\n\n\nclass Config"), True),  # decorator
+        (("Huber(delta=1.0)", "Huber(delta=5.0)"), True),  # a class attribute's Keras loss
+        (
+            ("def add_head(layers):\n", 'def add_head(layers):\n    """Adds."""\n'),
+            False,
+        ),  # docstring
+    ],
+    ids=[
+        "partial-global",
+        "bound-method-global",
+        "derived-constant",
+        "constant-under-if",
+        "enum",
+        "frozenset-default",
+        "cached-property",
+        "class-decorator",
+        "class-attribute-loss",
+        "docstring-of-a-function-using-None",
+    ],
+)
+def test_code_reached_every_way_a_new_user_tried_counts(tmp_path, edit, changes):
+    """Found by a new user's second probe: each edit resumed the old trials (or, for the
+    docstring, refused unchanged code); a config object with `__getattr__` raising
+    KeyError and functions as dict keys (an address in their repr) crashed or differed."""
+    assert edit[0] in WAYS_IN
+    before = code_hash(_module(tmp_path, WAYS_IN).HM())
+    assert code_hash(_module(tmp_path, WAYS_IN).HM()) == before  # stable, no crash
+    after = code_hash(_module(tmp_path, WAYS_IN.replace(*edit)).HM())
+    assert (after != before) is changes
+
+
+def test_a_function_kept_by_init_counts():
+    """A hypermodel keeping a function its `__init__` was given: another one, another hash."""
+    import types
+
+    def other(x, units, dropout):
+        return x * units * 3
+
+    namespace = types.ModuleType("ways_in_init")
+    exec(compile(textwrap.dedent(WAYS_IN), "<ways_in>", "exec"), vars(namespace))
+    assert code_hash(namespace.HM()) == code_hash(namespace.HM())
+    assert code_hash(namespace.HM()) != code_hash(namespace.HM(fn=other))

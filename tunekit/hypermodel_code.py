@@ -11,12 +11,14 @@ records `code_record(hypermodel)`, `{"python": "3.11", "sha256": ...}`, and
 What is hashed, starting from the hypermodel:
 
 - a function: its code; a bound method: its function and its instance's
-  class; a `functools.partial`: its function and its simple arguments; a
-  decorated function: the function under `__wrapped__` too;
+  class; a `functools.partial` (wherever it is met): its function and its
+  arguments; a decorated function: the function under `__wrapped__` too;
 - a `keras_tuner.HyperModel` (or any callable object): the functions,
-  static and class methods, properties and simple attributes defined on the
-  classes of its MRO that are not KerasTuner's, Keras's, a framework's or
-  Python's own (so `build`, `fit` and their helpers);
+  static and class methods, properties, cached properties and attributes
+  (constants, tables of functions, Keras objects, enum members) defined on
+  the classes of its MRO that are not KerasTuner's, Keras's, a framework's
+  or Python's own (so `build`, `fit` and their helpers), and the code its
+  instance keeps (a function given to `__init__`);
 - from each function: its default arguments and closure cells (simple
   values, NumPy scalars, Keras objects by their `get_config()`, and the
   functions and classes in them), and the names its code reads from its
@@ -25,27 +27,33 @@ What is hashed, starting from the hypermodel:
   functions and classes (by name only);
 - the code a value holds: the functions in a list or dict (a table of layer
   builders), the class of an instance of the user's (`BUILDER.make(x)`), the
-  function under a cache (`functools.lru_cache`).
+  function under a cache (`functools.lru_cache`) or a class-based decorator.
 
 A module's or class's constants are hashed as written in its source
-(`ast.dump` of the assigned expression), not as they are now: a list a build
-appends to, a flag a notebook flips or a counter a class keeps is state, and
-must not refuse a resume of unchanged code. Without source (a REPL), simple
-values are hashed by value.
+(`ast.dump` of the assigned expression, also under `if`, `try`, `with` and
+`for` at the top), with the names that expression reads followed the same way
+(`UNITS = BASE * 2` follows `BASE`; `LOSS = make_loss()` follows `make_loss`),
+not as they are now: a list a build appends to, a flag a notebook flips or a
+counter a class keeps is state, and must not refuse a resume of unchanged
+code. Without source (a REPL), simple values are hashed by value.
 
-Of each code object: its bytecode (`co_code`), the names it uses
-(`co_names`) and its constants (`co_consts`, nested code objects hashed the
-same way), without its docstring. Simple values are `int`, `float`, `str`,
-`bytes`, `bool` and `None`, and tuples, lists and dicts of them.
+Of each code object: its instructions with their arguments resolved
+(constants by value, nested code objects hashed the same way, names by
+name), so neither line numbers nor a docstring count. Simple values are
+`int`, `float`, `str`, `bytes`, `bool` and `None`, NumPy scalars, and tuples,
+lists, sets and dicts of them; a memory address in any text (`<function f at
+0x...>`) is dropped, and a Keras object's automatic `name` too.
 
 What is not hashed, and why: comments, blank lines, layout and line numbers,
 and docstrings (none changes what is trained); the data (the run's data
 fingerprint covers it); the values of objects that are not simple (a NumPy
-array, a Keras layer made at import) and of anything not reachable by name
-from the hypermodel's code (an attribute of another module, a file read at
-build time, code of another module that a same-module function calls); the
-hypermodel instance's own attributes (`tunekit.workflow` records the simple
-ones beside the name). Bytecode differs between Python versions, so a run
+array) and of anything not reachable by name from the hypermodel's code (an
+attribute of another module, a file read at build time, code of another
+module that a same-module function calls); a function inside a Keras
+object's config (a `Lambda` layer's, a schedule of one's own without
+`get_config`) beyond its name; module state set only inside a function
+(`global N`), hashed by its value now; the hypermodel instance's own simple
+attributes (`tunekit.workflow` records them beside the name). Bytecode differs between Python versions, so a run
 resumed under another minor version cannot compare its code: it resumes
 with a warning.
 
@@ -57,12 +65,13 @@ one place.
 from __future__ import annotations
 
 import ast
+import dis
 import functools
 import hashlib
-import inspect
 import json
 import linecache
 import logging
+import re
 import sys
 import types
 from typing import Any
@@ -79,6 +88,7 @@ _LIBRARIES = frozenset(
     {"keras_tuner", "keras", "tf_keras", "tensorflow", "jax", "jaxlib", "torch", "numpy"}
 )
 _SIMPLE = (int, float, str, bytes, bool, type(None))
+_ADDRESS = re.compile(r"0x[0-9a-fA-F]+")
 # What a class's namespace holds that is not its code.
 _CLASS_BOOKKEEPING = frozenset(
     {"__module__", "__qualname__", "__doc__", "__dict__", "__weakref__", "__annotations__"}
@@ -105,7 +115,9 @@ def code_hash(hypermodel: Any) -> str:
     """
     walker = _Walker()
     walker.walk(hypermodel)
-    return hashlib.sha256("\n".join(walker.parts).encode("utf-8", "backslashreplace")).hexdigest()
+    # An address (`<function f at 0x7f...>`) differs in every process: not the code.
+    text = _ADDRESS.sub("0x", "\n".join(walker.parts))
+    return hashlib.sha256(text.encode("utf-8", "backslashreplace")).hexdigest()
 
 
 def code_record(hypermodel: Any) -> dict[str, str]:
@@ -227,53 +239,58 @@ def _simple(value: Any, depth: int = 0) -> bool:
         return True
     if depth > 10:
         return False
-    if isinstance(value, (tuple, list)):
+    if isinstance(value, (tuple, list, set, frozenset)):
         return all(_simple(v, depth + 1) for v in value)
     if isinstance(value, dict):
         return all(_simple(k, depth + 1) and _simple(v, depth + 1) for k, v in value.items())
     return False
 
 
+def _short(value: Any) -> str:
+    """A simple value's text, else a function's or class's qualified name, else its type's."""
+    if _simple(value):
+        return _const_text(value)
+    qualname = _attr(value, "__qualname__")
+    return qualname if isinstance(qualname, str) else type(value).__qualname__
+
+
 def _name(value: Any) -> str:
-    module = getattr(value, "__module__", None) or type(value).__module__
-    qualname = getattr(value, "__qualname__", None) or type(value).__qualname__
+    """`module.qualname` of a function or class; a simple value's text; else its type's name."""
+    if _simple(value):
+        return _const_text(value)
+    module = _attr(value, "__module__")
+    qualname = _attr(value, "__qualname__")
+    if not isinstance(module, str) or not isinstance(qualname, str):
+        module, qualname = type(value).__module__, type(value).__qualname__
     return f"{module}.{qualname}"
 
 
-def _docstring_slot(code: types.CodeType) -> bool:
-    """Whether `code.co_consts[0]` holds the docstring (or its absence) of a function."""
-    flag = getattr(inspect, "CO_HAS_DOCSTRING", None)  # Python 3.14 on
-    if flag is not None:
-        return bool(code.co_flags & flag)
-    # Up to 3.13 a function's first constant is its docstring, or None without one; a
-    # comprehension's (`<listcomp>`, `<genexpr>`) is an ordinary constant.
-    return (
-        bool(code.co_flags & inspect.CO_OPTIMIZED)
-        and not code.co_name.startswith("<")
-        and bool(code.co_consts)
-        and isinstance(code.co_consts[0], (str, type(None)))
-    )
-
-
 def _code_digest(code: types.CodeType) -> str:
-    """A digest of what `code` runs: bytecode, names and constants, not lines or docstring."""
-    digest = hashlib.sha256(code.co_code)
-    digest.update(repr(code.co_names).encode())
-    consts = code.co_consts[1:] if _docstring_slot(code) else code.co_consts
-    for const in consts:
-        if isinstance(const, types.CodeType):
-            digest.update(b"code:" + _code_digest(const).encode())
+    """A digest of what `code` runs: its instructions with their arguments resolved
+    (constants by value, names by name), so neither line numbers nor a docstring (which
+    moves the constants' indices) count."""
+    digest = hashlib.sha256()
+    for instruction in dis.get_instructions(code):
+        argument = instruction.argval
+        if isinstance(argument, types.CodeType):
+            text = "code:" + _code_digest(argument)
+        elif instruction.opcode in dis.hasconst:
+            text = _const_text(argument)
         else:
-            digest.update(f"{_const_text(const)};".encode("utf-8", "backslashreplace"))
+            text = instruction.argrepr
+        digest.update(f"{instruction.opname} {text};".encode("utf-8", "backslashreplace"))
     return digest.hexdigest()
 
 
 def _const_text(const: Any) -> str:
-    """A constant as text that is the same in every process (a frozenset's order is not)."""
-    if isinstance(const, frozenset):
-        return f"frozenset:{sorted(_const_text(c) for c in const)}"
-    if isinstance(const, tuple):
-        return f"tuple:({', '.join(_const_text(c) for c in const)})"
+    """A simple value as text that is the same in every process (a set's order is not)."""
+    if isinstance(const, (set, frozenset)):
+        return f"{type(const).__name__}:{sorted(_const_text(c) for c in const)}"
+    if isinstance(const, (tuple, list)):
+        return f"{type(const).__name__}:({', '.join(_const_text(c) for c in const)})"
+    if isinstance(const, dict):
+        items = sorted(f"{_const_text(k)}: {_const_text(v)}" for k, v in const.items())
+        return f"dict:{{{', '.join(items)}}}"
     return f"{type(const).__name__}:{const!r}"
 
 
@@ -292,12 +309,13 @@ class _Walker:
     def __init__(self) -> None:
         self.parts: list[str] = []
         self._seen: set[int] = set()
-        self._sources: dict[tuple[str, str], dict[str, str]] = {}
+        self._sources: dict[tuple[str, str], dict[str, tuple[str, tuple[str, ...]]]] = {}
+        self._followed: set[tuple[int, str]] = set()
 
-    def assigned(self, path: str, qualname: str = "") -> dict[str, str]:
+    def assigned(self, path: str, qualname: str = "") -> dict[str, tuple[str, tuple[str, ...]]]:
         """The names assigned at the top of the module in file `path` (or of its class
         `qualname`), each to its value's expression as written (`ast.dump`, without
-        lines); `{}` without source.
+        lines) and the names that expression reads; `{}` without source.
 
         A constant is hashed as written, not as it is now: a module-level list a
         build appends to, or a counter a class keeps, is state, not code.
@@ -309,7 +327,7 @@ class _Walker:
     def walk(self, value: Any) -> None:
         """Adds `value` (a function, class, method, partial or callable object)."""
         if id(value) in self._seen:
-            self.parts.append(f"again {getattr(value, '__qualname__', type(value).__qualname__)}")
+            self.parts.append(f"again {_short(value)}")
             return
         self._seen.add(id(value))
         if isinstance(value, functools.partial):
@@ -328,35 +346,52 @@ class _Walker:
             self._function(value)
         elif isinstance(value, type):
             self._class(value)
-        elif callable(getattr(value, "__wrapped__", None)):  # e.g. under functools.lru_cache
+        elif callable(_attr(value, "__wrapped__")):  # e.g. under functools.lru_cache
             self.parts.append(f"wrapper {_name(type(value))}")
-            self.walk(value.__wrapped__)
-        else:  # a HyperModel or another object: its class's code
+            self.walk(_attr(value, "__wrapped__"))
+        else:  # a HyperModel or another object: its class's code, and code it holds
             self.walk(type(value))
-        wrapped = getattr(value, "__wrapped__", None)  # under functools.wraps
+            held = _attr(value, "__dict__")
+            for key in sorted(held) if isinstance(held, dict) else ():
+                self.code_in(held[key], None, 1)  # code kept by `__init__`; values are state
+        wrapped = _attr(value, "__wrapped__")  # under functools.wraps
         if wrapped is not None and isinstance(value, types.FunctionType):
             self.parts.append("wraps")
             self.walk(wrapped)
 
-    def value(
-        self, label: str, value: Any, module: str | None = None, source: str | None = None
-    ) -> None:
+    def value(self, label: str, value: Any, module: str | None = None, source: Any = None) -> None:
         """Adds a value the code uses: simple ones by value, code by its code, others by type.
 
         With `module`, functions and classes of another module are named, not walked.
-        With `source` (the value's expression as written), that stands for the value, and
-        only the code it holds is walked.
+        With `source` (`Walker.source`: the value's expression as written), that stands for
+        the value, and the names the expression reads are followed the same way: the
+        value as it is now may be state a build changed.
         """
-        if source is not None:
-            self.parts.append(f"{label} := {source}")
-            self.code_in(value, module)
+        try:
+            self._value(label, value, module, source)
+        except Exception as error:  # noqa: BLE001 - an odd object, or code nested too deep
+            self.parts.append(f"{label} = unreadable {type(value).__qualname__}: {error!r}")
+
+    def _value(self, label: str, value: Any, module: str | None, source: Any) -> None:
+        if source is not None:  # (expression, names it reads, their scope, their file)
+            expression, names, scope, path, qualname = source
+            self.parts.append(f"{label} := {expression}")
+            for name in names:  # `UNITS = BASE * 2`, `BLOCKS = {"dense": block}`
+                if name in scope and (id(scope), name) not in self._followed:
+                    self._followed.add((id(scope), name))
+                    self.value(
+                        f"{label} > {name}", scope[name], module, self.source(path, name, scope)
+                    )
             return
         if _simple(value) or _scalar(value) is not None:
             value = _scalar(value) if _scalar(value) is not None else value
-            self.parts.append(f"{label} = {type(value).__name__}:{value!r}")
+            self.parts.append(f"{label} = {_const_text(value)}")
         elif isinstance(value, types.ModuleType):
             self.parts.append(f"{label} = module {value.__name__}")
-        elif isinstance(value, (types.FunctionType, type, functools.partial, types.MethodType)):
+        elif isinstance(value, (functools.partial, types.MethodType)):
+            self.parts.append(f"{label} =")
+            self.walk(value)
+        elif isinstance(value, (types.FunctionType, type)):
             home = getattr(value, "__module__", None)
             if (module is not None and home != module) or _library(home):
                 self.parts.append(f"{label} = {_name(value)}")
@@ -369,7 +404,7 @@ class _Walker:
         elif (config := _keras_config(value)) is not None:  # a Keras loss, layer, optimizer
             self.parts.append(f"{label} = {_name(type(value))} {config}")
         else:
-            self.parts.append(f"{label} = object {_name(type(value))}")
+            self.parts.append(f"{label} = object {_short(type(value))}")
             self.code_in(value, module)
 
     def code_in(self, value: Any, module: str | None, depth: int = 0) -> None:
@@ -378,19 +413,21 @@ class _Walker:
         if depth > 10 or _simple(value):
             return
         if isinstance(value, (list, tuple, set, frozenset)):
-            items = sorted(value, key=repr) if isinstance(value, (set, frozenset)) else value
+            items = sorted(value, key=_short) if isinstance(value, (set, frozenset)) else value
             for item in items:
                 self.code_in(item, module, depth + 1)
         elif isinstance(value, dict):
-            for key in sorted(value, key=repr):
-                self.parts.append(f"key {key!r}")
+            for key in sorted(value, key=_short):
+                self.parts.append(f"key {_short(key)}")
                 self.code_in(value[key], module, depth + 1)
         elif isinstance(value, types.ModuleType):
             return
+        elif isinstance(value, (functools.partial, types.MethodType)):
+            self.walk(value)
         else:
-            is_code = isinstance(value, (types.FunctionType, type, functools.partial))
-            home = getattr(value if is_code else type(value), "__module__", None)
-            wrapped = callable(getattr(value, "__wrapped__", None))
+            is_code = isinstance(value, (types.FunctionType, type))
+            home = _attr(value if is_code else type(value), "__module__")
+            wrapped = callable(_attr(value, "__wrapped__"))
             if not wrapped and (_library(home) or (module is not None and home != module)):
                 return
             self.walk(value)
@@ -413,10 +450,18 @@ class _Walker:
                 continue
             self.value(f"closure {name}", contents)
         scope = function.__globals__
-        written = self.assigned(code.co_filename)
         for name in _global_names(code):
             if name in scope:
-                self.value(f"global {name}", scope[name], module=module, source=written.get(name))
+                source = self.source(code.co_filename, name, scope)
+                self.value(f"global {name}", scope[name], module=module, source=source)
+
+    def source(
+        self, path: str | None, name: str, scope: dict[str, Any], qualname: str = ""
+    ) -> tuple[str, tuple[str, ...], dict[str, Any], str | None, str] | None:
+        """How `name` is assigned in the source at `path` (module, or class `qualname`)
+        with what `value` needs to follow the names it reads (in `scope`), or None."""
+        found = self.assigned(path, qualname).get(name) if path else None
+        return None if found is None else (*found, scope, path, "")
 
     def _class(self, cls: type) -> None:
         self.parts.append(f"class {cls.__qualname__}")
@@ -425,6 +470,8 @@ class _Walker:
                 continue
             self.parts.append(f"defines {klass.__qualname__}")
             path = _class_file(klass)
+            home = sys.modules.get(klass.__module__)
+            scope = {**_module_scope(klass, home), **vars(klass)}
             for name, member in sorted(vars(klass).items()):
                 if name in _CLASS_BOOKKEEPING or (
                     # Python's own bookkeeping, e.g. `__slotnames__` that pickling adds
@@ -437,18 +484,18 @@ class _Walker:
                     for part in ("fget", "fset", "fdel"):
                         if (accessor := getattr(member, part)) is not None:
                             self.value(f"{name}.{part}", accessor)
-                elif _simple(member) or isinstance(
-                    member, (types.FunctionType, type, functools.partial)
-                ):
+                elif isinstance(member, functools.cached_property):
+                    self.value(f"{name}.func", member.func)
+                else:  # a constant as written; a table, a loss, an instance as the code it holds
                     written = (
                         None
-                        if callable(member) or path is None
-                        else self.assigned(path, klass.__qualname__).get(name)
+                        if isinstance(member, (types.FunctionType, type)) or path is None
+                        else self.source(path, name, scope, klass.__qualname__)
                     )
                     self.value(f"attribute {name}", member, source=written)
 
 
-def _assignments(path: str, qualname: str) -> dict[str, str]:
+def _assignments(path: str, qualname: str) -> dict[str, tuple[str, tuple[str, ...]]]:
     """`_Walker.assigned`, read afresh (`linecache` also holds IPython's cells)."""
     linecache.checkcache(path)  # the file as it is now, not as first read
     try:
@@ -461,19 +508,56 @@ def _assignments(path: str, qualname: str) -> dict[str, str]:
         if len(classes) != 1:  # a class made in a function (`<locals>`), or defined twice
             return {}
         body = classes[0].body
-    found: dict[str, str] = {}
-    for node in body:
+    found: dict[str, tuple[str, tuple[str, ...]]] = {}
+    for node in _statements(body):
         if isinstance(node, ast.Assign):
             targets, value = node.targets, node.value
         elif isinstance(node, (ast.AnnAssign, ast.AugAssign)) and node.value is not None:
             targets, value = [node.target], node.value
         else:
             continue
+        reads = tuple(dict.fromkeys(n.id for n in ast.walk(value) if isinstance(n, ast.Name)))
         for target in targets:
             for name in ast.walk(target):
                 if isinstance(name, ast.Name):
-                    found[name.id] = found.get(name.id, "") + ast.dump(value)
+                    before, read = found.get(name.id, ("", ()))
+                    found[name.id] = (before + ast.dump(value), tuple(dict.fromkeys(read + reads)))
     return found
+
+
+def _statements(body: list[ast.stmt]) -> list[ast.stmt]:
+    """The statements of `body` and of the `if`, `try`, `with` and `for` blocks in it (an
+    assignment under `if not os.environ.get(...)` too), not of functions and classes."""
+    found: list[ast.stmt] = []
+    for node in body:
+        found.append(node)
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            continue
+        for field in ("body", "orelse", "finalbody"):
+            found += _statements(getattr(node, field, None) or [])
+        for handler in getattr(node, "handlers", None) or []:
+            found += _statements(handler.body)
+    return found
+
+
+def _attr(value: Any, name: str) -> Any:
+    """`getattr(value, name, None)`, also for objects whose `__getattr__` raises another error."""
+    try:
+        return getattr(value, name, None)
+    except Exception:  # noqa: BLE001 - a config object's `__getattr__` raising KeyError
+        return None
+
+
+def _module_scope(cls: type, module: Any) -> dict[str, Any]:
+    """The globals of the module that defines `cls` (from a method when not imported)."""
+    scope = _attr(module, "__dict__")
+    if isinstance(scope, dict):
+        return scope
+    for member in vars(cls).values():
+        function = getattr(member, "__func__", member)
+        if isinstance(function, types.FunctionType):
+            return function.__globals__
+    return {}
 
 
 def _scalar(value: Any) -> Any:
@@ -488,17 +572,18 @@ def _scalar(value: Any) -> Any:
 
 def _keras_config(value: Any) -> str | None:
     """A Keras object's `get_config()` as JSON text (what it computes with), else None."""
-    get_config = getattr(value, "get_config", None)
+    get_config = _attr(value, "get_config")
     if not callable(get_config) or not _library(type(value).__module__):
         return None
     try:
         config = get_config()
-        if isinstance(getattr(value, "_fn_kwargs", None), dict):  # `Huber(delta=...)`'s delta
+        if isinstance(config, dict):  # not an automatic name (`dense_3`): a rerun's differs
+            config = {k: v for k, v in config.items() if k != "name"}
+        if isinstance(_attr(value, "_fn_kwargs"), dict):  # `Huber(delta=...)`'s delta
             config = {"config": config, "fn_kwargs": value._fn_kwargs}
-        text = json.dumps(config, sort_keys=True, default=repr)
+        return json.dumps(config, sort_keys=True, default=repr)
     except Exception:  # noqa: BLE001 - a config that cannot be read is named by its type
         return None
-    return None if " at 0x" in text else text  # an address differs in every process
 
 
 def _class_file(cls: type) -> str | None:
@@ -509,6 +594,8 @@ def _class_file(cls: type) -> str | None:
         return path
     for member in vars(cls).values():
         function = getattr(member, "__func__", member)
-        if isinstance(function, types.FunctionType):
+        if isinstance(function, types.FunctionType) and function.__qualname__.startswith(
+            f"{cls.__qualname__}."
+        ):  # defined in the class, not inherited (an Enum's `__new__`)
             return function.__code__.co_filename
     return None
