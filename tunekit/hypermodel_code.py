@@ -57,7 +57,7 @@ attributes (`tunekit.workflow` records them beside the name). Bytecode differs b
 resumed under another minor version cannot compare its code: it resumes
 with a warning.
 
-The module is a little over 400 lines because following code through values
+The module is over 400 lines (about 600) because following code through values
 (containers, instances, caches, source assignments) is one walk, best read in
 one place.
 """
