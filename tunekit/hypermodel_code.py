@@ -53,11 +53,11 @@ module that a same-module function calls); a function inside a Keras
 object's config (a `Lambda` layer's, a schedule of one's own without
 `get_config`) beyond its name; module state set only inside a function
 (`global N`), hashed by its value now; the hypermodel instance's own simple
-attributes (`tunekit.workflow` records them beside the name). Bytecode differs between Python versions, so a run
-resumed under another minor version cannot compare its code: it resumes
-with a warning.
+attributes (`tunekit.workflow` records them beside the name). Bytecode
+differs between Python versions, so a run resumed under another minor
+version cannot compare its code: it resumes with a warning.
 
-The module is over 400 lines (about 600) because following code through values
+The module is about 600 lines, over 400 lines because following code through values
 (containers, instances, caches, source assignments) is one walk, best read in
 one place.
 """
