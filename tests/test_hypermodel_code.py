@@ -16,6 +16,7 @@ import sys
 import textwrap
 
 import pytest
+from conftest import RUN_BUDGET
 
 from tunekit.errors import RunConfigError
 from tunekit.hypermodel_code import KEY, code_hash, code_record
@@ -271,18 +272,7 @@ def test_a_manifest_refuses_other_code_and_resumes_old_runs_and_other_pythons(tm
     resumed.release()
 
 
-TINY_RUN = dict(
-    coarse_trials=3,
-    coarse_epochs=1,
-    max_epochs=2,
-    factor=2,
-    top=0.5,
-    final_epochs=1,
-    seed=0,
-    verbose=0,
-    finalists=0,
-    baseline=False,
-)
+TINY_RUN = {**RUN_BUDGET, "coarse_trials": 3, "final_epochs": 1}
 
 
 def test_a_rerun_with_an_edited_build_is_refused_and_unchanged_code_resumes(tmp_path, digits_small):
