@@ -791,3 +791,99 @@ def test_an_own_training_loop_on_a_model_never_compiled_is_tuned_and_tested(digi
         events.Reload()
         assert "epoch_error" in events.Tags()["tensors"]  # what the loop logged, as val_error
     run.close()
+
+
+# -- a fit that transforms x: the test set is scored untransformed -----------------------
+
+
+class TransformingHyperModel(kt.HyperModel):
+    """KerasTuner's guide shape: `fit` changes `x` before `model.fit` (`how` says how)."""
+
+    def __init__(self, how):
+        super().__init__()
+        self.how = how
+
+    def build(self, hp):
+        return _build(hp)
+
+    def fit(self, hp, model, x, y, **kwargs):
+        if self.how == "scale":  # preprocessing the test set never gets
+            x = (x - x.mean(axis=0)) / (x.std(axis=0) + 1e-7)
+        elif self.how == "tensor":  # the same values, as a backend tensor
+            x = keras.ops.convert_to_tensor(x)
+        elif self.how == "float64":  # the same values, another dtype
+            x = np.asarray(x, dtype="float64")
+        elif self.how == "keyword":  # the same object, passed by keyword
+            return model.fit(x=x, y=y, **kwargs)
+        elif self.how == "subset":  # fewer rows
+            x, y = x[:-8], y[:-8]
+        return model.fit(x, y, **kwargs)
+
+
+@pytest.mark.parametrize(
+    "how, changed",
+    [
+        ("none", False),
+        ("tensor", False),
+        ("float64", False),
+        ("keyword", False),
+        ("scale", True),
+        ("subset", True),
+    ],
+)
+def test_a_fit_that_changes_x_is_seen(how, changed):
+    call, _, _ = _fit(TransformingHyperModel(how))
+    assert call.x_changed is changed
+
+
+def test_dict_inputs_compare_key_by_key():
+    from tunekit.fitting import _x_changed
+
+    a, b = np.zeros((4, 2)), np.ones((4, 3))
+    assert not _x_changed({"a": a.copy(), "b": b}, {"a": a, "b": b})
+    assert _x_changed({"a": a + 1, "b": b}, {"a": a, "b": b})
+    assert _x_changed({"a": a}, {"a": a, "b": b})
+    assert _x_changed([a, b], {"a": a, "b": b})
+
+
+def test_a_retrain_whose_fit_preprocesses_x_says_its_test_score_is_on_x_test_as_given(
+    digits, tmp_path, caplog
+):
+    """Before, a `fit` that standardised `x` (the guide's normalising example) retrained on
+    standardised inputs, was scored on raw `x_test`, and the report gave that score with
+    no word. Now the warning, `report.json` and `report.md` say what was scored."""
+    from tunekit.fitting import X_CHANGED_NOTE
+
+    run = CoarseToFine(
+        TransformingHyperModel("scale"),
+        digits,
+        directory=tmp_path,
+        project_name="scaled",
+        **TINY,
+        **BUDGET["hyperband"],
+    )
+    with caplog.at_level(logging.WARNING, logger="tunekit"):
+        run.run()
+    run.close()
+    report = json.loads((run.run_dir / "report.json").read_text())
+    assert report["best"]["x_note"] == X_CHANGED_NOTE
+    assert X_CHANGED_NOTE in (run.run_dir / "report.md").read_text()
+    best = json.loads((run.run_dir / "best_hyperparameters.json").read_text())
+    assert best["x_note"] == X_CHANGED_NOTE
+    assert any(X_CHANGED_NOTE in r.getMessage() for r in caplog.records)
+
+
+def test_a_retrain_whose_fit_passes_x_on_has_no_such_note(digits, tmp_path):
+    run = CoarseToFine(
+        TransformingHyperModel("tensor"),
+        digits,
+        directory=tmp_path,
+        project_name="as_given",
+        **TINY,
+        **BUDGET["hyperband"],
+    )
+    run.run()
+    run.close()
+    report = json.loads((run.run_dir / "report.json").read_text())
+    assert report["best"]["x_note"] is None
+    assert "untransformed" not in (run.run_dir / "report.md").read_text()

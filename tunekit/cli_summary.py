@@ -93,6 +93,7 @@ def summary(result: Any, session_seconds: float | None = None) -> str:
             *([note] if (note := report.get("best", {}).get("retrain_note")) else []),
             f"Test: {tests}",
             *([report["test_note"]] if report.get("test_note") else []),
+            *([note] if (note := report.get("best", {}).get("x_note")) else []),
             *([f"Baseline: {baseline}"] if baseline else []),
             *([seeds] if seeds else []),
             *([f"Backend: {report['backend']}"] if report.get("backend") else []),

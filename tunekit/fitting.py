@@ -45,6 +45,7 @@ from typing import Any
 
 import keras
 import keras_tuner as kt
+import numpy as np
 from keras_tuner import errors as kt_errors
 
 from tunekit.errors import TunekitError, UsageError
@@ -53,6 +54,7 @@ __all__ = [
     "FitCall",
     "HyperModelFitError",
     "SearchInputError",
+    "X_CHANGED_NOTE",
     "fit_hypermodel",
     "takes_validation_data",
 ]
@@ -90,12 +92,30 @@ class FitCall:
         set_by_hypermodel: The tunekit keywords the hypermodel's `fit` set
             itself, e.g. `("batch_size",)`.
         callbacks: The callbacks of that `model.fit` call, tunekit's and its own.
+        x_changed: Whether a `model.fit` call got an `x` other than the one
+            passed to the hypermodel's `fit` (other values, shape or keys; for
+            a stream, another object): the `fit` transformed the inputs, so a
+            model scored on untransformed test inputs may be scored wrongly.
     """
 
     results: Any
     fit_kwargs: dict[str, Any] = field(default_factory=dict)
     set_by_hypermodel: tuple[str, ...] = ()
     callbacks: list[Any] = field(default_factory=list)
+    x_changed: bool = False
+
+
+# What a final fit's report says when the hypermodel's fit changed `x` (`FitCall.x_changed`).
+X_CHANGED_NOTE = (
+    "The hypermodel's fit passed model.fit other inputs than the x it was given (other "
+    "values, shape or keys, or a stream, which cannot be compared): the final model "
+    "trained on transformed inputs, and the test set was scored on x_test as given, "
+    "untransformed. If that fit preprocesses x (scales, normalises, reshapes, encodes), "
+    "this test score is not the model's: do that in the model "
+    "(keras.layers.Normalization, Rescaling) or in the data you pass, then rerun with "
+    "overwrite=True (--overwrite). If it only augments the training data, the score "
+    "holds."
+)
 
 
 def takes_validation_data(hypermodel: Any) -> bool:
@@ -166,6 +186,7 @@ def fit_hypermodel(
     pending = dict(kwargs)
     held: dict[str, Any] = {}
     own_fit = vars(model).get("fit")  # an instance attribute, if someone set one
+    passed_x = args[0] if args else kwargs.get("x")
     while True:
         merged_fit = _MergedFit(
             model.fit,
@@ -175,6 +196,7 @@ def fit_hypermodel(
             refused=refused,
             owner=_name(hypermodel),
             hp=hp,
+            passed_x=passed_x,
         )
         object.__setattr__(model, "fit", merged_fit)  # no Keras tracking: a plain attribute
         try:
@@ -206,7 +228,13 @@ def fit_hypermodel(
                 object.__delattr__(model, "fit")
             else:
                 object.__setattr__(model, "fit", own_fit)
-        return FitCall(results, merged_fit.last_kwargs, tuple(held), merged_fit.last_callbacks)
+        return FitCall(
+            results,
+            merged_fit.last_kwargs,
+            tuple(held),
+            merged_fit.last_callbacks,
+            merged_fit.x_changed,
+        )
 
 
 class _MergedFit:
@@ -222,8 +250,11 @@ class _MergedFit:
         refused: Mapping[str, str] | None = None,
         owner: str = "The hypermodel",
         hp: kt.HyperParameters | None = None,
+        passed_x: Any = None,
     ) -> None:
         self.fit = fit
+        self.passed_x = passed_x
+        self.x_changed = False
         self.hp = hp
         self.defaults = defaults
         self.required = required
@@ -284,6 +315,8 @@ class _MergedFit:
                 "or keep `kwargs['callbacks']` in the list you pass."
             )
         self.calls += 1
+        received_x = args[0] if args else kwargs.get("x")
+        self.x_changed = self.x_changed or _x_changed(received_x, self.passed_x)
         self.last_kwargs = {
             k: v for k, v in kwargs.items() if k not in ("validation_data", "callbacks")
         }
@@ -301,6 +334,29 @@ def _changed(received: Any, passed: Any) -> bool:
     if isinstance(passed, _Passed):
         return received is not passed
     return received is not passed and received != passed
+
+
+def _x_changed(received: Any, passed: Any) -> bool:
+    """Whether `received` (what `model.fit` got as `x`) differs from `passed` (tunekit's `x`).
+
+    Arrays (NumPy, or a backend's tensors) compare by shape and values, so a
+    cast or a `convert_to_tensor` is no change; dicts key by key; anything
+    else (a `tf.data.Dataset`, a `PyDataset`) by identity.
+    """
+    if received is passed:
+        return False
+    if isinstance(passed, Mapping) or isinstance(received, Mapping):
+        if not (isinstance(passed, Mapping) and isinstance(received, Mapping)):
+            return True
+        return set(passed) != set(received) or any(
+            _x_changed(received[k], passed[k]) for k in passed
+        )
+    if not (hasattr(passed, "shape") and hasattr(received, "shape")):
+        return True  # a stream (or a list) other than the one passed
+    try:
+        return not np.array_equal(np.asarray(received), np.asarray(passed))
+    except (TypeError, ValueError):  # not convertible: not the same inputs
+        return True
 
 
 def _name(hypermodel: Any) -> str:

@@ -121,6 +121,7 @@ def _report(
             "retrain_note": resumed_note(retrain.get("resumed_at"), retrain["final_epochs"]),
             "schedule_applied": retrain.get("schedule_applied", True),
             "schedule_note": retrain.get("schedule_note"),  # why not applied, when known
+            "x_note": retrain.get("x_note"),  # the hypermodel's fit transformed x: see it
             "batch_size": retrain.get("batch_size"),
             "num_params": param_count(model),  # None: a lazy model never called
             "hyperparameters": hyperparameters,
@@ -226,7 +227,7 @@ def render_markdown(report: dict[str, Any], narrowing_table: str) -> str:
             f"| {k} | {v:.4f} | {interval_cell(report.get('test_intervals'), k)} |"
             for k, v in report["test_metrics"].items()
         ],
-        *(["", report["test_note"]] if report.get("test_note") else []),
+        *[line for n in (report.get("test_note"), best.get("x_note")) if n for line in ("", n)],
         "",
         "## Phases",
         "",

@@ -14,7 +14,7 @@ from keras_tuner.engine import trial as trial_module
 from tunekit import _faults, _io, _log, interrupts, timing
 from tunekit.data.streams import StreamData
 from tunekit.errors import DataError, RetrainDivergedError
-from tunekit.fitting import fit_hypermodel
+from tunekit.fitting import X_CHANGED_NOTE, fit_hypermodel
 from tunekit.model_files import load_saved_model, save_keras
 from tunekit.replacing import FINAL_LOGS, set_aside
 from tunekit.retraining import (
@@ -307,6 +307,9 @@ class RetrainStep:
                 **final_fit_options(ctx),
             )
         history = fitted.results
+        x_note = X_CHANGED_NOTE if fitted.x_changed else None  # the test set is scored as given
+        if x_note:
+            _logger.warning("%s", x_note)
         # What model.fit received: the hypermodel's fit may set both itself.
         used = fitted.fit_kwargs
         if "epochs" in fitted.set_by_hypermodel or int(used.get("epochs", epochs)) != epochs:
@@ -373,6 +376,7 @@ class RetrainStep:
                 # False: the cosine schedule set no rate, or another callback's rates won.
                 "schedule_applied": note is None,
                 "schedule_note": note,
+                "x_note": x_note,
             },
         )
         if note == NOT_STARTED:  # (a reason the schedule knew, it has logged)
@@ -389,5 +393,6 @@ class RetrainStep:
             # False: the schedule set no rate (`schedule_note` says why).
             schedule_applied=note is None,
             schedule_note=note,
+            x_note=x_note,
         )
         return model
