@@ -715,6 +715,8 @@ def test_quick_has_its_own_default_project_name():
     [
         ["--objective", "val_custom_score"],
         ["--objective", "val_cosine_similarity"],
+        ["--objective", "val_not_accuracy"],  # a metric of the user's own: was 'max'
+        ["--objective", "val_delta_loss"],  # was 'min'
         ["--direction", "min"],  # the default val_accuracy
         ["--objective", "val_loss:max"],
         ["--objective", "val_accuracy:"],

@@ -23,19 +23,9 @@ from tunekit.objectives import describe_objective, parse_objective, resolve_obje
         ("val_precision", ("val_precision", "max")),
         ("val_mean_iou", ("val_mean_iou", "max")),
         ("val_loss", ("val_loss", "min")),
-        ("val_output_1_loss", ("val_output_1_loss", "min")),
         ("val_mae", ("val_mae", "min")),
         ("val_mean_squared_error", ("val_mean_squared_error", "min")),
         ("val_sparse_categorical_crossentropy", ("val_sparse_categorical_crossentropy", "min")),
-        # One output's metric of a several-output model: Keras names it `<output>_<metric>`.
-        ("val_digit_accuracy", ("val_digit_accuracy", "max")),
-        (
-            "val_digit_sparse_categorical_accuracy_1",
-            ("val_digit_sparse_categorical_accuracy_1", "max"),
-        ),
-        ("val_price_mae", ("val_price_mae", "min")),
-        ("val_head_2_auc_1", ("val_head_2_auc_1", "max")),
-        ("val_out_root_mean_squared_error", ("val_out_root_mean_squared_error", "min")),
         ("val_my_score:max", ("val_my_score", "max")),
         ("val_my_error:min", ("val_my_error", "min")),
     ],
@@ -44,6 +34,52 @@ def test_directions_are_stated_or_certain(text, expected):
     assert parse_objective(text) == expected
     objective = resolve_objective(text)
     assert (objective.name, objective.direction) == expected
+
+
+# One output's metric of a several-output model: Keras names it `<output>_<metric>`.
+OUTPUT_METRICS = [
+    ("val_digit_accuracy", "max"),
+    ("val_digit_sparse_categorical_accuracy_1", "max"),
+    ("val_price_mae", "min"),
+    ("val_head_2_auc_1", "max"),
+    ("val_out_root_mean_squared_error", "min"),
+    ("val_output_1_loss", "min"),
+    ("digit_loss", "min"),
+]
+OUTPUTS = ("digit", "price", "head_2", "out", "output_1")
+
+
+@pytest.mark.parametrize("name, direction", OUTPUT_METRICS)
+def test_an_outputs_metric_has_its_metrics_direction_for_that_output_only(name, direction):
+    assert parse_objective(name, outputs=OUTPUTS) == (name, direction)
+    objective = resolve_objective(name, outputs=OUTPUTS)
+    assert (objective.name, objective.direction) == (name, direction)
+    with pytest.raises(ValueError, match="does not guess"):  # no such output: a name only
+        resolve_objective(name, outputs=("other",))
+    with pytest.raises(ValueError, match="does not guess"):
+        parse_objective(name, argument="--objective")  # the command line: one output
+
+
+# Before, these took the direction of the Keras metric they end with (`val_not_accuracy`
+# was maximised: the worst trial won), and the opposite stated direction was refused.
+USERS_OWN = [
+    "val_not_accuracy",
+    "val_error_accuracy",
+    "val_loss_auc",
+    "val_precision_loss",
+    "val_auc_loss",
+    "val_delta_loss",
+    "val_one_minus_precision",
+]
+
+
+@pytest.mark.parametrize("name", USERS_OWN)
+def test_a_users_own_metric_ending_in_a_keras_name_is_not_given_its_direction(name):
+    with pytest.raises(ValueError, match=rf"`objective`={name!r}.*does not guess"):
+        resolve_objective(name, outputs=("digit", "y"))
+    for direction in ("max", "min"):
+        assert parse_objective(f"{name}:{direction}") == (name, direction)
+        assert resolve_objective(name, direction).direction == direction
 
 
 @pytest.mark.parametrize(
@@ -336,3 +372,62 @@ def test_an_own_fit_is_judged_by_what_it_returns(tmp_path, caplog, returns, obje
         r.getMessage() for r in caplog.records if "measured on the training" in r.getMessage()
     ]
     assert len(warnings) == (1 if warned else 0)
+
+
+def _not_accuracy(y_true, y_pred):
+    """1 - accuracy per sample: a metric of the user's own where lower is better."""
+    import keras
+
+    hits = keras.ops.cast(
+        keras.ops.equal(
+            keras.ops.cast(keras.ops.reshape(y_true, (-1,)), "int32"),
+            keras.ops.cast(keras.ops.argmax(y_pred, -1), "int32"),
+        ),
+        "float32",
+    )
+    return 1.0 - hits
+
+
+def test_a_run_refuses_a_users_own_metric_named_like_accuracy_and_minimises_it_when_told(
+    tmp_path,
+):
+    """Before, `objective="val_not_accuracy"` was maximised: the worst trial won (exit 0)."""
+    import keras
+    from sklearn.datasets import load_digits
+
+    from tunekit import CoarseToFine
+    from tunekit.data import Dataset
+
+    x, y = load_digits(return_X_y=True)
+    data = Dataset.from_arrays((x[:300] / 16.0).astype("float32"), y[:300] % 3, seed=0)
+
+    def build(hp):
+        model = keras.Sequential(
+            [
+                keras.Input((64,)),
+                keras.layers.Dense(hp.Int("units", 2, 32, sampling="log"), activation="relu"),
+                keras.layers.Dense(3, activation="softmax"),
+            ]
+        )
+        rate = hp.Float("learning_rate", 1e-4, 1e-1, sampling="log")
+        model.compile(
+            keras.optimizers.Adam(rate),
+            "sparse_categorical_crossentropy",
+            metrics=[keras.metrics.MeanMetricWrapper(_not_accuracy, name="not_accuracy")],
+        )
+        return model
+
+    budget = dict(directory=tmp_path, coarse_trials=3, coarse_epochs=1, max_epochs=2, factor=2)
+    budget.update(top=1.0, seed=0, verbose=0, finalists=0, baseline=False)
+    with pytest.raises(ValueError, match="'val_not_accuracy'.*does not guess"):
+        CoarseToFine(build, data, objective="val_not_accuracy", project_name="bare", **budget)
+    run = CoarseToFine(build, data, objective="val_not_accuracy:min", project_name="min", **budget)
+    phase, trial, _ = run.select()
+    run.close()
+    scores = [
+        t.score
+        for p in ("coarse", "fine")
+        for t in run._tuner(p).oracle.trials.values()
+        if t.status == "COMPLETED"
+    ]
+    assert len(set(scores)) > 1 and trial.score == min(scores)

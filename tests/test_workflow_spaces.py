@@ -9,6 +9,7 @@ import logging
 import keras
 import keras_tuner
 import numpy as np
+import pandas as pd
 import pytest
 
 from tunekit import CoarseToFine
@@ -376,6 +377,51 @@ def test_metric_objects_a_build_shares_count_only_the_test_set_in_a_rebuilt_mode
     predicted = loaded.predict(data.x_test, verbose=0).argmax(axis=1)
     expected = float(np.mean(predicted == data.y_test))
     assert result.test_metrics["accuracy"] == pytest.approx(expected, abs=1e-6)
+
+
+class SigmoidNetWithoutConfig(keras.Model):
+    """One sigmoid unit, no get_config(): its file is rebuilt by `build` + `load_weights`."""
+
+    def __init__(self, units, **kwargs):
+        super().__init__(**kwargs)
+        self.hidden = keras.layers.Dense(units, activation="relu")
+        self.out = keras.layers.Dense(1, activation="sigmoid")
+
+    def call(self, x):
+        return self.out(self.hidden(x))
+
+
+def test_a_rebuilt_models_test_metrics_have_the_names_its_trials_logged(tmp_path, data):
+    """Keras numbers a metric made without a name (`AUC()`, `Precision()`) per Python
+    session, so the model rebuilt for the test set logged `auc_1` and `precision_1` where its
+    trials logged `auc` and `precision`: `result.test_metrics["auc"]` raised KeyError and two
+    runs' test rows did not line up in `tunekit compare`."""
+
+    def build(hp):
+        model = SigmoidNetWithoutConfig(hp.Int("units", 4, 8, step=4))
+        model.compile(
+            "adam",
+            "binary_crossentropy",
+            metrics=[keras.metrics.AUC(), keras.metrics.Precision(), "accuracy"],
+        )
+        return model
+
+    run = CoarseToFine(
+        build,
+        data,
+        directory=tmp_path,
+        project_name="names",
+        objective="val_auc",
+        coarse_trials=3,
+        verbose=0,
+        **TINY,
+        **HYPERBAND,
+    )
+    result = run.run()
+    run.close()
+    assert set(result.test_metrics) == {"loss", "auc", "precision", "accuracy"}
+    trials = pd.read_csv(tmp_path / "names" / "trials.csv")
+    assert {"auc", "precision", "val_auc", "val_precision"} <= set(trials.columns)
 
 
 class NetWithoutConfig(keras.Model):

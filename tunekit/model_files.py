@@ -88,6 +88,11 @@ def load_saved_model(
         return load_keras_model(path)
     except (TypeError, ValueError) as error:  # objects Keras cannot find by name, a lambda
         try:
+            # A fresh session, as each trial's: Keras numbers the metrics a build makes
+            # without a name (`AUC()`), and the test set's would be `auc_1`, not `auc`.
+            import keras  # noqa: PLC0415 (this module loads without Keras)
+
+            keras.backend.clear_session(free_memory=False)
             model = hypermodel.build(hyperparameters())
             build_on_samples(model, data)
             restore_weights(model, path)

@@ -11,6 +11,7 @@ refuses anything else before any training.
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from typing import TYPE_CHECKING, Any
 
 from tunekit.errors import InvalidParameterError
@@ -107,28 +108,46 @@ _NAME = re.compile(r"^[A-Za-z0-9_./\-]+$")
 _TURNED = {"neg", "negative", "negated", "minus", "inv", "inverse", "reciprocal", "complement"}
 
 
-def known_direction(name: str) -> str | None:
-    """The certain direction of a Keras metric name, or `None`."""
+def known_direction(name: str, outputs: Collection[str] | None = ()) -> str | None:
+    """The certain direction of a Keras metric name, or `None`.
+
+    Args:
+        name: A metric name as Keras logs it, e.g. `"val_accuracy"`, `"auc_1"`.
+        outputs: The names of the model's outputs (the keys of its targets'
+            dict). Keras names one output's metric `<output>_<metric>`
+            (`digit_accuracy`, `val_digit_loss`); a name of that form is known
+            only when `<output>` is one of `outputs`, so a metric of the user's
+            own such as `not_accuracy` or `delta_loss` is not read as
+            accuracy or a loss. Defaults to none. `None` takes any prefix as
+            an output (for bookkeeping of names a model reported, never for
+            an objective).
+    """
     base = name[len("val_") :] if name.startswith("val_") else name
     base = base[len("weighted_") :] if base.startswith("weighted_") else base
     if _TURNED & set(base.lower().split("_")):
         return None
-    if base.endswith("_loss"):  # a per-output loss, e.g. `dense_1_loss`
-        return "min"
     # Keras numbers repeated metric instances: `auc_1`, `precision_2`.
     for candidate in (base, re.sub(r"_\d+$", "", base)):
         if candidate in KNOWN_DIRECTIONS:
             return KNOWN_DIRECTIONS[candidate]
-        # One output's metric of a model with several: Keras names it `<output>_<metric>`
-        # (`digit_accuracy`); the longest known metric the name ends with decides.
-        ends = [known for known in KNOWN_DIRECTIONS if candidate.endswith(f"_{known}")]
+        # One output's metric: the longest known metric (or `loss`) after an output's name.
+        ends = [
+            known
+            for known in (*KNOWN_DIRECTIONS, "loss")
+            if candidate.endswith(f"_{known}")
+            and (outputs is None or candidate[: -len(known) - 1] in outputs)
+        ]
         if ends:
-            return KNOWN_DIRECTIONS[max(ends, key=len)]
+            return KNOWN_DIRECTIONS.get(max(ends, key=len), "min")
     return None
 
 
 def parse_objective(
-    text: str, direction: str | None = None, *, argument: str = "objective"
+    text: str,
+    direction: str | None = None,
+    *,
+    argument: str = "objective",
+    outputs: Collection[str] = (),
 ) -> tuple[str, str]:
     """Parses a metric name and its direction, without importing Keras.
 
@@ -140,6 +159,9 @@ def parse_objective(
             `"val_accuracy"` (max), `"val_loss"` (min).
         direction: `"max"` or `"min"`, for a bare name. Defaults to `None`.
         argument: How the error messages name the input, e.g. `"--objective"`.
+        outputs: The model's output names, for `<output>_<metric>` names
+            (see `known_direction`). Defaults to none: such a name needs its
+            direction stated.
 
     Returns:
         `(name, direction)`, e.g. `("val_f1_score", "max")`.
@@ -184,9 +206,9 @@ def parse_objective(
             f"`{argument}` must be a metric name as Keras logs it, e.g. 'val_accuracy'. "
             f"Received: {text!r}."
         )
-    known = known_direction(name)
+    known = known_direction(name, outputs)
     if direction is not None:
-        _check_direction(name, direction, argument)
+        _check_direction(name, direction, argument, outputs)
     if direction is None:
         direction = known
         if direction is None:
@@ -203,9 +225,11 @@ def parse_objective(
     return name, direction
 
 
-def _check_direction(name: str, direction: str, argument: str) -> None:
+def _check_direction(
+    name: str, direction: str, argument: str, outputs: Collection[str] = ()
+) -> None:
     """Raises `InvalidParameterError` for a direction that would pick the worst trials."""
-    known = known_direction(name)
+    known = known_direction(name, outputs)
     if known is not None and direction != known:
         better = "higher" if known == "max" else "lower"
         raise InvalidParameterError(
@@ -216,7 +240,11 @@ def _check_direction(name: str, direction: str, argument: str) -> None:
 
 
 def resolve_objective(
-    objective: Any, direction: str | None = None, *, argument: str = "objective"
+    objective: Any,
+    direction: str | None = None,
+    *,
+    argument: str = "objective",
+    outputs: Collection[str] = (),
 ) -> keras_tuner.Objective:
     """Turns what a user wrote into a `keras_tuner.Objective` with a certain direction.
 
@@ -227,6 +255,8 @@ def resolve_objective(
             `MultiObjective`, the sum of the parts (one part: that part).
         direction: `"max"` or `"min"`, for a bare name. Defaults to `None`.
         argument: How the error messages name the input.
+        outputs: The model's output names (the keys of its targets' dict), for
+            `<output>_<metric>` names; see `known_direction`. Defaults to none.
 
     Returns:
         A `keras_tuner.Objective`.
@@ -244,7 +274,7 @@ def resolve_objective(
     import keras_tuner as kt  # noqa: PLC0415 (the CLI parses before Keras loads)
 
     if isinstance(objective, (list, tuple)):
-        return _resolve_list(objective, direction, argument)
+        return _resolve_list(objective, direction, argument, outputs)
     if isinstance(objective, kt.Objective):
         if direction is not None and direction != objective.direction:
             raise InvalidParameterError(
@@ -261,13 +291,16 @@ def resolve_objective(
                     f"The direction of `{argument}` {part.name!r} must be 'max' or 'min'. "
                     f"Received: keras_tuner.Objective({part.name!r}, {part.direction!r})."
                 )
-            _check_direction(part.name, part.direction, argument)
+            _check_direction(part.name, part.direction, argument, outputs)
         return objective
-    return kt.Objective(*parse_objective(objective, direction, argument=argument))
+    return kt.Objective(*parse_objective(objective, direction, argument=argument, outputs=outputs))
 
 
 def _resolve_list(
-    objectives: list[Any] | tuple[Any, ...], direction: str | None, argument: str
+    objectives: list[Any] | tuple[Any, ...],
+    direction: str | None,
+    argument: str,
+    outputs: Collection[str],
 ) -> keras_tuner.Objective:
     """KerasTuner's list form: the sum of the parts, each signed by its direction."""
     from tunekit._kerastuner import MultiObjective  # noqa: PLC0415
@@ -288,7 +321,7 @@ def _resolve_list(
                 f"`{argument}[{index}]` is itself a list of objectives: write one flat list "
                 f"of metric names or keras_tuner.Objective. Received: {part!r}."
             )
-        parts.append(resolve_objective(part, argument=f"{argument}[{index}]"))
+        parts.append(resolve_objective(part, argument=f"{argument}[{index}]", outputs=outputs))
     names = [part.name for part in parts]
     directions: dict[str, str] = {}
     for part in parts:  # KerasTuner counts a metric named twice once
@@ -312,7 +345,7 @@ def objective_names(objective: keras_tuner.Objective) -> list[str]:
     return [name for name, _ in objective_parts(objective)] or [objective.name]
 
 
-def training_metric_note(name: str) -> str | None:
+def training_metric_note(name: str, outputs: Collection[str] = ()) -> str | None:
     """A warning when `name` is a Keras metric measured on the training data, else `None`.
 
     Keras logs each metric twice: `accuracy` on the batches the model trains
@@ -322,13 +355,14 @@ def training_metric_note(name: str) -> str | None:
 
     Args:
         name: The objective's metric name, e.g. `"accuracy"`.
+        outputs: The model's output names, as in `known_direction`.
 
     Returns:
         One sentence naming the validation metric to use instead, or `None`
         for a `val_` name or a metric tunekit does not know (e.g. one a
         hypermodel's own `fit` returns, which may well be a validation score).
     """
-    if name.startswith("val_") or known_direction(name) is None:
+    if name.startswith("val_") or known_direction(name, outputs) is None:
         return None
     return (
         f"The objective {name!r} is measured on the training data: the search will prefer "

@@ -483,8 +483,9 @@ class CoarseToFine:
         self._hypermodel_description = _describe_hypermodel(hypermodel)
         self._hypermodel_code = code_record(hypermodel)
         self.data = data
+        outputs = _output_names(data)  # `<output>_<metric>` objectives: one of these outputs
         self.objective = resolve_objective(
-            DEFAULT_OBJECTIVES[data.task] if objective is None else objective
+            DEFAULT_OBJECTIVES[data.task] if objective is None else objective, outputs=outputs
         )
         self.objective_defaulted = objective is None
         if settings["verbose"]:  # this constructor's warnings reach a notebook too
@@ -495,7 +496,7 @@ class CoarseToFine:
         # data: the tuner judges it by what that fit returns (`tuners.base`).
         own_fit = type(self.hypermodel).fit is not kt.HyperModel.fit
         for name in objective_names(self.objective) if not own_fit else []:
-            if (note := training_metric_note(name)) is not None:
+            if (note := training_metric_note(name, outputs)) is not None:
                 _logger.warning(note)
         project_name = _default_name(hypermodel) if project_name is None else project_name
         check_run_location(directory, project_name)
@@ -1084,6 +1085,14 @@ def _user_space(
             f"hypermodel's own space). Received: {type(hyperparameters).__name__}."
         )
     return hyperparameters.copy()
+
+
+def _output_names(data: Any) -> list[str]:
+    """The names of the model's outputs: the keys of the targets' dict (none for one array)."""
+    y = getattr(data, "y_train", None)
+    return (
+        [str(k) for k in y] if isinstance(y, Mapping) else list(getattr(data, "output_names", ()))
+    )
 
 
 def _default_name(hypermodel: Any) -> str:

@@ -184,6 +184,8 @@ class StreamData:
         self.input_shape = shape_of(x)
         # Labels per output (a dict, list or tuple y): scored by Keras's metrics only.
         self.several_outputs = isinstance(y, (Mapping, list, tuple))
+        # Their names, for objectives named `<output>_<metric>` (a list or tuple: unnamed).
+        self.output_names = [str(k) for k in y] if isinstance(y, Mapping) else []
         if task is None:
             arrays = list(y.values()) if isinstance(y, dict) else [y]
             if num_classes is not None or class_names is not None or labels is not None:

@@ -92,7 +92,7 @@ class BaseOracle(kt.Oracle):
             for name in metrics:
                 if trial.metrics.exists(name) or _objective_direction(self.objective, name):
                     continue
-                if (known := known_direction(name)) is not None:
+                if (known := known_direction(name, None)) is not None:  # reported names
                     trial.metrics.register(name, direction=known)
                     continue
                 try:

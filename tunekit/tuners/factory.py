@@ -155,6 +155,9 @@ class Hyperband(TunekitTuner, kt.Hyperband):
                 # A model built on its first call (a subclassed model with a dict of inputs)
                 # that Keras cannot build from its build config: KerasTuner failed every
                 # continued trial. Built on two training samples, then the parent's weights.
+                # In a fresh session, as KerasTuner's `_try_build` builds: Keras numbers
+                # metrics made without a name (`AUC()`: `auc_1`), so the objective was gone.
+                keras.backend.clear_session(free_memory=False)
                 model = kt.Tuner._build_hypermodel(self, hp)
                 model(sample, training=False)
                 model.load_weights(self._get_checkpoint_fname(parent))
