@@ -206,6 +206,16 @@ BAD_CSV = [
         r"field\(s\) of each row as row labels and leave them out",
     ),
     (
+        "labels_apart_only_by_spaces",  # 'cat' and ' cat' were two classes (exit 0)
+        "x,t\n"
+        + "".join(
+            f"{i},{' cat' if i % 4 == 1 else 'cat' if i % 2 else 'dog'}\n" for i in range(30)
+        ),
+        dict(target="t"),
+        r"target column 't' holds labels that differ only by spaces around them \(' cat' and "
+        r"'cat'\): each would be a class of its own\. Remove the spaces",
+    ),
+    (
         "target_with_spaces_around",  # 'a, t': the column is ' t'
         "a, t\n" + "".join(f"{i},{i % 2}\n" for i in range(30)),
         dict(target="t"),
