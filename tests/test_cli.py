@@ -254,6 +254,64 @@ def test_bad_input_exits_2_with_one_line(tmp_path, capsys, make_args, message):
     assert not (tmp_path / "runs").exists()
 
 
+def _csv(tmp_path: Path, header: str, rows: list[str], target: str) -> list[str]:
+    (tmp_path / "t.csv").write_text(header + "\n" + "\n".join(rows) + "\n")
+    return ["--data", str(tmp_path / "t.csv"), "--target", target]
+
+
+def _image_folder(tmp_path: Path, stray: dict[str, bytes]) -> list[str]:
+    from PIL import Image
+
+    for name in ("a", "b"):
+        (tmp_path / "images" / name).mkdir(parents=True)
+        for i in range(8):
+            Image.new("L", (8, 8), 30 * i).save(tmp_path / "images" / name / f"{i}.png")
+    for relative, content in stray.items():
+        (tmp_path / "images" / relative).write_bytes(content)
+    return ["--data", str(tmp_path / "images")]
+
+
+@pytest.mark.parametrize(
+    "make_args, said",
+    [
+        pytest.param(  # the CLI spelling, not only Python's task='classification'
+            lambda p: _csv(p, "x,quality", [f"{i},{3 + i % 6}" for i in range(30)], "quality"),
+            ["pass --task classification to take each value", "or --task regression if"],
+            id="whole_number_target",
+        ),
+        pytest.param(  # was read as two columns, 'a' and 'a.1' (exit 0)
+            lambda p: _csv(p, "a,b,a", [f"{i},{i},{i % 2}" for i in range(30)], "a"),
+            ["its header names a column more than once: 'a' and 'a' (columns 1, 3)"],
+            id="repeated_column_name",
+        ),
+        pytest.param(  # the Python advice was said as "load_csv(path, --target ['a, 'b'])"
+            lambda p: _csv(p, "a,b,c", [f"{i},{i},{i % 2}" for i in range(30)], "b,c"),
+            ["pass a list from Python: load_csv(path, ['b', 'c']) (the command line's --target"],
+            id="several_targets",
+        ),
+        pytest.param(  # left out of the data (exit 0)
+            lambda p: _image_folder(p, {"a/scan.tif": b"II*", "b/photo.WEBP": b"RIFF"}),
+            ["2 image(s) in", "a format Keras cannot decode", "'a/scan.tif', 'b/photo.WEBP'"],
+            id="images_keras_cannot_decode",
+        ),
+        pytest.param(  # left out of the data (exit 0)
+            lambda p: _image_folder(p, {"loose.png": b"", "README.txt": b"ignored"}),
+            ["1 image(s) directly in", "in no class subfolder", ": 'loose.png'. Move each"],
+            id="image_in_no_class",
+        ),
+    ],
+)
+def test_data_a_loader_would_change_exits_2_saying_it_in_flags(tmp_path, capsys, make_args, said):
+    args = make_args(tmp_path) + ["--backend", "tensorflow", "--directory", str(tmp_path / "runs")]
+    assert main(args) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1, err
+    for text in said:
+        assert text in err, err
+    assert "task=" not in err and "target=" not in err, err
+    assert not (tmp_path / "runs").exists()
+
+
 def test_hypermodel_class_needing_arguments_exits_2_saying_to_expose_an_instance(
     tmp_path, capsys, monkeypatch, small_npz
 ):

@@ -129,14 +129,15 @@ BAD_CSV = [
         "size,kind\n" + "".join(f"{i},{1 + i % 3}\n" for i in range(30)),
         dict(target="kind"),
         r"target column 'kind' holds the whole numbers 1, 2, 3, not the class ids 0..2: pass "
-        r"task='classification' to take each value as a class.*or task='regression'",
+        r"task='classification' \(--task classification\) to take each value as a class.*"
+        r"or task='regression' \(--task regression\)",
     ),
     (
         "whole_number_quantities",  # e.g. diabetes progression saved as integers
         "size,progress\n" + "".join(f"{i},{25 + 7 * i}\n" for i in range(30)),
         dict(target="progress"),
         r"holds the whole numbers 25, 32, 39, 46, 53, 60, \.\.\., 228 \(30 values\).*"
-        r"task='regression' if they are a quantity",
+        r"task='regression' \(--task regression\) if they are a quantity",
     ),
     ("empty_file", "", dict(target="t"), r"Could not read .*bad\.csv' as a CSV with a header row"),
     ("header_only", "size,t\n", dict(target="t"), r"bad\.csv.*a header row but no data rows"),
@@ -164,6 +165,61 @@ BAD_CSV = [
         "size,t\n1,2.5\n",
         dict(target="t", task="forecast"),
         r"Unknown task='forecast'",
+    ),
+    (
+        "repeated_target_name",  # pandas renamed the second 'a' to 'a.1'; which was the target?
+        "a,b,a\n" + "".join(f"{i},{i % 2},{i % 3}\n" for i in range(30)),
+        dict(target="a"),
+        r"bad\.csv': its header names a column more than once: 'a' and 'a' \(columns 1, 3\)\. "
+        r"pandas would rename the repeats.*Give each column its own name",
+    ),
+    (
+        "repeated_feature_names",  # both features were kept, one renamed 'x.1' (exit 0)
+        "x,x,y,t\n" + "".join(f"{i},{i},{i},{i % 2}\n" for i in range(30)),
+        dict(target="t"),
+        r"names a column more than once: 'x' and 'x' \(columns 1, 2\)\.",
+    ),
+    (
+        "names_apart_only_by_spaces",  # ' a' and 'a': two columns, one named like the other
+        " a,a,t\n" + "".join(f"{i},{i},{i % 2}\n" for i in range(30)),
+        dict(target="a"),
+        r"more than once: ' a' and 'a' \(columns 1, 2\).*differ only by spaces around them",
+    ),
+    (
+        "trailing_comma",  # 'Unnamed: 3' of nothing, refused as "missing values" to fill
+        "a,b,t,\n" + "".join(f"{i},{i},{i % 2},\n" for i in range(30)),
+        dict(target="t"),
+        r"column\(s\) 4 \(of 4\) have no name in the header and no values: a comma at the end "
+        r"of each line\? Remove the trailing commas",
+    ),
+    (
+        "unnamed_column",  # a feature the header does not name: 'Unnamed: 1' (exit 0)
+        "a,,t\n" + "".join(f"{i},{i * 7 % 5},{i % 2}\n" for i in range(30)),
+        dict(target="t"),
+        r"column\(s\) 2 \(read as 'Unnamed: 1'\) have no name in the header",
+    ),
+    (
+        "rows_longer_than_the_header",  # pandas took column 1 as row labels: dropped (exit 0)
+        "b,t\n" + "".join(f"{i},{i % 3},{i % 2}\n" for i in range(30)),
+        dict(target="t"),
+        r"its data rows have 3 fields but its header names 2: pandas would take the first 1 "
+        r"field\(s\) of each row as row labels and leave them out",
+    ),
+    (
+        "labels_apart_only_by_spaces",  # 'cat' and ' cat' were two classes (exit 0)
+        "x,t\n"
+        + "".join(
+            f"{i},{' cat' if i % 4 == 1 else 'cat' if i % 2 else 'dog'}\n" for i in range(30)
+        ),
+        dict(target="t"),
+        r"target column 't' holds labels that differ only by spaces around them \(' cat' and "
+        r"'cat'\): each would be a class of its own\. Remove the spaces",
+    ),
+    (
+        "target_with_spaces_around",  # 'a, t': the column is ' t'
+        "a, t\n" + "".join(f"{i},{i % 2}\n" for i in range(30)),
+        dict(target="t"),
+        r"target='t' is not a column.*\(The header has ' t', with spaces around the name\.\)",
     ),
 ]
 
@@ -318,7 +374,9 @@ def test_several_targets_in_one_string_are_shown_the_list(tmp_path):
     pd.DataFrame({"a": [1.0, 2.0], "t1": [0.5, 0.1], "t2": [1.5, 2.5]}).to_csv(
         tmp_path / "two.csv", index=False
     )
-    with pytest.raises(DataError, match=r"pass a list: load_csv\(path, target=\['t1', 't2'\]\)"):
+    with pytest.raises(
+        DataError, match=r"pass a list from Python: load_csv\(path, \['t1', 't2'\]\)"
+    ):
         load_csv(tmp_path / "two.csv", target="t1,t2")
 
 

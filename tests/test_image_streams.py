@@ -421,6 +421,80 @@ def test_broken_links_and_unlistable_folders_are_named_before_training(tmp_path,
     assert len(image_folder_stream(root).files["train"]) > 0
 
 
+OTHER_FORMATS = [".tif", ".TIFF", ".webp", ".heic", ".avif", ".jfif", ".jp2", ".ppm", ".pgm"]
+
+
+@pytest.mark.parametrize("suffix", OTHER_FORMATS + [".ico", ".svg", ".HEIF"])
+def test_images_keras_cannot_decode_are_named_not_left_out(tmp_path, suffix):
+    """A .tif, .webp, .heic... in a class folder was left out of the data without a word
+    (exit 0), by the streamed and the in-memory loaders alike."""
+    from tunekit.data import load_image_directory
+
+    root = _rgb_folder(tmp_path / "folder", per_class=3)
+    (root / "cog" / f"scan{suffix}").write_bytes(b"whatever the format")
+    (root / "bear" / "notes").mkdir()
+    (root / "bear" / "notes" / f"deep{suffix}").write_bytes(b"x")
+    for ignored in ("README.txt", "Thumbs.db", ".DS_Store", "labels.csv", "meta.json"):
+        (root / "cog" / ignored).write_text("not an image")
+    loads = (image_folder_stream, folder_format, lambda r: load_image_directory(r, (12, 12)))
+    for load in loads:
+        with pytest.raises(DataError, match=r"2 image\(s\) in .* a format Keras cannot decode"):
+            load(root)
+    message = str(_refusal(image_folder_stream, root))
+    assert f"'bear/notes/deep{suffix}', 'cog/scan{suffix}'" in message
+    assert ".png/.jpg/.jpeg/.bmp/.gif" in message and "or remove them" in message
+
+
+def test_many_images_of_another_format_are_counted_past_ten(tmp_path):
+    root = _rgb_folder(tmp_path / "folder", per_class=3)
+    for i in range(13):
+        Image.fromarray(np.zeros((4, 4, 3), np.uint8)).save(root / "bear" / f"s{i:02d}.tif")
+    message = str(_refusal(image_folder_stream, root))
+    assert message.startswith("13 image(s) in ")
+    assert "'bear/s09.tif' and 3 more." in message and "s10.tif" not in message
+
+
+def test_images_beside_the_class_folders_are_named_not_left_out(tmp_path):
+    """Images directly in the folder, next to its class subfolders, belong to no class:
+    they were left out of the data without a word (exit 0)."""
+    from tunekit.data import load_image_directory
+    from tunekit.data.images import listing_changes
+
+    root = _rgb_folder(tmp_path / "folder")
+    before = image_folder_stream(root).listing
+    for ignored in ("README.txt", "Thumbs.db", ".DS_Store", "data.csv", ".hidden.png"):
+        (root / ignored).write_text("not an image")
+    assert image_folder_stream(root).listing == before  # still ignored, as before
+    Image.fromarray(np.zeros((12, 12, 3), np.uint8)).save(root / "stray.png")
+    (root / "Stray.TIF").write_bytes(b"x")
+    loads = (image_folder_stream, folder_format, lambda r: load_image_directory(r, (12, 12)))
+    for load in loads:
+        message = str(_refusal(load, root))
+        assert message.startswith(f"2 image(s) directly in {str(root)!r}, in no class subfolder")
+        assert "'Stray.TIF', 'stray.png'. Move each into its class's subfolder" in message
+    # Moved into a class: the listing grows by it, which a resumed run reports.
+    (root / "Stray.TIF").unlink()
+    (root / "stray.png").rename(root / "cog" / "stray.png")
+    after = image_folder_stream(root).listing
+    assert listing_changes(before, after) == "1 image added (cog/stray.png)"
+
+
+def test_a_folder_of_loose_images_is_told_to_make_class_folders(tmp_path):
+    root = tmp_path / "flat"
+    root.mkdir()
+    for i in range(3):
+        Image.fromarray(np.zeros((4, 4, 3), np.uint8)).save(root / f"{i}.jpg")
+    message = str(_refusal(image_folder_stream, root))
+    assert "found 0: [], and 3 image(s) in no class ('0.jpg', '1.jpg', '2.jpg')" in message
+    assert message.endswith("Put each class in its own subfolder.")
+
+
+def _refusal(load, root):
+    with pytest.raises(DataError) as e:
+        load(root)
+    return e.value
+
+
 def test_a_streamed_folder_refuses_a_metric_that_takes_one_hot_rows(tmp_path):
     """A folder's labels are class ids: OneHotMeanIoU read them as one-hot rows (exit 0)."""
     import keras

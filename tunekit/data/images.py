@@ -19,6 +19,14 @@ __all__ = ["load_image_directory", "listing_changes"]
 
 # The formats Keras's image_dataset_from_directory lists.
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif")
+# Images of other formats: Keras's decoder (the streamed folders') reads none of them, so the
+# loaders refuse them by name rather than leave them out of the data (any case).
+OTHER_IMAGE_SUFFIXES = (
+    *(".tif", ".tiff", ".webp", ".heic", ".heif", ".avif", ".jfif", ".jpe", ".jxl"),
+    *(".jp2", ".j2k", ".jpf", ".jpx", ".ppm", ".pgm", ".pbm", ".pnm", ".pfm", ".ico"),
+    *(".icns", ".cur", ".svg", ".svgz", ".tga", ".dds", ".pcx", ".psd", ".xbm", ".xpm"),
+    *(".exr", ".hdr", ".dng", ".cr2", ".cr3", ".nef", ".arw", ".orf", ".rw2", ".raf"),
+)
 # color_mode -> (Pillow mode, channels)
 COLOR_MODES = {"rgb": ("RGB", 3), "grayscale": ("L", 1)}
 
@@ -34,7 +42,9 @@ def load_image_directory(
     """Loads a folder with one subfolder of images per class, split per class.
 
     `root/<class>/**/*.png|*.jpg|*.jpeg|*.bmp|*.gif` (any case, in folders
-    inside a class's too). Hidden entries and other files are ignored. Each
+    inside a class's too). Hidden entries and files that are not images
+    (`README.txt`, `labels.csv`) are ignored; images of another format
+    (`.tif`, `.webp`, `.heic`...) or directly in `root` are refused. Each
     class is shuffled with `seed`; its first `round(n * test_fraction)` images
     (at least 1) go to test, the next to validation, the rest to train.
 
@@ -55,7 +65,8 @@ def load_image_directory(
 
     Raises:
         DataError (a `ValueError`): On a missing folder, fewer than 2 classes, an empty class, bad
-            arguments, an unreadable image or a split that leaves a class empty.
+            arguments, an unreadable image, an image of a format Keras cannot
+            decode or outside the class folders, or a split that leaves a class empty.
 
     Example:
     >>> ds = load_image_directory("data/toonvision", image_size=(64, 64))
@@ -182,14 +193,15 @@ def list_images(folder: Path) -> list[tuple[str, int, int]]:
 
     Classes are the sorted subfolder names; a class's images are those in its
     folder and in the folders inside it, as Keras's `image_dataset_from_directory`
-    lists them (hidden entries and other files are ignored). Used by the
-    in-memory loader and by `tunekit.image_streams`.
+    lists them (hidden entries and files that are not images are ignored). Used
+    by the in-memory loader and by `tunekit.image_streams`.
 
     Raises:
         DataError: The folder is missing, has fewer than 2 class subfolders, a
-            class without images, a subfolder that cannot be listed, or an
-            image whose size cannot be read (a broken symbolic link), naming
-            each.
+            class without images, a subfolder that cannot be listed, an image
+            whose size cannot be read (a broken symbolic link), images directly
+            in the folder (in no class), or images of a format Keras cannot
+            decode (`OTHER_IMAGE_SUFFIXES`), naming each (up to 10).
     """
     if not folder.is_dir():
         raise DataError(
@@ -203,14 +215,24 @@ def list_images(folder: Path) -> list[tuple[str, int, int]]:
             "do not exist: their images would be left out. Fix or remove the links, then rerun."
         )
     classes = sorted(p.name for p in entries if p.is_dir())
+    loose = sorted(p.name for p in entries if not p.is_dir() and _is_image(p.name))
     if len(classes) < 2:
         raise DataError(
             f"Need at least 2 class subfolders in {str(folder)!r}, found "
-            f"{len(classes)}: {classes}. Put each class in its own subfolder."
+            f"{len(classes)}: {classes}"
+            + (f", and {len(loose)} image(s) in no class ({_named(loose)})" if loose else "")
+            + ". Put each class in its own subfolder."
+        )
+    if loose:
+        raise DataError(
+            f"{len(loose)} image(s) directly in {str(folder)!r}, in no class subfolder, would be "
+            f"left out of the data: {_named(loose)}. Move each into its class's subfolder (or "
+            "out of the folder), then rerun."
         )
     listing = []
     unlisted: list[OSError] = []  # a subfolder os.walk cannot read: its images would be lost
     unreadable: list[tuple[Path, Exception]] = []
+    other_format: list[str] = []  # images Keras cannot decode, which would be left out
     empty = []
     for name in classes:
         found = []
@@ -226,7 +248,9 @@ def list_images(folder: Path) -> list[tuple[str, int, int]]:
                     "folder outside it (--directory, directory=), then rerun."
                 )
             for file in files:
-                if not file.startswith(".") and Path(file).suffix.lower() in IMAGE_SUFFIXES:
+                if not file.startswith(".") and Path(file).suffix.lower() in OTHER_IMAGE_SUFFIXES:
+                    other_format.append(f"{inside}/{file}")
+                elif not file.startswith(".") and Path(file).suffix.lower() in IMAGE_SUFFIXES:
                     try:
                         stat = os.stat(Path(parent) / file)
                     except OSError as e:  # all of them named at once, not one a run
@@ -247,12 +271,31 @@ def list_images(folder: Path) -> list[tuple[str, int, int]]:
         )
     if unreadable:
         raise unreadable_images(unreadable)
+    if other_format:
+        raise DataError(
+            f"{len(other_format)} image(s) in {str(folder)!r} are in a format Keras cannot "
+            f"decode and would be left out of the data: {_named(sorted(other_format))}. Convert "
+            f"them to {'/'.join(IMAGE_SUFFIXES)} (an image editor's export, or Pillow's "
+            "Image.save), or remove them from the folder, then rerun."
+        )
     if empty:
         raise DataError(
             f"Class folder {empty[0]!r} in {str(folder)!r} has no images "
             f"({'/'.join(IMAGE_SUFFIXES)}); add images or remove the folder."
         )
     return listing
+
+
+def _is_image(name: str) -> bool:
+    """Whether `name` is an image file's name (any format), not a hidden one."""
+    suffix = Path(name).suffix.lower()
+    return not name.startswith(".") and suffix in IMAGE_SUFFIXES + OTHER_IMAGE_SUFFIXES
+
+
+def _named(names: Sequence[str], shown: int = 10) -> str:
+    """`names` for a message: the first `shown`, then how many more."""
+    more = f" and {len(names) - shown} more" if len(names) > shown else ""
+    return ", ".join(repr(n) for n in names[:shown]) + more
 
 
 def inside(folder: Path, path: Path) -> bool:

@@ -12,6 +12,7 @@ import numpy as np
 
 from tunekit.data import _targets as tg
 from tunekit.data._checks import CLASSIFICATION, REGRESSION, _naming_file
+from tunekit.data._csv_header import check_header
 from tunekit.data.dataset import Dataset
 from tunekit.errors import DataError
 
@@ -58,8 +59,10 @@ def load_csv(
         A `Dataset` whose `x` has shape `(n, number of feature columns)`.
 
     Raises:
-        DataError (a `ValueError`): If the file is missing or unreadable, `target`
-            is not a column (the message lists the columns), a feature column is
+        DataError (a `ValueError`): If the file is missing or unreadable, its
+            header names a column twice (or two names differ only by spaces),
+            leaves a column unnamed, or is shorter than its rows, `target` is
+            not a column (the message lists the columns), a feature column is
             not numeric, a cell is missing, or the target contradicts `task=`.
 
     Example:
@@ -86,6 +89,8 @@ def load_csv(
             f"Could not read {str(file)!r} as a CSV with a header row: "
             f"{str(exc).strip().splitlines()[0] if str(exc).strip() else exc!r}.{encoding}"
         ) from None
+    with _naming_file(file):
+        check_header(file, frame)  # repeated or missing names, rows longer than the header
     columns = [str(c) for c in frame.columns]
     frame.columns = columns
     targets = [target] if isinstance(target, str) else list(target)
@@ -102,12 +107,15 @@ def load_csv(
             )
         listed = [t.strip() for t in str(target).split(",")] if isinstance(target, str) else []
         several = len(listed) > 1 and all(t in columns for t in listed)
+        spaced = [c for c in columns if c != c.strip() and c.strip() in targets]
         raise DataError(
             f"target={target!r} is not a column of {str(file)!r}; its columns are "
             f"{columns}. Pass target= one of them."
+            + (f" (The header has {spaced[0]!r}, with spaces around the name.)" if spaced else "")
             + (
-                f" For several targets, pass a list: load_csv(path, target={listed!r}) from "
-                "Python (the command line's --target takes one column)."
+                # Positional: the command line says keywords as flags (`--target [...]`).
+                f" For several targets, pass a list from Python: load_csv(path, {listed!r}) "
+                "(the command line's --target takes one column)."
                 if several
                 else ""
             )
@@ -308,7 +316,7 @@ def _targets(
         raise DataError(
             f"target column(s) {shown} hold text: regression needs numeric targets. Encode "
             "them as numbers, or use a single text column as class names with "
-            'task="classification" (or leave task= unset).' + fix
+            'task="classification" (--task classification), or leave task= unset.' + fix
         )
     if task is None and _stray_text(frame[targets[0]]) is not None:
         raise DataError(
@@ -317,6 +325,7 @@ def _targets(
             'the values are class names, say so: task="classification" (on the command '
             "line --task classification)."
         )
+    _check_label_spaces(frame[targets[0]], targets[0])
     (codes,), names = tg.encode_text_labels([frame[targets[0]].to_numpy()], name=targets[0])
     return codes, names, CLASSIFICATION
 
@@ -345,7 +354,24 @@ def _number_classes(
         )
         raise DataError(
             f"target column {name!r} holds the whole numbers {shown}, not the class ids "
-            f"0..{values.size - 1}: pass task='classification' to take each value as a class "
-            "(named by its value), or task='regression' if they are a quantity (a count, an age)."
+            f"0..{values.size - 1}: pass task='classification' (--task classification) to take "
+            "each value as a class (named by its value), or task='regression' (--task regression) "
+            "if they are a quantity (a count, an age)."
         )
     return None  # whole-number floats: `infer_task` says regression or refuses as ambiguous
+
+
+def _check_label_spaces(column: Any, name: str) -> None:
+    """Refuses text labels that differ only by spaces around them (`"cat"`, `" cat"`, from
+    `cat, dog` rows): each became a class of its own."""
+    groups: dict[str, set[str]] = {}
+    for label in map(str, column.unique()):
+        groups.setdefault(label.strip(), set()).add(label)
+    apart = [sorted(labels) for labels in groups.values() if len(labels) > 1]
+    if apart:
+        shown = "; ".join(" and ".join(repr(label) for label in labels) for labels in apart[:5])
+        raise DataError(
+            f"target column {name!r} holds labels that differ only by spaces around them "
+            f"({shown}): each would be a class of its own. Remove the spaces (e.g. "
+            "DataFrame[column].str.strip(), or no space after the commas), and save the CSV again."
+        )
