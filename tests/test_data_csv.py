@@ -129,14 +129,15 @@ BAD_CSV = [
         "size,kind\n" + "".join(f"{i},{1 + i % 3}\n" for i in range(30)),
         dict(target="kind"),
         r"target column 'kind' holds the whole numbers 1, 2, 3, not the class ids 0..2: pass "
-        r"task='classification' to take each value as a class.*or task='regression'",
+        r"task='classification' \(--task classification\) to take each value as a class.*"
+        r"or task='regression'",
     ),
     (
         "whole_number_quantities",  # e.g. diabetes progression saved as integers
         "size,progress\n" + "".join(f"{i},{25 + 7 * i}\n" for i in range(30)),
         dict(target="progress"),
         r"holds the whole numbers 25, 32, 39, 46, 53, 60, \.\.\., 228 \(30 values\).*"
-        r"task='regression' if they are a quantity",
+        r"task='regression' \(--task regression\) if they are a quantity",
     ),
     ("empty_file", "", dict(target="t"), r"Could not read .*bad\.csv' as a CSV with a header row"),
     ("header_only", "size,t\n", dict(target="t"), r"bad\.csv.*a header row but no data rows"),
@@ -179,7 +180,7 @@ def test_bad_csv_is_refused_with_the_fix(tmp_path, text, kwargs, message):
 def test_labels_with_a_gap_are_refused_unless_num_classes_is_given():
     x = np.random.default_rng(0).random((60, 3))
     y = np.arange(60) % 3 + 1  # 1..3
-    with pytest.raises(ValueError, match=r"class id\(s\) 0 never occur.*pass num_classes=K"):
+    with pytest.raises(ValueError, match=r"holds the whole numbers 1, 2, 3.*or num_classes=K"):
         Dataset.from_arrays(x, y)
     data = Dataset.from_arrays(x, y, num_classes=5)  # classes 0 and 4 exist elsewhere
     assert data.num_classes == 5
