@@ -438,8 +438,9 @@ ERROR_CASES = [
                 },
             )
         ),
-        r"partial\.npz': class id\(s\) 0 never occur.*up to 3.*max\(label\) \+ 1 = 4.*"
-        r"pass task='regression' if they are a quantity",
+        r"partial\.npz': y_train / y_test holds the whole numbers 1, 2, 3, not the class ids "
+        r"0\.\.2: pass task='classification' \(--task classification\).*"
+        r"task='regression' \(--task regression\) if they are a quantity",
     ),
     (
         "npz_mixed_dtypes",
@@ -459,7 +460,8 @@ ERROR_CASES = [
     (
         "npz_negative_labels",
         lambda t: data.load_npz(_npz(t, **{**_fake_mnist(), "y_test": np.arange(20) % 10 - 1})),
-        r"class ids must be >= 0",
+        r"holds the whole numbers -1, 0, 1, .*not the class ids 0\.\.10: pass "
+        r"task='classification' \(--task classification\)",
     ),
     # image folders
     (
@@ -554,7 +556,8 @@ ERROR_CASES = [
     (
         "labels_negative",
         lambda t: Dataset.from_arrays(np.zeros((6, 2)), [0, 1, -1, 1, 0, 1]),
-        r"labels in \[-1, 1\], expected \[0, 2\)",
+        r"y holds the whole numbers -1, 0, 1, not the class ids 0\.\.2: pass "
+        r"task='classification' \(--task classification\)",
     ),
     (
         "labels_fractional_as_classification",

@@ -293,3 +293,138 @@ def test_a_missing_label_is_named_by_its_row(y):
     missing = r"1 missing label\(s\) \(None or NaN\) at row\(s\) 5: drop"
     with pytest.raises(DataError, match=missing):
         Dataset.from_arrays(X, y)
+
+
+# -- labels by value: one rule in every entry point --------------------------------------
+
+WINE = np.random.default_rng(1).integers(3, 9, 120)  # wine qualities 3..8, every one present
+WINE_X = np.random.default_rng(2).random((120, 4))
+
+
+def _wine_files(tmp_path, y, y_test):
+    """The same samples as a CSV (y only: a CSV has no test set) and as an .npz."""
+    import pandas as pd
+
+    frame = pd.DataFrame(WINE_X, columns=list("abcd")).assign(quality=y)
+    frame.to_csv(tmp_path / "wine.csv", index=False)
+    x_test = np.random.default_rng(3).random((len(y_test), 4))
+    np.savez(tmp_path / "wine.npz", x_train=WINE_X, y_train=y, x_test=x_test, y_test=y_test)
+    return tmp_path / "wine.csv", tmp_path / "wine.npz", x_test
+
+
+@pytest.mark.parametrize("dtype", [np.int64, np.float64], ids=["int", "float"])
+def test_whole_numbers_are_classes_by_value_alike_with_task_classification(tmp_path, dtype):
+    """Labels 3..8 with task="classification": load_csv made classes "3".."8", while
+    from_arrays and load_npz refused them even so ("class id(s) 0, 1, 2 never occur")."""
+    from tunekit.data import load_csv, load_npz
+
+    y, y_test = WINE.astype(dtype), WINE[:30][::-1].astype(dtype)
+    csv, npz, x_test = _wine_files(tmp_path, y, y_test)
+    names = ["3", "4", "5", "6", "7", "8"]
+    arrays = Dataset.from_arrays(WINE_X, y, task="classification")
+    from_csv = load_csv(csv, target="quality", task="classification")
+    with_test = Dataset.from_arrays(WINE_X, y, x_test=x_test, y_test=y_test, task="classification")
+    from_npz = load_npz(npz, task="classification")
+    for data in (arrays, from_csv, with_test, from_npz):
+        assert (data.task, data.num_classes, data.class_names) == ("classification", 6, names)
+    for split in ("train", "val", "test"):  # the same split of the same samples: the same ids
+        assert getattr(arrays, f"y_{split}").tolist() == getattr(from_csv, f"y_{split}").tolist()
+    # Each sample's id names its value, in every split of every entry point.
+    for data in (arrays, from_csv, with_test, from_npz):
+        for split in ("train", "val", "test"):
+            ids, x = getattr(data, f"y_{split}"), getattr(data, f"x_{split}")
+            rows = {tuple(r) for r in np.float32(np.r_[WINE_X, x_test]).tolist()}
+            assert {tuple(r) for r in x.tolist()} <= rows
+            assert set(np.asarray(names)[ids].tolist()) <= set(names)
+    assert with_test.y_test.tolist() == from_npz.y_test.tolist() == (y_test - 3).tolist()
+    lookup = {tuple(r): v for r, v in zip(np.float32(WINE_X).tolist(), y.tolist(), strict=True)}
+    for data in (arrays, from_csv, from_npz):
+        got = [float(names[i]) for i in data.y_train.tolist()]
+        assert got == [lookup[tuple(r)] for r in data.x_train.tolist()]
+    # num_classes=K still says the labels are class ids as given (classes without samples).
+    kept = Dataset.from_arrays(WINE_X, WINE, num_classes=9)
+    assert kept.class_names == [str(i) for i in range(9)] and kept.y_train.min() >= 3
+
+
+def test_whole_numbers_without_a_task_are_refused_alike_naming_both_spellings(tmp_path):
+    """Before, from_arrays and load_npz said "Relabel to consecutive ids", load_csv to pass
+    task='classification' (with no CLI spelling); now one message everywhere."""
+    from tunekit.cli_parser import cli_message
+    from tunekit.data import load_csv, load_npz
+
+    csv, npz, x_test = _wine_files(tmp_path, WINE, WINE[:30])
+    calls = {
+        "from_arrays": lambda: Dataset.from_arrays(WINE_X, WINE),
+        "from_arrays with y_test": lambda: Dataset.from_arrays(
+            WINE_X, WINE, x_test=x_test, y_test=WINE[:30]
+        ),
+        "load_npz": lambda: load_npz(npz),
+        "load_csv": lambda: load_csv(csv, target="quality"),
+    }
+    said = (
+        r"holds the whole numbers 3, 4, 5, 6, 7, 8, not the class ids 0\.\.5: pass "
+        r"task='classification' \(--task classification\) to take each value as a class "
+        r"\(named by its value\), or task='regression' \(--task regression\)"
+    )
+    for name, call in calls.items():
+        with pytest.raises(DataError, match=said) as caught:
+            call()
+        cli = cli_message(caught.value)  # the command line says the flags only
+        assert "--task classification" in cli and "--task regression" in cli, (name, cli)
+        assert "task='classification'" not in cli, (name, cli)
+
+
+def test_a_test_label_absent_from_y_is_a_class_by_value_too(tmp_path):
+    """y holds 3..7 and y_test also 8: one encoding over both (before: refused with
+    task="classification" in from_arrays and load_npz)."""
+    from tunekit.data import load_npz
+
+    y = np.resize(np.arange(3, 8), 120)
+    y_test = np.resize(np.arange(3, 9), 30)
+    _, npz, x_test = _wine_files(tmp_path, y, y_test)
+    arrays = Dataset.from_arrays(WINE_X, y, x_test=x_test, y_test=y_test, task="classification")
+    from_npz = load_npz(npz, task="classification")
+    for data in (arrays, from_npz):
+        assert data.num_classes == 6 and data.class_names == ["3", "4", "5", "6", "7", "8"]
+        assert data.y_test.tolist() == (y_test - 3).tolist()
+        assert data.classes_missing_from_training() == ["8"]
+    for call in (
+        lambda: Dataset.from_arrays(WINE_X, y, x_test=x_test, y_test=y_test),
+        lambda: load_npz(npz),
+    ):
+        with pytest.raises(DataError, match=r"y_test holds the whole numbers 3, .*--task class"):
+            call()
+
+
+def test_bool_labels_are_the_classes_false_and_true_in_every_entry_point(tmp_path):
+    """load_csv named them "False"/"True", from_arrays and load_npz "0"/"1"."""
+    from tunekit.data import load_csv, load_npz
+
+    y = WINE % 2 == 0
+    csv, npz, _ = _wine_files(tmp_path, y, y[:30])
+    for data in (Dataset.from_arrays(WINE_X, y), load_npz(npz), load_csv(csv, "quality")):
+        assert (data.num_classes, data.class_names) == (2, ["False", "True"])
+        assert data.y_train.dtype == np.int64
+
+
+@pytest.mark.slow  # a whole run, about 25 s
+def test_a_run_on_labels_3_to_8_reports_the_classes_by_their_values(tmp_path):
+    """End to end: from_arrays(..., task="classification") on wine qualities 3..8 (refused
+    before) trains 6 outputs, and the report's confusion matrix names the classes 3..8."""
+    import json
+
+    from conftest import RUN_BUDGET
+
+    from hypermodels import MnistDenseHyperModel
+    from tunekit import CoarseToFine
+
+    data = Dataset.from_arrays(np.float32(WINE_X), WINE, task="classification")
+    run = CoarseToFine(
+        MnistDenseHyperModel((4,), data.num_classes), data, directory=tmp_path, **RUN_BUDGET
+    )
+    run.run()
+    report = json.loads((run.run_dir / "report.json").read_text())
+    names = ["3", "4", "5", "6", "7", "8"]
+    assert report["dataset"]["class_names"] == names
+    assert report["confusion_matrix"]["class_names"] == names
+    assert np.asarray(report["confusion_matrix"]["counts"]).shape == (6, 6)

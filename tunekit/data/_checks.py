@@ -214,13 +214,7 @@ def _check_label_range(y: np.ndarray, num_classes: int, name: str) -> None:
         )
 
 
-# What a user of `Dataset.from_arrays` (and of a CSV) can do about class ids with a gap.
-ARRAYS_GAP_FIX = (
-    "; pass num_classes=K (Python) if those classes exist but have no samples here, or "
-    "task='regression' (--task regression) if the targets are quantities, not classes"
-)
-
-# The same for `Dataset(...)` built directly.
+# What a user of `Dataset(...)` built directly can do about class ids with a gap.
 DATASET_GAP_FIX = (
     "; pass num_classes=K, or class_names with one name per id, if those classes exist but "
     "have no samples here, or task='regression' if the targets are quantities, not classes"

@@ -45,7 +45,8 @@ def check_task(task: Any) -> str | None:
 def infer_task(y: Any, name: str = "y") -> str:
     """Infers the task from the targets `y` (one array; see `Dataset.from_arrays`).
 
-    - integer or bool dtype: classification;
+    - integer or bool dtype: classification (the loaders first refuse integers
+      that are not the ids `0..K-1` unless `task=` is given: `value_classes`);
     - float with any non-whole value: regression (shape `(n,)` or `(n, k)`);
     - float, all whole numbers, shape `(n,)` or `(n, 1)`: classification when the
       values are exactly the ids `0..K-1` with 2 <= K <= `MAX_FLOAT_CLASS_IDS`
@@ -102,9 +103,8 @@ def infer_task(y: Any, name: str = "y") -> str:
         )
         raise DataError(
             f"{name} holds only the whole numbers {shown}: class labels or a quantity? Pass "
-            'task="classification" (--task classification) for classes, with the labels '
-            'mapped to 0..K-1 (e.g. np.unique(y, return_inverse=True)), or task="regression" '
-            "(--task regression) for a quantity."
+            'task="classification" (--task classification) to take each value as a class '
+            '(named by its value), or task="regression" (--task regression) for a quantity.'
         )
     return REGRESSION
 
@@ -247,6 +247,17 @@ def text_labels_as_ids(
     given = [y] if y_test is None else [y, y_test]
     ids, names = encode_text_labels(given, class_names, "y / y_test")
     return ids[0], (None if y_test is None else ids[1]), names, CLASSIFICATION
+
+
+def stacked_targets(targets: list[Any]) -> Any:
+    """The targets of every split as one `(n, width)` array, to infer the task from all of
+    them (the first split's as given if they are dicts or differ in width or dtype kind)."""
+    if any(isinstance(y, Mapping) or np.ndim(y) == 0 for y in targets):
+        return targets[0]
+    columns = [np.asarray(y).reshape(len(y), -1) for y in targets]
+    if len({c.shape[1:] for c in columns}) > 1 or len({c.dtype.kind for c in columns}) > 1:
+        return targets[0]
+    return columns[0] if len(columns) == 1 else np.concatenate(columns)
 
 
 def infer_tasks(y: Any, name: str) -> str:

@@ -19,7 +19,6 @@ from tunekit.data._checks import (
     SCALED_UINT8,
     UNSCALED,
     _as_labels,
-    _check_consecutive_ids,
     _check_finite,
     _check_lengths,
     _first_line,
@@ -27,6 +26,7 @@ from tunekit.data._checks import (
     _naming_file,
     _scale_pixels,
 )
+from tunekit.data._classes import value_classes
 from tunekit.data._npz_names import check_unknown_keys
 from tunekit.data.dataset import Dataset
 from tunekit.errors import DataError, DataUnavailableError
@@ -55,9 +55,11 @@ def load_npz(
 
     The task is inferred from the `y` arrays of all splits as in
     `Dataset.from_arrays` (integer class ids: classification; real values:
-    regression), unless `task=` says it. For classification, the number of
-    classes is `max(label) + 1` over all splits, and every class id `0..max`
-    must occur somewhere (gaps, e.g. labels 1..k, are refused with the fix);
+    regression), unless `task=` says it. For classification, the labels of all
+    splits are the class ids `0..K-1`; other whole numbers (labels 1..K, 3..8)
+    are refused naming both tasks, and with `task="classification"` each value
+    is a class named by its value (as in `Dataset.from_arrays` and `load_csv`;
+    a `class_names` array then names the distinct values in sorted order);
     regression targets have shape `(n,)` or `(n, k)` and no `class_names`.
     `x` follows the module's scaling rule: uint8 is divided by 255, any other
     dtype is used as it is.
@@ -117,9 +119,22 @@ def load_npz(
         if width is not None:  # one-hot rows: classes, kept as ids; the model gets rows
             arrays.update(hot)
             task = CLASSIFICATION
+        given = None if names is None else [str(n) for n in np.asarray(names).ravel()]
+        by_value = None
+        if not text:  # ids of text labels and of one-hot rows (width) are classes as they are
+            by_value = value_classes(
+                [arrays[k] for k in labels],
+                task,
+                class_names=given,
+                num_classes=width,
+                name=" / ".join(labels),
+            )
+        if by_value is not None:  # bools, or whole numbers named by their values (3..8)
+            arrays.update(zip(labels, by_value[0], strict=True))
+            names, task = np.asarray(by_value[1]), CLASSIFICATION
         if task is None:
             together = f"{' + '.join(labels)} (stacked)" if len(labels) > 1 else labels[0]
-            task = tg.infer_task(_all_targets([arrays[k] for k in labels]), together)
+            task = tg.infer_task(tg.stacked_targets([arrays[k] for k in labels]), together)
         if task == REGRESSION:
             if names is not None:
                 raise DataError(
@@ -139,12 +154,8 @@ def load_npz(
         present = np.unique(
             np.concatenate([tg.as_targets(arrays[k], k, CLASSIFICATION) for k in labels])
         )
+        # ids 0..K-1 (other whole numbers were taken by value_classes, or refused)
         num_classes = width or (int(present.max()) + 1 if present.size else 0)
-        _check_consecutive_ids(
-            present,
-            "its labels",
-            "; or pass task='regression' if they are a quantity (ages, counts), not classes",
-        )
         class_names = None if names is None else [str(n) for n in np.asarray(names).ravel()]
         return _npz_dataset(
             arrays,
@@ -208,14 +219,6 @@ def load_mnist(
         return _npz_dataset(
             arrays, validation_size, seed, class_names=None, num_classes=10, name="mnist"
         )
-
-
-def _all_targets(targets: list[np.ndarray]) -> np.ndarray:
-    """The targets of every split as one `(n, width)` array (y_train's if widths differ)."""
-    columns = [np.asarray(y).reshape(len(y), -1) for y in targets]
-    if len({c.shape[1:] for c in columns}) > 1 or len({c.dtype.kind for c in columns}) > 1:
-        return np.asarray(targets[0])
-    return np.concatenate(columns)
 
 
 def _npz_dataset(

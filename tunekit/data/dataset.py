@@ -13,7 +13,6 @@ from tunekit import _log
 from tunekit.data import _targets as tg
 from tunekit.data._checks import (
     _SPLITS,
-    ARRAYS_GAP_FIX,
     CATEGORICAL_LABELS,
     CLASSIFICATION,
     INT_LABELS,
@@ -21,12 +20,12 @@ from tunekit.data._checks import (
     REGRESSION,
     UNSCALED,
     _as_features,
-    _check_consecutive_ids,
     _check_finite,
     _check_fractions,
     _check_label_range,
     _is_int,
 )
+from tunekit.data._classes import arrays_labels
 from tunekit.data._metadata import (
     _as_shape,
     _check_same_length,
@@ -154,10 +153,8 @@ class Dataset:
         else:
             values.update(_regression_metadata(ys, self.num_classes, self.class_names))
         for split in _SPLITS:
-            values[f"x_{split}"], values[f"y_{split}"] = (
-                tg.readonly(xs[split]),
-                tg.readonly(ys[split]),
-            )
+            values[f"x_{split}"] = tg.readonly(xs[split])
+            values[f"y_{split}"] = tg.readonly(ys[split])
         if tg.length(values["x_train"], "x_train") == 0:
             raise DataError("The training split is empty; a Dataset needs training samples.")
         for key, value in values.items():
@@ -184,19 +181,25 @@ class Dataset:
 
         | `y`                                                | task           |
         |----------------------------------------------------|----------------|
-        | integer or bool dtype, `(n,)` or `(n, 1)`          | classification |
+        | integers exactly `0..K-1`, `(n,)` or `(n, 1)`      | classification |
+        | other integers (labels 1..K, 3..8 wine qualities)  | refused: pass `task=` (2) |
+        | bool dtype: classes `"False"`, `"True"`            | classification |
         | float with a non-whole value, `(n,)` or `(n, k)`   | regression     |
         | whole-number floats that are exactly `0..K-1`      | classification |
-        | other whole-number floats, `(n,)` (counts, ages)   | regression     |
+        | other whole-number floats, `(n,)` (counts, ages)   | regression, or refused (3) |
         | one-hot rows `(n, k)`, as `to_categorical` makes   | classification (1) |
         | other whole-number floats of shape `(n, k)`, k > 1 | refused: pass `task=` |
         | text (str), `(n,)`: class names (ids: sorted)      | classification |
 
         (1) `keras.utils.to_categorical`'s rows, any numeric dtype: stored as
         class ids, with `label_mode="categorical"` (the model still gets rows).
+        (2) With `task="classification"` each distinct value of `y` and `y_test`
+        is a class named by it (3..8: ids 0..5, `class_names` `"3"`..`"8"`), as in
+        `load_csv` and `load_npz`; with `num_classes=K`, class ids as given.
+        (3) Few values or a run (1.0..12.0): refused as ambiguous; gaps: regression.
+        Integer regression targets (an int dtype) need `task="regression"`.
 
-        For integer-valued regression targets (an int dtype) pass
-        `task="regression"`. Classification splits are stratified per class
+        Classification splits are stratified per class
         (as in `load_image_directory`); regression splits, and splits of a dict
         `y`, are seeded random splits (scikit-learn's `train_test_split`). `x`
         keeps its layout and values, converted to float32 (never rescaled:
@@ -212,10 +215,12 @@ class Dataset:
             x_test, y_test: Optional test set; if given, `test_fraction` is ignored.
             validation_fraction, test_fraction: Fractions, each in [0, 1) (per
                 class for classification).
-            num_classes: Classification: number of classes; if None, `max(label) + 1`
-                and every id 0..max must occur (labels 1..K are refused).
+            num_classes: Classification: number of classes, the labels being ids
+                `0..num_classes-1` as given (a class may have no samples); if None,
+                ids `0..K-1` all occurring in `y` / `y_test`, or values (2).
             class_names: Classification: one name per class; defaults to `"0"`, ...
-                (text labels: the sorted distinct labels; if given, their id order).
+                (text labels and values (2): the sorted distinct labels; if given,
+                in that order).
             seed: Seed of the deterministic split.
             task: `"classification"`, `"regression"` or None to infer it.
                 Defaults to None.
@@ -242,13 +247,9 @@ class Dataset:
         _check_fractions(validation_fraction, test_fraction)
         refuse_lists(x, y, "x", "y")  # Keras's lists of inputs or targets: dicts here
         refuse_lists(x_test, y_test, "x_test", "y_test")
-        task = tg.check_task(task)
-        hot, width = tg.one_hot_as_ids({"y": y, "y_test": y_test}, task, num_classes)
-        label_mode = INT_LABELS if width is None else CATEGORICAL_LABELS
-        if width is not None:  # one-hot rows: classes, kept as ids; the model gets rows
-            y, y_test, task, num_classes = hot["y"], hot["y_test"], CLASSIFICATION, width
-        y, y_test, class_names, task = tg.text_labels_as_ids(y, y_test, class_names, task)
-        task = tg.check_task(task) or tg.infer_tasks(y, "y")
+        y, y_test, task, num_classes, class_names, label_mode = arrays_labels(
+            y, y_test, tg.check_task(task), num_classes, class_names
+        )
         convert = lambda a, name: tg.as_targets(a, name, task)  # noqa: E731
         x, y = tg.map_arrays(x, "x", _as_features), tg.map_arrays(y, "y", convert)
         _check_same_length(x, y, "x", "y")
@@ -263,8 +264,7 @@ class Dataset:
         n = tg.length(x, "x")
         if task == CLASSIFICATION and not isinstance(y, Mapping):
             labels = np.concatenate([y] if y_test is None else [y, y_test])
-            if num_classes is None:
-                _check_consecutive_ids(labels, "the labels (y / y_test)", ARRAYS_GAP_FIX)
+            if num_classes is None:  # ids 0..K-1 (others were taken by value_classes)
                 num_classes = int(labels.max()) + 1 if labels.size else 0
             _check_label_range(labels, int(num_classes), "labels (y / y_test)")
             names = (

@@ -12,6 +12,7 @@ import numpy as np
 
 from tunekit.data import _targets as tg
 from tunekit.data._checks import CLASSIFICATION, REGRESSION, _naming_file
+from tunekit.data._classes import value_classes
 from tunekit.data._csv_header import check_header
 from tunekit.data.dataset import Dataset
 from tunekit.errors import DataError
@@ -37,8 +38,10 @@ def load_csv(
     `Dataset.from_arrays` (integer class ids: classification; real values:
     regression), unless `task=` says it. A text target column is taken as class
     names for classification (sorted, index = class id); so is a column of whole
-    numbers other than 0..K-1 (labels 1..K) with `task="classification"`, and
-    without `task=` such integers are refused naming both tasks. Values are used as they
+    numbers other than 0..K-1 (labels 1..K, 3..8) with `task="classification"`,
+    each value a class named by its value, and without `task=` such integers are
+    refused naming both tasks; True/False are the classes `"False"`, `"True"`:
+    the same rule as `Dataset.from_arrays` and `load_npz`. Values are used as they
     are (`scaling` is `UNSCALED`); the split is `Dataset.from_arrays`'s.
 
     The Dataset's fingerprint hashes every value read from the file (features
@@ -302,15 +305,15 @@ def _targets(
 
     text = [c for c in targets if not (is_numeric_dtype(frame[c]) or is_bool_dtype(frame[c]))]
     if not text:
-        if len(targets) == 1 and task != REGRESSION and is_bool_dtype(frame[targets[0]]):
-            # True/False (pandas reads the words as bools): the classes keep their names
-            return frame[targets[0]].to_numpy().astype(np.int64), ["False", "True"], CLASSIFICATION
-        y = frame[targets].to_numpy()
-        if len(targets) == 1 and task != REGRESSION and not is_bool_dtype(frame[targets[0]]):
-            classes = _number_classes(y[:, 0], targets[0], task)
-            if classes is not None:
-                return classes[0], classes[1], CLASSIFICATION
-        return (y[:, 0] if len(targets) == 1 else y), None, task
+        if len(targets) == 1:
+            # True/False (pandas reads the words as bools), or whole numbers other than the
+            # ids 0..K-1 (3..8 wine qualities): classes named by their values, as everywhere
+            column = frame[targets[0]].to_numpy()
+            found = value_classes([column], task, name=f"target column {targets[0]!r}")
+            if found is not None:
+                return found[0][0], found[1], CLASSIFICATION
+            return column, None, task
+        return frame[targets].to_numpy(), None, task
     if task == REGRESSION or len(targets) > 1:
         shown, fix = _texts_shown(frame, text)
         raise DataError(
@@ -328,37 +331,6 @@ def _targets(
     _check_label_spaces(frame[targets[0]], targets[0])
     (codes,), names = tg.encode_text_labels([frame[targets[0]].to_numpy()], name=targets[0])
     return codes, names, CLASSIFICATION
-
-
-def _number_classes(
-    column: np.ndarray, name: str, task: str | None
-) -> tuple[np.ndarray, list[str]] | None:
-    """A numeric target column's values as classes, or None to leave it to `Dataset`.
-
-    Whole numbers other than the ids 0..K-1 (labels 1..K, or 3..8 wine qualities)
-    with `task="classification"`: each value is a class (ids in sorted order, the
-    value as its name), as a text column's labels are; a CSV user cannot relabel
-    them from the command line. Integers of that kind with the task inferred are
-    refused here, naming both tasks: classes or a count?
-    """
-    values = np.unique(column)
-    whole = column.dtype.kind in "iu" or bool(np.all(values == np.round(values)))
-    if not whole or np.array_equal(values, np.arange(values.size)):
-        return None  # real values, or already class ids: Dataset.from_arrays decides
-    if task == CLASSIFICATION:
-        names = [f"{v:g}" for v in values.tolist()]
-        return np.searchsorted(values, column).astype(np.int64), names
-    if column.dtype.kind in "iu":
-        shown = ", ".join(f"{v:g}" for v in values[:6].tolist()) + (
-            f", ..., {values[-1]:g} ({values.size} values)" if values.size > 6 else ""
-        )
-        raise DataError(
-            f"target column {name!r} holds the whole numbers {shown}, not the class ids "
-            f"0..{values.size - 1}: pass task='classification' (--task classification) to take "
-            "each value as a class (named by its value), or task='regression' (--task regression) "
-            "if they are a quantity (a count, an age)."
-        )
-    return None  # whole-number floats: `infer_task` says regression or refuses as ambiguous
 
 
 def _check_label_spaces(column: Any, name: str) -> None:

@@ -1,0 +1,155 @@
+"""Class labels given by value: whole numbers other than the ids `0..K-1`, and bools.
+
+One rule for every loader (`Dataset.from_arrays`, `load_npz`, `load_csv`, and so
+the command line's `--data`): with `task="classification"` each distinct whole
+number is a class named by its value (ids in sorted order, over every split, as
+text labels are); with the task left to infer, integers that are not the ids
+`0..K-1` are refused naming both tasks (classes, or a quantity?). Bools are the
+classes `"False"` and `"True"`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from tunekit.data import _targets as tg
+from tunekit.data._checks import CATEGORICAL_LABELS, CLASSIFICATION, INT_LABELS, REGRESSION
+from tunekit.errors import DataError
+
+BOOL_NAMES = ("False", "True")
+# What else a `from_arrays` user can do with integer labels that are not the ids 0..K-1.
+_IDS_FIX = "; or num_classes=K if they are the ids of K classes, some with no samples here"
+
+
+def arrays_labels(
+    y: Any, y_test: Any, task: str | None, num_classes: int | None, class_names: Any
+) -> tuple[Any, Any, str, int | None, Any, str]:
+    """`Dataset.from_arrays`'s labels as the Dataset takes them, and the task.
+
+    One-hot rows become class ids (their width the number of classes), text
+    labels ids in sorted order (`tunekit.data._targets.text_labels_as_ids`),
+    bools and whole numbers other than the ids `0..K-1` classes by value
+    (`value_classes`); the task, unless given, is inferred from `y` and
+    `y_test` together.
+
+    Returns:
+        `(y, y_test, task, num_classes, class_names, label_mode)`.
+
+    Raises:
+        DataError: As `value_classes`, `one_hot_as_ids`, `text_labels_as_ids`
+            and `infer_task` do.
+    """
+    hot, width = tg.one_hot_as_ids({"y": y, "y_test": y_test}, task, num_classes)
+    label_mode = INT_LABELS if width is None else CATEGORICAL_LABELS
+    if width is not None:  # one-hot rows: classes, kept as ids; the model gets rows
+        y, y_test, task, num_classes = hot["y"], hot["y_test"], CLASSIFICATION, width
+    text = tg.is_text(y)  # its ids are classes as they are, as one-hot rows' are
+    y, y_test, class_names, task = tg.text_labels_as_ids(y, y_test, class_names, task)
+    name = "y" if y_test is None else "y / y_test"
+    found = None
+    if not text:
+        found = value_classes(
+            [y] if y_test is None else [y, y_test],
+            task,
+            class_names=class_names,
+            num_classes=num_classes,
+            name=name,
+            fix=_IDS_FIX,
+        )
+    if found is not None:  # bools, or whole numbers named by their values (3..8)
+        (y, *rest), class_names, task = found[0], found[1], CLASSIFICATION
+        y_test = rest[0] if rest else None
+    both = y if y_test is None else tg.stacked_targets([y, y_test])
+    task = tg.check_task(task) or tg.infer_tasks(both, name)
+    return y, y_test, task, num_classes, class_names, label_mode
+
+
+def value_classes(
+    labels: Sequence[Any],
+    task: str | None,
+    *,
+    class_names: Sequence[Any] | None = None,
+    num_classes: int | None = None,
+    name: str = "y",
+    fix: str = "",
+) -> tuple[list[np.ndarray], list[str]] | None:
+    """The labels of every split as class ids named by their values, or None to leave them.
+
+    Args:
+        labels: The label arrays of every split (e.g. `[y, y_test]`), each of
+            shape `(n,)` or `(n, 1)`; they share one encoding, so a value only
+            `y_test` holds is a class too.
+        task: `"classification"`, `"regression"` or None (inferred later).
+        class_names: Names given for the classes: with value labels, one per
+            distinct value, in sorted order of the values.
+        num_classes: The number of classes given: the labels are then ids as
+            they are (classes without samples), and left alone.
+        name: How messages name the labels.
+        fix: Ends the refusal (what else this entry point's user can do).
+
+    Returns:
+        None (leave the labels as given: regression, `num_classes` given, a dict,
+        rows `(n, k)`, text, real values, or labels that are already the ids
+        `0..K-1`); else one int64 id array `(n,)` per input and the class names:
+        `["False", "True"]` for bools, the values (e.g. `"3"` .. `"8"`) for whole
+        numbers with `task="classification"`.
+
+    Raises:
+        DataError: Integer labels that are not the ids `0..K-1` with `task=None`
+            (whole-number floats are left to `infer_task`), or `class_names` of
+            another length than the distinct values.
+    """
+    if task == REGRESSION or num_classes is not None or not labels:
+        return None
+    if any(isinstance(y, Mapping) for y in labels):
+        return None
+    arrays = [np.asarray(y) for y in labels]
+    if any(a.ndim != 1 and a.shape[1:] != (1,) for a in arrays):
+        return None
+    arrays = [a.reshape(-1) for a in arrays]
+    kinds = {a.dtype.kind for a in arrays}
+    if kinds == {"b"}:
+        if class_names is not None:
+            return None  # ids 0 / 1 with the names given
+        return [a.astype(np.int64) for a in arrays], list(BOOL_NAMES)
+    if not kinds <= set("iuf"):
+        return None
+    values = np.unique(np.concatenate(arrays))
+    if not values.size or not np.all(np.isfinite(values)):
+        return None  # no labels, or NaN / inf: refused by the label checks
+    if np.any(values != np.round(values)) or np.array_equal(values, np.arange(values.size)):
+        return None  # real values (regression or refused), or already class ids
+    if task != CLASSIFICATION:
+        if kinds <= set("iu"):
+            raise DataError(value_labels_refusal(name, values, fix))
+        return None  # whole-number floats: `infer_task` decides or refuses as ambiguous
+    names = [str(int(v)) for v in values.tolist()]
+    if class_names is not None:
+        if len(class_names) != len(names):
+            raise DataError(
+                f"Got {len(class_names)} class_names for the {len(names)} distinct labels "
+                f"{_shown(values)} of {name}: give one name per distinct label, in sorted "
+                f"order of the labels{fix}."
+            )
+        names = [str(c) for c in class_names]
+    ids = [np.searchsorted(values, a).astype(np.int64) for a in arrays]
+    return ids, names
+
+
+def value_labels_refusal(name: str, values: np.ndarray, fix: str = "") -> str:
+    """The message refusing whole-number labels other than the ids `0..K-1` (task unset)."""
+    return (
+        f"{name} holds the whole numbers {_shown(values)}, not the class ids "
+        f"0..{values.size - 1}: pass task='classification' (--task classification) to take "
+        "each value as a class (named by its value), or task='regression' (--task "
+        f"regression) if they are a quantity (a count, an age){fix}."
+    )
+
+
+def _shown(values: np.ndarray) -> str:
+    """Sorted distinct values for a message: the first six, then the last and the count."""
+    shown = ", ".join(str(int(v)) for v in values[:6].tolist())
+    return shown + (f", ..., {int(values[-1])} ({values.size} values)" if values.size > 6 else "")
