@@ -121,7 +121,7 @@ def digits28(digits_npz):
 
 @pytest.fixture(scope="session")
 def digits_small(digits28):
-    """The first 600 train / 300 validation / 300 test samples of `digits28`."""
+    """600 train / 300 validation / 300 test samples of `digits28` (`subset`, seed 0)."""
     return digits28.subset(num_train=600, num_val=300, num_test=300)
 
 

@@ -914,3 +914,32 @@ def test_the_datas_warnings_are_one_line_each_with_the_command_lines_remedies(
     assert len(said) == 1 and said[0].startswith("[data] The stratified split puts")
     assert "give a test set (an .npz with x_test / y_test)" in said[0]
     assert "x_test=" not in said[0] and "validation_fraction" not in said[0]
+
+
+def test_quick_samples_a_class_sorted_npz_by_class_the_same_whatever_seed(tmp_path, monkeypatch):
+    """Found by a new user: `--quick` kept the first samples of each split, so an .npz
+    saved class by class got a validation split of one class (validation accuracy 1.0,
+    test accuracy 0.33, exit 0). Its sample is stratified, seeded with 0 whatever --seed
+    (the same data, so the same fingerprint: a rerun resumes); the test split is whole."""
+    from tunekit import cli_data
+    from tunekit.cli_parser import build_parser
+
+    rng = np.random.default_rng(0)
+    arrays = {}
+    for split in ("train", "val", "test"):
+        y = np.repeat(np.arange(3), 60)
+        arrays[f"x_{split}"] = rng.normal(size=(180, 4)).astype("float32") + y[:, None]
+        arrays[f"y_{split}"] = y
+    np.savez(tmp_path / "sorted.npz", **arrays)
+    monkeypatch.setattr(cli_data, "QUICK_DATA", dict(num_train=30, num_val=12))
+
+    def quick(*flags: str):
+        args = build_parser().parse_args(["--data", str(tmp_path / "sorted.npz"), *flags])
+        return cli_data.load_data(args)
+
+    data = quick("--quick")
+    assert np.bincount(data.y_train).tolist() == [10, 10, 10]
+    assert np.bincount(data.y_val).tolist() == [4, 4, 4]
+    np.testing.assert_array_equal(data.y_test, arrays["y_test"])
+    assert quick("--quick", "--seed", "7").fingerprint() == data.fingerprint()
+    assert len(quick().y_train) == 180  # without --quick: every sample

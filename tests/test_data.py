@@ -337,7 +337,7 @@ def test_subset_fingerprint_and_readonly():
     ds = Dataset.from_arrays(x, y)
     small = ds.subset(num_train=5, num_val=2)
     assert (len(small.x_train), len(small.x_val), len(small.x_test)) == (5, 2, len(ds.x_test))
-    np.testing.assert_array_equal(small.x_train, ds.x_train[:5])
+    assert all(any((row == ds.x_train).all(axis=1)) for row in small.x_train)  # its samples
     assert ds.subset(num_test=10_000).fingerprint() == ds.fingerprint()
     assert small.fingerprint() != ds.fingerprint() and len(ds.fingerprint()) == 16
     assert small.class_names == ds.class_names and small.name == ds.name

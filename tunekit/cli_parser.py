@@ -158,7 +158,9 @@ def build_parser(prog: str = "python -m tunekit.coarse_to_fine") -> argparse.Arg
         "--quick",
         action="store_true",
         help="A first look on a tiny budget (minutes, not the default run's tens of "
-        "minutes): 5,000 training and 1,000 validation samples, 4 coarse trials of 1 epoch, "
+        "minutes): 5,000 training and 1,000 validation samples (a random sample stratified "
+        "by class, seed 0 whatever --seed; an image folder is used whole), 4 coarse trials "
+        "of 1 epoch, "
         "Hyperband max_epochs 3, 2 final epochs (explicit options still win), in its own run "
         "folder: the default --project-name ending in -quick.",
     )

@@ -23,7 +23,6 @@ from tunekit.data._checks import (
     _check_finite,
     _check_fractions,
     _check_label_range,
-    _is_int,
 )
 from tunekit.data._classes import arrays_labels
 from tunekit.data._metadata import (
@@ -35,6 +34,7 @@ from tunekit.data._metadata import (
     refuse_lists,
 )
 from tunekit.data._splits import _random_split, _stratified_split
+from tunekit.data._subsets import subset_arrays
 from tunekit.errors import DataError
 
 __all__ = ["Dataset"]
@@ -381,20 +381,20 @@ class Dataset:
         )
 
     def subset(
-        self, num_train: int | None = None, num_val: int | None = None, num_test: int | None = None
+        self,
+        num_train: int | None = None,
+        num_val: int | None = None,
+        num_test: int | None = None,
+        *,
+        seed: int = 0,
     ) -> Dataset:
-        """Returns a new Dataset with the first N samples of each split (None keeps all).
+        """Returns a new Dataset with a seeded random sample of each split (None keeps all).
+
+        The same `seed` (int >= 0) gives the same samples, in their order; a count >= a
+        split's size keeps it whole. Classification is stratified, one of each class when
+        the count allows (`tunekit.data._subsets`); regression and dict targets: plain.
 
         Raises:
-            DataError (a `ValueError`): If a count is negative, or `num_train` is 0.
+            DataError (a `ValueError`): On a negative or non-int count or seed; num_train=0.
         """
-        counts = {"train": num_train, "val": num_val, "test": num_test}
-        for split, n in counts.items():
-            if n is not None and (not _is_int(n) or n < 0):
-                raise DataError(f"num_{split} must be a non-negative int or None, got {n!r}.")
-        arrays = {
-            f"{xy}_{split}": tg.take(getattr(self, f"{xy}_{split}"), slice(None, n))
-            for split, n in counts.items()
-            for xy in "xy"
-        }
-        return dataclasses.replace(self, **arrays)
+        return dataclasses.replace(self, **subset_arrays(self, num_train, num_val, num_test, seed))
