@@ -144,6 +144,68 @@ def _one_hot_build(hp: Any) -> keras.Model:
     return model
 
 
+def _reviews(n: int = 240) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(0)
+    good, bad = ["good", "great", "fine", "nice"], ["bad", "awful", "poor", "sad"]
+    y = rng.integers(0, 2, n)
+    x = np.array([" ".join(rng.choice(good if label else bad, 3)) for label in y])
+    return x, y
+
+
+def test_text_arrays_are_refused_pointing_to_a_stream_of_strings() -> None:
+    from tunekit.data import Dataset
+
+    x, y = _reviews()
+    with pytest.raises(DataError, match=r"holds text.*StreamData.*dtype='string'"):
+        Dataset.from_arrays(x, y)
+
+
+def test_a_text_model_on_a_stream_of_strings_is_tuned_and_tested(tmp_path: Path) -> None:
+    """Plain KerasTuner tunes a TextVectorization model on strings. Keras's symbolic output
+    of `Input((1,), dtype="string")` -> multi-hot -> Dense(2) is (None, 1, 2) while the model
+    outputs (n, 2): tunekit refused it before training ("outputs one unit per sample")."""
+    x, y = _reviews()
+    vectorize = keras.layers.TextVectorization(max_tokens=12, output_mode="multi_hot")
+    vectorize.adapt(x)
+
+    def build(hp):
+        text = keras.Input((1,), dtype="string")
+        hidden = keras.layers.Dense(hp.Int("units", 4, 8, step=4), activation="relu")
+        model = keras.Model(
+            text, keras.layers.Dense(2, activation="softmax")(hidden(vectorize(text)))
+        )
+        model.compile("adam", "sparse_categorical_crossentropy", metrics=["accuracy"])
+        return model
+
+    def batches(part: slice) -> Any:
+        return tf.data.Dataset.from_tensor_slices((x[part, None], y[part])).batch(32)
+
+    data = StreamData(
+        batches(slice(0, 160)),
+        batches(slice(160, 200)),
+        batches(slice(200, None)),
+        name="reviews",
+        fingerprint="reviews-v1",
+    )
+    result = CoarseToFine(
+        build,
+        data,
+        directory=tmp_path,
+        project_name="text",
+        coarse_trials=3,
+        coarse_epochs=1,
+        max_epochs=2,
+        factor=2,
+        final_epochs=2,
+        verbose=0,
+        finalists=0,
+        baseline=False,
+    ).run()
+    model = keras.models.load_model(tmp_path / "text" / "best_model.keras")
+    predicted = model.predict(batches(slice(200, None)), verbose=0).argmax(axis=1)
+    assert result.test_metrics["accuracy"] == pytest.approx(np.mean(predicted == y[200:]))
+
+
 def test_one_hot_labels_in_a_stream_are_scored_as_class_ids(tmp_path: Path) -> None:
     """A stream of one-hot labels (categorical cross-entropy), as plain KerasTuner takes it:
     it once trained everything, then failed writing the report."""

@@ -107,8 +107,13 @@ def model_output_shape(model: Any, sample: Any = None) -> tuple[int | None, ...]
         outputs = model.outputs
     except (AttributeError, ValueError):
         outputs = None
-    if outputs:
-        return tuple(outputs[0].shape) if len(outputs) == 1 else None
+    if outputs and len(outputs) > 1:
+        return None
+    # Keras's symbolic shape can have an axis the model's outputs lack (a TextVectorization
+    # on Input((1,), dtype="string") says (None, 1, k), where the model outputs (n, k)):
+    # a shape of more than 2 axes is read from a call on `sample` when there is one.
+    if outputs and (len(outputs[0].shape) <= 2 or sample is None):
+        return tuple(outputs[0].shape)
     if sample is None:
         return None
     try:

@@ -98,9 +98,13 @@ def _as_float32(x: Any, name: str) -> np.ndarray:
         text = any(isinstance(value, (str, bytes)) for value in np.asarray(x).ravel())
     if text:
         raise DataError(
-            f"{name} holds text (dtype {x.dtype}), not numbers. If the text is numbers "
-            f"written out, convert it yourself ({name}.astype('float32')), so that words "
-            "are never read as numbers by accident."
+            f"{name} holds text (dtype {x.dtype}), not numbers: tunekit's arrays are "
+            "numeric. For a model that reads text (keras.layers.TextVectorization), pass "
+            "the text as a tf.data.Dataset of (strings, labels) batches in "
+            "tunekit.data.StreamData, with keras.Input(shape=(), dtype='string') (README: "
+            "'Your own data', 'tf.data and PyDataset'). If the text is numbers written out, "
+            f"convert it yourself ({name}.astype('float32')), so that words are never read "
+            "as numbers by accident."
         )
     try:
         with np.errstate(over="ignore"):  # a finite value beyond float32: said below

@@ -329,7 +329,7 @@ def _class_ids(data: Dataset | StreamData, output: str | None) -> int | None:
 def _check_crossentropy_width(part: OutputPart, num_classes: int, what: str) -> None:
     """(A width that does not fit the classes is refused by `check_model`, saying so.)"""
     shape = tuple(part.output.shape)
-    units = shape[-1] if len(shape) == 2 else 1
+    units = shape[-1] if len(shape) >= 2 else 1  # (more axes: Keras's symbolic shape may)
     key = loss_key(part.loss)
     if units == 1 and num_classes <= 2 and key.startswith("sparsecategorical"):
         raise ModelCheckError(
