@@ -5,6 +5,7 @@ from __future__ import annotations
 import keras_tuner as kt
 import numpy as np
 import pytest
+from conftest import RUN_BUDGET
 
 from tunekit.objectives import describe_objective, parse_objective, resolve_objective
 
@@ -417,8 +418,7 @@ def test_a_run_refuses_a_users_own_metric_named_like_accuracy_and_minimises_it_w
         )
         return model
 
-    budget = dict(directory=tmp_path, coarse_trials=3, coarse_epochs=1, max_epochs=2, factor=2)
-    budget.update(top=1.0, seed=0, verbose=0, finalists=0, baseline=False)
+    budget = dict(directory=tmp_path, **RUN_BUDGET)
     with pytest.raises(ValueError, match="'val_not_accuracy'.*does not guess"):
         CoarseToFine(build, data, objective="val_not_accuracy", project_name="bare", **budget)
     run = CoarseToFine(build, data, objective="val_not_accuracy:min", project_name="min", **budget)

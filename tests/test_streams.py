@@ -23,7 +23,7 @@ import numpy as np
 import pytest
 import stream_models
 import tensorflow as tf
-from conftest import IMAGE_FOLDER_CLASSES, IMAGE_FOLDER_PER_CLASS, IMAGE_FOLDER_SIZE
+from conftest import IMAGE_FOLDER_CLASSES, IMAGE_FOLDER_PER_CLASS, IMAGE_FOLDER_SIZE, RUN_BUDGET
 from PIL import Image
 
 from tunekit import CoarseToFine
@@ -192,14 +192,8 @@ def test_a_text_model_on_a_stream_of_strings_is_tuned_and_tested(tmp_path: Path)
         data,
         directory=tmp_path,
         project_name="text",
-        coarse_trials=3,
-        coarse_epochs=1,
-        max_epochs=2,
-        factor=2,
         final_epochs=2,
-        verbose=0,
-        finalists=0,
-        baseline=False,
+        **RUN_BUDGET,
     ).run()
     model = keras.models.load_model(tmp_path / "text" / "best_model.keras")
     predicted = model.predict(batches(slice(200, None)), verbose=0).argmax(axis=1)
