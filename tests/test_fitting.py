@@ -817,6 +817,8 @@ class TransformingHyperModel(kt.HyperModel):
             return model.fit(x=x, y=y, **kwargs)
         elif self.how == "subset":  # fewer rows
             x, y = x[:-8], y[:-8]
+        elif self.how == "in_place":  # plain KerasTuner shifts the user's arrays each trial
+            x -= 3.0
         return model.fit(x, y, **kwargs)
 
 
@@ -887,3 +889,21 @@ def test_a_retrain_whose_fit_passes_x_on_has_no_such_note(digits, tmp_path):
     report = json.loads((run.run_dir / "report.json").read_text())
     assert report["best"]["x_note"] is None
     assert "untransformed" not in (run.run_dir / "report.md").read_text()
+
+
+def test_a_fit_that_changes_tunekits_arrays_in_place_stops_the_search_saying_why(digits, tmp_path):
+    """Before, every trial failed with numpy's "output array is read-only" and the search
+    stopped after 3 failures with no word of why the arrays are read-only."""
+    run = CoarseToFine(
+        TransformingHyperModel("in_place"),
+        digits,
+        directory=tmp_path,
+        project_name="in_place",
+        **TINY,
+        **BUDGET["hyperband"],
+    )
+    with pytest.raises(HyperModelFitError, match=r"in place .*read-only.*x = x - 3\.0"):
+        run.run()
+    run.close()
+    trials = list(run._tuner("coarse").oracle.trials.values())
+    assert len(trials) == 1  # the first trial stopped the search

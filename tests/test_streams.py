@@ -160,6 +160,45 @@ def test_text_arrays_are_refused_pointing_to_a_stream_of_strings() -> None:
         Dataset.from_arrays(x, y)
 
 
+@pytest.mark.parametrize("x", [["good film", "bad film"] * 20, [["good"], ["bad"]] * 20])
+def test_text_in_lists_is_refused_as_text_too(x) -> None:
+    """Before, a list of strings got "must be numeric (convertible to float32)"."""
+    from tunekit.data import Dataset
+
+    with pytest.raises(DataError, match=r"holds text \(a list of strings\).*StreamData"):
+        Dataset.from_arrays(x, [1, 0] * 20)
+
+
+def test_a_stream_of_text_labels_is_refused_when_made() -> None:
+    """Before, text labels made a regression stream and every trial failed."""
+    x, y = _reviews(64)
+    labels = np.where(y == 1, "pos", "neg")
+    stream = tf.data.Dataset.from_tensor_slices((x, labels)).batch(16)
+    with pytest.raises(DataError, match=r"labels are text \(e\.g\. b?'(pos|neg)'\).*StringLookup"):
+        StreamData(stream, stream, stream, fingerprint="text-labels")
+
+
+def test_a_text_model_under_jax_is_refused_before_training(monkeypatch) -> None:
+    """Keras on JAX runs no strings: every trial failed in model.fit ("Invalid dtype")."""
+    from tunekit.errors import ModelCheckError
+    from tunekit.steps.pairing_checks import check_text_backend
+
+    x, y = _reviews(64)
+    stream = tf.data.Dataset.from_tensor_slices((x, y)).batch(16)
+    data = StreamData(stream, stream, stream, fingerprint="text")
+    text = keras.Input(shape=(), dtype="string")
+    vectorize = keras.layers.TextVectorization(max_tokens=12, output_mode="multi_hot")
+    vectorize.adapt(x)
+    model = keras.Model(text, keras.layers.Dense(2, activation="softmax")(vectorize(text)))
+    check_text_backend(model, data, "The model")  # TensorFlow: fine
+    monkeypatch.setattr(keras.backend, "backend", lambda: "jax")
+    with pytest.raises(ModelCheckError, match=r"reads text.*--backend tensorflow"):
+        check_text_backend(model, data, "The model")
+    lazy = keras.Sequential([vectorize, keras.layers.Dense(2)])  # no Input: the stream says
+    with pytest.raises(ModelCheckError, match=r"KERAS_BACKEND=tensorflow"):
+        check_text_backend(lazy, data, "The model")
+
+
 def test_a_text_model_on_a_stream_of_strings_is_tuned_and_tested(tmp_path: Path) -> None:
     """Plain KerasTuner tunes a TextVectorization model on strings. Keras's symbolic output
     of `Input((1,), dtype="string")` -> multi-hot -> Dense(2) is (None, 1, 2) while the model

@@ -211,6 +211,17 @@ def fit_hypermodel(
                 "x, y, validation_data=None, **kwargs), to get the validation split there "
                 "too, or read kwargs.get('validation_data'); then rerun: the searches are kept."
             ) from None
+        except ValueError as e:
+            if "read-only" not in str(e) or not _read_only(args, pending):
+                raise
+            raise HyperModelFitError(
+                f"{_name(hypermodel)}.fit changes its input arrays in place ({e}): tunekit's "
+                "arrays are read-only, because the same arrays serve every trial and the "
+                "retrain, and a change in place would reach each later one (plain KerasTuner "
+                "shifts your arrays again at every trial). Make a new array instead, e.g. "
+                "x = x - 3.0 rather than x -= 3.0 (or x = x.copy() first); then rerun: the "
+                "completed trials are kept."
+            ) from None
         except TypeError as e:
             match = _DUPLICATE.search(str(e))
             key = match.group(1) if match else None
@@ -334,6 +345,28 @@ def _changed(received: Any, passed: Any) -> bool:
     if isinstance(passed, _Passed):
         return received is not passed
     return received is not passed and received != passed
+
+
+def _read_only(args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> bool:
+    """Whether any array of `args` or `kwargs` (dicts and lists too) cannot be written."""
+    parts = [*args, *kwargs.values()]
+    return any(
+        isinstance(leaf, np.ndarray) and not leaf.flags.writeable
+        for part in parts
+        for leaf in _leaves(part)
+    )
+
+
+def _leaves(value: Any) -> Any:
+    """The values inside nested dicts, lists and tuples (`validation_data` is a tuple)."""
+    if isinstance(value, Mapping):
+        for item in value.values():
+            yield from _leaves(item)
+    elif isinstance(value, (list, tuple)):
+        for item in value:
+            yield from _leaves(item)
+    else:
+        yield value
 
 
 def _x_changed(received: Any, passed: Any) -> bool:

@@ -91,14 +91,27 @@ def _as_features(x: Any, name: str) -> np.ndarray:
     return _as_float32(x, name)
 
 
+def _flat(values: list[Any] | tuple[Any, ...]) -> Any:
+    """The items of nested lists and tuples, in order."""
+    for value in values:
+        if isinstance(value, (list, tuple)):
+            yield from _flat(value)
+        else:
+            yield value
+
+
 def _as_float32(x: Any, name: str) -> np.ndarray:
     kind = getattr(x, "dtype", None)
     text = kind is not None and np.dtype(kind).kind in "US"  # as the .npz loader refuses it
     if kind is not None and np.dtype(kind).kind == "O":
         text = any(isinstance(value, (str, bytes)) for value in np.asarray(x).ravel())
+    if kind is None and isinstance(x, (list, tuple)):  # a list of strings: text too
+        text = any(isinstance(value, (str, bytes)) for value in _flat(x))
     if text:
         raise DataError(
-            f"{name} holds text (dtype {x.dtype}), not numbers: tunekit's arrays are "
+            f"{name} holds text ("
+            + (f"dtype {x.dtype}" if kind is not None else f"a {type(x).__name__} of strings")
+            + "), not numbers: tunekit's arrays are "
             "numeric. For a model that reads text (keras.layers.TextVectorization), pass "
             "the text as a tf.data.Dataset of (strings, labels) batches in "
             "tunekit.data.StreamData, with keras.Input(shape=(), dtype='string') (README: "

@@ -186,8 +186,9 @@ class StreamData:
         self.several_outputs = isinstance(y, (Mapping, list, tuple))
         # Their names, for objectives named `<output>_<metric>` (a list or tuple: unnamed).
         self.output_names = [str(k) for k in y] if isinstance(y, Mapping) else []
+        arrays = list(y.values()) if isinstance(y, dict) else [y]
+        _refuse_text_labels(list(y) if isinstance(y, (list, tuple)) else arrays)
         if task is None:
-            arrays = list(y.values()) if isinstance(y, dict) else [y]
             if num_classes is not None or class_names is not None or labels is not None:
                 task = CLASSIFICATION  # classes were named: the targets are labels
             elif all(a.dtype.kind in "iub" for a in arrays):
@@ -365,6 +366,23 @@ class StreamData:
 
     def __repr__(self) -> str:
         return f"<StreamData {self.summary()}>"
+
+
+def _refuse_text_labels(arrays: list[Any]) -> None:
+    """Refuses labels that are text (strings or bytes): Keras trains on numbers, and such a
+    stream was taken as regression, every trial failing after the search began."""
+    for array in arrays:
+        values = np.asarray(array)
+        if values.dtype.kind in "USO" and values.size:
+            first = values.ravel()[0]
+            if isinstance(first, (str, bytes)) or values.dtype.kind in "US":
+                raise DataError(
+                    f"StreamData: the first training batch's labels are text (e.g. {first!r}): "
+                    "Keras trains on numbers. Encode them as class ids 0..K-1 in the pipeline "
+                    "(e.g. .map with keras.layers.StringLookup(vocabulary=[...], "
+                    "num_oov_indices=0)) or before it (sklearn's LabelEncoder), and pass "
+                    "class_names=[...] in the ids' order."
+                )
 
 
 def _refuse_ambiguous_targets(arrays: list[Any]) -> None:

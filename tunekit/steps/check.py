@@ -26,7 +26,7 @@ from tunekit.regression import check_regression_output_shape
 from tunekit.steps.label_forms import check_label_form, check_metric_label_form
 from tunekit.steps.output_checks import WHAT as _WHAT
 from tunekit.steps.output_checks import check_built_model, model_sample, outputs_and_compile
-from tunekit.steps.pairing_checks import check_pairings, check_runs_on
+from tunekit.steps.pairing_checks import check_pairings, check_runs_on, check_text_backend
 
 __all__ = [
     "check_declares_hyperparameters",
@@ -94,6 +94,7 @@ def check_model(
             shape = None
         else:
             check_trainable(hypermodel, model, data)
+            check_text_backend(model, data, _WHAT)
             sample = model_sample(data)
             fed_as_is = type(hypermodel).fit is kt.HyperModel.fit  # an own fit may not be
             if fed_as_is:

@@ -351,3 +351,33 @@ def _check_crossentropy_width(part: OutputPart, num_classes: int, what: str) -> 
             "loss='sparse_categorical_crossentropy' (a softmax output); for several labels "
             f"per sample, give y as rows of {units} 0/1 values."
         )
+
+
+def check_text_backend(model: Any, data: Dataset | StreamData, what: str) -> None:
+    """Refuses, before training, a model that reads strings under Keras on JAX.
+
+    JAX runs no string tensors: such a model (`keras.Input(dtype="string")`
+    before a `TextVectorization`), or any model fed a stream of strings, failed
+    every trial inside `model.fit` ("Invalid dtype: object") with no word of
+    the backend.
+
+    Raises:
+        ModelCheckError (a `ValueError`): Saying to run on TensorFlow.
+    """
+    if keras.backend.backend() != "jax":
+        return
+    try:
+        inputs = list(model.inputs or [])  # none until a lazily built model is called
+    except (AttributeError, ValueError):
+        inputs = []
+    text = any(str(getattr(tensor, "dtype", "")) == "string" for tensor in inputs)
+    if not text and isinstance(data, StreamData):
+        x = training_samples(data)  # the first batch's
+        text = any(np.asarray(part).dtype.kind in "USO" for part in keras.tree.flatten(x))
+    if text:
+        raise ModelCheckError(
+            f"{what} reads text (strings), which Keras on JAX cannot run: every trial would "
+            "fail in model.fit. Run it on TensorFlow: --backend tensorflow on the command "
+            "line (--backend auto picks it), or KERAS_BACKEND=tensorflow before Keras is "
+            "imported (Python)."
+        )
