@@ -299,6 +299,18 @@ def _image_folder(tmp_path: Path, stray: dict[str, bytes]) -> list[str]:
             ["1 image(s) directly in", "in no class subfolder", ": 'loose.png'. Move each"],
             id="image_in_no_class",
         ),
+        pytest.param(  # a PNG without a suffix was left out of the data (exit 0)
+            lambda p: _image_folder(p, {"b/scan": b"\x89PNG\r\n\x1a\n" + bytes(24)}),
+            ["1 image(s) in", "'b/scan' (a PNG: name it .png)", "move them out"],
+            id="image_without_a_suffix",
+        ),
+        pytest.param(  # said "(8 missing)", not that the cells hold the text 'NA'
+            lambda p: _csv(
+                p, "x,depth", [f"{i},{'NA' if i % 4 else i}" for i in range(30)], "depth"
+            ),
+            ["column(s) 'depth' (22 missing: cells holding the text 'NA') have missing values"],
+            id="na_text_in_a_numeric_target",
+        ),
     ],
 )
 def test_data_a_loader_would_change_exits_2_saying_it_in_flags(tmp_path, capsys, make_args, said):

@@ -430,3 +430,54 @@ def test_a_csv_not_in_utf8_is_told_how_to_save_it(tmp_path):
     frame.to_csv(tmp_path / "latin.csv", index=False, encoding="latin-1")
     with pytest.raises(DataError, match=r"It is not UTF-8 text: save it as UTF-8"):
         load_csv(tmp_path / "latin.csv", target="espèce")
+
+
+def _regions(tmp_path, labels, feature=None):
+    """60 rows `a,b,region`: `region` the first label where `a > 0`, the second elsewhere."""
+    a = np.random.default_rng(0).normal(size=60)
+    rows = [
+        f"{a[i]:.3f},{feature if feature and i % 6 == 0 else i},{labels[int(a[i] <= 0)]}"
+        for i in range(60)
+    ]
+    path = tmp_path / "regions.csv"
+    path.write_text("a,b,region\n" + "\n".join(rows) + "\n")
+    return path, int((a > 0).sum())
+
+
+@pytest.mark.parametrize(
+    "labels", [("NA", "EU"), ("None", "Some"), ("null", "set"), ("nan", "num"), ("N/A", "A")]
+)
+def test_text_labels_pandas_reads_as_missing_are_classes(tmp_path, labels):
+    """A text target holding 'NA' (North America), 'None', 'null', 'nan' or 'N/A' was refused
+    as missing values, with advice to drop those rows: a whole class deleted."""
+    path, first = _regions(tmp_path, labels)
+    ds = load_csv(path, target="region", validation_fraction=0.2, test_fraction=0.2)
+    assert ds.task == "classification" and ds.class_names == sorted(labels)
+    y = np.concatenate([ds.y_train, ds.y_val, ds.y_test])
+    assert int((y == ds.class_names.index(labels[0])).sum()) == first
+
+
+def test_an_empty_cell_in_a_text_target_is_still_missing(tmp_path):
+    path, _ = _regions(tmp_path, ("NA", "EU"))
+    path.write_text(path.read_text() + "0.5,60,\n")
+    with pytest.raises(DataError, match=r"column\(s\) 'region' \(1 missing\) have missing"):
+        load_csv(path, target="region")
+
+
+def test_text_read_as_missing_in_numbers_is_refused_saying_the_text(tmp_path):
+    """A numeric target (or a feature) with 'NA' cells is missing values, as before, but the
+    message says the cells held the text pandas reads as missing."""
+    text = "a,b,depth\n" + "\n".join(
+        f"{i},{i % 3},{'NA' if i % 5 == 0 else i * 0.5}" for i in range(40)
+    )
+    with pytest.raises(DataError) as e:
+        load_csv(_write(tmp_path, text + "\n1,1,\n"), target="depth")
+    assert "column(s) 'depth' (9 missing: 8 cells holding the text 'NA', 1 empty) have" in str(
+        e.value
+    )
+    assert "pandas reads a cell holding the text 'NA', 'N/A', 'None'" in str(e.value)
+    path, _ = _regions(tmp_path, ("x", "y"), feature="None")
+    with pytest.raises(DataError) as e:
+        load_csv(path, target="region")
+    assert "column(s) 'b' (10 missing: cells holding the text 'None') have missing" in str(e.value)
+    assert "encode them as numbers" in str(e.value)

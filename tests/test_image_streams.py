@@ -454,6 +454,70 @@ def test_many_images_of_another_format_are_counted_past_ten(tmp_path):
     assert "'bear/s09.tif' and 3 more." in message and "s10.tif" not in message
 
 
+def _image(path: Path, **save) -> None:
+    Image.fromarray(np.zeros((4, 4, 3), np.uint8) + 90).save(path, **save)
+
+
+@pytest.mark.parametrize("name", ["a.dib", "b.apng", "c.sgi", "d.rgb", "e.eps", "f.qoi"])
+def test_images_of_any_format_pillow_registers_are_named_not_left_out(tmp_path, name):
+    """Formats Pillow reads but no hand-written suffix list had were left out of the data
+    without a word (exit 0), by both loaders. A BMP as `.dib` or a PNG as `.apng`, which
+    TensorFlow's decoder reads, is refused too: Keras's lister leaves it out."""
+    from tunekit.data import load_image_directory
+
+    root = _rgb_folder(tmp_path / "folder", per_class=3)
+    save = {"format": {".dib": "BMP", ".apng": "PNG"}.get(Path(name).suffix, None)}
+    _image(root / "cog" / name, **({} if save["format"] is None else save))
+    loads = (image_folder_stream, folder_format, lambda r: load_image_directory(r, (12, 12)))
+    for load in loads:
+        message = str(_refusal(load, root))
+        assert message.startswith("1 image(s) in ") and f"'cog/{name}'" in message
+        assert "Convert them to PNG or JPEG" in message and "move them out" in message
+    rename = {"a.dib": "(a BMP: name it .bmp)", "b.apng": "(a PNG: name it .png)"}.get(name)
+    assert rename is None or f"'cog/{name}' {rename}" in message
+
+
+def test_images_under_a_name_that_is_no_image_suffix_are_sniffed_and_named(tmp_path):
+    """A PNG saved with no suffix (`cat/scan`) or as `a.png.bak` was left out without a word
+    (exit 0); files that are not images, of any name, are still ignored."""
+    from tunekit.data import load_image_directory
+    from tunekit.data.images import list_images
+
+    root = _rgb_folder(tmp_path / "folder", per_class=3)
+    _image(root / "bear" / "scan", format="PNG")
+    _image(root / "cog" / "a.png.bak", format="PNG")
+    _image(root / "cog" / "photo.jpg.old", format="JPEG")
+    (root / "bear" / "cut").write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(24))  # a damaged PNG
+    ignored = {
+        "README.txt": b"not an image",
+        "labels.csv": b"file,label\n0.png,bear\n",
+        "0.json": b'{"box": [1, 2, 3, 4]}',
+        "notes.md": b"# notes\n",
+        "Thumbs.db": b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(600),  # an OLE file
+        ".DS_Store": b"\x00\x00\x00\x01Bud1" + bytes(64),
+        "weights.npy": b"\x93NUMPY\x01\x00v\x00{'descr': '<f4'}",
+        "png.json": b"\x89PNG\r\n\x1a\n",  # a known kind of file: not opened
+        "bmi.log": b"BMI of each sample\n",  # starts as a BMP does
+    }
+    for file, content in ignored.items():
+        (root / "bear" / file).write_bytes(content)
+    loads = (image_folder_stream, folder_format, lambda r: load_image_directory(r, (12, 12)))
+    for load in loads:
+        message = str(_refusal(load, root))
+        assert message.startswith("4 image(s) in ")
+        assert (
+            "'bear/cut' (a PNG: name it .png), 'bear/scan' (a PNG: name it .png), "
+            "'cog/a.png.bak' (a PNG: name it .png), "
+            "'cog/photo.jpg.old' (a JPEG: name it .jpg)."
+        ) in message
+        assert not any(file in message for file in ignored)
+    for file in ("bear/cut", "bear/scan", "cog/a.png.bak", "cog/photo.jpg.old"):
+        (root / file).unlink()
+    assert [path for path, _, _ in list_images(root)] == [
+        f"{c}/{i}.png" for c in ("bear", "cog") for i in range(3)
+    ]
+
+
 def test_images_beside_the_class_folders_are_named_not_left_out(tmp_path):
     """Images directly in the folder, next to its class subfolders, belong to no class:
     they were left out of the data without a word (exit 0)."""

@@ -11,22 +11,13 @@ from typing import Any
 import numpy as np
 
 from tunekit.data._checks import _SPLITS, SCALED_UINT8, _check_fractions, _is_int, _scale_pixels
+from tunekit.data._image_kinds import IMAGE_SUFFIXES, image_kind, named_images
 from tunekit.data._splits import _stratified_split
 from tunekit.data.dataset import Dataset
 from tunekit.errors import DataError
 
 __all__ = ["load_image_directory", "listing_changes"]
 
-# The formats Keras's image_dataset_from_directory lists.
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif")
-# Images of other formats: Keras's decoder (the streamed folders') reads none of them, so the
-# loaders refuse them by name rather than leave them out of the data (any case).
-OTHER_IMAGE_SUFFIXES = (
-    *(".tif", ".tiff", ".webp", ".heic", ".heif", ".avif", ".jfif", ".jpe", ".jxl"),
-    *(".jp2", ".j2k", ".jpf", ".jpx", ".ppm", ".pgm", ".pbm", ".pnm", ".pfm", ".ico"),
-    *(".icns", ".cur", ".svg", ".svgz", ".tga", ".dds", ".pcx", ".psd", ".xbm", ".xpm"),
-    *(".exr", ".hdr", ".dng", ".cr2", ".cr3", ".nef", ".arw", ".orf", ".rw2", ".raf"),
-)
 # color_mode -> (Pillow mode, channels)
 COLOR_MODES = {"rgb": ("RGB", 3), "grayscale": ("L", 1)}
 
@@ -44,7 +35,9 @@ def load_image_directory(
     `root/<class>/**/*.png|*.jpg|*.jpeg|*.bmp|*.gif` (any case, in folders
     inside a class's too). Hidden entries and files that are not images
     (`README.txt`, `labels.csv`) are ignored; images of another format
-    (`.tif`, `.webp`, `.heic`...) or directly in `root` are refused. Each
+    (`.tif`, `.webp`, `.heic`, `.dib`, `.sgi`...: any suffix Pillow knows), files
+    whose content is an image under another name (`scan`, `a.png.bak`), and
+    images directly in `root` are refused, by name. Each
     class is shuffled with `seed`; its first `round(n * test_fraction)` images
     (at least 1) go to test, the next to validation, the rest to train.
 
@@ -201,7 +194,10 @@ def list_images(folder: Path) -> list[tuple[str, int, int]]:
             class without images, a subfolder that cannot be listed, an image
             whose size cannot be read (a broken symbolic link), images directly
             in the folder (in no class), or images of a format Keras cannot
-            decode (`OTHER_IMAGE_SUFFIXES`), naming each (up to 10).
+            decode or under a name it does not list, naming each (up to 10): a
+            suffix Pillow or `mimetypes` knows as an image's, or (any other
+            suffix) a file whose header Pillow reads as an image; see
+            `tunekit.data._image_kinds`.
     """
     if not folder.is_dir():
         raise DataError(
@@ -215,7 +211,7 @@ def list_images(folder: Path) -> list[tuple[str, int, int]]:
             "do not exist: their images would be left out. Fix or remove the links, then rerun."
         )
     classes = sorted(p.name for p in entries if p.is_dir())
-    loose = sorted(p.name for p in entries if not p.is_dir() and _is_image(p.name))
+    loose = sorted(p.name for p in entries if not p.is_dir() and image_kind(p))
     if len(classes) < 2:
         raise DataError(
             f"Need at least 2 class subfolders in {str(folder)!r}, found "
@@ -248,9 +244,10 @@ def list_images(folder: Path) -> list[tuple[str, int, int]]:
                     "folder outside it (--directory, directory=), then rerun."
                 )
             for file in files:
-                if not file.startswith(".") and Path(file).suffix.lower() in OTHER_IMAGE_SUFFIXES:
+                kind = image_kind(Path(parent) / file)
+                if kind == "other":
                     other_format.append(f"{inside}/{file}")
-                elif not file.startswith(".") and Path(file).suffix.lower() in IMAGE_SUFFIXES:
+                elif kind == "keras":
                     try:
                         stat = os.stat(Path(parent) / file)
                     except OSError as e:  # all of them named at once, not one a run
@@ -274,9 +271,11 @@ def list_images(folder: Path) -> list[tuple[str, int, int]]:
     if other_format:
         raise DataError(
             f"{len(other_format)} image(s) in {str(folder)!r} are in a format Keras cannot "
-            f"decode and would be left out of the data: {_named(sorted(other_format))}. Convert "
-            f"them to {'/'.join(IMAGE_SUFFIXES)} (an image editor's export, or Pillow's "
-            "Image.save), or remove them from the folder, then rerun."
+            f"decode, or under a name it does not list ({'/'.join(IMAGE_SUFFIXES)}), and would "
+            f"be left out of the data: {named_images(folder, sorted(other_format))}. Convert "
+            "them to PNG or JPEG (an image editor's export, or Pillow's Image.save), give a "
+            "PNG/JPEG/BMP/GIF image its own suffix, or remove them from the folder (move them "
+            "out), then rerun."
         )
     if empty:
         raise DataError(
@@ -284,12 +283,6 @@ def list_images(folder: Path) -> list[tuple[str, int, int]]:
             f"({'/'.join(IMAGE_SUFFIXES)}); add images or remove the folder."
         )
     return listing
-
-
-def _is_image(name: str) -> bool:
-    """Whether `name` is an image file's name (any format), not a hidden one."""
-    suffix = Path(name).suffix.lower()
-    return not name.startswith(".") and suffix in IMAGE_SUFFIXES + OTHER_IMAGE_SUFFIXES
 
 
 def _named(names: Sequence[str], shown: int = 10) -> str:

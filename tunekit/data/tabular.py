@@ -14,6 +14,7 @@ from tunekit.data import _targets as tg
 from tunekit.data._checks import CLASSIFICATION, REGRESSION, _naming_file
 from tunekit.data._classes import value_classes
 from tunekit.data._csv_header import check_header
+from tunekit.data._csv_missing import as_written, check_no_missing, text_targets_as_written
 from tunekit.data.dataset import Dataset
 from tunekit.errors import DataError
 
@@ -33,8 +34,10 @@ def load_csv(
     """Loads a CSV with a header row (pandas): every column but `target` is a feature.
 
     Feature columns must be numeric (ints, floats or booleans) and no cell may be
-    missing: tunekit does not guess an encoding or an imputation, it names the
-    columns to fix. The target column decides the task as in
+    missing (empty, or text pandas reads as missing: `NA`, `None`, `null`...):
+    tunekit does not guess an encoding or an imputation, it names the columns to
+    fix. A target column of text labels is read as written: `NA` and `EU` are
+    two classes (an empty cell is still missing). The target column decides the task as in
     `Dataset.from_arrays` (integer class ids: classification; real values:
     regression), unless `task=` says it. A text target column is taken as class
     names for classification (sorted, index = class id); so is a column of whole
@@ -135,7 +138,9 @@ def load_csv(
                 "it has a header row but no data rows; write the rows (one sample "
                 "per row) and save the CSV again."
             )
-        _check_no_missing(frame)
+        written = as_written(file, frame)  # only when a cell is missing
+        text_targets_as_written(frame, written, targets)  # text labels 'NA', 'None'
+        check_no_missing(frame, written)
         _check_numeric(frame, features)
         _check_no_row_index(frame, features)
         _check_finite_columns(frame, features + [t for t in targets if t in frame])
@@ -173,18 +178,6 @@ def _check_no_row_index(frame: Any, features: list[str]) -> None:
                 "target when the rows are sorted. Save the CSV with DataFrame.to_csv(..., "
                 "index=False), or drop that column."
             )
-
-
-def _check_no_missing(frame: Any) -> None:
-    missing = frame.isna().sum()
-    missing = missing[missing > 0]
-    if len(missing):
-        shown = ", ".join(f"{c!r} ({n} missing)" for c, n in missing.items())
-        raise DataError(
-            f"column(s) {shown} have missing values. Fill them (e.g. "
-            "DataFrame.fillna) or drop those rows (DataFrame.dropna), and save the "
-            "CSV again."
-        )
 
 
 def _check_finite_columns(frame: Any, columns: list[str]) -> None:
