@@ -199,6 +199,41 @@ def test_a_text_model_under_jax_is_refused_before_training(monkeypatch) -> None:
         check_text_backend(lazy, data, "The model")
 
 
+@pytest.mark.parametrize("first, refused", [(0, False), (1, True)])
+def test_stream_labels_beyond_a_sparse_outputs_width_are_refused_before_training(
+    tmp_path: Path, first: int, refused: bool
+) -> None:
+    """Labels 1..3 in a stream without num_classes, a 3-unit softmax: under JAX, which does
+    not check class ids, the run ended with exit 0 and a meaningless test accuracy (0.18);
+    under TensorFlow every trial failed, then "No coarse trial completed"."""
+    from tunekit.errors import ModelCheckError
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(96, 5)).astype("float32")
+    y = (np.digitize(x[:, 0], [-0.5, 0.5]) + first).astype("int64")
+    stream = tf.data.Dataset.from_tensor_slices((x, y)).batch(32)
+    data = StreamData(stream, stream, stream, fingerprint=f"labels-from-{first}")
+
+    def build(hp):
+        model = keras.Sequential(
+            [
+                keras.Input((5,)),
+                keras.layers.Dense(hp.Int("units", 4, 8, step=4)),
+                keras.layers.Dense(3, activation="softmax"),
+            ]
+        )
+        model.compile("adam", "sparse_categorical_crossentropy", metrics=["accuracy"])
+        return model
+
+    run = CoarseToFine(build, data, directory=tmp_path, **RUN_BUDGET)
+    if refused:
+        with pytest.raises(ModelCheckError, match=r"class ids 0\.\.2, but the labels go up to 3"):
+            run.check_model()
+    else:
+        run.check_model()
+    run.close()
+
+
 def test_a_text_model_on_a_stream_of_strings_is_tuned_and_tested(tmp_path: Path) -> None:
     """Plain KerasTuner tunes a TextVectorization model on strings. Keras's symbolic output
     of `Input((1,), dtype="string")` -> multi-hot -> Dense(2) is (None, 1, 2) while the model

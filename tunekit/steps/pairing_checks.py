@@ -138,7 +138,8 @@ def check_pairings(
         ):
             labels = _class_ids(data, part.name if len(parts) > 1 else None)
             if labels is not None:
-                _check_crossentropy_width(part, labels, f"{what} {output}")
+                streamed = isinstance(data, StreamData)  # classes read from a batch
+                _check_crossentropy_width(part, labels, f"{what} {output}", streamed)
 
 
 def check_trial_model(
@@ -326,8 +327,11 @@ def _class_ids(data: Dataset | StreamData, output: str | None) -> int | None:
     return int(labels.max()) + 1 if labels.size and labels.min() >= 0 else None
 
 
-def _check_crossentropy_width(part: OutputPart, num_classes: int, what: str) -> None:
-    """(A width that does not fit the classes is refused by `check_model`, saying so.)"""
+def _check_crossentropy_width(
+    part: OutputPart, num_classes: int, what: str, streamed: bool = False
+) -> None:
+    """(A width that does not fit the classes of arrays is refused by `check_model`, saying
+    so; a stream's labels, when its classes are not given, are read from its first batch.)"""
     shape = tuple(part.output.shape)
     units = shape[-1] if len(shape) >= 2 else 1  # (more axes: Keras's symbolic shape may)
     key = loss_key(part.loss)
@@ -339,6 +343,15 @@ def _check_crossentropy_width(part: OutputPart, num_classes: int, what: str) -> 
             "loss='binary_crossentropy' for one sigmoid unit "
             "(keras.losses.BinaryCrossentropy(from_logits=True) for a logit), or end the "
             "model in Dense(2, activation='softmax')."
+        )
+    sparse = key.startswith("sparsecategorical")
+    if streamed and isinstance(units, int) and 1 < units < num_classes and sparse:
+        raise ModelCheckError(
+            f"{what} {units} units per sample and is compiled with a sparse categorical "
+            f"cross-entropy, which takes class ids 0..{units - 1}, but the labels go up to "
+            f"{num_classes - 1}: every trial would fail (TensorFlow) or train on wrong "
+            "numbers (JAX does not check the ids). Give the classes the ids 0..K-1 (labels "
+            f"1..K: y - 1 in the pipeline), or end the model in Dense({num_classes})."
         )
     if isinstance(units, int) and units > 1 and key.startswith("binary") and "crossentropy" in key:
         if units < num_classes:
