@@ -348,25 +348,11 @@ def _changed(received: Any, passed: Any) -> bool:
 
 
 def _read_only(args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> bool:
-    """Whether any array of `args` or `kwargs` (dicts and lists too) cannot be written."""
-    parts = [*args, *kwargs.values()]
+    """Whether any array in `args` or `kwargs` (inside dicts, lists, tuples) cannot be written."""
     return any(
         isinstance(leaf, np.ndarray) and not leaf.flags.writeable
-        for part in parts
-        for leaf in _leaves(part)
+        for leaf in keras.tree.flatten([list(args), dict(kwargs)])
     )
-
-
-def _leaves(value: Any) -> Any:
-    """The values inside nested dicts, lists and tuples (`validation_data` is a tuple)."""
-    if isinstance(value, Mapping):
-        for item in value.values():
-            yield from _leaves(item)
-    elif isinstance(value, (list, tuple)):
-        for item in value:
-            yield from _leaves(item)
-    else:
-        yield value
 
 
 def _x_changed(received: Any, passed: Any) -> bool:
