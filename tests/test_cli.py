@@ -311,6 +311,18 @@ def _image_folder(tmp_path: Path, stray: dict[str, bytes]) -> list[str]:
             ["column(s) 'depth' (22 missing: cells holding the text 'NA') have missing values"],
             id="na_text_in_a_numeric_target",
         ),
+        pytest.param(  # a depth-1 tree on 'id' alone scored 1.0 (exit 0)
+            lambda p: _csv(
+                p, "id,x,t", [f"{(7 * i) % 30},{i % 5},{i % 2}" for i in range(30)], "t"
+            ),
+            ["column 'id' looks like a row identifier", "drop(columns=['id'])"],
+            id="id_column",
+        ),
+        pytest.param(  # its first row was read as names: "a column named more than once"
+            lambda p: _csv(p, "0,1,0", [f"{i % 3},{i},{i % 2}" for i in range(30)], "label"),
+            ["Its first row looks like data", "(then --target c2 if the last column is"],
+            id="no_header_row",
+        ),
     ],
 )
 def test_data_a_loader_would_change_exits_2_saying_it_in_flags(tmp_path, capsys, make_args, said):

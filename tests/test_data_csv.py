@@ -481,3 +481,132 @@ def test_text_read_as_missing_in_numbers_is_refused_saying_the_text(tmp_path):
         load_csv(path, target="region")
     assert "column(s) 'b' (10 missing: cells holding the text 'None') have missing" in str(e.value)
     assert "encode them as numbers" in str(e.value)
+
+
+def _cancer_frame(n=120):
+    from sklearn.datasets import load_breast_cancer
+
+    data = load_breast_cancer(as_frame=True)
+    frame = data.frame.iloc[:n, [0, 1, 2, 3]].copy()
+    frame["diagnosis"] = np.where(data.target.iloc[:n] == 1, "benign", "malignant")
+    return frame
+
+
+@pytest.mark.parametrize(
+    ("write", "column"),
+    [
+        # reset_index() then shuffled: 'index' holds the row numbers out of order (exit 0, a
+        # feature that numbers the rows)
+        (
+            lambda f, p: f.reset_index().sample(frac=1, random_state=1).to_csv(p, index=False),
+            "index",
+        ),
+        # sorted by class, numbered, shuffled, saved with its named index: a depth-1 tree on
+        # 'id' alone scored 1.0 test accuracy
+        (
+            lambda f, p: (
+                f.sort_values("diagnosis")
+                .reset_index(drop=True)
+                .rename_axis("id")
+                .sample(frac=1, random_state=1)
+                .to_csv(p)
+            ),
+            "id",
+        ),
+        # an index saved after filtering rows: gaps in the numbers
+        (lambda f, p: f[f.index % 3 != 0].to_csv(p), "Unnamed: 0"),
+        (
+            lambda f, p: f.assign(patient_id=1000 + np.arange(len(f))).to_csv(p, index=False),
+            "patient_id",
+        ),
+        (
+            lambda f, p: f.assign(PatientId=np.arange(len(f))[::-1]).to_csv(p, index=False),
+            "PatientId",
+        ),
+        (lambda f, p: f.assign(**{"Row No": np.arange(len(f))}).to_csv(p, index=False), "Row No"),
+    ],
+    ids=[
+        "shuffled_index",
+        "sorted_then_numbered_id",
+        "filtered_index",
+        "patient_id",
+        "camel_id",
+        "row_no",
+    ],
+)
+def test_a_column_numbering_the_rows_is_refused_in_any_order(tmp_path, write, column):
+    """Only `0..n-1` in order was refused; the same numbers shuffled, with gaps, or in an id
+    column were features that told the model which row it was (a leak, exit 0)."""
+    path = tmp_path / "cancer.csv"
+    write(_cancer_frame(), path)
+    with pytest.raises(
+        DataError,
+        match=rf"column '{column}' (holds the row numbers|looks like a row identifier).*drop",
+    ):
+        load_csv(path, target="diagnosis")
+
+
+def test_columns_named_like_ids_but_not_numbering_rows_are_features(tmp_path):
+    """Not refused: an id repeated across rows (a group), a name that only ends in 'id'
+    ('acid', 'valid'), and whole numbers under another name."""
+    frame = _cancer_frame()
+    n = len(frame)
+    frame = frame.assign(
+        site_id=np.arange(n) % 4, acid=np.arange(n), valid=np.arange(n) + 5, count=np.arange(n)
+    )
+    frame.to_csv(tmp_path / "ok.csv", index=False)
+    ds = load_csv(tmp_path / "ok.csv", target="diagnosis")
+    assert ds.input_shape == (8,) and ds.class_names == ["benign", "malignant"]
+
+
+def test_a_semicolon_csv_with_decimal_commas_is_told_both(tmp_path):
+    """A European Excel export (`;` between columns, `1,5` in numbers) was refused as rows
+    longer than the header, with advice to name the extra columns, which breaks the file."""
+    frame = _cancer_frame(40)
+    path = tmp_path / "export.csv"
+    frame.to_csv(path, index=False, sep=";", decimal=",")
+    with pytest.raises(
+        DataError,
+        match=r"export\.csv' seems to separate its columns with ';' and to write numbers with "
+        r"decimal commas.*pd\.read_csv\(path, sep=';', decimal=','\)\.to_csv\(path, index=False\)",
+    ):
+        load_csv(path, target="diagnosis")
+    pd.read_csv(path, sep=";", decimal=",").to_csv(path, index=False)  # the fix given
+    assert load_csv(path, target="diagnosis").input_shape == (4,)
+
+
+@pytest.mark.parametrize("repeats", [True, False], ids=["repeated_values", "distinct_values"])
+def test_a_csv_without_a_header_row_is_told_to_add_one(tmp_path, repeats):
+    """Its first row of numbers was read as names: refused as names given twice (a
+    1,260-character list of '0.0') or as a target not among '17.99', '10.38', ..."""
+    from sklearn.datasets import load_digits
+
+    if repeats:
+        digits = load_digits()
+        frame = pd.DataFrame(np.c_[digits.data[:100], digits.target[:100]])
+    else:
+        frame = _cancer_frame(60).assign(diagnosis=lambda f: (f.diagnosis == "benign").astype(int))
+    path = tmp_path / "noheader.csv"
+    frame.to_csv(path, index=False, header=False)
+    last = f"c{frame.shape[1] - 1}"
+    with pytest.raises(
+        DataError,
+        match=r"Its first row looks like data, not a header: every name in it is a number.*"
+        rf"add_prefix\('c'\).*target='{last}' \(--target {last}\)",
+    ) as caught:
+        load_csv(path, target="label")
+    assert len(str(caught.value)) < 700
+    pd.read_csv(path, header=None).add_prefix("c").to_csv(path, index=False)  # the fix given
+    assert load_csv(path, target=last).input_shape == (frame.shape[1] - 1,)
+
+
+def test_pandas_default_numeric_names_are_a_header(tmp_path):
+    """`pd.DataFrame(array).to_csv(index=False)` writes the header 0, 1, ..., k-1: a header."""
+    from sklearn.datasets import load_digits
+
+    digits = load_digits()
+    pd.DataFrame(np.c_[digits.data[:200], digits.target[:200]]).to_csv(
+        tmp_path / "d.csv", index=False
+    )
+    ds = load_csv(tmp_path / "d.csv", target="64", task="classification")
+    assert ds.input_shape == (64,) and ds.num_classes == 10

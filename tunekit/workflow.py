@@ -438,8 +438,9 @@ class CoarseToFine:
             raise DataError(
                 f"`data`: class(es) {unseen} occur in the validation or test labels but never in "
                 f"y_train ({data.summary()}): a model cannot learn them and its test score would "
-                "mislead. Put examples of every class in the training split (e.g. "
-                "Dataset.from_arrays splits each class)."
+                "mislead. Put examples of every class in the training split: add some to "
+                "x_train/y_train (in an .npz file, or arrays split by hand), or hand all the "
+                "samples unsplit to Dataset.from_arrays, which splits each class."
             )
         settings = resolve_workflow_params(
             dict(

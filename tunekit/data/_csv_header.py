@@ -5,17 +5,27 @@ without a name `Unnamed: 3` (a comma at the end of every line adds an empty
 one), and takes the first field as row labels, not a column, when the data
 rows have one field more than the header. Each left a column renamed, empty
 or dropped from the features with exit 0; `check_header` refuses them,
-naming the columns by their position, as the file's header has them.
+naming the columns by their position, as the file's header has them. It also
+names a `;`-separated file with decimal commas (European exports) and a file
+without a header row (its first row of numbers read as names) for what they
+are. `check_identifiers` refuses a feature column that numbers the rows: a
+pandas index saved with the file, in order or shuffled, or an id column.
 """
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
 from tunekit.errors import DataError
 
-__all__ = ["check_header"]
+__all__ = ["check_header", "check_identifiers", "headerless_hint", "separator_in"]
+
+# Names that say a column identifies a row: pandas' index (`Unnamed: 0`, `index`, or
+# no name), `id`, `row_id`, `patient id`, `PatientId`, `customerID`; not `acid`, `paid`.
+_ROW_NUMBER_NAME = re.compile(r"(unnamed: \d+|index|)", re.IGNORECASE)
+_ID_NAME = re.compile(r"(?i:(.*[\s_.\-])?(id|idx|row|row[\s_.\-]?(no|nr|num|number)))|.*[a-z]I[Dd]")
 
 
 def check_header(file: Path, frame: Any) -> None:
@@ -36,6 +46,16 @@ def check_header(file: Path, frame: Any) -> None:
             first = next((row for row in rows if row), [])
     except (OSError, UnicodeError, csv.Error):  # pandas read it: nothing to compare with
         return
+    separator = separator_in(names)
+    if separator and len(first) > len(names):  # `1,5;2,3`: decimal commas split each row
+        raise DataError(
+            f"{str(file)!r} seems to separate its columns with {separator!r} and to write "
+            f"numbers with decimal commas ({first[0]},{first[1]}...): read with commas its "
+            f"header is one column, {_short(names[0])!r}, and its rows are cut at the "
+            "decimal commas. Save it with commas between columns and points in numbers, "
+            f"e.g. pandas: pd.read_csv(path, sep={separator!r}, decimal=',')"
+            ".to_csv(path, index=False)."
+        )
     if len(first) > len(names):  # pandas took the first fields as the rows' labels
         extra = len(first) - len(names)
         raise DataError(
@@ -48,6 +68,8 @@ def check_header(file: Path, frame: Any) -> None:
     for i, name in enumerate(names, start=1):
         positions.setdefault(name.strip(), []).append(i)
     repeated = [(n, p) for n, p in positions.items() if n and len(p) > 1]
+    if repeated and headerless_hint(names):
+        raise DataError(headerless_hint(names).strip())
     if repeated:
         shown = "; ".join(
             " and ".join(repr(names[i - 1]) for i in p) + f" (columns {', '.join(map(str, p))})"
@@ -79,9 +101,74 @@ def check_header(file: Path, frame: Any) -> None:
     )
 
 
-def _row_numbers(column: Any) -> bool:
-    """Whether `column` is 0..n-1 or 1..n: a pandas index saved as a column."""
-    import numpy as np
+def separator_in(names: list[str]) -> str | None:
+    """The separator (`;`, tab, `|`) of a header read with commas as one column, or None."""
+    return next((c for c in ";\t|" if len(names) == 1 and c in names[0]), None)
 
-    values, n = column.to_numpy(), len(column)
-    return bool(np.array_equal(values, np.arange(n)) or np.array_equal(values, np.arange(1, n + 1)))
+
+def headerless_hint(names: list[str]) -> str:
+    """What to say when the header is numbers, that is a first row of data ("" if not).
+
+    Names `0, 1, ..., k-1` (or `1..k`) are a header: pandas writes them for a frame
+    of a NumPy array, and `target="64"` names a column of it.
+    """
+    try:
+        values = [float(name) for name in names]
+    except ValueError:
+        return ""
+    if len(values) < 2 or values in (list(range(len(values))), list(range(1, len(values) + 1))):
+        return ""
+    last = f"c{len(names) - 1}"
+    return (
+        f" Its first row looks like data, not a header: every name in it is a number "
+        f"({', '.join(map(repr, names[:3]))}, ...). A CSV needs a header row naming its "
+        "columns; add one, e.g. pandas: pd.read_csv(path, header=None).add_prefix('c')"
+        f".to_csv(path, index=False) names them c0, c1, ..., {last} (then target={last!r} "
+        f"(--target {last}) if the last column is the target)."
+    )
+
+
+def check_identifiers(frame: Any, features: list[str]) -> None:
+    """Refuses a feature column that numbers the rows: a different whole number in each.
+
+    Its name must say so (`_ROW_NUMBER_NAME`: a pandas index saved with the file,
+    `Unnamed: 0`; `_ID_NAME`: `id`, `row_id`, `PatientId`): as a feature it tells
+    the model which row it is, which leaks the target of a file numbered in
+    sorted order (a depth-1 tree on it scored 1.0) and means nothing otherwise.
+    Shuffled or filtered row numbers are refused as well as `0..n-1`.
+    """
+    for column in features:
+        index = _ROW_NUMBER_NAME.fullmatch(column.strip()) is not None
+        if not (index or _ID_NAME.fullmatch(column.strip())) or not _row_numbers(frame[column]):
+            continue
+        if index:
+            raise DataError(
+                f"column {column!r} holds the row numbers (a pandas index saved with the "
+                "file, a different whole number in each row): as a feature it tells the "
+                "model each row's position, which leaks the target when the rows were "
+                "sorted. Save the CSV with DataFrame.to_csv(..., index=False), or drop "
+                "that column."
+            )
+        raise DataError(
+            f"column {column!r} looks like a row identifier (its name, and a different whole "
+            "number in each row): as a feature it tells the model which row it is, which "
+            "leaks the target when the ids were given in sorted order and means nothing "
+            "otherwise. Drop it, e.g. pandas: pd.read_csv(path).drop(columns="
+            f"[{column!r}]).to_csv(path, index=False); if it is a real quantity, rename it."
+        )
+
+
+def _short(text: str) -> str:
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _row_numbers(column: Any) -> bool:
+    """Whether `column` holds a different whole number in each row (row numbers or ids,
+    in any order): a pandas index saved as a column is `0..n-1`, or shuffled."""
+    import numpy as np
+    from pandas.api.types import is_bool_dtype, is_numeric_dtype
+
+    if not is_numeric_dtype(column) or is_bool_dtype(column) or column.isna().any():
+        return False
+    values = column.to_numpy(dtype=np.float64)
+    return bool(np.all(values == np.round(values)) and np.unique(values).size == values.size)

@@ -13,7 +13,12 @@ import numpy as np
 from tunekit.data import _targets as tg
 from tunekit.data._checks import CLASSIFICATION, REGRESSION, _naming_file
 from tunekit.data._classes import value_classes
-from tunekit.data._csv_header import check_header
+from tunekit.data._csv_header import (
+    check_header,
+    check_identifiers,
+    headerless_hint,
+    separator_in,
+)
 from tunekit.data._csv_missing import as_written, check_no_missing, text_targets_as_written
 from tunekit.data.dataset import Dataset
 from tunekit.errors import DataError
@@ -69,7 +74,10 @@ def load_csv(
             header names a column twice (or two names differ only by spaces),
             leaves a column unnamed, or is shorter than its rows, `target` is
             not a column (the message lists the columns), a feature column is
-            not numeric, a cell is missing, or the target contradicts `task=`.
+            not numeric or numbers the rows (a pandas index, in any order, or
+            an id column: `check_identifiers`), a cell is missing, or the
+            target contradicts `task=`. A `;`-separated file and one without a
+            header row are told so.
 
     Example:
     >>> ds = load_csv("rivers.csv", target="temperature")
@@ -102,21 +110,23 @@ def load_csv(
     targets = [target] if isinstance(target, str) else list(target)
     unknown = [t for t in targets if t not in columns]
     if not targets or unknown:
-        separator = next((c for c in ";\t|" if len(columns) == 1 and c in columns[0]), None)
+        separator = separator_in(columns)
         if separator:  # one column: its name is the whole header, said in short
             shown = columns[0] if len(columns[0]) <= 60 else columns[0][:57] + "..."
             raise DataError(
                 f"{str(file)!r} seems to separate its columns with {separator!r}, not commas: "
                 f"read with commas it has one column, {shown!r}, and no column "
                 f"{targets[0] if targets else target!r}. Save it with commas "
-                "(DataFrame.to_csv's default)."
+                f"(DataFrame.to_csv's default), e.g. pd.read_csv(path, sep={separator!r})"
+                ".to_csv(path, index=False)."
             )
         listed = [t.strip() for t in str(target).split(",")] if isinstance(target, str) else []
         several = len(listed) > 1 and all(t in columns for t in listed)
         spaced = [c for c in columns if c != c.strip() and c.strip() in targets]
         raise DataError(
             f"target={target!r} is not a column of {str(file)!r}; its columns are "
-            f"{columns}. Pass target= one of them."
+            f"{_columns_shown(columns)}. Pass target= one of them."
+            + headerless_hint(columns)
             + (f" (The header has {spaced[0]!r}, with spaces around the name.)" if spaced else "")
             + (
                 # Positional: the command line says keywords as flags (`--target [...]`).
@@ -142,7 +152,7 @@ def load_csv(
         text_targets_as_written(frame, written, targets)  # text labels 'NA', 'None'
         check_no_missing(frame, written)
         _check_numeric(frame, features)
-        _check_no_row_index(frame, features)
+        check_identifiers(frame, features)  # a pandas index or an id column
         _check_finite_columns(frame, features + [t for t in targets if t in frame])
         _check_exact_integers(frame, features)
         _check_float32_columns(frame, features)
@@ -160,24 +170,11 @@ def load_csv(
     return dataclasses.replace(ds, name=name or file.stem)
 
 
-def _check_no_row_index(frame: Any, features: list[str]) -> None:
-    """Refuses a pandas index saved as a column (`Unnamed: 0`) holding the row numbers.
-
-    As a feature it tells a model each row's position, which predicts the target
-    of a file sorted by it (a leak that scores well with exit 0).
-    """
-    n = len(frame)
-    for column in features:
-        if not (column.startswith("Unnamed:") or column.lower() in ("index", "")):
-            continue
-        values = frame[column].to_numpy()
-        if np.array_equal(values, np.arange(n)) or np.array_equal(values, np.arange(1, n + 1)):
-            raise DataError(
-                f"column {column!r} holds the row numbers (a pandas index saved with the "
-                "file): as a feature it tells the model each row's position, which leaks the "
-                "target when the rows are sorted. Save the CSV with DataFrame.to_csv(..., "
-                "index=False), or drop that column."
-            )
+def _columns_shown(columns: list[str]) -> str:
+    """The columns for a message: all of them, or the first 20 of a wide file."""
+    if len(columns) <= 20:
+        return str(columns)
+    return f"{str(columns[:20])[:-1]}, ... ({len(columns)} columns)]"
 
 
 def _check_finite_columns(frame: Any, columns: list[str]) -> None:
