@@ -7,7 +7,12 @@ import numpy as np
 import pytest
 from conftest import RUN_BUDGET
 
-from tunekit.objectives import describe_objective, parse_objective, resolve_objective
+from tunekit.objectives import (
+    describe_objective,
+    known_direction,
+    parse_objective,
+    resolve_objective,
+)
 
 
 @pytest.mark.parametrize(
@@ -46,8 +51,13 @@ OUTPUT_METRICS = [
     ("val_out_root_mean_squared_error", "min"),
     ("val_output_1_loss", "min"),
     ("digit_loss", "min"),
+    # Outputs named with a word that turns a metric around (`neg`): before, their metrics
+    # had no direction, and `val_neg_loss:max` (the worst trials) was accepted.
+    ("val_neg_accuracy", "max"),
+    ("val_neg_loss", "min"),
+    ("val_inverse_class_auc", "max"),
 ]
-OUTPUTS = ("digit", "price", "head_2", "out", "output_1")
+OUTPUTS = ("digit", "price", "head_2", "out", "output_1", "neg", "inverse_class")
 
 
 @pytest.mark.parametrize("name, direction", OUTPUT_METRICS)
@@ -76,6 +86,9 @@ USERS_OWN = [
 
 @pytest.mark.parametrize("name", USERS_OWN)
 def test_a_users_own_metric_ending_in_a_keras_name_is_not_given_its_direction(name):
+    """Also after an output's name: `val_out_not_accuracy` is `out`'s own metric."""
+    for prefix in ("val_out_", "out_"):
+        assert known_direction(prefix + name.removeprefix("val_"), outputs=("out",)) is None
     with pytest.raises(ValueError, match=rf"`objective`={name!r}.*does not guess"):
         resolve_objective(name, outputs=("digit", "y"))
     for direction in ("max", "min"):

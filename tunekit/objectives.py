@@ -124,7 +124,9 @@ def known_direction(name: str, outputs: Collection[str] | None = ()) -> str | No
     """
     base = name[len("val_") :] if name.startswith("val_") else name
     base = base[len("weighted_") :] if base.startswith("weighted_") else base
-    if _TURNED & set(base.lower().split("_")):
+    # An output's own name (`neg`, `inverse`) is not a word that turns its metric around.
+    output = max((o for o in outputs or () if base.startswith(f"{o}_")), key=len, default="")
+    if _TURNED & set(base[len(output) + 1 if output else 0 :].lower().split("_")):
         return None
     # Keras numbers repeated metric instances: `auc_1`, `precision_2`.
     for candidate in (base, re.sub(r"_\d+$", "", base)):
