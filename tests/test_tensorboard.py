@@ -126,6 +126,27 @@ def test_experiment_is_rewritten_when_a_hyperparameter_appears(tmp_path):
     assert [i.name for i in experiments["."].hparam_infos] == ["units", "units_2", "phase"]
 
 
+def test_a_hyperparameter_named_phase_keeps_its_column_beside_tunekits(tmp_path):
+    """A user's `hp.Choice("phase", ["warm", "cold"])` was overwritten by the trial's phase
+    in every session, and the experiment declared `phase` twice."""
+    import keras_tuner as kt
+
+    from tunekit.tensorboard import hparam_values, write_experiment
+
+    hp = kt.HyperParameters()
+    hp.Choice("phase", ["warm", "cold"])
+    hp.Int("units", 8, 64, step=8)
+    write_experiment(tmp_path, hp, phases=("coarse", "fine"))
+    infos = {i.name: i for i in _experiments(tmp_path)["."].hparam_infos}
+    assert list(infos) == ["phase", "units", "tunekit/phase"]
+    assert [v.string_value for v in infos["phase"].domain_discrete.values] == ["cold", "warm"]
+    tunekits = infos["tunekit/phase"].domain_discrete.values
+    assert [v.string_value for v in tunekits] == ["coarse", "fine"]
+    hp.values["phase"] = "cold"
+    values = hparam_values(hp, "fine")
+    assert values == {"phase": "cold", "units": 8, "tunekit/phase": "fine"}
+
+
 def test_session_is_rewritten_when_values_appear_during_training(tmp_path):
     from tunekit.tensorboard import HParamsSession
 

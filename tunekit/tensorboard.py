@@ -40,6 +40,7 @@ __all__ = [
     "configure_trial_logdirs",
     "experiment_metrics",
     "hparam_values",
+    "phase_column",
     "log_images",
     "sample_images",
     "write_experiment",
@@ -140,7 +141,8 @@ def write_experiment(
             phase declared, the widest definition first: the first of a name
             wins (the coarse space covers every narrowed one).
         phases: Values of the extra `phase` hyperparameter, which lets the
-            HParams table filter trials by phase.
+            HParams table filter trials by phase (`tunekit/phase` if the
+            space has its own `phase`: `phase_column`).
         metrics: The table's metric columns, `(tag, run subfolder, display
             name)` (`experiment_metrics`). Defaults to `METRICS`: accuracy and
             loss.
@@ -158,7 +160,7 @@ def write_experiment(
         if not hp.name.startswith("tuner/"):
             unique.setdefault(hp.name, hp)
     hparams = [hp_api.HParam(hp.name, _domain(hp)) for hp in unique.values()]
-    hparams.append(hp_api.HParam("phase", hp_api.Discrete(sorted(set(phases)))))
+    hparams.append(hp_api.HParam(phase_column(unique), hp_api.Discrete(sorted(set(phases)))))
     columns = [hp_api.Metric(tag, group=group, display_name=name) for tag, group, name in metrics]
     pb = summary_v2.hparams_config_pb(hparams=hparams, metrics=columns)
     wanted = metadata.parse_experiment_plugin_data(pb.value[0].metadata.plugin_data.content)
@@ -192,7 +194,8 @@ def hparam_values(
             values for layers it never built. Read at each call.
 
     Returns:
-        `{name: value}` of bools, ints, floats and strings, with `"phase"`.
+        `{name: value}` of bools, ints, floats and strings, with the phase
+        (under `phase_column`'s name: `"phase"` unless a hyperparameter has it).
     """
     values = {
         name: value
@@ -202,8 +205,18 @@ def hparam_values(
         and (declared is None or name in declared)
         and isinstance(value, (bool, int, float, str))
     }
-    values["phase"] = phase
+    values[phase_column(hp.values)] = phase
     return values
+
+
+def phase_column(names: Collection[str]) -> str:
+    """The HParams column of a trial's phase: `"phase"`, or `"tunekit/phase"` when the
+    space has a hyperparameter named `phase` (a user's `hp.Choice("phase", ...)` keeps
+    its column and values; before, tunekit's overwrote them)."""
+    column = "phase"
+    while column in names:
+        column = f"tunekit/{column}"
+    return column
 
 
 class HParamsSession(keras.callbacks.Callback):
