@@ -45,7 +45,8 @@ def test_a_rare_class_keeps_a_sample_and_proportions_hold():
     assert np.bincount(ds.subset(num_train=10).y_train).tolist() == [4, 5, 1]
     assert np.bincount(ds.subset(num_train=40).y_train).tolist() == [20, 19, 1]
     # Fewer samples than classes: no split can hold every class; a seeded random draw
-    assert len(ds.subset(num_train=2).y_train) == 2
+    # (refused for the training split, below)
+    assert len(ds.subset(num_val=2).y_val) == 2
 
 
 def test_subset_is_deterministic_for_a_seed_and_keeps_what_it_cannot_cut():
@@ -96,3 +97,15 @@ def test_dict_inputs_and_targets_stay_paired():
     np.testing.assert_array_equal(small.x_train["meta"][:, 0], -kept)
     np.testing.assert_array_equal(small.y_train["size"], kept * 0.5)
     np.testing.assert_array_equal(small.y_train["kind"], kept // 30)
+
+
+def test_a_training_subset_smaller_than_the_classes_is_refused_when_asked():
+    """`subset(num_train=2)` of 3 classes drew 2 samples at random; the run then refused a
+    class missing from y_train, as if the data lacked it."""
+    ds = _sorted_dataset(per_class=10)
+    with pytest.raises(
+        DataError, match=r"num_train=2 is fewer than the 3 classes .* at least num_train=3"
+    ):
+        ds.subset(num_train=2)
+    assert np.bincount(ds.subset(num_train=3).y_train).tolist() == [1, 1, 1]
+    assert len(ds.subset(num_val=2).y_val) == 2  # a validation split may miss a class

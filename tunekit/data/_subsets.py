@@ -12,7 +12,8 @@ the same samples, so a rerun has the same data fingerprint and resumes):
   stratify=y)`) refuse a class of one sample and may leave a rare class out,
   which a training split must not lose; hence the counts here.
   With fewer samples asked than classes, no split can hold every class: a
-  plain seeded random draw;
+  plain seeded random draw for validation or test, refused for training
+  (a model cannot learn a class it never sees);
 - regression, and dict targets (several outputs, as `Dataset.from_arrays`
   splits them): a plain seeded random draw.
 
@@ -39,7 +40,8 @@ def subset_arrays(
     A split whose count is None, or at least its size, is left out (kept as it is).
 
     Raises:
-        DataError: On a count that is not an int >= 0, or a seed that is not an int >= 0.
+        DataError: On a count that is not an int >= 0, a seed that is not an int >= 0,
+            or a classification `num_train` below the training split's number of classes.
     """
     counts = dict(zip(_SPLITS, (num_train, num_val, num_test), strict=True))
     for split, n in counts.items():
@@ -50,6 +52,8 @@ def subset_arrays(
     arrays = {}
     for split, n in counts.items():
         y = getattr(data, f"y_{split}")
+        if split == "train" and n is not None and data.task == CLASSIFICATION:
+            _check_every_class_fits(y, int(n))
         index = None if n is None else subset_indices(y, int(n), data.task, int(seed))
         if index is not None:
             arrays[f"x_{split}"] = tg.take(getattr(data, f"x_{split}"), index)
@@ -88,6 +92,23 @@ def subset_indices(y: Any, n: int, task: str, seed: int) -> np.ndarray | None:
         for label, k in zip(classes.tolist(), keep.tolist(), strict=True)
     ]
     return np.sort(np.concatenate(chosen)).astype(np.int64)
+
+
+def _check_every_class_fits(y: Any, n: int) -> None:
+    """Refuses a training subset of fewer samples than the split has classes: it cannot hold
+    every class, and a run refuses a class missing from training (said late and as if the
+    data lacked it)."""
+    labels = np.asarray(y)
+    if isinstance(y, Mapping) or n == 0 or n >= len(labels):  # 0: refused as empty
+        return
+    ids = labels.argmax(axis=-1) if labels.ndim == 2 and labels.shape[1] > 1 else labels
+    classes = np.unique(ids).size
+    if n < classes:
+        raise DataError(
+            f"num_train={n} is fewer than the {classes} classes of the training split: a "
+            "subset that small cannot hold a sample of every class, and a model cannot learn "
+            f"a class it never sees. Ask for at least num_train={classes}."
+        )
 
 
 def _class_counts(counts: np.ndarray, n: int) -> np.ndarray:

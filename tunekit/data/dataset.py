@@ -395,6 +395,6 @@ class Dataset:
         the count allows (`tunekit.data._subsets`); regression and dict targets: plain.
 
         Raises:
-            DataError (a `ValueError`): On a negative or non-int count or seed; num_train=0.
+            DataError (a `ValueError`): On a bad count or seed; num_train 0 or below the classes.
         """
         return dataclasses.replace(self, **subset_arrays(self, num_train, num_val, num_test, seed))
