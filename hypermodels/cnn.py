@@ -107,7 +107,7 @@ class ToonVisionCNNHyperModel(kt.HyperModel):
                 "not an image shape. For feature vectors use a dense model (e.g. "
                 "MnistDenseHyperModel or tunekit's DenseHyperModel)."
             )
-        if len(shape) == 3 and shape[0] in (1, 3, 4) and min(shape[:2]) < MIN_SIDE <= shape[2]:
+        if len(shape) == 3 and shape[0] < MIN_SIDE <= min(shape[1:]):  # (2, 32, 32)
             raise ValueError(
                 "`input_shape` of ToonVisionCNNHyperModel must be channels last, (height, "
                 f"width, channels). Received: input_shape={input_shape!r}, which looks "

@@ -435,6 +435,9 @@ _CLASSES = r"`num_classes` of {} must be an int >= 2"
             r"channel axis last, e\.g\. x = np\.moveaxis\(x, 1, -1\)",
         ),
         (ToonVisionCNNHyperModel, {"input_shape": (3, 32, 32)}, r"looks channels first"),
+        # Two channels (a pair of bands) first: told to resize to 8x8 before.
+        (ToonVisionCNNHyperModel, {"input_shape": (2, 32, 32)}, r"looks channels first \(2 "),
+        (ToonVisionCNNHyperModel, {"input_shape": (5, 16, 24)}, r"looks channels first \(5 "),
         # Before, flat features were told to "Resize smaller images first".
         (
             ToonVisionCNNHyperModel,
