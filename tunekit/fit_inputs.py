@@ -87,5 +87,6 @@ def final_fit_message(
     return (
         f"{owner}.fit failed when {final} called it on train+validation "
         f"({size}; the search ran it on the training split): {raised} "
-        f"{why} Fix that fit, then rerun: the completed searches are kept."
+        f"{why} Fix that fit and run again: its code is then new, so the run starts over "
+        "(overwrite=True, or a new project_name= to keep this run's searches)."
     )
