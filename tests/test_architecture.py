@@ -44,6 +44,7 @@ ORDER = [
     "backends",
     "tensorboard",
     "user_tensorboard",
+    "fit_inputs",
     "fitting",
     "timing",
     "cv",

@@ -839,7 +839,7 @@ def test_a_fit_that_changes_x_is_seen(how, changed):
 
 
 def test_dict_inputs_compare_key_by_key():
-    from tunekit.fitting import _x_changed
+    from tunekit.fit_inputs import x_changed as _x_changed
 
     a, b = np.zeros((4, 2)), np.ones((4, 3))
     assert not _x_changed({"a": a.copy(), "b": b}, {"a": a, "b": b})

@@ -33,6 +33,13 @@ and for the final retrain (`tunekit.workflow`). Its contract:
   as `validation_data` in the search, and retrains on train+validation.
 - A `fit` that never calls `model.fit` (its own training loop) receives
   tunekit's keywords and uses them as it likes.
+- Each call gets its own copy of every dict, list and tuple in its arguments
+  (`x` as a dict of inputs, `y`, `validation_data`), the arrays in them
+  shared (and read-only): a `fit` that replaces an entry (`x["a"] = x["a"] *
+  2.0`) changes its own copy, not the next trial's, the retrain's or your
+  `Dataset`'s.
+- On train+validation (`final=`: the retrain, the baseline, final seeds), an
+  error your `fit` raises becomes a `HyperModelFitError` saying where.
 """
 
 from __future__ import annotations
@@ -45,10 +52,10 @@ from typing import Any
 
 import keras
 import keras_tuner as kt
-import numpy as np
 from keras_tuner import errors as kt_errors
 
 from tunekit.errors import TunekitError, UsageError
+from tunekit.fit_inputs import final_fit_message, own_containers, read_only, x_changed
 
 __all__ = [
     "FitCall",
@@ -151,6 +158,7 @@ def fit_hypermodel(
     model: keras.Model,
     *args: Any,
     refused: Mapping[str, str] | None = None,
+    final: str | None = None,
     **kwargs: Any,
 ) -> FitCall:
     """Calls `hypermodel.fit(hp, model, *args, **kwargs)`; its own keywords win.
@@ -167,6 +175,8 @@ def fit_hypermodel(
         refused: Keywords of `kwargs` the hypermodel's `fit` may not set,
             each with the reason, e.g. `{"epochs": "Hyperband allocates ..."}`.
             Defaults to none.
+        final: The fit on train+validation this call is, e.g. `"the retrain"`;
+            `None` (the default) for a search's fit.
         **kwargs: tunekit's keyword arguments of `model.fit` (`epochs`,
             `batch_size`, `callbacks`, `validation_data`, `verbose`, ...).
 
@@ -177,8 +187,31 @@ def fit_hypermodel(
         HyperModelFitError: Before any training, if the hypermodel's `fit`
             sets a refused keyword, sets `validation_split`, or calls
             `model.fit` without the callbacks in `kwargs`; or if it reads
-            `kwargs["validation_data"]` where none is passed.
+            `kwargs["validation_data"]` where none is passed. With `final`, also
+            for any other error the hypermodel's own `fit` raises (not a
+            `TunekitError` or `OSError`): its first line, the step, the data.
     """
+    try:
+        return _fit_hypermodel(hypermodel, hp, model, *args, refused=refused, **kwargs)
+    except (TunekitError, OSError):
+        raise
+    except Exception as e:
+        if final is None or type(hypermodel).fit is kt.HyperModel.fit:
+            raise
+        raise HyperModelFitError(
+            final_fit_message(_name(hypermodel), final, args, kwargs, e)
+        ) from e
+
+
+def _fit_hypermodel(
+    hypermodel: kt.HyperModel,
+    hp: kt.HyperParameters,
+    model: keras.Model,
+    *args: Any,
+    refused: Mapping[str, str] | None = None,
+    **kwargs: Any,
+) -> FitCall:
+    """`fit_hypermodel` without its `final` errors."""
     refused = dict(refused or {})
     for name in refused:  # marked, so that a fit that sets the same value is seen too
         if type(kwargs.get(name)) is int:
@@ -199,8 +232,9 @@ def fit_hypermodel(
             passed_x=passed_x,
         )
         object.__setattr__(model, "fit", merged_fit)  # no Keras tracking: a plain attribute
+        own_args, own_kwargs = own_containers((list(args), pending))  # x["a"] = ... stays here
         try:
-            results = hypermodel.fit(hp, model, *args, **pending)
+            results = hypermodel.fit(hp, model, *own_args, **own_kwargs)
         except KeyError as e:
             if e.args != ("validation_data",) or "validation_data" in pending:
                 raise
@@ -212,7 +246,7 @@ def fit_hypermodel(
                 "too, or read kwargs.get('validation_data'); then rerun: the searches are kept."
             ) from None
         except ValueError as e:
-            if "read-only" not in str(e) or not _read_only(args, pending):
+            if "read-only" not in str(e) or not read_only(args, pending):
                 raise
             raise HyperModelFitError(
                 f"{_name(hypermodel)}.fit changes its input arrays in place ({e}): tunekit's "
@@ -327,7 +361,7 @@ class _MergedFit:
             )
         self.calls += 1
         received_x = args[0] if args else kwargs.get("x")
-        self.x_changed = self.x_changed or _x_changed(received_x, self.passed_x)
+        self.x_changed = self.x_changed or x_changed(received_x, self.passed_x)
         self.last_kwargs = {
             k: v for k, v in kwargs.items() if k not in ("validation_data", "callbacks")
         }
@@ -345,37 +379,6 @@ def _changed(received: Any, passed: Any) -> bool:
     if isinstance(passed, _Passed):
         return received is not passed
     return received is not passed and received != passed
-
-
-def _read_only(args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> bool:
-    """Whether any array in `args` or `kwargs` (inside dicts, lists, tuples) cannot be written."""
-    return any(
-        isinstance(leaf, np.ndarray) and not leaf.flags.writeable
-        for leaf in keras.tree.flatten([list(args), dict(kwargs)])
-    )
-
-
-def _x_changed(received: Any, passed: Any) -> bool:
-    """Whether `received` (what `model.fit` got as `x`) differs from `passed` (tunekit's `x`).
-
-    Arrays (NumPy, or a backend's tensors) compare by shape and values, so a
-    cast or a `convert_to_tensor` is no change; dicts key by key; anything
-    else (a `tf.data.Dataset`, a `PyDataset`) by identity.
-    """
-    if received is passed:
-        return False
-    if isinstance(passed, Mapping) or isinstance(received, Mapping):
-        if not (isinstance(passed, Mapping) and isinstance(received, Mapping)):
-            return True
-        return set(passed) != set(received) or any(
-            _x_changed(received[k], passed[k]) for k in passed
-        )
-    if not (hasattr(passed, "shape") and hasattr(received, "shape")):
-        return True  # a stream (or a list) other than the one passed
-    try:
-        return not np.array_equal(np.asarray(received), np.asarray(passed))
-    except (TypeError, ValueError):  # not convertible: not the same inputs
-        return True
 
 
 def _name(hypermodel: Any) -> str:

@@ -112,6 +112,7 @@ def train_like_winner(
             callbacks=timed,
             verbose=0,
             refused=refused_fit_args(ctx),
+            final=f"the {step.replace('_', ' ')} (seed {seed})",
             **final_fit_options(ctx),
         )
     used = int(fitted.fit_kwargs.get("epochs", epochs)) if fitted.fit_kwargs else epochs

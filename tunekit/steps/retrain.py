@@ -304,6 +304,7 @@ class RetrainStep:
                 callbacks=timed,
                 verbose=0,
                 refused=refused_fit_args(ctx),
+                final="the retrain",
                 **final_fit_options(ctx),
             )
         history = fitted.results

@@ -1,0 +1,270 @@
+"""What a hypermodel's own `fit` receives: its own containers; a named error on train+val.
+
+Two faults of tunekit's calls of a hypermodel's `fit` (`tunekit.fitting`,
+`tunekit.fit_inputs`):
+
+- A `fit` that replaced an entry of a dict `x` (`x["a"] = x["a"] * 2.0`, as
+  KerasTuner's guide preprocesses) changed the dict every later trial, the
+  retrain and the user's `Dataset` shared: `x["a"]` doubled at every call, the
+  test set was scored on raw `x_test` with no note, exit 0.
+- A `fit` that took per-sample arrays from outside (a `sample_weight` of the
+  training split's length) crashed the retrain, after the whole search, with
+  Keras's bare "Data cardinality is ambiguous", and `tunekit ls` called the run
+  "interrupted: retrain".
+"""
+
+from __future__ import annotations
+
+import json
+import textwrap
+
+import keras
+import keras_tuner as kt
+import numpy as np
+import pytest
+
+from tunekit import CoarseToFine
+from tunekit.data import Dataset
+from tunekit.fitting import X_CHANGED_NOTE, HyperModelFitError, fit_hypermodel
+from tunekit.runs import ls_runs
+
+QUIET = dict(verbose=0, seed=0, finalists=0, baseline=False)
+
+
+def _two_inputs(hp):
+    a, b = keras.Input((4,), name="a"), keras.Input((3,), name="b")
+    hidden = keras.layers.Dense(hp.Int("units", 4, 8, step=4), activation="relu")(
+        keras.layers.Concatenate()([a, b])
+    )
+    model = keras.Model({"a": a, "b": b}, keras.layers.Dense(2, activation="softmax")(hidden))
+    model.compile("adam", "sparse_categorical_crossentropy", metrics=["accuracy"], run_eagerly=True)
+    return model
+
+
+class ScalesADict(kt.HyperModel):
+    """KerasTuner's guide shape: `fit` replaces an entry of its dict `x`; records what it got."""
+
+    def __init__(self):
+        super().__init__()
+        self.seen: list[float] = []  # x["a"].max() at each call's start
+
+    def build(self, hp):
+        return _two_inputs(hp)
+
+    def fit(self, hp, model, x, y, validation_data=None, **kwargs):
+        self.seen.append(float(x["a"].max()))
+        x["a"] = x["a"] * 2.0
+        return model.fit(x, y, validation_data=validation_data, **kwargs)
+
+
+def _dict_arrays(n=300):
+    rng = np.random.default_rng(0)
+    x = {"a": rng.random((n, 4), dtype=np.float32), "b": rng.random((n, 3), dtype=np.float32)}
+    return x, (x["a"][:, 0] > x["b"][:, 0]).astype(int)
+
+
+class ReplacesEverything(kt.HyperModel):
+    """An own training loop that replaces entries of `x`, `y` and `validation_data`'s `x`."""
+
+    def __init__(self):
+        super().__init__()
+        self.seen: list[tuple[float, float, float]] = []
+
+    def build(self, hp):
+        return _two_inputs(hp)
+
+    def fit(self, hp, model, x, y, validation_data=None, **kwargs):
+        x_val, y_val = validation_data
+        self.seen.append((float(x["a"].max()), float(y["out"].max()), float(x_val["a"].max())))
+        x["a"], y["out"], x_val["a"] = x["a"] + 10, y["out"] + 10, x_val["a"] + 10
+        x["new"] = y["new"] = x_val["new"] = 0
+        return 0.5
+
+
+def test_each_call_gets_its_own_dicts_of_x_y_and_validation_data():
+    x, y = _dict_arrays(8)
+    y = {"out": y}
+    x_val, y_val = _dict_arrays(4)
+    validation = (x_val, y_val)
+    hypermodel = ReplacesEverything()
+    hp = kt.HyperParameters()
+    for _ in range(3):
+        model = hypermodel.build(hp)
+        fit_hypermodel(hypermodel, hp, model, x, y, validation_data=validation, epochs=1)
+    first = (float(x["a"].max()), float(y["out"].max()), float(x_val["a"].max()))
+    assert hypermodel.seen == [first] * 3  # before: +10 at every call
+    assert set(x) == {"a", "b"} and set(y) == {"out"} and set(x_val) == {"a", "b"}
+    assert validation[0] is x_val
+
+
+def test_a_fit_that_replaces_an_entry_of_x_sees_the_given_x_and_its_change_is_noted():
+    x, y = _dict_arrays(16)
+    hypermodel = ScalesADict()
+    hp = kt.HyperParameters()
+    calls = [
+        fit_hypermodel(hypermodel, hp, hypermodel.build(hp), x, y, epochs=1, verbose=0)
+        for _ in range(2)
+    ]
+    assert hypermodel.seen == [float(x["a"].max())] * 2
+    assert all(call.x_changed for call in calls)  # before: the same dict, seen as unchanged
+
+
+def test_a_run_whose_fit_replaces_an_entry_of_x_keeps_every_trial_and_the_data_as_given(
+    tmp_path,
+):
+    """The probe's run: before, x["a"].max() was 1, 2, 4, 8 over the trials and 16 at the
+    retrain, report.json had no x_note and the user's Dataset had x_train["a"] * 16."""
+    x, y = _dict_arrays()
+    data = Dataset.from_arrays(x, y)
+    raw = {k: v.copy() for k, v in data.x_train.items()}
+    hypermodel = ScalesADict()
+    run = CoarseToFine(
+        hypermodel,
+        data,
+        directory=tmp_path,
+        project_name="dict_x",
+        coarse_trials=3,
+        coarse_epochs=1,
+        fine_tuner="bayesian",
+        fine_trials=1,
+        final_epochs=1,
+        **QUIET,
+    )
+    run.run()
+    run.close()
+    assert len(hypermodel.seen) >= 4  # the coarse trials (at least), the retrain
+    assert max(hypermodel.seen) <= 1.0
+    for key, values in raw.items():
+        np.testing.assert_array_equal(data.x_train[key], values)
+    report = json.loads((run.run_dir / "report.json").read_text())
+    assert report["best"]["x_note"] == X_CHANGED_NOTE
+
+
+# -- a fit that fails only on train+validation ------------------------------------------
+
+
+def _regression(hp):
+    model = keras.Sequential(
+        [
+            keras.Input((5,)),
+            keras.layers.Dense(hp.Int("units", 2, 6, step=2)),
+            keras.layers.Dense(1),
+        ]
+    )
+    model.compile("adam", "mse", run_eagerly=True)
+    return model
+
+
+WEIGHTS = np.random.default_rng(1).uniform(0.5, 2, 300).astype("float32")  # one per train sample
+
+
+class OutsideWeights(kt.HyperModel):
+    """A `fit` whose `sample_weight` is the training split's, taken from outside."""
+
+    def build(self, hp):
+        return _regression(hp)
+
+    def fit(self, hp, model, x, y, **kwargs):
+        return model.fit(x, y, sample_weight=WEIGHTS, **kwargs)
+
+
+def _regression_data():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(460, 5)).astype("float32")
+    y = x @ rng.normal(size=5).astype("float32")
+    return Dataset(x[:300], y[:300], x[300:380], y[300:380], x[380:], y[380:], task="regression")
+
+
+def test_outside_per_sample_weights_stop_the_retrain_saying_why_and_the_run_failed(tmp_path):
+    """Before: Keras's bare "Data cardinality is ambiguous" after the whole search, and
+    `tunekit ls` said "interrupted: retrain" (rerun, to crash again)."""
+    run = CoarseToFine(
+        OutsideWeights(),
+        _regression_data(),
+        directory=tmp_path,
+        project_name="weights",
+        coarse_trials=3,
+        coarse_epochs=1,
+        max_epochs=2,
+        factor=2,
+        **QUIET,
+    )
+    with pytest.raises(HyperModelFitError) as raised:
+        run.run()
+    run.close()
+    message = str(raised.value)
+    assert "OutsideWeights.fit failed when the retrain called it on train+validation" in message
+    assert "(380 samples;" in message
+    assert "ValueError: Data cardinality is ambiguous" in message
+    assert "sample_weight computed from y inside fit" in message
+    assert isinstance(raised.value.__cause__, ValueError)  # Keras's own error, kept
+    status = ls_runs(tmp_path).set_index("name").loc["weights", "status"]
+    assert status == "failed: retrain"
+
+
+class FailsOnTheLargerSplit(kt.HyperModel):
+    def build(self, hp):
+        return _regression(hp)
+
+    def fit(self, hp, model, x, y, **kwargs):
+        if len(x) > 300:
+            raise IndexError("index 300 is out of bounds for axis 0 with size 300\nmore")
+        return model.fit(x, y, **kwargs)
+
+
+def test_any_error_of_a_fit_on_train_validation_is_named_and_a_search_fit_error_is_not():
+    x = np.zeros((380, 5), "float32")
+    y = np.zeros(380, "float32")
+    hypermodel, hp = FailsOnTheLargerSplit(), kt.HyperParameters()
+    model = hypermodel.build(hp)
+    with pytest.raises(HyperModelFitError) as raised:
+        fit_hypermodel(hypermodel, hp, model, x, y, epochs=1, final="the baseline (seed 0)")
+    message = str(raised.value)
+    assert "when the baseline (seed 0) called it on train+validation (380 samples;" in message
+    assert "IndexError: index 300 is out of bounds for axis 0 with size 300 " in message
+    assert "more" not in message  # the first line only
+    with pytest.raises(IndexError):  # a search's fit: KerasTuner's failed trial, as before
+        fit_hypermodel(hypermodel, hp, model, x, y, epochs=1)
+
+
+def test_the_command_line_exits_2_with_that_message(tmp_path, capsys, monkeypatch, small_npz):
+    from tunekit.coarse_to_fine import main
+
+    (tmp_path / "first_weights.py").write_text(
+        textwrap.dedent(
+            """
+            import keras
+            import keras_tuner as kt
+            import numpy as np
+
+            WEIGHTS = []
+
+            class FirstWeights(kt.HyperModel):
+                def build(self, hp):
+                    model = keras.Sequential(
+                        [keras.Input((28, 28)), keras.layers.Flatten(),
+                         keras.layers.Dense(hp.Int("units", 4, 8, step=4), activation="relu"),
+                         keras.layers.Dense(10, activation="softmax")]
+                    )
+                    model.compile("adam", "sparse_categorical_crossentropy",
+                                  metrics=["accuracy"])
+                    return model
+
+                def fit(self, hp, model, x, y, **kwargs):
+                    if not WEIGHTS:  # the first split's length, kept for every later fit
+                        WEIGHTS.append(np.ones(len(x), "float32"))
+                    return model.fit(x, y, sample_weight=WEIGHTS[0], **kwargs)
+
+            hypermodel = FirstWeights()
+            """
+        )
+    )
+    monkeypatch.chdir(tmp_path)
+    args = ["--hypermodel", "first_weights:hypermodel", "--data", str(small_npz)]
+    args += ["--directory", str(tmp_path / "runs"), "--backend", "tensorflow", "--quiet"]
+    args += ["--coarse-trials", "3", "--coarse-epochs", "1", "--max-epochs", "2"]
+    args += ["--factor", "2", "--finalists", "0", "--no-baseline"]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert "FirstWeights.fit failed when the retrain called it on train+validation" in err
+    assert "Data cardinality is ambiguous" in err

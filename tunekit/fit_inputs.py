@@ -1,0 +1,92 @@
+"""What a hypermodel's own `fit` receives from tunekit, and what it made of it.
+
+Helpers of `tunekit.fitting.fit_hypermodel`: each call's own copies of the
+containers of its arguments (`own_containers`), whether an array is
+read-only (`read_only`), whether `model.fit` got other inputs than tunekit
+passed (`x_changed`), and the message of a `fit` that fails on
+train+validation (`final_fit_message`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import keras
+import numpy as np
+
+__all__ = ["final_fit_message", "own_containers", "read_only", "x_changed"]
+
+
+def own_containers(structure: Any) -> Any:
+    """`structure` with a new copy of each dict, list and tuple in it, its leaves shared.
+
+    By `keras.tree.map_structure` (key order and namedtuples kept; arrays,
+    tensors, streams and `None` are leaves, passed as they are). A hypermodel's
+    `fit` that replaces an entry of its `x` dict (`x["a"] = x["a"] * 2.0`)
+    changes its own copy only: not the `x` of the next trial, execution, fold
+    or the retrain, nor the user's `Dataset`.
+    """
+    return keras.tree.map_structure(lambda leaf: leaf, structure)
+
+
+def read_only(args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> bool:
+    """Whether any array in `args` or `kwargs` (inside dicts, lists, tuples) cannot be written."""
+    return any(
+        isinstance(leaf, np.ndarray) and not leaf.flags.writeable
+        for leaf in keras.tree.flatten([list(args), dict(kwargs)])
+    )
+
+
+def x_changed(received: Any, passed: Any) -> bool:
+    """Whether `received` (what `model.fit` got as `x`) differs from `passed` (tunekit's `x`).
+
+    Arrays (NumPy, or a backend's tensors) compare by shape and values, so a
+    cast or a `convert_to_tensor` is no change; dicts key by key; anything
+    else (a `tf.data.Dataset`, a `PyDataset`) by identity.
+    """
+    if received is passed:
+        return False
+    if isinstance(passed, Mapping) or isinstance(received, Mapping):
+        if not (isinstance(passed, Mapping) and isinstance(received, Mapping)):
+            return True
+        return set(passed) != set(received) or any(
+            x_changed(received[k], passed[k]) for k in passed
+        )
+    if not (hasattr(passed, "shape") and hasattr(received, "shape")):
+        return True  # a stream (or a list) other than the one passed
+    try:
+        return not np.array_equal(np.asarray(received), np.asarray(passed))
+    except (TypeError, ValueError):  # not convertible: not the same inputs
+        return True
+
+
+def final_fit_message(
+    owner: str, final: str, args: tuple[Any, ...], kwargs: Mapping[str, Any], e: Exception
+) -> str:
+    """What `fit_hypermodel` says when a hypermodel's `fit` fails on train+validation."""
+    x = args[0] if args else kwargs.get("x")
+    shapes = [getattr(leaf, "shape", None) for leaf in keras.tree.flatten(x)]
+    size = f"{shapes[0][0]} samples" if shapes and shapes[0] else "a stream"
+    lines = str(e).strip().splitlines()
+    raised = f"{type(e).__name__}: {lines[0]}" if lines else type(e).__name__
+    if "cardinality" in str(e).lower():
+        why = (
+            "Keras found arrays of different lengths: an array your fit takes from outside "
+            "the x and y it receives (a sample_weight, an extra input) has the training "
+            "split's length, not this fit's. Per-sample arrays must be derived from the x "
+            "and y that fit receives, e.g. sample_weight computed from y inside fit."
+        )
+    else:
+        why = (
+            "A fit that works in the search but not here depends on the training split "
+            "itself: per-sample arrays of its length taken from outside the x and y it "
+            "receives (derive them from x and y inside fit), or validation_data (here the "
+            "validation split, which this fit also trains on)."
+        )
+    return (
+        f"{owner}.fit failed when {final} called it on train+validation "
+        f"({size}; the search ran it on the training split): {raised} "
+        f"{why} Fix that fit and run again: its code is then new, so the run starts over "
+        "(overwrite=True, or a new project_name= to keep this run's searches)."
+    )
