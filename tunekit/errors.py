@@ -205,6 +205,11 @@ _RAISED = re.compile(r"^(?:[A-Za-z_]\w*\.)*[A-Za-z_]\w*(?:Error|Exception|Exit|I
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 # Keras wraps a layer's error: its first line says only where, the next one what.
 _WRAPPED = "Exception encountered when calling"
+# Lines of an error's message that say where, not what: TensorFlow's "Graph execution
+# error:" lists the frames of the node that failed before the cause.
+_WHERE = re.compile(r"^(?:\s|File |Detected at node|Traceback|\[\[)")
+_NOTE = re.compile(r"^-{4,}$")  # notes below the error (JAX's "For simplicity, ...")
+_CAUSE_CHARS = 120  # a cause line longer than this is cut to its first sentence
 
 
 def raised_line(traceback_text: str) -> str:
@@ -213,8 +218,11 @@ def raised_line(traceback_text: str) -> str:
     The last exception line: lines after it are notes, e.g. JAX's "For
     simplicity, JAX has removed its internal frames ..." below a line of
     dashes. Keras's "Exception encountered when calling X.call()." gets the
-    next line, which says what went wrong. Without an exception line (a
-    class named otherwise), the last line.
+    next line, which says what went wrong. A line that ends in a colon
+    (TensorFlow's "InvalidArgumentError: Graph execution error:") gets the last
+    line below it that is not a frame ("Received a label value of 3 which is
+    outside the valid range of [0, 3)."), cut to its first sentence when long.
+    Without an exception line (a class named otherwise), the last line.
     """
     lines = [_ANSI.sub("", line).rstrip() for line in (traceback_text or "").strip().splitlines()]
     for i in range(len(lines) - 1, -1, -1):
@@ -222,5 +230,20 @@ def raised_line(traceback_text: str) -> str:
             if _WRAPPED in lines[i]:
                 more = next((line.strip() for line in lines[i + 1 :] if line.strip()), "")
                 return f"{lines[i]} {more}".strip()
+            if lines[i].endswith(":"):
+                below = lines[i + 1 :]
+                below = below[: next((j for j, x in enumerate(below) if _NOTE.match(x)), None)]
+                causes = [line for line in below if line and not _WHERE.match(line)]
+                return f"{lines[i]} {_first_sentence(causes[-1])}" if causes else lines[i]
             return lines[i]
     return lines[-1].strip() if lines else ""
+
+
+def _first_sentence(line: str) -> str:
+    """`line`, or its first sentence when it is longer than `_CAUSE_CHARS` (TensorFlow's
+    "... valid range of [0, 3).  Label values: 2 2 3 ..." names every label of the batch)."""
+    line = line.strip()
+    if len(line) <= _CAUSE_CHARS:
+        return line
+    end = line.find(". ")
+    return line[: end + 1] if 0 < end < _CAUSE_CHARS else f"{line[:_CAUSE_CHARS].rstrip()}..."

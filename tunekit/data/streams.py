@@ -84,8 +84,10 @@ class StreamData:
             Classification takes class ids `0..K-1` or one-hot labels
             (`(batch, classes)`, scored as their argmax).
         num_classes: Classification: number of classes. Defaults to `None`
-            (unknown: the output-width check is skipped and the report takes
-            it from the test labels and predictions).
+            (unknown: the output's width is checked against the first batch's
+            and the validation stream's class ids only, and the report takes it
+            from the test labels and predictions). Every validation and test
+            class id must fit the output's width in any case (`DataError`).
         class_names: Classification: one name per class. Defaults to `"0"`,
             `"1"`, ... when `num_classes` is known.
         name: Short name for summaries. Defaults to `"stream"`.

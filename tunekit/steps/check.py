@@ -19,6 +19,7 @@ import numpy as np
 
 from tunekit.data import CLASSIFICATION, REGRESSION, Dataset, StreamData
 from tunekit.data._checks import CATEGORICAL_LABELS
+from tunekit.data._stream_labels import check_validation_classes
 from tunekit.errors import ModelCheckError, OutputShapeError
 from tunekit.model_files import check_round_trip  # the file check, beside the loaders
 from tunekit.outputs import check_output_shape, model_output_shape, training_samples
@@ -46,31 +47,27 @@ def check_model(
 ) -> str | None:
     """Checks, before any training, that the hypermodel's output fits the data.
 
-    Builds the model once with default hyperparameters (those of
-    `hyperparameters`, the run's `hyperparameters=`, first; a lazily built model
-    is called on two training samples; a dict `x` feeds each named input)
-    and checks its output against the targets: `data.num_classes` for
-    classification (`tunekit.outputs.check_output_shape`), `data.num_outputs`
-    for regression (`tunekit.regression.check_regression_output_shape`);
-    then that it survives a `.keras` save and safe load
-    (`check_round_trip`). A build that raises here is refused
-    (`ModelCheckError`): KerasTuner's tuner builds the hypermodel with its
-    defaults to declare the space, so no search could start. A lazily built
-    model that cannot be run on the samples is refused with Keras's error
-    (`check_runs_on`) unless the hypermodel has its own `fit`; a model with
-    several outputs (and a dict `y`) is left to its trials. Unless the
-    hypermodel has its own `fit`, its first layers, loss, outputs and the
-    metrics of `objective_names` (the objective's metric names) must agree
-    with the data and each other (`tunekit.steps.pairing_checks`).
-    For a `StreamData`, the model is called on its first training batch (one
-    batch is read, nothing else); its output width is checked only when the
-    stream's classes are known. Before that, without training
-    (`check_trainable`): the model is compiled and its declared input fits
-    `x_train`'s samples; after it, a one-unit logit classifier's accuracy
-    metric must not threshold its logits at 0.5, and a model never compiled
-    (the hypermodel's own fit trains it) must have one output and, if it is
-    one classifier unit, end in a sigmoid: its test set is scored from its
-    predictions, which must say what they mean.
+    Builds the model once with default hyperparameters (those of `hyperparameters`, the
+    run's `hyperparameters=`, first; a lazily built model is called on two training samples;
+    a dict `x` feeds each named input) and checks its output against the targets:
+    `data.num_classes` for classification (`tunekit.outputs.check_output_shape`),
+    `data.num_outputs` for regression (`tunekit.regression.check_regression_output_shape`);
+    then that it survives a `.keras` save and safe load (`check_round_trip`). A build that
+    raises here is refused (`ModelCheckError`): KerasTuner's tuner builds the hypermodel
+    with its defaults to declare the space, so no search could start. A lazily built model
+    that cannot be run on the samples is refused with Keras's error (`check_runs_on`) unless
+    the hypermodel has its own `fit`; a model with several outputs (and a dict `y`) is left
+    to its trials. Unless the hypermodel has its own `fit`, its first layers, loss, outputs
+    and the metrics of `objective_names` (the objective's metric names) must agree with the
+    data and each other (`tunekit.steps.pairing_checks`). For a `StreamData`, the model is
+    called on its first training batch; its output width is checked against the classes when
+    known, and against every validation class id (`check_validation_classes`, one pass).
+    Before that, without training (`check_trainable`): the model is compiled and its
+    declared input fits `x_train`'s samples; after it, a one-unit logit classifier's
+    accuracy metric must not threshold its logits at 0.5, and a model never compiled (the
+    hypermodel's own fit trains it) must have one output and, if it is one classifier unit,
+    end in a sigmoid: its test set is scored from its predictions, which must say what they
+    mean.
 
     Raises:
         ModelCheckError (a `ValueError`): The build with the default
@@ -79,6 +76,7 @@ def check_model(
         OutputShapeError (a `ValueError`): Naming the model's output shape
             and the targets' shape, with the fix.
         ModelSaveError: See `check_round_trip`.
+        DataError: A validation class id the stream's model cannot take.
 
     Returns:
         `check_round_trip`'s note when the model's file needs more than
@@ -116,6 +114,7 @@ def check_model(
     if shape is None:
         return note
     if isinstance(data, StreamData):
+        check_validation_classes(data, shape)  # a first batch may show only some classes
         if data.task == REGRESSION or data.num_classes is None:  # unknown for some streams
             return note
         targets = ""

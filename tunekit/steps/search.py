@@ -21,6 +21,7 @@ from tunekit import _faults, interrupts
 from tunekit._kerastuner import failed_trial_tracebacks
 from tunekit.data import CLASSIFICATION, Dataset
 from tunekit.data import _targets as tg
+from tunekit.data._stream_labels import label_range_fix
 from tunekit.data.batches import full_batches, pads_trials
 from tunekit.data.streams import StreamData
 from tunekit.errors import NoCompletedTrialsError, TrialsFailedError
@@ -63,12 +64,20 @@ def raise_if_failing(phase: str, ctx: RunContext, tuner: kt.Tuner, error: Runtim
     raise TrialsFailedError(
         f"The {phase} search stopped: {in_a_row} trials in a row failed "
         f"(max_consecutive_failed_trials={ctx.max_consecutive_failed_trials}); the last, "
-        f"trial {last.trial_id}, with {failure_reason(last) or 'no message'} (its traceback: "
-        f"{Path(tuner.project_dir) / f'trial_{last.trial_id}' / 'trial.json'}). Fix the "
-        "cause in the hypermodel or data, or allow more failures in a row with "
+        f"{_failed_with(ctx, tuner, last)} Fix the cause in the hypermodel or data, or "
+        "allow more failures in a row with "
         "max_consecutive_failed_trials=; rerunning resumes the search (a run with no "
         "completed trial starts over)."
     ) from error
+
+
+def _failed_with(ctx: RunContext, tuner: kt.Tuner, trial: trial_module.Trial) -> str:
+    """`"trial 3, with <its error line> (its traceback: <trial.json>)"` and, for a class id
+    beyond the output's width (TensorFlow's message), what to do."""
+    reason = failure_reason(trial)
+    where = Path(tuner.project_dir) / f"trial_{trial.trial_id}" / "trial.json"
+    fix = label_range_fix(reason, isinstance(ctx.data, StreamData))
+    return f"trial {trial.trial_id}, with {reason or 'no message'} (its traceback: {where}).{fix}"
 
 
 def completed_trials(oracle: kt.Oracle) -> list[trial_module.Trial]:
@@ -367,9 +376,12 @@ class SearchStep:
                 f"{self.name}_trials={budget}; going on with them."
             )
         if not best:
+            failed = [t for t in map(tuner.oracle.trials.get, tuner.oracle.end_order) if t]
+            failed = [t for t in failed if t.status == trial_module.TrialStatus.FAILED]
+            last = f" The last failed, {_failed_with(ctx, tuner, failed[-1])}" if failed else ""
             raise NoCompletedTrialsError(
                 f"No {self.name} trial completed with a finite {ctx.objective.name} "
-                f"({ran} ran; see `error` in trials_dataframe('{ctx.run_dir}')). Fix the "
+                f"({ran} ran; see `error` in trials_dataframe('{ctx.run_dir}')).{last} Fix the "
                 "hypermodel or its ranges, then rerun with overwrite=True."
             )
         manifest.mark(
