@@ -26,11 +26,11 @@ UNITS = {"data", "plots", "stats"}
 ORDER = [
     "errors",
     "params",
-    "stats",
     "_native_logs",
     "interrupts",
     "processes",
     "data",
+    "stats",
     "image_streams",
     "objectives",
     "loss_reading",

@@ -336,7 +336,9 @@ def test_reverse_log_with_step_is_kept():
 def test_unordered_choice_keeps_seen_values_in_original_order():
     space = one("Choice", ["relu", "tanh", "gelu", "selu"])
     hp = narrowed_hp(narrow_space(space, make_trials(space, "x", ["tanh", "relu", "tanh"])))
-    assert (hp.values, hp.default) == (["relu", "tanh"], "relu")  # Default kept.
+    # The best trial's value, like a numeric default (the old default 'relu' was kept
+    # while still among the values: the defaults mixed the best trial and the old space)
+    assert (hp.values, hp.default) == (["relu", "tanh"], "tanh")
     space = one("Choice", ["relu", "tanh", "gelu", "selu"], default="selu")
     result = narrow_space(space, make_trials(space, "x", ["tanh", "relu", "tanh"]))
     assert narrowed_hp(result).default == "tanh"  # Best trial's value.
@@ -374,6 +376,7 @@ def test_boolean_kept_or_fixed_when_unanimous():
     space = one("Boolean")
     result = narrow_space(space, make_trials(space, "x", [True, False, True]))
     assert (type(narrowed_hp(result)), change(result).rule) == (hp_module.Boolean, "kept")
+    assert narrowed_hp(result).default is True  # the best trial's (the old default: False)
     result = narrow_space(space, make_trials(space, "x", [True, True, True]))
     assert (narrowed_hp(result).value, change(result).rule) == (True, "unanimous")
     result = narrow_space(space, make_trials(space, "x", [True] * 3), fix_unanimous=False)

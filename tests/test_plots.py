@@ -280,6 +280,32 @@ def test_score_vs_hyperparameters_one_panel_per_hp(frame):
     assert fig.legends and {t.get_text() for t in fig.legends[0].get_texts()} == {"coarse", "fine"}
 
 
+def test_numeric_axes_follow_the_declared_sampling(frame):
+    """A linear Int whose values span a decade (units 32..512) was drawn on a log axis with
+    overlapping labels; a log Float within a decade on a linear one."""
+    frame = frame.assign(hp_units=frame.hp_units * 4)  # 128..512: within a decade
+    frame.loc[frame.index[0], "hp_units"] = 16  # 16..512: over a decade
+    fig = plots.score_vs_hyperparameters(frame)
+    axes = {ax.get_xlabel(): ax for ax in _axes(fig)}
+    assert axes["units"].get_xscale() == "log"  # not declared: spans over a decade
+    frame.attrs["sampling"] = {"units": "linear", "dropout": "log", "learning_rate": "log"}
+    axes = {ax.get_xlabel(): ax for ax in _axes(plots.score_vs_hyperparameters(frame))}
+    assert axes["units"].get_xscale() == "linear"
+    assert axes["learning_rate"].get_xscale() == "log"
+    assert axes["dropout"].get_xscale() == "log"
+    for ax in axes.values():  # minor ticks unlabelled: labels never overlap
+        assert not [t.get_text() for t in ax.get_xticklabels(minor=True) if t.get_text()]
+    fig = plots.parallel_coordinates(frame)
+    at = {t.get_text(): t.get_position()[1] for ax in fig.axes for t in ax.texts}
+    assert at["256"] == pytest.approx((256 - 16) / (512 - 16))  # linear: not log's 0.8
+
+
+def test_best_so_far_draws_each_trials_dot_above_the_step_lines(frame):
+    """A fine trial's dot under the coarse phase's dashed line could not be seen."""
+    ax = _axes(plots.best_so_far(frame, direction="max"))[0]
+    assert min(c.get_zorder() for c in ax.collections) > max(ln.get_zorder() for ln in ax.lines)
+
+
 def test_best_so_far_table_is_monotone_and_ignores_failed(frame):
     table = plots.best_so_far_table(frame, "max")
     assert list(table.columns) == [

@@ -368,6 +368,14 @@ def test_compare_to_baseline_infers_the_task_and_takes_an_override():
         labels_as_floats, [0, 1, 0, 0], [0, 1, 1, 1], task="classification"
     )
     assert explicit.task == "classification" and explicit.metrics[0].tuned == 0.75
+    # Class ids saved as floats are classes, as `Dataset` reads them (they were taken as
+    # regression: an MSE and a bootstrap verdict instead of McNemar's test)
+    y = np.random.default_rng(0).integers(0, 3, 50).astype(float)
+    inferred = compare_to_baseline(y, y, np.roll(y, 1))
+    assert inferred.task == "classification" and inferred.mcnemar is not None
+    assert compare_to_baseline([0.5, 1.5, 2.0], [0.5, 1.0, 2.0], [1, 1, 1]).task == "regression"
+    with pytest.raises(UsageError, match=r"task="):  # 1.0/2.0: labels, or values?
+        compare_to_baseline([1.0, 2.0, 2.0, 1.0], [1, 2, 1, 1], [2, 2, 2, 2])
 
 
 @pytest.mark.parametrize(

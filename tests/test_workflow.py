@@ -118,6 +118,12 @@ def test_trials_table_matches_oracles(finished):
     assert len(frame[frame.phase == "coarse"]) == BUDGET["coarse_trials"]
     assert {"epochs", "seconds", "num_params", "hp_units_0", "val_accuracy"} <= set(frame)
     assert (frame.num_params > 0).all() and (frame.seconds > 0).all()
+    # The declared samplings, which the plots' axes follow (a linear Int 32..512 was drawn
+    # on a log axis because its values spanned a decade)
+    space = run._tuner("coarse").oracle.hyperparameters.space
+    declared = {hp.name: hp.sampling for hp in space if getattr(hp, "sampling", None)}
+    assert live.attrs["sampling"] == declared and declared["learning_rate"] == "log"
+    assert declared["units_0"] == "linear"
 
 
 def test_trials_csv_round_trips_through_a_plain_read_csv(finished):

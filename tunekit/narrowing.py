@@ -58,7 +58,8 @@ def narrow_space(
     `Choice`s keep the values the top trials used, and hyperparameters the
     top trials agree on become `Fixed`. The result is always a subset of
     `space`; names, conditions and sampling are preserved, and every default
-    lies inside its new range.
+    is the best trial's value (a numeric one, a `Choice`'s, a `Boolean`'s),
+    so the narrowed space's defaults build the best coarse configuration.
 
     Which values a build used: a name under a `conditional_scope` counts only
     where active, exactly. tunekit's tuners keep in a trial only the names its
@@ -263,7 +264,7 @@ def _narrow_one(
     if fix_unanimous and all(v == best for v in values):
         return _fixed(hp, best), "unanimous"
     if isinstance(hp, hp_module.Boolean):
-        return _rebuild(hp), "kept"
+        return _rebuild(hp, default=bool(best)), "kept"
     if isinstance(hp, hp_module.Choice):
         if hp.ordered:
             low, high = min(values), max(values)
@@ -272,8 +273,7 @@ def _narrow_one(
             kept, rule = [v for v in hp.values if v in values], "subset"
         if len(kept) == 1:
             return _fixed(hp, kept[0]), "collapsed"
-        default = hp.default if hp.default in kept else best
-        return _rebuild(hp, values=kept, default=default), rule
+        return _rebuild(hp, values=kept, default=best), rule
     return _narrow_numeric(hp, values, margin)
 
 

@@ -133,7 +133,9 @@ def trials_dataframe(run_dir: str | os.PathLike) -> pd.DataFrame:
     `error` (the last line of a failed trial's message). Counts and integer
     hyperparameters are pandas' nullable `Int64`. `frame.attrs` holds the
     run's `"objective"` (e.g. `"val_accuracy"`, what `score` is) and its
-    `"direction"`, which `tunekit.plots` use to label their axes.
+    `"direction"`, which `tunekit.plots` use to label their axes, and
+    `"sampling"`, `{name: "linear" | "log" | "reverse_log"}` of the numeric
+    hyperparameters as declared, which their axes follow (log only for `"log"`).
 
     Args:
         run_dir: The run folder, `<directory>/<project_name>`.
@@ -157,7 +159,7 @@ def trials_dataframe(run_dir: str | os.PathLike) -> pd.DataFrame:
     frame = pd.DataFrame(rows)
     if frame.empty:
         frame = pd.DataFrame(columns=_FIRST_COLUMNS)
-        frame.attrs.update(_objective(run_dir))
+        frame.attrs.update(_space_attrs(run_dir))
         return frame
     rest = [c for c in frame.columns if c not in _FIRST_COLUMNS]
     numbered = {c: m for c in rest if (m := _FOLD_SCORE.fullmatch(c))}
@@ -169,7 +171,7 @@ def trials_dataframe(run_dir: str | os.PathLike) -> pd.DataFrame:
         (c for c in rest if not c.startswith("hp_") and c != "error" and c not in folds),
         key=lambda c: (c.startswith("val_"), c),
     )
-    declared = {name: i for i, name in enumerate(_declared_names(run_dir))}
+    declared = {name: i for i, name in enumerate(_declared_space(run_dir))}
     hps = sorted(
         (c for c in rest if c.startswith("hp_")),
         key=lambda c: (declared.get(c[3:], len(declared)), c),
@@ -182,21 +184,34 @@ def trials_dataframe(run_dir: str | os.PathLike) -> pd.DataFrame:
     frame["phase"] = frame["phase"].astype(str)
     for column in [*_INT_COLUMNS, *(c for c in hps if _all_ints(row.get(c) for row in rows))]:
         frame[column] = _as_int(frame[column])
-    frame.attrs.update(_objective(run_dir))
+    frame.attrs.update(_space_attrs(run_dir))
     return frame
 
 
-def _declared_names(run_dir: Path) -> list[str]:
-    """The hyperparameters' names in the order the phases' oracles declare them."""
-    names: list[str] = []
+def _declared_space(run_dir: Path) -> dict[str, dict[str, Any]]:
+    """Each hyperparameter's config (the first phase's) by name, in the order the phases'
+    oracles declare them."""
+    configs: dict[str, dict[str, Any]] = {}
     for phase in PHASES:
         try:
             state = _io.read_json(run_dir / phase / "oracle.json", what="KerasTuner oracle file")
-            space = state["hyperparameters"]["space"]
-            names += [n for entry in space if (n := entry["config"]["name"]) not in names]
+            for entry in state["hyperparameters"]["space"]:
+                configs.setdefault(entry["config"]["name"], entry["config"])
         except (OSError, KeyError, TypeError, _io.StateFileError):
             continue
-    return names
+    return configs
+
+
+def _space_attrs(run_dir: Path) -> dict[str, Any]:
+    """`frame.attrs` of the run: its objective and direction, and `"sampling"`, each
+    numeric hyperparameter's declared sampling (`"linear"`, `"log"`, `"reverse_log"`),
+    which the plots' axes follow."""
+    samplings = {
+        name: config["sampling"]
+        for name, config in _declared_space(run_dir).items()
+        if isinstance(config.get("sampling"), str)
+    }
+    return {**_objective(run_dir), "sampling": samplings}
 
 
 def _objective(run_dir: Path) -> dict[str, str]:

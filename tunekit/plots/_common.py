@@ -100,11 +100,24 @@ def _numeric(values: pd.Series) -> pd.Series | None:
     return num if num.notna().sum() == len(present) else None
 
 
-def _use_log(num: pd.Series) -> bool:
+def _use_log(num: pd.Series, sampling: str | None = None) -> bool:
+    """Whether to draw `num` on a log axis: as its hyperparameter's declared `sampling`
+    (`"log"`: yes; `"linear"`, `"reverse_log"`: no) when known, else when it spans more
+    than `_LOG_DECADES` decades. Never with a value <= 0."""
     finite = num[np.isfinite(num)]
-    return bool(
-        len(finite) and finite.min() > 0 and math.log10(finite.max() / finite.min()) > _LOG_DECADES
-    )
+    if not len(finite) or finite.min() <= 0:
+        return False
+    if sampling is not None:
+        return sampling == "log"
+    return bool(math.log10(finite.max() / finite.min()) > _LOG_DECADES)
+
+
+def _sampling(frame: pd.DataFrame, column: str) -> str | None:
+    """The declared sampling of an `hp_` column (`trials_dataframe`'s attrs), or None."""
+    if not column.startswith("hp_"):
+        return None
+    found = frame.attrs.get("sampling", {}).get(column.removeprefix("hp_"))
+    return found if isinstance(found, str) else None
 
 
 def figure_to_png(fig: Figure, *, dpi: int = 100) -> bytes:

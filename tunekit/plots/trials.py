@@ -13,7 +13,7 @@ import pandas as pd
 from matplotlib.cm import ScalarMappable
 from matplotlib.colors import Normalize
 from matplotlib.figure import Figure
-from matplotlib.ticker import MaxNLocator
+from matplotlib.ticker import MaxNLocator, NullFormatter
 
 from tunekit.plots._common import (
     _completed,
@@ -25,6 +25,7 @@ from tunekit.plots._common import (
     _numeric,
     _objective_label,
     _phase_legend,
+    _sampling,
     _short,
     _style,
     _use_log,
@@ -39,15 +40,17 @@ __all__ = [
 ]
 
 
-def _scale(values: pd.Series) -> tuple[pd.Series, list[float], list[str]]:
-    """Scales a column to [0, 1]: returns (scaled, tick positions, tick labels)."""
+def _scale(
+    values: pd.Series, sampling: str | None = None
+) -> tuple[pd.Series, list[float], list[str]]:
+    """Scales a column to [0, 1] (log per `_use_log`): (scaled, tick positions, labels)."""
     num = _numeric(values)
     if num is None:
         cats = sorted({str(v) for v in values.dropna()})
         pos = {c: (i / (len(cats) - 1) if len(cats) > 1 else 0.5) for i, c in enumerate(cats)}
         scaled = values.map(lambda v: pos[str(v)] if pd.notna(v) else np.nan).astype(float)
         return scaled, list(pos.values()), [_short(c) for c in cats]
-    log = _use_log(num)
+    log = _use_log(num, sampling)
     t = np.log10(num.where(num > 0)) if log else num
     lo, hi = t.min(), t.max()
     if not np.isfinite(lo) or hi == lo:
@@ -74,7 +77,8 @@ def parallel_coordinates(
 ) -> Figure:
     """One polyline per completed trial across the `hp_` columns, then the objective.
 
-    Numeric axes are scaled to [0, 1] (log-scaled above a decade), categorical
+    Numeric axes are scaled to [0, 1] (log-scaled for a hyperparameter declared
+    with `sampling="log"`, or, not declared, spanning over a decade), categorical
     ones spread their sorted categories evenly. Colour is the objective;
     coarse trials are dashed, fine ones solid. Inactive values break the line.
     Each line's gid is `"<phase>/<trial_id>"`. All-NaN columns are left out.
@@ -98,7 +102,7 @@ def parallel_coordinates(
     if data.empty:
         raise _NoDataError("No completed trial with a finite objective to plot.")
     columns = [c for c in _hp_columns(data) if data[c].notna().any()] + [objective]
-    scaled = {c: _scale(data[c]) for c in columns}
+    scaled = {c: _scale(data[c], _sampling(frame, c)) for c in columns}
     scores = data[objective].astype(float)
     norm = Normalize(scores.min(), max(scores.max(), scores.min() + 1e-9))
     fig = _Figure(figsize=(max(8.0, 1.25 * len(columns) + 3), 5.0), layout="constrained")
@@ -161,8 +165,9 @@ def score_vs_hyperparameters(
 ) -> Figure:
     """One subplot per `hp_` column: the objective against its values, marker per phase.
 
-    Categorical values are drawn as a jittered strip; numeric ones spanning
-    more than a decade on a log axis. `objective`, `objective_name` and
+    Categorical values are drawn as a jittered strip; numeric ones on a log
+    axis when declared with `sampling="log"` (not declared: spanning more than
+    a decade). `objective`, `objective_name` and
     `direction` as in `parallel_coordinates`.
 
     Example:
@@ -199,8 +204,9 @@ def score_vs_hyperparameters(
             ax.set_xlim(-0.6, len(cats) - 0.4)
         else:
             x = num
-            if _use_log(num):
+            if _use_log(num, _sampling(frame, column)):
                 ax.set_xscale("log")
+                ax.xaxis.set_minor_formatter(NullFormatter())  # labelled minors overlapped
             elif num.dropna().eq(num.dropna().round()).all():
                 ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         for phase, part in data.groupby(data["phase"].astype(str), sort=False):
@@ -302,6 +308,7 @@ def best_so_far(
             alpha=0.5,
             s=20,
             edgecolors="none",
+            zorder=3,  # above every phase's step line: a dot under a line was hidden
         )
         (line,) = ax.step(
             part["trial_index"],

@@ -90,7 +90,9 @@ class BaselineComparison:
 
 
 def _infer_task(y_true: ArrayLike) -> Task:
-    """Floats mean regression, integer, bool or string labels classification (as `Dataset`)."""
+    """Integer, bool or string labels mean classification; floats as `Dataset` reads them:
+    the class ids 0..K-1 (0.0, 1.0, 2.0: as pandas writes them) are classes, other
+    whole numbers in a run (1.0/2.0) are refused as ambiguous, other floats regression."""
     array = np.asarray(y_true)
     if array.dtype.kind == "f":
         one_hot = array.ndim == 2 and array.shape[1] > 1 and np.isin(array, (0.0, 1.0)).all()
@@ -100,7 +102,17 @@ def _infer_task(y_true: ArrayLike) -> Task:
                 "(np.argmax(y_true, axis=-1)) and predicted class ids, or pass "
                 "task='regression' if these really are regression targets."
             )
-        return "regression"
+        from tunekit.data._targets import infer_task  # Dataset's rule: 0.0/1.0/2.0 are ids
+        from tunekit.errors import DataError
+
+        try:
+            return (
+                "classification"
+                if infer_task(array, "y_true") == "classification"
+                else ("regression")
+            )
+        except DataError as exc:  # 1.0/2.0: labels saved as floats, or values?
+            raise UsageError(str(exc)) from None
     if array.dtype.kind in "biuUS":
         return "classification"
     raise UsageError(
@@ -302,8 +314,10 @@ def compare_to_baseline(
             the shape of `y_true`).
         baseline: The baseline's, in the same form.
         task: `"classification"` or `"regression"`. Defaults to None: inferred
-            from `y_true` (floats mean regression; integer, bool or string
-            labels mean classification), as `tunekit.Dataset` does.
+            from `y_true` as `tunekit.Dataset` does (integer, bool or string
+            labels, and floats that are the class ids 0..K-1, mean
+            classification; floats of other whole numbers in a run, such as
+            1.0/2.0, are refused as ambiguous; other floats mean regression).
         metric: Regression only: the metric that decides the verdict, `"mse"`,
             `"mae"`, `"rmse"` or `"r2"`. Defaults to `"mse"` (the `val_loss`
             regression is tuned on).
