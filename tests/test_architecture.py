@@ -84,6 +84,7 @@ ORDER = [
     "distribute",
     "steps.metric_reading",
     "steps.output_checks",
+    "steps.input_checks",
     "steps.label_forms",
     "steps.same_loss",
     "steps.value_checks",

@@ -320,7 +320,7 @@ def _image_folder(tmp_path: Path, stray: dict[str, bytes]) -> list[str]:
         ),
         pytest.param(  # its first row was read as names: "a column named more than once"
             lambda p: _csv(p, "0,1,0", [f"{i % 3},{i},{i % 2}" for i in range(30)], "label"),
-            ["Its first row looks like data", "(then --target c2 if the last column is"],
+            ["its first row looks like data", "(then --target c2 if the last column is"],
             id="no_header_row",
         ),
     ],

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -591,7 +593,7 @@ def test_a_csv_without_a_header_row_is_told_to_add_one(tmp_path, repeats):
     last = f"c{frame.shape[1] - 1}"
     with pytest.raises(
         DataError,
-        match=r"Its first row looks like data, not a header: every name in it is a number.*"
+        match=r"its first row looks like data, not a header: its names are values.*"
         rf"add_prefix\('c'\).*target='{last}' \(--target {last}\)",
     ) as caught:
         load_csv(path, target="label")
@@ -610,3 +612,42 @@ def test_pandas_default_numeric_names_are_a_header(tmp_path):
     )
     ds = load_csv(tmp_path / "d.csv", target="64", task="classification")
     assert ds.input_shape == (64,) and ds.num_classes == 10
+
+
+def test_decimal_commas_in_a_comma_separated_file_are_told_so(tmp_path):
+    """`to_csv(decimal=",", quoting=QUOTE_ALL)` gives `"637,0","0,405"`: told "not numeric,
+    encode them (e.g. pandas.get_dummies)", harmful advice for numbers."""
+    import csv
+
+    frame = _cancer_frame(40)
+    path = tmp_path / "quoted.csv"
+    frame.to_csv(path, index=False, decimal=",", quoting=csv.QUOTE_ALL)
+    with pytest.raises(DataError, match=r"hold numbers written with decimal commas") as caught:
+        load_csv(path, target="diagnosis")
+    assert "get_dummies" not in str(caught.value)
+    pd.read_csv(path, decimal=",").to_csv(path, index=False)  # the fix given
+    assert load_csv(path, target="diagnosis").input_shape == (4,)
+
+
+@pytest.mark.parametrize(
+    "target", ["label", "yes", "1"], ids=["target_not_a_name", "first_label", "first_value"]
+)
+def test_a_headerless_file_with_text_labels_is_refused_whatever_the_target(tmp_path, target):
+    """`0.637,0.405,yes`: no hint unless every name was a number; and `target="yes"` (the
+    first row's label, as the columns listed suggested) loaded with exit 0, one row lost."""
+    rows = [f"{0.1 * i:.3f},{i % 7},{'yes' if i % 2 else 'no'}" for i in range(1, 41)]
+    path = tmp_path / "nohdr.csv"
+    path.write_text("\n".join(rows) + "\n")
+    with pytest.raises(DataError, match=r"its first row looks like data, not a header"):
+        load_csv(path, target=target)
+
+
+@pytest.mark.parametrize(
+    "name", ["No", "S.No", "Sr. No.", "#", "record_no", "serial", "level_0", "Unnamed: 0.1"]
+)
+def test_serial_numbers_and_pandas_own_index_names_are_refused(tmp_path, name):
+    frame = _cancer_frame(60)
+    frame.insert(0, name, np.arange(1, len(frame) + 1))
+    frame.to_csv(tmp_path / "s.csv", index=False)
+    with pytest.raises(DataError, match=rf"column '{re.escape(name)}' (holds the row|looks like)"):
+        load_csv(tmp_path / "s.csv", target="diagnosis")

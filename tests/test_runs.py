@@ -315,6 +315,12 @@ def test_show_of_a_stopped_command_line_run_gives_its_resume_command(tmp_path, r
     (run / "manifest.json").write_text(json.dumps(manifest))
     code, out, _ = _cli("show", str(run))
     assert "Stopped on: fine: ValueError: seed=3 is odd" in out, out
+    # The hypermodel's fit failed: fixing it is new code, which a resume refuses (before,
+    # `show` said to rerun the command, which was then refused)
+    manifest["steps"]["fine"]["error"] = "HyperModelFitError: M.fit failed when the retrain"
+    (run / "manifest.json").write_text(json.dumps(manifest))
+    code, out, _ = _cli("show", str(run))
+    assert "Fix the cause, then start the run over: cd " in out and "--overwrite" in out, out
 
 
 @pytest.mark.parametrize(

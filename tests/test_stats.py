@@ -374,8 +374,13 @@ def test_compare_to_baseline_infers_the_task_and_takes_an_override():
     inferred = compare_to_baseline(y, y, np.roll(y, 1))
     assert inferred.task == "classification" and inferred.mcnemar is not None
     assert compare_to_baseline([0.5, 1.5, 2.0], [0.5, 1.0, 2.0], [1, 1, 1]).task == "regression"
-    with pytest.raises(UsageError, match=r"task="):  # 1.0/2.0: labels, or values?
+    with pytest.raises(UsageError, match=r"task=") as caught:  # 1.0/2.0: labels, or values?
         compare_to_baseline([1.0, 2.0, 2.0, 1.0], [1, 2, 1, 1], [2, 2, 2, 2])
+    assert "--task" not in str(caught.value)  # a Python call: no command-line spelling
+    # Sigmoid probabilities as predictions: accuracy 0.0 against 0.0 and a verdict, before
+    labels = np.array([0, 1, 1, 0, 1] * 8)
+    with pytest.raises(UsageError, match=r"holds 0\.1, not a class label.*\(p > 0\.5\)"):
+        compare_to_baseline(labels, np.where(labels == 1, 0.9, 0.1), labels)
 
 
 @pytest.mark.parametrize(

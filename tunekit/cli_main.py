@@ -265,7 +265,8 @@ def _show(run_dir: Path) -> int:
         if status.startswith("failed"):
             # The same command would fail the same way (e.g. an objective never reported).
             if resume is not None and any(e.split(": ")[1] in _START_OVER for e in errors):
-                # Too few trials completed: a resume would reload the same failed ones.
+                # Too few trials completed: a resume would reload the same failed ones; a
+                # fixed fit is new code, which a resume refuses.
                 print(f"Fix the cause, then start the run over: {resume} --overwrite")
             elif resume is not None:
                 print(f"Fix the cause, then rerun (the command it was started with: {resume})")
@@ -278,7 +279,8 @@ def _show(run_dir: Path) -> int:
 
 
 # Errors after which a resume reloads the same failed trials: the run starts over.
-_START_OVER = ("TooFewTrialsError", "NoCompletedTrialsError")
+# A HyperModelFitError is fixed in the hypermodel's code, which a resume refuses (its hash).
+_START_OVER = ("TooFewTrialsError", "NoCompletedTrialsError", "HyperModelFitError")
 
 # tunekit's errors defined where Keras loads (tunekit.fitting), which `show` does not import.
 _KERAS_SIDE_ERRORS = ("HyperModelFitError", "SearchInputError")

@@ -69,7 +69,9 @@ def final_fit_message(
     shapes = [getattr(leaf, "shape", None) for leaf in keras.tree.flatten(x)]
     size = f"{shapes[0][0]} samples" if shapes and shapes[0] else "a stream"
     lines = str(e).strip().splitlines()
-    raised = f"{type(e).__name__}: {lines[0]}" if lines else type(e).__name__
+    said = "; ".join(line.strip() for line in lines[:4] if line.strip())  # Keras: sizes
+    said = said if len(said) <= 400 else said[:397] + "..."
+    raised = f"{type(e).__name__}: {said}." if said else type(e).__name__
     if "cardinality" in str(e).lower():
         why = (
             "Keras found arrays of different lengths: an array your fit takes from outside "

@@ -243,7 +243,8 @@ def _fit_hypermodel(
                 "train+validation (the retrain, the baseline, final seeds) does not get: no "
                 "split is left out there. Name it in the signature, def fit(self, hp, model, "
                 "x, y, validation_data=None, **kwargs), to get the validation split there "
-                "too, or read kwargs.get('validation_data'); then rerun: the searches are kept."
+                "too, or read kwargs.get('validation_data'). The fixed fit is new code, so the "
+                "run then starts over (overwrite=True)."
             ) from None
         except ValueError as e:
             if "read-only" not in str(e) or not read_only(args, pending):

@@ -20,12 +20,17 @@ from typing import Any
 
 from tunekit.errors import DataError
 
-__all__ = ["check_header", "check_identifiers", "headerless_hint", "separator_in"]
+__all__ = ["check_header", "check_identifiers", "first_row_data", "separator_in"]
 
 # Names that say a column identifies a row: pandas' index (`Unnamed: 0`, `index`, or
 # no name), `id`, `row_id`, `patient id`, `PatientId`, `customerID`; not `acid`, `paid`.
-_ROW_NUMBER_NAME = re.compile(r"(unnamed: \d+|index|)", re.IGNORECASE)
-_ID_NAME = re.compile(r"(?i:(.*[\s_.\-])?(id|idx|row|row[\s_.\-]?(no|nr|num|number)))|.*[a-z]I[Dd]")
+# pandas' own names: `Unnamed: 0` (`Unnamed: 0.1` when saved again), `index`, and `level_0`
+# (`reset_index()` of a frame that has an `index` column).
+_ROW_NUMBER_NAME = re.compile(r"(unnamed: \d+(\.\d+)?|index|level_\d+|)", re.IGNORECASE)
+_ID_NAME = re.compile(
+    r"(?i:(.*[\s_.\-])?(id|idx|row|(row|record|serial|sr|sl|s)?[\s_.\-]*"
+    r"(no|nr|num|number)\.?|serial|#))|.*[a-z]I[Dd]"
+)
 
 
 def check_header(file: Path, frame: Any) -> None:
@@ -46,6 +51,9 @@ def check_header(file: Path, frame: Any) -> None:
             first = next((row for row in rows if row), [])
     except (OSError, UnicodeError, csv.Error):  # pandas read it: nothing to compare with
         return
+    data_row = first_row_data(names, frame)
+    if data_row:  # read as names, it lost a sample and named the columns by its values
+        raise DataError(data_row)
     separator = separator_in(names)
     if separator and len(first) > len(names):  # `1,5;2,3`: decimal commas split each row
         raise DataError(
@@ -68,8 +76,6 @@ def check_header(file: Path, frame: Any) -> None:
     for i, name in enumerate(names, start=1):
         positions.setdefault(name.strip(), []).append(i)
     repeated = [(n, p) for n, p in positions.items() if n and len(p) > 1]
-    if repeated and headerless_hint(names):
-        raise DataError(headerless_hint(names).strip())
     if repeated:
         shown = "; ".join(
             " and ".join(repr(names[i - 1]) for i in p) + f" (columns {', '.join(map(str, p))})"
@@ -106,26 +112,45 @@ def separator_in(names: list[str]) -> str | None:
     return next((c for c in ";\t|" if len(names) == 1 and c in names[0]), None)
 
 
-def headerless_hint(names: list[str]) -> str:
-    """What to say when the header is numbers, that is a first row of data ("" if not).
+def first_row_data(names: list[str], frame: Any) -> str:
+    """The refusal of a file without a header row, its first row read as names; "" if not.
 
-    Names `0, 1, ..., k-1` (or `1..k`) are a header: pandas writes them for a frame
-    of a NumPy array, and `target="64"` names a column of it.
+    The names are that row's values when every one is a number (but `0, 1, ..., k-1`
+    or `1..k`: the header pandas writes for a frame of an array, where `target="64"`
+    names a column), or when the numbers' columns sit beside text whose name is one of
+    its own column's values (`0.64,0.41,yes` over a column of yes/no labels).
     """
-    try:
-        values = [float(name) for name in names]
-    except ValueError:
+    numbers = [_number(name) for name in names]
+    if len(names) < 2 or not any(n is not None for n in numbers):
         return ""
-    if len(values) < 2 or values in (list(range(len(values))), list(range(1, len(values) + 1))):
-        return ""
+    if all(n is not None for n in numbers):
+        if numbers in (list(range(len(names))), list(range(1, len(names) + 1))):
+            return ""
+    else:
+        if len(frame.columns) != len(names):
+            return ""
+        texts = [i for i, n in enumerate(numbers) if n is None]
+        column = frame.columns
+        if not all(
+            names[i].strip() in set(frame[column[i]].astype(str).str.strip()) for i in texts
+        ):
+            return ""
     last = f"c{len(names) - 1}"
     return (
-        f" Its first row looks like data, not a header: every name in it is a number "
-        f"({', '.join(map(repr, names[:3]))}, ...). A CSV needs a header row naming its "
-        "columns; add one, e.g. pandas: pd.read_csv(path, header=None).add_prefix('c')"
+        f"its first row looks like data, not a header: its names are values "
+        f"({', '.join(map(repr, names[:3]))}{', ...' if len(names) > 3 else ''}), and read "
+        "as names that row would be lost. A CSV needs a header row naming its columns; "
+        "add one, e.g. pandas: pd.read_csv(path, header=None).add_prefix('c')"
         f".to_csv(path, index=False) names them c0, c1, ..., {last} (then target={last!r} "
         f"(--target {last}) if the last column is the target)."
     )
+
+
+def _number(name: str) -> float | None:
+    try:
+        return float(name)
+    except ValueError:
+        return None
 
 
 def check_identifiers(frame: Any, features: list[str]) -> None:

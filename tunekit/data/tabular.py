@@ -16,7 +16,6 @@ from tunekit.data._classes import value_classes
 from tunekit.data._csv_header import (
     check_header,
     check_identifiers,
-    headerless_hint,
     separator_in,
 )
 from tunekit.data._csv_missing import as_written, check_no_missing, text_targets_as_written
@@ -126,7 +125,6 @@ def load_csv(
         raise DataError(
             f"target={target!r} is not a column of {str(file)!r}; its columns are "
             f"{_columns_shown(columns)}. Pass target= one of them."
-            + headerless_hint(columns)
             + (f" (The header has {spaced[0]!r}, with spaces around the name.)" if spaced else "")
             + (
                 # Positional: the command line says keywords as flags (`--target [...]`).
@@ -274,10 +272,25 @@ def _check_float32_columns(frame: Any, features: list[str]) -> None:
         )
 
 
+_DECIMAL_COMMA = r"\s*[-+]?\d{1,3}(\.?\d{3})*,\d+\s*|\s*[-+]?\d+\s*"  # 1,5  1.234,5  7
+
+
 def _check_numeric(frame: Any, features: list[str]) -> None:
     from pandas.api.types import is_bool_dtype, is_numeric_dtype
 
     text = [c for c in features if not (is_numeric_dtype(frame[c]) or is_bool_dtype(frame[c]))]
+    commas = [
+        c
+        for c in text
+        if frame[c].astype(str).str.fullmatch(_DECIMAL_COMMA).all()
+        and frame[c].astype(str).str.contains(",").any()
+    ]
+    if commas:
+        raise DataError(
+            f"feature column(s) {_texts_shown(frame, commas)[0]} hold numbers written with "
+            "decimal commas, which pandas reads as text. Save the file with decimal points, "
+            "e.g. pandas: pd.read_csv(path, decimal=',').to_csv(path, index=False)."
+        )
     if text:
         shown, fix = _texts_shown(frame, text)
         raise DataError(

@@ -80,6 +80,14 @@ def labels(values: ArrayLike, name: str) -> NDArray:
         )
     if array.dtype.kind == "f" and not np.all(np.isfinite(array)):
         raise UsageError(f"`{name}` holds NaN or infinite labels.")
+    if array.dtype.kind == "f" and np.any(array != np.round(array)):
+        shown = array[array != np.round(array)][0]
+        raise UsageError(
+            f"`{name}` holds {shown:g}, not a class label: probabilities or scores? Pass "
+            "predicted classes, e.g. (p > 0.5).astype(int) for one sigmoid unit's "
+            "probabilities, or np.argmax(scores, axis=-1) for several; or task='regression' "
+            "if these are values."
+        )
     return array
 
 

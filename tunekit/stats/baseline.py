@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 from typing import Any, Literal
 
 import numpy as np
@@ -112,7 +113,8 @@ def _infer_task(y_true: ArrayLike) -> Task:
                 else ("regression")
             )
         except DataError as exc:  # 1.0/2.0: labels saved as floats, or values?
-            raise UsageError(str(exc)) from None
+            # Python's words only: the command-line spelling "(--task ...)" is not this call's.
+            raise UsageError(re.sub(r" \(--[a-z-]+ [a-z]+\)", "", str(exc))) from None
     if array.dtype.kind in "biuUS":
         return "classification"
     raise UsageError(

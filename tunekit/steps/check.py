@@ -24,6 +24,7 @@ from tunekit.errors import ModelCheckError, OutputShapeError
 from tunekit.model_files import check_round_trip  # the file check, beside the loaders
 from tunekit.outputs import check_output_shape, model_output_shape, training_samples
 from tunekit.regression import check_regression_output_shape
+from tunekit.steps.input_checks import check_input_names, check_input_shape
 from tunekit.steps.label_forms import check_label_form, check_metric_label_form
 from tunekit.steps.output_checks import WHAT as _WHAT
 from tunekit.steps.output_checks import check_built_model, model_sample, outputs_and_compile
@@ -231,93 +232,20 @@ def check_trainable(hypermodel: kt.HyperModel, model: Any, data: Dataset | Strea
         )
     if isinstance(data, StreamData):
         sample, y = training_samples(data, targets=True)  # the first batch
-        if fed_as_is and isinstance(sample, Mapping):
-            _check_input_names(model, sample)
+        # With an own fit too: the test set is predicted as the data holds it.
+        if isinstance(sample, Mapping):
+            check_input_names(model, sample, fed_as_is)
         if data.task == CLASSIFICATION and not isinstance(y, (Mapping, list, tuple)):
             check_metric_label_form(model, np.ndim(y) == 2 and np.shape(y)[-1] > 1)
-        if fed_as_is and not isinstance(sample, (Mapping, list, tuple)):
-            _check_input_shape(model, tuple(np.shape(sample)), "the stream's first batch")
+        if not isinstance(sample, (Mapping, list, tuple)):
+            check_input_shape(model, tuple(np.shape(sample)), "the stream's first batch")
         return
     check_label_form(model, data)
-    if fed_as_is and isinstance(data.x_train, Mapping):
-        _check_input_names(model, data.x_train)
+    if isinstance(data.x_train, Mapping):
+        check_input_names(model, data.x_train, fed_as_is)
     if isinstance(data.x_train, (Mapping, list, tuple)):
         return
-    _check_input_shape(model, tuple(np.shape(data.x_train)))
-
-
-def _check_input_names(model: keras.Model, x: Mapping[str, Any]) -> None:
-    """Each input of a functional model has its array in a dict `x` (Keras's own rule).
-
-    Keras feeds a dict to a model built on a dict of `Input`s by its keys, and to
-    one built on a list of `Input`s by their names; a missing one fails every trial.
-    """
-    try:
-        structure = model.input
-    except (AttributeError, ValueError):  # a Sequential's until called; a lazy model's
-        structure = None
-    if isinstance(structure, Mapping):
-        needed = [str(k) for k in structure]
-    else:  # a list of Inputs, or one (a Sequential's too): fed a dict by their names
-        needed = [str(getattr(t, "name", "")) for t in getattr(model, "inputs", None) or []]
-    if not needed:  # not built yet
-        return
-    if len(needed) == 1 and needed[0].startswith("keras_tensor") and needed[0] not in x:
-        raise ModelCheckError(
-            f"{_WHAT} has one keras.Input without a name, and x is a dict of arrays (keys: "
-            f"{sorted(map(str, x))}): Keras feeds a dict to a model's inputs by their names, "
-            "so no trial could run. Name the input after the key, keras.Input(shape, "
-            f"name={sorted(map(str, x))[0]!r}), or pass x as an array."
-        )
-    missing = [name for name in needed if name not in x]
-    if missing:
-        raise ModelCheckError(
-            f"{_WHAT} takes the inputs {needed}, and the data's dict of arrays has no "
-            f"{missing} (its keys: {sorted(map(str, x))}). Keras feeds a dict to a model's "
-            "inputs by name: key the arrays by the names of the model's keras.Input(name=...) "
-            "(or the keys of the dict of inputs it was built on)."
-        )
-    # A model built on a dict of Inputs takes a dict of other keys in key order, not by
-    # name (Keras only warns): an extra array can feed another input, silently.
-    extra = sorted(str(k) for k in x if k not in needed) if isinstance(structure, Mapping) else []
-    if extra:
-        raise ModelCheckError(
-            f"{_WHAT} takes the inputs {needed} (a dict of keras.Input), and the data's dict "
-            f"of arrays also has {extra}: Keras would feed such a dict by position, not by "
-            "name, so an array could reach the wrong input. Drop the extra arrays from x (or "
-            "add an input for them)."
-        )
-
-
-def _check_input_shape(model: keras.Model, x_shape: tuple[int, ...], what: str = "x_train") -> None:
-    try:
-        inputs = model.inputs
-    except (AttributeError, ValueError):  # a subclassed model declares none
-        return
-    if not inputs or len(inputs) != 1:
-        return
-    declared = tuple(inputs[0].shape)[1:]
-    sample = x_shape[1:]
-    candidates = [sample]  # Keras adds or drops a last axis of size 1 to match
-    if sample[-1:] == (1,):
-        candidates.append(sample[:-1])
-    candidates.append((*sample, 1))
-    for shape in candidates:
-        if len(shape) == len(declared) and all(
-            d is None or d == s for d, s in zip(declared, shape, strict=True)
-        ):
-            return
-    folder = (
-        " (an image folder's images: --image-size HEIGHT WIDTH resizes them; grayscale "
-        "folders give 1 channel, others 3)"
-        if what != "x_train" and len(sample) == 3
-        else ""
-    )
-    raise ModelCheckError(
-        f"{_WHAT} takes inputs of shape {declared} (its Input), but each sample of "
-        f"{what} has shape {sample} ({what} has shape {x_shape}). Give the model's "
-        f"keras.Input shape={sample}, or reshape the data{folder}."
-    )
+    check_input_shape(model, tuple(np.shape(data.x_train)))
 
 
 def _default_build_error(error: Exception) -> ModelCheckError:

@@ -1,0 +1,100 @@
+"""Whether a model takes the data's `x` as the data holds it: its input names and shape.
+
+Part of the check before training (`tunekit.steps.check`). The test set is fed to
+the final model as the data holds it, whatever a hypermodel's own `fit` does, so
+these hold with an own `fit` too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import keras
+
+from tunekit.errors import ModelCheckError
+from tunekit.steps.output_checks import WHAT as _WHAT
+
+__all__ = ["check_input_names", "check_input_shape"]
+
+
+_OWN_FIT_INPUTS = (
+    " The test set is scored on the data's x as it is, so a hypermodel fit that adds, "
+    "renames or drops inputs cannot make up for it: compute them inside the model."
+)
+
+
+def check_input_names(model: keras.Model, x: Mapping[str, Any], fed_as_is: bool) -> None:
+    """Each input of a functional model has its array in a dict `x` (Keras's own rule).
+
+    Keras feeds a dict to a model built on a dict of `Input`s by its keys, and to
+    one built on a list of `Input`s by their names; a missing one fails every trial,
+    or, when the hypermodel's own `fit` (`fed_as_is` False) adds it, the test set.
+    """
+    own = "" if fed_as_is else _OWN_FIT_INPUTS
+    try:
+        structure = model.input
+    except (AttributeError, ValueError):  # a Sequential's until called; a lazy model's
+        structure = None
+    if isinstance(structure, Mapping):
+        needed = [str(k) for k in structure]
+    else:  # a list of Inputs, or one (a Sequential's too): fed a dict by their names
+        needed = [str(getattr(t, "name", "")) for t in getattr(model, "inputs", None) or []]
+    if not needed:  # not built yet
+        return
+    if len(needed) == 1 and needed[0].startswith("keras_tensor") and needed[0] not in x:
+        raise ModelCheckError(
+            f"{_WHAT} has one keras.Input without a name, and x is a dict of arrays (keys: "
+            f"{sorted(map(str, x))}): Keras feeds a dict to a model's inputs by their names, "
+            "so no trial could run. Name the input after the key, keras.Input(shape, "
+            f"name={sorted(map(str, x))[0]!r}), or pass x as an array."
+        )
+    missing = [name for name in needed if name not in x]
+    if missing:
+        raise ModelCheckError(
+            f"{_WHAT} takes the inputs {needed}, and the data's dict of arrays has no "
+            f"{missing} (its keys: {sorted(map(str, x))}). Keras feeds a dict to a model's "
+            "inputs by name: key the arrays by the names of the model's keras.Input(name=...) "
+            "(or the keys of the dict of inputs it was built on)." + own
+        )
+    # A model built on a dict of Inputs takes a dict of other keys in key order, not by
+    # name (Keras only warns): an extra array can feed another input, silently.
+    extra = sorted(str(k) for k in x if k not in needed) if isinstance(structure, Mapping) else []
+    if extra:
+        raise ModelCheckError(
+            f"{_WHAT} takes the inputs {needed} (a dict of keras.Input), and the data's dict "
+            f"of arrays also has {extra}: Keras would feed such a dict by position, not by "
+            "name, so an array could reach the wrong input. Drop the extra arrays from x (or "
+            "add an input for them)." + own
+        )
+
+
+def check_input_shape(model: keras.Model, x_shape: tuple[int, ...], what: str = "x_train") -> None:
+    try:
+        inputs = model.inputs
+    except (AttributeError, ValueError):  # a subclassed model declares none
+        return
+    if not inputs or len(inputs) != 1:
+        return
+    declared = tuple(inputs[0].shape)[1:]
+    sample = x_shape[1:]
+    candidates = [sample]  # Keras adds or drops a last axis of size 1 to match
+    if sample[-1:] == (1,):
+        candidates.append(sample[:-1])
+    candidates.append((*sample, 1))
+    for shape in candidates:
+        if len(shape) == len(declared) and all(
+            d is None or d == s for d, s in zip(declared, shape, strict=True)
+        ):
+            return
+    folder = (
+        " (an image folder's images: --image-size HEIGHT WIDTH resizes them; grayscale "
+        "folders give 1 channel, others 3)"
+        if what != "x_train" and len(sample) == 3
+        else ""
+    )
+    raise ModelCheckError(
+        f"{_WHAT} takes inputs of shape {declared} (its Input), but each sample of "
+        f"{what} has shape {sample} ({what} has shape {x_shape}). Give the model's "
+        f"keras.Input shape={sample}, or reshape the data{folder}."
+    )
