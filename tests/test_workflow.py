@@ -563,7 +563,8 @@ def test_run_plots_render_from_the_real_run(finished):
     for path in report["plots"].values():
         assert open(path, "rb").read(8) == b"\x89PNG\r\n\x1a\n"
     frame = trials_dataframe(run.run_dir)
-    assert frame.attrs == {"objective": "val_accuracy", "direction": "max"}
+    assert frame.attrs["objective"] == "val_accuracy" and frame.attrs["direction"] == "max"
+    assert frame.attrs["sampling"]["learning_rate"] == "log"
     assert plots.score_vs_params(frame).axes[0].get_ylabel() == "val_accuracy (max)"
     completed = frame[frame.status == "COMPLETED"]
     figure = plots.parallel_coordinates(frame)
