@@ -397,11 +397,11 @@ def test_integer_ids_float32_would_merge_are_refused(tmp_path):
     after loading. Large integers float32 holds exactly (multiples of 2**10) pass."""
     rng = np.random.default_rng(0)
     frame = pd.DataFrame({"a": rng.normal(size=60), "y": np.arange(60) % 2})
-    frame["uid"] = 2**24 + np.arange(60)
+    frame["code"] = 2**24 + np.arange(60)  # named `uid`, it is refused as a row identifier
     frame.to_csv(tmp_path / "ids.csv", index=False)
-    with pytest.raises(DataError, match=r"'uid' holds integers above 2\*\*24 .* \(60 distinct "):
+    with pytest.raises(DataError, match=r"'code' holds integers above 2\*\*24 .* \(60 distinct "):
         load_csv(tmp_path / "ids.csv", target="y")
-    frame["uid"] = 2**30 + 1024 * np.arange(60)
+    frame["code"] = 2**30 + 1024 * np.arange(60)
     frame.to_csv(tmp_path / "exact.csv", index=False)
     assert load_csv(tmp_path / "exact.csv", target="y").x_train.shape[1] == 2
 
@@ -643,7 +643,9 @@ def test_a_headerless_file_with_text_labels_is_refused_whatever_the_target(tmp_p
 
 
 @pytest.mark.parametrize(
-    "name", ["No", "S.No", "Sr. No.", "#", "record_no", "serial", "level_0", "Unnamed: 0.1"]
+    "name",
+    ["No", "S.No", "Sr. No.", "#", "record_no", "serial", "level_0", "Unnamed: 0.1"]
+    + ["S/N", "SN", "uid", "ID#", "N°", "RowNumber"],
 )
 def test_serial_numbers_and_pandas_own_index_names_are_refused(tmp_path, name):
     frame = _cancer_frame(60)
@@ -651,3 +653,54 @@ def test_serial_numbers_and_pandas_own_index_names_are_refused(tmp_path, name):
     frame.to_csv(tmp_path / "s.csv", index=False)
     with pytest.raises(DataError, match=rf"column '{re.escape(name)}' (holds the row|looks like)"):
         load_csv(tmp_path / "s.csv", target="diagnosis")
+
+
+@pytest.mark.parametrize(
+    ("cells", "target", "said"),
+    [
+        # '1.234,5' after the advice to read decimal=',' was still text: the advice looped
+        (
+            ['"1.234,5"', '"2.001,0"', '"987,5"'],
+            "y",
+            r"thousands \('1\.234,5'\).*decimal=',', thousands='\.'",
+        ),
+        (['"5,891.5"', '"12,004.0"', '"7.5"'], "y", r"commas between thousands.*thousands=','"),
+        (
+            ['"1,234"', '"2,500"', '"3,000"'],
+            "y",
+            r"decimal=',' for decimal commas, or thousands=','",
+        ),
+    ],
+    ids=["decimal_and_grouped", "thousands_commas", "either"],
+)
+def test_numbers_written_with_commas_are_told_the_pandas_arguments(tmp_path, cells, target, said):
+    rows = [f"{cells[i % 3]},{i % 5},{i % 2}" for i in range(30)]
+    (tmp_path / "n.csv").write_text("a,b,y\n" + "\n".join(rows) + "\n")
+    with pytest.raises(
+        DataError, match=rf"feature column\(s\) \['a'\] hold numbers written with .*{said}"
+    ):
+        load_csv(tmp_path / "n.csv", target=target)
+
+
+def test_a_target_written_with_decimal_commas_is_not_taken_for_class_names(tmp_path):
+    """Ratings '1,0' .. '5,0' became 9 classes (classification, exit 0)."""
+    rows = [f'{i % 7},{i % 3},"{1 + (i % 9) // 2},{5 * (i % 2)}"' for i in range(60)]
+    (tmp_path / "r.csv").write_text("a,b,rating\n" + "\n".join(rows) + "\n")
+    with pytest.raises(
+        DataError,
+        match=r"target column\(s\) \['rating'\] hold numbers written with decimal commas.*decimal=','",
+    ):
+        load_csv(tmp_path / "r.csv", target="rating")
+    ds = load_csv(tmp_path / "r.csv", target="rating", task="classification")  # names: said so
+    assert "1,5" in ds.class_names
+
+
+@pytest.mark.parametrize(
+    "name", ["atomic_number", "mass_number", "Reynolds number", "num", "number"]
+)
+def test_quantities_named_number_are_features(tmp_path, name):
+    """A table of elements with atomic_number 1..118 was refused as row identifiers."""
+    frame = _cancer_frame(60)
+    frame.insert(0, name, np.arange(1, len(frame) + 1))
+    frame.to_csv(tmp_path / "q.csv", index=False)
+    assert load_csv(tmp_path / "q.csv", target="diagnosis").input_shape == (5,)

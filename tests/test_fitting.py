@@ -844,7 +844,11 @@ def test_dict_inputs_compare_key_by_key():
     a, b = np.zeros((4, 2)), np.ones((4, 3))
     assert not _x_changed({"a": a.copy(), "b": b}, {"a": a, "b": b})
     assert _x_changed({"a": a + 1, "b": b}, {"a": a, "b": b})
-    assert _x_changed({"a": a}, {"a": a, "b": b})
+    # A key left out (`w = x.pop("w")`, a sample weight) is no change: the note said the
+    # test score was not the model's, though the score recomputed exactly; an added one is
+    assert not _x_changed({"a": a}, {"a": a, "b": b})
+    assert _x_changed({"a": a, "b": b, "c": b}, {"a": a, "b": b})
+    assert _x_changed({"a": a + 1}, {"a": a, "b": b})
     assert _x_changed([a, b], {"a": a, "b": b})
 
 

@@ -381,6 +381,11 @@ def test_compare_to_baseline_infers_the_task_and_takes_an_override():
     labels = np.array([0, 1, 1, 0, 1] * 8)
     with pytest.raises(UsageError, match=r"holds 0\.1, not a class label.*\(p > 0\.5\)"):
         compare_to_baseline(labels, np.where(labels == 1, 0.9, 0.1), labels)
+    # Text labels against class ids: 0.0 against 0.0 and a verdict, before
+    for names in (["cat", "dog"], ["0", "1"]):
+        with pytest.raises(UsageError, match=r"`tuned` holds numbers .* and `y_true` text"):
+            compare_to_baseline(np.asarray(names)[labels], labels, 1 - labels)
+    assert compare_to_baseline(["a", "b"], ["a", "a"], ["b", "b"]).task == "classification"
 
 
 @pytest.mark.parametrize(

@@ -42,7 +42,8 @@ def x_changed(received: Any, passed: Any) -> bool:
     """Whether `received` (what `model.fit` got as `x`) differs from `passed` (tunekit's `x`).
 
     Arrays (NumPy, or a backend's tensors) compare by shape and values, so a
-    cast or a `convert_to_tensor` is no change; dicts key by key; anything
+    cast or a `convert_to_tensor` is no change; dicts key by key (a key
+    `received` leaves out is no change, an added one is); anything
     else (a `tf.data.Dataset`, a `PyDataset`) by identity.
     """
     if received is passed:
@@ -50,8 +51,10 @@ def x_changed(received: Any, passed: Any) -> bool:
     if isinstance(passed, Mapping) or isinstance(received, Mapping):
         if not (isinstance(passed, Mapping) and isinstance(received, Mapping)):
             return True
-        return set(passed) != set(received) or any(
-            x_changed(received[k], passed[k]) for k in passed
+        # A key left out is no change (`w = x.pop("w")` for sample_weight: the model takes
+        # the others, and the test set's extra array is not one of its inputs).
+        return not set(received) <= set(passed) or any(
+            x_changed(received[k], passed[k]) for k in received
         )
     if not (hasattr(passed, "shape") and hasattr(received, "shape")):
         return True  # a stream (or a list) other than the one passed

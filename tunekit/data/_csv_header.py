@@ -28,8 +28,10 @@ __all__ = ["check_header", "check_identifiers", "first_row_data", "separator_in"
 # (`reset_index()` of a frame that has an `index` column).
 _ROW_NUMBER_NAME = re.compile(r"(unnamed: \d+(\.\d+)?|index|level_\d+|)", re.IGNORECASE)
 _ID_NAME = re.compile(
-    r"(?i:(.*[\s_.\-])?(id|idx|row|(row|record|serial|sr|sl|s)?[\s_.\-]*"
-    r"(no|nr|num|number)\.?|serial|#))|.*[a-z]I[Dd]"
+    r"(?i:(.*[\s_.\-])?u?(id|idx)#?"  # id, patient_id, uid, ID#
+    r"|((.*[\s_.\-])?(row|record|serial|case|seq|sr|sl|s|lfd)[\s_.\-]*)?(no|nr)\.?"
+    r"|(row|record|serial|case|seq)[\s_.\-]*(num|number)|rownum|row|serial|s/?n|n°|#)"
+    r"|.*[a-z]I[Dd]"  # PatientId, customerID; not a quantity's `atomic_number`
 )
 
 

@@ -19,6 +19,7 @@ from tunekit.data._csv_header import (
     separator_in,
 )
 from tunekit.data._csv_missing import as_written, check_no_missing, text_targets_as_written
+from tunekit.data._csv_numbers import written_numbers
 from tunekit.data.dataset import Dataset
 from tunekit.errors import DataError
 
@@ -272,25 +273,13 @@ def _check_float32_columns(frame: Any, features: list[str]) -> None:
         )
 
 
-_DECIMAL_COMMA = r"\s*[-+]?\d{1,3}(\.?\d{3})*,\d+\s*|\s*[-+]?\d+\s*"  # 1,5  1.234,5  7
-
-
 def _check_numeric(frame: Any, features: list[str]) -> None:
     from pandas.api.types import is_bool_dtype, is_numeric_dtype
 
     text = [c for c in features if not (is_numeric_dtype(frame[c]) or is_bool_dtype(frame[c]))]
-    commas = [
-        c
-        for c in text
-        if frame[c].astype(str).str.fullmatch(_DECIMAL_COMMA).all()
-        and frame[c].astype(str).str.contains(",").any()
-    ]
-    if commas:
-        raise DataError(
-            f"feature column(s) {_texts_shown(frame, commas)[0]} hold numbers written with "
-            "decimal commas, which pandas reads as text. Save the file with decimal points, "
-            "e.g. pandas: pd.read_csv(path, decimal=',').to_csv(path, index=False)."
-        )
+    written = written_numbers(frame, text)
+    if written:  # "3,5" or "5,891.5": numbers, not categories to encode
+        raise DataError(written)
     if text:
         shown, fix = _texts_shown(frame, text)
         raise DataError(
@@ -317,6 +306,12 @@ def _targets(
                 return found[0][0], found[1], CLASSIFICATION
             return column, None, task
         return frame[targets].to_numpy(), None, task
+    written = "" if task == CLASSIFICATION else written_numbers(frame, text, "target")
+    if written:  # '1,0', '1,5' were class names (classification of ratings, exit 0)
+        raise DataError(
+            written
+            + ' If they are class names, pass task="classification" (--task classification).'
+        )
     if task == REGRESSION or len(targets) > 1:
         shown, fix = _texts_shown(frame, text)
         raise DataError(

@@ -91,6 +91,10 @@ def labels(values: ArrayLike, name: str) -> NDArray:
     return array
 
 
+def _form(array: NDArray) -> str:
+    return "text" if array.dtype.kind in "USO" else "numbers"
+
+
 def paired_labels(y_true: ArrayLike, **predictions: ArrayLike) -> list[NDArray]:
     """`y_true` and each prediction as 1-D labels of the same length."""
     truth = labels(y_true, "y_true")
@@ -101,6 +105,13 @@ def paired_labels(y_true: ArrayLike, **predictions: ArrayLike) -> list[NDArray]:
             raise UsageError(
                 f"`{name}` has {len(array)} predictions but `y_true` has {len(truth)} labels: "
                 "pass one prediction per test example, in the same order."
+            )
+        if _form(array) != _form(truth):  # "0" never equals 0: every prediction wrong
+            raise UsageError(
+                f"`{name}` holds {_form(array)} ({array[0]!r}, ...) and `y_true` "
+                f"{_form(truth)} ({truth[0]!r}, ...): no prediction can equal a label. Pass "
+                "both in one form, e.g. class names for both "
+                "(np.asarray(class_names)[predicted_ids])."
             )
         arrays.append(array)
     return arrays
