@@ -688,7 +688,8 @@ def test_a_target_written_with_decimal_commas_is_not_taken_for_class_names(tmp_p
     (tmp_path / "r.csv").write_text("a,b,rating\n" + "\n".join(rows) + "\n")
     with pytest.raises(
         DataError,
-        match=r"target column\(s\) \['rating'\] hold numbers written with decimal commas.*decimal=','",
+        match=r"target column\(s\) \['rating'\] hold numbers written with decimal commas.*"
+        r"decimal=','",
     ):
         load_csv(tmp_path / "r.csv", target="rating")
     ds = load_csv(tmp_path / "r.csv", target="rating", task="classification")  # names: said so
