@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+from typing import Any
 
 import numpy as np
 import pytest
@@ -177,6 +178,21 @@ def image_folder(tmp_path):
 
 # Finalists and the baseline are off here (tests/test_trust_steps.py covers them): each adds
 # several fits to every run of the suite.
+# The smallest run with a Bayesian fine phase (no Hyperband rounds): 3 coarse trials
+# of 1 epoch, 1 fine trial, 1 final epoch; no finalists, no baseline.
+BAYES_BUDGET: dict[str, Any] = dict(
+    coarse_trials=3,
+    coarse_epochs=1,
+    fine_tuner="bayesian",
+    fine_trials=1,
+    max_epochs=1,
+    final_epochs=1,
+    top=1.0,
+    finalists=0,
+    baseline=False,
+    verbose=0,
+)
+
 RUN_BUDGET = dict(
     coarse_trials=4,
     coarse_epochs=1,

@@ -18,6 +18,7 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+from conftest import BAYES_BUDGET
 
 import tunekit
 from tunekit import CoarseToFine
@@ -25,18 +26,7 @@ from tunekit.data import StreamData
 from tunekit.errors import DataError, NoCompletedTrialsError
 
 ROOT = Path(__file__).resolve().parents[1]
-SMALL: dict[str, Any] = dict(
-    coarse_trials=3,
-    coarse_epochs=1,
-    fine_tuner="bayesian",
-    fine_trials=1,
-    max_epochs=1,
-    final_epochs=1,
-    top=1.0,
-    finalists=0,
-    baseline=False,
-    verbose=0,
-)
+SMALL = BAYES_BUDGET
 
 
 def _sorted(n: int, classes: int, seed: int, batch: int = 32) -> tf.data.Dataset:

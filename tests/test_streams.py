@@ -23,7 +23,13 @@ import numpy as np
 import pytest
 import stream_models
 import tensorflow as tf
-from conftest import IMAGE_FOLDER_CLASSES, IMAGE_FOLDER_PER_CLASS, IMAGE_FOLDER_SIZE, RUN_BUDGET
+from conftest import (
+    BAYES_BUDGET,
+    IMAGE_FOLDER_CLASSES,
+    IMAGE_FOLDER_PER_CLASS,
+    IMAGE_FOLDER_SIZE,
+    RUN_BUDGET,
+)
 from PIL import Image
 
 from tunekit import CoarseToFine
@@ -42,18 +48,7 @@ CLI_BUDGET = [
     *("--fine-trials", "1", "--max-epochs", "1", "--final-epochs", "1"),
     *("--objective", "val_loss", "--top", "1", "--finalists", "0", "--no-baseline"),
 ]
-SMALL: dict[str, Any] = dict(
-    coarse_trials=3,
-    coarse_epochs=1,
-    fine_tuner="bayesian",
-    fine_trials=1,
-    max_epochs=1,
-    final_epochs=1,
-    top=1.0,
-    finalists=0,
-    baseline=False,
-    verbose=0,
-)
+SMALL = BAYES_BUDGET
 
 
 def _arrays(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
