@@ -22,16 +22,16 @@ from tunekit.errors import DataError
 
 __all__ = ["check_header", "check_identifiers", "first_row_data", "separator_in"]
 
-# Names that say a column identifies a row: pandas' index (`Unnamed: 0`, `index`, or
-# no name), `id`, `row_id`, `patient id`, `PatientId`, `customerID`; not `acid`, `paid`.
-# pandas' own names: `Unnamed: 0` (`Unnamed: 0.1` when saved again), `index`, and `level_0`
-# (`reset_index()` of a frame that has an `index` column).
+# Names that say a column numbers the rows. pandas' own: `Unnamed: 0` (`Unnamed: 0.1` when
+# saved again), `index`, `level_0` (`reset_index()` of a frame with an `index` column), or
+# no name; then ids and serial numbers: `id`, `row_id`, `PatientId`, `S.No`, `#`; not
+# `acid`, `paid` or a quantity's `atomic_number`.
 _ROW_NUMBER_NAME = re.compile(r"(unnamed: \d+(\.\d+)?|index|level_\d+|)", re.IGNORECASE)
 _ID_NAME = re.compile(
     r"(?i:(.*[\s_.\-])?u?(id|idx)#?"  # id, patient_id, uid, ID#
     r"|((.*[\s_.\-])?(row|record|serial|case|seq|sr|sl|s|lfd)[\s_.\-]*)?(no|nr)\.?"
     r"|(row|record|serial|case|seq)[\s_.\-]*(num|number)|rownum|row|serial|s/?n|n°|#)"
-    r"|.*[a-z]I[Dd]"  # PatientId, customerID; not a quantity's `atomic_number`
+    r"|.*[a-z]I[Dd]"  # PatientId, customerID
 )
 
 
