@@ -656,30 +656,50 @@ def test_serial_numbers_and_pandas_own_index_names_are_refused(tmp_path, name):
 
 
 @pytest.mark.parametrize(
-    ("cells", "target", "said"),
+    ("cells", "values", "said"),
     [
-        # '1.234,5' after the advice to read decimal=',' was still text: the advice looped
-        (
-            ['"1.234,5"', '"2.001,0"', '"987,5"'],
-            "y",
-            r"thousands \('1\.234,5'\).*decimal=',', thousands='\.'",
-        ),
-        (['"5,891.5"', '"12,004.0"', '"7.5"'], "y", r"commas between thousands.*thousands=','"),
-        (
-            ['"1,234"', '"2,500"', '"3,000"'],
-            "y",
-            r"decimal=',' for decimal commas, or thousands=','",
-        ),
+        # '1.234,5': the advice decimal=',' left it text (a loop); thousands='.' for the
+        # whole file read another column's 0.89 as 89 (loaded, exit 0)
+        (['"1.234,5"', '"5.572"', '"987,5"'], [1234.5, 5572.0, 987.5], r"thousands \('1\.234,5'\)"),
+        (['"5,891.5"', '"12,004.0"', '"7.5"'], [5891.5, 12004.0, 7.5], r"commas between thousands"),
+        (['"1,234"', '"2,500"', '"3,000"'], None, r"\(the first for decimal commas, the second"),
+        (['"3,5"', '"-2,1"', '"7"'], [3.5, -2.1, 7.0], r"decimal commas \('3,5'\)"),
     ],
-    ids=["decimal_and_grouped", "thousands_commas", "either"],
+    ids=["decimal_and_grouped", "thousands_commas", "either", "decimal"],
 )
-def test_numbers_written_with_commas_are_told_the_pandas_arguments(tmp_path, cells, target, said):
-    rows = [f"{cells[i % 3]},{i % 5},{i % 2}" for i in range(30)]
-    (tmp_path / "n.csv").write_text("a,b,y\n" + "\n".join(rows) + "\n")
+def test_numbers_written_with_commas_are_told_a_line_that_reads_them(tmp_path, cells, values, said):
+    """The line given converts that column only: the file's other numbers (0.89) stay."""
+    rows = [f"{cells[i % 3]},0.89,{i % 2}" for i in range(30)]
+    path = tmp_path / "n.csv"
+    path.write_text("a,b,y\n" + "\n".join(rows) + "\n")
     with pytest.raises(
-        DataError, match=rf"feature column\(s\) \['a'\] hold numbers written with .*{said}"
-    ):
-        load_csv(tmp_path / "n.csv", target=target)
+        DataError, match=rf"feature column\(s\) \['a'\] hold numbers .*{said}"
+    ) as caught:
+        load_csv(path, target="y")
+    line = re.search(r"pandas: (df = .*); df\.to_csv\(path, index=False\)", str(caught.value))
+    assert (
+        line and "e.g. '" in str(caught.value) and "," in str(caught.value).split("e.g. ")[1][:12]
+    )
+    if values is None:
+        return
+    scope = {"pd": pd, "path": path}
+    exec(line.group(1) + "; df.to_csv(path, index=False)", scope)  # the advice, as given
+    ds = load_csv(
+        path, target="y", validation_fraction=0.0, test_fraction=0.0, task="classification"
+    )
+    assert np.allclose(sorted(set(ds.x_train[:, 0].tolist())), sorted(values))
+    assert np.allclose(ds.x_train[:, 1], 0.89)
+
+
+def test_a_semicolon_file_with_points_between_thousands_is_told_thousands_too(tmp_path):
+    rows = [f"{1 + i % 4}.{234 + i:03d},{i % 10};0,{i % 9 + 1};{i % 2}" for i in range(30)]
+    path = tmp_path / "de.csv"
+    path.write_text("a;c;y\n" + "\n".join(rows) + "\n")
+    with pytest.raises(DataError, match=r"sep=';', decimal=',', thousands='\.'\)"):
+        load_csv(path, target="y")
+    pd.read_csv(path, sep=";", decimal=",", thousands=".").to_csv(path, index=False)
+    ds = load_csv(path, target="y", validation_fraction=0.0, test_fraction=0.0)
+    assert ds.x_train[:, 0].min() > 1000 and ds.x_train[:, 1].max() < 1
 
 
 def test_a_target_written_with_decimal_commas_is_not_taken_for_class_names(tmp_path):
@@ -689,7 +709,7 @@ def test_a_target_written_with_decimal_commas_is_not_taken_for_class_names(tmp_p
     with pytest.raises(
         DataError,
         match=r"target column\(s\) \['rating'\] hold numbers written with decimal commas.*"
-        r"decimal=','",
+        r"str\.replace\(',', '\.', regex=False\)",
     ):
         load_csv(tmp_path / "r.csv", target="rating")
     ds = load_csv(tmp_path / "r.csv", target="rating", task="classification")  # names: said so

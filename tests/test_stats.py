@@ -386,6 +386,15 @@ def test_compare_to_baseline_infers_the_task_and_takes_an_override():
         with pytest.raises(UsageError, match=r"`tuned` holds numbers .* and `y_true` text"):
             compare_to_baseline(np.asarray(names)[labels], labels, 1 - labels)
     assert compare_to_baseline(["a", "b"], ["a", "a"], ["b", "b"]).task == "classification"
+    # A pandas column of text (object dtype, or category) was "Cannot tell the task"
+    import pandas as pd
+
+    names = np.array(["cat", "dog"])
+    column = pd.Series(names[labels])
+    for y_true in (column, column.astype("category"), pd.Series(labels, dtype=object)):
+        truth = np.asarray(y_true)
+        pred = truth if truth.dtype == object and isinstance(truth[0], str) else labels
+        assert compare_to_baseline(y_true, pred, pred).task == "classification"
 
 
 @pytest.mark.parametrize(

@@ -58,12 +58,15 @@ def check_header(file: Path, frame: Any) -> None:
         raise DataError(data_row)
     separator = separator_in(names)
     if separator and len(first) > len(names):  # `1,5;2,3`: decimal commas split each row
+        # `1.234,5`: points between thousands, which such a file writes for no other reason
+        row = ",".join(first)
+        grouped = ", thousands='.'" if re.search(r"(^|\D)\d{1,3}(\.\d{3})+(\D|$)", row) else ""
         raise DataError(
             f"{str(file)!r} seems to separate its columns with {separator!r} and to write "
             f"numbers with decimal commas ({first[0]},{first[1]}...): read with commas its "
             f"header is one column, {_short(names[0])!r}, and its rows are cut at the "
             "decimal commas. Save it with commas between columns and points in numbers, "
-            f"e.g. pandas: pd.read_csv(path, sep={separator!r}, decimal=',')"
+            f"e.g. pandas: pd.read_csv(path, sep={separator!r}, decimal=','{grouped})"
             ".to_csv(path, index=False)."
         )
     if len(first) > len(names):  # pandas took the first fields as the rows' labels

@@ -14,7 +14,15 @@ from typing import Any
 
 __all__ = ["written_numbers"]
 
-_DECIMAL = re.compile(r"[-+]?(\d{1,3}(\.\d{3})+|\d+),\d+|[-+]?\d+")  # 3,5  1.234,5  7
+# `df[c] = ...`: points between thousands dropped, then the decimal comma made a point.
+_LINE = (
+    "df[{c!r}] = pd.to_numeric(df[{c!r}].str.replace('.', '', regex=False)"
+    ".str.replace(',', '.', regex=False))"
+)
+_GROUPED = "df[{c!r}] = pd.to_numeric(df[{c!r}].str.replace(',', '', regex=False))"
+
+# 3,5  1.234,5  7  5.572 (a whole number with a point between thousands)
+_DECIMAL = re.compile(r"[-+]?(\d{1,3}(\.\d{3})+|\d+),\d+|[-+]?\d+|[-+]?\d{1,3}(\.\d{3})+")
 _THOUSANDS = re.compile(r"[-+]?\d{1,3}(,\d{3})+(\.\d+)?|[-+]?\d+(\.\d+)?")  # 5,891.5  7.2
 
 
@@ -47,23 +55,30 @@ def written_numbers(frame: Any, columns: list[str], what: str = "feature") -> st
             kinds.setdefault("thousands", []).append(column)
     if not kinds:
         return ""
-    reads = {
-        "decimal": ("decimal commas ('3,5')", "decimal=','"),
+    # One column's own line: read_csv(decimal=..., thousands=...) acts on every column,
+    # and thousands='.' read another column's 0.89 as 89 (a corrupt file, loaded).
+    kind, shown = next(iter(kinds.items()))
+    column = shown[0]
+    fixes = {
+        "decimal": ("decimal commas ('3,5')", [_LINE.format(c=column)]),
         "decimal, grouped": (
             "decimal commas and points between thousands ('1.234,5')",
-            "decimal=',', thousands='.'",
+            [_LINE.format(c=column)],
         ),
-        "thousands": ("commas between thousands ('5,891.5')", "thousands=','"),
+        "thousands": ("commas between thousands ('5,891.5')", [_GROUPED.format(c=column)]),
         "either": (
             "commas that are decimal commas or between thousands ('1,234')",
-            "decimal=',' for decimal commas, or thousands=',' for thousands",
+            [_LINE.format(c=column), _GROUPED.format(c=column)],
         ),
     }
-    kind, shown = next(iter(kinds.items()))
-    said, arguments = reads[kind]
-    example = frame[shown[0]].dropna().astype(str).iloc[0]
+    said, lines = fixes[kind]
+    values = frame[column].dropna().astype(str)
+    example = values[values.str.contains(",")].iloc[0]
     return (
         f"{what} column(s) {shown} hold numbers written with {said}, e.g. {example!r}, "
-        f"which pandas reads as text. Save the file with plain numbers, e.g. pandas: "
-        f"pd.read_csv(path, {arguments}).to_csv(path, index=False)."
+        "which pandas reads as text. Save the file with plain numbers, e.g. pandas: df = "
+        f"pd.read_csv(path); {' or '.join(lines)}; df.to_csv(path, index=False)"
+        + (" (the first for decimal commas, the second for thousands)" if len(lines) > 1 else "")
+        + (f"; then the same for {shown[1:]}" if len(shown) > 1 else "")
+        + "."
     )

@@ -92,7 +92,10 @@ def labels(values: ArrayLike, name: str) -> NDArray:
 
 
 def _form(array: NDArray) -> str:
-    return "text" if array.dtype.kind in "USO" else "numbers"
+    """`"text"` or `"numbers"`: a pandas object column is text only if it holds text."""
+    if array.dtype.kind == "O":
+        return "text" if any(isinstance(v, str) for v in array.flat) else "numbers"
+    return "text" if array.dtype.kind in "US" else "numbers"
 
 
 def paired_labels(y_true: ArrayLike, **predictions: ArrayLike) -> list[NDArray]:

@@ -117,6 +117,10 @@ def _infer_task(y_true: ArrayLike) -> Task:
             raise UsageError(re.sub(r" \(--[a-z-]+ [a-z]+\)", "", str(exc))) from None
     if array.dtype.kind in "biuUS":
         return "classification"
+    if array.dtype.kind == "O" and all(
+        isinstance(v, (str, bool, int, np.integer)) for v in array.flat
+    ):
+        return "classification"  # a pandas column of text (object, category) or of ids
     raise UsageError(
         f"Cannot tell the task from `y_true` of dtype {array.dtype}: "
         "pass task='classification' or task='regression'."
