@@ -406,6 +406,7 @@ def test_a_hypermodel_class_taking_only_input_shape_is_built_with_it(tmp_path, m
     assert resolve_hypermodel("only_shape:OnlyInputShape")(data).input_shape == (5,)
 
 
+@pytest.mark.long
 def test_objective_the_model_never_reports_exits_2_naming_reported_metrics(
     tmp_path, capsys, small_npz
 ):
@@ -492,6 +493,7 @@ def _read_report(run_dir: Path) -> dict:
     return json.loads((run_dir / "report.json").read_text())
 
 
+@pytest.mark.long
 def test_binary_sigmoid_model_report_matches_sklearn(tmp_path, capsys, monkeypatch):
     (tmp_path / "binary_models.py").write_text(
         textwrap.dedent("""

@@ -318,6 +318,7 @@ def test_remote_workers_survive_a_killed_chief_and_a_lost_worker_then_resume(tmp
     assert (run_dir / "best_model.keras").is_file()
 
 
+@pytest.mark.long
 def test_two_local_workers_on_jax(tmp_path, small_npz):
     args = [
         "--data",

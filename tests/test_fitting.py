@@ -463,6 +463,7 @@ def test_coarse_to_fine_tunes_and_retrains_with_the_tuned_batch_size(fine_tuner,
     assert best["batch_size"] == batch_size == run.manifest.step("retrain")["batch_size"]
 
 
+@pytest.mark.long
 def test_a_fit_that_sets_epochs_decides_the_retrain_epochs(digits, tmp_path):
     recorder = StepsRecorder()
     run = CoarseToFine(

@@ -275,6 +275,7 @@ def test_a_manifest_refuses_other_code_and_resumes_old_runs_and_other_pythons(tm
 TINY_RUN = {**RUN_BUDGET, "coarse_trials": 3, "final_epochs": 1}
 
 
+@pytest.mark.long
 def test_a_rerun_with_an_edited_build_is_refused_and_unchanged_code_resumes(tmp_path, digits_small):
     from tunekit.workflow import CoarseToFine
 

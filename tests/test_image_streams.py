@@ -585,6 +585,7 @@ def test_a_streamed_folder_refuses_a_metric_that_takes_one_hot_rows(tmp_path):
     check_model(hypermodel(keras.metrics.MeanIoU(num_classes=2, sparse_y_pred=False)), data)
 
 
+@pytest.mark.long
 def test_a_resumed_image_folder_run_trains_as_one_run_straight_through(image_folder, tmp_path):
     """Every fit shared one training stream, whose shuffle continued from the epochs before
     it: a run resumed in a new process trained its later trials and its final model on

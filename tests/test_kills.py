@@ -33,6 +33,7 @@ FAST_KILLS = ["write.mid:3", "fine.trial_start:3", "retrain.epoch_end:1"]
     [FAST_KILLS, pytest.param(ALL_KILLS, marks=pytest.mark.slow)],
     ids=["three-stages", "every-stage"],
 )
+@pytest.mark.long
 def test_sigkill_at_every_stage_then_rerun_resumes_and_loses_nothing(tmp_path, small_npz, kills):
     args = ["--data", str(small_npz), "--directory", str(tmp_path), *ARGS]
     run_dir = tmp_path / "killed"
@@ -91,6 +92,7 @@ def test_sigkill_at_every_stage_then_rerun_resumes_and_loses_nothing(tmp_path, s
     assert report["best"]["retrain_note"] is None and "resumed" not in again.stdout
 
 
+@pytest.mark.long
 def test_sigterm_during_a_trial_saves_and_prints_the_resume_command(tmp_path, small_npz):
     args = ["--data", str(small_npz), "--directory", str(tmp_path), *ARGS]
     env = _cli_env()

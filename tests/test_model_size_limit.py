@@ -328,6 +328,7 @@ def _with_a_finished_step(manifest: RunManifest) -> None:
     manifest.release()
 
 
+@pytest.mark.long
 def test_resume_refuses_a_changed_limit_and_accepts_a_run_from_before_the_settings(
     tmp_path: Path, digits_small: Dataset
 ) -> None:

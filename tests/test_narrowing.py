@@ -756,6 +756,7 @@ def build_model(hp):
     return model
 
 
+@pytest.mark.long
 def test_real_search_then_narrowed_search_stays_inside(tmp_path):
     import keras
     import numpy as np

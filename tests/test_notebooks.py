@@ -98,6 +98,7 @@ def test_notebook_is_committed_clean(name):
     assert "TUNEKIT_NOTEBOOK_DIR" in code[0].source
 
 
+@pytest.mark.long
 @pytest.mark.parametrize("name", sorted(NOTEBOOKS))
 def test_notebook_runs(name, tmp_path):
     if name in NEEDS_MNIST:

@@ -402,6 +402,7 @@ def _not_accuracy(y_true, y_pred):
     return 1.0 - hits
 
 
+@pytest.mark.long
 def test_a_run_refuses_a_users_own_metric_named_like_accuracy_and_minimises_it_when_told(
     tmp_path,
 ):

@@ -259,6 +259,7 @@ def test_the_matching_losses_pass_the_check():
     check_model(_dense(3, "sparse_categorical_crossentropy"), Dataset.from_arrays(x, y))
 
 
+@pytest.mark.long
 def test_the_bundled_hypermodels_take_one_hot_labels_from_the_command_line(tmp_path, monkeypatch):
     """An `.npz` of one-hot labels was accepted, then refused for every bundled
     hypermodel ("Compile it with loss='categorical_crossentropy'"), which a command-line

@@ -83,6 +83,7 @@ def test_the_tables_repeat_the_data_layers_names() -> None:
 # -- regression ----------------------------------------------------------------------
 
 
+@pytest.mark.long
 def test_regression_csv_from_the_cli_reports_sklearns_metrics_of_the_saved_model(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], diabetes_csv: Path
 ) -> None:
@@ -133,6 +134,7 @@ def test_regression_csv_from_the_cli_reports_sklearns_metrics_of_the_saved_model
         assert report["final_seeds"]["summary"][name]["n"] == 2
 
 
+@pytest.mark.long
 def test_a_regressor_no_better_than_the_mean_is_said_so_once(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -259,6 +261,7 @@ def _two_input_data() -> Dataset:
     return Dataset.from_arrays(x, y)
 
 
+@pytest.mark.long
 def test_two_input_model_with_balanced_class_weights_end_to_end(tmp_path: Path) -> None:
     data = _two_input_data()
     FIT_CALLS.clear()
@@ -299,6 +302,7 @@ def test_two_input_model_with_balanced_class_weights_end_to_end(tmp_path: Path) 
     assert FIT_CALLS == []
 
 
+@pytest.mark.long
 def test_keras_class_weight_dict_reaches_every_fit_and_resumes(tmp_path: Path) -> None:
     """Plain KerasTuner passes `search(..., class_weight={0: 1, 1: 10})` to every fit;
     tunekit refused any class_weight but "balanced"."""
@@ -550,6 +554,7 @@ def _class_and_value_build(hp: kt.HyperParameters) -> keras.Model:
     return model
 
 
+@pytest.mark.long
 def test_a_class_and_a_value_output_tune_on_one_outputs_metric(tmp_path: Path) -> None:
     """Mixed outputs: the message names the task that works; `val_kind_accuracy` is a max."""
     rng = np.random.default_rng(0)

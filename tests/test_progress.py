@@ -197,6 +197,7 @@ def _expected(run_dir: Path) -> dict[str, tuple[int, int, float]]:
     return expected
 
 
+@pytest.mark.long
 def test_bar_and_plain_searches_report_the_same_trials_and_verbose_0_nothing(
     tmp_path: Path, tiny_npz: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -116,6 +116,7 @@ def test_hypermodel_the_command_line_cannot_name_has_no_cli_equivalent(digits_sm
     assert cli_equivalent(run, "tensorflow") is None  # a function local to this test
 
 
+@pytest.mark.long
 def test_cli_run_of_a_three_class_npz_reports_it_and_the_command_as_typed(
     tmp_path, capsys, monkeypatch
 ):

@@ -90,6 +90,7 @@ _SWITCHED = """
 """
 
 
+@pytest.mark.long
 def test_the_corrected_rerun_of_a_run_whose_every_trial_failed_starts_over(
     tmp_path, capsys, monkeypatch
 ):
@@ -135,6 +136,7 @@ class _Ranged(kt.HyperModel):
         return model
 
 
+@pytest.mark.long
 def test_a_rerun_after_the_search_space_changed_is_refused_naming_the_change(tmp_path):
     """Before, it resumed with the space KerasTuner had saved (the new range ignored) while
     the baseline and the retrain were built from the new code."""

@@ -142,6 +142,7 @@ def _limit_file_size(limit: int):
     return apply
 
 
+@pytest.mark.long
 def test_full_disk_mid_run_keeps_every_state_file_whole_and_names_the_file(
     tmp_path, small_npz, killed_after_coarse
 ):
@@ -309,6 +310,7 @@ def test_the_cli_refuses_another_backend_on_a_resumed_run_and_changes_nothing(
         "truncated:plots/confusion_matrix.png",
     ],
 )
+@pytest.mark.long
 def test_a_finished_run_missing_an_output_redoes_that_step_only(
     tmp_path, finished_run, deleted, caplog
 ):

@@ -393,6 +393,7 @@ def test_the_retrains_epochs_are_those_the_saved_model_trained(tmp_path, caplog,
     assert f"retrained {expected} epochs ({rule})" in (result.run_dir / "report.md").read_text()
 
 
+@pytest.mark.long
 def test_weights_an_early_stopping_restored_are_said_to_be_the_saved_ones(tmp_path, caplog):
     """Found by a helper: with `EarlyStopping(restore_best_weights=True)` in the retrain, the
     report said "the saved model is the one after epoch 3" while Keras had put back epoch
@@ -548,6 +549,7 @@ def test_a_known_rate_setter_in_callbacks_means_no_cosine_schedule(caplog, user)
         assert _lr(model) == pytest.approx(1e-3)
 
 
+@pytest.mark.long
 def test_the_run_records_that_the_schedule_did_not_hold(tmp_path, caplog):
     """`best_hyperparameters.json` and `report.json` say `schedule_applied: false` with the
     note, and the report does not claim a cosine learning rate."""

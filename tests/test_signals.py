@@ -166,6 +166,7 @@ def _signals_then_resume(cwd: Path, backend: str, signals: list[int], max_delay:
 @pytest.mark.parametrize(
     "backend, signum", [("tensorflow", signal.SIGINT), ("jax", signal.SIGTERM)]
 )
+@pytest.mark.long
 def test_a_signal_at_a_random_moment_ends_130_or_143_and_the_run_resumes(
     signal_project, backend, signum
 ):

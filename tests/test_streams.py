@@ -229,6 +229,7 @@ def test_stream_labels_beyond_a_sparse_outputs_width_are_refused_before_training
     run.close()
 
 
+@pytest.mark.long
 def test_a_text_model_on_a_stream_of_strings_is_tuned_and_tested(tmp_path: Path) -> None:
     """Plain KerasTuner tunes a TextVectorization model on strings. Keras's symbolic output
     of `Input((1,), dtype="string")` -> multi-hot -> Dense(2) is (None, 1, 2) while the model
@@ -307,6 +308,7 @@ def _two_output_build(hp: Any) -> keras.Model:
     return model
 
 
+@pytest.mark.long
 @pytest.mark.parametrize("kind", ["tf.data", "PyDataset"])
 def test_a_stream_of_several_outputs_is_scored_by_kerass_metrics(tmp_path: Path, kind) -> None:
     """A stream with a dict `y` trained both searches and the retrain, then failed every
@@ -538,6 +540,7 @@ def test_class_weights_for_a_regression_stream_are_refused_even_with_labels(
     assert not any(tmp_path.iterdir())
 
 
+@pytest.mark.long
 def test_py_dataset_end_to_end_with_chained_retrain(tmp_path: Path) -> None:
     splits = [ArraysPyDataset(*_arrays(n, s)) for n, s in ((80, 0), (40, 1), (24, 2))]
     data = StreamData(*splits, fingerprint="py-v1", num_classes=3, name="toy")
@@ -569,6 +572,7 @@ def test_py_dataset_end_to_end_with_chained_retrain(tmp_path: Path) -> None:
     )
 
 
+@pytest.mark.long
 def test_finalists_on_a_stream_train_it_as_the_trials_do(tmp_path: Path) -> None:
     import warnings
 
@@ -613,6 +617,7 @@ def _hypermodel_file(folder: Path) -> str:
     return "toon_article:toon_build"
 
 
+@pytest.mark.long
 def test_cli_streams_an_image_folder_at_its_native_size(
     tmp_path: Path, image_folder: Path, monkeypatch: pytest.MonkeyPatch, capsys: Any
 ) -> None:
@@ -868,6 +873,7 @@ def _weighted_splits(kind: str, weighted: tuple[str, ...]) -> list[Any]:
     return splits
 
 
+@pytest.mark.long
 @pytest.mark.parametrize("kind", ["tf.data", "PyDataset"])
 def test_sample_weights_on_the_training_split_only_are_tuned_and_retrained(
     tmp_path: Path, kind: str
@@ -889,6 +895,7 @@ def test_sample_weights_on_the_training_split_only_are_tuned_and_retrained(
     assert result.test_metrics["accuracy"] == pytest.approx(np.trace(counts) / 40, abs=1e-6)
 
 
+@pytest.mark.long
 def test_a_weighted_test_stream_says_which_test_metrics_its_weights_weigh(
     tmp_path: Path,
 ) -> None:
@@ -1016,6 +1023,7 @@ class _BatchSizeFit(kt.HyperModel):
         return model.fit(*args, batch_size=hp.Choice("batch_size", [4, 32]), **kwargs)
 
 
+@pytest.mark.long
 def test_a_batch_size_tuned_on_a_stream_is_said_to_do_nothing(tmp_path: Path, caplog) -> None:
     """Keras's fit ignores batch_size= for a tf.data stream: a hypermodel's tuned
     `batch_size` trained the same batches in every trial, and its narrowing was noise,

@@ -423,6 +423,7 @@ def _events(folder: Path) -> list[Path]:
     return sorted(folder.rglob("events.out.tfevents.*"))
 
 
+@pytest.mark.long
 def test_a_users_tensorboard_gets_a_folder_per_phase_trial_and_fit(tmp_path):
     """Found by new users: a `keras.callbacks.TensorBoard(log_dir=...)` in `callbacks=` had
     the coarse and fine trials of the same id share (and clear) one folder, and the

@@ -350,6 +350,7 @@ def test_ensure_of_a_step_that_is_off_names_the_setting(
     assert not (tmp_path / "off" / "coarse").exists()
 
 
+@pytest.mark.long
 def test_the_step_by_step_path_runs_the_baseline_and_final_seeds_before_the_report(
     tmp_path: Path, digits_small: Any
 ) -> None:

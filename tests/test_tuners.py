@@ -996,6 +996,7 @@ def _bayesian_proposals(directory, stop_after=None, total=7):
     return proposals
 
 
+@pytest.mark.long
 def test_a_bayesian_search_stopped_and_resumed_proposes_what_it_would_straight_through(
     tmp_path,
 ):
@@ -1008,6 +1009,7 @@ def test_a_bayesian_search_stopped_and_resumed_proposes_what_it_would_straight_t
         assert _bayesian_proposals(tmp_path / f"stop{stop}", stop_after=stop) == straight
 
 
+@pytest.mark.long
 def test_a_reloaded_search_has_its_trials_in_the_order_they_were_made(tmp_path, monkeypatch):
     """KerasTuner reads trials back in the file system's order; its Gaussian process, fitted
     on them in that order, then proposed values off in the 6th digit (a learning rate
@@ -1020,6 +1022,7 @@ def test_a_reloaded_search_has_its_trials_in_the_order_they_were_made(tmp_path, 
     assert _bayesian_proposals(tmp_path / "reversed", stop_after=4) == straight
 
 
+@pytest.mark.long
 def test_each_execution_of_a_trial_is_its_own_sample(tmp_path):
     """`executions_per_trial=2` under Hyperband: a trial that continues another loads the
     same weights, and under the trial's one seed its second execution repeated the first

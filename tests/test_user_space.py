@@ -58,6 +58,7 @@ def _trial_values(run: CoarseToFine) -> list[dict]:
     ]
 
 
+@pytest.mark.long
 def test_a_subset_of_the_space_is_tuned_and_the_rest_built_at_its_defaults(tmp_path):
     """keras.io: `hyperparameters=hp, tune_new_entries=False` tunes only `hp`'s entries."""
     hp = kt.HyperParameters()

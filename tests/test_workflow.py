@@ -257,6 +257,7 @@ def test_rerun_of_finished_run_does_no_work(finished, data, caplog):
     assert f"The run in {run.run_dir} is already finished: reporting it again" in caplog.text
 
 
+@pytest.mark.long
 def test_resume_after_coarse_does_not_repeat_it(tmp_path, data, monkeypatch):
     first = CoarseToFine(
         MnistDenseHyperModel(),
@@ -475,6 +476,7 @@ def test_result_before_the_run_finished_says_so(tmp_path, data):
     run.close()
 
 
+@pytest.mark.long
 def test_user_build_function_and_seeded_reproducibility(tmp_path, data):
     def build(hp):
         model = keras.Sequential(

@@ -42,6 +42,7 @@ def _scores(oracle):
     return {t.trial_id: t.score for t in oracle.trials.values() if is_usable(t)}
 
 
+@pytest.mark.long
 def test_max_objective_narrows_on_and_retrains_the_best_trials(tmp_path, data):
     def build(hp):
         model = keras.Sequential(
@@ -159,6 +160,7 @@ def _check_loop_run(run):
     return coarse, fine
 
 
+@pytest.mark.long
 def test_loop_declared_layers_the_coarse_phase_never_built_are_tuned_in_the_fine_one(
     tmp_path, data
 ):
@@ -218,6 +220,7 @@ def _choice_build(choices):
     return build
 
 
+@pytest.mark.long
 def test_space_smaller_than_the_budget_goes_on_with_every_configuration(tmp_path, data, capsys):
     # val_loss has no chance level: one epoch on 168 samples may leave a trial at chance,
     # which would keep the whole space (`test_narrow_chance.py`) instead of narrowing.
@@ -272,6 +275,7 @@ def test_space_of_one_configuration_ends_cleanly(tmp_path, data, fine_tuner):
     assert "narrowed from all 1 usable" in result.narrowed.top_note
 
 
+@pytest.mark.long
 def test_a_model_whose_file_needs_custom_objects_is_tuned_and_restored_from_its_weights(
     tmp_path, data, caplog
 ):
@@ -391,6 +395,7 @@ class SigmoidNetWithoutConfig(keras.Model):
         return self.out(self.hidden(x))
 
 
+@pytest.mark.long
 def test_a_rebuilt_models_test_metrics_have_the_names_its_trials_logged(tmp_path, data):
     """Keras numbers a metric made without a name (`AUC()`, `Precision()`) per Python
     session, so the model rebuilt for the test set logged `auc_1` and `precision_1` where its
@@ -476,6 +481,7 @@ def test_a_subclassed_model_keras_cannot_save_whole_is_tuned_as_plain_kerastuner
     run.close()
 
 
+@pytest.mark.long
 def test_a_list_objective_ranks_trials_by_keras_tuners_sum_and_resumes_only_the_same(
     tmp_path, data
 ):
@@ -514,6 +520,7 @@ def test_a_list_objective_ranks_trials_by_keras_tuners_sum_and_resumes_only_the_
         CoarseToFine(build, data, objective=["val_loss", "val_accuracy"], **settings, **TINY).run()
 
 
+@pytest.mark.long
 def test_failed_trials_are_counted_in_the_report_and_the_summary(tmp_path, data):
     """Before, report.md's trial count mixed failed trials in with the others, unnamed."""
     from tunekit.cli_summary import summary
