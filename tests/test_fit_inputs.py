@@ -299,3 +299,79 @@ def test_a_fit_that_adds_an_input_is_refused_before_training(tmp_path):
         run.run()
     run.close()
     assert not list(tmp_path.rglob("trial.json"))
+
+
+# -- a fit that rescales y: the test set is scored against y_test as given --------------
+
+
+def test_y_changed_sees_targets_rescaled_or_reencoded_for_the_same_samples():
+    from tunekit.fit_inputs import y_changed
+
+    y = np.arange(12, dtype="int64") % 3
+    assert y_changed((y - y.mean()) / y.std(), y)  # standardised
+    assert y_changed(keras.utils.to_categorical(y, 3), y)  # one-hot: the same samples
+    assert not y_changed(y.astype("float32"), y)  # a cast
+    assert not y_changed(keras.ops.convert_to_tensor(y), y)
+    assert not y_changed(y[:-4], y)  # fewer samples: x_changed's to see
+    assert not y_changed(None, None)  # a stream's y
+    assert y_changed({"a": y * 2.0, "b": y}, {"a": y, "b": y})
+    assert not y_changed({"a": y}, {"a": y, "b": y})
+
+
+class StandardisesY(kt.HyperModel):
+    """A `fit` that standardises the targets, as KerasTuner's guide preprocesses in `fit`."""
+
+    def __init__(self, scale):
+        super().__init__()
+        self.scale = scale
+
+    def build(self, hp):
+        return _regression(hp)
+
+    def fit(self, hp, model, x, y, validation_data=None, **kwargs):
+        if self.scale:
+            y = (y - 150.0) / 70.0
+            if validation_data is not None:
+                validation_data = (validation_data[0], (validation_data[1] - 150.0) / 70.0)
+        return model.fit(x, y, validation_data=validation_data, **kwargs)
+
+
+@pytest.mark.parametrize("scale", [True, False])
+def test_a_retrain_whose_fit_standardises_y_says_the_test_set_was_scored_as_given(tmp_path, scale):
+    """Before, a `fit` that standardised `y` reported the saved model's test R² against raw
+    `y_test` (-5.5 where inverting the predictions gave 0.2) with no note, and the only note
+    told the user to standardise the targets, which that fit did."""
+    from tunekit.fitting import Y_CHANGED_NOTE
+
+    data = _regression_data()
+    data = Dataset(
+        data.x_train,
+        data.y_train * 70.0 + 150.0,
+        data.x_val,
+        data.y_val * 70.0 + 150.0,
+        data.x_test,
+        data.y_test * 70.0 + 150.0,
+        task="regression",
+    )
+    run = CoarseToFine(
+        StandardisesY(scale),
+        data,
+        directory=tmp_path,
+        project_name="standardised",
+        objective="val_loss",
+        coarse_trials=3,
+        coarse_epochs=1,
+        max_epochs=2,
+        factor=2,
+        **QUIET,
+    )
+    run.run()
+    run.close()
+    report = json.loads((run.run_dir / "report.json").read_text())
+    if scale:
+        assert report["best"]["x_note"] == Y_CHANGED_NOTE  # x as given: that note only
+        assert Y_CHANGED_NOTE in (run.run_dir / "report.md").read_text()
+    else:
+        assert report["best"]["x_note"] is None
+    note = report.get("test_note") or ""
+    assert "invert the predictions" not in note  # advice a fit's own scaling cannot follow

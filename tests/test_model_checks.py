@@ -1286,3 +1286,86 @@ def test_a_loss_keras_cannot_serialise_is_tuned_with_a_weights_only_file():
         assert "Cannot serialize" in note and "model.load_weights(path)" in note
         with pytest.raises(ModelSaveError):  # without a build to restore it: refused
             check_round_trip(build())
+
+
+# -- a dict y keyed otherwise than the model's outputs -----------------------------------
+
+
+def _named_outputs(output_form):
+    """A build whose two outputs are named `prog` and `high`: a dict of outputs, a list."""
+
+    def build(hp):
+        inputs = keras.Input((4,), name="features")
+        hidden = keras.layers.Dense(hp.Int("units", 4, 8, step=4), activation="relu")(inputs)
+        prog = keras.layers.Dense(1, name="prog")(hidden)
+        high = keras.layers.Dense(1, activation="sigmoid", name="high")(hidden)
+        outputs = {"prog": prog, "high": high} if output_form == "dict" else [prog, high]
+        model = keras.Model(inputs, outputs)
+        model.compile("adam", loss={"prog": "mse", "high": "binary_crossentropy"})
+        return model
+
+    return build
+
+
+def _keyed_data(keys):
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(60, 4)).astype("float32")
+    arrays = {"prog": x[:, 0], "high": (x[:, 1] > 0).astype("int64"), "extra": x[:, 2]}
+    y = {key: arrays.get(key, x[:, 3]) for key in keys}
+    return Dataset.from_arrays(x, y, task="regression", seed=0)
+
+
+@pytest.mark.parametrize("output_form", ["dict", "list"])
+@pytest.mark.parametrize(
+    "keys, said",
+    [
+        (("progress", "high"), "no targets for ['prog']; no output named ['progress']"),
+        (("prog",), "no targets for ['high']"),
+        (("prog", "high", "extra"), "no output named ['extra']"),
+    ],
+)
+def test_a_dict_y_keyed_otherwise_than_the_outputs_is_refused_before_training(
+    output_form, keys, said
+):
+    """Before, every trial failed at its first batch with Keras's "Expected float32, but got
+    progress of type 'str'", and the search stopped advising more failures in a row."""
+    with pytest.raises(ModelCheckError, match="outputs \\['high', 'prog'\\]") as caught:
+        check_model(get_hypermodel(_named_outputs(output_form)), _keyed_data(keys))
+    assert said in str(caught.value)
+    assert "key y by the names of the model's outputs" in str(caught.value)
+
+
+@pytest.mark.parametrize("output_form", ["dict", "list"])
+def test_a_dict_y_keyed_by_the_outputs_names_passes_and_trains(output_form):
+    data = _keyed_data(("high", "prog"))
+    hypermodel = get_hypermodel(_named_outputs(output_form))
+    check_model(hypermodel, data)
+    model = hypermodel.build(kt.HyperParameters())
+    model.fit(data.x_train, data.y_train, epochs=1, verbose=0)  # Keras agrees
+
+
+def test_a_dict_y_for_a_model_of_one_output_is_refused_with_both_fixes():
+    def build(hp):
+        inputs = keras.Input((4,))
+        model = keras.Model(inputs, keras.layers.Dense(1, name="prog")(inputs))
+        model.compile("adam", "mse")
+        return model
+
+    data = _keyed_data(("prog",))
+    with pytest.raises(ModelCheckError, match="has one output, not a dict of outputs"):
+        check_model(get_hypermodel(build), data)
+    with pytest.raises(TypeError, match="Expected float32"):  # what Keras says in each trial
+        build(None).fit(data.x_train, data.y_train, epochs=1, verbose=0)
+
+
+def test_a_streams_dict_y_is_checked_by_the_same_rule():
+    import tensorflow as tf
+
+    from tunekit.data import StreamData
+
+    x = np.random.default_rng(0).normal(size=(40, 4)).astype("float32")
+    y = {"progress": x[:, 0], "high": (x[:, 1] > 0).astype("float32")}
+    stream = tf.data.Dataset.from_tensor_slices((x, y)).batch(8)
+    data = StreamData(stream, stream, stream, task="regression", fingerprint="keys-v1")
+    with pytest.raises(ModelCheckError, match="no output named \\['progress'\\]"):
+        check_model(get_hypermodel(_named_outputs("dict")), data)

@@ -65,8 +65,10 @@ def test_an_outputs_metric_has_its_metrics_direction_for_that_output_only(name, 
     assert parse_objective(name, outputs=OUTPUTS) == (name, direction)
     objective = resolve_objective(name, outputs=OUTPUTS)
     assert (objective.name, objective.direction) == (name, direction)
-    with pytest.raises(ValueError, match="does not guess"):  # no such output: a name only
+    with pytest.raises(ValueError, match="does not guess") as unknown:  # no such output
         resolve_objective(name, outputs=("other",))
+    # Said why: an output named otherwise than y's keys (before: no word of outputs).
+    assert "which must be the keys of y, ['other']" in str(unknown.value)
     with pytest.raises(ValueError, match="does not guess"):
         parse_objective(name, argument="--objective")  # the command line: one output
 

@@ -3,7 +3,8 @@
 Helpers of `tunekit.fitting.fit_hypermodel`: each call's own copies of the
 containers of its arguments (`own_containers`), whether an array is
 read-only (`read_only`), whether `model.fit` got other inputs than tunekit
-passed (`x_changed`), and the message of a `fit` that fails on
+passed (`x_changed`) or other targets for the same samples (`y_changed`), the
+notes a report then gives, and the message of a `fit` that fails on
 train+validation (`final_fit_message`).
 """
 
@@ -15,7 +16,40 @@ from typing import Any
 import keras
 import numpy as np
 
-__all__ = ["final_fit_message", "own_containers", "read_only", "x_changed"]
+__all__ = [
+    "X_CHANGED_NOTE",
+    "Y_CHANGED_NOTE",
+    "final_fit_message",
+    "own_containers",
+    "read_only",
+    "x_changed",
+    "y_changed",
+]
+
+
+# What a final fit's report says when the hypermodel's fit changed `x` (`FitCall.x_changed`).
+X_CHANGED_NOTE = (
+    "The hypermodel's fit passed model.fit other inputs than the x it was given (other "
+    "values, shape or keys, or a stream, which cannot be compared): the final model "
+    "trained on transformed inputs, and the test set was scored on x_test as given, "
+    "untransformed. If that fit preprocesses x (scales, normalises, reshapes, encodes), "
+    "this test score is not the model's: do that in the model "
+    "(keras.layers.Normalization, Rescaling) or in the data you pass, then rerun with "
+    "overwrite=True (--overwrite). If it only augments the training data, the score "
+    "holds."
+)
+
+# ... and when it changed `y` for the same samples (`FitCall.y_changed`).
+Y_CHANGED_NOTE = (
+    "The hypermodel's fit passed model.fit other targets than the y it was given (other "
+    "values or shape for the same samples): the final model trained on transformed "
+    "targets, and the test set was scored against y_test as given. If that fit rescales "
+    "or shifts y (standardises a regression target), the saved model predicts on that "
+    "scale and this test score is not the model's: train on y as given, with a last layer "
+    "that undoes the scaling (keras.layers.Rescaling(std, offset=mean), the training "
+    "targets' std and mean), then rerun with overwrite=True (--overwrite). If it only "
+    "re-encodes class ids (one-hot), the score holds."
+)
 
 
 def own_containers(structure: Any) -> Any:
@@ -62,6 +96,30 @@ def x_changed(received: Any, passed: Any) -> bool:
         return not np.array_equal(np.asarray(received), np.asarray(passed))
     except (TypeError, ValueError):  # not convertible: not the same inputs
         return True
+
+
+def y_changed(received: Any, passed: Any) -> bool:
+    """Whether `received` (`model.fit`'s `y`) rescales or re-encodes `passed` (tunekit's `y`).
+
+    True when both are arrays (NumPy, or a backend's tensors) for the same number
+    of samples and differ in shape or values (`(y - mean) / std`, a one-hot
+    encoding); dicts key by key. Another number of samples (a subset, an
+    augmentation) is `x_changed`'s to see; a cast is no change; streams
+    (`y` `None`) are not compared.
+    """
+    if received is passed or passed is None or received is None:
+        return False
+    if isinstance(passed, Mapping) and isinstance(received, Mapping):
+        return any(y_changed(received[k], passed[k]) for k in received if k in passed)
+    if not (hasattr(passed, "shape") and hasattr(received, "shape")):
+        return False
+    try:
+        got, given = np.asarray(received), np.asarray(passed)
+    except (TypeError, ValueError):  # not convertible: not comparable
+        return False
+    if got.shape[:1] != given.shape[:1]:
+        return False
+    return got.shape != given.shape or not np.array_equal(got, given)
 
 
 def final_fit_message(

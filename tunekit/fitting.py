@@ -55,13 +55,22 @@ import keras_tuner as kt
 from keras_tuner import errors as kt_errors
 
 from tunekit.errors import TunekitError, UsageError
-from tunekit.fit_inputs import final_fit_message, own_containers, read_only, x_changed
+from tunekit.fit_inputs import (
+    X_CHANGED_NOTE,
+    Y_CHANGED_NOTE,
+    final_fit_message,
+    own_containers,
+    read_only,
+    x_changed,
+    y_changed,
+)
 
 __all__ = [
     "FitCall",
     "HyperModelFitError",
     "SearchInputError",
     "X_CHANGED_NOTE",
+    "Y_CHANGED_NOTE",
     "fit_hypermodel",
     "takes_validation_data",
 ]
@@ -110,19 +119,7 @@ class FitCall:
     set_by_hypermodel: tuple[str, ...] = ()
     callbacks: list[Any] = field(default_factory=list)
     x_changed: bool = False
-
-
-# What a final fit's report says when the hypermodel's fit changed `x` (`FitCall.x_changed`).
-X_CHANGED_NOTE = (
-    "The hypermodel's fit passed model.fit other inputs than the x it was given (other "
-    "values, shape or keys, or a stream, which cannot be compared): the final model "
-    "trained on transformed inputs, and the test set was scored on x_test as given, "
-    "untransformed. If that fit preprocesses x (scales, normalises, reshapes, encodes), "
-    "this test score is not the model's: do that in the model "
-    "(keras.layers.Normalization, Rescaling) or in the data you pass, then rerun with "
-    "overwrite=True (--overwrite). If it only augments the training data, the score "
-    "holds."
-)
+    y_changed: bool = False
 
 
 def takes_validation_data(hypermodel: Any) -> bool:
@@ -220,6 +217,7 @@ def _fit_hypermodel(
     held: dict[str, Any] = {}
     own_fit = vars(model).get("fit")  # an instance attribute, if someone set one
     passed_x = args[0] if args else kwargs.get("x")
+    passed_y = args[1] if len(args) > 1 else kwargs.get("y")
     while True:
         merged_fit = _MergedFit(
             model.fit,
@@ -230,6 +228,7 @@ def _fit_hypermodel(
             owner=_name(hypermodel),
             hp=hp,
             passed_x=passed_x,
+            passed_y=passed_y,
         )
         object.__setattr__(model, "fit", merged_fit)  # no Keras tracking: a plain attribute
         own_args, own_kwargs = own_containers((list(args), pending))  # x["a"] = ... stays here
@@ -280,6 +279,7 @@ def _fit_hypermodel(
             tuple(held),
             merged_fit.last_callbacks,
             merged_fit.x_changed,
+            merged_fit.y_changed,
         )
 
 
@@ -297,10 +297,11 @@ class _MergedFit:
         owner: str = "The hypermodel",
         hp: kt.HyperParameters | None = None,
         passed_x: Any = None,
+        passed_y: Any = None,
     ) -> None:
         self.fit = fit
-        self.passed_x = passed_x
-        self.x_changed = False
+        self.passed_x, self.passed_y = passed_x, passed_y
+        self.x_changed = self.y_changed = False
         self.hp = hp
         self.defaults = defaults
         self.required = required
@@ -363,6 +364,8 @@ class _MergedFit:
         self.calls += 1
         received_x = args[0] if args else kwargs.get("x")
         self.x_changed = self.x_changed or x_changed(received_x, self.passed_x)
+        received_y = args[1] if len(args) > 1 else kwargs.get("y")
+        self.y_changed = self.y_changed or y_changed(received_y, self.passed_y)
         self.last_kwargs = {
             k: v for k, v in kwargs.items() if k not in ("validation_data", "callbacks")
         }

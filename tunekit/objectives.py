@@ -208,23 +208,33 @@ def parse_objective(
             f"`{argument}` must be a metric name as Keras logs it, e.g. 'val_accuracy'. "
             f"Received: {text!r}."
         )
-    known = known_direction(name, outputs)
     if direction is not None:
         _check_direction(name, direction, argument, outputs)
-    if direction is None:
-        direction = known
+    else:
+        direction = known_direction(name, outputs)
         if direction is None:
-            also = (
-                "--direction max"
-                if argument.startswith("--")
-                else f"keras_tuner.Objective({name!r}, 'max')"
-            )
+            cli = argument.startswith("--")
+            also = "--direction max" if cli else f"keras_tuner.Objective({name!r}, 'max')"
             raise InvalidParameterError(
                 f"`{argument}`={name!r}: tunekit does not know whether {name!r} is better "
                 f"higher or lower, and does not guess. State it: '{name}:max' or "
-                f"'{name}:min' (or {also})."
+                f"'{name}:min' (or {also})." + _outputs_hint(name, outputs)
             )
     return name, direction
+
+
+def _outputs_hint(name: str, outputs: Collection[str]) -> str:
+    """For an `<output>_<metric>` name whose `<output>` is not one of y's keys: say so."""
+    parts = name.removeprefix("val_").split("_")
+    ends = ("_".join(parts[i:]) for i in range(1, len(parts)))  # after an output's name
+    if not outputs or not any(known_direction(f"o_{end}", ("o",)) for end in ends):
+        return ""
+    keys = sorted(map(str, outputs))
+    return (
+        f" If {name!r} is a metric of one of the model's outputs: Keras names those "
+        f"`<output>_<metric>` after the model's outputs, which must be the keys of y, {keys}; "
+        "key y by the names of the model's outputs."
+    )
 
 
 def _check_direction(

@@ -146,8 +146,9 @@ def usefulness_note(
     if max(mean, std) > TARGET_SCALE:  # a small budget cannot reach targets in the hundreds
         hint = (
             f"the targets are far from unit scale (mean {values.mean():.4g}, std "
-            f"{values.std():.4g}): standardise them (train on (y - mean) / std and invert the "
-            "predictions), or give it more epochs; " + hint
+            f"{values.std():.4g}): standardise them in the model, whose last layer "
+            "keras.layers.Rescaling(std, offset=mean) (the training targets' std and mean) "
+            "lets it learn unit-scale outputs, or give it more epochs; " + hint
         )
     return f"Note: test R² {r2:.4g} is no better than predicting the mean of the targets: {hint}"
 

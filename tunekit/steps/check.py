@@ -24,7 +24,7 @@ from tunekit.errors import ModelCheckError, OutputShapeError
 from tunekit.model_files import check_round_trip  # the file check, beside the loaders
 from tunekit.outputs import check_output_shape, model_output_shape, training_samples
 from tunekit.regression import check_regression_output_shape
-from tunekit.steps.input_checks import check_input_names, check_input_shape
+from tunekit.steps.input_checks import check_input_names, check_input_shape, check_output_names
 from tunekit.steps.label_forms import check_label_form, check_metric_label_form
 from tunekit.steps.output_checks import WHAT as _WHAT
 from tunekit.steps.output_checks import check_built_model, model_sample, outputs_and_compile
@@ -207,6 +207,8 @@ def check_trainable(hypermodel: kt.HyperModel, model: Any, data: Dataset | Strea
     - a dict of arrays (or a stream's dict `x`), unless the hypermodel has
       its own `fit`: every input of the model has its array, by Keras's
       names (one unnamed `Input` has none);
+    - a dict `y` (or a stream's), with an own `fit` too: its keys are the
+      names of the model's outputs, no more, no fewer (`check_output_names`);
 
     `check_model` also checks, once the output shape is known (a lazily
     built model is called on two samples first), that one output unit on
@@ -235,11 +237,15 @@ def check_trainable(hypermodel: kt.HyperModel, model: Any, data: Dataset | Strea
         # With an own fit too: the test set is predicted as the data holds it.
         if isinstance(sample, Mapping):
             check_input_names(model, sample, fed_as_is)
+        if isinstance(y, Mapping):  # with an own fit too: the test set is scored against it
+            check_output_names(model, y)
         if data.task == CLASSIFICATION and not isinstance(y, (Mapping, list, tuple)):
             check_metric_label_form(model, np.ndim(y) == 2 and np.shape(y)[-1] > 1)
         if not isinstance(sample, (Mapping, list, tuple)):
             check_input_shape(model, tuple(np.shape(sample)), "the stream's first batch")
         return
+    if isinstance(data.y_train, Mapping):  # with an own fit too: the test set is scored so
+        check_output_names(model, data.y_train)
     check_label_form(model, data)
     if isinstance(data.x_train, Mapping):
         check_input_names(model, data.x_train, fed_as_is)

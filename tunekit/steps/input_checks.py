@@ -1,4 +1,5 @@
-"""Whether a model takes the data's `x` as the data holds it: its input names and shape.
+"""Whether a model takes the data as the data holds it: its input names and shape, the
+names of its outputs for a dict `y`.
 
 Part of the check before training (`tunekit.steps.check`). The test set is fed to
 the final model as the data holds it, whatever a hypermodel's own `fit` does, so
@@ -15,7 +16,7 @@ import keras
 from tunekit.errors import ModelCheckError
 from tunekit.steps.output_checks import WHAT as _WHAT
 
-__all__ = ["check_input_names", "check_input_shape"]
+__all__ = ["check_input_names", "check_input_shape", "check_output_names"]
 
 
 _OWN_FIT_INPUTS = (
@@ -67,6 +68,46 @@ def check_input_names(model: keras.Model, x: Mapping[str, Any], fed_as_is: bool)
             "name, so an array could reach the wrong input. Drop the extra arrays from x (or "
             "add an input for them)." + own
         )
+
+
+def check_output_names(model: keras.Model, y: Mapping[str, Any]) -> None:
+    """A dict `y` has an array for each output of the model and no other (Keras's rule).
+
+    Keras matches a dict of targets to a model's outputs by their names (a dict of
+    outputs' keys, or the output layers' names); any other key fails every trial
+    with "Expected float32, but got <key> of type 'str'" or "y_true and y_pred have
+    different structures", and the test set is scored against the same dict.
+    Models whose outputs are not known before they are called (subclassed, a
+    Sequential not yet built) are left to their trials.
+    """
+    try:
+        structure = model.output
+    except (AttributeError, ValueError):  # a subclassed model's, a lazily built one's
+        return
+    keys = sorted(map(str, y))
+    if isinstance(structure, Mapping):
+        names = sorted(map(str, structure))
+    elif isinstance(structure, (list, tuple)):
+        names = sorted(map(str, getattr(model, "output_names", None) or []))
+    else:
+        raise ModelCheckError(
+            f"{_WHAT} has one output, not a dict of outputs, and y is a dict of arrays (keys: "
+            f"{keys}): Keras cannot match such targets to it, so no trial could run. Pass y "
+            "as an array, or build the model with a dict of outputs keyed like y, "
+            f"keras.Model(inputs, {{{keys[0]!r}: output}})."
+        )
+    if not names or names == keys:
+        return
+    missing, extra = sorted(set(names) - set(keys)), sorted(set(keys) - set(names))
+    raise ModelCheckError(
+        f"{_WHAT} has the outputs {names}, and y is a dict of arrays keyed {keys}"
+        + (f": no targets for {missing}" if missing else "")
+        + (f"{';' if missing else ':'} no output named {extra}" if extra else "")
+        + ". Keras matches a dict of targets to a model's outputs by name, so no trial could "
+        "run: key y by the names of the model's outputs (the keys of its dict of outputs, "
+        "or its output layers' name=...), or rename the outputs after y's keys. The "
+        "objective and the metrics' names follow the outputs' names (val_<output>_<metric>)."
+    )
 
 
 def check_input_shape(model: keras.Model, x_shape: tuple[int, ...], what: str = "x_train") -> None:

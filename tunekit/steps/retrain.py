@@ -14,7 +14,7 @@ from keras_tuner.engine import trial as trial_module
 from tunekit import _faults, _io, _log, interrupts, timing
 from tunekit.data.streams import StreamData
 from tunekit.errors import DataError, RetrainDivergedError
-from tunekit.fitting import X_CHANGED_NOTE, fit_hypermodel
+from tunekit.fitting import X_CHANGED_NOTE, Y_CHANGED_NOTE, fit_hypermodel
 from tunekit.model_files import load_saved_model, save_keras
 from tunekit.replacing import FINAL_LOGS, set_aside
 from tunekit.retraining import (
@@ -308,7 +308,8 @@ class RetrainStep:
                 **final_fit_options(ctx),
             )
         history = fitted.results
-        x_note = X_CHANGED_NOTE if fitted.x_changed else None  # the test set is scored as given
+        notes = [X_CHANGED_NOTE] * fitted.x_changed + [Y_CHANGED_NOTE] * fitted.y_changed
+        x_note = " ".join(notes) or None  # the test set is scored as given: say what changed
         if x_note:
             _logger.warning("%s", x_note)
         # What model.fit received: the hypermodel's fit may set both itself.
