@@ -104,6 +104,36 @@ def test_corrupt_state_file_is_named_and_left_untouched(tmp_path, small_npz, kil
     assert files() == before
 
 
+def test_a_trial_folder_missing_from_a_search_is_named_and_nothing_runs(
+    tmp_path, small_npz, killed_after_coarse
+):
+    """Before, a resume without one finished trial's folder handed its id out again: the
+    coarse search overwrote its last trial forever ("trial 175/4"), and a fine search
+    overwrote its best trial and exited 0 with another winner. Now it is refused, naming
+    the folder, before any training; `tunekit ls` lists the run as corrupt."""
+    from tunekit.runs import ls_runs
+
+    args = ["--data", str(small_npz), "--directory", str(tmp_path), *ARGS]
+    run_dir = _copy_run(killed_after_coarse, tmp_path)
+    project, trial = run_dir / "coarse", "trial_1"
+    shutil.rmtree(project / trial, ignore_errors=True)
+    files = lambda: {
+        p: p.read_bytes()
+        for p in run_dir.rglob("*")  # noqa: E731
+        if p.is_file() and p.name != ".lock"
+    }
+    before = files()
+    rerun = _cli(args, tmp_path)
+    assert rerun.returncode == 2, rerun.stderr
+    err = rerun.stderr.strip()
+    assert f"{project} lists 1 trial(s) whose folder or trial.json is missing ({trial})" in err
+    assert f"Safe options: restore {trial} from a backup" in err and "--overwrite" in err
+    assert "Epoch" not in rerun.stdout and "trial 1/" not in rerun.stdout  # nothing trained
+    assert files() == before
+    status = ls_runs(tmp_path).set_index("name").loc["killed", "status"]
+    assert status.startswith(f"corrupt: coarse/{trial} (missing, with 1 in all"), status
+
+
 @pytest.mark.parametrize(
     "content, reason",
     [

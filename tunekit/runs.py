@@ -30,6 +30,7 @@ import pandas as pd
 from tunekit.errors import TunekitError, UsageError
 from tunekit.manifest import LOCK, MANIFEST, STEPS, with_omitted_settings
 from tunekit.results import PHASES
+from tunekit.state_files import missing_trials
 
 __all__ = ["COLUMNS", "compare_runs", "find_runs", "ls_runs", "run_status"]
 
@@ -134,10 +135,13 @@ def _load(run_dir: Path) -> _Run:
             raise _Corrupt(f"{phase}/oracle.json", "missing, though the search has its tuner")
         state += [oracle, *sorted((run_dir / phase).glob("tuner*.json"))]
     for path in state:
-        if path.exists() and not isinstance(
-            _read_json(run_dir, rel := str(path.relative_to(run_dir))), dict
-        ):
-            raise _Corrupt(rel, "not a JSON object")
+        if not path.exists():
+            continue
+        if not isinstance(read := _read_json(run_dir, str(path.relative_to(run_dir))), dict):
+            raise _Corrupt(str(path.relative_to(run_dir)), "not a JSON object")
+        if path.name == "oracle.json" and (gone := missing_trials(path.parent, read)):
+            where = f"{path.parent.name}/trial_{gone[0]}"
+            raise _Corrupt(where, f"missing, with {len(gone)} in all, though oracle.json lists it")
     trials: dict[str, list[dict[str, Any]]] = {}
     for phase in PHASES:
         trials[phase] = []

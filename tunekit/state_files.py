@@ -31,6 +31,7 @@ __all__ = [
     "completed_trials_found",
     "failed_trials",
     "holds_results",
+    "missing_trials",
     "read_run_file",
 ]
 
@@ -60,9 +61,37 @@ def _scan_kerastuner_project(project_dir: Path) -> tuple[int, list[tuple[Path, E
         except (_io.StateFileError, OSError) as e:
             bad.append((path, e))
             continue
+        if path.name == "oracle.json" and (gone := missing_trials(project_dir, state)):
+            gone_error = _io.StateFileError(_gone(project_dir, gone))
+            bad.append((project_dir / f"trial_{gone[0]}", gone_error))
         if path in trial_files and isinstance(state, dict) and state.get("status") == "COMPLETED":
             completed += 1
     return completed, bad
+
+
+def missing_trials(project_dir: Path, oracle: Any) -> list[str]:
+    """The trial ids KerasTuner's `oracle.json` (`oracle`, as read) lists as started whose
+    `trial_<id>/trial.json` is gone from `project_dir`.
+
+    KerasTuner writes a trial's file before the oracle's, so on disk every id in the
+    oracle's `start_order` has one. Reloaded without it, the oracle counts the trial and
+    hands its id out again: the next trials overwrite a finished one, or a search never
+    reaches its budget.
+    """
+    ids = oracle.get("start_order") if isinstance(oracle, dict) else None
+    if not isinstance(ids, list):
+        return []
+    return [str(i) for i in ids if not (project_dir / f"trial_{i}" / "trial.json").is_file()]
+
+
+def _gone(project_dir: Path, ids: list[str]) -> str:
+    folders = ", ".join(f"trial_{i}" for i in ids[:5]) + (", ..." if len(ids) > 5 else "")
+    return (
+        f"KerasTuner's oracle.json in {project_dir} lists {len(ids)} trial(s) whose folder or "
+        "trial.json is "
+        f"missing ({folders}): a resume would hand their ids out again, overwriting "
+        "finished trials."
+    )
 
 
 def check_kerastuner_project(project_dir: Path) -> int:
