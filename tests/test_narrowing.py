@@ -436,10 +436,12 @@ def test_conditionals_use_only_trials_where_active():
     assert [(h.name, h.conditions) for h in after] == [(h.name, h.conditions) for h in before]
     assert [c.active for c in result.changes] == [3, 2, 1, 1, 0]
     assert (after[1].min_value, after[1].max_value, after[1].default) == (56, 136, 64)
-    # Active in a single top trial: too little evidence to fix or shrink ("sparse").
+    # Active in a single top trial: too little evidence to fix or shrink ("sparse"); the
+    # default is that trial's value, as every other rule's (before: the old default).
     assert [c.rule for c in result.changes][2:4] == ["sparse", "sparse"]
-    assert after[2].get_config() == before[2].get_config()
-    assert after[3].get_config() == before[3].get_config()
+    for i, value in ((2, 10), (3, 5)):
+        assert after[i].default == value
+        assert {**after[i].get_config(), "default": 0} == {**before[i].get_config(), "default": 0}
     assert after[4].get_config() == before[4].get_config()  # Never active: kept.
     assert [c.rule for c in result.changes][-1] == "inactive"
     assert "units (if model in ['cnn'])" in str(result)
@@ -500,7 +502,8 @@ def test_values_of_layers_a_trial_did_not_build_do_not_drive_the_narrowing():
     # Built by one top trial out of three: too thin to fix, kept as it was.
     sparse = narrow_space(loop_space(), trials[:3], top=3)
     assert change(sparse, "units_1").rule == "sparse"
-    assert narrowed_hp(sparse, "units_1").get_config() == loop_space().space[2].get_config()
+    kept = narrowed_hp(sparse, "units_1").get_config()
+    assert kept == {**loop_space().space[2].get_config(), "default": 16}  # trial 01's units_1
 
 
 def test_hyperband_internal_values_are_ignored():

@@ -258,8 +258,10 @@ def _narrow_one(
         # A value seen in a single top trial, among several, because it is
         # conditional or only some builds declare it (e.g. the units of a
         # layer built in a loop), is too thin evidence to fix or shrink it
-        # on: keep it as it was.
-        return _rebuild(hp), "sparse"
+        # on: keep its range, with the default of the trial that has it (as every rule).
+        if isinstance(hp, hp_module.Choice) and values[0] not in hp.values:
+            return _rebuild(hp), "sparse"
+        return _rebuild(hp, default=values[0]), "sparse"
     best = values[0]
     if fix_unanimous and all(v == best for v in values):
         return _fixed(hp, best), "unanimous"
