@@ -286,3 +286,38 @@ def test_a_small_subset_is_trained_once_per_configuration(tmp_path, phase, setti
         if trial.status == "COMPLETED"
     ]
     assert sorted(trained) == ["relu", "tanh"]  # each once, then the space is exhausted
+
+
+def _act_in_each_pass(hp: kt.HyperParameters) -> keras.Model:
+    """keras.io's loop of layers, with the activation declared in each pass's scope."""
+    model = keras.Sequential([keras.Input((8,))])
+    for i in range(hp.Int("layers", 2, 3)):  # each build declares "act" twice
+        with hp.conditional_scope("layers", list(range(i + 1, 4))):
+            units = hp.Int(f"units_{i}", 4, 8, step=4)
+            model.add(keras.layers.Dense(units, activation=hp.Choice("act", ["relu", "tanh"])))
+    model.add(keras.layers.Dense(3, activation="softmax"))
+    model.compile("adam", "sparse_categorical_crossentropy", metrics=["accuracy"])
+    return model
+
+
+def test_a_name_declared_in_each_pass_of_a_loops_scope_is_refused_before_training(tmp_path):
+    """Before, the coarse search ran (plain KerasTuner's too fails the trials that reach the
+    later entries), then the fine phase's tuner raised a bare `KeyError: 'act'`."""
+    from tunekit import SearchInputError
+
+    run = CoarseToFine(_act_in_each_pass, _data(), directory=tmp_path, project_name="loop", **TINY)
+    with pytest.raises(SearchInputError, match=r"declares 'act' more than once") as refused:
+        run.coarse()
+    run.close()
+    assert "(layers in [1, 2, 3]; layers in [2, 3])" in str(refused.value)
+    assert not list((tmp_path / "loop" / "coarse").glob("trial_*"))  # before any trial
+    # The same name under exclusive conditions is KerasTuner's design, and is tuned.
+    hp = kt.HyperParameters()
+    hp.Choice("model", ["a", "b"])
+    with hp.conditional_scope("model", ["a"]):
+        hp.Int("units", 4, 8, step=4)
+    with hp.conditional_scope("model", ["b"]):
+        hp.Int("units", 1, 3)
+    from tunekit.tuners.base_oracle import _check_names_declared_once
+
+    _check_names_declared_once(hp)

@@ -20,7 +20,8 @@ class BaseOracle(kt.Oracle):
     """
 
     def update_space(self, hyperparameters: kt.HyperParameters) -> None:
-        """KerasTuner's; with `allow_new_entries=False`, new entries raise `SearchInputError`.
+        """KerasTuner's; with `allow_new_entries=False`, new entries raise `SearchInputError`,
+        and so does a name declared again under conditions that hold together.
 
         KerasTuner raises a bare `RuntimeError` when a trial's build or `fit`
         declared a name `hyperparameters=` does not list, after the trial
@@ -31,6 +32,7 @@ class BaseOracle(kt.Oracle):
         """
         try:
             super().update_space(hyperparameters)
+            _check_names_declared_once(self.hyperparameters)
         except RuntimeError as e:
             if "allow_new_entries" not in str(e):
                 raise
@@ -100,6 +102,47 @@ class BaseOracle(kt.Oracle):
                 except Exception:  # noqa: BLE001 - KerasTuner's inference crashed on the name
                     trial.metrics.register(name, direction="min")
         return super().update_trial(trial_id, metrics, step)
+
+
+def _check_names_declared_once(space: kt.HyperParameters) -> None:
+    """Raises `SearchInputError` for a name with two entries that can be active at once.
+
+    A build that declares a name in each pass of a loop's `hp.conditional_scope`
+    (`activation=hp.Choice("act", ...)` inside it) makes KerasTuner keep one entry
+    per scope, but one value per name: trials that reach a later entry fail with
+    `KeyError: 'act'` (plain KerasTuner's too), and a second tuner given the space
+    (the fine phase) fails as it is made. Entries of one name under exclusive
+    conditions (`model == "mlp"`, `model == "cnn"`) are KerasTuner's design: kept.
+    """
+    entries: dict[str, list[Any]] = {}
+    for hp in space.space:
+        entries.setdefault(hp.name, []).append(hp)
+    for name, same in entries.items():
+        for i, first in enumerate(same):
+            for other in same[i + 1 :]:
+                if _can_hold_together(first.conditions, other.conditions):
+                    where = "; ".join(_said(hp.conditions) for hp in (first, other))
+                    raise SearchInputError(
+                        f"The hypermodel declares {name!r} more than once, under conditions "
+                        f"that hold together ({where}), e.g. in each pass of a loop's "
+                        "hp.conditional_scope: KerasTuner keeps an entry per declaration but "
+                        f"one value per name, so trials fail with KeyError: {name!r} (plain "
+                        "KerasTuner's too). Declare it once, outside the loop "
+                        f"({name} = hp.Choice({name!r}, ...) before it), or once per layer "
+                        f"(hp.Choice(f'{name}_{{i}}', ...))."
+                    )
+
+
+def _can_hold_together(a: list[Any], b: list[Any]) -> bool:
+    """Whether two lists of KerasTuner `Parent` conditions can all be true at once."""
+    values_a = {c.name: set(map(str, c.values)) for c in a if hasattr(c, "values")}
+    values_b = {c.name: set(map(str, c.values)) for c in b if hasattr(c, "values")}
+    return all(values_a[k] & values_b[k] for k in values_a.keys() & values_b.keys())
+
+
+def _said(conditions: list[Any]) -> str:
+    parts = [f"{c.name} in {list(c.values)}" for c in conditions if hasattr(c, "values")]
+    return " and ".join(parts) or "always"
 
 
 def _objective_direction(objective: Any, name: str) -> str | None:
