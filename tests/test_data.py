@@ -482,7 +482,8 @@ ERROR_CASES = [
     (
         "class_too_small",
         lambda t: load_image_directory(_folder(t, {"bear": 5, "cog": 2}), (4, 4)),
-        r"1 class of 2 has fewer than 3 samples: 'cog' \(2 samples\)\. A stratified split",
+        r"Too few images to split class\(es\) 'cog' \(2 images\) into train, validation and "
+        r"test \(a stratified split gives every class a share of each\)",
     ),
     (
         "corrupt_image",

@@ -12,7 +12,9 @@ stated budget (`cache="auto"`). `tf.data` feeds Keras models on the TensorFlow
 and the JAX backend alike.
 
 - Splits are stratified per class (scikit-learn's `train_test_split` with
-  `stratify`), seeded, and made on FILE lists: `stream.files["train"]`.
+  `stratify`), seeded, and made on FILE lists: `stream.files["train"]`; one
+  function (`tunekit.data._folders.split_files`) splits a folder for
+  `load_image_directory` too, so both give the same files in each split.
 - The retrain's train+validation stream is the `concatenate` of the two
   streams (`stream.dataset("train", "val")`), never materialised.
 - Scaling follows tunekit's rule (see `tunekit.data`): uint8 pixels are
@@ -34,19 +36,17 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import math
 import numbers
 import os
 import re
 from collections import Counter
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from tunekit import _log
 from tunekit.data import SCALED_UINT8, UNSCALED, StreamData
+from tunekit.data._folders import split_files
 from tunekit.data.images import (
     COLOR_MODES,
     check_image_args,
@@ -93,20 +93,13 @@ class ImageFolderStream:
         self._config = config
         self.root = Path(config["root"])
         self.listing = [(str(p), int(s), str(d)) for p, s, d in listing]
-        sizes = {path: (size, digest) for path, size, digest in listing}
-        self.class_names = sorted({Path(p).parts[0] for p in sizes})
-        label_of = {name: i for i, name in enumerate(self.class_names)}
-        paths = sorted(sizes)
-        y = np.asarray([label_of[Path(p).parts[0]] for p in paths], dtype=np.int64)
-        index = _stratified_split(
-            y,
+        # One split for every loader of a folder (load_image_directory's too).
+        self.class_names, self.files, self.labels = split_files(
+            [path for path, _, _ in listing],
             config["validation_fraction"],
             config["test_fraction"],
             config["seed"],
-            self.class_names,
         )
-        self.files = {s: [paths[i] for i in index[s]] for s in SPLITS}
-        self.labels = {s: y[index[s]] for s in SPLITS}
         height, width = config["image_size"]
         self.input_shape = (height, width, _CHANNELS[config["color_mode"]])
         self.num_classes = len(self.class_names)
@@ -546,67 +539,6 @@ def folder_format(root: str | os.PathLike[str]) -> tuple[tuple[int, int], str]:
             with_alpha,
         )
     return sizes.most_common(1)[0][0], "grayscale" if grayscale else "rgb"
-
-
-def _stratified_split(
-    y: np.ndarray,
-    validation_fraction: float,
-    test_fraction: float,
-    seed: int,
-    class_names: Sequence[str],
-) -> dict[str, np.ndarray]:
-    """Indices per split, stratified by class (scikit-learn), seeded."""
-    from sklearn.model_selection import train_test_split
-
-    index = np.arange(len(y))
-    parts: dict[str, np.ndarray] = {}
-    fractions = [f for f in (validation_fraction, test_fraction) if f > 0]
-    # One image per split at the least; enough for sklearn's share of each split to round up.
-    needed = max(1 + len(fractions), math.ceil(1 / min(fractions)) if fractions else 1)
-    counts = {class_names[k]: v for k, v in sorted(Counter(y.tolist()).items())}
-    short = {name: n for name, n in counts.items() if n < 1 + len(fractions)}
-    if short:
-        listed = ", ".join(f"{name!r} ({_log.count(n, 'image')})" for name, n in short.items())
-        raise DataError(
-            f"Too few images to split class(es) {listed} into train, validation and test "
-            f"(a stratified split gives every class a share of each). Add images to those "
-            f"classes (at least {1 + len(fractions)} each, one per split), or move their "
-            f"folders out of the data folder. Images per class: {counts}."
-        )
-    try:
-        rest = index
-        if test_fraction > 0:
-            rest, parts["test"] = train_test_split(
-                index, test_size=test_fraction, stratify=y, random_state=seed
-            )
-        else:
-            parts["test"] = index[:0]
-        if validation_fraction > 0:
-            share = validation_fraction / (1 - test_fraction)
-            parts["train"], parts["val"] = train_test_split(
-                rest, test_size=share, stratify=y[rest], random_state=seed
-            )
-        else:
-            parts["train"], parts["val"] = rest, index[:0]
-    except ValueError as exc:
-        raise DataError(
-            f"Cannot split the images per class into train/validation/test with "
-            f"validation_fraction={validation_fraction} and test_fraction={test_fraction}: "
-            f"{str(exc).rstrip('.')}. Images per class: {counts}. Add images to the small "
-            f"classes (at least {needed} each), or move their folders out of the data folder."
-        ) from exc
-    for split in SPLITS:
-        missing = sorted(set(range(len(class_names))) - set(y[parts[split]].tolist()))
-        wanted = {"train": True, "val": validation_fraction > 0, "test": test_fraction > 0}
-        if missing and wanted[split]:
-            raise DataError(
-                f"The {split} split has no image of class(es) "
-                f"{[class_names[k] for k in missing]} (validation_fraction="
-                f"{validation_fraction}, test_fraction={test_fraction}). Add images to those "
-                f"classes (at least {needed} each, for a share in every split), or move their "
-                "folders out of the data folder."
-            )
-    return parts
 
 
 def _digest(definition: dict[str, Any], listing: list[tuple[str, int, str]]) -> str:

@@ -11,8 +11,8 @@ from typing import Any
 import numpy as np
 
 from tunekit.data._checks import _SPLITS, SCALED_UINT8, _check_fractions, _is_int, _scale_pixels
+from tunekit.data._folders import check_not_split_folders, split_files
 from tunekit.data._image_kinds import IMAGE_SUFFIXES, image_kind, named_images
-from tunekit.data._splits import _stratified_split
 from tunekit.data.dataset import Dataset
 from tunekit.errors import DataError
 
@@ -38,15 +38,19 @@ def load_image_directory(
     (`.tif`, `.webp`, `.heic`, `.dib`, `.sgi`...: any suffix Pillow knows), files
     whose content is an image under another name (`scan`, `a.png.bak`), and
     images directly in `root` are refused, by name. Each
-    class is shuffled with `seed`; its first `round(n * test_fraction)` images
-    (at least 1) go to test, the next to validation, the rest to train.
+    class is split into train, validation and test as `image_folder_stream`
+    (and so the command line's `--data FOLDER`) splits it: scikit-learn's
+    stratified `train_test_split`, seeded with `seed`; the same folder,
+    fractions and seed give the same files in each split. A folder of split
+    folders (`train/`, `val/`, `test/`, each holding class folders) is refused.
 
     Args:
         root: Dataset folder; class names are its sorted subfolder names.
         image_size: `(height, width)` images are resized to (Pillow, bilinear).
         validation_fraction: Fraction of each class for validation, in [0, 1).
         test_fraction: Fraction of each class for testing, in [0, 1).
-        seed: Seed of the deterministic split.
+        seed: Seed of the deterministic split. Defaults to 0, the command
+            line's (its test images are this `x_test`).
         color_mode: `"rgb"` (h, w, 3) or `"grayscale"` (h, w, 1).
 
     Returns:
@@ -59,7 +63,8 @@ def load_image_directory(
     Raises:
         DataError (a `ValueError`): On a missing folder, fewer than 2 classes, an empty class, bad
             arguments, an unreadable image, an image of a format Keras cannot
-            decode or outside the class folders, or a split that leaves a class empty.
+            decode or outside the class folders, a folder of split folders
+            (`train/<class>/...`), or a split that leaves a class empty.
 
     Example:
     >>> ds = load_image_directory("data/toonvision", image_size=(64, 64))
@@ -68,22 +73,30 @@ def load_image_directory(
     _check_fractions(validation_fraction, test_fraction)
     folder = Path(root)
     listing = list_images(folder)
-    classes = sorted({relative.split("/")[0] for relative, _, _ in listing})
-    files = [folder / relative for relative, _, _ in listing]
-    labels = [classes.index(relative.split("/")[0]) for relative, _, _ in listing]
-    y = np.asarray(labels, dtype=np.int64)
     mode, channels = COLOR_MODES[color_mode]
     height, width = int(image_size[0]), int(image_size[1])
-    x = np.empty((len(files), height, width, channels), dtype=np.float32)
-    for i, file in enumerate(files):
-        pixels = _read_image(file, mode, (height, width)).reshape(height, width, channels)
-        x[i] = _scale_pixels(pixels)
-    idx = _stratified_split(y, validation_fraction, test_fraction, seed, classes)
-    splits = [a[idx[s]] for s in _SPLITS for a in (x, y)]
+    shape = (height, width, channels)
+    # Every image decoded first (an unreadable one is named before a split is refused).
+    pixels = {
+        path: _scale_pixels(_read_image(folder / path, mode, shape[:2]).reshape(shape))
+        for path, _, _ in listing
+    }
+    # The stream's split (so the command line's): the same files in each split.
+    classes, files, labels = split_files(list(pixels), validation_fraction, test_fraction, seed)
+    x: dict[str, np.ndarray] = {}
+    for split in _SPLITS:
+        x[split] = np.empty((len(files[split]), *shape), dtype=np.float32)
+        for i, path in enumerate(files[split]):
+            x[split][i] = pixels.pop(path)  # one copy of each image at a time
     return Dataset(
-        *splits,  # type: ignore[misc]  # six arrays: x_train, y_train, ..., y_test
+        x["train"],
+        labels["train"],
+        x["val"],
+        labels["val"],
+        x["test"],
+        labels["test"],
         class_names=classes,
-        input_shape=x.shape[1:],
+        input_shape=shape,
         num_classes=len(classes),
         name=folder.resolve().name,
         scaling=SCALED_UINT8,
@@ -190,7 +203,8 @@ def list_images(folder: Path) -> list[tuple[str, int, int]]:
     by the in-memory loader and by `tunekit.image_streams`.
 
     Raises:
-        DataError: The folder is missing, has fewer than 2 class subfolders, a
+        DataError: The folder is missing, holds split folders of class folders
+            (`train/<class>/...`: `check_not_split_folders`), has fewer than 2 class subfolders, a
             class without images, a subfolder that cannot be listed, an image
             whose size cannot be read (a broken symbolic link), images directly
             in the folder (in no class), or images of a format Keras cannot
@@ -211,6 +225,7 @@ def list_images(folder: Path) -> list[tuple[str, int, int]]:
             "do not exist: their images would be left out. Fix or remove the links, then rerun."
         )
     classes = sorted(p.name for p in entries if p.is_dir())
+    check_not_split_folders(folder, classes)  # train/<class>/..., before "2 classes"
     loose = sorted(p.name for p in entries if not p.is_dir() and image_kind(p))
     if len(classes) < 2:
         raise DataError(

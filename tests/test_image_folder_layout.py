@@ -1,0 +1,143 @@
+"""One image folder, one reading: its layout and its split, whichever loader reads it.
+
+- A folder of split folders (`f/{train,val,test}/{classes}`, Keras's common
+  layout) was trained as the classes "test", "train", "val" with exit 0; it is
+  refused by every loader (Python: DataError; CLI: exit 2), naming the fix.
+- `load_image_directory` split a folder differently from `image_folder_stream`
+  and the command line (round(n * fraction) per class after a shuffle, against
+  scikit-learn's stratified split): a saved model scored on its `x_test` was
+  scored mostly on training images. Both use one split now.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from tunekit.cli_data import folder_stream
+from tunekit.coarse_to_fine import main
+from tunekit.data import load_image_directory
+from tunekit.errors import DataError
+from tunekit.image_streams import folder_format, image_folder_stream
+
+LOADERS = {
+    "image_folder_stream": image_folder_stream,
+    "folder_format": folder_format,
+    "load_image_directory": lambda root: load_image_directory(root, (6, 6)),
+}
+
+
+def _images(folder: Path, count: int, start: int = 0) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    for i in range(count):
+        Image.new("L", (6, 6), (start + 5 * i) % 256).save(folder / f"{i}.png")
+
+
+def _split_layout(root: Path, splits: tuple[str, ...], classes=("0", "1", "2")) -> Path:
+    for split in splits:
+        for name in classes:
+            _images(root / split / name, 6)
+    return root
+
+
+@pytest.mark.parametrize(
+    "splits, given",
+    [
+        pytest.param(("train", "val", "test"), "train", id="train_val_test"),
+        pytest.param(("Training", "Validation", "Testing"), "Training", id="any_case"),
+        pytest.param(("train", "test"), "train", id="train_test"),
+        pytest.param(("training_set", "test_set"), "training_set", id="kaggle_sets"),
+        pytest.param(("valid", "test"), "test", id="no_train_folder"),
+        # One nested level only: was "at least 2 class subfolders, found 1: ['train']".
+        pytest.param(("train",), "train", id="train_alone"),
+    ],
+)
+@pytest.mark.parametrize("loader", list(LOADERS))
+def test_a_folder_of_split_folders_is_refused_by_every_loader(tmp_path, splits, given, loader):
+    root = _split_layout(tmp_path / "f", splits)
+    with pytest.raises(DataError) as caught:
+        LOADERS[loader](root)
+    message = str(caught.value)
+    assert "holds split folders, not class folders" in message
+    assert "the class folders '0', '1', '2'" in message
+    assert f"--data {root / given} (Python: image_folder_stream(" in message
+    assert "merge the split folders' class folders into one folder" in message
+    assert "A separate validation or test folder is not taken" in message
+    assert "StreamData(train, val, test)" in message
+
+
+def test_a_split_folder_beside_ordinary_classes_is_refused(tmp_path):
+    """One split name holding class folders, next to class folders of images."""
+    root = tmp_path / "f"
+    _images(root / "cat", 6)
+    _images(root / "dog", 6)
+    _split_layout(root, ("test",), classes=("cat", "dog"))
+    with pytest.raises(DataError, match=r"'test' holds the class folders 'cat', 'dog'"):
+        image_folder_stream(root)
+
+
+def test_split_named_folders_of_images_stay_classes(tmp_path):
+    """A class named 'test' or 'valid' whose images sit in it directly is a class."""
+    root = tmp_path / "f"
+    _images(root / "test", 6)
+    _images(root / "valid", 6, start=100)
+    _images(root / "other" / "nested", 6, start=50)  # not a split name: nested is allowed
+    assert image_folder_stream(root).class_names == ["other", "test", "valid"]
+    assert load_image_directory(root, (6, 6)).class_names == ["other", "test", "valid"]
+
+
+def test_cli_exits_2_on_a_folder_of_split_folders(tmp_path, capsys):
+    root = _split_layout(tmp_path / "f", ("train", "val", "test"))
+    args = ["--data", str(root), "--backend", "tensorflow", "--directory", str(tmp_path / "runs")]
+    assert main(args) == 2
+    err = capsys.readouterr().err.strip()
+    assert "holds split folders, not class folders" in err
+    assert f"--data {root / 'train'}" in err
+    assert len(err.splitlines()) == 1, err
+    assert not (tmp_path / "runs").exists()
+
+
+def _distinct_images(root: Path, counts: dict[str, int]) -> Path:
+    """One gray level per image (its id), so a split's images name its files."""
+    level = 0
+    for name, count in counts.items():
+        (root / name).mkdir(parents=True)
+        for i in range(count):
+            Image.new("L", (4, 4), level).save(root / name / f"{i:02d}.png")
+            level += 3
+    return root
+
+
+@pytest.mark.parametrize(
+    "fractions, seed",
+    [
+        ({}, 0),
+        ({"validation_fraction": 0.2, "test_fraction": 0.25}, 7),
+        ({"test_fraction": 0.3}, 3),
+    ],
+)
+def test_every_loader_splits_a_folder_into_the_same_files(tmp_path, fractions, seed):
+    # 'a' and 'a-b': sorted paths ('a-b/..' < 'a/..') and sorted classes differ in order.
+    root = _distinct_images(tmp_path / "f", {"a": 13, "a-b": 20, "c": 9, "d": 31})
+    levels = {
+        path: int(np.asarray(Image.open(root / path))[0, 0])
+        for path in (p.relative_to(root).as_posix() for p in root.rglob("*.png"))
+    }
+    stream = image_folder_stream(root, seed=seed, **fractions)
+    memory = load_image_directory(root, (4, 4), seed=seed, color_mode="grayscale", **fractions)
+    assert memory.class_names == stream.class_names == ["a", "a-b", "c", "d"]
+    for split in ("train", "val", "test"):
+        x, y = getattr(memory, f"x_{split}"), getattr(memory, f"y_{split}")
+        loaded = sorted(np.rint(x[:, 0, 0, 0] * 255).astype(int).tolist())
+        assert loaded == sorted(levels[p] for p in stream.files[split]), split
+        assert sorted(y.tolist()) == sorted(stream.labels[split].tolist())
+    if not fractions:  # the command line's split: seed 0 whatever --seed
+        args = argparse.Namespace(
+            data=str(root), directory=str(tmp_path / "runs"), batch_size=None, image_size=None,
+            seed=5,
+        )  # fmt: skip
+        assert folder_stream(args).files == stream.files

@@ -1,0 +1,184 @@
+"""An image folder's layout and split: one rule for every loader of a folder.
+
+- `check_not_split_folders`: a folder of split folders (`train/`, `val/`,
+  `test/`, each holding class folders, the common Keras layout) is refused:
+  read as class folders, "train", "val" and "test" became the classes and the
+  real classes were mixed, with exit 0.
+- `split_files`: the stratified, seeded train / validation / test split of a
+  folder's files (scikit-learn's `train_test_split` with `stratify`), used by
+  `image_folder_stream` (so the command line's `--data FOLDER`) and by
+  `load_image_directory` alike: the same folder, fractions and seed give the
+  same files in each split whichever loader reads it.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from tunekit import _log
+from tunekit.data._image_kinds import image_kind
+from tunekit.errors import DataError
+
+__all__ = ["SPLIT_FOLDER_NAMES", "check_not_split_folders", "split_files"]
+
+SPLITS = ("train", "val", "test")
+# Folder names (compared lower-cased) that name a split of the data rather than a class.
+SPLIT_FOLDER_NAMES = {
+    "train": ("train", "training", "train_set", "training_set", "trainset"),
+    "val": ("val", "valid", "validation", "dev", "val_set", "validation_set", "valset"),
+    "test": ("test", "testing", "test_set", "testing_set", "testset", "holdout"),
+}
+_SPLIT_OF = {name: split for split, names in SPLIT_FOLDER_NAMES.items() for name in names}
+
+
+def _holds_class_folders(folder: Path) -> list[str]:
+    """The sorted subfolder names of `folder` when it holds subfolders and no image directly."""
+    try:
+        entries = [p for p in folder.iterdir() if not p.name.startswith(".")]
+    except OSError:
+        return []  # list_images names a folder it cannot list
+    if any(not p.is_dir() and image_kind(p) for p in entries):
+        return []
+    return sorted(p.name for p in entries if p.is_dir())
+
+
+def check_not_split_folders(folder: Path, names: Sequence[str]) -> None:
+    """Refuses an image folder whose "class" folders are split folders holding class folders.
+
+    Args:
+        folder: The image folder.
+        names: Its (non-hidden) subfolder names, the classes it would give.
+
+    Raises:
+        DataError: A subfolder named as a split (`train`/`training`,
+            `val`/`valid`/`validation`, `test`/`testing`..., any case) holds
+            subfolders and no image directly: the layout `f/train/<class>/...`,
+            `f/val/<class>/...`, `f/test/<class>/...` (or `f/train/<class>`
+            alone). The message names them and the fix: give the training
+            folder (tunekit splits it itself), or merge the class folders.
+    """
+    nested = {
+        name: _holds_class_folders(folder / name) for name in names if name.lower() in _SPLIT_OF
+    }
+    nested = {name: inner for name, inner in nested.items() if inner}
+    if not nested:
+        return
+    inner = sorted({c for classes in nested.values() for c in classes})
+    shown = ", ".join(repr(c) for c in inner[:6]) + (
+        f" and {len(inner) - 6} more" if len(inner) > 6 else ""
+    )
+    found = [repr(n) for n in nested]
+    split_names = found[0] if len(found) == 1 else ", ".join(found[:-1]) + " and " + found[-1]
+    train = next((n for n in nested if _SPLIT_OF[n.lower()] == "train"), next(iter(nested)))
+    given = folder / train
+    raise DataError(
+        f"The image folder {str(folder)!r} holds split folders, not class folders: "
+        f"{split_names} {'hold' if len(found) > 1 else 'holds'} the class folders {shown}; "
+        f"read as they are, {split_names} would be trained as the classes, each mixing the real "
+        "ones. tunekit splits one folder of class folders itself (stratified per class and "
+        "seeded, by default 15% validation and 15% test, the same images every run), so give "
+        f"it the training folder: --data {given} (Python: image_folder_stream({str(given)!r}), "
+        f"load_image_directory({str(given)!r}, ...)), or merge the split folders' class "
+        "folders into one folder (one subfolder per class holding all its images). A separate "
+        "validation or test folder is not taken with an image folder; from Python, "
+        "StreamData(train, val, test) takes three tf.data streams of your own (e.g. "
+        "keras.utils.image_dataset_from_directory on each split folder). If "
+        f"{train!r} really is a class whose images sit in subfolders, rename its folder."
+    )
+
+
+def split_files(
+    paths: Sequence[str], validation_fraction: float, test_fraction: float, seed: int
+) -> tuple[list[str], dict[str, list[str]], dict[str, np.ndarray]]:
+    """A folder's image files split per class into train / validation / test, seeded.
+
+    Args:
+        paths: `class/.../file` paths relative to the folder (any order: they
+            are sorted first, so a listing's order changes nothing); a file's
+            class is its first part.
+        validation_fraction: Fraction of each class for validation, in [0, 1).
+        test_fraction: Fraction of each class for testing, in [0, 1).
+        seed: `random_state` of scikit-learn's `train_test_split`.
+
+    Returns:
+        `(class_names, files, labels)`: the sorted class names, the paths per
+        split (`{"train" | "val" | "test": [path, ...]}`) and their int64 class
+        ids per split, aligned with `files`.
+
+    Raises:
+        DataError: A class too small for a share of every split, or a split
+            the fractions leave without a class.
+    """
+    paths = sorted(paths)
+    class_names = sorted({Path(p).parts[0] for p in paths})
+    label_of = {name: i for i, name in enumerate(class_names)}
+    y = np.asarray([label_of[Path(p).parts[0]] for p in paths], dtype=np.int64)
+    index = _stratified_split(y, validation_fraction, test_fraction, seed, class_names)
+    files = {s: [paths[i] for i in index[s]] for s in SPLITS}
+    return class_names, files, {s: y[index[s]] for s in SPLITS}
+
+
+def _stratified_split(
+    y: np.ndarray,
+    validation_fraction: float,
+    test_fraction: float,
+    seed: int,
+    class_names: Sequence[str],
+) -> dict[str, np.ndarray]:
+    """Indices per split, stratified by class (scikit-learn), seeded."""
+    from sklearn.model_selection import train_test_split
+
+    index = np.arange(len(y))
+    parts: dict[str, np.ndarray] = {}
+    fractions = [f for f in (validation_fraction, test_fraction) if f > 0]
+    # One image per split at the least; enough for sklearn's share of each split to round up.
+    needed = max(1 + len(fractions), math.ceil(1 / min(fractions)) if fractions else 1)
+    counts = {class_names[k]: v for k, v in sorted(Counter(y.tolist()).items())}
+    short = {name: n for name, n in counts.items() if n < 1 + len(fractions)}
+    if short:
+        listed = ", ".join(f"{name!r} ({_log.count(n, 'image')})" for name, n in short.items())
+        raise DataError(
+            f"Too few images to split class(es) {listed} into train, validation and test "
+            f"(a stratified split gives every class a share of each). Add images to those "
+            f"classes (at least {1 + len(fractions)} each, one per split), or move their "
+            f"folders out of the data folder. Images per class: {counts}."
+        )
+    try:
+        rest = index
+        if test_fraction > 0:
+            rest, parts["test"] = train_test_split(
+                index, test_size=test_fraction, stratify=y, random_state=seed
+            )
+        else:
+            parts["test"] = index[:0]
+        if validation_fraction > 0:
+            share = validation_fraction / (1 - test_fraction)
+            parts["train"], parts["val"] = train_test_split(
+                rest, test_size=share, stratify=y[rest], random_state=seed
+            )
+        else:
+            parts["train"], parts["val"] = rest, index[:0]
+    except ValueError as exc:
+        raise DataError(
+            f"Cannot split the images per class into train/validation/test with "
+            f"validation_fraction={validation_fraction} and test_fraction={test_fraction}: "
+            f"{str(exc).rstrip('.')}. Images per class: {counts}. Add images to the small "
+            f"classes (at least {needed} each), or move their folders out of the data folder."
+        ) from exc
+    for split in SPLITS:
+        missing = sorted(set(range(len(class_names))) - set(y[parts[split]].tolist()))
+        wanted = {"train": True, "val": validation_fraction > 0, "test": test_fraction > 0}
+        if missing and wanted[split]:
+            raise DataError(
+                f"The {split} split has no image of class(es) "
+                f"{[class_names[k] for k in missing]} (validation_fraction="
+                f"{validation_fraction}, test_fraction={test_fraction}). Add images to those "
+                f"classes (at least {needed} each, for a share in every split), or move their "
+                "folders out of the data folder."
+            )
+    return parts
