@@ -29,6 +29,7 @@ from tunekit.fitting import X_CHANGED_NOTE, HyperModelFitError, fit_hypermodel
 from tunekit.runs import ls_runs
 
 QUIET = dict(verbose=0, seed=0, finalists=0, baseline=False)
+SMALL_RUN = dict(coarse_trials=3, coarse_epochs=1, max_epochs=2, factor=2, **QUIET)
 
 
 def _two_inputs(hp):
@@ -183,11 +184,7 @@ def test_outside_per_sample_weights_stop_the_retrain_saying_why_and_the_run_fail
         _regression_data(),
         directory=tmp_path,
         project_name="weights",
-        coarse_trials=3,
-        coarse_epochs=1,
-        max_epochs=2,
-        factor=2,
-        **QUIET,
+        **SMALL_RUN,
     )
     with pytest.raises(HyperModelFitError) as raised:
         run.run()
@@ -359,11 +356,7 @@ def test_a_retrain_whose_fit_standardises_y_says_the_test_set_was_scored_as_give
         directory=tmp_path,
         project_name="standardised",
         objective="val_loss",
-        coarse_trials=3,
-        coarse_epochs=1,
-        max_epochs=2,
-        factor=2,
-        **QUIET,
+        **SMALL_RUN,
     )
     run.run()
     run.close()
