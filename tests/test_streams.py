@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import inspect
 import json
+import logging
 import os
 import shutil
 import subprocess
@@ -79,6 +80,9 @@ class ArraysPyDataset(keras.utils.PyDataset):
     def __getitem__(self, index: int) -> tuple[np.ndarray, np.ndarray]:
         part = slice(index * self.batch_size, (index + 1) * self.batch_size)
         return self.x[part], self.y[part]
+
+
+_PY_SPLITS = (("train", 96, 0), ("validation", 32, 1), ("test", 40, 2))
 
 
 def _report(run_dir: Path) -> dict[str, Any]:
@@ -1045,7 +1049,8 @@ def test_a_stream_that_cannot_be_replayed_stops_the_search(tmp_path: Path) -> No
     batches = iter([(x[i : i + 16], y[i : i + 16]) for i in range(0, 96, 16)])
     spec = (tf.TensorSpec((None, 6), tf.float32), tf.TensorSpec((None,), tf.int64))
     once = tf.data.Dataset.from_generator(lambda: batches, output_signature=spec)
-    data = StreamData(once, _tf_split(32, 1), _tf_split(40, 2), fingerprint="once", num_classes=3)
+    data = StreamData(_tf_split(96, 0), _tf_split(32, 1), _tf_split(40, 2), fingerprint="once")
+    data.train = once  # StreamData refuses it when made (below): the search's own guard
     run = CoarseToFine(
         stream_models.dense_build, data, directory=tmp_path, objective="val_loss", **SMALL
     )
@@ -1053,8 +1058,8 @@ def test_a_stream_that_cannot_be_replayed_stops_the_search(tmp_path: Path) -> No
         run.run()
 
 
-@pytest.mark.parametrize("split", ["validation", "test"])
-def test_a_validation_or_test_stream_that_cannot_be_replayed_is_refused_when_made(split) -> None:
+@pytest.mark.parametrize("split", ["train", "validation", "test"])
+def test_a_stream_that_cannot_be_replayed_is_refused_when_made(split) -> None:
     """Found by a helper: a one-shot test stream crashed after the whole budget with a bare
     StopIteration; a one-shot validation stream was said to be a missing objective
     ("did you mean 'accuracy'?"), pointing the user at the training accuracy."""
@@ -1062,12 +1067,72 @@ def test_a_validation_or_test_stream_that_cannot_be_replayed_is_refused_when_mad
     batches = iter([(x[i : i + 16], y[i : i + 16]) for i in range(0, 48, 16)])
     spec = (tf.TensorSpec((None, 6), tf.float32), tf.TensorSpec((None,), tf.int64))
     once = tf.data.Dataset.from_generator(lambda: batches, output_signature=spec)
-    splits = {"validation": _tf_split(32, 1), "test": _tf_split(40, 2), split: once}
+    splits = {"train": _tf_split(96, 0), "validation": _tf_split(32, 1), "test": _tf_split(40, 2)}
+    splits[split] = once
     with pytest.raises(DataError, match=rf"`{split}` yields no batch once read whole: it cannot"):
-        StreamData(_tf_split(96, 0), splits["validation"], splits["test"], fingerprint="o")
+        StreamData(*splits.values(), fingerprint="o")
     # A generator function that starts over is a stream that replays.
     again = tf.data.Dataset.from_generator(
         lambda: iter([(x[i : i + 16], y[i : i + 16]) for i in range(0, 48, 16)]),
         output_signature=spec,
     )
     StreamData(_tf_split(96, 0), again, _tf_split(40, 2), fingerprint="again", num_classes=3)
+
+
+@pytest.mark.parametrize("split", ["train", "validation", "test"])
+def test_a_split_of_unknown_length_is_counted_and_warned_about_while_it_has_not_ended(
+    split: str, monkeypatch, caplog
+) -> None:
+    """Found by a probe: a `while True` generator (cardinality UNKNOWN, not INFINITE) as the
+    training split hung the first trial, as the validation split hung StreamData, silently.
+    A pass cannot tell endless from long: here a slow stream of 6 batches stands for an
+    endless one (bounded: it ends), read with a warning every 0.01 s instead of 20 s."""
+    from tunekit.data import _stream_batches
+
+    monkeypatch.setattr(_stream_batches, "WARN_EVERY", 0.01)
+    caplog.set_level(logging.WARNING, logger="tunekit.data")
+    x, y = _arrays(96, 3)
+
+    def slow() -> Any:
+        for i in range(0, 96, 16):
+            time.sleep(0.03)
+            yield x[i : i + 16], y[i : i + 16]
+
+    spec = (tf.TensorSpec((None, 6), tf.float32), tf.TensorSpec((None,), tf.int64))
+    splits = {"train": _tf_split(96, 0), "validation": _tf_split(32, 1), "test": _tf_split(40, 2)}
+    splits[split] = tf.data.Dataset.from_generator(slow, output_signature=spec)
+    started = time.monotonic()
+    data = StreamData(*splits.values(), fingerprint="slow", num_classes=3)
+    assert time.monotonic() - started < 60
+    said = [r.getMessage() for r in caplog.records if r.name == "tunekit.data"]
+    assert said and said[0].startswith(f"StreamData: `{split}` has not ended after ")
+    for words in ("length is unknown to tf.data", "while True", ".repeat() before .filter()"):
+        assert words in said[0]
+    assert "assert_cardinality(n_batches)" in said[0] and "Ctrl-C stops" in said[0]
+    assert said[-1] == f"StreamData: `{split}` ended after 6 batches."
+    assert f"6 batches {split}" in data.summary()  # counted, where it was "?"
+    # A stated length (Keras's and tf.data's own mark) is trusted: nothing read, no warning.
+    caplog.clear()
+    splits[split] = splits[split].apply(tf.data.experimental.assert_cardinality(6))
+    StreamData(*splits.values(), fingerprint="slow", num_classes=3)
+    assert not [r for r in caplog.records if r.name == "tunekit.data"]
+
+
+@pytest.mark.parametrize("split", ["train", "validation", "test"])
+def test_a_py_dataset_without_a_length_is_refused_when_built(split: str) -> None:
+    """Found by a probe: accepted, then every trial failed on Keras's `num_batches`
+    NotImplementedError and the run ended in TrialsFailedError."""
+
+    class NoLength(keras.utils.PyDataset):
+        def __init__(self, n: int, seed: int) -> None:
+            super().__init__()
+            self.x, self.y = _arrays(n, seed)
+
+        def __getitem__(self, index: int) -> Any:
+            part = slice((index % 2) * 16, (index % 2 + 1) * 16)
+            return self.x[part], self.y[part]
+
+    splits = {name: ArraysPyDataset(*_arrays(n, s)) for name, n, s in _PY_SPLITS}
+    splits[split] = NoLength(32, 4)
+    with pytest.raises(DataError, match=rf"`{split}` is a keras.utils.PyDataset without a __len"):
+        StreamData(*splits.values(), fingerprint="f")

@@ -6,11 +6,18 @@ batches (`tunekit.data.streams.StreamData` holds three of them).
 
 from __future__ import annotations
 
+import logging
+import time
 from typing import Any
 
 import numpy as np
 
+from tunekit._log import show_warnings
 from tunekit.errors import DataError
+
+_logger = logging.getLogger("tunekit.data")
+# Seconds of reading between the warnings that a stream of unknown length has not ended.
+WARN_EVERY = 20.0
 
 __all__ = [
     "ChainedPyDataset",
@@ -20,7 +27,9 @@ __all__ = [
     "first_batch",
     "has_no_batch",
     "is_infinite",
+    "read_whole",
     "refuse_infinite",
+    "refuse_unsized",
     "is_stream",
     "is_tf_dataset",
     "predict_stream",
@@ -103,18 +112,73 @@ def refuse_infinite(source: Any, name: str) -> None:
         )
 
 
-def replays(source: Any) -> bool:
-    """Whether a tf.data stream of unknown length (`from_generator`...) yields a batch again
-    after a whole pass: `from_generator(lambda: it)` over one iterator ends for good after
-    its first. Reads one pass (meant for the validation and test splits, which Keras reads
-    whole, every trial). Streams of a known length, and PyDatasets (read by index), replay."""
+def refuse_unsized(source: Any, name: str) -> None:
+    """Refuses a PyDataset split `name` without a `__len__`: `DataError`.
+
+    Keras's `num_batches` raises NotImplementedError for it, failing every
+    trial; tunekit also predicts and chains PyDatasets by their lengths.
+    """
+    if is_tf_dataset(source):
+        return
+    try:
+        len(source)
+    except (TypeError, NotImplementedError):
+        raise DataError(
+            f"StreamData: `{name}` is a keras.utils.PyDataset without a __len__ (its number "
+            "of batches): Keras's num_batches raises NotImplementedError for it, so every "
+            "trial would fail. Give it `def __len__(self): return <number of batches>` (e.g. "
+            "math.ceil(samples / batch_size)); __getitem__(i) then serves batches 0..len-1."
+        ) from None
+
+
+def read_whole(source: Any, name: str) -> int | None:
+    """Reads a tf.data split `name` of unknown length (`from_generator`, `.filter()`...) to its
+    end once; returns its number of batches (`None`, nothing read, for a stream of known length
+    or a PyDataset). A pass cannot tell an endless stream from a long one: every `WARN_EVERY`
+    seconds of reading, a warning (logger `tunekit.data`) says how far it got and what to do.
+
+    Raises:
+        DataError: The stream yields no batch once read whole: it cannot be replayed
+            (`from_generator(lambda: it)` over one iterator), and Keras reads each split
+            once per epoch of every trial.
+    """
     import tensorflow as tf  # noqa: PLC0415 - a tf.data stream: TensorFlow is loaded
 
     if not is_tf_dataset(source) or int(source.cardinality()) != tf.data.UNKNOWN_CARDINALITY:
-        return True
+        return None
+    start = last = time.monotonic()
+    count, warned = 0, False
     for _ in source:
-        pass
-    return next(iter(source.take(1)), None) is not None
+        count += 1
+        if time.monotonic() - last >= WARN_EVERY:
+            last = time.monotonic()
+            show_warnings()  # made before CoarseToFine, which shows them: never a silent hang
+            _logger.warning(
+                f"StreamData: `{name}` has not ended after {count} batches ({last - start:.0f} "
+                "s of reading)"
+                + (
+                    ". Its length is unknown to tf.data (from_generator, .filter()...), so "
+                    "tunekit reads it whole once to count its batches and check it replays; a "
+                    "split that never ends (a generator with `while True`, .repeat() before "
+                    ".filter()) would be read, then trained on, forever. Make it finite "
+                    "(.take(n), a generator that returns) or, if it is, state its length: "
+                    ".apply(tf.data.experimental.assert_cardinality(n_batches)), which also "
+                    "skips this pass. Ctrl-C stops."
+                    if not warned
+                    else "; Ctrl-C stops (see the first warning)."
+                )
+            )
+            warned = True
+    if warned:
+        _logger.warning(f"StreamData: `{name}` ended after {count} batches.")
+    if next(iter(source.take(1)), None) is None:
+        raise DataError(
+            f"StreamData: `{name}` yields no batch once read whole: it cannot be replayed "
+            "(e.g. tf.data.Dataset.from_generator(lambda: it) over one iterator). Keras reads "
+            "each split once per epoch of every trial (the test split after the checks): give "
+            "from_generator a function that returns a new generator each time."
+        )
+    return count
 
 
 def has_no_batch(source: Any) -> bool:

@@ -48,8 +48,9 @@ from tunekit.data._stream_batches import (
     is_stream,
     is_tf_dataset,
     predict_stream,
+    read_whole,
     refuse_infinite,
-    replays,
+    refuse_unsized,
     shape_of,
     weight_structure,
     with_weights_of,
@@ -70,8 +71,13 @@ class StreamData:
 
     Args:
         train, validation, test: Batched `tf.data.Dataset`s or
-            `keras.utils.PyDataset`s of `(x, y)` (all of one kind). The test
-            stream is read once, in order.
+            `keras.utils.PyDataset`s of `(x, y)` (all of one kind; a PyDataset
+            needs a `__len__`). The test stream is read once, in order. A
+            tf.data split of unknown length (`from_generator`, `.filter()`) is
+            read whole once here, to count its batches and check that it
+            replays; a warning every 20 s of reading says it has not ended (an
+            endless one never would): make it finite or state its length with
+            `tf.data.experimental.assert_cardinality(n)`.
         fingerprint: A name that identifies the data and changes whenever it
             does (e.g. `"rivers-v3"`); a resumed run with another fingerprint
             is refused. Required: tunekit cannot hash a pipeline.
@@ -101,7 +107,8 @@ class StreamData:
             returns an equal `StreamData`. Needed for `workers > 1`.
 
     Raises:
-        DataError: A split is not a stream or yields no batch, the splits mix kinds, a batch is
+        DataError: A split is not a stream or yields no batch, never ends (`.repeat()`), is
+            a PyDataset without `__len__`, or cannot be replayed, the splits mix kinds, a batch is
             not `(x, y)` or has no batch axis (a tf.data pipeline without
             `.batch(n)`), `fingerprint` is missing, `task` / `num_classes` /
             `class_names` are invalid, or the first training batch's labels
@@ -132,7 +139,7 @@ class StreamData:
         labels: dict[str, np.ndarray] | None = None,
         definition: dict[str, Any] | None = None,
     ) -> None:
-        kinds = []
+        kinds, splits = [], (train, validation, test)
         for split, value in (("train", train), ("val", validation), ("test", test)):
             if not is_stream(value):
                 raise DataError(
@@ -154,6 +161,7 @@ class StreamData:
             )
         for split, value in (("train", train), ("val", validation), ("test", test)):
             refuse_infinite(value, _SPLIT_NAMES[split])
+            refuse_unsized(value, _SPLIT_NAMES[split])
             if has_no_batch(value):  # found at the evaluation, after the whole search, before
                 raise DataError(
                     f"StreamData: `{_SPLIT_NAMES[split]}` yields no batch; tunekit trains on "
@@ -161,16 +169,10 @@ class StreamData:
                     "`test`: give each at least one (x, y) batch (check filters, take() and "
                     "the split sizes)."
                 )
-        for split, value in (("val", validation), ("test", test)):
-            if not replays(value):
-                raise DataError(
-                    f"StreamData: `{_SPLIT_NAMES[split]}` yields no batch once read whole: it "
-                    "cannot be replayed (e.g. tf.data.Dataset.from_generator(lambda: it) over "
-                    "one iterator). tunekit reads the validation split every epoch of every "
-                    "trial, and the test split after its checks: give from_generator a "
-                    "function that returns a new generator each time."
-                )
+        # Splits of unknown length: read whole once (counted, checked to replay and end).
+        counted = {s: read_whole(v, _SPLIT_NAMES[s]) for s, v in zip(_SPLIT_NAMES, splits)}
         self.train, self.validation, self.test = train, validation, test
+        self._counted = {s: n for s, n in counted.items() if n is not None}
         # Keras weighs the test metrics by them; tunekit's intervals count samples once.
         self.test_weighted = weight_structure(test) is not None
         self.kind = kinds[0]
@@ -354,7 +356,11 @@ class StreamData:
         """One line, e.g. `"toonvision: 30 train / 6 validation / 6 test batches, ..."`."""
         counts = []
         for split, value in (("train", self.train), ("val", self.validation), ("test", self.test)):
-            n = len(self.labels[split]) if self.labels else _batches(value)
+            n = (
+                len(self.labels[split])
+                if self.labels
+                else self._counted.get(split, _batches(value))
+            )
             unit = "" if self.labels else " batches"
             counts.append(f"{n if n is not None else '?'}{unit} {_SPLIT_NAMES[split]}")
         if self.task == REGRESSION:
