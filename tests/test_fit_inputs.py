@@ -306,7 +306,11 @@ def test_y_changed_sees_targets_rescaled_or_reencoded_for_the_same_samples():
 
     y = np.arange(12, dtype="int64") % 3
     assert y_changed((y - y.mean()) / y.std(), y)  # standardised
-    assert y_changed(keras.utils.to_categorical(y, 3), y)  # one-hot: the same samples
+    assert y_changed((y + 1) % 3, y)  # other class ids
+    assert not y_changed(keras.utils.to_categorical(y, 3), y)  # one-hot rows of the same ids
+    assert y_changed(keras.utils.to_categorical((y + 1) % 3, 3), y)
+    assert not y_changed(y.reshape(-1, 1), y)  # another shape of the same values
+    assert y_changed(y.reshape(-1, 1) * 2, y)
     assert not y_changed(y.astype("float32"), y)  # a cast
     assert not y_changed(keras.ops.convert_to_tensor(y), y)
     assert not y_changed(y[:-4], y)  # fewer samples: x_changed's to see
@@ -368,3 +372,57 @@ def test_a_retrain_whose_fit_standardises_y_says_the_test_set_was_scored_as_give
         assert report["best"]["x_note"] is None
     note = report.get("test_note") or ""
     assert "invert the predictions" not in note  # advice a fit's own scaling cannot follow
+
+
+def _one_hot_loss(y_true, y_pred):
+    return keras.losses.categorical_crossentropy(y_true, y_pred)
+
+
+class OneHotInFit(kt.HyperModel):
+    """A `fit` that one-hot encodes the class ids for a loss of its own that takes rows."""
+
+    def build(self, hp):
+        model = keras.Sequential(
+            [
+                keras.Input((8,)),
+                keras.layers.Dense(hp.Int("units", 4, 8, step=4), activation="relu"),
+                keras.layers.Dense(3, activation="softmax"),
+            ]
+        )
+        model.compile("adam", _one_hot_loss, metrics=["accuracy"])
+        return model
+
+    def fit(self, hp, model, x, y, validation_data=None, **kwargs):
+        if validation_data is not None:
+            x_val, y_val = validation_data
+            validation_data = (x_val, keras.utils.to_categorical(y_val, 3))
+        return model.fit(
+            x, keras.utils.to_categorical(y, 3), validation_data=validation_data, **kwargs
+        )
+
+
+def test_a_fit_that_one_hot_encodes_the_labels_is_tested_on_one_hot_rows(tmp_path):
+    """Before, the whole budget ran, then the test set's class ids met the loss that takes
+    rows: a bare "Arguments target and output must have the same rank" at every rerun."""
+    from sklearn.datasets import load_digits
+
+    x, y = load_digits(return_X_y=True)
+    data = Dataset.from_arrays((x[:300, :8] / 16.0).astype("float32"), y[:300] % 3, seed=0)
+    run = CoarseToFine(
+        OneHotInFit(),
+        data,
+        directory=tmp_path,
+        project_name="one_hot",
+        objective="val_accuracy",
+        **SMALL_RUN,
+    )
+    result = run.run()
+    run.close()
+    report = json.loads((run.run_dir / "report.json").read_text())
+    assert report["best"]["x_note"] is None  # the same labels, as rows: no note
+    saved = keras.models.load_model(
+        run.run_dir / "best_model.keras", custom_objects={"_one_hot_loss": _one_hot_loss}
+    )
+    predicted = saved.predict(data.x_test, verbose=0).argmax(axis=1)
+    expected = float(np.mean(predicted == data.y_test))
+    assert result.test_metrics["accuracy"] == pytest.approx(expected, abs=1e-6)

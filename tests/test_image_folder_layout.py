@@ -54,6 +54,11 @@ def _split_layout(root: Path, splits: tuple[str, ...], classes=("0", "1", "2")) 
         pytest.param(("valid", "test"), "test", id="no_train_folder"),
         # One nested level only: was "at least 2 class subfolders, found 1: ['train']".
         pytest.param(("train",), "train", id="train_alone"),
+        # Names a list missed (helper retry): a word of the name names the split.
+        pytest.param(("seg_train", "seg_test"), "seg_train", id="prefixed"),
+        pytest.param(("Train_Data", "Test_Data"), "Train_Data", id="suffixed"),
+        pytest.param(("trn", "tst"), "trn", id="abbreviated"),
+        pytest.param(("TrainSet", "ValSet"), "TrainSet", id="camel_case"),
     ],
 )
 @pytest.mark.parametrize("loader", list(LOADERS))
@@ -141,3 +146,22 @@ def test_every_loader_splits_a_folder_into_the_same_files(tmp_path, fractions, s
             seed=5,
         )  # fmt: skip
         assert folder_stream(args).files == stream.files
+
+
+def test_the_kaggle_intel_layout_of_split_folders_twice_nested_is_refused(tmp_path):
+    """`seg_train/seg_train/<class>`, `seg_pred/seg_pred/*.png`: trained with exit 0 as the
+    classes 'seg_pred', 'seg_test', 'seg_train' before."""
+    root = tmp_path / "intel"
+    for split in ("seg_train", "seg_test"):
+        _split_layout(root / split, (split,))
+    _images(root / "seg_pred" / "seg_pred", 6)
+    with pytest.raises(DataError, match="holds split folders, not class folders"):
+        image_folder_stream(root)
+
+
+@pytest.mark.parametrize("name", ["trainers", "contest", "latest", "devil", "evaluation_kit"])
+def test_class_folders_whose_names_only_contain_a_split_word_load(tmp_path, name):
+    root = tmp_path / "f"
+    _images(root / "cat" / "indoor", 6)  # nested class folders: images in subfolders
+    _images(root / name / "indoor", 6, start=100)
+    assert sorted(image_folder_stream(root).class_names) == sorted(["cat", name])

@@ -1369,3 +1369,21 @@ def test_a_streams_dict_y_is_checked_by_the_same_rule():
     data = StreamData(stream, stream, stream, task="regression", fingerprint="keys-v1")
     with pytest.raises(ModelCheckError, match="no output named \\['progress'\\]"):
         check_model(get_hypermodel(_named_outputs("dict")), data)
+
+
+def test_an_output_without_a_loss_needs_no_targets_in_a_dict_y():
+    """Before, an extra output Keras trains without (an embedding, no loss) was refused as
+    "no targets for ['embedding'] ... no trial could run", though Keras fits it."""
+
+    def build(hp):
+        inputs = keras.Input((4,))
+        embedding = keras.layers.Dense(2, name="embedding")(inputs)
+        model = keras.Model(
+            inputs, {"prog": keras.layers.Dense(1)(embedding), "embedding": embedding}
+        )
+        model.compile("adam", loss={"prog": "mse"})
+        return model
+
+    data = _keyed_data(("prog",))
+    check_model(get_hypermodel(build), data)
+    build(None).fit(data.x_train, data.y_train, epochs=1, verbose=0)  # Keras agrees

@@ -160,7 +160,7 @@ def test_a_regressor_no_better_than_the_mean_is_said_so_once(
         assert found["value"] == report["test_metrics"][name], name
     assert report["test_note"].startswith(
         f"Note: test R² {report['test_metrics']['r2']:.4g} is no better than predicting the mean"
-        " of the targets: the targets are far from unit scale (mean "
+        " of the targets: the targets are far from unit scale (the test "
     )
     assert "standardise them" in report["test_note"]
     baseline = report["baseline"]

@@ -344,7 +344,8 @@ def test_a_model_no_better_than_a_constant_guess_is_said_so():
     assert "far from unit scale" not in usefulness_note(values, values[::-1], "regression")
     hundreds = 150.0 + 70.0 * values
     scale = usefulness_note(hundreds, hundreds[::-1], "regression")
-    assert "the targets are far from unit scale (mean 185, std 20.62): standardise" in scale
+    assert "far from unit scale (the test targets' mean 185, std 20.62): standardise" in scale
+    assert "keras.layers.Rescaling(std, offset=mean) (the training targets'" in scale
     assert usefulness_note(values, values + 0.01, "regression") is None
     assert usefulness_note(y, None, "classification") is None
 

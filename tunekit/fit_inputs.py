@@ -42,13 +42,12 @@ X_CHANGED_NOTE = (
 # ... and when it changed `y` for the same samples (`FitCall.y_changed`).
 Y_CHANGED_NOTE = (
     "The hypermodel's fit passed model.fit other targets than the y it was given (other "
-    "values or shape for the same samples): the final model trained on transformed "
-    "targets, and the test set was scored against y_test as given. If that fit rescales "
-    "or shifts y (standardises a regression target), the saved model predicts on that "
-    "scale and this test score is not the model's: train on y as given, with a last layer "
+    "values for the same samples): the final model trained on transformed targets, and "
+    "the test set was scored against y_test as given. If that fit rescales or shifts y "
+    "(standardises a regression target), the saved model predicts on that scale and "
+    "this test score is not the model's: train on y as given, with a last layer "
     "that undoes the scaling (keras.layers.Rescaling(std, offset=mean), the training "
-    "targets' std and mean), then rerun with overwrite=True (--overwrite). If it only "
-    "re-encodes class ids (one-hot), the score holds."
+    "targets' std and mean), then rerun with overwrite=True (--overwrite)."
 )
 
 
@@ -102,10 +101,11 @@ def y_changed(received: Any, passed: Any) -> bool:
     """Whether `received` (`model.fit`'s `y`) rescales or re-encodes `passed` (tunekit's `y`).
 
     True when both are arrays (NumPy, or a backend's tensors) for the same number
-    of samples and differ in shape or values (`(y - mean) / std`, a one-hot
-    encoding); dicts key by key. Another number of samples (a subset, an
-    augmentation) is `x_changed`'s to see; a cast is no change; streams
-    (`y` `None`) are not compared.
+    of samples and differ in values (`(y - mean) / std`, `y * 1000`, another
+    class's ids); dicts key by key. No change: a cast, another shape of the same
+    values (`(n,)` as `(n, 1)`), class ids as their one-hot rows (the test set
+    is then scored with one-hot rows too), and streams (`y` `None`). Another
+    number of samples (a subset, an augmentation) is `x_changed`'s to see.
     """
     if received is passed or passed is None or received is None:
         return False
@@ -119,7 +119,15 @@ def y_changed(received: Any, passed: Any) -> bool:
         return False
     if got.shape[:1] != given.shape[:1]:
         return False
-    return got.shape != given.shape or not np.array_equal(got, given)
+    if got.size == given.size:  # (n,) as (n, 1): the same targets
+        return not np.array_equal(got.reshape(given.shape), given)
+    if given.ndim == 1 and got.ndim == 2 and np.issubdtype(given.dtype, np.integer):
+        # Class ids as one-hot rows: the same labels (the test set is scored as such).
+        return not (
+            np.array_equal(got.sum(axis=1), np.ones(len(got)))
+            and np.array_equal(got.argmax(axis=1), given)
+        )
+    return True
 
 
 def final_fit_message(

@@ -20,7 +20,12 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from tunekit.errors import ModelSaveError
-from tunekit.outputs import build_on_samples, fresh_metrics
+from tunekit.outputs import (
+    build_on_samples,
+    fresh_metrics,
+    loss_takes_rows,
+    training_samples,
+)
 
 if TYPE_CHECKING:
     import keras
@@ -98,7 +103,9 @@ def load_saved_model(
             restore_weights(model, path)
         except Exception:  # noqa: BLE001 - the first error says more
             raise error from None
-        fresh_metrics(model, data)  # metric objects the build shares keep no counts
+        x, ids = training_samples(data, targets=True)
+        rows = loss_takes_rows(hypermodel, model, data, x, ids)
+        fresh_metrics(model, data, rows)  # metric objects the build shares keep no counts
         return model
 
 

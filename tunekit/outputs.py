@@ -34,6 +34,8 @@ __all__ = [
     "build_on_samples",
     "training_samples",
     "fresh_metrics",
+    "loss_takes_rows",
+    "one_hot_rows",
     "loss_name",
     "check_output_shape",
     "model_output_shape",
@@ -349,7 +351,34 @@ def build_on_samples(model: keras.Model, data: Any) -> None:
         model(training_samples(data), training=False)
 
 
-def fresh_metrics(model: keras.Model, data: Any) -> None:
+def one_hot_rows(data: Any, ids: Any) -> np.ndarray:
+    """Class ids `(n,)` as float32 one-hot rows `(n, data.num_classes)`."""
+    return np.eye(int(data.num_classes or 0), dtype=np.float32)[np.asarray(ids)]
+
+
+def loss_takes_rows(hypermodel: Any, model: keras.Model, data: Any, x: Any, ids: Any) -> bool:
+    """Whether the model's own loss function takes one-hot rows where `data` holds class
+    ids `ids` (of samples `x`), as a `hypermodel`'s own `fit` that encoded `y` trained
+    it: the loss called on two samples' predictions, with ids, then with rows."""
+    import keras  # noqa: PLC0415 - a model exists, so Keras is loaded
+    import keras_tuner as kt  # noqa: PLC0415
+
+    loss, labels = getattr(model, "loss", None), np.asarray(ids)
+    if type(hypermodel).fit is kt.HyperModel.fit or data.task != "classification":
+        return False  # Keras's own losses that take rows are refused before training
+    if not callable(loss) or labels.ndim != 1:
+        return False
+    predicted = model(keras.tree.map_structure(lambda a: a[:2], x), training=False)
+    for targets in (labels[:2], one_hot_rows(data, labels[:2])):
+        try:
+            loss(targets, predicted)
+        except Exception:  # noqa: BLE001, PERF203 - the loss refuses this form of labels
+            continue
+        return targets.ndim == 2
+    return False
+
+
+def fresh_metrics(model: keras.Model, data: Any, rows: bool = False) -> None:
     """Zeroes the metric objects a rebuilt `model` was compiled with, shared ones included.
 
     A build that compiles with metric objects made once outside it
@@ -359,10 +388,12 @@ def fresh_metrics(model: keras.Model, data: Any) -> None:
     model's first `evaluate` also counted the samples of the model trained
     before it: a test accuracy of 0.9533 where the model scored 0.9333.
     Here the metrics are computed once on two training samples
-    (`model.compute_metrics`), which builds the container, then reset.
+    (`model.compute_metrics`), which builds the container, then reset; with
+    `rows`, on their one-hot rows (`loss_takes_rows`), as the model is scored.
     """
     if not getattr(model, "compiled", False):
         return
     x, y = training_samples(data, targets=True)
+    y = one_hot_rows(data, y) if rows else y  # the labels the model is scored with
     model.compute_metrics(x, y, model(x, training=False), sample_weight=None)
     model.reset_metrics()

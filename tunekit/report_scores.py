@@ -145,8 +145,8 @@ def usefulness_note(
     mean, std = float(np.abs(values.mean(axis=0)).max()), float(values.std(axis=0).max())
     if max(mean, std) > TARGET_SCALE:  # a small budget cannot reach targets in the hundreds
         hint = (
-            f"the targets are far from unit scale (mean {values.mean():.4g}, std "
-            f"{values.std():.4g}): standardise them in the model, whose last layer "
+            f"the targets are far from unit scale (the test targets' mean {values.mean():.4g}, "
+            f"std {values.std():.4g}): standardise them in the model, whose last layer "
             "keras.layers.Rescaling(std, offset=mean) (the training targets' std and mean) "
             "lets it learn unit-scale outputs, or give it more epochs; " + hint
         )

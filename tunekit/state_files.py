@@ -89,8 +89,8 @@ def _gone(project_dir: Path, ids: list[str]) -> str:
     return (
         f"KerasTuner's oracle.json in {project_dir} lists {len(ids)} trial(s) whose folder or "
         "trial.json is "
-        f"missing ({folders}): a resume would hand their ids out again, overwriting "
-        "finished trials."
+        f"missing ({folders}): KerasTuner would hand their ids out again, and a new trial "
+        "would overwrite whichever trial holds one."
     )
 
 

@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import math
+import re
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
@@ -27,13 +28,20 @@ from tunekit.errors import DataError
 __all__ = ["SPLIT_FOLDER_NAMES", "check_not_split_folders", "split_files"]
 
 SPLITS = ("train", "val", "test")
-# Folder names (compared lower-cased) that name a split of the data rather than a class.
+# Words (of a folder name cut at `_`, `-`, spaces, digits and camelCase) that name a split of
+# the data rather than a class: `train`, `Train_Data`, `seg_train`, `trn`, `TestSet`, `val`.
 SPLIT_FOLDER_NAMES = {
-    "train": ("train", "training", "train_set", "training_set", "trainset"),
-    "val": ("val", "valid", "validation", "dev", "val_set", "validation_set", "valset"),
-    "test": ("test", "testing", "test_set", "testing_set", "testset", "holdout"),
+    "train": ("train", "training", "trainset", "trn"),
+    "val": ("val", "valid", "validation", "valset", "dev"),
+    "test": ("test", "testing", "testset", "tst", "holdout", "pred", "prediction"),
 }
-_SPLIT_OF = {name: split for split, names in SPLIT_FOLDER_NAMES.items() for name in names}
+_SPLIT_OF = {word: split for split, words in SPLIT_FOLDER_NAMES.items() for word in words}
+
+
+def _split_of(name: str) -> str | None:
+    """The split a folder name names (`"train"`, `"val"`, `"test"`), or `None` for a class."""
+    words = re.findall(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+", name)
+    return next((_SPLIT_OF[w.lower()] for w in words if w.lower() in _SPLIT_OF), None)
 
 
 def _holds_class_folders(folder: Path) -> list[str]:
@@ -55,16 +63,16 @@ def check_not_split_folders(folder: Path, names: Sequence[str]) -> None:
         names: Its (non-hidden) subfolder names, the classes it would give.
 
     Raises:
-        DataError: A subfolder named as a split (`train`/`training`,
-            `val`/`valid`/`validation`, `test`/`testing`..., any case) holds
+        DataError: A subfolder named as a split (a word of its name is
+            `train`/`training`/`trn`, `val`/`valid`/`validation`/`dev`,
+            `test`/`testing`/`tst`/`pred`..., any case: `Train_Data`,
+            `seg_train`, `TestSet`) holds
             subfolders and no image directly: the layout `f/train/<class>/...`,
             `f/val/<class>/...`, `f/test/<class>/...` (or `f/train/<class>`
             alone). The message names them and the fix: give the training
             folder (tunekit splits it itself), or merge the class folders.
     """
-    nested = {
-        name: _holds_class_folders(folder / name) for name in names if name.lower() in _SPLIT_OF
-    }
+    nested = {name: _holds_class_folders(folder / name) for name in names if _split_of(name)}
     nested = {name: inner for name, inner in nested.items() if inner}
     if not nested:
         return
@@ -74,7 +82,7 @@ def check_not_split_folders(folder: Path, names: Sequence[str]) -> None:
     )
     found = [repr(n) for n in nested]
     split_names = found[0] if len(found) == 1 else ", ".join(found[:-1]) + " and " + found[-1]
-    train = next((n for n in nested if _SPLIT_OF[n.lower()] == "train"), next(iter(nested)))
+    train = next((n for n in nested if _split_of(n) == "train"), next(iter(nested)))
     given = folder / train
     raise DataError(
         f"The image folder {str(folder)!r} holds split folders, not class folders: "

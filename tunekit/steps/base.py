@@ -177,7 +177,7 @@ def test_metrics(
     """
     from tunekit.data import REGRESSION
     from tunekit.data.streams import StreamData
-    from tunekit.outputs import predict_test_set
+    from tunekit.outputs import loss_takes_rows, one_hot_rows, predict_test_set
     from tunekit.regression import regression_metrics
     from tunekit.tuners.callbacks import scalar_logs
 
@@ -187,12 +187,10 @@ def test_metrics(
     if isinstance(data, StreamData):  # the stream's own batches
         evaluated = model.evaluate(data.test, return_dict=True, verbose=0)
     else:
-        evaluated = _evaluate_arrays(
-            model,
-            data.x_test,
-            data.model_targets(data.y_test),  # one-hot rows under label_mode="categorical"
-            batch_size,
-        )
+        targets = data.model_targets(data.y_test)  # one-hot rows under label_mode="categorical"
+        if loss_takes_rows(ctx.hypermodel, model, data, data.x_test, targets):
+            targets = one_hot_rows(data, targets)  # as the hypermodel's own fit gave them
+        evaluated = _evaluate_arrays(model, data.x_test, targets, batch_size)
     metrics = {k: float(v) for k, v in (scalar_logs(evaluated) or {}).items()}
     if data.task == REGRESSION and not isinstance(getattr(data, "y_test", None), Mapping):
         if y_pred is None:

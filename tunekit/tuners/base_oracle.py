@@ -21,7 +21,7 @@ class BaseOracle(kt.Oracle):
 
     def update_space(self, hyperparameters: kt.HyperParameters) -> None:
         """KerasTuner's; with `allow_new_entries=False`, new entries raise `SearchInputError`,
-        and so does a name declared again under conditions that hold together.
+        and so does a name declared again under other conditions.
 
         KerasTuner raises a bare `RuntimeError` when a trial's build or `fit`
         declared a name `hyperparameters=` does not list, after the trial
@@ -105,39 +105,31 @@ class BaseOracle(kt.Oracle):
 
 
 def _check_names_declared_once(space: kt.HyperParameters) -> None:
-    """Raises `SearchInputError` for a name with two entries that can be active at once.
+    """Raises `SearchInputError` for a name with more than one entry in the space.
 
-    A build that declares a name in each pass of a loop's `hp.conditional_scope`
-    (`activation=hp.Choice("act", ...)` inside it) makes KerasTuner keep one entry
-    per scope, but one value per name: trials that reach a later entry fail with
-    `KeyError: 'act'` (plain KerasTuner's too), and a second tuner given the space
-    (the fine phase) fails as it is made. Entries of one name under exclusive
-    conditions (`model == "mlp"`, `model == "cnn"`) are KerasTuner's design: kept.
+    A build that declares a name under two conditional scopes (in each pass of a
+    loop's `hp.conditional_scope`, or `units` under `model == "a"` and again under
+    `model == "b"`) makes KerasTuner keep one entry per scope but one value per
+    name: trials that reach the other entry fail with `KeyError: 'units'` (plain
+    KerasTuner's too), and a second tuner given the space (the fine phase) fails as
+    it is made.
     """
     entries: dict[str, list[Any]] = {}
     for hp in space.space:
         entries.setdefault(hp.name, []).append(hp)
     for name, same in entries.items():
-        for i, first in enumerate(same):
-            for other in same[i + 1 :]:
-                if _can_hold_together(first.conditions, other.conditions):
-                    where = "; ".join(_said(hp.conditions) for hp in (first, other))
-                    raise SearchInputError(
-                        f"The hypermodel declares {name!r} more than once, under conditions "
-                        f"that hold together ({where}), e.g. in each pass of a loop's "
-                        "hp.conditional_scope: KerasTuner keeps an entry per declaration but "
-                        f"one value per name, so trials fail with KeyError: {name!r} (plain "
-                        "KerasTuner's too). Declare it once, outside the loop "
-                        f"({name} = hp.Choice({name!r}, ...) before it), or once per layer "
-                        f"(hp.Choice(f'{name}_{{i}}', ...))."
-                    )
-
-
-def _can_hold_together(a: list[Any], b: list[Any]) -> bool:
-    """Whether two lists of KerasTuner `Parent` conditions can all be true at once."""
-    values_a = {c.name: set(map(str, c.values)) for c in a if hasattr(c, "values")}
-    values_b = {c.name: set(map(str, c.values)) for c in b if hasattr(c, "values")}
-    return all(values_a[k] & values_b[k] for k in values_a.keys() & values_b.keys())
+        if len(same) < 2:
+            continue
+        where = "; ".join(_said(hp.conditions) for hp in same)
+        kind = type(same[0]).__name__
+        raise SearchInputError(
+            f"The hypermodel declares {name!r} more than once, under other conditions "
+            f"({where}), e.g. in each pass of a loop's hp.conditional_scope or in two "
+            "scopes: KerasTuner keeps an entry per declaration but one value per name, so "
+            f"trials fail with KeyError: {name!r} (plain KerasTuner's too). Give each "
+            f"declaration its own name (hp.{kind}(f'{name}_{{i}}', ...) in a loop), or "
+            "declare it once, outside the scopes."
+        )
 
 
 def _said(conditions: list[Any]) -> str:
