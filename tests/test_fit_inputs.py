@@ -375,18 +375,23 @@ def test_a_retrain_whose_fit_standardises_y_says_the_test_set_was_scored_as_give
 
 
 def _one_hot_loss(y_true, y_pred):
-    return keras.losses.categorical_crossentropy(y_true, y_pred)
+    """A Brier score: one-hot rows against the scores (ids would broadcast, not fail)."""
+    return keras.ops.mean(keras.ops.square(y_true - y_pred), axis=-1)
 
 
 class OneHotInFit(kt.HyperModel):
     """A `fit` that one-hot encodes the class ids for a loss of its own that takes rows."""
+
+    def __init__(self, classes):
+        super().__init__()
+        self.classes = classes
 
     def build(self, hp):
         model = keras.Sequential(
             [
                 keras.Input((8,)),
                 keras.layers.Dense(hp.Int("units", 4, 8, step=4), activation="relu"),
-                keras.layers.Dense(3, activation="softmax"),
+                keras.layers.Dense(self.classes, activation="softmax"),
             ]
         )
         model.compile("adam", _one_hot_loss, metrics=["accuracy"])
@@ -395,21 +400,26 @@ class OneHotInFit(kt.HyperModel):
     def fit(self, hp, model, x, y, validation_data=None, **kwargs):
         if validation_data is not None:
             x_val, y_val = validation_data
-            validation_data = (x_val, keras.utils.to_categorical(y_val, 3))
+            validation_data = (x_val, keras.utils.to_categorical(y_val, self.classes))
         return model.fit(
-            x, keras.utils.to_categorical(y, 3), validation_data=validation_data, **kwargs
+            x,
+            keras.utils.to_categorical(y, self.classes),
+            validation_data=validation_data,
+            **kwargs,
         )
 
 
-def test_a_fit_that_one_hot_encodes_the_labels_is_tested_on_one_hot_rows(tmp_path):
+@pytest.mark.parametrize("classes", [2, 3])
+def test_a_fit_that_one_hot_encodes_the_labels_is_tested_on_one_hot_rows(tmp_path, classes):
     """Before, the whole budget ran, then the test set's class ids met the loss that takes
-    rows: a bare "Arguments target and output must have the same rank" at every rerun."""
+    rows: a bare "Arguments target and output must have the same rank" at every rerun. With
+    2 classes, 2 ids broadcast against 2 rows of 2 scores: the loss is read on 3 samples."""
     from sklearn.datasets import load_digits
 
     x, y = load_digits(return_X_y=True)
-    data = Dataset.from_arrays((x[:300, :8] / 16.0).astype("float32"), y[:300] % 3, seed=0)
+    data = Dataset.from_arrays((x[:300, :8] / 16.0).astype("float32"), y[:300] % classes, seed=0)
     run = CoarseToFine(
-        OneHotInFit(),
+        OneHotInFit(classes),
         data,
         directory=tmp_path,
         project_name="one_hot",

@@ -59,6 +59,11 @@ def _split_layout(root: Path, splits: tuple[str, ...], classes=("0", "1", "2")) 
         pytest.param(("Train_Data", "Test_Data"), "Train_Data", id="suffixed"),
         pytest.param(("trn", "tst"), "trn", id="abbreviated"),
         pytest.param(("TrainSet", "ValSet"), "TrainSet", id="camel_case"),
+        # Words joined (second retry): `traindata`, `HoldOut`, `tests`, `eval`.
+        pytest.param(("traindata", "testdata"), "traindata", id="joined"),
+        pytest.param(("trainval", "Hold_Out"), "trainval", id="holdout"),
+        pytest.param(("learn", "eval"), "eval", id="eval"),
+        pytest.param(("trainimages", "tests"), "trainimages", id="plural"),
     ],
 )
 @pytest.mark.parametrize("loader", list(LOADERS))
@@ -155,8 +160,11 @@ def test_the_kaggle_intel_layout_of_split_folders_twice_nested_is_refused(tmp_pa
     for split in ("seg_train", "seg_test"):
         _split_layout(root / split, (split,))
     _images(root / "seg_pred" / "seg_pred", 6)
-    with pytest.raises(DataError, match="holds split folders, not class folders"):
+    with pytest.raises(DataError, match="holds split folders, not class folders") as caught:
         image_folder_stream(root)
+    # The folder that holds the class folders, not its split-named parent (which is refused).
+    assert f"--data {root / 'seg_train' / 'seg_train'} (Python" in str(caught.value)
+    assert "the class folders '0', '1', '2'" in str(caught.value)
 
 
 @pytest.mark.parametrize("name", ["trainers", "contest", "latest", "devil", "evaluation_kit"])

@@ -1387,3 +1387,19 @@ def test_an_output_without_a_loss_needs_no_targets_in_a_dict_y():
     data = _keyed_data(("prog",))
     check_model(get_hypermodel(build), data)
     build(None).fit(data.x_train, data.y_train, epochs=1, verbose=0)  # Keras agrees
+
+
+def test_an_output_with_metrics_but_no_targets_is_refused():
+    """An output without a loss but with metrics of its own needs its targets: Keras fails
+    every trial with KeyError: 'embedding' (second retry)."""
+
+    def build(hp):
+        inputs = keras.Input((4,))
+        embedding = keras.layers.Dense(2, name="embedding")(inputs)
+        outputs = {"prog": keras.layers.Dense(1)(embedding), "embedding": embedding}
+        model = keras.Model(inputs, outputs)
+        model.compile("adam", loss={"prog": "mse"}, metrics={"embedding": ["mae"]})
+        return model
+
+    with pytest.raises(ModelCheckError, match=r"no targets for \['embedding'\]"):
+        check_model(get_hypermodel(build), _keyed_data(("prog",)))

@@ -1136,3 +1136,29 @@ def test_a_py_dataset_without_a_length_is_refused_when_built(split: str) -> None
     splits[split] = NoLength(32, 4)
     with pytest.raises(DataError, match=rf"`{split}` is a keras.utils.PyDataset without a __len"):
         StreamData(*splits.values(), fingerprint="f")
+
+
+def test_a_py_dataset_with_num_batches_but_no_length_is_told_to_add_one_from_it() -> None:
+    """Second retry: its `num_batches` works (Keras fits it), so the message that Keras's
+    `num_batches` raises was false; it now says what tunekit reads len() for."""
+
+    class OwnCount(keras.utils.PyDataset):
+        def __init__(self) -> None:
+            super().__init__()
+            self.x, self.y = _arrays(32, 4)
+
+        @property
+        def num_batches(self) -> int:
+            return 2
+
+        def __getitem__(self, index: int) -> Any:
+            return self.x[index * 16 : (index + 1) * 16], self.y[index * 16 : (index + 1) * 16]
+
+    splits = {name: ArraysPyDataset(*_arrays(n, s)) for name, n, s in _PY_SPLITS}
+    splits["train"] = OwnCount()
+    with pytest.raises(DataError) as refused:
+        StreamData(*splits.values(), fingerprint="f")
+    message = str(refused.value)
+    assert "it defines num_batches (2), which Keras reads" in message
+    assert "def __len__(self): return self.num_batches" in message
+    assert "raises NotImplementedError" not in message

@@ -103,8 +103,9 @@ def load_saved_model(
             restore_weights(model, path)
         except Exception:  # noqa: BLE001 - the first error says more
             raise error from None
-        x, ids = training_samples(data, targets=True)
-        rows = loss_takes_rows(hypermodel, model, data, x, ids)
+        arrays = (getattr(data, "x_train", None), getattr(data, "y_train", None))
+        x, ids = arrays if arrays[1] is not None else training_samples(data, targets=True)
+        rows = loss_takes_rows(hypermodel, model, data, x, ids)  # reads k + 1 samples
         fresh_metrics(model, data, rows)  # metric objects the build shares keep no counts
         return model
 

@@ -359,7 +359,7 @@ def one_hot_rows(data: Any, ids: Any) -> np.ndarray:
 def loss_takes_rows(hypermodel: Any, model: keras.Model, data: Any, x: Any, ids: Any) -> bool:
     """Whether the model's own loss function takes one-hot rows where `data` holds class
     ids `ids` (of samples `x`), as a `hypermodel`'s own `fit` that encoded `y` trained
-    it: the loss called on two samples' predictions, with ids, then with rows."""
+    it: the loss called on k + 1 samples' predictions (k classes), with ids, then rows."""
     import keras  # noqa: PLC0415 - a model exists, so Keras is loaded
     import keras_tuner as kt  # noqa: PLC0415
 
@@ -368,8 +368,9 @@ def loss_takes_rows(hypermodel: Any, model: keras.Model, data: Any, x: Any, ids:
         return False  # Keras's own losses that take rows are refused before training
     if not callable(loss) or labels.ndim != 1:
         return False
-    predicted = model(keras.tree.map_structure(lambda a: a[:2], x), training=False)
-    for targets in (labels[:2], one_hot_rows(data, labels[:2])):
+    n = int(data.num_classes or 0) + 1  # not the classes' count: ids broadcast against rows
+    predicted = model(keras.tree.map_structure(lambda a: a[:n], x), training=False)
+    for targets in (labels[:n], one_hot_rows(data, labels[:n])):
         try:
             loss(targets, predicted)
         except Exception:  # noqa: BLE001, PERF203 - the loss refuses this form of labels

@@ -38,10 +38,24 @@ SPLIT_FOLDER_NAMES = {
 _SPLIT_OF = {word: split for split, words in SPLIT_FOLDER_NAMES.items() for word in words}
 
 
+# A whole name, its separators dropped, that names a split: `traindata`, `HoldOut`, `tests`.
+_JOINED = re.compile(
+    r"(?P<train>train(?:ing|val)?|trn)|(?P<val>val(?:id(?:ation)?)?|dev)"
+    r"|(?P<test>tests?|testing|tst|holdout|eval(?:uation)?|pred(?:ictions?)?)"
+)
+_JOINED_NAME = re.compile(
+    rf"(?:{_JOINED.pattern})(?:data|dataset|images?|imgs|sets?|samples|split)?"
+)
+
+
 def _split_of(name: str) -> str | None:
     """The split a folder name names (`"train"`, `"val"`, `"test"`), or `None` for a class."""
     words = re.findall(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+", name)
-    return next((_SPLIT_OF[w.lower()] for w in words if w.lower() in _SPLIT_OF), None)
+    found = next((_SPLIT_OF[w.lower()] for w in words if w.lower() in _SPLIT_OF), None)
+    joined = _JOINED_NAME.fullmatch(re.sub(r"[^a-z]", "", name.lower()))
+    if found is None and joined is not None:
+        found = next(k for k, v in joined.groupdict().items() if v)
+    return found
 
 
 def _holds_class_folders(folder: Path) -> list[str]:
@@ -76,14 +90,16 @@ def check_not_split_folders(folder: Path, names: Sequence[str]) -> None:
     nested = {name: inner for name, inner in nested.items() if inner}
     if not nested:
         return
-    inner = sorted({c for classes in nested.values() for c in classes})
-    shown = ", ".join(repr(c) for c in inner[:6]) + (
-        f" and {len(inner) - 6} more" if len(inner) > 6 else ""
-    )
     found = [repr(n) for n in nested]
     split_names = found[0] if len(found) == 1 else ", ".join(found[:-1]) + " and " + found[-1]
     train = next((n for n in nested if _split_of(n) == "train"), next(iter(nested)))
     given = folder / train
+    while len(inner := _holds_class_folders(given)) == 1 and _split_of(inner[0]):
+        given = given / inner[0]  # `training_set/training_set/<class>`: the class folders' folder
+    classes = _holds_class_folders(given)
+    shown = ", ".join(repr(c) for c in classes[:6]) + (
+        f" and {len(classes) - 6} more" if len(classes) > 6 else ""
+    )
     raise DataError(
         f"The image folder {str(folder)!r} holds split folders, not class folders: "
         f"{split_names} {'hold' if len(found) > 1 else 'holds'} the class folders {shown}; "

@@ -116,18 +116,30 @@ def refuse_unsized(source: Any, name: str) -> None:
     """Refuses a PyDataset split `name` without a `__len__`: `DataError`.
 
     Keras's `num_batches` raises NotImplementedError for it, failing every
-    trial; tunekit also predicts and chains PyDatasets by their lengths.
+    trial; tunekit also predicts and chains PyDatasets by their lengths (so one
+    with a `num_batches` of its own is told to add `__len__` from it).
     """
     if is_tf_dataset(source):
         return
     try:
         len(source)
     except (TypeError, NotImplementedError):
+        try:
+            batches = source.num_batches
+        except (AttributeError, NotImplementedError):
+            batches = None
+        why = (
+            f"it defines num_batches ({batches}), which Keras reads, but tunekit reads len() "
+            "to chain train and validation for the retrain and to predict the test set. Add "
+            "`def __len__(self): return self.num_batches`"
+            if isinstance(batches, int)
+            else "Keras's num_batches raises NotImplementedError for it, so every trial "
+            "would fail. Give it `def __len__(self): return <number of batches>` (e.g. "
+            "math.ceil(samples / batch_size)); __getitem__(i) then serves batches 0..len-1"
+        )
         raise DataError(
             f"StreamData: `{name}` is a keras.utils.PyDataset without a __len__ (its number "
-            "of batches): Keras's num_batches raises NotImplementedError for it, so every "
-            "trial would fail. Give it `def __len__(self): return <number of batches>` (e.g. "
-            "math.ceil(samples / batch_size)); __getitem__(i) then serves batches 0..len-1."
+            f"of batches): {why}."
         ) from None
 
 

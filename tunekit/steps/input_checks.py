@@ -14,8 +14,8 @@ from typing import Any
 import keras
 
 from tunekit.errors import ModelCheckError
-from tunekit.outputs import output_loss
 from tunekit.steps.output_checks import WHAT as _WHAT
+from tunekit.steps.output_checks import outputs_and_compile
 
 __all__ = ["check_input_names", "check_input_shape", "check_output_names"]
 
@@ -75,8 +75,8 @@ def check_output_names(model: keras.Model, y: Mapping[str, Any]) -> None:
     """A dict `y` has an array for each output of the model and no other (Keras's rule).
 
     Keras matches a dict of targets to a model's outputs by their names (a dict of
-    outputs' keys, or the output layers' names; an output without a loss needs
-    none, and a model not yet compiled is read so); any other key fails every trial
+    outputs' keys, or the output layers' names; an output without a loss or a
+    metric needs none, nor does a model not compiled yet); any other key fails every trial
     with "Expected float32, but got <key> of type 'str'" or "y_true and y_pred have
     different structures", and the test set is scored against the same dict.
     Models whose outputs are not known before they are called (subclassed, a
@@ -100,13 +100,10 @@ def check_output_names(model: keras.Model, y: Mapping[str, Any]) -> None:
         )
     if not names or names == keys:
         return
-    # An output with no loss (an embedding the model also returns) needs no targets.
-    order = [str(n) for n in getattr(model, "output_names", None) or names]
-    missing = [
-        n
-        for n in sorted(set(names) - set(keys))
-        if n in order and output_loss(model, n, order.index(n), len(order)) is not None
-    ]
+    # An output with no loss and no metric (an embedding the model also returns) needs no
+    # targets; a model whose compile cannot be read (not compiled yet) is left to its trials.
+    scored = {str(part.name) for part in outputs_and_compile(model) if part.loss or part.metrics}
+    missing = sorted((set(names) - set(keys)) & scored)
     extra = sorted(set(keys) - set(names))
     if not missing and not extra:
         return
