@@ -16,6 +16,7 @@ import keras_tuner as kt
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import BAYES_BUDGET
 
 from tunekit import CoarseToFine
 from tunekit.errors import InvalidParameterError
@@ -359,16 +360,7 @@ def test_the_step_by_step_path_runs_the_baseline_and_final_seeds_before_the_repo
         LuckyHyperModel(),
         digits_small.subset(num_train=200, num_val=100, num_test=300),
         directory=tmp_path,
-        coarse_trials=3,
-        coarse_epochs=1,
-        fine_tuner="bayesian",
-        fine_trials=1,
-        max_epochs=1,
-        final_epochs=1,
-        top=1.0,
-        finalists=0,
-        final_seeds=2,
-        verbose=0,
+        **{**BAYES_BUDGET, "baseline": True, "final_seeds": 2},
     )
     run.coarse()
     run.narrow()

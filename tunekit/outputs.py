@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from tunekit import _log
+from tunekit.data._targets import one_hot_rows
 from tunekit.errors import OutputShapeError
 from tunekit.loss_reading import SIGNED_ACTIVATIONS, loss_name, reads_probabilities, unit_reading
 
@@ -35,7 +36,6 @@ __all__ = [
     "training_samples",
     "fresh_metrics",
     "loss_takes_rows",
-    "one_hot_rows",
     "loss_name",
     "check_output_shape",
     "model_output_shape",
@@ -351,11 +351,6 @@ def build_on_samples(model: keras.Model, data: Any) -> None:
         model(training_samples(data), training=False)
 
 
-def one_hot_rows(data: Any, ids: Any) -> np.ndarray:
-    """Class ids `(n,)` as float32 one-hot rows `(n, data.num_classes)`."""
-    return np.eye(int(data.num_classes or 0), dtype=np.float32)[np.asarray(ids)]
-
-
 def loss_takes_rows(hypermodel: Any, model: keras.Model, data: Any, x: Any, ids: Any) -> bool:
     """Whether the model's own loss function takes one-hot rows where `data` holds class
     ids `ids` (of samples `x`), as a `hypermodel`'s own `fit` that encoded `y` trained
@@ -370,7 +365,7 @@ def loss_takes_rows(hypermodel: Any, model: keras.Model, data: Any, x: Any, ids:
         return False
     n = int(data.num_classes or 0) + 1  # not the classes' count: ids broadcast against rows
     predicted = model(keras.tree.map_structure(lambda a: a[:n], x), training=False)
-    for targets in (labels[:n], one_hot_rows(data, labels[:n])):
+    for targets in (labels[:n], one_hot_rows(labels[:n], data.num_classes)):
         try:
             loss(targets, predicted)
         except Exception:  # noqa: BLE001, PERF203 - the loss refuses this form of labels
@@ -395,6 +390,6 @@ def fresh_metrics(model: keras.Model, data: Any, rows: bool = False) -> None:
     if not getattr(model, "compiled", False):
         return
     x, y = training_samples(data, targets=True)
-    y = one_hot_rows(data, y) if rows else y  # the labels the model is scored with
+    y = one_hot_rows(y, data.num_classes) if rows else y  # the labels the model is scored with
     model.compute_metrics(x, y, model(x, training=False), sample_weight=None)
     model.reset_metrics()

@@ -128,6 +128,12 @@ def one_hot_ids(y: Any) -> tuple[np.ndarray, int] | None:
     return np.argmax(array, axis=1).astype(np.int64), int(array.shape[1])
 
 
+def one_hot_rows(ids: Any, num_classes: Any) -> np.ndarray:
+    """Class ids `(n,)` as float32 one-hot rows `(n, num_classes)`, as
+    `keras.utils.to_categorical` makes them."""
+    return np.eye(int(num_classes or 0), dtype=np.float32)[np.asarray(ids)]
+
+
 def one_hot_as_ids(
     ys: dict[str, Any], task: str | None, num_classes: int | None = None
 ) -> tuple[dict[str, Any], int | None]:

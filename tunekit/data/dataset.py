@@ -332,7 +332,7 @@ class Dataset:
         """
         if self.label_mode != CATEGORICAL_LABELS:
             return y
-        return np.eye(int(self.num_classes or 0), dtype=np.float32)[np.asarray(y)]
+        return tg.one_hot_rows(y, self.num_classes)
 
     def fingerprint(self) -> str:
         """Returns a short, cached sha256 hex digest of all arrays, class names and task.

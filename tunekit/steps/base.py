@@ -176,8 +176,9 @@ def test_metrics(
         ValueError: Regression predictions hold NaN or infinite values.
     """
     from tunekit.data import REGRESSION
+    from tunekit.data._targets import one_hot_rows
     from tunekit.data.streams import StreamData
-    from tunekit.outputs import loss_takes_rows, one_hot_rows, predict_test_set
+    from tunekit.outputs import loss_takes_rows, predict_test_set
     from tunekit.regression import regression_metrics
     from tunekit.tuners.callbacks import scalar_logs
 
@@ -189,7 +190,7 @@ def test_metrics(
     else:
         targets = data.model_targets(data.y_test)  # one-hot rows under label_mode="categorical"
         if loss_takes_rows(ctx.hypermodel, model, data, data.x_test, targets):
-            targets = one_hot_rows(data, targets)  # as the hypermodel's own fit gave them
+            targets = one_hot_rows(targets, data.num_classes)  # as the own fit gave them
         evaluated = _evaluate_arrays(model, data.x_test, targets, batch_size)
     metrics = {k: float(v) for k, v in (scalar_logs(evaluated) or {}).items()}
     if data.task == REGRESSION and not isinstance(getattr(data, "y_test", None), Mapping):
