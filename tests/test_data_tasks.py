@@ -42,6 +42,10 @@ def test_few_whole_float_values_are_refused_as_ambiguous(y):
     # Before, 1.0/2.0 (pandas writes labels so after a fillna) trained a regressor, exit 0.
     with pytest.raises(DataError, match=r"class labels or a quantity\? Pass task=.*--task"):
         Dataset.from_arrays(X, y)
+    if np.ptp(y) == 0:  # one value: nothing to learn, R2 undefined (0.0 printed, exit 0)
+        with pytest.raises(DataError, match=r"y_train is constant: every training target is 5"):
+            Dataset.from_arrays(X, y, task="regression")
+        return
     assert Dataset.from_arrays(X, y, task="regression").task == "regression"
 
 

@@ -75,6 +75,7 @@ def _as_features(x: Any, name: str) -> np.ndarray:
     (beyond `FLOAT32_EXACT_INTEGERS`: IDs for an `IntegerLookup` or an `Embedding`), which
     are kept as given, whether stored as integers or as whole float64 numbers; Keras casts
     them to the `Input`'s dtype itself (exactly, for an integer `Input`)."""
+    x = _missing_as_nan(x)
     kind = getattr(x, "dtype", None)
     if kind is not None and np.dtype(kind).kind in "iuf" and np.dtype(kind).itemsize > 4:
         array = np.asarray(x)
@@ -100,7 +101,20 @@ def _flat(values: list[Any] | tuple[Any, ...]) -> Any:
             yield value
 
 
+def _missing_as_nan(x: Any) -> Any:
+    """A pandas object holding `pd.NA` (nullable `Float64`, `Int64` columns) as a float64
+    array with NaN there, so that the finite check names the row (NumPy cannot convert
+    `pd.NA` to a number: "not 'NAType'"); anything else as given."""
+    if not (hasattr(x, "isna") and hasattr(x, "to_numpy")) or not np.asarray(x.isna()).any():
+        return x
+    try:
+        return x.to_numpy(dtype=np.float64, na_value=np.nan)
+    except (TypeError, ValueError):  # text next to the missing values: said as text
+        return x
+
+
 def _as_float32(x: Any, name: str) -> np.ndarray:
+    x = _missing_as_nan(x)
     kind = getattr(x, "dtype", None)
     text = kind is not None and np.dtype(kind).kind in "US"  # as the .npz loader refuses it
     if kind is not None and np.dtype(kind).kind == "O":

@@ -23,6 +23,24 @@ def _keys(value: Any, name: str) -> list[str]:
     return [f"{name}[{k!r}]" for k in sorted(value)] if isinstance(value, Mapping) else [name]
 
 
+def check_same_columns(frames: Mapping[str, Any]) -> None:
+    """Refuses pandas DataFrames among `frames` (split name -> x) whose columns differ
+    from the first one's in names or order: converted to arrays, column 0 of one would
+    be another feature than column 0 of the other (as scikit-learn refuses at predict)."""
+    named = {k: [str(c) for c in v.columns] for k, v in frames.items() if hasattr(v, "columns")}
+    if len(named) < 2:
+        return
+    (first, columns), *rest = named.items()
+    for key, other in rest:
+        if other != columns:
+            how = "in order" if sorted(other) == sorted(columns) else "in names"
+            raise DataError(
+                f"{key}'s columns differ from {first}'s {how}: {other[:8]} against "
+                f"{columns[:8]}. Every split's features must be the same columns in the same "
+                f"order; select them in {first}'s order (e.g. {key} = {key}[{first}.columns])."
+            )
+
+
 def _as_shape(shape: Any) -> tg.Shape | dict[str, tg.Shape]:
     if isinstance(shape, Mapping):
         return {str(k): tuple(int(d) for d in v) for k, v in shape.items()}
@@ -121,6 +139,16 @@ def _regression_metadata(
             f"The regression targets of the splits differ in width ({widths}); "
             "every split needs the same number of targets per sample."
         )
+    for array, key in zip(tg.arrays_of(ys["train"]), _keys(ys["train"], "y_train"), strict=True):
+        flat = array.reshape(len(array), -1)
+        same = [j for j in range(flat.shape[1]) if len(flat) and np.ptp(flat[:, j]) == 0]
+        if same:  # R2 undefined (printed as 0.0), and the model learns nothing: exit 0 before
+            where = "" if flat.shape[1] == 1 else f" in column(s) {same}"
+            raise DataError(
+                f"{key} is constant{where}: every training target is {flat[0, same[0]]:g}. "
+                "A model learns nothing from a constant target, and R2 is undefined. Check "
+                "that the target is the column you meant (--target / target=), or drop it."
+            )
     return dict(num_classes=None, class_names=[], num_outputs=widths["train"])
 
 

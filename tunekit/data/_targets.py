@@ -23,6 +23,7 @@ from tunekit.data._checks import (
     _check_finite,
     _readonly,
 )
+from tunekit.data._label_text import check_label_texts
 from tunekit.errors import DataError
 
 Shape = tuple[int, ...]
@@ -193,7 +194,7 @@ def is_text(y: Any) -> bool:
 
 
 def encode_text_labels(
-    labels: list[Any], class_names: Any = None, name: str = "y"
+    labels: list[Any], class_names: Any = None, name: str = "y", declared: bool = False
 ) -> tuple[list[np.ndarray], list[str]]:
     """Text class labels as int64 ids, and the class names (scikit-learn's `LabelEncoder` order).
 
@@ -202,12 +203,16 @@ def encode_text_labels(
             or `(n, 1)`; they share one encoding.
         class_names: The classes in id order, or None for the sorted distinct labels.
         name: How messages name the labels.
+        declared: Whether `task="classification"` was given (labels such as `"?"` are
+            then classes; see `check_label_texts`).
 
     Returns:
         One int64 array of ids per input, shape `(n,)`, and the class names.
 
     Raises:
-        DataError: On a label missing from `class_names`, or labels of shape `(n, k)`.
+        DataError: On a label missing from `class_names`, labels of shape `(n, k)`, or
+            (with `class_names` None) labels apart only by spaces or case, or a
+            missing-value mark such as `"?"` (`_label_text.check_label_texts`).
     """
     texts = [np.asarray(array).astype(str) for array in labels]
     for array in texts:
@@ -218,6 +223,8 @@ def encode_text_labels(
             )
     texts = [array.reshape(-1) for array in texts]
     seen = np.unique(np.concatenate(texts)) if texts else np.array([], dtype=str)
+    if class_names is None:
+        check_label_texts(seen.tolist(), name, declared)
     names = [str(v) for v in seen] if class_names is None else [str(v) for v in class_names]
     unknown = sorted(set(seen.tolist()) - set(names))
     if unknown:
@@ -251,7 +258,7 @@ def text_labels_as_ids(
             'task="classification") to use the labels as classes.'
         )
     given = [y] if y_test is None else [y, y_test]
-    ids, names = encode_text_labels(given, class_names, "y / y_test")
+    ids, names = encode_text_labels(given, class_names, "y / y_test", task == CLASSIFICATION)
     return ids[0], (None if y_test is None else ids[1]), names, CLASSIFICATION
 
 

@@ -112,7 +112,9 @@ def load_npz(
                     + ": save every split's labels as text class names, or every split's as "
                     "class ids 0..K-1."
                 )
-            ids, found = tg.encode_text_labels([arrays[k] for k in labels], names, "labels")
+            ids, found = tg.encode_text_labels(
+                [arrays[k] for k in labels], names, " / ".join(labels), task == CLASSIFICATION
+            )
             arrays.update(zip(labels, ids, strict=True))
             names, task = np.asarray(found), CLASSIFICATION
         hot, width = tg.one_hot_as_ids({k: arrays[k] for k in labels}, task)

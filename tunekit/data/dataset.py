@@ -31,6 +31,7 @@ from tunekit.data._metadata import (
     _class_metadata,
     _keys,
     _regression_metadata,
+    check_same_columns,
     refuse_lists,
 )
 from tunekit.data._splits import _random_split, _stratified_split
@@ -125,6 +126,7 @@ class Dataset:
         num_classes = self.num_classes if width is None else width
         if width is not None:  # one-hot rows: kept as class ids, the model gets rows
             object.__setattr__(self, "label_mode", CATEGORICAL_LABELS)
+        check_same_columns({f"x_{s}": getattr(self, f"x_{s}") for s in _SPLITS})
         xs = {s: tg.map_arrays(getattr(self, f"x_{s}"), f"x_{s}", _as_features) for s in _SPLITS}
         ys = {
             s: tg.map_arrays(
@@ -242,11 +244,11 @@ class Dataset:
             raise DataError(
                 "Got only one of x_test / y_test; pass both, or neither to split a test set from x."
             )
-        if x_test is not None:
-            test_fraction = 0.0
+        test_fraction = test_fraction if x_test is None else 0.0  # the test set is given
         _check_fractions(validation_fraction, test_fraction)
         refuse_lists(x, y, "x", "y")  # Keras's lists of inputs or targets: dicts here
         refuse_lists(x_test, y_test, "x_test", "y_test")
+        check_same_columns({"x": x, "x_test": x_test})  # DataFrames: same columns, same order
         y, y_test, task, num_classes, class_names, label_mode = arrays_labels(
             y, y_test, tg.check_task(task), num_classes, class_names
         )
@@ -267,9 +269,8 @@ class Dataset:
             if num_classes is None:  # ids 0..K-1 (others were taken by value_classes)
                 num_classes = int(labels.max()) + 1 if labels.size else 0
             _check_label_range(labels, int(num_classes), "labels (y / y_test)")
-            names = (
-                [str(i) for i in range(num_classes)] if class_names is None else list(class_names)
-            )
+            given = class_names
+            names = [str(i) for i in range(num_classes)] if given is None else list(given)
             idx = _stratified_split(y, validation_fraction, test_fraction, seed, names)
         else:
             idx = _random_split(n, validation_fraction, test_fraction, seed)
@@ -366,10 +367,9 @@ class Dataset:
         """
         if self.task == REGRESSION:
             width = self.num_outputs
-            what = (
-                f"{_log.count(width, 'target')}" if isinstance(width, int) else f"targets {width}"
+            ending = "regression, " + (
+                _log.count(width, "target") if isinstance(width, int) else f"targets {width}"
             )
-            ending = f"regression, {what}"
         else:
             ending = f"{self.num_classes} classes" + (
                 " (one-hot labels)" if self.label_mode == CATEGORICAL_LABELS else ""

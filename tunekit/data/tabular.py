@@ -326,22 +326,10 @@ def _targets(
             'the values are class names, say so: task="classification" (on the command '
             "line --task classification)."
         )
-    _check_label_spaces(frame[targets[0]], targets[0])
-    (codes,), names = tg.encode_text_labels([frame[targets[0]].to_numpy()], name=targets[0])
+    (codes,), names = tg.encode_text_labels(
+        [frame[targets[0]].to_numpy()],
+        None,
+        f"target column {targets[0]!r}",
+        task == CLASSIFICATION,
+    )
     return codes, names, CLASSIFICATION
-
-
-def _check_label_spaces(column: Any, name: str) -> None:
-    """Refuses text labels that differ only by spaces around them (`"cat"`, `" cat"`, from
-    `cat, dog` rows): each became a class of its own."""
-    groups: dict[str, set[str]] = {}
-    for label in map(str, column.unique()):
-        groups.setdefault(label.strip(), set()).add(label)
-    apart = [sorted(labels) for labels in groups.values() if len(labels) > 1]
-    if apart:
-        shown = "; ".join(" and ".join(repr(label) for label in labels) for labels in apart[:5])
-        raise DataError(
-            f"target column {name!r} holds labels that differ only by spaces around them "
-            f"({shown}): each would be a class of its own. Remove the spaces (e.g. "
-            "DataFrame[column].str.strip(), or no space after the commas), and save the CSV again."
-        )

@@ -1,0 +1,157 @@
+"""Text labels spelled two ways, missing-value marks as labels, constant regression
+targets and DataFrames whose columns differ between splits: refused in every entry
+point before any training (each was a wrong answer with exit 0)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.datasets import load_iris
+
+from tunekit.data import Dataset, load_csv, load_npz
+from tunekit.errors import DataError
+
+
+@pytest.fixture(scope="module")
+def iris() -> pd.DataFrame:
+    frame = load_iris(as_frame=True).frame
+    frame["species"] = np.array(load_iris().target_names)[frame.pop("target")]
+    return frame
+
+
+def _csv(tmp_path, frame: pd.DataFrame, name: str = "data.csv") -> str:
+    path = tmp_path / name
+    frame.to_csv(path, index=False)
+    return str(path)
+
+
+def _labels(n: int = 120, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    x = rng.random((n, 3)).astype("float32")
+    return x, np.where(x[:, 0] > 0.5, "cat", "dog").astype(object)
+
+
+@pytest.mark.parametrize(
+    ("change", "pair"),
+    [
+        (lambda s: s.str.capitalize(), "'Setosa' and 'setosa'"),  # 6 classes, exit 0
+        (lambda s: s.str.upper(), "'SETOSA' and 'setosa'"),
+        (lambda s: "Iris  " + s, "'Iris  setosa' and 'Iris setosa'"),  # inner spaces
+    ],
+    ids=["capitalised", "upper", "inner_spaces"],
+)
+def test_csv_labels_apart_by_case_or_inner_spaces_are_refused(tmp_path, iris, change, pair):
+    frame = iris.copy()
+    if "Iris" in pair:
+        frame["species"] = "Iris " + frame["species"]
+    rows = frame.index[::7]
+    frame.loc[rows, "species"] = change(iris.loc[rows, "species"])
+    with pytest.raises(DataError) as info:
+        load_csv(_csv(tmp_path, frame), "species")
+    message = str(info.value)
+    assert "target column 'species' differ only by spaces or letter case" in message
+    assert "str.lower()" in message and "class of its own" in message
+    assert pair in message
+
+
+@pytest.mark.parametrize("spelling", [" cat", "Cat", "cat ", "CAT"])
+def test_from_arrays_and_npz_labels_apart_by_case_or_spaces_are_refused(tmp_path, spelling):
+    x, y = _labels()
+    y[::4] = np.where(y[::4] == "cat", spelling, "dog")
+    with pytest.raises(DataError, match="differ only by spaces or letter case"):
+        Dataset.from_arrays(x, y.astype(str))
+    ys = y.astype(str)
+    path = tmp_path / "labels.npz"
+    np.savez(path, x_train=x[:90], y_train=ys[:90], x_test=x[90:], y_test=ys[90:])
+    with pytest.raises(DataError, match=r"y_train / y_test differ only by spaces or letter"):
+        load_npz(path)
+
+
+def test_labels_that_differ_as_classes_still_load(tmp_path):
+    x, y = _labels(160)
+    # one-letter classes may differ by case (EMNIST's 'a' and 'A'); all-symbol classes
+    # ('+', '-' as in UCI credit approval) are classes
+    letters = np.array(["a", "A", "b", "B"])[np.arange(160) % 4]
+    assert Dataset.from_arrays(x, letters).class_names == ["A", "B", "a", "b"]
+    signs = np.where(y == "cat", "+", "-")
+    assert Dataset.from_arrays(x, signs).class_names == ["+", "-"]
+    # class names the user declared are taken as given
+    path = tmp_path / "named.npz"
+    ys = np.where(y == "cat", "Cat", "cat").astype(str)
+    np.savez(
+        path,
+        x_train=x[:120],
+        y_train=ys[:120],
+        x_test=x[120:],
+        y_test=ys[120:],
+        class_names=np.array(["Cat", "cat"]),
+    )
+    assert load_npz(path).class_names == ["Cat", "cat"]
+
+
+@pytest.mark.parametrize("mark", ["?", "-", ".", "#", ""])
+def test_a_missing_value_mark_as_a_label_is_refused(tmp_path, iris, mark):
+    frame = iris.copy()
+    frame["species"] = frame["species"].astype(object)
+    frame.loc[[3, 60, 120], "species"] = mark
+    path = tmp_path / "marked.csv"
+    frame.to_csv(path, index=False)
+    if mark == "":  # an empty cell is pandas' NaN: the missing-values message
+        with pytest.raises(DataError, match="missing"):
+            load_csv(path, "species")
+        return
+    with pytest.raises(DataError) as info:
+        load_csv(path, "species")
+    message = str(info.value)
+    assert f"no letter or digit ('{mark}')" in message and "missing-value mark" in message
+    assert "Drop those rows" in message
+    x, y = _labels()
+    y[[5, 17, 29, 41]] = mark
+    with pytest.raises(DataError, match="no letter or digit"):
+        Dataset.from_arrays(x, y.astype(str))
+    # said to be a class: kept as one
+    assert load_csv(path, "species", task="classification").class_names[0] == mark
+    assert Dataset.from_arrays(x, y.astype(str), task="classification").num_classes == 3
+
+
+@pytest.mark.parametrize("value", [2.5, 0.0])
+def test_a_constant_regression_target_is_refused(tmp_path, iris, value):
+    frame = iris.drop(columns="species").assign(t=value)
+    with pytest.raises(
+        DataError, match=rf"y_train is constant: every training target is {value:g}"
+    ):
+        load_csv(_csv(tmp_path, frame), "t", task="regression")
+    x = np.random.default_rng(0).random((50, 2))
+    two = np.stack([x[:, 0], np.full(50, value)], axis=1)
+    with pytest.raises(DataError, match=r"y_train is constant in column\(s\) \[1\]"):
+        Dataset.from_arrays(x, two, task="regression")
+    # a varying target still loads
+    assert Dataset.from_arrays(x, x[:, 0], task="regression").task == "regression"
+
+
+def test_dataframe_splits_must_share_their_columns_in_order():
+    rng = np.random.default_rng(0)
+    train = pd.DataFrame(rng.random((200, 3)), columns=list("abc"))
+    test = pd.DataFrame(rng.random((60, 3)), columns=list("abc"))
+    y, y_test = (train.a > 0.5).astype(int), (test.a > 0.5).astype(int)
+    with pytest.raises(
+        DataError, match=r"x_test's columns differ from x's in order.*x_test\[x\.columns\]"
+    ):
+        Dataset.from_arrays(train, y, x_test=test[["c", "b", "a"]], y_test=y_test)
+    with pytest.raises(DataError, match=r"x_test's columns differ from x's in names"):
+        Dataset.from_arrays(train, y, x_test=test.set_axis(list("abd"), axis=1), y_test=y_test)
+    with pytest.raises(DataError, match=r"x_val's columns differ from x_train's in order"):
+        Dataset(train, y, test[["b", "a", "c"]], y_test, test, y_test)
+    ds = Dataset.from_arrays(train, y, x_test=test, y_test=y_test)
+    np.testing.assert_array_equal(ds.x_test[:, 0], test["a"].to_numpy("float32"))
+
+
+def test_pandas_missing_values_are_named_by_row():
+    rng = np.random.default_rng(0)
+    x = pd.DataFrame(rng.random((40, 2)), columns=["a", "b"]).astype("Float64")
+    x.loc[3, "a"] = pd.NA
+    with pytest.raises(DataError) as info:
+        Dataset.from_arrays(x, np.arange(40) % 2)
+    assert "NAType" not in str(info.value)
+    assert "non-finite value(s) (NaN or inf), the first in sample 3" in str(info.value)

@@ -1,0 +1,71 @@
+"""Text class labels that are one class spelled two ways, or a missing-value marker.
+
+Text labels become classes by their exact spelling, so `"setosa"`, `"Setosa"`
+and `" setosa"` would be three classes, and a `"?"` written for a missing
+label a class of its own: a model trained and scored on the wrong classes,
+with exit 0. Every entry point that turns text into classes (CSV targets,
+`Dataset.from_arrays`, `.npz` labels) runs `check_label_texts` on the labels it
+found (not on class names the user gave: those are declared on purpose).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+from tunekit.errors import DataError
+
+_SPACES = re.compile(r"\s+")
+_WORD = re.compile(r"\w")
+
+
+def _spelling_key(label: str) -> str:
+    """The label with spaces collapsed and letter case dropped: `" Iris  Setosa"` ->
+    `"iris setosa"`. Labels of one character keep their case (`"a"` and `"A"` are two
+    letters in a letter-recognition task)."""
+    key = _SPACES.sub(" ", label).strip()
+    return key if len(key) <= 1 else key.casefold()
+
+
+def check_label_texts(labels: Iterable[str], name: str, declared: bool = False) -> None:
+    """Refuses text labels that would make wrong classes.
+
+    Args:
+        labels: The distinct text labels found (any order).
+        name: How the message names them (e.g. `"target column 'species'"`).
+        declared: Whether the user said the task is classification (`task=
+            "classification"`): then a label of symbols only is a class they meant.
+
+    Raises:
+        DataError: When two labels differ only by spaces or letter case (`"cat"`,
+            `" cat"`, `"Cat"`; labels of one character may differ by case), or when
+            some labels hold letters or digits and others none at all (`"?"`, `"-"`,
+            `"."` next to `"setosa"`: a missing-value marker) unless `declared`.
+            Labels that are all symbols (`"+"` and `"-"`) are classes.
+    """
+    found = sorted(set(labels))
+    groups: dict[str, list[str]] = {}
+    for label in found:
+        groups.setdefault(_spelling_key(label), []).append(label)
+    apart = [group for group in groups.values() if len(group) > 1]
+    if apart:
+        shown = "; ".join(" and ".join(repr(label) for label in group) for group in apart[:5])
+        raise DataError(
+            f"The labels of {name} differ only by spaces or letter case ({shown}): each "
+            "would be a class of its own. Write each class one way (e.g. with pandas "
+            "Series.str.strip() and .str.lower(), or no space after the commas) and load the "
+            "data again; if they really are different classes, give them names that differ "
+            "by more than that."
+        )
+    marks = [label for label in found if not _WORD.search(label)]
+    named = [label for label in found if label not in marks]
+    if marks and named and not declared:
+        raise DataError(
+            f"The labels of {name} include some with no letter or digit "
+            f"({', '.join(map(repr, marks[:5]))}) "
+            f"next to named classes ({', '.join(map(repr, named[:3]))}): "
+            "they look like a missing-value mark, which would become a class of its own. "
+            "Drop those rows (e.g. df = df[df[column] != '?']) or fill in their labels; if it "
+            'is a real class, give it a name, or pass task="classification" (--task '
+            "classification)."
+        )
