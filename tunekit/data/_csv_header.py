@@ -6,10 +6,11 @@ one), and takes the first field as row labels, not a column, when the data
 rows have one field more than the header. Each left a column renamed, empty
 or dropped from the features with exit 0; `check_header` refuses them,
 naming the columns by their position, as the file's header has them. It also
-names a `;`-separated file with decimal commas (European exports) and a file
-without a header row (its first row of numbers read as names) for what they
-are. `check_identifiers` refuses a feature column that numbers the rows: a
-pandas index saved with the file, in order or shuffled, or an id column.
+names a file without a header row (its first row of numbers read as names) for
+what it is, and leaves files laid out otherwise (another separator, lines before
+the header) to `_csv_layout`. `check_identifiers` refuses a feature column that
+numbers the rows: a pandas index saved with the file, in order or shuffled, an
+id column, or a first column that is exactly the row numbers, whatever its name.
 """
 
 from __future__ import annotations
@@ -18,9 +19,10 @@ import re
 from pathlib import Path
 from typing import Any
 
+from tunekit.data._csv_layout import misread
 from tunekit.errors import DataError
 
-__all__ = ["check_header", "check_identifiers", "first_row_data", "separator_in"]
+__all__ = ["check_header", "check_identifiers", "first_row_data"]
 
 # Names that say a column numbers the rows. pandas' own: `Unnamed: 0` (`Unnamed: 0.1` when
 # saved again), `index`, `level_0` (`reset_index()` of a frame with an `index` column), or
@@ -32,6 +34,12 @@ _ID_NAME = re.compile(
     r"|((.*[\s_.\-])?(row|record|serial|case|seq|sr|sl|s|lfd)[\s_.\-]*)?(no|nr)\.?"
     r"|(row|record|serial|case|seq)[\s_.\-]*(num|number)|rownum|row|serial|s/?n|n°|#)"
     r"|.*[a-z]I[Dd]"  # PatientId, customerID
+)
+# A first column 1..n named as a number of something (`atomic_number`, `Reynolds number`)
+# is a quantity; one named for what it numbers (`sample_number`, `line_num`) numbers rows.
+_QUANTITY_NAME = re.compile(r"num(ber)?", re.IGNORECASE)
+_COUNTER_NAME = re.compile(
+    r"sample|row|record|serial|case|seq|item|entry|obs|line|index", re.IGNORECASE
 )
 
 
@@ -56,18 +64,11 @@ def check_header(file: Path, frame: Any) -> None:
     data_row = first_row_data(names, frame)
     if data_row:  # read as names, it lost a sample and named the columns by its values
         raise DataError(data_row)
-    separator = separator_in(names)
-    if separator and len(first) > len(names):  # `1,5;2,3`: decimal commas split each row
-        # `1.234,5`: points between thousands, which such a file writes for no other reason
-        row = ",".join(first)
-        grouped = ", thousands='.'" if re.search(r"(^|\D)\d{1,3}(\.\d{3})+(\D|$)", row) else ""
+    layout = misread(file) if len(first) > len(names) else None
+    if layout:  # `1,5;2,3`: decimal commas split each row at the commas; a preamble
         raise DataError(
-            f"{str(file)!r} seems to separate its columns with {separator!r} and to write "
-            f"numbers with decimal commas ({first[0]},{first[1]}...): read with commas its "
-            f"header is one column, {_short(names[0])!r}, and its rows are cut at the "
-            "decimal commas. Save it with commas between columns and points in numbers, "
-            f"e.g. pandas: pd.read_csv(path, sep={separator!r}, decimal=','{grouped})"
-            ".to_csv(path, index=False)."
+            f"{str(file)!r} {layout.told}: read with commas its rows have more "
+            f"fields than its header. {layout.advice}"
         )
     if len(first) > len(names):  # pandas took the first fields as the rows' labels
         extra = len(first) - len(names)
@@ -110,11 +111,6 @@ def check_header(file: Path, frame: Any) -> None:
         f"column(s) {shown} have no name in the header, so target= cannot name them and "
         "pandas makes one up. Name them in the header (or remove them), and save the CSV again."
     )
-
-
-def separator_in(names: list[str]) -> str | None:
-    """The separator (`;`, tab, `|`) of a header read with commas as one column, or None."""
-    return next((c for c in ";\t|" if len(names) == 1 and c in names[0]), None)
 
 
 def first_row_data(names: list[str], frame: Any) -> str:
@@ -165,7 +161,10 @@ def check_identifiers(frame: Any, features: list[str]) -> None:
     `Unnamed: 0`; `_ID_NAME`: `id`, `row_id`, `PatientId`): as a feature it tells
     the model which row it is, which leaks the target of a file numbered in
     sorted order (a depth-1 tree on it scored 1.0) and means nothing otherwise.
-    Shuffled or filtered row numbers are refused as well as `0..n-1`.
+    Shuffled or filtered row numbers are refused as well as `0..n-1`. The first
+    column is refused under any name (a named index: `Sample`) when it is exactly
+    `0..n-1` or `1..n` in file order, unless its name says it is a number of
+    something (`atomic_number`) or it is the only feature (`y = f(x)`).
     """
     for column in features:
         index = _ROW_NUMBER_NAME.fullmatch(column.strip()) is not None
@@ -186,10 +185,24 @@ def check_identifiers(frame: Any, features: list[str]) -> None:
             "otherwise. Drop it, e.g. pandas: pd.read_csv(path).drop(columns="
             f"[{column!r}]).to_csv(path, index=False); if it is a real quantity, rename it."
         )
+    import numpy as np
 
-
-def _short(text: str) -> str:
-    return text if len(text) <= 60 else text[:57] + "..."
+    first = str(frame.columns[0]) if len(frame.columns) else ""
+    counted = _QUANTITY_NAME.search(first) and not _COUNTER_NAME.search(first)
+    alone = features == [first]  # y = f(x) over x = 0, 1, 2...: no row numbers beside data
+    if first in features and not (counted or alone) and _row_numbers(frame[first]):
+        values = frame[first].to_numpy(dtype=float)
+        start = values[0] if len(values) else 0
+        if start in (0, 1) and (values == start + np.arange(len(values))).all():
+            raise DataError(
+                f"its first column, {first!r}, holds exactly the row numbers "
+                f"{int(start)}..{int(start) + len(values) - 1} in file order: a pandas index "
+                "saved with the file (DataFrame.to_csv() without index=False, the index "
+                f"named {first!r}). As a feature it tells the model each row's position, "
+                "which leaks the target when the rows were sorted. Drop it, e.g. pandas: "
+                "pd.read_csv(path, index_col=0).to_csv(path, index=False) (a quantity "
+                "numbering something, such as 'atomic_number', is kept, and so is an only feature)."
+            )
 
 
 def _row_numbers(column: Any) -> bool:

@@ -6,7 +6,8 @@ is a class (`NA` for North America), which was refused as missing values with
 advice to drop its rows (a class deleted). `text_targets_as_written` reads
 such a target as written; every other cell read as missing is still refused,
 and the message says which text the cells held. An empty cell is a missing
-value everywhere.
+value everywhere; a column of nothing but missing cells is refused as an empty
+column to drop.
 """
 
 from __future__ import annotations
@@ -60,11 +61,20 @@ def text_targets_as_written(frame: Any, written: Any, targets: list[str]) -> Non
 
 def check_no_missing(frame: Any, written: Any) -> None:
     """Raises `DataError` naming each column with missing cells (how many, and the text
-    pandas read as missing in them, from `written`), and how to fill or drop them."""
+    pandas read as missing in them, from `written`), and how to fill or drop them; first
+    the columns with no value at all, to drop (dropping their rows leaves none)."""
     missing = frame.isna().sum()
     missing = missing[missing > 0]
     if not len(missing):
         return
+    nothing = [str(c) for c, count in missing.items() if count == len(frame)]
+    if nothing:  # dropping the rows would drop them all
+        raise DataError(
+            f"column(s) {', '.join(map(repr, nothing))} have no values at all (every one of "
+            f"the {len(frame)} cells is missing): an empty column, e.g. from a separator at "
+            "the end of each line. Drop it, e.g. pandas: pd.read_csv(path).drop(columns="
+            f"{nothing!r}).to_csv(path, index=False)."
+        )
     parts, any_text = [], False
     for column, count in missing.items():
         texts = _held_texts(frame, written, str(column))

@@ -325,6 +325,8 @@ def _read_npz(
             try:
                 array = npz[key]
             except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
+                if "allow_pickle" in str(exc):  # an object array: strings in a list, a column
+                    raise DataError(_object_array(shown, key)) from None
                 raise invalid(f"array {key!r} cannot be read ({_first_line(exc)})") from None
             kinds = "U" if key == "class_names" else "biufU" if key.startswith("y_") else "biuf"
             if array.dtype.kind == "S" and "U" in kinds:  # byte strings (h5py, NumPy 1's "S")
@@ -350,6 +352,24 @@ def _read_npz(
             "validation off x_train"
         )
     return arrays
+
+
+def _object_array(shown: str, key: str) -> str:
+    """The refusal of array `key`, saved as an object array (which only pickle loads)."""
+    text = key == "class_names" or key.startswith("y_")
+    fix = (
+        f"{key}=np.asarray({key}).astype(str)"
+        + (" (or .astype(int) for class ids)" if key != "class_names" else "")
+        if text
+        else f"{key}=np.asarray({key}, dtype=np.float32)"
+    )
+    return (
+        f"{shown!r}: array {key!r} is an object array (dtype=object, e.g. "
+        f"{'the labels of a DataFrame column or a list of names' if text else 'a list of arrays'}"
+        "), which only pickle can load, and tunekit does not load pickles (a pickle runs "
+        f"code when loaded). Save it as {'text' if text else 'numbers'}, e.g. "
+        f"np.savez(path, ..., {fix})."
+    )
 
 
 def _download_mnist() -> dict[str, np.ndarray]:

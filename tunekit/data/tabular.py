@@ -13,11 +13,8 @@ import numpy as np
 from tunekit.data import _targets as tg
 from tunekit.data._checks import CLASSIFICATION, REGRESSION, _naming_file
 from tunekit.data._classes import value_classes
-from tunekit.data._csv_header import (
-    check_header,
-    check_identifiers,
-    separator_in,
-)
+from tunekit.data._csv_header import check_header, check_identifiers
+from tunekit.data._csv_layout import misread
 from tunekit.data._csv_missing import as_written, check_no_missing, text_targets_as_written
 from tunekit.data._csv_numbers import written_numbers
 from tunekit.data.dataset import Dataset
@@ -75,9 +72,11 @@ def load_csv(
             leaves a column unnamed, or is shorter than its rows, `target` is
             not a column (the message lists the columns), a feature column is
             not numeric or numbers the rows (a pandas index, in any order, or
-            an id column: `check_identifiers`), a cell is missing, or the
-            target contradicts `task=`. A `;`-separated file and one without a
-            header row are told so.
+            an id column, or a first column of exactly the row numbers:
+            `check_identifiers`), a column is empty or a cell is missing, or the
+            target contradicts `task=`. A file separated by `;` or tabs, with a
+            `sep=;` line or lines before the header, in UTF-16, or without a header
+            row is told so, with the `pd.read_csv` arguments that read it.
 
     Example:
     >>> ds = load_csv("rivers.csv", target="temperature")
@@ -93,6 +92,12 @@ def load_csv(
     try:
         frame = pd.read_csv(file)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, OSError) as exc:
+        layout = misread(file, utf8=not isinstance(exc, UnicodeDecodeError))
+        if layout:  # UTF-16, another separator, lines before the header: what to pass
+            raise DataError(
+                f"Could not read {str(file)!r} as a CSV with a header row: it "
+                f"{layout.told}. {layout.advice}"
+            ) from None
         encoding = (
             " It is not UTF-8 text: save it as UTF-8 (e.g. pandas: pd.read_csv(path, "
             "encoding='latin-1').to_csv(path, index=False), or your editor's UTF-8 option)."
@@ -110,15 +115,16 @@ def load_csv(
     targets = [target] if isinstance(target, str) else list(target)
     unknown = [t for t in targets if t not in columns]
     if not targets or unknown:
-        separator = separator_in(columns)
-        if separator:  # one column: its name is the whole header, said in short
-            shown = columns[0] if len(columns[0]) <= 60 else columns[0][:57] + "..."
+        layout = misread(file)
+        if layout:  # another separator (names with commas too), a `sep=;` line, a preamble
+            shown = ", ".join(repr(c if len(c) <= 60 else c[:57] + "...") for c in columns[:3])
+            read = f"its columns are {_columns_shown(layout.columns)}"
             raise DataError(
-                f"{str(file)!r} seems to separate its columns with {separator!r}, not commas: "
-                f"read with commas it has one column, {shown!r}, and no column "
-                f"{targets[0] if targets else target!r}. Save it with commas "
-                f"(DataFrame.to_csv's default), e.g. pd.read_csv(path, sep={separator!r})"
-                ".to_csv(path, index=False)."
+                f"{str(file)!r} {layout.told}: read with commas it has "
+                + (f"one column, {shown}," if len(columns) == 1 else f"the columns {shown}")
+                + ("..." if len(columns) > 3 else "")
+                + f" and no column {targets[0] if targets else target!r}. {layout.advice}"
+                + (f" (Read that way, {read}.)" if len(layout.columns) > 1 else "")
             )
         listed = [t.strip() for t in str(target).split(",")] if isinstance(target, str) else []
         several = len(listed) > 1 and all(t in columns for t in listed)
