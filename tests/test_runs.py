@@ -118,7 +118,9 @@ def test_ls_lists_a_finished_an_interrupted_and_a_corrupt_run_and_skips_the_rest
     assert pd.isna(stopped["test_value"]) and pd.isna(stopped["test_metric"])
 
     assert broken["status"].startswith("corrupt: manifest.json (not valid JSON: ")
-    assert broken["trials"] == 0 and pd.isna(broken["best_val"])
+    # Its trials still read (only the manifest is damaged): counted, not 0 (`trials >= 1`
+    # dropped such a run).
+    assert broken["trials"] == best["trials"] and pd.isna(broken["best_val"])
 
 
 @pytest.mark.parametrize(
@@ -169,7 +171,7 @@ def test_ls_order_filter_and_their_errors(runs):
     code, out, _ = _cli("ls", str(runs), "--order", "trials", "--format", "csv")
     assert code == 0
     frame = pd.read_csv(io.StringIO(out))
-    assert frame["name"].tolist() == ["broken", "sub/coarse-only", "best"]
+    assert frame["name"].tolist()[0] == "sub/coarse-only"  # 3 trials; best and broken: 4+
     assert frame["trials"].is_monotonic_increasing
     code, out, _ = _cli("ls", str(runs), "--order=-name", "--format", "csv")
     assert pd.read_csv(io.StringIO(out))["name"].tolist() == ["sub/coarse-only", "broken", "best"]
@@ -193,6 +195,44 @@ def test_ls_order_filter_and_their_errors(runs):
     assert code == 2 and err.startswith("error: compare needs two or more runs; got 1.")
     code, _, err = _cli("compare", str(runs / "best"), str(runs / "missing"))
     assert code == 2 and "tunekit ls DIRECTORY" in err and "ls_runs" not in err
+
+
+def test_a_filter_on_params_leaves_out_the_runs_without_a_winner(runs):
+    """`params` is the one integer column with missing values (pandas' Int64): a filter on
+    it raised "cannot convert float NaN to bool" with a traceback (exit 1) whenever an
+    unfinished or corrupt run was in the folder."""
+    assert ls_runs(runs, filter="params > 0")["name"].tolist() == ["best"]
+    assert ls_runs(runs, filter="not (params > 0)")["name"].tolist() == []
+    code, out, err = _cli("ls", str(runs), "--filter", "params > 1000", "--format", "csv")
+    assert code == 0 and "Traceback" not in err, err
+    assert pd.read_csv(io.StringIO(out))["name"].tolist() == ["best"]
+
+
+def test_a_corrupt_run_counts_its_readable_completed_trials(tmp_path, runs):
+    run = tmp_path / "bad-report"
+    shutil.copytree(runs / "best", run, ignore=shutil.ignore_patterns("tensorboard"))
+    (run / "report.json").write_text("{bad")
+    row = ls_runs(tmp_path).set_index("name").loc["bad-report"]
+    assert row["status"].startswith("corrupt: report.json (not valid JSON")
+    assert row["trials"] == ls_runs(runs).set_index("name").loc["best", "trials"] > 0
+
+
+def test_compare_keeps_the_winner_trial_apart_from_a_hyperparameter_named_trial(tmp_path, runs):
+    """A hyperparameter named `trial` (KerasTuner takes any name) overwrote the row
+    `winner.trial`: the run's chosen trial showed as the value 32, exit 0."""
+    run = tmp_path / "named"
+    shutil.copytree(runs / "best", run, ignore=shutil.ignore_patterns("tensorboard"))
+    report = json.loads((run / "report.json").read_text())
+    best = report["best"]
+    best["hyperparameters"] = {"trial": 32, **best["hyperparameters"]}
+    (run / "report.json").write_text(json.dumps(report))
+    frame = compare_runs(run, runs / "best")
+    assert frame.loc["winner.trial"].tolist() == [f"{best['phase']}/{best['trial_id']}"] * 2
+    assert frame.loc["winner.hp.trial"].iloc[0] == 32
+    assert pd.isna(frame.loc["winner.hp.trial"].iloc[1])
+    for name, value in best["hyperparameters"].items():
+        if name != "trial":
+            assert frame.loc[f"winner.hp.{name}"].iloc[0] == value
 
 
 def test_ls_best_val_order_is_best_first_in_each_runs_direction(runs):

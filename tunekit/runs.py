@@ -314,12 +314,27 @@ def _started(manifest: dict[str, Any]) -> str | None:
         return None
 
 
-def _corrupt_row(name: str, error: _Corrupt) -> dict[str, Any]:
+def _corrupt_row(name: str, error: _Corrupt, run_dir: Path) -> dict[str, Any]:
     return {column: None for column in COLUMNS} | {
         "name": name,
         "status": f"corrupt: {error}",
-        "trials": 0,
+        "trials": _completed_readable(run_dir),
     }
+
+
+def _completed_readable(run_dir: Path) -> int:
+    """The completed trials whose `trial.json` reads, in a run that is otherwise damaged
+    (a bad `report.json` left 5 readable trials listed as 0, and `trials >= 1` dropped it)."""
+    count = 0
+    for path in run_dir.glob("*/trial_*/trial.json"):
+        if path.parent.parent.name not in PHASES:
+            continue
+        try:
+            trial = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        count += isinstance(trial, dict) and trial.get("status") == "COMPLETED"
+    return count
 
 
 def _row(name: str, run_dir: Path) -> dict[str, Any]:
@@ -328,9 +343,9 @@ def _row(name: str, run_dir: Path) -> dict[str, Any]:
         run = _load(run_dir)
         return _row_of(name, run)
     except _Corrupt as e:
-        return _corrupt_row(name, e)
+        return _corrupt_row(name, e, run_dir)
     except _BAD_CONTENT as e:  # a value of the wrong kind
-        return _corrupt_row(name, _Corrupt(MANIFEST, f"unexpected content: {e!r}"))
+        return _corrupt_row(name, _Corrupt(MANIFEST, f"unexpected content: {e!r}"), run_dir)
 
 
 def _row_of(name: str, run: _Run) -> dict[str, Any]:
@@ -461,7 +476,7 @@ def _filter_mask(frame: pd.DataFrame, filter: Any) -> pd.Series:
             f"filter={filter!r} is not a condition: it must be true or false for each run "
             f"(it gave {_kind(mask)}). Compare a column, e.g. {example}."
         )
-    return mask.astype(bool)
+    return mask.fillna(False).astype(bool)  # a run without the value (params: NA) is left out
 
 
 def _kind(value: Any) -> str:
@@ -572,7 +587,7 @@ def _column(run_dir: Path) -> tuple[dict[str, Any], dict[str, Any]]:
     best = (run.report or {}).get("best")
     if isinstance(best, dict):
         results["winner.trial"] = f"{best.get('phase')}/{best.get('trial_id')}"
-        results |= dict(_flat("winner", best.get("hyperparameters") or {}))
+        results |= dict(_flat("winner.hp", best.get("hyperparameters") or {}))
     return settings, results
 
 
@@ -590,8 +605,8 @@ def compare_runs(*run_dirs: str | os.PathLike) -> pd.DataFrame:
 
     Rows are the run's settings (its manifest's `config`, nested keys joined
     by `.`, e.g. `hypermodel.class`), then its results: `result.<column>` of
-    `ls_runs`, `test.<metric>` (every test metric) and `winner.<name>` (the
-    chosen trial and its hyperparameters). Rows whose values differ between
+    `ls_runs`, `test.<metric>` (every test metric), `winner.trial` (the
+    chosen trial) and `winner.hp.<name>` (its hyperparameters). Rows whose values differ between
     the runs come first (settings, then results), then the rows that agree
     (settings, then results); a value a run lacks is None.
 
