@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import argparse
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -90,14 +91,99 @@ def test_a_split_folder_beside_ordinary_classes_is_refused(tmp_path):
         image_folder_stream(root)
 
 
-def test_split_named_folders_of_images_stay_classes(tmp_path):
-    """A class named 'test' or 'valid' whose images sit in it directly is a class."""
+def test_a_split_named_folder_of_images_among_classes_stays_a_class(tmp_path):
+    """A class named 'test' (or 'train', the vehicle) whose images sit in it directly,
+    beside other classes, is a class."""
     root = tmp_path / "f"
     _images(root / "test", 6)
-    _images(root / "valid", 6, start=100)
+    _images(root / "cat", 6, start=100)
     _images(root / "other" / "nested", 6, start=50)  # not a split name: nested is allowed
-    assert image_folder_stream(root).class_names == ["other", "test", "valid"]
-    assert load_image_directory(root, (6, 6)).class_names == ["other", "test", "valid"]
+    assert image_folder_stream(root).class_names == ["cat", "other", "test"]
+    assert load_image_directory(root, (6, 6)).class_names == ["cat", "other", "test"]
+
+
+@pytest.mark.parametrize(
+    "names",
+    [("test", "train"), ("test", "valid"), ("test1", "train")],
+    ids=["train_test", "test_valid", "kaggle_dogs_vs_cats"],
+)
+@pytest.mark.parametrize("loader", list(LOADERS))
+def test_split_folders_of_images_with_no_class_folders_are_refused(tmp_path, names, loader):
+    """`train/cat.1.jpg`, `test1/1.jpg` (Kaggle's dogs vs cats): trained as the classes
+    'test' and 'train', exit 0 (test accuracy at chance)."""
+    root = tmp_path / "f"
+    for i, name in enumerate(names):
+        _images(root / name, 6, start=40 * i)
+    with pytest.raises(DataError) as caught:
+        LOADERS[loader](root)
+    message = str(caught.value)
+    assert "holds split folders, not class folders" in message
+    assert f"{names[0]!r} and {names[1]!r} hold images directly" in message
+    assert "one subfolder per class" in message
+
+
+def test_split_folders_holding_class_folders_and_a_few_loose_images_are_refused(tmp_path):
+    root = _split_layout(tmp_path / "f", ("train", "test"), classes=("cat", "dog"))
+    _images(root / "train", 2, start=200)  # a few images left beside the class folders
+    _images(root / "test", 2, start=220)
+    with pytest.raises(DataError, match=r"'test' and 'train' hold the class folders 'cat', 'dog'"):
+        image_folder_stream(root)
+
+
+@pytest.mark.parametrize(
+    "splits, fix",
+    [
+        (("fold1", "fold2", "fold3"), "merge the folds' class folders into one folder"),
+        (("Fold_1", "fold-2"), "merge the folds' class folders into one folder"),
+        (("entrenamiento", "prueba"), "--data {root}/entrenamiento"),
+        (("treino", "validação", "teste"), "--data {root}/treino"),
+        (("Trainingsdaten", "Testdaten"), "--data {root}/Trainingsdaten"),
+        (("apprentissage", "test"), "--data {root}/apprentissage"),
+        (("训练集", "测试集"), "--data {root}/训练集"),
+        (("train", "Development"), "--data {root}/train"),
+        (("train", "minival"), "--data {root}/train"),
+    ],
+)
+def test_folds_and_split_names_in_other_languages_are_refused(tmp_path, splits, fix):
+    """Names a word list in English missed (third retry): `fold1/<class>`, `prueba/`..."""
+    root = _split_layout(tmp_path / "f", splits)
+    with pytest.raises(DataError) as caught:
+        image_folder_stream(root)
+    assert "holds split folders, not class folders" in str(caught.value)
+    assert fix.format(root=root) in str(caught.value)
+
+
+def test_a_class_named_with_a_split_word_nested_like_its_siblings_is_a_class(tmp_path):
+    """`test_tubes/{a,b}` beside `pretest/{a,b}`, `devil/{a,b}`: a class whose images sit in
+    subfolders like every other class's (refused before, and told it was the training
+    folder)."""
+    root = tmp_path / "f"
+    inner = {"pretest": ("2019", "2020"), "devil": ("wild", "zoo"), "test_tubes": ("a", "b")}
+    for i, (name, sources) in enumerate(inner.items()):
+        for j, source in enumerate(sources):
+            _images(root / name / source, 6, start=30 * i + 3 * j)
+    assert image_folder_stream(root).class_names == ["devil", "pretest", "test_tubes"]
+    # the same subfolders in every folder: splits of the same classes (`learn/`, `eval/`)
+    for name in ("devil", "pretest"):
+        for source in ("a", "b"):
+            _images(root / name / source, 6)
+        for source in inner[name]:
+            shutil.rmtree(root / name / source)
+    with pytest.raises(DataError, match="holds split folders, not class folders"):
+        image_folder_stream(root)
+
+
+def test_classes_that_all_hold_the_same_subfolders_are_loaded_with_a_warning(tmp_path, caplog):
+    """`a/{x,y}`, `b/{x,y}`: classes with subfolders by source, or splits under an unknown
+    name? Loaded as classes, with a warning that says how to tell."""
+    root = tmp_path / "f"
+    for name in ("dogs", "cats"):
+        for source in ("indoor", "outdoor"):
+            _images(root / name / source, 6, start=len(name + source))
+    with caplog.at_level("WARNING", logger="tunekit.data"):
+        assert image_folder_stream(root).class_names == ["cats", "dogs"]
+    assert "holds the same subfolders ('indoor' and 'outdoor')" in caplog.text
+    assert "splits or folds of the data rather than classes" in caplog.text
 
 
 def test_cli_exits_2_on_a_folder_of_split_folders(tmp_path, capsys):

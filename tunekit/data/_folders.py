@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import logging
 import math
 import re
 from collections import Counter
@@ -29,28 +30,47 @@ __all__ = ["SPLIT_FOLDER_NAMES", "check_not_split_folders", "split_files"]
 
 SPLITS = ("train", "val", "test")
 # Words (of a folder name cut at `_`, `-`, spaces, digits and camelCase) that name a split of
-# the data rather than a class: `train`, `Train_Data`, `seg_train`, `trn`, `TestSet`, `val`.
+# the data rather than a class: `train`, `Train_Data`, `seg_train`, `trn`, `TestSet`, `val`,
+# and the same in the languages users name folders in (`entrenamiento`, `prueba`, `treino`,
+# `validación`, `训练`...). `fold1`, `fold_2`, `split3`: folds of a cross-validation.
 SPLIT_FOLDER_NAMES = {
-    "train": ("train", "training", "trainset", "trn"),
-    "val": ("val", "valid", "validation", "valset", "dev"),
-    "test": ("test", "testing", "testset", "tst", "holdout", "pred", "prediction"),
-}
+    "train": (
+        "train", "training", "trainset", "trn", "trainings", "entrenamiento", "entreno",
+        "apprentissage", "entrainement", "entraînement", "treino", "treinamento",
+        "addestramento", "训练", "训练集",
+    ),
+    "val": (
+        "val", "valid", "validation", "valset", "dev", "development", "minival", "validacion",
+        "validación", "validacao", "validação", "validazione", "validierung", "验证", "验证集",
+    ),
+    "test": (
+        "test", "testing", "testset", "tst", "holdout", "pred", "prediction", "prueba",
+        "pruebas", "teste", "testes", "测试", "测试集",
+    ),
+}  # fmt: skip
 _SPLIT_OF = {word: split for split, words in SPLIT_FOLDER_NAMES.items() for word in words}
+_FOLD = re.compile(r"(?:k?fold|split|cv)[ _-]?\d+", re.IGNORECASE)
 
 
 # A whole name, its separators dropped, that names a split: `traindata`, `HoldOut`, `tests`.
 _JOINED = re.compile(
-    r"(?P<train>train(?:ing|val)?|trn)|(?P<val>val(?:id(?:ation)?)?|dev)"
+    r"(?P<train>train(?:ings?|val)?|trn)|(?P<val>val(?:id(?:ation)?)?|dev)"
     r"|(?P<test>tests?|testing|tst|holdout|eval(?:uation)?|pred(?:ictions?)?)"
 )
 _JOINED_NAME = re.compile(
-    rf"(?:{_JOINED.pattern})(?:data|dataset|images?|imgs|sets?|samples|split)?"
+    rf"(?:{_JOINED.pattern})"
+    r"(?:data|daten|datos|dados|donnees|dataset|images?|imgs|bilder|sets?|samples|split)?"
 )
+_log_data = logging.getLogger("tunekit.data")
 
 
 def _split_of(name: str) -> str | None:
-    """The split a folder name names (`"train"`, `"val"`, `"test"`), or `None` for a class."""
+    """The split a folder name names (`"train"`, `"val"`, `"test"`, or `"fold"` for
+    `fold1`), or `None` for a class."""
+    if _FOLD.fullmatch(name.strip()):
+        return "fold"
     words = re.findall(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+", name)
+    words += re.findall(r"[^\W\d_]+", name)  # any script: `validación`, `训练集`
     found = next((_SPLIT_OF[w.lower()] for w in words if w.lower() in _SPLIT_OF), None)
     joined = _JOINED_NAME.fullmatch(re.sub(r"[^a-z]", "", name.lower()))
     if found is None and joined is not None:
@@ -58,62 +78,130 @@ def _split_of(name: str) -> str | None:
     return found
 
 
-def _holds_class_folders(folder: Path) -> list[str]:
-    """The sorted subfolder names of `folder` when it holds subfolders and no image directly."""
+def _entries(folder: Path) -> tuple[list[str], bool]:
+    """`(sorted subfolder names, whether it holds an image directly)` of `folder`."""
     try:
         entries = [p for p in folder.iterdir() if not p.name.startswith(".")]
     except OSError:
-        return []  # list_images names a folder it cannot list
-    if any(not p.is_dir() and image_kind(p) for p in entries):
-        return []
-    return sorted(p.name for p in entries if p.is_dir())
+        return [], False  # list_images names a folder it cannot list
+    images = any(not p.is_dir() and image_kind(p) for p in entries)
+    return sorted(p.name for p in entries if p.is_dir()), images
+
+
+def _holds_class_folders(folder: Path) -> list[str]:
+    """The sorted subfolder names of `folder` when it holds subfolders and no image directly."""
+    inner, images = _entries(folder)
+    return [] if images else inner
+
+
+def _listed(names: Sequence[str]) -> str:
+    found = [repr(n) for n in names]
+    return found[0] if len(found) == 1 else ", ".join(found[:-1]) + " and " + found[-1]
 
 
 def check_not_split_folders(folder: Path, names: Sequence[str]) -> None:
-    """Refuses an image folder whose "class" folders are split folders holding class folders.
+    """Refuses an image folder whose "class" folders are splits of the data.
 
     Args:
         folder: The image folder.
         names: Its (non-hidden) subfolder names, the classes it would give.
 
     Raises:
-        DataError: A subfolder named as a split (a word of its name is
-            `train`/`training`/`trn`, `val`/`valid`/`validation`/`dev`,
-            `test`/`testing`/`tst`/`pred`..., any case: `Train_Data`,
-            `seg_train`, `TestSet`) holds
-            subfolders and no image directly: the layout `f/train/<class>/...`,
-            `f/val/<class>/...`, `f/test/<class>/...` (or `f/train/<class>`
-            alone). The message names them and the fix: give the training
-            folder (tunekit splits it itself), or merge the class folders.
+        DataError: When its subfolders are split folders: a subfolder is
+            split-named when a word of its name is `train`/`training`/`trn`,
+            `val`/`valid`/`validation`/`dev`, `test`/`testing`/`tst`/`pred`...
+            (any case, and the same words in other languages: `entrenamiento`,
+            `prueba`, `validación`, `训练`), or its whole name is `fold1`,
+            `split_2`... Refused: split-named folders of two different splits
+            (`train/` and `test/`, holding class folders or images directly:
+            Kaggle's `train/cat.1.jpg`), folders that are all split-named and
+            hold subfolders (`train/<class>` alone, `fold1/<class>`,
+            `fold2/<class>`), or one split-named folder holding subfolders
+            beside folders that hold none or all hold the very same subfolders
+            (`learn/{a,b}`, `eval/{a,b}`). A class whose name merely contains
+            such a word (`test_tubes/`, nested like its sibling classes, in
+            subfolders of its own) is a class. The message names the folders and the fix:
+            give the training folder (tunekit splits it itself), or merge the
+            class folders.
+
+    Logs:
+        A warning (logger `tunekit.data`) when every class folder holds the
+        same two or more subfolders and no image directly (`a/{x,y}`,
+        `b/{x,y}`): the classes may be splits under names not listed here.
     """
-    nested = {name: _holds_class_folders(folder / name) for name in names if _split_of(name)}
-    nested = {name: inner for name, inner in nested.items() if inner}
-    if not nested:
+    kind = {name: _split_of(name) for name in names}
+    named = [name for name in names if kind[name]]
+    content = {name: _entries(folder / name) for name in names}
+    nested = {name: content[name][0] for name in named if content[name][0]}
+    kinds = {kind[name] for name in named}
+    others = [n for n in names if not kind[n]]
+    # One split name among classes that hold subfolders too (`test_tubes/` beside `devil/`):
+    # a class, unless every folder holds the very same subfolders, as splits of the same
+    # classes do (`learn/{a,b}`, `eval/{a,b}`).
+    a_class = (
+        bool(others)
+        and all(content[n][0] and not content[n][1] for n in others)
+        and len({tuple(content[n][0]) for n in names}) > 1
+    )
+    if not named or (len(kinds) < 2 and (not nested or a_class)):
+        _warn_if_shared_subfolders(folder, names, content)
         return
-    found = [repr(n) for n in nested]
-    split_names = found[0] if len(found) == 1 else ", ".join(found[:-1]) + " and " + found[-1]
-    train = next((n for n in nested if _split_of(n) == "train"), next(iter(nested)))
+    if not nested:  # train/*.png, test/*.png: split folders with no class folders in them
+        raise DataError(
+            f"The image folder {str(folder)!r} holds split folders, not class folders: "
+            f"{_listed(named)} hold images directly, so their names would be trained as the "
+            "classes. tunekit takes each image's class from the name of its folder: put the "
+            "images of each class in one subfolder per class (cat/, dog/, ...) of one folder "
+            "(tunekit splits it itself into training, validation and test), and give that "
+            "folder. If they really are classes, rename the folders."
+        )
+    train = next((n for n in nested if kind[n] == "train"), next(iter(nested)))
     given = folder / train
     while len(inner := _holds_class_folders(given)) == 1 and _split_of(inner[0]):
         given = given / inner[0]  # `training_set/training_set/<class>`: the class folders' folder
-    classes = _holds_class_folders(given)
+    classes = _entries(given)[0]
     shown = ", ".join(repr(c) for c in classes[:6]) + (
         f" and {len(classes) - 6} more" if len(classes) > 6 else ""
     )
+    split_names = _listed(list(nested))
+    folds = "fold" in kinds
     raise DataError(
         f"The image folder {str(folder)!r} holds split folders, not class folders: "
-        f"{split_names} {'hold' if len(found) > 1 else 'holds'} the class folders {shown}; "
+        f"{split_names} {'hold' if len(nested) > 1 else 'holds'} the class folders {shown}; "
         f"read as they are, {split_names} would be trained as the classes, each mixing the real "
         "ones. tunekit splits one folder of class folders itself (stratified per class and "
-        "seeded, by default 15% validation and 15% test, the same images every run), so give "
-        f"it the training folder: --data {given} (Python: image_folder_stream({str(given)!r}), "
-        f"load_image_directory({str(given)!r}, ...)), or merge the split folders' class "
-        "folders into one folder (one subfolder per class holding all its images). A separate "
+        "seeded, by default 15% validation and 15% test, the same images every run), so "
+        + (
+            "merge the folds' class folders into one folder and give that"
+            if folds
+            else f"give it the training folder: --data {given} (Python: "
+            f"image_folder_stream({str(given)!r}), load_image_directory({str(given)!r}, ...)), "
+            "or merge the split folders' class folders into one folder"
+        )
+        + " (one subfolder per class holding all its images). A separate "
         "validation or test folder is not taken with an image folder; from Python, "
         "StreamData(train, val, test) takes three tf.data streams of your own (e.g. "
         "keras.utils.image_dataset_from_directory on each split folder). If "
         f"{train!r} really is a class whose images sit in subfolders, rename its folder."
     )
+
+
+def _warn_if_shared_subfolders(
+    folder: Path, names: Sequence[str], content: dict[str, tuple[list[str], bool]]
+) -> None:
+    inner = {tuple(content[n][0]) for n in names if not content[n][1]}
+    if len(names) >= 2 and len(inner) == 1 and len(shared := next(iter(inner))) >= 2:
+        if all(not content[n][1] for n in names):
+            _log_data.warning(
+                "Every class folder of %r (%s) holds the same subfolders (%s) and no image "
+                "directly: the classes are %s. If those folders are splits or folds of the "
+                "data rather than classes, and the subfolders the classes, give one folder "
+                "of class folders instead (merge them).",
+                str(folder),
+                _listed(list(names)[:6]),
+                _listed(list(shared)[:6]),
+                _listed(list(names)[:6]),
+            )
 
 
 def split_files(
