@@ -55,9 +55,9 @@ BAD: dict[str, list[object]] = {
         {1.5: 2.0},
     ],
     "finalists": [-1, 1.5, True, "3", None],
-    "finalist_seeds": [0, -1, 2.5, True, None],
+    "finalist_seeds": [0, -1, 2.5, True, None, 1001],  # seed + 1001 could pass 2**32
     "baseline": [0, 1, "yes", None],
-    "final_seeds": [0, -2, 1.5, True, None],
+    "final_seeds": [0, -2, 1.5, True, None, 2000],
 }
 # Good values, normalised as CoarseToFine stores them.
 GOOD: dict[str, list[tuple[object, object]]] = {

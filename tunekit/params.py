@@ -68,8 +68,11 @@ FINE_TUNERS: tuple[str, ...] = get_args(FineTuner)
 FINAL_SCHEDULES: tuple[str, ...] = get_args(FinalSchedule)
 PROGRESS_MODES: tuple[str, ...] = get_args(ProgressMode)
 # Seeds reach NumPy and KerasTuner as `seed + 1` (and `seed + i` for finalists and final
-# seeds, a handful): NumPy takes seeds below 2**32.
+# seeds, at most MAX_EXTRA_SEEDS of them): NumPy takes seeds below 2**32. (Extra seeds had
+# no bound: `seed=MAX_SEED, final_seeds=2000` failed in keras.utils.set_random_seed after
+# the searches and 1,023 retrains.)
 MAX_SEED = 2**32 - 1024
+MAX_EXTRA_SEEDS = 1000
 MAX_PORT = 65535
 MIN_COARSE_TRIALS = 3  # `narrow_space`'s default `min_trials`
 # `tunekit.data.TASKS` and `tunekit.data.CLASS_WEIGHT_MODES`, repeated so this module
@@ -346,6 +349,7 @@ class Param:
 
 
 POSITIVE_INT: tuple[Constraint, ...] = (Interval("int", 1),)
+SEED_COUNT: tuple[Constraint, ...] = (Interval("int", 1, MAX_EXTRA_SEEDS),)
 
 PARAMETERS: dict[str, Param] = {
     p.name: p
@@ -537,7 +541,7 @@ PARAMETERS: dict[str, Param] = {
         ),
         Param(
             "finalist_seeds",
-            POSITIVE_INT,
+            SEED_COUNT,
             2,
             "Extra seeds per finalist (the trial's own score counts as one more).",
             "--finalist-seeds",
@@ -552,7 +556,7 @@ PARAMETERS: dict[str, Param] = {
         ),
         Param(
             "final_seeds",
-            POSITIVE_INT,
+            SEED_COUNT,
             1,
             "Retrains of the winner (seeds seed, seed+1, ...) whose test metric is reported "
             "as mean and standard deviation; the saved model is the first seed's.",
