@@ -62,6 +62,7 @@ ORDER = [
     "state_files",
     "replacing",
     "manifest",
+    "run_reads",
     "progress",
     "results",
     "retraining",

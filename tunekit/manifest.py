@@ -103,6 +103,8 @@ class RunManifest:
         self.notices: list[str] = []  # for the opener to tell (`CoarseToFine.say`)
         self.replacement: replacing.Replacement | None = None  # other after-search settings
 
+    held = property(lambda self: self._lock_fd is not None)  # False once released (`_lock`)
+
     @property
     def path(self) -> Path:
         return self.run_dir / MANIFEST

@@ -68,8 +68,10 @@ from tunekit.params import (
     resolve_workflow_params,
 )
 from tunekit.replacing import SEARCH_STEPS
+from tunekit.run_reads import check_settings
 from tunekit.state_files import (
     DATA_FILES,
+    MANIFEST,
     check_kerastuner_project,
     check_search_space,
     read_run_file,
@@ -289,7 +291,9 @@ class CoarseToFine:
     this constructor's keyword arguments.
 
     Args:
-        hypermodel: A `keras_tuner.HyperModel` or a `build(hp)` function.
+        hypermodel: A `keras_tuner.HyperModel` instance (`MyHyperModel()`,
+            not the class) or a `build(hp)` function returning a compiled
+            model.
         data: A `tunekit.data.Dataset` (arrays, or dicts of arrays), or a
             `tunekit.data.StreamData`: batched `tf.data.Dataset`s or
             `keras.utils.PyDataset`s passed to `tuner.search` as they are
@@ -358,8 +362,10 @@ class CoarseToFine:
             rules are `tunekit.params.PARAMETERS`), or a setting is given
             both as a keyword and in `narrowing` / `retrain`, or `cv` > 1
             with `fine_tuner="hyperband"`. A `ValueError` and a `TypeError`;
-            the message names the keyword.
-        TypeError: `hypermodel` or `data` is of the wrong type.
+            the message names the keyword. Also for a `hypermodel` that is
+            not a HyperModel instance or a build function: a HyperModel
+            class (pass `MyHyperModel()`), a Keras model or model class.
+        TypeError: `data` is of the wrong type.
         DataError: A class of the validation or test labels is missing from
             the training labels, or `cv` > 1 with data that cannot be split
             by sample index (a stream).
@@ -422,11 +428,7 @@ class CoarseToFine:
         baseline: bool = True,
         final_seeds: int = 1,
     ) -> None:
-        if not (isinstance(hypermodel, kt.HyperModel) or callable(hypermodel)):
-            raise TypeError(
-                "`hypermodel` must be a keras_tuner.HyperModel or a build(hp) function. "
-                f"Received: {hypermodel!r} of type {type(hypermodel).__name__}."
-            )
+        _check_hypermodel_argument(hypermodel)
         if not isinstance(data, (Dataset, StreamData)):
             raise TypeError(
                 "`data` must be a tunekit.data.Dataset (see load_mnist, load_image_directory, "
@@ -590,6 +592,7 @@ class CoarseToFine:
         self.trial_losses: dict[str, str] = {}  # the first trial's loss (check_same_loss)
         self._products: dict[str, Any] = {}
         self._manifest: RunManifest | None = None
+        self._reading: str | None = None  # the step a read-only open needs (`_open_to_read`)
         self._model_checked = False
         self._declared: kt.HyperParameters | None = None  # see _declared_space
         # What loading the run's .keras files alone needs (see check_round_trip), else None.
@@ -679,6 +682,7 @@ class CoarseToFine:
             A `Selection` named tuple; `phase, trial, reason = run.select()`
             still works.
         """
+        self._open_to_read("select()", None)
         return select(self)
 
     def retrain(self) -> keras.Model:
@@ -736,11 +740,12 @@ class CoarseToFine:
             RunNotFinishedError: The run has not finished: call `run()` or
                 `evaluate()` first.
         """
-        if not self.manifest.is_done("evaluate"):
-            raise RunNotFinishedError(
-                f"The run in {self.run_dir} has not finished: call run() or evaluate() first."
-            )
-        return Result.read(self.run_dir, self.manifest.state["steps"], self.narrow())
+        manifest = self._open_to_read(
+            "result()",
+            "evaluate",
+            f"The run in {self.run_dir} has not finished: call run() or evaluate() first.",
+        )
+        return Result.read(self.run_dir, manifest.state["steps"], self.narrow())
 
     def get_best_hyperparameters(self, num_trials: int = 1) -> list[kt.HyperParameters]:
         """The best configurations of both searches, as KerasTuner's method of that name.
@@ -765,11 +770,12 @@ class CoarseToFine:
                 `run()` (or `fine()`) first.
         """
         check_param("num_trials", num_trials, POSITIVE_INT)
-        if not self.manifest.is_done("fine"):
-            raise RunNotFinishedError(
-                f"The searches in {self.run_dir} have not finished: call run() or fine() "
-                "before get_best_hyperparameters()."
-            )
+        self._open_to_read(
+            "get_best_hyperparameters()",
+            "fine",
+            f"The searches in {self.run_dir} have not finished: call run() or fine() "
+            "before get_best_hyperparameters().",
+        )
         return [_active_copy(t.hyperparameters) for t in ranked_trials(self)[:num_trials]]
 
     def get_best_models(self, num_models: int = 1) -> list[keras.Model]:
@@ -800,12 +806,60 @@ class CoarseToFine:
                 "only) use the phase's tuner, e.g. run.fine().get_best_models(num_models=3). "
                 f"Received: num_models={num_models!r}."
             )
-        if not self.manifest.is_done("retrain"):
-            raise RunNotFinishedError(
-                f"The run in {self.run_dir} has no final model yet: call run() or retrain() "
-                "before get_best_models()."
-            )
+        self._open_to_read(
+            "get_best_models()",
+            "retrain",
+            f"The run in {self.run_dir} has no final model yet: call run() or retrain() "
+            "before get_best_models().",
+        )
         return [self.retrain()]
+
+    def _open_to_read(self, method: str, needs: str | None, unfinished: str = "") -> RunManifest:
+        """The manifest for a read-only accessor, opened without changing the run folder.
+
+        A run this object holds open is read as it is. Otherwise the folder's
+        manifest is read first (`tunekit.run_reads`): other settings than this
+        object's are refused before the folder is opened, since opening it with
+        them would resume the run with them (and move the steps after the
+        searches to `replaced/`); then it is opened with nothing recorded.
+
+        Args:
+            method: The accessor, for the messages, e.g. `"result()"`.
+            needs: The step that must be done (`unfinished` is raised if it is
+                not), or `None` (`select()`, which runs the searches if need
+                be: only the settings are checked).
+            unfinished: The `RunNotFinishedError` message.
+
+        Raises:
+            RunConfigError: The run in the folder has other settings (e.g.
+                another object on the same folder ran it since).
+            RunNotFinishedError: The step `needs` is not done, or an output
+                up to it is missing or unreadable.
+        """
+        if self._manifest is None or not self._manifest.held:
+            path = self.run_dir / MANIFEST
+            if self.overwrite or not path.is_file():  # this object's run is still to start
+                if needs is None:
+                    return self.manifest
+                raise RunNotFinishedError(
+                    unfinished
+                    + (" (overwrite=True: this object starts the run over first)" * self.overwrite)
+                )
+            state = read_run_file(self.run_dir, MANIFEST, what="run manifest")
+            check_settings(method, self.run_dir, state, self.config(), keras.backend.backend())
+            if needs is None:
+                return self.manifest
+            if (state.get("steps") or {}).get(needs, {}).get("status") != "done":
+                raise RunNotFinishedError(unfinished)
+            self._reading = needs
+            try:
+                self.manifest  # noqa: B018 (opens it, read-only)
+            finally:
+                self._reading = None
+        manifest = self.manifest
+        if needs is not None and not manifest.is_done(needs):
+            raise RunNotFinishedError(unfinished)
+        return manifest
 
     # -- configuration and state -------------------------------------------------
 
@@ -872,19 +926,37 @@ class CoarseToFine:
 
     @property
     def manifest(self) -> RunManifest:
-        """The run's manifest, opened (and locked) on first use."""
+        """The run's manifest, opened (and locked) on first use.
+
+        Reopened when another opener in this process (a second object on the
+        same folder) took the run since: the folder is read again.
+        """
+        if self._manifest is not None and not self._manifest.held:
+            self._manifest = None
         if self._manifest is None:
-            if not (self.run_dir / "manifest.json").is_file():
+            reading = self._reading  # `_open_to_read` checked the settings: record nothing
+            if not (self.run_dir / MANIFEST).is_file():
                 self.check_model()  # a model that cannot fit the data leaves nothing on disk
             manifest = RunManifest.open(
                 self.run_dir,
                 self.config(),
-                overwrite=self.overwrite,
+                overwrite=self.overwrite and not reading,
                 data_changes=self._data_changes,
                 backend=keras.backend.backend(),
             )
-            self.overwrite = False  # only the first open of this object starts over
             try:
+                if reading:
+                    upto = self.steps[: [s.name for s in self.steps].index(reading) + 1]
+                    missing, _ = outputs_missing(upto, manifest, self.run_dir, mark=False)
+                    self._check_saved_state()
+                    if missing:
+                        raise RunNotFinishedError(
+                            f"Missing or unreadable in {self.run_dir}: {', '.join(missing)}. "
+                            "Call run() to make them again (the searches are kept)."
+                        )
+                    self._manifest = manifest
+                    return manifest
+                self.overwrite = False  # only the first open of this object starts over
                 files = getattr(self.data, "files", None)  # an image folder's listing
                 if files is not None and not (self.run_dir / DATA_FILES).exists():
                     _io.write_json(self.run_dir / DATA_FILES, files)
@@ -898,6 +970,8 @@ class CoarseToFine:
                         for s in self.steps
                         if s.name not in SEARCH_STEPS and not manifest.is_done(s.name)
                     ]
+                    for name in to_run:  # what this object made of them is replaced too
+                        self._products.pop(name, None)
                     self.say(manifest.replacement.message(self.run_dir, to_run))
                 missing, redo = outputs_missing(self.steps, manifest, self.run_dir)
                 if missing:
@@ -1041,6 +1115,41 @@ CoarseToFine.__doc__ = (CoarseToFine.__doc__ or "").replace(
     "        {settings}",
     document(PARAMETERS),
 )
+
+
+def _check_hypermodel_argument(hypermodel: Any) -> None:
+    """Raises `InvalidParameterError` (a `ValueError` and `TypeError`) for a `hypermodel=`
+    that is not a `keras_tuner.HyperModel` instance or a `build(hp)` function: a HyperModel
+    class (not an instance), a Keras model or model class, or anything not callable."""
+    name = getattr(hypermodel, "__name__", type(hypermodel).__name__)
+    build = (
+        "a build function that returns a compiled model, e.g. `def build(hp): model = "
+        "...(units=hp.Int('units', 32, 256)); model.compile(...); return model`, passed "
+        "as CoarseToFine(build, data, ...)"
+    )
+    if isinstance(hypermodel, type) and issubclass(hypermodel, kt.HyperModel):
+        problem = (
+            f"is the class {name}, not an instance of it: pass {name}() (with the arguments "
+            f"its __init__ needs), e.g. CoarseToFine({name}(), data, ...)"
+        )
+    elif isinstance(hypermodel, type) and issubclass(hypermodel, keras.Model):
+        problem = (
+            f"is the Keras model class {name}, which has no hyperparameters to tune: write "
+            f"{build}, building {name} from them"
+        )
+    elif isinstance(hypermodel, keras.Model):
+        problem = (
+            f"is a built Keras model ({type(hypermodel).__name__} {hypermodel.name!r}), which "
+            f"has no hyperparameters to tune: write {build}"
+        )
+    elif not (isinstance(hypermodel, kt.HyperModel) or callable(hypermodel)):
+        problem = f"is a {type(hypermodel).__name__} ({hypermodel!r}), which is not callable"
+    else:
+        return
+    raise InvalidParameterError(
+        "`hypermodel` must be a keras_tuner.HyperModel instance or a build(hp) function; "
+        f"it {problem}."
+    )
 
 
 def _callback_list(callbacks: Any) -> list[keras.callbacks.Callback]:

@@ -299,9 +299,11 @@ class Step(Protocol):
 
 
 def outputs_missing(
-    steps: Sequence[Step], manifest: RunManifest, run_dir: Path
+    steps: Sequence[Step], manifest: RunManifest, run_dir: Path, *, mark: bool = True
 ) -> tuple[list[str], list[str]]:
     """Marks the first done step whose output is gone, and every done step after it, to run again.
+
+    With `mark=False` (a read) nothing is marked: the manifest is not written.
 
     A deleted `best_model.keras` (or narrowing, or report) would otherwise make
     every rerun fail the same way, or keep a damaged report. So a damaged
@@ -326,7 +328,7 @@ def outputs_missing(
         ] + (damaged_plots(run_dir) if REPORT in step.outputs else [])
         if missing:
             redo = [s.name for s in steps[i:] if s.outputs and manifest.is_done(s.name)]
-            for name in redo:
+            for name in redo if mark else ():
                 manifest.mark(name, "running")
             return missing, redo
     return [], []
