@@ -130,3 +130,27 @@ def test_the_message_names_the_steps_that_run_now_and_where_the_old_files_went(t
     assert fresh.endswith(
         "finalists, retrain run now (none of the steps these settings change had run)."
     )
+
+
+def test_two_replacements_in_one_second_keep_both_archives(tmp_path, monkeypatch):
+    """`replaced/<UTC time>/` was named to the second: a second replacement within it
+    overwrote the first's archived files and its `replaced.json`."""
+    import time
+
+    from tunekit.replacing import set_aside
+
+    monkeypatch.setattr(
+        time, "gmtime", lambda *_: time.struct_time((2026, 12, 5, 0, 0, 0, 0, 1, 0))
+    )
+    folders = []
+    for text in ("first", "second", "third"):
+        (tmp_path / "report.json").write_text(text)
+        folders.append(set_aside(tmp_path, ["report.json"], {"why": text}))
+    assert [f.name for f in folders] == [
+        "20261205T000000Z",
+        "20261205T000000Z-2",
+        "20261205T000000Z-3",
+    ]
+    for folder, text in zip(folders, ("first", "second", "third"), strict=True):
+        assert (folder / "report.json").read_text() == text
+        assert json.loads((folder / "replaced.json").read_text())["why"] == text

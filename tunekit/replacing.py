@@ -14,6 +14,7 @@ calls `redo_after_search`; any other change is refused there.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import os
 import time
 from collections.abc import Sequence
@@ -182,10 +183,18 @@ def set_aside(
         timing_steps: Steps whose `timing.csv` rows move too.
 
     Returns:
-        The folder the files went to (made even when nothing was there to move).
+        The folder the files went to (made even when nothing was there to move): a
+        new one each call, `<UTC time>-2`, `-3`... within one second.
     """
-    target = run_dir / REPLACED / time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
-    target.mkdir(parents=True, exist_ok=True)
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    (run_dir / REPLACED).mkdir(parents=True, exist_ok=True)
+    for n in itertools.count(1):  # two replacements in one second: `<time>-2`, never merged
+        target = run_dir / REPLACED / (stamp if n == 1 else f"{stamp}-{n}")
+        try:
+            target.mkdir()
+            break
+        except FileExistsError:
+            continue
     moved = []
     for name in names:
         if not (run_dir / name).exists():  # never written, or inside a folder moved before
