@@ -299,3 +299,194 @@ def test_the_bundled_hypermodels_compile_for_the_label_mode_and_refuse_others():
             ValueError, match=r"`label_mode` of \w+ must be 'int' .*label_mode='one_hot'"
         ):
             make("one_hot")
+
+
+# A hypermodel `fit` that one-hot encodes the class ids itself, as plain KerasTuner lets it,
+# for any loss that takes rows: Keras's by name or object, not only a cross-entropy.
+_ROW_LOSSES = {
+    "categorical_hinge": "categorical_hinge",
+    "kl_divergence": "kl_divergence",
+    "poisson": "poisson",
+    "squared_hinge": "squared_hinge",
+    "mean_squared_error": "mean_squared_error",
+    "categorical_crossentropy": "categorical_crossentropy",
+    "smoothed_object": keras.losses.CategoricalCrossentropy(label_smoothing=0.1),
+    "hinge_object": keras.losses.CategoricalHinge(),
+    "hinge_function": keras.losses.categorical_hinge,
+}
+
+
+def _one_hot_fit(loss, classes=_CLASSES, metrics=("accuracy",)):
+    """A hypermodel whose `fit` one-hot encodes `y` (and the validation labels)."""
+    import keras_tuner as kt
+
+    class OneHotFit(kt.HyperModel):
+        def build(self, hp):
+            model = keras.Sequential(
+                [
+                    keras.Input((4,)),
+                    keras.layers.Dense(hp.Int("units", 4, 8, step=4), activation="relu"),
+                    keras.layers.Dense(classes, activation="softmax"),
+                ]
+            )
+            model.compile("adam", loss=loss, metrics=list(metrics))
+            return model
+
+        def fit(self, hp, model, x, y, validation_data=None, **kwargs):
+            if validation_data is not None:
+                x_val, y_val = validation_data
+                validation_data = (x_val, _one_hot(y_val, classes))
+            return model.fit(x, _one_hot(y, classes), validation_data=validation_data, **kwargs)
+
+    return OneHotFit()
+
+
+@pytest.mark.parametrize("classes", [2, 3])
+@pytest.mark.parametrize("loss", list(_ROW_LOSSES.values()), ids=list(_ROW_LOSSES))
+def test_an_own_fit_is_scored_on_rows_for_any_loss_that_takes_them(loss, classes):
+    """Before, only a loss function of the user's own was read: a name ("categorical_hinge")
+    was not, and the test set's class ids met it after the whole run (exit 1 at every
+    rerun). A sparse loss takes the ids; without an own fit tunekit feeds the labels."""
+    import keras_tuner as kt
+
+    from tunekit.outputs import loss_takes_rows
+
+    x, y = _blobs()
+    data = Dataset.from_arrays(x, y % classes)
+    hypermodel = _one_hot_fit(loss, classes)
+    model = hypermodel.build(kt.HyperParameters())
+    assert loss_takes_rows(hypermodel, model, data, data.x_test, data.y_test) is True
+    sparse = _one_hot_fit("sparse_categorical_crossentropy", classes)
+    model = sparse.build(kt.HyperParameters())
+    assert loss_takes_rows(sparse, model, data, data.x_test, data.y_test) is False
+    fed = _dense(classes, loss)  # KerasTuner's own fit: the labels as tunekit gives them
+    assert loss_takes_rows(fed, fed.build(kt.HyperParameters()), data, x, y) is False
+
+
+@pytest.mark.parametrize(
+    "loss, classes",
+    [
+        ("categorical_crossentropy", 3),
+        (keras.losses.CategoricalCrossentropy(label_smoothing=0.1), 2),
+        ("categorical_hinge", 3),
+    ],
+    ids=["categorical_name", "smoothed_object_2", "hinge_name"],
+)
+def test_an_own_fit_that_encodes_the_ids_passes_the_label_form_check(loss, classes):
+    """Before, a categorical cross-entropy was refused ("give one-hot labels"), which an
+    own fit that encodes them already does: plain KerasTuner trains it."""
+    from tunekit.steps.check import check_model
+
+    x, y = _blobs()
+    check_model(_one_hot_fit(loss, classes), Dataset.from_arrays(x, y % classes))
+
+
+@pytest.mark.parametrize(
+    "loss, metric, message",
+    [
+        ("categorical_hinge", "sparse_categorical_accuracy", r"sparse_categorical_accuracy"),
+        ("sparse_categorical_crossentropy", "categorical_accuracy", r"categorical_accuracy"),
+    ],
+)
+def test_an_own_fit_s_metric_must_take_the_form_its_loss_is_scored_in(loss, metric, message):
+    """The test set is scored in the loss's form: a metric of the other form is refused."""
+    from tunekit.errors import ModelCheckError
+    from tunekit.steps.check import check_model
+
+    x, y = _blobs()
+    with pytest.raises(ModelCheckError, match=message):
+        check_model(_one_hot_fit(loss, metrics=[metric]), Dataset.from_arrays(x, y))
+
+
+_ROW_RUN = dict(
+    coarse_trials=3, coarse_epochs=1, max_epochs=2, factor=2, final_epochs=1, verbose=0, seed=0
+)
+
+
+def _scored_as_keras_scores(run, result, data, classes):
+    """The report's test loss and accuracy are Keras's `evaluate` on one-hot test rows."""
+    report = json.loads((run.run_dir / "report.json").read_text())
+    assert report["test_metrics"] == pytest.approx(result.test_metrics)
+    model = keras.models.load_model(run.run_dir / "best_model.keras")
+    rows = _one_hot(data.y_test, classes)
+    evaluated = model.evaluate(data.x_test, rows, return_dict=True, verbose=0)
+    assert result.test_metrics["loss"] == pytest.approx(evaluated["loss"], rel=1e-5)
+    predicted = model.predict(data.x_test, verbose=0).argmax(axis=1)
+    accuracy = float(np.mean(predicted == data.y_test))
+    assert result.test_metrics["accuracy"] == pytest.approx(accuracy, abs=1e-6)
+
+
+@pytest.mark.long
+@pytest.mark.parametrize(
+    "loss, classes",
+    [("categorical_hinge", 3), (keras.losses.CategoricalCrossentropy(label_smoothing=0.1), 2)],
+    ids=["hinge_name", "smoothed_object_2"],
+)
+def test_an_own_fit_with_a_keras_loss_on_rows_runs_and_is_tested_on_rows(tmp_path, loss, classes):
+    """Before: the whole run, then "Incompatible shapes: [45] vs. [45,3]" at the test set
+    (exit 1 at every rerun), or a refusal before training; the baseline and the finalists
+    are scored too."""
+    from tunekit import CoarseToFine
+
+    x, y = _blobs(n=150)
+    data = Dataset.from_arrays(x, y % classes, seed=0)
+    run = CoarseToFine(
+        _one_hot_fit(loss, classes), data, directory=tmp_path, project_name="rows", **_ROW_RUN
+    )
+    result = run.run()
+    run.close()
+    _scored_as_keras_scores(run, result, data, classes)
+
+
+@pytest.mark.long
+def test_an_own_fit_on_rows_is_tested_on_rows_under_jax(tmp_path):
+    """The same under the JAX backend (a fresh interpreter: the backend is chosen at import)."""
+    import os
+    import subprocess
+    import sys
+
+    script = textwrap.dedent(
+        f"""
+        import json, keras, keras_tuner as kt, numpy as np
+        from tunekit import CoarseToFine
+        from tunekit.data import Dataset
+
+        class OneHotFit(kt.HyperModel):
+            def build(self, hp):
+                model = keras.Sequential([keras.Input((4,)),
+                    keras.layers.Dense(hp.Int("units", 4, 8, step=4), activation="relu"),
+                    keras.layers.Dense(3, activation="softmax")])
+                model.compile("adam", loss="categorical_hinge", metrics=["accuracy"])
+                return model
+
+            def fit(self, hp, model, x, y, validation_data=None, **kwargs):
+                x_val, y_val = validation_data or (None, None)
+                rows = lambda ids: keras.utils.to_categorical(ids, 3)
+                validation = None if x_val is None else (x_val, rows(y_val))
+                return model.fit(x, rows(y), validation_data=validation, **kwargs)
+
+        rng = np.random.default_rng(0)
+        y = np.arange(150) % 3
+        x = rng.normal(scale=0.3, size=(150, 4)).astype("float32")
+        x[:, 0] += 2.0 * y
+        data = Dataset.from_arrays(x, y, seed=0)
+        run = CoarseToFine(OneHotFit(), data, directory={str(tmp_path)!r}, project_name="jax",
+                           **{_ROW_RUN!r})
+        result = run.run()
+        run.close()
+        model = keras.models.load_model(run.run_dir / "best_model.keras")
+        rows = keras.utils.to_categorical(data.y_test, 3)
+        evaluated = model.evaluate(data.x_test, rows, return_dict=True, verbose=0)
+        print(json.dumps({{"backend": keras.backend.backend(), "tested": result.test_metrics,
+                          "evaluated": evaluated}}))
+        """
+    )
+    env = {**os.environ, "KERAS_BACKEND": "jax"}
+    done = subprocess.run(
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=600
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    out = json.loads(done.stdout.strip().splitlines()[-1])
+    assert out["backend"] == "jax"
+    assert out["tested"]["loss"] == pytest.approx(out["evaluated"]["loss"], rel=1e-5)
+    assert out["tested"]["accuracy"] == pytest.approx(out["evaluated"]["accuracy"], abs=1e-6)

@@ -110,3 +110,25 @@ def reads_probabilities(losses: Sequence[Any]) -> bool:
 def is_kl_divergence(loss: Any) -> bool:
     """Whether `loss` is Keras's KL divergence (`"kld"`, `KLDivergence()`, ...)."""
     return loss is not None and keras_loss_key(loss) in KL_DIVERGENCE_KEYS
+
+
+def loss_callable(loss: Any) -> Any:
+    """The function (or `Loss` object) a compiled `loss` computes with, or `None`.
+
+    A loss named by string (`"categorical_hinge"`, `"mse"`, a registered name) is
+    Keras's function of that name (`keras.losses.get`); a list or dict of one loss is
+    that loss; an object that can be called is itself. `None` for anything else (no
+    loss, several, a name Keras does not know).
+    """
+    if isinstance(loss, dict):
+        loss = next(iter(loss.values())) if len(loss) == 1 else None
+    elif isinstance(loss, (list, tuple)):
+        loss = loss[0] if len(loss) == 1 else None
+    if isinstance(loss, str):
+        import keras  # noqa: PLC0415 - a compiled model exists, so Keras is loaded
+
+        try:
+            loss = keras.losses.get(loss)
+        except (ValueError, TypeError):
+            return None
+    return loss if callable(loss) else None

@@ -26,7 +26,13 @@ import numpy as np
 from tunekit import _log
 from tunekit.data._targets import one_hot_rows
 from tunekit.errors import OutputShapeError
-from tunekit.loss_reading import SIGNED_ACTIVATIONS, loss_name, reads_probabilities, unit_reading
+from tunekit.loss_reading import (
+    SIGNED_ACTIVATIONS,
+    loss_callable,
+    loss_name,
+    reads_probabilities,
+    unit_reading,
+)
 
 if TYPE_CHECKING:
     import keras
@@ -352,16 +358,17 @@ def build_on_samples(model: keras.Model, data: Any) -> None:
 
 
 def loss_takes_rows(hypermodel: Any, model: keras.Model, data: Any, x: Any, ids: Any) -> bool:
-    """Whether the model's own loss function takes one-hot rows where `data` holds class
-    ids `ids` (of samples `x`), as a `hypermodel`'s own `fit` that encoded `y` trained
-    it: the loss called on k + 1 samples' predictions (k classes), with ids, then rows."""
+    """Whether the model's compiled loss takes one-hot rows where `data` holds class ids
+    `ids` (of samples `x`), as a `hypermodel`'s own `fit` that encoded `y` trained it:
+    the loss (any: a name, `"categorical_hinge"`, a `Loss`, a function) called on k + 1
+    samples' predictions (k classes), with ids, then rows. `False` without an own fit."""
     import keras  # noqa: PLC0415 - a model exists, so Keras is loaded
     import keras_tuner as kt  # noqa: PLC0415
 
-    loss, labels = getattr(model, "loss", None), np.asarray(ids)
+    loss, labels = loss_callable(getattr(model, "loss", None)), np.asarray(ids)
     if type(hypermodel).fit is kt.HyperModel.fit or data.task != "classification":
-        return False  # Keras's own losses that take rows are refused before training
-    if not callable(loss) or labels.ndim != 1:
+        return False  # tunekit feeds the labels: check_label_form judged their form
+    if loss is None or labels.ndim != 1:
         return False
     n = int(data.num_classes or 0) + 1  # not the classes' count: ids broadcast against rows
     predicted = model(keras.tree.map_structure(lambda a: a[:n], x), training=False)
@@ -377,15 +384,13 @@ def loss_takes_rows(hypermodel: Any, model: keras.Model, data: Any, x: Any, ids:
 def fresh_metrics(model: keras.Model, data: Any, rows: bool = False) -> None:
     """Zeroes the metric objects a rebuilt `model` was compiled with, shared ones included.
 
-    A build that compiles with metric objects made once outside it
-    (`METRICS = [keras.metrics.AUC()]`) shares them between its models.
-    Keras's `reset_metrics` leaves them alone until the model has computed
-    metrics once (its metrics container is built lazily), so a rebuilt
-    model's first `evaluate` also counted the samples of the model trained
-    before it: a test accuracy of 0.9533 where the model scored 0.9333.
-    Here the metrics are computed once on two training samples
-    (`model.compute_metrics`), which builds the container, then reset; with
-    `rows`, on their one-hot rows (`loss_takes_rows`), as the model is scored.
+    A build that compiles with metric objects made once outside it (`METRICS =
+    [keras.metrics.AUC()]`) shares them between its models. Keras's `reset_metrics`
+    leaves them alone until the model has computed metrics once (its metrics container
+    is built lazily), so a rebuilt model's first `evaluate` also counted the samples of
+    the model trained before it: a test accuracy of 0.9533 where it scored 0.9333. Here
+    the metrics are computed once on two training samples (`model.compute_metrics`),
+    then reset; with `rows`, on their one-hot rows (`loss_takes_rows`), as it is scored.
     """
     if not getattr(model, "compiled", False):
         return

@@ -246,7 +246,7 @@ def check_trainable(hypermodel: kt.HyperModel, model: Any, data: Dataset | Strea
         return
     if isinstance(data.y_train, Mapping):  # with an own fit too: the test set is scored so
         check_output_names(model, data.y_train)
-    check_label_form(model, data)
+    check_label_form(model, data, hypermodel)
     if isinstance(data.x_train, Mapping):
         check_input_names(model, data.x_train, fed_as_is)
     if isinstance(data.x_train, (Mapping, list, tuple)):

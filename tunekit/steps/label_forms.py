@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import keras
+import keras_tuner as kt
 import numpy as np
 
 from tunekit.data import CLASSIFICATION, Dataset
@@ -20,6 +21,7 @@ from tunekit.data._checks import CATEGORICAL_LABELS
 from tunekit.data._targets import one_hot_ids
 from tunekit.errors import ModelCheckError
 from tunekit.loss_reading import keras_loss_key
+from tunekit.outputs import loss_takes_rows
 from tunekit.steps.metric_reading import label_form_misfit, metric_name
 from tunekit.steps.output_checks import WHAT as _WHAT
 from tunekit.steps.output_checks import outputs_and_compile
@@ -44,12 +46,25 @@ def _crossentropy_kind(loss: Any) -> str | None:
     return None
 
 
-def check_label_form(model: keras.Model, data: Dataset) -> None:
-    """One-hot rows need a categorical loss, class ids a sparse one (one loss, one `y`)."""
+def check_label_form(model: keras.Model, data: Dataset, hypermodel: Any = None) -> None:
+    """One-hot rows need a categorical loss, class ids a sparse one (one loss, one `y`).
+
+    A `hypermodel` with a `fit` of its own may one-hot encode the class ids itself
+    (`keras.utils.to_categorical(y)`), as plain KerasTuner lets it: its loss is not
+    judged, the test set is scored in the form the loss takes (`tunekit.outputs.
+    loss_takes_rows`, probed here on the training samples) and the metrics must take it.
+    """
     if isinstance(data.y_train, Mapping):
         _check_output_label_forms(model, data.y_train)
         return
     if data.task != CLASSIFICATION:
+        return
+    if hypermodel is not None and type(hypermodel).fit is not kt.HyperModel.fit:
+        try:
+            rows = loss_takes_rows(hypermodel, model, data, data.x_train, data.y_train)
+        except Exception:  # noqa: BLE001 - a model that cannot run here: its trials say why
+            return
+        check_metric_label_form(model, rows or data.label_mode == CATEGORICAL_LABELS)
         return
     kind = _crossentropy_kind(getattr(model, "loss", None))
     if kind == "sparse" and data.label_mode == CATEGORICAL_LABELS:
