@@ -1087,9 +1087,9 @@ def test_a_split_of_unknown_length_is_counted_and_warned_about_while_it_has_not_
     training split hung the first trial, as the validation split hung StreamData, silently.
     A pass cannot tell endless from long: here a slow stream of 6 batches stands for an
     endless one (bounded: it ends), read with a warning every 0.01 s instead of 20 s."""
-    from tunekit.data import _stream_batches
+    from tunekit.data import _stream_lengths
 
-    monkeypatch.setattr(_stream_batches, "WARN_EVERY", 0.01)
+    monkeypatch.setattr(_stream_lengths, "WARN_EVERY", 0.01)
     caplog.set_level(logging.WARNING, logger="tunekit.data")
     x, y = _arrays(96, 3)
 
@@ -1111,11 +1111,15 @@ def test_a_split_of_unknown_length_is_counted_and_warned_about_while_it_has_not_
     assert "assert_cardinality(n_batches)" in said[0] and "Ctrl-C stops" in said[0]
     assert said[-1] == f"StreamData: `{split}` ended after 6 batches."
     assert f"6 batches {split}" in data.summary()  # counted, where it was "?"
-    # A stated length (Keras's and tf.data's own mark) is trusted: nothing read, no warning.
+    # A stated length (Keras's and tf.data's own mark) is read once too, to check it (Keras
+    # would silently cut a longer split; tests/test_stream_lengths.py): the pass ends at the
+    # stated length, and its warning says why it reads.
     caplog.clear()
     splits[split] = splits[split].apply(tf.data.experimental.assert_cardinality(6))
     StreamData(*splits.values(), fingerprint="slow", num_classes=3)
-    assert not [r for r in caplog.records if r.name == "tunekit.data"]
+    said = [r.getMessage() for r in caplog.records if r.name == "tunekit.data"]
+    assert said and "its length is stated (assert_cardinality)" in said[0]
+    assert "length is unknown" not in said[0]
 
 
 @pytest.mark.parametrize("split", ["train", "validation", "test"])

@@ -6,18 +6,12 @@ batches (`tunekit.data.streams.StreamData` holds three of them).
 
 from __future__ import annotations
 
-import logging
-import time
 from typing import Any
 
 import numpy as np
 
-from tunekit._log import show_warnings
+from tunekit.data._stream_lengths import batches_of
 from tunekit.errors import DataError
-
-_logger = logging.getLogger("tunekit.data")
-# Seconds of reading between the warnings that a stream of unknown length has not ended.
-WARN_EVERY = 20.0
 
 __all__ = [
     "ChainedPyDataset",
@@ -27,7 +21,6 @@ __all__ = [
     "first_batch",
     "has_no_batch",
     "is_infinite",
-    "read_whole",
     "refuse_infinite",
     "refuse_unsized",
     "is_stream",
@@ -143,60 +136,15 @@ def refuse_unsized(source: Any, name: str) -> None:
         ) from None
 
 
-def read_whole(source: Any, name: str) -> int | None:
-    """Reads a tf.data split `name` of unknown length (`from_generator`, `.filter()`...) to its
-    end once; returns its number of batches (`None`, nothing read, for a stream of known length
-    or a PyDataset). A pass cannot tell an endless stream from a long one: every `WARN_EVERY`
-    seconds of reading, a warning (logger `tunekit.data`) says how far it got and what to do.
+def has_no_batch(source: Any, name: str = "a") -> bool:
+    """Whether a stream, the split `name`, yields no batch at all (reads at most one batch).
 
     Raises:
-        DataError: The stream yields no batch once read whole: it cannot be replayed
-            (`from_generator(lambda: it)` over one iterator), and Keras reads each split
-            once per epoch of every trial.
+        DataError: Its pipeline states a length of 0 (`assert_cardinality(0)`) and holds
+            more (see `tunekit.data._stream_lengths.batches_of`).
     """
-    import tensorflow as tf  # noqa: PLC0415 - a tf.data stream: TensorFlow is loaded
-
-    if not is_tf_dataset(source) or int(source.cardinality()) != tf.data.UNKNOWN_CARDINALITY:
-        return None
-    start = last = time.monotonic()
-    count, warned = 0, False
-    for _ in source:
-        count += 1
-        if time.monotonic() - last >= WARN_EVERY:
-            last = time.monotonic()
-            show_warnings()  # made before CoarseToFine, which shows them: never a silent hang
-            _logger.warning(
-                f"StreamData: `{name}` has not ended after {count} batches ({last - start:.0f} "
-                "s of reading)"
-                + (
-                    ". Its length is unknown to tf.data (from_generator, .filter()...), so "
-                    "tunekit reads it whole once to count its batches and check it replays; a "
-                    "split that never ends (a generator with `while True`, .repeat() before "
-                    ".filter()) would be read, then trained on, forever. Make it finite "
-                    "(.take(n), a generator that returns) or, if it is, state its length: "
-                    ".apply(tf.data.experimental.assert_cardinality(n_batches)), which also "
-                    "skips this pass. Ctrl-C stops."
-                    if not warned
-                    else "; Ctrl-C stops (see the first warning)."
-                )
-            )
-            warned = True
-    if warned:
-        _logger.warning(f"StreamData: `{name}` ended after {count} batches.")
-    if next(iter(source.take(1)), None) is None:
-        raise DataError(
-            f"StreamData: `{name}` yields no batch once read whole: it cannot be replayed "
-            "(e.g. tf.data.Dataset.from_generator(lambda: it) over one iterator). Keras reads "
-            "each split once per epoch of every trial (the test split after the checks): give "
-            "from_generator a function that returns a new generator each time."
-        )
-    return count
-
-
-def has_no_batch(source: Any) -> bool:
-    """Whether a stream yields no batch at all (reads at most one batch)."""
     if is_tf_dataset(source):
-        return next(iter(source.take(1)), None) is None
+        return next(batches_of(source.take(1), name), None) is None
     try:
         return len(source) == 0
     except TypeError:  # a PyDataset without a length (it should have one): not known here
@@ -262,17 +210,16 @@ def predict_stream(model: Any, source: Any) -> tuple[Any, np.ndarray]:
     Returns:
         `y_true` concatenated over batches (a dict of arrays for several
         outputs) and the model's outputs, aligned sample by sample.
+
+    Raises:
+        DataError: The stream yields no batch, or holds another number of batches
+            than it states (`tunekit.data._stream_lengths.batches_of`).
     """
     import keras  # noqa: PLC0415
 
     ys: list[Any] = []
     outputs: list[Any] = []
-    batches = (
-        source.as_numpy_iterator()
-        if is_tf_dataset(source)
-        else (source[i] for i in range(len(source)))
-    )
-    for batch in batches:
+    for batch in batches_of(source, "test"):
         x, y = batch[0], batch[1]
         ys.append(keras.tree.map_structure(np.asarray, y))
         outputs.append(keras.tree.map_structure(np.asarray, model.predict_on_batch(x)))

@@ -67,16 +67,12 @@ def _class_ids(y: Any) -> np.ndarray | None:
     return labels
 
 
-def _stream_labels(source: Any) -> list[Any]:
-    """`y` of every batch of a stream (`(x, y)` or `(x, y, sample_weight)` batches)."""
-    from tunekit.data._stream_batches import is_tf_dataset
+def _stream_labels(source: Any, split: str) -> list[Any]:
+    """`y` of every batch of a stream, the split `split` (`(x, y)` or `(x, y, sample_weight)`
+    batches); a length it does not hold is a `DataError` (`_stream_lengths.batches_of`)."""
+    from tunekit.data._stream_lengths import batches_of
 
-    batches = (
-        source.as_numpy_iterator()
-        if is_tf_dataset(source)
-        else (source[i] for i in range(len(source)))
-    )
-    return [batch[1] for batch in batches]
+    return [batch[1] for batch in batches_of(source, split)]
 
 
 def check_class_ids(y: Any, width: int | None, split: str, data: Any) -> None:
@@ -126,7 +122,8 @@ def check_validation_classes(data: Any, shape: Any) -> None:
     output only; regression, several outputs and an unknown shape are left alone.
 
     Raises:
-        DataError: See `check_class_ids`.
+        DataError: See `check_class_ids`; or the stream holds another number of batches
+            than it states (`tunekit.data._stream_lengths.batches_of`).
     """
     if data.task != "classification" or data.several_outputs:
         return
@@ -136,7 +133,7 @@ def check_validation_classes(data: Any, shape: Any) -> None:
     if data.labels:
         check_class_ids(data.labels.get("val"), width, "validation", data)
         return
-    parts = [y for y in _stream_labels(data.validation) if _class_ids(y) is not None]
+    parts = [y for y in _stream_labels(data.validation, "validation") if _class_ids(y) is not None]
     if parts:
         check_class_ids(np.concatenate([_class_ids(y) for y in parts]), width, "validation", data)
 

@@ -48,13 +48,13 @@ from tunekit.data._stream_batches import (
     is_stream,
     is_tf_dataset,
     predict_stream,
-    read_whole,
     refuse_infinite,
     refuse_unsized,
     shape_of,
     weight_structure,
     with_weights_of,
 )
+from tunekit.data._stream_lengths import check_py_length, read_whole
 from tunekit.errors import DataError
 
 __all__ = ["ChainedPyDataset", "StreamData", "chain_py_datasets", "is_stream", "predict_stream"]
@@ -77,7 +77,9 @@ class StreamData:
             read whole once here, to count its batches and check that it
             replays; a warning every 20 s of reading says it has not ended (an
             endless one never would): make it finite or state its length with
-            `tf.data.experimental.assert_cardinality(n)`.
+            `tf.data.experimental.assert_cardinality(n)`. A split whose length
+            is stated so is read whole once here too, to check it (Keras reads
+            only the stated number of batches); a PyDataset's last batch is read.
         fingerprint: A name that identifies the data and changes whenever it
             does (e.g. `"rivers-v3"`); a resumed run with another fingerprint
             is refused. Required: tunekit cannot hash a pipeline.
@@ -108,7 +110,9 @@ class StreamData:
 
     Raises:
         DataError: A split is not a stream or yields no batch, never ends (`.repeat()`), is
-            a PyDataset without `__len__`, or cannot be replayed, the splits mix kinds, a batch is
+            a PyDataset without `__len__`, or cannot be replayed, holds another number of
+            batches than stated (a wrong `assert_cardinality`, a PyDataset's `__len__`
+            beyond its batches), the splits mix kinds, a batch is
             not `(x, y)` or has no batch axis (a tf.data pipeline without
             `.batch(n)`), `fingerprint` is missing, `task` / `num_classes` /
             `class_names` are invalid, or the first training batch's labels
@@ -162,14 +166,16 @@ class StreamData:
         for split, value in (("train", train), ("val", validation), ("test", test)):
             refuse_infinite(value, _SPLIT_NAMES[split])
             refuse_unsized(value, _SPLIT_NAMES[split])
-            if has_no_batch(value):  # found at the evaluation, after the whole search, before
+            if has_no_batch(value, _SPLIT_NAMES[split]):  # found after the search, before
                 raise DataError(
                     f"StreamData: `{_SPLIT_NAMES[split]}` yields no batch; tunekit trains on "
                     "`train`, scores every trial on `validation` and the final model on "
                     "`test`: give each at least one (x, y) batch (check filters, take() and "
                     "the split sizes)."
                 )
-        # Splits of unknown length: read whole once (counted, checked to replay and end).
+            check_py_length(value, _SPLIT_NAMES[split])  # a PyDataset's last batch
+        # Splits of unknown or stated length: read whole once (counted, checked to replay, end
+        # and hold the length stated: Keras silently cuts a longer one).
         counted = {s: read_whole(v, _SPLIT_NAMES[s]) for s, v in zip(_SPLIT_NAMES, splits)}
         self.train, self.validation, self.test = train, validation, test
         self._counted = {s: n for s, n in counted.items() if n is not None}
