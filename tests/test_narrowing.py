@@ -396,9 +396,38 @@ def test_collapsed_range_becomes_fixed():
     kwargs = {"margin": 0.0, "fix_unanimous": False}
     result = narrow_space(space, make_trials(space, "x", [0.25] * 3), **kwargs)
     assert (narrowed_hp(result).value, change(result).rule) == (0.25, "collapsed")
-    space = one("Choice", ["a", "b"])
-    result = narrow_space(space, make_trials(space, "x", ["b"] * 3), **kwargs)
-    assert (narrowed_hp(result).value, change(result).rule) == ("b", "collapsed")
+    # A Choice has no margin: fix_unanimous=False keeps its values (it was Fixed "b",
+    # "collapsed", whatever fix_unanimous said).
+    for choices in (["a", "b"], [1, 3, 5, 7]):
+        space = one("Choice", choices)
+        result = narrow_space(space, make_trials(space, "x", [choices[1]] * 3), **kwargs)
+        hp = narrowed_hp(result)
+        assert (type(hp), hp.values, hp.default) == (hp_module.Choice, choices, choices[1])
+        assert change(result).rule == "kept"
+        result = narrow_space(
+            space, make_trials(space, "x", [choices[1]] * 3 + [choices[0]]), top=3
+        )
+        assert (narrowed_hp(result).value, change(result).rule) == (choices[1], "unanimous")
+
+
+def test_a_stepped_float_range_keeps_the_grid_point_of_the_best_trial():
+    """`Float(0, 1, step=1/3)`, margin 0, top values 1/3 and 0: the top bound was rounded
+    to 0.333333333333 (12 digits), below the grid point 1/3, so KerasTuner could draw only
+    0.0, and the best trial's value was out of the narrowed range, reported as `range`."""
+    space = one("Float", 0.0, 1.0, step=1 / 3)
+    trials = make_trials(space, "x", [1 / 3, 0.0, 0.0, 1.0])
+    hp = narrowed_hp(narrow_space(space, trials, top=3, margin=0.0))
+    assert hp.max_value >= 1 / 3 and hp.min_value == 0.0 and hp.default == 1 / 3
+    assert {hp.random_sample(seed) for seed in range(200)} == {0.0, 1 / 3}
+    for lo, step in ((1 / 3, 2.0), (2.82e-06, 2.0)):  # many-digit bounds, log grid
+        space = one("Float", lo, lo * step**10, step=step, sampling="log")
+        grid = [lo * step**k for k in range(11)]
+        trials = make_trials(space, "x", [grid[6], grid[4], grid[5], grid[9]])
+        hp = narrowed_hp(narrow_space(space, trials, top=3, margin=0.0))
+        assert hp.min_value <= grid[4] and hp.max_value >= grid[6]
+        drawn = {hp.random_sample(seed) for seed in range(300)}
+        assert all(any(math.isclose(d, g, rel_tol=1e-9) for g in grid[4:7]) for d in drawn)
+        assert len(drawn) == 3
 
 
 def test_fixed_stays_fixed():

@@ -254,9 +254,12 @@ def test_a_loop_whose_defaults_build_the_deepest_layer_keeps_its_later_members_w
     assert rules["lr"][0] == "range" and rules["layers"][0] == "kept"
 
 
-def plain_trial(values, score, trial_id):
-    """A plain KerasTuner trial of a fixed build: every name, each with a value."""
+def plain_trial(values, score, trial_id, count=None):
+    """A plain KerasTuner trial of a fixed build: every name, each with a value (and an
+    `Int("layers", count, 3)` that could count a loop, unless `count` is None)."""
     space = kt.HyperParameters()
+    if count is not None:
+        space.Int("layers", count, 3, default=3)
     space.Int("conv1", 8, 64, step=8)
     space.Int("conv2", 16, 128, step=16)  # numbered, but not defined alike: not a loop
     space.Float("dropout_0", 0.0, 0.5)
@@ -269,24 +272,63 @@ def plain_trial(values, score, trial_id):
     return trial
 
 
-def test_numbered_names_defined_alike_are_kept_whole_the_others_narrowed():
+@pytest.mark.parametrize("count", [None, 0, 1, 2])
+def test_numbered_names_defined_alike_are_kept_whole_when_a_count_could_skip_them(count):
+    """`dropout_0`, `dropout_1`: a loop's members only if an integer could count the loop
+    below 2; in a fixed build (no count, or one that is always 2 or more) they are used."""
     rows = [(16, 32, 0.1, 0.2), (24, 48, 0.2, 0.3), (16, 48, 0.3, 0.25), (64, 128, 0.5, 0.5)]
+    names = ("conv1", "conv2", "dropout_0", "dropout_1")
     trials = [
-        plain_trial(dict(zip(("conv1", "conv2", "dropout_0", "dropout_1"), row)), i / 10, f"{i}")
-        for i, row in enumerate(rows)
+        plain_trial(dict(zip(names, row)), i / 10, f"{i}", count) for i, row in enumerate(rows)
     ]
-    assert unknown_use(trials[0].hyperparameters, trials) == {"dropout_0", "dropout_1"}
+    loop = count is not None and count < 2
+    assert unknown_use(trials[0].hyperparameters, trials) == (
+        {"dropout_0", "dropout_1"} if loop else frozenset()
+    )
     result = narrow_space(trials[0].hyperparameters, trials, top=3)
-    rules = {name: (c.rule, c.after) for name, c in changes(result).items()}
-    assert rules == {
-        "conv1": ("range", "Int [8, 32] step 8"),
-        "conv2": ("range", "Int [16, 64] step 16"),
-        "dropout_0": ("unknown", "Float [0, 0.5]"),
-        "dropout_1": ("unknown", "Float [0, 0.5]"),
-    }
+    rules = {name: (c.rule, c.after) for name, c in changes(result).items() if name in names}
+    assert rules["conv1"] == ("range", "Int [8, 32] step 8")
+    assert rules["conv2"] == ("range", "Int [16, 64] step 16")
+    if loop:
+        assert rules["dropout_0"] == ("unknown", "Float [0, 0.5]")
+        assert rules["dropout_1"] == ("unknown", "Float [0, 0.5]")
+    else:
+        assert rules["dropout_1"][0] == "range"
+        assert narrowed(result, "dropout_1").max_value == pytest.approx(0.31)
     # The same trials, known to hold only declared names, narrow dropout_1 too.
     declared = narrow_declared(trials[0].hyperparameters, trials, top=3)
     assert narrowed(declared, "dropout_1").max_value == pytest.approx(0.31)
+
+
+@pytest.mark.long
+def test_the_cnn_hypermodel_is_narrowed_from_plain_kerastuner_trials(tmp_path):
+    """ToonVision's two blocks (`filters_1`, `filters_2`, ...) are built every time: they were
+    all kept whole (rule `unknown`) as a loop's members, so narrowing plain KerasTuner
+    trials of the project's own CNN narrowed only `batch_norm` and `learning_rate`."""
+    import numpy as np
+    from sklearn.datasets import load_digits
+
+    from hypermodels import ToonVisionCNNHyperModel
+
+    digits = load_digits()
+    x = (digits.images[:300, :, :, None] / 16.0).astype("float32")
+    y = digits.target[:300]
+    tuner = kt.RandomSearch(
+        ToonVisionCNNHyperModel(input_shape=(8, 8, 1), num_classes=10, augment=False),
+        objective="val_accuracy",
+        max_trials=4,
+        seed=3,
+        directory=tmp_path,
+        project_name="cnn",
+    )
+    tuner.search(x[:200], y[:200], epochs=1, validation_data=(x[200:], y[200:]), verbose=0)
+    trials = list(tuner.oracle.trials.values())
+    assert unknown_use(tuner.oracle.hyperparameters, trials) == frozenset()
+    result = narrow_space(tuner.oracle.hyperparameters, trials, top=3)
+    rules = {c.name: c.rule for c in result.changes}
+    assert "unknown" not in rules.values(), rules
+    assert rules["filters_1"] in ("range", "unanimous", "kept")
+    assert np.isfinite([t.score for t in trials]).all()
 
 
 def declare_in_scopes(hp):

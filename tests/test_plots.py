@@ -538,3 +538,33 @@ def test_every_plot_imports_from_tunekit_plots_and_from_its_module():
         for name in names:
             assert getattr(plots, name) is getattr(module, name)
     assert tunekit.plots is plots and callable(plots.narrowing)  # the function, not the module
+
+
+def test_a_log_axis_within_one_decade_keeps_tick_labels(frame):
+    """A log hyperparameter whose values lie within a decade (units 17..36, a learning rate
+    narrowed to 1e-3..9e-3) got an axis with no label at all: the minor labels were hidden
+    and no power of ten fell inside."""
+    frame = frame.assign(hp_learning_rate=np.linspace(1.2e-3, 8.5e-3, len(frame)))
+    frame.attrs["sampling"] = {"learning_rate": "log"}
+    fig = plots.score_vs_hyperparameters(frame)
+    plots.figure_to_png(fig)  # draws: tick labels are made then
+    (ax,) = [ax for ax in _axes(fig) if ax.get_xlabel() == "learning_rate"]
+    lo, hi = ax.get_xlim()
+    shown = [
+        t.get_text()
+        for t in ax.get_xticklabels() + ax.get_xticklabels(minor=True)
+        if t.get_text() and lo <= t.get_position()[0] <= hi
+    ]
+    assert ax.get_xscale() == "log" and len(shown) >= 2, shown
+
+
+def test_parallel_coordinates_draw_the_objective_on_a_linear_scale(frame):
+    """Scores spanning over a decade (0.04..0.6) were put on a log axis, squeezing the high
+    scores that matter together."""
+    frame = frame.assign(score=frame.score.where(frame.score != 0.30, 0.04))
+    fig = plots.parallel_coordinates(frame)
+    lines = {ln.get_gid(): np.asarray(ln.get_ydata(), float) for ln in _axes(fig)[0].get_lines()}
+    completed = frame[frame.status == "COMPLETED"]
+    lo, hi = completed.score.min(), completed.score.max()
+    for phase, trial, score in completed[["phase", "trial_id", "score"]].values:
+        assert lines[f"{phase}/{trial}"][-1] == pytest.approx((score - lo) / (hi - lo))

@@ -96,7 +96,9 @@ def narrow_space(
             one step when the hyperparameter has a step and `margin > 0`).
         min_trials: Minimum number of usable trials, and of top trials.
         fix_unanimous: Whether hyperparameters with one value across all the
-            top trials become `Fixed`.
+            top trials become `Fixed`. False: a numeric one keeps a range
+            widened by `margin` (with `margin=0`, one value is left: `Fixed`,
+            rule `collapsed`), a `Choice` keeps all its values (rule `kept`).
 
     Returns:
         A `NarrowedSpace`.
@@ -273,10 +275,14 @@ def _narrow_one(
             kept, rule = [v for v in hp.values if low <= v <= high], "span"
         else:
             kept, rule = [v for v in hp.values if v in values], "subset"
-        if len(kept) == 1:
-            return _fixed(hp, kept[0]), "collapsed"
+        if len(kept) == 1:  # one value left: Fixed, unless fix_unanimous=False says keep
+            return (_fixed(hp, kept[0]), "collapsed") if fix_unanimous else _kept(hp, best)
         return _rebuild(hp, values=kept, default=best), rule
     return _narrow_numeric(hp, values, margin)
+
+
+def _kept(hp: HyperParameter, best: Any) -> tuple[HyperParameter, str]:
+    return _rebuild(hp, default=best), "kept"
 
 
 def _narrow_numeric(
@@ -343,8 +349,10 @@ def _snap_to_grid(
     if k_lo == k_hi:
         return lo, hi, True
     cast = int if is_int else _round12
-    new_lo = lo0 if k_lo == 0 else max(lo0, cast(point(k_lo)))
-    new_hi = hi0 if k_hi == n - 1 else min(hi0, cast(point(k_hi)))
+    # Rounded outward, never inward: 1/3 rounded to 0.333333333333 dropped the grid point
+    # 1/3, the best trial's value (KerasTuner could then draw only 0.0).
+    new_lo = lo0 if k_lo == 0 else max(lo0, min(cast(point(k_lo)), point(k_lo), *values))
+    new_hi = hi0 if k_hi == n - 1 else min(hi0, max(cast(point(k_hi)), point(k_hi), *values))
     # Float error can make KerasTuner's own count drop the top grid point.
     for _ in range(16):
         if is_int or _grid_size(hp.sampling, new_lo, new_hi, step) >= k_hi - k_lo + 1:

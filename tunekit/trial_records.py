@@ -200,8 +200,11 @@ def unknown_use(space: keras_tuner.HyperParameters, trials: Sequence[Any]) -> fr
       like a loop's members, defined alike and told apart only by a number
       anywhere in the name (`units_1`, `units_2`; `dense0_units`,
       `dense1_units`), are all returned, the lowest-numbered too (a loop over
-      `range(hp.Int("layers", 0, 3))` may build none of them); the others are
-      taken as used.
+      `range(hp.Int("layers", 0, 3))` may build none of them), when the space
+      holds a count for such a loop: an integer hyperparameter (`Int`, or a
+      `Choice` of integers) outside those names whose smallest value is below
+      their number. Without one they are a fixed build's (two blocks, always:
+      `filters_1`, `filters_2`). The others are taken as used.
     """
     held = [_names(t) for t in trials if t.hyperparameters is not None]
     unconditional = [
@@ -222,4 +225,25 @@ def unknown_use(space: keras_tuner.HyperParameters, trials: Sequence[Any]) -> fr
                 f"{type(hp).__name__} {json.dumps(config, sort_keys=True, default=repr)}",
             )
             members.setdefault(alike, []).append(hp.name)
-    return frozenset(name for loop in members.values() if len(loop) > 1 for name in loop)
+    loops = [loop for loop in members.values() if len(loop) > 1]
+    in_loops = {name for loop in loops for name in loop}
+    # A loop builds as many members as a count says: an integer hyperparameter (not one of
+    # the numbered names) that can be below the number of members. Without one, numbered
+    # names are a fixed build's (ToonVision's `filters_1`, `filters_2`: two blocks, always).
+    counts = [_smallest_count(hp) for hp in unconditional if hp.name not in in_loops]
+    fewest = min((c for c in counts if c is not None), default=None)
+    return frozenset(
+        name for loop in loops if fewest is not None and fewest < len(loop) for name in loop
+    )
+
+
+def _smallest_count(hp: HyperParameter) -> int | None:
+    """The smallest value of an integer hyperparameter (`Int`, or a `Choice` of integers),
+    which could count a loop's layers; `None` for any other."""
+    if isinstance(hp, hp_module.Int):
+        return int(hp.min_value)
+    if isinstance(hp, hp_module.Choice) and all(
+        isinstance(v, numbers.Integral) and not isinstance(v, bool) for v in hp.values
+    ):
+        return int(min(hp.values))
+    return None

@@ -102,7 +102,11 @@ def parallel_coordinates(
     if data.empty:
         raise _NoDataError("No completed trial with a finite objective to plot.")
     columns = [c for c in _hp_columns(data) if data[c].notna().any()] + [objective]
-    scaled = {c: _scale(data[c], _sampling(frame, c)) for c in columns}
+    # The objective on its own linear scale: a log one (over a decade: 0.04..0.6) squeezed
+    # the high scores that matter together.
+    scaled = {
+        c: _scale(data[c], _sampling(frame, c) or "linear" * (c == objective)) for c in columns
+    }
     scores = data[objective].astype(float)
     norm = Normalize(scores.min(), max(scores.max(), scores.min() + 1e-9))
     fig = _Figure(figsize=(max(8.0, 1.25 * len(columns) + 3), 5.0), layout="constrained")
@@ -206,7 +210,12 @@ def score_vs_hyperparameters(
             x = num
             if _use_log(num, _sampling(frame, column)):
                 ax.set_xscale("log")
-                ax.xaxis.set_minor_formatter(NullFormatter())  # labelled minors overlapped
+                finite = num[np.isfinite(num)]
+                if math.floor(math.log10(finite.max())) >= math.ceil(math.log10(finite.min())):
+                    # a power of ten inside: label it alone (labelled minors overlapped); within
+                    # one decade (units 17..36, a learning rate 1e-3..9e-3) there is none, and
+                    # matplotlib's own minor labels are the only ones
+                    ax.xaxis.set_minor_formatter(NullFormatter())
             elif num.dropna().eq(num.dropna().round()).all():
                 ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         for phase, part in data.groupby(data["phase"].astype(str), sort=False):
