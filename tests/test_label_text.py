@@ -76,6 +76,9 @@ def test_labels_that_differ_as_classes_still_load(tmp_path):
     assert Dataset.from_arrays(x, letters).class_names == ["A", "B", "a", "b"]
     signs = np.where(y == "cat", "+", "-")
     assert Dataset.from_arrays(x, signs).class_names == ["+", "-"]
+    # NA (North America) and None (a severity level) stay classes, as the README says
+    regions = np.array(["NA", "EU", "None"])[np.arange(160) % 3]
+    assert Dataset.from_arrays(x, regions).class_names == ["EU", "NA", "None"]
     # class names the user declared are taken as given
     path = tmp_path / "named.npz"
     ys = np.where(y == "cat", "Cat", "cat").astype(str)
@@ -90,7 +93,7 @@ def test_labels_that_differ_as_classes_still_load(tmp_path):
     assert load_npz(path).class_names == ["Cat", "cat"]
 
 
-@pytest.mark.parametrize("mark", ["?", "-", ".", "#", ""])
+@pytest.mark.parametrize("mark", ["?", "-", ".", "#", "", "nan", "NaN", "n/a", "<NA>", "null"])
 def test_a_missing_value_mark_as_a_label_is_refused(tmp_path, iris, mark):
     frame = iris.copy()
     frame["species"] = frame["species"].astype(object)
@@ -104,11 +107,12 @@ def test_a_missing_value_mark_as_a_label_is_refused(tmp_path, iris, mark):
     with pytest.raises(DataError) as info:
         load_csv(path, "species")
     message = str(info.value)
-    assert f"no letter or digit ('{mark}')" in message and "missing-value mark" in message
-    assert "Drop those rows" in message
+    assert f"include {mark!r} next to named classes" in message
+    assert "missing-value mark" in message
+    assert f"Drop those rows (e.g. df = df[df[column] != {mark!r}])" in message
     x, y = _labels()
     y[[5, 17, 29, 41]] = mark
-    with pytest.raises(DataError, match="no letter or digit"):
+    with pytest.raises(DataError, match="look like a missing-value mark"):
         Dataset.from_arrays(x, y.astype(str))
     # said to be a class: kept as one
     assert load_csv(path, "species", task="classification").class_names[0] == mark
@@ -155,3 +159,47 @@ def test_pandas_missing_values_are_named_by_row():
         Dataset.from_arrays(x, np.arange(40) % 2)
     assert "NAType" not in str(info.value)
     assert "non-finite value(s) (NaN or inf), the first in sample 3" in str(info.value)
+
+
+def test_a_constant_test_or_validation_target_is_refused():
+    """A given y_test of one value trained a whole run and reported R2 0.0 [0, 0]."""
+    rng = np.random.default_rng(1)
+    x = rng.random((120, 3)).astype("float32")
+    with pytest.raises(DataError, match=r"y_test is constant: every test target is 0\.7"):
+        Dataset.from_arrays(x, x.sum(1), x_test=x[:20], y_test=np.full(20, 0.7, "float32"))
+    y = x.sum(1)
+    with pytest.raises(DataError, match=r"y_val is constant: every validation target is 1"):
+        Dataset(
+            x[:80], y[:80], x[80:100], np.ones(20, "float32"), x[100:], y[100:], task="regression"
+        )
+
+
+def test_each_input_s_dataframes_must_share_their_columns_in_order():
+    """A model of several inputs (a dict of DataFrames) skipped the column check."""
+    rng = np.random.default_rng(2)
+    frame = pd.DataFrame(rng.random((100, 3)).astype("float32"), columns=list("abc"))
+    y = (frame.a > 0.5).astype(int).to_numpy()
+    with pytest.raises(DataError, match=r"x_test\['in'\]'s columns differ from x\['in'\]'s"):
+        Dataset.from_arrays(
+            {"in": frame}, y, x_test={"in": frame.iloc[:20][["c", "b", "a"]]}, y_test=y[:20]
+        )
+    ds = Dataset.from_arrays({"in": frame}, y, x_test={"in": frame.iloc[:20]}, y_test=y[:20])
+    assert ds.x_test["in"][0, 0] == frame.iloc[0]["a"]
+
+
+@pytest.mark.parametrize("names", [("Cat", "cat", "dog"), ("cat", "cat ", "dog")])
+def test_image_class_folders_apart_by_case_or_spaces_are_refused(tmp_path, names):
+    from PIL import Image
+
+    from tunekit.data import load_image_directory
+    from tunekit.image_streams import image_folder_stream
+
+    for i, name in enumerate(names):
+        (tmp_path / "f" / name).mkdir(parents=True)
+        for j in range(6):
+            Image.new("L", (8, 8), 40 * i + j).save(tmp_path / "f" / name / f"{j}.png")
+    for load in (image_folder_stream, lambda root: load_image_directory(root, (8, 8))):
+        with pytest.raises(DataError) as info:
+            load(tmp_path / "f")
+        assert "class folders differ only by spaces or letter case" in str(info.value)
+        assert "Move each class's images into one folder" in str(info.value)

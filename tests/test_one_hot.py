@@ -384,7 +384,14 @@ def test_an_own_fit_that_encodes_the_ids_passes_the_label_form_check(loss, class
 @pytest.mark.parametrize(
     "loss, metric, message",
     [
-        ("categorical_hinge", "sparse_categorical_accuracy", r"sparse_categorical_accuracy"),
+        # the labels are class ids; the rows come from the fit: say to stop encoding there
+        # (it said "give the labels as class ids (np.argmax(y, axis=1))")
+        (
+            "categorical_hinge",
+            "sparse_categorical_accuracy",
+            r"sparse_categorical_accuracy.*or give the labels as class ids in your "
+            r"hypermodel's fit \(no keras.utils.to_categorical there\)",
+        ),
         ("sparse_categorical_crossentropy", "categorical_accuracy", r"categorical_accuracy"),
     ],
 )

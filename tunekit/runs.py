@@ -460,8 +460,11 @@ def _filter_mask(frame: pd.DataFrame, filter: Any) -> pd.Series:
         raise UsageError(
             f"filter must be a pandas query string, e.g. {example}. Received: {filter!r}."
         )
+    # A missing value behaves alike in every column: pandas' Int64 (`params`) has pd.NA, which
+    # `not (params > 40)` and `params != params` treated unlike the float columns' NaN.
+    view = frame.astype({c: "float64" for c in frame.columns if str(frame[c].dtype) == "Int64"})
     try:
-        mask = frame.eval(filter, engine="python")
+        mask = view.eval(filter, engine="python")
     except Exception as e:  # noqa: BLE001 (pandas raises many kinds: its message is kept)
         raise UsageError(
             f"filter={filter!r} is not a valid pandas query: {type(e).__name__}: {e}. "
@@ -469,7 +472,7 @@ def _filter_mask(frame: pd.DataFrame, filter: Any) -> pd.Series:
         ) from None
     if not (
         isinstance(mask, pd.Series)
-        and mask.index.equals(frame.index)
+        and mask.index.equals(view.index)
         and (pd.api.types.is_bool_dtype(mask) or (frame.empty and mask.empty))
     ):
         raise UsageError(

@@ -17,6 +17,9 @@ from tunekit.errors import DataError
 
 _SPACES = re.compile(r"\s+")
 _WORD = re.compile(r"\w")
+# Text that a missing value becomes: `str(float("nan"))`, `str(pd.NA)`, exports' `n/a`,
+# `#N/A`, `null`. (`NA` and `None` stay classes: North America, a severity level "None".)
+_MISSING_TEXT = frozenset({"nan", "<na>", "n/a", "#n/a", "null", "nat"})
 
 
 def _spelling_key(label: str) -> str:
@@ -27,20 +30,30 @@ def _spelling_key(label: str) -> str:
     return key if len(key) <= 1 else key.casefold()
 
 
-def check_label_texts(labels: Iterable[str], name: str, declared: bool = False) -> None:
+def check_label_texts(
+    labels: Iterable[str],
+    name: str,
+    declared: bool = False,
+    fix: str = "Write each class one way (e.g. with pandas Series.str.strip() and "
+    ".str.lower(), or no space after the commas) and load the data again",
+) -> None:
     """Refuses text labels that would make wrong classes.
 
     Args:
         labels: The distinct text labels found (any order).
         name: How the message names them (e.g. `"target column 'species'"`).
         declared: Whether the user said the task is classification (`task=
-            "classification"`): then a label of symbols only is a class they meant.
+            "classification"`): then a label of symbols only (or `"nan"`) is a class
+            they meant.
+        fix: What the first message tells the user to do.
 
     Raises:
         DataError: When two labels differ only by spaces or letter case (`"cat"`,
             `" cat"`, `"Cat"`; labels of one character may differ by case), or when
             some labels hold letters or digits and others none at all (`"?"`, `"-"`,
-            `"."` next to `"setosa"`: a missing-value marker) unless `declared`.
+            `"."` next to `"setosa"`) or are the text of a missing value (`"nan"`,
+            `"<NA>"`, `"n/a"`, `"#N/A"`, `"null"`, any case): a missing-value mark,
+            unless `declared`.
             Labels that are all symbols (`"+"` and `"-"`) are classes.
     """
     found = sorted(set(labels))
@@ -52,20 +65,22 @@ def check_label_texts(labels: Iterable[str], name: str, declared: bool = False) 
         shown = "; ".join(" and ".join(repr(label) for label in group) for group in apart[:5])
         raise DataError(
             f"The labels of {name} differ only by spaces or letter case ({shown}): each "
-            "would be a class of its own. Write each class one way (e.g. with pandas "
-            "Series.str.strip() and .str.lower(), or no space after the commas) and load the "
-            "data again; if they really are different classes, give them names that differ "
-            "by more than that."
+            f"would be a class of its own. {fix}; if they really are different classes, give "
+            "them names that differ by more than that."
         )
-    marks = [label for label in found if not _WORD.search(label)]
+    marks = [
+        label
+        for label in found
+        if not _WORD.search(label) or label.strip().casefold() in _MISSING_TEXT
+    ]
     named = [label for label in found if label not in marks]
     if marks and named and not declared:
         raise DataError(
-            f"The labels of {name} include some with no letter or digit "
-            f"({', '.join(map(repr, marks[:5]))}) "
+            f"The labels of {name} include {', '.join(map(repr, marks[:5]))} "
             f"next to named classes ({', '.join(map(repr, named[:3]))}): "
             "they look like a missing-value mark, which would become a class of its own. "
-            "Drop those rows (e.g. df = df[df[column] != '?']) or fill in their labels; if it "
+            f"Drop those rows (e.g. df = df[df[column] != {marks[0]!r}]) or fill in their "
+            "labels; if it "
             'is a real class, give it a name, or pass task="classification" (--task '
             "classification)."
         )

@@ -28,6 +28,10 @@ def check_same_columns(frames: Mapping[str, Any]) -> None:
     from the first one's in names or order: converted to arrays, column 0 of one would
     be another feature than column 0 of the other (as scikit-learn refuses at predict)."""
     named = {k: [str(c) for c in v.columns] for k, v in frames.items() if hasattr(v, "columns")}
+    inputs = {k: v for k, v in frames.items() if isinstance(v, Mapping)}
+    for name in sorted({n for value in inputs.values() for n in value}, key=str):
+        # a model of several inputs: each input's DataFrames, split by split
+        check_same_columns({f"{k}[{name!r}]": v[name] for k, v in inputs.items() if name in v})
     if len(named) < 2:
         return
     (first, columns), *rest = named.items()
@@ -139,16 +143,20 @@ def _regression_metadata(
             f"The regression targets of the splits differ in width ({widths}); "
             "every split needs the same number of targets per sample."
         )
-    for array, key in zip(tg.arrays_of(ys["train"]), _keys(ys["train"], "y_train"), strict=True):
-        flat = array.reshape(len(array), -1)
-        same = [j for j in range(flat.shape[1]) if len(flat) and np.ptp(flat[:, j]) == 0]
-        if same:  # R2 undefined (printed as 0.0), and the model learns nothing: exit 0 before
-            where = "" if flat.shape[1] == 1 else f" in column(s) {same}"
-            raise DataError(
-                f"{key} is constant{where}: every training target is {flat[0, same[0]]:g}. "
-                "A model learns nothing from a constant target, and R2 is undefined. Check "
-                "that the target is the column you meant (--target / target=), or drop it."
-            )
+    for split in _SPLITS:  # R2 undefined (printed as 0.0), and nothing to learn: exit 0 before
+        for array, key in zip(tg.arrays_of(ys[split]), _keys(ys[split], f"y_{split}"), strict=True):
+            flat = array.reshape(len(array), -1)
+            same = [j for j in range(flat.shape[1]) if len(flat) > 1 and np.ptp(flat[:, j]) == 0]
+            if same:
+                where = "" if flat.shape[1] == 1 else f" in column(s) {same}"
+                what = {"train": "training", "val": "validation", "test": "test"}[split]
+                raise DataError(
+                    f"{key} is constant{where}: every {what} target is {flat[0, same[0]]:g}. "
+                    "A model learns nothing from a constant target, and R2 is undefined on "
+                    "one (a score of 0.0 that means nothing). Check that the target is the "
+                    "column you meant (--target / target=), or drop it; a test or validation "
+                    "set of your own needs targets that vary."
+                )
     return dict(num_classes=None, class_names=[], num_outputs=widths["train"])
 
 

@@ -368,7 +368,13 @@ def _object_array(shown: str, key: str) -> str:
         f"{'the labels of a DataFrame column or a list of names' if text else 'a list of arrays'}"
         "), which only pickle can load, and tunekit does not load pickles (a pickle runs "
         f"code when loaded). Save it as {'text' if text else 'numbers'}, e.g. "
-        f"np.savez(path, ..., {fix})."
+        f"np.savez(path, ..., {fix})"
+        + (
+            " after dropping or filling the samples whose label is missing (None or NaN "
+            "become the text 'None' or 'nan')."
+            if text and key != "class_names"
+            else "."
+        )
     )
 
 

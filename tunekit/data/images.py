@@ -13,6 +13,7 @@ import numpy as np
 from tunekit.data._checks import _SPLITS, SCALED_UINT8, _check_fractions, _is_int, _scale_pixels
 from tunekit.data._folders import check_not_split_folders, split_files
 from tunekit.data._image_kinds import IMAGE_SUFFIXES, image_kind, named_images
+from tunekit.data._label_text import check_label_texts
 from tunekit.data.dataset import Dataset
 from tunekit.errors import DataError
 
@@ -204,7 +205,8 @@ def list_images(folder: Path) -> list[tuple[str, int, int]]:
 
     Raises:
         DataError: The folder is missing, holds split folders of class folders
-            (`train/<class>/...`: `check_not_split_folders`), has fewer than 2 class subfolders, a
+            (`train/<class>/...`: `check_not_split_folders`), class folders apart only by
+            letter case or spaces (`Cat/`, `cat/`), has fewer than 2 class subfolders, a
             class without images, a subfolder that cannot be listed, an image
             whose size cannot be read (a broken symbolic link), images directly
             in the folder (in no class), or images of a format Keras cannot
@@ -226,6 +228,12 @@ def list_images(folder: Path) -> list[tuple[str, int, int]]:
         )
     classes = sorted(p.name for p in entries if p.is_dir())
     check_not_split_folders(folder, classes)  # train/<class>/..., before "2 classes"
+    check_label_texts(  # `Cat/` and `cat/`, `cat /`: one class, two folders
+        classes,
+        f"the image folder {str(folder)!r}'s class folders",
+        declared=True,
+        fix="Move each class's images into one folder (one folder per class)",
+    )
     loose = sorted(p.name for p in entries if not p.is_dir() and image_kind(p))
     if len(classes) < 2:
         raise DataError(

@@ -64,7 +64,15 @@ def check_label_form(model: keras.Model, data: Dataset, hypermodel: Any = None) 
             rows = loss_takes_rows(hypermodel, model, data, data.x_train, data.y_train)
         except Exception:  # noqa: BLE001 - a model that cannot run here: its trials say why
             return
-        check_metric_label_form(model, rows or data.label_mode == CATEGORICAL_LABELS)
+        own = bool(rows) and data.label_mode != CATEGORICAL_LABELS  # the fit one-hot encodes
+        check_metric_label_form(
+            model,
+            rows or data.label_mode == CATEGORICAL_LABELS,
+            "class ids in your hypermodel's fit (no keras.utils.to_categorical there) with a "
+            'sparse loss ("sparse_categorical_crossentropy")'
+            if own
+            else None,
+        )
         return
     kind = _crossentropy_kind(getattr(model, "loss", None))
     if kind == "sparse" and data.label_mode == CATEGORICAL_LABELS:
@@ -85,11 +93,12 @@ def check_label_form(model: keras.Model, data: Dataset, hypermodel: Any = None) 
     check_metric_label_form(model, data.label_mode == CATEGORICAL_LABELS)
 
 
-def check_metric_label_form(model: keras.Model, one_hot: bool) -> None:
-    """Each metric of a one-score-per-class output takes the labels' form (`label_form_misfit`)."""
+def check_metric_label_form(model: keras.Model, one_hot: bool, other: str | None = None) -> None:
+    """Each metric of a one-score-per-class output takes the labels' form (`label_form_misfit`);
+    `other` says how to give the labels in the other form (default: convert them)."""
     if len(parts := outputs_and_compile(model)) == 1:
         _, output, _, metrics, _ = parts[0]
-        _check_metrics_take(metrics, tuple(output.shape), one_hot, "")
+        _check_metrics_take(metrics, tuple(output.shape), one_hot, "", other)
 
 
 def _check_output_label_forms(model: keras.Model, y: Mapping[str, Any]) -> None:
@@ -124,7 +133,7 @@ def _check_output_label_forms(model: keras.Model, y: Mapping[str, Any]) -> None:
 
 
 def _check_metrics_take(
-    metrics: list[Any], shape: tuple[Any, ...], one_hot: bool, output: str
+    metrics: list[Any], shape: tuple[Any, ...], one_hot: bool, output: str, other: str | None = None
 ) -> None:
     """Raises `ModelCheckError` for the first of `metrics` (flat) that misreads the labels' form."""
     if len(shape) != 2 or not (isinstance(shape[-1], int) and shape[-1] > 1):
@@ -132,7 +141,7 @@ def _check_metrics_take(
     for metric in metrics:
         if (misfit := label_form_misfit(metric, one_hot)) is None:
             continue
-        other = (
+        other = other or (
             "class ids (np.argmax(y, axis=1))"
             if one_hot
             else ("one-hot rows (keras.utils.to_categorical(y))")
