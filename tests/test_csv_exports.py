@@ -196,6 +196,24 @@ def test_lines_before_the_header_are_told_with_the_argument_to_skip_them(tmp_pat
 
 
 @pytest.mark.parametrize(
+    ("sep", "call"),
+    [(";", "sep=';', skiprows=1"), (",", "skiprows=1")],
+    ids=["semicolons", "commas"],
+)
+def test_a_title_row_padded_with_separators_is_told_as_a_line_to_skip(tmp_path, sep, call):
+    """`Messreihe 3;;` (a title row as Excel writes it, padded to the table's width) was
+    taken as the header: `;` got sep=';' without skiprows, `,` got "column(s) 2, 3 have no
+    name in the header"."""
+    path = tmp_path / "titled.csv"
+    path.write_text("Messreihe 3" + sep * 4 + "\n" + _iris().to_csv(sep=sep, index=False))
+    with pytest.raises(DataError, match=r"1 line\(s\) before its header") as caught:
+        load_csv(path, target="species")
+    assert f"pd.read_csv(path, {call})" in str(caught.value)
+    _follow(str(caught.value), path)
+    assert load_csv(path, target="species").input_shape == (4,)
+
+
+@pytest.mark.parametrize(
     ("key", "fix"),
     [
         ("y_train", "y_train=np.asarray(y_train).astype(str)"),

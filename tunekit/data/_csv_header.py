@@ -64,12 +64,15 @@ def check_header(file: Path, frame: Any) -> None:
     data_row = first_row_data(names, frame)
     if data_row:  # read as names, it lost a sample and named the columns by its values
         raise DataError(data_row)
-    layout = misread(file) if len(first) > len(names) else None
+    longer, padded = len(first) > len(names), any(not n.strip() for n in names[1:])
+    layout = misread(file) if longer or padded else None
     if layout:  # `1,5;2,3`: decimal commas split each row at the commas; a preamble
-        raise DataError(
-            f"{str(file)!r} {layout.told}: read with commas its rows have more "
-            f"fields than its header. {layout.advice}"
+        why = (  # (padded: a title row `Messreihe 3,,` read as the header)
+            "read with commas its rows have more fields than its header"
+            if longer
+            else f"read as it is, its first line {','.join(names)!r} would be the header"
         )
+        raise DataError(f"{str(file)!r} {layout.told}: {why}. {layout.advice}")
     if len(first) > len(names):  # pandas took the first fields as the rows' labels
         extra = len(first) - len(names)
         raise DataError(

@@ -159,6 +159,12 @@ def _reading(rows: list[tuple[int, str]], sep: str) -> tuple[str, int, tuple[int
     if sep != "," and (most < 2 or counts.count(most) * 5 < len(counts) * 4):
         return sep, 0, (-1, 0)  # not this file's separator
     start = counts.index(most)
+    while (
+        start + 1 < len(rows)
+        and counts[start + 1] == most
+        and (not any(f.strip() for f in _fields(rows[start][1], sep)[1:]))
+    ):  # a title padded with separators (`Messreihe 3;;`, as Excel writes it): a preamble
+        start += 1
     names = _fields(rows[start][1], sep)
     commented = all(line.lstrip().startswith("#") for _, line in rows[:start])
     if start and not commented and any(_is_number(n, sep) for n in names):

@@ -32,23 +32,31 @@ SPLITS = ("train", "val", "test")
 # Words (of a folder name cut at `_`, `-`, spaces, digits and camelCase) that name a split of
 # the data rather than a class: `train`, `Train_Data`, `seg_train`, `trn`, `TestSet`, `val`,
 # and the same in the languages users name folders in (`entrenamiento`, `prueba`, `treino`,
-# `validación`, `训练`...). `fold1`, `fold_2`, `split3`: folds of a cross-validation.
+# `validación`, `обучение`, `训练`, `テスト`...). `fold1`, `fold_2`, `split3`: folds of a
+# cross-validation.
 SPLIT_FOLDER_NAMES = {
     "train": (
         "train", "training", "trainset", "trn", "trainings", "entrenamiento", "entreno",
         "apprentissage", "entrainement", "entraînement", "treino", "treinamento",
-        "addestramento", "训练", "训练集",
+        "addestramento", "обучение", "обучающая", "тренировка", "тренировочная",
     ),
     "val": (
         "val", "valid", "validation", "valset", "dev", "development", "minival", "validacion",
-        "validación", "validacao", "validação", "validazione", "validierung", "验证", "验证集",
+        "validación", "validacao", "validação", "validazione", "validierung", "валидация",
+        "валидационная", "проверка", "проверочная",
     ),
     "test": (
         "test", "testing", "testset", "tst", "holdout", "pred", "prediction", "prueba",
-        "pruebas", "teste", "testes", "测试", "测试集",
+        "pruebas", "teste", "testes", "тест", "тестовая", "тестирование",
     ),
 }  # fmt: skip
 _SPLIT_OF = {word: split for split, words in SPLIT_FOLDER_NAMES.items() for word in words}
+# Scripts written without spaces: a split word anywhere in the name (`訓練データ`, `测试集`).
+_SPLIT_IN = {
+    "训练": "train", "訓練": "train", "学習": "train", "학습": "train", "훈련": "train",
+    "验证": "val", "検証": "val", "검증": "val",
+    "测试": "test", "テスト": "test", "評価": "test", "테스트": "test",
+}  # fmt: skip
 _FOLD = re.compile(r"(?:k?fold|split|cv)[ _-]?\d+", re.IGNORECASE)
 
 
@@ -72,6 +80,7 @@ def _split_of(name: str) -> str | None:
     words = re.findall(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+", name)
     words += re.findall(r"[^\W\d_]+", name)  # any script: `validación`, `训练集`
     found = next((_SPLIT_OF[w.lower()] for w in words if w.lower() in _SPLIT_OF), None)
+    found = found or next((split for word, split in _SPLIT_IN.items() if word in name), None)
     joined = _JOINED_NAME.fullmatch(re.sub(r"[^a-z]", "", name.lower()))
     if found is None and joined is not None:
         found = next(k for k, v in joined.groupdict().items() if v)
