@@ -254,12 +254,13 @@ def test_a_loop_whose_defaults_build_the_deepest_layer_keeps_its_later_members_w
     assert rules["lr"][0] == "range" and rules["layers"][0] == "kept"
 
 
-def plain_trial(values, score, trial_id, count=None):
-    """A plain KerasTuner trial of a fixed build: every name, each with a value (and an
-    `Int("layers", count, 3)` that could count a loop, unless `count` is None)."""
+def plain_trial(values, score, trial_id, switch=None):
+    """A plain KerasTuner trial of a fixed build: every name, each with a value (and a
+    hyperparameter `layers` made by `switch`, e.g. `("Int", 0)`: `Int("layers", 0, 3)`)."""
     space = kt.HyperParameters()
-    if count is not None:
-        space.Int("layers", count, 3, default=3)
+    if switch is not None:
+        kind, *args = switch
+        getattr(space, kind)("layers", *args, *((3,) if kind == "Int" else ()))
     space.Int("conv1", 8, 64, step=8)
     space.Int("conv2", 16, 128, step=16)  # numbered, but not defined alike: not a loop
     space.Float("dropout_0", 0.0, 0.5)
@@ -272,16 +273,24 @@ def plain_trial(values, score, trial_id, count=None):
     return trial
 
 
-@pytest.mark.parametrize("count", [None, 0, 1, 2])
-def test_numbered_names_defined_alike_are_kept_whole_when_a_count_could_skip_them(count):
-    """`dropout_0`, `dropout_1`: a loop's members only if an integer could count the loop
-    below 2; in a fixed build (no count, or one that is always 2 or more) they are used."""
+@pytest.mark.parametrize(
+    "switch",
+    [None, ("Int", 0), ("Int", 1), ("Int", 2), ("Boolean",), ("Choice", ["deep", "shallow"]),
+     ("Choice", [1, 2, 3]), ("Choice", [2, 3]), ("Choice", [0.1, 0.2])],
+    ids=["none", "int_from_0", "int_from_1", "int_from_2", "boolean", "words", "ints_from_1",
+         "ints_from_2", "floats"],
+)  # fmt: skip
+def test_numbered_names_defined_alike_are_kept_whole_when_something_could_count_them(switch):
+    """`dropout_0`, `dropout_1`: a loop's members when something outside them could decide
+    how many a build declares (an integer below 2, a Boolean, a Choice of words: `1 if
+    hp.Boolean("shallow") else 3`); with only floats besides, a fixed build's: used."""
     rows = [(16, 32, 0.1, 0.2), (24, 48, 0.2, 0.3), (16, 48, 0.3, 0.25), (64, 128, 0.5, 0.5)]
     names = ("conv1", "conv2", "dropout_0", "dropout_1")
     trials = [
-        plain_trial(dict(zip(names, row)), i / 10, f"{i}", count) for i, row in enumerate(rows)
+        plain_trial(dict(zip(names, row)), i / 10, f"{i}", switch) for i, row in enumerate(rows)
     ]
-    loop = count is not None and count < 2
+    fixed = (None, ("Int", 2), ("Choice", [2, 3]), ("Choice", [0.1, 0.2]))
+    loop = switch not in fixed
     assert unknown_use(trials[0].hyperparameters, trials) == (
         {"dropout_0", "dropout_1"} if loop else frozenset()
     )
@@ -300,35 +309,44 @@ def test_numbered_names_defined_alike_are_kept_whole_when_a_count_could_skip_the
     assert narrowed(declared, "dropout_1").max_value == pytest.approx(0.31)
 
 
-@pytest.mark.long
-def test_the_cnn_hypermodel_is_narrowed_from_plain_kerastuner_trials(tmp_path):
-    """ToonVision's two blocks (`filters_1`, `filters_2`, ...) are built every time: they were
-    all kept whole (rule `unknown`) as a loop's members, so narrowing plain KerasTuner
-    trials of the project's own CNN narrowed only `batch_norm` and `learning_rate`."""
-    import numpy as np
-    from sklearn.datasets import load_digits
+class _Switched(kt.HyperModel):
+    """A loop of `units_i` whose depth a Boolean switches, the defaults building the deepest:
+    every plain trial holds every name (a probe's case: narrowed from values no build used)."""
 
-    from hypermodels import ToonVisionCNNHyperModel
+    def _space(self, hp):
+        for i in range(1 if hp.Boolean("shallow") else 3):
+            hp.Int(f"units_{i}", 8, 256, step=8)
 
-    digits = load_digits()
-    x = (digits.images[:300, :, :, None] / 16.0).astype("float32")
-    y = digits.target[:300]
+    def build(self, hp):
+        import keras
+
+        self._space(hp)
+        return keras.Sequential([keras.Input((1,)), keras.layers.Dense(1)])
+
+    def fit(self, hp, model, *args, **kwargs):
+        self._space(hp)
+        return {
+            "val_loss": (0.1 if hp.get("shallow") else 1.0) + abs(hp.get("units_0") - 128) / 1e3
+        }
+
+
+def test_a_loop_switched_by_a_boolean_keeps_its_members_whole(tmp_path):
     tuner = kt.RandomSearch(
-        ToonVisionCNNHyperModel(input_shape=(8, 8, 1), num_classes=10, augment=False),
-        objective="val_accuracy",
-        max_trials=4,
-        seed=3,
+        _Switched(),
+        objective=kt.Objective("val_loss", "min"),
+        max_trials=16,
+        seed=1,
         directory=tmp_path,
-        project_name="cnn",
+        project_name="switched",
     )
-    tuner.search(x[:200], y[:200], epochs=1, validation_data=(x[200:], y[200:]), verbose=0)
+    tuner.search(verbose=0)
     trials = list(tuner.oracle.trials.values())
-    assert unknown_use(tuner.oracle.hyperparameters, trials) == frozenset()
-    result = narrow_space(tuner.oracle.hyperparameters, trials, top=3)
-    rules = {c.name: c.rule for c in result.changes}
-    assert "unknown" not in rules.values(), rules
-    assert rules["filters_1"] in ("range", "unanimous", "kept")
-    assert np.isfinite([t.score for t in trials]).all()
+    result = narrow_space(tuner.oracle.hyperparameters, trials, fix_unanimous=False)
+    top = [tuner.oracle.trials[i].hyperparameters.values for i in result.top_trial_ids]
+    assert all(v["shallow"] for v in top)  # none built units_1 or units_2
+    rules = {c.name: (c.rule, c.after) for c in result.changes}
+    assert rules["units_1"] == ("unknown", "Int [8, 256] step 8")
+    assert rules["units_2"] == ("unknown", "Int [8, 256] step 8")
 
 
 def declare_in_scopes(hp):

@@ -201,10 +201,11 @@ def unknown_use(space: keras_tuner.HyperParameters, trials: Sequence[Any]) -> fr
       anywhere in the name (`units_1`, `units_2`; `dense0_units`,
       `dense1_units`), are all returned, the lowest-numbered too (a loop over
       `range(hp.Int("layers", 0, 3))` may build none of them), when the space
-      holds a count for such a loop: an integer hyperparameter (`Int`, or a
-      `Choice` of integers) outside those names whose smallest value is below
-      their number. Without one they are a fixed build's (two blocks, always:
-      `filters_1`, `filters_2`). The others are taken as used.
+      holds what could count such a loop, outside those names: an `Int` (or a
+      `Choice` of integers) whose smallest value is below their number, a
+      `Boolean` or a `Choice` of words (a switch: `1 if hp.Boolean("shallow")
+      else 3`). Without one (only floats besides) they are a fixed build's,
+      every one used. The others are taken as used.
     """
     held = [_names(t) for t in trials if t.hyperparameters is not None]
     unconditional = [
@@ -227,23 +228,25 @@ def unknown_use(space: keras_tuner.HyperParameters, trials: Sequence[Any]) -> fr
             members.setdefault(alike, []).append(hp.name)
     loops = [loop for loop in members.values() if len(loop) > 1]
     in_loops = {name for loop in loops for name in loop}
-    # A loop builds as many members as a count says: an integer hyperparameter (not one of
-    # the numbered names) that can be below the number of members. Without one, numbered
-    # names are a fixed build's (ToonVision's `filters_1`, `filters_2`: two blocks, always).
-    counts = [_smallest_count(hp) for hp in unconditional if hp.name not in in_loops]
-    fewest = min((c for c in counts if c is not None), default=None)
+    # A loop builds as many members as a count or a switch says: an `Int` (or a `Choice` of
+    # integers) that can be below the number of members, or a `Boolean` or a `Choice` of
+    # words (`range(1 if hp.Boolean("shallow") else 3)`). Without one (only floats besides)
+    # the numbered names are a fixed build's, every one used.
+    others = [hp for hp in unconditional if hp.name not in in_loops]
     return frozenset(
-        name for loop in loops if fewest is not None and fewest < len(loop) for name in loop
+        name for loop in loops if any(_could_count(hp, len(loop)) for hp in others) for name in loop
     )
 
 
-def _smallest_count(hp: HyperParameter) -> int | None:
-    """The smallest value of an integer hyperparameter (`Int`, or a `Choice` of integers),
-    which could count a loop's layers; `None` for any other."""
+def _could_count(hp: HyperParameter, members: int) -> bool:
+    """Whether `hp` could decide how many of a loop's `members` a build declares."""
+    if isinstance(hp, hp_module.Boolean):
+        return True
     if isinstance(hp, hp_module.Int):
-        return int(hp.min_value)
-    if isinstance(hp, hp_module.Choice) and all(
-        isinstance(v, numbers.Integral) and not isinstance(v, bool) for v in hp.values
-    ):
-        return int(min(hp.values))
-    return None
+        return int(hp.min_value) < members
+    if isinstance(hp, hp_module.Choice):
+        ints = [v for v in hp.values if isinstance(v, numbers.Integral) and not isinstance(v, bool)]
+        if len(ints) == len(hp.values):
+            return min(ints) < members
+        return not all(isinstance(v, numbers.Real) for v in hp.values)  # words: a switch
+    return False
