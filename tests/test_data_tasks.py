@@ -294,7 +294,7 @@ def test_byte_string_labels_and_class_names_in_an_npz_are_text(tmp_path):
 def test_a_missing_label_is_named_by_its_row(y):
     # Was "y must hold integer class ids ... map labels to 0..num_classes-1": the wrong fix
     # for text labels that tunekit takes as they are once the gap is filled.
-    missing = r"1 missing label\(s\) \(None or NaN\) at row\(s\) 5: drop"
+    missing = r"1 missing label\(s\) \(None, NaN or pd.NA\) at row\(s\) 5: drop"
     with pytest.raises(DataError, match=missing):
         Dataset.from_arrays(X, y)
 

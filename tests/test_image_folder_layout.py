@@ -185,7 +185,7 @@ def test_classes_that_all_hold_the_same_subfolders_are_loaded_with_a_warning(tmp
             _images(root / name / source, 6, start=len(name + source))
     with caplog.at_level("WARNING", logger="tunekit.data"):
         assert image_folder_stream(root).class_names == ["cats", "dogs"]
-    assert "holds the same subfolders ('indoor' and 'outdoor')" in caplog.text
+    assert "holds the subfolders 'indoor' and 'outdoor' and no image directly" in caplog.text
     assert "splits or folds of the data rather than classes" in caplog.text
 
 
@@ -262,3 +262,26 @@ def test_class_folders_whose_names_only_contain_a_split_word_load(tmp_path, name
     _images(root / "cat" / "indoor", 6)  # nested class folders: images in subfolders
     _images(root / name / "indoor", 6, start=100)
     assert sorted(image_folder_stream(root).class_names) == sorted(["cat", name])
+
+
+def test_split_folders_under_unlisted_names_with_a_class_more_are_warned_about(tmp_path, caplog):
+    """`zbior_treningowy/{kot,pies,ptak}`, `zbior_testowy/{kot,pies}`: the training split with
+    a class more (names not listed then) loaded as two classes with no warning at all."""
+    root = tmp_path / "f"
+    for split, classes in (("zbior_a", ("kot", "pies", "ptak")), ("zbior_b", ("kot", "pies"))):
+        for i, name in enumerate(classes):
+            _images(root / split / name, 6, start=20 * i)
+    with caplog.at_level("WARNING", logger="tunekit.data"):
+        assert image_folder_stream(root).class_names == ["zbior_a", "zbior_b"]
+    assert "holds the subfolders 'kot' and 'pies' and no image directly" in caplog.text
+
+
+@pytest.mark.parametrize(
+    "splits",
+    [("zbior_treningowy", "zbior_testowy"), ("latih", "uji"), ("eğitim", "doğrulama")],
+    ids=["polish", "indonesian", "turkish"],
+)
+def test_more_languages_split_names_are_refused(tmp_path, splits):
+    root = _split_layout(tmp_path / "f", splits)
+    with pytest.raises(DataError, match="holds split folders, not class folders"):
+        image_folder_stream(root)

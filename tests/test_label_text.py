@@ -203,3 +203,40 @@ def test_image_class_folders_apart_by_case_or_spaces_are_refused(tmp_path, names
             load(tmp_path / "f")
         assert "class folders differ only by spaces or letter case" in str(info.value)
         assert "Move each class's images into one folder" in str(info.value)
+
+
+def test_target_dataframes_must_share_their_columns_in_order():
+    """Two targets as DataFrames, the test's in another order: `t2` was scored as `t1`."""
+    rng = np.random.default_rng(3)
+    frame = pd.DataFrame(rng.random((80, 3)), columns=list("abc"))
+    frame["t1"], frame["t2"] = frame.a * 3, frame.b * 100 + 5
+    train, test = frame.iloc[:60], frame.iloc[60:]
+    x, x_test = train[list("abc")], test[list("abc")]
+    with pytest.raises(DataError, match=r"y_test's columns differ from y's in order"):
+        Dataset.from_arrays(x, train[["t1", "t2"]], x_test=x_test, y_test=test[["t2", "t1"]])
+    with pytest.raises(DataError, match=r"y_test\['o'\]'s columns differ from y\['o'\]'s in names"):
+        renamed = test[["t1", "t2"]].set_axis(["t1", "z"], axis=1)
+        Dataset.from_arrays(x, {"o": train[["t1", "t2"]]}, x_test=x_test, y_test={"o": renamed})
+    ds = Dataset.from_arrays(x, train[["t1", "t2"]], x_test=x_test, y_test=test[["t1", "t2"]])
+    np.testing.assert_allclose(ds.y_test[:, 1], test["t2"].to_numpy("float32"))
+
+
+def test_a_missing_text_label_of_a_pandas_string_column_is_named_by_row():
+    """pandas' `string` dtype with a pd.NA said "y must hold integer class ids"."""
+    x = np.random.default_rng(4).random((60, 3)).astype("float32")
+    y = pd.Series(["cat", "dog", "bird"] * 19 + ["cat", "dog", pd.NA], dtype="string")
+    with pytest.raises(
+        DataError, match=r"y has 1 missing label\(s\) \(None, NaN or pd.NA\) at row"
+    ):
+        Dataset.from_arrays(x, y)
+
+
+@pytest.mark.parametrize(
+    "pair", [("caf\u00e9", "cafe\u0301"), ("\uff23\uff21\uff34", "CAT")], ids=["accent", "width"]
+)
+def test_labels_apart_only_in_unicode_form_are_refused(pair):
+    """`café` composed and decomposed, full-width `ＣＡＴ` and `CAT`: two classes, exit 0."""
+    x = np.random.default_rng(5).random((60, 3)).astype("float32")
+    y = np.array([pair[0], pair[1], "tea"] * 20)
+    with pytest.raises(DataError, match="differ only by spaces or letter case"):
+        Dataset.from_arrays(x, y)

@@ -38,16 +38,19 @@ SPLIT_FOLDER_NAMES = {
     "train": (
         "train", "training", "trainset", "trn", "trainings", "entrenamiento", "entreno",
         "apprentissage", "entrainement", "entraînement", "treino", "treinamento",
-        "addestramento", "обучение", "обучающая", "тренировка", "тренировочная",
+        "addestramento", "allenamento", "обучение", "обучающая", "тренировка", "тренировочная",
+        "treningowy", "treningowe", "uczący", "latih", "pelatihan", "eğitim", "egitim",
     ),
     "val": (
         "val", "valid", "validation", "valset", "dev", "development", "minival", "validacion",
         "validación", "validacao", "validação", "validazione", "validierung", "валидация",
-        "валидационная", "проверка", "проверочная",
+        "валидационная", "проверка", "проверочная", "walidacyjny", "walidacyjne", "validasi",
+        "doğrulama", "dogrulama",
     ),
     "test": (
         "test", "testing", "testset", "tst", "holdout", "pred", "prediction", "prueba",
-        "pruebas", "teste", "testes", "тест", "тестовая", "тестирование",
+        "pruebas", "teste", "testes", "тест", "тестовая", "тестирование", "testowy", "testowe",
+        "uji", "pengujian",
     ),
 }  # fmt: skip
 _SPLIT_OF = {word: split for split, words in SPLIT_FOLDER_NAMES.items() for word in words}
@@ -198,19 +201,23 @@ def check_not_split_folders(folder: Path, names: Sequence[str]) -> None:
 def _warn_if_shared_subfolders(
     folder: Path, names: Sequence[str], content: dict[str, tuple[list[str], bool]]
 ) -> None:
-    inner = {tuple(content[n][0]) for n in names if not content[n][1]}
-    if len(names) >= 2 and len(inner) == 1 and len(shared := next(iter(inner))) >= 2:
-        if all(not content[n][1] for n in names):
-            _log_data.warning(
-                "Every class folder of %r (%s) holds the same subfolders (%s) and no image "
-                "directly: the classes are %s. If those folders are splits or folds of the "
-                "data rather than classes, and the subfolders the classes, give one folder "
-                "of class folders instead (merge them).",
-                str(folder),
-                _listed(list(names)[:6]),
-                _listed(list(shared)[:6]),
-                _listed(list(names)[:6]),
-            )
+    if len(names) < 2 or any(content[n][1] or not content[n][0] for n in names):
+        return
+    # the subfolders every class folder holds: the same classes in each split, or the
+    # training split with a class more (`zbior_treningowy/{kot,pies,ptak}`, `zbior_testowy/
+    # {kot,pies}`: split names in a language not listed)
+    shared = sorted(set.intersection(*(set(content[n][0]) for n in names)))
+    if len(shared) >= 2:
+        _log_data.warning(
+            "Every class folder of %r (%s) holds the subfolders %s and no image "
+            "directly: the classes are %s. If those folders are splits or folds of the "
+            "data rather than classes, and the subfolders the classes, give one folder "
+            "of class folders instead (merge them).",
+            str(folder),
+            _listed(list(names)[:6]),
+            _listed(shared[:6]),
+            _listed(list(names)[:6]),
+        )
 
 
 def split_files(

@@ -11,6 +11,7 @@ found (not on class names the user gave: those are declared on purpose).
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Iterable
 
 from tunekit.errors import DataError
@@ -23,10 +24,11 @@ _MISSING_TEXT = frozenset({"nan", "<na>", "n/a", "#n/a", "null", "nat"})
 
 
 def _spelling_key(label: str) -> str:
-    """The label with spaces collapsed and letter case dropped: `" Iris  Setosa"` ->
+    """The label in Unicode's compatible form (NFKC: `ＣＡＴ` is `CAT`, a decomposed `é` the
+    composed one) with spaces collapsed and letter case dropped: `" Iris  Setosa"` ->
     `"iris setosa"`. Labels of one character keep their case (`"a"` and `"A"` are two
     letters in a letter-recognition task)."""
-    key = _SPACES.sub(" ", label).strip()
+    key = _SPACES.sub(" ", unicodedata.normalize("NFKC", label)).strip()  # `café` = `cafe\u0301`
     return key if len(key) <= 1 else key.casefold()
 
 

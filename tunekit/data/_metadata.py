@@ -23,10 +23,16 @@ def _keys(value: Any, name: str) -> list[str]:
     return [f"{name}[{k!r}]" for k in sorted(value)] if isinstance(value, Mapping) else [name]
 
 
-def check_same_columns(frames: Mapping[str, Any]) -> None:
-    """Refuses pandas DataFrames among `frames` (split name -> x) whose columns differ
-    from the first one's in names or order: converted to arrays, column 0 of one would
-    be another feature than column 0 of the other (as scikit-learn refuses at predict)."""
+def check_same_columns(*groups: Mapping[str, Any]) -> None:
+    """Refuses pandas DataFrames among each of `groups` (split name -> x, or -> y) whose
+    columns differ from the first one's in names or order: converted to arrays, column 0
+    of one would be another feature (or target) than column 0 of the other (as
+    scikit-learn refuses at predict)."""
+    if len(groups) != 1:
+        for group in groups:
+            check_same_columns(group)
+        return
+    (frames,) = groups
     named = {k: [str(c) for c in v.columns] for k, v in frames.items() if hasattr(v, "columns")}
     inputs = {k: v for k, v in frames.items() if isinstance(v, Mapping)}
     for name in sorted({n for value in inputs.values() for n in value}, key=str):
@@ -40,8 +46,9 @@ def check_same_columns(frames: Mapping[str, Any]) -> None:
             how = "in order" if sorted(other) == sorted(columns) else "in names"
             raise DataError(
                 f"{key}'s columns differ from {first}'s {how}: {other[:8]} against "
-                f"{columns[:8]}. Every split's features must be the same columns in the same "
-                f"order; select them in {first}'s order (e.g. {key} = {key}[{first}.columns])."
+                f"{columns[:8]}. Every split's features (and targets) must be the same "
+                f"columns in the same order; select them in {first}'s order (e.g. {key} = "
+                f"{key}[{first}.columns])."
             )
 
 
@@ -145,8 +152,10 @@ def _regression_metadata(
         )
     for split in _SPLITS:  # R2 undefined (printed as 0.0), and nothing to learn: exit 0 before
         for array, key in zip(tg.arrays_of(ys[split]), _keys(ys[split], f"y_{split}"), strict=True):
+            if len(array) < 2:  # an empty split (the test of a cv run), or one sample
+                continue
             flat = array.reshape(len(array), -1)
-            same = [j for j in range(flat.shape[1]) if len(flat) > 1 and np.ptp(flat[:, j]) == 0]
+            same = [j for j in range(flat.shape[1]) if np.ptp(flat[:, j]) == 0]
             if same:
                 where = "" if flat.shape[1] == 1 else f" in column(s) {same}"
                 what = {"train": "training", "val": "validation", "test": "test"}[split]

@@ -117,6 +117,7 @@ class Dataset:
                 f'label_mode={self.label_mode!r} is for classification; leave it "int".'
             )
         given = {f"y_{s}": getattr(self, f"y_{s}") for s in _SPLITS}
+        check_same_columns({f"x_{s}": getattr(self, f"x_{s}") for s in _SPLITS}, given)
         given, width = tg.one_hot_as_ids(given, task, self.num_classes)
         if task is None:  # inferred, as from_arrays does: one-hot rows are classes
             task = (
@@ -126,7 +127,6 @@ class Dataset:
         num_classes = self.num_classes if width is None else width
         if width is not None:  # one-hot rows: kept as class ids, the model gets rows
             object.__setattr__(self, "label_mode", CATEGORICAL_LABELS)
-        check_same_columns({f"x_{s}": getattr(self, f"x_{s}") for s in _SPLITS})
         xs = {s: tg.map_arrays(getattr(self, f"x_{s}"), f"x_{s}", _as_features) for s in _SPLITS}
         ys = {
             s: tg.map_arrays(
@@ -248,7 +248,7 @@ class Dataset:
         _check_fractions(validation_fraction, test_fraction)
         refuse_lists(x, y, "x", "y")  # Keras's lists of inputs or targets: dicts here
         refuse_lists(x_test, y_test, "x_test", "y_test")
-        check_same_columns({"x": x, "x_test": x_test})  # DataFrames: same columns, same order
+        check_same_columns({"x": x, "x_test": x_test}, {"y": y, "y_test": y_test})  # DataFrames
         y, y_test, task, num_classes, class_names, label_mode = arrays_labels(
             y, y_test, tg.check_task(task), num_classes, class_names
         )

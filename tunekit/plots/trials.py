@@ -7,13 +7,14 @@ table, `best_so_far_table`) and `score_vs_params`.
 from __future__ import annotations
 
 import math
+from math import inf
 
 import numpy as np
 import pandas as pd
 from matplotlib.cm import ScalarMappable
 from matplotlib.colors import Normalize
 from matplotlib.figure import Figure
-from matplotlib.ticker import MaxNLocator, NullFormatter
+from matplotlib.ticker import LogFormatterSciNotation, LogLocator, MaxNLocator, NullFormatter
 
 from tunekit.plots._common import (
     _completed,
@@ -211,11 +212,14 @@ def score_vs_hyperparameters(
             if _use_log(num, _sampling(frame, column)):
                 ax.set_xscale("log")
                 finite = num[np.isfinite(num)]
-                if math.floor(math.log10(finite.max())) >= math.ceil(math.log10(finite.min())):
-                    # a power of ten inside: label it alone (labelled minors overlapped); within
-                    # one decade (units 17..36, a learning rate 1e-3..9e-3) there is none, and
-                    # matplotlib's own minor labels are the only ones
-                    ax.xaxis.set_minor_formatter(NullFormatter())
+                low, high = math.log10(finite.min()), math.log10(finite.max())
+                if math.floor(high) - math.ceil(low) >= 1:  # two powers of ten inside: them
+                    ax.xaxis.set_minor_formatter(NullFormatter())  # labelled minors overlapped
+                else:  # within a decade or about one (1e-3..9e-3, units 17..36): 2, 3, 5 x 10^k
+                    ax.xaxis.set_minor_locator(LogLocator(subs=(2.0, 3.0, 5.0)))
+                    ax.xaxis.set_minor_formatter(
+                        LogFormatterSciNotation(labelOnlyBase=False, minor_thresholds=(inf, inf))
+                    )
             elif num.dropna().eq(num.dropna().round()).all():
                 ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         for phase, part in data.groupby(data["phase"].astype(str), sort=False):
