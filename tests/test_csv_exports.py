@@ -200,12 +200,15 @@ def test_lines_before_the_header_are_told_with_the_argument_to_skip_them(tmp_pat
     [(";", "sep=';', skiprows=1"), (",", "skiprows=1")],
     ids=["semicolons", "commas"],
 )
-def test_a_title_row_padded_with_separators_is_told_as_a_line_to_skip(tmp_path, sep, call):
-    """`Messreihe 3;;` (a title row as Excel writes it, padded to the table's width) was
-    taken as the header: `;` got sep=';' without skiprows, `,` got "column(s) 2, 3 have no
-    name in the header"."""
+@pytest.mark.parametrize(
+    "title", ["Messreihe 3{sep}{sep}{sep}{sep}", "Probe{sep}17{sep}{sep}{sep}"]
+)
+def test_a_title_row_padded_with_separators_is_told_as_a_line_to_skip(tmp_path, sep, call, title):
+    """`Messreihe 3;;` (a title row as Excel writes it, padded to the table's width) or
+    `Probe,17,,` (a key and its value) was taken as the header: `;` got sep=';' without
+    skiprows, `,` got "column(s) 2, 3 have no name in the header"."""
     path = tmp_path / "titled.csv"
-    path.write_text("Messreihe 3" + sep * 4 + "\n" + _iris().to_csv(sep=sep, index=False))
+    path.write_text(title.format(sep=sep) + "\n" + _iris().to_csv(sep=sep, index=False))
     with pytest.raises(DataError, match=r"1 line\(s\) before its header") as caught:
         load_csv(path, target="species")
     assert f"pd.read_csv(path, {call})" in str(caught.value)

@@ -214,8 +214,8 @@ BAD_CSV = [
             f"{i},{' cat' if i % 4 == 1 else 'cat' if i % 2 else 'dog'}\n" for i in range(30)
         ),
         dict(target="t"),
-        r"The labels of target column 't' differ only by spaces or letter case \(' cat' and "
-        r"'cat'\): each would be a class of its own\. Write each class one way",
+        r"The labels of target column 't' differ only by spaces, letter case or Unicode "
+        r"form \(' cat' and 'cat'\): each would be a class of its own\. Write each class one way",
     ),
     (
         "target_with_spaces_around",  # 'a, t': the column is ' t'

@@ -285,3 +285,12 @@ def test_more_languages_split_names_are_refused(tmp_path, splits):
     root = _split_layout(tmp_path / "f", splits)
     with pytest.raises(DataError, match="holds split folders, not class folders"):
         image_folder_stream(root)
+
+
+def test_flat_class_folders_with_split_words_beside_other_classes_load(tmp_path):
+    """`train_ticket/`, `test_report/` beside `invoice/`, all images directly: document
+    classes, refused as split folders."""
+    root = tmp_path / "f"
+    for i, name in enumerate(("train_ticket", "test_report", "invoice")):
+        _images(root / name, 6, start=30 * i)
+    assert image_folder_stream(root).class_names == ["invoice", "test_report", "train_ticket"]

@@ -50,7 +50,7 @@ def test_csv_labels_apart_by_case_or_inner_spaces_are_refused(tmp_path, iris, ch
     with pytest.raises(DataError) as info:
         load_csv(_csv(tmp_path, frame), "species")
     message = str(info.value)
-    assert "target column 'species' differ only by spaces or letter case" in message
+    assert "target column 'species' differ only by spaces, letter case or Unicode form" in message
     assert "str.lower()" in message and "class of its own" in message
     assert pair in message
 
@@ -59,12 +59,12 @@ def test_csv_labels_apart_by_case_or_inner_spaces_are_refused(tmp_path, iris, ch
 def test_from_arrays_and_npz_labels_apart_by_case_or_spaces_are_refused(tmp_path, spelling):
     x, y = _labels()
     y[::4] = np.where(y[::4] == "cat", spelling, "dog")
-    with pytest.raises(DataError, match="differ only by spaces or letter case"):
+    with pytest.raises(DataError, match="differ only by spaces, letter case or Unicode form"):
         Dataset.from_arrays(x, y.astype(str))
     ys = y.astype(str)
     path = tmp_path / "labels.npz"
     np.savez(path, x_train=x[:90], y_train=ys[:90], x_test=x[90:], y_test=ys[90:])
-    with pytest.raises(DataError, match=r"y_train / y_test differ only by spaces or letter"):
+    with pytest.raises(DataError, match=r"y_train / y_test differ only by spaces, letter"):
         load_npz(path)
 
 
@@ -201,7 +201,7 @@ def test_image_class_folders_apart_by_case_or_spaces_are_refused(tmp_path, names
     for load in (image_folder_stream, lambda root: load_image_directory(root, (8, 8))):
         with pytest.raises(DataError) as info:
             load(tmp_path / "f")
-        assert "class folders differ only by spaces or letter case" in str(info.value)
+        assert "differ only by spaces, letter case or Unicode form" in str(info.value)
         assert "Move each class's images into one folder" in str(info.value)
 
 
@@ -238,5 +238,16 @@ def test_labels_apart_only_in_unicode_form_are_refused(pair):
     """`café` composed and decomposed, full-width `ＣＡＴ` and `CAT`: two classes, exit 0."""
     x = np.random.default_rng(5).random((60, 3)).astype("float32")
     y = np.array([pair[0], pair[1], "tea"] * 20)
-    with pytest.raises(DataError, match="differ only by spaces or letter case"):
+    with pytest.raises(DataError, match="differ only by spaces, letter case or Unicode form"):
         Dataset.from_arrays(x, y)
+
+
+@pytest.mark.parametrize("gap", [None, float("nan")])
+def test_a_missing_label_in_y_test_is_named_by_row(gap):
+    """`None` in a text `y_test` became the class 'None' (and NaN 'nan'), exit 0."""
+    x = np.random.default_rng(6).random((30, 2)).astype("float32")
+    labels = np.array(["cat", "dog"])[np.arange(30) % 2]
+    y_test = labels[:10].astype(object)
+    y_test[3] = gap
+    with pytest.raises(DataError, match=r"y_test has 1 missing label\(s\) .* at row\(s\) 3"):
+        Dataset.from_arrays(x, labels, x_test=x[:10], y_test=y_test, task="classification")

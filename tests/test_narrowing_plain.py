@@ -400,3 +400,35 @@ def test_a_loop_numbered_inside_its_names_or_from_zero_layers_is_kept_whole():
     assert rules["dense0_units"] == ("unknown", "Int [8, 128] step 8")
     assert rules["dense2_units"] == ("unknown", "Int [8, 128] step 8")
     assert rules["num_layers"][0] == "range"
+
+
+def _every_name_trials(space, rows):
+    """Plain trials holding every name of `space`, `rows` their values (best first)."""
+    trials = []
+    for i, values in enumerate(rows):
+        hp = space.copy()
+        hp.values.update(values)
+        trial = Trial(hyperparameters=hp, trial_id=f"{i}", status=TrialStatus.COMPLETED)
+        trial.metrics.register("val_loss", direction="min")
+        trial.metrics.update("val_loss", i / 10)
+        trial.score = i / 10
+        trials.append(trial)
+    return trials
+
+
+def test_a_loop_counted_by_a_numbered_name_or_with_per_layer_defaults_is_kept_whole():
+    """`convs_{b}` counting `filters_{b}_{j}` (a count numbered itself, one per block) and
+    `units_{i}` with `default=256 // 2**i` were narrowed from values no build used."""
+    space = kt.HyperParameters()
+    for b in range(2):
+        space.Int(f"convs_{b}", 1, 3, default=3)
+        for j in range(3):
+            space.Int(f"filters_{b}_{j}", 8, 64, step=8)
+    for i in range(3):
+        space.Int(f"units_{i}", 32, 512, step=32, default=256 // 2**i)
+    space.Float("lr", 1e-4, 1e-2, sampling="log")
+    filters = {f"filters_{b}_{j}" for b in range(2) for j in range(3)}
+    assert filters | {f"units_{i}" for i in range(3)} <= unknown_use(space, [])
+    rows = [{"convs_0": 1, "filters_0_2": 16 + 8 * k, "units_2": 32 * (k + 1)} for k in range(5)]
+    rules = {c.name: c.rule for c in narrow_space(space, _every_name_trials(space, rows)).changes}
+    assert rules["filters_0_2"] == rules["units_2"] == "unknown"

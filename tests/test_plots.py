@@ -541,7 +541,9 @@ def test_every_plot_imports_from_tunekit_plots_and_from_its_module():
     assert tunekit.plots is plots and callable(plots.narrowing)  # the function, not the module
 
 
-@pytest.mark.parametrize("span", [(1.2e-3, 8.5e-3), (1.5e-3, 2e-2), (17, 36)])
+@pytest.mark.parametrize(
+    "span", [(1.2e-3, 8.5e-3), (1.5e-3, 2e-2), (17, 36), (1.1e-3, 1.9e-3), (40, 60), (1e-3, 9e-3)]
+)
 def test_a_log_axis_within_about_a_decade_keeps_tick_labels(frame, span):
     """A log hyperparameter whose values lie within a decade (units 17..36, a learning rate
     narrowed to 1e-3..9e-3) got an axis with no label at all: the minor labels were hidden
@@ -557,7 +559,20 @@ def test_a_log_axis_within_about_a_decade_keeps_tick_labels(frame, span):
         for t in ax.get_xticklabels() + ax.get_xticklabels(minor=True)
         if t.get_text() and lo <= t.get_position()[0] <= hi
     ]
-    assert ax.get_xscale() == "log" and len(shown) >= 2, shown
+    assert ax.get_xscale() == "log" and 2 <= len(shown) <= 5, shown  # readable, not a mash
+    assert len(set(shown)) == len(shown)
+
+
+def test_parallel_coordinates_keep_a_log_scale_for_hyperparameters_spanning_decades(frame):
+    """The objective's linear axis made every hyperparameter without a declared sampling
+    linear too: a learning rate of 1e-2, 1e-3, 1e-4 put 1e-4 and 1e-3 together."""
+    fig = plots.parallel_coordinates(frame)  # hp_learning_rate: 1e-5..1e-2, no attrs
+    at = {t.get_text(): t.get_position()[1] for ax in fig.axes for t in ax.texts}
+    lows = frame.loc[frame.status == "COMPLETED", "hp_learning_rate"]
+    span = math.log10(lows.max()) - math.log10(lows.min())
+    assert at["0.003"] == pytest.approx(
+        (math.log10(3e-3) - math.log10(lows.min())) / span, abs=0.02
+    )
 
 
 def test_parallel_coordinates_draw_the_objective_on_a_linear_scale(frame):

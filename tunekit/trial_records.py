@@ -197,7 +197,7 @@ def unknown_use(space: keras_tuner.HyperParameters, trials: Sequence[Any]) -> fr
     - When every trial held every name from the first one on, the build looks
       like one that declares every name every time, or like a loop whose
       first build (at the defaults) built the deepest layer. Names that look
-      like a loop's members, defined alike and told apart only by a number
+      like a loop's members, defined alike (but for their defaults) and told apart only by a number
       anywhere in the name (`units_1`, `units_2`; `dense0_units`,
       `dense1_units`), are all returned, the lowest-numbered too (a loop over
       `range(hp.Int("layers", 0, 3))` may build none of them), when the space
@@ -220,21 +220,24 @@ def unknown_use(space: keras_tuner.HyperParameters, trials: Sequence[Any]) -> fr
     members: dict[tuple[str, str], list[str]] = {}
     for hp in unconditional:
         if _NUMBERED.search(hp.name):
-            config = {k: v for k, v in hp.get_config().items() if k != "name"}
+            # alike but for the default (`default=256 // 2**i`: a loop's own per-layer default)
+            config = {k: v for k, v in hp.get_config().items() if k not in ("name", "default")}
             alike = (
                 _NUMBERED.sub("#", hp.name),
                 f"{type(hp).__name__} {json.dumps(config, sort_keys=True, default=repr)}",
             )
             members.setdefault(alike, []).append(hp.name)
     loops = [loop for loop in members.values() if len(loop) > 1]
-    in_loops = {name for loop in loops for name in loop}
     # A loop builds as many members as a count or a switch says: an `Int` (or a `Choice` of
     # integers) that can be below the number of members, or a `Boolean` or a `Choice` of
     # words (`range(1 if hp.Boolean("shallow") else 3)`). Without one (only floats besides)
     # the numbered names are a fixed build's, every one used.
-    others = [hp for hp in unconditional if hp.name not in in_loops]
+    # (a count may be numbered itself, one per block: `convs_0` counts `filters_0_*`)
     return frozenset(
-        name for loop in loops if any(_could_count(hp, len(loop)) for hp in others) for name in loop
+        name
+        for loop in loops
+        if any(_could_count(hp, len(loop)) for hp in unconditional if hp.name not in loop)
+        for name in loop
     )
 
 

@@ -182,6 +182,27 @@ def _as_float32(x: Any, name: str) -> np.ndarray:
 _PANDAS_MISSING = ("NAType", "NaTType")
 
 
+def check_no_missing_labels(values: Any, name: str) -> None:
+    """Refuses a missing label among `values` (a list, or an array of objects): None, NaN,
+    or pandas' pd.NA (a `string` column's gap) and NaT, naming the rows. Text labels would
+    otherwise become the classes 'None', 'nan' or '<NA>'."""
+    if isinstance(values, np.ndarray):
+        if values.dtype.kind != "O":
+            return
+        values = values.ravel().tolist()
+    missing = [
+        i
+        for i, v in enumerate(values)
+        if v is None or (isinstance(v, float) and v != v) or type(v).__name__ in _PANDAS_MISSING
+    ]
+    if missing:  # a gap in otherwise good labels: say where, not what labels must be
+        rows = ", ".join(str(i) for i in missing[:5]) + (", ..." if len(missing) > 5 else "")
+        raise DataError(
+            f"{name} has {len(missing)} missing label(s) (None, NaN or pd.NA) at row(s) {rows}: "
+            "drop those samples or fill their labels in; every sample needs a label."
+        )
+
+
 def _as_labels(y: Any, name: str) -> np.ndarray:
     """Validates class-id labels and returns them as 1-D int64.
 
@@ -203,17 +224,7 @@ def _as_labels(y: Any, name: str) -> np.ndarray:
     if y.dtype.kind == "f" and np.all(np.isfinite(y)) and np.all(y == np.round(y)):
         return y.astype(np.int64)
     values = y.tolist()
-    missing = [  # None, NaN, or pandas' pd.NA (a `string` column's gap) and NaT
-        i
-        for i, v in enumerate(values)
-        if v is None or (isinstance(v, float) and v != v) or type(v).__name__ in _PANDAS_MISSING
-    ]
-    if missing:  # a gap in otherwise good labels: say where, not what labels must be
-        rows = ", ".join(str(i) for i in missing[:5]) + (", ..." if len(missing) > 5 else "")
-        raise DataError(
-            f"{name} has {len(missing)} missing label(s) (None, NaN or pd.NA) at row(s) {rows}: "
-            "drop those samples or fill their labels in; every sample needs a label."
-        )
+    check_no_missing_labels(values, name)
     example = next((v for v in values if not (isinstance(v, float) and v.is_integer())), None)
     raise DataError(
         f"{name} must hold integer class ids, got dtype {y.dtype} (e.g. {example!r}). {TASKS_HINT}"

@@ -159,11 +159,7 @@ def _reading(rows: list[tuple[int, str]], sep: str) -> tuple[str, int, tuple[int
     if sep != "," and (most < 2 or counts.count(most) * 5 < len(counts) * 4):
         return sep, 0, (-1, 0)  # not this file's separator
     start = counts.index(most)
-    while (
-        start + 1 < len(rows)
-        and counts[start + 1] == most
-        and (not any(f.strip() for f in _fields(rows[start][1], sep)[1:]))
-    ):  # a title padded with separators (`Messreihe 3;;`, as Excel writes it): a preamble
+    while start + 1 < len(rows) and counts[start + 1] == most and _padded(rows, start, sep):
         start += 1
     names = _fields(rows[start][1], sep)
     commented = all(line.lstrip().startswith("#") for _, line in rows[:start])
@@ -171,6 +167,17 @@ def _reading(rows: list[tuple[int, str]], sep: str) -> tuple[str, int, tuple[int
         start = 0  # a row of numbers is data: rows longer than the header, not a preamble
     cells = [f for _, line in rows[start + 1 :] for f in _fields(line, sep)]
     return sep, start, (sum(_is_number(f, sep) for f in cells), int(most > 1))
+
+
+def _padded(rows: list[tuple[int, str]], start: int, sep: str) -> bool:
+    """Whether row `start` is a line before the header padded to its width: a title
+    (`Messreihe 3;;`, as Excel writes it), or a key and value (`Probe,17,`) above a row of
+    names, none empty and none a number."""
+    line, after = _fields(rows[start][1], sep), _fields(rows[start + 1][1], sep)
+    if not any(f.strip() for f in line[1:]):
+        return True
+    names = all(f.strip() and not _is_number(f, sep) for f in after)
+    return names and any(not f.strip() for f in line) and not _is_number(line[0], sep)
 
 
 def _is_number(text: str, sep: str) -> bool:

@@ -119,20 +119,21 @@ def check_not_split_folders(folder: Path, names: Sequence[str]) -> None:
         names: Its (non-hidden) subfolder names, the classes it would give.
 
     Raises:
-        DataError: When its subfolders are split folders: a subfolder is
+        DataError: When its subfolders are split folders. A subfolder is
             split-named when a word of its name is `train`/`training`/`trn`,
             `val`/`valid`/`validation`/`dev`, `test`/`testing`/`tst`/`pred`...
             (any case, and the same words in other languages: `entrenamiento`,
             `prueba`, `validación`, `训练`), or its whole name is `fold1`,
             `split_2`... Refused: split-named folders of two different splits
-            (`train/` and `test/`, holding class folders or images directly:
-            Kaggle's `train/cat.1.jpg`), folders that are all split-named and
-            hold subfolders (`train/<class>` alone, `fold1/<class>`,
-            `fold2/<class>`), or one split-named folder holding subfolders
-            beside folders that hold none or all hold the very same subfolders
-            (`learn/{a,b}`, `eval/{a,b}`). A class whose name merely contains
-            such a word (`test_tubes/`, nested like its sibling classes, in
-            subfolders of its own) is a class. The message names the folders and the fix:
+            (`train/` and `test/`, holding class folders, or images directly
+            with no other folder beside them: Kaggle's `train/cat.1.jpg`);
+            folders that are all split-named and hold subfolders
+            (`train/<class>` alone, `fold1/<class>`, `fold2/<class>`); one
+            split-named folder holding subfolders beside folders that hold
+            none, or that all hold the very same subfolders (`learn/{a,b}`,
+            `eval/{a,b}`). A class whose name merely contains such a word
+            (`test_tubes/`, nested like its sibling classes in subfolders of
+            its own) is a class. The message names the folders and the fix:
             give the training folder (tunekit splits it itself), or merge the
             class folders.
 
@@ -155,7 +156,8 @@ def check_not_split_folders(folder: Path, names: Sequence[str]) -> None:
         and all(content[n][0] and not content[n][1] for n in others)
         and len({tuple(content[n][0]) for n in names}) > 1
     )
-    if not named or (len(kinds) < 2 and (not nested or a_class)):
+    flat_classes = not nested and len(named) < len(names)  # `train_ticket/` beside `invoice/`
+    if not named or flat_classes or (len(kinds) < 2 and (not nested or a_class)):
         _warn_if_shared_subfolders(folder, names, content)
         return
     if not nested:  # train/*.png, test/*.png: split folders with no class folders in them

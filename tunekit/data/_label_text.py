@@ -36,8 +36,8 @@ def check_label_texts(
     labels: Iterable[str],
     name: str,
     declared: bool = False,
-    fix: str = "Write each class one way (e.g. with pandas Series.str.strip() and "
-    ".str.lower(), or no space after the commas) and load the data again",
+    fix: str = "Write each class one way (e.g. with pandas Series.str.normalize('NFKC')"
+    ".str.strip().str.lower(), or no space after the commas) and load the data again",
 ) -> None:
     """Refuses text labels that would make wrong classes.
 
@@ -66,9 +66,9 @@ def check_label_texts(
     if apart:
         shown = "; ".join(" and ".join(repr(label) for label in group) for group in apart[:5])
         raise DataError(
-            f"The labels of {name} differ only by spaces or letter case ({shown}): each "
-            f"would be a class of its own. {fix}; if they really are different classes, give "
-            "them names that differ by more than that."
+            f"The labels of {name} differ only by spaces, letter case or Unicode form "
+            f"({shown}): each would be a class of its own. {fix}; if they really are "
+            "different classes, give them names that differ by more than that."
         )
     marks = [
         label

@@ -163,8 +163,10 @@ def _regression_metadata(
                     f"{key} is constant{where}: every {what} target is {flat[0, same[0]]:g}. "
                     "A model learns nothing from a constant target, and R2 is undefined on "
                     "one (a score of 0.0 that means nothing). Check that the target is the "
-                    "column you meant (--target / target=), or drop it; a test or validation "
-                    "set of your own needs targets that vary."
+                    "column you meant (--target / target=), or drop it. A test or validation "
+                    "set of your own needs targets that vary; a split tunekit made from "
+                    "targets of almost one value can come out constant: give another seed= "
+                    "or a larger test_fraction= / validation_fraction=."
                 )
     return dict(num_classes=None, class_names=[], num_outputs=widths["train"])
 

@@ -22,6 +22,7 @@ from tunekit.data._checks import (
     _as_labels,
     _check_finite,
     _readonly,
+    check_no_missing_labels,
 )
 from tunekit.data._label_text import check_label_texts
 from tunekit.errors import DataError
@@ -258,6 +259,8 @@ def text_labels_as_ids(
             'task="classification") to use the labels as classes.'
         )
     given = [y] if y_test is None else [y, y_test]
+    for array, key in zip(given, ("y", "y_test"), strict=False):  # None in y_test: not 'None'
+        check_no_missing_labels(np.asarray(array, dtype=object), key)
     ids, names = encode_text_labels(given, class_names, "y / y_test", task == CLASSIFICATION)
     return ids[0], (None if y_test is None else ids[1]), names, CLASSIFICATION
 

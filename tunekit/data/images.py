@@ -230,7 +230,7 @@ def list_images(folder: Path) -> list[tuple[str, int, int]]:
     check_not_split_folders(folder, classes)  # train/<class>/..., before "2 classes"
     check_label_texts(  # `Cat/` and `cat/`, `cat /`: one class, two folders
         classes,
-        f"the image folder {str(folder)!r}'s class folders",
+        f"the class folders of the image folder {str(folder)!r}",
         declared=True,
         fix="Move each class's images into one folder (one folder per class)",
     )

@@ -7,14 +7,13 @@ table, `best_so_far_table`) and `score_vs_params`.
 from __future__ import annotations
 
 import math
-from math import inf
 
 import numpy as np
 import pandas as pd
 from matplotlib.cm import ScalarMappable
 from matplotlib.colors import Normalize
 from matplotlib.figure import Figure
-from matplotlib.ticker import LogFormatterSciNotation, LogLocator, MaxNLocator, NullFormatter
+from matplotlib.ticker import MaxNLocator, NullFormatter, NullLocator
 
 from tunekit.plots._common import (
     _completed,
@@ -106,7 +105,7 @@ def parallel_coordinates(
     # The objective on its own linear scale: a log one (over a decade: 0.04..0.6) squeezed
     # the high scores that matter together.
     scaled = {
-        c: _scale(data[c], _sampling(frame, c) or "linear" * (c == objective)) for c in columns
+        c: _scale(data[c], "linear" if c == objective else _sampling(frame, c)) for c in columns
     }
     scores = data[objective].astype(float)
     norm = Normalize(scores.min(), max(scores.max(), scores.min() + 1e-9))
@@ -215,11 +214,10 @@ def score_vs_hyperparameters(
                 low, high = math.log10(finite.min()), math.log10(finite.max())
                 if math.floor(high) - math.ceil(low) >= 1:  # two powers of ten inside: them
                     ax.xaxis.set_minor_formatter(NullFormatter())  # labelled minors overlapped
-                else:  # within a decade or about one (1e-3..9e-3, units 17..36): 2, 3, 5 x 10^k
-                    ax.xaxis.set_minor_locator(LogLocator(subs=(2.0, 3.0, 5.0)))
-                    ax.xaxis.set_minor_formatter(
-                        LogFormatterSciNotation(labelOnlyBase=False, minor_thresholds=(inf, inf))
-                    )
+                else:  # within about a decade (1e-3..9e-3, units 17..36): 3 ticks, evenly apart
+                    ticks = [float(f"{t:.2g}") for t in np.geomspace(10**low, 10**high, 3)]
+                    ax.set_xticks(sorted(set(ticks)), [_fmt(t) for t in sorted(set(ticks))])
+                    ax.xaxis.set_minor_locator(NullLocator())
             elif num.dropna().eq(num.dropna().round()).all():
                 ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         for phase, part in data.groupby(data["phase"].astype(str), sort=False):
