@@ -265,3 +265,16 @@ def test_an_only_feature_of_0_to_n_is_kept(tmp_path):
     x = np.arange(40)
     pd.DataFrame({"x": x, "y": 2.0 * x + 1}).to_csv(tmp_path / "line.csv", index=False)
     assert load_csv(tmp_path / "line.csv", target="y").input_shape == (1,)
+
+
+def test_a_first_line_as_wide_as_the_header_names_the_line_that_holds_the_target(tmp_path):
+    """`Probe,17,ok,x,y` above the names (no empty field to tell it from a header): only
+    "target 'species' is not a column"; it now names the line that holds the target."""
+    path = tmp_path / "probe.csv"
+    path.write_text("Probe,17,ok,x,y\n" + _iris().to_csv(index=False))
+    with pytest.raises(DataError, match=r"is not a column") as caught:
+        load_csv(path, target="species")
+    assert "Line 2 names 'species'" in str(caught.value)
+    assert "pd.read_csv(path, skiprows=1)" in str(caught.value)
+    _follow(str(caught.value), path)
+    assert load_csv(path, target="species").input_shape == (4,)

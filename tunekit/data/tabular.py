@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -129,10 +130,19 @@ def load_csv(
         listed = [t.strip() for t in str(target).split(",")] if isinstance(target, str) else []
         several = len(listed) > 1 and all(t in columns for t in listed)
         spaced = [c for c in columns if c != c.strip() and c.strip() in targets]
+        below = _header_below(file, targets) if targets else 0
         raise DataError(
             f"target={target!r} is not a column of {str(file)!r}; its columns are "
             f"{_columns_shown(columns)}. Pass target= one of them."
             + (f" (The header has {spaced[0]!r}, with spaces around the name.)" if spaced else "")
+            + (
+                # `Probe,17,ok` above the names: read as the header, the names as data
+                f" Line {below + 1} names {targets[0]!r}: if it is the header, the lines above "
+                f"it are not part of the table; e.g. pandas: pd.read_csv(path, skiprows={below})"
+                ".to_csv(path, index=False)."
+                if below
+                else ""
+            )
             + (
                 # Positional: the command line says keywords as flags (`--target [...]`).
                 f" For several targets, pass a list from Python: load_csv(path, {listed!r}) "
@@ -173,6 +183,21 @@ def load_csv(
             class_names=class_names,
         )
     return dataclasses.replace(ds, name=name or file.stem)
+
+
+def _header_below(file: Path, targets: list[str]) -> int:
+    """The 0-based number of the first of the file's first 20 lines (after the first) whose
+    comma-separated fields include a target's name, or 0 when none does."""
+    import csv
+
+    try:
+        with open(file, newline="", encoding="utf-8-sig") as handle:
+            for number, row in enumerate(itertools.islice(csv.reader(handle), 20)):
+                if number and any(field.strip() in targets for field in row):
+                    return number
+    except (OSError, UnicodeError, csv.Error):
+        pass
+    return 0
 
 
 def _columns_shown(columns: list[str]) -> str:
