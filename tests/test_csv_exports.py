@@ -38,6 +38,20 @@ def _follow(message: str, path) -> None:
     exec(found.group(1), {"pd": pd, "path": path})
 
 
+def _refused_then_fixed(path, match: str, *said: str) -> str:
+    """`load_csv(path, target="species")` is refused (`match`, and each of `said` in the
+    message); the pandas call the message gives (`_follow`) makes the file load. Returns
+    the message."""
+    with pytest.raises(DataError, match=match) as caught:
+        load_csv(path, target="species")
+    message = str(caught.value)
+    for text in said:
+        assert text in message, message
+    _follow(message, path)
+    assert load_csv(path, target="species").input_shape == (4,)
+    return message
+
+
 @pytest.mark.parametrize(
     ("name", "start"), [("Sample", 1), ("t", 0), ("order", 1)], ids=["Sample", "t_from_0", "order"]
 )
@@ -49,14 +63,11 @@ def test_a_first_column_of_the_row_numbers_is_refused_under_any_name(tmp_path, n
     frame.index.name = name
     path = tmp_path / "x.csv"
     frame.to_csv(path)
-    with pytest.raises(
-        DataError,
-        match=rf"its first column, '{name}', holds exactly the row numbers {start}\.\.{start + 59} "
+    _refused_then_fixed(
+        path,
+        rf"its first column, '{name}', holds exactly the row numbers {start}\.\.{start + 59} "
         r"in file order: a pandas index saved.*pd\.read_csv\(path, index_col=0\)\.to_csv",
-    ) as caught:
-        load_csv(path, target="species")
-    _follow(str(caught.value), path)
-    assert load_csv(path, target="species").input_shape == (4,)
+    )
 
 
 @pytest.mark.parametrize(
@@ -93,10 +104,7 @@ def test_a_trailing_separator_on_every_line_is_told_and_the_fix_loads(tmp_path):
     path = tmp_path / "t.csv"
     lines = _iris().to_csv(sep=";", index=False).splitlines()
     path.write_text("".join(line + ";\n" for line in lines))
-    with pytest.raises(DataError, match=r"ends every line with ';'.*dropna\(axis=1") as caught:
-        load_csv(path, target="species")
-    _follow(str(caught.value), path)
-    assert load_csv(path, target="species").input_shape == (4,)
+    _refused_then_fixed(path, r"ends every line with ';'.*dropna\(axis=1")
     pd.read_csv(path).assign(**{"Unnamed: 5": np.nan}).to_csv(path, index=False)  # sep= alone
     with pytest.raises(DataError, match=r"'Unnamed: 5' have no values at all.*drop\(columns="):
         load_csv(path, target="species")
@@ -146,11 +154,8 @@ def test_excels_sep_line_is_skipped_in_the_advice(tmp_path, sep):
     """A first line `sep=;` got pd.read_csv(path, sep=';'), which made 'sep=' the header."""
     path = tmp_path / "excel.csv"
     path.write_text(f"sep={sep}\n" + _iris().to_csv(sep=sep, index=False))
-    with pytest.raises(DataError, match=rf"starts with Excel's line 'sep={sep}'") as caught:
-        load_csv(path, target="species")
-    assert f"pd.read_csv(path, sep='{sep}', skiprows=1)" in str(caught.value)
-    _follow(str(caught.value), path)
-    assert load_csv(path, target="species").input_shape == (4,)
+    said = f"pd.read_csv(path, sep='{sep}', skiprows=1)"
+    _refused_then_fixed(path, rf"starts with Excel's line 'sep={sep}'", said)
 
 
 @pytest.mark.parametrize(
@@ -162,14 +167,9 @@ def test_utf16_text_is_told_with_its_encoding(tmp_path, sep, call):
     """Excel's "Unicode Text" (UTF-16, tabs) got encoding='latin-1', which reads garbage."""
     path = tmp_path / "u16.csv"
     _iris().to_csv(path, sep=sep, index=False, encoding="utf-16")
-    with pytest.raises(
-        DataError, match=r"it is UTF-16 text \(it starts with a UTF-16 byte order"
-    ) as caught:
-        load_csv(path, target="species")
-    assert f"pd.read_csv(path, {call})" in str(caught.value)
-    assert "latin-1" not in str(caught.value)
-    _follow(str(caught.value), path)
-    assert load_csv(path, target="species").input_shape == (4,)
+    match = r"it is UTF-16 text \(it starts with a UTF-16 byte order"
+    message = _refused_then_fixed(path, match, f"pd.read_csv(path, {call})")
+    assert "latin-1" not in message
 
 
 @pytest.mark.parametrize(
@@ -188,11 +188,7 @@ def test_lines_before_the_header_are_told_with_the_argument_to_skip_them(tmp_pat
     if "#42" in preamble:  # a '#' in the data: comment='#' would cut those rows
         frame["species"] = frame["species"] + "#1"
     path.write_text(preamble + frame.to_csv(index=False))
-    with pytest.raises(DataError, match=r"line\(s\) before its header") as caught:
-        load_csv(path, target="species")
-    assert f"pd.read_csv(path, {call})" in str(caught.value)
-    _follow(str(caught.value), path)
-    assert load_csv(path, target="species").input_shape == (4,)
+    _refused_then_fixed(path, r"line\(s\) before its header", f"pd.read_csv(path, {call})")
 
 
 @pytest.mark.parametrize(
@@ -209,11 +205,7 @@ def test_a_title_row_padded_with_separators_is_told_as_a_line_to_skip(tmp_path, 
     skiprows, `,` got "column(s) 2, 3 have no name in the header"."""
     path = tmp_path / "titled.csv"
     path.write_text(title.format(sep=sep) + "\n" + _iris().to_csv(sep=sep, index=False))
-    with pytest.raises(DataError, match=r"1 line\(s\) before its header") as caught:
-        load_csv(path, target="species")
-    assert f"pd.read_csv(path, {call})" in str(caught.value)
-    _follow(str(caught.value), path)
-    assert load_csv(path, target="species").input_shape == (4,)
+    _refused_then_fixed(path, r"1 line\(s\) before its header", f"pd.read_csv(path, {call})")
 
 
 @pytest.mark.parametrize(
@@ -272,9 +264,5 @@ def test_a_first_line_as_wide_as_the_header_names_the_line_that_holds_the_target
     "target 'species' is not a column"; it now names the line that holds the target."""
     path = tmp_path / "probe.csv"
     path.write_text("Probe,17,ok,x,y\n" + _iris().to_csv(index=False))
-    with pytest.raises(DataError, match=r"is not a column") as caught:
-        load_csv(path, target="species")
-    assert "Line 2 names 'species'" in str(caught.value)
-    assert "pd.read_csv(path, skiprows=1)" in str(caught.value)
-    _follow(str(caught.value), path)
-    assert load_csv(path, target="species").input_shape == (4,)
+    said = ("Line 2 names 'species'", "pd.read_csv(path, skiprows=1)")
+    _refused_then_fixed(path, r"is not a column", *said)
