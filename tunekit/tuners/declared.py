@@ -17,35 +17,50 @@ class DeclaringHyperParameters(kt.HyperParameters):
 
     Through KerasTuner's public methods only (`Boolean`, `Choice`, `Fixed`,
     `Float`, `Int`, `get`, and `name in hp`, which calls `get`). The names are
-    in `declared`; see `declared_only`.
+    in `declared`, as KerasTuner spells them: inside `hp.name_scope("block0")`,
+    `hp.Int("units", ...)` is `"block0/units"`. See `declared_only`.
     """
 
     def __init__(self) -> None:
         super().__init__()
         self.declared: set[str] = set()
+        self._scopes: list[str] = []
+
+    @contextlib.contextmanager
+    def name_scope(self, name: str) -> Iterator[None]:
+        """KerasTuner's `name_scope`, followed to record the names it qualifies."""
+        self._scopes.append(str(name))
+        try:
+            with super().name_scope(name):
+                yield
+        finally:
+            self._scopes.pop()
+
+    def _ask(self, name: str) -> None:
+        self.declared.add("/".join([*self._scopes, str(name)]))
 
     def get(self, name: str) -> Any:
-        self.declared.add(name)
+        self._ask(name)
         return super().get(name)
 
     def Boolean(self, name: str, *args: Any, **kwargs: Any) -> Any:  # noqa: N802 (KerasTuner's name)
-        self.declared.add(name)
+        self._ask(name)
         return super().Boolean(name, *args, **kwargs)
 
     def Choice(self, name: str, *args: Any, **kwargs: Any) -> Any:  # noqa: N802
-        self.declared.add(name)
+        self._ask(name)
         return super().Choice(name, *args, **kwargs)
 
     def Fixed(self, name: str, *args: Any, **kwargs: Any) -> Any:  # noqa: N802
-        self.declared.add(name)
+        self._ask(name)
         return super().Fixed(name, *args, **kwargs)
 
     def Float(self, name: str, *args: Any, **kwargs: Any) -> Any:  # noqa: N802
-        self.declared.add(name)
+        self._ask(name)
         return super().Float(name, *args, **kwargs)
 
     def Int(self, name: str, *args: Any, **kwargs: Any) -> Any:  # noqa: N802
-        self.declared.add(name)
+        self._ask(name)
         return super().Int(name, *args, **kwargs)
 
 
