@@ -247,8 +247,55 @@ def test_space_settings_that_cannot_work_are_refused_before_training(tmp_path, c
         OwnFit(), _data(), hyperparameters=batch, project_name="f", **options
     ).check_model()
     said = " ".join(r.getMessage() for r in caplog.records)
-    assert "['batch_size'], which the hypermodel's build with the defaults" in said
+    assert "['batch_size'], which the hypermodel's build does not ask for, with the" in said
     assert "Its own fit may (e.g. a batch_size" in said and "'learning_rate'" in said
+
+
+def _momentum_if_sgd(hp: kt.HyperParameters) -> keras.Model:
+    model = build(hp)
+    if hp.Choice("optimizer", ["adam", "sgd"]) == "sgd":
+        with hp.conditional_scope("optimizer", ["sgd"]):
+            model.compile(
+                keras.optimizers.SGD(momentum=hp.Float("momentum", 0.0, 0.9, step=0.3)),
+                loss="sparse_categorical_crossentropy",
+                metrics=["accuracy"],
+            )
+    return model
+
+
+@pytest.mark.parametrize(
+    "hypermodel, name, override",
+    [
+        (_momentum_if_sgd, "momentum", lambda hp: hp.Float("momentum", 0.5, 0.9, step=0.4)),
+        (_conditional, "units_1", lambda hp: hp.Int("units_1", 4, 8, step=4)),
+    ],
+)
+def test_an_override_outside_a_scope_the_defaults_do_not_reach_is_refused_before_training(
+    tmp_path, caplog, hypermodel, name, override
+):
+    """Found by a probe: `momentum` under `optimizer == "sgd"` (the default is adam), or the
+    units of a layer the default count does not build, overridden outside its scope, was only
+    said to be maybe misspelt; the search then trained trials and failed at the first that
+    reached the scope, saying the hypermodel declares it twice."""
+    hp = kt.HyperParameters()
+    override(hp)
+    options = dict(directory=tmp_path, project_name="outside", **TINY)
+    with pytest.raises(ModelCheckError, match=rf"declares \['{name}'\] under other conditions"):
+        CoarseToFine(hypermodel, _data(), hyperparameters=hp, **options).check_model()
+    assert not list(tmp_path.glob("outside/coarse/trial_*"))
+    # Inside the scope, the override applies: no warning that it may be misspelt.
+    inside = kt.HyperParameters()
+    parent, values = ("optimizer", ["sgd"]) if name == "momentum" else ("layers", [2])
+    if parent == "optimizer":
+        inside.Choice("optimizer", ["adam", "sgd"])
+    else:
+        inside.Int("layers", 1, 2)
+    with inside.conditional_scope(parent, values):
+        override(inside)
+    caplog.set_level(logging.WARNING, logger="tunekit")
+    options["project_name"] = "inside"
+    CoarseToFine(hypermodel, _data(), hyperparameters=inside, **options).check_model()
+    assert "does not ask for" not in caplog.text
 
 
 @pytest.mark.parametrize(

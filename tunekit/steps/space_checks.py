@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 import keras
 import keras_tuner as kt
@@ -13,6 +14,9 @@ from tunekit.tuners.declared import DeclaringHyperParameters
 __all__ = ["check_user_space"]
 
 _logger = logging.getLogger("tunekit")
+
+# Builds (no training) that look for the entries the defaults' build does not reach.
+_MAX_BUILDS = 16
 
 
 def check_user_space(
@@ -25,14 +29,18 @@ def check_user_space(
     """Checks a run's `hyperparameters=` against what the hypermodel declares.
 
     The hypermodel is built once with the defaults of `hyperparameters`
-    first. An entry that build never asks for is said (a warning, not an
-    error: it may belong to a layer only other configurations build); a
-    misspelt name would otherwise restrict nothing, silently.
+    first. An entry that build never asks for is looked for in other builds
+    (`_reached`: no training), and if none asks for it either, it is said (a
+    warning, not an error: it may belong to a configuration not tried, or to
+    the hypermodel's own `fit`); a misspelt name would otherwise restrict
+    nothing, silently.
 
     Raises:
         ModelCheckError: An entry declared under other conditions than the
             hypermodel's (KerasTuner keeps two entries of that name, and the
-            override does not apply as meant); `allow_new_entries=False` and the hypermodel declares
+            override does not apply as meant), in the defaults' build or in
+            one that sets another value of a `Choice`, `Boolean` or `Int`;
+            `allow_new_entries=False` and the hypermodel declares
             entries `hyperparameters` does not list (KerasTuner would fail
             every trial), or `tune_new_entries=False` and `hyperparameters`
             has nothing but `Fixed` entries (nothing would be tuned).
@@ -43,17 +51,7 @@ def check_user_space(
     finally:
         keras.backend.clear_session()
     given = {hp.name for hp in hyperparameters.space}
-    names = [hp.name for hp in declared.space]
-    twice = sorted({name for name in names if names.count(name) > 1})
-    if twice:
-        raise ModelCheckError(
-            f"hyperparameters= declares {twice} under other conditions than the hypermodel "
-            "does (e.g. outside the `hp.conditional_scope` the hypermodel declares it in): "
-            "KerasTuner keeps both as separate entries, so the override would not apply as "
-            "meant (values clipped to its range, or ignored). Declare each inside the same "
-            "conditional_scope as the hypermodel (with hp.conditional_scope(parent, values): "
-            "hp.Int(...))."
-        )
+    _refuse_twice(declared)
     new = [hp.name for hp in declared.space if hp.name not in given]
     if new and not allow_new_entries:
         raise ModelCheckError(
@@ -72,17 +70,77 @@ def check_user_space(
             "the ranges to search (e.g. hp.Float('learning_rate', 1e-4, 1e-2, sampling='log')), "
             "or leave tune_new_entries=True."
         )
-    unused = sorted(given - declared.declared)
+    unused = given - declared.declared
+    if unused:
+        unused -= _reached(hypermodel, declared, unused)
     if unused:
         own_fit = type(hypermodel).fit is not kt.HyperModel.fit
         _logger.warning(
-            "hyperparameters= lists %s, which the hypermodel's build with the defaults does "
-            "not ask for.%s If no configuration asks for it (a misspelt name?), it restricts "
-            "nothing; the build declares %s.",
-            unused,
+            "hyperparameters= lists %s, which the hypermodel's build does not ask for, with "
+            "the defaults or with any other value of one of its choices.%s If no "
+            "configuration asks for it (a misspelt name?), it restricts nothing; the build "
+            "declares %s.",
+            sorted(unused),
             " Its own fit may (e.g. a batch_size; a fit's entries are known only once a "
             "trial runs), and then the value applies."
             if own_fit
             else "",
             sorted(declared.declared),
+        )
+
+
+def _reached(
+    hypermodel: kt.HyperModel, default: DeclaringHyperParameters, names: set[str]
+) -> set[str]:
+    """Which of `names` builds other than the defaults' declare; raises as `_refuse_twice`.
+
+    The defaults' build does not reach an entry declared under a condition the
+    defaults do not meet (`momentum` under `optimizer == "sgd"`, `units_2` of a
+    loop the default count stops short of). An override of it outside that
+    condition made KerasTuner keep two entries, and the search failed at the
+    first trial that reached it, after training others. One build (no
+    training) per other value of each `Choice` and `Boolean` the defaults'
+    build declared, and with each `Int` at its largest, at most `_MAX_BUILDS`;
+    a build that raises is skipped (the search says why, if a trial meets it).
+    """
+    tries: list[tuple[str, Any]] = []
+    for hp in default.space:
+        now = default.values.get(hp.name)
+        if isinstance(hp, kt.engine.hyperparameters.Boolean):
+            tries.append((hp.name, not now))
+        elif isinstance(hp, kt.engine.hyperparameters.Choice):
+            tries += [(hp.name, value) for value in hp.values if value != now]
+        elif isinstance(hp, kt.engine.hyperparameters.Int) and hp.max_value != now:
+            tries.append((hp.name, hp.max_value))
+    found: set[str] = set()
+    for name, value in tries[:_MAX_BUILDS]:
+        other = DeclaringHyperParameters.from_config(default.get_config())
+        for hp in other.space:  # entries inactive with the defaults hold no value
+            other.values.setdefault(hp.name, hp.default)
+        other.values[name] = value
+        try:
+            hypermodel.build(other)
+        except Exception:  # noqa: BLE001, S112 - a combination the build refuses: not this check's
+            continue
+        finally:
+            keras.backend.clear_session()
+        _refuse_twice(other)
+        found |= names & other.declared
+        if found == names:
+            break
+    return found
+
+
+def _refuse_twice(declared: kt.HyperParameters) -> None:
+    """Raises `ModelCheckError` for a name `declared` holds under two sets of conditions."""
+    names = [hp.name for hp in declared.space]
+    twice = sorted({name for name in names if names.count(name) > 1})
+    if twice:
+        raise ModelCheckError(
+            f"hyperparameters= declares {twice} under other conditions than the hypermodel "
+            "does (e.g. outside the `hp.conditional_scope` the hypermodel declares it in): "
+            "KerasTuner keeps both as separate entries, so the override would not apply as "
+            "meant (values clipped to its range, or ignored). Declare each inside the same "
+            "conditional_scope as the hypermodel (with hp.conditional_scope(parent, values): "
+            "hp.Int(...))."
         )
