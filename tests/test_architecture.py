@@ -53,6 +53,7 @@ ORDER = [
     "tuners.oracles",
     "tuners.size_check",
     "tuners.declared",
+    "tuners.returned",
     "tuners.base",
     "tuners.factory",
     "tuners",

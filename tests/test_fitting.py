@@ -722,6 +722,72 @@ def test_a_fit_returning_one_number_needs_an_objective_that_says_what_it_is(digi
     named.close()
 
 
+class ReturnsAMetricOfItsOwn(ErrorRateFit):
+    """A fit returning one number computed itself, on a model that compiles `accuracy`."""
+
+    def __init__(self, kind):
+        super().__init__()
+        self.kind = kind
+
+    def build(self, hp):
+        model = super().build(hp)
+        model.compile(
+            optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"]
+        )
+        return model
+
+    def fit(self, hp, model, x, y, validation_data, **kwargs):
+        logged = self.kind.endswith("logged")  # Keras logs val_accuracy itself
+        model.fit(x, y, validation_data=validation_data if logged else None, **kwargs)
+        x_val, y_val = validation_data
+        right = np.mean(np.argmax(model.predict(x_val, verbose=0), axis=1) == y_val)
+        value = float(right if self.kind.startswith("accuracy") else 1 - right)
+        return {"val_accuracy": value} if self.kind.endswith("dict") else value
+
+
+@pytest.mark.parametrize("kind", ["error", "error logged", "error dict"])
+def test_a_returned_number_filed_under_a_keras_metric_it_is_not_stops_the_search(
+    kind, digits, tmp_path
+):
+    """Found by a probe: an error rate returned with objective="val_accuracy:max" was
+    maximised as an accuracy: the worst trial won (test accuracy below chance), exit 0,
+    and `trials.csv` showed the error as the trial's val_accuracy where Keras had logged
+    the real one."""
+    from tunekit.fitting import SearchInputError
+
+    run = CoarseToFine(
+        ReturnsAMetricOfItsOwn(kind),
+        digits,
+        directory=tmp_path,
+        project_name="d",
+        objective="val_accuracy:max",
+        **TINY,
+    )
+    keras_said = "logged val_accuracy" if kind.endswith("logged") else "evaluates the trained"
+    with pytest.raises(
+        SearchInputError, match=rf"returned 0\.\d+ as 'val_accuracy', but Keras {keras_said}"
+    ):
+        run.coarse()
+    assert len(run._tuner("coarse").oracle.trials) == 1  # stopped at the first trial
+    run.close()
+
+
+@pytest.mark.parametrize("kind", ["accuracy", "accuracy logged"])
+def test_a_returned_number_that_is_the_metric_it_is_filed_under_is_tuned(kind, digits, tmp_path):
+    run = CoarseToFine(
+        ReturnsAMetricOfItsOwn(kind),
+        digits,
+        directory=tmp_path,
+        project_name="d",
+        objective="val_accuracy:max",
+        **TINY,
+    )
+    run.coarse()
+    trials = run._tuner("coarse").oracle.trials.values()
+    assert all(t.status == "COMPLETED" for t in trials) and len(trials) == TINY["coarse_trials"]
+    run.close()
+
+
 def test_a_fit_returning_a_dict_without_the_objective_says_which_objective_to_pass():
     """Before: KerasTuner's message alone ("Expected the returned dictionary ... to have
     the specified objective, val_accuracy"), with no way out named."""

@@ -3,7 +3,8 @@
 The space arithmetic: which trials count, each hyperparameter's new range or
 values, snapped to its original grid. What it returns (`NarrowedSpace`, one
 `Change` per hyperparameter) and its JSON live in `tunekit.narrowed_space`
-and are importable from here too.
+and are importable from here too. It is over 400 lines because
+`narrow_space`'s docstring is the reference for which values count.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from tunekit.trial_records import (
     holds_declared_names,
     is_usable,
     read_direction,
+    replay_builds,
     unknown_use,
 )
 
@@ -48,6 +50,7 @@ def narrow_space(
     margin: float = 0.1,
     min_trials: int = 3,
     fix_unanimous: bool = True,
+    hypermodel: Any = None,
 ) -> NarrowedSpace:
     """Narrows a search space around the best trials of a coarse search.
 
@@ -73,10 +76,12 @@ def narrow_space(
     name from the first one on (as in a loop whose defaults build the deepest
     layer), the names that look like a loop's members (defined alike and
     told apart by a number: `units_1`, `dense2_units`), all of them. The rest
-    count as used. Declare such names under `hp.conditional_scope`, or search
-    with tunekit's tuners, to have them narrowed: their trials are recognised
-    when a later one lacks a name an earlier one held, and `narrow_declared`
-    takes them as such in any case.
+    count as used (a branch `if hp.Choice(...) == "sgd":` whose defaults take
+    it cannot be seen: pass `hypermodel=`). Declare such names under
+    `hp.conditional_scope`, or search with tunekit's tuners, to have them
+    narrowed: their trials are recognised when a later one lacks a name an
+    earlier one held, and `narrow_declared` takes them as such in any case;
+    so does `hypermodel=`, learning them.
 
     Args:
         space: The `keras_tuner.HyperParameters` of the coarse search, e.g.
@@ -99,6 +104,9 @@ def narrow_space(
             top trials become `Fixed`. False: a numeric one keeps a range
             widened by `margin` (with `margin=0`, one value is left: `Fixed`,
             rule `collapsed`), a `Choice` keeps all its values (rule `kept`).
+        hypermodel: The `keras_tuner.HyperModel` or build function the trials
+            ran: plain trials are then built again (no training) and narrowed
+            exactly (`tunekit.trial_records.replay_builds`). Defaults to `None`.
 
     Returns:
         A `NarrowedSpace`.
@@ -118,8 +126,8 @@ def narrow_space(
     Example:
 
     ```python
-    narrowed = narrow_space(tuner.oracle.hyperparameters,
-                            tuner.oracle.trials.values(), top=0.25)
+    narrowed = narrow_space(tuner.oracle.hyperparameters, tuner.oracle.trials,
+                            top=0.25, hypermodel=build_model)
     print(narrowed)
     # Keep KerasTuner's tune_new_entries=True: a hyperparameter no top
     # trial built (e.g. a deeper layer's units) is tuned over its own range.
@@ -128,7 +136,10 @@ def narrow_space(
                                     max_trials=20)
     ```
     """
-    return _narrow(space, trials, direction, top, margin, min_trials, fix_unanimous, None)
+    if hypermodel is not None and not holds_declared_names(trials := _listed(trials)):
+        trials = replay_builds(trials, hypermodel)
+    known = True if hypermodel is not None else None
+    return _narrow(space, trials, direction, top, margin, min_trials, fix_unanimous, known)
 
 
 def narrow_declared(
@@ -151,6 +162,10 @@ def narrow_declared(
     return _narrow(space, trials, direction, top, margin, min_trials, fix_unanimous, True)
 
 
+def _listed(trials: Iterable[Any]) -> list[Any]:
+    return list(trials.values() if isinstance(trials, Mapping) else trials)
+
+
 def _narrow(
     space: keras_tuner.HyperParameters,
     trials: Iterable[Any],
@@ -167,9 +182,7 @@ def _narrow(
             "`space` must be a `keras_tuner.HyperParameters`, e.g. "
             f"`tuner.oracle.hyperparameters`. Received: {type(space).__name__}."
         )
-    if isinstance(trials, Mapping):
-        trials = trials.values()
-    trials = list(trials)
+    trials = _listed(trials)
     usable = [t for t in trials if is_usable(t)]
     n = len(usable)
     if n < min_trials:

@@ -11,7 +11,8 @@ declared `units_2`, every later trial holds a `units_2`, also those that
 built one layer. tunekit's tuners keep in a trial only the names its build
 declared (`tunekit.tuners.declared_only`). `holds_declared_names` tells the
 two apart, and `unknown_use` names the hyperparameters whose values plain
-trials may hold unused. `is_usable` and `active_value` say which trials, and
+trials may hold unused; given the hypermodel, `replay_builds` learns them
+exactly. `is_usable` and `active_value` say which trials, and
 which of their values, count at all.
 """
 
@@ -38,6 +39,7 @@ __all__ = [
     "holds_declared_names",
     "is_usable",
     "read_direction",
+    "replay_builds",
     "unknown_use",
 ]
 
@@ -182,6 +184,70 @@ def holds_declared_names(trials: Sequence[Trial]) -> bool:
             return True
         seen |= names
     return False
+
+
+def replay_builds(trials: Sequence[Trial], hypermodel: Any) -> list[Trial]:
+    """Copies of `trials` holding only the names their builds declare, learnt by building.
+
+    Each trial's values are built once more with `hypermodel` (its `build`, no
+    training; `tunekit.tuners.DeclaringHyperParameters` records the names
+    asked for), and its copy keeps those, as a trial of tunekit's tuners
+    does. A name no build declares (one the hypermodel's own `fit` asks for,
+    which is not run) is kept in every trial. Trials that do not count
+    (`is_usable`: not COMPLETED, no finite score) are returned as they are.
+
+    Args:
+        trials: KerasTuner `Trial`s of plain KerasTuner tuners.
+        hypermodel: The `keras_tuner.HyperModel` or build function
+            (`build(hp) -> keras.Model`) the trials ran.
+
+    Raises:
+        TypeError: If `hypermodel` has no `build` and is not callable.
+        ValueError: If the build raises for a trial's values (not the
+            hypermodel that ran these trials?), naming the trial.
+    """
+    import keras
+
+    from tunekit.tuners.declared import DeclaringHyperParameters
+
+    build = hypermodel.build if isinstance(hypermodel, keras_tuner.HyperModel) else hypermodel
+    if not callable(build):
+        raise TypeError(
+            "hypermodel must be the keras_tuner.HyperModel or the build function the trials "
+            f"ran. Received: {type(hypermodel).__name__}."
+        )
+    asked: dict[str, set[str]] = {}
+    for trial in trials:
+        if trial.hyperparameters is None or not is_usable(trial):
+            continue  # a failed trial's build may raise: it never counts
+        tracking = DeclaringHyperParameters.from_config(trial.hyperparameters.get_config())
+        try:
+            build(tracking)
+        except Exception as error:
+            raise ValueError(
+                f"hypermodel's build raised for trial {trial.trial_id}'s values "
+                f"({type(error).__name__}: {error}); pass the hypermodel these trials ran, "
+                "or leave hypermodel=None."
+            ) from error
+        finally:
+            keras.backend.clear_session()
+        asked[trial.trial_id] = tracking.declared
+    built = set().union(*asked.values()) if asked else set()
+    copies = []
+    for trial in trials:
+        if trial.trial_id not in asked:
+            copies.append(trial)
+            continue
+        keep = asked[trial.trial_id]
+        held = trial.hyperparameters
+        used = lambda name: name in keep or name not in built or name.startswith(_INTERNAL)
+        declared = keras_tuner.HyperParameters()
+        declared.merge([one for one in held.space if used(one.name)])
+        declared.values = {name: value for name, value in held.values.items() if used(name)}
+        copy = type(trial).from_state(trial.get_state())
+        copy.hyperparameters = declared
+        copies.append(copy)
+    return copies
 
 
 def unknown_use(space: keras_tuner.HyperParameters, trials: Sequence[Any]) -> frozenset[str]:

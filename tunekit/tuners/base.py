@@ -54,6 +54,7 @@ from tunekit.tuners.oracles import (
     first_sample,
     model_size,
 )
+from tunekit.tuners.returned import check_returned, evaluator
 
 _logger = logging.getLogger(__name__)
 
@@ -431,6 +432,13 @@ class TunekitTuner(kt.Tuner):
                 self._get_build_config_fname(trial.trial_id), model.get_build_config()
             )
         _check_fit_results(results, self.oracle.objective, self._tunekit_objective_defaulted)
+        evaluate = None
+        if not self._tunekit_fits.get("returned_checked"):
+            validation = kwargs.get("validation_data")
+            if validation is not None:
+                evaluate = evaluator(model, validation, kwargs.get("validation_batch_size"))
+        if check_returned(results, self.oracle.objective.name, facts.logged, evaluate):
+            self._tunekit_fits.update(returned_checked=True)
         _note_training_metric(self, results)
         if facts.nan_at is not None:
             epoch, batch = facts.nan_at

@@ -69,6 +69,8 @@ class TrialFacts(keras.callbacks.Callback):
         #: The first epoch (from 0) in which no training batch ended: the data ran out (a
         #: stream that cannot be replayed); Keras only warns and goes on with no step.
         self.empty_epoch: int | None = None
+        #: What Keras logged at each epoch's end, by name (`tunekit.tuners.returned`).
+        self.logged: dict[str, list[float]] = {}
         self._epoch = 0
         self._batches = 0
 
@@ -109,6 +111,9 @@ class TrialFacts(keras.callbacks.Callback):
             self.model.stop_training = True
         if self.nan_at is not None:  # a NaN in the epoch's last batch
             self.model.stop_training = True
+        for name, value in (logs or {}).items():
+            if isinstance(value, (int, float)) or getattr(value, "ndim", None) == 0:
+                self.logged.setdefault(name, []).append(float(value))
         # A loss can overflow in validation only (e.g. huge weights): that fails too.
         for name, value in (logs or {}).items():
             if name.endswith("loss") and not math.isfinite(float(value)):

@@ -1,0 +1,142 @@
+"""A number an own `HyperModel.fit` returns under a metric's name, checked against Keras.
+
+KerasTuner's documented patterns let `fit` return one number, or a dict of
+numbers, instead of its History; the number is filed under the objective's
+name. Returned under the name of a metric the model itself reports (e.g. the
+validation error `1 - accuracy` returned with `objective="val_accuracy:max"`),
+it was maximised as an accuracy: the worst model won, exit 0. Where Keras
+measured that metric itself, the returned number must agree with it:
+
+- logged by Keras in the same fit (the fit passed `validation_data` on): it
+  lies within the epochs' values;
+- else, in the first fit of a search (and until one is checked) whose model
+  compiles that metric, with `validation_data`, the model is evaluated on it
+  once (`model.evaluate`, one validation pass) and the number lies near that.
+
+"Within" and "near" allow `_SLACK` (the same metric computed another way:
+batches, a threshold, without the regularisation losses); another quantity
+filed under its name (an error for an accuracy) lies farther.
+
+A number returned under a name of its own (`{"val_error": ...}`,
+`objective="val_error:min"`) is never checked.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from collections.abc import Mapping
+from typing import Any
+
+from tunekit.fitting import SearchInputError
+
+__all__ = ["check_returned"]
+
+# How far a returned number may lie from Keras's value (absolute, plus relative to it).
+_SLACK = (0.02, 0.1)
+
+
+def _returned(results: Any, objective_name: str) -> dict[str, float]:
+    if isinstance(results, numbers.Real) and not isinstance(results, bool):
+        return {objective_name: float(results)}
+    if isinstance(results, Mapping):
+        return {
+            str(k): float(v)
+            for k, v in results.items()
+            if isinstance(v, numbers.Real) and not isinstance(v, bool)
+        }
+    return {}
+
+
+def check_returned(
+    results: Any,
+    objective_name: str,
+    logged: Mapping[str, list[float]],
+    evaluate: Any = None,
+) -> bool:
+    """Raises `SearchInputError` when a number `fit` returned disagrees with Keras's own.
+
+    Args:
+        results: What the hypermodel's `fit` returned (a History is not checked).
+        objective_name: The name a single returned number is filed under.
+        logged: The values Keras logged per epoch in that fit, by name.
+        evaluate: `None`, or a function that returns Keras's `{metric: value}`
+            of the trained model on the validation data (called at most once,
+            only for a number returned under a `val_` name Keras did not log).
+
+    Returns:
+        Whether `evaluate` was called (a later trial need not evaluate again).
+    """
+    returned = _returned(results, objective_name)
+    evaluated: dict[str, float] | None = None
+    for name, value in returned.items():
+        if not math.isfinite(value):
+            continue
+        values = [float(v) for v in logged.get(name, ()) if math.isfinite(float(v))]
+        if values:
+            low, high = min(values), max(values)
+            if not low - _slack(low) <= value <= high + _slack(high):
+                raise SearchInputError(_message(name, value, f"logged {name} {_span(values)}"))
+            continue
+        if evaluate is None or not name.startswith("val_"):
+            continue
+        if evaluated is None:
+            evaluated = dict(evaluate() or {})
+        keras_value = evaluated.get(name.removeprefix("val_"))
+        if keras_value is None or not math.isfinite(float(keras_value)):
+            continue
+        keras_value = float(keras_value)
+        if abs(value - keras_value) > _slack(keras_value):
+            raise SearchInputError(
+                _message(
+                    name,
+                    value,
+                    f"evaluates the trained model's {name.removeprefix('val_')} on the "
+                    f"validation data at {keras_value:.6g}",
+                )
+            )
+    return evaluated is not None
+
+
+def _slack(keras_value: float) -> float:
+    return _SLACK[0] + _SLACK[1] * abs(keras_value)
+
+
+def _span(values: list[float]) -> str:
+    low, high = min(values), max(values)
+    return f"{low:.6g}" if low == high else f"from {low:.6g} to {high:.6g}"
+
+
+def _message(name: str, value: float, keras_said: str) -> str:
+    return (
+        f"The hypermodel's fit returned {value:.6g} as {name!r}, but Keras {keras_said} "
+        "in the same trial: the number measures something else (an error where a score "
+        "is meant?), and ranking trials by it would choose the wrong model. Return it "
+        'under a name of its own with its direction, e.g. {"val_error": value} with '
+        'objective="val_error:min" (on the command line --objective val_error:min), or '
+        "return the History of model.fit."
+    )
+
+
+def evaluator(model: Any, validation: Any, batch_size: int | None) -> Any:
+    """A function returning Keras's `{metric: value}` of `model` on `validation` (the
+    search's `validation_data`: `(x, y)`, `(x, y, sample_weight)` or a dataset), or `{}`
+    when Keras cannot evaluate it (an uncompiled model of a custom training loop)."""
+
+    def evaluate() -> dict[str, float]:
+        try:
+            if isinstance(validation, tuple):
+                x, y, *weights = validation
+                return model.evaluate(
+                    x,
+                    y,
+                    sample_weight=weights[0] if weights else None,
+                    batch_size=batch_size,
+                    verbose=0,
+                    return_dict=True,
+                )
+            return model.evaluate(validation, verbose=0, return_dict=True)
+        except Exception:  # noqa: BLE001 - nothing Keras can measure: nothing to check
+            return {}
+
+    return evaluate
