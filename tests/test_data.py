@@ -223,6 +223,24 @@ def test_image_directory_grayscale_and_determinism(image_root):
     np.testing.assert_array_equal(a.y_train, gray.y_train)
 
 
+def test_image_directory_takes_a_grayscale_folders_own_mode_as_the_command_line(tmp_path):
+    """Found by a probe: `load_image_directory` read a grayscale folder as RGB, so its
+    `x_test` (the command line's test images, by the README) did not fit the command
+    line's saved model, which takes the folder's one channel."""
+    from tunekit.image_streams import image_folder_stream
+
+    x, y = _labelled(2, 10, shape=(6, 6))
+    for i, (image, label) in enumerate(zip(x, y)):
+        (tmp_path / "gray" / f"class{label}").mkdir(parents=True, exist_ok=True)
+        Image.fromarray(image, mode="L").save(tmp_path / "gray" / f"class{label}" / f"{i}.png")
+    ds = load_image_directory(tmp_path / "gray", (6, 6))
+    stream = image_folder_stream(tmp_path / "gray", batch_size=4)
+    assert ds.input_shape == (6, 6, 1) == tuple(stream.input_shape)
+    np.testing.assert_array_equal(ds.y_test, stream.labels["test"])
+    rgb = load_image_directory(tmp_path / "gray", (6, 6), color_mode="rgb")
+    assert rgb.input_shape == (6, 6, 3)  # asked for: as given
+
+
 def test_image_directory_custom_fractions(tmp_path):
     root = _write_images(tmp_path / "d", {"bear": 3, "cog": 20}, size=(4, 4))
     ds = load_image_directory(root, (4, 4), validation_fraction=0.25, test_fraction=0.0)

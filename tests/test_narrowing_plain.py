@@ -432,3 +432,53 @@ def test_a_loop_counted_by_a_numbered_name_or_with_per_layer_defaults_is_kept_wh
     rows = [{"convs_0": 1, "filters_0_2": 16 + 8 * k, "units_2": 32 * (k + 1)} for k in range(5)]
     rules = {c.name: c.rule for c in narrow_space(space, _every_name_trials(space, rows)).changes}
     assert rules["filters_0_2"] == rules["units_2"] == "unknown"
+
+
+def branch_in_default(hp):
+    """A branch outside any scope that the defaults take: `momentum` only for `sgd`."""
+    optimizer = hp.Choice("optimizer", ["sgd", "adam"])
+    momentum = hp.Float("momentum", 0.0, 0.99, step=0.01) if optimizer == "sgd" else None
+    extra = hp.Int("extra_units", 8, 256, step=8) if hp.Boolean("use_extra", True) else None
+    return optimizer, momentum, extra, hp.Float("lr", 1e-4, 1e-1, sampling="log")
+
+
+class ScriptedBranch(kt.RandomSearch):
+    """Scores adam and no extra layer best: the top trials never use momentum or extra_units."""
+
+    def run_trial(self, trial, *args, **kwargs):
+        optimizer, _, extra, lr = self.hypermodel.build(trial.hyperparameters)
+        return {"val_loss": (optimizer == "sgd") + (extra is not None) + abs(lr - 1e-3)}
+
+
+def test_given_the_hypermodel_plain_trials_of_a_branch_the_defaults_take_are_narrowed_exactly(
+    tmp_path,
+):
+    """Found by a probe: every plain trial held `momentum` from the first one on (the
+    default `sgd` declared it), so its values, never built by the top trials (all `adam`),
+    were narrowed from as if used by each (`range 4/4`)."""
+    tuner = ScriptedBranch(
+        branch_in_default,
+        objective=kt.Objective("val_loss", "min"),
+        max_trials=16,
+        seed=3,
+        directory=tmp_path,
+        project_name="branch",
+    )
+    tuner.search(verbose=0)
+    oracle = tuner.oracle
+    trials = list(oracle.trials.values())
+    top = oracle.get_best_trials(4)
+    assert all(t.hyperparameters["optimizer"] == "adam" for t in top)
+    assert not any(t.hyperparameters["use_extra"] for t in top)
+    assert all("momentum" in t.hyperparameters.values for t in top)  # held, never built
+    blind = changes(narrow_space(oracle.hyperparameters, trials, top=4))
+    assert blind["momentum"].rule == "range"  # what the trials alone cannot tell apart
+    result = narrow_space(oracle.hyperparameters, trials, top=4, hypermodel=branch_in_default)
+    for name in ("momentum", "extra_units"):
+        change = changes(result)[name]
+        assert (change.rule, change.active, change.after) == ("inactive", 0, change.before)
+    assert changes(result)["optimizer"].after.startswith("Fixed")
+    # The trials given are left as they were (copies are narrowed).
+    assert all("momentum" in t.hyperparameters.values for t in top)
+    with pytest.raises(ValueError, match=r"hypermodel's build raised for trial"):
+        narrow_space(oracle.hyperparameters, trials, top=4, hypermodel=lambda hp: hp["nope"])

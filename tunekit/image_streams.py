@@ -47,6 +47,7 @@ import numpy as np
 
 from tunekit.data import SCALED_UINT8, UNSCALED, StreamData
 from tunekit.data._folders import split_files
+from tunekit.data._image_kinds import single_channel as is_single_channel
 from tunekit.data.images import (
     COLOR_MODES,
     check_image_args,
@@ -440,7 +441,6 @@ def image_folder_data(config: dict[str, Any]) -> StreamData:
 
 
 _logger = logging.getLogger(__name__)
-_GRAYSCALE_MODES = ("1", "L", "LA", "I", "I;16", "I;16B", "I;16L", "F")
 
 
 def _decoder_error(error: Any) -> str:
@@ -459,20 +459,6 @@ def _gray(rgb: Any) -> Any:
 
     luma = tf.tensordot(tf.cast(rgb, tf.float32), tf.constant([0.2989, 0.587, 0.114]), 1)
     return tf.cast(tf.clip_by_value(tf.round(luma), 0, 255), tf.uint8)[..., None]
-
-
-def _single_channel(image: Any) -> bool:
-    """Whether a Pillow image holds one channel: a single-channel mode, or a palette of grays.
-
-    A grayscale GIF (and some PNGs) is stored as a palette (mode `P`) whose
-    colours are all gray: it holds no colour. The palette is in the header.
-    """
-    if image.mode in _GRAYSCALE_MODES:
-        return True
-    if image.mode != "P":
-        return False
-    palette = image.getpalette() or []
-    return all(palette[i] == palette[i + 1] == palette[i + 2] for i in range(0, len(palette), 3))
 
 
 def folder_format(root: str | os.PathLike[str]) -> tuple[tuple[int, int], str]:
@@ -497,7 +483,7 @@ def folder_format(root: str | os.PathLike[str]) -> tuple[tuple[int, int], str]:
         try:
             with Image.open(folder / path) as image:
                 width, height = image.size
-                gray = _single_channel(image)
+                gray = is_single_channel(image)
                 alpha = image.mode in ("RGBA", "LA", "PA", "RGBa", "La") or (
                     "transparency" in image.info
                 )

@@ -136,8 +136,9 @@ def narrow_space(
                                     max_trials=20)
     ```
     """
-    if hypermodel is not None and not holds_declared_names(trials := _listed(trials)):
-        trials = replay_builds(trials, hypermodel)
+    if hypermodel is not None:
+        listed = _listed(trials)
+        trials = listed if holds_declared_names(listed) else replay_builds(listed, hypermodel)
     known = True if hypermodel is not None else None
     return _narrow(space, trials, direction, top, margin, min_trials, fix_unanimous, known)
 

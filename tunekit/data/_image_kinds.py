@@ -24,8 +24,15 @@ import functools
 import mimetypes
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
-__all__ = ["IMAGE_SUFFIXES", "OTHER_IMAGE_SUFFIXES", "image_kind", "named_images"]
+__all__ = [
+    "IMAGE_SUFFIXES",
+    "OTHER_IMAGE_SUFFIXES",
+    "image_kind",
+    "named_images",
+    "single_channel",
+]
 
 # The formats Keras's image_dataset_from_directory lists.
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif")
@@ -139,3 +146,21 @@ def named_images(folder: Path, names: Sequence[str], shown: int = 10) -> str:
         parts.append(f"{name!r} (a {fmt}: name it {rename})" if rename else repr(name))
     more = f" and {len(names) - shown} more" if len(names) > shown else ""
     return ", ".join(parts) + more
+
+
+# Pillow modes of one channel (with or without alpha).
+_GRAYSCALE_MODES = ("1", "L", "LA", "I", "I;16", "I;16B", "I;16L", "F")
+
+
+def single_channel(image: Any) -> bool:
+    """Whether a Pillow image holds one channel: a single-channel mode, or a palette of grays.
+
+    A grayscale GIF (and some PNGs) is stored as a palette (mode `P`) whose
+    colours are all gray: it holds no colour. The palette is in the header.
+    """
+    if image.mode in _GRAYSCALE_MODES:
+        return True
+    if image.mode != "P":
+        return False
+    palette = image.getpalette() or []
+    return all(palette[i] == palette[i + 1] == palette[i + 2] for i in range(0, len(palette), 3))

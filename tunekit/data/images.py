@@ -12,7 +12,7 @@ import numpy as np
 
 from tunekit.data._checks import _SPLITS, SCALED_UINT8, _check_fractions, _is_int, _scale_pixels
 from tunekit.data._folders import check_not_split_folders, split_files
-from tunekit.data._image_kinds import IMAGE_SUFFIXES, image_kind, named_images
+from tunekit.data._image_kinds import IMAGE_SUFFIXES, image_kind, named_images, single_channel
 from tunekit.data._label_text import check_label_texts
 from tunekit.data.dataset import Dataset
 from tunekit.errors import DataError
@@ -29,7 +29,7 @@ def load_image_directory(
     validation_fraction: float = 0.15,
     test_fraction: float = 0.15,
     seed: int = 0,
-    color_mode: str = "rgb",
+    color_mode: str | None = None,
 ) -> Dataset:
     """Loads a folder with one subfolder of images per class, split per class.
 
@@ -52,7 +52,11 @@ def load_image_directory(
         test_fraction: Fraction of each class for testing, in [0, 1).
         seed: Seed of the deterministic split. Defaults to 0, the command
             line's (its test images are this `x_test`).
-        color_mode: `"rgb"` (h, w, 3) or `"grayscale"` (h, w, 1).
+        color_mode: `"rgb"` (h, w, 3) or `"grayscale"` (h, w, 1). Defaults to
+            `None`: the folder's own, `"grayscale"` when every image is
+            single-channel, else `"rgb"`, as on the command line and in
+            `image_folder_stream` (so the command line's saved model takes
+            these images).
 
     Returns:
         A `Dataset` named after the folder. Images are decoded as uint8 and,
@@ -70,10 +74,11 @@ def load_image_directory(
     Example:
     >>> ds = load_image_directory("data/toonvision", image_size=(64, 64))
     """
-    check_image_args(image_size, color_mode, example="(64, 64)")
+    check_image_args(image_size, color_mode or "rgb", example="(64, 64)")
     _check_fractions(validation_fraction, test_fraction)
     folder = Path(root)
     listing = list_images(folder)
+    color_mode = color_mode or _folder_mode(folder, listing)
     mode, channels = COLOR_MODES[color_mode]
     height, width = int(image_size[0]), int(image_size[1])
     shape = (height, width, channels)
@@ -102,6 +107,21 @@ def load_image_directory(
         name=folder.resolve().name,
         scaling=SCALED_UINT8,
     )
+
+
+def _folder_mode(folder: Path, listing: Sequence[Any]) -> str:
+    """`"grayscale"` when every image's header says one channel, else `"rgb"` (headers
+    only; an image Pillow cannot open is named when it is decoded)."""
+    from PIL import Image
+
+    for path, _, _ in listing:
+        try:
+            with Image.open(folder / path) as image:
+                if not single_channel(image):
+                    return "rgb"
+        except Exception:  # noqa: BLE001 - named by `_read_image`
+            return "rgb"
+    return "grayscale"
 
 
 def _read_image(file: Path, mode: str, size: tuple[int, int]) -> np.ndarray:
