@@ -278,9 +278,59 @@ def test_class_weights_as_keras_takes_them_fill_the_classes_not_named():
     ds = Dataset.from_arrays(np.zeros((60, 2)), np.arange(60) % 3)
     assert class_weights(ds, {1: 4, "2": 0.5}) == {0: 1.0, 1: 4.0, 2: 0.5}
     with pytest.raises(
-        ValueError, match=r"names class\(es\) \[3\], and the data's classes are 0..2"
+        ValueError,
+        match=r"names \[3\], and this data has no such class: its classes are the class ids "
+        r"0..2\. Key the weights by class id, e\.g\. class_weight=\{2: 10\.0\}",
     ):
         class_weights(ds, {0: 1.0, 3: 2.0})
+
+
+def test_class_weights_of_renumbered_labels_are_keyed_by_the_labels_as_in_keras():
+    # Labels 1/2 are ids 0/1: {2: 10.0} was refused ("key by class id (the labels'
+    # values...)"), and {1: 10.0} silently weighed the label 2 (id 1).
+    x = np.zeros((60, 2))
+    ds = Dataset.from_arrays(x, np.arange(60) % 2 + 1, task="classification")
+    assert ds.class_names == ["1", "2"]
+    assert class_weights(ds, {2: 10.0}) == {0: 1.0, 1: 10.0}
+    assert class_weights(ds, {1: 10.0}) == {0: 10.0, 1: 1.0}
+    assert class_weights(ds, {1: 1, 2: 10}) == class_weights(ds, {"2": 10}) == {0: 1.0, 1: 10.0}
+    with pytest.raises(
+        ValueError,
+        match=r"names \[0\], and this data has no such class: its labels are 1, 2 \(class "
+        r"ids 0..1\)\. Key the weights by label, as Keras does, e\.g\. class_weight="
+        r"\{2: 10\.0\} \(or by class name, \{'2': 10\.0\}\)",
+    ):
+        class_weights(ds, {0: 10.0})
+    wine = Dataset.from_arrays(np.zeros((60, 2)), np.arange(60) % 6 + 3, task="classification")
+    assert class_weights(wine, {8: 5.0, 3: 2}) == {0: 2.0, 1: 1.0, 2: 1.0, 3: 1.0, 4: 1.0, 5: 5.0}
+    with pytest.raises(ValueError, match=r"names \[2\].*its labels are 3, 4, 5, 6, 7, 8"):
+        class_weights(wine, {2: 5.0})
+
+
+def test_class_weights_keyed_by_class_name_or_by_bool_label():
+    x = np.zeros((60, 2))
+    text = Dataset.from_arrays(x, np.array(["cat", "dog", "eel"])[np.arange(60) % 3])
+    assert class_weights(text, {"eel": 4.0}) == class_weights(text, {2: 4.0})
+    assert class_weights(text, {"eel": 4.0}) == {0: 1.0, 1: 1.0, 2: 4.0}
+    with pytest.raises(
+        ValueError,
+        match=r"names \['ant'\], and this data has no such class: its classes are the class "
+        r"ids 0..2, named 'cat', 'dog', 'eel'\. Key the weights by class id \(its index in "
+        r"class_names\), e\.g\. class_weight=\{2: 10\.0\}, or by class name, e\.g\. "
+        r"\{'eel': 10\.0\}",
+    ):
+        class_weights(text, {"ant": 1.0})
+    flags = Dataset.from_arrays(x, np.arange(60) % 2 == 0)
+    assert class_weights(flags, {False: 1.0, True: 10.0}) == {0: 1.0, 1: 10.0}
+    assert class_weights(flags, {"True": 10.0}) == {0: 1.0, 1: 10.0}
+    with pytest.raises(ValueError, match=r"its labels are False and True.*\{False: 1\.0, True"):
+        class_weights(flags, {"yes": 1.0})
+    with pytest.raises(ValueError, match=r"names \[True\].*its labels are 1, 2"):
+        class_weights(
+            Dataset.from_arrays(x, np.arange(60) % 2 + 1, task="classification"), {True: 1}
+        )
+    with pytest.raises(ValueError, match=r"names one class twice, as 2 and '2' \(class 'eel'\)"):
+        class_weights(text, {2: 1.0, "2": 3.0})
 
 
 @pytest.mark.parametrize(

@@ -432,3 +432,97 @@ def test_a_run_on_labels_3_to_8_reports_the_classes_by_their_values(tmp_path):
     assert report["dataset"]["class_names"] == names
     assert report["confusion_matrix"]["class_names"] == names
     assert np.asarray(report["confusion_matrix"]["counts"]).shape == (6, 6)
+
+
+def _targets(n, form, seed=0):
+    """`n` regression targets of width 1 as `(n,)` ("flat") or `(n, 1)` ("column")."""
+    y = np.random.default_rng(seed).random(n).astype(np.float32)
+    return y if form == "flat" else y.reshape(n, 1)
+
+
+@pytest.mark.parametrize(
+    "train, val, test",
+    [
+        ("column", "flat", "flat"),
+        ("flat", "column", "flat"),
+        ("flat", "flat", "column"),
+        ("column", "column", "flat"),
+    ],
+)
+def test_one_target_given_flat_in_one_split_and_as_a_column_in_another_takes_trains_form(
+    train, val, test
+):
+    # Before, y_train (n, 1) with y_val (n,) was accepted, both searches ran, and the
+    # retrain failed with numpy's "must have same number of dimensions", on every rerun.
+    xs = [RNG.random((n, 3)) for n in (30, 10, 10)]
+    ys = [_targets(n, form, i) for i, (n, form) in enumerate(zip((30, 10, 10), (train, val, test)))]
+    ds = Dataset(xs[0], ys[0], xs[1], ys[1], xs[2], ys[2], task="regression")
+    shape = (1,) if train == "column" else ()
+    for split, y, n in zip(("train", "val", "test"), ys, (30, 10, 10)):
+        assert getattr(ds, f"y_{split}").shape == (n, *shape)
+        np.testing.assert_array_equal(getattr(ds, f"y_{split}").reshape(-1), y.reshape(-1))
+    _, y_full = ds.train_and_validation()
+    assert y_full.shape == (40, *shape) and ds.num_outputs == 1
+    np.testing.assert_array_equal(y_full.reshape(-1), np.r_[ys[0].ravel(), ys[1].ravel()])
+
+
+def test_integer_counts_and_dict_outputs_of_mixed_rank_take_trains_form_too():
+    counts = Dataset(
+        X[:20],
+        np.arange(20).reshape(20, 1),
+        X[20:30],
+        np.arange(10),
+        X[30:],
+        np.arange(10),
+        task="regression",
+    )
+    assert (counts.y_val.shape, counts.y_test.shape) == ((10, 1), (10, 1))
+    assert counts.train_and_validation()[1].shape == (30, 1)
+    y = {"size": _targets(20, "column"), "kind": _targets(20, "flat")}
+    y_val = {"size": _targets(10, "flat"), "kind": _targets(10, "column")}
+    y_test = {"size": _targets(10, "flat"), "kind": _targets(10, "flat")}
+    ds = Dataset(X[:20], y, X[20:30], y_val, X[30:], y_test, task="regression")
+    assert {k: v.shape for k, v in ds.y_val.items()} == {"size": (10, 1), "kind": (10,)}
+    assert {k: v.shape for k, v in ds.y_test.items()} == {"size": (10, 1), "kind": (10,)}
+    full = ds.train_and_validation()[1]
+    assert {k: v.shape for k, v in full.items()} == {"size": (30, 1), "kind": (30,)}
+    # from_arrays: y_test takes the form of y (the training split's)
+    given = Dataset.from_arrays(
+        X[:30], _targets(30, "column"), x_test=X[30:], y_test=np.ones(10) * np.arange(10)
+    )
+    assert given.y_test.shape == (10, 1) and given.y_train.ndim == 2
+    flat = Dataset.from_arrays(
+        X[:30], _targets(30, "flat"), x_test=X[30:], y_test=_targets(10, "column")
+    )
+    assert flat.y_test.shape == (10,)
+
+
+def test_targets_of_really_different_widths_stay_refused():
+    with pytest.raises(DataError, match=r"differ in width \(\{'train': 2, 'val': 1, 'test': 2\}\)"):
+        Dataset(
+            X[:20],
+            RNG.random((20, 2)),
+            X[20:30],
+            _targets(10, "column"),
+            X[30:],
+            RNG.random((10, 2)),
+            task="regression",
+        )
+
+
+def test_a_run_on_targets_of_mixed_rank_retrains(tmp_path):
+    """One short run: the retrain concatenates train (n, 1) and validation (n,)."""
+    from conftest import RUN_BUDGET
+
+    from hypermodels import DenseHyperModel
+    from tunekit import CoarseToFine
+
+    x = RNG.random((60, 3)).astype(np.float32)
+    y = x.sum(axis=1)
+    data = Dataset(x[:40], y[:40, None], x[40:50], y[40:50], x[50:], y[50:], task="regression")
+    budget = {**RUN_BUDGET, "coarse_trials": 3, "final_epochs": 1}
+    run = CoarseToFine(
+        DenseHyperModel((3,), num_outputs=1, task="regression"), data, directory=tmp_path, **budget
+    )
+    result = run.run()
+    assert np.isfinite(result.test_metrics["mse"])

@@ -51,8 +51,8 @@ BAD: dict[str, list[object]] = {
     "trials_per_process": [0, -1, 1.5, True, "2"],  # None: every trial in one process
     "class_weight": [  # None: no weighting
         *("Balanced", "", "auto", 1, True, ("balanced",)),
-        *({}, {0: -1.0}, {"a": 1.0}, {0: float("nan")}, {0: True}, {-1: 1.0}, {0: 0, 1: 0.0}),
-        {1.5: 2.0},
+        *({}, {0: -1.0}, {"": 1.0}, {0: float("nan")}, {0: True}, {None: 1.0}, {0: 0, 1: 0.0}),
+        *({1.5: 2.0}, {float("inf"): 1.0}, {2: 1.0, "2": 3.0}, {(1,): 1.0}),
     ],
     "finalists": [-1, 1.5, True, "3", None],
     "finalist_seeds": [0, -1, 2.5, True, None, 1001],  # seed + 1001 could pass 2**32
@@ -76,6 +76,7 @@ GOOD: dict[str, list[tuple[object, object]]] = {
         ("balanced", "balanced"),
         ({2: 3, 0: np.float32(0.5)}, {0: 0.5, 2: 3.0}),
         ({"1": 2.5}, {1: 2.5}),
+        ({2.0: 3, "0": 1}, {0: 1.0, 2: 3.0}),  # whole floats are ints
     ],
 }
 CASES = [(name, value) for name, values in BAD.items() for value in values]
@@ -423,3 +424,12 @@ def test_callbacks_none_is_no_callbacks_and_other_values_are_refused(tmp_path: P
     for bad in (stop, [stop, "tensorboard"], 3, "callbacks"):
         with pytest.raises(InvalidParameterError, match="`callbacks` must be a list"):
             CoarseToFine(hypermodel, data, directory=tmp_path, callbacks=bad)
+
+
+def test_class_weight_keys_may_be_labels_class_names_or_bools():
+    """Keys a Dataset's classes decide (`tunekit.data.class_weights`): renumbered labels
+    (-1 / 1), class names and bools were refused here before the data was seen."""
+    check = PARAMETERS["class_weight"].check
+    assert check({"cat": 1, -1: 2.0, 2.0: 3}) == {-1: 2.0, 2: 3.0, "cat": 1.0}
+    assert check({True: 10, np.False_: 1}) == {"False": 1.0, "True": 10.0}
+    assert check({"-1": 1}) == {-1: 1.0}

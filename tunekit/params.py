@@ -29,10 +29,13 @@ from __future__ import annotations
 import dataclasses
 import math
 import numbers
+import re
 import textwrap
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal, get_args
+
+import numpy as np
 
 from tunekit.errors import InvalidParameterError
 
@@ -225,30 +228,36 @@ class Text:
 
 @dataclass(frozen=True)
 class ClassWeights:
-    """Keras's `class_weight`: `{class id: weight}`, ids ints >= 0, weights finite >= 0.
+    """Keras's `class_weight`: `{class: weight}`, weights finite >= 0, one above 0.
 
-    Ids may be digit strings (a dict read back from JSON). Python only: the
-    command line has no text form for it (`from_text` always refuses).
+    A class is keyed by an int (a class id, or the label itself when integer
+    labels were renumbered by value), a whole-number float (as an int), a bool
+    (bool labels) or a class name (str); `tunekit.data.class_weights` refuses
+    keys the data's classes do not match, naming them. Digit strings are ints
+    (a dict read back from JSON). Python only: the command line has no text
+    form for it (`from_text` always refuses).
     """
 
     def accepts(self, value: object) -> bool:
-        """Whether `value` is a non-empty dict of class ids to weights, one above 0."""
+        """Whether `value` is a non-empty dict of classes to weights, one above 0."""
         if not isinstance(value, Mapping) or not value:
             return False
         for key, weight in value.items():
-            if isinstance(key, bool) or not (
-                isinstance(key, numbers.Integral) or (isinstance(key, str) and key.isdigit())
-            ):
+            if not _class_key(key):
                 return False
             if isinstance(weight, bool) or not isinstance(weight, numbers.Real):
                 return False
-            if int(key) < 0 or not math.isfinite(float(weight)) or float(weight) < 0:
+            if not math.isfinite(float(weight)) or float(weight) < 0:
                 return False
+        if len({_key(k) for k in value}) < len(value):
+            return False  # one class twice: {2: 1.0, "2": 3.0}
         return any(float(w) > 0 for w in value.values())
 
-    def normalize(self, value: Any) -> dict[int, float]:
-        """`{int id: float weight}`, by id."""
-        return {int(k): float(w) for k, w in sorted(value.items(), key=lambda kw: int(kw[0]))}
+    def normalize(self, value: Any) -> dict[int | str, float]:
+        """`{key: float weight}`: ints (whole floats, digit strings) first, by value,
+        then names (bools as `"False"` / `"True"`, the names of bool labels)."""
+        keys = {_key(k): float(w) for k, w in value.items()}
+        return dict(sorted(keys.items(), key=lambda kw: (isinstance(kw[0], str), kw[0])))
 
     def from_text(self, text: str) -> dict[int, float]:
         """No text form on the command line; always raises `ValueError`."""
@@ -256,9 +265,25 @@ class ClassWeights:
 
     def __str__(self) -> str:
         return (
-            "a dict {class id: weight >= 0} (ids are ints: a class name's id is its index "
-            "in class_names)"
+            "a dict {class: weight >= 0}, keyed by class id, by the labels themselves when "
+            "integer labels were renumbered (labels 1/2), or by class name"
         )
+
+
+def _class_key(key: object) -> bool:
+    """Whether `key` can name a class in `class_weight` (see `ClassWeights`)."""
+    if isinstance(key, (bool, np.bool_, str, numbers.Integral)):
+        return bool(key) or not isinstance(key, str)
+    return isinstance(key, numbers.Real) and math.isfinite(key) and float(key).is_integer()
+
+
+def _key(key: Any) -> int | str:
+    """A `class_weight` key normalised: an int, or a class name."""
+    if isinstance(key, (bool, np.bool_)):
+        return str(bool(key))
+    if isinstance(key, str):
+        return int(key) if re.fullmatch(r"-?[0-9]+", key) else str(key)
+    return int(key)
 
 
 Constraint = Interval | Options | Boolean | Text | ClassWeights
@@ -589,7 +614,9 @@ PARAMETERS: dict[str, Param] = {
             None,
             "Weigh each class in the loss of every trial and of the retrain: balanced is "
             "scikit-learn's n_samples / (n_classes * count), from the training split; from "
-            "Python also Keras's own {class id: weight} (classes not named weigh 1) "
+            "Python also Keras's own {class: weight}, keyed as Keras keys it by your labels "
+            "(class ids, or labels 1/2 renumbered by value, False/True) or by class name "
+            "(classes not named weigh 1) "
             "(classification only; None: every class weighs 1).",
             "--class-weight",
         ),

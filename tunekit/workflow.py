@@ -371,7 +371,10 @@ class CoarseToFine:
             by sample index (a stream).
         RunConfigError: `directory` / `project_name` cannot hold a run.
         DataError: `class_weight` given for regression targets or several
-            outputs (there are no classes to weigh).
+            outputs (there are no classes to weigh), or a `class_weight` dict
+            key that names none of the data's classes (keys: class ids, the
+            labels themselves when integer labels were renumbered, False /
+            True for bool labels, or class names; see `class_weights`).
 
     Example:
 
@@ -419,7 +422,7 @@ class CoarseToFine:
         retrain: RetrainConfig | None = None,
         workers: int = 1,
         trials_per_process: int | None = None,
-        class_weight: str | Mapping[int, float] | None = None,
+        class_weight: str | Mapping[Any, float] | None = None,
         max_model_size: int | None = None,
         max_retries_per_trial: int = 0,
         max_consecutive_failed_trials: int = 3,
@@ -576,7 +579,7 @@ class CoarseToFine:
         self.progress: ProgressMode = settings["progress"]
         self.workers: int = settings["workers"]
         self.trials_per_process: int | None = settings.get("trials_per_process")
-        self.class_weight: str | dict[int, float] | None = settings.get("class_weight")
+        self.class_weight: str | dict[Any, float] | None = settings.get("class_weight")
         # What every trial's and the retrain's model.fit receive as class_weight (None: none).
         # A stream is weighed by its known labels (an image folder's file lists).
         self.class_weights: dict[int, float] | None = class_weights(data, self.class_weight)

@@ -138,7 +138,12 @@ def _class_metadata(
 def _regression_metadata(
     ys: dict[str, Any], num_classes: int | None, class_names: Sequence[str] | None
 ) -> dict[str, Any]:
-    """Regression: no classes; every split has the same target width, which is recorded."""
+    """Regression: no classes; every split has the same target width, which is recorded.
+
+    A target of width 1 given as `(n,)` in one split and `(n, 1)` in another is
+    one target (Keras trains on either): `ys` is changed in place, every split
+    (and every output of a dict) reshaped to `y_train`'s form, so the final
+    retrain can concatenate train and validation. Other widths are refused."""
     if num_classes is not None or class_names:
         raise DataError(
             f'task="regression" has no classes, got num_classes={num_classes!r}, class_names='
@@ -150,6 +155,8 @@ def _regression_metadata(
             f"The regression targets of the splits differ in width ({widths}); "
             "every split needs the same number of targets per sample."
         )
+    for split in _SPLITS:
+        ys[split] = _in_form_of(ys[split], ys["train"])
     for split in _SPLITS:  # R2 undefined (printed as 0.0), and nothing to learn: exit 0 before
         for array, key in zip(tg.arrays_of(ys[split]), _keys(ys[split], f"y_{split}"), strict=True):
             if len(array) < 2:  # an empty split (the test of a cv run), or one sample
@@ -175,3 +182,10 @@ def _widths(y: Any) -> int | dict[str, int]:
     if isinstance(y, Mapping):
         return {k: 1 if v.ndim == 1 else int(v.shape[1]) for k, v in y.items()}
     return 1 if y.ndim == 1 else int(y.shape[1])
+
+
+def _in_form_of(y: Any, train: Any) -> Any:
+    """`y` (targets of `train`'s width, checked) shaped as `train`: `(n,)` or `(n, 1)`."""
+    if isinstance(y, Mapping):
+        return {k: _in_form_of(v, train[k]) for k, v in y.items()}
+    return y.reshape(len(y), *train.shape[1:])

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import numbers
+import operator
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -32,9 +35,14 @@ def class_weights(
     Args:
         y: A classification `Dataset`, a `StreamData` given `labels=` (its
             training labels are counted), or integer class ids of shape `(n,)`.
-        mode: `"balanced"`, Keras's own `{class id: weight}` (every class it
+        mode: `"balanced"`, Keras's own `class_weight` dict (every class it
             does not name weighs 1.0), or None for no weighting. Defaults to
-            `"balanced"`.
+            `"balanced"`. A dict's keys, as Keras keys them by the values of
+            the `y` it is given: class ids `0..K-1`; the labels themselves when
+            a Dataset renumbered whole-number labels by value (labels 1/2 are
+            ids 0/1 with `class_names` `"1"`, `"2"`: `{2: 10.0}` weighs the
+            label 2, id 1); `False` / `True` for bool labels; or, for any
+            classification data, a class name from `class_names` (`{"dog": 10.0}`).
 
     Returns:
         `{class_id: weight}` (plain ints and floats, as `model.fit` takes them),
@@ -44,8 +52,9 @@ def class_weights(
         DataError (a `ValueError`): For regression targets or a regression
             `Dataset` (no classes to weigh), several outputs (a dict `y`; Keras
             takes `class_weight` for one output only), a `StreamData` without
-            `labels=`, an unknown `mode`, or a dict naming a class id the
-            data does not have.
+            `labels=`, an unknown `mode`, or a dict key that names none of the
+            data's classes (the message names its labels and a dict keyed
+            right), or two keys naming one class.
 
     Example:
     >>> class_weights(np.array([0] * 95 + [1] * 5))
@@ -59,9 +68,10 @@ def class_weights(
             f"{list(CLASS_WEIGHT_MODES)} (or None for no weighting)."
         )
     num_classes: int | None = None
+    names: Any = None  # the class names of a Dataset or a stream
     task: str | None
     if getattr(y, "is_stream", False):  # a StreamData: weighed by its labels, if given
-        task, num_classes = y.task, y.num_classes
+        task, num_classes, names = y.task, y.num_classes, y.class_names
         if task != REGRESSION and not y.labels:
             raise DataError(
                 f"class_weight={mode!r} is computed from the training labels, and `data` is "
@@ -73,7 +83,7 @@ def class_weights(
         if task != REGRESSION:
             y = y.labels["train"]
     elif isinstance(y, Dataset):
-        task, num_classes, y = y.task, y.num_classes, y.y_train
+        task, num_classes, names, y = y.task, y.num_classes, y.class_names, y.y_train
     else:
         task = None if isinstance(y, Mapping) else tg.infer_task(y, "y")
     if isinstance(y, Mapping):
@@ -93,7 +103,7 @@ def class_weights(
     if labels.size == 0:
         raise DataError("Cannot compute class weights from an empty y.")
     if isinstance(mode, Mapping):
-        return _given_weights(mode, labels, num_classes)
+        return _given_weights(mode, labels, num_classes, names)
     from sklearn.utils.class_weight import compute_class_weight
 
     present = np.unique(labels)
@@ -105,15 +115,91 @@ def class_weights(
 
 
 def _given_weights(
-    given: Mapping[Any, float], labels: np.ndarray, num_classes: int | None
+    given: Mapping[Any, float], labels: np.ndarray, num_classes: int | None, names: Any
 ) -> dict[int, float]:
-    """Keras's `{class id: weight}` as given, every other class of the data at weight 1."""
-    size = max(int(labels.max()) + 1, num_classes or 0)
-    weights = {int(k): float(w) for k, w in given.items()}
-    unknown = sorted(k for k in weights if k >= size)
+    """Keras's `class_weight` dict as `{class id: weight}`, every other class at weight 1.
+
+    A key is a class name (str, in `names`); with labels renumbered by value (`names`
+    whole numbers other than `"0"`..: labels 1/2 or 3..8), an int is one of those labels,
+    as Keras keys `class_weight` by the values of the `y` it is given; else an int is a
+    class id. Bools are the labels False / True (`str(key)`), digit strings are ints (a
+    dict read back from JSON).
+    """
+    size = max(int(labels.max()) + 1, num_classes or 0, len(names or ()))
+    names = [str(n) for n in names] if names else [str(i) for i in range(size)]
+    by_value = _renumbered(names)
+    ids: dict[int, Any] = {}
+    weights: dict[int, float] = {}
+    unknown = []
+    for key, weight in given.items():
+        class_id = _class_id(key, names, by_value, size)
+        if class_id is None:
+            unknown.append(key)
+        elif class_id in ids:
+            raise DataError(
+                f"class_weight names one class twice, as {ids[class_id]!r} and {key!r} "
+                f"(class {names[class_id]!r}): give each class one weight."
+            )
+        else:
+            ids[class_id], weights[class_id] = key, float(weight)
     if unknown:
-        raise DataError(
-            f"class_weight names class(es) {unknown}, and the data's classes are 0..{size - 1}: "
-            "key the weights by class id (the labels' values, or their index in class_names)."
-        )
+        raise DataError(f"class_weight names {unknown}, {_what_keys(names, by_value)}")
     return {i: weights.get(i, 1.0) for i in range(size)}
+
+
+def _renumbered(names: list[str]) -> bool:
+    """Whether the class names are whole-number labels other than the ids `0..K-1`."""
+    try:
+        values = [int(n) for n in names]
+    except ValueError:
+        return False
+    return [str(v) for v in values] == names and values != list(range(len(names)))
+
+
+def _class_id(key: Any, names: list[str], by_value: bool, size: int) -> int | None:
+    """The class id a `class_weight` key names, or None when it names none."""
+    if isinstance(key, (bool, np.bool_)):
+        key = str(bool(key))  # the classes of bool labels are named "False", "True"
+    if isinstance(key, (str, np.str_)):
+        if str(key) in names:
+            return names.index(str(key))
+        if not re.fullmatch(r"-?[0-9]+", str(key)):
+            return None
+        key = int(str(key))  # an id or a label, as JSON writes int keys
+    if isinstance(key, numbers.Real) and not isinstance(key, numbers.Integral):
+        if not float(key).is_integer():
+            return None
+        key = int(float(key))
+    if not isinstance(key, numbers.Integral):
+        return None
+    value = operator.index(key)
+    if by_value:
+        return names.index(str(value)) if str(value) in names else None
+    return value if 0 <= value < size else None
+
+
+def _what_keys(names: list[str], by_value: bool) -> str:
+    """What the data's classes are, and a `class_weight` keyed right, for a refusal."""
+    if by_value:
+        return (
+            f"and this data has no such class: its labels are {', '.join(names)} "
+            f"(class ids 0..{len(names) - 1}). Key the weights by label, as Keras does, "
+            f"e.g. class_weight={{{names[-1]}: 10.0}} (or by class name, {{{names[-1]!r}: 10.0}})."
+        )
+    if names == ["False", "True"]:
+        return (
+            "and this data has no such class: its labels are False and True. Key the "
+            "weights by label, e.g. class_weight={False: 1.0, True: 10.0}."
+        )
+    ids = f"class ids 0..{len(names) - 1}"
+    if names == [str(i) for i in range(len(names))]:
+        return (
+            f"and this data has no such class: its classes are the {ids}. Key the "
+            f"weights by class id, e.g. class_weight={{{len(names) - 1}: 10.0}}."
+        )
+    shown = ", ".join(repr(n) for n in names[:8]) + (", ..." if len(names) > 8 else "")
+    return (
+        f"and this data has no such class: its classes are the {ids}, named {shown}. "
+        f"Key the weights by class id (its index in class_names), e.g. class_weight="
+        f"{{{len(names) - 1}: 10.0}}, or by class name, e.g. {{{names[-1]!r}: 10.0}}."
+    )
