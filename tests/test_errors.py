@@ -402,6 +402,29 @@ def test_failed_trials_in_a_row_stop_with_a_named_error_and_verbose_0_prints_no_
     assert fixed.manifest.is_done("coarse")
 
 
+def test_a_rerun_may_allow_more_failed_trials_in_a_row_as_the_stop_message_says(tmp_path):
+    """Found by a probe: the stop said "allow more failures in a row with
+    --max-consecutive-failed-trials; rerunning resumes the search", and the rerun that
+    did so was refused as another configuration."""
+    rng = np.random.default_rng(0)
+    data = Dataset.from_arrays(rng.normal(size=(60, 6)).astype("float32"), np.arange(60) % 2)
+    options = dict(directory=tmp_path, project_name="f", coarse_trials=5, coarse_epochs=1)
+    run = CoarseToFine(_breaks_past_the_defaults, data, max_consecutive_failed_trials=1, **options)
+    with pytest.raises(tunekit.TrialsFailedError, match="allow more failures in a row"):
+        run.run()
+    run.close()
+    more = CoarseToFine(
+        _breaks_past_the_defaults, data, max_consecutive_failed_trials=3, verbose=0, **options
+    )
+    with pytest.raises(tunekit.TrialsFailedError, match="3 trials in a row failed"):
+        more.coarse()  # resumed: the completed default trial and the failure are kept
+    assert "max_consecutive_failed_trials changed" in " ".join(more.manifest.notices)
+    more.close()
+    oracle = CoarseToFine(_breaks_past_the_defaults, data, verbose=0, **options)._tuner("coarse")
+    statuses = [oracle.oracle.trials[t].status for t in oracle.oracle.end_order]
+    assert statuses == ["COMPLETED", "FAILED", "FAILED", "FAILED"], statuses
+
+
 def test_verbose_0_still_shows_a_warning_on_stderr(fresh_logger, capsys, tmp_path):
     """`objective="accuracy"` (measured on the training data) with `verbose=0`: the
     warning went to the logger's NullHandler and no script showed it. Progress stays

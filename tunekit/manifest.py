@@ -7,7 +7,8 @@ configuration (the hypermodel's code included: `tunekit.hypermodel_code`)
 continues; a different configuration or version is refused with the key
 named (exceptions: `tunekit.replacing`); nothing is deleted without
 `overwrite`. A lock file keeps a second process off the same run; the
-operating system releases it when its holder dies.
+operating system releases it when its holder dies. Over 400 lines because
+the resume decision is one piece of code, kept whole to be read at once.
 """
 
 from __future__ import annotations
@@ -184,6 +185,9 @@ class RunManifest:
         # Runs recorded before the code was, or under another Python, do not compare it.
         new["config"] = config = hypermodel_code.as_recorded(recorded_config, config, self.run_dir)
         new["fingerprint"] = fingerprint(config)  # the same build, from another script
+        if note := replacing.adopt_tolerances(old, config):  # they change no ended trial
+            old["fingerprint"] = fingerprint(old["config"])
+            self.notices.append(note)
         hint = (
             "Rerun with the original settings to resume, pass overwrite=True to start "
             "over, or choose another project_name=."

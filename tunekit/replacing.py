@@ -8,7 +8,10 @@ and every step after it. What those steps wrote (model, report, plots, their
 TensorBoard logs and `timing.csv` rows) moves to `<run>/replaced/<UTC
 time>/`, with a `replaced.json` holding the old configuration and the steps'
 records: nothing computed is deleted. `tunekit.manifest.RunManifest.open`
-calls `redo_after_search`; any other change is refused there.
+calls `redo_after_search`; any other change is refused there, but for the
+failure tolerances (`TOLERANCES`: how many failed trials in a row stop a
+search, how often a failed trial is retried), which change no trial already
+ended: a rerun takes their new values from there on (`adopt_tolerances`).
 """
 
 from __future__ import annotations
@@ -25,6 +28,8 @@ from tunekit import _io
 
 __all__ = [
     "AFTER_SEARCH_SETTINGS",
+    "TOLERANCES",
+    "adopt_tolerances",
     "as_recorded_main",
     "FINAL_LOGS",
     "REPLACED",
@@ -44,6 +49,8 @@ AFTER_SEARCH_SETTINGS: dict[str, str] = {
     "final_seeds": "final_seeds",
     "baseline": "baseline",
 }
+#: Settings a rerun may change at any point: they change no trial already ended.
+TOLERANCES = ("max_consecutive_failed_trials", "max_retries_per_trial")
 #: Where a rerun with other after-search settings moves the outputs it replaces.
 REPLACED = "replaced"
 #: The retrain's TensorBoard logs (the evaluate step adds its images under `test/`).
@@ -90,6 +97,30 @@ _TIMING = "timing.csv"
 def changed_settings(recorded: dict[str, Any], config: dict[str, Any]) -> set[str]:
     """The keys whose values differ between two configurations (a missing key is `None`)."""
     return {k for k in set(recorded) | set(config) if recorded.get(k) != config.get(k)}
+
+
+def adopt_tolerances(old: dict[str, Any], config: dict[str, Any]) -> str | None:
+    """Records in the run state `old` the `TOLERANCES` of `config` that differ; says which.
+
+    A configuration records a setting only when it differs from its default
+    (`CoarseToFine.config`): one absent from both is unchanged. Returns a
+    sentence for the user, or `None` when none changed.
+    """
+    recorded = old.get("config")
+    if not isinstance(recorded, dict):
+        return None
+    changed = [k for k in TOLERANCES if recorded.get(k) != config.get(k)]
+    for key in changed:
+        if key in config:
+            recorded[key] = config[key]
+        else:
+            recorded.pop(key, None)
+    if not changed:
+        return None
+    return (
+        f"{', '.join(changed)} changed: the new value applies from here on (the trials "
+        "already ended are kept as they are)."
+    )
 
 
 def free_settings_note(changed: set[str]) -> str:
