@@ -92,6 +92,7 @@ ORDER = [
     "steps.value_checks",
     "steps.pairing_checks",
     "steps.space_checks",
+    "steps.stream_heads",
     "steps.base",
     "steps.check",
     "steps.search",

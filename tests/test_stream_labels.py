@@ -78,8 +78,9 @@ def test_test_labels_beyond_the_output_are_refused_and_no_report_is_written(
     message = str(info.value)
     assert "the test stream holds class ids up to 3" in message
     assert "tells 3 classes apart" in message
-    assert "first training batch and the validation labels only" in message
-    assert "num_classes=4" in message
+    # No training sample has class 3: the split is the fix, not a shuffle or a wider output.
+    assert "The training stream holds no example of class id(s) 3" in message
+    assert "shuffle" not in message and "num_classes=4" not in message
     assert not (tmp_path / "p" / "report.json").exists()
 
 
@@ -168,8 +169,9 @@ def test_the_validation_check_leaves_other_targets_alone_and_refuses_what_it_sho
         check_validation_classes(_Stream(np.sort(ids % 2), ids), (None, 1))
     with pytest.raises(DataError, match=r"holds the class id -1.*Number the classes 0\.\.K-1"):
         check_validation_classes(_Stream(ids, ids - 1), (None, 3))
+    wide = np.arange(48) // 8  # sorted 0..5: the first batch of 16 shows 0 and 1 only
     with pytest.raises(DataError, match=r"\(num_classes=3\).*num_classes=6 to StreamData"):
-        check_validation_classes(_Stream(ids, ids + 3, num_classes=3), (None, 3))
+        check_validation_classes(_Stream(wide, ids + 3, num_classes=3), (None, 3))
     labelled = _Stream(ids, ids, labels={"train": ids, "val": ids + 1, "test": ids})
     with pytest.raises(DataError, match="validation stream holds class ids up to 3"):
         check_validation_classes(labelled, (None, 3))  # known labels: no pass over the stream
@@ -225,3 +227,243 @@ def test_on_jax_the_sorted_stream_is_refused_instead_of_reported(tmp_path: Path)
     assert "DataError: StreamData: the validation stream holds class ids up to 3" in done.stderr
     assert not list(tmp_path.rglob("report.json"))
     assert not list(tmp_path.rglob("trial.json"))  # refused before any trial
+
+
+def _dict_stream(val_cls: Any, test_cls: Any, n: int = 48) -> StreamData:
+    """A stream of a dict y: `cls` class ids 0..1 in training, `reg` values."""
+    rng = np.random.default_rng(0)
+
+    def split(cls: Any) -> tf.data.Dataset:
+        x = rng.normal(size=(len(cls), 4)).astype("float32")
+        y = {"cls": np.asarray(cls, "int64"), "reg": rng.normal(size=len(cls)).astype("float32")}
+        return tf.data.Dataset.from_tensor_slices((x, y)).batch(16)
+
+    train = np.arange(n) % 2
+    return StreamData(split(train), split(val_cls), split(test_cls), fingerprint="d")
+
+
+def _dict_build(hp: Any) -> keras.Model:
+    a = keras.Input((4,), name="a")
+    h = keras.layers.Dense(hp.Int("units", 4, 8, step=4), activation="relu")(a)
+    out = {
+        "cls": keras.layers.Dense(2, activation="softmax", name="cls")(h),
+        "reg": keras.layers.Dense(1, name="reg")(h),
+    }
+    model = keras.Model(a, out)
+    model.compile("adam", {"cls": "sparse_categorical_crossentropy", "reg": "mse"})
+    return model
+
+
+def test_a_dict_outputs_class_ids_beyond_its_width_are_refused_by_name(tmp_path: Path) -> None:
+    """The probe's t19: class id 2 in a dict y's 2-unit softmax output `cls`. Not checked:
+    JAX ran to the end with exit 0; TensorFlow failed after the whole run (test) or every
+    trial with a message blaming the training labels (validation)."""
+    from types import SimpleNamespace
+
+    from tunekit.data._stream_labels import check_stream_outputs
+    from tunekit.steps.base import test_metrics
+    from tunekit.steps.stream_heads import classifying_outputs
+
+    ok = np.arange(32) % 2
+    bad = ok.copy()
+    bad[20:24] = 2
+    model = _dict_build(keras_tuner_hp())
+    data = _dict_stream(bad, ok)
+    assert classifying_outputs(model, data) == {"cls": (None, 2)}  # not the mse output
+    run = CoarseToFine(_dict_build, data, directory=tmp_path, project_name="v", **SMALL)
+    with pytest.raises(DataError) as info:
+        run.check_model()  # before the search, no training
+    run.close()
+    message = str(info.value)
+    assert "the validation stream (its output 'cls') holds class ids up to 2" in message
+    assert "the model's output 'cls' tells 2 classes apart" in message
+    assert "training stream (its output 'cls') holds no example of class id(s) 2" in message
+    data = _dict_stream(ok, bad)
+    check_stream_outputs(data, {"cls": (None, 2)}, "validation")  # validation is fine
+    with pytest.raises(DataError, match=r"the test stream \(its output 'cls'\) holds class ids"):
+        test_metrics(SimpleNamespace(data=data, hypermodel=None), model, 16)
+
+
+def keras_tuner_hp() -> Any:
+    import keras_tuner as kt
+
+    return kt.HyperParameters()
+
+
+def _reg_split(y: Any, generated: bool = False) -> tf.data.Dataset:
+    """Regression batches of 16; `generated`: of unknown length (read whole when made)."""
+    y = np.asarray(y, "float32")
+    x = np.linspace(0, 1, len(y) * 3, dtype="float32").reshape(len(y), 3)
+    if not generated:
+        return tf.data.Dataset.from_tensor_slices((x, y)).batch(16)
+    spec = (tf.TensorSpec((None, 3), tf.float32), tf.TensorSpec((None,) + y.shape[1:], tf.float32))
+    return tf.data.Dataset.from_generator(
+        lambda: ((x[i : i + 16], y[i : i + 16]) for i in range(0, len(y), 16)),
+        output_signature=spec,
+    )
+
+
+@pytest.mark.parametrize("split", ["train", "val", "test"])
+def test_a_streams_constant_regression_target_is_refused_where_it_is_read_whole(
+    split: str,
+) -> None:
+    """The probe's t02: a constant target in a stream was accepted (arrays refuse it), and a
+    constant test split was reported as R2 0.0."""
+    from tunekit.data._metadata import refuse_constant
+    from tunekit.data._stream_labels import check_test_labels
+
+    varied = np.arange(40, dtype="float32")
+    splits = {"train": varied, "val": varied[:32], "test": varied[:32]}
+    splits[split] = np.full(len(splits[split]), 3.0, "float32")
+    what = {"train": "training", "val": "validation", "test": "test"}[split]
+    expected = f"StreamData: the {what} stream's target is constant: every {what} target is 3"
+    with pytest.raises(DataError) as info:  # read whole when made: its length is unknown
+        StreamData(
+            *(_reg_split(splits[s], generated=True) for s in ("train", "val", "test")),
+            fingerprint="c",
+            task="regression",
+        )
+    assert str(info.value).startswith(expected)
+    with pytest.raises(DataError) as arrays:  # the same words as for arrays
+        refuse_constant(splits[split], "y", split)
+    assert str(info.value).endswith(str(arrays.value).removeprefix("y"))
+    # Of a length tf.data knows, only the test split is read whole (as it is predicted).
+    data = StreamData(
+        *(_reg_split(splits[s]) for s in ("train", "val", "test")),
+        fingerprint="k",
+        task="regression",
+    )
+    if split == "test":
+        with pytest.raises(DataError, match="the test stream's target is constant"):
+            check_test_labels(splits["test"], splits["test"], data)
+    else:
+        check_test_labels(splits["test"], splits["test"], data)
+    two = np.stack([varied, np.full(40, 1.0, "float32")], axis=1)  # one constant column
+    with pytest.raises(
+        DataError, match=r"training stream's target is constant in column\(s\) \[1\]"
+    ):
+        StreamData(
+            _reg_split(two, True),
+            _reg_split(two),
+            _reg_split(two),
+            fingerprint="t",
+            task="regression",
+        )
+
+
+def test_labels_without_num_classes_name_a_class_missing_from_training(tmp_path: Path) -> None:
+    """The probe's t15: labels= without num_classes, class 2 in the test split only: a bare
+    IndexError at classes_missing_from_training; and its message advised x_train/y_train,
+    an .npz file and Dataset.from_arrays to a stream user."""
+    ids = np.arange(48) % 2
+    test = ids.copy()
+    test[:4] = 2
+    data = _Stream(ids, ids, labels={"train": ids, "val": ids, "test": test})
+    assert data.classes_missing_from_training() == ["2"]
+    with pytest.raises(DataError) as info:
+        CoarseToFine(_build, data, directory=tmp_path, **SMALL)
+    message = str(info.value)
+    assert "class(es) ['2'] occur in the validation or test labels but never in the " in message
+    assert "training labels (labels['train'])" in message
+    assert "stratify=labels" in message
+    for advice in ("x_train", ".npz", "Dataset.from_arrays", "shuffle"):
+        assert advice not in message
+
+
+def test_labels_that_do_not_match_the_stream_are_refused() -> None:
+    """The probe's t14: labels= of other samples than the stream's were taken as they came."""
+    ids = np.arange(48) % 2
+    zeros = np.zeros(48, "int64")
+    with pytest.raises(
+        DataError,
+        match=r"do not match the training stream: its first batch "
+        r"holds class id\(s\) 1, which labels\['train'\] never has",
+    ):
+        _Stream(ids, ids, labels={"train": zeros, "val": ids, "test": ids})
+    with pytest.raises(DataError, match=r"first batch holds 16 samples, labels\['train'\] 8"):
+        _Stream(ids, ids, labels={"train": ids[:8], "val": ids, "test": ids})
+    x = np.zeros((48, 5), "float32")
+    read_whole = tf.data.Dataset.from_tensor_slices((x, ids)).filter(lambda a, b: True).batch(16)
+    known = tf.data.Dataset.from_tensor_slices((x, ids)).batch(16)
+    with pytest.raises(
+        DataError,
+        match=r"do not match the validation stream: it holds 48 "
+        r"samples, class id 0 24 times; labels\['val'\] 48, class id 0 48 times",
+    ):
+        StreamData(
+            known,
+            read_whole,
+            known,
+            fingerprint="m",
+            labels={"train": ids, "val": zeros, "test": ids},
+        )
+    StreamData(
+        known,
+        read_whole,
+        known,
+        fingerprint="m",  # in another order: the same labels
+        labels={"train": ids, "val": np.sort(ids), "test": ids},
+    )
+
+
+def test_a_class_training_never_has_is_not_blamed_on_the_first_batch() -> None:
+    """The probe's t05: a test class no training sample has got 'shuffle the stream so its
+    first batch shows every class', which cannot help."""
+    from tunekit.data._stream_labels import check_class_ids
+
+    ids = np.arange(48) % 2
+    test = ids.copy()
+    test[:4] = 2
+    with pytest.raises(DataError) as info:
+        check_class_ids(test, 2, "test", _Stream(ids, ids))
+    message = str(info.value)
+    assert (
+        "The training stream holds no example of class id(s) 2 (its labels read whole)" in message
+    )
+    assert "stratify=labels" in message
+    assert "shuffle" not in message and "Dense(3)" not in message
+
+
+def _counts_build(hp: Any) -> keras.Model:
+    model = keras.Sequential(
+        [
+            keras.Input((5,)),
+            keras.layers.Dense(hp.Int("units", 4, 8, step=4)),
+            keras.layers.Dense(1),
+        ]
+    )
+    model.compile("adam", "mse")
+    return model
+
+
+def test_integer_counts_for_a_regression_unit_are_offered_task_regression(tmp_path: Path) -> None:
+    """The probe's t20: int64 counts with a Dense(1) mse model were told 'Pass num_classes=19
+    ... end the model in Dense(19)', never task="regression"."""
+    from tunekit.data._stream_labels import check_class_ids
+    from tunekit.steps.stream_heads import quantity_unit
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(96, 5)).astype("float32")
+    counts = rng.poisson(np.exp(1 + x[:, 0])).astype("int64")
+    split = lambda s: tf.data.Dataset.from_tensor_slices((x[s], counts[s])).batch(16)  # noqa: E731
+    data = StreamData(
+        split(slice(0, 64)), split(slice(64, 80)), split(slice(80, 96)), fingerprint="n"
+    )
+    run = CoarseToFine(_counts_build, data, directory=tmp_path, **SMALL)
+    with pytest.raises(DataError) as info:
+        run.check_model()
+    run.close()
+    message = str(info.value)
+    assert "The model's output is one linear unit compiled with the loss 'mse'" in message
+    assert 'Pass task="regression" to StreamData for a quantity (a count)' in message
+    sigmoid = keras.Sequential([keras.Input((5,)), keras.layers.Dense(1, activation="sigmoid")])
+    sigmoid.compile("adam", "binary_crossentropy")
+    assert quantity_unit(sigmoid, (None, 1)) == ""
+    assert quantity_unit(_counts_build(keras_tuner_hp()), (None, 1)).startswith("one linear unit")
+    ids = np.arange(48) % 3  # without a model of a quantity: still offered, gaps named
+    with pytest.raises(
+        DataError,
+        match=r'pass task="regression" to StreamData \(no sample has '
+        r"the id\(s\) 3, 4: a quantity has gaps",
+    ):
+        check_class_ids(np.r_[ids, 5], 3, "validation", _Stream(ids, ids))

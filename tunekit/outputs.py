@@ -304,10 +304,10 @@ def predict_test_set(model: Any, data: Any, *, batch_size: int) -> tuple[Any, np
         regression (`(n,)` for targets of shape `(n,)`, else `(n, k)`).
 
     Raises:
-        DataError: A stream's test class ids the model's output cannot take
-            (`tunekit.data._stream_labels.check_class_ids`).
+        DataError: A stream's test class ids the model's output cannot take, or
+            constant regression targets (`tunekit.data._stream_labels.check_test_labels`).
     """
-    from tunekit.data._stream_labels import check_class_ids, output_classes
+    from tunekit.data._stream_labels import check_test_labels
     from tunekit.data.streams import StreamData, predict_stream
 
     regression = getattr(data, "task", "classification") == "regression"
@@ -316,8 +316,8 @@ def predict_test_set(model: Any, data: Any, *, batch_size: int) -> tuple[Any, np
     else:
         y_true, outputs = data.y_test, model.predict(data.x_test, batch_size=batch_size, verbose=0)
     outputs = np.asarray(outputs)
-    if not regression and isinstance(data, StreamData):  # its labels are read only now
-        check_class_ids(y_true, output_classes(outputs.shape), "test", data)
+    if isinstance(data, StreamData):  # its labels are read only now
+        check_test_labels(y_true, outputs, data)
     if not regression:
         if not isinstance(y_true, dict) and np.ndim(y_true) == 2 and np.shape(y_true)[1] > 1:
             y_true = np.argmax(y_true, axis=1)  # a stream's one-hot labels: class ids

@@ -440,12 +440,22 @@ class CoarseToFine:
             )
         unseen = data.classes_missing_from_training()
         if unseen:
+            streamed = isinstance(data, StreamData)
             raise DataError(
                 f"`data`: class(es) {unseen} occur in the validation or test labels but never in "
-                f"y_train ({data.summary()}): a model cannot learn them and its test score would "
-                "mislead. Put examples of every class in the training split: add some to "
-                "x_train/y_train (in an .npz file, or arrays split by hand), or hand all the "
-                "samples unsplit to Dataset.from_arrays, which splits each class."
+                + ("the training labels (labels['train'])" if streamed else "y_train")
+                + f" ({data.summary()}): a model cannot learn them and its test score would "
+                "mislead. Put examples of every class in the training split: "
+                + (
+                    "split the samples so that each split holds every class (e.g. sklearn's "
+                    "train_test_split(..., stratify=labels) on the list of samples, before "
+                    "building the three pipelines) and pass the new splits' labels=; an image "
+                    "folder needs more images of such a class."
+                    if streamed
+                    else "add some to x_train/y_train (in an .npz file, or arrays split by "
+                    "hand), or hand all the samples unsplit to Dataset.from_arrays, which "
+                    "splits each class."
+                )
             )
         settings = resolve_workflow_params(
             dict(

@@ -159,23 +159,35 @@ def _regression_metadata(
         ys[split] = _in_form_of(ys[split], ys["train"])
     for split in _SPLITS:  # R2 undefined (printed as 0.0), and nothing to learn: exit 0 before
         for array, key in zip(tg.arrays_of(ys[split]), _keys(ys[split], f"y_{split}"), strict=True):
-            if len(array) < 2:  # an empty split (the test of a cv run), or one sample
-                continue
-            flat = array.reshape(len(array), -1)
-            same = [j for j in range(flat.shape[1]) if np.ptp(flat[:, j]) == 0]
-            if same:
-                where = "" if flat.shape[1] == 1 else f" in column(s) {same}"
-                what = {"train": "training", "val": "validation", "test": "test"}[split]
-                raise DataError(
-                    f"{key} is constant{where}: every {what} target is {flat[0, same[0]]:g}. "
-                    "A model learns nothing from a constant target, and R2 is undefined on "
-                    "one (a score of 0.0 that means nothing). Check that the target is the "
-                    "column you meant (--target / target=), or drop it. A test or validation "
-                    "set of your own needs targets that vary; a split tunekit made from "
-                    "targets of almost one value can come out constant: give another seed= "
-                    "or a larger test_fraction= / validation_fraction=."
-                )
+            refuse_constant(array, key, split)
     return dict(num_classes=None, class_names=[], num_outputs=widths["train"])
+
+
+def refuse_constant(array: Any, key: str, split: str) -> None:
+    """Refuses regression targets `array` (`(n,)` or `(n, k)`) of the split `split`
+    (`"train"`, `"val"`, `"test"`) that are constant (in any column), named `key` in the
+    message; fewer than 2 samples (an empty split, the test of a cv run) are left alone.
+
+    Raises:
+        DataError: Naming `key`, the column(s) and the value, and what to do.
+    """
+    array = np.asarray(array)
+    if len(array) < 2:
+        return
+    flat = array.reshape(len(array), -1)
+    same = [j for j in range(flat.shape[1]) if np.ptp(flat[:, j]) == 0]
+    if same:
+        where = "" if flat.shape[1] == 1 else f" in column(s) {same}"
+        what = {"train": "training", "val": "validation", "test": "test"}[split]
+        raise DataError(
+            f"{key} is constant{where}: every {what} target is {flat[0, same[0]]:g}. "
+            "A model learns nothing from a constant target, and R2 is undefined on "
+            "one (a score of 0.0 that means nothing). Check that the target is the "
+            "column you meant (--target / target=), or drop it. A test or validation "
+            "set of your own needs targets that vary; a split tunekit made from "
+            "targets of almost one value can come out constant: give another seed= "
+            "or a larger test_fraction= / validation_fraction=."
+        )
 
 
 def _widths(y: Any) -> int | dict[str, int]:

@@ -1,5 +1,8 @@
 """Every class id of a stream against the classes the model's output can take.
 
+One output is checked when the stream's task is classification; each output of a dict
+`y` whose compiled loss takes class ids (`tunekit.steps.stream_heads`), by its name.
+
 `StreamData` reads its first training batch only, so the width check before
 training (`tunekit.steps.pairing_checks`) sees only the classes that batch
 shows: a stream sorted by class, or not shuffled, shows the others later. A
@@ -17,7 +20,12 @@ Where tunekit reads a stream's labels whole anyway, they are checked here:
   known without a pass, from its file listing). Reading the labels alone
   (`.map(lambda x, y: y)`) is no cheaper: tf.data decodes the images anyway;
 - the test stream's, as the test set is predicted (`check_class_ids`, from
-  `tunekit.outputs.predict_test_set`), before any score or report.
+  `tunekit.outputs.predict_test_set`), before any score or report; a dict `y`'s, in a
+  pass over its labels before the test evaluation (`check_stream_outputs`).
+
+A class id beyond the output that the training stream has no example of (its labels
+read whole, on the way to the error only) is a class the model cannot learn: the fix
+is the split, not a wider output or a shuffle.
 """
 
 from __future__ import annotations
@@ -30,7 +38,16 @@ import numpy as np
 
 from tunekit.errors import DataError
 
-__all__ = ["check_class_ids", "check_validation_classes", "label_range_fix", "output_classes"]
+__all__ = [
+    "check_class_ids",
+    "check_labels_match",
+    "check_stream_outputs",
+    "check_test_labels",
+    "check_validation_classes",
+    "label_range_fix",
+    "output_classes",
+    "refuse_constant_targets",
+]
 
 # TensorFlow's sparse cross-entropy on a class id its output cannot take.
 _TF_LABEL_RANGE = re.compile(
@@ -75,14 +92,30 @@ def _stream_labels(source: Any, split: str) -> list[Any]:
     return [batch[1] for batch in batches_of(source, split)]
 
 
-def check_class_ids(y: Any, width: int | None, split: str, data: Any) -> None:
+def check_class_ids(
+    y: Any,
+    width: int | None,
+    split: str,
+    data: Any,
+    *,
+    output: str | None = None,
+    quantity: str = "",
+) -> None:
     """Refuses class ids of a stream's `split` (`"validation"`, `"test"`) that the model's
     output, telling `width` classes apart (`output_classes`), cannot take. `y` that are
     not class ids (one-hot rows, values, a dict) and an unknown width are left alone.
 
+    Args:
+        output: The output's name, for one output of a dict `y` (`None`: the one output).
+        quantity: What the model's one output is when it models a quantity (e.g. `"one
+            linear unit compiled with the loss 'mse'"`, `tunekit.steps.stream_heads`).
+
     Raises:
-        DataError: Naming the split, the largest (or a negative) class id, the output's
-            width, that the check before training read the first batch only, and the fix.
+        DataError: Naming the split (and output), the largest (or a negative) class id,
+            the output's width and the fix: for a class the training stream has no
+            example of (its labels read whole to tell), examples of it in training; else
+            that the check before training read the first batch only, and a wider output.
+            Both offer `task="regression"` for a quantity (saying so when `quantity`).
     """
     labels = _class_ids(y)
     if labels is None or width is None:
@@ -90,52 +123,219 @@ def check_class_ids(y: Any, width: int | None, split: str, data: Any) -> None:
     low, high = int(np.min(labels)), int(np.max(labels))
     if low >= 0 and high < width:
         return
+    of = f" (its output {output!r})" if output is not None else ""
+    given = f" (num_classes={data.num_classes})" if data.num_classes is not None else ""
+    said = (
+        f"StreamData: the {split} stream{of} holds "
+        + (f"the class id {low}" if low < 0 else f"class ids up to {high}")
+        + f", but the model's output{'' if output is None else f' {output!r}'} tells "
+        f"{width} classes apart (class ids 0..{width - 1}){given}."
+    )
+    if low < 0:
+        raise DataError(
+            f"{said} Number the classes 0..K-1 in the pipeline, pass num_classes=K to "
+            "StreamData and end the model in Dense(K) (one unit per class)."
+        )
+    trained = _training_ids(data, output)
+    beyond = sorted(int(c) for c in np.unique(labels) if c >= width)
+    unseen = [c for c in beyond if c not in trained] if trained else []
+    used = trained | set(np.unique(labels).astype(int).tolist())
+    gaps = sorted(set(range(max(used) + 1)) - used)
+    count = ""  # the offer of task="regression": one output only (a dict's is by its loss)
+    if quantity:
+        count = (
+            f" The model's output is {quantity}: a model of a quantity, not of classes; "
+            "tunekit took the targets for class ids because they are integers. Pass "
+            'task="regression" to StreamData for a quantity (a count).'
+        )
+    elif output is None:
+        count = ' If the targets are a quantity (a count), not class ids, pass task="regression" '
+        count += "to StreamData" + (
+            f" (no sample has the id(s) {_shown(gaps)}: a quantity has gaps, classes "
+            "numbered 0..K-1 do not)."
+            if gaps
+            else "."
+        )
+    if unseen:
+        raise DataError(
+            f"{said}{count if quantity else ''} The training stream{of} holds no example of "
+            f"class id(s) {_shown(unseen)} (its labels read whole): a model cannot learn a "
+            f"class it never sees, and its {split} score would mislead. Put examples of "
+            "every class in the training stream: split the samples so that each split holds "
+            "every class (e.g. sklearn's train_test_split(..., stratify=labels) on the list "
+            "of samples, before building the pipelines)." + ("" if quantity else count)
+        )
     from tunekit.data._stream_batches import first_batch
 
-    seen = _class_ids(first_batch(data.train)[1])
+    first = first_batch(data.train)[1]
+    seen = _class_ids(first[output] if output is not None else first)
     ids = [] if seen is None else np.unique(seen).astype(int).tolist()
-    shown = ", ".join(map(str, ids)) if len(ids) <= 6 else f"{ids[0]} to {ids[-1]}"
     read = "the first training batch" + (" and the validation labels" if split == "test" else "")
-    given = f" (num_classes={data.num_classes})" if data.num_classes is not None else ""
-    if low < 0:
-        what, fix = f"the class id {low}", "Number the classes 0..K-1 in the pipeline, pass"
-        classes = "K"
-    else:
-        what, fix, classes = f"class ids up to {high}", "Pass", str(high + 1)
     raise DataError(
-        f"StreamData: the {split} stream holds {what}, but the model's output tells "
-        f"{width} classes apart (class ids 0..{width - 1}){given}. The checks before training "
-        f"read {read} only (the first batch showed class ids {shown or 'none'}): a stream "
-        "sorted by class, or not shuffled, shows some classes only later. TensorFlow fails "
-        "on such ids; JAX does not check them: it trains and scores on them, and the report "
-        f"would show a class the model cannot predict. {fix} num_classes={classes} to "
-        f"StreamData and end the model in Dense({classes}) (one unit per class); or shuffle "
-        "the stream before batching (.shuffle(n).batch(...)) so its first batch shows every "
-        "class."
+        f"{said}{count if quantity else ''} The checks before training read {read} only (the "
+        f"first batch showed class ids {_shown(ids) or 'none'}): a stream sorted by class, or "
+        "not shuffled, shows some classes only later. TensorFlow fails on such ids; JAX does "
+        "not check them: it trains and scores on them, and the report would show a class the "
+        f"model cannot predict. Pass num_classes={high + 1} to StreamData and end the model "
+        f"in Dense({high + 1}) (one unit per class)"
+        + ("" if output is None else f" for {output!r}")
+        + "; or shuffle the stream before batching (.shuffle(n).batch(...)) so its first "
+        "batch shows every class." + ("" if quantity else count)
     )
 
 
-def check_validation_classes(data: Any, shape: Any) -> None:
+def _shown(ids: list[int]) -> str:
+    """Class ids for a message: all of up to 6, else the first and the last."""
+    return ", ".join(map(str, ids)) if len(ids) <= 6 else f"{ids[0]} to {ids[-1]}"
+
+
+def _training_ids(data: Any, output: str | None) -> set[int]:
+    """The class ids of `data`'s training stream (of its output `output` for a dict `y`):
+    from `data.labels["train"]` when given, else read in one pass (an error's only)."""
+    if data.labels and output is None:
+        return set(np.unique(data.labels["train"]).astype(int).tolist())
+    found: set[int] = set()
+    for y in _stream_labels(data.train, "train"):
+        ids = _class_ids(y[output] if output is not None else y)
+        if ids is not None:
+            found.update(np.unique(ids).astype(int).tolist())
+    return found
+
+
+def check_validation_classes(data: Any, shape: Any, quantity: str = "") -> None:
     """Checks, before the search, every class id of `data`'s validation stream against an
     output of `shape` (`check_class_ids`): from `data.labels["val"]` when given (an image
     folder's), else read in one pass over the stream. Classification streams of one
-    output only; regression, several outputs and an unknown shape are left alone.
+    output; for a dict `y`, `shape` is `{output name: shape}` of the outputs that take
+    class ids (`check_stream_outputs`). Regression and an unknown shape are left alone.
+    `quantity`: see `check_class_ids`.
 
     Raises:
         DataError: See `check_class_ids`; or the stream holds another number of batches
             than it states (`tunekit.data._stream_lengths.batches_of`).
     """
-    if data.task != "classification" or data.several_outputs:
+    if data.several_outputs:
+        if isinstance(shape, Mapping):
+            check_stream_outputs(data, shape, "validation")
+        return
+    if data.task != "classification":
         return
     width = output_classes(shape)
     if width is None:
         return
     if data.labels:
-        check_class_ids(data.labels.get("val"), width, "validation", data)
+        check_class_ids(data.labels.get("val"), width, "validation", data, quantity=quantity)
         return
     parts = [y for y in _stream_labels(data.validation, "validation") if _class_ids(y) is not None]
     if parts:
-        check_class_ids(np.concatenate([_class_ids(y) for y in parts]), width, "validation", data)
+        ids = np.concatenate([_class_ids(y) for y in parts])
+        check_class_ids(ids, width, "validation", data, quantity=quantity)
+
+
+def check_stream_outputs(data: Any, shapes: Mapping[str, Any], split: str) -> None:
+    """Checks every class id of `data`'s `split` stream (`"validation"`, `"test"`), a dict
+    `y`, against the outputs of `shapes` (`{output name: shape}`, those that take class
+    ids), in one pass over the stream; `{}` reads nothing.
+
+    Raises:
+        DataError: See `check_class_ids` (naming the output).
+    """
+    widths = {name: output_classes(shape) for name, shape in shapes.items()}
+    widths = {name: width for name, width in widths.items() if width is not None}
+    if not widths:
+        return
+    source = data.validation if split == "validation" else data.test
+    parts: dict[str, list[np.ndarray]] = {name: [] for name in widths}
+    for y in _stream_labels(source, split):
+        for name in widths:
+            ids = _class_ids(y.get(name)) if isinstance(y, Mapping) else None
+            if ids is not None:
+                parts[name].append(ids)
+    for name, width in widths.items():
+        if parts[name]:
+            check_class_ids(np.concatenate(parts[name]), width, split, data, output=name)
+
+
+def check_test_labels(y_true: Any, outputs: Any, data: Any) -> None:
+    """Checks a stream's test labels `y_true`, read whole as the test set is predicted
+    (`outputs`): class ids the output cannot take (`check_class_ids`), or regression
+    targets that are constant (`refuse_constant_targets`).
+
+    Raises:
+        DataError: See `check_class_ids` and `refuse_constant_targets`.
+    """
+    if data.task == "regression":
+        refuse_constant_targets([y_true], "test")
+    else:
+        check_class_ids(y_true, output_classes(np.shape(outputs)), "test", data)
+
+
+def refuse_constant_targets(ys: list[Any], split: str) -> None:
+    """Refuses a stream's regression targets of the split `split` (`"train"`, `"val"`,
+    `"test"`), `ys` the `y` of every batch (arrays, or dicts of arrays), that are constant
+    in any column of any output, as arrays' are (`tunekit.data._metadata.refuse_constant`).
+
+    Raises:
+        DataError: Naming the stream (and output), the column(s) and the value.
+    """
+    from tunekit.data._metadata import refuse_constant
+
+    if not ys:
+        return
+    what = {"train": "training", "val": "validation", "test": "test"}[split]
+    if isinstance(ys[0], Mapping):
+        for name in ys[0]:
+            joined = np.concatenate([np.asarray(y[name]) for y in ys])
+            refuse_constant(joined, f"StreamData: the {what} stream's output {name!r}", split)
+    elif not isinstance(ys[0], (list, tuple)):
+        joined = np.concatenate([np.asarray(y) for y in ys])
+        refuse_constant(joined, f"StreamData: the {what} stream's target", split)
+
+
+def check_labels_match(labels: dict[str, np.ndarray], split: str, ys: list[Any]) -> None:
+    """Refuses `labels=` (a `StreamData`'s, every split's class ids in any order) that do
+    not hold the labels of the batches `ys` of the split `split` (`"train"`, `"val"`,
+    `"test"`): for the first training batch, an id `labels[split]` never has, or more
+    samples; for a split read whole, other ids or counts. `ys` that are not class ids
+    (one-hot rows, a dict) are left alone.
+
+    Raises:
+        DataError: Naming the split, what differs and the fix.
+    """
+    parts = [_class_ids(y) for y in ys]
+    if not parts or any(p is None for p in parts):
+        return
+    found = np.concatenate([p for p in parts if p is not None]).astype(np.int64)
+    given = np.asarray(labels[split]).astype(np.int64)
+    if found.size and found.min() < 0:  # refused as class ids elsewhere
+        return
+    what = {"train": "training", "val": "validation", "test": "test"}[split]
+    if split == "train" and len(ys) == 1:  # the first batch only
+        extra = sorted(set(np.unique(found).tolist()) - set(np.unique(given).tolist()))
+        wrong = (
+            f"its first batch holds class id(s) {_shown(extra)}, which labels['train'] never has"
+            if extra
+            else f"its first batch holds {len(found)} samples, labels['train'] {len(given)}"
+            if len(found) > len(given)
+            else ""
+        )
+    else:
+        top = int(max(found.max(initial=0), given.max(initial=0))) + 1
+        ours, theirs = np.bincount(found, minlength=top), np.bincount(given, minlength=top)
+        differ = [c for c in range(top) if ours[c] != theirs[c]]
+        wrong = (
+            f"it holds {len(found)} samples, class id {differ[0]} {ours[differ[0]]} times; "
+            f"labels[{split!r}] {len(given)}, class id {differ[0]} {theirs[differ[0]]} times"
+            if differ
+            else ""
+        )
+    if wrong:
+        raise DataError(
+            f"StreamData: labels= do not match the {what} stream: {wrong}. labels= must be "
+            "every label of each split's stream (in any order): take them from the same "
+            "arrays or file list the pipelines are built from, after any split or filter. "
+            "They decide the check that every class is in training, and class_weight."
+        )
 
 
 def label_range_fix(reason: str, streamed: bool) -> str:

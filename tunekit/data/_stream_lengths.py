@@ -45,7 +45,7 @@ from __future__ import annotations
 import logging
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from tunekit._log import show_warnings
@@ -191,12 +191,13 @@ def check_py_length(source: Any, split: str) -> None:
             raise _length_error(_Empty(), split, last, len(source))
 
 
-def read_whole(source: Any, name: str) -> int | None:
+def read_whole(source: Any, name: str, on_batch: Callable[[Any], None] | None = None) -> int | None:
     """Reads a tf.data split `name` whose length is unknown (`from_generator`, `.filter()`...)
     or stated (`stated_length`) to its end once; returns its number of batches (`None`,
     nothing read, for a length tf.data knows from the source, or a PyDataset). A pass cannot
     tell an endless stream of unknown length from a long one: every `WARN_EVERY` seconds of
     reading, a warning (logger `tunekit.data`) says how far it got and what to do.
+    `on_batch`, if given, is called with each batch read (its labels are checked).
 
     Raises:
         DataError: The stream yields no batch once read whole: it cannot be replayed
@@ -214,8 +215,10 @@ def read_whole(source: Any, name: str) -> int | None:
         return None
     start = last = time.monotonic()
     count, warned = 0, False
-    for _ in batches_of(source, name):
+    for batch in batches_of(source, name):
         count += 1
+        if on_batch is not None:
+            on_batch(batch)
         if time.monotonic() - last >= WARN_EVERY:
             last = time.monotonic()
             show_warnings()  # made before CoarseToFine, which shows them: never a silent hang

@@ -54,6 +54,7 @@ from tunekit.data._stream_batches import (
     weight_structure,
     with_weights_of,
 )
+from tunekit.data._stream_labels import check_labels_match, refuse_constant_targets
 from tunekit.data._stream_lengths import check_py_length, read_whole
 from tunekit.errors import DataError
 
@@ -102,8 +103,9 @@ class StreamData:
         scaling: How `x` was scaled (see `tunekit.data`). Defaults to
             `UNSCALED`.
         labels: Optional `{"train" | "val" | "test": int array}` of every label
-            (classification; not checked against the batches), e.g. an image
-            folder's: enables the missing-class check and `class_weight`.
+            (classification; in any order), e.g. an image folder's: enables the
+            missing-class check and `class_weight`. Checked against the first
+            training batch (its ids and size) and every split read whole here.
         definition: Optional `{"factory": "module:name", "kwargs": {...}}`:
             calling the factory with the (JSON-able) kwargs in another process
             returns an equal `StreamData`. Needed for `workers > 1`.
@@ -116,7 +118,9 @@ class StreamData:
             not `(x, y)` or has no batch axis (a tf.data pipeline without
             `.batch(n)`), `fingerprint` is missing, `task` / `num_classes` /
             `class_names` are invalid, or the first training batch's labels
-            contradict `num_classes` (one-hot width, class ids out of range).
+            contradict `num_classes` (one-hot width, class ids out of range), or
+            `labels` do not match the batches read, or a split read whole here holds
+            a constant regression target (per column, per output).
 
     Example:
     >>> data = StreamData(train_ds, val_ds, test_ds, fingerprint="rivers-v3")
@@ -176,7 +180,12 @@ class StreamData:
             check_py_length(value, _SPLIT_NAMES[split])  # a PyDataset's last batch
         # Splits of unknown or stated length: read whole once (counted, checked to replay, end
         # and hold the length stated: Keras silently cuts a longer one).
-        counted = {s: read_whole(v, _SPLIT_NAMES[s]) for s, v in zip(_SPLIT_NAMES, splits)}
+        read: dict[str, list[Any]] = {s: [] for s in _SPLIT_NAMES}  # their y, checked below
+        counted = {
+            s: read_whole(v, _SPLIT_NAMES[s], _keep_labels(read[s]))
+            for s, v in zip(_SPLIT_NAMES, splits)
+        }
+        read = {s: ys for s, ys in read.items() if counted[s] is not None}
         self.train, self.validation, self.test = train, validation, test
         self._counted = {s: n for s, n in counted.items() if n is not None}
         # Keras weighs the test metrics by them; tunekit's intervals count samples once.
@@ -222,6 +231,8 @@ class StreamData:
             )
             self.num_classes: int | None = None
             self.class_names: list[str] = []
+            for split, ys in read.items():  # read whole anyway: constant targets are refused
+                refuse_constant_targets(ys, split)
             return
         self.num_outputs = None
         if class_names is not None and num_classes is None:
@@ -241,6 +252,9 @@ class StreamData:
         self.class_names = names or []
         if not isinstance(y, dict):
             _check_class_labels(y, num_classes)
+        if self.labels is not None:  # the first training batch, and the splits read whole
+            for split, ys in {"train": [y], **read}.items():
+                check_labels_match(self.labels, split, ys)
 
     @classmethod
     def from_image_folder(cls, stream: Any, *, check_files: bool = True) -> StreamData:
@@ -333,7 +347,8 @@ class StreamData:
             return []
         seen = set(np.unique(self.labels["train"]).tolist())
         other = np.unique(np.concatenate([self.labels["val"], self.labels["test"]])).tolist()
-        return [self.class_names[c] for c in other if c not in seen]
+        names = lambda c: self.class_names[c] if c < len(self.class_names) else str(c)  # noqa: E731
+        return [names(c) for c in other if c not in seen]
 
     def complete_classes(self, *label_arrays: np.ndarray) -> None:
         """Sets `num_classes` / `class_names` from labels seen, if they were unknown."""
@@ -380,6 +395,11 @@ class StreamData:
 
     def __repr__(self) -> str:
         return f"<StreamData {self.summary()}>"
+
+
+def _keep_labels(into: list[Any]) -> Callable[[Any], None]:
+    """A `read_whole` callback appending each batch's `y` to `into`."""
+    return lambda batch: into.append(batch[1])
 
 
 def _refuse_text_labels(arrays: list[Any]) -> None:

@@ -174,18 +174,25 @@ def test_metrics(
 
     Raises:
         ValueError: Regression predictions hold NaN or infinite values.
+        DataError: A stream's test class ids an output cannot take (`check_class_ids`), or
+            its test targets are constant (`tunekit.outputs.predict_test_set`).
     """
     from tunekit.data import REGRESSION
+    from tunekit.data._stream_labels import check_stream_outputs
     from tunekit.data._targets import one_hot_rows
     from tunekit.data.streams import StreamData
     from tunekit.outputs import loss_takes_rows, predict_test_set
     from tunekit.regression import regression_metrics
+    from tunekit.steps.stream_heads import classifying_outputs
     from tunekit.tuners.callbacks import scalar_logs
 
     data = ctx.data
     if not getattr(model, "compiled", True):
         return _prediction_metrics(ctx, model, batch_size, y_pred)
     if isinstance(data, StreamData):  # the stream's own batches
+        # A dict y's class ids, which no prediction reads: Keras would score (JAX) or fail on
+        # (TensorFlow) an id beyond its output.
+        check_stream_outputs(data, classifying_outputs(model, data), "test")
         evaluated = model.evaluate(data.test, return_dict=True, verbose=0)
     else:
         targets = data.model_targets(data.y_test)  # one-hot rows under label_mode="categorical"

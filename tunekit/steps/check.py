@@ -29,6 +29,7 @@ from tunekit.steps.label_forms import check_label_form, check_metric_label_form
 from tunekit.steps.output_checks import WHAT as _WHAT
 from tunekit.steps.output_checks import check_built_model, model_sample, outputs_and_compile
 from tunekit.steps.pairing_checks import check_pairings, check_runs_on, check_text_backend
+from tunekit.steps.stream_heads import classifying_outputs, quantity_unit
 
 __all__ = [
     "check_declares_hyperparameters",
@@ -62,7 +63,8 @@ def check_model(
     and the metrics of `objective_names` (the objective's metric names) must agree with the
     data and each other (`tunekit.steps.pairing_checks`). For a `StreamData`, the model is
     called on its first training batch; its output width is checked against the classes when
-    known, and against every validation class id (`check_validation_classes`, one pass).
+    known, and against every validation class id (`check_validation_classes`, one pass); for
+    a dict `y`, each output compiled with a classification loss against its labels' ids.
     Before that, without training (`check_trainable`): the model is compiled and its
     declared input fits `x_train`'s samples; after it, a one-unit logit classifier's
     accuracy metric must not threshold its logits at 0.5, and a model never compiled (the
@@ -83,7 +85,7 @@ def check_model(
         `check_round_trip`'s note when the model's file needs more than
         `keras.models.load_model(path)` to load, else `None`.
     """
-    note = None
+    note, heads, quantity = None, None, ""
     try:
         model = hypermodel.build(_defaults(hyperparameters))
     except Exception as e:  # noqa: BLE001 - any error: KerasTuner's tuner would stop on it
@@ -101,6 +103,9 @@ def check_model(
             shape = check_built_model(model, _WHAT, data, sample)
             if fed_as_is:
                 check_pairings(model, data, objective_names, sample=sample)
+            if isinstance(data, StreamData):  # what its outputs are, read while it exists
+                heads = classifying_outputs(model, data) if data.several_outputs else shape
+                quantity = quantity_unit(model, shape)
         if shape is not None:
 
             def rebuild() -> keras.Model:
@@ -112,10 +117,11 @@ def check_model(
     finally:
         del model
         keras.backend.clear_session()
+    if isinstance(data, StreamData):  # a first batch may show only some classes
+        check_validation_classes(data, heads, quantity)
     if shape is None:
         return note
     if isinstance(data, StreamData):
-        check_validation_classes(data, shape)  # a first batch may show only some classes
         if data.task == REGRESSION or data.num_classes is None:  # unknown for some streams
             return note
         targets = ""
