@@ -820,6 +820,54 @@ def test_class_weights_on_a_stream_are_refused_before_any_trial(tmp_path: Path) 
     assert not any(tmp_path.iterdir())
 
 
+def test_kerass_own_class_weight_dict_on_a_stream_needs_no_labels(tmp_path: Path) -> None:
+    """Found by a probe: `class_weight={1: 5.0}` on a stream (Keras and KerasTuner pass it
+    with tf.data) was refused as if it were computed from the training labels."""
+    with pytest.raises(DataError, match=r"number of classes is not known.*num_classes=K"):
+        CoarseToFine(stream_models.dense_build, _tf_data(), class_weight={1: 5.0})
+    run = CoarseToFine(
+        stream_models.dense_build,
+        StreamData(
+            _tf_split(96, 0), _tf_split(32, 1), _tf_split(40, 2), num_classes=3, fingerprint="w"
+        ),
+        directory=tmp_path,
+        project_name="w",
+        class_weight={1: 5.0},
+        objective="val_loss",
+        **{**SMALL, "coarse_trials": 3},
+    )
+    assert run.class_weights == {0: 1.0, 1: 5.0, 2: 1.0}  # every class
+    tuner = run.coarse()
+    assert all(t.status == "COMPLETED" for t in tuner.oracle.trials.values())
+    run.close()
+    with pytest.raises(DataError, match=r"class_weight names \['dog'\]"):
+        CoarseToFine(
+            stream_models.dense_build,
+            StreamData(
+                _tf_split(96, 0), _tf_split(32, 1), _tf_split(40, 2), num_classes=3, fingerprint="w"
+            ),
+            directory=tmp_path,
+            project_name="n",
+            class_weight={"dog": 5.0},
+        )
+    named = StreamData(
+        _tf_split(96, 0),
+        _tf_split(32, 1),
+        _tf_split(40, 2),
+        class_names=["a", "b", "c"],
+        fingerprint="c",
+    )
+    run = CoarseToFine(
+        stream_models.dense_build,
+        named,
+        directory=tmp_path,
+        project_name="c",
+        class_weight={"c": 2},
+    )
+    assert run.class_weights == {0: 1.0, 1: 1.0, 2: 2.0}  # every class, by name
+    run.close()
+
+
 def test_an_image_folder_is_weighed_by_its_file_lists(tmp_path: Path, image_folder: Path) -> None:
     """Its labels are known from the file lists: balanced weights as for arrays."""
     from sklearn.utils.class_weight import compute_class_weight

@@ -72,6 +72,16 @@ def class_weights(
     task: str | None
     if getattr(y, "is_stream", False):  # a StreamData: weighed by its labels, if given
         task, num_classes, names = y.task, y.num_classes, y.class_names
+        if task != REGRESSION and not y.labels and isinstance(mode, Mapping):
+            # Keras's own dict needs no labels: keyed by class id (or name), as given.
+            if num_classes is None:
+                raise DataError(
+                    f"class_weight={dict(mode)!r} on a stream whose number of classes is not "
+                    "known: every class needs a weight (Keras fails at the first class id "
+                    "its dict does not reach). Pass StreamData(..., num_classes=K) or "
+                    "class_names=[...]; the classes the dict does not name weigh 1.0."
+                )
+            return _given_weights(mode, np.empty(0, np.int64), num_classes, names)
         if task != REGRESSION and not y.labels:
             raise DataError(
                 f"class_weight={mode!r} is computed from the training labels, and `data` is "
@@ -125,7 +135,7 @@ def _given_weights(
     class id. Bools are the labels False / True (`str(key)`), digit strings are ints (a
     dict read back from JSON).
     """
-    size = max(int(labels.max()) + 1, num_classes or 0, len(names or ()))
+    size = max(int(labels.max()) + 1 if labels.size else 0, num_classes or 0, len(names or ()))
     names = [str(n) for n in names] if names else [str(i) for i in range(size)]
     by_value = _renumbered(names)
     ids: dict[int, Any] = {}
