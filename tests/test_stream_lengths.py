@@ -121,7 +121,7 @@ def test_a_length_that_changes_after_the_check_is_a_data_error_where_tunekit_rea
     """After the fact: a stream holding another number of batches on a later pass (the test
     predictions, the validation labels) is a `DataError` naming the split, not TensorFlow's
     raw error."""
-    data = StreamData(_finite(), _finite(), _finite(), fingerprint="a", num_classes=3)
+    data = StreamData(_finite(), _finite(), _finite().take(1), fingerprint="a", num_classes=3)
     model = keras.Sequential([keras.Input((8,)), keras.layers.Dense(3, activation="softmax")])
     with pytest.raises(DataError, match=r"the `test` split states 64 elements .* only 4"):
         predict_stream(model, _generated(4, 64))

@@ -25,6 +25,7 @@ from tunekit.data._checks import (
     _check_label_range,
 )
 from tunekit.data._classes import arrays_labels
+from tunekit.data._leaks import check_array_overlap
 from tunekit.data._metadata import (
     _as_shape,
     _check_same_length,
@@ -47,12 +48,12 @@ _DISPLAY_NAMES = {"mnist": "MNIST"}
 class Dataset:
     """Train / validation / test arrays plus the metadata a hypermodel needs.
 
-    Arrays are stored as read-only views: `x_*` float32; `y_*` int64 class ids
-    (classification, also for labels given one-hot: see `label_mode`) or
-    float32 targets of shape `(n,)` or `(n, k)` (regression).
-    `x` (several inputs) and `y` (several outputs) may each be a dict of arrays
-    keyed by input / output name, all with the same number of samples.
-    Construction validates everything (lengths, label range, finiteness, shapes).
+    Arrays are stored as read-only views: `x_*` float32; `y_*` int64 class ids (classification,
+    also for labels given one-hot: see `label_mode`) or float32 targets of shape `(n,)` or
+    `(n, k)` (regression). `x` (several inputs) and `y` (several outputs) may each be a dict of
+    arrays keyed by input / output name, all with the same number of samples. Construction
+    validates everything (lengths, label range, finiteness, shapes, splits sharing samples:
+    `tunekit.data._leaks`).
 
     Args:
         x_train, y_train, x_val, y_val, x_test, y_test: The three splits.
@@ -69,20 +70,18 @@ class Dataset:
         task: `"classification"`, `"regression"`, or `None` to infer it
             from `y_train` (`tunekit.data.infer_task`, as `from_arrays`
             does). Defaults to `"classification"`.
-        label_mode: Classification only: how the labels reach the model, in
-            Keras's terms (`keras.utils.image_dataset_from_directory`):
-            `"int"`, class ids `(n,)` (for `sparse_categorical_crossentropy`),
-            or `"categorical"`, one-hot rows `(n, num_classes)` float32 (for
-            `categorical_crossentropy`). `y_*` always hold the class ids;
-            `model_targets` gives what the model trains on. Labels given as
-            one-hot rows (exactly one 1 per row, as
-            `keras.utils.to_categorical` makes them) are stored as ids and set
-            `"categorical"`; their width is `num_classes`. Defaults to `"int"`.
+        label_mode: Classification only: how the labels reach the model, in Keras's terms
+            (`keras.utils.image_dataset_from_directory`): `"int"`, class ids `(n,)` (for
+            `sparse_categorical_crossentropy`), or `"categorical"`, one-hot rows
+            `(n, num_classes)` float32 (for `categorical_crossentropy`). `y_*` always hold
+            the class ids; `model_targets` gives what the model trains on. Labels given as
+            one-hot rows (exactly one 1 per row, as `keras.utils.to_categorical` makes them)
+            are stored as ids and set `"categorical"`; their width is `num_classes`.
+            Defaults to `"int"`.
 
     Attributes:
-        num_outputs: Regression only: the target width `k` (1 for targets of
-            shape `(n,)`), or a dict of widths when `y` is a dict. None for
-            classification.
+        num_outputs: Regression only: the target width `k` (1 for targets of shape `(n,)`), or
+            a dict of widths when `y` is a dict. None for classification.
 
     Example:
     >>> ds = load_mnist("/data/mnist.npz").subset(num_train=1000)
@@ -149,6 +148,7 @@ class Dataset:
                 )
             for array, key in zip(tg.arrays_of(x), _keys(x, f"x_{split}"), strict=True):
                 _check_finite(array, key)
+        check_array_overlap(xs, ys, {s: getattr(self, f"x_{s}") for s in _SPLITS})
         values: dict[str, Any] = dict(input_shape=input_shape, task=task)
         if task == CLASSIFICATION:
             values.update(_class_metadata(ys, num_classes, self.class_names))

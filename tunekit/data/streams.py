@@ -38,6 +38,7 @@ from typing import Any
 import numpy as np
 
 from tunekit.data._checks import CLASSIFICATION, REGRESSION, TASKS, UNSCALED, check_stream_labels
+from tunekit.data._leaks import check_stream_splits
 from tunekit.data._stream_batches import (
     ChainedPyDataset,
     chain_py_datasets,
@@ -186,6 +187,7 @@ class StreamData:
             for s, v in zip(_SPLIT_NAMES, splits)
         }
         read = {s: ys for s, ys in read.items() if counted[s] is not None}
+        check_stream_splits(dict(zip(_SPLIT_NAMES, splits)))  # shared samples: a leaked score
         self.train, self.validation, self.test = train, validation, test
         self._counted = {s: n for s, n in counted.items() if n is not None}
         # Keras weighs the test metrics by them; tunekit's intervals count samples once.

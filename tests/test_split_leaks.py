@@ -1,0 +1,182 @@
+"""Splits that share samples are refused before training (`tunekit.data._leaks`).
+
+A validation or test stream carved from one stream shuffled on every pass
+(`full.shuffle(n)`, then `take` / `skip`) holds other samples on each pass,
+which overlap training: on random labels the test accuracy came out 1.0,
+exit 0. The same stream or array passed as two splits was accepted too.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from tunekit.data import Dataset, StreamData
+from tunekit.errors import DataError
+
+
+def _arrays(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    return rng.normal(size=(n, 4)).astype("float32"), rng.integers(0, 2, n)
+
+
+def _split(n: int, seed: int) -> tf.data.Dataset:
+    return tf.data.Dataset.from_tensor_slices(_arrays(n, seed)).batch(8)
+
+
+def _carved(reshuffle: bool) -> tuple[tf.data.Dataset, ...]:
+    """Test, validation and train taken from one stream shuffled with `reshuffle`."""
+    full = tf.data.Dataset.from_tensor_slices(_arrays(90)).shuffle(
+        90, seed=1, reshuffle_each_iteration=reshuffle
+    )
+    return full.skip(40).batch(8), full.skip(20).take(20).batch(8), full.take(20).batch(8)
+
+
+def test_splits_carved_from_a_stream_reshuffled_each_pass_are_refused():
+    with pytest.raises(DataError) as caught:
+        StreamData(*_carved(reshuffle=True), fingerprint="carved")
+    message = str(caught.value)
+    assert "validation stream yields other samples on a second pass" in message
+    assert "reshuffle_each_iteration=False" in message and "leaked" in message
+    assert "split first and shuffle the training split only" in message
+    # Shuffled once: the same samples on every pass, accepted.
+    assert StreamData(*_carved(reshuffle=False), fingerprint="once").kind == "tf.data"
+
+
+def test_a_test_stream_reshuffled_each_pass_is_refused():
+    train, val, _ = _carved(reshuffle=False)
+    moving = tf.data.Dataset.from_tensor_slices(_arrays(90, 5)).shuffle(90).take(20).batch(8)
+    with pytest.raises(DataError, match="the test stream yields other samples"):
+        StreamData(train, val, moving, fingerprint="moving-test")
+
+
+def test_a_split_that_only_reorders_itself_each_pass_is_accepted():
+    # As keras.utils.image_dataset_from_directory's validation split: the same samples.
+    val = tf.data.Dataset.from_tensor_slices(_arrays(40, 1)).shuffle(40).batch(8)
+    test = tf.data.Dataset.from_tensor_slices(_arrays(40, 2)).batch(8).shuffle(5)
+    data = StreamData(_split(64, 0), val, test, fingerprint="reordered")
+    assert data.validation is val
+
+
+def test_random_augmentation_in_the_validation_map_is_refused_and_named():
+    noise = tf.random.Generator.from_seed(1)  # its state moves on: other noise each pass
+
+    def jitter(x, y):
+        return x + noise.uniform(tf.shape(x)), y
+
+    val = _split(24, 1).map(jitter)
+    with pytest.raises(DataError) as caught:
+        StreamData(_split(64, 0), val, _split(24, 2), fingerprint="augmented")
+    message = str(caught.value)
+    assert "the same labels but other inputs" in message
+    assert "augment the training split only" in message
+    # Augmenting the training split is fine: it is not read twice.
+    assert StreamData(_split(64, 0).map(jitter), _split(24, 1), _split(24, 2), fingerprint="a")
+
+
+@pytest.mark.parametrize(
+    ("positions", "named"),
+    [((0, 2), "training and the test"), ((0, 1), "training and the validation")],
+)
+def test_one_stream_object_passed_as_two_splits_is_refused(positions, named):
+    splits = [_split(64, 0), _split(24, 1), _split(24, 2)]
+    splits[positions[1]] = splits[positions[0]]
+    with pytest.raises(DataError, match=f"same stream object is passed as the {named} split"):
+        StreamData(*splits, fingerprint="same")
+
+
+def test_validation_and_test_streams_of_the_same_samples_are_refused():
+    with pytest.raises(DataError, match="validation and test streams hold the same 24 samples"):
+        StreamData(_split(64, 0), _split(24, 1), _split(24, 1), fingerprint="twice")
+
+
+def test_a_py_dataset_drawing_other_samples_each_pass_is_refused():
+    class Drawn(keras.utils.PyDataset):
+        def __init__(self):
+            super().__init__()
+            self.x, self.y = _arrays(100, 3)
+
+        def __len__(self):
+            return 2
+
+        def __getitem__(self, i):
+            pick = np.random.default_rng().choice(100, 8, replace=False)
+            return self.x[pick], self.y[pick]
+
+    class Fixed(Drawn):
+        def __getitem__(self, i):
+            return self.x[8 * i : 8 * i + 8], self.y[8 * i : 8 * i + 8]
+
+    with pytest.raises(DataError, match="the test stream yields other samples"):
+        StreamData(Fixed(), _Shifted(), Drawn(), fingerprint="drawn")
+
+
+class _Shifted(keras.utils.PyDataset):
+    """Two fixed batches (validation), apart from `Fixed`'s."""
+
+    def __init__(self):
+        super().__init__()
+        self.x, self.y = _arrays(16, 4)
+
+    def __len__(self):
+        return 2
+
+    def __getitem__(self, i):
+        return self.x[8 * i : 8 * i + 8], self.y[8 * i : 8 * i + 8]
+
+
+@pytest.mark.parametrize(
+    ("shared", "said"),
+    [
+        (lambda x, y, xv, yv: (x, y), "X_train and x_test are the same array"),
+        (
+            lambda x, y, xv, yv: (x.copy()[::-1], y[::-1]),
+            "training and test splits hold the same 200",
+        ),
+        (lambda x, y, xv, yv: (x[:50], y[:50]), "50 of the 50 samples of the test split"),
+        (
+            lambda x, y, xv, yv: (xv.astype("float64"), yv),
+            "validation and test splits hold the same",
+        ),
+    ],
+)
+def test_arrays_shared_between_splits_are_warned_of(shared, said):
+    x, y = _arrays(200)
+    xv, yv = _arrays(50, 1)
+    with pytest.warns(UserWarning, match=f"{said}.*score is leaked"):
+        Dataset(x, y, xv, yv, *shared(x, y, xv, yv))
+
+
+def test_arrays_partly_shared_with_training_warn_and_repeated_rows_do_not():
+    x, y = _arrays(200)
+    xt, yt = _arrays(50, 2)
+    xt[:10], yt[:10] = x[:10], y[:10]
+    with pytest.warns(UserWarning, match="10 of the 50 samples of the test split"):
+        Dataset(x, y, *_arrays(50, 1), xt, yt)
+    # Few discrete values: equal rows across splits are expected, not a leak.
+    rng = np.random.default_rng(0)
+    bits = lambda n: (rng.integers(0, 2, (n, 3)), rng.integers(0, 2, n))  # noqa: E731
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        data = Dataset(*bits(200), *bits(50), *bits(50))
+    assert data.summary().startswith("arrays: 200 train / 50 validation / 50 test")
+    xb, yb = bits(200)
+    with pytest.warns(UserWarning, match="X_train and x_val are the same array"):
+        Dataset(xb, yb, xb, yb, *bits(50))  # the same object: even so
+
+
+def test_row_hashes_tell_rows_apart_and_ignore_order():
+    from tunekit.data._leaks import row_hashes
+
+    x, y = _arrays(100)
+    hashes = row_hashes(x, y)
+    assert len(np.unique(hashes)) == 100
+    assert np.array_equal(row_hashes(x[::-1], y[::-1]), hashes[::-1])
+    assert not np.array_equal(row_hashes(x, 1 - y), hashes)
+    assert np.array_equal(
+        row_hashes({"a": x, "b": x[:, :2]}, y), row_hashes({"b": x[:, :2], "a": x}, y)
+    )

@@ -1,0 +1,215 @@
+"""Splits that share samples: the scores would measure memory, not generalisation.
+
+Refused (or warned of) when a `Dataset` or a `StreamData` is made, before any
+training:
+
+- **Arrays** (`check_array_overlap`, from `Dataset`, a warning): every sample's row
+  (`x` and `y` bytes, each array of a dict) is hashed (`row_hashes`: one
+  vectorised pass, about 0.1 s for MNIST's 70 000 rows); a split holding the
+  same rows as another (the same array passed twice, or a copy), or a
+  validation or test split of distinct rows all found in a training split of
+  distinct rows (`x_test=x_train[:50]`), is a `DataError`; at least 10% of
+  such rows found in training is a `UserWarning`. Rows repeated within the
+  training split (a few discrete features: 3 binary features take 8 values)
+  are left alone: there, equal rows across splits are expected.
+- **Streams** (`check_stream_splits`, from `StreamData`): the same stream
+  object passed as two splits is refused; the validation and test streams are
+  read twice each, and a split whose samples (an order-free sum of the row
+  hashes, so a split that only reorders itself each pass, as
+  `keras.utils.image_dataset_from_directory`'s do, is fine) differ between
+  the passes is refused. That is the idiom `full = ds.shuffle(n)` (whose
+  `reshuffle_each_iteration` defaults to `True`), `test = full.take(k)`,
+  `train = full.skip(k)`: each pass draws other samples into each split, which
+  overlap training; on random labels the test accuracy reached 1.0, exit 0.
+  Random augmentation in a validation or test stream's `.map` differs per
+  pass too: scored on other inputs every epoch. A validation and a test stream
+  of the same samples are refused as well. Cost: two passes of the pipeline
+  over each of the validation and test splits (no model), about two
+  validation epochs' reading; an order-free comparison needs whole passes
+  (a first batch differs in a split that only reorders itself). The training
+  stream is not read: it may differ per pass (augmentation, a reshuffle).
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from tunekit.errors import DataError
+
+__all__ = ["check_array_overlap", "check_stream_splits", "row_hashes"]
+
+_SPLIT_NAMES = {"train": "training", "val": "validation", "test": "test"}
+# Share of a validation or test split's rows found in training from which it is warned of.
+WARN_SHARE = 0.1
+# Share of repeated rows within training above which equal rows across splits are expected.
+_REPEATED = 0.01
+
+
+def _salt(n: int) -> np.ndarray:
+    """`n` odd 64-bit multipliers, one per position (fixed: the same on every call)."""
+    from pandas.util import hash_array  # noqa: PLC0415 - pandas is slow to import
+
+    return hash_array(np.arange(n, dtype=np.uint64)) | np.uint64(1)
+
+
+def _array_rows(array: Any) -> np.ndarray:
+    """One uint64 per sample (row along the first axis) of `array`, from its bytes."""
+    from pandas.util import hash_array  # noqa: PLC0415
+
+    values = np.asarray(array)
+    if values.ndim == 0:
+        values = values.reshape(1)
+    rows = len(values)
+    if not rows or not values.size:
+        return np.zeros(rows, np.uint64)
+    if values.dtype.kind == "O":  # e.g. text: hashed by value
+        cells = hash_array(values.reshape(-1).astype(str).astype(object)).reshape(rows, -1)
+    else:
+        raw = np.ascontiguousarray(values).reshape(rows, -1).view(np.uint8)
+        width = -(-raw.shape[1] // 8) * 8
+        if width != raw.shape[1]:
+            padded = np.zeros((rows, width), np.uint8)
+            padded[:, : raw.shape[1]] = raw
+            raw = padded
+        cells = raw.view(np.uint64)
+    mixed = (cells * _salt(cells.shape[1])).sum(axis=1, dtype=np.uint64)
+    return hash_array(mixed)
+
+
+def _leaves(value: Any) -> list[Any]:
+    """The arrays of `value` (an array, or a dict, list or tuple of them), dict keys sorted."""
+    if isinstance(value, Mapping):
+        return [leaf for key in sorted(value, key=str) for leaf in _leaves(value[key])]
+    if isinstance(value, (list, tuple)):
+        return [leaf for item in value for leaf in _leaves(item)]
+    return [value]
+
+
+def row_hashes(*parts: Any) -> np.ndarray:
+    """One uint64 per sample over every array of `parts` (e.g. `x, y`; dicts of arrays
+    allowed), all with the same number of samples: equal samples hash alike."""
+    leaves = [leaf for part in parts for leaf in _leaves(part)]
+    hashes = [_array_rows(leaf) for leaf in leaves]
+    total = np.zeros(len(hashes[0]) if hashes else 0, np.uint64)
+    for salt, part in zip(_salt(len(hashes)), hashes, strict=True):
+        total += part * salt
+    return total
+
+
+def check_array_overlap(xs: dict[str, Any], ys: dict[str, Any], given: dict[str, Any]) -> None:
+    """Warns (`UserWarning`) of a `Dataset`'s splits (`xs`, `ys` keyed `"train"`, `"val"`,
+    `"test"`; `given`: the `x` arrays as passed, before any conversion) that share samples:
+    one `x` array passed as two splits, two splits of the same rows, a split of distinct
+    rows all (or at least `WARN_SHARE` of them) found in an earlier one (see the module
+    docstring). A warning, not an error, as tests and examples share rows on purpose.
+    """
+    hashes = {split: row_hashes(xs[split], ys[split]) for split in _SPLIT_NAMES}
+    for first, second in (("train", "val"), ("train", "test"), ("val", "test")):
+        a, b = hashes[first], hashes[second]
+        one, other = _SPLIT_NAMES[first], _SPLIT_NAMES[second]
+        said = None
+        if len(a) and given[first] is given[second]:
+            said = f"x_{first} and x_{second} are the same array"
+        elif not len(b) or not len(a) or 1 - len(np.unique(a)) / len(a) > _REPEATED:
+            continue  # rows repeated within a split: equal rows across splits are expected
+        elif len(np.unique(b)) < len(b):
+            continue
+        found = int(np.isin(b, a).sum())
+        if said is None and len(a) == len(b) == found:
+            said = f"the {one} and {other} splits hold the same {len(a)} samples (x and y)"
+        elif said is None and found >= WARN_SHARE * len(b) and found:
+            said = (
+                f"{found} of the {len(b)} samples of the {other} split ({found / len(b):.0%}) "
+                f"are also in the {one} split (equal x and y)"
+            )
+        if said:
+            warnings.warn(  # the caller's data to change: Python's warning, shown in any script
+                f"{said[0].upper()}{said[1:]}: the {other} score is leaked (it measures "
+                f"memory of the {one} data, not how the model does on new data). Pass samples "
+                f"kept apart from the {one} split (Dataset.from_arrays(x, y) splits them for "
+                "you; pandas' drop_duplicates removes repeated rows before splitting).",
+                UserWarning,
+                stacklevel=4,
+            )
+
+
+def _pass(source: Any, split: str) -> tuple[int, int, int]:
+    """`(samples, sum of the samples' hashes, sum of their labels' hashes)` of one pass
+    over a stream (sums modulo 2**64: the same for any order of the samples)."""
+    from tunekit.data._stream_lengths import batches_of
+
+    count, total, labels = 0, 0, 0
+    for batch in batches_of(source, split):
+        if not isinstance(batch, (tuple, list)) or len(batch) < 2:
+            break  # refused by the first-batch checks
+        rows = row_hashes(*batch)
+        count += len(rows)
+        total = (total + int(rows.sum(dtype=np.uint64))) % 2**64
+        labels = (labels + int(row_hashes(batch[1]).sum(dtype=np.uint64))) % 2**64
+    return count, total, labels
+
+
+def check_stream_splits(splits: dict[str, Any]) -> None:
+    """Refuses streams (`splits` keyed `"train"`, `"val"`, `"test"`) that share samples:
+    one object passed as two splits, a validation or test stream whose samples differ
+    between two passes, or validation and test streams of the same samples.
+
+    Raises:
+        DataError: Naming the split(s), why the scores would be leaked, and the fix.
+    """
+    names = list(splits)
+    for i, first in enumerate(names):
+        for second in names[i + 1 :]:
+            if splits[first] is splits[second]:
+                one, other = _SPLIT_NAMES[first], _SPLIT_NAMES[second]
+                why = (
+                    "the model would be chosen on the data it is tested on"
+                    if first == "val"
+                    else f"the {other} score would measure memory of the {one} data"
+                )
+                raise DataError(
+                    f"StreamData: the same stream object is passed as the {one} and the "
+                    f"{other} split: {why}, not how the model does on new data. Pass three "
+                    "streams of separate samples, e.g. ds.take(k) / ds.skip(k) of a dataset "
+                    "shuffled once (shuffle(n, seed=1, reshuffle_each_iteration=False))."
+                )
+    seen = {}
+    for split in ("val", "test"):
+        name = _SPLIT_NAMES[split]
+        passes = [_pass(splits[split], name) for _ in range(2)]
+        if passes[0] != passes[1]:
+            raise DataError(_changing(name, *passes))
+        seen[split] = passes[0]
+    if seen["val"][0] and seen["val"] == seen["test"]:
+        raise DataError(
+            f"StreamData: the validation and test streams hold the same {seen['val'][0]} "
+            "samples: the model chosen on the validation score would be tested on the same "
+            "data, and its test score be too good. Pass a test stream of samples kept apart "
+            "from training and validation."
+        )
+
+
+def _changing(name: str, first: tuple[int, int, int], second: tuple[int, int, int]) -> str:
+    """Why a `name` split whose passes read `first` and `second` (see `_pass`) is refused."""
+    if first[0] != second[0]:
+        found = f"{first[0]} samples on one pass, {second[0]} on the next"
+    elif first[2] == second[2]:
+        found = "the same labels but other inputs on a second pass (random augmentation?)"
+    else:
+        found = "other samples on a second pass"
+    return (
+        f"StreamData: the {name} stream yields {found}. Keras reads it anew every epoch of "
+        "every trial. The usual cause: it is carved out of one shuffled stream, e.g. "
+        "full = ds.shuffle(n); test = full.take(k); train = full.skip(k): shuffle() "
+        "reshuffles on every pass (reshuffle_each_iteration=True, the default), so each pass "
+        f"puts other samples in each split, and the {name} samples overlap the training "
+        f"split: the {name} score is leaked (on random labels a test accuracy of 1.0). Shuffle "
+        "once, before take/skip: ds.shuffle(n, seed=1, reshuffle_each_iteration=False); or "
+        "split first and shuffle the training split only. Random augmentation in the "
+        f"{name} stream's map (tf.image.random_*, keras.layers.Random*) also changes it per "
+        "pass, so each epoch is scored on other inputs: augment the training split only."
+    )
