@@ -283,3 +283,10 @@ def fit_hp_run(tmp_path_factory, digits28):
             **{**RUN_BUDGET, "coarse_trials": 3, "top": 2, "final_epochs": 1},
         )
         return run, run.run()
+
+
+def three_splits(stream):
+    """`stream` as the training split, its first batch as validation, the rest as test:
+    three objects, validation and test of other samples (`StreamData` refuses one object
+    passed as two splits, and validation and test streams of the same samples)."""
+    return stream, stream.take(1), stream.skip(1)

@@ -16,6 +16,7 @@ import keras
 import keras_tuner as kt
 import numpy as np
 import pytest
+from conftest import three_splits
 
 from tunekit._kerastuner import get_hypermodel
 from tunekit.data import Dataset
@@ -728,7 +729,9 @@ def test_a_dict_x_for_a_one_input_model_must_be_keyed_by_the_inputs_name(
     if form == "arrays":
         data = Dataset.from_arrays(x, y)
     else:
-        splits = [tf.data.Dataset.from_tensor_slices((x, y)).batch(16) for _ in range(3)]
+        splits = [  # three splits of other samples
+            tf.data.Dataset.from_tensor_slices(({key: x[key] + i}, y)).batch(16) for i in range(3)
+        ]
         data = StreamData(*splits, fingerprint="dict-x", num_classes=2)
     if refused is None:
         check_model(get_hypermodel(build), data)
@@ -1366,7 +1369,7 @@ def test_a_streams_dict_y_is_checked_by_the_same_rule():
     x = np.random.default_rng(0).normal(size=(40, 4)).astype("float32")
     y = {"progress": x[:, 0], "high": (x[:, 1] > 0).astype("float32")}
     stream = tf.data.Dataset.from_tensor_slices((x, y)).batch(8)
-    data = StreamData(stream, stream, stream, task="regression", fingerprint="keys-v1")
+    data = StreamData(*three_splits(stream), task="regression", fingerprint="keys-v1")
     with pytest.raises(ModelCheckError, match="no output named \\['progress'\\]"):
         check_model(get_hypermodel(_named_outputs("dict")), data)
 

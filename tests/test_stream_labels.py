@@ -314,7 +314,7 @@ def test_a_streams_constant_regression_target_is_refused_where_it_is_read_whole(
     from tunekit.data._stream_labels import check_test_labels
 
     varied = np.arange(40, dtype="float32")
-    splits = {"train": varied, "val": varied[:32], "test": varied[:32]}
+    splits = {"train": varied, "val": varied[:32], "test": varied[8:40]}
     splits[split] = np.full(len(splits[split]), 3.0, "float32")
     what = {"train": "training", "val": "validation", "test": "test"}[split]
     expected = f"StreamData: the {what} stream's target is constant: every {what} target is 3"
@@ -386,6 +386,7 @@ def test_labels_that_do_not_match_the_stream_are_refused() -> None:
     x = np.zeros((48, 5), "float32")
     read_whole = tf.data.Dataset.from_tensor_slices((x, ids)).filter(lambda a, b: True).batch(16)
     known = tf.data.Dataset.from_tensor_slices((x, ids)).batch(16)
+    test = tf.data.Dataset.from_tensor_slices((x + 1, ids)).batch(16)  # other samples
     with pytest.raises(
         DataError,
         match=r"do not match the validation stream: it holds 48 "
@@ -394,14 +395,14 @@ def test_labels_that_do_not_match_the_stream_are_refused() -> None:
         StreamData(
             known,
             read_whole,
-            known,
+            test,
             fingerprint="m",
             labels={"train": ids, "val": zeros, "test": ids},
         )
     StreamData(
         known,
         read_whole,
-        known,
+        test,
         fingerprint="m",  # in another order: the same labels
         labels={"train": ids, "val": np.sort(ids), "test": ids},
     )

@@ -30,6 +30,7 @@ from conftest import (
     IMAGE_FOLDER_PER_CLASS,
     IMAGE_FOLDER_SIZE,
     RUN_BUDGET,
+    three_splits,
 )
 from PIL import Image
 
@@ -174,7 +175,7 @@ def test_a_stream_of_text_labels_is_refused_when_made() -> None:
     labels = np.where(y == 1, "pos", "neg")
     stream = tf.data.Dataset.from_tensor_slices((x, labels)).batch(16)
     with pytest.raises(DataError, match=r"labels are text \(e\.g\. b?'(pos|neg)'\).*StringLookup"):
-        StreamData(stream, stream, stream, fingerprint="text-labels")
+        StreamData(*three_splits(stream), fingerprint="text-labels")
 
 
 def test_a_text_model_under_jax_is_refused_before_training(monkeypatch) -> None:
@@ -184,7 +185,7 @@ def test_a_text_model_under_jax_is_refused_before_training(monkeypatch) -> None:
 
     x, y = _reviews(64)
     stream = tf.data.Dataset.from_tensor_slices((x, y)).batch(16)
-    data = StreamData(stream, stream, stream, fingerprint="text")
+    data = StreamData(*three_splits(stream), fingerprint="text")
     text = keras.Input(shape=(), dtype="string")
     vectorize = keras.layers.TextVectorization(max_tokens=12, output_mode="multi_hot")
     vectorize.adapt(x)
@@ -211,7 +212,7 @@ def test_stream_labels_beyond_a_sparse_outputs_width_are_refused_before_training
     x = rng.normal(size=(96, 5)).astype("float32")
     y = (np.digitize(x[:, 0], [-0.5, 0.5]) + first).astype("int64")
     stream = tf.data.Dataset.from_tensor_slices((x, y)).batch(32)
-    data = StreamData(stream, stream, stream, fingerprint=f"labels-from-{first}")
+    data = StreamData(*three_splits(stream), fingerprint=f"labels-from-{first}")
 
     def build(hp):
         model = keras.Sequential(
@@ -365,11 +366,11 @@ def test_integer_targets_per_sample_that_are_not_one_hot_are_refused() -> None:
     counts = np.stack([y, 2 * y, y + 1], axis=1).astype("int64")
     split = tf.data.Dataset.from_tensor_slices((x, counts)).batch(16)
     with pytest.raises(DataError, match=r"values outside \[0, 1\] \(0 to 4\).*task=\"regression\""):
-        StreamData(split, split, split, fingerprint="f")
-    assert StreamData(split, split, split, fingerprint="f", task="regression").num_outputs == 3
+        StreamData(*three_splits(split), fingerprint="f")
+    assert StreamData(*three_splits(split), fingerprint="f", task="regression").num_outputs == 3
     # One-hot integers are still labels.
     one_hot = tf.data.Dataset.from_tensor_slices((x, np.eye(3, dtype="int64")[y])).batch(16)
-    assert StreamData(one_hot, one_hot, one_hot, fingerprint="h").task == "classification"
+    assert StreamData(*three_splits(one_hot), fingerprint="h").task == "classification"
 
 
 def test_float_class_ids_in_a_stream_need_a_task_or_num_classes() -> None:
@@ -385,7 +386,7 @@ def test_float_class_ids_in_a_stream_need_a_task_or_num_classes() -> None:
     # Real-valued targets are still regression without a word.
     x, y = _arrays(96, 0)
     real = tf.data.Dataset.from_tensor_slices((x, y + 0.5)).batch(16)
-    assert StreamData(real, real, real, fingerprint="r").task == "regression"
+    assert StreamData(*three_splits(real), fingerprint="r").task == "regression"
 
 
 def test_stream_needs_a_fingerprint_and_streams_only() -> None:
@@ -1056,7 +1057,7 @@ def test_a_streams_batches_that_do_not_fit_the_input_are_refused_before_training
     else:
         x = np.zeros((40, 16, 16, 3), "float32")
         split = tf.data.Dataset.from_tensor_slices((x, np.arange(40) % 3)).batch(8)
-        data = StreamData(split, split, split, fingerprint="rgb16", task="classification")
+        data = StreamData(*three_splits(split), fingerprint="rgb16", task="classification")
         shape = (16, 16, 3)
     with pytest.raises(ModelCheckError) as error:
         check_model(get_hypermodel(build), data)

@@ -153,10 +153,11 @@ def _pass(source: Any, split: str) -> tuple[int, int, int]:
     return count, total, labels
 
 
-def check_stream_splits(splits: dict[str, Any]) -> None:
+def check_stream_splits(splits: dict[str, Any], read: bool = True) -> None:
     """Refuses streams (`splits` keyed `"train"`, `"val"`, `"test"`) that share samples:
     one object passed as two splits, a validation or test stream whose samples differ
-    between two passes, or validation and test streams of the same samples.
+    between two passes, or validation and test streams of the same samples. `read=False`
+    (splits tunekit made itself from file lists: an image folder's) skips the passes.
 
     Raises:
         DataError: Naming the split(s), why the scores would be leaked, and the fix.
@@ -177,6 +178,8 @@ def check_stream_splits(splits: dict[str, Any]) -> None:
                     "streams of separate samples, e.g. ds.take(k) / ds.skip(k) of a dataset "
                     "shuffled once (shuffle(n, seed=1, reshuffle_each_iteration=False))."
                 )
+    if not read:
+        return
     seen = {}
     for split in ("val", "test"):
         name = _SPLIT_NAMES[split]

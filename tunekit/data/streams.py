@@ -187,7 +187,6 @@ class StreamData:
             for s, v in zip(_SPLIT_NAMES, splits)
         }
         read = {s: ys for s, ys in read.items() if counted[s] is not None}
-        check_stream_splits(dict(zip(_SPLIT_NAMES, splits)))  # shared samples: a leaked score
         self.train, self.validation, self.test = train, validation, test
         self._counted = {s: n for s, n in counted.items() if n is not None}
         # Keras weighs the test metrics by them; tunekit's intervals count samples once.
@@ -235,6 +234,7 @@ class StreamData:
             self.class_names: list[str] = []
             for split, ys in read.items():  # read whole anyway: constant targets are refused
                 refuse_constant_targets(ys, split)
+            self._check_leaks()
             return
         self.num_outputs = None
         if class_names is not None and num_classes is None:
@@ -257,6 +257,15 @@ class StreamData:
         if self.labels is not None:  # the first training batch, and the splits read whole
             for split, ys in {"train": [y], **read}.items():
                 check_labels_match(self.labels, split, ys)
+        self._check_leaks()
+
+    def _check_leaks(self) -> None:
+        """Splits that share samples: a leaked score (`check_stream_splits`), checked last
+        (the other checks say what is wrong with a batch). An image folder's splits are
+        tunekit's own, by file: not read."""
+        own = (self.definition or {}).get("factory") == "tunekit.image_streams:image_folder_data"
+        splits = {"train": self.train, "val": self.validation, "test": self.test}
+        check_stream_splits(splits, read=not own)
 
     @classmethod
     def from_image_folder(cls, stream: Any, *, check_files: bool = True) -> StreamData:
