@@ -329,8 +329,13 @@ def test_class_weights_keyed_by_class_name_or_by_bool_label():
         class_weights(
             Dataset.from_arrays(x, np.arange(60) % 2 + 1, task="classification"), {True: 1}
         )
-    with pytest.raises(ValueError, match=r"names one class twice, as 2 and '2' \(class 'eel'\)"):
-        class_weights(text, {2: 1.0, "2": 3.0})
+    with pytest.raises(ValueError, match=r"names one class twice, as 2 and 'eel' \(class 'eel'\)"):
+        class_weights(text, {2: 1.0, "eel": 3.0})
+    # Found by a retry: "1" beside the text classes "01", "02" weighed class id 1 ("02").
+    codes = Dataset.from_arrays(x, np.array(["01", "02"])[np.arange(60) % 2])
+    with pytest.raises(ValueError, match=r"names \['1'\], and this data has no such class"):
+        class_weights(codes, {"1": 10.0})
+    assert class_weights(codes, {"02": 10.0}) == {0: 1.0, 1: 10.0}
 
 
 @pytest.mark.parametrize(

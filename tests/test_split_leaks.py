@@ -135,12 +135,16 @@ class _Shifted(keras.utils.PyDataset):
         (lambda x, y, xv, yv: (x, y), "X_train and x_test are the same array"),
         (
             lambda x, y, xv, yv: (x.copy()[::-1], y[::-1]),
-            "training and test splits hold the same 200",
+            "200 of the 200 samples of the test split",
         ),
         (lambda x, y, xv, yv: (x[:50], y[:50]), "50 of the 50 samples of the test split"),
         (
             lambda x, y, xv, yv: (xv.astype("float64"), yv),
-            "validation and test splits hold the same",
+            "50 of the 50 samples of the test split .100%. are also in the training and",
+        ),
+        (  # a row repeated within the test split once turned the check off
+            lambda x, y, xv, yv: (x[[*range(50), 0]], y[[*range(50), 0]]),
+            "51 of the 51 samples of the test split",
         ),
     ],
 )
@@ -155,7 +159,7 @@ def test_arrays_partly_shared_with_training_warn_and_repeated_rows_do_not():
     x, y = _arrays(200)
     xt, yt = _arrays(50, 2)
     xt[:10], yt[:10] = x[:10], y[:10]
-    with pytest.warns(UserWarning, match="10 of the 50 samples of the test split"):
+    with pytest.warns(UserWarning, match="10 of the 50 samples of the test split .20%."):
         Dataset(x, y, *_arrays(50, 1), xt, yt)
     # Few discrete values: equal rows across splits are expected, not a leak.
     rng = np.random.default_rng(0)
@@ -169,6 +173,23 @@ def test_arrays_partly_shared_with_training_warn_and_repeated_rows_do_not():
         Dataset(xb, yb, xb, yb, *bits(50))  # the same object: even so
 
 
+def test_copies_are_warned_of_whatever_repeats_training_holds():
+    """Found by a retry: 2% of training rows repeated, or a file of every row twice split
+    by `from_arrays`, or 6% of test rows in training and 6% in validation: no warning."""
+    x, y = _arrays(300)
+    x[:6], y[:6] = x[6:12], y[6:12]  # 2% of the training rows repeated
+    with pytest.warns(UserWarning, match="50 of the 50 samples of the test split"):
+        Dataset(x, y, *_arrays(50, 1), x[100:150], y[100:150])
+    twice_x, twice_y = np.concatenate([x, x]), np.concatenate([y, y])
+    with pytest.warns(UserWarning, match=r"samples of the (validation|test) split .\d+%. are"):
+        Dataset.from_arrays(twice_x, twice_y, seed=0)
+    xv, yv = _arrays(50, 1)
+    xt, yt = _arrays(50, 2)
+    xt[:3], yt[:3], xt[3:6], yt[3:6] = x[200:203], y[200:203], xv[:3], yv[:3]
+    with pytest.warns(UserWarning, match=r"6 of the 50 samples of the test split .12%. are"):
+        Dataset(x[200:], y[200:], xv, yv, xt, yt)
+
+
 def test_row_hashes_tell_rows_apart_and_ignore_order():
     from tunekit.data._leaks import row_hashes
 
@@ -180,3 +201,45 @@ def test_row_hashes_tell_rows_apart_and_ignore_order():
     assert np.array_equal(
         row_hashes({"a": x, "b": x[:, :2]}, y), row_hashes({"b": x[:, :2], "a": x}, y)
     )
+
+
+class _OnePermutation(keras.utils.PyDataset):
+    """Splits by position of one permutation that the training split reshuffles after each
+    epoch (`on_epoch_end`): the PyDataset form of shuffle + take/skip."""
+
+    order = np.arange(96)
+
+    def __init__(self, start, stop, owner=False):
+        super().__init__()
+        self.x, self.y = _arrays(96, 5)
+        self.start, self.stop, self.owner = start, stop, owner
+
+    def __len__(self):
+        return (self.stop - self.start) // 8
+
+    def __getitem__(self, i):
+        rows = _OnePermutation.order[self.start + 8 * i : self.start + 8 * i + 8]
+        return self.x[rows], self.y[rows]
+
+    def on_epoch_end(self):
+        if self.owner:
+            _OnePermutation.order = np.random.default_rng().permutation(96)
+
+
+def test_py_datasets_over_one_permutation_training_reshuffles_are_refused():
+    """Found by a retry: accepted, and a test accuracy of 1.0 on random labels (the passes
+    that compare the splits never ended an epoch, as Keras does between them)."""
+    splits = (_OnePermutation(32, 96, owner=True), _OnePermutation(0, 16), _OnePermutation(16, 32))
+    with pytest.raises(DataError, match="yields other samples"):
+        StreamData(*splits, fingerprint="perm")
+
+
+def test_labels_of_another_count_than_the_validation_or_test_stream_are_refused():
+    """Found by a retry: labels['test'] 100 short were taken, and the report said 100 test
+    samples where the confusion matrix counted 200."""
+    ids = lambda n, seed: _arrays(n, seed)[1]  # noqa: E731
+    labels = {"train": ids(96, 0), "val": ids(32, 1), "test": ids(30, 2)}
+    with pytest.raises(DataError, match=r"labels\['test'\] holds 30 class ids, and the test"):
+        StreamData(_split(96, 0), _split(32, 1), _split(40, 2), fingerprint="n", labels=labels)
+    labels["test"] = ids(40, 2)
+    assert StreamData(_split(96, 0), _split(32, 1), _split(40, 2), fingerprint="n", labels=labels)

@@ -263,15 +263,80 @@ def _momentum_if_sgd(hp: kt.HyperParameters) -> keras.Model:
     return model
 
 
+def _momentum_if_sgd_and_nested(hp: kt.HyperParameters) -> keras.Model:
+    """`momentum` only for `sgd` and `nest`: two values away from the defaults."""
+    model = build(hp)
+    if hp.Choice("optimizer", ["adam", "sgd"]) == "sgd":
+        with hp.conditional_scope("optimizer", ["sgd"]):
+            if hp.Boolean("nest", default=False):
+                with hp.conditional_scope("nest", [True]):
+                    hp.Float("momentum", 0.0, 0.9, step=0.3)
+    return model
+
+
+def _rate_at_the_smallest_count(hp: kt.HyperParameters) -> keras.Model:
+    """`rate` only at the smallest value of an `Int` whose default is another."""
+    model = build(hp)
+    if hp.Int("layers", 0, 3, default=2) == 0:
+        with hp.conditional_scope("layers", [0]):
+            hp.Float("rate", 1e-3, 1e-1, sampling="log")
+    return model
+
+
+def _inside_sgd(hp, declare):
+    hp.Choice("optimizer", ["adam", "sgd"])
+    with hp.conditional_scope("optimizer", ["sgd"]):
+        declare(hp)
+
+
+def _inside_sgd_and_nested(hp, declare):
+    hp.Choice("optimizer", ["adam", "sgd"])
+    with hp.conditional_scope("optimizer", ["sgd"]):
+        hp.Boolean("nest", default=False)
+        with hp.conditional_scope("nest", [True]):
+            declare(hp)
+
+
+def _inside_layers(values, low=1, high=2, default=1):
+    def inside(hp, declare):
+        hp.Int("layers", low, high, default=default)
+        with hp.conditional_scope("layers", values):
+            declare(hp)
+
+    return inside
+
+
 @pytest.mark.parametrize(
-    "hypermodel, name, override",
+    "hypermodel, name, override, inside",
     [
-        (_momentum_if_sgd, "momentum", lambda hp: hp.Float("momentum", 0.5, 0.9, step=0.4)),
-        (_conditional, "units_1", lambda hp: hp.Int("units_1", 4, 8, step=4)),
+        (
+            _momentum_if_sgd,
+            "momentum",
+            lambda hp: hp.Float("momentum", 0.5, 0.9, step=0.4),
+            _inside_sgd,
+        ),
+        (
+            _conditional,
+            "units_1",
+            lambda hp: hp.Int("units_1", 4, 8, step=4),
+            _inside_layers([2]),
+        ),
+        (  # found by a retry: two values away from the defaults
+            _momentum_if_sgd_and_nested,
+            "momentum",
+            lambda hp: hp.Float("momentum", 0.3, 0.9, step=0.3),
+            _inside_sgd_and_nested,
+        ),
+        (  # found by a retry: an Int's smallest value, not its default
+            _rate_at_the_smallest_count,
+            "rate",
+            lambda hp: hp.Float("rate", 1e-2, 1e-1, sampling="log"),
+            _inside_layers([0], low=0, high=3, default=2),
+        ),
     ],
 )
 def test_an_override_outside_a_scope_the_defaults_do_not_reach_is_refused_before_training(
-    tmp_path, caplog, hypermodel, name, override
+    tmp_path, caplog, hypermodel, name, override, inside
 ):
     """Found by a probe: `momentum` under `optimizer == "sgd"` (the default is adam), or the
     units of a layer the default count does not build, overridden outside its scope, was only
@@ -284,17 +349,11 @@ def test_an_override_outside_a_scope_the_defaults_do_not_reach_is_refused_before
         CoarseToFine(hypermodel, _data(), hyperparameters=hp, **options).check_model()
     assert not list(tmp_path.glob("outside/coarse/trial_*"))
     # Inside the scope, the override applies: no warning that it may be misspelt.
-    inside = kt.HyperParameters()
-    parent, values = ("optimizer", ["sgd"]) if name == "momentum" else ("layers", [2])
-    if parent == "optimizer":
-        inside.Choice("optimizer", ["adam", "sgd"])
-    else:
-        inside.Int("layers", 1, 2)
-    with inside.conditional_scope(parent, values):
-        override(inside)
+    within = kt.HyperParameters()
+    inside(within, override)
     caplog.set_level(logging.WARNING, logger="tunekit")
     options["project_name"] = "inside"
-    CoarseToFine(hypermodel, _data(), hyperparameters=inside, **options).check_model()
+    CoarseToFine(hypermodel, _data(), hyperparameters=within, **options).check_model()
     assert "does not ask for" not in caplog.text
 
 

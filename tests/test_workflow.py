@@ -399,9 +399,9 @@ def test_the_coarse_searches_of_nearby_seeds_are_not_copies_one_trial_apart():
     ("change", "named"),
     [
         ({"coarse_trials": 5}, r"coarse_trials: 4 -> 5"),
-        # Before: "max_consecutive_failed_trials: 5 -> None", a setting recorded only off
-        # its default.
-        ({"max_consecutive_failed_trials": 5}, r"\(max_consecutive_failed_trials: 3 -> 5\)"),
+        # Before: "max_model_size: 50000 -> None", a setting recorded only off its default
+        # (max_consecutive_failed_trials was this case: a rerun may now change it).
+        ({"max_model_size": 50_000}, r"\(max_model_size: None -> 50000\)"),
     ],
 )
 def test_refuses_other_configuration_naming_the_key(finished, data, change, named):
@@ -415,7 +415,7 @@ def test_refuses_other_configuration_naming_the_key(finished, data, change, name
     )
     with pytest.raises(RunConfigError, match=named) as info:
         other.coarse()
-    assert "None" not in str(info.value)
+    assert "-> None" not in str(info.value)
 
 
 def test_second_process_on_same_run_is_refused_until_the_first_dies(tmp_path, data):

@@ -3,15 +3,16 @@
 Refused (or warned of) when a `Dataset` or a `StreamData` is made, before any
 training:
 
-- **Arrays** (`check_array_overlap`, from `Dataset`, a warning): every sample's row
-  (`x` and `y` bytes, each array of a dict) is hashed (`row_hashes`: one
-  vectorised pass, about 0.1 s for MNIST's 70 000 rows); a split holding the
-  same rows as another (the same array passed twice, or a copy), or a
-  validation or test split of distinct rows all found in a training split of
-  distinct rows (`x_test=x_train[:50]`), is a `DataError`; at least 10% of
-  such rows found in training is a `UserWarning`. Rows repeated within the
-  training split (a few discrete features: 3 binary features take 8 values)
-  are left alone: there, equal rows across splits are expected.
+- **Arrays** (`check_array_overlap`, from `Dataset`, a `UserWarning`): every
+  sample's row (`x` and `y` bytes, each array of a dict) is hashed (`row_hashes`:
+  one vectorised pass, about 0.1 s for MNIST's 70 000 rows). Warned of: one `x`
+  array passed as two splits, and a validation split with rows of the training
+  split, or a test split with rows of the training and validation splits (the
+  final model trains on both), at least 10% more of them than equal rows occur
+  by nature: none where a feature is continuous (equal rows are then copies, as
+  in a file of repeated rows), else as often as training rows repeat within
+  training (3 binary features take 8 values: equal rows across splits are
+  expected).
 - **Streams** (`check_stream_splits`, from `StreamData`): the same stream
   object passed as two splits is refused; the validation and test streams are
   read twice each, and a split whose samples (an order-free sum of the row
@@ -45,8 +46,6 @@ __all__ = ["check_array_overlap", "check_stream_splits", "row_hashes"]
 _SPLIT_NAMES = {"train": "training", "val": "validation", "test": "test"}
 # Share of a validation or test split's rows found in training from which it is warned of.
 WARN_SHARE = 0.1
-# Share of repeated rows within training above which equal rows across splits are expected.
-_REPEATED = 0.01
 
 
 def _salt(n: int) -> np.ndarray:
@@ -103,38 +102,61 @@ def row_hashes(*parts: Any) -> np.ndarray:
 def check_array_overlap(xs: dict[str, Any], ys: dict[str, Any], given: dict[str, Any]) -> None:
     """Warns (`UserWarning`) of a `Dataset`'s splits (`xs`, `ys` keyed `"train"`, `"val"`,
     `"test"`; `given`: the `x` arrays as passed, before any conversion) that share samples:
-    one `x` array passed as two splits, two splits of the same rows, a split of distinct
-    rows all (or at least `WARN_SHARE` of them) found in an earlier one (see the module
-    docstring). A warning, not an error, as tests and examples share rows on purpose.
+    one `x` array passed as two splits, or a validation (test) split of which at least
+    `WARN_SHARE` more of the rows are found in training (training and validation, which the
+    final model trains on) than equal rows occur by nature (`_natural_share`). A warning,
+    not an error, as tests and examples share rows on purpose.
     """
     hashes = {split: row_hashes(xs[split], ys[split]) for split in _SPLIT_NAMES}
-    for first, second in (("train", "val"), ("train", "test"), ("val", "test")):
-        a, b = hashes[first], hashes[second]
-        one, other = _SPLIT_NAMES[first], _SPLIT_NAMES[second]
-        said = None
-        if len(a) and given[first] is given[second]:
-            said = f"x_{first} and x_{second} are the same array"
-        elif not len(b) or not len(a) or 1 - len(np.unique(a)) / len(a) > _REPEATED:
-            continue  # rows repeated within a split: equal rows across splits are expected
-        elif len(np.unique(b)) < len(b):
-            continue
-        found = int(np.isin(b, a).sum())
-        if said is None and len(a) == len(b) == found:
-            said = f"the {one} and {other} splits hold the same {len(a)} samples (x and y)"
-        elif said is None and found >= WARN_SHARE * len(b) and found:
+    train = hashes["train"]
+    natural = _natural_share(xs["train"], train)
+    for split, earlier in (("val", ("train",)), ("test", ("train", "val"))):
+        rows, name = hashes[split], _SPLIT_NAMES[split]
+        seen = np.concatenate([hashes[e] for e in earlier])
+        said = next(
+            (
+                f"x_{e} and x_{split} are the same array"
+                for e in earlier
+                if len(rows) and given[e] is given[split]
+            ),
+            None,
+        )
+        found = int(np.isin(rows, seen).sum()) if len(rows) and len(seen) else 0
+        share = found / len(rows) if len(rows) else 0.0
+        where = " and ".join(_SPLIT_NAMES[e] for e in earlier)
+        if said is None and found and share >= WARN_SHARE and share >= natural + WARN_SHARE:
             said = (
-                f"{found} of the {len(b)} samples of the {other} split ({found / len(b):.0%}) "
-                f"are also in the {one} split (equal x and y)"
+                f"{found} of the {len(rows)} samples of the {name} split ({share:.0%}) are "
+                f"also in the {where} data (equal x and y)"
             )
         if said:
             warnings.warn(  # the caller's data to change: Python's warning, shown in any script
-                f"{said[0].upper()}{said[1:]}: the {other} score is leaked (it measures "
-                f"memory of the {one} data, not how the model does on new data). Pass samples "
-                f"kept apart from the {one} split (Dataset.from_arrays(x, y) splits them for "
-                "you; pandas' drop_duplicates removes repeated rows before splitting).",
+                f"{said[0].upper()}{said[1:]}: the {name} score is leaked (it measures "
+                f"memory of the {where} data, not how the model does on new data). Pass "
+                "samples kept apart (Dataset.from_arrays(x, y) splits them for you; pandas' "
+                "drop_duplicates removes repeated rows before splitting).",
                 UserWarning,
                 stacklevel=4,
             )
+
+
+def _natural_share(x: Any, hashes: np.ndarray) -> float:
+    """The share of a new sample's chance to equal a training row by nature: 0 when some
+    feature is continuous (more distinct values than half the rows, in up to 2,000 of
+    them: equal rows are then copies), else the share of training rows with an equal row
+    elsewhere in training (a few discrete features take few values)."""
+    import pandas as pd  # noqa: PLC0415 - pandas is slow to import
+
+    if len(hashes) < 2:
+        return 0.0
+    sample = min(len(hashes), 2000)
+    for leaf in _leaves(x):
+        values = np.asarray(leaf)[:sample].reshape(sample, -1)
+        if values.dtype.kind in "iufb" and sample >= 20:
+            if (pd.DataFrame(values).nunique() > sample / 2).any():
+                return 0.0
+    _, inverse, counts = np.unique(hashes, return_inverse=True, return_counts=True)
+    return float((counts[inverse] > 1).mean())
 
 
 def _pass(source: Any, split: str) -> tuple[int, int, int]:
@@ -153,11 +175,18 @@ def _pass(source: Any, split: str) -> tuple[int, int, int]:
     return count, total, labels
 
 
-def check_stream_splits(splits: dict[str, Any], read: bool = True) -> None:
+def check_stream_splits(splits: dict[str, Any], read: bool = True) -> dict[str, int]:
     """Refuses streams (`splits` keyed `"train"`, `"val"`, `"test"`) that share samples:
     one object passed as two splits, a validation or test stream whose samples differ
     between two passes, or validation and test streams of the same samples. `read=False`
     (splits tunekit made itself from file lists: an image folder's) skips the passes.
+    Between the two passes every PyDataset's `on_epoch_end` is called, as Keras calls it
+    after each epoch (three PyDatasets over one permutation that training reshuffles
+    there draw other samples into each split).
+
+    Returns:
+        The samples of the validation and test passes (`{"val": n, "test": n}`; `{}`
+        when not read).
 
     Raises:
         DataError: Naming the split(s), why the scores would be leaked, and the fix.
@@ -179,14 +208,18 @@ def check_stream_splits(splits: dict[str, Any], read: bool = True) -> None:
                     "shuffled once (shuffle(n, seed=1, reshuffle_each_iteration=False))."
                 )
     if not read:
-        return
+        return {}
     seen = {}
     for split in ("val", "test"):
         name = _SPLIT_NAMES[split]
-        passes = [_pass(splits[split], name) for _ in range(2)]
-        if passes[0] != passes[1]:
-            raise DataError(_changing(name, *passes))
-        seen[split] = passes[0]
+        before = _pass(splits[split], name)
+        for each in splits.values():  # as Keras ends an epoch: a PyDataset may reshuffle
+            if hasattr(each, "on_epoch_end"):
+                each.on_epoch_end()
+        after = _pass(splits[split], name)
+        if before != after:
+            raise DataError(_changing(name, before, after))
+        seen[split] = before
     if seen["val"][0] and seen["val"] == seen["test"]:
         raise DataError(
             f"StreamData: the validation and test streams hold the same {seen['val'][0]} "
@@ -194,6 +227,7 @@ def check_stream_splits(splits: dict[str, Any], read: bool = True) -> None:
             "data, and its test score be too good. Pass a test stream of samples kept apart "
             "from training and validation."
         )
+    return {split: seen[split][0] for split in seen}
 
 
 def _changing(name: str, first: tuple[int, int, int], second: tuple[int, int, int]) -> str:

@@ -265,7 +265,14 @@ class StreamData:
         tunekit's own, by file: not read."""
         own = (self.definition or {}).get("factory") == "tunekit.image_streams:image_folder_data"
         splits = {"train": self.train, "val": self.validation, "test": self.test}
-        check_stream_splits(splits, read=not own)
+        for split, count in check_stream_splits(splits, read=not own).items():
+            given = len(self.labels[split]) if self.labels else count
+            if given != count:  # the report would count the labels' samples
+                raise DataError(
+                    f"StreamData: labels['{split}'] holds {given} class ids, and the "
+                    f"{_SPLIT_NAMES[split]} stream {count} samples: pass the labels of the "
+                    "stream's own samples (in any order)."
+                )
 
     @classmethod
     def from_image_folder(cls, stream: Any, *, check_files: bool = True) -> StreamData:

@@ -157,6 +157,11 @@ def _given_weights(
     return {i: weights.get(i, 1.0) for i in range(size)}
 
 
+def _whole_numbers(names: list[str]) -> bool:
+    """Whether every class name is a whole number as Python writes it ("3", "-1")."""
+    return all(re.fullmatch(r"-?(0|[1-9][0-9]*)", n) for n in names)
+
+
 def _renumbered(names: list[str]) -> bool:
     """Whether the class names are whole-number labels other than the ids `0..K-1`."""
     try:
@@ -173,8 +178,8 @@ def _class_id(key: Any, names: list[str], by_value: bool, size: int) -> int | No
     if isinstance(key, (str, np.str_)):
         if str(key) in names:
             return names.index(str(key))
-        if not re.fullmatch(r"-?[0-9]+", str(key)):
-            return None
+        if not re.fullmatch(r"-?[0-9]+", str(key)) or not _whole_numbers(names):
+            return None  # "1" beside text classes ("01", "02") names none of them
         key = int(str(key))  # an id or a label, as JSON writes int keys
     if isinstance(key, numbers.Real) and not isinstance(key, numbers.Integral):
         if not float(key).is_integer():

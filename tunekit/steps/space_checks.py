@@ -98,37 +98,53 @@ def _reached(
     defaults do not meet (`momentum` under `optimizer == "sgd"`, `units_2` of a
     loop the default count stops short of). An override of it outside that
     condition made KerasTuner keep two entries, and the search failed at the
-    first trial that reached it, after training others. One build (no
-    training) per other value of each `Choice` and `Boolean` the defaults'
-    build declared, and with each `Int` at its largest, at most `_MAX_BUILDS`;
-    a build that raises is skipped (the search says why, if a trial meets it).
+    first trial that reached it, after training others. Builds (no training)
+    with another value of one `Choice` or `Boolean`, or an `Int` at its
+    smallest or largest; then, from each such build, the same for the entries
+    it asked for that the defaults' did not (a scope within a scope), at most
+    `_MAX_BUILDS` in all. A build that raises is skipped (the search says why,
+    if a trial meets it).
     """
-    tries: list[tuple[str, Any]] = []
-    for hp in default.space:
-        now = default.values.get(hp.name)
-        if isinstance(hp, kt.engine.hyperparameters.Boolean):
-            tries.append((hp.name, not now))
-        elif isinstance(hp, kt.engine.hyperparameters.Choice):
-            tries += [(hp.name, value) for value in hp.values if value != now]
-        elif isinstance(hp, kt.engine.hyperparameters.Int) and hp.max_value != now:
-            tries.append((hp.name, hp.max_value))
+    queue: list[tuple[dict[str, Any], list[Any], Any]] = [({}, [], hp) for hp in default.space]
     found: set[str] = set()
-    for name, value in tries[:_MAX_BUILDS]:
-        other = DeclaringHyperParameters.from_config(default.get_config())
-        for hp in other.space:  # entries inactive with the defaults hold no value
-            other.values.setdefault(hp.name, hp.default)
-        other.values[name] = value
-        try:
-            hypermodel.build(other)
-        except Exception:  # noqa: BLE001, S112 - a combination the build refuses: not this check's
-            continue
-        finally:
-            keras.backend.clear_session()
-        _refuse_twice(other)
-        found |= names & other.declared
-        if found == names:
-            break
+    builds = 0
+    while queue and builds < _MAX_BUILDS and found != names:
+        base, more, hp = queue.pop(0)
+        for value in _others(hp, base.get(hp.name, default.values.get(hp.name))):
+            if builds >= _MAX_BUILDS:
+                break
+            builds += 1
+            other = DeclaringHyperParameters.from_config(default.get_config())  # a new one:
+            # KerasTuner's from_config deserialises the conditions in the dict it is given
+            held = {one.name for one in other.space}
+            other.merge([one for one in more if one.name not in held])  # the build's new ones
+            for one in other.space:  # entries inactive there hold no value
+                other.values.setdefault(one.name, one.default)
+            tried = {**base, hp.name: value}
+            other.values.update(tried)
+            try:
+                hypermodel.build(other)
+            except Exception:  # noqa: BLE001, S112 - a combination the build refuses: not this check's
+                continue
+            finally:
+                keras.backend.clear_session()
+            _refuse_twice(other)
+            found |= names & other.declared
+            asked = other.declared - default.declared - set(tried)  # not by the defaults'
+            deeper = [new for new in other.space if new.name in asked]
+            queue += [(tried, deeper, new) for new in deeper]
     return found
+
+
+def _others(hp: Any, now: Any) -> list[Any]:
+    """The values of `hp` other than `now` a build is tried with (`_reached`)."""
+    if isinstance(hp, kt.engine.hyperparameters.Boolean):
+        return [not now]
+    if isinstance(hp, kt.engine.hyperparameters.Choice):
+        return [value for value in hp.values if value != now]
+    if isinstance(hp, kt.engine.hyperparameters.Int):
+        return [value for value in (hp.min_value, hp.max_value) if value != now]
+    return []
 
 
 def _refuse_twice(declared: kt.HyperParameters) -> None:

@@ -128,7 +128,9 @@ def _check_names_declared_once(space: kt.HyperParameters) -> None:
             "scopes: KerasTuner keeps an entry per declaration but one value per name, so "
             f"trials fail with KeyError: {name!r} (plain KerasTuner's too). Give each "
             f"declaration its own name (hp.{kind}(f'{name}_{{i}}', ...) in a loop), or "
-            "declare it once, outside the scopes."
+            "declare it once, outside the scopes. If one of them is an entry of your "
+            "hyperparameters=, declare it there inside the same hp.conditional_scope as the "
+            "hypermodel does."
         )
 
 

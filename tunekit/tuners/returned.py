@@ -33,7 +33,7 @@ from tunekit.fitting import SearchInputError
 __all__ = ["check_returned"]
 
 # How far a returned number may lie from Keras's value (absolute, plus relative to it).
-_SLACK = (0.02, 0.1)
+_SLACK = (0.05, 0.25)
 
 
 def _returned(results: Any, objective_name: str) -> dict[str, float]:
