@@ -248,3 +248,43 @@ def test_labels_of_another_count_than_the_validation_or_test_stream_are_refused(
         StreamData(_split(96, 0), _split(32, 1), _split(40, 2), fingerprint="n", labels=labels)
     labels["test"] = ids(40, 2)
     assert StreamData(_split(96, 0), _split(32, 1), _split(40, 2), fingerprint="n", labels=labels)
+
+
+def _counting_generator(x: np.ndarray, y: np.ndarray, read: list[int]) -> tf.data.Dataset:
+    """A stream of unknown length over `(x, y)` in batches of 10, counting the batches read."""
+
+    def batches():
+        for i in range(0, len(x), 10):
+            read.append(i)
+            yield x[i : i + 10], y[i : i + 10]
+
+    spec = (tf.TensorSpec((None, 4), tf.float32), tf.TensorSpec((None,), tf.int64))
+    return tf.data.Dataset.from_generator(batches, output_signature=spec)
+
+
+def test_a_stream_of_unknown_length_is_read_twice_not_three_times():
+    # Counting it read it whole once: that pass is the leak check's first.
+    read: dict[str, list[int]] = {"val": [], "test": []}
+    splits = {}
+    for seed, split in enumerate(("train", "val", "test")):
+        x, y = _arrays(40, seed)
+        splits[split] = _counting_generator(x, y.astype("int64"), read.setdefault(split, []))
+    data = StreamData(splits["train"], splits["val"], splits["test"], fingerprint="gen")
+    assert data.summary().count("4 batches") == 3
+    for split in ("val", "test"):  # 4 batches a pass; a first batch may be peeked at
+        assert 2 * 4 <= len(read[split]) < 3 * 4, (split, len(read[split]))
+
+
+def test_a_stream_of_unknown_length_drawing_other_samples_is_still_refused():
+    x, y = _arrays(200, 3)
+    rng = np.random.default_rng(0)
+
+    def batches():
+        picked = rng.choice(200, 40, replace=False)  # other samples on every pass
+        for i in range(0, 40, 10):
+            yield x[picked[i : i + 10]], y[picked[i : i + 10]].astype("int64")
+
+    spec = (tf.TensorSpec((None, 4), tf.float32), tf.TensorSpec((None,), tf.int64))
+    moving = tf.data.Dataset.from_generator(batches, output_signature=spec)
+    with pytest.raises(DataError, match=f"the validation stream {OTHER}"):
+        StreamData(_split(64, 0), moving, _split(24, 2), fingerprint="moving-gen")

@@ -18,7 +18,8 @@ training:
   read twice each, and a split whose samples (an order-free sum of the row
   hashes, so a split that only reorders itself each pass, as
   `keras.utils.image_dataset_from_directory`'s do, is fine) differ between
-  the passes is refused. That is the idiom `full = ds.shuffle(n)` (whose
+  the passes is refused (a split of unknown length, read whole once to count it,
+  is read once more). That is the idiom `full = ds.shuffle(n)` (whose
   `reshuffle_each_iteration` defaults to `True`), `test = full.take(k)`,
   `train = full.skip(k)`: each pass draws other samples into each split, which
   overlap training; on random labels the test accuracy reached 1.0, exit 0.
@@ -41,7 +42,7 @@ import numpy as np
 
 from tunekit.errors import DataError
 
-__all__ = ["check_array_overlap", "check_stream_splits", "row_hashes"]
+__all__ = ["PassSum", "check_array_overlap", "check_stream_splits", "row_hashes"]
 
 _SPLIT_NAMES = {"train": "training", "val": "validation", "test": "test"}
 # Share of a validation or test split's rows found in training from which it is warned of.
@@ -159,30 +160,53 @@ def _natural_share(x: Any, hashes: np.ndarray) -> float:
     return float((counts[inverse] > 1).mean())
 
 
+class PassSum:
+    """`(samples, sum of the samples' hashes, sum of their labels' hashes)` of one pass over
+    a stream, fed batch by batch (`add`; sums modulo 2**64: the same for any order of the
+    samples). A batch that is not `(x, y, ...)` ends the sum (refused by the first-batch
+    checks)."""
+
+    def __init__(self) -> None:
+        self.count, self.total, self.labels, self.ended = 0, 0, 0, False
+
+    def add(self, batch: Any) -> None:
+        """Adds one batch's samples (nothing once a batch was not `(x, y, ...)`)."""
+        if self.ended or not isinstance(batch, (tuple, list)) or len(batch) < 2:
+            self.ended = True
+            return
+        rows = row_hashes(*batch)
+        self.count += len(rows)
+        self.total = (self.total + int(rows.sum(dtype=np.uint64))) % 2**64
+        self.labels = (self.labels + int(row_hashes(batch[1]).sum(dtype=np.uint64))) % 2**64
+
+    def result(self) -> tuple[int, int, int]:
+        """`(samples, hash sum, label hash sum)` of the batches added."""
+        return self.count, self.total, self.labels
+
+
 def _pass(source: Any, split: str) -> tuple[int, int, int]:
-    """`(samples, sum of the samples' hashes, sum of their labels' hashes)` of one pass
-    over a stream (sums modulo 2**64: the same for any order of the samples)."""
+    """`PassSum.result()` of one whole pass over a stream."""
     from tunekit.data._stream_lengths import batches_of
 
-    count, total, labels = 0, 0, 0
+    summed = PassSum()
     for batch in batches_of(source, split):
-        if not isinstance(batch, (tuple, list)) or len(batch) < 2:
-            break  # refused by the first-batch checks
-        rows = row_hashes(*batch)
-        count += len(rows)
-        total = (total + int(rows.sum(dtype=np.uint64))) % 2**64
-        labels = (labels + int(row_hashes(batch[1]).sum(dtype=np.uint64))) % 2**64
-    return count, total, labels
+        summed.add(batch)
+        if summed.ended:
+            break
+    return summed.result()
 
 
-def check_stream_splits(splits: dict[str, Any], read: bool = True) -> dict[str, int]:
+def check_stream_splits(
+    splits: dict[str, Any], read: bool = True, passes: Mapping[str, PassSum] | None = None
+) -> dict[str, int]:
     """Refuses streams (`splits` keyed `"train"`, `"val"`, `"test"`) that share samples:
     one object passed as two splits, a validation or test stream whose samples differ
     between two passes, or validation and test streams of the same samples. `read=False`
     (splits tunekit made itself from file lists: an image folder's) skips the passes.
     Between the two passes every PyDataset's `on_epoch_end` is called, as Keras calls it
     after each epoch (three PyDatasets over one permutation that training reshuffles
-    there draw other samples into each split).
+    there draw other samples into each split). `passes` (by split) are first passes already
+    read (a split of unknown length is read whole once to count it): only the second is read.
 
     Returns:
         The samples of the validation and test passes (`{"val": n, "test": n}`; `{}`
@@ -212,7 +236,8 @@ def check_stream_splits(splits: dict[str, Any], read: bool = True) -> dict[str, 
     seen = {}
     for split in ("val", "test"):
         name = _SPLIT_NAMES[split]
-        before = _pass(splits[split], name)
+        given = (passes or {}).get(split)
+        before = given.result() if given is not None else _pass(splits[split], name)
         for each in splits.values():  # as Keras ends an epoch: a PyDataset may reshuffle
             if hasattr(each, "on_epoch_end"):
                 each.on_epoch_end()

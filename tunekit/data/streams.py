@@ -38,7 +38,7 @@ from typing import Any
 import numpy as np
 
 from tunekit.data._checks import CLASSIFICATION, REGRESSION, TASKS, UNSCALED, check_stream_labels
-from tunekit.data._leaks import check_stream_splits
+from tunekit.data._leaks import PassSum, check_stream_splits
 from tunekit.data._stream_batches import (
     ChainedPyDataset,
     chain_py_datasets,
@@ -182,11 +182,14 @@ class StreamData:
         # Splits of unknown or stated length: read whole once (counted, checked to replay, end
         # and hold the length stated: Keras silently cuts a longer one).
         read: dict[str, list[Any]] = {s: [] for s in _SPLIT_NAMES}  # their y, checked below
+        # The validation and test passes serve as the first of the leak check's two.
+        self._passes = {s: PassSum() for s in ("val", "test")}
         counted = {
-            s: read_whole(v, _SPLIT_NAMES[s], _keep_labels(read[s]))
+            s: read_whole(v, _SPLIT_NAMES[s], _keep_labels(read[s], self._passes.get(s)))
             for s, v in zip(_SPLIT_NAMES, splits)
         }
         read = {s: ys for s, ys in read.items() if counted[s] is not None}
+        self._passes = {s: p for s, p in self._passes.items() if counted[s] is not None}
         self.train, self.validation, self.test = train, validation, test
         self._counted = {s: n for s, n in counted.items() if n is not None}
         # Keras weighs the test metrics by them; tunekit's intervals count samples once.
@@ -265,7 +268,7 @@ class StreamData:
         tunekit's own, by file: not read."""
         own = (self.definition or {}).get("factory") == "tunekit.image_streams:image_folder_data"
         splits = {"train": self.train, "val": self.validation, "test": self.test}
-        for split, count in check_stream_splits(splits, read=not own).items():
+        for split, count in check_stream_splits(splits, not own, self._passes).items():
             given = len(self.labels[split]) if self.labels else count
             if given != count:  # the report would count the labels' samples
                 raise DataError(
@@ -415,9 +418,16 @@ class StreamData:
         return f"<StreamData {self.summary()}>"
 
 
-def _keep_labels(into: list[Any]) -> Callable[[Any], None]:
-    """A `read_whole` callback appending each batch's `y` to `into`."""
-    return lambda batch: into.append(batch[1])
+def _keep_labels(into: list[Any], summed: PassSum | None = None) -> Callable[[Any], None]:
+    """A `read_whole` callback appending each batch's `y` to `into` (and adding the batch to
+    `summed`, if given)."""
+
+    def keep(batch: Any) -> None:
+        into.append(batch[1])
+        if summed is not None:
+            summed.add(batch)
+
+    return keep
 
 
 def _refuse_text_labels(arrays: list[Any]) -> None:
