@@ -286,7 +286,11 @@ def fit_hp_run(tmp_path_factory, digits28):
 
 
 def three_splits(stream):
-    """`stream` as the training split, its first batch as validation, the rest as test:
-    three objects, validation and test of other samples (`StreamData` refuses one object
-    passed as two splits, and validation and test streams of the same samples)."""
-    return stream, stream.take(1), stream.skip(1)
+    """`stream` (at least 3 batches) cut into three splits of separate samples: its second
+    batch as validation, its third as test, the others (the first first) as training
+    (`StreamData` refuses splits that share samples: `tunekit.data._leaks`)."""
+    return (
+        stream.take(1).concatenate(stream.skip(3)),
+        stream.skip(1).take(1),
+        stream.skip(2).take(1),
+    )

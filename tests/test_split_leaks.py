@@ -8,6 +8,7 @@ exit 0. The same stream or array passed as two splits was accepted too.
 
 from __future__ import annotations
 
+import re
 import warnings
 
 import keras
@@ -288,3 +289,44 @@ def test_a_stream_of_unknown_length_drawing_other_samples_is_still_refused():
     moving = tf.data.Dataset.from_generator(batches, output_signature=spec)
     with pytest.raises(DataError, match=f"the validation stream {OTHER}"):
         StreamData(_split(64, 0), moving, _split(24, 2), fingerprint="moving-gen")
+
+
+def test_a_training_stream_holding_validation_or_test_samples_is_refused():
+    """`test = ds.take(k); train = ds.shuffle(n).skip(k)`: the shuffle before `skip` moves
+    test samples into training, while the test stream is the same on every pass. Before,
+    accepted: the test score measured memory of the training data."""
+    x, y = _arrays(120, 4)
+    ds = tf.data.Dataset.from_tensor_slices((x, y))
+    val, test = ds.take(20).batch(8), ds.skip(20).take(20).batch(8)
+    train = ds.shuffle(120, seed=1).skip(40).batch(8)  # reshuffled: holds val and test samples
+    with pytest.raises(DataError) as caught:
+        StreamData(train, val, test, fingerprint="trained-on")
+    message = str(caught.value)
+    assert re.search(
+        r"(\d+) of the 20 samples of the validation stream \(\d+%\) are also in "
+        r"the training stream",
+        message,
+    ), message
+    assert "shuffle once before take/skip" in message.lower() and "leaked" in message
+    # Only the test split trained on (a fixed validation split apart): named the test stream.
+    val_apart = tf.data.Dataset.from_tensor_slices(_arrays(20, 5)).batch(8)
+    train_with_test = ds.skip(20).batch(8)  # samples 20..119: the test samples among them
+    with pytest.raises(
+        DataError,
+        match=r"20 of the 20 samples of the test stream \(100%\) are "
+        r"also in the training and validation streams",
+    ):
+        StreamData(train_with_test, val_apart, test, fingerprint="test-trained-on")
+    # Split first, the training split shuffled alone: accepted.
+    apart = ds.skip(40).shuffle(80, seed=1).batch(8)
+    assert StreamData(apart, val, test, fingerprint="apart").kind == "tf.data"
+
+
+def test_samples_repeating_by_nature_in_a_training_stream_are_not_a_leak():
+    # 3 binary features take 8 values: every split shares rows with training by nature.
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 2, (300, 3)).astype("float32")
+    y = (x.sum(axis=1) > 1).astype("int64")
+    parts = [(x[:200], y[:200]), (x[200:250], y[200:250]), (x[250:], y[250:])]
+    splits = [tf.data.Dataset.from_tensor_slices(p).batch(16) for p in parts]
+    assert StreamData(*splits, fingerprint="binary").kind == "tf.data"

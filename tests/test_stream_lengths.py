@@ -34,18 +34,20 @@ _Y = (np.arange(256) % 3).astype("int64")
 _SPEC = (tf.TensorSpec((None, 8), tf.float32), tf.TensorSpec((None,), tf.int64))
 
 
-def _finite() -> tf.data.Dataset:
-    return tf.data.Dataset.from_tensor_slices((_X, _Y)).batch(16)
+def _finite(shift: float = 0.0) -> tf.data.Dataset:
+    """16 batches of 16; `shift` added to `x` (other samples: splits must not share them)."""
+    return tf.data.Dataset.from_tensor_slices((_X + shift, _Y)).batch(16)
 
 
-def _generated(real: int | None, stated: int) -> tf.data.Dataset:
-    """A `from_generator` split of `real` batches of 16 (`None`: endless) stating `stated`."""
+def _generated(real: int | None, stated: int, shift: float = 0.0) -> tf.data.Dataset:
+    """A `from_generator` split of `real` batches of 16 (`None`: endless) stating `stated`;
+    `shift` added to `x`."""
 
     def batches() -> Any:
         i = 0
         while real is None or i < real:
             j = i % 16
-            yield _X[j * 16 : (j + 1) * 16], _Y[j * 16 : (j + 1) * 16]
+            yield _X[j * 16 : (j + 1) * 16] + shift, _Y[j * 16 : (j + 1) * 16]
             i += 1
 
     dataset = tf.data.Dataset.from_generator(batches, output_signature=_SPEC)
@@ -92,7 +94,8 @@ def test_the_probe_run_stops_before_any_trial(tmp_path) -> None:
 
 def test_a_right_stated_length_is_read_once_counted_and_not_warned_about(caplog) -> None:
     caplog.set_level(logging.WARNING, logger="tunekit.data")
-    data = StreamData(_finite(), _generated(4, 4), _generated(6, 6), fingerprint="a", num_classes=3)
+    val, test = _generated(4, 4, shift=1.0), _generated(6, 6, shift=2.0)
+    data = StreamData(_finite(), val, test, fingerprint="a", num_classes=3)
     assert "16 batches train / 4 batches validation / 6 batches test" in data.summary()
     assert not [r for r in caplog.records if r.name == "tunekit.data"]
     # Stated after .map and .batch, or where it is stated in samples before .batch: found.
@@ -121,7 +124,8 @@ def test_a_length_that_changes_after_the_check_is_a_data_error_where_tunekit_rea
     """After the fact: a stream holding another number of batches on a later pass (the test
     predictions, the validation labels) is a `DataError` naming the split, not TensorFlow's
     raw error."""
-    data = StreamData(_finite(), _finite(), _finite().take(1), fingerprint="a", num_classes=3)
+    test = _finite(shift=2.0).take(1)
+    data = StreamData(_finite(), _finite(shift=1.0), test, fingerprint="a", num_classes=3)
     model = keras.Sequential([keras.Input((8,)), keras.layers.Dense(3, activation="softmax")])
     with pytest.raises(DataError, match=r"the `test` split states 64 elements .* only 4"):
         predict_stream(model, _generated(4, 64))

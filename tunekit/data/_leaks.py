@@ -25,11 +25,18 @@ training:
   overlap training; on random labels the test accuracy reached 1.0, exit 0.
   Random augmentation in a validation or test stream's `.map` differs per
   pass too: scored on other inputs every epoch. A validation and a test stream
-  of the same samples are refused as well. Cost: two passes of the pipeline
-  over each of the validation and test splits (no model), about two
-  validation epochs' reading; an order-free comparison needs whole passes
-  (a first batch differs in a split that only reorders itself). The training
-  stream is not read: it may differ per pass (augmentation, a reshuffle).
+  of the same samples are refused as well. The training stream is read once
+  (its samples may differ per pass: augmentation, a reshuffle): a validation
+  (test) stream of which at least 10% more of the samples are in it (and in
+  validation) than training samples repeat within training is refused, as
+  `test = ds.take(k); train = ds.shuffle(n).skip(k)` makes (the shuffle before
+  `skip` moves test samples into training). Random augmentation in the
+  training `map` hides such an overlap. Cost: two passes of the pipeline over
+  each of the validation and test splits and one over training (no model),
+  about one epoch's reading; a split of unknown length, read whole once to
+  count it, is not read again for its first pass. An order-free comparison
+  needs whole passes (a first batch differs in a split that only reorders
+  itself).
 """
 
 from __future__ import annotations
@@ -168,6 +175,7 @@ class PassSum:
 
     def __init__(self) -> None:
         self.count, self.total, self.labels, self.ended = 0, 0, 0, False
+        self.samples: list[np.ndarray] = []  # each batch's `(x, y)` row hashes
 
     def add(self, batch: Any) -> None:
         """Adds one batch's samples (nothing once a batch was not `(x, y, ...)`)."""
@@ -175,6 +183,7 @@ class PassSum:
             self.ended = True
             return
         rows = row_hashes(*batch)
+        self.samples.append(row_hashes(batch[0], batch[1]))  # not weights: train may have
         self.count += len(rows)
         self.total = (self.total + int(rows.sum(dtype=np.uint64))) % 2**64
         self.labels = (self.labels + int(row_hashes(batch[1]).sum(dtype=np.uint64))) % 2**64
@@ -183,9 +192,13 @@ class PassSum:
         """`(samples, hash sum, label hash sum)` of the batches added."""
         return self.count, self.total, self.labels
 
+    def rows(self) -> np.ndarray:
+        """The `(x, y)` row hash of every sample added (`row_hashes`), in the order read."""
+        return np.concatenate(self.samples) if self.samples else np.zeros(0, np.uint64)
 
-def _pass(source: Any, split: str) -> tuple[int, int, int]:
-    """`PassSum.result()` of one whole pass over a stream."""
+
+def _pass(source: Any, split: str) -> PassSum:
+    """One whole pass over a stream, summed (`PassSum`)."""
     from tunekit.data._stream_lengths import batches_of
 
     summed = PassSum()
@@ -193,7 +206,7 @@ def _pass(source: Any, split: str) -> tuple[int, int, int]:
         summed.add(batch)
         if summed.ended:
             break
-    return summed.result()
+    return summed
 
 
 def check_stream_splits(
@@ -201,12 +214,13 @@ def check_stream_splits(
 ) -> dict[str, int]:
     """Refuses streams (`splits` keyed `"train"`, `"val"`, `"test"`) that share samples:
     one object passed as two splits, a validation or test stream whose samples differ
-    between two passes, or validation and test streams of the same samples. `read=False`
+    between two passes, validation and test streams of the same samples, or a validation
+    (test) stream whose samples are in the training stream (`_refuse_trained_on`). `read=False`
     (splits tunekit made itself from file lists: an image folder's) skips the passes.
     Between the two passes every PyDataset's `on_epoch_end` is called, as Keras calls it
     after each epoch (three PyDatasets over one permutation that training reshuffles
     there draw other samples into each split). `passes` (by split) are first passes already
-    read (a split of unknown length is read whole once to count it): only the second is read.
+    read (a split of unknown length is read whole once to count it): not read again.
 
     Returns:
         The samples of the validation and test passes (`{"val": n, "test": n}`; `{}`
@@ -237,22 +251,51 @@ def check_stream_splits(
     for split in ("val", "test"):
         name = _SPLIT_NAMES[split]
         given = (passes or {}).get(split)
-        before = given.result() if given is not None else _pass(splits[split], name)
+        first = given if given is not None else _pass(splits[split], name)
         for each in splits.values():  # as Keras ends an epoch: a PyDataset may reshuffle
             if hasattr(each, "on_epoch_end"):
                 each.on_epoch_end()
-        after = _pass(splits[split], name)
+        before, after = first.result(), _pass(splits[split], name).result()
         if before != after:
             raise DataError(_changing(name, before, after))
-        seen[split] = before
-    if seen["val"][0] and seen["val"] == seen["test"]:
+        seen[split] = first
+    if seen["val"].count and seen["val"].result() == seen["test"].result():
         raise DataError(
-            f"StreamData: the validation and test streams hold the same {seen['val'][0]} "
+            f"StreamData: the validation and test streams hold the same {seen['val'].count} "
             "samples: the model chosen on the validation score would be tested on the same "
             "data, and its test score be too good. Pass a test stream of samples kept apart "
             "from training and validation."
         )
-    return {split: seen[split][0] for split in seen}
+    train = (passes or {}).get("train") or _pass(splits["train"], _SPLIT_NAMES["train"])
+    _refuse_trained_on(train.rows(), seen["val"].rows(), seen["test"].rows())
+    return {split: seen[split].count for split in seen}
+
+
+def _refuse_trained_on(train: np.ndarray, val: np.ndarray, test: np.ndarray) -> None:
+    """Refuses a validation (test) stream of which at least `WARN_SHARE` more of the samples
+    (`(x, y)` row hashes) are in the training stream's pass (training and validation: the
+    final model trains on both) than training samples repeat within training by nature."""
+    if len(train) < 2:
+        return
+    _, inverse, counts = np.unique(train, return_inverse=True, return_counts=True)
+    natural = float((counts[inverse] > 1).mean())
+    for split, rows, seen in (("val", val, train), ("test", test, np.concatenate([train, val]))):
+        found = int(np.isin(rows, seen).sum()) if len(rows) else 0
+        share = found / len(rows) if len(rows) else 0.0
+        if found and share >= WARN_SHARE and share >= natural + WARN_SHARE:
+            name = _SPLIT_NAMES[split]
+            where = "training stream" if split == "val" else "training and validation streams"
+            raise DataError(
+                f"StreamData: {found} of the {len(rows)} samples of the {name} stream "
+                f"({share:.0%}) are also in the {where} (equal x and y; {natural:.0%} of "
+                f"training samples repeat within training): the {name} score is leaked (it "
+                "measures memory, not how the model does on new data). The usual cause: the "
+                "training split is taken from a stream shuffled on every pass, e.g. "
+                "test = ds.take(k); train = ds.shuffle(n).skip(k): the shuffle before skip() "
+                "moves test samples into training. Shuffle once before take/skip "
+                "(ds.shuffle(n, seed=1, reshuffle_each_iteration=False)), or split first and "
+                "shuffle the training split only."
+            )
 
 
 def _changing(name: str, first: tuple[int, int, int], second: tuple[int, int, int]) -> str:

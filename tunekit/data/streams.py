@@ -182,8 +182,8 @@ class StreamData:
         # Splits of unknown or stated length: read whole once (counted, checked to replay, end
         # and hold the length stated: Keras silently cuts a longer one).
         read: dict[str, list[Any]] = {s: [] for s in _SPLIT_NAMES}  # their y, checked below
-        # The validation and test passes serve as the first of the leak check's two.
-        self._passes = {s: PassSum() for s in ("val", "test")}
+        # These passes serve the leak check (the first of validation's and test's two).
+        self._passes = {s: PassSum() for s in _SPLIT_NAMES}
         counted = {
             s: read_whole(v, _SPLIT_NAMES[s], _keep_labels(read[s], self._passes.get(s)))
             for s, v in zip(_SPLIT_NAMES, splits)
