@@ -50,8 +50,11 @@ def _build(hp: Any) -> keras.Model:
 
 
 def test_validation_labels_beyond_the_output_are_refused_before_training(tmp_path: Path) -> None:
-    """The brief's stream: labels 0..3 sorted, a 3-unit softmax."""
+    """The brief's stream: labels 0..3 sorted, a 3-unit softmax. (Its training stream's
+    class 3 is now refused first, `test_training_labels_beyond_the_output_are_refused...`;
+    here its ids are taken as not read.)"""
     data = StreamData(_sorted(300, 4, 0), _sorted(100, 4, 1), _sorted(100, 4, 2), fingerprint="s")
+    data.train_classes = {}
     run = CoarseToFine(_build, data, directory=tmp_path, project_name="p", **SMALL)
     with pytest.raises(DataError) as info:
         run.run()
@@ -89,8 +92,11 @@ def test_tensorflows_label_range_error_is_named_with_its_cause_and_fix(
     tmp_path: Path, max_in_a_row: int
 ) -> None:
     """Only the training stream holds class 3 (after its first batch): every trial fails on
-    TensorFlow. The message said only "InvalidArgumentError: Graph execution error:"."""
+    TensorFlow. The message said only "InvalidArgumentError: Graph execution error:". (Such
+    a stream is now refused before training, below; here its ids are taken as not read, as
+    for a training stream that yields other labels on a later pass.)"""
     data = StreamData(_sorted(96, 4, 0), _sorted(64, 3, 1), _sorted(64, 3, 2), fingerprint="u")
+    data.train_classes = {}
     run = CoarseToFine(
         _build,
         data,
@@ -112,6 +118,44 @@ def test_tensorflows_label_range_error_is_named_with_its_cause_and_fix(
     assert "The training labels hold class id 3, beyond the 3 classes" in message
     assert "Pass num_classes=4 (or more) to StreamData" in message
     assert "trial.json" in message
+
+
+@pytest.mark.parametrize("dict_y", [False, True])
+def test_training_labels_beyond_the_output_are_refused_before_training(
+    tmp_path: Path, dict_y: bool
+) -> None:
+    """Only the training stream holds class 3, after its first batch (sorted): TensorFlow
+    failed every trial, and JAX, which does not check class ids, trained on it with exit 0.
+    The training stream is read once when the StreamData is made: refused before any trial,
+    for one output and for a dict `y`'s output by its name."""
+    train, val, test = _sorted(96, 4, 0), _sorted(64, 3, 1), _sorted(64, 3, 2)
+    build = _build
+    if dict_y:
+        train, val, test = (s.map(lambda x, y: (x, {"kind": y})) for s in (train, val, test))
+
+        def build(hp: Any) -> keras.Model:
+            inputs = keras.Input((5,))
+            hidden = keras.layers.Dense(hp.Int("units", 2, 16))(inputs)
+            kind = keras.layers.Dense(3, activation="softmax", name="kind")(hidden)
+            model = keras.Model(inputs, {"kind": kind})
+            model.compile(optimizer="adam", loss={"kind": "sparse_categorical_crossentropy"})
+            return model
+
+    data = StreamData(train, val, test, fingerprint="trained-3")
+    assert data.train_classes == {("kind" if dict_y else None): {0, 1, 2, 3}}
+    run = CoarseToFine(
+        build, data, directory=tmp_path, project_name="p", objective="val_loss", **SMALL
+    )
+    with pytest.raises(DataError) as info:
+        run.run()
+    run.close()
+    message = str(info.value)
+    named = " (its output 'kind')" if dict_y else ""
+    assert f"the training stream{named} holds class ids up to 3" in message
+    assert "tells 3 classes apart (class ids 0..2)" in message
+    assert "JAX, which does not check class ids, trains and scores on it" in message
+    assert "num_classes=4 to StreamData and end the model in Dense(4)" in message
+    assert not (tmp_path / "p" / "coarse").exists()  # nothing trained
 
 
 def test_a_graph_execution_errors_cause_is_its_readable_line() -> None:

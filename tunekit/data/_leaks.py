@@ -47,6 +47,7 @@ from typing import Any
 
 import numpy as np
 
+from tunekit.data._stream_labels import class_ids
 from tunekit.errors import DataError
 
 __all__ = ["PassSum", "check_array_overlap", "check_stream_splits", "row_hashes"]
@@ -176,6 +177,8 @@ class PassSum:
     def __init__(self) -> None:
         self.count, self.total, self.labels, self.ended = 0, 0, 0, False
         self.samples: list[np.ndarray] = []  # each batch's `(x, y)` row hashes
+        # The class ids seen, by output (`None`: one output): whole-number labels only.
+        self.classes: dict[str | None, set[int]] = {}
 
     def add(self, batch: Any) -> None:
         """Adds one batch's samples (nothing once a batch was not `(x, y, ...)`)."""
@@ -184,6 +187,11 @@ class PassSum:
             return
         rows = row_hashes(*batch)
         self.samples.append(row_hashes(batch[0], batch[1]))  # not weights: train may have
+        y = batch[1]
+        for output, labels in y.items() if isinstance(y, Mapping) else [(None, y)]:
+            ids = class_ids(labels)
+            if ids is not None:
+                self.classes.setdefault(output, set()).update(np.unique(ids).astype(int).tolist())
         self.count += len(rows)
         self.total = (self.total + int(rows.sum(dtype=np.uint64))) % 2**64
         self.labels = (self.labels + int(row_hashes(batch[1]).sum(dtype=np.uint64))) % 2**64
@@ -210,7 +218,7 @@ def _pass(source: Any, split: str) -> PassSum:
 
 
 def check_stream_splits(
-    splits: dict[str, Any], read: bool = True, passes: Mapping[str, PassSum] | None = None
+    splits: dict[str, Any], read: bool = True, passes: dict[str, PassSum] | None = None
 ) -> dict[str, int]:
     """Refuses streams (`splits` keyed `"train"`, `"val"`, `"test"`) that share samples:
     one object passed as two splits, a validation or test stream whose samples differ
@@ -220,7 +228,8 @@ def check_stream_splits(
     Between the two passes every PyDataset's `on_epoch_end` is called, as Keras calls it
     after each epoch (three PyDatasets over one permutation that training reshuffles
     there draw other samples into each split). `passes` (by split) are first passes already
-    read (a split of unknown length is read whole once to count it): not read again.
+    read (a split of unknown length is read whole once to count it): not read again; the
+    training pass read here is added to it.
 
     Returns:
         The samples of the validation and test passes (`{"val": n, "test": n}`; `{}`
@@ -266,7 +275,11 @@ def check_stream_splits(
             "data, and its test score be too good. Pass a test stream of samples kept apart "
             "from training and validation."
         )
-    train = (passes or {}).get("train") or _pass(splits["train"], _SPLIT_NAMES["train"])
+    train = passes.get("train") if passes is not None else None
+    if train is None:
+        train = _pass(splits["train"], _SPLIT_NAMES["train"])
+        if passes is not None:
+            passes["train"] = train  # its class ids: checked against the model's output
     _refuse_trained_on(train.rows(), seen["val"].rows(), seen["test"].rows())
     return {split: seen[split].count for split in seen}
 

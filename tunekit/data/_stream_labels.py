@@ -13,6 +13,9 @@ and reported a confusion matrix with a class the model cannot predict.
 
 Where tunekit reads a stream's labels whole anyway, they are checked here:
 
+- the training stream's, read once when the `StreamData` is made (the split-leak
+  check, `tunekit.data._leaks`, records every class id it holds, by output), before
+  the search (`check_validation_classes`);
 - the validation stream's, once before the search (`check_validation_classes`).
   It is read every epoch of every trial; one more pass costs about one
   validation epoch (0.14 s for 120 images of 96x96 JPEG, against 0.66 s for
@@ -40,6 +43,7 @@ from tunekit.errors import DataError
 
 __all__ = [
     "check_class_ids",
+    "class_ids",
     "check_labels_match",
     "check_stream_outputs",
     "check_test_labels",
@@ -67,7 +71,7 @@ def output_classes(shape: Any) -> int | None:
     return int(units) if units >= 2 else 2
 
 
-def _class_ids(y: Any) -> np.ndarray | None:
+def class_ids(y: Any) -> np.ndarray | None:
     """`y` as flat class ids (`(n,)` or `(n, 1)` of whole numbers), else `None` (one-hot
     rows, several targets, a dict, values)."""
     if y is None or isinstance(y, (Mapping, list, tuple)):
@@ -117,7 +121,7 @@ def check_class_ids(
             that the check before training read the first batch only, and a wider output.
             Both offer `task="regression"` for a quantity (saying so when `quantity`).
     """
-    labels = _class_ids(y)
+    labels = class_ids(y)
     if labels is None or width is None:
         return
     low, high = int(np.min(labels)), int(np.max(labels))
@@ -136,7 +140,10 @@ def check_class_ids(
             f"{said} Number the classes 0..K-1 in the pipeline, pass num_classes=K to "
             "StreamData and end the model in Dense(K) (one unit per class)."
         )
-    trained = _training_ids(data, output)
+    # The training stream's ids (read whole, on the way to an error only).
+    trained = (
+        set(np.unique(labels).tolist()) if split == "training" else _training_ids(data, output)
+    )
     beyond = sorted(int(c) for c in np.unique(labels) if c >= width)
     unseen = [c for c in beyond if c not in trained] if trained else []
     used = trained | set(np.unique(labels).astype(int).tolist())
@@ -156,6 +163,16 @@ def check_class_ids(
             if gaps
             else "."
         )
+    if split == "training":  # its every id was read (`tunekit.data._leaks.PassSum`)
+        raise DataError(
+            f"{said}{count if quantity else ''} Keras trains on every id: TensorFlow fails "
+            "every trial on such an id, and JAX, which does not check class ids, trains and "
+            f"scores on it. Pass num_classes={high + 1} to StreamData and end the model in "
+            f"Dense({high + 1}) (one unit per class)"
+            + ("" if output is None else f" for {output!r}")
+            + "."
+            + ("" if quantity else count)
+        )
     if unseen:
         raise DataError(
             f"{said}{count if quantity else ''} The training stream{of} holds no example of "
@@ -168,7 +185,7 @@ def check_class_ids(
     from tunekit.data._stream_batches import first_batch
 
     first = first_batch(data.train)[1]
-    seen = _class_ids(first[output] if output is not None else first)
+    seen = class_ids(first[output] if output is not None else first)
     ids = [] if seen is None else np.unique(seen).astype(int).tolist()
     read = "the first training batch" + (" and the validation labels" if split == "test" else "")
     raise DataError(
@@ -196,18 +213,28 @@ def _training_ids(data: Any, output: str | None) -> set[int]:
         return set(np.unique(data.labels["train"]).astype(int).tolist())
     found: set[int] = set()
     for y in _stream_labels(data.train, "train"):
-        ids = _class_ids(y[output] if output is not None else y)
+        ids = class_ids(y[output] if output is not None else y)
         if ids is not None:
             found.update(np.unique(ids).astype(int).tolist())
     return found
 
 
+def _train_classes(data: Any, output: str | None) -> np.ndarray | None:
+    """The class ids `data`'s training stream holds (of its output `output` for a dict
+    `y`), as its pass when the `StreamData` was made found them (`data.train_classes`);
+    `None` when not read."""
+    found = (getattr(data, "train_classes", None) or {}).get(output)
+    return np.array(sorted(found)) if found else None
+
+
 def check_validation_classes(data: Any, shape: Any, quantity: str = "") -> None:
-    """Checks, before the search, every class id of `data`'s validation stream against an
-    output of `shape` (`check_class_ids`): from `data.labels["val"]` when given (an image
-    folder's), else read in one pass over the stream. Classification streams of one
-    output; for a dict `y`, `shape` is `{output name: shape}` of the outputs that take
-    class ids (`check_stream_outputs`). Regression and an unknown shape are left alone.
+    """Checks, before the search, every class id of `data`'s training and validation
+    streams against an output of `shape` (`check_class_ids`): from `data.labels` when
+    given (an image folder's), else the training ids its pass when the `StreamData` was
+    made found (`data.train_classes`) and the validation ids read in one pass.
+    Classification streams of one output; for a dict `y`, `shape` is `{output name:
+    shape}` of the outputs that take class ids (`check_stream_outputs`). Regression and
+    an unknown shape are left alone.
     `quantity`: see `check_class_ids`.
 
     Raises:
@@ -223,12 +250,14 @@ def check_validation_classes(data: Any, shape: Any, quantity: str = "") -> None:
     width = output_classes(shape)
     if width is None:
         return
+    trained = data.labels.get("train") if data.labels else _train_classes(data, None)
+    check_class_ids(trained, width, "training", data, quantity=quantity)
     if data.labels:
         check_class_ids(data.labels.get("val"), width, "validation", data, quantity=quantity)
         return
-    parts = [y for y in _stream_labels(data.validation, "validation") if _class_ids(y) is not None]
+    parts = [y for y in _stream_labels(data.validation, "validation") if class_ids(y) is not None]
     if parts:
-        ids = np.concatenate([_class_ids(y) for y in parts])
+        ids = np.concatenate([class_ids(y) for y in parts])
         check_class_ids(ids, width, "validation", data, quantity=quantity)
 
 
@@ -244,11 +273,14 @@ def check_stream_outputs(data: Any, shapes: Mapping[str, Any], split: str) -> No
     widths = {name: width for name, width in widths.items() if width is not None}
     if not widths:
         return
+    if split == "validation":  # the training stream's ids, read when the StreamData was made
+        for name, width in widths.items():
+            check_class_ids(_train_classes(data, name), width, "training", data, output=name)
     source = data.validation if split == "validation" else data.test
     parts: dict[str, list[np.ndarray]] = {name: [] for name in widths}
     for y in _stream_labels(source, split):
         for name in widths:
-            ids = _class_ids(y.get(name)) if isinstance(y, Mapping) else None
+            ids = class_ids(y.get(name)) if isinstance(y, Mapping) else None
             if ids is not None:
                 parts[name].append(ids)
     for name, width in widths.items():
@@ -302,7 +334,7 @@ def check_labels_match(labels: dict[str, np.ndarray], split: str, ys: list[Any])
     Raises:
         DataError: Naming the split, what differs and the fix.
     """
-    parts = [_class_ids(y) for y in ys]
+    parts = [class_ids(y) for y in ys]
     if not parts or any(p is None for p in parts):
         return
     found = np.concatenate([p for p in parts if p is not None]).astype(np.int64)

@@ -268,7 +268,10 @@ class StreamData:
         tunekit's own, by file: not read."""
         own = (self.definition or {}).get("factory") == "tunekit.image_streams:image_folder_data"
         splits = {"train": self.train, "val": self.validation, "test": self.test}
-        for split, count in check_stream_splits(splits, not own, self._passes).items():
+        counts = check_stream_splits(splits, not own, self._passes)
+        # Every training class id (by output), read in that pass: checked against the model.
+        self.train_classes = self._passes["train"].classes if "train" in self._passes else {}
+        for split, count in counts.items():
             given = len(self.labels[split]) if self.labels else count
             if given != count:  # the report would count the labels' samples
                 raise DataError(
