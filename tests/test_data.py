@@ -13,7 +13,7 @@ from PIL import Image
 from skip_guard import require_mnist
 
 from tunekit import data
-from tunekit.data import Dataset, load_image_directory, load_mnist, load_npz
+from tunekit.data import Dataset, StreamData, load_image_directory, load_mnist, load_npz
 from tunekit.errors import DataError
 from tunekit.image_streams import folder_format, image_folder_stream
 
@@ -239,6 +239,33 @@ def test_image_directory_takes_a_grayscale_folders_own_mode_as_the_command_line(
     np.testing.assert_array_equal(ds.y_test, stream.labels["test"])
     rgb = load_image_directory(tmp_path / "gray", (6, 6), color_mode="rgb")
     assert rgb.input_shape == (6, 6, 3)  # asked for: as given
+
+
+def test_16_bit_grayscale_pngs_load_as_the_stream_reads_them(tmp_path):
+    """Found by a probe: Pillow's `convert("L")` clips 16-bit levels at 255, so every
+    16-bit grayscale PNG loaded as solid white (1.0) where `image_folder_stream` read the
+    right levels: a model trained on `load_image_directory`'s arrays saw constant images."""
+    from tunekit.image_streams import image_folder_stream
+
+    rng = np.random.default_rng(0)
+    for label, level in (("dark", 0.1), ("light", 0.6)):
+        (tmp_path / "g16" / label).mkdir(parents=True)
+        for i in range(6):
+            wide = ((level + rng.random((6, 6)) * 0.1) * 65535).astype(np.uint16)
+            Image.fromarray(wide).save(tmp_path / "g16" / label / f"{i}.png")
+    assert Image.open(tmp_path / "g16" / "dark" / "0.png").mode.startswith("I")
+    ds = load_image_directory(tmp_path / "g16", (6, 6), validation_fraction=0.2, test_fraction=0.2)
+    assert ds.input_shape == (6, 6, 1)
+    means = ds.x_test.reshape(len(ds.x_test), -1).mean(axis=1)
+    np.testing.assert_allclose(means, np.where(ds.y_test == 0, 0.15, 0.65), atol=0.03)
+    stream = image_folder_stream(tmp_path / "g16", (6, 6), batch_size=4, validation_fraction=0.2,
+                                 test_fraction=0.2)  # fmt: skip
+    read = np.concatenate([np.asarray(x) for x, _ in StreamData.from_image_folder(stream).test])
+    np.testing.assert_allclose(np.sort(read.reshape(len(read), -1).mean(axis=1)),
+                               np.sort(means), atol=1e-6)  # fmt: skip
+    # Colour asked for: the same levels in three channels.
+    rgb = load_image_directory(tmp_path / "g16", (6, 6), color_mode="rgb")
+    assert rgb.x_test.shape[-1] == 3 and 0.1 < rgb.x_test.mean() < 0.9
 
 
 def test_image_directory_custom_fractions(tmp_path):

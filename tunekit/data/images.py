@@ -124,11 +124,23 @@ def _folder_mode(folder: Path, listing: Sequence[Any]) -> str:
     return "grayscale"
 
 
+# Pillow's modes of one channel wider than 8 bits (a 16-bit grayscale PNG opens as one).
+_WIDE_GRAY = ("I", "I;16", "I;16B", "I;16L")
+
+
+def _to_uint8(wide: np.ndarray) -> np.ndarray:
+    """16-bit gray levels (0..65535) as 8-bit ones, as TensorFlow's `convert_image_dtype`
+    makes them in `image_folder_stream` (`level // 256`): the same pixels either way."""
+    return (np.clip(wide.astype(np.int64), 0, 65535) // 256).astype(np.uint8)
+
+
 def _read_image(file: Path, mode: str, size: tuple[int, int]) -> np.ndarray:
     from PIL import Image, UnidentifiedImageError
 
     try:
         with Image.open(file) as image:
+            if image.mode in _WIDE_GRAY:  # Pillow's convert clips them at 255: all white
+                image = Image.fromarray(_to_uint8(np.asarray(image)), "L")
             image = image.convert(mode).resize((size[1], size[0]), Image.Resampling.BILINEAR)
             return np.asarray(image, dtype=np.uint8)
     except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as exc:
