@@ -125,9 +125,12 @@ def test_best_epoch_checkpoint_is_written_once_with_the_best_epochs_weights(tmp_
 
 
 def test_validation_batches_divide_the_validation_set():
-    from tunekit.steps.base import validation_batch_size
+    from tunekit.data.batches import validation_batch_size
 
     assert validation_batch_size(10_000, 128) == 500  # MNIST's validation split: no partial batch
     assert validation_batch_size(397, 128) == 397
-    assert validation_batch_size(9_973, 128) == 128  # a prime: left as it was
+    assert validation_batch_size(1_034, 128) == 94  # 2 x 11 x 47: none in 128..512
+    # A prime: the whole split in one batch, unless its x is too large for one.
+    assert validation_batch_size(9_973, 128, sample_bytes=784 * 4) == 9_973
+    assert validation_batch_size(9_973, 128, sample_bytes=224 * 224 * 3 * 4) == 128
     assert validation_batch_size(100, 128) == 100

@@ -256,18 +256,18 @@ def check_stream_splits(
                 )
     if not read:
         return {}
-    seen = {}
+    seen: dict[str, PassSum] = {}
     for split in ("val", "test"):
         name = _SPLIT_NAMES[split]
         given = (passes or {}).get(split)
-        first = given if given is not None else _pass(splits[split], name)
+        once = given if given is not None else _pass(splits[split], name)
         for each in splits.values():  # as Keras ends an epoch: a PyDataset may reshuffle
             if hasattr(each, "on_epoch_end"):
                 each.on_epoch_end()
-        before, after = first.result(), _pass(splits[split], name).result()
+        before, after = once.result(), _pass(splits[split], name).result()
         if before != after:
             raise DataError(_changing(name, before, after))
-        seen[split] = first
+        seen[split] = once
     if seen["val"].count and seen["val"].result() == seen["test"].result():
         raise DataError(
             f"StreamData: the validation and test streams hold the same {seen['val'].count} "

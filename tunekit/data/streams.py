@@ -93,11 +93,12 @@ class StreamData:
             one-hot labels, or k targets?) is refused: pass `task`.
             Classification takes class ids `0..K-1` or one-hot labels
             (`(batch, classes)`, scored as their argmax).
-        num_classes: Classification: number of classes. Defaults to `None`
-            (unknown: the output's width is checked against the first batch's
-            and the validation stream's class ids only, and the report takes it
-            from the test labels and predictions). Every validation and test
-            class id must fit the output's width in any case (`DataError`).
+        num_classes: Classification: number of classes. Defaults to `None`:
+            the width of one-hot labels, else unknown (the output's width is
+            checked against the training and validation streams' class ids
+            only, and the report takes it from the test labels and
+            predictions). Every class id must fit the output's width in any
+            case (`DataError`).
         class_names: Classification: one name per class. Defaults to `"0"`,
             `"1"`, ... when `num_classes` is known.
         name: Short name for summaries. Defaults to `"stream"`.
@@ -242,6 +243,9 @@ class StreamData:
         self.num_outputs = None
         if class_names is not None and num_classes is None:
             num_classes = len(class_names)
+        if num_classes is None and not isinstance(y, dict) and np.ndim(y) == 2:
+            if np.shape(y)[1] > 1:  # one-hot rows: their width is the classes' number
+                num_classes = int(np.shape(y)[1])
         if num_classes is not None and (
             isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 2
         ):

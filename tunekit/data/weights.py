@@ -20,6 +20,22 @@ __all__ = ["CLASS_WEIGHT_MODES", "class_weights"]
 CLASS_WEIGHT_MODES = ("balanced",)
 
 
+def _refuse_sample_weights(stream: Any) -> None:
+    """Refuses class weights for a stream whose batches hold sample weights `(x, y, w)`:
+    Keras's fit takes one or the other, and every trial failed ("You cannot `class_weight`
+    and `sample_weight` at the same time")."""
+    from tunekit.data._stream_batches import weight_structure
+
+    if weight_structure(stream.train) is not None:
+        raise DataError(
+            "class_weight= with a stream whose batches hold sample weights (x, y, "
+            "sample_weight): Keras's fit takes one or the other (every trial would fail: "
+            '"You cannot `class_weight` and `sample_weight` at the same time"). Fold the '
+            "class weights into the stream's sample weights (w * class_weight[y] in its "
+            "map), or leave class_weight= unset."
+        )
+
+
 def class_weights(
     y: Any, mode: str | Mapping[Any, float] | None = "balanced"
 ) -> dict[int, float] | None:
@@ -52,9 +68,10 @@ def class_weights(
         DataError (a `ValueError`): For regression targets or a regression
             `Dataset` (no classes to weigh), several outputs (a dict `y`; Keras
             takes `class_weight` for one output only), a `StreamData` without
-            `labels=`, an unknown `mode`, or a dict key that names none of the
-            data's classes (the message names its labels and a dict keyed
-            right), or two keys naming one class.
+            `labels=` or with sample weights in its batches, an unknown `mode`,
+            or a dict key that names none of the data's classes (the message
+            names its labels and a dict keyed right), or two keys naming one
+            class.
 
     Example:
     >>> class_weights(np.array([0] * 95 + [1] * 5))
@@ -72,6 +89,7 @@ def class_weights(
     task: str | None
     if getattr(y, "is_stream", False):  # a StreamData: weighed by its labels, if given
         task, num_classes, names = y.task, y.num_classes, y.class_names
+        _refuse_sample_weights(y)
         if task != REGRESSION and not y.labels and isinstance(mode, Mapping):
             # Keras's own dict needs no labels: keyed by class id (or name), as given.
             if num_classes is None:

@@ -35,7 +35,6 @@ __all__ = [
     "fit_options",
     "outputs_missing",
     "test_metrics",
-    "validation_batch_size",
 ]
 
 
@@ -275,22 +274,6 @@ def _evaluate_arrays(model: keras.Model, x: Any, y: Any, batch_size: int) -> dic
             float(parts[0][name]) * (num - rest) + float(parts[1][name]) * rest
         ) / num
     return evaluated
-
-
-def validation_batch_size(num_val: int, batch_size: int) -> int:
-    """A validation batch size that divides `num_val`: no partial last batch.
-
-    A partial last batch has a shape of its own, which JAX compiles (and
-    TensorFlow traces) again in every trial. The largest divisor of
-    `num_val` between `batch_size` and `4 * batch_size` (10,000 validation
-    samples, batch 128: 500; fewer than `batch_size`: all in one batch),
-    else `batch_size`. Only how the validation
-    pass is cut changes: its metrics are means over all samples.
-    """
-    for size in range(min(num_val, 4 * batch_size), min(num_val, batch_size) - 1, -1):
-        if num_val % size == 0:
-            return size
-    return batch_size
 
 
 class Step(Protocol):

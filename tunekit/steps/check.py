@@ -25,7 +25,12 @@ from tunekit.model_files import check_round_trip  # the file check, beside the l
 from tunekit.outputs import check_output_shape, model_output_shape, training_samples
 from tunekit.regression import check_regression_output_shape
 from tunekit.steps.input_checks import check_input_names, check_input_shape, check_output_names
-from tunekit.steps.label_forms import check_label_form, check_metric_label_form
+from tunekit.steps.label_forms import (
+    check_label_form,
+    check_loss_form,
+    check_metric_label_form,
+    check_output_label_forms,
+)
 from tunekit.steps.output_checks import WHAT as _WHAT
 from tunekit.steps.output_checks import check_built_model, model_sample, outputs_and_compile
 from tunekit.steps.pairing_checks import check_pairings, check_runs_on, check_text_backend
@@ -245,8 +250,13 @@ def check_trainable(hypermodel: kt.HyperModel, model: Any, data: Dataset | Strea
             check_input_names(model, sample, fed_as_is)
         if isinstance(y, Mapping):  # with an own fit too: the test set is scored against it
             check_output_names(model, y)
+            if fed_as_is:  # the loss of each output takes its labels' form (first batch)
+                check_output_label_forms(model, y)
         if data.task == CLASSIFICATION and not isinstance(y, (Mapping, list, tuple)):
-            check_metric_label_form(model, np.ndim(y) == 2 and np.shape(y)[-1] > 1)
+            one_hot = np.ndim(y) == 2 and np.shape(y)[-1] > 1
+            if fed_as_is:  # an own fit may convert the labels: its loss is not judged
+                check_loss_form(model, one_hot)
+            check_metric_label_form(model, one_hot)
         if not isinstance(sample, (Mapping, list, tuple)):
             check_input_shape(model, tuple(np.shape(sample)), "the stream's first batch")
         return

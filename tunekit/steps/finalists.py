@@ -29,10 +29,11 @@ from keras_tuner.engine import trial as trial_module
 from tunekit import _faults, _kerastuner, interrupts, timing
 from tunekit.data import StreamData
 from tunekit.data import _targets as tg
+from tunekit.data.batches import sample_bytes, validation_batch_size
 from tunekit.fitting import fit_hypermodel
 from tunekit.model_size import param_count
 from tunekit.stats import summarize_scores
-from tunekit.steps.base import RunContext, fit_options, validation_batch_size
+from tunekit.steps.base import RunContext, fit_options
 from tunekit.steps.search import completed_trials, refused_fit_args
 from tunekit.tuners import InterruptCheck
 from tunekit.user_tensorboard import phase_callbacks
@@ -224,7 +225,9 @@ class FinalistsStep:
             x, y = data.x_train, data.model_targets(data.y_train)
             validation = (data.x_val, data.model_targets(data.y_val))
             num_val = tg.length(data.y_val, "y_val")
-            extra["validation_batch_size"] = validation_batch_size(num_val, ctx.batch_size)
+            extra["validation_batch_size"] = validation_batch_size(
+                num_val, ctx.batch_size, sample_bytes(data.x_val)
+            )
         callbacks = [
             InterruptCheck(),
             *phase_callbacks(

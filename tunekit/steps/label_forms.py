@@ -26,7 +26,13 @@ from tunekit.steps.metric_reading import label_form_misfit, metric_name
 from tunekit.steps.output_checks import WHAT as _WHAT
 from tunekit.steps.output_checks import outputs_and_compile
 
-__all__ = ["check_label_form", "check_metric_label_form", "loss_key"]
+__all__ = [
+    "check_label_form",
+    "check_loss_form",
+    "check_metric_label_form",
+    "check_output_label_forms",
+    "loss_key",
+]
 
 
 def loss_key(loss: Any) -> str:
@@ -55,7 +61,7 @@ def check_label_form(model: keras.Model, data: Dataset, hypermodel: Any = None) 
     loss_takes_rows`, probed here on the training samples) and the metrics must take it.
     """
     if isinstance(data.y_train, Mapping):
-        _check_output_label_forms(model, data.y_train)
+        check_output_label_forms(model, data.y_train)
         return
     if data.task != CLASSIFICATION:
         return
@@ -74,8 +80,19 @@ def check_label_form(model: keras.Model, data: Dataset, hypermodel: Any = None) 
             else None,
         )
         return
+    check_loss_form(model, data.label_mode == CATEGORICAL_LABELS)
+    check_metric_label_form(model, data.label_mode == CATEGORICAL_LABELS)
+
+
+def check_loss_form(model: keras.Model, one_hot: bool) -> None:
+    """A model of one loss takes the labels' form: a sparse categorical cross-entropy class
+    ids, a categorical one one-hot rows (`one_hot`: the labels are one-hot rows).
+
+    Raises:
+        ModelCheckError: Naming the loss, the labels' form and both fixes.
+    """
     kind = _crossentropy_kind(getattr(model, "loss", None))
-    if kind == "sparse" and data.label_mode == CATEGORICAL_LABELS:
+    if kind == "sparse" and one_hot:
         raise ModelCheckError(
             f"{_WHAT} is compiled with a sparse categorical cross-entropy, which takes class "
             "ids, but the labels are one-hot rows (keras.utils.to_categorical). Compile it "
@@ -83,14 +100,13 @@ def check_label_form(model: keras.Model, data: Dataset, hypermodel: Any = None) 
             'label_mode="categorical"), or give the labels as class ids '
             "(np.argmax(y, axis=1))."
         )
-    if kind == "categorical" and data.label_mode != CATEGORICAL_LABELS:
+    if kind == "categorical" and not one_hot:
         raise ModelCheckError(
             f"{_WHAT} is compiled with a categorical cross-entropy, which takes one-hot rows, "
             'but the labels are class ids. Compile it with loss="sparse_categorical_'
             'crossentropy" (tunekit\'s hypermodels: label_mode="int", the default), or give '
             "one-hot labels (keras.utils.to_categorical(y))."
         )
-    check_metric_label_form(model, data.label_mode == CATEGORICAL_LABELS)
 
 
 def check_metric_label_form(model: keras.Model, one_hot: bool, other: str | None = None) -> None:
@@ -101,7 +117,7 @@ def check_metric_label_form(model: keras.Model, one_hot: bool, other: str | None
         _check_metrics_take(metrics, tuple(output.shape), one_hot, "", other)
 
 
-def _check_output_label_forms(model: keras.Model, y: Mapping[str, Any]) -> None:
+def check_output_label_forms(model: keras.Model, y: Mapping[str, Any]) -> None:
     """`check_metric_label_form`, and the loss's form, for each output fed a dict of labels.
 
     An output's labels are class ids when they are whole numbers `(n,)`, one-hot

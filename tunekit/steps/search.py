@@ -22,13 +22,13 @@ from tunekit._kerastuner import failed_trial_tracebacks
 from tunekit.data import CLASSIFICATION, Dataset
 from tunekit.data import _targets as tg
 from tunekit.data._stream_labels import label_range_fix
-from tunekit.data.batches import full_batches, pads_trials
+from tunekit.data.batches import full_batches, pads_trials, sample_bytes, validation_batch_size
 from tunekit.data.streams import StreamData
 from tunekit.errors import NoCompletedTrialsError, TrialsFailedError
 from tunekit.narrowing import is_usable
 from tunekit.objectives import objective_names
 from tunekit.progress import PhaseProgress, bar_console, failure_reason, kerastuner_output
-from tunekit.steps.base import RunContext, fit_options, validation_batch_size
+from tunekit.steps.base import RunContext, fit_options
 from tunekit.steps.output_checks import model_sample
 from tunekit.steps.pairing_checks import check_trial_model
 from tunekit.tensorboard import experiment_metrics, write_experiment
@@ -284,7 +284,9 @@ class SearchStep:
             validation = (data.x_val, data.model_targets(data.y_val))
             if ctx.cv == 1:  # cross-validation's folds are of other sizes
                 num_val = tg.length(data.y_val, "y_val")
-                extra["validation_batch_size"] = validation_batch_size(num_val, ctx.batch_size)
+                extra["validation_batch_size"] = validation_batch_size(
+                    num_val, ctx.batch_size, sample_bytes(data.x_val)
+                )
             if pads_trials(ctx):  # not for a hypermodel's own fit: it may count x
                 x, y, _ = full_batches(x, y, ctx.batch_size, ctx.seed)
         tuner.search(

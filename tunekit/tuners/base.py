@@ -34,6 +34,7 @@ from keras_tuner.engine.trial import Trial
 from tunekit import _faults, _kerastuner, _log, interrupts, timing
 from tunekit import cv as _cv
 from tunekit.data import _targets as tg
+from tunekit.data.batches import sample_bytes, validation_batch_size
 from tunekit.data.streams import is_stream
 from tunekit.errors import ModelCheckError
 from tunekit.fitting import SearchInputError, fit_hypermodel
@@ -350,6 +351,10 @@ class TunekitTuner(kt.Tuner):
             for fold, (train, val) in enumerate(splits):
                 _FOLD.set(fold)
                 fold_kwargs = dict(rest, validation_data=(tg.take(x, val), tg.take(y, val)))
+                if "validation_batch_size" not in rest:  # no partial batch (see there)
+                    fold_kwargs["validation_batch_size"] = validation_batch_size(
+                        len(val), rest.get("batch_size") or 32, sample_bytes(x)
+                    )
                 if weights is not None:
                     fold_kwargs["sample_weight"] = tg.take(weights, train)
                 results = super().run_trial(
