@@ -12,13 +12,13 @@ finalists. A section is `None` when its step is off.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 import keras
 import keras_tuner as kt
 import numpy as np
 
+from tunekit.data._targets import several_outputs
 from tunekit.errors import UsageError
 from tunekit.model_files import load_saved_model
 from tunekit.model_size import param_count
@@ -112,7 +112,7 @@ def baseline_section(
     data = run.data
     batch_size = max(run.batch_size, 256)
     try:
-        if isinstance(getattr(data, "y_test", None), Mapping):
+        if several_outputs(data):  # a dict y of arrays, or a stream's
             raise UsageError(
                 "the model has several outputs, scored by Keras's metrics only, which pair no "
                 "predictions; evaluate baseline_model.keras on the test set to compare by hand"

@@ -370,3 +370,11 @@ def readonly(value: Any) -> Any:
     if isinstance(value, Mapping):
         return {key: _readonly(item) for key, item in value.items()}
     return _readonly(value)
+
+
+def several_outputs(data: Any) -> bool:
+    """Whether `data` (a `Dataset` or a `StreamData`) has targets for several outputs (a
+    dict `y`, or a stream's list or tuple `y`): scored by Keras's metrics only."""
+    if getattr(data, "is_stream", False):
+        return bool(data.several_outputs)
+    return isinstance(getattr(data, "y_train", None), Mapping)

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
 from typing import Any
 
 import keras
 import numpy as np
 
 from tunekit import interrupts
+from tunekit.data._targets import several_outputs
 from tunekit.data.streams import StreamData
 from tunekit.model_files import file_alone_note, load_saved_model
 from tunekit.outputs import predict_test_set
@@ -34,11 +34,7 @@ def test_predictions(ctx: RunContext, model: keras.Model, batch_size: int) -> np
         (`(n,)` for targets of shape `(n,)`); `None` for a model with several
         outputs (a dict `y`), which the report scores by Keras's metrics only.
     """
-    if (
-        ctx.data.several_outputs
-        if isinstance(ctx.data, StreamData)
-        else isinstance(ctx.data.y_test, Mapping)
-    ):
+    if several_outputs(ctx.data):
         return None
     y_true, y_pred = predict_test_set(model, ctx.data, batch_size=batch_size)
     if isinstance(ctx.data, StreamData):
