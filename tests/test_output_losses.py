@@ -96,3 +96,36 @@ def test_a_streams_test_losses_by_output_are_over_samples_and_the_report_is_writ
     for name, value in true.items():
         assert result.test_metrics[name] == pytest.approx(value, rel=1e-4), name
     assert result.test_metrics["loss"] == pytest.approx(sum(true.values()), rel=1e-4)
+
+
+def test_a_weighted_metric_on_a_weighted_test_stream_keeps_keras_weighted_value(
+    tmp_path: Path,
+) -> None:
+    """`weighted_metrics=["mae"]` on a stream of `(x, y, sample_weight)`: the report's `mae`
+    was scikit-learn's unweighted one (0.6011 for Keras's weighted 0.8070), while the search
+    ranked by the weighted `val_mae`, and the report's note said the opposite."""
+    from sklearn.metrics import mean_absolute_error, r2_score
+
+    x = {s: _RNG.normal(size=(n, 6)).astype("float32") for s, n in
+         (("train", 96), ("val", 48), ("test", 48))}  # fmt: skip
+    y = {s: (v[:, 0] * 2 + _RNG.normal(size=len(v))).astype("float32") for s, v in x.items()}
+    w = {s: _RNG.uniform(0.1, 3.0, len(v)).astype("float32") for s, v in x.items()}
+    streams = [tf.data.Dataset.from_tensor_slices((x[s], y[s], w[s])).batch(16) for s in x]
+    data = StreamData(*streams, fingerprint="weighted-mae", task="regression")
+
+    def build(hp: Any) -> keras.Model:
+        model = keras.Sequential([keras.Input((6,)), keras.layers.Dense(hp.Int("units", 4, 8)),
+                                  keras.layers.Dense(1)])  # fmt: skip
+        model.compile("adam", "mse", weighted_metrics=["mae"])
+        return model
+
+    run = CoarseToFine(build, data, directory=tmp_path, project_name="p", objective="val_mae",
+                       **BAYES_BUDGET)  # fmt: skip
+    result = run.run()
+    model = keras.models.load_model(tmp_path / "p" / "best_model.keras")
+    predicted = model.predict(x["test"], verbose=0).reshape(-1)
+    weighted = mean_absolute_error(y["test"], predicted, sample_weight=w["test"])
+    assert result.test_metrics["mae"] == pytest.approx(weighted, rel=1e-4)
+    assert result.test_metrics["r2"] == pytest.approx(r2_score(y["test"], predicted), rel=1e-4)
+    report = json.loads((tmp_path / "p" / "report.json").read_text())
+    assert "reported under their names as the search scored them" in report["test_note"]

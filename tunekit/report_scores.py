@@ -215,8 +215,10 @@ def interval_cell(intervals: dict[str, Any] | None, metric: str) -> str:
 
 WEIGHTED_TEST = (
     "The test stream carries sample weights: Keras weighs its test loss (and any "
-    "`weighted_metrics`) by them; the other metrics, the intervals, the confusion matrix and "
-    "the comparison with the baseline count each test sample once."
+    "`weighted_metrics`, reported under their names as the search scored them) by them; the "
+    "other metrics (also tunekit's mse, mae, rmse and r2 where Keras logs no metric of that "
+    "name), the intervals, the confusion matrix and the comparison with the baseline count "
+    "each test sample once."
 )
 
 

@@ -161,7 +161,8 @@ def test_metrics(
     own batches) and, for regression with one target array, scikit-learn's
     `mse`, `mae`, `rmse` and `r2` of its predictions
     (`tunekit.regression.regression_metrics`), which win over Keras's values
-    of the same name.
+    of the same name (except on a test stream with sample weights: Keras's,
+    weighted when compiled as `weighted_metrics`, as the search scored them).
 
     Args:
         y_pred: The model's test predictions when already made (their targets
@@ -206,7 +207,11 @@ def test_metrics(
         else:
             y_true = data.y_test
         if not isinstance(y_true, Mapping):  # several outputs: Keras's metrics only
-            metrics.update(regression_metrics(y_true, y_pred))
+            scored = regression_metrics(y_true, y_pred)
+            if getattr(data, "test_weighted", False):  # Keras's `weighted_metrics` weigh the
+                # samples, as `val_mae` did in the search: the name keeps Keras's value
+                scored = {name: value for name, value in scored.items() if name not in metrics}
+            metrics.update(scored)
     return metrics
 
 
