@@ -440,3 +440,24 @@ def test_verbose_0_still_shows_a_warning_on_stderr(fresh_logger, capsys, tmp_pat
     loud = CoarseToFine(_build, data, directory=tmp_path, project_name="loud", verbose=1)
     loud._say("another progress line")
     assert capsys.readouterr().out == "another progress line\n"
+
+
+def test_keras_words_quoted_in_a_message_are_left_as_they_are():
+    """Found by a probe: a failed trial's Keras error, quoted in tunekit's message, had its
+    `target` argument rewritten to the CSV flag (`Arguments `--target` and `output`...`)
+    for an image folder."""
+    from tunekit.errors import raised_line
+
+    keras_error = raised_line(
+        'Traceback (most recent call last):\n  File "fit.py", line 3, in <module>\n'
+        "ValueError: Arguments `target` and `output` must have the same rank (ndim). "
+        "Received: target.shape=(None,), output.shape=(None, 2)\n"
+    )
+    error = tunekit.TrialsFailedError(
+        f"3 trials in a row failed (max_consecutive_failed_trials=3); the last, trial 2, with "
+        f"{keras_error} (its traceback: trial.json). Fix the cause, or pass task='regression'."
+    )
+    said = cli_message(error)
+    assert "with ValueError: Arguments `target` and `output` must have the same rank" in said
+    assert "Received: target.shape=(None,)" in said
+    assert "(--max-consecutive-failed-trials 3)" in said and "--task regression" in said

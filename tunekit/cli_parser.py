@@ -13,7 +13,7 @@ from collections.abc import Callable
 from typing import Any, NoReturn
 
 from tunekit.distribute.cluster import DEFAULT_CHIEF_TIMEOUT, DEFAULT_WORKER_TIMEOUT
-from tunekit.errors import TunekitError
+from tunekit.errors import TunekitError, quoted_texts
 from tunekit.params import (
     DATA_PARAMETERS,
     MAX_PORT,
@@ -231,8 +231,10 @@ def cli_message(error: BaseException) -> str:
     `final_epochs='auto'`, `project_name=`, or `objective` in backticks); each
     one that is also an option of this command becomes that option
     (`--overwrite`, `--final-epochs auto`, `--project-name`, `--objective`).
-    Other errors, and other `name=value` text (`seed: chief 0`,
-    `val_accuracy=0.91`), are left as they are.
+    Other errors, other `name=value` text (`seed: chief 0`,
+    `val_accuracy=0.91`) and other libraries' messages quoted in it
+    (`tunekit.errors.quoted`: Keras's "Arguments `target` and `output`...")
+    are left as they are.
     """
     text = str(error)
     if not isinstance(error, TunekitError):
@@ -254,5 +256,12 @@ def cli_message(error: BaseException) -> str:
         action = actions.get(match.group(1))
         return f"`{action.option_strings[0]}`" if action is not None else match.group(0)
 
-    # "task='regression' (--task regression)" names both forms: on the command line, one.
-    return _REPEATED_FLAG.sub(r"\1", _BACKTICKED.sub(named, _KEYWORD.sub(flag, text)))
+    def rewrite(part: str) -> str:
+        # "task='regression' (--task regression)" names both forms: on the command line, one.
+        return _REPEATED_FLAG.sub(r"\1", _BACKTICKED.sub(named, _KEYWORD.sub(flag, part)))
+
+    texts = quoted_texts(text)  # Keras's own words: its `target` is no --target
+    if not texts:
+        return rewrite(text)
+    parts = re.split("(" + "|".join(map(re.escape, texts)) + ")", text)
+    return "".join(part if i % 2 else rewrite(part) for i, part in enumerate(parts))

@@ -24,10 +24,12 @@ This module imports nothing from tunekit, Keras or KerasTuner.
 
 from __future__ import annotations
 
+import collections
 import re
 import signal
 
 __all__ = [
+    "quoted",
     "raised_line",
     "ChiefUnreachableError",
     "DataError",
@@ -212,6 +214,24 @@ _NOTE = re.compile(r"^-{4,}$")  # notes below the error (JAX's "For simplicity, 
 _CAUSE_CHARS = 120  # a cause line longer than this is cut to its first sentence
 
 
+# Other libraries' messages quoted in tunekit's (`quoted`), the most recent first out.
+_QUOTED: collections.deque[str] = collections.deque(maxlen=64)
+
+
+def quoted(text: str) -> str:
+    """`text`, another library's message (Keras's), marked as quoted in one of tunekit's:
+    the command line leaves it as it is (`tunekit.cli_parser.cli_message` turns tunekit's
+    keyword arguments into flags, and Keras's `target` is no `--target`)."""
+    if text:
+        _QUOTED.append(text)
+    return text
+
+
+def quoted_texts(message: str) -> list[str]:
+    """The `quoted` texts found in `message`, longest first."""
+    return sorted({text for text in _QUOTED if text in message}, key=len, reverse=True)
+
+
 def raised_line(traceback_text: str) -> str:
     """The line of a traceback naming its exception (`"ValueError: ..."`), or `""` if empty.
 
@@ -223,7 +243,14 @@ def raised_line(traceback_text: str) -> str:
     line below it that is not a frame ("Received a label value of 3 which is
     outside the valid range of [0, 3)."), cut to its first sentence when long.
     Without an exception line (a class named otherwise), the last line.
+
+    Marked as `quoted` (the command line leaves it as it is).
     """
+    return quoted(_raised_line(traceback_text))
+
+
+def _raised_line(traceback_text: str) -> str:
+    """`raised_line`, not marked as `quoted`."""
     lines = [_ANSI.sub("", line).rstrip() for line in (traceback_text or "").strip().splitlines()]
     for i in range(len(lines) - 1, -1, -1):
         if _RAISED.match(lines[i]):
