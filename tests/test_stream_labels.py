@@ -516,3 +516,40 @@ def test_integer_counts_for_a_regression_unit_are_offered_task_regression(tmp_pa
         r"the id\(s\) 3, 4: a quantity has gaps",
     ):
         check_class_ids(np.r_[ids, 5], 3, "validation", _Stream(ids, ids))
+
+
+@pytest.mark.parametrize("num_classes", [None, 3])
+def test_one_sigmoid_unit_on_class_ids_0_to_2_is_refused_before_training(
+    tmp_path: Path, num_classes: int | None
+) -> None:
+    """Found by a probe: a one-unit sigmoid under a binary cross-entropy trained with exit 0
+    on a stream whose training labels held 0..2 (validation and test 0/1): the report said
+    2 classes. With `num_classes=3` given, the message still said to pass it."""
+    rng = np.random.default_rng(3)
+
+    def split(n: int, classes: int) -> tf.data.Dataset:
+        x = rng.random((n, 5)).astype("float32")
+        return tf.data.Dataset.from_tensor_slices((x, np.arange(n) % classes)).batch(16)
+
+    data = StreamData(split(96, 3), split(32, 2), split(32, 2), fingerprint="sig",
+                      num_classes=num_classes)  # fmt: skip
+
+    def build(hp: Any) -> keras.Model:
+        model = keras.Sequential([keras.Input((5,)), keras.layers.Dense(hp.Int("u", 2, 8)),
+                                  keras.layers.Dense(1, activation="sigmoid")])  # fmt: skip
+        model.compile("adam", "binary_crossentropy", metrics=["accuracy"])
+        return model
+
+    run = CoarseToFine(build, data, directory=tmp_path, project_name="p", **SMALL)
+    with pytest.raises(DataError) as info:
+        run.run()
+    run.close()
+    message = str(info.value)
+    assert "the training stream holds class ids up to 2" in message
+    assert "tells 2 classes apart" in message
+    if num_classes is None:
+        assert "Pass num_classes=3 to StreamData and end the model in Dense(3)" in message
+    else:
+        assert "End the model in Dense(3) (one unit per class: num_classes=3)" in message
+        assert "Pass num_classes" not in message
+    assert not (tmp_path / "p" / "coarse").exists()

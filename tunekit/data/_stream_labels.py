@@ -167,11 +167,7 @@ def check_class_ids(
         raise DataError(
             f"{said}{count if quantity else ''} Keras trains on every id: TensorFlow fails "
             "every trial on such an id, and JAX, which does not check class ids, trains and "
-            f"scores on it. Pass num_classes={high + 1} to StreamData and end the model in "
-            f"Dense({high + 1}) (one unit per class)"
-            + ("" if output is None else f" for {output!r}")
-            + "."
-            + ("" if quantity else count)
+            f"scores on it. {_wider(data, high, output)}." + ("" if quantity else count)
         )
     if unseen:
         raise DataError(
@@ -193,11 +189,22 @@ def check_class_ids(
         f"first batch showed class ids {_shown(ids) or 'none'}): a stream sorted by class, or "
         "not shuffled, shows some classes only later. TensorFlow fails on such ids; JAX does "
         "not check them: it trains and scores on them, and the report would show a class the "
-        f"model cannot predict. Pass num_classes={high + 1} to StreamData and end the model "
-        f"in Dense({high + 1}) (one unit per class)"
-        + ("" if output is None else f" for {output!r}")
+        f"model cannot predict. {_wider(data, high, output)}"
         + "; or shuffle the stream before batching (.shuffle(n).batch(...)) so its first "
         "batch shows every class." + ("" if quantity else count)
+    )
+
+
+def _wider(data: Any, high: int, output: str | None) -> str:
+    """The fix for class ids up to `high` beyond an output (`output`: a dict `y`'s name):
+    `num_classes` (unless the `StreamData` was given enough) and one unit per class."""
+    units = max(high + 1, data.num_classes or 0)
+    given = data.num_classes is not None and data.num_classes > high
+    return (
+        ("End" if given else f"Pass num_classes={units} to StreamData and end")
+        + f" the model in Dense({units}) (one unit per class"
+        + (f": num_classes={units})" if given else ")")
+        + ("" if output is None else f" for {output!r}")
     )
 
 
