@@ -12,6 +12,7 @@ is made, before any training; a PyDataset whose `__len__` is larger than its bat
 from __future__ import annotations
 
 import logging
+import warnings
 from typing import Any
 
 import keras
@@ -172,3 +173,18 @@ def test_a_py_dataset_failing_within_its_length_when_predicted_is_a_data_error()
     model = keras.Sequential([keras.Input((8,)), keras.layers.Dense(3, activation="softmax")])
     with pytest.raises(DataError, match=r"`test` split, a keras.utils.PyDataset, says it has 6"):
         predict_stream(model, _Batches(4, 6))
+
+
+def test_a_validation_or_test_split_that_drops_its_remainder_is_warned_of() -> None:
+    """Found by a probe: a test stream batched with drop_remainder=True was scored on 120 of
+    its 150 samples, and the report counted batches only."""
+    whole = tf.data.Dataset.from_tensor_slices((_X, _Y))
+    train, val = _finite(), _finite(shift=1.0)
+    dropped = tf.data.Dataset.from_tensor_slices((_X[:150] + 2.0, _Y[:150])).batch(40, True)
+    with pytest.warns(UserWarning, match=r"`test` stream's batches all hold 40 samples .* "
+                      r"drops the samples after the last full batch"):  # fmt: skip
+        StreamData(train, val, dropped, fingerprint="dropped", num_classes=3)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # training may drop its remainder: nothing said
+        StreamData(whole.batch(16, drop_remainder=True), val, _finite(shift=2.0),
+                   fingerprint="train-dropped", num_classes=3)  # fmt: skip

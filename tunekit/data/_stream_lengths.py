@@ -45,13 +45,21 @@ from __future__ import annotations
 import logging
 import re
 import time
+import warnings
 from collections.abc import Callable, Iterator
 from typing import Any
 
 from tunekit._log import show_warnings
 from tunekit.errors import DataError
 
-__all__ = ["WARN_EVERY", "batches_of", "check_py_length", "read_whole", "stated_length"]
+__all__ = [
+    "WARN_EVERY",
+    "batches_of",
+    "check_py_length",
+    "read_whole",
+    "stated_length",
+    "warn_dropped_remainder",
+]
 
 _logger = logging.getLogger("tunekit.data")
 # Seconds of reading between the warnings that a stream of unknown length has not ended.
@@ -257,3 +265,27 @@ def _still_reading(name: str, count: int, seconds: float, stated: bool, warned: 
         if not warned
         else "; Ctrl-C stops (see the first warning)."
     )
+
+
+def warn_dropped_remainder(source: Any, split: str) -> None:
+    """Warns (`UserWarning`) of a validation or test tf.data split (`split` names it) whose
+    batches have a size fixed in its element spec: `batch(n, drop_remainder=True)`, which
+    drops the samples after the last full batch, so they are never scored (150 test samples
+    in batches of 40: 120 scored, the report counting batches only)."""
+    from tunekit.data._stream_batches import is_tf_dataset
+
+    if not is_tf_dataset(source):
+        return
+    import tensorflow as tf  # noqa: PLC0415 - a tf.data stream: TensorFlow is loaded
+
+    specs = tf.nest.flatten(source.element_spec)
+    sizes = {spec.shape[0] for spec in specs if getattr(spec, "shape", None) and spec.shape.rank}
+    if sizes and None not in sizes:
+        warnings.warn(
+            f"StreamData: the `{split}` stream's batches all hold {sizes.pop()} samples "
+            "(batch(..., drop_remainder=True)?): tf.data then drops the samples after the "
+            f"last full batch, and the {split} score leaves them out. Batch the {split} "
+            "split without drop_remainder.",
+            UserWarning,
+            stacklevel=3,  # the line that made the StreamData
+        )

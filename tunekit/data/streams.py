@@ -56,7 +56,7 @@ from tunekit.data._stream_batches import (
     with_weights_of,
 )
 from tunekit.data._stream_labels import check_labels_match, refuse_constant_targets
-from tunekit.data._stream_lengths import check_py_length, read_whole
+from tunekit.data._stream_lengths import check_py_length, read_whole, warn_dropped_remainder
 from tunekit.errors import DataError
 
 __all__ = ["ChainedPyDataset", "StreamData", "chain_py_datasets", "is_stream", "predict_stream"]
@@ -180,6 +180,8 @@ class StreamData:
                     "the split sizes)."
                 )
             check_py_length(value, _SPLIT_NAMES[split])  # a PyDataset's last batch
+            if split != "train":  # scored: a dropped remainder is never scored
+                warn_dropped_remainder(value, _SPLIT_NAMES[split])
         # Splits of unknown or stated length: read whole once (counted, checked to replay, end
         # and hold the length stated: Keras silently cuts a longer one).
         read: dict[str, list[Any]] = {s: [] for s in _SPLIT_NAMES}  # their y, checked below
