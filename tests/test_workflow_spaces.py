@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 
 import keras
 import keras_tuner
@@ -251,6 +252,32 @@ def test_space_smaller_than_the_budget_goes_on_with_every_configuration(tmp_path
     saved = json.loads((run.run_dir / "narrowed_space.json").read_text())
     assert note in saved["top_note"]
     assert chosen.hyperparameters.values["units"] in (8, 16)
+
+
+@pytest.mark.long
+def test_a_hyperband_phase_that_runs_out_of_configurations_says_so(tmp_path, data, capsys):
+    """Found by a probe: the fine Hyperband phase counted `trial 5/6` and ended after 5,
+    unsaid, when its brackets found no configuration left to start with."""
+    run = CoarseToFine(
+        _choice_build([8, 16]),
+        data,
+        directory=tmp_path,
+        project_name="two-hb",
+        objective="val_loss",  # no chance level (see above)
+        coarse_trials=5,
+        fine_tuner="hyperband",
+        seed=0,
+        **HYPERBAND,
+        **TINY,
+    )
+    run.select()
+    run.close()
+    out = capsys.readouterr().out
+    ran = len(run._tuners["fine"].oracle.trials)
+    planned = re.search(rf"\[fine\] Hyperband ran {ran} of the (\d+) trials its brackets plan: "
+                        r"the space holds no other configuration", out)  # fmt: skip
+    assert planned is not None, out
+    assert ran < int(planned.group(1))
 
 
 @pytest.mark.slow

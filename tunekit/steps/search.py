@@ -27,7 +27,13 @@ from tunekit.data.streams import StreamData
 from tunekit.errors import NoCompletedTrialsError, TrialsFailedError
 from tunekit.narrowing import is_usable
 from tunekit.objectives import objective_names
-from tunekit.progress import PhaseProgress, bar_console, failure_reason, kerastuner_output
+from tunekit.progress import (
+    PhaseProgress,
+    bar_console,
+    failure_reason,
+    kerastuner_output,
+    planned_trials,
+)
 from tunekit.steps.base import RunContext, fit_options
 from tunekit.steps.output_checks import model_sample
 from tunekit.steps.pairing_checks import check_trial_model
@@ -366,6 +372,13 @@ class SearchStep:
         ran = len(tuner.oracle.trials)
         budget = self.budget(ctx)
         rejected = getattr(tuner.oracle, "rejected_oversized", 0)
+        planned = planned_trials(tuner.oracle) if budget == 0 else None  # Hyperband's
+        if planned is not None and ran < planned:
+            ctx.say(
+                f"[{self.name}] Hyperband ran {ran} of the {planned} trials its brackets plan: "
+                "the space holds no other configuration to start a bracket with (all tried); "
+                "going on with them."
+            )
         if ran < budget:
             within = (
                 f" within max_model_size={ctx.max_model_size} ({rejected} larger ones rejected)"
