@@ -336,3 +336,32 @@ class PhaseProgress:
             best="" if status.best is None else f"best {status.best:.4f}",
             deadline=None if status.remaining is None else time.monotonic() + status.remaining,
         )
+
+
+def exhausted_note(phase: str, oracle: kt.Oracle, budget: int, max_model_size: Any) -> str:
+    """What a phase (`phase`) says when its space ran out before its trials did, or `""`:
+    a random or Bayesian search of `budget` trials (0: Hyperband, which plans its own, see
+    `planned_trials`) that found no untried configuration (within `max_model_size`, when
+    set: the oracle's `rejected_oversized` larger ones), or Hyperband brackets that found
+    none to start with."""
+    ran = len(oracle.trials)
+    planned = planned_trials(oracle) if budget == 0 else None
+    if planned is not None and ran < planned:
+        return (
+            f"[{phase}] Hyperband ran {ran} of the {planned} trials its brackets plan: the "
+            "space holds no other configuration to start a bracket with (all tried); going "
+            "on with them."
+        )
+    if ran >= budget:
+        return ""
+    rejected = getattr(oracle, "rejected_oversized", 0)
+    within = (
+        f" within max_model_size={max_model_size} ({rejected} larger ones rejected)"
+        if max_model_size is not None and rejected
+        else ""
+    )
+    return (
+        f"[{phase}] the search space is exhausted: it holds only {ran} distinct "
+        f"configuration{'' if ran == 1 else 's'}{within} (all tried), fewer than "
+        f"{phase}_trials={budget}; going on with them."
+    )

@@ -30,9 +30,9 @@ from tunekit.objectives import objective_names
 from tunekit.progress import (
     PhaseProgress,
     bar_console,
+    exhausted_note,
     failure_reason,
     kerastuner_output,
-    planned_trials,
 )
 from tunekit.steps.base import RunContext, fit_options
 from tunekit.steps.output_checks import model_sample
@@ -372,24 +372,9 @@ class SearchStep:
         ran = len(tuner.oracle.trials)
         budget = self.budget(ctx)
         rejected = getattr(tuner.oracle, "rejected_oversized", 0)
-        planned = planned_trials(tuner.oracle) if budget == 0 else None  # Hyperband's
-        if planned is not None and ran < planned:
-            ctx.say(
-                f"[{self.name}] Hyperband ran {ran} of the {planned} trials its brackets plan: "
-                "the space holds no other configuration to start a bracket with (all tried); "
-                "going on with them."
-            )
-        if ran < budget:
-            within = (
-                f" within max_model_size={ctx.max_model_size} ({rejected} larger ones rejected)"
-                if ctx.max_model_size is not None and rejected
-                else ""
-            )
-            ctx.say(
-                f"[{self.name}] the search space is exhausted: it holds only {ran} "
-                f"distinct configuration{'' if ran == 1 else 's'}{within} (all tried), fewer than "
-                f"{self.name}_trials={budget}; going on with them."
-            )
+        note = exhausted_note(self.name, tuner.oracle, budget, ctx.max_model_size)
+        if note:
+            ctx.say(note)
         if not best:
             failed = [t for t in map(tuner.oracle.trials.get, tuner.oracle.end_order) if t]
             failed = [t for t in failed if t.status == trial_module.TrialStatus.FAILED]
