@@ -461,3 +461,30 @@ def test_keras_words_quoted_in_a_message_are_left_as_they_are():
     assert "with ValueError: Arguments `target` and `output` must have the same rank" in said
     assert "Received: target.shape=(None,)" in said
     assert "(--max-consecutive-failed-trials 3)" in said and "--task regression" in said
+
+
+def test_keras_words_from_a_build_or_a_layer_call_are_quoted_whole_and_as_keras_said_them():
+    """Found by a retry: the refusal of a build that raises with its defaults rewrote Keras's
+    "Argument `seed` must be an integer. Received: seed=abc" as "`--seed` ... --seed abc",
+    and an error inside a layer's call was cut to Keras's wrapper line, losing its cause."""
+    from tunekit.errors import error_line
+    from tunekit.steps.check import _default_build_error
+
+    try:
+        keras.layers.Dropout(0.5, seed="abc")
+    except ValueError as raised:
+        error = _default_build_error(raised)
+    said = cli_message(error)
+    assert "Argument `seed` must be an integer. Received: seed=abc" in said
+    assert "--seed" not in said and "`--hypermodel`'s build raised ValueError" in said
+
+    class Noisy(keras.layers.Layer):
+        def call(self, x):
+            return x + keras.random.normal(keras.ops.shape(x), seed="abc")
+
+    try:
+        Noisy()(keras.Input((4,)))
+    except ValueError as raised:
+        line = error_line(raised)
+    assert line.startswith("ValueError: Exception encountered when calling Noisy.call(). ")
+    assert "Received: seed=abc" in line and "Error encountered:" not in line

@@ -224,6 +224,17 @@ _BACKTICKED = re.compile(r"`([a-z][a-z0-9_]*)`")
 _REPEATED_FLAG = re.compile(r"(--[\w-]+(?: [^\s()]+)?) \(\1\)")
 
 
+def _inner_lines(error: BaseException, text: str) -> list[str]:
+    """Lines of the errors `error` was raised from or during (Keras's, the user's) that
+    `text` quotes, longest first: other libraries' words, left as they are."""
+    lines, inner, seen = set(), error.__cause__ or error.__context__, 0
+    while inner is not None and seen < 5:
+        if not isinstance(inner, TunekitError):  # tunekit's own words name its keywords
+            lines |= {line.strip() for line in str(inner).splitlines() if len(line.strip()) > 11}
+        inner, seen = inner.__cause__ or inner.__context__, seen + 1
+    return sorted((line for line in lines if line in text), key=len, reverse=True)
+
+
 def cli_message(error: BaseException) -> str:
     """The message of `error` as the command line says it: flags, not keywords.
 
@@ -260,7 +271,7 @@ def cli_message(error: BaseException) -> str:
         # "task='regression' (--task regression)" names both forms: on the command line, one.
         return _REPEATED_FLAG.sub(r"\1", _BACKTICKED.sub(named, _KEYWORD.sub(flag, part)))
 
-    texts = quoted_texts(text)  # Keras's own words: its `target` is no --target
+    texts = quoted_texts(text) + _inner_lines(error, text)  # Keras's words: `target`
     if not texts:
         return rewrite(text)
     parts = re.split("(" + "|".join(map(re.escape, texts)) + ")", text)

@@ -29,6 +29,7 @@ import re
 import signal
 
 __all__ = [
+    "error_line",
     "quoted",
     "raised_line",
     "ChiefUnreachableError",
@@ -232,6 +233,13 @@ def quoted_texts(message: str) -> list[str]:
     return sorted({text for text in _QUOTED if text in message}, key=len, reverse=True)
 
 
+def error_line(error: BaseException) -> str:
+    """`"TypeName: what went wrong"` of `error` (`raised_line` of its message: Keras's
+    "Exception encountered when calling X.call()." gets the line that says what), marked
+    as `quoted`."""
+    return raised_line(f"{type(error).__name__}: {str(error).strip()}")
+
+
 def raised_line(traceback_text: str) -> str:
     """The line of a traceback naming its exception (`"ValueError: ..."`), or `""` if empty.
 
@@ -255,7 +263,13 @@ def _raised_line(traceback_text: str) -> str:
     for i in range(len(lines) - 1, -1, -1):
         if _RAISED.match(lines[i]):
             if _WRAPPED in lines[i]:
-                more = next((line.strip() for line in lines[i + 1 :] if line.strip()), "")
+                rest = [line.strip() for line in lines[i + 1 :] if line.strip()]
+                more = rest[0] if rest else ""
+                # "Could not automatically infer the output shape ... Error encountered:":
+                # the line below says what went wrong.
+                while more.endswith(":") and len(rest) > 1:
+                    rest = rest[1:]
+                    more = rest[0]
                 return f"{lines[i]} {more}".strip()
             if lines[i].endswith(":"):
                 below = lines[i + 1 :]

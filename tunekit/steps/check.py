@@ -20,7 +20,7 @@ import numpy as np
 from tunekit.data import CLASSIFICATION, REGRESSION, Dataset, StreamData
 from tunekit.data._checks import CATEGORICAL_LABELS
 from tunekit.data._stream_labels import check_validation_classes
-from tunekit.errors import ModelCheckError, OutputShapeError
+from tunekit.errors import ModelCheckError, OutputShapeError, error_line
 from tunekit.model_files import check_round_trip  # the file check, beside the loaders
 from tunekit.outputs import check_output_shape, model_output_shape, training_samples
 from tunekit.regression import check_regression_output_shape
@@ -276,9 +276,8 @@ def _default_build_error(error: Exception) -> ModelCheckError:
     own = [f for f in frames if "site-packages" not in f.filename]  # the user's line first
     last = (own or frames)[-1:]
     where = "".join(f" (at {os.path.basename(f.filename)}:{f.lineno})" for f in last)
-    reason = "".join(f": {line}" for line in str(error).strip().splitlines()[:1])
     return ModelCheckError(
-        f"`hypermodel`'s build raised {type(error).__name__}{reason}{where} when built "
+        f"`hypermodel`'s build raised {error_line(error)}{where} when built "
         "with its default hyperparameters (each hyperparameter's default, or its first "
         "value). KerasTuner builds it that way to declare the search space before any "
         "trial, so no search can start: make build work for the defaults (e.g. give the "

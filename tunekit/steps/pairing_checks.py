@@ -37,7 +37,7 @@ import numpy as np
 
 from tunekit.data import CLASSIFICATION, SCALED_UINT8, Dataset, StreamData
 from tunekit.data._checks import CATEGORICAL_LABELS
-from tunekit.errors import ModelCheckError
+from tunekit.errors import ModelCheckError, error_line
 from tunekit.objectives import objective_names
 from tunekit.outputs import (
     SIGNED_ACTIVATIONS,
@@ -181,13 +181,12 @@ def check_runs_on(model: Any, sample: Any) -> None:
         model(sample, training=False)
     except Exception as error:  # noqa: BLE001 - any error: every fit would raise it too
         shapes = keras.tree.map_structure(lambda a: tuple(np.shape(a)), sample)
-        first = str(error).strip().splitlines()[0] if str(error).strip() else ""
+        first = error_line(error)
         first += "" if first.endswith((".", "!", "?")) else "."
         raise ModelCheckError(
-            f"{WHAT} has no keras.Input, and called on two training samples (shape "
-            f"{shapes}) it raised {type(error).__name__}: {first} The model cannot take "
-            "the data's samples: give it a keras.Input of their shape, or change the "
-            "layers that raised."
+            f"{WHAT} has no keras.Input, and called on training samples (shape {shapes}) it "
+            f"raised {first} The model cannot run on the data's samples: change the layers "
+            "that raised, or give it a keras.Input of the samples' shape."
         ) from error
 
 
