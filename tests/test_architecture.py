@@ -88,6 +88,7 @@ ORDER = [
     "steps.output_checks",
     "steps.input_checks",
     "steps.label_forms",
+    "steps.loss_batches",
     "steps.same_loss",
     "steps.value_checks",
     "steps.pairing_checks",

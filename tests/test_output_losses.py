@@ -23,6 +23,8 @@ from conftest import BAYES_BUDGET
 
 from tunekit import CoarseToFine
 from tunekit.data import Dataset, StreamData
+from tunekit.errors import ModelCheckError
+from tunekit.steps.loss_batches import check_output_loss_batches
 
 _RNG = np.random.default_rng(0)
 
@@ -129,3 +131,33 @@ def test_a_weighted_metric_on_a_weighted_test_stream_keeps_keras_weighted_value(
     assert result.test_metrics["r2"] == pytest.approx(r2_score(y["test"], predicted), rel=1e-4)
     report = json.loads((tmp_path / "p" / "report.json").read_text())
     assert "reported under their names as the search scored them" in report["test_note"]
+
+
+def test_one_outputs_loss_as_objective_on_a_validation_stream_of_uneven_batches_is_refused(
+    tmp_path: Path,
+) -> None:
+    """Found by a retry: a stream's validation batches are its own; 150 samples in batches
+    of 64 scored each trial's `val_reg_loss` 32.11 for a sample mean of 20.11 (TensorFlow),
+    exit 0. Refused before training; batches that divide the split, `val_loss`, pass."""
+    x = {s: _RNG.normal(size=(n, 6)).astype("float32") for s, n in
+         (("train", 128), ("val", 150), ("test", 40))}  # fmt: skip
+    y = {s: _targets(v) for s, v in x.items()}
+
+    def streams(val_batch: int) -> list[tf.data.Dataset]:
+        sizes = {"train": 32, "val": val_batch, "test": 32}
+        return [tf.data.Dataset.from_tensor_slices((x[s], y[s])).batch(sizes[s]) for s in x]
+
+    data = StreamData(*streams(64), fingerprint="uneven", task="regression")
+    assert data.validation_batches == (64, 64, 22)
+    run = CoarseToFine(_build, data, directory=tmp_path, project_name="p",
+                       objective="val_reg_loss", **BAYES_BUDGET)  # fmt: skip
+    with pytest.raises(ModelCheckError) as caught:
+        run.run()
+    run.close()
+    message = str(caught.value)
+    assert "batches of 64 and a last one of 22" in message
+    assert "validation.unbatch().batch(150)" in message and "objective='val_loss'" in message
+    assert not list(tmp_path.rglob("trial.json"))
+    even = StreamData(*streams(50), fingerprint="even", task="regression")
+    assert even.validation_batches == (50, 50, 50)
+    check_output_loss_batches(_build(kt.HyperParameters()), even, ["val_reg_loss"])

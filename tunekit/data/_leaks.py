@@ -221,6 +221,7 @@ class PassSum:
     def __init__(self) -> None:
         self.count, self.total, self.labels, self.ended = 0, 0, 0, False
         self.samples: list[np.ndarray] = []  # each batch's `(x, y)` row hashes
+        self.sizes: list[int] = []  # each batch's samples
         # The class ids seen, by output (`None`: one output): whole-number labels only.
         self.classes: dict[str | None, set[int]] = {}
 
@@ -231,6 +232,7 @@ class PassSum:
             return
         rows = row_hashes(*batch)
         self.samples.append(row_hashes(batch[0], batch[1]))  # not weights: train may have
+        self.sizes.append(len(rows))
         y = batch[1]
         for output, labels in y.items() if isinstance(y, Mapping) else [(None, y)]:
             ids = class_ids(labels)
@@ -312,6 +314,8 @@ def check_stream_splits(
         if before != after:
             raise DataError(_changing(name, before, after))
         seen[split] = once
+        if passes is not None:
+            passes.setdefault(split, once)  # its batch sizes: see `StreamData`
     if seen["val"].count and seen["val"].result() == seen["test"].result():
         raise DataError(
             f"StreamData: the validation and test streams hold the same {seen['val'].count} "

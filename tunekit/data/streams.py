@@ -277,6 +277,8 @@ class StreamData:
         counts = check_stream_splits(splits, not own, self._passes)
         # Every training class id (by output), read in that pass: checked against the model.
         self.train_classes = self._passes["train"].classes if "train" in self._passes else {}
+        # The validation stream's batch sizes, as read (`()`: not read).
+        self.validation_batches = tuple(self._passes["val"].sizes) if "val" in self._passes else ()
         for split, count in counts.items():
             given = len(self.labels[split]) if self.labels else count
             if given != count:  # the report would count the labels' samples

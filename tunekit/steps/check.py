@@ -31,6 +31,7 @@ from tunekit.steps.label_forms import (
     check_metric_label_form,
     check_output_label_forms,
 )
+from tunekit.steps.loss_batches import check_output_loss_batches
 from tunekit.steps.output_checks import WHAT as _WHAT
 from tunekit.steps.output_checks import check_built_model, model_sample, outputs_and_compile
 from tunekit.steps.pairing_checks import check_pairings, check_runs_on, check_text_backend
@@ -108,6 +109,7 @@ def check_model(
             shape = check_built_model(model, _WHAT, data, sample)
             if fed_as_is:
                 check_pairings(model, data, objective_names, sample=sample)
+                check_output_loss_batches(model, data, objective_names)
             if isinstance(data, StreamData):  # what its outputs are, read while it exists
                 heads = classifying_outputs(model, data) if data.several_outputs else shape
                 quantity = quantity_unit(model, shape)
