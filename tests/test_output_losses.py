@@ -131,6 +131,10 @@ def test_a_weighted_metric_on_a_weighted_test_stream_keeps_keras_weighted_value(
     assert result.test_metrics["r2"] == pytest.approx(r2_score(y["test"], predicted), rel=1e-4)
     report = json.loads((tmp_path / "p" / "report.json").read_text())
     assert "reported under their names as the search scored them" in report["test_note"]
+    assert "mae" not in report["test_intervals"]  # its bootstrap counts samples once
+    assert "r2" in report["test_intervals"]
+    markdown = (tmp_path / "p" / "report.md").read_text()
+    assert "except a `weighted_metrics` metric of the same name (see the note)" in markdown
 
 
 def test_one_outputs_loss_as_objective_on_a_validation_stream_of_uneven_batches_is_refused(

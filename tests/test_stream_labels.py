@@ -153,8 +153,11 @@ def test_training_labels_beyond_the_output_are_refused_before_training(
     named = " (its output 'kind')" if dict_y else ""
     assert f"the training stream{named} holds class ids up to 3" in message
     assert "tells 3 classes apart (class ids 0..2)" in message
-    assert "JAX, which does not check class ids, trains and scores on it" in message
-    assert "num_classes=4 to StreamData and end the model in Dense(4)" in message
+    assert "JAX, and a binary cross-entropy on one unit, train and score on it" in message
+    if dict_y:
+        assert "End the output 'kind' in Dense(4) (one unit per class, a softmax" in message
+    else:
+        assert "num_classes=4 to StreamData and end the model in Dense(4)" in message
     assert not (tmp_path / "p" / "coarse").exists()  # nothing trained
 
 
@@ -550,6 +553,7 @@ def test_one_sigmoid_unit_on_class_ids_0_to_2_is_refused_before_training(
     if num_classes is None:
         assert "Pass num_classes=3 to StreamData and end the model in Dense(3)" in message
     else:
-        assert "End the model in Dense(3) (one unit per class: num_classes=3)" in message
+        assert "End the model in Dense(3) (one unit per class, a softmax under a sparse" in message
+        assert "categorical cross-entropy: num_classes=3)" in message
         assert "Pass num_classes" not in message
     assert not (tmp_path / "p" / "coarse").exists()

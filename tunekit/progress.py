@@ -349,8 +349,10 @@ def exhausted_note(phase: str, oracle: kt.Oracle, budget: int, max_model_size: A
     if planned is not None and ran < planned:
         return (
             f"[{phase}] Hyperband ran {ran} of the {planned} trials its brackets plan: the "
-            "space holds no other configuration to start a bracket with (all tried); going "
-            "on with them."
+            "space holds no other configuration to start a bracket with (all tried), and "
+            "KerasTuner's Hyperband ends there, so the trials that ran may have trained only "
+            "their first round's epochs. A space this small suits a Bayesian fine search "
+            "(fine_tuner='bayesian'); going on with the trials that ran."
         )
     if ran >= budget:
         return ""

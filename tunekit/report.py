@@ -22,6 +22,7 @@ from tunekit.objectives import objective_formula, objective_parts
 from tunekit.report_scores import (
     interval_cell,
     outputs_usefulness_note,
+    regression_sentence,
     test_intervals,
     usefulness_note,
     weighted_test,
@@ -212,9 +213,7 @@ def render_markdown(report: dict[str, Any], narrowing_table: str) -> str:
         "",
         *(
             [
-                "Regression: mse, mae, rmse and r2 are scikit-learn's, from the saved "
-                "model's predictions (R² 1 is perfect, 0 predicts the mean; see "
-                "plots/predicted_vs_true.png and plots/residuals.png).",
+                regression_sentence(report),
                 "",
             ]
             # one target: several outputs are scored by Keras's metrics only, without plots

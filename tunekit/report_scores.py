@@ -16,7 +16,13 @@ from tunekit.data import SCALED_UINT8
 from tunekit.stats import bootstrap_interval, wilson_interval
 from tunekit.stats.intervals import BCA_MAX_EXAMPLES, MIN_BOOTSTRAP_EXAMPLES, regression_metric
 
-__all__ = ["interval_cell", "test_intervals", "usefulness_note", "weighted_test"]
+__all__ = [
+    "interval_cell",
+    "regression_sentence",
+    "test_intervals",
+    "usefulness_note",
+    "weighted_test",
+]
 
 TARGET_SCALE = 10.0  # regression targets beyond this mean or std get their own hint
 
@@ -226,6 +232,26 @@ def weighted_test(report: dict[str, Any]) -> None:
     """Says in `report["test_note"]`, in place, which test metrics a test stream's weights weigh.
 
     Keras applies sample weights to the loss and to `weighted_metrics` only
-    (not to `metrics=["accuracy"]`), so the two kinds sit side by side.
+    (not to `metrics=["accuracy"]`), so the two kinds sit side by side. A metric whose
+    reported value is Keras's weighted one loses its interval (which counts samples once).
     """
+    intervals = report.get("test_intervals") or {}
+    for name in [n for n in intervals if n in report.get("test_metrics", {})]:
+        if abs(intervals[name]["value"] - report["test_metrics"][name]) > 1e-6:
+            del intervals[name]
     report["test_note"] = " ".join(filter(None, [WEIGHTED_TEST, report.get("test_note")]))
+
+
+def regression_sentence(report: dict[str, Any]) -> str:
+    """`report.md`'s sentence on where a regression's test metrics come from."""
+    weighted = WEIGHTED_TEST in (report.get("test_note") or "")
+    return (
+        "Regression: mse, mae, rmse and r2 are scikit-learn's, from the saved model's "
+        "predictions (R² 1 is perfect, 0 predicts the mean; see plots/predicted_vs_true.png "
+        "and plots/residuals.png)"
+        + (
+            ", except a `weighted_metrics` metric of the same name (see the note)."
+            if weighted
+            else "."
+        )
+    )

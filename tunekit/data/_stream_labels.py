@@ -13,10 +13,8 @@ and reported a confusion matrix with a class the model cannot predict.
 
 Where tunekit reads a stream's labels whole anyway, they are checked here:
 
-- the training stream's, read once when the `StreamData` is made (the split-leak
-  check, `tunekit.data._leaks`, records every class id it holds, by output), before
-  the search (`check_validation_classes`);
-- the validation stream's, once before the search (`check_validation_classes`).
+- the training and validation streams', before the search (`check_validation_classes`;
+  the training ids as the split-leak check's pass found them, `tunekit.data._leaks`).
   It is read every epoch of every trial; one more pass costs about one
   validation epoch (0.14 s for 120 images of 96x96 JPEG, against 0.66 s for
   one epoch of a small CNN on 600, uncached; an image folder's labels are
@@ -165,9 +163,10 @@ def check_class_ids(
         )
     if split == "training":  # its every id was read (`tunekit.data._leaks.PassSum`)
         raise DataError(
-            f"{said}{count if quantity else ''} Keras trains on every id: TensorFlow fails "
-            "every trial on such an id, and JAX, which does not check class ids, trains and "
-            f"scores on it. {_wider(data, high, output)}." + ("" if quantity else count)
+            f"{said}{count if quantity else ''} Keras trains on every id: a sparse "
+            "cross-entropy fails every trial on such an id on TensorFlow; JAX, and a binary "
+            f"cross-entropy on one unit, train and score on it. {_wider(data, high, output)}."
+            + ("" if quantity else count)
         )
     if unseen:
         raise DataError(
@@ -197,14 +196,16 @@ def check_class_ids(
 
 def _wider(data: Any, high: int, output: str | None) -> str:
     """The fix for class ids up to `high` beyond an output (`output`: a dict `y`'s name):
-    `num_classes` (unless the `StreamData` was given enough) and one unit per class."""
+    one unit per class, and `num_classes` unless the `StreamData` was given enough."""
     units = max(high + 1, data.num_classes or 0)
+    softmax = "a softmax under a sparse categorical cross-entropy"
+    if output is not None:  # num_classes is the one output's
+        return f"End the output {output!r} in Dense({high + 1}) (one unit per class, {softmax})"
     given = data.num_classes is not None and data.num_classes > high
     return (
         ("End" if given else f"Pass num_classes={units} to StreamData and end")
-        + f" the model in Dense({units}) (one unit per class"
+        + f" the model in Dense({units}) (one unit per class, {softmax}"
         + (f": num_classes={units})" if given else ")")
-        + ("" if output is None else f" for {output!r}")
     )
 
 

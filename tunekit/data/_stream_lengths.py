@@ -270,7 +270,8 @@ def _still_reading(name: str, count: int, seconds: float, stated: bool, warned: 
 def warn_dropped_remainder(source: Any, split: str) -> None:
     """Warns (`UserWarning`) of a validation or test tf.data split (`split` names it) whose
     batches have a size fixed in its element spec: `batch(n, drop_remainder=True)`, which
-    drops the samples after the last full batch, so they are never scored (150 test samples
+    drops the samples after the last full batch (if any: tunekit cannot tell from the
+    spec), so they are never scored (150 test samples
     in batches of 40: 120 scored, the report counting batches only)."""
     from tunekit.data._stream_batches import is_tf_dataset
 
@@ -283,9 +284,10 @@ def warn_dropped_remainder(source: Any, split: str) -> None:
     if sizes and None not in sizes:
         warnings.warn(
             f"StreamData: the `{split}` stream's batches all hold {sizes.pop()} samples "
-            "(batch(..., drop_remainder=True)?): tf.data then drops the samples after the "
-            f"last full batch, and the {split} score leaves them out. Batch the {split} "
-            "split without drop_remainder.",
+            "(batch(..., drop_remainder=True)?): unless the split's samples are a multiple "
+            "of that, tf.data drops those after the last full batch, and the "
+            f"{split} score leaves them out. Batch the {split} split without drop_remainder "
+            "to be sure every sample is scored.",
             UserWarning,
             stacklevel=3,  # the line that made the StreamData
         )
