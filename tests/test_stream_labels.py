@@ -37,6 +37,19 @@ def _sorted(n: int, classes: int, seed: int, batch: int = 32) -> tf.data.Dataset
     return tf.data.Dataset.from_tensor_slices((x, y)).batch(batch)
 
 
+def _refused(
+    tmp_path: Path, build: Any, data: StreamData, before_training: bool = True, **settings: Any
+) -> str:
+    """The `DataError` message of a run of `build` on `data` (before any training, unless
+    `before_training=False`)."""
+    run = CoarseToFine(build, data, directory=tmp_path, project_name="p", **SMALL, **settings)
+    with pytest.raises(DataError) as info:
+        run.run()
+    run.close()
+    assert (tmp_path / "p" / "coarse").exists() != before_training
+    return str(info.value)
+
+
 def _build(hp: Any) -> keras.Model:
     model = keras.Sequential(
         [
@@ -55,11 +68,7 @@ def test_validation_labels_beyond_the_output_are_refused_before_training(tmp_pat
     here its ids are taken as not read.)"""
     data = StreamData(_sorted(300, 4, 0), _sorted(100, 4, 1), _sorted(100, 4, 2), fingerprint="s")
     data.train_classes = {}
-    run = CoarseToFine(_build, data, directory=tmp_path, project_name="p", **SMALL)
-    with pytest.raises(DataError) as info:
-        run.run()
-    run.close()
-    message = str(info.value)
+    message = _refused(tmp_path, _build, data)
     assert "the validation stream holds class ids up to 3" in message
     assert "tells 3 classes apart (class ids 0..2)" in message
     assert "read the first training batch only (the first batch showed class ids 0)" in message
@@ -74,11 +83,7 @@ def test_test_labels_beyond_the_output_are_refused_and_no_report_is_written(
     """Train and validation hold 0..2; the test stream has a class 3 the model cannot
     predict: the report had a 4x4 confusion matrix next to a 3-unit model."""
     data = StreamData(_sorted(96, 3, 0), _sorted(64, 3, 1), _sorted(64, 4, 2), fingerprint="t")
-    run = CoarseToFine(_build, data, directory=tmp_path, project_name="p", **SMALL)
-    with pytest.raises(DataError) as info:
-        run.run()
-    run.close()
-    message = str(info.value)
+    message = _refused(tmp_path, _build, data, before_training=False)
     assert "the test stream holds class ids up to 3" in message
     assert "tells 3 classes apart" in message
     # No training sample has class 3: the split is the fix, not a shuffle or a wider output.
@@ -143,13 +148,7 @@ def test_training_labels_beyond_the_output_are_refused_before_training(
 
     data = StreamData(train, val, test, fingerprint="trained-3")
     assert data.train_classes == {("kind" if dict_y else None): {0, 1, 2, 3}}
-    run = CoarseToFine(
-        build, data, directory=tmp_path, project_name="p", objective="val_loss", **SMALL
-    )
-    with pytest.raises(DataError) as info:
-        run.run()
-    run.close()
-    message = str(info.value)
+    message = _refused(tmp_path, build, data, objective="val_loss")
     named = " (its output 'kind')" if dict_y else ""
     assert f"the training stream{named} holds class ids up to 3" in message
     assert "tells 3 classes apart (class ids 0..2)" in message
@@ -543,11 +542,7 @@ def test_one_sigmoid_unit_on_class_ids_0_to_2_is_refused_before_training(
         model.compile("adam", "binary_crossentropy", metrics=["accuracy"])
         return model
 
-    run = CoarseToFine(build, data, directory=tmp_path, project_name="p", **SMALL)
-    with pytest.raises(DataError) as info:
-        run.run()
-    run.close()
-    message = str(info.value)
+    message = _refused(tmp_path, build, data)
     assert "the training stream holds class ids up to 2" in message
     assert "tells 2 classes apart" in message
     if num_classes is None:
