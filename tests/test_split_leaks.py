@@ -8,6 +8,7 @@ exit 0. The same stream or array passed as two splits was accepted too.
 
 from __future__ import annotations
 
+import itertools
 import re
 import warnings
 
@@ -372,3 +373,45 @@ def test_distinct_rows_of_whole_numbers_as_float64_do_not_collide():
     labels = [np.arange(len(p)) % 2 for p in parts]
     splits = [tf.data.Dataset.from_tensor_slices((p, q)).batch(64) for p, q in zip(parts, labels)]
     assert StreamData(*splits, fingerprint="dummies").kind == "tf.data"
+
+
+@pytest.mark.parametrize("levels", [(-1.0, 1.0), (0.0, 2.0)])
+def test_float32_rows_that_differ_in_high_bits_do_not_collide_and_leaks_are_caught(levels):
+    """Found by a second retry: two float32 values share a 64-bit cell, and rows of
+    {-1, 1} or {0, 2} hashed to 64 or 128 values for 1,024 distinct rows: a stream carved
+    with `take` / `shuffle().skip()` from such data was accepted (0/1 was refused)."""
+    from tunekit.data._leaks import row_hashes
+
+    rows = np.array(list(itertools.product(levels, repeat=10)), "float32")
+    assert len(np.unique(row_hashes(rows))) == len(rows) == 1024
+    labels = (rows.sum(axis=1) > rows.mean() * 10).astype("int64")
+    full = tf.data.Dataset.from_tensor_slices((rows, labels))
+    test, val = full.take(200).batch(32), full.skip(200).take(200).batch(32)
+    train = full.shuffle(1024, seed=1).skip(400).batch(32)  # holds test and validation rows
+    with pytest.raises(DataError, match="are also in the training stream"):
+        StreamData(train, val, test, fingerprint="high-bits")
+
+
+@pytest.mark.parametrize(
+    ("seed", "make"),
+    [
+        (10, lambda rng, n: rng.integers(0, 6, (n, 3))),  # 3 features of 6 levels
+        (4, lambda rng, n: np.c_[rng.integers(0, 100, n), rng.integers(0, 2, n)]),  # age
+    ],
+)
+def test_small_iid_splits_of_whole_number_features_are_not_taken_for_leaks(seed, make):
+    """Found by a second retry: 60 training rows of 3 features of 6 levels, all distinct,
+    gave a natural share of 0, and 3 chance matches of 20 (15%) were refused; a whole-number
+    feature of 100 levels (age) was taken for continuous (natural share 0) and warned of.
+    Now the pooled rows dealt at random give the natural share, and only fractional
+    features count as continuous."""
+    rng = np.random.default_rng(seed)
+    x = make(rng, 200).astype("float32")
+    y = ((x.sum(axis=1) + rng.integers(0, 2, 200)) % 2).astype("int64")
+    cuts = [(0, 100), (100, 150), (150, 200)] if x.shape[1] == 2 else [(0, 60), (60, 80), (80, 100)]
+    parts = [(x[a:b], y[a:b]) for a, b in cuts]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        Dataset(*parts[0], *parts[1], *parts[2])
+        splits = [tf.data.Dataset.from_tensor_slices(p).batch(32) for p in parts]
+        assert StreamData(*splits, fingerprint="small-iid").kind == "tf.data"

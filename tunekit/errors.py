@@ -237,7 +237,8 @@ def error_line(error: BaseException) -> str:
     """`"TypeName: what went wrong"` of `error` (`raised_line` of its message: Keras's
     "Exception encountered when calling X.call()." gets the line that says what), marked
     as `quoted`."""
-    return raised_line(f"{type(error).__name__}: {str(error).strip()}")
+    said = str(error).strip()
+    return raised_line(f"{type(error).__name__}: {said}" if said else type(error).__name__)
 
 
 def raised_line(traceback_text: str) -> str:

@@ -5,17 +5,19 @@ training:
 
 - **Arrays** (`check_array_overlap`, from `Dataset`, a `UserWarning`): every
   sample's row (`x` and `y` bytes, each array of a dict) is hashed (`row_hashes`:
-  one vectorised pass, about 0.1 s for MNIST's 70 000 rows). Warned of: one `x`
+  one vectorised pass, about 1 s for MNIST's 70 000 rows). Warned of: one `x`
   array passed as two splits, and a validation split with rows of the training
   split, or a test split with rows of the training and validation splits (the
   final model trains on both), at least 10% more of them than equal rows occur
   by nature, and more than chance gives (one-sided binomial test, p < 0.001:
-  small splits vary): by nature none where a feature is continuous (equal rows
-  are then copies, as in a file of repeated rows), else as often as the rows of
-  the split compared with (training; training and validation) repeat among
-  themselves (3 binary features take 8 values: equal rows across splits are
-  expected). Each cell's high bits are folded onto its low ones before a
-  salted sum per row, then mixed (`pandas.util.hash_array`).
+  small splits vary). By nature (`_natural_share`): none where a feature is
+  continuous (equal rows are then copies, as in a file of repeated rows), else
+  as often as the rows of the split compared with (training; training and
+  validation) repeat among themselves, or as the pooled rows dealt at random
+  would match (3 binary features take 8 values: equal rows across splits are
+  expected). Each 8-byte cell is mixed with
+  its position (MurmurHash3's finalizer) before a sum per row, then mixed again
+  (`pandas.util.hash_array`).
 - **Streams** (`check_stream_splits`, from `StreamData`): the same stream
   object passed as two splits is refused; the validation and test streams are
   read twice each, and a split whose samples (an order-free sum of the row
@@ -87,13 +89,21 @@ def _array_rows(array: Any) -> np.ndarray:
             padded[:, : raw.shape[1]] = raw
             raw = padded
         cells = raw.view(np.uint64)
-    # High bits folded onto low ones before the salt's multiplication, which carries bits
-    # upwards only (both steps are one-to-one on a cell): whole numbers as float64 (1.0,
-    # 2.0) differ in their high bits only, and their salted sums collided (1,867 hashes
-    # for 2,500 distinct rows of 40 such features).
-    folded = cells ^ (cells >> np.uint64(32))
-    mixed = (folded * _salt(cells.shape[1])).sum(axis=1, dtype=np.uint64)
-    return hash_array(mixed)
+    # Each cell mixed, not only salted, before the sum: a salted sum is linear, and rows
+    # that differ in a few high bits collided (whole numbers as float64: 1,867 hashes for
+    # 2,500 distinct rows; two float32 in a cell, {-1, 1}^10: 64 hashes for 1,024 rows).
+    return hash_array(_mix(cells ^ _salt(cells.shape[1])).sum(axis=1, dtype=np.uint64))
+
+
+def _mix(values: np.ndarray) -> np.ndarray:
+    """MurmurHash3's 64-bit finalizer (`fmix64`, Appleby) on each uint64: every input bit
+    reaches every output bit, one-to-one. In place on `values` (a fresh array)."""
+    values ^= values >> np.uint64(33)
+    values *= np.uint64(0xFF51AFD7ED558CCD)
+    values ^= values >> np.uint64(33)
+    values *= np.uint64(0xC4CEB9FE1A85EC53)
+    values ^= values >> np.uint64(33)
+    return values
 
 
 def _leaves(value: Any) -> list[Any]:
@@ -132,7 +142,7 @@ def check_array_overlap(xs: dict[str, Any], ys: dict[str, Any], given: dict[str,
     for split, earlier in (("val", ("train",)), ("test", ("train", "val"))):
         rows, name = hashes[split], _SPLIT_NAMES[split]
         seen = np.concatenate([hashes[e] for e in earlier])
-        natural = _natural_share(xs["train"], seen)
+        natural = _natural_share(xs["train"], seen, rows)
         said = next(
             (
                 f"x_{e} and x_{split} are the same array"
@@ -194,22 +204,48 @@ def _twin_share(hashes: np.ndarray) -> float:
     return float((counts[inverse] > 1).mean())
 
 
-def _natural_share(x: Any, hashes: np.ndarray) -> float:
-    """A new sample's chance to equal a row of a reference split (`hashes`: its row hashes;
-    `x`: the training inputs) by nature: 0 when some feature is continuous (more distinct
-    values than half the rows, in up to 2,000 of them: equal rows are then copies), else
-    `_twin_share` of the reference (a few discrete features take few values)."""
+def _natural_share(x: Any, seen: np.ndarray, rows: np.ndarray) -> float:
+    """A new sample's chance to equal a row of a reference split by nature (`seen`: the
+    reference's row hashes; `rows`: the split compared with it; `x`: training inputs, or a
+    batch of them). 0 when a feature is continuous (`_continuous`: equal rows are then
+    copies). Else the larger of the reference's `_twin_share` and `_pooled_share` (the
+    reference alone says 0 when its rows are all distinct: a small or deduplicated
+    training split of a few discrete features, whose values a new sample still hits)."""
+    if _continuous(x):
+        return 0.0
+    return max(_twin_share(seen), _pooled_share(seen, rows))
+
+
+def _continuous(x: Any) -> bool:
+    """Whether some feature of `x` (up to 2,000 samples, at least 20) is continuous:
+    fractional values, more distinct ones than half the samples."""
     import pandas as pd  # noqa: PLC0415 - pandas is slow to import
 
-    if len(hashes) < 2:
-        return 0.0
     for leaf in _leaves(x):
-        sample = min(len(leaf), 2000)
-        values = np.asarray(leaf)[:sample].reshape(sample, -1)
-        if values.dtype.kind in "iufb" and sample >= 20:
-            if (pd.DataFrame(values).nunique() > sample / 2).any():
-                return 0.0
-    return _twin_share(hashes)
+        values = np.asarray(leaf)[:2000]
+        if len(values) < 20 or values.dtype.kind != "f":
+            continue
+        values = values.reshape(len(values), -1)
+        fractional = (values != np.round(values)).any(axis=0)
+        if fractional.any():
+            if (pd.DataFrame(values[:, fractional]).nunique() > len(values) / 2).any():
+                return True
+    return False
+
+
+def _pooled_share(seen: np.ndarray, rows: np.ndarray) -> float:
+    """The share of `rows` expected to equal a row of `seen` if the pooled rows had been
+    dealt to the two at random (no leak): a value held `c` times, `k` of them dealt to
+    `rows` (hypergeometric), counts `k` unless `k = c`; so `sum(c m / N - c P(k = c))`
+    over the distinct values, divided by the `m` rows (`N` pooled)."""
+    from scipy import stats  # noqa: PLC0415
+
+    m, pooled = len(rows), len(seen) + len(rows)
+    if not m or not len(seen):
+        return 0.0
+    counts = np.unique(np.concatenate([seen, rows]), return_counts=True)[1]
+    alone = stats.hypergeom.pmf(counts, pooled, counts, m)  # every one dealt to `rows`
+    return float(np.sum(counts * m / pooled - counts * alone) / m)
 
 
 class PassSum:
@@ -328,18 +364,22 @@ def check_stream_splits(
         train = _pass(splits["train"], _SPLIT_NAMES["train"])
         if passes is not None:
             passes["train"] = train  # its class ids: checked against the model's output
-    _refuse_trained_on(train.rows(), seen["val"].rows(), seen["test"].rows())
+    from tunekit.data._stream_batches import first_batch
+
+    x = first_batch(splits["train"])[0]
+    _refuse_trained_on(train.rows(), seen["val"].rows(), seen["test"].rows(), x)
     return {split: seen[split].count for split in seen}
 
 
-def _refuse_trained_on(train: np.ndarray, val: np.ndarray, test: np.ndarray) -> None:
+def _refuse_trained_on(train: np.ndarray, val: np.ndarray, test: np.ndarray, x: Any) -> None:
     """Refuses a validation (test) stream of which at least `WARN_SHARE` more of the samples
     (`(x, y)` row hashes) are in the training stream's pass (training and validation: the
-    final model trains on both) than by nature, beyond chance (`_leaked`)."""
+    final model trains on both) than by nature, beyond chance (`_leaked`); `x`: a batch
+    of training inputs (`_natural_share`)."""
     if len(train) < 2:
         return
     for split, rows, seen in (("val", val, train), ("test", test, np.concatenate([train, val]))):
-        natural = _twin_share(seen)
+        natural = _natural_share(x, seen, rows)
         found, share = _shared(rows, seen)
         if _leaked(found, len(rows), natural):
             name = _SPLIT_NAMES[split]
@@ -354,7 +394,8 @@ def _refuse_trained_on(train: np.ndarray, val: np.ndarray, test: np.ndarray) -> 
                 "test = ds.take(k); train = ds.shuffle(n).skip(k): the shuffle before skip() "
                 "moves test samples into training. Shuffle once before take/skip "
                 "(ds.shuffle(n, seed=1, reshuffle_each_iteration=False)), or split first and "
-                "shuffle the training split only."
+                "shuffle the training split only; drop repeated samples before splitting, not "
+                "from one split only."
             )
 
 
@@ -363,7 +404,10 @@ def _changing(name: str, first: tuple[int, int, int], second: tuple[int, int, in
     if first[0] != second[0]:
         found = f"{first[0]} samples on one pass, {second[0]} on the next"
     elif first[2] == second[2]:
-        found = "the same labels but other inputs on a second pass (random augmentation?)"
+        found = (
+            "the same labels but other inputs on a second pass (random augmentation? labels "
+            "paired with other inputs on each pass, as zip(x, y.shuffle(n)) does?)"
+        )
     else:
         found = "other samples on a second pass"
     return (

@@ -184,7 +184,8 @@ def check_runs_on(model: Any, sample: Any) -> None:
         first = error_line(error)
         first += "" if first.endswith((".", "!", "?")) else "."
         raise ModelCheckError(
-            f"{WHAT} has no keras.Input, and called on training samples (shape {shapes}) it "
+            f"{WHAT} has no keras.Input, and called on {len(keras.tree.flatten(sample)[0])} "
+            f"training samples (shape {shapes}) it "
             f"raised {first} The model cannot run on the data's samples: change the layers "
             "that raised, or give it a keras.Input of the samples' shape."
         ) from error
