@@ -282,8 +282,8 @@ def _default_build_error(error: Exception) -> ModelCheckError:
         f"`hypermodel`'s build raised {error_line(error)}{where} when built "
         "with its default hyperparameters (each hyperparameter's default, or its first "
         "value). KerasTuner builds it that way to declare the search space before any "
-        "trial, so no search can start: make build work for the defaults (e.g. give the "
-        "hyperparameter a default= that builds)."
+        "trial, so no search can start: fix that line, or, if a hyperparameter's value "
+        "causes the error, give that hyperparameter a default= that builds."
     )
 
 
