@@ -61,6 +61,7 @@ def _losses(model: keras.Model, x: np.ndarray, y: dict[str, np.ndarray]) -> dict
     }
 
 
+@pytest.mark.long  # a whole run: about 10-15 s
 def test_trials_are_scored_by_each_outputs_validation_loss_over_samples(tmp_path: Path) -> None:
     x = {s: _RNG.normal(size=(n, 6)).astype("float32") for s, n in
          (("train", 160), ("val", 67), ("test", 40))}  # fmt: skip  # 67: a prime
@@ -81,6 +82,7 @@ def test_trials_are_scored_by_each_outputs_validation_loss_over_samples(tmp_path
         assert trial["score"] == pytest.approx(true, rel=1e-4), path.parent.name
 
 
+@pytest.mark.long  # a whole run: about 10-15 s
 def test_a_streams_test_losses_by_output_are_over_samples_and_the_report_is_written(
     tmp_path: Path,
 ) -> None:
@@ -100,6 +102,7 @@ def test_a_streams_test_losses_by_output_are_over_samples_and_the_report_is_writ
     assert result.test_metrics["loss"] == pytest.approx(sum(true.values()), rel=1e-4)
 
 
+@pytest.mark.long  # a whole run: about 10-15 s
 def test_a_weighted_metric_on_a_weighted_test_stream_keeps_keras_weighted_value(
     tmp_path: Path,
 ) -> None:

@@ -46,6 +46,7 @@ training:
 
 from __future__ import annotations
 
+import math
 import warnings
 from collections.abc import Mapping
 from typing import Any
@@ -172,14 +173,26 @@ def _pooled_share(seen: np.ndarray, rows: np.ndarray) -> float:
     dealt to the two at random (no leak): a value held `c` times, `k` of them dealt to
     `rows` (hypergeometric), counts `k` unless `k = c`; so `sum(c m / N - c P(k = c))`
     over the distinct values, divided by the `m` rows (`N` pooled)."""
-    from scipy import stats  # noqa: PLC0415
-
     m, pooled = len(rows), len(seen) + len(rows)
     if not m or not len(seen):
         return 0.0
     counts = np.unique(np.concatenate([seen, rows]), return_counts=True)[1]
-    alone = stats.hypergeom.pmf(counts, pooled, counts, m)  # every one dealt to `rows`
-    return float(np.sum(counts * m / pooled - counts * alone) / m)
+    sizes, values = np.unique(counts, return_counts=True)  # a few sizes: each computed once
+    expected = 0.0
+    for c, number in zip(sizes.tolist(), values.tolist(), strict=True):
+        # P(k = c) = C(m, c) / C(N, c): every one of the c dealt to `rows`.
+        alone = (
+            math.exp(
+                math.lgamma(m + 1)
+                - math.lgamma(m - c + 1)
+                - math.lgamma(pooled + 1)
+                + math.lgamma(pooled - c + 1)
+            )
+            if c <= m
+            else 0.0
+        )
+        expected += number * c * (m / pooled - alone)
+    return expected / m
 
 
 class PassSum:
