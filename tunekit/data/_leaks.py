@@ -74,10 +74,11 @@ def check_array_overlap(xs: dict[str, Any], ys: dict[str, Any], given: dict[str,
     not an error, as tests and examples share rows on purpose.
     """
     hashes = {split: row_hashes(xs[split], ys[split]) for split in _SPLIT_NAMES}
+    continuous = _continuous(xs["train"])  # once for both splits
     for split, earlier in (("val", ("train",)), ("test", ("train", "val"))):
         rows, name = hashes[split], _SPLIT_NAMES[split]
         seen = np.concatenate([hashes[e] for e in earlier])
-        natural = _natural_share(xs["train"], seen, rows)
+        natural = _natural_share(continuous, seen, rows)
         said = next(
             (
                 f"x_{e} and x_{split} are the same array"
@@ -139,14 +140,14 @@ def _twin_share(hashes: np.ndarray) -> float:
     return float((counts[inverse] > 1).mean())
 
 
-def _natural_share(x: Any, seen: np.ndarray, rows: np.ndarray) -> float:
+def _natural_share(continuous: bool, seen: np.ndarray, rows: np.ndarray) -> float:
     """A new sample's chance to equal a row of a reference split by nature (`seen`: the
-    reference's row hashes; `rows`: the split compared with it; `x`: training inputs, or a
-    batch of them). 0 when a feature is continuous (`_continuous`: equal rows are then
-    copies). Else the larger of the reference's `_twin_share` and `_pooled_share` (the
+    reference's row hashes; `rows`: the split compared with it; `continuous`: whether a
+    training feature is, `_continuous`). 0 when a feature is continuous (equal rows are
+    then copies). Else the larger of the reference's `_twin_share` and `_pooled_share` (the
     reference alone says 0 when its rows are all distinct: a small or deduplicated
     training split of a few discrete features, whose values a new sample still hits)."""
-    if _continuous(x):
+    if continuous:
         return 0.0
     return max(_twin_share(seen), _pooled_share(seen, rows))
 
@@ -325,8 +326,9 @@ def _refuse_trained_on(train: np.ndarray, val: np.ndarray, test: np.ndarray, x: 
     of training inputs (`_natural_share`)."""
     if len(train) < 2:
         return
+    continuous = _continuous(x)
     for split, rows, seen in (("val", val, train), ("test", test, np.concatenate([train, val]))):
-        natural = _natural_share(x, seen, rows)
+        natural = _natural_share(continuous, seen, rows)
         found, share = _shared(rows, seen)
         if _leaked(found, len(rows), natural):
             name = _SPLIT_NAMES[split]

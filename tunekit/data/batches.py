@@ -144,15 +144,10 @@ def validation_batch_size(num_val: int, batch_size: int, sample_bytes: int = 0) 
 
 def sample_bytes(x: Any) -> int:
     """Bytes of one sample of `x` (an array `(n, ...)`, or a dict, list or tuple of them)."""
-    leaves = (
-        list(x.values())
-        if isinstance(x, Mapping)
-        else list(x)
-        if isinstance(x, (list, tuple))
-        else [x]
-    )
+    from tunekit.data._row_hashes import leaves
+
     total = 0
-    for leaf in leaves:
+    for leaf in leaves(x):
         array = np.asarray(leaf) if not hasattr(leaf, "dtype") else leaf
         if getattr(array, "ndim", 0) >= 1 and len(array):
             total += int(np.prod(array.shape[1:], dtype=np.int64)) * array.dtype.itemsize

@@ -279,6 +279,8 @@ class StreamData:
         self.train_classes = self._passes["train"].classes if "train" in self._passes else {}
         # The validation stream's batch sizes, as read (`()`: not read).
         self.validation_batches = tuple(self._passes["val"].sizes) if "val" in self._passes else ()
+        for read in self._passes.values():  # their row hashes served the leak check
+            read.samples.clear()
         for split, count in counts.items():
             given = len(self.labels[split]) if self.labels else count
             if given != count:  # the report would count the labels' samples
