@@ -11,7 +11,7 @@ import keras_tuner as kt
 import numpy as np
 import pandas as pd
 import pytest
-from sklearn.model_selection import KFold
+from sklearn.model_selection import KFold, StratifiedKFold
 
 from tunekit import cv
 from tunekit.coarse_to_fine import main
@@ -113,6 +113,74 @@ def test_the_search_steps_stratify_classes_and_use_kfold_for_regression(tmp_path
         tuner = coarse.tuner(run)  # type: ignore[attr-defined]
         assert (tuner.cv, tuner.cv_stratify) == (3, stratify)
         assert run.config()["cv"] == 3
+
+
+class _RecordingRows(Recording):
+    """`Recording` that keeps each fit's validation rows (`x`), to name its samples."""
+
+    def __init__(self, outputs: int, loss: str, metrics: list[str]) -> None:
+        super().__init__(outputs, loss, metrics)
+        self.rows: list[np.ndarray] = []
+
+    def fit(self, hp: kt.HyperParameters, model: keras.Model, *args: Any, **kwargs: Any) -> Any:
+        self.rows.append(np.asarray(kwargs["validation_data"][0]))
+        return super().fit(hp, model, *args, **kwargs)
+
+
+@pytest.mark.parametrize(
+    ("task", "seed"),
+    [
+        ("classification", 0),
+        ("regression", 11),
+        # About 10 s each: the two cases above cover a zero and a non-zero seed.
+        pytest.param("classification", 11, marks=pytest.mark.long),
+        pytest.param("regression", 0, marks=pytest.mark.long),
+    ],
+)
+def test_both_phases_cross_validate_on_the_folds_of_the_runs_seed(
+    tmp_path: Path, task: str, seed: int
+) -> None:
+    """The coarse and fine tuners shuffled their folds with their own trial seeds
+    (`phase_seed`): two partitions, compared by the final pick, and for a seed other than
+    0 neither was `--seed`'s. Every fit of both phases now validates on a fold of
+    scikit-learn's splitter shuffled with the run's seed, as the README says."""
+    from tunekit import CoarseToFine
+    from tunekit.data import Dataset
+
+    if task == "classification":
+        x, y = _classes()
+        splitter: Any = StratifiedKFold(3, shuffle=True, random_state=seed)
+        hypermodel = _RecordingRows(3, "sparse_categorical_crossentropy", ["accuracy"])
+    else:
+        x = np.random.default_rng(1).normal(size=(120, 8)).astype("float32")
+        y = x[:, :2].sum(axis=1).astype("float32")
+        splitter = KFold(3, shuffle=True, random_state=seed)
+        hypermodel = _RecordingRows(1, "mse", ["mae"])
+    data = Dataset.from_arrays(x, y, task=task)
+    run = CoarseToFine(
+        hypermodel,
+        data,
+        objective="val_loss",
+        directory=tmp_path,
+        cv=3,
+        coarse_trials=3,
+        coarse_epochs=1,
+        fine_tuner="bayesian",
+        fine_trials=1,
+        max_epochs=1,
+        seed=seed,
+        baseline=False,
+        verbose=0,
+    )
+    run.fine()  # the coarse search, the narrowing and the fine search
+    x_full = np.asarray(data.x_train_full)
+    index = {row.tobytes(): i for i, row in enumerate(x_full)}
+    want = [val for _, val in splitter.split(np.zeros(len(x_full)), data.y_train_full)]
+    fits = [np.sort([index[row.tobytes()] for row in rows]) for rows in hypermodel.rows]
+    assert len(fits) == 4 * 3  # three coarse trials and one fine trial of three folds
+    for start in range(0, len(fits), 3):  # every trial, coarse and fine: the same folds
+        for got, expected in zip(fits[start : start + 3], want):
+            np.testing.assert_array_equal(got, expected)
 
 
 def test_cv3_trial_scores_are_the_mean_of_three_stratified_folds(tmp_path: Path) -> None:

@@ -303,6 +303,66 @@ def test_several_executions_retrain_by_their_mean_curves_best_epoch(tmp_path):
     )
 
 
+class _FourEpochs(_TwoCurves):
+    """Two executions best at epochs 0 and 2 of 4, whose mean curve peaks at epoch 2 with
+    0.725, below the mean of their bests (0.875): the rules give different numbers."""
+
+    curves = ([0.9, 0.5, 0.6, 0.4], [0.5, 0.6, 0.85, 0.3])
+    losses = ([1.0, 0.9, 0.8, 0.7], [0.7, 0.6, 0.5, 0.4])
+
+    def fit(self, hp, model, *args, **kwargs):
+        curve, loss = self.curves[self.calls % 2], self.losses[self.calls % 2]
+        self.calls += 1
+        for callback in kwargs.get("callbacks", []):
+            callback.set_model(model)
+            callback.set_params({"epochs": 4})
+        history = keras.callbacks.History()
+        history.set_model(model)
+        history.history = {"val_accuracy": list(curve), "loss": list(loss)}
+        history.epoch = [0, 1, 2, 3]
+        for callback in kwargs.get("callbacks", []):
+            for epoch in range(4):
+                logs = {"val_accuracy": curve[epoch], "loss": loss[epoch]}
+                callback.on_epoch_end(epoch, logs)
+        return history
+
+
+def test_several_executions_follow_the_rules_the_readme_states(tmp_path):
+    """README (trials table, `executions_per_trial`): `score` and each metric column are
+    KerasTuner's mean over the executions of each one's value at its own best epoch,
+    `best_step` KerasTuner's mean of their best epochs cut to an int, `best_epoch` the
+    best epoch of their mean curve, and the constant-schedule retrain trains to it."""
+    from tunekit import make_tuner
+    from tunekit.results import trials_dataframe
+
+    tuner = make_tuner(
+        "random",
+        _FourEpochs(),
+        objective="val_accuracy",
+        directory=str(tmp_path),
+        project_name="coarse",  # the layout of a run folder: trials_dataframe reads it
+        max_trials=1,
+        executions_per_trial=2,
+        seed=0,
+    )
+    x, y = np.zeros((8, 2), "float32"), np.arange(8) % 2
+    tuner.search(x, y, validation_data=(x, y), epochs=4, verbose=0)
+    row = trials_dataframe(tmp_path).iloc[0]
+    curves, losses = np.array(_FourEpochs.curves), np.array(_FourEpochs.losses)
+    own_best = curves.argmax(axis=1)  # [0, 2]
+    assert row["score"] == pytest.approx(curves.max(axis=1).mean())  # 0.875
+    assert row["val_accuracy"] == pytest.approx(row["score"])
+    assert row["loss"] == pytest.approx(losses[[0, 1], own_best].mean())  # 0.75
+    assert row["best_step"] == int(own_best.mean())  # 1
+    mean_curve_best = int(curves.mean(axis=0).argmax())  # 2
+    assert row["best_epoch"] == mean_curve_best != row["best_step"]
+    trial = tuner.oracle.get_best_trials(1)[0]
+    assert final_epochs_rule(trial, 10, "constant") == (
+        mean_curve_best + 1,
+        "the trial's best epoch, under the constant schedule",
+    )
+
+
 class _StopAfter(keras.callbacks.Callback):
     """A user's callback that stops every fit after `epochs` epochs."""
 

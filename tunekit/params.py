@@ -477,7 +477,7 @@ PARAMETERS: dict[str, Param] = {
             "executions_per_trial",
             POSITIVE_INT,
             1,
-            "Fits per trial, averaged.",
+            "Fits per trial; the score is the mean of each fit's best score (KerasTuner's).",
             "--executions-per-trial",
         ),
         Param(

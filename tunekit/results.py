@@ -127,7 +127,10 @@ def trials_dataframe(run_dir: str | os.PathLike) -> pd.DataFrame:
     run (`cv=K`) `fold_1_score` ... `fold_K_score` (each fold's objective at
     the trial's best epoch; their mean is `score`) right after `score`, one
     column per reported metric (its value at the best epoch: KerasTuner keeps one per
-    trial; training metrics, then validation metrics, each by name), `hp_<name>`
+    trial; training metrics, then validation metrics, each by name; with several
+    executions per trial, KerasTuner's mean of each execution's value at its own best
+    epoch, as `score`, while `best_epoch` is the best epoch of the executions' mean
+    curve and `best_step` the mean of their best epochs, cut to an int), `hp_<name>`
     per hyperparameter (in the order the search space declares them; empty
     where inactive), and
     `error` (the last line of a failed trial's message). Counts and integer

@@ -224,6 +224,7 @@ class SearchStep:
             max_consecutive_failed_trials=ctx.max_consecutive_failed_trials,
             cv=ctx.cv,
             cv_stratify=cv_stratify(ctx.data),
+            cv_seed=ctx.seed,  # both phases' folds: the run's seed, as the up-front check
             refused_fit_args=refused_fit_args(ctx),
             objective_defaulted=ctx.objective_defaulted,
             model_check=functools.partial(

@@ -168,6 +168,11 @@ class TunekitTuner(kt.Tuner):
         cv_stratify: Whether the folds are stratified by class
             (`StratifiedKFold`) or not (`KFold`); `None` (the default):
             stratified when the targets are class ids (see `tunekit.cv`).
+        cv_seed: Seed of the folds' shuffle, the same for every trial of the
+            tuner; `CoarseToFine` passes the run's `seed`, so the coarse and
+            fine phases (whose `trial_seed`s differ) split the same folds.
+            `None` (the default): `trial_seed`, or when that is `None` too
+            one seed drawn for the tuner.
         max_model_size: KerasTuner's limit on a model's parameter count
             (trainable and not, as `num_params`). tunekit's oracles reject
             a larger configuration when they propose it (see
@@ -189,7 +194,7 @@ class TunekitTuner(kt.Tuner):
         **kwargs: Passed to the KerasTuner tuner.
 
     Raises:
-        ValueError: `cv` is not an int >= 1.
+        ValueError: `cv` is not an int >= 1, or `cv_seed` not an int >= 0.
     """
 
     # Makes `x` anew for each trial, after its seed (`StreamData.fresh_train`): set by the
@@ -205,6 +210,7 @@ class TunekitTuner(kt.Tuner):
         refused_fit_args: Mapping[str, str] | None = None,
         cv: int = 1,
         cv_stratify: bool | None = None,
+        cv_seed: int | None = None,
         max_model_size: int | None = None,
         objective_defaulted: bool = False,
         model_check: Callable[[keras.Model, str], None] | None = None,
@@ -214,6 +220,10 @@ class TunekitTuner(kt.Tuner):
             raise ValueError(
                 f"`cv` must be an int >= 1 (1: no cross-validation). Received: cv={cv!r}."
             )
+        if cv_seed is not None and (
+            isinstance(cv_seed, bool) or not isinstance(cv_seed, int) or cv_seed < 0
+        ):
+            raise ValueError(f"`cv_seed` must be an int >= 0 or None. Received: {cv_seed!r}.")
         _log.hide_keras_retracing()  # each trial's new model is traced once: expected
         self._tunekit_seed = trial_seed
         self._tunekit_phase = phase
@@ -224,7 +234,9 @@ class TunekitTuner(kt.Tuner):
         self._tunekit_model_check = model_check
         self._tunekit_cv_stratify = cv_stratify
         # The folds' shuffle: without a seed still one draw, so all trials share the folds.
-        self._tunekit_cv_seed = trial_seed if trial_seed is not None else secrets.randbelow(2**31)
+        if cv_seed is None:
+            cv_seed = trial_seed if trial_seed is not None else secrets.randbelow(2**31)
+        self._tunekit_cv_seed = cv_seed
         self._tunekit_trial = _RunningTrial()
         # The execution KerasTuner is about to fit (`_configure_tensorboard_dir` says), and
         # whether a training-data objective was said (`_note_training_metric`).
@@ -333,8 +345,8 @@ class TunekitTuner(kt.Tuner):
         """The trial cross-validated: KerasTuner's `run_trial` once per fold, combined.
 
         The folds split train+validation (`validation_data` joins `x`, `y`);
-        every trial of the tuner gets the same folds (shuffled with its seed,
-        or with one seed drawn when it has none). `sample_weight` is split
+        every trial of the tuner gets the same folds (shuffled with its
+        `cv_seed`: see the constructor). `sample_weight` is split
         with the samples.
         """
         x, y, more, rest = _split_fit_args(args, kwargs)

@@ -298,7 +298,9 @@ def make_tuner(
             space's default configuration),
             `num_initial_points=5`, `allow_new_entries=False`,
             `max_consecutive_failed_trials=3`, `max_retries_per_trial=0`,
-            `executions_per_trial=1`, `objective_defaulted=False` (see
+            `executions_per_trial=1`, `cv_seed=None` (the folds' shuffle when
+            it is not `seed`: see `tunekit.tuners.base.TunekitTuner`),
+            `objective_defaulted=False` (see
             `tunekit.tuners.base.TunekitTuner`), `max_model_size=None` (KerasTuner's
             limit on a model's parameters, checked when a configuration is
             proposed: see `tunekit.tuners.oracles.SizeLimitedOracle`).
