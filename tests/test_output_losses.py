@@ -136,8 +136,13 @@ def test_a_weighted_metric_on_a_weighted_test_stream_keeps_keras_weighted_value(
     assert "reported under their names as the search scored them" in report["test_note"]
     assert "mae" not in report["test_intervals"]  # its bootstrap counts samples once
     assert "r2" in report["test_intervals"]
+    # scikit-learn's unweighted MAE beside it, under its own name, with its interval.
+    unweighted = mean_absolute_error(y["test"], predicted)
+    assert result.test_metrics["sklearn_mae"] == pytest.approx(unweighted, rel=1e-4)
+    assert report["test_intervals"]["sklearn_mae"]["value"] == pytest.approx(unweighted)
     markdown = (tmp_path / "p" / "report.md").read_text()
-    assert "except a `weighted_metrics` metric of the same name (see the note)" in markdown
+    assert "except where the model reports a metric of that name" in markdown
+    assert "scikit-learn's is sklearn_mae." in markdown
 
 
 def test_one_outputs_loss_as_objective_on_a_validation_stream_of_uneven_batches_is_refused(

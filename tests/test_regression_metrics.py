@@ -82,3 +82,82 @@ def test_output_shape_check_for_regression():
     ]:
         with pytest.raises(OutputShapeError, match=message):
             check_regression_output_shape(shape, width)
+
+
+def test_a_metric_of_the_models_own_keeps_its_name_and_sklearns_goes_beside_it():
+    """Found by a new user: Keras's `RootMeanSquaredError(name="rmse")` over 2 targets (0.6670,
+    the quantity `val_rmse` ranked by) was replaced by scikit-learn's mean of per-target RMSEs
+    (0.5658) under the same name. Every name tunekit adds (mse, mae, rmse, r2), and the
+    intervals (the accuracy's too), follow one rule: `tunekit.regression.own_name`."""
+    from tunekit.regression import beside_keras, own_name
+    from tunekit.report_scores import beside_metrics, test_table
+
+    keras_metrics = {"loss": 0.4449, "rmse": 0.6670}
+    ours = {"mse": 0.4449, "mae": 0.4474, "rmse": 0.5658, "r2": -0.18}
+    merged = {**keras_metrics, **beside_keras(keras_metrics, ours)}
+    assert merged["rmse"] == 0.6670 and merged["sklearn_rmse"] == 0.5658
+    assert set(merged) == {"loss", "rmse", "sklearn_rmse", "mse", "mae", "r2"}
+    # The same metric in float32 and float64 (Keras's `metrics=["mae"]`): one name, one value.
+    assert own_name("mae", 0.44737732842, {"mae": 0.44737735}) == "mae"
+    # A weighted `mae` (`weighted_metrics`) and a user's "r2" of another definition.
+    assert own_name("mae", 0.6011, {"mae": 0.8070}) == "sklearn_mae"
+    assert own_name("r2", 0.30, {"r2": 0.25}) == "sklearn_r2"
+    # Another kind: a metric of the user's called `accuracy` that is not the share of right
+    # predicted classes; the Wilson interval of tunekit's accuracy goes to its own row.
+    intervals = {"accuracy": {"value": 0.93, "interval": [0.83, 0.97], "method": "Wilson"}}
+    moved = beside_metrics(intervals, {"loss": 0.2, "accuracy": 0.5})
+    assert list(moved) == ["sklearn_accuracy"]
+    table = test_table({"test_metrics": {"loss": 0.2, "accuracy": 0.5}, "test_intervals": moved})
+    assert "| accuracy | 0.5000 |  |" in table
+    assert "| sklearn_accuracy | 0.9300 | [0.8300, 0.9700] (Wilson) |" in table
+    kept = beside_metrics(intervals, {"loss": 0.2, "accuracy": 0.93})
+    assert list(kept) == ["accuracy"]
+
+
+@pytest.mark.long  # a whole run with its baseline: about 20 s
+def test_a_keras_rmse_over_two_targets_is_the_test_rmse_of_the_saved_model(tmp_path):
+    """The probe's run (diabetes, 2 targets, objective `val_rmse`): test_metrics["rmse"], the
+    report and the baseline's table gave scikit-learn's 0.5658 for the model's own 0.6670."""
+    import json
+
+    import keras
+    from sklearn.metrics import root_mean_squared_error
+
+    from tunekit import CoarseToFine
+    from tunekit.data import Dataset
+
+    x, y = load_diabetes(return_X_y=True)
+    x = (x * 10).astype("float32")
+    targets = np.stack([y / 100, x[:, 2] * 0.5 + x[:, 3] * 0.3], 1).astype("float32")
+    data = Dataset.from_arrays(x, targets)
+
+    def build(hp):
+        model = keras.Sequential(
+            [keras.Input((10,)), keras.layers.Dense(hp.Int("units", 8, 16, step=8)),
+             keras.layers.Dense(2)]
+        )  # fmt: skip
+        model.compile("adam", "mse", metrics=[keras.metrics.RootMeanSquaredError(name="rmse")])
+        return model
+
+    result = CoarseToFine(
+        build, data, directory=tmp_path, project_name="p", objective="val_rmse",
+        coarse_trials=3, coarse_epochs=1, fine_tuner="bayesian", fine_trials=1, max_epochs=1,
+        batch_size=64, verbose=0,
+    ).run()  # fmt: skip
+    model = keras.models.load_model(tmp_path / "p" / "best_model.keras")
+    own = model.evaluate(data.x_test, data.y_test, verbose=0, return_dict=True)["rmse"]
+    sklearn_rmse = root_mean_squared_error(data.y_test, model.predict(data.x_test, verbose=0))
+    assert abs(own - sklearn_rmse) > 1e-3  # two quantities: the probe's case
+    assert result.test_metrics["rmse"] == pytest.approx(own, rel=1e-6)
+    assert result.test_metrics["sklearn_rmse"] == pytest.approx(sklearn_rmse, rel=1e-5)
+    report = json.loads((tmp_path / "p" / "report.json").read_text())
+    assert report["test_metrics"]["rmse"] == pytest.approx(own, rel=1e-6)
+    assert "rmse" not in report["test_intervals"]  # the interval is scikit-learn's value's
+    assert report["test_intervals"]["sklearn_rmse"]["value"] == pytest.approx(sklearn_rmse)
+    rows = {row["name"]: row for row in report["baseline"]["metrics"]}
+    assert rows["sklearn_rmse"]["tuned"] == pytest.approx(sklearn_rmse)
+    assert rows["rmse"]["tuned"] == pytest.approx(own, rel=1e-6) and rows["rmse"]["objective"]
+    assert "val_rmse (lower is better): test rmse" in report["baseline"]["verdict"]
+    markdown = (tmp_path / "p" / "report.md").read_text()
+    assert f"| rmse | {own:.4f} |  |" in markdown
+    assert "scikit-learn's is sklearn_rmse" in markdown

@@ -309,6 +309,9 @@ def test_a_handful_of_regression_test_examples_gives_no_verdict(n, outcome):
     assert comparison.outcome == outcome
     too_few = f"on {n} examples, too few to tell (a paired bootstrap needs at least 20)"
     assert (too_few in comparison.verdict) == (n < 20), comparison.verdict
+    small = "the test set is too small to tell tuned from the baseline on test MSE"
+    assert comparison.verdict.startswith(small) == (n < 20), comparison.verdict
+    assert "did not measurably help" not in comparison.verdict
     # Below 20: no interval anywhere (the report's table showed them beside the refusal).
     withheld = n < 20
     assert (comparison.difference_interval is None) == withheld
@@ -422,3 +425,89 @@ def test_stats_loads_neither_keras_nor_tensorflow():
         "assert not {'keras', 'tensorflow', 'jax'} & set(sys.modules), sorted(sys.modules)"
     )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
+
+
+def test_the_verdict_names_the_metric_and_the_test_it_is_decided_on():
+    """A reader of "tuning did not measurably help" could not tell it was about accuracy
+    (McNemar) or MSE (paired bootstrap), not the objective the search ranked by."""
+    same = compare_to_baseline(Y_TRUE, PRED_A, PRED_B)
+    assert same.verdict.startswith(
+        "tuned is not distinguishable from the baseline on test accuracy (McNemar's exact "
+        "test on the paired predictions): test accuracy "
+    )
+    assert same.verdict.endswith("; on this metric tuning did not measurably help.")
+    y, good, poor = _regression_data(n=150)
+    better = compare_to_baseline(y, good, poor, n_resamples=300)
+    assert better.verdict.startswith(
+        "tuned is better than the baseline on test MSE (a paired bootstrap of the "
+        "per-example differences): test MSE "
+    )
+
+
+def test_a_test_set_too_small_to_tell_says_so_not_that_tuning_did_not_help():
+    """15 test examples, MSE 0.01 against 4.0 (the probe's stats_edge.py): the verdict said
+    "tuning did not measurably help"; 5 classification examples can never reach p < 0.05."""
+    rng = np.random.default_rng(0)
+    y = rng.normal(size=15)
+    regression = compare_to_baseline(y, y + 0.1, y + 2.0)
+    assert regression.metrics[0].tuned == pytest.approx(0.01)
+    assert regression.metrics[0].baseline == pytest.approx(4.0)
+    assert regression.verdict.startswith(
+        "the test set is too small to tell tuned from the baseline on test MSE"
+    )
+    assert "this says nothing on whether tuning helped" in regression.verdict
+    assert "did not measurably help" not in regression.verdict
+    labels = np.array([0, 1, 1, 0, 1])
+    tiny = compare_to_baseline(labels, labels, 1 - labels)  # tuned right on all 5: p = 0.0625
+    assert tiny.outcome == "indistinguishable" and tiny.mcnemar.p_value == pytest.approx(0.0625)
+    assert tiny.verdict.startswith("the test set is too small to tell tuned from the baseline")
+    assert "did not measurably help" not in tiny.verdict
+    six = np.array([0, 1, 1, 0, 1, 0])  # 6 examples can: p = 0.03125
+    assert compare_to_baseline(six, six, 1 - six).outcome == "better"
+
+
+class _Objective:
+    def __init__(self, name: str, direction: str) -> None:
+        self.name, self.direction = name, direction
+
+
+def _compared(name: str, tuned: float, baseline: float) -> dict:
+    row = {"name": name, "tuned": tuned, "baseline": baseline, "tuned_interval": None}
+    return {"metrics": (row,), "verdict": "tuned is not distinguishable ..."}
+
+
+def test_an_objective_on_another_metric_adds_both_models_test_values_of_it():
+    """The probe's val_recall run (breast cancer cut 95/5): the verdict, on accuracy 0.9298 vs
+    0.8421, said tuning did not measurably help; on recall, the tuned metric, the baseline
+    scored 0.0 against 0.333. And val_mae / val_r2_score were judged on test MSE alone."""
+    from tunekit.report_scores import objective_comparison
+
+    compared = _compared("accuracy", 0.9298, 0.8421)
+    tuned = {"loss": 0.2, "accuracy": 0.9298, "recall": 1 / 3}
+    said = objective_comparison(
+        _Objective("val_recall", "max"), compared, tuned, {"accuracy": 0.8421, "recall": 0.0}
+    )
+    assert said == (
+        "The search's objective ranks by another metric, val_recall (higher is better): test "
+        "recall 0.3333 vs 0 (tuned vs baseline; no significance test on it)."
+    )
+    assert compared["metrics"][1] == {
+        "name": "recall",
+        "tuned": 1 / 3,
+        "tuned_interval": None,
+        "baseline": 0.0,
+        "baseline_interval": None,
+        "lower_is_better": False,
+        "objective": True,
+    }
+    regression = _compared("mse", 0.40, 0.50)
+    said = objective_comparison(
+        _Objective("val_r2_score", "max"), regression, {"r2_score": 0.6}, {"r2_score": 0.5}
+    )
+    assert "val_r2_score (higher is better): test r2_score 0.6 vs 0.5" in said
+    # The objective is the deciding metric (by name, or a loss that is the MSE): nothing added.
+    for objective, metrics in (("val_mse", {"mse": 0.4}), ("val_loss", {"loss": 0.4})):
+        same = _compared("mse", 0.4, 0.5)
+        base = {name: 0.5 for name in metrics}
+        assert objective_comparison(_Objective(objective, "min"), same, metrics, base) == ""
+        assert len(same["metrics"]) == 1

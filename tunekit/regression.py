@@ -9,17 +9,54 @@ and the tests compute them the same way. With several targets per sample
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
 from tunekit.errors import OutputShapeError
 
-__all__ = ["REGRESSION_METRICS", "check_regression_output_shape", "regression_metrics"]
+__all__ = [
+    "OWN_PREFIX",
+    "REGRESSION_METRICS",
+    "beside_keras",
+    "check_regression_output_shape",
+    "own_name",
+    "regression_metrics",
+]
 
 #: Names and order of `regression_metrics`' keys, as the report lists them.
 REGRESSION_METRICS = ("mse", "mae", "rmse", "r2")
+
+#: Where tunekit's own value of a metric goes when the model reports another of that name.
+OWN_PREFIX = "sklearn_"
+
+
+def own_name(name: str, value: float, keras_metrics: Mapping[str, Any]) -> str:
+    """The name tunekit's own `value` of metric `name` takes beside the model's metrics.
+
+    The model's (Keras's) metric keeps its name and value: it is the one the
+    search ranked by (`val_rmse`), and `model.evaluate` gives it again. So
+    tunekit's value (scikit-learn's, from the predictions) goes under `name`
+    only when the model reports no metric of that name, or one of the same
+    value within 1e-4 relative (float32 against float64: one metric, in
+    float64, its interval's value); else it goes under `sklearn_<name>` (e.g.
+    `sklearn_rmse`, the mean of the per-target RMSEs, beside Keras's RMSE over
+    all targets: 0.5658 and 0.6670).
+    """
+    mine = keras_metrics.get(name)
+    if mine is None or (
+        isinstance(mine, (int, float)) and math.isclose(value, mine, rel_tol=1e-4, abs_tol=1e-7)
+    ):
+        return name
+    return OWN_PREFIX + name
+
+
+def beside_keras(keras_metrics: Mapping[str, Any], own: Mapping[str, float]) -> dict[str, float]:
+    """`own` (`{name: value}`), each under the name `own_name` gives it beside `keras_metrics`."""
+    return {
+        own_name(name, float(value), keras_metrics): float(value) for name, value in own.items()
+    }
 
 
 def regression_metrics(y_true: Any, y_pred: Any) -> dict[str, float]:

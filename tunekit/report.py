@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import platform
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import keras
@@ -20,10 +20,11 @@ from tunekit.manifest import STEPS, versions
 from tunekit.model_size import param_count
 from tunekit.objectives import objective_formula, objective_parts
 from tunekit.report_scores import (
-    interval_cell,
+    beside_metrics,
     outputs_usefulness_note,
     regression_sentence,
     test_intervals,
+    test_table,
     usefulness_note,
     weighted_test,
 )
@@ -220,12 +221,7 @@ def render_markdown(report: dict[str, Any], narrowing_table: str) -> str:
             if report["dataset"].get("task") == REGRESSION and "r2" in report["test_metrics"]
             else []
         ),
-        "| metric | value | 95% interval |",
-        "|---|---|---|",
-        *[
-            f"| {k} | {v:.4f} | {interval_cell(report.get('test_intervals'), k)} |"
-            for k, v in report["test_metrics"].items()
-        ],
+        *test_table(report),
         *[line for n in (report.get("test_note"), best.get("x_note")) if n for line in ("", n)],
         "",
         "## Phases",
@@ -296,6 +292,7 @@ def write_report(
     *,
     distributed: dict[str, Any] | None = None,
     started: float | None = None,
+    score: Callable[[keras.Model], dict[str, float]] | None = None,
 ) -> dict[str, Any]:
     """Writes `trials.csv`, `report.json`, `report.md`, the plots and final images of `run`.
 
@@ -317,6 +314,8 @@ def write_report(
             time in `timings` and `time_split` then runs to the writing of
             `report.json` (the plots and images included), not only to the
             test predictions. `None`: the manifest's evaluate seconds as they are.
+        score: A model's test metrics as the saved model's were scored
+            (`tunekit.steps.base.test_metrics`), for the baseline's. Defaults to None.
     """
     frame = finalist_columns(trials_dataframe(run.run_dir), run)
     _io.write_text(run.run_dir / "trials.csv", trials_csv(frame))
@@ -329,8 +328,9 @@ def write_report(
         counts["failed"] = int(((frame["phase"] == phase) & failed).sum())
     report["finalists"] = finalists_section(run)
     data = run.data
-    report["test_intervals"] = (
-        None if y_pred is None else test_intervals(data.y_test, y_pred, data.task, seed=run.seed)
+    report["test_intervals"] = beside_metrics(  # under the test metric of each one's value
+        None if y_pred is None else test_intervals(data.y_test, y_pred, data.task, seed=run.seed),
+        report["test_metrics"],
     )
     report["test_note"] = (
         outputs_usefulness_note(data, report["test_metrics"])
@@ -346,9 +346,7 @@ def write_report(
     )
     if getattr(data, "test_weighted", False):  # Keras's test metrics are weighted
         weighted_test(report)
-    report["baseline"] = baseline_section(
-        run, model, report["best"]["hyperparameters"], y_pred, noted=bool(report["test_note"])
-    )
+    report["baseline"] = baseline_section(run, model, report, y_pred, score)
     report["final_seeds"] = final_seeds_section(run)
     report["command"] = command_section(run, report["backend"])
     history = run.manifest.step("retrain").get("history", {})

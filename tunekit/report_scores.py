@@ -1,25 +1,33 @@
 """The test set's scores in the report: each metric's interval, and a note when useless.
 
 `test_intervals` gives every test metric its 95% interval whether or not the
-baseline runs; `usefulness_note` warns when the saved model is no better
-than a constant guess.
+baseline runs (`beside_metrics` files each under the metric whose value it
+is); `usefulness_note` warns when the saved model is no better than a
+constant guess; `objective_comparison` adds to the baseline's verdict the
+objective's test metric when the verdict is decided on another.
 """
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
 
 from tunekit import _log
 from tunekit.data import SCALED_UINT8
+from tunekit.objectives import objective_parts
+from tunekit.regression import OWN_PREFIX, own_name
 from tunekit.stats import bootstrap_interval, wilson_interval
 from tunekit.stats.intervals import BCA_MAX_EXAMPLES, MIN_BOOTSTRAP_EXAMPLES, regression_metric
 
 __all__ = [
+    "beside_metrics",
     "interval_cell",
+    "objective_comparison",
     "regression_sentence",
     "test_intervals",
+    "test_table",
     "usefulness_note",
     "weighted_test",
 ]
@@ -207,6 +215,39 @@ def _causes(scaling: str | None) -> str:
     return "are the features scaled (e.g. standardised)? enough epochs?"
 
 
+def beside_metrics(
+    intervals: dict[str, dict[str, Any]] | None, test_metrics: dict[str, Any]
+) -> dict[str, dict[str, Any]] | None:
+    """`intervals` (`test_intervals`), each under the test metric whose value it is.
+
+    An interval of tunekit's value of `name` (scikit-learn's RMSE, the accuracy
+    of the predicted classes) keeps that name when `test_metrics[name]` is the
+    same value; beside a metric of the model's own of that name and another
+    value (Keras's RMSE over all targets, a weighted `mae`, a metric of the
+    user's called `accuracy`) it goes under `sklearn_<name>`, the row of
+    tunekit's value (`tunekit.regression.own_name`).
+    """
+    if intervals is None:
+        return None
+    out = {}
+    for name, found in intervals.items():
+        out[own_name(name, float(found["value"]), test_metrics)] = found
+    return out
+
+
+def test_table(report: dict[str, Any]) -> list[str]:
+    """`report.md`'s table of test metrics, each with its interval: the test metrics, then
+    tunekit's own values that only an interval holds (`sklearn_accuracy`)."""
+    intervals = report.get("test_intervals") or {}
+    rows = dict(report["test_metrics"])
+    rows.update({k: v["value"] for k, v in intervals.items() if k not in rows})
+    return [
+        "| metric | value | 95% interval |",
+        "|---|---|---|",
+        *[f"| {k} | {v:.4f} | {interval_cell(intervals, k)} |" for k, v in rows.items()],
+    ]
+
+
 def interval_cell(intervals: dict[str, Any] | None, metric: str) -> str:
     """`[low, high] (method)` of `metric` from `report["test_intervals"]`, or blank (brackets,
     as the baseline table's: `-0.94--0.07` read as a typo)."""
@@ -222,9 +263,9 @@ def interval_cell(intervals: dict[str, Any] | None, metric: str) -> str:
 WEIGHTED_TEST = (
     "The test stream carries sample weights: Keras weighs its test loss (and any "
     "`weighted_metrics`, reported under their names as the search scored them) by them; the "
-    "other metrics (also tunekit's mse, mae, rmse and r2 where Keras logs no metric of that "
-    "name), the intervals, the confusion matrix and the comparison with the baseline count "
-    "each test sample once."
+    "other metrics (also tunekit's mse, mae, rmse and r2, under `sklearn_<name>` beside a "
+    "Keras metric of that name), the intervals, the confusion matrix and the comparison with "
+    "the baseline count each test sample once."
 )
 
 
@@ -233,25 +274,82 @@ def weighted_test(report: dict[str, Any]) -> None:
 
     Keras applies sample weights to the loss and to `weighted_metrics` only
     (not to `metrics=["accuracy"]`), so the two kinds sit side by side. A metric whose
-    reported value is Keras's weighted one loses its interval (which counts samples once).
+    reported value is Keras's weighted one has no interval under its name (`beside_metrics`
+    moved the unweighted one's to `sklearn_<name>`).
     """
-    intervals = report.get("test_intervals") or {}
-    for name in [n for n in intervals if n in report.get("test_metrics", {})]:
-        if abs(intervals[name]["value"] - report["test_metrics"][name]) > 1e-6:
-            del intervals[name]
     report["test_note"] = " ".join(filter(None, [WEIGHTED_TEST, report.get("test_note")]))
 
 
 def regression_sentence(report: dict[str, Any]) -> str:
     """`report.md`'s sentence on where a regression's test metrics come from."""
-    weighted = WEIGHTED_TEST in (report.get("test_note") or "")
+    own = sorted(k for k in report.get("test_metrics", {}) if k.startswith(OWN_PREFIX))
     return (
         "Regression: mse, mae, rmse and r2 are scikit-learn's, from the saved model's "
         "predictions (R² 1 is perfect, 0 predicts the mean; see plots/predicted_vs_true.png "
         "and plots/residuals.png)"
         + (
-            ", except a `weighted_metrics` metric of the same name (see the note)."
-            if weighted
+            f", except where the model reports a metric of that name: that one is Keras's "
+            f"(the search ranked by it), and scikit-learn's is {', '.join(own)}."
+            if own
             else "."
         )
+    )
+
+
+def _finite(value: Any) -> bool:
+    return isinstance(value, (int, float)) and math.isfinite(value)
+
+
+def objective_comparison(
+    objective: Any, compared: dict[str, Any], tuned: dict[str, Any], baseline: dict[str, Any]
+) -> str:
+    """A sentence on the objective's test metric when the verdict is decided on another.
+
+    The verdict is decided on test accuracy or MSE (`compared["metrics"][0]`);
+    a search on `val_recall` ranked by recall, which may tell another story
+    (0.0 for the baseline against 0.333 with accuracies 0.93 and 0.84). Each
+    part of the objective whose test metric both `tuned` and `baseline` (their
+    test metrics) hold and that is not the deciding metric (by name, or by
+    value: a `loss` that is the MSE) gets its values in the sentence and a row
+    in `compared["metrics"]` (in place; no interval, `"objective": true`).
+
+    Returns:
+        The sentence, or `""`.
+    """
+    rows = list(compared.get("metrics") or [])
+    if "metrics" in compared:
+        compared["metrics"] = rows  # a tuple from `BaselineComparison.to_dict`
+    decided: dict[str, Any] = rows[0] if rows else {"name": None, "tuned": 0.0, "baseline": 0.0}
+    parts = objective_parts(objective) or [[objective.name, objective.direction]]
+    said = []
+    for full, direction in parts:
+        name = full.removeprefix("val_")
+        if not all(_finite(m.get(name)) for m in (tuned, baseline)):
+            continue
+        ours, theirs = float(tuned[name]), float(baseline[name])
+        if name == decided["name"] or (
+            rows
+            and math.isclose(ours, float(decided["tuned"]), rel_tol=1e-4)
+            and math.isclose(theirs, float(decided["baseline"]), rel_tol=1e-4)
+        ):
+            continue
+        if not any(row["name"] == name for row in rows):
+            rows.append(
+                {
+                    "name": name,
+                    "tuned": ours,
+                    "tuned_interval": None,
+                    "baseline": theirs,
+                    "baseline_interval": None,
+                    "lower_is_better": direction == "min",
+                    "objective": True,
+                }
+            )
+        better = "higher" if direction == "max" else "lower"
+        said.append(f"{full} ({better} is better): test {name} {ours:.4g} vs {theirs:.4g}")
+    if not said:
+        return ""
+    return (
+        f"The search's objective ranks by another metric, {'; '.join(said)} (tuned vs "
+        "baseline; no significance test on it)."
     )

@@ -12,6 +12,7 @@ finalists. A section is `None` when its step is off.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import keras
@@ -23,6 +24,8 @@ from tunekit.errors import UsageError
 from tunekit.model_files import load_saved_model
 from tunekit.model_size import param_count
 from tunekit.outputs import predict_test_set
+from tunekit.regression import own_name
+from tunekit.report_scores import objective_comparison
 from tunekit.stats import compare_to_baseline, summarize_scores
 
 __all__ = [
@@ -87,23 +90,33 @@ def finalists_section(run: Any) -> dict[str, Any] | None:
 def baseline_section(
     run: Any,
     model: keras.Model,
-    chosen: dict[str, Any] | None = None,
+    report: dict[str, Any] | None = None,
     tuned_pred: np.ndarray | None = None,
-    noted: bool = False,
+    score: Callable[[keras.Model], dict[str, float]] | None = None,
 ) -> dict[str, Any] | None:
     """The tuned model against `baseline_model.keras` on the test set, or `None` without one.
 
     Both saved models predict the test set; `tunekit.stats.compare_to_baseline`
     gives each metric with its 95% interval (Wilson for accuracy, bootstrap for
-    regression), McNemar's exact test (classification) and the verdict. When
-    the chosen hyperparameters `chosen` are the defaults the baseline used,
-    `same_configuration` is true and the verdict says so (the search found
-    nothing better than the defaults). `tuned_pred`: the tuned model's test
-    predictions when already made (the evaluate step's), else predicted here.
-    `noted`: the report already warns that the tuned model is no better than a
-    constant guess (`usefulness_note`), so the verdict leaves out its own R²
-    note; when the baseline is no better either, it says that neither is.
+    regression), McNemar's exact test (classification) and the verdict, decided
+    on test accuracy or MSE (the sentence names it and its test). When the
+    search's objective ranks by another metric (`val_recall`, `val_mae`), the
+    verdict adds both models' test values of it (the tuned model's from
+    `report["test_metrics"]`, the baseline's from `score`, scored alike) and the
+    table a row of it (no interval). A row of tunekit's value beside a metric of
+    the model's own of that name and another value is `sklearn_<name>`
+    (`tunekit.regression.own_name`). When the chosen hyperparameters
+    (`report["best"]`) are the defaults the baseline used, `same_configuration`
+    is true and the verdict says so (the search found nothing better than the
+    defaults). `tuned_pred`: the tuned model's test predictions when already
+    made (the evaluate step's), else predicted here. When the report already
+    warns that the tuned model is no better than a constant guess
+    (`report["test_note"]`), the verdict leaves out its own R² note; when the
+    baseline is no better either, it says that neither is.
     """
+    report = report or {}
+    chosen = (report.get("best") or {}).get("hyperparameters")
+    noted = bool(report.get("test_note"))
     record = run.manifest.state["steps"].get("baseline", {})
     path = run.run_dir / BASELINE_MODEL
     if record.get("status") != "done" or not path.exists():
@@ -134,6 +147,13 @@ def baseline_section(
             else ""
         )
         compared["verdict"] = compared["verdict"].removesuffix(compared["note"]).rstrip() + neither
+    tuned_metrics = dict(report.get("test_metrics") or {})
+    for row in compared.get("metrics", ()):  # beside the model's own metric of that name
+        row["name"] = own_name(row["name"], row["tuned"], tuned_metrics)
+    baseline_metrics = _scored(score, baseline)
+    said = objective_comparison(run.objective, compared, tuned_metrics, baseline_metrics)
+    if said:
+        compared["verdict"] = compared["verdict"].rstrip(".") + ". " + said
     defaults = record.get("hyperparameters", {})
     same = (
         chosen is not None
@@ -165,8 +185,17 @@ def baseline_section(
             "epochs": record.get("epochs"),
             "diverged_at": record.get("diverged_at"),
             "hyperparameters": record.get("hyperparameters", {}),
+            "test_metrics": baseline_metrics or None,  # scored as the tuned model's
         },
     }
+
+
+def _scored(score: Callable[[keras.Model], dict[str, float]] | None, model: Any) -> dict:
+    """`score(model)`, or `{}` without `score` or when the model cannot be scored (NaN)."""
+    try:
+        return dict(score(model)) if score is not None else {}
+    except ValueError:  # a diverged baseline: the comparison above says so
+        return {}
 
 
 def final_seeds_section(run: Any) -> dict[str, Any] | None:
@@ -272,7 +301,8 @@ def render_trust_markdown(report: dict[str, Any]) -> list[str]:
         ]
         method = str(baseline.get("interval_method", ""))
         for metric in baseline.get("metrics", ()):
-            kind = "" if method.startswith("none") else f" ({pct} {method} interval)"
+            kind = "" if metric.get("tuned_interval") is None else f" ({pct} {method} interval)"
+            kind += " (the search's objective)" if metric.get("objective") else ""
             lines.append(
                 f"| test {metric['name']}{kind} | "
                 f"{_interval_text(metric['tuned'], metric['tuned_interval'])} | "

@@ -149,13 +149,16 @@ def _classification(
         f"(McNemar exact {_p(test.p_value)}; only tuned right on {test.b}, "
         f"only baseline right on {test.c} of {n} examples)"
     )
+    # Even n examples all in tuned's favour give McNemar p = 2 * 0.5**n: at most 5 of them
+    # can never reach p < 0.05, so "did not measurably help" would claim what it cannot tell.
+    too_few = 2.0 * 0.5**n >= 1.0 - confidence
     return BaselineComparison(
         "classification",
         n,
         confidence,
         (accuracy,),
         outcome,
-        _sentence(outcome, evidence),
+        _sentence(outcome, evidence, on=_ACCURACY, too_few=too_few),
         mcnemar=test,
         interval_method="Wilson",
     )
@@ -209,13 +212,14 @@ def _regression(
             f"{scores[0] - scores[k]:+.4g}) on {n} examples, too few to tell (a paired "
             f"bootstrap needs at least {MIN_BOOTSTRAP_EXAMPLES})"
         )
+        on = f"test {label} ({_BOOTSTRAP})"
         return BaselineComparison(
             "regression",
             n,
             confidence,
             comparisons,
             "indistinguishable",
-            _sentence("indistinguishable", evidence, note := _r2_note(comparisons)),
+            _sentence("indistinguishable", evidence, note := _r2_note(comparisons), on, True),
             interval_method=why,
             note=note,
         )
@@ -244,7 +248,7 @@ def _regression(
         f"{n} examples)"
     )
     note = _r2_note(comparisons)
-    verdict = _sentence(outcome, evidence, note)
+    verdict = _sentence(outcome, evidence, note, on=f"test {label} ({_BOOTSTRAP})")
     return BaselineComparison(
         "regression",
         n,
@@ -270,16 +274,32 @@ def _r2_note(comparisons: tuple[MetricComparison, ...]) -> str:
     )
 
 
-def _sentence(outcome: str, evidence: str, note: str = "") -> str:
-    """The verdict's sentence, then `note` (`""` or a sentence) after a space."""
+_ACCURACY = "test accuracy (McNemar's exact test on the paired predictions)"
+_BOOTSTRAP = "a paired bootstrap of the per-example differences"
+
+
+def _sentence(
+    outcome: str, evidence: str, note: str = "", on: str = _ACCURACY, too_few: bool = False
+) -> str:
+    """The verdict's sentence, then `note` (`""` or a sentence) after a space.
+
+    `on`: the test metric it is decided on, and the test, named in the sentence.
+    `too_few`: the test set is too small for the test to tell the two apart at
+    all: the sentence says so instead of "tuning did not measurably help".
+    """
     if outcome == "better":
-        sentence = f"tuned is better than the baseline: {evidence}."
+        sentence = f"tuned is better than the baseline on {on}: {evidence}."
     elif outcome == "worse":
-        sentence = f"tuned is worse than the baseline: {evidence}; tuning did not help."
+        sentence = f"tuned is worse than the baseline on {on}: {evidence}; tuning did not help."
+    elif too_few:
+        sentence = (
+            f"the test set is too small to tell tuned from the baseline on {on}: {evidence}; "
+            "this says nothing on whether tuning helped."
+        )
     else:
         sentence = (
-            f"tuned is not distinguishable from the baseline: {evidence}; "
-            "tuning did not measurably help."
+            f"tuned is not distinguishable from the baseline on {on}: {evidence}; "
+            "on this metric tuning did not measurably help."
         )
     return f"{sentence} {note}" if note else sentence
 
@@ -307,10 +327,13 @@ def compare_to_baseline(
     interval of the difference in `metric` (tuned minus baseline, both scored
     on the same resampled examples): "better" or "worse" when that interval
     excludes 0, else "indistinguishable" (always below `MIN_BOOTSTRAP_EXAMPLES`,
-    20, test examples, too few for a bootstrap interval to decide anything:
-    the verdict says so). The verdict says plainly when tuning
-    did not help, and, for regression, when the tuned model's R² is at most 0
-    (no better than predicting the mean), whatever the outcome.
+    20, test examples, too few for a bootstrap interval to decide anything;
+    and for classification below 6 test examples at 0.95, too few for McNemar's
+    test to ever reach significance: the verdict then says the test set is too small
+    to tell). The verdict names the test metric it is decided on and the test,
+    says plainly when tuning did not help, and, for regression, when the
+    tuned model's R² is at most 0 (no better than predicting the mean),
+    whatever the outcome.
 
     Args:
         y_true: True test targets: class labels `(n,)` or values `(n,)` / `(n, k)`.
@@ -342,7 +365,7 @@ def compare_to_baseline(
 
     Example:
         >>> compare_to_baseline(y_test, tuned_labels, baseline_labels).verdict
-        'tuned is better than the baseline: test accuracy 0.9831 vs 0.9702 (...).'
+        "tuned is better than the baseline on test accuracy (McNemar's exact test ...): ..."
     """
     confidence = check_confidence(confidence)
     task = _infer_task(y_true) if task is None else task

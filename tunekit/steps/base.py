@@ -160,9 +160,10 @@ def test_metrics(
     Keras's `model.evaluate` metrics on the test set (arrays or the stream's
     own batches) and, for regression with one target array, scikit-learn's
     `mse`, `mae`, `rmse` and `r2` of its predictions
-    (`tunekit.regression.regression_metrics`), which win over Keras's values
-    of the same name (except on a test stream with sample weights: Keras's,
-    weighted when compiled as `weighted_metrics`, as the search scored them).
+    (`tunekit.regression.regression_metrics`). A metric the model itself
+    reports under one of those names keeps its name and Keras's value (the
+    one the search ranked by); scikit-learn's then goes under `sklearn_<name>`
+    unless the two agree within 1e-4 (`tunekit.regression.own_name`).
 
     Args:
         y_pred: The model's test predictions when already made (their targets
@@ -182,7 +183,7 @@ def test_metrics(
     from tunekit.data._targets import one_hot_rows, several_outputs
     from tunekit.data.streams import StreamData
     from tunekit.outputs import loss_takes_rows, predict_test_set
-    from tunekit.regression import regression_metrics
+    from tunekit.regression import beside_keras, regression_metrics
     from tunekit.steps.stream_heads import classifying_outputs
     from tunekit.tuners.callbacks import scalar_logs
 
@@ -207,11 +208,9 @@ def test_metrics(
         else:
             y_true = data.y_test
         if not isinstance(y_true, Mapping):  # several outputs: Keras's metrics only
-            scored = regression_metrics(y_true, y_pred)
-            if getattr(data, "test_weighted", False):  # Keras's `weighted_metrics` weigh the
-                # samples, as `val_mae` did in the search: the name keeps Keras's value
-                scored = {name: value for name, value in scored.items() if name not in metrics}
-            metrics.update(scored)
+            # A metric of the model's own (`rmse`, or a weighted `mae`) keeps its name and
+            # value, the one the search ranked by: scikit-learn's goes beside it (`own_name`).
+            metrics.update(beside_keras(metrics, regression_metrics(y_true, y_pred)))
     return metrics
 
 

@@ -48,8 +48,8 @@ class EvaluateStep:
     The model is loaded with `safe_mode=True`, so the reported test metrics
     are those of the file a user gets: Keras's `model.evaluate` metrics and,
     for regression, `mse`, `mae`, `rmse` and `r2` of `model.predict` by
-    scikit-learn (`tunekit.regression.regression_metrics`, which win over
-    Keras's values of the same name). Writes `trials.csv`, `report.json`,
+    scikit-learn (`tunekit.regression.regression_metrics`; beside a metric of the
+    model's own of the same name, under `sklearn_<name>`). Writes `trials.csv`, `report.json`,
     `report.md`, the plots and TensorBoard's final images. Its product is the
     test metrics (the manifest keeps them).
     """
@@ -96,7 +96,14 @@ class EvaluateStep:
                     [f"{FINAL_LOGS}/test"],
                     {"why": "the report was written again", "steps": [self.name]},
                 )
-            write_report(ctx, model, y_pred, distributed=ctx.runner.facts(), started=start)
+            write_report(
+                ctx,
+                model,
+                y_pred,
+                distributed=ctx.runner.facts(),
+                started=start,
+                score=lambda other: test_metrics(ctx, other, batch_size),  # the baseline's
+            )
             interrupts.check()  # the report may be partial: a rerun writes it again
             manifest.mark(self.name, "done", seconds=round(time.perf_counter() - start, 2))
         return dict(manifest.step(self.name)["test_metrics"])
