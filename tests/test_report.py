@@ -175,6 +175,7 @@ def test_cli_run_of_a_three_class_npz_reports_it_and_the_command_as_typed(
         "interface": "cli",
         "argv": argv,
         "cwd": str(tmp_path),
+        "program": "tunekit run",
         "reproduce": command,
     }
     # The test accuracy's Wilson interval, with the baseline off (TINY): from the

@@ -14,6 +14,8 @@ import fcntl
 import io
 import json
 import os
+import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -292,7 +294,10 @@ def test_compare_shows_a_setting_left_at_its_default_by_its_value(tmp_path, runs
 def test_show_prints_the_report_or_the_steps_done(runs):
     code, out, _ = _cli("show", str(runs / "best"))
     assert code == 0
-    assert out.startswith((runs / "best" / "report.md").read_text().rstrip("\n")[:200])
+    title, written = (runs / "best" / "report.md").read_text().split("\n", 1)
+    assert title.startswith("# tunekit run: ") and title != f"# tunekit run: {runs / 'best'}"
+    # Titled with the folder shown (the run was copied from where it ran).
+    assert out.startswith(f"# tunekit run: {runs / 'best'}\n" + written[:200])
     assert f"Dashboard: tensorboard --logdir {runs / 'best' / 'tensorboard'}" in out
     code, out, _ = _cli("show", str(runs / "sub" / "coarse-only"))
     assert code == 0
@@ -309,7 +314,8 @@ def test_show_of_a_corrupt_run_says_so_before_its_report(runs):
     first = out.splitlines()[0]
     assert first.startswith("Status: corrupt: manifest.json")
     assert first.endswith("the report below was written before the damage.")
-    assert (runs / "broken" / "report.md").read_text().rstrip("\n")[:200] in out
+    written = (runs / "broken" / "report.md").read_text().split("\n", 1)[1]
+    assert f"# tunekit run: {runs / 'broken'}\n" + written[:200] in out  # titled where it is
     assert out.count("Status: ") == 1
 
 
@@ -329,7 +335,33 @@ def test_show_of_a_stopped_command_line_run_gives_its_resume_command(tmp_path, r
     (line,) = [x for x in out.splitlines() if x.startswith("Resume with: ")]
     words = shlex.split(line.removeprefix("Resume with: "))
     assert words[:3] == ["cd", where, "&&"]
-    assert words[3:] == ["tunekit", "run", "--data", "rivers 2.npz", "--seed", "3"]
+    # Recorded before tunekit kept where the run was: named where it is now (the same run).
+    assert words[3:] == ["tunekit", "run", "--data", "rivers 2.npz", "--seed", "3"] + [
+        "--directory",
+        str(tmp_path),
+        "--project-name",
+        "my run",
+    ]
+    manifest["command"]["run_dir"] = str(run)  # where it still is: the command as it ran
+    (run / "manifest.json").write_text(json.dumps(manifest))
+    (line,) = [x for x in _cli("show", str(run))[1].splitlines() if x.startswith("Resume with: ")]
+    assert shlex.split(line.removeprefix("Resume with: "))[3:] == [
+        "tunekit",
+        "run",
+        "--data",
+        "rivers 2.npz",
+        "--seed",
+        "3",
+    ]
+    manifest["command"]["run_dir"] = str(tmp_path / "runs" / "old")  # moved since
+    (run / "manifest.json").write_text(json.dumps(manifest))
+    (line,) = [x for x in _cli("show", str(run))[1].splitlines() if x.startswith("Resume with: ")]
+    assert shlex.split(line.removeprefix("Resume with: "))[-4:] == [
+        "--directory",
+        str(tmp_path),
+        "--project-name",
+        "my run",
+    ]
     # A Python run has no command to give; a finished run needs none.
     code, out, _ = _cli("show", str(runs / "sub" / "coarse-only"))
     assert "Resume with" not in out
@@ -631,3 +663,98 @@ def test_a_classifier_without_an_accuracy_metric_is_listed_by_its_report_accurac
     name, value, direction = _test_metric(run, "val_err", "min")
     assert (name, direction) == ("accuracy", "max") and value == pytest.approx(81 / 86)
     assert _baseline_delta(run, name) == pytest.approx(81 / 86 - 0.7093)
+
+
+def _reproduce_block(out: str) -> list[list[str]]:
+    """The lines of `show`'s "Reproduce" shell block, each split as the shell would."""
+    block = out.split("## Reproduce", 1)[1].split("```sh\n", 1)[1].split("\n```", 1)[0]
+    return [shlex.split(line) for line in block.splitlines()]
+
+
+def test_a_moved_run_is_shown_and_reproduced_where_it_is_now(tmp_path, runs, finished_run):
+    """Found by a new-user probe: after `mv runs/mv_demo archive/mv_demo`, `show` still
+    titled it `runs/mv_demo` and gave `--directory runs --project-name mv_demo`, which
+    trained the whole run again in a new `runs/mv_demo` (exit 0); report.json's plot paths
+    were relative to the folder the run started in, so they broke once moved."""
+    moved = tmp_path / "archive" / "moved run"
+    shutil.copytree(runs / "best", moved, ignore=shutil.ignore_patterns(".lock"))
+    report = json.loads((moved / "report.json").read_text())
+    assert report["paths_relative_to"] == "run_dir"
+    assert report["plots"] and all((moved / p).is_file() for p in report["plots"].values())
+    code, out, _ = _cli("show", str(moved))  # a Python run: its call names the folder now
+    assert code == 0 and out.splitlines()[0] == f"# tunekit run: {moved}"
+    assert f"directory={str(moved.parent)!r}, project_name='moved run'" in out
+    assert str(finished_run[0].run_dir) not in out
+    # A command-line run's report from before tunekit kept where the run was: its plot
+    # paths relative to the folder it started in, `--directory runs` (relative to `cwd`).
+    work = tmp_path / "work"
+    argv = ["--data", "d.npz", "--directory", "runs", "--project-name", "e2e", "--seed", "1"]
+    report.update(
+        run_dir="runs/e2e",
+        plots={k: f"runs/e2e/{v}" for k, v in report["plots"].items()},
+        command={
+            "interface": "cli",
+            "argv": argv,
+            "cwd": str(work),
+            "reproduce": f"tunekit run {shlex.join(argv)}",
+        },
+    )
+    del report["run_dir_absolute"], report["paths_relative_to"]
+    (moved / "report.json").write_text(json.dumps(report))
+    code, out, _ = _cli("show", str(moved))
+    assert code == 0 and out.splitlines()[0] == f"# tunekit run: {moved}"
+    assert _reproduce_block(out) == [
+        ["cd", str(work)],
+        ["tunekit", "run", "--data", "d.npz", "--seed", "1"]
+        + ["--directory", str(moved.parent), "--project-name", "moved run"],
+    ]
+    links = re.findall(r"\]\((plots/[^)]+)\)", out)
+    assert links and all((moved / link).is_file() for link in links)
+    # Moved within the folder it was run from: --directory relative to it, after the `cd`.
+    inside = work / "archive" / "x"
+    shutil.copytree(moved, inside)
+    assert _reproduce_block(_cli("show", str(inside))[1])[1][-4:] == [
+        "--directory",
+        "archive",
+        "--project-name",
+        "x",
+    ]
+    # Where it ran (`work/runs/e2e`): the command as it ran.
+    shutil.copytree(moved, work / "runs" / "e2e")
+    assert _reproduce_block(_cli("show", str(work / "runs" / "e2e"))[1])[1] == [
+        "tunekit",
+        "run",
+        *argv,
+    ]
+
+
+def test_a_rerun_of_a_moved_finished_run_writes_its_report_for_where_it_is(
+    tmp_path, runs, run_data
+):
+    """The rerun of a moved finished run said "reporting it again" but left report.json's
+    `run_dir`, plot paths and command naming the old folder."""
+    from hypermodels import MnistDenseHyperModel
+    from tunekit import CoarseToFine
+
+    moved = tmp_path / "archive" / "moved"
+    shutil.copytree(runs / "best", moved, ignore=shutil.ignore_patterns(".lock"))
+    report = json.loads((moved / "report.json").read_text())
+    old_dir = report["run_dir"]  # as a report from before wrote it: paths from the start folder
+    report["plots"] = {k: os.path.join(old_dir, v) for k, v in report["plots"].items()}
+    del report["run_dir_absolute"], report["paths_relative_to"]
+    (moved / "report.json").write_text(json.dumps(report))
+    again = CoarseToFine(
+        MnistDenseHyperModel(), run_data, directory=moved.parent, project_name="moved", **RUN_BUDGET
+    )
+    again.run()
+    report = json.loads((moved / "report.json").read_text())
+    assert report["run_dir"] == str(moved) and report["run_dir_absolute"] == str(moved)
+    assert report["paths_relative_to"] == "run_dir"
+    assert all((moved / p).is_file() for p in report["plots"].values())
+    assert report["plots"]["best_so_far"] == "plots/best_so_far.png"
+    assert (
+        f"directory={str(moved.parent)!r}, project_name='moved'"
+        in (report["command"]["python_call"])
+    )
+    markdown = (moved / "report.md").read_text()
+    assert markdown.startswith(f"# tunekit run: {moved}\n") and old_dir not in markdown

@@ -15,15 +15,24 @@ its children (`tunekit.workflow`, `tunekit.backends`, `tunekit.chief`,
   INFO on stdout and warnings on stderr, as `print` wrote them before;
   `--quiet` keeps only warnings.
 
+A reader that leaves early (`tunekit run ... | head -3`) closes the pipe; inside
+`output_kept_safe()` (every command-line entry point) a write to the closed
+stdout or stderr is dropped instead of raising `BrokenPipeError` (which
+printed a "--- Logging error ---" block per progress line, and a traceback at
+the end): the run goes on to its end and its files, the command's exit code
+is its own.
+
 This module imports nothing from tunekit, Keras or KerasTuner.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any, TextIO, cast
 
 LOGGER = "tunekit"
 
@@ -147,3 +156,70 @@ def cli_output(*, quiet: bool) -> Iterator[None]:
         for old in set_aside:
             logger.addHandler(old)
         logger.setLevel(level)
+
+
+class _ClosedPipeSafe:
+    """A text stream whose writes, once its reader has left, are dropped.
+
+    The first `BrokenPipeError` (or other `EPIPE`) points the stream's file
+    descriptor at `os.devnull` (Python's documented recipe, signal module,
+    "Note on SIGPIPE"): its buffered text and every later write go nowhere,
+    and the flush at exit raises nothing. Everything else is the stream's.
+    """
+
+    def __init__(self, stream: TextIO) -> None:
+        self._stream = stream
+        self.reader_left = False
+
+    def _left(self) -> None:
+        self.reader_left = True
+        try:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, self._stream.fileno())
+            os.close(devnull)
+        except (OSError, ValueError):  # no file descriptor (e.g. an io.StringIO)
+            pass
+
+    def write(self, text: str) -> int:
+        if not self.reader_left:
+            try:
+                return self._stream.write(text)
+            except BrokenPipeError:
+                self._left()
+        return len(text)
+
+    def writelines(self, lines: Any) -> None:
+        for line in lines:
+            self.write(line)
+
+    def flush(self) -> None:
+        if not self.reader_left:
+            try:
+                self._stream.flush()
+            except BrokenPipeError:
+                self._left()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+
+@contextmanager
+def output_kept_safe() -> Iterator[_ClosedPipeSafe]:
+    """`sys.stdout` and `sys.stderr` drop their writes once their reader has left.
+
+    For the command line's entry points: `tunekit run ... | head` must not
+    fail the run (or print a traceback) when `head` exits; its output is then
+    dropped silently and the run goes on to the end (its results are in the
+    run folder). Yields the stdout wrapper: its `reader_left` says whether
+    stdout's reader left (`tunekit show | head` exits 1 then, as Python does).
+    Nested uses wrap once. The streams are restored on exit.
+    """
+    old_out, old_err = sys.stdout, sys.stderr
+    out = old_out if isinstance(old_out, _ClosedPipeSafe) else _ClosedPipeSafe(old_out)
+    sys.stdout = cast(TextIO, out)
+    if not isinstance(old_err, _ClosedPipeSafe):
+        sys.stderr = cast(TextIO, _ClosedPipeSafe(old_err))
+    try:
+        yield out
+    finally:
+        sys.stdout, sys.stderr = old_out, old_err

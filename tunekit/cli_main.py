@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
 import re
 import shlex
 import sys
@@ -105,11 +104,23 @@ def main(argv: Sequence[str] | None = None, prog: str = "tunekit") -> int:
     `prog` is the program as typed (`python -m tunekit` passes its own): the
     resume and reproduce commands a run records start with it.
     """
-    argv = list(sys.argv[1:] if argv is None else argv)
-    if argv[:1] == ["run"]:
-        from tunekit import coarse_to_fine
+    from tunekit import _log
 
-        return coarse_to_fine.main(argv[1:], prog=f"{prog} run")
+    argv = list(sys.argv[1:] if argv is None else argv)
+    # A reader that leaves early (`| head`): later output is dropped, never a traceback.
+    with _log.output_kept_safe() as stdout:
+        if argv[:1] == ["run"]:
+            from tunekit import coarse_to_fine
+
+            # The run goes on to its end; its exit code is the run's (its results are files).
+            return coarse_to_fine.main(argv[1:], prog=f"{prog} run")
+        code = _command(argv, prog)
+        # `tunekit show RUN | head`: the output was cut short; exit 1 as Python does on EPIPE.
+        return 1 if stdout.reader_left and code == 0 else code
+
+
+def _command(argv: list[str], prog: str) -> int:
+    """`ls`, `show` or `compare`: their exit code."""
     try:
         args = build_parser(prog).parse_args(argv)
     except SystemExit as e:  # --help / --version (0) or a bad argument (2), already reported
@@ -123,11 +134,6 @@ def main(argv: Sequence[str] | None = None, prog: str = "tunekit") -> int:
     except UsageError as e:
         print(f"error: {_as_flags(str(e))}", file=sys.stderr)
         return 2
-    except BrokenPipeError:  # `tunekit show RUN | head`: the reader left before the end
-        # Python's documented recipe (signal module, "Note on SIGPIPE"): stdout to devnull,
-        # so that the flush at exit raises nothing, and exit 1 as Python does on EPIPE.
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return 1
 
 
 # The Python API's names in `tunekit.runs`' messages, and what the command line calls them.
@@ -233,7 +239,8 @@ def _show(run_dir: Path) -> int:
     if status.startswith("corrupt") and report.is_file():  # said before a report it may belie
         print(f"Status: {status}; the report below was written before the damage.")
     if report.is_file():
-        text = report.read_text(encoding="utf-8")
+        # Title and "Reproduce" for where the folder is now (it may have been moved).
+        text = _relocated_report(run_dir, report.read_text(encoding="utf-8"))
         if sys.stdout.isatty():
             from rich.console import Console
             from rich.markdown import Markdown
@@ -253,7 +260,7 @@ def _show(run_dir: Path) -> int:
             manifest = json.loads((run_dir / "manifest.json").read_text())
         except (OSError, ValueError):
             manifest = {}
-        resume = recorded_resume_command(manifest) if isinstance(manifest, dict) else None
+        resume = recorded_resume_command(manifest, run_dir) if isinstance(manifest, dict) else None
         steps = manifest.get("steps") if isinstance(manifest, dict) else None
         errors = [
             f"{name}: {_recorded_error(step['error'], cli=resume is not None)}"
@@ -276,6 +283,18 @@ def _show(run_dir: Path) -> int:
         # Shell-quoted: a folder name with spaces or quotes pastes as one argument.
         print(f"Dashboard: tensorboard --logdir {shlex.quote(str(run_dir / 'tensorboard'))}")
     return 0
+
+
+def _relocated_report(run_dir: Path, text: str) -> str:
+    """`report.md`'s `text` naming `run_dir` as the run's folder (title, "Reproduce")."""
+    from tunekit.report_top import relocate_markdown
+    from tunekit.reproduce import relocated
+
+    try:
+        report = json.loads((run_dir / "report.json").read_text(encoding="utf-8"))
+        return relocate_markdown(text, relocated(report, run_dir))
+    except (OSError, ValueError, TypeError, KeyError, AttributeError):
+        return text  # no readable report.json: report.md as written
 
 
 # Errors after which a resume reloads the same failed trials: the run starts over.

@@ -229,14 +229,17 @@ def main(argv: Sequence[str] | None = None, prog: str = CLI_PROGRAM) -> int:
     _native_logs.quiet_environment()  # before Keras loads (and inherited by subprocesses)
     argv = list(sys.argv[1:] if argv is None else argv)
     started = time.monotonic()  # the summary's "this command ... in all"
-    try:
-        args = build_parser(prog).parse_args(argv)
-    except SystemExit as e:  # --help (0) or a bad argument (2), already reported
-        return int(e.code or 0)
-    args.started = started
-    # tunekit's progress (the "tunekit" logger) as plain lines: stdout, warnings on stderr.
-    with _log.cli_output(quiet=args.quiet), _warnings_hidden(args.quiet):
-        return _run(args, argv, prog)
+    # A reader that leaves early (`... | head`): the run goes on to its end, its later
+    # output dropped (no "Logging error" blocks, no traceback); the exit code is the run's.
+    with _log.output_kept_safe():
+        try:
+            args = build_parser(prog).parse_args(argv)
+        except SystemExit as e:  # --help (0) or a bad argument (2), already reported
+            return int(e.code or 0)
+        args.started = started
+        # tunekit's progress (the "tunekit" logger) as plain lines: stdout, warnings on stderr.
+        with _log.cli_output(quiet=args.quiet), _warnings_hidden(args.quiet):
+            return _run(args, argv, prog)
 
 
 def _run(args: argparse.Namespace, argv: list[str], prog: str = CLI_PROGRAM) -> int:
@@ -331,7 +334,12 @@ def _main(args: argparse.Namespace, argv: list[str], resume: str, prog: str = CL
                 return work(run, cluster, resume, message=cli_message)
             run.open()  # checks and locks the run folder before any training
             # How it was called, for report.md's command that reproduces the run.
-            run.manifest.state[COMMAND_KEY] = {"argv": argv, "cwd": os.getcwd(), "program": prog}
+            run.manifest.state[COMMAND_KEY] = {
+                "argv": argv,
+                "cwd": os.getcwd(),
+                "program": prog,
+                "run_dir": os.path.abspath(run.run_dir),  # a moved folder's commands name it
+            }
             run.manifest.save()
             if cluster.role == "chief":
                 from tunekit.distribute.launch import cli_chief

@@ -28,7 +28,7 @@ from tunekit.report_scores import (
     usefulness_note,
     weighted_test,
 )
-from tunekit.report_top import top_markdown
+from tunekit.report_top import relative_paths, run_location, top_markdown
 from tunekit.report_trust import (
     baseline_section,
     final_seeds_section,
@@ -69,7 +69,7 @@ def _report(
     chosen = _io.read_json(run.run_dir / "best_hyperparameters.json", what="best hyperparameters")
     hyperparameters = {k: v for k, v in chosen["values"].items() if not k.startswith("tuner/")}
     return {
-        "run_dir": str(run.run_dir),
+        **run_location(run.run_dir),  # run_dir, run_dir_absolute, paths_relative_to
         "created": time.strftime("%Y-%m-%d %H:%M:%S", time.localtime()),
         "config": run.manifest.state["config"],
         "data": run.data.summary(),
@@ -351,17 +351,20 @@ def write_report(
     report["command"] = command_section(run, report["backend"])
     history = run.manifest.step("retrain").get("history", {})
     regression = data.task == REGRESSION
-    report["plots"] = plots.save_run_plots(
-        run.run_dir / "plots",
-        frame,
-        direction=run.objective.direction,
-        objective_name=objective_formula(run.objective.name, objective_parts(run.objective)),
-        narrowed=run.narrow(),
-        y_true=None if y_pred is None else data.y_test,
-        y_pred=y_pred,
-        class_names=data.class_names,
-        history=history,
-        regression=regression,
+    report["plots"] = relative_paths(
+        plots.save_run_plots(
+            run.run_dir / "plots",
+            frame,
+            direction=run.objective.direction,
+            objective_name=objective_formula(run.objective.name, objective_parts(run.objective)),
+            narrowed=run.narrow(),
+            y_true=None if y_pred is None else data.y_test,
+            y_pred=y_pred,
+            class_names=data.class_names,
+            history=history,
+            regression=regression,
+        ),
+        run.run_dir,
     )
     images: list[tuple[str, Any]] = []  # (tag, PNG bytes or an image array)
     if y_pred is not None and regression:

@@ -1,19 +1,32 @@
 """The top of `report.md`: what was chosen, the main plots inline, links, how to reproduce.
 
 Links are relative to the run folder, so they work on a code host, in a
-Markdown preview and in a browser opened in the run folder.
+Markdown preview and in a browser opened in the run folder. So are the paths
+`report.json` keeps (`plots`; `paths_relative_to: "run_dir"`): the folder can be
+moved. `relocate_markdown` gives `report.md` for where its folder is now (its
+title and "Reproduce" section); `refresh_location` rewrites both files so.
 """
 
 from __future__ import annotations
 
 import os
 import shlex
-from pathlib import PurePath
+from collections.abc import Mapping
+from pathlib import Path, PurePath
 from typing import Any
 
+from tunekit import _io
+from tunekit.reproduce import relocated
 from tunekit.results import format_value
 
-__all__ = ["top_markdown"]
+__all__ = [
+    "refresh_location",
+    "relative_paths",
+    "relocate_markdown",
+    "reproduce_markdown",
+    "run_location",
+    "top_markdown",
+]
 
 # The plots shown inline at the top of report.md, most useful first (the first three
 # the run wrote); every plot is linked below them.
@@ -41,16 +54,41 @@ _PLOT_TITLES = {
 }
 
 
-def _link(path: str, run_dir: str) -> str:
+def _link(path: str | os.PathLike[str], run_dir: str | os.PathLike[str]) -> str:
     """`path` relative to the run folder, with `/` (a Markdown link from report.md)."""
     return PurePath(os.path.relpath(path, run_dir)).as_posix()
 
 
+def run_location(run_dir: str | os.PathLike[str]) -> dict[str, str]:
+    """`report.json`'s `run_dir` (as given), `run_dir_absolute` and `paths_relative_to`."""
+    return {
+        "run_dir": str(run_dir),
+        "run_dir_absolute": os.path.abspath(run_dir),
+        "paths_relative_to": "run_dir",
+    }
+
+
+def relative_paths(
+    paths: Mapping[str, str | os.PathLike[str]], run_dir: str | os.PathLike[str]
+) -> dict[str, str]:
+    """`{name: path}` with each path relative to the run folder `run_dir` (with `/`)."""
+    return {name: _link(path, run_dir) for name, path in paths.items()}
+
+
+def _plot_links(report: Mapping[str, Any]) -> dict[str, str]:
+    """`report["plots"]` relative to the run folder; an older report's paths (relative to
+    the folder the run was started from, under its `run_dir`) converted."""
+    written = report.get("plots") or {}
+    if report.get("paths_relative_to") == "run_dir":
+        return dict(written)
+    return relative_paths(written, report["run_dir"])
+
+
 def top_markdown(report: dict[str, Any]) -> list[str]:
     """What was chosen, the main plots inline, links to every file, and how to reproduce it."""
-    best, run_dir = report["best"], report["run_dir"]
+    best = report["best"]
     metrics = ", ".join(f"{k} {v:.4f}" for k, v in report["test_metrics"].items())
-    plots_written = {name: _link(path, run_dir) for name, path in report.get("plots", {}).items()}
+    plots_written = _plot_links(report)
     inline = [name for name in _INLINE_PLOTS if name in plots_written][:3]
     lines = [
         f"**Chosen:** {best['phase']} trial {best['trial_id']}"
@@ -85,7 +123,12 @@ def top_markdown(report: dict[str, Any]) -> list[str]:
         "```",
         "",
     ]
-    command = report.get("command")
+    return lines + reproduce_markdown(report.get("command"))
+
+
+def reproduce_markdown(command: Mapping[str, Any] | None) -> list[str]:
+    """report.md's "Reproduce" section for `report.json`'s `command` (none: no section)."""
+    lines: list[str] = []
     if command:
         lines += ["## Reproduce", ""]
         if command["interface"] == "cli":
@@ -138,3 +181,58 @@ def top_markdown(report: dict[str, Any]) -> list[str]:
                     "",
                 ]
     return lines
+
+
+_TITLE = "# tunekit run: "
+
+
+def relocate_markdown(text: str, report: Mapping[str, Any]) -> str:
+    """`report.md`'s `text` with the title and "Reproduce" section of `report`.
+
+    `report`: its `report.json`, `tunekit.reproduce.relocated` to where the
+    folder is now. The rest of the text is left as it is (its links are
+    relative to the run folder).
+    """
+    lines = text.split("\n")
+    if lines and lines[0].startswith(_TITLE):
+        lines[0] = _TITLE + str(report["run_dir"])
+    if "## Reproduce" in lines:
+        start = lines.index("## Reproduce")
+        end = next(
+            (i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines)
+        )
+        lines[start:end] = reproduce_markdown(report.get("command"))
+    return "\n".join(lines)
+
+
+def refresh_location(run_dir: Path) -> None:
+    """Rewrites `report.json` and `report.md` in `run_dir` for where the folder is now.
+
+    For a rerun of a finished run (only reported again), whose folder may have
+    been moved: `run_dir`, the command that reproduces it and the plot paths
+    (relative to the run folder) as a report written now would have them. The
+    command is the manifest's record of the command that ran last, when there
+    is one. Missing or unreadable files are left alone (the rerun's evaluate
+    step writes them again when they are missing).
+    """
+    from tunekit.errors import StateFileError
+    from tunekit.reproduce import COMMAND_KEY, command_record
+
+    try:
+        report = _io.read_json(run_dir / "report.json", what="report")
+        manifest = _io.read_json(run_dir / "manifest.json", what="run manifest")
+        text = (run_dir / "report.md").read_text(encoding="utf-8")
+    except (OSError, ValueError, StateFileError):
+        return
+    if not isinstance(report, dict) or not isinstance(report.get("run_dir"), str):
+        return
+    report["plots"] = _plot_links(report)
+    report["paths_relative_to"] = "run_dir"
+    recorded = manifest.get(COMMAND_KEY) if isinstance(manifest, dict) else None
+    if isinstance(recorded, dict) and isinstance(recorded.get("argv"), list):
+        report["command"] = command_record(recorded)  # the command that ran last
+        if isinstance(recorded.get("run_dir"), str):  # where that command put the run
+            report["run_dir_absolute"] = recorded["run_dir"]
+    report = relocated(report, run_dir)
+    _io.write_json(run_dir / "report.json", report)
+    _io.write_text(run_dir / "report.md", relocate_markdown(text, report))

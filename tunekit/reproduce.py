@@ -1,15 +1,20 @@
 """The command that reproduces a run, for `report.json` and `report.md`.
 
 A command-line run records how it was called (`tunekit.coarse_to_fine` writes
-`{"argv", "cwd"}` under the manifest's `command` key): its command is
+`{"argv", "cwd", "program", "run_dir"}` under the manifest's `command` key): its command is
 `python -m tunekit.coarse_to_fine` with those arguments as given, shell-quoted.
 A Python run gets its `CoarseToFine(...)` call with the non-default keyword
 arguments, and the command line with the same settings when there is one.
+
+A run folder can be moved: `relocated` gives these commands for where the
+folder is now (its `--directory`/`--project-name`, `directory=`/`project_name=`
+replaced), so that pasting one resumes this run instead of starting another.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import shlex
 import shutil
 import sys
@@ -22,9 +27,11 @@ __all__ = [
     "CLI_PROGRAM",
     "COMMAND_KEY",
     "cli_equivalent",
+    "command_record",
     "command_section",
     "python_call",
     "recorded_resume_command",
+    "relocated",
     "resume_command",
     "typed_program",
 ]
@@ -48,7 +55,8 @@ def typed_program(prog: str = CLI_PROGRAM) -> str:
 
 
 # The manifest key under which the command line records how it was called
-# (`{"argv": [...], "cwd": ...}`, see `tunekit.coarse_to_fine`); absent for a Python run.
+# (`{"argv": [...], "cwd", "program", "run_dir"}`, see `tunekit.coarse_to_fine`; `run_dir`
+# absolute: where the run was, so that a moved folder is seen); absent for a Python run.
 COMMAND_KEY = "command"
 # The bundled hypermodels' classes and the command line's names for them.
 _BUILTIN_SPECS = {
@@ -175,17 +183,23 @@ def resume_command(argv: list[str], prog: str = CLI_PROGRAM) -> str:
     return f"{prog} {shlex.join(kept)}".rstrip()
 
 
-def recorded_resume_command(manifest: dict[str, Any]) -> str | None:
+def recorded_resume_command(
+    manifest: dict[str, Any], run_dir: str | os.PathLike[str] | None = None
+) -> str | None:
     """`cd <folder> && <resume_command>` of a run started from the command line, else `None`.
 
     From the manifest's record of how the run was started (`COMMAND_KEY`).
+    `run_dir`: where the run folder is now; when it is not where the record
+    says the run was (or the record does not say), the command names it with
+    `--directory`/`--project-name` (see `relocated`). `None`: as recorded.
     """
     recorded = manifest.get(COMMAND_KEY)
     if not isinstance(recorded, dict) or not isinstance(recorded.get("argv"), list):
         return None
-    command = resume_command(
-        [str(a) for a in recorded["argv"]], str(recorded.get("program") or CLI_PROGRAM)
-    )
+    argv = [str(a) for a in recorded["argv"]]
+    if run_dir is not None:
+        argv = _moved_argv(argv, recorded.get("cwd"), recorded.get("run_dir"), run_dir)
+    command = resume_command(argv, str(recorded.get("program") or CLI_PROGRAM))
     cwd = recorded.get("cwd")
     return f"cd {shlex.quote(str(cwd))} && {command}" if cwd else command
 
@@ -194,7 +208,7 @@ def command_section(run: Any, backend: str) -> dict[str, Any]:
     """How the run was started and the command that reproduces it, for `report.json`.
 
     Returns:
-        A command line run: `{"interface": "cli", "argv", "cwd", "reproduce"}`,
+        A command line run: `{"interface": "cli", "argv", "cwd", "program", "reproduce"}`,
         `reproduce` being the program as typed (`tunekit run` or `python -m
         tunekit.coarse_to_fine`) and the arguments as given, shell-quoted. A
         Python run: `{"interface": "python", "python_call", "cli_equivalent"}` (see `python_call`,
@@ -202,15 +216,111 @@ def command_section(run: Any, backend: str) -> dict[str, Any]:
     """
     recorded = run.manifest.state.get(COMMAND_KEY)
     if recorded:
-        argv = [str(a) for a in recorded["argv"]]
-        return {
-            "interface": "cli",
-            "argv": argv,
-            "cwd": recorded.get("cwd"),
-            "reproduce": f"{recorded.get('program', CLI_PROGRAM)} {shlex.join(argv)}".rstrip(),
-        }
+        return command_record(recorded)
     return {
         "interface": "python",
         "python_call": python_call(run),
         "cli_equivalent": cli_equivalent(run, backend),
+    }
+
+
+# The options that name the run folder, and the shortest abbreviations argparse could take.
+_LOCATION_FLAGS = (("--directory", 5), ("--project-name", 6))
+
+
+def _is_location_flag(arg: str) -> bool:
+    name = arg.split("=", 1)[0]
+    return any(len(name) >= n and flag.startswith(name) for flag, n in _LOCATION_FLAGS)
+
+
+def _same_folder(a: str | os.PathLike[str], b: str | os.PathLike[str]) -> bool:
+    return os.path.realpath(a) == os.path.realpath(b)
+
+
+def _moved_argv(
+    argv: list[str],
+    cwd: str | None,
+    recorded_dir: str | None,
+    run_dir: str | os.PathLike[str],
+) -> list[str]:
+    """`argv` naming the run folder `run_dir` (where it is now), unless it is where it was.
+
+    `recorded_dir`: where the run was (absolute, or relative to `cwd`);
+    unknown (`None`, a run recorded before tunekit kept it): named anyway, the
+    same run either way. The new `--directory` is relative to `cwd` (the
+    command's `cd`) when the folder is inside it, else absolute.
+    """
+    now = os.path.abspath(run_dir)
+    if recorded_dir is not None and _same_folder(os.path.join(cwd or "", recorded_dir), now):
+        return argv
+    kept: list[str] = []
+    skip = False
+    for arg in argv:
+        if skip:
+            skip = False
+        elif _is_location_flag(arg):
+            skip = "=" not in arg  # `--directory X`: X goes too; `--directory=X` is one
+        else:
+            kept.append(arg)
+    parent = os.path.dirname(now)
+    if cwd and os.path.isabs(cwd):
+        inside = os.path.relpath(parent, cwd)
+        if not inside.startswith(os.pardir):
+            parent = inside
+    return [*kept, "--directory", parent, "--project-name", os.path.basename(now)]
+
+
+def relocated(report: dict[str, Any], run_dir: str | os.PathLike[str]) -> dict[str, Any]:
+    """`report` (a `report.json`) for its run folder where it is now, `run_dir`.
+
+    Its `run_dir` is `run_dir` as given and its `command` names that folder
+    (`--directory`/`--project-name` of a command line; the `directory=` and
+    `project_name=` of a Python call, absolute, and of its command line). A
+    folder that was not moved keeps its commands as they were. Reads reports
+    from before `run_dir_absolute` was kept: their `run_dir` is taken from
+    the command line's folder (`cwd`), or the current folder for a Python run.
+    """
+    report = dict(report)
+    recorded = report.get("run_dir_absolute")
+    command = report.get("command")
+    cwd = command.get("cwd") if isinstance(command, dict) else None
+    if recorded is None and isinstance(report.get("run_dir"), str):
+        recorded = os.path.join(cwd or os.getcwd(), report["run_dir"])
+    report["run_dir"] = str(run_dir)
+    report["run_dir_absolute"] = os.path.abspath(run_dir)
+    if not isinstance(command, dict) or (recorded and _same_folder(recorded, run_dir)):
+        return report
+    command = dict(command)
+    if command.get("interface") == "cli" and isinstance(command.get("argv"), list):
+        argv = _moved_argv([str(a) for a in command["argv"]], cwd, None, run_dir)
+        was, old = str(command.get("reproduce") or CLI_PROGRAM), shlex.join(command["argv"])
+        program = command.get("program") or (was.removesuffix(old).rstrip() or CLI_PROGRAM)
+        command["argv"] = argv
+        command["reproduce"] = f"{program} {shlex.join(argv)}".rstrip()
+    if isinstance(command.get("python_call"), str):
+        now = os.path.abspath(run_dir)
+        command["python_call"] = re.sub(
+            r"directory=(?:'[^']*'|\"[^\"]*\"), project_name=(?:'[^']*'|\"[^\"]*\")",
+            lambda _: f"directory={os.path.dirname(now)!r}, project_name={os.path.basename(now)!r}",
+            command["python_call"],
+            count=1,
+        )
+    if isinstance(command.get("cli_equivalent"), str):
+        program, _, arguments = command["cli_equivalent"].partition(" --")
+        argv = _moved_argv(shlex.split("--" + arguments), None, None, run_dir)
+        command["cli_equivalent"] = f"{program} {shlex.join(argv)}"
+    report["command"] = command
+    return report
+
+
+def command_record(recorded: dict[str, Any]) -> dict[str, Any]:
+    """`report.json`'s `command` of a command-line run from the manifest's `COMMAND_KEY`."""
+    argv = [str(a) for a in recorded["argv"]]
+    program = recorded.get("program", CLI_PROGRAM)
+    return {
+        "interface": "cli",
+        "argv": argv,
+        "cwd": recorded.get("cwd"),
+        "program": program,
+        "reproduce": f"{program} {shlex.join(argv)}".rstrip(),
     }

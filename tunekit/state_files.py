@@ -270,7 +270,7 @@ def damaged_plots(run_dir: Path) -> list[str]:
         named = json.loads((run_dir / REPORT).read_text(encoding="utf-8")).get("plots") or {}
     except (OSError, ValueError, AttributeError):
         return []
-    # The report records them relative to where the run started: look in the run folder.
+    # Relative to the run folder (an older report: to where the run started): by file name.
     plots = [f"plots/{Path(str(path)).name}" for path in named.values()]
     return [
         name if not (run_dir / name).exists() else f"{name} (unreadable)"

@@ -733,7 +733,8 @@ class CoarseToFine:
                 `tunekit.fitting.HyperModelFitError`.
         """
         try:
-            if all(self.manifest.is_done(step.name) for step in self.steps):
+            finished = all(self.manifest.is_done(step.name) for step in self.steps)
+            if finished:
                 self.say(
                     f"The run in {self.run_dir} is already finished: reporting it again (to "
                     "run it from scratch: overwrite=True from Python, --overwrite on the "
@@ -741,6 +742,10 @@ class CoarseToFine:
                 )
             for step in self.steps:
                 self.ensure(step.name)
+            if finished:  # the folder may have moved: its report names where it is now
+                from tunekit.report_top import refresh_location
+
+                refresh_location(self.run_dir)
             self.runner.close(wait=10.0)  # workers leave once told there are no more trials
             return self.result()
         finally:

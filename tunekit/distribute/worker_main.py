@@ -27,7 +27,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from tunekit.distribute.launch import work  # noqa: PLC0415
     from tunekit.distribute.spec import load_spec  # noqa: PLC0415
 
-    with _log.cli_output(quiet=False):
+    with _log.output_kept_safe(), _log.cli_output(quiet=False):  # a closed pipe: dropped
         try:
             factory, kwargs = load_spec(args[0])
             run = factory(**kwargs)
