@@ -35,6 +35,14 @@ TINY = [
 ]
 
 
+def _tiny(**overrides: str) -> list[str]:
+    """TINY with some of its values replaced (`top="1"`): an option given twice exits 2."""
+    args = list(TINY)
+    for name, value in overrides.items():
+        args[args.index(f"--{name.replace('_', '-')}") + 1] = value
+    return args
+
+
 def _run(args, cwd, timeout=300):
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
     return subprocess.run(
@@ -442,11 +450,7 @@ def test_changed_configuration_is_refused_with_exit_2(tmp_path, capsys, small_np
         str(tmp_path),
         "--backend",
         "tensorflow",
-        *TINY,
-        "--coarse-trials",
-        "3",
-        "--top",
-        "1",
+        *_tiny(top="1"),
     ]
     # A manifest from an earlier run with another budget, with a finished step (a run
     # with nothing finished starts over instead):

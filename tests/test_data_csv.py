@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -787,3 +788,50 @@ def test_quantities_named_number_are_features(tmp_path, name):
     frame.insert(0, name, np.arange(1, len(frame) + 1))
     frame.to_csv(tmp_path / "q.csv", index=False)
     assert load_csv(tmp_path / "q.csv", target="diagnosis").input_shape == (5,)
+
+
+def _readme_split(y: np.ndarray, classification: bool) -> dict[str, np.ndarray]:
+    """The CSV split as README's "A CSV file" describes it, recomputed from that text."""
+    from sklearn.model_selection import train_test_split
+
+    n = len(y)
+    if not classification:
+        count = max(1, round(0.15 * n))
+        rest, test = train_test_split(np.arange(n), test_size=count, random_state=0)
+        train, val = train_test_split(rest, test_size=count, random_state=0)
+        return {"train": train, "val": val, "test": test}
+    rng = np.random.default_rng(0)
+    parts: dict[str, list] = {"train": [], "val": [], "test": []}
+    for label in sorted(set(y.tolist())):
+        rows = rng.permutation(np.flatnonzero(y == label))
+        share = max(1, round(0.15 * len(rows)))
+        n_test = n_val = share
+        while len(rows) - n_test - n_val < 1 and max(n_test, n_val) > 1:
+            n_test, n_val = (n_test - 1, n_val) if n_test >= n_val else (n_test, n_val - 1)
+        parts["test"].append(rows[:n_test])
+        parts["val"].append(rows[n_test : n_test + n_val])
+        parts["train"].append(rows[n_test + n_val :])
+    return {k: rng.permutation(np.concatenate(v)) for k, v in parts.items()}
+
+
+@pytest.mark.parametrize("classification", [True, False], ids=["classification", "regression"])
+def test_the_csv_split_is_the_one_the_readme_describes(tmp_path, classification):
+    # README said scikit-learn's stratified train_test_split for classification too; it is
+    # tunekit's per-class NumPy shuffle (rows of a rare class in every split).
+    rng = np.random.default_rng(7)
+    n = 97
+    y = np.repeat([0, 1, 2], [60, 30, 7]) if classification else rng.normal(size=n)
+    y = rng.permutation(y)
+    frame = pd.DataFrame({"a": rng.normal(size=n), "b": rng.normal(size=n), "y": y})
+    frame.to_csv(tmp_path / "f.csv", index=False)
+    data = load_csv(tmp_path / "f.csv", target="y")
+    assert data.task == ("classification" if classification else "regression")
+    x = pd.read_csv(tmp_path / "f.csv")[["a", "b"]].to_numpy(np.float32)
+    expected = _readme_split(y, classification)
+    for split, got in (("train", data.x_train), ("val", data.x_val), ("test", data.x_test)):
+        np.testing.assert_array_equal(got, x[expected[split]], err_msg=split)
+    readme = (Path(__file__).parents[1] / "README.md").read_text(encoding="utf-8")
+    said = " ".join(readme.split())
+    assert "tunekit's own stratified split, not scikit-learn's" in said
+    assert "`rng = numpy.random.default_rng(0)`" in said
+    assert "train_test_split` twice, with `random_state=0`" in said

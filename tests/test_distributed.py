@@ -243,6 +243,13 @@ def test_two_local_workers_run_every_trial_once_despite_a_killed_worker(tmp_path
     threads = max(1, len(os.sched_getaffinity(0)) // 2)
     assert out.count(f"{threads} threads, tensorflow)") >= 2
 
+    # Rerun when finished: nothing to search, so no chief serves and no worker starts.
+    logs = {p.name: p.read_text() for p in (run_dir / "workers").glob("*.log")}
+    code, out, err = _finish(_start(args, tmp_path))
+    assert code == 0 and "already finished" in out, err[-3000:] + out[-3000:]
+    assert "Chief: serving" not in out and "joined" not in out
+    assert {p.name: p.read_text() for p in (run_dir / "workers").glob("*.log")} == logs
+
 
 # -- several machines: a chief and workers started separately ----------------------------
 
@@ -570,7 +577,8 @@ def test_workers_from_python_run_every_trial_on_two_local_workers(tmp_path, digi
 
 
 def test_command_line_workers_get_the_chiefs_backend_once(tmp_path, digits_small):
-    """A worker log's resume command read `--backend jax --backend jax`."""
+    """A worker log's resume command read `--backend jax --backend jax`; an abbreviated
+    `--back jax` is replaced too (a second --backend is refused as given twice)."""
     from hypermodels import MnistDenseHyperModel
     from tunekit import CoarseToFine
     from tunekit.distribute.cluster import Cluster
@@ -578,7 +586,13 @@ def test_command_line_workers_get_the_chiefs_backend_once(tmp_path, digits_small
 
     run = CoarseToFine(MnistDenseHyperModel(), digits_small, directory=tmp_path, workers=2)
     cluster = Cluster(role="chief", tuner_id="chief", ip="127.0.0.1", port=0, workers=2)
-    for given in (["--backend", "auto"], ["--backend=jax"], []):
+    for given in (
+        ["--backend", "auto"],
+        ["--backend=jax"],
+        ["--back", "jax"],
+        ["--backe=tensorflow"],
+        [],
+    ):
         argv = ["--data", "d.npz", *given, "--overwrite", "--seed", "3"]
         command = cli_chief(run, cluster, argv, "jax", quiet=True).worker_command
         assert command == ["-m", "tunekit.coarse_to_fine", "--data", "d.npz", "--seed", "3"] + [

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, TextIO
 
 import tunekit
+from tunekit.cli_once import OnceParser
 from tunekit.errors import UsageError
 
 if TYPE_CHECKING:
@@ -31,7 +32,7 @@ __all__ = ["main"]
 FORMATS = ("table", "csv", "json")
 
 
-class _Parser(argparse.ArgumentParser):
+class _Parser(OnceParser):
     def error(self, message: str) -> NoReturn:
         if message == "argument --order: expected one argument":  # argparse took `-x` for a flag
             message += "; a reversed order needs '=': --order=-COLUMN, e.g. --order=-started"

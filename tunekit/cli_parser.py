@@ -12,6 +12,7 @@ import re
 from collections.abc import Callable
 from typing import Any, NoReturn
 
+from tunekit.cli_once import OnceParser
 from tunekit.distribute.cluster import DEFAULT_CHIEF_TIMEOUT, DEFAULT_WORKER_TIMEOUT
 from tunekit.errors import TunekitError, quoted_texts
 from tunekit.params import (
@@ -83,7 +84,7 @@ def _add_parameter(parser: argparse.ArgumentParser | argparse._ArgumentGroup, pa
     )
 
 
-class _Parser(argparse.ArgumentParser):
+class _Parser(OnceParser):
     def error(self, message: str) -> NoReturn:
         self.exit(2, f"error: {message} (see --help)\n")
 

@@ -344,9 +344,10 @@ def _main(args: argparse.Namespace, argv: list[str], resume: str, prog: str = CL
             if cluster.role == "chief":
                 from tunekit.distribute.launch import cli_chief
 
-                run.runner = cli_chief(
-                    run, cluster, argv, backend["backend"], quiet=args.quiet
-                ).start()
+                chief = cli_chief(run, cluster, argv, backend["backend"], quiet=args.quiet)
+                # A finished search (a rerun to finish or reread a run) needs no worker.
+                searched = all(run.manifest.is_done(phase) for phase in ("coarse", "fine"))
+                run.runner = chief if searched else chief.start()
         except (ValueError, TypeError, RuntimeError, OSError) as e:
             print(f"error: {cli_message(e)}", file=sys.stderr)
             return 2

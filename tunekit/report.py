@@ -28,7 +28,7 @@ from tunekit.report_scores import (
     usefulness_note,
     weighted_test,
 )
-from tunekit.report_top import relative_paths, run_location, top_markdown
+from tunekit.report_top import relative_paths, run_location, space_growth_lines, top_markdown
 from tunekit.report_trust import (
     baseline_section,
     final_seeds_section,
@@ -110,6 +110,7 @@ def _report(
                 "seconds": steps[phase].get("seconds"),
                 # Configurations over max_model_size, rejected before training (None: no limit).
                 "rejected_oversized": steps[phase].get("rejected_oversized"),
+                "space_grew": steps[phase].get("space_grew"),  # names: a parallel run's caveat
             }
             for phase in ("coarse", "fine")
         },
@@ -235,6 +236,7 @@ def render_markdown(report: dict[str, Any], narrowing_table: str) -> str:
             for p, v in report["phases"].items()
         ],
         *_size_limit_lines(report),
+        *space_growth_lines(report),
         "",
         f"Chosen: {best['phase']} trial {best['trial_id']} ({best['reason']}); retrained "
         f"{_log.count(best['final_epochs'], 'epoch')}"

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 import shlex
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path, PurePath
 from typing import Any
 
@@ -25,6 +25,8 @@ __all__ = [
     "relocate_markdown",
     "reproduce_markdown",
     "run_location",
+    "space_grew_note",
+    "space_growth_lines",
     "top_markdown",
 ]
 
@@ -236,3 +238,39 @@ def refresh_location(run_dir: Path) -> None:
     report = relocated(report, run_dir)
     _io.write_json(run_dir / "report.json", report)
     _io.write_text(run_dir / "report.md", relocate_markdown(text, report))
+
+
+def space_grew_note(phase: str, names: Sequence[str], drawn_without: Sequence[str] = ()) -> str:
+    """Why a parallel phase whose space grew may not be one process's trials, and the fix.
+
+    KerasTuner draws a trial's values from the space known when the trial is
+    handed out; a name first declared in the hypermodel's `fit` or in a branch
+    of `build` the default configuration does not take joins the space when a
+    trial that declared it ends. One process hands out the next trial only
+    then; a chief hands out trials while others run, so trials drawn before the
+    name was known (`drawn_without`, trial ids) took its default and the later
+    random draws shift.
+    """
+    listed = ", ".join(repr(name) for name in names)
+    plural = "s" if len(drawn_without) > 1 else ""
+    before = (
+        f"; trial{plural} {', '.join(drawn_without)} drawn while an earlier trial still ran"
+        if drawn_without
+        else ""
+    )
+    return (
+        f"[{phase}] the search space grew during the parallel search: {listed} "
+        f"appeared only when a trial declared {'it' if len(names) == 1 else 'them'} (in fit, "
+        f"or in a branch of build the default configuration does not take){before}. Trials "
+        "drawn before they were known may differ from one process's (other values, other "
+        "scores): this run is not exactly the one-process run. For exactness, declare "
+        "every hyperparameter in build, whatever the branch (e.g. hp.Choice(...) at the "
+        "top of build, also for one used only in fit), or run with one worker "
+        "(--workers 1)."
+    )
+
+
+def space_growth_lines(report: dict[str, Any]) -> list[str]:
+    """report.md's lines on phases whose space grew while trials ran in parallel."""
+    grown = [(p, v.get("space_grew")) for p, v in report["phases"].items()]
+    return [line for p, names in grown if names for line in ("", space_grew_note(p, names))]

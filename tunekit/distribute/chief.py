@@ -42,8 +42,10 @@ from tunekit.distribute.cluster import (
     split_tuner_id,
 )
 from tunekit.distribute.protos import quiet_condition_protos
+from tunekit.distribute.space_growth import drawn_beside_others, grown_names
 from tunekit.errors import WorkerLostError
 from tunekit.progress import failure_reason
+from tunekit.report_top import space_grew_note
 from tunekit.tuners import end_failed_search
 
 __all__ = ["OracleServer", "WorkerLostError"]
@@ -104,7 +106,7 @@ class _PhaseServicer(oracle_chief.OracleServicer):
                 if trial.status == trial_module.TrialStatus.STOPPED:
                     self.stop_triggered = True
                 elif trial.status == trial_module.TrialStatus.RUNNING:
-                    server.handed_out(worker, trial)
+                    server.handed_out(worker, trial, oracle)
         if trial is None or trial.status == trial_module.TrialStatus.IDLE:
             time.sleep(_IDLE_WAIT)  # KerasTuner's worker loop asks again at once
             trial = trial or _empty_trial(trial_module.TrialStatus.IDLE)
@@ -122,6 +124,7 @@ class _PhaseServicer(oracle_chief.OracleServicer):
         with server.lock:
             self._check_running(trial.trial_id, context)
             trial.message = server.messages.pop((server.phase, trial.trial_id), None)
+            known = {hp.name for hp in self.oracle.hyperparameters.space}
             try:
                 self.oracle.end_trial(trial)
                 # KerasTuner saved the oracle before dropping the trial from the ongoing
@@ -131,6 +134,7 @@ class _PhaseServicer(oracle_chief.OracleServicer):
                 end_failed_search(self.oracle, trial, e)
                 server.fatal = e
             server.trial_ended(self.oracle.trials[trial.trial_id])
+            server.space_grew(self.oracle, known)
         return protos.get_service().EndTrialResponse()
 
     def GetTrial(self, request: Any, context: Any) -> Any:
@@ -190,6 +194,8 @@ class OracleServer:
         self.workers: dict[str, dict[str, Any]] = {}
         self.held: dict[str, tuple[str, float]] = {}  # trial id -> (worker, since)
         self.fatal: BaseException | None = None
+        self.grown: dict[str, list[str]] = {}  # phase -> names its space gained mid-search
+        self.beside: dict[str, list[str]] = {}  # phase -> trials drawn while an earlier ran
         self.port = cluster.port
         self._servicer = _PhaseServicer(self)
         self._grpc: grpc.Server | None = None
@@ -287,8 +293,19 @@ class OracleServer:
             self.workers.setdefault(worker, {})["seen"] = time.monotonic()
             self.workers[worker]["peer"] = context.peer()
 
-    def handed_out(self, worker: str, trial: trial_module.Trial) -> None:
+    def handed_out(self, worker: str, trial: trial_module.Trial, oracle: Any = None) -> None:
         self.held[trial.trial_id] = (worker, time.monotonic())
+        if oracle is not None and drawn_beside_others(oracle, trial.trial_id):
+            self.beside.setdefault(str(self.phase), []).append(trial.trial_id)
+
+    def space_grew(self, oracle: Any, known: set[str]) -> None:
+        """Warns (once per name) when the trial that ended declared names that trials
+        handed out while an earlier one ran were drawn without; `grown[phase]` keeps them."""
+        new = grown_names(oracle, known, self.grown.get(str(self.phase), []))
+        later = self.beside.get(str(self.phase), [])
+        if new and later:
+            self.grown[str(self.phase)] = [*self.grown.get(str(self.phase), []), *new]
+            _logger.warning(space_grew_note(str(self.phase), new, later))
 
     def trial_ended(self, trial: trial_module.Trial) -> None:
         worker, _ = self.held.pop(trial.trial_id, ("?", 0.0))

@@ -44,10 +44,13 @@ def cli_chief(
     worker_argv: list[str] = []
     skip = False
     for arg in argv:  # the chief's choice replaces a --backend given (auto included)
-        if skip or arg == "--overwrite" or arg.startswith("--backend="):
+        # argparse takes an abbreviation (--back jax); a second --backend would be refused.
+        flag, equals, _ = arg.partition("=")
+        backend_flag = len(flag) > 3 and "--backend".startswith(flag)
+        if skip or arg == "--overwrite" or (backend_flag and equals):
             skip = False
             continue
-        if arg == "--backend":
+        if backend_flag:
             skip = True
             continue
         worker_argv.append(arg)

@@ -59,6 +59,11 @@ class PhaseRunner(Protocol):
         """How the trials were run, for `report.json`: `None` for one process."""
         ...
 
+    def space_grew(self, phase: str, before: Sequence[str] = ()) -> dict[str, list[str]]:
+        """`{"space_grew": names}` for the manifest: the names `phase`'s space gained
+        while other trials ran (`before`: an earlier session's), or `{}` for none."""
+        ...
+
     def close(self, wait: float = 0.0) -> None:
         """Releases what the runner holds (a port, worker processes) after `wait` s."""
         ...
@@ -85,6 +90,11 @@ class LocalRunner:
     def facts(self) -> dict[str, Any] | None:
         """Always `None`: one process ran the trials."""
         return None
+
+    def space_grew(self, phase: str, before: Sequence[str] = ()) -> dict[str, list[str]]:
+        """An earlier (parallel) session's names, if any: one process draws each trial
+        after the one before it has ended."""
+        return {"space_grew": list(before)} if before else {}
 
     def close(self, wait: float = 0.0) -> None:
         """Nothing to release."""
@@ -194,6 +204,12 @@ class ChiefRunner:
             "trials_per_process": self.trials_per_process,
             "recycles": dict(supervisor.recycles) if supervisor else {},
         }
+
+    def space_grew(self, phase: str, before: Sequence[str] = ()) -> dict[str, list[str]]:
+        """The names `phase`'s space gained while other trials ran, with `before`'s."""
+        grown = self.server.grown.get(phase, []) if self.server is not None else []
+        names = sorted({*before, *grown})
+        return {"space_grew": names} if names else {}
 
     def close(self, wait: float = 0.0) -> None:
         """Tells workers there is nothing left, stops local ones, closes the port.

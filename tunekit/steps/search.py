@@ -393,6 +393,7 @@ class SearchStep:
             best_score=best[0].score,
             num_trials=ran,
             **({"rejected_oversized": rejected} if ctx.max_model_size is not None else {}),
+            **ctx.runner.space_grew(self.name, manifest.step(self.name).get("space_grew", [])),
         )
         _faults.checkpoint("phase.end")
         interrupts.check()
