@@ -86,6 +86,7 @@ ORDER = [
     "distribute.worker_main",
     "distribute",
     "steps.metric_reading",
+    "steps.vector_objectives",
     "steps.output_checks",
     "steps.input_checks",
     "steps.label_forms",

@@ -573,6 +573,97 @@ def test_an_objective_whose_metric_is_a_vector_is_refused_before_training(
     check_model(_one_hot_model(macro), data, None, [objective])
 
 
+@pytest.mark.parametrize(
+    ("metric", "objective", "refused"),
+    [
+        (
+            keras.metrics.Precision(thresholds=[0.3, 0.5], name="precision"),
+            "val_precision/1",
+            r"Precision\(thresholds=\[0.3, 0.5\]\) reports one value per threshold\. "
+            r"Compile it with one threshold to tune it \(one metric per threshold, each "
+            r"named: Precision\(thresholds=0.5, name='precision_at_0_5'\), objective "
+            r"'val_precision_at_0_5'\)",
+        ),
+        (
+            keras.metrics.Recall(thresholds=[0.3, 0.5], name="recall"),
+            "recall/0",
+            r"Recall\(thresholds=\[0.3, 0.5\]\)",
+        ),
+        (
+            keras.metrics.F1Score(average=None, name="f1_score"),
+            "val_f1_score/2",
+            r"average='macro'",
+        ),
+    ],
+)
+def test_an_objective_naming_one_value_of_a_vector_metric_is_refused_before_training(
+    metric, objective, refused, tmp_path
+):
+    """Before, `val_precision/1` passed the check, the first trial trained and the search
+    then stopped suggesting `val_precision`, which the check refuses itself."""
+    from tunekit import CoarseToFine
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(120, 6)).astype("float32")
+    data = Dataset.from_arrays(x, keras.utils.to_categorical(np.arange(120) % 3, 3), seed=0)
+    run = CoarseToFine(
+        _one_hot_model(metric), data, objective=f"{objective}:max", directory=tmp_path
+    )
+    with pytest.raises(ModelCheckError, match=refused) as error:
+        run.run()
+    message = str(error.value)
+    index = objective.rpartition("/")[2]
+    assert message.startswith(f"The objective {objective!r} names value {index} of a metric")
+    assert "Did you mean" not in message
+    assert not any(tmp_path.iterdir())
+
+
+def test_an_own_fit_objective_naming_a_vector_metrics_value_gets_no_refused_suggestion(
+    tmp_path,
+):
+    """A hypermodel's own `fit` is left to its first trial: there, before, the search
+    suggested `val_precision`, a mean over thresholds that cannot rank the trials."""
+    from tunekit import CoarseToFine
+    from tunekit.fitting import SearchInputError
+
+    class OwnFit(keras_tuner.HyperModel):
+        def build(self, hp):
+            model = keras.Sequential(
+                [
+                    keras.Input((6,)),
+                    keras.layers.Dense(hp.Int("units", 4, 8, step=4), activation="relu"),
+                    keras.layers.Dense(1, activation="sigmoid"),
+                ]
+            )
+            precision = keras.metrics.Precision(thresholds=[0.3, 0.5], name="precision")
+            model.compile(optimizer="adam", loss="binary_crossentropy", metrics=[precision])
+            return model
+
+        def fit(self, hp, model, *args, **kwargs):
+            return model.fit(*args, **kwargs)
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(120, 6)).astype("float32")
+    data = Dataset.from_arrays(x, (x[:, 0] > 0).astype(int), seed=0)
+    for objective in ("val_precision/1", "val_precision"):
+        run = CoarseToFine(
+            OwnFit(),
+            data,
+            objective=f"{objective}:max",
+            directory=tmp_path,
+            project_name=objective.replace("/", "_"),
+            coarse_trials=3,
+            coarse_epochs=1,
+            max_epochs=1,
+        )
+        with pytest.raises(SearchInputError) as error:
+            run.coarse()
+        run.close()
+        message = str(error.value)
+        assert message.startswith(f"The objective {objective!r} names a metric with 2 values")
+        assert "one metric per threshold" in message and "Did you mean" not in message
+
+
 def test_a_lazily_built_model_that_cannot_take_the_samples_is_refused_with_kerass_error():
     """Before, the check's call fixed the Sequential's input shape to its two samples and
     every trial failed on "already been configured to use input shape (2, 6)"."""

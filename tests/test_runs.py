@@ -758,3 +758,55 @@ def test_a_rerun_of_a_moved_finished_run_writes_its_report_for_where_it_is(
     )
     markdown = (moved / "report.md").read_text()
     assert markdown.startswith(f"# tunekit run: {moved}\n") and old_dir not in markdown
+def test_an_exception_in_the_retrain_is_failed_not_interrupted(
+    tmp_path, finished_run, run_data, monkeypatch
+):
+    """Before, only tunekit's own errors were recorded: a Keras error in the retrain (the
+    cosine schedule setting a rate it could not) was listed as "interrupted: retrain", as if
+    a rerun could carry on, where the README says a fit error shows as "failed: <step>"."""
+    from collections import Counter
+
+    from hypermodels import MnistDenseHyperModel
+    from tunekit import CoarseToFine, _faults
+
+    run_dir = tmp_path / "e2e"
+    shutil.copytree(finished_run[0].run_dir, run_dir, ignore=shutil.ignore_patterns(".lock"))
+    (run_dir / "best_model.keras").unlink()  # only the retrain and what follows run again
+    monkeypatch.setenv("TUNEKIT_FAULT", "retrain.epoch_end:1:raise")
+    monkeypatch.setattr(_faults, "_hits", Counter())
+    run = CoarseToFine(
+        MnistDenseHyperModel(), run_data, directory=tmp_path, project_name="e2e", **RUN_BUDGET
+    )
+    with pytest.raises(RuntimeError, match="injected fault at retrain.epoch_end"):
+        run.run()
+    run.close()
+    step = _manifest(run_dir)["steps"]["retrain"]
+    assert step["status"] == "running"
+    assert step["error"].startswith("RuntimeError: injected fault at retrain.epoch_end")
+    assert ls_runs(tmp_path).set_index("name").loc["e2e", "status"] == "failed: retrain"
+
+
+def test_a_kill_in_the_retrain_stays_interrupted(tmp_path, finished_run, run_data, monkeypatch):
+    """The other side: an `Interrupted` (SIGINT, SIGTERM) is not an error of the run."""
+    from hypermodels import MnistDenseHyperModel
+    from tunekit import CoarseToFine
+    from tunekit.errors import Interrupted
+    from tunekit.steps.retrain import RetrainStep
+
+    run_dir = tmp_path / "e2e"
+    shutil.copytree(finished_run[0].run_dir, run_dir, ignore=shutil.ignore_patterns(".lock"))
+    (run_dir / "best_model.keras").unlink()
+
+    def stopped(self, ctx):
+        ctx.manifest.mark("retrain", "running")
+        raise Interrupted(15)
+
+    monkeypatch.setattr(RetrainStep, "ensure", stopped)
+    run = CoarseToFine(
+        MnistDenseHyperModel(), run_data, directory=tmp_path, project_name="e2e", **RUN_BUDGET
+    )
+    with pytest.raises(Interrupted):
+        run.run()
+    run.close()
+    assert "error" not in _manifest(run_dir)["steps"]["retrain"]
+    assert ls_runs(tmp_path).set_index("name").loc["e2e", "status"] == "interrupted: retrain"

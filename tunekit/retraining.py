@@ -33,6 +33,8 @@ __all__ = [
     "schedule_text",
     "NOT_STARTED",
     "schedule_note",
+    "rate_not_settable",
+    "OWN_SCHEDULE",
 ]
 
 SCHEDULES = ("cosine", "constant")
@@ -100,6 +102,27 @@ def final_epochs_rule(trial: Trial, max_epochs: int, schedule: str = "cosine") -
     return epochs, "the trial's best epoch, under the constant schedule"
 
 
+OWN_SCHEDULE = "the model's optimizer has its own learning rate schedule, which was kept"
+
+
+def rate_not_settable(optimizer: Any) -> str | None:
+    """Why a callback cannot set `optimizer`'s learning rate (a clause), or `None` if it can.
+
+    Only a rate held in a variable can be set: a `LearningRateSchedule` or a callable
+    (`Adam(lambda: lr)`) raises. A wrapper (`LossScaleOptimizer`, which `compile` puts
+    around the optimizer under `mixed_float16`) is looked through to its `inner_optimizer`.
+    """
+    for _ in range(100):  # wrappers of wrappers
+        optimizer = getattr(optimizer, "inner_optimizer", None) or optimizer
+    rate = getattr(optimizer, "_learning_rate", None)
+    if isinstance(rate, keras.Variable):
+        return None
+    if isinstance(rate, keras.optimizers.schedules.LearningRateSchedule):
+        return OWN_SCHEDULE
+    how = "takes its learning rate from a callable" if callable(rate) else "holds its rate"
+    return f"the model's optimizer {how}, not a variable, so none could be set; it was kept"
+
+
 class CosineDecayCallback(keras.callbacks.Callback):
     """Anneals the optimizer's learning rate along a half cosine, once per epoch.
 
@@ -109,8 +132,9 @@ class CosineDecayCallback(keras.callbacks.Callback):
     `keras.callbacks.LearningRateScheduler`, which it uses) so that it works
     the same on every backend and resumes with `BackupAndRestore`; put it first
     in the callback list so it reads `base` before anything restores the
-    optimizer. An optimizer compiled with its own `LearningRateSchedule` is
-    left alone, with a warning.
+    optimizer. An optimizer whose rate cannot be set (`rate_not_settable`:
+    its own `LearningRateSchedule` or a callable, also inside a
+    `LossScaleOptimizer`) is left alone, with a warning, before any epoch.
 
     Another callback that sets the rate (a `LearningRateScheduler` or
     `ReduceLROnPlateau` of yours, one that assigns `model.optimizer.learning_rate`)
@@ -156,13 +180,8 @@ class CosineDecayCallback(keras.callbacks.Callback):
                 "the model has no optimizer (the hypermodel's own fit trains it without "
                 "compiling it), so no rate could be set"
             )
-        elif isinstance(
-            getattr(optimizer, "_learning_rate", None),
-            keras.optimizers.schedules.LearningRateSchedule,
-        ):
-            self.skipped = (
-                "the model's optimizer has its own learning rate schedule, which was kept"
-            )
+        else:
+            self.skipped = rate_not_settable(optimizer)
         if self.skipped is not None or optimizer is None:
             _logger.warning("The cosine retrain schedule was not applied: %s.", self.skipped)
             return

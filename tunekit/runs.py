@@ -187,9 +187,10 @@ def _status(run: _Run) -> str:
 
     The manifest records which steps are done and which one was running; a
     run not finished whose lock no live process holds has stopped. It does
-    not always record why: a step that stopped on an error tunekit named
-    (recorded as its `error`) or a search step whose latest trial failed is
-    `failed`, anything else (a kill, Ctrl-C, a crash elsewhere) `interrupted`.
+    not always record why: a step that stopped on an exception (tunekit's, Keras's
+    or the hypermodel's, recorded as its `error`) or a search step whose latest
+    trial failed is `failed`, anything else (a kill, Ctrl-C, SIGTERM, a process
+    that died) `interrupted`.
     """
     if run.step_status("evaluate") == "done":
         return "finished"

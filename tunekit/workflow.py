@@ -41,7 +41,6 @@ from tunekit.errors import (
     RetrainDivergedError,
     RunConfigError,
     RunNotFinishedError,
-    TunekitError,
     UsageError,
 )
 from tunekit.hypermodel_code import code_record
@@ -650,10 +649,11 @@ class CoarseToFine:
                 self._start_workers()
             try:
                 self._products[name] = step.ensure(self)
-            except TunekitError as exc:
+            except Exception as exc:  # a kill or Ctrl-C (BaseException) stays "interrupted"
                 # Recorded for `tunekit ls` ("failed: <step>") on the step that raised it, also
-                # one that stopped before it started (the narrowing: too few coarse trials);
-                # marking it running again clears it.
+                # one that stopped before it started (the narrowing: too few coarse trials),
+                # whatever raised it (a Keras or user error too); marking it running again
+                # clears it.
                 if self._manifest is not None and exc is not self._recorded_error:
                     self._recorded_error = exc
                     if self._manifest.step(name).get("status") != "done":
@@ -1059,7 +1059,7 @@ class CoarseToFine:
         if not self._model_checked:
             names = objective_names(self.objective)
             self.model_file_note = check_model(
-                self.hypermodel, self.data, self.hyperparameters, names
+                self.hypermodel, self.data, self.hyperparameters, names, self.final_schedule
             )
             check_objective_reported(self.hypermodel, self.data, names, self.hyperparameters)
             check_declares_hyperparameters(self.hypermodel, self._declared_space())

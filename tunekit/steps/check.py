@@ -8,6 +8,7 @@ model makes) fails in seconds, leaving nothing on disk.
 from __future__ import annotations
 
 import difflib
+import logging
 import os
 import traceback
 from collections.abc import Mapping, Sequence
@@ -24,6 +25,7 @@ from tunekit.errors import ModelCheckError, OutputShapeError, error_line
 from tunekit.model_files import check_round_trip  # the file check, beside the loaders
 from tunekit.outputs import check_output_shape, model_output_shape, training_samples
 from tunekit.regression import check_regression_output_shape
+from tunekit.retraining import rate_not_settable
 from tunekit.steps.input_checks import check_input_names, check_input_shape, check_output_names
 from tunekit.steps.label_forms import (
     check_label_form,
@@ -36,6 +38,8 @@ from tunekit.steps.output_checks import WHAT as _WHAT
 from tunekit.steps.output_checks import check_built_model, model_sample, outputs_and_compile
 from tunekit.steps.pairing_checks import check_pairings, check_runs_on, check_text_backend
 from tunekit.steps.stream_heads import classifying_outputs, quantity_unit
+
+_logger = logging.getLogger(__name__)
 
 __all__ = [
     "check_declares_hyperparameters",
@@ -52,6 +56,7 @@ def check_model(
     data: Dataset | StreamData,
     hyperparameters: kt.HyperParameters | None = None,
     objective_names: Sequence[str] = (),
+    schedule: str | None = None,
 ) -> str | None:
     """Checks, before any training, that the hypermodel's output fits the data.
 
@@ -76,7 +81,10 @@ def check_model(
     accuracy metric must not threshold its logits at 0.5, and a model never compiled (the
     hypermodel's own fit trains it) must have one output and, if it is one classifier unit,
     end in a sigmoid: its test set is scored from its predictions, which must say what they
-    mean.
+    mean. With `schedule="cosine"` (the run's `final_schedule`; default `None`), a
+    compiled optimizer whose learning rate cannot be set (`rate_not_settable`: its own
+    schedule or a callable, also inside a `LossScaleOptimizer`) is logged now, before
+    the search: the retrain keeps that rate.
 
     Raises:
         ModelCheckError (a `ValueError`): The build with the default
@@ -101,6 +109,7 @@ def check_model(
             shape = None
         else:
             check_trainable(hypermodel, model, data)
+            _say_schedule_kept(model, schedule)
             check_text_backend(model, data, _WHAT)
             sample = model_sample(data)
             fed_as_is = type(hypermodel).fit is kt.HyperModel.fit  # an own fit may not be
@@ -161,6 +170,14 @@ def check_model(
             fix = f" For {name}, pass num_classes={data.num_classes} (and the data's input_shape)."
         raise OutputShapeError(f"{e}{targets}{fix}") from None
     return note
+
+
+def _say_schedule_kept(model: Any, schedule: str | None) -> None:
+    """Logs, before the search, that the cosine retrain schedule will keep the rate."""
+    optimizer = getattr(model, "optimizer", None)
+    why = rate_not_settable(optimizer) if optimizer is not None else None
+    if schedule == "cosine" and why is not None:
+        _logger.warning("The cosine retrain schedule will not be applied: %s.", why)
 
 
 def _defaults(hyperparameters: kt.HyperParameters | None) -> kt.HyperParameters:

@@ -363,7 +363,10 @@ def vector_result(metric: Any) -> tuple[str, str] | None:
         if len(thresholds) > 1:
             return logged, (
                 f"{name}(thresholds={list(thresholds)}) reports one value per threshold. "
-                "Compile it with one threshold to tune it"
+                "Compile it with one threshold to tune it (one metric per threshold, each "
+                f"named: {name}(thresholds={thresholds[-1]}, name='{logged or 'm'}_at_"
+                f"{str(thresholds[-1]).replace('.', '_')}'), objective "
+                f"'val_{logged or 'm'}_at_{str(thresholds[-1]).replace('.', '_')}')"
             )
     return None
 

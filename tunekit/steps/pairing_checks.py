@@ -47,7 +47,6 @@ from tunekit.outputs import (
     unit_reading,
 )
 from tunekit.steps.label_forms import loss_key
-from tunekit.steps.metric_reading import vector_result
 from tunekit.steps.output_checks import WHAT, OutputPart, check_built_model, outputs_and_compile
 from tunekit.steps.same_loss import check_same_loss
 from tunekit.steps.value_checks import (
@@ -60,6 +59,7 @@ from tunekit.steps.value_checks import (
     squeezed,
     value_sample,
 )
+from tunekit.steps.vector_objectives import check_scalar_objective
 
 __all__ = ["check_pairings", "check_runs_on", "check_trial_model"]
 
@@ -103,12 +103,12 @@ def check_pairings(
     be probabilities under a loss that reads them, a model compiled without a loss,
     class ids under a cross-entropy of another output width (see the module's
     docstring), and an objective (`objective_names`: its metric names, `val_` or not)
-    whose metric reports a vector (`tunekit.steps.metric_reading.vector_result`):
-    every trial would fail after training. `what` names the model in messages (the
-    default configuration's, or a trial's). `read_stream=False` leaves out the
-    checks that read a stream's first batch (a trial's: reading it again could
-    move a user's reshuffling stream on); a stream's values are then read from
-    `sample` (its first batch, read once), if given.
+    whose metric reports a vector, or names one of its values (`val_precision/1`;
+    `tunekit.steps.vector_objectives`): every trial would fail after training. `what`
+    names the model in messages (the default configuration's, or a trial's).
+    `read_stream=False` leaves out the checks that read a stream's first batch (a
+    trial's: reading it again could move a user's reshuffling stream on); a stream's
+    values are then read from `sample` (its first batch, read once), if given.
 
     Raises:
         ModelCheckError (a `ValueError`): Naming what does not fit and the fix.
@@ -127,7 +127,7 @@ def check_pairings(
     )
     parts = outputs_and_compile(model)
     for name in objective_names:
-        _check_scalar_objective(name, [m for part in parts for m in part.metrics])
+        check_scalar_objective(name, [m for part in parts for m in part.metrics])
     for part in parts:
         output = f"has an output {part.name!r} that outputs" if len(parts) > 1 else "outputs"
         activation = output_activation(model, part.output if len(parts) > 1 else None)
@@ -286,20 +286,6 @@ def _check_probability_range(part: OutputPart, activation: str | None, what: str
             f"[0, 1], but its loss is {reads_what(part.loss)}{clipped(one, part.loss)}. "
             f"{probability_fix(part.loss, one)}"
         )
-
-
-def _check_scalar_objective(name: str, metrics: list[Any]) -> None:
-    base = name.removeprefix("val_")
-    for metric in metrics:
-        if (vector := vector_result(metric)) is None:
-            continue
-        logged, why = vector
-        if logged and (base == logged or base.endswith(f"_{logged}")):  # or by output
-            raise ModelCheckError(
-                f"The objective {name!r} is a metric whose result is a vector: {why}, or "
-                "choose another objective. A search ranks trials by one number, and every "
-                "trial would fail after training."
-            )
 
 
 def _class_ids(data: Dataset | StreamData, output: str | None) -> int | None:

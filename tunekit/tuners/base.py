@@ -416,7 +416,10 @@ class TunekitTuner(kt.Tuner):
         expect = bool(self._tunekit_fits.get("batched")) or (streamed and not own_fit)
         facts = TrialFacts(expect_batches=expect)
         callbacks = [self._checkpoint_once(c) for c in kwargs.get("callbacks", [])]
-        kwargs["callbacks"] = clock.fit.instrument([*callbacks, facts, InterruptCheck()])
+        directions = getattr(self.oracle.objective, "name_to_direction", None)
+        vector = _VectorObjective(list(directions or [self.oracle.objective.name]))
+        # first: before KerasTuner's own callback (in `callbacks`) compares the objective
+        kwargs["callbacks"] = clock.fit.instrument([vector, *callbacks, facts, InterruptCheck()])
         # KerasTuner's Tuner._build_and_fit_model, with the hypermodel's fit called
         # through fit_hypermodel (its own keywords win over search()'s).
         hp = trial.hyperparameters
@@ -471,9 +474,11 @@ class TunekitTuner(kt.Tuner):
         objective = self.oracle.objective
         if isinstance(results, keras.callbacks.History):
             names = getattr(objective, "name_to_direction", {objective.name: None})
+            _check_vector_objective(list(names), results.history)
             missing = [n for n in names if n not in results.history]
             if missing:
-                close = difflib.get_close_matches(missing[0], list(results.history), n=1)
+                scalars = [n for n, v in results.history.items() if _scalar_curve(v)]
+                close = difflib.get_close_matches(missing[0], scalars, n=1)
                 raise SearchInputError(
                     f"The objective {missing[0]!r} is not among the metrics the model "
                     f"reports: {sorted(results.history)}. "
@@ -632,3 +637,42 @@ def _check_fit_results(results: Any, objective: Any, defaulted: bool = False) ->
             f'objective="{key}:max" (or ":min" for an error); the objective was '
             f"{getattr(objective, 'name', objective)!r}."
         ) from None
+
+
+def _scalar_curve(values: Any) -> bool:
+    """Whether a `History` curve holds one number per epoch (not one per threshold)."""
+    return not values or int(np.size(values[-1])) == 1
+
+
+class _VectorObjective(keras.callbacks.Callback):
+    """Runs `_check_vector_objective` on the first epoch's logs, before KerasTuner's own
+    callback compares the objective's values (a vector: "truth value ... ambiguous")."""
+
+    def __init__(self, names: list[str]) -> None:
+        super().__init__()
+        self.names = names
+        self.checked = False
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        if not self.checked and logs:  # the first epoch (a Hyperband trial's from its own)
+            self.checked = True
+            _check_vector_objective(self.names, {k: [v] for k, v in logs.items()})
+
+
+def _check_vector_objective(names: list[str], history: Mapping[str, Any]) -> None:
+    """Refuses, after the first trial, an objective naming a metric with several values
+    per epoch (or one of them, `name/i`): KerasTuner would rank by their mean. (A model
+    tunekit can inspect is refused before training: `tunekit.steps.vector_objectives`;
+    a hypermodel's own `fit` may compile another model.)"""
+    for name in names:
+        head = name.rpartition("/")[0] if name.rpartition("/")[2].isdigit() else name
+        if head in history and not _scalar_curve(history[head]):
+            raise SearchInputError(
+                f"The objective {name!r} names a metric with "
+                f"{int(np.size(history[head][-1]))} values per epoch (one per threshold, "
+                f"class or output), {head!r}, or one of them: KerasTuner records it as one "
+                "number, their mean, so it cannot rank the trials. Compile it with one "
+                "threshold (or an average), or one metric per threshold, each with its own "
+                "name (`Precision(thresholds=0.5, name='precision_at_0_5')`), and choose "
+                "that one as `objective` (`val_precision_at_0_5`)."
+            )

@@ -1,0 +1,129 @@
+"""A learning rate the cosine retrain schedule cannot set is kept, never a crash.
+
+Before, only an optimizer's own `LearningRateSchedule` was seen: a callable rate
+(`Adam(lambda: lr)`) or a schedule inside the `LossScaleOptimizer` a
+`mixed_float16` policy wraps around the optimizer crashed the retrain (and the
+baseline) after the whole search.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import keras
+import numpy as np
+import pytest
+
+from tunekit._kerastuner import get_hypermodel
+from tunekit.data import Dataset
+from tunekit.retraining import (
+    OWN_SCHEDULE,
+    CosineDecayCallback,
+    rate_not_settable,
+    schedule_note,
+)
+from tunekit.steps.check import check_model
+
+
+def _decay():
+    return keras.optimizers.schedules.ExponentialDecay(1e-2, decay_steps=1, decay_rate=0.5)
+
+
+def _model(optimizer):
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3, activation="softmax")])
+    model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy")
+    return model
+
+
+def _begin(model, epochs=2):
+    """What a fit does to the callback before its first batch."""
+    callback = CosineDecayCallback(epochs)
+    callback.set_model(model)
+    callback.on_train_begin()
+    callback.on_epoch_begin(0)
+    return callback
+
+
+def _callable_rate():
+    return keras.optimizers.Adam(learning_rate=lambda: 1e-2)
+
+
+def _wrapped_schedule():
+    return keras.optimizers.LossScaleOptimizer(keras.optimizers.Adam(_decay()))
+
+
+@pytest.mark.parametrize(
+    "optimizer, why",
+    [
+        (_wrapped_schedule, OWN_SCHEDULE),
+        (_callable_rate, "takes its learning rate from a callable"),
+        (  # a wrapper of a wrapper: looked through to the end
+            lambda: keras.optimizers.LossScaleOptimizer(
+                keras.optimizers.LossScaleOptimizer(_callable_rate())
+            ),
+            "takes its learning rate from a callable",
+        ),
+    ],
+    ids=["loss-scale-over-schedule", "callable", "loss-scale-twice-over-callable"],
+)
+def test_a_rate_that_cannot_be_set_is_kept_with_the_note(optimizer, why, caplog):
+    model = _model(optimizer())
+    with caplog.at_level(logging.WARNING, logger="tunekit"):
+        callback = _begin(model)  # old code: TypeError / AttributeError setting the rate
+    callback.on_epoch_end(0)
+    assert not callback.applied
+    assert why in (callback.skipped or "")
+    assert "The cosine retrain schedule was not applied" in caplog.text
+    assert schedule_note([callback]) == f"the cosine schedule not applied: {callback.skipped}"
+
+
+def test_a_loss_scale_optimizer_over_a_plain_rate_still_gets_the_cosine():
+    inner = keras.optimizers.Adam(1e-2)
+    model = _model(keras.optimizers.LossScaleOptimizer(inner))
+    assert rate_not_settable(model.optimizer) is None
+    callback = _begin(model, epochs=4)
+    assert callback.applied
+    rate = float(keras.ops.convert_to_numpy(inner.learning_rate))
+    assert rate == pytest.approx(callback.rate(0), rel=1e-6)
+    assert rate < 1e-2
+
+
+def test_mixed_float16_with_a_schedule_fits_through_the_cosine_callback():
+    """The probe's case: the policy makes `compile` wrap the optimizer itself."""
+    policy = keras.mixed_precision.global_policy()
+    keras.mixed_precision.set_global_policy("mixed_float16")
+    try:
+        model = keras.Sequential(
+            [
+                keras.Input((4,)),
+                keras.layers.Dense(3),
+                keras.layers.Activation("softmax", dtype="float32"),
+            ]
+        )
+        model.compile(
+            optimizer=keras.optimizers.Adam(_decay()), loss="sparse_categorical_crossentropy"
+        )
+        assert isinstance(model.optimizer, keras.optimizers.LossScaleOptimizer)
+        callback = CosineDecayCallback(1)
+        rng = np.random.default_rng(0)
+        x, y = rng.normal(size=(16, 4)).astype("float32"), rng.integers(0, 3, size=16)
+        model.fit(x, y, epochs=1, verbose=0, callbacks=[callback])
+    finally:
+        keras.mixed_precision.set_global_policy(policy)
+    assert not callback.applied
+    assert callback.skipped == OWN_SCHEDULE
+
+
+@pytest.mark.parametrize("schedule, said", [("cosine", True), ("constant", False)])
+def test_the_model_check_says_before_the_search_that_the_rate_is_kept(caplog, schedule, said):
+    def build(hp):
+        hp.Int("units", 2, 4)
+        return _model(_callable_rate())
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(60, 4)).astype("float32")
+    data = Dataset.from_arrays(x, rng.integers(0, 3, size=60), seed=0)
+    with caplog.at_level(logging.WARNING, logger="tunekit"):
+        check_model(get_hypermodel(build), data, schedule=schedule)
+    text = "The cosine retrain schedule will not be applied: the model's optimizer takes"
+    assert (text in caplog.text) is said
