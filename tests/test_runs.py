@@ -758,6 +758,8 @@ def test_a_rerun_of_a_moved_finished_run_writes_its_report_for_where_it_is(
     )
     markdown = (moved / "report.md").read_text()
     assert markdown.startswith(f"# tunekit run: {moved}\n") and old_dir not in markdown
+
+
 def test_an_exception_in_the_retrain_is_failed_not_interrupted(
     tmp_path, finished_run, run_data, monkeypatch
 ):
