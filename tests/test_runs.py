@@ -812,3 +812,58 @@ def test_a_kill_in_the_retrain_stays_interrupted(tmp_path, finished_run, run_dat
     run.close()
     assert "error" not in _manifest(run_dir)["steps"]["retrain"]
     assert ls_runs(tmp_path).set_index("name").loc["e2e", "status"] == "interrupted: retrain"
+
+
+def _named_run(root: Path, name: str, objective: str, test: dict, report: dict) -> None:
+    """A finished run folder by hand: `manifest.json` with `test` metrics, `report.json`."""
+    (root / name).mkdir(parents=True)
+    manifest = {
+        "config": {"objective": objective, "direction": "min", "seed": 0},
+        "steps": {"evaluate": {"status": "done", "test_metrics": test}},
+    }
+    (root / name / "manifest.json").write_text(json.dumps(manifest))
+    (root / name / "report.json").write_text(json.dumps(report))
+
+
+def test_ls_and_compare_rank_every_run_on_tunekits_own_test_mse_and_accuracy(tmp_path):
+    """The probe's runs (names_reg*.py, cvfolds.py): a model compiling an MSLE as `mse` had
+    `test_metric=mse`, `test_value=0.4367` (its MSLE), ranked above a run whose 3.114 is a real
+    MSE; `baseline_delta` was empty when the baseline table held `sklearn_mse` only. Every run
+    is ranked on tunekit's (scikit-learn's) MSE / accuracy, named as the report names it."""
+    root = tmp_path / "runs"
+    own = {"loss": 1.6925, "mse": 0.4367, "mae": 1.5515, "sklearn_mse": 1.6925}
+    sk_row = {"name": "sklearn_mse", "tuned": 1.6925, "baseline": 1.8466}
+    mse_row = {"name": "mse", "tuned": 0.4367, "baseline": 0.5075, "objective": True}
+    _named_run(root, "reg_loss", "val_loss", own, {"baseline": {"metrics": [sk_row]}})
+    _named_run(root, "reg_mse", "val_mse", own, {"baseline": {"metrics": [sk_row, mse_row]}})
+    _named_run(root, "cv_reg", "val_loss", {"loss": 3.114, "mse": 3.114}, {})
+    top2 = {  # SparseTopKCategoricalAccuracy(k=2, name="accuracy"): 0.7037
+        "test_intervals": {"sklearn_accuracy": {"value": 0.5556, "interval": [0.4, 0.7]}},
+        "confusion_matrix": {"counts": [[5, 4], [8, 10]]},  # 15 / 27 = 0.5556
+        "baseline": {
+            "metrics": [
+                {"name": "sklearn_accuracy", "tuned": 0.5556, "baseline": 0.3704},
+                {"name": "accuracy", "tuned": 0.7037, "baseline": 0.7407, "objective": True},
+            ]
+        },
+    }
+    _named_run(root, "top2", "val_accuracy", {"loss": 1.24, "accuracy": 0.7037}, top2)
+    frame = ls_runs(root).set_index("name")
+    regression = [name for name in frame.index if name != "top2"]
+    assert regression == ["reg_loss", "reg_mse", "cv_reg"]  # 1.69, 1.69, 3.11: lower first
+    for name in ("reg_loss", "reg_mse"):
+        assert frame.loc[name, "test_metric"] == "sklearn_mse"
+        assert frame.loc[name, "test_value"] == pytest.approx(1.6925)
+        assert frame.loc[name, "baseline_delta"] == pytest.approx(1.6925 - 1.8466)
+    assert (frame.loc["cv_reg", "test_metric"], frame.loc["cv_reg", "test_value"]) == ("mse", 3.114)
+    assert frame.loc["top2", "test_metric"] == "sklearn_accuracy"
+    assert frame.loc["top2", "test_value"] == pytest.approx(0.5556)
+    assert frame.loc["top2", "baseline_delta"] == pytest.approx(0.5556 - 0.3704)
+    del top2["test_intervals"]  # an older report: the confusion matrix's accuracy
+    (root / "top2" / "report.json").write_text(json.dumps(top2))
+    frame = ls_runs(root).set_index("name")
+    assert frame.loc["top2", "test_metric"] == "sklearn_accuracy"
+    assert frame.loc["top2", "test_value"] == pytest.approx(15 / 27)
+    table = compare_runs(root / "reg_mse", root / "cv_reg")
+    assert table.loc["result.test_metric"].tolist() == ["sklearn_mse", "mse"]
+    assert table.loc["result.test_value"].tolist() == pytest.approx([1.6925, 3.114])

@@ -511,3 +511,72 @@ def test_an_objective_on_another_metric_adds_both_models_test_values_of_it():
         base = {name: 0.5 for name in metrics}
         assert objective_comparison(_Objective(objective, "min"), same, metrics, base) == ""
         assert len(same["metrics"]) == 1
+
+
+def test_tunekits_value_beside_the_models_own_metric_of_that_name_is_named_apart():
+    """The probe's top-2 run (`SparseTopKCategoricalAccuracy(k=2, name="accuracy")`, objective
+    val_accuracy) and MSLE run (`MeanSquaredLogarithmicError(name="mse")`, val_mse): the
+    verdict said "test accuracy 0.5556 vs 0.3704" (scikit-learn's) and then "The search's
+    objective ranks by another metric, val_accuracy ...: test accuracy 0.7037 vs 0.7407" (the
+    model's): two numbers, one name, and "another metric" for the same name."""
+    from tunekit.report_scores import objective_comparison, relabel_decided
+
+    labels = np.array([0, 1, 2] * 9)
+    classified = compare_to_baseline(labels, labels, np.roll(labels, 1)).to_dict()
+    classified["metrics"][0]["name"] = "sklearn_accuracy"  # as `own_name` renames the row
+    relabel_decided(classified)
+    assert "test accuracy" not in classified["verdict"]
+    assert "on test sklearn_accuracy (McNemar's exact test" in classified["verdict"]
+    assert ": test sklearn_accuracy 1.0000 vs 0.0000 (" in classified["verdict"]
+    compared = _compared("sklearn_accuracy", 0.5556, 0.3704)
+    said = objective_comparison(
+        _Objective("val_accuracy", "max"), compared, {"accuracy": 0.7037}, {"accuracy": 0.7407}
+    )
+    assert said == (
+        "The search's objective, val_accuracy (higher is better), is your model's own "
+        "`accuracy`, not scikit-learn's `sklearn_accuracy` the verdict is decided on: test "
+        "accuracy 0.7037 vs 0.7407 (tuned vs baseline; no significance test on it)."
+    )
+    assert [row["name"] for row in compared["metrics"]] == ["sklearn_accuracy", "accuracy"]
+    y, good, poor = _regression_data(n=150)
+    regression = compare_to_baseline(y, good, poor, n_resamples=300).to_dict()
+    regression["metrics"][0]["name"] = "sklearn_mse"
+    relabel_decided(regression)
+    assert regression["verdict"].startswith(
+        "tuned is better than the baseline on test sklearn_mse (a paired bootstrap of the "
+        "per-example differences): test sklearn_mse "
+    )
+    assert "test MSE" not in regression["verdict"]
+    said = objective_comparison(
+        _Objective("val_mse", "min"), regression, {"mse": 0.4367}, {"mse": 0.5075}
+    )
+    assert said.startswith("The search's objective, val_mse (lower is better), is your model's")
+    assert "another metric" not in said and "test mse 0.4367 vs 0.5075" in said
+    # Another metric still reads so; a plain deciding name is left as it was.
+    said = objective_comparison(
+        _Objective("val_mae", "min"), _compared("sklearn_mse", 1.7, 1.8), {"mae": 1.5}, {"mae": 1.6}
+    )
+    assert said.startswith("The search's objective ranks by another metric, val_mae")
+    plain = compare_to_baseline(labels, labels, np.roll(labels, 1)).to_dict()
+    verdict = plain["verdict"]
+    relabel_decided(plain)
+    assert plain["verdict"] == verdict
+
+
+def test_the_regression_sentence_says_the_search_ranked_by_the_models_own_metric_only_if_so():
+    """names_reg.py (objective val_loss): report.md said the model's own `mse` was "the one
+    the search ranked by (it)", while the search ranked by val_loss."""
+    from tunekit.report_scores import regression_sentence
+
+    metrics = {"loss": 1.69, "mse": 0.44, "sklearn_mse": 1.69, "sklearn_mae": 1.08, "mae": 1.5}
+    by_loss = regression_sentence({"test_metrics": metrics, "config": {"objective": "val_loss"}})
+    assert "ranked" not in by_loss
+    assert "that one is Keras's, the model's own (what `model.evaluate` gives), and " in by_loss
+    assert by_loss.endswith("scikit-learn's is sklearn_mae, sklearn_mse.")
+    by_mse = regression_sentence({"test_metrics": metrics, "config": {"objective": "val_mse"}})
+    assert "(what `model.evaluate` gives; the search ranked by val_mse)" in by_mse
+    parts = {"objective": "multi", "objectives": [["val_loss", "min"], ["val_mae", "min"]]}
+    by_parts = regression_sentence({"test_metrics": metrics, "config": parts})
+    assert "the search ranked by val_mae)" in by_parts
+    plain = regression_sentence({"test_metrics": {"mse": 1.0}, "config": {"objective": "val_mse"}})
+    assert plain.endswith("plots/residuals.png).")

@@ -10,6 +10,7 @@ objective's test metric when the verdict is decided on another.
 from __future__ import annotations
 
 import math
+import re
 from typing import Any
 
 import numpy as np
@@ -26,6 +27,7 @@ __all__ = [
     "interval_cell",
     "objective_comparison",
     "regression_sentence",
+    "relabel_decided",
     "test_intervals",
     "test_table",
     "usefulness_note",
@@ -281,15 +283,26 @@ def weighted_test(report: dict[str, Any]) -> None:
 
 
 def regression_sentence(report: dict[str, Any]) -> str:
-    """`report.md`'s sentence on where a regression's test metrics come from."""
+    """`report.md`'s sentence on where a regression's test metrics come from.
+
+    A metric the model reports under a name tunekit fills is Keras's; the
+    sentence says the search ranked by it only when the objective
+    (`report["config"]["objective"]`, or a part of `objectives`) is its
+    `val_<name>`: a run ranked by `val_loss` did not.
+    """
     own = sorted(k for k in report.get("test_metrics", {}) if k.startswith(OWN_PREFIX))
+    config = report.get("config") or {}
+    parts = [p[0] for p in config.get("objectives") or []] or [config.get("objective")]
+    ranked = [n for k in own if (n := f"val_{k.removeprefix(OWN_PREFIX)}") in parts]
     return (
         "Regression: mse, mae, rmse and r2 are scikit-learn's, from the saved model's "
         "predictions (R² 1 is perfect, 0 predicts the mean; see plots/predicted_vs_true.png "
         "and plots/residuals.png)"
         + (
-            f", except where the model reports a metric of that name: that one is Keras's "
-            f"(the search ranked by it), and scikit-learn's is {', '.join(own)}."
+            ", except where the model reports a metric of that name: that one is Keras's, "
+            "the model's own (what `model.evaluate` gives"
+            + (f"; the search ranked by {', '.join(ranked)}" if ranked else "")
+            + f"), and scikit-learn's is {', '.join(own)}."
             if own
             else "."
         )
@@ -298,6 +311,27 @@ def regression_sentence(report: dict[str, Any]) -> str:
 
 def _finite(value: Any) -> bool:
     return isinstance(value, (int, float)) and math.isfinite(value)
+
+
+def relabel_decided(compared: dict[str, Any]) -> None:
+    """Names tunekit's values in `compared["verdict"]` (in place) as the table names them.
+
+    The verdict says `test accuracy` / `test MSE` (`R²`, ...) for tunekit's
+    values (scikit-learn's, of the predictions); when the model reports its
+    own metric of that name and another value, the table's row of tunekit's
+    is `sklearn_<name>` (`tunekit.regression.own_name`), and so is the
+    verdict's: `test sklearn_accuracy 0.5556 vs 0.3704`, never the name of the
+    model's own 0.7037.
+    """
+    verdict = str(compared.get("verdict", ""))
+    for row in compared.get("metrics") or ():
+        plain = str(row["name"]).removeprefix(OWN_PREFIX)
+        if row["name"] == plain:
+            continue
+        label = {"accuracy": "accuracy", "r2": "R²"}.get(plain, plain.upper())
+        verdict = re.sub(rf"\btest {re.escape(label)}(?!\w)", f"test {row['name']}", verdict)
+    if "verdict" in compared:
+        compared["verdict"] = verdict
 
 
 def objective_comparison(
@@ -311,7 +345,10 @@ def objective_comparison(
     part of the objective whose test metric both `tuned` and `baseline` (their
     test metrics) hold and that is not the deciding metric (by name, or by
     value: a `loss` that is the MSE) gets its values in the sentence and a row
-    in `compared["metrics"]` (in place; no interval, `"objective": true`).
+    in `compared["metrics"]` (in place; no interval, `"objective": true`). A
+    part of the deciding metric's plain name when the verdict is decided on
+    tunekit's `sklearn_<name>` is the model's own metric of that name: the
+    sentence says so, not "another metric".
 
     Returns:
         The sentence, or `""`.
@@ -321,7 +358,7 @@ def objective_comparison(
         compared["metrics"] = rows  # a tuple from `BaselineComparison.to_dict`
     decided: dict[str, Any] = rows[0] if rows else {"name": None, "tuned": 0.0, "baseline": 0.0}
     parts = objective_parts(objective) or [[objective.name, objective.direction]]
-    said = []
+    said, own = [], []
     for full, direction in parts:
         name = full.removeprefix("val_")
         if not all(_finite(m.get(name)) for m in (tuned, baseline)):
@@ -346,10 +383,18 @@ def objective_comparison(
                 }
             )
         better = "higher" if direction == "max" else "lower"
-        said.append(f"{full} ({better} is better): test {name} {ours:.4g} vs {theirs:.4g}")
-    if not said:
-        return ""
-    return (
-        f"The search's objective ranks by another metric, {'; '.join(said)} (tuned vs "
-        "baseline; no significance test on it)."
-    )
+        values = f"test {name} {ours:.4g} vs {theirs:.4g}"
+        if decided["name"] == OWN_PREFIX + name:  # the model's own metric of the plain name
+            own.append(
+                f"The search's objective, {full} ({better} is better), is your model's own "
+                f"`{name}`, not scikit-learn's `{decided['name']}` the verdict is decided on: "
+                f"{values} (tuned vs baseline; no significance test on it)."
+            )
+        else:
+            said.append(f"{full} ({better} is better): {values}")
+    if said:
+        own.append(
+            f"The search's objective ranks by another metric, {'; '.join(said)} (tuned vs "
+            "baseline; no significance test on it)."
+        )
+    return " ".join(own)

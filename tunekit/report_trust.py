@@ -25,7 +25,7 @@ from tunekit.model_files import load_saved_model
 from tunekit.model_size import param_count
 from tunekit.outputs import predict_test_set
 from tunekit.regression import own_name
-from tunekit.report_scores import objective_comparison
+from tunekit.report_scores import objective_comparison, relabel_decided
 from tunekit.stats import compare_to_baseline, summarize_scores
 
 __all__ = [
@@ -105,7 +105,8 @@ def baseline_section(
     `report["test_metrics"]`, the baseline's from `score`, scored alike) and the
     table a row of it (no interval). A row of tunekit's value beside a metric of
     the model's own of that name and another value is `sklearn_<name>`
-    (`tunekit.regression.own_name`). When the chosen hyperparameters
+    (`tunekit.regression.own_name`), and the verdict names it so (`test
+    sklearn_accuracy`, `relabel_decided`). When the chosen hyperparameters
     (`report["best"]`) are the defaults the baseline used, `same_configuration`
     is true and the verdict says so (the search found nothing better than the
     defaults). `tuned_pred`: the tuned model's test predictions when already
@@ -150,6 +151,7 @@ def baseline_section(
     tuned_metrics = dict(report.get("test_metrics") or {})
     for row in compared.get("metrics", ()):  # beside the model's own metric of that name
         row["name"] = own_name(row["name"], row["tuned"], tuned_metrics)
+    relabel_decided(compared)  # `test sklearn_mse 1.692 vs 1.847`, as the table names it
     baseline_metrics = _scored(score, baseline)
     said = objective_comparison(run.objective, compared, tuned_metrics, baseline_metrics)
     if said:

@@ -29,6 +29,7 @@ import pandas as pd
 
 from tunekit.errors import TunekitError, UsageError
 from tunekit.manifest import LOCK, MANIFEST, STEPS, with_omitted_settings
+from tunekit.regression import OWN_PREFIX, own_name
 from tunekit.results import PHASES
 from tunekit.state_files import missing_trials
 
@@ -258,18 +259,33 @@ def _best_val(run: _Run, direction: str) -> float | None:
 def _test_metric(run: _Run, objective: str, direction: str) -> tuple[str | None, float | None, str]:
     """`(name, value, direction)` of the test metric a run is ranked by.
 
-    Accuracy for classification (from the report's confusion matrix when the model
-    reports no `accuracy` of its own), MSE for regression (the metrics the report
-    compares with the baseline); else the objective's own metric, else `loss`.
+    Tunekit's own (scikit-learn's) accuracy for classification (from the report's
+    confusion matrix when the model reports no `accuracy` of its own) and MSE for
+    regression: the metrics the report compares with the baseline, the same
+    quantity in every run. It is `sklearn_accuracy` / `sklearn_mse` beside a
+    metric of the model's own of that name and another value (a top-2 accuracy, an
+    MSLE called `mse`), else the plain name. Else the objective's own metric, else
+    `loss`.
     """
     metrics = run.steps.get("evaluate", {}).get("test_metrics")
     if not isinstance(metrics, dict) or run.step_status("evaluate") != "done":
         return None, None, direction
-    counts = ((run.report or {}).get("confusion_matrix") or {}).get("counts")
-    if "accuracy" not in metrics and counts:  # a classifier compiled with other metrics:
-        matrix = np.asarray(counts, dtype=float)  # its accuracy, as the report's baseline
-        metrics = {**metrics, "accuracy": float(np.trace(matrix) / matrix.sum())}
-    candidates = [*_HEADLINE_METRICS.items(), (objective.removeprefix("val_"), direction)]
+    report = run.report or {}
+    counts = (report.get("confusion_matrix") or {}).get("counts")
+    intervals = report.get("test_intervals")
+    own = {  # tunekit's values that only an interval holds (`sklearn_accuracy`)
+        k: v.get("value")
+        for k, v in (intervals.items() if isinstance(intervals, dict) else ())
+        if k.startswith(OWN_PREFIX) and isinstance(v, dict)
+    }
+    metrics = {**own, **metrics}
+    if counts and OWN_PREFIX + "accuracy" not in metrics:  # the classes' accuracy, as the
+        matrix = np.asarray(counts, dtype=float)  # report's baseline scores it
+        accuracy = float(np.trace(matrix) / matrix.sum())
+        metrics[own_name("accuracy", accuracy, metrics)] = accuracy
+    headline = _HEADLINE_METRICS.items()
+    candidates = [(start + name, way) for name, way in headline for start in (OWN_PREFIX, "")]
+    candidates.append((objective.removeprefix("val_"), direction))
     for name, metric_direction in [*candidates, ("loss", "min")]:
         if _finite(metrics.get(name)) is not None:
             return name, _finite(metrics[name]), metric_direction
@@ -508,9 +524,11 @@ def ls_runs(
     after <step>`, `failed: <step>`, or `corrupt: ...`), `hypermodel`, `backend`
     (Keras's backend the run trains on), `objective`, `direction`, `best_val`
     (the best trial's validation score, both phases), `test_metric` and
-    `test_value` (test accuracy for classification, MSE for regression, else the
-    objective's metric or the loss), `baseline_delta` (tuned minus baseline on
-    that test metric, when the run trained a baseline), `params` (the chosen
+    `test_value` (tunekit's scikit-learn test accuracy for classification, MSE for
+    regression, named `sklearn_accuracy` / `sklearn_mse` beside a model's own metric
+    of that name and another value; else the objective's metric or the loss),
+    `baseline_delta` (tuned minus baseline on that test metric, when the run trained
+    a baseline), `params` (the chosen
     model's parameter count), `trials` (completed, both phases), `wall_time_s`
     (the seconds its steps took), `started` (ISO 8601, local time). Empty cells
     are None / NaN.
