@@ -66,6 +66,7 @@ ORDER = [
     "run_reads",
     "progress",
     "results",
+    "settable_rates",
     "retraining",
     "plots",
     "reproduce",

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import re
 import time
 from pathlib import Path
 
@@ -580,9 +581,9 @@ def test_an_objective_whose_metric_is_a_vector_is_refused_before_training(
             keras.metrics.Precision(thresholds=[0.3, 0.5], name="precision"),
             "val_precision/1",
             r"Precision\(thresholds=\[0.3, 0.5\]\) reports one value per threshold\. "
-            r"Compile it with one threshold to tune it \(one metric per threshold, each "
-            r"named: Precision\(thresholds=0.5, name='precision_at_0_5'\), objective "
-            r"'val_precision_at_0_5'\)",
+            r"Compile one metric per threshold, each named, to tune it: metrics=\["
+            r"keras.metrics.Precision\(thresholds=0.5, name='precision_at_0_5'\)\], "
+            r"objective 'val_precision_at_0_5:max'",
         ),
         (
             keras.metrics.Recall(thresholds=[0.3, 0.5], name="recall"),
@@ -616,6 +617,106 @@ def test_an_objective_naming_one_value_of_a_vector_metric_is_refused_before_trai
     assert message.startswith(f"The objective {objective!r} names value {index} of a metric")
     assert "Did you mean" not in message
     assert not any(tmp_path.iterdir())
+
+
+def _taken_literally(message):
+    """The metrics and the objectives the refusal's advice tells to use, as written."""
+    compiled = re.search(r"metrics=(\[.*?\]), objective ", message)
+    assert compiled, message
+    metrics = eval(compiled.group(1), {"keras": keras})  # the advice's own code
+    objectives = re.findall(r"'([^']+)'", message[compiled.end() :].split(" (in Python")[0])
+    return metrics, objectives
+
+
+@pytest.mark.parametrize(
+    ("metric", "objective", "advised"),
+    [
+        (  # the probe's: the advice named the other threshold, and no direction
+            keras.metrics.Precision(thresholds=[0.3, 0.7], name="precision"),
+            "val_precision/0",
+            ["val_precision_at_0_3:max"],
+        ),
+        (
+            keras.metrics.Precision(thresholds=[0.3, 0.7], name="precision"),
+            "val_precision/1",
+            ["val_precision_at_0_7:max"],
+        ),
+        (  # a bare name: each threshold
+            keras.metrics.Precision(thresholds=[0.3, 0.7], name="precision"),
+            "val_precision",
+            ["val_precision_at_0_3:max", "val_precision_at_0_7:max"],
+        ),
+        (  # lower is better, and its own name
+            keras.metrics.FalseNegatives(thresholds=[0.2, 0.5], name="fn"),
+            "fn/1",
+            ["fn_at_0_5:min"],
+        ),
+    ],
+)
+def test_the_advice_for_a_metric_of_several_thresholds_runs_as_written(metric, objective, advised):
+    """Before, the advice said objective 'val_precision_at_0_7' (for /0 too), which
+    tunekit then refused: it does not know whether that is better higher or lower."""
+    from tunekit.objectives import resolve_objective
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(120, 6)).astype("float32")
+    data = Dataset.from_arrays(x, keras.utils.to_categorical(np.arange(120) % 3, 3), seed=0)
+    with pytest.raises(ModelCheckError) as error:
+        check_model(_one_hot_model(metric), data, None, [objective])
+    metrics, objectives = _taken_literally(str(error.value))
+    assert objectives == advised
+    assert len(metrics) == len(advised)
+    for text in objectives:
+        taken = resolve_objective(text)  # old advice: InvalidParameterError, no direction
+        assert f"{taken.name}:{taken.direction}" == text
+        check_model(_one_hot_models(metrics), data, None, [taken.name])
+    python = re.search(r"keras_tuner\.Objective\('([^']+)', '(max|min)'\)", str(error.value))
+    assert python and f"{python.group(1)}:{python.group(2)}" == advised[0]
+
+
+def _one_hot_models(metrics):
+    def build(hp):
+        units = hp.Int("units", 4, 8, step=4)
+        model = keras.Sequential(
+            [
+                keras.Input((6,)),
+                keras.layers.Dense(units, activation="relu"),
+                keras.layers.Dense(3, activation="softmax"),
+            ]
+        )
+        model.compile(optimizer="adam", loss="categorical_crossentropy", metrics=list(metrics))
+        return model
+
+    return get_hypermodel(build)
+
+
+def test_the_advised_threshold_objective_tunes(tmp_path):
+    """The probe's whole case: the advised metric and objective, as written, run a search."""
+    from tunekit import CoarseToFine
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(120, 6)).astype("float32")
+    data = Dataset.from_arrays(x, keras.utils.to_categorical(np.arange(120) % 3, 3), seed=0)
+    several = keras.metrics.Precision(thresholds=[0.3, 0.7], name="precision")
+    with pytest.raises(ModelCheckError) as error:
+        check_model(_one_hot_model(several), data, None, ["val_precision/1"])
+    metrics, (objective,) = _taken_literally(str(error.value))
+    run = CoarseToFine(
+        _one_hot_models(metrics),
+        data,
+        objective=objective,
+        directory=tmp_path,
+        coarse_trials=3,
+        coarse_epochs=1,
+        fine_tuner="bayesian",
+        fine_trials=1,
+        max_epochs=1,
+        final_epochs=1,
+        baseline=False,
+        verbose=0,
+    )
+    result = run.run()
+    assert "precision_at_0_7" in result.test_metrics
 
 
 def test_an_own_fit_objective_naming_a_vector_metrics_value_gets_no_refused_suggestion(

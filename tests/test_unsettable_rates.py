@@ -1,5 +1,9 @@
 """A learning rate the cosine retrain schedule cannot set is kept, never a crash.
 
+Then (the retry probe): an optimizer of another kind whose rate cannot be set (a
+read-only `learning_rate` property, a setter that raises) still crashed the retrain,
+or the baseline, at its first epoch: settability is now found by trying.
+
 Before, only an optimizer's own `LearningRateSchedule` was seen: a callable rate
 (`Adam(lambda: lr)`) or a schedule inside the `LossScaleOptimizer` a
 `mixed_float16` policy wraps around the optimizer crashed the retrain (and the
@@ -52,6 +56,31 @@ def _wrapped_schedule():
     return keras.optimizers.LossScaleOptimizer(keras.optimizers.Adam(_decay()))
 
 
+class ReadOnlyRate(keras.optimizers.SGD):
+    """The probe's: a rate held in a variable, shown by a property without a setter."""
+
+    @property
+    def learning_rate(self):
+        return self._get_current_learning_rate()
+
+
+class FrozenRate(keras.optimizers.Adam):
+    """The probe's: a setter that raises; `fail_after` sets first succeed."""
+
+    fail_after = 0
+
+    @property
+    def learning_rate(self):
+        return self._get_current_learning_rate()
+
+    @learning_rate.setter
+    def learning_rate(self, value):
+        if self.fail_after <= 0:
+            raise RuntimeError("rate is frozen by policy")
+        self.fail_after -= 1
+        self._learning_rate.assign(value)
+
+
 @pytest.mark.parametrize(
     "optimizer, why",
     [
@@ -63,8 +92,24 @@ def _wrapped_schedule():
             ),
             "takes its learning rate from a callable",
         ),
+        (  # not a kind known by type: found by trying (old code: AttributeError at epoch 0)
+            lambda: ReadOnlyRate(1e-2),
+            "(AttributeError: property 'learning_rate' of 'ReadOnlyRate' object has no setter)",
+        ),
+        (lambda: FrozenRate(1e-2), "(FrozenRate) fails (RuntimeError: rate is frozen by policy)"),
+        (
+            lambda: keras.optimizers.LossScaleOptimizer(FrozenRate(1e-2)),
+            "(LossScaleOptimizer) fails (RuntimeError: rate is frozen by policy)",
+        ),
     ],
-    ids=["loss-scale-over-schedule", "callable", "loss-scale-twice-over-callable"],
+    ids=[
+        "loss-scale-over-schedule",
+        "callable",
+        "loss-scale-twice-over-callable",
+        "read-only-property",
+        "raising-setter",
+        "loss-scale-over-raising-setter",
+    ],
 )
 def test_a_rate_that_cannot_be_set_is_kept_with_the_note(optimizer, why, caplog):
     model = _model(optimizer())
@@ -75,6 +120,48 @@ def test_a_rate_that_cannot_be_set_is_kept_with_the_note(optimizer, why, caplog)
     assert why in (callback.skipped or "")
     assert "The cosine retrain schedule was not applied" in caplog.text
     assert schedule_note([callback]) == f"the cosine schedule not applied: {callback.skipped}"
+
+
+@pytest.mark.parametrize("optimizer", [ReadOnlyRate, FrozenRate])
+def test_a_fit_with_a_rate_that_cannot_be_set_trains_at_its_rate(optimizer):
+    """The probe's retrain: `fit` through the callback, the rate kept, never a crash."""
+    model = _model(optimizer(1e-2))
+    callback = CosineDecayCallback(1)
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(16, 4)).astype("float32"), rng.integers(0, 3, size=16)
+    model.fit(x, y, epochs=1, verbose=0, callbacks=[callback])  # old code: raised
+    assert not callback.applied
+    assert "so none could be set; it was kept" in (callback.skipped or "")
+    assert float(keras.ops.convert_to_numpy(model.optimizer.learning_rate)) == pytest.approx(1e-2)
+
+
+def test_a_set_that_fails_at_a_later_epoch_stops_the_schedule_not_the_fit(caplog):
+    optimizer = FrozenRate(1e-2)
+    optimizer.fail_after = 2  # the probe's set and epoch 0's succeed, epoch 1's raises
+    model = _model(optimizer)
+    callback = _begin(model, epochs=3)
+    assert callback.applied
+    first = float(keras.ops.convert_to_numpy(optimizer.learning_rate))
+    callback.on_epoch_end(0)
+    with caplog.at_level(logging.WARNING, logger="tunekit"):
+        callback.on_epoch_begin(1)  # old code: RuntimeError
+    callback.on_epoch_end(1)
+    callback.on_epoch_begin(2)
+    assert float(keras.ops.convert_to_numpy(optimizer.learning_rate)) == pytest.approx(first)
+    note = schedule_note([callback])
+    assert note is not None and note.startswith("the cosine learning-rate schedule stopped at ")
+    assert "epoch 2: setting the learning rate" in note and "rate is frozen" in note
+    assert "The cosine retrain schedule stopped at epoch 2: setting" in caplog.text
+
+
+def test_a_plain_rate_is_set_back_by_the_probe_and_gets_the_cosine():
+    optimizer = keras.optimizers.Adam(1e-2)
+    assert rate_not_settable(optimizer) is None
+    assert float(keras.ops.convert_to_numpy(optimizer.learning_rate)) == pytest.approx(1e-2)
+    callback = _begin(_model(optimizer), epochs=4)
+    assert callback.applied and callback.skipped is None
+    rate = float(keras.ops.convert_to_numpy(optimizer.learning_rate))
+    assert rate == pytest.approx(callback.rate(0), rel=1e-6)
 
 
 def test_a_loss_scale_optimizer_over_a_plain_rate_still_gets_the_cosine():
@@ -114,16 +201,33 @@ def test_mixed_float16_with_a_schedule_fits_through_the_cosine_callback():
     assert callback.skipped == OWN_SCHEDULE
 
 
+@pytest.mark.parametrize(
+    "optimizer, why",
+    [
+        (_callable_rate, "the model's optimizer takes"),
+        (
+            lambda: ReadOnlyRate(1e-2),
+            "setting the learning rate of the model's optimizer (ReadOnlyRate)",
+        ),
+        (
+            lambda: FrozenRate(1e-2),
+            "setting the learning rate of the model's optimizer (FrozenRate)",
+        ),
+    ],
+    ids=["callable", "read-only-property", "raising-setter"],
+)
 @pytest.mark.parametrize("schedule, said", [("cosine", True), ("constant", False)])
-def test_the_model_check_says_before_the_search_that_the_rate_is_kept(caplog, schedule, said):
+def test_the_model_check_says_before_the_search_that_the_rate_is_kept(
+    caplog, schedule, said, optimizer, why
+):
     def build(hp):
         hp.Int("units", 2, 4)
-        return _model(_callable_rate())
+        return _model(optimizer())
 
     rng = np.random.default_rng(0)
     x = rng.normal(size=(60, 4)).astype("float32")
     data = Dataset.from_arrays(x, rng.integers(0, 3, size=60), seed=0)
     with caplog.at_level(logging.WARNING, logger="tunekit"):
         check_model(get_hypermodel(build), data, schedule=schedule)
-    text = "The cosine retrain schedule will not be applied: the model's optimizer takes"
+    text = f"The cosine retrain schedule will not be applied: {why}"
     assert (text in caplog.text) is said

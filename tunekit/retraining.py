@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 import keras
 
 from tunekit.results import trial_epochs
+from tunekit.settable_rates import OWN_SCHEDULE, SET_FAILURES, failed, rate_not_settable
 from tunekit.tuners.base import BEST_EPOCH
 
 _logger = logging.getLogger(__name__)
@@ -102,27 +103,6 @@ def final_epochs_rule(trial: Trial, max_epochs: int, schedule: str = "cosine") -
     return epochs, "the trial's best epoch, under the constant schedule"
 
 
-OWN_SCHEDULE = "the model's optimizer has its own learning rate schedule, which was kept"
-
-
-def rate_not_settable(optimizer: Any) -> str | None:
-    """Why a callback cannot set `optimizer`'s learning rate (a clause), or `None` if it can.
-
-    Only a rate held in a variable can be set: a `LearningRateSchedule` or a callable
-    (`Adam(lambda: lr)`) raises. A wrapper (`LossScaleOptimizer`, which `compile` puts
-    around the optimizer under `mixed_float16`) is looked through to its `inner_optimizer`.
-    """
-    for _ in range(100):  # wrappers of wrappers
-        optimizer = getattr(optimizer, "inner_optimizer", None) or optimizer
-    rate = getattr(optimizer, "_learning_rate", None)
-    if isinstance(rate, keras.Variable):
-        return None
-    if isinstance(rate, keras.optimizers.schedules.LearningRateSchedule):
-        return OWN_SCHEDULE
-    how = "takes its learning rate from a callable" if callable(rate) else "holds its rate"
-    return f"the model's optimizer {how}, not a variable, so none could be set; it was kept"
-
-
 class CosineDecayCallback(keras.callbacks.Callback):
     """Anneals the optimizer's learning rate along a half cosine, once per epoch.
 
@@ -134,7 +114,9 @@ class CosineDecayCallback(keras.callbacks.Callback):
     in the callback list so it reads `base` before anything restores the
     optimizer. An optimizer whose rate cannot be set (`rate_not_settable`:
     its own `LearningRateSchedule` or a callable, also inside a
-    `LossScaleOptimizer`) is left alone, with a warning, before any epoch.
+    `LossScaleOptimizer`, or a rate that setting fails on) is left alone, with a
+    warning, before any epoch; a set that fails at a later epoch stops the schedule
+    there (`overridden` says so), never the fit.
 
     Another callback that sets the rate (a `LearningRateScheduler` or
     `ReduceLROnPlateau` of yours, one that assigns `model.optimizer.learning_rate`)
@@ -247,9 +229,25 @@ class CosineDecayCallback(keras.callbacks.Callback):
                 self._set = self.base  # so `_held` gives way, naming the rate found
         # A setter acting at an epoch's end after this one (ReduceLROnPlateau) is seen here.
         if self._held() and self._scheduler is not None:
-            self._scheduler.on_epoch_begin(epoch, logs)
+            try:
+                self._scheduler.on_epoch_begin(epoch, logs)
+            except SET_FAILURES as e:  # a setter that fails only now: keep the rate
+                self._give_up(epoch, e)
+                return
             self._set = self._current()
             self.applied = True
+
+    def _give_up(self, epoch: int, error: BaseException) -> None:
+        """Stops the schedule when setting the rate raised (the fit goes on, at the rate
+        the optimizer holds), with the note and a warning."""
+        self._scheduler = None
+        why = failed(self.model.optimizer, error)
+        if not self.applied:
+            self.skipped = why
+            _logger.warning("The cosine retrain schedule was not applied: %s.", why)
+            return
+        self.overridden = f"the cosine learning-rate schedule stopped at epoch {epoch + 1}: {why}"
+        _logger.warning("The cosine retrain schedule stopped at epoch %d: %s.", epoch + 1, why)
 
     def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         # A setter at an epoch's (or a batch's) begin after this one is seen here.

@@ -13,7 +13,14 @@ from typing import Any
 import keras
 import numpy as np
 
-__all__ = ["fails_on_class_ids", "label_form_misfit", "metric_name", "misreading", "vector_result"]
+__all__ = [
+    "fails_on_class_ids",
+    "label_form_misfit",
+    "metric_name",
+    "misreading",
+    "several_thresholds",
+    "vector_result",
+]
 
 # Keras's metrics that read one unit's output as a probability unless told otherwise, by
 # kind: what they do with it, and the keyword that makes them read a logit.
@@ -337,14 +344,9 @@ def label_form_misfit(metric: Any, one_hot: bool) -> tuple[str, str] | None:
 
 
 def vector_result(metric: Any) -> tuple[str, str] | None:
-    """`(logged name, why and fix)` for a metric whose result is a vector, else `None`.
-
-    Keras's `F1Score` / `FBetaScore` with `average=None` give one value per
-    class, `R2Score(class_aggregation=None)` one per output, and the threshold
-    metrics (`Precision`, `Recall`, `TruePositives`, ...) given several
-    `thresholds` one value per threshold. tunekit reports
-    each value (`f1_score/0`, ...), but a search ranks trials by one number.
-    """
+    """`(logged name, why and fix)` for a metric whose result is a vector, else `None`:
+    `F1Score` / `FBetaScore(average=None)` (one value per class), `R2Score(class_aggregation=
+    None)` (per output), `several_thresholds`. A search ranks trials by one number."""
     name, config = _name_and_config(metric)
     logged = str(config.get("name") or "")
     if name in ("F1Score", "FBetaScore") and "average" in config and config["average"] is None:
@@ -358,16 +360,17 @@ def vector_result(metric: Any) -> tuple[str, str] | None:
             "R2Score(class_aggregation=None) reports one value per output. Compile it with "
             "class_aggregation='uniform_average' (or 'variance_weighted_average') to tune it"
         )
+    if (several := several_thresholds(metric)) is not None:
+        return logged, f"{several[0]}(thresholds={several[1]}) reports one value per threshold"
+    return None
+
+
+def several_thresholds(metric: Any) -> tuple[str, list[float]] | None:
+    """`(class name, thresholds)` of a `Precision`, `TruePositives`, ... of several, or `None`."""
+    name, config = _name_and_config(metric)
     thresholds = config.get("thresholds")
-    if name in _THRESHOLDS.values() and isinstance(thresholds, (list, tuple)):
-        if len(thresholds) > 1:
-            return logged, (
-                f"{name}(thresholds={list(thresholds)}) reports one value per threshold. "
-                "Compile it with one threshold to tune it (one metric per threshold, each "
-                f"named: {name}(thresholds={thresholds[-1]}, name='{logged or 'm'}_at_"
-                f"{str(thresholds[-1]).replace('.', '_')}'), objective "
-                f"'val_{logged or 'm'}_at_{str(thresholds[-1]).replace('.', '_')}')"
-            )
+    if name in _THRESHOLDS.values() and isinstance(thresholds, (list, tuple)) and thresholds[1:]:
+        return name, [float(t) for t in thresholds]
     return None
 
 

@@ -12,9 +12,36 @@ from __future__ import annotations
 from typing import Any
 
 from tunekit.errors import ModelCheckError
-from tunekit.steps.metric_reading import vector_result
+from tunekit.steps.metric_reading import several_thresholds, vector_result
 
 __all__ = ["check_scalar_objective"]
+
+# Which way the threshold metrics are better, for the objective the advice names.
+_DIRECTIONS = {"FalsePositives": "min", "FalseNegatives": "min"}  # the others: "max"
+
+
+def _per_threshold(metric: Any, stem: str, logged: str, index: int | None) -> str:
+    """What to compile and choose instead of a metric of several thresholds: one metric
+    per threshold (the one `index` picks, or each), each named, and its objective with
+    its direction, e.g. `... objective 'val_precision_at_0_3:max'`."""
+    several = several_thresholds(metric)
+    if several is None:
+        return ""
+    kind, thresholds = several
+    if index is not None and index < len(thresholds):
+        thresholds = [thresholds[index]]
+    tags = [f"{t:g}".replace(".", "_") for t in thresholds]
+    compiled = ", ".join(
+        f"keras.metrics.{kind}(thresholds={t:g}, name='{logged}_at_{tag}')"
+        for t, tag in zip(thresholds, tags)
+    )
+    way = _DIRECTIONS.get(kind, "max")
+    chosen = " or ".join(f"'{stem}_at_{tag}:{way}'" for tag in tags)
+    return (
+        f". Compile one metric per threshold, each named, to tune it: metrics=[{compiled}], "
+        f"objective {chosen} (in Python also keras_tuner.Objective('{stem}_at_{tags[0]}', "
+        f"'{way}'))"
+    )
 
 
 def check_scalar_objective(name: str, metrics: list[Any]) -> None:
@@ -23,7 +50,8 @@ def check_scalar_objective(name: str, metrics: list[Any]) -> None:
 
     Raises:
         ModelCheckError (a `ValueError`): Naming the metric, why it is a vector and
-            what to compile instead (one threshold, or one named metric per threshold).
+            what to compile instead (one threshold, or one named metric per threshold:
+            the one `name/i` names, or each, and the objective, direction included).
     """
     base = name.removeprefix("val_")
     head, slash, index = base.rpartition("/")
@@ -34,12 +62,14 @@ def check_scalar_objective(name: str, metrics: list[Any]) -> None:
         if not logged:
             continue
         if base == logged or base.endswith(f"_{logged}"):  # or by output
+            why += _per_threshold(metric, name, logged, None)
             raise ModelCheckError(
                 f"The objective {name!r} is a metric whose result is a vector: {why}, or "
                 "choose another objective. A search ranks trials by one number, and every "
                 "trial would fail after training."
             )
         if slash and index.isdigit() and (head == logged or head.endswith(f"_{logged}")):
+            why += _per_threshold(metric, name.rpartition("/")[0], logged, int(index))
             raise ModelCheckError(
                 f"The objective {name!r} names value {index} of a metric whose result is a "
                 f"vector: {why}, or choose another objective. Its values are reported one "

@@ -674,5 +674,5 @@ def _check_vector_objective(names: list[str], history: Mapping[str, Any]) -> Non
                 "number, their mean, so it cannot rank the trials. Compile it with one "
                 "threshold (or an average), or one metric per threshold, each with its own "
                 "name (`Precision(thresholds=0.5, name='precision_at_0_5')`), and choose "
-                "that one as `objective` (`val_precision_at_0_5`)."
+                "that one as `objective`, with its direction (`val_precision_at_0_5:max`)."
             )
