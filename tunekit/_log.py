@@ -22,6 +22,13 @@ printed a "--- Logging error ---" block per progress line, and a traceback at
 the end): the run goes on to its end and its files, the command's exit code
 is its own.
 
+A stream the shell closed (`tunekit run ... 2>&-`, `>&-`) starts Python with
+`sys.stderr` / `sys.stdout` set to `None`; `open_closed_streams()` (the first
+step of every command-line entry point, and of `output_kept_safe()`) opens
+`os.devnull` on that file descriptor and makes it the stream: output to it is
+dropped, native (TensorFlow) logs and subprocesses find a valid descriptor,
+and the run goes on to its end with its own exit code.
+
 This module imports nothing from tunekit, Keras or KerasTuner.
 """
 
@@ -66,6 +73,8 @@ class PrintHandler(logging.Handler):
         try:
             to_stderr = self.stderr_from is not None and record.levelno >= self.stderr_from
             stream = sys.stderr if to_stderr else sys.stdout
+            if stream is None:  # no such stream (closed at start, or pythonw): dropped
+                return
             stream.write(self.format(record) + "\n")
             stream.flush()
         except Exception:  # noqa: BLE001 (logging's convention: report, never raise)
@@ -203,6 +212,42 @@ class _ClosedPipeSafe:
         return getattr(self._stream, name)
 
 
+def _is_closed(fd: int) -> bool:
+    try:
+        os.fstat(fd)
+    except OSError:
+        return True
+    return False
+
+
+def open_closed_streams() -> None:
+    """Standard output and error that the shell closed (`>&-`, `2>&-`) point at `os.devnull`.
+
+    For the command line's entry points, first thing: Python starts with
+    `sys.stdout` / `sys.stderr` `None` when file descriptor 1 / 2 is closed,
+    and every `print`, flush or `isatty` on it failed the command (exit 1,
+    nothing saved). A closed descriptor 1 or 2 gets `os.devnull` opened onto
+    it (so native logs, `os.dup(2)` and subprocesses find a valid one, and no
+    file opened later takes its number); a `None` stream becomes a text
+    stream on it. Streams and descriptors that are open are left as they
+    are. Idempotent.
+    """
+    for fd, name in ((1, "stdout"), (2, "stderr")):
+        stream: TextIO | None = getattr(sys, name)
+        if _is_closed(fd):
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            if devnull != fd:
+                os.dup2(devnull, fd)
+                os.close(devnull)
+            if stream is None:
+                stream = open(fd, "w", encoding="utf-8", closefd=False)  # noqa: SIM115
+        elif stream is None:  # the descriptor is some other file now: not written to
+            stream = open(os.devnull, "w", encoding="utf-8")  # noqa: SIM115
+        setattr(sys, name, stream)
+        if getattr(sys, f"__{name}__") is None:
+            setattr(sys, f"__{name}__", stream)
+
+
 @contextmanager
 def output_kept_safe() -> Iterator[_ClosedPipeSafe]:
     """`sys.stdout` and `sys.stderr` drop their writes once their reader has left.
@@ -212,8 +257,10 @@ def output_kept_safe() -> Iterator[_ClosedPipeSafe]:
     dropped silently and the run goes on to the end (its results are in the
     run folder). Yields the stdout wrapper: its `reader_left` says whether
     stdout's reader left (`tunekit show | head` exits 1 then, as Python does).
-    Nested uses wrap once. The streams are restored on exit.
+    Nested uses wrap once. The streams are restored on exit. A stream the
+    shell closed is opened on `os.devnull` first (`open_closed_streams()`).
     """
+    open_closed_streams()
     old_out, old_err = sys.stdout, sys.stderr
     out = old_out if isinstance(old_out, _ClosedPipeSafe) else _ClosedPipeSafe(old_out)
     sys.stdout = cast(TextIO, out)

@@ -74,9 +74,10 @@ def filtered_stderr() -> Iterator[None]:
         yield
         return
     try:
-        sys.stderr.flush()
+        if sys.stderr is not None:  # None: the stream was closed at start
+            sys.stderr.flush()
         saved = os.dup(2)
-    except (OSError, ValueError):  # no usable stderr
+    except (OSError, ValueError, AttributeError):  # no usable stderr
         yield
         return
     with tempfile.TemporaryFile() as captured:
@@ -85,7 +86,8 @@ def filtered_stderr() -> Iterator[None]:
             yield
         finally:
             try:
-                sys.stderr.flush()
+                if sys.stderr is not None:
+                    sys.stderr.flush()
             except (OSError, ValueError):
                 pass
             os.dup2(saved, 2)
@@ -93,6 +95,6 @@ def filtered_stderr() -> Iterator[None]:
             captured.seek(0)
             text = captured.read().decode(errors="replace")
             kept = [line for line in text.splitlines(keepends=True) if not is_noise(line)]
-            if kept:
+            if kept and sys.stderr is not None:
                 sys.stderr.write("".join(kept))
                 sys.stderr.flush()

@@ -107,6 +107,7 @@ def main(argv: Sequence[str] | None = None, prog: str = "tunekit") -> int:
     """
     from tunekit import _log
 
+    _log.open_closed_streams()  # `tunekit ... >&- 2>&-`: output dropped, the command runs
     argv = list(sys.argv[1:] if argv is None else argv)
     # A reader that leaves early (`| head`): later output is dropped, never a traceback.
     with _log.output_kept_safe() as stdout:
@@ -115,17 +116,17 @@ def main(argv: Sequence[str] | None = None, prog: str = "tunekit") -> int:
 
             # The run goes on to its end; its exit code is the run's (its results are files).
             return coarse_to_fine.main(argv[1:], prog=f"{prog} run")
-        code = _command(argv, prog)
+        try:
+            args = build_parser(prog).parse_args(argv)
+        except SystemExit as e:  # --help / --version (0) or a bad argument (2), already reported
+            return int(e.code or 0)  # help cut short by its reader (`| true`) is no failure
+        code = _command(args)
         # `tunekit show RUN | head`: the output was cut short; exit 1 as Python does on EPIPE.
         return 1 if stdout.reader_left and code == 0 else code
 
 
-def _command(argv: list[str], prog: str) -> int:
+def _command(args: argparse.Namespace) -> int:
     """`ls`, `show` or `compare`: their exit code."""
-    try:
-        args = build_parser(prog).parse_args(argv)
-    except SystemExit as e:  # --help / --version (0) or a bad argument (2), already reported
-        return int(e.code or 0)
     try:
         if args.command == "ls":
             return _ls(args)

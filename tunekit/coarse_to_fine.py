@@ -225,6 +225,7 @@ def main(argv: Sequence[str] | None = None, prog: str = CLI_PROGRAM) -> int:
     batch or step boundary with code 130 / 143, and a second signal exits at
     once.
     """
+    _log.open_closed_streams()  # `... >&- 2>&-`: output dropped, the run goes on
     apply_process_limits()  # a local worker: its cores, and it dies with its chief
     _native_logs.quiet_environment()  # before Keras loads (and inherited by subprocesses)
     argv = list(sys.argv[1:] if argv is None else argv)

@@ -17,6 +17,7 @@ from tunekit.processes import apply_process_limits
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Runs one worker; returns its exit code."""
+    _log.open_closed_streams()  # a closed stdout or stderr: output dropped, the worker runs
     apply_process_limits()  # its cores, and it dies with its chief
     _native_logs.quiet_environment()
     args = list(sys.argv[1:] if argv is None else argv)
