@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 
 import numpy as np
@@ -161,3 +162,54 @@ def test_a_keras_rmse_over_two_targets_is_the_test_rmse_of_the_saved_model(tmp_p
     markdown = (tmp_path / "p" / "report.md").read_text()
     assert f"| rmse | {own:.4f} |  |" in markdown
     assert "scikit-learn's is sklearn_rmse" in markdown
+
+
+@pytest.mark.long  # a whole run with two final seeds
+def test_a_top2_metric_named_accuracy_keeps_its_name_and_sklearns_accuracy_goes_beside_it(
+    tmp_path,
+):
+    """The probe's run (a classifier compiling `SparseTopKCategoricalAccuracy(k=2,
+    name="accuracy")`): tunekit's own accuracy was only an interval; test_metrics, the summary,
+    report.md's headline and the final seeds' line gave the top-2 value alone."""
+    import keras
+    from sklearn.datasets import load_digits
+    from sklearn.metrics import accuracy_score
+
+    from tunekit import CoarseToFine
+    from tunekit.cli_summary import summary
+    from tunekit.data import Dataset
+
+    x, y = load_digits(return_X_y=True)
+    data = Dataset.from_arrays((x / 16).astype("float32"), y)
+
+    def build(hp):
+        model = keras.Sequential(
+            [keras.Input((64,)), keras.layers.Dense(hp.Int("units", 8, 16, step=8), "relu"),
+             keras.layers.Dense(10, "softmax")]
+        )  # fmt: skip
+        top2 = keras.metrics.SparseTopKCategoricalAccuracy(k=2, name="accuracy")
+        model.compile("adam", "sparse_categorical_crossentropy", metrics=[top2])
+        return model
+
+    result = CoarseToFine(
+        build, data, directory=tmp_path, project_name="p", coarse_trials=3, coarse_epochs=1,
+        fine_tuner="bayesian", fine_trials=1, max_epochs=1, final_epochs=1, batch_size=64,
+        baseline=False, final_seeds=2, verbose=0,
+    ).run()  # fmt: skip
+    model = keras.models.load_model(tmp_path / "p" / "best_model.keras")
+    own = model.evaluate(data.x_test, data.y_test, verbose=0, return_dict=True)["accuracy"]
+    ours = accuracy_score(data.y_test, np.argmax(model.predict(data.x_test, verbose=0), 1))
+    assert abs(own - ours) > 1e-3  # top-2 and top-1: two quantities
+    assert result.test_metrics["accuracy"] == pytest.approx(own, rel=1e-6)
+    assert result.test_metrics["sklearn_accuracy"] == pytest.approx(ours)
+    report = json.loads((tmp_path / "p" / "report.json").read_text())
+    assert report["test_metrics"]["sklearn_accuracy"] == pytest.approx(ours)
+    assert report["test_intervals"]["sklearn_accuracy"]["value"] == pytest.approx(ours)
+    seeds = report["final_seeds"]
+    assert all("sklearn_accuracy" in m for m in seeds["per_seed"].values())
+    assert "sklearn_accuracy" in seeds["summary"]
+    printed = summary(result)
+    assert f"sklearn_accuracy {ours:.4f}" in printed and f"accuracy {own:.4f}" in printed
+    assert "; sklearn_accuracy mean " in printed  # the final seeds' line
+    headline = (tmp_path / "p" / "report.md").read_text().split("**Chosen:**")[1].split("\n")[0]
+    assert f"sklearn_accuracy {ours:.4f}" in headline and f"test accuracy {own:.4f}" in headline

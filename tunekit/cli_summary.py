@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from tunekit import _log
+from tunekit.regression import OWN_PREFIX
 
 __all__ = ["final_seeds_line", "narrowing_line", "summary"]
 
@@ -120,8 +121,8 @@ def final_seeds_line(section: dict[str, Any] | None, objective: str | None = Non
     """`report.json`'s final seeds in one line: the headline metric's mean, std and values.
 
     The headline metric is the objective's (`objective`, e.g. `"val_mae"`: `mae`) when
-    the seeds measured it, else `accuracy`, else `r2`, else `loss`. None when the run
-    had one seed.
+    the seeds measured it, else `accuracy`, else `r2`, else `loss`; beside it the mean of
+    tunekit's `sklearn_<name>` when the seeds have one. None when the run had one seed.
     """
     if not section:
         return None
@@ -133,8 +134,10 @@ def final_seeds_line(section: dict[str, Any] | None, objective: str | None = Non
     value = summary[name]
     std = "n/a" if value["std"] is None else f"{value['std']:.4f}"
     per = ", ".join(f"{m[name]:.4f}" for m in section["per_seed"].values() if name in m)
+    own = summary.get(OWN_PREFIX + name)  # tunekit's value beside the model's metric of the name
     return (
         f"Final seeds: {name} mean {value['mean']:.4f}, std {std} over "
-        f"{_log.count(value['n'], 'seed')} ({per}); the saved model is seed "
-        f"{section['saved_seed']}'s"
+        f"{_log.count(value['n'], 'seed')} ({per})"
+        + (f"; {OWN_PREFIX}{name} mean {own['mean']:.4f}" if own else "")
+        + f"; the saved model is seed {section['saved_seed']}'s"
     )

@@ -160,10 +160,11 @@ def test_metrics(
     Keras's `model.evaluate` metrics on the test set (arrays or the stream's
     own batches) and, for regression with one target array, scikit-learn's
     `mse`, `mae`, `rmse` and `r2` of its predictions
-    (`tunekit.regression.regression_metrics`). A metric the model itself
-    reports under one of those names keeps its name and Keras's value (the
-    one the search ranked by); scikit-learn's then goes under `sklearn_<name>`
-    unless the two agree within 1e-4 (`tunekit.regression.own_name`).
+    (`tunekit.regression.regression_metrics`); for classification with one output
+    and a metric named `accuracy` (a top-2 one, say), the predicted classes'
+    accuracy. A metric the model itself reports under one of those names keeps
+    its name and Keras's value (the one the search ranked by); scikit-learn's then
+    goes under `sklearn_<name>` unless the two agree within 1e-4 (`own_name`).
 
     Args:
         y_pred: The model's test predictions when already made (their targets
@@ -178,6 +179,9 @@ def test_metrics(
         DataError: A stream's test class ids an output cannot take (`check_class_ids`), or
             its test targets are constant (`tunekit.outputs.predict_test_set`).
     """
+    import numpy as np
+    from sklearn.metrics import accuracy_score
+
     from tunekit.data import REGRESSION
     from tunekit.data._stream_labels import check_stream_outputs
     from tunekit.data._targets import one_hot_rows, several_outputs
@@ -202,15 +206,21 @@ def test_metrics(
             targets = one_hot_rows(targets, data.num_classes)  # as the own fit gave them
         evaluated = _evaluate_arrays(model, data.x_test, targets, batch_size)
     metrics = {k: float(v) for k, v in (scalar_logs(evaluated) or {}).items()}
-    if data.task == REGRESSION and not several_outputs(data):
-        if y_pred is None:
-            y_true, y_pred = predict_test_set(model, data, batch_size=batch_size)
-        else:
-            y_true = data.y_test
-        if not isinstance(y_true, Mapping):  # several outputs: Keras's metrics only
-            # A metric of the model's own (`rmse`, or a weighted `mae`) keeps its name and
-            # value, the one the search ranked by: scikit-learn's goes beside it (`own_name`).
-            metrics.update(beside_keras(metrics, regression_metrics(y_true, y_pred)))
+    if several_outputs(data) or (data.task != REGRESSION and "accuracy" not in metrics):
+        return metrics
+    if y_pred is None:
+        y_true, y_pred = predict_test_set(model, data, batch_size=batch_size)
+    else:
+        y_true = data.y_test
+    if isinstance(y_true, Mapping):  # several outputs: Keras's metrics only
+        return metrics
+    # A metric of the model's own (`rmse`, a weighted `mae`, a top-2 `accuracy`) keeps its name
+    # and value, the one the search ranked by: scikit-learn's goes beside it (`own_name`).
+    if data.task == REGRESSION:
+        metrics.update(beside_keras(metrics, regression_metrics(y_true, y_pred)))
+    else:  # the predicted classes' accuracy, as `test_intervals` has it
+        own = {"accuracy": float(accuracy_score(np.reshape(y_true, -1), np.reshape(y_pred, -1)))}
+        metrics.update({k: v for k, v in beside_keras(metrics, own).items() if k not in metrics})
     return metrics
 
 
