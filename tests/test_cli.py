@@ -805,10 +805,6 @@ def test_quick_has_its_own_default_project_name():
 @pytest.mark.parametrize(
     "objective",
     [
-        ["--objective", "val_custom_score"],
-        ["--objective", "val_cosine_similarity"],
-        ["--objective", "val_not_accuracy"],  # a metric of the user's own: was 'max'
-        ["--objective", "val_delta_loss"],  # was 'min'
         ["--direction", "min"],  # the default val_accuracy
         ["--objective", "val_loss:max"],
         ["--objective", "val_accuracy:"],
@@ -832,6 +828,49 @@ def test_objective_of_unknown_direction_exits_2_before_probe_or_data(
     assert len(err.splitlines()) == 1 and "--objective" in err, err
     assert "'max'" in err or ":max" in err
     assert not (tmp_path / "runs").exists()
+
+
+_THRESHOLDS = """
+    import keras
+
+    def build(hp):
+        model = keras.Sequential([keras.Input((4,)),
+                                  keras.layers.Dense(hp.Int("units", 2, 4), activation="relu"),
+                                  keras.layers.Dense(1, activation="sigmoid")])
+        model.compile(optimizer="adam", loss="binary_crossentropy", metrics=[
+            keras.metrics.Precision(thresholds=[0.3, 0.5]),
+            keras.metrics.Recall(thresholds=[0.2, 0.6], name="rec")])
+        return model
+"""
+
+
+@pytest.mark.parametrize(
+    "objective, said",
+    [  # the retry probe's: the direction question came first, then (':max') this refusal
+        ("val_precision/1", "metrics=[keras.metrics.Precision(thresholds=0.5, name="),
+        ("val_rec", "objective 'val_rec_at_0_2:max' or 'val_rec_at_0_6:max'"),
+        ("val_custom_score", "tunekit does not know whether 'val_custom_score'"),
+        ("val_cosine_similarity", "(or --direction max)"),
+        ("val_not_accuracy", "'val_not_accuracy:max' or"),  # a metric of the user's own
+        ("val_delta_loss", "'val_delta_loss:min'"),  # was 'min'
+    ],
+)
+def test_an_objective_of_unknown_direction_is_asked_after_the_vector_metric_check(
+    tmp_path, capsys, monkeypatch, objective, said
+):
+    """One error, exit 2, before the search: a vector metric's refusal (whose advice runs
+    as written) before the question of the direction, which it would refuse the same."""
+    (tmp_path / "thr_models.py").write_text(textwrap.dedent(_THRESHOLDS))
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    rows = [f"{i % 7},{i % 3},{i % 5},{i % 2},{i % 2}" for i in range(40)]
+    args = ["--hypermodel", "thr_models:build", *_csv(tmp_path, "a,b,c,d,y", rows, "y")]
+    args += ["--directory", str(tmp_path / "runs"), "--backend", "tensorflow", *TINY]
+    assert main([*args, "--objective", objective]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and said in err, err
+    assert ("vector" in err) is ("/" in objective or objective == "val_rec")
+    assert not (tmp_path / "runs" / "thr_models-build").exists()
 
 
 @pytest.mark.parametrize(

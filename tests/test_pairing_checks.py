@@ -674,6 +674,39 @@ def test_the_advice_for_a_metric_of_several_thresholds_runs_as_written(metric, o
     assert python and f"{python.group(1)}:{python.group(2)}" == advised[0]
 
 
+@pytest.mark.parametrize(
+    ("objective", "advised"),
+    [
+        ("val_precision/0", ["val_precision_at_0_3:max"]),
+        ("val_precision/1", ["val_precision_at_0_7:max"]),
+        ("val_rec", ["val_rec_at_0_2:max", "val_rec_at_0_6:max"]),  # a name of the user's
+    ],
+)
+def test_a_vector_objective_without_direction_gets_one_refusal_whose_advice_runs(
+    tmp_path, objective, advised
+):
+    """The retry probe: `CoarseToFine(objective='val_precision/1')` first asked for a
+    direction; stating it (':max') gave the vector refusal. Now that refusal comes first,
+    and its advice, taken literally, is accepted by `CoarseToFine`."""
+    from tunekit import CoarseToFine
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(120, 6)).astype("float32")
+    data = Dataset.from_arrays(x, keras.utils.to_categorical(np.arange(120) % 3, 3), seed=0)
+    metrics = [
+        keras.metrics.Precision(thresholds=[0.3, 0.7]),
+        keras.metrics.Recall(thresholds=[0.2, 0.6], name="rec"),
+    ]
+    keras.backend.clear_session()  # the default names: `precision`, not `precision_3`
+    with pytest.raises(ModelCheckError, match="vector") as error:  # old: the direction
+        CoarseToFine(_one_hot_models(metrics), data, objective=objective, directory=tmp_path)
+    compiled, objectives = _taken_literally(str(error.value))
+    assert objectives == advised
+    for text in objectives:
+        run = CoarseToFine(_one_hot_models(compiled), data, objective=text, directory=tmp_path)
+        assert f"{run.objective.name}:{run.objective.direction}" == text
+
+
 def _one_hot_models(metrics):
     def build(hp):
         units = hp.Int("units", 4, 8, step=4)

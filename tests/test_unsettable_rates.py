@@ -64,6 +64,33 @@ class ReadOnlyRate(keras.optimizers.SGD):
         return self._get_current_learning_rate()
 
 
+class IgnoredRate(keras.optimizers.Adam):
+    """The retry probe's NoopAdam: a setter that silently does nothing."""
+
+    @property
+    def learning_rate(self):
+        return self._get_current_learning_rate()
+
+    @learning_rate.setter
+    def learning_rate(self, value):
+        pass
+
+
+class PickyRate(keras.optimizers.Adam):
+    """The retry probe's PickyAdam: accepts its own rate, raises on any other."""
+
+    @property
+    def learning_rate(self):
+        return self._get_current_learning_rate()
+
+    @learning_rate.setter
+    def learning_rate(self, value):
+        held = float(keras.ops.convert_to_numpy(self._learning_rate))
+        if abs(float(keras.ops.convert_to_numpy(value)) - held) > 1e-12:
+            raise ValueError("PickyRate: set only at construction")
+        self._learning_rate.assign(value)
+
+
 class FrozenRate(keras.optimizers.Adam):
     """The probe's: a setter that raises; `fail_after` sets first succeed."""
 
@@ -137,7 +164,7 @@ def test_a_fit_with_a_rate_that_cannot_be_set_trains_at_its_rate(optimizer):
 
 def test_a_set_that_fails_at_a_later_epoch_stops_the_schedule_not_the_fit(caplog):
     optimizer = FrozenRate(1e-2)
-    optimizer.fail_after = 2  # the probe's set and epoch 0's succeed, epoch 1's raises
+    optimizer.fail_after = 3  # the probe's two sets and epoch 0's succeed, epoch 1's raises
     model = _model(optimizer)
     callback = _begin(model, epochs=3)
     assert callback.applied
@@ -231,3 +258,68 @@ def test_the_model_check_says_before_the_search_that_the_rate_is_kept(
         check_model(get_hypermodel(build), data, schedule=schedule)
     text = f"The cosine retrain schedule will not be applied: {why}"
     assert (text in caplog.text) is said
+
+
+@pytest.mark.parametrize(
+    "optimizer, why",
+    [
+        (IgnoredRate, "(IgnoredRate) has no effect (set to 0.005, it read 0.01)"),
+        (PickyRate, "(PickyRate) fails (ValueError: PickyRate: set only at construction)"),
+        (
+            lambda rate: keras.optimizers.LossScaleOptimizer(IgnoredRate(rate)),
+            "(LossScaleOptimizer) has no effect",
+        ),
+    ],
+    ids=["ignoring-setter", "picky-setter", "loss-scale-over-ignoring-setter"],
+)
+def test_a_setter_that_ignores_or_refuses_another_rate_is_found_before_the_search(
+    optimizer, why, caplog
+):
+    """The retry probe: a setter that does nothing (old code: `schedule_applied` true,
+    the rate constant) or that accepts only its own rate (old code: no warning before
+    the search) is found by setting another rate, reading it back and putting it back."""
+    built = optimizer(1e-2)
+    note = rate_not_settable(built)
+    assert note is not None and why in note
+    assert float(keras.ops.convert_to_numpy(built.learning_rate)) == pytest.approx(1e-2)
+
+    def build(hp):
+        hp.Int("units", 2, 4)
+        return _model(optimizer(1e-2))
+
+    rng = np.random.default_rng(0)
+    data = Dataset.from_arrays(
+        rng.normal(size=(60, 4)).astype("float32"), rng.integers(0, 3, size=60), seed=0
+    )
+    with caplog.at_level(logging.WARNING, logger="tunekit"):
+        check_model(get_hypermodel(build), data, schedule="cosine")
+    assert "The cosine retrain schedule will not be applied: setting" in caplog.text
+    assert why in caplog.text
+
+
+def test_a_setter_that_stops_taking_the_rate_stops_the_schedule():
+    """A set that raises nothing but does not take (read back) at a later epoch: the
+    schedule stops there with the note, never claims the cosine."""
+    optimizer = keras.optimizers.Adam(1e-2)
+    model = _model(optimizer)
+    callback = _begin(model, epochs=3)
+    assert callback.applied
+    first = float(keras.ops.convert_to_numpy(optimizer.learning_rate))
+    callback.on_epoch_end(0)
+    optimizer.__class__ = IgnoredRate  # from now on its setter does nothing
+    callback.on_epoch_begin(1)
+    callback.on_epoch_end(1)
+    callback.on_epoch_begin(2)
+    assert float(keras.ops.convert_to_numpy(optimizer.learning_rate)) == pytest.approx(first)
+    note = schedule_note([callback])
+    assert note is not None and "stopped at epoch 2" in note and "has no effect" in note
+
+
+def test_a_fit_with_a_setter_that_does_nothing_reports_no_cosine():
+    model = _model(IgnoredRate(1e-2))
+    callback = CosineDecayCallback(2)
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(16, 4)).astype("float32"), rng.integers(0, 3, size=16)
+    model.fit(x, y, epochs=2, verbose=0, callbacks=[callback])
+    assert not callback.applied  # old code: applied, the rate 0.01 in both epochs
+    assert "has no effect" in (schedule_note([callback]) or "")

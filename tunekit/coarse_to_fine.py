@@ -34,7 +34,12 @@ from tunekit.cli_data import select_backend as _select_backend
 from tunekit.cli_parser import build_parser, cli_message
 from tunekit.cli_summary import summary
 from tunekit.distribute.cluster import ENV_VARS, check_port_free, cluster_from
-from tunekit.errors import NoCompletedTrialsError, TooFewTrialsError, UsageError
+from tunekit.errors import (
+    NoCompletedTrialsError,
+    TooFewTrialsError,
+    UnknownDirectionError,
+    UsageError,
+)
 from tunekit.hypermodel_specs import check_data_shape, check_spec, resolve_hypermodel
 from tunekit.manifest import check_run_location, check_writable
 from tunekit.objectives import describe_objective, parse_objective
@@ -259,17 +264,21 @@ def _run(args: argparse.Namespace, argv: list[str], prog: str = CLI_PROGRAM) -> 
             file=sys.stderr,
         )
         return 2
+    args.direction_error = None
     if args.objective is not None:
-        try:  # before any probe or data loading: never guess a direction
+        try:  # never guess a direction; the syntax before any probe or data
             name, direction = parse_objective(
                 args.objective, args.direction, argument="--objective"
             )
+        except UnknownDirectionError as e:  # asked once the model is built (CoarseToFine):
+            args.direction_error = str(e)  # a vector metric's refusal comes first
         except ValueError as e:
             print(f"error: {e}", file=sys.stderr)
             return 2
-        args.objective = f"{name}:{direction}"
-        if not args.quiet:
-            print(f"Objective: {describe_objective(name, direction)}", flush=True)
+        else:
+            args.objective = f"{name}:{direction}"
+            if not args.quiet:
+                print(f"Objective: {describe_objective(name, direction)}", flush=True)
     resume = resume_command(argv, prog)
     with interrupts.handle_signals(resume):
         try:
@@ -350,7 +359,8 @@ def _main(args: argparse.Namespace, argv: list[str], resume: str, prog: str = CL
                 searched = all(run.manifest.is_done(phase) for phase in ("coarse", "fine"))
                 run.runner = chief if searched else chief.start()
         except (ValueError, TypeError, RuntimeError, OSError) as e:
-            print(f"error: {cli_message(e)}", file=sys.stderr)
+            cli_said = isinstance(e, UnknownDirectionError) and args.direction_error
+            print(f"error: {args.direction_error if cli_said else cli_message(e)}", file=sys.stderr)
             return 2
         if not args.quiet:
             print(

@@ -37,6 +37,7 @@ __all__ = [
     "DataUnavailableError",
     "Interrupted",
     "InvalidParameterError",
+    "UnknownDirectionError",
     "ModelCheckError",
     "ModelSaveError",
     "ModelSizeLimitError",
@@ -77,6 +78,14 @@ class InvalidParameterError(UsageError, TypeError):
     name), so code catching either still works. The message names the
     keyword and the value received ("Received: top=0."); the command line
     refuses such values while parsing its flags.
+    """
+
+
+class UnknownDirectionError(InvalidParameterError):
+    """An objective named without a direction tunekit knows (`tunekit.objectives`).
+
+    The command line asks it after the model is built, so that an objective naming a
+    vector metric gets that refusal (whose advice runs) instead.
     """
 
 

@@ -14,7 +14,7 @@ import re
 from collections.abc import Collection
 from typing import TYPE_CHECKING, Any
 
-from tunekit.errors import InvalidParameterError
+from tunekit.errors import InvalidParameterError, UnknownDirectionError
 
 if TYPE_CHECKING:
     import keras_tuner
@@ -215,7 +215,7 @@ def parse_objective(
         if direction is None:
             cli = argument.startswith("--")
             also = "--direction max" if cli else f"keras_tuner.Objective({name!r}, 'max')"
-            raise InvalidParameterError(
+            raise UnknownDirectionError(
                 f"`{argument}`={name!r}: tunekit does not know whether {name!r} is better "
                 f"higher or lower, and does not guess. State it: '{name}:max' or "
                 f"'{name}:min' (or {also})." + _outputs_hint(name, outputs)

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 import keras
 
 from tunekit.results import trial_epochs
-from tunekit.settable_rates import OWN_SCHEDULE, SET_FAILURES, failed, rate_not_settable
+from tunekit.settable_rates import OWN_SCHEDULE, SET_FAILURES, failed, no_effect, rate_not_settable
 from tunekit.tuners.base import BEST_EPOCH
 
 _logger = logging.getLogger(__name__)
@@ -114,9 +114,9 @@ class CosineDecayCallback(keras.callbacks.Callback):
     in the callback list so it reads `base` before anything restores the
     optimizer. An optimizer whose rate cannot be set (`rate_not_settable`:
     its own `LearningRateSchedule` or a callable, also inside a
-    `LossScaleOptimizer`, or a rate that setting fails on) is left alone, with a
-    warning, before any epoch; a set that fails at a later epoch stops the schedule
-    there (`overridden` says so), never the fit.
+    `LossScaleOptimizer`, or a rate that setting fails on or does not change) is left
+    alone, with a warning, before any epoch; a set that fails or does not take later
+    stops the schedule there (`overridden` says so), never the fit.
 
     Another callback that sets the rate (a `LearningRateScheduler` or
     `ReduceLROnPlateau` of yours, one that assigns `model.optimizer.learning_rate`)
@@ -232,16 +232,18 @@ class CosineDecayCallback(keras.callbacks.Callback):
             try:
                 self._scheduler.on_epoch_begin(epoch, logs)
             except SET_FAILURES as e:  # a setter that fails only now: keep the rate
-                self._give_up(epoch, e)
+                self._give_up(epoch, failed(self.model.optimizer, e))
                 return
             self._set = self._current()
+            if (why := no_effect(self.model.optimizer, self.rate(epoch), self._set)) is not None:
+                self._give_up(epoch, why)
+                return
             self.applied = True
 
-    def _give_up(self, epoch: int, error: BaseException) -> None:
-        """Stops the schedule when setting the rate raised (the fit goes on, at the rate
-        the optimizer holds), with the note and a warning."""
+    def _give_up(self, epoch: int, why: str) -> None:
+        """Stops the schedule when setting the rate raised or had no effect (the fit goes
+        on, at the rate the optimizer holds), with the note `why` and a warning."""
         self._scheduler = None
-        why = failed(self.model.optimizer, error)
         if not self.applied:
             self.skipped = why
             _logger.warning("The cosine retrain schedule was not applied: %s.", why)

@@ -92,6 +92,7 @@ from tunekit.steps.check import (
     check_declares_hyperparameters,
     check_model,
     check_objective_reported,
+    check_vector_objective,
     declared_space,
 )
 from tunekit.steps.retrain import ranked_trials
@@ -499,9 +500,13 @@ class CoarseToFine:
         self._hypermodel_code = code_record(hypermodel)
         self.data = data
         outputs = _output_names(data)  # `<output>_<metric>` objectives: one of these outputs
-        self.objective = resolve_objective(
-            DEFAULT_OBJECTIVES[data.task] if objective is None else objective, outputs=outputs
-        )
+        try:
+            self.objective = resolve_objective(
+                DEFAULT_OBJECTIVES[data.task] if objective is None else objective, outputs=outputs
+            )
+        except InvalidParameterError:  # a vector metric's refusal first: its advice runs
+            check_vector_objective(self.hypermodel, objective, hyperparameters)
+            raise
         self.objective_defaulted = objective is None
         if settings["verbose"]:  # this constructor's warnings reach a notebook too
             _log.show_progress()

@@ -38,6 +38,7 @@ from tunekit.steps.output_checks import WHAT as _WHAT
 from tunekit.steps.output_checks import check_built_model, model_sample, outputs_and_compile
 from tunekit.steps.pairing_checks import check_pairings, check_runs_on, check_text_backend
 from tunekit.steps.stream_heads import classifying_outputs, quantity_unit
+from tunekit.steps.vector_objectives import check_scalar_objective
 
 _logger = logging.getLogger(__name__)
 
@@ -47,6 +48,7 @@ __all__ = [
     "check_objective_reported",
     "check_round_trip",
     "check_trainable",
+    "check_vector_objective",
     "declared_space",
 ]
 
@@ -178,6 +180,33 @@ def _say_schedule_kept(model: Any, schedule: str | None) -> None:
     why = rate_not_settable(optimizer) if optimizer is not None else None
     if schedule == "cosine" and why is not None:
         _logger.warning("The cosine retrain schedule will not be applied: %s.", why)
+
+
+def check_vector_objective(
+    hypermodel: kt.HyperModel,
+    objective: Any,
+    hyperparameters: kt.HyperParameters | None = None,
+) -> None:
+    """Refuses an `objective` (a name, `"name:max"`, a `keras_tuner.Objective` or a list)
+    that names a vector metric of the default model, or one of its values: asked before
+    the question of its direction, whose answer would be refused the same (a model that
+    does not build is left to the check before the search).
+
+    Raises:
+        ModelCheckError (a `ValueError`): As `check_scalar_objective`, with the advice.
+    """
+    parts = objective if isinstance(objective, list | tuple) else [objective]
+    names = [str(getattr(p, "name", p)).partition(":")[0].strip() for p in parts]
+    keras.backend.clear_session()  # fresh names: `precision`, not `precision_1`
+    try:
+        model = hypermodel.build(_defaults(hyperparameters))
+        metrics = [m for part in outputs_and_compile(model) for m in part.metrics]
+    except Exception:  # noqa: BLE001 - a model that does not build: the check says why
+        return
+    finally:
+        keras.backend.clear_session()
+    for name in names:
+        check_scalar_objective(name, metrics)
 
 
 def _defaults(hyperparameters: kt.HyperParameters | None) -> kt.HyperParameters:
