@@ -21,6 +21,7 @@ import keras
 import keras_tuner
 import numpy as np
 import pytest
+from conftest import BAYES_BUDGET
 
 from hypermodels import ToonVisionCNNHyperModel
 from tunekit._kerastuner import get_hypermodel
@@ -525,6 +526,24 @@ def _one_hot_model(metric):
     return get_hypermodel(build)
 
 
+def _three_classes() -> Dataset:
+    """120 random rows of 6 features, one-hot labels of 3 classes."""
+    x = np.random.default_rng(0).normal(size=(120, 6)).astype("float32")
+    return Dataset.from_arrays(x, keras.utils.to_categorical(np.arange(120) % 3, 3), seed=0)
+
+
+def _refused_run(metric, objective: str, refused: str, tmp_path: Path) -> str:
+    """The `ModelCheckError` message of a run on `objective` + ":max" with `metric`."""
+    from tunekit import CoarseToFine
+
+    run = CoarseToFine(
+        _one_hot_model(metric), _three_classes(), objective=f"{objective}:max", directory=tmp_path
+    )
+    with pytest.raises(ModelCheckError, match=refused) as error:
+        run.run()
+    return str(error.value)
+
+
 @pytest.mark.parametrize(
     ("metric", "objective", "refused"),
     [
@@ -556,17 +575,9 @@ def test_an_objective_whose_metric_is_a_vector_is_refused_before_training(
     metric, objective, refused, tmp_path
 ):
     """Every trial failed after training ("The truth value of an array ... is ambiguous")."""
-    from tunekit import CoarseToFine
-
-    rng = np.random.default_rng(0)
-    x = rng.normal(size=(120, 6)).astype("float32")
-    data = Dataset.from_arrays(x, keras.utils.to_categorical(np.arange(120) % 3, 3), seed=0)
-    run = CoarseToFine(
-        _one_hot_model(metric), data, objective=f"{objective}:max", directory=tmp_path
-    )
-    with pytest.raises(ModelCheckError, match=refused) as error:
-        run.run()
-    assert str(error.value).startswith(f"The objective {objective!r} is a metric whose result")
+    data = _three_classes()
+    message = _refused_run(metric, objective, refused, tmp_path)
+    assert message.startswith(f"The objective {objective!r} is a metric whose result")
     assert not any(tmp_path.iterdir())
     # Reported beside another objective, the vector is fine: each value is its own column.
     check_model(_one_hot_model(metric), data, None, ["val_accuracy"])
@@ -602,17 +613,7 @@ def test_an_objective_naming_one_value_of_a_vector_metric_is_refused_before_trai
 ):
     """Before, `val_precision/1` passed the check, the first trial trained and the search
     then stopped suggesting `val_precision`, which the check refuses itself."""
-    from tunekit import CoarseToFine
-
-    rng = np.random.default_rng(0)
-    x = rng.normal(size=(120, 6)).astype("float32")
-    data = Dataset.from_arrays(x, keras.utils.to_categorical(np.arange(120) % 3, 3), seed=0)
-    run = CoarseToFine(
-        _one_hot_model(metric), data, objective=f"{objective}:max", directory=tmp_path
-    )
-    with pytest.raises(ModelCheckError, match=refused) as error:
-        run.run()
-    message = str(error.value)
+    message = _refused_run(metric, objective, refused, tmp_path)
     index = objective.rpartition("/")[2]
     assert message.startswith(f"The objective {objective!r} names value {index} of a metric")
     assert "Did you mean" not in message
@@ -739,14 +740,7 @@ def test_the_advised_threshold_objective_tunes(tmp_path):
         data,
         objective=objective,
         directory=tmp_path,
-        coarse_trials=3,
-        coarse_epochs=1,
-        fine_tuner="bayesian",
-        fine_trials=1,
-        max_epochs=1,
-        final_epochs=1,
-        baseline=False,
-        verbose=0,
+        **BAYES_BUDGET,
     )
     result = run.run()
     assert "precision_at_0_7" in result.test_metrics
