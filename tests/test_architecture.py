@@ -72,6 +72,7 @@ ORDER = [
     "reproduce",
     "report_top",
     "report_scores",
+    "report_verdict",
     "report_trust",
     "report",
     # beside each other: how a phase runs, and the steps of a run

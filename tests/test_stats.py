@@ -480,7 +480,7 @@ def test_an_objective_on_another_metric_adds_both_models_test_values_of_it():
     """The probe's val_recall run (breast cancer cut 95/5): the verdict, on accuracy 0.9298 vs
     0.8421, said tuning did not measurably help; on recall, the tuned metric, the baseline
     scored 0.0 against 0.333. And val_mae / val_r2_score were judged on test MSE alone."""
-    from tunekit.report_scores import objective_comparison
+    from tunekit.report_verdict import objective_comparison
 
     compared = _compared("accuracy", 0.9298, 0.8421)
     tuned = {"loss": 0.2, "accuracy": 0.9298, "recall": 1 / 3}
@@ -519,7 +519,7 @@ def test_tunekits_value_beside_the_models_own_metric_of_that_name_is_named_apart
     verdict said "test accuracy 0.5556 vs 0.3704" (scikit-learn's) and then "The search's
     objective ranks by another metric, val_accuracy ...: test accuracy 0.7037 vs 0.7407" (the
     model's): two numbers, one name, and "another metric" for the same name."""
-    from tunekit.report_scores import objective_comparison, relabel_decided
+    from tunekit.report_verdict import objective_comparison, relabel_decided
 
     labels = np.array([0, 1, 2] * 9)
     classified = compare_to_baseline(labels, labels, np.roll(labels, 1)).to_dict()

@@ -21,6 +21,7 @@ from conftest import BAYES_BUDGET
 from tunekit import CoarseToFine
 from tunekit.errors import InvalidParameterError
 from tunekit.outputs import predict_classes
+from tunekit.report_verdict import beside_note
 from tunekit.stats import compare_to_baseline, mcnemar_exact, wilson_interval
 
 # A configuration's validation score is BASE[x], except the first fit of "a" and of "b": lucky
@@ -150,12 +151,18 @@ def test_baseline_and_mcnemar_in_the_report_equal_tunekit_stats_on_the_saved_mod
     tuned_pred = predict_classes(tuned, data.x_test)
     baseline_pred = predict_classes(baseline, data.x_test)
     expected = compare_to_baseline(data.y_test, tuned_pred, baseline_pred)
-    section = _report(run)["baseline"]
+    report = _report(run)
+    section = report["baseline"]
     # The chosen configuration here is the defaults (x="c", units=4): the verdict says so.
     assert {k: result.best_hyperparameters[k] for k in ("x", "units")} == {"x": "c", "units": 4}
     assert section["same_configuration"] is True
+    # One epoch of 4 units: no better than the most frequent class, which the report's note
+    # says; the verdict then says only that neither model is better (`beside_note`).
+    said = expected.to_dict()
+    beside_note(said, noted=bool(report["test_note"]))
+    assert bool(report["test_note"]) == expected.guess.tuned_no_better
     assert section["verdict"] == (
-        f"{expected.verdict} The chosen configuration is the hypermodel's default one, the "
+        f"{said['verdict']} The chosen configuration is the hypermodel's default one, the "
         "baseline's: the search found nothing better than the defaults on validation."
     )
     test = mcnemar_exact(data.y_test, tuned_pred, baseline_pred)
@@ -175,7 +182,7 @@ def test_baseline_and_mcnemar_in_the_report_equal_tunekit_stats_on_the_saved_mod
     )
     assert section["baseline_model"]["epochs"] == section["tuned_model"]["epochs"] == 1
     markdown = (run.run_dir / "report.md").read_text()
-    assert "## Tuned against the baseline" in markdown and expected.verdict in markdown
+    assert "## Tuned against the baseline" in markdown and said["verdict"] in markdown
 
 
 def test_final_seeds_report_mean_and_std_and_keep_the_first_seeds_model(

@@ -3,31 +3,26 @@
 `test_intervals` gives every test metric its 95% interval whether or not the
 baseline runs (`beside_metrics` files each under the metric whose value it
 is); `usefulness_note` warns when the saved model is no better than a
-constant guess; `objective_comparison` adds to the baseline's verdict the
-objective's test metric when the verdict is decided on another.
+constant guess (on the quantity `tunekit.stats.constant_guess` names, as the
+baseline's verdict judges it: `tunekit.report_verdict`).
 """
 
 from __future__ import annotations
 
-import math
-import re
 from typing import Any
 
 import numpy as np
 
 from tunekit import _log
 from tunekit.data import SCALED_UINT8
-from tunekit.objectives import objective_parts
 from tunekit.regression import OWN_PREFIX, own_name
-from tunekit.stats import bootstrap_interval, wilson_interval
+from tunekit.stats import bootstrap_interval, constant_guess, wilson_interval
 from tunekit.stats.intervals import BCA_MAX_EXAMPLES, MIN_BOOTSTRAP_EXAMPLES, regression_metric
 
 __all__ = [
     "beside_metrics",
     "interval_cell",
-    "objective_comparison",
     "regression_sentence",
-    "relabel_decided",
     "test_intervals",
     "test_table",
     "usefulness_note",
@@ -108,7 +103,9 @@ def usefulness_note(
 
     Classification: test accuracy at most the most frequent test class's share
     (always predicting that class scores as much). Regression: test R² at most
-    0 (predicting the mean scores as much). Typical causes: features not
+    0 (predicting the mean scores as much). The constant guess's score is
+    `tunekit.stats.constant_guess`'s, as the baseline's verdict judges both
+    models (`tunekit.stats.GuessCheck`). Typical causes: features not
     scaled, targets far from unit scale (a mean or std above 10: the note
     says so, with both), too few epochs, the wrong task.
 
@@ -135,7 +132,7 @@ def usefulness_note(
 
         truth = y_true.reshape(n)
         balanced = float(balanced_accuracy_score(truth, y_pred.reshape(n)))
-        guess = 1.0 / np.unique(truth).size
+        guess, _ = constant_guess(truth, "balanced_accuracy")
         if balanced > guess:
             return None
         return (
@@ -145,8 +142,7 @@ def usefulness_note(
     if task == "classification":
         truth = y_true.reshape(n)
         accuracy = float(np.mean(y_pred.reshape(n) == truth))
-        classes, counts = np.unique(truth, return_counts=True)
-        common, share = classes[np.argmax(counts)], float(counts.max() / n)
+        share, common = constant_guess(truth, "accuracy")
         if accuracy > share:
             return None
         name = class_names[int(common)] if class_names else str(common)
@@ -156,7 +152,7 @@ def usefulness_note(
         )
     values = y_true.reshape(n, -1)
     r2 = float(regression_metric("r2", values, y_pred.reshape(n, -1)))
-    if r2 > 0.0:
+    if r2 > constant_guess(values, "r2")[0]:
         return None
     mean, std = float(np.abs(values.mean(axis=0)).max()), float(values.std(axis=0).max())
     if max(mean, std) > TARGET_SCALE:  # a small budget cannot reach targets in the hundreds
@@ -307,94 +303,3 @@ def regression_sentence(report: dict[str, Any]) -> str:
             else "."
         )
     )
-
-
-def _finite(value: Any) -> bool:
-    return isinstance(value, (int, float)) and math.isfinite(value)
-
-
-def relabel_decided(compared: dict[str, Any]) -> None:
-    """Names tunekit's values in `compared["verdict"]` (in place) as the table names them.
-
-    The verdict says `test accuracy` / `test MSE` (`R²`, ...) for tunekit's
-    values (scikit-learn's, of the predictions); when the model reports its
-    own metric of that name and another value, the table's row of tunekit's
-    is `sklearn_<name>` (`tunekit.regression.own_name`), and so is the
-    verdict's: `test sklearn_accuracy 0.5556 vs 0.3704`, never the name of the
-    model's own 0.7037.
-    """
-    verdict = str(compared.get("verdict", ""))
-    for row in compared.get("metrics") or ():
-        plain = str(row["name"]).removeprefix(OWN_PREFIX)
-        if row["name"] == plain:
-            continue
-        label = {"accuracy": "accuracy", "r2": "R²"}.get(plain, plain.upper())
-        verdict = re.sub(rf"\btest {re.escape(label)}(?!\w)", f"test {row['name']}", verdict)
-    if "verdict" in compared:
-        compared["verdict"] = verdict
-
-
-def objective_comparison(
-    objective: Any, compared: dict[str, Any], tuned: dict[str, Any], baseline: dict[str, Any]
-) -> str:
-    """A sentence on the objective's test metric when the verdict is decided on another.
-
-    The verdict is decided on test accuracy or MSE (`compared["metrics"][0]`);
-    a search on `val_recall` ranked by recall, which may tell another story
-    (0.0 for the baseline against 0.333 with accuracies 0.93 and 0.84). Each
-    part of the objective whose test metric both `tuned` and `baseline` (their
-    test metrics) hold and that is not the deciding metric (by name, or by
-    value: a `loss` that is the MSE) gets its values in the sentence and a row
-    in `compared["metrics"]` (in place; no interval, `"objective": true`). A
-    part of the deciding metric's plain name when the verdict is decided on
-    tunekit's `sklearn_<name>` is the model's own metric of that name: the
-    sentence says so, not "another metric".
-
-    Returns:
-        The sentence, or `""`.
-    """
-    rows = list(compared.get("metrics") or [])
-    if "metrics" in compared:
-        compared["metrics"] = rows  # a tuple from `BaselineComparison.to_dict`
-    decided: dict[str, Any] = rows[0] if rows else {"name": None, "tuned": 0.0, "baseline": 0.0}
-    parts = objective_parts(objective) or [[objective.name, objective.direction]]
-    said, own = [], []
-    for full, direction in parts:
-        name = full.removeprefix("val_")
-        if not all(_finite(m.get(name)) for m in (tuned, baseline)):
-            continue
-        ours, theirs = float(tuned[name]), float(baseline[name])
-        if name == decided["name"] or (
-            rows
-            and math.isclose(ours, float(decided["tuned"]), rel_tol=1e-4)
-            and math.isclose(theirs, float(decided["baseline"]), rel_tol=1e-4)
-        ):
-            continue
-        if not any(row["name"] == name for row in rows):
-            rows.append(
-                {
-                    "name": name,
-                    "tuned": ours,
-                    "tuned_interval": None,
-                    "baseline": theirs,
-                    "baseline_interval": None,
-                    "lower_is_better": direction == "min",
-                    "objective": True,
-                }
-            )
-        better = "higher" if direction == "max" else "lower"
-        values = f"test {name} {ours:.4g} vs {theirs:.4g}"
-        if decided["name"] == OWN_PREFIX + name:  # the model's own metric of the plain name
-            own.append(
-                f"The search's objective, {full} ({better} is better), is your model's own "
-                f"`{name}`, not scikit-learn's `{decided['name']}` the verdict is decided on: "
-                f"{values} (tuned vs baseline; no significance test on it)."
-            )
-        else:
-            said.append(f"{full} ({better} is better): {values}")
-    if said:
-        own.append(
-            f"The search's objective ranks by another metric, {'; '.join(said)} (tuned vs "
-            "baseline; no significance test on it)."
-        )
-    return " ".join(own)

@@ -25,7 +25,7 @@ from tunekit.model_files import load_saved_model
 from tunekit.model_size import param_count
 from tunekit.outputs import predict_test_set
 from tunekit.regression import own_name
-from tunekit.report_scores import objective_comparison, relabel_decided
+from tunekit.report_verdict import beside_note, objective_comparison, relabel_decided
 from tunekit.stats import compare_to_baseline, summarize_scores
 
 __all__ = [
@@ -98,8 +98,10 @@ def baseline_section(
 
     Both saved models predict the test set; `tunekit.stats.compare_to_baseline`
     gives each metric with its 95% interval (Wilson for accuracy, bootstrap for
-    regression), McNemar's exact test (classification) and the verdict, decided
-    on test accuracy or MSE (the sentence names it and its test). When the
+    regression and balanced accuracy), McNemar's exact test (classification)
+    and the verdict, decided on test accuracy, or balanced accuracy when the
+    classes were weighed (`run.class_weights`: as the report's usefulness note
+    judges them), or MSE (the sentence names it and its test). When the
     search's objective ranks by another metric (`val_recall`, `val_mae`), the
     verdict adds both models' test values of it (the tuned model's from
     `report["test_metrics"]`, the baseline's from `score`, scored alike) and the
@@ -110,12 +112,14 @@ def baseline_section(
     (`report["best"]`) are the defaults the baseline used, `same_configuration`
     is true and the verdict says so (the search found nothing better than the
     defaults). `tuned_pred`: the tuned model's test predictions when already
-    made (the evaluate step's), else predicted here. When the report already
-    warns that the tuned model is no better than a constant guess
-    (`report["test_note"]`), the verdict leaves out its own R² note; when the
-    baseline is no better either, it says that neither is.
+    made (the evaluate step's), else predicted here. The verdict says which
+    model is no better than a constant guess (`GuessCheck`); when the report
+    already warns so of the tuned model (`report["test_note"]`), the verdict
+    leaves its own note out, and when the baseline is no better either, it
+    says that neither is.
     """
     report = report or {}
+    weighed = getattr(run, "class_weights", None) is not None
     chosen = (report.get("best") or {}).get("hyperparameters")
     noted = bool(report.get("test_note"))
     record = run.manifest.state["steps"].get("baseline", {})
@@ -134,20 +138,19 @@ def baseline_section(
         if tuned_pred is None:
             tuned_pred = _predictions(model, data, batch_size)
         baseline_pred = _predictions(baseline, data, batch_size)
+        task = getattr(data, "task", None)
         compared = compare_to_baseline(
-            data.y_test, tuned_pred, baseline_pred, task=getattr(data, "task", None), seed=run.seed
+            data.y_test,
+            tuned_pred,
+            baseline_pred,
+            task=task,
+            # as the report's usefulness note judges it: weighed classes trade plain accuracy
+            metric="balanced_accuracy" if weighed and task == "classification" else None,
+            seed=run.seed,
         ).to_dict()
     except UsageError as error:  # e.g. a diverged baseline predicting NaN values
         compared = {"error": str(error), "verdict": f"no comparison: {error}"}
-    if noted and compared.get("note"):  # the tuned model's R² is in the report's test note
-        r2 = next(m for m in compared["metrics"] if m["name"] == "r2")
-        neither = (
-            f" Neither model predicts better than the mean of the targets (test R² "
-            f"{r2['tuned']:.4g}, the baseline's {r2['baseline']:.4g})."
-            if r2["baseline"] <= 0.0
-            else ""
-        )
-        compared["verdict"] = compared["verdict"].removesuffix(compared["note"]).rstrip() + neither
+    beside_note(compared, noted)  # the report's own note on the tuned model: not twice
     tuned_metrics = dict(report.get("test_metrics") or {})
     for row in compared.get("metrics", ()):  # beside the model's own metric of that name
         row["name"] = own_name(row["name"], row["tuned"], tuned_metrics)
@@ -155,7 +158,7 @@ def baseline_section(
     baseline_metrics = _scored(score, baseline)
     said = objective_comparison(run.objective, compared, tuned_metrics, baseline_metrics)
     if said:
-        compared["verdict"] = compared["verdict"].rstrip(".") + ". " + said
+        compared["verdict"] = _then(compared["verdict"], said)
     defaults = record.get("hyperparameters", {})
     same = (
         chosen is not None
@@ -163,13 +166,10 @@ def baseline_section(
         and all(chosen.get(name) == value for name, value in defaults.items())
     )
     if same:
-        compared["verdict"] = (
-            compared["verdict"].rstrip(".")
-            + "."
-            + (
-                " The chosen configuration is the hypermodel's default one, the baseline's: "
-                "the search found nothing better than the defaults on validation."
-            )
+        compared["verdict"] = _then(
+            compared["verdict"],
+            "The chosen configuration is the hypermodel's default one, the baseline's: "
+            "the search found nothing better than the defaults on validation.",
         )
     retrain = run.manifest.state["steps"]["retrain"]
     return {
@@ -190,6 +190,12 @@ def baseline_section(
             "test_metrics": baseline_metrics or None,  # scored as the tuned model's
         },
     }
+
+
+def _then(verdict: str, sentence: str) -> str:
+    """`verdict`, then `sentence` (a verdict ending in a question keeps its mark)."""
+    verdict = verdict.rstrip()
+    return f"{verdict if verdict.endswith(('.', '?')) else verdict + '.'} {sentence}"
 
 
 def _scored(score: Callable[[keras.Model], dict[str, float]] | None, model: Any) -> dict:
@@ -301,8 +307,8 @@ def render_trust_markdown(report: dict[str, Any]) -> list[str]:
             "| | tuned | baseline |",
             "|---|---|---|",
         ]
-        method = str(baseline.get("interval_method", ""))
         for metric in baseline.get("metrics", ()):
+            method = metric.get("interval_method") or baseline.get("interval_method", "")
             kind = "" if metric.get("tuned_interval") is None else f" ({pct} {method} interval)"
             kind += " (the search's objective)" if metric.get("objective") else ""
             lines.append(
@@ -322,8 +328,10 @@ def render_trust_markdown(report: dict[str, Any]) -> list[str]:
         ]
         test = baseline.get("mcnemar")
         if test:
+            decided = str((baseline.get("metrics") or [{}])[0].get("name", ""))
+            on = " on plain accuracy" if decided.endswith("balanced_accuracy") else ""
             lines += [
-                f"McNemar's exact test: p = {test['p_value']:.4g}; only the tuned model right "
+                f"McNemar's exact test{on}: p = {test['p_value']:.4g}; only the tuned model right "
                 f"on {test['b']}, only the baseline right on {test['c']} of "
                 f"{baseline['n_examples']} test examples.",
                 "",

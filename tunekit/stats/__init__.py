@@ -1,7 +1,7 @@
 """How sure a result is: intervals, paired tests and the tuned-against-baseline verdict.
 
 Pure functions on arrays and scores (issue 17, item 2) for the finalists,
-baseline and final-seeds steps and the report. Three modules, all names
+baseline and final-seeds steps and the report. These modules, all names
 importable from `tunekit.stats` itself:
 
 - `tunekit.stats.intervals`: `wilson_interval`, a 95% interval for an
@@ -14,11 +14,15 @@ importable from `tunekit.stats` itself:
   two arms over the same seeds).
 - `tunekit.stats.baseline`: `compare_to_baseline`, each test metric with its
   interval for the tuned model and the baseline, McNemar's test for
-  classification, and a plain verdict ("better", "indistinguishable",
-  "worse") for the report.
+  classification (a paired bootstrap for balanced accuracy, for weighed
+  classes: `tunekit.stats.classified`), and a plain verdict ("better",
+  "indistinguishable", "worse") for the report, with its result types in
+  `tunekit.stats.comparison`.
+- `tunekit.stats.guess`: `constant_guess` and `GuessCheck`, each model against a
+  constant guess (the report's usefulness check), which the verdict names.
 
 Bad input raises `tunekit.errors.UsageError` (a `ValueError`) naming the
-argument. Built on numpy and scipy; imports no Keras.
+argument. Built on numpy, scipy and scikit-learn; imports no Keras.
 
 Example:
 
@@ -31,7 +35,9 @@ json.dumps(comparison.to_dict())
 
 from __future__ import annotations
 
-from tunekit.stats.baseline import BaselineComparison, MetricComparison, compare_to_baseline
+from tunekit.stats.baseline import compare_to_baseline
+from tunekit.stats.comparison import BaselineComparison, MetricComparison
+from tunekit.stats.guess import GuessCheck, constant_guess
 from tunekit.stats.intervals import Interval, bootstrap_interval, wilson_interval
 from tunekit.stats.paired import (
     McNemarResult,
@@ -44,6 +50,7 @@ from tunekit.stats.paired import (
 
 __all__ = [
     "BaselineComparison",
+    "GuessCheck",
     "Interval",
     "McNemarResult",
     "MetricComparison",
@@ -51,6 +58,7 @@ __all__ = [
     "ScoreSummary",
     "bootstrap_interval",
     "compare_to_baseline",
+    "constant_guess",
     "mcnemar_exact",
     "paired_test",
     "summarize_scores",

@@ -202,6 +202,39 @@ def bootstrap_statistic(
     return BootstrapResult(tuple(float(v) for v in values), tuple(intervals), method)
 
 
+def paired_bootstrap(
+    metric: Callable[[NDArray, NDArray], NDArray[np.float64]],
+    y_true: NDArray,
+    tuned: NDArray,
+    baseline: NDArray,
+    *,
+    confidence: float,
+    n_resamples: int,
+    seed: int | None,
+) -> BootstrapResult:
+    """Two models' `metric` and its difference, each resample scoring both on the same examples.
+
+    `metric(y_true[idx], y_pred[idx])` scores the examples at indices `idx` of
+    shape `(..., m)` (vectorised over the resamples) as values of shape
+    `(k, ...)`: `k` metrics, the first deciding. Rows of the result: the tuned
+    model's `k` values, the baseline's `k`, then the first metric's difference,
+    tuned minus baseline (its interval is the paired bootstrap interval of the
+    difference: both models are scored on each resample, so what the examples
+    share cancels). `y_true`, `tuned` and `baseline`: arrays of `n` examples
+    along axis 0 (values, or class codes). See `bootstrap_statistic`.
+    """
+
+    def statistic(idx: NDArray[np.intp], axis: int = -1) -> NDArray[np.float64]:
+        true = y_true[idx]
+        ours, theirs = metric(true, tuned[idx]), metric(true, baseline[idx])
+        return np.concatenate([ours, theirs, ours[:1] - theirs[:1]])
+
+    width = 3 * int(np.prod(y_true.shape[1:], dtype=np.int64))  # values read per example
+    return bootstrap_statistic(
+        statistic, len(y_true), width, confidence=confidence, n_resamples=n_resamples, seed=seed
+    )
+
+
 def bootstrap_interval(
     y_true: ArrayLike,
     y_pred: ArrayLike,
