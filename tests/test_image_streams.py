@@ -446,7 +446,7 @@ def test_images_keras_cannot_decode_are_named_not_left_out(tmp_path, suffix):
 
 
 def test_many_images_of_another_format_are_counted_past_ten(tmp_path):
-    root = _rgb_folder(tmp_path / "folder", per_class=3)
+    root = _rgb_folder(tmp_path / "folder")  # a class of 3 was too few to split
     for i in range(13):
         Image.fromarray(np.zeros((4, 4, 3), np.uint8)).save(root / "bear" / f"s{i:02d}.tif")
     message = str(_refusal(image_folder_stream, root))
@@ -465,7 +465,7 @@ def test_images_of_any_format_pillow_registers_are_named_not_left_out(tmp_path, 
     TensorFlow's decoder reads, is refused too: Keras's lister leaves it out."""
     from tunekit.data import load_image_directory
 
-    root = _rgb_folder(tmp_path / "folder", per_class=3)
+    root = _rgb_folder(tmp_path / "folder")  # a class of 3 was too few to split
     save = {"format": {".dib": "BMP", ".apng": "PNG"}.get(Path(name).suffix, None)}
     _image(root / "cog" / name, **({} if save["format"] is None else save))
     loads = (image_folder_stream, folder_format, lambda r: load_image_directory(r, (12, 12)))

@@ -46,16 +46,10 @@ from typing import Any
 import numpy as np
 
 from tunekit.data import SCALED_UINT8, UNSCALED, StreamData
+from tunekit.data._folder_check import FolderCheck, unreadable_images
 from tunekit.data._folders import split_files
 from tunekit.data._image_kinds import single_channel as is_single_channel
-from tunekit.data.images import (
-    COLOR_MODES,
-    check_image_args,
-    check_whole,
-    list_images,
-    unreadable_image,
-    unreadable_images,
-)
+from tunekit.data.images import COLOR_MODES, check_image_args, check_whole
 from tunekit.errors import DataError
 
 __all__ = [
@@ -360,20 +354,16 @@ def image_folder_stream(
         An `ImageFolderStream`.
 
     Raises:
-        DataError (a `ValueError`): On a missing folder, fewer than 2 classes,
-            an empty class, bad arguments, or a split that leaves a class
-            without images.
+        DataError (a `ValueError`): On bad arguments or a missing folder;
+            else naming every problem of the folder at once:
+            fewer than 2 classes, empty classes, unreadable images, images of
+            another format or in no class, split folders, a split that leaves
+            a class without images...
 
     Example:
     >>> stream = image_folder_stream("data/toonvision", (600, 200), batch_size=16)
     >>> model.fit(stream.dataset("train"), validation_data=stream.dataset("val"))
     """
-    # Every image's header is read (a file Pillow cannot open is refused now, not by the
-    # first trial's decoding); the folder's own size and mode, as the command line's.
-    native_size, native_mode = folder_format(root)
-    image_size = native_size if image_size is None else image_size
-    color_mode = native_mode if color_mode is None else color_mode
-    check_image_args(image_size, color_mode, example="(600, 200)")
     if not _is_int(batch_size) or batch_size < 1:
         raise DataError(f"batch_size must be a positive int, got {batch_size!r}.")
     if cache not in ("auto", True, False):
@@ -392,6 +382,19 @@ def image_folder_stream(
             f" got {validation_fraction} + {test_fraction}."
         )
     folder = Path(root).resolve()
+    # Every problem of the folder named at once: its layout and names, every image's header
+    # (a file Pillow cannot open is refused now, not by the first trial's decoding), every
+    # file's bytes (the fingerprint's), and the split.
+    check = FolderCheck(folder)
+    headers = _headers(check)
+    listing = _content_listing(check)
+    check.check_split(validation_fraction, test_fraction, seed)
+    check.raise_problems()
+    # The folder's own size and mode unless given, as the command line's.
+    native_size, native_mode = _native_format(folder, headers)
+    image_size = native_size if image_size is None else image_size
+    color_mode = native_mode if color_mode is None else color_mode
+    check_image_args(image_size, color_mode, example="(600, 200)")
     config = {
         "root": str(folder),
         "image_size": [int(image_size[0]), int(image_size[1])],
@@ -405,27 +408,27 @@ def image_folder_stream(
         "cache": cache,
         "cache_budget": int(cache_budget),
     }
-    return ImageFolderStream(config, _content_listing(folder))
+    return ImageFolderStream(config, listing)
 
 
-def _content_listing(folder: Path) -> list[tuple[str, int, str]]:
+def _content_listing(check: FolderCheck) -> list[tuple[str, int, str]]:
     """`(relative path, bytes, BLAKE2b digest of the bytes)` of every image, sorted.
 
     Contents, not modification times: a copied, touched or checked-out folder
-    with the same bytes is the same data, and any edit is another.
-
-    Raises:
-        DataError: As `list_images`, or a file cannot be read (naming it).
+    with the same bytes is the same data, and any edit is another. A file
+    whose bytes cannot be read is recorded in `check`.
     """
+    folder = check.folder
     listing = []
-    for path, size, _ in list_images(folder):
+    for path, size, _ in check.listing:
         digest = hashlib.blake2b(digest_size=16)
         try:
             with open(folder / path, "rb") as f:
                 while chunk := f.read(1 << 20):
                     digest.update(chunk)
         except OSError as e:
-            raise unreadable_image(folder / path, e) from None
+            check.unreadable(folder / path, e)
+            continue
         listing.append((path, size, digest.hexdigest()))
     return listing
 
@@ -470,33 +473,50 @@ def folder_format(root: str | os.PathLike[str]) -> tuple[tuple[int, int], str]:
 
     Raises:
         DataError: As `image_folder_stream` for a missing folder or class, or
-            an image Pillow cannot open (naming the file).
+            images Pillow cannot open (naming each file), every problem of the
+            folder named at once.
     """
+    folder = Path(root).resolve()
+    check = FolderCheck(folder)
+    headers = _headers(check)
+    check.raise_problems()
+    return _native_format(folder, headers)
+
+
+def _headers(check: FolderCheck) -> tuple[Counter[tuple[int, int]], int, int, int]:
+    """`(image sizes, single-channel images, images with alpha, images)` from the headers
+    of `check.listing`; an image Pillow cannot open (or whose file was cut) is recorded
+    in `check`, all of them rather than the first."""
     from PIL import Image, UnidentifiedImageError
 
-    folder = Path(root).resolve()
     sizes: Counter[tuple[int, int]] = Counter()
     single_channel = with_alpha = 0
-    listing = list_images(folder)
-    unreadable: list[tuple[Path, Exception]] = []
-    for path, _, _ in listing:
+    for path, _, _ in check.listing:
+        file = check.folder / path
         try:
-            with Image.open(folder / path) as image:
+            with Image.open(file) as image:
                 width, height = image.size
                 gray = is_single_channel(image)
                 alpha = image.mode in ("RGBA", "LA", "PA", "RGBa", "La") or (
                     "transparency" in image.info
                 )
-                check_whole(image, folder / path)
+                check_whole(image, file)
         except (OSError, UnidentifiedImageError, Image.DecompressionBombError) as e:
-            unreadable.append((folder / path, e))  # all of them named at once, not one a run
+            check.unreadable(file, e)
             continue
         sizes[(height, width)] += 1
         single_channel += gray
         with_alpha += alpha
-    if unreadable:
-        raise unreadable_images(unreadable)
-    grayscale = single_channel == len(listing)
+    return sizes, single_channel, with_alpha, len(check.listing)
+
+
+def _native_format(
+    folder: Path, headers: tuple[Counter[tuple[int, int]], int, int, int]
+) -> tuple[tuple[int, int], str]:
+    """The most common size and the colour mode of readable `headers` (`_headers`); logs
+    how a mixed folder is changed on load."""
+    sizes, single_channel, with_alpha, images = headers
+    grayscale = single_channel == images
     # Nothing is refused, but a mixed folder is changed on load: say how, once.
     if len(sizes) > 1:
         shown = ", ".join(f"{h}x{w}: {n}" for (h, w), n in sizes.most_common(4))
@@ -509,13 +529,13 @@ def folder_format(root: str | os.PathLike[str]) -> tuple[tuple[int, int], str]:
             shown,
             more,
         )
-    if 0 < single_channel < len(listing):
+    if 0 < single_channel < images:
         _logger.info(
             "[data] %s mixes %d single-channel and %d colour images; the single-channel ones "
             "are converted to 3-channel RGB.",
             folder.name,
             single_channel,
-            len(listing) - single_channel,
+            images - single_channel,
         )
     if with_alpha:
         _logger.info(

@@ -11,9 +11,12 @@ from typing import Any
 import numpy as np
 
 from tunekit.data._checks import _SPLITS, SCALED_UINT8, _check_fractions, _is_int, _scale_pixels
-from tunekit.data._folders import check_not_split_folders, split_files
-from tunekit.data._image_kinds import IMAGE_SUFFIXES, image_kind, named_images, single_channel
-from tunekit.data._label_text import check_label_texts
+from tunekit.data._folder_check import FolderCheck
+from tunekit.data._folder_check import list_images as list_images  # its home before
+from tunekit.data._folder_check import unreadable_image as unreadable_image
+from tunekit.data._folder_check import unreadable_images as unreadable_images
+from tunekit.data._folders import split_files
+from tunekit.data._image_kinds import single_channel
 from tunekit.data.dataset import Dataset
 from tunekit.errors import DataError
 
@@ -44,6 +47,10 @@ def load_image_directory(
     stratified `train_test_split`, seeded with `seed`; the same folder,
     fractions and seed give the same files in each split. A folder of split
     folders (`train/`, `val/`, `test/`, each holding class folders) is refused.
+    Images are decoded and resized with Pillow, not with the TensorFlow pipeline
+    of `image_folder_stream` (the command line's): a JPEG's pixels, or a resized
+    image's, may differ from the run's by a few grey levels (up to about 4/255);
+    `image_folder_stream(root).dataset("test")` gives the run's own test pixels.
 
     Args:
         root: Dataset folder; class names are its sorted subfolder names.
@@ -51,7 +58,7 @@ def load_image_directory(
         validation_fraction: Fraction of each class for validation, in [0, 1).
         test_fraction: Fraction of each class for testing, in [0, 1).
         seed: Seed of the deterministic split. Defaults to 0, the command
-            line's (its test images are this `x_test`).
+            line's (its test files are those of this `x_test`, in order).
         color_mode: `"rgb"` (h, w, 3) or `"grayscale"` (h, w, 1). Defaults to
             `None`: the folder's own, `"grayscale"` when every image is
             single-channel, else `"rgb"`, as on the command line and in
@@ -66,10 +73,11 @@ def load_image_directory(
         `rescale=False` (the command line does).
 
     Raises:
-        DataError (a `ValueError`): On a missing folder, fewer than 2 classes, an empty class, bad
-            arguments, an unreadable image, an image of a format Keras cannot
+        DataError (a `ValueError`): On bad arguments or a missing folder; else
+            naming every problem of the folder at once (fewer than 2 classes,
+            empty classes, unreadable images, images of a format Keras cannot
             decode or outside the class folders, a folder of split folders
-            (`train/<class>/...`), or a split that leaves a class empty.
+            (`train/<class>/...`), a split that leaves a class empty...).
 
     Example:
     >>> ds = load_image_directory("data/toonvision", image_size=(64, 64))
@@ -77,16 +85,19 @@ def load_image_directory(
     check_image_args(image_size, color_mode or "rgb", example="(64, 64)")
     _check_fractions(validation_fraction, test_fraction)
     folder = Path(root)
-    listing = list_images(folder)
-    color_mode = color_mode or _folder_mode(folder, listing)
+    check = FolderCheck(folder)  # every problem of the folder named at once, below
+    color_mode = color_mode or _folder_mode(folder, check.listing)
     mode, channels = COLOR_MODES[color_mode]
     height, width = int(image_size[0]), int(image_size[1])
     shape = (height, width, channels)
-    # Every image decoded first (an unreadable one is named before a split is refused).
-    pixels = {
-        path: _scale_pixels(_read_image(folder / path, mode, shape[:2]).reshape(shape))
-        for path, _, _ in listing
-    }
+    # Every image decoded first: the unreadable ones are named with the folder's other problems.
+    pixels = {}
+    for path, _, _ in check.listing:
+        image = _read_image(folder / path, mode, shape[:2], check)
+        if image is not None:
+            pixels[path] = _scale_pixels(image.reshape(shape))
+    check.check_split(validation_fraction, test_fraction, seed)
+    check.raise_problems()
     # The stream's split (so the command line's): the same files in each split.
     classes, files, labels = split_files(list(pixels), validation_fraction, test_fraction, seed)
     x: dict[str, np.ndarray] = {}
@@ -134,7 +145,9 @@ def _to_uint8(wide: np.ndarray) -> np.ndarray:
     return (np.clip(wide.astype(np.int64), 0, 65535) // 256).astype(np.uint8)
 
 
-def _read_image(file: Path, mode: str, size: tuple[int, int]) -> np.ndarray:
+def _read_image(file: Path, mode: str, size: tuple[int, int], check: FolderCheck) -> Any:
+    """The image in `file` as uint8 `(height, width[, channels])`, or None when Pillow
+    cannot read it (recorded in `check`)."""
     from PIL import Image, UnidentifiedImageError
 
     try:
@@ -144,7 +157,8 @@ def _read_image(file: Path, mode: str, size: tuple[int, int]) -> np.ndarray:
             image = image.convert(mode).resize((size[1], size[0]), Image.Resampling.BILINEAR)
             return np.asarray(image, dtype=np.uint8)
     except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as exc:
-        raise unreadable_image(file, exc) from exc
+        check.unreadable(file, exc)
+        return None
 
 
 # What the last bytes of a whole file hold: PNG's IEND chunk, JPEG's end-of-image marker
@@ -185,26 +199,6 @@ def check_whole(image: Any, file: Path) -> None:
     image.load()  # raises OSError ("image file is truncated") for a cut file
 
 
-def unreadable_image(file: Path, error: Exception) -> DataError:
-    """The error for an image file Pillow cannot open: names the file and the fix."""
-    return DataError(
-        f"Could not read image {str(file)!r} ({error}). Replace it with a readable "
-        f"{'/'.join(IMAGE_SUFFIXES)} image or remove it from the folder, then rerun."
-    )
-
-
-def unreadable_images(files: list[tuple[Path, Exception]]) -> DataError:
-    """`unreadable_image` for one file; for several, every one named (up to 10) at once."""
-    if len(files) == 1:
-        return unreadable_image(*files[0])
-    shown = "; ".join(f"{str(file)!r} ({error})" for file, error in files[:10])
-    more = f"; and {len(files) - 10} more" if len(files) > 10 else ""
-    return DataError(
-        f"Could not read {len(files)} images: {shown}{more}. Replace them with readable "
-        f"{'/'.join(IMAGE_SUFFIXES)} images or remove them from the folder, then rerun."
-    )
-
-
 def check_image_args(image_size: Any, color_mode: Any, *, example: str) -> None:
     """Raises `DataError` unless `image_size` is `(height, width)` and `color_mode` is known."""
     if color_mode not in COLOR_MODES:
@@ -220,150 +214,11 @@ def check_image_args(image_size: Any, color_mode: Any, *, example: str) -> None:
         )
 
 
-def _stat_error(file: Path, error: OSError) -> Exception:
-    """`error`, or for a symbolic link whose target is missing, an error that says so."""
-    if file.is_symlink():
-        return OSError(f"a symbolic link to {os.readlink(file)!r}, which does not exist")
-    return error
-
-
-def list_images(folder: Path) -> list[tuple[str, int, int]]:
-    """`(class/file relative path, size in bytes, mtime in ns)` of every image, sorted.
-
-    Classes are the sorted subfolder names; a class's images are those in its
-    folder and in the folders inside it, as Keras's `image_dataset_from_directory`
-    lists them (hidden entries and files that are not images are ignored). Used
-    by the in-memory loader and by `tunekit.image_streams`.
-
-    Raises:
-        DataError: The folder is missing, holds split folders of class folders
-            (`train/<class>/...`: `check_not_split_folders`), class folders apart only by
-            letter case or spaces (`Cat/`, `cat/`), has fewer than 2 class subfolders, a
-            class without images, a subfolder that cannot be listed, an image
-            whose size cannot be read (a broken symbolic link), images directly
-            in the folder (in no class), or images of a format Keras cannot
-            decode or under a name it does not list, naming each (up to 10): a
-            suffix Pillow or `mimetypes` knows as an image's, or (any other
-            suffix) a file whose header Pillow reads as an image; see
-            `tunekit.data._image_kinds`.
-    """
-    if not folder.is_dir():
-        raise DataError(
-            f"Image folder not found: {str(folder)!r}. Expected a directory with "
-            "one subfolder of images per class."
-        )
-    entries = [p for p in folder.iterdir() if not p.name.startswith(".")]
-    if broken := sorted(p.name for p in entries if p.is_symlink() and not p.exists()):
-        raise DataError(
-            f"Class folder(s) {broken} in {str(folder)!r} are symbolic links to folders that "
-            "do not exist: their images would be left out. Fix or remove the links, then rerun."
-        )
-    classes = sorted(p.name for p in entries if p.is_dir())
-    check_not_split_folders(folder, classes)  # train/<class>/..., before "2 classes"
-    check_label_texts(  # `Cat/` and `cat/`, `cat /`: one class, two folders
-        classes,
-        f"the class folders of the image folder {str(folder)!r}",
-        declared=True,
-        fix="Move each class's images into one folder (one folder per class)",
-    )
-    loose = sorted(p.name for p in entries if not p.is_dir() and image_kind(p))
-    if len(classes) < 2:
-        raise DataError(
-            f"Need at least 2 class subfolders in {str(folder)!r}, found "
-            f"{len(classes)}: {classes}"
-            + (f", and {len(loose)} image(s) in no class ({_named(loose)})" if loose else "")
-            + ". Put each class in its own subfolder."
-        )
-    if loose:
-        raise DataError(
-            f"{len(loose)} image(s) directly in {str(folder)!r}, in no class subfolder, would be "
-            f"left out of the data: {_named(loose)}. Move each into its class's subfolder (or "
-            "out of the folder), then rerun."
-        )
-    listing = []
-    unlisted: list[OSError] = []  # a subfolder os.walk cannot read: its images would be lost
-    unreadable: list[tuple[Path, Exception]] = []
-    other_format: list[str] = []  # images Keras cannot decode, which would be left out
-    empty = []
-    for name in classes:
-        found = []
-        # Subfolders of a class folder too, as Keras's image_dataset_from_directory lists them.
-        for parent, folders, files in os.walk(folder / name, onerror=unlisted.append):
-            folders[:] = sorted(f for f in folders if not f.startswith("."))
-            inside = Path(parent).relative_to(folder).as_posix()
-            if _holds_a_run(Path(parent), files):
-                raise DataError(
-                    f"{inside!r} in the image folder {str(folder)!r} holds a tunekit run, not "
-                    f"images of class {name!r}: the run's plots would be read as images of that "
-                    "class. Move the run's folder out of the image folder, and give the runs a "
-                    "folder outside it (--directory, directory=), then rerun."
-                )
-            for file in files:
-                kind = image_kind(Path(parent) / file)
-                if kind == "other":
-                    other_format.append(f"{inside}/{file}")
-                elif kind == "keras":
-                    try:
-                        stat = os.stat(Path(parent) / file)
-                    except OSError as e:  # all of them named at once, not one a run
-                        unreadable.append(
-                            (Path(parent) / file, _stat_error(Path(parent) / file, e))
-                        )
-                        continue
-                    found.append((f"{inside}/{file}", stat.st_size, stat.st_mtime_ns))
-        if not found:
-            empty.append(name)
-        listing += sorted(found)
-    if unlisted:
-        shown = "; ".join(f"{e.filename!r} ({e.strerror})" for e in unlisted[:10])
-        raise DataError(
-            f"Could not list {len(unlisted)} folder(s) in {str(folder)!r}: {shown}. Their "
-            "images would be left out of the data: make them readable (or remove them), "
-            "then rerun."
-        )
-    if unreadable:
-        raise unreadable_images(unreadable)
-    if other_format:
-        raise DataError(
-            f"{len(other_format)} image(s) in {str(folder)!r} are in a format Keras cannot "
-            f"decode, or under a name it does not list ({'/'.join(IMAGE_SUFFIXES)}), and would "
-            f"be left out of the data: {named_images(folder, sorted(other_format))}. Convert "
-            "them to PNG or JPEG (an image editor's export, or Pillow's Image.save), give a "
-            "PNG/JPEG/BMP/GIF image its own suffix, or remove them from the folder (move them "
-            "out), then rerun."
-        )
-    if empty:
-        raise DataError(
-            f"Class folder {empty[0]!r} in {str(folder)!r} has no images "
-            f"({'/'.join(IMAGE_SUFFIXES)}); add images or remove the folder."
-        )
-    return listing
-
-
-def _named(names: Sequence[str], shown: int = 10) -> str:
-    """`names` for a message: the first `shown`, then how many more."""
-    more = f" and {len(names) - shown} more" if len(names) > shown else ""
-    return ", ".join(repr(n) for n in names[:shown]) + more
-
-
 def inside(folder: Path, path: Path) -> bool:
     """Whether `path` is `folder` or inside it, symbolic links resolved (a run folder
     inside an image folder becomes a class of its plots)."""
     folder, path = folder.resolve(), path.resolve()
     return path == folder or folder in path.parents
-
-
-def _holds_a_run(parent: Path, files: Sequence[str]) -> bool:
-    """Whether `parent` is a tunekit run's folder: a `manifest.json` of tunekit's keys."""
-    import json
-
-    if "manifest.json" not in files:
-        return False
-    try:
-        state = json.loads((parent / "manifest.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return False
-    return isinstance(state, dict) and {"config", "fingerprint", "steps"} <= set(state)
 
 
 def listing_changes(
