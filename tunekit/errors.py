@@ -149,7 +149,9 @@ class TrialsFailedError(TunekitError, RuntimeError):
 
     KerasTuner's own stop (its `RuntimeError`), named: the message gives the
     last trial's error and where its traceback is. Finished trials are kept;
-    rerunning resumes the search.
+    rerunning resumes the search. When every failed trial of that run raised the
+    same code error (`ValueError`, `TypeError`, ...), the message says that a rerun
+    as it is fails the same way: fix what the error names first.
     """
 
 

@@ -4,16 +4,19 @@ Helpers of `tunekit.fitting.fit_hypermodel`: each call's own copies of the
 containers of its arguments (`own_containers`), whether an array is
 read-only (`read_only`), whether `model.fit` got other inputs than tunekit
 passed (`x_changed`) or other targets for the same samples (`y_changed`), the
-notes a report then gives, and the message of a `fit` that fails on
-train+validation (`final_fit_message`).
+notes a report then gives, the message of a `fit` that fails on
+train+validation (`final_fit_message`), and whether a `fit` takes the
+validation split (`takes_validation_data`).
 """
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Mapping
 from typing import Any
 
 import keras
+import keras_tuner as kt
 import numpy as np
 
 __all__ = [
@@ -22,6 +25,7 @@ __all__ = [
     "final_fit_message",
     "own_containers",
     "read_only",
+    "takes_validation_data",
     "x_changed",
     "y_changed",
 ]
@@ -160,4 +164,31 @@ def final_fit_message(
         f"({size}; the search ran it on the training split): {raised} "
         f"{why} Fix that fit and run again: its code is then new, so the run starts over "
         "(overwrite=True, or a new project_name= to keep this run's searches)."
+    )
+
+
+def takes_validation_data(hypermodel: Any) -> bool:
+    """Whether `hypermodel.fit` names a `validation_data` parameter, with a default or not.
+
+    KerasTuner's documentation writes `def fit(self, hp, model, x, y,
+    validation_data, **kwargs)` for a `fit` that returns its own score, and a
+    search always passes it. The final fits on train+validation (retrain,
+    baseline, final seeds) then pass the validation split too, which they also
+    train on; what the `fit` returns there is not used. A `fit` that declares
+    `validation_data=None` gets it as well: such a `fit` may still read it
+    (`x_val, y_val = validation_data`), and would crash after the whole search
+    without it. A `fit` of `**kwargs` gets none (it may test `"validation_data"
+    in kwargs` to tell a search's fit); one that reads `kwargs["validation_data"]`
+    is stopped with the fix (`fit_hypermodel`).
+    """
+    fit = getattr(hypermodel, "fit", None)
+    if fit is None or type(hypermodel).fit is kt.HyperModel.fit:
+        return False
+    try:
+        parameters = inspect.signature(fit).parameters
+    except (TypeError, ValueError):  # a builtin or C callable without a signature
+        return False
+    parameter = parameters.get("validation_data")
+    return parameter is not None and (
+        parameter.kind in (parameter.POSITIONAL_OR_KEYWORD, parameter.KEYWORD_ONLY)
     )

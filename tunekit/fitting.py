@@ -31,6 +31,9 @@ and for the final retrain (`tunekit.workflow`). Its contract:
   that sets `epochs` or `initial_epoch` is refused.
 - `validation_split` is refused: tunekit passes the dataset's validation split
   as `validation_data` in the search, and retrains on train+validation.
+- A `model.fit` call Keras refuses for its arguments (`sample_weight=` beside
+  the run's `class_weight`, a misspelt keyword; `tunekit.fit_refusals`) stops
+  the search at its first trial, before it trains.
 - A `fit` that never calls `model.fit` (its own training loop) receives
   tunekit's keywords and uses them as it likes.
 - Each call gets its own copy of every dict, list and tuple in its arguments
@@ -44,7 +47,6 @@ and for the final retrain (`tunekit.workflow`). Its contract:
 
 from __future__ import annotations
 
-import inspect
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -61,9 +63,11 @@ from tunekit.fit_inputs import (
     final_fit_message,
     own_containers,
     read_only,
+    takes_validation_data,
     x_changed,
     y_changed,
 )
+from tunekit.fit_refusals import refused_arguments, weights_conflict
 
 __all__ = [
     "FitCall",
@@ -122,33 +126,6 @@ class FitCall:
     y_changed: bool = False
 
 
-def takes_validation_data(hypermodel: Any) -> bool:
-    """Whether `hypermodel.fit` names a `validation_data` parameter, with a default or not.
-
-    KerasTuner's documentation writes `def fit(self, hp, model, x, y,
-    validation_data, **kwargs)` for a `fit` that returns its own score, and a
-    search always passes it. The final fits on train+validation (retrain,
-    baseline, final seeds) then pass the validation split too, which they also
-    train on; what the `fit` returns there is not used. A `fit` that declares
-    `validation_data=None` gets it as well: such a `fit` may still read it
-    (`x_val, y_val = validation_data`), and would crash after the whole search
-    without it. A `fit` of `**kwargs` gets none (it may test `"validation_data"
-    in kwargs` to tell a search's fit); one that reads `kwargs["validation_data"]`
-    is stopped with the fix (`fit_hypermodel`).
-    """
-    fit = getattr(hypermodel, "fit", None)
-    if fit is None or type(hypermodel).fit is kt.HyperModel.fit:
-        return False
-    try:
-        parameters = inspect.signature(fit).parameters
-    except (TypeError, ValueError):  # a builtin or C callable without a signature
-        return False
-    parameter = parameters.get("validation_data")
-    return parameter is not None and (
-        parameter.kind in (parameter.POSITIONAL_OR_KEYWORD, parameter.KEYWORD_ONLY)
-    )
-
-
 def fit_hypermodel(
     hypermodel: kt.HyperModel,
     hp: kt.HyperParameters,
@@ -183,7 +160,8 @@ def fit_hypermodel(
     Raises:
         HyperModelFitError: Before any training, if the hypermodel's `fit`
             sets a refused keyword, sets `validation_split`, or calls
-            `model.fit` without the callbacks in `kwargs`; or if it reads
+            `model.fit` without the callbacks in `kwargs`; if Keras refuses the
+            arguments of its `model.fit` call (`tunekit.fit_refusals`); or if it reads
             `kwargs["validation_data"]` where none is passed. With `final`, also
             for any other error the hypermodel's own `fit` raises (not a
             `TunekitError` or `OSError`): its first line, the step, the data.
@@ -229,6 +207,8 @@ def _fit_hypermodel(
             hp=hp,
             passed_x=passed_x,
             passed_y=passed_y,
+            class_weight=kwargs.get("class_weight"),
+            own=type(hypermodel).fit is not kt.HyperModel.fit,
         )
         object.__setattr__(model, "fit", merged_fit)  # no Keras tracking: a plain attribute
         own_args, own_kwargs = own_containers((list(args), pending))  # x["a"] = ... stays here
@@ -298,8 +278,12 @@ class _MergedFit:
         hp: kt.HyperParameters | None = None,
         passed_x: Any = None,
         passed_y: Any = None,
+        class_weight: Mapping[Any, float] | None = None,
+        own: bool = False,
     ) -> None:
         self.fit = fit
+        # The run's class weights (tunekit's), and whether the hypermodel's own fit calls.
+        self.class_weight, self.own = class_weight, own
         self.passed_x, self.passed_y = passed_x, passed_y
         self.x_changed = self.y_changed = False
         self.hp = hp
@@ -370,7 +354,19 @@ class _MergedFit:
             k: v for k, v in kwargs.items() if k not in ("validation_data", "callbacks")
         }
         self.last_callbacks = list(kwargs.get("callbacks") or [])
-        return self.fit(*args, **kwargs)
+        conflict = weights_conflict(self.owner, kwargs, self.class_weight) if self.own else None
+        if conflict:
+            raise HyperModelFitError(conflict)
+        try:
+            return self.fit(*args, **kwargs)
+        except (ValueError, TypeError) as e:  # Keras refusing the call's arguments: every trial
+            refused = refused_arguments(self.owner, e, kwargs, self.class_weight)
+            if not self.own or refused is None or isinstance(e, _OURS):
+                raise
+            raise HyperModelFitError(refused) from e
+
+
+_OURS = (TunekitError, kt_errors.FatalError)  # raised by callbacks: not Keras's refusal
 
 
 class _Passed(int):

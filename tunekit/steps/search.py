@@ -11,7 +11,6 @@ import contextlib
 import functools
 import time
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from typing import Any
 
 import keras_tuner as kt
@@ -21,26 +20,25 @@ from tunekit import _faults, interrupts
 from tunekit._kerastuner import failed_trial_tracebacks
 from tunekit.data import CLASSIFICATION, Dataset
 from tunekit.data import _targets as tg
-from tunekit.data._stream_labels import label_range_fix
 from tunekit.data.batches import full_batches, pads_trials, sample_bytes, validation_batch_size
 from tunekit.data.streams import StreamData
-from tunekit.errors import NoCompletedTrialsError, TrialsFailedError
+from tunekit.errors import NoCompletedTrialsError
 from tunekit.narrowing import is_usable
 from tunekit.objectives import objective_names
 from tunekit.progress import (
     PhaseProgress,
     bar_console,
     exhausted_note,
-    failure_reason,
     kerastuner_output,
 )
 from tunekit.steps.base import RunContext, fit_options
 from tunekit.steps.output_checks import model_sample
 from tunekit.steps.pairing_checks import check_trial_model
+from tunekit.steps.trial_failures import failed_with, raise_if_failing
 from tunekit.tensorboard import experiment_metrics, write_experiment
 from tunekit.tuners import HYPERBAND_EPOCHS, make_tuner
 from tunekit.tuners.callbacks import EpochTensorBoard
-from tunekit.tuners.oracles import failures_in_a_row, phase_seed
+from tunekit.tuners.oracles import phase_seed
 from tunekit.user_tensorboard import phase_callbacks, set_aside_logs
 
 __all__ = [
@@ -51,39 +49,6 @@ __all__ = [
     "phase_seed",
     "refused_fit_args",
 ]
-
-
-def raise_if_failing(phase: str, ctx: RunContext, tuner: kt.Tuner, error: RuntimeError) -> None:
-    """Raises `TrialsFailedError` if `error` is KerasTuner's stop after failed trials in a row.
-
-    The oracle raises it (`TrialsFailedError`, KerasTuner's message) when
-    `max_consecutive_failed_trials` trials in a row FAILED; the oracle's end
-    order (`failures_in_a_row`) tells it apart from any other `RuntimeError`,
-    which is left to propagate as it is. The error raised here names the
-    phase, the last trial's error and its `trial.json`.
-    """
-    oracle = tuner.oracle
-    in_a_row = failures_in_a_row(oracle)
-    if not in_a_row or in_a_row < ctx.max_consecutive_failed_trials:
-        return
-    last = oracle.trials[oracle.end_order[-1]]
-    raise TrialsFailedError(
-        f"The {phase} search stopped: {in_a_row} trials in a row failed "
-        f"(max_consecutive_failed_trials={ctx.max_consecutive_failed_trials}); the last, "
-        f"{_failed_with(ctx, tuner, last)} Fix the cause in the hypermodel or data, or "
-        "allow more failures in a row with "
-        "max_consecutive_failed_trials=; rerunning resumes the search (a run with no "
-        "completed trial starts over)."
-    ) from error
-
-
-def _failed_with(ctx: RunContext, tuner: kt.Tuner, trial: trial_module.Trial) -> str:
-    """`"trial 3, with <its error line> (its traceback: <trial.json>)"` and, for a class id
-    beyond the output's width (TensorFlow's message), what to do."""
-    reason = failure_reason(trial)
-    where = Path(tuner.project_dir) / f"trial_{trial.trial_id}" / "trial.json"
-    fix = label_range_fix(reason, isinstance(ctx.data, StreamData))
-    return f"trial {trial.trial_id}, with {reason or 'no message'} (its traceback: {where}).{fix}"
 
 
 def completed_trials(oracle: kt.Oracle) -> list[trial_module.Trial]:
@@ -379,7 +344,7 @@ class SearchStep:
         if not best:
             failed = [t for t in map(tuner.oracle.trials.get, tuner.oracle.end_order) if t]
             failed = [t for t in failed if t.status == trial_module.TrialStatus.FAILED]
-            last = f" The last failed, {_failed_with(ctx, tuner, failed[-1])}" if failed else ""
+            last = f" The last failed, {failed_with(ctx, tuner, failed[-1])}" if failed else ""
             raise NoCompletedTrialsError(
                 f"No {self.name} trial completed with a finite {ctx.objective.name} "
                 f"({ran} ran; see `error` in trials_dataframe('{ctx.run_dir}')).{last} Fix the "

@@ -1,0 +1,132 @@
+"""Arguments of `model.fit` that Keras refuses, from a hypermodel's own `fit`: said at once.
+
+A hypermodel's own `fit` makes its `model.fit` call from tunekit's keywords
+and its own. Some combinations Keras refuses before the first batch, whatever
+the trial's hyperparameters, so every trial would fail the same way:
+
+- `sample_weight=` beside the `class_weight` a run that weighs its classes
+  passes (`CoarseToFine(class_weight="balanced")`): "You cannot `class_weight`
+  and `sample_weight` at the same time". Found before `model.fit` is called
+  (`weights_conflict`).
+- Keras's other refusals of the call's arguments (`refused_arguments`):
+  `class_weight` for a Python generator, several outputs, or a dataset whose
+  batches hold sample weights; `y` or `sample_weight` beside a dataset;
+  `validation_split` for a dataset; a misspelt keyword or a duplicate
+  argument (Python's `TypeError` from `fit()`).
+
+`tunekit.fitting` raises these messages as a `HyperModelFitError`, so the
+search stops at its first trial, before any training, instead of after
+`max_consecutive_failed_trials` failed trials.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from tunekit.errors import error_line, quoted
+
+__all__ = ["refused_arguments", "weights_conflict"]
+
+# Keras's refusals of model.fit's arguments (its data adapters), and Python's of the call.
+_REFUSED = re.compile(
+    r"`(?:class_weight|sample_weights?|validation_split)`"
+    r"|When providing `x` as an? .*should not be passed"
+    r"|\bfit\(\) (?:got an unexpected keyword argument|got multiple values for argument"
+    r"|takes from \d+ to \d+ positional arguments)"
+)
+
+_KERAS_SAID = '"You cannot `class_weight` and `sample_weight` at the same time"'
+
+_NEW_CODE = "The fixed fit is new code, so the run then starts over (overwrite=True)."
+
+
+def _is_runs(class_weight: Any, passed: Mapping[Any, float] | None) -> bool:
+    """Whether `class_weight` (what `model.fit` got) is the run's (`passed`, tunekit's)."""
+    if passed is None or class_weight is None:
+        return False
+    return class_weight is passed or (
+        isinstance(class_weight, Mapping) and dict(class_weight) == dict(passed)
+    )
+
+
+def _rounded(weights: Mapping[Any, float] | None) -> dict[Any, float]:
+    """`weights` as a message shows them: 3 decimals."""
+    return {k: round(float(v), 3) for k, v in (weights or {}).items()}
+
+
+def _fold(owner: str) -> str:
+    """What to do when the run's class weights meet the fit's sample weights."""
+    return (
+        f"Fold the class weights into the sample weights in {owner}.fit: cw = "
+        "kwargs.pop('class_weight'); sample_weight = sample_weight * np.array([cw.get(int(c), "
+        "1.0) for c in y]); or leave class_weight= unset. "
+    )
+
+
+def weights_conflict(
+    owner: str, kwargs: Mapping[str, Any], passed: Mapping[Any, float] | None
+) -> str | None:
+    """The refusal of a `model.fit` call given both `class_weight` and `sample_weight`, or None.
+
+    Args:
+        owner: The hypermodel's class name, e.g. `"MyHyperModel"`.
+        kwargs: The keywords of the `model.fit` call.
+        passed: The `class_weight` tunekit passed to the hypermodel's `fit`
+            (the run's `{class id: weight}`), or None when the run weighs no class.
+
+    Returns:
+        The message (what was passed, Keras's words, the fix), or None when
+        the call does not give both.
+    """
+    if kwargs.get("class_weight") is None or kwargs.get("sample_weight") is None:
+        return None
+    if _is_runs(kwargs["class_weight"], passed):
+        given = (
+            f"{owner}.fit passes sample_weight= to model.fit, and passes on the run's class "
+            "weights too: with class_weight= set, tunekit gives every fit its weights as "
+            f"kwargs['class_weight'] ({_rounded(passed)})."
+        )
+        fix = _fold(owner)
+    else:
+        given = f"{owner}.fit passes both class_weight= and sample_weight= to model.fit."
+        fix = "Fold the class weights into the sample weights, or pass one of the two. "
+    return (
+        f"{given} Keras's fit takes one or the other ({quoted(_KERAS_SAID)}): every trial "
+        f"would fail, so tunekit stops at the first, before it trains. {fix}{_NEW_CODE}"
+    )
+
+
+def refused_arguments(
+    owner: str, error: BaseException, kwargs: Mapping[str, Any], passed: Mapping[Any, float] | None
+) -> str | None:
+    """The message for `error`, raised by `model.fit`, if it is Keras refusing its arguments.
+
+    Args:
+        owner: The hypermodel's class name, e.g. `"MyHyperModel"`.
+        error: What `model.fit` raised (a `ValueError` or `TypeError`).
+        kwargs: The keywords of the `model.fit` call.
+        passed: The `class_weight` tunekit passed to the hypermodel's `fit`, or None.
+
+    Returns:
+        The message (Keras's error line, why the search stops, the fix), or
+        None for any other error (a shape, a layer, the data's values), which
+        fails its trial as before.
+    """
+    said = str(error)
+    if not isinstance(error, (ValueError, TypeError)) or not _REFUSED.search(said):
+        return None
+    if "class_weight" in said and _is_runs(kwargs.get("class_weight"), passed):
+        fix = (
+            "The class_weight there is the run's (class_weight=, which tunekit gives every fit "
+            f"as kwargs['class_weight']). {_fold(owner)}"
+        )
+    else:
+        fix = f"Change that call in {owner}.fit. "
+    line = error_line(error)
+    return (
+        f"{owner}.fit calls model.fit with arguments Keras refuses, whatever the trial's "
+        f"hyperparameters: {line}{'' if line.endswith('.') else '.'} Every trial would fail "
+        f"the same way, so tunekit stops at the first, before it trains. {fix}{_NEW_CODE}"
+    )
