@@ -100,6 +100,7 @@ ORDER = [
     "steps.base",
     "steps.check",
     "steps.search",
+    "steps.chance",
     "steps.narrow",
     "steps.finalists",
     "steps.retrain",
