@@ -103,6 +103,7 @@ ORDER = [
     "steps.trial_failures",
     "steps.check",
     "steps.search",
+    "steps.chance",
     "steps.narrow",
     "steps.finalists",
     "steps.retrain",

@@ -133,10 +133,11 @@ def _oracle(scores):
     return types.SimpleNamespace(trials=trials, hyperparameters=space)
 
 
-def _narrow(scores, **ctx):
+def _narrow(scores, y_val=None, **ctx):
     from tunekit.steps.narrow import NarrowStep
 
-    y_val = np.array([0] * 52 + [1] * 24 + [2] * 24)  # the majority class: 0.52 of 100
+    if y_val is None:
+        y_val = np.array([0] * 52 + [1] * 24 + [2] * 24)  # the majority class: 0.52 of 100
     context = _ctx(y_val=y_val)
     vars(context).update(coarse_trials=len(scores), top=3, margin=0.1, class_weights=None)
     vars(context).update(ctx)
@@ -216,9 +217,6 @@ def test_unknown_validation_labels_are_noted():
     narrowed = _narrow([0.50, 0.49, 0.48, 0.47], data=types.SimpleNamespace(task=CLASSIFICATION))
     assert "not compared with chance: the validation labels are unknown" in narrowed.top_note
     assert "chance" not in {c.rule for c in narrowed.changes}
-    # A loss objective has no chance level: nothing to say.
-    quiet = _narrow([0.50, 0.49, 0.48, 0.47], objective=kt.Objective("val_loss", "min"))
-    assert "chance" not in quiet.top_note
 
 
 @pytest.mark.parametrize(
@@ -279,3 +277,148 @@ def test_an_outputs_accuracy_is_compared_with_that_outputs_chance():
         ctx = _ctx(objective, y_val=labels)
         ctx.hypermodel, ctx.hyperparameters = get_hypermodel(build), None
         assert chance_level(ctx) == (pytest.approx(expected[0]), expected[1])
+
+
+# The probe's validation labels (pure noise, 95% negatives): 9 positives of 266.
+_RARE = np.array([1] * 9 + [0] * 257)
+
+
+def test_an_auc_objective_at_chance_keeps_the_whole_space(caplog):
+    """The probe's run (objective `val_auc`, labels without signal): coarse val_auc 0.63,
+    0.37, 0.53 and 0.48 narrowed the space around them, with no note. A random scorer's
+    AUC is 0.5 with standard deviation 0.098 on 9 and 257 examples: none beat it."""
+    with caplog.at_level(logging.WARNING, logger="tunekit"):
+        narrowed = _narrow(
+            [0.6344, 0.3729, 0.5264, 0.4752], objective=kt.Objective("val_auc", "max"), y_val=_RARE
+        )
+    assert {c.rule for c in narrowed.changes} == {"chance"}
+    assert "no coarse trial beat chance (best val_auc 0.6344; one-sided Mann-Whitney" in (
+        narrowed.top_note
+    )
+    assert "an AUC at chance is 0.5 with standard deviation 0.0981 on 257 and 9" in (
+        narrowed.top_note
+    )
+    assert "the whole space is kept" in caplog.text
+
+
+def test_auc_trials_at_chance_are_left_out_of_the_narrowing():
+    """Three trials learned (AUC 0.97, 0.95, 0.93 on 50 and 50 examples); two at 0.52 and
+    0.48 are left out, as accuracy trials at the majority share are."""
+    balanced = np.array([0, 1] * 50)
+    narrowed = _narrow(
+        [0.97, 0.95, 0.93, 0.52, 0.48],
+        top=5,
+        objective=kt.Objective("val_auc", "max"),
+        y_val=balanced,
+    )
+    assert "2 of the top 5 coarse trials were no better than chance" in narrowed.top_note
+    assert "one-sided Mann-Whitney (normal approximation) p >= 0.05" in narrowed.top_note
+    assert narrowed.top_trial_ids == ("00", "01", "02")
+
+
+def test_the_auc_p_value_is_mann_whitneys_on_the_predictions():
+    """The p-value from the AUC alone (Hanley & McNeil's null variance) is scipy's
+    Mann-Whitney test on the scores themselves (asymptotic, no ties, no continuity)."""
+    from scipy.stats import mannwhitneyu
+    from sklearn.metrics import roc_auc_score
+
+    from tunekit.steps.chance import chance_test
+
+    rng = np.random.default_rng(3)
+    labels = (rng.random(120) < 0.3).astype(int)
+    scores = rng.random(120) + 0.25 * labels  # a weak signal
+    test = chance_test(_ctx("val_auc", y_val=labels))
+    expected = mannwhitneyu(
+        scores[labels == 1],
+        scores[labels == 0],
+        alternative="greater",
+        method="asymptotic",
+        use_continuity=False,
+    ).pvalue
+    assert test.p_value(roc_auc_score(labels, scores)) == pytest.approx(expected, rel=1e-9)
+    assert test.p_value(0.5) == pytest.approx(0.5)
+
+
+def _compiled_with(metric, units=1):
+    from tunekit._kerastuner import get_hypermodel
+
+    def build(hp):
+        model = keras.Sequential(
+            [keras.Input((4,)), keras.layers.Dense(hp.Int("units", 2, 4, step=2))]
+            + [keras.layers.Dense(units, activation="sigmoid" if units == 1 else "softmax")]
+        )
+        loss = "binary_crossentropy" if units == 1 else "sparse_categorical_crossentropy"
+        model.compile("adam", loss, metrics=[metric])
+        return model
+
+    return {"hypermodel": get_hypermodel(build), "hyperparameters": None}
+
+
+@pytest.mark.parametrize(
+    ("objective", "direction", "ctx", "why"),
+    [
+        ("val_loss", "min", {}, "val_loss is a loss, whose value at chance depends on the loss"),
+        ("val_precision", "max", {}, "val_precision is not a metric whose chance level tunekit"),
+        ("val_recall", "max", {}, "val_recall is not a metric whose chance level tunekit knows"),
+        ("val_f1", "max", {}, "val_f1 is not a metric whose chance level tunekit knows"),
+        ("val_mae", "min", {"task": REGRESSION}, "val_mae scores a regression"),
+        ("accuracy", "max", {}, "accuracy is not measured on the validation data"),
+        ("val_accuracy", "min", {}, "val_accuracy is minimised"),
+        (
+            "val_pr",
+            "max",
+            _compiled_with(keras.metrics.AUC(curve="PR", name="pr")),
+            "val_pr is the area under the precision-recall curve (curve='PR')",
+        ),
+        (
+            "val_auc",
+            "max",
+            {"y_val": np.array([0, 1, 2, 2, 1])},
+            "val_auc is an AUC over 3 classes",
+        ),
+        ("val_auc", "max", {"y_val": np.eye(2)[[0, 1, 1, 0]]}, "val_auc is an AUC over one-hot"),
+        ("val_auc", "max", {"y_val": np.zeros(6)}, "the validation labels hold one class only"),
+        (
+            "val_auc",
+            "max",
+            {"data": types.SimpleNamespace(task=CLASSIFICATION)},
+            "the validation labels are unknown",
+        ),
+    ],
+)
+def test_an_objective_the_chance_check_cannot_judge_is_said(objective, direction, ctx, why):
+    """A loss, precision, a PR AUC, a regression's error...: the coarse trials were narrowed
+    with no word that they were never compared with chance, where class weights and streams
+    said so."""
+    if "task" in ctx:  # a regression's data
+        ctx = {"data": types.SimpleNamespace(task=ctx["task"], y_val=np.array([0.5, 1.0]))}
+    narrowed = _narrow(
+        [0.50, 0.49, 0.48, 0.47], objective=kt.Objective(objective, direction), **ctx
+    )
+    assert f"coarse trials not compared with chance: {why}" in narrowed.top_note
+    assert f"not compared with chance: {why}" in str(narrowed)  # the table in report.md
+    assert "chance" not in {c.rule for c in narrowed.changes}
+
+
+def test_a_combined_objective_is_said_not_compared():
+    from tunekit._kerastuner import MultiObjective
+
+    combined = MultiObjective([kt.Objective("val_auc", "max"), kt.Objective("val_loss", "min")])
+    narrowed = _narrow([0.50, 0.49, 0.48, 0.47], objective=combined)
+    assert "not compared with chance: the objective combines val_auc, val_loss" in (
+        narrowed.top_note
+    )
+
+
+def test_an_auc_is_known_by_its_class_and_weighed_classes_keep_its_chance_level():
+    """`AUC(name="roc")` under `val_roc` is compared with 0.5, as Keras's `auc` is; class
+    weights, which move the accuracy's chance level, leave an AUC's at 0.5 (validation
+    metrics are not weighed by them)."""
+    from tunekit.steps.chance import ChanceTest, chance_test
+
+    ctx = _ctx("val_roc", y_val=np.array([0, 1] * 10))
+    vars(ctx).update(_compiled_with(keras.metrics.AUC(name="roc")), class_weights={0: 1, 1: 3})
+    found = chance_test(ctx)
+    assert isinstance(found, ChanceTest) and found.p_value(0.5) == pytest.approx(0.5)
+    ctx.objective = kt.Objective("val_other", "max")  # another metric of that model
+    assert "val_other is not a metric whose chance level" in chance_test(ctx)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import math
+import shutil
+import types
 
 import numpy as np
 import pytest
@@ -213,3 +215,115 @@ def test_a_top2_metric_named_accuracy_keeps_its_name_and_sklearns_accuracy_goes_
     assert "; sklearn_accuracy mean " in printed  # the final seeds' line
     headline = (tmp_path / "p" / "report.md").read_text().split("**Chosen:**")[1].split("\n")[0]
     assert f"sklearn_accuracy {ours:.4f}" in headline and f"test accuracy {own:.4f}" in headline
+
+
+def _scored_like_a_run(build, x, y):
+    """`(test_metrics, intervals)` of `build`'s model fitted one epoch, as the evaluate step
+    gives them: every metric, and each interval under the metric whose value it is."""
+    import keras_tuner as kt
+
+    from tunekit._kerastuner import get_hypermodel
+    from tunekit.data import Dataset
+    from tunekit.report_scores import beside_metrics, test_intervals
+    from tunekit.steps.base import test_metrics
+    from tunekit.steps.evaluate import test_predictions
+
+    data = Dataset.from_arrays(x, y, seed=0)
+    ctx = types.SimpleNamespace(data=data, hypermodel=get_hypermodel(build))
+    model = build(kt.HyperParameters())
+    model.fit(data.x_train, data.y_train, epochs=1, batch_size=32, verbose=0)
+    metrics = test_metrics(ctx, model, 64, test_predictions(ctx, model, 64))
+    predicted = test_predictions(ctx, model, 64)
+    intervals = beside_metrics(test_intervals(data.y_test, predicted, data.task), metrics)
+    return metrics, intervals, data, predicted
+
+
+def test_every_test_value_tunekit_computes_is_a_test_metric_whatever_the_model_compiles():
+    """The probe's model (binary, `metrics=[AUC(), Precision(), Recall()]`, no `accuracy`):
+    `test_metrics` and report.json held auc, loss, precision and recall, while report.md's
+    test table, `test_intervals` and the baseline's table gave `accuracy 0.9651 [0.9024,
+    0.9881]`, and the final seeds (scored by `test_metrics`) had no accuracy. Every value
+    tunekit reports for the test set is a test metric, under one name."""
+    import keras
+    from sklearn.datasets import load_breast_cancer
+    from sklearn.metrics import accuracy_score
+    from sklearn.preprocessing import StandardScaler
+
+    def binary(hp):
+        model = keras.Sequential(
+            [keras.Input((30,)), keras.layers.Dense(8, "relu"), keras.layers.Dense(1, "sigmoid")]
+        )
+        metrics = [keras.metrics.AUC(), keras.metrics.Precision(), keras.metrics.Recall()]
+        model.compile("adam", "binary_crossentropy", metrics=metrics)
+        return model
+
+    x, y = load_breast_cancer(return_X_y=True)
+    x = StandardScaler().fit_transform(x).astype("float32")
+    metrics, intervals, data, predicted = _scored_like_a_run(binary, x, y)
+    assert set(intervals) == {"accuracy"} and set(intervals) <= set(metrics)
+    assert metrics["accuracy"] == pytest.approx(accuracy_score(data.y_test, predicted))
+    assert metrics["accuracy"] == pytest.approx(intervals["accuracy"]["value"])
+    assert {"auc", "loss", "precision", "recall"} <= set(metrics)
+
+    def regression(hp):  # Keras's mae only: tunekit's mse, rmse and r2 beside it
+        model = keras.Sequential([keras.Input((10,)), keras.layers.Dense(1)])
+        model.compile("adam", "mse", metrics=["mae"])
+        return model
+
+    x, y = load_diabetes(return_X_y=True)
+    metrics, intervals, data, predicted = _scored_like_a_run(
+        regression, (x * 10).astype("float32"), (y / 100).astype("float32")
+    )
+    assert set(intervals) == set(REGRESSION_METRICS) and set(intervals) <= set(metrics)
+    for name in REGRESSION_METRICS:
+        assert metrics[name] == pytest.approx(intervals[name]["value"], rel=1e-4)
+
+
+@pytest.mark.long  # a whole run with its baseline and two final seeds
+def test_a_classifier_without_an_accuracy_metric_gets_tunekits_accuracy_everywhere(tmp_path):
+    """The probe's run (`metrics=[AUC(), Precision(), Recall()]`, objective `val_auc`):
+    report.md's test table, the intervals and the baseline's table gave `accuracy`, while
+    `test_metrics`, report.json, the final seeds' table and `tunekit compare` had none."""
+    import keras
+    from sklearn.datasets import load_breast_cancer
+    from sklearn.preprocessing import StandardScaler
+
+    from tunekit import CoarseToFine
+    from tunekit.cli_summary import summary
+    from tunekit.data import Dataset
+    from tunekit.runs import compare_runs
+
+    x, y = load_breast_cancer(return_X_y=True)
+    data = Dataset.from_arrays(StandardScaler().fit_transform(x).astype("float32"), y)
+
+    def build(hp):
+        model = keras.Sequential(
+            [keras.Input((30,)), keras.layers.Dense(hp.Int("units", 4, 16, step=4), "relu"),
+             keras.layers.Dense(1, "sigmoid")]
+        )  # fmt: skip
+        metrics = [keras.metrics.AUC(), keras.metrics.Precision(), keras.metrics.Recall()]
+        model.compile("adam", "binary_crossentropy", metrics=metrics)
+        return model
+
+    result = CoarseToFine(
+        build, data, directory=tmp_path, project_name="p", objective="val_auc",
+        coarse_trials=3, coarse_epochs=1, fine_tuner="bayesian", fine_trials=1, max_epochs=1,
+        final_epochs=1, batch_size=64, final_seeds=2, verbose=0,
+    ).run()  # fmt: skip
+    report = json.loads((tmp_path / "p" / "report.json").read_text())
+    accuracy = report["test_intervals"]["accuracy"]["value"]
+    assert result.test_metrics["accuracy"] == pytest.approx(accuracy)
+    assert report["test_metrics"]["accuracy"] == pytest.approx(accuracy)
+    assert set(report["test_intervals"]) <= set(report["test_metrics"])
+    assert {row["name"] for row in report["baseline"]["metrics"]} <= set(report["test_metrics"])
+    assert set(report["baseline"]["baseline_model"]["test_metrics"]) == set(result.test_metrics)
+    seeds = report["final_seeds"]
+    assert set(seeds["summary"]) == set(report["test_metrics"])
+    assert all("accuracy" in m for m in seeds["per_seed"].values())
+    markdown = (tmp_path / "p" / "report.md").read_text()
+    seeds_table = markdown.split("## Final model over seeds")[1]
+    assert f"| accuracy | {seeds['summary']['accuracy']['mean']:.4f} |" in seeds_table
+    assert f"accuracy {accuracy:.4f} (95% Wilson" in summary(result)
+    shutil.copytree(tmp_path / "p", tmp_path / "copy")  # `compare` takes two runs
+    compared = compare_runs(tmp_path / "p", tmp_path / "copy")
+    assert compared.loc["test.accuracy"].tolist() == [pytest.approx(accuracy)] * 2

@@ -3,116 +3,22 @@
 from __future__ import annotations
 
 import dataclasses
-import functools
 import logging
-from collections.abc import Mapping
-from typing import Any
 
-import keras
 import keras_tuner as kt
-import numpy as np
-from scipy import stats as scipy_stats  # type: ignore[import-untyped]
 
 from tunekit import _io, interrupts
-from tunekit.data import CLASSIFICATION
 from tunekit.errors import TooFewTrialsError
 from tunekit.narrowing import NarrowedSpace, is_usable, narrow_declared
 from tunekit.steps.base import MIN_COARSE_TRIALS, RunContext
-from tunekit.steps.metric_reading import accuracy_names
-from tunekit.steps.output_checks import outputs_and_compile
+from tunekit.steps.chance import CHANCE_ALPHA, chance_level, chance_test
 
-__all__ = ["NARROWED_SPACE", "NarrowStep", "chance_level", "keep_whole_space"]
+__all__ = ["CHANCE_ALPHA", "NARROWED_SPACE", "NarrowStep", "chance_level", "keep_whole_space"]
 
 NARROWED_SPACE = "narrowed_space.json"
 _logger = logging.getLogger(__name__)
-# Keras's accuracy metrics: their chance level is the share of the most frequent class.
-_ACCURACIES = ("accuracy", "sparse_categorical_accuracy", "categorical_accuracy", "binary_accuracy")
-#: Below this one-sided binomial p-value a coarse score is above chance.
-CHANCE_ALPHA = 0.05
 #: In the note of a narrowing that left coarse trials at chance out.
 LEFT_OUT = "no better than chance"
-
-
-def chance_level(ctx: RunContext) -> tuple[float, int] | None:
-    """The validation accuracy of always predicting the most frequent class, and of how many.
-
-    Returns:
-        `(share of the most frequent class, number of examples)` in the
-        labels the trials are scored on (the validation split; with `cv`,
-        train+validation, which the folds cover), or `None` when the
-        objective is not a validation accuracy of a classifier, the classes
-        are weighed (`class_weight`: plain accuracy is then traded for the
-        rare classes, and a model can fall below the majority share on
-        purpose) or the labels are unknown (a stream without `labels`; an
-        image folder knows them).
-    """
-    if not _scores_accuracy(ctx):
-        return None
-    if ctx.class_weights is not None:  # weighed classes trade plain accuracy for the rare ones
-        return None
-    labels = getattr(ctx.data, "y_train_full" if ctx.cv > 1 else "y_val", None)
-    stream_labels = getattr(ctx.data, "labels", None)  # a stream's, when known (image folders)
-    if labels is None and isinstance(stream_labels, Mapping) and ctx.cv == 1:
-        labels = stream_labels.get("val")
-    if isinstance(labels, Mapping):  # several outputs: the objective's output's labels
-        labels = labels.get(_objective_output(ctx, labels))
-    if not isinstance(labels, np.ndarray) or not labels.size:
-        return None
-    if labels.ndim == 2 and labels.shape[1] > 1:  # one-hot
-        labels = labels.argmax(axis=1)
-    labels = labels.reshape(len(labels), -1)[:, 0]
-    if not np.issubdtype(labels.dtype, np.number):
-        return None
-    counts = np.unique(labels, return_counts=True)[1]
-    return float(counts.max() / counts.sum()), int(counts.sum())
-
-
-def _scores_accuracy(ctx: RunContext) -> bool:
-    """Whether the objective is a validation accuracy of a classifier (it has a chance
-    level): Keras's name for one, or the name of an accuracy the model is compiled with
-    (`BinaryAccuracy(name="acc")`, read from the default configuration's model)."""
-    name, direction = ctx.objective.name, ctx.objective.direction
-    if not (
-        direction == "max"
-        and name.startswith("val_")
-        and getattr(ctx.data, "task", None) == CLASSIFICATION
-    ):
-        return False
-    base = name[len("val_") :]
-    hypermodel = getattr(ctx, "hypermodel", None)
-    return base in _ACCURACIES or (
-        hypermodel is not None
-        and base in _compiled_accuracies(hypermodel, getattr(ctx, "hyperparameters", None))
-    )
-
-
-@functools.lru_cache(maxsize=4)
-def _compiled_accuracies(hypermodel: Any, hyperparameters: Any) -> frozenset[str]:
-    """`accuracy_names` of the model the hypermodel builds with its defaults (by output,
-    `digit_accuracy`, for several), or nothing when it cannot be built or read."""
-    try:
-        model = hypermodel.build(
-            kt.HyperParameters() if hyperparameters is None else hyperparameters.copy()
-        )
-        parts = outputs_and_compile(model)
-    except Exception:  # noqa: BLE001 - checked before the search: not this step's business
-        return frozenset()
-    finally:
-        keras.backend.clear_session()
-    names = set()
-    for part in parts:
-        prefix = f"{part.name}_" if len(parts) > 1 else ""
-        names |= {prefix + n for n in accuracy_names(part.metrics)}
-    return frozenset(names)
-
-
-def _objective_output(ctx: RunContext, labels: Mapping[str, Any]) -> str | None:
-    """The output (a key of `labels`) whose metric the objective is (`val_digit_accuracy`:
-    `digit`), or `None`."""
-    base = ctx.objective.name.removeprefix("val_")
-    return next(
-        (k for k in sorted(labels, key=len, reverse=True) if base.startswith(f"{k}_")), None
-    )
 
 
 def _warn_batch_size_on_a_stream(ctx: RunContext, space: kt.HyperParameters) -> None:
@@ -138,22 +44,6 @@ def _warn_batch_size_on_a_stream(ctx: RunContext, space: kt.HyperParameters) -> 
             "the batch size, or drop the entry.",
             tuned,
         )
-
-
-def _why_unchecked(ctx: RunContext) -> str:
-    """Why an accuracy objective's coarse trials were not compared with chance, or `""`."""
-    if not _scores_accuracy(ctx):
-        return ""
-    labels = getattr(ctx.data, "y_train_full" if ctx.cv > 1 else "y_val", None)
-    if ctx.class_weights is not None:
-        why = "the classes are weighed (class_weight)"
-    elif isinstance(labels, Mapping):
-        why = f"{ctx.objective.name!r} names no output of the labels ({', '.join(labels)})"
-    elif labels is not None:
-        why = "the validation labels are not class ids or one-hot rows"
-    else:
-        why = "the validation labels are unknown (a stream without labels=)"
-    return f"coarse trials not compared with chance: {why}"
 
 
 def keep_whole_space(
@@ -227,13 +117,16 @@ class NarrowStep:
     def narrow(self, ctx: RunContext, oracle: kt.Oracle) -> NarrowedSpace:
         """The narrowing of `oracle`'s trials, noting a space the coarse phase exhausted.
 
-        For a classifier scored on validation accuracy (`chance_level`), a
-        coarse trial whose score is not above always predicting the most
-        frequent class (one-sided binomial test, p >= `CHANCE_ALPHA`) says
-        nothing about where the good models lie. When such trials would be
-        among the top ones, the space is narrowed from the trials that beat
-        chance alone; when fewer of those remain than a narrowing needs, the
-        whole space is kept (rule `"chance"`). Either is noted and logged.
+        For a classifier scored on validation accuracy or a binary ROC AUC
+        (`tunekit.steps.chance.chance_test`), a coarse trial whose score is
+        not above chance (always predicting the most frequent class, one-sided
+        binomial test; an AUC of 0.5, one-sided Mann-Whitney test; p >=
+        `CHANCE_ALPHA`) says nothing about where the good models lie. When such
+        trials would be among the top ones, the space is narrowed from the
+        trials that beat chance alone; when fewer of those remain than a
+        narrowing needs, the whole space is kept (rule `"chance"`). Either is
+        noted and logged. Any other objective's note says why its trials were
+        not compared with chance.
         """
         _warn_batch_size_on_a_stream(ctx, oracle.hyperparameters)
         trials = list(oracle.trials.values())
@@ -275,35 +168,32 @@ class NarrowStep:
             elif narrowed.top_note:
                 note += f"; {narrowed.top_note}"
             narrowed = dataclasses.replace(narrowed, top_note=note)
-        chance = chance_level(ctx)
-        if chance is None or not usable_trials:
-            unchecked = _why_unchecked(ctx) if chance is None else ""
+        chance = chance_test(ctx)
+        if isinstance(chance, str) or not usable_trials:
+            unchecked = (
+                f"coarse trials not compared with chance: {chance}"
+                if isinstance(chance, str)
+                else ""
+            )
             top_note = "; ".join(filter(None, [narrowed.top_note, unchecked]))
             return dataclasses.replace(narrowed, top_note=top_note)
-        share, n = chance
-
-        def p_value(score: float) -> float:
-            hits = min(n, round(score * n))
-            test = scipy_stats.binomtest(hits, n, min(share, 1.0), alternative="greater")
-            return float(test.pvalue)
-
+        p_value = chance.p_value
         learners = [t for t in usable_trials if p_value(float(t.score)) < CHANCE_ALPHA]
         if len(learners) == len(usable_trials) or narrowed.top <= len(learners):
             # The p-value falls as the score rises: the top trials all beat chance.
             return narrowed
-        majority = f"the most frequent class is {share:.4f} of {n} examples"
         if len(learners) < min_trials:
             # Narrowing around trials no better than guessing would keep noise.
             best = max(float(t.score) for t in usable_trials)
             first = (
                 f"no coarse trial beat chance (best {ctx.objective.name} {best:.4f}; "
-                f"one-sided binomial p={p_value(best):.2f})"
+                f"{chance.test} p={p_value(best):.2f})"
                 if not learners
                 else f"only {len(learners)} of the {usable} usable coarse trials "
                 f"beat chance, fewer than the {min_trials} a narrowing needs"
             )
             note = (
-                f"{first}; {majority}: the whole space is kept. More coarse epochs "
+                f"{first}; {chance.level}: the whole space is kept. More coarse epochs "
                 "(--coarse-epochs, coarse_epochs=) or a learning-rate range that trains may help"
             )
             _logger.warning(f"{note}.")
@@ -315,8 +205,8 @@ class NarrowStep:
         in_top = narrowed.top - len(learners)
         were = "was" if in_top == 1 else "were"
         note = (
-            f"{in_top} of the top {narrowed.top} coarse trials {were} {LEFT_OUT} ({majority}; "
-            f"one-sided binomial p >= {CHANCE_ALPHA}) and {were} left out: narrowed from the "
+            f"{in_top} of the top {narrowed.top} coarse trials {were} {LEFT_OUT} ({chance.level}; "
+            f"{chance.test} p >= {CHANCE_ALPHA}) and {were} left out: narrowed from the "
             f"{len(learners)} of the {usable} usable trials that beat it"
         )
         learned = narrow_declared(

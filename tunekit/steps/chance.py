@@ -1,0 +1,271 @@
+"""Whether a coarse trial's score beats chance, or why tunekit cannot tell.
+
+Split from `tunekit.steps.narrow`, which leaves coarse trials at chance out of
+the narrowing (`chance_test` is what it asks). Two objectives have a chance
+level tunekit knows, on the labels the trials are scored on (the validation
+split; with `cv`, train+validation, which the folds cover):
+
+- a classifier's validation accuracy (Keras's, or an accuracy class under a
+  name of yours): always predicting the most frequent class, its share of the
+  labels; scipy's one-sided `binomtest` over the examples;
+- a binary classifier's validation ROC AUC (Keras's `AUC`, `curve="ROC"`):
+  0.5, the AUC of a scorer that ignores the inputs, with Mann-Whitney's
+  variance under that null, `(n1 + n2 + 1) / (12 * n1 * n2)` for `n1` and `n2`
+  examples of the two classes (Hanley & McNeil 1982); a one-sided normal test.
+
+Every other objective (a loss, precision, recall, a PR AUC, a metric of your
+own, a regression's) gets a sentence saying why its trials were not compared.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import keras
+import keras_tuner as kt
+import numpy as np
+from scipy import stats as scipy_stats  # type: ignore[import-untyped]
+
+from tunekit.data import CLASSIFICATION
+from tunekit.objectives import objective_parts
+from tunekit.steps.base import RunContext
+from tunekit.steps.metric_reading import _name_and_config, accuracy_names
+from tunekit.steps.output_checks import outputs_and_compile
+
+__all__ = ["CHANCE_ALPHA", "ChanceTest", "chance_level", "chance_test"]
+
+#: Below this one-sided p-value a coarse score is above chance.
+CHANCE_ALPHA = 0.05
+# Keras's accuracy metrics: their chance level is the share of the most frequent class.
+_ACCURACIES = ("accuracy", "sparse_categorical_accuracy", "categorical_accuracy", "binary_accuracy")
+_LEVELS = (
+    "a classifier's validation accuracy (the most frequent class's share) and a binary "
+    "validation ROC AUC (0.5)"
+)
+
+
+@dataclass(frozen=True)
+class ChanceTest:
+    """How a coarse score is compared with chance.
+
+    Attributes:
+        level: What chance scores, as the notes say it (`"the most frequent
+            class is 0.5200 of 100 examples"`).
+        test: The test, as the notes name its p-value (`"one-sided binomial"`).
+        p_value: A trial's score -> its one-sided p-value against chance, in
+            [0, 1]; it falls as the score rises.
+    """
+
+    level: str
+    test: str
+    p_value: Callable[[float], float]
+
+
+def chance_test(ctx: RunContext) -> ChanceTest | str:
+    """The comparison of the coarse scores with chance, or why there is none.
+
+    Returns:
+        A `ChanceTest` for a classifier's validation accuracy (binomial, the
+        most frequent class's share) or a binary classifier's validation ROC
+        AUC (Mann-Whitney's normal approximation, 0.5); else one sentence
+        saying why the trials cannot be compared (`"val_loss is a loss, ..."`),
+        for the narrowing's note.
+    """
+    name, direction = ctx.objective.name, ctx.objective.direction
+    parts = objective_parts(ctx.objective)
+    if parts:
+        names = ", ".join(part[0] for part in parts)
+        return f"the objective combines {names}; tunekit knows the chance level of {_LEVELS} alone"
+    if getattr(ctx.data, "task", None) != CLASSIFICATION:
+        return f"{name} scores a regression; tunekit knows the chance level of {_LEVELS} only"
+    if not name.startswith("val_"):
+        return f"{name} is not measured on the validation data (no val_ prefix)"
+    base = name.removeprefix("val_")
+    if base == "loss" or base.endswith("_loss"):
+        return f"{name} is a loss, whose value at chance depends on the loss and the labels"
+    if direction != "max":
+        return f"{name} is minimised; tunekit knows the chance level of {_LEVELS}, both maximised"
+    if _scores_accuracy(ctx):
+        return _accuracy_test(ctx)
+    auc = _auc_config(ctx, base)
+    if auc is not None:
+        return _auc_test(ctx, auc)
+    return f"{name} is not a metric whose chance level tunekit knows: those are {_LEVELS}"
+
+
+def chance_level(ctx: RunContext) -> tuple[float, int] | None:
+    """The validation accuracy of always predicting the most frequent class, and of how many.
+
+    Returns:
+        `(share of the most frequent class, number of examples)` in the
+        labels the trials are scored on (the validation split; with `cv`,
+        train+validation, which the folds cover), or `None` when the
+        objective is not a validation accuracy of a classifier, the classes
+        are weighed (`class_weight`: plain accuracy is then traded for the
+        rare classes, and a model can fall below the majority share on
+        purpose) or the labels are unknown (a stream without `labels`; an
+        image folder knows them).
+    """
+    if not _scores_accuracy(ctx):
+        return None
+    found = _majority(ctx)
+    return None if isinstance(found, str) else found
+
+
+def _accuracy_test(ctx: RunContext) -> ChanceTest | str:
+    """The binomial test of an accuracy against the most frequent class's share."""
+    found = _majority(ctx)
+    if isinstance(found, str):
+        return found
+    share, n = found
+
+    def p_value(score: float) -> float:
+        hits = min(n, round(score * n))
+        test = scipy_stats.binomtest(hits, n, min(share, 1.0), alternative="greater")
+        return float(test.pvalue)
+
+    level = f"the most frequent class is {share:.4f} of {n} examples"
+    return ChanceTest(level, "one-sided binomial", p_value)
+
+
+def _majority(ctx: RunContext) -> tuple[float, int] | str:
+    """`(share of the most frequent class, examples)`, or why it is not a chance level."""
+    if ctx.class_weights is not None:  # weighed classes trade plain accuracy for the rare ones
+        return "the classes are weighed (class_weight)"
+    found = _scored_labels(ctx)
+    if isinstance(found, str):
+        return found
+    counts = np.unique(found[0], return_counts=True)[1]
+    return float(counts.max() / counts.sum()), int(counts.sum())
+
+
+def _auc_test(ctx: RunContext, config: Mapping[str, Any]) -> ChanceTest | str:
+    """The test of a ROC AUC against 0.5: Mann-Whitney's null variance (Hanley & McNeil)."""
+    name = ctx.objective.name
+    if str(config.get("curve") or "ROC").upper() != "ROC":
+        return (
+            f"{name} is the area under the precision-recall curve (curve='PR'), whose value "
+            "at chance (the positive share) has no null distribution tunekit knows; it "
+            "compares a ROC AUC (0.5 at chance)"
+        )
+    found = _scored_labels(ctx)
+    if isinstance(found, str):
+        return found
+    ids, columns = found
+    counts = np.unique(ids, return_counts=True)[1]
+    if len(counts) > 2 or columns > 1:
+        what = f"{len(counts)} classes" if len(counts) > 2 else "one-hot rows"
+        return (
+            f"{name} is an AUC over {what}, which Keras pools or averages over the label "
+            "columns; tunekit compares a binary ROC AUC (labels 0/1, one column) with chance"
+        )
+    if len(counts) < 2:
+        return "the validation labels hold one class only: an AUC needs both"
+    first, second = int(counts[0]), int(counts[1])
+    # The variance of a Mann-Whitney AUC when the scores ignore the classes (no ties).
+    std = math.sqrt((first + second + 1) / (12 * first * second))
+
+    def p_value(score: float) -> float:
+        return float(scipy_stats.norm.sf((score - 0.5) / std))
+
+    level = (
+        f"an AUC at chance is 0.5 with standard deviation {std:.4f} on {first} and {second} "
+        "examples of the two classes"
+    )
+    return ChanceTest(level, "one-sided Mann-Whitney (normal approximation)", p_value)
+
+
+def _scored_labels(ctx: RunContext) -> tuple[np.ndarray, int] | str:
+    """The class ids the trials are scored on, `(n,)`, and the labels' columns (2+ for
+    one-hot rows); or why they are unknown."""
+    labels = getattr(ctx.data, "y_train_full" if ctx.cv > 1 else "y_val", None)
+    stream_labels = getattr(ctx.data, "labels", None)  # a stream's, when known (image folders)
+    if labels is None and isinstance(stream_labels, Mapping) and ctx.cv == 1:
+        labels = stream_labels.get("val")
+    if isinstance(labels, Mapping):  # several outputs: the objective's output's labels
+        output = _objective_output(ctx, labels)
+        if output is None:
+            return f"{ctx.objective.name!r} names no output of the labels ({', '.join(labels)})"
+        labels = labels[output]
+    if labels is None:
+        return "the validation labels are unknown (a stream without labels=)"
+    if not isinstance(labels, np.ndarray) or not labels.size:
+        return "the validation labels are not class ids or one-hot rows"
+    columns = int(labels.shape[1]) if labels.ndim == 2 else 1
+    if columns > 1:  # one-hot
+        labels = labels.argmax(axis=1)
+    labels = labels.reshape(len(labels), -1)[:, 0]
+    if not np.issubdtype(labels.dtype, np.number):
+        return "the validation labels are not class ids or one-hot rows"
+    return labels, columns
+
+
+def _scores_accuracy(ctx: RunContext) -> bool:
+    """Whether the objective is a validation accuracy of a classifier (it has a chance
+    level): Keras's name for one, or the name of an accuracy the model is compiled with
+    (`BinaryAccuracy(name="acc")`, read from the default configuration's model)."""
+    name, direction = ctx.objective.name, ctx.objective.direction
+    if not (
+        direction == "max"
+        and name.startswith("val_")
+        and getattr(ctx.data, "task", None) == CLASSIFICATION
+    ):
+        return False
+    base = name[len("val_") :]
+    return base in _ACCURACIES or any(
+        base in {prefix + n for n in accuracy_names(metrics)}
+        for prefix, metrics in _compiled_metrics(ctx)
+    )
+
+
+def _auc_config(ctx: RunContext, base: str) -> Mapping[str, Any] | None:
+    """The config of the Keras `AUC` the model logs as `base` (`auc`, `digit_auc`, a name
+    of yours), or `None`. Two AUCs of one name: the first's (Keras logs the second as
+    `auc_1`). A model whose compile cannot be read: Keras's default `auc` (a ROC AUC)."""
+    compiled = _compiled_metrics(ctx)
+    found: dict[str, Mapping[str, Any]] = {}
+    for prefix, metrics in compiled:
+        for metric in metrics:
+            kind, config = _name_and_config(metric)
+            if kind in ("auc", "AUC"):
+                found.setdefault(prefix + str(config.get("name") or kind), config)
+    if not compiled and base == "auc":
+        return {}
+    return found.get(base)
+
+
+def _compiled_metrics(ctx: RunContext) -> tuple[tuple[str, tuple[Any, ...]], ...]:
+    """`(output prefix, metrics)` of the default configuration's model (prefix `digit_`
+    for several outputs, else `""`), or `()` when it cannot be built or read."""
+    hypermodel = getattr(ctx, "hypermodel", None)
+    if hypermodel is None:
+        return ()
+    return _compiled(hypermodel, getattr(ctx, "hyperparameters", None))
+
+
+@functools.lru_cache(maxsize=4)
+def _compiled(hypermodel: Any, hyperparameters: Any) -> tuple[tuple[str, tuple[Any, ...]], ...]:
+    try:
+        model = hypermodel.build(
+            kt.HyperParameters() if hyperparameters is None else hyperparameters.copy()
+        )
+        parts = outputs_and_compile(model)
+    except Exception:  # noqa: BLE001 - checked before the search: not this step's business
+        return ()
+    finally:
+        keras.backend.clear_session()
+    several = len(parts) > 1
+    return tuple((f"{part.name}_" if several else "", tuple(part.metrics)) for part in parts)
+
+
+def _objective_output(ctx: RunContext, labels: Mapping[str, Any]) -> str | None:
+    """The output (a key of `labels`) whose metric the objective is (`val_digit_accuracy`:
+    `digit`), or `None`."""
+    base = ctx.objective.name.removeprefix("val_")
+    return next(
+        (k for k in sorted(labels, key=len, reverse=True) if base.startswith(f"{k}_")), None
+    )
