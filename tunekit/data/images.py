@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from tunekit import _log
 from tunekit.data._checks import _SPLITS, SCALED_UINT8, _check_fractions, _is_int, _scale_pixels
 from tunekit.data._folders import check_not_split_folders, split_files
 from tunekit.data._image_kinds import IMAGE_SUFFIXES, image_kind, named_images, single_channel
@@ -197,10 +198,9 @@ def unreadable_images(files: list[tuple[Path, Exception]]) -> DataError:
     """`unreadable_image` for one file; for several, every one named (up to 10) at once."""
     if len(files) == 1:
         return unreadable_image(*files[0])
-    shown = "; ".join(f"{str(file)!r} ({error})" for file, error in files[:10])
-    more = f"; and {len(files) - 10} more" if len(files) > 10 else ""
+    shown = _log.listed(files, 10, form=lambda f: f"{str(f[0])!r} ({f[1]})", sep="; ", more=True)
     return DataError(
-        f"Could not read {len(files)} images: {shown}{more}. Replace them with readable "
+        f"Could not read {len(files)} images: {shown}. Replace them with readable "
         f"{'/'.join(IMAGE_SUFFIXES)} images or remove them from the folder, then rerun."
     )
 
@@ -315,7 +315,9 @@ def list_images(folder: Path) -> list[tuple[str, int, int]]:
             empty.append(name)
         listing += sorted(found)
     if unlisted:
-        shown = "; ".join(f"{e.filename!r} ({e.strerror})" for e in unlisted[:10])
+        shown = _log.listed(
+            unlisted, 10, form=lambda e: f"{e.filename!r} ({e.strerror})", sep="; ", more=True
+        )
         raise DataError(
             f"Could not list {len(unlisted)} folder(s) in {str(folder)!r}: {shown}. Their "
             "images would be left out of the data: make them readable (or remove them), "
@@ -342,8 +344,7 @@ def list_images(folder: Path) -> list[tuple[str, int, int]]:
 
 def _named(names: Sequence[str], shown: int = 10) -> str:
     """`names` for a message: the first `shown`, then how many more."""
-    more = f" and {len(names) - shown} more" if len(names) > shown else ""
-    return ", ".join(repr(n) for n in names[:shown]) + more
+    return _log.listed(names, shown, form=repr, more=True)
 
 
 def inside(folder: Path, path: Path) -> bool:
@@ -386,9 +387,7 @@ def listing_changes(
     for kind, paths in kinds:
         if not paths:
             continue
-        named = ", ".join(paths[:shown])
-        if len(paths) > shown:
-            named += f" and {len(paths) - shown} more"
+        named = _log.listed(paths, shown, more=True)
         noun = "" if parts else (" image" if len(paths) == 1 else " images")
         parts.append(f"{len(paths)}{noun} {kind} ({named})")
     return ", ".join(parts) or None
