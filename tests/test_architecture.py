@@ -42,6 +42,7 @@ ORDER = [
     "hypermodel_code",
     "backend_probe",
     "backends",
+    "hparams_results",
     "tensorboard",
     "user_tensorboard",
     "fit_inputs",

@@ -205,6 +205,8 @@ def _matches(text: str, value: Any) -> bool:
 def test_hparams_table_and_parallel_coordinates_show_every_trial_of_both_phases(
     finished_run, tensorboard, browser
 ):
+    from tunekit.results import trials_dataframe
+
     run, _ = finished_run
     trials = {
         f"{phase}/{trial_id}": _active(trial.hyperparameters)
@@ -264,8 +266,13 @@ def test_hparams_table_and_parallel_coordinates_show_every_trial_of_both_phases(
     rows = {row[0]: dict(zip(header, row)) for row in table()[1:]}
     screenshot("hparams_table_all_hyperparameters")
     assert set(rows) == set(trials)
+    # Each trial's score as trials.csv has it (not its last epoch's value), in the first
+    # metric column, which the parallel coordinates are coloured by.
+    assert "score" in plot["axes"] and header.index("score") > header.index("phase"), header
+    scores = trials_dataframe(run.run_dir).set_index("trial")["score"]
     for trial, values in trials.items():
         row = rows[trial]
+        assert float(row["score"]) == pytest.approx(scores[trial], rel=1e-3), (trial, row)
         assert row["phase"] == trial.split("/")[0]
         for name in names:
             if name in values:

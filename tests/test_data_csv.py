@@ -136,6 +136,13 @@ BAD_CSV = [
         r"or task='regression' \(--task regression\)",
     ),
     (
+        # Before: "1, 2, 3, 4, 5, 6, ..., 7 (7 values)", a "..." that hid nothing.
+        "seven_whole_numbers",
+        "size,kind\n" + "".join(f"{i},{1 + i % 7}\n" for i in range(30)),
+        dict(target="kind"),
+        r"holds the whole numbers 1, 2, 3, 4, 5, 6, 7, not the class ids 0\.\.6: pass ",
+    ),
+    (
         "whole_number_quantities",  # e.g. diabetes progression saved as integers
         "size,progress\n" + "".join(f"{i},{25 + 7 * i}\n" for i in range(30)),
         dict(target="progress"),

@@ -572,6 +572,18 @@ def test_workers_from_python_run_every_trial_on_two_local_workers(tmp_path, digi
         log = (run_dir / "workers" / f"{worker}.log").read_text()
         assert "the chief has no more trials; done." in log, log[-2000:]
     assert 0.0 <= result.test_metrics["accuracy"] <= 1.0
+    # The HParams table has each worker's trial with its score as trials.csv has it (the
+    # workers write their sessions; the score is the chief's).
+    from hparams_dashboard import dashboard
+
+    from tunekit.results import trials_dataframe
+
+    columns, shown = dashboard(run_dir / "tensorboard")
+    assert columns[0] == "score"
+    table = trials_dataframe(run_dir).set_index("trial")
+    assert set(shown) == set(table.index)
+    for trial, row in table.iterrows():
+        assert shown[trial]["score"] == float(np.float32(row.score)), trial
     # The workers are gone and the port is closed once run() returns.
     assert run.runner.facts() is None
 

@@ -488,3 +488,40 @@ def test_keras_words_from_a_build_or_a_layer_call_are_quoted_whole_and_as_keras_
         line = error_line(raised)
     assert line.startswith("ValueError: Exception encountered when calling Noisy.call(). ")
     assert "Received: seed=abc" in line and "Error encountered:" not in line
+
+
+@pytest.mark.parametrize(
+    "items, limit, options, said",
+    [
+        # Before: "1, 2, 3, 4, 5, 6, ..., 7 (7 values)": a "..." that hid nothing.
+        (range(1, 8), 6, dict(last=True, total="values"), "1, 2, 3, 4, 5, 6, 7"),
+        (range(1, 9), 6, dict(last=True, total="values"), "1, 2, 3, 4, 5, 6, ..., 8 (8 values)"),
+        (range(1, 6), 5, {}, "1, 2, 3, 4, 5"),
+        (range(1, 7), 5, {}, "1, 2, 3, 4, 5, ..."),
+        ("abc", 3, dict(more=True, form=repr), "'a', 'b', 'c'"),
+        ("abcd", 3, dict(more=True, form=repr), "'a', 'b', 'c' and 1 more"),
+        ([], 3, {}, ""),
+    ],
+)
+def test_a_list_in_a_message_is_shortened_only_when_something_is_left_out(
+    items, limit, options, said
+):
+    assert _log.listed(items, limit, **options) == said
+
+
+def test_messages_say_dots_only_where_values_are_left_out():
+    """Each shortened list in a message goes through `_log.listed`; a `...` cut by hand
+    ("first six, then the last") printed `..., 7 (7 values)` for 1..7."""
+    from tunekit.data._classes import value_labels_refusal
+    from tunekit.data._targets import infer_task
+    from tunekit.stats import compare_to_baseline
+
+    said = value_labels_refusal("y", np.arange(1, 8))
+    assert "holds the whole numbers 1, 2, 3, 4, 5, 6, 7, not the class ids" in said
+    with pytest.raises(
+        tunekit.DataError, match=r"holds only the whole numbers 1, 2, 3, 4, 5, 6, 7: "
+    ):
+        infer_task(np.arange(1.0, 8.0), "y")
+    with pytest.raises(tunekit.UsageError) as raised:
+        compare_to_baseline(np.array([0]), tuned=np.array(["a"]), baseline=np.array(["a"]))
+    assert "..." not in str(raised.value), str(raised.value)  # one label each: all shown

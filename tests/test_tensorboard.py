@@ -97,8 +97,9 @@ def test_run_declares_one_experiment_with_both_phases_and_every_hp(request, run_
     assert (interval.min_value, interval.max_value) == pytest.approx(
         (config["min_value"], config["max_value"])
     )
-    metrics = {(m.name.group, m.name.tag) for m in experiment.metric_infos}
-    assert ("validation", "epoch_accuracy") in metrics and ("train", "epoch_loss") in metrics
+    metrics = [(m.name.group, m.name.tag) for m in experiment.metric_infos]
+    assert metrics[0] == ("", "trial/score")  # first: the parallel coordinates' colours
+    assert ("", "trial/val_accuracy") in metrics and ("", "trial/loss") in metrics
 
 
 def test_fit_declared_hp_is_in_the_experiment_and_the_first_session(fit_hp_run):
@@ -197,6 +198,8 @@ def _post(port: int, route: str, body: dict) -> dict:
 @pytest.mark.parametrize("run_fixture", ["finished_run", "fit_hp_run"])
 def test_tensorboard_server_shows_both_phases_and_every_hp(request, run_fixture):
     """The dashboard as a user sees it: `tensorboard --logdir <run>/tensorboard`."""
+    from tunekit.results import trials_dataframe
+
     run, _ = request.getfixturevalue(run_fixture)
     port = _free_port()
     server = subprocess.Popen(
@@ -272,15 +275,17 @@ def test_tensorboard_server_shows_both_phases_and_every_hp(request, run_fixture)
     )
     by_name = {g["name"]: g for g in groups}
     assert set(by_name) == set(trials)
+    assert experiment["metricInfos"][0]["name"] == {"group": "", "tag": "trial/score"}
+    table = trials_dataframe(run.run_dir).set_index("trial")
     for name, trial in trials.items():
         group = by_name[name]
         assert group["hparams"]["phase"] == name.split("/")[0]
         for hp_name, value in _active(trial.hyperparameters).items():
             assert group["hparams"][hp_name] == pytest.approx(value), (name, hp_name)
-        metrics = {
-            (m["name"]["group"], m["name"]["tag"]): m["value"] for m in group["metricValues"]
-        }
-        assert ("validation", "epoch_accuracy") in metrics
+        metrics = {m["name"]["tag"]: m["value"] for m in group["metricValues"]}
+        # The trial's score and metrics as trials.csv has them (TensorBoard keeps float32).
+        for column in ("score", "val_accuracy", "val_loss", "accuracy", "loss"):
+            assert metrics[f"trial/{column}"] == float(np.float32(table.loc[name, column]))
     assert {g["name"] for g in fine_only} == {n for n in trials if n.startswith("fine/")}
 
 
@@ -374,17 +379,23 @@ def test_a_run_on_samples_that_are_not_images_writes_its_report(tmp_path, caplog
     assert "TensorBoard image 'six_channels' not written" in caplog.text
 
 
-def test_the_hparams_table_has_the_objectives_columns_first():
+def test_the_hparams_table_has_the_score_then_the_objectives_columns():
     """A run tuned on `val_err` (or a regressor on `val_mae`) had only accuracy and loss
-    columns: its objective was in none."""
+    columns: its objective was in none. Every column is the trial's result as trials.csv
+    has it (`trial/<name>` in its session folder), the score first."""
     from tunekit.tensorboard import experiment_metrics
 
     columns = experiment_metrics(["val_err"], classification=True)
-    assert columns[:2] == [("epoch_err", "validation", "val_err"), ("epoch_err", "train", "err")]
-    assert [c[2] for c in columns[2:]] == ["val_loss", "loss", "val_accuracy", "accuracy"]
+    assert columns[:3] == [
+        ("trial/score", "", "score"),
+        ("trial/val_err", "", "val_err"),
+        ("trial/err", "", "err"),
+    ]
+    assert [c[2] for c in columns[3:]] == ["val_loss", "loss", "val_accuracy", "accuracy"]
     names = [c[2] for c in experiment_metrics(["val_mae"], classification=False)]
-    assert names == ["val_mae", "mae", "val_loss", "loss"]
+    assert names == ["score", "val_mae", "mae", "val_loss", "loss"]
     assert [c[2] for c in experiment_metrics(["val_accuracy"], classification=True)] == [
+        "score",
         "val_accuracy",
         "accuracy",
         "val_loss",

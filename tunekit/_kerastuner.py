@@ -47,7 +47,9 @@ import anyway, so importing them here costs nothing more):
 - `conditions`: the module of `Parent`, whose `to_proto` prints a stray debug
   line in 1.4.7 and 1.4.8 (`quiet_condition_protos` replaces it).
 - `oracle_client`: KerasTuner's `OracleClient` (subclassed by the worker) and
-  its module-level `TIMEOUT` (set by the worker: no argument exists).
+  its module-level `TIMEOUT` (set by the worker: no argument exists); its
+  `_oracle`, the worker's own copy of the oracle, scores a trial's record from
+  the chief as the chief does (`TunekitTuner._ended_results`).
 - `oracle_chief`: KerasTuner's `OracleServicer`, subclassed by the chief.
 """
 

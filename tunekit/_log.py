@@ -37,7 +37,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, TextIO, cast
 
@@ -50,6 +50,39 @@ def count(n: object, noun: str, *, plural: str | None = None) -> str:
     The plural is `noun + "s"` unless given (`plural="classes"`).
     """
     return f"{n} {noun if n == 1 else plural or noun + 's'}"
+
+
+def listed(
+    items: Sequence[Any],
+    limit: int,
+    *,
+    form: Callable[[Any], str] = str,
+    sep: str = ", ",
+    last: bool = False,
+    total: str | None = None,
+    more: bool = False,
+) -> str:
+    """`items` for a message, shortened only when that leaves at least one out.
+
+    All of them when they are at most `limit` (`limit + 1` with `last`: the first
+    `limit` and the last would be all of them); else the first `limit`, then `...`
+    (`last`: and the last item; `total`: and the count, `" (9 values)"` for
+    `total="values"`), or with `more` `" and 3 more"`. Before, messages printed
+    "1, 2, 3, 4, 5, 6, ..., 7 (7 values)": a `...` that hid nothing.
+
+    `form` turns each shown item into text (`repr`, `"{:g}".format`): only those.
+    `listed(range(1, 8), 6, last=True, total="values")` -> `"1, 2, 3, 4, 5, 6, 7"`;
+    `listed(range(1, 10), 6, last=True, total="values")` ->
+    `"1, 2, 3, 4, 5, 6, ..., 9 (9 values)"`; `listed("abcd", 2, more=True)` ->
+    `"a, b and 2 more"`.
+    """
+    if len(items) <= limit + (1 if last else 0):
+        return sep.join(form(item) for item in items)
+    shown = sep.join(form(item) for item in items[:limit])
+    if more:
+        return f"{shown} and {len(items) - limit} more"
+    shown += f"{sep}..." + (f"{sep}{form(items[-1])}" if last else "")
+    return shown + (f" ({len(items)} {total})" if total else "")
 
 
 class PrintHandler(logging.Handler):

@@ -45,6 +45,7 @@ from typing import Any
 
 import numpy as np
 
+from tunekit import _log
 from tunekit.data import SCALED_UINT8, UNSCALED, StreamData
 from tunekit.data._folder_check import FolderCheck, unreadable_images
 from tunekit.data._folders import split_files
@@ -519,15 +520,15 @@ def _native_format(
     grayscale = single_channel == images
     # Nothing is refused, but a mixed folder is changed on load: say how, once.
     if len(sizes) > 1:
-        shown = ", ".join(f"{h}x{w}: {n}" for (h, w), n in sizes.most_common(4))
-        more = f" and {len(sizes) - 4} more" if len(sizes) > 4 else ""
+        shown = _log.listed(
+            sizes.most_common(), 4, form=lambda s: f"{s[0][0]}x{s[0][1]}: {s[1]}", more=True
+        )
         _logger.info(
-            "[data] %s holds images of %d sizes (%s%s); each is resized (bilinear) to the "
+            "[data] %s holds images of %d sizes (%s); each is resized (bilinear) to the "
             "run's image size.",
             folder.name,
             len(sizes),
             shown,
-            more,
         )
     if 0 < single_channel < images:
         _logger.info(

@@ -14,6 +14,7 @@ import pandas as pd
 
 from tunekit import _io
 from tunekit.errors import raised_line
+from tunekit.hparams_results import last_value
 
 __all__ = ["trials_dataframe", "trials_csv", "format_value", "PHASES", "trial_epochs"]
 
@@ -70,20 +71,11 @@ def trial_epochs(best_step: int | None, values: dict[str, Any]) -> int:
     return int(values.get("tuner/initial_epoch", 0)) + int(best_step or 0) + 1
 
 
-def _last_value(metric: dict[str, Any]) -> float | None:
-    observations = metric.get("observations") or []
-    if not observations:
-        return None
-    value = observations[-1]["value"]
-    value = value[0] if isinstance(value, list) else value
-    return float(value)
-
-
 def _trial_row(phase: str, state: dict[str, Any]) -> dict[str, Any]:
     hp_state = state.get("hyperparameters", {})
     values = hp_state.get("values", {})
     metrics = {
-        name: _last_value(m) for name, m in state.get("metrics", {}).get("metrics", {}).items()
+        name: last_value(m) for name, m in state.get("metrics", {}).get("metrics", {}).items()
     }
     score = state.get("score")
     row: dict[str, Any] = {

@@ -16,7 +16,7 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
-from tunekit import _io
+from tunekit import _io, _log
 from tunekit.errors import RunConfigError
 
 __all__ = [
@@ -85,7 +85,7 @@ def missing_trials(project_dir: Path, oracle: Any) -> list[str]:
 
 
 def _gone(project_dir: Path, ids: list[str]) -> str:
-    folders = ", ".join(f"trial_{i}" for i in ids[:5]) + (", ..." if len(ids) > 5 else "")
+    folders = _log.listed(ids, 5, form="trial_{}".format)
     return (
         f"KerasTuner's oracle.json in {project_dir} lists {len(ids)} trial(s) whose folder or "
         "trial.json is "

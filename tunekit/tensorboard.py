@@ -16,6 +16,12 @@ A hyperparameter a `HyperModel.fit` declares is known only once that trial
 trained: sessions read their values when training starts and rewrite
 themselves at its end if values appeared meanwhile, and `write_experiment`
 rewrites the experiment whenever it lacks a hyperparameter.
+
+The experiment's metric columns are each trial's own results, as `trials.csv`
+has them (`experiment_metrics`; written when the trial ends by
+`tunekit.hparams_results`), not Keras's epoch curves: TensorBoard shows a
+column's LAST logged value, the last epoch's, while trials are ranked and
+chosen by their score, the objective at their best epoch.
 """
 
 from __future__ import annotations
@@ -32,6 +38,8 @@ import keras
 import keras_tuner as kt
 import numpy as np
 
+from tunekit.hparams_results import column_description, experiment_metrics
+
 _logger = logging.getLogger(__name__)
 
 __all__ = [
@@ -46,31 +54,8 @@ __all__ = [
     "write_experiment",
 ]
 
-# (tag written by keras.callbacks.TensorBoard, its run subfolder, display name)
-METRICS = (
-    ("epoch_accuracy", "validation", "val_accuracy"),
-    ("epoch_loss", "validation", "val_loss"),
-    ("epoch_accuracy", "train", "accuracy"),
-    ("epoch_loss", "train", "loss"),
-)
-
-
-def experiment_metrics(
-    objective_names: Iterable[str], *, classification: bool
-) -> list[tuple[str, str, str]]:
-    """The HParams table's metric columns (`METRICS`' form): the objective's metrics
-    (`val_err` and `err`: Keras logs both) first, then the loss, then accuracy for a
-    classifier. Before, the columns were always accuracy and loss: a run tuned on
-    `val_err` or `val_mae` had its objective in no column."""
-    names = [n.removeprefix("val_") for n in objective_names]
-    names += ["loss"] + (["accuracy"] if classification else [])
-    columns: list[tuple[str, str, str]] = []
-    for name in dict.fromkeys(names):
-        columns += [
-            (f"epoch_{name}", "validation", f"val_{name}"),
-            (f"epoch_{name}", "train", name),
-        ]
-    return columns
+# The columns of `write_experiment` by default: a classifier tuned on val_accuracy's.
+METRICS = tuple(experiment_metrics(["val_accuracy"], classification=True))
 
 
 _MAX_DISCRETE = 64
@@ -144,8 +129,8 @@ def write_experiment(
             HParams table filter trials by phase (`tunekit/phase` if the
             space has its own `phase`: `phase_column`).
         metrics: The table's metric columns, `(tag, run subfolder, display
-            name)` (`experiment_metrics`). Defaults to `METRICS`: accuracy and
-            loss.
+            name)` (`experiment_metrics`). Defaults to `METRICS`: the score,
+            accuracy and loss.
 
     Returns:
         Whether the experiment was (re)written.
@@ -161,7 +146,12 @@ def write_experiment(
             unique.setdefault(hp.name, hp)
     hparams = [hp_api.HParam(hp.name, _domain(hp)) for hp in unique.values()]
     hparams.append(hp_api.HParam(phase_column(unique), hp_api.Discrete(sorted(set(phases)))))
-    columns = [hp_api.Metric(tag, group=group, display_name=name) for tag, group, name in metrics]
+    columns = [
+        hp_api.Metric(
+            tag, group=group, display_name=name, description=column_description(tag, name)
+        )
+        for tag, group, name in metrics
+    ]
     pb = summary_v2.hparams_config_pb(hparams=hparams, metrics=columns)
     wanted = metadata.parse_experiment_plugin_data(pb.value[0].metadata.plugin_data.content)
     declared = _declared_experiment(logdir)
@@ -292,7 +282,7 @@ def configure_trial_logdirs(
     phase: str,
     logdir_for: Callable[[str, str, int], str],
     declared: Collection[str] | None = None,
-) -> None:
+) -> list[str]:
     """Points each TensorBoard callback at the trial's folder and adds its session.
 
     Args:
@@ -305,7 +295,12 @@ def configure_trial_logdirs(
             layout (`Tuner._get_tensorboard_dir`).
         declared: The names the trial declared, a collection that grows while
             it trains (see `hparam_values`); `None`: every value counts.
+
+    Returns:
+        The session folders (one per TensorBoard callback), where the trial's results
+        go when it ends (`tunekit.hparams_results.write_trial_results`).
     """
+    sessions = []
     for callback in list(callbacks):
         if isinstance(callback, keras.callbacks.TensorBoard):
             logdir = logdir_for(callback.log_dir, trial.trial_id, execution)
@@ -321,6 +316,8 @@ def configure_trial_logdirs(
                 return hparam_values(hp, phase, declared)
 
             callbacks.append(HParamsSession(logdir, values, f"{phase}/{trial.trial_id}"))
+            sessions.append(logdir)
+    return sessions
 
 
 def log_images(

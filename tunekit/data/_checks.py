@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from tunekit import _log
 from tunekit.errors import DataError
 
 SCALED_UINT8 = "uint8 pixels divided by 255 to [0, 1]"
@@ -196,7 +197,7 @@ def check_no_missing_labels(values: Any, name: str) -> None:
         if v is None or (isinstance(v, float) and v != v) or type(v).__name__ in _PANDAS_MISSING
     ]
     if missing:  # a gap in otherwise good labels: say where, not what labels must be
-        rows = ", ".join(str(i) for i in missing[:5]) + (", ..." if len(missing) > 5 else "")
+        rows = _log.listed(missing, 5)
         raise DataError(
             f"{name} has {len(missing)} missing label(s) (None, NaN or pd.NA) at row(s) {rows}: "
             "drop those samples or fill their labels in; every sample needs a label."
@@ -283,7 +284,7 @@ def _check_consecutive_ids(labels: np.ndarray, what: str, fix: str) -> None:
     num_classes = int(present.max()) + 1
     missing = sorted(set(range(num_classes)) - set(present.tolist()))
     if missing:
-        shown = ", ".join(map(str, missing[:10])) + (", ..." if len(missing) > 10 else "")
+        shown = _log.listed(missing, 10)
         raise DataError(
             f"class id(s) {shown} never occur in {what}, which go up to {num_classes - 1}. "
             f"The number of classes is max(label) + 1 = {num_classes}, so every id 0.."

@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from tunekit import _log
 from tunekit.data import _targets as tg
 from tunekit.data._checks import CATEGORICAL_LABELS, CLASSIFICATION, INT_LABELS, REGRESSION
 from tunekit.errors import DataError
@@ -150,6 +151,6 @@ def value_labels_refusal(name: str, values: np.ndarray, fix: str = "") -> str:
 
 
 def _shown(values: np.ndarray) -> str:
-    """Sorted distinct values for a message: the first six, then the last and the count."""
-    shown = ", ".join(str(int(v)) for v in values[:6].tolist())
-    return shown + (f", ..., {int(values[-1])} ({values.size} values)" if values.size > 6 else "")
+    """Sorted distinct values for a message: all of them, or the first six, then the last
+    and the count when that leaves some out."""
+    return _log.listed(values.tolist(), 6, form=lambda v: str(int(v)), last=True, total="values")

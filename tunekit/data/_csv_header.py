@@ -19,6 +19,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+from tunekit import _log
 from tunekit.data._csv_layout import misread
 from tunekit.errors import DataError
 
@@ -142,7 +143,7 @@ def first_row_data(names: list[str], frame: Any) -> str:
     last = f"c{len(names) - 1}"
     return (
         f"its first row looks like data, not a header: its names are values "
-        f"({', '.join(map(repr, names[:3]))}{', ...' if len(names) > 3 else ''}), and read "
+        f"({_log.listed(names, 3, form=repr)}), and read "
         "as names that row would be lost. A CSV needs a header row naming its columns; "
         "add one, e.g. pandas: pd.read_csv(path, header=None).add_prefix('c')"
         f".to_csv(path, index=False) names them c0, c1, ..., {last} (then target={last!r} "

@@ -19,6 +19,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tunekit import _log
+
 __all__ = ["Layout", "misread"]
 
 _BOMS = [  # UTF-32 first: its little-endian mark starts with UTF-16's
@@ -128,10 +130,10 @@ def misread(file: Path, utf8: bool = True) -> Layout | None:
     if before:
         comments = all(line.lstrip().startswith("#") for line in before)
         comments = comments and not sep_line and all("#" not in line for _, line in rows[start:])
-        shown = before[0] if len(before[0]) <= 40 else before[0][:37] + "..."
+        shown = _log.listed(before, 1, form=lambda s: repr(s if len(s) <= 40 else s[:37] + "..."))
         layout.said.append(
-            f"has {len(before)} line(s) before its header ({shown!r}"
-            f"{', ...' if len(before) > 1 else ''}), which are not part of the table"
+            f"has {len(before)} line(s) before its header ({shown}), which are not part of the "
+            "table"
         )
     if before and comments:
         layout.arguments["comment"] = "#"

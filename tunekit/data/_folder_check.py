@@ -29,6 +29,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from tunekit import _log
 from tunekit.data._folders import check_not_split_folders, split_files
 from tunekit.data._image_kinds import IMAGE_SUFFIXES, image_kind, named_images
 from tunekit.data._label_text import check_label_texts
@@ -100,7 +101,13 @@ class FolderCheck:
         """Every problem's message, in the order of their kinds."""
         found = dict(self._problems)
         if self._unlisted:
-            shown = "; ".join(f"{e.filename!r} ({e.strerror})" for e in self._unlisted[:10])
+            shown = _log.listed(
+                self._unlisted,
+                10,
+                form=lambda e: f"{e.filename!r} ({e.strerror})",
+                sep="; ",
+                more=True,
+            )
             found["unlisted folders"] = [
                 f"Could not list {len(self._unlisted)} folder(s) in {str(self.folder)!r}: "
                 f"{shown}. Their images would be left out of the data: make them readable (or "
@@ -279,10 +286,9 @@ def unreadable_images(files: list[tuple[Path, Exception]]) -> DataError:
     """`unreadable_image` for one file; for several, every one named (up to 10) at once."""
     if len(files) == 1:
         return unreadable_image(*files[0])
-    shown = "; ".join(f"{str(file)!r} ({error})" for file, error in files[:10])
-    more = f"; and {len(files) - 10} more" if len(files) > 10 else ""
+    shown = _log.listed(files, 10, form=lambda f: f"{str(f[0])!r} ({f[1]})", sep="; ", more=True)
     return DataError(
-        f"Could not read {len(files)} images: {shown}{more}. Replace them with readable "
+        f"Could not read {len(files)} images: {shown}. Replace them with readable "
         f"{'/'.join(IMAGE_SUFFIXES)} images or remove them from the folder, then rerun."
     )
 
@@ -296,8 +302,7 @@ def _stat_error(file: Path, error: OSError) -> Exception:
 
 def _named(names: Sequence[str], shown: int = 10) -> str:
     """`names` for a message: the first `shown`, then how many more."""
-    more = f" and {len(names) - shown} more" if len(names) > shown else ""
-    return ", ".join(repr(n) for n in names[:shown]) + more
+    return _log.listed(names, shown, form=repr, more=True)
 
 
 def _holds_a_run(parent: Path, files: Sequence[str]) -> bool:

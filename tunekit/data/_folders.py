@@ -174,9 +174,7 @@ def check_not_split_folders(folder: Path, names: Sequence[str]) -> None:
     while len(inner := _holds_class_folders(given)) == 1 and _split_of(inner[0]):
         given = given / inner[0]  # `training_set/training_set/<class>`: the class folders' folder
     classes = _entries(given)[0]
-    shown = ", ".join(repr(c) for c in classes[:6]) + (
-        f" and {len(classes) - 6} more" if len(classes) > 6 else ""
-    )
+    shown = _log.listed(classes, 6, form=repr, more=True)
     split_names = _listed(list(nested))
     folds = "fold" in kinds
     raise DataError(

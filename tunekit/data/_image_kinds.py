@@ -26,6 +26,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from tunekit import _log
+
 __all__ = [
     "IMAGE_SUFFIXES",
     "OTHER_IMAGE_SUFFIXES",
@@ -139,13 +141,13 @@ def _accepts(fmt: str, prefix: bytes) -> bool:
 def named_images(folder: Path, names: Sequence[str], shown: int = 10) -> str:
     """`names` (relative to `folder`) for a message, the first `shown`, then how many more;
     a PNG, JPEG, BMP or GIF under another name is said with the suffix it needs."""
-    parts = []
-    for name in names[:shown]:
+
+    def said(name: str) -> str:
         fmt = sniffed_format(folder / name)
         rename = _KERAS_FORMATS.get(fmt or "")
-        parts.append(f"{name!r} (a {fmt}: name it {rename})" if rename else repr(name))
-    more = f" and {len(names) - shown} more" if len(names) > shown else ""
-    return ", ".join(parts) + more
+        return f"{name!r} (a {fmt}: name it {rename})" if rename else repr(name)
+
+    return _log.listed(names, shown, form=said, more=True)
 
 
 # Pillow modes of one channel (with or without alpha).

@@ -14,6 +14,7 @@ import re
 import unicodedata
 from collections.abc import Iterable
 
+from tunekit import _log
 from tunekit.errors import DataError
 
 _SPACES = re.compile(r"\s+")
@@ -64,7 +65,7 @@ def check_label_texts(
         groups.setdefault(_spelling_key(label), []).append(label)
     apart = [group for group in groups.values() if len(group) > 1]
     if apart:
-        shown = "; ".join(" and ".join(repr(label) for label in group) for group in apart[:5])
+        shown = _log.listed(apart, 5, form=lambda group: " and ".join(map(repr, group)), sep="; ")
         raise DataError(
             f"The labels of {name} differ only by spaces, letter case or Unicode form "
             f"({shown}): each would be a class of its own. {fix}; if they really are "
@@ -78,8 +79,8 @@ def check_label_texts(
     named = [label for label in found if label not in marks]
     if marks and named and not declared:
         raise DataError(
-            f"The labels of {name} include {', '.join(map(repr, marks[:5]))} "
-            f"next to named classes ({', '.join(map(repr, named[:3]))}): "
+            f"The labels of {name} include {_log.listed(marks, 5, form=repr)} "
+            f"next to named classes ({_log.listed(named, 3, form=repr)}): "
             "they look like a missing-value mark, which would become a class of its own. "
             f"Drop those rows (e.g. df = df[df[column] != {marks[0]!r}]) or fill in their "
             "labels; if it "

@@ -22,14 +22,18 @@ def _stratified_split(
     if short:
         used = ["train"] + ["validation"] * (val_fraction > 0) + ["test"] * (test_fraction > 0)
         splits = ", ".join(used[:-1]) + " and " + used[-1]
-        listed = ", ".join(
-            f"{names[label] if label < len(names) else str(label)!r} ({_log.count(n, 'sample')})"
-            for label, n in short[:5]
+        listed = _log.listed(
+            short,
+            5,
+            form=lambda s: (
+                f"{names[s[0]] if s[0] < len(names) else str(s[0])!r} "
+                f"({_log.count(s[1], 'sample')})"
+            ),
         )
         raise DataError(
             f"{_log.count(len(short), 'class', plural='classes')} of {len(labels)} "
-            f"{'has' if len(short) == 1 else 'have'} fewer than {needed} samples: {listed}"
-            f"{', ...' if len(short) > 5 else ''}. A stratified split puts every class in "
+            f"{'has' if len(short) == 1 else 'have'} fewer than {needed} samples: {listed}. "
+            f"A stratified split puts every class in "
             f"the {splits} splits, so each needs at least {needed}. Add samples of those "
             "classes or drop them (from Python, a test set of your own, x_test= / y_test=, "
             "or validation_fraction=0 with cv=K, which scores trials on folds of "

@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from tunekit import _log
 from tunekit.data._checks import (
     CLASSIFICATION,
     REGRESSION,
@@ -100,9 +101,7 @@ def infer_task(y: Any, name: str = "y") -> str:
     if 1 <= values.size <= 2 or consecutive:
         # 1.0/2.0 or 1.0..12.0: class labels saved as floats (e.g. by pandas), or a count;
         # either guess can train the wrong model with exit 0.
-        shown = ", ".join(f"{v:g}" for v in values[:6]) + (
-            f", ..., {values[-1]:g} ({values.size} values)" if values.size > 6 else ""
-        )
+        shown = _log.listed(values.tolist(), 6, form="{:g}".format, last=True, total="values")
         raise DataError(
             f"{name} holds only the whole numbers {shown}: class labels or a quantity? Pass "
             'task="classification" (--task classification) to take each value as a class '

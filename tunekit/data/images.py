@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from tunekit import _log
 from tunekit.data._checks import _SPLITS, SCALED_UINT8, _check_fractions, _is_int, _scale_pixels
 from tunekit.data._folder_check import FolderCheck
 from tunekit.data._folder_check import list_images as list_images  # its home before
@@ -241,9 +242,7 @@ def listing_changes(
     for kind, paths in kinds:
         if not paths:
             continue
-        named = ", ".join(paths[:shown])
-        if len(paths) > shown:
-            named += f" and {len(paths) - shown} more"
+        named = _log.listed(paths, shown, more=True)
         noun = "" if parts else (" image" if len(paths) == 1 else " images")
         parts.append(f"{len(paths)}{noun} {kind} ({named})")
     return ", ".join(parts) or None

@@ -37,6 +37,7 @@ from typing import Any
 
 import numpy as np
 
+from tunekit import _log
 from tunekit.data._checks import CLASSIFICATION, REGRESSION, TASKS, UNSCALED, check_stream_labels
 from tunekit.data._leaks import PassSum, check_stream_splits
 from tunekit.data._stream_batches import (
@@ -475,7 +476,9 @@ def _refuse_ambiguous_targets(arrays: list[Any]) -> None:
         finite = array[np.isfinite(array)]
         if not finite.size or np.any(finite != np.round(finite)):
             continue
-        shown = ", ".join(f"{v:g}" for v in np.unique(finite)[:6])
+        shown = _log.listed(
+            np.unique(finite).tolist(), 6, form="{:g}".format, last=True, total="values"
+        )
         what = (
             f'task="classification" for one-hot class labels; task="regression" for '
             f"{array.shape[1]} targets per sample."
@@ -511,7 +514,8 @@ def _check_class_labels(y: Any, num_classes: int | None) -> None:
     if y.dtype.kind not in "iub" and (not np.all(np.isfinite(y)) or np.any(y != np.round(y))):
         raise DataError(
             "StreamData: classification needs class ids 0..K-1 (or one-hot labels); the first "
-            f"training batch's labels hold {y.ravel()[:3].tolist()}...: map them to class "
+            f"training batch's labels hold [{_log.listed(y.ravel()[:4].tolist(), 3)}]: map them "
+            "to class "
             'ids, or pass task="regression" for a quantity.'
         )
     if y.min() < 0 or (num_classes is not None and y.max() >= num_classes):

@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from tunekit import _log
 from tunekit.data import _targets as tg
 from tunekit.data._checks import CLASSIFICATION, REGRESSION, _naming_file
 from tunekit.data._classes import value_classes
@@ -118,12 +119,13 @@ def load_csv(
     if not targets or unknown:
         layout = misread(file)
         if layout:  # another separator (names with commas too), a `sep=;` line, a preamble
-            shown = ", ".join(repr(c if len(c) <= 60 else c[:57] + "...") for c in columns[:3])
+            shown = _log.listed(
+                columns, 3, form=lambda c: repr(c if len(c) <= 60 else c[:57] + "...")
+            )
             read = f"its columns are {_columns_shown(layout.columns)}"
             raise DataError(
                 f"{str(file)!r} {layout.told}: read with commas it has "
                 + (f"one column, {shown}," if len(columns) == 1 else f"the columns {shown}")
-                + ("..." if len(columns) > 3 else "")
                 + f" and no column {targets[0] if targets else target!r}. {layout.advice}"
                 + (f" (Read that way, {read}.)" if len(layout.columns) > 1 else "")
             )
@@ -202,9 +204,7 @@ def _header_below(file: Path, targets: list[str]) -> int:
 
 def _columns_shown(columns: list[str]) -> str:
     """The columns for a message: all of them, or the first 20 of a wide file."""
-    if len(columns) <= 20:
-        return str(columns)
-    return f"{str(columns[:20])[:-1]}, ... ({len(columns)} columns)]"
+    return f"[{_log.listed(columns, 20, form=repr, total='columns')}]"
 
 
 def _check_finite_columns(frame: Any, columns: list[str]) -> None:

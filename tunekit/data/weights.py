@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from tunekit import _log
 from tunekit.data import _targets as tg
 from tunekit.data._checks import REGRESSION, _as_labels
 from tunekit.data.dataset import Dataset
@@ -230,7 +231,7 @@ def _what_keys(names: list[str], by_value: bool) -> str:
             f"and this data has no such class: its classes are the {ids}. Key the "
             f"weights by class id, e.g. class_weight={{{len(names) - 1}: 10.0}}."
         )
-    shown = ", ".join(repr(n) for n in names[:8]) + (", ..." if len(names) > 8 else "")
+    shown = _log.listed(names, 8, form=repr)
     return (
         f"and this data has no such class: its classes are the {ids}, named {shown}. "
         f"Key the weights by class id (its index in class_names), e.g. class_weight="

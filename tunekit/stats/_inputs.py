@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from tunekit import _log
 from tunekit.errors import UsageError
 
 
@@ -111,8 +112,9 @@ def paired_labels(y_true: ArrayLike, **predictions: ArrayLike) -> list[NDArray]:
             )
         if _form(array) != _form(truth):  # "0" never equals 0: every prediction wrong
             raise UsageError(
-                f"`{name}` holds {_form(array)} ({array[0]!r}, ...) and `y_true` "
-                f"{_form(truth)} ({truth[0]!r}, ...): no prediction can equal a label. Pass "
+                f"`{name}` holds {_form(array)} ({_log.listed(list(array[:2]), 1, form=repr)}) and "
+                f"`y_true` {_form(truth)} ({_log.listed(list(truth[:2]), 1, form=repr)}): no "
+                "prediction can equal a label. Pass "
                 "both in one form, e.g. class names for both "
                 "(np.asarray(class_names)[predicted_ids])."
             )

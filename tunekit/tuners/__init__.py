@@ -16,7 +16,8 @@ for `"hyperband"` it is a `kt.Hyperband`) whose trials additionally:
   KerasTuner's documentation) works: its values win over `search()`'s;
 - log their hyperparameters to TensorBoard's HParams on any Keras backend
   when a `keras.callbacks.TensorBoard` is passed to `search()` (see
-  `tunekit.tensorboard`);
+  `tunekit.tensorboard`), and when they end, their score and metrics as
+  `trials.csv` has them (see `tunekit.hparams_results`);
 - with `cv=K` (random, Bayesian and grid search), are cross-validated: K
   folds of train+validation, each a fresh build and fit of the trial's
   model, scored by the mean over the folds, with `fold_<k>_score` per fold

@@ -38,6 +38,7 @@ from tunekit.data.batches import sample_bytes, validation_batch_size
 from tunekit.data.streams import is_stream
 from tunekit.errors import ModelCheckError
 from tunekit.fitting import SearchInputError, fit_hypermodel
+from tunekit.hparams_results import TrialResults, write_trial_results
 from tunekit.objectives import objective_names, training_metric_note
 from tunekit.processes import release_trial_memory
 from tunekit.tensorboard import configure_trial_logdirs
@@ -78,10 +79,13 @@ class _RunningTrial:
 
     `checkpoints`: tunekit's `BestEpochWeights` for each of KerasTuner's
     `SaveBestEpoch` (one per trial, shared by its executions), by `id`.
+    `sessions`: its TensorBoard session folders (each execution's and fold's), which
+    get its results when it ends (`tunekit.hparams_results`).
     """
 
     clock: timing.TrialClock | None = None
     checkpoints: dict[int, BestEpochWeights] = dataclasses.field(default_factory=dict)
+    sessions: dict[str, None] = dataclasses.field(default_factory=dict)
     # One input sample of the search's x (`first_sample`): builds a model without an
     # Input when the oracle proposes it, so max_model_size is checked before training.
     sample: Any = None
@@ -105,6 +109,7 @@ class _RunningTrial:
         """
         self.clock = None
         self.checkpoints.clear()
+        self.sessions.clear()
 
     def checkpoint(self, callback: Any) -> BestEpochWeights:
         """The `BestEpochWeights` for KerasTuner's `SaveBestEpoch` `callback`."""
@@ -324,6 +329,7 @@ class TunekitTuner(kt.Tuner):
             args = (self.fresh_x(), *args[1:])
         start = time.perf_counter()
         self._tunekit_trial.checkpoints.clear()
+        self._tunekit_trial.sessions.clear()
         try:
             with declared_only(trial):
                 if self._tunekit_cv > 1:
@@ -503,7 +509,7 @@ class TunekitTuner(kt.Tuner):
         self._tunekit_fits.update(execution=execution)  # KerasTuner calls this before each fit
         hp = trial.hyperparameters
         declared = hp.declared if isinstance(hp, DeclaringHyperParameters) else None
-        configure_trial_logdirs(
+        sessions = configure_trial_logdirs(
             callbacks,
             trial,
             execution + _FOLD.get() * self.executions_per_trial,  # one run per fold
@@ -511,6 +517,7 @@ class TunekitTuner(kt.Tuner):
             self._get_tensorboard_dir,
             declared=declared,
         )
+        self._tunekit_trial.sessions.update(dict.fromkeys(sessions))
 
     def reload(self) -> None:
         """KerasTuner's reload, then drops from the ongoing trials every trial already ended.
@@ -550,6 +557,22 @@ class TunekitTuner(kt.Tuner):
         gc.unfreeze()
         super().on_search_end()
 
+    def _ended_results(self, trial: Trial, running: Trial | None) -> TrialResults:
+        """The ended trial's results as its oracle recorded them (what `trials.csv` reads).
+
+        `running`: on a worker, the chief's record of the trial before it ended (its
+        metrics, no score yet). The chief scores it with KerasTuner's
+        `Oracle.score_trial`; the same method of this worker's copy of the oracle
+        scores that record here. Elsewhere the oracle is this process's own, which
+        ended and scored the trial.
+        """
+        if running is None:
+            return TrialResults.from_state(self.oracle.get_trial(trial.trial_id).get_state())
+        own: Any = getattr(self.oracle, "_oracle", self.oracle)  # KerasTuner's OracleClient's
+        if trial.status != kt.engine.trial.TrialStatus.FAILED:  # as `Oracle.end_trial`
+            own.score_trial(running)
+        return TrialResults.from_state(running.get_state())
+
     def on_trial_begin(self, trial: Trial) -> None:
         clock = self._clock()
         clock.parts["oracle"] += clock.lap()  # the oracle's create_trial
@@ -559,6 +582,10 @@ class TunekitTuner(kt.Tuner):
     def on_trial_end(self, trial: Trial) -> None:
         clock = self._clock()
         clock.parts["oracle"] += clock.lap()  # update_trial, since run_trial returned
+        sessions = self._tunekit_trial.sessions
+        # A worker reads its trial's record from the chief while the trial still runs there:
+        # once ended, the chief may be serving the next phase, whose trial ids start again.
+        running = self.oracle.get_trial(trial.trial_id) if sessions and self._is_worker() else None
         try:
             with clock.measure("oracle"):  # end_trial, trial.json, oracle.json, the tuner
                 super().on_trial_end(trial)
@@ -569,6 +596,8 @@ class TunekitTuner(kt.Tuner):
             end_failed_search(self.oracle, trial, e)
             self.save()
             raise
+        if sessions:  # the HParams table's columns: the trial's score, as it is ranked
+            write_trial_results(sessions, self._ended_results(trial, running))
         for listener in self._tunekit_listeners:
             listener(self, trial)
         self._tunekit_trial.ended()
