@@ -37,6 +37,7 @@ ORDER = [
     "outputs",
     "model_files",
     "regression",
+    "classification",
     "model_size",
     "hypermodel_specs",
     "hypermodel_code",

@@ -261,6 +261,52 @@ def _two_input_data() -> Dataset:
     return Dataset.from_arrays(x, y)
 
 
+def _balanced_accuracy_everywhere(
+    result: Any, report: dict[str, Any], y_test: Any, predicted: Any, tmp_path: Path
+) -> None:
+    """Under class weights the verdict is decided on balanced accuracy, and it is a test
+    metric like any other: `test_metrics`, report.json, report.md's Test set table,
+    `test_intervals` (the baseline table's interval), the final seeds, the `Test:` line and
+    `tunekit compare`; `tunekit ls` still ranks every run by accuracy (one quantity)."""
+    import shutil
+
+    from sklearn.metrics import balanced_accuracy_score
+
+    from tunekit.cli_summary import summary
+    from tunekit.runs import compare_runs, ls_runs
+
+    balanced = balanced_accuracy_score(y_test, predicted)
+    assert result.test_metrics["balanced_accuracy"] == pytest.approx(balanced, abs=1e-12)
+    assert report["test_metrics"]["balanced_accuracy"] == result.test_metrics["balanced_accuracy"]
+    found = report["test_intervals"]["balanced_accuracy"]
+    row = report["baseline"]["metrics"][0]
+    assert row["name"] == "balanced_accuracy" and found["method"] == "BCa bootstrap"
+    assert found["value"] == pytest.approx(balanced) and found["interval"] == row["tuned_interval"]
+    low, high = found["interval"]
+    markdown = (result.run_dir / "report.md").read_text()
+    test_set = markdown.split("## Test set")[1].split("## ")[0]
+    assert f"| balanced_accuracy | {balanced:.4f} | [{low:.4f}, {high:.4f}] (BCa bootstrap) |" in (
+        test_set
+    )
+    assert "balanced_accuracy" in report["baseline"]["baseline_model"]["test_metrics"]
+    seeds = report["final_seeds"]
+    assert set(seeds["summary"]) == set(report["test_metrics"])
+    assert all("balanced_accuracy" in m for m in seeds["per_seed"].values())
+    mean = seeds["summary"]["balanced_accuracy"]["mean"]
+    seeds_table = markdown.split("## Final model over seeds")[1]
+    assert f"| balanced_accuracy | {mean:.4f} |" in seeds_table
+    printed = summary(result)
+    assert f"balanced_accuracy {balanced:.4f} (95% BCa bootstrap [{low:.4f}, {high:.4f}])" in (
+        printed
+    )
+    assert f"; balanced_accuracy mean {mean:.4f};" in printed  # the final seeds' line
+    shutil.copytree(result.run_dir, tmp_path / "copy")  # `compare` takes two runs
+    compared = compare_runs(result.run_dir, tmp_path / "copy")
+    assert compared.loc["test.balanced_accuracy"].tolist() == [pytest.approx(balanced)] * 2
+    listed = ls_runs(tmp_path)
+    assert set(listed["test_metric"]) == {"accuracy"}  # the same quantity as every other run
+
+
 @pytest.mark.long
 def test_two_input_model_with_balanced_class_weights_end_to_end(tmp_path: Path) -> None:
     data = _two_input_data()
@@ -295,6 +341,7 @@ def test_two_input_model_with_balanced_class_weights_end_to_end(tmp_path: Path) 
     np.testing.assert_array_equal(
         report["confusion_matrix"]["counts"], confusion_matrix(data.y_test, predicted)
     )
+    _balanced_accuracy_everywhere(result, report, data.y_test, predicted, tmp_path)
     # A rerun without the weighting is another configuration: refused, nothing trained.
     FIT_CALLS.clear()
     with pytest.raises(RunConfigError, match="class_weight"):

@@ -122,7 +122,9 @@ def final_seeds_line(section: dict[str, Any] | None, objective: str | None = Non
 
     The headline metric is the objective's (`objective`, e.g. `"val_mae"`: `mae`) when
     the seeds measured it, else `accuracy`, else `r2`, else `loss`; beside it the mean of
-    tunekit's `sklearn_<name>` when the seeds have one. None when the run had one seed.
+    tunekit's `sklearn_<name>` when the seeds have one, and of `balanced_accuracy` (its
+    `sklearn_` one beside a model's own) when the classes were weighed (the quantity the
+    baseline's verdict is then decided on). None when the run had one seed.
     """
     if not section:
         return None
@@ -134,10 +136,14 @@ def final_seeds_line(section: dict[str, Any] | None, objective: str | None = Non
     value = summary[name]
     std = "n/a" if value["std"] is None else f"{value['std']:.4f}"
     per = ", ".join(f"{m[name]:.4f}" for m in section["per_seed"].values() if name in m)
-    own = summary.get(OWN_PREFIX + name)  # tunekit's value beside the model's metric of the name
+    # tunekit's value beside the model's metric of the name; balanced accuracy (weighed classes)
+    beside = dict.fromkeys(
+        [OWN_PREFIX + name, "balanced_accuracy", OWN_PREFIX + "balanced_accuracy"]
+    )
+    beside.pop(name, None)
     return (
         f"Final seeds: {name} mean {value['mean']:.4f}, std {std} over "
         f"{_log.count(value['n'], 'seed')} ({per})"
-        + (f"; {OWN_PREFIX}{name} mean {own['mean']:.4f}" if own else "")
+        + "".join(f"; {m} mean {summary[m]['mean']:.4f}" for m in beside if m in summary)
         + f"; the saved model is seed {section['saved_seed']}'s"
     )

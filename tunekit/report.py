@@ -329,11 +329,10 @@ def write_report(
     for phase, counts in report["phases"].items():
         counts["failed"] = int(((frame["phase"] == phase) & failed).sum())
     report["finalists"] = finalists_section(run)
-    data = run.data
-    report["test_intervals"] = beside_metrics(  # under the test metric of each one's value
-        None if y_pred is None else test_intervals(data.y_test, y_pred, data.task, seed=run.seed),
-        report["test_metrics"],
-    )
+    data, weighed = run.data, run.class_weights is not None  # weighed: balanced accuracy too
+    y_test = None if y_pred is None else data.y_test  # several outputs: none (nor a stream's)
+    found = test_intervals(y_test, y_pred, data.task, seed=run.seed, weighed=weighed)
+    report["test_intervals"] = beside_metrics(found, report["test_metrics"])  # under its metric
     report["test_note"] = (
         outputs_usefulness_note(data, report["test_metrics"])
         if y_pred is None
@@ -343,7 +342,7 @@ def write_report(
             data.task,
             getattr(data, "class_names", None),
             getattr(data, "scaling", None),
-            weighed=run.class_weights is not None,
+            weighed=weighed,
         )
     )
     if getattr(data, "test_weighted", False):  # Keras's test metrics are weighted

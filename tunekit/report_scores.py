@@ -13,11 +13,15 @@ from typing import Any
 
 import numpy as np
 
-from tunekit import _log
+from tunekit.classification import (
+    classification_intervals,
+    classification_metrics,
+    no_bootstrap_interval,
+)
 from tunekit.data import SCALED_UINT8
 from tunekit.regression import OWN_PREFIX, own_name
-from tunekit.stats import bootstrap_interval, constant_guess, wilson_interval
-from tunekit.stats.intervals import BCA_MAX_EXAMPLES, MIN_BOOTSTRAP_EXAMPLES, regression_metric
+from tunekit.stats import bootstrap_interval, constant_guess
+from tunekit.stats.intervals import BCA_MAX_EXAMPLES, regression_metric
 
 __all__ = [
     "beside_metrics",
@@ -33,12 +37,20 @@ TARGET_SCALE = 10.0  # regression targets beyond this mean or std get their own 
 
 
 def test_intervals(
-    y_true: Any, y_pred: Any, task: str, *, seed: int | None = 0, confidence: float = 0.95
+    y_true: Any,
+    y_pred: Any,
+    task: str,
+    *,
+    seed: int | None = 0,
+    confidence: float = 0.95,
+    weighed: bool = False,
 ) -> dict[str, dict[str, Any]] | None:
     """Each test metric with its interval, whether or not the baseline runs.
 
     Classification: the accuracy of the predicted classes with Wilson's
-    interval (`tunekit.stats.wilson_interval`). Regression: MSE, MAE, RMSE and
+    interval (`tunekit.stats.wilson_interval`) and, with class weights
+    (`weighed`), scikit-learn's balanced accuracy with a bootstrap interval
+    (`tunekit.classification.classification_intervals`). Regression: MSE, MAE, RMSE and
     R² (scikit-learn's) with paired bootstrap intervals
     (`tunekit.stats.bootstrap_interval`: BCa up to 2,000 test examples,
     percentile above). Below `MIN_BOOTSTRAP_EXAMPLES` (20) test examples the
@@ -54,6 +66,8 @@ def test_intervals(
         task: `"classification"` or `"regression"`.
         seed: The bootstrap's seed. Defaults to 0.
         confidence: Level of the intervals. Defaults to 0.95.
+        weighed: The classes were weighed in training (`class_weight=`):
+            classification then adds `balanced_accuracy`. Defaults to False.
 
     Returns:
         `{metric: {"value", "interval": [low, high], "method"}}`, or `None`.
@@ -62,15 +76,9 @@ def test_intervals(
         return None
     y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
     if task == "classification":
-        right = int(np.sum(y_pred.reshape(len(y_true)) == y_true.reshape(len(y_true))))
-        low, high = wilson_interval(right, len(y_true), confidence)
-        return {
-            "accuracy": {
-                "value": right / len(y_true),
-                "interval": [low, high],
-                "method": "Wilson",
-            }
-        }
+        return classification_intervals(
+            y_true, y_pred, weighed=weighed, seed=seed, confidence=confidence
+        )
     method = "BCa" if len(y_true) <= BCA_MAX_EXAMPLES else "percentile"
     # In float64, as the test metrics are (`tunekit.regression`): the same value in both.
     truth = y_true.astype(np.float64).reshape(len(y_true), -1)
@@ -78,11 +86,7 @@ def test_intervals(
     out: dict[str, dict[str, Any]] = {}
     for name in ("mse", "mae", "rmse", "r2"):
         value = float(regression_metric(name, truth, predicted))
-        if len(y_true) < MIN_BOOTSTRAP_EXAMPLES:
-            why = (
-                f"none: {_log.count(len(y_true), 'test example')}, too few for a bootstrap "
-                f"interval (it needs at least {MIN_BOOTSTRAP_EXAMPLES})"
-            )
+        if why := no_bootstrap_interval(len(y_true)):
             out[name] = {"value": value, "interval": None, "method": why}
             continue
         low, high = bootstrap_interval(truth, predicted, name, confidence, seed=seed)
@@ -128,10 +132,8 @@ def usefulness_note(
     n = len(y_true)
     hint = _causes(scaling) + " the right task (--task, task=)?"
     if task == "classification" and weighed:
-        from sklearn.metrics import balanced_accuracy_score
-
         truth = y_true.reshape(n)
-        balanced = float(balanced_accuracy_score(truth, y_pred.reshape(n)))
+        balanced = classification_metrics(truth, y_pred, weighed=True)["balanced_accuracy"]
         guess, _ = constant_guess(truth, "balanced_accuracy")
         if balanced > guess:
             return None

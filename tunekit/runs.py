@@ -264,8 +264,9 @@ def _test_metric(run: _Run, objective: str, direction: str) -> tuple[str | None,
     regression: the metrics the report compares with the baseline, the same
     quantity in every run. It is `sklearn_accuracy` / `sklearn_mse` beside a
     metric of the model's own of that name and another value (a top-2 accuracy, an
-    MSLE called `mse`), else the plain name. Else the objective's own metric, else
-    `loss`.
+    MSLE called `mse`), else the plain name; accuracy under class weights too (not the
+    `balanced_accuracy` such a run's verdict is decided on: runs would be ranked on two
+    quantities). Else the objective's own metric, else `loss`.
     """
     metrics = run.steps.get("evaluate", {}).get("test_metrics")
     if not isinstance(metrics, dict) or run.step_status("evaluate") != "done":
@@ -526,7 +527,9 @@ def ls_runs(
     (the best trial's validation score, both phases), `test_metric` and
     `test_value` (tunekit's scikit-learn test accuracy for classification, MSE for
     regression, named `sklearn_accuracy` / `sklearn_mse` beside a model's own metric
-    of that name and another value; else the objective's metric or the loss),
+    of that name and another value; else the objective's metric or the loss; a run
+    with class weights too: one quantity for every run, its `balanced_accuracy` is
+    in `compare_runs`' `test.balanced_accuracy`),
     `baseline_delta` (tuned minus baseline on that test metric, when the run trained
     a baseline), `params` (the chosen
     model's parameter count), `trials` (completed, both phases), `wall_time_s`

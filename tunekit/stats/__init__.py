@@ -6,7 +6,9 @@ importable from `tunekit.stats` itself:
 
 - `tunekit.stats.intervals`: `wilson_interval`, a 95% interval for an
   accuracy (Wilson 1927), and `bootstrap_interval`, a BCa bootstrap interval
-  for a regression metric that resamples test examples (Efron 1987).
+  for a regression metric that resamples test examples (Efron 1987);
+  `balanced_accuracy_interval` (in `tunekit.stats.classified`) the same for a
+  classifier's balanced accuracy.
 - `tunekit.stats.paired`: `mcnemar_exact`, McNemar's exact test on two
   classifiers' paired test predictions (McNemar 1947, in the exact binomial
   form of statsmodels' `mcnemar(exact=True)`); `summarize_scores` (mean and
@@ -36,6 +38,7 @@ json.dumps(comparison.to_dict())
 from __future__ import annotations
 
 from tunekit.stats.baseline import compare_to_baseline
+from tunekit.stats.classified import balanced_accuracy_interval
 from tunekit.stats.comparison import BaselineComparison, MetricComparison
 from tunekit.stats.guess import GuessCheck, constant_guess
 from tunekit.stats.intervals import Interval, bootstrap_interval, wilson_interval
@@ -56,6 +59,7 @@ __all__ = [
     "MetricComparison",
     "PairedTestResult",
     "ScoreSummary",
+    "balanced_accuracy_interval",
     "bootstrap_interval",
     "compare_to_baseline",
     "constant_guess",

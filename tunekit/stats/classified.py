@@ -7,6 +7,9 @@ accuracy (scikit-learn's `balanced_accuracy_score`, the mean recall per class):
 the verdict is then decided on it too, by a paired bootstrap of the test
 examples (`tunekit.stats.intervals.paired_bootstrap`, as for a regression's
 MSE); the plain accuracy and its McNemar test are kept beside it.
+
+`balanced_accuracy_interval` gives one model's balanced accuracy its bootstrap
+interval by the same resampling (the report's test intervals, under class weights).
 """
 
 from __future__ import annotations
@@ -30,12 +33,19 @@ from tunekit.stats.guess import GuessCheck
 from tunekit.stats.intervals import (
     MIN_BOOTSTRAP_EXAMPLES,
     Interval,
+    bootstrap_statistic,
     paired_bootstrap,
     wilson_interval,
 )
 from tunekit.stats.paired import McNemarResult, mcnemar_exact
 
-__all__ = ["ClassificationMetric", "balanced_accuracy", "compare_classifiers"]
+__all__ = [
+    "ClassificationMetric",
+    "balanced_accuracy",
+    "balanced_accuracy_interval",
+    "balanced_accuracy_value",
+    "compare_classifiers",
+]
 
 ClassificationMetric = Literal["accuracy", "balanced_accuracy"]
 
@@ -63,12 +73,75 @@ def balanced_accuracy(y_true: NDArray, y_pred: NDArray, classes: int) -> NDArray
     return (recall.sum(axis=1) / (present > 0).sum(axis=1)).reshape(y_true.shape[:-1])
 
 
-def _sklearn_balanced(truth: NDArray, predicted: NDArray) -> float:
+def balanced_accuracy_value(y_true: ArrayLike, y_pred: ArrayLike) -> float:
+    """scikit-learn's `balanced_accuracy_score` of class labels, as a float in [0, 1].
+
+    The mean recall over the classes in `y_true`; a class only predicted counts
+    for nothing (scikit-learn's warning of it is silenced). `y_true`, `y_pred`:
+    labels of the same shape, `(n,)` or `(n, 1)`.
+    """
     from sklearn.metrics import balanced_accuracy_score
 
+    truth, predicted = (np.asarray(a).reshape(-1) for a in (y_true, y_pred))
     with warnings.catch_warnings():  # a class only predicted: scikit-learn warns, and skips it
         warnings.simplefilter("ignore", UserWarning)
         return float(balanced_accuracy_score(truth, predicted))
+
+
+def balanced_accuracy_interval(
+    y_true: ArrayLike,
+    y_pred: ArrayLike,
+    confidence: float = 0.95,
+    n_resamples: int = 1999,
+    seed: int | None = 0,
+) -> Interval:
+    """A bootstrap confidence interval for a classifier's test balanced accuracy.
+
+    As `tunekit.stats.bootstrap_interval` for a regression metric: test examples
+    resampled with replacement, each with its label and prediction; the BCa
+    interval up to `BCA_MAX_EXAMPLES` (2,000) examples, the percentile interval
+    above (or when BCa is undefined); the value itself when every resample scores
+    the same. The metric is `balanced_accuracy` (scikit-learn's, vectorised over the
+    resamples), and the resamples are those of the baseline's paired bootstrap
+    (`compare_to_baseline(metric="balanced_accuracy")`, same seed): its interval
+    of the tuned model is this one.
+
+    Args:
+        y_true: True class labels, shape `(n,)` or `(n, 1)`, `n >= 2`.
+        y_pred: Predicted class labels (not scores), the same shape.
+        confidence: Confidence level in (0, 1). Defaults to 0.95.
+        n_resamples: Bootstrap resamples, at least 100. Defaults to 1999.
+        seed: Seed of the resampling (the same seed gives the same interval).
+            Defaults to 0; `None` draws a fresh one.
+
+    Returns:
+        `Interval(low, high)`, balanced accuracies in [0, 1].
+
+    Raises:
+        UsageError: Labels of other lengths or forms, scores instead of labels,
+            fewer than 2 examples, or a bad `confidence` or `n_resamples`.
+
+    Example:
+        >>> balanced_accuracy_interval([0] * 30 + [1] * 10, [0] * 28 + [1] * 12)
+        Interval(low=..., high=...)
+    """
+    truth, predicted = paired_labels(y_true, y_pred=y_pred)
+    classes, codes = np.unique(np.concatenate([truth, predicted]), return_inverse=True)
+    true_codes, predicted_codes = codes.reshape(2, len(truth))
+
+    def statistic(idx: NDArray[np.intp], axis: int = -1) -> NDArray[np.float64]:
+        return balanced_accuracy(true_codes[idx], predicted_codes[idx], classes.size)[None]
+
+    # 3 values per example, as the paired bootstrap reads: the same batches, the same resamples.
+    result = bootstrap_statistic(
+        statistic,
+        len(truth),
+        3,
+        confidence=confidence,
+        n_resamples=n_resamples,
+        seed=seed,
+    )
+    return result.intervals[0]
 
 
 def compare_classifiers(
@@ -136,7 +209,7 @@ def _balanced(
 ) -> BaselineComparison:
     """Decided on balanced accuracy by a paired bootstrap; plain accuracy and McNemar beside."""
     n = len(truth)
-    values = (_sklearn_balanced(truth, ours), _sklearn_balanced(truth, theirs))
+    values = (balanced_accuracy_value(truth, ours), balanced_accuracy_value(truth, theirs))
     plain = (
         f"On plain test accuracy (not what the verdict is decided on): {accuracy.tuned:.4f} vs "
         f"{accuracy.baseline:.4f} ({mcnemar})."

@@ -161,9 +161,11 @@ def test_metrics(
     own batches) and, for regression with one target array, scikit-learn's
     `mse`, `mae`, `rmse` and `r2` of its predictions
     (`tunekit.regression.regression_metrics`); for classification with one output,
-    the predicted classes' `accuracy` (scikit-learn's), whatever the model compiles:
-    the report's interval, the baseline's comparison and the final seeds give it,
-    so every run's test metrics hold it. A metric the model itself reports under
+    the predicted classes' `accuracy`, whatever the model compiles, and with class
+    weights (`ctx.class_weights`) scikit-learn's `balanced_accuracy`, which the verdict
+    is then decided on (`tunekit.classification.classification_metrics`): the report's
+    intervals, the baseline's comparison and the final seeds give them, so the test
+    metrics hold them. A metric the model itself reports under
     one of those names keeps its name and Keras's value (the one the search ranked
     by: a top-2 one called `accuracy`, say); scikit-learn's then goes under
     `sklearn_<name>` unless the two agree within 1e-4 (`own_name`).
@@ -181,9 +183,7 @@ def test_metrics(
         DataError: A stream's test class ids an output cannot take (`check_class_ids`), or
             its test targets are constant (`tunekit.outputs.predict_test_set`).
     """
-    import numpy as np
-    from sklearn.metrics import accuracy_score
-
+    from tunekit.classification import classification_metrics, weighs_classes
     from tunekit.data import REGRESSION
     from tunekit.data._stream_labels import check_stream_outputs
     from tunekit.data._targets import one_hot_rows, several_outputs
@@ -220,8 +220,8 @@ def test_metrics(
     # and value, the one the search ranked by: scikit-learn's goes beside it (`own_name`).
     if data.task == REGRESSION:
         metrics.update(beside_keras(metrics, regression_metrics(y_true, y_pred)))
-    else:  # the predicted classes' accuracy, as `test_intervals` has it
-        own = {"accuracy": float(accuracy_score(np.reshape(y_true, -1), np.reshape(y_pred, -1)))}
+    else:  # the predicted classes' accuracy (balanced too, weighed), as `test_intervals` has it
+        own = classification_metrics(y_true, y_pred, weighed=weighs_classes(ctx))
         metrics.update({k: v for k, v in beside_keras(metrics, own).items() if k not in metrics})
     return metrics
 
@@ -233,17 +233,16 @@ def _prediction_metrics(
 
     A hypermodel's own training loop (KerasTuner's documented custom-loop
     `fit`) may train a model without compiling it: Keras then has no loss
-    and no metrics to evaluate. Classification gets scikit-learn's
-    `accuracy`; regression `mse`, `mae`, `rmse` and `r2`.
+    and no metrics to evaluate. Classification gets the predicted classes'
+    `accuracy` (and `balanced_accuracy` with class weights: `classification_metrics`);
+    regression `mse`, `mae`, `rmse` and `r2`.
 
     Raises:
         ModelCheckError: For a model with several outputs (nothing to score
             them by), or one classifier unit without a sigmoid (a logit or a
             probability?): `tunekit.steps.output_checks.check_scorable_uncompiled`.
     """
-    import numpy as np
-    from sklearn.metrics import accuracy_score
-
+    from tunekit.classification import classification_metrics, weighs_classes
     from tunekit.data import REGRESSION
     from tunekit.outputs import model_output_shape, predict_test_set
     from tunekit.regression import regression_metrics
@@ -256,7 +255,7 @@ def _prediction_metrics(
         y_true, y_pred = predict_test_set(model, ctx.data, batch_size=batch_size)
     if ctx.data.task == REGRESSION:
         return regression_metrics(y_true, y_pred)
-    return {"accuracy": float(accuracy_score(np.asarray(y_true).reshape(-1), y_pred))}
+    return classification_metrics(y_true, y_pred, weighed=weighs_classes(ctx))
 
 
 def _output_losses(model: keras.Model, logs: Mapping[str, Any]) -> list[str]:
