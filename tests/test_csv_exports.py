@@ -221,7 +221,8 @@ def test_an_npz_of_object_arrays_names_the_key_and_the_fix(tmp_path, key, fix):
     numeric arrays", no key's fix."""
     frame = _iris()
     x = frame.iloc[:, :4].to_numpy(np.float32)
-    arrays = dict(x_train=x, y_train=np.arange(60) % 3, x_test=x, y_test=np.arange(60) % 3)
+    test = x + np.float32(0.05)  # other rows: splits sharing rows are refused
+    arrays = dict(x_train=x, y_train=np.arange(60) % 3, x_test=test, y_test=np.arange(60) % 3)
     if key == "y_train":
         arrays[key] = frame["species"].to_numpy(dtype=object)
         arrays["y_test"] = frame["species"].to_numpy(dtype=str)

@@ -304,15 +304,16 @@ def test_load_npz_takes_classes_name_and_scaling_from_the_file(tmp_path):
 
 def test_load_npz_twenty_float_classes_with_validation_and_names(tmp_path):
     x, y = _labelled(20, 5, shape=(4,), dtype=np.float32)
+    held, held_y = _labelled(20, 3, shape=(4,), dtype=np.float32, seed=1)  # other samples
     names = np.array([f"c{i}" for i in range(20)])
     np.savez(
         tmp_path / "twenty.npz",
         x_train=x,
         y_train=y,
-        x_val=x[:20],
-        y_val=y[:20],
-        x_test=x[:40],
-        y_test=y[:40],
+        x_val=held[:20],
+        y_val=held_y[:20],
+        x_test=held[20:],
+        y_test=held_y[20:],
         class_names=names,
     )
     ds = data.load_npz(tmp_path / "twenty.npz", seed=3)
@@ -327,7 +328,10 @@ def test_npz_and_image_folder_share_one_scaling_rule(tmp_path):
     for i, (image, label) in enumerate(zip(x, y)):
         (tmp_path / "folder" / f"class{label}").mkdir(parents=True, exist_ok=True)
         Image.fromarray(image).save(tmp_path / "folder" / f"class{label}" / f"{i:02d}.png")
-    np.savez(tmp_path / "same.npz", x_train=x, y_train=y, x_test=x, y_test=y)
+    held = np.isin(np.arange(12), [4, 5, 10, 11])  # the same 12 images, none twice
+    np.savez(
+        tmp_path / "same.npz", x_train=x[~held], y_train=y[~held], x_test=x[held], y_test=y[held]
+    )
     folder = load_image_directory(tmp_path / "folder", image_size=(5, 7))
     npz = data.load_npz(tmp_path / "same.npz")
     assert folder.scaling == npz.scaling == data.SCALED_UINT8
@@ -360,10 +364,11 @@ def test_from_arrays_splits_stratified():
 def test_from_arrays_with_test_set_and_options():
     rng = np.random.default_rng(0)
     x, y = rng.random((40, 5, 5)), np.arange(40) % 2
+    x_test = rng.random((7, 5, 5))
     ds = Dataset.from_arrays(
         x,
         y,
-        x_test=x[:7],
+        x_test=x_test,
         y_test=y[:7],
         validation_fraction=0.25,
         test_fraction=0.9,
@@ -372,7 +377,7 @@ def test_from_arrays_with_test_set_and_options():
     )
     assert (len(ds.x_train), len(ds.x_val), len(ds.x_test)) == (30, 10, 7)
     assert ds.num_classes == 3 and ds.class_names == ["a", "b", "c"]
-    np.testing.assert_array_equal(ds.x_test, x[:7].astype(np.float32))
+    np.testing.assert_array_equal(ds.x_test, x_test.astype(np.float32))
     float_labels = Dataset.from_arrays(x, y.astype(float), validation_fraction=0, test_fraction=0)
     assert float_labels.y_train.dtype == np.int64 and len(float_labels.x_val) == 0
 
@@ -423,12 +428,12 @@ def _arrays(n=20, classes=2):
 
 def _direct(**overrides):
     x, y = _arrays()
-    kwargs = dict(
+    kwargs = dict(  # copies: one array passed as two splits is refused (a leaked score)
         x_train=x,
         y_train=y,
-        x_val=x,
+        x_val=x.copy(),
         y_val=y,
-        x_test=x,
+        x_test=x.copy(),
         y_test=y,
         class_names=["a", "b"],
         input_shape=(3,),
@@ -785,7 +790,8 @@ def test_a_column_of_labels_is_taken_as_labels(tmp_path):
     # Keras's CIFAR layout: y of shape (n, 1). The old advice (argmax) made every label 0.
     x = np.random.default_rng(0).integers(0, 255, (30, 4, 4), dtype=np.uint8)
     y = (np.arange(30) % 3).reshape(-1, 1)
-    np.savez(tmp_path / "column.npz", x_train=x, y_train=y, x_test=x[:9], y_test=y[:9])
+    x_test = np.random.default_rng(1).integers(0, 255, (9, 4, 4), dtype=np.uint8)
+    np.savez(tmp_path / "column.npz", x_train=x, y_train=y, x_test=x_test, y_test=y[:9])
     data = load_npz(tmp_path / "column.npz")
     assert data.num_classes == 3
     np.testing.assert_array_equal(

@@ -237,9 +237,10 @@ def test_text_labels_are_classes_as_in_a_csv(tmp_path):
     path.write_text("\n".join(lines) + "\n")
     assert load_csv(path, target="animal").class_names == ds.class_names
     # Labels in y_test share the encoding; object arrays and given class_names work too.
-    ds = Dataset.from_arrays(x, y.astype(object), x_test=x[:3], y_test=np.array(["dog"] * 3))
+    held = rng.random((3, 3))  # test samples apart from training: shared ones are refused
+    ds = Dataset.from_arrays(x, y.astype(object), x_test=held, y_test=np.array(["dog"] * 3))
     assert ds.y_test.tolist() == [1, 1, 1]
-    ds = Dataset.from_arrays(x, y, class_names=["emu", "dog", "cat"], x_test=x[:3], y_test=y[:3])
+    ds = Dataset.from_arrays(x, y, class_names=["emu", "dog", "cat"], x_test=held, y_test=y[:3])
     assert ds.class_names == ["emu", "dog", "cat"]
     assert ds.y_test.tolist() == [0, 2, 1]  # emu, cat, dog in class_names' order
     with pytest.raises(DataError, match=r"not in class_names: \['emu'\]"):

@@ -177,14 +177,15 @@ def test_a_constant_test_or_validation_target_is_refused():
 def test_each_input_s_dataframes_must_share_their_columns_in_order():
     """A model of several inputs (a dict of DataFrames) skipped the column check."""
     rng = np.random.default_rng(2)
-    frame = pd.DataFrame(rng.random((100, 3)).astype("float32"), columns=list("abc"))
+    frame = pd.DataFrame(rng.random((120, 3)).astype("float32"), columns=list("abc"))
     y = (frame.a > 0.5).astype(int).to_numpy()
+    train, test = frame.iloc[:100], frame.iloc[100:]  # apart: shared samples are refused
     with pytest.raises(DataError, match=r"x_test\['in'\]'s columns differ from x\['in'\]'s"):
         Dataset.from_arrays(
-            {"in": frame}, y, x_test={"in": frame.iloc[:20][["c", "b", "a"]]}, y_test=y[:20]
+            {"in": train}, y[:100], x_test={"in": test[["c", "b", "a"]]}, y_test=y[100:]
         )
-    ds = Dataset.from_arrays({"in": frame}, y, x_test={"in": frame.iloc[:20]}, y_test=y[:20])
-    assert ds.x_test["in"][0, 0] == frame.iloc[0]["a"]
+    ds = Dataset.from_arrays({"in": train}, y[:100], x_test={"in": test}, y_test=y[100:])
+    assert ds.x_test["in"][0, 0] == test.iloc[0]["a"]
 
 
 @pytest.mark.parametrize("names", [("Cat", "cat", "dog"), ("cat", "cat ", "dog")])

@@ -92,11 +92,12 @@ def test_one_hot_labels_that_cannot_be_classes_are_refused_by_name(call, message
 
 def test_an_npz_of_one_hot_labels_loads_as_categorical(tmp_path):
     x, y = _blobs()
+    xt, yt = _blobs(n=30, seed=1)  # test samples apart: shared ones are refused
     path = tmp_path / "hot.npz"
-    np.savez(path, x_train=x, y_train=_one_hot(y), x_test=x[:30], y_test=_one_hot(y[:30]))
+    np.savez(path, x_train=x, y_train=_one_hot(y), x_test=xt, y_test=_one_hot(yt))
     data = load_npz(path)
     assert data.label_mode == "categorical" and data.num_classes == _CLASSES
-    np.testing.assert_array_equal(np.sort(data.y_test), np.sort(y[:30]))
+    np.testing.assert_array_equal(np.sort(data.y_test), np.sort(yt))
 
 
 def test_cross_validation_folds_of_one_hot_rows_are_stratified():
@@ -178,13 +179,14 @@ def test_the_command_line_tunes_a_categorical_model_on_one_hot_labels(tmp_path, 
 def test_an_npz_of_text_labels_loads_them_as_class_names(tmp_path):
     """Arrays and CSV files took text labels; an .npz was refused ("expected numbers")."""
     x, y = _blobs()
+    xt, yt = _blobs(n=30, seed=1)  # test samples apart: shared ones are refused
     names = np.array(["cat", "dog", "emu"])
     path = tmp_path / "text.npz"
-    np.savez(path, x_train=x, y_train=names[y], x_test=x[:30], y_test=names[y[:30]])
+    np.savez(path, x_train=x, y_train=names[y], x_test=xt, y_test=names[yt])
     data = load_npz(path)
     assert list(data.class_names) == ["cat", "dog", "emu"] and data.task == "classification"
-    np.testing.assert_array_equal(np.sort(data.y_test), np.sort(y[:30]))
-    np.savez(path, x_train=x, y_train=names[y], x_test=x[:30], y_test=y[:30])
+    np.testing.assert_array_equal(np.sort(data.y_test), np.sort(yt))
+    np.savez(path, x_train=x, y_train=names[y], x_test=xt, y_test=yt)
     with pytest.raises(DataError, match=r"y_train hold text labels but y_test hold numbers"):
         load_npz(path)
 

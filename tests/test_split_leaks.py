@@ -155,18 +155,18 @@ class _Shifted(keras.utils.PyDataset):
         ),
     ],
 )
-def test_arrays_shared_between_splits_are_warned_of(shared, said):
+def test_arrays_shared_between_splits_are_refused(shared, said):
     x, y = _arrays(200)
     xv, yv = _arrays(50, 1)
-    with pytest.warns(UserWarning, match=f"{said}.*score is leaked"):
+    with pytest.raises(DataError, match=f"{said}.*score is leaked"):
         Dataset(x, y, xv, yv, *shared(x, y, xv, yv))
 
 
-def test_arrays_partly_shared_with_training_warn_and_repeated_rows_do_not():
+def test_arrays_partly_shared_with_training_are_refused_and_repeated_rows_are_not():
     x, y = _arrays(200)
     xt, yt = _arrays(50, 2)
     xt[:10], yt[:10] = x[:10], y[:10]
-    with pytest.warns(UserWarning, match="10 of the 50 samples of the test split .20%."):
+    with pytest.raises(DataError, match="10 of the 50 samples of the test split .20%."):
         Dataset(x, y, *_arrays(50, 1), xt, yt)
     # Few discrete values: equal rows across splits are expected, not a leak.
     rng = np.random.default_rng(0)
@@ -176,24 +176,24 @@ def test_arrays_partly_shared_with_training_warn_and_repeated_rows_do_not():
         data = Dataset(*bits(200), *bits(50), *bits(50))
     assert data.summary().startswith("arrays: 200 train / 50 validation / 50 test")
     xb, yb = bits(200)
-    with pytest.warns(UserWarning, match="X_train and x_val are the same array"):
+    with pytest.raises(DataError, match="X_train and x_val are the same array"):
         Dataset(xb, yb, xb, yb, *bits(50))  # the same object: even so
 
 
-def test_copies_are_warned_of_whatever_repeats_training_holds():
+def test_copies_are_refused_whatever_repeats_training_holds():
     """Found by a retry: 2% of training rows repeated, or a file of every row twice split
     by `from_arrays`, or 6% of test rows in training and 6% in validation: no warning."""
     x, y = _arrays(300)
     x[:6], y[:6] = x[6:12], y[6:12]  # 2% of the training rows repeated
-    with pytest.warns(UserWarning, match="50 of the 50 samples of the test split"):
+    with pytest.raises(DataError, match="50 of the 50 samples of the test split"):
         Dataset(x, y, *_arrays(50, 1), x[100:150], y[100:150])
     twice_x, twice_y = np.concatenate([x, x]), np.concatenate([y, y])
-    with pytest.warns(UserWarning, match=r"samples of the (validation|test) split .\d+%. are"):
+    with pytest.raises(DataError, match=r"samples of the (validation|test) split .\d+%. are"):
         Dataset.from_arrays(twice_x, twice_y, seed=0)
     xv, yv = _arrays(50, 1)
     xt, yt = _arrays(50, 2)
     xt[:3], yt[:3], xt[3:6], yt[3:6] = x[200:203], y[200:203], xv[:3], yv[:3]
-    with pytest.warns(UserWarning, match=r"6 of the 50 samples of the test split .12%. are"):
+    with pytest.raises(DataError, match=r"6 of the 50 samples of the test split .12%. are"):
         Dataset(x[200:], y[200:], xv, yv, xt, yt)
 
 

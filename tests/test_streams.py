@@ -86,6 +86,12 @@ class ArraysPyDataset(keras.utils.PyDataset):
 _PY_SPLITS = (("train", 96, 0), ("validation", 32, 1), ("test", 40, 2))
 
 
+def _other_image(like: Path, path: Path) -> None:
+    """An image like `like`, its pixels moved by one level: other bytes, not a copy."""
+    pixels = np.asarray(Image.open(like)).astype(np.int16)
+    Image.fromarray(np.clip(pixels + 1, 0, 255).astype(np.uint8)).save(path)
+
+
 def _report(run_dir: Path) -> dict[str, Any]:
     return json.loads((run_dir / "report.json").read_text())
 
@@ -653,7 +659,7 @@ def test_cli_streams_an_image_folder_at_its_native_size(
     # The same command on a changed folder is refused, naming the files that changed.
     first, second = sorted((image_folder / IMAGE_FOLDER_CLASSES[0]).iterdir())[:2]
     kept = second.read_bytes()
-    shutil.copy(first, first.with_name("zz_new.png"))
+    _other_image(first, first.with_name("zz_new.png"))  # a copy would be a refused leak
     second.unlink()
     code = main([*args, "--batch-size", "4", *budget, "--quiet"])
     err = capsys.readouterr().err
@@ -876,7 +882,7 @@ def test_an_image_folder_is_weighed_by_its_file_lists(tmp_path: Path, image_fold
 
     first = image_folder / IMAGE_FOLDER_CLASSES[0]
     for i, path in enumerate(sorted(first.iterdir())[:8]):  # class 0: 22 images, others 14
-        shutil.copy(path, first / f"extra_{i}.png")
+        _other_image(path, first / f"extra_{i}.png")  # copies would be a refused leak
     stream = image_folder_stream(image_folder, IMAGE_FOLDER_SIZE, batch_size=8)
     run = CoarseToFine(
         stream_models.toon_build,

@@ -41,7 +41,8 @@ def test_subset_of_class_sorted_splits_keeps_every_class_in_proportion():
 def test_a_rare_class_keeps_a_sample_and_proportions_hold():
     y = np.repeat([0, 1, 2], [100, 97, 3])
     x = np.arange(len(y), dtype=np.float32)[:, None]
-    ds = Dataset(x, y, x[:3], y[[0, 100, 197]], x[:3], y[[0, 100, 197]])
+    rare = y[[0, 100, 197]]  # held-out samples apart from training and from each other
+    ds = Dataset(x, y, x[:3] + 1000, rare, x[:3] + 2000, rare)
     assert np.bincount(ds.subset(num_train=10).y_train).tolist() == [4, 5, 1]
     assert np.bincount(ds.subset(num_train=40).y_train).tolist() == [20, 19, 1]
     # Fewer samples than classes: no split can hold every class; a seeded random draw
@@ -76,7 +77,8 @@ def test_one_hot_labels_are_stratified_by_class():
 def test_regression_targets_sorted_by_value_are_sampled_at_random():
     x = np.arange(200, dtype=np.float32)[:, None]
     y = np.linspace(0.0, 10.0, 200, dtype=np.float32)  # saved sorted by target
-    ds = Dataset(x, y, x, y, x, y, task="regression")
+    xv, xs = x + 0.5, x + 0.25  # other samples: splits sharing samples are refused
+    ds = Dataset(x, y, xv, xv[:, 0] * 10 / 199, xs, xs[:, 0] * 10 / 199, task="regression")
     small = ds.subset(num_train=20, num_val=20, seed=3)
     for split in ("train", "val"):
         kept = getattr(small, f"y_{split}")
@@ -87,10 +89,14 @@ def test_regression_targets_sorted_by_value_are_sampled_at_random():
 
 def test_dict_inputs_and_targets_stay_paired():
     n = 90
-    ids = np.arange(n, dtype=np.float32)
-    x = {"image": np.repeat(ids[:, None], 4, axis=1), "meta": -ids[:, None]}
-    y = {"kind": np.repeat(np.arange(3), 30).astype(np.float32), "size": ids * 0.5}
-    ds = Dataset(x, y, x, y, x, y, task="regression")
+
+    def split(start: int) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+        ids = start + np.arange(n, dtype=np.float32)
+        x = {"image": np.repeat(ids[:, None], 4, axis=1), "meta": -ids[:, None]}
+        return x, {"kind": np.repeat(np.arange(3), 30).astype(np.float32), "size": ids * 0.5}
+
+    # Other samples in each split: splits sharing samples are refused.
+    ds = Dataset(*split(0), *split(1000), *split(2000), task="regression")
     small = ds.subset(num_train=12, seed=2)
     kept = small.x_train["image"][:, 0]
     assert len(kept) == 12 and kept.max() >= 12  # not the first 12

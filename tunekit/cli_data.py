@@ -136,7 +136,9 @@ def folder_stream(args: argparse.Namespace) -> Any:
     (default 32). Only files are listed: no Keras or TensorFlow is imported
     before the backend is chosen (`as_workflow_data` wraps it afterwards).
     Workers rerun the same command, so they build the same stream; the chief
-    compares its fingerprint (files, sizes, contents).
+    compares its fingerprint (files, sizes, contents). A split holding byte-identical
+    copies of one class's images across splits is refused here (`DataError`), as
+    arrays of the same samples are.
     """
     from tunekit.data.images import inside
     from tunekit.image_streams import image_folder_stream
@@ -151,13 +153,17 @@ def folder_stream(args: argparse.Namespace) -> Any:
     if args.batch_size is None:
         args.batch_size = FOLDER_BATCH_SIZE  # also recorded in the run's settings
     # The folder's own size and colour mode unless given (its headers are read once).
-    return image_folder_stream(
+    stream = image_folder_stream(
         args.data,
         tuple(args.image_size) if args.image_size else None,
         batch_size=args.batch_size,
         seed=0,  # one split whatever --seed, as a CSV's: one test set for every run
         shuffle_seed=args.seed,
     )
+    from tunekit.data._folder_leaks import check_folder_overlap
+
+    check_folder_overlap(stream)  # copies across splits: refused before the backend probe
+    return stream
 
 
 def as_workflow_data(data: Any) -> Any:

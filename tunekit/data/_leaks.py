@@ -1,23 +1,23 @@
 """Splits that share samples: the scores would measure memory, not generalisation.
 
-Refused (or warned of) when a `Dataset` or a `StreamData` is made, before any
-training:
+Refused (`DataError`) when a `Dataset` or a `StreamData` is made, before any
+training, by one rule (`tunekit.data._leak_rule.find_leaks`, which an image
+folder's files follow too: `tunekit.data._folder_leaks`):
 
-- **Arrays** (`check_array_overlap`, from `Dataset`, a `UserWarning`): every
-  sample's row (`x` and `y` bytes, each array of a dict) is hashed (`row_hashes`:
-  one vectorised pass, about 1 s for MNIST's 70 000 rows). Warned of: one `x`
-  array passed as two splits, and a validation split with rows of the training
-  split, or a test split with rows of the training and validation splits (the
-  final model trains on both), at least 10% more of them than equal rows occur
-  by nature, and more than chance gives (one-sided binomial test, p < 0.001:
-  small splits vary). By nature (`_natural_share`): none where a feature is
-  continuous (equal rows are then copies, as in a file of repeated rows), else
-  as often as the rows of the split compared with (training; training and
-  validation) repeat among themselves, or as the pooled rows dealt at random
-  would match (3 binary features take 8 values: equal rows across splits are
-  expected). Each 8-byte cell is mixed with
-  its position (MurmurHash3's finalizer) before a sum per row, then mixed again
-  (`pandas.util.hash_array`).
+- **Arrays** (`check_array_overlap`, from `Dataset`): every sample's row (`x`
+  and `y` bytes, each array of a dict) is hashed (`row_hashes`: one vectorised
+  pass, about 1 s for MNIST's 70 000 rows). Refused: one `x` array passed as
+  two splits, and a validation split with rows of the training split, or a
+  test split with rows of the training and validation splits (the final model
+  trains on both), at least 10% more of them than equal rows occur by nature,
+  and more than chance gives (one-sided binomial test, p < 0.001: small splits
+  vary). By nature: none where a feature is continuous (equal rows are then
+  copies, as in a file of repeated rows), else as often as the rows of the
+  split compared with (training; training and validation) repeat among
+  themselves, or as the pooled rows dealt at random would match (3 binary
+  features take 8 values: equal rows across splits are expected). Each 8-byte
+  cell is mixed with its position (MurmurHash3's finalizer) before a sum per
+  row, then mixed again (`pandas.util.hash_array`).
 - **Streams** (`check_stream_splits`, from `StreamData`): the same stream
   object passed as two splits is refused; the validation and test streams are
   read twice each, and a split whose samples (an order-free sum of the row
@@ -32,8 +32,10 @@ training:
   pass too: scored on other inputs every epoch. A validation and a test stream
   of the same samples are refused as well. The training stream is read once
   (its samples may differ per pass: augmentation, a reshuffle): a validation
-  (test) stream sharing samples with it (and with validation) as for arrays
-  above is refused, as
+  (test) stream sharing samples with it (and with validation) is refused by
+  the arrays' rule above (whether a feature is continuous: read from the
+  first 2,000 samples of that pass, as from a `Dataset`'s first 2,000 training
+  rows), as
   `test = ds.take(k); train = ds.shuffle(n).skip(k)` makes (the shuffle before
   `skip` moves test samples into training). Random augmentation in the
   training `map` hides such an overlap. Cost: two passes of the pipeline over
@@ -46,154 +48,63 @@ training:
 
 from __future__ import annotations
 
-import math
-import warnings
 from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 
-from tunekit.data._row_hashes import leaves as _leaves
+from tunekit.data._leak_rule import (
+    CONTINUITY_SAMPLES,
+    REFERENCE,
+    SPLIT_NAMES,
+    continuous_of,
+    feature_sample,
+    find_leaks,
+    leak_sentence,
+)
 from tunekit.data._row_hashes import row_hashes
 from tunekit.data._stream_labels import class_ids
 from tunekit.errors import DataError
 
 __all__ = ["PassSum", "check_array_overlap", "check_stream_splits", "row_hashes"]
 
-_SPLIT_NAMES = {"train": "training", "val": "validation", "test": "test"}
-# Share of a validation or test split's rows found in training from which it is warned of.
-WARN_SHARE = 0.1
+_SPLIT_NAMES = SPLIT_NAMES
 
 
 def check_array_overlap(xs: dict[str, Any], ys: dict[str, Any], given: dict[str, Any]) -> None:
-    """Warns (`UserWarning`) of a `Dataset`'s splits (`xs`, `ys` keyed `"train"`, `"val"`,
-    `"test"`; `given`: the `x` arrays as passed, before any conversion) that share samples:
-    one `x` array passed as two splits, or a validation (test) split of which at least
-    `WARN_SHARE` more of the rows are found in training (training and validation, which the
-    final model trains on) than equal rows occur by nature (`_natural_share`). A warning,
-    not an error, as tests and examples share rows on purpose.
+    """Refuses a `Dataset`'s splits (`xs`, `ys` keyed `"train"`, `"val"`, `"test"`; `given`:
+    the `x` arrays as passed, before any conversion) that share samples: one `x` array
+    passed as two splits, or a validation (test) split leaked by the one rule
+    (`tunekit.data._leak_rule.find_leaks`: its rows found in training, or training and
+    validation, beyond nature), as a stream or an image folder of the same samples is.
+
+    Raises:
+        DataError: Naming each leaked split, its share, and the fix.
     """
-    hashes = {split: row_hashes(xs[split], ys[split]) for split in _SPLIT_NAMES}
-    continuous = _continuous(xs["train"])  # once for both splits
-    for split, earlier in (("val", ("train",)), ("test", ("train", "val"))):
-        rows, name = hashes[split], _SPLIT_NAMES[split]
-        seen = np.concatenate([hashes[e] for e in earlier])
-        natural = _natural_share(continuous, seen, rows)
-        said = next(
-            (
-                f"x_{e} and x_{split} are the same array"
-                for e in earlier
-                if len(rows) and given[e] is given[split]
-            ),
-            None,
+    hashes = {split: row_hashes(xs[split], ys[split]) for split in SPLIT_NAMES}
+    where = {"val": "training data", "test": "training and validation data"}
+    leaks = {
+        leak.split: leak_sentence(
+            leak, samples="samples", unit="split", where=where[leak.split], equal="equal x and y"
         )
-        found, share = _shared(rows, seen)
-        where = " and ".join(_SPLIT_NAMES[e] for e in earlier)
-        if said is None and _leaked(found, len(rows), natural):
-            said = (
-                f"{found} of the {len(rows)} samples of the {name} split ({share:.0%}) are "
-                f"also in the {where} data (equal x and y)"
-            )
-        if said:
-            warnings.warn(  # the caller's data to change: Python's warning, shown in any script
-                f"{said[0].upper()}{said[1:]}: the {name} score is leaked (it measures "
-                f"memory of the {where} data, not how the model does on new data). Pass "
-                "samples kept apart (Dataset.from_arrays(x, y) splits them for you; pandas' "
-                "drop_duplicates removes repeated rows before splitting).",
-                UserWarning,
-                stacklevel=4,
-            )
-
-
-# Below this one-sided binomial p-value, more samples are shared than nature gives.
-LEAK_ALPHA = 1e-3
-
-
-def _shared(rows: np.ndarray, seen: np.ndarray) -> tuple[int, float]:
-    """How many of `rows` (row hashes) are in `seen`, and their share of `rows`."""
-    found = int(np.isin(rows, seen).sum()) if len(rows) and len(seen) else 0
-    return found, found / len(rows) if len(rows) else 0.0
-
-
-def _leaked(found: int, count: int, natural: float) -> bool:
-    """Whether `found` of `count` samples found in a reference split is a leak: at least
-    `WARN_SHARE` of them, `WARN_SHARE` more than the `natural` share, and more than chance
-    gives (one-sided binomial test at `natural`, p < `LEAK_ALPHA`: small splits of a few
-    discrete features vary)."""
-    from scipy import stats  # type: ignore[import-untyped]  # noqa: PLC0415 - slow to import
-
-    share = found / count if count else 0.0
-    if not found or share < WARN_SHARE or share < natural + WARN_SHARE:
-        return False
-    if natural <= 0:
-        return True
-    return float(stats.binomtest(found, count, natural, alternative="greater").pvalue) < LEAK_ALPHA
-
-
-def _twin_share(hashes: np.ndarray) -> float:
-    """The share of rows with an equal row elsewhere in `hashes`: a leave-one-out estimate
-    of a new sample's chance to equal one of them (Good-Turing's coverage, 1 - singletons
-    / rows), for a reference of the same size."""
-    if len(hashes) < 2:
-        return 0.0
-    _, inverse, counts = np.unique(hashes, return_inverse=True, return_counts=True)
-    return float((counts[inverse] > 1).mean())
-
-
-def _natural_share(continuous: bool, seen: np.ndarray, rows: np.ndarray) -> float:
-    """A new sample's chance to equal a row of a reference split by nature (`seen`: the
-    reference's row hashes; `rows`: the split compared with it; `continuous`: whether a
-    training feature is, `_continuous`). 0 when a feature is continuous (equal rows are
-    then copies). Else the larger of the reference's `_twin_share` and `_pooled_share` (the
-    reference alone says 0 when its rows are all distinct: a small or deduplicated
-    training split of a few discrete features, whose values a new sample still hits)."""
-    if continuous:
-        return 0.0
-    return max(_twin_share(seen), _pooled_share(seen, rows))
-
-
-def _continuous(x: Any) -> bool:
-    """Whether some feature of `x` (up to 2,000 samples, at least 20) is continuous:
-    fractional values, more distinct ones than half the samples."""
-    import pandas as pd  # noqa: PLC0415 - pandas is slow to import
-
-    for leaf in _leaves(x):
-        values = np.asarray(leaf)[:2000]
-        if len(values) < 20 or values.dtype.kind != "f":
-            continue
-        values = values.reshape(len(values), -1)
-        fractional = (values != np.round(values)).any(axis=0)
-        if fractional.any():
-            if (pd.DataFrame(values[:, fractional]).nunique() > len(values) / 2).any():
-                return True
-    return False
-
-
-def _pooled_share(seen: np.ndarray, rows: np.ndarray) -> float:
-    """The share of `rows` expected to equal a row of `seen` if the pooled rows had been
-    dealt to the two at random (no leak): a value held `c` times, `k` of them dealt to
-    `rows` (hypergeometric), counts `k` unless `k = c`; so `sum(c m / N - c P(k = c))`
-    over the distinct values, divided by the `m` rows (`N` pooled)."""
-    m, pooled = len(rows), len(seen) + len(rows)
-    if not m or not len(seen):
-        return 0.0
-    counts = np.unique(np.concatenate([seen, rows]), return_counts=True)[1]
-    sizes, values = np.unique(counts, return_counts=True)  # a few sizes: each computed once
-    expected = 0.0
-    for c, number in zip(sizes.tolist(), values.tolist(), strict=True):
-        # P(k = c) = C(m, c) / C(N, c): every one of the c dealt to `rows`.
-        alone = (
-            math.exp(
-                math.lgamma(m + 1)
-                - math.lgamma(m - c + 1)
-                - math.lgamma(pooled + 1)
-                + math.lgamma(pooled - c + 1)
-            )
-            if c <= m
-            else 0.0
+        for leak in find_leaks(hashes, lambda: continuous_of(feature_sample(xs["train"])))
+    }
+    for split, earlier in REFERENCE.items():
+        for e in earlier:  # one array as two splits: said so, whatever its rows
+            if len(hashes[split]) and given[e] is given[split]:
+                leaks[split] = (
+                    f"x_{e} and x_{split} are the same array: the {SPLIT_NAMES[split]} score "
+                    f"is leaked (it measures memory of the {where[split]}, not how the model "
+                    "does on new data)."
+                )
+                break
+    if leaks:
+        said = " ".join(leaks[s][0].upper() + leaks[s][1:] for s in REFERENCE if s in leaks)
+        raise DataError(
+            f"{said} Pass samples kept apart (Dataset.from_arrays(x, y) splits them for you), "
+            "and drop repeated samples before splitting, not from one split only (pandas' "
+            "drop_duplicates)."
         )
-        expected += number * c * (m / pooled - alone)
-    return expected / m
 
 
 class PassSum:
@@ -202,12 +113,15 @@ class PassSum:
     samples). A batch that is not `(x, y, ...)` ends the sum (refused by the first-batch
     checks)."""
 
-    def __init__(self) -> None:
+    def __init__(self, features: bool = False) -> None:
         self.count, self.total, self.labels, self.ended = 0, 0, 0, False
         self.samples: list[np.ndarray] = []  # each batch's `(x, y)` row hashes
         self.sizes: list[int] = []  # each batch's samples
         # The class ids seen, by output (`None`: one output): whole-number labels only.
         self.classes: dict[str | None, set[int]] = {}
+        # With `features` (a training pass): its first inputs' `feature_sample`, by batch.
+        self.features: list[list[np.ndarray]] | None = [] if features else None
+        self._kept = 0
 
     def add(self, batch: Any) -> None:
         """Adds one batch's samples (nothing once a batch was not `(x, y, ...)`)."""
@@ -222,6 +136,9 @@ class PassSum:
             ids = class_ids(labels)
             if ids is not None:
                 self.classes.setdefault(output, set()).update(np.unique(ids).astype(int).tolist())
+        if self.features is not None and self._kept < CONTINUITY_SAMPLES:
+            self.features.append(feature_sample(batch[0], CONTINUITY_SAMPLES - self._kept))
+            self._kept += min(len(rows), CONTINUITY_SAMPLES - self._kept)
         self.count += len(rows)
         self.total = (self.total + int(rows.sum(dtype=np.uint64))) % 2**64
         self.labels = (self.labels + int(row_hashes(batch[1]).sum(dtype=np.uint64))) % 2**64
@@ -234,12 +151,26 @@ class PassSum:
         """The `(x, y)` row hash of every sample added (`row_hashes`), in the order read."""
         return np.concatenate(self.samples) if self.samples else np.zeros(0, np.uint64)
 
+    def continuous(self) -> bool:
+        """Whether a feature of the first inputs added is continuous (`continuous_of`, on
+        the `feature_sample` kept: a pass made with `features`)."""
+        batches = self.features or []
+        return continuous_of(
+            [np.concatenate(parts) for parts in zip(*batches, strict=True)] if batches else []
+        )
 
-def _pass(source: Any, split: str) -> PassSum:
-    """One whole pass over a stream, summed (`PassSum`)."""
+    def release(self) -> None:
+        """Drops the row hashes and inputs kept for the leak check."""
+        self.samples.clear()
+        if self.features is not None:
+            self.features.clear()
+
+
+def _pass(source: Any, split: str, features: bool = False) -> PassSum:
+    """One whole pass over a stream, summed (`PassSum`; `features`: as it takes)."""
     from tunekit.data._stream_lengths import batches_of
 
-    summed = PassSum()
+    summed = PassSum(features)
     for batch in batches_of(source, split):
         summed.add(batch)
         if summed.ended:
@@ -309,43 +240,36 @@ def check_stream_splits(
         )
     train = passes.get("train") if passes is not None else None
     if train is None:
-        train = _pass(splits["train"], _SPLIT_NAMES["train"])
+        train = _pass(splits["train"], _SPLIT_NAMES["train"], features=True)
         if passes is not None:
             passes["train"] = train  # its class ids: checked against the model's output
-    from tunekit.data._stream_batches import first_batch
-
-    x = first_batch(splits["train"])[0]
-    _refuse_trained_on(train.rows(), seen["val"].rows(), seen["test"].rows(), x)
+    _refuse_trained_on({"train": train, **seen})
     return {split: seen[split].count for split in seen}
 
 
-def _refuse_trained_on(train: np.ndarray, val: np.ndarray, test: np.ndarray, x: Any) -> None:
-    """Refuses a validation (test) stream of which at least `WARN_SHARE` more of the samples
-    (`(x, y)` row hashes) are in the training stream's pass (training and validation: the
-    final model trains on both) than by nature, beyond chance (`_leaked`); `x`: a batch
-    of training inputs (`_natural_share`)."""
-    if len(train) < 2:
-        return
-    continuous = _continuous(x)
-    for split, rows, seen in (("val", val, train), ("test", test, np.concatenate([train, val]))):
-        natural = _natural_share(continuous, seen, rows)
-        found, share = _shared(rows, seen)
-        if _leaked(found, len(rows), natural):
-            name = _SPLIT_NAMES[split]
-            where = "training stream" if split == "val" else "training and validation streams"
-            raise DataError(
-                f"StreamData: {found} of the {len(rows)} samples of the {name} stream "
-                f"({share:.0%}) are also in the {where} (equal x and y; by nature "
-                f"{natural:.0%} would be, as often as their samples repeat among "
-                f"themselves): the {name} score is leaked (it "
-                "measures memory, not how the model does on new data). The usual cause: the "
-                "training split is taken from a stream shuffled on every pass, e.g. "
-                "test = ds.take(k); train = ds.shuffle(n).skip(k): the shuffle before skip() "
-                "moves test samples into training. Shuffle once before take/skip "
-                "(ds.shuffle(n, seed=1, reshuffle_each_iteration=False)), or split first and "
-                "shuffle the training split only; drop repeated samples before splitting, not "
-                "from one split only."
-            )
+def _refuse_trained_on(passes: dict[str, PassSum]) -> None:
+    """Refuses a validation (test) stream whose samples are in the training stream's pass
+    (training and validation: the final model trains on both) beyond nature, by the rule
+    arrays and image folders follow (`find_leaks`; continuous features read from the
+    training pass's first samples, as a `Dataset`'s from its first training rows)."""
+    hashes = {split: read.rows() for split, read in passes.items()}
+    where = {"val": "training stream", "test": "training and validation streams"}
+    said = [
+        leak_sentence(
+            leak, samples="samples", unit="stream", where=where[leak.split], equal="equal x and y"
+        )
+        for leak in find_leaks(hashes, passes["train"].continuous)
+    ]
+    if said:
+        raise DataError(
+            f"StreamData: {' '.join(said)} Two usual causes: samples repeated in the data "
+            "before it was split (drop them before splitting, not from one split only), or a "
+            "training split taken from a stream shuffled on every pass, e.g. "
+            "test = ds.take(k); train = ds.shuffle(n).skip(k): the shuffle before skip() "
+            "moves test samples into training. Shuffle once before take/skip "
+            "(ds.shuffle(n, seed=1, reshuffle_each_iteration=False)), or split first and "
+            "shuffle the training split only."
+        )
 
 
 def _changing(name: str, first: tuple[int, int, int], second: tuple[int, int, int]) -> str:

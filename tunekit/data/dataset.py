@@ -52,8 +52,8 @@ class Dataset:
     also for labels given one-hot: see `label_mode`) or float32 targets of shape `(n,)` or
     `(n, k)` (regression). `x` (several inputs) and `y` (several outputs) may each be a dict of
     arrays keyed by input / output name, all with the same number of samples. Construction
-    validates everything (lengths, label range, finiteness, shapes, splits sharing samples:
-    `tunekit.data._leaks`).
+    validates everything, raising `DataError` (lengths, label range, finiteness, shapes,
+    splits sharing samples beyond nature, as streams and folders: `tunekit.data._leaks`).
 
     Args:
         x_train, y_train, x_val, y_val, x_test, y_test: The three splits.

@@ -39,6 +39,7 @@ import numpy as np
 
 from tunekit import _log
 from tunekit.data._checks import CLASSIFICATION, REGRESSION, TASKS, UNSCALED, check_stream_labels
+from tunekit.data._folder_leaks import check_folder_overlap
 from tunekit.data._leaks import PassSum, check_stream_splits
 from tunekit.data._stream_batches import (
     ChainedPyDataset,
@@ -187,7 +188,7 @@ class StreamData:
         # and hold the length stated: Keras silently cuts a longer one).
         read: dict[str, list[Any]] = {s: [] for s in _SPLIT_NAMES}  # their y, checked below
         # These passes serve the leak check (the first of validation's and test's two).
-        self._passes = {s: PassSum() for s in _SPLIT_NAMES}
+        self._passes = {s: PassSum(features=s == "train") for s in _SPLIT_NAMES}
         counted = {
             s: read_whole(v, _SPLIT_NAMES[s], _keep_labels(read[s], self._passes.get(s)))
             for s, v in zip(_SPLIT_NAMES, splits)
@@ -272,7 +273,8 @@ class StreamData:
     def _check_leaks(self) -> None:
         """Splits that share samples: a leaked score (`check_stream_splits`), checked last
         (the other checks say what is wrong with a batch). An image folder's splits are
-        tunekit's own, by file: not read."""
+        tunekit's own, by file: not read (its files' digests are compared instead:
+        `from_image_folder`)."""
         own = (self.definition or {}).get("factory") == "tunekit.image_streams:image_folder_data"
         splits = {"train": self.train, "val": self.validation, "test": self.test}
         counts = check_stream_splits(splits, not own, self._passes)
@@ -281,7 +283,7 @@ class StreamData:
         # The validation stream's batch sizes, as read (`()`: not read).
         self.validation_batches = tuple(self._passes["val"].sizes) if "val" in self._passes else ()
         for read in self._passes.values():  # their row hashes served the leak check
-            read.samples.clear()
+            read.release()
         for split, count in counts.items():
             given = len(self.labels[split]) if self.labels else count
             if given != count:  # the report would count the labels' samples
@@ -296,13 +298,17 @@ class StreamData:
         """A `StreamData` over an `tunekit.image_streams.ImageFolderStream`'s three splits.
 
         Every image is decoded once first (`ImageFolderStream.check_decodable`),
-        unless `check_files=False` (a worker: the chief checked the same files).
+        after the split is checked for byte-identical copies of one class across splits
+        (`tunekit.data._folder_leaks.check_folder_overlap`: refused as arrays of the same
+        samples are), unless `check_files=False` (a worker: the chief checked the same
+        files).
 
         Fingerprint: the folder's (files, sizes, contents, image size, colour
         mode, fractions, seed); definition: `stream.to_config()` (workers rebuild
         it); `files`: `[path, bytes, digest]`, kept by a run to name changes.
         """
-        if check_files:
+        if check_files:  # copies across splits first: found from the digests, no decoding
+            check_folder_overlap(stream)
             stream.check_decodable()
         data = cls(
             stream.dataset("train"),

@@ -1,0 +1,165 @@
+"""One leak verdict whatever path the same data comes in by (`tunekit.data._leak_rule`).
+
+Found by a new-user probe: a folder of 3 classes x 25 grayscale PNGs plus 10
+byte-for-byte copies of one image per class. `load_image_directory` warned
+(8 of the 16 test samples also in training and validation); the command line's
+`--data FOLDER` ran to exit 0 in silence (an image folder's splits were not
+compared at all), and `StreamData` over the very same arrays, batched by 16,
+accepted them too: continuity was judged on its first batch, under the 20
+samples it needs, so the copies' own repeats excused them. Now every path
+refuses (`DataError`) with the same counts.
+"""
+
+from __future__ import annotations
+
+import re
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from tunekit.coarse_to_fine import main
+from tunekit.data import Dataset, StreamData, load_image_directory
+from tunekit.errors import DataError
+from tunekit.image_streams import image_folder_stream
+
+# The counts every path must give for `_dups` (seed 0 split of 105 files: 16 / 16 held out).
+VERDICT = [
+    ("validation", 3, 16, 19),
+    ("test", 8, 16, 50),
+]
+
+
+def _dups(root: Path, copies: int = 10, images: int = 25) -> Path:
+    """3 classes x `images` noisy 16x16 grayscale PNGs, plus `copies` byte-for-byte copies
+    of each class's first image (the probe's `data/dups`)."""
+    from PIL import Image
+
+    rng = np.random.default_rng(123)
+    for c, name in enumerate(["flat", "horiz", "vert"]):
+        (root / name).mkdir(parents=True)
+        for i in range(images):
+            pixels = rng.integers(0, 60, (16, 16)).astype(np.uint8) + np.uint8(60 * c)
+            Image.fromarray(pixels).save(root / name / f"g{i}.png")
+        for i in range(copies):
+            (root / name / f"copy{i}.png").write_bytes((root / name / "g0.png").read_bytes())
+    return root
+
+
+def _counts(message: str) -> list[tuple[str, int, int, int]]:
+    """`(split, found, of, percent)` of each leak a refusal names."""
+    found = re.findall(
+        r"(\d+) of the (\d+) (?:samples|images) of the (validation|test) (?:split|stream) "
+        r"\((\d+)%\) are also in",
+        message,
+    )
+    return [(split, int(n), int(of), int(pct)) for n, of, split, pct in found]
+
+
+def _arrays(folder: Path) -> dict[str, np.ndarray]:
+    """The folder's splits decoded as `load_image_directory` decodes them (it refuses them)."""
+    from tunekit.data._checks import _scale_pixels
+    from tunekit.data.images import _read_image
+
+    stream = image_folder_stream(folder)
+    arrays = {}
+    for split, paths in stream.files.items():
+        images = [_read_image(folder / path, "L", (16, 16))[..., None] for path in paths]
+        arrays[f"x_{split}"] = _scale_pixels(np.stack(images))
+        arrays[f"y_{split}"] = stream.labels[split]
+    return arrays
+
+
+def test_copies_across_an_image_folders_splits_get_one_verdict_by_every_path(tmp_path, capsys):
+    folder = _dups(tmp_path / "dups")
+    # The command line: before, exit 0, "73 train / 16 validation / 16 test", no warning.
+    code = main(
+        [
+            "--data",
+            str(folder),
+            "--hypermodel",
+            "toonvision-cnn",
+            "--quick",
+            "--directory",
+            str(tmp_path / "runs"),
+            "--backend",
+            "tensorflow",
+            "--progress",
+            "plain",
+        ]
+    )
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert _counts(err) == VERDICT, err
+    assert not (tmp_path / "runs").exists()  # refused before the run folder is made
+    # The stream of the folder (Python): before, accepted without a word.
+    with pytest.raises(DataError) as streamed:
+        StreamData.from_image_folder(image_folder_stream(folder, batch_size=16))
+    message = str(streamed.value)
+    assert _counts(message) == VERDICT, message
+    assert "byte-identical files of one class" in message and "score is leaked" in message
+    assert re.search(
+        r"e\.g\. \w+/copy\d\.png \(test\) and \w+/(copy\d|g0)\.png \(training\)", message
+    )
+    assert "Keep one file of each image" in message
+    # Arrays: load_image_directory's Dataset (before: a UserWarning, and it went on).
+    with pytest.raises(DataError) as arrays:
+        load_image_directory(folder, (16, 16))
+    assert _counts(str(arrays.value)) == VERDICT, arrays.value
+
+
+@pytest.mark.parametrize(("batch", "known"), [(16, True), (64, True), (16, False)])
+def test_stream_of_the_same_arrays_gets_the_arrays_verdict_whatever_its_batches(
+    tmp_path, batch, known
+):
+    """Before: batches of 16 were accepted (continuity judged on the first batch, under the
+    20 samples it needs), batches of 64 refused, and the `Dataset` only warned. A stream of
+    unknown length (`filter`: read whole to count it) is judged on that pass."""
+    data = _arrays(_dups(tmp_path / "dups"))
+    splits = []
+    for s in ("train", "val", "test"):
+        split = tf.data.Dataset.from_tensor_slices((data[f"x_{s}"], data[f"y_{s}"]))
+        splits.append((split if known else split.filter(lambda x, y: True)).batch(batch))
+    with pytest.raises(DataError) as streamed:
+        StreamData(*splits, fingerprint="dups", num_classes=3)
+    with pytest.raises(DataError) as arrays:
+        Dataset(*(data[f"{v}_{s}"] for s in ("train", "val", "test") for v in "xy"))
+    assert _counts(str(streamed.value)) == _counts(str(arrays.value)) == VERDICT
+    assert str(streamed.value).startswith("StreamData: 3 of the 16 samples of the validation")
+
+
+def test_copies_a_split_of_few_values_holds_by_nature_pass_by_every_path(tmp_path):
+    """Images of one flat level per class (every file of a class the same bytes): equal
+    images are the data itself, not copies across splits, and no path refuses them."""
+    from PIL import Image
+
+    from tunekit.data._folder_leaks import check_folder_overlap
+
+    for c, name in enumerate(["dark", "light"]):
+        (tmp_path / "flat" / name).mkdir(parents=True)
+        for i in range(30):
+            Image.new("L", (8, 8), 40 + 150 * c).save(tmp_path / "flat" / name / f"{i}.png")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        data = load_image_directory(tmp_path / "flat", (8, 8))
+        check_folder_overlap(image_folder_stream(tmp_path / "flat"))  # from_image_folder's
+        splits = [
+            tf.data.Dataset.from_tensor_slices((x, y)).batch(8)
+            for x, y in (
+                (data.x_train, data.y_train),
+                (data.x_val, data.y_val),
+                (data.x_test, data.y_test),
+            )
+        ]
+        assert StreamData(*splits, fingerprint="flat", num_classes=2).num_classes == 2
+
+
+def test_a_few_copies_below_the_share_are_accepted_by_every_path(tmp_path):
+    """One copy of one image per class in 300 images: at most 3 of the 46 held out (7%)."""
+    from tunekit.data._folder_leaks import check_folder_overlap
+
+    folder = _dups(tmp_path / "few", copies=1, images=100)
+    assert load_image_directory(folder, (16, 16)).num_classes == 3
+    check_folder_overlap(image_folder_stream(folder))  # from_image_folder's check

@@ -1,0 +1,112 @@
+"""An image folder whose splits share images: byte-identical files of one class in two splits.
+
+tunekit splits a folder's files at random (stratified per class), so copies of
+one image (a scrape that saved it twice, `img.png` and `img (1).png`) land in
+several splits, and the test score measures memory of them. Every file's
+BLAKE2b digest is read when the folder is listed (its fingerprint), so the
+copies cost nothing to find: each file's sample is its digest with its class,
+and `check_folder_overlap` asks the rule arrays and streams follow
+(`tunekit.data._leak_rule.find_leaks`): the same verdict as
+`load_image_directory`'s `Dataset` of the same folder gets for byte copies.
+Whether a feature is continuous (which decides how many equal images occur by
+nature) is read, only when it decides, from the first 2,000 training images
+decoded as `load_image_directory` decodes them (Pillow, scaled to [0, 1]).
+A copy saved again (other bytes, the same pixels) is not found here;
+`load_image_directory`, which compares pixels, finds it.
+"""
+
+from __future__ import annotations
+
+import weakref
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from tunekit.data._leak_rule import (
+    CONTINUITY_SAMPLES,
+    REFERENCE,
+    SPLIT_NAMES,
+    continuous_of,
+    feature_sample,
+    find_leaks,
+    leak_sentence,
+)
+from tunekit.data._row_hashes import row_hashes
+from tunekit.errors import DataError
+
+__all__ = ["check_folder_overlap"]
+
+# Streams already checked (the command line checks once when listing, once when wrapping).
+_CHECKED: weakref.WeakSet[Any] = weakref.WeakSet()
+
+
+def check_folder_overlap(stream: Any) -> None:
+    """Refuses an image folder's split (a `tunekit.image_streams.ImageFolderStream`:
+    `root`, `files`, `labels`, `listing`, `input_shape`) whose validation (test) images
+    are byte-identical copies, in the same class, of training (training and validation)
+    images beyond what occurs by nature (`find_leaks`). Reads no image unless the verdict
+    depends on whether a feature is continuous (then up to 2,000 training images).
+
+    Raises:
+        DataError: Naming each leaked split, its share, a copy and what it copies, and the
+            fix (keep one file of each).
+    """
+    if stream in _CHECKED:
+        return
+    digest = {path: content for path, _, content in stream.listing}
+    keys = {
+        split: np.asarray([digest[path] for path in stream.files[split]], dtype=object)
+        for split in SPLIT_NAMES
+    }
+    hashes = {
+        split: row_hashes(keys[split], np.asarray(stream.labels[split], np.int64))
+        for split in SPLIT_NAMES
+    }
+    where = {"val": "training images", "test": "training and validation images"}
+    said = [
+        leak_sentence(
+            leak,
+            samples="images",
+            unit="split",
+            where=where[leak.split],
+            equal=f"byte-identical files of one class, e.g. {_example(stream, hashes, leak)}",
+        )
+        for leak in find_leaks(hashes, lambda: _continuous(stream))
+    ]
+    if said:
+        raise DataError(
+            f"The image folder {str(stream.root)!r}: {' '.join(said)} tunekit splits a "
+            "folder's files at random, so copies of one image land in several splits. Keep "
+            "one file of each image (delete the copies) and rerun."
+        )
+    _CHECKED.add(stream)
+
+
+def _example(stream: Any, hashes: dict[str, np.ndarray], leak: Any) -> str:
+    """One file of the leaked split and the earlier file it copies, as `a (split) and b
+    (split)`."""
+    first: dict[int, str] = {}
+    for split in REFERENCE[leak.split]:  # training first: the file named is a training one
+        for value, path in zip(hashes[split].tolist(), stream.files[split], strict=True):
+            first.setdefault(value, f"{path} ({SPLIT_NAMES[split]})")
+    for value, path in zip(hashes[leak.split].tolist(), stream.files[leak.split], strict=True):
+        if value in first:
+            return f"{path} ({SPLIT_NAMES[leak.split]}) and {first[value]}"
+    return "?"  # not reached: a leak holds copies
+
+
+def _continuous(stream: Any) -> bool:
+    """`continuous_of` the first 2,000 training images, decoded as `load_image_directory`
+    decodes them (Pillow, resized bilinear, uint8 / 255), only a `feature_sample` of each
+    kept."""
+    from tunekit.data._checks import _scale_pixels
+    from tunekit.data.images import _read_image
+
+    height, width, channels = stream.input_shape
+    mode = "L" if channels == 1 else "RGB"
+    parts = []
+    for path in stream.files["train"][:CONTINUITY_SAMPLES]:
+        pixels = _read_image(Path(stream.root) / path, mode, (height, width))
+        parts.append(feature_sample(_scale_pixels(pixels.reshape(1, height, width, channels))))
+    return continuous_of([np.concatenate(p) for p in zip(*parts, strict=True)] if parts else [])

@@ -1,0 +1,234 @@
+"""The one rule for splits that share samples: arrays, streams and image folders alike.
+
+A `Dataset`'s arrays (`tunekit.data._leaks.check_array_overlap`), a
+`StreamData`'s streams (`check_stream_splits`) and an image folder's files
+(`tunekit.data._folder_leaks`) each hash their samples (`(x, y)` rows; a
+folder: each file's BLAKE2b digest with its class) and ask `find_leaks`, so
+the same data gets the same verdict by any path, and each refuses it
+(`DataError`) with `leak_sentence`'s words.
+
+A validation split is compared with training, a test split with training and
+validation (the final model trains on both). It is leaked when at least
+`LEAK_SHARE` (10%) of its samples are found there, `LEAK_SHARE` more than
+occur by nature (`natural_share`), and more than chance gives (one-sided
+binomial test, p < `LEAK_ALPHA` = 0.001: small splits vary). By nature: none
+when a training feature is continuous (`continuous_of`: equal samples are then
+copies), else the larger of how often training's samples repeat among
+themselves and how often the pooled samples dealt to the splits at random
+would match (3 binary features take 8 values: equal rows across splits are
+expected).
+
+Whether a feature is continuous is read from the first `CONTINUITY_SAMPLES`
+(2,000) training samples, at most `CONTINUITY_FEATURES` (1,024) features of
+each input, evenly spaced (`feature_sample`): a stream keeps that much of its
+training pass (about 8 MB of float32), not the pass. It is only read when it
+decides (copies found that a discrete feature's repeats could excuse): an
+image folder decodes its first training images for it then.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from tunekit.data._row_hashes import leaves
+
+__all__ = [
+    "CONTINUITY_FEATURES",
+    "CONTINUITY_SAMPLES",
+    "LEAK_ALPHA",
+    "SPLIT_NAMES",
+    "LEAK_SHARE",
+    "Leak",
+    "continuous_of",
+    "feature_sample",
+    "find_leaks",
+    "leak_sentence",
+    "natural_share",
+]
+
+SPLIT_NAMES = {"train": "training", "val": "validation", "test": "test"}
+# Share of a validation or test split's samples found in its reference from which it leaks.
+LEAK_SHARE = 0.1
+# Below this one-sided binomial p-value, more samples are shared than nature gives.
+LEAK_ALPHA = 1e-3
+# The training samples, and features per input, whose values say if a feature is continuous.
+CONTINUITY_SAMPLES = 2000
+CONTINUITY_FEATURES = 1024
+# The reference each split is compared with: the final model trains on training and validation.
+REFERENCE = {"val": ("train",), "test": ("train", "val")}
+
+
+class Leak(NamedTuple):
+    """A validation or test split found leaked: `found` of its `samples` are in its
+    reference (`REFERENCE`), where `natural` (a share) would be by nature; `continuous`:
+    whether a training feature is (then `natural` is 0)."""
+
+    split: str
+    found: int
+    samples: int
+    natural: float
+    continuous: bool
+
+    @property
+    def share(self) -> float:
+        """`found / samples`."""
+        return self.found / self.samples if self.samples else 0.0
+
+
+def find_leaks(hashes: Mapping[str, np.ndarray], continuous: Callable[[], bool]) -> list[Leak]:
+    """The validation and test splits that share samples with their reference beyond nature.
+
+    Args:
+        hashes: One uint64 per sample (equal samples hash alike) by split, keyed
+            `"train"`, `"val"`, `"test"`.
+        continuous: Whether a training feature is continuous (`continuous_of`); called
+            at most once, and only when the verdict depends on it.
+
+    Returns:
+        The leaked splits (`Leak`), validation first; `[]` when none is.
+    """
+    found = {}
+    for split, earlier in REFERENCE.items():
+        seen = np.concatenate([hashes[e] for e in earlier])
+        found[split] = (_found(hashes[split], seen), seen)
+    # A larger natural share only excuses more: leaked at 0 is needed to be leaked at all.
+    if not any(_leaked(n, len(hashes[s]), 0.0) for s, (n, _) in found.items()):
+        return []
+    is_continuous = bool(continuous())
+    leaks = []
+    for split, (number, seen) in found.items():
+        rows = hashes[split]
+        natural = natural_share(is_continuous, seen, rows)
+        if _leaked(number, len(rows), natural):
+            leaks.append(Leak(split, number, len(rows), natural, is_continuous))
+    return leaks
+
+
+def leak_sentence(leak: Leak, *, samples: str, unit: str, where: str, equal: str) -> str:
+    """One leak said as every path says it, e.g. "8 of the 16 samples of the test split
+    (50%) are also in the training and validation data (equal x and y; by nature none
+    would be: ...): the test score is leaked (...)". `samples`: what a sample is called;
+    `unit`: "split" or "stream"; `where`: what the split is compared with ("training
+    data"); `equal`: what equal means here."""
+    name = SPLIT_NAMES[leak.split]
+    if leak.continuous:
+        nature = "by nature none would be: a feature is continuous, so equal samples are copies"
+    else:
+        nature = (
+            f"by nature about {leak.natural:.0%} would be, as often as the training ones "
+            "repeat or a random split of them all would match"
+        )
+    return (
+        f"{leak.found} of the {leak.samples} {samples} of the {name} {unit} ({leak.share:.0%}) "
+        f"are also in the {where} ({equal}; {nature}): the {name} score is leaked (it "
+        f"measures memory of the {where}, not how the model does on new data)."
+    )
+
+
+def _found(rows: np.ndarray, seen: np.ndarray) -> int:
+    """How many of `rows` (hashes) are in `seen`."""
+    return int(np.isin(rows, seen).sum()) if len(rows) and len(seen) else 0
+
+
+def _leaked(found: int, count: int, natural: float) -> bool:
+    """Whether `found` of `count` samples found in a reference split is a leak: at least
+    `LEAK_SHARE` of them, `LEAK_SHARE` more than the `natural` share, and more than chance
+    gives (one-sided binomial test at `natural`, p < `LEAK_ALPHA`: small splits of a few
+    discrete features vary)."""
+    from scipy import stats  # type: ignore[import-untyped]  # noqa: PLC0415 - slow to import
+
+    share = found / count if count else 0.0
+    if not found or share < LEAK_SHARE or share < natural + LEAK_SHARE:
+        return False
+    if natural <= 0:
+        return True
+    return float(stats.binomtest(found, count, natural, alternative="greater").pvalue) < LEAK_ALPHA
+
+
+def natural_share(continuous: bool, seen: np.ndarray, rows: np.ndarray) -> float:
+    """A new sample's chance to equal a sample of a reference split by nature (`seen`: the
+    reference's hashes; `rows`: the split compared with it; `continuous`: whether a
+    training feature is). 0 when a feature is continuous (equal samples are then copies).
+    Else the larger of the reference's `_twin_share` and `_pooled_share` (the reference
+    alone says 0 when its samples are all distinct: a small or deduplicated training split
+    of a few discrete features, whose values a new sample still hits)."""
+    if continuous:
+        return 0.0
+    return max(_twin_share(seen), _pooled_share(seen, rows))
+
+
+def _twin_share(hashes: np.ndarray) -> float:
+    """The share of samples with an equal one elsewhere in `hashes`: a leave-one-out
+    estimate of a new sample's chance to equal one of them (Good-Turing's coverage,
+    1 - singletons / samples), for a reference of the same size."""
+    if len(hashes) < 2:
+        return 0.0
+    _, inverse, counts = np.unique(hashes, return_inverse=True, return_counts=True)
+    return float((counts[inverse] > 1).mean())
+
+
+def _pooled_share(seen: np.ndarray, rows: np.ndarray) -> float:
+    """The share of `rows` expected to equal a sample of `seen` if the pooled samples had
+    been dealt to the two at random (no leak): a value held `c` times, `k` of them dealt to
+    `rows` (hypergeometric), counts `k` unless `k = c`; so `sum(c m / N - c P(k = c))`
+    over the distinct values, divided by the `m` rows (`N` pooled)."""
+    m, pooled = len(rows), len(seen) + len(rows)
+    if not m or not len(seen):
+        return 0.0
+    counts = np.unique(np.concatenate([seen, rows]), return_counts=True)[1]
+    sizes, values = np.unique(counts, return_counts=True)  # a few sizes: each computed once
+    expected = 0.0
+    for c, number in zip(sizes.tolist(), values.tolist(), strict=True):
+        # P(k = c) = C(m, c) / C(N, c): every one of the c dealt to `rows`.
+        alone = (
+            math.exp(
+                math.lgamma(m + 1)
+                - math.lgamma(m - c + 1)
+                - math.lgamma(pooled + 1)
+                + math.lgamma(pooled - c + 1)
+            )
+            if c <= m
+            else 0.0
+        )
+        expected += number * c * (m / pooled - alone)
+    return expected / m
+
+
+def feature_sample(x: Any, limit: int = CONTINUITY_SAMPLES) -> list[np.ndarray]:
+    """The first `limit` samples of each input of `x` (an array, or a dict, list or tuple
+    of them, as `row_hashes` takes) as `(samples, features)`, at most
+    `CONTINUITY_FEATURES` features, evenly spaced; `(samples, 0)` for an input whose
+    values are not floats (never continuous)."""
+    sampled = []
+    for leaf in leaves(x):
+        values = np.asarray(leaf)[:limit]
+        if values.ndim == 0:
+            values = values.reshape(1)
+        if values.dtype.kind != "f" or not values.size:  # no sample (or no feature) either
+            sampled.append(np.zeros((len(values), 0), np.float32))
+            continue
+        values = values.reshape(len(values), -1)
+        width = values.shape[1]
+        if width > CONTINUITY_FEATURES:
+            values = values[:, np.linspace(0, width - 1, CONTINUITY_FEATURES).astype(np.int64)]
+        sampled.append(np.array(values))  # a copy: a batch's array is not kept alive
+    return sampled
+
+
+def continuous_of(sampled: list[np.ndarray]) -> bool:
+    """Whether some feature of `feature_sample`'s inputs (at least 20 samples) is
+    continuous: fractional values, more distinct ones than half the samples."""
+    import pandas as pd  # noqa: PLC0415 - pandas is slow to import
+
+    for values in sampled:
+        if len(values) < 20 or not values.shape[1]:
+            continue
+        fractional = (values != np.round(values)).any(axis=0)
+        if fractional.any():
+            if (pd.DataFrame(values[:, fractional]).nunique() > len(values) / 2).any():
+                return True
+    return False
