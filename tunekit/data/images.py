@@ -146,9 +146,12 @@ def _to_uint8(wide: np.ndarray) -> np.ndarray:
     return (np.clip(wide.astype(np.int64), 0, 65535) // 256).astype(np.uint8)
 
 
-def _read_image(file: Path, mode: str, size: tuple[int, int], check: FolderCheck) -> Any:
+def _read_image(
+    file: Path, mode: str, size: tuple[int, int], check: FolderCheck | None = None
+) -> Any:
     """The image in `file` as uint8 `(height, width[, channels])`, or None when Pillow
-    cannot read it (recorded in `check`)."""
+    cannot read it (recorded in `check`; without one, raises `unreadable_image`'s
+    `DataError`)."""
     from PIL import Image, UnidentifiedImageError
 
     try:
@@ -158,6 +161,8 @@ def _read_image(file: Path, mode: str, size: tuple[int, int], check: FolderCheck
             image = image.convert(mode).resize((size[1], size[0]), Image.Resampling.BILINEAR)
             return np.asarray(image, dtype=np.uint8)
     except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as exc:
+        if check is None:
+            raise unreadable_image(file, exc) from exc
         check.unreadable(file, exc)
         return None
 
