@@ -420,6 +420,32 @@ def test_labels_without_num_classes_name_a_class_missing_from_training(tmp_path:
         assert advice not in message
 
 
+def test_a_test_stream_of_one_class_is_said_before_training(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """As arrays are (`tests/test_verdict_classes.py`): labels= show a test stream of class 1
+    only, a test set that cannot tell a model that learned from always predicting it."""
+    import logging
+
+    ids = np.arange(48) % 2
+    ones_first = np.sort(ids)[::-1].copy()  # the test stream's 16 samples: all class 1
+    labels = {"train": ids, "val": ones_first, "test": ones_first}
+    data = _Stream(ids, ones_first, labels=labels, class_names=["cat", "dog"])
+    with caplog.at_level(logging.WARNING, logger="tunekit"):
+        CoarseToFine(_build, data, directory=tmp_path, **SMALL)
+    (said,) = [r.getMessage() for r in caplog.records if "test split" in r.getMessage()]
+    assert said.startswith(
+        "The test split holds one class only, 'dog' (16 examples), of the 2 classes in the "
+        "training labels (labels['train'])"
+    )
+    assert "stratify=labels" in said and "x_test" not in said
+    caplog.clear()
+    unknown = _Stream(ids, ones_first)  # no labels=: the report says it, after the test
+    with caplog.at_level(logging.WARNING, logger="tunekit"):
+        CoarseToFine(_build, unknown, directory=tmp_path / "unknown", **SMALL)
+    assert not [r for r in caplog.records if "test split" in r.getMessage()]
+
+
 def test_labels_that_do_not_match_the_stream_are_refused() -> None:
     """The probe's t14: labels= of other samples than the stream's were taken as they came."""
     ids = np.arange(48) % 2

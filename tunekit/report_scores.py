@@ -21,6 +21,7 @@ from tunekit.classification import (
 from tunekit.data import SCALED_UINT8
 from tunekit.regression import OWN_PREFIX, own_name
 from tunekit.stats import bootstrap_interval, constant_guess
+from tunekit.stats.guess import cannot_tell_note, class_name
 from tunekit.stats.intervals import BCA_MAX_EXAMPLES, regression_metric
 
 __all__ = [
@@ -111,13 +112,16 @@ def usefulness_note(
     `tunekit.stats.constant_guess`'s, as the baseline's verdict judges both
     models (`tunekit.stats.GuessCheck`). Typical causes: features not
     scaled, targets far from unit scale (a mean or std above 10: the note
-    says so, with both), too few epochs, the wrong task.
+    says so, with both), too few epochs, the wrong task. On a test set where a
+    constant guess is perfect (labels of one class, targets all equal) the note
+    says that the test set cannot tell, whatever the model scores
+    (`tunekit.stats.guess.cannot_tell_note`), instead of blaming the model.
 
     Args:
         y_true: Test targets: class ids `(n,)`, or values `(n,)` / `(n, k)`.
         y_pred: Predicted classes or values, the same shape; `None` gives `None`.
         task: `"classification"` or `"regression"`.
-        class_names: Names of the classes (classification), for the message.
+        class_names: Names of the classes by id (classification), for the message.
         scaling: The data's `scaling` (see `tunekit.data`): when tunekit
             scaled the inputs itself (`SCALED_UINT8`), the note does not ask
             whether they are scaled.
@@ -134,6 +138,8 @@ def usefulness_note(
     if task == "classification" and weighed:
         truth = y_true.reshape(n)
         balanced = classification_metrics(truth, y_pred, weighed=True)["balanced_accuracy"]
+        if said := cannot_tell_note(truth, "balanced_accuracy", balanced, class_names):
+            return said  # a test set of one class: it cannot tell, whatever the model
         guess, _ = constant_guess(truth, "balanced_accuracy")
         if balanced > guess:
             return None
@@ -144,16 +150,20 @@ def usefulness_note(
     if task == "classification":
         truth = y_true.reshape(n)
         accuracy = float(np.mean(y_pred.reshape(n) == truth))
+        if said := cannot_tell_note(truth, "accuracy", accuracy, class_names):
+            return said
         share, common = constant_guess(truth, "accuracy")
         if accuracy > share:
             return None
-        name = class_names[int(common)] if class_names else str(common)
+        name = class_name(common, class_names)  # 'cat', not its id
         return (
             f"Note: test accuracy {accuracy:.4f} is no better than always predicting the most "
             f"frequent class ('{name}', {share:.4f} of the test set): {hint}"
         )
     values = y_true.reshape(n, -1)
     r2 = float(regression_metric("r2", values, y_pred.reshape(n, -1)))
+    if said := cannot_tell_note(values, "r2", r2):
+        return said  # test targets all equal (one example): R² cannot tell
     if r2 > constant_guess(values, "r2")[0]:
         return None
     mean, std = float(np.abs(values.mean(axis=0)).max()), float(values.std(axis=0).max())

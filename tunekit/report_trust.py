@@ -116,7 +116,8 @@ def baseline_section(
     model is no better than a constant guess (`GuessCheck`); when the report
     already warns so of the tuned model (`report["test_note"]`), the verdict
     leaves its own note out, and when the baseline is no better either, it
-    says that neither is.
+    says that neither is. Classes are named by `run.data.class_names`, as in
+    the report's note (`'5'` for labels 3/4/5, not the class id `'2'`).
     """
     report = report or {}
     weighed = getattr(run, "class_weights", None) is not None
@@ -147,6 +148,7 @@ def baseline_section(
             # as the report's usefulness note judges it: weighed classes trade plain accuracy
             metric="balanced_accuracy" if weighed and task == "classification" else None,
             seed=run.seed,
+            class_names=getattr(data, "class_names", None),  # 'cat', not its id '0'
         ).to_dict()
     except UsageError as error:  # e.g. a diverged baseline predicting NaN values
         compared = {"error": str(error), "verdict": f"no comparison: {error}"}

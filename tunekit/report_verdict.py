@@ -31,7 +31,9 @@ def beside_note(compared: dict[str, Any], noted: bool) -> None:
     that neither model is (`GuessCheck.neither`): a "better" between two models
     of no use is no model of use. A verdict that would read as good without its
     note (a "better" tuned model no better than a guess, beside a useful
-    baseline) keeps it.
+    baseline) keeps it. On a test set that cannot tell (`GuessCheck.perfect`: one
+    class), the report's note says so of the tuned model and the verdict that
+    neither model can be told from a constant guess.
     """
     found = compared.get("guess")
     guess = GuessCheck(**found) if found else None

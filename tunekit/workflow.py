@@ -31,6 +31,7 @@ from keras_tuner.engine import trial as trial_module
 from tunekit import _io, _kerastuner, _log
 from tunekit.cv import check_splittable, fold_indices
 from tunekit.data import Dataset, class_weights
+from tunekit.data._test_split import missing_test_classes_note
 from tunekit.data.images import inside, listing_changes
 from tunekit.data.streams import StreamData
 from tunekit.distribute.runner import LocalRunner, PhaseRunner
@@ -518,6 +519,8 @@ class CoarseToFine:
         for name in objective_names(self.objective) if not own_fit else []:
             if (note := training_metric_note(name, outputs)) is not None:
                 _logger.warning(note)
+        if (note := missing_test_classes_note(data)) is not None:  # a test set that cannot tell
+            _logger.warning(note)
         project_name = _default_name(hypermodel) if project_name is None else project_name
         check_run_location(directory, project_name)
         self.run_dir = Path(directory) / project_name

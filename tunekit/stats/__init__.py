@@ -21,7 +21,9 @@ importable from `tunekit.stats` itself:
   "indistinguishable", "worse") for the report, with its result types in
   `tunekit.stats.comparison`.
 - `tunekit.stats.guess`: `constant_guess` and `GuessCheck`, each model against a
-  constant guess (the report's usefulness check), which the verdict names.
+  constant guess (the report's usefulness check), which the verdict names; on a
+  test set where the guess is perfect (one class, targets all equal) they say
+  that the test set cannot tell. Classes are named by `class_names` (`class_name`).
 
 Bad input raises `tunekit.errors.UsageError` (a `ValueError`) naming the
 argument. Built on numpy, scipy and scikit-learn; imports no Keras.

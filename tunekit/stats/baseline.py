@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import re
-from typing import Literal, cast
+from collections.abc import Sequence
+from typing import Any, Literal, cast
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -188,6 +189,7 @@ def compare_to_baseline(
     confidence: float = 0.95,
     n_resamples: int = 1999,
     seed: int | None = 0,
+    class_names: Sequence[Any] | None = None,
 ) -> BaselineComparison:
     """Compares the tuned model with the baseline on the same test examples.
 
@@ -216,7 +218,10 @@ def compare_to_baseline(
     model is no better than a constant guess (`GuessCheck`, on the quantity
     `metric` is of: accuracy at most the most frequent class's share,
     balanced accuracy at most one over the number of classes, R² at most 0):
-    a "better" between two useless models is no model of use.
+    a "better" between two useless models is no model of use. On a test set
+    where a constant guess is perfect (labels of one class, targets all equal)
+    the verdict says instead that the test set cannot tell any model from one,
+    and to use a test set holding every class (whose targets vary).
 
     Args:
         y_true: True test targets: class labels `(n,)` or values `(n,)` / `(n, k)`.
@@ -239,6 +244,10 @@ def compare_to_baseline(
             Defaults to 1999.
         seed: Seed of the resampling (the same seed gives the same result).
             Defaults to 0.
+        class_names: Classification: the classes' names by class id
+            (`class_names[i]` names the labels `i`), for the verdict (the most
+            frequent class, `'cat'` rather than `'0'`); labels that are not ids
+            (text) are named as they are. Defaults to None: the labels as text.
 
     Returns:
         A `BaselineComparison`; `.verdict` is the sentence for the report,
@@ -276,6 +285,7 @@ def compare_to_baseline(
             metric="balanced_accuracy" if metric == "balanced_accuracy" else "accuracy",
             n_resamples=n_resamples,
             seed=seed,
+            class_names=class_names,
         )
     return _regression(
         y_true,

@@ -15,7 +15,8 @@ interval by the same resampling (the report's test intervals, under class weight
 from __future__ import annotations
 
 import warnings
-from typing import Literal
+from collections.abc import Sequence
+from typing import Any, Literal
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -153,9 +154,11 @@ def compare_classifiers(
     metric: ClassificationMetric = "accuracy",
     n_resamples: int = 1999,
     seed: int | None = 0,
+    class_names: Sequence[Any] | None = None,
 ) -> BaselineComparison:
     """`compare_to_baseline` for class labels (see it): on `metric`, `"accuracy"`
-    (McNemar's exact test) or `"balanced_accuracy"` (a paired bootstrap)."""
+    (McNemar's exact test) or `"balanced_accuracy"` (a paired bootstrap); `class_names`
+    name the classes (by id) in the verdict."""
     truth, ours, theirs = paired_labels(y_true, tuned=tuned, baseline=baseline)
     n = len(truth)
     right = [int(np.sum(ours == truth)), int(np.sum(theirs == truth))]
@@ -169,8 +172,15 @@ def compare_classifiers(
         accuracy = MetricComparison(
             "accuracy", right[0] / n, ours_ci, right[1] / n, theirs_ci, False, "Wilson"
         )
+        guess = GuessCheck.of(
+            truth,
+            "balanced_accuracy",
+            balanced_accuracy_value(truth, ours),
+            balanced_accuracy_value(truth, theirs),
+            class_names,
+        )
         return _balanced(
-            truth, ours, theirs, accuracy, mcnemar, test, confidence, n_resamples, seed
+            truth, ours, theirs, accuracy, mcnemar, test, guess, confidence, n_resamples, seed
         )
     accuracy = MetricComparison("accuracy", right[0] / n, ours_ci, right[1] / n, theirs_ci, False)
     significant = test.p_value < 1.0 - confidence
@@ -181,7 +191,7 @@ def compare_classifiers(
     # Even n examples all in tuned's favour give McNemar p = 2 * 0.5**n: at most 5 of them
     # can never reach p < 0.05, so "did not measurably help" would claim what it cannot tell.
     too_few = 2.0 * 0.5**n >= 1.0 - confidence
-    guess = GuessCheck.of(truth, "accuracy", accuracy.tuned, accuracy.baseline)
+    guess = GuessCheck.of(truth, "accuracy", accuracy.tuned, accuracy.baseline, class_names)
     return BaselineComparison(
         "classification",
         n,
@@ -203,18 +213,19 @@ def _balanced(
     accuracy: MetricComparison,
     mcnemar: str,
     test: McNemarResult,
+    guess: GuessCheck,
     confidence: float,
     n_resamples: int,
     seed: int | None,
 ) -> BaselineComparison:
-    """Decided on balanced accuracy by a paired bootstrap; plain accuracy and McNemar beside."""
+    """Decided on balanced accuracy by a paired bootstrap; plain accuracy and McNemar beside;
+    `guess`: both models' balanced accuracies against a constant guess's."""
     n = len(truth)
-    values = (balanced_accuracy_value(truth, ours), balanced_accuracy_value(truth, theirs))
+    values = (guess.tuned, guess.baseline)
     plain = (
         f"On plain test accuracy (not what the verdict is decided on): {accuracy.tuned:.4f} vs "
         f"{accuracy.baseline:.4f} ({mcnemar})."
     )
-    guess = GuessCheck.of(truth, "balanced_accuracy", *values)
     note = guess.note()
     after = f"{plain} {note}" if note else plain
     if n < MIN_BOOTSTRAP_EXAMPLES:  # the ends would be artefacts: no interval, no verdict
