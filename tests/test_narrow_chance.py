@@ -36,6 +36,17 @@ def _ctx(objective="val_accuracy", direction="max", task=CLASSIFICATION, cv=1, *
     )
 
 
+def _own_accuracy():
+    """A metric function of the user's named `accuracy`: right within one class (ordinal)."""
+
+    def accuracy(y_true, y_pred):
+        truth = keras.ops.reshape(keras.ops.cast(y_true, "int32"), (-1,))
+        guess = keras.ops.cast(keras.ops.argmax(y_pred, axis=-1), "int32")
+        return keras.ops.cast(keras.ops.abs(truth - guess) <= 1, "float32")
+
+    return accuracy
+
+
 @pytest.mark.parametrize(
     ("ctx", "expected"),
     [
@@ -227,6 +238,18 @@ def test_unknown_validation_labels_are_noted():
         (lambda: "acc", "val_acc", True),
         (lambda: keras.metrics.AUC(name="acc"), "val_acc", False),  # an AUC named acc
         (lambda: keras.metrics.SparseTopKCategoricalAccuracy(k=2, name="top2"), "val_top2", False),
+        (
+            lambda: keras.metrics.SparseTopKCategoricalAccuracy(k=2, name="accuracy"),
+            "val_accuracy",
+            False,
+        ),
+        (_own_accuracy, "val_accuracy", False),
+        (lambda: keras.metrics.Recall(name="binary_accuracy"), "val_binary_accuracy", False),
+        (
+            lambda: keras.metrics.BinaryAccuracy(name="sparse_categorical_accuracy"),
+            "val_sparse_categorical_accuracy",
+            True,
+        ),
     ],
 )
 def test_an_accuracy_is_known_by_its_class_not_only_by_keras_name(metric, objective, checked):
@@ -357,6 +380,34 @@ def _compiled_with(metric, units=1):
 @pytest.mark.parametrize(
     ("objective", "direction", "ctx", "why"),
     [
+        # Named like Keras's accuracies, computing something else: the probe's top-3 accuracy
+        # on noise (0.22-0.34, chance 0.3) was "above" the majority share and narrowed.
+        (
+            "val_accuracy",
+            "max",
+            _compiled_with(keras.metrics.SparseTopKCategoricalAccuracy(k=3, name="accuracy"), 3),
+            "val_accuracy is a SparseTopKCategoricalAccuracy, not a plain accuracy, so its "
+            "chance level is not the most frequent class's share",
+        ),
+        (
+            "val_accuracy",
+            "max",
+            _compiled_with(_own_accuracy(), 3),
+            "val_accuracy is a metric function of yours, not a plain accuracy",
+        ),
+        (
+            "val_binary_accuracy",
+            "max",
+            _compiled_with(keras.metrics.Precision(name="binary_accuracy")),
+            "val_binary_accuracy is a Precision, not a plain accuracy",
+        ),
+        # An AUC is known by its class too (not a ROC AUC: no 0.5 test).
+        (
+            "val_auc",
+            "max",
+            _compiled_with(keras.metrics.Precision(name="auc")),
+            "val_auc is not a metric whose chance level tunekit knows",
+        ),
         ("val_loss", "min", {}, "val_loss is a loss, whose value at chance depends on the loss"),
         ("val_precision", "max", {}, "val_precision is not a metric whose chance level tunekit"),
         ("val_recall", "max", {}, "val_recall is not a metric whose chance level tunekit knows"),

@@ -6,8 +6,11 @@ level tunekit knows, on the labels the trials are scored on (the validation
 split; with `cv`, train+validation, which the folds cover):
 
 - a classifier's validation accuracy (Keras's, or an accuracy class under a
-  name of yours): always predicting the most frequent class, its share of the
-  labels; scipy's one-sided `binomtest` over the examples;
+  name of yours), known by the class of the metric the model logs under that
+  name, not by the name (a `SparseTopKCategoricalAccuracy(name="accuracy")` or
+  a function of yours named `accuracy` is no plain accuracy): always
+  predicting the most frequent class, its share of the labels; scipy's
+  one-sided `binomtest` over the examples;
 - a binary classifier's validation ROC AUC (Keras's `AUC`, `curve="ROC"`):
   0.5, the AUC of a scorer that ignores the inputs, with Mann-Whitney's
   variance under that null, `(n1 + n2 + 1) / (12 * n1 * n2)` for `n1` and `n2`
@@ -89,11 +92,14 @@ def chance_test(ctx: RunContext) -> ChanceTest | str:
         return f"{name} is a loss, whose value at chance depends on the loss and the labels"
     if direction != "max":
         return f"{name} is minimised; tunekit knows the chance level of {_LEVELS}, both maximised"
-    if _scores_accuracy(ctx):
+    accuracy = _scores_accuracy(ctx)
+    if accuracy is True:
         return _accuracy_test(ctx)
     auc = _auc_config(ctx, base)
     if auc is not None:
         return _auc_test(ctx, auc)
+    if isinstance(accuracy, str):  # named like an accuracy, computing something else
+        return accuracy
     return f"{name} is not a metric whose chance level tunekit knows: those are {_LEVELS}"
 
 
@@ -110,7 +116,7 @@ def chance_level(ctx: RunContext) -> tuple[float, int] | None:
         purpose) or the labels are unknown (a stream without `labels`; an
         image folder knows them).
     """
-    if not _scores_accuracy(ctx):
+    if _scores_accuracy(ctx) is not True:
         return None
     found = _majority(ctx)
     return None if isinstance(found, str) else found
@@ -204,10 +210,14 @@ def _scored_labels(ctx: RunContext) -> tuple[np.ndarray, int] | str:
     return labels, columns
 
 
-def _scores_accuracy(ctx: RunContext) -> bool:
+def _scores_accuracy(ctx: RunContext) -> bool | str:
     """Whether the objective is a validation accuracy of a classifier (it has a chance
-    level): Keras's name for one, or the name of an accuracy the model is compiled with
-    (`BinaryAccuracy(name="acc")`, read from the default configuration's model)."""
+    level), by the class of the metric the model logs under its name: Keras's accuracy
+    under a name of yours (`BinaryAccuracy(name="acc")`), read from the default
+    configuration's model. A metric named like one that computes something else
+    (`SparseTopKCategoricalAccuracy(name="accuracy")`, a function of yours named
+    `accuracy`) is not one: then why, for the note. Only when the model's compile cannot
+    be read is Keras's name for an accuracy taken at its word."""
     name, direction = ctx.objective.name, ctx.objective.direction
     if not (
         direction == "max"
@@ -216,10 +226,41 @@ def _scores_accuracy(ctx: RunContext) -> bool:
     ):
         return False
     base = name[len("val_") :]
-    return base in _ACCURACIES or any(
-        base in {prefix + n for n in accuracy_names(metrics)}
-        for prefix, metrics in _compiled_metrics(ctx)
+    compiled = _compiled_metrics(ctx)
+    if not compiled:
+        return base in _ACCURACIES
+    if any(base in {prefix + n for n in accuracy_names(metrics)} for prefix, metrics in compiled):
+        return True
+    what = next(
+        (w for prefix, metrics in compiled if (w := _logged_as(metrics, base, prefix))), None
     )
+    if what is None or not (base.endswith("accuracy") or base.endswith("acc")):
+        return False
+    return (
+        f"{name} is {what}, not a plain accuracy, so its chance level is not the most "
+        "frequent class's share; tunekit knows the chance level of "
+        f"{_LEVELS}"
+    )
+
+
+def _logged_as(metrics: tuple[Any, ...], base: str, prefix: str) -> str | None:
+    """What the compiled metric Keras logs as `base` is (`"a SparseTopKCategoricalAccuracy"`,
+    `"a metric function of yours"`), or `None` when none of `metrics` is logged so."""
+    for metric in metrics:
+        kind, config = _name_and_config(metric)
+        if isinstance(metric, str):
+            logged = metric
+        elif isinstance(metric, Mapping) and isinstance(metric.get("config"), str):
+            logged = str(metric["config"])  # a function, by its name
+        elif callable(metric) and not isinstance(metric, keras.metrics.Metric):
+            logged = str(getattr(metric, "__name__", ""))
+        else:
+            logged = str(config.get("name") or getattr(metric, "name", "") or "")
+        if prefix + logged == base:
+            if not kind:
+                return "a metric function of yours"
+            return f"{'an' if kind[0] in 'AEIOU' else 'a'} {kind}"
+    return None
 
 
 def _auc_config(ctx: RunContext, base: str) -> Mapping[str, Any] | None:
