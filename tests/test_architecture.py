@@ -40,6 +40,7 @@ ORDER = [
     "model_size",
     "hypermodel_specs",
     "hypermodel_code",
+    "object_settings",
     "backend_probe",
     "backends",
     "tensorboard",
