@@ -41,6 +41,7 @@ ORDER = [
     "model_size",
     "hypermodel_specs",
     "hypermodel_code",
+    "object_settings",
     "backend_probe",
     "backends",
     "hparams_results",

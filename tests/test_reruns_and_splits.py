@@ -117,18 +117,19 @@ def test_the_corrected_rerun_of_a_run_whose_every_trial_failed_starts_over(
 
 
 class _Ranged(kt.HyperModel):
-    """Its range lives in a private attribute: the run's settings do not see it change,
-    as they do not see an edit of a build function's code."""
+    """Its range lives in a private attribute not named after an argument: the run's
+    settings do not see it change (`self._top = top` they do: `tunekit.object_settings`),
+    as they do not see a file the build reads."""
 
     def __init__(self, top):
         super().__init__()
-        self._top = top
+        self._range = (4, top)
 
     def build(self, hp):
         model = keras.Sequential(
             [
                 keras.Input((64,)),
-                keras.layers.Dense(hp.Int("units", 4, self._top, step=4), activation="relu"),
+                keras.layers.Dense(hp.Int("units", *self._range, step=4), activation="relu"),
                 keras.layers.Dense(3, activation="softmax"),
             ]
         )

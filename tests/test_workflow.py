@@ -449,7 +449,7 @@ def test_second_process_on_same_run_is_refused_until_the_first_dies(tmp_path, da
         second = CoarseToFine(
             MnistDenseHyperModel(), data, directory=tmp_path, project_name="l", **BUDGET
         )
-        with pytest.raises(RunLockedError, match="Another tunekit process"):
+        with pytest.raises(RunLockedError, match=r"Another process is working on the run in "):
             second.open()
     finally:
         holder.kill()

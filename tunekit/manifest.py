@@ -6,7 +6,8 @@ Resume is decided here, not by KerasTuner: a rerun with the same
 configuration (the hypermodel's code included: `tunekit.hypermodel_code`)
 continues; a different configuration or version is refused with the key
 named (exceptions: `tunekit.replacing`); nothing is deleted without
-`overwrite`. A lock file keeps a second process off the same run; the
+`overwrite`. A lock file keeps a second process off the same run while one
+works on it (`CoarseToFine` holds it only during a step or a read); the
 operating system releases it when its holder dies. Over 400 lines because
 the resume decision is one piece of code, kept whole to be read at once.
 """
@@ -24,7 +25,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from tunekit import _io, _log, hypermodel_code, replacing
+from tunekit import _io, _log, hypermodel_code, object_settings, replacing
 from tunekit.errors import RunConfigError, RunLockedError
 from tunekit.params import PARAMETERS
 from tunekit.state_files import (
@@ -87,7 +88,12 @@ def with_omitted_settings(config: dict[str, Any]) -> dict[str, Any]:
 def _differences(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
     code = hypermodel_code.describe_change(old, new)  # in words, or None: not told
     keys = sorted((set(old) | set(new)) - {hypermodel_code.KEY})
-    changed = [f"{k}: {old.get(k)!r} -> {new.get(k)!r}" for k in keys if old.get(k) != new.get(k)]
+    text = object_settings.setting_text  # callbacks as calls
+    changed = [
+        f"{k}: {text(k, old.get(k))} -> {text(k, new.get(k))}"
+        for k in keys
+        if old.get(k) != new.get(k)
+    ]
     return [code, *changed] if code else changed
 
 
@@ -103,6 +109,7 @@ class RunManifest:
         self._lock_fd: int | None = None
         self.notices: list[str] = []  # for the opener to tell (`CoarseToFine.say`)
         self.replacement: replacing.Replacement | None = None  # other after-search settings
+        self._adopted = False  # other failure tolerances taken into the recorded config
 
     held = property(lambda self: self._lock_fd is not None)  # False once released (`_lock`)
 
@@ -152,7 +159,7 @@ class RunManifest:
             manifest.release()
             raise
         manifest.state = state
-        if not manifest.path.exists():
+        if not manifest.path.exists() or manifest._adopted:
             manifest.save()
         return manifest
 
@@ -182,12 +189,14 @@ class RunManifest:
         old = read_run_file(self.run_dir, MANIFEST, what="run manifest")
         recorded_config = old.get("config")
         config = replacing.as_recorded_main(recorded_config, config)
+        config = object_settings.as_recorded(recorded_config, config, self.run_dir)
         # Runs recorded before the code was, or under another Python, do not compare it.
         new["config"] = config = hypermodel_code.as_recorded(recorded_config, config, self.run_dir)
         new["fingerprint"] = fingerprint(config)  # the same build, from another script
         if note := replacing.adopt_tolerances(old, config):  # they change no ended trial
             old["fingerprint"] = fingerprint(old["config"])
             self.notices.append(note)
+            self._adopted = True  # saved by `open`: a read after this step compares with it
         hint = (
             "Rerun with the original settings to resume, pass overwrite=True to start "
             "over, or choose another project_name=."
@@ -281,13 +290,21 @@ class RunManifest:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
+            holder = os.pread(fd, 200, 0).decode(errors="replace").split(maxsplit=1)
             os.close(fd)
+            # Written by the holder (`pid time`); this process's own pid is a stale record.
+            mine = holder[:1] == [str(os.getpid())]
+            who = f" (pid {holder[0]}, since {holder[1].strip()})" if len(holder) == 2 else ""
+            who = "" if mine else who
             raise RunLockedError(
-                f"Another tunekit process is working on {self.run_dir} (it holds "
-                f"{self.run_dir / LOCK}). Wait for it to finish or stop it first."
+                f"Another process{who} is working on the run in {self.run_dir} right now: "
+                f"it holds {self.run_dir / LOCK}, which tunekit takes only while a step, "
+                "run() or a read of the run is under way (the operating system releases it "
+                "if that process dies). Wait for it to finish, or stop that process. An "
+                "object whose `manifest` you opened yourself keeps it until its close()."
             ) from None
         os.ftruncate(fd, 0)
-        os.write(fd, str(os.getpid()).encode())
+        os.write(fd, f"{os.getpid()} {time.strftime('%Y-%m-%d %H:%M:%S')}\n".encode())
         self._lock_fd = fd
         _HELD[key] = self
 

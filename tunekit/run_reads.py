@@ -15,7 +15,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from tunekit import hypermodel_code, replacing
+from tunekit import hypermodel_code, object_settings, replacing
 from tunekit.errors import RunConfigError
 from tunekit.manifest import _differences, fingerprint, versions, with_omitted_settings
 from tunekit.params import PARAMETERS
@@ -40,6 +40,7 @@ def recorded_differences(
     """
     recorded = state.get("config")
     config = replacing.as_recorded_main(recorded, config)
+    config = object_settings.as_recorded(recorded, config, run_dir)
     config = hypermodel_code.as_recorded(recorded, config, run_dir)
     words: list[str] = []
     changed: set[str] = set()

@@ -15,11 +15,12 @@ plumbing; the work itself lives in `tunekit.steps`.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import logging
 import os
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -47,6 +48,12 @@ from tunekit.errors import (
 from tunekit.hypermodel_code import code_record
 from tunekit.manifest import OMITTED_SETTINGS, RunManifest, check_run_location
 from tunekit.narrowing import NarrowedSpace
+from tunekit.object_settings import (
+    CALLBACKS,
+    HYPERMODEL_SETTINGS,
+    describe_callbacks,
+    hypermodel_settings,
+)
 from tunekit.objectives import (
     objective_names,
     objective_parts,
@@ -317,6 +324,12 @@ class CoarseToFine:
             (`SearchInputError`), since only you know whether it is an error
             (plain KerasTuner minimises it) or a score.
         callbacks: Extra Keras callbacks for every trial and the retrain.
+            Part of the run's settings (`tunekit.object_settings`): each
+            callback's class and the arguments it keeps (`monitor`,
+            `patience`, ...; `verbose` and paths aside), so a resume with
+            other callbacks is refused. Keras's `TensorBoard`, `CSVLogger`,
+            `ModelCheckpoint` and the other callbacks that only observe may
+            be added or dropped on a resume.
         hyperparameters: KerasTuner's `hyperparameters=`: a
             `keras_tuner.HyperParameters` whose entries override (or
             register in advance) the hypermodel's own, e.g. `hp.Fixed(
@@ -578,6 +591,9 @@ class CoarseToFine:
         if isinstance(data, Dataset):
             check_splits_used(data, self.cv)
         self.callbacks = _callback_list(callbacks)
+        # Described now, before a fit changes them: part of the run's settings.
+        self._callbacks_description = describe_callbacks(self.callbacks)
+        self._hypermodel_settings = hypermodel_settings(hypermodel)
         self.hyperparameters = _user_space(hyperparameters, tune_new_entries, allow_new_entries)
         self.tune_new_entries, self.allow_new_entries = tune_new_entries, allow_new_entries
         for callback in self.callbacks:
@@ -614,6 +630,10 @@ class CoarseToFine:
         self._manifest: RunManifest | None = None
         self._reading: str | None = None  # the step a read-only open needs (`_open_to_read`)
         self._model_checked = False
+        self._working_depth = 0  # nested `_working` blocks: the outermost releases the lock
+        # The manifest as this object last held it (JSON text): reopened, a folder that
+        # differs was changed by another process or object, and what was loaded is stale.
+        self._last_state: str | None = None
         self._declared: kt.HyperParameters | None = None  # see _declared_space
         # What loading the run's .keras files alone needs (see check_round_trip), else None.
         self.model_file_note: str | None = None
@@ -646,28 +666,49 @@ class CoarseToFine:
                 `final_seeds` and `baseline` are steps only when their
                 settings turn them on).
         """
-        if name not in self._products:
-            step = self._step(name)
-            if (
-                self._has_chief
-                and isinstance(self.runner, LocalRunner)
-                and name in ("coarse", "fine")
-                and not self.manifest.is_done(name)
-            ):
-                self._start_workers()
-            try:
-                self._products[name] = step.ensure(self)
-            except Exception as exc:  # a kill or Ctrl-C (BaseException) stays "interrupted"
-                # Recorded for `tunekit ls` ("failed: <step>") on the step that raised it, also
-                # one that stopped before it started (the narrowing: too few coarse trials),
-                # whatever raised it (a Keras or user error too); marking it running again
-                # clears it.
-                if self._manifest is not None and exc is not self._recorded_error:
-                    self._recorded_error = exc
-                    if self._manifest.step(name).get("status") != "done":
-                        self._manifest.mark(name, "running", error=f"{type(exc).__name__}: {exc}")
-                raise
-        return self._products[name]
+        step = self._step(name)
+        with self._working():
+            self.manifest  # noqa: B018 (locked, and read again if changed since: `_working`)
+            if name not in self._products:
+                if (
+                    self._has_chief
+                    and isinstance(self.runner, LocalRunner)
+                    and name in ("coarse", "fine")
+                    and not self.manifest.is_done(name)
+                ):
+                    self._start_workers()
+                try:
+                    self._products[name] = step.ensure(self)
+                except Exception as exc:  # a kill or Ctrl-C (BaseException) stays "interrupted"
+                    # Recorded for `tunekit ls` ("failed: <step>") on the step that raised it,
+                    # also one that stopped before it started (the narrowing: too few coarse
+                    # trials), whatever raised it (a Keras or user error too); marking it
+                    # running again clears it.
+                    if self._manifest is not None and exc is not self._recorded_error:
+                        self._recorded_error = exc
+                        if self._manifest.step(name).get("status") != "done":
+                            error = f"{type(exc).__name__}: {exc}"
+                            self._manifest.mark(name, "running", error=error)
+                    raise
+            return self._products[name]
+
+    @contextlib.contextmanager
+    def _working(self) -> Iterator[None]:
+        """Holds the run's lock while a step or a read works, not while the object is idle.
+
+        The outermost block releases it (with `close()`: workers stop too), so
+        a notebook holding this object between calls blocks no other process.
+        The next block opens the manifest again (`manifest`): if another
+        process or object changed the run folder meanwhile, what this object
+        had loaded (tuners, narrowing, models) is dropped and read again.
+        """
+        self._working_depth += 1
+        try:
+            yield
+        finally:
+            self._working_depth -= 1
+            if not self._working_depth:
+                self.close()
 
     def _start_workers(self) -> None:
         """Makes this process the chief of `workers` local worker processes."""
@@ -703,8 +744,9 @@ class CoarseToFine:
             A `Selection` named tuple; `phase, trial, reason = run.select()`
             still works.
         """
-        self._open_to_read("select()", None)
-        return select(self)
+        with self._working():
+            self._open_to_read("select()", None)
+            return select(self)
 
     def retrain(self) -> keras.Model:
         """Rebuilds the best configuration and trains it on train+validation.
@@ -724,10 +766,11 @@ class CoarseToFine:
 
         Runs (or resumes) every step before it first: the searches, the
         retrain and, when on, the final seeds and the baseline that the report
-        compares with. Unlike `run()`, the run's lock is kept: call `close()`.
+        compares with.
         """
-        self.ensure("evaluate")
-        return self.result()
+        with self._working():
+            self.ensure("evaluate")
+            return self.result()
 
     def run(self) -> Result:
         """Runs (or resumes) every step and returns the `Result`.
@@ -740,7 +783,7 @@ class CoarseToFine:
                 resumes), `RetrainDivergedError`,
                 `tunekit.fitting.HyperModelFitError`.
         """
-        try:
+        with self._working():  # the lock is released at the end, also on an error
             finished = all(self.manifest.is_done(step.name) for step in self.steps)
             if finished:
                 self.say(
@@ -756,8 +799,6 @@ class CoarseToFine:
                 refresh_location(self.run_dir)
             self.runner.close(wait=10.0)  # workers leave once told there are no more trials
             return self.result()
-        finally:
-            self.close()
 
     def result(self) -> Result:
         """The `Result` of a run whose `evaluate()` step is done.
@@ -766,12 +807,13 @@ class CoarseToFine:
             RunNotFinishedError: The run has not finished: call `run()` or
                 `evaluate()` first.
         """
-        manifest = self._open_to_read(
-            "result()",
-            "evaluate",
-            f"The run in {self.run_dir} has not finished: call run() or evaluate() first.",
-        )
-        return Result.read(self.run_dir, manifest.state["steps"], self.narrow())
+        with self._working():
+            manifest = self._open_to_read(
+                "result()",
+                "evaluate",
+                f"The run in {self.run_dir} has not finished: call run() or evaluate() first.",
+            )
+            return Result.read(self.run_dir, manifest.state["steps"], self.narrow())
 
     def get_best_hyperparameters(self, num_trials: int = 1) -> list[kt.HyperParameters]:
         """The best configurations of both searches, as KerasTuner's method of that name.
@@ -796,13 +838,14 @@ class CoarseToFine:
                 `run()` (or `fine()`) first.
         """
         check_param("num_trials", num_trials, POSITIVE_INT)
-        self._open_to_read(
-            "get_best_hyperparameters()",
-            "fine",
-            f"The searches in {self.run_dir} have not finished: call run() or fine() "
-            "before get_best_hyperparameters().",
-        )
-        return [_active_copy(t.hyperparameters) for t in ranked_trials(self)[:num_trials]]
+        with self._working():
+            self._open_to_read(
+                "get_best_hyperparameters()",
+                "fine",
+                f"The searches in {self.run_dir} have not finished: call run() or fine() "
+                "before get_best_hyperparameters().",
+            )
+            return [_active_copy(t.hyperparameters) for t in ranked_trials(self)[:num_trials]]
 
     def get_best_models(self, num_models: int = 1) -> list[keras.Model]:
         """The final model, as KerasTuner's method of that name: `[model]`.
@@ -832,13 +875,14 @@ class CoarseToFine:
                 "only) use the phase's tuner, e.g. run.fine().get_best_models(num_models=3). "
                 f"Received: num_models={num_models!r}."
             )
-        self._open_to_read(
-            "get_best_models()",
-            "retrain",
-            f"The run in {self.run_dir} has no final model yet: call run() or retrain() "
-            "before get_best_models().",
-        )
-        return [self.retrain()]
+        with self._working():
+            self._open_to_read(
+                "get_best_models()",
+                "retrain",
+                f"The run in {self.run_dir} has no final model yet: call run() or retrain() "
+                "before get_best_models().",
+            )
+            return [self.retrain()]
 
     def _open_to_read(self, method: str, needs: str | None, unfinished: str = "") -> RunManifest:
         """The manifest for a read-only accessor, opened without changing the run folder.
@@ -895,6 +939,9 @@ class CoarseToFine:
             "hypermodel": self._hypermodel_description,
             # Compared on resume but for runs recorded before it (`tunekit.hypermodel_code`).
             "hypermodel_code": self._hypermodel_code,
+            # Recorded even when empty: a run without them predates them (`object_settings`).
+            HYPERMODEL_SETTINGS: self._hypermodel_settings,
+            CALLBACKS: self._callbacks_description,
             "data": self.data.fingerprint(),
             "objective": self.objective.name,
             "direction": self.objective.direction,
@@ -954,11 +1001,15 @@ class CoarseToFine:
     def manifest(self) -> RunManifest:
         """The run's manifest, opened (and locked) on first use.
 
-        Reopened when another opener in this process (a second object on the
-        same folder) took the run since: the folder is read again.
+        Every step and read opens it and releases it when done (`close()`);
+        opened outside them, it stays locked until `close()`. Reopened when
+        another opener in this process (a second object on the same folder)
+        took the run since: the folder is read again. A folder that another
+        process or object changed since this object last held it drops what
+        this object had loaded (`_forget`).
         """
         if self._manifest is not None and not self._manifest.held:
-            self._manifest = None
+            self._let_go()
         if self._manifest is None:
             reading = self._reading  # `_open_to_read` checked the settings: record nothing
             if not (self.run_dir / MANIFEST).is_file():
@@ -971,6 +1022,8 @@ class CoarseToFine:
                 backend=keras.backend.backend(),
             )
             try:
+                if self._last_state is not None and _state_text(manifest) != self._last_state:
+                    self._forget()
                 if reading:
                     upto = self.steps[: [s.name for s in self.steps].index(reading) + 1]
                     missing, _ = outputs_missing(upto, manifest, self.run_dir, mark=False)
@@ -1039,15 +1092,20 @@ class CoarseToFine:
             check_search_space(self.run_dir, self._declared_space())
 
     def open(self) -> RunManifest:
-        """Checks the model against the data, then opens the run folder.
+        """Checks the model against the data, then opens the run folder and lets it go.
 
-        Opening checks, locks and (re)loads the manifest. Every step does this
+        Opening checks, locks and (re)loads the manifest; the lock is released
+        before this returns, as at the end of every step. Every step does this
         itself; call it to surface a model whose output does not fit the data
         (see `check_model`) and configuration, lock and corrupt-state errors
         before any training.
+
+        Returns:
+            The manifest as read (released: `manifest` opens it again).
         """
-        self.check_model()
-        return self.manifest
+        with self._working():
+            self.check_model()
+            return self.manifest
 
     def check_model(self) -> None:
         """Checks, before any training, that the hypermodel's model fits the data and saves.
@@ -1098,13 +1156,40 @@ class CoarseToFine:
         return self._declared
 
     def close(self) -> None:
-        """Releases the run's lock and stops any workers; a later step reopens it."""
+        """Releases the run's lock and stops any workers; a later step reopens it.
+
+        Every step, `run()` and every read call it when they end, so an idle
+        object holds nothing; call it yourself after using `manifest` directly.
+        """
         self.runner.close()
         if self._has_chief:
             self.runner = LocalRunner()  # a later step starts the workers again if need be
         if self._manifest is not None:
             self._manifest.release()
-            self._manifest = None
+            self._let_go()
+
+    def _let_go(self) -> None:
+        """Forgets the released manifest, remembering its state for the next open."""
+        if self._manifest is not None:
+            self._last_state = _state_text(self._manifest)
+        self._manifest = None
+
+    def _forget(self) -> None:
+        """Drops what this object loaded from its run folder: read again when needed.
+
+        For a folder another process or object changed since this object last
+        held it (a search resumed, the run started over): the tuners, the
+        narrowing and the models would be the old ones.
+        """
+        self.say(
+            f"The run in {self.run_dir} changed since this object last worked on it "
+            "(another process or object ran it): reading it again from the folder."
+        )
+        self._products.clear()
+        self.tuners.clear()
+        self.steps = coarse_to_fine_steps(
+            finalists=self.finalists, final_seeds=self.final_seeds, baseline=self.baseline
+        )
 
     def say(self, text: str) -> None:
         """Logs a progress line (`tunekit.workflow`, INFO) unless `verbose=0`."""
@@ -1236,6 +1321,19 @@ def _default_name(hypermodel: Any) -> str:
         hypermodel = hypermodel.func
     name = getattr(hypermodel, "name", None) or getattr(hypermodel, "__name__", None)
     return str(name or type(hypermodel).__name__).lower()
+
+
+def _state_text(manifest: RunManifest) -> str:
+    """A manifest's state as comparable text (`CoarseToFine._last_state`).
+
+    Without the empty records of steps that never started: asking whether a
+    step is done adds one in memory (`RunManifest.step`), not in the file.
+    """
+    steps = manifest.state.get("steps")
+    state = dict(manifest.state)
+    if isinstance(steps, dict):
+        state["steps"] = {name: record for name, record in steps.items() if record}
+    return json.dumps(state, sort_keys=True, default=str)
 
 
 def _json_keys(value: Any) -> Any:
