@@ -104,6 +104,7 @@ ORDER = [
     "steps.stream_heads",
     "steps.base",
     "steps.trial_failures",
+    "steps.phase_restart",
     "steps.check",
     "steps.search",
     "steps.chance",

@@ -644,9 +644,7 @@ _NAN_MODEL = """
 """
 
 
-def test_a_phase_whose_every_trial_failed_says_to_rerun_with_overwrite_only(
-    tmp_path, capsys, monkeypatch
-):
+def test_a_phase_whose_every_trial_failed_says_what_a_rerun_does(tmp_path, capsys, monkeypatch):
     """Before, the message said "rerun with --overwrite" and the next line "resume with"
     a command that reloads the same failed trials and fails again."""
     (tmp_path / "nan_models.py").write_text(textwrap.dedent(_NAN_MODEL))
@@ -658,7 +656,9 @@ def test_a_phase_whose_every_trial_failed_says_to_rerun_with_overwrite_only(
     assert main(args) == 1
     err = capsys.readouterr().err
     assert "No coarse trial completed with a finite val_accuracy (3 ran" in err, err
-    assert "rerun with --overwrite" in err and "resume with" not in err.lower(), err
+    assert "(a changed hypermodel starts over: pass --overwrite)" in err, err
+    assert "if it is transient, rerun as it is: the coarse search starts again" in err, err
+    assert "resume with" not in err.lower(), err
 
 
 _BREAKS_PAST_DEFAULTS = """

@@ -88,8 +88,10 @@ def test_errors_keep_the_builtin_and_kerastuner_bases_users_catch():
         "DataUnavailableError",
     ):
         assert issubclass(getattr(tunekit, name), RuntimeError), name
-    # The search stops at once on it (KerasTuner's FatalError), and it is tunekit's.
-    assert issubclass(tunekit.HyperModelFitError, kt.errors.FatalValueError)
+    # It fails its trial only (KerasTuner's FailedTrialError), and it is tunekit's.
+    assert issubclass(tunekit.HyperModelFitError, kt.errors.FailedTrialError)
+    assert issubclass(tunekit.HyperModelFitError, ValueError)
+    assert not issubclass(tunekit.HyperModelFitError, kt.errors.FatalError)
     assert issubclass(tunekit.Interrupted, BaseException)
 
 

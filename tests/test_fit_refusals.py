@@ -1,9 +1,11 @@
-"""Failures that every trial would meet the same way: said at the first trial, or said so.
+"""Fit calls Keras or tunekit refuses fail their trial, and the stop after failures in a row.
 
-Found by a probe: a hypermodel's own `fit` passing `sample_weight=` to `model.fit`,
-in a run with `class_weight="balanced"`, failed 3 trials with Keras's "You cannot
-`class_weight` and `sample_weight` at the same time", then stopped with
-`TrialsFailedError` saying "rerunning resumes the search", which fails the same way.
+Found by probes: a hypermodel's own `fit` passing `sample_weight=` beside the run's
+`class_weight`, a misspelt keyword or `validation_split` stopped the whole search at the
+first such trial (exit 2, "every trial would fail the same way", its trial.json left
+RUNNING), also when the call depended on a hyperparameter and earlier trials had
+completed; plain KerasTuner fails those trials only. And the stop's advice switched on
+the error's type, wrong both ways (a random ValueError, a deterministic RuntimeError).
 See `tunekit.fit_refusals` and `tunekit.steps.trial_failures`.
 """
 
@@ -19,7 +21,7 @@ import tunekit
 from tunekit import CoarseToFine
 from tunekit.data import Dataset
 from tunekit.fitting import HyperModelFitError, fit_hypermodel
-from tunekit.steps.trial_failures import same_code_error
+from tunekit.steps.trial_failures import advice, same_error
 
 
 def _build(hp):
@@ -77,8 +79,21 @@ def _data(n=60):
 TINY = dict(coarse_trials=3, coarse_epochs=1, seed=0, verbose=0, finalists=0, baseline=False)
 
 
-def test_sample_weight_in_an_own_fit_with_class_weight_stops_at_the_first_trial(tmp_path):
-    """The probe's case: before, 3 trials failed and the stop said to rerun."""
+def _statuses(run, phase="coarse"):
+    oracle = run._tuner(phase).oracle
+    return [oracle.trials[i].status for i in sorted(oracle.trials, key=int)]
+
+
+def _trial_files(run, phase="coarse"):
+    return sorted((run.run_dir / phase).glob("trial_*/trial.json"))
+
+
+def test_sample_weight_beside_class_weight_in_every_trial_stops_with_its_fix(tmp_path):
+    """The probe's case, every trial weighing its samples. Before, the first trial stopped
+    the whole search (a fatal error, its trial.json left RUNNING), saying "every trial
+    would fail", which is false when the call depends on the trial's hyperparameters."""
+    import json
+
     Batches.count = 0
     run = CoarseToFine(
         WeighsSamples(),
@@ -87,20 +102,90 @@ def test_sample_weight_in_an_own_fit_with_class_weight_stops_at_the_first_trial(
         project_name="swcw",
         class_weight="balanced",
         callbacks=[Batches()],
+        max_consecutive_failed_trials=2,
         **TINY,
     )
-    with pytest.raises(HyperModelFitError) as info:
+    with pytest.raises(tunekit.TrialsFailedError) as info:
         run.run()
     run.close()
     message = str(info.value)
-    assert isinstance(info.value, kt.errors.FatalError)  # the command line exits with 2
+    assert "2 trials in a row failed (max_consecutive_failed_trials=2), each with the same" in (
+        message
+    ), message
     assert "WeighsSamples.fit passes sample_weight= to model.fit" in message, message
     assert "the run's class weights" in message and "kwargs['class_weight']" in message
     assert "You cannot `class_weight` and `sample_weight` at the same time" in message
     assert "cw = kwargs.pop('class_weight')" in message and "leave class_weight= unset" in message
-    assert "rerunning resumes" not in message
-    assert len(run._tuner("coarse").oracle.trials) == 1  # the first trial stopped the search
+    assert "Fix the hypermodel's fit as the error says" in message
+    assert "whatever" not in message and "rerunning resumes" not in message
+    assert _statuses(run) == ["FAILED", "FAILED"]
+    files = _trial_files(run)
+    assert [json.loads(f.read_text())["status"] for f in files] == ["FAILED", "FAILED"]
     assert Batches.count == 0  # before any training
+
+
+class SomeTrialsRefused(kt.HyperModel):
+    """A `fit` whose `model.fit` call Keras or tunekit refuses in its second trial only (as
+    under an `hp.Boolean` that trial drew True); the other trials train."""
+
+    def __init__(self, bad_call):
+        super().__init__()
+        self.bad_call, self.calls = bad_call, 0
+
+    def build(self, hp):
+        return _build(hp)
+
+    def fit(self, hp, model, x, y, **kwargs):
+        self.calls += 1
+        if self.calls == 2:
+            return self.bad_call(model, x, y, kwargs)
+        return model.fit(x, y, **kwargs)
+
+
+def _holdout(model, x, y, kwargs):
+    kwargs.pop("validation_data", None)
+    return model.fit(x, y, validation_split=0.2, **kwargs)
+
+
+@pytest.mark.parametrize(
+    "bad_call, run_kwargs, said",
+    [
+        (
+            lambda model, x, y, kw: model.fit(x, y, shufle=False, **kw),
+            {},
+            ["got an unexpected keyword argument 'shufle'", "Change that call in"],
+        ),
+        (
+            lambda model, x, y, kw: model.fit(x, y, sample_weight=np.ones(len(y)), **kw),
+            {"class_weight": "balanced"},
+            ["passes sample_weight= to model.fit", "cw = kwargs.pop('class_weight')"],
+        ),
+        (_holdout, {}, ["passes validation_split=0.2", "remove `validation_split`"]),
+    ],
+    ids=["misspelt-keyword", "sample-weight-beside-class-weight", "validation-split"],
+)
+def test_a_refused_fit_call_fails_its_trial_only_and_the_search_goes_on(
+    tmp_path, bad_call, run_kwargs, said
+):
+    """Before, the first such trial stopped the whole search (exit 2) with "every trial would
+    fail the same way", its trial.json RUNNING; plain KerasTuner fails that trial only."""
+    import json
+
+    from tunekit.progress import failure_reason
+
+    hypermodel = SomeTrialsRefused(bad_call)
+    run = CoarseToFine(
+        hypermodel, _data(), directory=tmp_path, project_name="some", **TINY, **run_kwargs
+    )
+    run.ensure("coarse")
+    assert _statuses(run) == ["COMPLETED", "FAILED", "COMPLETED"]
+    statuses = [json.loads(f.read_text())["status"] for f in _trial_files(run)]
+    assert statuses == ["COMPLETED", "FAILED", "COMPLETED"]
+    error = failure_reason(run._tuner("coarse").oracle.trials["1"])
+    assert error.startswith("tunekit.fitting.HyperModelFitError: SomeTrialsRefused.fit"), error
+    assert all(part in error for part in said), error
+    assert "whatever" not in error and "every trial would fail" not in error
+    run.close()
 
 
 def _generator(x, y):
@@ -134,8 +219,8 @@ def _generator(x, y):
     ],
     ids=["misspelt-keyword", "class-weight-for-a-generator", "both-weights-its-own"],
 )
-def test_arguments_keras_refuses_stop_the_search_before_training(call, fit_kwargs, said):
-    """Before, each was a plain ValueError / TypeError: one failed trial of many alike."""
+def test_arguments_keras_refuses_are_said_before_training(call, fit_kwargs, said):
+    """Before the fit_refusals change, each was a plain ValueError / TypeError."""
     rng = np.random.default_rng(0)
     x, y = rng.normal(size=(32, 8)).astype("float32"), np.arange(32) % 2
     hypermodel, hp, batches = FitCalls(call), kt.HyperParameters(), Batches()
@@ -185,25 +270,50 @@ def _failed(*lines):
     "lines, same",
     [
         (["ValueError: bad argument", "ValueError: bad argument"], True),
-        (["TypeError: f() takes 2", "TypeError: f() takes 2", "TypeError: f() takes 2"], True),
-        (["KeyError: 'label'", "KeyError: 'label'"], True),
+        (
+            ["RuntimeError: wrong rank", "RuntimeError: wrong rank", "RuntimeError: wrong rank"],
+            True,
+        ),
+        (["mylib.ShardError: no answer", "mylib.ShardError: no answer"], True),
         (["ValueError: no room for units=8", "ValueError: no room for units=12"], False),
         (["ValueError: bad argument"], False),  # one trial tells nothing
         (["ValueError: bad argument", "TypeError: bad argument"], False),
-        (
-            [
-                "tensorflow.python.framework.errors_impl.ResourceExhaustedError: OOM when "
-                "allocating tensor with shape[1024,1024]"
-            ]
-            * 2,
-            False,
-        ),
-        (["MemoryError: out of memory"] * 2, False),
     ],
-    ids=["value", "type", "key", "differing", "one", "two-types", "tf-oom", "memory"],
+    ids=["value", "runtime", "own-class", "differing", "one", "two-types"],
 )
-def test_a_stop_is_deterministic_when_every_failed_trial_raised_one_code_error(lines, same):
-    assert same_code_error(_failed(*lines)) == (lines[0] if same else None)
+def test_the_same_error_in_every_failed_trial_whatever_its_type(lines, same):
+    assert same_error(_failed(*lines)) == (lines[0] if same else None)
+
+
+BOTH_WAYS = [
+    "If that error does not depend on chance, rerunning or allowing more failures fails the "
+    "same way: fix what it names",
+    "If it is transient, rerunning resumes the search",
+]
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "ValueError: transient: shard server did not answer",  # random, ~60% of trials
+        "RuntimeError: deterministic bug in my fit: tensor has wrong rank",
+        "mylib.ShardError: no answer",
+        "tensorflow.python.framework.errors_impl.ResourceExhaustedError: OOM when allocating",
+    ],
+    ids=["random-value-error", "deterministic-runtime-error", "own-class", "tf-oom"],
+)
+def test_the_advice_on_one_repeated_error_holds_whether_it_is_chance_or_not(line):
+    """Before, the advice switched on the error's type: a random ValueError got "fails the
+    same way", a deterministic RuntimeError "rerunning resumes"; tunekit cannot know."""
+    said = advice(_failed(line, line, line))
+    assert all(part in said for part in BOTH_WAYS), said
+
+
+def test_the_advice_on_refused_fit_calls_is_their_fix():
+    line = "tunekit.fitting.HyperModelFitError: M.fit passes validation_split=0.2 to model.fit"
+    said = advice(_failed(line, line))
+    assert "Fix the hypermodel's fit as the error says" in said and "chance" in said, said
+    assert "rerunning resumes" not in said
 
 
 class AlwaysFails(kt.HyperModel):
@@ -221,15 +331,17 @@ class AlwaysFails(kt.HyperModel):
 
 
 @pytest.mark.parametrize(
-    "error, deterministic",
-    [(ValueError("the fit is broken"), True), (MemoryError("out of memory"), False)],
-    ids=["same-value-error", "memory"],
+    "error",
+    [
+        ValueError("transient: shard server did not answer"),
+        RuntimeError("deterministic bug in my fit: tensor has wrong rank"),
+        MemoryError("out of memory"),
+    ],
+    ids=["value-error", "runtime-error", "memory"],
 )
-def test_the_stop_says_rerunning_resumes_only_for_failures_a_rerun_may_not_meet(
-    tmp_path, error, deterministic
-):
-    """Before, every stop said "rerunning resumes the search" as the fix, also when every
-    trial raised the same ValueError of the hypermodel's code, which a rerun raises again."""
+def test_the_stop_after_one_repeated_error_quotes_it_and_says_both_ways(tmp_path, error):
+    """Before, a deterministic RuntimeError (every trial) was told "rerunning resumes the
+    search", and a ValueError that a flaky server raises "fails the same way"."""
     run = CoarseToFine(
         AlwaysFails(error),
         _data(),
@@ -243,12 +355,49 @@ def test_the_stop_says_rerunning_resumes_only_for_failures_a_rerun_may_not_meet(
     run.close()
     message = str(info.value)
     assert "The coarse search stopped: 2 trials in a row failed" in message, message
+    assert "each with the same error" in message
     assert f"with {type(error).__name__}: {error}" in message
-    if deterministic:
-        assert "each with the same error" in message
-        assert "rerunning as it is, or allowing more failures, fails the same way" in message
-        assert "Fix what the error names" in message and "then rerun" in message
-        assert "rerunning resumes" not in message
-    else:
-        assert "rerunning resumes the search" in message
-        assert "allow more failures in a row" in message
+    assert all(part in message for part in BOTH_WAYS), message
+    assert "a phase with no completed trial starts again" in message
+
+
+@pytest.mark.long
+def test_a_whole_run_with_a_refused_fit_call_in_some_trials_finishes(tmp_path):
+    """The probe's `TypoSome`: before, the run stopped (exit 2) at its second trial, after
+    one had completed, saying every trial would fail."""
+    run = CoarseToFine(
+        SomeTrialsRefused(lambda model, x, y, kw: model.fit(x, y, shufle=False, **kw)),
+        _data(),
+        directory=tmp_path,
+        project_name="whole",
+        fine_tuner="bayesian",
+        fine_trials=2,
+        **{**TINY, "coarse_trials": 4},  # the narrowing needs 3 completed
+    )
+    result = run.run()
+    run.close()
+    assert result.best_hyperparameters is not None
+    table = tunekit.trials_dataframe(run.run_dir)
+    errors = [e for e in table["error"] if isinstance(e, str) and e]
+    assert len(errors) == 1 and "unexpected keyword argument 'shufle'" in errors[0], errors
+
+
+def test_a_search_stopped_at_once_leaves_no_trial_running(tmp_path):
+    """A `FatalError` (here `SearchInputError`: an objective the model never reports) stops
+    the search at its trial; before, that trial's `trial.json` stayed RUNNING."""
+    import json
+
+    run = CoarseToFine(
+        FitCalls(lambda model, x, y, kw: model.fit(x, y, **kw)),
+        _data(),
+        directory=tmp_path,
+        project_name="fatal",
+        objective="val_auc:max",
+        **TINY,
+    )
+    with pytest.raises(tunekit.SearchInputError):
+        run.run()
+    run.close()
+    statuses = [json.loads(f.read_text())["status"] for f in _trial_files(run)]
+    assert statuses == ["FAILED"], statuses
+    assert not run._tuner("coarse").oracle.ongoing_trials

@@ -16,6 +16,7 @@ import keras_tuner as kt
 import numpy as np
 import pytest
 
+import tunekit
 from tunekit import CoarseToFine
 from tunekit.data import Dataset
 from tunekit.fitting import HyperModelFitError, fit_hypermodel
@@ -300,7 +301,9 @@ def test_a_fit_that_breaks_the_contract_is_refused_before_training(hypermodel, r
     with pytest.raises(HyperModelFitError, match=message.replace("(", r"\(").replace(")", r"\)")):
         _fit(hypermodel, [recorder], refused=refused)
     assert recorder.fits == [] and recorder.epochs_run == 0
-    assert issubclass(HyperModelFitError, kt.errors.FatalError)  # stops a search at once
+    # Fails its trial only (not retried): what a fit passes may depend on the trial's hps.
+    assert issubclass(HyperModelFitError, kt.errors.FailedTrialError)
+    assert not issubclass(HyperModelFitError, kt.errors.FatalError)
 
 
 def test_a_refused_keyword_passed_on_unchanged_is_accepted():
@@ -377,7 +380,9 @@ def test_plain_kerastuner_runs_the_same_hypermodel(tmp_path):
     assert [t.status for t in tuner.oracle.trials.values()] == ["COMPLETED"] * 2
 
 
-def test_hyperband_refuses_a_fit_that_sets_epochs_at_its_first_trial(tmp_path):
+def test_hyperband_fails_each_trial_whose_fit_sets_epochs_before_training(tmp_path):
+    from tunekit.progress import failure_reason
+
     x, y = _arrays()
     tuner = make_tuner(
         "hyperband",
@@ -388,9 +393,11 @@ def test_hyperband_refuses_a_fit_that_sets_epochs_at_its_first_trial(tmp_path):
         max_epochs=2,
         factor=2,
     )
-    with pytest.raises(HyperModelFitError, match="Hyperband allocates each trial's epochs"):
+    with pytest.raises(tunekit.TrialsFailedError):  # KerasTuner's stop: 3 in a row
         tuner.search(x, y, validation_data=(x, y), verbose=0)
-    assert not any(t.status == "COMPLETED" for t in tuner.oracle.trials.values())
+    trials = list(tuner.oracle.trials.values())
+    assert [t.status for t in trials] == ["FAILED"] * 3
+    assert all("Hyperband allocates each trial's epochs" in failure_reason(t) for t in trials)
 
 
 # -- end to end: search and retrain --------------------------------------------------------
@@ -599,7 +606,7 @@ def test_the_retrain_and_baseline_lines_say_the_epochs_a_fit_that_sets_them_trai
     [FixedFitHyperModel(epochs=3), SetsEpochs()],
     ids=["keyword", "kwargs-equal-to-coarse-epochs"],
 )
-def test_a_fit_that_sets_epochs_is_refused_before_training_when_hyperband_follows(
+def test_a_fit_that_sets_epochs_fails_its_trials_before_training_when_hyperband_follows(
     hypermodel, digits, tmp_path
 ):
     # SetsEpochs sets 1, the coarse epochs: it was accepted until the first fine trial (2).
@@ -614,9 +621,9 @@ def test_a_fit_that_sets_epochs_is_refused_before_training_when_hyperband_follow
         **TINY,
         **BUDGET["hyperband"],
     )
-    with pytest.raises(HyperModelFitError, match="fine_tuner='bayesian'"):
+    with pytest.raises(tunekit.TrialsFailedError, match="fine_tuner='bayesian'"):
         run.run()
-    assert TRIAL_FITS == []  # refused at the first coarse trial, before model.fit
+    assert TRIAL_FITS == []  # refused in every coarse trial, before model.fit
 
 
 class TunedEpochsHyperModel(kt.HyperModel):
@@ -630,7 +637,7 @@ class TunedEpochsHyperModel(kt.HyperModel):
         return model.fit(*args, epochs=hp.Choice("epochs", [1, 3]), **kwargs)
 
 
-def test_a_fit_that_tunes_epochs_is_refused_at_the_first_trial_even_when_it_draws_tunekits(
+def test_a_fit_that_tunes_epochs_is_refused_in_every_trial_even_when_it_draws_tunekits(
     digits, tmp_path
 ):
     # The first coarse trial is the defaults: epochs 1, the same as coarse_epochs=1. It was
@@ -646,8 +653,12 @@ def test_a_fit_that_tunes_epochs_is_refused_at_the_first_trial_even_when_it_draw
         **TINY,
         **BUDGET["hyperband"],
     )
-    with pytest.raises(HyperModelFitError, match=r"tunes `epochs` \(hp 'epochs', 1 in this trial"):
+    from tunekit.progress import failure_reason
+
+    with pytest.raises(tunekit.TrialsFailedError, match=r"tunes `epochs` \(hp 'epochs', "):
         run.run()
+    first = run._tuner("coarse").oracle.trials["0"]
+    assert "tunes `epochs` (hp 'epochs', 1 in this trial" in failure_reason(first)
     assert TRIAL_FITS == []  # nothing trained
     run.close()
     # The corrected settings (Bayesian: the fit may tune epochs) start over without --overwrite.
@@ -955,7 +966,7 @@ def test_a_retrain_whose_fit_passes_x_on_has_no_such_note(digits, tmp_path):
     assert "untransformed" not in (run.run_dir / "report.md").read_text()
 
 
-def test_a_fit_that_changes_tunekits_arrays_in_place_stops_the_search_saying_why(digits, tmp_path):
+def test_a_fit_that_changes_tunekits_arrays_in_place_fails_its_trials_saying_why(digits, tmp_path):
     """Before, every trial failed with numpy's "output array is read-only" and the search
     stopped after 3 failures with no word of why the arrays are read-only."""
     run = CoarseToFine(
@@ -966,8 +977,8 @@ def test_a_fit_that_changes_tunekits_arrays_in_place_stops_the_search_saying_why
         **TINY,
         **BUDGET["hyperband"],
     )
-    with pytest.raises(HyperModelFitError, match=r"in place .*read-only.*x = x - 3\.0"):
+    with pytest.raises(tunekit.TrialsFailedError, match=r"in place .*read-only.*x = x - 3\.0"):
         run.run()
     run.close()
     trials = list(run._tuner("coarse").oracle.trials.values())
-    assert len(trials) == 1  # the first trial stopped the search
+    assert [t.status for t in trials] == ["FAILED"] * 3  # each said why, before training

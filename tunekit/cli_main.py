@@ -301,7 +301,8 @@ def _relocated_report(run_dir: Path, text: str) -> str:
 
 # Errors after which a resume reloads the same failed trials: the run starts over.
 # A HyperModelFitError is fixed in the hypermodel's code, which a resume refuses (its hash).
-_START_OVER = ("TooFewTrialsError", "NoCompletedTrialsError", "HyperModelFitError")
+# (A phase with no completed trial starts again on a rerun: `tunekit.steps.phase_restart`.)
+_START_OVER = ("TooFewTrialsError", "HyperModelFitError")
 
 # tunekit's errors defined where Keras loads (tunekit.fitting), which `show` does not import.
 _KERAS_SIDE_ERRORS = ("HyperModelFitError", "SearchInputError")

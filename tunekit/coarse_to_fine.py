@@ -375,11 +375,11 @@ def _main(args: argparse.Namespace, argv: list[str], resume: str, prog: str = CL
         except Exception as e:  # noqa: BLE001 (reported, not swallowed: exit code 1)
             from keras_tuner import errors as kt_errors
 
-            if isinstance(e, (kt_errors.FatalValueError, UsageError)):
-                print(f"error: {cli_message(e)}", file=sys.stderr)
-                return 2
+            if isinstance(e, (kt_errors.FatalValueError, kt_errors.FailedTrialError, UsageError)):
+                print(f"error: {cli_message(e)}", file=sys.stderr)  # FailedTrialError: a final
+                return 2  # fit's HyperModelFitError (a search's trial ends FAILED on it)
             if isinstance(e, (NoCompletedTrialsError, TooFewTrialsError)):  # their messages
-                # say to rerun with --overwrite: resuming would reload the same failed trials
+                # say what a rerun does (a phase with no completed trial starts again)
                 print(f"error: the run failed: {cli_message(e)}", file=sys.stderr)
                 return 1
             print(

@@ -15,9 +15,9 @@ Two exceptions live outside this tree on purpose:
   `KeyboardInterrupt`, so it passes every `except Exception` between the
   signal and the top of the run. It is defined here all the same.
 - `tunekit.fitting.HyperModelFitError` is a `TunekitError` and also a
-  KerasTuner `FatalValueError` (the search stops at once instead of failing
-  every trial the same way); it is defined in `tunekit.fitting` because its
-  KerasTuner base loads Keras, which this module must not.
+  KerasTuner `FailedTrialError` (its trial fails, the search goes on); it is
+  defined in `tunekit.fitting` because its KerasTuner base loads Keras, which
+  this module must not.
 
 This module imports nothing from tunekit, Keras or KerasTuner.
 """

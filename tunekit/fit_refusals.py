@@ -1,8 +1,7 @@
 """Arguments of `model.fit` that Keras refuses, from a hypermodel's own `fit`: said at once.
 
 A hypermodel's own `fit` makes its `model.fit` call from tunekit's keywords
-and its own. Some combinations Keras refuses before the first batch, whatever
-the trial's hyperparameters, so every trial would fail the same way:
+and its own. Some combinations Keras refuses before the first batch:
 
 - `sample_weight=` beside the `class_weight` a run that weighs its classes
   passes (`CoarseToFine(class_weight="balanced")`): "You cannot `class_weight`
@@ -14,9 +13,12 @@ the trial's hyperparameters, so every trial would fail the same way:
   `validation_split` for a dataset; a misspelt keyword or a duplicate
   argument (Python's `TypeError` from `fit()`).
 
-`tunekit.fitting` raises these messages as a `HyperModelFitError`, so the
-search stops at its first trial, before any training, instead of after
-`max_consecutive_failed_trials` failed trials.
+`tunekit.fitting` raises these messages as a `HyperModelFitError`, which
+fails its trial before it trains, with Keras's words and the fix as the
+trial's error. The call may depend on the trial's hyperparameters (weights
+under an `hp.Boolean`), so the search goes on, as KerasTuner's does; the
+stop after `max_consecutive_failed_trials` in a row quotes the message
+(`tunekit.steps.trial_failures`).
 """
 
 from __future__ import annotations
@@ -38,6 +40,8 @@ _REFUSED = re.compile(
 )
 
 _KERAS_SAID = '"You cannot `class_weight` and `sample_weight` at the same time"'
+
+_FAILS = "This trial fails before it trains, and so does every trial whose fit makes that call."
 
 _NEW_CODE = "The fixed fit is new code, so the run then starts over (overwrite=True)."
 
@@ -93,8 +97,8 @@ def weights_conflict(
         given = f"{owner}.fit passes both class_weight= and sample_weight= to model.fit."
         fix = "Fold the class weights into the sample weights, or pass one of the two. "
     return (
-        f"{given} Keras's fit takes one or the other ({quoted(_KERAS_SAID)}): every trial "
-        f"would fail, so tunekit stops at the first, before it trains. {fix}{_NEW_CODE}"
+        f"{given} Keras's fit takes one or the other ({quoted(_KERAS_SAID)}): {_FAILS} "
+        f"{fix}{_NEW_CODE}"
     )
 
 
@@ -110,7 +114,7 @@ def refused_arguments(
         passed: The `class_weight` tunekit passed to the hypermodel's `fit`, or None.
 
     Returns:
-        The message (Keras's error line, why the search stops, the fix), or
+        The message (Keras's error line, that the trial fails, the fix), or
         None for any other error (a shape, a layer, the data's values), which
         fails its trial as before.
     """
@@ -126,7 +130,6 @@ def refused_arguments(
         fix = f"Change that call in {owner}.fit. "
     line = error_line(error)
     return (
-        f"{owner}.fit calls model.fit with arguments Keras refuses, whatever the trial's "
-        f"hyperparameters: {line}{'' if line.endswith('.') else '.'} Every trial would fail "
-        f"the same way, so tunekit stops at the first, before it trains. {fix}{_NEW_CODE}"
+        f"{owner}.fit calls model.fit with arguments Keras refuses: "
+        f"{line}{'' if line.endswith('.') else '.'} {_FAILS} {fix}{_NEW_CODE}"
     )

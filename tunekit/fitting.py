@@ -32,8 +32,12 @@ and for the final retrain (`tunekit.workflow`). Its contract:
 - `validation_split` is refused: tunekit passes the dataset's validation split
   as `validation_data` in the search, and retrains on train+validation.
 - A `model.fit` call Keras refuses for its arguments (`sample_weight=` beside
-  the run's `class_weight`, a misspelt keyword; `tunekit.fit_refusals`) stops
-  the search at its first trial, before it trains.
+  the run's `class_weight`, a misspelt keyword; `tunekit.fit_refusals`) fails
+  its trial at once, before it trains, with the fix.
+- Each refusal above is a `HyperModelFitError` that fails its trial only: the
+  call may depend on the trial's hyperparameters (`validation_split` under an
+  `hp.Boolean`), so the search goes on as KerasTuner's does, and stops only
+  after `max_consecutive_failed_trials` failed trials in a row.
 - A `fit` that never calls `model.fit` (its own training loop) receives
   tunekit's keywords and uses them as it likes.
 - Each call gets its own copy of every dict, list and tuple in its arguments
@@ -91,11 +95,15 @@ class SearchInputError(UsageError, kt_errors.FatalValueError):
     """
 
 
-class HyperModelFitError(TunekitError, kt_errors.FatalValueError):
+class HyperModelFitError(TunekitError, kt_errors.FailedTrialError, ValueError):
     """A hypermodel's `fit` breaks tunekit's contract (see `tunekit.fitting`).
 
-    A KerasTuner `FatalError`: the search stops at once instead of failing
-    every trial the same way.
+    In a search, a KerasTuner `FailedTrialError`: its trial fails at once
+    (before training, not retried) with this message, and the search goes on,
+    as KerasTuner's does, since what a `fit` passes may depend on the trial's
+    hyperparameters; it stops after `max_consecutive_failed_trials` in a row
+    (`TrialsFailedError`, quoting it). On train+validation (the retrain, the
+    baseline, final seeds) it stops the run. A `ValueError` too.
     """
 
 
@@ -305,8 +313,8 @@ class _MergedFit:
             else:
                 kwargs.setdefault(key, value)
         for key, value in self.expected.items():
-            # `epochs=hp.Int("epochs", ...)` is refused at its first trial, whatever it drew
-            # (its value may equal tunekit's by chance): a hyperparameter of that name is tuned.
+            # `epochs=hp.Int("epochs", ...)` is refused in any trial that has it, whatever it
+            # drew (its value may equal tunekit's by chance): a hyperparameter of that name.
             if self.hp is not None and key in self.hp.values:
                 tuned_value = self.hp.values[key]
                 raise HyperModelFitError(
@@ -329,7 +337,7 @@ class _MergedFit:
                 )
         if kwargs.get("validation_split"):
             raise HyperModelFitError(
-                f"The hypermodel's fit passes validation_split={kwargs['validation_split']!r} "
+                f"{self.owner}.fit passes validation_split={kwargs['validation_split']!r} "
                 "to model.fit. tunekit validates on the dataset's validation split (passed as "
                 "`validation_data`) and retrains on train+validation: remove "
                 "`validation_split` from your fit."
@@ -359,7 +367,7 @@ class _MergedFit:
             raise HyperModelFitError(conflict)
         try:
             return self.fit(*args, **kwargs)
-        except (ValueError, TypeError) as e:  # Keras refusing the call's arguments: every trial
+        except (ValueError, TypeError) as e:  # Keras refusing the call's arguments
             refused = refused_arguments(self.owner, e, kwargs, self.class_weight)
             if not self.own or refused is None or isinstance(e, _OURS):
                 raise

@@ -778,10 +778,10 @@ class CoarseToFine:
         Raises:
             TunekitError: A failure tunekit can name (see `tunekit.errors`):
                 e.g. `RunConfigError` (the folder holds another run: pass
-                `overwrite=True`), `RunLockedError`, `NoCompletedTrialsError`,
-                `TrialsFailedError` (too many trials in a row failed; rerunning
-                resumes), `RetrainDivergedError`,
-                `tunekit.fitting.HyperModelFitError`.
+                `overwrite=True`), `RunLockedError`, `NoCompletedTrialsError`
+                (a rerun starts that phase again), `TrialsFailedError` (too many
+                trials in a row failed), `RetrainDivergedError`,
+                `tunekit.fitting.HyperModelFitError` (a fit on train+validation).
         """
         with self._working():  # the lock is released at the end, also on an error
             finished = all(self.manifest.is_done(step.name) for step in self.steps)

@@ -34,6 +34,7 @@ from tunekit.progress import (
 from tunekit.steps.base import RunContext, fit_options
 from tunekit.steps.output_checks import model_sample
 from tunekit.steps.pairing_checks import check_trial_model
+from tunekit.steps.phase_restart import restart_if_nothing_completed
 from tunekit.steps.trial_failures import failed_with, raise_if_failing
 from tunekit.tensorboard import experiment_metrics, write_experiment
 from tunekit.tuners import HYPERBAND_EPOCHS, make_tuner
@@ -293,6 +294,7 @@ class SearchStep:
             ctx.ensure(name)
         if self.name == "fine":
             ctx.ensure("coarse")  # declared first in the HParams experiment
+        restart_if_nothing_completed(ctx, self.name)  # e.g. every trial failed by chance
         tuner = self.tuner(ctx)
         if manifest.is_done(self.name):
             return tuner
@@ -347,8 +349,11 @@ class SearchStep:
             last = f" The last failed, {failed_with(ctx, tuner, failed[-1])}" if failed else ""
             raise NoCompletedTrialsError(
                 f"No {self.name} trial completed with a finite {ctx.objective.name} "
-                f"({ran} ran; see `error` in trials_dataframe('{ctx.run_dir}')).{last} Fix the "
-                "hypermodel or its ranges, then rerun with overwrite=True."
+                f"({ran} ran; see `error` in trials_dataframe('{ctx.run_dir}')).{last} If it "
+                "does not depend on chance, fix what it names (the hypermodel, its ranges or "
+                "the data), then rerun (a changed hypermodel starts over: pass "
+                "overwrite=True); if it is transient, rerun as it is: the "
+                f"{self.name} search starts again, the steps before it kept."
             )
         manifest.mark(
             self.name,

@@ -1,23 +1,29 @@
 """A search stopped by failed trials in a row: the error tunekit raises, and its advice.
 
 KerasTuner stops a search after `max_consecutive_failed_trials` FAILED trials
-in a row; the search step names that stop (`raise_if_failing`). What to do
-depends on the failures:
+in a row; the search step names that stop (`raise_if_failing`). tunekit
+cannot tell an error of the code or settings (a rerun meets it again) from
+a transient one (a rerun may not): the same error in every trial may be
+either (a flaky data server raises one message too), and no exception type
+says which. So the message is true in both cases:
 
-- Every failed trial of that run (two or more) raised the same error, a
-  code error (`ValueError`, `TypeError`, `KeyError`, ...: the hypermodel's
-  code, its `fit`, Keras's checks of its arguments or of the data): a rerun
-  of the same code and settings fails the same way, and so would more
-  failures allowed. The message says to fix what the error names, then rerun.
+- Every failed trial of that run raised the same error (`same_error`): it is
+  quoted, and the advice covers both: if it does not depend on chance,
+  rerunning or allowing more failures fails the same way (fix what it
+  names); if it is transient, rerunning resumes.
+- They were all fit calls tunekit or Keras refuses (`HyperModelFitError`,
+  before training; `tunekit.fit_refusals`): not chance, so the advice is the
+  error's own fix.
 - Otherwise (errors that differ between trials, e.g. a range of the space
-  that cannot be built, or errors a rerun may not meet: out of memory, a
-  device lost): the message says to fix the cause or allow more failures,
-  and that a rerun resumes the search.
+  that cannot be built): fix the cause or allow more failures; rerunning
+  resumes the search.
+
+A phase that ends with no completed trial is started again by a rerun
+(`tunekit.steps.phase_restart`), so "rerunning resumes" holds there too.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -31,50 +37,57 @@ from tunekit.progress import failure_reason
 from tunekit.steps.base import RunContext
 from tunekit.tuners.oracles import failures_in_a_row
 
-__all__ = ["failed_with", "raise_if_failing", "same_code_error"]
+__all__ = ["advice", "failed_with", "raise_if_failing", "same_error"]
 
-# Errors of code or settings, not of the moment: a rerun of the same code meets them again.
-CODE_ERRORS = frozenset(
-    {
-        "AssertionError",
-        "AttributeError",
-        "ImportError",
-        "IndexError",
-        "KeyError",
-        "ModuleNotFoundError",
-        "NameError",
-        "NotImplementedError",
-        "TypeError",
-        "UnboundLocalError",
-        "ValueError",
-        "ZeroDivisionError",
-    }
-)
-
-_RAISED_TYPE = re.compile(r"([A-Za-z_][\w.]*)(?::|$)")
+# The error of a fit call tunekit (or Keras, through tunekit) refuses: `tunekit.fitting`.
+_REFUSED = "HyperModelFitError"
 
 
-def same_code_error(trials: Sequence[trial_module.Trial]) -> str | None:
-    """The error line all of `trials` failed with, if it is one code error, else None.
+def same_error(trials: Sequence[trial_module.Trial]) -> str | None:
+    """The error line all of `trials` failed with, or None.
 
     Args:
         trials: Failed trials (KerasTuner keeps each one's traceback in `trial.message`).
 
     Returns:
-        E.g. `"ValueError: You cannot ..."` when there are two trials or more,
-        every one failed with that same line (type and message), and its type is
-        one of `CODE_ERRORS` (by name, a module path left out); None otherwise
-        (one trial, differing errors, or an error such as TensorFlow's
-        `ResourceExhaustedError` that a rerun may not meet).
+        E.g. `"ValueError: You cannot ..."` when there are two trials or more
+        and every one failed with that same line (type and message); None
+        otherwise (one trial, or differing errors).
     """
     reasons = {failure_reason(trial) for trial in trials}
     if len(trials) < 2 or len(reasons) != 1:
         return None
-    reason = reasons.pop()
-    raised = _RAISED_TYPE.match(reason)
-    if raised is None or raised.group(1).rpartition(".")[2] not in CODE_ERRORS:
-        return None
-    return reason
+    return reasons.pop() or None
+
+
+def _refused(trials: Sequence[trial_module.Trial]) -> bool:
+    """Whether every one of `trials` failed on a fit call tunekit refuses (before training)."""
+    names = [failure_reason(t).partition(":")[0].rpartition(".")[2] for t in trials]
+    return bool(names) and all(name == _REFUSED for name in names)
+
+
+def advice(trials: Sequence[trial_module.Trial]) -> str:
+    """What to do after a stop on the failed `trials` (the run in a row), true whether the
+    error is of the code or transient; see the module docstring."""
+    restart = "(new trials; a phase with no completed trial starts again, the steps before it kept)"
+    if _refused(trials):
+        return (
+            "tunekit refused each trial's fit call before it trained (not chance): rerunning "
+            "or allowing more failures meets it again in the trials that make that call. Fix "
+            "the hypermodel's fit as the error says, then rerun (a changed hypermodel starts "
+            "over: pass overwrite=True)."
+        )
+    if same_error(trials):
+        return (
+            "If that error does not depend on chance, rerunning or allowing more failures "
+            "fails the same way: fix what it names (the hypermodel's build or fit, the data or "
+            "a setting), then rerun (a changed hypermodel starts over: pass overwrite=True). "
+            f"If it is transient, rerunning resumes the search {restart}."
+        )
+    return (
+        "Fix the cause in the hypermodel, its ranges or the data, or allow more failures in a "
+        f"row with max_consecutive_failed_trials=; rerunning resumes the search {restart}."
+    )
 
 
 def raise_if_failing(phase: str, ctx: RunContext, tuner: kt.Tuner, error: RuntimeError) -> None:
@@ -84,34 +97,19 @@ def raise_if_failing(phase: str, ctx: RunContext, tuner: kt.Tuner, error: Runtim
     `max_consecutive_failed_trials` trials in a row FAILED; the oracle's end
     order (`failures_in_a_row`) tells it apart from any other `RuntimeError`,
     which is left to propagate as it is. The error raised here names the
-    phase, the last trial's error and its `trial.json`, and what to do: fix
-    what the error names and then rerun when every failed trial raised the
-    same code error (`same_code_error`); otherwise fix the cause or allow
-    more failures, a rerun resuming the search.
+    phase, the last trial's error and its `trial.json`, and what to do
+    (`advice`).
     """
     oracle = tuner.oracle
     in_a_row = failures_in_a_row(oracle)
     if not in_a_row or in_a_row < ctx.max_consecutive_failed_trials:
         return
     failed = [oracle.trials[trial_id] for trial_id in oracle.end_order[-in_a_row:]]
-    stopped = (
-        f"The {phase} search stopped: {in_a_row} trials in a row failed "
-        f"(max_consecutive_failed_trials={ctx.max_consecutive_failed_trials})"
-    )
-    if same_code_error(failed):
-        raise TrialsFailedError(
-            f"{stopped}, each with the same error; the last, "
-            f"{failed_with(ctx, tuner, failed[-1])} The same error in every trial is the "
-            "code or the settings, not chance: rerunning as it is, or allowing more failures, "
-            "fails the same way. Fix what the error names (the hypermodel's build or fit, "
-            "the data or a setting), then rerun (with the hypermodel's code changed, the rerun "
-            "starts over: pass overwrite=True)."
-        ) from error
+    each = ", each with the same error" if same_error(failed) else ""
     raise TrialsFailedError(
-        f"{stopped}; the last, {failed_with(ctx, tuner, failed[-1])} Fix the cause in the "
-        "hypermodel or data, or allow more failures in a row with "
-        "max_consecutive_failed_trials=; rerunning resumes the search (a run with no "
-        "completed trial starts over)."
+        f"The {phase} search stopped: {in_a_row} trials in a row failed "
+        f"(max_consecutive_failed_trials={ctx.max_consecutive_failed_trials}){each}; the "
+        f"last, {failed_with(ctx, tuner, failed[-1])} {advice(failed)}"
     ) from error
 
 

@@ -336,6 +336,11 @@ class TunekitTuner(kt.Tuner):
                     histories = self._run_folds(trial, *args, **kwargs)
                 else:
                     histories = super().run_trial(trial, *args, **kwargs)
+        except kt_errors.FatalError as e:  # the search stops: its trial ends FAILED, not RUNNING
+            self._tunekit_trial.ended()
+            if not self._is_worker():
+                end_failed_search(self.oracle, trial, e)
+            raise
         finally:
             self._clock().lap()  # from here to on_trial_end: the oracle's update_trial
         seconds = round(time.perf_counter() - start, 3)

@@ -91,8 +91,8 @@ class Hyperband(TunekitTuner, kt.Hyperband):
     Its oracle is `tunekit.tuners.oracles.HyperbandOracle` (KerasTuner's,
     with the model-size limit), built from `keras_tuner.Hyperband`'s
     arguments (`max_epochs`, `factor`, `hyperband_iterations`...). A
-    hypermodel whose own `fit` sets `epochs` or `initial_epoch` is refused
-    at its first trial, before training (`tunekit.fitting.HyperModelFitError`):
+    hypermodel whose own `fit` sets `epochs` or `initial_epoch` fails that
+    trial before training (`tunekit.fitting.HyperModelFitError`):
     those are Hyperband's budget; `refused_fit_args` adds to them.
     Cross-validation (`cv` > 1) is refused (see `HYPERBAND_CV`):
     cross-validate with `BayesianOptimization` or `RandomSearch`.
