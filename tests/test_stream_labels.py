@@ -9,6 +9,7 @@ on TensorFlow every trial failed with only "Graph execution error" in the messag
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -274,7 +275,11 @@ def test_on_jax_the_sorted_stream_is_refused_instead_of_reported(tmp_path: Path)
         timeout=300,
     )
     assert done.returncode == 1, done.stdout[-2000:]
-    assert "DataError: StreamData: the validation stream holds class ids up to 3" in done.stderr
+    # Whichever split's batch is read first names the ids the model cannot output.
+    assert re.search(
+        r"DataError: StreamData: the (training|validation) stream holds class ids up to 3",
+        done.stderr,
+    ), done.stderr[-2000:]
     assert not list(tmp_path.rglob("report.json"))
     assert not list(tmp_path.rglob("trial.json"))  # refused before any trial
 
