@@ -342,9 +342,8 @@ def _main(args: argparse.Namespace, argv: list[str], resume: str, prog: str = CL
                 from tunekit.distribute.launch import work
 
                 return work(run, cluster, resume, message=cli_message)
-            run.open()  # checks the run folder before any training
-            # How it was called, for report.md's command that reproduces the run. Opening
-            # `manifest` locks the run until `run.run()` ends.
+            run.open()  # checks the run folder before any training; locked until run() ends
+            # How it was called, for report.md's command that reproduces the run.
             run.manifest.state[COMMAND_KEY] = {
                 "argv": argv,
                 "cwd": os.getcwd(),
