@@ -123,7 +123,6 @@ def test_fingerprint_follows_the_files_and_the_definition(image_folder):
         (dict(image_size=(0, 8)), "image_size must be two positive ints"),
         (dict(cache="yes"), "cache must be 'auto', True or False"),
         (dict(validation_fraction=0.6, test_fraction=0.5), "must be < 1"),
-        (dict(validation_fraction=0.0, test_fraction=0.04), "Cannot split the images per class"),
     ],
 )
 def test_bad_arguments_are_refused_by_name(image_folder, kwargs, message):

@@ -12,7 +12,8 @@ stated budget (`cache="auto"`). `tf.data` feeds Keras models on the TensorFlow
 and the JAX backend alike.
 
 - Splits are stratified per class (scikit-learn's `train_test_split` with
-  `stratify`), seeded, and made on FILE lists: `stream.files["train"]`; one
+  `stratify`; per class when that would leave a small class out of a split),
+  seeded, and made on FILE lists: `stream.files["train"]`; one
   function (`tunekit.data._folders.split_files`) splits a folder for
   `load_image_directory` too, so both give the same files in each split.
 - The retrain's train+validation stream is the `concatenate` of the two
@@ -358,8 +359,8 @@ def image_folder_stream(
         DataError (a `ValueError`): On bad arguments or a missing folder;
             else naming every problem of the folder at once:
             fewer than 2 classes, empty classes, unreadable images, images of
-            another format or in no class, split folders, a split that leaves
-            a class without images...
+            another format or in no class, split folders, classes with
+            fewer images than one per split (3; 2 with a fraction of 0)...
 
     Example:
     >>> stream = image_folder_stream("data/toonvision", (600, 200), batch_size=16)
@@ -389,7 +390,7 @@ def image_folder_stream(
     check = FolderCheck(folder)
     headers = _headers(check)
     listing = _content_listing(check)
-    check.check_split(validation_fraction, test_fraction, seed)
+    check.check_split(validation_fraction, test_fraction)
     check.raise_problems()
     # The folder's own size and mode unless given, as the command line's.
     native_size, native_mode = _native_format(folder, headers)

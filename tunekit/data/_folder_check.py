@@ -11,7 +11,7 @@ inside), then the files (subfolders that cannot be listed, unreadable files,
 images Keras does not list), then the classes' counts (empty classes, too
 few images to split). The loaders add what they find when they read the files
 (`unreadable`: Pillow cannot open a file, or its bytes cannot be read) and the
-split's refusal (`check_split`) before raising.
+split's refusal (`check_split`: classes too small to split) before raising.
 
 A check that means nothing once another failed is left out: the classes are
 not counted when the subfolders are split folders or fewer than 2; a class
@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from tunekit import _log
-from tunekit.data._folders import check_not_split_folders, split_files
+from tunekit.data._folders import check_class_counts, check_not_split_folders
 from tunekit.data._image_kinds import IMAGE_SUFFIXES, image_kind, named_images
 from tunekit.data._label_text import check_label_texts
 from tunekit.errors import DataError
@@ -83,17 +83,19 @@ class FolderCheck:
         """Records an image that cannot be read (its first error is kept)."""
         self._unreadable.setdefault(file, error)
 
-    def check_split(self, validation_fraction: float, test_fraction: float, seed: int) -> None:
-        """Records `split_files`'s refusal (a class too small to split), when the classes count.
+    def check_split(self, validation_fraction: float, test_fraction: float) -> None:
+        """Records `check_class_counts`'s refusal (classes too small to split, every one
+        named), when the classes count.
 
-        The split is made of every image found in the class folders, listed or
+        The counts are of every image found in the class folders, listed or
         not, so a class is called too small only if it is so whatever the other
-        problems' fixes.
+        problems' fixes; past the check, `split_files` puts every class in every
+        split, so the check's "at least N each" is all the split needs.
         """
         if not self._counted or not self._found:
             return
         try:
-            split_files(self._found, validation_fraction, test_fraction, seed)
+            check_class_counts(self._found, validation_fraction, test_fraction)
         except DataError as e:
             self._problems["split"].append(str(e))
 

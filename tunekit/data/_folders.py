@@ -9,12 +9,20 @@
   `image_folder_stream` (so the command line's `--data FOLDER`) and by
   `load_image_directory` alike: the same folder, fractions and seed give the
   same files in each split whichever loader reads it.
+- `check_class_counts`: its one condition on the classes, at least
+  `min_per_class` images each (one per split), every class short of it named
+  at once. scikit-learn's split rounds each split's size over the whole
+  folder, so a class of a few images (fewer than about 1/fraction: 7 at 15%)
+  can miss a split however many the others hold; the check asked for 3, the
+  split for 7, and following one refusal's fix met the next. Now such a
+  folder is split per class (`tunekit.data._splits.per_class_split`, as a
+  CSV's classes are), so every class of `min_per_class` images is in every
+  split and the check's number is the split's.
 """
 
 from __future__ import annotations
 
 import logging
-import math
 import re
 from collections import Counter
 from collections.abc import Sequence
@@ -24,9 +32,10 @@ import numpy as np
 
 from tunekit import _log
 from tunekit.data._image_kinds import image_kind
+from tunekit.data._splits import min_per_class, per_class_split
 from tunekit.errors import DataError
 
-__all__ = ["SPLIT_FOLDER_NAMES", "check_not_split_folders", "split_files"]
+__all__ = ["SPLIT_FOLDER_NAMES", "check_class_counts", "check_not_split_folders", "split_files"]
 
 SPLITS = ("train", "val", "test")
 # Words (of a folder name cut at `_`, `-`, spaces, digits and camelCase) that name a split of
@@ -220,10 +229,51 @@ def _warn_if_shared_subfolders(
         )
 
 
+def check_class_counts(
+    paths: Sequence[str], validation_fraction: float, test_fraction: float
+) -> None:
+    """Refuses a folder with a class too small to be in every split, naming them all.
+
+    Args:
+        paths: `class/.../file` paths relative to the folder; a file's class is
+            its first part.
+        validation_fraction, test_fraction: The split's fractions, each in [0, 1).
+
+    Raises:
+        DataError: Naming every class with fewer than `min_per_class` images
+            (3, one per split; 2 when a fraction is 0) and their counts, with
+            the fix: add images to reach that number (which `split_files` then
+            splits, whatever the other classes hold), or move the folders out.
+    """
+    counts = dict(sorted(Counter(Path(p).parts[0] for p in paths).items()))
+    needed = min_per_class(validation_fraction, test_fraction)
+    short = {name: n for name, n in counts.items() if n < needed}
+    if short:
+        used = ["train"] + ["validation"] * (validation_fraction > 0)
+        used += ["test"] * (test_fraction > 0)
+        splits = ", ".join(used[:-1]) + " and " + used[-1]
+        listed = ", ".join(f"{name!r} ({_log.count(n, 'image')})" for name, n in short.items())
+        raise DataError(
+            f"Too few images to split class(es) {listed} into {splits} (a stratified split "
+            f"gives every class a share of each). Add images to those classes (at least "
+            f"{needed} each, one per split), or move their folders out of the data folder. "
+            f"Images per class: {counts}."
+        )
+
+
 def split_files(
     paths: Sequence[str], validation_fraction: float, test_fraction: float, seed: int
 ) -> tuple[list[str], dict[str, list[str]], dict[str, np.ndarray]]:
     """A folder's image files split per class into train / validation / test, seeded.
+
+    scikit-learn's stratified `train_test_split` (test first, then validation
+    from the rest, `random_state=seed`). It rounds each split's size over the
+    whole folder, which can leave a small class out of a split (one of 6 images
+    at 15%, among larger classes); then the whole folder is split per class
+    instead, each class its own shares rounded and at least one image in each
+    split (`tunekit.data._splits.per_class_split`, a CSV's split), and a warning
+    (logger `tunekit.data`) names the classes. Either way every class of
+    `min_per_class` images or more is in every split.
 
     Args:
         paths: `class/.../file` paths relative to the folder (any order: they
@@ -231,7 +281,8 @@ def split_files(
             class is its first part.
         validation_fraction: Fraction of each class for validation, in [0, 1).
         test_fraction: Fraction of each class for testing, in [0, 1).
-        seed: `random_state` of scikit-learn's `train_test_split`.
+        seed: `random_state` of scikit-learn's `train_test_split` (and the
+            per-class split's generator).
 
     Returns:
         `(class_names, files, labels)`: the sorted class names, the paths per
@@ -239,9 +290,10 @@ def split_files(
         ids per split, aligned with `files`.
 
     Raises:
-        DataError: A class too small for a share of every split, or a split
-            the fractions leave without a class.
+        DataError: A class with fewer than `min_per_class` images
+            (`check_class_counts`, naming them all).
     """
+    check_class_counts(paths, validation_fraction, test_fraction)
     paths = sorted(paths)
     class_names = sorted({Path(p).parts[0] for p in paths})
     label_of = {name: i for i, name in enumerate(class_names)}
@@ -258,55 +310,50 @@ def _stratified_split(
     seed: int,
     class_names: Sequence[str],
 ) -> dict[str, np.ndarray]:
-    """Indices per split, stratified by class (scikit-learn), seeded."""
+    """Indices per split, stratified by class (scikit-learn), seeded; per class
+    (`per_class_split`) when scikit-learn's would leave a class out of a split."""
     from sklearn.model_selection import train_test_split
 
     index = np.arange(len(y))
-    parts: dict[str, np.ndarray] = {}
-    fractions = [f for f in (validation_fraction, test_fraction) if f > 0]
-    # One image per split at the least; enough for sklearn's share of each split to round up.
-    needed = max(1 + len(fractions), math.ceil(1 / min(fractions)) if fractions else 1)
-    counts = {class_names[k]: v for k, v in sorted(Counter(y.tolist()).items())}
-    short = {name: n for name, n in counts.items() if n < 1 + len(fractions)}
-    if short:
-        listed = ", ".join(f"{name!r} ({_log.count(n, 'image')})" for name, n in short.items())
-        raise DataError(
-            f"Too few images to split class(es) {listed} into train, validation and test "
-            f"(a stratified split gives every class a share of each). Add images to those "
-            f"classes (at least {1 + len(fractions)} each, one per split), or move their "
-            f"folders out of the data folder. Images per class: {counts}."
-        )
+    parts: dict[str, np.ndarray] = {"test": index[:0], "val": index[:0]}
     try:
         rest = index
         if test_fraction > 0:
             rest, parts["test"] = train_test_split(
                 index, test_size=test_fraction, stratify=y, random_state=seed
             )
-        else:
-            parts["test"] = index[:0]
         if validation_fraction > 0:
             share = validation_fraction / (1 - test_fraction)
-            parts["train"], parts["val"] = train_test_split(
+            rest, parts["val"] = train_test_split(
                 rest, test_size=share, stratify=y[rest], random_state=seed
             )
-        else:
-            parts["train"], parts["val"] = rest, index[:0]
-    except ValueError as exc:
-        raise DataError(
-            f"Cannot split the images per class into train/validation/test with "
-            f"validation_fraction={validation_fraction} and test_fraction={test_fraction}: "
-            f"{str(exc).rstrip('.')}. Images per class: {counts}. Add images to the small "
-            f"classes (at least {needed} each), or move their folders out of the data folder."
-        ) from exc
-    for split in SPLITS:
-        missing = sorted(set(range(len(class_names))) - set(y[parts[split]].tolist()))
+        parts["train"] = rest
+    except ValueError as exc:  # a class too small for its rounding (after check_class_counts)
+        left_out = f"cannot give every class a share of each split ({str(exc).rstrip('.')})"
+    else:
         wanted = {"train": True, "val": validation_fraction > 0, "test": test_fraction > 0}
-        if missing and wanted[split]:
-            raise DataError(
-                f"The {split} split has no image of class(es) "
-                f"{[class_names[k] for k in missing]} (validation_fraction="
-                f"{validation_fraction}, test_fraction={test_fraction}). Add images to those "
-                f"classes (at least {needed} each, for a share in every split), or move their "
-                "folders out of the data folder."
-            )
-    return parts
+        missing = {
+            split: sorted(set(range(len(class_names))) - set(y[parts[split]].tolist()))
+            for split in SPLITS
+            if wanted[split]
+        }
+        if not any(missing.values()):
+            return parts
+        counts = Counter(y.tolist())
+        named = {
+            split: ", ".join(f"{class_names[k]!r} ({_log.count(counts[k], 'image')})" for k in ks)
+            for split, ks in missing.items()
+            if ks
+        }
+        left_out = "leaves " + " and ".join(
+            f"class(es) {names} out of the {'validation' if split == 'val' else split} split"
+            for split, names in named.items()
+        )
+    _log_data.warning(
+        "[data] scikit-learn's stratified split, which rounds each split's size over the "
+        "whole folder, %s: the folder is split per class instead, as arrays and CSVs are "
+        "(each class its own shares, rounded, at least one image in each split). The same "
+        "files, fractions and seed give the same split.",
+        left_out,
+    )
+    return per_class_split(y, validation_fraction, test_fraction, seed)

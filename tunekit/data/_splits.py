@@ -1,4 +1,12 @@
-"""Deterministic train / validation / test splits of sample indices."""
+"""Deterministic train / validation / test splits of sample indices.
+
+`min_per_class` is the one number of samples a class needs for a stratified
+split to put it in every split it makes; `per_class_split` is the split that
+does so from that number on (each class shuffled, its own shares rounded, at
+least one in each split). Arrays and CSVs are split with it; an image folder
+too when scikit-learn's stratified split, which rounds each split's size over
+the whole folder, would leave a small class out (`tunekit.data._folders`).
+"""
 
 from __future__ import annotations
 
@@ -12,12 +20,24 @@ from tunekit.data._checks import _SPLITS
 from tunekit.errors import DataError
 
 
+def min_per_class(val_fraction: float, test_fraction: float) -> int:
+    """The fewest samples of a class a stratified split puts in every split it makes.
+
+    One per split: training, plus validation and test when their fraction is
+    above 0 (3 at the defaults, 2 with a fraction of 0). `per_class_split` gives
+    a class of that many or more at least one sample in each split, for any
+    fractions; the checks of arrays and of image folders, and their messages'
+    "at least N each", use this number.
+    """
+    return 1 + (val_fraction > 0) + (test_fraction > 0)
+
+
 def _stratified_split(
     y: np.ndarray, val_fraction: float, test_fraction: float, seed: int, names: Sequence[str]
 ) -> dict[str, np.ndarray]:
     """Per class: shuffle, take test then validation counts; returns shuffled indices."""
     labels, counts = np.unique(y, return_counts=True)
-    needed = 1 + (val_fraction > 0) + (test_fraction > 0)
+    needed = min_per_class(val_fraction, test_fraction)
     short = [(label, n) for label, n in zip(labels, counts, strict=True) if n < needed]
     if short:
         used = ["train"] + ["validation"] * (val_fraction > 0) + ["test"] * (test_fraction > 0)
@@ -25,6 +45,7 @@ def _stratified_split(
         listed = _log.listed(
             short,
             5,
+            more=True,
             form=lambda s: (
                 f"{names[s[0]] if s[0] < len(names) else str(s[0])!r} "
                 f"({_log.count(s[1], 'sample')})"
@@ -37,10 +58,34 @@ def _stratified_split(
             f"the {splits} splits, so each needs at least {needed}. Add samples of those "
             "classes or drop them (from Python, a test set of your own, x_test= / y_test=, "
             "or validation_fraction=0 with cv=K, which scores trials on folds of "
-            "train+validation, lowers the need by one each). If the "
+            "train+validation, lowers the need by one each, though the K folds need K "
+            "samples of each class in train+validation). If the "
             "targets are quantities rather than class ids, use task='regression' "
             "(--task regression)."
         )
+    split = per_class_split(y, val_fraction, test_fraction, seed)
+    _warn_if_raised(split, {"val": val_fraction, "test": test_fraction}, len(labels))
+    return split
+
+
+def per_class_split(
+    y: np.ndarray, val_fraction: float, test_fraction: float, seed: int
+) -> dict[str, np.ndarray]:
+    """Indices per split, each class split on its own; every split's indices shuffled.
+
+    With one generator `numpy.random.default_rng(seed)`, for each class in
+    sorted order: `rng.permutation` of its indices, the first
+    `max(1, round(n * test_fraction))` to test, the next
+    `max(1, round(n * val_fraction))` to validation (a fraction of 0 takes
+    none), fewer (down to 1) if none would be left to train on, the rest to
+    training; then each split's indices are shuffled with `rng.permutation`
+    (train, validation, test). A class of at least `min_per_class` samples
+    has at least one in each split; the caller checks the counts.
+
+    Returns:
+        `{"train" | "val" | "test": int64 index array}`.
+    """
+    labels = np.unique(y)
     rng = np.random.default_rng(seed)
     parts: dict[str, list[np.ndarray]] = {split: [] for split in _SPLITS}
     for label in labels:
@@ -56,12 +101,10 @@ def _stratified_split(
         parts["test"].append(members[:n_test])
         parts["val"].append(members[n_test : n_test + n_val])
         parts["train"].append(members[n_test + n_val :])
-    split = {
+    return {
         split: rng.permutation(np.concatenate(chunks)) if chunks else np.empty(0, np.int64)
         for split, chunks in parts.items()
     }
-    _warn_if_raised(split, {"val": val_fraction, "test": test_fraction}, len(labels))
-    return split
 
 
 def _warn_if_raised(split: dict[str, np.ndarray], asked: dict[str, float], classes: int) -> None:

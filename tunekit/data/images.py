@@ -45,8 +45,10 @@ def load_image_directory(
     images directly in `root` are refused, by name. Each
     class is split into train, validation and test as `image_folder_stream`
     (and so the command line's `--data FOLDER`) splits it: scikit-learn's
-    stratified `train_test_split`, seeded with `seed`; the same folder,
-    fractions and seed give the same files in each split. A folder of split
+    stratified `train_test_split`, seeded with `seed`, or per class when that
+    would leave a small class out of a split (see `tunekit.data._folders.split_files`);
+    the same folder, fractions and seed give the same files in each split. A
+    class needs one image per split (3; 2 with a fraction of 0). A folder of split
     folders (`train/`, `val/`, `test/`, each holding class folders) is refused.
     Images are decoded and resized with Pillow, not with the TensorFlow pipeline
     of `image_folder_stream` (the command line's): a JPEG's pixels, or a resized
@@ -78,7 +80,7 @@ def load_image_directory(
             naming every problem of the folder at once (fewer than 2 classes,
             empty classes, unreadable images, images of a format Keras cannot
             decode or outside the class folders, a folder of split folders
-            (`train/<class>/...`), a split that leaves a class empty...).
+            (`train/<class>/...`), classes with fewer images than one per split...).
 
     Example:
     >>> ds = load_image_directory("data/toonvision", image_size=(64, 64))
@@ -97,7 +99,7 @@ def load_image_directory(
         image = _read_image(folder / path, mode, shape[:2], check)
         if image is not None:
             pixels[path] = _scale_pixels(image.reshape(shape))
-    check.check_split(validation_fraction, test_fraction, seed)
+    check.check_split(validation_fraction, test_fraction)
     check.raise_problems()
     # The stream's split (so the command line's): the same files in each split.
     classes, files, labels = split_files(list(pixels), validation_fraction, test_fraction, seed)
