@@ -144,9 +144,14 @@ def test_defaults_and_the_manifest_config_are_unchanged(tmp_path, data):
         # Finalists became off by default after runs recorded 3 by leaving it out: now recorded.
         "finalists": 0,
     }
+    # Recorded since a rerun with other callbacks or HyperModel arguments resumed silently;
+    # runs recorded without them resume (tests/test_object_settings.py).
+    assert config["callbacks"] == []
     assert list(config) == [
         "hypermodel",
         "hypermodel_code",
+        "hypermodel_settings",
+        "callbacks",
         "data",
         "objective",
         "direction",
