@@ -68,8 +68,8 @@ def test_callbacks_are_described_by_class_and_the_arguments_they_keep():
     described = describe_callbacks(
         [
             keras.callbacks.EarlyStopping(monitor="val_loss", patience=0, min_delta=10.0),
-            keras.callbacks.TensorBoard(log_dir="/tmp/tb/20250101-120000"),  # observes only
-            keras.callbacks.ModelCheckpoint("/tmp/ckpt/m.keras"),  # observes only
+            keras.callbacks.TensorBoard(log_dir="logs/tb/20250101-120000"),  # observes only
+            keras.callbacks.ModelCheckpoint("ckpt/m.keras"),  # observes only
             keras.callbacks.ReduceLROnPlateau(factor=0.2, verbose=1),
             keras.callbacks.LearningRateScheduler(schedule),
             Warmup(3, scale=[1, 2], log_dir="elsewhere"),
