@@ -83,7 +83,54 @@ def test_no_trial_model_or_callback_survives_a_search(tmp_path: Any) -> None:
     assert len(hypermodel.models) >= 4
     alive = [ref() for ref in hypermodel.models if ref() is not None]
     assert alive == [], f"{len(alive)} of {len(hypermodel.models)} trial models still referenced"
+    # Copies of this test's callback only: other tests' objects may live in this process.
     copies = [
-        o for o in gc.get_objects() if isinstance(o, keras.callbacks.TensorBoard) and o is not board
+        o
+        for o in gc.get_objects()
+        if isinstance(o, keras.callbacks.TensorBoard)
+        and o is not board
+        and str(o.log_dir).startswith(str(tmp_path))
     ]
     assert copies == [], f"{len(copies)} per-trial TensorBoard callbacks still referenced"
+
+
+class _Interrupt(keras.callbacks.Callback):
+    def on_train_begin(self, logs: Any = None) -> None:
+        raise KeyboardInterrupt
+
+
+def _tuner(tmp_path: Any, name: str) -> Any:
+    return make_tuner(
+        "random",
+        _Recording(),
+        objective="val_accuracy",
+        max_trials=2,
+        seed=0,
+        directory=str(tmp_path),
+        project_name=name,
+    )
+
+
+def test_a_search_that_raises_leaves_no_object_frozen(tmp_path: Any) -> None:
+    # The search freezes the long-lived objects for KerasTuner's per-trial collections.
+    # It once unfroze them only when the search ended normally: after a Ctrl-C every
+    # object of the process stayed out of the collector's reach (never freed) until the
+    # next search ended.
+    gc.unfreeze()  # as a process that froze nothing
+    x, y = _data()
+    with pytest.raises(KeyboardInterrupt):
+        _tuner(tmp_path, "raises").search(
+            x, y, validation_data=(x, y), epochs=1, callbacks=[_Interrupt()], verbose=0
+        )
+    assert gc.get_freeze_count() == 0
+
+
+def test_a_search_keeps_what_the_user_froze(tmp_path: Any) -> None:
+    # A process that froze objects itself (as this module's fixture, or a server before
+    # forking) finds them frozen after a search, not thawed by it.
+    marker = _Recording()
+    gc.freeze()
+    x, y = _data()
+    _tuner(tmp_path, "kept").search(x, y, validation_data=(x, y), epochs=1, verbose=0)
+    assert gc.get_freeze_count() > 0
+    assert not any(o is marker for o in gc.get_objects()), "the user's frozen objects thawed"

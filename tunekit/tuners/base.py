@@ -242,6 +242,7 @@ class TunekitTuner(kt.Tuner):
         if cv_seed is None:
             cv_seed = trial_seed if trial_seed is not None else secrets.randbelow(2**31)
         self._tunekit_cv_seed = cv_seed
+        self._tunekit_frozen = False  # whether on_search_begin froze the gc (see there)
         self._tunekit_trial = _RunningTrial()
         # The execution KerasTuner is about to fit (`_configure_tensorboard_dir` says), and
         # whether a training-data objective was said (`_note_training_metric`).
@@ -319,7 +320,10 @@ class TunekitTuner(kt.Tuner):
             _cv.fold_indices(
                 y, self._tunekit_cv, seed=self._tunekit_cv_seed, stratify=self._tunekit_cv_stratify
             )
-        super().search(*fit_args, **fit_kwargs)
+        try:
+            super().search(*fit_args, **fit_kwargs)
+        finally:  # a search that raised (Ctrl-C, a fatal trial) never reaches on_search_end
+            self._thaw()
 
     def run_trial(self, trial: Trial, *args: Any, **kwargs: Any) -> Any:
         _faults.checkpoint(f"{self._tunekit_phase}.trial_start")
@@ -547,9 +551,12 @@ class TunekitTuner(kt.Tuner):
         # KerasTuner runs gc.collect() twice per trial; with TensorFlow or JAX
         # loaded that walks millions of long-lived objects (~0.4 s each time).
         # Freezing them once makes those collections cheap; per-trial garbage
-        # is still collected.
+        # is still collected. Not when something else froze objects already
+        # (`gc.get_freeze_count()`): unfreezing at the end would undo its freeze.
         gc.collect()
-        gc.freeze()  # undone in on_search_end
+        self._tunekit_frozen = gc.get_freeze_count() == 0
+        if self._tunekit_frozen:
+            gc.freeze()  # undone by _thaw, at on_search_end or when the search raises
         if not self._is_worker():
             # Saved before any trial, oracle first: a kill during the first trial
             # resumes instead of silently starting the project over.
@@ -557,10 +564,15 @@ class TunekitTuner(kt.Tuner):
             self.save()
 
     def on_search_end(self) -> None:
-        # The objects frozen at the search's start that died since (e.g. a previous
-        # phase's) would otherwise never be collected.
-        gc.unfreeze()
+        self._thaw()
         super().on_search_end()
+
+    def _thaw(self) -> None:
+        """Undo `on_search_begin`'s `gc.freeze()`, once: the objects frozen then that
+        died since (e.g. a previous phase's) would otherwise never be collected."""
+        if getattr(self, "_tunekit_frozen", False):
+            self._tunekit_frozen = False
+            gc.unfreeze()
 
     def _ended_results(self, trial: Trial, running: Trial | None) -> TrialResults:
         """The ended trial's results as its oracle recorded them (what `trials.csv` reads).
