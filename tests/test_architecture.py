@@ -66,6 +66,7 @@ ORDER = [
     "narrowing",
     "state_files",
     "replacing",
+    "run_lock",
     "manifest",
     "run_reads",
     "progress",

@@ -233,10 +233,18 @@ def _check_run_folder(run_dir: Path) -> None:
 
 
 def _show(run_dir: Path) -> int:
+    from tunekit.run_lock import holder
     from tunekit.runs import run_status
 
     _check_run_folder(run_dir)
+    who = holder(run_dir)  # first: a run another process works on is said as that
     status, done = run_status(run_dir)
+    if who is not None:
+        print(
+            f"Another process{who} is working on this run right now ({status}): what follows "
+            "is how it stands, not its result; run tunekit show "
+            f"{shlex.quote(str(run_dir))} again after it ends."
+        )
     report = run_dir / "report.md"
     if status.startswith("corrupt") and report.is_file():  # said before a report it may belie
         print(f"Status: {status}; the report below was written before the damage.")

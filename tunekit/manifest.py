@@ -28,6 +28,7 @@ from typing import Any
 from tunekit import _io, _log, hypermodel_code, object_settings, replacing
 from tunekit.errors import RunConfigError, RunLockedError
 from tunekit.params import PARAMETERS
+from tunekit.run_lock import HELD, LOCK, locked_error, who_holds
 from tunekit.state_files import (
     MANIFEST,
     check_kerastuner_project,
@@ -45,7 +46,6 @@ __all__ = [
     "versions",
 ]
 
-LOCK = ".lock"
 STEPS = ("coarse", "narrow", "fine", "finalists", "retrain", "final_seeds", "baseline", "evaluate")
 
 
@@ -95,9 +95,6 @@ def _differences(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
         if old.get(k) != new.get(k)
     ]
     return [code, *changed] if code else changed
-
-
-_HELD: dict[Path, RunManifest] = {}  # runs this process holds open
 
 
 class RunManifest:
@@ -282,39 +279,29 @@ class RunManifest:
 
     def _lock(self) -> None:
         key = self.run_dir.resolve()
-        if key in _HELD:
+        if key in HELD:
             # The same process opened this run before (a rerun notebook cell, a
             # new CoarseToFine object): the newest opener takes over.
-            _HELD[key].release()
+            HELD[key].release()
         fd = os.open(self.run_dir / LOCK, os.O_RDWR | os.O_CREAT, 0o666)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            holder = os.pread(fd, 200, 0).decode(errors="replace").split(maxsplit=1)
+            who = who_holds(fd)
             os.close(fd)
-            # Written by the holder (`pid time`); this process's own pid is a stale record.
-            mine = holder[:1] == [str(os.getpid())]
-            who = f" (pid {holder[0]}, since {holder[1].strip()})" if len(holder) == 2 else ""
-            who = "" if mine else who
-            raise RunLockedError(
-                f"Another process{who} is working on the run in {self.run_dir} right now: "
-                f"it holds {self.run_dir / LOCK}, which tunekit takes only while a step, "
-                "run() or a read of the run is under way (the operating system releases it "
-                "if that process dies). Wait for it to finish, or stop that process. An "
-                "object whose `manifest` you opened yourself keeps it until its close()."
-            ) from None
+            raise locked_error(self.run_dir, who) from None
         os.ftruncate(fd, 0)
         os.write(fd, f"{os.getpid()} {time.strftime('%Y-%m-%d %H:%M:%S')}\n".encode())
         self._lock_fd = fd
-        _HELD[key] = self
+        HELD[key] = self
 
     def release(self) -> None:
         """Releases the lock (also released by the OS if the process dies)."""
         if self._lock_fd is not None:
             os.close(self._lock_fd)
             self._lock_fd = None
-            if _HELD.get(self.run_dir.resolve()) is self:
-                del _HELD[self.run_dir.resolve()]
+            if HELD.get(self.run_dir.resolve()) is self:
+                del HELD[self.run_dir.resolve()]
 
     def save(self) -> None:
         self.state["updated"] = time.time()

@@ -14,7 +14,6 @@ third module; about a fifth of it is docstrings.
 
 from __future__ import annotations
 
-import fcntl
 import json
 import math
 import os
@@ -28,9 +27,10 @@ import numpy as np
 import pandas as pd
 
 from tunekit.errors import TunekitError, UsageError
-from tunekit.manifest import LOCK, MANIFEST, STEPS, with_omitted_settings
+from tunekit.manifest import MANIFEST, STEPS, with_omitted_settings
 from tunekit.regression import OWN_PREFIX, own_name
 from tunekit.results import PHASES
+from tunekit.run_lock import holder
 from tunekit.state_files import missing_trials
 
 __all__ = ["COLUMNS", "compare_runs", "find_runs", "ls_runs", "run_status"]
@@ -154,28 +154,6 @@ def _load(run_dir: Path) -> _Run:
     return _Run(run_dir, manifest, report, trials)
 
 
-def _lock_held(run_dir: Path) -> bool:
-    """Whether a live process holds the run's lock (`tunekit.manifest`'s `.lock`).
-
-    Probes with a shared, non-blocking `flock`, released at once; creates nothing.
-    """
-    try:
-        fd = os.open(run_dir / LOCK, os.O_RDONLY)
-    except OSError:
-        return False
-    try:
-        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-    except BlockingIOError:
-        return True
-    except OSError:
-        return False
-    else:
-        fcntl.flock(fd, fcntl.LOCK_UN)
-        return False
-    finally:
-        os.close(fd)
-
-
 def _plan(run: _Run) -> list[str]:
     plan = run.manifest.get("plan")
     if isinstance(plan, list) and all(isinstance(p, dict) and "name" in p for p in plan):
@@ -200,7 +178,7 @@ def _status(run: _Run) -> str:
     done = [name for name in plan if run.step_status(name) == "done"]
     pending = [name for name in plan if run.step_status(name) != "done"]
     current = running[0] if running else (pending[0] if pending else plan[-1])
-    if _lock_held(run.path):
+    if holder(run.path) is not None:  # a live process holds its lock
         return f"running: {current}"
     if running:
         if run.steps.get(current, {}).get("error"):

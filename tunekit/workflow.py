@@ -75,6 +75,7 @@ from tunekit.params import (
     resolve_workflow_params,
 )
 from tunekit.replacing import SEARCH_STEPS
+from tunekit.run_lock import check_unlocked
 from tunekit.run_reads import check_settings
 from tunekit.state_files import (
     DATA_FILES,
@@ -743,6 +744,11 @@ class CoarseToFine:
         Returns:
             A `Selection` named tuple; `phase, trial, reason = run.select()`
             still works.
+
+        Raises:
+            RunLockedError: Another process is working on the run (a step of
+                it runs there): said before anything is read, naming its pid;
+                call it again once that process ends.
         """
         with self._working():
             self._open_to_read("select()", None)
@@ -804,6 +810,9 @@ class CoarseToFine:
         """The `Result` of a run whose `evaluate()` step is done.
 
         Raises:
+            RunLockedError: Another process is working on the run (a step of
+                it runs there): said before anything is read, naming its pid;
+                call it again once that process ends.
             RunNotFinishedError: The run has not finished: call `run()` or
                 `evaluate()` first.
         """
@@ -834,6 +843,9 @@ class CoarseToFine:
 
         Raises:
             ValueError: If `num_trials` is not a positive int.
+            RunLockedError: Another process is working on the run (a step of
+                it runs there): said before anything is read, naming its pid;
+                call it again once that process ends.
             RunNotFinishedError: If the searches have not finished: call
                 `run()` (or `fine()`) first.
         """
@@ -865,6 +877,9 @@ class CoarseToFine:
 
         Raises:
             ValueError: If `num_models` is not 1.
+            RunLockedError: Another process is working on the run (a step of
+                it runs there): said before anything is read, naming its pid;
+                call it again once that process ends.
             RunNotFinishedError: If the retrain has not finished: call `run()`
                 (or `retrain()`) first.
         """
@@ -901,16 +916,22 @@ class CoarseToFine:
             unfinished: The `RunNotFinishedError` message.
 
         Raises:
+            RunLockedError: Another process holds the run (a step of it is
+                running there): asked first, and again before saying that a
+                step is not done (`tunekit.run_lock.check_unlocked`).
             RunConfigError: The run in the folder has other settings (e.g.
                 another object on the same folder ran it since).
             RunNotFinishedError: The step `needs` is not done, or an output
                 up to it is missing or unreadable.
         """
         if self._manifest is None or not self._manifest.held:
+            # First: a run another process works on is neither unfinished nor read yet.
+            check_unlocked(self.run_dir, method)
             path = self.run_dir / MANIFEST
             if self.overwrite or not path.is_file():  # this object's run is still to start
                 if needs is None:
                     return self.manifest
+                check_unlocked(self.run_dir, method)  # and again before "not finished"
                 raise RunNotFinishedError(
                     unfinished
                     + (" (overwrite=True: this object starts the run over first)" * self.overwrite)
@@ -920,6 +941,7 @@ class CoarseToFine:
             if needs is None:
                 return self.manifest
             if (state.get("steps") or {}).get(needs, {}).get("status") != "done":
+                check_unlocked(self.run_dir, method)  # taken since the first look: say so
                 raise RunNotFinishedError(unfinished)
             self._reading = needs
             try:
