@@ -141,11 +141,82 @@ def test_async_batch_hooks_still_stop_at_a_nan_and_at_an_interrupt(tmp_path: Pat
     assert 30 <= out["interrupt_batches"] <= 31
 
 
-def test_a_callback_watching_a_validation_metric_is_said_to_act_in_the_trials_only(
-    tmp_path, caplog
+class _Watcher(keras.callbacks.Callback):
+    """A callback class of a user's with a `monitor`: tunekit cannot tell whether it reads it."""
+
+    def __init__(self, monitor: str) -> None:
+        super().__init__()
+        self.monitor = monitor
+
+
+_CHECKPOINT = "ckpt.keras"  # never written: the callbacks are only constructed
+# (callback, the warning's words on what it does in the retrain, or None: no warning)
+_RETRAIN_MONITORS = [
+    (lambda: keras.callbacks.EarlyStopping(monitor="val_loss"), "never stops training ("),
+    (
+        lambda: keras.callbacks.EarlyStopping(
+            monitor="val_accuracy", restore_best_weights=True, start_from_epoch=2
+        ),
+        "never stops training nor restores the best weights",
+    ),
+    (lambda: keras.callbacks.EarlyStopping(monitor="loss"), None),
+    (lambda: keras.callbacks.ReduceLROnPlateau(monitor="val_loss"), "never lowers the learning"),
+    (lambda: keras.callbacks.ReduceLROnPlateau(monitor="loss"), None),
+    # save_best_only=False (the default) saves every epoch whatever its monitor
+    (lambda: keras.callbacks.ModelCheckpoint(_CHECKPOINT, monitor="val_loss"), None),
+    (lambda: keras.callbacks.ModelCheckpoint(_CHECKPOINT), None),  # monitor="val_loss"
+    (
+        lambda: keras.callbacks.ModelCheckpoint(
+            _CHECKPOINT, monitor="val_loss", initial_value_threshold=0.5
+        ),
+        None,  # the threshold serves save_best_only only
+    ),
+    (
+        lambda: keras.callbacks.ModelCheckpoint(
+            _CHECKPOINT, monitor="val_loss", save_best_only=True
+        ),
+        "saves every epoch, not only the best",
+    ),
+    (
+        lambda: keras.callbacks.ModelCheckpoint(
+            _CHECKPOINT, monitor="val_loss", save_best_only=True, save_freq=5
+        ),
+        None,  # batch logs: no val_loss in the trials either
+    ),
+    (
+        lambda: keras.callbacks.ModelCheckpoint(_CHECKPOINT, monitor="loss", save_best_only=True),
+        None,
+    ),
+    (lambda: _Watcher("val_loss"), "if _Watcher reads its monitor, it finds none"),
+    (lambda: _Watcher("loss"), None),
+]
+
+
+_IDS = [
+    "EarlyStopping-val",
+    "EarlyStopping-val-restore",
+    "EarlyStopping-loss",
+    "ReduceLROnPlateau-val",
+    "ReduceLROnPlateau-loss",
+    "ModelCheckpoint-val-every-epoch",
+    "ModelCheckpoint-default-monitor",
+    "ModelCheckpoint-val-threshold-only",
+    "ModelCheckpoint-val-best-only",
+    "ModelCheckpoint-val-best-only-batches",
+    "ModelCheckpoint-loss-best-only",
+    "own-class-val",
+    "own-class-loss",
+]
+
+
+@pytest.mark.parametrize(("make", "effect"), _RETRAIN_MONITORS, ids=_IDS)
+def test_a_callback_is_said_to_act_in_the_trials_only_when_it_reads_a_validation_metric(
+    tmp_path, caplog, make, effect
 ):
     """Keras's own warning in the retrain ("val_loss which is not available") came after the
-    whole search, without saying why."""
+    whole search, without saying why; then a new user's ModelCheckpoint(monitor='val_loss')
+    was said to do nothing in the retrain, where (save_best_only=False) it saves every epoch
+    as in the trials: the warning keyed on `monitor` alone, not on whether it is read."""
     import logging
 
     import numpy as np
@@ -158,13 +229,16 @@ def test_a_callback_watching_a_validation_metric_is_said_to_act_in_the_trials_on
 
     data = Dataset.from_arrays(np.zeros((40, 4)), np.arange(40) % 2)
     caplog.set_level(logging.WARNING, logger="tunekit")
-    watching = [
-        keras.callbacks.EarlyStopping(monitor="val_loss"),
-        keras.callbacks.ReduceLROnPlateau(monitor="loss"),
-    ]
-    CoarseToFine(build, data, directory=tmp_path, callbacks=watching)
+    callback = make()
+    CoarseToFine(build, data, directory=tmp_path, callbacks=[callback])
     said = [r.getMessage() for r in caplog.records if "acts in the search's trials" in r.message]
-    assert len(said) == 1 and said[0].startswith("EarlyStopping(monitor='val_loss')")
+    if effect is None:
+        assert said == []
+        return
+    assert len(said) == 1, said
+    assert said[0].startswith(f"{type(callback).__name__}(monitor={callback.monitor!r}) acts")
+    assert "the final retrain on train+validation has no validation data" in said[0]
+    assert effect in said[0]
 
 
 def test_a_fit_announces_the_epochs_planned_whatever_model_fit_receives() -> None:

@@ -75,6 +75,7 @@ from tunekit.params import (
     resolve_workflow_params,
 )
 from tunekit.replacing import SEARCH_STEPS
+from tunekit.retrain_callbacks import retrain_monitor_notes
 from tunekit.run_lock import check_unlocked
 from tunekit.run_reads import check_settings
 from tunekit.state_files import (
@@ -597,16 +598,8 @@ class CoarseToFine:
         self._hypermodel_settings = hypermodel_settings(hypermodel)
         self.hyperparameters = _user_space(hyperparameters, tune_new_entries, allow_new_entries)
         self.tune_new_entries, self.allow_new_entries = tune_new_entries, allow_new_entries
-        for callback in self.callbacks:
-            if str(getattr(callback, "monitor", "")).startswith("val_"):
-                _logger.warning(
-                    "%s(monitor=%r) acts in the search's trials only: the final retrain on "
-                    "train+validation has no validation data, so there it does nothing "
-                    "(Keras warns that %r is not available).",
-                    type(callback).__name__,
-                    callback.monitor,
-                    callback.monitor,
-                )
+        for note in retrain_monitor_notes(self.callbacks):  # a val_* monitor it reads
+            _logger.warning("%s", note)
         self.seed: int = settings["seed"]
         self.overwrite: bool = settings["overwrite"]
         self.verbose: int | bool = settings["verbose"]

@@ -23,6 +23,7 @@ from tunekit.outputs import (
     unit_reading,
     uses_logits,
 )
+from tunekit.steps.compile_checks import check_loss_weights
 from tunekit.steps.metric_reading import fails_on_class_ids, metric_name, misreading
 
 __all__ = [
@@ -254,9 +255,11 @@ def check_built_model(
         The model's output shape (`tunekit.outputs.model_output_shape`).
 
     Raises:
-        ModelCheckError (a `ValueError`): As `check_scorable_uncompiled`,
-            `check_logit_accuracy` and `check_output_logits`.
+        ModelCheckError (a `ValueError`): As `check_loss_weights` (first),
+            `check_scorable_uncompiled`, `check_logit_accuracy` and
+            `check_output_logits`.
     """
+    check_loss_weights(model, what)  # before Keras reads them on the samples
     shape = model_output_shape(model, sample)
     if not isinstance(model, keras.Model):
         return shape
