@@ -657,7 +657,8 @@ def test_a_phase_whose_every_trial_failed_says_what_a_rerun_does(tmp_path, capsy
     err = capsys.readouterr().err
     assert "No coarse trial completed with a finite val_accuracy (3 ran" in err, err
     assert "(a changed hypermodel starts over: pass --overwrite)" in err, err
-    assert "if it is transient, rerun as it is: the coarse search starts again" in err, err
+    assert "rerun as it is: the coarse search starts again from its first trial" in err, err
+    assert "start over with another seed (--seed 1 with --overwrite)" in err, err
     assert "resume with" not in err.lower(), err
 
 

@@ -21,7 +21,7 @@ import tunekit
 from tunekit import CoarseToFine
 from tunekit.data import Dataset
 from tunekit.fitting import HyperModelFitError, fit_hypermodel
-from tunekit.steps.trial_failures import advice, same_error
+from tunekit.steps.trial_failures import advice, rerun_note, same_error
 
 
 def _build(hp):
@@ -288,8 +288,10 @@ def test_the_same_error_in_every_failed_trial_whatever_its_type(lines, same):
 BOTH_WAYS = [
     "If that error does not depend on chance, rerunning or allowing more failures fails the "
     "same way: fix what it names",
-    "If it is transient, rerunning resumes the search",
+    "If it is transient (a file or a server that did not answer, out of memory), rerun",
 ]
+# What a rerun does in a phase with a completed trial (`rerun_note`; its seed unused).
+RESUMES = rerun_note(None, "coarse", restarts=False)  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize(
@@ -305,13 +307,13 @@ BOTH_WAYS = [
 def test_the_advice_on_one_repeated_error_holds_whether_it_is_chance_or_not(line):
     """Before, the advice switched on the error's type: a random ValueError got "fails the
     same way", a deterministic RuntimeError "rerunning resumes"; tunekit cannot know."""
-    said = advice(_failed(line, line, line))
+    said = advice(_failed(line, line, line), RESUMES)
     assert all(part in said for part in BOTH_WAYS), said
 
 
 def test_the_advice_on_refused_fit_calls_is_their_fix():
     line = "tunekit.fitting.HyperModelFitError: M.fit passes validation_split=0.2 to model.fit"
-    said = advice(_failed(line, line))
+    said = advice(_failed(line, line), RESUMES)
     assert "Fix the hypermodel's fit as the error says" in said and "chance" in said, said
     assert "rerunning resumes" not in said
 
@@ -358,7 +360,10 @@ def test_the_stop_after_one_repeated_error_quotes_it_and_says_both_ways(tmp_path
     assert "each with the same error" in message
     assert f"with {type(error).__name__}: {error}" in message
     assert all(part in message for part in BOTH_WAYS), message
-    assert "a phase with no completed trial starts again" in message
+    # no trial completed: a rerun starts the phase again, with the same trials and seeds
+    assert "rerun as it is: the coarse search starts again from its first trial" in message
+    assert "the same hyperparameters and the same seeds" in message
+    assert info.value.restarts
 
 
 @pytest.mark.long

@@ -88,7 +88,14 @@ def test_a_rerun_starts_a_phase_with_no_completed_trial_again_and_keeps_the_coar
     message = str(info.value)
     assert "No fine trial completed" in message, message
     assert "transient: shard server did not answer" in message
-    assert "if it is transient, rerun as it is: the fine search starts again" in message
+    transient = "if it is transient (a file or a server that did not answer, out of memory), "
+    again = "rerun as it is: the fine search starts again from its first trial"
+    assert transient + again in message, message
+    # ... with the same trials and seeds: a failure drawn from them recurs; the ways out
+    same = "runs the fine search's trials again with the same hyperparameters and the same seeds"
+    assert same in message, message
+    assert "start over with another seed (seed=1 with overwrite=True)" in message, message
+    assert "max_consecutive_failed_trials" not in message  # the whole budget failed
     assert "the steps before it kept" in message and "then rerun with overwrite=True" not in (
         message
     )

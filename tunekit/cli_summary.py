@@ -1,7 +1,9 @@
 """The command line's closing summary: phases, choice, narrowing, test metrics, time.
 
 Read from the `RunResult` and the run's `report.json` (intervals, the
-baseline's verdict, the backend), so it says what the files say.
+baseline's verdict, the backend), so it says what the files say. A run that
+failed closes with its error and, when a rerun resumes it, the command
+(`failed_run`).
 """
 
 from __future__ import annotations
@@ -11,9 +13,32 @@ from pathlib import Path
 from typing import Any
 
 from tunekit import _log
+from tunekit.errors import NoCompletedTrialsError, TooFewTrialsError, TrialsFailedError
 from tunekit.regression import OWN_PREFIX
 
-__all__ = ["final_seeds_line", "narrowing_line", "summary"]
+__all__ = ["failed_run", "final_seeds_line", "narrowing_line", "summary"]
+
+
+def failed_run(error: BaseException, message: str, resume: str) -> str:
+    """What the command line says after `run.run()` raised `error` (after "the run failed: ").
+
+    Args:
+        error: The error (any `Exception` but KerasTuner's fatal ones and `UsageError`).
+        message: Its message as the command line says it (`cli_parser.cli_message`).
+        resume: The command that resumes the run.
+
+    Returns:
+        `message` alone for an error that says what a rerun does
+        (`NoCompletedTrialsError`, `TooFewTrialsError`, a `TrialsFailedError` of a
+        phase with no completed trial: `restarts`); otherwise
+        `"<Type>: <message>\nFix the cause and resume with:\n  <resume>"`.
+    """
+    if isinstance(error, (NoCompletedTrialsError, TooFewTrialsError)):
+        return message  # a phase with no completed trial starts again; too few: start over
+    named = f"{type(error).__name__}: {message}"
+    if isinstance(error, TrialsFailedError) and error.restarts:  # a rerun starts it again
+        return named
+    return f"{named}\nFix the cause and resume with:\n  {resume}"
 
 
 def narrowing_line(narrowed: Any) -> str:

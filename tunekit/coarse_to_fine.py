@@ -32,14 +32,9 @@ from tunekit.cli_data import is_csv as _is_csv
 from tunekit.cli_data import load_data as _load_data
 from tunekit.cli_data import select_backend as _select_backend
 from tunekit.cli_parser import build_parser, cli_message
-from tunekit.cli_summary import summary
+from tunekit.cli_summary import failed_run, summary
 from tunekit.distribute.cluster import ENV_VARS, check_port_free, cluster_from
-from tunekit.errors import (
-    NoCompletedTrialsError,
-    TooFewTrialsError,
-    UnknownDirectionError,
-    UsageError,
-)
+from tunekit.errors import UnknownDirectionError, UsageError
 from tunekit.hypermodel_specs import check_data_shape, check_spec, resolve_hypermodel
 from tunekit.manifest import check_run_location, check_writable
 from tunekit.objectives import describe_objective, parse_objective
@@ -377,15 +372,8 @@ def _main(args: argparse.Namespace, argv: list[str], resume: str, prog: str = CL
             if isinstance(e, (kt_errors.FatalValueError, kt_errors.FailedTrialError, UsageError)):
                 print(f"error: {cli_message(e)}", file=sys.stderr)  # FailedTrialError: a final
                 return 2  # fit's HyperModelFitError (a search's trial ends FAILED on it)
-            if isinstance(e, (NoCompletedTrialsError, TooFewTrialsError)):  # their messages
-                # say what a rerun does (a phase with no completed trial starts again)
-                print(f"error: the run failed: {cli_message(e)}", file=sys.stderr)
-                return 1
-            print(
-                f"error: the run failed: {type(e).__name__}: {cli_message(e)}\nFix the cause "
-                f"and resume with:\n  {resume}",
-                file=sys.stderr,
-            )
+            said = failed_run(e, cli_message(e), resume)  # the resume command, if it resumes
+            print(f"error: the run failed: {said}", file=sys.stderr)
             return 1
         finally:
             run.close()  # and its chief, if any: workers leave once told there is nothing left

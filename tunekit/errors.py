@@ -148,11 +148,20 @@ class TrialsFailedError(TunekitError, RuntimeError):
     """A search stopped: `max_consecutive_failed_trials` trials in a row FAILED.
 
     KerasTuner's own stop (its `RuntimeError`), named: the message gives the
-    last trial's error and where its traceback is. Finished trials are kept;
-    rerunning resumes the search. When every failed trial of that run raised the
-    same code error (`ValueError`, `TypeError`, ...), the message says that a rerun
-    as it is fails the same way: fix what the error names first.
+    last trial's error and where its traceback is, and what to do whether the
+    error is of the code, transient or drawn at random. Finished trials are
+    kept; rerunning resumes the search with new trials, or, in a phase with no
+    completed trial, starts that phase again with the same trials and the same
+    seeds, so an error drawn from tunekit's seeded generators (Python's
+    `random`, NumPy, Keras) recurs: the message names the ways out (another
+    `seed` with `overwrite=True`, ...).
+
+    Attributes:
+        restarts: Whether the phase had no completed trial, so that a rerun
+            starts it again rather than resumes it (`False` when unknown).
     """
+
+    restarts: bool = False
 
 
 class TooFewTrialsError(TunekitError, ValueError):

@@ -498,7 +498,9 @@ PARAMETERS: dict[str, Param] = {
             "max_retries_per_trial",
             (Interval("int", 0),),
             0,
-            "KerasTuner's retries of a trial whose fit raised an error, before it is FAILED.",
+            "KerasTuner's retries of a trial whose fit raised an error, before it is FAILED. "
+            "A retry has the trial's own seed: an error drawn from the seeded random "
+            "generators (Python's random, NumPy, Keras) recurs in it.",
             "--max-retries-per-trial",
         ),
         Param(

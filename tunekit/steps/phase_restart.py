@@ -11,6 +11,12 @@ so, not done, removes its project (`<run>/<phase>/`) and its TensorBoard logs
 trial; every other step is kept. A phase with a completed trial (finite
 score) resumes as before, and so does one whose `trial.json` cannot be read
 (never delete what cannot be checked).
+
+The phase starts again with the same trials: its oracle draws the same
+hyperparameters and each trial gets the same seed (from `seed` and its id), so
+an error drawn from the seeded generators (`random.random() < 0.5` in a `fit`)
+fails them again; the line that says the phase starts again says so too
+(`tunekit.steps.trial_failures.seeded_repeat` names the ways out).
 """
 
 from __future__ import annotations
@@ -60,8 +66,9 @@ def restart_if_nothing_completed(ctx: RunContext, phase: str) -> bool:
         return False
     ctx.say(
         f"The {phase} search has no completed trial ({_log.count(failed, 'failed trial')}): "
-        f"starting it again, so that its configurations are tried again; the steps before "
-        "it are kept."
+        f"starting it again, so that its configurations are tried again with the same seeds "
+        f"(seed={ctx.seed}: an error drawn from the seeded random generators fails them again); "
+        "the steps before it are kept."
     )
     ctx.tuners.pop(phase, None)
     shutil.rmtree(project)

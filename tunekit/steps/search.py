@@ -35,7 +35,7 @@ from tunekit.steps.base import RunContext, fit_options
 from tunekit.steps.output_checks import model_sample
 from tunekit.steps.pairing_checks import check_trial_model
 from tunekit.steps.phase_restart import restart_if_nothing_completed
-from tunekit.steps.trial_failures import failed_with, raise_if_failing
+from tunekit.steps.trial_failures import failed_with, raise_if_failing, rerun_note
 from tunekit.tensorboard import experiment_metrics, write_experiment
 from tunekit.tuners import HYPERBAND_EPOCHS, make_tuner
 from tunekit.tuners.callbacks import EpochTensorBoard
@@ -352,8 +352,8 @@ class SearchStep:
                 f"({ran} ran; see `error` in trials_dataframe('{ctx.run_dir}')).{last} If it "
                 "does not depend on chance, fix what it names (the hypermodel, its ranges or "
                 "the data), then rerun (a changed hypermodel starts over: pass "
-                "overwrite=True); if it is transient, rerun as it is: the "
-                f"{self.name} search starts again, the steps before it kept."
+                "overwrite=True); if it is transient (a file or a server that did not answer, "
+                f"out of memory), {rerun_note(ctx, self.name, restarts=True, more_failures=False)}"
             )
         manifest.mark(
             self.name,

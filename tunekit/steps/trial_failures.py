@@ -10,16 +10,25 @@ says which. So the message is true in both cases:
 - Every failed trial of that run raised the same error (`same_error`): it is
   quoted, and the advice covers both: if it does not depend on chance,
   rerunning or allowing more failures fails the same way (fix what it
-  names); if it is transient, rerunning resumes.
+  names); if it is transient, what a rerun does (`rerun_note`).
 - They were all fit calls tunekit or Keras refuses (`HyperModelFitError`,
   before training; `tunekit.fit_refusals`): not chance, so the advice is the
   error's own fix.
 - Otherwise (errors that differ between trials, e.g. a range of the space
-  that cannot be built): fix the cause or allow more failures; rerunning
-  resumes the search.
+  that cannot be built): fix the cause or allow more failures; what a rerun
+  does.
 
-A phase that ends with no completed trial is started again by a rerun
-(`tunekit.steps.phase_restart`), so "rerunning resumes" holds there too.
+What a rerun does depends on the phase. One with a completed trial resumes
+with new trials, each seeded from `seed` and its own id. One with none is
+started again (`tunekit.steps.phase_restart`) with the same trials: the same
+hyperparameters and the same seeds (`TunekitTuner._trial_seed` seeds Python's
+`random`, NumPy and Keras for each trial, and a KerasTuner retry of a trial
+gets its seed again). So an error drawn from those generators (`random.random()
+< 0.5` in a `fit`) fails the same trials on every rerun, and the advice says
+so and names the ways out (`seeded_repeat`): another `seed` with
+`overwrite=True`, code that chance does not fail, or more failures allowed.
+Only an error from outside them (a file or a server that did not answer, out
+of memory) can pass on a rerun as it is.
 """
 
 from __future__ import annotations
@@ -33,11 +42,12 @@ from keras_tuner.engine import trial as trial_module
 from tunekit.data._stream_labels import label_range_fix
 from tunekit.data.streams import StreamData
 from tunekit.errors import TrialsFailedError
+from tunekit.narrowing import is_usable
 from tunekit.progress import failure_reason
 from tunekit.steps.base import RunContext
 from tunekit.tuners.oracles import failures_in_a_row
 
-__all__ = ["advice", "failed_with", "raise_if_failing", "same_error"]
+__all__ = ["advice", "failed_with", "raise_if_failing", "rerun_note", "same_error", "seeded_repeat"]
 
 # The error of a fit call tunekit (or Keras, through tunekit) refuses: `tunekit.fitting`.
 _REFUSED = "HyperModelFitError"
@@ -66,10 +76,70 @@ def _refused(trials: Sequence[trial_module.Trial]) -> bool:
     return bool(names) and all(name == _REFUSED for name in names)
 
 
-def advice(trials: Sequence[trial_module.Trial]) -> str:
+def seeded_repeat(ctx: RunContext, phase: str, more_failures: bool) -> str:
+    """Why a rerun of `phase`, started again, fails a seeded random error the same way.
+
+    Args:
+        ctx: The run's context (its `seed`).
+        phase: `"coarse"` or `"fine"`: a phase with no completed trial.
+        more_failures: Whether to name a higher `max_consecutive_failed_trials`
+            as a way out (a stop after failures in a row; not when the phase's
+            whole budget failed).
+
+    Returns:
+        Sentences in keywords (`seed=1 with overwrite=True`), which the command
+        line says as flags (`--seed 1 with --overwrite`).
+    """
+    more = (
+        ", or allow more failures in a row (max_consecutive_failed_trials=, which a rerun may "
+        "change): those trials fail again and the ones after them run with their own seeds"
+        if more_failures
+        else ""
+    )
+    return (
+        f"But a rerun with the same settings runs the {phase} search's trials again with the "
+        "same hyperparameters and the same seeds (tunekit seeds Python's random, NumPy and "
+        f"Keras for each trial from seed={ctx.seed} and the trial's id, for KerasTuner's "
+        "retries of a trial too), so an error drawn from those generators (e.g. "
+        "`random.random() < 0.5` in build or fit) fails the same trials on every rerun: start "
+        f"over with another seed (seed={ctx.seed + 1} with overwrite=True), or fix the "
+        f"randomness in the code (a changed hypermodel starts over: overwrite=True){more}."
+    )
+
+
+def rerun_note(ctx: RunContext, phase: str, restarts: bool, more_failures: bool = True) -> str:
+    """What rerunning as it is does after failed trials in `phase` (see the module docstring).
+
+    Args:
+        ctx: The run's context.
+        phase: `"coarse"` or `"fine"`.
+        restarts: Whether the phase has no completed trial (a rerun starts it again).
+        more_failures: See `seeded_repeat`.
+
+    Returns:
+        E.g. `"rerun as it is: the fine search starts again from its first trial, the steps
+        before it kept. But a rerun with the same settings ..."`, or for a phase with a
+        completed trial `"rerunning resumes the search with new trials, ..."`.
+    """
+    if not restarts:
+        return (
+            "rerunning resumes the search with new trials (the failed ones are not run again; "
+            "each new trial has its own seed, from seed= and its id)."
+        )
+    return (
+        f"rerun as it is: the {phase} search starts again from its first trial, the steps "
+        f"before it kept. {seeded_repeat(ctx, phase, more_failures)}"
+    )
+
+
+def advice(trials: Sequence[trial_module.Trial], rerun: str) -> str:
     """What to do after a stop on the failed `trials` (the run in a row), true whether the
-    error is of the code or transient; see the module docstring."""
-    restart = "(new trials; a phase with no completed trial starts again, the steps before it kept)"
+    error is of the code, transient or drawn at random; see the module docstring.
+
+    Args:
+        trials: The failed trials of that run, oldest first.
+        rerun: What rerunning as it is does (`rerun_note`), which this advice ends with.
+    """
     if _refused(trials):
         return (
             "tunekit refused each trial's fit call before it trained (not chance): rerunning "
@@ -82,11 +152,12 @@ def advice(trials: Sequence[trial_module.Trial]) -> str:
             "If that error does not depend on chance, rerunning or allowing more failures "
             "fails the same way: fix what it names (the hypermodel's build or fit, the data or "
             "a setting), then rerun (a changed hypermodel starts over: pass overwrite=True). "
-            f"If it is transient, rerunning resumes the search {restart}."
+            "If it is transient (a file or a server that did not answer, out of memory), "
+            f"{rerun}"
         )
     return (
         "Fix the cause in the hypermodel, its ranges or the data, or allow more failures in a "
-        f"row with max_consecutive_failed_trials=; rerunning resumes the search {restart}."
+        f"row with max_consecutive_failed_trials=; {rerun}"
     )
 
 
@@ -98,7 +169,8 @@ def raise_if_failing(phase: str, ctx: RunContext, tuner: kt.Tuner, error: Runtim
     order (`failures_in_a_row`) tells it apart from any other `RuntimeError`,
     which is left to propagate as it is. The error raised here names the
     phase, the last trial's error and its `trial.json`, and what to do
-    (`advice`).
+    (`advice`, ending with `rerun_note`); its `restarts` says whether the phase
+    had no completed trial (a rerun starts it again, with the same seeds).
     """
     oracle = tuner.oracle
     in_a_row = failures_in_a_row(oracle)
@@ -106,11 +178,15 @@ def raise_if_failing(phase: str, ctx: RunContext, tuner: kt.Tuner, error: Runtim
         return
     failed = [oracle.trials[trial_id] for trial_id in oracle.end_order[-in_a_row:]]
     each = ", each with the same error" if same_error(failed) else ""
-    raise TrialsFailedError(
+    restarts = not any(is_usable(t) for t in oracle.trials.values())
+    stop = TrialsFailedError(
         f"The {phase} search stopped: {in_a_row} trials in a row failed "
         f"(max_consecutive_failed_trials={ctx.max_consecutive_failed_trials}){each}; the "
-        f"last, {failed_with(ctx, tuner, failed[-1])} {advice(failed)}"
-    ) from error
+        f"last, {failed_with(ctx, tuner, failed[-1])} "
+        f"{advice(failed, rerun_note(ctx, phase, restarts))}"
+    )
+    stop.restarts = restarts
+    raise stop from error
 
 
 def failed_with(ctx: RunContext, tuner: kt.Tuner, trial: trial_module.Trial) -> str:
