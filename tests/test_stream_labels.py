@@ -445,10 +445,16 @@ def test_a_test_stream_of_one_class_is_said_before_training(
     )
     assert "stratify=labels" in said and "x_test" not in said
     caplog.clear()
-    unknown = _Stream(ids, ones_first)  # no labels=: the report says it, after the test
+    # No labels=: the class ids StreamData read in its passes when made say it too.
+    unknown = _Stream(ids, ones_first, class_names=["cat", "dog"])
     with caplog.at_level(logging.WARNING, logger="tunekit"):
         CoarseToFine(_build, unknown, directory=tmp_path / "unknown", **SMALL)
-    assert not [r for r in caplog.records if "test split" in r.getMessage()]
+    (said,) = [r.getMessage() for r in caplog.records if "test split" in r.getMessage()]
+    assert said.startswith(
+        "The test split holds one class only, 'dog' (16 examples), of the 2 classes in the "
+        "training stream"
+    )
+    assert "stratify=labels" in said and "labels=" not in said
 
 
 def test_labels_that_do_not_match_the_stream_are_refused() -> None:

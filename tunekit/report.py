@@ -73,6 +73,7 @@ def _report(
         "created": time.strftime("%Y-%m-%d %H:%M:%S", time.localtime()),
         "config": run.manifest.state["config"],
         "data": run.data.summary(),
+        "split_notes": list(getattr(run, "split_notes", ())),  # splits lacking classes
         "dataset": {
             "name": run.data.name,
             "task": run.data.task,

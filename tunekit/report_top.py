@@ -97,6 +97,12 @@ def top_markdown(report: dict[str, Any]) -> list[str]:
         + (f"; test {metrics}" if metrics else "")
         + ".",
         "",
+        # Validation or test splits lacking classes: the choice or the test score is weaker.
+        *[
+            line
+            for note in report.get("split_notes") or ()
+            for line in (f"> **Warning:** {note}", "")
+        ],
         "## Chosen hyperparameters",
         "",
         "| hyperparameter | value |",

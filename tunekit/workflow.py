@@ -32,7 +32,7 @@ from keras_tuner.engine import trial as trial_module
 from tunekit import _io, _kerastuner, _log
 from tunekit.cv import check_splittable, fold_indices
 from tunekit.data import Dataset, class_weights
-from tunekit.data._test_split import missing_test_classes_note
+from tunekit.data._split_classes import refuse_unlearnable_classes, split_class_notes
 from tunekit.data.images import inside, listing_changes
 from tunekit.data.streams import StreamData
 from tunekit.distribute.runner import LocalRunner, PhaseRunner
@@ -454,25 +454,6 @@ class CoarseToFine:
                 "Dataset.from_arrays) or a tunekit.data.StreamData (tf.data / PyDataset "
                 f"streams, image folders). Received: {type(data).__name__}."
             )
-        unseen = data.classes_missing_from_training()
-        if unseen:
-            streamed = isinstance(data, StreamData)
-            raise DataError(
-                f"`data`: class(es) {unseen} occur in the validation or test labels but never in "
-                + ("the training labels (labels['train'])" if streamed else "y_train")
-                + f" ({data.summary()}): a model cannot learn them and its test score would "
-                "mislead. Put examples of every class in the training split: "
-                + (
-                    "split the samples so that each split holds every class (e.g. sklearn's "
-                    "train_test_split(..., stratify=labels) on the list of samples, before "
-                    "building the three pipelines) and pass the new splits' labels=; an image "
-                    "folder needs more images of such a class."
-                    if streamed
-                    else "add some to x_train/y_train (in an .npz file, or arrays split by "
-                    "hand), or hand all the samples unsplit to Dataset.from_arrays, which "
-                    "splits each class."
-                )
-            )
         settings = resolve_workflow_params(
             dict(
                 coarse_trials=coarse_trials,
@@ -511,6 +492,7 @@ class CoarseToFine:
             narrowing=narrowing,
             retrain=retrain,
         )
+        refuse_unlearnable_classes(data, settings["cv"])  # classes no trial can learn
         self.hypermodel = _kerastuner.get_hypermodel(hypermodel)
         self._hypermodel_description = _describe_hypermodel(hypermodel)
         self._hypermodel_code = code_record(hypermodel)
@@ -534,7 +516,9 @@ class CoarseToFine:
         for name in objective_names(self.objective) if not own_fit else []:
             if (note := training_metric_note(name, outputs)) is not None:
                 _logger.warning(note)
-        if (note := missing_test_classes_note(data)) is not None:  # a test set that cannot tell
+        # A validation or test split lacking classes: warned now, and in the report.
+        self.split_notes: list[str] = split_class_notes(data, settings["cv"])
+        for note in self.split_notes:
             _logger.warning(note)
         project_name = _default_name(hypermodel) if project_name is None else project_name
         check_run_location(directory, project_name)

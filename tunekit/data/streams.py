@@ -280,6 +280,11 @@ class StreamData:
         counts = check_stream_splits(splits, not own, self._passes)
         # Every training class id (by output), read in that pass: checked against the model.
         self.train_classes = self._passes["train"].classes if "train" in self._passes else {}
+        # Each split's class ids (one output; None: not ids) and samples, as read: the check
+        # of splits lacking classes (`tunekit.data._split_classes`), nothing more read.
+        self.pass_classes = {
+            s: (None if p.ended else p.classes.get(None), p.count) for s, p in self._passes.items()
+        }
         # The validation stream's batch sizes, as read (`()`: not read).
         self.validation_batches = tuple(self._passes["val"].sizes) if "val" in self._passes else ()
         for read in self._passes.values():  # their row hashes served the leak check
