@@ -11,9 +11,24 @@ from pathlib import Path
 from typing import Any
 
 from tunekit import _log
+from tunekit.hypermodel_options import augmentation_text
 from tunekit.regression import OWN_PREFIX
 
-__all__ = ["final_seeds_line", "narrowing_line", "summary"]
+__all__ = ["final_seeds_line", "narrowing_line", "opening", "summary"]
+
+
+def opening(run: Any, data: Any, spec: str) -> str:
+    """The lines printed before the run starts: its folder, its data and its hypermodel.
+
+    The hypermodel line names `--hypermodel` and, for `toonvision-cnn`, whether
+    its augmentation is on (`--augment`) or off (the default), as recorded
+    in the run's `config()["hypermodel"]`.
+    """
+    augmentation = augmentation_text(run.config()["hypermodel"])
+    return (
+        f"Run folder: {run.run_dir}\nData: {data.summary()}; x scaling: {data.scaling}\n"
+        f"Hypermodel: {spec}" + (f"; {augmentation}" if augmentation else "")
+    )
 
 
 def narrowing_line(narrowed: Any) -> str:
