@@ -39,6 +39,7 @@ ORDER = [
     "regression",
     "classification",
     "model_size",
+    "hypermodel_options",
     "hypermodel_specs",
     "hypermodel_code",
     "object_settings",

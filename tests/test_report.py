@@ -35,7 +35,8 @@ def _same_run(command: str, data, run_dir: Path):
     words = shlex.split(command)
     assert " ".join(words[:3]) == CLI_PROGRAM
     args = build_parser().parse_args(words[3:])
-    run = CoarseToFine(resolve_hypermodel(args.hypermodel)(data), data, **_workflow_kwargs(args))
+    hypermodel = resolve_hypermodel(args.hypermodel, augment=args.augment)(data)
+    run = CoarseToFine(hypermodel, data, **_workflow_kwargs(args))
     return args, run
 
 

@@ -17,6 +17,7 @@ from tunekit.distribute.cluster import DEFAULT_CHIEF_TIMEOUT, DEFAULT_WORKER_TIM
 from tunekit.errors import TunekitError, quoted_texts
 from tunekit.params import (
     DATA_PARAMETERS,
+    HYPERMODEL_PARAMETERS,
     MAX_PORT,
     PARAMETERS,
     POSITIVE_INT,
@@ -84,6 +85,22 @@ def _add_parameter(parser: argparse.ArgumentParser | argparse._ArgumentGroup, pa
     )
 
 
+def _add_switch(parser: argparse.ArgumentParser, param: Param) -> None:
+    """Adds `param`'s `--x` / `--no-x` pair (argparse's `BooleanOptionalAction`).
+
+    Its value stays `None` when neither is given, so a check can tell "not
+    given" (the table's default applies) from a choice the user made.
+    """
+    assert param.flag is not None
+    parser.add_argument(
+        param.flag,
+        dest=param.name,
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help=f"{param.help.replace('%', '%%')} Default: {'on' if param.default else 'off'}.",
+    )
+
+
 class _Parser(OnceParser):
     def error(self, message: str) -> NoReturn:
         self.exit(2, f"error: {message} (see --help)\n")
@@ -105,7 +122,8 @@ def build_parser(prog: str = "python -m tunekit.coarse_to_fine") -> argparse.Arg
         help="mnist-dense, dense, toonvision-cnn, or package.module:attribute naming your own "
         "HyperModel class, instance or build(hp) function. mnist-dense and dense are the same "
         "tunable dense network (DenseHyperModel); on regression data either ends in a linear "
-        "output of one unit per target, MSE loss. Default: mnist-dense.",
+        "output of one unit per target, MSE loss. toonvision-cnn is a small CNN for images, "
+        "without augmentation unless --augment is given. Default: mnist-dense.",
     )
     add(
         "--data",
@@ -119,6 +137,8 @@ def build_parser(prog: str = "python -m tunekit.coarse_to_fine") -> argparse.Arg
         "CSV values) are used as they are. Default: MNIST from $TUNEKIT_MNIST_PATH, else "
         "Keras's download.",
     )
+    for param in HYPERMODEL_PARAMETERS.values():
+        _add_switch(parser, param)
     for param in DATA_PARAMETERS.values():
         _add_parameter(parser, param)
     add(
@@ -260,6 +280,9 @@ def cli_message(error: BaseException) -> str:
         value = (match.group(2) or "").strip("'\"")
         if isinstance(action, argparse._StoreConstAction):  # store_true / store_false
             return action.option_strings[0] if value == str(action.const) else match.group(0)
+        if isinstance(action, argparse.BooleanOptionalAction):  # --augment / --no-augment
+            on = {"True": True, "False": False}.get(value)
+            return match.group(0) if on is None else action.option_strings[0 if on else 1]
         if value == "None" and action.default is None:  # unset: the option left out
             return f"leave out {action.option_strings[0]}"
         return f"{action.option_strings[0]} {value}" if value else action.option_strings[0]

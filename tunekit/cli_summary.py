@@ -14,9 +14,10 @@ from typing import Any
 
 from tunekit import _log
 from tunekit.errors import NoCompletedTrialsError, TooFewTrialsError, TrialsFailedError
+from tunekit.hypermodel_options import augmentation_text
 from tunekit.regression import OWN_PREFIX
 
-__all__ = ["failed_run", "final_seeds_line", "narrowing_line", "summary"]
+__all__ = ["failed_run", "final_seeds_line", "narrowing_line", "opening", "summary"]
 
 
 def failed_run(error: BaseException, message: str, resume: str) -> str:
@@ -39,6 +40,20 @@ def failed_run(error: BaseException, message: str, resume: str) -> str:
     if isinstance(error, TrialsFailedError) and error.restarts:  # a rerun starts it again
         return named
     return f"{named}\nFix the cause and resume with:\n  {resume}"
+
+
+def opening(run: Any, data: Any, spec: str) -> str:
+    """The lines printed before the run starts: its folder, its data and its hypermodel.
+
+    The hypermodel line names `--hypermodel` and, for `toonvision-cnn`, whether
+    its augmentation is on (`--augment`) or off (the default), as recorded
+    in the run's `config()["hypermodel"]`.
+    """
+    augmentation = augmentation_text(run.config()["hypermodel"])
+    return (
+        f"Run folder: {run.run_dir}\nData: {data.summary()}; x scaling: {data.scaling}\n"
+        f"Hypermodel: {spec}" + (f"; {augmentation}" if augmentation else "")
+    )
 
 
 def narrowing_line(narrowed: Any) -> str:

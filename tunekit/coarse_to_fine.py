@@ -32,7 +32,7 @@ from tunekit.cli_data import is_csv as _is_csv
 from tunekit.cli_data import load_data as _load_data
 from tunekit.cli_data import select_backend as _select_backend
 from tunekit.cli_parser import build_parser, cli_message
-from tunekit.cli_summary import failed_run, summary
+from tunekit.cli_summary import failed_run, opening, summary
 from tunekit.distribute.cluster import ENV_VARS, check_port_free, cluster_from
 from tunekit.errors import UnknownDirectionError, UsageError
 from tunekit.hypermodel_specs import check_data_shape, check_spec, resolve_hypermodel
@@ -96,10 +96,11 @@ def _check_before_loading(args: argparse.Namespace) -> None:
     """Everything checkable without data, Keras or a probe; raises `UsageError`.
 
     The hypermodel's module and attribute (located and parsed, not imported:
-    see `check_spec`), the data path, flags the chosen fine tuner ignores,
+    see `check_spec`) and whether `--augment` / `--no-augment` applies to it, the data
+    path, flags the chosen fine tuner ignores,
     and whether the run folder can be created and written.
     """
-    check_spec(args.hypermodel)
+    check_spec(args.hypermodel, args.augment)
     if args.data is not None and not os.path.exists(args.data):
         raise UsageError(
             f"--data {args.data!r} does not exist: pass a .npz file, a .csv file or a folder."
@@ -328,7 +329,7 @@ def _main(args: argparse.Namespace, argv: list[str], resume: str, prog: str = CL
                 run_dir=os.path.join(location["directory"], location["project_name"]),
             )
             data = _as_workflow_data(data)  # after the backend is chosen: may load Keras
-            make_hypermodel = resolve_hypermodel(args.hypermodel)
+            make_hypermodel = resolve_hypermodel(args.hypermodel, augment=args.augment)
             from tunekit.workflow import CoarseToFine
 
             run = CoarseToFine(make_hypermodel(data), data, **_workflow_kwargs(args))
@@ -358,10 +359,7 @@ def _main(args: argparse.Namespace, argv: list[str], resume: str, prog: str = CL
             print(f"error: {args.direction_error if cli_said else cli_message(e)}", file=sys.stderr)
             return 2
         if not args.quiet:
-            print(
-                f"Run folder: {run.run_dir}\nData: {data.summary()}; x scaling: {data.scaling}",
-                flush=True,
-            )
+            print(opening(run, data, args.hypermodel), flush=True)  # folder, data, hypermodel
         try:
             result = run.run()
         except KeyboardInterrupt:  # a KeyboardInterrupt raised by user code

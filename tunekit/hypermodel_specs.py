@@ -14,20 +14,27 @@ from importlib.machinery import ModuleSpec
 from typing import TYPE_CHECKING, Any
 
 from tunekit.errors import UsageError
+from tunekit.hypermodel_options import (
+    AUGMENTING,
+    BUILTIN_HYPERMODELS,
+    augmentation_text,
+    check_augment,
+)
 
 if TYPE_CHECKING:
     from tunekit.data import Dataset
 
 __all__ = [
+    "AUGMENTING",
     "BUILTIN_HYPERMODELS",
     "UsageError",
+    "augmentation_text",
+    "check_augment",
     "check_data_shape",
     "check_spec",
     "module_file",
     "resolve_hypermodel",
 ]
-
-BUILTIN_HYPERMODELS = ("mnist-dense", "dense", "toonvision-cnn")
 
 
 def _split(spec: str) -> tuple[str, str]:
@@ -42,8 +49,10 @@ def _split(spec: str) -> tuple[str, str]:
     return module_name, attribute
 
 
-def check_spec(spec: str) -> None:
-    """Checks `spec` names a built-in, or a module and attribute that exist, importing nothing.
+def check_spec(spec: str, augment: bool | None = None) -> None:
+    """Checks `spec` names a built-in, or a module and attribute that exist, importing nothing,
+    and that `augment` (`--augment`: `True`, `--no-augment`: `False`, neither: `None`) applies
+    to it (`check_augment`).
 
     Runs before the Keras backend is chosen, so it must not execute user code
     (which may import Keras): the module and its parent packages are located
@@ -56,11 +65,13 @@ def check_spec(spec: str) -> None:
 
     Raises:
         UsageError: If the module cannot be found, does not parse, or
-            certainly has no such attribute.
+            certainly has no such attribute, or `augment` is given with a
+            hypermodel that has no augmentation.
     """
     if spec in BUILTIN_HYPERMODELS:
-        return
+        return check_augment(spec, augment)
     module_name, attribute = _split(spec)
+    check_augment(spec, augment)
     sys.path.insert(0, os.getcwd())
     try:
         found = _find_module(module_name)
@@ -196,8 +207,15 @@ def _where(error: BaseException, spec: str) -> str:
     return f" ({source}, line {frames[-1].lineno})" if frames else ""
 
 
-def resolve_hypermodel(spec: str) -> Callable[[Dataset], Any]:
+def resolve_hypermodel(spec: str, *, augment: bool | None = None) -> Callable[[Dataset], Any]:
     """Returns a factory `f(data) -> hypermodel` for `spec`, or raises `UsageError`.
+
+    `augment` is `--augment` (`True`) / `--no-augment` (`False`); `None`: not
+    given, which for `toonvision-cnn` means off. It is the only thing that
+    adds `toonvision-cnn`'s `RandomFlip("horizontal")` layer: nothing about the
+    data (its name, its file's or folder's name) chooses it, since a flip keeps
+    the label of some images and not others (a digit, text). Given with any
+    other hypermodel it is refused (`check_augment`).
 
     The bundled hypermodels take `input_shape` and `num_classes` (regression:
     `num_outputs`) from the data, and never rescale it: the data's own scaling
@@ -215,7 +233,8 @@ def resolve_hypermodel(spec: str) -> Callable[[Dataset], Any]:
     `task="regression"`) if it takes them, else with no argument.
     """
 
-    factory = _resolve(spec)
+    check_augment(spec, augment)
+    factory = _resolve(spec, augment=bool(augment))
 
     def make(data: Dataset) -> Any:
         check_data_shape(spec, data)
@@ -246,7 +265,7 @@ def check_data_shape(spec: str, data: Any) -> None:
         )
 
 
-def _resolve(spec: str) -> Callable[[Dataset], Any]:
+def _resolve(spec: str, *, augment: bool = False) -> Callable[[Dataset], Any]:
     """`resolve_hypermodel`'s factory, before its checks of the data's shape."""
     from tunekit.data import REGRESSION
 
@@ -288,7 +307,7 @@ def _resolve(spec: str) -> Callable[[Dataset], Any]:
             return ToonVisionCNNHyperModel(
                 data.input_shape,
                 data.num_classes,
-                augment=data.name != "mnist",
+                augment=augment,  # --augment only: never from the data or its name
                 rescale=False,
                 label_mode=getattr(data, "label_mode", "int"),
             )

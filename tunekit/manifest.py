@@ -88,11 +88,11 @@ def with_omitted_settings(config: dict[str, Any]) -> dict[str, Any]:
 def _differences(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
     code = hypermodel_code.describe_change(old, new)  # in words, or None: not told
     keys = sorted((set(old) | set(new)) - {hypermodel_code.KEY})
-    text = object_settings.setting_text  # callbacks as calls
-    changed = [
-        f"{k}: {text(k, old.get(k))} -> {text(k, new.get(k))}"
+    changed = [  # callbacks as calls, a hypermodel's values one by one
+        d
         for k in keys
         if old.get(k) != new.get(k)
+        for d in object_settings.differences(k, old.get(k), new.get(k))
     ]
     return [code, *changed] if code else changed
 

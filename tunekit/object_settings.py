@@ -53,6 +53,7 @@ __all__ = [
     "OUTPUT_ARGUMENTS",
     "as_recorded",
     "describe_callbacks",
+    "differences",
     "hypermodel_settings",
     "setting_text",
 ]
@@ -199,6 +200,26 @@ def setting_text(key: str, value: Any) -> str:
             arguments.append(f"code sha256 {str(entry[_CODE])[:8]}")
         calls.append(f"{name}({', '.join(arguments)})")
     return f"[{', '.join(calls)}]"
+
+
+def differences(key: str, old: Any, new: Any) -> list[str]:
+    """A changed setting in a refusal's words: `key: old -> new` (see `setting_text`).
+
+    The same hypermodel class with other values is named by each value that changed,
+    `hypermodel augment: True -> False`, not by two whole descriptions to compare by eye.
+    """
+    if (
+        key == "hypermodel"
+        and isinstance(old, dict)
+        and isinstance(new, dict)
+        and old.get("class") == new.get("class")
+    ):
+        return [
+            f"{key} {name}: {old.get(name)!r} -> {new.get(name)!r}"
+            for name in sorted(set(old) | set(new))
+            if old.get(name) != new.get(name)
+        ]
+    return [f"{key}: {setting_text(key, old)} -> {setting_text(key, new)}"]
 
 
 def _text(value: Any) -> str:

@@ -44,6 +44,7 @@ __all__ = [
     "DATA_PARAMETERS",
     "DEFAULT_OBJECTIVES",
     "FINE_TUNERS",
+    "HYPERMODEL_PARAMETERS",
     "FINAL_SCHEDULES",
     "MIN_COARSE_TRIALS",
     "PARAMETERS",
@@ -645,6 +646,25 @@ DATA_PARAMETERS: dict[str, Param] = {
             "classification or regression, instead of inferring it from the targets "
             "(integer class ids: classification; real values: regression).",
             "--task",
+        ),
+    ]
+}
+
+# Settings of the command line's bundled hypermodels (`--hypermodel toonvision-cnn`): arguments
+# of the hypermodel, not of `CoarseToFine`, each chosen by the user, never from the data's name
+# (`tunekit.hypermodel_specs.resolve_hypermodel`). A flag here is a `--x` / `--no-x` switch.
+HYPERMODEL_PARAMETERS: dict[str, Param] = {
+    p.name: p
+    for p in [
+        Param(
+            "augment",
+            (Boolean(),),
+            False,
+            "toonvision-cnn only: add a RandomFlip('horizontal') layer, which flips each "
+            "training image left-right at random (not validation or test images). Turn it on "
+            "only when a mirrored image keeps its label: not for digits or text. Refused with "
+            "a hypermodel that has no augmentation (dense, mnist-dense, your own).",
+            "--augment",
         ),
     ]
 }

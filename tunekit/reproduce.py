@@ -130,8 +130,9 @@ def cli_equivalent(run: Any, backend: str) -> str | None:
     """The command line with the same settings as a Python `run`, or `None` if there is none.
 
     There is none for a hypermodel the command line cannot name (defined in
-    `__main__`, a notebook or a function, or a `functools.partial`) or for
-    callbacks or `hyperparameters=` (no such option).
+    `__main__`, a notebook or a function, or a `functools.partial`), for
+    callbacks or `hyperparameters=`, or for a `ToonVisionCNNHyperModel` with
+    `rescale=True` (no such option); its `augment=True` is `--augment`.
     The data is `--data DATA` (a placeholder: the arrays came from Python),
     except for MNIST, the command line's default data.
     """
@@ -150,6 +151,11 @@ def cli_equivalent(run: Any, backend: str) -> str | None:
     if spec is None:
         return None
     argv = ["--hypermodel", spec]
+    if spec == "toonvision-cnn":  # the command line builds it with rescale=False
+        settings = run.config()["hypermodel"]
+        if settings.get("rescale"):
+            return None  # no option for a Rescaling(1/255) layer
+        argv += ["--augment"] if settings.get("augment") else []
     if getattr(run.data, "name", None) != "mnist":
         argv += ["--data", "DATA"]
     argv += ["--directory", str(run.run_dir.parent), "--project-name", run.run_dir.name]
