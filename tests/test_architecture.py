@@ -50,6 +50,7 @@ ORDER = [
     "fit_inputs",
     "fit_refusals",
     "fitting",
+    "trial_refusals",
     "timing",
     "cv",
     "tuners.callbacks",
