@@ -52,6 +52,7 @@ ORDER = [
     "fit_inputs",
     "fit_refusals",
     "fitting",
+    "trial_refusals",
     "timing",
     "cv",
     "tuners.callbacks",

@@ -388,16 +388,17 @@ def test_a_whole_run_with_a_refused_fit_call_in_some_trials_finishes(tmp_path):
 
 
 def test_a_search_stopped_at_once_leaves_no_trial_running(tmp_path):
-    """A `FatalError` (here `SearchInputError`: an objective the model never reports) stops
-    the search at its trial; before, that trial's `trial.json` stayed RUNNING."""
+    """A `FatalError` (here `SearchInputError`: a returned dict without the objective, which
+    KerasTuner's own check stops on) stops the search at its trial; before, that trial's
+    `trial.json` stayed RUNNING."""
     import json
 
     run = CoarseToFine(
-        FitCalls(lambda model, x, y, kw: model.fit(x, y, **kw)),
+        FitCalls(lambda model, x, y, kw: {"my_score": model.fit(x, y, **kw).history["loss"][-1]}),
         _data(),
         directory=tmp_path,
         project_name="fatal",
-        objective="val_auc:max",
+        objective="val_accuracy:max",
         **TINY,
     )
     with pytest.raises(tunekit.SearchInputError):

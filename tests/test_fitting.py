@@ -697,17 +697,21 @@ class ErrorRateFit(kt.HyperModel):
 
 def test_a_fit_returning_one_number_needs_an_objective_that_says_what_it_is(digits, tmp_path):
     """Before, the number (an error rate) was filed as the default `val_accuracy` and
-    maximised: the worst trial was picked and reported as the best, at exit 0."""
-    from tunekit.fitting import SearchInputError
+    maximised: the worst trial was picked and reported as the best, at exit 0. Each such
+    trial fails (a `fit` may return one number for some values only: those are the
+    trials refused); here every one does, so the failures in a row stop the search."""
+    from tunekit import TrialsFailedError
 
     run = CoarseToFine(ErrorRateFit(), digits, directory=tmp_path, project_name="d", **TINY)
     with pytest.raises(
-        SearchInputError,
-        match=r"returned one number \(0\.\d+\).*'val_accuracy' "
-        r"\(maximised\).*objective=\"NAME:min\" for an error",
+        TrialsFailedError,
+        match=r"(?s)TrialRefusedError: The hypermodel's fit returned one number \(0\.\d+\).*"
+        r"'val_accuracy' \(maximised\).*objective=\"NAME:min\" for an error.*"
+        r"tunekit refused each trial",
     ):
         run.coarse()
-    assert len(run._tuner("coarse").oracle.trials) == 1  # stopped at the first trial
+    trials = run._tuner("coarse").oracle.trials.values()
+    assert [t.status for t in trials] == ["FAILED"] * TINY["coarse_trials"]
     run.close()
     named = CoarseToFine(
         ErrorRateFit(),
@@ -765,9 +769,9 @@ def test_a_returned_number_is_checked_against_the_keras_metric_it_is_filed_under
     """Found by a probe: an error rate returned with objective="val_accuracy:max" was
     maximised as an accuracy: the worst trial won (test accuracy below chance), exit 0,
     and `trials.csv` showed the error as the trial's val_accuracy where Keras had logged
-    the real one. Now it stops the search at the first trial; the accuracy itself is
-    tuned."""
-    from tunekit.fitting import SearchInputError
+    the real one. Now each such trial fails (here every one: the failures in a row stop
+    the search); the accuracy itself is tuned."""
+    from tunekit import TrialsFailedError
 
     run = CoarseToFine(
         ReturnsAMetricOfItsOwn(kind),
@@ -785,10 +789,11 @@ def test_a_returned_number_is_checked_against_the_keras_metric_it_is_filed_under
     else:
         said = "logged val_accuracy" if kind.endswith("logged") else "evaluates the trained"
         with pytest.raises(
-            SearchInputError, match=rf"returned 0\.\d+ as 'val_accuracy', but Keras {said}"
+            TrialsFailedError, match=rf"returned 0\.\d+ as 'val_accuracy', but Keras {said}"
         ):
             run.coarse()
-        assert len(run._tuner("coarse").oracle.trials) == 1  # stopped at the first trial
+        trials = run._tuner("coarse").oracle.trials.values()
+        assert [t.status for t in trials] == ["FAILED"] * TINY["coarse_trials"]
     run.close()
 
 

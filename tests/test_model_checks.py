@@ -9,6 +9,7 @@ a Bayesian trial trained `units=41` in a range narrowed to [9, 40].
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 
@@ -793,15 +794,14 @@ class _TunedOutput(kt.HyperModel):
     [(True, False), (False, False), (True, True)],
     ids=["compiled", "own-loop", "no-Input"],
 )
-def test_a_trial_whose_tuned_output_reads_wrong_stops_the_search_before_it_trains(
-    tmp_path, compiled, lazy
-):
+def test_a_trial_whose_tuned_output_reads_wrong_fails_before_it_trains(tmp_path, compiled, lazy):
     """Before: the compiled linear trial ranked by Keras's 0.5 threshold on logits won and
     was reported at 0.9328 where its own classes scored 0.9412 (exit 0); the uncompiled one
     was refused only at the evaluation, after the whole search; a model without `Input`
-    (its output shape known once called) was checked on the defaults only."""
+    (its output shape known once called) was checked on the defaults only. Then the
+    linear trial stopped the whole search (`SearchInputError`); it fails now, before it
+    trains, and the sigmoid trials are scored, as plain KerasTuner tunes them."""
     from tunekit import CoarseToFine
-    from tunekit.fitting import SearchInputError
 
     run = CoarseToFine(
         _TunedOutput(compiled, lazy),
@@ -816,14 +816,18 @@ def test_a_trial_whose_tuned_output_reads_wrong_stops_the_search_before_it_train
         verbose=0,
     )
     reason = "thresholds the output at 0.5" if compiled else "activation is 'linear'"
-    with pytest.raises(
-        SearchInputError, match=rf"values of trial id \d+, \{{'act': 'linear'\}}.*{reason}"
-    ):
-        run.coarse()
-    trials = run._tuner("coarse").oracle.trials.values()
-    assert [t.hyperparameters["act"] for t in trials][-1] == "linear"  # stopped at the first
-    assert all(t.hyperparameters["act"] == "sigmoid" for t in list(trials)[:-1])
+    run.coarse()
+    trials = list(run._tuner("coarse").oracle.trials.values())
     run.close()
+    assert {t.hyperparameters["act"] for t in trials} == {"sigmoid", "linear"}
+    for trial in trials:
+        if trial.hyperparameters["act"] == "linear":
+            assert trial.status == "FAILED"
+            said = rf"values of trial id \d+, \{{'act': 'linear'\}}.*{reason}"
+            assert re.search(rf"TrialRefusedError: .*{said}", trial.message), trial.message
+            assert "epochs" not in trial.metrics.metrics  # before it trained
+        else:
+            assert trial.status == "COMPLETED", trial.message
 
 
 def _two_outputs(metrics, bin_loss=None, activation=None):

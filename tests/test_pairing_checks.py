@@ -750,9 +750,10 @@ def test_an_own_fit_objective_naming_a_vector_metrics_value_gets_no_refused_sugg
     tmp_path,
 ):
     """A hypermodel's own `fit` is left to its first trial: there, before, the search
-    suggested `val_precision`, a mean over thresholds that cannot rank the trials."""
-    from tunekit import CoarseToFine
-    from tunekit.fitting import SearchInputError
+    suggested `val_precision`, a mean over thresholds that cannot rank the trials. The
+    trial fails (its model may depend on its values); here every configuration's does,
+    so the search ends with no completed trial, quoting the refusal."""
+    from tunekit import CoarseToFine, NoCompletedTrialsError, TrialsFailedError
 
     class OwnFit(keras_tuner.HyperModel):
         def build(self, hp):
@@ -784,11 +785,12 @@ def test_an_own_fit_objective_naming_a_vector_metrics_value_gets_no_refused_sugg
             coarse_epochs=1,
             max_epochs=1,
         )
-        with pytest.raises(SearchInputError) as error:
-            run.coarse()
+        with pytest.raises((TrialsFailedError, NoCompletedTrialsError)) as error:
+            run.coarse()  # two configurations: both fail
         run.close()
         message = str(error.value)
-        assert message.startswith(f"The objective {objective!r} names a metric with 2 values")
+        said = f"TrialRefusedError: The objective {objective!r} names a metric with 2 values"
+        assert said in message
         assert "one metric per threshold" in message and "Did you mean" not in message
 
 
@@ -916,19 +918,19 @@ def test_each_output_of_several_takes_its_class_ids_at_its_width(units, activati
     ("kind", "refused"),
     [("layer", r"'head': 'softmax'.* 'softmax' activation"), ("call", r"'head': 'softmax'.* rows")],
 )
-def test_a_tuned_output_is_checked_at_each_trial_and_the_search_stops_there(
-    tmp_path, kind, refused
-):
+def test_a_tuned_output_is_checked_at_each_trial_and_only_that_trial_fails(tmp_path, kind, refused):
     """The default configuration passed; trial 1 (a softmax under from_logits=True, in
     the last layer or in a subclassed model's call, read from its values) trained and
-    was ranked with the others."""
+    was ranked with the others. Then it stopped the whole search (`SearchInputError`),
+    where plain KerasTuner tunes the linear head: now those trials fail before they
+    train, and the others are scored."""
     from tunekit import CoarseToFine
-    from tunekit.fitting import SearchInputError
+    from tunekit.progress import failure_reason
 
     def build(hp):
         activation = hp.Choice("head", ["linear", "softmax"])
         if kind == "call":
-            model = _Opaque(3, activation)
+            model = _Opaque(3, activation, name="opaque")  # "_opaque": no TF name scope
         else:
             model = keras.Sequential(
                 [
@@ -947,8 +949,19 @@ def test_a_tuned_output_is_checked_at_each_trial_and_the_search_stops_there(
     run = CoarseToFine(
         build, _classes(), directory=tmp_path, coarse_trials=6, coarse_epochs=1, seed=0
     )
-    with pytest.raises(SearchInputError, match=refused):
-        run.run()
+    run.coarse()
+    trials = list(run._tuner("coarse").oracle.trials.values())
+    run.close()
+    heads = {t.hyperparameters["head"] for t in trials}
+    assert heads == {"linear", "softmax"}, heads
+    for trial in trials:
+        if trial.hyperparameters["head"] == "softmax":
+            assert trial.status == "FAILED"
+            reason = failure_reason(trial)
+            assert reason.startswith("tunekit.trial_refusals.TrialRefusedError: "), reason
+            assert re.search(refused, reason), reason
+        else:
+            assert trial.status == "COMPLETED", trial.message
 
 
 def test_a_loss_subclass_that_computes_otherwise_is_read_by_its_own_name():

@@ -474,7 +474,13 @@ def test_build_errors_fail_only_their_trials_and_the_search_continues(tmp_path):
     assert tuner.get_best_hyperparameters()[0]["variant"] in {"good", "fine"}
 
 
-def test_objective_the_model_never_reports_is_fatal_and_names_the_reported_metrics(tmp_path):
+def test_objective_the_model_never_reports_fails_the_trial_and_names_the_reported_metrics(
+    tmp_path,
+):
+    """Before, the first such trial stopped the search (`SearchInputError`, a `FatalError`);
+    which metrics a model reports may depend on the trial's values, so the trial fails
+    (`TrialRefusedError`) and the search goes on, as plain KerasTuner's (see
+    tests/test_trial_refusals.py)."""
     x, y = _tiny_data()
     tuner = make_tuner(
         "random",
@@ -485,14 +491,17 @@ def test_objective_the_model_never_reports_is_fatal_and_names_the_reported_metri
         max_trials=2,
         seed=0,
     )
-    with pytest.raises(kt_errors.FatalValueError, match=r"'val_auc'.*'val_accuracy'") as info:
-        _search(tuner, x[:48], y[:48], x[48:], y[48:])
-    assert "['accuracy', 'loss', 'val_accuracy', 'val_loss']" in str(info.value)
-    assert len(tuner.oracle.trials) == 1  # stopped at the first trial
-    # tunekit's own usage error too: a notebook's `except tunekit.TunekitError` catches it.
-    from tunekit import SearchInputError, UsageError
+    _search(tuner, x[:48], y[:48], x[48:], y[48:])
+    trials = list(tuner.oracle.trials.values())
+    assert len(trials) == 2 and all(t.status == "FAILED" for t in trials)
+    for trial in trials:
+        assert "TrialRefusedError: The objective 'val_auc' is not among" in trial.message
+        assert "['accuracy', 'loss', 'val_accuracy', 'val_loss']" in trial.message
+    # tunekit's own error too: a notebook's `except tunekit.TunekitError` catches it.
+    from tunekit import TrialRefusedError, TunekitError
 
-    assert isinstance(info.value, SearchInputError) and isinstance(info.value, UsageError)
+    assert issubclass(TrialRefusedError, TunekitError)
+    assert issubclass(TrialRefusedError, kt_errors.FailedTrialError)
 
 
 def _mean_iou_build(hp):

@@ -12,7 +12,8 @@ The public API:
 - Tables: `trials_dataframe` (one run's trials); `ls_runs`, `compare_runs`
   (many runs, as `tunekit ls` / `tunekit compare` print them).
 - Errors: `TunekitError` and the specific errors under it (see
-  `tunekit.errors`), `tunekit.fitting.HyperModelFitError` and `SearchInputError` among them;
+  `tunekit.errors`), `tunekit.fitting.HyperModelFitError`, `SearchInputError` and
+  `tunekit.trial_refusals.TrialRefusedError` among them;
   `Interrupted` (SIGINT / SIGTERM, a `BaseException`).
 
 Progress goes to `logging.getLogger("tunekit")` (a `NullHandler` here;
@@ -58,6 +59,7 @@ _EXPORTS = {
     "RunNotFinishedError": "tunekit.errors",
     "StateFileError": "tunekit.errors",
     "TooFewTrialsError": "tunekit.errors",
+    "TrialRefusedError": "tunekit.trial_refusals",
     "TrialsFailedError": "tunekit.errors",
     "TunekitError": "tunekit.errors",
     "UnknownDirectionError": "tunekit.errors",
@@ -108,6 +110,7 @@ __all__ = [
     "RunNotFinishedError",
     "StateFileError",
     "TooFewTrialsError",
+    "TrialRefusedError",
     "TrialsFailedError",
     "TunekitError",
     "UnknownDirectionError",
@@ -176,6 +179,7 @@ if TYPE_CHECKING:
     from tunekit.params import NarrowingConfig, RetrainConfig
     from tunekit.results import trials_dataframe
     from tunekit.runs import compare_runs, ls_runs
+    from tunekit.trial_refusals import TrialRefusedError
     from tunekit.tuners import make_tuner
     from tunekit.workflow import CoarseToFine, Result, Selection
 

@@ -17,7 +17,8 @@ Two exceptions live outside this tree on purpose:
 - `tunekit.fitting.HyperModelFitError` is a `TunekitError` and also a
   KerasTuner `FailedTrialError` (its trial fails, the search goes on); it is
   defined in `tunekit.fitting` because its KerasTuner base loads Keras, which
-  this module must not.
+  this module must not. So is `tunekit.trial_refusals.TrialRefusedError`
+  (a trial refused for its own configuration: it fails, the search goes on).
 
 This module imports nothing from tunekit, Keras or KerasTuner.
 """

@@ -38,6 +38,7 @@ import numpy as np
 from tunekit.data import CLASSIFICATION, SCALED_UINT8, Dataset, StreamData
 from tunekit.data._checks import CATEGORICAL_LABELS
 from tunekit.errors import ModelCheckError, error_line
+from tunekit.fitting import SearchInputError
 from tunekit.objectives import objective_names
 from tunekit.outputs import (
     SIGNED_ACTIVATIONS,
@@ -152,7 +153,11 @@ def check_trial_model(
     the default configuration's.
 
     Raises:
-        ModelCheckError (a `ValueError`): As those two.
+        ModelCheckError (a `ValueError`): As `check_built_model` and `check_pairings`:
+            this model is wrong, so its trial fails (`tunekit.trial_refusals`) and the
+            search goes on.
+        SearchInputError: As `check_same_loss`, which stops the search: no trial is
+            wrong on its own, its loss is not on the earlier trials' scale.
     """
     check_built_model(model, what, data, sample)
     if type(ctx.hypermodel).fit is kt.HyperModel.fit:
@@ -161,7 +166,10 @@ def check_trial_model(
         # The training targets, a spread of which a loss of the user's is measured on.
         labels = data.y_train if isinstance(data, Dataset) else None
         samples = lambda: value_sample(data, sample)  # noqa: E731
-        check_same_loss(model, what, names, ctx.trial_losses, samples=samples, labels=labels)
+        try:
+            check_same_loss(model, what, names, ctx.trial_losses, samples=samples, labels=labels)
+        except ModelCheckError as e:  # the objective, not this trial: stop the search
+            raise SearchInputError(str(e)) from None
 
 
 def check_runs_on(model: Any, sample: Any) -> None:

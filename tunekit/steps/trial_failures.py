@@ -12,8 +12,9 @@ says which. So the message is true in both cases:
   rerunning or allowing more failures fails the same way (fix what it
   names); if it is transient, what a rerun does (`rerun_note`).
 - They were all fit calls tunekit or Keras refuses (`HyperModelFitError`,
-  before training; `tunekit.fit_refusals`): not chance, so the advice is the
-  error's own fix.
+  before training; `tunekit.fit_refusals`), or trials tunekit refuses for
+  their model or what their fit reported (`TrialRefusedError`;
+  `tunekit.trial_refusals`): not chance, so the advice is the error's own fix.
 - Otherwise (errors that differ between trials, e.g. a range of the space
   that cannot be built): fix the cause or allow more failures; what a rerun
   does.
@@ -51,6 +52,8 @@ __all__ = ["advice", "failed_with", "raise_if_failing", "rerun_note", "same_erro
 
 # The error of a fit call tunekit (or Keras, through tunekit) refuses: `tunekit.fitting`.
 _REFUSED = "HyperModelFitError"
+# A trial tunekit refuses for its model or what its fit reported: `tunekit.trial_refusals`.
+_TRIAL_REFUSED = "TrialRefusedError"
 
 
 def same_error(trials: Sequence[trial_module.Trial]) -> str | None:
@@ -70,10 +73,11 @@ def same_error(trials: Sequence[trial_module.Trial]) -> str | None:
     return reasons.pop() or None
 
 
-def _refused(trials: Sequence[trial_module.Trial]) -> bool:
-    """Whether every one of `trials` failed on a fit call tunekit refuses (before training)."""
+def _refused(trials: Sequence[trial_module.Trial], kinds: tuple[str, ...] = (_REFUSED,)) -> bool:
+    """Whether every one of `trials` failed on a refusal of `kinds` (error class names): by
+    default a fit call tunekit refuses (before training)."""
     names = [failure_reason(t).partition(":")[0].rpartition(".")[2] for t in trials]
-    return bool(names) and all(name == _REFUSED for name in names)
+    return bool(names) and all(name in kinds for name in names)
 
 
 def seeded_repeat(ctx: RunContext, phase: str, more_failures: bool) -> str:
@@ -146,6 +150,13 @@ def advice(trials: Sequence[trial_module.Trial], rerun: str) -> str:
             "or allowing more failures meets it again in the trials that make that call. Fix "
             "the hypermodel's fit as the error says, then rerun (a changed hypermodel starts "
             "over: pass overwrite=True)."
+        )
+    if _refused(trials, (_REFUSED, _TRIAL_REFUSED)):
+        return (
+            "tunekit refused each trial for its model, its fit call or what its fit reported "
+            "(not chance): rerunning or allowing more failures meets it again in the trials "
+            "whose values do that. Do what the error says (in the hypermodel, or its "
+            "objective), then rerun (a changed hypermodel starts over: pass overwrite=True)."
         )
     if same_error(trials):
         return (

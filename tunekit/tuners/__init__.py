@@ -10,7 +10,9 @@ for `"hyperband"` it is a `kt.Hyperband`) whose trials additionally:
   when tuning is distributed);
 - stop at once when the loss becomes NaN or infinite and are marked FAILED
   with the reason, never retried, so they cannot win or drive a narrowing;
-- refuse an objective the model never reports, naming the metrics it does;
+- fail (`tunekit.trial_refusals.TrialRefusedError`, the search goes on) when
+  their model reports no objective, naming the metrics it does, or when
+  `model_check` refuses their built model: the model depends on their values;
 - call the hypermodel's own `fit` through `tunekit.fitting.fit_hypermodel`,
   so a `fit` that sets `batch_size`, `epochs`, `callbacks`... itself (as in
   KerasTuner's documentation) works: its values win over `search()`'s;

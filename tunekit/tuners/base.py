@@ -42,6 +42,7 @@ from tunekit.hparams_results import TrialResults, write_trial_results
 from tunekit.objectives import objective_names, training_metric_note
 from tunekit.processes import release_trial_memory
 from tunekit.tensorboard import configure_trial_logdirs
+from tunekit.trial_refusals import TrialRefusedError
 from tunekit.tuners.callbacks import (
     BestEpochWeights,
     InterruptCheck,
@@ -187,15 +188,18 @@ class TunekitTuner(kt.Tuner):
             dataset) fails its trial if it is larger. `None` (the default):
             no limit.
         objective_defaulted: Whether the objective is a default the user did
-            not choose. A hypermodel `fit` that then returns one number, which
-            KerasTuner files under the objective's name, stops the search
-            (`SearchInputError`): plain KerasTuner minimises such a number when
-            given no objective, so a default `val_accuracy` (max) would rank
-            trials by an error the wrong way. Defaults to `False`.
+            not choose. A trial whose hypermodel `fit` then returns one number,
+            which KerasTuner files under the objective's name, fails
+            (`TrialRefusedError`; the search goes on): plain KerasTuner
+            minimises such a number when given no objective, so a default
+            `val_accuracy` (max) would rank trials by an error the wrong way.
+            Defaults to `False`.
         model_check: Called as `model_check(model, what)` on each trial's
             built model before it trains (`what` names the trial for the
-            message); a `ModelCheckError` it raises stops the search
-            (`SearchInputError`). Defaults to `None` (no check).
+            message). A `ModelCheckError` it raises fails that trial
+            (`TrialRefusedError`; the model depends on the trial's values), a
+            KerasTuner `FatalError` stops the search. Defaults to `None` (no
+            check).
         **kwargs: Passed to the KerasTuner tuner.
 
     Raises:
@@ -455,8 +459,8 @@ class TunekitTuner(kt.Tuner):
             )
             try:
                 self._tunekit_model_check(model, what)
-            except ModelCheckError as e:
-                raise SearchInputError(str(e)) from None
+            except ModelCheckError as e:  # this trial's values: it fails, the search goes on
+                raise TrialRefusedError(str(e)) from None
         start = time.perf_counter()
         results = fit_hypermodel(
             self.hypermodel, hp, model, *args, refused=self._tunekit_refused_fit_args, **kwargs
@@ -472,7 +476,8 @@ class TunekitTuner(kt.Tuner):
             validation = kwargs.get("validation_data")
             if validation is not None:
                 evaluate = evaluator(model, validation, kwargs.get("validation_batch_size"))
-        if check_returned(results, self.oracle.objective.name, facts.logged, evaluate):
+        seen = self._tunekit_fits.setdefault("returned", {})  # names scored, and refused
+        if check_returned(results, self.oracle.objective.name, facts.logged, evaluate, seen):
             self._tunekit_fits.update(returned_checked=True)
         _note_training_metric(self, results)
         if facts.nan_at is not None:
@@ -494,7 +499,7 @@ class TunekitTuner(kt.Tuner):
             if missing:
                 scalars = [n for n, v in results.history.items() if _scalar_curve(v)]
                 close = difflib.get_close_matches(missing[0], scalars, n=1)
-                raise SearchInputError(
+                raise TrialRefusedError(
                     f"The objective {missing[0]!r} is not among the metrics the model "
                     f"reports: {sorted(results.history)}. "
                     + (f"Did you mean {close[0]!r}? " if close else "")
@@ -658,12 +663,13 @@ def _note_training_metric(tuner: Any, results: Any) -> None:
 
 def _check_fit_results(results: Any, objective: Any, defaulted: bool = False) -> None:
     """KerasTuner's check of what `HyperModel.fit` returned; a dict without the objective
-    also says which `objective` to pass (`SearchInputError`: the search stops at once), as
-    does one number when the objective is a default (`defaulted`): what it measures, and
-    so its direction, only the user knows."""
+    also says which `objective` to pass (`SearchInputError`: the search stops at once, as
+    KerasTuner's own `FatalValueError` did). One number when the objective is a default
+    (`defaulted`) fails its trial (`TrialRefusedError`): what it measures, and so its
+    direction, only the user knows, and a `fit` may return it for some values only."""
     if defaulted and isinstance(results, numbers.Real) and not isinstance(results, bool):
         name, direction = objective.name, objective.direction
-        raise SearchInputError(
+        raise TrialRefusedError(
             f"The hypermodel's fit returned one number ({float(results):.6g}), not a History "
             "or a dict of metrics, and no objective was given: tunekit would file it as its "
             f"default objective {name!r} ({direction}imised), whatever it measures (plain "
@@ -706,14 +712,14 @@ class _VectorObjective(keras.callbacks.Callback):
 
 
 def _check_vector_objective(names: list[str], history: Mapping[str, Any]) -> None:
-    """Refuses, after the first trial, an objective naming a metric with several values
+    """Fails a trial (`TrialRefusedError`) whose objective names a metric with several values
     per epoch (or one of them, `name/i`): KerasTuner would rank by their mean. (A model
     tunekit can inspect is refused before training: `tunekit.steps.vector_objectives`;
     a hypermodel's own `fit` may compile another model.)"""
     for name in names:
         head = name.rpartition("/")[0] if name.rpartition("/")[2].isdigit() else name
         if head in history and not _scalar_curve(history[head]):
-            raise SearchInputError(
+            raise TrialRefusedError(
                 f"The objective {name!r} names a metric with "
                 f"{int(np.size(history[head][-1]))} values per epoch (one per threshold, "
                 f"class or output), {head!r}, or one of them: KerasTuner records it as one "

@@ -17,6 +17,16 @@ measured that metric itself, the returned number must agree with it:
 batches, a threshold, without the regularisation losses); another quantity
 filed under its name (an error for an accuracy) lies farther.
 
+A trial whose number disagrees fails (`tunekit.trial_refusals.TrialRefusedError`),
+with the fix as its error, and the search goes on (a `fit` may return that number
+for some values only; the trials that return their History are scored). The
+check allows `_SLACK`, so a wrong number near Keras's (an error rate near 0.5 as an
+accuracy) passes: once one trial's number under a name disagreed, every later
+number returned under that name fails its trial too, and if an earlier trial's
+number under it was already scored, the search stops (`SearchInputError`): that
+trial's score cannot be trusted. While no fit has been evaluated, each next trial
+is evaluated again.
+
 A number returned under a name of its own (`{"val_error": ...}`,
 `objective="val_error:min"`) is never checked.
 """
@@ -29,6 +39,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from tunekit.fitting import SearchInputError
+from tunekit.trial_refusals import TrialRefusedError
 
 __all__ = ["check_returned"]
 
@@ -53,8 +64,12 @@ def check_returned(
     objective_name: str,
     logged: Mapping[str, list[float]],
     evaluate: Any = None,
+    seen: dict[str, Any] | None = None,
 ) -> bool:
-    """Raises `SearchInputError` when a number `fit` returned disagrees with Keras's own.
+    """Raises `TrialRefusedError` when a number `fit` returned disagrees with Keras's own.
+
+    The trial fails and the search goes on: a `fit` may return that number for some
+    of its hyperparameters' values only (see the module docstring for `seen`).
 
     Args:
         results: What the hypermodel's `fit` returned (a History is not checked).
@@ -63,20 +78,65 @@ def check_returned(
         evaluate: `None`, or a function that returns Keras's `{metric: value}`
             of the trained model on the validation data (called at most once,
             only for a number returned under a `val_` name Keras did not log).
+        seen: The search's record, updated here: `{"scored": names whose
+            returned numbers were filed, "refused": {name: the first refusal's
+            message}}`. Defaults to a record of this call only.
 
     Returns:
         Whether `evaluate` was called (a later trial need not evaluate again).
+
+    Raises:
+        TrialRefusedError: A number disagrees with Keras's, or is returned under a
+            name refused in an earlier trial.
+        SearchInputError: A number disagrees, and an earlier trial's number under
+            that name was scored.
     """
+    seen = seen if seen is not None else {}
+    scored: set[str] = seen.setdefault("scored", set())
+    refused: dict[str, str] = seen.setdefault("refused", {})
     returned = _returned(results, objective_name)
+    try:
+        evaluated = _check(returned, logged, evaluate, refused)
+    except TrialRefusedError as e:
+        name = str(e.args[1]) if len(e.args) > 1 else ""
+        if name in scored:  # an earlier trial's number under it may be as wrong
+            raise SearchInputError(
+                f"{e.args[0]} A number returned under {name!r} in an earlier trial was "
+                "scored within the tolerance, so it cannot be trusted either: the search "
+                "stops."
+            ) from None
+        refused.setdefault(name, e.args[0])
+        raise TrialRefusedError(e.args[0]) from None
+    scored.update(returned)
+    return evaluated
+
+
+def _check(
+    returned: Mapping[str, float],
+    logged: Mapping[str, Any],
+    evaluate: Any,
+    refused: Mapping[str, str],
+) -> bool:
+    """`check_returned`'s comparisons; a refusal is `TrialRefusedError(message, name)`."""
     evaluated: dict[str, float] | None = None
     for name, value in returned.items():
+        if name in refused:
+            raise TrialRefusedError(
+                f"The hypermodel's fit returned {value:.6g} as {name!r}, a name under which "
+                "no number it returns is trusted since an earlier trial's disagreed with "
+                f"Keras's (a number near Keras's may pass the check). That trial: "
+                f"{refused[name]}",
+                name,
+            )
         if not math.isfinite(value):
             continue
         values = [float(v) for v in logged.get(name, ()) if math.isfinite(float(v))]
         if values:
             low, high = min(values), max(values)
             if not low - _slack(low) <= value <= high + _slack(high):
-                raise SearchInputError(_message(name, value, f"logged {name} {_span(values)}"))
+                raise TrialRefusedError(
+                    _message(name, value, f"logged {name} {_span(values)}"), name
+                )
             continue
         if evaluate is None or not name.startswith("val_"):
             continue
@@ -87,13 +147,14 @@ def check_returned(
             continue
         keras_value = float(keras_value)
         if abs(value - keras_value) > _slack(keras_value):
-            raise SearchInputError(
+            raise TrialRefusedError(
                 _message(
                     name,
                     value,
                     f"evaluates the trained model's {name.removeprefix('val_')} on the "
                     f"validation data at {keras_value:.6g}",
-                )
+                ),
+                name,
             )
     return evaluated is not None
 
@@ -111,11 +172,15 @@ def _message(name: str, value: float, keras_said: str) -> str:
     return (
         f"The hypermodel's fit returned {value:.6g} as {name!r}, but Keras {keras_said} "
         "in the same trial: the number measures something else (an error where a score "
-        "is meant?), and ranking trials by it would choose the wrong model. Return it "
-        'under a name of its own with its direction, e.g. {"val_error": value} with '
-        'objective="val_error:min" (on the command line --objective val_error:min), or '
-        "return the History of model.fit."
+        "is meant?), and ranking trials by it would choose the wrong model. " + _FIX
     )
+
+
+_FIX = (
+    'Return it under a name of its own with its direction, e.g. {"val_error": value} with '
+    'objective="val_error:min" (on the command line --objective val_error:min), or return '
+    "the History of model.fit."
+)
 
 
 def evaluator(model: Any, validation: Any, batch_size: int | None) -> Any:
