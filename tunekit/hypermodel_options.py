@@ -14,7 +14,13 @@ from typing import Any
 
 from tunekit.errors import UsageError
 
-__all__ = ["AUGMENTING", "BUILTIN_HYPERMODELS", "augmentation_text", "check_augment"]
+__all__ = [
+    "AUGMENTING",
+    "BUILTIN_HYPERMODELS",
+    "augmentation_text",
+    "check_augment",
+    "hypermodel_text",
+]
 
 # `--hypermodel`'s built-in names (`tunekit.hypermodel_specs` resolves them).
 BUILTIN_HYPERMODELS = ("mnist-dense", "dense", "toonvision-cnn")
@@ -59,3 +65,10 @@ def augmentation_text(described: Any) -> str | None:
     if described.get("augment"):
         return "augmentation on (RandomFlip horizontal: random left-right flips in training)"
     return "augmentation off (--augment: random left-right flips in training)"
+
+
+def hypermodel_text(described: Any) -> str:
+    """A recorded hypermodel (`config["hypermodel"]`) for `report.md`: its class in
+    backquotes, then its augmentation for a `toonvision-cnn` (`augmentation_text`)."""
+    augmentation = augmentation_text(described)
+    return f"`{described['class']}`" + (f"; {augmentation}" if augmentation else "")

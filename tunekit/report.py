@@ -182,9 +182,8 @@ def render_markdown(report: dict[str, Any], narrowing_table: str) -> str:
         f"- Data: {report['data']}; x scaling: {report['dataset']['scaling']}"
         + _repeats_note(report["dataset"].get("trial_repeats")),
         *([f"- Model file: {report['model_file_note']}"] if report.get("model_file_note") else []),
-        f"- Hypermodel: `{config['hypermodel']['class']}`"
-        + (f"; {a}" if (a := hypermodel_options.augmentation_text(config["hypermodel"])) else "")
-        + f"; objective `{objective_formula(config['objective'], config.get('objectives'))}` "
+        f"- Hypermodel: {hypermodel_options.hypermodel_text(config['hypermodel'])}; objective "
+        f"`{objective_formula(config['objective'], config.get('objectives'))}` "
         f"({config['direction']}: {'higher' if config['direction'] == 'max' else 'lower'} "
         f"is better); seed {config['seed']}",
         f"- Backend: {report['backend']}"

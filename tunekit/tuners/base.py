@@ -74,6 +74,33 @@ _FOLD: contextvars.ContextVar[int] = contextvars.ContextVar("tunekit_fold", defa
 TrialListener = Callable[[kt.Tuner, Trial], None]
 
 
+class _GcFreeze:
+    """The search's `gc.freeze()` and its undoing.
+
+    KerasTuner runs `gc.collect()` twice per trial; with TensorFlow or JAX
+    loaded that walks millions of long-lived objects (~0.4 s each time).
+    Freezing them once at the search's start makes those collections cheap;
+    per-trial garbage is still collected. `thaw` undoes it once, also when the
+    search raised (Ctrl-C, a fatal trial): else every object alive then stayed
+    out of the collector's reach. Nothing is frozen when something else froze
+    objects already (`gc.get_freeze_count()`): thawing would undo its freeze.
+    """
+
+    def __init__(self) -> None:
+        self.frozen = False
+
+    def freeze(self) -> None:
+        gc.collect()
+        self.frozen = gc.get_freeze_count() == 0
+        if self.frozen:
+            gc.freeze()
+
+    def thaw(self) -> None:
+        if self.frozen:
+            self.frozen = False
+            gc.unfreeze()
+
+
 @dataclasses.dataclass
 class _RunningTrial:
     """The running trial's time split and checkpoint callbacks (see `TunekitTuner`).
@@ -246,7 +273,7 @@ class TunekitTuner(kt.Tuner):
         if cv_seed is None:
             cv_seed = trial_seed if trial_seed is not None else secrets.randbelow(2**31)
         self._tunekit_cv_seed = cv_seed
-        self._tunekit_frozen = False  # whether on_search_begin froze the gc (see there)
+        self._tunekit_gc = _GcFreeze()  # see on_search_begin
         self._tunekit_trial = _RunningTrial()
         # The execution KerasTuner is about to fit (`_configure_tensorboard_dir` says), and
         # whether a training-data objective was said (`_note_training_metric`).
@@ -327,7 +354,7 @@ class TunekitTuner(kt.Tuner):
         try:
             super().search(*fit_args, **fit_kwargs)
         finally:  # a search that raised (Ctrl-C, a fatal trial) never reaches on_search_end
-            self._thaw()
+            self._tunekit_gc.thaw()
 
     def run_trial(self, trial: Trial, *args: Any, **kwargs: Any) -> Any:
         _faults.checkpoint(f"{self._tunekit_phase}.trial_start")
@@ -553,15 +580,7 @@ class TunekitTuner(kt.Tuner):
 
     def on_search_begin(self) -> None:
         super().on_search_begin()
-        # KerasTuner runs gc.collect() twice per trial; with TensorFlow or JAX
-        # loaded that walks millions of long-lived objects (~0.4 s each time).
-        # Freezing them once makes those collections cheap; per-trial garbage
-        # is still collected. Not when something else froze objects already
-        # (`gc.get_freeze_count()`): unfreezing at the end would undo its freeze.
-        gc.collect()
-        self._tunekit_frozen = gc.get_freeze_count() == 0
-        if self._tunekit_frozen:
-            gc.freeze()  # undone by _thaw, at on_search_end or when the search raises
+        self._tunekit_gc.freeze()  # thawed at on_search_end or when the search raises
         if not self._is_worker():
             # Saved before any trial, oracle first: a kill during the first trial
             # resumes instead of silently starting the project over.
@@ -569,15 +588,8 @@ class TunekitTuner(kt.Tuner):
             self.save()
 
     def on_search_end(self) -> None:
-        self._thaw()
+        self._tunekit_gc.thaw()
         super().on_search_end()
-
-    def _thaw(self) -> None:
-        """Undo `on_search_begin`'s `gc.freeze()`, once: the objects frozen then that
-        died since (e.g. a previous phase's) would otherwise never be collected."""
-        if getattr(self, "_tunekit_frozen", False):
-            self._tunekit_frozen = False
-            gc.unfreeze()
 
     def _ended_results(self, trial: Trial, running: Trial | None) -> TrialResults:
         """The ended trial's results as its oracle recorded them (what `trials.csv` reads).
