@@ -56,6 +56,7 @@ ORDER = [
     "timing",
     "cv",
     "tuners.callbacks",
+    "tuners.own_loops",
     "tuners.base_oracle",
     "tuners.oracles",
     "tuners.size_check",

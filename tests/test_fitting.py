@@ -846,6 +846,11 @@ def test_an_own_training_loop_on_a_model_never_compiled_is_tuned_and_tested(digi
         **BUDGET["hyperband"],
     )
     result = run.run()
+    # Hyperband continued trials from checkpoints the loop's on_epoch_end calls kept: before,
+    # written only at on_train_end (never called), every continued trial FAILED.
+    fine = run._tuner("fine").oracle.trials.values()
+    assert any(t.hyperparameters.values.get("tuner/trial_id") for t in fine)
+    assert {t.status for t in fine} == {"COMPLETED"}
     model = keras.models.load_model(tmp_path / "loop" / "best_model.keras")
     assert not model.compiled
     predicted = np.argmax(keras.ops.convert_to_numpy(model(digits.x_test)), axis=1)

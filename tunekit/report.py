@@ -111,7 +111,7 @@ def _report(
                 "seconds": steps[phase].get("seconds"),
                 # Configurations over max_model_size, rejected before training (None: no limit).
                 "rejected_oversized": steps[phase].get("rejected_oversized"),
-                "space_grew": steps[phase].get("space_grew"),  # names: a parallel run's caveat
+                **{k: steps[phase].get(k) for k in ("space_grew", "epoch_budget_ignored")},
             }
             for phase in ("coarse", "fine")
         },

@@ -18,6 +18,7 @@ from typing import Any
 from tunekit import _io
 from tunekit.reproduce import relocated
 from tunekit.results import format_value
+from tunekit.tuners.own_loops import epoch_budget_note
 
 __all__ = [
     "refresh_location",
@@ -277,6 +278,12 @@ def space_grew_note(phase: str, names: Sequence[str], drawn_without: Sequence[st
 
 
 def space_growth_lines(report: dict[str, Any]) -> list[str]:
-    """report.md's lines on phases whose space grew while trials ran in parallel."""
+    """report.md's lines on phases whose space grew while trials ran in parallel, and on
+    Hyperband trials whose fit trained another number of epochs than given
+    (`epoch_budget_ignored`, trial ids: see `tunekit.tuners.own_loops`)."""
     grown = [(p, v.get("space_grew")) for p, v in report["phases"].items()]
-    return [line for p, names in grown if names for line in ("", space_grew_note(p, names))]
+    ignored = [(p, v.get("epoch_budget_ignored")) for p, v in report["phases"].items()]
+    return [
+        *(line for p, names in grown if names for line in ("", space_grew_note(p, names))),
+        *(line for p, ids in ignored if ids for line in ("", epoch_budget_note(p, ids))),
+    ]

@@ -217,6 +217,10 @@ class HParamsSession(keras.callbacks.Callback):
     end of training (a hyperparameter declared after `model.fit` started,
     e.g. in a custom `HyperModel.fit`), it is written again with them (the
     session's own event file is replaced: TensorBoard keeps the first one).
+    A hypermodel's own training loop that never calls `on_train_begin` or
+    `on_train_end` (KerasTuner's custom-loop guide calls only `on_epoch_end`)
+    gets its session written when tunekit's trial sees its `fit` return
+    (`fit_returned`).
 
     Args:
         logdir: The session's folder (its metrics are in `train/`, `validation/`).
@@ -238,6 +242,8 @@ class HParamsSession(keras.callbacks.Callback):
         self.trial_id = trial_id
         self.values: dict[str, Any] = {}
         self._start = 0.0
+        self._ended = False
+        self._wrote_start = False
 
     def _current(self) -> dict[str, Any]:
         return dict(self._values() if callable(self._values) else self._values)
@@ -252,18 +258,32 @@ class HParamsSession(keras.callbacks.Callback):
         with writer.as_default():
             hp_api.hparams(self.values, trial_id=self.trial_id, start_time_secs=self._start)
         writer.close()
+        self._wrote_start = True
+
+    def set_model(self, model: Any) -> None:
+        super().set_model(model)
+        self._start = self._start or time.time()  # an own loop's fit may never begin training
 
     def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
         self._start = time.time()
         self.values = self._current()
         self._write_start()
+        self._ended = False
+
+    def fit_returned(self) -> None:
+        """Writes the session (start and end) if training never ended: a hypermodel's
+        own loop that calls only `on_epoch_end` (KerasTuner's custom-loop guide)."""
+        if not self._ended:
+            self.on_train_end()
 
     def on_train_end(self, logs: dict[str, Any] | None = None) -> None:
         import tensorflow as tf
         from tensorboard.plugins.hparams import api_pb2, summary
 
+        self._ended = True
+        self._start = self._start or time.time()
         values = self._current()
-        if values != self.values:
+        if values != self.values or not self._wrote_start:
             self.values = values
             self._write_start()
         finite = all(np.isfinite(v) for v in (logs or {}).values() if isinstance(v, float))

@@ -40,6 +40,7 @@ from tunekit.tensorboard import experiment_metrics, write_experiment
 from tunekit.tuners import HYPERBAND_EPOCHS, make_tuner
 from tunekit.tuners.callbacks import EpochTensorBoard
 from tunekit.tuners.oracles import phase_seed
+from tunekit.tuners.own_loops import budget_ignored, epoch_budget_note
 from tunekit.user_tensorboard import phase_callbacks, set_aside_logs
 
 __all__ = [
@@ -343,6 +344,8 @@ class SearchStep:
         note = exhausted_note(self.name, tuner.oracle, budget, ctx.max_model_size)
         if note:
             ctx.say(note)
+        if ignored := budget_ignored(tuner.oracle.trials.values()):  # an own fit's epochs
+            ctx.say(epoch_budget_note(self.name, ignored))
         if not best:
             failed = [t for t in map(tuner.oracle.trials.get, tuner.oracle.end_order) if t]
             failed = [t for t in failed if t.status == trial_module.TrialStatus.FAILED]
@@ -363,6 +366,7 @@ class SearchStep:
             best_score=best[0].score,
             num_trials=ran,
             **({"rejected_oversized": rejected} if ctx.max_model_size is not None else {}),
+            **({"epoch_budget_ignored": ignored} if ignored else {}),
             **ctx.runner.space_grew(self.name, manifest.step(self.name).get("space_grew", [])),
         )
         _faults.checkpoint("phase.end")

@@ -24,7 +24,12 @@ for `"hyperband"` it is a `kt.Hyperband`) whose trials additionally:
   folds of train+validation, each a fresh build and fit of the trial's
   model, scored by the mean over the folds, with `fold_<k>_score` per fold
   (see `tunekit.cv`). Hyperband refuses `cv`: it continues a trial from its
-  parent's one checkpoint, and a cross-validated trial has K models.
+  parent's one checkpoint, and a cross-validated trial has K models;
+- complete their callbacks' state when the hypermodel's `fit` returns (a
+  training loop of its own may call only `on_epoch_end`): the best-epoch
+  checkpoint Hyperband continues from, written once; under Hyperband, a trial
+  that trained another number of epochs than given is warned about and
+  recorded (`tunekit.tuners.own_loops`).
 
 KerasTuner's own JSON state is written atomically (see `tunekit._io`), and the
 project is saved before the first trial so an interrupted search resumes.
@@ -38,6 +43,7 @@ arguments. The KerasTuner internals still used are listed, with the versions
 they are checked against, in `tunekit._kerastuner`.
 
 The package, in import order: `callbacks` (`TrialFacts`, `InterruptCheck`, `AnnounceFit`),
+`own_loops` (what a hypermodel's own training loop leaves undone under Hyperband, said),
 `oracles` (tunekit's oracles, `kerastuner_seed`, `end_failed_search`),
 `declared` (`declared_only`), `base` (`TunekitTuner`, the trial bookkeeping
 and cross-validated `run_trial`), `factory` (the four tuners, `make_tuner`).

@@ -57,6 +57,7 @@ from tunekit.tuners.oracles import (
     first_sample,
     model_size,
 )
+from tunekit.tuners.own_loops import BUDGET_METRIC, budget_warning, planned_epochs
 from tunekit.tuners.returned import check_returned, evaluator
 
 _logger = logging.getLogger(__name__)
@@ -493,6 +494,7 @@ class TunekitTuner(kt.Tuner):
             self.hypermodel, hp, model, *args, refused=self._tunekit_refused_fit_args, **kwargs
         ).results
         clock.fit.add_fit(time.perf_counter() - start)
+        self._fit_returned(trial, kwargs["callbacks"])
         if _kerastuner.multi_backend():
             _kerastuner.utils.save_json(
                 self._get_build_config_fname(trial.trial_id), model.get_build_config()
@@ -542,7 +544,30 @@ class TunekitTuner(kt.Tuner):
                 f"max_model_size={limit:,}; the trial is FAILED."
             )
         extra = {"num_params": facts.num_params, "epochs": facts.epochs}
+        planned = planned_epochs(hp.values)
+        stopped = facts.epochs < (planned or 0) and bool(getattr(model, "stop_training", False))
+        if planned is not None and facts.epochs != planned and not stopped:  # not EarlyStopping
+            first = not self._tunekit_fits.get("budget_warned")
+            _logger.warning(budget_warning(trial.trial_id, facts.epochs, planned, first=first))
+            self._tunekit_fits.update(budget_warned=True)
+            extra[BUDGET_METRIC] = 1
         return _add_metrics(results, extra, objective.name)
+
+    def _fit_returned(self, trial: Trial, callbacks: Iterable[Any]) -> None:
+        """The trial's `fit` returned: each tunekit callback completes what a hook would
+        have (`fit_returned`: the best-epoch checkpoint written once, the HParams session,
+        closed event files), as a hypermodel's own loop may call only `on_epoch_end`."""
+        clock = self._clock()
+        for callback in callbacks:
+            if callable(finish := getattr(callback, "fit_returned", None)):
+                part = "checkpoint" if isinstance(callback, BestEpochWeights) else "tensorboard"
+                with clock.measure(part):
+                    finish()
+        ran = self._tunekit_fits.setdefault("ran", set())
+        ran.add(trial.trial_id)
+        written = self._tunekit_fits.setdefault("written", set())
+        if any(c.written for c in self._tunekit_trial.checkpoints.values()):
+            written.add(trial.trial_id)
 
     def _configure_tensorboard_dir(self, callbacks: list, trial: Trial, execution: int = 0) -> None:
         # Replaces KerasTuner's version (TensorFlow-only HParams, no phase,

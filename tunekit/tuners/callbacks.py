@@ -101,6 +101,11 @@ class TrialFacts(keras.callbacks.Callback):
     def on_train_end(self, logs: dict[str, Any] | None = None) -> None:
         self._count_params()  # training that stopped in its first epoch
 
+    def fit_returned(self) -> None:
+        """The trial's `fit` returned: counts the parameters if no hook did (an own loop)."""
+        if self.model is not None:
+            self._count_params()
+
     def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         self._count_params()
         self.epochs += 1
@@ -135,14 +140,17 @@ def empty_stream_message(facts: TrialFacts, what: str) -> str:
 
 
 class BestEpochWeights(_kerastuner.SaveBestEpoch):
-    """KerasTuner's best-epoch checkpoint, written once when training ends.
+    """KerasTuner's best-epoch checkpoint, written once when the fit is over.
 
     KerasTuner's `SaveBestEpoch` writes the model's weights file at every
     epoch that improves the objective (most epochs of a trial). This one
     keeps a copy of the best epoch's weights in memory (`get_weights()`) and
-    writes the same file, with those weights, once at the end of the fit: what
-    Hyperband's continued trials and `get_best_models` read. A fit that
-    raises (an interrupt) writes nothing; its trial is run again.
+    writes the same file, with those weights, once: at `on_train_end`, or,
+    for a hypermodel's own training loop that calls only `on_epoch_end`
+    (KerasTuner's custom-loop guide), when tunekit's trial sees its `fit`
+    return (`fit_returned`). That file is what Hyperband's continued trials
+    and `get_best_models` read. A fit that raises (an interrupt) writes
+    nothing; its trial is run again.
 
     Args:
         objective: The tuner's objective.
@@ -152,11 +160,23 @@ class BestEpochWeights(_kerastuner.SaveBestEpoch):
     def __init__(self, objective: Any, filepath: str) -> None:
         super().__init__(objective=objective, filepath=filepath)
         self._best: list[Any] | None = None
+        #: Whether the file was written (by this object, in this process).
+        self.written = False
+        #: Epoch ends it was given, in all fits.
+        self.epochs = 0
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        self.epochs += 1
+        super().on_epoch_end(epoch, logs)
 
     def _save_model(self) -> None:
         self._best = self.model.get_weights()  # a copy, written at on_train_end
 
     def on_train_end(self, logs: dict[str, Any] | None = None) -> None:
+        self.fit_returned()
+
+    def fit_returned(self) -> None:
+        """Writes the best epoch's weights kept since the last write, if any (once)."""
         if self._best is None:
             return
         current = self.model.get_weights()
@@ -164,6 +184,7 @@ class BestEpochWeights(_kerastuner.SaveBestEpoch):
         super()._save_model()
         self.model.set_weights(current)
         self._best = None
+        self.written = True
 
 
 class AnnounceFit(keras.callbacks.Callback):
@@ -265,7 +286,9 @@ class TensorBoard(keras.callbacks.TensorBoard):
     `fit`, which calls `callback.on_epoch_end` itself) may train a model it
     never compiled: there is no optimizer, so no learning rate to log.
     Keras' callback reads `model.optimizer` and fails the trial; this one
-    logs the rest. A metric with one value per threshold
+    logs the rest; such a loop never calls `on_train_end` either, so its
+    event files are closed when tunekit's trial sees the `fit` return
+    (`fit_returned`). A metric with one value per threshold
     (`Precision(thresholds=[0.3, 0.5])`, shape `(k,)`) is logged as `k`
     scalars, `precision/0` ... `precision/k-1`: Keras' callback fails the
     trial on it ("Expected scalar shape").
@@ -282,6 +305,21 @@ class TensorBoard(keras.callbacks.TensorBoard):
 
     def on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
         super().on_train_batch_end(batch, scalar_logs(logs))
+
+    def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
+        self._ended = False
+        super().on_train_begin(logs)
+
+    def on_train_end(self, logs: dict[str, Any] | None = None) -> None:
+        super().on_train_end(logs)
+        self._ended = True
+
+    def fit_returned(self) -> None:
+        """Closes (flushes) the event files if training never ended (an own loop's fit)."""
+        if not getattr(self, "_ended", False) and getattr(self, "_writers", None):
+            self._close_writers()
+            self._writers: dict[str, Any] = {}  # a further fit opens new ones
+        self._ended = True
 
     def _collect_learning_rate(self, logs: dict[str, Any]) -> dict[str, Any]:
         if getattr(self.model, "optimizer", None) is None:

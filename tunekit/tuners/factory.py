@@ -24,6 +24,7 @@ from tunekit.tuners.oracles import (
     RandomSearchOracle,
     make_oracle,
 )
+from tunekit.tuners.own_loops import missing_checkpoint_message, recorded_epochs
 
 __all__ = [
     "HYPERBAND_EPOCHS",
@@ -136,11 +137,16 @@ class Hyperband(TunekitTuner, kt.Hyperband):
     def _build_hypermodel(self, hp: kt.HyperParameters) -> keras.Model:
         parent = hp.values.get("tuner/trial_id")
         if parent is not None and not os.path.exists(self._get_checkpoint_fname(parent)):
+            fits = self._tunekit_fits
             raise kt_errors.FailedTrialError(
-                f"Hyperband continues trial {parent} from its checkpoint "
-                f"{self._get_checkpoint_fname(parent)}, which this process cannot read. With "
-                "workers on several machines, put the run folder (--directory) on a filesystem "
-                "they all share, or use --fine-tuner bayesian."
+                missing_checkpoint_message(
+                    parent,
+                    self._get_checkpoint_fname(parent),
+                    parent_epochs=recorded_epochs(self.oracle.get_trial(parent)),
+                    written_here=parent in fits.get("written", ()),
+                    ran_here=parent in fits.get("ran", ()),
+                    worker=self._is_worker(),
+                )
             )
         # A continued trial loads its parent's weights but not its optimizer
         # state (by KerasTuner's design); Keras warns about that every time.
