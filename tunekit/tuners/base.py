@@ -1,6 +1,7 @@
 """`TunekitTuner`: the trial bookkeeping shared by tunekit's four tuners.
 
-Seeding, the extra metrics (`num_params`, `epochs`, `seconds`), NaN losses,
+Seeding, the extra metrics (`num_params`, `seconds`, and the trial's length and
+where it was scored: `tunekit.trial_length`), NaN losses,
 the hypermodel's own `fit`, TensorBoard runs, listeners, and the
 cross-validated `run_trial` (`cv=K`, see `tunekit.cv`). The module
 docstring of `tunekit.tuners` lists what a trial does.
@@ -42,6 +43,7 @@ from tunekit.hparams_results import TrialResults, write_trial_results
 from tunekit.objectives import objective_names, training_metric_note
 from tunekit.processes import release_trial_memory
 from tunekit.tensorboard import configure_trial_logdirs
+from tunekit.trial_length import SCORED_AT_END, is_number, length_metrics
 from tunekit.trial_refusals import TrialRefusedError
 from tunekit.tuners.callbacks import (
     BestEpochWeights,
@@ -136,7 +138,8 @@ def _mean_curve_best_epoch(histories: list[Any], objective: Any) -> int | None:
 
 
 def _add_metrics(results: Any, extra: Mapping[str, float], objective_name: str) -> Any:
-    """Adds `extra` values to what `HyperModel.fit` returned, in its own form."""
+    """Adds `extra` values to what `HyperModel.fit` returned, in its own form (one number,
+    a NumPy scalar too, becomes `{objective_name: number}`)."""
     if isinstance(results, keras.callbacks.History):
         length = max((len(v) for v in results.history.values()), default=1)
         for name, value in extra.items():
@@ -144,7 +147,7 @@ def _add_metrics(results: Any, extra: Mapping[str, float], objective_name: str) 
         return results
     if isinstance(results, dict):
         return {**results, **extra}
-    if isinstance(results, (int, float)):
+    if is_number(results):
         return {objective_name: float(results), **extra}
     return results
 
@@ -462,9 +465,10 @@ class TunekitTuner(kt.Tuner):
             except ModelCheckError as e:  # this trial's values: it fails, the search goes on
                 raise TrialRefusedError(str(e)) from None
         start = time.perf_counter()
-        results = fit_hypermodel(
+        fitted = fit_hypermodel(
             self.hypermodel, hp, model, *args, refused=self._tunekit_refused_fit_args, **kwargs
-        ).results
+        )
+        results = fitted.results
         clock.fit.add_fit(time.perf_counter() - start)
         if _kerastuner.multi_backend():
             _kerastuner.utils.save_json(
@@ -514,7 +518,20 @@ class TunekitTuner(kt.Tuner):
                 f"Oversized model: {facts.num_params:,} parameters, over "
                 f"max_model_size={limit:,}; the trial is FAILED."
             )
-        extra = {"num_params": facts.num_params, "epochs": facts.epochs}
+        history = isinstance(results, keras.callbacks.History)
+        extra = {
+            "num_params": facts.num_params,
+            **length_metrics(  # what it trained, whatever it returned (`tunekit.trial_length`)
+                history_length=max(map(len, results.history.values()), default=0)
+                if history
+                else None,
+                trained=facts.epochs,
+                epochs=fitted.fit_kwargs.get("epochs", kwargs.get("epochs")),
+                initial_epoch=fitted.fit_kwargs.get("initial_epoch", kwargs.get("initial_epoch")),
+            ),
+        }
+        if not history:  # one score measured after training: its best epoch is the last
+            extra[SCORED_AT_END] = 1.0
         return _add_metrics(results, extra, objective.name)
 
     def _configure_tensorboard_dir(self, callbacks: list, trial: Trial, execution: int = 0) -> None:
