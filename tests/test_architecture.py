@@ -55,6 +55,7 @@ ORDER = [
     "trial_refusals",
     "timing",
     "cv",
+    "trial_length",
     "tuners.callbacks",
     "tuners.own_loops",
     "tuners.base_oracle",

@@ -15,6 +15,7 @@ import pandas as pd
 from tunekit import _io
 from tunekit.errors import raised_line
 from tunekit.hparams_results import last_value
+from tunekit.trial_length import SCORED_AT_END
 
 __all__ = ["trials_dataframe", "trials_csv", "format_value", "PHASES", "trial_epochs"]
 
@@ -78,6 +79,7 @@ def _trial_row(phase: str, state: dict[str, Any]) -> dict[str, Any]:
         name: last_value(m) for name, m in state.get("metrics", {}).get("metrics", {}).items()
     }
     score = state.get("score")
+    scored_at_end = metrics.pop(SCORED_AT_END, None) == 1.0
     row: dict[str, Any] = {
         "trial": f"{phase}/{state.get('trial_id')}",
         "phase": phase,
@@ -90,6 +92,8 @@ def _trial_row(phase: str, state: dict[str, Any]) -> dict[str, Any]:
         "seconds": metrics.pop("seconds", None),
         "num_params": metrics.pop("num_params", None),
     }
+    if scored_at_end and row["epochs"] is None:  # measured after an unknown length
+        row["best_step"] = None
     row.update(metrics)
     active = _active_names(hp_state)
     for name, value in values.items():
@@ -114,7 +118,10 @@ def trials_dataframe(run_dir: str | os.PathLike) -> pd.DataFrame:
     unique key `<phase>/<trial_id>`, e.g. `"fine/0003"`, also the trial's
     session name in TensorBoard's HParams), `phase`, `trial_id` (KerasTuner's
     id within the phase, a string such as `"0003"`), `status`, `score` (the
-    objective), `best_step`, `epochs` (run in the trial), `initial_epoch`
+    objective), `best_step` (for a fit that returned a dict or one number, the
+    last epoch it trained, where that score was measured), `epochs` (run in the
+    trial; empty when its fit reported no epoch, with `epochs_given` then the
+    epochs it was given), `initial_epoch`
     (Hyperband continuation), `seconds`, `num_params`, in a cross-validated
     run (`cv=K`) `fold_1_score` ... `fold_K_score` (each fold's objective at
     the trial's best epoch; their mean is `score`) right after `score`, one

@@ -15,6 +15,7 @@ import keras
 
 from tunekit.results import trial_epochs
 from tunekit.settable_rates import OWN_SCHEDULE, SET_FAILURES, failed, no_effect, rate_not_settable
+from tunekit.trial_length import EPOCHS, scored_length
 from tunekit.tuners.base import BEST_EPOCH
 
 _logger = logging.getLogger(__name__)
@@ -59,6 +60,8 @@ def final_epochs(trial: Trial, max_epochs: int, schedule: str = "cosine") -> int
     the curve peaked, so the retrain gets `max_epochs`, the longest training the
     search allowed any trial (never fewer than the count itself).
 
+    A fit that returned a dict or a number, or no epoch: `trial_length.scored_length`.
+
     Args:
         trial: A completed `keras_tuner` trial.
         max_epochs: The most epochs the search gave any trial.
@@ -90,9 +93,11 @@ def final_epochs_rule(trial: Trial, max_epochs: int, schedule: str = "cosine") -
     if metrics.exists(BEST_EPOCH):
         best_step = int(metrics.get_last_value(BEST_EPOCH))
     epochs = trial_epochs(best_step, values)
-    if not metrics.exists("epochs"):  # not run by a tunekit tuner: no epoch count to compare
+    if (own := scored_length(metrics, values)) is not None:  # a score, or no epoch count
+        return own
+    if not metrics.exists(EPOCHS):  # not run by a tunekit tuner: no epoch count to compare
         return epochs, "the trial's best epoch (its length is unknown)"
-    ran = int(metrics.get_last_value("epochs"))
+    ran = int(metrics.get_last_value(EPOCHS))
     if int(best_step or 0) + 1 >= ran:  # still improving
         if max_epochs >= epochs:
             return max_epochs, "max_epochs: the trial was still improving at its last epoch"

@@ -1,6 +1,7 @@
 """`TunekitTuner`: the trial bookkeeping shared by tunekit's four tuners.
 
-Seeding, the extra metrics (`num_params`, `epochs`, `seconds`), NaN losses,
+Seeding, the extra metrics (`num_params`, `seconds`, and the trial's length and
+where it was scored: `tunekit.trial_length`), NaN losses,
 the hypermodel's own `fit`, TensorBoard runs, listeners, and the
 cross-validated `run_trial` (`cv=K`, see `tunekit.cv`). The module
 docstring of `tunekit.tuners` lists what a trial does.
@@ -42,6 +43,7 @@ from tunekit.hparams_results import TrialResults, write_trial_results
 from tunekit.objectives import objective_names, training_metric_note
 from tunekit.processes import release_trial_memory
 from tunekit.tensorboard import configure_trial_logdirs
+from tunekit.trial_length import SCORED_AT_END, is_number, length_metrics
 from tunekit.trial_refusals import TrialRefusedError
 from tunekit.tuners.callbacks import (
     BestEpochWeights,
@@ -164,7 +166,8 @@ def _mean_curve_best_epoch(histories: list[Any], objective: Any) -> int | None:
 
 
 def _add_metrics(results: Any, extra: Mapping[str, float], objective_name: str) -> Any:
-    """Adds `extra` values to what `HyperModel.fit` returned, in its own form."""
+    """Adds `extra` values to what `HyperModel.fit` returned, in its own form (one number,
+    a NumPy scalar too, becomes `{objective_name: number}`)."""
     if isinstance(results, keras.callbacks.History):
         length = max((len(v) for v in results.history.values()), default=1)
         for name, value in extra.items():
@@ -172,7 +175,7 @@ def _add_metrics(results: Any, extra: Mapping[str, float], objective_name: str) 
         return results
     if isinstance(results, dict):
         return {**results, **extra}
-    if isinstance(results, (int, float)):
+    if is_number(results):
         return {objective_name: float(results), **extra}
     return results
 
@@ -490,9 +493,10 @@ class TunekitTuner(kt.Tuner):
             except ModelCheckError as e:  # this trial's values: it fails, the search goes on
                 raise TrialRefusedError(str(e)) from None
         start = time.perf_counter()
-        results = fit_hypermodel(
+        fitted = fit_hypermodel(
             self.hypermodel, hp, model, *args, refused=self._tunekit_refused_fit_args, **kwargs
-        ).results
+        )
+        results = fitted.results
         clock.fit.add_fit(time.perf_counter() - start)
         self._fit_returned(trial, kwargs["callbacks"])
         if _kerastuner.multi_backend():
@@ -543,10 +547,24 @@ class TunekitTuner(kt.Tuner):
                 f"Oversized model: {facts.num_params:,} parameters, over "
                 f"max_model_size={limit:,}; the trial is FAILED."
             )
-        extra = {"num_params": facts.num_params, "epochs": facts.epochs}
+        history = isinstance(results, keras.callbacks.History)
+        extra = {
+            "num_params": facts.num_params,
+            **length_metrics(  # what it trained, whatever it returned (`tunekit.trial_length`)
+                history_length=max(map(len, results.history.values()), default=0)
+                if history
+                else None,
+                trained=facts.epochs,
+                epochs=fitted.fit_kwargs.get("epochs", kwargs.get("epochs")),
+                initial_epoch=fitted.fit_kwargs.get("initial_epoch", kwargs.get("initial_epoch")),
+            ),
+        }
+        if not history:  # one score measured after training: its best epoch is the last
+            extra[SCORED_AT_END] = 1.0
         planned = planned_epochs(hp.values)
         stopped = facts.epochs < (planned or 0) and bool(getattr(model, "stop_training", False))
-        if planned is not None and facts.epochs != planned and not stopped:  # not EarlyStopping
+        # Not EarlyStopping, nor a fit that reported no epoch (its length is unknown).
+        if planned is not None and facts.epochs and facts.epochs != planned and not stopped:
             first = not self._tunekit_fits.get("budget_warned")
             _logger.warning(budget_warning(trial.trial_id, facts.epochs, planned, first=first))
             self._tunekit_fits.update(budget_warned=True)

@@ -9,6 +9,7 @@ from keras_tuner.engine.metrics_tracking import infer_metric_direction
 
 from tunekit.fitting import SearchInputError
 from tunekit.objectives import known_direction
+from tunekit.trial_length import result_step
 
 __all__ = ["BaseOracle"]
 
@@ -88,6 +89,10 @@ class BaseOracle(kt.Oracle):
         best. A metric whose direction tunekit knows (`known_direction`) is
         registered with it first; another is left to KerasTuner, or `min`
         (KerasTuner's default) where its inference crashes.
+
+        A result a fit returned as a dict or one number (`SCORED_AT_END`) is
+        filed at the last epoch it trained (`tunekit.trial_length.result_step`),
+        so its `best_step` is that epoch, not KerasTuner's 0.
         """
         trial = self.trials.get(trial_id)
         if trial is not None:
@@ -101,7 +106,9 @@ class BaseOracle(kt.Oracle):
                     infer_metric_direction(name)
                 except Exception:  # noqa: BLE001 - KerasTuner's inference crashed on the name
                     trial.metrics.register(name, direction="min")
-        return super().update_trial(trial_id, metrics, step)
+        # A dict or a number a fit returned was measured after its last epoch: filed there,
+        # not at KerasTuner's step 0 (`tunekit.trial_length`).
+        return super().update_trial(trial_id, metrics, result_step(metrics, step))
 
 
 def _check_names_declared_once(space: kt.HyperParameters) -> None:

@@ -102,10 +102,13 @@ def missing_checkpoint_message(
 
 
 def recorded_epochs(trial: Any) -> float | None:
-    """The epochs tunekit recorded for a KerasTuner `trial` (`None`: none recorded)."""
+    """The epochs tunekit recorded for a KerasTuner `trial` (`None`: none recorded; 0:
+    its fit reported no epoch end, so only the epochs it was given are, `epochs_given`)."""
     metrics = getattr(trial, "metrics", None)
-    if metrics is None or not metrics.exists("epochs"):
+    if metrics is None:
         return None
+    if not metrics.exists("epochs"):
+        return 0.0 if metrics.exists("epochs_given") else None
     value = metrics.get_last_value("epochs")
     return None if value is None else float(value)
 
