@@ -99,6 +99,15 @@ def test_augment_with_a_hypermodel_without_augmentation_exits_2(
     assert not (tmp_path / "runs").exists()  # before anything loads or is written
 
 
+@pytest.mark.parametrize("flags", [["--augment", "--no-augment"], ["--no-augment", "--augment"]])
+def test_augment_and_no_augment_together_exit_2(tmp_path, capsys, flags):
+    # argparse lets the last switch win: the run went on with one of them, silently.
+    argv = ["--hypermodel", "toonvision-cnn", *flags, "--directory", str(tmp_path / "runs")]
+    assert main(argv) == 2
+    assert "--augment and --no-augment both given" in capsys.readouterr().err
+    assert not (tmp_path / "runs").exists()
+
+
 def test_the_opening_lines_say_whether_the_cnn_augments(tmp_path):
     from tunekit.cli_summary import opening
     from tunekit.workflow import CoarseToFine

@@ -116,14 +116,16 @@ def test_cv_judges_the_test_split_against_the_folds_and_not_the_validation_split
     # Class 'cat' in validation only: 4 samples in the folds, learned there and retrained on.
     only_val = _dataset(np.arange(6) % 3, y_train=np.arange(12) % 2)
     assert _said(caplog, tmp_path, only_val, **cv) == []
-    with pytest.raises(DataError, match=r"\['cat'\] occur in the validation or test labels"):
+    with pytest.raises(DataError, match=r"\['cat'\] occur in the validation or test labels") as e:
         _said(caplog, tmp_path, only_val)  # cv=1: no trial learns it
+    assert "A class only the validation split holds is learnt under cv=K" in str(e.value)
     only_test = _dataset(np.arange(6) % 2, np.arange(6) % 3, np.arange(12) % 2)
     with pytest.raises(DataError) as info:
         _said(caplog, tmp_path, only_test, **cv)
     assert "class(es) ['cat'] occur in the test labels but never in y_train or y_val" in str(
         info.value
     )
+    assert "learnt under cv=K" not in str(info.value)
 
 
 def test_an_npz_validation_split_lacking_a_class_is_said(

@@ -85,6 +85,19 @@ def _add_parameter(parser: argparse.ArgumentParser | argparse._ArgumentGroup, pa
     )
 
 
+class _Switch(argparse.BooleanOptionalAction):
+    """`--x` / `--no-x`, refusing both in one command (argparse lets the last one win)."""
+
+    def __call__(self, parser: Any, namespace: Any, values: Any, option_string: Any = None) -> None:
+        before = getattr(namespace, self.dest, None)
+        super().__call__(parser, namespace, values, option_string)
+        if before is not None and before != getattr(namespace, self.dest):
+            parser.error(
+                f"{' and '.join(self.option_strings)} both given: they contradict each "
+                "other. Give one of them."
+            )
+
+
 def _add_switch(parser: argparse.ArgumentParser, param: Param) -> None:
     """Adds `param`'s `--x` / `--no-x` pair (argparse's `BooleanOptionalAction`).
 
@@ -95,7 +108,7 @@ def _add_switch(parser: argparse.ArgumentParser, param: Param) -> None:
     parser.add_argument(
         param.flag,
         dest=param.name,
-        action=argparse.BooleanOptionalAction,
+        action=_Switch,
         default=None,
         help=f"{param.help.replace('%', '%%')} Default: {'on' if param.default else 'off'}.",
     )

@@ -156,6 +156,12 @@ def refuse_unlearnable_classes(data: Any, cv: int = 1) -> None:
             else "add some to x_train/y_train (in an .npz file, or arrays split by "
             "hand), or hand all the samples unsplit to Dataset.from_arrays, which "
             "splits each class."
+            + (
+                ""
+                if cv > 1
+                else " A class only the validation split holds is learnt under cv=K "
+                "(--cv K): the validation samples join the folds and the retrain."
+            )
         )
     )
 
