@@ -64,7 +64,7 @@ def no_probe_no_data(monkeypatch, tmp_path):
         (
             ["--directory", "/proc/tunekit-runs"],
             "Cannot create the run folder /proc/tunekit-runs/mnist-dense: "
-            "creating a folder in /proc fails",
+            "creating a file in /proc fails",
         ),
         (["--directory", "{cwd}/data.npz/runs"], "data.npz is a file, not a folder"),
         (["--data", "{cwd}/missing.npz"], "--data '{cwd}/missing.npz' does not exist"),

@@ -449,7 +449,11 @@ def test_second_process_on_same_run_is_refused_until_the_first_dies(tmp_path, da
         second = CoarseToFine(
             MnistDenseHyperModel(), data, directory=tmp_path, project_name="l", **BUDGET
         )
-        with pytest.raises(RunLockedError, match=r"Another process is working on the run in "):
+        with pytest.raises(
+            RunLockedError,
+            match=r"Another process \(its pid is not in \.lock: it did not write its record\) is "
+            "working on the run in ",
+        ):
             second.open()
     finally:
         holder.kill()

@@ -10,6 +10,7 @@ the private `0o600` of a temporary file, so a team can share a run folder.
 
 from __future__ import annotations
 
+import fnmatch
 import json
 import os
 import tempfile
@@ -113,3 +114,32 @@ def protect_kerastuner_state() -> None:
     if _original_save_json is None:
         _original_save_json = kt_utils.save_json
         kt_utils.save_json = _atomic_kerastuner_save_json
+
+
+def scan(folder: str | os.PathLike, pattern: str) -> list[Path]:
+    """The paths under `folder` that match `pattern` (`"*/trial_*/trial.json"`), sorted.
+
+    As `Path.glob` with `/`-separated `fnmatch` parts, for folders other
+    processes change while they are listed (a search that writes trials, a
+    run started over, a folder probed by `manifest.check_writable`): an entry
+    that vanishes between being listed and being looked into is skipped, never
+    an `OSError`. Hidden names (`.name`) match only a part that starts with
+    `.`. A path returned may still vanish before it is read: its reader skips
+    a `FileNotFoundError` the same way.
+    """
+    paths = [Path(folder)]
+    for part in pattern.split("/"):
+        found = []
+        for parent in paths:
+            try:
+                with os.scandir(parent) as entries:
+                    names = [e.name for e in entries]
+            except (FileNotFoundError, NotADirectoryError):  # gone, or a file where a folder was
+                continue
+            found += [
+                parent / name
+                for name in fnmatch.filter(names, part)
+                if part.startswith(".") or not name.startswith(".")
+            ]
+        paths = found
+    return sorted(paths)

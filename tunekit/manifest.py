@@ -7,14 +7,14 @@ configuration (the hypermodel's code included: `tunekit.hypermodel_code`)
 continues; a different configuration or version is refused with the key
 named (exceptions: `tunekit.replacing`); nothing is deleted without
 `overwrite`. A lock file keeps a second process off the same run while one
-works on it (`CoarseToFine` holds it only during a step or a read); the
+works on it (`CoarseToFine` holds it only during a step or a read: a step
+exclusive, a read shared, beside other reads; `tunekit.run_lock`); the
 operating system releases it when its holder dies. Over 400 lines because
 the resume decision is one piece of code, kept whole to be read at once.
 """
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import json
 import os
@@ -26,9 +26,9 @@ from pathlib import Path
 from typing import Any
 
 from tunekit import _io, _log, hypermodel_code, object_settings, replacing
-from tunekit.errors import RunConfigError, RunLockedError
+from tunekit.errors import RunConfigError, RunLockedError, UsageError
 from tunekit.params import PARAMETERS
-from tunekit.run_lock import HELD, LOCK, locked_error, who_holds
+from tunekit.run_lock import HELD, LOCK, READ, STEP, take
 from tunekit.state_files import (
     MANIFEST,
     check_kerastuner_project,
@@ -107,6 +107,7 @@ class RunManifest:
         self.notices: list[str] = []  # for the opener to tell (`CoarseToFine.say`)
         self.replacement: replacing.Replacement | None = None  # other after-search settings
         self._adopted = False  # other failure tolerances taken into the recorded config
+        self.reading: str | None = None  # the read it was opened for (shared lock), or None
 
     held = property(lambda self: self._lock_fd is not None)  # False once released (`_lock`)
 
@@ -123,8 +124,18 @@ class RunManifest:
         overwrite: bool = False,
         data_changes: Callable[[], str | None] | None = None,
         backend: str | None = None,
+        reading: str | None = None,
+        refused_as: str | None = None,
     ) -> RunManifest:
         """Opens (or starts) the run in `run_dir` for `config` and locks it.
+
+        `reading` names a read of the run (e.g. `"result()"`): the run is then
+        opened as it is, with a SHARED lock (other reads run beside it) and
+        nothing created, compared or written (`config`, `overwrite` and
+        `data_changes` are not used; the caller compared the settings:
+        `tunekit.run_reads`). Otherwise the lock is exclusive; `refused_as`
+        names the read that opens it so (`select()`, which may run the
+        searches) for a refusal's message.
 
         `data_changes`, when given, is called only if the recorded `config`'s
         `data` differs from this one: what changed in the data, in words (e.g.
@@ -140,14 +151,26 @@ class RunManifest:
         Raises:
             RunConfigError: If `run_dir` holds another run or other files, and
                 `overwrite` is False, or cannot be written.
-            RunLockedError: If another live process holds the run.
+            RunLockedError: If another live process holds the run (a read is
+                refused only beside a step); the message names its pid and
+                whether it reads or runs a step.
             tunekit._io.StateFileError: If the manifest is corrupt.
         """
         run_dir = Path(run_dir)
+        if reading is not None:
+            manifest = cls(run_dir, {})
+            manifest.reading = reading
+            manifest._lock()
+            try:
+                manifest.state = read_run_file(run_dir, MANIFEST, what="run manifest")
+            except BaseException:
+                manifest.release()
+                raise
+            return manifest
         check_writable(run_dir)
         run_dir.mkdir(parents=True, exist_ok=True)
         manifest = cls(run_dir, {})
-        manifest._lock()
+        manifest._lock(refused_as)
         try:
             if overwrite:
                 _clear(run_dir)
@@ -277,7 +300,7 @@ class RunManifest:
         _clear(self.run_dir)
         return {**new, "steps": {}, "created": time.time()}
 
-    def _lock(self) -> None:
+    def _lock(self, refused_as: str | None = None) -> None:
         key = self.run_dir.resolve()
         if key in HELD:
             # The same process opened this run before (a rerun notebook cell, a
@@ -285,13 +308,11 @@ class RunManifest:
             HELD[key].release()
         fd = os.open(self.run_dir / LOCK, os.O_RDWR | os.O_CREAT, 0o666)
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            who = who_holds(fd)
+            kind = STEP if self.reading is None else READ
+            take(fd, kind, self.run_dir, self.reading or refused_as)
+        except BaseException:
             os.close(fd)
-            raise locked_error(self.run_dir, who) from None
-        os.ftruncate(fd, 0)
-        os.write(fd, f"{os.getpid()} {time.strftime('%Y-%m-%d %H:%M:%S')}\n".encode())
+            raise
         self._lock_fd = fd
         HELD[key] = self
 
@@ -304,6 +325,11 @@ class RunManifest:
                 del HELD[self.run_dir.resolve()]
 
     def save(self) -> None:
+        if self.reading is not None:  # other reads share the lock: a read writes nothing
+            raise UsageError(
+                f"{self.path} was opened for {self.reading}, beside other reads: it is not "
+                "written. Open it for a step (a step method, run() or `manifest`) to change it."
+            )
         self.state["updated"] = time.time()
         _io.write_json(self.path, self.state)
 
@@ -370,10 +396,13 @@ def check_run_location(
 def check_writable(run_dir: str | os.PathLike) -> None:
     """Raises `RunConfigError` if `run_dir` cannot be created and written.
 
-    Creates nothing that stays: the nearest existing folder on the way is
-    tested by creating (and removing) a hidden folder in it, which catches
-    what permission bits alone do not (a read-only filesystem, `/proc`, a
-    root user on a folder nobody may create files in).
+    Creates nothing that stays, and nothing a listing of the folder meets: the
+    nearest existing folder on the way is tested by creating a temporary file
+    in it (`tempfile.TemporaryFile`: nameless where the system allows, else
+    removed at once; never a folder, which a scan of the run's
+    `*/trial_*/trial.json` by another process would enter as it vanishes).
+    That catches what permission bits alone do not (a read-only filesystem,
+    `/proc`, a root user on a folder nobody may create files in).
     """
     run_dir = Path(run_dir)
     for parent in [run_dir, *run_dir.parents]:
@@ -389,10 +418,10 @@ def check_writable(run_dir: str | os.PathLike) -> None:
                     "Choose another directory=."
                 )
             try:
-                os.rmdir(tempfile.mkdtemp(prefix=".tunekit-check-", dir=parent))
+                tempfile.TemporaryFile(prefix=".tunekit-check-", dir=parent).close()
             except OSError as e:
                 raise RunConfigError(
-                    f"Cannot create the run folder {run_dir}: creating a folder in {parent} "
+                    f"Cannot create the run folder {run_dir}: creating a file in {parent} "
                     f"fails ({e.strerror or e}). Choose another directory=."
                 ) from None
             break

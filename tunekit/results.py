@@ -156,8 +156,12 @@ def trials_dataframe(run_dir: str | os.PathLike) -> pd.DataFrame:
     run_dir = Path(run_dir)
     rows = []
     for phase in PHASES:
-        for path in sorted((run_dir / phase).glob("trial_*/trial.json")):
-            rows.append(_trial_row(phase, _io.read_json(path, what="KerasTuner trial file")))
+        for path in _io.scan(run_dir / phase, "trial_*/trial.json"):
+            try:
+                trial = _io.read_json(path, what="KerasTuner trial file")
+            except FileNotFoundError:  # gone since it was listed (another process changed it)
+                continue
+            rows.append(_trial_row(phase, trial))
     frame = pd.DataFrame(rows)
     if frame.empty:
         frame = pd.DataFrame(columns=_FIRST_COLUMNS)

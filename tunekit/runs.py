@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from tunekit import _io
 from tunekit.errors import TunekitError, UsageError
 from tunekit.manifest import MANIFEST, STEPS, with_omitted_settings
 from tunekit.regression import OWN_PREFIX, own_name
@@ -105,6 +106,22 @@ def _read_json(run_dir: Path, name: str) -> Any:
         raise _Corrupt(name, f"unreadable: {e.strerror or e}") from None
 
 
+_GONE = object()  # `_read_listed`: no file
+
+
+def _read_listed(run_dir: Path, path: Path) -> Any:
+    """`path`'s JSON (`_read_json`), or `_GONE` if it is not there: absent, or removed
+    by another process since it was listed (a step that changes the run meanwhile)."""
+    if not path.exists():
+        return _GONE
+    try:
+        return _read_json(run_dir, str(path.relative_to(run_dir)))
+    except _Corrupt:
+        if not path.exists():
+            return _GONE
+        raise
+
+
 def _load(run_dir: Path) -> _Run:
     """Reads the run in `run_dir`. Raises `_Corrupt` naming the first bad file."""
     if not (run_dir / MANIFEST).exists():  # a run's other files without it (`_is_run`)
@@ -132,13 +149,13 @@ def _load(run_dir: Path) -> _Run:
     state = [run_dir / name for name in _STATE_FILES]
     for phase in PHASES:
         oracle = run_dir / phase / "oracle.json"
-        if not oracle.exists() and any((run_dir / phase).glob("tuner*.json")):  # as state_files
+        if not oracle.exists() and _io.scan(run_dir / phase, "tuner*.json"):  # as state_files
             raise _Corrupt(f"{phase}/oracle.json", "missing, though the search has its tuner")
-        state += [oracle, *sorted((run_dir / phase).glob("tuner*.json"))]
+        state += [oracle, *_io.scan(run_dir / phase, "tuner*.json")]
     for path in state:
-        if not path.exists():
+        if (read := _read_listed(run_dir, path)) is _GONE:  # absent, or gone since listed
             continue
-        if not isinstance(read := _read_json(run_dir, str(path.relative_to(run_dir))), dict):
+        if not isinstance(read, dict):
             raise _Corrupt(str(path.relative_to(run_dir)), "not a JSON object")
         if path.name == "oracle.json" and (gone := missing_trials(path.parent, read)):
             where = f"{path.parent.name}/trial_{gone[0]}"
@@ -146,8 +163,9 @@ def _load(run_dir: Path) -> _Run:
     trials: dict[str, list[dict[str, Any]]] = {}
     for phase in PHASES:
         trials[phase] = []
-        for path in sorted((run_dir / phase).glob("trial_*/trial.json")):
-            trial = _read_json(run_dir, str(path.relative_to(run_dir)))
+        for path in _io.scan(run_dir / phase, "trial_*/trial.json"):
+            if (trial := _read_listed(run_dir, path)) is _GONE:  # gone since it was listed
+                continue
             if not isinstance(trial, dict):
                 raise _Corrupt(str(path.relative_to(run_dir)), "not a JSON object")
             trials[phase].append(trial)
@@ -322,7 +340,7 @@ def _completed_readable(run_dir: Path) -> int:
     """The completed trials whose `trial.json` reads, in a run that is otherwise damaged
     (a bad `report.json` left 5 readable trials listed as 0, and `trials >= 1` dropped it)."""
     count = 0
-    for path in run_dir.glob("*/trial_*/trial.json"):
+    for path in _io.scan(run_dir, "*/trial_*/trial.json"):  # skips what vanishes
         if path.parent.parent.name not in PHASES:
             continue
         try:

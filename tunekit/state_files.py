@@ -46,18 +46,20 @@ def _scan_kerastuner_project(project_dir: Path) -> tuple[int, list[tuple[Path, E
     """`(COMPLETED trials, [(unreadable state file, error)])` of a KerasTuner project."""
     if not project_dir.exists():
         return 0, []
-    trial_files = sorted(project_dir.glob("trial_*/trial.json"))
+    trial_files = _io.scan(project_dir, "trial_*/trial.json")  # skips what vanishes
     completed, bad = 0, list[tuple[Path, Exception]]()
     # KerasTuner reloads a project whose tuner file exists, and then needs its oracle file
     # (trials without either: a kill before the first save; KerasTuner starts afresh).
-    if any(project_dir.glob("tuner*.json")) and not (project_dir / "oracle.json").exists():
+    if _io.scan(project_dir, "tuner*.json") and not (project_dir / "oracle.json").exists():
         missing = project_dir / "oracle.json"
         bad.append((missing, _io.StateFileError(f"KerasTuner state file {missing} is missing.")))
-    for path in [project_dir / "oracle.json", *project_dir.glob("tuner*.json"), *trial_files]:
+    for path in [project_dir / "oracle.json", *_io.scan(project_dir, "tuner*.json"), *trial_files]:
         if not path.exists():
             continue
         try:
             state = _io.read_json(path, what="KerasTuner state file")
+        except FileNotFoundError:  # gone since it was listed (another process changed it)
+            continue
         except (_io.StateFileError, OSError) as e:
             bad.append((path, e))
             continue
@@ -187,10 +189,12 @@ def holds_results(run_dir: Path, state: dict[str, Any]) -> bool:
         isinstance(v, dict) and v.get("status") == "done" for v in steps.values()
     ):
         return True
-    for path in run_dir.glob("*/trial_*/trial.json"):
+    for path in _io.scan(run_dir, "*/trial_*/trial.json"):
         try:
             if json.loads(path.read_text()).get("status") == "COMPLETED":
                 return True
+        except FileNotFoundError:  # gone since it was listed
+            continue
         except (OSError, ValueError, AttributeError):
             return True
     return False
@@ -199,7 +203,7 @@ def holds_results(run_dir: Path, state: dict[str, Any]) -> bool:
 def failed_trials(run_dir: Path) -> int:
     """How many of a run's KerasTuner trials ended FAILED or INVALID (unreadable ones: 0)."""
     failed = 0
-    for path in run_dir.glob("*/trial_*/trial.json"):
+    for path in _io.scan(run_dir, "*/trial_*/trial.json"):  # skips what vanishes
         try:
             failed += json.loads(path.read_text()).get("status") in ("FAILED", "INVALID")
         except (OSError, ValueError, AttributeError):

@@ -606,7 +606,9 @@ class CoarseToFine:
         self.trial_losses: dict[str, str] = {}  # the first trial's loss (check_same_loss)
         self._products: dict[str, Any] = {}
         self._manifest: RunManifest | None = None
-        self._reading: str | None = None  # the step a read-only open needs (`_open_to_read`)
+        # A read-only open (`_open_to_read`): (the step it needs, the read), or None.
+        self._reading: tuple[str, str] | None = None
+        self._refused_as: str | None = None  # a read that opens the run exclusive: `select()`
         self._model_checked = False
         self._working_depth = 0  # nested `_working` blocks: the outermost releases the lock
         # The manifest as this object last held it (JSON text): reopened, a folder that
@@ -662,7 +664,11 @@ class CoarseToFine:
                     # also one that stopped before it started (the narrowing: too few coarse
                     # trials), whatever raised it (a Keras or user error too); marking it
                     # running again clears it.
-                    if self._manifest is not None and exc is not self._recorded_error:
+                    if (
+                        self._manifest is not None
+                        and self._manifest.reading is None  # a read records nothing
+                        and exc is not self._recorded_error
+                    ):
                         self._recorded_error = exc
                         if self._manifest.step(name).get("status") != "done":
                             error = f"{type(exc).__name__}: {exc}"
@@ -907,7 +913,7 @@ class CoarseToFine:
             path = self.run_dir / MANIFEST
             if self.overwrite or not path.is_file():  # this object's run is still to start
                 if needs is None:
-                    return self.manifest
+                    return self._open_as(method)
                 check_unlocked(self.run_dir, method)  # and again before "not finished"
                 raise RunNotFinishedError(
                     unfinished
@@ -916,11 +922,11 @@ class CoarseToFine:
             state = read_run_file(self.run_dir, MANIFEST, what="run manifest")
             check_settings(method, self.run_dir, state, self.config(), keras.backend.backend())
             if needs is None:
-                return self.manifest
+                return self._open_as(method)
             if (state.get("steps") or {}).get(needs, {}).get("status") != "done":
                 check_unlocked(self.run_dir, method)  # taken since the first look: say so
                 raise RunNotFinishedError(unfinished)
-            self._reading = needs
+            self._reading = (needs, method)
             try:
                 self.manifest  # noqa: B018 (opens it, read-only)
             finally:
@@ -929,6 +935,14 @@ class CoarseToFine:
         if needs is not None and not manifest.is_done(needs):
             raise RunNotFinishedError(unfinished)
         return manifest
+
+    def _open_as(self, method: str) -> RunManifest:
+        """`manifest`, opened exclusive by the read `method` (named if refused)."""
+        self._refused_as = method
+        try:
+            return self.manifest
+        finally:
+            self._refused_as = None
 
     # -- configuration and state -------------------------------------------------
 
@@ -1013,18 +1027,20 @@ class CoarseToFine:
             reading = self._reading  # `_open_to_read` checked the settings: record nothing
             if not (self.run_dir / MANIFEST).is_file():
                 self.check_model()  # a model that cannot fit the data leaves nothing on disk
-            manifest = RunManifest.open(
+            manifest = RunManifest.open(  # a read: shared, beside other reads (`run_lock`)
                 self.run_dir,
                 self.config(),
                 overwrite=self.overwrite and not reading,
                 data_changes=self._data_changes,
                 backend=keras.backend.backend(),
+                reading=reading[1] if reading else None,
+                refused_as=self._refused_as,
             )
             try:
                 if self._last_state is not None and _state_text(manifest) != self._last_state:
                     self._forget()
                 if reading:
-                    upto = self.steps[: [s.name for s in self.steps].index(reading) + 1]
+                    upto = self.steps[: [s.name for s in self.steps].index(reading[0]) + 1]
                     missing, _ = outputs_missing(upto, manifest, self.run_dir, mark=False)
                     self._check_saved_state()
                     if missing:

@@ -26,7 +26,7 @@ import math
 import shutil
 from pathlib import Path
 
-from tunekit import _log
+from tunekit import _io, _log
 from tunekit.steps.base import RunContext
 
 __all__ = ["restart_if_nothing_completed"]
@@ -35,7 +35,7 @@ __all__ = ["restart_if_nothing_completed"]
 def _ended_without_result(project: Path) -> int:
     """How many trials of `project` failed, if none completed with a finite score; else 0."""
     failed = 0
-    for path in project.glob("trial_*/trial.json"):
+    for path in _io.scan(project, "trial_*/trial.json"):
         try:
             trial = json.loads(path.read_text(encoding="utf-8"))
             status, score = trial.get("status"), trial.get("score")
