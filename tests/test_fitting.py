@@ -699,19 +699,19 @@ def test_a_fit_returning_one_number_needs_an_objective_that_says_what_it_is(digi
     """Before, the number (an error rate) was filed as the default `val_accuracy` and
     maximised: the worst trial was picked and reported as the best, at exit 0. Each such
     trial fails (a `fit` may return one number for some values only: those are the
-    trials refused); here every one does, so the failures in a row stop the search."""
-    from tunekit import TrialsFailedError
+    trials refused); the first trial, the default configuration's, stops the search."""
+    from tunekit import SearchInputError
 
     run = CoarseToFine(ErrorRateFit(), digits, directory=tmp_path, project_name="d", **TINY)
     with pytest.raises(
-        TrialsFailedError,
-        match=r"(?s)TrialRefusedError: The hypermodel's fit returned one number \(0\.\d+\).*"
-        r"'val_accuracy' \(maximised\).*objective=\"NAME:min\" for an error.*"
-        r"tunekit refused each trial",
+        SearchInputError,
+        match=r"(?s)^Trial id 0, with the values .*: The hypermodel's fit returned one number "
+        r"\(0\.\d+\).*'val_accuracy' \(maximised\).*objective=\"NAME:min\" for an error.*"
+        r"the space's default configuration",
     ):
         run.coarse()
     trials = run._tuner("coarse").oracle.trials.values()
-    assert [t.status for t in trials] == ["FAILED"] * TINY["coarse_trials"]
+    assert [t.status for t in trials] == ["FAILED"]
     run.close()
     named = CoarseToFine(
         ErrorRateFit(),

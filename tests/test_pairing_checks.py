@@ -751,9 +751,9 @@ def test_an_own_fit_objective_naming_a_vector_metrics_value_gets_no_refused_sugg
 ):
     """A hypermodel's own `fit` is left to its first trial: there, before, the search
     suggested `val_precision`, a mean over thresholds that cannot rank the trials. The
-    trial fails (its model may depend on its values); here every configuration's does,
-    so the search ends with no completed trial, quoting the refusal."""
-    from tunekit import CoarseToFine, NoCompletedTrialsError, TrialsFailedError
+    trial fails (its model may depend on its values); here the first trial, the default
+    configuration's, is refused, which stops the search at once, quoting the refusal."""
+    from tunekit import CoarseToFine, SearchInputError
 
     class OwnFit(keras_tuner.HyperModel):
         def build(self, hp):
@@ -785,12 +785,12 @@ def test_an_own_fit_objective_naming_a_vector_metrics_value_gets_no_refused_sugg
             coarse_epochs=1,
             max_epochs=1,
         )
-        with pytest.raises((TrialsFailedError, NoCompletedTrialsError)) as error:
-            run.coarse()  # two configurations: both fail
+        with pytest.raises(SearchInputError) as error:
+            run.coarse()  # the default configuration's trial, the first: refused, the run stops
         run.close()
         message = str(error.value)
-        said = f"TrialRefusedError: The objective {objective!r} names a metric with 2 values"
-        assert said in message
+        said = f"Trial id 0, with the values {{'units': 4}}: The objective {objective!r} names"
+        assert message.startswith(said) and "a metric with 2 values" in message
         assert "one metric per threshold" in message and "Did you mean" not in message
 
 

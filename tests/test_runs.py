@@ -455,12 +455,11 @@ def test_a_search_whose_last_trial_failed_is_failed_and_a_bad_trial_file_is_name
 
 def test_a_run_refused_at_its_first_trial_is_failed_not_interrupted(tmp_path, run_data):
     from hypermodels import MnistDenseHyperModel
-    from tunekit import CoarseToFine, TrialsFailedError
+    from tunekit import CoarseToFine, SearchInputError
 
     # Before, an objective the model never reports (refused when the first trial reports its
-    # metrics) was listed as "interrupted: coarse", as if a rerun could carry on. Each trial
-    # fails on it now (which metrics a model reports may depend on its values), so the
-    # failures in a row stop the search, quoting the refusal.
+    # metrics) was listed as "interrupted: coarse", as if a rerun could carry on. The first
+    # trial is the default configuration, whose refusal stops the search at once.
     run = CoarseToFine(
         MnistDenseHyperModel(),
         run_data,
@@ -469,11 +468,11 @@ def test_a_run_refused_at_its_first_trial_is_failed_not_interrupted(tmp_path, ru
         objective="val_auc",
         **RUN_BUDGET,
     )
-    with pytest.raises(TrialsFailedError, match="TrialRefusedError: The objective 'val_auc'"):
+    with pytest.raises(SearchInputError, match="Trial id 0, with the values .*: The objective"):
         run.coarse()
     run.close()
     step = _manifest(tmp_path / "typo")["steps"]["coarse"]
-    assert step["status"] == "running" and step["error"].startswith("TrialsFailedError: ")
+    assert step["status"] == "running" and step["error"].startswith("SearchInputError: ")
     assert ls_runs(tmp_path).set_index("name").loc["typo", "status"] == "failed: coarse"
 
 

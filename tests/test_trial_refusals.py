@@ -180,21 +180,140 @@ def test_a_model_check_refusal_fails_only_the_trials_whose_model_it_refuses(tmp_
         assert "epochs" not in trial.metrics.metrics
 
 
-def test_a_refusal_of_every_configuration_stops_after_the_failures_in_a_row(tmp_path):
-    """An objective no configuration reports (a typo): every trial fails the same way,
-    and KerasTuner's stop after `max_consecutive_failed_trials` quotes the refusal."""
+def test_a_refusal_of_the_default_configuration_stops_the_search_at_once(tmp_path):
+    """An objective no configuration reports (a typo), met in the default configuration's
+    trial: the search stops there (`SearchInputError`: exit 2 on the command line), where
+    before it trained `max_consecutive_failed_trials` trials and stopped with a
+    `RuntimeError` (exit 1). The message names the trial's values."""
+    from tunekit.fitting import SearchInputError
 
     def build(hp):
         return _model(["accuracy"], units=hp.Choice("units", [2, 3, 4, 5]))
 
     tuner = _grid(build, tmp_path, "val_acuracy:max", max_consecutive_failed_trials=3)
+    with pytest.raises(SearchInputError) as info:
+        _search(tuner)
+    message = str(info.value)
+    assert message.startswith("Trial id 0000, with the values {'units': 2}: The objective ")
+    assert "'val_acuracy' is not among the metrics" in message
+    assert "(did you mean 'val_accuracy'?)" in message
+    assert "the space's default configuration" in message
+    assert [t.status for t in tuner.oracle.trials.values()] == ["FAILED"]
+
+
+def test_a_refusal_of_every_configuration_stops_after_the_failures_in_a_row(tmp_path):
+    """Without the stop on the defaults (a narrowed fine space), a fault of every
+    configuration fails every trial; KerasTuner's stop after
+    `max_consecutive_failed_trials` quotes the refusal."""
+
+    def build(hp):
+        return _model(["accuracy"], units=hp.Choice("units", [2, 3, 4, 5]))
+
+    tuner = _grid(
+        build,
+        tmp_path,
+        "val_acuracy:max",
+        max_consecutive_failed_trials=3,
+        stop_on_default_refusal=False,
+    )
     with pytest.raises(RuntimeError) as info:  # KerasTuner's stop (`TrialsFailedError` in a run)
         _search(tuner)
     message = str(info.value)
     assert "Number of consecutive failures exceeded the limit of 3" in message
-    assert "TrialRefusedError: The objective 'val_acuracy' is not among the metrics" in message
-    assert "Did you mean 'val_accuracy'?" in message
+    assert "TrialRefusedError: Trial id 0002, with the values {'units': 4}: The objective" in (
+        message
+    )
     assert [t.status for t in tuner.oracle.trials.values()] == ["FAILED"] * 3
+
+
+def test_a_refusal_of_some_trials_names_their_values_and_no_advice_for_all(tmp_path):
+    """A metric named by a hyperparameter (`name=hp.Choice("mname", ["accuracy", "acc"])`):
+    the `acc` trials fail. Before, their error said "Did you mean 'val_acc'? Choose one of
+    those as `objective`", which fails the other half; now it names the trial's values
+    and asks for one name in every configuration."""
+
+    def build(hp):
+        name = hp.Choice("mname", ["accuracy", "acc"])
+        hp.Choice("units", [2, 4])
+        return _model([keras.metrics.BinaryAccuracy(name=name)], units=hp["units"])
+
+    tuner = _search(_grid(build, tmp_path, "val_accuracy:max"))
+    _assert_split(tuner, "mname", "acc", "is not among the metrics this trial's model reports")
+    for trial in _by(tuner, "mname")["acc"]:
+        reason = failure_reason(trial)
+        values = {"mname": "acc", "units": trial.hyperparameters["units"]}
+        assert f"Trial id {trial.trial_id}, with the values {values}: " in reason, reason
+        assert "Choose one of those" not in reason
+        assert "a metric every trial reports" in reason
+        assert "one name in every configuration" in reason
+
+
+def test_a_model_check_of_one_trial_says_this_trial_not_every_trial():
+    """The model checks' texts were written for the default configuration ("every trial
+    would fail"); for one trial's model (a tuned `loss_weights`, a tuned vector metric)
+    they say what fails: this trial."""
+    from tunekit.errors import ModelCheckError
+    from tunekit.steps.compile_checks import check_loss_weights
+    from tunekit.steps.vector_objectives import check_scalar_objective
+
+    what = "`hypermodel` (built with the values of trial id 2, {'w': 'acc'}) builds a model that"
+    model = _model(["accuracy"])
+    model.compile(optimizer="adam", loss="binary_crossentropy", loss_weights=["accuracy"])
+    with pytest.raises(ModelCheckError) as info:
+        check_loss_weights(model, what)
+    assert "and this trial would fail" in str(info.value)
+    assert "every trial" not in str(info.value)
+    with pytest.raises(ModelCheckError) as info:
+        check_loss_weights(model, "The model")  # the default configuration's: all fail
+    assert "and every trial would fail" in str(info.value)
+    vector = [keras.metrics.Precision(thresholds=[0.3, 0.5])]
+    with pytest.raises(ModelCheckError, match="this trial would fail after training"):
+        check_scalar_objective("val_precision", vector, what)
+
+
+def test_too_few_completed_trials_quote_the_failed_trials_errors(tmp_path):
+    """Refused trials leave too few completed ones for the narrowing: the error quotes
+    their errors, most frequent first, with counts. Before, it said only "fix what made
+    them fail" (with --quiet the user saw no reason)."""
+    from types import SimpleNamespace
+
+    from tunekit.errors import TooFewTrialsError
+    from tunekit.steps.narrow import NarrowStep
+
+    def build(hp):
+        name = hp.Choice("metric", ["auc", "area", "roc"])
+        hp.Choice("units", [2, 4])
+        return _model([keras.metrics.AUC(name=name)], units=hp["units"])
+
+    tuner = _search(_grid(build, tmp_path, "val_auc:max", max_consecutive_failed_trials=5))
+    assert len(tuner.oracle.trials) == 6
+    ctx = SimpleNamespace(data=None, coarse_trials=6)
+    with pytest.raises(TooFewTrialsError) as info:
+        NarrowStep().narrow(ctx, tuner.oracle)
+    message = str(info.value)
+    assert message.startswith("Only 2 of the 6 coarse trials completed with a finite score; ")
+    area = "The objective 'val_auc' is not among the metrics this trial's model reports: "
+    # each refusal once, with its count (the values it names differ between trials)
+    said = '2 trials with errors like "tunekit.trial_refusals.TrialRefusedError: Trial id '
+    assert message.startswith(said, message.index("; the failed ones: ") + 19), message
+    assert message.count(said) == 2 and message.count(area) == 2
+    assert "'metric': 'area'" in message and "'metric': 'roc'" in message
+
+
+def test_failure_counts_puts_the_most_frequent_error_first():
+    from types import SimpleNamespace
+
+    from tunekit.steps.trial_failures import failure_counts
+
+    def failed(error):
+        return SimpleNamespace(status="FAILED", message=f"Traceback ...\n{error}\n")
+
+    trials = [failed("KeyError: 'a'"), *[failed("ValueError: b")] * 3, failed("OSError: c")]
+    trials.append(SimpleNamespace(status="COMPLETED", message=None))
+    assert failure_counts(trials, shown=2) == (
+        '3 trials with "ValueError: b"; 1 trial with "KeyError: \'a\'"; 1 more with 1 other errors'
+    )
+    assert failure_counts(trials[-1:]) == ""
 
 
 def test_the_refusal_is_a_failed_trial_error_and_a_tunekit_error():

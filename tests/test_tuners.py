@@ -495,7 +495,8 @@ def test_objective_the_model_never_reports_fails_the_trial_and_names_the_reporte
     trials = list(tuner.oracle.trials.values())
     assert len(trials) == 2 and all(t.status == "FAILED" for t in trials)
     for trial in trials:
-        assert "TrialRefusedError: The objective 'val_auc' is not among" in trial.message
+        said = f"TrialRefusedError: Trial id {trial.trial_id}, with the values {{"
+        assert said in trial.message and "The objective 'val_auc' is not among" in trial.message
         assert "['accuracy', 'loss', 'val_accuracy', 'val_loss']" in trial.message
     # tunekit's own error too: a notebook's `except tunekit.TunekitError` catches it.
     from tunekit import TrialRefusedError, TunekitError

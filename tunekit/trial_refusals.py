@@ -20,12 +20,23 @@ Refused this way, by `tunekit.tuners`:
   returned under a metric's name that Keras measured otherwise
   (`tunekit.tuners.returned`).
 
-A fault of every configuration fails every trial: after
+Each refusal names the trial's values, and its advice holds for a fault of
+some configurations (`every_trial`: "this trial would fail", not "every
+trial would").
+
+A refusal of the trial whose values are the space's default configuration
+(`is_default_configuration`; a `CoarseToFine` run's first coarse trial unless
+`defaults_first=False`) stops the search at once (`SearchInputError`, exit 2;
+`refusal`): that configuration is the one the check before training and the
+baseline build, so it is no fault of some configurations that spares the run
+(a mistyped objective is said on the first trial, not after
+`max_consecutive_failed_trials` trained ones). A fault of every configuration
+whose default trial does not run first fails every trial: after
 `max_consecutive_failed_trials` of them in a row, KerasTuner's stop
 (`TrialsFailedError` in a run, quoting the refusal and saying it is not
 chance: `tunekit.steps.trial_failures`). A `CoarseToFine` run checks the
-default configuration before any training, so most such faults stop it
-there (`ModelCheckError`, exit 2).
+default configuration's model before any training, so most faults of the
+model stop it there (`ModelCheckError`, exit 2).
 
 What cannot depend on a trial's values still stops the search at once
 (`tunekit.fitting.SearchInputError`, a KerasTuner `FatalError`): the data (a
@@ -36,11 +47,29 @@ is a loss (no trial of it is wrong on its own: the trials are not comparable).
 
 from __future__ import annotations
 
+import re
+from typing import Any
+
 from keras_tuner import errors as kt_errors
 
 from tunekit.errors import TunekitError
+from tunekit.fitting import SearchInputError
 
-__all__ = ["TrialRefusedError"]
+__all__ = [
+    "TrialRefusedError",
+    "every_trial",
+    "is_default_configuration",
+    "refusal",
+    "refusal_kind",
+    "trial_values",
+    "trial_what",
+]
+
+# What a per-trial model check's `what` says (`trial_what`), and a refusal naming its trial.
+_TRIAL_MARK = "built with the values of trial id"
+_NAMED = re.compile(
+    r"Trial id \S+, with the values \{.*?\}: |\(built with the values of trial id \S+, \{.*?\}\)"
+)
 
 
 class TrialRefusedError(TunekitError, kt_errors.FailedTrialError, ValueError):
@@ -51,3 +80,67 @@ class TrialRefusedError(TunekitError, kt_errors.FailedTrialError, ValueError):
     and the search goes on; `max_consecutive_failed_trials` in a row stop it
     (`TrialsFailedError`, quoting it). A `ValueError` too.
     """
+
+
+def trial_values(hp: Any) -> dict[str, Any]:
+    """A trial's `HyperParameters`' active values, without KerasTuner's `tuner/` entries."""
+    active = {one.name for one in hp.space if hp.is_active(one)}
+    return {k: v for k, v in hp.values.items() if k in active and not k.startswith("tuner/")}
+
+
+def trial_what(trial_id: str, hp: Any) -> str:
+    """The model of trial `trial_id` in a model check's message (its `what`), naming its
+    values: "`hypermodel` (built with the values of trial id 2, {...}) builds a model that"."""
+    return f"`hypermodel` ({_TRIAL_MARK} {trial_id}, {trial_values(hp)}) builds a model that"
+
+
+def refusal_kind(line: str) -> str:
+    """An error line without the trial it names (`refusal`, `trial_what`): the same refusal
+    of trials with other values reads the same."""
+    return _NAMED.sub(lambda m: "" if m.group(0).startswith("Trial") else "(...)", line)
+
+
+def every_trial(what: str) -> str:
+    """Whom a model check's fault fails: `"this trial"` for one trial's model (`what` from
+    `trial_what`), else `"every trial"` (the default configuration's, before training)."""
+    return "this trial" if _TRIAL_MARK in what else "every trial"
+
+
+def is_default_configuration(hp: Any) -> bool:
+    """Whether a trial's `HyperParameters` hold the space's default configuration: each
+    active entry at its default (conditions followed as declared, as
+    `tunekit.tuners.oracles.DefaultsFirstRandomSearchOracle` draws it)."""
+    import keras_tuner as kt
+
+    defaults = kt.HyperParameters()
+    for one in hp.space:
+        defaults.merge([one])
+        if defaults.is_active(one):
+            defaults.values[one.name] = one.default
+    wanted = {one.name: defaults.values[one.name] for one in hp.space if defaults.is_active(one)}
+    return bool(hp.space) and trial_values(hp) == wanted
+
+
+def refusal(error: TrialRefusedError, trial_id: str, hp: Any, stop_on_defaults: bool) -> Exception:
+    """What a trial's refusal raises: `TrialRefusedError` naming the trial's values, or, for
+    the default configuration's trial (`stop_on_defaults`), `SearchInputError`.
+
+    Args:
+        error: The refusal (its message says what is wrong and the fix).
+        trial_id: The trial's id.
+        hp: The trial's `HyperParameters`.
+        stop_on_defaults: Whether a refusal of the default configuration stops the
+            search (`is_default_configuration`; see the module docstring).
+    """
+    message = str(error.args[0]) if error.args else str(error)
+    if _TRIAL_MARK not in message:
+        message = f"Trial id {trial_id}, with the values {trial_values(hp)}: {message}"
+    if stop_on_defaults and is_default_configuration(hp):
+        return SearchInputError(
+            f"{message} That trial is the space's default configuration (each "
+            "hyperparameter at its default), which a run checks before its search and trains "
+            "as its baseline, so the search stops at once instead of failing trial after "
+            "trial: fix what the refusal names (or, if only some values make it, give the "
+            "hyperparameters defaults that do not)."
+        )
+    return TrialRefusedError(message)

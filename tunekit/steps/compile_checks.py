@@ -18,6 +18,7 @@ from typing import Any
 import keras
 
 from tunekit.errors import ModelCheckError
+from tunekit.trial_refusals import every_trial
 
 __all__ = ["check_loss_weights"]
 
@@ -88,9 +89,9 @@ def check_loss_weights(model: Any, what: str) -> None:
     if not all(_is_weight(leaf) for leaf in leaves):  # names or objects, once serialized
         raise ModelCheckError(
             f"{what} was compiled with {received}: loss_weights must be numbers, one per "
-            "loss, and every trial would fail. In Keras 3 the third positional argument of "
-            "model.compile is loss_weights, not metrics (as in Keras 2): pass the metrics by "
-            f"name, model.compile(optimizer, loss, metrics={_shown(weights)})."
+            f"loss, and {every_trial(what)} would fail. In Keras 3 the third positional "
+            "argument of model.compile is loss_weights, not metrics (as in Keras 2): pass "
+            f"the metrics by name, model.compile(optimizer, loss, metrics={_shown(weights)})."
         )
     if not isinstance(weights, (list, tuple, Mapping)) or None in _leaves(loss) + leaves:
         return  # one number; or a loss or weight left out: Keras's count rule is not followed
@@ -100,14 +101,15 @@ def check_loss_weights(model: Any, what: str) -> None:
             raise ModelCheckError(
                 f"{what} was compiled with loss={{{', '.join(map(repr, loss))}}} and "
                 f"{received}: the weights' keys must be the losses' (the outputs' names); "
-                "a missing one fails every trial, and a stray one is not applied as meant. "
+                f"a missing one fails {every_trial(what)}, and a stray one is not applied as "
+                "meant. "
                 f"Give loss_weights={{{', '.join(f'{k!r}: ...' for k in loss)}}}."
             )
     elif len(leaves) != losses:
         once = "" if losses != 1 else " (a loss given once, on every output, takes one weight)"
         raise ModelCheckError(
             f"{what} was compiled with {len(leaves)} loss_weights ({received}) for {losses} "
-            f"loss{'es' if losses != 1 else ''}{once}: Keras fails every trial "
+            f"loss{'es' if losses != 1 else ''}{once}: Keras fails {every_trial(what)} "
             "('`loss_weights` must match the number of losses'). Give one weight per loss, "
             "or one loss per output (loss={'out_a': ..., 'out_b': ...}) with its weight."
         )

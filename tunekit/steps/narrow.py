@@ -12,6 +12,7 @@ from tunekit.errors import TooFewTrialsError
 from tunekit.narrowing import NarrowedSpace, is_usable, narrow_declared
 from tunekit.steps.base import MIN_COARSE_TRIALS, RunContext
 from tunekit.steps.chance import CHANCE_ALPHA, chance_level, chance_test
+from tunekit.steps.trial_failures import failure_counts
 
 __all__ = ["CHANCE_ALPHA", "NARROWED_SPACE", "NarrowStep", "chance_level", "keep_whole_space"]
 
@@ -140,10 +141,13 @@ class NarrowStep:
             # Every configuration was tried: narrow from all that completed.
             min_trials = max(1, usable)
         if usable < min_trials:  # a rerun would resume the same trials: say what works
+            errors = failure_counts(trials)
             raise TooFewTrialsError(
                 f"Only {usable} of the {len(trials)} coarse trials completed with a finite "
-                "score (each failed trial's error is in coarse/trial_*/trial.json under the "
-                "run folder); "
+                "score"
+                + (f"; the failed ones: {errors}" if errors else "")
+                + " (each failed trial's error and traceback are in coarse/trial_*/trial.json "
+                "under the run folder); "
                 f"narrowing needs {min_trials}. Resuming would reload the same trials: fix "
                 "what made them fail, then start the run over with overwrite=True (and, if "
                 "some configurations fail by nature, a larger coarse_trials=)."

@@ -25,6 +25,7 @@ from tunekit.outputs import (
 )
 from tunekit.steps.compile_checks import check_loss_weights
 from tunekit.steps.metric_reading import fails_on_class_ids, metric_name, misreading
+from tunekit.trial_refusals import every_trial
 
 __all__ = [
     "WHAT",
@@ -135,15 +136,16 @@ def _check_unit(
             fix = f"keras.metrics.BinaryAccuracy(threshold={threshold}, name='accuracy')"
             raise ModelCheckError(
                 f"{unit} shape (n,), and Keras resolves its metric {metric!r} for that "
-                "shape to categorical accuracy, an argmax over the batch: every trial would "
-                f"score 0 or 1 by chance. Compile it with {compile_with(metric, fix)} (class 1 "
-                f"above {threshold}), or output shape (n, 1)."
+                "shape to categorical accuracy, an argmax over the batch: "
+                f"{every_trial(unit)} would score 0 or 1 by chance. Compile it with "
+                f"{compile_with(metric, fix)} (class 1 above {threshold}), or output shape "
+                "(n, 1)."
             )
         if len(shape) == 2 and fails_on_class_ids(metric):
             raise ModelCheckError(
                 f"{unit} shape (n, 1), and its metric {metric_name(metric)!r} needs "
-                "labels of that rank, where the labels are class ids (n,): every trial would "
-                "fail in Keras ('target and output must have the same rank'). The loss "
+                f"labels of that rank, where the labels are class ids (n,): {every_trial(unit)} "
+                "would fail in Keras ('target and output must have the same rank'). The loss "
                 "already reports the binary cross-entropy (loss, val_loss): drop the metric, "
                 "or end the model with keras.layers.Reshape(()) to output shape (n,)."
             )

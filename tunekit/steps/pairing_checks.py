@@ -61,6 +61,7 @@ from tunekit.steps.value_checks import (
     value_sample,
 )
 from tunekit.steps.vector_objectives import check_scalar_objective
+from tunekit.trial_refusals import every_trial
 
 __all__ = ["check_pairings", "check_runs_on", "check_trial_model"]
 
@@ -128,7 +129,7 @@ def check_pairings(
     )
     parts = outputs_and_compile(model)
     for name in objective_names:
-        check_scalar_objective(name, [m for part in parts for m in part.metrics])
+        check_scalar_objective(name, [m for part in parts for m in part.metrics], what)
     for part in parts:
         output = f"has an output {part.name!r} that outputs" if len(parts) > 1 else "outputs"
         activation = output_activation(model, part.output if len(parts) > 1 else None)
@@ -278,7 +279,8 @@ def _check_probability_range(part: OutputPart, activation: str | None, what: str
     if one and activation == "softmax":
         raise ModelCheckError(
             f"{what} one unit through a softmax, which is 1 for every sample (a softmax "
-            "over one value): every trial would predict one class, or one value. Give the "
+            f"over one value): {every_trial(what)} would predict one class, or one value. Give "
+            "the "
             "one unit activation='sigmoid' (a probability), or no activation with a "
             "from_logits=True loss; or end the model in one unit per class with softmax."
         )
@@ -333,7 +335,8 @@ def _check_crossentropy_width(
         raise ModelCheckError(
             f"{what} one unit per sample and is compiled with a sparse categorical "
             "cross-entropy: over one unit it knows one class (0), so label 1 is outside its "
-            "range, and every trial would fail or train on wrong numbers. Compile it with "
+            f"range, and {every_trial(what)} would fail or train on wrong numbers. Compile it "
+            "with "
             "loss='binary_crossentropy' for one sigmoid unit "
             "(keras.losses.BinaryCrossentropy(from_logits=True) for a logit), or end the "
             "model in Dense(2, activation='softmax')."
@@ -343,7 +346,7 @@ def _check_crossentropy_width(
         raise ModelCheckError(
             f"{what} {units} units per sample and is compiled with a sparse categorical "
             f"cross-entropy, which takes class ids 0..{units - 1}, but the labels go up to "
-            f"{num_classes - 1}: every trial would fail (TensorFlow) or train on wrong "
+            f"{num_classes - 1}: {every_trial(what)} would fail (TensorFlow) or train on wrong "
             "numbers (JAX does not check the ids). Give the classes the ids 0..K-1 (labels "
             f"1..K: y - 1 in the pipeline), or end the model in Dense({num_classes})."
         )
@@ -353,7 +356,7 @@ def _check_crossentropy_width(
         raise ModelCheckError(
             f"{what} {units} units per sample and is compiled with a binary "
             "cross-entropy, which compares every unit with a 0/1 label of its own, but the "
-            "labels are class ids (one per sample): every trial would fail, or score "
+            f"labels are class ids (one per sample): {every_trial(what)} would fail, or score "
             "wrongly. For one class per sample, compile it with "
             "loss='sparse_categorical_crossentropy' (a softmax output); for several labels "
             f"per sample, give y as rows of {units} 0/1 values."

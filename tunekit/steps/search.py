@@ -199,6 +199,8 @@ class SearchStep:
             ),
             listeners=(self._trial_ended,),
             hyperparameters=None if space is None else space.copy(),
+            # the defaults' refusal stops the run; a narrowed space's defaults are not them
+            stop_on_default_refusal=self.name == "coarse",
         )
         if not worker:  # KerasTuner's space settings
             common.update(

@@ -34,6 +34,7 @@ of memory) can pass on a rerun as it is.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -46,9 +47,18 @@ from tunekit.errors import TrialsFailedError
 from tunekit.narrowing import is_usable
 from tunekit.progress import failure_reason
 from tunekit.steps.base import RunContext
+from tunekit.trial_refusals import refusal_kind
 from tunekit.tuners.oracles import failures_in_a_row
 
-__all__ = ["advice", "failed_with", "raise_if_failing", "rerun_note", "same_error", "seeded_repeat"]
+__all__ = [
+    "advice",
+    "failed_with",
+    "failure_counts",
+    "raise_if_failing",
+    "rerun_note",
+    "same_error",
+    "seeded_repeat",
+]
 
 # The error of a fit call tunekit (or Keras, through tunekit) refuses: `tunekit.fitting`.
 _REFUSED = "HyperModelFitError"
@@ -71,6 +81,38 @@ def same_error(trials: Sequence[trial_module.Trial]) -> str | None:
     if len(trials) < 2 or len(reasons) != 1:
         return None
     return reasons.pop() or None
+
+
+def failure_counts(trials: Sequence[trial_module.Trial], shown: int = 3) -> str:
+    """The errors of the FAILED ones of `trials`, most frequent first, with their counts.
+
+    Args:
+        trials: Any trials; those not FAILED are left out.
+        shown: How many distinct errors are quoted; the others are counted.
+
+    Returns:
+        E.g. `'3 trials with "ValueError: ..."; 1 trial with "KeyError: ..."'`, or `""`
+        when none of `trials` FAILED. A refusal that names its trial's values counts as
+        one error over trials of other values, quoted as its first trial said it
+        (`"... with errors like ..."`).
+    """
+    failed = [t for t in trials if t.status == trial_module.TrialStatus.FAILED]
+    lines = [failure_reason(t) or "no message" for t in failed]
+    first: dict[str, str] = {}
+    for line in lines:
+        first.setdefault(refusal_kind(line), line)
+    counts = Counter(refusal_kind(line) for line in lines).most_common()
+    said = []
+    for kind, n in counts[:shown]:
+        like = " like" if any(refusal_kind(x) == kind and x != first[kind] for x in lines) else ""
+        said.append(
+            f"{n} trial{'s' if n != 1 else ''} with{' errors' if like else ''}{like} "
+            f'"{first[kind]}"'
+        )
+    if len(counts) > shown:
+        rest = sum(n for _, n in counts[shown:])
+        said.append(f"{rest} more with {len(counts) - shown} other errors")
+    return "; ".join(said)
 
 
 def _refused(trials: Sequence[trial_module.Trial], kinds: tuple[str, ...] = (_REFUSED,)) -> bool:

@@ -37,6 +37,7 @@ from tunekit.loss_reading import is_kl_divergence
 from tunekit.outputs import output_activation, training_samples, unit_reading
 from tunekit.steps.label_forms import loss_key
 from tunekit.steps.same_loss import output_entry
+from tunekit.trial_refusals import every_trial
 
 __all__ = [
     "value_sample",
@@ -91,7 +92,7 @@ def scaled_twice(what: str, scale: float, by: str) -> str:
         f"{what} starts by rescaling its inputs by {scale:.6g} ({by}), but tunekit has "
         f"already divided the data's uint8 pixels by 255 (x scaling: {SCALED_UINT8}): the "
         f"model would scale them a second time, into a range {abs(scale):.4f} wide, and "
-        "every trial would train on inputs that hardly vary. Remove the scaling from the "
+        f"{every_trial(what)} would train on inputs that hardly vary. Remove the scaling from the "
         "model (the bundled ToonVisionCNNHyperModel: pass rescale=False). To keep it, so "
         "that the saved model takes raw pixels, give tunekit the pixels unscaled: on the "
         "command line, an "

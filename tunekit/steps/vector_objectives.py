@@ -13,6 +13,7 @@ from typing import Any
 
 from tunekit.errors import ModelCheckError
 from tunekit.steps.metric_reading import several_thresholds, vector_result
+from tunekit.trial_refusals import every_trial
 
 __all__ = ["check_scalar_objective"]
 
@@ -44,9 +45,11 @@ def _per_threshold(metric: Any, stem: str, logged: str, index: int | None) -> st
     )
 
 
-def check_scalar_objective(name: str, metrics: list[Any]) -> None:
+def check_scalar_objective(name: str, metrics: list[Any], what: str = "") -> None:
     """Refuses an objective `name` (`val_` or not) that names a vector metric of `metrics`
     (the model's compiled metric objects or strings), or one of its values (`name/i`).
+    `what`: the model's `what` in a model check (`""`: the default configuration's;
+    one trial's model, `tunekit.trial_refusals.trial_what`: said to fail that trial).
 
     Raises:
         ModelCheckError (a `ValueError`): Naming the metric, why it is a vector and
@@ -65,8 +68,8 @@ def check_scalar_objective(name: str, metrics: list[Any]) -> None:
             why += _per_threshold(metric, name, logged, None)
             raise ModelCheckError(
                 f"The objective {name!r} is a metric whose result is a vector: {why}, or "
-                "choose another objective. A search ranks trials by one number, and every "
-                "trial would fail after training."
+                "choose another objective. A search ranks trials by one number, and "
+                f"{every_trial(what)} would fail after training."
             )
         if slash and index.isdigit() and (head == logged or head.endswith(f"_{logged}")):
             why += _per_threshold(metric, name.rpartition("/")[0], logged, int(index))

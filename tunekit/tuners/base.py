@@ -44,7 +44,7 @@ from tunekit.objectives import objective_names, training_metric_note
 from tunekit.processes import release_trial_memory
 from tunekit.tensorboard import configure_trial_logdirs
 from tunekit.trial_length import SCORED_AT_END, is_number, length_metrics
-from tunekit.trial_refusals import TrialRefusedError
+from tunekit.trial_refusals import TrialRefusedError, refusal, trial_what
 from tunekit.tuners.callbacks import (
     BestEpochWeights,
     InterruptCheck,
@@ -231,6 +231,12 @@ class TunekitTuner(kt.Tuner):
             (`TrialRefusedError`; the model depends on the trial's values), a
             KerasTuner `FatalError` stops the search. Defaults to `None` (no
             check).
+        stop_on_default_refusal: Whether a refusal of the trial whose values
+            are the space's default configuration stops the search at once
+            (`SearchInputError`) instead of failing that trial
+            (`tunekit.trial_refusals.refusal`). Defaults to `True`;
+            `CoarseToFine`'s fine phase passes `False` (a narrowed space's
+            defaults are not the hypermodel's).
         **kwargs: Passed to the KerasTuner tuner.
 
     Raises:
@@ -254,6 +260,7 @@ class TunekitTuner(kt.Tuner):
         max_model_size: int | None = None,
         objective_defaulted: bool = False,
         model_check: Callable[[keras.Model, str], None] | None = None,
+        stop_on_default_refusal: bool = True,
         **kwargs: Any,
     ) -> None:
         if isinstance(cv, bool) or not isinstance(cv, int) or cv < 1:
@@ -272,6 +279,7 @@ class TunekitTuner(kt.Tuner):
         self._tunekit_cv = cv
         self._tunekit_objective_defaulted = objective_defaulted
         self._tunekit_model_check = model_check
+        self._tunekit_stop_on_defaults = stop_on_default_refusal
         self._tunekit_cv_stratify = cv_stratify
         # The folds' shuffle: without a seed still one draw, so all trials share the folds.
         if cv_seed is None:
@@ -450,6 +458,13 @@ class TunekitTuner(kt.Tuner):
         return self._tunekit_trial.checkpoint(callback)
 
     def _build_and_fit_model(self, trial: Trial, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return self._build_and_fit_checked(trial, *args, **kwargs)
+        except TrialRefusedError as e:  # named; the default configuration's stops the search
+            hp = trial.hyperparameters
+            raise refusal(e, trial.trial_id, hp, self._tunekit_stop_on_defaults) from None
+
+    def _build_and_fit_checked(self, trial: Trial, *args: Any, **kwargs: Any) -> Any:
         clock = self._clock()
         # An epoch without a batch is empty: after fits that had batches, or on a stream
         # Keras's own fit reads (a StreamData split that yields none is refused when made).
@@ -483,13 +498,8 @@ class TunekitTuner(kt.Tuner):
         model = self._try_build(hp)  # clear_session and gc.collect, then the build
         clock.parts["gc"] += time.perf_counter() - start - (clock.parts["build"] - built)
         if self._tunekit_model_check is not None:  # e.g. a tuned output activation
-            values = {k: v for k, v in hp.values.items() if not k.startswith("tuner/")}
-            what = (
-                f"`hypermodel` (built with the values of trial id {trial.trial_id}, {values}) "
-                "builds a model that"
-            )
             try:
-                self._tunekit_model_check(model, what)
+                self._tunekit_model_check(model, trial_what(trial.trial_id, hp))
             except ModelCheckError as e:  # this trial's values: it fails, the search goes on
                 raise TrialRefusedError(str(e)) from None
         start = time.perf_counter()
@@ -533,11 +543,13 @@ class TunekitTuner(kt.Tuner):
                 scalars = [n for n, v in results.history.items() if _scalar_curve(v)]
                 close = difflib.get_close_matches(missing[0], scalars, n=1)
                 raise TrialRefusedError(
-                    f"The objective {missing[0]!r} is not among the metrics the model "
-                    f"reports: {sorted(results.history)}. "
-                    + (f"Did you mean {close[0]!r}? " if close else "")
-                    + "Choose one of those as `objective` (validation metrics need "
-                    "validation data)."
+                    f"The objective {missing[0]!r} is not among the metrics this trial's "
+                    f"model reports: {sorted(results.history)}"
+                    + (f" (did you mean {close[0]!r}?)" if close else "")
+                    + ". Choose as `objective` a metric every trial reports (validation "
+                    "metrics need validation data): a metric or output named by a "
+                    "hyperparameter's value (`name=hp.Choice(...)`) makes trials report "
+                    "different names, so give it one name in every configuration."
                 )
         limit = self.max_model_size
         if limit is not None and facts.num_params is not None and facts.num_params > limit:
@@ -731,7 +743,8 @@ def _check_fit_results(results: Any, objective: Any, defaulted: bool = False) ->
             "KerasTuner minimises such a number as 'default_objective'). Say what it is: "
             'objective="NAME:min" for an error or a loss, objective="NAME:max" for a score '
             "(on the command line: --objective NAME:min or NAME:max), or return "
-            '{"NAME": value}.'
+            '{"NAME": value}; a fit that returns its History for other values must report '
+            "NAME there too."
         )
     try:
         _kerastuner.validate_trial_results(results, objective, "HyperModel.fit()")
@@ -778,8 +791,9 @@ def _check_vector_objective(names: list[str], history: Mapping[str, Any]) -> Non
                 f"The objective {name!r} names a metric with "
                 f"{int(np.size(history[head][-1]))} values per epoch (one per threshold, "
                 f"class or output), {head!r}, or one of them: KerasTuner records it as one "
-                "number, their mean, so it cannot rank the trials. Compile it with one "
-                "threshold (or an average), or one metric per threshold, each with its own "
-                "name (`Precision(thresholds=0.5, name='precision_at_0_5')`), and choose "
-                "that one as `objective`, with its direction (`val_precision_at_0_5:max`)."
+                "number, their mean, so it cannot rank the trials. Compile it, in every "
+                "configuration, with one threshold (or an average), or one metric per "
+                "threshold, each with its own name "
+                "(`Precision(thresholds=0.5, name='precision_at_0_5')`), and choose that "
+                "one as `objective`, with its direction (`val_precision_at_0_5:max`)."
             )
