@@ -57,7 +57,7 @@ ORDER = [
     "cv",
     "trial_length",
     "tuners.callbacks",
-    "tuners.own_loops",
+    "own_loops",
     "tuners.base_oracle",
     "tuners.oracles",
     "tuners.size_check",

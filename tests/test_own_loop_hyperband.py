@@ -7,7 +7,7 @@ trials (its `SaveBestEpoch` writes in `on_epoch_end`). Before, tunekit's best-ep
 checkpoint was written only in `on_train_end`: every continued trial FAILED with "which
 this process cannot read. With workers on several machines ..." (a false cause, one
 process), the run ended with exit 0, and no trial had its HParams session either. See
-`tunekit.tuners.own_loops`.
+`tunekit.own_loops`.
 """
 
 from __future__ import annotations
@@ -24,13 +24,13 @@ import pytest
 from tensorboard.backend.event_processing import event_accumulator
 from tensorboard.plugins.hparams import metadata as hparams_metadata
 
-from tunekit.tuners import make_tuner
-from tunekit.tuners.callbacks import EpochTensorBoard
-from tunekit.tuners.own_loops import (
+from tunekit.own_loops import (
     BUDGET_METRIC,
     budget_ignored,
     missing_checkpoint_message,
 )
+from tunekit.tuners import make_tuner
+from tunekit.tuners.callbacks import EpochTensorBoard
 
 # max_epochs=2, factor=2 and two configurations: trials 0000 and 0001 train 1 epoch, then
 # 0002 continues the better one for 1 more (epochs=2, initial_epoch=1); no more trials.

@@ -16,9 +16,9 @@ from pathlib import Path, PurePath
 from typing import Any
 
 from tunekit import _io
+from tunekit.own_loops import epoch_budget_note
 from tunekit.reproduce import relocated
 from tunekit.results import format_value
-from tunekit.tuners.own_loops import epoch_budget_note
 
 __all__ = [
     "refresh_location",
@@ -280,7 +280,7 @@ def space_grew_note(phase: str, names: Sequence[str], drawn_without: Sequence[st
 def space_growth_lines(report: dict[str, Any]) -> list[str]:
     """report.md's lines on phases whose space grew while trials ran in parallel, and on
     Hyperband trials whose fit trained another number of epochs than given
-    (`epoch_budget_ignored`, trial ids: see `tunekit.tuners.own_loops`)."""
+    (`epoch_budget_ignored`, trial ids: see `tunekit.own_loops`)."""
     grown = [(p, v.get("space_grew")) for p, v in report["phases"].items()]
     ignored = [(p, v.get("epoch_budget_ignored")) for p, v in report["phases"].items()]
     return [

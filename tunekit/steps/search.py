@@ -25,6 +25,7 @@ from tunekit.data.streams import StreamData
 from tunekit.errors import NoCompletedTrialsError
 from tunekit.narrowing import is_usable
 from tunekit.objectives import objective_names
+from tunekit.own_loops import budget_ignored, epoch_budget_note
 from tunekit.progress import (
     PhaseProgress,
     bar_console,
@@ -40,7 +41,6 @@ from tunekit.tensorboard import experiment_metrics, write_experiment
 from tunekit.tuners import HYPERBAND_EPOCHS, make_tuner
 from tunekit.tuners.callbacks import EpochTensorBoard
 from tunekit.tuners.oracles import phase_seed
-from tunekit.tuners.own_loops import budget_ignored, epoch_budget_note
 from tunekit.user_tensorboard import phase_callbacks, set_aside_logs
 
 __all__ = [

@@ -29,7 +29,7 @@ for `"hyperband"` it is a `kt.Hyperband`) whose trials additionally:
   training loop of its own may call only `on_epoch_end`): the best-epoch
   checkpoint Hyperband continues from, written once; under Hyperband, a trial
   that trained another number of epochs than given is warned about and
-  recorded (`tunekit.tuners.own_loops`).
+  recorded (`tunekit.own_loops`).
 
 KerasTuner's own JSON state is written atomically (see `tunekit._io`), and the
 project is saved before the first trial so an interrupted search resumes.

@@ -41,6 +41,7 @@ from tunekit.errors import ModelCheckError
 from tunekit.fitting import SearchInputError, fit_hypermodel
 from tunekit.hparams_results import TrialResults, write_trial_results
 from tunekit.objectives import objective_names, training_metric_note
+from tunekit.own_loops import BUDGET_METRIC, budget_warning, planned_epochs
 from tunekit.processes import release_trial_memory
 from tunekit.tensorboard import configure_trial_logdirs
 from tunekit.trial_length import SCORED_AT_END, is_number, length_metrics
@@ -59,7 +60,6 @@ from tunekit.tuners.oracles import (
     first_sample,
     model_size,
 )
-from tunekit.tuners.own_loops import BUDGET_METRIC, budget_warning, planned_epochs
 from tunekit.tuners.returned import check_returned, evaluator
 
 _logger = logging.getLogger(__name__)

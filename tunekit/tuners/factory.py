@@ -16,6 +16,7 @@ from keras_tuner import errors as kt_errors
 
 from tunekit import _io
 from tunekit.objectives import resolve_objective
+from tunekit.own_loops import missing_checkpoint_message, recorded_epochs
 from tunekit.tuners.base import TrialListener, TunekitTuner
 from tunekit.tuners.oracles import (
     DefaultsFirstRandomSearchOracle,
@@ -24,7 +25,6 @@ from tunekit.tuners.oracles import (
     RandomSearchOracle,
     make_oracle,
 )
-from tunekit.tuners.own_loops import missing_checkpoint_message, recorded_epochs
 
 __all__ = [
     "HYPERBAND_EPOCHS",
