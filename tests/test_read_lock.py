@@ -61,10 +61,10 @@ def build(hp):
 
 
 @contextlib.contextmanager
-def held_by_another_process(run_dir: Path):
-    """The run's lock held by a live subprocess (yielded) until the block ends."""
+def another_process(script: str, arg: Path, first_line: str):
+    """`script` run with `arg` in a live subprocess (yielded) until the block ends."""
     process = subprocess.Popen(
-        [sys.executable, "-c", HOLDER, str(run_dir)],
+        [sys.executable, "-c", script, str(arg)],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -72,11 +72,16 @@ def held_by_another_process(run_dir: Path):
     )
     try:
         line = process.stdout.readline().strip()
-        assert line == "locked", process.stderr.read()
+        assert line == first_line, process.stderr.read()
         yield process
     finally:
         process.kill()
         process.wait()
+
+
+def held_by_another_process(run_dir: Path):
+    """The run's lock held by a live subprocess (yielded) until the block ends."""
+    return another_process(HOLDER, run_dir, "locked")
 
 
 @pytest.fixture(scope="module")

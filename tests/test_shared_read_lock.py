@@ -16,18 +16,15 @@ every scan of a run folder skips an entry that vanishes while it is listed.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import shutil
-import subprocess
-import sys
 import textwrap
 from pathlib import Path
 
-import keras
 import pytest
 from conftest import BAYES_BUDGET
+from test_read_lock import another_process, build
 
 from tunekit import CoarseToFine, RunLockedError, RunNotFinishedError
 from tunekit.manifest import check_writable
@@ -58,38 +55,6 @@ SLOW_STEP = textwrap.dedent("""
     os.write(fd, f"{os.getpid()} {time.strftime('%Y-%m-%d %H:%M:%S')}\\n".encode())
     sys.stdin.readline()
 """)
-
-
-def build(hp):
-    model = keras.Sequential(
-        [
-            keras.Input((28, 28)),
-            keras.layers.Flatten(),
-            keras.layers.Dense(hp.Int("units", 8, 16, step=8), activation="relu"),
-            keras.layers.Dense(10, activation="softmax"),
-        ]
-    )
-    model.compile("adam", "sparse_categorical_crossentropy", metrics=["accuracy"])
-    return model
-
-
-@contextlib.contextmanager
-def another_process(script: str, arg: Path, first_line: str):
-    """`script` run with `arg` in a live subprocess (yielded) until the block ends."""
-    process = subprocess.Popen(
-        [sys.executable, "-c", script, str(arg)],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        line = process.stdout.readline().strip()
-        assert line == first_line, process.stderr.read()
-        yield process
-    finally:
-        process.kill()
-        process.wait()
 
 
 @pytest.fixture(scope="module")
