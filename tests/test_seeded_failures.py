@@ -15,11 +15,11 @@ import json
 import random
 import types
 
-import keras
 import keras_tuner as kt
 import numpy as np
 import pytest
 from keras_tuner.engine import trial as trial_module
+from test_phase_restart import Flaky
 
 import tunekit
 from tunekit import CoarseToFine
@@ -37,19 +37,8 @@ SAME_SEEDS = (
 )
 
 
-class CoinFlip(kt.HyperModel):
+class CoinFlip(Flaky):
     """A `fit` that fails when Python's `random` (seeded per trial by tunekit) draws < 0.5."""
-
-    def build(self, hp):
-        model = keras.Sequential(
-            [
-                keras.Input((8,)),
-                keras.layers.Dense(hp.Int("units", 4, 16, step=4), activation="relu"),
-                keras.layers.Dense(2, activation="softmax"),
-            ]
-        )
-        model.compile("adam", "sparse_categorical_crossentropy", metrics=["accuracy"])
-        return model
 
     def fit(self, hp, model, *args, **kwargs):
         if random.random() < 0.5:
