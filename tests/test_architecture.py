@@ -109,6 +109,7 @@ ORDER = [
     "steps.pairing_checks",
     "steps.space_checks",
     "steps.stream_heads",
+    "steps.trial_checks",
     "steps.base",
     "steps.trial_failures",
     "steps.phase_restart",

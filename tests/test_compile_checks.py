@@ -7,6 +7,8 @@ Found by a new user: `model.compile("adam", loss, ["accuracy"])` (Keras 2's posi
 
 from __future__ import annotations
 
+from typing import Any
+
 import keras
 import numpy as np
 import pytest
@@ -117,3 +119,90 @@ def test_an_uncompiled_or_unweighted_model_is_not_checked():
     check_loss_weights(keras.Sequential([keras.Input((4,)), keras.layers.Dense(1)]), "M")
     check_loss_weights(_one_output(), "M")
     check_loss_weights(_one_output(loss_weights=[2]), "M")
+
+
+def _named(kind: str, loss: Any, weights: Any = None) -> keras.Model:
+    """One softmax output named "out": a Sequential, or a functional model (its output
+    a tensor, or a dict {"out": ...})."""
+    layer = keras.layers.Dense(3, activation="softmax", name="out")
+    if kind == "sequential":
+        model = keras.Sequential([keras.Input((4,)), layer])
+    else:
+        inputs = keras.Input((4,))
+        out = layer(inputs)
+        model = keras.Model(inputs, {"out": out} if kind == "dict" else out)
+    model.compile("adam", loss, loss_weights=weights)
+    return model
+
+
+_SCCE = "sparse_categorical_crossentropy"
+
+
+@pytest.mark.parametrize("kind", ["sequential", "functional", "dict"])
+@pytest.mark.parametrize(
+    ("loss", "weights", "refused"),
+    [
+        (_SCCE, {"out": 0.5}, None),
+        (_SCCE, 0.5, None),
+        ([_SCCE], {"out": 0.5}, None),
+        # Keras halves the loss under any key: a typo, accepted silently before.
+        (
+            _SCCE,
+            {"outt": 0.5},
+            r"loss_weights=\{'outt': 0.5\}, but its output is named "
+            r"\['out'\]: Keras applies .* whatever its keys.*loss_weights=\{'out': \.\.\.\}",
+        ),
+        ([_SCCE], {"outt": 0.5}, r"its output is named \['out'\]"),
+        # Keras fails every fit: "Expected keys ['out'] in loss dict" / a KeyError.
+        ({"outt": _SCCE}, None, r"loss=\{'outt': \.\.\.\}, but its output is named \['out'\]"),
+        ({"outt": _SCCE}, {"outt": 0.5}, r"its output is named \['out'\]"),
+    ],
+)
+def test_a_dict_of_weights_or_losses_is_keyed_by_the_output_names(kind, loss, weights, refused):
+    model = _named(kind, loss, weights)
+    if kind == "sequential" and isinstance(loss, dict):  # no output names to key a dict by
+        refused = r"a keras.Sequential compiled with loss="
+    if refused is None:
+        check_loss_weights(model, "The model")
+        return
+    with pytest.raises(ModelCheckError, match=rf"^The model (was|is) .*{refused}"):
+        check_loss_weights(model, "The model")
+
+
+@pytest.mark.parametrize("weights", [None, {"out": 0.5}])
+def test_a_dict_of_losses_on_a_sequential_is_refused(weights):
+    """Keras keys it by output names, which a Sequential lacks: every fit failed with
+    "TypeError: 'NoneType' object is not iterable", even keyed by its last layer."""
+    model = _named("sequential", {"out": _SCCE}, weights)
+    with pytest.raises(TypeError, match="'NoneType' object is not iterable"):  # the premise
+        model.fit(np.zeros((4, 4)), np.zeros(4), epochs=1, verbose=0)
+    model = _named("sequential", {"out": _SCCE}, weights)
+    with pytest.raises(
+        ModelCheckError,
+        match=r"^The model is a keras.Sequential compiled "
+        r"with loss=\{'out': \.\.\.\}: Keras keys a dict of losses by the "
+        r"model's output names, which a Sequential does not have",
+    ):
+        check_loss_weights(model, "The model")
+    check_loss_weights(_named("functional", {"out": _SCCE}, weights), "The model")
+
+
+def test_a_misnamed_weight_is_applied_by_keras_all_the_same():
+    """The premise of refusing it: the one loss is halved under a key no output has."""
+    x, y = np.random.default_rng(0).normal(size=(8, 4)).astype("float32"), np.arange(8) % 3
+    weighted = _named("sequential", _SCCE, {"outt": 0.5})
+    plain = _named("sequential", _SCCE)
+    plain.set_weights(weighted.get_weights())
+    halved = weighted.evaluate(x, y, verbose=0, return_dict=True)["loss"]
+    assert halved == pytest.approx(0.5 * plain.evaluate(x, y, verbose=0, return_dict=True)["loss"])
+
+
+def test_a_dict_of_outputs_is_keyed_by_its_own_keys_not_its_layers_names():
+    inputs = keras.Input((4,))
+    hidden = keras.layers.Dense(2, name="dense_hidden")(inputs)
+    model = keras.Model(inputs, {"prog": keras.layers.Dense(1, name="d")(hidden), "e": hidden})
+    model.compile("adam", loss={"prog": "mse"}, loss_weights={"prog": 0.5})
+    check_loss_weights(model, "The model")
+    model.compile("adam", loss={"d": "mse"})
+    with pytest.raises(ModelCheckError, match=r"its outputs are named \['prog', 'e'\]"):
+        check_loss_weights(model, "The model")

@@ -13,7 +13,7 @@ Refused this way, by `tunekit.tuners`:
 
 - each trial's built model, before it trains (`model_check`: the output
   checks, pixels scaled twice, probabilities read as logits, a vector
-  objective; `tunekit.steps.pairing_checks.check_trial_model`);
+  objective; `tunekit.steps.trial_checks.check_trial_model`);
 - an objective the trial's History does not report, or reports as several
   values per epoch;
 - one number returned by a `fit` under a default objective, and a number

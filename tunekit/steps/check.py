@@ -16,28 +16,19 @@ from typing import Any
 
 import keras
 import keras_tuner as kt
-import numpy as np
 
-from tunekit.data import CLASSIFICATION, REGRESSION, Dataset, StreamData
-from tunekit.data._checks import CATEGORICAL_LABELS
+from tunekit.data import Dataset, StreamData
 from tunekit.data._stream_labels import check_validation_classes
-from tunekit.errors import ModelCheckError, OutputShapeError, error_line
+from tunekit.errors import ModelCheckError, error_line
 from tunekit.model_files import check_round_trip  # the file check, beside the loaders
-from tunekit.outputs import check_output_shape, model_output_shape, training_samples
-from tunekit.regression import check_regression_output_shape
+from tunekit.outputs import model_output_shape, training_samples
 from tunekit.retraining import rate_not_settable
-from tunekit.steps.input_checks import check_input_names, check_input_shape, check_output_names
-from tunekit.steps.label_forms import (
-    check_label_form,
-    check_loss_form,
-    check_metric_label_form,
-    check_output_label_forms,
-)
 from tunekit.steps.loss_batches import check_output_loss_batches
 from tunekit.steps.output_checks import WHAT as _WHAT
 from tunekit.steps.output_checks import check_built_model, model_sample, outputs_and_compile
 from tunekit.steps.pairing_checks import check_pairings, check_runs_on, check_text_backend
 from tunekit.steps.stream_heads import classifying_outputs, quantity_unit
+from tunekit.steps.trial_checks import check_output_fits, check_trainable
 from tunekit.steps.vector_objectives import check_scalar_objective
 
 _logger = logging.getLogger(__name__)
@@ -137,40 +128,7 @@ def check_model(
         keras.backend.clear_session()
     if isinstance(data, StreamData):  # a first batch may show only some classes
         check_validation_classes(data, heads, quantity)
-    if shape is None:
-        return note
-    if isinstance(data, StreamData):
-        if data.task == REGRESSION or data.num_classes is None:  # unknown for some streams
-            return note
-        targets = ""
-    else:
-        if isinstance(data.y_train, Mapping):
-            return note
-        targets = (
-            f" The labels are one-hot rows over {data.num_classes} classes."
-            if data.label_mode == CATEGORICAL_LABELS
-            else f" The targets (y_train) have shape {tuple(np.shape(data.y_train))}."
-        )
-        if data.label_mode == CATEGORICAL_LABELS and shape[-1:] == (1,):
-            raise OutputShapeError(
-                f"{_WHAT} outputs one unit per sample, but the labels are one-hot rows over "
-                f"{data.num_classes} classes: give it {data.num_classes} output units "
-                "(softmax), or give the labels as class ids for one sigmoid unit."
-            )
-    what = "`hypermodel` (built with its default hyperparameters) builds a model that"
-    try:
-        if data.task == REGRESSION:
-            assert isinstance(data.num_outputs, int)
-            check_regression_output_shape(shape, data.num_outputs, what=what)
-        else:
-            assert data.num_classes is not None
-            check_output_shape(shape, data.num_classes, what=what)
-    except OutputShapeError as e:
-        fix = ""  # the regression message already names DenseHyperModel's arguments
-        if data.task != REGRESSION and hasattr(hypermodel, "num_classes"):
-            name = type(hypermodel).__name__
-            fix = f" For {name}, pass num_classes={data.num_classes} (and the data's input_shape)."
-        raise OutputShapeError(f"{e}{targets}{fix}") from None
+    check_output_fits(shape, data, _WHAT, hypermodel)
     return note
 
 
@@ -250,72 +208,6 @@ def check_declares_hyperparameters(
             "one configuration again and again. Declare what to tune with hp.Int(...) and "
             "the like, or train the model with model.fit."
         )
-
-
-def check_trainable(hypermodel: kt.HyperModel, model: Any, data: Dataset | StreamData) -> None:
-    """Raises `ModelCheckError` for a model that cannot train on `data` as built.
-
-    Checked without training, each only where it can be known:
-
-    - the model is compiled (unless the hypermodel has its own `fit`, which
-      may compile it): KerasTuner trains what `build` returns;
-    - a model with one declared `Input`: the input's shape (without the
-      batch axis) matches `x_train`'s samples, or a stream's first batch's
-      (unless the hypermodel has its own `fit`), where Keras would accept
-      them (a missing or extra last axis of size 1 is);
-    - a dict of arrays (or a stream's dict `x`), unless the hypermodel has
-      its own `fit`: every input of the model has its array, by Keras's
-      names (one unnamed `Input` has none);
-    - a dict `y` (or a stream's), with an own `fit` too: its keys are the
-      names of the model's outputs, no more, no fewer (`check_output_names`);
-
-    `check_model` also checks, once the output shape is known (a lazily
-    built model is called on two samples first), that one output unit on
-    two classes that tunekit reads as a logit (`tunekit.outputs.
-    uses_logits`, the rule `predict_classes` follows) is not measured by an
-    accuracy (`"accuracy"`, `BinaryAccuracy`, in `metrics` or
-    `weighted_metrics`) that thresholds at 0.5, as for a probability: the
-    search would rank trials, and the report print a test accuracy, by a
-    count that disagrees with the report's own classes.
-
-    Raises:
-        ModelCheckError (a `ValueError`): Naming what does not fit and the fix.
-    """
-    if not isinstance(model, keras.Model):
-        return
-    # A fit of the hypermodel's own may compile the model, or feed it something else than x.
-    fed_as_is = type(hypermodel).fit is kt.HyperModel.fit
-    if not getattr(model, "compiled", True) and fed_as_is:
-        raise ModelCheckError(
-            f"{_WHAT} is not compiled. Call model.compile(optimizer=..., loss=..., "
-            "metrics=[...]) in build before returning the model: KerasTuner trains the "
-            "model build returns as it is."
-        )
-    if isinstance(data, StreamData):
-        sample, y = training_samples(data, targets=True)  # the first batch
-        # With an own fit too: the test set is predicted as the data holds it.
-        if isinstance(sample, Mapping):
-            check_input_names(model, sample, fed_as_is)
-        if isinstance(y, Mapping):  # with an own fit too: the test set is scored against it
-            check_output_names(model, y)
-            if fed_as_is:  # the loss of each output takes its labels' form (first batch)
-                check_output_label_forms(model, y)
-        if data.task == CLASSIFICATION and not isinstance(y, (Mapping, list, tuple)):
-            one_hot = np.ndim(y) == 2 and np.shape(y)[-1] > 1
-            if fed_as_is:  # an own fit may convert the labels: its loss is not judged
-                check_loss_form(model, one_hot)
-            check_metric_label_form(model, one_hot)
-        if not isinstance(sample, (Mapping, list, tuple)):
-            check_input_shape(model, tuple(np.shape(sample)), "the stream's first batch")
-        return
-    if isinstance(data.y_train, Mapping):  # with an own fit too: the test set is scored so
-        check_output_names(model, data.y_train)
-    check_label_form(model, data, hypermodel)
-    if isinstance(data.x_train, Mapping):
-        check_input_names(model, data.x_train, fed_as_is)
-    if isinstance(data.x_train, (Mapping, list, tuple)):
-        return
-    check_input_shape(model, tuple(np.shape(data.x_train)))
 
 
 def _default_build_error(error: Exception) -> ModelCheckError:

@@ -1,4 +1,4 @@
-"""The compile's `loss_weights`, checked before any training: numbers, one per loss.
+"""The compile's `loss_weights` (and a dict `loss`'s keys), checked before any training.
 
 In Keras 3 the third positional argument of `model.compile` is `loss_weights`,
 not `metrics` as in Keras 2: `model.compile("adam", loss, ["accuracy"])`
@@ -7,7 +7,11 @@ compiles, and every `fit` then fails with an error that names neither
 Keras's own rule for the count (`keras.src.trainers.compile_utils.CompileLoss.
 build`): a list or dict of weights has one weight per loss given (a loss given
 once, `loss="mse"`, takes one weight, on every output); a dict of losses by
-output takes a dict of weights by the same names.
+output takes a dict of weights by the same names. Where the loss is not a dict,
+Keras applies a dict of weights by position whatever its keys (a one-output model's
+`loss_weights={"outt": 0.5}` halves its loss): tunekit asks its keys to be the
+outputs' names. A dict of losses fails every fit on a `Sequential` (it has no output
+names: "'NoneType' object is not iterable") and under keys that are not outputs.
 """
 
 from __future__ import annotations
@@ -62,7 +66,9 @@ def check_loss_weights(model: Any, what: str) -> None:
     in an unusual way, is not checked). `loss_weights` must be `None`, a
     number, or a list / dict of numbers (`None` among them: that loss is not
     weighted); a list or dict has one weight per loss (a loss given once takes
-    one), and with a dict of losses a dict of weights has the same keys.
+    one), and with a dict of losses a dict of weights has the same keys; a dict of
+    weights is keyed by output names (a `Sequential`'s: its last layer's), and a dict
+    of losses too, which a `Sequential` cannot take.
 
     Args:
         model: The built model (a `keras.Model`; anything else is not checked).
@@ -82,6 +88,7 @@ def check_loss_weights(model: Any, what: str) -> None:
     except Exception:  # noqa: BLE001 - compiled in an unusual way: not checked
         return
     weights, loss = config.get("loss_weights"), config.get("loss")
+    _check_loss_keys(model, loss, what)
     if weights is None:
         return
     leaves = _leaves(weights)
@@ -92,6 +99,17 @@ def check_loss_weights(model: Any, what: str) -> None:
             f"loss, and {every_trial(what)} would fail. In Keras 3 the third positional "
             "argument of model.compile is loss_weights, not metrics (as in Keras 2): pass "
             f"the metrics by name, model.compile(optimizer, loss, metrics={_shown(weights)})."
+        )
+    names = _output_names(model)
+    by_output = isinstance(loss, Mapping) and not _is_object(loss)  # checked below
+    if isinstance(weights, Mapping) and names and not by_output and not set(weights) <= set(names):
+        outputs = "its output is" if len(names) == 1 else "its outputs are"
+        raise ModelCheckError(
+            f"{what} was compiled with {received}, but {outputs} named {names}: Keras "
+            "applies a dict of loss_weights by position when the loss is not a dict by "
+            "output, whatever its keys, so a key that names no output weighs a loss all the "
+            "same (a typo, or a weight meant for another model). Key it by the output names "
+            f"(loss_weights={{{', '.join(f'{k!r}: ...' for k in names)}}}), or give a number."
         )
     if not isinstance(weights, (list, tuple, Mapping)) or None in _leaves(loss) + leaves:
         return  # one number; or a loss or weight left out: Keras's count rule is not followed
@@ -112,4 +130,48 @@ def check_loss_weights(model: Any, what: str) -> None:
             f"loss{'es' if losses != 1 else ''}{once}: Keras fails {every_trial(what)} "
             "('`loss_weights` must match the number of losses'). Give one weight per loss, "
             "or one loss per output (loss={'out_a': ..., 'out_b': ...}) with its weight."
+        )
+
+
+def _output_names(model: keras.Model) -> list[str] | None:
+    """The names Keras keys a dict `loss` or `loss_weights` by: the keys of a dict of
+    outputs, else a functional model's `output_names`, a `Sequential`'s last layer's
+    name; `None` when unknown (a subclassed model)."""
+    try:
+        output = model.output
+    except Exception:  # noqa: BLE001 - not built, or subclassed: by output_names
+        output = None
+    if isinstance(output, Mapping):
+        return [str(name) for name in output]
+    names = getattr(model, "output_names", None)
+    if names:
+        return [str(name) for name in names]
+    if isinstance(model, keras.Sequential) and model.layers:
+        return [model.layers[-1].name]
+    return None
+
+
+def _check_loss_keys(model: keras.Model, loss: Any, what: str) -> None:
+    """Refuses a dict `loss` that Keras cannot key: on a `Sequential` (it has no
+    `output_names`, and every fit fails with "'NoneType' object is not iterable"), or by
+    names that are not the model's outputs (every fit fails: "Expected keys ...")."""
+    if not isinstance(loss, Mapping) or _is_object(loss):
+        return
+    keys = ", ".join(f"{k!r}: ..." for k in loss)
+    if isinstance(model, keras.Sequential):
+        raise ModelCheckError(
+            f"{what} is a keras.Sequential compiled with loss={{{keys}}}: Keras keys a dict "
+            "of losses by the model's output names, which a Sequential does not have, and "
+            "every trial would fail in fit (\"TypeError: 'NoneType' object is not iterable\"). "
+            "Give its one loss as it is (loss=...), and loss_weights as a number if any; or "
+            "build a functional model, keras.Model(inputs, outputs), whose output layers' "
+            "names key the dict."
+        )
+    names = _output_names(model)
+    if names is not None and not set(loss) <= set(names):
+        outputs = "its output is" if len(names) == 1 else "its outputs are"
+        raise ModelCheckError(
+            f"{what} was compiled with loss={{{keys}}}, but {outputs} named {names}: "
+            "every trial would fail in fit (Keras expects the outputs' names as keys). Key "
+            "the losses (and loss_weights) by those names."
         )

@@ -32,14 +32,11 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import keras
-import keras_tuner as kt
 import numpy as np
 
 from tunekit.data import CLASSIFICATION, SCALED_UINT8, Dataset, StreamData
 from tunekit.data._checks import CATEGORICAL_LABELS
 from tunekit.errors import ModelCheckError, error_line
-from tunekit.fitting import SearchInputError
-from tunekit.objectives import objective_names
 from tunekit.outputs import (
     SIGNED_ACTIVATIONS,
     output_activation,
@@ -48,8 +45,7 @@ from tunekit.outputs import (
     unit_reading,
 )
 from tunekit.steps.label_forms import loss_key
-from tunekit.steps.output_checks import WHAT, OutputPart, check_built_model, outputs_and_compile
-from tunekit.steps.same_loss import check_same_loss
+from tunekit.steps.output_checks import WHAT, OutputPart, outputs_and_compile
 from tunekit.steps.value_checks import (
     check_scaled_by_values,
     check_values,
@@ -58,12 +54,11 @@ from tunekit.steps.value_checks import (
     reads_what,
     scaled_twice,
     squeezed,
-    value_sample,
 )
 from tunekit.steps.vector_objectives import check_scalar_objective
 from tunekit.trial_refusals import every_trial
 
-__all__ = ["check_pairings", "check_runs_on", "check_trial_model"]
+__all__ = ["check_pairings", "check_runs_on", "check_text_backend"]
 
 # Output activations whose values are probabilities already: a logit loss squashes them again.
 _PROBABILITIES = ("softmax", "sigmoid", "hard_sigmoid")
@@ -144,36 +139,7 @@ def check_pairings(
                 _check_crossentropy_width(part, labels, f"{what} {output}", streamed)
 
 
-def check_trial_model(
-    model: Any, what: str, *, data: Dataset | StreamData, sample: Any, ctx: Any
-) -> None:
-    """Each trial's model: `check_built_model`, then `check_pairings` with the run's
-    objective (`ctx.objective`) and `check_same_loss` (the run's first trial loss kept
-    in `ctx.trial_losses`) unless the hypermodel (`ctx.hypermodel`) has a `fit` of
-    its own. A tuned output activation, loss or first layer makes another model than
-    the default configuration's.
-
-    Raises:
-        ModelCheckError (a `ValueError`): As `check_built_model` and `check_pairings`:
-            this model is wrong, so its trial fails (`tunekit.trial_refusals`) and the
-            search goes on.
-        SearchInputError: As `check_same_loss`, which stops the search: no trial is
-            wrong on its own, its loss is not on the earlier trials' scale.
-    """
-    check_built_model(model, what, data, sample)
-    if type(ctx.hypermodel).fit is kt.HyperModel.fit:
-        names = objective_names(ctx.objective)
-        check_pairings(model, data, names, what, read_stream=False, sample=sample)
-        # The training targets, a spread of which a loss of the user's is measured on.
-        labels = data.y_train if isinstance(data, Dataset) else None
-        samples = lambda: value_sample(data, sample)  # noqa: E731
-        try:
-            check_same_loss(model, what, names, ctx.trial_losses, samples=samples, labels=labels)
-        except ModelCheckError as e:  # the objective, not this trial: stop the search
-            raise SearchInputError(str(e)) from None
-
-
-def check_runs_on(model: Any, sample: Any) -> None:
+def check_runs_on(model: Any, sample: Any, what: str = WHAT) -> None:
     """Refuses a lazily built model (no `Input`) that cannot run on two of the data's
     training samples, with the error Keras raised.
 
@@ -193,7 +159,7 @@ def check_runs_on(model: Any, sample: Any) -> None:
         first = error_line(error)
         first += "" if first.endswith((".", "!", "?")) else "."
         raise ModelCheckError(
-            f"{WHAT} has no keras.Input, and called on {len(keras.tree.flatten(sample)[0])} "
+            f"{what} has no keras.Input, and called on {len(keras.tree.flatten(sample)[0])} "
             f"training samples (shape {shapes}) it "
             f"raised {first} The model cannot run on the data's samples: change the layers "
             "that raised, or give it a keras.Input of the samples' shape."
@@ -363,13 +329,16 @@ def _check_crossentropy_width(
         )
 
 
-def check_text_backend(model: Any, data: Dataset | StreamData, what: str) -> None:
+def check_text_backend(
+    model: Any, data: Dataset | StreamData, what: str, read_stream: bool = True
+) -> None:
     """Refuses, before training, a model that reads strings under Keras on JAX.
 
     JAX runs no string tensors: such a model (`keras.Input(dtype="string")`
     before a `TextVectorization`), or any model fed a stream of strings, failed
     every trial inside `model.fit` ("Invalid dtype: object") with no word of
-    the backend.
+    the backend. `read_stream=False` (a trial's model) reads no stream: only the
+    model's inputs are judged (the stream's were, with the default's model).
 
     Raises:
         ModelCheckError (a `ValueError`): Saying to run on TensorFlow.
@@ -381,7 +350,7 @@ def check_text_backend(model: Any, data: Dataset | StreamData, what: str) -> Non
     except (AttributeError, ValueError):
         inputs = []
     text = any(str(getattr(tensor, "dtype", "")) == "string" for tensor in inputs)
-    if not text and isinstance(data, StreamData):
+    if not text and isinstance(data, StreamData) and read_stream:
         x = training_samples(data)  # the first batch's
         text = any(np.asarray(part).dtype.kind in "USO" for part in keras.tree.flatten(x))
     if text:

@@ -8,7 +8,6 @@ workers a chief serves.
 from __future__ import annotations
 
 import contextlib
-import functools
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -33,9 +32,8 @@ from tunekit.progress import (
     kerastuner_output,
 )
 from tunekit.steps.base import RunContext, fit_options
-from tunekit.steps.output_checks import model_sample
-from tunekit.steps.pairing_checks import check_trial_model
 from tunekit.steps.phase_restart import restart_if_nothing_completed
+from tunekit.steps.trial_checks import trial_model_check
 from tunekit.steps.trial_failures import failed_with, raise_if_failing, rerun_note
 from tunekit.tensorboard import experiment_metrics, write_experiment
 from tunekit.tuners import HYPERBAND_EPOCHS, make_tuner
@@ -194,9 +192,7 @@ class SearchStep:
             cv_seed=ctx.seed,  # both phases' folds: the run's seed, as the up-front check
             refused_fit_args=refused_fit_args(ctx),
             objective_defaulted=ctx.objective_defaulted,
-            model_check=functools.partial(
-                check_trial_model, data=ctx.data, sample=model_sample(ctx.data), ctx=ctx
-            ),
+            model_check=trial_model_check(ctx),
             listeners=(self._trial_ended,),
             hyperparameters=None if space is None else space.copy(),
             # the defaults' refusal stops the run; a narrowed space's defaults are not them

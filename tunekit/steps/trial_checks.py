@@ -1,0 +1,251 @@
+"""The checks of a built model against the data: the default configuration's, each trial's.
+
+Split from `tunekit.steps.check` (whose `check_model` runs them on the model built with
+the default hyperparameters, before any training) and `tunekit.steps.pairing_checks`.
+What a trial's hyperparameters choose can make another model than the default's: a
+tuned number of output units, loss, output activation or output name. Each trial's
+model goes through the same checks before it trains (`check_trial_model`), and a
+refusal there fails that trial only (`tunekit.trial_refusals`), where before a 9-unit
+output on 10 classes trained (on JAX to a zero loss, then chosen) because only the
+default's 10 units were checked.
+
+Not repeated for each trial: the `.keras` save-and-load trip (`check_round_trip`, a
+file written and read per trial; the retrained model is saved by the same code), the
+pass over a stream's validation batches for their class ids (a stream is not read
+again; each trial's width is checked against the classes, or the training ids its
+first pass found), and the objective a model of several outputs reports (each trial's
+History is checked for it after training, `tunekit.trial_refusals`).
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Mapping
+from typing import Any
+
+import keras
+import keras_tuner as kt
+import numpy as np
+
+from tunekit.data import CLASSIFICATION, REGRESSION, Dataset, StreamData
+from tunekit.data._checks import CATEGORICAL_LABELS
+from tunekit.data._stream_labels import check_class_ids, output_classes
+from tunekit.errors import DataError, ModelCheckError, OutputShapeError
+from tunekit.fitting import SearchInputError
+from tunekit.objectives import objective_names
+from tunekit.outputs import check_output_shape, training_samples
+from tunekit.regression import check_regression_output_shape
+from tunekit.steps.input_checks import check_input_names, check_input_shape, check_output_names
+from tunekit.steps.label_forms import (
+    check_label_form,
+    check_loss_form,
+    check_metric_label_form,
+    check_output_label_forms,
+)
+from tunekit.steps.loss_batches import check_output_loss_batches
+from tunekit.steps.output_checks import WHAT, check_built_model, model_sample
+from tunekit.steps.pairing_checks import check_pairings, check_runs_on, check_text_backend
+from tunekit.steps.same_loss import check_same_loss
+from tunekit.steps.value_checks import value_sample
+
+__all__ = ["check_output_fits", "check_trainable", "check_trial_model", "trial_model_check"]
+
+
+def check_output_fits(
+    shape: tuple[int | None, ...] | None,
+    data: Dataset | StreamData,
+    what: str = WHAT,
+    hypermodel: Any = None,
+    trial: bool = False,
+) -> None:
+    """Refuses an output of `shape` that does not fit the targets: a classifier's units
+    against `data.num_classes` (`tunekit.outputs.check_output_shape`; one unit on one-hot
+    rows), a regression's width against `data.num_outputs`
+    (`tunekit.regression.check_regression_output_shape`). An unknown `shape` (`None`: a
+    model of several outputs, or one not built) and a dict `y` are left alone. `what`
+    names the model; `hypermodel`, if it has `num_classes` (`DenseHyperModel`), is told
+    to pass the data's. With `trial=True`, a stream of unknown classes is checked against
+    the training ids its first pass found (`check_validation_classes` reads the
+    validation stream once, for the default configuration's model only).
+
+    Raises:
+        OutputShapeError (a `ValueError`): Naming the output's width, the classes or
+            targets' width, and the fix.
+    """
+    if shape is None:
+        return
+    if isinstance(data, StreamData):
+        if data.task == REGRESSION or data.num_classes is None:  # unknown for some streams
+            if data.task != REGRESSION and trial and not data.several_outputs:
+                _check_training_ids(data, shape)
+            return
+        targets = ""
+    else:
+        if isinstance(data.y_train, Mapping):
+            return
+        targets = (
+            f" The labels are one-hot rows over {data.num_classes} classes."
+            if data.label_mode == CATEGORICAL_LABELS
+            else f" The targets (y_train) have shape {tuple(np.shape(data.y_train))}."
+        )
+        if data.label_mode == CATEGORICAL_LABELS and shape[-1:] == (1,):
+            raise OutputShapeError(
+                f"{what} outputs one unit per sample, but the labels are one-hot rows over "
+                f"{data.num_classes} classes: give it {data.num_classes} output units "
+                "(softmax), or give the labels as class ids for one sigmoid unit."
+            )
+    try:
+        if data.task == REGRESSION:
+            assert isinstance(data.num_outputs, int)
+            check_regression_output_shape(shape, data.num_outputs, what=what)
+        else:
+            assert data.num_classes is not None
+            check_output_shape(shape, data.num_classes, what=what)
+    except OutputShapeError as e:
+        fix = ""  # the regression message already names DenseHyperModel's arguments
+        if data.task != REGRESSION and hasattr(hypermodel, "num_classes"):
+            name = type(hypermodel).__name__
+            fix = f" For {name}, pass num_classes={data.num_classes} (and the data's input_shape)."
+        raise OutputShapeError(f"{e}{targets}{fix}") from None
+
+
+def check_trainable(
+    hypermodel: kt.HyperModel, model: Any, data: Dataset | StreamData, first: Any = None
+) -> None:
+    """Raises `ModelCheckError` for a model that cannot train on `data` as built.
+
+    Checked without training, each only where it can be known:
+
+    - the model is compiled (unless the hypermodel has its own `fit`, which
+      may compile it): KerasTuner trains what `build` returns;
+    - a model with one declared `Input`: the input's shape (without the
+      batch axis) matches `x_train`'s samples, or a stream's first batch's
+      (unless the hypermodel has its own `fit`), where Keras would accept
+      them (a missing or extra last axis of size 1 is);
+    - a dict of arrays (or a stream's dict `x`), unless the hypermodel has
+      its own `fit`: every input of the model has its array, by Keras's
+      names (one unnamed `Input` has none);
+    - a dict `y` (or a stream's), with an own `fit` too: its keys are the
+      names of the model's outputs, no more, no fewer (`check_output_names`);
+
+    `check_model` also checks, once the output shape is known (a lazily
+    built model is called on two samples first), that one output unit on
+    two classes that tunekit reads as a logit (`tunekit.outputs.
+    uses_logits`, the rule `predict_classes` follows) is not measured by an
+    accuracy (`"accuracy"`, `BinaryAccuracy`, in `metrics` or
+    `weighted_metrics`) that thresholds at 0.5, as for a probability: the
+    search would rank trials, and the report print a test accuracy, by a
+    count that disagrees with the report's own classes.
+
+    A stream's first batch is read here, unless given as `first` (`(x, y)`, read once
+    for every trial's model).
+
+    Raises:
+        ModelCheckError (a `ValueError`): Naming what does not fit and the fix.
+    """
+    if not isinstance(model, keras.Model):
+        return
+    # A fit of the hypermodel's own may compile the model, or feed it something else than x.
+    fed_as_is = type(hypermodel).fit is kt.HyperModel.fit
+    if not getattr(model, "compiled", True) and fed_as_is:
+        raise ModelCheckError(
+            f"{WHAT} is not compiled. Call model.compile(optimizer=..., loss=..., "
+            "metrics=[...]) in build before returning the model: KerasTuner trains the "
+            "model build returns as it is."
+        )
+    if isinstance(data, StreamData):
+        sample, y = training_samples(data, targets=True) if first is None else first
+        # With an own fit too: the test set is predicted as the data holds it.
+        if isinstance(sample, Mapping):
+            check_input_names(model, sample, fed_as_is)
+        if isinstance(y, Mapping):  # with an own fit too: the test set is scored against it
+            check_output_names(model, y)
+            if fed_as_is:  # the loss of each output takes its labels' form (first batch)
+                check_output_label_forms(model, y)
+        if data.task == CLASSIFICATION and not isinstance(y, (Mapping, list, tuple)):
+            one_hot = np.ndim(y) == 2 and np.shape(y)[-1] > 1
+            if fed_as_is:  # an own fit may convert the labels: its loss is not judged
+                check_loss_form(model, one_hot)
+            check_metric_label_form(model, one_hot)
+        if not isinstance(sample, (Mapping, list, tuple)):
+            check_input_shape(model, tuple(np.shape(sample)), "the stream's first batch")
+        return
+    if isinstance(data.y_train, Mapping):  # with an own fit too: the test set is scored so
+        check_output_names(model, data.y_train)
+    check_label_form(model, data, hypermodel)
+    if isinstance(data.x_train, Mapping):
+        check_input_names(model, data.x_train, fed_as_is)
+    if isinstance(data.x_train, (Mapping, list, tuple)):
+        return
+    check_input_shape(model, tuple(np.shape(data.x_train)))
+
+
+def _check_training_ids(data: StreamData, shape: tuple[int | None, ...]) -> None:
+    """A trial's output width against the training ids a stream's first pass found (or
+    its image folder's labels): none is read again."""
+    found = (getattr(data, "train_classes", None) or {}).get(None)
+    ids = data.labels.get("train") if data.labels else np.array(sorted(found or ()))
+    try:
+        check_class_ids(ids, output_classes(shape), "training", data)
+    except DataError as e:
+        raise OutputShapeError(str(e)) from None
+
+
+def check_trial_model(
+    model: Any,
+    what: str,
+    *,
+    data: Dataset | StreamData,
+    sample: Any,
+    ctx: Any,
+    first: Any = None,
+) -> None:
+    """Each trial's model, before it trains, through the checks the default
+    configuration's passed (`tunekit.steps.check.check_model`): `check_trainable` (on
+    `first`, a stream's first batch read once), `check_text_backend`, `check_runs_on`,
+    `check_built_model` and `check_output_fits` (its output units against the classes or
+    targets); then, unless the hypermodel (`ctx.hypermodel`) has a `fit` of its own,
+    `check_pairings` and `check_output_loss_batches` with the run's objective
+    (`ctx.objective`) and `check_same_loss` (the run's first trial loss kept in
+    `ctx.trial_losses`). `what` names the trial's model (its id and values).
+
+    Raises:
+        ModelCheckError (a `ValueError`): Any of those refusals (an `OutputShapeError`
+            too), naming this trial's model: it is wrong, so its trial fails
+            (`tunekit.trial_refusals`) and the search goes on.
+        SearchInputError: As `check_same_loss`, which stops the search: no trial is
+            wrong on its own, its loss is not on the earlier trials' scale.
+    """
+    fed_as_is = type(ctx.hypermodel).fit is kt.HyperModel.fit
+    try:
+        check_trainable(ctx.hypermodel, model, data, first)
+        check_text_backend(model, data, what, read_stream=False)
+        if fed_as_is:
+            check_runs_on(model, sample, what)
+        shape = check_built_model(model, what, data, sample)
+        check_output_fits(shape, data, what, ctx.hypermodel, trial=True)
+    except (ModelCheckError, OutputShapeError) as e:  # some name the default's model
+        message = str(e)  # the checks of `check_model` name the default's model: this one
+        if what not in message:
+            message = message.replace(WHAT, what) if WHAT in message else f"{what}: {message}"
+        raise ModelCheckError(message) from None
+    if fed_as_is:
+        names = objective_names(ctx.objective)
+        check_pairings(model, data, names, what, read_stream=False, sample=sample)
+        check_output_loss_batches(model, data, names)
+        # The training targets, a spread of which a loss of the user's is measured on.
+        labels = data.y_train if isinstance(data, Dataset) else None
+        samples = lambda: value_sample(data, sample)  # noqa: E731
+        try:
+            check_same_loss(model, what, names, ctx.trial_losses, samples=samples, labels=labels)
+        except ModelCheckError as e:  # the objective, not this trial: stop the search
+            raise SearchInputError(str(e)) from None
+
+
+def trial_model_check(ctx: Any) -> Any:
+    """`check_trial_model` for a tuner's `model_check`, on the run's data (`ctx.data`),
+    with the samples a model is called on read once (a stream's first batch)."""
+    data = ctx.data
+    first = training_samples(data, targets=True) if isinstance(data, StreamData) else None
+    sample = first[0] if first is not None else model_sample(data)
+    return functools.partial(check_trial_model, data=data, sample=sample, ctx=ctx, first=first)
