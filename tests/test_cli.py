@@ -435,7 +435,7 @@ def test_objective_the_model_never_reports_exits_2_naming_reported_metrics(
     # trial only: 3 trials trained, then TrialsFailedError and exit 1).
     assert "error: Trial id 0, with the values {" in err
     assert "'val_acuracy' is not among the metrics this trial's model reports" in err
-    assert "(did you mean 'val_accuracy'?)" in err
+    assert "Did you mean 'val_accuracy'?" in err
     assert "the space's default configuration" in err
     # Nothing was computed, so the corrected command starts over in the same folder
     # (it was refused as "another configuration", and `tunekit ls` called it interrupted).

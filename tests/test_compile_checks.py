@@ -206,3 +206,37 @@ def test_a_dict_of_outputs_is_keyed_by_its_own_keys_not_its_layers_names():
     model.compile("adam", loss={"d": "mse"})
     with pytest.raises(ModelCheckError, match=r"its outputs are named \['prog', 'e'\]"):
         check_loss_weights(model, "The model")
+
+
+@pytest.mark.parametrize(
+    ("order", "loss", "weights", "refused"),
+    [
+        # Keys out of the outputs' sorted order: Keras weighs z_out 0 and a_out 1.
+        (("z_out", "a_out"), ["mse", "mse"], {"z_out": 1.0, "a_out": 0.0}, True),
+        # One weight named for one of two outputs: Keras applies it to both.
+        (("z_out", "a_out"), "mse", {"z_out": 0.5}, True),
+        # Keys in the outputs' order, a dict of losses, a list: applied as named.
+        (("a_out", "z_out"), ["mse", "mse"], {"z_out": 1.0, "a_out": 0.0}, False),
+        (("z_out", "a_out"), {"z_out": "mse", "a_out": "mse"}, {"z_out": 1.0, "a_out": 0.0}, False),
+        (("z_out", "a_out"), ["mse", "mse"], [1.0, 0.0], False),
+    ],
+)
+def test_a_dict_of_weights_keras_applies_to_other_outputs_is_refused(order, loss, weights, refused):
+    # It was accepted (its keys name outputs), and a run tuned on the output weighed 0:
+    # every score was the other output's loss, with exit 0.
+    inputs = keras.Input((3,))
+    model = keras.Model(inputs, [keras.layers.Dense(1, name=n)(inputs) for n in order])
+    model.compile("adam", loss, loss_weights=weights)
+    for layer in model.layers[1:]:  # predicts 0: z_out's error 0, a_out's 10 (mse 100)
+        layer.kernel.assign(np.zeros_like(layer.kernel))
+        layer.bias.assign(np.zeros_like(layer.bias))
+    targets = [np.full((8, 1), 0.0 if name == "z_out" else 10.0) for name in order]
+    x = np.zeros((8, 3), "float32")
+    keras_loss = model.evaluate(x, targets, verbose=0, return_dict=True)["loss"]
+    # As the weights name them (z_out weighed, its error 0; a_out not), the loss is 0.
+    assert (keras_loss > 1.0) == refused, keras_loss  # Keras weighs otherwise than named
+    if not refused:
+        check_loss_weights(model, "The model")
+        return
+    with pytest.raises(ModelCheckError, match=r"in the sorted order of its keys, by position"):
+        check_loss_weights(model, "The model")

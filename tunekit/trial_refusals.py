@@ -79,7 +79,19 @@ class TrialRefusedError(TunekitError, kt_errors.FailedTrialError, ValueError):
     this message in its `trial.json` (and the `error` column of `trials.csv`),
     and the search goes on; `max_consecutive_failed_trials` in a row stop it
     (`TrialsFailedError`, quoting it). A `ValueError` too.
+
+    Args:
+        *args: The message (what is wrong with the trial, and the fix), then any
+            detail a caller reads back (`tunekit.tuners.returned`: the name).
+        hint: A suggestion true only when every configuration is refused alike
+            (`"Did you mean 'val_accuracy'?"` for a mistyped objective): `refusal`
+            says it only where it stops the search on the default configuration,
+            not for a trial whose own values made the fault.
     """
+
+    def __init__(self, *args: Any, hint: str = "") -> None:
+        super().__init__(*args)
+        self.hint = hint
 
 
 def trial_values(hp: Any) -> dict[str, Any]:
@@ -136,11 +148,12 @@ def refusal(error: TrialRefusedError, trial_id: str, hp: Any, stop_on_defaults: 
     if _TRIAL_MARK not in message:
         message = f"Trial id {trial_id}, with the values {trial_values(hp)}: {message}"
     if stop_on_defaults and is_default_configuration(hp):
+        hint = f" {error.hint}" if getattr(error, "hint", "") else ""
         return SearchInputError(
-            f"{message} That trial is the space's default configuration (each "
-            "hyperparameter at its default), which a run checks before its search and trains "
-            "as its baseline, so the search stops at once instead of failing trial after "
-            "trial: fix what the refusal names (or, if only some values make it, give the "
-            "hyperparameters defaults that do not)."
+            f"{message}{hint} That trial is the space's default configuration (each "
+            "hyperparameter at its default), which a run checks before its search (and "
+            "trains as its baseline, unless that is off), so the search stops at once "
+            "instead of failing trial after trial: fix what the refusal names (or, if only "
+            "some values make it, give the hyperparameters defaults that do not)."
         )
     return TrialRefusedError(message)

@@ -111,6 +111,8 @@ def check_loss_weights(model: Any, what: str) -> None:
             "same (a typo, or a weight meant for another model). Key it by the output names "
             f"(loss_weights={{{', '.join(f'{k!r}: ...' for k in names)}}}), or give a number."
         )
+    if isinstance(weights, Mapping) and names and len(names) > 1 and not by_output:
+        _check_weights_order(weights, names, what)
     if not isinstance(weights, (list, tuple, Mapping)) or None in _leaves(loss) + leaves:
         return  # one number; or a loss or weight left out: Keras's count rule is not followed
     losses = len(_leaves(loss))
@@ -131,6 +133,33 @@ def check_loss_weights(model: Any, what: str) -> None:
             "('`loss_weights` must match the number of losses'). Give one weight per loss, "
             "or one loss per output (loss={'out_a': ..., 'out_b': ...}) with its weight."
         )
+
+
+def _check_weights_order(weights: Mapping, names: list[str], what: str) -> None:
+    """Refuses a dict of weights that Keras would apply to other outputs than its keys name.
+
+    Under a loss that is not a dict by output, Keras 3 (`CompileLoss.build`)
+    flattens a dict of `loss_weights` in the sorted order of its keys and applies
+    the values by position: `{'z_out': 1.0, 'a_out': 0.0}` on outputs
+    `['z_out', 'a_out']` weighs `z_out` 0.0 and `a_out` 1.0; one weight given for one
+    of several outputs applies to all of them. Only keys that sort into the outputs'
+    order, one per output, are applied as named.
+    """
+    if sorted(str(key) for key in weights) == names:
+        return
+    values = [weights[key] for key in sorted(weights)]
+    if len(values) == 1:  # one weight: Keras applies it to every output
+        values = values * len(names)
+    applied = dict(zip(names, values, strict=False))
+    raise ModelCheckError(
+        f"{what} was compiled with loss_weights={_shown(weights)} on the outputs {names} and "
+        "a loss that is not a dict by output: Keras then applies the dict's values in the "
+        f"sorted order of its keys, by position ({applied} here), not by name, so the "
+        "outputs are weighed otherwise than the keys say, with no error. Give the loss as a "
+        f"dict by output (loss={{{', '.join(f'{k!r}: ...' for k in names)}}}) with these "
+        "weights, or the weights as a list in the outputs' order "
+        f"(loss_weights=[{', '.join(f'<{k}>' for k in names)}])."
+    )
 
 
 def _output_names(model: keras.Model) -> list[str] | None:

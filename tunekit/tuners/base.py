@@ -544,12 +544,12 @@ class TunekitTuner(kt.Tuner):
                 close = difflib.get_close_matches(missing[0], scalars, n=1)
                 raise TrialRefusedError(
                     f"The objective {missing[0]!r} is not among the metrics this trial's "
-                    f"model reports: {sorted(results.history)}"
-                    + (f" (did you mean {close[0]!r}?)" if close else "")
-                    + ". Choose as `objective` a metric every trial reports (validation "
-                    "metrics need validation data): a metric or output named by a "
-                    "hyperparameter's value (`name=hp.Choice(...)`) makes trials report "
-                    "different names, so give it one name in every configuration."
+                    f"model reports: {sorted(results.history)}. Choose as `objective` a "
+                    "metric every trial reports (validation metrics need validation data): "
+                    "a metric or output named by a hyperparameter's value "
+                    "(`name=hp.Choice(...)`) makes trials report different names, so give "
+                    "it one name in every configuration.",
+                    hint=f"Did you mean {close[0]!r}?" if close else "",
                 )
         limit = self.max_model_size
         if limit is not None and facts.num_params is not None and facts.num_params > limit:
