@@ -769,9 +769,10 @@ def test_a_returned_number_is_checked_against_the_keras_metric_it_is_filed_under
     """Found by a probe: an error rate returned with objective="val_accuracy:max" was
     maximised as an accuracy: the worst trial won (test accuracy below chance), exit 0,
     and `trials.csv` showed the error as the trial's val_accuracy where Keras had logged
-    the real one. Now each such trial fails (here every one: the failures in a row stop
-    the search); the accuracy itself is tuned."""
-    from tunekit import TrialsFailedError
+    the real one. Now each such trial fails, and the first, the space's default
+    configuration, stops the search at once (exit 2 on the command line): every
+    configuration returns the error here. The accuracy itself is tuned."""
+    from tunekit import SearchInputError
 
     run = CoarseToFine(
         ReturnsAMetricOfItsOwn(kind),
@@ -789,11 +790,12 @@ def test_a_returned_number_is_checked_against_the_keras_metric_it_is_filed_under
     else:
         said = "logged val_accuracy" if kind.endswith("logged") else "evaluates the trained"
         with pytest.raises(
-            TrialsFailedError, match=rf"returned 0\.\d+ as 'val_accuracy', but Keras {said}"
-        ):
+            SearchInputError, match=rf"returned 0\.\d+ as 'val_accuracy', but Keras {said}"
+        ) as info:
             run.coarse()
+        assert "the space's default configuration" in str(info.value)
         trials = run._tuner("coarse").oracle.trials.values()
-        assert [t.status for t in trials] == ["FAILED"] * TINY["coarse_trials"]
+        assert [t.status for t in trials] == ["FAILED"]
     run.close()
 
 
