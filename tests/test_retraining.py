@@ -203,6 +203,35 @@ def test_retrain_epoch_records_keep_numbers_and_skip_what_a_callback_added():
     assert _curves(History(), {}) == {"loss": [0.5, 0.25]}
 
 
+def test_a_session_stopped_before_its_first_epoch_ended_adds_no_resume_point():
+    from tunekit.retraining import resumed_note
+    from tunekit.steps.retrain import _EpochLogs
+
+    class Manifest:  # the two methods `_EpochLogs` uses
+        def __init__(self):
+            self.steps = {}
+
+        def step(self, name):
+            return self.steps.setdefault(name, {})
+
+        def mark(self, name, status, **info):
+            self.step(name).update(status=status, **info)
+
+    # Session 1 ends epochs 0-8 and is stopped; session 2 resumes at 9 and is killed
+    # before epoch 9 ends; session 3 resumes at 9 again and finishes. Before, the note
+    # said "resumed after epoch 9, 9 of 30".
+    manifest = Manifest()
+    _EpochLogs(manifest, "retrain").on_epoch_begin(0)
+    for _ in range(2):
+        _EpochLogs(manifest, "retrain").on_epoch_begin(9)
+    _EpochLogs(manifest, "retrain").on_epoch_begin(20)
+    resumed = manifest.steps["retrain"]["resumed_at"]
+    assert resumed == [9, 20]
+    assert resumed_note(resumed, 30).startswith(
+        "The retrain was stopped and resumed after epoch 9, 20 of 30."
+    )
+
+
 def _phase(scores: list[float]):
     """What `select` reads of a finished phase: its oracle's completed trials."""
     from types import SimpleNamespace

@@ -148,9 +148,11 @@ class _EpochLogs(keras.callbacks.Callback):
         """Records a session's first epoch > 0 (`resumed_at`): a fit resumed from its backup."""
         if self.first_epoch is None:
             self.first_epoch = epoch
-            if epoch > 0:
-                resumed = [*self.manifest.step(self.step).get("resumed_at", []), epoch]
-                self.manifest.mark(self.step, "running", resumed_at=resumed)
+            earlier = self.manifest.step(self.step).get("resumed_at", [])
+            # a session stopped before it ended an epoch resumed nothing new: the
+            # next starts at the same epoch, one resume point, not two
+            if epoch > 0 and epoch not in earlier:
+                self.manifest.mark(self.step, "running", resumed_at=[*earlier, epoch])
 
     def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         recorded = dict(self.manifest.step(self.step).get("epoch_logs", {}))
