@@ -111,6 +111,7 @@ ORDER = [
     "steps.stream_heads",
     "steps.trial_checks",
     "steps.base",
+    "steps.final_fit_facts",
     "steps.trial_failures",
     "steps.phase_restart",
     "steps.check",

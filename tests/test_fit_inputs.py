@@ -191,8 +191,9 @@ def test_outside_per_sample_weights_stop_the_retrain_saying_why_and_the_run_fail
     run.close()
     message = str(raised.value)
     assert "OutsideWeights.fit failed when the retrain called it on train+validation" in message
-    assert "(380 samples;" in message
-    assert "ValueError: Data cardinality is ambiguous" in message
+    assert "(380 samples): ValueError: Data cardinality is ambiguous" in message
+    # Keras's sizes name 300, the training split's length: the cause is said.
+    assert "one of them has 300 samples, the length of the training split" in message
     assert "sample_weight computed from y inside fit" in message
     assert "its code is then new, so the run starts over" in message  # a resume is refused
     assert isinstance(raised.value.__cause__, ValueError)  # Keras's own error, kept
@@ -218,7 +219,7 @@ def test_any_error_of_a_fit_on_train_validation_is_named_and_a_search_fit_error_
     with pytest.raises(HyperModelFitError) as raised:
         fit_hypermodel(hypermodel, hp, model, x, y, epochs=1, final="the baseline (seed 0)")
     message = str(raised.value)
-    assert "when the baseline (seed 0) called it on train+validation (380 samples;" in message
+    assert "when the baseline (seed 0) called it on train+validation (380 samples):" in message
     # Its lines joined (Keras's cardinality error names the sizes on its later lines)
     assert "IndexError: index 300 is out of bounds for axis 0 with size 300; more. " in message
     with pytest.raises(IndexError):  # a search's fit: KerasTuner's failed trial, as before

@@ -6,13 +6,17 @@ read-only (`read_only`), whether `model.fit` got other inputs than tunekit
 passed (`x_changed`) or other targets for the same samples (`y_changed`), the
 notes a report then gives, the message of a `fit` that fails on
 train+validation (`final_fit_message`), and whether a `fit` takes the
-validation split (`takes_validation_data`).
+validation split (`takes_validation_data`). `TrainedBefore`: what trained
+before such a fit, for the message of one that fails.
 """
 
 from __future__ import annotations
 
 import inspect
+import re
+import traceback
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import keras
@@ -20,6 +24,7 @@ import keras_tuner as kt
 import numpy as np
 
 __all__ = [
+    "TrainedBefore",
     "X_CHANGED_NOTE",
     "Y_CHANGED_NOTE",
     "final_fit_message",
@@ -134,36 +139,141 @@ def y_changed(received: Any, passed: Any) -> bool:
     return True
 
 
+@dataclass(frozen=True)
+class TrainedBefore:
+    """What fits of the same hypermodel had trained before a fit on train+validation.
+
+    For `final_fit_message`: only what the run knows, so that its error claims no
+    cause the comparison does not show.
+
+    Attributes:
+        said: The fits that trained and how this one differs from them, as
+            sentences, e.g. "The search's coarse trial 03 of this configuration
+            trained on the training split (300 samples) ...; this fit trains on
+            train+validation (380 samples) with seed 0, ...".
+        cause: What the failure depends on, when the fits differ in one thing
+            only (the final seeds: the seed), as a sentence; else `None`.
+        train_samples: The length of the training split the search's fits
+            received, or `None` (unknown: a stream, or cross-validation folds).
+    """
+
+    said: str
+    cause: str | None = None
+    train_samples: int | None = None
+
+
+# The whole numbers an error message names, e.g. 300 in "index 300 is out of bounds".
+_NUMBER = re.compile(r"(?<![\w.])\d+(?!\w|\.\d)")
+
+
+def _names(text: str, count: int | None) -> bool:
+    """Whether `text` names the whole number `count`."""
+    return count is not None and str(count) in _NUMBER.findall(text)
+
+
+def _cardinality_why(text: str, total: int | None, train: int | None) -> str:
+    """What Keras's "Data cardinality is ambiguous" shows: its `'x' sizes: ...` lines."""
+    sizes = {
+        int(n)
+        for line in text.splitlines()
+        if "sizes:" in line
+        for n in _NUMBER.findall(line.partition("sizes:")[2])
+    }
+    if train is not None and train != total and train in sizes:
+        found = (
+            f"one of them has {train} samples, the length of the training split the search "
+            "ran this fit on: an array your fit takes from outside the x and y it receives "
+            "(a sample_weight, an extra input) has the training split's length, not this "
+            "fit's."
+        )
+    else:
+        passed = f" of {total} samples" if total is not None else ""
+        found = (
+            f"tunekit passed it x and y{passed}, so an array your fit passes to model.fit "
+            "(a sample_weight, an extra input, or x or y as it changed them) was not made "
+            "from them."
+        )
+    return (
+        f"Keras found arrays of different lengths in that fit's model.fit call: {found} "
+        "Per-sample arrays must be derived from the x and y that fit receives, e.g. "
+        "sample_weight computed from y inside fit."
+    )
+
+
+def _raised_where(hypermodel: Any, e: BaseException) -> str:
+    """Where in the hypermodel's own file `e` was raised (its last frame there), as a
+    sentence; else where to find that (the chained traceback)."""
+    try:
+        source = inspect.getsourcefile(type(hypermodel))
+    except TypeError:  # a class without a file (defined in a notebook cell, a REPL)
+        source = None
+    frames = traceback.extract_tb(e.__traceback__)
+    own = [f for f in frames if source is not None and f.filename == source]
+    if not own:
+        return "Where it was raised is in this error's chained traceback (its cause)."
+    frame = own[-1]
+    how = "at" if frame is frames[-1] else "inside the call at"
+    line = f": {frame.line.strip()}" if frame.line else ""
+    return f"It was raised {how} {frame.filename}, line {frame.lineno}, in {frame.name}{line}"
+
+
 def final_fit_message(
-    owner: str, final: str, args: tuple[Any, ...], kwargs: Mapping[str, Any], e: Exception
+    hypermodel: Any,
+    final: str,
+    args: tuple[Any, ...],
+    kwargs: Mapping[str, Any],
+    e: Exception,
+    before: TrainedBefore | None = None,
 ) -> str:
-    """What `fit_hypermodel` says when a hypermodel's `fit` fails on train+validation."""
+    """What `fit_hypermodel` says when a hypermodel's `fit` fails on train+validation.
+
+    The error (its type and first lines), what trained before (`before.said`), and
+    a cause only where the evidence shows one: Keras's "Data cardinality is
+    ambiguous" (an array of the training split's length among its sizes, or of
+    another one), an error that names the training split's length and not this
+    fit's, or `before.cause` (the fits differ in one thing only). Otherwise it says
+    that no cause was found, and where the error was raised (the last line of the
+    hypermodel's own file in its traceback).
+
+    Args:
+        hypermodel: The hypermodel whose `fit` failed.
+        final: The fit, e.g. `"the retrain"`, `"the baseline (seed 0)"`.
+        args: The fit's positional arguments (`x`, `y`).
+        kwargs: Its keyword arguments (`x` if not positional).
+        e: What the hypermodel's `fit` raised.
+        before: What trained before; `None`: only that the search ran this
+            `fit` on other data. Defaults to `None`.
+    """
+    owner = type(hypermodel).__name__
     x = args[0] if args else kwargs.get("x")
     shapes = [getattr(leaf, "shape", None) for leaf in keras.tree.flatten(x)]
-    size = f"{shapes[0][0]} samples" if shapes and shapes[0] else "a stream"
-    lines = str(e).strip().splitlines()
+    total = int(shapes[0][0]) if shapes and shapes[0] else None
+    size = f"{total} samples" if total is not None else "a stream"
+    text = str(e)
+    lines = text.strip().splitlines()
     said = "; ".join(line.strip() for line in lines[:4] if line.strip())  # Keras: sizes
     said = said if len(said) <= 400 else said[:397] + "..."
     raised = f"{type(e).__name__}: {said}." if said else type(e).__name__
-    if "cardinality" in str(e).lower():
+    train = before.train_samples if before is not None else None
+    if "cardinality" in text.lower():
+        why = _cardinality_why(text, total, train)
+    elif train is not None and train != total and _names(text, train) and not _names(text, total):
         why = (
-            "Keras found arrays of different lengths: an array your fit takes from outside "
-            "the x and y it receives (a sample_weight, an extra input) has the training "
-            "split's length, not this fit's. Per-sample arrays must be derived from the x "
-            "and y that fit receives, e.g. sample_weight computed from y inside fit."
+            f"The error names {train}, the length of the training split the search ran this "
+            f"fit on, and not {total}, this fit's: likely something of the training split's "
+            "length (a per-sample array, indices) taken from outside the x and y this fit "
+            "receives. Derive such arrays from x and y inside fit."
         )
+    elif before is not None and before.cause:
+        why = before.cause
     else:
-        why = (
-            "A fit that works in the search but not here depends on the training split "
-            "itself: per-sample arrays of its length taken from outside the x and y it "
-            "receives (derive them from x and y inside fit), or validation_data (here the "
-            "validation split, which this fit also trains on)."
-        )
+        where = _raised_where(hypermodel, e).rstrip(".")
+        why = f"tunekit found nothing that shows which difference made it fail. {where}."
+    known = before.said if before is not None else "The search ran this fit on other data."
     return (
-        f"{owner}.fit failed when {final} called it on train+validation "
-        f"({size}; the search ran it on the training split): {raised} "
-        f"{why} Fix that fit and run again: its code is then new, so the run starts over "
-        "(overwrite=True, or a new project_name= to keep this run's searches)."
+        f"{owner}.fit failed when {final} called it on train+validation ({size}): {raised} "
+        f"{known} {why} Fix that fit and run again: its code is then new, so the run starts "
+        "over (overwrite=True, or a new project_name= to keep this run's searches)."
     )
 
 

@@ -64,6 +64,7 @@ from tunekit.errors import TunekitError, UsageError
 from tunekit.fit_inputs import (
     X_CHANGED_NOTE,
     Y_CHANGED_NOTE,
+    TrainedBefore,
     final_fit_message,
     own_containers,
     read_only,
@@ -141,6 +142,7 @@ def fit_hypermodel(
     *args: Any,
     refused: Mapping[str, str] | None = None,
     final: str | None = None,
+    before: TrainedBefore | None = None,
     **kwargs: Any,
 ) -> FitCall:
     """Calls `hypermodel.fit(hp, model, *args, **kwargs)`; its own keywords win.
@@ -159,6 +161,9 @@ def fit_hypermodel(
             Defaults to none.
         final: The fit on train+validation this call is, e.g. `"the retrain"`;
             `None` (the default) for a search's fit.
+        before: With `final`, what fits of the hypermodel trained before and how
+            this one differs (`tunekit.fit_inputs.TrainedBefore`), for its error's
+            message. Defaults to `None` (only that the search ran it on other data).
         **kwargs: tunekit's keyword arguments of `model.fit` (`epochs`,
             `batch_size`, `callbacks`, `validation_data`, `verbose`, ...).
 
@@ -172,7 +177,8 @@ def fit_hypermodel(
             arguments of its `model.fit` call (`tunekit.fit_refusals`); or if it reads
             `kwargs["validation_data"]` where none is passed. With `final`, also
             for any other error the hypermodel's own `fit` raises (not a
-            `TunekitError` or `OSError`): its first line, the step, the data.
+            `TunekitError` or `OSError`), saying what is known of its cause
+            (`tunekit.fit_inputs.final_fit_message`).
     """
     try:
         return _fit_hypermodel(hypermodel, hp, model, *args, refused=refused, **kwargs)
@@ -182,7 +188,7 @@ def fit_hypermodel(
         if final is None or type(hypermodel).fit is kt.HyperModel.fit:
             raise
         raise HyperModelFitError(
-            final_fit_message(_name(hypermodel), final, args, kwargs, e)
+            final_fit_message(hypermodel, final, args, kwargs, e, before)
         ) from e
 
 

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 import keras
 
 from tunekit.results import trial_epochs
+from tunekit.retrain_callbacks import RATE_SETTERS, rate_setters, restored_epoch
 from tunekit.settable_rates import OWN_SCHEDULE, SET_FAILURES, failed, no_effect, rate_not_settable
 from tunekit.trial_length import EPOCHS, scored_length
 from tunekit.tuners.base import BEST_EPOCH
@@ -138,12 +139,21 @@ class CosineDecayCallback(keras.callbacks.Callback):
             hypermodel's own `fit` may set it, see `tunekit.fitting`).
         setters: Names of callbacks that might set the rate (the user's), for
             the warning. Defaults to none.
+        waiting: `(name, monitor)` of callbacks that set the rate only once an
+            epoch's logs hold `monitor` (a `ReduceLROnPlateau` on `val_loss`:
+            `rate_setters`' `waiting`). At the end of the first epoch whose logs
+            hold one (its `model.fit` got validation data), the schedule stops and
+            puts the compiled rate back before that callback acts, as in a fit
+            without the schedule (`overridden` says so). Defaults to none.
     """
 
-    def __init__(self, epochs: int, setters: Sequence[str] = ()) -> None:
+    def __init__(
+        self, epochs: int, setters: Sequence[str] = (), waiting: Sequence[tuple[str, str]] = ()
+    ) -> None:
         super().__init__()
         self.epochs = int(epochs)
         self.setters = tuple(setters)
+        self.waiting = tuple(waiting)
         self.base: float | None = None
         self._scheduler: keras.callbacks.LearningRateScheduler | None = None
         # Whether it set a rate: a hypermodel's own loop may never call on_train_begin.
@@ -260,25 +270,20 @@ class CosineDecayCallback(keras.callbacks.Callback):
         # A setter at an epoch's (or a batch's) begin after this one is seen here.
         if self._held() and self._scheduler is not None:
             self._scheduler.on_epoch_end(epoch, logs)  # records `learning_rate` in the logs
-
-
-#: Keras' callbacks that set the learning rate: with one of them in `callbacks=`, the
-#: cosine schedule is not added (yours would fight it).
-RATE_SETTERS = (
-    keras.callbacks.LearningRateScheduler,
-    keras.callbacks.ReduceLROnPlateau,
-)
-#: Keras' callbacks that never set the rate: not named as suspects.
-_NOT_SETTERS = (
-    keras.callbacks.TensorBoard,
-    keras.callbacks.EarlyStopping,
-    keras.callbacks.ModelCheckpoint,
-    keras.callbacks.CSVLogger,
-    keras.callbacks.BackupAndRestore,
-    keras.callbacks.TerminateOnNaN,
-    keras.callbacks.History,
-    keras.callbacks.ProgbarLogger,
-)
+            acting = [f"{n}(monitor={m!r})" for n, m in self.waiting if m in (logs or {})]
+            if acting:  # runs before the user's callbacks: they find the compiled rate
+                self._scheduler = None
+                try:
+                    self.model.optimizer.learning_rate = self.base
+                except SET_FAILURES:  # (it was set each epoch: not expected)
+                    pass
+                self.overridden = (
+                    f"the cosine learning-rate schedule stopped after epoch {epoch + 1}: "
+                    f"{', '.join(acting)} acts in this fit, whose logs hold its validation "
+                    "quantity (its model.fit got validation data); the compiled rate was put "
+                    "back, and your callbacks' rates were kept"
+                )
+                _logger.warning("%s.", self.overridden[0].upper() + self.overridden[1:])
 
 
 def schedule_callbacks(
@@ -294,8 +299,13 @@ def schedule_callbacks(
         schedule: One of `SCHEDULES`.
         epochs: The fit's epochs.
         callbacks: The user's callbacks of the fit. With a `LearningRateScheduler`
-            or `ReduceLROnPlateau` among them, no schedule is applied: the returned
-            callback only records why (`schedule_note`). Defaults to none.
+            or a `ReduceLROnPlateau` on a quantity the fit logs (`loss`) among them
+            (`rate_setters`' `acting`), no schedule is applied: the returned
+            callback only records why (`schedule_note`). A `ReduceLROnPlateau` on
+            a `val_*` quantity sets no rate in a fit without validation data: the
+            schedule is applied, and gives way to it if the fit's logs hold its
+            quantity after all (a hypermodel's fit that passes validation data on).
+            Defaults to none.
         say: Whether to log that, once. Defaults to `False`.
     """
     if schedule not in SCHEDULES:
@@ -304,21 +314,16 @@ def schedule_callbacks(
         )
     if schedule != "cosine":
         return []
-    listed = list(callbacks)
-    setters = [type(c).__name__ for c in listed if isinstance(c, RATE_SETTERS)]
-    if setters:
+    found = rate_setters(callbacks)
+    if found.acting:
         skipped = _Skipped(
-            f"your callbacks set the learning rate ({', '.join(setters)}); your rates were kept"
+            f"your callbacks set the learning rate ({', '.join(found.acting)}); your rates "
+            "were kept"
         )
         if say:
             _logger.warning("The cosine retrain schedule is not applied: %s.", skipped.skipped)
         return [skipped]
-    suspects = [
-        type(c).__name__
-        for c in listed
-        if not isinstance(c, _NOT_SETTERS) and type(c).__module__.split(".")[0] != "tunekit"
-    ]
-    return [CosineDecayCallback(epochs, suspects)]
+    return [CosineDecayCallback(epochs, found.suspects, found.waiting)]
 
 
 class _Skipped(keras.callbacks.Callback):
@@ -359,19 +364,6 @@ def schedule_text(schedule: str, best: Mapping[str, Any]) -> str:
     if best.get("schedule_applied", True):
         return f"{schedule} learning rate"
     return str(best.get("schedule_note") or NOT_STARTED)
-
-
-def restored_epoch(callbacks: Any) -> int | None:
-    """The epoch (from 1) whose weights a user's `EarlyStopping(restore_best_weights=True)`
-    (`callbacks=`, or the hypermodel's fit's) put back at the retrain's end, else `None`."""
-    for callback in callbacks or ():
-        if (
-            isinstance(callback, keras.callbacks.EarlyStopping)
-            and callback.restore_best_weights
-            and getattr(callback, "best_weights", None) is not None
-        ):
-            return int(callback.best_epoch) + 1
-    return None
 
 
 def resumed_note(resumed_at: list[int] | None, final_epochs: int) -> str | None:

@@ -45,6 +45,7 @@ from tunekit.errors import (
     RunNotFinishedError,
     UsageError,
 )
+from tunekit.fit_inputs import takes_validation_data
 from tunekit.hypermodel_code import code_record
 from tunekit.manifest import OMITTED_SETTINGS, RunManifest, check_run_location
 from tunekit.narrowing import NarrowedSpace
@@ -582,7 +583,8 @@ class CoarseToFine:
         self._hypermodel_settings = hypermodel_settings(hypermodel)
         self.hyperparameters = _user_space(hyperparameters, tune_new_entries, allow_new_entries)
         self.tune_new_entries, self.allow_new_entries = tune_new_entries, allow_new_entries
-        for note in retrain_monitor_notes(self.callbacks):  # a val_* monitor it reads
+        validation_passed = takes_validation_data(hypermodel)  # the retrain's fit gets it too
+        for note in retrain_monitor_notes(self.callbacks, self.final_schedule, validation_passed):
             _logger.warning("%s", note)
         self.seed: int = settings["seed"]
         self.overwrite: bool = settings["overwrite"]

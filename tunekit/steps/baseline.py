@@ -22,12 +22,14 @@ import keras
 import keras_tuner as kt
 
 from tunekit import _io, _log, interrupts, timing
+from tunekit.fit_inputs import TrainedBefore
 from tunekit.fitting import fit_hypermodel
 from tunekit.model_files import save_keras
 from tunekit.model_size import param_count
 from tunekit.report_trust import BASELINE_MODEL
 from tunekit.retraining import schedule_callbacks
 from tunekit.steps.base import RunContext, build_lazy, final_fit_options
+from tunekit.steps.final_fit_facts import baseline_facts
 from tunekit.steps.search import refused_fit_args
 from tunekit.tuners import AnnounceFit, InterruptCheck, TrialFacts
 from tunekit.user_tensorboard import phase_callbacks
@@ -62,6 +64,7 @@ def train_like_winner(
     extra_callbacks: list[keras.callbacks.Callback] | None = None,
     step: str = "baseline",
     log_parts: tuple[str, ...] | None = None,
+    before: TrainedBefore | None = None,
 ) -> FinalFit:
     """Builds `hp` and trains it on train+validation by the final retrain's rule.
 
@@ -80,6 +83,8 @@ def train_like_winner(
         log_parts: The subfolder of a TensorBoard callback of yours
             (`tunekit.user_tensorboard`), e.g. `("final_seeds", "seed3")`.
             Defaults to `(step,)`.
+        before: What trained before this fit, for the message of its failure
+            (`tunekit.fit_inputs.TrainedBefore`). Defaults to `None`.
 
     Returns:
         A `FinalFit`.
@@ -113,6 +118,7 @@ def train_like_winner(
             verbose=0,
             refused=refused_fit_args(ctx),
             final=f"the {step.replace('_', ' ')} (seed {seed})",
+            before=before,
             **final_fit_options(ctx),
         )
     used = int(fitted.fit_kwargs.get("epochs", epochs)) if fitted.fit_kwargs else epochs
@@ -149,7 +155,14 @@ class BaselineStep:
             ),
             planned=epochs,
         )
-        fit = train_like_winner(ctx, hp, epochs=epochs, seed=ctx.seed, extra_callbacks=[announce])
+        fit = train_like_winner(
+            ctx,
+            hp,
+            epochs=epochs,
+            seed=ctx.seed,
+            extra_callbacks=[announce],
+            before=baseline_facts(ctx, epochs, ctx.seed),
+        )
         _io.atomic_write(ctx.run_dir / BASELINE_MODEL, lambda tmp: save_keras(fit.model, tmp))
         manifest.mark(
             self.name,

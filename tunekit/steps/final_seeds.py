@@ -17,6 +17,7 @@ from typing import Any
 from tunekit import _faults, _log, interrupts
 from tunekit.steps.base import RunContext, test_metrics
 from tunekit.steps.baseline import train_like_winner
+from tunekit.steps.final_fit_facts import seed_facts
 from tunekit.tuners import AnnounceFit
 
 __all__ = ["FinalSeedsStep"]
@@ -65,6 +66,7 @@ class FinalSeedsStep:
                 extra_callbacks=[announce],
                 step=self.name,
                 log_parts=(self.name, f"seed{seed}"),
+                before=seed_facts(ctx, epochs, seed),
             )
             done[str(seed)] = test_metrics(ctx, fit.model, batch_size)
             elapsed = seconds + time.perf_counter() - start

@@ -24,12 +24,8 @@ from tunekit.retraining import (
     schedule_callbacks,
     schedule_note,
 )
-from tunekit.steps.base import (
-    RunContext,
-    build_lazy,
-    chosen_hyperparameters,
-    final_fit_options,
-)
+from tunekit.steps.base import RunContext, build_lazy, chosen_hyperparameters, final_fit_options
+from tunekit.steps.final_fit_facts import retrain_facts
 from tunekit.steps.finalists import finalist_selection
 from tunekit.steps.search import completed_trials, refused_fit_args
 from tunekit.tuners import AnnounceFit, InterruptCheck, TrialFacts
@@ -307,6 +303,7 @@ class RetrainStep:
                 verbose=0,
                 refused=refused_fit_args(ctx),
                 final="the retrain",
+                before=retrain_facts(ctx, phase, trial, epochs),
                 **final_fit_options(ctx),
             )
         history = fitted.results
