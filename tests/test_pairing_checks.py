@@ -816,7 +816,10 @@ def test_a_lazily_built_model_that_cannot_take_the_samples_is_refused_with_keras
     with pytest.raises(ModelCheckError) as error:
         check_model(get_hypermodel(conv), _classes())
     message = str(error.value)
-    assert "has no keras.Input, and called on 2 training samples (shape (2, 6))" in message
+    # one sample's shape, the Input to give: not the 2-row probe batch's (2, 6) (Keras's
+    # own words, quoted, name that batch)
+    assert "has no keras.Input, and called on 2 training samples (per sample: (6,))" in message
+    assert "a keras.Input of one sample's shape (without the batch axis)" in message
     assert "expected min_ndim=4, found ndim=2" in message and "already been" not in message
 
     def lazy_dense(hp):

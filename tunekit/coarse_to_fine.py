@@ -334,6 +334,7 @@ def _main(args: argparse.Namespace, argv: list[str], resume: str, prog: str = CL
 
             run = CoarseToFine(make_hypermodel(data), data, **_workflow_kwargs(args))
             run.backend_choice = backend
+            run.said = cli_message  # a trial's refusal names --objective, not objective
             if cluster.role == "worker":
                 from tunekit.distribute.launch import work
 

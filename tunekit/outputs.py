@@ -107,9 +107,9 @@ def check_output_shape(
 def model_output_shape(model: Any, sample: Any = None) -> tuple[int | None, ...] | None:
     """The output shape of a single-output model, or `None` if it cannot be known.
 
-    A model with an `Input` has it already; a lazily built one (a Sequential
-    without `Input`, a subclassed model) is called once on `sample` (a small
-    batch). Models with several outputs give `None`, as does a failed call.
+    A model with an `Input` has it already; a lazily built one (a Sequential without
+    `Input`, a subclassed model) is called once on `sample` (a small batch; the batch axis
+    is `None`, not its rows). Models with several outputs give `None`, as a failed call.
     """
     try:
         outputs = model.outputs
@@ -120,8 +120,8 @@ def model_output_shape(model: Any, sample: Any = None) -> tuple[int | None, ...]
     # Keras's symbolic shape can have an axis the model's outputs lack (a TextVectorization
     # on Input((1,), dtype="string") says (None, 1, k), where the model outputs (n, k)):
     # a shape of more than 2 axes is read from a call on `sample` when there is one.
-    if outputs and (len(outputs[0].shape) <= 2 or sample is None):
-        return tuple(outputs[0].shape)
+    if outputs and (len(outputs[0].shape) <= 2 or sample is None):  # (2, 12) once called
+        return (None, *tuple(outputs[0].shape)[1:]) if len(outputs[0].shape) else ()
     if sample is None:
         return None
     try:

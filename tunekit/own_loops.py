@@ -57,7 +57,10 @@ def missing_checkpoint_message(
         worker: Whether this process is one worker of several (a distributed run).
 
     Returns:
-        The message of the continued trial's `FailedTrialError`: the cause, and the fix.
+        The message of the continued trial's `FailedTrialError`: the cause, and the fix,
+        naming settings as keyword arguments (`fine_tuner='bayesian'`; the tuner says them
+        as the run does, `tunekit.trial_refusals.said_text`: `--fine-tuner bayesian` on
+        the command line).
     """
     head = f"Hyperband continues trial {parent} from its checkpoint {path}, which is absent: "
     if parent_epochs is not None and parent_epochs <= 0:
@@ -68,7 +71,7 @@ def missing_checkpoint_message(
             "save. In your loop, call `callback.set_model(model)` once and "
             "`callback.on_epoch_end(epoch, logs={'<objective>': value})` at each epoch's "
             "end for every callback in `callbacks` (KerasTuner's custom-loop guide), or "
-            "tune with --fine-tuner bayesian (fine_tuner='bayesian'), which continues no trial."
+            "tune with fine_tuner='bayesian', which continues no trial."
         )
     if written_here:
         return head + (
@@ -82,13 +85,13 @@ def missing_checkpoint_message(
             f"this process ran trial {parent}, whose fit reported {int(parent_epochs or 0)} "
             "epoch end(s), none with an objective value the checkpoint could rank as a best "
             "epoch (e.g. NaN or infinite in every epoch's logs), so none was written. Log the "
-            "objective's value at each epoch's end, or use --fine-tuner bayesian."
+            "objective's value at each epoch's end, or use fine_tuner='bayesian'."
         )
     if worker:
         return head + (
             f"another worker ran trial {parent} and wrote it on its own filesystem. With "
-            "workers on several machines, put the run folder (--directory) on a filesystem "
-            "they all share, or use --fine-tuner bayesian."
+            "workers on several machines, put the run folder (directory=) on a filesystem "
+            "they all share, or use fine_tuner='bayesian'."
         )
     ran = "" if parent_epochs is None else f" (its fit reported {int(parent_epochs)} epoch(s))"
     return head + (
@@ -96,8 +99,7 @@ def missing_checkpoint_message(
         "longer in the run folder (removed, or the folder was copied without it; an earlier "
         "tunekit wrote none for a training loop of its own that never called "
         "on_train_end). "
-        "Rerun with overwrite=True (--overwrite) to start the search over, or use "
-        "--fine-tuner bayesian."
+        "Rerun with overwrite=True to start the search over, or use fine_tuner='bayesian'."
     )
 
 

@@ -22,7 +22,10 @@ Refused this way, by `tunekit.tuners`:
 
 Each refusal names the trial's values, and its advice holds for a fault of
 some configurations (`every_trial`: "this trial would fail", not "every
-trial would").
+trial would"). It names the run's settings as the run was started (`Said`):
+keyword arguments in Python (`objective`, `max_model_size=`), the command
+line's flags from it (`--objective`, `--max-model-size`), in the trial's
+`trial.json`, the progress line and every error quoting it.
 
 A refusal of the trial whose values are the space's default configuration
 (`is_default_configuration`; a `CoarseToFine` run's first coarse trial unless
@@ -48,7 +51,8 @@ is a loss (no trial of it is wrong on its own: the trials are not comparable).
 from __future__ import annotations
 
 import re
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from keras_tuner import errors as kt_errors
 
@@ -56,11 +60,14 @@ from tunekit.errors import TunekitError
 from tunekit.fitting import SearchInputError
 
 __all__ = [
+    "Said",
     "TrialRefusedError",
+    "as_said",
     "every_trial",
     "is_default_configuration",
     "refusal",
     "refusal_kind",
+    "said_text",
     "trial_values",
     "trial_what",
 ]
@@ -70,6 +77,12 @@ _TRIAL_MARK = "built with the values of trial id"
 _NAMED = re.compile(
     r"Trial id \S+, with the values \{.*?\}: |\(built with the values of trial id \S+, \{.*?\}\)"
 )
+
+
+#: How a run says tunekit's errors: `str` (Python's keyword arguments, `objective=`), or
+#: the command line's `tunekit.cli_parser.cli_message` (its flags, `--objective`).
+Said = Callable[[BaseException], str]
+_Error = TypeVar("_Error", bound=TunekitError)
 
 
 class TrialRefusedError(TunekitError, kt_errors.FailedTrialError, ValueError):
@@ -133,7 +146,28 @@ def is_default_configuration(hp: Any) -> bool:
     return bool(hp.space) and trial_values(hp) == wanted
 
 
-def refusal(error: TrialRefusedError, trial_id: str, hp: Any, stop_on_defaults: bool) -> Exception:
+def said_text(text: str, said: Said = str) -> str:
+    """`text`, a message of tunekit's naming settings as keyword arguments, as the run says
+    it (`said`): `text` itself under `str`, `--max-model-size 1000` for `max_model_size=1000`
+    under the command line's `cli_message`."""
+    return said(TunekitError(text))
+
+
+def as_said(error: _Error, said: Said = str) -> _Error:
+    """`error`, a tunekit error raised in a trial (`HyperModelFitError`, `SearchInputError`),
+    with its message as the run says it (`said_text`), its traceback and cause; `error` under
+    `str`. Keras's words it quotes are left as they are (`tunekit.cli_parser.cli_message`
+    reads them from its causes)."""
+    if said is str:
+        return error
+    again = type(error)(said(error)).with_traceback(error.__traceback__)  # where it was raised
+    again.__cause__ = error.__cause__
+    return again
+
+
+def refusal(
+    error: TrialRefusedError, trial_id: str, hp: Any, stop_on_defaults: bool, said: Said = str
+) -> Exception:
     """What a trial's refusal raises: `TrialRefusedError` naming the trial's values, or, for
     the default configuration's trial (`stop_on_defaults`), `SearchInputError`.
 
@@ -143,8 +177,15 @@ def refusal(error: TrialRefusedError, trial_id: str, hp: Any, stop_on_defaults: 
         hp: The trial's `HyperParameters`.
         stop_on_defaults: Whether a refusal of the default configuration stops the
             search (`is_default_configuration`; see the module docstring).
+        said: How the run says its errors (`Said`): the refusal's settings are named
+            as the run was started (`objective` in Python, `--objective` on the
+            command line). Defaults to `str` (Python's keyword arguments).
     """
     message = str(error.args[0]) if error.args else str(error)
+    if said is not str:  # one message (a refusal's detail, `error.args[1]`, is not said)
+        plain = TrialRefusedError(message)
+        plain.__cause__ = error  # whose causes hold the Keras words it quotes
+        message = said(plain)
     if _TRIAL_MARK not in message:
         message = f"Trial id {trial_id}, with the values {trial_values(hp)}: {message}"
     if stop_on_defaults and is_default_configuration(hp):

@@ -601,6 +601,9 @@ class CoarseToFine:
         self.baseline: bool = settings["baseline"]
         self.final_seeds: int = settings["final_seeds"]
         self.backend_choice: dict[str, Any] | None = None  # set by the CLI's --backend
+        # How a trial's refusal names the run's settings (its trial.json, the errors quoting
+        # it): keyword arguments (str); the CLI sets its cli_message (flags: --objective).
+        self.said: Callable[[BaseException], str] = str
         self.steps: tuple[Step, ...] = coarse_to_fine_steps(
             finalists=self.finalists, final_seeds=self.final_seeds, baseline=self.baseline
         )

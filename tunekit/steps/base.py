@@ -13,7 +13,7 @@ again, with every step after it (see `outputs_missing`).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
@@ -82,6 +82,7 @@ class RunContext(Protocol):
     runner: PhaseRunner
     tuners: dict[str, kt.Tuner]  # each search phase's tuner, once built
     trial_losses: dict[str, str]  # steps.same_loss.check_same_loss: the first trial's loss
+    said: Callable[[BaseException], str]  # how errors name settings: str, or the CLI's flags
 
     @property
     def manifest(self) -> RunManifest:

@@ -155,14 +155,15 @@ def check_runs_on(model: Any, sample: Any, what: str = WHAT) -> None:
     try:
         model(sample, training=False)
     except Exception as error:  # noqa: BLE001 - any error: every fit would raise it too
-        shapes = keras.tree.map_structure(lambda a: tuple(np.shape(a)), sample)
+        shapes = keras.tree.map_structure(lambda a: tuple(np.shape(a))[1:], sample)
         first = error_line(error)
         first += "" if first.endswith((".", "!", "?")) else "."
         raise ModelCheckError(
             f"{what} has no keras.Input, and called on {len(keras.tree.flatten(sample)[0])} "
-            f"training samples (shape {shapes}) it "
+            f"training samples (per sample: {shapes}) it "
             f"raised {first} The model cannot run on the data's samples: change the layers "
-            "that raised, or give it a keras.Input of the samples' shape."
+            "that raised, or give it a keras.Input of one sample's shape (without the batch "
+            "axis)."
         ) from error
 
 

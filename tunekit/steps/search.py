@@ -197,6 +197,7 @@ class SearchStep:
             hyperparameters=None if space is None else space.copy(),
             # the defaults' refusal stops the run; a narrowed space's defaults are not them
             stop_on_default_refusal=self.name == "coarse",
+            said=ctx.said,  # a trial's refusal names the settings as the run does
         )
         if not worker:  # KerasTuner's space settings
             common.update(

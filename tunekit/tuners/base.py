@@ -38,14 +38,21 @@ from tunekit.data import _targets as tg
 from tunekit.data.batches import sample_bytes, validation_batch_size
 from tunekit.data.streams import is_stream
 from tunekit.errors import ModelCheckError
-from tunekit.fitting import SearchInputError, fit_hypermodel
+from tunekit.fitting import HyperModelFitError, SearchInputError, fit_hypermodel
 from tunekit.hparams_results import TrialResults, write_trial_results
 from tunekit.objectives import objective_names, training_metric_note
 from tunekit.own_loops import BUDGET_METRIC, budget_warning, planned_epochs
 from tunekit.processes import release_trial_memory
 from tunekit.tensorboard import configure_trial_logdirs
 from tunekit.trial_length import SCORED_AT_END, is_number, length_metrics
-from tunekit.trial_refusals import TrialRefusedError, refusal, trial_what
+from tunekit.trial_refusals import (
+    Said,
+    TrialRefusedError,
+    as_said,
+    refusal,
+    said_text,
+    trial_what,
+)
 from tunekit.tuners.callbacks import (
     BestEpochWeights,
     InterruptCheck,
@@ -237,6 +244,11 @@ class TunekitTuner(kt.Tuner):
             (`tunekit.trial_refusals.refusal`). Defaults to `True`;
             `CoarseToFine`'s fine phase passes `False` (a narrowed space's
             defaults are not the hypermodel's).
+        said: How a trial's error of tunekit's (a refusal, a refused `fit` call, an
+            oversized model) names the run's settings in its `trial.json`
+            (`tunekit.trial_refusals.Said`): `str` (the default: keyword arguments,
+            `objective`), or the command line's `cli_message` (`--objective`), which
+            `CoarseToFine.said` passes.
         **kwargs: Passed to the KerasTuner tuner.
 
     Raises:
@@ -261,6 +273,7 @@ class TunekitTuner(kt.Tuner):
         objective_defaulted: bool = False,
         model_check: Callable[[keras.Model, str], None] | None = None,
         stop_on_default_refusal: bool = True,
+        said: Said = str,
         **kwargs: Any,
     ) -> None:
         if isinstance(cv, bool) or not isinstance(cv, int) or cv < 1:
@@ -280,6 +293,7 @@ class TunekitTuner(kt.Tuner):
         self._tunekit_objective_defaulted = objective_defaulted
         self._tunekit_model_check = model_check
         self._tunekit_stop_on_defaults = stop_on_default_refusal
+        self._tunekit_said = said
         self._tunekit_cv_stratify = cv_stratify
         # The folds' shuffle: without a seed still one draw, so all trials share the folds.
         if cv_seed is None:
@@ -461,8 +475,12 @@ class TunekitTuner(kt.Tuner):
         try:
             return self._build_and_fit_checked(trial, *args, **kwargs)
         except TrialRefusedError as e:  # named; the default configuration's stops the search
-            hp = trial.hyperparameters
-            raise refusal(e, trial.trial_id, hp, self._tunekit_stop_on_defaults) from None
+            hp, said = trial.hyperparameters, self._tunekit_said
+            raise refusal(e, trial.trial_id, hp, self._tunekit_stop_on_defaults, said) from None
+        except (HyperModelFitError, SearchInputError) as e:  # settings named as the run does
+            if self._tunekit_said is str:
+                raise
+            raise as_said(e, self._tunekit_said) from e.__cause__  # not twice in trial.json
 
     def _build_and_fit_checked(self, trial: Trial, *args: Any, **kwargs: Any) -> Any:
         clock = self._clock()
@@ -556,8 +574,11 @@ class TunekitTuner(kt.Tuner):
             # Only a model measured after its first batch gets here: no Input, and search()'s
             # x had no first sample to build it with (a dataset) or not one it takes.
             raise kt_errors.FailedTrialError(
-                f"Oversized model: {facts.num_params:,} parameters, over "
-                f"max_model_size={limit:,}; the trial is FAILED."
+                said_text(
+                    f"Oversized model: {facts.num_params:,} parameters, over "
+                    f"max_model_size={limit}; the trial is FAILED.",
+                    self._tunekit_said,
+                )
             )
         history = isinstance(results, keras.callbacks.History)
         extra = {
@@ -741,8 +762,8 @@ def _check_fit_results(results: Any, objective: Any, defaulted: bool = False) ->
             "or a dict of metrics, and no objective was given: tunekit would file it as its "
             f"default objective {name!r} ({direction}imised), whatever it measures (plain "
             "KerasTuner minimises such a number as 'default_objective'). Say what it is: "
-            'objective="NAME:min" for an error or a loss, objective="NAME:max" for a score '
-            "(on the command line: --objective NAME:min or NAME:max), or return "
+            'objective="NAME:min" for an error or a loss, objective="NAME:max" for a score, '
+            "or return "
             '{"NAME": value}; a fit that returns its History for other values must report '
             "NAME there too."
         )

@@ -17,6 +17,7 @@ from keras_tuner import errors as kt_errors
 from tunekit import _io
 from tunekit.objectives import resolve_objective
 from tunekit.own_loops import missing_checkpoint_message, recorded_epochs
+from tunekit.trial_refusals import said_text
 from tunekit.tuners.base import TrialListener, TunekitTuner
 from tunekit.tuners.oracles import (
     DefaultsFirstRandomSearchOracle,
@@ -138,16 +139,15 @@ class Hyperband(TunekitTuner, kt.Hyperband):
         parent = hp.values.get("tuner/trial_id")
         if parent is not None and not os.path.exists(self._get_checkpoint_fname(parent)):
             fits = self._tunekit_fits
-            raise kt_errors.FailedTrialError(
-                missing_checkpoint_message(
-                    parent,
-                    self._get_checkpoint_fname(parent),
-                    parent_epochs=recorded_epochs(self.oracle.get_trial(parent)),
-                    written_here=parent in fits.get("written", ()),
-                    ran_here=parent in fits.get("ran", ()),
-                    worker=self._is_worker(),
-                )
-            )
+            message = missing_checkpoint_message(
+                parent,
+                self._get_checkpoint_fname(parent),
+                parent_epochs=recorded_epochs(self.oracle.get_trial(parent)),
+                written_here=parent in fits.get("written", ()),
+                ran_here=parent in fits.get("ran", ()),
+                worker=self._is_worker(),
+            )  # its settings named as the run names them (flags on the command line)
+            raise kt_errors.FailedTrialError(said_text(message, self._tunekit_said))
         # A continued trial loads its parent's weights but not its optimizer
         # state (by KerasTuner's design); Keras warns about that every time.
         with warnings.catch_warnings():
@@ -306,8 +306,8 @@ def make_tuner(
             `max_consecutive_failed_trials=3`, `max_retries_per_trial=0`,
             `executions_per_trial=1`, `cv_seed=None` (the folds' shuffle when
             it is not `seed`: see `tunekit.tuners.base.TunekitTuner`),
-            `objective_defaulted=False` (see
-            `tunekit.tuners.base.TunekitTuner`), `max_model_size=None` (KerasTuner's
+            `objective_defaulted=False` and `said=str` (how a trial's failure names
+            settings; see `tunekit.tuners.base.TunekitTuner`), `max_model_size=None` (KerasTuner's
             limit on a model's parameters, checked when a configuration is
             proposed: see `tunekit.tuners.oracles.SizeLimitedOracle`).
 

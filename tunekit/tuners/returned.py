@@ -178,8 +178,7 @@ def _message(name: str, value: float, keras_said: str) -> str:
 
 _FIX = (
     'Return it under a name of its own with its direction, e.g. {"val_error": value} with '
-    'objective="val_error:min" (on the command line --objective val_error:min), or return '
-    "the History of model.fit."
+    'objective="val_error:min", or return the History of model.fit.'
 )
 
 
