@@ -21,8 +21,6 @@ import signal
 import sys
 import time
 from collections.abc import Iterator, Sequence
-from pathlib import Path
-from typing import Any
 
 from tunekit import _log, _native_logs, interrupts
 from tunekit.cli_data import as_workflow_data as _as_workflow_data
@@ -32,6 +30,9 @@ from tunekit.cli_data import is_csv as _is_csv
 from tunekit.cli_data import load_data as _load_data
 from tunekit.cli_data import select_backend as _select_backend
 from tunekit.cli_parser import build_parser, cli_message
+from tunekit.cli_settings import QUICK  # noqa: F401 (tests import it here)
+from tunekit.cli_settings import default_project_name as _default_project_name  # noqa: F401
+from tunekit.cli_settings import workflow_kwargs as _workflow_kwargs
 from tunekit.cli_summary import failed_run, opening, summary
 from tunekit.distribute.cluster import ENV_VARS, check_port_free, cluster_from
 from tunekit.errors import UnknownDirectionError, UsageError
@@ -44,7 +45,6 @@ from tunekit.reproduce import CLI_PROGRAM, COMMAND_KEY, resume_command, typed_pr
 
 # Python loggers of the frameworks whose warnings --quiet hides (see `_warnings_hidden`).
 _FRAMEWORK_LOGGERS = ("tensorflow", "absl")
-QUICK = dict(coarse_trials=4, coarse_epochs=1, fine_trials=4, max_epochs=3, final_epochs=2)
 
 
 def _refuse_other_text(path: str) -> None:
@@ -133,66 +133,6 @@ def _check_before_loading(args: argparse.Namespace) -> None:
         kwargs["directory"], kwargs["project_name"], names=("--directory", "--project-name")
     )
     check_writable(os.path.join(kwargs["directory"], kwargs["project_name"]))
-
-
-def _default_project_name(args: argparse.Namespace) -> str:
-    """`<hypermodel>[-<data>][-quick]`: another --data or --quick gets its own run folder.
-
-    E.g. `mnist-dense`, `mnist-dense-rivers` for `--data rivers.npz`,
-    `mnist-dense-quick`; so a rerun on other data or the full budget after a
-    quick look is not refused as "another configuration".
-    """
-    name = args.hypermodel.replace(":", "-")
-    if args.data is not None:
-        data = Path(args.data).resolve()  # `.` or `..` have no name of their own
-        name += "-" + ((data.name or "root") if data.is_dir() else data.stem)
-    return f"{name}-quick" if args.quick else name
-
-
-def _workflow_kwargs(args: argparse.Namespace) -> dict[str, Any]:
-    names = (
-        "coarse_trials",
-        "coarse_epochs",
-        "fine_trials",
-        "max_epochs",
-        "factor",
-        "top",
-        "margin",
-        "final_epochs",
-        "final_schedule",
-        "batch_size",
-        "executions_per_trial",
-        "max_model_size",
-        "max_retries_per_trial",
-        "max_consecutive_failed_trials",
-        "class_weight",
-        "cv",
-        "finalists",
-        "finalist_seeds",
-        "final_seeds",
-        "progress",
-        "trials_per_process",
-    )
-    kwargs = {n: getattr(args, n) for n in names if getattr(args, n) is not None}
-    if args.quick:  # its fine_trials= only for the Bayesian search that uses them
-        quick = {
-            k: v for k, v in QUICK.items() if k != "fine_trials" or args.fine_tuner != "hyperband"
-        }
-        kwargs = {**quick, **kwargs}
-    return dict(
-        kwargs,
-        defaults_first=args.defaults_first,
-        baseline=args.baseline,
-        fine_tuner=args.fine_tuner,
-        objective=args.objective,
-        seed=args.seed,
-        directory=args.directory,
-        overwrite=args.overwrite,
-        project_name=(
-            _default_project_name(args) if args.project_name is None else args.project_name
-        ),
-        verbose=0 if args.quiet else 1,
-    )
 
 
 @contextlib.contextmanager

@@ -53,6 +53,7 @@ __all__ = [
     "OUTPUT_ARGUMENTS",
     "as_recorded",
     "describe_callbacks",
+    "describe_hypermodel",
     "differences",
     "hypermodel_settings",
     "setting_text",
@@ -309,3 +310,41 @@ def _without_code(entries: Any) -> Any:
     if isinstance(entries, dict):
         return {k: _without_code(v) for k, v in entries.items() if k != _CODE}
     return entries
+
+
+def describe_hypermodel(hypermodel: Any) -> dict[str, Any]:
+    """A JSON description identifying a hypermodel, for the run fingerprint.
+
+    Its qualified name and simple attributes; a `functools.partial` is its
+    function's description with the partial's arguments (simple ones by value,
+    others by type). The code is `hypermodel_code.code_record`'s.
+    """
+    import keras_tuner as kt
+
+    if isinstance(hypermodel, functools.partial):
+        return {
+            **describe_hypermodel(hypermodel.func),
+            "partial_args": [_as_json(value) for value in hypermodel.args],
+            "partial_keywords": {k: _as_json(v) for k, v in hypermodel.keywords.items()},
+        }
+    target = (
+        hypermodel
+        if callable(hypermodel) and not isinstance(hypermodel, kt.HyperModel)
+        else type(hypermodel)
+    )
+    qualname = getattr(target, "__qualname__", None) or type(target).__qualname__
+    module = getattr(target, "__module__", None) or type(target).__module__
+    described: dict[str, Any] = {"class": f"{module}.{qualname}"}
+    if isinstance(hypermodel, kt.HyperModel):
+        for key, value in sorted(vars(hypermodel).items()):
+            if not key.startswith("_") and isinstance(value, (int, float, str, bool, tuple)):
+                described[key] = list(value) if isinstance(value, tuple) else value
+    return described
+
+
+def _as_json(value: Any) -> Any:
+    """`value` as JSON reads it back if it is simple (int, str, lists...), else its type's name."""
+    try:
+        return json.loads(json.dumps(value))
+    except (TypeError, ValueError):
+        return f"<{type(value).__module__}.{type(value).__qualname__}>"

@@ -173,9 +173,16 @@ def reproduce_markdown(command: Mapping[str, Any] | None) -> list[str]:
                 "",
             ]
             if command.get("cli_equivalent"):
+                placeholder = " --data DATA " in f"{command['cli_equivalent']} "
                 lines += [
-                    "The same settings on the command line (DATA: this data saved as an .npz "
-                    "or a .csv file; the hypermodel built as `--hypermodel` builds it):",
+                    "The same settings on the command line"
+                    + (
+                        " (DATA: this run's data, its splits as they are, saved with "
+                        "`tunekit.data.save_npz(data, 'data.npz')`: `--data data.npz`)"
+                        if placeholder
+                        else ""
+                    )
+                    + ":",
                     "",
                     "```sh",
                     command["cli_equivalent"],
@@ -183,10 +190,16 @@ def reproduce_markdown(command: Mapping[str, Any] | None) -> list[str]:
                     "",
                 ]
             else:
+                why = command.get("no_cli_equivalent")
                 lines += [
-                    "There is no equivalent command line: it has no option for something "
-                    "this run uses (a hypermodel or callbacks defined where the command line "
-                    "cannot name them, several objectives, ...).",
+                    "There is no equivalent command line: "
+                    + (
+                        f"{why}."
+                        if why
+                        else "it has no option for something this run uses (a hypermodel or "
+                        "callbacks defined where the command line cannot name them, several "
+                        "objectives, ...)."
+                    ),
                     "",
                 ]
     return lines

@@ -4,7 +4,9 @@ A command-line run records how it was called (`tunekit.coarse_to_fine` writes
 `{"argv", "cwd", "program", "run_dir"}` under the manifest's `command` key): its command is
 `python -m tunekit.coarse_to_fine` with those arguments as given, shell-quoted.
 A Python run gets its `CoarseToFine(...)` call with the non-default keyword
-arguments, and the command line with the same settings when there is one.
+arguments, and the command line with the same settings when there is one
+(checked by reading it back as the command line would: `tunekit.cli_equivalence`),
+else why there is none.
 
 A run folder can be moved: `relocated` gives these commands for where the
 folder is now (its `--directory`/`--project-name`, `directory=`/`project_name=`
@@ -20,12 +22,19 @@ import shutil
 import sys
 from typing import Any
 
+from tunekit.cli_equivalence import (
+    NoEquivalent,
+    command_differences,
+    data_options,
+    unused_settings,
+)
 from tunekit.objectives import objective_parts
 from tunekit.params import DEFAULT_OBJECTIVES, PARAMETERS
 
 __all__ = [
     "CLI_PROGRAM",
     "COMMAND_KEY",
+    "cli_command",
     "cli_equivalent",
     "command_record",
     "command_section",
@@ -69,16 +78,11 @@ _BUILTIN_SPECS = {
 def _settings(run: Any) -> dict[str, Any]:
     """The run's table settings (`tunekit.params.PARAMETERS`) that differ from their defaults.
 
-    Settings the run ignores are left out: `fine_trials` with Hyperband, `factor`
-    with a Bayesian search, `finalists` with `cv` > 1 (off), `finalist_seeds`
-    without finalists. `verbose` and `overwrite` do not change the run.
+    Settings the run ignores are left out (`tunekit.cli_equivalence.unused_settings`:
+    `fine_trials` with Hyperband, `factor` with a Bayesian search, `finalists`
+    with `cv` > 1, `finalist_seeds` without finalists, `verbose`, `overwrite`).
     """
-    ignored = {"verbose", "overwrite"}
-    ignored.add("fine_trials" if run.fine_tuner == "hyperband" else "factor")
-    if run.cv > 1:
-        ignored.add("finalists")
-    if run.finalists <= 1:
-        ignored.add("finalist_seeds")
+    ignored = unused_settings(run)
     changed = {}
     for name, param in PARAMETERS.items():
         value = getattr(run, name, param.default)
@@ -129,53 +133,99 @@ def python_call(run: Any) -> str:
 def cli_equivalent(run: Any, backend: str) -> str | None:
     """The command line with the same settings as a Python `run`, or `None` if there is none.
 
-    There is none for a hypermodel the command line cannot name (defined in
-    `__main__`, a notebook or a function, or a `functools.partial`), for
-    callbacks or `hyperparameters=`, or for a `ToonVisionCNNHyperModel` with
-    `rescale=True` (no such option); its `augment=True` is `--augment`.
-    The data is `--data DATA` (a placeholder: the arrays came from Python),
-    except for MNIST, the command line's default data.
+    See `cli_command`, which also says why there is none.
     """
-    if run.callbacks or run.hyperparameters is not None:
-        return None
-    if "partial_args" in run.config()["hypermodel"]:  # a functools.partial: no such option
-        return None
-    described = run.config()["hypermodel"]["class"]
-    spec = _BUILTIN_SPECS.get(described)
+    return cli_command(run, backend)[0]
+
+
+def cli_command(run: Any, backend: str) -> tuple[str | None, str | None]:
+    """`(command, None)`: the command line that runs what the Python `run` ran; else
+    `(None, why)`, naming the setting the command line cannot say.
+
+    The command is checked by reading it back as the command line would
+    (`tunekit.cli_equivalence.command_differences`: its parser, its data loader,
+    its hypermodel): every setting, the objective, the data and the hypermodel
+    must come back as the run's. There is none for a hypermodel the command
+    line cannot name (defined in `__main__`, a notebook or a function, a
+    `functools.partial`, or built otherwise than `--hypermodel` builds it), for
+    callbacks or `hyperparameters=`, several objectives, a setting value no
+    flag takes (a `class_weight` dict), data it cannot read as the run did (a
+    tf.data stream, dicts of several inputs or outputs, classes that have no
+    sample), or a `ToonVisionCNNHyperModel` with `rescale=True` (no such
+    option); its `augment=True` is `--augment`. A `Dataset` is `--data DATA
+    --task TASK`, DATA standing for it saved with `tunekit.data.save_npz`
+    (none for the MNIST the command line loads by default); an image folder
+    stream is its folder with `--image-size` and `--batch-size`.
+    """
+    try:
+        argv = _cli_argv(run, backend)
+    except NoEquivalent as e:
+        return None, str(e)
+    try:
+        differences = command_differences(run, argv)
+    except NoEquivalent as e:
+        return None, str(e)
+    except Exception as e:  # noqa: BLE001 (the report is written; an unchecked command is not)
+        return None, f"the command could not be checked against this run ({type(e).__name__}: {e})"
+    if differences:
+        return None, "; ".join(differences)
+    return f"{CLI_PROGRAM} {shlex.join(argv)}", None
+
+
+def _cli_argv(run: Any, backend: str) -> list[str]:
+    """`cli_command`'s arguments, before they are checked; raises `NoEquivalent`."""
+    if run.callbacks:
+        names = ", ".join(f"{type(c).__name__}(...)" for c in run.callbacks)
+        raise NoEquivalent(f"callbacks=[{names}]: the command line has no option for callbacks")
+    if run.hyperparameters is not None:
+        raise NoEquivalent(
+            "hyperparameters=hp: the command line has no option for a search space of your own"
+        )
+    described = run.config()["hypermodel"]
+    if "partial_args" in described:  # a functools.partial: no such option
+        raise NoEquivalent(
+            f"the hypermodel is a functools.partial of {described['class']}: --hypermodel "
+            "names a class, an instance or a function, without arguments"
+        )
+    spec = _BUILTIN_SPECS.get(described["class"])
     if spec is None:
-        module, _, name = described.rpartition(".")
-        if not module or module == "__main__" or "<" in described:
-            return None
-        # A nested qualname (`Outer.Inner`) is not one attribute of its module.
-        spec = f"{module}:{name}" if "." not in name else None
-    if spec is None:
-        return None
+        module, _, name = described["class"].rpartition(".")
+        # A nested class (`mod.Outer.Inner`: `mod.Outer:Inner`) fails when read back.
+        if not module or module == "__main__" or "<" in described["class"]:
+            raise NoEquivalent(
+                f"the hypermodel {described['class']} is defined where --hypermodel cannot "
+                "name it (it names package.module:attribute, importable: not __main__, a "
+                "notebook, a function's body or another class)"
+            )
+        spec = f"{module}:{name}"
     argv = ["--hypermodel", spec]
     if spec == "toonvision-cnn":  # the command line builds it with rescale=False
-        settings = run.config()["hypermodel"]
-        if settings.get("rescale"):
-            return None  # no option for a Rescaling(1/255) layer
-        argv += ["--augment"] if settings.get("augment") else []
-    if getattr(run.data, "name", None) != "mnist":
-        argv += ["--data", "DATA"]
+        if described.get("rescale"):
+            raise NoEquivalent(
+                "ToonVisionCNNHyperModel(rescale=True): the command line builds it with "
+                "rescale=False (no option for its Rescaling(1/255) layer)"
+            )
+        argv += ["--augment"] if described.get("augment") else []
+    argv += data_options(run)
     argv += ["--directory", str(run.run_dir.parent), "--project-name", run.run_dir.name]
     objective = _objective_text(run)
     if isinstance(objective, list):
-        return None  # one --objective names one metric
+        raise NoEquivalent(f"objective={objective!r}: one --objective names one metric")
     if objective is not None:
         argv += ["--objective", objective]
+    stream = "--batch-size" in argv  # an image folder's batches are its stream's
     for name, value in _settings(run).items():
-        flag = PARAMETERS[name].flag
-        if name == "workers":
-            argv += ["--workers", str(value)]
-        elif flag is None:
-            return None  # no option for it
-        elif isinstance(value, bool):
+        flag = "--workers" if name == "workers" else PARAMETERS[name].flag
+        if flag is None:
+            raise NoEquivalent(f"{name}={value!r}: the command line has no option for it")
+        if stream and name == "batch_size":
+            continue
+        if isinstance(value, bool):
             argv.append(flag)  # a flag flips its default
         else:
             argv += [flag, repr(value) if isinstance(value, float) else str(value)]
     argv += ["--backend", backend]
-    return f"{CLI_PROGRAM} {shlex.join(argv)}"
+    return argv
 
 
 def resume_command(argv: list[str], prog: str = CLI_PROGRAM) -> str:
@@ -218,15 +268,18 @@ def command_section(run: Any, backend: str) -> dict[str, Any]:
         `reproduce` being the program as typed (`tunekit run` or `python -m
         tunekit.coarse_to_fine`) and the arguments as given, shell-quoted. A
         Python run: `{"interface": "python", "python_call", "cli_equivalent"}` (see `python_call`,
-        `cli_equivalent`; the latter may be `None`).
+        `cli_command`), with `"no_cli_equivalent"`: why there is none (the setting the
+        command line cannot say) when `cli_equivalent` is `None`.
     """
     recorded = run.manifest.state.get(COMMAND_KEY)
     if recorded:
         return command_record(recorded)
+    command, why_not = cli_command(run, backend)
     return {
         "interface": "python",
         "python_call": python_call(run),
-        "cli_equivalent": cli_equivalent(run, backend),
+        "cli_equivalent": command,
+        **({} if command else {"no_cli_equivalent": why_not}),
     }
 
 

@@ -55,6 +55,9 @@ from tunekit.object_settings import (
     describe_callbacks,
     hypermodel_settings,
 )
+from tunekit.object_settings import (
+    describe_hypermodel as _describe_hypermodel,
+)
 from tunekit.objectives import (
     objective_names,
     objective_parts,
@@ -222,42 +225,6 @@ def _saved_hyperparameters(project: Path, trial_id: str) -> kt.HyperParameters:
     if not path.is_file():
         return kt.HyperParameters()
     return trial_module.Trial.load(str(path)).hyperparameters
-
-
-def _describe_hypermodel(hypermodel: Any) -> dict[str, Any]:
-    """A JSON description identifying a hypermodel, for the run fingerprint.
-
-    Its qualified name and simple attributes; a `functools.partial` is its
-    function's description with the partial's arguments (simple ones by value,
-    others by type). The code is `hypermodel_code.code_record`'s.
-    """
-    if isinstance(hypermodel, functools.partial):
-        return {
-            **_describe_hypermodel(hypermodel.func),
-            "partial_args": [_plain(value) for value in hypermodel.args],
-            "partial_keywords": {k: _plain(v) for k, v in hypermodel.keywords.items()},
-        }
-    target = (
-        hypermodel
-        if callable(hypermodel) and not isinstance(hypermodel, kt.HyperModel)
-        else type(hypermodel)
-    )
-    qualname = getattr(target, "__qualname__", None) or type(target).__qualname__
-    module = getattr(target, "__module__", None) or type(target).__module__
-    described: dict[str, Any] = {"class": f"{module}.{qualname}"}
-    if isinstance(hypermodel, kt.HyperModel):
-        for key, value in sorted(vars(hypermodel).items()):
-            if not key.startswith("_") and isinstance(value, (int, float, str, bool, tuple)):
-                described[key] = list(value) if isinstance(value, tuple) else value
-    return described
-
-
-def _plain(value: Any) -> Any:
-    """`value` as JSON reads it back if it is simple (int, str, lists...), else its type's name."""
-    try:
-        return json.loads(json.dumps(value))
-    except (TypeError, ValueError):
-        return f"<{type(value).__module__}.{type(value).__qualname__}>"
 
 
 class CoarseToFine:

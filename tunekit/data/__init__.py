@@ -18,8 +18,9 @@ models with several inputs or outputs.
 
 The package is split along its seams: `tunekit.data.dataset` (the `Dataset`),
 `tunekit.data.arrays` (`.npz` files and MNIST), `tunekit.data.images` (image
-folders), `tunekit.data.tabular` (CSV files, pandas) and `tunekit.data.weights`
-(class weights, scikit-learn) and `tunekit.data.streams` (`StreamData`:
+folders), `tunekit.data.tabular` (CSV files, pandas), `tunekit.data.weights`
+(class weights, scikit-learn), `tunekit.data.saving` (`save_npz`: a `Dataset` as the
+`.npz` the command line's `--data` reads back as it) and `tunekit.data.streams` (`StreamData`:
 tf.data / PyDataset streams and image folders streamed from disk, never
 materialised). Everything public is importable from
 `tunekit.data`; pandas and scikit-learn are imported only when used.
@@ -31,6 +32,7 @@ from tunekit.data._checks import CLASSIFICATION, REGRESSION, SCALED_UINT8, TASKS
 from tunekit.data.arrays import MNIST_ENV_VAR, load_mnist, load_npz
 from tunekit.data.dataset import Dataset
 from tunekit.data.images import load_image_directory
+from tunekit.data.saving import save_npz
 from tunekit.data.streams import StreamData
 from tunekit.data.tabular import load_csv
 from tunekit.data.weights import CLASS_WEIGHT_MODES, class_weights
@@ -50,4 +52,5 @@ __all__ = [
     "load_image_directory",
     "load_mnist",
     "load_npz",
+    "save_npz",
 ]
