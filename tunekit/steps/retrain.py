@@ -24,12 +24,8 @@ from tunekit.retraining import (
     schedule_callbacks,
     schedule_note,
 )
-from tunekit.steps.base import (
-    RunContext,
-    build_lazy,
-    chosen_hyperparameters,
-    final_fit_options,
-)
+from tunekit.steps.base import RunContext, build_lazy, chosen_hyperparameters, final_fit_options
+from tunekit.steps.file_checks import check_retrain_file
 from tunekit.steps.finalists import finalist_selection
 from tunekit.steps.search import completed_trials, refused_fit_args
 from tunekit.tuners import AnnounceFit, InterruptCheck, TrialFacts
@@ -215,6 +211,8 @@ class RetrainStep:
             RetrainDivergedError: The loss became NaN or infinite (no model is
                 saved).
             NoCompletedTrialsError: A phase ended without a completed trial.
+            ModelSaveError: The chosen configuration's model cannot make the
+                `.keras` trip (`check_retrain_file`; nothing is trained).
         """
         manifest = ctx.manifest
         path = ctx.run_dir / BEST_MODEL
@@ -224,6 +222,7 @@ class RetrainStep:
             )
         phase, trial, reason = select(ctx)
         interrupts.check()
+        check_retrain_file(ctx, phase, trial)  # its .keras file, before anything trains
         hp = trial.hyperparameters
         epochs, rule = (
             final_epochs_rule(trial, ctx.max_epochs, ctx.final_schedule)
