@@ -17,6 +17,7 @@ import re
 import subprocess
 import sys
 import textwrap
+from typing import Any
 
 import keras
 import numpy as np
@@ -175,3 +176,64 @@ def test_a_nine_unit_trial_on_ten_classes_is_refused_on_jax(tmp_path):
             assert "outputs 9 units per sample but the data has 10 classes" in reason, reason
         else:
             assert status == "COMPLETED", reason
+
+
+def _dict_stream(train_ids: Any, val_ids: Any) -> Any:
+    """A stream of a dict y: `cls` class ids, `reg` values; batches of 16."""
+    import tensorflow as tf
+
+    from tunekit.data import StreamData
+
+    rng = np.random.default_rng(0)
+
+    def split(ids: Any) -> Any:
+        x = rng.normal(size=(len(ids), 4)).astype("float32")
+        y = {"cls": np.asarray(ids, "int64"), "reg": rng.normal(size=len(ids)).astype("float32")}
+        return tf.data.Dataset.from_tensor_slices((x, y)).batch(16)
+
+    test = np.arange(32) % 2
+    return StreamData(split(train_ids), split(val_ids), split(test), fingerprint="d")
+
+
+def _dict_build(hp: Any) -> keras.Model:
+    a = keras.Input((4,), name="a")
+    h = keras.layers.Dense(hp.Int("units", 4, 8, step=4), activation="relu")(a)
+    out = {
+        "cls": keras.layers.Dense(hp.Choice("ncls", [3, 2]), activation="softmax", name="cls")(h),
+        "reg": keras.layers.Dense(1, name="reg")(h),
+    }
+    model = keras.Model(a, out)
+    model.compile("adam", {"cls": "sparse_categorical_crossentropy", "reg": "mse"})
+    return model
+
+
+@pytest.mark.parametrize(
+    ("train_ids", "split"),
+    [
+        pytest.param(np.arange(48) % 3, "training", marks=pytest.mark.long),  # the id 2
+        (np.arange(48) % 2, "validation"),  # the id 2 in validation only
+    ],
+)
+def test_a_trials_narrower_head_of_a_dict_y_is_refused_against_the_ids_already_read(
+    tmp_path, train_ids, split
+):
+    """A dict y's `cls` head of `hp.Choice("ncls", [3, 2])` units: the default's 3 were
+    checked against every training and validation id before the search; a trial's 2 were
+    not checked at all (several outputs), and trained on the id 2 (TensorFlow failed the
+    trial with its raw "label value of 2" error; JAX one-hot encodes it to zeros, a zero
+    loss). Now such a trial is refused before it trains, against the ids the stream's
+    passes found when it was made: nothing is read again."""
+    data = _dict_stream(train_ids, np.arange(48) % 3)
+    trials, best = _coarse(_dict_build, data, tmp_path, objective="val_loss")
+    assert {t.hyperparameters["ncls"] for t in trials} == {2, 3}
+    for trial in trials:
+        if trial.hyperparameters["ncls"] == 3:
+            assert trial.status == "COMPLETED", trial.message
+            continue
+        assert trial.status == "FAILED", trial.status
+        reason = failure_reason(trial)
+        assert reason.startswith("tunekit.trial_refusals.TrialRefusedError: "), reason
+        assert f"values of trial id {trial.trial_id}, {{" in reason, reason
+        assert f"the {split} stream (its output 'cls') holds class ids up to 2" in reason
+        assert "the model's output 'cls' tells 2 classes apart" in reason, reason
+    assert best["ncls"] == 3

@@ -280,6 +280,10 @@ class StreamData:
         counts = check_stream_splits(splits, not own, self._passes)
         # Every training class id (by output), read in that pass: checked against the model.
         self.train_classes = self._passes["train"].classes if "train" in self._passes else {}
+        # The validation ids (by output) of its pass: each trial's outputs are checked
+        # against them (`tunekit.steps.trial_checks.check_stream_ids`), nothing read again.
+        val = self._passes.get("val")
+        self.validation_classes = val.classes if val is not None and not val.ended else {}
         # Each split's class ids (one output; None: not ids) and samples, as read: the check
         # of splits lacking classes (`tunekit.data._split_classes`), nothing more read.
         self.pass_classes = {

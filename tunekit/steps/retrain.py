@@ -25,6 +25,7 @@ from tunekit.retraining import (
     schedule_note,
 )
 from tunekit.steps.base import RunContext, build_lazy, chosen_hyperparameters, final_fit_options
+from tunekit.steps.file_checks import check_retrain_file
 from tunekit.steps.final_fit_facts import retrain_facts
 from tunekit.steps.finalists import finalist_selection
 from tunekit.steps.search import completed_trials, refused_fit_args
@@ -213,6 +214,8 @@ class RetrainStep:
             RetrainDivergedError: The loss became NaN or infinite (no model is
                 saved).
             NoCompletedTrialsError: A phase ended without a completed trial.
+            ModelSaveError: The chosen configuration's model cannot make the
+                `.keras` trip (`check_retrain_file`; nothing is trained).
         """
         manifest = ctx.manifest
         path = ctx.run_dir / BEST_MODEL
@@ -222,6 +225,7 @@ class RetrainStep:
             )
         phase, trial, reason = select(ctx)
         interrupts.check()
+        check_retrain_file(ctx, phase, trial)  # its .keras file, before anything trains
         hp = trial.hyperparameters
         epochs, rule = (
             final_epochs_rule(trial, ctx.max_epochs, ctx.final_schedule)

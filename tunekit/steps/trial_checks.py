@@ -9,12 +9,13 @@ refusal there fails that trial only (`tunekit.trial_refusals`), where before a 9
 output on 10 classes trained (on JAX to a zero loss, then chosen) because only the
 default's 10 units were checked.
 
-Not repeated for each trial: the `.keras` save-and-load trip (`check_round_trip`, a
-file written and read per trial; the retrained model is saved by the same code), the
-pass over a stream's validation batches for their class ids (a stream is not read
-again; each trial's width is checked against the classes, or the training ids its
-first pass found), and the objective a model of several outputs reports (each trial's
-History is checked for it after training, `tunekit.trial_refusals`).
+Each trial's model is saved as the retrain saves it, once per set of the classes its
+file is made of (`tunekit.steps.file_checks.check_trial_file`). Not repeated for each
+trial: the pass over a stream's validation batches for their class ids (a stream is not
+read again; each trial's width is checked against the classes, or the training and
+validation ids its passes found: `check_stream_ids`), and the objective a model of
+several outputs reports (each trial's History is checked for it after training,
+`tunekit.trial_refusals`).
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from tunekit.fitting import SearchInputError
 from tunekit.objectives import objective_names
 from tunekit.outputs import check_output_shape, training_samples
 from tunekit.regression import check_regression_output_shape
+from tunekit.steps.file_checks import check_trial_file
 from tunekit.steps.input_checks import check_input_names, check_input_shape, check_output_names
 from tunekit.steps.label_forms import (
     check_label_form,
@@ -46,9 +48,16 @@ from tunekit.steps.loss_batches import check_output_loss_batches
 from tunekit.steps.output_checks import WHAT, check_built_model, model_sample
 from tunekit.steps.pairing_checks import check_pairings, check_runs_on, check_text_backend
 from tunekit.steps.same_loss import check_same_loss
+from tunekit.steps.stream_heads import classifying_outputs
 from tunekit.steps.value_checks import value_sample
 
-__all__ = ["check_output_fits", "check_trainable", "check_trial_model", "trial_model_check"]
+__all__ = [
+    "check_output_fits",
+    "check_stream_ids",
+    "check_trainable",
+    "check_trial_model",
+    "trial_model_check",
+]
 
 
 def check_output_fits(
@@ -65,8 +74,9 @@ def check_output_fits(
     model of several outputs, or one not built) and a dict `y` are left alone. `what`
     names the model; `hypermodel`, if it has `num_classes` (`DenseHyperModel`), is told
     to pass the data's. With `trial=True`, a stream of unknown classes is checked against
-    the training ids its first pass found (`check_validation_classes` reads the
-    validation stream once, for the default configuration's model only).
+    the training and validation ids its passes found (`check_stream_ids`;
+    `check_validation_classes` reads the validation stream once, for the default
+    configuration's model only).
 
     Raises:
         OutputShapeError (a `ValueError`): Naming the output's width, the classes or
@@ -77,7 +87,7 @@ def check_output_fits(
     if isinstance(data, StreamData):
         if data.task == REGRESSION or data.num_classes is None:  # unknown for some streams
             if data.task != REGRESSION and trial and not data.several_outputs:
-                _check_training_ids(data, shape)
+                check_stream_ids(data, {None: shape})
             return
         targets = ""
     else:
@@ -180,15 +190,33 @@ def check_trainable(
     check_input_shape(model, tuple(np.shape(data.x_train)))
 
 
-def _check_training_ids(data: StreamData, shape: tuple[int | None, ...]) -> None:
-    """A trial's output width against the training ids a stream's first pass found (or
-    its image folder's labels): none is read again."""
-    found = (getattr(data, "train_classes", None) or {}).get(None)
-    ids = data.labels.get("train") if data.labels else np.array(sorted(found or ()))
-    try:
-        check_class_ids(ids, output_classes(shape), "training", data)
-    except DataError as e:
-        raise OutputShapeError(str(e)) from None
+def check_stream_ids(data: StreamData, shapes: Mapping[Any, Any]) -> None:
+    """A trial's outputs (`{output name: shape}`; `None`: the one output) against the class
+    ids a stream's passes found when it was made: its image folder's labels, or the
+    training and validation ids of the leak check's passes (`data.train_classes`,
+    `data.validation_classes`): none is read again. The default configuration's output
+    was checked against every id before the search (`check_validation_classes`); a trial's
+    may be narrower: a dict `y`'s head of 2 units on the id 2 (in training, or in
+    validation only: a dict `y`'s splits are not held to the same classes), which
+    TensorFlow fails on and JAX one-hot encodes to zeros. (One output's validation ids
+    are among its training ids: `refuse_unlearnable_classes` refuses the data otherwise.)
+
+    Raises:
+        OutputShapeError: As `check_class_ids` (an id beyond the output), naming the split.
+    """
+    found = {
+        "training": getattr(data, "train_classes", None) or {},
+        "validation": getattr(data, "validation_classes", None) or {},
+    }
+    labels = {"training": "train", "validation": "val"}
+    for output, shape in shapes.items():
+        for split, classes in found.items():
+            given = data.labels.get(labels[split]) if data.labels and output is None else None
+            ids = given if given is not None else np.array(sorted(classes.get(output) or ()))
+            try:
+                check_class_ids(ids, output_classes(shape), split, data, output=output)
+            except DataError as e:
+                raise OutputShapeError(str(e)) from None
 
 
 def check_trial_model(
@@ -199,6 +227,7 @@ def check_trial_model(
     sample: Any,
     ctx: Any,
     first: Any = None,
+    files: set[frozenset[Any]] | None = None,
 ) -> None:
     """Each trial's model, before it trains, through the checks the default
     configuration's passed (`tunekit.steps.check.check_model`): `check_trainable` (on
@@ -207,7 +236,9 @@ def check_trial_model(
     targets); then, unless the hypermodel (`ctx.hypermodel`) has a `fit` of its own,
     `check_pairings` and `check_output_loss_batches` with the run's objective
     (`ctx.objective`) and `check_same_loss` (the run's first trial loss kept in
-    `ctx.trial_losses`). `what` names the trial's model (its id and values).
+    `ctx.trial_losses`); last, with `files` (the classes of the models whose file passed,
+    kept between trials), `check_trial_file`: the `.keras` file the retrain would write.
+    `what` names the trial's model (its id and values).
 
     Raises:
         ModelCheckError (a `ValueError`): Any of those refusals (an `OutputShapeError`
@@ -224,6 +255,8 @@ def check_trial_model(
             check_runs_on(model, sample, what)
         shape = check_built_model(model, what, data, sample)
         check_output_fits(shape, data, what, ctx.hypermodel, trial=True)
+        if isinstance(data, StreamData) and data.several_outputs:  # each head's width
+            check_stream_ids(data, classifying_outputs(model, data))
     except (ModelCheckError, OutputShapeError) as e:  # some name the default's model
         message = str(e)  # the checks of `check_model` name the default's model: this one
         if what not in message:
@@ -240,12 +273,17 @@ def check_trial_model(
             check_same_loss(model, what, names, ctx.trial_losses, samples=samples, labels=labels)
         except ModelCheckError as e:  # the objective, not this trial: stop the search
             raise SearchInputError(str(e)) from None
+    if files is not None:  # last: the dearest, and only for a model every other check took
+        check_trial_file(model, what, files)
 
 
 def trial_model_check(ctx: Any) -> Any:
     """`check_trial_model` for a tuner's `model_check`, on the run's data (`ctx.data`),
-    with the samples a model is called on read once (a stream's first batch)."""
+    with the samples a model is called on read once (a stream's first batch), and the
+    `.keras` file checked once per set of classes for the tuner's trials (`files`)."""
     data = ctx.data
     first = training_samples(data, targets=True) if isinstance(data, StreamData) else None
     sample = first[0] if first is not None else model_sample(data)
-    return functools.partial(check_trial_model, data=data, sample=sample, ctx=ctx, first=first)
+    return functools.partial(
+        check_trial_model, data=data, sample=sample, ctx=ctx, first=first, files=set()
+    )
