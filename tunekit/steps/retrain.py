@@ -134,20 +134,17 @@ class _EpochLogs(keras.callbacks.Callback):
     record also keeps the step's time, so a stopped session's is not lost.
     """
 
-    def __init__(
-        self, manifest: Any, step: str, seconds: Callable[[], float] | None = None
-    ) -> None:
+    def __init__(self, manifest: Any, step: str, seconds: Callable[[], float] | None = None):
         super().__init__()
         self.manifest, self.step, self.seconds = manifest, step, seconds
         self.first_epoch: int | None = None
 
     def on_epoch_begin(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
-        """Records a session's first epoch > 0 (`resumed_at`): a fit resumed from its backup."""
+        """Records a session's first epoch > 0 (`resumed_at`): a fit resumed from its backup
+        (once: a session stopped before it ended an epoch adds no new resume point)."""
         if self.first_epoch is None:
             self.first_epoch = epoch
             earlier = self.manifest.step(self.step).get("resumed_at", [])
-            # a session stopped before it ended an epoch resumed nothing new: the
-            # next starts at the same epoch, one resume point, not two
             if epoch > 0 and epoch not in earlier:
                 self.manifest.mark(self.step, "running", resumed_at=[*earlier, epoch])
 
