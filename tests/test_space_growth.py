@@ -69,7 +69,7 @@ def test_a_name_declared_while_another_trial_ran_is_warned_about_and_kept(tmp_pa
     assert len(warned) == 1, warned  # once per name
     assert "'bs'" in warned[0] and f"trial {second.trial_id} drawn" in warned[0]
     assert "may differ from one process" in warned[0]
-    assert "declare every hyperparameter in build" in warned[0] and "--workers 1" in warned[0]
+    assert "declare every hyperparameter in build" in warned[0] and "(workers=1)" in warned[0]
     assert server.grown == {"coarse": ["bs"]}
 
 

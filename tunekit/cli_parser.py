@@ -251,7 +251,7 @@ def build_parser(prog: str = "python -m tunekit.coarse_to_fine") -> argparse.Arg
 
 
 # `name=value` in a library message: a keyword argument, shown to CLI users as its flag.
-_KEYWORD = re.compile(r"\b([a-z][a-z0-9_]*)=('[^']*'|\"[^\"]*\"|[^\s,;()]*[^\s,;().])?")
+_KEYWORD = re.compile(r"\b([a-z][a-z0-9_]*)=(\([^()]*\)|'[^']*'|\"[^\"]*\"|[^\s,;()]*[^\s,;().])?")
 # An argument named in backticks in a library message: `objective`, `data`.
 _BACKTICKED = re.compile(r"`([a-z][a-z0-9_]*)`")
 # A flag followed by itself in brackets, once keywords became flags.
@@ -273,9 +273,10 @@ def cli_message(error: BaseException) -> str:
     """The message of `error` as the command line says it: flags, not keywords.
 
     A `TunekitError` names Python keyword arguments (`pass overwrite=True`,
-    `final_epochs='auto'`, `project_name=`, or `objective` in backticks); each
-    one that is also an option of this command becomes that option
-    (`--overwrite`, `--final-epochs auto`, `--project-name`, `--objective`).
+    `final_epochs='auto'`, `project_name=`, `image_size=(HEIGHT, WIDTH)`, or
+    `objective` in backticks); each one that is also an option of this command
+    becomes that option (`--overwrite`, `--final-epochs auto`, `--project-name`,
+    `--image-size HEIGHT WIDTH`, `--objective`).
     Other errors, other `name=value` text (`seed: chief 0`,
     `val_accuracy=0.91`) and other libraries' messages quoted in it
     (`tunekit.errors.quoted`: Keras's "Arguments `target` and `output`...")
@@ -291,6 +292,11 @@ def cli_message(error: BaseException) -> str:
         if action is None:
             return match.group(0)
         value = (match.group(2) or "").strip("'\"")
+        if value.startswith("("):  # a tuple: the items of an option of several values
+            items = value.strip("()").replace(",", " ").split()
+            if not isinstance(action.nargs, int) or len(items) != action.nargs:
+                return match.group(0)
+            return " ".join([action.option_strings[0], *items])
         if isinstance(action, argparse._StoreConstAction):  # store_true / store_false
             return action.option_strings[0] if value == str(action.const) else match.group(0)
         if isinstance(action, argparse.BooleanOptionalAction):  # --augment / --no-augment

@@ -270,11 +270,12 @@ def _main(args: argparse.Namespace, argv: list[str], resume: str, prog: str = CL
             )
             data = _as_workflow_data(data)  # after the backend is chosen: may load Keras
             make_hypermodel = resolve_hypermodel(args.hypermodel, augment=args.augment)
+            from tunekit.trial_refusals import saying
             from tunekit.workflow import CoarseToFine
 
-            run = CoarseToFine(make_hypermodel(data), data, **_workflow_kwargs(args))
+            with saying(cli_message):  # its warnings, errors and report name the flags
+                run = CoarseToFine(make_hypermodel(data), data, **_workflow_kwargs(args))
             run.backend_choice = backend
-            run.said = cli_message  # a trial's refusal names --objective, not objective
             if cluster.role == "worker":
                 from tunekit.distribute.launch import work
 

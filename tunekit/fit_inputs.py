@@ -44,7 +44,7 @@ X_CHANGED_NOTE = (
     "untransformed. If that fit preprocesses x (scales, normalises, reshapes, encodes), "
     "this test score is not the model's: do that in the model "
     "(keras.layers.Normalization, Rescaling) or in the data you pass, then rerun with "
-    "overwrite=True (--overwrite). If it only augments the training data, the score "
+    "overwrite=True. If it only augments the training data, the score "
     "holds."
 )
 
@@ -56,7 +56,7 @@ Y_CHANGED_NOTE = (
     "(standardises a regression target), the saved model predicts on that scale and "
     "this test score is not the model's: train on y as given, with a last layer "
     "that undoes the scaling (keras.layers.Rescaling(std, offset=mean), the training "
-    "targets' std and mean), then rerun with overwrite=True (--overwrite)."
+    "targets' std and mean), then rerun with overwrite=True."
 )
 
 

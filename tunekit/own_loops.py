@@ -19,8 +19,13 @@ What cannot be made complete is said with its real cause:
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
+
+from tunekit.errors import TunekitError
+
+# How a run names its settings (`tunekit.trial_refusals.Said`, not imported: no Keras here).
+Said = Callable[[BaseException], str]
 
 __all__ = [
     "BUDGET_METRIC",
@@ -122,10 +127,15 @@ def planned_epochs(values: Mapping[str, Any]) -> int | None:
     return int(values["tuner/epochs"]) - int(values.get("tuner/initial_epoch", 0) or 0)
 
 
-def budget_warning(trial_id: str, trained: int, planned: int, *, first: bool = True) -> str:
+def budget_warning(
+    trial_id: str, trained: int, planned: int, *, first: bool = True, said: Said = str
+) -> str:
     """The warning for a trial whose `fit` trained `trained` epochs, not Hyperband's `planned`.
 
     `first`: the tuner's first such trial gets the whole explanation, later ones one line.
+    `said`: how the run names its settings (`tunekit.trial_refusals.Said`):
+    `fine_tuner='bayesian'` in Python (`str`, the default), `--fine-tuner bayesian` on
+    the command line.
     """
     what = (
         "reported no epoch end to its callbacks"
@@ -143,7 +153,7 @@ def budget_warning(trial_id: str, trained: int, planned: int, *, first: bool = T
         "to it, and its score is not comparable to the other trials' at their budget. A "
         "hypermodel's own training loop should run `range(kwargs['initial_epoch'], "
         "kwargs['epochs'])` (the `epochs` and `initial_epoch` it is given), or tune with "
-        "--fine-tuner bayesian. The trial is kept."
+        f"{_bayesian(said)}. The trial is kept."
     )
 
 
@@ -157,8 +167,10 @@ def budget_ignored(trials: Iterable[Any]) -> list[str]:
     return sorted(marked, key=lambda i: (len(str(i)), str(i)))
 
 
-def epoch_budget_note(phase: str, trial_ids: Sequence[str]) -> str:
-    """report.md's note on the `phase` trials (ids) whose fit ignored Hyperband's epochs."""
+def epoch_budget_note(phase: str, trial_ids: Sequence[str], *, command_line: bool = False) -> str:
+    """report.md's note on the `phase` trials (ids) whose fit ignored Hyperband's epochs;
+    its fix names `fine_tuner='bayesian'`, or `--fine-tuner bayesian` for a run started
+    on the command line (`command_line`)."""
     listed = ", ".join(trial_ids)
     return (
         f"[{phase}] Hyperband's epoch budget did not apply to trial(s) {listed}: their "
@@ -166,5 +178,13 @@ def epoch_budget_note(phase: str, trial_ids: Sequence[str]) -> str:
         "it (tuner/epochs - tuner/initial_epoch), so their scores were not earned on the "
         "budget Hyperband compared them at (`epochs` in trials.csv is what each trained). "
         "Have the fit train range(initial_epoch, epochs) of what it is given, or tune with "
-        "--fine-tuner bayesian."
+        f"{'--fine-tuner bayesian' if command_line else _BAYESIAN}."
     )
+
+
+_BAYESIAN = "fine_tuner='bayesian'"
+
+
+def _bayesian(said: Said) -> str:
+    """`fine_tuner='bayesian'` as the run says it (`--fine-tuner bayesian` on the CLI)."""
+    return said(TunekitError(_BAYESIAN))  # `tunekit.trial_refusals.said_text`

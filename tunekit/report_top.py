@@ -260,8 +260,15 @@ def refresh_location(run_dir: Path) -> None:
     _io.write_text(run_dir / "report.md", relocate_markdown(text, report))
 
 
-def space_grew_note(phase: str, names: Sequence[str], drawn_without: Sequence[str] = ()) -> str:
-    """Why a parallel phase whose space grew may not be one process's trials, and the fix.
+def space_grew_note(
+    phase: str,
+    names: Sequence[str],
+    drawn_without: Sequence[str] = (),
+    *,
+    command_line: bool = False,
+) -> str:
+    """Why a parallel phase whose space grew may not be one process's trials, and the fix
+    (one worker: `workers=1`, or `--workers 1` for a run started on the `command_line`).
 
     KerasTuner draws a trial's values from the space known when the trial is
     handed out; a name first declared in the hypermodel's `fit` or in a branch
@@ -286,7 +293,7 @@ def space_grew_note(phase: str, names: Sequence[str], drawn_without: Sequence[st
         "scores): this run is not exactly the one-process run. For exactness, declare "
         "every hyperparameter in build, whatever the branch (e.g. hp.Choice(...) at the "
         "top of build, also for one used only in fit), or run with one worker "
-        "(--workers 1)."
+        f"({'--workers 1' if command_line else 'workers=1'})."
     )
 
 
@@ -296,7 +303,18 @@ def space_growth_lines(report: dict[str, Any]) -> list[str]:
     (`epoch_budget_ignored`, trial ids: see `tunekit.own_loops`)."""
     grown = [(p, v.get("space_grew")) for p, v in report["phases"].items()]
     ignored = [(p, v.get("epoch_budget_ignored")) for p, v in report["phases"].items()]
+    cli = (report.get("command") or {}).get("interface") == "cli"  # its fixes name flags
     return [
-        *(line for p, names in grown if names for line in ("", space_grew_note(p, names))),
-        *(line for p, ids in ignored if ids for line in ("", epoch_budget_note(p, ids))),
+        *(
+            line
+            for p, names in grown
+            if names
+            for line in ("", space_grew_note(p, names, command_line=cli))
+        ),
+        *(
+            line
+            for p, ids in ignored
+            if ids
+            for line in ("", epoch_budget_note(p, ids, command_line=cli))
+        ),
     ]

@@ -50,8 +50,10 @@ is a loss (no trial of it is wrong on its own: the trials are not comparable).
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
 from keras_tuner import errors as kt_errors
@@ -67,7 +69,9 @@ __all__ = [
     "is_default_configuration",
     "refusal",
     "refusal_kind",
+    "said_now",
     "said_text",
+    "saying",
     "trial_values",
     "trial_what",
 ]
@@ -83,6 +87,26 @@ _NAMED = re.compile(
 #: the command line's `tunekit.cli_parser.cli_message` (its flags, `--objective`).
 Said = Callable[[BaseException], str]
 _Error = TypeVar("_Error", bound=TunekitError)
+# How the run being made says its texts (`saying`): `str` unless the command line says otherwise.
+_SAYING: contextvars.ContextVar[Said] = contextvars.ContextVar("tunekit_said", default=str)
+
+
+@contextlib.contextmanager
+def saying(said: Said) -> Iterator[None]:
+    """Within it, a `CoarseToFine` made (`said_now`) says its warnings, errors and
+    report notes by `said`: the command line makes its run under `saying(cli_message)`,
+    so the warnings its constructor logs (a split lacking classes) name flags
+    (`--cv K`), not keyword arguments (`cv=K`)."""
+    token = _SAYING.set(said)
+    try:
+        yield
+    finally:
+        _SAYING.reset(token)
+
+
+def said_now() -> Said:
+    """How the run being made says its texts (`saying`): `str` (Python) by default."""
+    return _SAYING.get()
 
 
 class TrialRefusedError(TunekitError, kt_errors.FailedTrialError, ValueError):

@@ -112,6 +112,7 @@ from tunekit.steps.check import (
 from tunekit.steps.retrain import ranked_trials
 from tunekit.steps.search import cv_stratify
 from tunekit.steps.space_checks import check_user_space
+from tunekit.trial_refusals import said_now, said_text
 from tunekit.tuners import check_size_limit, first_sample
 
 __all__ = [
@@ -460,7 +461,10 @@ class CoarseToFine:
             narrowing=narrowing,
             retrain=retrain,
         )
-        refuse_unlearnable_classes(data, settings["cv"])  # classes no trial can learn
+        # How this run names its settings in its warnings, errors and report: keyword
+        # arguments (str); the CLI makes it under `saying(cli_message)` (flags: --objective).
+        self.said: Callable[[BaseException], str] = said_now()
+        refuse_unlearnable_classes(data, settings["cv"], self.said)  # no trial can learn
         self.hypermodel = _kerastuner.get_hypermodel(hypermodel)
         self._hypermodel_description = _describe_hypermodel(hypermodel)
         self._hypermodel_code = code_record(hypermodel)
@@ -485,7 +489,7 @@ class CoarseToFine:
             if (note := training_metric_note(name, outputs)) is not None:
                 _logger.warning(note)
         # A validation or test split lacking classes: warned now, and in the report.
-        self.split_notes: list[str] = split_class_notes(data, settings["cv"])
+        self.split_notes: list[str] = split_class_notes(data, settings["cv"], self.said)
         for note in self.split_notes:
             _logger.warning(note)
         project_name = _default_name(hypermodel) if project_name is None else project_name
@@ -568,9 +572,6 @@ class CoarseToFine:
         self.baseline: bool = settings["baseline"]
         self.final_seeds: int = settings["final_seeds"]
         self.backend_choice: dict[str, Any] | None = None  # set by the CLI's --backend
-        # How a trial's refusal names the run's settings (its trial.json, the errors quoting
-        # it): keyword arguments (str); the CLI sets its cli_message (flags: --objective).
-        self.said: Callable[[BaseException], str] = str
         self.steps: tuple[Step, ...] = coarse_to_fine_steps(
             finalists=self.finalists, final_seeds=self.final_seeds, baseline=self.baseline
         )
@@ -748,9 +749,11 @@ class CoarseToFine:
             finished = all(self.manifest.is_done(step.name) for step in self.steps)
             if finished:
                 self.say(
-                    f"The run in {self.run_dir} is already finished: reporting it again (to "
-                    "run it from scratch: overwrite=True from Python, --overwrite on the "
-                    "command line)."
+                    said_text(
+                        f"The run in {self.run_dir} is already finished: reporting it again "
+                        "(to run it from scratch: overwrite=True).",
+                        self.said,
+                    )
                 )
             for step in self.steps:
                 self.ensure(step.name)

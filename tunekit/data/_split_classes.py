@@ -42,7 +42,7 @@ passes `StreamData` reads anyway when it is made (its split-leak check,
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
@@ -54,6 +54,9 @@ from tunekit.errors import DataError
 __all__ = ["refuse_unlearnable_classes", "split_class_notes"]
 
 _NAMES = {"train": "training", "val": "validation", "test": "test"}
+# How a run says its texts (`tunekit.trial_refusals.Said`): `str`, Python's keyword
+# arguments; any other, the command line's flags (`tunekit.cli_parser.cli_message`).
+Said = Callable[[BaseException], str]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -111,7 +114,7 @@ def _namer(data: Any) -> Any:
     return lambda c: repr(str(names[c]) if 0 <= c < len(names) else str(c))
 
 
-def refuse_unlearnable_classes(data: Any, cv: int = 1) -> None:
+def refuse_unlearnable_classes(data: Any, cv: int = 1, said: Said = str) -> None:
     """Refuses classes of the validation or test labels that no trial can learn.
 
     Args:
@@ -119,6 +122,9 @@ def refuse_unlearnable_classes(data: Any, cv: int = 1) -> None:
         cv: The run's `cv`. Defaults to 1 (trials train on the training split and
             are scored on the validation split). With `cv > 1` they train on folds
             of train+validation, so only test classes missing from both count.
+        said: How the run says its texts: `str` (the default) names Python's
+            remedies (`Dataset.from_arrays`, `cv=K`), any other the command
+            line's (the `--data` .npz, `--cv K`).
 
     Raises:
         DataError: Naming the classes (by `class_names`), the splits, and the fix:
@@ -126,7 +132,7 @@ def refuse_unlearnable_classes(data: Any, cv: int = 1) -> None:
     """
     from tunekit.data.streams import StreamData
 
-    streamed = isinstance(data, StreamData)
+    streamed, cli = isinstance(data, StreamData), said is not str
     if cv > 1 and not streamed:  # a stream cannot be cross-validated (refused later)
         found = _splits(data)
         seen = set() if found is None else {*found.classes["train"], *found.classes["val"]}
@@ -136,15 +142,33 @@ def refuse_unlearnable_classes(data: Any, cv: int = 1) -> None:
             for c in ([] if found is None else found.classes["test"])
             if c not in seen
         ]
-        said = "the test labels but never in y_train or y_val (the folds of cv=K)"
+        folds = "--cv K" if cli else "cv=K"
+        where = f"the test labels but never in y_train or y_val (the folds of {folds})"
     else:
         unseen = data.classes_missing_from_training()
         where = "the training labels (labels['train'])" if streamed else "y_train"
-        said = f"the validation or test labels but never in {where}"
+        where = f"the validation or test labels but never in {where}"
     if not unseen:
         return
+    if cli:  # the command line's data: an .npz, a .csv (split per class) or an image folder
+        fix = (
+            "put more images of such a class in the image folder (--data)"
+            if streamed
+            else "add some to x_train / y_train in the --data .npz"
+            + (
+                ""
+                if cv > 1
+                else "; a class only the validation split holds is learnt "
+                "under --cv K (the validation samples join the folds and the retrain)"
+            )
+        )
+        raise DataError(
+            f"--data: class(es) {unseen} occur in {where} ({data.summary()}): a model cannot "
+            f"learn them and its test score would mislead. Put examples of every class in "
+            f"the training split: {fix}."
+        )
     raise DataError(
-        f"`data`: class(es) {unseen} occur in {said} ({data.summary()}): a model cannot "
+        f"`data`: class(es) {unseen} occur in {where} ({data.summary()}): a model cannot "
         "learn them and its test score would mislead. Put examples of every class in the "
         "training split: "
         + (
@@ -159,14 +183,16 @@ def refuse_unlearnable_classes(data: Any, cv: int = 1) -> None:
             + (
                 ""
                 if cv > 1
-                else " A class only the validation split holds is learnt under cv=K "
-                "(--cv K): the validation samples join the folds and the retrain."
+                else " A class only the validation split holds is learnt under cv=K: "
+                "the validation samples join the folds and the retrain."
             )
         )
     )
 
 
-def _note(data: Any, splits: _Splits, split: str, reference: list[int], where: str) -> str | None:
+def _note(
+    data: Any, splits: _Splits, split: str, reference: list[int], where: str, cli: bool
+) -> str | None:
     """The warning for `split` (`"val"` or `"test"`) lacking classes of `reference`."""
     held = splits.classes[split]
     missing = [c for c in reference if c not in set(held)]
@@ -203,11 +229,28 @@ def _note(data: Any, splits: _Splits, split: str, reference: list[int], where: s
                 "present only)."
             )
         )
-    return f"{said} Use a {word} set holding every class: {_fix(splits.kind, split)}."
+    fix = _cli_fix(splits.kind, split) if cli else _fix(splits.kind, split)
+    return f"{said} Use a {word} set holding every class: {fix}."
+
+
+def _cli_fix(kind: str, split: str) -> str:
+    """What to do on the command line (its `--data`: an .npz, a .csv, an image folder)."""
+    if kind != "arrays":  # the command line streams an image folder only
+        return (
+            "put more images of such classes in the image folder (--data): tunekit splits "
+            "it per class, so a class with enough images is in every split"
+        )
+    if split == "test":
+        return "add examples of every class to x_test / y_test in the --data .npz"
+    return (
+        "add examples of every class to x_val / y_val in the --data .npz (without them, the "
+        "validation set is drawn from x_train at random, not per class), or pass --cv K to "
+        "score the trials on stratified folds of train+validation instead"
+    )
 
 
 def _fix(kind: str, split: str) -> str:
-    """What to do, for arrays or streams, for the validation or test split."""
+    """What to do in Python, for arrays or streams, for the validation or test split."""
     if kind != "arrays":
         return (
             "split the samples so that each split holds every class (e.g. sklearn's "
@@ -233,7 +276,7 @@ def _fix(kind: str, split: str) -> str:
     )
 
 
-def split_class_notes(data: Any, cv: int = 1) -> list[str]:
+def split_class_notes(data: Any, cv: int = 1, said: Said = str) -> list[str]:
     """The warnings for the validation and test splits lacking classes training holds.
 
     Args:
@@ -242,6 +285,9 @@ def split_class_notes(data: Any, cv: int = 1) -> list[str]:
         cv: The run's `cv`. Defaults to 1. With `cv > 1` the validation split
             joins the stratified folds and is not judged; the test split is judged
             against the classes of train+validation.
+        said: How the run says its texts: `str` (the default) names Python's
+            remedies (`x_val=`, `validation_size=`, `Dataset.from_arrays`,
+            `cv=K`), any other the command line's (the `--data` .npz, `--cv K`).
 
     Returns:
         One warning per split (validation first), naming the missing classes by
@@ -249,15 +295,16 @@ def split_class_notes(data: Any, cv: int = 1) -> list[str]:
         class, what that does to the run, and what to do: a split holding every
         class (for arrays, examples added to `x_val` / `x_test`, all the samples
         handed unsplit to `Dataset.from_arrays`, or `cv=K` for validation; for
-        streams, a stratified split of the samples). `[]` when none.
+        streams, a stratified split of the samples; on the command line, the
+        `--data` .npz's arrays, `--cv K`, an image folder's images). `[]` when none.
     """
     splits = _splits(data)
     if splits is None:
         return []
-    train = splits.classes["train"]
+    train, cli = splits.classes["train"], said is not str
     if cv > 1:
         both = sorted({*train, *splits.classes["val"]})
-        note = _note(data, splits, "test", both, _where(splits, "train", "val"))
+        note = _note(data, splits, "test", both, _where(splits, "train", "val"), cli)
         return [] if note is None else [note]
-    notes = (_note(data, splits, s, train, _where(splits, "train")) for s in ("val", "test"))
+    notes = (_note(data, splits, s, train, _where(splits, "train"), cli) for s in ("val", "test"))
     return [n for n in notes if n is not None]

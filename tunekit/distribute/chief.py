@@ -196,6 +196,7 @@ class OracleServer:
         self.fatal: BaseException | None = None
         self.grown: dict[str, list[str]] = {}  # phase -> names its space gained mid-search
         self.beside: dict[str, list[str]] = {}  # phase -> trials drawn while an earlier ran
+        self.command_line = False  # a run started on the command line: warnings name flags
         self.port = cluster.port
         self._servicer = _PhaseServicer(self)
         self._grpc: grpc.Server | None = None
@@ -305,7 +306,8 @@ class OracleServer:
         later = self.beside.get(str(self.phase), [])
         if new and later:
             self.grown[str(self.phase)] = [*self.grown.get(str(self.phase), []), *new]
-            _logger.warning(space_grew_note(str(self.phase), new, later))
+            note = space_grew_note(str(self.phase), new, later, command_line=self.command_line)
+            _logger.warning(note)
 
     def trial_ended(self, trial: trial_module.Trial) -> None:
         worker, _ = self.held.pop(trial.trial_id, ("?", 0.0))

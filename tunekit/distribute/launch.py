@@ -57,6 +57,7 @@ def cli_chief(
     return ChiefRunner(
         cluster,
         run.config(),
+        command_line=run.said is not str,  # its warnings name flags (`--workers 1`)
         log_dir=run.run_dir / "workers",
         backend=backend,
         worker_command=["-m", "tunekit.coarse_to_fine", *worker_argv, "--backend", backend],
@@ -98,6 +99,7 @@ def local_chief(run: Any, workers: int, objects: dict[str, Any]) -> ChiefRunner:
     return ChiefRunner(
         cluster,
         run.config(),
+        command_line=run.said is not str,  # its warnings name flags (`--workers 1`)
         log_dir=run.run_dir / "workers",
         backend=keras.backend.backend(),
         env=worker_env(),

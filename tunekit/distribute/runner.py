@@ -133,8 +133,10 @@ class ChiefRunner:
         env: dict[str, str] | None = None,
         trials_per_process: int | None = None,
         write: Callable[[str], None] | None = None,
+        command_line: bool = False,
     ) -> None:
         self.cluster = cluster
+        self.command_line = command_line  # a run started on the command line: flags
         self.trials_per_process = trials_per_process
         self.config = config
         self.worker_command = None if worker_command is None else list(worker_command)
@@ -159,7 +161,9 @@ class ChiefRunner:
         from tunekit.distribute.chief import OracleServer  # noqa: PLC0415 (gRPC)
         from tunekit.distribute.supervisor import LocalWorkers  # noqa: PLC0415
 
-        self.server = OracleServer(self.cluster, self.config).start()
+        self.server = OracleServer(self.cluster, self.config)
+        self.server.command_line = self.command_line
+        self.server.start()
         self.write(
             f"Chief: serving KerasTuner's oracle on {self.server.address} (no "
             "authentication: keep it on a private network)."

@@ -137,7 +137,7 @@ def check_input_shape(model: keras.Model, x_shape: tuple[int, ...], what: str = 
         ):
             return
     folder = (
-        " (an image folder's images: --image-size HEIGHT WIDTH resizes them; grayscale "
+        " (an image folder's images: image_size=(HEIGHT, WIDTH) resizes them; grayscale "
         "folders give 1 channel, others 3)"
         if what != "x_train" and len(sample) == 3
         else ""

@@ -29,6 +29,7 @@ from tunekit.steps.file_checks import check_retrain_file
 from tunekit.steps.final_fit_facts import retrain_facts
 from tunekit.steps.finalists import finalist_selection
 from tunekit.steps.search import completed_trials, refused_fit_args
+from tunekit.trial_refusals import said_text
 from tunekit.tuners import AnnounceFit, InterruptCheck, TrialFacts
 from tunekit.tuners.callbacks import TensorBoard, empty_stream_message
 from tunekit.user_tensorboard import phase_callbacks
@@ -309,7 +310,8 @@ class RetrainStep:
             )
         history = fitted.results
         notes = [X_CHANGED_NOTE] * fitted.x_changed + [Y_CHANGED_NOTE] * fitted.y_changed
-        x_note = " ".join(notes) or None  # the test set is scored as given: say what changed
+        # The test set is scored as given: say what changed (--overwrite on the command line).
+        x_note = said_text(" ".join(notes), ctx.said) if notes else None
         if x_note:
             _logger.warning("%s", x_note)
         # What model.fit received: the hypermodel's fit may set both itself.

@@ -344,7 +344,7 @@ class SearchStep:
         if note:
             ctx.say(note)
         if ignored := budget_ignored(tuner.oracle.trials.values()):  # an own fit's epochs
-            ctx.say(epoch_budget_note(self.name, ignored))
+            ctx.say(epoch_budget_note(self.name, ignored, command_line=ctx.said is not str))
         if not best:
             failed = [t for t in map(tuner.oracle.trials.get, tuner.oracle.end_order) if t]
             failed = [t for t in failed if t.status == trial_module.TrialStatus.FAILED]

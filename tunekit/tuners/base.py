@@ -599,7 +599,10 @@ class TunekitTuner(kt.Tuner):
         # Not EarlyStopping, nor a fit that reported no epoch (its length is unknown).
         if planned is not None and facts.epochs and facts.epochs != planned and not stopped:
             first = not self._tunekit_fits.get("budget_warned")
-            _logger.warning(budget_warning(trial.trial_id, facts.epochs, planned, first=first))
+            said = self._tunekit_said  # `--fine-tuner bayesian` on the command line
+            _logger.warning(
+                budget_warning(trial.trial_id, facts.epochs, planned, first=first, said=said)
+            )
             self._tunekit_fits.update(budget_warned=True)
             extra[BUDGET_METRIC] = 1
         return _add_metrics(results, extra, objective.name)
