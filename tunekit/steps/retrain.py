@@ -159,11 +159,8 @@ class _EpochLogs(keras.callbacks.Callback):
 
 
 def _scalar(value: Any) -> float | None:
-    """`value` as a float if it is one number (a Python, NumPy or backend scalar), else None.
-
-    A callback may put anything in an epoch's logs (a string, an array); only numbers are
-    curves, and JSON cannot hold the rest.
-    """
+    """`value` as a float if it is one number (a Python, NumPy or backend scalar), else None:
+    a callback may put anything in an epoch's logs; only numbers are curves (and JSON)."""
     try:
         return float(value) if np.ndim(value) == 0 and not isinstance(value, (str, bytes)) else None
     except (TypeError, ValueError):
@@ -209,11 +206,10 @@ class RetrainStep:
         """Retrains (or loads) the final model.
 
         Raises:
-            RetrainDivergedError: The loss became NaN or infinite (no model is
-                saved).
+            RetrainDivergedError: The loss became NaN or infinite (no model is saved).
             NoCompletedTrialsError: A phase ended without a completed trial.
-            ModelSaveError: The chosen configuration's model cannot make the
-                `.keras` trip (`check_retrain_file`; nothing is trained).
+            ModelSaveError: The chosen configuration's model cannot make the `.keras`
+                trip (`check_retrain_file`; nothing is trained).
         """
         manifest = ctx.manifest
         path = ctx.run_dir / BEST_MODEL
@@ -310,7 +306,7 @@ class RetrainStep:
             )
         history = fitted.results
         notes = [X_CHANGED_NOTE] * fitted.x_changed + [Y_CHANGED_NOTE] * fitted.y_changed
-        # The test set is scored as given: say what changed (--overwrite on the command line).
+        # the test set is scored as given: say what changed (--overwrite on the command line)
         x_note = said_text(" ".join(notes), ctx.said) if notes else None
         if x_note:
             _logger.warning("%s", x_note)
