@@ -113,6 +113,7 @@ ORDER = [
     "steps.base",
     "steps.trial_failures",
     "steps.phase_restart",
+    "steps.fine_skips",
     "steps.check",
     "steps.search",
     "steps.chance",
