@@ -122,6 +122,7 @@ ORDER = [
     "steps.final_fit_facts",
     "steps.trial_failures",
     "steps.phase_restart",
+    "steps.fine_skips",
     "steps.check",
     "steps.search",
     "steps.chance",

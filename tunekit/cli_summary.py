@@ -79,6 +79,24 @@ def narrowing_line(narrowed: Any) -> str:
     )
 
 
+def _phase_text(phase: str, best: dict[str, Any], listed: dict[str, Any]) -> str:
+    """`"fine best 0.9712 (trial 3), 1 trial failed"`, from `RunResult.phase_bests` and
+    report.json's `phases`; a phase the hypermodel skipped whole (no best) says so."""
+    failed = f", {_log.count(n, 'trial')} failed" if (n := listed.get("failed")) else ""
+    if best["score"] is None:  # every fine trial skipped (`tunekit.steps.fine_skips`)
+        ran = listed.get("all_skipped") or listed.get("trials") or 0
+        return (
+            f"{phase}: none of its {_log.count(ran, 'trial')} completed, each skipped by the "
+            "hypermodel's FailedTrialError"
+        )
+    rejected = (
+        f"; {best['rejected_oversized']} larger than --max-model-size rejected"
+        if "rejected_oversized" in best
+        else ""
+    )
+    return f"{phase} best {best['score']:.4f} (trial {best['trial_id']}{rejected}){failed}"
+
+
 def summary(result: Any, session_seconds: float | None = None) -> str:
     """The closing summary printed by the command line.
 
@@ -91,16 +109,9 @@ def summary(result: Any, session_seconds: float | None = None) -> str:
         report = json.loads((Path(result.run_dir) / "report.json").read_text())
     except (OSError, ValueError):
         report = {}
-    failed_counts = {p: v.get("failed") for p, v in (report.get("phases") or {}).items()}
+    listed = report.get("phases") or {}
     phases = ", ".join(
-        f"{p} best {v['score']:.4f} (trial {v['trial_id']}"
-        + (
-            f"; {v['rejected_oversized']} larger than --max-model-size rejected)"
-            if "rejected_oversized" in v
-            else ")"
-        )
-        + (f", {_log.count(failed, 'trial')} failed" if (failed := failed_counts.get(p)) else "")
-        for p, v in result.phase_bests.items()
+        _phase_text(p, v, listed.get(p) or {}) for p, v in result.phase_bests.items()
     )
     intervals = report.get("test_intervals") or {}
 

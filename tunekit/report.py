@@ -12,7 +12,7 @@ import keras
 import numpy as np
 from sklearn.metrics import confusion_matrix as sk_confusion_matrix
 
-from tunekit import _io, _log, hypermodel_options, plots, timing
+from tunekit import _io, _log, hypermodel_options, plots, report_top, timing
 from tunekit.data import REGRESSION
 from tunekit.data.batches import trial_repeats
 from tunekit.data.streams import StreamData
@@ -111,7 +111,7 @@ def _report(
                 "seconds": steps[phase].get("seconds"),
                 # Configurations over max_model_size, rejected before training (None: no limit).
                 "rejected_oversized": steps[phase].get("rejected_oversized"),
-                **{k: steps[phase].get(k) for k in ("space_grew", "epoch_budget_ignored")},
+                **{k: steps[phase].get(k) for k in report_top.PHASE_KEYS},
             }
             for phase in ("coarse", "fine")
         },
@@ -228,14 +228,7 @@ def render_markdown(report: dict[str, Any], narrowing_table: str) -> str:
         "",
         "## Phases",
         "",
-        "| phase | trials | best trial | best score | seconds |",
-        "|---|---|---|---|---|",
-        *[
-            f"| {p} | {v['trials']}"
-            + (f" ({v['failed']} failed)" if v.get("failed") else "")
-            + f" | {v['best_trial_id']} | {v['best_score']:.4f} | {v['seconds']} |"
-            for p, v in report["phases"].items()
-        ],
+        *report_top.phase_rows(report),
         *_size_limit_lines(report),
         *space_growth_lines(report),
         "",

@@ -21,6 +21,8 @@ from tunekit.reproduce import relocated
 from tunekit.results import format_value
 
 __all__ = [
+    "PHASE_KEYS",
+    "phase_rows",
     "refresh_location",
     "relative_paths",
     "relocate_markdown",
@@ -318,3 +320,25 @@ def space_growth_lines(report: dict[str, Any]) -> list[str]:
             for line in ("", epoch_budget_note(p, ids, command_line=cli))
         ),
     ]
+
+
+# More of a phase's manifest record in report.json's `phases`; `all_skipped`: a fine
+# phase's trials, each skipped by the hypermodel's FailedTrialError (`tunekit.steps.fine_skips`).
+PHASE_KEYS = ("space_grew", "epoch_budget_ignored", "all_skipped")
+
+
+def phase_rows(report: Mapping[str, Any]) -> list[str]:
+    """The rows of `report.md`'s Phases table: trials (failed), best trial, best score, seconds.
+
+    A fine phase whose every trial the hypermodel skipped (`all_skipped`; its
+    FailedTrialError) has no best: its row says so, with `-` for the best.
+    """
+    rows = ["| phase | trials | best trial | best score | seconds |", "|---|---|---|---|---|"]
+    for p, v in report["phases"].items():
+        failed = f" ({v['failed']} failed)" if v.get("failed") else ""
+        if v.get("all_skipped"):
+            best = ", all skipped by the hypermodel's FailedTrialError | - | -"
+        else:
+            best = f" | {v['best_trial_id']} | {v['best_score']:.4f}"
+        rows.append(f"| {p} | {v['trials']}{failed}{best} | {v['seconds']} |")
+    return rows

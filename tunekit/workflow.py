@@ -153,7 +153,8 @@ class Result:
             predictions.
         phase_bests: Per phase, the best trial id and score (`trial_id`,
             `score`), and with `max_model_size` the configurations rejected as
-            larger before training (`rejected_oversized`).
+            larger before training (`rejected_oversized`). Both `None` for a
+            fine phase whose every trial the hypermodel skipped (FailedTrialError).
         timings: Seconds spent per step (summed over resumed sessions).
         narrowed: The narrowing applied between the phases.
         run_dir: The run folder.

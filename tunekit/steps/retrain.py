@@ -28,6 +28,7 @@ from tunekit.steps.base import RunContext, build_lazy, chosen_hyperparameters, f
 from tunekit.steps.file_checks import check_retrain_file
 from tunekit.steps.final_fit_facts import retrain_facts
 from tunekit.steps.finalists import finalist_selection
+from tunekit.steps.fine_skips import coarse_pick
 from tunekit.steps.search import completed_trials, refused_fit_args
 from tunekit.trial_refusals import said_text
 from tunekit.tuners import AnnounceFit, InterruptCheck, TrialFacts
@@ -47,6 +48,7 @@ __all__ = [
 
 BEST_HYPERPARAMETERS = "best_hyperparameters.json"
 BEST_MODEL = "best_model.keras"
+_EPOCH_END = "retrain.epoch_end"  # a fault-injection point (`tunekit._faults`)
 
 
 class Selection(NamedTuple):
@@ -67,8 +69,8 @@ def select(ctx: RunContext) -> Selection:
     """Picks the best configuration: a `Selection` `(phase, trial, reason)`.
 
     The best fine trial, unless a coarse trial scored better on the same
-    objective. Only COMPLETED trials with a finite score count. With the
-    finalists step on (`finalists` > 1), its pick by mean score over seeds.
+    objective or the hypermodel skipped every fine trial (`fine_skips`). Only
+    COMPLETED trials with a finite score count; with `finalists` > 1, its pick.
     """
     if ctx.finalists > 1:
         picked = finalist_selection(ctx)
@@ -76,6 +78,8 @@ def select(ctx: RunContext) -> Selection:
             return Selection(*picked)
     fine = completed_trials(ctx.ensure("fine").oracle)
     coarse = completed_trials(ctx.ensure("coarse").oracle)
+    if not fine:  # every fine trial skipped by the hypermodel's FailedTrialError
+        return Selection(*coarse_pick(ctx, coarse))
     better = (lambda a, b: a > b) if ctx.objective.direction == "max" else (lambda a, b: a < b)
     name = ctx.objective.name
     if coarse and better(coarse[0].score, fine[0].score):
@@ -182,11 +186,6 @@ def _curves(history: Any, recorded: dict[str, dict[str, float]]) -> dict[str, An
     return {k: vs for k, vs in curves.items() if None not in vs}
 
 
-class _FaultCallback(keras.callbacks.Callback):
-    def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
-        _faults.checkpoint("retrain.epoch_end")
-
-
 class RetrainStep:
     """Rebuilds the best configuration and trains it on train+validation.
 
@@ -277,7 +276,7 @@ class RetrainStep:
                 write_graph=False,
             ),
             facts,
-            _FaultCallback(),
+            keras.callbacks.LambdaCallback(on_epoch_end=lambda *_: _faults.checkpoint(_EPOCH_END)),
             InterruptCheck(),
             # Yours under <log_dir>/final: a resumed retrain appends, a new one sets aside.
             *phase_callbacks(ctx.callbacks, "final", fresh=not resuming),

@@ -32,6 +32,7 @@ from tunekit.progress import (
     kerastuner_output,
 )
 from tunekit.steps.base import RunContext, fit_options
+from tunekit.steps.fine_skips import ALL_SKIPPED, fine_all_skipped, skipped_note
 from tunekit.steps.phase_restart import restart_if_nothing_completed
 from tunekit.steps.trial_checks import trial_model_check
 from tunekit.steps.trial_failures import failed_with, raise_if_failing, rerun_note
@@ -284,7 +285,9 @@ class SearchStep:
         """Runs (or resumes) the phase's search; returns its tuner.
 
         Raises:
-            NoCompletedTrialsError: No trial completed with a finite score.
+            NoCompletedTrialsError: No trial completed with a finite score (but a fine
+                phase whose every trial the hypermodel skipped with FailedTrialError is
+                done, with no best: `tunekit.steps.fine_skips`).
             TrialsFailedError: `max_consecutive_failed_trials` trials in a row FAILED.
         """
         manifest = ctx.manifest
@@ -345,7 +348,12 @@ class SearchStep:
             ctx.say(note)
         if ignored := budget_ignored(tuner.oracle.trials.values()):  # an own fit's epochs
             ctx.say(epoch_budget_note(self.name, ignored, command_line=ctx.said is not str))
-        if not best:
+        skipped = 0 if best else fine_all_skipped(ctx, self.name, tuner.oracle)
+        if skipped:  # the hypermodel skipped each fine trial: the pick is the best coarse one
+            ctx.say(
+                f"The fine phase ends: {skipped_note(skipped)}; the best coarse trial is chosen."
+            )
+        elif not best:
             failed = [t for t in map(tuner.oracle.trials.get, tuner.oracle.end_order) if t]
             failed = [t for t in failed if t.status == trial_module.TrialStatus.FAILED]
             last = f" The last failed, {failed_with(ctx, tuner, failed[-1])}" if failed else ""
@@ -361,9 +369,10 @@ class SearchStep:
             self.name,
             "done",
             seconds=elapsed(),
-            best_trial_id=best[0].trial_id,
-            best_score=best[0].score,
+            best_trial_id=best[0].trial_id if best else None,
+            best_score=best[0].score if best else None,  # None: all skipped (`fine_skips`)
             num_trials=ran,
+            **({ALL_SKIPPED: skipped} if skipped else {}),
             **({"rejected_oversized": rejected} if ctx.max_model_size is not None else {}),
             **({"epoch_budget_ignored": ignored} if ignored else {}),
             **ctx.runner.space_grew(self.name, manifest.step(self.name).get("space_grew", [])),
