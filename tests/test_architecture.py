@@ -80,6 +80,7 @@ ORDER = [
     "retraining",
     "plots",
     "reproduce",
+    "report_weights",
     "report_top",
     "report_scores",
     "report_verdict",
