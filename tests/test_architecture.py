@@ -88,6 +88,7 @@ ORDER = [
     "cli_data",
     "cli_equivalence",
     "reproduce",
+    "report_weights",
     "report_top",
     "report_scores",
     "report_verdict",

@@ -527,3 +527,48 @@ def test_a_run_on_targets_of_mixed_rank_retrains(tmp_path):
     )
     result = run.run()
     assert np.isfinite(result.test_metrics["mse"])
+
+
+def test_outputs_of_mixed_kinds_are_described_by_what_they_hold_not_as_regression():
+    """Outputs `cls` (class ids) and `reg` (values) need `task="regression"`; report.md's
+    data line then read "regression, targets {'cls': 1, 'reg': 1}", calling a classifier's
+    class ids regression targets. Each output is described by what it holds."""
+    import tensorflow as tf
+
+    from tunekit.data import StreamData
+
+    def y(n: int) -> dict[str, np.ndarray]:
+        return {"cls": np.arange(n) % 2, "reg": RNG.normal(size=n)}
+
+    ds = Dataset(X[:20], y(20), X[20:30], y(10), X[30:], y(10), task="regression")
+    assert ds.summary().endswith(
+        ", input (3,), several outputs, each as given (task='regression'): 'cls' 1 column of "
+        "whole numbers 0 to 1, 'reg' 1 column"
+    )
+    assert "regression, targets" not in ds.summary()
+
+    def split(n: int) -> tf.data.Dataset:
+        x = RNG.random((n, 3)).astype("float32")
+        targets = {"cls": np.arange(n) % 2, "reg": RNG.normal(size=n).astype("float32")}
+        return tf.data.Dataset.from_tensor_slices((x, targets)).batch(8)
+
+    stream = StreamData(split(16), split(8), split(8), fingerprint="mixed", task="regression")
+    assert stream.summary().endswith(
+        "several outputs, each as given (task='regression'): 'cls' 1 column, 'reg' 1 column"
+    )
+
+
+def test_a_constant_output_of_several_is_refused_without_a_regressions_reason():
+    """A classifier output of one class in a split, beside a regression output (mixed kinds
+    need task="regression"), was refused as "R2 is undefined on one (a score of 0.0 that
+    means nothing)": data of several outputs get no R2, and its values are class ids."""
+    y = {"cls": np.arange(20) % 2, "reg": RNG.normal(size=20)}
+    y_val = {"cls": np.zeros(10), "reg": RNG.normal(size=10)}
+    with pytest.raises(DataError) as caught:
+        Dataset(X[:20], y, X[20:30], y_val, X[30:], y_val, task="regression")
+    message = str(caught.value)
+    assert message.startswith("y_val['cls'] is constant: every validation target is 0. Under ")
+    assert "an output of one value gives a model nothing to learn from it and cannot tell it " in (
+        message
+    )
+    assert "R2" not in message

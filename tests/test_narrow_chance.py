@@ -473,3 +473,68 @@ def test_an_auc_is_known_by_its_class_and_weighed_classes_keep_its_chance_level(
     assert isinstance(found, ChanceTest) and found.p_value(0.5) == pytest.approx(0.5)
     ctx.objective = kt.Objective("val_other", "max")  # another metric of that model
     assert "val_other is not a metric whose chance level" in chance_test(ctx)
+
+
+def _mixed_build(hp):
+    """A classifier output `cls` (softmax over class ids) beside a regression output `reg`."""
+    inputs = keras.Input((4,))
+    hidden = keras.layers.Dense(hp.Int("units", 2, 4, step=2))(inputs)
+    outputs = {
+        "cls": keras.layers.Dense(2, activation="softmax", name="cls")(hidden),
+        "reg": keras.layers.Dense(1, name="reg")(hidden),
+    }
+    model = keras.Model(inputs, outputs)
+    model.compile(
+        "adam",
+        {"cls": "sparse_categorical_crossentropy", "reg": "mse"},
+        metrics={"cls": ["accuracy"], "reg": ["mae"]},
+    )
+    return model
+
+
+# Outputs of mixed kinds need task="regression", which keeps the class ids as floats.
+_MIXED = {
+    "cls": np.array([0.0] * 52 + [1.0] * 48, dtype="float32"),
+    "reg": np.linspace(-1.5, 2.5, 100).astype("float32"),
+}
+
+
+def _mixed(objective="val_cls_accuracy", direction="max"):
+    from tunekit._kerastuner import get_hypermodel
+
+    return {
+        "objective": kt.Objective(objective, direction),
+        "data": types.SimpleNamespace(task=REGRESSION, y_val=_MIXED),
+        "hypermodel": get_hypermodel(_mixed_build),
+        "hyperparameters": None,
+    }
+
+
+def test_a_classifier_outputs_accuracy_beside_a_regression_output_is_compared_with_chance():
+    """Outputs `cls` (softmax) and `reg` (MSE) from `Dataset.from_arrays(..., task=
+    "regression")`, which mixed outputs need, under `objective="val_cls_accuracy:max"`: the
+    narrowing said "coarse trials not compared with chance: val_cls_accuracy scores a
+    regression", a reason taken from the data's task, not from the output it scores."""
+    ctx = _ctx("val_cls_accuracy", task=REGRESSION, y_val=_MIXED)
+    vars(ctx).update(hypermodel=_mixed()["hypermodel"], hyperparameters=None)
+    assert chance_level(ctx) == (pytest.approx(0.52), 100)
+    narrowed = _narrow([0.90, 0.88, 0.86, 0.52, 0.55, 0.40], top=5, **_mixed())
+    assert "2 of the top 5 coarse trials were no better than chance" in narrowed.top_note
+    assert "scores a regression" not in narrowed.top_note
+
+
+@pytest.mark.parametrize(
+    ("objective", "direction", "why"),
+    [
+        ("val_reg_r2", "max", "val_reg_r2 scores output 'reg', whose targets are values, not "),
+        ("val_loss", "min", "val_loss is a loss, whose value at chance depends on the loss"),
+        ("val_reg_mae", "min", "val_reg_mae is minimised; tunekit knows the chance level of"),
+        ("val_accuracy", "max", "'val_accuracy' names no output of the labels (cls, reg)"),
+    ],
+)
+def test_beside_mixed_outputs_the_reason_names_what_the_objective_scores(objective, direction, why):
+    """Each of these said "... scores a regression" of data whose outputs are a
+    classifier's and a regression's: the reason now names what the objective scores."""
+    narrowed = _narrow([0.50, 0.49, 0.48, 0.47], **_mixed(objective, direction))
+    assert f"coarse trials not compared with chance: {why}" in narrowed.top_note
+    assert "chance" not in {c.rule for c in narrowed.changes}

@@ -26,7 +26,6 @@ from tunekit.report_scores import (
     test_intervals,
     test_table,
     usefulness_note,
-    weighted_test,
 )
 from tunekit.report_top import relative_paths, run_location, space_growth_lines, top_markdown
 from tunekit.report_trust import (
@@ -36,6 +35,7 @@ from tunekit.report_trust import (
     finalists_section,
     render_trust_markdown,
 )
+from tunekit.report_weights import weights_note
 from tunekit.reproduce import command_section
 from tunekit.results import trials_csv, trials_dataframe
 from tunekit.retraining import resumed_note, schedule_text
@@ -339,10 +339,10 @@ def write_report(
             weighed=weighed,
         )
     )
-    if getattr(data, "test_weighted", False):  # Keras's test metrics are weighted
-        weighted_test(report)
     report["baseline"] = baseline_section(run, model, report, y_pred, score)
     report["final_seeds"] = final_seeds_section(run)
+    # Keras's test loss and weighted_metrics: weighted by a test stream's weights, else by none
+    weights_note(report, model, frame, weighted=getattr(data, "test_weighted", False))
     report["command"] = command_section(run, report["backend"])
     history = run.manifest.step("retrain").get("history", {})
     regression = data.task == REGRESSION

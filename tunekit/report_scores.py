@@ -20,6 +20,7 @@ from tunekit.classification import (
 )
 from tunekit.data import SCALED_UINT8
 from tunekit.regression import OWN_PREFIX, own_name
+from tunekit.report_weights import shown
 from tunekit.stats import bootstrap_interval, constant_guess
 from tunekit.stats.guess import cannot_tell_note, class_name
 from tunekit.stats.intervals import BCA_MAX_EXAMPLES, regression_metric
@@ -31,7 +32,6 @@ __all__ = [
     "test_intervals",
     "test_table",
     "usefulness_note",
-    "weighted_test",
 ]
 
 TARGET_SCALE = 10.0  # regression targets beyond this mean or std get their own hint
@@ -247,14 +247,18 @@ def beside_metrics(
 
 def test_table(report: dict[str, Any]) -> list[str]:
     """`report.md`'s table of test metrics, each with its interval: the test metrics, then
-    tunekit's own values that only an interval holds (`sklearn_accuracy`)."""
+    tunekit's own values that only an interval holds (`sklearn_accuracy`); a `weighted_metrics`
+    entry scored without sample weights is marked so (`tunekit.report_weights.shown`)."""
     intervals = report.get("test_intervals") or {}
     rows = dict(report["test_metrics"])
     rows.update({k: v["value"] for k, v in intervals.items() if k not in rows})
     return [
         "| metric | value | 95% interval |",
         "|---|---|---|",
-        *[f"| {k} | {v:.4f} | {interval_cell(intervals, k)} |" for k, v in rows.items()],
+        *[
+            f"| {shown(k, report)} | {v:.4f} | {interval_cell(intervals, k)} |"
+            for k, v in rows.items()
+        ],
     ]
 
 
@@ -268,26 +272,6 @@ def interval_cell(intervals: dict[str, Any] | None, metric: str) -> str:
         return str(found["method"])
     low, high = found["interval"]
     return f"[{low:.4f}, {high:.4f}] ({found['method']})"
-
-
-WEIGHTED_TEST = (
-    "The test stream carries sample weights: Keras weighs its test loss (and any "
-    "`weighted_metrics`, reported under their names as the search scored them) by them; the "
-    "other metrics (also tunekit's mse, mae, rmse and r2, under `sklearn_<name>` beside a "
-    "Keras metric of that name), the intervals, the confusion matrix and the comparison with "
-    "the baseline count each test sample once."
-)
-
-
-def weighted_test(report: dict[str, Any]) -> None:
-    """Says in `report["test_note"]`, in place, which test metrics a test stream's weights weigh.
-
-    Keras applies sample weights to the loss and to `weighted_metrics` only
-    (not to `metrics=["accuracy"]`), so the two kinds sit side by side. A metric whose
-    reported value is Keras's weighted one has no interval under its name (`beside_metrics`
-    moved the unweighted one's to `sklearn_<name>`).
-    """
-    report["test_note"] = " ".join(filter(None, [WEIGHTED_TEST, report.get("test_note")]))
 
 
 def regression_sentence(report: dict[str, Any]) -> str:

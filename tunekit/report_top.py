@@ -17,6 +17,7 @@ from typing import Any
 
 from tunekit import _io
 from tunekit.own_loops import epoch_budget_note
+from tunekit.report_weights import shown
 from tunekit.reproduce import relocated
 from tunekit.results import format_value
 
@@ -92,7 +93,7 @@ def _plot_links(report: Mapping[str, Any]) -> dict[str, str]:
 def top_markdown(report: dict[str, Any]) -> list[str]:
     """What was chosen, the main plots inline, links to every file, and how to reproduce it."""
     best = report["best"]
-    metrics = ", ".join(f"{k} {v:.4f}" for k, v in report["test_metrics"].items())
+    metrics = ", ".join(f"{shown(k, report)} {v:.4f}" for k, v in report["test_metrics"].items())
     plots_written = _plot_links(report)
     inline = [name for name in _INLINE_PLOTS if name in plots_written][:3]
     lines = [

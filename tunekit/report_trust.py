@@ -26,6 +26,7 @@ from tunekit.model_size import param_count
 from tunekit.outputs import predict_test_set
 from tunekit.regression import own_name
 from tunekit.report_verdict import beside_note, objective_comparison, relabel_decided
+from tunekit.report_weights import shown
 from tunekit.stats import compare_to_baseline, summarize_scores
 
 __all__ = [
@@ -314,7 +315,7 @@ def render_trust_markdown(report: dict[str, Any]) -> list[str]:
             kind = "" if metric.get("tuned_interval") is None else f" ({pct} {method} interval)"
             kind += " (the search's objective)" if metric.get("objective") else ""
             lines.append(
-                f"| test {metric['name']}{kind} | "
+                f"| test {shown(metric['name'], report)}{kind} | "
                 f"{_interval_text(metric['tuned'], metric['tuned_interval'])} | "
                 f"{_interval_text(metric['baseline'], metric['baseline_interval'])} |"
             )
@@ -361,6 +362,6 @@ def render_trust_markdown(report: dict[str, Any]) -> list[str]:
         for name, value in seeds["summary"].items():
             per = ", ".join(f"{m[name]:.4f}" for m in seeds["per_seed"].values() if name in m)
             std = "n/a" if value["std"] is None else f"{value['std']:.4f}"
-            lines.append(f"| {name} | {value['mean']:.4f} | {std} | {per} |")
+            lines.append(f"| {shown(name, report)} | {value['mean']:.4f} | {std} | {per} |")
         lines.append("")
     return lines

@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from tunekit import _log
 from tunekit.data import _targets as tg
 from tunekit.data._checks import (
     _SPLITS,
@@ -159,14 +160,17 @@ def _regression_metadata(
         ys[split] = _in_form_of(ys[split], ys["train"])
     for split in _SPLITS:  # R2 undefined (printed as 0.0), and nothing to learn: exit 0 before
         for array, key in zip(tg.arrays_of(ys[split]), _keys(ys[split], f"y_{split}"), strict=True):
-            refuse_constant(array, key, split)
+            refuse_constant(array, key, split, isinstance(ys[split], Mapping))
     return dict(num_classes=None, class_names=[], num_outputs=widths["train"])
 
 
-def refuse_constant(array: Any, key: str, split: str) -> None:
+def refuse_constant(array: Any, key: str, split: str, output: bool = False) -> None:
     """Refuses regression targets `array` (`(n,)` or `(n, k)`) of the split `split`
     (`"train"`, `"val"`, `"test"`) that are constant (in any column), named `key` in the
     message; fewer than 2 samples (an empty split, the test of a cv run) are left alone.
+    `output`: `array` is one output of several (a dict `y`), which may be a classifier's
+    class ids kept as given (outputs of mixed kinds need `task="regression"`) and gets no
+    R2: the message says so rather than speak of a regression's R2.
 
     Raises:
         DataError: Naming `key`, the column(s) and the value, and what to do.
@@ -176,18 +180,48 @@ def refuse_constant(array: Any, key: str, split: str) -> None:
         return
     flat = array.reshape(len(array), -1)
     same = [j for j in range(flat.shape[1]) if np.ptp(flat[:, j]) == 0]
-    if same:
-        where = "" if flat.shape[1] == 1 else f" in column(s) {same}"
-        what = {"train": "training", "val": "validation", "test": "test"}[split]
-        raise DataError(
-            f"{key} is constant{where}: every {what} target is {flat[0, same[0]]:g}. "
-            "A model learns nothing from a constant target, and R2 is undefined on "
-            "one (a score of 0.0 that means nothing). Check that the target is the "
-            "column you meant (--target / target=), or drop it. A test or validation "
-            "set of your own needs targets that vary; a split tunekit made from "
-            "targets of almost one value can come out constant: give another seed= "
-            "or a larger test_fraction= / validation_fraction=."
-        )
+    if not same:
+        return
+    where = "" if flat.shape[1] == 1 else f" in column(s) {same}"
+    what = {"train": "training", "val": "validation", "test": "test"}[split]
+    why = (
+        "Under task='regression' (which outputs of mixed kinds need) every output must vary "
+        "in each split: an output of one value gives a model nothing to learn from it and "
+        "cannot tell it from always predicting that value, class ids or a quantity alike. "
+        "Check that the output is the one you meant. "
+        if output
+        else "A model learns nothing from a constant target, and R2 is undefined on "
+        "one (a score of 0.0 that means nothing). Check that the target is the "
+        "column you meant (--target / target=), or drop it. "
+    )
+    raise DataError(
+        f"{key} is constant{where}: every {what} target is {flat[0, same[0]]:g}. {why}"
+        "A test or validation set of your own needs targets that vary; a split tunekit made "
+        "from targets of almost one value can come out constant: give another seed= or a "
+        "larger test_fraction= / validation_fraction=."
+    )
+
+
+def regression_ending(widths: Any, targets: Any = None) -> str:
+    """How a summary of regression data ends: `"regression, 2 targets"`, or for several
+    outputs (a dict `y`, `widths` by output) each output by its columns and, when `targets`
+    (the training targets by output) holds whole numbers, by their range.
+
+    Outputs of mixed kinds need `task="regression"`, which keeps a classifier's class ids
+    as given, so the task does not say what each output holds (`"regression, targets
+    {'cls': 1, ...}"` called class ids regression targets): `"several outputs, each as
+    given (task='regression'): 'cls' 1 column of whole numbers 0 to 1, 'reg' 1 column"`.
+    """
+    if not isinstance(widths, Mapping):
+        return f"regression, {_log.count(widths, 'target')}"
+    parts = []
+    for name, width in widths.items():
+        part = f"{name!r} {_log.count(width, 'column')}"
+        values = None if not isinstance(targets, Mapping) else np.asarray(targets[name])
+        if values is not None and values.size and np.all(values % 1 == 0):
+            part += f" of whole numbers {values.min():g} to {values.max():g}"
+        parts.append(part)
+    return "several outputs, each as given (task='regression'): " + ", ".join(parts)
 
 
 def _widths(y: Any) -> int | dict[str, int]:

@@ -326,7 +326,7 @@ def refuse_constant_targets(ys: list[Any], split: str) -> None:
     if isinstance(ys[0], Mapping):
         for name in ys[0]:
             joined = np.concatenate([np.asarray(y[name]) for y in ys])
-            refuse_constant(joined, f"StreamData: the {what} stream's output {name!r}", split)
+            refuse_constant(joined, f"StreamData: the {what} stream's output {name!r}", split, True)
     elif not isinstance(ys[0], (list, tuple)):
         joined = np.concatenate([np.asarray(y) for y in ys])
         refuse_constant(joined, f"StreamData: the {what} stream's target", split)

@@ -9,7 +9,6 @@ from typing import Any
 
 import numpy as np
 
-from tunekit import _log
 from tunekit.data import _targets as tg
 from tunekit.data._checks import (
     _SPLITS,
@@ -34,6 +33,7 @@ from tunekit.data._metadata import (
     _regression_metadata,
     check_same_columns,
     refuse_lists,
+    regression_ending,
 )
 from tunekit.data._splits import _random_split, _stratified_split
 from tunekit.data._subsets import subset_arrays
@@ -362,14 +362,11 @@ class Dataset:
     def summary(self) -> str:
         """Returns a one-line description, e.g. `"MNIST: 50000 train / ... 10 classes"`.
 
-        Regression ends with `"regression, 1 target"` (or `"k targets"`, or the
-        widths per output for a dict `y`).
+        Regression ends with `"regression, 1 target"` (or `"k targets"`); a dict
+        `y`, each output by its columns and values (`_metadata.regression_ending`).
         """
         if self.task == REGRESSION:
-            width = self.num_outputs
-            ending = "regression, " + (
-                _log.count(width, "target") if isinstance(width, int) else f"targets {width}"
-            )
+            ending = regression_ending(self.num_outputs, self.y_train)
         else:
             ending = f"{self.num_classes} classes" + (
                 " (one-hot labels)" if self.label_mode == CATEGORICAL_LABELS else ""

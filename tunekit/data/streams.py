@@ -41,6 +41,7 @@ from tunekit import _log
 from tunekit.data._checks import CLASSIFICATION, REGRESSION, TASKS, UNSCALED, check_stream_labels
 from tunekit.data._folder_leaks import check_folder_overlap
 from tunekit.data._leaks import PassSum, check_stream_splits
+from tunekit.data._metadata import regression_ending
 from tunekit.data._stream_batches import (
     ChainedPyDataset,
     chain_py_datasets,
@@ -435,7 +436,7 @@ class StreamData:
             unit = "" if self.labels else " batches"
             counts.append(f"{n if n is not None else '?'}{unit} {_SPLIT_NAMES[split]}")
         if self.task == REGRESSION:
-            ending = f"regression, {self.num_outputs} target(s)"
+            ending = regression_ending(self.num_outputs)  # by output: class ids kept too
         else:
             ending = f"{self.num_classes if self.num_classes else 'unknown number of'} classes"
         return (

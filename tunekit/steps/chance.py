@@ -16,8 +16,12 @@ split; with `cv`, train+validation, which the folds cover):
   variance under that null, `(n1 + n2 + 1) / (12 * n1 * n2)` for `n1` and `n2`
   examples of the two classes (Hanley & McNeil 1982); a one-sided normal test.
 
-Every other objective (a loss, precision, recall, a PR AUC, a metric of your
-own, a regression's) gets a sentence saying why its trials were not compared.
+A classifier is known by the output the objective scores, not by the data's
+task: outputs of mixed kinds (`{"cls": class ids, "reg": values}`) need
+`task="regression"`, and `val_cls_accuracy` is still a classifier's accuracy,
+compared on output `cls`'s labels. Every other objective (a loss, precision,
+recall, a PR AUC, a metric of your own, a regression's) gets a sentence saying
+why its trials were not compared, naming what it scores.
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ import numpy as np
 from scipy import stats as scipy_stats  # type: ignore[import-untyped]
 
 from tunekit.data import CLASSIFICATION
+from tunekit.data._targets import several_outputs
 from tunekit.objectives import objective_parts
 from tunekit.steps.base import RunContext
 from tunekit.steps.metric_reading import _name_and_config, accuracy_names
@@ -83,7 +88,7 @@ def chance_test(ctx: RunContext) -> ChanceTest | str:
     if parts:
         names = ", ".join(part[0] for part in parts)
         return f"the objective combines {names}; tunekit knows the chance level of {_LEVELS} alone"
-    if getattr(ctx.data, "task", None) != CLASSIFICATION:
+    if getattr(ctx.data, "task", None) != CLASSIFICATION and not _several(ctx):
         return f"{name} scores a regression; tunekit knows the chance level of {_LEVELS} only"
     if not name.startswith("val_"):
         return f"{name} is not measured on the validation data (no val_ prefix)"
@@ -92,6 +97,8 @@ def chance_test(ctx: RunContext) -> ChanceTest | str:
         return f"{name} is a loss, whose value at chance depends on the loss and the labels"
     if direction != "max":
         return f"{name} is minimised; tunekit knows the chance level of {_LEVELS}, both maximised"
+    if isinstance(of_classes := _of_classes(ctx), str):
+        return of_classes
     accuracy = _scores_accuracy(ctx)
     if accuracy is True:
         return _accuracy_test(ctx)
@@ -219,11 +226,7 @@ def _scores_accuracy(ctx: RunContext) -> bool | str:
     `accuracy`) is not one: then why, for the note. Only when the model's compile cannot
     be read is Keras's name for an accuracy taken at its word."""
     name, direction = ctx.objective.name, ctx.objective.direction
-    if not (
-        direction == "max"
-        and name.startswith("val_")
-        and getattr(ctx.data, "task", None) == CLASSIFICATION
-    ):
+    if not (direction == "max" and name.startswith("val_") and _of_classes(ctx) is True):
         return False
     base = name[len("val_") :]
     compiled = _compiled_metrics(ctx)
@@ -301,6 +304,39 @@ def _compiled(hypermodel: Any, hyperparameters: Any) -> tuple[tuple[str, tuple[A
         keras.backend.clear_session()
     several = len(parts) > 1
     return tuple((f"{part.name}_" if several else "", tuple(part.metrics)) for part in parts)
+
+
+def _outputs(ctx: RunContext) -> Mapping[str, Any] | None:
+    """The scored labels by output (a dict `y` of arrays), or `None`."""
+    labels = getattr(ctx.data, "y_train_full" if ctx.cv > 1 else "y_val", None)
+    return labels if isinstance(labels, Mapping) else None
+
+
+def _several(ctx: RunContext) -> bool:
+    """Whether the data have targets for several outputs (arrays or a stream's)."""
+    return several_outputs(ctx.data) or _outputs(ctx) is not None
+
+
+def _of_classes(ctx: RunContext) -> bool | str:
+    """Whether the objective scores class ids, by the output it names, not by the data's task:
+    outputs of mixed kinds need `task="regression"` (`tunekit.data.infer_tasks`), which
+    keeps a classifier output's class ids as whole numbers. `True` for classification data,
+    or an output of whole numbers >= 0; else why not, for the note."""
+    if getattr(ctx.data, "task", None) == CLASSIFICATION:
+        return True
+    name, labels = ctx.objective.name, _outputs(ctx)
+    if labels is None:  # a stream's: task="regression" keeps none
+        return "the validation labels are unknown (a stream of several outputs under regression)"
+    output = _objective_output(ctx, labels)
+    if output is None:
+        return f"{name!r} names no output of the labels ({', '.join(labels)})"
+    values = np.asarray(labels[output])
+    if values.dtype.kind in "biuf" and values.size and np.all((values >= 0) & (values % 1 == 0)):
+        return True
+    return (
+        f"{name} scores output {output!r}, whose targets are values, not class ids; tunekit "
+        f"knows the chance level of {_LEVELS} only"
+    )
 
 
 def _objective_output(ctx: RunContext, labels: Mapping[str, Any]) -> str | None:
