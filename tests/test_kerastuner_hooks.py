@@ -23,7 +23,12 @@ import pytest
 from hypermodels import MnistDenseHyperModel
 from tunekit import CoarseToFine
 from tunekit.errors import RunNotFinishedError
-from tunekit.tuners import FixedSpaceBayesianOracle, RandomSearchOracle, make_tuner
+from tunekit.tuners import (
+    FixedSpaceBayesianOracle,
+    GridOracle,
+    RandomSearchOracle,
+    make_tuner,
+)
 from tunekit.workflow import Selection, completed_trials
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -164,7 +169,7 @@ def _tiny_data():
 ORACLES = {
     "random": RandomSearchOracle,  # KerasTuner's, with the model-size limit
     "bayesian": FixedSpaceBayesianOracle,
-    "grid": kt.oracles.GridSearchOracle,
+    "grid": GridOracle,  # KerasTuner's, resumable
 }
 
 

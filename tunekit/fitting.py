@@ -73,6 +73,7 @@ from tunekit.fit_inputs import (
     y_changed,
 )
 from tunekit.fit_refusals import refused_arguments, weights_conflict
+from tunekit.fit_results import plain_results
 
 __all__ = [
     "FitCall",
@@ -114,7 +115,8 @@ class FitCall:
 
     Attributes:
         results: What the hypermodel's `fit` returned (a `History`, a dict or
-            a float).
+            a float), each number in it a Python `float`
+            (`tunekit.fit_results.plain_results`: a 0-d array too).
         fit_kwargs: The keywords of its last `model.fit` call, merged (e.g.
             `{"batch_size": 16, "epochs": 3, ...}`); empty when it never
             called `model.fit`.
@@ -268,7 +270,7 @@ def _fit_hypermodel(
             else:
                 object.__setattr__(model, "fit", own_fit)
         return FitCall(
-            results,
+            plain_results(results),  # np.array(0.93), a 0-d tensor: one float
             merged_fit.last_kwargs,
             tuple(held),
             merged_fit.last_callbacks,

@@ -48,6 +48,7 @@ def missing_checkpoint_message(
     parent_epochs: float | None,
     written_here: bool,
     ran_here: bool = False,
+    unranked: bool = False,
     worker: bool = False,
 ) -> str:
     """Why Hyperband cannot continue trial `parent`, whose checkpoint `path` is absent.
@@ -59,6 +60,9 @@ def missing_checkpoint_message(
             the trial); `None` when unknown (a trial tunekit did not record).
         written_here: Whether this process wrote that file.
         ran_here: Whether this process ran that trial (and wrote no file for it).
+        unranked: Whether the trial's recorded score is not a finite number (read
+            from its saved trial, so also after a resume): no epoch's objective
+            could be ranked, so no file was ever written, by any process.
         worker: Whether this process is one worker of several (a distributed run).
 
     Returns:
@@ -85,9 +89,10 @@ def missing_checkpoint_message(
             "moved while the search ran). Keep the run folder in place until the run ends, "
             "then rerun to resume."
         )
-    if ran_here:
+    if ran_here or unranked:
+        who = "this process" if ran_here else "an earlier session of this run (or a worker)"
         return head + (
-            f"this process ran trial {parent}, whose fit reported {int(parent_epochs or 0)} "
+            f"{who} ran trial {parent}, whose fit reported {int(parent_epochs or 0)} "
             "epoch end(s), none with an objective value the checkpoint could rank as a best "
             "epoch (e.g. NaN or infinite in every epoch's logs), so none was written. Log the "
             "objective's value at each epoch's end, or use fine_tuner='bayesian'."

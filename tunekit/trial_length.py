@@ -6,8 +6,8 @@ A tunekit tuner records with each trial (`tunekit.tuners.base`):
   callback (`TrialFacts`) in every `model.fit` it ran (Keras's loop, or a
   training loop of yours that calls the callbacks' `on_epoch_end`), whatever
   the fit returned: a `History`, a dict of numbers or one number (a Python
-  `float`, or a NumPy scalar such as `np.float32`). A `History` made by a loop
-  that called no epoch callback counts its curve's length. Where no epoch
+  `float`, a NumPy scalar such as `np.float32`, or a 0-d array or tensor). A
+  `History` made by a loop that called no epoch callback counts its curve's length. Where no epoch
   callback ran and the fit returned no `History`, the length is unknown:
   `epochs` is left empty (the `epochs` tunekit passed prove nothing about a
   loop that never reported an epoch), and `EPOCHS_GIVEN` records what the fit
@@ -27,9 +27,10 @@ unknown length for the epochs it was given, the length tunekit asked for.
 from __future__ import annotations
 
 import math
-import numbers
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
+
+from tunekit.fit_results import as_number
 
 if TYPE_CHECKING:
     from keras_tuner.engine.metrics_tracking import MetricsTracker
@@ -53,8 +54,9 @@ SCORED_AT_END = "scored_at_end"
 
 
 def is_number(results: Any) -> bool:
-    """Whether a fit's result is one number (`float`, `int`, a NumPy scalar), not a bool."""
-    return isinstance(results, numbers.Real) and not isinstance(results, bool)
+    """Whether a fit's result is one number (`float`, `int`, a NumPy scalar, a 0-d array or
+    tensor: `tunekit.fit_results.as_number`), not a bool."""
+    return as_number(results) is not None
 
 
 def length_metrics(

@@ -32,7 +32,11 @@ for `"hyperband"` it is a `kt.Hyperband`) whose trials additionally:
   recorded (`tunekit.own_loops`).
 
 KerasTuner's own JSON state is written atomically (see `tunekit._io`), and the
-project is saved before the first trial so an interrupted search resumes.
+project is saved before the first trial so an interrupted search resumes. What
+the search learnt from its trials' fits (numbers returned under a metric's name,
+scored or refused) is saved with the tuner's state (`tunekit.tuners.search_record`),
+and a grid search rebuilds its walk through the grid on resume
+(`tunekit.tuners.grid_oracle`), so a resumed search decides as an uninterrupted one.
 
 KerasTuner is extended through its hooks only: tunekit's oracles are
 subclasses of KerasTuner's, passed to a `kt.Tuner` subclass as `oracle=`
@@ -45,7 +49,10 @@ they are checked against, in `tunekit._kerastuner`.
 The package, in import order: `callbacks` (`TrialFacts`, `InterruptCheck`, `AnnounceFit`),
 `own_loops` (what a hypermodel's own training loop leaves undone under Hyperband, said),
 `oracles` (tunekit's oracles, `kerastuner_seed`, `end_failed_search`),
-`declared` (`declared_only`), `base` (`TunekitTuner`, the trial bookkeeping
+`grid_oracle` (`GridOracle`, KerasTuner's grid oracle, resumable),
+`declared` (`declared_only`), `returned` (numbers a `fit` returns, checked),
+`search_record` (what a search learnt from its fits, saved with the tuner),
+`base` (`TunekitTuner`, the trial bookkeeping
 and cross-validated `run_trial`), `factory` (the four tuners, `make_tuner`).
 Every public name is importable from `tunekit.tuners`.
 """
@@ -64,6 +71,7 @@ from tunekit.tuners.factory import (
     RandomSearch,
     make_tuner,
 )
+from tunekit.tuners.grid_oracle import GridOracle
 from tunekit.tuners.oracles import (
     MAX_REJECTED_IN_A_ROW,
     DefaultsFirstRandomSearchOracle,
@@ -86,6 +94,7 @@ __all__ = [
     "BayesianOptimization",
     "DefaultsFirstRandomSearchOracle",
     "FixedSpaceBayesianOracle",
+    "GridOracle",
     "GridSearch",
     "Hyperband",
     "HyperbandOracle",

@@ -18,7 +18,6 @@ import dataclasses
 import difflib
 import gc
 import logging
-import numbers
 import secrets
 import time
 import zlib
@@ -37,7 +36,8 @@ from tunekit import cv as _cv
 from tunekit.data import _targets as tg
 from tunekit.data.batches import sample_bytes, validation_batch_size
 from tunekit.data.streams import is_stream
-from tunekit.errors import ModelCheckError
+from tunekit.errors import ModelCheckError, StateFileError
+from tunekit.fit_results import not_one_number
 from tunekit.fitting import HyperModelFitError, SearchInputError, fit_hypermodel
 from tunekit.hparams_results import TrialResults, write_trial_results
 from tunekit.objectives import objective_names, training_metric_note
@@ -68,6 +68,7 @@ from tunekit.tuners.oracles import (
     model_size,
 )
 from tunekit.tuners.returned import check_returned, evaluator
+from tunekit.tuners.search_record import STATE_KEY, SearchRecord
 
 _logger = logging.getLogger(__name__)
 
@@ -304,6 +305,9 @@ class TunekitTuner(kt.Tuner):
         # The execution KerasTuner is about to fit (`_configure_tensorboard_dir` says), and
         # whether a training-data objective was said (`_note_training_metric`).
         self._tunekit_fits: dict[str, Any] = {"execution": 0, "training_noted": False}
+        # What the search's fits showed that decides how later trials are taken: saved with
+        # the tuner's state as soon as it changes, read back by KerasTuner's reload.
+        self._tunekit_record = SearchRecord()
         # kt.Tuner's constructor, also for Hyperband: kt.Hyperband's own only builds its
         # oracle, which tunekit builds itself (`tunekit.tuners.oracles.HyperbandOracle`).
         kt.Tuner.__init__(self, *args, max_model_size=max_model_size, **kwargs)
@@ -496,7 +500,8 @@ class TunekitTuner(kt.Tuner):
                 sample = None
             self._tunekit_fits.update(sample=sample)
         own_fit = type(self.hypermodel).fit is not kt.HyperModel.fit
-        expect = bool(self._tunekit_fits.get("batched")) or (streamed and not own_fit)
+        record = self._tunekit_record
+        expect = record.batched or (streamed and not own_fit)
         facts = TrialFacts(expect_batches=expect)
         callbacks = [self._checkpoint_once(c) for c in kwargs.get("callbacks", [])]
         directions = getattr(self.oracle.objective, "name_to_direction", None)
@@ -533,13 +538,17 @@ class TunekitTuner(kt.Tuner):
             )
         _check_fit_results(results, self.oracle.objective, self._tunekit_objective_defaulted)
         evaluate = None
-        if not self._tunekit_fits.get("returned_checked"):
+        if not record.evaluated:
             validation = kwargs.get("validation_data")
             if validation is not None:
                 evaluate = evaluator(model, validation, kwargs.get("validation_batch_size"))
-        seen = self._tunekit_fits.setdefault("returned", {})  # names scored, and refused
-        if check_returned(results, self.oracle.objective.name, facts.logged, evaluate, seen):
-            self._tunekit_fits.update(returned_checked=True)
+        try:  # names scored, and refused: on disk before the trial ends, scored or failed
+            if check_returned(
+                results, self.oracle.objective.name, facts.logged, evaluate, record.returned
+            ):
+                record.evaluated = True
+        finally:
+            self._save_record()
         _note_training_metric(self, results)
         if facts.nan_at is not None:
             epoch, batch = facts.nan_at
@@ -548,8 +557,9 @@ class TunekitTuner(kt.Tuner):
                 f"The loss became NaN or infinite at {where}: training stopped; the trial "
                 "is FAILED and will not be retried."
             )
-        if facts.batches:
-            self._tunekit_fits.update(batched=True)
+        if facts.batches and not record.batched:
+            record.batched = True
+            self._save_record()
         if facts.empty_epoch is not None:  # every further trial would read nothing either
             raise SearchInputError(empty_stream_message(facts, f"Trial {trial.trial_id}"))
         objective = self.oracle.objective
@@ -638,6 +648,38 @@ class TunekitTuner(kt.Tuner):
             declared=declared,
         )
         self._tunekit_trial.sessions.update(dict.fromkeys(sessions))
+
+    def get_state(self) -> dict[str, Any]:
+        """KerasTuner's tuner state, with the search's record (`SearchRecord`)."""
+        return {**super().get_state(), STATE_KEY: self._tunekit_record.get_state()}
+
+    def set_state(self, state: dict[str, Any]) -> None:
+        """KerasTuner's tuner state read back, and the search's record in it (a state saved
+        before tunekit kept one: an empty record).
+
+        Raises:
+            StateFileError: The record in the tuner's state file is damaged (hand-edited).
+        """
+        super().set_state(state)
+        try:
+            self._tunekit_record.set_state(state.get(STATE_KEY))
+        except ValueError as e:
+            raise StateFileError(
+                f"The search record in KerasTuner's tuner state file {self._get_tuner_fname()} "
+                f"is damaged ({e}). Nothing was changed on disk. Restore the file, or rerun "
+                "with overwrite=True (--overwrite) to start the search over."
+            ) from None
+
+    def save(self) -> None:
+        super().save()  # KerasTuner's: the oracle (unless a worker), then the tuner's state
+        self._tunekit_record.saved()
+
+    def _save_record(self) -> None:
+        """Writes the tuner's state if the search's record changed (atomically: a
+        kill leaves the previous state or this one), before the trial that changed it ends."""
+        if self._tunekit_record.changed():
+            _kerastuner.utils.save_json(self._get_tuner_fname(), self.get_state())
+            self._tunekit_record.saved()
 
     def reload(self) -> None:
         """KerasTuner's reload, then drops from the ongoing trials every trial already ended.
@@ -757,8 +799,11 @@ def _check_fit_results(results: Any, objective: Any, defaulted: bool = False) ->
     also says which `objective` to pass (`SearchInputError`: the search stops at once, as
     KerasTuner's own `FatalValueError` did). One number when the objective is a default
     (`defaulted`) fails its trial (`TrialRefusedError`): what it measures, and so its
-    direction, only the user knows, and a `fit` may return it for some values only."""
-    if defaulted and isinstance(results, numbers.Real) and not isinstance(results, bool):
+    direction, only the user knows, and a `fit` may return it for some values only. An
+    array or a list of numbers where one is meant fails its trial too (`not_one_number`)."""
+    if (several := not_one_number(results)) is not None:
+        raise TrialRefusedError(several)
+    if defaulted and is_number(results):
         name, direction = objective.name, objective.direction
         raise TrialRefusedError(
             f"The hypermodel's fit returned one number ({float(results):.6g}), not a History "

@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import warnings
 from collections.abc import Callable, Iterable, Mapping
@@ -19,6 +20,7 @@ from tunekit.objectives import resolve_objective
 from tunekit.own_loops import missing_checkpoint_message, recorded_epochs
 from tunekit.trial_refusals import said_text
 from tunekit.tuners.base import TrialListener, TunekitTuner
+from tunekit.tuners.grid_oracle import GridOracle
 from tunekit.tuners.oracles import (
     DefaultsFirstRandomSearchOracle,
     FixedSpaceBayesianOracle,
@@ -139,12 +141,17 @@ class Hyperband(TunekitTuner, kt.Hyperband):
         parent = hp.values.get("tuner/trial_id")
         if parent is not None and not os.path.exists(self._get_checkpoint_fname(parent)):
             fits = self._tunekit_fits
+            parent_trial = self.oracle.get_trial(parent)
+            epochs = recorded_epochs(parent_trial)
+            score = parent_trial.score  # saved with the trial: known after a resume too
+            unscored = not isinstance(score, (int, float)) or not math.isfinite(score)
             message = missing_checkpoint_message(
                 parent,
                 self._get_checkpoint_fname(parent),
-                parent_epochs=recorded_epochs(self.oracle.get_trial(parent)),
+                parent_epochs=epochs,
                 written_here=parent in fits.get("written", ()),
                 ran_here=parent in fits.get("ran", ()),
+                unranked=unscored and bool(epochs),  # trained epochs, none ranked
                 worker=self._is_worker(),
             )  # its settings named as the run names them (flags on the command line)
             raise kt_errors.FailedTrialError(said_text(message, self._tunekit_said))
@@ -198,9 +205,11 @@ class BayesianOptimization(TunekitTuner):
 
 
 class GridSearch(TunekitTuner):
-    """Grid search with tunekit's trial bookkeeping: a `kt.Tuner` given a `GridSearchOracle`.
+    """Grid search with tunekit's trial bookkeeping: a `kt.Tuner` given a `GridOracle`.
 
-    Takes the arguments of `keras_tuner.GridSearch`.
+    Takes the arguments of `keras_tuner.GridSearch`. Its oracle resumes a search
+    where it stopped (`tunekit.tuners.grid_oracle`; KerasTuner's own stopped at
+    once, or crashed).
 
     Args:
         hypermodel: A `keras_tuner.HyperModel` or a `build(hp)` function.
@@ -218,7 +227,7 @@ class GridSearch(TunekitTuner):
         seed: int | None = None,
         **kwargs: Any,
     ) -> None:
-        oracle = make_oracle(kt.oracles.GridSearchOracle, objective, seed, kwargs)
+        oracle = make_oracle(GridOracle, objective, seed, kwargs)
         super().__init__(oracle=oracle, hypermodel=hypermodel, trial_seed=seed, **kwargs)
 
 

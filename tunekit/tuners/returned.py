@@ -25,7 +25,8 @@ accuracy) passes: once one trial's number under a name disagreed, every later
 number returned under that name fails its trial too, and if an earlier trial's
 number under it was already scored, the search stops (`SearchInputError`): that
 trial's score cannot be trusted. While no fit has been evaluated, each next trial
-is evaluated again.
+is evaluated again. The search's record of both is saved with the tuner's state
+(`tunekit.tuners.search_record`), so a resumed search keeps it.
 
 A number returned under a name of its own (`{"val_error": ...}`,
 `objective="val_error:min"`) is never checked.
@@ -34,10 +35,10 @@ A number returned under a name of its own (`{"val_error": ...}`,
 from __future__ import annotations
 
 import math
-import numbers
 from collections.abc import Mapping
 from typing import Any
 
+from tunekit.fit_results import as_number
 from tunekit.fitting import SearchInputError
 from tunekit.trial_refusals import TrialRefusedError
 
@@ -48,14 +49,11 @@ _SLACK = (0.05, 0.25)
 
 
 def _returned(results: Any, objective_name: str) -> dict[str, float]:
-    if isinstance(results, numbers.Real) and not isinstance(results, bool):
-        return {objective_name: float(results)}
+    """The numbers `results` holds by name (one number, or a 0-d array: `as_number`)."""
+    if (number := as_number(results)) is not None:
+        return {objective_name: number}
     if isinstance(results, Mapping):
-        return {
-            str(k): float(v)
-            for k, v in results.items()
-            if isinstance(v, numbers.Real) and not isinstance(v, bool)
-        }
+        return {str(k): n for k, v in results.items() if (n := as_number(v)) is not None}
     return {}
 
 
@@ -80,7 +78,8 @@ def check_returned(
             only for a number returned under a `val_` name Keras did not log).
         seen: The search's record, updated here: `{"scored": names whose
             returned numbers were filed, "refused": {name: the first refusal's
-            message}}`. Defaults to a record of this call only.
+            message}}` (`SearchRecord.returned`, which the tuner saves). Defaults to
+            a record of this call only.
 
     Returns:
         Whether `evaluate` was called (a later trial need not evaluate again).
