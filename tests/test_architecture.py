@@ -50,6 +50,7 @@ ORDER = [
     "tensorboard",
     "user_tensorboard",
     "fit_inputs",
+    "stream_fit_args",
     "fit_refusals",
     "fitting",
     "trial_refusals",

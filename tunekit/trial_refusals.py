@@ -18,7 +18,10 @@ Refused this way, by `tunekit.tuners`:
   values per epoch;
 - one number returned by a `fit` under a default objective, and a number
   returned under a metric's name that Keras measured otherwise
-  (`tunekit.tuners.returned`).
+  (`tunekit.tuners.returned`);
+- the hypermodel's own `fit` call of `model.fit` (`HyperModelFitError`,
+  `tunekit.fitting`: `validation_split`, `epochs` under Hyperband, tunekit's
+  callbacks left out, arguments Keras refuses: `tunekit.fit_refusals`).
 
 Each refusal names the trial's values, and its advice holds for a fault of
 some configurations (`every_trial`: "this trial would fail", not "every
@@ -53,7 +56,7 @@ from typing import Any
 from keras_tuner import errors as kt_errors
 
 from tunekit.errors import TunekitError
-from tunekit.fitting import SearchInputError
+from tunekit.fitting import HyperModelFitError, SearchInputError
 
 __all__ = [
     "TrialRefusedError",
@@ -133,9 +136,12 @@ def is_default_configuration(hp: Any) -> bool:
     return bool(hp.space) and trial_values(hp) == wanted
 
 
-def refusal(error: TrialRefusedError, trial_id: str, hp: Any, stop_on_defaults: bool) -> Exception:
-    """What a trial's refusal raises: `TrialRefusedError` naming the trial's values, or, for
-    the default configuration's trial (`stop_on_defaults`), `SearchInputError`.
+def refusal(
+    error: TrialRefusedError | HyperModelFitError, trial_id: str, hp: Any, stop_on_defaults: bool
+) -> Exception:
+    """What a trial's refusal raises: `TrialRefusedError` naming the trial's values (a
+    `HyperModelFitError`, a refused `model.fit` call, as it is), or, for the default
+    configuration's trial (`stop_on_defaults`), `SearchInputError`.
 
     Args:
         error: The refusal (its message says what is wrong and the fix).
@@ -145,6 +151,9 @@ def refusal(error: TrialRefusedError, trial_id: str, hp: Any, stop_on_defaults: 
             search (`is_default_configuration`; see the module docstring).
     """
     message = str(error.args[0]) if error.args else str(error)
+    fit_call = isinstance(error, HyperModelFitError)
+    if fit_call and not (stop_on_defaults and is_default_configuration(hp)):
+        return error
     if _TRIAL_MARK not in message:
         message = f"Trial id {trial_id}, with the values {trial_values(hp)}: {message}"
     if stop_on_defaults and is_default_configuration(hp):

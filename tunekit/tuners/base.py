@@ -38,14 +38,15 @@ from tunekit.data import _targets as tg
 from tunekit.data.batches import sample_bytes, validation_batch_size
 from tunekit.data.streams import is_stream
 from tunekit.errors import ModelCheckError
-from tunekit.fitting import SearchInputError, fit_hypermodel
+from tunekit.fitting import HyperModelFitError, SearchInputError, fit_hypermodel
 from tunekit.hparams_results import TrialResults, write_trial_results
 from tunekit.objectives import objective_names, training_metric_note
 from tunekit.own_loops import BUDGET_METRIC, budget_warning, planned_epochs
 from tunekit.processes import release_trial_memory
+from tunekit.stream_fit_args import StreamArgs, ignored_arguments
 from tunekit.tensorboard import configure_trial_logdirs
 from tunekit.trial_length import SCORED_AT_END, is_number, length_metrics
-from tunekit.trial_refusals import TrialRefusedError, refusal, trial_what
+from tunekit.trial_refusals import TrialRefusedError, refusal, trial_values, trial_what
 from tunekit.tuners.callbacks import (
     BestEpochWeights,
     InterruptCheck,
@@ -325,6 +326,14 @@ class TunekitTuner(kt.Tuner):
         return dict(self._tunekit_refused_fit_args)
 
     @property
+    def stream_fit_args(self) -> StreamArgs:
+        """The `model.fit` keywords the hypermodel's `fit` passed that Keras ignores for the
+        stream, with the hyperparameters they equal (`tunekit.stream_fit_args`)."""
+        if "stream_args" not in self._tunekit_fits:
+            self._tunekit_fits["stream_args"] = StreamArgs(self.project_dir)
+        return self._tunekit_fits["stream_args"]
+
+    @property
     def cv(self) -> int:
         """Folds of each trial's cross-validation (1: none)."""
         return self._tunekit_cv
@@ -460,7 +469,7 @@ class TunekitTuner(kt.Tuner):
     def _build_and_fit_model(self, trial: Trial, *args: Any, **kwargs: Any) -> Any:
         try:
             return self._build_and_fit_checked(trial, *args, **kwargs)
-        except TrialRefusedError as e:  # named; the default configuration's stops the search
+        except (TrialRefusedError, HyperModelFitError) as e:  # the defaults' stops the search
             hp = trial.hyperparameters
             raise refusal(e, trial.trial_id, hp, self._tunekit_stop_on_defaults) from None
 
@@ -508,6 +517,10 @@ class TunekitTuner(kt.Tuner):
         )
         results = fitted.results
         clock.fit.add_fit(time.perf_counter() - start)
+        ignored = ignored_arguments(
+            x, kwargs, fitted.fit_kwargs, fitted.set_by_hypermodel, trial_values(hp)
+        )  # batch_size= on a stream: said at the first trial that passes it
+        self.stream_fit_args.record(trial.trial_id, type(self.hypermodel).__name__, ignored, x)
         self._fit_returned(trial, kwargs["callbacks"])
         if _kerastuner.multi_backend():
             _kerastuner.utils.save_json(
