@@ -175,7 +175,9 @@ def test_the_narrow_step_names_what_the_trials_recorded_whatever_the_name(
     )
     assert found == {"batch_size": (32, ["bs"])}
     recorded = StreamArgs(tmp_path)
+    recorded.record("3", "M", {"batch_size": (16, ["bs", "units"])}, stream)  # units=16 too
     recorded.record("4", "M", found, stream)
+    assert recorded.tuned() == {"batch_size": ["bs"]}  # equal in every trial: bs alone
     space = kt.HyperParameters()
     space.Choice("bs", [16, 32])
     space.Int("batch_size", 2, 3)

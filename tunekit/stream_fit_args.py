@@ -12,7 +12,8 @@ keywords tunekit records for each trial, `tunekit.fitting.FitCall`): each
 ignored keyword the hypermodel's `fit` set itself (not tunekit's
 `batch_size`/`shuffle=False`), with its value and the trial's
 hyperparameters whose value it equals. `StreamArgs` keeps them for a phase:
-the tuner warns at the first trial that passes one (`StreamArgs.record`),
+the tuner warns at the first trial that passes one (`StreamArgs.record`; once
+per run: not again in the fine phase),
 and the narrow step names the hyperparameters it found
 (`StreamArgs.tuned`), read back from `stream_fit_args.json` in the phase's
 directory after a rerun.
@@ -64,6 +65,7 @@ def ignored_arguments(
     received: Mapping[str, Any],
     set_by_hypermodel: tuple[str, ...],
     values: Mapping[str, Any],
+    declared_in_fit: set[str] | frozenset[str] = frozenset(),
 ) -> dict[str, tuple[Any, list[str]]]:
     """The keywords of one `model.fit` call Keras ignores for the stream `x`, set by the
     hypermodel's own `fit`.
@@ -75,6 +77,9 @@ def ignored_arguments(
         set_by_hypermodel: The tunekit keywords the hypermodel's `fit` passed again
             itself (`FitCall.set_by_hypermodel`).
         values: The trial's hyperparameter values.
+        declared_in_fit: The hyperparameters the `fit` declared in this call (new in
+            `values`): of the hyperparameters whose value equals a keyword's, these
+            are the ones named when there are some (`units=4` beside `bs=4`).
 
     Returns:
         `{keyword: (value, [hyperparameter names whose value equals it])}`:
@@ -95,6 +100,7 @@ def ignored_arguments(
         if not own or value is None:
             continue
         names = matching_hyperparameters(value, values)
+        names = [n for n in names if n in declared_in_fit] or names
         if key == "shuffle" and value is not True and not names:
             continue  # shuffle=False, passed as such: what Keras does anyway
         found[key] = (value, names)
@@ -121,8 +127,9 @@ class StreamArgs:
         self._seen: dict[str, list[str]] | None = None
 
     def tuned(self) -> dict[str, list[str]]:
-        """`{keyword: [hyperparameter names]}` seen in the phase's trials so far (an empty
-        list: a constant, or a value no hyperparameter had)."""
+        """`{keyword: [hyperparameter names]}` seen in the phase's trials so far: those
+        whose value it equalled in every trial that passed it (an empty list: a
+        constant, or a value no hyperparameter had)."""
         if self._seen is None:
             try:
                 read = json.loads(self.path.read_text(encoding="utf-8"))
@@ -130,6 +137,13 @@ class StreamArgs:
                 read = {}
             self._seen = {str(k): [str(n) for n in v] for k, v in dict(read).items()}
         return {k: list(v) for k, v in self._seen.items()}
+
+    def _said_in_another_phase(self, key: str) -> bool:
+        """Whether another phase of the run (a sibling directory) recorded `key`: said once."""
+        for other in self.path.parent.parent.glob(f"*/{FILE}"):
+            if other != self.path and key in StreamArgs(other.parent).tuned():
+                return True
+        return False
 
     def record(
         self, trial_id: str, owner: str, found: Mapping[str, tuple[Any, list[str]]], x: Any
@@ -148,12 +162,13 @@ class StreamArgs:
         seen = self.tuned()
         changed = False
         for key, (value, names) in found.items():
-            if key not in seen:
+            if key not in seen and not self._said_in_another_phase(key):
                 _logger.warning(_message(trial_id, owner, key, value, names, x))
-            known = seen.setdefault(key, [])
-            new = [n for n in names if n not in known]
-            if new or key not in (self._seen or {}):
-                known.extend(new)
+            # The hyperparameters equal to it in every trial that passed it: a value
+            # another one shares by chance in one trial drops out in the next.
+            kept = [n for n in seen[key] if n in names] if key in seen else list(names)
+            if key not in seen or kept != seen[key]:
+                seen[key] = kept
                 changed = True
         self._seen = seen
         if changed:

@@ -511,14 +511,19 @@ class TunekitTuner(kt.Tuner):
                 self._tunekit_model_check(model, trial_what(trial.trial_id, hp))
             except ModelCheckError as e:  # this trial's values: it fails, the search goes on
                 raise TrialRefusedError(str(e)) from None
-        start = time.perf_counter()
+        start, before = time.perf_counter(), set(hp.values)
         fitted = fit_hypermodel(
             self.hypermodel, hp, model, *args, refused=self._tunekit_refused_fit_args, **kwargs
         )
         results = fitted.results
         clock.fit.add_fit(time.perf_counter() - start)
         ignored = ignored_arguments(
-            x, kwargs, fitted.fit_kwargs, fitted.set_by_hypermodel, trial_values(hp)
+            x,
+            kwargs,
+            fitted.fit_kwargs,
+            fitted.set_by_hypermodel,
+            trial_values(hp),
+            set(hp.values) - before,
         )  # batch_size= on a stream: said at the first trial that passes it
         self.stream_fit_args.record(trial.trial_id, type(self.hypermodel).__name__, ignored, x)
         self._fit_returned(trial, kwargs["callbacks"])
