@@ -51,6 +51,7 @@ ORDER = [
     "tensorboard",
     "user_tensorboard",
     "fit_inputs",
+    "stream_fit_args",
     "fit_refusals",
     "fit_results",
     "fitting",

@@ -393,10 +393,11 @@ def test_hyperband_fails_each_trial_whose_fit_sets_epochs_before_training(tmp_pa
         max_epochs=2,
         factor=2,
     )
-    with pytest.raises(tunekit.TrialsFailedError):  # KerasTuner's stop: 3 in a row
+    # the first trial is the default configuration's: its refusal stops the search at once
+    with pytest.raises(tunekit.SearchInputError, match="default configuration"):
         tuner.search(x, y, validation_data=(x, y), verbose=0)
     trials = list(tuner.oracle.trials.values())
-    assert [t.status for t in trials] == ["FAILED"] * 3
+    assert [t.status for t in trials] == ["FAILED"]
     assert all("Hyperband allocates each trial's epochs" in failure_reason(t) for t in trials)
 
 
@@ -621,9 +622,9 @@ def test_a_fit_that_sets_epochs_fails_its_trials_before_training_when_hyperband_
         **TINY,
         **BUDGET["hyperband"],
     )
-    with pytest.raises(tunekit.TrialsFailedError, match="fine_tuner='bayesian'"):
-        run.run()
-    assert TRIAL_FITS == []  # refused in every coarse trial, before model.fit
+    with pytest.raises(tunekit.SearchInputError, match="fine_tuner='bayesian'"):
+        run.run()  # refused in the default configuration's trial: the run stops there
+    assert TRIAL_FITS == []  # before model.fit
 
 
 class TunedEpochsHyperModel(kt.HyperModel):
@@ -655,7 +656,7 @@ def test_a_fit_that_tunes_epochs_is_refused_in_every_trial_even_when_it_draws_tu
     )
     from tunekit.progress import failure_reason
 
-    with pytest.raises(tunekit.TrialsFailedError, match=r"tunes `epochs` \(hp 'epochs', "):
+    with pytest.raises(tunekit.SearchInputError, match=r"tunes `epochs` \(hp 'epochs', "):
         run.run()
     first = run._tuner("coarse").oracle.trials["0"]
     assert "tunes `epochs` (hp 'epochs', 1 in this trial" in failure_reason(first)
@@ -989,8 +990,8 @@ def test_a_fit_that_changes_tunekits_arrays_in_place_fails_its_trials_saying_why
         **TINY,
         **BUDGET["hyperband"],
     )
-    with pytest.raises(tunekit.TrialsFailedError, match=r"in place .*read-only.*x = x - 3\.0"):
+    with pytest.raises(tunekit.SearchInputError, match=r"in place .*read-only.*x = x - 3\.0"):
         run.run()
     run.close()
     trials = list(run._tuner("coarse").oracle.trials.values())
-    assert [t.status for t in trials] == ["FAILED"] * 3  # each said why, before training
+    assert [t.status for t in trials] == ["FAILED"]  # the default's: said why, before training

@@ -1091,7 +1091,9 @@ def test_a_batch_size_tuned_on_a_stream_is_said_to_do_nothing(tmp_path: Path, ca
     kwargs: dict[str, Any] = dict(directory=tmp_path, objective="val_loss", **SMALL)
     CoarseToFine(_BatchSizeFit(), _tf_data(), project_name="stream", **kwargs).run()
     said = [r.getMessage() for r in caplog.records if "ignores batch_size=" in r.getMessage()]
-    assert len(said) == 1 and "['batch_size']" in said[0]
+    assert len(said) == 1 and "hyperparameter 'batch_size'" in said[0], said
+    narrowed = [m.getMessage() for m in caplog.records if "narrowing includes" in m.getMessage()]
+    assert len(narrowed) == 1 and "['batch_size']" in narrowed[0], narrowed
 
 
 def test_a_stream_that_cannot_be_replayed_stops_the_search(tmp_path: Path) -> None:

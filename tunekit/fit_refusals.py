@@ -18,7 +18,9 @@ fails its trial before it trains, with Keras's words and the fix as the
 trial's error. The call may depend on the trial's hyperparameters (weights
 under an `hp.Boolean`), so the search goes on, as KerasTuner's does; the
 stop after `max_consecutive_failed_trials` in a row quotes the message
-(`tunekit.steps.trial_failures`).
+(`tunekit.steps.trial_failures`). Refused in the default configuration's
+trial (a run's first coarse trial), it stops the search at once
+(`SearchInputError`, exit 2; `tunekit.trial_refusals.refusal`).
 """
 
 from __future__ import annotations

@@ -37,7 +37,12 @@ and for the final retrain (`tunekit.workflow`). Its contract:
 - Each refusal above is a `HyperModelFitError` that fails its trial only: the
   call may depend on the trial's hyperparameters (`validation_split` under an
   `hp.Boolean`), so the search goes on as KerasTuner's does, and stops only
-  after `max_consecutive_failed_trials` failed trials in a row.
+  after `max_consecutive_failed_trials` failed trials in a row. A refusal of
+  the default configuration's trial (a run's first coarse trial) stops the
+  search at once (`SearchInputError`, exit 2; `tunekit.trial_refusals`).
+- On a stream, a `batch_size=` (or, for a `tf.data.Dataset`, `shuffle=`) your
+  fit passes is ignored by Keras: warned at the first trial that passes it
+  (`tunekit.stream_fit_args`).
 - A `fit` that never calls `model.fit` (its own training loop) receives
   tunekit's keywords and uses them as it likes.
 - Each call gets its own copy of every dict, list and tuple in its arguments

@@ -18,7 +18,10 @@ Refused this way, by `tunekit.tuners`:
   values per epoch;
 - one number returned by a `fit` under a default objective, and a number
   returned under a metric's name that Keras measured otherwise
-  (`tunekit.tuners.returned`).
+  (`tunekit.tuners.returned`);
+- the hypermodel's own `fit` call of `model.fit` (`HyperModelFitError`,
+  `tunekit.fitting`: `validation_split`, `epochs` under Hyperband, tunekit's
+  callbacks left out, arguments Keras refuses: `tunekit.fit_refusals`).
 
 Each refusal names the trial's values, and its advice holds for a fault of
 some configurations (`every_trial`: "this trial would fail", not "every
@@ -59,7 +62,7 @@ from typing import Any, TypeVar
 from keras_tuner import errors as kt_errors
 
 from tunekit.errors import TunekitError
-from tunekit.fitting import SearchInputError
+from tunekit.fitting import HyperModelFitError, SearchInputError
 
 __all__ = [
     "Said",
@@ -190,10 +193,15 @@ def as_said(error: _Error, said: Said = str) -> _Error:
 
 
 def refusal(
-    error: TrialRefusedError, trial_id: str, hp: Any, stop_on_defaults: bool, said: Said = str
+    error: TrialRefusedError | HyperModelFitError,
+    trial_id: str,
+    hp: Any,
+    stop_on_defaults: bool,
+    said: Said = str,
 ) -> Exception:
-    """What a trial's refusal raises: `TrialRefusedError` naming the trial's values, or, for
-    the default configuration's trial (`stop_on_defaults`), `SearchInputError`.
+    """What a trial's refusal raises: `TrialRefusedError` naming the trial's values (a
+    `HyperModelFitError`, a refused `model.fit` call, as it is, said as the run says it), or,
+    for the default configuration's trial (`stop_on_defaults`), `SearchInputError`.
 
     Args:
         error: The refusal (its message says what is wrong and the fix).
@@ -206,6 +214,9 @@ def refusal(
             command line). Defaults to `str` (Python's keyword arguments).
     """
     message = str(error.args[0]) if error.args else str(error)
+    fit_call = isinstance(error, HyperModelFitError)
+    if fit_call and not (stop_on_defaults and is_default_configuration(hp)):
+        return as_said(error, said)
     if said is not str:  # one message (a refusal's detail, `error.args[1]`, is not said)
         plain = TrialRefusedError(message)
         plain.__cause__ = error  # whose causes hold the Keras words it quotes

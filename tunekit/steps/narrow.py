@@ -6,6 +6,7 @@ import dataclasses
 import logging
 
 import keras_tuner as kt
+from keras_tuner.engine.hyperparameters import Fixed
 
 from tunekit import _io, interrupts
 from tunekit.errors import TooFewTrialsError
@@ -22,29 +23,28 @@ _logger = logging.getLogger(__name__)
 LEFT_OUT = "no better than chance"
 
 
-def _warn_batch_size_on_a_stream(ctx: RunContext, space: kt.HyperParameters) -> None:
-    """Says a tuned `batch_size` (a hypermodel's `fit(batch_size=hp...)`) on a stream:
-    Keras's `fit` ignores `batch_size` for a `tf.data.Dataset` or a `PyDataset`, whose
-    batches are made before it, so every value trained the same batches."""
+def _warn_ignored_on_a_stream(ctx: RunContext, tuner: kt.Tuner) -> None:
+    """Says the hyperparameters whose values only went to `model.fit` keywords Keras
+    ignores for a stream (`tunekit.stream_fit_args`: `batch_size=hp.Choice("bs", ...)` in
+    a hypermodel's `fit`, whatever the name), as its trials recorded them."""
     from tunekit.data.streams import StreamData
 
-    if not isinstance(ctx.data, StreamData):
+    recorded = getattr(tuner, "stream_fit_args", None)
+    if not isinstance(ctx.data, StreamData) or recorded is None:
         return
-    tuned = [
-        hp.name
-        for hp in space.space
-        if "batch_size" in hp.name.lower() and not isinstance(hp, kt.engine.hyperparameters.Fixed)
-    ]
-    if tuned:
-        _logger.warning(
-            "The search tunes %s, but the data is a stream (a tf.data.Dataset or "
-            "PyDataset): Keras's fit ignores batch_size= for a stream, whose batches are "
-            "made before fit, so unless the hypermodel's fit batches the stream itself "
-            "(x.unbatch().batch(...)), every value trained the same batches and its "
-            "narrowing and ranking are noise. Give arrays (Dataset.from_arrays) to tune "
-            "the batch size, or drop the entry.",
-            tuned,
-        )
+    fixed = {hp.name for hp in tuner.oracle.hyperparameters.space if isinstance(hp, Fixed)}
+    for key, names in sorted(recorded.tuned().items()):
+        tuned = [n for n in names if n not in fixed]
+        if tuned:
+            _logger.warning(
+                "The narrowing includes %s, whose value the hypermodel's fit passed as "
+                "%s= to model.fit, which Keras ignores for a stream (a tf.data.Dataset or "
+                "PyDataset): unless the fit uses it elsewhere too, every value trained the "
+                "same %s and its narrowing and ranking are noise.",
+                tuned,
+                key,
+                "batches" if key == "batch_size" else "order",
+            )
 
 
 def keep_whole_space(
@@ -104,8 +104,10 @@ class NarrowStep:
                     f"The narrowing {path} is corrupt ({e}). Nothing was changed on disk; "
                     "rerun with overwrite=True to start over."
                 ) from None
-        oracle = ctx.ensure("coarse").oracle
+        tuner = ctx.ensure("coarse")
+        oracle = tuner.oracle
         interrupts.check()
+        _warn_ignored_on_a_stream(ctx, tuner)
         narrowed = self.narrow(ctx, oracle)
         _io.write_text(path, narrowed.to_json())
         manifest.mark(self.name, "done")
@@ -129,7 +131,6 @@ class NarrowStep:
         noted and logged. Any other objective's note says why its trials were
         not compared with chance.
         """
-        _warn_batch_size_on_a_stream(ctx, oracle.hyperparameters)
         trials = list(oracle.trials.values())
         usable_trials = [t for t in trials if is_usable(t)]
         usable = len(usable_trials)

@@ -43,6 +43,7 @@ from tunekit.hparams_results import TrialResults, write_trial_results
 from tunekit.objectives import objective_names, training_metric_note
 from tunekit.own_loops import BUDGET_METRIC, budget_warning, planned_epochs
 from tunekit.processes import release_trial_memory
+from tunekit.stream_fit_args import StreamArgs, ignored_arguments
 from tunekit.tensorboard import configure_trial_logdirs
 from tunekit.trial_length import SCORED_AT_END, is_number, length_metrics
 from tunekit.trial_refusals import (
@@ -51,6 +52,7 @@ from tunekit.trial_refusals import (
     as_said,
     refusal,
     said_text,
+    trial_values,
     trial_what,
 )
 from tunekit.tuners.callbacks import (
@@ -343,6 +345,14 @@ class TunekitTuner(kt.Tuner):
         return dict(self._tunekit_refused_fit_args)
 
     @property
+    def stream_fit_args(self) -> StreamArgs:
+        """The `model.fit` keywords the hypermodel's `fit` passed that Keras ignores for the
+        stream, with the hyperparameters they equal (`tunekit.stream_fit_args`)."""
+        if "stream_args" not in self._tunekit_fits:
+            self._tunekit_fits["stream_args"] = StreamArgs(self.project_dir)
+        return self._tunekit_fits["stream_args"]
+
+    @property
     def cv(self) -> int:
         """Folds of each trial's cross-validation (1: none)."""
         return self._tunekit_cv
@@ -478,10 +488,12 @@ class TunekitTuner(kt.Tuner):
     def _build_and_fit_model(self, trial: Trial, *args: Any, **kwargs: Any) -> Any:
         try:
             return self._build_and_fit_checked(trial, *args, **kwargs)
-        except TrialRefusedError as e:  # named; the default configuration's stops the search
+        except (TrialRefusedError, HyperModelFitError) as e:  # the defaults' stops the search
             hp, said = trial.hyperparameters, self._tunekit_said
-            raise refusal(e, trial.trial_id, hp, self._tunekit_stop_on_defaults, said) from None
-        except (HyperModelFitError, SearchInputError) as e:  # settings named as the run does
+            raised = refusal(e, trial.trial_id, hp, self._tunekit_stop_on_defaults, said)
+            # a refused fit call keeps its cause (Keras's words), once in trial.json
+            raise raised from (raised.__cause__ if raised.__class__ is e.__class__ else None)
+        except SearchInputError as e:  # settings named as the run does
             if self._tunekit_said is str:
                 raise
             raise as_said(e, self._tunekit_said) from e.__cause__  # not twice in trial.json
@@ -525,12 +537,21 @@ class TunekitTuner(kt.Tuner):
                 self._tunekit_model_check(model, trial_what(trial.trial_id, hp))
             except ModelCheckError as e:  # this trial's values: it fails, the search goes on
                 raise TrialRefusedError(str(e)) from None
-        start = time.perf_counter()
+        start, before = time.perf_counter(), set(hp.values)
         fitted = fit_hypermodel(
             self.hypermodel, hp, model, *args, refused=self._tunekit_refused_fit_args, **kwargs
         )
         results = fitted.results
         clock.fit.add_fit(time.perf_counter() - start)
+        ignored = ignored_arguments(
+            x,
+            kwargs,
+            fitted.fit_kwargs,
+            fitted.set_by_hypermodel,
+            trial_values(hp),
+            set(hp.values) - before,
+        )  # batch_size= on a stream: said at the first trial that passes it
+        self.stream_fit_args.record(trial.trial_id, type(self.hypermodel).__name__, ignored, x)
         self._fit_returned(trial, kwargs["callbacks"])
         if _kerastuner.multi_backend():
             _kerastuner.utils.save_json(
