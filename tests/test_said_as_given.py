@@ -133,15 +133,16 @@ def test_a_trials_refusal_says_the_objective_flag_on_the_command_line(
 
 def test_a_refused_fit_call_says_the_flags_on_the_command_line(tmp_path, capsys, monkeypatch):
     """A hypermodel's fit that sets `epochs` under Hyperband: every trial's fit call is
-    refused. Before: "within `max_epochs`" and "(fine_tuner='bayesian')" on the command
-    line, in the progress lines, the stop and each trial.json."""
-    assert _cli(tmp_path, monkeypatch, "SetsEpochs") == 1
+    refused, the default configuration's first, which stops the run (exit 2). Before:
+    "within `max_epochs`" and "(fine_tuner='bayesian')" on the command line, in the
+    progress lines, the stop and each trial.json."""
+    assert _cli(tmp_path, monkeypatch, "SetsEpochs") == 2
     out, err = capsys.readouterr()
     said = (
         "within `--max-epochs`). Remove `epochs` from the hypermodel's fit, or tune with a "
         "search whose trials can train the epochs it sets (--fine-tuner bayesian)."
     )
-    for text in (err, out, _trial_message(tmp_path, "SetsEpochs", 0)):
+    for text in (err, _trial_message(tmp_path, "SetsEpochs", 0)):
         assert said in text, text
         assert "fine_tuner=" not in text and "`max_epochs`" not in text
 

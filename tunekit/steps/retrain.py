@@ -276,7 +276,9 @@ class RetrainStep:
                 write_graph=False,
             ),
             facts,
-            keras.callbacks.LambdaCallback(on_epoch_end=lambda *_: _faults.checkpoint(_EPOCH_END)),
+            keras.callbacks.LambdaCallback(
+                on_epoch_end=lambda *_, **__: _faults.checkpoint(_EPOCH_END)
+            ),
             InterruptCheck(),
             # Yours under <log_dir>/final: a resumed retrain appends, a new one sets aside.
             *phase_callbacks(ctx.callbacks, "final", fresh=not resuming),
