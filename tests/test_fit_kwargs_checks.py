@@ -143,6 +143,45 @@ def test_a_tuned_batch_size_of_any_name_on_a_stream_is_said_at_the_first_trial(
         assert shuffle == [], said
 
 
+class PositionalFit(OwnFit):
+    """`model.fit(x, None, hp.Choice("mb", ...))`: Keras 3's third position is batch_size."""
+
+    def fit(self, hp: Any, model: keras.Model, *args: Any, **kwargs: Any) -> Any:
+        x = args[0] if args else kwargs.pop("x")
+        kwargs.pop("batch_size", None)
+        return model.fit(x, None, hp.Choice("mb", [16, 32]), **kwargs)
+
+
+def test_a_batch_size_given_by_position_on_a_stream_is_said_as_by_keyword(
+    tmp_path: Any,
+) -> None:
+    """Found by a probe: only keywords were read, so `model.fit(x, None, 16)` on a stream
+    tuned a batch size Keras ignores without a word."""
+    said = _coarse(tmp_path, PositionalFit(_bs_and_shuffle), _stream("tf.data"))
+    batch = [(m, n) for m, n in said if "batch_size=" in m]
+    assert len(batch) == 1 and batch[0][1] == 1, said
+    assert batch[0][0].startswith("Trial 0: PositionalFit.fit passes batch_size=16 to ")
+    assert "value of hyperparameter 'mb' in this trial)" in batch[0][0]
+
+
+def test_model_fit_arguments_by_position_are_named_from_its_signature() -> None:
+    from tunekit.fit_refusals import by_name
+
+    fit = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)]).fit
+    x, y = np.zeros((4, 2)), np.zeros(4)
+    assert by_name(fit, (x, y, 16, 3), {"verbose": 0}) == (
+        (x, y),
+        {"verbose": 0, "batch_size": 16, "epochs": 3},
+    )
+    assert by_name(fit, (x, y), {"epochs": 2}) == ((x, y), {"epochs": 2})
+    # a position also given by keyword: Python's refusal stays Keras's to raise
+    assert by_name(fit, (x, y, 16), {"batch_size": 8}) == ((x, y, 16), {"batch_size": 8})
+
+    def loose(*args: Any, **kwargs: Any) -> None: ...
+
+    assert by_name(loose, (x, y, 16), {}) == ((x, y, 16), {})
+
+
 def test_keywords_keras_uses_on_a_stream_and_arrays_are_not_said(tmp_path: Any) -> None:
     """`steps_per_epoch` (tuned) and `shuffle=False` as tunekit passes it act on a stream;
     a tuned batch size on arrays acts too."""
@@ -251,8 +290,28 @@ def _own_callbacks(hp: Any, model: keras.Model, x: Any, y: Any, kw: dict[str, An
             {"class_weight": "balanced"},
             "Calls.fit passes sample_weight= to model.fit",
         ),
+        (  # x, y, batch_size, epochs, verbose, callbacks, validation_split
+            lambda hp, model, x, y, kw: model.fit(
+                x,
+                y,
+                kw.pop("batch_size"),
+                kw.pop("epochs"),
+                kw.pop("verbose"),
+                kw.pop("callbacks"),
+                0.25,
+                **kw,
+            ),
+            {},
+            "Calls.fit passes validation_split=0.25 to model.fit",
+        ),
     ],
-    ids=["validation-split", "dropped-callbacks", "misspelt-keyword", "sample-weight"],
+    ids=[
+        "validation-split",
+        "dropped-callbacks",
+        "misspelt-keyword",
+        "sample-weight",
+        "validation-split-by-position",
+    ],
 )
 def test_a_fit_call_refused_in_the_default_trial_stops_the_run_at_once(
     tmp_path: Any, call: Any, run_kwargs: dict[str, Any], said: str

@@ -25,13 +25,44 @@ trial (a run's first coarse trial), it stops the search at once
 
 from __future__ import annotations
 
+import inspect
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from tunekit.errors import error_line, quoted
 
-__all__ = ["refused_arguments", "weights_conflict"]
+__all__ = ["by_name", "refused_arguments", "weights_conflict"]
+
+
+def by_name(
+    fit: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> tuple[tuple[Any, ...], dict[str, Any]]:
+    """A `model.fit` call's arguments after `x` and `y` given by position, as keywords.
+
+    `model.fit(x, None, 16)` passes `batch_size=16` as surely as the keyword
+    does: every check of the call (refused keywords, a stream's ignored
+    `batch_size`) reads `kwargs`, so those positions are named from `fit`'s
+    signature (Keras 3: `x, y, batch_size, epochs, verbose, callbacks,
+    validation_split, ...`). `x` and `y` stay where they are. A signature that
+    cannot name them (`*args`), or a position also given by keyword (Python's
+    refusal is then Keras's to raise), leaves the call as it is.
+
+    Returns:
+        `(args[:2], kwargs with the rest named)`, or `(args, kwargs)` unchanged.
+    """
+    if len(args) <= 2:
+        return args, kwargs
+    try:
+        params = list(inspect.signature(fit).parameters.values())[: len(args)]
+    except (TypeError, ValueError):
+        return args, kwargs
+    named = {p.name: a for p, a in zip(params[2:], args[2:], strict=False)}
+    plain = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.VAR_POSITIONAL)
+    if len(params) < len(args) or any(p.kind in plain for p in params) or named.keys() & kwargs:
+        return args, kwargs
+    return args[:2], {**kwargs, **named}
+
 
 # Keras's refusals of model.fit's arguments (its data adapters), and Python's of the call.
 _REFUSED = re.compile(

@@ -4,11 +4,8 @@ KerasTuner hands everything `search()` received to `HyperModel.fit(hp, model,
 *args, **kwargs)`, and its documented pattern sets some of those arguments
 again:
 
-```python
-class MyHyperModel(kt.HyperModel):
-    def fit(self, hp, model, *args, **kwargs):
+    def fit(self, hp, model, *args, **kwargs):  # in a kt.HyperModel
         return model.fit(*args, batch_size=hp.Choice("batch_size", [16, 32]), **kwargs)
-```
 
 tunekit always passes `batch_size` (and `epochs`, `callbacks`, `verbose`), so
 Python refuses that call ("got multiple values for keyword argument
@@ -41,8 +38,7 @@ and for the final retrain (`tunekit.workflow`). Its contract:
   the default configuration's trial (a run's first coarse trial) stops the
   search at once (`SearchInputError`, exit 2; `tunekit.trial_refusals`).
 - On a stream, a `batch_size=` (or, for a `tf.data.Dataset`, `shuffle=`) your
-  fit passes is ignored by Keras: warned at the first trial that passes it
-  (`tunekit.stream_fit_args`).
+  fit passes, by keyword or position, is warned about (`tunekit.stream_fit_args`).
 - A `fit` that never calls `model.fit` (its own training loop) receives
   tunekit's keywords and uses them as it likes.
 - Each call gets its own copy of every dict, list and tuple in its arguments
@@ -77,7 +73,7 @@ from tunekit.fit_inputs import (
     x_changed,
     y_changed,
 )
-from tunekit.fit_refusals import refused_arguments, weights_conflict
+from tunekit.fit_refusals import by_name, refused_arguments, weights_conflict
 from tunekit.fit_results import plain_results
 
 __all__ = [
@@ -119,19 +115,16 @@ class FitCall:
     """What a call of a hypermodel's `fit` did.
 
     Attributes:
-        results: What the hypermodel's `fit` returned (a `History`, a dict or
-            a float), each number in it a Python `float`
-            (`tunekit.fit_results.plain_results`: a 0-d array too).
-        fit_kwargs: The keywords of its last `model.fit` call, merged (e.g.
-            `{"batch_size": 16, "epochs": 3, ...}`); empty when it never
-            called `model.fit`.
-        set_by_hypermodel: The tunekit keywords the hypermodel's `fit` set
-            itself, e.g. `("batch_size",)`.
+        results: What the hypermodel's `fit` returned (a `History`, a dict or a float),
+            each number a Python `float` (`fit_results.plain_results`: a 0-d array too).
+        fit_kwargs: The keywords of its last `model.fit` call, merged (e.g. `{"batch_size":
+            16, "epochs": 3, ...}`); empty when it never called `model.fit`.
+        set_by_hypermodel: The tunekit keywords its `fit` set itself, e.g. `("batch_size",)`.
         callbacks: The callbacks of that `model.fit` call, tunekit's and its own.
-        x_changed: Whether a `model.fit` call got an `x` other than the one
-            passed to the hypermodel's `fit` (other values, shape or keys; for
-            a stream, another object): the `fit` transformed the inputs, so a
-            model scored on untransformed test inputs may be scored wrongly.
+        x_changed: Whether a `model.fit` call got an `x` other than the one passed to the
+            hypermodel's `fit` (other values, shape or keys; for a stream, another object):
+            the `fit` transformed the inputs, so a model scored on untransformed test inputs
+            may be scored wrongly.
     """
 
     results: Any
@@ -320,6 +313,7 @@ class _MergedFit:
         self.last_callbacks: list[Any] = []
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        args, kwargs = by_name(self.fit, args, kwargs)  # model.fit(x, y, 16): batch_size=16
         for key, value in self.defaults.items():
             if key == "callbacks":
                 kwargs["callbacks"] = [*value, *(kwargs.get("callbacks") or [])]
