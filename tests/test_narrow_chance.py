@@ -33,6 +33,7 @@ def _ctx(objective="val_accuracy", direction="max", task=CLASSIFICATION, cv=1, *
         data=types.SimpleNamespace(task=task, **data),
         cv=cv,
         class_weights=None,
+        said=str,  # a Python run's: its notes name keyword arguments
     )
 
 
@@ -97,7 +98,7 @@ def test_coarse_trials_on_labels_without_signal_keep_the_whole_space(
     assert all(c.before == c.after for c in narrowed.changes)
     assert "no coarse trial beat chance" in narrowed.top_note
     assert "no coarse trial beat chance" in str(narrowed)  # the table in report.md
-    assert "the whole space is kept" in caplog.text and "--coarse-epochs" in caplog.text
+    assert "the whole space is kept" in caplog.text and "(coarse_epochs=)" in caplog.text
     assert narrowing_line(narrowed).startswith("Narrowing: none, the whole space was kept")
     # Saved and reloaded as it was decided.
     again = CoarseToFine(

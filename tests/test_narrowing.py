@@ -192,8 +192,8 @@ def test_top_count(top, min_trials, n, expected):
     [
         (10, 3, 4, 4, "asked for top=10, only 4 usable: using all 4"),
         (1.0, 3, 4, 4, ""),
-        (0.25, 3, 8, 3, "asked for top=0.25 (2 trials), raised to min_trials=3"),
-        (1, 3, 10, 3, "asked for top=1 (1 trial), raised to min_trials=3"),
+        (0.25, 3, 8, 3, "asked for top=0.25 (2 trials), raised to the minimum of 3 trials"),
+        (1, 3, 10, 3, "asked for top=1 (1 trial), raised to the minimum of 3 trials"),
         (5, 1, 10, 5, ""),
     ],
 )

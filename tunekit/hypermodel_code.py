@@ -74,7 +74,10 @@ import logging
 import re
 import sys
 import types
+from collections.abc import Callable
 from typing import Any
+
+from tunekit.errors import TunekitError
 
 __all__ = ["KEY", "as_recorded", "code_hash", "code_record", "describe_change", "resume_hint"]
 
@@ -132,7 +135,9 @@ def code_record(hypermodel: Any) -> dict[str, str]:
     return {"python": python_version(), "sha256": code_hash(hypermodel)}
 
 
-def as_recorded(recorded: Any, config: dict[str, Any], run: object) -> dict[str, Any]:
+def as_recorded(
+    recorded: Any, config: dict[str, Any], run: object, said: Callable[[BaseException], str] = str
+) -> dict[str, Any]:
     """`config` with the code record a resume cannot compare taken as recorded.
 
     A run recorded before the code was (no `KEY` in `recorded`) resumes as
@@ -146,6 +151,8 @@ def as_recorded(recorded: Any, config: dict[str, Any], run: object) -> dict[str,
             manifest holds).
         config: This run's configuration.
         run: The run folder, for the warning.
+        said: How the run names its settings (`tunekit.trial_refusals.Said`): the
+            warning's `overwrite=True` is `--overwrite` under the command line's.
 
     Returns:
         The configuration to compare with `recorded`.
@@ -158,14 +165,13 @@ def as_recorded(recorded: Any, config: dict[str, Any], run: object) -> dict[str,
     old_python = old.get("python") if isinstance(old, dict) else None
     if old_python == new.get("python") or old == new:
         return config
-    _logger.warning(
-        "The run in %s was started under Python %s and this is Python %s: the hypermodel's "
-        "code cannot be compared across Python versions, so it resumes as if the code were the "
-        "same. If you edited it since, pass overwrite=True (--overwrite) to start over.",
-        run,
-        old_python,
-        new.get("python"),
+    text = (
+        f"The run in {run} was started under Python {old_python} and this is Python "
+        f"{new.get('python')}: the hypermodel's code cannot be compared across Python "
+        "versions, so it resumes as if the code were the same. If you edited it since, pass "
+        "overwrite=True to start over."
     )
+    _logger.warning(text if said is str else said(TunekitError(text)))
     return {**config, KEY: old}
 
 

@@ -211,7 +211,11 @@ class RunManifest:
         config = replacing.as_recorded_main(recorded_config, config)
         config = object_settings.as_recorded(recorded_config, config, self.run_dir)
         # Runs recorded before the code was, or under another Python, do not compare it.
-        new["config"] = config = hypermodel_code.as_recorded(recorded_config, config, self.run_dir)
+        from tunekit.trial_refusals import said_now  # loads KerasTuner: not at import
+
+        new["config"] = config = hypermodel_code.as_recorded(
+            recorded_config, config, self.run_dir, said_now()
+        )
         new["fingerprint"] = fingerprint(config)  # the same build, from another script
         if note := replacing.adopt_tolerances(old, config):  # they change no ended trial
             old["fingerprint"] = fingerprint(old["config"])

@@ -20,7 +20,14 @@ import numpy as np
 if TYPE_CHECKING:
     import keras
 
-__all__ = ["WEIGHTS_ONLY", "alone_note", "file_alone_note", "load_keras_model", "weights_only"]
+__all__ = [
+    "RESTORE",
+    "WEIGHTS_ONLY",
+    "alone_note",
+    "file_alone_note",
+    "load_keras_model",
+    "weights_only",
+]
 
 #: In a weights-only `.keras` file's `metadata.json` (see `tunekit.model_files.save_keras`).
 WEIGHTS_ONLY = "tunekit_weights_only"
@@ -101,6 +108,17 @@ def _unlocated_names(path: str | os.PathLike[str]) -> list[str]:
     return names
 
 
+#: How a note says to restore a file's model from its weights. A model built without
+#: `keras.Input` (a `Sequential` of layers alone) has no weights until its first call, and
+#: `load_weights` refuses it ("a model that has not yet been built"): called on a batch of
+#: inputs first, it loads.
+RESTORE = (
+    "model = hypermodel.build(hp); if the model is built without keras.Input (its weights "
+    "are made at its first call), call it on a batch of its inputs first: model(x[:1]); "
+    "then model.load_weights(path)"
+)
+
+
 def file_alone_note(path: str | os.PathLike[str], missing: str | None = None) -> str | None:
     """What loading the `.keras` file at `path` alone needs, or `None` if `load_model` can.
 
@@ -131,8 +149,8 @@ def alone_note(error: Exception, path: str | os.PathLike[str]) -> str:
             "The model's .keras file holds its weights only: Keras cannot save the model "
             f"whole ({why}), and keras.models.load_model(path) cannot load it. tunekit loads "
             "the run's models by rebuilding them with the hypermodel and loading the file's "
-            "weights (as KerasTuner restores its checkpoints); do the same: model = "
-            "hypermodel.build(hp); model.load_weights(path). For a file that loads alone, "
+            f"weights (as KerasTuner restores its checkpoints); do the same: {RESTORE}. "
+            "For a file that loads alone, "
             "give each class of yours (the model's, its loss's, its metrics') a get_config() "
             "that returns its __init__ arguments and register it with "
             "@keras.saving.register_keras_serializable()."
@@ -165,8 +183,8 @@ def alone_note(error: Exception, path: str | os.PathLike[str]) -> str:
     return (
         "The model's .keras file cannot be loaded by keras.models.load_model(path) alone: "
         f"{needs}. tunekit loads the run's models by rebuilding them with the hypermodel and "
-        "loading the file's weights (as KerasTuner restores its checkpoints); do the same: "
-        "model = hypermodel.build(hp); model.load_weights(path)."
+        f"loading the file's weights (as KerasTuner restores its checkpoints); do the same: "
+        f"{RESTORE}."
     )
 
 

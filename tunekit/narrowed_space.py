@@ -12,11 +12,13 @@ from __future__ import annotations
 import copy
 import dataclasses
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import keras_tuner
 from keras_tuner.engine import hyperparameters as hp_module
+
+from tunekit.errors import TunekitError
 
 __all__ = ["Change", "NarrowedSpace"]
 
@@ -184,6 +186,14 @@ class NarrowedSpace:
         )
 
     def __str__(self) -> str:
+        return self.describe()
+
+    def describe(self, said: Callable[[BaseException], str] = str) -> str:
+        """The narrowing as text (`str` of it): a header, then a table of one row per
+        hyperparameter. The header names the settings as the run does (`said`, see
+        `tunekit.trial_refusals.Said`): `direction='max', margin=0.1` in Python, and
+        `--direction max, --margin 0.1` under the command line's `cli_message`; the
+        rows (names, ranges, conditions) are left as they are."""
         rows = [("name", "before", "", "after", "rule", "active")]
         for c in self.changes:
             cond = _describe_conditions(c.before_config)
@@ -192,10 +202,11 @@ class NarrowedSpace:
         widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
         note = f"; {self.top_note}" if self.top_note else ""
         used = f"top {self.top}" if self.top else "none"
-        lines = [
+        header = (
             f"NarrowedSpace: {used} of {self.usable} usable trials "
             f"(direction={self.direction!r}, margin={self.margin}{note})"
-        ]
+        )
+        lines = [header if said is str else said(TunekitError(header))]
         for i, row in enumerate(rows):
             lines.append("  ".join(s.ljust(w) for s, w in zip(row, widths)).rstrip())
             if i == 0:

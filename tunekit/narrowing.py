@@ -200,7 +200,8 @@ def _narrow(
         top_note = f"asked for top={top}, only {n} usable: using all {n}"
     elif count > asked:
         top_note = (
-            f"asked for top={top} ({_log.count(asked, 'trial')}), raised to min_trials={min_trials}"
+            f"asked for top={top} ({_log.count(asked, 'trial')}), raised to the minimum of "
+            f"{_log.count(min_trials, 'trial')}"
         )
     ranked_by = read_direction(direction, usable)
     if declared is None:

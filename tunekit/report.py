@@ -40,6 +40,7 @@ from tunekit.reproduce import command_section
 from tunekit.results import trials_csv, trials_dataframe
 from tunekit.retraining import resumed_note, schedule_text
 from tunekit.tensorboard import log_images, sample_images
+from tunekit.trial_refusals import said_text
 
 __all__ = ["render_markdown", "write_report"]
 
@@ -327,7 +328,7 @@ def write_report(
     y_test = None if y_pred is None else data.y_test  # several outputs: none (nor a stream's)
     found = test_intervals(y_test, y_pred, data.task, seed=run.seed, weighed=weighed)
     report["test_intervals"] = beside_metrics(found, report["test_metrics"])  # under its metric
-    report["test_note"] = (
+    test_note = (
         outputs_usefulness_note(data, report["test_metrics"])
         if y_pred is None
         else usefulness_note(
@@ -339,6 +340,7 @@ def write_report(
             weighed=weighed,
         )
     )
+    report["test_note"] = test_note and said_text(test_note, run.said)  # task= or --task
     report["baseline"] = baseline_section(run, model, report, y_pred, score)
     report["final_seeds"] = final_seeds_section(run)
     # Keras's test loss and weighted_metrics: weighted by a test stream's weights, else by none
@@ -385,7 +387,7 @@ def write_report(
         steps["evaluate"] = {**steps.get("evaluate", {}), "seconds": seconds}
         report.update(_timings(run, steps))
     _io.write_json(run.run_dir / "report.json", report)
-    markdown = render_markdown(report, str(run.narrow()))
+    markdown = render_markdown(report, run.narrow().describe(run.said))  # as the run names them
     trust = render_trust_markdown(report)
     if trust:  # each section after a blank line (Markdown headings need one)
         markdown = markdown.rstrip("\n") + "\n\n" + "\n".join(trust)

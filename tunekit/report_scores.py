@@ -134,7 +134,7 @@ def usefulness_note(
         return None
     y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
     n = len(y_true)
-    hint = _causes(scaling) + " the right task (--task, task=)?"
+    hint = _causes(scaling) + " the right task (task=)?"
     if task == "classification" and weighed:
         truth = y_true.reshape(n)
         balanced = classification_metrics(truth, y_pred, weighed=True)["balanced_accuracy"]

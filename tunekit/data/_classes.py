@@ -144,9 +144,9 @@ def value_labels_refusal(name: str, values: np.ndarray, fix: str = "") -> str:
     """The message refusing whole-number labels other than the ids `0..K-1` (task unset)."""
     return (
         f"{name} holds the whole numbers {_shown(values)}, not the class ids "
-        f"0..{values.size - 1}: pass task='classification' (--task classification) to take "
-        "each value as a class (named by its value), or task='regression' (--task "
-        f"regression) if they are a quantity (a count, an age){fix}."
+        f"0..{values.size - 1}: pass task='classification' to take "
+        "each value as a class (named by its value), or task='regression' "
+        f"if they are a quantity (a count, an age){fix}."
     )
 
 

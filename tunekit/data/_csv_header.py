@@ -147,7 +147,7 @@ def first_row_data(names: list[str], frame: Any) -> str:
         "as names that row would be lost. A CSV needs a header row naming its columns; "
         "add one, e.g. pandas: pd.read_csv(path, header=None).add_prefix('c')"
         f".to_csv(path, index=False) names them c0, c1, ..., {last} (then target={last!r} "
-        f"(--target {last}) if the last column is the target)."
+        "if the last column is the target)."
     )
 
 

@@ -230,7 +230,7 @@ class FolderCheck:
                     f"{inside!r} in the image folder {str(folder)!r} holds a tunekit run, not "
                     f"images of class {name!r}: the run's plots would be read as images of "
                     "that class. Move the run's folder out of the image folder, and give the "
-                    "runs a folder outside it (--directory, directory=), then rerun."
+                    "runs a folder outside it (directory=), then rerun."
                 )
                 continue
             for file in files:

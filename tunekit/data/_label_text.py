@@ -84,6 +84,5 @@ def check_label_texts(
             "they look like a missing-value mark, which would become a class of its own. "
             f"Drop those rows (e.g. df = df[df[column] != {marks[0]!r}]) or fill in their "
             "labels; if it "
-            'is a real class, give it a name, or pass task="classification" (--task '
-            "classification)."
+            'is a real class, give it a name, or pass task="classification".'
         )

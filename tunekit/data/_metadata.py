@@ -192,7 +192,7 @@ def refuse_constant(array: Any, key: str, split: str, output: bool = False) -> N
         if output
         else "A model learns nothing from a constant target, and R2 is undefined on "
         "one (a score of 0.0 that means nothing). Check that the target is the "
-        "column you meant (--target / target=), or drop it. "
+        "column you meant (target=), or drop it. "
     )
     raise DataError(
         f"{key} is constant{where}: every {what} target is {flat[0, same[0]]:g}. {why}"

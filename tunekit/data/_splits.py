@@ -60,8 +60,7 @@ def _stratified_split(
             "or validation_fraction=0 with cv=K, which scores trials on folds of "
             "train+validation, lowers the need by one each, though the K folds need K "
             "samples of each class in train+validation). If the "
-            "targets are quantities rather than class ids, use task='regression' "
-            "(--task regression)."
+            "targets are quantities rather than class ids, use task='regression'."
         )
     split = per_class_split(y, val_fraction, test_fraction, seed)
     _warn_if_raised(split, {"val": val_fraction, "test": test_fraction}, len(labels))

@@ -104,8 +104,8 @@ def infer_task(y: Any, name: str = "y") -> str:
         shown = _log.listed(values.tolist(), 6, form="{:g}".format, last=True, total="values")
         raise DataError(
             f"{name} holds only the whole numbers {shown}: class labels or a quantity? Pass "
-            'task="classification" (--task classification) to take each value as a class '
-            '(named by its value), or task="regression" (--task regression) for a quantity.'
+            'task="classification" to take each value as a class '
+            '(named by its value), or task="regression" for a quantity.'
         )
     return REGRESSION
 

@@ -339,16 +339,13 @@ def _targets(
         return frame[targets].to_numpy(), None, task
     written = "" if task == CLASSIFICATION else written_numbers(frame, text, "target")
     if written:  # '1,0', '1,5' were class names (classification of ratings, exit 0)
-        raise DataError(
-            written
-            + ' If they are class names, pass task="classification" (--task classification).'
-        )
+        raise DataError(written + ' If they are class names, pass task="classification".')
     if task == REGRESSION or len(targets) > 1:
         shown, fix = _texts_shown(frame, text)
         raise DataError(
             f"target column(s) {shown} hold text: regression needs numeric targets. Encode "
             "them as numbers, or use a single text column as class names with "
-            'task="classification" (--task classification), or leave task= unset.' + fix
+            'task="classification", or leave task= unset.' + fix
         )
     if task is None and _stray_text(frame[targets[0]]) is not None:
         raise DataError(

@@ -14,6 +14,7 @@ from tunekit.narrowing import NarrowedSpace, is_usable, narrow_declared
 from tunekit.steps.base import MIN_COARSE_TRIALS, RunContext
 from tunekit.steps.chance import CHANCE_ALPHA, chance_level, chance_test
 from tunekit.steps.trial_failures import failure_counts
+from tunekit.trial_refusals import said_text
 
 __all__ = ["CHANCE_ALPHA", "NARROWED_SPACE", "NarrowStep", "chance_level", "keep_whole_space"]
 
@@ -113,7 +114,7 @@ class NarrowStep:
         manifest.mark(self.name, "done")
         ctx.say(
             f"Narrowed search space ({f'top {narrowed.top}' if narrowed.top else 'none'} of "
-            f"{narrowed.usable} coarse trials):\n{narrowed}"
+            f"{narrowed.usable} coarse trials):\n{narrowed.describe(ctx.said)}"
         )
         return narrowed
 
@@ -197,9 +198,10 @@ class NarrowStep:
                 else f"only {len(learners)} of the {usable} usable coarse trials "
                 f"beat chance, fewer than the {min_trials} a narrowing needs"
             )
-            note = (
+            note = said_text(  # the setting as the run names it: coarse_epochs= / --coarse-epochs
                 f"{first}; {chance.level}: the whole space is kept. More coarse epochs "
-                "(--coarse-epochs, coarse_epochs=) or a learning-rate range that trains may help"
+                "(coarse_epochs=) or a learning-rate range that trains may help",
+                ctx.said,
             )
             _logger.warning(f"{note}.")
             kept_note = "; ".join(filter(None, [space_note, note]))

@@ -688,7 +688,7 @@ class TunekitTuner(kt.Tuner):
             raise StateFileError(
                 f"The search record in KerasTuner's tuner state file {self._get_tuner_fname()} "
                 f"is damaged ({e}). Nothing was changed on disk. Restore the file, or rerun "
-                "with overwrite=True (--overwrite) to start the search over."
+                "with overwrite=True to start the search over."
             ) from None
 
     def save(self) -> None:
