@@ -46,7 +46,6 @@ from tunekit.params import DEFAULT_OBJECTIVES, PARAMETERS
 
 __all__ = [
     "DATA_PLACEHOLDER",
-    "NoEquivalent",
     "command_differences",
     "data_options",
     "unused_settings",
@@ -59,7 +58,7 @@ _FOLDER_FACTORY = "tunekit.image_streams:image_folder_data"
 _DATA_LOGGERS = ("tunekit.data", "tunekit.image_streams")
 
 
-class NoEquivalent(Exception):
+class _NoEquivalent(TunekitError):
     """The command line cannot say a setting of the run; the message names it and why."""
 
 
@@ -88,7 +87,7 @@ def _folder_config(data: Any) -> dict[str, Any] | None:
 
 
 def data_options(run: Any) -> list[str]:
-    """The options naming the run's data, or raises `NoEquivalent`.
+    """The options naming the run's data, or raises `_NoEquivalent`.
 
     A `Dataset`: `--data DATA --task TASK` (`DATA_PLACEHOLDER`: the data saved
     with `tunekit.data.save_npz`), or nothing for the MNIST the command line
@@ -103,7 +102,7 @@ def data_options(run: Any) -> list[str]:
     if isinstance(data, StreamData):
         config = _folder_config(data)
         if config is None:
-            raise NoEquivalent(
+            raise _NoEquivalent(
                 "data= is a stream (tf.data or a PyDataset): the command line has no "
                 "option for it (--data reads an .npz, a .csv or an image folder)"
             )
@@ -117,7 +116,7 @@ def data_options(run: Any) -> list[str]:
     try:
         npz_arrays(data)
     except TunekitError as e:
-        raise NoEquivalent(f"data=: {e}") from None
+        raise _NoEquivalent(f"data=: {e}") from None
     return ["--data", DATA_PLACEHOLDER, "--task", str(data.task)]
 
 
@@ -162,7 +161,7 @@ def _is_cli_mnist(data: Any) -> bool:
 
 
 def _parse(argv: list[str], run: Any) -> argparse.Namespace:
-    """`argv` parsed by the command line's parser; a refusal raises `NoEquivalent`
+    """`argv` parsed by the command line's parser; a refusal raises `_NoEquivalent`
     naming the run's setting whose flag was refused."""
     from tunekit.cli_parser import build_parser
 
@@ -177,14 +176,14 @@ def _parse(argv: list[str], run: Any) -> argparse.Namespace:
         dests = {o: a.dest for a in parser._actions for o in a.option_strings}
         name = dests.get(flag.group(1)) if flag else None
         setting = f"{name}={getattr(run, name)!r}: " if name in PARAMETERS else ""
-        raise NoEquivalent(f"{setting}the command line refuses it ({message})") from None
+        raise _NoEquivalent(f"{setting}the command line refuses it ({message})") from None
 
 
 def command_differences(run: Any, argv: list[str]) -> list[str]:
     """What the command line given `argv` would run otherwise than `run`, in words.
 
     Empty when it runs the same settings, objective, data and hypermodel (see
-    the module docstring). Raises `NoEquivalent` when the parser refuses `argv`.
+    the module docstring). Raises `_NoEquivalent` when the parser refuses `argv`.
     """
     from tunekit.cli_settings import workflow_kwargs
     from tunekit.data import StreamData

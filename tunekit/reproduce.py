@@ -23,7 +23,7 @@ import sys
 from typing import Any
 
 from tunekit.cli_equivalence import (
-    NoEquivalent,
+    _NoEquivalent,
     command_differences,
     data_options,
     unused_settings,
@@ -159,11 +159,11 @@ def cli_command(run: Any, backend: str) -> tuple[str | None, str | None]:
     """
     try:
         argv = _cli_argv(run, backend)
-    except NoEquivalent as e:
+    except _NoEquivalent as e:
         return None, str(e)
     try:
         differences = command_differences(run, argv)
-    except NoEquivalent as e:
+    except _NoEquivalent as e:
         return None, str(e)
     except Exception as e:  # noqa: BLE001 (the report is written; an unchecked command is not)
         return None, f"the command could not be checked against this run ({type(e).__name__}: {e})"
@@ -173,17 +173,17 @@ def cli_command(run: Any, backend: str) -> tuple[str | None, str | None]:
 
 
 def _cli_argv(run: Any, backend: str) -> list[str]:
-    """`cli_command`'s arguments, before they are checked; raises `NoEquivalent`."""
+    """`cli_command`'s arguments, before they are checked; raises `_NoEquivalent`."""
     if run.callbacks:
         names = ", ".join(f"{type(c).__name__}(...)" for c in run.callbacks)
-        raise NoEquivalent(f"callbacks=[{names}]: the command line has no option for callbacks")
+        raise _NoEquivalent(f"callbacks=[{names}]: the command line has no option for callbacks")
     if run.hyperparameters is not None:
-        raise NoEquivalent(
+        raise _NoEquivalent(
             "hyperparameters=hp: the command line has no option for a search space of your own"
         )
     described = run.config()["hypermodel"]
     if "partial_args" in described:  # a functools.partial: no such option
-        raise NoEquivalent(
+        raise _NoEquivalent(
             f"the hypermodel is a functools.partial of {described['class']}: --hypermodel "
             "names a class, an instance or a function, without arguments"
         )
@@ -192,7 +192,7 @@ def _cli_argv(run: Any, backend: str) -> list[str]:
         module, _, name = described["class"].rpartition(".")
         # A nested class (`mod.Outer.Inner`: `mod.Outer:Inner`) fails when read back.
         if not module or module == "__main__" or "<" in described["class"]:
-            raise NoEquivalent(
+            raise _NoEquivalent(
                 f"the hypermodel {described['class']} is defined where --hypermodel cannot "
                 "name it (it names package.module:attribute, importable: not __main__, a "
                 "notebook, a function's body or another class)"
@@ -201,7 +201,7 @@ def _cli_argv(run: Any, backend: str) -> list[str]:
     argv = ["--hypermodel", spec]
     if spec == "toonvision-cnn":  # the command line builds it with rescale=False
         if described.get("rescale"):
-            raise NoEquivalent(
+            raise _NoEquivalent(
                 "ToonVisionCNNHyperModel(rescale=True): the command line builds it with "
                 "rescale=False (no option for its Rescaling(1/255) layer)"
             )
@@ -210,14 +210,14 @@ def _cli_argv(run: Any, backend: str) -> list[str]:
     argv += ["--directory", str(run.run_dir.parent), "--project-name", run.run_dir.name]
     objective = _objective_text(run)
     if isinstance(objective, list):
-        raise NoEquivalent(f"objective={objective!r}: one --objective names one metric")
+        raise _NoEquivalent(f"objective={objective!r}: one --objective names one metric")
     if objective is not None:
         argv += ["--objective", objective]
     stream = "--batch-size" in argv  # an image folder's batches are its stream's
     for name, value in _settings(run).items():
         flag = "--workers" if name == "workers" else PARAMETERS[name].flag
         if flag is None:
-            raise NoEquivalent(f"{name}={value!r}: the command line has no option for it")
+            raise _NoEquivalent(f"{name}={value!r}: the command line has no option for it")
         if stream and name == "batch_size":
             continue
         if isinstance(value, bool):
