@@ -110,6 +110,18 @@ def test_an_error_not_about_the_data_blames_no_split():
     assert f"The search ran this fit on other data. {NOT_FOUND}" in bare
 
 
+def test_a_validation_metric_read_where_there_is_no_validation_data_is_said():
+    """Found by a probe: a fit returning `{"val_accuracy": h.history["val_accuracy"][-1]}`
+    failed the retrain with `KeyError: 'val_accuracy'` and "tunekit found nothing"."""
+    message = _message(Raises(lambda x: KeyError("val_accuracy")), BEFORE)
+    assert (
+        "'val_accuracy' is a validation metric: this fit gets no validation data, so Keras "
+        "logs none. Read it only when validation_data is given"
+    ) in message
+    assert NOT_FOUND not in message
+    assert NOT_FOUND in _message(Raises(lambda x: KeyError("accuracy")), BEFORE)
+
+
 def test_an_error_naming_the_training_splits_length_says_so():
     def out_of_bounds(x):
         return IndexError("index 300 is out of bounds for axis 0 with size 300.")

@@ -229,6 +229,17 @@ def test_the_narrow_step_names_what_the_trials_recorded_whatever_the_name(
     said = [r.getMessage() for r in caplog.records if "ignores for a stream" in r.getMessage()]
     assert len(said) == 1 and said[0].startswith("The narrowing includes ['bs'], whose value")
     assert "batch_size= to model.fit" in said[0]
+    # `shuffle=`: Keras ignores it for a tf.data.Dataset only (a probe found the note said
+    # "a stream (a tf.data.Dataset or PyDataset)").
+    space.Boolean("mix")
+    tuner.stream_fit_args = SimpleNamespace(tuned=lambda: {"shuffle": ["mix"]})
+    caplog.clear()
+    with caplog.at_level(logging.WARNING):
+        _warn_ignored_on_a_stream(ctx, tuner)  # type: ignore[arg-type]
+    said = [r.getMessage() for r in caplog.records if "The narrowing includes" in r.getMessage()]
+    assert len(said) == 1 and "shuffle= to model.fit, which Keras ignores for a " in said[0]
+    assert "for a tf.data.Dataset (a PyDataset's batches it does shuffle)" in said[0]
+    assert "the same order" in said[0]
 
 
 # -- a refused fit call in the default configuration's trial stops the run at once -----

@@ -264,6 +264,12 @@ def final_fit_message(
             "length (a per-sample array, indices) taken from outside the x and y this fit "
             "receives. Derive such arrays from x and y inside fit."
         )
+    elif isinstance(e, KeyError) and str(e.args[0] if e.args else "").startswith("val_"):
+        why = (  # a History or dict read for a validation metric the fit cannot have here
+            f"{e.args[0]!r} is a validation metric: this fit gets no validation data, so "
+            "Keras logs none. Read it only when validation_data is given (e.g. "
+            "history.history.get(...)), or return the training metrics here."
+        )
     elif before is not None and before.cause:
         why = before.cause
     else:

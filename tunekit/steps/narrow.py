@@ -39,11 +39,14 @@ def _warn_ignored_on_a_stream(ctx: RunContext, tuner: kt.Tuner) -> None:
         if tuned:
             _logger.warning(
                 "The narrowing includes %s, whose value the hypermodel's fit passed as "
-                "%s= to model.fit, which Keras ignores for a stream (a tf.data.Dataset or "
-                "PyDataset): unless the fit uses it elsewhere too, every value trained the "
-                "same %s and its narrowing and ranking are noise.",
+                "%s= to model.fit, which Keras ignores for %s: unless the fit uses it "
+                "elsewhere too, every value trained the same %s and its narrowing and "
+                "ranking are noise.",
                 tuned,
                 key,
+                "a stream (a tf.data.Dataset or PyDataset)"
+                if key == "batch_size"
+                else "a tf.data.Dataset (a PyDataset's batches it does shuffle)",
                 "batches" if key == "batch_size" else "order",
             )
 
