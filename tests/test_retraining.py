@@ -175,18 +175,19 @@ def test_an_unknown_schedule_is_refused():
         schedule_callbacks("linear", 3)
 
 
+class Manifest:  # the two methods `_EpochLogs` uses
+    def __init__(self):
+        self.steps = {}
+
+    def step(self, name):
+        return self.steps.setdefault(name, {})
+
+    def mark(self, name, status, **info):
+        self.step(name).update(status=status, **info)
+
+
 def test_retrain_epoch_records_keep_numbers_and_skip_what_a_callback_added():
     from tunekit.steps.retrain import _curves, _EpochLogs
-
-    class Manifest:  # the two methods `_EpochLogs` uses
-        def __init__(self):
-            self.steps = {}
-
-        def step(self, name):
-            return self.steps.setdefault(name, {})
-
-        def mark(self, name, status, **info):
-            self.step(name).update(status=status, **info)
 
     # Before, a string or an array in an epoch's logs (from another callback) crashed the
     # retrain after its first epoch.
@@ -206,16 +207,6 @@ def test_retrain_epoch_records_keep_numbers_and_skip_what_a_callback_added():
 def test_a_session_stopped_before_its_first_epoch_ended_adds_no_resume_point():
     from tunekit.retraining import resumed_note
     from tunekit.steps.retrain import _EpochLogs
-
-    class Manifest:  # the two methods `_EpochLogs` uses
-        def __init__(self):
-            self.steps = {}
-
-        def step(self, name):
-            return self.steps.setdefault(name, {})
-
-        def mark(self, name, status, **info):
-            self.step(name).update(status=status, **info)
 
     # Session 1 ends epochs 0-8 and is stopped; session 2 resumes at 9 and is killed
     # before epoch 9 ends; session 3 resumes at 9 again and finishes. Before, the note

@@ -23,6 +23,7 @@ import keras
 import keras_tuner as kt
 import numpy as np
 import pytest
+from test_cli import TINY
 
 from tunekit.cli_parser import cli_message
 from tunekit.coarse_to_fine import main
@@ -33,21 +34,7 @@ from tunekit.trial_refusals import TrialRefusedError, refusal, trial_what
 from tunekit.tuners import make_tuner
 
 _TINY = [
-    "--finalists",
-    "0",
-    "--no-baseline",
-    "--coarse-trials",
-    "3",
-    "--coarse-epochs",
-    "1",
-    "--max-epochs",
-    "2",
-    "--factor",
-    "2",
-    "--top",
-    "2",
-    "--final-epochs",
-    "1",
+    *TINY,
     "--max-consecutive-failed-trials",
     "2",
     "--progress",
