@@ -46,10 +46,20 @@ def describe_model(model: Any) -> dict[str, Any] | None:
         `"sha256"`: a hash of its architecture and compile settings;
         `"layers"`: one line per layer, such as `"Dense(units=32, activation='tanh')"`;
         `"compile"`: its loss, metrics and optimizer class (`None` when not
-        compiled). JSON as it reads back.
+        compiled). Anything else a build returns: `{"sha256", "returned": its type}`.
+        JSON as it reads back.
     """
     if model is None:
         return None
+    try:
+        return _described(model)
+    except Exception:  # noqa: BLE001 (not a Keras model: its own checks say so)
+        kind = f"{type(model).__module__}.{type(model).__qualname__}"
+        return {"sha256": hashlib.sha256(kind.encode()).hexdigest()[:16], "returned": kind}
+
+
+def _described(model: Any) -> dict[str, Any]:
+    """`describe_model` of a `keras.Model` (raises for anything else)."""
     architecture = _json(model.to_json, lambda: [_layer_config(x) for x in _layers(model)])
     compiled = _json(model.get_compile_config, lambda: None) if _compiled(model) else "null"
     text = _NUMBERED.sub(r'"\1"', architecture + compiled)
