@@ -43,6 +43,7 @@ ORDER = [
     "hypermodel_options",
     "hypermodel_specs",
     "hypermodel_code",
+    "model_description",
     "object_settings",
     "retrain_callbacks",
     "backend_probe",

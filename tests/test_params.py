@@ -145,12 +145,14 @@ def test_defaults_and_the_manifest_config_are_unchanged(tmp_path, data):
         "finalists": 0,
     }
     # Recorded since a rerun with other callbacks or HyperModel arguments resumed silently;
-    # runs recorded without them resume (tests/test_object_settings.py).
+    # runs recorded without them resume (tests/test_object_settings.py). Likewise the
+    # default model (tests/test_default_model_settings.py).
     assert config["callbacks"] == []
     assert list(config) == [
         "hypermodel",
         "hypermodel_code",
         "hypermodel_settings",
+        "default_model",
         "callbacks",
         "data",
         "objective",

@@ -22,7 +22,10 @@ there is none, naming what the command line cannot say):
   as the command line does it. Other streams have no command line;
 - the hypermodel: built as `--hypermodel` builds it, from this data, and
   described as `CoarseToFine.config()` describes the run's
-  (`describe_hypermodel`, `hypermodel_settings`).
+  (`describe_hypermodel`, `hypermodel_settings`), and its default
+  configuration's model built and compared with the run's
+  (`tunekit.model_description`): an argument these descriptions miss (kept
+  under another name, a function, a numpy scalar) changes that model.
 """
 
 from __future__ import annotations
@@ -344,7 +347,10 @@ def _folder_differences(run: Any, args: argparse.Namespace) -> list[str]:
 
 def _hypermodel_differences(run: Any, args: argparse.Namespace) -> list[str]:
     """How the hypermodel `--hypermodel` builds from the run's data differs from the run's."""
+    from tunekit._kerastuner import get_hypermodel
     from tunekit.hypermodel_specs import resolve_hypermodel
+    from tunekit.model_description import KEY as DEFAULT_MODEL
+    from tunekit.model_description import built_default, model_differences
     from tunekit.object_settings import (
         HYPERMODEL_SETTINGS,
         describe_hypermodel,
@@ -358,9 +364,19 @@ def _hypermodel_differences(run: Any, args: argparse.Namespace) -> list[str]:
     config = run.config()
     ours = {**config["hypermodel"], **config.get(HYPERMODEL_SETTINGS, {})}
     theirs = {**describe_hypermodel(built), **hypermodel_settings(built)}
-    return [
+    found = [
         f"the hypermodel's {name}={ours.get(name)!r} (--hypermodel {args.hypermodel} "
         f"builds it with {theirs.get(name)!r})"
         for name in sorted(ours.keys() | theirs.keys())
         if ours.get(name) != theirs.get(name)
     ]
+    try:  # what it builds: attributes miss an argument kept otherwise, a function, ...
+        their_model = built_default(get_hypermodel(built))
+    except Exception as e:  # noqa: BLE001 (the user's build: said, not raised)
+        return [*found, f"the hypermodel (--hypermodel {args.hypermodel} cannot build it: {e})"]
+    return found + model_differences(
+        config.get(DEFAULT_MODEL),
+        their_model,
+        what=f"the default model of the run's hypermodel {config['hypermodel'].get('class')} "
+        f"(-> --hypermodel {args.hypermodel}'s)",
+    )

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import ast
 import difflib
+import functools
 import importlib
 import importlib.machinery
 import importlib.util
+import inspect
 import os
 import sys
 from collections.abc import Callable, Iterable
@@ -29,6 +31,7 @@ __all__ = [
     "BUILTIN_HYPERMODELS",
     "UsageError",
     "augmentation_text",
+    "build_object_spec",
     "check_augment",
     "check_data_shape",
     "check_spec",
@@ -241,6 +244,30 @@ def resolve_hypermodel(spec: str, *, augment: bool | None = None) -> Callable[[D
         return factory(data)
 
     return make
+
+
+def build_object_spec(hypermodel: object) -> str | None:
+    """`module:NAME` that `--hypermodel` loads as the callable build object (not a
+    function nor a HyperModel: `BUILDER = Builder(32)`, with `__call__(self, hp)`) that
+    KerasTuner wrapped in `hypermodel`; `None` for any other hypermodel.
+
+    Raises:
+        UsageError: No module-level name holds that object (`--hypermodel module:Builder`
+            would call the class as a build function).
+    """
+    target = vars(hypermodel).get("build")  # KerasTuner's wrapper keeps the callable
+    if target is None or inspect.isroutine(target) or isinstance(target, functools.partial):
+        return None
+    module_name = type(target).__module__
+    module = sys.modules.get(module_name)
+    held = [n for n, v in vars(module).items() if v is target] if module else []
+    if not held or module_name == "__main__":
+        raise UsageError(
+            f"the hypermodel is a {module_name}.{type(target).__qualname__} object (callable, "
+            "not a HyperModel): --hypermodel loads one only by a module-level name holding "
+            "it (module:NAME), and none does"
+        )
+    return f"{module_name}:{sorted(held)[0]}"
 
 
 def check_data_shape(spec: str, data: Any) -> None:

@@ -28,6 +28,11 @@ any other setting (`RunConfigError` naming old -> new):
   (`MyHyperModel(activations=["relu"])`), and private attributes named after
   an argument.
 
+What the hypermodel builds (`tunekit.model_description`, key
+`"default_model"`) is recorded too: the attributes above miss an argument
+kept under another name, a function or a numpy scalar, and the model does
+not.
+
 A run recorded before these keys existed does not say what it ran with: a
 resume takes them as unknown, not as a change (`as_recorded`), and warns when
 this run has callbacks that would count.
@@ -44,7 +49,7 @@ import types
 from collections.abc import Iterable
 from typing import Any
 
-from tunekit import hypermodel_code
+from tunekit import hypermodel_code, model_description
 
 __all__ = [
     "CALLBACKS",
@@ -64,7 +69,7 @@ CALLBACKS = "callbacks"
 #: The key of `CoarseToFine.config()` that holds `hypermodel_settings(hypermodel)`.
 HYPERMODEL_SETTINGS = "hypermodel_settings"
 #: Keys a run recorded before them lacks: unknown there, not a change.
-ADDED_KEYS = (CALLBACKS, HYPERMODEL_SETTINGS)
+ADDED_KEYS = (CALLBACKS, HYPERMODEL_SETTINGS, model_description.KEY)
 #: `__init__` arguments that say where a callback writes or how much it prints.
 OUTPUT_ARGUMENTS = frozenset(
     {"verbose", "log_dir", "filepath", "filename", "backup_dir", "directory", "root", "path"}
@@ -207,8 +212,12 @@ def differences(key: str, old: Any, new: Any) -> list[str]:
     """A changed setting in a refusal's words: `key: old -> new` (see `setting_text`).
 
     The same hypermodel class with other values is named by each value that changed,
-    `hypermodel augment: True -> False`, not by two whole descriptions to compare by eye.
+    `hypermodel augment: True -> False`, not by two whole descriptions to compare by eye;
+    another default model by its layers that differ
+    (`tunekit.model_description.model_differences`).
     """
+    if key == model_description.KEY:
+        return model_description.model_differences(old, new)
     if (
         key == "hypermodel"
         and isinstance(old, dict)

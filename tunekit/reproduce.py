@@ -28,6 +28,7 @@ from tunekit.cli_equivalence import (
     data_options,
     unused_settings,
 )
+from tunekit.hypermodel_specs import UsageError, build_object_spec
 from tunekit.objectives import objective_parts
 from tunekit.params import DEFAULT_OBJECTIVES, PARAMETERS
 
@@ -147,7 +148,8 @@ def cli_command(run: Any, backend: str) -> tuple[str | None, str | None]:
     its hypermodel): every setting, the objective, the data and the hypermodel
     must come back as the run's. There is none for a hypermodel the command
     line cannot name (defined in `__main__`, a notebook or a function, a
-    `functools.partial`, or built otherwise than `--hypermodel` builds it), for
+    `functools.partial`, a callable object no module-level name holds, or building
+    another default model or with other values than `--hypermodel`'s), for
     callbacks or `hyperparameters=`, several objectives, a setting value no
     flag takes (a `class_weight` dict), data it cannot read as the run did (a
     tf.data stream, dicts of several inputs or outputs, classes that have no
@@ -187,7 +189,10 @@ def _cli_argv(run: Any, backend: str) -> list[str]:
             f"the hypermodel is a functools.partial of {described['class']}: --hypermodel "
             "names a class, an instance or a function, without arguments"
         )
-    spec = _BUILTIN_SPECS.get(described["class"])
+    try:  # a callable build object of yours: the module-level name holding it
+        spec = _BUILTIN_SPECS.get(described["class"]) or build_object_spec(run.hypermodel)
+    except UsageError as e:
+        raise NoEquivalent(str(e)) from None
     if spec is None:
         module, _, name = described["class"].rpartition(".")
         # A nested class (`mod.Outer.Inner`: `mod.Outer:Inner`) fails when read back.

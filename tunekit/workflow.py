@@ -48,6 +48,8 @@ from tunekit.errors import (
 from tunekit.fit_inputs import takes_validation_data
 from tunekit.hypermodel_code import code_record
 from tunekit.manifest import OMITTED_SETTINGS, RunManifest, check_run_location
+from tunekit.model_description import KEY as DEFAULT_MODEL
+from tunekit.model_description import describe_model
 from tunekit.narrowing import NarrowedSpace
 from tunekit.object_settings import (
     CALLBACKS,
@@ -108,6 +110,7 @@ from tunekit.steps.check import (
     check_objective_reported,
     check_vector_objective,
     declared_space,
+    default_model,
 )
 from tunekit.steps.retrain import ranked_trials
 from tunekit.steps.search import cv_stratify
@@ -584,6 +587,7 @@ class CoarseToFine:
         self._reading: tuple[str, str] | None = None
         self._refused_as: str | None = None  # a read that opens the run exclusive: `select()`
         self._model_checked = False
+        self._default_model: tuple[dict[str, Any] | None] | None = None  # built once, lazily
         self._working_depth = 0  # nested `_working` blocks: the outermost releases the lock
         # The manifest as this object last held it (JSON text): reopened, a folder that
         # differs was changed by another process or object, and what was loaded is stale.
@@ -930,6 +934,8 @@ class CoarseToFine:
             "hypermodel_code": self._hypermodel_code,
             # Recorded even when empty: a run without them predates them (`object_settings`).
             HYPERMODEL_SETTINGS: self._hypermodel_settings,
+            # What it builds (`tunekit.model_description`): attributes miss some arguments.
+            DEFAULT_MODEL: self._default_model_record(),
             CALLBACKS: self._callbacks_description,
             "data": self.data.fingerprint(),
             "objective": self.objective.name,
@@ -1098,6 +1104,17 @@ class CoarseToFine:
             self.check_model()
             return self.manifest
 
+    def _record_default_model(self, model: Any) -> None:
+        """Keeps `describe_model(model)` of the check's default model (built once)."""
+        if self._default_model is None:
+            self._default_model = (describe_model(model),)
+
+    def _default_model_record(self) -> dict[str, Any] | None:
+        """The default configuration's model as `config()` records it (built on first use)."""
+        if self._default_model is None:
+            self._default_model = (default_model(self.hypermodel, self.hyperparameters),)
+        return self._default_model[0]
+
     def check_model(self) -> None:
         """Checks, before any training, that the hypermodel's model fits the data and saves.
 
@@ -1116,7 +1133,12 @@ class CoarseToFine:
         if not self._model_checked:
             names = objective_names(self.objective)
             self.model_file_note = check_model(
-                self.hypermodel, self.data, self.hyperparameters, names, self.final_schedule
+                self.hypermodel,
+                self.data,
+                self.hyperparameters,
+                names,
+                self.final_schedule,
+                describe=self._record_default_model,
             )
             check_objective_reported(self.hypermodel, self.data, names, self.hyperparameters)
             check_declares_hyperparameters(self.hypermodel, self._declared_space())

@@ -11,7 +11,7 @@ import difflib
 import logging
 import os
 import traceback
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import keras
@@ -20,6 +20,7 @@ import keras_tuner as kt
 from tunekit.data import Dataset, StreamData
 from tunekit.data._stream_labels import check_validation_classes
 from tunekit.errors import ModelCheckError, error_line
+from tunekit.model_description import built_default
 from tunekit.model_files import check_round_trip  # the file check, beside the loaders
 from tunekit.outputs import model_output_shape, training_samples
 from tunekit.retraining import rate_not_settable
@@ -41,6 +42,7 @@ __all__ = [
     "check_trainable",
     "check_vector_objective",
     "declared_space",
+    "default_model",
 ]
 
 
@@ -50,6 +52,7 @@ def check_model(
     hyperparameters: kt.HyperParameters | None = None,
     objective_names: Sequence[str] = (),
     schedule: str | None = None,
+    describe: Callable[[Any], None] | None = None,
 ) -> str | None:
     """Checks, before any training, that the hypermodel's output fits the data.
 
@@ -77,7 +80,9 @@ def check_model(
     mean. With `schedule="cosine"` (the run's `final_schedule`; default `None`), a
     compiled optimizer whose learning rate cannot be set (`rate_not_settable`: its own
     schedule or a callable, also inside a `LossScaleOptimizer`) is logged now, before
-    the search: the retrain keeps that rate.
+    the search: the retrain keeps that rate. `describe` (default `None`), if given, is
+    called with the model built (before any check), so a run records it without another
+    build (`tunekit.model_description`).
 
     Raises:
         ModelCheckError (a `ValueError`): The build with the default
@@ -98,6 +103,8 @@ def check_model(
     except Exception as e:  # noqa: BLE001 - any error: KerasTuner's tuner would stop on it
         raise _default_build_error(e) from e
     try:
+        if describe is not None:
+            describe(model)
         if model is None:
             shape = None
         else:
@@ -170,6 +177,22 @@ def check_vector_objective(
 def _defaults(hyperparameters: kt.HyperParameters | None) -> kt.HyperParameters:
     """What a build with the defaults starts from: the run's `hyperparameters=` (copied)."""
     return kt.HyperParameters() if hyperparameters is None else hyperparameters.copy()
+
+
+def default_model(
+    hypermodel: kt.HyperModel, hyperparameters: kt.HyperParameters | None = None
+) -> dict[str, Any] | None:
+    """`tunekit.model_description.describe_model` of the model built with the defaults.
+
+    Built as `check_model` builds it (the run's `hyperparameters=` first), then discarded.
+
+    Raises:
+        ModelCheckError: The build raised (as `check_model` says it).
+    """
+    try:
+        return built_default(hypermodel, hyperparameters)
+    except Exception as e:  # noqa: BLE001 - any error: KerasTuner's tuner would stop on it
+        raise _default_build_error(e) from e
 
 
 def declared_space(

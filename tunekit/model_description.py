@@ -1,0 +1,185 @@
+"""What a hypermodel builds, as a run records it: its default configuration's model.
+
+Two hypermodels are the same for a run when they build the same model, not
+when some of their attributes agree: an argument kept under another name
+(`self._w = units`), a function (`activation=keras.activations.tanh`), a
+numpy scalar (`units=np.int64(32)`) or a callable object of your own all
+change the model without changing `tunekit.object_settings`'s description.
+So `CoarseToFine.config()` also records, under `KEY` (`"default_model"`),
+`describe_model` of the model `hypermodel.build(hp)` returns with every
+hyperparameter at its default (the model the check before any training
+builds, `tunekit.steps.check.check_model`): a hash of its architecture
+(`model.to_json()`) and compile settings (`model.get_compile_config()`: loss,
+metrics, optimizer and its settings), with a short summary of its layers for
+messages. A resume compares it like any setting (a run recorded before it
+resumes: unknown, not a change); the command line read-back
+(`tunekit.cli_equivalence`) compares the model `--hypermodel` builds.
+
+Layer and model names Keras numbers by itself (`dense_3`, `sequential_2`)
+depend on what the process built before, so their number is dropped.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from typing import Any
+
+__all__ = ["KEY", "built_default", "describe_model", "model_differences"]
+
+#: The key of `CoarseToFine.config()` that holds `describe_model` of the default model.
+KEY = "default_model"
+# The settings of a layer its summary names (the rest is in the hash).
+_SHOWN = ("units", "filters", "kernel_size", "activation", "rate", "pool_size", "output_dim")
+_NUMBERED = re.compile(r'"([A-Za-z][A-Za-z0-9_]*?)_\d+"')  # "dense_3" -> "dense"
+
+
+def describe_model(model: Any) -> dict[str, Any] | None:
+    """The record of a built model: `{"sha256": 16 hex digits, "layers": [...], "compile": ...}`.
+
+    Args:
+        model: A `keras.Model` (`None`: a hypermodel whose own `fit` builds it,
+            recorded as `None`).
+
+    Returns:
+        `"sha256"`: a hash of its architecture and compile settings;
+        `"layers"`: one line per layer, such as `"Dense(units=32, activation='tanh')"`;
+        `"compile"`: its loss, metrics and optimizer class (`None` when not
+        compiled). Anything else a build returns: `{"sha256", "returned": its type}`.
+        JSON as it reads back.
+    """
+    if model is None:
+        return None
+    try:
+        return _described(model)
+    except Exception:  # noqa: BLE001 (not a Keras model: its own checks say so)
+        kind = f"{type(model).__module__}.{type(model).__qualname__}"
+        return {"sha256": hashlib.sha256(kind.encode()).hexdigest()[:16], "returned": kind}
+
+
+def _described(model: Any) -> dict[str, Any]:
+    """`describe_model` of a `keras.Model` (raises for anything else)."""
+    architecture = _json(model.to_json, lambda: [_layer_config(x) for x in _layers(model)])
+    compiled = _json(model.get_compile_config, lambda: None) if _compiled(model) else "null"
+    text = _NUMBERED.sub(r'"\1"', architecture + compiled)
+    compile_config = json.loads(compiled) or {}
+    optimizer = compile_config.get("optimizer")
+    summary = {
+        "loss": compile_config.get("loss"),
+        "metrics": compile_config.get("metrics"),
+        "optimizer": optimizer.get("class_name") if isinstance(optimizer, dict) else optimizer,
+    }
+    described = {
+        "sha256": hashlib.sha256(text.encode()).hexdigest()[:16],
+        "layers": [_layer_text(layer) for layer in _layers(model)],
+        "compile": summary if compile_config else None,
+    }
+    return json.loads(json.dumps(described, default=repr))
+
+
+def built_default(hypermodel: Any, hyperparameters: Any = None) -> dict[str, Any] | None:
+    """`describe_model` of `hypermodel.build(hp)` with every hyperparameter at its default.
+
+    Args:
+        hypermodel: A `keras_tuner.HyperModel` (a build function: wrap it first).
+        hyperparameters: The run's `hyperparameters=` (copied; `None`: none).
+
+    Raises:
+        Whatever the build raises (`tunekit.steps.check.default_model` says it).
+    """
+    import keras
+    import keras_tuner as kt
+
+    hp = kt.HyperParameters() if hyperparameters is None else hyperparameters.copy()
+    model = hypermodel.build(hp)
+    try:
+        return describe_model(model)
+    finally:
+        del model
+        keras.backend.clear_session()
+
+
+def model_differences(old: Any, new: Any, what: str = "the default model") -> list[str]:
+    """How two `describe_model` records differ, in a refusal's words.
+
+    `"the default model differs: Dense(units=32, ...) -> Dense(units=8, ...)"`,
+    naming the first differing layers or compile settings; when only the hash
+    differs (a setting the summary does not show), that the hypermodel builds
+    another default model. Empty when they are equal.
+    """
+    if old == new:
+        return []
+    if not isinstance(old, dict) or not isinstance(new, dict):
+        return [f"{what} differs: {_whole(old)} -> {_whole(new)}"]
+    found = []
+    old_layers, new_layers = old.get("layers") or [], new.get("layers") or []
+    if len(old_layers) != len(new_layers):
+        found.append(
+            f"{what} differs: {len(old_layers)} layers ({', '.join(old_layers)}) -> "
+            f"{len(new_layers)} layers ({', '.join(new_layers)})"
+        )
+    else:
+        found += [f"{what} differs: {o} -> {n}" for o, n in zip(old_layers, new_layers) if o != n]
+    old_compile, new_compile = old.get("compile") or {}, new.get("compile") or {}
+    for name in ("loss", "metrics", "optimizer"):
+        if old_compile.get(name) != new_compile.get(name):
+            found.append(
+                f"{what}'s {name} differs: {old_compile.get(name)!r} -> {new_compile.get(name)!r}"
+            )
+    if not found:
+        found.append(
+            f"the hypermodel builds another default model (a setting of its layers or "
+            f"compile differs: sha256 {old.get('sha256')} -> {new.get('sha256')})"
+        )
+    return found
+
+
+def _whole(record: Any) -> str:
+    if isinstance(record, dict):
+        return f"[{', '.join(record.get('layers') or [])}]"
+    return "no model (its own fit builds it)" if record is None else repr(record)
+
+
+def _json(read: Any, fallback: Any) -> str:
+    """`read()` (a JSON text or a config), else `fallback()`'s, as sorted JSON text."""
+    try:
+        value = read()
+    except Exception:  # noqa: BLE001 (a model Keras cannot serialize: its layers' settings)
+        value = fallback()
+    if isinstance(value, str):
+        value = json.loads(value)
+    return json.dumps(value, sort_keys=True, default=repr)
+
+
+def _compiled(model: Any) -> bool:
+    return bool(getattr(model, "compiled", False) or getattr(model, "optimizer", None))
+
+
+def _layers(model: Any) -> list[Any]:
+    try:
+        return list(model.layers)
+    except Exception:  # noqa: BLE001
+        return []
+
+
+def _layer_config(layer: Any) -> Any:
+    try:
+        return {"class": type(layer).__name__, **layer.get_config()}
+    except Exception:  # noqa: BLE001 (a layer without get_config: its class and weights)
+        shapes = [list(w.shape) for w in getattr(layer, "weights", [])]
+        return {"class": type(layer).__name__, "weights": shapes}
+
+
+def _layer_text(layer: Any) -> str:
+    """`Dense(units=32, activation='tanh')`: a layer's class and its main settings."""
+    config = _layer_config(layer)
+    shown = []
+    for name in _SHOWN:
+        if name in config:
+            value = config[name]
+            value = list(value) if isinstance(value, tuple) else value
+            if isinstance(value, dict):  # a serialized object: its class
+                value = value.get("class_name", value)
+            shown.append(f"{name}={value!r}")
+    return f"{config['class']}({', '.join(shown)})"
