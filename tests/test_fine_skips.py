@@ -160,7 +160,7 @@ def test_only_the_hypermodels_own_failed_trial_error_is_a_skip():
     from tunekit.steps import fine_skips
     from tunekit.steps.fine_skips import all_skipped, skipped_by_hypermodel
 
-    user = "/home/me/models.py"
+    user = str(Path("models.py").resolve())  # a file of the user's, outside tunekit
     skip = _failed(_traceback(user, "keras_tuner.src.errors.FailedTrialError: too slow"))
     assert skipped_by_hypermodel(skip)
     own = _failed(_traceback(user, f"{__name__}.Skip: too slow"))

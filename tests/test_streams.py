@@ -35,6 +35,7 @@ from conftest import (
 from PIL import Image
 
 from tunekit import CoarseToFine
+from tunekit.cli_parser import cli_message
 from tunekit.coarse_to_fine import main
 from tunekit.data import StreamData
 from tunekit.data.streams import chain_py_datasets
@@ -1072,7 +1073,10 @@ def test_a_streams_batches_that_do_not_fit_the_input_are_refused_before_training
     assert "takes inputs of shape (32, 32, 1) (its Input), but each sample of the stream's " in (
         message
     )
-    assert f"first batch has shape {shape}" in message and "--image-size" in message
+    assert f"first batch has shape {shape}" in message
+    # said as the run was started: Python's keyword here, the flag on the command line
+    assert "image_size=(HEIGHT, WIDTH) resizes them" in message and "--image" not in message
+    assert "--image-size HEIGHT WIDTH resizes them" in cli_message(error.value)
 
 
 class _BatchSizeFit(kt.HyperModel):

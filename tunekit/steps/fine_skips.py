@@ -21,6 +21,7 @@ trial, still stops the run with `NoCompletedTrialsError`.
 
 from __future__ import annotations
 
+import os
 import re
 import sys
 from collections.abc import Sequence
@@ -89,7 +90,7 @@ def skipped_by_hypermodel(trial: trial_module.Trial) -> bool:
     if not frames:
         return False
     last = str(Path(frames[-1]).resolve())
-    return not any(last.startswith(own) for own in _OWN_DIRS)
+    return not any(last.startswith(os.path.join(own, "")) for own in _OWN_DIRS)
 
 
 def all_skipped(trials: Sequence[trial_module.Trial]) -> int:
