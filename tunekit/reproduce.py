@@ -192,7 +192,7 @@ def _cli_argv(run: Any, backend: str) -> list[str]:
     try:  # a callable build object of yours: the module-level name holding it
         spec = _BUILTIN_SPECS.get(described["class"]) or build_object_spec(run.hypermodel)
     except UsageError as e:
-        raise NoEquivalent(str(e)) from None
+        raise _NoEquivalent(str(e)) from None
     if spec is None:
         module, _, name = described["class"].rpartition(".")
         # A nested class (`mod.Outer.Inner`: `mod.Outer:Inner`) fails when read back.
