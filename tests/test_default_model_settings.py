@@ -192,3 +192,43 @@ def test_a_run_recorded_before_the_default_model_was_a_setting_resumes(mods, dat
     )
     assert resumed.is_done("coarse")
     resumed.release()
+
+
+def test_a_subclassed_model_keras_cannot_serialize_is_told_apart_by_its_own_values():
+    """Found by a probe: `to_json` raises for a subclassed model built with a value Keras
+    cannot serialize, and the fallback recorded its layers only, so `scale` 1 -> 100
+    (held by the model itself, from a plain object of the hypermodel's) resumed the run."""
+    import keras
+    import keras_tuner as kt
+
+    from tunekit.model_description import built_default
+
+    class Cfg:
+        def __init__(self, scale):
+            self.scale = scale
+
+    class Scaled(keras.Model):
+        def __init__(self, units, cfg):
+            super().__init__()
+            self.cfg, self.scale = cfg, cfg.scale
+            self.d1, self.d2 = keras.layers.Dense(units), keras.layers.Dense(2)
+
+        def call(self, x):
+            return self.d2(self.d1(x * self.scale))
+
+    class Sub(kt.HyperModel):
+        def __init__(self, cfg):
+            super().__init__()
+            self.cfg = cfg
+
+        def build(self, hp):
+            model = Scaled(hp.Int("u", 4, 16, step=4), self.cfg)
+            model(np.zeros((1, 3), "float32"))
+            model.compile("adam", "sparse_categorical_crossentropy")
+            return model
+
+    with pytest.raises(Exception):  # noqa: B017 (Keras cannot serialize it)
+        Sub(Cfg(1.0)).build(kt.HyperParameters()).to_json()
+    one, again = built_default(Sub(Cfg(1.0))), built_default(Sub(Cfg(1.0)))
+    assert one == again  # the same values: the same record, in one process
+    assert built_default(Sub(Cfg(100.0)))["sha256"] != one["sha256"]

@@ -177,9 +177,11 @@ def test_model_fit_arguments_by_position_are_named_from_its_signature() -> None:
     # a position also given by keyword: Python's refusal stays Keras's to raise
     assert by_name(fit, (x, y, 16), {"batch_size": 8}) == ((x, y, 16), {"batch_size": 8})
 
-    def loose(*args: Any, **kwargs: Any) -> None: ...
+    def loose(*args: Any, **kwargs: Any) -> None: ...  # a model's own fit, handing on
 
-    assert by_name(loose, (x, y, 16), {}) == ((x, y, 16), {})
+    # named by Keras's fit (a probe: validation_split by position was refused as "sets
+    # `epochs` itself" through such a fit)
+    assert by_name(loose, (x, y, 16, 2), {}) == ((x, y), {"batch_size": 16, "epochs": 2})
 
 
 def test_keywords_keras_uses_on_a_stream_and_arrays_are_not_said(tmp_path: Any) -> None:
@@ -315,6 +317,12 @@ def _own_callbacks(hp: Any, model: keras.Model, x: Any, y: Any, kw: dict[str, An
             {},
             "Calls.fit passes validation_split=0.25 to model.fit",
         ),
+        (  # a probe: the coarse search ran whole, then every Hyperband trial failed
+            lambda hp, model, x, y, kw: model.fit(x, y, initial_epoch=0, **kw),
+            {},
+            "Calls.fit sets `initial_epoch` itself (0), which tunekit cannot let it do here: "
+            "Hyperband allocates each trial's epochs itself",
+        ),
     ],
     ids=[
         "validation-split",
@@ -322,6 +330,7 @@ def _own_callbacks(hp: Any, model: keras.Model, x: Any, y: Any, kw: dict[str, An
         "misspelt-keyword",
         "sample-weight",
         "validation-split-by-position",
+        "initial-epoch-tunekit-did-not-pass",
     ],
 )
 def test_a_fit_call_refused_in_the_default_trial_stops_the_run_at_once(

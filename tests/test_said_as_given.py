@@ -126,7 +126,8 @@ def test_a_refused_fit_call_says_the_flags_on_the_command_line(tmp_path, capsys,
     assert _cli(tmp_path, monkeypatch, "SetsEpochs") == 2
     out, err = capsys.readouterr()
     said = (
-        "within `--max-epochs`). Remove `epochs` from the hypermodel's fit, or tune with a "
+        "within `--max-epochs`). Remove `epochs` and `initial_epoch` from the hypermodel's "
+        "fit, or tune with a "
         "search whose trials can train the epochs it sets (--fine-tuner bayesian)."
     )
     for text in (err, _trial_message(tmp_path, "SetsEpochs", 0)):

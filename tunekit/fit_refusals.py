@@ -32,7 +32,7 @@ from typing import Any
 
 from tunekit.errors import error_line, quoted
 
-__all__ = ["by_name", "refused_arguments", "weights_conflict"]
+__all__ = ["by_name", "refused_arguments", "set_unpassed", "weights_conflict"]
 
 
 def by_name(
@@ -44,9 +44,10 @@ def by_name(
     does: every check of the call (refused keywords, a stream's ignored
     `batch_size`) reads `kwargs`, so those positions are named from `fit`'s
     signature (Keras 3: `x, y, batch_size, epochs, verbose, callbacks,
-    validation_split, ...`). `x` and `y` stay where they are. A signature that
-    cannot name them (`*args`), or a position also given by keyword (Python's
-    refusal is then Keras's to raise), leaves the call as it is.
+    validation_split, ...`; a model's own `fit(*args, **kwargs)`, by Keras's). `x`
+    and `y` stay where they are. A signature that still cannot name them, or a
+    position also given by keyword (Python's refusal is then Keras's to raise),
+    leaves the call as it is.
 
     Returns:
         `(args[:2], kwargs with the rest named)`, or `(args, kwargs)` unchanged.
@@ -57,11 +58,36 @@ def by_name(
         params = list(inspect.signature(fit).parameters.values())[: len(args)]
     except (TypeError, ValueError):
         return args, kwargs
+    if any(p.kind is inspect.Parameter.VAR_POSITIONAL for p in params):
+        import keras  # a model's own fit(*args, **kwargs) hands them to Keras's: its names
+
+        params = list(inspect.signature(keras.Model.fit).parameters.values())[1 : len(args) + 1]
     named = {p.name: a for p, a in zip(params[2:], args[2:], strict=False)}
     plain = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.VAR_POSITIONAL)
     if len(params) < len(args) or any(p.kind in plain for p in params) or named.keys() & kwargs:
         return args, kwargs
     return args[:2], {**kwargs, **named}
+
+
+def set_unpassed(
+    owner: str, refused: Mapping[str, str], passed: Mapping[str, Any], kwargs: Mapping[str, Any]
+) -> str | None:
+    """The refusal of a `model.fit` call that sets a refused keyword tunekit passed no value
+    for (`initial_epoch=0` in a coarse trial, which Hyperband's fine trials would refuse
+    one by one after the whole coarse search), or `None`.
+
+    Args:
+        owner: The hypermodel's class name, e.g. `"MyHyperModel"`.
+        refused: The keywords refused in this run, each with why and the fix.
+        passed: Those tunekit passed (checked apart: a changed value is refused there).
+        kwargs: The `model.fit` call's keywords.
+    """
+    for key in (k for k in refused if k not in passed and k in kwargs):
+        return (
+            f"{owner}.fit sets `{key}` itself ({kwargs[key]!r}), which tunekit cannot let it "
+            f"do here: {refused[key]}"
+        )
+    return None
 
 
 # Keras's refusals of model.fit's arguments (its data adapters), and Python's of the call.

@@ -73,7 +73,7 @@ from tunekit.fit_inputs import (
     x_changed,
     y_changed,
 )
-from tunekit.fit_refusals import by_name, refused_arguments, weights_conflict
+from tunekit.fit_refusals import by_name, refused_arguments, set_unpassed, weights_conflict
 from tunekit.fit_results import plain_results
 
 __all__ = [
@@ -342,6 +342,8 @@ class _MergedFit:
                     f"({change}), which tunekit cannot let it do here: "
                     f"{self.refused.get(key, '')}"
                 )
+        if refused := set_unpassed(self.owner, self.refused, self.expected, kwargs):
+            raise HyperModelFitError(refused)
         if kwargs.get("validation_split"):
             raise HyperModelFitError(
                 f"{self.owner}.fit passes validation_split={kwargs['validation_split']!r} "
@@ -391,9 +393,7 @@ class _Passed(int):
 
 def _changed(received: Any, passed: Any) -> bool:
     """Whether `received` is not what tunekit passed (`passed`), by identity for a marked int."""
-    if isinstance(passed, _Passed):
-        return received is not passed
-    return received is not passed and received != passed
+    return received is not passed and (isinstance(passed, _Passed) or received != passed)
 
 
 def _name(hypermodel: Any) -> str:

@@ -60,7 +60,10 @@ def describe_model(model: Any) -> dict[str, Any] | None:
 
 def _described(model: Any) -> dict[str, Any]:
     """`describe_model` of a `keras.Model` (raises for anything else)."""
-    architecture = _json(model.to_json, lambda: [_layer_config(x) for x in _layers(model)])
+    architecture = _json(  # a model Keras cannot serialize: its layers and its own values
+        model.to_json,
+        lambda: {"layers": [_layer_config(x) for x in _layers(model)], "own": _own(model)},
+    )
     compiled = _json(model.get_compile_config, lambda: None) if _compiled(model) else "null"
     text = _NUMBERED.sub(r'"\1"', architecture + compiled)
     compile_config = json.loads(compiled) or {}
@@ -150,6 +153,50 @@ def _json(read: Any, fallback: Any) -> str:
     if isinstance(value, str):
         value = json.loads(value)
     return json.dumps(value, sort_keys=True, default=repr)
+
+
+def _own(model: Any) -> dict[str, Any]:
+    """The public values a subclassed model holds itself (`self.scale = 100.0`), beyond
+    what every `keras.Model` holds and its layers (whose settings are recorded apart):
+    what `to_json` would have said, had the model been serializable."""
+    import keras
+
+    common = set(vars(keras.Model()))
+    return {
+        name: _plain(value)
+        for name, value in sorted(vars(model).items())
+        if not name.startswith("_") and name not in common
+    }
+
+
+def _plain(value: Any, depth: int = 0) -> Any:
+    """`value` as JSON a rerun reads back alike: numbers, text, containers, a function's
+    name, an array's shape and bytes' hash, a plain object's public values (3 deep)."""
+    import keras
+    import numpy as np
+
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        digest = hashlib.sha256(np.ascontiguousarray(value).tobytes()).hexdigest()[:16]
+        return {"array": list(value.shape), "sha256": digest}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v, depth + 1) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _plain(v, depth + 1) for k, v in value.items()}
+    kind = f"{type(value).__module__}.{type(value).__qualname__}"
+    if isinstance(value, (keras.layers.Layer, keras.Variable)) or depth >= 3:
+        return kind  # a layer's settings are recorded with the layers
+    if callable(value) and hasattr(value, "__qualname__"):
+        return f"{getattr(value, '__module__', '')}.{value.__qualname__}"
+    public = (
+        {k: v for k, v in vars(value).items() if not k.startswith("_")}
+        if hasattr(value, "__dict__")
+        else {}
+    )
+    return {"class": kind, **{k: _plain(v, depth + 1) for k, v in sorted(public.items())}}
 
 
 def _compiled(model: Any) -> bool:

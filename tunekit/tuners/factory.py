@@ -77,8 +77,8 @@ class RandomSearch(TunekitTuner):
 
 HYPERBAND_EPOCHS = (
     "Hyperband allocates each trial's epochs itself (`tuner/epochs`, "
-    "`tuner/initial_epoch`, within `max_epochs`). Remove `epochs` from the "
-    "hypermodel's fit, or tune with a search whose trials can train the "
+    "`tuner/initial_epoch`, within `max_epochs`). Remove `epochs` and `initial_epoch` "
+    "from the hypermodel's fit, or tune with a search whose trials can train the "
     "epochs it sets (fine_tuner='bayesian')."
 )
 HYPERBAND_REFUSED_FIT_ARGS = {"epochs": HYPERBAND_EPOCHS, "initial_epoch": HYPERBAND_EPOCHS}
