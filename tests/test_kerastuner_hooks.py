@@ -23,6 +23,7 @@ import pytest
 from hypermodels import MnistDenseHyperModel
 from tunekit import CoarseToFine
 from tunekit.errors import RunNotFinishedError
+from tunekit.fitting import SearchInputError
 from tunekit.tuners import (
     FixedSpaceBayesianOracle,
     GridOracle,
@@ -232,10 +233,11 @@ def test_refused_fit_args_passed_to_make_tuner_refuse_before_training(tmp_path):
         max_trials=1,
         refused_fit_args={"shuffle": "the run shuffles itself"},
     )
-    tuner.search(x, y, validation_data=(x, y), epochs=1, shuffle=True, verbose=0)
-    (trial,) = tuner.oracle.trials.values()  # failed before training, the search went on
-    assert trial.status == "FAILED" and "HyperModelFitError" in trial.message
-    assert "the run shuffles itself" in trial.message
+    # the space's default configuration: its refusal stops the search, before training
+    with pytest.raises(SearchInputError, match="the run shuffles itself"):
+        tuner.search(x, y, validation_data=(x, y), epochs=1, shuffle=True, verbose=0)
+    (trial,) = tuner.oracle.trials.values()
+    assert trial.status == "FAILED" and "the run shuffles itself" in trial.message
 
 
 # --------------------------------------------------------------------------- results

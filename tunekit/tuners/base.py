@@ -349,7 +349,7 @@ class TunekitTuner(kt.Tuner):
         """The `model.fit` keywords the hypermodel's `fit` passed that Keras ignores for the
         stream, with the hyperparameters they equal (`tunekit.stream_fit_args`)."""
         if "stream_args" not in self._tunekit_fits:
-            self._tunekit_fits["stream_args"] = StreamArgs(self.project_dir)
+            self._tunekit_fits.update(stream_args=StreamArgs(self.project_dir))
         return self._tunekit_fits["stream_args"]
 
     @property
