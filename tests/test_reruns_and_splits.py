@@ -111,9 +111,11 @@ def test_the_corrected_rerun_of_a_run_whose_every_trial_failed_starts_over(
     monkeypatch.setenv("TUNEKIT_TEST_BROKEN", "0")  # the user fixes the model
     assert main(args) == 0, capsys.readouterr().err
     out = capsys.readouterr().out
-    assert "has no finished step and no completed trial (3 failed trials): starting it over" in (
+    # the fix changed the model it builds (its initializer): said, and started over
+    assert "was started with another configuration (the hypermodel builds another default " in (
         out
     ), out
+    assert "but has no finished step and no completed trial: starting it over" in out, out
 
 
 class _Ranged(kt.HyperModel):

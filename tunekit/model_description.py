@@ -66,7 +66,7 @@ def _described(model: Any) -> dict[str, Any]:
     )
     compiled = _json(model.get_compile_config, lambda: None) if _compiled(model) else "null"
     text = _NUMBERED.sub(r'"\1"', architecture + compiled)
-    compile_config = json.loads(compiled) or {}
+    compile_config = json.loads(_NUMBERED.sub(r'"\1"', compiled)) or {}  # "my_loss_1" too
     optimizer = compile_config.get("optimizer")
     summary = {
         "loss": compile_config.get("loss"),
