@@ -54,8 +54,15 @@ def test_artifacts_exist_and_agree(finished):
         "report.json",
         "report.md",
         "manifest.json",
+        "timing.csv",
     ):
         assert (run.run_dir / name).exists(), name
+        # `Result.artifacts` lists every file the run wrote (it left out the baseline's
+        # model and the manifest), and only those (not the hidden lock)
+        assert result.artifacts[name] == run.run_dir / name
+    assert set(result.artifacts) == {
+        p.name for p in run.run_dir.iterdir() if not p.name.startswith(".")
+    }
     report = json.loads((run.run_dir / "report.json").read_text())
     assert report["test_metrics"] == result.test_metrics
     assert report["best"]["trial_id"] == result.best_trial_id

@@ -93,9 +93,7 @@ from tunekit.state_files import (
 )
 from tunekit.steps import (
     BEST_HYPERPARAMETERS,
-    BEST_MODEL,
     NARROWED_SPACE,
-    REPORT_FILES,
     Selection,
     Step,
     coarse_to_fine_steps,
@@ -161,7 +159,10 @@ class Result:
         timings: Seconds spent per step (summed over resumed sessions).
         narrowed: The narrowing applied between the phases.
         run_dir: The run folder.
-        artifacts: Paths of the files written, by name.
+        artifacts: Paths of the files and folders the run wrote in `run_dir`, by
+            name: every entry there but the hidden lock and temporary files
+            (`coarse`, `fine`, `manifest.json`, `timing.csv`, `best_model.keras`,
+            `baseline_model.keras` with `baseline=True`, ...).
     """
 
     best_hyperparameters: kt.HyperParameters
@@ -181,7 +182,6 @@ class Result:
         """The `Result` of a finished run, from its folder and its manifest's `steps`."""
         retrain = steps["retrain"]
         best = _io.read_json(run_dir / BEST_HYPERPARAMETERS, what="best hyperparameters")
-        names = (NARROWED_SPACE, BEST_HYPERPARAMETERS, BEST_MODEL, *REPORT_FILES)
         return cls(
             best_hyperparameters=_active_copy(
                 _saved_hyperparameters(run_dir / retrain["phase"], retrain["trial_id"]),
@@ -204,7 +204,7 @@ class Result:
             timings={s: v["seconds"] for s, v in steps.items() if "seconds" in v},
             narrowed=narrowed,
             run_dir=run_dir,
-            artifacts={name: run_dir / name for name in (*names, "tensorboard", "plots")},
+            artifacts={p.name: p for p in sorted(run_dir.iterdir()) if not p.name.startswith(".")},
         )
 
 
