@@ -45,6 +45,7 @@ ORDER = [
     "hypermodel_code",
     "model_description",
     "object_settings",
+    "hypermodel_state",
     "retrain_callbacks",
     "backend_probe",
     "backends",

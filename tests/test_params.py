@@ -152,6 +152,7 @@ def test_defaults_and_the_manifest_config_are_unchanged(tmp_path, data):
         "hypermodel",
         "hypermodel_code",
         "hypermodel_settings",
+        "hypermodel_state",
         "default_model",
         "callbacks",
         "data",

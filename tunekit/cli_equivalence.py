@@ -22,7 +22,8 @@ there is none, naming what the command line cannot say):
   as the command line does it. Other streams have no command line;
 - the hypermodel: built as `--hypermodel` builds it, from this data, and
   described as `CoarseToFine.config()` describes the run's
-  (`describe_hypermodel`, `hypermodel_settings`), and its default
+  (`describe_hypermodel`, `hypermodel_settings`,
+  `tunekit.hypermodel_state.describe_state`), and its default
   configuration's model built and compared with the run's
   (`tunekit.model_description`): an argument these descriptions miss (kept
   under another name, a function, a numpy scalar) changes that model.
@@ -349,6 +350,8 @@ def _hypermodel_differences(run: Any, args: argparse.Namespace) -> list[str]:
     """How the hypermodel `--hypermodel` builds from the run's data differs from the run's."""
     from tunekit._kerastuner import get_hypermodel
     from tunekit.hypermodel_specs import resolve_hypermodel
+    from tunekit.hypermodel_state import KEY as HYPERMODEL_STATE
+    from tunekit.hypermodel_state import describe_state
     from tunekit.model_description import KEY as DEFAULT_MODEL
     from tunekit.model_description import built_default, model_differences
     from tunekit.object_settings import (
@@ -362,8 +365,12 @@ def _hypermodel_differences(run: Any, args: argparse.Namespace) -> list[str]:
     except Exception as e:  # noqa: BLE001 (the user's constructor: said, not raised)
         return [f"the hypermodel (--hypermodel {args.hypermodel} cannot build it here: {e})"]
     config = run.config()
-    ours = {**config["hypermodel"], **config.get(HYPERMODEL_SETTINGS, {})}
-    theirs = {**describe_hypermodel(built), **hypermodel_settings(built)}
+    ours = {
+        **config["hypermodel"],
+        **config.get(HYPERMODEL_SETTINGS, {}),
+        **config.get(HYPERMODEL_STATE, {}),
+    }
+    theirs = {**describe_hypermodel(built), **hypermodel_settings(built), **describe_state(built)}
     found = [
         f"the hypermodel's {name}={ours.get(name)!r} (--hypermodel {args.hypermodel} "
         f"builds it with {theirs.get(name)!r})"

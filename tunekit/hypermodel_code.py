@@ -53,7 +53,8 @@ module that a same-module function calls); a function inside a Keras
 object's config (a `Lambda` layer's, a schedule of one's own without
 `get_config`) beyond its name; module state set only inside a function
 (`global N`), hashed by its value now; the hypermodel instance's own simple
-attributes (`tunekit.workflow` records them beside the name). Bytecode
+attributes (`tunekit.workflow` records them beside the name; its other values,
+private ones too, are `tunekit.hypermodel_state`'s). Bytecode
 differs between Python versions, so a run resumed under another minor
 version cannot compare its code: it resumes with a warning.
 

@@ -11,8 +11,12 @@ hyperparameter at its default (the model the check before any training
 builds, `tunekit.steps.check.check_model`): a hash of its architecture
 (`model.to_json()`) and compile settings (`model.get_compile_config()`: loss,
 metrics, optimizer and its settings), with a short summary of its layers for
-messages. A resume compares it like any setting (a run recorded before it
-resumes: unknown, not a change); the command line read-back
+messages, and each layer's and the optimizer's settings (`get_config()`,
+flattened: `kernel_initializer: 'HeNormal'`, `kernel_regularizer.l2: 0.01`,
+`learning_rate: 0.001`) so that a refusal names the setting that differs, not
+two hashes. A resume compares it like any setting (a run recorded before it
+resumes: unknown, not a change; one recorded before the settings were kept
+compares the hash, `as_recorded`); the command line read-back
 (`tunekit.cli_equivalence`) compares the model `--hypermodel` builds.
 
 Layer and model names Keras numbers by itself (`dense_3`, `sequential_2`)
@@ -26,13 +30,25 @@ import json
 import re
 from typing import Any
 
-__all__ = ["KEY", "built_default", "describe_model", "model_differences"]
+__all__ = [
+    "KEY",
+    "as_recorded",
+    "built_default",
+    "describe_model",
+    "model_differences",
+    "numbered_names_dropped",
+]
 
 #: The key of `CoarseToFine.config()` that holds `describe_model` of the default model.
 KEY = "default_model"
 # The settings of a layer its summary names (the rest is in the hash).
 _SHOWN = ("units", "filters", "kernel_size", "activation", "rate", "pool_size", "output_dim")
 _NUMBERED = re.compile(r'"([A-Za-z][A-Za-z0-9_]*?)_\d+"')  # "dense_3" -> "dense"
+# The same in values only, for the settings kept by name (`"beta_1": 0.9` stays a key).
+_NUMBERED_VALUE = re.compile(_NUMBERED.pattern + r"(?!\s*:)")
+_ADDRESS = re.compile(r"0x[0-9a-fA-F]+")  # `<function f at 0x7f...>`: another in each process
+# The settings fields of a record, added after runs were recorded without them.
+_SETTINGS = ("layer_settings", "optimizer_settings")
 
 
 def describe_model(model: Any) -> dict[str, Any] | None:
@@ -46,7 +62,11 @@ def describe_model(model: Any) -> dict[str, Any] | None:
         `"sha256"`: a hash of its architecture and compile settings;
         `"layers"`: one line per layer, such as `"Dense(units=32, activation='tanh')"`;
         `"compile"`: its loss, metrics and optimizer class (`None` when not
-        compiled). Anything else a build returns: `{"sha256", "returned": its type}`.
+        compiled); `"layer_settings"`: per layer, its flattened `get_config()`
+        (`{"units": 32, "kernel_initializer": "GlorotUniform", ...}`);
+        `"optimizer_settings"`: the optimizer's (`{"class": "Adam",
+        "learning_rate": 0.001, ...}`, `None` when not compiled). Anything else a
+        build returns: `{"sha256", "returned": its type}`.
         JSON as it reads back.
     """
     if model is None:
@@ -68,6 +88,7 @@ def _described(model: Any) -> dict[str, Any]:
     text = _NUMBERED.sub(r'"\1"', architecture + compiled)
     compile_config = json.loads(_NUMBERED.sub(r'"\1"', compiled)) or {}  # "my_loss_1" too
     optimizer = compile_config.get("optimizer")
+    settings = json.loads(_NUMBERED_VALUE.sub(r'"\1"', compiled)) or {}
     summary = {
         "loss": compile_config.get("loss"),
         "metrics": compile_config.get("metrics"),
@@ -77,6 +98,12 @@ def _described(model: Any) -> dict[str, Any]:
         "sha256": hashlib.sha256(text.encode()).hexdigest()[:16],
         "layers": [_layer_text(layer) for layer in _layers(model)],
         "compile": summary if compile_config else None,
+        "layer_settings": [
+            _flat(numbered_names_dropped(_layer_config(layer))) for layer in _layers(model)
+        ],
+        "optimizer_settings": (
+            _flat(settings["optimizer"]) if isinstance(settings.get("optimizer"), dict) else None
+        ),
     }
     return json.loads(json.dumps(described, default=repr))
 
@@ -117,14 +144,30 @@ def model_differences(old: Any, new: Any, what: str = "the default model") -> li
         return [f"{what} differs: {_whole(old)} -> {_whole(new)}"]
     found = []
     old_layers, new_layers = old.get("layers") or [], new.get("layers") or []
+    old_settings, new_settings = old.get("layer_settings"), new.get("layer_settings")
     if len(old_layers) != len(new_layers):
         found.append(
             f"{what} differs: {len(old_layers)} layers ({', '.join(old_layers)}) -> "
             f"{len(new_layers)} layers ({', '.join(new_layers)})"
         )
     else:
-        found += [f"{what} differs: {o} -> {n}" for o, n in zip(old_layers, new_layers) if o != n]
+        for i, (o, n) in enumerate(zip(old_layers, new_layers)):
+            if o != n:
+                found.append(f"{what} differs: {o} -> {n}")
+            elif isinstance(old_settings, list) and isinstance(new_settings, list):
+                pair = _item(old_settings, i), _item(new_settings, i)
+                if changed := _changed(*pair):
+                    found.append(f"{what} differs in layer {i + 1}, {o}: {changed}")
     old_compile, new_compile = old.get("compile") or {}, new.get("compile") or {}
+    old_optimizer, new_optimizer = old.get("optimizer_settings"), new.get("optimizer_settings")
+    if isinstance(old_optimizer, dict) and isinstance(new_optimizer, dict):
+        if old_optimizer != new_optimizer:
+            found.append(
+                f"{what}'s optimizer differs: {_call(old_optimizer, new_optimizer)} -> "
+                f"{_call(new_optimizer, old_optimizer)}"
+            )
+        old_compile = {k: v for k, v in old_compile.items() if k != "optimizer"}
+        new_compile = {k: v for k, v in new_compile.items() if k != "optimizer"}
     for name in ("loss", "metrics", "optimizer"):
         if old_compile.get(name) != new_compile.get(name):
             found.append(
@@ -136,6 +179,72 @@ def model_differences(old: Any, new: Any, what: str = "the default model") -> li
             f"compile differs: sha256 {old.get('sha256')} -> {new.get('sha256')})"
         )
     return found
+
+
+def as_recorded(recorded: Any, record: Any) -> Any:
+    """`record` as a resume compares it with a `recorded` one: without the settings fields
+    a record written before them lacks (its hash still compares every setting)."""
+    if not isinstance(recorded, dict) or not isinstance(record, dict):
+        return record
+    return {k: v for k, v in record.items() if k in recorded or k not in _SETTINGS}
+
+
+def numbered_names_dropped(value: Any) -> Any:
+    """`value` as JSON with the numbers Keras gives names (`"dense_3"` -> `"dense"`) and
+    memory addresses dropped: what a rerun in another process records alike."""
+    text = json.dumps(value, sort_keys=True, default=repr)
+    return json.loads(_ADDRESS.sub("0x", _NUMBERED_VALUE.sub(r'"\1"', text)))
+
+
+def _flat(config: Any, prefix: str = "") -> dict[str, Any]:
+    """A serialized Keras config as `{"kernel_initializer": "HeNormal",
+    "kernel_regularizer.l2": 0.01, ...}`: an object by its class, its settings beneath;
+    without the layer's own name and the module paths."""
+    flat: dict[str, Any] = {}
+    if isinstance(config, dict) and "class_name" in config:
+        flat[prefix or "class"] = config["class_name"]
+        config = config.get("config")
+    if not isinstance(config, dict):
+        if prefix and prefix not in flat:
+            flat[prefix] = config
+        return flat
+    for key, value in config.items():
+        if key in ("module", "registered_name") or (not prefix and key == "name"):
+            continue
+        flat.update(_flat(value, f"{prefix}.{key}" if prefix else str(key)))
+    return flat
+
+
+def _item(items: list[Any], i: int) -> Any:
+    return items[i] if i < len(items) else None
+
+
+def _number(value: Any) -> str:
+    """A setting as written: a float32 rate `0.009999999776` as `0.01`."""
+    return f"{value:.7g}" if isinstance(value, float) else repr(value)
+
+
+def _changed(old: Any, new: Any) -> str:
+    """`"kernel_initializer: 'GlorotUniform' -> 'HeNormal'"`, for each setting that differs."""
+    old, new = old if isinstance(old, dict) else {}, new if isinstance(new, dict) else {}
+    missing = "(none)"
+    return ", ".join(
+        f"{key}: {_number(old[key]) if key in old else missing} -> "
+        f"{_number(new[key]) if key in new else missing}"
+        for key in sorted(set(old) | set(new), key=str)
+        if old.get(key, missing) != new.get(key, missing)
+    )
+
+
+def _call(settings: dict[str, Any], other: dict[str, Any]) -> str:
+    """An optimizer as a call with the settings that differ from `other`'s:
+    `Adam(learning_rate=0.01)`."""
+    shown = [
+        f"{key}={_number(value)}"
+        for key, value in settings.items()
+        if key != "class" and other.get(key, ...) != value
+    ]
+    return f"{settings.get('class')}({', '.join(shown)})"
 
 
 def _whole(record: Any) -> str:

@@ -31,11 +31,13 @@ any other setting (`RunConfigError` naming old -> new):
 What the hypermodel builds (`tunekit.model_description`, key
 `"default_model"`) is recorded too: the attributes above miss an argument
 kept under another name, a function or a numpy scalar, and the model does
-not.
+not. So are the hypermodel's other values, private ones and arrays too
+(`tunekit.hypermodel_state`, key `"hypermodel_state"`): the default model
+misses those used only by other configurations.
 
 A run recorded before these keys existed does not say what it ran with: a
 resume takes them as unknown, not as a change (`as_recorded`), and warns when
-this run has callbacks that would count.
+this run has callbacks or hypermodel values that would count.
 """
 
 from __future__ import annotations
@@ -54,6 +56,7 @@ from tunekit import hypermodel_code, model_description
 __all__ = [
     "CALLBACKS",
     "HYPERMODEL_SETTINGS",
+    "HYPERMODEL_STATE",
     "OBSERVERS",
     "OUTPUT_ARGUMENTS",
     "as_recorded",
@@ -68,8 +71,15 @@ __all__ = [
 CALLBACKS = "callbacks"
 #: The key of `CoarseToFine.config()` that holds `hypermodel_settings(hypermodel)`.
 HYPERMODEL_SETTINGS = "hypermodel_settings"
+#: The key of `CoarseToFine.config()` that holds `tunekit.hypermodel_state.describe_state`.
+HYPERMODEL_STATE = "hypermodel_state"
 #: Keys a run recorded before them lacks: unknown there, not a change.
-ADDED_KEYS = (CALLBACKS, HYPERMODEL_SETTINGS, model_description.KEY)
+ADDED_KEYS = (CALLBACKS, HYPERMODEL_SETTINGS, model_description.KEY, HYPERMODEL_STATE)
+# What a resume of a run recorded before them says it cannot compare.
+_UNKNOWN = {
+    CALLBACKS: "callbacks were part of a run's settings, so its callbacks",
+    HYPERMODEL_STATE: "a hypermodel's own values were part of a run's settings, so its values",
+}
 #: `__init__` arguments that say where a callback writes or how much it prints.
 OUTPUT_ARGUMENTS = frozenset(
     {"verbose", "log_dir", "filepath", "filename", "backup_dir", "directory", "root", "path"}
@@ -166,17 +176,24 @@ def as_recorded(recorded: Any, config: dict[str, Any], run: object = None) -> di
     for key in ADDED_KEYS:
         if key in config and key not in recorded:
             said = f"{run}: {setting_text(key, config[key])}"
-            if key == CALLBACKS and config[key] and said not in _WARNED:
+            if key in _UNKNOWN and config[key] and said not in _WARNED:
                 _WARNED.add(said)
                 _logger.warning(
-                    "The run in %s was recorded before callbacks were part of a run's "
-                    "settings, so its callbacks cannot be compared: it resumes with these "
-                    "(%s). If it started with other callbacks, its trials mix both: pass "
+                    "The run in %s was recorded before %s cannot be compared: it resumes "
+                    "with these (%s). If it started with others, its trials mix both: pass "
                     "overwrite=True to start over.",
                     run,
+                    _UNKNOWN[key],
                     setting_text(key, config[key]),
                 )
             del config[key]
+    if model_description.KEY in config:  # recorded before its layers' settings were kept
+        config[model_description.KEY] = model_description.as_recorded(
+            recorded.get(model_description.KEY), config[model_description.KEY]
+        )
+    old_state, new_state = recorded.get(HYPERMODEL_STATE), config.get(HYPERMODEL_STATE)
+    if old_state is not None and new_state is not None and _alike(old_state, new_state):
+        config[HYPERMODEL_STATE] = old_state  # a class of `__main__` imported from its script
     old, new = recorded.get(CALLBACKS), config.get(CALLBACKS)
     if isinstance(old, list) and isinstance(new, list) and len(old) == len(new):
         # A class of yours defined in the script run (`__main__.MyCallback`) is the same
@@ -192,7 +209,10 @@ def as_recorded(recorded: Any, config: dict[str, Any], run: object = None) -> di
 
 
 def setting_text(key: str, value: Any) -> str:
-    """A recorded setting in a refusal's words: callbacks as calls, anything else as `repr`."""
+    """A recorded setting in a refusal's words: callbacks as calls, a hypermodel's values as
+    `name=value` (an array by its shape and hash), anything else as `repr`."""
+    if key == HYPERMODEL_STATE and isinstance(value, dict):
+        return ", ".join(f"{name}={_text(v)}" for name, v in value.items())
     if key != CALLBACKS or not isinstance(value, list):
         return repr(value)
     calls = []
@@ -214,10 +234,18 @@ def differences(key: str, old: Any, new: Any) -> list[str]:
     The same hypermodel class with other values is named by each value that changed,
     `hypermodel augment: True -> False`, not by two whole descriptions to compare by eye;
     another default model by its layers that differ
-    (`tunekit.model_description.model_differences`).
+    (`tunekit.model_description.model_differences`); other hypermodel values
+    (`tunekit.hypermodel_state`) each by name, `hypermodel attribute _w: 64 -> 512`.
     """
     if key == model_description.KEY:
         return model_description.model_differences(old, new)
+    if key == HYPERMODEL_STATE and isinstance(old, dict) and isinstance(new, dict):
+        return [
+            f"hypermodel attribute {name}: {_text(old.get(name, '(none)'))} -> "
+            f"{_text(new.get(name, '(none)'))}"
+            for name in sorted(set(old) | set(new))
+            if old.get(name, ...) != new.get(name, ...)
+        ]
     if (
         key == "hypermodel"
         and isinstance(old, dict)
@@ -233,9 +261,13 @@ def differences(key: str, old: Any, new: Any) -> list[str]:
 
 
 def _text(value: Any) -> str:
-    """A recorded argument as written: a function as `<function name, code sha256 ...>`."""
+    """A recorded argument as written: a function as `<function name, code sha256 ...>`,
+    an array as `<array float32 (3,), sha256 ...>`."""
     if isinstance(value, dict) and set(value) == {"function", _CODE}:
         return f"<function {value['function']}, code sha256 {str(value[_CODE])[:8]}>"
+    if isinstance(value, dict) and set(value) == {"array", "dtype", "sha256"}:
+        shape = tuple(value["array"]) if isinstance(value["array"], list) else value["array"]
+        return f"<array {value['dtype']} {shape}, sha256 {str(value['sha256'])[:8]}>"
     return repr(value)
 
 

@@ -47,6 +47,8 @@ from tunekit.errors import (
 )
 from tunekit.fit_inputs import takes_validation_data
 from tunekit.hypermodel_code import code_record
+from tunekit.hypermodel_state import KEY as HYPERMODEL_STATE
+from tunekit.hypermodel_state import describe_state
 from tunekit.manifest import OMITTED_SETTINGS, RunManifest, check_run_location
 from tunekit.model_description import KEY as DEFAULT_MODEL
 from tunekit.model_description import describe_model
@@ -556,6 +558,7 @@ class CoarseToFine:
         # Described now, before a fit changes them: part of the run's settings.
         self._callbacks_description = describe_callbacks(self.callbacks)
         self._hypermodel_settings = hypermodel_settings(hypermodel)
+        self._hypermodel_state = describe_state(hypermodel)  # before a build changes it
         self.hyperparameters = _user_space(hyperparameters, tune_new_entries, allow_new_entries)
         self.tune_new_entries, self.allow_new_entries = tune_new_entries, allow_new_entries
         validation_passed = takes_validation_data(hypermodel)  # the retrain's fit gets it too
@@ -934,6 +937,8 @@ class CoarseToFine:
             "hypermodel_code": self._hypermodel_code,
             # Recorded even when empty: a run without them predates them (`object_settings`).
             HYPERMODEL_SETTINGS: self._hypermodel_settings,
+            # Its other values, private ones too (`tunekit.hypermodel_state`).
+            HYPERMODEL_STATE: self._hypermodel_state,
             # What it builds (`tunekit.model_description`): attributes miss some arguments.
             DEFAULT_MODEL: self._default_model_record(),
             CALLBACKS: self._callbacks_description,
