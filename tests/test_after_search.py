@@ -116,7 +116,7 @@ def test_a_search_setting_changed_with_an_after_search_one_is_still_refused(tmp_
     before = sorted(p.name for p in run_dir.iterdir())
     with pytest.raises(RunConfigError, match=r"coarse_trials: 4 -> 5.*finalists: 0 -> 3") as info:
         RunManifest.open(run_dir, {**BASE, "finalists": 3, "coarse_trials": 5})
-    assert "(finalists may change on its own: the searches are kept" in str(info.value)
+    assert "(`finalists` may change on its own: the searches are kept" in str(info.value)
     assert sorted(p.name for p in run_dir.iterdir()) == before
 
 

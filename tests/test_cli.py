@@ -443,7 +443,7 @@ def test_objective_the_model_never_reports_exits_2_naming_reported_metrics(
     assert main(fixed) == 0, capsys.readouterr().err
     out = capsys.readouterr().out
     assert "has no finished step and no completed trial: starting it over" in out
-    assert "objective: 'val_acuracy' -> 'val_accuracy'" in out
+    assert "--objective: val_acuracy -> val_accuracy" in out
 
 
 def test_changed_configuration_is_refused_with_exit_2(tmp_path, capsys, small_npz):
@@ -475,7 +475,7 @@ def test_changed_configuration_is_refused_with_exit_2(tmp_path, capsys, small_np
     manifest.mark("coarse", "done")
     manifest.release()
     assert main(base) == 2
-    assert "coarse_trials: 7 -> 3" in capsys.readouterr().err
+    assert "--coarse-trials: 7 -> 3" in capsys.readouterr().err
 
 
 # --------------------------------------------------------------------------- data from the file

@@ -394,9 +394,9 @@ def test_cli_cv_reaches_the_run_and_resuming_with_another_cv_is_refused(
     manifest.mark("coarse", "done")  # with a result (a run without any starts over)
     manifest.release()
     assert main([*base, "--cv", "2"]) == 2
-    assert "cv: 3 -> 2" in capsys.readouterr().err
+    assert "--cv: 3 -> 2" in capsys.readouterr().err
     assert main(base) == 2  # without --cv: cv=1, which the run did not use
-    assert "cv: 3 -> 1" in capsys.readouterr().err
+    assert "--cv: 3 -> 1" in capsys.readouterr().err
 
 
 @pytest.mark.slow  # ~20 s idle, 70 s on a loaded machine; the tests above cover its parts
@@ -451,7 +451,7 @@ def test_cli_cv3_records_three_fold_scores_whose_mean_is_the_score(
     manifest = json.loads((run_dir / "manifest.json").read_text())
     assert manifest["config"]["cv"] == 3
     assert main([*args[:-1], "2"]) == 2  # resuming with another cv is refused
-    assert "cv: 3 -> 2" in capsys.readouterr().err
+    assert "--cv: 3 -> 2" in capsys.readouterr().err
 
 
 def test_cv_on_an_image_folder_says_how_to_get_arrays(tmp_path: Path) -> None:

@@ -234,7 +234,7 @@ def test_a_hypermodels_list_argument_is_a_setting(tmp_path, data):
     tanh = CoarseToFine(
         Activations(["tanh"]), data, directory=tmp_path, project_name="hm", **TINY
     ).config()
-    with pytest.raises(RunConfigError, match=r"hypermodel_settings: \{'activations': \['relu'\]\}"):
+    with pytest.raises(RunConfigError, match=r"hypermodel activations: \['relu'\] -> \['tanh'\]"):
         RunManifest.open(tmp_path / "hm", tanh)
     same = CoarseToFine(Activations(["relu"]), data, directory=tmp_path, project_name="hm", **TINY)
     RunManifest.open(tmp_path / "hm", same.config()).release()

@@ -318,8 +318,9 @@ def test_the_cli_refuses_another_backend_on_a_resumed_run_and_changes_nothing(
     args = ["--data", str(small_npz), "--directory", str(tmp_path), *ARGS]
     proc = _cli([*args, "--backend", other], tmp_path)
     assert proc.returncode == 2, proc.stderr[-2000:]
-    assert f"backend: '{started}' -> '{other}'" in proc.stderr, proc.stderr[-2000:]
-    assert f"--backend {started} or auto on the command line" in proc.stderr
+    assert f"--backend: {started} -> {other}" in proc.stderr, proc.stderr[-2000:]
+    assert f"Resume it on {started} (--backend {started}, or auto)" in proc.stderr
+    assert "KERAS_BACKEND" not in proc.stderr
     assert "--overwrite" in proc.stderr and "Traceback" not in proc.stderr
     assert files() == before
 

@@ -314,8 +314,50 @@ def cli_message(error: BaseException) -> str:
         # "task='regression' (--task regression)" names both forms: on the command line, one.
         return _REPEATED_FLAG.sub(r"\1", _BACKTICKED.sub(named, _KEYWORD.sub(flag, part)))
 
-    texts = quoted_texts(text) + _inner_lines(error, text)  # Keras's words: `target`
-    if not texts:
+    said = {t: t for t in quoted_texts(text) + _inner_lines(error, text)}  # Keras's words
+    said |= dict(error.cli_words)  # a remedy with no option: the command line's own
+    said.pop("", None)
+    for span, name, old, new in error.changes:  # "coarse_trials: 3 -> 4"
+        if name in actions:
+            said[span] = _change_text(actions[name], name, old, new)
+    if not said:
         return rewrite(text)
-    parts = re.split("(" + "|".join(map(re.escape, texts)) + ")", text)
-    return "".join(part if i % 2 else rewrite(part) for i, part in enumerate(parts))
+    spans = sorted(said, key=len, reverse=True)
+    parts = re.split("(" + "|".join(map(re.escape, spans)) + ")", text)
+    return "".join(said[part] if i % 2 else rewrite(part) for i, part in enumerate(parts))
+
+
+def _change_text(action: argparse.Action, name: str, old: object, new: object) -> str:
+    """A changed setting as the command line gives it: `--coarse-trials: 3 -> 4`,
+    `--fine-tuner: hyperband -> bayesian`, `--no-baseline: not given -> given`,
+    `--no-augment -> --augment`."""
+    flag = action.option_strings[0]
+    if isinstance(action, argparse.BooleanOptionalAction):  # --augment / --no-augment
+
+        def value(v: object) -> str:
+            return action.option_strings[0 if v else 1]
+
+        return f"{value(old)} -> {value(new)}"
+    if isinstance(action, argparse._StoreConstAction):  # store_true / store_false
+
+        def value(v: object) -> str:
+            return "given" if v == action.const else "not given"
+
+        return f"{flag}: {value(old)} -> {value(new)}"
+    if name == "data":  # the run records the data's fingerprint, not the path given
+        return f"{flag}: fingerprint {old} -> {new}"
+    return f"{flag}: {_flag_value(old)} -> {_flag_value(new)}"
+
+
+def _flag_value(value: object) -> str:
+    """A recorded setting as its option takes it: `auto`, `0.25`, `none` (as `--help`
+    says an unset default), a hypermodel by its class."""
+    if value is None:
+        return "none"
+    if isinstance(value, str):
+        return value if value.strip() and value == value.strip() else repr(value)
+    if isinstance(value, (list, tuple)) and all(isinstance(v, (int, float)) for v in value):
+        return " ".join(map(str, value))  # --image-size HEIGHT WIDTH
+    if isinstance(value, dict) and isinstance(value.get("class"), str):
+        return value["class"]  # a hypermodel's description: its class
+    return str(value)

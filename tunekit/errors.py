@@ -28,9 +28,12 @@ from __future__ import annotations
 import collections
 import re
 import signal
+from collections.abc import Iterable, Mapping
+from typing import TypeVar
 
 __all__ = [
     "error_line",
+    "said_as",
     "quoted",
     "raised_line",
     "ChiefUnreachableError",
@@ -62,7 +65,19 @@ __all__ = [
 
 
 class TunekitError(Exception):
-    """Base of every error tunekit raises about a run (see the module docstring)."""
+    """Base of every error tunekit raises about a run (see the module docstring).
+
+    Attributes:
+        changes: The message's spans naming a changed setting of a run, each
+            `(text, name, old, new)`: `("coarse_trials: 3 -> 4", "coarse_trials", 3, 4)`.
+            The command line says each by its option, `--coarse-trials: 3 -> 4`
+            (`tunekit.cli_parser.cli_message`); empty by default (`said_as`).
+        cli_words: The message's spans that name a remedy the command line has
+            no option for (`test_fraction=`), each `(text, the command line's words)`.
+    """
+
+    changes: tuple[tuple[str, str, object, object], ...] = ()
+    cli_words: tuple[tuple[str, str], ...] = ()
 
 
 # -- settings and input ------------------------------------------------------------
@@ -252,6 +267,25 @@ def quoted(text: str) -> str:
 def quoted_texts(message: str) -> list[str]:
     """The `quoted` texts found in `message`, longest first."""
     return sorted({text for text in _QUOTED if text in message}, key=len, reverse=True)
+
+
+_E = TypeVar("_E", bound=TunekitError)
+
+
+def said_as(
+    error: _E,
+    changes: Iterable[tuple[str, str, object, object]] = (),
+    cli_words: Mapping[str, str] | None = None,
+) -> _E:
+    """`error` with its `changes` and `cli_words` (see `TunekitError`); returns it.
+
+    Spans its message does not hold are left out: the command line changes only
+    what the message says.
+    """
+    text = str(error)
+    error.changes = tuple(c for c in changes if c[0] in text)
+    error.cli_words = tuple((k, v) for k, v in (cli_words or {}).items() if k in text)
+    return error
 
 
 def error_line(error: BaseException) -> str:

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from tunekit import _io, _log, hypermodel_code, object_settings, replacing
-from tunekit.errors import RunConfigError, RunLockedError, UsageError
+from tunekit.errors import RunConfigError, RunLockedError, TunekitError, UsageError, said_as
 from tunekit.params import PARAMETERS
 from tunekit.run_lock import HELD, LOCK, READ, STEP, take
 from tunekit.state_files import (
@@ -97,6 +97,19 @@ def _differences(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
     return [code, *changed] if code else changed
 
 
+def _changes(old: dict[str, Any], new: dict[str, Any]) -> list[tuple[str, str, Any, Any]]:
+    """The `_differences` that name one setting whole, `(text, key, old, new)`:
+    `("coarse_trials: 3 -> 4", "coarse_trials", 3, 4)`, which the command line says by
+    its option (`tunekit.errors.said_as`)."""
+    found = []
+    for key in sorted((set(old) | set(new)) - {hypermodel_code.KEY}):
+        if old.get(key) != new.get(key):
+            said = object_settings.differences(key, old.get(key), new.get(key))
+            if len(said) == 1 and said[0].startswith(f"{key}: "):
+                found.append((said[0], key, old.get(key), new.get(key)))
+    return found
+
+
 class RunManifest:
     """The state file of one run folder. Use `RunManifest.open(...)`."""
 
@@ -126,6 +139,7 @@ class RunManifest:
         backend: str | None = None,
         reading: str | None = None,
         refused_as: str | None = None,
+        said: Callable[[BaseException], str] | None = None,
     ) -> RunManifest:
         """Opens (or starts) the run in `run_dir` for `config` and locks it.
 
@@ -147,6 +161,13 @@ class RunManifest:
         fingerprint: a run resumed on another backend is refused like another
         configuration (its trials would mix two backends' numbers), and a run
         recorded before backends were kept takes this one.
+
+        `said` is how the run says its notices (`notices`, the replacement's
+        changes): `str` for Python, the command line's `cli_message` (options,
+        not keyword arguments). Defaults to the run being made's
+        (`tunekit.trial_refusals.said_now`). A refusal's `RunConfigError`
+        carries its changed settings (`TunekitError.changes`) for the command
+        line to name by their options.
 
         Raises:
             RunConfigError: If `run_dir` holds another run or other files, and
@@ -174,7 +195,7 @@ class RunManifest:
         try:
             if overwrite:
                 _clear(run_dir)
-            state = manifest._load_or_start(config, data_changes, backend)
+            state = manifest._load_or_start(config, data_changes, backend, said)
         except BaseException:
             manifest.release()
             raise
@@ -188,7 +209,11 @@ class RunManifest:
         config: dict[str, Any],
         data_changes: Callable[[], str | None] | None = None,
         backend: str | None = None,
+        said: Callable[[BaseException], str] | None = None,
     ) -> dict[str, Any]:
+        from tunekit.trial_refusals import said_now  # loads KerasTuner: not at import
+
+        said = said or said_now()
         new: dict[str, Any] = {
             "config": config,
             "fingerprint": fingerprint(config),
@@ -211,21 +236,21 @@ class RunManifest:
         config = replacing.as_recorded_main(recorded_config, config)
         config = object_settings.as_recorded(recorded_config, config, self.run_dir)
         # Runs recorded before the code was, or under another Python, do not compare it.
-        from tunekit.trial_refusals import said_now  # loads KerasTuner: not at import
-
         new["config"] = config = hypermodel_code.as_recorded(
-            recorded_config, config, self.run_dir, said_now()
+            recorded_config, config, self.run_dir, said
         )
         new["fingerprint"] = fingerprint(config)  # the same build, from another script
         if note := replacing.adopt_tolerances(old, config):  # they change no ended trial
             old["fingerprint"] = fingerprint(old["config"])
-            self.notices.append(note)
+            self.notices.append(said(TunekitError(note)))
             self._adopted = True  # saved by `open`: a read after this step compares with it
         hint = (
             "Rerun with the original settings to resume, pass overwrite=True to start "
             "over, or choose another project_name=."
         )
         problem = None
+        changes: list[tuple[str, str, Any, Any]] = []  # for the command line: its options
+        cli_words: dict[str, str] = {}
         started_on = old.get("backend")
         other_backend = None not in (backend, started_on) and backend != started_on
         if old.get("versions") != new["versions"]:
@@ -236,11 +261,15 @@ class RunManifest:
             if isinstance(recorded, dict):  # "finalists: 2 -> 3", not "2 -> None"
                 recorded = with_omitted_settings(recorded)
             differences = _differences(recorded, with_omitted_settings(config))
+            if isinstance(recorded, dict):
+                changes = _changes(recorded, with_omitted_settings(config))
             if other_backend:
                 differences.append(f"backend: {started_on!r} -> {backend!r}")
+                changes.append((differences[-1], "backend", started_on, backend))
+                how = f"(KERAS_BACKEND={started_on} before Keras is imported)"
+                cli_words[how] = f"(--backend {started_on}, or auto)"
                 hint = (
-                    f"Resume it on {started_on} (KERAS_BACKEND={started_on} before Keras is "
-                    f"imported; --backend {started_on} or auto on the command line)"
+                    f"Resume it on {started_on} {how}"
                     + (" with the original settings" if len(differences) > 1 else "")
                     + ", pass overwrite=True to start over, or choose another project_name=."
                 )
@@ -250,7 +279,13 @@ class RunManifest:
                 changed_keys = replacing.changed_settings(recorded, with_omitted_settings(config))
                 if changed_keys <= set(replacing.AFTER_SEARCH_SETTINGS):
                     self.state, self.replacement = replacing.redo_after_search(
-                        self.run_dir, old, new, changed_keys, diff, STEPS, recorded
+                        self.run_dir,
+                        old,
+                        new,
+                        changed_keys,
+                        said(said_as(TunekitError(diff), changes)),
+                        STEPS,
+                        recorded,
                     )
                     self.save()  # at once: the files moved, the records must follow
                     return self.state
@@ -294,13 +329,15 @@ class RunManifest:
                 old["backend"] = backend
             return old
         if holds_results(self.run_dir, old):
-            raise RunConfigError(f"The run in {self.run_dir} {problem}. {hint}")
+            refusal = RunConfigError(f"The run in {self.run_dir} {problem}. {hint}")
+            raise said_as(refusal, changes, cli_words)
         # E.g. refused at its first trial (an objective the model does not report): nothing
         # to keep, so the corrected settings start over instead of being refused.
-        self.notices.append(
+        notice = (
             f"The run in {self.run_dir} {problem}, but has no finished step and no "
             "completed trial: starting it over with these settings."
         )
+        self.notices.append(said(said_as(TunekitError(notice), changes)))
         _clear(self.run_dir)
         return {**new, "steps": {}, "created": time.time()}
 

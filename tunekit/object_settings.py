@@ -233,30 +233,32 @@ def differences(key: str, old: Any, new: Any) -> list[str]:
 
     The same hypermodel class with other values is named by each value that changed,
     `hypermodel augment: True -> False`, not by two whole descriptions to compare by eye;
-    another default model by its layers that differ
-    (`tunekit.model_description.model_differences`); other hypermodel values
-    (`tunekit.hypermodel_state`) each by name, `hypermodel attribute _w: 64 -> 512`.
+    so are its values recorded under `HYPERMODEL_SETTINGS`, whose key is no argument
+    (`hypermodel activations: ['relu'] -> ['tanh']`); another default model by its
+    layers that differ (`tunekit.model_description.model_differences`); other
+    hypermodel values (`tunekit.hypermodel_state`) each by name,
+    `hypermodel attribute _w: 64 -> 512`.
     """
     if key == model_description.KEY:
         return model_description.model_differences(old, new)
-    if key == HYPERMODEL_STATE and isinstance(old, dict) and isinstance(new, dict):
+    hypermodels = isinstance(old, dict) and isinstance(new, dict)
+    if key == HYPERMODEL_STATE and hypermodels:
         return [
             f"hypermodel attribute {name}: {_text(old.get(name, '(none)'))} -> "
             f"{_text(new.get(name, '(none)'))}"
             for name in sorted(set(old) | set(new))
             if old.get(name, ...) != new.get(name, ...)
         ]
-    if (
-        key == "hypermodel"
-        and isinstance(old, dict)
-        and isinstance(new, dict)
-        and old.get("class") == new.get("class")
+    if hypermodels and (
+        key == HYPERMODEL_SETTINGS or (key == "hypermodel" and old.get("class") == new.get("class"))
     ):
         return [
-            f"{key} {name}: {old.get(name)!r} -> {new.get(name)!r}"
+            f"hypermodel {name}: {_text(old.get(name))} -> {_text(new.get(name))}"
             for name in sorted(set(old) | set(new))
             if old.get(name) != new.get(name)
         ]
+    if key == HYPERMODEL_SETTINGS:  # a damaged record
+        return [f"hypermodel values: {old!r} -> {new!r}"]
     return [f"{key}: {setting_text(key, old)} -> {setting_text(key, new)}"]
 
 

@@ -118,7 +118,8 @@ def adopt_tolerances(old: dict[str, Any], config: dict[str, Any]) -> str | None:
     if not changed:
         return None
     return (
-        f"{', '.join(changed)} changed: the new value applies from here on (the trials "
+        f"{', '.join(f'`{k}`' for k in changed)} changed: the new value applies from here "
+        "on (the trials "
         "already ended are kept as they are)."
     )
 
@@ -129,7 +130,8 @@ def free_settings_note(changed: set[str]) -> str:
     if not free:
         return ""
     return (
-        f" ({', '.join(free)} may change on its own: the searches are kept and the steps "
+        f" ({', '.join(f'`{k}`' for k in free)} may change on its own: the searches are "
+        "kept and the steps "
         "after them run again.)"
     )
 

@@ -1022,6 +1022,7 @@ class CoarseToFine:
                 backend=keras.backend.backend(),
                 reading=reading[1] if reading else None,
                 refused_as=self._refused_as,
+                said=self.said,
             )
             try:
                 if self._last_state is not None and _state_text(manifest) != self._last_state:

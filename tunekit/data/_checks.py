@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from tunekit import _log
-from tunekit.errors import DataError
+from tunekit.errors import DataError, TunekitError, said_as
 
 SCALED_UINT8 = "uint8 pixels divided by 255 to [0, 1]"
 UNSCALED = "values as given (not rescaled)"
@@ -38,7 +38,10 @@ def _naming_file(path: Any) -> Iterator[None]:
     except ValueError as exc:
         if path is None or str(path) in str(exc):
             raise
-        raise DataError(f"Data file {str(path)!r}: {exc}") from None
+        said = exc if isinstance(exc, TunekitError) else TunekitError()  # its command line's
+        raise said_as(
+            DataError(f"Data file {str(path)!r}: {exc}"), said.changes, dict(said.cli_words)
+        ) from None
 
 
 def _first_line(exc: BaseException) -> str:

@@ -16,7 +16,14 @@ from tunekit.data._checks import (
     _check_label_range,
     _is_int,
 )
-from tunekit.errors import DataError
+from tunekit.errors import DataError, said_as
+
+#: The command line's remedy for a split tunekit made (a CSV's; an .npz's validation set
+#: drawn from x_train): it has no option for the fractions or the split's seed.
+CLI_OWN_SPLITS = (
+    "give the splits yourself: an .npz as --data holding x_train / y_train, x_val / y_val "
+    "and x_test / y_test, which tunekit does not split"
+)
 
 
 def _keys(value: Any, name: str) -> list[str]:
@@ -194,11 +201,14 @@ def refuse_constant(array: Any, key: str, split: str, output: bool = False) -> N
         "one (a score of 0.0 that means nothing). Check that the target is the "
         "column you meant (target=), or drop it. "
     )
-    raise DataError(
-        f"{key} is constant{where}: every {what} target is {flat[0, same[0]]:g}. {why}"
-        "A test or validation set of your own needs targets that vary; a split tunekit made "
-        "from targets of almost one value can come out constant: give another seed= or a "
-        "larger test_fraction= / validation_fraction=."
+    remedy = "give another seed= or a larger test_fraction= / validation_fraction="
+    raise said_as(
+        DataError(
+            f"{key} is constant{where}: every {what} target is {flat[0, same[0]]:g}. {why}"
+            "A test or validation set of your own needs targets that vary; a split tunekit "
+            f"made from targets of almost one value can come out constant: {remedy}."
+        ),
+        cli_words={remedy: CLI_OWN_SPLITS},
     )
 
 

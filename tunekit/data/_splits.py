@@ -17,7 +17,8 @@ import numpy as np
 
 from tunekit import _log
 from tunekit.data._checks import _SPLITS
-from tunekit.errors import DataError
+from tunekit.data._metadata import CLI_OWN_SPLITS
+from tunekit.errors import DataError, said_as
 
 
 def min_per_class(val_fraction: float, test_fraction: float) -> int:
@@ -51,16 +52,22 @@ def _stratified_split(
                 f"({_log.count(s[1], 'sample')})"
             ),
         )
-        raise DataError(
-            f"{_log.count(len(short), 'class', plural='classes')} of {len(labels)} "
-            f"{'has' if len(short) == 1 else 'have'} fewer than {needed} samples: {listed}. "
-            f"A stratified split puts every class in "
-            f"the {splits} splits, so each needs at least {needed}. Add samples of those "
-            "classes or drop them (from Python, a test set of your own, x_test= / y_test=, "
+        python = (
+            "(from Python, a test set of your own, x_test= / y_test=, "
             "or validation_fraction=0 with cv=K, which scores trials on folds of "
             "train+validation, lowers the need by one each, though the K folds need K "
-            "samples of each class in train+validation). If the "
-            "targets are quantities rather than class ids, use task='regression'."
+            "samples of each class in train+validation)"
+        )
+        raise said_as(
+            DataError(
+                f"{_log.count(len(short), 'class', plural='classes')} of {len(labels)} "
+                f"{'has' if len(short) == 1 else 'have'} fewer than {needed} samples: "
+                f"{listed}. A stratified split puts every class in the {splits} splits, so "
+                f"each needs at least {needed}. Add samples of those classes or drop them "
+                f"{python}. If the targets are quantities rather than class ids, use "
+                "task='regression'."
+            ),
+            cli_words={python: f"(or {CLI_OWN_SPLITS})"},
         )
     split = per_class_split(y, val_fraction, test_fraction, seed)
     _warn_if_raised(split, {"val": val_fraction, "test": test_fraction}, len(labels))
@@ -144,9 +151,13 @@ def _random_split(
     n_test = max(1, round(n * test_fraction)) if test_fraction > 0 else 0
     n_val = max(1, round(n * val_fraction)) if val_fraction > 0 else 0
     if n - n_test - n_val < 1:
-        raise DataError(
-            f"{n} sample(s) split {n_val} validation / {n_test} test leave none to "
-            "train on. Add samples or lower validation_fraction / test_fraction."
+        python = "lower validation_fraction / test_fraction"
+        raise said_as(
+            DataError(
+                f"{n} sample(s) split {n_val} validation / {n_test} test leave none to "
+                f"train on. Add samples or {python}."
+            ),
+            cli_words={python: CLI_OWN_SPLITS},
         )
     rest = np.arange(n)
     parts = {"test": rest[:0], "val": rest[:0]}
