@@ -22,6 +22,7 @@ import pandas as pd
 import pytest
 
 from tunekit.distribute.cluster import PortInUseError, check_port_free, cluster_from, split_tuner_id
+from tunekit.errors import UsageError
 
 TINY = [
     "--finalists",
@@ -151,6 +152,68 @@ def test_roles_from_kerastuner_variables_and_workers_flag():
 def test_inconsistent_settings_are_named(env, kwargs, message):
     with pytest.raises(ValueError, match=message):
         cluster_from(env, **kwargs)
+
+
+@pytest.mark.parametrize(
+    "flags, named",
+    [
+        (
+            ["--workers", "1", "--port", "5555", "--chief-timeout", "3", "--worker-timeout", "3"],
+            "--port 5555, --chief-timeout 3 and --worker-timeout 3 only apply to a "
+            "distributed run, and this is a one-process run",
+        ),
+        (["--chief-timeout", "0.5"], "--chief-timeout 0.5 only applies to a distributed run"),
+        (["--worker-timeout", "300"], "--worker-timeout 300 only applies"),  # the default, typed
+        (["--port", "5555"], "--port 5555 only applies"),
+    ],
+)
+def test_a_distributed_flag_on_a_one_process_run_exits_2_before_any_work(
+    tmp_path, capsys, flags, named
+):
+    """Before, a one-process run took --port and the timeouts, ignored them and exited 0."""
+    from tunekit.coarse_to_fine import main
+
+    runs = tmp_path / "runs"
+    code = main(["--data", str(tmp_path / "absent.npz"), "--directory", str(runs), *flags])
+    err = capsys.readouterr().err
+    assert code == 2 and named in err, err
+    assert "Drop " in err and "--workers N (N > 1) or --trials-per-process N" in err
+    assert "absent.npz" not in err  # refused before the data is even looked at
+    assert not runs.exists()
+
+
+def test_the_distributed_flags_left_out_or_where_a_chief_reads_them_are_taken():
+    assert cluster_from({}, workers=1).role == "single"  # defaults: not refused
+    assert cluster_from({}, workers=1, port=None, chief_timeout=None).chief_timeout == 120
+    chief = cluster_from({}, workers=2, port=5555, chief_timeout=3, worker_timeout=4)
+    assert (chief.role, chief.port, chief.chief_timeout, chief.worker_timeout) == (
+        "chief",
+        5555,
+        3,
+        4,
+    )
+    recycled = cluster_from({}, workers=1, port=5555, trials_per_process=5)
+    assert (recycled.role, recycled.port) == ("chief", 5555)
+    env = {"KERASTUNER_ORACLE_IP": "127.0.0.1", "KERASTUNER_ORACLE_PORT": "8000"}
+    # One command on every machine: a worker takes the chief's flags and the chief the
+    # workers' (a local worker reruns its chief's command, --trials-per-process included).
+    worker = cluster_from(
+        {**env, "KERASTUNER_TUNER_ID": "tuner0"}, worker_timeout=9, trials_per_process=5
+    )
+    assert (worker.role, worker.chief_timeout) == ("worker", 120)
+    assert cluster_from({**env, "KERASTUNER_TUNER_ID": "chief"}, chief_timeout=9).role == "chief"
+    assert cluster_from({**env, "KERASTUNER_TUNER_ID": "chief"}, workers=2, trials_per_process=5)
+
+
+def test_trials_per_process_on_a_chief_without_local_workers_is_refused():
+    """Before, `--workers 0 --trials-per-process 5` on a chief replaced no process, silently."""
+    env = {
+        "KERASTUNER_TUNER_ID": "chief",
+        "KERASTUNER_ORACLE_IP": "127.0.0.1",
+        "KERASTUNER_ORACLE_PORT": "8000",
+    }
+    with pytest.raises(UsageError, match=r"--trials-per-process 5 replaces the chief's local"):
+        cluster_from(env, workers=0, trials_per_process=5)
 
 
 def test_chief_refuses_a_taken_port_naming_it(tmp_path, small_npz):

@@ -230,19 +230,20 @@ def build_parser(prog: str = "python -m tunekit.coarse_to_fine") -> argparse.Arg
     dist.add_argument(
         "--port",
         type=_text_type(Param("port", (Interval("int", 1, MAX_PORT),), None, "")),
-        help="The chief's port for --workers N (default: a free one).",
+        help="The chief's port for --workers N or --trials-per-process N (default: a free "
+        "one). Like the timeouts, refused on a one-process run, which has no chief.",
     )
     dist.add_argument(
         "--chief-timeout",
         type=_seconds("chief_timeout"),
-        default=DEFAULT_CHIEF_TIMEOUT,
+        default=None,  # None: not given (refused on a one-process run), 120 s
         help="Seconds a worker waits for an unreachable chief before it stops. "
         f"Default: {DEFAULT_CHIEF_TIMEOUT:.0f}.",
     )
     dist.add_argument(
         "--worker-timeout",
         type=_seconds("worker_timeout"),
-        default=DEFAULT_WORKER_TIMEOUT,
+        default=None,  # None: not given (refused on a one-process run), 300 s
         help="Seconds the chief waits for a silent worker that holds a trial: a local worker "
         f"is restarted, a remote one ends the run naming it. Default: "
         f"{DEFAULT_WORKER_TIMEOUT:.0f}.",

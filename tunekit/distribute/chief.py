@@ -380,9 +380,8 @@ class OracleServer:
                     stuck.append((trial_id, worker, self.workers.get(worker, {}).get("peer")))
         for trial_id, worker, peer in stuck:
             if supervisor is not None and supervisor.owns(worker):
-                supervisor.restart(
-                    worker, f"silent for {timeout:.0f} s while holding {phase} trial {trial_id}"
-                )
+                # The supervisor names the trial it holds (`LocalWorkers.held`).
+                supervisor.restart(worker, f"was silent for {timeout:.0f} s")
                 with self.lock:
                     self.workers.setdefault(worker, {})["seen"] = time.monotonic()
                 continue

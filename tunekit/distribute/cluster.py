@@ -29,7 +29,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from tunekit.errors import PortInUseError
+from tunekit.errors import PortInUseError, UsageError
 from tunekit.processes import apply_process_limits, limits_env, thread_env, worker_cores
 
 __all__ = [
@@ -100,8 +100,8 @@ def cluster_from(
     *,
     workers: int = 1,
     port: int | None = None,
-    chief_timeout: float = DEFAULT_CHIEF_TIMEOUT,
-    worker_timeout: float = DEFAULT_WORKER_TIMEOUT,
+    chief_timeout: float | None = None,
+    worker_timeout: float | None = None,
     trials_per_process: int | None = None,
 ) -> Cluster:
     """Works out this process's role from KerasTuner's variables and `--workers`.
@@ -111,12 +111,30 @@ def cluster_from(
     trials and is replaced by a fresh process every `trials_per_process`
     trials (the chief builds no model).
 
+    Args:
+        env: The environment (KerasTuner's variables).
+        workers: `--workers` (default 1).
+        port, chief_timeout, worker_timeout, trials_per_process: The flags as
+            given; `None`: not given (the timeouts then default to 120 s and 300 s).
+
     Raises:
-        ValueError: On inconsistent variables or flags, saying what to set.
+        ValueError: On inconsistent variables or flags, saying what to set; also
+            (`UsageError`) a flag of a distributed run given where it cannot apply:
+            `--port` or a timeout on a one-process run, `--trials-per-process` on a
+            chief with `--workers 0` (no local worker to replace).
     """
     if workers < 0:
         raise ValueError(f"--workers must be >= 0. Received: {workers}.")
-    timeouts: dict[str, Any] = dict(chief_timeout=chief_timeout, worker_timeout=worker_timeout)
+    given = _given_flags(
+        port=port,
+        chief_timeout=chief_timeout,
+        worker_timeout=worker_timeout,
+        trials_per_process=trials_per_process,
+    )
+    timeouts: dict[str, Any] = dict(
+        chief_timeout=DEFAULT_CHIEF_TIMEOUT if chief_timeout is None else chief_timeout,
+        worker_timeout=DEFAULT_WORKER_TIMEOUT if worker_timeout is None else worker_timeout,
+    )
     present = [k for k in ENV_VARS if env.get(k)]
     if not present:
         if workers == 0:
@@ -126,6 +144,15 @@ def cluster_from(
                 "(see the README's 'Several machines')."
             )
         if workers == 1 and trials_per_process is None:
+            if given:  # nothing would read them: refused, not ignored
+                raise UsageError(
+                    f"{_listed(given)} only {'apply' if len(given) > 1 else 'applies'} to a "
+                    "distributed run, and this is a one-process run (--workers 1, no "
+                    "--trials-per-process, no KERASTUNER_TUNER_ID): no chief listens on a "
+                    "port and no worker is waited for. Drop "
+                    f"{'them' if len(given) > 1 else 'it'}, or pass --workers N (N > 1) or "
+                    "--trials-per-process N to run the trials in worker processes."
+                )
             return Cluster(workers=1, **timeouts)
         return Cluster(
             role="chief",
@@ -154,6 +181,13 @@ def cluster_from(
     tuner_id = env["KERASTUNER_TUNER_ID"]
     ip = env["KERASTUNER_ORACLE_IP"]
     if "chief" in tuner_id:  # KerasTuner's own test (`dist_utils.is_chief_oracle`)
+        if workers == 0 and trials_per_process is not None:
+            raise UsageError(
+                f"--trials-per-process {trials_per_process} replaces the chief's local "
+                "worker processes, and --workers 0 starts none (a remote worker runs in the "
+                "process you started, never replaced). Drop --trials-per-process, or pass "
+                "--workers N to start N local workers besides the remote ones."
+            )
         return Cluster(
             role="chief", tuner_id="chief", ip=ip, port=env_port, workers=workers, **timeouts
         )
@@ -163,6 +197,19 @@ def cluster_from(
             f"'@<phase>'). Received: {tuner_id!r}."
         )
     return Cluster(role="worker", tuner_id=tuner_id, ip=ip, port=env_port, workers=0, **timeouts)
+
+
+def _given_flags(**values: Any) -> list[str]:
+    """`--port 5555`, `--chief-timeout 3`: the flags given (not `None`), as typed."""
+    return [
+        f"--{name.replace('_', '-')} {value:g}"
+        for name, value in values.items()
+        if value is not None
+    ]
+
+
+def _listed(items: list[str]) -> str:
+    return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} and {items[-1]}"
 
 
 def check_port_free(ip: str, port: int) -> int:

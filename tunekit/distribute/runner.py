@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 
     from tunekit.distribute.chief import OracleServer
     from tunekit.distribute.cluster import Cluster
-    from tunekit.distribute.supervisor import LocalWorkers
+    from tunekit.distribute.supervisor import HeldTrial, LocalWorkers
 
 __all__ = ["ChiefRunner", "LocalRunner", "PhaseRunner", "TrialListener"]
 
@@ -179,8 +179,37 @@ class ChiefRunner:
                 backend=self.backend,
                 env=self.env,
                 trials_per_process=self.trials_per_process,
+                held=self.held_trial,
             ).start()
         return self
+
+    def held_trial(self, worker: str) -> HeldTrial | None:
+        """The trial the current phase's oracle holds for `worker` (RUNNING), or `None`.
+
+        KerasTuner keeps it under the worker's tuner id (`ongoing_trials`) and hands
+        it back to the next process asking with that id, or, after the chief's
+        restart, to the first worker asking.
+        """
+        server = self.server
+        if server is None or server.tuner is None:
+            return None
+        from tunekit.distribute.cluster import phase_tuner_id  # noqa: PLC0415
+        from tunekit.distribute.supervisor import HeldTrial  # noqa: PLC0415
+        from tunekit.results import format_value  # noqa: PLC0415 (pandas)
+        from tunekit.trial_refusals import trial_values  # noqa: PLC0415 (Keras)
+
+        with server.lock:
+            phase, tuner = str(server.phase), server.tuner
+            trial = tuner.oracle.ongoing_trials.get(phase_tuner_id(worker, phase))
+            if trial is None:
+                return None
+            values = trial_values(trial.hyperparameters)
+        text = ", ".join(
+            f"{name}={value!r}" if isinstance(value, str) else f"{name}={format_value(value)}"
+            for name, value in values.items()
+        )
+        record = os.path.join(tuner.project_dir, f"trial_{trial.trial_id}", "trial.json")
+        return HeldTrial(phase, trial.trial_id, text, record)
 
     def run_phase(
         self,

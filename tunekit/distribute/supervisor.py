@@ -11,7 +11,9 @@ goes to `<run>/workers/<id>.log`. It dies with the chief (Linux
 `PR_SET_PDEATHSIG`).
 
 A worker that dies before the run is done (killed, crashed) is started again
-under the same id, and KerasTuner hands its unfinished trial back to it. A
+under the same id, and KerasTuner hands its unfinished trial back to it; each
+restart, and the error that ends the run after `MAX_RESTARTS`, names that trial
+(phase, id, hyperparameter values: `HeldTrial`), which a rerun runs again. A
 worker that exits with status 2 (refused settings, or a refusal of the run's input in a
 trial, e.g. an objective its fit never reports) is not restarted: the run stops.
 
@@ -26,6 +28,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from tunekit.distribute.cluster import (
@@ -38,11 +41,31 @@ from tunekit.distribute.cluster import (
 )
 from tunekit.errors import WorkerCrashError, WorkerStoppedError
 
-__all__ = ["LocalWorkers", "WorkerCrashError"]
+__all__ = ["HeldTrial", "LocalWorkers", "WorkerCrashError"]
 
 _logger = logging.getLogger(__name__)
 
 MAX_RESTARTS = 3
+
+
+@dataclass(frozen=True)
+class HeldTrial:
+    """The trial a worker was running, as the chief's oracle holds it for that worker.
+
+    Attributes:
+        phase: `"coarse"` or `"fine"`.
+        trial_id: KerasTuner's trial id (`"1"`, `"0003"`).
+        values: Its active hyperparameter values, as text (`"units=64, lr=0.001"`).
+        record: Its `trial.json` in the chief's run folder (status RUNNING).
+    """
+
+    phase: str
+    trial_id: str
+    values: str
+    record: str
+
+    def __str__(self) -> str:
+        return f"{self.phase} trial {self.trial_id} ({self.values or 'no hyperparameters'})"
 
 
 class LocalWorkers:
@@ -60,6 +83,8 @@ class LocalWorkers:
             replaces it; `None` (default): a process runs until the search ends.
         write: Where status lines go. Defaults to the `tunekit.distribute.supervisor`
             logger (INFO).
+        held: The trial a worker id holds in the chief's oracle (`None`: none), named
+            when the worker dies; `None` (default): not known.
     """
 
     def __init__(
@@ -72,8 +97,11 @@ class LocalWorkers:
         env: dict[str, str] | None = None,
         trials_per_process: int | None = None,
         write: Callable[[str], None] | None = None,
+        held: Callable[[str], HeldTrial | None] | None = None,
     ) -> None:
         self.cluster = cluster
+        self.held = held
+        self.died_running: dict[str, list[HeldTrial | None]] = {}  # per death, in order
         self.trials_per_process = trials_per_process
         self.command = list(command)
         self.env = dict(env or {})
@@ -167,23 +195,60 @@ class LocalWorkers:
             self.restart(worker, f"exited with status {code}")
 
     def restart(self, worker: str, reason: str) -> None:
+        """Kills (if need be) and restarts `worker`, naming the trial it was running.
+
+        Raises:
+            WorkerCrashError: Its `MAX_RESTARTS` restarts are used up; names the
+                trial it was running at each death, which a rerun runs again.
+        """
+        held = self.held(worker) if self.held is not None else None
+        self.died_running.setdefault(worker, []).append(held)
+        running = f" while running {held}" if held else ""
         count = self.restarts.get(worker, 0) + 1
         if count > MAX_RESTARTS:
             raise WorkerCrashError(
-                f"worker {worker} {reason}, after {MAX_RESTARTS} restarts; giving up. Its log "
-                f"{self.log_path(worker)} ends with:\n{self._tail(worker)}\nCompleted trials "
-                "are saved: fix the cause and rerun the same command to resume."
+                f"worker {worker} {reason}{running}, after {MAX_RESTARTS} restarts; giving "
+                f"up.{self._crash_history(worker)} Its log {self.log_path(worker)} ends "
+                f"with:\n{self._tail(worker)}\nCompleted trials are saved: fix the cause and "
+                "rerun the same command to resume."
             )
         self.restarts[worker] = count
         proc = self.procs[worker]
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+        if self.held is None:
+            back = "its unfinished trial is handed back"
+        elif held is None:
+            back = "it held no trial"
+        else:
+            back = f"KerasTuner hands {held.phase} trial {held.trial_id} back to it"
         self.write(
-            f"Worker {worker} {reason}; restarting it under the same id "
-            f"(restart {count}/{MAX_RESTARTS}); its unfinished trial is handed back."
+            f"Worker {worker} {reason}{running}; restarting it under the same id "
+            f"(restart {count}/{MAX_RESTARTS}); {back}."
         )
         self._spawn(worker)
+
+    def _crash_history(self, worker: str) -> str:
+        """What `worker` was running at each death, for `WorkerCrashError`."""
+        deaths = self.died_running.get(worker, [])
+        trials = {str(h): h for h in deaths if h is not None}
+        if not trials:
+            return ""
+        last = deaths[-1]
+        if last is not None and len(trials) == 1 and None not in deaths:
+            said = f" It died running {last.phase} trial {last.trial_id} all {len(deaths)} times"
+        else:
+            named = "; ".join(str(h) if h else "no trial" for h in deaths)
+            said = f" At its {len(deaths)} deaths it was running, in order: {named}"
+        if last is None:  # its last death held no trial: nothing is handed back
+            return said + "."
+        return (
+            f"{said}: KerasTuner hands a dead worker's trial back, and a rerun of this "
+            f"command runs {last.phase} trial {last.trial_id} again (its record "
+            f"{last.record} stays RUNNING). Fix what kills a process on those values "
+            "(memory, or a native crash in the model's code) before rerunning."
+        )
 
     def stop(self, timeout: float = 10.0) -> None:
         """Waits up to `timeout` s for workers to finish, then terminates the rest."""
