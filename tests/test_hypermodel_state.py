@@ -26,7 +26,10 @@ from tunekit.errors import RunConfigError
 from tunekit.manifest import RunManifest, fingerprint
 
 MODULE = """
+import random
+
 import numpy as np
+from sklearn.preprocessing import StandardScaler
 import keras
 import keras_tuner as kt
 
@@ -57,6 +60,35 @@ class Wide(kt.HyperModel):
 
     def _grow(self):
         self._grown += 1
+
+
+LOG = []
+
+
+def note(hypermodel, hp):  # a helper outside the class changes the hypermodel
+    hypermodel.log.append(dict(hp.values))
+
+
+class Reused(kt.HyperModel):
+    # Its builds change it through objects it holds and a function outside it.
+
+    def __init__(self, seed=0):
+        super().__init__()
+        self._r = random.Random(seed)
+        self.rng = np.random.default_rng(seed)
+        self.scaler = StandardScaler().fit(np.zeros((4, 8)))
+        self.log = []
+
+    def build(self, hp):
+        note(self, hp)
+        self._r.gauss(0, 1)
+        self.rng.integers(10)
+        self.scaler.partial_fit(np.ones((4, 8)))
+        inputs = keras.Input((8,))
+        outputs = keras.layers.Dense(2, activation="softmax")(inputs)
+        model = keras.Model(inputs, outputs)
+        model.compile("adam", "sparse_categorical_crossentropy", metrics=["accuracy"])
+        return model
 
 
 class Compiled(kt.HyperModel):
@@ -148,6 +180,22 @@ def test_state_a_build_changes_is_not_a_setting(mods, data, tmp_path):
         reused.build(kt.HyperParameters())
     assert describe_state(reused) == before
     _resumes(_config(reused, data, tmp_path), tmp_path)
+
+
+def test_the_same_object_given_again_is_compared_as_first_seen(mods, data, tmp_path):
+    """Found by a retry probe: a notebook reusing its hypermodel after a run (or a Ctrl-C)
+    was refused, its builds having changed it through a held `random.Random`, a scaler's
+    `partial_fit` or a helper outside the class, which no reading of its source sees. The
+    same object is compared as tunekit first saw it in this process; a new one afresh."""
+    import keras_tuner as kt
+
+    reused = mods.Reused()
+    _started(_config(reused, data, tmp_path), tmp_path)
+    for _ in range(2):
+        reused.build(kt.HyperParameters())
+    _resumes(_config(reused, data, tmp_path), tmp_path)
+    _resumes(_config(reused, data, tmp_path), tmp_path)  # again, after the rerun
+    _resumes(_config(mods.Reused(), data, tmp_path), tmp_path)  # a new, equal object
 
 
 def _as_written_before(tmp_path: Path) -> None:

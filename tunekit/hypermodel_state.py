@@ -30,13 +30,16 @@ private ones too, by value:
 Left out: KerasTuner's own attributes (`name`, `tunable`, `build`, `_build`);
 those `tunekit.object_settings` records already; those naming where to write or
 how much to print (`object_settings.OUTPUT_ARGUMENTS`: `verbose`, `log_dir`,
-...); modules; and state (`kept_by_build`): an attribute that `build`, `fit`,
-`declare_hyperparameters` or `__call__`, or a method of the class they call
-through `self`, assigns, deletes or changes in place (`self.n += 1`,
-`self.built.append(...)`, `self.cache[key] = ...`), as a hypermodel reused in a
-notebook holds other values after a run. State a function outside the class
-changes is not seen: a rerun of the same object after a run may then be
-refused, naming the attribute (a new object of the same class resumes).
+...); modules; and what the class's own build and fit write
+(`tunekit.build_state.kept_by_build`: `self.n += 1`, `self.cache[k] = ...`).
+
+The same object given again in this process (a notebook cell rerun after a run
+or a Ctrl-C) is compared as tunekit first saw it (`first_seen_state`): its
+builds may have changed it by any means (`self.rng.integers()`, a scaler's
+`partial_fit`, a helper function outside the class), and that is state, not a
+setting. So a value you change by hand on that same object between runs
+(`hm._w = 512`) is not seen here: make a new object (its public attributes and
+its default model are still compared each time).
 
 A run recorded before this key existed resumes (`object_settings.ADDED_KEYS`):
 its values are unknown there, not a change, and a warning says so when this
@@ -45,17 +48,17 @@ hypermodel has some.
 
 from __future__ import annotations
 
-import ast
-import dis
+import copy
 import functools
 import hashlib
-import inspect
 import json
 import math
-import textwrap
 import types
+import weakref
 from typing import Any
 
+from tunekit.build_state import kept_by_build
+from tunekit.build_state import library as _library
 from tunekit.object_settings import (
     HYPERMODEL_STATE,
     OUTPUT_ARGUMENTS,
@@ -63,35 +66,41 @@ from tunekit.object_settings import (
     hypermodel_settings,
 )
 
-__all__ = ["KEY", "describe_state", "kept_by_build"]
+__all__ = ["KEY", "describe_state", "first_seen_state", "kept_by_build"]
 
 #: The key of `CoarseToFine.config()` that holds `describe_state(hypermodel)`.
 KEY = HYPERMODEL_STATE
-#: Methods a build or fit runs, whose assignments are state, not settings.
-ENTRY_METHODS = ("build", "fit", "declare_hyperparameters", "__call__")
-# Methods that change a list, dict, set or deque in place.
-_MUTATORS = frozenset(
-    {
-        "append",
-        "appendleft",
-        "extend",
-        "extendleft",
-        "insert",
-        "pop",
-        "popleft",
-        "popitem",
-        "remove",
-        "clear",
-        "update",
-        "setdefault",
-        "add",
-        "discard",
-        "sort",
-        "reverse",
-        "rotate",
-    }
-)
 _DEPTH = 3  # how deep the values of an object held are described
+# `describe_state` of each hypermodel object as tunekit first saw it in this process.
+_FIRST_SEEN: weakref.WeakKeyDictionary[Any, dict[str, Any]] = weakref.WeakKeyDictionary()
+
+
+def first_seen_state(hypermodel: Any) -> dict[str, Any]:
+    """`describe_state(hypermodel)` as it was when tunekit first saw this object.
+
+    The same object given again in this process (a notebook cell run again after
+    a run or a Ctrl-C) is described as it was then: what its builds changed since,
+    by whatever means (a method of an object it holds, a function outside its
+    class), is state, not a setting. A new object, or a new process, is described
+    afresh. An object that cannot be weakly referenced or hashed is described now.
+
+    Args:
+        hypermodel: As for `describe_state`.
+
+    Returns:
+        A copy of the record; as for `describe_state`.
+    """
+    try:
+        recorded = _FIRST_SEEN.get(hypermodel)
+    except TypeError:  # not hashable
+        return describe_state(hypermodel)
+    if recorded is None:
+        recorded = describe_state(hypermodel)
+        try:
+            _FIRST_SEEN[hypermodel] = recorded
+        except TypeError:  # no weak reference to it
+            pass
+    return copy.deepcopy(recorded)
 
 
 def describe_state(hypermodel: Any) -> dict[str, Any]:
@@ -131,114 +140,6 @@ def _kerastuner_attributes() -> frozenset[str]:
     import keras_tuner as kt
 
     return frozenset(vars(kt.HyperModel()))
-
-
-@functools.lru_cache(maxsize=64)
-def kept_by_build(kind: Any) -> frozenset[str]:
-    """The attributes `kind`'s build and fit change: state, not settings.
-
-    Those that `ENTRY_METHODS`, and the methods of `kind` they call through
-    `self` (followed), assign, delete, or change in place (an item assigned, a
-    method such as `append` or `update` called on it). Read from the source
-    (`ast`); without source, from the bytecode (assignments and such calls).
-    Classes of KerasTuner, Keras and Python are not read.
-
-    Returns:
-        Attribute names.
-    """
-    from tunekit.hypermodel_code import _library
-
-    methods: dict[str, Any] = {}
-    for klass in reversed(kind.__mro__):
-        if _library(klass.__module__):
-            continue
-        for name, member in vars(klass).items():
-            member = getattr(member, "__func__", member)  # a static or class method
-            if isinstance(member, property):
-                member = member.fget
-            if isinstance(member, types.FunctionType):
-                methods[name] = member
-    kept: set[str] = set()
-    todo, seen = [n for n in ENTRY_METHODS if n in methods], set()
-    while todo:
-        name = todo.pop()
-        if name in seen:
-            continue
-        seen.add(name)
-        changed, called = _changes(methods[name])
-        kept |= changed
-        todo += [n for n in called if n in methods]
-    return frozenset(kept)
-
-
-def _changes(function: types.FunctionType) -> tuple[set[str], set[str]]:
-    """The attributes of `self` that `function` changes, and the names it reads on `self`."""
-    try:
-        tree = ast.parse(textwrap.dedent(inspect.getsource(function)))
-    except (OSError, TypeError, SyntaxError, IndentationError):
-        return _changes_in_bytecode(function.__code__)
-    arguments = function.__code__.co_varnames[: function.__code__.co_argcount]
-    own = arguments[0] if arguments else "self"
-    changed: set[str] = set()
-    read: set[str] = set()
-
-    def root(node: ast.AST) -> str | None:  # `self.x`, `self.x[k]`, `self.x.y` -> "x"
-        while isinstance(node, (ast.Attribute, ast.Subscript)):
-            value = node.value
-            if isinstance(node, ast.Attribute) and isinstance(value, ast.Name):
-                return node.attr if value.id == own else None
-            node = value
-        return None
-
-    for node in ast.walk(tree):
-        targets: list[ast.AST] = []
-        if isinstance(node, ast.Assign):
-            targets = list(node.targets)
-        elif isinstance(node, (ast.AugAssign, ast.AnnAssign)):
-            targets = [node.target]
-        elif isinstance(node, ast.Delete):
-            targets = list(node.targets)
-        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
-            if node.func.attr in _MUTATORS:
-                targets = [node.func.value]
-        elif (
-            isinstance(node, ast.Call)
-            and isinstance(node.func, ast.Name)
-            and node.func.id in ("setattr", "delattr")
-            and len(node.args) >= 2
-            and isinstance(node.args[0], ast.Name)
-            and node.args[0].id == own
-            and isinstance(node.args[1], ast.Constant)
-        ):
-            changed.add(str(node.args[1].value))
-        elif isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name):
-            if node.value.id == own:
-                read.add(node.attr)
-        for target in targets:
-            for part in ast.walk(target) if isinstance(target, (ast.Tuple, ast.List)) else [target]:
-                if (name := root(part)) is not None:
-                    changed.add(name)
-    return changed, read
-
-
-def _changes_in_bytecode(code: types.CodeType) -> tuple[set[str], set[str]]:
-    """`_changes` without source: attributes assigned or deleted, and `x.append(...)`."""
-    changed: set[str] = set()
-    read: set[str] = set()
-    previous = None
-    for instruction in dis.get_instructions(code):
-        if instruction.opname in ("STORE_ATTR", "DELETE_ATTR"):
-            changed.add(str(instruction.argval))
-        elif instruction.opname in ("LOAD_ATTR", "LOAD_METHOD"):
-            read.add(str(instruction.argval))
-            if previous is not None and instruction.argval in _MUTATORS:
-                changed.add(previous)
-        previous = str(instruction.argval) if instruction.opname == "LOAD_ATTR" else None
-        if isinstance(instruction.argval, types.CodeType):
-            inner_changed, inner_read = _changes_in_bytecode(instruction.argval)
-            changed |= inner_changed
-            read |= inner_read
-    return changed, read
 
 
 def _described(value: Any, depth: int) -> Any:
@@ -298,8 +199,6 @@ def _array(array: Any) -> dict[str, Any]:
 
 def _keras_config(value: Any) -> Any:
     """A Keras object's `get_config()` without its automatic name, as JSON; else None."""
-    from tunekit.hypermodel_code import _library
-
     get_config = getattr(value, "get_config", None)
     if not callable(get_config) or not _library(type(value).__module__):
         return None
