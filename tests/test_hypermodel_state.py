@@ -29,6 +29,7 @@ MODULE = """
 import random
 
 import numpy as np
+import pandas as pd
 from sklearn.preprocessing import StandardScaler
 import keras
 import keras_tuner as kt
@@ -89,6 +90,27 @@ class Reused(kt.HyperModel):
         model = keras.Model(inputs, outputs)
         model.compile("adam", "sparse_categorical_crossentropy", metrics=["accuracy"])
         return model
+
+
+class Thing:
+    def __init__(self, n):
+        self.n = n
+
+
+class Tables(kt.HyperModel):
+    # Object arrays and frames: their values text holds memory addresses.
+
+    def __init__(self, n=1):
+        super().__init__()
+        self.tags = np.array([Thing(n), "x", len], dtype=object)
+        self.frame = pd.DataFrame(
+            {"f": [lambda t: t * n, np.sin], "w": [n, 2], "name": ["a", "b"],
+             "when": pd.Timestamp("2024-01-01")}
+        )
+        self.column = self.frame["w"]
+
+    def build(self, hp):
+        return None
 
 
 class Compiled(kt.HyperModel):
@@ -196,6 +218,22 @@ def test_the_same_object_given_again_is_compared_as_first_seen(mods, data, tmp_p
     _resumes(_config(reused, data, tmp_path), tmp_path)
     _resumes(_config(reused, data, tmp_path), tmp_path)  # again, after the rerun
     _resumes(_config(mods.Reused(), data, tmp_path), tmp_path)  # a new, equal object
+
+
+def test_object_arrays_and_frames_are_described_alike_in_every_process(mods):
+    """Found by a retry probe: an object array or a DataFrame holding objects was hashed by
+    its text, memory addresses included (`<Thing object at 0x7f...>`), so the same script
+    in a new process was refused. Their values are described as other values are, without
+    addresses; a DataFrame by `pandas.util.hash_pandas_object`."""
+    from tunekit.hypermodel_state import describe_state
+
+    one, again, other = (describe_state(mods.Tables(n)) for n in (1, 1, 2))
+    assert one == again
+    assert "0x" not in json.dumps(one)
+    assert one["frame"]["dtype"] == "DataFrame" and one["frame"]["array"] == [2, 4]
+    assert one["column"]["dtype"] == "Series"
+    for name in ("tags", "frame", "column"):
+        assert one[name]["sha256"] != other[name]["sha256"], name
 
 
 def _as_written_before(tmp_path: Path) -> None:

@@ -53,6 +53,7 @@ import functools
 import hashlib
 import json
 import math
+import re
 import types
 import weakref
 from typing import Any
@@ -70,6 +71,7 @@ __all__ = ["KEY", "describe_state", "first_seen_state", "kept_by_build"]
 
 #: The key of `CoarseToFine.config()` that holds `describe_state(hypermodel)`.
 KEY = HYPERMODEL_STATE
+_ADDRESS = re.compile(r"0x[0-9a-fA-F]+")  # `<function f at 0x7f...>`: another in each process
 _DEPTH = 3  # how deep the values of an object held are described
 # `describe_state` of each hypermodel object as tunekit first saw it in this process.
 _FIRST_SEEN: weakref.WeakKeyDictionary[Any, dict[str, Any]] = weakref.WeakKeyDictionary()
@@ -173,9 +175,11 @@ def _described(value: Any, depth: int) -> Any:
         items = [_described(v, depth + 1) for v in value]
         return sorted(items, key=lambda v: json.dumps(v, sort_keys=True))
     if isinstance(value, dict):
-        return {str(k): _described(v, depth + 1) for k, v in value.items()}
+        return {_ADDRESS.sub("0x", str(k)): _described(v, depth + 1) for k, v in value.items()}
     if (config := _keras_config(value)) is not None:
         return {"class": kind, "config": config}
+    if (frame := _pandas(value)) is not None:
+        return frame
     if hasattr(value, "__array__"):  # a tensor, a variable, a pandas frame
         try:
             return _array(np.asarray(value))
@@ -188,13 +192,43 @@ def _described(value: Any, depth: int) -> Any:
 
 
 def _array(array: Any) -> dict[str, Any]:
-    """An array as its shape, dtype and a hash of its values (an object array: their text)."""
+    """An array as its shape, dtype and a hash of its values (an object array: each value
+    as `_described` writes it, without memory addresses, alike in every process)."""
     if array.dtype.hasobject:
-        data = json.dumps(array.tolist(), sort_keys=True, default=repr).encode()
+        data = json.dumps(array.tolist(), sort_keys=True, default=_item).encode()
     else:
         data = array.tobytes(order="C")
     digest = hashlib.sha256(data).hexdigest()[:16]
     return {"array": list(array.shape), "dtype": str(array.dtype), "sha256": digest}
+
+
+def _item(value: Any) -> Any:
+    """A value inside an object array or column, as JSON alike in every process."""
+    return _ADDRESS.sub("0x", json.dumps(_described(value, _DEPTH - 1), sort_keys=True))
+
+
+def _pandas(value: Any) -> dict[str, Any] | None:
+    """A pandas DataFrame, Series or Index by its shape, dtypes and a hash of its labels and
+    values (`pandas.util.hash_pandas_object`; text and objects in a column by `_item`); else
+    None."""
+    import sys
+
+    pd = sys.modules.get("pandas")
+    if pd is None or not isinstance(value, (pd.DataFrame, pd.Series, pd.Index)):
+        return None
+    frame = value.to_frame() if isinstance(value, (pd.Series, pd.Index)) else value
+    frame = frame.copy(deep=False)
+    for column in range(frame.shape[1]):
+        values = frame.iloc[:, column]
+        kind = pd.api.types.infer_dtype(values, skipna=True)
+        if values.dtype == object and kind not in ("string", "empty"):
+            frame.isetitem(column, values.map(_item))  # a function's text holds its address
+    hashed = hashlib.sha256()
+    hashed.update(json.dumps([_item(c) for c in frame.columns]).encode())
+    hashed.update(json.dumps([str(t) for t in frame.dtypes]).encode())
+    hashed.update(pd.util.hash_pandas_object(frame, index=True).to_numpy().tobytes())
+    digest = hashed.hexdigest()[:16]
+    return {"array": list(value.shape), "dtype": type(value).__name__, "sha256": digest}
 
 
 def _keras_config(value: Any) -> Any:
