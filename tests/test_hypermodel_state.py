@@ -26,6 +26,7 @@ from tunekit.errors import RunConfigError
 from tunekit.manifest import RunManifest, fingerprint
 
 MODULE = """
+import dataclasses
 import random
 
 import numpy as np
@@ -108,6 +109,29 @@ class Tables(kt.HyperModel):
              "when": pd.Timestamp("2024-01-01")}
         )
         self.column = self.frame["w"]
+
+    def build(self, hp):
+        return None
+
+
+class Slotted:
+    __slots__ = ("a", "b")
+
+    def __init__(self, a, b):
+        self.a, self.b = a, b
+
+
+@dataclasses.dataclass(slots=True, frozen=True)
+class Frozen:
+    wide: int = 64
+
+
+class Seeded(kt.HyperModel):
+    def __init__(self, seed=0, wide=64):
+        super().__init__()
+        self._slots, self._frozen = Slotted(wide, "x"), Frozen(wide)
+        self._gen, self._legacy = np.random.default_rng(seed), np.random.RandomState(seed)
+        self._r = random.Random(seed)
 
     def build(self, hp):
         return None
@@ -218,6 +242,8 @@ def test_the_same_object_given_again_is_compared_as_first_seen(mods, data, tmp_p
     _resumes(_config(reused, data, tmp_path), tmp_path)
     _resumes(_config(reused, data, tmp_path), tmp_path)  # again, after the rerun
     _resumes(_config(mods.Reused(), data, tmp_path), tmp_path)  # a new, equal object
+    with pytest.raises(RunConfigError, match=r"hypermodel attribute _r: "):
+        RunManifest.open(tmp_path / "r", _config(mods.Reused(seed=1), data, tmp_path))
 
 
 def test_object_arrays_and_frames_are_described_alike_in_every_process(mods):
@@ -234,6 +260,22 @@ def test_object_arrays_and_frames_are_described_alike_in_every_process(mods):
     assert one["column"]["dtype"] == "Series"
     for name in ("tags", "frame", "column"):
         assert one[name]["sha256"] != other[name]["sha256"], name
+
+
+def test_objects_without_a_dict_are_described_by_their_state(mods):
+    """Found by a retry probe: a `__slots__` class, a `@dataclass(slots=True)`, a NumPy
+    `Generator` or `RandomState` (and a `random.Random`'s seed) were recorded by class only:
+    another seed or width resumed the old run, exit 0. They are described by what pickling
+    them keeps."""
+    from tunekit.hypermodel_state import describe_state
+
+    one = describe_state(mods.Seeded())
+    assert one == describe_state(mods.Seeded())
+    assert one["_slots"]["state"][1] == {"a": 64, "b": "x"}
+    assert one["_frozen"]["state"] == [64]
+    seeded, wide = describe_state(mods.Seeded(seed=1)), describe_state(mods.Seeded(wide=512))
+    assert {k for k in one if one[k] != seeded[k]} == {"_gen", "_legacy", "_r"}
+    assert {k for k in one if one[k] != wide[k]} == {"_slots", "_frozen"}
 
 
 def _as_written_before(tmp_path: Path) -> None:

@@ -18,14 +18,23 @@ private ones too, by value:
 
 - numbers, text, `None`, booleans; tuples, lists, sets and dicts of them
   (NumPy scalars as the number they hold);
-- a NumPy array, and anything NumPy reads as one (a tensor, a `keras.Variable`,
-  a pandas frame), by its shape, dtype and a SHA-256 of its bytes
-  (normalisation statistics the hypermodel holds);
+- a NumPy array, and anything NumPy reads as one (a tensor, a `keras.Variable`),
+  by its shape, dtype and a SHA-256 of its bytes (normalisation statistics the
+  hypermodel holds); an object array by its values described as here, without
+  memory addresses; a pandas DataFrame, Series or Index by its shape and a
+  SHA-256 of `pandas.util.hash_pandas_object` (labels and dtypes too): alike in
+  every process;
 - a function or class by its qualified name (the code of yours is hashed by
   `tunekit.hypermodel_code`); a Keras layer, optimizer, loss, initializer or
   regularizer by its class and `get_config()` (not a layer's weights, which
   training changes);
-- another object by its class and its own values, three levels deep.
+- another object by its class and its own values, three levels deep; one
+  without `__dict__` (a `__slots__` class, `@dataclass(slots=True)`, a NumPy
+  `Generator` or `RandomState`), or whose class says what pickling keeps (a
+  `random.Random`, scikit-learn's estimators), by that (`__reduce_ex__(4)`:
+  the arguments that make it and its state; a state longer than `_LONG`
+  characters, such as a random generator's, by its hash). One that cannot be
+  pickled and has no `__dict__` (a lock, a C handle) by its class only.
 
 Left out: KerasTuner's own attributes (`name`, `tunable`, `build`, `_build`);
 those `tunekit.object_settings` records already; those naming where to write or
@@ -72,6 +81,9 @@ __all__ = ["KEY", "describe_state", "first_seen_state", "kept_by_build"]
 #: The key of `CoarseToFine.config()` that holds `describe_state(hypermodel)`.
 KEY = HYPERMODEL_STATE
 _ADDRESS = re.compile(r"0x[0-9a-fA-F]+")  # `<function f at 0x7f...>`: another in each process
+# Methods by which a class says what pickling it keeps, beyond its `__dict__`.
+_PICKLING = ("__reduce_ex__", "__reduce__", "__getstate__")
+_LONG = 300  # characters of a pickled state written out; a longer one by its hash
 _DEPTH = 3  # how deep the values of an object held are described
 # `describe_state` of each hypermodel object as tunekit first saw it in this process.
 _FIRST_SEEN: weakref.WeakKeyDictionary[Any, dict[str, Any]] = weakref.WeakKeyDictionary()
@@ -185,10 +197,46 @@ def _described(value: Any, depth: int) -> Any:
             return _array(np.asarray(value))
         except Exception:  # noqa: BLE001 (not an array after all: described as an object)
             pass
-    if depth >= _DEPTH or not hasattr(value, "__dict__"):
+    if depth >= _DEPTH:
+        return f"<{kind}>"
+    # `__slots__`, a generator's seed, a `random.Random`'s: what pickling it keeps.
+    pickled = any(getattr(type(value), m, None) is not getattr(object, m) for m in _PICKLING)
+    if pickled or not hasattr(value, "__dict__"):
+        if (found := _reduced(value, kind, depth)) is not None:
+            return found
+    if not hasattr(value, "__dict__"):
         return f"<{kind}>"
     held = {k: _described(v, depth + 1) for k, v in sorted(vars(value).items())}
     return {"class": kind, **{k: v for k, v in held.items() if k != "class"}}
+
+
+def _reduced(value: Any, kind: str, depth: int) -> Any | None:
+    """An object without `__dict__` by what pickling it keeps (`__reduce_ex__(4)`: the
+    arguments that make it and its state, such as a `__slots__` class's values or a NumPy
+    generator's bit generator state); None when it cannot be pickled. A state
+    over `_LONG` characters as written (a `random.Random`'s 625 numbers) by its hash."""
+    try:
+        reduced = value.__reduce_ex__(4)
+    except Exception:  # noqa: BLE001 (a lock, a handle: described otherwise)
+        return None
+    if not isinstance(reduced, tuple):  # a module-level singleton, named
+        return f"<{kind} {reduced}>"
+    arguments = list(reduced[1]) if len(reduced) > 1 and reduced[1] else []
+    if arguments and arguments[0] is type(value):  # `copyreg.__newobj__(cls, *args)`
+        arguments = arguments[1:]
+    found: dict[str, Any] = {"class": kind}
+    if arguments:
+        found["args"] = _described(arguments, depth)
+    state = reduced[2] if len(reduced) > 2 else None
+    if isinstance(state, dict) and not arguments:  # its attributes (scikit-learn's): by name
+        held = {str(k): _described(v, depth + 1) for k, v in sorted(state.items())}
+        return {"class": kind, **{k: v for k, v in held.items() if k != "class"}}
+    if state is not None:
+        found["state"] = _described(state, depth)
+    text = json.dumps(found, sort_keys=True)
+    if len(text) > _LONG:
+        return {"class": kind, "state_sha256": hashlib.sha256(text.encode()).hexdigest()[:16]}
+    return found
 
 
 def _array(array: Any) -> dict[str, Any]:
