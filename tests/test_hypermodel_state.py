@@ -137,6 +137,21 @@ class Seeded(kt.HyperModel):
         return None
 
 
+@dataclasses.dataclass
+class Cfg:
+    drop: float = 0.1
+
+
+class Configured(kt.HyperModel):
+    def __init__(self, drop=0.1):
+        super().__init__()
+        self.cfg = Cfg(drop)
+
+    def build(self, hp):
+        self.cfg.last_values = dict(hp.values)  # written by a build: state
+        return None
+
+
 class Compiled(kt.HyperModel):
     def __init__(self, optimizer="adam", rate=1e-3, initializer="glorot_uniform", l2=None):
         super().__init__()
@@ -276,6 +291,25 @@ def test_objects_without_a_dict_are_described_by_their_state(mods):
     seeded, wide = describe_state(mods.Seeded(seed=1)), describe_state(mods.Seeded(wide=512))
     assert {k for k in one if one[k] != seeded[k]} == {"_gen", "_legacy", "_r"}
     assert {k for k in one if one[k] != wide[k]} == {"_slots", "_frozen"}
+
+
+def test_what_a_build_writes_inside_a_value_leaves_out_only_that(mods, data, tmp_path):
+    """Found by a retry probe: `self.cfg.last_values = ...` in `build` left the whole `cfg`
+    out of the record, so `Configured(drop=0.2)` resumed a run of `drop=0.1`, exit 0."""
+    import keras_tuner as kt
+
+    from tunekit.hypermodel_state import describe_state, kept_by_build
+
+    assert "cfg.last_values" in kept_by_build(mods.Configured)
+    assert "cfg" not in kept_by_build(mods.Configured)
+    built = mods.Configured()
+    before = describe_state(built)
+    built.build(kt.HyperParameters())
+    assert describe_state(built) == before
+    _started(_config(mods.Configured(), data, tmp_path), tmp_path)
+    with pytest.raises(RunConfigError, match=r"hypermodel attribute cfg: "):
+        RunManifest.open(tmp_path / "r", _config(mods.Configured(drop=0.2), data, tmp_path))
+    _resumes(_config(built, data, tmp_path), tmp_path)
 
 
 def _as_written_before(tmp_path: Path) -> None:

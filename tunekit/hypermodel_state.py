@@ -40,7 +40,8 @@ Left out: KerasTuner's own attributes (`name`, `tunable`, `build`, `_build`);
 those `tunekit.object_settings` records already; those naming where to write or
 how much to print (`object_settings.OUTPUT_ARGUMENTS`: `verbose`, `log_dir`,
 ...); modules; and what the class's own build and fit write
-(`tunekit.build_state.kept_by_build`: `self.n += 1`, `self.cache[k] = ...`).
+(`tunekit.build_state.kept_by_build`: `self.n += 1`, `self.cache[k] = ...`;
+only what is written: `self.cfg.last = ...` leaves out `cfg.last`, not `cfg`).
 
 The same object given again in this process (a notebook cell rerun after a run
 or a Ctrl-C) is compared as tunekit first saw it (`first_seen_state`): its
@@ -134,7 +135,8 @@ def describe_state(hypermodel: Any) -> dict[str, Any]:
     if not isinstance(hypermodel, kt.HyperModel):
         return {}
     recorded = set(describe_hypermodel(hypermodel)) | set(hypermodel_settings(hypermodel))
-    skipped = recorded | _kerastuner_attributes() | kept_by_build(hypermodel.__class__)
+    kept = kept_by_build(hypermodel.__class__)  # "n", "cfg.last": what a build writes
+    skipped = recorded | _kerastuner_attributes() | kept
     found = {}
     for name, value in sorted(vars(hypermodel).items()):
         if name in skipped or name.lstrip("_") in OUTPUT_ARGUMENTS:
@@ -142,7 +144,8 @@ def describe_state(hypermodel: Any) -> dict[str, Any]:
         if isinstance(value, types.ModuleType):
             continue
         try:
-            found[name] = _described(value, 0)
+            written = frozenset(p.partition(".")[2] for p in kept if p.startswith(f"{name}."))
+            found[name] = _described(value, 0, written)
         except Exception:  # noqa: BLE001 (an object whose attributes raise: its class)
             found[name] = f"<{type(value).__module__}.{type(value).__qualname__}>"
     return json.loads(json.dumps(found))
@@ -156,8 +159,9 @@ def _kerastuner_attributes() -> frozenset[str]:
     return frozenset(vars(kt.HyperModel()))
 
 
-def _described(value: Any, depth: int) -> Any:
-    """`value` as recorded (see the module docstring): JSON a rerun writes alike."""
+def _described(value: Any, depth: int, written: frozenset[str] = frozenset()) -> Any:
+    """`value` as recorded (see the module docstring): JSON a rerun writes alike, without
+    the attributes of an object at the dotted paths `written` (what a build writes)."""
     import numpy as np
 
     if value is None or isinstance(value, (bool, int, str)):
@@ -202,15 +206,27 @@ def _described(value: Any, depth: int) -> Any:
     # `__slots__`, a generator's seed, a `random.Random`'s: what pickling it keeps.
     pickled = any(getattr(type(value), m, None) is not getattr(object, m) for m in _PICKLING)
     if pickled or not hasattr(value, "__dict__"):
-        if (found := _reduced(value, kind, depth)) is not None:
+        if (found := _reduced(value, kind, depth, written)) is not None:
             return found
     if not hasattr(value, "__dict__"):
         return f"<{kind}>"
-    held = {k: _described(v, depth + 1) for k, v in sorted(vars(value).items())}
+    held = _attributes(vars(value), depth, written)
     return {"class": kind, **{k: v for k, v in held.items() if k != "class"}}
 
 
-def _reduced(value: Any, kind: str, depth: int) -> Any | None:
+def _attributes(values: dict[Any, Any], depth: int, written: frozenset[str]) -> dict[str, Any]:
+    """An object's attributes as described, but those at the dotted paths `written`."""
+    held = {}
+    for key, value in sorted(values.items(), key=lambda item: str(item[0])):
+        name = str(key)
+        if name in written:
+            continue
+        inner = frozenset(p.partition(".")[2] for p in written if p.startswith(f"{name}."))
+        held[name] = _described(value, depth + 1, inner)
+    return held
+
+
+def _reduced(value: Any, kind: str, depth: int, written: frozenset[str]) -> Any | None:
     """An object without `__dict__` by what pickling it keeps (`__reduce_ex__(4)`: the
     arguments that make it and its state, such as a `__slots__` class's values or a NumPy
     generator's bit generator state); None when it cannot be pickled. A state
@@ -229,7 +245,7 @@ def _reduced(value: Any, kind: str, depth: int) -> Any | None:
         found["args"] = _described(arguments, depth)
     state = reduced[2] if len(reduced) > 2 else None
     if isinstance(state, dict) and not arguments:  # its attributes (scikit-learn's): by name
-        held = {str(k): _described(v, depth + 1) for k, v in sorted(state.items())}
+        held = _attributes(state, depth, written)
         return {"class": kind, **{k: v for k, v in held.items() if k != "class"}}
     if state is not None:
         found["state"] = _described(state, depth)
