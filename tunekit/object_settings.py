@@ -235,16 +235,15 @@ def differences(key: str, old: Any, new: Any) -> list[str]:
     `hypermodel augment: True -> False`, not by two whole descriptions to compare by eye;
     another default model by its layers that differ
     (`tunekit.model_description.model_differences`); other hypermodel values
-    (`tunekit.hypermodel_state`) each by name, `hypermodel attribute _w: 64 -> 512`.
+    (`tunekit.hypermodel_state`) each by name, `hypermodel attribute _w: 64 -> 512`, a held
+    object by its settings that differ (`hypermodel attribute _reg.config.l2: 0.01 -> 0.02`).
     """
     if key == model_description.KEY:
         return model_description.model_differences(old, new)
     if key == HYPERMODEL_STATE and isinstance(old, dict) and isinstance(new, dict):
-        return [
-            f"hypermodel attribute {name}: {_text(old.get(name, '(none)'))} -> "
-            f"{_text(new.get(name, '(none)'))}"
-            for name in sorted(set(old) | set(new))
-            if old.get(name, ...) != new.get(name, ...)
+        return [  # a held object by its settings that differ, not two whole descriptions
+            f"hypermodel attribute {name}: {_text(a)} -> {_text(b)}"
+            for name, (a, b) in model_description.changed_paths(old, new).items()
         ]
     if (
         key == "hypermodel"
