@@ -42,6 +42,7 @@ ORDER = [
     "model_size",
     "hypermodel_options",
     "hypermodel_specs",
+    "build_state",
     "hypermodel_code",
     "model_description",
     "object_settings",

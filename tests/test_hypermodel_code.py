@@ -417,6 +417,35 @@ def test_state_a_build_changes_at_runtime_keeps_the_hash(tmp_path):
     assert _hash(tmp_path, source.replace('{"on": False}', '{"on": True}')) != before
 
 
+def test_models_a_build_caches_on_the_hypermodel_keep_the_hash(tmp_path):
+    """Found by a retry probe (also on main): `self._cache[str(hp.values)] = model` put the
+    cache's keys in the hash, so a rerun of the same object after one build was refused as
+    "the code of ... changed". What a build puts on the instance is state, not code."""
+    source = """
+    import keras
+    import keras_tuner as kt
+
+    class Caching(kt.HyperModel):
+        def __init__(self):
+            super().__init__()
+            self._cache = {}
+
+        def build(self, hp):
+            model = keras.Sequential([keras.layers.Dense(hp.Int("units", 4, 8))])
+            self._cache[str(hp.values)] = model
+            return model
+    """
+    import keras_tuner as kt
+
+    hypermodel = _module(tmp_path, source).Caching()
+    before = code_hash(hypermodel)
+    hypermodel.build(kt.HyperParameters())
+    assert code_hash(hypermodel) == before
+    assert _hash(tmp_path, source.replace("4, 8", "4, 16"), "Caching") != _hash(
+        tmp_path, source, "Caching"
+    )
+
+
 def test_numpy_scalars_and_keras_objects_count_by_value():
     """Found by a new user: `np.float32` arguments and a Keras loss's settings were hashed by
     type only, so a partial's `units=np.int64(32)` -> 64 or `Huber(delta=1.0)` -> 5.0

@@ -26,7 +26,12 @@ from tunekit.errors import RunConfigError
 from tunekit.manifest import RunManifest, fingerprint
 
 MODULE = """
+import dataclasses
+import random
+
 import numpy as np
+import pandas as pd
+from sklearn.preprocessing import StandardScaler
 import keras
 import keras_tuner as kt
 
@@ -57,6 +62,105 @@ class Wide(kt.HyperModel):
 
     def _grow(self):
         self._grown += 1
+
+
+LOG = []
+
+
+def note(hypermodel, hp):  # a helper outside the class changes the hypermodel
+    hypermodel.log.append(dict(hp.values))
+
+
+class Reused(kt.HyperModel):
+    # Its builds change it through objects it holds and a function outside it.
+
+    def __init__(self, seed=0):
+        super().__init__()
+        self._r = random.Random(seed)
+        self.rng = np.random.default_rng(seed)
+        self.scaler = StandardScaler().fit(np.zeros((4, 8)))
+        self.log = []
+
+    def build(self, hp):
+        note(self, hp)
+        self._r.gauss(0, 1)
+        self.rng.integers(10)
+        self.scaler.partial_fit(np.ones((4, 8)))
+        inputs = keras.Input((8,))
+        outputs = keras.layers.Dense(2, activation="softmax")(inputs)
+        model = keras.Model(inputs, outputs)
+        model.compile("adam", "sparse_categorical_crossentropy", metrics=["accuracy"])
+        return model
+
+
+class Thing:
+    def __init__(self, n):
+        self.n = n
+
+
+class Tables(kt.HyperModel):
+    # Object arrays and frames: their values text holds memory addresses.
+
+    def __init__(self, n=1):
+        super().__init__()
+        self.tags = np.array([Thing(n), "x", len], dtype=object)
+        self.frame = pd.DataFrame(
+            {"f": [lambda t: t * n, np.sin], "w": [n, 2], "name": ["a", "b"],
+             "when": pd.Timestamp("2024-01-01")}
+        )
+        self.column = self.frame["w"]
+
+    def build(self, hp):
+        return None
+
+
+class Slotted:
+    __slots__ = ("a", "b")
+
+    def __init__(self, a, b):
+        self.a, self.b = a, b
+
+
+@dataclasses.dataclass(slots=True, frozen=True)
+class Frozen:
+    wide: int = 64
+
+
+class Seeded(kt.HyperModel):
+    def __init__(self, seed=0, wide=64):
+        super().__init__()
+        self._slots, self._frozen = Slotted(wide, "x"), Frozen(wide)
+        self._gen, self._legacy = np.random.default_rng(seed), np.random.RandomState(seed)
+        self._r = random.Random(seed)
+
+    def build(self, hp):
+        return None
+
+
+@dataclasses.dataclass
+class Cfg:
+    drop: float = 0.1
+
+
+class Configured(kt.HyperModel):
+    def __init__(self, drop=0.1):
+        super().__init__()
+        self.cfg = Cfg(drop)
+
+    def build(self, hp):
+        self.cfg.last_values = dict(hp.values)  # written by a build: state
+        return None
+
+
+class Initialized(kt.HyperModel):
+    def __init__(self, init="glorot", l2=0.01):
+        super().__init__()
+        he = init == "he"
+        self._init = keras.initializers.HeNormal() if he else keras.initializers.GlorotUniform()
+        self._reg = keras.regularizers.L2(l2)
+
+    def build(self, hp):
+        return None
 
 
 class Compiled(kt.HyperModel):
@@ -148,6 +252,94 @@ def test_state_a_build_changes_is_not_a_setting(mods, data, tmp_path):
         reused.build(kt.HyperParameters())
     assert describe_state(reused) == before
     _resumes(_config(reused, data, tmp_path), tmp_path)
+
+
+def test_the_same_object_given_again_is_compared_as_first_seen(mods, data, tmp_path):
+    """Found by a retry probe: a notebook reusing its hypermodel after a run (or a Ctrl-C)
+    was refused, its builds having changed it through a held `random.Random`, a scaler's
+    `partial_fit` or a helper outside the class, which no reading of its source sees. The
+    same object is compared as tunekit first saw it in this process; a new one afresh."""
+    import keras_tuner as kt
+
+    reused = mods.Reused()
+    _started(_config(reused, data, tmp_path), tmp_path)
+    for _ in range(2):
+        reused.build(kt.HyperParameters())
+    _resumes(_config(reused, data, tmp_path), tmp_path)
+    _resumes(_config(reused, data, tmp_path), tmp_path)  # again, after the rerun
+    _resumes(_config(mods.Reused(), data, tmp_path), tmp_path)  # a new, equal object
+    with pytest.raises(RunConfigError, match=r"hypermodel attribute _r\.state_sha256: "):
+        RunManifest.open(tmp_path / "r", _config(mods.Reused(seed=1), data, tmp_path))
+
+
+def test_object_arrays_and_frames_are_described_alike_in_every_process(mods):
+    """Found by a retry probe: an object array or a DataFrame holding objects was hashed by
+    its text, memory addresses included (`<Thing object at 0x7f...>`), so the same script
+    in a new process was refused. Their values are described as other values are, without
+    addresses; a DataFrame by `pandas.util.hash_pandas_object`."""
+    from tunekit.hypermodel_state import describe_state
+
+    one, again, other = (describe_state(mods.Tables(n)) for n in (1, 1, 2))
+    assert one == again
+    assert "0x" not in json.dumps(one)
+    assert one["frame"]["dtype"] == "DataFrame" and one["frame"]["array"] == [2, 4]
+    assert one["column"]["dtype"] == "Series"
+    for name in ("tags", "frame", "column"):
+        assert one[name]["sha256"] != other[name]["sha256"], name
+
+
+def test_objects_without_a_dict_are_described_by_their_state(mods):
+    """Found by a retry probe: a `__slots__` class, a `@dataclass(slots=True)`, a NumPy
+    `Generator` or `RandomState` (and a `random.Random`'s seed) were recorded by class only:
+    another seed or width resumed the old run, exit 0. They are described by what pickling
+    them keeps."""
+    from tunekit.hypermodel_state import describe_state
+
+    one = describe_state(mods.Seeded())
+    assert one == describe_state(mods.Seeded())
+    assert one["_slots"]["state"][1] == {"a": 64, "b": "x"}
+    assert one["_frozen"]["state"] == [64]
+    seeded, wide = describe_state(mods.Seeded(seed=1)), describe_state(mods.Seeded(wide=512))
+    assert {k for k in one if one[k] != seeded[k]} == {"_gen", "_legacy", "_r"}
+    assert {k for k in one if one[k] != wide[k]} == {"_slots", "_frozen"}
+
+
+def test_what_a_build_writes_inside_a_value_leaves_out_only_that(mods, data, tmp_path):
+    """Found by a retry probe: `self.cfg.last_values = ...` in `build` left the whole `cfg`
+    out of the record, so `Configured(drop=0.2)` resumed a run of `drop=0.1`, exit 0."""
+    import keras_tuner as kt
+
+    from tunekit.hypermodel_state import describe_state, kept_by_build
+
+    assert "cfg.last_values" in kept_by_build(mods.Configured)
+    assert "cfg" not in kept_by_build(mods.Configured)
+    built = mods.Configured()
+    before = describe_state(built)
+    built.build(kt.HyperParameters())
+    assert describe_state(built) == before
+    _started(_config(mods.Configured(), data, tmp_path), tmp_path)
+    with pytest.raises(RunConfigError, match=r"hypermodel attribute cfg\.drop: 0\.1 -> 0\.2"):
+        RunManifest.open(tmp_path / "r", _config(mods.Configured(drop=0.2), data, tmp_path))
+    _resumes(_config(built, data, tmp_path), tmp_path)
+
+
+def test_a_changed_keras_object_is_said_by_its_settings_that_differ(mods):
+    """Found by a retry probe: a held initializer of another class was said as two whole
+    config dicts to compare by eye; only what differs is said."""
+    from tunekit.hypermodel_state import KEY, describe_state
+    from tunekit.object_settings import differences
+
+    said = differences(
+        KEY,
+        describe_state(mods.Initialized()),
+        describe_state(mods.Initialized(init="he", l2=0.02)),
+    )
+    assert said == [
+        "hypermodel attribute _init.class: "
+        "'keras.src.initializers.random_initializers.GlorotUniform' -> "
+        "'keras.src.initializers.random_initializers.HeNormal'",
+        "hypermodel attribute _reg.config.l2: 0.01 -> 0.02",
+    ]
 
 
 def _as_written_before(tmp_path: Path) -> None:

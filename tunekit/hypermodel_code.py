@@ -54,7 +54,8 @@ object's config (a `Lambda` layer's, a schedule of one's own without
 `get_config`) beyond its name; module state set only inside a function
 (`global N`), hashed by its value now; the hypermodel instance's own simple
 attributes (`tunekit.workflow` records them beside the name; its other values,
-private ones too, are `tunekit.hypermodel_state`'s). Bytecode
+private ones too, are `tunekit.hypermodel_state`'s); what the class's build
+writes on the instance (`tunekit.build_state`: `self._cache[key] = model`). Bytecode
 differs between Python versions, so a run resumed under another minor
 version cannot compare its code: it resumes with a warning.
 
@@ -78,6 +79,8 @@ import types
 from collections.abc import Callable
 from typing import Any
 
+from tunekit.build_state import kept_by_build
+from tunekit.build_state import library as _library
 from tunekit.errors import TunekitError
 
 __all__ = ["KEY", "as_recorded", "code_hash", "code_record", "describe_change", "resume_hint"]
@@ -87,10 +90,6 @@ KEY = "hypermodel_code"
 
 _logger = logging.getLogger(__name__)
 
-# Packages whose classes and functions are not the user's code: named, never walked.
-_LIBRARIES = frozenset(
-    {"keras_tuner", "keras", "tf_keras", "tensorflow", "jax", "jaxlib", "torch", "numpy"}
-)
 _SIMPLE = (int, float, str, bytes, bool, type(None))
 _ADDRESS = re.compile(r"0x[0-9a-fA-F]+")
 # What a class's namespace holds that is not its code.
@@ -232,12 +231,15 @@ def resume_hint(recorded: dict[str, Any], config: dict[str, Any], changes: int) 
     )
 
 
-def _library(module: object) -> bool:
-    """Whether `module` (a module name) is a framework's or Python's own."""
-    if not isinstance(module, str) or not module:
-        return True
-    top = module.partition(".")[0]
-    return top in _LIBRARIES or top in getattr(sys, "stdlib_module_names", ()) or top == "builtins"
+def _kept(kind: type) -> frozenset[str]:
+    """The attributes `kind`'s build and fit change (`tunekit.build_state`); `{}` for a
+    framework's class or when its code cannot be read."""
+    if _library(getattr(kind, "__module__", None)):
+        return frozenset()
+    try:
+        return kept_by_build(kind)
+    except Exception:  # noqa: BLE001 (an odd class: nothing left out)
+        return frozenset()
 
 
 def _simple(value: Any, depth: int = 0) -> bool:
@@ -359,8 +361,12 @@ class _Walker:
         else:  # a HyperModel or another object: its class's code, and code it holds
             self.walk(type(value))
             held = _attr(value, "__dict__")
+            # Code kept by `__init__`; values are state, and so is what a build puts there
+            # (`self.cache[key] = model`: its keys are not code).
+            kept = _kept(type(value))
             for key in sorted(held) if isinstance(held, dict) else ():
-                self.code_in(held[key], None, 1)  # code kept by `__init__`; values are state
+                if key not in kept:
+                    self.code_in(held[key], None, 1)
         wrapped = _attr(value, "__wrapped__")  # under functools.wraps
         if wrapped is not None and isinstance(value, types.FunctionType):
             self.parts.append("wraps")

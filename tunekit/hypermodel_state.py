@@ -18,25 +18,38 @@ private ones too, by value:
 
 - numbers, text, `None`, booleans; tuples, lists, sets and dicts of them
   (NumPy scalars as the number they hold);
-- a NumPy array, and anything NumPy reads as one (a tensor, a `keras.Variable`,
-  a pandas frame), by its shape, dtype and a SHA-256 of its bytes
-  (normalisation statistics the hypermodel holds);
+- a NumPy array, and anything NumPy reads as one (a tensor, a `keras.Variable`),
+  by its shape, dtype and a SHA-256 of its bytes (normalisation statistics the
+  hypermodel holds); an object array by its values described as here, without
+  memory addresses; a pandas DataFrame, Series or Index by its shape and a
+  SHA-256 of `pandas.util.hash_pandas_object` (labels and dtypes too): alike in
+  every process;
 - a function or class by its qualified name (the code of yours is hashed by
   `tunekit.hypermodel_code`); a Keras layer, optimizer, loss, initializer or
   regularizer by its class and `get_config()` (not a layer's weights, which
   training changes);
-- another object by its class and its own values, three levels deep.
+- another object by its class and its own values, three levels deep; one
+  without `__dict__` (a `__slots__` class, `@dataclass(slots=True)`, a NumPy
+  `Generator` or `RandomState`), or whose class says what pickling keeps (a
+  `random.Random`, scikit-learn's estimators), by that (`__reduce_ex__(4)`:
+  the arguments that make it and its state; a state longer than `_LONG`
+  characters, such as a random generator's, by its hash). One that cannot be
+  pickled and has no `__dict__` (a lock, a C handle) by its class only.
 
 Left out: KerasTuner's own attributes (`name`, `tunable`, `build`, `_build`);
 those `tunekit.object_settings` records already; those naming where to write or
 how much to print (`object_settings.OUTPUT_ARGUMENTS`: `verbose`, `log_dir`,
-...); modules; and state (`kept_by_build`): an attribute that `build`, `fit`,
-`declare_hyperparameters` or `__call__`, or a method of the class they call
-through `self`, assigns, deletes or changes in place (`self.n += 1`,
-`self.built.append(...)`, `self.cache[key] = ...`), as a hypermodel reused in a
-notebook holds other values after a run. State a function outside the class
-changes is not seen: a rerun of the same object after a run may then be
-refused, naming the attribute (a new object of the same class resumes).
+...); modules; and what the class's own build and fit write
+(`tunekit.build_state.kept_by_build`: `self.n += 1`, `self.cache[k] = ...`;
+only what is written: `self.cfg.last = ...` leaves out `cfg.last`, not `cfg`).
+
+The same object given again in this process (a notebook cell rerun after a run
+or a Ctrl-C) is compared as tunekit first saw it (`first_seen_state`): its
+builds may have changed it by any means (`self.rng.integers()`, a scaler's
+`partial_fit`, a helper function outside the class), and that is state, not a
+setting. So a value you change by hand on that same object between runs
+(`hm._w = 512`) is not seen here: make a new object (its public attributes and
+its default model are still compared each time).
 
 A run recorded before this key existed resumes (`object_settings.ADDED_KEYS`):
 its values are unknown there, not a change, and a warning says so when this
@@ -45,17 +58,18 @@ hypermodel has some.
 
 from __future__ import annotations
 
-import ast
-import dis
+import copy
 import functools
 import hashlib
-import inspect
 import json
 import math
-import textwrap
+import re
 import types
+import weakref
 from typing import Any
 
+from tunekit.build_state import kept_by_build
+from tunekit.build_state import library as _library
 from tunekit.object_settings import (
     HYPERMODEL_STATE,
     OUTPUT_ARGUMENTS,
@@ -63,35 +77,45 @@ from tunekit.object_settings import (
     hypermodel_settings,
 )
 
-__all__ = ["KEY", "describe_state", "kept_by_build"]
+__all__ = ["KEY", "describe_state", "first_seen_state", "kept_by_build"]
 
 #: The key of `CoarseToFine.config()` that holds `describe_state(hypermodel)`.
 KEY = HYPERMODEL_STATE
-#: Methods a build or fit runs, whose assignments are state, not settings.
-ENTRY_METHODS = ("build", "fit", "declare_hyperparameters", "__call__")
-# Methods that change a list, dict, set or deque in place.
-_MUTATORS = frozenset(
-    {
-        "append",
-        "appendleft",
-        "extend",
-        "extendleft",
-        "insert",
-        "pop",
-        "popleft",
-        "popitem",
-        "remove",
-        "clear",
-        "update",
-        "setdefault",
-        "add",
-        "discard",
-        "sort",
-        "reverse",
-        "rotate",
-    }
-)
+_ADDRESS = re.compile(r"0x[0-9a-fA-F]+")  # `<function f at 0x7f...>`: another in each process
+# Methods by which a class says what pickling it keeps, beyond its `__dict__`.
+_PICKLING = ("__reduce_ex__", "__reduce__", "__getstate__")
+_LONG = 300  # characters of a pickled state written out; a longer one by its hash
 _DEPTH = 3  # how deep the values of an object held are described
+# `describe_state` of each hypermodel object as tunekit first saw it in this process.
+_FIRST_SEEN: weakref.WeakKeyDictionary[Any, dict[str, Any]] = weakref.WeakKeyDictionary()
+
+
+def first_seen_state(hypermodel: Any) -> dict[str, Any]:
+    """`describe_state(hypermodel)` as it was when tunekit first saw this object.
+
+    The same object given again in this process (a notebook cell run again after
+    a run or a Ctrl-C) is described as it was then: what its builds changed since,
+    by whatever means (a method of an object it holds, a function outside its
+    class), is state, not a setting. A new object, or a new process, is described
+    afresh. An object that cannot be weakly referenced or hashed is described now.
+
+    Args:
+        hypermodel: As for `describe_state`.
+
+    Returns:
+        A copy of the record; as for `describe_state`.
+    """
+    try:
+        recorded = _FIRST_SEEN.get(hypermodel)
+    except TypeError:  # not hashable
+        return describe_state(hypermodel)
+    if recorded is None:
+        recorded = describe_state(hypermodel)
+        try:
+            _FIRST_SEEN[hypermodel] = recorded
+        except TypeError:  # no weak reference to it
+            pass
+    return copy.deepcopy(recorded)
 
 
 def describe_state(hypermodel: Any) -> dict[str, Any]:
@@ -111,7 +135,8 @@ def describe_state(hypermodel: Any) -> dict[str, Any]:
     if not isinstance(hypermodel, kt.HyperModel):
         return {}
     recorded = set(describe_hypermodel(hypermodel)) | set(hypermodel_settings(hypermodel))
-    skipped = recorded | _kerastuner_attributes() | kept_by_build(hypermodel.__class__)
+    kept = kept_by_build(hypermodel.__class__)  # "n", "cfg.last": what a build writes
+    skipped = recorded | _kerastuner_attributes() | kept
     found = {}
     for name, value in sorted(vars(hypermodel).items()):
         if name in skipped or name.lstrip("_") in OUTPUT_ARGUMENTS:
@@ -119,7 +144,8 @@ def describe_state(hypermodel: Any) -> dict[str, Any]:
         if isinstance(value, types.ModuleType):
             continue
         try:
-            found[name] = _described(value, 0)
+            written = frozenset(p.partition(".")[2] for p in kept if p.startswith(f"{name}."))
+            found[name] = _described(value, 0, written)
         except Exception:  # noqa: BLE001 (an object whose attributes raise: its class)
             found[name] = f"<{type(value).__module__}.{type(value).__qualname__}>"
     return json.loads(json.dumps(found))
@@ -133,116 +159,9 @@ def _kerastuner_attributes() -> frozenset[str]:
     return frozenset(vars(kt.HyperModel()))
 
 
-@functools.lru_cache(maxsize=64)
-def kept_by_build(kind: Any) -> frozenset[str]:
-    """The attributes `kind`'s build and fit change: state, not settings.
-
-    Those that `ENTRY_METHODS`, and the methods of `kind` they call through
-    `self` (followed), assign, delete, or change in place (an item assigned, a
-    method such as `append` or `update` called on it). Read from the source
-    (`ast`); without source, from the bytecode (assignments and such calls).
-    Classes of KerasTuner, Keras and Python are not read.
-
-    Returns:
-        Attribute names.
-    """
-    from tunekit.hypermodel_code import _library
-
-    methods: dict[str, Any] = {}
-    for klass in reversed(kind.__mro__):
-        if _library(klass.__module__):
-            continue
-        for name, member in vars(klass).items():
-            member = getattr(member, "__func__", member)  # a static or class method
-            if isinstance(member, property):
-                member = member.fget
-            if isinstance(member, types.FunctionType):
-                methods[name] = member
-    kept: set[str] = set()
-    todo, seen = [n for n in ENTRY_METHODS if n in methods], set()
-    while todo:
-        name = todo.pop()
-        if name in seen:
-            continue
-        seen.add(name)
-        changed, called = _changes(methods[name])
-        kept |= changed
-        todo += [n for n in called if n in methods]
-    return frozenset(kept)
-
-
-def _changes(function: types.FunctionType) -> tuple[set[str], set[str]]:
-    """The attributes of `self` that `function` changes, and the names it reads on `self`."""
-    try:
-        tree = ast.parse(textwrap.dedent(inspect.getsource(function)))
-    except (OSError, TypeError, SyntaxError, IndentationError):
-        return _changes_in_bytecode(function.__code__)
-    arguments = function.__code__.co_varnames[: function.__code__.co_argcount]
-    own = arguments[0] if arguments else "self"
-    changed: set[str] = set()
-    read: set[str] = set()
-
-    def root(node: ast.AST) -> str | None:  # `self.x`, `self.x[k]`, `self.x.y` -> "x"
-        while isinstance(node, (ast.Attribute, ast.Subscript)):
-            value = node.value
-            if isinstance(node, ast.Attribute) and isinstance(value, ast.Name):
-                return node.attr if value.id == own else None
-            node = value
-        return None
-
-    for node in ast.walk(tree):
-        targets: list[ast.AST] = []
-        if isinstance(node, ast.Assign):
-            targets = list(node.targets)
-        elif isinstance(node, (ast.AugAssign, ast.AnnAssign)):
-            targets = [node.target]
-        elif isinstance(node, ast.Delete):
-            targets = list(node.targets)
-        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
-            if node.func.attr in _MUTATORS:
-                targets = [node.func.value]
-        elif (
-            isinstance(node, ast.Call)
-            and isinstance(node.func, ast.Name)
-            and node.func.id in ("setattr", "delattr")
-            and len(node.args) >= 2
-            and isinstance(node.args[0], ast.Name)
-            and node.args[0].id == own
-            and isinstance(node.args[1], ast.Constant)
-        ):
-            changed.add(str(node.args[1].value))
-        elif isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name):
-            if node.value.id == own:
-                read.add(node.attr)
-        for target in targets:
-            for part in ast.walk(target) if isinstance(target, (ast.Tuple, ast.List)) else [target]:
-                if (name := root(part)) is not None:
-                    changed.add(name)
-    return changed, read
-
-
-def _changes_in_bytecode(code: types.CodeType) -> tuple[set[str], set[str]]:
-    """`_changes` without source: attributes assigned or deleted, and `x.append(...)`."""
-    changed: set[str] = set()
-    read: set[str] = set()
-    previous = None
-    for instruction in dis.get_instructions(code):
-        if instruction.opname in ("STORE_ATTR", "DELETE_ATTR"):
-            changed.add(str(instruction.argval))
-        elif instruction.opname in ("LOAD_ATTR", "LOAD_METHOD"):
-            read.add(str(instruction.argval))
-            if previous is not None and instruction.argval in _MUTATORS:
-                changed.add(previous)
-        previous = str(instruction.argval) if instruction.opname == "LOAD_ATTR" else None
-        if isinstance(instruction.argval, types.CodeType):
-            inner_changed, inner_read = _changes_in_bytecode(instruction.argval)
-            changed |= inner_changed
-            read |= inner_read
-    return changed, read
-
-
-def _described(value: Any, depth: int) -> Any:
-    """`value` as recorded (see the module docstring): JSON a rerun writes alike."""
+def _described(value: Any, depth: int, written: frozenset[str] = frozenset()) -> Any:
+    """`value` as recorded (see the module docstring): JSON a rerun writes alike, without
+    the attributes of an object at the dotted paths `written` (what a build writes)."""
     import numpy as np
 
     if value is None or isinstance(value, (bool, int, str)):
@@ -272,34 +191,112 @@ def _described(value: Any, depth: int) -> Any:
         items = [_described(v, depth + 1) for v in value]
         return sorted(items, key=lambda v: json.dumps(v, sort_keys=True))
     if isinstance(value, dict):
-        return {str(k): _described(v, depth + 1) for k, v in value.items()}
+        return {_ADDRESS.sub("0x", str(k)): _described(v, depth + 1) for k, v in value.items()}
     if (config := _keras_config(value)) is not None:
         return {"class": kind, "config": config}
+    if (frame := _pandas(value)) is not None:
+        return frame
     if hasattr(value, "__array__"):  # a tensor, a variable, a pandas frame
         try:
             return _array(np.asarray(value))
         except Exception:  # noqa: BLE001 (not an array after all: described as an object)
             pass
-    if depth >= _DEPTH or not hasattr(value, "__dict__"):
+    if depth >= _DEPTH:
         return f"<{kind}>"
-    held = {k: _described(v, depth + 1) for k, v in sorted(vars(value).items())}
+    # `__slots__`, a generator's seed, a `random.Random`'s: what pickling it keeps.
+    pickled = any(getattr(type(value), m, None) is not getattr(object, m) for m in _PICKLING)
+    if pickled or not hasattr(value, "__dict__"):
+        if (found := _reduced(value, kind, depth, written)) is not None:
+            return found
+    if not hasattr(value, "__dict__"):
+        return f"<{kind}>"
+    held = _attributes(vars(value), depth, written)
     return {"class": kind, **{k: v for k, v in held.items() if k != "class"}}
 
 
+def _attributes(values: dict[Any, Any], depth: int, written: frozenset[str]) -> dict[str, Any]:
+    """An object's attributes as described, but those at the dotted paths `written`."""
+    held = {}
+    for key, value in sorted(values.items(), key=lambda item: str(item[0])):
+        name = str(key)
+        if name in written:
+            continue
+        inner = frozenset(p.partition(".")[2] for p in written if p.startswith(f"{name}."))
+        held[name] = _described(value, depth + 1, inner)
+    return held
+
+
+def _reduced(value: Any, kind: str, depth: int, written: frozenset[str]) -> Any | None:
+    """An object without `__dict__` by what pickling it keeps (`__reduce_ex__(4)`: the
+    arguments that make it and its state, such as a `__slots__` class's values or a NumPy
+    generator's bit generator state); None when it cannot be pickled. A state
+    over `_LONG` characters as written (a `random.Random`'s 625 numbers) by its hash."""
+    try:
+        reduced = value.__reduce_ex__(4)
+    except Exception:  # noqa: BLE001 (a lock, a handle: described otherwise)
+        return None
+    if not isinstance(reduced, tuple):  # a module-level singleton, named
+        return f"<{kind} {reduced}>"
+    arguments = list(reduced[1]) if len(reduced) > 1 and reduced[1] else []
+    if arguments and arguments[0] is type(value):  # `copyreg.__newobj__(cls, *args)`
+        arguments = arguments[1:]
+    found: dict[str, Any] = {"class": kind}
+    if arguments:
+        found["args"] = _described(arguments, depth)
+    state = reduced[2] if len(reduced) > 2 else None
+    if isinstance(state, dict) and not arguments:  # its attributes (scikit-learn's): by name
+        held = _attributes(state, depth, written)
+        return {"class": kind, **{k: v for k, v in held.items() if k != "class"}}
+    if state is not None:
+        found["state"] = _described(state, depth)
+    text = json.dumps(found, sort_keys=True)
+    if len(text) > _LONG:
+        return {"class": kind, "state_sha256": hashlib.sha256(text.encode()).hexdigest()[:16]}
+    return found
+
+
 def _array(array: Any) -> dict[str, Any]:
-    """An array as its shape, dtype and a hash of its values (an object array: their text)."""
+    """An array as its shape, dtype and a hash of its values (an object array: each value
+    as `_described` writes it, without memory addresses, alike in every process)."""
     if array.dtype.hasobject:
-        data = json.dumps(array.tolist(), sort_keys=True, default=repr).encode()
+        data = json.dumps(array.tolist(), sort_keys=True, default=_item).encode()
     else:
         data = array.tobytes(order="C")
     digest = hashlib.sha256(data).hexdigest()[:16]
     return {"array": list(array.shape), "dtype": str(array.dtype), "sha256": digest}
 
 
+def _item(value: Any) -> Any:
+    """A value inside an object array or column, as JSON alike in every process."""
+    return _ADDRESS.sub("0x", json.dumps(_described(value, _DEPTH - 1), sort_keys=True))
+
+
+def _pandas(value: Any) -> dict[str, Any] | None:
+    """A pandas DataFrame, Series or Index by its shape, dtypes and a hash of its labels and
+    values (`pandas.util.hash_pandas_object`; text and objects in a column by `_item`); else
+    None."""
+    import sys
+
+    pd = sys.modules.get("pandas")
+    if pd is None or not isinstance(value, (pd.DataFrame, pd.Series, pd.Index)):
+        return None
+    frame = value.to_frame() if isinstance(value, (pd.Series, pd.Index)) else value
+    frame = frame.copy(deep=False)
+    for column in range(frame.shape[1]):
+        values = frame.iloc[:, column]
+        kind = pd.api.types.infer_dtype(values, skipna=True)
+        if values.dtype == object and kind not in ("string", "empty"):
+            frame.isetitem(column, values.map(_item))  # a function's text holds its address
+    hashed = hashlib.sha256()
+    hashed.update(json.dumps([_item(c) for c in frame.columns]).encode())
+    hashed.update(json.dumps([str(t) for t in frame.dtypes]).encode())
+    hashed.update(pd.util.hash_pandas_object(frame, index=True).to_numpy().tobytes())
+    digest = hashed.hexdigest()[:16]
+    return {"array": list(value.shape), "dtype": type(value).__name__, "sha256": digest}
+
+
 def _keras_config(value: Any) -> Any:
     """A Keras object's `get_config()` without its automatic name, as JSON; else None."""
-    from tunekit.hypermodel_code import _library
-
     get_config = getattr(value, "get_config", None)
     if not callable(get_config) or not _library(type(value).__module__):
         return None

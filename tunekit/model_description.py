@@ -37,6 +37,7 @@ __all__ = [
     "describe_model",
     "model_differences",
     "numbered_names_dropped",
+    "changed_paths",
 ]
 
 #: The key of `CoarseToFine.config()` that holds `describe_model` of the default model.
@@ -194,6 +195,27 @@ def numbered_names_dropped(value: Any) -> Any:
     memory addresses dropped: what a rerun in another process records alike."""
     text = json.dumps(value, sort_keys=True, default=repr)
     return json.loads(_ADDRESS.sub("0x", _NUMBERED_VALUE.sub(r'"\1"', text)))
+
+
+def changed_paths(old: dict[str, Any], new: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Where two recorded descriptions differ, by dotted path: a held object's changed
+    settings (`_init.class`, `_reg.config.l2`), not its two whole descriptions.
+
+    Returns:
+        `{path: (old, new)}` sorted by path; `"(none)"` for a key one of them lacks. An
+        array's record (`{"array", "dtype", "sha256"}`) is one value.
+    """
+    found: dict[str, Any] = {}
+    for name in sorted(set(old) | set(new), key=str):
+        a, b = old.get(name, "(none)"), new.get(name, "(none)")
+        if name in old and name in new and a == b:
+            continue
+        path = f"{prefix}{name}"
+        if isinstance(a, dict) and isinstance(b, dict) and "sha256" not in a:
+            found.update(changed_paths(a, b, f"{path}."))
+        else:
+            found[path] = (a, b)
+    return found
 
 
 def _flat(config: Any, prefix: str = "") -> dict[str, Any]:

@@ -237,17 +237,16 @@ def differences(key: str, old: Any, new: Any) -> list[str]:
     (`hypermodel activations: ['relu'] -> ['tanh']`); another default model by its
     layers that differ (`tunekit.model_description.model_differences`); other
     hypermodel values (`tunekit.hypermodel_state`) each by name,
-    `hypermodel attribute _w: 64 -> 512`.
+    `hypermodel attribute _w: 64 -> 512`, a held object by its settings that differ
+    (`hypermodel attribute _reg.config.l2: 0.01 -> 0.02`).
     """
     if key == model_description.KEY:
         return model_description.model_differences(old, new)
     hypermodels = isinstance(old, dict) and isinstance(new, dict)
     if key == HYPERMODEL_STATE and hypermodels:
-        return [
-            f"hypermodel attribute {name}: {_text(old.get(name, '(none)'))} -> "
-            f"{_text(new.get(name, '(none)'))}"
-            for name in sorted(set(old) | set(new))
-            if old.get(name, ...) != new.get(name, ...)
+        return [  # a held object by its settings that differ, not two whole descriptions
+            f"hypermodel attribute {name}: {_text(a)} -> {_text(b)}"
+            for name, (a, b) in model_description.changed_paths(old, new).items()
         ]
     if hypermodels and (
         key == HYPERMODEL_SETTINGS or (key == "hypermodel" and old.get("class") == new.get("class"))

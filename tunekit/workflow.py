@@ -48,7 +48,7 @@ from tunekit.errors import (
 from tunekit.fit_inputs import takes_validation_data
 from tunekit.hypermodel_code import code_record
 from tunekit.hypermodel_state import KEY as HYPERMODEL_STATE
-from tunekit.hypermodel_state import describe_state
+from tunekit.hypermodel_state import first_seen_state
 from tunekit.manifest import OMITTED_SETTINGS, RunManifest, check_run_location
 from tunekit.model_description import KEY as DEFAULT_MODEL
 from tunekit.model_description import describe_model
@@ -558,7 +558,7 @@ class CoarseToFine:
         # Described now, before a fit changes them: part of the run's settings.
         self._callbacks_description = describe_callbacks(self.callbacks)
         self._hypermodel_settings = hypermodel_settings(hypermodel)
-        self._hypermodel_state = describe_state(hypermodel)  # before a build changes it
+        self._hypermodel_state = first_seen_state(hypermodel)  # before a build changed it
         self.hyperparameters = _user_space(hyperparameters, tune_new_entries, allow_new_entries)
         self.tune_new_entries, self.allow_new_entries = tune_new_entries, allow_new_entries
         validation_passed = takes_validation_data(hypermodel)  # the retrain's fit gets it too
