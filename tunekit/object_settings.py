@@ -228,6 +228,11 @@ def setting_text(key: str, value: Any) -> str:
     return f"[{', '.join(calls)}]"
 
 
+def _set_text(values: dict[str, Any], name: str) -> str:
+    """`values[name]` in a refusal's words; `not set` when it has none."""
+    return _text(values[name]) if name in values else "not set"
+
+
 def differences(key: str, old: Any, new: Any) -> list[str]:
     """A changed setting in a refusal's words: `key: old -> new` (see `setting_text`).
 
@@ -244,8 +249,7 @@ def differences(key: str, old: Any, new: Any) -> list[str]:
     hypermodels = isinstance(old, dict) and isinstance(new, dict)
     if key == HYPERMODEL_STATE and hypermodels:
         return [
-            f"hypermodel attribute {name}: {_text(old.get(name, '(none)'))} -> "
-            f"{_text(new.get(name, '(none)'))}"
+            f"hypermodel attribute {name}: {_set_text(old, name)} -> {_set_text(new, name)}"
             for name in sorted(set(old) | set(new))
             if old.get(name, ...) != new.get(name, ...)
         ]
@@ -253,7 +257,7 @@ def differences(key: str, old: Any, new: Any) -> list[str]:
         key == HYPERMODEL_SETTINGS or (key == "hypermodel" and old.get("class") == new.get("class"))
     ):
         return [
-            f"hypermodel {name}: {_text(old.get(name))} -> {_text(new.get(name))}"
+            f"hypermodel {name}: {_set_text(old, name)} -> {_set_text(new, name)}"
             for name in sorted(set(old) | set(new))
             if old.get(name) != new.get(name)
         ]
