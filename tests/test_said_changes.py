@@ -325,6 +325,49 @@ def test_every_option_typed_otherwise_is_named_and_what_follows_from_it_is_not(
         err,
     ), err
 
+    x = np.load("d.npz")  # the same file, changed since, and another option typed
+    _started(
+        monkeypatch,
+        [
+            "--directory",
+            "runs",
+            "--project-name",
+            "p",
+            "--quiet",
+            "--backend",
+            "tensorflow",
+            "--data",
+            "e.npz",
+            "--overwrite",
+        ],
+    )
+    np.savez("e.npz", **{**x, "y_train": np.roll(x["y_train"], 1)})
+    capsys.readouterr()
+    assert (
+        main(
+            [
+                "--directory",
+                "runs",
+                "--project-name",
+                "p",
+                "--quiet",
+                "--backend",
+                "tensorflow",
+                "--data",
+                "e.npz",
+                "--seed",
+                "3",
+            ]
+        )
+        == 2
+    )
+    err = capsys.readouterr().err
+    assert re.search(
+        r"configuration \(--seed: 0 -> 3; "
+        r"--data: e\.npz \(its content changed: fingerprint \w+ -> \w+\)\)",
+        err,
+    ), err
+
     err = _refused(
         monkeypatch,
         capsys,

@@ -41,6 +41,8 @@ _NOT_SETTINGS = {"quiet", "progress", "overwrite", "help", "version", "directory
 # Settings the run resolves on the machine, not from the other options (`--backend auto`):
 # a change of theirs is said by the values in effect even when not typed otherwise.
 _RESOLVED = {"backend"}
+# The options that make the data (its fingerprint) other than the file's content.
+_DATA_OPTIONS = {"data", "target", "task", "image_size"}
 
 
 def _typed(action: argparse.Action, argv: list[str], parsed: Any, recorded: Any = None) -> str:
@@ -128,11 +130,15 @@ def restated(error: BaseException, argv: list[str], run_dir: Path) -> BaseExcept
     items = list(typed.values())
     for item in differences:
         name = changes[item][0] if item in changes else None
-        if name == "data" and "data" in typed:
+        if name == "data":  # the file typed otherwise, or the same file changed since
             _, old, new = changes[item]
-            items[list(typed).index("data")] += (
-                f" (its content differs: fingerprint {old} -> {new})"
-            )
+            if "data" in typed:
+                items[list(typed).index("data")] += (
+                    f" (its content differs: fingerprint {old} -> {new})"
+                )
+            elif not typed.keys() & _DATA_OPTIONS:  # else it follows from the option typed
+                path = _typed(parser._option_string_actions["--data"], argv, None)
+                items.append(f"--data: {path} (its content changed: fingerprint {old} -> {new})")
         elif name is None and own_hypermodel:  # its own values: its code may have set them
             items.append(cli_message(said_as(TunekitError(item), error.changes)))
         # Else said by the option typed, or following from it: left out.
