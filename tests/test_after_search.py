@@ -124,11 +124,12 @@ def test_the_message_names_the_steps_that_run_now_and_where_the_old_files_went(t
     moved = Replacement("final_seeds: 1 -> 2", tmp_path / "replaced" / "20261202T000000Z")
     text = moved.message(tmp_path, ["final_seeds", "baseline", "evaluate"])
     assert "(final_seeds: 1 -> 2): the searches and their trials are kept" in text
-    assert "; final_seeds, baseline, evaluate run now." in text
+    assert "; the final model's other seeds, the baseline and the test evaluation run now." in text
     assert text.endswith(f"kept in {tmp_path / 'replaced' / '20261202T000000Z'}.")
     fresh = Replacement("finalists: 0 -> 3", None).message(tmp_path, ["finalists", "retrain"])
     assert fresh.endswith(
-        "finalists, retrain run now (none of the steps these settings change had run)."
+        "the finalists' retraining and the retraining on train+validation run now (none of "
+        "the steps these settings change had run)."
     )
 
 

@@ -91,6 +91,7 @@ ORDER = [
     "distribute.cluster",
     "cli_once",
     "cli_parser",
+    "cli_changes",
     "cli_settings",
     "cli_data",
     "cli_equivalence",

@@ -422,7 +422,7 @@ def test_a_rerun_may_allow_more_failed_trials_in_a_row_as_the_stop_message_says(
     more.say = said.append  # type: ignore[method-assign] (what it tells, verbose=0 or not)
     with pytest.raises(tunekit.TrialsFailedError, match="3 trials in a row failed"):
         more.coarse()  # resumed: the completed default trial and the failure are kept
-    assert "`max_consecutive_failed_trials` changed" in " ".join(said)
+    assert "`max_consecutive_failed_trials` (1 -> 3) changed" in " ".join(said)
     oracle = CoarseToFine(_breaks_past_the_defaults, data, verbose=0, **options)._tuner("coarse")
     statuses = [oracle.oracle.trials[t].status for t in oracle.oracle.end_order]
     assert statuses == ["COMPLETED", "FAILED", "FAILED", "FAILED"], statuses

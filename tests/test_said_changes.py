@@ -101,11 +101,11 @@ def test_a_rerun_with_other_flags_names_the_flags(cli_run, monkeypatch, capsys):
         "--coarse-trials: 3 -> 4",
         "--fine-tuner: hyperband -> bayesian",
         "--no-baseline: not given -> given",
-        "--fine-trials: none -> 10",
         "(`--no-baseline` may change on its own",
     ):
         assert said in err, err
     assert not _PYTHON_ONLY.search(err), err
+    assert "--fine-trials" not in err, err  # not typed: it follows from --fine-tuner
     assert "pass --overwrite to start over, or choose another --project-name" in err
 
 
@@ -208,5 +208,210 @@ def test_a_changed_tolerance_is_named_as_the_run_does():
     from tunekit.trial_refusals import said_text
 
     note = adopt_tolerances({"config": {}}, {"max_retries_per_trial": 2})
-    assert note is not None and note.startswith("`max_retries_per_trial` changed:")
-    assert said_text(note, cli_message).startswith("`--max-retries-per-trial` changed:")
+    assert note is not None and note.startswith("`max_retries_per_trial` (0 -> 2) changed:")
+    assert said_text(note, cli_message).startswith("`--max-retries-per-trial` (0 -> 2) changed:")
+    both = {"max_retries_per_trial": 2, "max_consecutive_failed_trials": 5}
+    note = adopt_tolerances({"config": {}}, both)
+    assert note is not None and note.startswith(
+        "`max_consecutive_failed_trials` (3 -> 5) and `max_retries_per_trial` (0 -> 2) changed: "
+        "the new values apply"
+    ), note
+
+
+def test_settings_that_may_change_on_their_own_are_said_in_words():
+    """Before: "`final_epochs`, `final_seeds` may change on its own"."""
+    from tunekit.replacing import Replacement, free_settings_note
+
+    note = free_settings_note({"final_epochs", "final_seeds"})
+    assert note.startswith(" (`final_epochs` and `final_seeds` may each change on their own:")
+    text = Replacement("x", None).message(Path("r"), ["finalists", "retrain", "evaluate"])
+    assert "; the finalists' retraining, the retraining on train+validation and the test " in text
+
+
+# -- the options as typed (the run records the command line that started it) ----------
+
+_TWO_MODELS = """
+    import keras
+    import keras_tuner as kt
+
+    class Small(kt.HyperModel):
+        def build(self, hp):
+            model = keras.Sequential([
+                keras.Input((64,)),
+                keras.layers.Dense(hp.Choice("units", [4, 8]), activation="relu"),
+                keras.layers.Dense(10, activation="softmax")])
+            model.compile("adam", "sparse_categorical_crossentropy", metrics=["accuracy"])
+            return model
+
+    SMALL = Small()
+"""
+
+
+def _digits(path: Path) -> Path:
+    from sklearn.datasets import load_digits
+
+    x, y = load_digits(return_X_y=True)
+    x, y = x[:200].astype("uint8"), y[:200]
+    np.savez(path, x_train=x[:150], y_train=y[:150], x_test=x[150:], y_test=y[150:])
+    return path
+
+
+def _refused(monkeypatch, capsys, first: list[str], rerun: list[str]) -> str:
+    where = ["--directory", "runs", "--project-name", "p", "--quiet", "--backend", "tensorflow"]
+    _started(monkeypatch, [*where, *first])
+    capsys.readouterr()
+    assert main([*where, *rerun]) == 2
+    return capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "first, rerun, said",
+    [
+        (
+            ["--hypermodel", "dense"],
+            ["--hypermodel", "mnist-dense"],
+            "--hypermodel: dense -> mnist-dense",
+        ),
+        (
+            ["--hypermodel", "m1:SMALL"],
+            ["--hypermodel", "m2:Other"],
+            "--hypermodel: m1:SMALL -> m2:Other",
+        ),
+        (
+            ["--fine-tuner", "bayesian", "--fine-trials", "2"],
+            ["--factor", "3"],
+            "--fine-tuner: bayesian -> hyperband; --fine-trials: 2 -> not given; "
+            "--factor: not given -> 3",
+        ),
+    ],
+)
+def test_a_changed_option_is_said_as_typed(tmp_path, monkeypatch, capsys, first, rerun, said):
+    """Before: `hypermodels.dense.DenseHyperModel -> ...MnistDenseHyperModel`, `hm.Small ->
+    m2.Other` (which --hypermodel refuses), `--fine-trials: 2 -> none` (no value of it)."""
+    monkeypatch.chdir(tmp_path)
+    _digits(tmp_path / "d.npz")
+    (tmp_path / "m1.py").write_text(textwrap.dedent(_TWO_MODELS))
+    (tmp_path / "m2.py").write_text("from m1 import Small\n\nclass Other(Small):\n    pass\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    err = _refused(monkeypatch, capsys, ["--data", "d.npz", *first], ["--data", "d.npz", *rerun])
+    assert f"configuration ({said})" in err, err
+    assert "none" not in err.replace("not given", ""), err
+
+
+def test_every_option_typed_otherwise_is_named_and_what_follows_from_it_is_not(
+    tmp_path, monkeypatch, capsys
+):
+    """Before: `--target` on a CSV was said only as `--data: fingerprint X -> Y`, another
+    --data file by its fingerprint, and `--task regression` as the hypermodel's values (each
+    twice), `--direction` and `--objective` (not typed) and the default model's layers."""
+    monkeypatch.chdir(tmp_path)
+    _digits(tmp_path / "d.npz")
+    _digits(tmp_path / "e.npz")
+    rows = ["a,b,target,mean radius"] + [
+        f"{i % 7},{i % 5},{i % 2},{i % 3 // 2}" for i in range(200)
+    ]
+    (tmp_path / "c.csv").write_text("\n".join(rows) + "\n")
+    csv = ["--data", "c.csv", "--target"]
+    err = _refused(monkeypatch, capsys, [*csv, "target"], [*csv, "mean radius"])
+    assert "configuration (--target: target -> 'mean radius')" in err, err
+    assert "fingerprint" not in err.split("):")[0], err
+
+    x = np.load("e.npz")
+    np.savez("e.npz", **{**x, "y_train": x["y_train"][::-1]})
+    err = _refused(monkeypatch, capsys, ["--data", "d.npz", "--overwrite"], ["--data", "e.npz"])
+    assert re.search(
+        r"configuration \(--data: d\.npz -> e\.npz "
+        r"\(its content differs: fingerprint \w+ -> \w+\)\)",
+        err,
+    ), err
+
+    x = np.load("d.npz")  # the same file, changed since, and another option typed
+    _started(
+        monkeypatch,
+        [
+            "--directory",
+            "runs",
+            "--project-name",
+            "p",
+            "--quiet",
+            "--backend",
+            "tensorflow",
+            "--data",
+            "e.npz",
+            "--overwrite",
+        ],
+    )
+    np.savez("e.npz", **{**x, "y_train": np.roll(x["y_train"], 1)})
+    capsys.readouterr()
+    assert (
+        main(
+            [
+                "--directory",
+                "runs",
+                "--project-name",
+                "p",
+                "--quiet",
+                "--backend",
+                "tensorflow",
+                "--data",
+                "e.npz",
+                "--seed",
+                "3",
+            ]
+        )
+        == 2
+    )
+    err = capsys.readouterr().err
+    assert re.search(
+        r"configuration \(--seed: 0 -> 3; "
+        r"--data: e\.npz \(its content changed: fingerprint \w+ -> \w+\)\)",
+        err,
+    ), err
+
+    err = _refused(
+        monkeypatch,
+        capsys,
+        ["--data", "d.npz", "--overwrite"],
+        ["--data", "d.npz", "--task", "regression"],
+    )
+    assert "configuration (--task: not given -> regression)" in err, err
+    for internal in ("num_classes", "--direction", "--objective", "default model", "(none)"):
+        assert internal not in err, err
+
+
+def test_a_rerun_on_another_backend_names_the_backend_not_its_default_model(tmp_path):
+    """Each backend records its own default model (`default_model`): a rerun on another
+    backend alone was refused also for "the hypermodel builds another default model"."""
+    from tunekit.manifest import RunManifest
+    from tunekit.model_description import KEY
+
+    config = {"coarse_trials": 3, KEY: {"layers": ["Dense(4)"], "sha256": "a" * 64}}
+    manifest = RunManifest.open(tmp_path, config, backend="tensorflow")
+    manifest.mark("coarse", "done")
+    manifest.release()
+    on_jax = {**config, KEY: {"layers": ["Dense(4)"], "sha256": "b" * 64}}
+    with pytest.raises(RunConfigError) as info:
+        RunManifest.open(tmp_path, on_jax, backend="jax")
+    message = str(info.value)
+    assert "(backend: 'tensorflow' -> 'jax')" in message, message
+    assert "default model" not in message and "sha256" not in message, message
+
+
+def test_a_hypermodel_value_is_named_once_and_a_missing_one_as_not_set():
+    """Before: `hypermodel num_classes: 10 -> None; ...; hypermodel attribute num_classes:
+    '(none)' -> None`: each value twice, `'(none)'` beside `None`."""
+    from tunekit.manifest import _differences
+
+    old = {
+        "hypermodel": {"class": "m.Dense", "num_classes": 10},
+        "hypermodel_state": {"num_outputs": None},
+    }
+    new = {
+        "hypermodel": {"class": "m.Dense", "num_outputs": 1},
+        "hypermodel_state": {"num_classes": None, "_w": 3},
+    }
+    assert _differences(old, new) == [
+        "hypermodel num_classes: 10 -> not set",
+        "hypermodel num_outputs: not set -> 1",
+        "hypermodel attribute _w: not set -> 3",
+    ]

@@ -657,7 +657,10 @@ def test_a_finished_run_retrained_for_another_length_keeps_its_trials(
         new = other.run()
     # Said from Python too, naming the steps that run now (BUDGET: no finalists, no baseline).
     assert "(final_epochs: 'auto' -> 1): the searches and their trials are kept; " in caplog.text
-    assert "; retrain, evaluate run now. What the earlier steps wrote is kept in " in caplog.text
+    assert (
+        "; the retraining on train+validation and the test evaluation run now. What the "
+        "earlier steps wrote is kept in " in caplog.text
+    )
 
     assert {p: p.read_bytes() for p in run_dir.glob("*/trial_*/trial.json")} == trials
     state = json.loads((run_dir / "manifest.json").read_text())

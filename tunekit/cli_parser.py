@@ -351,10 +351,10 @@ def _change_text(action: argparse.Action, name: str, old: object, new: object) -
 
 
 def _flag_value(value: object) -> str:
-    """A recorded setting as its option takes it: `auto`, `0.25`, `none` (as `--help`
-    says an unset default), a hypermodel by its class."""
+    """A recorded setting as its option takes it: `auto`, `0.25`, `not given` (an unset
+    default, which no value of the option says), a hypermodel by its class."""
     if value is None:
-        return "none"
+        return "not given"
     if isinstance(value, str):
         return value if value.strip() and value == value.strip() else repr(value)
     if isinstance(value, (list, tuple)) and all(isinstance(v, (int, float)) for v in value):

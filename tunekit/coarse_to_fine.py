@@ -23,6 +23,7 @@ import time
 from collections.abc import Iterator, Sequence
 
 from tunekit import _log, _native_logs, interrupts
+from tunekit.cli_changes import restated
 from tunekit.cli_data import as_workflow_data as _as_workflow_data
 from tunekit.cli_data import csv_columns as _csv_columns
 from tunekit.cli_data import folder_stream as _folder_stream  # noqa: F401 (tests import it here)
@@ -298,7 +299,12 @@ def _main(args: argparse.Namespace, argv: list[str], resume: str, prog: str = CL
                 run.runner = chief if searched else chief.start()
         except (ValueError, TypeError, RuntimeError, OSError) as e:
             cli_said = isinstance(e, UnknownDirectionError) and args.direction_error
-            print(f"error: {args.direction_error if cli_said else cli_message(e)}", file=sys.stderr)
+            # A refused rerun: said by the options typed otherwise.
+            refusal = e if run is None else restated(e, argv, run.run_dir)
+            print(
+                f"error: {args.direction_error if cli_said else cli_message(refusal)}",
+                file=sys.stderr,
+            )
             return 2
         if not args.quiet:
             print(opening(run, data, args.hypermodel), flush=True)  # folder, data, hypermodel

@@ -74,10 +74,14 @@ class TunekitError(Exception):
             (`tunekit.cli_parser.cli_message`); empty by default (`said_as`).
         cli_words: The message's spans that name a remedy the command line has
             no option for (`test_fraction=`), each `(text, the command line's words)`.
+        differences: A refused rerun's list of what changed, each item's text as the
+            message joins them (`"; "`), for the command line to say by the options
+            typed (`tunekit.cli_changes`); empty by default.
     """
 
     changes: tuple[tuple[str, str, object, object], ...] = ()
     cli_words: tuple[tuple[str, str], ...] = ()
+    differences: tuple[str, ...] = ()
 
 
 # -- settings and input ------------------------------------------------------------

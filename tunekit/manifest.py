@@ -25,7 +25,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from tunekit import _io, _log, hypermodel_code, object_settings, replacing
+from tunekit import _io, _log, hypermodel_code, model_description, object_settings, replacing
 from tunekit.errors import RunConfigError, RunLockedError, TunekitError, UsageError, said_as
 from tunekit.params import PARAMETERS
 from tunekit.run_lock import HELD, LOCK, READ, STEP, take
@@ -94,6 +94,14 @@ def _differences(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
         if old.get(k) != new.get(k)
         for d in object_settings.differences(k, old.get(k), new.get(k))
     ]
+    # A value both an argument and an attribute of the hypermodel is named once.
+    named = {d.partition(":")[0] for d in changed if d.startswith("hypermodel ")}
+    changed = [
+        d
+        for d in changed
+        if d.partition(":")[0].replace(" attribute", "") not in named
+        or " attribute " not in d.partition(":")[0]
+    ]
     return [code, *changed] if code else changed
 
 
@@ -108,6 +116,12 @@ def _changes(old: dict[str, Any], new: dict[str, Any]) -> list[tuple[str, str, A
             if len(said) == 1 and said[0].startswith(f"{key}: "):
                 found.append((said[0], key, old.get(key), new.get(key)))
     return found
+
+
+def _but_default_model(config: dict[str, Any]) -> dict[str, Any]:
+    """`config` without its default model, which each backend builds and records its own
+    way (a run refused for another backend names the backend, not that model)."""
+    return {k: v for k, v in config.items() if k != model_description.KEY}
 
 
 class RunManifest:
@@ -249,6 +263,7 @@ class RunManifest:
             "over, or choose another project_name=."
         )
         problem = None
+        differences: list[str] = []
         changes: list[tuple[str, str, Any, Any]] = []  # for the command line: its options
         cli_words: dict[str, str] = {}
         started_on = old.get("backend")
@@ -260,9 +275,12 @@ class RunManifest:
             recorded = old.get("config", {})
             if isinstance(recorded, dict):  # "finalists: 2 -> 3", not "2 -> None"
                 recorded = with_omitted_settings(recorded)
-            differences = _differences(recorded, with_omitted_settings(config))
+            ours = with_omitted_settings(config)
+            if other_backend and isinstance(recorded, dict):  # each backend builds its own
+                recorded, ours = _but_default_model(recorded), _but_default_model(ours)
+            differences = _differences(recorded, ours)
             if isinstance(recorded, dict):
-                changes = _changes(recorded, with_omitted_settings(config))
+                changes = _changes(recorded, ours)
             if other_backend:
                 differences.append(f"backend: {started_on!r} -> {backend!r}")
                 changes.append((differences[-1], "backend", started_on, backend))
@@ -329,8 +347,11 @@ class RunManifest:
                 old["backend"] = backend
             return old
         if holds_results(self.run_dir, old):
-            refusal = RunConfigError(f"The run in {self.run_dir} {problem}. {hint}")
-            raise said_as(refusal, changes, cli_words)
+            refusal = said_as(
+                RunConfigError(f"The run in {self.run_dir} {problem}. {hint}"), changes, cli_words
+            )
+            refusal.differences = tuple(differences)
+            raise refusal
         # E.g. refused at its first trial (an objective the model does not report): nothing
         # to keep, so the corrected settings start over instead of being refused.
         notice = (

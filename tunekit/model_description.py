@@ -197,17 +197,21 @@ def numbered_names_dropped(value: Any) -> Any:
     return json.loads(_ADDRESS.sub("0x", _NUMBERED_VALUE.sub(r'"\1"', text)))
 
 
+#: `changed_paths`'s value for a key one description lacks.
+ABSENT = object()
+
+
 def changed_paths(old: dict[str, Any], new: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     """Where two recorded descriptions differ, by dotted path: a held object's changed
     settings (`_init.class`, `_reg.config.l2`), not its two whole descriptions.
 
     Returns:
-        `{path: (old, new)}` sorted by path; `"(none)"` for a key one of them lacks. An
+        `{path: (old, new)}` sorted by path; `ABSENT` for a key one of them lacks. An
         array's record (`{"array", "dtype", "sha256"}`) is one value.
     """
     found: dict[str, Any] = {}
     for name in sorted(set(old) | set(new), key=str):
-        a, b = old.get(name, "(none)"), new.get(name, "(none)")
+        a, b = old.get(name, ABSENT), new.get(name, ABSENT)
         if name in old and name in new and a == b:
             continue
         path = f"{prefix}{name}"

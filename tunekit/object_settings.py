@@ -228,6 +228,11 @@ def setting_text(key: str, value: Any) -> str:
     return f"[{', '.join(calls)}]"
 
 
+def _set_text(value: Any) -> str:
+    """A recorded value in a refusal's words; `not set` for `model_description.ABSENT`."""
+    return "not set" if value is model_description.ABSENT else _text(value)
+
+
 def differences(key: str, old: Any, new: Any) -> list[str]:
     """A changed setting in a refusal's words: `key: old -> new` (see `setting_text`).
 
@@ -245,14 +250,15 @@ def differences(key: str, old: Any, new: Any) -> list[str]:
     hypermodels = isinstance(old, dict) and isinstance(new, dict)
     if key == HYPERMODEL_STATE and hypermodels:
         return [  # a held object by its settings that differ, not two whole descriptions
-            f"hypermodel attribute {name}: {_text(a)} -> {_text(b)}"
+            f"hypermodel attribute {name}: {_set_text(a)} -> {_set_text(b)}"
             for name, (a, b) in model_description.changed_paths(old, new).items()
         ]
     if hypermodels and (
         key == HYPERMODEL_SETTINGS or (key == "hypermodel" and old.get("class") == new.get("class"))
     ):
         return [
-            f"hypermodel {name}: {_text(old.get(name))} -> {_text(new.get(name))}"
+            f"hypermodel {name}: {_set_text(old.get(name, model_description.ABSENT))} -> "
+            f"{_set_text(new.get(name, model_description.ABSENT))}"
             for name in sorted(set(old) | set(new))
             if old.get(name) != new.get(name)
         ]

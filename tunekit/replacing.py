@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from tunekit import _io
+from tunekit.params import PARAMETERS
 
 __all__ = [
     "AFTER_SEARCH_SETTINGS",
@@ -61,6 +62,21 @@ _STEP_EXTRAS = {
     "retrain": ("retrain_backup", FINAL_LOGS),
     "evaluate": ("plots", f"{FINAL_LOGS}/test"),  # the report's images
 }
+#: The steps after the search in a user's words (`Replacement.message`).
+STEP_WORDS = {
+    "finalists": "the finalists' retraining",
+    "retrain": "the retraining on train+validation",
+    "final_seeds": "the final model's other seeds",
+    "baseline": "the baseline",
+    "evaluate": "the test evaluation",
+}
+
+
+def _joined(items: Sequence[str]) -> str:
+    """`a`, `a and b`, `a, b and c`."""
+    return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} and {items[-1]}"
+
+
 #: The steps a replacement never touches.
 SEARCH_STEPS = ("coarse", "narrow", "fine")
 
@@ -85,7 +101,8 @@ class Replacement:
             f"({self.diff}): the searches and their trials are kept"
         )
         if to_run:
-            text += f"; {', '.join(to_run)} run{'s' if len(to_run) == 1 else ''} now"
+            steps = [STEP_WORDS.get(step, step) for step in to_run]
+            text += f"; {_joined(steps)} run{'s' if len(to_run) == 1 else ''} now"
         if self.folder is None:
             return text + " (none of the steps these settings change had run)."
         return text + f". What the earlier steps wrote is kept in {self.folder}."
@@ -110,6 +127,7 @@ def adopt_tolerances(old: dict[str, Any], config: dict[str, Any]) -> str | None:
     if not isinstance(recorded, dict):
         return None
     changed = [k for k in TOLERANCES if recorded.get(k) != config.get(k)]
+    recorded_before = {k: recorded.get(k, _default(k)) for k in changed}
     for key in changed:
         if key in config:
             recorded[key] = config[key]
@@ -117,11 +135,15 @@ def adopt_tolerances(old: dict[str, Any], config: dict[str, Any]) -> str | None:
             recorded.pop(key, None)
     if not changed:
         return None
+    said = [f"`{k}` ({recorded_before[k]} -> {config.get(k, _default(k))})" for k in changed]
     return (
-        f"{', '.join(f'`{k}`' for k in changed)} changed: the new value applies from here "
-        "on (the trials "
-        "already ended are kept as they are)."
+        f"{_joined(said)} changed: the new value{'s apply' if len(said) > 1 else ' applies'} "
+        "from here on (the trials already ended are kept as they are)."
     )
+
+
+def _default(key: str) -> Any:
+    return PARAMETERS[key].default
 
 
 def free_settings_note(changed: set[str]) -> str:
@@ -129,9 +151,9 @@ def free_settings_note(changed: set[str]) -> str:
     free = sorted(changed & set(AFTER_SEARCH_SETTINGS))
     if not free:
         return ""
+    each = "may change on its own" if len(free) == 1 else "may each change on their own"
     return (
-        f" ({', '.join(f'`{k}`' for k in free)} may change on its own: the searches are "
-        "kept and the steps "
+        f" ({_joined([f'`{k}`' for k in free])} {each}: the searches are kept and the steps "
         "after them run again.)"
     )
 

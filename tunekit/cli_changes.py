@@ -1,0 +1,148 @@
+"""A command-line rerun refused for other settings, said by the flags the user typed.
+
+The run records the command line that started it (`manifest.json`'s
+`command.argv`, `tunekit.reproduce.COMMAND_KEY`). A rerun refused for another
+configuration (`tunekit.manifest`: a `RunConfigError` with its `differences`)
+is said on the command line by comparing that command line with this one,
+option by option, both parsed by the command line's own parser
+(`tunekit.cli_parser.build_parser`):
+
+- every option given otherwise leads the list, with the values as typed
+  (`--target: target -> 'mean radius'`, `--hypermodel: dense -> mnist-dense`,
+  `--fine-trials: 2 -> not given`, `--no-baseline: not given -> given`); a
+  changed `--data` file adds its fingerprints when its content differs;
+- the settings that follow from those options and were not typed (the task's
+  objective and direction, the hypermodel `auto` picks, a built-in hypermodel's
+  own values and its default model) are left out: the option that set them is
+  named. A hypermodel of one's own (`--hypermodel module:Class`) keeps its own
+  values, which its code, not the options, may have changed.
+
+When the options are the same (the data file's content changed, a hypermodel's
+code read an environment variable), or the recorded command line cannot be
+read, the refusal is said as before (`tunekit.cli_parser.cli_message`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+from pathlib import Path
+from typing import Any
+
+from tunekit.cli_parser import _flag_value, build_parser, cli_message
+from tunekit.errors import RunConfigError, TunekitError, said_as
+
+__all__ = ["restated"]
+
+# Parsed values that are not settings of the run (the folder is the one refusing: a
+# moved run folder, or another working folder, names it otherwise).
+_NOT_SETTINGS = {"quiet", "progress", "overwrite", "help", "version", "directory", "project_name"}
+# Settings the run resolves on the machine, not from the other options (`--backend auto`):
+# a change of theirs is said by the values in effect even when not typed otherwise.
+_RESOLVED = {"backend"}
+# The options that make the data (its fingerprint) other than the file's content.
+_DATA_OPTIONS = {"data", "target", "task", "image_size"}
+
+
+def _typed(action: argparse.Action, argv: list[str], parsed: Any, recorded: Any = None) -> str:
+    """The value `action`'s option was given in `argv` as typed (the last one given);
+    when left out, the value the run `recorded` for it if the option takes it as such
+    (`jax` for `--backend auto`), else `not given` (with its default)."""
+    found = None
+    for i, token in enumerate(argv):
+        option, equals, value = token.partition("=")
+        if option not in action.option_strings:
+            continue
+        if action.nargs == 0:  # store_true, --augment / --no-augment: the flag itself
+            found = option
+        elif equals:
+            found = shlex.quote(value)
+        else:
+            count = action.nargs if isinstance(action.nargs, int) else 1
+            found = " ".join(shlex.quote(t) for t in argv[i + 1 : i + 1 + count])
+    if found is not None:
+        if isinstance(action, argparse._StoreConstAction):
+            return "given"
+        return found
+    if isinstance(recorded, (str, int, float)) and not isinstance(recorded, bool):
+        return _flag_value(recorded)
+    if parsed == action.default:  # and the default in effect, when it is a value
+        shown = parsed is not None and action.nargs != 0
+        return f"not given ({_flag_value(parsed)})" if shown else "not given"
+    return _flag_value(parsed)  # e.g. an abbreviated option: its value as parsed
+
+
+def typed_changes(
+    recorded: list[str], argv: list[str], values: dict[str, tuple[Any, Any]] | None = None
+) -> dict[str, str]:
+    """The options `argv` gives otherwise than `recorded`, by their `dest`:
+    `{"target": "--target: target -> 'mean radius'"}`. Empty when either is refused.
+
+    `values` are the run's recorded changes, `{dest: (old, new)}`: an option left out
+    is said by the value in effect (`_typed`), and a `_RESOLVED` one is said even when
+    typed alike."""
+    values = values or {}
+    parser = build_parser()
+    try:
+        old, new = parser.parse_known_args(recorded)[0], parser.parse_known_args(argv)[0]
+    except SystemExit:  # a command line of another version: not compared
+        return {}
+    found = {}
+    for action in parser._actions:
+        dest = action.dest
+        if not action.option_strings or dest in _NOT_SETTINGS or dest in found:
+            continue
+        before, after = getattr(old, dest, None), getattr(new, dest, None)
+        if before == after and not (dest in _RESOLVED and dest in values):
+            continue
+        was, now = values.get(dest, (None, None))
+        said = (_typed(action, recorded, before, was), _typed(action, argv, after, now))
+        if isinstance(action, argparse.BooleanOptionalAction):
+            found[dest] = f"{said[0]} -> {said[1]}"
+        else:
+            found[dest] = f"{action.option_strings[0]}: {said[0]} -> {said[1]}"
+    return found
+
+
+def _recorded_argv(run_dir: Path) -> list[str] | None:
+    try:
+        state = json.loads((Path(run_dir) / "manifest.json").read_text())
+        argv = state["command"]["argv"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return argv if isinstance(argv, list) and all(isinstance(a, str) for a in argv) else None
+
+
+def restated(error: BaseException, argv: list[str], run_dir: Path) -> BaseException:
+    """`error`, when it refuses a rerun for other settings, with its list of changes
+    said by the options typed (see the module docstring); else `error` itself."""
+    differences = getattr(error, "differences", ())
+    recorded = _recorded_argv(run_dir)
+    if not isinstance(error, RunConfigError) or not differences or recorded is None:
+        return error
+    changes = {span: (name, old, new) for span, name, old, new in error.changes}
+    typed = typed_changes(recorded, argv, {n: (o, v) for n, o, v in changes.values()})
+    if not typed:
+        return error
+    parser = build_parser()
+    own_hypermodel = ":" in str(parser.parse_known_args(recorded)[0].hypermodel or "")
+    items = list(typed.values())
+    for item in differences:
+        name = changes[item][0] if item in changes else None
+        if name == "data":  # the file typed otherwise, or the same file changed since
+            _, old, new = changes[item]
+            if "data" in typed:
+                items[list(typed).index("data")] += (
+                    f" (its content differs: fingerprint {old} -> {new})"
+                )
+            elif not typed.keys() & _DATA_OPTIONS:  # else it follows from the option typed
+                path = _typed(parser._option_string_actions["--data"], argv, None)
+                items.append(f"--data: {path} (its content changed: fingerprint {old} -> {new})")
+        elif name is None and own_hypermodel:  # its own values: its code may have set them
+            items.append(cli_message(said_as(TunekitError(item), error.changes)))
+        # Else said by the option typed, or following from it: left out.
+    listed = "; ".join(differences)
+    text = str(error).replace(f"({listed})", f"({'; '.join(items)})", 1)
+    new = "; ".join(items)
+    return said_as(RunConfigError(text), error.changes, {new: new, **dict(error.cli_words)})
