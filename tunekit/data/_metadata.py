@@ -16,6 +16,7 @@ from tunekit.data._checks import (
     _check_label_range,
     _is_int,
 )
+from tunekit.data._split_sizes import check_split_sizes, constant_remedy
 from tunekit.errors import DataError
 
 
@@ -120,6 +121,7 @@ def _class_metadata(
             "classification needs two or more distinct labels."
         )
     num_classes = int(num_classes)
+    check_split_sizes(ys, "classification")  # a 1-sample validation or test: chance
     names = (
         [str(i) for i in range(num_classes)]
         if class_names is None
@@ -161,6 +163,7 @@ def _regression_metadata(
     for split in _SPLITS:  # R2 undefined (printed as 0.0), and nothing to learn: exit 0 before
         for array, key in zip(tg.arrays_of(ys[split]), _keys(ys[split], f"y_{split}"), strict=True):
             refuse_constant(array, key, split, isinstance(ys[split], Mapping))
+    check_split_sizes(ys, "regression")  # a 1-sample split: R2 undefined (nan)
     return dict(num_classes=None, class_names=[], num_outputs=widths["train"])
 
 
@@ -188,17 +191,13 @@ def refuse_constant(array: Any, key: str, split: str, output: bool = False) -> N
         "Under task='regression' (which outputs of mixed kinds need) every output must vary "
         "in each split: an output of one value gives a model nothing to learn from it and "
         "cannot tell it from always predicting that value, class ids or a quantity alike. "
-        "Check that the output is the one you meant. "
         if output
         else "A model learns nothing from a constant target, and R2 is undefined on "
-        "one (a score of 0.0 that means nothing). Check that the target is the "
-        "column you meant (target=), or drop it. "
+        "one (a score of 0.0 that means nothing). "
     )
     raise DataError(
         f"{key} is constant{where}: every {what} target is {flat[0, same[0]]:g}. {why}"
-        "A test or validation set of your own needs targets that vary; a split tunekit made "
-        "from targets of almost one value can come out constant: give another seed= or a "
-        "larger test_fraction= / validation_fraction=."
+        + constant_remedy(split, flat, same[0], stream=key.startswith("StreamData"))
     )
 
 
