@@ -143,6 +143,8 @@ def test_a_stream_s_constant_split_names_its_streams():
     message = str(caught.value)
     assert "give a validation= stream whose targets vary" in message
     assert "seed=" not in message and "x_val" not in message
+    with pytest.raises(DataError, match=r"test stream's target has 1 sample: R2 is undefined"):
+        refuse_constant_targets([np.ones(1)], "test")  # as it is predicted: R2 nan
 
 
 def test_cv_folds_of_one_validation_sample_are_refused():

@@ -170,7 +170,9 @@ def _regression_metadata(
 def refuse_constant(array: Any, key: str, split: str, output: bool = False) -> None:
     """Refuses regression targets `array` (`(n,)` or `(n, k)`) of the split `split`
     (`"train"`, `"val"`, `"test"`) that are constant (in any column), named `key` in the
-    message; fewer than 2 samples (an empty split, the test of a cv run) are left alone.
+    message; fewer than 2 samples (an empty split, the test of a cv run) are left alone,
+    but for a `StreamData`'s validation or test split of 1 sample (`key` "StreamData...":
+    arrays' splits are checked by `_split_sizes.check_split_sizes`), refused.
     `output`: `array` is one output of several (a dict `y`), which may be a classifier's
     class ids kept as given (outputs of mixed kinds need `task="regression"`) and gets no
     R2: the message says so rather than speak of a regression's R2.
@@ -179,6 +181,12 @@ def refuse_constant(array: Any, key: str, split: str, output: bool = False) -> N
         DataError: Naming `key`, the column(s) and the value, and what to do.
     """
     array = np.asarray(array)
+    if len(array) == 1 and split != "train" and key.startswith("StreamData"):  # arrays: sizes
+        raise DataError(
+            f"{key} has 1 sample: R2 is undefined on 1 sample (it would print as nan), and "
+            f"one {'prediction' if split == 'test' else 'score'} cannot judge a model. Give a "
+            f"{'test=' if split == 'test' else 'validation='} stream of 2 or more samples."
+        )
     if len(array) < 2:
         return
     flat = array.reshape(len(array), -1)
