@@ -333,7 +333,7 @@ def test_npz_and_image_folder_share_one_scaling_rule(tmp_path):
         tmp_path / "same.npz", x_train=x[~held], y_train=y[~held], x_test=x[held], y_test=y[held]
     )
     folder = load_image_directory(tmp_path / "folder", image_size=(5, 7))
-    npz = data.load_npz(tmp_path / "same.npz")
+    npz = data.load_npz(tmp_path / "same.npz", validation_size=2)  # 1 sample: too few
     assert folder.scaling == npz.scaling == data.SCALED_UINT8
     pixels = {row.tobytes() for row in (x / np.float32(255)).astype(np.float32).reshape(12, -1)}
     for ds in (folder, npz):

@@ -97,13 +97,14 @@ def test_a_resume_under_another_python_names_overwrite_as_the_run_does(caplog):
 def test_errors_name_keywords_in_python_and_flags_on_the_command_line(tmp_path):
     from tunekit.data._classes import value_labels_refusal
     from tunekit.data._metadata import refuse_constant
+    from tunekit.data._split_sizes import made_by
     from tunekit.errors import StateFileError
 
-    with pytest.raises(DataError) as constant:
+    with pytest.raises(DataError) as constant, made_by("load_csv"):  # load_csv's target=
         refuse_constant(np.ones(4), "y_train", "train")
     labels = DataError(value_labels_refusal("y", np.array([1, 2, 3])))
     texts = {
-        "column you meant (target=), or drop it": "column you meant (--target), or drop it",
+        "Check that target= is the column you meant": "Check that --target is the column",
         "pass task='classification' to take each value": "pass --task classification to "
         "take each value",
         "or task='regression' if they are a quantity": "or --task regression if they are "
@@ -114,7 +115,8 @@ def test_errors_name_keywords_in_python_and_flags_on_the_command_line(tmp_path):
         assert "--" not in python
         for keyword, flag in texts.items():
             assert (keyword in python) == (flag in cli)
-    assert "(target=)" in str(constant.value) and "(--target)" in cli_message(constant.value)
+    assert "that target= is" in str(constant.value)
+    assert "that --target is" in cli_message(constant.value)
     state = StateFileError("Restore the file, or rerun with overwrite=True to start over.")
     assert cli_message(state).endswith("or rerun with --overwrite to start over.")
 

@@ -52,6 +52,7 @@ def load_data(args: argparse.Namespace) -> Any:
             `task=`, which `cli_message` turns into the flags).
     """
     from tunekit.data import REGRESSION, load_csv, load_mnist, load_npz
+    from tunekit.data._split_sizes import made_by  # the remedies in the command line's words
 
     if args.task == REGRESSION and (args.data is None or os.path.isdir(args.data)):
         what = "MNIST" if args.data is None else f"the image folder {args.data!r}"
@@ -65,10 +66,10 @@ def load_data(args: argparse.Namespace) -> Any:
     elif os.path.isdir(args.data):
         return folder_stream(args)
     elif is_csv(args.data):
-        with _data_warnings():
+        with _data_warnings(), made_by("cli_csv"):
             data = load_csv(args.data, args.target, args.task)
     elif os.path.isfile(args.data):
-        with _data_warnings():
+        with _data_warnings(), made_by("cli_npz"):
             data = load_npz(args.data, task=args.task)
     else:
         raise UsageError(f"--data {args.data!r} does not exist: pass a .npz file or a folder.")

@@ -118,8 +118,8 @@ def fold_indices(
         partition `range(n)`.
 
     Raises:
-        DataError: Fewer samples than folds, or (stratified) a class with
-            fewer samples than folds.
+        DataError: Fewer samples than folds, (stratified) a class with fewer
+            samples than folds, or (not stratified) fewer than 2 samples per fold.
     """
     n = tg.length(y, "y")
     if n < k:
@@ -146,6 +146,16 @@ def fold_indices(
             )
         splitter = StratifiedKFold(n_splits=k, shuffle=True, random_state=seed)
         return [(tr, va) for tr, va in splitter.split(placeholder, labels)]
+    if n < 2 * k:  # a fold of 1 validation sample: its score (R2: undefined) chooses nothing
+        raise DataError(
+            f"cv={k} splits the {n} samples of train+validation into folds of "
+            f"{n // k} or {-(-n // k)}: a fold of 1 validation sample cannot be scored (R2 is "
+            f"undefined on 1 sample, an accuracy is 0 or 1). Each fold needs at least 2; pass "
+            f"cv={n // 2} or fewer (at least 2), or give more samples."
+            if n >= 4
+            else f"cv={k} needs at least {2 * k} samples (2 per fold); the data has {n}. "
+            "Give more samples."
+        )
     splitter_kf = KFold(n_splits=k, shuffle=True, random_state=seed)
     return [(tr, va) for tr, va in splitter_kf.split(placeholder)]
 

@@ -16,7 +16,8 @@ from tunekit.data._checks import (
     _check_label_range,
     _is_int,
 )
-from tunekit.errors import DataError, said_as
+from tunekit.data._split_sizes import check_split_sizes, constant_remedy
+from tunekit.errors import DataError
 
 #: The command line's remedy for a split tunekit made (a CSV's; an .npz's validation set
 #: drawn from x_train): it has no option for the fractions or the split's seed.
@@ -127,6 +128,7 @@ def _class_metadata(
             "classification needs two or more distinct labels."
         )
     num_classes = int(num_classes)
+    check_split_sizes(ys, "classification")  # a 1-sample validation or test: chance
     names = (
         [str(i) for i in range(num_classes)]
         if class_names is None
@@ -168,13 +170,16 @@ def _regression_metadata(
     for split in _SPLITS:  # R2 undefined (printed as 0.0), and nothing to learn: exit 0 before
         for array, key in zip(tg.arrays_of(ys[split]), _keys(ys[split], f"y_{split}"), strict=True):
             refuse_constant(array, key, split, isinstance(ys[split], Mapping))
+    check_split_sizes(ys, "regression")  # a 1-sample split: R2 undefined (nan)
     return dict(num_classes=None, class_names=[], num_outputs=widths["train"])
 
 
 def refuse_constant(array: Any, key: str, split: str, output: bool = False) -> None:
     """Refuses regression targets `array` (`(n,)` or `(n, k)`) of the split `split`
     (`"train"`, `"val"`, `"test"`) that are constant (in any column), named `key` in the
-    message; fewer than 2 samples (an empty split, the test of a cv run) are left alone.
+    message; fewer than 2 samples (an empty split, the test of a cv run) are left alone,
+    but for a `StreamData`'s validation or test split of 1 sample (`key` "StreamData...":
+    arrays' splits are checked by `_split_sizes.check_split_sizes`), refused.
     `output`: `array` is one output of several (a dict `y`), which may be a classifier's
     class ids kept as given (outputs of mixed kinds need `task="regression"`) and gets no
     R2: the message says so rather than speak of a regression's R2.
@@ -183,6 +188,12 @@ def refuse_constant(array: Any, key: str, split: str, output: bool = False) -> N
         DataError: Naming `key`, the column(s) and the value, and what to do.
     """
     array = np.asarray(array)
+    if len(array) == 1 and split != "train" and key.startswith("StreamData"):  # arrays: sizes
+        raise DataError(
+            f"{key} has 1 sample: R2 is undefined on 1 sample (it would print as nan), and "
+            f"one {'prediction' if split == 'test' else 'score'} cannot judge a model. Give a "
+            f"{'test=' if split == 'test' else 'validation='} stream of 2 or more samples."
+        )
     if len(array) < 2:
         return
     flat = array.reshape(len(array), -1)
@@ -195,20 +206,13 @@ def refuse_constant(array: Any, key: str, split: str, output: bool = False) -> N
         "Under task='regression' (which outputs of mixed kinds need) every output must vary "
         "in each split: an output of one value gives a model nothing to learn from it and "
         "cannot tell it from always predicting that value, class ids or a quantity alike. "
-        "Check that the output is the one you meant. "
         if output
         else "A model learns nothing from a constant target, and R2 is undefined on "
-        "one (a score of 0.0 that means nothing). Check that the target is the "
-        "column you meant (target=), or drop it. "
+        "one (a score of 0.0 that means nothing). "
     )
-    remedy = "give another seed= or a larger test_fraction= / validation_fraction="
-    raise said_as(
-        DataError(
-            f"{key} is constant{where}: every {what} target is {flat[0, same[0]]:g}. {why}"
-            "A test or validation set of your own needs targets that vary; a split tunekit "
-            f"made from targets of almost one value can come out constant: {remedy}."
-        ),
-        cli_words={remedy: CLI_OWN_SPLITS},
+    raise DataError(
+        f"{key} is constant{where}: every {what} target is {flat[0, same[0]]:g}. {why}"
+        + constant_remedy(split, flat, same[0], stream=key.startswith("StreamData"))
     )
 
 

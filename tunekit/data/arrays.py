@@ -28,6 +28,7 @@ from tunekit.data._checks import (
 )
 from tunekit.data._classes import value_classes
 from tunekit.data._npz_names import check_unknown_keys
+from tunekit.data._split_sizes import made_by
 from tunekit.data.dataset import Dataset
 from tunekit.errors import DataError, DataUnavailableError
 
@@ -80,7 +81,8 @@ def load_npz(
     Raises:
         DataError (a `ValueError`): If the file is missing, not a valid `.npz` (unreadable,
             truncated, another format, missing keys, non-numeric or object
-            arrays), or its labels or shapes are unusable; the message names the file.
+            arrays), or its labels or shapes are unusable, or a validation or test
+            split has 1 sample (or constant targets); the message names the file.
 
     Example:
     >>> ds = load_npz("data/three_shapes.npz")
@@ -269,21 +271,23 @@ def _npz_dataset(
     scaling = SCALED_UINT8 if x_train.dtype == np.uint8 else UNSCALED
     if class_names is None and num_classes is not None:
         class_names = [str(i) for i in range(num_classes)]
-    return Dataset(
-        _scale_pixels(x_train),
-        y_train,
-        _scale_pixels(x_val),
-        y_val,
-        _scale_pixels(arrays["x_test"]),
-        arrays["y_test"],
-        class_names=class_names,
-        input_shape=x_train.shape[1:],
-        num_classes=num_classes,
-        name=name,
-        scaling=scaling,
-        task=task,
-        label_mode=label_mode,
-    )
+    split_off = None if "x_val" in arrays else validation_size  # the file's x_val: its own
+    with made_by("load_npz", val=split_off):
+        return Dataset(
+            _scale_pixels(x_train),
+            y_train,
+            _scale_pixels(x_val),
+            y_val,
+            _scale_pixels(arrays["x_test"]),
+            arrays["y_test"],
+            class_names=class_names,
+            input_shape=x_train.shape[1:],
+            num_classes=num_classes,
+            name=name,
+            scaling=scaling,
+            task=task,
+            label_mode=label_mode,
+        )
 
 
 def _read_npz(

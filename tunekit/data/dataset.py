@@ -35,6 +35,7 @@ from tunekit.data._metadata import (
     refuse_lists,
     regression_ending,
 )
+from tunekit.data._split_sizes import made_by
 from tunekit.data._splits import _random_split, _stratified_split
 from tunekit.data._subsets import subset_arrays
 from tunekit.errors import DataError
@@ -232,8 +233,8 @@ class Dataset:
 
         Raises:
             DataError (a `ValueError`): On bad lengths, labels, values, fractions or
-                `task`, targets that contradict `task=`, or a class too small to
-                appear in every split.
+                `task`, targets that contradict `task=`, a class too small to appear
+                in every split, or a validation or test split of 1 sample (or constant).
 
         Example:
         >>> ds = Dataset.from_arrays(np.random.rand(100, 8), np.arange(100) % 2)
@@ -276,19 +277,20 @@ class Dataset:
             idx = _random_split(n, validation_fraction, test_fraction, seed)
         if x_test is None:
             x_test, y_test = tg.take(x, idx["test"]), tg.take(y, idx["test"])
-        return cls(
-            tg.take(x, idx["train"]),
-            tg.take(y, idx["train"]),
-            tg.take(x, idx["val"]),
-            tg.take(y, idx["val"]),
-            x_test,
-            y_test,
-            class_names=class_names,
-            input_shape=tg.sample_shape(x),
-            num_classes=num_classes,
-            task=task,
-            label_mode=label_mode,
-        )
+        with made_by("from_arrays", y, val=validation_fraction, test=test_fraction):
+            return cls(
+                tg.take(x, idx["train"]),
+                tg.take(y, idx["train"]),
+                tg.take(x, idx["val"]),
+                tg.take(y, idx["val"]),
+                x_test,
+                y_test,
+                class_names=class_names,
+                input_shape=tg.sample_shape(x),
+                num_classes=num_classes,
+                task=task,
+                label_mode=label_mode,
+            )
 
     def __repr__(self) -> str:
         return f"<Dataset {self.summary()}>"

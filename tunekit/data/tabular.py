@@ -19,6 +19,7 @@ from tunekit.data._csv_header import check_header, check_identifiers
 from tunekit.data._csv_layout import misread
 from tunekit.data._csv_missing import as_written, check_no_missing, text_targets_as_written
 from tunekit.data._csv_numbers import written_numbers
+from tunekit.data._split_sizes import made_by
 from tunekit.data.dataset import Dataset
 from tunekit.errors import DataError
 
@@ -76,9 +77,10 @@ def load_csv(
             not numeric or numbers the rows (a pandas index, in any order, or
             an id column, or a first column of exactly the row numbers:
             `check_identifiers`), a column is empty or a cell is missing, or the
-            target contradicts `task=`. A file separated by `;` or tabs, with a
-            `sep=;` line or lines before the header, in UTF-16, or without a header
-            row is told so, with the `pd.read_csv` arguments that read it.
+            target contradicts `task=`, or a split has 1 sample. A file separated
+            by `;` or tabs, with a `sep=;` line or lines before the header, in
+            UTF-16, or without a header row is told so, with the `pd.read_csv`
+            arguments that read it.
 
     Example:
     >>> ds = load_csv("rivers.csv", target="temperature")
@@ -154,7 +156,7 @@ def load_csv(
             )
         )
     features = [c for c in columns if c not in targets]
-    with _naming_file(file):
+    with _naming_file(file), made_by("load_csv"):  # remedies name target=
         if not features:
             raise DataError(
                 f"it has no feature columns besides target={target!r}; "

@@ -1,0 +1,176 @@
+"""Validation and test splits too small to score, and each refusal's remedy by the call
+that made the splits.
+
+A validation split of 1 sample chooses the model on one prediction, and a test split of
+1 sample gives an undefined R2 (printed as nan) and an accuracy of 0 or 1; a constant
+regression split (`_metadata.refuse_constant`) has an undefined R2 too. Every way data
+arrives meets these checks in `Dataset`, so the rule is one; what the message tells the
+user to do depends on who made the splits (`made_by`): `Dataset(...)`'s splits and a
+file's `x_val` / `x_test` are the user's own; `Dataset.from_arrays` and `load_csv` split
+by fractions (a seed may help a constant split, unless nearly all targets are equal);
+`load_npz` splits validation by `validation_size`; the command line has none of these
+keywords (a CSV is split 70 / 15 / 15 with seed 0; a .npz's validation is a sixth).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+import numpy as np
+
+from tunekit import _log
+from tunekit.data import _targets as tg
+from tunekit.errors import DataError
+
+__all__ = ["check_split_sizes", "constant_remedy", "made_by"]
+
+_WHAT = {"train": "training", "val": "validation", "test": "test"}
+_MADE: contextvars.ContextVar[dict[str, Any] | None] = contextvars.ContextVar(
+    "tunekit_split_maker", default=None
+)
+# The call's own words for a split it was given whole, by split.
+_GIVEN = {
+    "Dataset": {"val": "x_val= / y_val=", "test": "x_test= / y_test="},
+    "from_arrays": {"test": "x_test= / y_test="},
+    "load_csv": {},
+    "cli_csv": {},
+    "load_npz": {"val": "the file's x_val / y_val", "test": "the file's x_test / y_test"},
+    "cli_npz": {"val": "the file's x_val / y_val", "test": "the file's x_test / y_test"},
+    "StreamData": {"val": "a validation= stream", "test": "a test= stream"},
+}
+_NPZ_LAYOUT = "an .npz of your own splits (x_train, y_train, x_val, y_val, x_test, y_test)"
+
+
+@contextlib.contextmanager
+def made_by(
+    call: str, y: Any = None, *, val: float | None = None, test: float | None = None
+) -> Iterator[None]:
+    """Inside: the splits a `Dataset` checks were made by `call` (the outermost call's
+    name is kept: `load_csv` calls `from_arrays`): `y` all the targets it split, `val` /
+    `test` the fraction it split off as that split (`load_npz`: `val` the
+    `validation_size`); None or 0: the split was given whole (or is empty)."""
+    outer = _MADE.get() or {}
+    details = {"y": y, "val": val, "test": test}
+    token = _MADE.set({**outer, **details, "call": outer.get("call", call)})
+    try:
+        yield
+    finally:
+        _MADE.reset(token)
+
+
+def _made(info: Mapping[str, Any], split: str) -> bool:
+    return bool(info.get(split))
+
+
+def _maker() -> dict[str, Any]:
+    return _MADE.get() or {"call": "Dataset"}
+
+
+def _sizes(ys: Mapping[str, Any]) -> dict[str, int]:
+    return {s: tg.length(ys[s], f"y_{s}") for s in ("train", "val", "test")}
+
+
+def _needed_rows(fraction: float) -> int:
+    """The fewest samples whose `round(n * fraction)` split (as `_random_split`) is >= 2."""
+    return next(n for n in range(2, 10_000) if round(n * fraction) >= 2)
+
+
+def check_split_sizes(ys: Mapping[str, Any], task: str) -> None:
+    """Refuses a validation or test split of exactly 1 sample (0: the split is not used,
+    e.g. the test of a cv run), for any `task`: its score (a 1-sample R2 is undefined,
+    an accuracy is 0 or 1) cannot choose a model or judge it.
+
+    Raises:
+        DataError: Naming the split sizes, what cannot be scored, and what to do with
+            the call that made the splits.
+    """
+    sizes = _sizes(ys)
+    for split in ("val", "test"):
+        if sizes[split] != 1:
+            continue
+        what = _WHAT[split]
+        scored = (
+            "R2 is undefined on 1 sample (it would print as nan)"
+            if task == "regression"
+            else "an accuracy on 1 sample is 0 or 1, chance more than skill"
+        )
+        role = (
+            "the validation score chooses the hyperparameters and the epochs"
+            if split == "val"
+            else "the test score is the run's result"
+        )
+        raise DataError(
+            f"The {what} split has 1 sample (splits: {sizes['train']} training / "
+            f"{sizes['val']} validation / {sizes['test']} test): {role}, and {scored}. "
+            f"A {what} split needs at least 2 samples; {_size_remedy(split, sizes)}"
+        )
+
+
+def _size_remedy(split: str, sizes: Mapping[str, int]) -> str:
+    info = _maker()
+    call, n = info["call"], sum(sizes.values())
+    if not _made(info, split):
+        given = _GIVEN.get(call, _GIVEN["Dataset"]).get(split) or _GIVEN["Dataset"][split]
+        return f"give {given} of 2 or more samples (with more data the score means more)."
+    if call in ("load_npz", "cli_npz"):  # the validation split of x_train
+        if call == "cli_npz":
+            return f"save x_val / y_val of 2 or more samples in the .npz ({_NPZ_LAYOUT})."
+        return "pass validation_size=2 or more, or save x_val / y_val in the .npz."
+    fraction = float(info[split])
+    need = _needed_rows(fraction)
+    if call == "cli_csv":
+        return (
+            f"the command line splits a CSV 70% / 15% / 15% (seed 0), so it needs at least "
+            f"{need} rows (this one has {n}). Give more rows, or choose the splits yourself: "
+            f"in Python, load_csv(path, target, validation_fraction=..., test_fraction=...), "
+            f"or pass {_NPZ_LAYOUT} as --data."
+        )
+    name = "validation_fraction" if split == "val" else "test_fraction"
+    return (
+        f"{name}={fraction:g} of {_log.count(n, 'sample')} makes 1; pass a larger {name}= "
+        f"(it needs {need} samples at {fraction:g}) or more samples."
+    )
+
+
+def constant_remedy(split: str, flat: np.ndarray, column: int, stream: bool = False) -> str:
+    """What to do about the constant regression targets `flat[:, column]` of `split`,
+    by who made the split (see `made_by`): the column to check (`load_csv`'s `target=`),
+    a split of your own to change, or another seed or fraction, which cannot help when
+    nearly all of the targets are equal (said so, with how many are). `stream`: the
+    targets are a `StreamData`'s, split by the user."""
+    info = {"call": "StreamData"} if stream else _maker()
+    call = info["call"]
+    check = (
+        "Check that target= is the column you meant. "
+        if call in ("load_csv", "cli_csv")
+        else "Check that the targets are the ones you meant. "
+    )
+    if split != "train" and not _made(info, split):
+        given = _GIVEN.get(call, _GIVEN["Dataset"]).get(split) or _GIVEN["Dataset"][split]
+        return (
+            f"{check}A {_WHAT[split]} set of your own needs targets that vary: give {given} "
+            "whose targets vary."
+        )
+    y = info.get("y")
+    if split == "train" or y is None:  # every target of one value, or the user's training set
+        return check.strip()
+    if not isinstance(y, Mapping):  # nearly all equal: no split of them can vary
+        values = np.asarray(y).reshape(len(y), -1)[:, column]
+        common, counts = np.unique(values, return_counts=True)
+        if len(values) - counts.max() < 3:  # fewer other values than splits: one gets none
+            return (
+                f"{check}{counts.max()} of the {len(values)} targets are "
+                f"{common[counts.argmax()]:g}: nearly all are equal, so a split of them comes "
+                "out constant whatever the seed or fractions. Regression needs targets that "
+                "vary; gather more varied samples."
+            )
+    if call == "cli_csv":
+        return (
+            f"{check}The command line's split of a CSV (seed 0) left this split of one "
+            f"value: choose the splits yourself, passing {_NPZ_LAYOUT} as --data, or load "
+            "the CSV in Python with load_csv and another seed."
+        )
+    return f"{check}Pass another seed= or a larger validation_fraction= / test_fraction=."
