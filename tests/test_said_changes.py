@@ -419,3 +419,26 @@ def test_a_hypermodel_value_is_named_once_and_a_missing_one_as_not_set():
         "hypermodel num_outputs: not set -> 1",
         "hypermodel attribute _w: not set -> 3",
     ]
+
+
+@pytest.mark.parametrize(
+    "first, rerun",
+    [(["--hypermodel", "dense"], ["--seed", "1"]), ([], ["--hypermodel", "dense", "--seed", "1"])],
+)
+def test_an_option_typed_otherwise_to_the_same_effect_is_not_named(
+    tmp_path, monkeypatch, capsys, first, rerun
+):
+    """For a CSV, `--hypermodel dense` is what the command builds when it is left out (a
+    rerun with it alone resumes), and a resume records its own command line: the refusal
+    of a later rerun with `--seed 1` listed `--hypermodel: dense -> not given
+    (mnist-dense)` beside the seed."""
+    monkeypatch.chdir(tmp_path)
+    _csv(tmp_path / "d.csv", np.random.default_rng(1).random(40))
+    data = ["--data", "d.csv", "--target", "y"]
+    where = ["--directory", "runs", "--project-name", "p", "--quiet", "--backend", "tensorflow"]
+    _started(monkeypatch, [*where, *data, *first])
+    capsys.readouterr()
+    assert main([*where, *data, *rerun]) == 2
+    err = capsys.readouterr().err
+    assert "(--seed: 0 -> 1)" in err, err
+    assert "--hypermodel" not in err.split("Rerun")[0], err

@@ -152,3 +152,36 @@ def test_cv_folds_of_one_validation_sample_are_refused():
     with pytest.raises(DataError, match=r"cv=3 splits the 5 samples .* folds of 1 or 2: .*cv=2"):
         cv.fold_indices(Y[:5], 3, seed=0)
     assert len(cv.fold_indices(Y[:6], 3, seed=0)) == 3
+
+
+def test_a_training_split_of_one_sample_is_refused_with_a_remedy_that_can_work(tmp_path, capsys):
+    """A 1-sample training split ran to a result with exit 0 (test r2 -0.5 from an .npz;
+    r2 -113.7 from `load_csv(..., validation_fraction=0.4, test_fraction=0.4)` on 5 rows,
+    the fractions the 5-row refusal's own remedy led to)."""
+    own = tmp_path / "train1.npz"
+    np.savez(
+        own, x_train=X[:1], y_train=Y[:1], x_val=X[1:4], y_val=Y[1:4], x_test=X[4:7], y_test=Y[4:7]
+    )
+    message = _message(load_npz, own)
+    assert "The training split has 1 sample (splits: 1 training / 3 validation / 3 test)" in (
+        message
+    )
+    assert "its one target is constant" in message
+    assert "give the file's x_train / y_train of 2 or more samples" in message
+    assert main(["--directory", str(tmp_path / "runs"), *CLI, "--data", str(own)]) == 2
+    assert "The training split has 1 sample" in capsys.readouterr().err
+    assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").rglob("*.json"))
+    FEW_REG[:5].to_csv(tmp_path / "five.csv", index=False)
+    message = _message(
+        load_csv, tmp_path / "five.csv", "y", validation_fraction=0.4, test_fraction=0.4
+    )
+    assert "The training split has 1 sample (splits: 1 training / 2 validation / 2 test)" in (
+        message
+    )
+    # no fractions give three splits of 2 from 5 rows: the remedy says so, not other fractions
+    for said in (message, _message(load_csv, tmp_path / "five.csv", "y")):
+        assert "5 samples cannot make a training split and validation and test splits" in said
+        assert "fraction=" not in said.split("needs at least 2 samples")[1]
+    labels = np.arange(8) % 2
+    message = _message(Dataset, X[:1], labels[:1], X[1:4], labels[1:4], X[4:8], labels[4:8])
+    assert "The training split has 1 sample" in message and "one class" in message

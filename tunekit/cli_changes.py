@@ -74,14 +74,20 @@ def _typed(action: argparse.Action, argv: list[str], parsed: Any, recorded: Any 
 
 
 def typed_changes(
-    recorded: list[str], argv: list[str], values: dict[str, tuple[Any, Any]] | None = None
+    recorded: list[str],
+    argv: list[str],
+    values: dict[str, tuple[Any, Any]] | None = None,
+    settings: tuple[frozenset[str], frozenset[str]] | None = None,
 ) -> dict[str, str]:
     """The options `argv` gives otherwise than `recorded`, by their `dest`:
     `{"target": "--target: target -> 'mean radius'"}`. Empty when either is refused.
 
     `values` are the run's recorded changes, `{dest: (old, new)}`: an option left out
     is said by the value in effect (`_typed`), and a `_RESOLVED` one is said even when
-    typed alike."""
+    typed alike. `settings` (`TunekitError.settings`: the run's configuration keys and
+    those that differ) leaves out an option that is a setting of the run and typed
+    otherwise to the same effect (`--hypermodel dense` for the default `mnist-dense`,
+    or an option spelt otherwise by a resume since the run started)."""
     values = values or {}
     parser = build_parser()
     try:
@@ -96,6 +102,8 @@ def typed_changes(
         before, after = getattr(old, dest, None), getattr(new, dest, None)
         if before == after and not (dest in _RESOLVED and dest in values):
             continue
+        if settings is not None and not _effective(dest, *settings):
+            continue
         was, now = values.get(dest, (None, None))
         said = (_typed(action, recorded, before, was), _typed(action, argv, after, now))
         if isinstance(action, argparse.BooleanOptionalAction):
@@ -103,6 +111,28 @@ def typed_changes(
         else:
             found[dest] = f"{action.option_strings[0]}: {said[0]} -> {said[1]}"
     return found
+
+
+# The settings an option sets besides (or instead of) the one of its own name.
+_SETS = {
+    "hypermodel": {
+        "hypermodel",
+        "hypermodel_settings",
+        "hypermodel_state",
+        "default_model",
+        "hypermodel_code",
+    }
+}
+
+
+def _effective(dest: str, keys: frozenset[str], changed: frozenset[str]) -> bool:
+    """Whether the option `dest`, typed otherwise, changed a setting of the run: an option
+    that is no setting of its own (`--target`, `--data`: they make the data) is taken as
+    changing what it sets."""
+    own = _SETS.get(dest, {dest})
+    if dest in _RESOLVED or not own & keys:
+        return True
+    return bool(own & changed)
 
 
 def _recorded_argv(run_dir: Path) -> list[str] | None:
@@ -122,7 +152,9 @@ def restated(error: BaseException, argv: list[str], run_dir: Path) -> BaseExcept
     if not isinstance(error, RunConfigError) or not differences or recorded is None:
         return error
     changes = {span: (name, old, new) for span, name, old, new in error.changes}
-    typed = typed_changes(recorded, argv, {n: (o, v) for n, o, v in changes.values()})
+    typed = typed_changes(
+        recorded, argv, {n: (o, v) for n, o, v in changes.values()}, error.settings
+    )
     if not typed:
         return error
     parser = build_parser()

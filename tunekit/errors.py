@@ -77,11 +77,16 @@ class TunekitError(Exception):
         differences: A refused rerun's list of what changed, each item's text as the
             message joins them (`"; "`), for the command line to say by the options
             typed (`tunekit.cli_changes`); empty by default.
+        settings: A refused rerun's settings as `(every key of the run's
+            configuration, the keys whose values differ)`, so that an option typed
+            otherwise to the same effect (`--hypermodel dense` for the default) is not
+            named as a change; `None` by default.
     """
 
     changes: tuple[tuple[str, str, object, object], ...] = ()
     cli_words: tuple[tuple[str, str], ...] = ()
     differences: tuple[str, ...] = ()
+    settings: tuple[frozenset[str], frozenset[str]] | None = None
 
 
 # -- settings and input ------------------------------------------------------------

@@ -264,6 +264,7 @@ class RunManifest:
         )
         problem = None
         differences: list[str] = []
+        settings: tuple[frozenset[str], frozenset[str]] | None = None  # (all keys, changed)
         changes: list[tuple[str, str, Any, Any]] = []  # for the command line: its options
         cli_words: dict[str, str] = {}
         started_on = old.get("backend")
@@ -281,6 +282,8 @@ class RunManifest:
             differences = _differences(recorded, ours)
             if isinstance(recorded, dict):
                 changes = _changes(recorded, ours)
+                keys = frozenset(recorded) | frozenset(ours)
+                settings = (keys, frozenset(replacing.changed_settings(recorded, ours)))
             if other_backend:
                 differences.append(f"backend: {started_on!r} -> {backend!r}")
                 changes.append((differences[-1], "backend", started_on, backend))
@@ -351,6 +354,7 @@ class RunManifest:
                 RunConfigError(f"The run in {self.run_dir} {problem}. {hint}"), changes, cli_words
             )
             refusal.differences = tuple(differences)
+            refusal.settings = settings
             raise refusal
         # E.g. refused at its first trial (an objective the model does not report): nothing
         # to keep, so the corrected settings start over instead of being refused.

@@ -79,29 +79,39 @@ def _needed_rows(fraction: float) -> int:
 
 
 def check_split_sizes(ys: Mapping[str, Any], task: str) -> None:
-    """Refuses a validation or test split of exactly 1 sample (0: the split is not used,
-    e.g. the test of a cv run), for any `task`: its score (a 1-sample R2 is undefined,
-    an accuracy is 0 or 1) cannot choose a model or judge it.
+    """Refuses a split of exactly 1 sample, for any `task`: a model learns nothing from
+    one training sample (its one regression target is constant), and the score of a
+    1-sample validation or test split (a 1-sample R2 is undefined, an accuracy is 0 or 1)
+    cannot choose a model or judge it. An empty validation or test split is not used
+    (e.g. the test of a cv run) and is left alone.
 
     Raises:
-        DataError: Naming the split sizes, what cannot be scored, and what to do with
+        DataError: Naming the split sizes, what cannot be done, and what to do with
             the call that made the splits.
     """
     sizes = _sizes(ys)
-    for split in ("val", "test"):
+    for split in ("train", "val", "test"):
         if sizes[split] != 1:
             continue
         what = _WHAT[split]
-        scored = (
-            "R2 is undefined on 1 sample (it would print as nan)"
-            if task == "regression"
-            else "an accuracy on 1 sample is 0 or 1, chance more than skill"
-        )
-        role = (
-            "the validation score chooses the hyperparameters and the epochs"
-            if split == "val"
-            else "the test score is the run's result"
-        )
+        if split == "train":
+            role, scored = (
+                "a model cannot learn from one sample",
+                "its one target is constant"
+                if task == "regression"
+                else "it holds one class of the several a classifier needs",
+            )
+        else:
+            scored = (
+                "R2 is undefined on 1 sample (it would print as nan)"
+                if task == "regression"
+                else "an accuracy on 1 sample is 0 or 1, chance more than skill"
+            )
+            role = (
+                "the validation score chooses the hyperparameters and the epochs"
+                if split == "val"
+                else "the test score is the run's result"
+            )
         raise DataError(
             f"The {what} split has 1 sample (splits: {sizes['train']} training / "
             f"{sizes['val']} validation / {sizes['test']} test): {role}, and {scored}. "
@@ -112,6 +122,35 @@ def check_split_sizes(ys: Mapping[str, Any], task: str) -> None:
 def _size_remedy(split: str, sizes: Mapping[str, int]) -> str:
     info = _maker()
     call, n = info["call"], sum(sizes.values())
+    if split == "train" and not (info.get("val") or info.get("test")):  # the user's own
+        given = {
+            "load_npz": "the file's x_train / y_train",
+            "cli_npz": "the file's x_train / y_train",
+            "StreamData": "a train= stream",
+        }.get(call, "x_train / y_train")
+        return f"give {given} of 2 or more samples (with more data the model learns more)."
+    made = [s for s in ("val", "test") if info.get(s)]  # the splits the call made
+    fits = split == "train" or split in made
+    if call not in ("load_npz", "cli_npz") and made and fits and n < 2 * (1 + len(made)):
+        return (  # no fractions give every split 2: the remedy is more data
+            f"{_log.count(n, 'sample')} cannot make a training split and "
+            f"{' and '.join(_WHAT[s] for s in made)} split{'s' * (len(made) > 1)} of 2 "
+            "or more each "
+            f"({2 * (1 + len(made))} are needed): add samples"
+            + (
+                ", or give the splits yourself as " + _NPZ_LAYOUT + " as --data."
+                if call == "cli_csv"
+                else "."
+            )
+        )
+    if split == "train":
+        if call == "load_npz":
+            return "pass a smaller validation_size=, or save more x_train rows in the .npz."
+        if call == "cli_npz":
+            return f"save more x_train rows, or x_val / y_val, in the .npz ({_NPZ_LAYOUT})."
+        if call == "cli_csv":
+            return f"give more rows, or pass {_NPZ_LAYOUT} as --data."
+        return "pass a smaller validation_fraction= / test_fraction=, or more samples."
     if not _made(info, split):
         given = _GIVEN.get(call, _GIVEN["Dataset"]).get(split) or _GIVEN["Dataset"][split]
         return f"give {given} of 2 or more samples (with more data the score means more)."
