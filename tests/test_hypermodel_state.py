@@ -392,7 +392,7 @@ def test_a_default_model_recorded_without_its_settings_compares_its_hash(mods, d
         ),
         (
             {"l2": 0.01},
-            r"kernel_regularizer: None -> 'L2', kernel_regularizer\.l2: \(none\) -> 0\.01",
+            r"kernel_regularizer: None -> 'L2', kernel_regularizer\.l2: not set -> 0\.01",
         ),
     ],
     ids=["learning-rate", "optimizer-class", "initializer", "regularizer"],

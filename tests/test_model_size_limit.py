@@ -344,7 +344,7 @@ def test_resume_refuses_a_changed_limit_and_accepts_a_run_from_before_the_settin
         run(max_model_size=30_000, max_retries_per_trial=1).open()
     # The failure tolerances change no ended trial: a rerun takes them from there on.
     retried = run(max_model_size=LIMIT)
-    assert "max_retries_per_trial changed" in " ".join(retried.open().notices)
+    assert "`max_retries_per_trial` (1 -> 0) changed" in " ".join(retried.open().notices)
     retried.close()
     same = run(max_model_size=LIMIT, max_retries_per_trial=1)
     same.open()

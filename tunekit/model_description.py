@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import re
 from typing import Any
 
@@ -251,15 +252,28 @@ def _number(value: Any) -> str:
 
 
 def _changed(old: Any, new: Any) -> str:
-    """`"kernel_initializer: 'GlorotUniform' -> 'HeNormal'"`, for each setting that differs."""
+    """`"kernel_initializer: 'GlorotUniform' -> 'HeNormal'"`, for each setting that differs;
+    an object replaced by one of another class by its class alone (not each of their
+    settings; one added where there was `None` with its settings), a setting one side
+    lacks as `not set`, and NaN alike on both sides as the same."""
     old, new = old if isinstance(old, dict) else {}, new if isinstance(new, dict) else {}
-    missing = "(none)"
-    return ", ".join(
-        f"{key}: {_number(old[key]) if key in old else missing} -> "
-        f"{_number(new[key]) if key in new else missing}"
+    differ = [
+        key
         for key in sorted(set(old) | set(new), key=str)
-        if old.get(key, missing) != new.get(key, missing)
+        if not _same(old.get(key, ABSENT), new.get(key, ABSENT))
+    ]
+    swapped = [k for k in differ if old.get(k) is not None and new.get(k) is not None]
+    return ", ".join(
+        f"{key}: {_number(old[key]) if key in old else 'not set'} -> "
+        f"{_number(new[key]) if key in new else 'not set'}"
+        for key in differ
+        if not any(key.startswith(f"{parent}.") for parent in swapped)
     )
+
+
+def _same(a: Any, b: Any) -> bool:
+    nan = isinstance(a, float) and isinstance(b, float) and math.isnan(a) and math.isnan(b)
+    return nan or bool(a == b)
 
 
 def _call(settings: dict[str, Any], other: dict[str, Any]) -> str:
