@@ -47,6 +47,7 @@ ORDER = [
     "model_description",
     "object_settings",
     "hypermodel_state",
+    "hypermodel_use",
     "retrain_callbacks",
     "backend_probe",
     "backends",

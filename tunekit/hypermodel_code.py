@@ -26,8 +26,10 @@ What is hashed, starting from the hypermodel:
   (followed, recursively), module-level constants, and other modules'
   functions and classes (by name only);
 - the code a value holds: the functions in a list or dict (a table of layer
-  builders), the class of an instance of the user's (`BUILDER.make(x)`), the
-  function under a cache (`functools.lru_cache`) or a class-based decorator.
+  builders, with the keys that name them; the keys of a dict holding no code,
+  such as a held object's cache of built models, are data, not code), the
+  class of an instance of the user's (`BUILDER.make(x)`), the function under a
+  cache (`functools.lru_cache`) or a class-based decorator.
 
 A module's or class's constants are hashed as written in its source
 (`ast.dump` of the assigned expression, also under `if`, `try`, `with` and
@@ -431,8 +433,10 @@ class _Walker:
                 self.code_in(item, module, depth + 1)
         elif isinstance(value, dict):
             for key in sorted(value, key=_short):
-                self.parts.append(f"key {_short(key)}")
+                mark = len(self.parts)
                 self.code_in(value[key], module, depth + 1)
+                if len(self.parts) > mark:  # a table of code, not a cache of models
+                    self.parts.insert(mark, f"key {_short(key)}")
         elif isinstance(value, types.ModuleType):
             return
         elif isinstance(value, (functools.partial, types.MethodType)):

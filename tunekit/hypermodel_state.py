@@ -25,31 +25,37 @@ private ones too, by value:
   SHA-256 of `pandas.util.hash_pandas_object` (labels and dtypes too): alike in
   every process;
 - a function or class by its qualified name (the code of yours is hashed by
-  `tunekit.hypermodel_code`); a Keras layer, optimizer, loss, initializer or
-  regularizer by its class and `get_config()` (not a layer's weights, which
-  training changes);
+  `tunekit.hypermodel_code`); a Keras layer, model, optimizer, loss,
+  initializer or regularizer by its class and `get_config()`, and, when it
+  holds variables, by a SHA-256 of their values (`weights_sha256`: an adapted
+  `Normalization`'s mean and variance, which its config leaves out; a built
+  layer's weights) and an adapted lookup layer's vocabulary
+  (`vocabulary_sha256`): alike in every process for the same adaptation;
 - another object by its class and its own values, three levels deep; one
   without `__dict__` (a `__slots__` class, `@dataclass(slots=True)`, a NumPy
   `Generator` or `RandomState`), or whose class says what pickling keeps (a
   `random.Random`, scikit-learn's estimators), by that (`__reduce_ex__(4)`:
   the arguments that make it and its state; a state longer than `_LONG`
   characters, such as a random generator's, by its hash). One that cannot be
-  pickled and has no `__dict__` (a lock, a C handle) by its class only.
+  pickled and has no `__dict__` by its `repr` when its class writes one
+  without a memory address (a value); else (a lock, a C handle) by its class
+  only, and a warning names the attribute: two of them cannot be told apart.
 
 Left out: KerasTuner's own attributes (`name`, `tunable`, `build`, `_build`);
 those `tunekit.object_settings` records already; those naming where to write or
 how much to print (`object_settings.OUTPUT_ARGUMENTS`: `verbose`, `log_dir`,
 ...); modules; and what the class's own build and fit write
 (`tunekit.build_state.kept_by_build`: `self.n += 1`, `self.cache[k] = ...`;
-only what is written: `self.cfg.last = ...` leaves out `cfg.last`, not `cfg`).
+only what is written: `self.cfg.last = ...` leaves out `cfg.last`, not `cfg`;
+read from the source, so a model you built before tunekit first saw the object,
+`hm.build(hp)` to try it, is not taken for a setting in the next process).
 
-The same object given again in this process (a notebook cell rerun after a run
-or a Ctrl-C) is compared as tunekit first saw it (`first_seen_state`): its
-builds may have changed it by any means (`self.rng.integers()`, a scaler's
-`partial_fit`, a helper function outside the class), and that is state, not a
-setting. So a value you change by hand on that same object between runs
-(`hm._w = 512`) is not seen here: make a new object (its public attributes and
-its default model are still compared each time).
+What tunekit's own use of the object changes on it (its builds and fits by any
+means: `self.rng.integers()`, a scaler's `partial_fit`, a helper function
+outside the class, a held layer's trained weights) is state, not a setting:
+`tunekit.hypermodel_use` learns it as it happens and records those values as
+tunekit first saw them. A value changed by hand between runs (`hm._w = 512`)
+is compared like any other.
 
 A run recorded before this key existed resumes (`object_settings.ADDED_KEYS`):
 its values are unknown there, not a change, and a warning says so when this
@@ -58,14 +64,13 @@ hypermodel has some.
 
 from __future__ import annotations
 
-import copy
 import functools
 import hashlib
 import json
+import logging
 import math
 import re
 import types
-import weakref
 from typing import Any
 
 from tunekit.build_state import kept_by_build
@@ -77,7 +82,7 @@ from tunekit.object_settings import (
     hypermodel_settings,
 )
 
-__all__ = ["KEY", "describe_state", "first_seen_state", "kept_by_build"]
+__all__ = ["KEY", "describe_state", "kept_by_build"]
 
 #: The key of `CoarseToFine.config()` that holds `describe_state(hypermodel)`.
 KEY = HYPERMODEL_STATE
@@ -86,36 +91,10 @@ _ADDRESS = re.compile(r"0x[0-9a-fA-F]+")  # `<function f at 0x7f...>`: another i
 _PICKLING = ("__reduce_ex__", "__reduce__", "__getstate__")
 _LONG = 300  # characters of a pickled state written out; a longer one by its hash
 _DEPTH = 3  # how deep the values of an object held are described
-# `describe_state` of each hypermodel object as tunekit first saw it in this process.
-_FIRST_SEEN: weakref.WeakKeyDictionary[Any, dict[str, Any]] = weakref.WeakKeyDictionary()
-
-
-def first_seen_state(hypermodel: Any) -> dict[str, Any]:
-    """`describe_state(hypermodel)` as it was when tunekit first saw this object.
-
-    The same object given again in this process (a notebook cell run again after
-    a run or a Ctrl-C) is described as it was then: what its builds changed since,
-    by whatever means (a method of an object it holds, a function outside its
-    class), is state, not a setting. A new object, or a new process, is described
-    afresh. An object that cannot be weakly referenced or hashed is described now.
-
-    Args:
-        hypermodel: As for `describe_state`.
-
-    Returns:
-        A copy of the record; as for `describe_state`.
-    """
-    try:
-        recorded = _FIRST_SEEN.get(hypermodel)
-    except TypeError:  # not hashable
-        return describe_state(hypermodel)
-    if recorded is None:
-        recorded = describe_state(hypermodel)
-        try:
-            _FIRST_SEEN[hypermodel] = recorded
-        except TypeError:  # no weak reference to it
-            pass
-    return copy.deepcopy(recorded)
+# The classes of the objects `_unread` could not read in the attribute being described.
+_UNREAD: list[str] = []
+_WARNED: set[tuple[type, str, str]] = set()  # (hypermodel class, attribute, class) warned of
+_logger = logging.getLogger(__name__)
 
 
 def describe_state(hypermodel: Any) -> dict[str, Any]:
@@ -143,11 +122,25 @@ def describe_state(hypermodel: Any) -> dict[str, Any]:
             continue
         if isinstance(value, types.ModuleType):
             continue
+        _UNREAD.clear()
         try:
             written = frozenset(p.partition(".")[2] for p in kept if p.startswith(f"{name}."))
             found[name] = _described(value, 0, written)
         except Exception:  # noqa: BLE001 (an object whose attributes raise: its class)
             found[name] = f"<{type(value).__module__}.{type(value).__qualname__}>"
+        for kind in sorted(set(_UNREAD)):
+            said = (type(hypermodel), name, kind)
+            if said not in _WARNED:
+                _WARNED.add(said)
+                _logger.warning(
+                    "The hypermodel's attribute %s holds a %s, which tunekit can neither "
+                    "pickle nor read: a rerun compares it by its class alone, so another "
+                    "one with other values resumes this run. If it changes what build() "
+                    "makes, keep its settings in plain attributes too (numbers, text).",
+                    name,
+                    kind,
+                )
+        _UNREAD.clear()
     return json.loads(json.dumps(found))
 
 
@@ -193,7 +186,7 @@ def _described(value: Any, depth: int, written: frozenset[str] = frozenset()) ->
     if isinstance(value, dict):
         return {_ADDRESS.sub("0x", str(k)): _described(v, depth + 1) for k, v in value.items()}
     if (config := _keras_config(value)) is not None:
-        return {"class": kind, "config": config}
+        return {"class": kind, "config": config, **_keras_values(value)}
     if (frame := _pandas(value)) is not None:
         return frame
     if hasattr(value, "__array__"):  # a tensor, a variable, a pandas frame
@@ -209,7 +202,7 @@ def _described(value: Any, depth: int, written: frozenset[str] = frozenset()) ->
         if (found := _reduced(value, kind, depth, written)) is not None:
             return found
     if not hasattr(value, "__dict__"):
-        return f"<{kind}>"
+        return _unread(value, kind)
     held = _attributes(vars(value), depth, written)
     return {"class": kind, **{k: v for k, v in held.items() if k != "class"}}
 
@@ -309,3 +302,48 @@ def _keras_config(value: Any) -> Any:
     from tunekit.model_description import numbered_names_dropped
 
     return numbered_names_dropped(config)
+
+
+def _keras_values(value: Any) -> dict[str, Any]:
+    """What a Keras object holds beyond its config: a hash of its variables' values (an
+    adapted `Normalization`'s mean and variance, a built layer's or model's weights, an
+    optimizer's slots), `{}` for none; an adapted lookup layer's vocabulary by its hash."""
+    import numpy as np
+
+    found: dict[str, Any] = {}
+    variables = getattr(value, "weights", None)
+    if not isinstance(variables, (list, tuple)):
+        variables = getattr(value, "variables", None)
+    if isinstance(variables, (list, tuple)) and variables:
+        hashed = hashlib.sha256()
+        try:
+            for variable in variables:
+                array = np.ascontiguousarray(np.asarray(variable))
+                hashed.update(f"{array.shape}{array.dtype}".encode())
+                hashed.update(array.tobytes() if not array.dtype.hasobject else b"")
+            found["weights_sha256"] = hashed.hexdigest()[:16]
+        except Exception:  # noqa: BLE001 (a variable that cannot be read: said as unread)
+            found["weights_sha256"] = "not readable"
+    vocabulary = getattr(value, "get_vocabulary", None)
+    if callable(vocabulary):  # `StringLookup`, `TextVectorization`: adapted, not configured
+        try:
+            words = json.dumps([_item(w) for w in vocabulary()])
+            found["vocabulary_sha256"] = hashlib.sha256(words.encode()).hexdigest()[:16]
+        except Exception:  # noqa: BLE001 (no vocabulary yet)
+            pass
+    return found
+
+
+def _unread(value: Any, kind: str) -> Any:
+    """An object neither pickled nor holding a `__dict__` (a C extension's, a lock): by its
+    `repr` when its class writes one without a memory address (a value, `Width(64)`), else
+    by its class alone, noted in `_UNREAD` so that `describe_state` warns of it."""
+    if type(value).__repr__ is not object.__repr__:
+        try:
+            text = repr(value)
+        except Exception:  # noqa: BLE001 (a repr that raises: the class alone)
+            text = ""
+        if text and not _ADDRESS.search(text) and " object at " not in text:
+            return {"class": kind, "repr": text}
+    _UNREAD.append(kind)
+    return f"<{kind}>"

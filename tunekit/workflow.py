@@ -48,7 +48,7 @@ from tunekit.errors import (
 from tunekit.fit_inputs import takes_validation_data
 from tunekit.hypermodel_code import code_record
 from tunekit.hypermodel_state import KEY as HYPERMODEL_STATE
-from tunekit.hypermodel_state import first_seen_state
+from tunekit.hypermodel_use import in_use, recorded_state
 from tunekit.manifest import OMITTED_SETTINGS, RunManifest, check_run_location
 from tunekit.model_description import KEY as DEFAULT_MODEL
 from tunekit.model_description import describe_model
@@ -558,7 +558,8 @@ class CoarseToFine:
         # Described now, before a fit changes them: part of the run's settings.
         self._callbacks_description = describe_callbacks(self.callbacks)
         self._hypermodel_settings = hypermodel_settings(hypermodel)
-        self._hypermodel_state = first_seen_state(hypermodel)  # before a build changed it
+        # Its values but what tunekit's use of this object changed (`tunekit.hypermodel_use`).
+        self._hypermodel_state = recorded_state(hypermodel)
         self.hyperparameters = _user_space(hyperparameters, tune_new_entries, allow_new_entries)
         self.tune_new_entries, self.allow_new_entries = tune_new_entries, allow_new_entries
         validation_passed = takes_validation_data(hypermodel)  # the retrain's fit gets it too
@@ -669,7 +670,8 @@ class CoarseToFine:
         """
         self._working_depth += 1
         try:
-            yield
+            with in_use(self.hypermodel):  # what its builds and fits change: state
+                yield
         finally:
             self._working_depth -= 1
             if not self._working_depth:
@@ -1118,7 +1120,8 @@ class CoarseToFine:
     def _default_model_record(self) -> dict[str, Any] | None:
         """The default configuration's model as `config()` records it (built on first use)."""
         if self._default_model is None:
-            self._default_model = (default_model(self.hypermodel, self.hyperparameters),)
+            with in_use(self.hypermodel):
+                self._default_model = (default_model(self.hypermodel, self.hyperparameters),)
         return self._default_model[0]
 
     def check_model(self) -> None:

@@ -1,0 +1,242 @@
+"""A rerun with a different hypermodel object is refused; the same one, used by tunekit, resumes.
+
+Before: (1) a value changed by hand on the same object between two runs in one process
+(`hm._w = 512`) resumed the first run, mixing the trials of two spaces, exit 0: the object
+was compared as tunekit first saw it. Now what changes during tunekit's own use of it is
+state (`tunekit.hypermodel_use`), what changes between runs is compared. (2) A held Keras
+layer counted by its config alone: `Normalization` layers adapted on other data resumed
+each other's run. (3) An object with neither `__dict__` nor pickling counted by its class,
+silently.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from tunekit.data import Dataset
+from tunekit.errors import RunConfigError
+from tunekit.manifest import RunManifest
+
+MODULE = """
+import random
+import threading
+
+import numpy as np
+import keras
+import keras_tuner as kt
+
+
+class Store:
+    # A cache of built models, filled by its own method (no source reading sees it).
+    def __init__(self):
+        self.models = {}
+
+    def keep(self, hp, model):
+        self.models[json.dumps(hp.values, sort_keys=True)] = model
+
+
+import json
+
+
+class Held(kt.HyperModel):
+    STOP = None  # Ctrl-C in the fit number STOP (as `KeyboardInterrupt`)
+    fits = 0
+
+    def __init__(self, wide=False):
+        super().__init__()
+        self._w = 32 if wide else 4
+        self._r = random.Random(0)
+        self.store = Store()
+        self.stem = keras.layers.Dense(4, name="stem")  # trained in every trial
+
+    def build(self, hp):
+        self._r.random()
+        inputs = keras.Input((8,))
+        units = hp.Int("units", self._w, 4 * self._w, step=self._w)
+        x = keras.layers.Dense(units)(self.stem(inputs))
+        model = keras.Model(inputs, keras.layers.Dense(2, activation="softmax")(x))
+        model.compile("adam", "sparse_categorical_crossentropy", metrics=["accuracy"])
+        self.store.keep(hp, model)
+        return model
+
+    def fit(self, hp, model, *args, **kwargs):
+        type(self).fits += 1
+        if type(self).STOP is not None and type(self).fits >= type(self).STOP:
+            raise KeyboardInterrupt
+        return model.fit(*args, **kwargs)
+
+
+def adapted(seed):
+    layer = keras.layers.Normalization()
+    layer.adapt(np.random.default_rng(seed).random((16, 8)).astype("float32"))
+    return layer
+
+
+class Normalized(kt.HyperModel):
+    def __init__(self, seed=0, words=("a", "b")):
+        super().__init__()
+        self._norm = adapted(seed)
+        self._lookup = keras.layers.StringLookup()
+        self._lookup.adapt(np.array(list(words)))
+
+    def build(self, hp):
+        inputs = keras.Input((8,))
+        x = keras.layers.Dense(hp.Int("units", 2, 4, step=2))(self._norm(inputs))
+        model = keras.Model(inputs, keras.layers.Dense(2, activation="softmax")(x))
+        model.compile("adam", "sparse_categorical_crossentropy", metrics=["accuracy"])
+        return model
+
+
+class Width:
+    # No `__dict__`, cannot be pickled, but says its value.
+    __slots__ = ("n",)
+
+    def __init__(self, n):
+        self.n = n
+
+    def __reduce_ex__(self, protocol):
+        raise TypeError("cannot pickle Width")
+
+    def __repr__(self):
+        return f"Width({self.n})"
+
+
+class Opaque(kt.HyperModel):
+    def __init__(self, n=64):
+        super().__init__()
+        self._width = Width(n)
+        self._lock = threading.Lock()
+
+    def build(self, hp):
+        return None
+"""
+
+
+@pytest.fixture
+def mods(tmp_path, monkeypatch):
+    (tmp_path / "hu_mods.py").write_text(MODULE)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    import hu_mods
+
+    yield hu_mods
+    sys.modules.pop("hu_mods", None)
+
+
+@pytest.fixture
+def data():
+    x = np.random.default_rng(0).random((48, 8), dtype=np.float32)
+    return Dataset.from_arrays(x, (x[:, 0] > 0.5).astype(int))
+
+
+def _run(hypermodel: Any, data: Dataset, tmp_path: Path) -> Any:
+    from tunekit import CoarseToFine
+
+    return CoarseToFine(
+        hypermodel,
+        data,
+        directory=tmp_path,
+        project_name="r",
+        coarse_trials=3,
+        coarse_epochs=1,
+        batch_size=16,
+        verbose=0,
+    )
+
+
+def _started(config: dict[str, Any], tmp_path: Path) -> None:
+    manifest = RunManifest.open(tmp_path / "r", config)
+    manifest.mark("coarse", "done")  # trials of this hypermodel exist
+    manifest.release()
+
+
+def _resumes(config: dict[str, Any], tmp_path: Path) -> None:
+    manifest = RunManifest.open(tmp_path / "r", config)
+    assert manifest.is_done("coarse")
+    manifest.release()
+
+
+def test_a_value_changed_by_hand_on_the_same_object_is_refused(mods, data, tmp_path):
+    """No training: the default model's build is tunekit's use of the object."""
+    held = mods.Held()
+    _started(_run(held, data, tmp_path).config(), tmp_path)
+    for _ in range(2):  # state its builds change, outside tunekit: the same paths
+        held.build(__import__("keras_tuner").HyperParameters())
+    _resumes(_run(held, data, tmp_path).config(), tmp_path)
+    held._w = 32
+    with pytest.raises(RunConfigError, match=r"hypermodel attribute _w: 4 -> 32"):
+        RunManifest.open(tmp_path / "r", _run(held, data, tmp_path).config())
+    held._w = 4
+    _resumes(_run(held, data, tmp_path).config(), tmp_path)
+
+
+def test_the_same_object_resumes_after_a_ctrl_c_and_a_run_but_not_after_a_hand_change(
+    mods, data, tmp_path
+):
+    """Its builds draw from a held `random.Random`, fill a held cache of models through the
+    cache's own method and train a held layer: state, learned during tunekit's use."""
+    held = mods.Held()
+    mods.Held.STOP, mods.Held.fits = 2, 0
+    with pytest.raises(KeyboardInterrupt):
+        _run(held, data, tmp_path).coarse()  # Ctrl-C in the second trial
+    mods.Held.STOP = None
+    rerun = _run(held, data, tmp_path)
+    rerun.coarse()  # the notebook cell run again: resumes
+    assert len(rerun._tuner("coarse").oracle.trials) == 3
+    assert len(held.store.models) >= 2
+    _run(held, data, tmp_path).open()  # again, after the completed search
+    held._w = 32
+    with pytest.raises(RunConfigError, match=r"hypermodel attribute _w: 4 -> 32"):
+        _run(held, data, tmp_path).open()
+
+
+def test_a_held_adapted_layer_is_compared_by_its_statistics(mods, data, tmp_path):
+    _started(_run(mods.Normalized(seed=0), data, tmp_path).config(), tmp_path)
+    with pytest.raises(RunConfigError, match=r"hypermodel attribute _norm\.weights_sha256: '"):
+        RunManifest.open(tmp_path / "r", _run(mods.Normalized(seed=1), data, tmp_path).config())
+    other_words = _run(mods.Normalized(words=("a", "c")), data, tmp_path).config()
+    with pytest.raises(RunConfigError, match=r"hypermodel attribute _lookup\.vocabulary_sha256"):
+        RunManifest.open(tmp_path / "r", other_words)
+    _resumes(_run(mods.Normalized(seed=0), data, tmp_path).config(), tmp_path)
+
+
+def test_an_adapted_layer_is_described_alike_in_a_new_process(mods, tmp_path):
+    """A script or CLI rerun adapts anew on the same data: it resumes."""
+    from tunekit.hypermodel_state import describe_state
+
+    here = describe_state(mods.Normalized())
+    script = "import json, hu_mods\nfrom tunekit.hypermodel_state import describe_state\n"
+    script += "print(json.dumps(describe_state(hu_mods.Normalized())))"
+    path = os.pathsep.join([str(tmp_path), str(Path(__file__).parents[1])])
+    env = {**os.environ, "PYTHONPATH": path, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    out = subprocess.run(
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True
+    ).stdout
+    assert json.loads(out.strip().splitlines()[-1]) == here
+    assert "weights_sha256" in here["_norm"]
+
+
+def test_an_object_neither_pickled_nor_read_is_compared_by_its_repr_or_warned_of(
+    mods, data, tmp_path, caplog
+):
+    from tunekit.hypermodel_state import describe_state
+
+    with caplog.at_level(logging.WARNING, logger="tunekit"):
+        described = describe_state(mods.Opaque())
+    assert described["_width"] == {"class": "hu_mods.Width", "repr": "Width(64)"}
+    assert "The hypermodel's attribute _lock holds a _thread.lock" in caplog.text
+    assert "compares it by its class alone" in caplog.text
+    _started(_run(mods.Opaque(), data, tmp_path).config(), tmp_path)
+    with pytest.raises(
+        RunConfigError, match=r"hypermodel attribute _width\.repr: 'Width\(64\)' -> 'Width\(8\)'"
+    ):
+        RunManifest.open(tmp_path / "r", _run(mods.Opaque(n=8), data, tmp_path).config())
+    _resumes(_run(mods.Opaque(), data, tmp_path).config(), tmp_path)

@@ -1,0 +1,157 @@
+"""What tunekit's own use of a hypermodel changes on it: state, learned as it happens.
+
+A hypermodel reused in a notebook after a run (or after a Ctrl-C) holds what
+its builds and fits changed: a `random.Random` or NumPy generator drawn from,
+a scaler's `partial_fit`, a log a helper outside the class appends to, a held
+layer's trained weights, a cache of built models. No reading of its source
+sees all of that, and it is state, not a setting. A value changed by hand
+between two runs (`hm._w = 512`) is a setting: a rerun in the same folder
+must be refused naming it, not resume with the trials of two spaces.
+
+So tunekit tells the two apart by when they change. `in_use(hypermodel)` wraps
+tunekit's own use of the object (every step and read of `CoarseToFine`, and
+the build of its default model): the object's `describe_state` before and
+after (also on an error or a Ctrl-C) gives the paths that use changed, kept
+per object for this process. `recorded_state(hypermodel)`, what a run records
+and compares, is `describe_state` now with those paths' values as tunekit
+first saw the object. What changed outside tunekit's use is compared as it is.
+
+A value both a build changes and you change by hand is not seen: make a new
+object. A new object, or a new process, starts afresh.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import weakref
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from tunekit.hypermodel_state import describe_state
+
+__all__ = ["in_use", "recorded_state"]
+
+_ABSENT = object()  # a path a record lacks
+
+
+@dataclass
+class _Seen:
+    """One hypermodel object as tunekit knows it in this process."""
+
+    first: dict[str, Any]  # its `describe_state` when tunekit first saw it
+    changed: set[tuple[str, ...]] = field(default_factory=set)  # key paths its use changed
+    depth: int = 0  # nested `in_use` blocks
+    before: dict[str, Any] = field(default_factory=dict)  # at the outermost block's start
+
+
+_SEEN: weakref.WeakKeyDictionary[Any, _Seen] = weakref.WeakKeyDictionary()
+
+
+def recorded_state(hypermodel: Any) -> dict[str, Any]:
+    """`describe_state(hypermodel)` as a run records and compares it.
+
+    Its values now, but at the paths tunekit's own use of this object changed
+    (`in_use`): those as tunekit first saw the object in this process.
+
+    Args:
+        hypermodel: Anything given as `hypermodel=` (a build function has none).
+
+    Returns:
+        As for `tunekit.hypermodel_state.describe_state`: a new dict.
+    """
+    now = describe_state(hypermodel)
+    seen = _seen(hypermodel, now)
+    if seen is None or not seen.changed:
+        return now
+    return _restored(now, seen.first, seen.changed)
+
+
+@contextlib.contextmanager
+def in_use(hypermodel: Any) -> Iterator[None]:
+    """Marks tunekit's use of `hypermodel`: what it changes meanwhile is state.
+
+    Re-entrant; the outermost block compares the object's `describe_state`
+    before and after (on an error or a Ctrl-C too) and keeps the paths that
+    changed, so `recorded_state` takes them as first seen. A build function,
+    or an object that cannot be weakly referenced, is not followed.
+    """
+    seen = _seen(hypermodel)
+    if seen is None:
+        yield
+        return
+    if not seen.depth:
+        seen.before = describe_state(hypermodel)
+    seen.depth += 1
+    try:
+        yield
+    finally:
+        seen.depth -= 1
+        if not seen.depth:
+            try:
+                seen.changed |= _changed(seen.before, describe_state(hypermodel))
+            except Exception:  # noqa: BLE001 (what describes it failed: nothing learned)
+                pass
+            seen.before = {}
+
+
+def _seen(hypermodel: Any, now: dict[str, Any] | None = None) -> _Seen | None:
+    """The object's `_Seen`, made with `now` (else described now) on first sight; None for
+    one without values (a build function) or that cannot be weakly referenced."""
+    try:
+        seen = _SEEN.get(hypermodel)
+    except TypeError:  # not hashable
+        return None
+    if seen is None:
+        first = describe_state(hypermodel) if now is None else now
+        if not first:
+            return None
+        seen = _Seen(first=copy.deepcopy(first))
+        try:
+            _SEEN[hypermodel] = seen
+        except TypeError:  # no weak reference to it
+            return None
+    return seen
+
+
+def _changed(old: Any, new: Any, prefix: tuple[str, ...] = ()) -> set[tuple[str, ...]]:
+    """The key paths where two records differ (an array's record is one value)."""
+    if not (isinstance(old, dict) and isinstance(new, dict)) or "sha256" in old:
+        return set() if old == new else {prefix}
+    found: set[tuple[str, ...]] = set()
+    for key in set(old) | set(new):
+        a, b = old.get(key, _ABSENT), new.get(key, _ABSENT)
+        if a is _ABSENT or b is _ABSENT:
+            found.add((*prefix, key))
+        elif a != b:
+            found |= _changed(a, b, (*prefix, key))
+    return found
+
+
+def _restored(now: dict[str, Any], first: dict[str, Any], paths: set[tuple[str, ...]]) -> dict:
+    """`now` with the value at each path as in `first` (dropped where `first` lacks it); where
+    `now` holds no dict on the way, what it holds there is taken from `first` whole."""
+    record = copy.deepcopy(now)
+    for path in sorted(paths):
+        node = record
+        for i, key in enumerate(path):
+            if i < len(path) - 1 and isinstance(node.get(key), dict):
+                node = node[key]
+                continue
+            old = _at(first, path[: i + 1])
+            if old is _ABSENT:  # tunekit's use made it
+                node.pop(key, None)
+            else:
+                node[key] = copy.deepcopy(old)
+            break
+    return record
+
+
+def _at(record: Any, path: tuple[str, ...]) -> Any:
+    """The value at `path` in `record`, or `_ABSENT`."""
+    for key in path:
+        if not isinstance(record, dict) or key not in record:
+            return _ABSENT
+        record = record[key]
+    return record
