@@ -11,8 +11,11 @@ out: `self.cfg.last = ...` leaves out `cfg.last`, not `cfg`.
 
 State changed elsewhere (a helper function outside the class, a method of a
 held object such as `self.rng.integers()`) is not read here:
-`tunekit.hypermodel_state` records an object as tunekit first saw it in this
-process instead.
+`tunekit.hypermodel_use` learns it while tunekit uses the object. This reading
+stays for what that cannot see: a model you built before tunekit first saw the
+object (`hm.build(hp)` to try it), which would otherwise count as a setting
+against a fresh object in the next process; and the code hash's walk of the
+instance (`tunekit.hypermodel_code`), which is recorded without that learning.
 """
 
 from __future__ import annotations
