@@ -284,6 +284,27 @@ def test_an_image_folder_stream_is_its_folder_when_split_as_the_command_line_spl
         _check_rule(_run(stream(**kwargs), tmp_path), tmp_path, none_naming=named)
 
 
+def test_an_image_folder_run_is_read_back_without_reading_its_headers_again(
+    tmp_path, image_folder, monkeypatch
+):
+    """The stream read every image's header when it was made: the command line's read-back
+    takes the folder's format found then (a big folder's headers cost seconds per run)."""
+    from tunekit import image_streams
+    from tunekit.data import StreamData
+
+    run = _run(
+        StreamData.from_image_folder(image_streams.image_folder_stream(image_folder)), tmp_path
+    )
+    opened: list[Any] = []
+    read = image_streams._headers
+    monkeypatch.setattr(image_streams, "_headers", lambda check: opened.append(1) or read(check))
+    assert cli_equivalent(run, "jax") is not None
+    assert opened == []
+    # Files other than the stream's (another folder's listing) are read.
+    other = [(p, s, "0" * 32) for p, s, _ in run.data.files]
+    assert image_streams.folder_format(image_folder, other)[1] == "rgb" and opened == [1]
+
+
 def test_the_report_names_what_has_no_command_line(tmp_path):
     from tunekit.report_top import reproduce_markdown
     from tunekit.reproduce import command_section

@@ -120,6 +120,26 @@ def test_every_fine_trial_skipped_picks_the_best_coarse_trial_and_says_so(
 
 
 @pytest.mark.long
+def test_finalists_drawn_from_coarse_trials_alone_say_the_fine_phase_was_skipped(
+    tmp_path, capsys, monkeypatch
+):
+    """Before: the finalists' reason said "best mean val_accuracy over 2 seeds among 2
+    finalists" with no word of why no fine trial was among them."""
+    (tmp_path / "skipping.py").write_text(textwrap.dedent(_HYPERMODEL))
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    args = _args(tmp_path, "Skips")
+    args[args.index("--finalists") + 1] = "2"
+    assert main([*args, "--finalist-seeds", "1"]) == 0
+    report = json.loads((tmp_path / "runs" / "run" / "report.json").read_text())
+    best = report["best"]
+    assert best["phase"] == "coarse" and "among 2 finalists" in best["reason"], best["reason"]
+    said = "none of the 2 fine trials completed (each was skipped by a FailedTrialError"
+    assert said in best["reason"] and "every finalist is a coarse trial" in best["reason"]
+    assert best["reason"] in capsys.readouterr().out
+
+
+@pytest.mark.long
 def test_fine_trials_that_crashed_still_stop_the_run(tmp_path, capsys, monkeypatch):
     """Any other error than the hypermodel's FailedTrialError is a bug: the stop stays."""
     (tmp_path / "skipping.py").write_text(textwrap.dedent(_HYPERMODEL))

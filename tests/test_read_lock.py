@@ -23,6 +23,7 @@ import subprocess
 import sys
 import textwrap
 from pathlib import Path
+from typing import Any
 
 import keras
 import pandas as pd
@@ -215,6 +216,23 @@ def test_a_command_reading_a_run_another_process_works_on_says_so(
     code, out, err = _cli(*argv)  # nobody holds it: as before
     assert code == 0 and status(out, column).endswith("interrupted: coarse"), out
     assert "Another process" not in out, out
+
+
+def test_ls_and_compare_name_the_process_working_on_a_run(two_runs):
+    """Its pid, to wait for it or stop it; empty when no process holds the run."""
+    directory, run_dir, copy = two_runs
+    ls = ["ls", str(directory), "--format", "csv"]
+    compare = ["compare", str(run_dir), str(copy), "--format", "csv"]
+
+    def pids() -> tuple[Any, Any, Any]:
+        listed = pd.read_csv(io.StringIO(_cli(*ls)[1])).set_index("name")["pid"]
+        rows = pd.read_csv(io.StringIO(_cli(*compare)[1])).set_index("setting")
+        return listed["opened"], rows.loc["result.pid", str(run_dir)], listed["copy/opened"]
+
+    with held_by_another_process(run_dir) as other:
+        assert pids()[:2] == (other.pid, str(other.pid))
+        assert pd.isna(pids()[2])  # its copy: nobody works on it
+    assert all(pd.isna(pid) for pid in pids())
 
 
 def test_a_lock_taken_while_the_read_looks_at_the_manifest_is_said_too(runs, monkeypatch):

@@ -335,7 +335,7 @@ def _folder_differences(run: Any, args: argparse.Namespace) -> list[str]:
     ]
     try:
         with _quiet_data_logs():
-            _, mode = folder_format(config["root"])
+            _, mode = folder_format(config["root"], getattr(run.data, "files", None))
     except (TunekitError, OSError) as e:
         return [*found, f"the image folder {config.get('root')!r} cannot be read ({e})"]
     if config.get("color_mode") != mode:

@@ -394,6 +394,7 @@ def image_folder_stream(
     check.raise_problems()
     # The folder's own size and mode unless given, as the command line's.
     native_size, native_mode = _native_format(folder, headers)
+    _FORMATS[(str(folder), _digest({}, listing))] = (native_size, native_mode)
     image_size = native_size if image_size is None else image_size
     color_mode = native_mode if color_mode is None else color_mode
     check_image_args(image_size, color_mode, example="(600, 200)")
@@ -466,12 +467,20 @@ def _gray(rgb: Any) -> Any:
     return tf.cast(tf.clip_by_value(tf.round(luma), 0, 255), tf.uint8)[..., None]
 
 
-def folder_format(root: str | os.PathLike[str]) -> tuple[tuple[int, int], str]:
+def folder_format(
+    root: str | os.PathLike[str], listing: list[tuple[str, int, str]] | None = None
+) -> tuple[tuple[int, int], str]:
     """The folder's native `(height, width)` and colour mode, from its images' headers.
 
     The size is the most common one among the images (others are resized to
     it); the colour mode is `"grayscale"` when every image is single-channel
     (Pillow modes L, 1, I, F...), else `"rgb"`. Only headers are read.
+
+    Args:
+        root: The folder, one subfolder per class.
+        listing: The `listing` of an `ImageFolderStream` made from `root` in
+            this process (the files whose bytes it read): the format found
+            then, with no header read again. Defaults to `None` (read them).
 
     Raises:
         DataError: As `image_folder_stream` for a missing folder or class, or
@@ -479,10 +488,16 @@ def folder_format(root: str | os.PathLike[str]) -> tuple[tuple[int, int], str]:
             folder named at once.
     """
     folder = Path(root).resolve()
+    if listing is not None and (str(folder), _digest({}, listing)) in _FORMATS:
+        return _FORMATS[(str(folder), _digest({}, listing))]
     check = FolderCheck(folder)
     headers = _headers(check)
     check.raise_problems()
     return _native_format(folder, headers)
+
+
+# The native format of each stream's files made in this process: `{(folder, digest): format}`.
+_FORMATS: dict[tuple[str, str], tuple[tuple[int, int], str]] = {}
 
 
 def _headers(check: FolderCheck) -> tuple[Counter[tuple[int, int]], int, int, int]:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -40,6 +41,7 @@ __all__ = ["COLUMNS", "compare_runs", "find_runs", "ls_runs", "run_status"]
 COLUMNS = (
     "name",
     "status",
+    "pid",
     "hypermodel",
     "backend",
     "objective",
@@ -332,6 +334,7 @@ def _corrupt_row(name: str, error: _Corrupt, run_dir: Path) -> dict[str, Any]:
     return {column: None for column in COLUMNS} | {
         "name": name,
         "status": f"corrupt: {error}",
+        "pid": _pid(run_dir),
         "trials": _completed_readable(run_dir),
     }
 
@@ -362,6 +365,13 @@ def _row(name: str, run_dir: Path) -> dict[str, Any]:
         return _corrupt_row(name, _Corrupt(MANIFEST, f"unexpected content: {e!r}"), run_dir)
 
 
+def _pid(run_dir: Path) -> int | None:
+    """The process id of the live process working on the run (holding its lock), else None
+    (nobody, or a holder that did not write its record)."""
+    found = re.fullmatch(r" \(pid (\d+), since .*\)", holder(run_dir) or "")
+    return int(found.group(1)) if found else None
+
+
 def _row_of(name: str, run: _Run) -> dict[str, Any]:
     config = run.config
     objective = str(config.get("objective", "")) or None
@@ -373,6 +383,7 @@ def _row_of(name: str, run: _Run) -> dict[str, Any]:
     return {
         "name": name,
         "status": _status(run),
+        "pid": _pid(run.path),
         "hypermodel": _hypermodel_name(config),
         # Keras's backend as the report recorded it, else as the manifest did (a run not
         # finished has no report yet; one started before backends were recorded, neither).
@@ -518,7 +529,8 @@ def ls_runs(
 
     Columns: `name` (the folder, relative to `directory`), `status` (`finished`,
     `running: <step>`, `interrupted: <step>` (stopped in it) or `interrupted:
-    after <step>`, `failed: <step>`, or `corrupt: ...`), `hypermodel`, `backend`
+    after <step>`, `failed: <step>`, or `corrupt: ...`), `pid` (the process id of
+    the live process working on the run, to wait for or stop; else empty), `hypermodel`, `backend`
     (Keras's backend the run trains on), `objective`, `direction`, `best_val`
     (the best trial's validation score, both phases), `test_metric` and
     `test_value` (tunekit's scikit-learn test accuracy for classification, MSE for
@@ -563,6 +575,7 @@ def ls_runs(
     for column in ("best_val", "test_value", "baseline_delta", "wall_time_s", "params"):
         frame[column] = frame[column].astype("float64")
     frame["params"] = frame["params"].astype("Int64")
+    frame["pid"] = frame["pid"].astype("Int64")
     frame["trials"] = frame["trials"].astype("int64")
     if filter is not None:
         frame = frame[_filter_mask(frame, filter)]

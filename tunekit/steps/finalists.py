@@ -34,6 +34,7 @@ from tunekit.fitting import fit_hypermodel
 from tunekit.model_size import param_count
 from tunekit.stats import summarize_scores
 from tunekit.steps.base import RunContext, fit_options
+from tunekit.steps.fine_skips import ALL_SKIPPED, skipped_note
 from tunekit.steps.search import completed_trials, refused_fit_args
 from tunekit.tuners import InterruptCheck
 from tunekit.user_tensorboard import phase_callbacks
@@ -193,6 +194,9 @@ class FinalistsStep:
                 f"({top['trial_score']:.4f}), averaged "
                 f"{_mean_text(summaries[(top['phase'], top['trial_id'])])}"
             )
+        skipped = manifest.step("fine").get(ALL_SKIPPED)
+        if skipped:
+            reason += f"; {skipped_note(skipped)}, so every finalist is a coarse trial"
         for finalist in finalists:
             finalist.update(summarize(finalist))
         pick = {"phase": best["phase"], "trial_id": best["trial_id"], "reason": reason}
