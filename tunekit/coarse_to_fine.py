@@ -77,6 +77,12 @@ def _refuse_other_text(path: str) -> None:
     )
 
 
+def _why(run: object) -> str | None:
+    """How the backend in effect was chosen when not as typed (Keras already loaded)."""
+    choice = getattr(run, "backend_choice", None) or {}
+    return choice.get("overridden")
+
+
 def _check_folder_options(args: argparse.Namespace) -> None:
     """Refuses what an image folder (streamed from disk) cannot take: `--cv`; `UsageError`.
 
@@ -300,7 +306,7 @@ def _main(args: argparse.Namespace, argv: list[str], resume: str, prog: str = CL
         except (ValueError, TypeError, RuntimeError, OSError) as e:
             cli_said = isinstance(e, UnknownDirectionError) and args.direction_error
             # A refused rerun: said by the options typed otherwise.
-            refusal = e if run is None else restated(e, argv, run.run_dir)
+            refusal = e if run is None else restated(e, argv, run.run_dir, why=_why(run))
             print(
                 f"error: {args.direction_error if cli_said else cli_message(refusal)}",
                 file=sys.stderr,
