@@ -37,8 +37,12 @@ from tunekit.manifest import DATA_DIFFERS
 __all__ = ["restated"]
 
 # Parsed values that are not settings of the run (the folder is the one refusing: a
-# moved run folder, or another working folder, names it otherwise).
-_NOT_SETTINGS = {"quiet", "progress", "overwrite", "help", "version", "directory", "project_name"}
+# moved run folder, or another working folder, names it otherwise; the processes that run
+# it: a chief's `--workers` beside a worker's command line).
+_NOT_SETTINGS = {
+    *("quiet", "progress", "overwrite", "help", "version", "directory", "project_name"),
+    *("reprobe", "workers", "port", "chief_timeout", "worker_timeout", "trials_per_process"),
+}
 # Settings the run resolves on the machine, not from the other options (`--backend auto`):
 # a change of theirs is said by the values in effect even when not typed otherwise.
 _RESOLVED = {"backend"}
@@ -116,7 +120,9 @@ def typed_changes(
         if not action.option_strings or dest in _NOT_SETTINGS or dest in found:
             continue
         before, after = getattr(old, dest, None), getattr(new, dest, None)
-        if before == after and not (dest in _RESOLVED and dest in values):
+        if dest in _RESOLVED and dest not in values:  # the same in effect (auto, jax)
+            continue
+        if before == after and dest not in _RESOLVED:
             continue
         if settings is not None and not _effective(dest, *settings):
             continue

@@ -285,8 +285,9 @@ def _main(args: argparse.Namespace, argv: list[str], resume: str, prog: str = CL
             run.backend_choice = backend
             if cluster.role == "worker":
                 from tunekit.distribute.launch import work
+                from tunekit.distribute.refusal import said as worker_said
 
-                return work(run, cluster, resume, message=cli_message)
+                return work(run, cluster, resume, message=lambda e: worker_said(e, argv), argv=argv)
             run.open()  # checks the run folder before any training; locked until run() ends
             # How it was called, for report.md's command that reproduces the run.
             run.manifest.state[COMMAND_KEY] = {
