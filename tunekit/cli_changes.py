@@ -17,9 +17,16 @@ option by option, both parsed by the command line's own parser
   named. A hypermodel of one's own (`--hypermodel module:Class`) keeps its own
   values, which its code, not the options, may have changed.
 
-When the options are the same (the data file's content changed, a hypermodel's
-code read an environment variable), or the recorded command line cannot be
-read, the refusal is said as before (`tunekit.cli_parser.cli_message`).
+When no option was typed otherwise, what differs is still said by the options,
+with what to do: the data file's content changed (`--data: d.npz (its content
+changed: fingerprint X -> Y)`, restore it; what follows from the data is left
+out), an option typed neither time with another value (`--coarse-trials not
+given: now 20, the run used 3`, pass it), `--backend auto` resolved otherwise
+(`--backend auto: resolved to tensorflow, the run used jax (why)`). The trailing
+"the data differs ..." sentence is left out when a named option says it. When
+the recorded command line cannot be read, the refusal is said as before
+(`tunekit.cli_parser.cli_message`). A distributed worker's refusal is said so
+too, with the chief's command line as the run's (`tunekit.distribute.refusal`).
 """
 
 from __future__ import annotations
