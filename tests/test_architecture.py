@@ -108,6 +108,7 @@ ORDER = [
     "distribute.spec",
     "distribute.supervisor",
     "distribute.space_growth",
+    "distribute.refusal",
     "distribute.chief",
     "distribute.worker",
     "distribute.runner",

@@ -17,9 +17,16 @@ option by option, both parsed by the command line's own parser
   named. A hypermodel of one's own (`--hypermodel module:Class`) keeps its own
   values, which its code, not the options, may have changed.
 
-When the options are the same (the data file's content changed, a hypermodel's
-code read an environment variable), or the recorded command line cannot be
-read, the refusal is said as before (`tunekit.cli_parser.cli_message`).
+When no option was typed otherwise, what differs is still said by the options,
+with what to do: the data file's content changed (`--data: d.npz (its content
+changed: fingerprint X -> Y)`, restore it; what follows from the data is left
+out), an option typed neither time with another value (`--coarse-trials not
+given: now 20, the run used 3`, pass it), `--backend auto` resolved otherwise
+(`--backend auto: resolved to tensorflow, the run used jax (why)`). The trailing
+"the data differs ..." sentence is left out when a named option says it. When
+the recorded command line cannot be read, the refusal is said as before
+(`tunekit.cli_parser.cli_message`). A distributed worker's refusal is said so
+too, with the chief's command line as the run's (`tunekit.distribute.refusal`).
 """
 
 from __future__ import annotations
@@ -31,18 +38,35 @@ from pathlib import Path
 from typing import Any
 
 from tunekit.cli_parser import _flag_value, build_parser, cli_message
-from tunekit.errors import RunConfigError, TunekitError, said_as
+from tunekit.errors import TunekitError, said_as
+from tunekit.manifest import DATA_DIFFERS
 
 __all__ = ["restated"]
 
 # Parsed values that are not settings of the run (the folder is the one refusing: a
-# moved run folder, or another working folder, names it otherwise).
-_NOT_SETTINGS = {"quiet", "progress", "overwrite", "help", "version", "directory", "project_name"}
+# moved run folder, or another working folder, names it otherwise; the processes that run
+# it: a chief's `--workers` beside a worker's command line).
+_NOT_SETTINGS = {
+    *("quiet", "progress", "overwrite", "help", "version", "directory", "project_name"),
+    *("reprobe", "workers", "port", "chief_timeout", "worker_timeout", "trials_per_process"),
+}
 # Settings the run resolves on the machine, not from the other options (`--backend auto`):
 # a change of theirs is said by the values in effect even when not typed otherwise.
 _RESOLVED = {"backend"}
 # The options that make the data (its fingerprint) other than the file's content.
 _DATA_OPTIONS = {"data", "target", "task", "image_size"}
+# Settings that follow from the data when not typed: the task's objective, the hypermodel
+# `auto` picks, a built-in hypermodel's values (its classes) and its default model.
+_FROM_DATA = {
+    "objective",
+    "direction",
+    "hypermodel",
+    "hypermodel_settings",
+    "hypermodel_state",
+    "default_model",
+}
+# The refusal's remedy when the options typed differ (`tunekit.manifest`).
+_ORIGINAL = "Rerun with the original settings to resume"
 
 
 def _typed(action: argparse.Action, argv: list[str], parsed: Any, recorded: Any = None) -> str:
@@ -78,6 +102,7 @@ def typed_changes(
     argv: list[str],
     values: dict[str, tuple[Any, Any]] | None = None,
     settings: tuple[frozenset[str], frozenset[str]] | None = None,
+    why: str | None = None,
 ) -> dict[str, str]:
     """The options `argv` gives otherwise than `recorded`, by their `dest`:
     `{"target": "--target: target -> 'mean radius'"}`. Empty when either is refused.
@@ -87,7 +112,9 @@ def typed_changes(
     typed alike. `settings` (`TunekitError.settings`: the run's configuration keys and
     those that differ) leaves out an option that is a setting of the run and typed
     otherwise to the same effect (`--hypermodel dense` for the default `mnist-dense`,
-    or an option spelt otherwise by a resume since the run started)."""
+    or an option spelt otherwise by a resume since the run started). A `_RESOLVED` one
+    typed alike is said by what it resolved to, and `why` when given: `--backend auto:
+    resolved to tensorflow, the run used jax (why)`."""
     values = values or {}
     parser = build_parser()
     try:
@@ -100,11 +127,20 @@ def typed_changes(
         if not action.option_strings or dest in _NOT_SETTINGS or dest in found:
             continue
         before, after = getattr(old, dest, None), getattr(new, dest, None)
-        if before == after and not (dest in _RESOLVED and dest in values):
+        if dest in _RESOLVED and dest not in values:  # the same in effect (auto, jax)
+            continue
+        if before == after and dest not in _RESOLVED:
             continue
         if settings is not None and not _effective(dest, *settings):
             continue
         was, now = values.get(dest, (None, None))
+        if before == after:  # typed alike: resolved otherwise on this machine
+            found[dest] = (
+                f"{action.option_strings[0]} {_flag_value(after)}: resolved to "
+                f"{_flag_value(now)}, the run used {_flag_value(was)}"
+                + (f" ({why})" if why else "")
+            )
+            continue
         said = (_typed(action, recorded, before, was), _typed(action, argv, after, now))
         if isinstance(action, argparse.BooleanOptionalAction):
             found[dest] = f"{said[0]} -> {said[1]}"
@@ -144,24 +180,41 @@ def _recorded_argv(run_dir: Path) -> list[str] | None:
     return argv if isinstance(argv, list) and all(isinstance(a, str) for a in argv) else None
 
 
-def restated(error: BaseException, argv: list[str], run_dir: Path) -> BaseException:
+def restated(
+    error: BaseException,
+    argv: list[str],
+    run_dir: Path | None = None,
+    *,
+    recorded: list[str] | None = None,
+    why: str | None = None,
+) -> BaseException:
     """`error`, when it refuses a rerun for other settings, with its list of changes
-    said by the options typed (see the module docstring); else `error` itself."""
+    said by the options typed (see the module docstring); else `error` itself.
+
+    `recorded` is the command line the settings compared with came from (by default the
+    one `run_dir`'s manifest records; a distributed worker gets its chief's); `why` says
+    how this command's backend was chosen, when not as typed (`--backend auto`)."""
     differences = getattr(error, "differences", ())
-    recorded = _recorded_argv(run_dir)
-    if not isinstance(error, RunConfigError) or not differences or recorded is None:
+    if recorded is None and run_dir is not None:
+        recorded = _recorded_argv(run_dir)
+    if not isinstance(error, TunekitError) or not differences or recorded is None:
         return error
     changes = {span: (name, old, new) for span, name, old, new in error.changes}
-    typed = typed_changes(
-        recorded, argv, {n: (o, v) for n, o, v in changes.values()}, error.settings
-    )
-    if not typed:
-        return error
+    values = {n: (o, v) for n, o, v in changes.values()}
+    typed = typed_changes(recorded, argv, values, error.settings, why)
     parser = build_parser()
-    own_hypermodel = ":" in str(parser.parse_known_args(recorded)[0].hypermodel or "")
+    try:
+        was, now = parser.parse_known_args(recorded)[0], parser.parse_known_args(argv)[0]
+    except SystemExit:  # a command line of another version: said as before
+        return error
+    own_hypermodel = ":" in str(was.hypermodel or "")
+    data_changed = "data" in values
+    # What the refusal's hint asks for when no option was typed otherwise.
+    remedies: list[str] = []
     items = list(typed.values())
     for item in differences:
         name = changes[item][0] if item in changes else None
+        action = parser._option_string_actions.get(f"--{name}".replace("_", "-"))
         if name == "data":  # the file typed otherwise, or the same file changed since
             _, old, new = changes[item]
             if "data" in typed:
@@ -170,11 +223,34 @@ def restated(error: BaseException, argv: list[str], run_dir: Path) -> BaseExcept
                 )
             elif not typed.keys() & _DATA_OPTIONS:  # else it follows from the option typed
                 path = _typed(parser._option_string_actions["--data"], argv, None)
-                items.append(f"--data: {path} (its content changed: fingerprint {old} -> {new})")
+                said = f"--data: {path} (its" if now.data else "--data not given (MNIST: its"
+                items.append(f"{said} content changed: fingerprint {old} -> {new})")
+                remedies.append("restore the data the run started with")
         elif name is None and own_hypermodel:  # its own values: its code may have set them
             items.append(cli_message(said_as(TunekitError(item), error.changes)))
-        # Else said by the option typed, or following from it: left out.
+        elif typed or (data_changed and name in _FROM_DATA | {None}):
+            continue  # said by the option typed or the data, following from them
+        elif action is not None and name not in _NOT_SETTINGS:
+            # Not typed otherwise, yet another value: a default, or what `auto` resolved to.
+            _, old, new = changes[item]
+            given = "" if getattr(now, action.dest) is None else f" {_flag_value(new)}"
+            if action.nargs == 0 or isinstance(action, argparse.BooleanOptionalAction):
+                items.append(cli_message(said_as(TunekitError(item), error.changes)))
+                continue
+            flag = action.option_strings[0]
+            items.append(
+                f"{flag}{given or ' not given'}: now {_flag_value(new)}, "
+                f"the run used {_flag_value(old)}"
+            )
+            remedies.append(f"pass {flag} {_flag_value(old)}")
+        else:  # no option of its own (the default model a tunekit version builds)
+            items.append(cli_message(said_as(TunekitError(item), error.changes)))
     listed = "; ".join(differences)
     text = str(error).replace(f"({listed})", f"({'; '.join(items)})", 1)
+    if typed.keys() & _DATA_OPTIONS or data_changed:  # the data's change is named
+        text = text.replace(DATA_DIFFERS, "", 1)
+    if remedies and not typed:
+        remedy = " and ".join(remedies)
+        text = text.replace(_ORIGINAL, remedy[0].upper() + remedy[1:] + " to resume", 1)
     new = "; ".join(items)
-    return said_as(RunConfigError(text), error.changes, {new: new, **dict(error.cli_words)})
+    return said_as(type(error)(text), error.changes, {new: new, **dict(error.cli_words)})

@@ -254,7 +254,9 @@ def select_backend(
                 f"backend in this process; using it instead of {choice['backend']}.",
                 file=sys.stderr,
             )
-            choice = {**choice, "backend": keras.backend.backend()}
+            loaded = keras.backend.backend()
+            why = f"Keras was already loaded with {loaded} in this process"
+            choice = {**choice, "backend": loaded, "overridden": why}
     os.environ["KERAS_BACKEND"] = choice["backend"]
     # TensorFlow's start-up lines (see `tunekit._native_logs`). TensorFlow loads on either backend
     # (tunekit writes TensorBoard's logs with tf.summary), so it is imported here.

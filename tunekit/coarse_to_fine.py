@@ -77,6 +77,12 @@ def _refuse_other_text(path: str) -> None:
     )
 
 
+def _why(run: object) -> str | None:
+    """How the backend in effect was chosen when not as typed (Keras already loaded)."""
+    choice = getattr(run, "backend_choice", None) or {}
+    return choice.get("overridden")
+
+
 def _check_folder_options(args: argparse.Namespace) -> None:
     """Refuses what an image folder (streamed from disk) cannot take: `--cv`; `UsageError`.
 
@@ -279,8 +285,9 @@ def _main(args: argparse.Namespace, argv: list[str], resume: str, prog: str = CL
             run.backend_choice = backend
             if cluster.role == "worker":
                 from tunekit.distribute.launch import work
+                from tunekit.distribute.refusal import said as worker_said
 
-                return work(run, cluster, resume, message=cli_message)
+                return work(run, cluster, resume, message=lambda e: worker_said(e, argv), argv=argv)
             run.open()  # checks the run folder before any training; locked until run() ends
             # How it was called, for report.md's command that reproduces the run.
             run.manifest.state[COMMAND_KEY] = {
@@ -300,7 +307,7 @@ def _main(args: argparse.Namespace, argv: list[str], resume: str, prog: str = CL
         except (ValueError, TypeError, RuntimeError, OSError) as e:
             cli_said = isinstance(e, UnknownDirectionError) and args.direction_error
             # A refused rerun: said by the options typed otherwise.
-            refusal = e if run is None else restated(e, argv, run.run_dir)
+            refusal = e if run is None else restated(e, argv, run.run_dir, why=_why(run))
             print(
                 f"error: {args.direction_error if cli_said else cli_message(refusal)}",
                 file=sys.stderr,

@@ -209,7 +209,14 @@ class ChiefUnreachableError(TunekitError, RuntimeError):
 
 
 class WorkerRefusedError(TunekitError, ValueError):
-    """The chief refused this worker (its settings differ)."""
+    """The chief refused this worker (its settings differ).
+
+    Attributes:
+        chief_argv: The chief's command line, for the refusal to be said by the
+            options typed (`tunekit.distribute.refusal`); `None` for a run from Python.
+    """
+
+    chief_argv: list[str] | None = None
 
 
 class WorkerLostError(TunekitError, RuntimeError):

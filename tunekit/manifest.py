@@ -118,6 +118,26 @@ def _changes(old: dict[str, Any], new: dict[str, Any]) -> list[tuple[str, str, A
     return found
 
 
+# What a changed data fingerprint may mean, after a refusal's list of changes (the command
+# line leaves it out when an option it names says so: `tunekit.cli_changes`).
+DATA_DIFFERS = (
+    ": the data differs from the data the run started with (its fingerprint changed: other "
+    "values or task=, or an image folder's size or colours)"
+)
+
+
+def compared(
+    old: dict[str, Any], new: dict[str, Any]
+) -> tuple[list[str], list[tuple[str, str, Any, Any]], tuple[frozenset[str], frozenset[str]]]:
+    """Two configurations compared as a refused rerun says them: `(differences, changes,
+    settings)`, as `TunekitError.differences`, `.changes` and `.settings` hold them (a
+    distributed chief refusing a worker says its settings so)."""
+    old, new = with_omitted_settings(old), with_omitted_settings(new)
+    keys = frozenset(old) | frozenset(new)
+    changed = frozenset(replacing.changed_settings(old, new))
+    return _differences(old, new), _changes(old, new), (keys, changed)
+
+
 def _but_default_model(config: dict[str, Any]) -> dict[str, Any]:
     """`config` without its default model, which each backend builds and records its own
     way (a run refused for another backend names the backend, not that model)."""
@@ -330,10 +350,7 @@ class RunManifest:
                     "choose another project_name=."
                 )
             elif isinstance(recorded, dict) and recorded.get("data") != config.get("data"):
-                problem += (  # the digests alone did not say what they are
-                    ": the data differs from the data the run started with (its fingerprint "
-                    "changed: other values or task=, or an image folder's size or colours)"
-                )
+                problem += DATA_DIFFERS  # the digests alone did not say what they are
         if problem is None:
             failed = failed_trials(self.run_dir)
             if failed and not holds_results(self.run_dir, old):

@@ -42,6 +42,7 @@ from tunekit.distribute.cluster import (
     split_tuner_id,
 )
 from tunekit.distribute.protos import quiet_condition_protos
+from tunekit.distribute.refusal import answer, refusal, said
 from tunekit.distribute.space_growth import drawn_beside_others, grown_names
 from tunekit.errors import WorkerLostError
 from tunekit.progress import failure_reason
@@ -64,15 +65,6 @@ def _empty_trial(status: str) -> trial_module.Trial:
 
 def _order(phase: str | None) -> int:
     return -1 if phase is None else (PHASES.index(phase) if phase in PHASES else len(PHASES))
-
-
-def _differences(mine: dict[str, Any], theirs: dict[str, Any]) -> list[str]:
-    keys = sorted(set(mine) | set(theirs))
-    return [
-        f"{k}: chief {mine.get(k)!r}, worker {theirs.get(k)!r}"
-        for k in keys
-        if mine.get(k) != theirs.get(k)
-    ]
 
 
 class _PhaseServicer(oracle_chief.OracleServicer):
@@ -197,6 +189,7 @@ class OracleServer:
         self.grown: dict[str, list[str]] = {}  # phase -> names its space gained mid-search
         self.beside: dict[str, list[str]] = {}  # phase -> trials drawn while an earlier ran
         self.command_line = False  # a run started on the command line: warnings name flags
+        self.argv: list[str] | None = None  # its command line: a refusal names its options
         self.port = cluster.port
         self._servicer = _PhaseServicer(self)
         self._grpc: grpc.Server | None = None
@@ -251,18 +244,16 @@ class OracleServer:
     # -- tunekit.Cluster calls --------------------------------------------------------
 
     def _hello(self, request: dict[str, Any], context: Any) -> dict[str, Any]:
-        differences = _differences(self.config, request.get("config", {}))
+        refused = refusal(self.config, request.get("config", {}), self.argv)
         worker = request.get("worker", "?")
-        if differences:
+        if refused is not None:  # said by the options typed on the command line
+            argv = request.get("argv")
+            text = said(refused, argv if isinstance(argv, list) else None)
             self.write(
-                f"Refused worker {worker} ({context.peer()}): its settings differ "
-                f"from this run's: {'; '.join(differences)}"
+                f"Refused worker {worker} ({context.peer()}): "
+                + (text if self.command_line else str(refused))
             )
-            return {
-                "error": "this worker's settings differ from the chief's: "
-                + "; ".join(differences)
-                + ". Start every worker with the chief's options (--seed, --data, budget)."
-            }
+            return answer(refused)
         again = worker in self.workers
         self.touch(worker, context)
         text = (

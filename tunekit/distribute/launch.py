@@ -58,6 +58,7 @@ def cli_chief(
         cluster,
         run.config(),
         command_line=run.said is not str,  # its warnings name flags (`--workers 1`)
+        argv=argv,
         log_dir=run.run_dir / "workers",
         backend=backend,
         worker_command=["-m", "tunekit.coarse_to_fine", *worker_argv, "--backend", backend],
@@ -131,7 +132,12 @@ def run_trials(run: Any, connection: Any) -> None:
 
 
 def work(
-    run: Any, cluster: Cluster, resume: str, *, message: Callable[[BaseException], str] = str
+    run: Any,
+    cluster: Cluster,
+    resume: str,
+    *,
+    message: Callable[[BaseException], str] = str,
+    argv: Sequence[str] | None = None,
 ) -> int:
     """A worker's whole life: greet the chief, run its trials, exit when it has none.
 
@@ -140,6 +146,8 @@ def work(
         cluster: This worker's `Cluster`.
         resume: The command that restarts this worker, printed when it stops.
         message: How an error is said (the command line names flags).
+        argv: This worker's command line, sent to the chief: a refusal of its settings
+            names the options typed otherwise (`tunekit.distribute.refusal`).
 
     A local worker whose supervisor set `TUNEKIT_TRIALS_PER_PROCESS` stops
     after that many trials (`tunekit.distribute.worker.RecycleProcess`) and
@@ -158,7 +166,10 @@ def work(
 
     limit = os.environ.get(RECYCLE_ENV)
     connection = ChiefConnection(
-        cluster, run.config(), trials_per_process=int(limit) if limit else None
+        cluster,
+        run.config(),
+        trials_per_process=int(limit) if limit else None,
+        argv=None if argv is None else list(argv),
     )
     try:
         connection.hello()

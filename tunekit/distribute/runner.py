@@ -120,6 +120,10 @@ class ChiefRunner:
         trials_per_process: Trials each local worker process runs before a
             fresh process replaces it (`None`: no limit).
         write: Where status lines go. Defaults to this module's logger (INFO).
+        command_line: Whether the run was started on the command line: its warnings
+            name flags.
+        argv: The chief's command line, by whose options a refused worker is told
+            what differs (`tunekit.distribute.refusal`); `None` from Python.
     """
 
     def __init__(
@@ -134,8 +138,10 @@ class ChiefRunner:
         trials_per_process: int | None = None,
         write: Callable[[str], None] | None = None,
         command_line: bool = False,
+        argv: Sequence[str] | None = None,
     ) -> None:
         self.cluster = cluster
+        self.argv = None if argv is None else list(argv)
         self.command_line = command_line  # a run started on the command line: flags
         self.trials_per_process = trials_per_process
         self.config = config
@@ -163,6 +169,7 @@ class ChiefRunner:
 
         self.server = OracleServer(self.cluster, self.config)
         self.server.command_line = self.command_line
+        self.server.argv = self.argv
         self.server.start()
         self.write(
             f"Chief: serving KerasTuner's oracle on {self.server.address} (no "

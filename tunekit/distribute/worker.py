@@ -34,6 +34,7 @@ from keras_tuner.engine import trial as trial_module
 from tunekit._kerastuner import oracle_client
 from tunekit.distribute.cluster import SERVICE, Cluster, decode, encode, phase_tuner_id
 from tunekit.distribute.protos import quiet_condition_protos
+from tunekit.distribute.refusal import from_answer
 from tunekit.errors import ChiefUnreachableError, WorkerRefusedError
 
 __all__ = ["ChiefConnection", "ChiefUnreachableError", "RecycleProcess", "WorkerRefusedError"]
@@ -89,6 +90,7 @@ class ChiefConnection:
             one to a fresh process (`RecycleProcess`); `None`: no limit.
         write: Where messages go. Defaults to the `tunekit.distribute.worker` logger
             (WARNING; the command line prints those on stderr).
+        argv: This worker's command line, sent with its settings (None from Python).
     """
 
     def __init__(
@@ -98,10 +100,12 @@ class ChiefConnection:
         *,
         trials_per_process: int | None = None,
         write: Callable[[str], None] | None = None,
+        argv: list[str] | None = None,
     ) -> None:
         quiet_condition_protos()
         self.cluster = cluster
         self.config = config
+        self.argv = argv
         self.trials_per_process = trials_per_process
         self.trials_done = 0
         self.write = write or _logger.warning
@@ -130,6 +134,7 @@ class ChiefConnection:
                 {
                     "worker": self.cluster.tuner_id,
                     "config": self.config,
+                    "argv": self.argv,
                     "pid": os.getpid(),
                     "threads": os.environ.get(
                         "TUNEKIT_WORKER_THREADS", len(os.sched_getaffinity(0))
@@ -142,7 +147,7 @@ class ChiefConnection:
         except grpc.RpcError as e:
             raise ChiefUnreachableError(self.lost_message(e)) from None
         if "error" in answer:
-            raise WorkerRefusedError(answer["error"])
+            raise from_answer(answer)  # with its changes: said by the options typed
         return answer
 
     def lost_message(self, error: Any = None, *, waited: bool = True) -> str:

@@ -1,0 +1,166 @@
+"""A refused command-line rerun says what differs by the options, whatever made it differ.
+
+Before:
+
+- with no option typed otherwise, the refusal listed the settings as the run records
+  them: a data file changed since as `--data: fingerprint X -> Y; the default model
+  differs: ...; hypermodel num_classes: 3 -> 4`, asking to "Rerun with the original
+  settings" (they were); `--backend auto` resolved otherwise as `--backend: auto -> auto`;
+  a default that differs with no word that it was not typed, nor what to pass;
+- a worker refused by its chief (`--workers`, or a chief with remote workers) got
+  `seed: chief 0, worker 1` and the settings' keys (`hypermodel_settings`), the text
+  that travels over gRPC, not the options;
+- a changed `--target` was named, then again as "the data differs from the data the run
+  started with (its fingerprint changed ...)".
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tunekit.coarse_to_fine import main
+
+WHERE = ["--directory", "runs", "--project-name", "p", "--quiet"]
+TF = ["--backend", "tensorflow"]
+END = "pass --overwrite to start over, or choose another --project-name.\n"
+
+
+def _npz(path: Path, classes: int = 3) -> None:
+    from sklearn.datasets import load_digits
+
+    x, y = load_digits(return_X_y=True)
+    x, y = x[:200].astype("uint8"), y[:200] % classes
+    np.savez(path, x_train=x[:150], y_train=y[:150], x_test=x[150:], y_test=y[150:])
+
+
+def _started(monkeypatch, args: list[str]) -> tuple[Path, dict]:
+    """Runs the command until its run folder is opened; marks its coarse search done."""
+    from tunekit.workflow import CoarseToFine
+
+    def stop(self):
+        raise KeyboardInterrupt  # after the manifest is written, before any training
+
+    with monkeypatch.context() as patched:
+        patched.setattr(CoarseToFine, "run", stop)
+        assert main(args) == 130
+    path = Path("runs/p/manifest.json")
+    state = json.loads(path.read_text())
+    state["steps"] = {"coarse": {"status": "done"}}
+    path.write_text(json.dumps(state))
+    return path, state
+
+
+@pytest.fixture
+def npz(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    _npz(tmp_path / "d.npz")
+    return ["--data", "d.npz"]
+
+
+def _refused(capsys, args: list[str]) -> str:
+    capsys.readouterr()
+    assert main(args) == 2
+    return capsys.readouterr().err
+
+
+def test_a_default_that_differs_is_said_by_its_option_and_what_to_pass(npz, monkeypatch, capsys):
+    """A run recorded with another value of an option typed neither time (another
+    default): before, `--coarse-trials: 3 -> 20`, and "Rerun with the original settings"."""
+    from tunekit.manifest import fingerprint
+
+    path, state = _started(monkeypatch, [*WHERE, *npz, *TF])
+    state["config"]["coarse_trials"] = 3
+    state["fingerprint"] = fingerprint(state["config"])
+    path.write_text(json.dumps(state))
+    err = _refused(capsys, [*WHERE, *npz, *TF])
+    assert err == (
+        "error: The run in runs/p was started with another configuration (--coarse-trials "
+        "not given: now 20, the run used 3). Pass --coarse-trials 3 to resume, " + END
+    ), err
+
+
+def test_backend_auto_resolved_otherwise_is_said_with_why(npz, monkeypatch, capsys):
+    """`--backend auto` typed both times, resolved otherwise (Keras already loaded in this
+    process): before, `--backend: auto -> auto`."""
+    import keras
+
+    path, state = _started(monkeypatch, [*WHERE, *npz, *TF])  # not probed: as if auto
+    state["command"]["argv"] = [*WHERE, *npz, "--backend", "auto"]
+    other = "jax" if keras.backend.backend() == "tensorflow" else "tensorflow"
+    state["backend"] = other  # the run started on the other one
+    path.write_text(json.dumps(state))
+    err = _refused(capsys, [*WHERE, *npz, "--backend", "auto"]).splitlines()[-1]
+    loaded = keras.backend.backend()
+    assert err == (
+        f"error: The run in runs/p was started with another configuration (--backend auto: "
+        f"resolved to {loaded}, the run used {other} (Keras was already loaded with {loaded} "
+        f"in this process)). Resume it on {other} (--backend {other}, or auto), " + END.strip()
+    ), err
+
+
+def test_a_data_file_changed_since_is_said_once_by_its_option(npz, monkeypatch, capsys):
+    """The same --data file, now of 4 classes: before, its fingerprint, the default model
+    and the hypermodel's classes that follow from it, and the data sentence after them."""
+    _started(monkeypatch, [*WHERE, *npz, *TF])
+    _npz(Path("d.npz"), classes=4)
+    err = _refused(capsys, [*WHERE, *npz, *TF])
+    assert re.fullmatch(
+        r"error: The run in runs/p was started with another configuration \(--data: d\.npz "
+        r"\(its content changed: fingerprint \w+ -> \w+\)\)\. Restore the data the run "
+        r"started with to resume, " + re.escape(END),
+        err,
+    ), err
+
+
+def test_a_typed_target_is_not_said_again_as_the_data(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    rows = ["a,b,target,other"] + [f"{i % 7},{i % 5},{i % 2},{i % 3 // 2}" for i in range(200)]
+    Path("c.csv").write_text("\n".join(rows) + "\n")
+    csv = ["--data", "c.csv", "--target"]
+    _started(monkeypatch, [*WHERE, *TF, *csv, "target"])
+    err = _refused(capsys, [*WHERE, *TF, *csv, "other"])
+    assert err == (
+        "error: The run in runs/p was started with another configuration (--target: target "
+        "-> other). Rerun with the original settings to resume, " + END
+    ), err
+
+
+class _Context:
+    def peer(self) -> str:
+        return "ipv4:127.0.0.1:5000"
+
+
+def test_a_refused_worker_is_told_by_the_options_typed(npz, monkeypatch, capsys):
+    """A worker typed with `--seed 1` beside a chief of `--workers 2`: the chief's and the
+    worker's lines name `--seed` as a one-process rerun's refusal does, exit 2."""
+    from tunekit.distribute.chief import OracleServer
+    from tunekit.distribute.cluster import Cluster
+    from tunekit.distribute.worker import ChiefConnection
+
+    chief_argv = [*WHERE, *npz, *TF, "--workers", "2"]
+    _, state = _started(monkeypatch, [*WHERE, *npz, *TF])
+    lines: list[str] = []
+    server = OracleServer(Cluster(role="chief"), state["config"], write=lines.append)
+    server.command_line, server.argv = True, chief_argv
+
+    def call(self, name, message, *, timeout, wait=False):
+        assert name == "Hello"
+        return json.loads(json.dumps(server._hello(message, _Context())))  # as gRPC sends it
+
+    monkeypatch.setattr(ChiefConnection, "_call", call)
+    for name, value in [("KERASTUNER_TUNER_ID", "tuner9"), ("KERASTUNER_ORACLE_IP", "127.0.0.1")]:
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("KERASTUNER_ORACLE_PORT", "5999")
+    err = _refused(capsys, [*WHERE, *npz, *TF, "--seed", "1"])
+    said = (
+        "this worker's settings differ from the chief's, each said as the chief's -> the "
+        "worker's (--seed: 0 -> 1). Start every worker with the chief's options (--seed, "
+        "--data, budget)."
+    )
+    assert err.splitlines()[-1] == f"error: worker tuner9: {said}", err
+    assert lines == [f"Refused worker tuner9 (ipv4:127.0.0.1:5000): {said}"], lines
