@@ -806,9 +806,15 @@ def test_a_fit_returning_a_dict_without_the_objective_says_which_objective_to_pa
     from tunekit.fitting import SearchInputError
     from tunekit.tuners.base import _check_fit_results
 
-    with pytest.raises(SearchInputError, match=r'val_accuracy.*objective="my_acc:max"'):
+    with pytest.raises(SearchInputError, match=r'val_accuracy.*objective="my_acc:min" for an') as e:
         _check_fit_results({"my_acc": 0.9, "my_err": 0.1}, kt.Objective("val_accuracy", "max"))
+    assert '"my_acc:max" for a score' in str(e.value)  # a name of its own: both directions
     _check_fit_results({"my_acc": 0.9}, kt.Objective("my_acc", "max"))  # the right one passes
+    # A name whose direction Keras fixes gets that direction alone (before: an error
+    # metric was suggested as "val_mae:max" first).
+    with pytest.raises(SearchInputError, match=r'e\.g\. objective="val_mae:min"; the') as e:
+        _check_fit_results({"val_mae": 0.4, "mine": 0.1}, kt.Objective("val_loss", "min"))
+    assert ":max" not in str(e.value)
 
 
 class LeastSquaresLoop(kt.HyperModel):

@@ -40,7 +40,7 @@ from tunekit.errors import ModelCheckError, StateFileError
 from tunekit.fit_results import not_one_number
 from tunekit.fitting import HyperModelFitError, SearchInputError, fit_hypermodel
 from tunekit.hparams_results import TrialResults, write_trial_results
-from tunekit.objectives import objective_names, training_metric_note
+from tunekit.objectives import known_direction, objective_names, training_metric_note
 from tunekit.own_loops import BUDGET_METRIC, budget_warning, planned_epochs
 from tunekit.processes import release_trial_memory
 from tunekit.stream_fit_args import StreamArgs, ignored_arguments
@@ -842,10 +842,15 @@ def _check_fit_results(results: Any, objective: Any, defaulted: bool = False) ->
         if not isinstance(results, dict) or not results:
             raise
         key = next(iter(results))
+        direction = known_direction(key)
+        example = (
+            f'objective="{key}:{direction}"'
+            if direction is not None
+            else f'objective="{key}:min" for an error or a loss, "{key}:max" for a score'
+        )
         raise SearchInputError(
-            f"{e} Pass objective= one of its keys with its direction, e.g. "
-            f'objective="{key}:max" (or ":min" for an error); the objective was '
-            f"{getattr(objective, 'name', objective)!r}."
+            f"{e} Pass objective= one of its keys with its direction, e.g. {example}; the "
+            f"objective was {getattr(objective, 'name', objective)!r}."
         ) from None
 
 
