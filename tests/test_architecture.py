@@ -59,6 +59,7 @@ ORDER = [
     "fit_results",
     "fitting",
     "trial_refusals",
+    "trial_skips",
     "timing",
     "cv",
     "trial_length",

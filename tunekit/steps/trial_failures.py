@@ -48,7 +48,7 @@ from tunekit.narrowing import is_usable
 from tunekit.progress import failure_reason
 from tunekit.steps.base import RunContext
 from tunekit.trial_refusals import refusal_kind
-from tunekit.tuners.oracles import failures_in_a_row
+from tunekit.trial_skips import failed_in_a_row
 
 __all__ = [
     "advice",
@@ -219,17 +219,17 @@ def raise_if_failing(phase: str, ctx: RunContext, tuner: kt.Tuner, error: Runtim
 
     The oracle raises it (`TrialsFailedError`, KerasTuner's message) when
     `max_consecutive_failed_trials` trials in a row FAILED; the oracle's end
-    order (`failures_in_a_row`) tells it apart from any other `RuntimeError`,
+    order (`failed_in_a_row`) tells it apart from any other `RuntimeError`,
     which is left to propagate as it is. The error raised here names the
     phase, the last trial's error and its `trial.json`, and what to do
     (`advice`, ending with `rerun_note`); its `restarts` says whether the phase
     had no completed trial (a rerun starts it again, with the same seeds).
     """
     oracle = tuner.oracle
-    in_a_row = failures_in_a_row(oracle)
+    failed = failed_in_a_row(oracle)  # the hypermodel's skips passed over
+    in_a_row = len(failed)
     if not in_a_row or in_a_row < ctx.max_consecutive_failed_trials:
         return
-    failed = [oracle.trials[trial_id] for trial_id in oracle.end_order[-in_a_row:]]
     each = ", each with the same error" if same_error(failed) else ""
     restarts = not any(is_usable(t) for t in oracle.trials.values())
     stop = TrialsFailedError(
