@@ -60,6 +60,7 @@ ORDER = [
     "fitting",
     "trial_refusals",
     "trial_skips",
+    "trial_names",
     "timing",
     "cv",
     "trial_length",

@@ -89,6 +89,10 @@ def test_real_failures_in_a_row_still_stop_the_search_with_skips_between(tmp_pat
         message = str(info.value)
         assert "The coarse search stopped: 2 trials in a row failed" in message, message
         assert "ValueError: call 4: not this configuration" in message, message
+        # named as the progress line counted it, with KerasTuner's id and its trial.json
+        record = tmp_path / "skips" / "coarse" / "trial_3" / "trial.json"
+        assert "the last, coarse trial 4 (id 3), with ValueError: call 4" in message, message
+        assert f"(its traceback: {record})" in message, message
         oracle = run._tuner("coarse").oracle
         assert [t.trial_id for t in failed_in_a_row(oracle)] == ["1", "3"]
         assert len(oracle.trials) == 4  # the stop came after the second real failure

@@ -47,6 +47,7 @@ from tunekit.errors import TrialsFailedError
 from tunekit.narrowing import is_usable
 from tunekit.progress import failure_reason
 from tunekit.steps.base import RunContext
+from tunekit.trial_names import trial_name, trial_record
 from tunekit.trial_refusals import refusal_kind
 from tunekit.trial_skips import failed_in_a_row
 
@@ -243,9 +244,12 @@ def raise_if_failing(phase: str, ctx: RunContext, tuner: kt.Tuner, error: Runtim
 
 
 def failed_with(ctx: RunContext, tuner: kt.Tuner, trial: trial_module.Trial) -> str:
-    """`"trial 3, with <its error line> (its traceback: <trial.json>)"` and, for a class id
-    beyond the output's width (TensorFlow's message), what to do."""
+    """`"coarse trial 4 (id 3), with <its error line> (its traceback: <trial.json>)"`: the
+    phase, the progress line's number and KerasTuner's id (`tunekit.trial_names`), and,
+    for a class id beyond the output's width (TensorFlow's message), what to do."""
     reason = failure_reason(trial)
-    where = Path(tuner.project_dir) / f"trial_{trial.trial_id}" / "trial.json"
+    where = trial_record(tuner.project_dir, trial.trial_id)
     fix = label_range_fix(reason, isinstance(ctx.data, StreamData))
-    return f"trial {trial.trial_id}, with {reason or 'no message'} (its traceback: {where}).{fix}"
+    phase = getattr(tuner, "phase", None) or Path(tuner.project_dir).name
+    name = trial_name(phase, tuner.oracle, trial.trial_id)
+    return f"{name}, with {reason or 'no message'} (its traceback: {where}).{fix}"

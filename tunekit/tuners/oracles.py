@@ -177,7 +177,9 @@ class SizeLimitedOracle(BaseOracle):
 
     `MAX_REJECTED_IN_A_ROW` rejections in a row, or a space exhausted before
     anything fitted, raise `ModelSizeLimitError` naming the smallest model
-    seen. Without `size_limit`, the oracle is KerasTuner's.
+    seen; the count in a row is saved with the oracle too, so a state saved
+    amid a run of rejections resumes it rather than starting at zero. Without
+    `size_limit`, the oracle is KerasTuner's.
     """
 
     size_limit: ModelSizeLimit | None = None
@@ -278,12 +280,14 @@ class SizeLimitedOracle(BaseOracle):
         state = super().get_state()
         state["tunekit_rejected_oversized"] = self.rejected_oversized
         state["tunekit_smallest_rejected"] = self._smallest_rejected
+        state["tunekit_oversized_in_a_row"] = self._in_a_row  # a resume goes on counting
         return state
 
     def set_state(self, state: dict[str, Any]) -> None:
         super().set_state(state)
         self.rejected_oversized = int(state.get("tunekit_rejected_oversized", 0))
         self._smallest_rejected = state.get("tunekit_smallest_rejected")
+        self._in_a_row = int(state.get("tunekit_oversized_in_a_row", 0))
 
 
 def _clip_to_ranges(space: kt.HyperParameters, values: dict[str, Any]) -> None:
