@@ -60,6 +60,8 @@ ORDER = [
     "fit_results",
     "fitting",
     "trial_refusals",
+    "trial_skips",
+    "trial_names",
     "timing",
     "cv",
     "trial_length",

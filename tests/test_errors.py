@@ -375,7 +375,7 @@ def test_failed_trials_in_a_row_stop_with_a_named_error_and_verbose_0_prints_no_
     message = str(info.value)
     assert isinstance(info.value, RuntimeError)  # KerasTuner's error was one
     assert "coarse search stopped: 2 trials in a row failed" in message
-    assert "the last, trial 2, with ValueError: no room for units=" in message
+    assert "the last, coarse trial 3 (id 2), with ValueError: no room for units=" in message
     assert str(tmp_path / "f" / "coarse" / "trial_2" / "trial.json") in message
     saved = json.loads((tmp_path / "f" / "coarse" / "trial_2" / "trial.json").read_text())
     assert saved["status"] == "FAILED" and "Traceback" in saved["message"]

@@ -177,7 +177,7 @@ class Skip(kt.errors.FailedTrialError):
 
 
 def test_only_the_hypermodels_own_failed_trial_error_is_a_skip():
-    from tunekit.steps import fine_skips
+    from tunekit import trial_skips
     from tunekit.steps.fine_skips import all_skipped, skipped_by_hypermodel
 
     user = str(Path("models.py").resolve())  # a file of the user's, outside tunekit
@@ -188,7 +188,7 @@ def test_only_the_hypermodels_own_failed_trial_error_is_a_skip():
     crash = _failed(_traceback(user, "ValueError: bad units"))
     assert not skipped_by_hypermodel(crash)
     # tunekit's own FailedTrialErrors (a NaN loss, an oversized model) and refusals: not skips
-    tunekit_dir = fine_skips._OWN_DIRS[0]
+    tunekit_dir = trial_skips._OWN_DIRS[0]
     nan = _traceback(
         f"{tunekit_dir}/tuners/base.py", "keras_tuner.src.errors.FailedTrialError: The loss"
     )

@@ -436,3 +436,44 @@ def test_a_model_without_input_is_measured_on_one_sample_when_proposed() -> None
     assert model_size(Lazy(), hp, sample=first_sample(x)) == _size(48)
     # A sample the model cannot take is not an error here: the size stays unknown.
     assert model_size(Lazy(), hp, sample=np.zeros((1, 3), "float32")) in (None, 3 * 48 + 48 + 490)
+
+
+def _rejections_until_the_stop(tmp_path: Path, interrupt_at: int | None) -> list[int]:
+    """Units measured (all rejected) until the in-a-row stop of 5; with `interrupt_at`, the
+    search is interrupted at that measurement, its oracle saved, and resumed from disk."""
+    measured: list[int] = []
+
+    def measure(hp: kt.HyperParameters) -> int:
+        measured.append(hp.values["units"])
+        if len(measured) == interrupt_at:
+            raise KeyboardInterrupt
+        return 10**6
+
+    def oracle() -> Any:
+        made = _oracle(RandomSearchOracle, tmp_path, 3000, max_trials=8)
+        made.size_limit = ModelSizeLimit(3000, measure, max_in_a_row=5)
+        return made
+
+    first = oracle()
+    if interrupt_at is not None:
+        with pytest.raises(KeyboardInterrupt):
+            first.create_trial("tuner0")
+        first.save()  # the state as a save amid the rejections leaves it
+        first = oracle()
+        first.reload()
+    with pytest.raises(ModelSizeLimitError, match="the last 5 configurations proposed"):
+        first.create_trial("tuner0")
+    return measured
+
+
+def test_the_oversized_in_a_row_count_survives_a_resume(tmp_path: Path) -> None:
+    """Before, the count in a row was kept in memory only: a search whose state was saved
+    amid a run of rejections started it again at zero on resume, so it stopped later than
+    the same search run straight through (after 4 + 5 rejections instead of 5)."""
+    straight = _rejections_until_the_stop(tmp_path / "straight", None)
+    resumed = _rejections_until_the_stop(tmp_path / "resumed", 3)
+    assert len(straight) == 5
+    # 2 rejected before the interruption, 3 after it: 5 in a row (the configuration being
+    # measured when it came is not counted); before, 2 + 5
+    assert len(resumed) == 1 + 5, (resumed, straight)
+    assert resumed[:2] == straight[:2]

@@ -95,6 +95,7 @@ def _search(hypermodel, directory):
         seed=0,
     )
     x, y, x_val, y_val = _data()
+    _search.last = tuner
     tuner.search(x, y, validation_data=(x_val, y_val), epochs=1, batch_size=16, verbose=0)
     return tuner
 
@@ -154,9 +155,35 @@ def test_a_disagreement_after_a_resume_under_a_name_scored_before_it_stops_the_s
     said = str(resumed.value)
     assert said.startswith("The hypermodel's fit returned "), said
     assert "as 'val_accuracy', but Keras logged val_accuracy" in said
-    assert "A number returned under 'val_accuracy' in an earlier trial was scored within " in said
+    assert "A number returned under 'val_accuracy' in an earlier trial, " in said
+    assert "was scored within the tolerance" in said
     ran = _on_disk(tmp_path)
     assert ran == {"history": "COMPLETED", "same": "COMPLETED", "count": "FAILED"}, ran
+
+
+def test_the_stop_on_a_name_scored_before_names_that_trial_and_this_one(tmp_path):
+    """Before: "A number returned under 'val_accuracy' in an earlier trial was scored", no
+    trial named. Now the earlier trial scored and the one stopping the search are named by
+    their phase, their progress line's number, KerasTuner's id and their trial.json, also
+    after a resume (the record keeps which trial was scored)."""
+    forms = ["history", "same", "count", "same_again"]
+    with pytest.raises(KeyboardInterrupt):
+        _search(_Returns(forms, interrupt="count"), tmp_path)
+    with pytest.raises(SearchInputError) as resumed:
+        _search(_Returns(forms), tmp_path)
+    said = str(resumed.value)
+    tuner = _search.last
+    oracle = tuner.oracle
+    ids = {t.hyperparameters["form"]: t.trial_id for t in oracle.trials.values()}
+    phase = tuner.phase
+    scored = ids["same"]  # the second trial to end: progress line "trial 2"
+    assert oracle.end_order.index(scored) == 1
+    record = tmp_path / "p" / f"trial_{scored}" / "trial.json"
+    assert f"in an earlier trial, {phase} trial 2 (id {scored}, {record}), was scored" in said
+    stopping = ids["count"]
+    this = tmp_path / "p" / f"trial_{stopping}" / "trial.json"
+    number = len(oracle.end_order) + 1  # the next progress line's number
+    assert said.endswith(f"the search stops at {phase} trial {number} (id {stopping}, {this}).")
 
 
 def test_the_record_round_trips_through_the_tuner_state_and_a_damaged_one_is_named(tmp_path):
@@ -164,7 +191,14 @@ def test_the_record_round_trips_through_the_tuner_state_and_a_damaged_one_is_nam
     record = tuner._tunekit_record
     assert record.returned["scored"] == {"val_accuracy"} and record.batched
     state = tuner.get_state()["tunekit_search_record"]
-    assert state == {"scored": ["val_accuracy"], "refused": {}, "evaluated": False, "batched": True}
+    first = tuner.oracle.end_order[1]  # "history" returns a History: no number scored
+    assert state == {
+        "scored": ["val_accuracy"],
+        "refused": {},
+        "scored_in": {"val_accuracy": first},
+        "evaluated": False,
+        "batched": True,
+    }
     path = tmp_path / "p" / "tuner0.json"
     assert json.loads(path.read_text())["tunekit_search_record"] == state
     again = _search(_Returns(["history", "same"]), tmp_path)  # reloads, runs no trial
@@ -173,6 +207,7 @@ def test_the_record_round_trips_through_the_tuner_state_and_a_damaged_one_is_nam
     assert _search(_Returns(["history", "same"]), tmp_path)._tunekit_record.get_state() == {
         "scored": [],
         "refused": {},
+        "scored_in": {},
         "evaluated": False,
         "batched": False,
     }

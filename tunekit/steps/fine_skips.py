@@ -21,19 +21,15 @@ trial, still stops the run with `NoCompletedTrialsError`.
 
 from __future__ import annotations
 
-import os
-import re
-import sys
 from collections.abc import Sequence
-from pathlib import Path
 
 import keras_tuner as kt
-from keras_tuner import errors as kt_errors
 from keras_tuner.engine import trial as trial_module
 
-from tunekit.errors import NoCompletedTrialsError, TunekitError, raised_line
+from tunekit.errors import NoCompletedTrialsError
 from tunekit.narrowing import is_usable
 from tunekit.steps.base import RunContext
+from tunekit.trial_skips import all_skipped, skipped_by_hypermodel
 
 __all__ = [
     "ALL_SKIPPED",
@@ -46,58 +42,6 @@ __all__ = [
 
 # The manifest's (and report.json's phase) key: fine trials run, every one skipped.
 ALL_SKIPPED = "all_skipped"
-
-_FRAME = re.compile(r'^\s*File "(?P<path>[^"]+)", line \d+')
-# Where an error raised by tunekit or KerasTuner itself comes from (not a skip).
-_OWN_DIRS = tuple(
-    str(Path(file).resolve().parent)
-    for module in (sys.modules["tunekit"], sys.modules["keras_tuner"])
-    if (file := getattr(module, "__file__", None))
-)
-
-
-def _skip_class(name: str) -> bool:
-    """Whether the error class `name` (as a traceback names it) is KerasTuner's
-    `FailedTrialError` or a subclass of it that is not one of tunekit's refusals."""
-    module, _, qualname = name.rpartition(".")
-    if qualname == "FailedTrialError" and module.startswith("keras_tuner"):
-        return True
-    found: object = sys.modules.get(module or "__main__")
-    for part in qualname.split("."):
-        found = getattr(found, part, None)
-    return (
-        isinstance(found, type)
-        and issubclass(found, kt_errors.FailedTrialError)
-        and not issubclass(found, TunekitError)
-    )
-
-
-def skipped_by_hypermodel(trial: trial_module.Trial) -> bool:
-    """Whether `trial` FAILED on a `FailedTrialError` the hypermodel's own code raised.
-
-    Read from the traceback KerasTuner keeps in `trial.message` (also on a
-    worker's trial): its error line names `FailedTrialError` (or a subclass
-    the hypermodel's code defines) and its last frame is outside tunekit and
-    KerasTuner (whose own `FailedTrialError`s, e.g. a NaN loss or an oversized
-    model, are not skips).
-    """
-    if trial.status != trial_module.TrialStatus.FAILED or not trial.message:
-        return False
-    line = raised_line(trial.message)
-    if not _skip_class(line.partition(":")[0].strip()):
-        return False
-    frames = [m["path"] for m in map(_FRAME.match, trial.message.splitlines()) if m]
-    if not frames:
-        return False
-    last = str(Path(frames[-1]).resolve())
-    return not any(last.startswith(os.path.join(own, "")) for own in _OWN_DIRS)
-
-
-def all_skipped(trials: Sequence[trial_module.Trial]) -> int:
-    """How many of `trials` ran, if each was skipped by the hypermodel; else 0."""
-    if trials and all(skipped_by_hypermodel(t) for t in trials):
-        return len(trials)
-    return 0
 
 
 def skipped_note(ran: int) -> str:

@@ -47,8 +47,9 @@ from tunekit.errors import TrialsFailedError
 from tunekit.narrowing import is_usable
 from tunekit.progress import failure_reason
 from tunekit.steps.base import RunContext
+from tunekit.trial_names import trial_name, trial_record
 from tunekit.trial_refusals import refusal_kind
-from tunekit.tuners.oracles import failures_in_a_row
+from tunekit.trial_skips import failed_in_a_row
 
 __all__ = [
     "advice",
@@ -219,17 +220,17 @@ def raise_if_failing(phase: str, ctx: RunContext, tuner: kt.Tuner, error: Runtim
 
     The oracle raises it (`TrialsFailedError`, KerasTuner's message) when
     `max_consecutive_failed_trials` trials in a row FAILED; the oracle's end
-    order (`failures_in_a_row`) tells it apart from any other `RuntimeError`,
+    order (`failed_in_a_row`) tells it apart from any other `RuntimeError`,
     which is left to propagate as it is. The error raised here names the
     phase, the last trial's error and its `trial.json`, and what to do
     (`advice`, ending with `rerun_note`); its `restarts` says whether the phase
     had no completed trial (a rerun starts it again, with the same seeds).
     """
     oracle = tuner.oracle
-    in_a_row = failures_in_a_row(oracle)
+    failed = failed_in_a_row(oracle)  # the hypermodel's skips passed over
+    in_a_row = len(failed)
     if not in_a_row or in_a_row < ctx.max_consecutive_failed_trials:
         return
-    failed = [oracle.trials[trial_id] for trial_id in oracle.end_order[-in_a_row:]]
     each = ", each with the same error" if same_error(failed) else ""
     restarts = not any(is_usable(t) for t in oracle.trials.values())
     stop = TrialsFailedError(
@@ -243,9 +244,12 @@ def raise_if_failing(phase: str, ctx: RunContext, tuner: kt.Tuner, error: Runtim
 
 
 def failed_with(ctx: RunContext, tuner: kt.Tuner, trial: trial_module.Trial) -> str:
-    """`"trial 3, with <its error line> (its traceback: <trial.json>)"` and, for a class id
-    beyond the output's width (TensorFlow's message), what to do."""
+    """`"coarse trial 4 (id 3), with <its error line> (its traceback: <trial.json>)"`: the
+    phase, the progress line's number and KerasTuner's id (`tunekit.trial_names`), and,
+    for a class id beyond the output's width (TensorFlow's message), what to do."""
     reason = failure_reason(trial)
-    where = Path(tuner.project_dir) / f"trial_{trial.trial_id}" / "trial.json"
+    where = trial_record(tuner.project_dir, trial.trial_id)
     fix = label_range_fix(reason, isinstance(ctx.data, StreamData))
-    return f"trial {trial.trial_id}, with {reason or 'no message'} (its traceback: {where}).{fix}"
+    phase = getattr(tuner, "phase", None) or Path(tuner.project_dir).name
+    name = trial_name(phase, tuner.oracle, trial.trial_id)
+    return f"{name}, with {reason or 'no message'} (its traceback: {where}).{fix}"

@@ -46,6 +46,7 @@ from tunekit.processes import release_trial_memory
 from tunekit.stream_fit_args import StreamArgs, ignored_arguments
 from tunekit.tensorboard import configure_trial_logdirs
 from tunekit.trial_length import SCORED_AT_END, is_number, length_metrics
+from tunekit.trial_names import trial_name
 from tunekit.trial_refusals import (
     Said,
     TrialRefusedError,
@@ -324,6 +325,12 @@ class TunekitTuner(kt.Tuner):
         """
         return model_size(self.hypermodel, hp, sample=self._tunekit_trial.sample)
 
+    def _trial_name(self, trial_id: str) -> str:
+        """How a message names the trial (`tunekit.trial_names.trial_name`); a worker's
+        oracle keeps no end order, so its message has no progress number."""
+        oracle = None if self._is_worker() else self.oracle
+        return trial_name(self._tunekit_phase, oracle, trial_id, self.project_dir)
+
     @property
     def phase(self) -> str:
         """The phase's name given to the constructor."""
@@ -565,7 +572,13 @@ class TunekitTuner(kt.Tuner):
                 evaluate = evaluator(model, validation, kwargs.get("validation_batch_size"))
         try:  # names scored, and refused: on disk before the trial ends, scored or failed
             if check_returned(
-                results, self.oracle.objective.name, facts.logged, evaluate, record.returned
+                results,
+                self.oracle.objective.name,
+                facts.logged,
+                evaluate,
+                record.returned,
+                trial_id=trial.trial_id,
+                name_trial=self._trial_name,
             ):
                 record.evaluated = True
         finally:

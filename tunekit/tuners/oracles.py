@@ -22,6 +22,7 @@ from sklearn.exceptions import ConvergenceWarning
 
 from tunekit.errors import ModelSizeLimitError, TrialsFailedError
 from tunekit.model_size import param_count
+from tunekit.trial_skips import failed_in_a_row
 from tunekit.tuners.base_oracle import BaseOracle
 
 __all__ = [
@@ -33,7 +34,6 @@ __all__ = [
     "RandomSearchOracle",
     "SizeLimitedOracle",
     "end_failed_search",
-    "failures_in_a_row",
     "kerastuner_seed",
     "phase_seed",
     "make_oracle",
@@ -93,16 +93,6 @@ def end_failed_search(oracle: kt.Oracle, trial: Trial, error: BaseException | No
             del oracle.ongoing_trials[tuner_id]
     oracle._save_trial(oracle.trials[trial.trial_id])
     oracle.save()
-
-
-def failures_in_a_row(oracle: kt.Oracle) -> int:
-    """How many of the oracle's last ended trials (`end_order`) are FAILED, in a row."""
-    in_a_row = 0
-    for trial_id in reversed(oracle.end_order):
-        if oracle.trials[trial_id].status != TrialStatus.FAILED:
-            break
-        in_a_row += 1
-    return in_a_row
 
 
 def first_sample(x: Any, count: int = 1) -> Any:
@@ -187,7 +177,9 @@ class SizeLimitedOracle(BaseOracle):
 
     `MAX_REJECTED_IN_A_ROW` rejections in a row, or a space exhausted before
     anything fitted, raise `ModelSizeLimitError` naming the smallest model
-    seen. Without `size_limit`, the oracle is KerasTuner's.
+    seen; the count in a row is saved with the oracle too, so a state saved
+    amid a run of rejections resumes it rather than starting at zero. Without
+    `size_limit`, the oracle is KerasTuner's.
     """
 
     size_limit: ModelSizeLimit | None = None
@@ -249,17 +241,18 @@ class SizeLimitedOracle(BaseOracle):
 
     def _check_consecutive_failures(self) -> None:
         """KerasTuner's stop after `max_consecutive_failed_trials` FAILED trials in a row,
-        counting only the latest run of them.
+        counting only the latest run of them, and no trial the hypermodel skipped.
 
         KerasTuner 1.4 looks for such a run anywhere in `end_order`, so once a search
         stopped on one, its resumed search (the code fixed) stopped again after each
-        new trial, however that trial ended. KerasTuner's message, as a
+        new trial, however that trial ended; and it counted the hypermodel's skips
+        (`failed_in_a_row` passes over them). KerasTuner's message, as a
         `TrialsFailedError` (a `RuntimeError`, as KerasTuner's error was).
         """
-        in_a_row = failures_in_a_row(self)
+        failed = failed_in_a_row(self)
         limit = self.max_consecutive_failed_trials
-        if limit and in_a_row >= limit:
-            last = self.trials[self.end_order[-1]]
+        if limit and failed and len(failed) >= limit:
+            last = failed[-1]
             raise TrialsFailedError(  # KerasTuner's message (the search step names it better)
                 f"Number of consecutive failures exceeded the limit of {limit}.\n"
                 + (last.message or "")
@@ -287,12 +280,14 @@ class SizeLimitedOracle(BaseOracle):
         state = super().get_state()
         state["tunekit_rejected_oversized"] = self.rejected_oversized
         state["tunekit_smallest_rejected"] = self._smallest_rejected
+        state["tunekit_oversized_in_a_row"] = self._in_a_row  # a resume goes on counting
         return state
 
     def set_state(self, state: dict[str, Any]) -> None:
         super().set_state(state)
         self.rejected_oversized = int(state.get("tunekit_rejected_oversized", 0))
         self._smallest_rejected = state.get("tunekit_smallest_rejected")
+        self._in_a_row = int(state.get("tunekit_oversized_in_a_row", 0))
 
 
 def _clip_to_ranges(space: kt.HyperParameters, values: dict[str, Any]) -> None:

@@ -35,7 +35,7 @@ A number returned under a name of its own (`{"val_error": ...}`,
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from tunekit.fit_results import as_number
@@ -63,6 +63,8 @@ def check_returned(
     logged: Mapping[str, list[float]],
     evaluate: Any = None,
     seen: dict[str, Any] | None = None,
+    trial_id: str | None = None,
+    name_trial: Callable[[str], str] | None = None,
 ) -> bool:
     """Raises `TrialRefusedError` when a number `fit` returned disagrees with Keras's own.
 
@@ -79,7 +81,12 @@ def check_returned(
         seen: The search's record, updated here: `{"scored": names whose
             returned numbers were filed, "refused": {name: the first refusal's
             message}}` (`SearchRecord.returned`, which the tuner saves). Defaults to
-            a record of this call only.
+            a record of this call only. Its `"scored_in"` (`{name: trial id}`) keeps the
+            first trial whose number under each name was scored.
+        trial_id: The trial being checked (KerasTuner's id), recorded in `scored_in`.
+        name_trial: `name_trial(trial_id)` -> how a message names a trial
+            (`tunekit.trial_names.trial_name`); the stop names the earlier trial
+            scored, and this one, so.
 
     Returns:
         Whether `evaluate` was called (a later trial need not evaluate again).
@@ -93,20 +100,30 @@ def check_returned(
     seen = seen if seen is not None else {}
     scored: set[str] = seen.setdefault("scored", set())
     refused: dict[str, str] = seen.setdefault("refused", {})
+    scored_in: dict[str, str] = seen.setdefault("scored_in", {})
     returned = _returned(results, objective_name)
     try:
         evaluated = _check(returned, logged, evaluate, refused)
     except TrialRefusedError as e:
         name = str(e.args[1]) if len(e.args) > 1 else ""
         if name in scored:  # an earlier trial's number under it may be as wrong
+            earlier = scored_in.get(name)
+            where = "an earlier trial"
+            this = ""
+            if name_trial is not None and earlier is not None:
+                where = f"an earlier trial, {name_trial(earlier)},"
+            if name_trial is not None and trial_id is not None:
+                this = f" at {name_trial(trial_id)}"
             raise SearchInputError(
-                f"{e.args[0]} A number returned under {name!r} in an earlier trial was "
-                "scored within the tolerance, so it cannot be trusted either: the search "
-                "stops."
+                f"{e.args[0]} A number returned under {name!r} in {where} was scored "
+                f"within the tolerance, so it cannot be trusted either: the search stops{this}."
             ) from None
         refused.setdefault(name, e.args[0])
         raise TrialRefusedError(e.args[0]) from None
     scored.update(returned)
+    if trial_id is not None:
+        for name in returned:
+            scored_in.setdefault(name, trial_id)
     return evaluated
 
 

@@ -40,14 +40,15 @@ class SearchRecord:
     """The search's record (see the module docstring).
 
     Attributes:
-        returned: `{"scored": set of names, "refused": {name: message}}`, the
-            record `check_returned` reads and updates in place.
+        returned: `{"scored": set of names, "refused": {name: message}, "scored_in":
+            {name: the first trial id scored under it}}`, the record `check_returned`
+            reads and updates in place (a record saved before `scored_in` has none).
         evaluated: Whether a fit was evaluated to check a returned number.
         batched: Whether a fit of the search trained on batches.
     """
 
     returned: dict[str, Any] = dataclasses.field(
-        default_factory=lambda: {"scored": set(), "refused": {}}
+        default_factory=lambda: {"scored": set(), "refused": {}, "scored_in": {}}
     )
     evaluated: bool = False
     batched: bool = False
@@ -58,6 +59,7 @@ class SearchRecord:
         return {
             "scored": sorted(self.returned.get("scored", ())),
             "refused": dict(sorted(self.returned.get("refused", {}).items())),
+            "scored_in": dict(sorted(self.returned.get("scored_in", {}).items())),
             "evaluated": self.evaluated,
             "batched": self.batched,
         }
@@ -73,11 +75,15 @@ class SearchRecord:
         if not isinstance(state, Mapping):
             raise ValueError(f"expected a JSON object, got {type(state).__name__}")
         scored, refused = state.get("scored", []), state.get("refused", {})
+        scored_in = state.get("scored_in", {})
         if not isinstance(scored, list) or not isinstance(refused, Mapping):
             raise ValueError("'scored' must be a list of names and 'refused' an object")
+        if not isinstance(scored_in, Mapping):
+            raise ValueError("'scored_in' must be an object")
         self.returned = {
             "scored": {str(name) for name in scored},
             "refused": {str(name): str(message) for name, message in refused.items()},
+            "scored_in": {str(name): str(trial) for name, trial in scored_in.items()},
         }
         self.evaluated = bool(state.get("evaluated", False))
         self.batched = bool(state.get("batched", False))

@@ -1,0 +1,42 @@
+"""How a message names a trial: the phase, the progress line's number and KerasTuner's id.
+
+The progress lines count a phase's trials from 1 as they end (`[coarse] trial
+3/5 (id 2): ...`), while KerasTuner names a trial by its id (`"2"`, `"0007"`,
+from 0, in the order trials started) and keeps its record in
+`<run>/<phase>/trial_<id>/trial.json`. A message that names a trial says all
+three, as `coarse trial 3 (id 2, <run>/coarse/trial_2/trial.json)`, so the
+trial is found both in what the run printed and on disk.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+__all__ = ["progress_number", "trial_name", "trial_record"]
+
+
+def progress_number(oracle: Any, trial_id: str) -> int | None:
+    """The number the progress line gives trial `trial_id`: its place (from 1) among the
+    phase's ended trials (`oracle.end_order`), or, for a trial not ended yet, the number
+    its line will have next (`None` when the oracle keeps no end order, e.g. a worker's)."""
+    order = getattr(oracle, "end_order", None)
+    if not isinstance(order, list):
+        return None
+    return order.index(trial_id) + 1 if trial_id in order else len(order) + 1
+
+
+def trial_record(project_dir: str | Path, trial_id: str) -> Path:
+    """KerasTuner's record of the trial: `<project_dir>/trial_<id>/trial.json`."""
+    return Path(project_dir) / f"trial_{trial_id}" / "trial.json"
+
+
+def trial_name(
+    phase: str, oracle: Any, trial_id: str, project_dir: str | Path | None = None
+) -> str:
+    """`"coarse trial 3 (id 2, <project_dir>/trial_2/trial.json)"` (see the module
+    docstring); without `project_dir`, no path; without an end order, no number."""
+    number = progress_number(oracle, trial_id)
+    said = f"{phase} trial {number}" if number is not None else f"{phase} trial"
+    where = "" if project_dir is None else f", {trial_record(project_dir, trial_id)}"
+    return f"{said} (id {trial_id}{where})"
