@@ -37,7 +37,7 @@ from tunekit.data._metadata import (
 )
 from tunekit.data._split_sizes import made_by
 from tunekit.data._splits import _random_split, _stratified_split
-from tunekit.data._subsets import subset_arrays
+from tunekit.data._subsets import subset_of
 from tunekit.errors import DataError
 
 __all__ = ["Dataset"]
@@ -396,4 +396,4 @@ class Dataset:
         Raises:
             DataError (a `ValueError`): On a bad count or seed; num_train 0 or below the classes.
         """
-        return dataclasses.replace(self, **subset_arrays(self, num_train, num_val, num_test, seed))
+        return subset_of(self, num_train, num_val, num_test, seed)

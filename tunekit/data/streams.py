@@ -42,6 +42,7 @@ from tunekit.data._checks import CLASSIFICATION, REGRESSION, TASKS, UNSCALED, ch
 from tunekit.data._folder_leaks import check_folder_overlap
 from tunekit.data._leaks import PassSum, check_stream_splits
 from tunekit.data._metadata import regression_ending
+from tunekit.data._split_sizes import refuse_one_sample
 from tunekit.data._stream_batches import (
     ChainedPyDataset,
     chain_py_datasets,
@@ -241,9 +242,9 @@ class StreamData:
             )
             self.num_classes: int | None = None
             self.class_names: list[str] = []
+            self._check_leaks()  # first: it reads each split's size (1 sample: refused)
             for split, ys in read.items():  # read whole anyway: constant targets are refused
                 refuse_constant_targets(ys, split)
-            self._check_leaks()
             return
         self.num_outputs = None
         if class_names is not None and num_classes is None:
@@ -302,6 +303,11 @@ class StreamData:
                     f"{_SPLIT_NAMES[split]} stream {count} samples: pass the labels of the "
                     "stream's own samples (in any order)."
                 )
+        # Splits of 1 sample, all named at once, by the labels given or the passes read.
+        sizes = {s: len(v) for s, v in (self.labels or {}).items()} or {
+            s: p.count for s, p in self._passes.items() if not p.ended
+        }
+        refuse_one_sample(sizes, self.task, stream=True)
 
     @classmethod
     def from_image_folder(cls, stream: Any, *, check_files: bool = True) -> StreamData:
