@@ -101,7 +101,7 @@ class Dataset:
     num_classes: int | None = None
     name: str = "arrays"
     scaling: str = UNSCALED
-    task: str = CLASSIFICATION
+    task: str = tg.DEFAULT_TASK  # "classification", told apart from a task= passed
     label_mode: str = INT_LABELS
     num_outputs: int | dict[str, int] | None = dataclasses.field(default=None, init=False)
     _fingerprint: str | None = dataclasses.field(default=None, init=False, repr=False)
@@ -123,7 +123,7 @@ class Dataset:
             task = (
                 CLASSIFICATION if width is not None else tg.infer_tasks(given["y_train"], "y_train")
             )
-        object.__setattr__(self, "task", task)
+        object.__setattr__(self, "task", str(task))  # the default as a plain str
         num_classes = self.num_classes if width is None else width
         if width is not None:  # one-hot rows: kept as class ids, the model gets rows
             object.__setattr__(self, "label_mode", CATEGORICAL_LABELS)
