@@ -137,7 +137,8 @@ def refuse_one_sample(sizes: Mapping[str, int], task: str, stream: bool = False)
     told = (
         "; " + next(iter(remedies))
         if len(remedies) == 1
-        else ". " + " ".join(
+        else ". "
+        + " ".join(
             f"For the {' and '.join(whats)} split{'s' * (len(whats) > 1)}: {remedy}"
             for remedy, whats in remedies.items()
         )
