@@ -192,3 +192,32 @@ def test_a_validation_split_too_small_for_its_classes_is_warned_with_its_size():
         "It has 2 examples for 10 classes, too few to hold one of each: each example moves its "
         "accuracy by 50 points." in note
     )
+
+
+def test_a_constant_stream_not_read_whole_is_refused_when_given(no_fit):
+    """A stream of known length is not read whole: its constant targets were refused only
+    as the test set was predicted, after the search and retrain."""
+    message = _refusal(
+        StreamData,
+        _stream(X[:30], Y[:30]),
+        _stream(X[30:35], Y[30:35]),
+        _stream(X[35:], np.ones(5, "float32")),
+        fingerprint="constant-test",
+    )
+    assert message.startswith(
+        "StreamData: the test stream's target is constant: every test target is 1. The test "
+        "split gives the run's result"
+    )
+    assert message.endswith("give a test= stream whose targets vary.")
+    two = np.stack([Y, np.where(np.arange(40) < 30, Y, 2.0)], axis=1)  # column 1 of val: 2.0
+    message = _refusal(
+        StreamData,
+        _stream(X[:30], two[:30]),
+        _stream(X[30:35], two[30:35]),
+        _stream(X[35:], two[35:]),
+        fingerprint="constant-column",
+    )
+    assert message.startswith(
+        "StreamData: the validation stream's target is constant in column(s) [1]: every "
+        "validation target is 2."
+    )

@@ -125,8 +125,9 @@ class StreamData:
             `.batch(n)`), `fingerprint` is missing, `task` / `num_classes` /
             `class_names` are invalid, or the first training batch's labels
             contradict `num_classes` (one-hot width, class ids out of range), or
-            `labels` do not match the batches read, or a split read whole here holds
-            a constant regression target (per column, per output).
+            `labels` do not match the batches read, or a split holds a constant
+            regression target (per column, per output; as its passes read it here), or
+            a split holds 1 sample (every such split named in one message).
 
     Example:
     >>> data = StreamData(train_ds, val_ds, test_ds, fingerprint="rivers-v3")
@@ -245,6 +246,9 @@ class StreamData:
             self._check_leaks()  # first: it reads each split's size (1 sample: refused)
             for split, ys in read.items():  # read whole anyway: constant targets are refused
                 refuse_constant_targets(ys, split)
+            for split, kept in self._passes.items():  # the others, as their passes saw them
+                if split not in read and (rows := kept.constant()) is not None:
+                    refuse_constant_targets([rows if None not in rows else rows[None]], split)
             return
         self.num_outputs = None
         if class_names is not None and num_classes is None:
