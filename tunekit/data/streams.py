@@ -243,9 +243,10 @@ class StreamData:
             )
             self.num_classes: int | None = None
             self.class_names: list[str] = []
-            self._check_leaks()  # first: it reads each split's size (1 sample: refused)
             for split, ys in read.items():  # read whole anyway: constant targets are refused
-                refuse_constant_targets(ys, split)
+                if self._passes[split].count != 1:  # 1 sample: with every split's size, below
+                    refuse_constant_targets(ys, split)
+            self._check_leaks()  # it reads each split's size (1 sample: refused)
             for split, kept in self._passes.items():  # the others, as their passes saw them
                 if split not in read and (rows := kept.constant()) is not None:
                     refuse_constant_targets([rows if None not in rows else rows[None]], split)
