@@ -570,7 +570,8 @@ def test_a_constant_output_of_several_is_refused_without_a_regressions_reason():
         Dataset(X[:20], y, X[20:30], y_val, X[30:], y_val, task="regression")
     message = str(caught.value)
     assert message.startswith("y_val['cls'] is constant: every validation target is 0. Under ")
-    assert "an output of one value gives a model nothing to learn from it and cannot tell it " in (
+    # nothing is learned from a validation split: it cannot tell a model from a constant
+    assert "a validation output of one value cannot tell a model from always predicting" in (
         message
     )
     assert "R2" not in message

@@ -44,7 +44,10 @@ def test_a_six_row_csv_is_refused_on_the_command_line_before_any_work(tmp_path, 
     args = ["--directory", str(runs), *CLI, "--data", str(tmp_path / "few_reg.csv")]
     assert main([*args, "--target", "y"]) == 2
     err = capsys.readouterr().err
-    assert "The validation split has 1 sample (splits: 4 training / 1 validation / 1 test)" in err
+    assert (  # both splits of 1 sample in one message: one fix suffices
+        "The validation and test splits have 1 sample each (splits: 4 training / 1 validation "
+        "/ 1 test)" in err.replace("\n", " ")
+    )
     assert "R2 is undefined on 1 sample" in err
     # the command line has no fractions: what it can do instead
     assert "splits a CSV 70% / 15% / 15% (seed 0), so it needs at least 10 rows" in err
@@ -55,10 +58,15 @@ def test_a_six_row_csv_is_refused_on_the_command_line_before_any_work(tmp_path, 
 
 def test_python_calls_say_their_own_remedy_for_a_one_sample_split(tmp_path):
     message = _message(Dataset.from_arrays, X[:6], Y[:6])
-    assert "The validation split has 1 sample (splits: 4 training / 1 validation / 1 test)" in (
+    assert message.startswith(
+        "The validation and test splits have 1 sample each (splits: 4 training / 1 validation "
+        "/ 1 test)"
+    )
+    assert "For the validation split: validation_fraction=0.15 of 6 samples makes 1; pass a " in (
         message
     )
     assert "pass a larger validation_fraction= (it needs 10 samples at 0.15)" in message
+    assert "pass a larger test_fraction= (it needs 10 samples at 0.15)" in message
     FEW_REG.to_csv(tmp_path / "few.csv", index=False)
     assert "pass a larger validation_fraction=" in _message(load_csv, tmp_path / "few.csv", "y")
     # a test set the user gave: theirs to enlarge, whatever the fractions

@@ -122,6 +122,10 @@ class PassSum:
         # With `features` (a training pass): its first inputs' `feature_sample`, by batch.
         self.features: list[list[np.ndarray]] | None = [] if features else None
         self._kept = 0
+        # Each output's first target row (flat) and which of its columns vary after it:
+        # a regression stream's constant targets, known without keeping them (`constant`).
+        self._first: dict[str | None, np.ndarray] = {}
+        self._varies: dict[str | None, np.ndarray] = {}
 
     def add(self, batch: Any) -> None:
         """Adds one batch's samples (nothing once a batch was not `(x, y, ...)`)."""
@@ -133,6 +137,7 @@ class PassSum:
         self.sizes.append(len(rows))
         y = batch[1]
         for output, labels in y.items() if isinstance(y, Mapping) else [(None, y)]:
+            self._follow(output, labels)
             ids = class_ids(labels)
             if ids is not None:
                 self.classes.setdefault(output, set()).update(np.unique(ids).astype(int).tolist())
@@ -142,6 +147,32 @@ class PassSum:
         self.count += len(rows)
         self.total = (self.total + int(rows.sum(dtype=np.uint64))) % 2**64
         self.labels = (self.labels + int(row_hashes(batch[1]).sum(dtype=np.uint64))) % 2**64
+
+    def _follow(self, output: str | None, labels: Any) -> None:
+        """Notes which columns of `output`'s targets `labels` differ from its first row."""
+        if isinstance(labels, (list, tuple)):  # unnamed outputs: not followed
+            return
+        flat = np.asarray(labels)
+        if flat.ndim == 0 or not len(flat):
+            return
+        flat = flat.reshape(len(flat), -1)
+        first = self._first.setdefault(output, flat[0])
+        if first.shape[0] != flat.shape[1]:  # targets of varying width: not followed
+            self._first.pop(output)
+            self._varies.pop(output, None)
+            return
+        seen = self._varies.get(output, np.zeros(flat.shape[1], bool))
+        self._varies[output] = seen | np.any(flat != first, axis=0)
+
+    def constant(self) -> dict[str | None, np.ndarray] | None:
+        """Two target rows per output (`None`: one output) that vary in exactly the
+        columns the pass's targets vary in (a constant column: equal), or None when none
+        is constant or the pass ended: enough to refuse, and say, constant targets."""
+        if self.ended or self.count < 2 or not any((~v).any() for v in self._varies.values()):
+            return None
+        return {
+            k: np.stack([f := self._first[k].astype(float), f + v]) for k, v in self._varies.items()
+        }
 
     def result(self) -> tuple[int, int, int]:
         """`(samples, hash sum, label hash sum)` of the batches added."""

@@ -19,6 +19,7 @@ from tunekit.data._checks import (
 from tunekit.data._split_sizes import check_split_sizes, constant_remedy
 from tunekit.errors import DataError
 
+_WHAT = {"train": "training", "val": "validation", "test": "test"}
 #: The command line's remedy for a split tunekit made (a CSV's; an .npz's validation set
 #: drawn from x_train): it has no option for the fractions or the split's seed.
 CLI_OWN_SPLITS = (
@@ -201,18 +202,44 @@ def refuse_constant(array: Any, key: str, split: str, output: bool = False) -> N
     if not same:
         return
     where = "" if flat.shape[1] == 1 else f" in column(s) {same}"
-    what = {"train": "training", "val": "validation", "test": "test"}[split]
-    why = (
-        "Under task='regression' (which outputs of mixed kinds need) every output must vary "
-        "in each split: an output of one value gives a model nothing to learn from it and "
-        "cannot tell it from always predicting that value, class ids or a quantity alike. "
-        if output
-        else "A model learns nothing from a constant target, and R2 is undefined on "
-        "one (a score of 0.0 that means nothing). "
-    )
+    what = _WHAT[split]
+    why = _constant_why(split, output)
     raise DataError(
         f"{key} is constant{where}: every {what} target is {flat[0, same[0]]:g}. {why}"
         + constant_remedy(split, flat, same[0], stream=key.startswith("StreamData"))
+    )
+
+
+def _constant_why(split: str, output: bool) -> str:
+    """What a constant regression target makes of the split `split`: nothing to learn from
+    training targets; a validation or test split teaches nothing, its score is undefined."""
+    if output:
+        return (
+            "Under task='regression' (which outputs of mixed kinds need) every output must "
+            "vary in each split: "
+            + (
+                "an output of one value gives a model nothing to learn from it and cannot "
+                "tell it from always predicting that value"
+                if split == "train"
+                else f"a {_WHAT[split]} output of one value cannot tell a model from always "
+                "predicting that value"
+            )
+            + ", class ids or a quantity alike. "
+        )
+    if split == "train":
+        return (
+            "A model learns nothing from a constant target, and R2 is undefined on one (a "
+            "score of 0.0 that means nothing). "
+        )
+    use = (
+        "scores every trial (the search chooses the hyperparameters and the epochs on it)"
+        if split == "val"
+        else "gives the run's result (the final model is judged on it)"
+    )
+    return (
+        f"The {_WHAT[split]} split {use}, but R2 is undefined on a constant target (a "
+        "score of 0.0 that means nothing), and predicting one value says nothing of how a "
+        "model follows targets that vary. "
     )
 
 

@@ -229,6 +229,12 @@ def _note(
                 "present only)."
             )
         )
+    size = splits.sizes[split]
+    if size < len(reference):  # e.g. 2 examples of 10 classes: a weak score, said so
+        said += (
+            f" It has {_log.count(size, 'example')} for {len(reference)} classes, too few to "
+            f"hold one of each: each example moves its accuracy by {100 / size:.0f} points."
+        )
     fix = _cli_fix(splits.kind, split) if cli else _fix(splits.kind, split)
     return f"{said} Use a {word} set holding every class: {fix}."
 

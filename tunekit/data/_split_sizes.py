@@ -25,7 +25,7 @@ from tunekit import _log
 from tunekit.data import _targets as tg
 from tunekit.errors import DataError
 
-__all__ = ["check_split_sizes", "constant_remedy", "made_by"]
+__all__ = ["check_split_sizes", "constant_remedy", "made_by", "refuse_one_sample"]
 
 _WHAT = {"train": "training", "val": "validation", "test": "test"}
 _MADE: contextvars.ContextVar[dict[str, Any] | None] = contextvars.ContextVar(
@@ -86,42 +86,74 @@ def check_split_sizes(ys: Mapping[str, Any], task: str) -> None:
     (e.g. the test of a cv run) and is left alone.
 
     Raises:
-        DataError: Naming the split sizes, what cannot be done, and what to do with
-            the call that made the splits.
+        DataError: Naming every split of 1 sample (one message: one fix suffices), the
+            split sizes, what cannot be done, and what to do with the call that made
+            the splits.
     """
-    sizes = _sizes(ys)
-    for split in ("train", "val", "test"):
-        if sizes[split] != 1:
-            continue
-        what = _WHAT[split]
-        if split == "train":
-            role, scored = (
-                "a model cannot learn from one sample",
-                "its one target is constant"
-                if task == "regression"
-                else "it holds one class of the several a classifier needs",
-            )
-        else:
-            scored = (
-                "R2 is undefined on 1 sample (it would print as nan)"
-                if task == "regression"
-                else "an accuracy on 1 sample is 0 or 1, chance more than skill"
-            )
-            role = (
-                "the validation score chooses the hyperparameters and the epochs"
-                if split == "val"
-                else "the test score is the run's result"
-            )
-        raise DataError(
-            f"The {what} split has 1 sample (splits: {sizes['train']} training / "
-            f"{sizes['val']} validation / {sizes['test']} test): {role}, and {scored}. "
-            f"A {what} split needs at least 2 samples; {_size_remedy(split, sizes)}"
+    refuse_one_sample(_sizes(ys), task)
+
+
+def refuse_one_sample(sizes: Mapping[str, int], task: str, stream: bool = False) -> None:
+    """Refuses the splits of exactly 1 sample among `sizes` (`"train"`, `"val"`, `"test"`
+    -> samples), all named in one message (see `check_split_sizes`). `stream`: the
+    splits are a `StreamData`'s streams (their sizes as read when it was made).
+
+    Raises:
+        DataError: See `check_split_sizes`.
+    """
+    ones = [s for s in ("train", "val", "test") if sizes.get(s) == 1]
+    if not ones:
+        return
+    info = {"call": "StreamData"} if stream else _maker()
+    clauses = []
+    if "train" in ones:
+        clauses += [
+            "a model cannot learn from one sample",
+            "its one target is constant"
+            if task == "regression"
+            else "it holds one class of the several a classifier needs",
+        ]
+    if "val" in ones:
+        clauses.append("the validation score chooses the hyperparameters and the epochs")
+    if "test" in ones:
+        clauses.append("the test score is the run's result")
+    if "val" in ones or "test" in ones:
+        clauses.append(
+            "R2 is undefined on 1 sample (it would print as nan)"
+            if task == "regression"
+            else "an accuracy on 1 sample is 0 or 1, chance more than skill"
         )
+    why = ", ".join(clauses[:-1]) + ", and " + clauses[-1]
+    shown = " / ".join(f"{sizes.get(s, 0)} {_WHAT[s]}" for s in ("train", "val", "test"))
+    if len(ones) == 1:
+        what = _WHAT[ones[0]]
+        raise DataError(
+            f"The {what} split has 1 sample (splits: {shown}): {why}. A {what} split needs "
+            f"at least 2 samples; {_size_remedy(ones[0], sizes, info)}"
+        )
+    remedies: dict[str, list[str]] = {}  # one remedy may serve several splits
+    for split in ones:
+        remedies.setdefault(_size_remedy(split, sizes, info), []).append(_WHAT[split])
+    told = (
+        "; " + next(iter(remedies))
+        if len(remedies) == 1
+        else ". "
+        + " ".join(
+            f"For the {' and '.join(whats)} split{'s' * (len(whats) > 1)}: {remedy}"
+            for remedy, whats in remedies.items()
+        )
+    )
+    raise DataError(
+        f"The {' and '.join(_WHAT[s] for s in ones)} splits have 1 sample each (splits: "
+        f"{shown}): {why}. Each split needs at least 2 samples{told}"
+    )
 
 
-def _size_remedy(split: str, sizes: Mapping[str, int]) -> str:
-    info = _maker()
-    call, n = info["call"], sum(sizes.values())
+def _size_remedy(split: str, sizes: Mapping[str, int], info: Mapping[str, Any]) -> str:
+    made = [s for s in ("val", "test") if info.get(s)]  # the splits the call made
+    call, n = info["call"], sum(sizes.get(s, 0) for s in ("train", *made))  # the samples split
+    if call == "subset":  # `Dataset.subset`'s counts
+        return f"pass num_{split}= of 2 or more (None keeps the whole split)."
     if split == "train" and not (info.get("val") or info.get("test")):  # the user's own
         given = {
             "load_npz": "the file's x_train / y_train",
@@ -129,7 +161,6 @@ def _size_remedy(split: str, sizes: Mapping[str, int]) -> str:
             "StreamData": "a train= stream",
         }.get(call, "x_train / y_train")
         return f"give {given} of 2 or more samples (with more data the model learns more)."
-    made = [s for s in ("val", "test") if info.get(s)]  # the splits the call made
     fits = split == "train" or split in made
     if call not in ("load_npz", "cli_npz") and made and fits and n < 2 * (1 + len(made)):
         return (  # no fractions give every split 2: the remedy is more data

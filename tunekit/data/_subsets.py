@@ -22,6 +22,7 @@ The indices are returned sorted: the subset keeps the samples' order.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
@@ -29,6 +30,7 @@ import numpy as np
 
 from tunekit.data import _targets as tg
 from tunekit.data._checks import _SPLITS, CLASSIFICATION, _is_int
+from tunekit.data._split_sizes import made_by
 from tunekit.errors import DataError
 
 
@@ -122,3 +124,12 @@ def _class_counts(counts: np.ndarray, n: int) -> np.ndarray:
         keep[int(np.argmax(keep))] -= 1
         keep[empty] = 1
     return keep
+
+
+def subset_of(
+    data: Any, num_train: int | None, num_val: int | None, num_test: int | None, seed: int
+) -> Any:
+    """`Dataset.subset`: a copy of the `Dataset` `data` holding `subset_arrays`' samples,
+    checked as any `Dataset` (a split of 1 sample refused, its remedy in `num_*=` words)."""
+    with made_by("subset"):
+        return dataclasses.replace(data, **subset_arrays(data, num_train, num_val, num_test, seed))

@@ -35,6 +35,16 @@ Shape = tuple[int, ...]
 MAX_FLOAT_CLASS_IDS = 10
 
 
+class _DefaultTask(str):
+    """`Dataset`'s default task, `"classification"`, told apart from a `task=` passed:
+    equal to it, but its own object (a refusal says it was the default, not the user's)."""
+
+    __slots__ = ()
+
+
+DEFAULT_TASK: str = _DefaultTask(CLASSIFICATION)
+
+
 def check_task(task: Any) -> str | None:
     """Returns `task` (None, "classification" or "regression"), or raises a `DataError`."""
     if task is not None and task not in TASKS:
@@ -296,8 +306,13 @@ def as_targets(y: Any, name: str, task: str) -> np.ndarray:
         array = np.asarray(y)
         if array.dtype.kind == "f" and np.any(np.isfinite(array) & (array != np.round(array))):
             example = next(v for v in array.ravel().tolist() if not float(v).is_integer())
+            said = (
+                'No task= was passed, so Dataset takes task="classification" (its default),'
+                if isinstance(task, _DefaultTask)
+                else 'task="classification"'
+            )
             raise DataError(
-                f'task="classification" but {name} holds non-integer values (e.g. {example!r}): '
+                f"{said} but {name} holds non-integer values (e.g. {example!r}): "
                 'classification needs integer class ids. Pass task="regression" (or task=None '
                 "to infer it from the targets) for real-valued targets, or map the labels to "
                 "integers 0..num_classes-1."

@@ -37,7 +37,7 @@ from tunekit.data._metadata import (
 )
 from tunekit.data._split_sizes import made_by
 from tunekit.data._splits import _random_split, _stratified_split
-from tunekit.data._subsets import subset_arrays
+from tunekit.data._subsets import subset_of
 from tunekit.errors import DataError
 
 __all__ = ["Dataset"]
@@ -101,7 +101,7 @@ class Dataset:
     num_classes: int | None = None
     name: str = "arrays"
     scaling: str = UNSCALED
-    task: str = CLASSIFICATION
+    task: str = tg.DEFAULT_TASK  # "classification", told apart from a task= passed
     label_mode: str = INT_LABELS
     num_outputs: int | dict[str, int] | None = dataclasses.field(default=None, init=False)
     _fingerprint: str | None = dataclasses.field(default=None, init=False, repr=False)
@@ -123,7 +123,7 @@ class Dataset:
             task = (
                 CLASSIFICATION if width is not None else tg.infer_tasks(given["y_train"], "y_train")
             )
-        object.__setattr__(self, "task", task)
+        object.__setattr__(self, "task", str(task))  # the default as a plain str
         num_classes = self.num_classes if width is None else width
         if width is not None:  # one-hot rows: kept as class ids, the model gets rows
             object.__setattr__(self, "label_mode", CATEGORICAL_LABELS)
@@ -396,4 +396,4 @@ class Dataset:
         Raises:
             DataError (a `ValueError`): On a bad count or seed; num_train 0 or below the classes.
         """
-        return dataclasses.replace(self, **subset_arrays(self, num_train, num_val, num_test, seed))
+        return subset_of(self, num_train, num_val, num_test, seed)

@@ -42,6 +42,7 @@ from tunekit.data._checks import CLASSIFICATION, REGRESSION, TASKS, UNSCALED, ch
 from tunekit.data._folder_leaks import check_folder_overlap
 from tunekit.data._leaks import PassSum, check_stream_splits
 from tunekit.data._metadata import regression_ending
+from tunekit.data._split_sizes import refuse_one_sample
 from tunekit.data._stream_batches import (
     ChainedPyDataset,
     chain_py_datasets,
@@ -124,8 +125,9 @@ class StreamData:
             `.batch(n)`), `fingerprint` is missing, `task` / `num_classes` /
             `class_names` are invalid, or the first training batch's labels
             contradict `num_classes` (one-hot width, class ids out of range), or
-            `labels` do not match the batches read, or a split read whole here holds
-            a constant regression target (per column, per output).
+            `labels` do not match the batches read, or a split holds a constant
+            regression target (per column, per output; as its passes read it here), or
+            a split holds 1 sample (every such split named in one message).
 
     Example:
     >>> data = StreamData(train_ds, val_ds, test_ds, fingerprint="rivers-v3")
@@ -242,8 +244,12 @@ class StreamData:
             self.num_classes: int | None = None
             self.class_names: list[str] = []
             for split, ys in read.items():  # read whole anyway: constant targets are refused
-                refuse_constant_targets(ys, split)
-            self._check_leaks()
+                if self._passes[split].count != 1:  # 1 sample: with every split's size, below
+                    refuse_constant_targets(ys, split)
+            self._check_leaks()  # it reads each split's size (1 sample: refused)
+            for split, kept in self._passes.items():  # the others, as their passes saw them
+                if split not in read and (rows := kept.constant()) is not None:
+                    refuse_constant_targets([rows if None not in rows else rows[None]], split)
             return
         self.num_outputs = None
         if class_names is not None and num_classes is None:
@@ -302,6 +308,11 @@ class StreamData:
                     f"{_SPLIT_NAMES[split]} stream {count} samples: pass the labels of the "
                     "stream's own samples (in any order)."
                 )
+        # Splits of 1 sample, all named at once, by the labels given or the passes read.
+        sizes = {s: len(v) for s, v in (self.labels or {}).items()} or {
+            s: p.count for s, p in self._passes.items() if not p.ended
+        }
+        refuse_one_sample(sizes, self.task, stream=True)
 
     @classmethod
     def from_image_folder(cls, stream: Any, *, check_files: bool = True) -> StreamData:
