@@ -565,6 +565,32 @@ def test_on_a_terminal_the_table_is_drawn_by_rich(runs):
     assert "┃" in text and "best" in text and "finished" in text and "broken" in text
 
 
+@pytest.mark.parametrize("terminal", [False, True], ids=["plain", "rich"])
+def test_a_long_cell_is_cut_in_the_table_and_whole_in_csv(tmp_path, terminal):
+    """Before: one long setting (a default model's layer settings) made every row of
+    `tunekit compare` thousands of characters wide."""
+    root = _hand_made_runs(tmp_path)
+    long = "x" * 3000
+    manifest = json.loads((root / "x" / "manifest.json").read_text())
+    manifest["config"]["layers"] = long
+    (root / "x" / "manifest.json").write_text(json.dumps(manifest))
+
+    class Out(io.StringIO):
+        def isatty(self) -> bool:
+            return terminal
+
+    from tunekit.cli_main import _print_frame
+    from tunekit.runs import compare_runs
+
+    out = Out()
+    _print_frame(compare_runs(root / "x", root / "y"), "table", index=True, out=out)
+    lines = out.getvalue().splitlines()
+    assert lines[0].startswith("(Cells over 80 characters are cut short with …: --format csv")
+    assert max(len(line) for line in lines) < 300 and "x" * 79 + "…" in out.getvalue()
+    code, csv_text, _ = _cli("compare", str(root / "x"), str(root / "y"), "--format", "csv")
+    assert code == 0 and long in csv_text
+
+
 def _hand_made_runs(root: Path) -> Path:
     """Two finished run folders written by hand (no training): `x` (0.9) and `y` (0.8)."""
     for name, accuracy in (("x", 0.9), ("y", 0.8)):

@@ -193,8 +193,17 @@ def _print_frame(
         out.write(_records_json(frame.reset_index() if index else frame) + "\n")
         return
     shown = frame.reset_index() if index else frame
-    cells = [[_cell_text(v) for v in row] for row in shown.itertuples(index=False)]
     headers = [str(c) for c in shown.columns]
+    cells = [
+        [_cut(_cell_text(v)) if h != "status" else _cell_text(v) for h, v in zip(headers, row)]
+        for row in shown.itertuples(index=False)
+    ]
+    if any(c.endswith(_CUT) for row in cells for c in row):
+        print(
+            f"(Cells over {_CELL_WIDTH} characters are cut short with {_CUT}: "
+            "--format csv or --format json gives them whole.)",
+            file=out,
+        )
     if out.isatty():
         from rich.console import Console
         from rich.measure import Measurement
@@ -332,6 +341,16 @@ def _recorded_error(error: str, cli: bool) -> str:
     if not cli or not colon or kind not in names:
         return error
     return f"{kind}: {cli_message(TunekitError(message))}"
+
+
+# A table's cells are cut to this many characters (a status wraps in its own cell instead):
+# one long value (a default model's layer settings) made every row of `compare` 2,664 wide.
+_CELL_WIDTH = 80
+_CUT = "…"
+
+
+def _cut(text: str) -> str:
+    return text if len(text) <= _CELL_WIDTH else text[: _CELL_WIDTH - 1] + _CUT
 
 
 def _cell_text(value: Any) -> str:
