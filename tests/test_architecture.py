@@ -76,6 +76,7 @@ ORDER = [
     "tuners",
     "narrowed_space",
     "trial_records",
+    "narrowing_untried",
     "narrowing",
     "state_files",
     "replacing",

@@ -21,6 +21,7 @@ from keras_tuner.engine import hyperparameters as hp_module
 from tunekit import _log
 from tunekit.errors import TooFewTrialsError
 from tunekit.narrowed_space import Change, NarrowedSpace, describe, serialize
+from tunekit.narrowing_untried import untried_note, untried_values
 from tunekit.params import POSITIVE_INT, check_param, validate_params
 from tunekit.trial_records import (
     MISSING,
@@ -215,10 +216,11 @@ def _narrow(
         if hp.name.startswith("tuner/"):
             continue  # KerasTuner-internal (Hyperband) entries.
         values = [v for v in (active_value(t, hp) for t in ranked) if v is not MISSING]
+        tried = [v for v in (active_value(t, hp) for t in usable) if v is not MISSING]
         if hp.name in unknown and not isinstance(hp, hp_module.Fixed):
             new_hp, rule = _rebuild(hp), "unknown"
         else:
-            new_hp, rule = _narrow_one(hp, values, float(margin), fix_unanimous, count)
+            new_hp, rule = _narrow_one(hp, values, float(margin), fix_unanimous, count, tried)
         if rule in ("range", "span", "subset") and describe(new_hp) == describe(hp):
             rule = "kept"  # the top trials spread over all of it: nothing removed
         new_hps.append(new_hp)
@@ -230,6 +232,7 @@ def _narrow(
                 after=describe(new_hp),
                 rule=rule,
                 active=len(values),
+                note=untried_note(hp, tried, rule),
                 before_config=serialize(hp),
                 after_config=serialize(new_hp),
             )
@@ -265,8 +268,16 @@ def _check_args(
 
 
 def _narrow_one(
-    hp: HyperParameter, values: Sequence[Any], margin: float, fix_unanimous: bool, count: int
+    hp: HyperParameter,
+    values: Sequence[Any],
+    margin: float,
+    fix_unanimous: bool,
+    count: int,
+    tried: Sequence[Any] = (),
 ) -> tuple[HyperParameter, str]:
+    """`hp` narrowed: `values` are the top trials' (best first), `tried` every usable
+    trial's, where `hp` was active; a `Choice`'s or `Boolean`'s value no usable trial
+    tried is never removed (`untried`)."""
     if isinstance(hp, hp_module.Fixed):
         return _rebuild(hp), "fixed"
     if not values:
@@ -280,16 +291,23 @@ def _narrow_one(
             return _rebuild(hp), "sparse"
         return _rebuild(hp, default=values[0]), "sparse"
     best = values[0]
-    if fix_unanimous and all(v == best for v in values):
-        return _fixed(hp, best), "unanimous"
+    untried = untried_values(hp, tried)
+    if fix_unanimous and all(v == best for v in values) and not untried:
+        return _fixed(hp, best), "unanimous"  # every other value (if any) was tried, and lost
     if isinstance(hp, hp_module.Boolean):
+        if fix_unanimous and untried:  # the top trials agree; the other value was never tried
+            return _rebuild(hp, default=bool(best)), "untried"
         return _rebuild(hp, default=bool(best)), "kept"
     if isinstance(hp, hp_module.Choice):
         if hp.ordered:
             low, high = min(values), max(values)
             kept, rule = [v for v in hp.values if low <= v <= high], "span"
-        else:
-            kept, rule = [v for v in hp.values if v in values], "subset"
+        elif not fix_unanimous and all(v == best for v in values):
+            return _kept(hp, best)  # as documented: fix_unanimous=False keeps every value
+        else:  # the top trials' values, and those no usable trial tried
+            kept, rule = [v for v in hp.values if v in values or v in untried], "subset"
+            if untried and len(kept) == len(hp.values):
+                rule = "untried"  # nothing removed: the others were never tried
         if len(kept) == 1:  # one value left: Fixed, unless fix_unanimous=False says keep
             return (_fixed(hp, kept[0]), "collapsed") if fix_unanimous else _kept(hp, best)
         return _rebuild(hp, values=kept, default=best), rule

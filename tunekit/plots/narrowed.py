@@ -34,7 +34,8 @@ def _narrowing_row(change: Any) -> dict[str, Any]:
     new = after.get("config", {})
     row: dict[str, Any] = {
         "name": change.name,
-        "text": f"{change.before} -> {change.after}  ({change.rule})",
+        "text": f"{change.before} -> {change.after}  ({change.rule})"
+        + (f"; {change.note}" if getattr(change, "note", "") else ""),
         "light": [],
         "dark": [],
         "marker": None,

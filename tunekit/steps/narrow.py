@@ -64,7 +64,7 @@ def keep_whole_space(
     whole.merge([hp for hp in space.space if not hp.name.startswith("tuner/")])
     changes = tuple(
         dataclasses.replace(
-            c, after=c.before, after_config=c.before_config, rule="chance", active=0
+            c, after=c.before, after_config=c.before_config, rule="chance", active=0, note=""
         )
         for c in narrowed.changes
     )
