@@ -208,7 +208,7 @@ class NarrowedSpace:
         for c in self.changes:
             cond = _describe_conditions(c.before_config)
             active = f"{c.active}/{self.top}" if self.top else "-"
-            row = (c.name + cond, c.before, "->", c.after, c.rule, active)
+            row: tuple[str, ...] = (c.name + cond, c.before, "->", c.after, c.rule, active)
             rows.append(row + ((c.note,) if noted else ()))
         widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
         note = f"; {self.top_note}" if self.top_note else ""
