@@ -58,9 +58,17 @@ def narrow_space(
     Only `COMPLETED` trials with a finite score are used, ranked by `direction`
     (by default read from the trials), and of each trial only the values its
     build used. Numeric ranges shrink to the top trials' values plus a margin
-    (in the sampling's own scale, snapped to the original step grid),
-    `Choice`s keep the values the top trials used, and hyperparameters the
-    top trials agree on become `Fixed`. The result is always a subset of
+    (in the sampling's own scale, snapped to the original step grid), an
+    ordered (numeric) `Choice` keeps the span of the top trials' values, and
+    hyperparameters the top trials agree on become `Fixed`. An unordered
+    `Choice` or a `Boolean` loses a value only on evidence: some usable trial
+    in which it was active tried that value, and no top trial used it. A
+    value no usable trial tried is kept (KerasTuner's random draws can
+    cluster: six trials that all drew `"relu"` say nothing of `"tanh"`), so
+    it keeps the top trials' values and the untried ones (rule `"untried"`
+    when nothing is removed, `"subset"` when some value is; `Change.note`
+    names the untried values), and becomes `Fixed` (`"unanimous"`) only when
+    the top trials agree and every other value was tried. The result is always a subset of
     `space`; names, conditions and sampling are preserved, and every default
     is the best trial's value (a numeric one, a `Choice`'s, a `Boolean`'s),
     so the narrowed space's defaults build the best coarse configuration.
@@ -102,7 +110,9 @@ def narrow_space(
             one step when the hyperparameter has a step and `margin > 0`).
         min_trials: Minimum number of usable trials, and of top trials.
         fix_unanimous: Whether hyperparameters with one value across all the
-            top trials become `Fixed`. False: a numeric one keeps a range
+            top trials become `Fixed` (an unordered `Choice` or a `Boolean`
+            only when its other values were tried by some usable trial; else
+            rule `untried`). False: a numeric one keeps a range
             widened by `margin` (with `margin=0`, one value is left: `Fixed`,
             rule `collapsed`), a `Choice` keeps all its values (rule `kept`).
         hypermodel: The `keras_tuner.HyperModel` or build function the trials

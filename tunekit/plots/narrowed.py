@@ -34,8 +34,7 @@ def _narrowing_row(change: Any) -> dict[str, Any]:
     new = after.get("config", {})
     row: dict[str, Any] = {
         "name": change.name,
-        "text": f"{change.before} -> {change.after}  ({change.rule})"
-        + (f"; {change.note}" if getattr(change, "note", "") else ""),
+        "text": f"{change.before} -> {change.after}  ({change.rule})",
         "light": [],
         "dark": [],
         "marker": None,
