@@ -79,6 +79,7 @@ ORDER = [
     "tuners",
     "narrowed_space",
     "trial_records",
+    "narrowing_untried",
     "narrowing",
     "state_files",
     "replacing",

@@ -334,13 +334,16 @@ def test_reverse_log_with_step_is_kept():
 
 
 def test_unordered_choice_keeps_seen_values_in_original_order():
+    # gelu and selu were tried, by the worse trials, and lost (a value no trial tried
+    # is kept: tests/test_narrowing_untried.py).
+    seen = ["tanh", "relu", "tanh", "gelu", "selu"]
     space = one("Choice", ["relu", "tanh", "gelu", "selu"])
-    hp = narrowed_hp(narrow_space(space, make_trials(space, "x", ["tanh", "relu", "tanh"])))
+    hp = narrowed_hp(narrow_space(space, make_trials(space, "x", seen), top=3))
     # The best trial's value, like a numeric default (the old default 'relu' was kept
     # while still among the values: the defaults mixed the best trial and the old space)
     assert (hp.values, hp.default) == (["relu", "tanh"], "tanh")
     space = one("Choice", ["relu", "tanh", "gelu", "selu"], default="selu")
-    result = narrow_space(space, make_trials(space, "x", ["tanh", "relu", "tanh"]))
+    result = narrow_space(space, make_trials(space, "x", seen), top=3)
     assert narrowed_hp(result).default == "tanh"  # Best trial's value.
     assert (change(result).rule, change(result).after) == ("subset", "Choice ['relu', 'tanh']")
 
@@ -366,10 +369,9 @@ def test_ordered_choice_keeps_contiguous_span():
     result = narrow_space(space, make_trials(space, "x", [128, 32, 128]))
     assert (narrowed_hp(result).values, change(result).rule) == ([32, 64, 128], "span")
     space = one("Choice", [16, 32, 64, 128, 256], ordered=False)
-    assert narrowed_hp(narrow_space(space, make_trials(space, "x", [128, 32, 128]))).values == [
-        32,
-        128,
-    ]
+    seen = [128, 32, 128, 16, 64, 256]  # the worse trials tried the rest, and lost
+    result = narrow_space(space, make_trials(space, "x", seen), top=3)
+    assert narrowed_hp(result).values == [32, 128]
 
 
 def test_boolean_kept_or_fixed_when_unanimous():
@@ -377,7 +379,8 @@ def test_boolean_kept_or_fixed_when_unanimous():
     result = narrow_space(space, make_trials(space, "x", [True, False, True]))
     assert (type(narrowed_hp(result)), change(result).rule) == (hp_module.Boolean, "kept")
     assert narrowed_hp(result).default is True  # the best trial's (the old default: False)
-    result = narrow_space(space, make_trials(space, "x", [True, True, True]))
+    # False was tried, by a worse trial, and lost (never tried: kept, test_narrowing_untried).
+    result = narrow_space(space, make_trials(space, "x", [True, True, True, False]), top=3)
     assert (narrowed_hp(result).value, change(result).rule) == (True, "unanimous")
     result = narrow_space(space, make_trials(space, "x", [True] * 3), fix_unanimous=False)
     assert type(narrowed_hp(result)) is hp_module.Boolean
@@ -590,6 +593,7 @@ def test_json_round_trip_and_table():
         "after",
         "rule",
         "active",
+        "note",
         "before_config",
         "after_config",
     }

@@ -31,8 +31,12 @@ class Change:
     """What `narrow_space` did to one hyperparameter.
 
     `rule` is one of: `"range"` (numeric range narrowed), `"subset"` (unordered
-    `Choice` reduced to the values seen), `"span"` (ordered `Choice` reduced to
-    the span seen), `"unanimous"` (every top trial agreed: now `Fixed`),
+    `Choice` reduced to the top trials' values and those no usable trial
+    tried), `"span"` (ordered `Choice` reduced to the span seen),
+    `"unanimous"` (every top trial agreed, and every other value was tried by
+    some usable trial: now `Fixed`), `"untried"` (an unordered `Choice` or a
+    `Boolean` kept whole: the values the top trials did not use were never
+    tried by a usable trial; `note` names them),
     `"collapsed"` (the narrowed range holds one value: now `Fixed`), `"fixed"`
     (already `Fixed`), `"inactive"` (never active among the top trials: kept),
     `"sparse"` (a value active in only one top trial, because it is
@@ -54,6 +58,9 @@ class Change:
         after: Human-readable narrowed definition.
         rule: The rule applied (see above).
         active: In how many of the top trials the hyperparameter was active.
+        note: Values kept because no usable trial tried them, in words, e.g.
+            `"'tanh', 'selu' never tried (6 usable trials): kept"`; `""` when
+            none (and in records written before tunekit said it).
         before_config: `{"class_name", "config"}` of the original.
         after_config: `{"class_name", "config"}` of the narrowed one.
     """
@@ -64,6 +71,7 @@ class Change:
     after: str
     rule: str
     active: int
+    note: str = ""
     before_config: dict[str, Any] = dataclasses.field(default_factory=dict, repr=False, hash=False)
     after_config: dict[str, Any] = dataclasses.field(default_factory=dict, repr=False, hash=False)
 
@@ -194,11 +202,14 @@ class NarrowedSpace:
         `tunekit.trial_refusals.Said`): `direction='max', margin=0.1` in Python, and
         `--direction max, --margin 0.1` under the command line's `cli_message`; the
         rows (names, ranges, conditions) are left as they are."""
-        rows = [("name", "before", "", "after", "rule", "active")]
+        noted = any(c.note for c in self.changes)  # a `note` column only when one says something
+        head: tuple[str, ...] = ("name", "before", "", "after", "rule", "active")
+        rows = [head + (("note",) if noted else ())]
         for c in self.changes:
             cond = _describe_conditions(c.before_config)
             active = f"{c.active}/{self.top}" if self.top else "-"
-            rows.append((c.name + cond, c.before, "->", c.after, c.rule, active))
+            row: tuple[str, ...] = (c.name + cond, c.before, "->", c.after, c.rule, active)
+            rows.append(row + ((c.note,) if noted else ()))
         widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
         note = f"; {self.top_note}" if self.top_note else ""
         used = f"top {self.top}" if self.top else "none"

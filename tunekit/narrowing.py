@@ -21,6 +21,7 @@ from keras_tuner.engine import hyperparameters as hp_module
 from tunekit import _log
 from tunekit.errors import TooFewTrialsError
 from tunekit.narrowed_space import Change, NarrowedSpace, describe, serialize
+from tunekit.narrowing_untried import untried_note, untried_values
 from tunekit.params import POSITIVE_INT, check_param, validate_params
 from tunekit.trial_records import (
     MISSING,
@@ -57,9 +58,17 @@ def narrow_space(
     Only `COMPLETED` trials with a finite score are used, ranked by `direction`
     (by default read from the trials), and of each trial only the values its
     build used. Numeric ranges shrink to the top trials' values plus a margin
-    (in the sampling's own scale, snapped to the original step grid),
-    `Choice`s keep the values the top trials used, and hyperparameters the
-    top trials agree on become `Fixed`. The result is always a subset of
+    (in the sampling's own scale, snapped to the original step grid), an
+    ordered (numeric) `Choice` keeps the span of the top trials' values, and
+    hyperparameters the top trials agree on become `Fixed`. An unordered
+    `Choice` or a `Boolean` loses a value only on evidence: some usable trial
+    in which it was active tried that value, and no top trial used it. A
+    value no usable trial tried is kept (KerasTuner's random draws can
+    cluster: six trials that all drew `"relu"` say nothing of `"tanh"`), so
+    it keeps the top trials' values and the untried ones (rule `"untried"`
+    when nothing is removed, `"subset"` when some value is; `Change.note`
+    names the untried values), and becomes `Fixed` (`"unanimous"`) only when
+    the top trials agree and every other value was tried. The result is always a subset of
     `space`; names, conditions and sampling are preserved, and every default
     is the best trial's value (a numeric one, a `Choice`'s, a `Boolean`'s),
     so the narrowed space's defaults build the best coarse configuration.
@@ -101,7 +110,9 @@ def narrow_space(
             one step when the hyperparameter has a step and `margin > 0`).
         min_trials: Minimum number of usable trials, and of top trials.
         fix_unanimous: Whether hyperparameters with one value across all the
-            top trials become `Fixed`. False: a numeric one keeps a range
+            top trials become `Fixed` (an unordered `Choice` or a `Boolean`
+            only when its other values were tried by some usable trial; else
+            rule `untried`). False: a numeric one keeps a range
             widened by `margin` (with `margin=0`, one value is left: `Fixed`,
             rule `collapsed`), a `Choice` keeps all its values (rule `kept`).
         hypermodel: The `keras_tuner.HyperModel` or build function the trials
@@ -215,10 +226,11 @@ def _narrow(
         if hp.name.startswith("tuner/"):
             continue  # KerasTuner-internal (Hyperband) entries.
         values = [v for v in (active_value(t, hp) for t in ranked) if v is not MISSING]
+        tried = [v for v in (active_value(t, hp) for t in usable) if v is not MISSING]
         if hp.name in unknown and not isinstance(hp, hp_module.Fixed):
             new_hp, rule = _rebuild(hp), "unknown"
         else:
-            new_hp, rule = _narrow_one(hp, values, float(margin), fix_unanimous, count)
+            new_hp, rule = _narrow_one(hp, values, float(margin), fix_unanimous, count, tried)
         if rule in ("range", "span", "subset") and describe(new_hp) == describe(hp):
             rule = "kept"  # the top trials spread over all of it: nothing removed
         new_hps.append(new_hp)
@@ -230,6 +242,7 @@ def _narrow(
                 after=describe(new_hp),
                 rule=rule,
                 active=len(values),
+                note=untried_note(hp, tried, rule),
                 before_config=serialize(hp),
                 after_config=serialize(new_hp),
             )
@@ -265,8 +278,16 @@ def _check_args(
 
 
 def _narrow_one(
-    hp: HyperParameter, values: Sequence[Any], margin: float, fix_unanimous: bool, count: int
+    hp: HyperParameter,
+    values: Sequence[Any],
+    margin: float,
+    fix_unanimous: bool,
+    count: int,
+    tried: Sequence[Any] = (),
 ) -> tuple[HyperParameter, str]:
+    """`hp` narrowed: `values` are the top trials' (best first), `tried` every usable
+    trial's, where `hp` was active; a `Choice`'s or `Boolean`'s value no usable trial
+    tried is never removed (`untried`)."""
     if isinstance(hp, hp_module.Fixed):
         return _rebuild(hp), "fixed"
     if not values:
@@ -280,16 +301,23 @@ def _narrow_one(
             return _rebuild(hp), "sparse"
         return _rebuild(hp, default=values[0]), "sparse"
     best = values[0]
-    if fix_unanimous and all(v == best for v in values):
-        return _fixed(hp, best), "unanimous"
+    untried = untried_values(hp, tried)
+    if fix_unanimous and all(v == best for v in values) and not untried:
+        return _fixed(hp, best), "unanimous"  # every other value (if any) was tried, and lost
     if isinstance(hp, hp_module.Boolean):
+        if fix_unanimous and untried:  # the top trials agree; the other value was never tried
+            return _rebuild(hp, default=bool(best)), "untried"
         return _rebuild(hp, default=bool(best)), "kept"
     if isinstance(hp, hp_module.Choice):
         if hp.ordered:
             low, high = min(values), max(values)
             kept, rule = [v for v in hp.values if low <= v <= high], "span"
-        else:
-            kept, rule = [v for v in hp.values if v in values], "subset"
+        elif not fix_unanimous and all(v == best for v in values):
+            return _kept(hp, best)  # as documented: fix_unanimous=False keeps every value
+        else:  # the top trials' values, and those no usable trial tried
+            kept, rule = [v for v in hp.values if v in values or v in untried], "subset"
+            if untried and len(kept) == len(hp.values):
+                rule = "untried"  # nothing removed: the others were never tried
         if len(kept) == 1:  # one value left: Fixed, unless fix_unanimous=False says keep
             return (_fixed(hp, kept[0]), "collapsed") if fix_unanimous else _kept(hp, best)
         return _rebuild(hp, values=kept, default=best), rule

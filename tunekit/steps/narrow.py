@@ -64,7 +64,7 @@ def keep_whole_space(
     whole.merge([hp for hp in space.space if not hp.name.startswith("tuner/")])
     changes = tuple(
         dataclasses.replace(
-            c, after=c.before, after_config=c.before_config, rule="chance", active=0
+            c, after=c.before, after_config=c.before_config, rule="chance", active=0, note=""
         )
         for c in narrowed.changes
     )
@@ -219,9 +219,12 @@ class NarrowStep:
             f"{chance.test} p >= {CHANCE_ALPHA}) and {were} left out: narrowed from the "
             f"{len(learners)} of the {usable} usable trials that beat it"
         )
+        # From every trial, the learners as the top ones: the trials at chance still
+        # count as having tried their values (a sigmoid that never trained was tried,
+        # and lost; a Choice's value no trial tried is kept).
         learned = narrow_declared(
             oracle.hyperparameters,
-            learners,
+            trials,
             direction=ctx.objective.direction,
             top=len(learners),
             margin=ctx.margin,

@@ -1,0 +1,114 @@
+"""A narrowing removes a `Choice`'s or `Boolean`'s value only when some usable trial tried it.
+
+KerasTuner's seeded random draws can cluster: six coarse trials that all drew
+"relu" of ["relu", "tanh", "selu"] made `act` Fixed 'relu' (rule
+"unanimous"), so the fine phase could never try tanh or selu, which no trial
+had tried. A value no usable trial (where the name was active) tried is kept.
+"""
+
+from __future__ import annotations
+
+import json
+
+import keras_tuner as kt
+from keras_tuner.engine import hyperparameters as hp_module
+from test_narrowing import change, make_trial, make_trials, narrowed_hp, one
+
+from tunekit.narrowing import NarrowedSpace, narrow_space
+
+ACTS = ["relu", "tanh", "selu"]
+
+
+def test_six_trials_all_relu_keep_the_values_never_tried():
+    # The probe's case: every one of 6 coarse trials drew 'relu'.
+    space = one("Choice", ACTS)
+    result = narrow_space(space, make_trials(space, "x", ["relu"] * 6))
+    hp = narrowed_hp(result)
+    assert (type(hp), hp.values, hp.default) == (hp_module.Choice, ACTS, "relu")
+    c = change(result)
+    assert (c.rule, c.after) == ("untried", "Choice ['relu', 'tanh', 'selu']")
+    assert c.note == "'tanh', 'selu' never tried (6 usable trials): kept"
+    text = str(result)  # the table of report.md and of the run's log
+    assert "untried" in text and "'tanh', 'selu' never tried (6 usable trials): kept" in text
+    assert json.loads(result.to_json())["changes"][0]["note"] == c.note
+    assert NarrowedSpace.from_json(result.to_json()) == result
+
+
+def test_a_value_tried_and_lost_is_removed_one_never_tried_is_kept():
+    # 'relu' tops, 'tanh' was tried by the worse trials, 'selu' by none.
+    space = one("Choice", ACTS)
+    trials = make_trials(space, "x", ["relu", "relu", "relu", "tanh", "tanh", "tanh"])
+    result = narrow_space(space, trials, top=3)
+    hp = narrowed_hp(result)
+    assert (hp.values, hp.default) == (["relu", "selu"], "relu")
+    c = change(result)
+    assert (c.rule, c.note) == ("subset", "'selu' never tried (6 usable trials): kept")
+    # The top trials split: their values, and the untried one, so nothing is removed.
+    trials = make_trials(space, "x", ["tanh", "relu", "tanh", "relu"])
+    result = narrow_space(space, trials, top=3)
+    assert (narrowed_hp(result).values, narrowed_hp(result).default) == (ACTS, "tanh")
+    assert change(result).rule == "untried"
+
+
+def test_every_other_value_tried_and_lost_is_fixed_as_before():
+    space = one("Choice", ACTS)
+    trials = make_trials(space, "x", ["relu"] * 3 + ["tanh", "selu", "tanh"])
+    result = narrow_space(space, trials, top=3)
+    assert (narrowed_hp(result).value, change(result).rule) == ("relu", "unanimous")
+    assert change(result).note == ""
+    space = one("Boolean")
+    result = narrow_space(space, make_trials(space, "x", [True] * 3 + [False]), top=3)
+    assert (narrowed_hp(result).value, change(result).rule) == (True, "unanimous")
+
+
+def test_a_boolean_tried_only_as_true_keeps_both():
+    space = one("Boolean")
+    result = narrow_space(space, make_trials(space, "x", [True] * 5))
+    hp = narrowed_hp(result)
+    assert (type(hp), hp.default) == (hp_module.Boolean, True)
+    c = change(result)
+    assert (c.rule, c.note) == ("untried", "False never tried (5 usable trials): kept")
+
+
+def test_only_trials_where_the_name_was_active_count_as_tried():
+    # 'act' is active only under model == "mlp": the cnn trials' default 'selu' is
+    # never a try of it.
+    space = kt.HyperParameters()
+    space.Choice("model", ["mlp", "cnn"])
+    with space.conditional_scope("model", ["mlp"]):
+        space.Choice("act", ACTS, default="selu")
+    runs = [("mlp", "relu")] * 3 + [("mlp", "tanh"), ("cnn", None), ("cnn", None)]
+    trials = [
+        make_trial(space, {"model": m, **({"act": a} if a else {})}, 10.0 - i, f"{i:02d}")
+        for i, (m, a) in enumerate(runs)
+    ]
+    result = narrow_space(space, trials, top=3)
+    assert narrowed_hp(result, "act").values == ["relu", "selu"]
+    assert change(result, "act").note == "'selu' never tried (4 usable trials): kept"
+
+
+def test_failed_trials_do_not_count_as_tried():
+    space = one("Choice", ACTS)
+    trials = make_trials(space, "x", ["relu"] * 4)
+    trials.append(make_trial(space, {"x": "tanh"}, float("nan"), "nan"))
+    result = narrow_space(space, trials)
+    assert narrowed_hp(result).values == ACTS  # 'tanh' only in a trial without a score
+
+
+def test_ordered_choices_and_ranges_keep_their_rules():
+    # An ordered Choice behaves like a range: the span of the top values.
+    space = one("Choice", [16, 32, 64, 128])
+    result = narrow_space(space, make_trials(space, "x", [32] * 4))
+    assert (narrowed_hp(result).value, change(result).rule) == (32, "unanimous")
+    result = narrow_space(space, make_trials(space, "x", [32, 64, 32, 64]))
+    assert (narrowed_hp(result).values, change(result).rule) == ([32, 64], "span")
+
+
+def test_fix_unanimous_false_keeps_every_value():
+    space = one("Choice", ACTS)
+    trials = make_trials(space, "x", ["relu"] * 3 + ["tanh"] * 3)
+    result = narrow_space(space, trials, top=3, fix_unanimous=False)
+    assert (narrowed_hp(result).values, change(result).rule) == (ACTS, "kept")
+    space = one("Boolean")
+    result = narrow_space(space, make_trials(space, "x", [True] * 4), fix_unanimous=False)
+    assert (type(narrowed_hp(result)), change(result).rule) == (hp_module.Boolean, "kept")
