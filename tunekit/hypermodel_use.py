@@ -16,6 +16,12 @@ per object for this process. `recorded_state(hypermodel)`, what a run records
 and compares, is `describe_state` now with those paths' values as tunekit
 first saw the object. What changed outside tunekit's use is compared as it is.
 
+The same rule holds for every record of the object's values
+(`recorded_values`): its description (`object_settings.describe_hypermodel`, public
+numbers and strings), `object_settings.hypermodel_settings` and `describe_state`,
+each without what its class's build and fit write (`build_state.kept_by_build`), so
+a public `self.calls += 1` is state as a private one is.
+
 A value both a build changes and you change by hand is not seen: make a new
 object. A new object, or a new process, starts afresh.
 """
