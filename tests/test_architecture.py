@@ -44,6 +44,7 @@ ORDER = [
     "hypermodel_specs",
     "build_state",
     "hypermodel_code",
+    "default_build",
     "model_description",
     "object_settings",
     "hypermodel_state",

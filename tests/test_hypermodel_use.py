@@ -112,6 +112,43 @@ class Normalized(kt.HyperModel):
         return model
 
 
+def bump(hypermodel):
+    hypermodel.seen += 1  # a helper outside the class: no reading of its source sees it
+
+
+class Counted(kt.HyperModel):
+    # Public attributes its build writes: state, not settings.
+    def __init__(self):
+        super().__init__()
+        self.calls = 0
+        self.seen = 0
+        self.public = 1
+
+    def build(self, hp):
+        self.calls += 1
+        bump(self)
+        inputs = keras.Input((8,))
+        x = keras.layers.Dense(hp.Int("units", 2, 4, step=2))(inputs)
+        model = keras.Model(inputs, keras.layers.Dense(2, activation="softmax")(x))
+        model.compile("adam", "sparse_categorical_crossentropy", metrics=["accuracy"])
+        return model
+
+
+class Rows(kt.HyperModel):
+    # A held `Normalization` adapted on `rows` rows (built on them: a batch of that size).
+    def __init__(self, rows=16):
+        super().__init__()
+        self.norm = keras.layers.Normalization()
+        self.norm.adapt(np.random.default_rng(0).random((rows, 8)).astype("float32"))
+
+    def build(self, hp):
+        inputs = keras.Input((8,))
+        x = keras.layers.Dense(hp.Int("units", 2, 4, step=2))(self.norm(inputs))
+        model = keras.Model(inputs, keras.layers.Dense(2, activation="softmax")(x))
+        model.compile("adam", "sparse_categorical_crossentropy", metrics=["accuracy"])
+        return model
+
+
 class Width:
     # No `__dict__`, cannot be pickled, but says its value.
     __slots__ = ("n",)
@@ -256,3 +293,51 @@ def test_an_object_neither_pickled_nor_read_is_compared_by_its_repr_or_warned_of
     ):
         RunManifest.open(tmp_path / "r", _run(mods.Opaque(n=8), data, tmp_path).config())
     _resumes(_run(mods.Opaque(), data, tmp_path).config(), tmp_path)
+
+
+def test_a_public_attribute_build_writes_is_state_in_every_record(mods, data, tmp_path):
+    """Before: `self.calls += 1` in build, recorded by the hypermodel's description when the
+    next run was made, refused the same untouched object (`hypermodel calls: 0 -> 12`)."""
+    counted = mods.Counted()
+    _started(_run(counted, data, tmp_path).config(), tmp_path)  # builds: calls, seen 1
+    counted.build(__import__("keras_tuner").HyperParameters())  # tried by hand
+    assert (counted.calls, counted.seen) == (2, 2)
+    _resumes(_run(counted, data, tmp_path).config(), tmp_path)
+    _resumes(_run(counted, data, tmp_path).config(), tmp_path)  # every rerun after
+    from tunekit.hypermodel_use import recorded_values
+
+    values = recorded_values(counted)
+    assert "calls" not in values["hypermodel"]  # its class's build writes it
+    assert values["hypermodel"]["seen"] == 0  # tunekit's use changed it: as first seen
+    assert "calls" not in recorded_values(mods.Counted())["hypermodel"]  # a new object too
+    counted.public = 2  # a hand change is a setting, named
+    with pytest.raises(RunConfigError, match=r"\(hypermodel public: 1 -> 2\)"):
+        RunManifest.open(tmp_path / "r", _run(counted, data, tmp_path).config())
+
+
+def test_a_layer_adapted_on_more_rows_is_named_by_its_statistics_alone(mods, data, tmp_path):
+    """Before: the default model's hash held the adapted row count (`build_config`), so the
+    refusal added `builds another default model (... sha256 10b690fe -> b067c679)`."""
+    from tunekit.model_description import built_default
+
+    assert built_default(mods.Rows(16)) == built_default(mods.Rows(17))
+    _started(_run(mods.Rows(16), data, tmp_path).config(), tmp_path)
+    with pytest.raises(RunConfigError) as refused:
+        RunManifest.open(tmp_path / "r", _run(mods.Rows(17), data, tmp_path).config())
+    assert "hypermodel attribute norm.weights_sha256: '" in str(refused.value)
+    assert "default model" not in str(refused.value)
+    _resumes(_run(mods.Rows(16), data, tmp_path).config(), tmp_path)
+
+
+def test_a_default_model_told_by_hashes_alone_is_not_said_beside_its_named_cause():
+    from tunekit.manifest import _differences
+
+    model = {"sha256": "a", "layers": ["Dense(units=2)"], "compile": None}
+    old = {"hypermodel": {"class": "m.H", "public": 1}, "default_model": model}
+    new = {"hypermodel": {"class": "m.H", "public": 2}, "default_model": {**model, "sha256": "b"}}
+    assert _differences(old, new) == ["hypermodel public: 1 -> 2"]
+    alone = _differences({**old, "hypermodel": new["hypermodel"]}, new)
+    assert alone == [
+        "the hypermodel builds another default model (a setting of its layers or compile "
+        "differs: sha256 a -> b)"
+    ]

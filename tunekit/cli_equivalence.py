@@ -22,8 +22,8 @@ there is none, naming what the command line cannot say):
   as the command line does it. Other streams have no command line;
 - the hypermodel: built as `--hypermodel` builds it, from this data, and
   described as `CoarseToFine.config()` describes the run's
-  (`describe_hypermodel`, `hypermodel_settings`,
-  `tunekit.hypermodel_state.describe_state`), and its default
+  (`tunekit.hypermodel_use.recorded_values`: without what its build and
+  fit write), and its default
   configuration's model built and compared with the run's
   (`tunekit.model_description`): an argument these descriptions miss (kept
   under another name, a function, a numpy scalar) changes that model.
@@ -351,14 +351,10 @@ def _hypermodel_differences(run: Any, args: argparse.Namespace) -> list[str]:
     from tunekit._kerastuner import get_hypermodel
     from tunekit.hypermodel_specs import resolve_hypermodel
     from tunekit.hypermodel_state import KEY as HYPERMODEL_STATE
-    from tunekit.hypermodel_state import describe_state
+    from tunekit.hypermodel_use import recorded_values
     from tunekit.model_description import KEY as DEFAULT_MODEL
     from tunekit.model_description import built_default, model_differences
-    from tunekit.object_settings import (
-        HYPERMODEL_SETTINGS,
-        describe_hypermodel,
-        hypermodel_settings,
-    )
+    from tunekit.object_settings import HYPERMODEL_SETTINGS
 
     try:
         built = resolve_hypermodel(args.hypermodel, augment=args.augment)(run.data)
@@ -370,7 +366,7 @@ def _hypermodel_differences(run: Any, args: argparse.Namespace) -> list[str]:
         **config.get(HYPERMODEL_SETTINGS, {}),
         **config.get(HYPERMODEL_STATE, {}),
     }
-    theirs = {**describe_hypermodel(built), **hypermodel_settings(built), **describe_state(built)}
+    theirs = {k: v for values in recorded_values(built).values() for k, v in values.items()}
     found = [
         f"the hypermodel's {name}={ours.get(name)!r} (--hypermodel {args.hypermodel} "
         f"builds it with {theirs.get(name)!r})"

@@ -16,6 +16,12 @@ per object for this process. `recorded_state(hypermodel)`, what a run records
 and compares, is `describe_state` now with those paths' values as tunekit
 first saw the object. What changed outside tunekit's use is compared as it is.
 
+The same rule holds for every record of the object's values
+(`recorded_values`): its description (`object_settings.describe_hypermodel`, public
+numbers and strings), `object_settings.hypermodel_settings` and `describe_state`,
+each without what its class's build and fit write (`build_state.kept_by_build`), so
+a public `self.calls += 1` is state as a private one is.
+
 A value both a build changes and you change by hand is not seen: make a new
 object. A new object, or a new process, starts afresh.
 """
@@ -29,9 +35,19 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from tunekit.build_state import kept_by_build
 from tunekit.hypermodel_state import describe_state
+from tunekit.object_settings import (
+    HYPERMODEL_SETTINGS,
+    HYPERMODEL_STATE,
+    describe_hypermodel,
+    hypermodel_settings,
+)
 
-__all__ = ["in_use", "recorded_state"]
+__all__ = ["DESCRIPTION", "in_use", "recorded_state", "recorded_values"]
+
+#: The key of `recorded_values` (and of `CoarseToFine.config()`) for `describe_hypermodel`.
+DESCRIPTION = "hypermodel"
 
 _ABSENT = object()  # a path a record lacks
 
@@ -49,23 +65,52 @@ class _Seen:
 _SEEN: weakref.WeakKeyDictionary[Any, _Seen] = weakref.WeakKeyDictionary()
 
 
-def recorded_state(hypermodel: Any) -> dict[str, Any]:
-    """`describe_state(hypermodel)` as a run records and compares it.
+def recorded_values(hypermodel: Any) -> dict[str, dict[str, Any]]:
+    """Every record of the hypermodel's values, as a run records and compares them.
 
-    Its values now, but at the paths tunekit's own use of this object changed
-    (`in_use`): those as tunekit first saw the object in this process.
+    One rule for build state in all three: `DESCRIPTION`
+    (`object_settings.describe_hypermodel`: its class and public simple
+    attributes), `HYPERMODEL_SETTINGS` (`object_settings.hypermodel_settings`)
+    and `HYPERMODEL_STATE` (`describe_state`). What its class's build and fit
+    write (`kept_by_build`: `self.calls += 1`) is left out, and at the paths
+    tunekit's own use of this object changed (`in_use`) the values are as
+    tunekit first saw the object in this process. A public attribute changed
+    by hand between two runs is compared as it is.
 
     Args:
-        hypermodel: Anything given as `hypermodel=` (a build function has none).
+        hypermodel: Anything given as `hypermodel=` (a build function: its
+            description only).
 
     Returns:
-        As for `tunekit.hypermodel_state.describe_state`: a new dict.
+        `{DESCRIPTION: ..., HYPERMODEL_SETTINGS: ..., HYPERMODEL_STATE: ...}`, new dicts.
     """
-    now = describe_state(hypermodel)
+    now = _values(hypermodel)
     seen = _seen(hypermodel, now)
     if seen is None or not seen.changed:
         return now
     return _restored(now, seen.first, seen.changed)
+
+
+def recorded_state(hypermodel: Any) -> dict[str, Any]:
+    """`describe_state(hypermodel)` as a run records and compares it (`recorded_values`)."""
+    return recorded_values(hypermodel)[HYPERMODEL_STATE]
+
+
+def _values(hypermodel: Any) -> dict[str, dict[str, Any]]:
+    """The three records of `recorded_values`, now, without what build and fit write."""
+    import keras_tuner as kt
+
+    kept: frozenset[str] = frozenset()
+    if isinstance(hypermodel, kt.HyperModel):
+        kept = kept_by_build(hypermodel.__class__)
+    description = describe_hypermodel(hypermodel)
+    return {
+        DESCRIPTION: {k: v for k, v in description.items() if k == "class" or k not in kept},
+        HYPERMODEL_SETTINGS: {
+            k: v for k, v in hypermodel_settings(hypermodel).items() if k not in kept
+        },
+        HYPERMODEL_STATE: describe_state(hypermodel),
+    }
 
 
 @contextlib.contextmanager
@@ -82,7 +127,7 @@ def in_use(hypermodel: Any) -> Iterator[None]:
         yield
         return
     if not seen.depth:
-        seen.before = describe_state(hypermodel)
+        seen.before = _values(hypermodel)
     seen.depth += 1
     try:
         yield
@@ -90,7 +135,7 @@ def in_use(hypermodel: Any) -> Iterator[None]:
         seen.depth -= 1
         if not seen.depth:
             try:
-                seen.changed |= _changed(seen.before, describe_state(hypermodel))
+                seen.changed |= _changed(seen.before, _values(hypermodel))
             except Exception:  # noqa: BLE001 (what describes it failed: nothing learned)
                 pass
             seen.before = {}
@@ -104,9 +149,11 @@ def _seen(hypermodel: Any, now: dict[str, Any] | None = None) -> _Seen | None:
     except TypeError:  # not hashable
         return None
     if seen is None:
-        first = describe_state(hypermodel) if now is None else now
-        if not first:
+        import keras_tuner as kt
+
+        if not isinstance(hypermodel, kt.HyperModel):
             return None
+        first = _values(hypermodel) if now is None else now
         seen = _Seen(first=copy.deepcopy(first))
         try:
             _SEEN[hypermodel] = seen

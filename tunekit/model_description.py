@@ -87,7 +87,7 @@ def _described(model: Any) -> dict[str, Any]:
         lambda: {"layers": [_layer_config(x) for x in _layers(model)], "own": _own(model)},
     )
     compiled = _json(model.get_compile_config, lambda: None) if _compiled(model) else "null"
-    text = _NUMBERED.sub(r'"\1"', architecture + compiled)
+    text = _NUMBERED.sub(r'"\1"', _unbatched(architecture) + compiled)
     compile_config = json.loads(_NUMBERED.sub(r'"\1"', compiled)) or {}  # "my_loss_1" too
     optimizer = compile_config.get("optimizer")
     settings = json.loads(_NUMBERED_VALUE.sub(r'"\1"', compiled)) or {}
@@ -108,6 +108,25 @@ def _described(model: Any) -> dict[str, Any]:
         ),
     }
     return json.loads(json.dumps(described, default=repr))
+
+
+def _unbatched(value: Any, shape: bool = False) -> Any:
+    """`model.to_json()`'s text (or a value in it) with the batch size of each shape in a
+    `build_config` as `null`: a layer built on data (an adapted `Normalization`, on all its
+    rows) keeps that count there, how it was built, not a setting. Else unchanged."""
+    if isinstance(value, str):
+        unbatched = _unbatched(json.loads(value)) if '"build_config"' in value else None
+        return value if unbatched is None else json.dumps(unbatched, sort_keys=True, default=repr)
+    if (
+        shape
+        and isinstance(value, list)
+        and value
+        and all(type(v) in (int, type(None)) for v in value)
+    ):
+        return [None, *value[1:]]
+    if isinstance(value, dict):
+        return {k: _unbatched(v, shape or k == "build_config") for k, v in value.items()}
+    return [_unbatched(v, shape) for v in value] if isinstance(value, list) else value
 
 
 def built_default(hypermodel: Any, hyperparameters: Any = None) -> dict[str, Any] | None:

@@ -48,7 +48,7 @@ from tunekit.errors import (
 from tunekit.fit_inputs import takes_validation_data
 from tunekit.hypermodel_code import code_record
 from tunekit.hypermodel_state import KEY as HYPERMODEL_STATE
-from tunekit.hypermodel_use import in_use, recorded_state
+from tunekit.hypermodel_use import DESCRIPTION, in_use, recorded_values
 from tunekit.manifest import OMITTED_SETTINGS, RunManifest, check_run_location
 from tunekit.model_description import KEY as DEFAULT_MODEL
 from tunekit.model_description import describe_model
@@ -57,10 +57,6 @@ from tunekit.object_settings import (
     CALLBACKS,
     HYPERMODEL_SETTINGS,
     describe_callbacks,
-    hypermodel_settings,
-)
-from tunekit.object_settings import (
-    describe_hypermodel as _describe_hypermodel,
 )
 from tunekit.objectives import (
     objective_names,
@@ -472,7 +468,10 @@ class CoarseToFine:
         self.said: Callable[[BaseException], str] = said_now()
         refuse_unlearnable_classes(data, settings["cv"], self.said)  # no trial can learn
         self.hypermodel = _kerastuner.get_hypermodel(hypermodel)
-        self._hypermodel_description = _describe_hypermodel(hypermodel)
+        # Its values but what its build and fit write and what tunekit's use of this object
+        # changed: one rule for every record of them (`tunekit.hypermodel_use`).
+        values = recorded_values(hypermodel)
+        self._hypermodel_description = values[DESCRIPTION]
         self._hypermodel_code = code_record(hypermodel)
         self.data = data
         outputs = _output_names(data)  # `<output>_<metric>` objectives: one of these outputs
@@ -557,9 +556,8 @@ class CoarseToFine:
         self.callbacks = _callback_list(callbacks)
         # Described now, before a fit changes them: part of the run's settings.
         self._callbacks_description = describe_callbacks(self.callbacks)
-        self._hypermodel_settings = hypermodel_settings(hypermodel)
-        # Its values but what tunekit's use of this object changed (`tunekit.hypermodel_use`).
-        self._hypermodel_state = recorded_state(hypermodel)
+        self._hypermodel_settings = values[HYPERMODEL_SETTINGS]
+        self._hypermodel_state = values[HYPERMODEL_STATE]
         self.hyperparameters = _user_space(hyperparameters, tune_new_entries, allow_new_entries)
         self.tune_new_entries, self.allow_new_entries = tune_new_entries, allow_new_entries
         validation_passed = takes_validation_data(hypermodel)  # the retrain's fit gets it too

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import difflib
 import logging
-import os
-import traceback
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -19,7 +17,9 @@ import keras_tuner as kt
 
 from tunekit.data import Dataset, StreamData
 from tunekit.data._stream_labels import check_validation_classes
-from tunekit.errors import ModelCheckError, error_line
+from tunekit.default_build import build_error as _default_build_error
+from tunekit.default_build import build_with_defaults
+from tunekit.errors import ModelCheckError
 from tunekit.model_description import built_default
 from tunekit.model_files import check_round_trip  # the file check, beside the loaders
 from tunekit.outputs import model_output_shape, training_samples
@@ -98,10 +98,7 @@ def check_model(
         `keras.models.load_model(path)` to load, else `None`.
     """
     note, heads, quantity = None, None, ""
-    try:
-        model = hypermodel.build(_defaults(hyperparameters))
-    except Exception as e:  # noqa: BLE001 - any error: KerasTuner's tuner would stop on it
-        raise _default_build_error(e) from e
+    model = build_with_defaults(hypermodel, _defaults(hyperparameters))
     try:
         if describe is not None:
             describe(model)
@@ -125,7 +122,7 @@ def check_model(
         if shape is not None:
 
             def rebuild() -> keras.Model:
-                rebuilt = hypermodel.build(_defaults(hyperparameters))
+                rebuilt = build_with_defaults(hypermodel, _defaults(hyperparameters))
                 model_output_shape(rebuilt, sample)  # builds a lazily built model
                 return rebuilt
 
@@ -205,7 +202,7 @@ def declared_space(
     """
     declared = _defaults(hyperparameters)
     try:
-        hypermodel.build(declared)
+        build_with_defaults(hypermodel, declared)
     finally:
         keras.backend.clear_session()
     return declared
@@ -231,21 +228,6 @@ def check_declares_hyperparameters(
             "one configuration again and again. Declare what to tune with hp.Int(...) and "
             "the like, or train the model with model.fit."
         )
-
-
-def _default_build_error(error: Exception) -> ModelCheckError:
-    """The refusal of a hypermodel whose build raises with its default hyperparameters."""
-    frames = traceback.extract_tb(error.__traceback__)[1:]  # [0]: the call above
-    own = [f for f in frames if "site-packages" not in f.filename]  # the user's line first
-    last = (own or frames)[-1:]
-    where = "".join(f" (at {os.path.basename(f.filename)}:{f.lineno})" for f in last)
-    return ModelCheckError(
-        f"`hypermodel`'s build raised {error_line(error)}{where} when built "
-        "with its default hyperparameters (each hyperparameter's default, or its first "
-        "value). KerasTuner builds it that way to declare the search space before any "
-        "trial, so no search can start: fix that line, or, if a hyperparameter's value "
-        "causes the error, give that hyperparameter a default= that builds."
-    )
 
 
 def check_objective_reported(

@@ -8,6 +8,7 @@ from typing import Any
 import keras
 import keras_tuner as kt
 
+from tunekit.default_build import build_with_defaults
 from tunekit.errors import ModelCheckError
 from tunekit.tuners.declared import DeclaringHyperParameters
 
@@ -47,7 +48,7 @@ def check_user_space(
     """
     declared = DeclaringHyperParameters.from_config(hyperparameters.get_config())
     try:
-        hypermodel.build(declared)
+        build_with_defaults(hypermodel, declared)
     finally:
         keras.backend.clear_session()
     given = {hp.name for hp in hyperparameters.space}

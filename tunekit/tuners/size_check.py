@@ -7,6 +7,7 @@ from typing import Any
 
 import keras_tuner as kt
 
+from tunekit.default_build import build_with_defaults
 from tunekit.tuners.oracles import (
     DefaultsFirstRandomSearchOracle,
     ModelSizeLimit,
@@ -51,7 +52,9 @@ def check_size_limit(
     start = time.perf_counter()
     space = kt.HyperParameters() if hyperparameters is None else hyperparameters.copy()
     if tune_new_entries:
-        hypermodel.build(space)  # declares the space, as KerasTuner's first trial does
+        build_with_defaults(
+            hypermodel, space
+        )  # declares the space, as KerasTuner's first trial does
     oracle = DefaultsFirstRandomSearchOracle(
         objective="val_loss", max_trials=1, seed=kerastuner_seed(seed), hyperparameters=space
     )
