@@ -31,14 +31,23 @@ def failed_run(error: BaseException, message: str, resume: str) -> str:
     Returns:
         `message` alone for an error that says what a rerun does
         (`NoCompletedTrialsError`, `TooFewTrialsError`, a `TrialsFailedError` of a
-        phase with no completed trial: `restarts`); otherwise
-        `"<Type>: <message>\nFix the cause and resume with:\n  <resume>"`.
+        phase with no completed trial, `restarts`, or that no rerun gets past,
+        `starts_over`); for another `TrialsFailedError`, the command that resumes it
+        allowing twice the failures in a row (a fixed hypermodel or data starts over,
+        as its message says), or, its phase's budget used up, the command as it is;
+        otherwise `"<Type>: <message>\nFix the cause and resume with:\n  <resume>"`.
     """
     if isinstance(error, (NoCompletedTrialsError, TooFewTrialsError)):
         return message  # a phase with no completed trial starts again; too few: start over
     named = f"{type(error).__name__}: {message}"
-    if isinstance(error, TrialsFailedError) and error.restarts:  # a rerun starts it again
-        return named
+    if isinstance(error, TrialsFailedError):
+        if error.restarts or error.starts_over:  # a rerun starts it again, or cannot help
+            return named
+        if error.trials_left == 0:  # the budget used: a rerun goes on with what completed
+            return f"{named}\nResume with:\n  {resume}"
+        twice = 2 * error.max_failed if error.max_failed else None
+        more = f" --max-consecutive-failed-trials {twice}" if twice else ""
+        return f"{named}\nTo allow more failures in a row, resume with:\n  {resume}{more}"
     return f"{named}\nFix the cause and resume with:\n  {resume}"
 
 
