@@ -16,6 +16,7 @@ from tunekit import _log
 from tunekit.errors import NoCompletedTrialsError, TooFewTrialsError, TrialsFailedError
 from tunekit.hypermodel_options import augmentation_text
 from tunekit.regression import OWN_PREFIX
+from tunekit.trial_names import trial_name
 
 __all__ = ["failed_run", "final_seeds_line", "narrowing_line", "opening", "summary"]
 
@@ -89,7 +90,8 @@ def narrowing_line(narrowed: Any) -> str:
 
 
 def _phase_text(phase: str, best: dict[str, Any], listed: dict[str, Any]) -> str:
-    """`"fine best 0.9712 (trial 3), 1 trial failed"`, from `RunResult.phase_bests` and
+    """`"fine best 0.9712 (id 3), 1 trial failed"` (KerasTuner's id, as in the progress line
+    and the trial's folder `trial_3`), from `RunResult.phase_bests` and
     report.json's `phases`; a phase the hypermodel skipped whole (no best) says so."""
     failed = f", {_log.count(n, 'trial')} failed" if (n := listed.get("failed")) else ""
     if best["score"] is None:  # every fine trial skipped (`tunekit.steps.fine_skips`)
@@ -103,7 +105,7 @@ def _phase_text(phase: str, best: dict[str, Any], listed: dict[str, Any]) -> str
         if "rejected_oversized" in best
         else ""
     )
-    return f"{phase} best {best['score']:.4f} (trial {best['trial_id']}{rejected}){failed}"
+    return f"{phase} best {best['score']:.4f} (id {best['trial_id']}{rejected}){failed}"
 
 
 def summary(result: Any, session_seconds: float | None = None) -> str:
@@ -147,7 +149,8 @@ def summary(result: Any, session_seconds: float | None = None) -> str:
             "",
             "== Summary ==",
             f"Phases: {phases}",
-            f"Chosen: {result.best_phase} trial {result.best_trial_id} ({result.selection})",
+            f"Chosen: {trial_name(result.best_phase, None, result.best_trial_id)}: "
+            f"{result.selection}",
             narrowing_line(result.narrowed),
             f"Final model: {_log.count(result.final_epochs, 'epoch')} on train+validation"
             + (f" ({rule})" if (rule := report.get("best", {}).get("final_epochs_rule")) else ""),
