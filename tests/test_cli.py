@@ -121,8 +121,9 @@ def test_user_build_function_end_to_end_as_a_subprocess(tmp_path, small_npz, bac
     assert any(re.match(r"Narrowing: \d of 2 hyperparameters narrowed", line) for line in summary)
     best = report["best"]
     (chosen,) = [line for line in summary if line.startswith("Chosen: ")]
-    assert chosen.startswith(f"Chosen: {best['phase']} trial {best['trial_id']} (")
-    assert f"trial {best['trial_id']}" not in best["reason"]  # not "trial 3 (best trial 3 ...)"
+    assert chosen.startswith(f"Chosen: {best['phase']} trial (id {best['trial_id']}): ")
+    # not "trial 3 (best trial 3 ...)": the reason names only the other phase's trial
+    assert not re.search(rf"{best['phase']} trial \d* ?\(id {best['trial_id']}\)", best["reason"])
     assert best["reason"].startswith("val_accuracy=")
     (time_line,) = [line for line in summary if line.startswith("Time: ")]
     total = float(re.search(r"this command (\d+)s in all", time_line).group(1))

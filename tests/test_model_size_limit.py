@@ -155,7 +155,7 @@ def test_coarse_and_hyperband_train_only_models_within_the_limit(
     summary = cli_summary(result)
     for phase, best in result.phase_bests.items():
         assert (
-            f"{phase} best {best['score']:.4f} (trial {best['trial_id']}; "
+            f"{phase} best {best['score']:.4f} (id {best['trial_id']}; "
             f"{rejected[phase]} larger than --max-model-size rejected)"
         ) in summary
     markdown = (run.run_dir / "report.md").read_text()

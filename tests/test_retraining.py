@@ -233,16 +233,33 @@ def _phase(scores: list[float]):
         trial.trial_id, trial.score = f"{i:02d}", score
         trials[trial.trial_id] = trial
     objective = SimpleNamespace(direction="max")
-    return SimpleNamespace(oracle=SimpleNamespace(trials=trials, objective=objective))
+    ended = list(reversed(trials))  # the progress lines' numbers differ from the ids
+    return SimpleNamespace(
+        oracle=SimpleNamespace(trials=trials, objective=objective, end_order=ended)
+    )
 
 
 @pytest.mark.parametrize(
     "coarse, fine, expected",
     [
-        ([0.91, 0.93], [0.95, 0.92], ("fine", "the best of both phases")),
-        ([0.96, 0.93], [0.95, 0.92], ("coarse", "better than the best fine trial 00")),
+        # Trials named as the progress lines and trial_names do (before: KerasTuner's id
+        # alone, "the best coarse trial 01", beside progress lines "trial 1/2 (id 01)").
+        (
+            [0.91, 0.93],
+            [0.95, 0.92],
+            ("fine", "the best of both phases; the best coarse trial, coarse trial 1 (id 01), "),
+        ),
+        (
+            [0.96, 0.93],
+            [0.95, 0.92],
+            ("coarse", "better than the best fine trial, fine trial 2 (id 00), at 0.9500"),
+        ),
         # A tie is said as one (it was called "the best of both phases").
-        ([0.93, 0.95], [0.95, 0.92], ("fine", "tied with the best coarse trial 01")),
+        (
+            [0.93, 0.95],
+            [0.95, 0.92],
+            ("fine", "tied with the best coarse trial, coarse trial 1 (id 01): on a tie"),
+        ),
     ],
 )
 def test_the_pick_between_phases_says_why(coarse, fine, expected):

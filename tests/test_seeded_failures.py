@@ -155,8 +155,10 @@ def test_the_command_line_names_the_seed_flag_and_does_not_offer_a_resume():
     assert "start over with another seed (--seed 1 with --overwrite)" in said, said
     assert "allow more failures in a row (--max-consecutive-failed-trials, " in said, said
     resumable = tunekit.TrialsFailedError("The coarse search stopped")
+    resumable.max_failed = 3  # a rerun allowing more failures resumes it (a fix starts over)
     assert failed_run(resumable, str(resumable), "tunekit run").endswith(
-        "Fix the cause and resume with:\n  tunekit run"
+        "To allow more failures in a row, resume with:\n"
+        "  tunekit run --max-consecutive-failed-trials 6"
     )
 
 

@@ -16,6 +16,7 @@ from tunekit import _log
 from tunekit.errors import NoCompletedTrialsError, TooFewTrialsError, TrialsFailedError
 from tunekit.hypermodel_options import augmentation_text
 from tunekit.regression import OWN_PREFIX
+from tunekit.trial_names import trial_name
 
 __all__ = ["failed_run", "final_seeds_line", "narrowing_line", "opening", "summary"]
 
@@ -31,14 +32,23 @@ def failed_run(error: BaseException, message: str, resume: str) -> str:
     Returns:
         `message` alone for an error that says what a rerun does
         (`NoCompletedTrialsError`, `TooFewTrialsError`, a `TrialsFailedError` of a
-        phase with no completed trial: `restarts`); otherwise
-        `"<Type>: <message>\nFix the cause and resume with:\n  <resume>"`.
+        phase with no completed trial, `restarts`, or that no rerun gets past,
+        `starts_over`); for another `TrialsFailedError`, the command that resumes it
+        allowing twice the failures in a row (a fixed hypermodel or data starts over,
+        as its message says), or, its phase's budget used up, the command as it is;
+        otherwise `"<Type>: <message>\nFix the cause and resume with:\n  <resume>"`.
     """
     if isinstance(error, (NoCompletedTrialsError, TooFewTrialsError)):
         return message  # a phase with no completed trial starts again; too few: start over
     named = f"{type(error).__name__}: {message}"
-    if isinstance(error, TrialsFailedError) and error.restarts:  # a rerun starts it again
-        return named
+    if isinstance(error, TrialsFailedError):
+        if error.restarts or error.starts_over:  # a rerun starts it again, or cannot help
+            return named
+        if error.trials_left == 0:  # the budget used: a rerun goes on with what completed
+            return f"{named}\nResume with:\n  {resume}"
+        twice = 2 * error.max_failed if error.max_failed else None
+        more = f" --max-consecutive-failed-trials {twice}" if twice else ""
+        return f"{named}\nTo allow more failures in a row, resume with:\n  {resume}{more}"
     return f"{named}\nFix the cause and resume with:\n  {resume}"
 
 
@@ -80,7 +90,8 @@ def narrowing_line(narrowed: Any) -> str:
 
 
 def _phase_text(phase: str, best: dict[str, Any], listed: dict[str, Any]) -> str:
-    """`"fine best 0.9712 (trial 3), 1 trial failed"`, from `RunResult.phase_bests` and
+    """`"fine best 0.9712 (id 3), 1 trial failed"` (KerasTuner's id, as in the progress line
+    and the trial's folder `trial_3`), from `RunResult.phase_bests` and
     report.json's `phases`; a phase the hypermodel skipped whole (no best) says so."""
     failed = f", {_log.count(n, 'trial')} failed" if (n := listed.get("failed")) else ""
     if best["score"] is None:  # every fine trial skipped (`tunekit.steps.fine_skips`)
@@ -94,7 +105,7 @@ def _phase_text(phase: str, best: dict[str, Any], listed: dict[str, Any]) -> str
         if "rejected_oversized" in best
         else ""
     )
-    return f"{phase} best {best['score']:.4f} (trial {best['trial_id']}{rejected}){failed}"
+    return f"{phase} best {best['score']:.4f} (id {best['trial_id']}{rejected}){failed}"
 
 
 def summary(result: Any, session_seconds: float | None = None) -> str:
@@ -138,7 +149,8 @@ def summary(result: Any, session_seconds: float | None = None) -> str:
             "",
             "== Summary ==",
             f"Phases: {phases}",
-            f"Chosen: {result.best_phase} trial {result.best_trial_id} ({result.selection})",
+            f"Chosen: {trial_name(result.best_phase, None, result.best_trial_id)}: "
+            f"{result.selection}",
             narrowing_line(result.narrowed),
             f"Final model: {_log.count(result.final_epochs, 'epoch')} on train+validation"
             + (f" ({rule})" if (rule := report.get("best", {}).get("final_epochs_rule")) else ""),

@@ -175,18 +175,34 @@ class TrialsFailedError(TunekitError, RuntimeError):
     KerasTuner's own stop (its `RuntimeError`), named: the message gives the
     last trial's error and where its traceback is, and what to do whether the
     error is of the code, transient or drawn at random. Finished trials are
-    kept; rerunning resumes the search with new trials, or, in a phase with no
+    kept; allowing more failures resumes the search with new trials, or, in a phase with no
     completed trial, starts that phase again with the same trials and the same
     seeds, so an error drawn from tunekit's seeded generators (Python's
     `random`, NumPy, Keras) recurs: the message names the ways out (another
     `seed` with `overwrite=True`, ...).
 
+    What resumes and what starts over: allowing more failures in a row (a
+    higher `max_consecutive_failed_trials`, which a rerun may change) resumes
+    the run, while a hypermodel or data changed to fix the cause is another
+    configuration, which a rerun refuses (`overwrite=True`, or a new
+    `project_name`). When the failed trial used the last of the phase's
+    budget, no rerun runs new trials: the run goes on with the completed ones,
+    or, for a coarse phase with fewer than the narrowing needs, must start over.
+
     Attributes:
         restarts: Whether the phase had no completed trial, so that a rerun
             starts it again rather than resumes it (`False` when unknown).
+        trials_left: How many trials of the phase's budget are not run yet; `None`
+            when unknown (Hyperband, or a phase a rerun starts again).
+        starts_over: Whether no rerun can get past the stop (the coarse budget used up
+            with too few completed trials to narrow from): only a fresh start helps.
+        max_failed: The run's `max_consecutive_failed_trials` (`None` when unknown).
     """
 
     restarts: bool = False
+    trials_left: int | None = None
+    starts_over: bool = False
+    max_failed: int | None = None
 
 
 class TooFewTrialsError(TunekitError, ValueError):

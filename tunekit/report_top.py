@@ -20,6 +20,7 @@ from tunekit.own_loops import epoch_budget_note
 from tunekit.report_weights import shown
 from tunekit.reproduce import relocated
 from tunekit.results import format_value
+from tunekit.trial_names import trial_name
 
 __all__ = [
     "PHASE_KEYS",
@@ -97,7 +98,7 @@ def top_markdown(report: dict[str, Any]) -> list[str]:
     plots_written = _plot_links(report)
     inline = [name for name in _INLINE_PLOTS if name in plots_written][:3]
     lines = [
-        f"**Chosen:** {best['phase']} trial {best['trial_id']}"
+        f"**Chosen:** {trial_name(best['phase'], None, best['trial_id'])}"
         + (f"; test {metrics}" if metrics else "")
         + ".",
         "",
@@ -334,12 +335,12 @@ def phase_rows(report: Mapping[str, Any]) -> list[str]:
     A fine phase whose every trial the hypermodel skipped (`all_skipped`; its
     FailedTrialError) has no best: its row says so, with `-` for the best.
     """
-    rows = ["| phase | trials | best trial | best score | seconds |", "|---|---|---|---|---|"]
+    rows = ["| phase | trials | best trial (id) | best score | seconds |", "|---|---|---|---|---|"]
     for p, v in report["phases"].items():
         failed = f" ({v['failed']} failed)" if v.get("failed") else ""
         if v.get("all_skipped"):
             best = ", all skipped by the hypermodel's FailedTrialError | - | -"
         else:
-            best = f" | {v['best_trial_id']} | {v['best_score']:.4f}"
+            best = f" | id {v['best_trial_id']} | {v['best_score']:.4f}"
         rows.append(f"| {p} | {v['trials']}{failed}{best} | {v['seconds']} |")
     return rows

@@ -30,6 +30,7 @@ from tunekit.steps.final_fit_facts import retrain_facts
 from tunekit.steps.finalists import finalist_selection
 from tunekit.steps.fine_skips import coarse_pick
 from tunekit.steps.search import completed_trials, refused_fit_args
+from tunekit.trial_names import trial_name
 from tunekit.trial_refusals import said_text
 from tunekit.tuners import AnnounceFit, InterruptCheck, TrialFacts
 from tunekit.tuners.callbacks import TensorBoard, empty_stream_message
@@ -57,7 +58,7 @@ class Selection(NamedTuple):
     Attributes:
         phase: `"fine"` or `"coarse"`, where the chosen trial comes from.
         trial: The chosen COMPLETED trial (`keras_tuner.engine.trial.Trial`).
-        reason: Why that trial was chosen, one sentence.
+        reason: Why that trial was chosen, one sentence (`coarse trial 3 (id 2)`...).
     """
 
     phase: str
@@ -76,8 +77,9 @@ def select(ctx: RunContext) -> Selection:
         picked = finalist_selection(ctx)
         if picked is not None:
             return Selection(*picked)
-    fine = completed_trials(ctx.ensure("fine").oracle)
-    coarse = completed_trials(ctx.ensure("coarse").oracle)
+    fine, coarse = (completed_trials(ctx.ensure(p).oracle) for p in ("fine", "coarse"))
+    best_fine, best_coarse = (trial_name(p, ctx.ensure(p).oracle, t[0].trial_id) if t else ""
+        for p, t in (("fine", fine), ("coarse", coarse)))  # fmt: skip
     if not fine:  # every fine trial skipped by the hypermodel's FailedTrialError
         return Selection(*coarse_pick(ctx, coarse))
     better = (lambda a, b: a > b) if ctx.objective.direction == "max" else (lambda a, b: a < b)
@@ -87,8 +89,8 @@ def select(ctx: RunContext) -> Selection:
             "coarse",
             coarse[0],
             (
-                f"{name}={coarse[0].score:.4f}, better than the best fine trial "
-                f"{fine[0].trial_id} ({fine[0].score:.4f})"
+                f"{name}={coarse[0].score:.4f}, better than the best fine trial, {best_fine}, "
+                f"at {fine[0].score:.4f}"
             ),
         )
     if coarse and coarse[0].score == fine[0].score:
@@ -96,25 +98,23 @@ def select(ctx: RunContext) -> Selection:
             "fine",
             fine[0],
             (
-                f"{name}={fine[0].score:.4f}, tied with the best coarse trial "
-                f"{coarse[0].trial_id}: on a tie the fine trial is taken"
+                f"{name}={fine[0].score:.4f}, tied with the best coarse trial, {best_coarse}: on "
+                "a tie the fine trial is taken"
             ),
         )
     return Selection(
         "fine",
         fine[0],
         (
-            f"{name}={fine[0].score:.4f}, the best of both phases; the best coarse trial "
-            f"{coarse[0].trial_id} scored {coarse[0].score:.4f}"
+            f"{name}={fine[0].score:.4f}, the best of both phases; the best coarse trial, "
+            f"{best_coarse}, scored {coarse[0].score:.4f}"
         ),
     )
 
 
 def ranked_trials(ctx: RunContext) -> list[trial_module.Trial]:
-    """The chosen trial (`select`), then every other usable trial of both phases by score.
-
-    On a tie, fine before coarse, then by trial id.
-    """
+    """The chosen trial (`select`), then every other usable trial of both phases by score
+    (on a tie, fine before coarse, then by trial id)."""
     phase, chosen, _ = select(ctx)
     sign = -1 if ctx.objective.direction == "max" else 1
     others = sorted(
@@ -217,6 +217,7 @@ class RetrainStep:
                 path, ctx.hypermodel, lambda: chosen_hyperparameters(ctx), ctx.data
             )
         phase, trial, reason = select(ctx)
+        chosen = trial_name(phase, ctx.ensure(phase).oracle, trial.trial_id)  # as its progress line
         interrupts.check()
         check_retrain_file(ctx, phase, trial)  # its .keras file, before anything trains
         hp = trial.hyperparameters
@@ -263,7 +264,7 @@ class RetrainStep:
             AnnounceFit(
                 ctx.say,
                 lambda n: (
-                    f"Retraining {phase} trial {trial.trial_id} on train+validation for "
+                    f"Retraining {chosen} on train+validation for "
                     f"{_log.count(n, 'epoch')} ({reason})."
                 ),
                 planned=epochs,

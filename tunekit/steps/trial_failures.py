@@ -45,6 +45,7 @@ from tunekit.data._stream_labels import label_range_fix
 from tunekit.data.streams import StreamData
 from tunekit.errors import TrialsFailedError
 from tunekit.narrowing import is_usable
+from tunekit.params import MIN_COARSE_TRIALS
 from tunekit.progress import failure_reason
 from tunekit.steps.base import RunContext
 from tunekit.trial_names import trial_name, trial_record
@@ -53,6 +54,7 @@ from tunekit.trial_skips import failed_in_a_row
 
 __all__ = [
     "advice",
+    "budget_note",
     "failed_with",
     "failure_counts",
     "raise_if_failing",
@@ -154,7 +156,14 @@ def seeded_repeat(ctx: RunContext, phase: str, more_failures: bool) -> str:
     )
 
 
-def rerun_note(ctx: RunContext, phase: str, restarts: bool, more_failures: bool = True) -> str:
+def rerun_note(
+    ctx: RunContext,
+    phase: str,
+    restarts: bool,
+    more_failures: bool = True,
+    left: int | None = None,
+    usable: int = 0,
+) -> str:
     """What rerunning as it is does after failed trials in `phase` (see the module docstring).
 
     Args:
@@ -162,12 +171,18 @@ def rerun_note(ctx: RunContext, phase: str, restarts: bool, more_failures: bool 
         phase: `"coarse"` or `"fine"`.
         restarts: Whether the phase has no completed trial (a rerun starts it again).
         more_failures: See `seeded_repeat`.
+        left: How many trials of the phase's budget (`coarse_trials`, `fine_trials`) are
+            not run yet; `None` when unknown (Hyperband) or the phase restarts.
+        usable: The phase's completed trials with a finite score.
 
     Returns:
         E.g. `"rerun as it is: the fine search starts again from its first trial, the steps
-        before it kept. But a rerun with the same settings ..."`, or for a phase with a
-        completed trial `"rerunning resumes the search with new trials, ..."`.
+        before it kept. But a rerun with the same settings ..."`, for a phase with a
+        completed trial `"rerunning resumes the search with new trials, ..."`, or, its
+        budget used up, what a rerun does with the trials it has (`budget_note`).
     """
+    if not restarts and left == 0:
+        return budget_note(ctx, phase, usable)
     if not restarts:
         return (
             "rerunning resumes the search with new trials (the failed ones are not run again; "
@@ -179,39 +194,78 @@ def rerun_note(ctx: RunContext, phase: str, restarts: bool, more_failures: bool 
     )
 
 
-def advice(trials: Sequence[trial_module.Trial], rerun: str) -> str:
+def budget_note(ctx: RunContext, phase: str, usable: int) -> str:
+    """What a rerun does when the failed trial used the last of `phase`'s budget: no new
+    trial runs, whatever failures it allows; the run goes on with the `usable` completed
+    trials, unless the narrowing needs more (coarse), which only a fresh start gives."""
+    budget = f"{phase}_trials={getattr(ctx, f'{phase}_trials', '')}"
+    if phase == "coarse" and usable < MIN_COARSE_TRIALS:
+        return (
+            f"the coarse search's budget is used up ({budget}), so a rerun runs no new trial, "
+            f"whatever failures it allows, and its narrowing stops: it needs "
+            f"{MIN_COARSE_TRIALS} completed coarse trials and has {usable}. Start the run over "
+            "(overwrite=True, or a new project_name=), with a larger coarse_trials= if some "
+            "configurations fail by nature."
+        )
+    return (
+        f"the {phase} search's budget is used up ({budget}), so rerunning runs no new trial "
+        f"(allowing more failures changes nothing): it goes on with the {usable} completed "
+        f"{phase} trial{'s' if usable != 1 else ''}."
+    )
+
+
+def _starts_over() -> str:
+    """The fresh start a changed hypermodel or data needs (a rerun refuses them)."""
+    return (
+        "a changed hypermodel (its values, ranges or code) or changed data is another "
+        "configuration, which a rerun refuses: start the run over (overwrite=True, or a new "
+        "project_name=)"
+    )
+
+
+def advice(trials: Sequence[trial_module.Trial], rerun: str, more_failures: bool = True) -> str:
     """What to do after a stop on the failed `trials` (the run in a row), true whether the
     error is of the code, transient or drawn at random; see the module docstring.
 
     Args:
         trials: The failed trials of that run, oldest first.
         rerun: What rerunning as it is does (`rerun_note`), which this advice ends with.
+        more_failures: Whether allowing more failures in a row lets a rerun run new trials
+            (not when the phase's budget is used up).
+
+    Returns:
+        Sentences that name which remedies resume the run (more failures allowed, a
+        transient error) and which start it over (a fixed hypermodel or data).
     """
     if _refused(trials):
         return (
             "tunekit refused each trial's fit call before it trained (not chance): rerunning "
             "or allowing more failures meets it again in the trials that make that call. Fix "
-            "the hypermodel's fit as the error says, then rerun (a changed hypermodel starts "
-            "over: pass overwrite=True)."
+            f"the hypermodel's fit as the error says; {_starts_over()}."
         )
     if _refused(trials, (_REFUSED, _TRIAL_REFUSED)):
         return (
             "tunekit refused each trial for its model, its fit call or what its fit reported "
             "(not chance): rerunning or allowing more failures meets it again in the trials "
             "whose values do that. Do what the error says (in the hypermodel, or its "
-            "objective), then rerun (a changed hypermodel starts over: pass overwrite=True)."
+            f"objective); {_starts_over()}."
         )
     if same_error(trials):
         return (
             "If that error does not depend on chance, rerunning or allowing more failures "
             "fails the same way: fix what it names (the hypermodel's build or fit, the data or "
-            "a setting), then rerun (a changed hypermodel starts over: pass overwrite=True). "
-            "If it is transient (a file or a server that did not answer, out of memory), "
-            f"{rerun}"
+            f"a setting); {_starts_over()}. If it is transient (a file or a server that did "
+            f"not answer, out of memory), {rerun}"
         )
+    more = (
+        "To keep this run's trials, allow more failures in a row instead "
+        "(max_consecutive_failed_trials=, which a rerun may change): "
+        if more_failures
+        else "As it is, "
+    )
     return (
-        "Fix the cause in the hypermodel, its ranges or the data, or allow more failures in a "
-        f"row with max_consecutive_failed_trials=; {rerun}"
+        "Fixing the cause in the hypermodel, its ranges or the data means starting over: "
+        f"{_starts_over()}. {more}{rerun}"
     )
 
 
@@ -232,14 +286,23 @@ def raise_if_failing(phase: str, ctx: RunContext, tuner: kt.Tuner, error: Runtim
     if not in_a_row or in_a_row < ctx.max_consecutive_failed_trials:
         return
     each = ", each with the same error" if same_error(failed) else ""
-    restarts = not any(is_usable(t) for t in oracle.trials.values())
+    usable = sum(is_usable(t) for t in oracle.trials.values())
+    restarts = not usable
+    budget = getattr(oracle, "max_trials", None)  # None: Hyperband's budget is its epochs
+    left = max(0, budget - len(oracle.trials)) if isinstance(budget, int) else None
+    more = restarts or left != 0  # allowing more failures lets a rerun run new trials
+    note = rerun_note(ctx, phase, restarts, left=None if restarts else left, usable=usable)
     stop = TrialsFailedError(
         f"The {phase} search stopped: {in_a_row} trials in a row failed "
         f"(max_consecutive_failed_trials={ctx.max_consecutive_failed_trials}){each}; the "
         f"last, {failed_with(ctx, tuner, failed[-1])} "
-        f"{advice(failed, rerun_note(ctx, phase, restarts))}"
+        f"{advice(failed, note, more_failures=more)}"
     )
     stop.restarts = restarts
+    stop.trials_left = None if restarts else left
+    stop.starts_over = not restarts and left == 0 and phase == "coarse"
+    stop.starts_over = stop.starts_over and usable < MIN_COARSE_TRIALS
+    stop.max_failed = ctx.max_consecutive_failed_trials
     raise stop from error
 
 
