@@ -349,7 +349,7 @@ def test_remote_workers_survive_a_killed_chief_and_a_lost_worker_then_resume(tmp
     c = chief()
     bad = worker("tuner9", "--seed", "1")
     code, _, err = _finish(bad, timeout=120)
-    assert code == 2 and "(--seed: 0 -> 1)" in err
+    assert code == 2 and "(--seed: not given (default 0) -> 1)" in err
 
     # 2. The chief is killed mid-coarse: both workers stop within their timeout, naming it.
     # (tuner1 runs with --overwrite throughout: a worker never deletes the project.)

@@ -99,8 +99,9 @@ def test_a_rerun_with_other_flags_names_the_flags(cli_run, monkeypatch, capsys):
     err = capsys.readouterr().err
     for said in (
         "--coarse-trials: 3 -> 4",
-        "--fine-tuner: hyperband -> bayesian",
+        "--fine-tuner: not given (default hyperband) -> bayesian",
         "--no-baseline: not given -> given",
+        "Pass --coarse-trials 3 and leave out --fine-tuner and --no-baseline to resume",
         "(`--no-baseline` may change on its own",
     ):
         assert said in err, err
@@ -284,7 +285,8 @@ def _refused(monkeypatch, capsys, first: list[str], rerun: list[str]) -> str:
         (
             ["--fine-tuner", "bayesian", "--fine-trials", "2"],
             ["--factor", "3"],
-            "--fine-tuner: bayesian -> hyperband; --fine-trials: 2 -> not given; "
+            "--fine-tuner: bayesian -> not given (default hyperband); --fine-trials: 2 -> "
+            "not given; "
             "--factor: not given -> 3",
         ),
     ],
@@ -367,7 +369,7 @@ def test_every_option_typed_otherwise_is_named_and_what_follows_from_it_is_not(
     )
     err = capsys.readouterr().err
     assert re.search(
-        r"configuration \(--seed: 0 -> 3; "
+        r"configuration \(--seed: not given \(default 0\) -> 3; "
         r"--data: e\.npz \(its content changed: fingerprint \w+ -> \w+\)\)",
         err,
     ), err
@@ -440,5 +442,5 @@ def test_an_option_typed_otherwise_to_the_same_effect_is_not_named(
     capsys.readouterr()
     assert main([*where, *data, *rerun]) == 2
     err = capsys.readouterr().err
-    assert "(--seed: 0 -> 1)" in err, err
-    assert "--hypermodel" not in err.split("Rerun")[0], err
+    assert "(--seed: not given (default 0) -> 1)" in err, err
+    assert "--hypermodel" not in err.split("to resume")[0], err

@@ -12,6 +12,10 @@ Before:
   that travels over gRPC, not the options;
 - a changed `--target` was named, then again as "the data differs from the data the run
   started with (its fingerprint changed ...)".
+- an option typed in the run and left out in the rerun was said by the value in effect,
+  `--fine-trials: 2 -> 10`, a 10 nobody typed (the default; `--quick`'s for
+  `--max-epochs`), and every option typed otherwise asked to "Rerun with the original
+  settings": now `--fine-trials: 2 -> not given (default 10)`, "Pass --fine-trials 2".
 """
 
 from __future__ import annotations
@@ -126,7 +130,59 @@ def test_a_typed_target_is_not_said_again_as_the_data(tmp_path, monkeypatch, cap
     err = _refused(capsys, [*WHERE, *TF, *csv, "other"])
     assert err == (
         "error: The run in runs/p was started with another configuration (--target: target "
-        "-> other). Rerun with the original settings to resume, " + END
+        "-> other). Pass --target target to resume, " + END
+    ), err
+
+
+@pytest.mark.parametrize(
+    "first, rerun, said, remedy",
+    [
+        (
+            ["--fine-tuner", "bayesian", "--fine-trials", "2", "--coarse-epochs", "1"],
+            ["--fine-tuner", "bayesian"],
+            "--coarse-epochs: 1 -> not given (default 2); --fine-trials: 2 -> not given "
+            "(default 10)",
+            "Pass --coarse-epochs 1 and --fine-trials 2",
+        ),
+        (
+            ["--fine-tuner", "bayesian"],
+            ["--fine-tuner", "bayesian", "--fine-trials", "2"],
+            "--fine-trials: not given (default 10) -> 2",
+            "Leave out --fine-trials",
+        ),
+        (["--seed", "3"], [], "--seed: 3 -> not given (default 0)", "Pass --seed 3"),
+        (
+            ["--quick", "--max-epochs", "5"],
+            ["--quick"],
+            "--max-epochs: 5 -> not given (3, from --quick)",
+            "Pass --max-epochs 5",
+        ),
+        (
+            ["--max-epochs", "5"],
+            ["--quick"],
+            "--max-epochs: 5 -> not given (3, from --quick); --quick: not given -> given",
+            "Pass --max-epochs 5 and leave out --quick",
+        ),
+        (
+            ["--fine-tuner", "bayesian", "--fine-trials", "2"],
+            ["--factor", "3"],
+            "--fine-tuner: bayesian -> not given (default hyperband); --fine-trials: 2 -> "
+            "not given; --factor: not given -> 3",
+            "Pass --fine-tuner bayesian and --fine-trials 2 and leave out --factor",
+        ),
+    ],
+)
+def test_an_option_left_out_is_said_as_not_given_with_its_value_and_what_to_pass(
+    npz, monkeypatch, capsys, first, rerun, said, remedy
+):
+    """An option typed in the run and left out in the rerun (or the reverse): before,
+    `--fine-trials: 2 -> 10` (a 10 nobody typed: the default) and `--max-epochs: 5 -> 3`
+    (`--quick`'s), with "Rerun with the original settings"."""
+    _started(monkeypatch, [*WHERE, *npz, *TF, *first])
+    err = _refused(capsys, [*WHERE, *npz, *TF, *rerun]).split(" (`")[0]
+    assert err.rstrip() == (
+        f"error: The run in runs/p was started with another configuration ({said}). "
+        f"{remedy} to resume, " + END.strip()
     ), err
 
 
@@ -159,8 +215,8 @@ def test_a_refused_worker_is_told_by_the_options_typed(npz, monkeypatch, capsys)
     err = _refused(capsys, [*WHERE, *npz, *TF, "--seed", "1"])
     said = (
         "this worker's settings differ from the chief's, each said as the chief's -> the "
-        "worker's (--seed: 0 -> 1). Start every worker with the chief's options (--seed, "
-        "--data, budget)."
+        "worker's (--seed: not given (default 0) -> 1). Start every worker with the chief's "
+        "options (--seed, --data, budget)."
     )
     assert err.splitlines()[-1] == f"error: worker tuner9: {said}", err
     assert lines == [f"Refused worker tuner9 (ipv4:127.0.0.1:5000): {said}"], lines

@@ -9,8 +9,11 @@ option by option, both parsed by the command line's own parser
 
 - every option given otherwise leads the list, with the values as typed
   (`--target: target -> 'mean radius'`, `--hypermodel: dense -> mnist-dense`,
-  `--fine-trials: 2 -> not given`, `--no-baseline: not given -> given`); a
-  changed `--data` file adds its fingerprints when its content differs;
+  `--no-baseline: not given -> given`); one left out on either side reads `not given`
+  with the value in effect (`--fine-trials: 2 -> not given (default 10)`,
+  `--max-epochs: 5 -> not given (3, from --quick)`), and the remedy says what to pass or
+  leave out (`Pass --fine-trials 2 and leave out --factor to resume`); a changed
+  `--data` file adds its fingerprints when its content differs;
 - the settings that follow from those options and were not typed (the task's
   objective and direction, the hypermodel `auto` picks, a built-in hypermodel's
   own values and its default model) are left out: the option that set them is
@@ -38,6 +41,7 @@ from pathlib import Path
 from typing import Any
 
 from tunekit.cli_parser import _flag_value, build_parser, cli_message
+from tunekit.cli_settings import QUICK
 from tunekit.errors import TunekitError, said_as
 from tunekit.manifest import DATA_DIFFERS
 
@@ -53,8 +57,9 @@ _NOT_SETTINGS = {
 # Settings the run resolves on the machine, not from the other options (`--backend auto`):
 # a change of theirs is said by the values in effect even when not typed otherwise.
 _RESOLVED = {"backend"}
-# The options that make the data (its fingerprint) other than the file's content.
-_DATA_OPTIONS = {"data", "target", "task", "image_size"}
+# The options that make the data (its fingerprint) other than the file's content (`--quick`
+# takes a subset of it).
+_DATA_OPTIONS = {"data", "target", "task", "image_size", "quick"}
 # Settings that follow from the data when not typed: the task's objective, the hypermodel
 # `auto` picks, a built-in hypermodel's values (its classes) and its default model.
 _FROM_DATA = {
@@ -69,10 +74,10 @@ _FROM_DATA = {
 _ORIGINAL = "Rerun with the original settings to resume"
 
 
-def _typed(action: argparse.Action, argv: list[str], parsed: Any, recorded: Any = None) -> str:
-    """The value `action`'s option was given in `argv` as typed (the last one given);
-    when left out, the value the run `recorded` for it if the option takes it as such
-    (`jax` for `--backend auto`), else `not given` (with its default)."""
+def _as_typed(action: argparse.Action, argv: list[str]) -> str | None:
+    """The value `action`'s option was given in `argv` as typed (the last one given; the
+    flag itself for `--augment` / `--no-augment`, `given` for a flag such as
+    `--no-baseline`), None when it was left out."""
     found = None
     for i, token in enumerate(argv):
         option, equals, value = token.partition("=")
@@ -85,16 +90,58 @@ def _typed(action: argparse.Action, argv: list[str], parsed: Any, recorded: Any 
         else:
             count = action.nargs if isinstance(action.nargs, int) else 1
             found = " ".join(shlex.quote(t) for t in argv[i + 1 : i + 1 + count])
+    if found is not None and isinstance(action, argparse._StoreConstAction):
+        return "given"
+    return found
+
+
+def _scalar(value: Any) -> bool:
+    return isinstance(value, (str, int, float)) and not isinstance(value, bool)
+
+
+def _typed(action: argparse.Action, argv: list[str], parsed: Any, recorded: Any = None) -> str:
+    """The value `action`'s option was given in `argv` as typed (`_as_typed`); when left
+    out, `not given` with the value in effect: the one the run `recorded` for it, else the
+    parser's default (`not given (default 10)`, `not given (3, from --quick)` for a value
+    `--quick` sets, `not given` for a flag or an unset default). A `_RESOLVED` option left
+    out is said by the value it resolved to (`jax` for `--backend auto`)."""
+    found = _as_typed(action, argv)
     if found is not None:
-        if isinstance(action, argparse._StoreConstAction):
-            return "given"
         return found
-    if isinstance(recorded, (str, int, float)) and not isinstance(recorded, bool):
+    if action.dest in _RESOLVED and _scalar(recorded):
         return _flag_value(recorded)
-    if parsed == action.default:  # and the default in effect, when it is a value
-        shown = parsed is not None and action.nargs != 0
-        return f"not given ({_flag_value(parsed)})" if shown else "not given"
-    return _flag_value(parsed)  # e.g. an abbreviated option: its value as parsed
+    if parsed != action.default:  # e.g. an abbreviated option: its value as parsed
+        if isinstance(action, argparse.BooleanOptionalAction):
+            return action.option_strings[0 if parsed else 1]
+        return "given" if action.nargs == 0 else _flag_value(parsed)
+    value = recorded if _scalar(recorded) else parsed
+    if action.nargs == 0 or not _scalar(value):
+        return "not given"
+    args = _parsed(argv)
+    if getattr(args, "quick", False) and QUICK.get(action.dest) == value:
+        return f"not given ({_flag_value(value)}, from --quick)"
+    return f"not given (default {_flag_value(value)})"
+
+
+def _parsed(argv: list[str]) -> argparse.Namespace | None:
+    try:
+        return build_parser().parse_known_args(argv)[0]
+    except SystemExit:
+        return None
+
+
+def _remedy(action: argparse.Action, recorded: list[str], was: Any) -> str:
+    """What to do about `action`'s option, typed otherwise, to resume: `pass --fine-trials
+    2` (typed so in `recorded`, the run's command line, or resolved so), else `leave out
+    --factor`."""
+    flag, typed = action.option_strings[0], _as_typed(action, recorded)
+    if typed is None and action.dest in _RESOLVED and _scalar(was):
+        return f"pass {flag} {_flag_value(was)}"
+    if typed is None:
+        return f"leave out {flag}"
+    if isinstance(action, argparse.BooleanOptionalAction):
+        return f"pass {typed}"
+    return f"pass {flag}" if action.nargs == 0 else f"pass {flag} {typed}"
 
 
 def typed_changes(
@@ -103,25 +150,27 @@ def typed_changes(
     values: dict[str, tuple[Any, Any]] | None = None,
     settings: tuple[frozenset[str], frozenset[str]] | None = None,
     why: str | None = None,
-) -> dict[str, str]:
-    """The options `argv` gives otherwise than `recorded`, by their `dest`:
-    `{"target": "--target: target -> 'mean radius'"}`. Empty when either is refused.
+) -> dict[str, tuple[str, str | None]]:
+    """The options `argv` gives otherwise than `recorded`, by their `dest`, each with what
+    to do to resume (`_remedy`; None when typed alike): `{"target": ("--target: target ->
+    'mean radius'", "pass --target target")}`. Empty when either is refused.
 
     `values` are the run's recorded changes, `{dest: (old, new)}`: an option left out
-    is said by the value in effect (`_typed`), and a `_RESOLVED` one is said even when
-    typed alike. `settings` (`TunekitError.settings`: the run's configuration keys and
-    those that differ) leaves out an option that is a setting of the run and typed
-    otherwise to the same effect (`--hypermodel dense` for the default `mnist-dense`,
-    or an option spelt otherwise by a resume since the run started). A `_RESOLVED` one
-    typed alike is said by what it resolved to, and `why` when given: `--backend auto:
-    resolved to tensorflow, the run used jax (why)`."""
+    is said by the value in effect (`_typed`: `--fine-trials: 2 -> not given (default
+    10)`), and a `_RESOLVED` one is said even when typed alike. `settings`
+    (`TunekitError.settings`: the run's configuration keys and those that differ) leaves
+    out an option that is a setting of the run and typed otherwise to the same effect
+    (`--hypermodel dense` for the default `mnist-dense`, or an option spelt otherwise by a
+    resume since the run started). A `_RESOLVED` one typed alike is said by what it
+    resolved to, and `why` when given: `--backend auto: resolved to tensorflow, the run
+    used jax (why)`."""
     values = values or {}
     parser = build_parser()
     try:
         old, new = parser.parse_known_args(recorded)[0], parser.parse_known_args(argv)[0]
     except SystemExit:  # a command line of another version: not compared
         return {}
-    found = {}
+    found: dict[str, tuple[str, str | None]] = {}
     for action in parser._actions:
         dest = action.dest
         if not action.option_strings or dest in _NOT_SETTINGS or dest in found:
@@ -138,14 +187,16 @@ def typed_changes(
             found[dest] = (
                 f"{action.option_strings[0]} {_flag_value(after)}: resolved to "
                 f"{_flag_value(now)}, the run used {_flag_value(was)}"
-                + (f" ({why})" if why else "")
+                + (f" ({why})" if why else ""),
+                None,
             )
             continue
         said = (_typed(action, recorded, before, was), _typed(action, argv, after, now))
+        remedy = _remedy(action, recorded, was)
         if isinstance(action, argparse.BooleanOptionalAction):
-            found[dest] = f"{said[0]} -> {said[1]}"
+            found[dest] = (f"{said[0]} -> {said[1]}", remedy)
         else:
-            found[dest] = f"{action.option_strings[0]}: {said[0]} -> {said[1]}"
+            found[dest] = (f"{action.option_strings[0]}: {said[0]} -> {said[1]}", remedy)
     return found
 
 
@@ -201,7 +252,8 @@ def restated(
         return error
     changes = {span: (name, old, new) for span, name, old, new in error.changes}
     values = {n: (o, v) for n, o, v in changes.values()}
-    typed = typed_changes(recorded, argv, values, error.settings, why)
+    found = typed_changes(recorded, argv, values, error.settings, why)
+    typed = {dest: text for dest, (text, _) in found.items()}
     parser = build_parser()
     try:
         was, now = parser.parse_known_args(recorded)[0], parser.parse_known_args(argv)[0]
@@ -209,8 +261,9 @@ def restated(
         return error
     own_hypermodel = ":" in str(was.hypermodel or "")
     data_changed = "data" in values
-    # What the refusal's hint asks for when no option was typed otherwise.
-    remedies: list[str] = []
+    # What the refusal's hint asks for: what to pass or leave out, restore the data; None
+    # for a change no option undoes (the values of a hypermodel of one's own).
+    remedies: list[str | None] = [remedy for _, remedy in found.values()]
     items = list(typed.values())
     for item in differences:
         name = changes[item][0] if item in changes else None
@@ -228,6 +281,7 @@ def restated(
                 remedies.append("restore the data the run started with")
         elif name is None and own_hypermodel:  # its own values: its code may have set them
             items.append(cli_message(said_as(TunekitError(item), error.changes)))
+            remedies.append(None)
         elif typed or (data_changed and name in _FROM_DATA | {None}):
             continue  # said by the option typed or the data, following from them
         elif action is not None and name not in _NOT_SETTINGS:
@@ -236,6 +290,7 @@ def restated(
             given = "" if getattr(now, action.dest) is None else f" {_flag_value(new)}"
             if action.nargs == 0 or isinstance(action, argparse.BooleanOptionalAction):
                 items.append(cli_message(said_as(TunekitError(item), error.changes)))
+                remedies.append(None)
                 continue
             flag = action.option_strings[0]
             items.append(
@@ -245,12 +300,29 @@ def restated(
             remedies.append(f"pass {flag} {_flag_value(old)}")
         else:  # no option of its own (the default model a tunekit version builds)
             items.append(cli_message(said_as(TunekitError(item), error.changes)))
+            remedies.append(None)
     listed = "; ".join(differences)
     text = str(error).replace(f"({listed})", f"({'; '.join(items)})", 1)
     if typed.keys() & _DATA_OPTIONS or data_changed:  # the data's change is named
         text = text.replace(DATA_DIFFERS, "", 1)
-    if remedies and not typed:
-        remedy = " and ".join(remedies)
+    if remedies and None not in remedies:
+        remedy = _joined([r for r in remedies if r is not None])
         text = text.replace(_ORIGINAL, remedy[0].upper() + remedy[1:] + " to resume", 1)
     new = "; ".join(items)
     return said_as(type(error)(text), error.changes, {new: new, **dict(error.cli_words)})
+
+
+def _joined(remedies: list[str]) -> str:
+    """`pass --coarse-epochs 1 and --fine-trials 2 and leave out --factor`: the remedies
+    in their order, those of one verb together."""
+    verbs = ("pass ", "leave out ")
+    groups: dict[str, list[str]] = {}
+    for remedy in remedies:
+        verb = next((v for v in verbs if remedy.startswith(v)), remedy)
+        groups.setdefault(verb, []).append(remedy[len(verb) :] if verb in verbs else "")
+    parts = [verb + _and(words) if verb in verbs else verb for verb, words in groups.items()]
+    return " and ".join(parts)
+
+
+def _and(words: list[str]) -> str:
+    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]

@@ -7,8 +7,8 @@ to the worker as text over gRPC, with its changes beside it (`answer`,
 `from_answer`), so that each process says it as its interface does: on the
 command line (`said`) by the options typed, the chief's command line for the
 run's settings and the worker's for its own (`tunekit.cli_changes.restated`):
-`--seed: 0 -> 1`, as a one-process rerun is refused, not `seed: chief 0,
-worker 1` or `hypermodel_settings`.
+`--seed: not given (default 0) -> 1`, as a one-process rerun is refused, not
+`seed: chief 0, worker 1` or `hypermodel_settings`.
 """
 
 from __future__ import annotations
