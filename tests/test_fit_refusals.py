@@ -285,8 +285,10 @@ def test_the_same_error_in_every_failed_trial_whatever_its_type(lines, same):
 
 
 BOTH_WAYS = [
-    "If that error does not depend on chance, rerunning or allowing more failures fails the "
-    "same way: fix what it names",
+    "If every configuration meets that error (neither chance nor some values cause it), "
+    "rerunning or allowing more failures fails the same way: fix what it names",
+    "If only some values cause it, allowing more failures in a row "
+    "(max_consecutive_failed_trials=, which a rerun may change) lets the others complete.",
     "If it is transient (a file or a server that did not answer, out of memory), rerun",
 ]
 # What a rerun does in a phase with a completed trial (`rerun_note`; its seed unused).

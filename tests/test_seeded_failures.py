@@ -150,13 +150,13 @@ def test_the_command_line_names_the_seed_flag_and_does_not_offer_a_resume():
     note = rerun_note(types.SimpleNamespace(seed=0), "coarse", True)
     error = tunekit.TrialsFailedError(advice([_failed("E: x"), _failed("E: x")], note))
     error.restarts = True
-    said = failed_run(error, cli_message(error), "tunekit run --seed 0")
+    said = failed_run(error, cli_message(error), ["--seed", "0"], "tunekit run")
     assert said.startswith("TrialsFailedError: ") and "resume with" not in said, said
     assert "start over with another seed (--seed 1 with --overwrite)" in said, said
     assert "allow more failures in a row (--max-consecutive-failed-trials, " in said, said
     resumable = tunekit.TrialsFailedError("The coarse search stopped")
     resumable.max_failed = 3  # a rerun allowing more failures resumes it (a fix starts over)
-    assert failed_run(resumable, str(resumable), "tunekit run").endswith(
+    assert failed_run(resumable, str(resumable), [], "tunekit run").endswith(
         "To allow more failures in a row, resume with:\n"
         "  tunekit run --max-consecutive-failed-trials 6"
     )

@@ -17,7 +17,7 @@ from test_errors import _breaks_past_the_defaults
 
 import tunekit
 from tunekit import CoarseToFine
-from tunekit.cli_parser import cli_message
+from tunekit.cli_parser import build_parser, cli_message
 from tunekit.cli_summary import failed_run
 from tunekit.data import Dataset
 
@@ -77,13 +77,24 @@ def test_a_stop_with_trials_left_says_a_fix_starts_over_and_more_failures_resume
     with pytest.raises(tunekit.RunConfigError, match=r"configuration \(hypermodel: "):
         fixed.coarse()
     fixed.close()
-    said = failed_run(error, cli_message(error), "tunekit run --coarse-trials 5")
+    said = failed_run(error, cli_message(error), ["--coarse-trials", "5"], "tunekit run")
     assert "start the run over (--overwrite, or a new --project-name)" in said, said
     assert "allow more failures in a row instead (--max-consecutive-failed-trials, " in said
     assert said.endswith(
         "\nTo allow more failures in a row, resume with:\n"
         "  tunekit run --coarse-trials 5 --max-consecutive-failed-trials 4"
     ), said
+    # The option typed already (in full, with =, or shortened as argparse takes it) is
+    # replaced, not given twice: the probe's pasted command was refused, exit 2.
+    for typed in (
+        ["--max-consecutive-failed-trials", "2"],
+        ["--max-consecutive-failed-trials=2"],
+        ["--max-consec", "2"],
+    ):
+        said = failed_run(error, cli_message(error), [*typed, "--coarse-trials", "5"], "p")
+        assert said.endswith("\n  p --coarse-trials 5 --max-consecutive-failed-trials 4"), said
+        command = said.splitlines()[-1].split()[1:]
+        assert build_parser().parse_args(command).max_consecutive_failed_trials == 4
     assert "Fix the cause and resume" not in said
 
 
@@ -101,7 +112,7 @@ def test_a_stop_on_the_last_trial_of_the_budget_says_no_rerun_runs_new_trials(tm
     ) in message, message
     assert "rerunning resumes" not in message and "allow more failures in a row" not in message
     assert error.trials_left == 0 and error.starts_over
-    said = failed_run(error, cli_message(error), "tunekit run")
+    said = failed_run(error, cli_message(error), [], "tunekit run")
     assert "resume with" not in said.lower(), said
     assert "(--overwrite, or a new --project-name), with a larger --coarse-trials if" in said
     # What it says: a rerun allowing more failures runs no trial and cannot narrow.

@@ -16,18 +16,20 @@ from tunekit import _log
 from tunekit.errors import NoCompletedTrialsError, TooFewTrialsError, TrialsFailedError
 from tunekit.hypermodel_options import augmentation_text
 from tunekit.regression import OWN_PREFIX
+from tunekit.reproduce import resume_command, with_option
 from tunekit.trial_names import trial_name
 
 __all__ = ["failed_run", "final_seeds_line", "narrowing_line", "opening", "summary"]
 
 
-def failed_run(error: BaseException, message: str, resume: str) -> str:
+def failed_run(error: BaseException, message: str, argv: list[str], prog: str) -> str:
     """What the command line says after `run.run()` raised `error` (after "the run failed: ").
 
     Args:
         error: The error (any `Exception` but KerasTuner's fatal ones and `UsageError`).
         message: Its message as the command line says it (`cli_parser.cli_message`).
-        resume: The command that resumes the run.
+        argv: The command line's arguments, as typed.
+        prog: The program as typed (`tunekit.reproduce.typed_program`).
 
     Returns:
         `message` alone for an error that says what a rerun does
@@ -38,6 +40,7 @@ def failed_run(error: BaseException, message: str, resume: str) -> str:
         as its message says), or, its phase's budget used up, the command as it is;
         otherwise `"<Type>: <message>\nFix the cause and resume with:\n  <resume>"`.
     """
+    resume = resume_command(argv, prog)
     if isinstance(error, (NoCompletedTrialsError, TooFewTrialsError)):
         return message  # a phase with no completed trial starts again; too few: start over
     named = f"{type(error).__name__}: {message}"
@@ -46,9 +49,10 @@ def failed_run(error: BaseException, message: str, resume: str) -> str:
             return named
         if error.trials_left == 0:  # the budget used: a rerun goes on with what completed
             return f"{named}\nResume with:\n  {resume}"
-        twice = 2 * error.max_failed if error.max_failed else None
-        more = f" --max-consecutive-failed-trials {twice}" if twice else ""
-        return f"{named}\nTo allow more failures in a row, resume with:\n  {resume}{more}"
+        if error.max_failed:
+            more = with_option(argv, "--max-consecutive-failed-trials", str(2 * error.max_failed))
+            resume = resume_command(more, prog)
+        return f"{named}\nTo allow more failures in a row, resume with:\n  {resume}"
     return f"{named}\nFix the cause and resume with:\n  {resume}"
 
 

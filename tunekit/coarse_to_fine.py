@@ -325,7 +325,7 @@ def _main(args: argparse.Namespace, argv: list[str], resume: str, prog: str = CL
             if isinstance(e, (kt_errors.FatalValueError, kt_errors.FailedTrialError, UsageError)):
                 print(f"error: {cli_message(e)}", file=sys.stderr)  # FailedTrialError: a final
                 return 2  # fit's HyperModelFitError (a search's trial ends FAILED on it)
-            said = failed_run(e, cli_message(e), resume)  # the resume command, if it resumes
+            said = failed_run(e, cli_message(e), argv, prog)  # the resume command, if it resumes
             print(f"error: the run failed: {said}", file=sys.stderr)
             return 1
         finally:

@@ -8,9 +8,10 @@ either (a flaky data server raises one message too), and no exception type
 says which. So the message is true in both cases:
 
 - Every failed trial of that run raised the same error (`same_error`): it is
-  quoted, and the advice covers both: if it does not depend on chance,
+  quoted, and the advice covers all three: if every configuration meets it,
   rerunning or allowing more failures fails the same way (fix what it
-  names); if it is transient, what a rerun does (`rerun_note`).
+  names); if only some values cause it, more failures allowed let the others
+  complete; if it is transient, what a rerun does (`rerun_note`).
 - They were all fit calls tunekit or Keras refuses (`HyperModelFitError`,
   before training; `tunekit.fit_refusals`), or trials tunekit refuses for
   their model or what their fit reported (`TrialRefusedError`;
@@ -251,11 +252,19 @@ def advice(trials: Sequence[trial_module.Trial], rerun: str, more_failures: bool
             f"objective); {_starts_over()}."
         )
     if same_error(trials):
+        some = (
+            " If only some values cause it, allowing more failures in a row "
+            "(max_consecutive_failed_trials=, which a rerun may change) lets the others "
+            "complete."
+            if more_failures
+            else ""
+        )
         return (
-            "If that error does not depend on chance, rerunning or allowing more failures "
-            "fails the same way: fix what it names (the hypermodel's build or fit, the data or "
-            f"a setting); {_starts_over()}. If it is transient (a file or a server that did "
-            f"not answer, out of memory), {rerun}"
+            "If every configuration meets that error (neither chance nor some values cause "
+            "it), rerunning or allowing more failures fails the same way: fix what it names "
+            f"(the hypermodel's build or fit, the data or a setting); {_starts_over()}.{some} "
+            f"If it is transient (a file or a server that did not answer, out of memory), "
+            f"{rerun}"
         )
     more = (
         "To keep this run's trials, allow more failures in a row instead "
