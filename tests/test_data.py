@@ -505,7 +505,7 @@ ERROR_CASES = [
     (
         "npz_one_training_sample",
         lambda t: data.load_npz(_npz(t, **_fake_mnist(n_train=1))),
-        r"x_train has 1 sample\(s\): at least 2 are needed",
+        r"x_train's 1 sample cannot make a training split and a validation split",
     ),
     (
         "npz_negative_labels",
@@ -682,7 +682,7 @@ ERROR_CASES = [
     ),
     (
         "single_class",
-        lambda t: Dataset.from_arrays(np.zeros((9, 2)), np.zeros(9, int)),
+        lambda t: Dataset.from_arrays(np.zeros((20, 2)), np.zeros(20, int)),
         r"at least 2 classes, got num_classes=1",
     ),
     (

@@ -91,13 +91,14 @@ def test_an_npz_of_a_one_sample_split_is_refused_with_the_file_s_remedy(tmp_path
     message = _message(load_npz, own)
     assert "The test split has 1 sample (splits: 25 training / 5 validation / 1 test)" in message
     assert "give the file's x_test / y_test of 2 or more samples" in message
-    few = tmp_path / "few.npz"  # validation split off 8 training samples: 1
+    few = tmp_path / "few.npz"  # validation split off 8 training samples: 1 of it asked
     np.savez(few, x_train=X[:8], y_train=Y[:8], x_test=X[30:33], y_test=Y[30:33])
-    assert "pass validation_size=2 or more" in _message(load_npz, few)
+    assert "pass validation_size=2 or more" in _message(load_npz, few, validation_size=1)
+    np.savez(few, x_train=X[:3], y_train=Y[:3], x_test=X[30:33], y_test=Y[30:33])
     assert main(["--directory", str(tmp_path / "runs"), *CLI, "--data", str(few)]) == 2
-    err = capsys.readouterr().err
+    err = capsys.readouterr().err.replace("\n", " ")
     assert "The validation split has 1 sample" in err
-    assert "save x_val / y_val of 2 or more samples in the .npz" in err
+    assert "save 4 or more x_train rows, or x_train of 2 or more with x_val / y_val" in err
     assert "validation_size" not in err and "validation-size" not in err
     constant = tmp_path / "constant.npz"
     np.savez(constant, x_train=X[:30], y_train=Y[:30], x_test=X[30:33], y_test=np.ones(3))

@@ -117,6 +117,7 @@ def _class_metadata(
     ys: dict[str, Any], num_classes: int | None, class_names: Sequence[str] | None
 ) -> dict[str, Any]:
     """Classification: checks the label range of every split and output, names the classes."""
+    check_split_sizes(ys, "classification")  # first: a 1-sample split makes other fixes moot
     labels = np.concatenate([a for s in _SPLITS for a in tg.arrays_of(ys[s])])
     if num_classes is None:
         if class_names is None and all(len(tg.arrays_of(ys[s])) == 1 for s in _SPLITS):
@@ -129,7 +130,6 @@ def _class_metadata(
             "classification needs two or more distinct labels."
         )
     num_classes = int(num_classes)
-    check_split_sizes(ys, "classification")  # a 1-sample validation or test: chance
     names = (
         [str(i) for i in range(num_classes)]
         if class_names is None
@@ -155,6 +155,7 @@ def _regression_metadata(
     one target (Keras trains on either): `ys` is changed in place, every split
     (and every output of a dict) reshaped to `y_train`'s form, so the final
     retrain can concatenate train and validation. Other widths are refused."""
+    check_split_sizes(ys, "regression")  # first: a 1-sample split makes other fixes moot
     if num_classes is not None or class_names:
         raise DataError(
             f'task="regression" has no classes, got num_classes={num_classes!r}, class_names='
@@ -171,7 +172,6 @@ def _regression_metadata(
     for split in _SPLITS:  # R2 undefined (printed as 0.0), and nothing to learn: exit 0 before
         for array, key in zip(tg.arrays_of(ys[split]), _keys(ys[split], f"y_{split}"), strict=True):
             refuse_constant(array, key, split, isinstance(ys[split], Mapping))
-    check_split_sizes(ys, "regression")  # a 1-sample split: R2 undefined (nan)
     return dict(num_classes=None, class_names=[], num_outputs=widths["train"])
 
 

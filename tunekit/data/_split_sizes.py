@@ -8,7 +8,8 @@ arrives meets these checks in `Dataset`, so the rule is one; what the message te
 user to do depends on who made the splits (`made_by`): `Dataset(...)`'s splits and a
 file's `x_val` / `x_test` are the user's own; `Dataset.from_arrays` and `load_csv` split
 by fractions (a seed may help a constant split, unless nearly all targets are equal);
-`load_npz` splits validation by `validation_size`; the command line has none of these
+`load_npz` splits validation by `validation_size` (so `x_train` needs 4 rows, 2 per
+split, and `_npz_dataset` asks this rule before it splits); the command line has none of these
 keywords (a CSV is split 70 / 15 / 15 with seed 0; a .npz's validation is a sixth).
 """
 
@@ -25,7 +26,13 @@ from tunekit import _log
 from tunekit.data import _targets as tg
 from tunekit.errors import DataError
 
-__all__ = ["check_split_sizes", "constant_remedy", "made_by", "refuse_one_sample"]
+__all__ = [
+    "check_split_sizes",
+    "constant_remedy",
+    "made_by",
+    "refuse_one_sample",
+    "refuse_too_few_to_split",
+]
 
 _WHAT = {"train": "training", "val": "validation", "test": "test"}
 _MADE: contextvars.ContextVar[dict[str, Any] | None] = contextvars.ContextVar(
@@ -149,6 +156,21 @@ def refuse_one_sample(sizes: Mapping[str, int], task: str, stream: bool = False)
     )
 
 
+def refuse_too_few_to_split(n: int, validation_size: int, y_test: Any, task: str) -> None:
+    """Refuses an `x_train` of 1 to 3 rows (`n`) that `load_npz` would split a
+    validation set of `validation_size` off: no `validation_size` leaves both splits 2
+    samples, so this rule says so with the remedy that works (4 rows, or 2 with a file's
+    `x_val`), naming a 1-sample test split (`y_test`) in the same message.
+
+    Raises:
+        DataError: See `check_split_sizes`; for `1 <= n <= 3` always.
+    """
+    v = int(validation_size) if 1 <= validation_size < n else min(1, n - 1)
+    sizes = {"train": n - v, "val": v, "test": tg.length(y_test, "y_test")}
+    with made_by("load_npz", val=v or 1):  # the validation split drawn from x_train
+        refuse_one_sample(sizes, task)
+
+
 def _size_remedy(split: str, sizes: Mapping[str, int], info: Mapping[str, Any]) -> str:
     made = [s for s in ("val", "test") if info.get(s)]  # the splits the call made
     call, n = info["call"], sum(sizes.get(s, 0) for s in ("train", *made))  # the samples split
@@ -162,6 +184,14 @@ def _size_remedy(split: str, sizes: Mapping[str, int], info: Mapping[str, Any]) 
         }.get(call, "x_train / y_train")
         return f"give {given} of 2 or more samples (with more data the model learns more)."
     fits = split == "train" or split in made
+    if call in ("load_npz", "cli_npz") and made and fits and n < 4:  # x_train split in two
+        return (  # no validation_size gives both splits 2: more rows, or a file's x_val
+            f"x_train's {_log.count(n, 'sample')} cannot make a training split and a "
+            "validation split of 2 or more each (4 are needed when the validation split "
+            "is drawn from x_train): save 4 or more x_train rows, or x_train of 2 or more "
+            "with x_val / y_val of 2 or more, in the .npz"
+            + (f" ({_NPZ_LAYOUT})." if call == "cli_npz" else ".")
+        )
     if call not in ("load_npz", "cli_npz") and made and fits and n < 2 * (1 + len(made)):
         return (  # no fractions give every split 2: the remedy is more data
             f"{_log.count(n, 'sample')} cannot make a training split and "

@@ -28,7 +28,7 @@ from tunekit.data._checks import (
 )
 from tunekit.data._classes import value_classes
 from tunekit.data._npz_names import check_unknown_keys
-from tunekit.data._split_sizes import made_by
+from tunekit.data._split_sizes import made_by, refuse_too_few_to_split
 from tunekit.data.dataset import Dataset
 from tunekit.errors import DataError, DataUnavailableError
 
@@ -69,7 +69,8 @@ def load_npz(
         path: The `.npz` file. Read with `allow_pickle=False`: nothing is unpickled.
         validation_size: Training samples moved to validation when the file
             has no `x_val`; `1 <= v < len(y_train)`. Defaults to
-            `min(10_000, len(y_train) // 6)` (MNIST's usual 10,000).
+            `min(10_000, max(2, len(y_train) // 6))` (MNIST's usual 10,000). Each
+            split needs 2 samples, so `x_train` needs 4 rows to split (2 with `x_val`).
         seed: Seed of that split's `numpy.random.Generator` permutation.
         name: The dataset's name in summaries. Defaults to the file's stem.
         task: `"classification"`, `"regression"` or None to infer it. Defaults
@@ -246,13 +247,10 @@ def _npz_dataset(
         x_val, y_val = arrays["x_val"], arrays["y_val"]
     else:
         n = len(x_train)
-        if validation_size is None:
-            if n < 2:
-                raise DataError(
-                    f"x_train has {n} sample(s): at least 2 are needed, one to train on and "
-                    "one to validate on (or give x_val / y_val)."
-                )
-            validation_size = min(10_000, max(1, n // 6))
+        if validation_size is None:  # 2 at least: a 1-sample validation split is refused
+            validation_size = min(10_000, max(2, n // 6)) if n >= 4 else max(1, n // 2)
+        if 0 < n < 4 and _is_int(validation_size):
+            refuse_too_few_to_split(n, validation_size, arrays["y_test"], task)
         if not _is_int(validation_size) or not 1 <= validation_size < n:
             raise DataError(
                 f"validation_size must be an int with 1 <= validation_size < {n} "
