@@ -470,8 +470,8 @@ def test_keras_words_from_a_build_or_a_layer_call_are_quoted_whole_and_as_keras_
     """Found by a retry: the refusal of a build that raises with its defaults rewrote Keras's
     "Argument `seed` must be an integer. Received: seed=abc" as "`--seed` ... --seed abc",
     and an error inside a layer's call was cut to Keras's wrapper line, losing its cause."""
+    from tunekit.default_build import build_error as _default_build_error
     from tunekit.errors import error_line
-    from tunekit.steps.check import _default_build_error
 
     try:
         keras.layers.Dropout(0.5, seed="abc")

@@ -12,6 +12,7 @@ import json
 
 import keras_tuner as kt
 from keras_tuner.engine import hyperparameters as hp_module
+from keras_tuner.engine.trial import TrialStatus
 from test_narrowing import change, make_trial, make_trials, narrowed_hp, one
 
 from tunekit.narrowing import NarrowedSpace, narrow_space
@@ -93,6 +94,32 @@ def test_failed_trials_do_not_count_as_tried():
     trials.append(make_trial(space, {"x": "tanh"}, float("nan"), "nan"))
     result = narrow_space(space, trials)
     assert narrowed_hp(result).values == ACTS  # 'tanh' only in a trial without a score
+
+
+def test_values_tried_only_by_failed_trials_are_said_so():
+    # The probe's case: FAILED trials tried tanh and elu (trials.csv shows them);
+    # the note said all three were "never tried". Kept, in the right words.
+    acts = ["relu", "tanh", "elu", "gelu"]
+    space = one("Choice", acts)
+    trials = make_trials(space, "x", ["relu"] * 5)
+    trials.append(make_trial(space, {"x": "tanh"}, None, "f1", status=TrialStatus.FAILED))
+    trials.append(make_trial(space, {"x": "elu"}, None, "f2", status=TrialStatus.FAILED))
+    trials.append(make_trial(space, {"x": "elu"}, float("nan"), "nan"))
+    trials.append(make_trial(space, {"x": "gelu"}, None, "run", status=TrialStatus.RUNNING))
+    result = narrow_space(space, trials)
+    assert narrowed_hp(result).values == acts
+    c = change(result)
+    assert (c.rule, c.note) == (
+        "untried",
+        "'gelu' never tried; 'tanh', 'elu' tried only by failed trials (5 usable trials): kept",
+    )
+    assert c.note in str(result)
+    # Only failed trials tried any of them: no "never tried" part.
+    space = one("Boolean")
+    trials = make_trials(space, "x", [True] * 4)
+    trials.append(make_trial(space, {"x": False}, None, "f", status=TrialStatus.FAILED))
+    result = narrow_space(space, trials)
+    assert change(result).note == "False tried only by failed trials (4 usable trials): kept"
 
 
 def test_ordered_choices_and_ranges_keep_their_rules():

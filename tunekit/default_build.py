@@ -10,17 +10,28 @@ call: a layer held by the hypermodel and called again in each build) is the
 same fault, so each of those builds goes through `build_with_defaults`: the
 same `ModelCheckError` naming the error and the user's line, whichever
 build met it first.
+
+Those builds are told apart by what an earlier one did: each build with the
+defaults that succeeds is noted (`note_built`, per object, for this process).
+A build that fails with the same values as one that succeeded (or a subset of
+them: it stopped part way) did not fail from a value but from state the
+object keeps between builds (a layer made in `__init__` and reused, a
+counter), and the refusal says that instead of asking for a `default=`.
 """
 
 from __future__ import annotations
 
 import os
 import traceback
+import weakref
 from typing import Any
 
 from tunekit.errors import ModelCheckError, error_line
 
-__all__ = ["build_error", "build_with_defaults"]
+__all__ = ["build_error", "build_with_defaults", "note_built"]
+
+# Per hypermodel object: the values of each build with the defaults that succeeded.
+_BUILT: weakref.WeakKeyDictionary[Any, list[dict[str, Any]]] = weakref.WeakKeyDictionary()
 
 
 def build_with_defaults(hypermodel: Any, hp: Any) -> Any:
@@ -38,18 +49,70 @@ def build_with_defaults(hypermodel: Any, hp: Any) -> Any:
         ModelCheckError (a `ValueError`): The build raised any `Exception`.
     """
     try:
-        return hypermodel.build(hp)
+        model = hypermodel.build(hp)
     except Exception as e:  # noqa: BLE001 - any error: KerasTuner's tuner would stop on it
-        raise build_error(e) from e
+        raise build_error(e, hypermodel, hp) from e
+    note_built(hypermodel, hp)
+    return model
 
 
-def build_error(error: Exception) -> ModelCheckError:
+def note_built(hypermodel: Any, hp: Any) -> None:
+    """Notes that `hypermodel.build(hp)` with the defaults succeeded (for `build_error`).
+
+    Args:
+        hypermodel: The object built (an object that cannot be weakly
+            referenced or hashed is not noted).
+        hp: The `keras_tuner.HyperParameters` after the build (its values).
+    """
+    values = dict(getattr(hp, "values", {}))
+    try:
+        seen = _BUILT.setdefault(hypermodel, [])
+    except TypeError:
+        return
+    if values not in seen:
+        seen.append(values)
+
+
+def _built_before(hypermodel: Any, hp: Any) -> bool:
+    """Whether a noted build of `hypermodel` succeeded with the values `hp` holds."""
+    try:
+        seen = _BUILT.get(hypermodel, [])
+    except TypeError:
+        return False
+    values = dict(getattr(hp, "values", {}))
+    return any(all(k in old and old[k] == v for k, v in values.items()) for old in seen)
+
+
+def build_error(error: Exception, hypermodel: Any = None, hp: Any = None) -> ModelCheckError:
     """The refusal of a hypermodel whose build raises with its default hyperparameters
-    (`error` caught one frame above the build: that frame is not the user's)."""
+    (`error` caught one frame above the build: that frame is not the user's).
+
+    Args:
+        error: What the build raised.
+        hypermodel: The object built, or `None` (not known).
+        hp: The `keras_tuner.HyperParameters` the failing build was given
+            (with what it declared before it failed), or `None`.
+
+    Returns:
+        The `ModelCheckError` to raise. When an earlier build of the same
+        object with the same values succeeded in this process (`note_built`),
+        it says that state kept on the object between builds causes the error;
+        else it asks for a fix of the line or a hyperparameter's `default=`.
+    """
     frames = traceback.extract_tb(error.__traceback__)[1:]  # [0]: the call above
     own = [f for f in frames if "site-packages" not in f.filename]  # the user's line first
     last = (own or frames)[-1:]
     where = "".join(f" (at {os.path.basename(f.filename)}:{f.lineno})" for f in last)
+    if hypermodel is not None and hp is not None and _built_before(hypermodel, hp):
+        return ModelCheckError(
+            f"`hypermodel`'s build raised {error_line(error)}{where} when built again with "
+            "its default hyperparameters: the first build of the same object with the same "
+            "values succeeded and a later one failed, so state kept on the object between "
+            "builds causes it (e.g. a layer created in __init__ and reused in every build: "
+            "create layers inside build; or a counter the build changes), not a "
+            "hyperparameter's value. KerasTuner builds the same object for every trial, so "
+            "no search can start: make each build start afresh."
+        )
     return ModelCheckError(
         f"`hypermodel`'s build raised {error_line(error)}{where} when built "
         "with its default hyperparameters (each hyperparameter's default, or its first "

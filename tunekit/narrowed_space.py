@@ -59,7 +59,9 @@ class Change:
         rule: The rule applied (see above).
         active: In how many of the top trials the hyperparameter was active.
         note: Values kept because no usable trial tried them, in words, e.g.
-            `"'tanh', 'selu' never tried (6 usable trials): kept"`; `""` when
+            `"'tanh', 'selu' never tried (6 usable trials): kept"`, or
+            `"'gelu' never tried; 'tanh' tried only by failed trials (5 usable
+            trials): kept"` (values only FAILED or non-finite trials drew); `""` when
             none (and in records written before tunekit said it).
         before_config: `{"class_name", "config"}` of the original.
         after_config: `{"class_name", "config"}` of the narrowed one.

@@ -21,7 +21,7 @@ from keras_tuner.engine import hyperparameters as hp_module
 from tunekit import _log
 from tunekit.errors import TooFewTrialsError
 from tunekit.narrowed_space import Change, NarrowedSpace, describe, serialize
-from tunekit.narrowing_untried import untried_note, untried_values
+from tunekit.narrowing_untried import failed_values, untried_note, untried_values
 from tunekit.params import POSITIVE_INT, check_param, validate_params
 from tunekit.trial_records import (
     MISSING,
@@ -227,6 +227,7 @@ def _narrow(
             continue  # KerasTuner-internal (Hyperband) entries.
         values = [v for v in (active_value(t, hp) for t in ranked) if v is not MISSING]
         tried = [v for v in (active_value(t, hp) for t in usable) if v is not MISSING]
+        failed = failed_values(hp, trials)
         if hp.name in unknown and not isinstance(hp, hp_module.Fixed):
             new_hp, rule = _rebuild(hp), "unknown"
         else:
@@ -242,7 +243,7 @@ def _narrow(
                 after=describe(new_hp),
                 rule=rule,
                 active=len(values),
-                note=untried_note(hp, tried, rule),
+                note=untried_note(hp, tried, rule, failed),
                 before_config=serialize(hp),
                 after_config=serialize(new_hp),
             )

@@ -19,8 +19,11 @@ from collections.abc import Sequence
 from typing import Any
 
 from keras_tuner.engine import hyperparameters as hp_module
+from keras_tuner.engine.trial import TrialStatus
 
-__all__ = ["UNTRIED_RULES", "untried_note", "untried_values"]
+from tunekit.trial_records import MISSING, active_value, is_usable
+
+__all__ = ["UNTRIED_RULES", "failed_values", "untried_note", "untried_values"]
 
 # The rules under which a value no usable trial tried was kept (and is said).
 UNTRIED_RULES = ("untried", "subset")
@@ -47,21 +50,57 @@ def untried_values(hp: hp_module.HyperParameter, tried: Sequence[Any]) -> list[A
     return [v for v in values if v not in tried]
 
 
-def untried_note(hp: hp_module.HyperParameter, tried: Sequence[Any], rule: str) -> str:
+def failed_values(hp: hp_module.HyperParameter, trials: Sequence[Any]) -> list[Any]:
+    """The values of `hp` in the trials that ran with it active but are not usable.
+
+    Args:
+        hp: A hyperparameter of the coarse space.
+        trials: KerasTuner `Trial`s, all of them (usable or not).
+
+    Returns:
+        The values, in the trials' order, of each trial that ended (not
+        RUNNING nor IDLE) without being usable (FAILED, or a non-finite score)
+        and in which `hp` was active: tried, but without evidence.
+    """
+    ended = [
+        t
+        for t in trials
+        if t.status not in (TrialStatus.RUNNING, TrialStatus.IDLE)
+        and t.hyperparameters is not None
+        and not is_usable(t)
+    ]
+    return [v for v in (active_value(t, hp) for t in ended) if v is not MISSING]
+
+
+def untried_note(
+    hp: hp_module.HyperParameter,
+    tried: Sequence[Any],
+    rule: str,
+    failed: Sequence[Any] = (),
+) -> str:
     """The words for the values kept because no usable trial tried them.
 
     Args:
         hp: A hyperparameter of the coarse space.
         tried: The values of every usable trial in which `hp` was active.
         rule: The rule the narrowing applied to `hp` (`Change.rule`).
+        failed: The values of every trial in which `hp` was active but that is
+            not usable (FAILED, or a non-finite score). Defaults to `()`.
 
     Returns:
-        E.g. `"'tanh', 'selu' never tried (6 usable trials): kept"`, or `""`
-        when no value was kept for that reason (every value tried, or a rule
-        that keeps the whole hyperparameter anyway, e.g. `"sparse"`).
+        E.g. `"'tanh', 'selu' never tried (6 usable trials): kept"`, or, for
+        values only such trials tried, `"'gelu' never tried; 'tanh' tried only
+        by failed trials (5 usable trials): kept"`; `""` when no value was kept
+        for that reason (every value tried, or a rule that keeps the whole
+        hyperparameter anyway, e.g. `"sparse"`).
     """
     untried = untried_values(hp, tried) if rule in UNTRIED_RULES else []
     if not untried:
         return ""
     trials = f"{len(tried)} usable trial" + ("" if len(tried) == 1 else "s")
-    return f"{', '.join(map(repr, untried))} never tried ({trials}): kept"
+    never = [v for v in untried if v not in failed]
+    only_failed = [v for v in untried if v in failed]
+    parts = [f"{', '.join(map(repr, never))} never tried"] if never else []
+    if only_failed:
+        parts.append(f"{', '.join(map(repr, only_failed))} tried only by failed trials")
+    return f"{'; '.join(parts)} ({trials}): kept"

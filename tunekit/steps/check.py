@@ -17,10 +17,9 @@ import keras_tuner as kt
 
 from tunekit.data import Dataset, StreamData
 from tunekit.data._stream_labels import check_validation_classes
-from tunekit.default_build import build_error as _default_build_error
-from tunekit.default_build import build_with_defaults
+from tunekit.default_build import build_with_defaults, note_built
 from tunekit.errors import ModelCheckError
-from tunekit.model_description import built_default
+from tunekit.model_description import describe_model
 from tunekit.model_files import check_round_trip  # the file check, beside the loaders
 from tunekit.outputs import model_output_shape, training_samples
 from tunekit.retraining import rate_not_settable
@@ -161,7 +160,9 @@ def check_vector_objective(
     names = [str(getattr(p, "name", p)).partition(":")[0].strip() for p in parts]
     keras.backend.clear_session()  # fresh names: `precision`, not `precision_1`
     try:
-        model = hypermodel.build(_defaults(hyperparameters))
+        hp = _defaults(hyperparameters)
+        model = hypermodel.build(hp)
+        note_built(hypermodel, hp)
         metrics = [m for part in outputs_and_compile(model) for m in part.metrics]
     except Exception:  # noqa: BLE001 - a model that does not build: the check says why
         return
@@ -186,10 +187,12 @@ def default_model(
     Raises:
         ModelCheckError: The build raised (as `check_model` says it).
     """
+    model = build_with_defaults(hypermodel, _defaults(hyperparameters))
     try:
-        return built_default(hypermodel, hyperparameters)
-    except Exception as e:  # noqa: BLE001 - any error: KerasTuner's tuner would stop on it
-        raise _default_build_error(e) from e
+        return describe_model(model)
+    finally:
+        del model
+        keras.backend.clear_session()
 
 
 def declared_space(
