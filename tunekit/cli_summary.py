@@ -16,7 +16,7 @@ from tunekit import _log
 from tunekit.errors import NoCompletedTrialsError, TooFewTrialsError, TrialsFailedError
 from tunekit.hypermodel_options import augmentation_text
 from tunekit.regression import OWN_PREFIX
-from tunekit.reproduce import resume_command, with_option
+from tunekit.reproduce import resume_command
 from tunekit.trial_names import trial_name
 
 __all__ = ["failed_run", "final_seeds_line", "narrowing_line", "opening", "summary"]
@@ -50,10 +50,31 @@ def failed_run(error: BaseException, message: str, argv: list[str], prog: str) -
         if error.trials_left == 0:  # the budget used: a rerun goes on with what completed
             return f"{named}\nResume with:\n  {resume}"
         if error.max_failed:
-            more = with_option(argv, "--max-consecutive-failed-trials", str(2 * error.max_failed))
+            more = _with_option(argv, "--max-consecutive-failed-trials", str(2 * error.max_failed))
             resume = resume_command(more, prog)
         return f"{named}\nTo allow more failures in a row, resume with:\n  {resume}"
     return f"{named}\nFix the cause and resume with:\n  {resume}"
+
+
+def _with_option(argv: list[str], flag: str, value: str) -> list[str]:
+    """`argv` with `flag value` in place of the `flag` it holds, for a command a message gives.
+
+    The flag is found as typed in full (`--flag value`, `--flag=value`) or
+    shortened as argparse takes it (`--max-consec 2`): a command that only added
+    `flag value` to what the user typed would be refused as giving it twice.
+    """
+    kept: list[str] = []
+    skip = False
+    for word in argv:
+        if skip:
+            skip = False
+            continue
+        name = word.split("=", 1)[0]
+        if name.startswith("--") and len(name) > 2 and flag.startswith(name):
+            skip = "=" not in word  # its value is the next word
+            continue
+        kept.append(word)
+    return [*kept, flag, value]
 
 
 def opening(run: Any, data: Any, spec: str) -> str:

@@ -44,7 +44,6 @@ __all__ = [
     "relocated",
     "resume_command",
     "typed_program",
-    "with_option",
 ]
 
 CLI_PROGRAM = "python -m tunekit.coarse_to_fine"
@@ -243,27 +242,6 @@ def resume_command(argv: list[str], prog: str = CLI_PROGRAM) -> str:
     """
     kept = [a for a in argv if a not in ("--overwrite", "--reprobe")]
     return f"{prog} {shlex.join(kept)}".rstrip()
-
-
-def with_option(argv: list[str], flag: str, value: str) -> list[str]:
-    """`argv` with `flag value` in place of the `flag` it holds, for a command a message gives.
-
-    The flag is found as typed in full (`--flag value`, `--flag=value`) or
-    shortened as argparse takes it (`--max-consec 2`): a command that only added
-    `flag value` to what the user typed would be refused as giving it twice.
-    """
-    kept: list[str] = []
-    skip = False
-    for word in argv:
-        if skip:
-            skip = False
-            continue
-        name = word.split("=", 1)[0]
-        if name.startswith("--") and len(name) > 2 and flag.startswith(name):
-            skip = "=" not in word  # its value is the next word
-            continue
-        kept.append(word)
-    return [*kept, flag, value]
 
 
 def recorded_resume_command(
