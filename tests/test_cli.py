@@ -696,7 +696,11 @@ def test_failed_trials_in_a_row_name_the_error_and_the_flag_and_offer_the_resume
     monkeypatch.chdir(tmp_path)
     data = _shapes_npz(tmp_path / "data.npz", num_classes=3, per_class=8)
     args = ["--hypermodel", "breaks:build", "--data", str(data)]
-    args += ["--directory", str(tmp_path / "runs"), "--backend", "tensorflow", *TINY]
+    # Trials left in the budget (5 coarse trials, the 2nd and 3rd failing): a rerun allowing
+    # more failures runs new ones (with the budget used, no resume is offered: test_stop_advice).
+    tiny = [*TINY]
+    tiny[tiny.index("--coarse-trials") + 1] = "5"
+    args += ["--directory", str(tmp_path / "runs"), "--backend", "tensorflow", *tiny]
     args += ["--max-consecutive-failed-trials", "2"]
     assert main(args) == 1
     captured = capsys.readouterr()
@@ -704,7 +708,9 @@ def test_failed_trials_in_a_row_name_the_error_and_the_flag_and_offer_the_resume
     assert "TrialsFailedError: The coarse search stopped: 2 trials in a row failed" in err, err
     assert "(--max-consecutive-failed-trials 2)" in err and "with ValueError: no room" in err
     assert "max_consecutive_failed_trials=" not in err  # the flag, not the keyword
-    assert "resume with:" in err
+    resume = err[err.index("To allow more failures in a row, resume with:") :].splitlines()[1]
+    assert resume.endswith("--max-consecutive-failed-trials 4"), resume
+    assert resume.count("--max-consecutive-failed-trials") == 1, resume
     assert "FAILED (ValueError: no room for units=" in captured.out
 
 
