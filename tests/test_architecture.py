@@ -86,6 +86,7 @@ ORDER = [
     "replacing",
     "run_lock",
     "manifest",
+    "hypermodel_changes",
     "run_reads",
     "progress",
     "results",

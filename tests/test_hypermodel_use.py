@@ -231,6 +231,28 @@ def test_a_value_changed_by_hand_on_the_same_object_is_refused(mods, data, tmp_p
     _resumes(_run(held, data, tmp_path).config(), tmp_path)
 
 
+def test_a_value_changed_by_hand_after_the_run_was_made_is_refused_before_its_next_step(
+    mods, data, tmp_path
+):
+    """Before: `run = CoarseToFine(hm, ...)`, `hm._w = 32`, `run.run()` trained on 32 while
+    the run folder recorded 4, so a later run of `hm` with 4 resumed trials of 32, exit 0."""
+    held = mods.Plain()
+    run = _run(held, data, tmp_path)
+    held._w = 32
+    with pytest.raises(RunConfigError, match=r"changed after this CoarseToFine was made \("):
+        run.open()
+    with pytest.raises(RunConfigError, match=r"hypermodel attribute _w: 4 -> 32\)"):
+        run.open()
+    assert not (tmp_path / "r").exists()  # refused before anything was written
+    held._w = 4
+    run.open()  # set back: the run goes on
+    run.config()  # tunekit builds its default model: state, not a change
+    run.open()
+    held._w = 8  # between two steps, too
+    with pytest.raises(RunConfigError, match=r"hypermodel attribute _w: 4 -> 8\)"):
+        run.open()
+
+
 def test_the_same_object_resumes_after_a_ctrl_c_and_a_run_but_not_after_a_hand_change(
     mods, data, tmp_path
 ):

@@ -46,6 +46,7 @@ from tunekit.errors import (
     UsageError,
 )
 from tunekit.fit_inputs import takes_validation_data
+from tunekit.hypermodel_changes import refuse_changed_values
 from tunekit.hypermodel_code import code_record
 from tunekit.hypermodel_state import KEY as HYPERMODEL_STATE
 from tunekit.hypermodel_use import DESCRIPTION, in_use, recorded_values
@@ -471,6 +472,7 @@ class CoarseToFine:
         # Its values but what its build and fit write and what tunekit's use of this object
         # changed: one rule for every record of them (`tunekit.hypermodel_use`).
         values = recorded_values(hypermodel)
+        self._given_hypermodel = hypermodel  # compared again before each step (`_working`)
         self._hypermodel_description = values[DESCRIPTION]
         self._hypermodel_code = code_record(hypermodel)
         self.data = data
@@ -666,6 +668,8 @@ class CoarseToFine:
         process or object changed the run folder meanwhile, what this object
         had loaded (tuners, narrowing, models) is dropped and read again.
         """
+        if not self._working_depth:
+            refuse_changed_values(self._given_hypermodel, self._recorded_values())
         self._working_depth += 1
         try:
             with in_use(self.hypermodel):  # what its builds and fits change: state
@@ -674,6 +678,14 @@ class CoarseToFine:
             self._working_depth -= 1
             if not self._working_depth:
                 self.close()
+
+    def _recorded_values(self) -> dict[str, dict[str, Any]]:
+        """The hypermodel's values as this object recorded them when it was made."""
+        return {
+            DESCRIPTION: self._hypermodel_description,
+            HYPERMODEL_SETTINGS: self._hypermodel_settings,
+            HYPERMODEL_STATE: self._hypermodel_state,
+        }
 
     def _start_workers(self) -> None:
         """Makes this process the chief of `workers` local worker processes."""
