@@ -94,6 +94,20 @@ def test_every_command_line_option_is_in_the_readme():
     assert [o for o in options if o.startswith("--") and f"`{o}" not in readme] == []
 
 
+def test_no_data_file_is_tracked_outside_the_benchmark_results():
+    """Scratch data a test or a try left behind (`n0.npz` at the root) is not project code."""
+    import subprocess
+
+    tracked = subprocess.run(
+        ["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=False
+    ).stdout.split()
+    if not tracked:
+        pytest.skip("not a git checkout")
+    data = re.compile(r"\.(npz|npy|h5|hdf5|keras|pkl|pickle|tfrecord)$")
+    stray = [p for p in tracked if data.search(p) and not p.startswith("benchmarks/results/")]
+    assert stray == []
+
+
 def _modules() -> list[str]:
     paths = [*(ROOT / "tunekit").rglob("*.py"), *(ROOT / "hypermodels").rglob("*.py")]
     return sorted(p.relative_to(ROOT).as_posix() for p in paths)
