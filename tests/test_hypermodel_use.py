@@ -253,6 +253,23 @@ def test_a_value_changed_by_hand_after_the_run_was_made_is_refused_before_its_ne
         run.open()
 
 
+def test_a_build_by_hand_before_the_first_step_is_not_a_change(mods, data, tmp_path):
+    """Before: a notebook cell `hm.build(hp).summary()` between `run = CoarseToFine(hm, ...)`
+    and `run.run()` drew from the held generator (and filled the held cache) before tunekit
+    had seen a build change them: refused as `hypermodel state ...` changed by hand."""
+    import keras_tuner as kt
+
+    for make in (mods.Plain, mods.Held):
+        held = make()
+        run = _run(held, data, tmp_path / make.__name__)
+        held.build(kt.HyperParameters()).summary(print_fn=lambda *a, **k: None)
+        run.open()  # a step's first check: the values it was made with
+        run.config()
+        held._w = 8  # a change a build does not make is still refused
+        with pytest.raises(RunConfigError, match=r"hypermodel attribute _w: (4|32) -> 8\)"):
+            run.open()
+
+
 def test_the_same_object_resumes_after_a_ctrl_c_and_a_run_but_not_after_a_hand_change(
     mods, data, tmp_path
 ):
@@ -321,9 +338,10 @@ def test_a_public_attribute_build_writes_is_state_in_every_record(mods, data, tm
     """Before: `self.calls += 1` in build, recorded by the hypermodel's description when the
     next run was made, refused the same untouched object (`hypermodel calls: 0 -> 12`)."""
     counted = mods.Counted()
-    _started(_run(counted, data, tmp_path).config(), tmp_path)  # builds: calls, seen 1
+    # Built when the run is made (`learn_build_state`) and for its default model: 2.
+    _started(_run(counted, data, tmp_path).config(), tmp_path)
     counted.build(__import__("keras_tuner").HyperParameters())  # tried by hand
-    assert (counted.calls, counted.seen) == (2, 2)
+    assert (counted.calls, counted.seen) == (3, 3)
     _resumes(_run(counted, data, tmp_path).config(), tmp_path)
     _resumes(_run(counted, data, tmp_path).config(), tmp_path)  # every rerun after
     from tunekit.hypermodel_use import recorded_values

@@ -44,7 +44,7 @@ from tunekit.object_settings import (
     hypermodel_settings,
 )
 
-__all__ = ["DESCRIPTION", "in_use", "recorded_state", "recorded_values"]
+__all__ = ["DESCRIPTION", "described", "in_use", "recorded_state", "recorded_values"]
 
 #: The key of `recorded_values` (and of `CoarseToFine.config()`) for `describe_hypermodel`.
 DESCRIPTION = "hypermodel"
@@ -65,7 +65,9 @@ class _Seen:
 _SEEN: weakref.WeakKeyDictionary[Any, _Seen] = weakref.WeakKeyDictionary()
 
 
-def recorded_values(hypermodel: Any) -> dict[str, dict[str, Any]]:
+def recorded_values(
+    hypermodel: Any, now: dict[str, Any] | None = None
+) -> dict[str, dict[str, Any]]:
     """Every record of the hypermodel's values, as a run records and compares them.
 
     One rule for build state in all three: `DESCRIPTION`
@@ -80,11 +82,12 @@ def recorded_values(hypermodel: Any) -> dict[str, dict[str, Any]]:
     Args:
         hypermodel: Anything given as `hypermodel=` (a build function: its
             description only).
+        now: `described(hypermodel)` if already taken now (it is not changed).
 
     Returns:
         `{DESCRIPTION: ..., HYPERMODEL_SETTINGS: ..., HYPERMODEL_STATE: ...}`, new dicts.
     """
-    now = _values(hypermodel)
+    now = described(hypermodel) if now is None else copy.deepcopy(now)
     seen = _seen(hypermodel, now)
     if seen is None or not seen.changed:
         return now
@@ -96,8 +99,9 @@ def recorded_state(hypermodel: Any) -> dict[str, Any]:
     return recorded_values(hypermodel)[HYPERMODEL_STATE]
 
 
-def _values(hypermodel: Any) -> dict[str, dict[str, Any]]:
-    """The three records of `recorded_values`, now, without what build and fit write."""
+def described(hypermodel: Any) -> dict[str, dict[str, Any]]:
+    """The three records of `recorded_values` as they are now, without what build and fit
+    write and before any path is restored (what `in_use` compares)."""
     import keras_tuner as kt
 
     kept: frozenset[str] = frozenset()
@@ -114,20 +118,21 @@ def _values(hypermodel: Any) -> dict[str, dict[str, Any]]:
 
 
 @contextlib.contextmanager
-def in_use(hypermodel: Any) -> Iterator[None]:
+def in_use(hypermodel: Any, before: dict[str, Any] | None = None) -> Iterator[None]:
     """Marks tunekit's use of `hypermodel`: what it changes meanwhile is state.
 
     Re-entrant; the outermost block compares the object's `describe_state`
     before and after (on an error or a Ctrl-C too) and keeps the paths that
     changed, so `recorded_state` takes them as first seen. A build function,
-    or an object that cannot be weakly referenced, is not followed.
+    or an object that cannot be weakly referenced, is not followed. `before`:
+    `described(hypermodel)` if already taken at the block's start.
     """
     seen = _seen(hypermodel)
     if seen is None:
         yield
         return
     if not seen.depth:
-        seen.before = _values(hypermodel)
+        seen.before = described(hypermodel) if before is None else before
     seen.depth += 1
     try:
         yield
@@ -135,7 +140,7 @@ def in_use(hypermodel: Any) -> Iterator[None]:
         seen.depth -= 1
         if not seen.depth:
             try:
-                seen.changed |= _changed(seen.before, _values(hypermodel))
+                seen.changed |= _changed(seen.before, described(hypermodel))
             except Exception:  # noqa: BLE001 (what describes it failed: nothing learned)
                 pass
             seen.before = {}
@@ -153,7 +158,7 @@ def _seen(hypermodel: Any, now: dict[str, Any] | None = None) -> _Seen | None:
 
         if not isinstance(hypermodel, kt.HyperModel):
             return None
-        first = _values(hypermodel) if now is None else now
+        first = described(hypermodel) if now is None else now
         seen = _Seen(first=copy.deepcopy(first))
         try:
             _SEEN[hypermodel] = seen

@@ -46,10 +46,10 @@ from tunekit.errors import (
     UsageError,
 )
 from tunekit.fit_inputs import takes_validation_data
-from tunekit.hypermodel_changes import refuse_changed_values
+from tunekit.hypermodel_changes import learn_build_state, refuse_changed_values
 from tunekit.hypermodel_code import code_record
 from tunekit.hypermodel_state import KEY as HYPERMODEL_STATE
-from tunekit.hypermodel_use import DESCRIPTION, in_use, recorded_values
+from tunekit.hypermodel_use import DESCRIPTION, described, in_use, recorded_values
 from tunekit.manifest import OMITTED_SETTINGS, RunManifest, check_run_location
 from tunekit.model_description import KEY as DEFAULT_MODEL
 from tunekit.model_description import describe_model
@@ -617,6 +617,9 @@ class CoarseToFine:
                 "tune_new_entries": self.tune_new_entries,
                 "allow_new_entries": self.allow_new_entries,
             }
+        # What a build changes on the object is state from now on: a build by hand before
+        # the first step is then not refused as a change (`refuse_changed_values`).
+        learn_build_state(hypermodel, self.hyperparameters)
 
     # -- the steps ---------------------------------------------------------------
 
@@ -668,11 +671,16 @@ class CoarseToFine:
         process or object changed the run folder meanwhile, what this object
         had loaded (tuners, narrowing, models) is dropped and read again.
         """
+        now = None  # its values at the outermost block's start, described once
         if not self._working_depth:
-            refuse_changed_values(self._given_hypermodel, self._recorded_values())
+            now = described(self._given_hypermodel)
+            refuse_changed_values(self._given_hypermodel, self._recorded_values(), now)
         self._working_depth += 1
         try:
-            with in_use(self.hypermodel):  # what its builds and fits change: state
+            # What its builds and fits change meanwhile: state (`tunekit.hypermodel_use`).
+            with in_use(
+                self.hypermodel, before=now if self.hypermodel is self._given_hypermodel else None
+            ):
                 yield
         finally:
             self._working_depth -= 1
