@@ -18,6 +18,7 @@ __all__ = [
     "AUGMENTING",
     "BUILTIN_HYPERMODELS",
     "augmentation_text",
+    "builtin_name",
     "check_augment",
     "hypermodel_text",
 ]
@@ -27,6 +28,32 @@ BUILTIN_HYPERMODELS = ("mnist-dense", "dense", "toonvision-cnn")
 # The built-in hypermodels that take `--augment` / `--no-augment` (their `augment=`).
 AUGMENTING = ("toonvision-cnn",)
 _CNN_CLASS = "hypermodels.cnn.ToonVisionCNNHyperModel"
+# The bundled classes by the `module:attribute` paths that reach them, and their names.
+_BUNDLED_PATHS = {
+    **{
+        f"{module}:{cls}": name
+        for module in ("hypermodels", "hypermodels.dense")
+        for cls, name in (("MnistDenseHyperModel", "mnist-dense"), ("DenseHyperModel", "dense"))
+    },
+    **{
+        f"{m}:ToonVisionCNNHyperModel": "toonvision-cnn" for m in ("hypermodels", "hypermodels.cnn")
+    },
+}
+
+
+def builtin_name(spec: str) -> str:
+    """The built-in name of a `--hypermodel` path to a bundled class, else `spec` as given.
+
+    `hypermodels:ToonVisionCNNHyperModel` (or `hypermodels.cnn:...`) is
+    `toonvision-cnn`, and is built as it: with `input_shape`, `num_classes`
+    and `label_mode` from the data, `rescale=False` and `augment` from
+    `--augment`. Built as another class of yours instead, its plain-KerasTuner
+    defaults (`rescale=True`, `augment=True`) would divide pixels tunekit keeps
+    as given by 255 a second time and flip them, and train at chance, exit 0.
+    Likewise `hypermodels:DenseHyperModel` is `dense`, `...:MnistDenseHyperModel`
+    is `mnist-dense`. An instance or a subclass of yours is yours.
+    """
+    return _BUNDLED_PATHS.get(spec.strip(), spec)
 
 
 def check_augment(spec: str, augment: bool | None) -> None:
@@ -40,12 +67,12 @@ def check_augment(spec: str, augment: bool | None) -> None:
     Raises:
         UsageError: `augment` is given and `spec` is not in `AUGMENTING`.
     """
-    if augment is None or spec in AUGMENTING:
+    if augment is None or builtin_name(spec) in AUGMENTING:
         return
     flag = "--augment" if augment else "--no-augment"
     what = (
         "has no augmentation"
-        if spec in BUILTIN_HYPERMODELS
+        if builtin_name(spec) in BUILTIN_HYPERMODELS
         else (
             "is your own hypermodel, which tunekit passes no augmentation setting (add "
             "augmentation layers in its build, e.g. keras.layers.RandomFlip)"

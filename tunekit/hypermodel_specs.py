@@ -20,6 +20,7 @@ from tunekit.hypermodel_options import (
     AUGMENTING,
     BUILTIN_HYPERMODELS,
     augmentation_text,
+    builtin_name,
     check_augment,
 )
 
@@ -71,7 +72,7 @@ def check_spec(spec: str, augment: bool | None = None) -> None:
             certainly has no such attribute, or `augment` is given with a
             hypermodel that has no augmentation.
     """
-    if spec in BUILTIN_HYPERMODELS:
+    if builtin_name(spec) in BUILTIN_HYPERMODELS:  # also a path to a bundled class
         return check_augment(spec, augment)
     module_name, attribute = _split(spec)
     check_augment(spec, augment)
@@ -284,7 +285,8 @@ def check_data_shape(spec: str, data: Any) -> None:
             "--data gives one number per sample (x of shape (n,)): a model's input needs "
             "a feature axis. Save x as shape (n, 1) (x.reshape(-1, 1))."
         )
-    if spec == "toonvision-cnn" and isinstance(shape, tuple) and len(shape) not in (2, 3):
+    cnn = builtin_name(spec) == "toonvision-cnn"
+    if cnn and isinstance(shape, tuple) and len(shape) not in (2, 3):
         raise UsageError(
             f"--hypermodel toonvision-cnn needs images, and --data gives samples of shape "
             f"{shape}, not (height, width) or (height, width, channels): for feature "
@@ -295,6 +297,8 @@ def check_data_shape(spec: str, data: Any) -> None:
 def _resolve(spec: str, *, augment: bool = False) -> Callable[[Dataset], Any]:
     """`resolve_hypermodel`'s factory, before its checks of the data's shape."""
     from tunekit.data import REGRESSION
+
+    spec = builtin_name(spec)  # a path to a bundled class: built as its built-in name
 
     if spec in ("mnist-dense", "dense"):
         from hypermodels import DenseHyperModel, MnistDenseHyperModel
