@@ -452,8 +452,20 @@ class RunManifest:
         """
         step = self.step(name)
         step.pop("error", None)
-        step.update(status=status, **info)
+        step.update(status=status, **_plain(info))
         self.save()
+
+
+def _plain(value: Any) -> Any:
+    """`value` with NumPy scalars (a KerasTuner score: `np.float64`, `np.float32`) as Python
+    numbers, so what this process holds is what a new process reads back."""
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if getattr(value, "shape", None) == () and hasattr(value, "dtype") and hasattr(value, "item"):
+        return value.item()
+    return value
 
 
 def check_run_location(

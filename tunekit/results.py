@@ -44,7 +44,9 @@ def format_value(value: Any) -> str:
     Floats keep at most 15 significant digits (all a double holds exactly in
     decimal), so `0.1 + 0.05` is written `0.15`, not `0.15000000000000002`; a
     float32 value (a Keras metric) is written as its float32 shortest form
-    (`0.975`, not `0.9750000238418579`). NaN and None are `""`.
+    (`0.975`, not `0.9750000238418579`). A whole number is written exactly
+    (`21744179200.0`: its float32 shortest form, `2.174418e+10`, reads back
+    800 off). NaN and None are `""`.
     """
     if value is None or value is pd.NA:
         return ""
@@ -58,6 +60,8 @@ def format_value(value: Any) -> str:
             return ""
         if math.isinf(value):
             return "inf" if value > 0 else "-inf"
+        if value.is_integer() and abs(value) < 2**53:  # exact: float32's shortest form of
+            return repr(value)  # 21744179200.0 is 21744180000.0, 800 off and exact-looking
         single = np.float32(value)
         if np.isfinite(single) and float(single) == value:
             text = str(single)
