@@ -76,7 +76,7 @@ def test_a_worker_hands_the_trial_after_its_limit_to_a_fresh_process(
 ) -> None:
     client = _client(limit, done, monkeypatch, status)
     if recycles:
-        with pytest.raises(RecycleProcess, match=r"coarse trial 7 goes to a fresh process"):
+        with pytest.raises(RecycleProcess, match=r"coarse trial \(id 7\) goes to a fresh process"):
             client.create_trial("local0@coarse")
         assert client._connection.trial is None  # not this process's trial any more
     else:

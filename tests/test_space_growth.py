@@ -67,7 +67,8 @@ def test_a_name_declared_while_another_trial_ran_is_warned_about_and_kept(tmp_pa
         _end(server, oracle, first, ["bs"])
     warned = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert len(warned) == 1, warned  # once per name
-    assert "'bs'" in warned[0] and f"trial {second.trial_id} drawn" in warned[0]
+    assert "'bs'" in warned[0]  # the later trial, ended first: its line is `trial 1/..`
+    assert f"; coarse trial 1 (id {second.trial_id}) drawn while an earlier" in warned[0]
     assert "may differ from one process" in warned[0]
     assert "declare every hyperparameter in build" in warned[0] and "(workers=1)" in warned[0]
     assert server.grown == {"coarse": ["bs"]}

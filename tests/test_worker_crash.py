@@ -58,18 +58,19 @@ def test_a_worker_killed_on_one_trial_each_time_is_given_up_naming_that_trial(
         for _ in range(MAX_RESTARTS + 1):
             workers.procs["local0"].wait(30)
             workers.check()
-    named = f"coarse trial {trial.trial_id} (units={values['units']}, "
+    named = f"coarse trial (id {trial.trial_id}) with units={values['units']}, "
     named += f"activation={values['activation']!r}, learning_rate="
     restarts = [line for line in lines if "restarting it" in line]
     assert len(restarts) == MAX_RESTARTS
     for line in restarts:
         assert f"exited with status -9 while running {named}" in line, line
-        assert f"KerasTuner hands coarse trial {trial.trial_id} back to it" in line
+        assert f"KerasTuner hands coarse trial (id {trial.trial_id}) back to it" in line
     message = str(raised.value)
     record = tmp_path / "coarse" / f"trial_{trial.trial_id}" / "trial.json"
     assert f"worker local0 exited with status -9 while running {named}" in message
-    assert f"It died running coarse trial {trial.trial_id} all {MAX_RESTARTS + 1} times" in message
-    assert f"a rerun of this command runs coarse trial {trial.trial_id} again" in message
+    tid = trial.trial_id  # running: no progress number yet (`tunekit.trial_names`)
+    assert f"It died running coarse trial (id {tid}) all {MAX_RESTARTS + 1} times" in message
+    assert f"a rerun of this command runs coarse trial (id {tid}) again" in message
     assert f"its record {record} stays RUNNING" in message
     assert json.loads(record.read_text())["status"] == "RUNNING"
     # What the message promises: the chief's rerun reloads the oracle and hands it out again.
@@ -105,9 +106,10 @@ def test_a_worker_that_died_on_several_trials_names_each_in_order(tmp_path: Path
             workers.procs["local0"].wait(30)
             workers.check()
     assert (
-        "At its 4 deaths it was running, in order: no trial; fine trial 0001 (units=1); "
-        "fine trial 0002 (units=2); fine trial 0002 (units=2): KerasTuner hands a dead "
-        "worker's trial back, and a rerun of this command runs fine trial 0002 again"
+        "At its 4 deaths it was running, in order: no trial; fine trial (id 0001) with "
+        "units=1; fine trial (id 0002) with units=2; fine trial (id 0002) with units=2: "
+        "KerasTuner hands a dead worker's trial back, and a rerun of this command runs "
+        "fine trial (id 0002) again"
     ) in str(raised.value)
 
 
@@ -173,9 +175,9 @@ def test_a_run_whose_worker_dies_on_one_trial_names_it_with_its_values(
     )
     assert record["status"] == "RUNNING"
     units = record["hyperparameters"]["values"]["units"]
-    named = f"coarse trial 0 (units={units}, doomed='yes')"
+    named = f"coarse trial (id 0) with units={units}, doomed='yes'"
     assert out.count(f"exited with status -9 while running {named}") == MAX_RESTARTS, out[-3000:]
-    assert "KerasTuner hands coarse trial 0 back to it" in out
+    assert "KerasTuner hands coarse trial (id 0) back to it" in out
     assert f"WorkerCrashError: worker local0 exited with status -9 while running {named}" in err
-    assert "It died running coarse trial 0 all 4 times" in err
-    assert "a rerun of this command runs coarse trial 0 again" in err
+    assert "It died running coarse trial (id 0) all 4 times" in err
+    assert "a rerun of this command runs coarse trial (id 0) again" in err

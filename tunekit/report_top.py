@@ -279,13 +279,13 @@ def space_grew_note(
     of `build` the default configuration does not take joins the space when a
     trial that declared it ends. One process hands out the next trial only
     then; a chief hands out trials while others run, so trials drawn before the
-    name was known (`drawn_without`, trial ids) took its default and the later
-    random draws shift.
+    name was known (`drawn_without`, each named as `tunekit.trial_names` does, e.g.
+    `"coarse trial 3 (id 4)"`, `"coarse trial (id 5)"` while it runs) took its default
+    and the later random draws shift.
     """
     listed = ", ".join(repr(name) for name in names)
-    plural = "s" if len(drawn_without) > 1 else ""
     before = (
-        f"; trial{plural} {', '.join(drawn_without)} drawn while an earlier trial still ran"
+        f"; {', '.join(drawn_without)} drawn while an earlier trial still ran"
         if drawn_without
         else ""
     )

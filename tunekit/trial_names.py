@@ -6,6 +6,12 @@ from 0, in the order trials started) and keeps its record in
 `<run>/<phase>/trial_<id>/trial.json`. A message that names a trial says all
 three, as `coarse trial 3 (id 2, <run>/coarse/trial_2/trial.json)`, so the
 trial is found both in what the run printed and on disk.
+
+A trial not ended yet has no line yet. In one process the trials end in turn,
+so its line will have the next number; with several workers (`--workers N`)
+they end out of order, so a message on a running trial (a worker that died
+holding it, a silent worker) names it by id only, `ended_only=True`:
+`coarse trial (id 2)`, never a number its line may not have.
 """
 
 from __future__ import annotations
@@ -16,14 +22,18 @@ from typing import Any
 __all__ = ["progress_number", "trial_name", "trial_record"]
 
 
-def progress_number(oracle: Any, trial_id: str) -> int | None:
+def progress_number(oracle: Any, trial_id: str, *, ended_only: bool = False) -> int | None:
     """The number the progress line gives trial `trial_id`: its place (from 1) among the
     phase's ended trials (`oracle.end_order`), or, for a trial not ended yet, the number
-    its line will have next (`None` when the oracle keeps no end order, e.g. a worker's)."""
+    its line will have next (`None` when the oracle keeps no end order, e.g. a worker's).
+    With `ended_only` (trials running in parallel end out of order), `None` for a trial
+    not ended yet."""
     order = getattr(oracle, "end_order", None)
     if not isinstance(order, list):
         return None
-    return order.index(trial_id) + 1 if trial_id in order else len(order) + 1
+    if trial_id in order:
+        return order.index(trial_id) + 1
+    return None if ended_only else len(order) + 1
 
 
 def trial_record(project_dir: str | Path, trial_id: str) -> Path:
@@ -32,11 +42,17 @@ def trial_record(project_dir: str | Path, trial_id: str) -> Path:
 
 
 def trial_name(
-    phase: str, oracle: Any, trial_id: str, project_dir: str | Path | None = None
+    phase: str,
+    oracle: Any,
+    trial_id: str,
+    project_dir: str | Path | None = None,
+    *,
+    ended_only: bool = False,
 ) -> str:
     """`"coarse trial 3 (id 2, <project_dir>/trial_2/trial.json)"` (see the module
-    docstring); without `project_dir`, no path; without an end order, no number."""
-    number = progress_number(oracle, trial_id)
+    docstring); without `project_dir`, no path; without an end order (`oracle=None`), or
+    with `ended_only` for a trial not ended yet, no number: `"coarse trial (id 2)"`."""
+    number = progress_number(oracle, trial_id, ended_only=ended_only)
     said = f"{phase} trial {number}" if number is not None else f"{phase} trial"
     where = "" if project_dir is None else f", {trial_record(project_dir, trial_id)}"
     return f"{said} (id {trial_id}{where})"

@@ -47,6 +47,7 @@ from tunekit.distribute.space_growth import drawn_beside_others, grown_names
 from tunekit.errors import WorkerLostError
 from tunekit.progress import failure_reason
 from tunekit.report_top import space_grew_note
+from tunekit.trial_names import trial_name
 from tunekit.tuners import end_failed_search
 
 __all__ = ["OracleServer", "WorkerLostError"]
@@ -152,7 +153,7 @@ class _PhaseServicer(oracle_chief.OracleServicer):
         if oracle is None or trial_id not in {t.trial_id for t in oracle.ongoing_trials.values()}:
             context.abort(
                 grpc.StatusCode.FAILED_PRECONDITION,
-                f"trial {trial_id} is not running in the chief's {self.server.phase} phase",
+                f"trial (id {trial_id}) is not running in the chief's {self.server.phase} phase",
             )
 
 
@@ -297,8 +298,16 @@ class OracleServer:
         later = self.beside.get(str(self.phase), [])
         if new and later:
             self.grown[str(self.phase)] = [*self.grown.get(str(self.phase), []), *new]
-            note = space_grew_note(str(self.phase), new, later, command_line=self.command_line)
+            named = [trial_name(str(self.phase), oracle, t, ended_only=True) for t in later]
+            note = space_grew_note(str(self.phase), new, named, command_line=self.command_line)
             _logger.warning(note)
+
+    def trial_name(self, trial_id: str) -> str:
+        """The phase's trial as `tunekit.trial_names` names it; trials end out of order here,
+        so one still running has no progress number: `coarse trial (id 2, <its trial.json>)`."""
+        tuner, phase = self.tuner, str(self.phase)
+        oracle, where = getattr(tuner, "oracle", None), getattr(tuner, "project_dir", None)
+        return trial_name(phase, oracle, trial_id, where, ended_only=True)
 
     def trial_ended(self, trial: trial_module.Trial) -> None:
         worker, _ = self.held.pop(trial.trial_id, ("?", 0.0))
@@ -307,7 +316,7 @@ class OracleServer:
         last = failure_reason(trial)
         if trial.status != trial_module.TrialStatus.COMPLETED and last:
             self.write(
-                f"[{self.phase}] trial {trial.trial_id} {trial.status} on worker "
+                f"[{self.phase}] {self.trial_name(trial.trial_id)} {trial.status} on worker "
                 f"{worker}: {last} (full text in trial.json, `error` in trials.csv)"
             )
 
@@ -377,7 +386,8 @@ class OracleServer:
                     self.workers.setdefault(worker, {})["seen"] = time.monotonic()
                 continue
             raise WorkerLostError(
-                f"{phase} trial {trial_id} is held by worker {worker} ({peer or 'never seen'}), "
+                f"{self.trial_name(trial_id)} is held by worker {worker} "
+                f"({peer or 'never seen'}), "
                 f"which has not been heard from for more than {timeout:.0f} s "
                 "(--worker-timeout). Nothing completed is lost: restart that worker with "
                 f"KERASTUNER_TUNER_ID={worker} and rerun this command; the trial is handed out "

@@ -20,6 +20,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
+from tunekit.trial_names import trial_record
+
 if TYPE_CHECKING:
     import keras_tuner as kt
 
@@ -215,7 +217,7 @@ class ChiefRunner:
             f"{name}={value!r}" if isinstance(value, str) else f"{name}={format_value(value)}"
             for name, value in values.items()
         )
-        record = os.path.join(tuner.project_dir, f"trial_{trial.trial_id}", "trial.json")
+        record = str(trial_record(tuner.project_dir, trial.trial_id))
         return HeldTrial(phase, trial.trial_id, text, record)
 
     def run_phase(

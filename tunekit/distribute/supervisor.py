@@ -13,7 +13,9 @@ goes to `<run>/workers/<id>.log`. It dies with the chief (Linux
 A worker that dies before the run is done (killed, crashed) is started again
 under the same id, and KerasTuner hands its unfinished trial back to it; each
 restart, and the error that ends the run after `MAX_RESTARTS`, names that trial
-(phase, id, hyperparameter values: `HeldTrial`), which a rerun runs again. A
+(phase, id, hyperparameter values: `HeldTrial`), which a rerun runs again. A held
+trial has not ended, and with several workers trials end out of order, so it is
+named by id, without a progress number (`coarse trial (id 2)`, `tunekit.trial_names`). A
 worker that exits with status 2 (refused settings, or a refusal of the run's input in a
 trial, e.g. an objective its fit never reports) is not restarted: the run stops.
 
@@ -40,6 +42,7 @@ from tunekit.distribute.cluster import (
     worker_cores,
 )
 from tunekit.errors import WorkerCrashError, WorkerStoppedError
+from tunekit.trial_names import trial_name
 
 __all__ = ["HeldTrial", "LocalWorkers", "WorkerCrashError"]
 
@@ -64,8 +67,14 @@ class HeldTrial:
     values: str
     record: str
 
+    @property
+    def name(self) -> str:
+        """`"coarse trial (id 2)"`: running, it has no progress number yet (its line's
+        number is its place among the phase's ended trials, which end out of order)."""
+        return trial_name(self.phase, None, self.trial_id)
+
     def __str__(self) -> str:
-        return f"{self.phase} trial {self.trial_id} ({self.values or 'no hyperparameters'})"
+        return f"{self.name} with {self.values or 'no hyperparameters'}"
 
 
 class LocalWorkers:
@@ -222,7 +231,7 @@ class LocalWorkers:
         elif held is None:
             back = "it held no trial"
         else:
-            back = f"KerasTuner hands {held.phase} trial {held.trial_id} back to it"
+            back = f"KerasTuner hands {held.name} back to it"
         self.write(
             f"Worker {worker} {reason}{running}; restarting it under the same id "
             f"(restart {count}/{MAX_RESTARTS}); {back}."
@@ -237,7 +246,7 @@ class LocalWorkers:
             return ""
         last = deaths[-1]
         if last is not None and len(trials) == 1 and None not in deaths:
-            said = f" It died running {last.phase} trial {last.trial_id} all {len(deaths)} times"
+            said = f" It died running {last.name} all {len(deaths)} times"
         else:
             named = "; ".join(str(h) if h else "no trial" for h in deaths)
             said = f" At its {len(deaths)} deaths it was running, in order: {named}"
@@ -245,7 +254,7 @@ class LocalWorkers:
             return said + "."
         return (
             f"{said}: KerasTuner hands a dead worker's trial back, and a rerun of this "
-            f"command runs {last.phase} trial {last.trial_id} again (its record "
+            f"command runs {last.name} again (its record "
             f"{last.record} stays RUNNING). Fix what kills a process on those values "
             "(memory, or a native crash in the model's code) before rerunning."
         )

@@ -17,6 +17,10 @@ worker needs to behave well around it:
   trial again), so the fresh process its supervisor starts runs it. A phase's
   end (STOPPED) or a wait (IDLE) passes through: no process is started for
   nothing at the end of a run.
+
+A worker's message names a trial as `tunekit.trial_names` does, by id: its progress
+number is the trial's place among the phase's ended trials, which only the chief
+knows (`coarse trial (id 7)`).
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ from tunekit.distribute.cluster import SERVICE, Cluster, decode, encode, phase_t
 from tunekit.distribute.protos import quiet_condition_protos
 from tunekit.distribute.refusal import from_answer
 from tunekit.errors import ChiefUnreachableError, WorkerRefusedError
+from tunekit.trial_names import trial_name
 
 __all__ = ["ChiefConnection", "ChiefUnreachableError", "RecycleProcess", "WorkerRefusedError"]
 
@@ -67,9 +72,11 @@ class _RelayingClient(oracle_client.OracleClient):
         ):
             raise RecycleProcess(
                 f"{connection.trials_done} trials run in this process (trials_per_process="
-                f"{limit}); its {self._phase} trial {trial.trial_id} goes to a fresh process"
+                f"{limit}); its {trial_name(self._phase, None, trial.trial_id)} goes to a "
+                "fresh process"
             )
         connection.trial = trial.trial_id or None
+        connection.trial_phase = self._phase
         return trial
 
     def end_trial(self, trial: Any) -> Any:
@@ -109,7 +116,8 @@ class ChiefConnection:
         self.trials_per_process = trials_per_process
         self.trials_done = 0
         self.write = write or _logger.warning
-        self.trial: str | None = None
+        self.trial: str | None = None  # the id of the trial this process runs
+        self.trial_phase = ""  # its phase
         self._channel = grpc.insecure_channel(cluster.address)
         self._calls = {
             name: self._channel.unary_unary(
@@ -154,7 +162,8 @@ class ChiefConnection:
         """What a worker says when it gives up on the chief."""
         detail = f" ({error.code().name})" if isinstance(error, grpc.RpcError) else ""
         waited_text = f" for {self.cluster.chief_timeout:.0f} s" if waited else ""
-        trial = f" while running trial {self.trial}" if self.trial else ""
+        named = trial_name(self.trial_phase, None, self.trial) if self.trial else ""
+        trial = f" while running {named}" if named else ""
         return (
             f"worker {self.cluster.tuner_id}: cannot reach the chief at "
             f"{self.cluster.address}{detail}{waited_text}{trial}; stopping. Nothing "
@@ -199,7 +208,7 @@ class ChiefConnection:
         except grpc.RpcError:
             pass  # the trial's end, sent next, reports the lost chief
         self.write(
-            f"worker {self.cluster.tuner_id}: {phase} trial {trial_id} failed: "
+            f"worker {self.cluster.tuner_id}: {trial_name(phase, None, trial_id)} failed: "
             f"{message.strip().splitlines()[-1]}"
         )
 
