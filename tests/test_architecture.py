@@ -129,6 +129,7 @@ ORDER = [
     "steps.loss_batches",
     "steps.same_loss",
     "steps.value_checks",
+    "steps.scaling_checks",
     "steps.pairing_checks",
     "steps.space_checks",
     "steps.stream_heads",

@@ -310,7 +310,7 @@ def test_pixels_divided_again_in_a_subclassed_models_call_are_refused(divisor, r
 
     message = _checked(get_hypermodel(build), _images(tmp_path), refused)
     assert not refused or "in its call, by its values" in message
-    from tunekit.steps.value_checks import check_scaled_by_values
+    from tunekit.steps.scaling_checks import check_scaled_by_values
 
     model = build(None)
     model(np.zeros((1, 8, 8, 1), "float32"))

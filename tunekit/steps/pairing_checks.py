@@ -5,9 +5,10 @@ shape is known (a lazily built model has been called on samples). Each is a
 setup that plain Keras trains with exit 0 to a wrong model, or that fails
 every trial only after it started:
 
-- pixels scaled twice: tunekit divided the data's uint8 pixels by 255
-  (`Dataset.scaling`), and the model's first layers rescale them again
-  (`Rescaling(1/255)`, the usual first layer for raw pixels);
+- inputs scaled twice: tunekit divided the data's uint8 pixels by 255
+  (`Dataset.scaling`), or the data is in [0, 1] as given, and the model's first
+  layers rescale them again (`Rescaling(1/255)`, the usual first layer for raw
+  pixels; `tunekit.steps.scaling_checks`);
 - probabilities under a loss told they are logits: a softmax (or sigmoid)
   output of several units under `from_logits=True`, which applies softmax
   again (the one-unit case is `tunekit.steps.output_checks`');
@@ -28,13 +29,13 @@ every trial only after it started:
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import keras
 import numpy as np
 
-from tunekit.data import CLASSIFICATION, SCALED_UINT8, Dataset, StreamData
+from tunekit.data import CLASSIFICATION, Dataset, StreamData
 from tunekit.data._checks import CATEGORICAL_LABELS
 from tunekit.errors import ModelCheckError, error_line
 from tunekit.outputs import (
@@ -46,15 +47,8 @@ from tunekit.outputs import (
 )
 from tunekit.steps.label_forms import loss_key
 from tunekit.steps.output_checks import WHAT, OutputPart, outputs_and_compile
-from tunekit.steps.value_checks import (
-    check_scaled_by_values,
-    check_values,
-    clipped,
-    probability_fix,
-    reads_what,
-    scaled_twice,
-    squeezed,
-)
+from tunekit.steps.scaling_checks import check_rescaling, check_scaled_by_values
+from tunekit.steps.value_checks import check_values, clipped, probability_fix, reads_what
 from tunekit.steps.vector_objectives import check_scalar_objective
 from tunekit.trial_refusals import every_trial
 
@@ -96,7 +90,7 @@ def check_pairings(
     read_stream: bool = True,
     sample: Any = None,
 ) -> None:
-    """Refuses pixels scaled twice, probabilities read as logits, outputs that cannot
+    """Refuses inputs scaled twice, probabilities read as logits, outputs that cannot
     be probabilities under a loss that reads them, a model compiled without a loss,
     class ids under a cross-entropy of another output width (see the module's
     docstring), and an objective (`objective_names`: its metric names, `val_` or not)
@@ -112,8 +106,8 @@ def check_pairings(
     """
     if not isinstance(model, keras.Model) or not model.built:  # unknown until built
         return
-    _check_rescaling(model, data, what)
-    check_scaled_by_values(model, data, what, sample)
+    check_rescaling(model, data, what, sample, read_stream)
+    check_scaled_by_values(model, data, what, sample, read_stream)
     check_values(
         model,
         data,
@@ -165,61 +159,6 @@ def check_runs_on(model: Any, sample: Any, what: str = WHAT) -> None:
             "that raised, or give it a keras.Input of one sample's shape (without the batch "
             "axis)."
         ) from error
-
-
-def _leading_layers(model: keras.Model) -> Iterator[Any]:
-    """The layers up to the first one with trainable weights, nested models opened."""
-    for layer in model.layers:
-        if isinstance(layer, keras.Model):
-            yield from _leading_layers(layer)
-        else:
-            yield layer
-        if layer.trainable_weights:
-            return
-
-
-def _check_normalization(layer: Any, what: str, reach: float) -> None:
-    """A leading `Normalization` whose statistics are of raw pixels (a mean above 1.5x, or
-    a standard deviation above 10x, the range `reach` of the values that reach it: 1 for
-    pixels tunekit divided by 255, unless a `Rescaling` before it undid that) squeezes the
-    pixels into a sliver (accuracy 0.11 on MNIST)."""
-    try:
-        mean = np.asarray(keras.ops.convert_to_numpy(layer.mean), dtype=float)
-        variance = np.asarray(keras.ops.convert_to_numpy(layer.variance), dtype=float)
-    except Exception:  # noqa: BLE001 - not built or not adapted: nothing to judge
-        return
-    if not mean.size or not np.all(np.isfinite(mean)) or not np.all(np.isfinite(variance)):
-        return
-    top, std = float(np.max(np.abs(mean))), float(np.sqrt(np.max(variance)))
-    if top <= 1.5 * reach and std <= 10 * reach:
-        return
-    raise ModelCheckError(
-        f"{what} starts with a Normalization layer ({layer.name!r}) whose statistics are of "
-        f"raw pixels (mean up to {top:.4g}, standard deviation {std:.4g}), but tunekit has "
-        f"already divided the data's uint8 pixels by 255 (x scaling: {SCALED_UINT8}): the "
-        f"pixels, in [0, {reach:g}] there, would reach the model as values that hardly "
-        "vary. Adapt the layer on the data tunekit passes (layer.adapt(data.x_train)), or "
-        "give it mean/255 and variance/255**2; or give tunekit the pixels unscaled (an .npz "
-        "of float32 pixels in [0, 255], used as given)."
-    )
-
-
-def _check_rescaling(model: keras.Model, data: Dataset | StreamData, what: str) -> None:
-    if getattr(data, "scaling", None) != SCALED_UINT8:
-        return
-    scale, names = 1.0, []  # the leading Rescaling layers' combined scale, in order
-    for layer in _leading_layers(model):
-        if isinstance(layer, keras.layers.Normalization):
-            _check_normalization(layer, what, abs(scale))
-        if isinstance(layer, keras.layers.Rescaling):
-            try:
-                scale *= float(np.mean(np.asarray(layer.scale, dtype=float)))
-            except (TypeError, ValueError):  # a tensor or something else: not judged
-                return
-            names.append(layer.name)
-    if not names or not squeezed(scale):
-        return
-    raise ModelCheckError(scaled_twice(what, scale, ", ".join(map(repr, names))))
 
 
 def _check_probabilities_as_logits(part: OutputPart, activation: str | None, what: str) -> None:

@@ -30,24 +30,20 @@ from typing import Any
 import keras
 import numpy as np
 
-from tunekit.data import SCALED_UINT8, Dataset, StreamData
+from tunekit.data import Dataset, StreamData
 from tunekit.data import _targets as tg
 from tunekit.errors import ModelCheckError
 from tunekit.loss_reading import is_kl_divergence
 from tunekit.outputs import output_activation, training_samples, unit_reading
 from tunekit.steps.label_forms import loss_key
 from tunekit.steps.same_loss import output_entry
-from tunekit.trial_refusals import every_trial
 
 __all__ = [
     "value_sample",
-    "check_scaled_by_values",
     "check_values",
     "clipped",
     "probability_fix",
     "reads_what",
-    "scaled_twice",
-    "squeezed",
 ]
 
 
@@ -77,81 +73,6 @@ def check_values(
     x = value_sample(data, sample)
     _check_has_loss(model, x, what)
     _check_output_values(model, x, what, objective_names)
-
-
-def squeezed(scale: float) -> bool:
-    """Whether scaling pixels tunekit divided by 255 by `scale` divides them again: to a
-    range of 1/100 or less (1/255, 1/256, 1/127.5, 1/128...), where inputs hardly vary."""
-    return 0 < abs(scale) <= 1 / 100 + 1e-9
-
-
-def scaled_twice(what: str, scale: float, by: str) -> str:
-    """The message for pixels tunekit divided by 255 that the model scales again `by`
-    (its Rescaling layers, or its ops), by `scale` in all."""
-    return (
-        f"{what} starts by rescaling its inputs by {scale:.6g} ({by}), but tunekit has "
-        f"already divided the data's uint8 pixels by 255 (x scaling: {SCALED_UINT8}): the "
-        f"model would scale them a second time, into a range {abs(scale):.4f} wide, and "
-        f"{every_trial(what)} would train on inputs that hardly vary. Remove the scaling from the "
-        "model (the bundled ToonVisionCNNHyperModel: pass rescale=False). To keep it, so "
-        "that the saved model takes raw pixels, give tunekit the pixels unscaled: on the "
-        "command line, an "
-        ".npz of float32 pixels in [0, 255] (used as given); from Python, float32 arrays, "
-        "or image_folder_stream(..., scale=False)."
-    )
-
-
-def check_scaled_by_values(
-    model: keras.Model, data: Dataset | StreamData, what: str, sample: Any = None
-) -> None:
-    """Pixels tunekit divided by 255 that an op or a `Lambda` before the model's first
-    layer with weights (`inputs / 255.0`) divides again: the values reaching that layer
-    span 1/100 of the pixels' range or less (1/255, 1/256, 1/127.5: `squeezed`), on up to
-    32 training samples. Leading
-    `Rescaling` layers alone are `pairing_checks`' (read by their `scale`).
-
-    Raises:
-        ModelCheckError (a `ValueError`): `scaled_twice`'s message.
-    """
-    if getattr(data, "scaling", None) != SCALED_UINT8:
-        return
-    try:
-        inputs = model.inputs
-    except Exception:  # noqa: BLE001 - a subclassed model: no graph to cut
-        inputs = None
-    if inputs is None:  # a subclassed model: its call is code; what reaches its first layer
-        _check_subclassed_scaling(model, data, what, sample)
-        return
-    if len(inputs) != 1:
-        return
-    operations = getattr(model, "operations", None) or model.layers
-    leading = []
-    for operation in operations:
-        if getattr(operation, "trainable_weights", None):
-            first = operation
-            break
-        leading.append(operation)
-    else:
-        return
-    # Only an op (`inputs / 255.0`) or a Lambda hides its scale: layers show theirs, or keep
-    # the values (Flatten, Reshape, Dropout...); no model call for them, in every trial
-    if not any(
-        isinstance(o, keras.layers.Lambda) or not isinstance(o, keras.layers.Layer) for o in leading
-    ):
-        return
-    try:
-        x = np.asarray(keras.tree.flatten(value_sample(data, sample))[0], dtype=float)
-        reached = keras.Model(model.inputs, first.input)(x, training=False)
-        values = np.asarray(keras.ops.convert_to_numpy(keras.tree.flatten(reached)[0]))
-    except Exception:  # noqa: BLE001 - a graph not cut there (shared layers...): not judged
-        return
-    spread = float(np.ptp(x))
-    if spread <= 0 or not np.all(np.isfinite(values)):
-        return
-    scale = float(np.ptp(values)) / spread
-    if squeezed(scale):
-        names = ", ".join(repr(o.name) for o in leading[1:] if hasattr(o, "name"))
-        raise ModelCheckError(scaled_twice(what, scale, f"by its values: {names}"))
 
 
 def clipped(one: bool, loss: Any = None) -> str:
@@ -326,52 +247,3 @@ def _outputs(model: keras.Model, values: Any) -> list[tuple[str | None, Any, Any
             for i, v in enumerate(values)
         ]
     return [(None, values, None)]
-
-
-def _check_subclassed_scaling(
-    model: keras.Model, data: Dataset | StreamData, what: str, sample: Any
-) -> None:
-    """`check_scaled_by_values` for a subclassed model (`self.out(self.d(x / 255.0))` in
-    its `call`): the values its first layer with weights receives, in one call of the model
-    on up to 32 training samples. Keras has no hook on a layer's inputs, so each such
-    layer's `call` is wrapped on the instance for that one call, then restored."""
-    layers = [
-        layer
-        for layer in model._flatten_layers(include_self=False)
-        if getattr(layer, "trainable_weights", None)
-    ]
-    if not layers:
-        return
-    seen: list[Any] = []
-
-    def wrap(layer: Any) -> None:
-        original = layer.call
-
-        def call(*args: Any, **kwargs: Any) -> Any:
-            if not seen and args:
-                seen.append(args[0])
-            return original(*args, **kwargs)
-
-        layer.call = call
-
-    try:
-        x = value_sample(data, sample)
-        flat = keras.tree.flatten(x)
-        if len(flat) != 1:
-            return
-        given = np.asarray(flat[0], dtype=float)
-        for layer in layers:
-            wrap(layer)
-        model(x, training=False)
-        values = np.asarray(keras.ops.convert_to_numpy(keras.tree.flatten(seen[0])[0]))
-    except Exception:  # noqa: BLE001 - a model that cannot run here: left to its trials
-        return
-    finally:
-        for layer in layers:
-            vars(layer).pop("call", None)  # the class's own call again
-    spread = float(np.ptp(given))
-    if spread <= 0 or values.dtype.kind not in "fiu" or not np.all(np.isfinite(values)):
-        return
-    scale = float(np.ptp(values)) / spread
-    if squeezed(scale):
-        raise ModelCheckError(scaled_twice(what, scale, "in its call, by its values"))

@@ -36,7 +36,7 @@ from tunekit import cv as _cv
 from tunekit.data import _targets as tg
 from tunekit.data.batches import sample_bytes, validation_batch_size
 from tunekit.data.streams import is_stream
-from tunekit.errors import ModelCheckError, StateFileError
+from tunekit.errors import ModelCheckError, StateFileError, said_as
 from tunekit.fit_results import not_one_number
 from tunekit.fitting import HyperModelFitError, SearchInputError, fit_hypermodel
 from tunekit.hparams_results import TrialResults, write_trial_results
@@ -543,7 +543,7 @@ class TunekitTuner(kt.Tuner):
             try:
                 self._tunekit_model_check(model, trial_what(trial.trial_id, hp))
             except ModelCheckError as e:  # this trial's values: it fails, the search goes on
-                raise TrialRefusedError(str(e)) from None
+                raise said_as(TrialRefusedError(str(e)), cli_words=dict(e.cli_words)) from None
         start, before = time.perf_counter(), set(hp.values)
         fitted = fit_hypermodel(
             self.hypermodel, hp, model, *args, refused=self._tunekit_refused_fit_args, **kwargs
