@@ -121,7 +121,15 @@ def test_user_build_function_end_to_end_as_a_subprocess(tmp_path, small_npz, bac
     assert any(re.match(r"Narrowing: \d of 2 hyperparameters narrowed", line) for line in summary)
     best = report["best"]
     (chosen,) = [line for line in summary if line.startswith("Chosen: ")]
-    assert chosen.startswith(f"Chosen: {best['phase']} trial (id {best['trial_id']}): ")
+    # numbered as its progress line was (`[fine] trial 2/3 (id 1): ...`)
+    (line,) = re.findall(
+        rf"\[{best['phase']}\] trial (\d+)/\d+ \(id {best['trial_id']}\)", proc.stdout
+    )
+    assert chosen.startswith(f"Chosen: {best['phase']} trial {line} (id {best['trial_id']}): ")
+    assert (
+        f"**Chosen:** {best['phase']} trial {line} (id {best['trial_id']})"
+        in (run_dir / "report.md").read_text()
+    )
     # not "trial 3 (best trial 3 ...)": the reason names only the other phase's trial
     assert not re.search(rf"{best['phase']} trial \d* ?\(id {best['trial_id']}\)", best["reason"])
     assert best["reason"].startswith("val_accuracy=")

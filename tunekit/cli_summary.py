@@ -17,7 +17,7 @@ from tunekit.errors import NoCompletedTrialsError, TooFewTrialsError, TrialsFail
 from tunekit.hypermodel_options import augmentation_text
 from tunekit.regression import OWN_PREFIX
 from tunekit.reproduce import resume_command
-from tunekit.trial_names import trial_name
+from tunekit.trial_names import chosen_name
 
 __all__ = ["failed_run", "final_seeds_line", "narrowing_line", "opening", "summary"]
 
@@ -174,7 +174,7 @@ def summary(result: Any, session_seconds: float | None = None) -> str:
             "",
             "== Summary ==",
             f"Phases: {phases}",
-            f"Chosen: {trial_name(result.best_phase, None, result.best_trial_id)}: "
+            f"Chosen: {chosen_name(result.run_dir, result.best_phase, result.best_trial_id)}: "
             f"{result.selection}",
             narrowing_line(result.narrowed),
             f"Final model: {_log.count(result.final_epochs, 'epoch')} on train+validation"

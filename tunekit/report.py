@@ -40,7 +40,7 @@ from tunekit.reproduce import command_section
 from tunekit.results import trials_csv, trials_dataframe
 from tunekit.retraining import resumed_note, schedule_text
 from tunekit.tensorboard import log_images, sample_images
-from tunekit.trial_names import trial_name
+from tunekit.trial_names import chosen_name
 from tunekit.trial_refusals import said_text
 
 __all__ = ["render_markdown", "write_report"]
@@ -234,7 +234,8 @@ def render_markdown(report: dict[str, Any], narrowing_table: str) -> str:
         *_size_limit_lines(report),
         *space_growth_lines(report),
         "",
-        f"Chosen: {trial_name(best['phase'], None, best['trial_id'])}: {best['reason']}; retrained "
+        f"Chosen: {chosen_name(report['run_dir'], best['phase'], best['trial_id'])}: "
+        f"{best['reason']}; retrained "
         f"{_log.count(best['final_epochs'], 'epoch')}"
         + (f" ({best['final_epochs_rule']})" if best.get("final_epochs_rule") else "")
         + " on train+validation"

@@ -20,7 +20,7 @@ from tunekit.own_loops import epoch_budget_note
 from tunekit.report_weights import shown
 from tunekit.reproduce import relocated
 from tunekit.results import format_value
-from tunekit.trial_names import trial_name
+from tunekit.trial_names import chosen_name
 
 __all__ = [
     "PHASE_KEYS",
@@ -98,7 +98,7 @@ def top_markdown(report: dict[str, Any]) -> list[str]:
     plots_written = _plot_links(report)
     inline = [name for name in _INLINE_PLOTS if name in plots_written][:3]
     lines = [
-        f"**Chosen:** {trial_name(best['phase'], None, best['trial_id'])}"
+        f"**Chosen:** {chosen_name(report['run_dir'], best['phase'], best['trial_id'])}"
         + (f"; test {metrics}" if metrics else "")
         + ".",
         "",

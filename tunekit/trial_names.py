@@ -16,10 +16,12 @@ holding it, a silent worker) names it by id only, `ended_only=True`:
 
 from __future__ import annotations
 
+import json
+import types
 from pathlib import Path
 from typing import Any
 
-__all__ = ["progress_number", "trial_name", "trial_record"]
+__all__ = ["chosen_name", "progress_number", "trial_name", "trial_record"]
 
 
 def progress_number(oracle: Any, trial_id: str, *, ended_only: bool = False) -> int | None:
@@ -56,3 +58,15 @@ def trial_name(
     said = f"{phase} trial {number}" if number is not None else f"{phase} trial"
     where = "" if project_dir is None else f", {trial_record(project_dir, trial_id)}"
     return f"{said} (id {trial_id}{where})"
+
+
+def chosen_name(run_dir: str | Path, phase: str, trial_id: str) -> str:
+    """`trial_name` of an ended trial of a run on disk, numbered by the end order its
+    phase's `<run_dir>/<phase>/oracle.json` keeps (`"fine trial 4 (id 3)"`); by id alone
+    when that file cannot be read (a run folder moved without its phase folders)."""
+    try:
+        state = json.loads((Path(run_dir) / phase / "oracle.json").read_text())
+        oracle = types.SimpleNamespace(end_order=list(state["end_order"]))
+    except (OSError, ValueError, KeyError, TypeError):
+        oracle = None
+    return trial_name(phase, oracle, trial_id, ended_only=True)
