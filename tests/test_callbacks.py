@@ -256,7 +256,8 @@ def test_a_fit_announces_the_epochs_planned_whatever_model_fit_receives() -> Non
     for _ in range(3):  # the fit's own loop: one model.fit per epoch
         model.fit(x, y, epochs=1, verbose=0, callbacks=[announce])
     assert said == [
-        "Training for 3 epochs. The hypermodel's own fit passed epochs=1 to its first model.fit."
+        "Training for 3 epochs. That is the epochs=3 tunekit passes to the hypermodel's own "
+        "fit; its first model.fit received epochs=1: the epochs trained are the fit's own."
     ]
     said.clear()
     own_loop = AnnounceFit(said.append, lambda n: f"Training for {n} epochs.", planned=3)

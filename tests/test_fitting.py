@@ -594,7 +594,10 @@ def test_the_retrain_and_baseline_lines_say_the_epochs_a_fit_that_sets_them_trai
     assert run.manifest.step("retrain")["final_epochs"] == 1
     said = [r.getMessage() for r in caplog.records]
     retraining = [line for line in said if line.startswith("Retraining ")]
-    own = " The hypermodel's own fit passed epochs=1 to its first model.fit."
+    own = (
+        " That is the epochs=2 tunekit passes to the hypermodel's own fit; its first "
+        "model.fit received epochs=1: the epochs trained are the fit's own."
+    )
     assert len(retraining) == 1 and " for 2 epochs (" in retraining[0], said
     assert retraining[0].endswith(own)
     baseline = [line for line in said if line.startswith("Training the baseline")]

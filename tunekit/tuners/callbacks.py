@@ -226,7 +226,11 @@ class AnnounceFit(keras.callbacks.Callback):
         text = self._line(self.planned)
         received = (self.params or {}).get("epochs")
         if isinstance(received, int) and received > 0 and received != self.planned:
-            text += f" The hypermodel's own fit passed epochs={received} to its first model.fit."
+            text += (
+                f" That is the epochs={self.planned} tunekit passes to the hypermodel's own fit;"
+                f" its first model.fit received epochs={received}: the epochs trained are the"
+                " fit's own."
+            )
         self._say(text)
 
     def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
