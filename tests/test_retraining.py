@@ -393,6 +393,12 @@ def test_several_executions_follow_the_rules_the_readme_states(tmp_path):
     assert row["best_step"] == int(own_best.mean())  # 1
     mean_curve_best = int(curves.mean(axis=0).argmax())  # 2
     assert row["best_epoch"] == mean_curve_best != row["best_step"]
+    # a count, as best_step and epochs (before: float64, written 2.0 in trials.csv)
+    frame = trials_dataframe(tmp_path)
+    assert str(frame["best_epoch"].dtype) == str(frame["best_step"].dtype) == "Int64"
+    from tunekit.results import trials_csv
+
+    assert ",2," in trials_csv(frame).splitlines()[1] and ",2.0," not in trials_csv(frame)
     trial = tuner.oracle.get_best_trials(1)[0]
     assert final_epochs_rule(trial, 10, "constant") == (
         mean_curve_best + 1,

@@ -241,6 +241,28 @@ def test_compare_keeps_the_winner_trial_apart_from_a_hyperparameter_named_trial(
             assert frame.loc[f"winner.hp.{name}"].iloc[0] == value
 
 
+def test_compare_keeps_each_kind_of_result_together_whichever_run_has_a_row(tmp_path, runs):
+    """A test metric only the second run had (`test.balanced_accuracy`) came after the
+    first run's differing `winner.hp.*` rows, not among the test rows as the README
+    orders them (`result.*`, `test.<metric>`, `winner.trial`, `winner.hp.*`)."""
+    run = tmp_path / "more"
+    shutil.copytree(runs / "best", run, ignore=shutil.ignore_patterns("tensorboard"))
+    manifest = json.loads((run / "manifest.json").read_text())
+    manifest["steps"]["evaluate"]["test_metrics"]["balanced_accuracy"] = 0.5
+    (run / "manifest.json").write_text(json.dumps(manifest))
+    report = json.loads((run / "report.json").read_text())
+    name = next(iter(report["best"]["hyperparameters"]))
+    report["best"]["hyperparameters"][name] = "another"
+    (run / "report.json").write_text(json.dumps(report))
+    rows = list(compare_runs(runs / "best", run).index)
+    order = {"result": 0, "test": 1, "winner": 2}
+    results = [r for r in rows if r.split(".")[0] in order]
+    differing = results[: results.index(f"winner.hp.{name}") + 1]
+    assert differing == ["test.balanced_accuracy", f"winner.hp.{name}"]
+    agreeing = [order[r.split(".")[0]] for r in results[len(differing) :]]
+    assert agreeing == sorted(agreeing)
+
+
 def test_ls_best_val_order_is_best_first_in_each_runs_direction(runs):
     frame = ls_runs(runs, order="best_val")
     scores = frame["best_val"].dropna().tolist()

@@ -145,6 +145,26 @@ def test_the_pick_is_the_best_mean_over_seeds_not_the_best_single_trial(
     assert "## Finalists" in markdown and "0.9500, 0.5000" in markdown
 
 
+def test_the_finalists_name_each_trial_by_its_progress_number_and_id(
+    lucky_run: tuple[Any, ...],
+) -> None:
+    """Before: `[finalists] chose coarse trial 2: ... coarse trial 2 0.6567` beside
+    `Retraining coarse trial 3 (id 2)`: the finalists said the id where a number goes."""
+    import re
+
+    from tunekit.trial_names import chosen_name
+
+    run, result, _, _ = lucky_run
+    named = re.findall(r"(coarse|fine) trial (\d+ )?\(id (\w+)\)", result.selection)
+    assert named and not re.search(r"(coarse|fine) trial \d+ [^(]", result.selection)
+    for phase, number, trial_id in named:
+        assert f"{phase} trial {number}(id {trial_id})" == chosen_name(run.run_dir, phase, trial_id)
+    text = (run.run_dir / "report.md").read_text()
+    for row in _report(run)["finalists"]["finalists"]:
+        number = chosen_name(run.run_dir, row["phase"], row["trial_id"]).split(" ")[2]
+        assert f"| {row['phase']} | {number} (id {row['trial_id']}) |" in text
+
+
 def test_baseline_and_mcnemar_in_the_report_equal_tunekit_stats_on_the_saved_models(
     lucky_run: tuple[Any, ...],
 ) -> None:

@@ -28,6 +28,7 @@ from tunekit.regression import own_name
 from tunekit.report_verdict import beside_note, objective_comparison, relabel_decided
 from tunekit.report_weights import shown
 from tunekit.stats import compare_to_baseline, summarize_scores
+from tunekit.trial_names import recorded_number
 
 __all__ = [
     "BASELINE_MODEL",
@@ -275,7 +276,7 @@ def render_trust_markdown(report: dict[str, Any]) -> list[str]:
             f"Each finalist trained {finalists['seeds_per_finalist']} times (its trial, then "
             "other seeds) on train, scored on validation; the pick is the best mean.",
             "",
-            "| phase | trial | scores (trial first) | mean | std | parameters | chosen |",
+            "| phase | trial (id) | scores (trial first) | mean | std | parameters | chosen |",
             "|---|---|---|---|---|---|---|",
         ]
         for row in finalists["finalists"]:
@@ -283,8 +284,12 @@ def render_trust_markdown(report: dict[str, Any]) -> list[str]:
             mean = "n/a" if row["mean"] is None else f"{row['mean']:.4f}"
             std = "n/a" if row["std"] is None else f"{row['std']:.4f}"
             params = "?" if row["num_params"] is None else f"{row['num_params']:,}"
+            number = recorded_number(report["run_dir"], row["phase"], row["trial_id"])
+            trial = (
+                f"(id {row['trial_id']})" if number is None else f"{number} (id {row['trial_id']})"
+            )
             lines.append(
-                f"| {row['phase']} | {row['trial_id']} | {scores} | {mean} | {std} | {params} | "
+                f"| {row['phase']} | {trial} | {scores} | {mean} | {std} | {params} | "
                 f"{'yes' if row['chosen'] else ''} |"
             )
         lines += ["", f"Why: {finalists['pick']['reason']}.", ""]

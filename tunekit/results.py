@@ -192,7 +192,9 @@ def trials_dataframe(run_dir: str | os.PathLike) -> pd.DataFrame:
     frame["phase"] = pd.Categorical(frame["phase"], categories=list(PHASES), ordered=True)
     frame = frame.sort_values(["phase", "trial_id"], kind="stable").reset_index(drop=True)
     frame["phase"] = frame["phase"].astype(str)
-    for column in [*_INT_COLUMNS, *(c for c in hps if _all_ints(row.get(c) for row in rows))]:
+    # `best_epoch` (several executions per trial) is a count KerasTuner keeps as a metric.
+    counts = [*_INT_COLUMNS, *(c for c in ("best_epoch",) if c in frame)]
+    for column in [*counts, *(c for c in hps if _all_ints(row.get(c) for row in rows))]:
         frame[column] = _as_int(frame[column])
     frame.attrs.update(_space_attrs(run_dir))
     return frame

@@ -625,6 +625,14 @@ def _column(run_dir: Path) -> tuple[dict[str, Any], dict[str, Any]]:
     return settings, results
 
 
+def _result_rank(row: str) -> int:
+    """The place of a result row's kind in `compare_runs` (a stable sort keeps the rest)."""
+    for rank, prefix in enumerate(("result.", "test.", "winner.trial", "winner.hp.")):
+        if row.startswith(prefix):
+            return rank
+    return 4
+
+
 def _same(values: list[Any]) -> bool:
     def key(value: Any) -> str:
         if value is None or (isinstance(value, float) and math.isnan(value)):
@@ -681,7 +689,10 @@ def compare_runs(*run_dirs: str | os.PathLike) -> pd.DataFrame:
         rows: dict[str, None] = {}
         for column in columns:
             rows |= dict.fromkeys(column[part])
-        sections.append([(row, [c[part].get(row) for c in columns]) for row in rows])
+        # Results by kind whatever run holds a row first (a test metric only the second run
+        # has stays among the test rows): result.*, test.*, winner.trial, winner.hp.*.
+        ordered_rows = sorted(rows, key=_result_rank) if part else list(rows)
+        sections.append([(row, [c[part].get(row) for c in columns]) for row in ordered_rows])
     ordered = [
         item
         for differ in (True, False)

@@ -21,7 +21,7 @@ import types
 from pathlib import Path
 from typing import Any
 
-__all__ = ["chosen_name", "progress_number", "trial_name", "trial_record"]
+__all__ = ["chosen_name", "progress_number", "recorded_number", "trial_name", "trial_record"]
 
 
 def progress_number(oracle: Any, trial_id: str, *, ended_only: bool = False) -> int | None:
@@ -64,9 +64,18 @@ def chosen_name(run_dir: str | Path, phase: str, trial_id: str) -> str:
     """`trial_name` of an ended trial of a run on disk, numbered by the end order its
     phase's `<run_dir>/<phase>/oracle.json` keeps (`"fine trial 4 (id 3)"`); by id alone
     when that file cannot be read (a run folder moved without its phase folders)."""
+    return trial_name(phase, _recorded_oracle(run_dir, phase), trial_id, ended_only=True)
+
+
+def recorded_number(run_dir: str | Path, phase: str, trial_id: str) -> int | None:
+    """The progress number of an ended trial of a run on disk (`chosen_name`), or `None`."""
+    return progress_number(_recorded_oracle(run_dir, phase), trial_id, ended_only=True)
+
+
+def _recorded_oracle(run_dir: str | Path, phase: str) -> Any:
+    """The end order `<run_dir>/<phase>/oracle.json` keeps, as an oracle's, or `None`."""
     try:
         state = json.loads((Path(run_dir) / phase / "oracle.json").read_text())
-        oracle = types.SimpleNamespace(end_order=list(state["end_order"]))
+        return types.SimpleNamespace(end_order=[str(t) for t in state["end_order"]])
     except (OSError, ValueError, KeyError, TypeError):
-        oracle = None
-    return trial_name(phase, oracle, trial_id, ended_only=True)
+        return None

@@ -36,6 +36,7 @@ from tunekit.stats import summarize_scores
 from tunekit.steps.base import RunContext, fit_options
 from tunekit.steps.fine_skips import ALL_SKIPPED, skipped_note
 from tunekit.steps.search import completed_trials, refused_fit_args
+from tunekit.trial_names import trial_name
 from tunekit.tuners import InterruptCheck
 from tunekit.user_tensorboard import phase_callbacks
 
@@ -185,12 +186,12 @@ class FinalistsStep:
         top = finalists[0]
         reason = (
             f"best mean {ctx.objective.name} over {len(chosen['scores'])} seeds among "
-            f"{len(finalists)} finalists: {best['phase']} trial {best['trial_id']} "
+            f"{len(finalists)} finalists: {_named(ctx, best)} "
             f"{_mean_text(chosen)}"
         )
         if best is not top:
             reason += (
-                f"; the best single trial, {top['phase']} trial {top['trial_id']} "
+                f"; the best single trial, {_named(ctx, top)} "
                 f"({top['trial_score']:.4f}), averaged "
                 f"{_mean_text(summaries[(top['phase'], top['trial_id'])])}"
             )
@@ -207,7 +208,7 @@ class FinalistsStep:
             pick=pick,
             seconds=round(seconds + time.perf_counter() - start, 2),
         )
-        ctx.say(f"[finalists] chose {best['phase']} trial {best['trial_id']}: {reason}.")
+        ctx.say(f"[finalists] chose {_named(ctx, best)}: {reason}.")
         return manifest.step(self.name)
 
     def _fit(
@@ -258,10 +259,16 @@ class FinalistsStep:
         value = metrics.get(ctx.objective.name)
         score = float(value) if value is not None and math.isfinite(float(value)) else None
         ctx.say(
-            f"[finalists] {phase} trial {trial_id}, seed {seed}: {ctx.objective.name}="
+            f"[finalists] {_named(ctx, finalist)}, seed {seed}: {ctx.objective.name}="
             + ("diverged" if score is None else f"{score:.4f}")
         )
         return score, param_count(model)
+
+
+def _named(ctx: RunContext, finalist: dict[str, Any]) -> str:
+    """`"coarse trial 3 (id 2)"`: a finalist named as its progress line named it."""
+    phase = finalist["phase"]
+    return trial_name(phase, ctx.ensure(phase).oracle, finalist["trial_id"], ended_only=True)
 
 
 def _mean_text(summary: dict[str, Any]) -> str:
