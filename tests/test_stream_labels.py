@@ -82,9 +82,11 @@ def test_test_labels_beyond_the_output_are_refused_and_no_report_is_written(
     tmp_path: Path,
 ) -> None:
     """Train and validation hold 0..2; the test stream has a class 3 the model cannot
-    predict: the report had a 4x4 confusion matrix next to a 3-unit model."""
+    predict: the report had a 4x4 confusion matrix next to a 3-unit model. Refused as it
+    was predicted, after the search and retrain; now before any trial (its ids were read
+    when the StreamData was made: `tunekit.data._stream_ids`)."""
     data = StreamData(_sorted(96, 3, 0), _sorted(64, 3, 1), _sorted(64, 4, 2), fingerprint="t")
-    message = _refused(tmp_path, _build, data, before_training=False)
+    message = _refused(tmp_path, _build, data)
     assert "the test stream holds class ids up to 3" in message
     assert "tells 3 classes apart" in message
     # No training sample has class 3: the split is the fix, not a shuffle or a wider output.

@@ -48,7 +48,7 @@ folder's files follow too: `tunekit.data._folder_leaks`):
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
@@ -113,8 +113,9 @@ class PassSum:
     samples). A batch that is not `(x, y, ...)` ends the sum (refused by the first-batch
     checks)."""
 
-    def __init__(self, features: bool = False) -> None:
+    def __init__(self, features: bool = False, watch: Callable[[Any], None] | None = None) -> None:
         self.count, self.total, self.labels, self.ended = 0, 0, 0, False
+        self.watch = watch  # called with each batch first (its shapes: `_stream_shapes`)
         self.samples: list[np.ndarray] = []  # each batch's `(x, y)` row hashes
         self.sizes: list[int] = []  # each batch's samples
         # The class ids seen, by output (`None`: one output): whole-number labels only.
@@ -132,6 +133,8 @@ class PassSum:
         if self.ended or not isinstance(batch, (tuple, list)) or len(batch) < 2:
             self.ended = True
             return
+        if self.watch is not None:
+            self.watch(batch)
         rows = row_hashes(*batch)
         self.samples.append(row_hashes(batch[0], batch[1]))  # not weights: train may have
         self.sizes.append(len(rows))
@@ -197,11 +200,13 @@ class PassSum:
             self.features.clear()
 
 
-def _pass(source: Any, split: str, features: bool = False) -> PassSum:
-    """One whole pass over a stream, summed (`PassSum`; `features`: as it takes)."""
+def _pass(
+    source: Any, split: str, features: bool = False, watch: Callable[[Any], None] | None = None
+) -> PassSum:
+    """One whole pass over a stream, summed (`PassSum`; `features`, `watch`: as it takes)."""
     from tunekit.data._stream_lengths import batches_of
 
-    summed = PassSum(features)
+    summed = PassSum(features, watch)
     for batch in batches_of(source, split):
         summed.add(batch)
         if summed.ended:
@@ -210,7 +215,10 @@ def _pass(source: Any, split: str, features: bool = False) -> PassSum:
 
 
 def check_stream_splits(
-    splits: dict[str, Any], read: bool = True, passes: dict[str, PassSum] | None = None
+    splits: dict[str, Any],
+    read: bool = True,
+    passes: dict[str, PassSum] | None = None,
+    watch: Callable[[str], Callable[[Any], None] | None] | None = None,
 ) -> dict[str, int]:
     """Refuses streams (`splits` keyed `"train"`, `"val"`, `"test"`) that share samples:
     one object passed as two splits, a validation or test stream whose samples differ
@@ -221,7 +229,9 @@ def check_stream_splits(
     after each epoch (three PyDatasets over one permutation that training reshuffles
     there draw other samples into each split). `passes` (by split) are first passes already
     read (a split of unknown length is read whole once to count it): not read again; the
-    training pass read here is added to it.
+    training pass read here is added to it. `watch(split)`, if given, makes the callable
+    each batch of a split's first pass read here is given to (its shapes are checked:
+    `tunekit.data._stream_shapes.BatchShapes.watch`); the training pass is read first.
 
     Returns:
         The samples of the validation and test passes (`{"val": n, "test": n}`; `{}`
@@ -248,11 +258,17 @@ def check_stream_splits(
                 )
     if not read:
         return {}
+    watching: Callable[[str], Callable[[Any], None] | None] = watch or (lambda split: None)
+    train = passes.get("train") if passes is not None else None
+    if train is None:  # first: the axes its batches vary in are known before the others'
+        train = _pass(splits["train"], _SPLIT_NAMES["train"], True, watching("train"))
+        if passes is not None:
+            passes["train"] = train  # its class ids: checked against the model's output
     seen: dict[str, PassSum] = {}
     for split in ("val", "test"):
         name = _SPLIT_NAMES[split]
         given = (passes or {}).get(split)
-        once = given if given is not None else _pass(splits[split], name)
+        once = given if given is not None else _pass(splits[split], name, watch=watching(split))
         for each in splits.values():  # as Keras ends an epoch: a PyDataset may reshuffle
             if hasattr(each, "on_epoch_end"):
                 each.on_epoch_end()
@@ -269,11 +285,6 @@ def check_stream_splits(
             "data, and its test score be too good. Pass a test stream of samples kept apart "
             "from training and validation."
         )
-    train = passes.get("train") if passes is not None else None
-    if train is None:
-        train = _pass(splits["train"], _SPLIT_NAMES["train"], features=True)
-        if passes is not None:
-            passes["train"] = train  # its class ids: checked against the model's output
     _refuse_trained_on({"train": train, **seen})
     return {split: seen[split].count for split in seen}
 

@@ -17,7 +17,6 @@ __all__ = [
     "ChainedPyDataset",
     "chain_py_datasets",
     "check_batched",
-    "check_same_ranks",
     "first_batch",
     "has_no_batch",
     "is_infinite",
@@ -90,19 +89,35 @@ def is_infinite(source: Any) -> bool:
 
 
 def refuse_infinite(source: Any, name: str) -> None:
-    """Refuses a split `name` that never ends (`is_infinite`): `DataError`.
+    """Refuses a split `name` that never ends (`is_infinite`): `DataError`, saying first
+    what is wrong (a tf.data `.repeat()`; a PyDataset of no known length: `num_batches`
+    `None`, with or without a `__len__`), then the fix.
 
     tunekit passes no `steps_per_epoch`, so its first epoch would never end.
     """
-    if is_infinite(source):
+    if not is_infinite(source):
+        return
+    if not is_tf_dataset(source):
+        try:
+            sized = f" (its __len__ says {len(source)} batches, but Keras goes by num_batches)"
+        except (TypeError, NotImplementedError):
+            sized = " (it has no __len__ either)"
         raise DataError(
-            f"StreamData: `{name}` repeats forever (a tf.data dataset.repeat() with no count, "
-            "or a PyDataset whose num_batches is None). tunekit reads each split whole once "
-            "per epoch, and retrains on train and validation chained, which a split that "
-            "never ends would never reach, even with a fit's steps_per_epoch. Drop the "
-            ".repeat() (for fewer steps per epoch, .take(steps) a finite split), or give the "
-            "PyDataset a __len__."
+            f"StreamData: `{name}` is a keras.utils.PyDataset of no known length: its "
+            f"num_batches is None{sized}, which Keras takes for a PyDataset that never ends "
+            "and would read without end. tunekit reads each split whole once per epoch, and "
+            "retrains on train and validation chained. Give it its number of batches: "
+            "`def __len__(self): return <number of batches>` (e.g. math.ceil(samples / "
+            "batch_size)), and drop a num_batches property of your own returning None (or "
+            "return len(self) from it)."
         )
+    raise DataError(
+        f"StreamData: `{name}` repeats forever (a tf.data dataset.repeat() with no count). "
+        "tunekit reads each split whole once per epoch, and retrains on train and validation "
+        "chained, which a split that never ends would never reach, even with a fit's "
+        "steps_per_epoch. Drop the .repeat() (for fewer steps per epoch, .take(steps) a "
+        "finite split)."
+    )
 
 
 def refuse_unsized(source: Any, name: str) -> None:
@@ -249,30 +264,6 @@ def check_batched(x: Any, y: Any) -> None:
             )
             + "). Batch the stream: dataset.batch(32) for tf.data; a PyDataset's "
             "__getitem__ returns a whole batch (x, y)."
-        )
-
-
-def check_same_ranks(streams: dict[str, Any]) -> None:
-    """Refuses tf.data splits whose `(x, y)` differ in rank (one not batched); `DataError`.
-
-    Sample weights (a third element) may be in some splits and not others, as
-    Keras takes them: `fit(train_with_weights, validation_data=without)`.
-    """
-    import tensorflow as tf  # noqa: PLC0415 - loaded already: the splits are tf.data
-
-    def pair(spec: Any) -> Any:
-        return tuple(spec[:2]) if isinstance(spec, tuple) else spec
-
-    ranks = {
-        split: tf.nest.map_structure(lambda s: s.shape.rank, pair(stream.element_spec))
-        for split, stream in streams.items()
-    }
-    odd = [split for split, r in ranks.items() if repr(r) != repr(ranks["train"])]
-    if odd:
-        raise DataError(
-            f"StreamData: the {' and '.join(odd)} split's elements differ in rank from the "
-            f"training split's ({ranks}): batch all three the same way, e.g. "
-            "dataset.batch(32)."
         )
 
 

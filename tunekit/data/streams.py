@@ -47,7 +47,6 @@ from tunekit.data._stream_batches import (
     ChainedPyDataset,
     chain_py_datasets,
     check_batched,
-    check_same_ranks,
     first_batch,
     has_no_batch,
     is_stream,
@@ -59,8 +58,15 @@ from tunekit.data._stream_batches import (
     weight_structure,
     with_weights_of,
 )
+from tunekit.data._stream_ids import refuse_ids_beyond
 from tunekit.data._stream_labels import check_labels_match, refuse_constant_targets
-from tunekit.data._stream_lengths import check_py_length, read_whole, warn_dropped_remainder
+from tunekit.data._stream_lengths import (
+    batches_of,
+    check_py_length,
+    read_whole,
+    warn_dropped_remainder,
+)
+from tunekit.data._stream_shapes import BatchShapes, labels_like
 from tunekit.errors import DataError
 
 __all__ = ["ChainedPyDataset", "StreamData", "chain_py_datasets", "is_stream", "predict_stream"]
@@ -127,7 +133,12 @@ class StreamData:
             contradict `num_classes` (one-hot width, class ids out of range), or
             `labels` do not match the batches read, or a split holds a constant
             regression target (per column, per output; as its passes read it here), or
-            a split holds 1 sample (every such split named in one message).
+            a split holds 1 sample (every such split named in one message), or a batch
+            read here differs from the first training batch (`x` or `y` of another
+            structure, `x` of another rank or, in validation or test, of another sample
+            shape in an axis training does not vary in; labels of another form than a
+            trailing axis of 1: `tunekit.data._stream_shapes`), or, with `num_classes`, a
+            split holds a class id outside `0..num_classes - 1` (`_stream_ids`).
 
     Example:
     >>> data = StreamData(train_ds, val_ds, test_ds, fingerprint="rivers-v3")
@@ -187,17 +198,27 @@ class StreamData:
             check_py_length(value, _SPLIT_NAMES[split])  # a PyDataset's last batch
             if split != "train":  # scored: a dropped remainder is never scored
                 warn_dropped_remainder(value, _SPLIT_NAMES[split])
+        x, y = first_batch(train)
+        check_batched(x, y)
+        # Every batch the passes below read, against the first training batch's shapes.
+        self._shapes = BatchShapes(x, y, train.element_spec if kinds[0] == "tf.data" else None)
+        own = (definition or {}).get("factory") == "tunekit.image_streams:image_folder_data"
+        watch = (lambda s: None) if own else self._shapes.watch  # a folder's: not read
         # Splits of unknown or stated length: read whole once (counted, checked to replay, end
         # and hold the length stated: Keras silently cuts a longer one).
         read: dict[str, list[Any]] = {s: [] for s in _SPLIT_NAMES}  # their y, checked below
-        # These passes serve the leak check (the first of validation's and test's two).
-        self._passes = {s: PassSum(features=s == "train") for s in _SPLIT_NAMES}
-        counted = {
-            s: read_whole(v, _SPLIT_NAMES[s], _keep_labels(read[s], self._passes.get(s)))
-            for s, v in zip(_SPLIT_NAMES, splits)
-        }
+        # These passes serve the leak check (the first of validation's and test's two); the
+        # training split's is read first (`tunekit.data._stream_shapes`).
+        self._passes = {s: PassSum(s == "train", watch(s)) for s in _SPLIT_NAMES}
+        counted: dict[str, int | None] = {}
+        for s, v in zip(_SPLIT_NAMES, splits):
+            counted[s] = read_whole(v, _SPLIT_NAMES[s], _keep_labels(read[s], self._passes[s]))
+            if s == "train" and counted[s] is None and not own:  # the leak check's pass
+                for batch in batches_of(train, _SPLIT_NAMES[s]):
+                    self._passes[s].add(batch)
         read = {s: ys for s, ys in read.items() if counted[s] is not None}
-        self._passes = {s: p for s, p in self._passes.items() if counted[s] is not None}
+        whole = {s for s in _SPLIT_NAMES if counted[s] is not None or (s == "train" and not own)}
+        self._passes = {s: p for s, p in self._passes.items() if s in whole}
         self.train, self.validation, self.test = train, validation, test
         self._counted = {s: n for s, n in counted.items() if n is not None}
         # Keras weighs the test metrics by them; tunekit's intervals count samples once.
@@ -208,10 +229,6 @@ class StreamData:
         self.scaling = scaling
         self.labels = check_stream_labels(labels, num_classes)
         self.definition = definition
-        x, y = first_batch(train)
-        check_batched(x, y)
-        if self.kind == "tf.data":
-            check_same_ranks({"train": train, "validation": validation, "test": test})
         self.input_shape = shape_of(x)
         # Labels per output (a dict, list or tuple y): scored by Keras's metrics only.
         self.several_outputs = isinstance(y, (Mapping, list, tuple))
@@ -284,13 +301,16 @@ class StreamData:
         `from_image_folder`)."""
         own = (self.definition or {}).get("factory") == "tunekit.image_streams:image_folder_data"
         splits = {"train": self.train, "val": self.validation, "test": self.test}
-        counts = check_stream_splits(splits, not own, self._passes)
+        counts = check_stream_splits(splits, not own, self._passes, self._shapes.watch)
         # Every training class id (by output), read in that pass: checked against the model.
         self.train_classes = self._passes["train"].classes if "train" in self._passes else {}
         # The validation ids (by output) of its pass: each trial's outputs are checked
         # against them (`tunekit.steps.trial_checks.check_stream_ids`), nothing read again.
         val = self._passes.get("val")
         self.validation_classes = val.classes if val is not None and not val.ended else {}
+        test = self._passes.get("test")  # the test ids, checked before any trial likewise
+        self.test_classes = test.classes if test is not None and not test.ended else {}
+        refuse_ids_beyond(self)  # with num_classes: every split's ids now
         # Each split's class ids (one output; None: not ids) and samples, as read: the check
         # of splits lacking classes (`tunekit.data._split_classes`), nothing more read.
         self.pass_classes = {
@@ -313,6 +333,11 @@ class StreamData:
             s: p.count for s, p in self._passes.items() if not p.ended
         }
         refuse_one_sample(sizes, self.task, stream=True)
+        # Labels (n, 1) beside training's (n,), or back, are taken (as Keras does), in
+        # training's form: Keras fails on a model scored on both forms in turn.
+        trained = self._shapes.labels_of("train")
+        self.validation = labels_like(self.validation, trained, self._shapes.labels_of("val"))
+        self.test = labels_like(self.test, trained, self._shapes.labels_of("test"))
 
     @classmethod
     def from_image_folder(cls, stream: Any, *, check_files: bool = True) -> StreamData:

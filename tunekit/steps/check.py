@@ -16,7 +16,9 @@ import keras
 import keras_tuner as kt
 
 from tunekit.data import Dataset, StreamData
+from tunekit.data._stream_ids import check_test_classes
 from tunekit.data._stream_labels import check_validation_classes
+from tunekit.data._stream_shapes import check_stream_inputs
 from tunekit.default_build import build_with_defaults, note_built
 from tunekit.errors import ModelCheckError
 from tunekit.model_description import describe_model
@@ -90,7 +92,9 @@ def check_model(
         OutputShapeError (a `ValueError`): Naming the model's output shape
             and the targets' shape, with the fix.
         ModelSaveError: See `check_round_trip`.
-        DataError: A validation class id the stream's model cannot take.
+        DataError: A validation or test class id the stream's model cannot take (both read
+            when the `StreamData` was made), or a batch read then whose `x` the model's
+            input cannot take (`tunekit.data._stream_shapes.check_input_sizes`).
 
     Returns:
         `check_round_trip`'s note when the model's file needs more than
@@ -105,6 +109,8 @@ def check_model(
             shape = None
         else:
             check_trainable(hypermodel, model, data)
+            if isinstance(data, StreamData):  # batches read when it was made (not the first)
+                check_stream_inputs(data, model)
             _say_schedule_kept(model, schedule)
             check_text_backend(model, data, _WHAT)
             sample = model_sample(data)
@@ -131,6 +137,7 @@ def check_model(
         keras.backend.clear_session()
     if isinstance(data, StreamData):  # a first batch may show only some classes
         check_validation_classes(data, heads, quantity)
+        check_test_classes(data, heads, quantity)  # read when it was made: nothing read now
     check_output_fits(shape, data, _WHAT, hypermodel)
     return note
 
