@@ -79,19 +79,60 @@ def _hypermodel(units: int = 3, inputs: tuple[Any, ...] = (6,)) -> Any:
 
 @pytest.mark.parametrize("kind", ["tf.data", "PyDataset"])
 @pytest.mark.parametrize("split", ["val", "test"])
-def test_a_batch_of_other_inputs_is_refused_when_made(kind: str, split: str) -> None:
+def test_a_batch_of_other_inputs_is_refused_before_any_trial(kind: str, split: str) -> None:
     """Before: accepted; a test batch failed in predict_stream after the search and retrain
-    (InvalidArgumentError: Matrix size-incompatible)."""
+    (InvalidArgumentError: Matrix size-incompatible). Read when the StreamData is made, judged
+    by the model's input in the model check, before any trial."""
     name = {"val": "validation", "test": "test"}[split]
-    with pytest.raises(DataError) as caught:
-        _data(kind, narrow=split)
-    said = str(caught.value)
-    assert f"batch 1 of the {name} stream has x of shape (16, 3), the first training batch's x" in (
-        said
-    )
-    assert (
-        "(16, 6)" in said and "samples of shape (3,) where every training sample's is (6,)" in said
-    )
+    data = _data(kind, narrow=split)
+    with pytest.raises(
+        DataError,
+        match=rf"batch 1 of the {name} stream has x of shape \(16, 3\), "
+        r"but the model's input takes \(None, 6\)",
+    ):
+        check_model(_hypermodel(), data)
+
+
+class Padded(keras.utils.PyDataset):
+    """Token ids padded per split: training to 8, validation and test to their own 5."""
+
+    def __init__(self, n: int, length: int, seed: int) -> None:
+        super().__init__()
+        rng = np.random.default_rng(seed)
+        self.x = rng.integers(1, 20, (n, length)).astype("int32")
+        self.y = rng.integers(0, 3, n)
+
+    def __len__(self) -> int:
+        return -(-len(self.x) // 8)
+
+    def __getitem__(self, index: int) -> tuple[np.ndarray, np.ndarray]:
+        part = slice(index * 8, (index + 1) * 8)
+        return self.x[part], self.y[part]
+
+
+def test_a_split_padded_to_its_own_length_is_taken_by_a_model_of_any_length() -> None:
+    """Every training batch is 8 long, the other splits' 5: a model whose Input takes any
+    length trains and scores them all, as plain KerasTuner would (no refusal when made)."""
+    data = StreamData(Padded(48, 8, 0), Padded(24, 5, 1), Padded(24, 5, 2), fingerprint="p")
+
+    def build(hp: Any) -> keras.Model:
+        model = keras.Sequential(
+            [
+                keras.Input((None,), dtype="int32"),
+                keras.layers.Embedding(20, 4),
+                keras.layers.GlobalAveragePooling1D(),
+                keras.layers.Dense(3, activation="softmax"),
+            ]
+        )
+        model.compile("adam", "sparse_categorical_crossentropy", metrics=["accuracy"])
+        return model
+
+    check_model(get_hypermodel(build), data)
+    fixed = _hypermodel(inputs=(8,))  # a model of fixed length 8: refused, naming the split
+    with pytest.raises(
+        DataError, match=r"batch 0 of the validation stream has x of shape \(8, 5\)"
+    ):
+        check_model(fixed, data)
 
 
 @pytest.mark.parametrize("kind", ["tf.data", "PyDataset"])

@@ -14,13 +14,13 @@ evaluation, after the whole search and retrain, as TensorFlow's
   tuple length) or whose `x` has another rank; `x` and `y` of different batch
   sizes; `y` of another shape per sample than training's, except a trailing axis
   of size 1 (class ids `(n,)` beside `(n, 1)`: Keras takes both); within one split
-  `y` keeps one shape. A validation or test batch whose `x` differs in an axis that
-  no training batch varies in (and a tf.data training split's `element_spec` fixes).
-- Left to the model check (`check_input_sizes`, before any trial): axes the training
-  batches themselves vary in (a sequence padded per batch, `padded_batch`) or a tf.data
-  training spec leaves `None`: only the model's input says whether it takes them (a
-  `keras.Input` axis of `None` takes any size). Each split's first batch differing
-  there is kept, nothing more.
+  `y` keeps one shape.
+- Left to the model check (`check_input_sizes`, before any trial): a batch of any split
+  whose `x` differs from the first training batch's in the size of an axis (a narrower
+  test batch; a sequence padded per batch, `padded_batch`, or per split): only the
+  model's input says whether it takes it (a `keras.Input` axis of `None` takes any
+  size), so a split padded to its own longest sequence is not refused for a model that
+  takes any length. Each split's first batch differing in each axis is kept, nothing more.
 """
 
 from __future__ import annotations
@@ -50,15 +50,6 @@ def _parts(value: Any) -> dict[str, tuple[Any, ...]]:
     return {"": tuple(np.shape(value))}
 
 
-def _spec_parts(spec: Any) -> dict[str, tuple[Any, ...]]:
-    """`_parts` of a tf.data `element_spec` (an axis of unknown size: `None`)."""
-    if isinstance(spec, Mapping):
-        return {str(k): tuple(s.shape) for k, s in spec.items()}
-    if isinstance(spec, (list, tuple)):
-        return {f"[{i}]": tuple(s.shape) for i, s in enumerate(spec)}
-    return {"": tuple(spec.shape)} if hasattr(spec, "shape") else {}
-
-
 def _form(shape: tuple[Any, ...]) -> tuple[Any, ...]:
     """A label's shape per sample without one trailing axis of size 1 (`(n, 1)` as `(n,)`)."""
     sample = tuple(shape[1:])
@@ -75,20 +66,13 @@ class BatchShapes:
 
     Args:
         x, y: The first training batch.
-        spec: A tf.data training split's `element_spec` (`None` for a PyDataset): its
-            `x` axes of unknown size may vary between batches.
     """
 
-    def __init__(self, x: Any, y: Any, spec: Any = None) -> None:
+    def __init__(self, x: Any, y: Any) -> None:
         self.x, self.y = _parts(x), _parts(y)
-        self.open: dict[str, set[int]] = {k: set() for k in self.x}
-        if isinstance(spec, tuple) and len(spec) >= 2:
-            for key, shape in _spec_parts(spec[0]).items():
-                if key in self.open:
-                    self.open[key] |= {d for d, n in enumerate(shape) if d and n is None}
-        # {(split, key): (batch index, shape)}: the first batch whose x differs from the
-        # first training batch's in an axis left to the model (`check_input_sizes`).
-        self.varying: dict[tuple[str, str], tuple[int, tuple[Any, ...]]] = {}
+        # {(split, key, axis): (batch index, shape)}: the first batch whose x differs from
+        # the first training batch's in that axis, left to the model (`check_input_sizes`).
+        self.varying: dict[tuple[str, str, int], tuple[int, tuple[Any, ...]]] = {}
         self._labels: dict[str, dict[str, tuple[Any, ...]]] = {}  # each split's first y
 
     def watch(self, split: str) -> Callable[[Any], None]:
@@ -138,19 +122,8 @@ class BatchShapes:
                 f"{len(first) - 1}. {_BATCHED}, and give every split samples of one shape."
             )
         axes = {d for d in range(1, len(shape)) if shape[d] != first[d]}
-        if not axes:
-            return
-        if split == "train":  # the training batches vary in it: the model decides
-            self.open[key] |= axes
-        elif axes - self.open[key]:
-            raise DataError(
-                f"{said}: samples of shape {shape[1:]} where every training sample's is "
-                f"{first[1:]}. The model is built for the training samples, so Keras would "
-                f"fail on this batch (a test batch in the test evaluation, after the whole "
-                f"search and retrain). Give the {_NAMES[split]} split samples of the training "
-                "samples' shape (check its slicing, resizing or padding)."
-            )
-        self.varying.setdefault((split, key), (index, shape))
+        for axis in axes:  # the model decides (`check_input_sizes`): an Input axis of None
+            self.varying.setdefault((split, key, axis), (index, shape))
 
     def _check_y(self, split: str, key: str, shape: Any, where: str) -> None:
         name, first = _named("y", key), self.y[key]
@@ -175,19 +148,21 @@ class BatchShapes:
         return dict(self._labels.get(split, {}))
 
 
-def check_input_sizes(varying: Mapping[tuple[str, str], Any], inputs: Mapping[str, Any]) -> None:
+def check_input_sizes(
+    varying: Mapping[tuple[str, str, int], Any], inputs: Mapping[str, Any]
+) -> None:
     """Refuses a batch read when the `StreamData` was made (`BatchShapes.varying`) whose `x`
     does not fit the model's declared input, before any trial.
 
     Args:
-        varying: `{(split, key): (batch index, shape)}` (`BatchShapes.varying`).
+        varying: `{(split, key, axis): (batch index, shape)}` (`BatchShapes.varying`).
         inputs: The model's declared input shapes with the batch axis, by the key of `x`
             (`""`: one input); an axis of `None` takes any size. Inputs not named: skipped.
 
     Raises:
         DataError: Naming the split, the batch, its shape and the model's input.
     """
-    for (split, key), (index, shape) in varying.items():
+    for (split, key, _), (index, shape) in varying.items():
         declared = inputs.get(key)
         if declared is None or len(declared) != len(shape):
             continue

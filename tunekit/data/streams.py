@@ -201,7 +201,7 @@ class StreamData:
         x, y = first_batch(train)
         check_batched(x, y)
         # Every batch the passes below read, against the first training batch's shapes.
-        self._shapes = BatchShapes(x, y, train.element_spec if kinds[0] == "tf.data" else None)
+        self._shapes = BatchShapes(x, y)
         own = (definition or {}).get("factory") == "tunekit.image_streams:image_folder_data"
         watch = (lambda s: None) if own else self._shapes.watch  # a folder's: not read
         # Splits of unknown or stated length: read whole once (counted, checked to replay, end
