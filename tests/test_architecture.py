@@ -131,6 +131,7 @@ ORDER = [
     "steps.value_checks",
     "steps.scaling_checks",
     "steps.pairing_checks",
+    "steps.space_builds",
     "steps.space_checks",
     "steps.stream_heads",
     "steps.file_checks",

@@ -426,7 +426,7 @@ def test_a_name_declared_in_each_pass_of_a_loops_scope_is_refused_before_trainin
         hp.Int("units", 4, 8, step=4)
     with hp.conditional_scope("model", ["b"]):
         hp.Int("units", 1, 3)
-    from tunekit.tuners.base_oracle import _check_names_declared_once
+    from tunekit.tuners.base_oracle import check_names_declared_once
 
     with pytest.raises(SearchInputError, match=r"\(model in \['a'\]; model in \['b'\]\)"):
-        _check_names_declared_once(hp)
+        check_names_declared_once(hp)

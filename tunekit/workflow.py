@@ -1156,6 +1156,9 @@ class CoarseToFine:
             ModelSaveError: The model cannot be saved as `.keras` and loaded back.
             ModelSizeLimitError: `max_model_size` rejects every configuration
                 tried (the default and up to 200 random ones): nothing trains.
+            SearchInputError: A build (with the defaults, or one of up to 16
+                with other values, `tunekit.steps.space_checks`) declares one
+                name more than once under other conditions.
         """
         if not self._model_checked:
             names = objective_names(self.objective)
@@ -1169,13 +1172,12 @@ class CoarseToFine:
             )
             check_objective_reported(self.hypermodel, self.data, names, self.hyperparameters)
             check_declares_hyperparameters(self.hypermodel, self._declared_space())
-            if self.hyperparameters is not None:
-                check_user_space(
-                    self.hypermodel,
-                    self.hyperparameters,
-                    tune_new_entries=self.tune_new_entries,
-                    allow_new_entries=self.allow_new_entries,
-                )
+            check_user_space(  # the space's structure, in builds with other values too
+                self.hypermodel,
+                self.hyperparameters,
+                tune_new_entries=self.tune_new_entries,
+                allow_new_entries=self.allow_new_entries,
+            )
             if self.model_file_note:
                 _logger.warning(self.model_file_note)
             if self.max_model_size is not None:  # a limit below every model trains nothing

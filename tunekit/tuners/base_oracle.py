@@ -11,7 +11,7 @@ from tunekit.fitting import SearchInputError
 from tunekit.objectives import known_direction
 from tunekit.trial_length import result_step
 
-__all__ = ["BaseOracle"]
+__all__ = ["BaseOracle", "check_names_declared_once"]
 
 
 class BaseOracle(kt.Oracle):
@@ -33,7 +33,7 @@ class BaseOracle(kt.Oracle):
         """
         try:
             super().update_space(hyperparameters)
-            _check_names_declared_once(self.hyperparameters)
+            check_names_declared_once(self.hyperparameters)
         except RuntimeError as e:
             if "allow_new_entries" not in str(e):
                 raise
@@ -111,8 +111,9 @@ class BaseOracle(kt.Oracle):
         return super().update_trial(trial_id, metrics, result_step(metrics, step))
 
 
-def _check_names_declared_once(space: kt.HyperParameters) -> None:
-    """Raises `SearchInputError` for a name with more than one entry in the space.
+def check_names_declared_once(space: kt.HyperParameters, names: set[str] | None = None) -> None:
+    """Raises `SearchInputError` for a name with more than one entry in the space
+    (of `names` only, if given).
 
     A build that declares a name under two conditional scopes (in each pass of a
     loop's `hp.conditional_scope`, or `units` under `model == "a"` and again under
@@ -125,7 +126,7 @@ def _check_names_declared_once(space: kt.HyperParameters) -> None:
     for hp in space.space:
         entries.setdefault(hp.name, []).append(hp)
     for name, same in entries.items():
-        if len(same) < 2:
+        if len(same) < 2 or (names is not None and name not in names):
             continue
         where = "; ".join(_said(hp.conditions) for hp in same)
         kind = type(same[0]).__name__
