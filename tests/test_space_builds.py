@@ -89,7 +89,8 @@ def test_a_name_declared_again_only_by_other_values_is_refused_before_any_trial(
 def test_the_scopes_parents_are_varied_first_within_a_small_budget(monkeypatch):
     """Twenty unrelated choices declared before the loop: its count is still varied (a
     scope's parent first), also when the time allows one build; every check build is a
-    build (no fit), at most 16 beyond the defaults'."""
+    build (no fit), at most 16 beyond the defaults' (4, and only the scopes' parents, for
+    a run without hyperparameters= and allow_new_entries=False)."""
     from tunekit.steps import space_builds
     from tunekit.steps.space_checks import check_user_space
 
@@ -101,8 +102,19 @@ def test_the_scopes_parents_are_varied_first_within_a_small_budget(monkeypatch):
     assert hypermodel.builds == 1 + 1
     monkeypatch.setattr(space_builds, "MAX_SECONDS", 600.0)  # the count alone, however slow
     fine = Counted(extra=20, twice=False)
-    check_user_space(fine, None, **settings)  # a name per layer: nothing to refuse
+    check_user_space(fine, kt.HyperParameters(), **settings)  # a name per layer: no fault
     assert fine.builds == 1 + 16
+    # No hyperparameters= (nor allow_new_entries=False): only the scope's parent varies,
+    # so every run pays for few builds: layers=3 here (1 is the default).
+    plain = Counted(extra=20, twice=False)
+    check_user_space(plain, None, **settings)
+    assert plain.builds == 1 + 1
+    again = Counted(extra=20)
+    with pytest.raises(SearchInputError, match=r"declares 'act' more than once"):
+        check_user_space(again, None, **settings)
+    unscoped = Counted(extra=20, scoped=False, twice=False)  # no conditions: no other build
+    check_user_space(unscoped, None, **settings)
+    assert unscoped.builds == 1
 
 
 def test_values_a_search_never_changes_are_not_varied():

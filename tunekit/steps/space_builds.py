@@ -24,11 +24,14 @@ import keras_tuner as kt
 
 from tunekit.tuners.declared import DeclaringHyperParameters
 
-__all__ = ["MAX_BUILDS", "MAX_SECONDS", "variant_builds"]
+__all__ = ["MAX_BUILDS", "MAX_PARENT_BUILDS", "MAX_SECONDS", "variant_builds"]
 
 # Builds (no training) beyond the defaults' that look for what only other values declare,
-# and the seconds after which no other is started.
+# and the seconds after which no other is started. Without `hyperparameters=` or
+# `allow_new_entries=False` only the conditional scopes' parents are varied, in at most
+# MAX_PARENT_BUILDS builds: every run pays for them (the bundled dense model: 1 build).
 MAX_BUILDS = 16
+MAX_PARENT_BUILDS = 4
 MAX_SECONDS = 5.0
 
 

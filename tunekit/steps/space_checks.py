@@ -16,7 +16,7 @@ import keras_tuner as kt
 
 from tunekit.default_build import build_with_defaults
 from tunekit.errors import ModelCheckError
-from tunekit.steps.space_builds import variant_builds
+from tunekit.steps.space_builds import MAX_BUILDS, MAX_PARENT_BUILDS, variant_builds
 from tunekit.tuners.base_oracle import check_names_declared_once
 from tunekit.tuners.declared import DeclaringHyperParameters
 
@@ -35,11 +35,14 @@ def check_user_space(
     """Checks the space the hypermodel declares, and a run's `hyperparameters=` against it.
 
     The hypermodel is built once with the defaults (of `hyperparameters`
-    first), then up to `tunekit.steps.space_builds.MAX_BUILDS` (16) times
-    with one value changed at a time (`variant_builds`: the conditional
-    scopes' parents first, then each `Int` at its bounds, then each `Choice`
-    and `Boolean`; models only, no fit; with `tune_new_entries=False` only
-    the tuned entries of `hyperparameters` change). Every build is checked as
+    first), then, with `hyperparameters` or `allow_new_entries=False`, up to
+    `tunekit.steps.space_builds.MAX_BUILDS` (16) times with one value changed
+    at a time (`variant_builds`: the conditional scopes' parents first, then
+    each `Int` at its bounds, then each `Choice` and `Boolean`; models only, no
+    fit; with `tune_new_entries=False` only the tuned entries of
+    `hyperparameters` change); without them, only the conditional scopes'
+    parents change, in up to `MAX_PARENT_BUILDS` (4) builds, and a space
+    without conditions is built once. Every build is checked as
     KerasTuner's oracle checks a trial's. An entry of `hyperparameters` that
     no build asks for is said (a warning, not an error: it may belong to a
     configuration not tried, or to the hypermodel's own `fit`); a misspelt
@@ -84,7 +87,14 @@ def check_user_space(
         )
     reached = set(declared.declared)
     varied = None if tune_new_entries else {hp.name for hp in tuned}
-    for values, other in variant_builds(hypermodel, declared, varied):
+    budget = MAX_BUILDS
+    if hyperparameters is None and allow_new_entries:
+        # Nothing of the user's to check against other builds but a name declared again
+        # under other conditions: only the conditional scopes' parents are varied (none:
+        # no build), so a run without conditions pays for no build beyond the defaults'.
+        parents = {c.name for hp in declared.space for c in hp.conditions}
+        varied, budget = parents, (MAX_PARENT_BUILDS if parents else 0)
+    for values, other in variant_builds(hypermodel, declared, varied, budget):
         _refuse_twice(other, given)
         if not allow_new_entries:
             _refuse_new(other, given, values)
