@@ -59,6 +59,7 @@ _EXPORTS = {
     "RunNotFinishedError": "tunekit.errors",
     "StateFileError": "tunekit.errors",
     "TooFewTrialsError": "tunekit.errors",
+    "TrialMachineError": "tunekit.tuners.machine_errors",
     "TrialRefusedError": "tunekit.trial_refusals",
     "TrialsFailedError": "tunekit.errors",
     "TunekitError": "tunekit.errors",
@@ -110,6 +111,7 @@ __all__ = [
     "RunNotFinishedError",
     "StateFileError",
     "TooFewTrialsError",
+    "TrialMachineError",
     "TrialRefusedError",
     "TrialsFailedError",
     "TunekitError",
@@ -181,6 +183,7 @@ if TYPE_CHECKING:
     from tunekit.runs import compare_runs, ls_runs
     from tunekit.trial_refusals import TrialRefusedError
     from tunekit.tuners import make_tuner
+    from tunekit.tuners.machine_errors import TrialMachineError
     from tunekit.workflow import CoarseToFine, Result, Selection
 
 

@@ -17,6 +17,7 @@ from tunekit.errors import DataError, RetrainDivergedError
 from tunekit.fitting import X_CHANGED_NOTE, Y_CHANGED_NOTE, fit_hypermodel
 from tunekit.model_files import load_saved_model, save_keras
 from tunekit.replacing import FINAL_LOGS, set_aside
+from tunekit.retrain_backup import RetrainBackup
 from tunekit.retraining import (
     NOT_STARTED,
     final_epochs_rule,
@@ -270,7 +271,7 @@ class RetrainStep:
                 planned=epochs,
             ),
             _EpochLogs(manifest, self.name, elapsed),  # before the backup: no epoch unrecorded
-            keras.callbacks.BackupAndRestore(str(backup)),
+            RetrainBackup(str(backup)),  # Keras's, falling back to the previous epoch's copy
             TensorBoard(  # no graph: under JAX it traces the model again
                 log_dir=str(logs),
                 histogram_freq=1,

@@ -63,6 +63,7 @@ from tunekit.tuners.callbacks import (
     empty_stream_message,
 )
 from tunekit.tuners.declared import DeclaringHyperParameters, declared_only
+from tunekit.tuners.machine_errors import machine_stop
 from tunekit.tuners.oracles import (
     ModelSizeLimit,
     SizeLimitedOracle,
@@ -423,6 +424,11 @@ class TunekitTuner(kt.Tuner):
             if not self._is_worker():
                 end_failed_search(self.oracle, trial, e)
             raise
+        except Exception as e:  # a full disk: the machine's, not the trial's; it reruns
+            if (stop := machine_stop(e, self._trial_name(trial.trial_id))) is None:
+                raise
+            self._tunekit_trial.ended()
+            raise stop from e
         finally:
             self._clock().lap()  # from here to on_trial_end: the oracle's update_trial
         seconds = round(time.perf_counter() - start, 3)
