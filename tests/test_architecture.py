@@ -139,6 +139,7 @@ ORDER = [
     "steps.file_checks",
     "steps.trial_checks",
     "steps.base",
+    "steps.redo",
     "steps.final_fit_facts",
     "steps.trial_failures",
     "steps.phase_restart",

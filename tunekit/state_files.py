@@ -6,7 +6,7 @@ parse error, how many completed trials the searches still hold, and the
 options that lose nothing; nothing on disk is changed. The outputs nothing
 reads back (`report.json`, `report.md`, `trials.csv`, the plots, `.keras`
 models) are checked whole by `damaged_output` / `damaged_plots`: a damaged one
-is made again, as a deleted one is (`tunekit.steps.base.outputs_missing`).
+is made again, as a deleted one is (`tunekit.steps.redo.outputs_missing`).
 """
 
 from __future__ import annotations

@@ -16,12 +16,13 @@ See `tunekit.steps.base` for the `Step` protocol and the `RunContext` steps use.
 
 from __future__ import annotations
 
-from tunekit.steps.base import MIN_COARSE_TRIALS, RunContext, Step, outputs_missing
+from tunekit.steps.base import MIN_COARSE_TRIALS, RunContext, Step
 from tunekit.steps.baseline import BASELINE_MODEL, BaselineStep
 from tunekit.steps.evaluate import REPORT_FILES, EvaluateStep
 from tunekit.steps.final_seeds import FinalSeedsStep
 from tunekit.steps.finalists import FinalistsStep
 from tunekit.steps.narrow import NARROWED_SPACE, NarrowStep
+from tunekit.steps.redo import outputs_missing
 from tunekit.steps.retrain import BEST_HYPERPARAMETERS, BEST_MODEL, RetrainStep, Selection, select
 from tunekit.steps.search import HParamsExperiment, SearchStep, completed_trials
 

@@ -8,17 +8,16 @@ lines of scikit-learn's `BaseSuccessiveHalving._run_search`), and records
 each step's state, outputs and seconds in the run's `manifest.json`.
 
 A step that the manifest says is done but whose output file is gone runs
-again, with every step after it (see `outputs_missing`).
+again, with every step after it (see `tunekit.steps.redo.outputs_missing`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from tunekit.params import MIN_COARSE_TRIALS, FinalSchedule, FineTuner, ProgressMode
-from tunekit.state_files import REPORT, damaged_output, damaged_plots
 
 if TYPE_CHECKING:
     import keras
@@ -33,7 +32,6 @@ __all__ = [
     "RunContext",
     "Step",
     "fit_options",
-    "outputs_missing",
     "test_metrics",
 ]
 
@@ -337,42 +335,6 @@ class Step(Protocol):
     def ensure(self, ctx: RunContext) -> Any:
         """Runs the step (its `requires` first), or reloads its product when done."""
         ...
-
-
-def outputs_missing(
-    steps: Sequence[Step], manifest: RunManifest, run_dir: Path, *, mark: bool = True
-) -> tuple[list[str], list[str]]:
-    """Marks the first done step whose output is gone, and every done step after it, to run again.
-
-    With `mark=False` (a read) nothing is marked: the manifest is not written.
-
-    A deleted `best_model.keras` (or narrowing, or report) would otherwise make
-    every rerun fail the same way, or keep a damaged report. So a damaged
-    output counts as gone: a `.keras` file that is not a whole archive
-    (truncated, overwritten), a `report.json` that is not a JSON object with
-    something in it, an empty `.csv` or `.md` file, and a plot `report.json`
-    names that is not there. (A damaged state file the run reads back, such
-    as `narrowed_space.json`, raises `StateFileError` saying what to do.)
-    The searches keep their trials.
-
-    Returns:
-        `(missing files, steps to run again)`, both empty when nothing is
-        missing; a damaged file is listed as `"<name> (unreadable)"`.
-    """
-    for i, step in enumerate(steps):
-        if not manifest.is_done(step.name):
-            continue
-        missing = [
-            name if not (run_dir / name).exists() else f"{name} (unreadable)"
-            for name in step.outputs
-            if not (run_dir / name).exists() or damaged_output(run_dir / name)
-        ] + (damaged_plots(run_dir) if REPORT in step.outputs else [])
-        if missing:
-            redo = [s.name for s in steps[i:] if s.outputs and manifest.is_done(s.name)]
-            for name in redo if mark else ():
-                manifest.mark(name, "running")
-            return missing, redo
-    return [], []
 
 
 def check_splits_used(data: Any, cv: int) -> None:
