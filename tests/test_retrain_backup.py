@@ -60,3 +60,18 @@ def test_no_loadable_copy_is_said_with_the_folder_to_delete(tmp_path):
     _truncate(backup / "latest.weights.h5.bkp")
     with pytest.raises(StateFileError, match=rf"Delete the folder {backup} and rerun"):
         _fit(backup)
+
+
+def test_any_error_loading_the_backup_is_said_with_the_folder_to_delete(tmp_path, monkeypatch):
+    """A probe's truncated backup made h5py raise `RuntimeError: Can't get deprecated info for
+    object`, which the fallback did not catch: every rerun failed on the raw error."""
+    backup = tmp_path / "retrain_backup"
+    with pytest.raises(RuntimeError, match="killed"):
+        _fit(backup, stop=True)
+
+    def damaged(self, *args, **kwargs):
+        raise RuntimeError("Can't get deprecated info for object (addr overflow)")
+
+    monkeypatch.setattr(keras.Model, "load_weights", damaged)
+    with pytest.raises(StateFileError, match=r"RuntimeError: Can't get deprecated info"):
+        _fit(backup)

@@ -32,6 +32,9 @@ def _data(kind: str, n: int = 90) -> Dataset:
         "raw": x * 255,
         "standard": (x - x.mean()) / x.std(),
         "binary": (x > 0.5).astype(float),
+        # [0, 1] with two pixels a resize overshot (a probe's case: refused only exactly)
+        "overshoot": np.where(np.arange(x.size).reshape(x.shape) == 0, 1.02, x)
+        - 0.01 * (np.arange(x.size).reshape(x.shape) == 1),
     }[kind].astype("float32")
     data = Dataset.from_arrays(x, np.arange(n) % 3, seed=0)
     assert data.scaling == UNSCALED
@@ -78,7 +81,7 @@ def test_inputs_already_in_0_1_scaled_again_are_refused(how):
     message = str(error)
     assert "starts by rescaling its inputs by 0.00" in message
     assert "the data's values already lie in [0, 1] (" in message
-    assert "in the training x, used as given)" in message
+    assert "in the training x, all but 0.2% of them, used as given)" in message
     assert "uint8" not in message  # tunekit divided nothing
     assert "into a range 0.00" in message and "every trial would train on inputs" in message
     assert "Remove the scaling from the model" in message
@@ -89,6 +92,12 @@ def test_inputs_already_in_0_1_scaled_again_are_refused(how):
     assert "--hypermodel toonvision-cnn builds it without its Rescaling layer" in said
     assert "rescale=False" not in said and "image_folder_stream" not in said
     assert "give --data an .npz of float32 pixels in [0, 255] (used as given" in said
+
+
+def test_a_few_values_just_outside_0_1_do_not_end_the_check():
+    """Before: two pixels at 1.02 and -0.01 among all others in [0, 1] (a resize's
+    overshoot) let Rescaling(1/255) train at chance with exit 0."""
+    assert "already lie in [0, 1] (" in str(_refusal(_scaled("rescaling"), _data("overshoot")))
 
 
 def test_binary_features_divided_by_255_are_refused_too():
@@ -196,7 +205,7 @@ def test_a_stream_in_0_1_is_judged_by_its_first_batch():
 
     stream = StreamData(split(48), split(24), split(24), fingerprint="unit", num_classes=3)
     error = _refusal(_scaled("rescaling"), stream)
-    assert "in the stream's first batch, used as given)" in str(error)
+    assert "in the stream's first batch, all but 0.2% of them, used as given)" in str(error)
 
 
 def test_the_command_line_refuses_a_module_cnn_on_an_npz_in_0_1(tmp_path, capsys, monkeypatch):

@@ -26,7 +26,7 @@ import pytest
 from conftest import BAYES_BUDGET
 from test_read_lock import another_process, build
 
-from tunekit import CoarseToFine, RunLockedError, RunNotFinishedError
+from tunekit import CoarseToFine, RunConfigError, RunLockedError, RunNotFinishedError
 from tunekit.manifest import check_writable
 from tunekit.results import trials_dataframe
 from tunekit.state_files import failed_trials, holds_results
@@ -185,3 +185,29 @@ def test_a_scan_skips_entries_that_vanish_while_listed(vanishing):
     assert holds_results(vanishing, {"steps": {}}) is False
     frame = trials_dataframe(vanishing)
     assert frame["trial_id"].tolist() == ["trial_0"], frame
+
+
+def test_a_read_of_a_folder_it_cannot_write_reads(tmp_path, monkeypatch):
+    """Before: `result()` of a finished run on a read-only mount raised a raw
+    `OSError: [Errno 30] Read-only file system: '.../.lock'` (`tunekit show` read it)."""
+    import errno
+
+    from tunekit import manifest as manifest_module
+    from tunekit.manifest import RunManifest
+
+    RunManifest.open(tmp_path / "r", {"seed": 0}).release()  # a step made it, writable
+    real_open = os.open
+
+    def read_only(path, flags, *args):
+        if flags & (os.O_RDWR | os.O_WRONLY | os.O_CREAT):
+            raise OSError(errno.EROFS, "Read-only file system", str(path))
+        return real_open(path, flags, *args)
+
+    monkeypatch.setattr(manifest_module.os, "open", read_only)
+    before = (tmp_path / "r" / ".lock").read_bytes()
+    reading = RunManifest.open(tmp_path / "r", {"seed": 0}, reading="result()")
+    assert reading.state["config"] == {"seed": 0}
+    reading.release()
+    assert (tmp_path / "r" / ".lock").read_bytes() == before  # nothing written
+    with pytest.raises(RunConfigError, match="Read-only file system"):  # a step writes
+        RunManifest.open(tmp_path / "r", {"seed": 0})

@@ -15,6 +15,7 @@ the resume decision is one piece of code, kept whole to be read at once.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
@@ -397,10 +398,23 @@ class RunManifest:
             # The same process opened this run before (a rerun notebook cell, a
             # new CoarseToFine object): the newest opener takes over.
             HELD[key].release()
-        fd = os.open(self.run_dir / LOCK, os.O_RDWR | os.O_CREAT, 0o666)
+        record = True
+        try:
+            fd = os.open(self.run_dir / LOCK, os.O_RDWR | os.O_CREAT, 0o666)
+        except OSError as e:
+            # A read of a folder this process cannot write (a read-only mount) writes
+            # nothing: it holds the lock file read-only, without its record, or, with no
+            # lock file there, no lock (no step ever ran there from a writable view).
+            if self.reading is None or e.errno not in (errno.EROFS, errno.EACCES, errno.EPERM):
+                raise
+            try:
+                fd = os.open(self.run_dir / LOCK, os.O_RDONLY)
+            except FileNotFoundError:
+                return
+            record = False
         try:
             kind = STEP if self.reading is None else READ
-            take(fd, kind, self.run_dir, self.reading or refused_as)
+            take(fd, kind, self.run_dir, self.reading or refused_as, record=record)
         except BaseException:
             os.close(fd)
             raise

@@ -7,7 +7,8 @@ truncated, and every rerun then stopped on it (`ValueError: A total of 3
 objects could not be loaded`), with a resume command that could never work
 and no word on the file. Keras's `double_checkpoint=True` keeps the previous
 epoch's copy (`latest.weights.h5.bkp`) and restores it when the latest cannot
-be opened (an `OSError`); `RetrainBackup` does so for any error loading it, and
+be opened (an `OSError`); `RetrainBackup` does so for any error loading it (h5py
+raises `RuntimeError: Can't get deprecated info for object` too), and
 when no copy loads, stops with `StateFileError` naming the file and the one
 fix: delete the backup folder, so the retrain starts from its first epoch.
 """
@@ -46,7 +47,7 @@ class RetrainBackup(keras.callbacks.BackupAndRestore):
         try:
             super().on_train_begin(logs)
             return
-        except (OSError, ValueError, KeyError) as e:
+        except Exception as e:  # noqa: BLE001 - h5py's RuntimeError too: any load error
             damaged: BaseException = e
         folder = Path(self.backup_dir)
         previous = folder / f"{_LATEST}.bkp"
@@ -57,7 +58,7 @@ class RetrainBackup(keras.callbacks.BackupAndRestore):
             try:
                 super().on_train_begin(logs)
                 return
-            except (OSError, ValueError, KeyError) as e:
+            except Exception as e:  # noqa: BLE001 - as above
                 damaged = e
         raise StateFileError(
             f"The retrain's backup {folder / _LATEST} cannot be loaded "

@@ -112,11 +112,14 @@ def holder_kind(fd: int) -> str | None:
     return None
 
 
-def take(fd: int, kind: str, run_dir: Path, reading: str | None = None) -> None:
+def take(
+    fd: int, kind: str, run_dir: Path, reading: str | None = None, *, record: bool = True
+) -> None:
     """Takes the lock file `fd` of the run in `run_dir` as a `kind` (`STEP`/`READ`) holder.
 
     Non-blocking: exclusive for a step, shared for a read; then writes this
-    process's record (`write_record`).
+    process's record (`write_record`), unless `record` is False (a read of a
+    folder this process cannot write: `fd` is open read-only).
 
     Raises:
         RunLockedError: Another process holds it in a way that keeps this one
@@ -131,7 +134,8 @@ def take(fd: int, kind: str, run_dir: Path, reading: str | None = None) -> None:
             if held_by is not None:
                 raise locked_error(run_dir, who_holds(fd, held_by), reading, held_by) from None
         else:
-            write_record(fd, kind)
+            if record:
+                write_record(fd, kind)
             return
     raise locked_error(run_dir, who_holds(fd, STEP), reading, STEP)
 

@@ -79,17 +79,22 @@ def squeezed(scale: float) -> bool:
 
 
 def unit_range(values: Any) -> tuple[float, float] | None:
-    """`(min, max)` of `values` (an array, bool, integer or float) when they all lie in
-    [0, 1] and are not all one value; `None` otherwise (NaN, text, empty, a value below 0
-    or above 1)."""
+    """`(low, high)`, the 0.1% and 99.9% quantiles of `values` (an array, bool, integer or
+    float; of up to a million of them, evenly spaced), when those lie in [0, 1] give or take
+    0.05 and differ; `None` otherwise (NaN, text, empty, values beyond). A few values just
+    outside [0, 1] (a resize's overshoot: 1.02, -0.01) leave data that a 1/255 scaling
+    squeezes all the same, so they do not end the check."""
     try:
         array = np.asarray(values)
     except Exception:  # noqa: BLE001 - not array-like: not judged
         return None
     if array.size == 0 or array.dtype.kind not in "biuf":
         return None
-    low, high = float(np.min(array)), float(np.max(array))
-    return (low, high) if 0.0 <= low < high <= 1.0 else None  # NaN compares False
+    flat = array.ravel()
+    if flat.size > 1_000_000:
+        flat = flat[:: flat.size // 1_000_000 + 1]
+    low, high = (float(q) for q in np.quantile(flat.astype("float64"), [0.001, 0.999]))
+    return (low, high) if -0.05 <= low < high <= 1.05 else None  # NaN compares False
 
 
 def first_scaling(
@@ -123,7 +128,7 @@ def first_scaling(
     where = f"input {name!r} of {where}" if name else where
     return FirstScaling(
         f"the data's values already lie in [0, 1] ({found[0]:.4g} to {found[1]:.4g} in "
-        f"{where}, used as given)",
+        f"{where}, all but 0.2% of them, used as given)",
         uint8=False,
     )
 
