@@ -77,6 +77,24 @@ def _hypermodel(units: int = 3, inputs: tuple[Any, ...] = (6,)) -> Any:
     return get_hypermodel(build)
 
 
+def _any_length() -> Any:
+    """Token ids of any length: Embedding, then an average over the sequence."""
+
+    def build(hp: Any) -> keras.Model:
+        model = keras.Sequential(
+            [
+                keras.Input((None,), dtype="int32"),
+                keras.layers.Embedding(20, 4),
+                keras.layers.GlobalAveragePooling1D(),
+                keras.layers.Dense(3, activation="softmax"),
+            ]
+        )
+        model.compile("adam", "sparse_categorical_crossentropy", metrics=["accuracy"])
+        return model
+
+    return get_hypermodel(build)
+
+
 @pytest.mark.parametrize("kind", ["tf.data", "PyDataset"])
 @pytest.mark.parametrize("split", ["val", "test"])
 def test_a_batch_of_other_inputs_is_refused_before_any_trial(kind: str, split: str) -> None:
@@ -115,19 +133,7 @@ def test_a_split_padded_to_its_own_length_is_taken_by_a_model_of_any_length() ->
     length trains and scores them all, as plain KerasTuner would (no refusal when made)."""
     data = StreamData(Padded(48, 8, 0), Padded(24, 5, 1), Padded(24, 5, 2), fingerprint="p")
 
-    def build(hp: Any) -> keras.Model:
-        model = keras.Sequential(
-            [
-                keras.Input((None,), dtype="int32"),
-                keras.layers.Embedding(20, 4),
-                keras.layers.GlobalAveragePooling1D(),
-                keras.layers.Dense(3, activation="softmax"),
-            ]
-        )
-        model.compile("adam", "sparse_categorical_crossentropy", metrics=["accuracy"])
-        return model
-
-    check_model(get_hypermodel(build), data)
+    check_model(_any_length(), data)
     fixed = _hypermodel(inputs=(8,))  # a model of fixed length 8: refused, naming the split
     with pytest.raises(
         DataError, match=r"batch 0 of the validation stream has x of shape \(8, 5\)"
@@ -164,19 +170,7 @@ def test_inputs_padded_per_batch_are_taken_by_a_model_of_varying_length() -> Non
 
     data = StreamData(split(48), split(24), split(24), fingerprint="padded")
 
-    def build(hp: Any) -> keras.Model:
-        model = keras.Sequential(
-            [
-                keras.Input((None,), dtype="int32"),
-                keras.layers.Embedding(20, 4),
-                keras.layers.GlobalAveragePooling1D(),
-                keras.layers.Dense(3, activation="softmax"),
-            ]
-        )
-        model.compile("adam", "sparse_categorical_crossentropy", metrics=["accuracy"])
-        return model
-
-    check_model(get_hypermodel(build), data)
+    check_model(_any_length(), data)
 
 
 @pytest.mark.parametrize("kind", ["tf.data", "PyDataset"])
