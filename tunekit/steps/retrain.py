@@ -246,8 +246,7 @@ class RetrainStep:
             phase=phase,
             trial_id=trial.trial_id,
             reason=reason,
-            final_epochs=epochs,
-            # Kept only for a retrain that resumes from its backup.
+            final_epochs=epochs,  # and below, kept only for a retrain resumed from its backup
             epoch_logs=manifest.step(self.name).get("epoch_logs", {}) if resuming else {},
             resumed_at=manifest.step(self.name).get("resumed_at", []) if resuming else [],
         )
