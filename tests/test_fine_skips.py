@@ -102,10 +102,14 @@ def test_every_fine_trial_skipped_picks_the_best_coarse_trial_and_says_so(
     markdown = (run_dir / "report.md").read_text()
     row = "| fine | 2 (2 failed), all skipped by the hypermodel's FailedTrialError | - | - |"
     assert row in markdown, markdown
-    assert f"Chosen: coarse trial (id {coarse['best_trial_id']}): " in markdown
+    from tunekit.trial_names import chosen_name
+
+    chosen = chosen_name(run_dir, "coarse", coarse["best_trial_id"])  # its progress number
+    assert chosen.startswith("coarse trial ") and chosen[len("coarse trial ")].isdigit()
+    assert f"Chosen: {chosen}: " in markdown
     summary = out[out.index("== Summary ==") :]
     assert "fine: none of its 2 trials completed, each skipped by the hypermodel's" in summary
-    assert f"Chosen: coarse trial (id {coarse['best_trial_id']}): {best['reason']}" in summary
+    assert f"Chosen: {chosen}: {best['reason']}" in summary
     assert "The fine phase ends: none of the 2 fine trials completed" in out
     manifest = json.loads((run_dir / "manifest.json").read_text())
     assert manifest["steps"]["fine"]["status"] == "done"
