@@ -146,6 +146,7 @@ ORDER = [
     "steps.fine_skips",
     "steps.check",
     "steps.search",
+    "steps.chance_metrics",
     "steps.chance",
     "steps.narrow",
     "steps.finalists",

@@ -410,9 +410,26 @@ def _compiled_with(metric, units=1):
             "val_auc is not a metric whose chance level tunekit knows",
         ),
         ("val_loss", "min", {}, "val_loss is a loss, whose value at chance depends on the loss"),
-        ("val_precision", "max", {}, "val_precision is not a metric whose chance level tunekit"),
-        ("val_recall", "max", {}, "val_recall is not a metric whose chance level tunekit knows"),
-        ("val_f1", "max", {}, "val_f1 is not a metric whose chance level tunekit knows"),
+        (
+            "val_precision",
+            "max",
+            _compiled_with(keras.metrics.Precision()),
+            "val_precision is not a metric whose chance level tunekit",
+        ),
+        (
+            "val_recall",
+            "max",
+            _compiled_with(keras.metrics.Recall()),
+            "val_recall is not a metric whose chance level tunekit knows",
+        ),
+        (
+            "val_f1",
+            "max",
+            _compiled_with(keras.metrics.F1Score(name="f1")),
+            "val_f1 is not a metric whose chance level tunekit knows",
+        ),
+        # No model to read (a subclassed model's compile, unread): not said unknown.
+        ("val_precision", "max", {}, "tunekit could not read the metrics of the model build()"),
         ("val_mae", "min", {"task": REGRESSION}, "val_mae scores a regression"),
         ("accuracy", "max", {}, "accuracy is not measured on the validation data"),
         ("val_accuracy", "min", {}, "val_accuracy is minimised"),
@@ -539,3 +556,118 @@ def test_beside_mixed_outputs_the_reason_names_what_the_objective_scores(objecti
     narrowed = _narrow([0.50, 0.49, 0.48, 0.47], **_mixed(objective, direction))
     assert f"coarse trials not compared with chance: {why}" in narrowed.top_note
     assert "chance" not in {c.rule for c in narrowed.changes}
+
+
+def _binary_net(hp):
+    return keras.Sequential(
+        [keras.Input((4,)), keras.layers.Dense(hp.Int("units", 2, 4, step=2))]
+        + [keras.layers.Dense(1, activation="sigmoid")]
+    )
+
+
+class _CompiledInFit(kt.HyperModel):
+    """build() returns an uncompiled model; the hypermodel's own fit compiles it with an
+    accuracy and a ROC AUC (a new user's hypermodel on breast_cancer)."""
+
+    def build(self, hp):
+        return _binary_net(hp)
+
+    def fit(self, hp, model, *args, **kwargs):
+        metrics = ["accuracy", keras.metrics.AUC(name="auc")]
+        model.compile("adam", "binary_crossentropy", metrics=metrics)
+        return model.fit(*args, **kwargs)
+
+
+class _BuiltInFit(_CompiledInFit):
+    """build() returns no model: the own fit builds and compiles it."""
+
+    def build(self, hp):
+        hp.Int("units", 2, 4, step=2)
+
+    def fit(self, hp, model, *args, **kwargs):
+        return super().fit(hp, _binary_net(hp), *args, **kwargs)
+
+
+class _ReturnsScore(kt.HyperModel):
+    """The own fit returns one number computed on the validation data (`1 - ROC AUC`)."""
+
+    def build(self, hp):
+        model = _binary_net(hp)
+        model.compile("adam", "binary_crossentropy")
+        return model
+
+    def fit(self, hp, model, x, y, validation_data=None, **kwargs):
+        from sklearn.metrics import roc_auc_score
+
+        model.fit(x, y, **kwargs)
+        x_val, y_val = validation_data
+        return {"score": 1 - roc_auc_score(y_val, model.predict(x_val, verbose=0))}
+
+
+def _with(hypermodel, objective, direction="max"):
+    ctx = _ctx(objective, direction, y_val=np.array([0, 1] * 20))
+    ctx.hypermodel, ctx.hyperparameters = hypermodel, None
+    return ctx
+
+
+@pytest.mark.parametrize("objective", ["val_auc", "val_accuracy"])
+@pytest.mark.parametrize("hypermodel", [_CompiledInFit(), _BuiltInFit()])
+def test_a_metric_compiled_in_the_own_fit_is_said_unreadable_not_unknown(hypermodel, objective):
+    """`val_auc` compiled in the hypermodel's own fit (build returns an uncompiled model):
+    "val_auc is not a metric whose chance level tunekit knows: those are ... a binary
+    validation ROC AUC (0.5)", of a binary ROC AUC; tunekit only could not read it."""
+    from tunekit.steps.chance import chance_test
+
+    why = chance_test(_with(hypermodel, objective))
+    assert isinstance(why, str)
+    assert "is not a metric whose chance level tunekit knows" not in why
+    assert f"so tunekit cannot read what {objective} is" in why
+    assert "your hypermodel's own fit" in why
+    assert "in build() to have trials at chance left out of the narrowing" in why
+    narrowed = _narrow([0.50, 0.49, 0.48, 0.47], **vars(_with(hypermodel, objective)))
+    assert f"coarse trials not compared with chance: {why}" in narrowed.top_note
+    # The same metric compiled in build() is compared with chance.
+    compiled = _ctx(objective, y_val=np.array([0, 1] * 20))
+    vars(compiled).update(_compiled_with(keras.metrics.AUC(name="auc")))
+    if objective == "val_accuracy":
+        vars(compiled).update(_compiled_with("accuracy"))
+    assert not isinstance(chance_test(compiled), str)
+
+
+@pytest.mark.parametrize(
+    ("objective", "direction"),
+    [("score", "min"), ("score", "max"), ("val_score", "max"), ("auc", "max")],
+)
+def test_a_number_the_own_fit_returns_is_not_said_measured_on_training_data(objective, direction):
+    """`fit` returns `{"score": 1 - roc_auc_score(y_val, ...)}`, objective `score:min`:
+    "score is not measured on the validation data (no val_ prefix)", of a number measured
+    on the validation data; tunekit cannot tell what such a number is measured on."""
+    from tunekit.steps.chance import chance_test
+
+    why = chance_test(_with(_ReturnsScore(), objective, direction))
+    assert isinstance(why, str)
+    assert "no val_ prefix" not in why and "is not a metric whose chance level" not in why
+    assert "your hypermodel's own fit" in why
+    assert f"tunekit cannot tell what {objective} is" in why
+
+
+def test_a_training_metric_of_the_default_fit_is_still_said_not_validation():
+    from tunekit.steps.chance import chance_test
+
+    for objective in ("auc", "loss"):
+        ctx = _ctx(objective, "max" if objective == "auc" else "min", y_val=np.array([0, 1]))
+        vars(ctx).update(_compiled_with(keras.metrics.AUC(name="auc")))
+        assert chance_test(ctx) == (
+            f"{objective} is not measured on the validation data (no val_ prefix)"
+        )
+
+
+def test_a_metric_tunekit_cannot_read_is_not_said_unknown():
+    """A model whose compiled metrics cannot be read (no model to build here, as for a
+    subclassed model Keras has not built): "val_roc is not a metric whose chance level
+    tunekit knows", of what may be an `AUC(name="roc")`."""
+    from tunekit.steps.chance import chance_test
+
+    why = chance_test(_ctx("val_roc", y_val=np.array([0, 1] * 5)))
+    assert "is not a metric whose chance level tunekit knows" not in why
+    assert "could not read the metrics" in why and "cannot tell what val_roc is" in why

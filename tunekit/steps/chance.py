@@ -21,19 +21,19 @@ task: outputs of mixed kinds (`{"cls": class ids, "reg": values}`) need
 `task="regression"`, and `val_cls_accuracy` is still a classifier's accuracy,
 compared on output `cls`'s labels. Every other objective (a loss, precision,
 recall, a PR AUC, a metric of your own, a regression's) gets a sentence saying
-why its trials were not compared, naming what it scores.
+why its trials were not compared, naming what it scores; one tunekit cannot
+read (a metric compiled in the hypermodel's own `fit`, a number that `fit`
+returns, a model whose compile cannot be read) is said to be unreadable, not
+named as something it may not be.
 """
 
 from __future__ import annotations
 
-import functools
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import keras
-import keras_tuner as kt
 import numpy as np
 from scipy import stats as scipy_stats  # type: ignore[import-untyped]
 
@@ -41,15 +41,21 @@ from tunekit.data import CLASSIFICATION
 from tunekit.data._targets import several_outputs
 from tunekit.objectives import objective_parts
 from tunekit.steps.base import RunContext
+from tunekit.steps.chance_metrics import (
+    KERAS_ACCURACIES,
+    UNREADABLE,
+    compiled_metrics,
+    logged_as,
+    own_fit,
+    unread,
+    why_unread,
+)
 from tunekit.steps.metric_reading import _name_and_config, accuracy_names
-from tunekit.steps.output_checks import outputs_and_compile
 
 __all__ = ["CHANCE_ALPHA", "ChanceTest", "chance_level", "chance_test"]
 
 #: Below this one-sided p-value a coarse score is above chance.
 CHANCE_ALPHA = 0.05
-# Keras's accuracy metrics: their chance level is the share of the most frequent class.
-_ACCURACIES = ("accuracy", "sparse_categorical_accuracy", "categorical_accuracy", "binary_accuracy")
 _LEVELS = (
     "a classifier's validation accuracy (the most frequent class's share) and a binary "
     "validation ROC AUC (0.5)"
@@ -91,6 +97,14 @@ def chance_test(ctx: RunContext) -> ChanceTest | str:
     if getattr(ctx.data, "task", None) != CLASSIFICATION and not _several(ctx):
         return f"{name} scores a regression; tunekit knows the chance level of {_LEVELS} only"
     if not name.startswith("val_"):
+        if own_fit(ctx):  # a number it returns, a metric it logs: either data
+            return (
+                f"{name} comes from your hypermodel's own fit, which tunekit cannot read: a "
+                "metric Keras logs without val_ is measured on the training data, but a "
+                f"number fit returns may be measured on any data, so tunekit cannot tell "
+                f"what {name} is measured on or what its chance level is; it knows the "
+                f"chance level of {_LEVELS}"
+            )
         return f"{name} is not measured on the validation data (no val_ prefix)"
     base = name.removeprefix("val_")
     if base == "loss" or base.endswith("_loss"):
@@ -107,7 +121,9 @@ def chance_test(ctx: RunContext) -> ChanceTest | str:
         return _auc_test(ctx, auc)
     if isinstance(accuracy, str):  # named like an accuracy, computing something else
         return accuracy
-    return f"{name} is not a metric whose chance level tunekit knows: those are {_LEVELS}"
+    return unread(ctx, _LEVELS) or (
+        f"{name} is not a metric whose chance level tunekit knows: those are {_LEVELS}"
+    )
 
 
 def chance_level(ctx: RunContext) -> tuple[float, int] | None:
@@ -224,18 +240,20 @@ def _scores_accuracy(ctx: RunContext) -> bool | str:
     configuration's model. A metric named like one that computes something else
     (`SparseTopKCategoricalAccuracy(name="accuracy")`, a function of yours named
     `accuracy`) is not one: then why, for the note. Only when the model's compile cannot
-    be read is Keras's name for an accuracy taken at its word."""
+    be read (a subclassed model Keras has not built) is Keras's name for an accuracy
+    taken at its word; not when `build()` returns no model or an uncompiled one (the
+    hypermodel's own fit builds or compiles it, or returns a number of its own)."""
     name, direction = ctx.objective.name, ctx.objective.direction
     if not (direction == "max" and name.startswith("val_") and _of_classes(ctx) is True):
         return False
     base = name[len("val_") :]
-    compiled = _compiled_metrics(ctx)
-    if not compiled:
-        return base in _ACCURACIES
+    compiled = compiled_metrics(ctx)
+    if not compiled:  # unread: Keras's name at its word, unless the own fit compiles it
+        return base in KERAS_ACCURACIES and why_unread(ctx) == UNREADABLE
     if any(base in {prefix + n for n in accuracy_names(metrics)} for prefix, metrics in compiled):
         return True
     what = next(
-        (w for prefix, metrics in compiled if (w := _logged_as(metrics, base, prefix))), None
+        (w for prefix, metrics in compiled if (w := logged_as(metrics, base, prefix))), None
     )
     if what is None or not (base.endswith("accuracy") or base.endswith("acc")):
         return False
@@ -246,64 +264,21 @@ def _scores_accuracy(ctx: RunContext) -> bool | str:
     )
 
 
-def _logged_as(metrics: tuple[Any, ...], base: str, prefix: str) -> str | None:
-    """What the compiled metric Keras logs as `base` is (`"a SparseTopKCategoricalAccuracy"`,
-    `"a metric function of yours"`), or `None` when none of `metrics` is logged so."""
-    for metric in metrics:
-        kind, config = _name_and_config(metric)
-        if isinstance(metric, str):
-            logged = metric
-        elif isinstance(metric, Mapping) and isinstance(metric.get("config"), str):
-            logged = str(metric["config"])  # a function, by its name
-        elif callable(metric) and not isinstance(metric, keras.metrics.Metric):
-            logged = str(getattr(metric, "__name__", ""))
-        else:
-            logged = str(config.get("name") or getattr(metric, "name", "") or "")
-        if prefix + logged == base:
-            if not kind:
-                return "a metric function of yours"
-            return f"{'an' if kind[0] in 'AEIOU' else 'a'} {kind}"
-    return None
-
-
 def _auc_config(ctx: RunContext, base: str) -> Mapping[str, Any] | None:
     """The config of the Keras `AUC` the model logs as `base` (`auc`, `digit_auc`, a name
     of yours), or `None`. Two AUCs of one name: the first's (Keras logs the second as
-    `auc_1`). A model whose compile cannot be read: Keras's default `auc` (a ROC AUC)."""
-    compiled = _compiled_metrics(ctx)
+    `auc_1`). A model whose compile cannot be read: Keras's default `auc` (a ROC AUC);
+    none when `build()` returns no model or an uncompiled one."""
+    compiled = compiled_metrics(ctx)
     found: dict[str, Mapping[str, Any]] = {}
     for prefix, metrics in compiled:
         for metric in metrics:
             kind, config = _name_and_config(metric)
             if kind in ("auc", "AUC"):
                 found.setdefault(prefix + str(config.get("name") or kind), config)
-    if not compiled and base == "auc":
+    if not compiled and base == "auc" and why_unread(ctx) == UNREADABLE:
         return {}
     return found.get(base)
-
-
-def _compiled_metrics(ctx: RunContext) -> tuple[tuple[str, tuple[Any, ...]], ...]:
-    """`(output prefix, metrics)` of the default configuration's model (prefix `digit_`
-    for several outputs, else `""`), or `()` when it cannot be built or read."""
-    hypermodel = getattr(ctx, "hypermodel", None)
-    if hypermodel is None:
-        return ()
-    return _compiled(hypermodel, getattr(ctx, "hyperparameters", None))
-
-
-@functools.lru_cache(maxsize=4)
-def _compiled(hypermodel: Any, hyperparameters: Any) -> tuple[tuple[str, tuple[Any, ...]], ...]:
-    try:
-        model = hypermodel.build(
-            kt.HyperParameters() if hyperparameters is None else hyperparameters.copy()
-        )
-        parts = outputs_and_compile(model)
-    except Exception:  # noqa: BLE001 - checked before the search: not this step's business
-        return ()
-    finally:
-        keras.backend.clear_session()
-    several = len(parts) > 1
-    return tuple((f"{part.name}_" if several else "", tuple(part.metrics)) for part in parts)
 
 
 def _outputs(ctx: RunContext) -> Mapping[str, Any] | None:
