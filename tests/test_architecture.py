@@ -32,6 +32,7 @@ ORDER = [
     "data",
     "stats",
     "image_streams",
+    "metric_directions",
     "objectives",
     "loss_reading",
     "outputs",

@@ -878,6 +878,8 @@ _THRESHOLDS = """
         ("val_cosine_similarity", "(or --direction max)"),
         ("val_not_accuracy", "'val_not_accuracy:max' or"),  # a metric of the user's own
         ("val_delta_loss", "'val_delta_loss:min'"),  # was 'min'
+        # a typo of a known metric: its name first (':max' trained a trial to find it)
+        ("val_aucc", "error: Did you mean 'val_auc'? `--objective`='val_aucc': tunekit does"),
     ],
 )
 def test_an_objective_of_unknown_direction_is_asked_after_the_vector_metric_check(
@@ -895,6 +897,7 @@ def test_an_objective_of_unknown_direction_is_asked_after_the_vector_metric_chec
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and said in err, err
     assert ("vector" in err) is ("/" in objective or objective == "val_rec")
+    assert ("Did you mean" in err) is (objective == "val_aucc")
     assert not (tmp_path / "runs" / "thr_models-build").exists()
 
 

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 from conftest import RUN_BUDGET
 
+from tunekit.errors import UnknownDirectionError
 from tunekit.objectives import (
     describe_objective,
     known_direction,
@@ -110,6 +111,136 @@ def test_unknown_direction_is_refused_saying_how_to_state_it(text):
         resolve_objective(text)
     with pytest.raises(ValueError, match="--direction max"):
         parse_objective(text, argument="--objective")
+
+
+# Keras loss names (its aliases, its functions' and its Loss classes' logged names) that
+# tunekit leaves to the user, each for its reason. A new Keras loss name fails
+# `test_every_keras_loss_name_is_lower_is_better_or_an_exception` until placed.
+NOT_CERTAIN_LOSS_NAMES = {
+    "cosine_similarity": "also a Keras metric, for which higher is better",
+    "dice": "a model's own `dice` metric is most often the Dice coefficient (max)",
+    "tversky": "a model's own `tversky` metric is most often the Tversky index (max)",
+}
+
+
+def _keras_loss_names():
+    """The names Keras logs for its losses: `metrics=["bce"]` logs `bce`, a function its
+    `__name__`, a `Loss` instance its `name` (`Huber()`: `huber_loss`)."""
+    from keras.src.losses import ALL_OBJECTS_DICT
+
+    names = set()
+    for key, loss in ALL_OBJECTS_DICT.items():
+        if isinstance(loss, type):
+            try:
+                names.add(loss().name)
+            except TypeError:  # LossFunctionWrapper: wraps a function named above
+                continue
+        else:
+            names |= {key, loss.__name__}
+    return names
+
+
+def test_every_keras_loss_name_is_lower_is_better_or_an_exception():
+    """Before, `val_crossentropy`, `val_bce`, `val_MSE`, `val_ctc`, `val_circle` (plain
+    KerasTuner: 'min') and `val_huber_loss` (`Huber().name`) were refused as of unknown
+    direction."""
+    names = _keras_loss_names()
+    assert set(NOT_CERTAIN_LOSS_NAMES) <= names  # an exception Keras dropped: remove it
+    for name in sorted(names - set(NOT_CERTAIN_LOSS_NAMES)):
+        for logged in (name, f"val_{name}", f"val_weighted_{name}", f"val_{name}_1"):
+            assert known_direction(logged) == "min", logged
+        assert parse_objective(f"val_{name}") == (f"val_{name}", "min")
+    for name in NOT_CERTAIN_LOSS_NAMES:
+        assert known_direction(f"val_{name}") is None, name
+        for direction in ("max", "min"):  # the user states it, either way
+            assert parse_objective(f"val_{name}:{direction}") == (f"val_{name}", direction)
+
+
+@pytest.mark.parametrize(
+    "name",
+    # KerasTuner's special cases (Keras's `loss="crossentropy"` / `"ce"`) and Keras 3 losses
+    ["crossentropy", "ce", "bce", "BCE", "MSE", "ctc", "circle", "binary_crossentropy"],
+)
+def test_keras_loss_names_are_minimised_as_keras_tuner_does(name):
+    from keras_tuner.engine.metrics_tracking import infer_metric_direction
+
+    for logged in (f"val_{name}", f"weighted_{name}", name):
+        assert infer_metric_direction(logged) == "min"
+        assert resolve_objective(logged).direction == "min"
+
+
+@pytest.mark.parametrize(
+    "name",
+    # KerasTuner guesses 'min' for these; a count or a mean of the user's is not certain.
+    ["val_true_positives", "val_false_negatives", "val_mean", "val_sum", "val_dice"],
+)
+def test_counts_and_means_stay_of_unknown_direction(name):
+    assert known_direction(name) is None
+    with pytest.raises(UnknownDirectionError, match="does not guess"):
+        parse_objective(name)
+
+
+@pytest.mark.parametrize(
+    "text, close",
+    [
+        ("val_aucc", "val_auc"),
+        ("val_acuracy", "val_accuracy"),
+        ("val_precison_1", "val_precision_1"),  # Keras's numbering kept
+        ("val_weighted_acuracy", "val_weighted_accuracy"),
+        ("recal", "recall"),
+        ("val_f1score", "val_f1_score"),
+        ("val_crossentropyy", "val_crossentropy"),
+    ],
+)
+def test_a_typo_of_a_known_metric_is_named_before_the_direction_advice(text, close):
+    """Before, `val_aucc` was told to state 'val_aucc:max', which trains a first trial
+    before the typo is found (the model reports no `val_aucc`)."""
+    for argument in ("objective", "--objective"):
+        with pytest.raises(UnknownDirectionError) as refused:
+            parse_objective(text, argument=argument)
+        message = str(refused.value)
+        assert message.startswith(
+            f"Did you mean {close!r}? `{argument}`={text!r}: tunekit does not know whether"
+        ), message
+        assert f"'{text}:max' or '{text}:min'" in message  # a metric of the user's own
+    with pytest.raises(UnknownDirectionError, match=rf"^Did you mean {close!r}\? "):
+        resolve_objective(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "val_my_err",
+        "val_balanced",
+        "val_my_score",
+        "val_custom_1",
+        "val_not_accuracy",  # ends in a known name: the user's own (or an output's)
+        "val_digit_loss",
+        "val_neg_mse",
+        "val_cosine_similarity",
+        "val_dice",
+    ],
+)
+def test_a_name_close_to_no_known_metric_gets_no_suggestion(text):
+    with pytest.raises(UnknownDirectionError) as refused:
+        parse_objective(text)
+    assert str(refused.value).startswith(f"`objective`={text!r}: tunekit does not know")
+    assert "Did you mean" not in str(refused.value)
+
+
+def test_coarse_to_fine_names_the_typo_before_any_training(tmp_path):
+    import keras
+
+    from tunekit import CoarseToFine
+    from tunekit.data import Dataset
+
+    def build(hp):
+        return keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)])
+
+    data = Dataset.from_arrays(np.zeros((40, 4)), np.arange(40) % 2)
+    with pytest.raises(UnknownDirectionError, match=r"^Did you mean 'val_auc'\? `objective`="):
+        CoarseToFine(build, data, directory=tmp_path, objective="val_aucc")
+    assert not any(tmp_path.iterdir())
 
 
 @pytest.mark.parametrize(

@@ -15,6 +15,7 @@ from collections.abc import Collection
 from typing import TYPE_CHECKING, Any
 
 from tunekit.errors import InvalidParameterError, UnknownDirectionError
+from tunekit.metric_directions import KNOWN_DIRECTIONS, close_known_name
 
 if TYPE_CHECKING:
     import keras_tuner
@@ -34,72 +35,6 @@ __all__ = [
 
 DIRECTIONS = ("max", "min")
 
-_LOWER_IS_BETTER = (
-    "loss",
-    "mean_squared_error",
-    "mse",
-    "root_mean_squared_error",
-    "rmse",
-    "mean_absolute_error",
-    "mae",
-    "mean_absolute_percentage_error",
-    "mape",
-    "mean_squared_logarithmic_error",
-    "msle",
-    "logcosh",
-    "log_cosh",
-    "log_cosh_error",
-    "kl_divergence",
-    "kld",
-    "kullback_leibler_divergence",
-    "poisson",
-    "huber",
-    "hinge",
-    "squared_hinge",
-    "categorical_hinge",
-    "binary_crossentropy",
-    "categorical_crossentropy",
-    "sparse_categorical_crossentropy",
-    "binary_focal_crossentropy",
-    "categorical_focal_crossentropy",
-)
-_HIGHER_IS_BETTER = (
-    "accuracy",
-    "acc",
-    "binary_accuracy",
-    "categorical_accuracy",
-    "sparse_categorical_accuracy",
-    "top_k_categorical_accuracy",
-    "sparse_top_k_categorical_accuracy",
-    "auc",
-    "precision",
-    "recall",
-    "precision_at_recall",
-    "recall_at_precision",
-    "sensitivity_at_specificity",
-    "specificity_at_sensitivity",
-    "f1_score",
-    "fbeta_score",
-    "r2_score",
-    "iou",
-    "mean_iou",
-    "binary_iou",
-    "one_hot_iou",
-    "one_hot_mean_iou",
-    # what Keras names them (`keras.metrics.MeanIoU(2).name == "mean_io_u"`)
-    "io_u",
-    "mean_io_u",
-    "binary_io_u",
-    "one_hot_io_u",
-    "one_hot_mean_io_u",
-    "pearson_correlation",
-    "concordance_correlation",
-)
-#: Keras metric names (without `val_`) whose direction is certain.
-KNOWN_DIRECTIONS: dict[str, str] = {
-    **{name: "min" for name in _LOWER_IS_BETTER},
-    **{name: "max" for name in _HIGHER_IS_BETTER},
-}
 _NAME = re.compile(r"^[A-Za-z0-9_./\-]+$")
 
 
@@ -172,7 +107,9 @@ def parse_objective(
         InvalidParameterError: (a `ValueError`) If the direction is unknown,
             missing after a ':', stated twice differently, or contradicts the
             certain direction of a Keras metric (e.g. `"val_accuracy:min"`), or
-            `text` is not a metric name.
+            `text` is not a metric name. Its `UnknownDirectionError` for a bare
+            name of unknown direction leads with the known name it is close to
+            (`"val_aucc"`: "Did you mean 'val_auc'?", see `close_known_name`).
         TypeError: If `text` is not a string.
     """
     if direction is not None and direction not in DIRECTIONS:
@@ -215,8 +152,10 @@ def parse_objective(
         if direction is None:
             cli = argument.startswith("--")
             also = "--direction max" if cli else f"keras_tuner.Objective({name!r}, 'max')"
+            close = close_known_name(name)  # a typo: the name, not a direction for it
             raise UnknownDirectionError(
-                f"`{argument}`={name!r}: tunekit does not know whether {name!r} is better "
+                (f"Did you mean {close!r}? " if close else "")
+                + f"`{argument}`={name!r}: tunekit does not know whether {name!r} is better "
                 f"higher or lower, and does not guess. State it: '{name}:max' or "
                 f"'{name}:min' (or {also})." + _outputs_hint(name, outputs)
             )
