@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -61,7 +62,23 @@ LONG_FILES = (
 )
 
 
+# Tests measured at 4 s or more in the default suite, marked `long` here (one node id a line).
+LONG_TESTS = Path(__file__).with_name("long_tests.txt")
+
+
+def measured_long() -> frozenset[str]:
+    """The node ids `long_tests.txt` lists (comments and blank lines left out)."""
+    lines = (line.split("#", 1)[0].strip() for line in LONG_TESTS.read_text().splitlines())
+    return frozenset(line for line in lines if line)
+
+
+# First, so that `-m` (pytest's own hook) deselects by the marks added here.
+@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config, items):
+    listed = measured_long()
+    for item in items:
+        if item.nodeid in listed:
+            item.add_marker(pytest.mark.long)
     rank = {name: i for i, name in enumerate(LONG_FILES)}
     # A stable sort: each file's tests keep their order; the same order on every worker.
     items.sort(key=lambda item: rank.get(item.path.name, len(LONG_FILES)))

@@ -122,3 +122,19 @@ def test_no_module_over_400_lines_without_a_reason_at_its_top(module):
         f"{module} has {len(text.splitlines())} lines: split it along a seam, or say at its "
         f"top why not ('over 400 lines because ...')."
     )
+
+
+def test_every_test_listed_long_still_exists():
+    """`tests/long_tests.txt` (tests measured at 4 s or more, marked `long` by conftest.py)
+    names tests that exist: a renamed one would silently fall back into the default suite,
+    and the suite's time with it."""
+    from conftest import measured_long
+
+    missing = []
+    for node in sorted(measured_long()):
+        path, _, name = node.partition("::")
+        function = name.split("[", 1)[0].split("::")[-1]
+        file = ROOT / path
+        if not file.is_file() or not re.search(rf"def {re.escape(function)}\(", file.read_text()):
+            missing.append(node)
+    assert not missing, f"tests/long_tests.txt names tests that no longer exist: {missing[:5]}"
