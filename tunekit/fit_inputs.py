@@ -24,10 +24,12 @@ import keras_tuner as kt
 import numpy as np
 
 __all__ = [
+    "FoldFit",
     "TrainedBefore",
     "X_CHANGED_NOTE",
     "Y_CHANGED_NOTE",
     "final_fit_message",
+    "fold_fit_message",
     "own_containers",
     "read_only",
     "takes_validation_data",
@@ -171,7 +173,30 @@ def _names(text: str, count: int | None) -> bool:
     return count is not None and str(count) in _NUMBER.findall(text)
 
 
-def _cardinality_why(text: str, total: int | None, train: int | None) -> str:
+@dataclass(frozen=True)
+class FoldFit:
+    """Which fit of a cross-validated trial (`cv=K`) a call is, for `fold_fit_message`.
+
+    Attributes:
+        fold: The fold, counted from 1.
+        folds: K, the number of folds.
+        train_samples: The length of the `x` the search received (the training
+            split, before its validation split joins the folds), or `None`.
+    """
+
+    fold: int
+    folds: int
+    train_samples: int | None = None
+
+
+# Whose length `train` is, in `_cardinality_why`, by the fit it explains.
+_FINAL_TRAIN = "the length of the training split the search ran this fit on"
+_FOLD_TRAIN = "the length of the training split the search received, not of this fold"
+
+
+def _cardinality_why(
+    text: str, total: int | None, train: int | None, train_what: str = _FINAL_TRAIN
+) -> str:
     """What Keras's "Data cardinality is ambiguous" shows: its `'x' sizes: ...` lines."""
     sizes = {
         int(n)
@@ -181,8 +206,8 @@ def _cardinality_why(text: str, total: int | None, train: int | None) -> str:
     }
     if train is not None and train != total and train in sizes:
         found = (
-            f"one of them has {train} samples, the length of the training split the search "
-            "ran this fit on: an array your fit takes from outside the x and y it receives "
+            f"one of them has {train} samples, {train_what}: an array your fit takes from "
+            "outside the x and y it receives "
             "(a sample_weight, an extra input) has the training split's length, not this "
             "fit's."
         )
@@ -245,25 +270,12 @@ def final_fit_message(
             `fit` on other data. Defaults to `None`.
     """
     owner = type(hypermodel).__name__
-    x = args[0] if args else kwargs.get("x")
-    shapes = [getattr(leaf, "shape", None) for leaf in keras.tree.flatten(x)]
-    total = int(shapes[0][0]) if shapes and shapes[0] else None
+    total = _samples(args, kwargs)
     size = f"{total} samples" if total is not None else "a stream"
-    text = str(e)
-    lines = text.strip().splitlines()
-    said = "; ".join(line.strip() for line in lines[:4] if line.strip())  # Keras: sizes
-    said = said if len(said) <= 400 else said[:397] + "..."
-    raised = f"{type(e).__name__}: {said}." if said else type(e).__name__
     train = before.train_samples if before is not None else None
-    if "cardinality" in text.lower():
-        why = _cardinality_why(text, total, train)
-    elif train is not None and train != total and _names(text, train) and not _names(text, total):
-        why = (
-            f"The error names {train}, the length of the training split the search ran this "
-            f"fit on, and not {total}, this fit's: likely something of the training split's "
-            "length (a per-sample array, indices) taken from outside the x and y this fit "
-            "receives. Derive such arrays from x and y inside fit."
-        )
+    why = _length_why(str(e), total, train, _FINAL_TRAIN)
+    if why is not None:  # the data's lengths show the cause
+        pass
     elif isinstance(e, KeyError) and str(e.args[0] if e.args else "").startswith("val_"):
         why = (  # a History or dict read for a validation metric the fit cannot have here
             f"{e.args[0]!r} is a validation metric: this fit gets no validation data, so "
@@ -277,10 +289,80 @@ def final_fit_message(
         why = f"tunekit found nothing that shows which difference made it fail. {where}."
     known = before.said if before is not None else "The search ran this fit on other data."
     return (
-        f"{owner}.fit failed when {final} called it on train+validation ({size}): {raised} "
-        f"{known} {why} Fix that fit and run again: its code is then new, so the run starts "
-        "over (overwrite=True, or a new project_name= to keep this run's searches)."
+        f"{owner}.fit failed when {final} called it on train+validation ({size}): "
+        f"{_raised(e)} {known} {why} Fix that fit and run again: its code is then new, so the "
+        "run starts over (overwrite=True, or a new project_name= to keep this run's searches)."
     )
+
+
+def fold_fit_message(
+    hypermodel: Any,
+    fold: FoldFit,
+    args: tuple[Any, ...],
+    kwargs: Mapping[str, Any],
+    e: Exception,
+) -> str | None:
+    """What a cross-validated trial's fit that failed for its data's length says, or `None`.
+
+    The same data-length causes as `final_fit_message` (Keras's "Data cardinality
+    is ambiguous", an array of the training split's length among its sizes or of
+    another one; an error naming the training split's length and not the fold's),
+    said of fold `fold`. Such an error does not depend on a trial's
+    hyperparameters: every fold of every configuration fails alike, so
+    `tunekit.fitting.fit_hypermodel` stops the search with it at once. `None`:
+    no such cause (the error fails its trial as KerasTuner's does).
+
+    Args:
+        hypermodel: The hypermodel whose `fit` failed.
+        fold: Which fold, and the length of the training split (`FoldFit`).
+        args: The fit's positional arguments (the fold's `x`, `y`).
+        kwargs: Its keyword arguments (`x` if not positional).
+        e: What the hypermodel's `fit` raised.
+    """
+    total = _samples(args, kwargs)
+    why = _length_why(str(e), total, fold.train_samples, _FOLD_TRAIN)
+    if why is None:
+        return None
+    k = fold.folds
+    size = f"{total} samples" if total is not None else "a stream"
+    return (
+        f"{type(hypermodel).__name__}.fit failed in fold {fold.fold} of cv={k}, on that "
+        f"fold's training part ({size} of train+validation): {_raised(e)} {why} Every fold "
+        "of every configuration fails alike, so the search stopped at its first fold instead "
+        "of failing trial after trial. Fix that fit and run again: its code is then new, so "
+        "the run starts over (overwrite=True, or a new project_name=)."
+    )
+
+
+def _samples(args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> int | None:
+    """The number of samples of a fit's `x` (its first array's length); `None`: a stream."""
+    x = args[0] if args else kwargs.get("x")
+    shapes = [getattr(leaf, "shape", None) for leaf in keras.tree.flatten(x)]
+    return int(shapes[0][0]) if shapes and shapes[0] else None
+
+
+def _raised(e: Exception) -> str:
+    """`e`'s type and first lines, joined (Keras's cardinality error names the sizes on its
+    later lines), at most 400 characters of them."""
+    lines = str(e).strip().splitlines()
+    said = "; ".join(line.strip() for line in lines[:4] if line.strip())
+    said = said if len(said) <= 400 else said[:397] + "..."
+    return f"{type(e).__name__}: {said}." if said else type(e).__name__
+
+
+def _length_why(text: str, total: int | None, train: int | None, train_what: str) -> str | None:
+    """The cause an error's `text` shows in the data's lengths: Keras's cardinality error, or
+    `train` (the training split's length, `train_what`) named and not `total` (the fit's)."""
+    if "cardinality" in text.lower():
+        return _cardinality_why(text, total, train, train_what)
+    if train is not None and train != total and _names(text, train) and not _names(text, total):
+        return (
+            f"The error names {train}, {train_what}, and not {total}, this fit's: likely "
+            "something of the training split's length (a per-sample array, indices) taken "
+            "from outside the x and y this fit receives. Derive such arrays from x and y "
+            "inside fit."
+        )
+    return None
 
 
 def takes_validation_data(hypermodel: Any) -> bool:

@@ -32,7 +32,24 @@ from typing import Any
 
 from tunekit.errors import error_line, quoted
 
-__all__ = ["by_name", "refused_arguments", "set_unpassed", "weights_conflict"]
+__all__ = [
+    "Passed",
+    "by_name",
+    "changed_from",
+    "refused_arguments",
+    "set_unpassed",
+    "weights_conflict",
+]
+
+
+class Passed(int):
+    """An int tunekit passed for a refused keyword (`epochs`): a `fit` that passes it on
+    hands over this object; one that sets its own value, even an equal one, does not."""
+
+
+def changed_from(received: Any, passed: Any) -> bool:
+    """Whether `received` is not what tunekit passed (`passed`), by identity for a `Passed`."""
+    return received is not passed and (isinstance(passed, Passed) or received != passed)
 
 
 def by_name(

@@ -47,7 +47,8 @@ and for the final retrain (`tunekit.workflow`). Its contract:
   2.0`) changes its own copy, not the next trial's, the retrain's or your
   `Dataset`'s.
 - On train+validation (`final=`: the retrain, the baseline, final seeds), an
-  error your `fit` raises becomes a `HyperModelFitError` saying where.
+  error your `fit` raises becomes a `HyperModelFitError` saying where; in a `cv`
+  fold (`fold=`), one the data's lengths explain stops the search, saying so.
 """
 
 from __future__ import annotations
@@ -61,19 +62,21 @@ import keras
 import keras_tuner as kt
 from keras_tuner import errors as kt_errors
 
+from tunekit import fit_refusals as fr
 from tunekit.errors import TunekitError, UsageError
 from tunekit.fit_inputs import (
     X_CHANGED_NOTE,
     Y_CHANGED_NOTE,
+    FoldFit,
     TrainedBefore,
     final_fit_message,
+    fold_fit_message,
     own_containers,
     read_only,
     takes_validation_data,
     x_changed,
     y_changed,
 )
-from tunekit.fit_refusals import by_name, refused_arguments, set_unpassed, weights_conflict
 from tunekit.fit_results import plain_results
 
 __all__ = [
@@ -143,6 +146,7 @@ def fit_hypermodel(
     refused: Mapping[str, str] | None = None,
     final: str | None = None,
     before: TrainedBefore | None = None,
+    fold: FoldFit | None = None,
     **kwargs: Any,
 ) -> FitCall:
     """Calls `hypermodel.fit(hp, model, *args, **kwargs)`; its own keywords win.
@@ -164,6 +168,7 @@ def fit_hypermodel(
         before: With `final`, what fits of the hypermodel trained before and how
             this one differs (`tunekit.fit_inputs.TrainedBefore`), for its error's
             message. Defaults to `None` (only that the search ran it on other data).
+        fold: The cross-validation fold this search's fit is (`FoldFit`), or `None`.
         **kwargs: tunekit's keyword arguments of `model.fit` (`epochs`,
             `batch_size`, `callbacks`, `validation_data`, `verbose`, ...).
 
@@ -179,17 +184,22 @@ def fit_hypermodel(
             for any other error the hypermodel's own `fit` raises (not a
             `TunekitError` or `OSError`), saying what is known of its cause
             (`tunekit.fit_inputs.final_fit_message`).
+        SearchInputError: With `fold`, an error of the hypermodel's own `fit` that the
+            data's lengths explain (`tunekit.fit_inputs.fold_fit_message`).
     """
     try:
         return _fit_hypermodel(hypermodel, hp, model, *args, refused=refused, **kwargs)
     except (TunekitError, OSError):
         raise
     except Exception as e:
-        if final is None or type(hypermodel).fit is kt.HyperModel.fit:
+        if type(hypermodel).fit is kt.HyperModel.fit:
             raise
-        raise HyperModelFitError(
-            final_fit_message(hypermodel, final, args, kwargs, e, before)
-        ) from e
+        if final is not None:
+            said = final_fit_message(hypermodel, final, args, kwargs, e, before)
+            raise HyperModelFitError(said) from e
+        if fold is not None and (stop := fold_fit_message(hypermodel, fold, args, kwargs, e)):
+            raise SearchInputError(stop) from e
+        raise
 
 
 def _fit_hypermodel(
@@ -204,7 +214,7 @@ def _fit_hypermodel(
     refused = dict(refused or {})
     for name in refused:  # marked, so that a fit that sets the same value is seen too
         if type(kwargs.get(name)) is int:
-            kwargs[name] = _Passed(kwargs[name])
+            kwargs[name] = fr.Passed(kwargs[name])
     pending = dict(kwargs)
     held: dict[str, Any] = {}
     own_fit = vars(model).get("fit")  # an instance attribute, if someone set one
@@ -313,7 +323,7 @@ class _MergedFit:
         self.last_callbacks: list[Any] = []
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        args, kwargs = by_name(self.fit, args, kwargs)  # model.fit(x, y, 16): batch_size=16
+        args, kwargs = fr.by_name(self.fit, args, kwargs)  # model.fit(x, y, 16): batch_size=16
         for key, value in self.defaults.items():
             if key == "callbacks":
                 kwargs["callbacks"] = [*value, *(kwargs.get("callbacks") or [])]
@@ -329,7 +339,7 @@ class _MergedFit:
                     f"trial) and passes it to model.fit, which tunekit cannot let it do "
                     f"here: {self.refused.get(key, '')}"
                 )
-            if key not in kwargs or _changed(kwargs[key], value):
+            if key not in kwargs or fr.changed_from(kwargs[key], value):
                 received = kwargs.get(key, "its default")
                 change = (
                     f"{value!r} -> {received!r}"
@@ -342,7 +352,7 @@ class _MergedFit:
                     f"({change}), which tunekit cannot let it do here: "
                     f"{self.refused.get(key, '')}"
                 )
-        if refused := set_unpassed(self.owner, self.refused, self.expected, kwargs):
+        if refused := fr.set_unpassed(self.owner, self.refused, self.expected, kwargs):
             raise HyperModelFitError(refused)
         if kwargs.get("validation_split"):
             raise HyperModelFitError(
@@ -371,29 +381,19 @@ class _MergedFit:
             k: v for k, v in kwargs.items() if k not in ("validation_data", "callbacks")
         }
         self.last_callbacks = list(kwargs.get("callbacks") or [])
-        conflict = weights_conflict(self.owner, kwargs, self.class_weight) if self.own else None
+        conflict = fr.weights_conflict(self.owner, kwargs, self.class_weight) if self.own else None
         if conflict:
             raise HyperModelFitError(conflict)
         try:
             return self.fit(*args, **kwargs)
         except (ValueError, TypeError) as e:  # Keras refusing the call's arguments
-            refused = refused_arguments(self.owner, e, kwargs, self.class_weight)
+            refused = fr.refused_arguments(self.owner, e, kwargs, self.class_weight)
             if not self.own or refused is None or isinstance(e, _OURS):
                 raise
             raise HyperModelFitError(refused) from e
 
 
 _OURS = (TunekitError, kt_errors.FatalError)  # raised by callbacks: not Keras's refusal
-
-
-class _Passed(int):
-    """An int tunekit passed for a refused keyword (`epochs`): a `fit` that passes it on
-    hands over this object; one that sets its own value, even an equal one, does not."""
-
-
-def _changed(received: Any, passed: Any) -> bool:
-    """Whether `received` is not what tunekit passed (`passed`), by identity for a marked int."""
-    return received is not passed and (isinstance(passed, _Passed) or received != passed)
 
 
 def _name(hypermodel: Any) -> str:

@@ -41,6 +41,7 @@ from tunekit.errors import InvalidParameterError
 
 __all__ = [
     "CLASS_WEIGHT_MODES",
+    "CV_REFUSED",
     "DATA_PARAMETERS",
     "DEFAULT_OBJECTIVES",
     "FINE_TUNERS",
@@ -296,6 +297,18 @@ def _number(value: float) -> str:
 
 # -- the table ---------------------------------------------------------------------
 
+#: What a `cv` that is no int >= 1 is told (`Param.refused`; also `tunekit.tuners`' own check):
+#: what cv=K does (`tunekit.cv.fold_indices`), and that splitter objects are not taken.
+CV_REFUSED = (
+    "cv=K is the number of folds: tunekit splits train+validation itself, with "
+    "scikit-learn's StratifiedKFold(n_splits=K, shuffle=True, random_state=seed) for class "
+    "labels (and one-hot rows), KFold(n_splits=K, shuffle=True, random_state=seed) otherwise "
+    "(regression targets, a dict of targets), seed being the run's seed. A scikit-learn "
+    "splitter object (StratifiedKFold(3), ShuffleSplit(3), GroupKFold(3), ...) and groups are "
+    "not supported: pass the number of folds, e.g. cv=3; with groups, rows of one group may "
+    "then fall in both a fold's training and its validation part."
+)
+
 
 @dataclass(frozen=True)
 class Param:
@@ -312,6 +325,8 @@ class Param:
         group: The config object holding it (`"narrowing"`, `"retrain"`),
             or `None` for a top-level argument.
         why: Why the range is what it is, added to error messages.
+        refused: What an invalid value's error adds before the value received (what
+            the argument does, what it does not take), not said in the help.
     """
 
     name: str
@@ -321,6 +336,7 @@ class Param:
     flag: str | None = None
     group: str | None = None
     why: str = ""
+    refused: str = ""
 
     @property
     def expected(self) -> str:
@@ -348,8 +364,9 @@ class Param:
         for constraint in self.constraints:
             if constraint.accepts(value):
                 return constraint.normalize(value)
+        refused = f" {self.refused}" if self.refused else ""
         raise InvalidParameterError(
-            f"`{self.name}` must be {self.expected}. Received: {self.name}={value!r}."
+            f"`{self.name}` must be {self.expected}.{refused} Received: {self.name}={value!r}."
         )
 
     def from_text(self, text: str) -> Any:
@@ -366,7 +383,8 @@ class Param:
                 continue
             if constraint.accepts(value):
                 return constraint.normalize(value)
-        raise ValueError(f"must be {self.expected}, got {text!r}")
+        refused = f". {self.refused}" if self.refused else ""
+        raise ValueError(f"must be {self.expected}, got {text!r}{refused}")
 
     @property
     def default_text(self) -> str:
@@ -478,7 +496,9 @@ PARAMETERS: dict[str, Param] = {
             "executions_per_trial",
             POSITIVE_INT,
             1,
-            "Fits per trial; the score is the mean of each fit's best score (KerasTuner's).",
+            "Fits per trial. The score is the mean of each fit's best score (KerasTuner's); "
+            "with cv=K, each fold's fits too, and the score is the mean curve over the folds "
+            "and fits at its best epoch.",
             "--executions-per-trial",
         ),
         Param(
@@ -521,6 +541,7 @@ PARAMETERS: dict[str, Param] = {
             "mean, at cv times the cost. 1 scores trials on the validation split. Needs "
             "fine_tuner 'bayesian' (Hyperband cannot continue K fold models).",
             "--cv",
+            refused=CV_REFUSED,
         ),
         Param(
             "seed",

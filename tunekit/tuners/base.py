@@ -37,11 +37,13 @@ from tunekit.data import _targets as tg
 from tunekit.data.batches import sample_bytes, validation_batch_size
 from tunekit.data.streams import is_stream
 from tunekit.errors import ModelCheckError, StateFileError, said_as
+from tunekit.fit_inputs import FoldFit
 from tunekit.fit_results import not_one_number
 from tunekit.fitting import HyperModelFitError, SearchInputError, fit_hypermodel
 from tunekit.hparams_results import TrialResults, write_trial_results
 from tunekit.objectives import known_direction, objective_names, training_metric_note
 from tunekit.own_loops import BUDGET_METRIC, budget_warning, planned_epochs
+from tunekit.params import CV_REFUSED
 from tunekit.processes import release_trial_memory
 from tunekit.stream_fit_args import StreamArgs, ignored_arguments
 from tunekit.tensorboard import configure_trial_logdirs
@@ -283,7 +285,8 @@ class TunekitTuner(kt.Tuner):
     ) -> None:
         if isinstance(cv, bool) or not isinstance(cv, int) or cv < 1:
             raise ValueError(
-                f"`cv` must be an int >= 1 (1: no cross-validation). Received: cv={cv!r}."
+                f"`cv` must be an int >= 1 (1: no cross-validation). {CV_REFUSED} "
+                f"Received: cv={cv!r}."
             )
         if cv_seed is not None and (
             isinstance(cv_seed, bool) or not isinstance(cv_seed, int) or cv_seed < 0
@@ -449,6 +452,8 @@ class TunekitTuner(kt.Tuner):
         with the samples.
         """
         x, y, more, rest = _split_fit_args(args, kwargs)
+        # The training split's length: a fold's fit that fails for an array of it says so.
+        self._tunekit_fits.update(train_samples=tg.length(x, "x"))
         validation = rest.pop("validation_data", None)
         if validation is not None:
             x, y = tg.concatenate(x, validation[0]), tg.concatenate(y, validation[1])
@@ -551,8 +556,17 @@ class TunekitTuner(kt.Tuner):
             except ModelCheckError as e:  # this trial's values: it fails, the search goes on
                 raise said_as(TrialRefusedError(str(e)), cli_words=dict(e.cli_words)) from None
         start, before = time.perf_counter(), set(hp.values)
+        fold = None  # a cross-validated trial's fit: which fold (for an error's message)
+        if self._tunekit_cv > 1:
+            fold = FoldFit(_FOLD.get() + 1, self._tunekit_cv, self._tunekit_fits["train_samples"])
         fitted = fit_hypermodel(
-            self.hypermodel, hp, model, *args, refused=self._tunekit_refused_fit_args, **kwargs
+            self.hypermodel,
+            hp,
+            model,
+            *args,
+            refused=self._tunekit_refused_fit_args,
+            fold=fold,
+            **kwargs,
         )
         results = fitted.results
         clock.fit.add_fit(time.perf_counter() - start)
