@@ -20,7 +20,7 @@ from tunekit import InvalidParameterError, NarrowingConfig, RetrainConfig, Tunek
 from tunekit.coarse_to_fine import build_parser, cli_message, main
 from tunekit.data import Dataset
 from tunekit.narrowing import narrow_space
-from tunekit.params import PARAMETERS, TUNER_BUDGETS, Boolean
+from tunekit.params import GIVEN_ONLY, PARAMETERS, Boolean
 from tunekit.workflow import CoarseToFine
 
 # Bad values of every parameter of the table, as Python values. (`None` of a grouped
@@ -29,7 +29,7 @@ BAD: dict[str, list[object]] = {
     "coarse_trials": [0, 1, 2, -3, 2.5, 20.0, True, "20", None, np.float64(5.0)],
     "coarse_epochs": [0, -1, 1.5, 2.0, False, "2", None],
     "defaults_first": [0, 1, "yes", None, 1.0],
-    "fine_tuner": ["grid", "Hyperband", "", 1, None, ("hyperband",)],
+    "fine_tuner": ["grid", "Hyperband", "", 1, ("hyperband",)],  # None: not given
     "fine_trials": [0, -10, 3.5, True, "10"],  # None: not given (the default)
     "max_epochs": [0, -1, 2.5, True, None, float("inf")],
     "factor": [1, 0, -2, 2.0, 3.5, True, "3"],  # None: not given (the default)
@@ -37,7 +37,7 @@ BAD: dict[str, list[object]] = {
     "margin": [-0.1, -1, float("nan"), float("inf"), True, "0.1", [0.1]],
     "final_epochs": [0, -1, 2.5, "best", "AUTO", True, 10.0],
     "final_schedule": ["linear", "Cosine", "", 0, ("cosine",)],
-    "batch_size": [0, -32, 32.0, True, "128", None],
+    "batch_size": [0, -32, 32.0, True, "128"],  # None: not given (the default)
     "executions_per_trial": [0, -1, 1.5, True, None],
     "max_model_size": [0, -1, 1.5, 2e4, True, "20000"],  # None: no limit
     "max_retries_per_trial": [-1, 0.5, True, "1", None],
@@ -46,7 +46,7 @@ BAD: dict[str, list[object]] = {
     "seed": [-1, 0.5, 1.0, True, "0", None, float("nan"), 2**32, 2**32 - 1],
     "overwrite": [0, 1, "True", None],
     "verbose": [-1, 0.5, "1", None],
-    "progress": ["Bar", "", "tty", 1, None, ("auto",)],
+    "progress": ["Bar", "", "tty", 1, ("auto",)],  # None: not given (the default)
     "workers": [0, -2, 1.5, True, "2", None],
     "trials_per_process": [0, -1, 1.5, True, "2"],  # None: every trial in one process
     "class_weight": [  # None: no weighting
@@ -55,7 +55,8 @@ BAD: dict[str, list[object]] = {
         *({1.5: 2.0}, {float("inf"): 1.0}, {2: 1.0, "2": 3.0}, {(1,): 1.0}),
     ],
     "finalists": [-1, 1.5, True, "3", None],
-    "finalist_seeds": [0, -1, 2.5, True, None, 1001],  # seed + 1001 could pass 2**32
+    # seed + 1001 could pass 2**32; None: not given (the default)
+    "finalist_seeds": [0, -1, 2.5, True, 1001],
     "baseline": [0, 1, "yes", None],
     "final_seeds": [0, -2, 1.5, True, None, 2000],
 }
@@ -91,8 +92,9 @@ def test_the_table_covers_every_checked_argument_of_coarse_to_fine():
     for name, param in PARAMETERS.items():
         # Grouped settings default to None in the signature ("not given"); the others
         # repeat the table's default there, for help() and IDEs: this keeps them equal.
-        # So do the fine tuners' budgets, which the other fine tuner refuses.
-        expected = None if param.group or name in TUNER_BUDGETS else param.default
+        # So do the settings refused where they do not apply (`GIVEN_ONLY`: the fine
+        # tuners' budgets, batch_size with a stream, ...), to tell given from not given.
+        expected = None if param.group or name in GIVEN_ONLY else param.default
         assert signature[name].default == expected, name
 
 

@@ -209,7 +209,8 @@ def test_bar_and_plain_searches_report_the_same_trials_and_verbose_0_nothing(
             data,
             directory=tmp_path,
             project_name="bar" if mode == "quiet" else mode,  # quiet: resumes the bar run
-            progress="plain" if mode == "quiet" else mode,
+            # verbose=0 shows no progress: progress= is refused with it (option_pairs).
+            **({} if mode == "quiet" else {"progress": mode}),
             verbose=0 if mode == "quiet" else 1,
             **PYTHON_BUDGET,
         )

@@ -70,10 +70,15 @@ def unused_settings(run: Any) -> set[str]:
     """The table settings the run ignores, so that neither command needs them.
 
     `fine_trials` with Hyperband, `factor` with a Bayesian search, `finalists`
-    with `cv` > 1 (off), `finalist_seeds` without finalists; `verbose` and
-    `overwrite` do not change the run.
+    with `cv` > 1 (off), `finalist_seeds` without finalists, `batch_size` with a
+    stream (fitted in its own batches); `verbose` and `overwrite` do not change
+    the run.
     """
+    from tunekit.data import StreamData
+
     ignored = {"verbose", "overwrite"}
+    if isinstance(run.data, StreamData):
+        ignored.add("batch_size")
     ignored.add("fine_trials" if run.fine_tuner == "hyperband" else "factor")
     if run.cv > 1:
         ignored.add("finalists")

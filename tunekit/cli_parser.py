@@ -28,11 +28,11 @@ from tunekit.params import (
 
 __all__ = ["build_parser", "cli_message"]
 
-# Options whose parsed value the CLI reads itself (`tunekit.coarse_to_fine`'s checks and
-# `_workflow_kwargs`) get the table's default; the others stay None when not given, so
-# `--quick`'s budget and the checks of flags the fine tuner ignores see only what the user
-# typed.
-_DEFAULT_SET = ("fine_tuner", "seed")
+# Options whose parsed value the CLI reads itself (`_workflow_kwargs`) get the table's
+# default; the others stay None when not given, so `--quick`'s budget and the checks of
+# flags that apply only with another (`tunekit.option_pairs`) see only what the user typed
+# (`--fine-tuner` too: "the default fine tuner" is said only when it was not given).
+_DEFAULT_SET = ("seed",)
 _GROUP_TITLES = {
     "narrowing": "narrowing (between the coarse and fine searches)",
     "retrain": "final retrain (on train+validation)",

@@ -60,12 +60,13 @@ def workflow_kwargs(args: argparse.Namespace) -> dict[str, Any]:
 
     Options not given are left out (`CoarseToFine`'s defaults apply), but for
     `--quick`'s budget; `objective` is `--objective` as given (None: the task's
-    default), `verbose` 0 under `--quiet`.
+    default), `fine_tuner` `--fine-tuner` as given (None: hyperband), `verbose` 0
+    under `--quiet`.
     """
     kwargs = {n: getattr(args, n) for n in WORKFLOW_OPTIONS if getattr(args, n) is not None}
     if args.quick:  # its fine_trials= only for the Bayesian search that uses them
         quick = {
-            k: v for k, v in QUICK.items() if k != "fine_trials" or args.fine_tuner != "hyperband"
+            k: v for k, v in QUICK.items() if k != "fine_trials" or args.fine_tuner == "bayesian"
         }
         kwargs = {**quick, **kwargs}
     return dict(

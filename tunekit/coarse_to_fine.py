@@ -40,7 +40,8 @@ from tunekit.errors import UnknownDirectionError, UsageError
 from tunekit.hypermodel_specs import check_data_shape, check_spec, resolve_hypermodel
 from tunekit.manifest import check_run_location, check_writable
 from tunekit.objectives import describe_objective, parse_objective
-from tunekit.params import DEFAULT_OBJECTIVES, check_cv, check_fine_budget
+from tunekit.option_pairs import check_finalist_seeds, check_progress
+from tunekit.params import DEFAULT_OBJECTIVES, PARAMETERS, check_cv, check_fine_budget
 from tunekit.processes import apply_process_limits
 from tunekit.reproduce import CLI_PROGRAM, COMMAND_KEY, resume_command, typed_program
 
@@ -104,7 +105,8 @@ def _check_before_loading(args: argparse.Namespace) -> None:
 
     The hypermodel's module and attribute (located and parsed, not imported:
     see `check_spec`) and whether `--augment` / `--no-augment` applies to it, the data
-    path, flags the chosen fine tuner ignores,
+    path, flags that apply only with another (the fine tuner's budget, `--cv`,
+    `--finalist-seeds`, `--progress`),
     and whether the run folder can be created and written.
     """
     check_spec(args.hypermodel, args.augment)
@@ -131,8 +133,12 @@ def _check_before_loading(args: argparse.Namespace) -> None:
             "--image-size only applies to an image folder passed as --data "
             "(.npz files and MNIST keep their size)."
         )
-    check_fine_budget(args.fine_tuner, fine_trials=args.fine_trials, factor=args.factor, flags=True)
-    check_cv(args.cv or 1, args.fine_tuner, args.finalists or 0)  # before any data or probe
+    # Options that apply only with another (`tunekit.option_pairs`): before any data or probe.
+    tuner = args.fine_tuner or PARAMETERS["fine_tuner"].default  # None: not given
+    check_fine_budget(tuner, fine_trials=args.fine_trials, factor=args.factor, flags=True)
+    check_cv(args.cv or 1, tuner, args.finalists or 0, tuner_given=args.fine_tuner is not None)
+    check_finalist_seeds(args.finalists or 0, args.finalist_seeds)
+    check_progress(0 if args.quiet else 1, args.progress, flags=True)
     if args.data is not None and os.path.isdir(args.data):
         _check_folder_options(args)
     kwargs = _workflow_kwargs(args)

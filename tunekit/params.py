@@ -38,6 +38,7 @@ from typing import Any, Literal, get_args
 import numpy as np
 
 from tunekit.errors import InvalidParameterError
+from tunekit.option_pairs import check_finalist_seeds, check_progress
 
 __all__ = [
     "CLASS_WEIGHT_MODES",
@@ -53,6 +54,7 @@ __all__ = [
     "PROGRESS_MODES",
     "FinalSchedule",
     "FineTuner",
+    "GIVEN_ONLY",
     "NarrowingConfig",
     "Param",
     "ProgressMode",
@@ -489,7 +491,10 @@ PARAMETERS: dict[str, Param] = {
             "batch_size",
             POSITIVE_INT,
             128,
-            "Batch size, unless your hypermodel's own fit sets one.",
+            "Batch size, unless your hypermodel's own fit sets one; on the command line also "
+            "an image folder's batches. Arrays only from Python: refused with a stream "
+            "(tf.data, PyDataset), which is fitted in the batches it yields (batch it "
+            "yourself).",
             "--batch-size",
         ),
         Param(
@@ -576,7 +581,8 @@ PARAMETERS: dict[str, Param] = {
             "progress "
             "bar per phase (trials done / planned, best score so far, elapsed and remaining "
             "time); plain writes one line per trial; auto draws bars when standard output is "
-            "an interactive terminal (TERM not dumb, CI unset), else plain lines.",
+            "an interactive terminal (TERM not dumb, CI unset), else plain lines. Refused "
+            "with verbose=0 (--quiet), which would drop it.",
             "--progress",
         ),
         Param(
@@ -592,7 +598,8 @@ PARAMETERS: dict[str, Param] = {
             "finalist_seeds",
             SEED_COUNT,
             2,
-            "Extra seeds per finalist (the trial's own score counts as one more).",
+            "Extra seeds per finalist (the trial's own score counts as one more); refused "
+            "with finalists 0 or 1, which would drop it.",
             "--finalist-seeds",
         ),
         Param(
@@ -737,7 +744,7 @@ def check_param(name: str, value: Any, constraints: tuple[Constraint, ...]) -> A
     return Param(name, constraints, None, "").check(value)
 
 
-def check_cv(cv: int, fine_tuner: str, finalists: int = 0) -> None:
+def check_cv(cv: int, fine_tuner: str, finalists: int = 0, *, tuner_given: bool = True) -> None:
     """Refuses cross-validation with what it cannot be combined with, saying why.
 
     Hyperband continues a trial from its parent trial's checkpoint (one
@@ -745,13 +752,21 @@ def check_cv(cv: int, fine_tuner: str, finalists: int = 0) -> None:
     extra seeds are scored on the validation split, not comparable with a
     cross-validated score (which already averages `cv` fresh models).
 
+    Args:
+        cv: Folds per trial.
+        fine_tuner: The fine tuner in effect.
+        finalists: The run's `finalists`.
+        tuner_given: Whether `fine_tuner` was given (else the message says it
+            is the default fine tuner).
+
     Raises:
         InvalidParameterError: `cv` > 1 and `fine_tuner` is `"hyperband"`, or
             `cv` > 1 and `finalists` > 1 (the step would not run).
     """
     if cv > 1 and fine_tuner == "hyperband":
         raise InvalidParameterError(
-            f"cv={cv} cannot be used with fine_tuner='hyperband' (the default fine tuner): "
+            f"cv={cv} cannot be used with fine_tuner='hyperband'"
+            f"{'' if tuner_given else ' (the default fine tuner)'}: "
             "Hyperband continues each trial from its parent trial's checkpoint, and a "
             "cross-validated trial trains one model per fold, which Hyperband cannot "
             "continue. Pass fine_tuner='bayesian' (its budget is fine_trials= and "
@@ -770,6 +785,10 @@ def check_cv(cv: int, fine_tuner: str, finalists: int = 0) -> None:
 # Each fine tuner's own budget: `None` (the signature's default) means "not given", and
 # the other tuner's is refused (`check_fine_budget`).
 TUNER_BUDGETS = ("fine_trials", "factor")
+# Settings whose `None` in `CoarseToFine`'s signature means "not given" (the table's default
+# applies), so that one given where it does not apply is refused, not dropped silently
+# (`tunekit.option_pairs`), and a message can say "the default" only of what was not given.
+GIVEN_ONLY = ("fine_tuner", *TUNER_BUDGETS, "batch_size", "finalist_seeds", "progress")
 
 
 def check_fine_budget(
@@ -882,8 +901,9 @@ def resolve_workflow_params(values: Mapping[str, Any], **groups: Any) -> dict[st
     Args:
         values: Keyword -> value for keys of `PARAMETERS`; `None` for a
             grouped setting (`top`, `margin`, `final_epochs`,
-            `final_schedule`) and for `TUNER_BUDGETS` (`fine_trials`,
-            `factor`) means "not given".
+            `final_schedule`) and for `GIVEN_ONLY` (`fine_tuner`,
+            `fine_trials`, `factor`, `batch_size`, `finalist_seeds`,
+            `progress`) means "not given".
         **groups: `narrowing=` a `NarrowingConfig` or `None`, `retrain=` a
             `RetrainConfig` or `None`.
 
@@ -894,12 +914,14 @@ def resolve_workflow_params(values: Mapping[str, Any], **groups: Any) -> dict[st
     Raises:
         InvalidParameterError: A value is invalid, a config object has the
             wrong type, one setting is given both ways, `cv` > 1 with
-            `fine_tuner="hyperband"` (see `check_cv`), or a budget the fine
-            tuner does not use (see `check_fine_budget`).
+            `fine_tuner="hyperband"` (see `check_cv`), a budget the fine
+            tuner does not use (see `check_fine_budget`), `finalist_seeds`
+            given with `finalists` <= 1 or `progress` given with `verbose=0`
+            (see `tunekit.option_pairs`).
     """
     merged = dict(values)
-    given = {name: merged.get(name) for name in TUNER_BUDGETS}
-    for name in TUNER_BUDGETS:  # None: "not given", the table's default
+    given = {name: merged.get(name) for name in GIVEN_ONLY}
+    for name in GIVEN_ONLY:  # None: "not given", the table's default
         if name in merged and merged[name] is None:
             merged[name] = PARAMETERS[name].default
     for group, config in groups.items():
@@ -931,5 +953,10 @@ def resolve_workflow_params(values: Mapping[str, Any], **groups: Any) -> dict[st
             settings["cv"],
             settings.get("fine_tuner", PARAMETERS["fine_tuner"].default),
             settings.get("finalists", 0),
+            tuner_given=given["fine_tuner"] is not None,
         )
+    if "finalists" in settings:
+        check_finalist_seeds(settings["finalists"], given["finalist_seeds"])
+    if "verbose" in settings:
+        check_progress(settings["verbose"], given["progress"])
     return settings

@@ -19,6 +19,7 @@ from tunekit.data.streams import StreamData
 from tunekit.manifest import STEPS, versions
 from tunekit.model_size import param_count
 from tunekit.objectives import objective_formula, objective_parts
+from tunekit.option_pairs import reported_config
 from tunekit.report_scores import (
     beside_metrics,
     outputs_usefulness_note,
@@ -73,7 +74,9 @@ def _report(
     return {
         **run_location(run.run_dir),  # run_dir, run_dir_absolute, paths_relative_to
         "created": time.strftime("%Y-%m-%d %H:%M:%S", time.localtime()),
-        "config": run.manifest.state["config"],
+        "config": reported_config(  # a stream's batch_size: its own batches'
+            run.manifest.state["config"], run.data, stream=isinstance(run.data, StreamData)
+        ),
         "data": run.data.summary(),
         "split_notes": list(getattr(run, "split_notes", ())),  # splits lacking classes
         "dataset": {

@@ -65,6 +65,7 @@ from tunekit.objectives import (
     resolve_objective,
     training_metric_note,
 )
+from tunekit.option_pairs import check_stream_batch_size, recorded_batch_size
 from tunekit.params import (
     DEFAULT_OBJECTIVES,
     FINE_TUNERS,
@@ -334,7 +335,9 @@ class CoarseToFine:
             0 or 1 turns the step off (the best single trial is retrained).
             See `tunekit.steps.finalists`. Defaults to 0 (off; 3 is a good
             choice when seeds matter more than time).
-        finalist_seeds: Extra seeds per finalist. Defaults to 2.
+        finalist_seeds: Extra seeds per finalist; refused with `finalists`
+            0 or 1 (the step is off and would drop it). Defaults to `None`
+            (not given): 2.
         baseline: Train the hypermodel's default configuration
             (`build(kt.HyperParameters())`) by the winner's retrain rule,
             save it as `baseline_model.keras`, and compare it with the tuned
@@ -349,7 +352,12 @@ class CoarseToFine:
         InvalidParameterError: An argument's value breaks its rule (the
             rules are `tunekit.params.PARAMETERS`), or a setting is given
             both as a keyword and in `narrowing` / `retrain`, or `cv` > 1
-            with `fine_tuner="hyperband"`. A `ValueError` and a `TypeError`;
+            with `fine_tuner="hyperband"`, or a setting given where it does
+            not apply (it would be dropped silently): `fine_trials` with
+            Hyperband, `factor` with Bayesian, `finalist_seeds` with
+            `finalists` 0 or 1, `progress` with `verbose=0`, `batch_size`
+            with a stream (`tunekit.option_pairs`; a `None` default means
+            "not given"). A `ValueError` and a `TypeError`;
             the message names the keyword. Also for a `hypermodel` that is
             not a HyperModel instance or a build function: a HyperModel
             class (pass `MyHyperModel()`), a Keras model or model class.
@@ -387,7 +395,7 @@ class CoarseToFine:
         coarse_trials: int = 20,
         coarse_epochs: int = 2,
         defaults_first: bool = True,
-        fine_tuner: FineTuner = "hyperband",
+        fine_tuner: FineTuner | None = None,
         fine_trials: int | None = None,
         max_epochs: int = 20,
         factor: int | None = None,
@@ -395,7 +403,7 @@ class CoarseToFine:
         margin: float | None = None,
         final_epochs: int | Literal["auto"] | None = None,
         final_schedule: FinalSchedule | None = None,
-        batch_size: int = 128,
+        batch_size: int | None = None,
         executions_per_trial: int = 1,
         cv: int = 1,
         callbacks: Sequence[keras.callbacks.Callback] | None = (),
@@ -405,7 +413,7 @@ class CoarseToFine:
         seed: int = 0,
         overwrite: bool = False,
         verbose: int = 1,
-        progress: ProgressMode = "auto",
+        progress: ProgressMode | None = None,
         narrowing: NarrowingConfig | None = None,
         retrain: RetrainConfig | None = None,
         workers: int = 1,
@@ -415,7 +423,7 @@ class CoarseToFine:
         max_retries_per_trial: int = 0,
         max_consecutive_failed_trials: int = 3,
         finalists: int = 0,
-        finalist_seeds: int = 2,
+        finalist_seeds: int | None = None,
         baseline: bool = True,
         final_seeds: int = 1,
     ) -> None:
@@ -467,6 +475,17 @@ class CoarseToFine:
         # How this run names its settings in its warnings, errors and report: keyword
         # arguments (str); the CLI makes it under `saying(cli_message)` (flags: --objective).
         self.said: Callable[[BaseException], str] = said_now()
+        if isinstance(data, StreamData):  # fitted in its own batches: batch_size would lie
+            check_stream_batch_size(None if batch_size is None else settings["batch_size"], data)
+        # As given (None: not given), for local workers to rebuild the run the same way.
+        self.given_settings: dict[str, Any] = {
+            "fine_tuner": fine_tuner,
+            "fine_trials": fine_trials,
+            "factor": factor,
+            "batch_size": batch_size,
+            "finalist_seeds": finalist_seeds,
+            "progress": progress,
+        }
         refuse_unlearnable_classes(data, settings["cv"], self.said)  # no trial can learn
         self.hypermodel = _kerastuner.get_hypermodel(hypermodel)
         # Its values but what its build and fit write and what tunekit's use of this object
@@ -522,6 +541,9 @@ class CoarseToFine:
         self.final_epochs: int | Literal["auto"] = settings["final_epochs"]
         self.final_schedule: FinalSchedule = settings["final_schedule"]
         self.batch_size: int = settings["batch_size"]
+        if isinstance(data, StreamData) and batch_size is None and not settings["overwrite"]:
+            # Unused with a stream: an older run that recorded another one resumes with it.
+            self.batch_size = recorded_batch_size(self.run_dir, self.batch_size)
         self.executions_per_trial: int = settings["executions_per_trial"]
         self.max_model_size: int | None = settings.get("max_model_size")
         self.max_retries_per_trial: int = settings["max_retries_per_trial"]

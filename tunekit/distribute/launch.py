@@ -21,7 +21,7 @@ from tunekit.distribute.cluster import EXIT_RECYCLE, PHASES, RECYCLE_ENV, Cluste
 from tunekit.distribute.runner import ChiefRunner
 from tunekit.distribute.spec import worker_env, write_spec
 from tunekit.errors import UsageError
-from tunekit.params import PARAMETERS, TUNER_BUDGETS
+from tunekit.params import GIVEN_ONLY, PARAMETERS
 
 __all__ = ["cli_chief", "local_chief", "run_trials", "work"]
 
@@ -92,8 +92,9 @@ def local_chief(run: Any, workers: int, objects: dict[str, Any]) -> ChiefRunner:
     import keras  # noqa: PLC0415 (the backend workers must use)
 
     settings = {name: getattr(run, name) for name in SETTINGS}
-    # As the run records them: the budget its fine tuner does not use is None ("not given").
-    settings.update({name: run.config()[name] for name in TUNER_BUDGETS})
+    # As the run was given them (None: not given), so that a setting refused where it does
+    # not apply (`tunekit.option_pairs`: batch_size with a stream, ...) is not given here.
+    settings.update({name: run.given_settings[name] for name in GIVEN_ONLY})
     settings.update(directory=str(run.run_dir.parent.resolve()), project_name=run.run_dir.name)
     spec = write_spec(run.run_dir / "workers", run.data, type(run), objects, settings)
     cluster = Cluster(role="chief", tuner_id="chief", ip="127.0.0.1", port=0, workers=workers)
