@@ -43,6 +43,7 @@ ORDER = [
     "classification",
     "model_size",
     "hypermodel_options",
+    "hypermodel_kinds",
     "hypermodel_specs",
     "build_state",
     "hypermodel_code",

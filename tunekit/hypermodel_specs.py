@@ -16,6 +16,7 @@ from importlib.machinery import ModuleSpec
 from typing import TYPE_CHECKING, Any
 
 from tunekit.errors import UsageError
+from tunekit.hypermodel_kinds import refuse_not_a_build
 from tunekit.hypermodel_options import (
     AUGMENTING,
     BUILTIN_HYPERMODELS,
@@ -389,6 +390,7 @@ def _resolve(spec: str, *, augment: bool = False) -> Callable[[Dataset], Any]:
             ) from None
 
         return make
+    refuse_not_a_build(target, f"--hypermodel {spec!r}")  # a Keras layer: called on tensors
     if isinstance(target, kt.HyperModel) or callable(target):
         return lambda data: target
     raise UsageError(

@@ -48,6 +48,7 @@ from tunekit.errors import (
 from tunekit.fit_inputs import takes_validation_data
 from tunekit.hypermodel_changes import learn_build_state, refuse_changed_values
 from tunekit.hypermodel_code import code_record
+from tunekit.hypermodel_kinds import BUILD_REMEDY, not_a_build
 from tunekit.hypermodel_state import KEY as HYPERMODEL_STATE
 from tunekit.hypermodel_use import DESCRIPTION, described, in_use, recorded_values
 from tunekit.manifest import OMITTED_SETTINGS, RunManifest, check_run_location
@@ -1317,6 +1318,8 @@ def _check_hypermodel_argument(hypermodel: Any) -> None:
             f"is a built Keras model ({type(hypermodel).__name__} {hypermodel.name!r}), which "
             f"has no hyperparameters to tune: write {build}"
         )
+    elif (what := not_a_build(hypermodel)) is not None:  # a Keras layer, loss, optimizer
+        problem = f"is {what}, which Keras calls on tensors, not on hp: {BUILD_REMEDY}"
     elif not (isinstance(hypermodel, kt.HyperModel) or callable(hypermodel)):
         problem = f"is a {type(hypermodel).__name__} ({hypermodel!r}), which is not callable"
     else:

@@ -27,6 +27,12 @@ CLI_OWN_SPLITS = (
     "and x_test / y_test, which tunekit does not split"
 )
 
+#: `refuse_lists`'s remedy for several outputs' targets in an `.npz`.
+NPZ_ONE_OUTPUT = (
+    "an .npz holds one target array per split: for a model with several outputs, load the "
+    "arrays in Python and pass Dataset.from_arrays a dict keyed by the model's output names"
+)
+
 
 def _keys(value: Any, name: str) -> list[str]:
     """Names of the arrays of `value` in `arrays_of` order: `name`, or `name['key']` each."""
@@ -68,40 +74,100 @@ def _as_shape(shape: Any) -> tg.Shape | dict[str, tg.Shape]:
     return tuple(int(d) for d in shape)
 
 
-def refuse_lists(x: Any, y: Any, x_name: str, y_name: str) -> None:
+def refuse_lists(values: Mapping[str, Any], several: str = "") -> None:
     """Refuses Keras's list of input arrays (one per `keras.Input`) or of target arrays
-    (one per output): `DataError` saying to key them by name. Arrays of one shape were
-    read as one array of `len(x)` samples, and the message was a length mismatch."""
-    inputs = _keras_list(x, y)
-    if inputs is not None:
-        raise DataError(
-            f"{x_name} is a list of {len(x)} input arrays of {inputs} samples each, as Keras "
-            "takes for a model with a list of inputs: tunekit takes several inputs as a "
-            "dict keyed by the names of the model's keras.Input(name=...), e.g. "
-            f"{x_name}={{'image': x_image, 'meta': x_meta}} (Keras feeds a dict by name)."
+    (one per output), and targets stacked into one array with the samples on axis 1
+    (`np.array([y1, y2])`, `np.savez` of a list): `DataError` saying to key them by name.
+
+    Runs before the task is inferred, which read such a list as one array of
+    `len(list)` samples (`(2, n)`: "n regression targets per sample?").
+
+    Args:
+        values: The arrays by name (`x`, `y`, `x_test`, `y_test` or `x_train`,
+            `y_train`, ...; None for a split not given); each `y...` is checked
+            against its `x...`.
+        several: What to do instead for several outputs, if not a dict of arrays.
+    """
+    for x_name, x in values.items():
+        y_name = "y" + x_name[1:]
+        if not x_name.startswith("x") or y_name not in values:
+            continue
+        y, n_x = values[y_name], _samples(x)
+        inputs = _keras_list(x, _samples(y))
+        if inputs is not None:
+            raise DataError(
+                f"{x_name} is a {type(x).__name__} of {len(x)} input arrays of {inputs} samples "
+                "each, as Keras takes for a model with a list of inputs: tunekit takes several "
+                "inputs as a dict keyed by the names of the model's keras.Input(name=...), e.g. "
+                f"{x_name}={{'image': x_image, 'meta': x_meta}} (Keras feeds a dict by name)."
+            )
+        dict_fix = several or (
+            "tunekit takes several outputs' targets as a dict keyed by the model's output "
+            f"names, e.g. {y_name}={{'digit': y_digit, 'size': y_size}} for "
+            "keras.Model(inputs, {'digit': ..., 'size': ...})"
         )
-    targets = _keras_list(y, x)
-    if targets is not None:
-        raise DataError(
-            f"{y_name} is a list of {len(y)} target arrays of {targets} samples each, as Keras "
-            "takes for a model with a list of outputs: tunekit takes several outputs' targets "
-            f"as a dict keyed by the model's output names, e.g. {y_name}={{'digit': y_digit, "
-            "'size': y_size} for keras.Model(inputs, {'digit': ..., 'size': ...})."
-        )
+        targets = _keras_list(y, n_x)
+        if targets is not None:
+            one = len(y) == 1
+            raise DataError(
+                f"{y_name} is a {type(y).__name__} of {len(y)} target "
+                f"{'array' if one else 'arrays'} of {targets} samples"
+                f"{'' if one else ' each'}, as Keras takes for a model with a list of "
+                + (
+                    f"outputs: pass the array itself ({y_name}[0]); for several outputs, "
+                    if one
+                    else "outputs: "
+                )
+                + f"{dict_fix}."
+            )
+        shape: tuple[int, ...] = tuple(np.shape(y)) if hasattr(y, "shape") else ()
+        if len(shape) >= 2 and shape[0] != shape[1] and shape[1] in n_x:
+            raise DataError(
+                f"{y_name} has shape {shape} but {x_name} has {shape[1]} samples: the samples "
+                f"of {y_name} are on axis 1, not axis 0. If it is {shape[0]} outputs' targets "
+                f"stacked (np.array or np.savez of a list [y1, y2]), {dict_fix}; if it is "
+                f"{shape[0]} targets per sample, pass {y_name}.T (shape {shape[1::-1]})."
+            )
 
 
-def _keras_list(parts: Any, other: Any) -> int | None:
-    """`n` when `parts` is a list of 2 or more arrays of `n` samples each, `n` being the
-    samples of `other` (and not the list's length: a list of samples is one array)."""
-    if not isinstance(parts, (list, tuple)) or len(parts) < 2:
-        return None
-    if not all(np.ndim(part) >= 1 for part in parts):
-        return None  # a list of numbers
+def _samples(value: Any) -> set[int]:
+    """The numbers of samples `value` may hold: its length (a dict's arrays' length), and
+    the length of its parts if it is a list of arrays (Keras's list of inputs)."""
+    found = set()
     try:
-        n, sizes = tg.length(other, "other"), [len(part) for part in parts]
+        found.add(tg.length(value, "value"))
     except (TypeError, DataError):
+        pass
+    parts = _common_length(value)
+    if parts is not None and all(hasattr(part, "shape") for part in value):
+        found.add(parts)  # arrays, not a list of samples written as lists
+    return found
+
+
+def _common_length(parts: Any) -> int | None:
+    """`m` when `parts` is a list or tuple of arrays of `m` samples each, `m` other than
+    the list's length (then a list of `m` samples is one array); else None."""
+    if not isinstance(parts, Sequence) or isinstance(parts, (str, bytes)) or not parts:
         return None
-    return n if n != len(parts) and all(size == n for size in sizes) else None
+    try:
+        if not all(np.ndim(part) >= 1 for part in parts):
+            return None  # a list of numbers
+        sizes = {len(part) for part in parts}
+    except (TypeError, ValueError):  # ragged, or parts without a length
+        return None
+    size = sizes.pop() if len(sizes) == 1 else None
+    return size if size != len(parts) else None
+
+
+def _keras_list(parts: Any, samples: set[int]) -> int | None:
+    """`m` when `parts` is a list of arrays of `m` samples each, `m` being one of the
+    numbers of samples of the other argument (`_samples`). When both lists could be
+    either (Keras's lists of 2 inputs and 2 outputs, or of `n` samples each), fewer
+    parts than samples are read as inputs or outputs."""
+    size = _common_length(parts)
+    if size is None or size not in samples:
+        return None
+    return size if len(parts) not in samples or len(parts) < size else None
 
 
 def _check_same_length(x: Any, y: Any, x_name: str, y_name: str) -> None:

@@ -27,6 +27,7 @@ from tunekit.data._checks import (
     _scale_pixels,
 )
 from tunekit.data._classes import value_classes
+from tunekit.data._metadata import NPZ_ONE_OUTPUT, refuse_lists
 from tunekit.data._npz_names import check_unknown_keys
 from tunekit.data._split_sizes import made_by, refuse_too_few_to_split
 from tunekit.data.dataset import Dataset
@@ -95,6 +96,7 @@ def load_npz(
     labels = [k for k in ("y_train", "y_val", "y_test") if k in arrays]
     task = tg.check_task(task)
     with _naming_file(path):
+        refuse_lists(arrays, NPZ_ONE_OUTPUT)  # y_train saved from a list [y1, y2]
         empty = [k for k in arrays if k != "class_names" and np.shape(arrays[k])[:1] == (0,)]
         if empty:
             raise DataError(
