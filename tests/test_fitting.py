@@ -544,8 +544,10 @@ def test_a_fit_with_validation_data_none_gets_it_in_the_final_fits_too(digits, t
         objective="val_accuracy:max",
         **TINY,
     )
-    x_val, y_val = final_fit_options(run)["validation_data"]
+    options = final_fit_options(run)
+    x_val, y_val = options["validation_data"]
     assert len(x_val) == len(y_val) == len(digits.y_val)
+    assert len(digits.y_val) % options["validation_batch_size"] == 0  # no partial batch
     run.close()
     assert takes_validation_data(ScoresOnValidationData())
     assert not takes_validation_data(OnlyKwargs())  # it may test "validation_data" in kwargs

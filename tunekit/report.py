@@ -14,7 +14,7 @@ from sklearn.metrics import confusion_matrix as sk_confusion_matrix
 
 from tunekit import _io, _log, hypermodel_options, plots, report_top, timing
 from tunekit.data import REGRESSION
-from tunekit.data.batches import trial_repeats
+from tunekit.data.batches import trial_repeats, uneven_test_note
 from tunekit.data.streams import StreamData
 from tunekit.manifest import STEPS, versions
 from tunekit.model_size import param_count
@@ -229,7 +229,8 @@ def render_markdown(report: dict[str, Any], narrowing_table: str) -> str:
             else []
         ),
         *test_table(report),
-        *[line for n in (report.get("test_note"), best.get("x_note")) if n for line in ("", n)],
+        *[n for k in ("test_note", "test_batches_note") if report.get(k) for n in ("", report[k])],
+        *[line for n in (best.get("x_note"),) if n for line in ("", n)],
         "",
         "## Phases",
         "",
@@ -346,6 +347,7 @@ def write_report(
         )
     )
     report["test_note"] = test_note and said_text(test_note, run.said)  # task= or --task
+    report["test_batches_note"] = uneven_test_note(data, run.batch_size)  # a partial batch
     report["baseline"] = baseline_section(run, model, report, y_pred, score)
     report["final_seeds"] = final_seeds_section(run)
     # Keras's test loss and weighted_metrics: weighted by a test stream's weights, else by none

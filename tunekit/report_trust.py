@@ -20,6 +20,7 @@ import keras_tuner as kt
 import numpy as np
 
 from tunekit.data._targets import several_outputs
+from tunekit.data.batches import test_batch_size
 from tunekit.errors import UsageError
 from tunekit.model_files import load_saved_model
 from tunekit.model_size import param_count
@@ -131,7 +132,7 @@ def baseline_section(
         return None
     baseline = load_saved_model(path, run.hypermodel, kt.HyperParameters, run.data)
     data = run.data
-    batch_size = max(run.batch_size, 256)
+    batch_size = test_batch_size(run.data, run.batch_size)  # whole batches
     try:
         if several_outputs(data):  # a dict y of arrays, or a stream's
             raise UsageError(

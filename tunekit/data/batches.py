@@ -1,8 +1,9 @@
 """Whole batches for the searches' trials: a few training samples repeated; validation
-batches that divide the validation split.
+and test batches that divide their split.
 
-See `full_batches` and `validation_batch_size`. Used by the search and finalists steps,
-the cross-validating tuners and the report.
+See `full_batches`, `validation_batch_size` and `evaluation_batch_size`. Used by the
+search, finalists, retrain, baseline, final seeds and evaluate steps, the cross-validating
+tuners and the report.
 """
 
 from __future__ import annotations
@@ -15,12 +16,16 @@ import numpy as np
 from tunekit.data import _targets as tg
 
 __all__ = [
+    "EVALUATION_BATCH",
     "MAX_PADDING",
+    "evaluation_batch_size",
     "full_batches",
     "pads_trials",
     "repeats",
     "sample_bytes",
+    "test_batch_size",
     "trial_repeats",
+    "uneven_test_note",
     "validation_batch_size",
 ]
 
@@ -152,3 +157,85 @@ def sample_bytes(x: Any) -> int:
         if getattr(array, "ndim", 0) >= 1 and len(array):
             total += int(np.prod(array.shape[1:], dtype=np.int64)) * array.dtype.itemsize
     return total
+
+
+EVALUATION_BATCH = 256
+"""The smallest base of `evaluation_batch_size` (samples): evaluations after the search
+run in big batches."""
+
+
+def evaluation_batch_size(num: int, batch_size: int, sample_bytes: int = 0) -> int:
+    """The batch size of an evaluation after the search: one that divides `num`.
+
+    `validation_batch_size(num, max(batch_size, EVALUATION_BATCH), sample_bytes)`:
+    the test set (of the saved model, the final seeds' models and the baseline)
+    is cut into whole batches, so that a value a model averages per batch
+    rather than per sample (a metric function that returns a batch mean, a
+    `keras.metrics.Mean` loss tracker of its own `test_step`) is its mean over
+    samples: 300 test samples in batches of 256 and 44 weighed the 44 as much
+    as the 256 (a batch-mean accuracy 0.5953 for 0.6467). MNIST's 10,000 test
+    samples, batch 128: 1,000; 300: all in one batch. A prime count whose `x`
+    holds over 64 MiB has no such size: `max(batch_size, EVALUATION_BATCH)`
+    then, and the report says so (`uneven_test_note`).
+
+    Args:
+        num: Samples of the split.
+        batch_size: The run's training batch size.
+        sample_bytes: Bytes of one sample's `x` (`sample_bytes`); 0: unknown, taken as small.
+    """
+    return validation_batch_size(num, max(batch_size, EVALUATION_BATCH), sample_bytes)
+
+
+def test_batch_size(data: Any, batch_size: int) -> int:
+    """`evaluation_batch_size` of `data`'s test split (in-memory arrays).
+
+    `data`: a `Dataset` (a `StreamData` brings its own batches: then
+    `max(batch_size, EVALUATION_BATCH)`, which Keras ignores).
+    `batch_size`: the run's training batch size.
+    """
+    from tunekit.data.streams import StreamData
+
+    if isinstance(data, StreamData):
+        return max(batch_size, EVALUATION_BATCH)
+    num = tg.length(data.y_test, "y_test")
+    return evaluation_batch_size(num, batch_size, sample_bytes(data.x_test))
+
+
+def uneven_test_note(data: Any, batch_size: int) -> str | None:
+    """The report's note when the test evaluation's batches are not all of one size.
+
+    Arrays: `test_batch_size` (uneven only for a prime count whose `x` holds
+    over 64 MiB); a stream: its test batches as read (`StreamData.test_batches`;
+    `()`: not read, no note). Keras's loss and compiled metrics, each output's
+    loss (`tunekit.steps.base.test_metrics`) and the scores tunekit computes
+    from the predictions are means over samples whatever the batches; a value
+    the model averages per batch is not.
+
+    Returns:
+        The note, or `None` when every batch holds as many samples.
+    """
+    from tunekit.data.streams import StreamData
+
+    if isinstance(data, StreamData):
+        sizes = tuple(getattr(data, "test_batches", ()) or ())
+        if len(set(sizes)) < 2:
+            return None
+        num, size, last = sum(sizes), sizes[0], sizes[-1]
+        fix = "Batch the test stream so that its batches divide its samples to rule that out."
+    else:
+        num = tg.length(data.y_test, "y_test")
+        size = test_batch_size(data, batch_size)
+        if num <= size or num % size == 0:
+            return None
+        last = num % size
+        fix = (
+            f"No batch size divides {num} test samples (a prime) within {size // 8}..{4 * size}, "
+            "and all of them in one batch would pass 64 MiB."
+        )
+    return (
+        f"The test set's {num} samples were evaluated in batches of {size} and a last one "
+        f"of {last}: a value your model averages per batch rather than per sample (a metric "
+        "function that returns a batch mean, a `keras.metrics.Mean` loss tracker in your "
+        "own `test_step`) weighs that batch as much as a full one and may be off; Keras's "
+        f"loss and built-in metrics are means over samples. {fix}"
+    )

@@ -318,6 +318,8 @@ class StreamData:
         }
         # The validation stream's batch sizes, as read (`()`: not read).
         self.validation_batches = tuple(self._passes["val"].sizes) if "val" in self._passes else ()
+        # The test stream's, for the report's note on a partial batch (`uneven_test_note`).
+        self.test_batches = tuple(self._passes["test"].sizes) if "test" in self._passes else ()
         for read in self._passes.values():  # their row hashes served the leak check
             read.release()
         for split, count in counts.items():

@@ -116,9 +116,11 @@ def final_fit_options(ctx: RunContext) -> dict[str, Any]:
     shuffled) it, and Keras cannot shuffle a `tf.data.Dataset` or `PyDataset`;
     and `validation_data` (the validation split, also trained on here; with
     `cv=K` and no validation split, train+validation itself) when the
-    hypermodel's own `fit` names it (`takes_validation_data`).
+    hypermodel's own `fit` names it (`takes_validation_data`), with arrays'
+    `validation_batch_size` (batches that divide them, as in the search).
     """
     from tunekit.data._targets import length
+    from tunekit.data.batches import sample_bytes, validation_batch_size
     from tunekit.data.streams import StreamData
     from tunekit.fitting import takes_validation_data
 
@@ -131,6 +133,11 @@ def final_fit_options(ctx: RunContext) -> dict[str, Any]:
             options["validation_data"] = (data.x_train_full, data.model_targets(data.y_train_full))
         else:
             options["validation_data"] = (data.x_val, data.model_targets(data.y_val))
+        if not isinstance(data, StreamData):  # no partial batch (see there)
+            x_val, y_val = options["validation_data"]
+            options["validation_batch_size"] = validation_batch_size(
+                length(y_val, "y_val"), ctx.batch_size, sample_bytes(x_val)
+            )
     return options
 
 
@@ -169,7 +176,13 @@ def test_metrics(
     by: a top-2 one called `accuracy`, say); scikit-learn's then goes under
     `sklearn_<name>` unless the two agree within 1e-4 (`own_name`).
 
+    Arrays are evaluated in batches that divide the test split
+    (`tunekit.data.batches.evaluation_batch_size`), so that a value the model
+    averages per batch (a metric function returning a batch mean) is a mean over samples.
+
     Args:
+        batch_size: The batch size (`tunekit.data.batches.test_batch_size`); one that does
+            not divide the test split is replaced by `evaluation_batch_size` of it.
         y_pred: The model's test predictions when already made (their targets
             are `ctx.data.y_test`), else predicted here. Defaults to `None`.
 
@@ -295,17 +308,23 @@ def _stream_output_losses(
 def _evaluate_arrays(model: keras.Model, x: Any, y: Any, batch_size: int) -> dict[str, Any]:
     """`model.evaluate` of arrays, each output's loss weighted by its samples.
 
-    Keras's TensorFlow backend averages a multi-output model's per-output
-    losses (`digit_loss`) over batches, not samples: a partial last batch
-    counts as much as a full one (its total `loss` and metrics are right).
-    Here the whole batches and the rest are evaluated apart, and the two
-    combined by their sample counts: exact for a loss, a mean per sample.
+    A `batch_size` that does not divide the split is replaced by
+    `evaluation_batch_size` of it. Where none divides (a prime count over 64
+    MiB: the report says so), Keras's TensorFlow backend would still average a
+    multi-output model's per-output losses (`digit_loss`) over batches, not
+    samples: a partial last batch counts as much as a full one (its total `loss`
+    and metrics are right). Then the whole batches and the rest are evaluated
+    apart, and the two combined by their sample counts: exact for a loss, a mean per sample.
     """
     import keras
 
+    from tunekit.data.batches import evaluation_batch_size, sample_bytes
+
+    num = len(keras.tree.flatten(x)[0])
+    if num % batch_size:  # a partial last batch: a per-batch mean would weigh it as a full one
+        batch_size = evaluation_batch_size(num, batch_size, sample_bytes(x))
     evaluated = model.evaluate(x, y, batch_size=batch_size, return_dict=True, verbose=0)
     per_output = _output_losses(model, evaluated)
-    num = len(keras.tree.flatten(x)[0])
     rest = num % batch_size
     if not per_output or rest == 0 or num < batch_size:
         return evaluated

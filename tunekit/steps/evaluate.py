@@ -10,6 +10,7 @@ import numpy as np
 
 from tunekit import interrupts
 from tunekit.data._targets import several_outputs
+from tunekit.data.batches import test_batch_size
 from tunekit.data.streams import StreamData
 from tunekit.model_files import file_alone_note, load_saved_model
 from tunekit.outputs import predict_test_set
@@ -81,7 +82,7 @@ class EvaluateStep:
                 lambda: chosen_hyperparameters(ctx),
                 ctx.data,
             )
-            batch_size = max(ctx.batch_size, 256)
+            batch_size = test_batch_size(ctx.data, ctx.batch_size)  # whole batches
             y_pred = test_predictions(ctx, model, batch_size)
             metrics: dict[str, Any] = test_metrics(ctx, model, batch_size, y_pred)
             # seconds: the evaluation so far, for the report's time split

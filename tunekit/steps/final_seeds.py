@@ -15,6 +15,7 @@ import time
 from typing import Any
 
 from tunekit import _faults, _log, interrupts
+from tunekit.data.batches import test_batch_size
 from tunekit.steps.base import RunContext, test_metrics
 from tunekit.steps.baseline import train_like_winner
 from tunekit.steps.final_fit_facts import seed_facts
@@ -47,7 +48,7 @@ class FinalSeedsStep:
         seconds = float(record.get("seconds", 0.0))
         start = time.perf_counter()
         manifest.mark(self.name, "running", seeds=done)
-        batch_size = max(ctx.batch_size, 256)
+        batch_size = test_batch_size(ctx.data, ctx.batch_size)  # whole batches
         for seed in range(ctx.seed + 1, ctx.seed + ctx.final_seeds):
             if str(seed) in done:
                 continue
