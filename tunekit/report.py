@@ -162,12 +162,11 @@ def _class_label(class_id: str, class_names: list[str]) -> str:
 def render_markdown(report: dict[str, Any], narrowing_table: str) -> str:
     """The report as Markdown for a person, readable on a code host or in a browser.
 
-    It opens with what was chosen: the chosen hyperparameters, the three most
-    useful plots inline (best score so far, the narrowed space, the confusion
-    matrix or predicted-vs-true values), links to every plot and file (relative
-    to the run folder), the TensorBoard command (run in the run folder) and the
-    command that reproduces the run (`report["command"]`, see `tunekit.
-    reproduce.command_section`); then data, test metrics, phases, narrowing, timings.
+    It opens with the chosen hyperparameters, the three most useful plots inline
+    (best score so far, the narrowed space, the confusion matrix or predicted-vs-
+    true values), links to every plot and file (relative to the run folder), the
+    TensorBoard command and the run's reproducing command (`report["command"]`);
+    then data, test metrics, phases, narrowing, timings.
 
     Args:
         report: The `report.json` content (`write_report`).
@@ -230,7 +229,7 @@ def render_markdown(report: dict[str, Any], narrowing_table: str) -> str:
         ),
         *test_table(report),
         *[n for k in ("test_note", "test_batches_note") if report.get(k) for n in ("", report[k])],
-        *[line for n in (best.get("x_note"),) if n for line in ("", n)],
+        *(["", best["x_note"]] if best.get("x_note") else []),
         "",
         "## Phases",
         "",
@@ -317,8 +316,7 @@ def write_report(
             time in `timings` and `time_split` then runs to the writing of
             `report.json` (the plots and images included), not only to the
             test predictions. `None`: the manifest's evaluate seconds as they are.
-        score: A model's test metrics as the saved model's were scored
-            (`tunekit.steps.base.test_metrics`), for the baseline's. Defaults to None.
+        score: Scores the baseline as the saved model was (`test_metrics`). Defaults to None.
     """
     frame = finalist_columns(trials_dataframe(run.run_dir), run)
     _io.write_text(run.run_dir / "trials.csv", trials_csv(frame))
