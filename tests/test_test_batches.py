@@ -19,6 +19,7 @@ import keras
 import keras_tuner as kt
 import numpy as np
 import pytest
+from test_report import _minimal_report
 
 from tunekit.data import Dataset
 
@@ -145,29 +146,5 @@ def test_the_report_says_so_when_no_batch_size_divides_the_test_set() -> None:
     )
     streamed.test_batches = (64, 64)
     assert uneven_test_note(streamed, 32) is None
-    report = {
-        "run_dir": "runs/r",
-        "config": {
-            "hypermodel": {"class": "m.M"},
-            "objective": "val_loss",
-            "direction": "min",
-            "seed": 0,
-        },
-        "best": {
-            "phase": "fine",
-            "trial_id": "0001",
-            "reason": "",
-            "final_epochs": 1,
-            "num_params": 10,
-        },
-        "data": "d",
-        "dataset": {"scaling": "s", "task": "regression"},
-        "backend": "jax",
-        "versions": {},
-        "test_metrics": {"mse": 0.5},
-        "phases": {},
-        "timings": {},
-        "plots": {},
-        "test_batches_note": note,
-    }
+    report = {**_minimal_report({}), "test_batches_note": note}
     assert f"\n\n{note}\n" in render_markdown(report, "")
