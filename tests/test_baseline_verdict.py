@@ -196,7 +196,9 @@ def _section(
         manifest=SimpleNamespace(state={"steps": steps}),
         run_dir=tmp_path,
         hypermodel=None,
-        data=SimpleNamespace(y_test=y, y_train=y, task="classification"),
+        data=SimpleNamespace(
+            x_test=np.zeros((len(y), 1)), y_test=y, y_train=y, task="classification"
+        ),
         batch_size=32,
         seed=0,
         objective=SimpleNamespace(name="val_accuracy", direction="max"),

@@ -55,7 +55,13 @@ def _section(
     monkeypatch.setattr(trust, "_predictions", lambda model, data, batch_size: baseline)
     monkeypatch.setattr(trust, "param_count", lambda model: 10)
     steps = {"baseline": {"status": "done", "hyperparameters": {"units": 8}}, "retrain": {}}
-    data = SimpleNamespace(y_test=y, y_train=y, task="classification", class_names=class_names)
+    data = SimpleNamespace(
+        x_test=np.zeros((len(y), 1)),
+        y_test=y,
+        y_train=y,
+        task="classification",
+        class_names=class_names,
+    )
     run = SimpleNamespace(
         manifest=SimpleNamespace(state={"steps": steps}),
         run_dir=tmp_path,
