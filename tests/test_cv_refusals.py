@@ -5,8 +5,11 @@
   fold's fit failed with Keras's bare "Data cardinality is ambiguous", and the
   search ended after 3 failed trials (`TrialsFailedError`) with advice about
   randomness; the retrain's diagnosis of the same array (`HyperModelFitError`,
-  "the training split's length") was not given. Now the first fold stops the
-  search (`SearchInputError`, exit 2) with that diagnosis.
+  "the training split's length") was not given. Now each such fold fit fails its
+  trial with that diagnosis (`HyperModelFitError`); as for any refusal, the
+  space's default configuration failing stops the search at once
+  (`SearchInputError`, exit 2), and a fit passing the array for some
+  hyperparameter values only fails those trials alone, as without `cv`.
 - A scikit-learn splitter (`StratifiedKFold(3)`, `ShuffleSplit(3)`,
   `GroupKFold(3)`) as `cv=` was refused with "`cv` must be an int >= 1" only:
   now the message says what cv=K does and that splitters and groups are not
@@ -29,7 +32,7 @@ from sklearn.model_selection import GroupKFold, ShuffleSplit, StratifiedKFold
 from tunekit import CoarseToFine
 from tunekit.data import Dataset
 from tunekit.errors import InvalidParameterError
-from tunekit.fitting import SearchInputError
+from tunekit.fitting import HyperModelFitError, SearchInputError
 from tunekit.params import PARAMETERS
 from tunekit.tuners import make_tuner
 
@@ -89,31 +92,51 @@ def test_a_fold_fit_with_an_array_of_the_training_splits_length_stops_the_search
         run.run()
     run.close()
     message = str(raised.value)
-    assert hypermodel.fits == 1  # the first fold of the first trial: no more fits
-    assert message.startswith("OutsideWeights.fit failed in fold 1 of cv=2, on that fold's ")
+    assert hypermodel.fits == 1  # the defaults' trial fails at its first fold: the run stops
+    assert "OutsideWeights.fit failed in fold 1 of cv=2, on that fold's " in message
     assert "(80 samples of train+validation): ValueError: Data cardinality is ambiguous" in message
     assert "'sample_weight' sizes: 120" in message
     # the retrain's diagnosis (tunekit.fit_inputs), of the fold
     assert "one of them has 120 samples, the length of the training split the search " in message
     assert "has the training split's length, not this fit's" in message
     assert "sample_weight computed from y inside fit" in message
-    assert "the search stopped at its first fold instead of failing trial after trial" in message
+    assert "That trial is the space's default configuration" in message
     assert "3 trials in a row" not in message
-    assert isinstance(raised.value.__cause__, ValueError)  # Keras's own error, kept
 
 
-def test_the_tuner_alone_stops_at_the_first_fold_too(tmp_path: Path) -> None:
+class WeightedSometimes(OutsideWeights):
+    """Passes the outside array only when `weighted` is drawn True."""
+
+    def fit(self, hp: kt.HyperParameters, model: keras.Model, x: Any, y: Any, **kw: Any) -> Any:
+        self.fits += 1
+        weights = SW if hp.Boolean("weighted") else None
+        return model.fit(x, y, sample_weight=weights, **kw)
+
+
+def test_a_fold_fit_failing_for_some_values_fails_those_trials_only(tmp_path: Path) -> None:
+    """A probe's case: the first fix stopped the whole search at the first weighted trial,
+    saying "every configuration fails alike" after two configurations had completed."""
     rng = np.random.default_rng(1)
     x = rng.normal(size=(160, 5)).astype("float32")
     y = x.sum(axis=1)
-    hypermodel = OutsideWeights()
     tuner = make_tuner(
-        "random", hypermodel, objective="val_loss", directory=str(tmp_path), project_name="t",
-        max_trials=3, seed=0, cv=2,
+        "random", WeightedSometimes(), objective="val_loss", directory=str(tmp_path),
+        project_name="t", max_trials=6, seed=0, cv=2, max_consecutive_failed_trials=6,
     )  # fmt: skip
-    with pytest.raises(SearchInputError, match=r"fold 1 of cv=2, .* one of them has 120 samples"):
-        tuner.search(x[:120], y[:120], validation_data=(x[120:], y[120:]), epochs=1, verbose=0)
-    assert hypermodel.fits == 1
+    tuner.search(x[:120], y[:120], validation_data=(x[120:], y[120:]), epochs=1, verbose=0)
+    trials = list(tuner.oracle.trials.values())
+    done = [t for t in trials if t.status == "COMPLETED"]
+    failed = [t for t in trials if t.status == "FAILED"]
+    assert done and failed
+    assert all(not t.hyperparameters.get("weighted") for t in done)
+    assert all(t.hyperparameters.get("weighted") for t in failed)
+    for trial in failed:
+        assert "fold 1 of cv=2" in trial.message and "120 samples" in trial.message
+        assert "every configuration" not in trial.message
+
+
+def test_the_fold_diagnosis_fails_the_trial_not_the_search() -> None:
+    assert issubclass(HyperModelFitError, kt.errors.FailedTrialError)
 
 
 @pytest.mark.parametrize("splitter", [StratifiedKFold(3), ShuffleSplit(3), GroupKFold(3)])

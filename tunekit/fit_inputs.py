@@ -307,10 +307,10 @@ def fold_fit_message(
     The same data-length causes as `final_fit_message` (Keras's "Data cardinality
     is ambiguous", an array of the training split's length among its sizes or of
     another one; an error naming the training split's length and not the fold's),
-    said of fold `fold`. Such an error does not depend on a trial's
-    hyperparameters: every fold of every configuration fails alike, so
-    `tunekit.fitting.fit_hypermodel` stops the search with it at once. `None`:
-    no such cause (the error fails its trial as KerasTuner's does).
+    said of fold `fold`. It fails that trial only (`HyperModelFitError`, a
+    KerasTuner `FailedTrialError`): a fit may pass such an array for some
+    hyperparameter values only. `None`: no such cause (the error fails its
+    trial as KerasTuner's does).
 
     Args:
         hypermodel: The hypermodel whose `fit` failed.
@@ -327,10 +327,9 @@ def fold_fit_message(
     size = f"{total} samples" if total is not None else "a stream"
     return (
         f"{type(hypermodel).__name__}.fit failed in fold {fold.fold} of cv={k}, on that "
-        f"fold's training part ({size} of train+validation): {_raised(e)} {why} Every fold "
-        "of every configuration fails alike, so the search stopped at its first fold instead "
-        "of failing trial after trial. Fix that fit and run again: its code is then new, so "
-        "the run starts over (overwrite=True, or a new project_name=)."
+        f"fold's training part ({size} of train+validation): {_raised(e)} {why} Fix that fit "
+        "and run again: its code is then new, so the run starts over (overwrite=True, or a "
+        "new project_name=)."
     )
 
 

@@ -184,8 +184,8 @@ def fit_hypermodel(
             for any other error the hypermodel's own `fit` raises (not a
             `TunekitError` or `OSError`), saying what is known of its cause
             (`tunekit.fit_inputs.final_fit_message`).
-        SearchInputError: With `fold`, an error of the hypermodel's own `fit` that the
-            data's lengths explain (`tunekit.fit_inputs.fold_fit_message`).
+        HyperModelFitError: Also with `fold`, an error of the hypermodel's own `fit` that
+            the data's lengths explain (`tunekit.fit_inputs.fold_fit_message`): its trial fails.
     """
     try:
         return _fit_hypermodel(hypermodel, hp, model, *args, refused=refused, **kwargs)
@@ -197,8 +197,8 @@ def fit_hypermodel(
         if final is not None:
             said = final_fit_message(hypermodel, final, args, kwargs, e, before)
             raise HyperModelFitError(said) from e
-        if fold is not None and (stop := fold_fit_message(hypermodel, fold, args, kwargs, e)):
-            raise SearchInputError(stop) from e
+        if fold is not None and (why := fold_fit_message(hypermodel, fold, args, kwargs, e)):
+            raise HyperModelFitError(why) from e
         raise
 
 
