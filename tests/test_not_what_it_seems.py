@@ -92,6 +92,19 @@ def test_targets_stacked_into_one_array_are_said_stacked(tmp_path, digits, task)
     assert "an .npz holds one target array per split" in str(said.value)
 
 
+@pytest.mark.parametrize("task", [None, "regression", "classification"])
+def test_a_row_of_targets_is_told_to_ravel_not_to_stack(digits, task):
+    """A `(1, n)` y is one row of targets, not one output's targets 'stacked'."""
+    x, y, _, _ = digits
+    with pytest.raises(DataError) as said:
+        Dataset.from_arrays(x, y.reshape(1, -1), task=task)
+    assert "y has shape (1, 1497) but x has 1497 samples: it is one row of 1497 targets" in str(
+        said.value
+    )
+    assert "pass y.ravel() (shape (1497,))" in str(said.value)
+    assert "stacked" not in str(said.value)
+
+
 def test_the_command_line_says_an_npz_of_stacked_targets_exits_2(tmp_path, capsys, digits):
     args = ["--data", str(_stacked_npz(tmp_path, digits)), "--directory", str(tmp_path / "r")]
     assert main([*args, "--backend", "tensorflow"]) == 2

@@ -148,3 +148,30 @@ def test_the_report_says_so_when_no_batch_size_divides_the_test_set() -> None:
     assert uneven_test_note(streamed, 32) is None
     report = {**_minimal_report({}), "test_batches_note": note}
     assert f"\n\n{note}\n" in render_markdown(report, "")
+
+
+def test_the_command_lines_summary_repeats_the_uneven_batches_note(tmp_path) -> None:
+    """The note was in report.json and report.md only, not under the summary's Test line."""
+    import json
+    from types import SimpleNamespace
+
+    from tunekit.cli_summary import summary
+
+    note = "The test set's 301 samples were evaluated in batches of 32 and a last one of 13: ..."
+    (tmp_path / "report.json").write_text(json.dumps({"test_batches_note": note}))
+    result = SimpleNamespace(
+        phase_bests={"coarse": {"trial_id": "01", "score": 0.9}},
+        test_metrics={"accuracy": 0.9},
+        best_phase="coarse",
+        best_trial_id="01",
+        selection="best",
+        narrowed="(table)",
+        final_epochs=1,
+        timings={"coarse": 3.0},
+        run_dir=tmp_path,
+        artifacts={},
+    )
+    lines = summary(result).splitlines()
+    assert lines[lines.index("Test: accuracy 0.9000") + 1] == note
+    (tmp_path / "report.json").write_text(json.dumps({"test_batches_note": None}))
+    assert note not in summary(result)

@@ -181,7 +181,7 @@ def summary(result: Any, session_seconds: float | None = None) -> str:
             + (f" ({rule})" if (rule := report.get("best", {}).get("final_epochs_rule")) else ""),
             *([note] if (note := report.get("best", {}).get("retrain_note")) else []),
             f"Test: {tests}",
-            *([report["test_note"]] if report.get("test_note") else []),
+            *[report[k] for k in ("test_note", "test_batches_note") if report.get(k)],
             *([note] if (note := report.get("best", {}).get("x_note")) else []),
             *([f"Baseline: {baseline}"] if baseline else []),
             *([seeds] if seeds else []),

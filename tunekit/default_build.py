@@ -28,7 +28,7 @@ from typing import Any
 
 from tunekit.errors import ModelCheckError, error_line
 
-__all__ = ["build_error", "build_with_defaults", "note_built"]
+__all__ = ["build_error", "build_with_defaults", "check_built_a_model", "note_built"]
 
 # Per hypermodel object: the values of each build with the defaults that succeeded.
 _BUILT: weakref.WeakKeyDictionary[Any, list[dict[str, Any]]] = weakref.WeakKeyDictionary()
@@ -54,6 +54,53 @@ def build_with_defaults(hypermodel: Any, hp: Any) -> Any:
         raise build_error(e, hypermodel, hp) from e
     note_built(hypermodel, hp)
     return model
+
+
+def check_built_a_model(built: Any) -> None:
+    """Refuses what a build with the default hyperparameters returned when it is not a
+    `keras.Model`: KerasTuner's tuner stops its first trial on it (`FatalTypeError`, in
+    `Tuner._try_build`), also for a hypermodel with its own `fit`, so the refusal comes
+    before any training.
+
+    Args:
+        built: What `hypermodel.build(hp)` returned.
+
+    Raises:
+        ModelCheckError (a `ValueError`): `built` is not a `keras.Model`; the message
+            names what it is and the fix (`None`: a missing `return model`; a tuple or
+            list holding a model: return the model alone; a layer: wrap it in a model;
+            a Keras 2 `tf_keras` model: build it with Keras 3).
+    """
+    import keras  # noqa: PLC0415 - a build ran: Keras is loaded
+
+    if isinstance(built, keras.Model):
+        return
+    kind = type(built)
+    what = f"{kind.__module__}.{kind.__qualname__}"
+    if built is None:
+        fix = "does build end with `return model`?"
+    elif isinstance(built, list | tuple) and any(isinstance(b, keras.Model) for b in built):
+        fix = (
+            "return the model alone (build it, compile it, `return model`); other objects "
+            "the build makes can be kept on the hypermodel or made again in its `fit`."
+        )
+    elif isinstance(built, keras.layers.Layer):
+        fix = (
+            "a layer is not a model: wrap it, e.g. `keras.Sequential([keras.Input(shape), "
+            "layer])`, or `keras.Model(inputs, outputs)`, compile it and return that."
+        )
+    elif kind.__module__.split(".")[0] in ("tf_keras", "tensorflow"):
+        fix = (
+            "it is a Keras 2 model (tf_keras); KerasTuner 1.4 and tunekit tune Keras 3 "
+            "models: build it with `import keras` (Keras 3), not `tf_keras`."
+        )
+    else:
+        fix = "build a keras.Model (compiled unless the hypermodel's own fit compiles it)."
+    raise ModelCheckError(
+        f"`hypermodel`'s build returned {what} with its default hyperparameters, not a "
+        "keras.Model. KerasTuner's tuner stops at the first trial on anything else, so no "
+        f"search can start: {fix}"
+    )
 
 
 def note_built(hypermodel: Any, hp: Any) -> None:

@@ -52,7 +52,9 @@ def load_saved_model(
     training said so, see `check_round_trip`) is restored as KerasTuner restores
     its checkpoints: `hypermodel.build(hyperparameters())`, the user's own code, built on
     `data`'s samples if it is built lazily, then the file's weights
-    (`model.load_weights(path)`). Nothing is deserialised unsafely.
+    (`model.load_weights(path)`). Nothing is deserialised unsafely. Either way, the
+    compiled metrics are built and zeroed before it is returned (`fresh_metrics`), so its
+    `evaluate` works as the model's in memory did, also with its own `test_step`.
 
     Args:
         path: The file, e.g. `<run>/best_model.keras`.
@@ -70,7 +72,7 @@ def load_saved_model(
             weights either.
     """
     try:
-        return load_keras_model(path)
+        model = load_keras_model(path)
     except OSError:
         raise
     except Exception as error:  # noqa: BLE001 - as check_round_trip accepted the file
@@ -85,11 +87,28 @@ def load_saved_model(
             restore_weights(model, path)
         except Exception:  # noqa: BLE001 - the first error says more
             raise error from None
-        arrays = (getattr(data, "x_train", None), getattr(data, "y_train", None))
-        x, ids = arrays if arrays[1] is not None else training_samples(data, targets=True)
-        rows = loss_takes_rows(hypermodel, model, data, x, ids)  # reads k + 1 samples
-        fresh_metrics(model, data, rows)  # metric objects the build shares keep no counts
+        _zero_metrics(model, hypermodel, data)  # metric objects the build shares: no counts
         return model
+    if any(getattr(metric, "built", True) is False for metric in model.metrics):
+        # Loaded with its compiled metrics not yet built (TensorFlow builds them in the
+        # first train or test step that updates them): a model whose own `test_step`
+        # never updates them, and whose `metrics` lists them (`super().metrics + [...]`),
+        # failed its first `evaluate` with "Cannot get result() since the metric has not
+        # yet been built", where the model in memory evaluated. Built here on two
+        # training samples, then zeroed, as the model in memory was by its training.
+        try:
+            _zero_metrics(model, hypermodel, data)
+        except Exception:  # noqa: BLE001, S110 - the evaluation says what it meets
+            pass
+    return model
+
+
+def _zero_metrics(model: keras.Model, hypermodel: Any, data: Any) -> None:
+    """`fresh_metrics` on the labels' form the model is scored with (`loss_takes_rows`)."""
+    arrays = (getattr(data, "x_train", None), getattr(data, "y_train", None))
+    x, ids = arrays if arrays[1] is not None else training_samples(data, targets=True)
+    rows = loss_takes_rows(hypermodel, model, data, x, ids)  # reads k + 1 samples
+    fresh_metrics(model, data, rows)
 
 
 def restore_weights(model: keras.Model, path: str | os.PathLike[str]) -> None:

@@ -121,6 +121,12 @@ def refuse_lists(values: Mapping[str, Any], several: str = "") -> None:
                 + f"{dict_fix}."
             )
         shape: tuple[int, ...] = tuple(np.shape(y)) if hasattr(y, "shape") else ()
+        if len(shape) == 2 and shape[0] == 1 and shape[1] in n_x:  # a row, not outputs
+            raise DataError(
+                f"{y_name} has shape {shape} but {x_name} has {shape[1]} samples: it is one "
+                f"row of {shape[1]} targets (the samples on axis 1, not axis 0): pass "
+                f"{y_name}.ravel() (shape ({shape[1]},)), one target per sample."
+            )
         if len(shape) >= 2 and shape[0] != shape[1] and shape[1] in n_x:
             raise DataError(
                 f"{y_name} has shape {shape} but {x_name} has {shape[1]} samples: the samples "

@@ -19,7 +19,7 @@ from tunekit.data import Dataset, StreamData
 from tunekit.data._stream_ids import check_test_classes
 from tunekit.data._stream_labels import check_validation_classes
 from tunekit.data._stream_shapes import check_stream_inputs
-from tunekit.default_build import build_with_defaults, note_built
+from tunekit.default_build import build_with_defaults, check_built_a_model, note_built
 from tunekit.errors import ModelCheckError
 from tunekit.model_description import describe_model
 from tunekit.model_files import check_round_trip  # the file check, beside the loaders
@@ -103,27 +103,25 @@ def check_model(
     note, heads, quantity = None, None, ""
     model = build_with_defaults(hypermodel, _defaults(hyperparameters))
     try:
+        check_built_a_model(model)
         if describe is not None:
             describe(model)
-        if model is None:
-            shape = None
-        else:
-            check_trainable(hypermodel, model, data)
-            if isinstance(data, StreamData):  # batches read when it was made (not the first)
-                check_stream_inputs(data, model)
-            _say_schedule_kept(model, schedule)
-            check_text_backend(model, data, _WHAT)
-            sample = model_sample(data)
-            fed_as_is = type(hypermodel).fit is kt.HyperModel.fit  # an own fit may not be
-            if fed_as_is:
-                check_runs_on(model, sample)  # a lazily built model, on the data's samples
-            shape = check_built_model(model, _WHAT, data, sample)
-            if fed_as_is:
-                check_pairings(model, data, objective_names, sample=sample)
-                check_output_loss_batches(model, data, objective_names)
-            if isinstance(data, StreamData):  # what its outputs are, read while it exists
-                heads = classifying_outputs(model, data) if data.several_outputs else shape
-                quantity = quantity_unit(model, shape)
+        check_trainable(hypermodel, model, data)
+        if isinstance(data, StreamData):  # batches read when it was made (not the first)
+            check_stream_inputs(data, model)
+        _say_schedule_kept(model, schedule)
+        check_text_backend(model, data, _WHAT)
+        sample = model_sample(data)
+        fed_as_is = type(hypermodel).fit is kt.HyperModel.fit  # an own fit may not be
+        if fed_as_is:
+            check_runs_on(model, sample)  # a lazily built model, on the data's samples
+        shape = check_built_model(model, _WHAT, data, sample)
+        if fed_as_is:
+            check_pairings(model, data, objective_names, sample=sample)
+            check_output_loss_batches(model, data, objective_names)
+        if isinstance(data, StreamData):  # what its outputs are, read while it exists
+            heads = classifying_outputs(model, data) if data.several_outputs else shape
+            quantity = quantity_unit(model, shape)
         if shape is not None:
 
             def rebuild() -> keras.Model:
