@@ -38,6 +38,7 @@ ORDER = [
     "loss_reading",
     "outputs",
     "model_notes",
+    "compile_drift",
     "model_files",
     "regression",
     "classification",

@@ -17,6 +17,7 @@ import warnings
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from tunekit.compile_drift import compile_drift, drift_note, drift_samples
 from tunekit.errors import ModelSaveError
 from tunekit.model_notes import WEIGHTS_ONLY, alone_note, file_alone_note, load_keras_model
 from tunekit.outputs import (
@@ -42,7 +43,11 @@ __all__ = [
 
 
 def load_saved_model(
-    path: str | os.PathLike[str], hypermodel: Any, hyperparameters: Callable[[], Any], data: Any
+    path: str | os.PathLike[str],
+    hypermodel: Any,
+    hyperparameters: Callable[[], Any],
+    data: Any,
+    notes: list[str] | None = None,
 ) -> keras.Model:
     """A `.keras` file a run saved, as a model: loaded alone, or rebuilt with its weights.
 
@@ -52,7 +57,11 @@ def load_saved_model(
     training said so, see `check_round_trip`) is restored as KerasTuner restores
     its checkpoints: `hypermodel.build(hyperparameters())`, the user's own code, built on
     `data`'s samples if it is built lazily, then the file's weights
-    (`model.load_weights(path)`). Nothing is deserialised unsafely. Either way, the
+    (`model.load_weights(path)`). Nothing is deserialised unsafely. A file that loads
+    alone is compared with that rebuild too (`tunekit.compile_drift`): when its compiled
+    loss or metrics give other numbers on the same samples and weights (a `get_config()`
+    that leaves out a setting: Keras's `Huber` drops `delta`), the rebuild is returned, and
+    the note saying so is appended to `notes` (default `None`: not kept). Either way, the
     compiled metrics are built and zeroed before it is returned (`fresh_metrics`), so its
     `evaluate` works as the model's in memory did, also with its own `test_step`.
 
@@ -77,18 +86,21 @@ def load_saved_model(
         raise
     except Exception as error:  # noqa: BLE001 - as check_round_trip accepted the file
         try:
-            # A fresh session, as each trial's: Keras numbers the metrics a build makes
-            # without a name (`AUC()`), and the test set's would be `auc_1`, not `auc`.
-            import keras  # noqa: PLC0415 (this module loads without Keras)
-
-            keras.backend.clear_session(free_memory=False)
-            model = hypermodel.build(hyperparameters())
-            build_on_samples(model, data)
-            restore_weights(model, path)
+            model = _rebuilt(hypermodel, hyperparameters, data, path)
         except Exception:  # noqa: BLE001 - the first error says more
             raise error from None
         _zero_metrics(model, hypermodel, data)  # metric objects the build shares: no counts
         return model
+    try:
+        reference = _rebuilt(hypermodel, hyperparameters, data, path)
+    except Exception:  # noqa: BLE001 - the file loads alone: no comparison, no verdict
+        reference = None
+    drift = None if reference is None else compile_drift(model, reference, *drift_samples(data))
+    if drift is not None:
+        if notes is not None:
+            notes.append(drift_note(drift))
+        _zero_metrics(reference, hypermodel, data)
+        return reference
     if any(getattr(metric, "built", True) is False for metric in model.metrics):
         # Loaded with its compiled metrics not yet built (TensorFlow builds them in the
         # first train or test step that updates them): a model whose own `test_step`
@@ -100,6 +112,26 @@ def load_saved_model(
             _zero_metrics(model, hypermodel, data)
         except Exception:  # noqa: BLE001, S110 - the evaluation says what it meets
             pass
+    return model
+
+
+def _rebuilt(
+    hypermodel: Any, hyperparameters: Callable[[], Any], data: Any, path: str | os.PathLike[str]
+) -> keras.Model:
+    """The hypermodel's build of `hyperparameters()` with the file's weights: a run's model
+    as KerasTuner restores its checkpoints (in a fresh session, as each trial's: Keras
+    numbers the metrics a build makes without a name, and the test set's would be `auc_1`,
+    not `auc`).
+
+    Raises:
+        Exception: What the build, its first call or `load_weights` raised.
+    """
+    import keras  # noqa: PLC0415 (this module loads without Keras)
+
+    keras.backend.clear_session(free_memory=False)
+    model = hypermodel.build(hyperparameters())
+    build_on_samples(model, data)
+    restore_weights(model, path)
     return model
 
 
@@ -126,6 +158,7 @@ def check_round_trip(
     model: keras.Model,
     rebuild: Callable[[], keras.Model] | None = None,
     what: str = "`hypermodel` builds a model that",
+    samples: tuple[Any, Any] | None = None,
 ) -> str | None:
     """Checks that `model` survives a `.keras` save and load; returns a note, or `None`.
 
@@ -138,7 +171,9 @@ def check_round_trip(
     (`model.load_weights(path)`), as KerasTuner restores its checkpoints: tunekit
     then loads the run's models that way (`load_saved_model`), and the note
     returned says what loading the file alone needs. `what` names the model in
-    the refusal (default: the hypermodel's).
+    the refusal (default: the hypermodel's). With `samples` (`(x, y)`, default `None`),
+    a file that loads alone whose compiled loss or metrics give other numbers on them
+    than `model`'s gets `tunekit.compile_drift.drift_note` as its note.
 
     Raises:
         ModelSaveError: The model cannot be saved, or its file cannot be
@@ -152,7 +187,10 @@ def check_round_trip(
             saved = True
             if unsaved is not None:
                 raise unsaved
-            load_keras_model(path)
+            loaded = load_keras_model(path)
+            drift = None if samples is None else compile_drift(loaded, model, *samples)
+            if drift is not None:
+                return drift_note(drift)
         except OSError:
             return None  # the disk, not the model: the run's own writes will name the file
         except Exception as e:  # noqa: BLE001 - any failure gets the same advice

@@ -207,6 +207,23 @@ def check_no_missing_labels(values: Any, name: str) -> None:
         )
 
 
+def objects_as_numbers(y: Any) -> Any:
+    """`y` as a numeric array when it is an array of Python objects that are all numbers
+    (a pandas `object` column of ints, `y.astype(object)`: Python or NumPy ints, floats,
+    bools), so that its values are read as the numbers they are (ids 0..2 were refused as
+    "must hold integer class ids, got dtype object (e.g. 0)"); each array of a dict alike;
+    anything else (text, missing values, None) as given, for the checks that say what."""
+    if isinstance(y, Mapping):
+        return {key: objects_as_numbers(value) for key, value in y.items()}
+    if y is None or getattr(getattr(y, "dtype", None), "kind", None) != "O":
+        return y
+    values = np.asarray(y)
+    flat = values.ravel().tolist()
+    if not flat or not all(isinstance(v, numbers.Real) and v == v for v in flat):  # no NaN
+        return y
+    return np.asarray(flat).reshape(values.shape)
+
+
 def _as_labels(y: Any, name: str) -> np.ndarray:
     """Validates class-id labels and returns them as 1-D int64.
 

@@ -24,6 +24,7 @@ from tunekit.data._checks import (
     _check_finite,
     _readonly,
     check_no_missing_labels,
+    objects_as_numbers,
 )
 from tunekit.data._label_text import check_label_texts
 from tunekit.errors import DataError

@@ -65,9 +65,8 @@ class Dataset:
         num_classes: Number of classes (>= 2) for classification; defaults to
             `max(label) + 1` over all splits. Must be None for regression.
         name: Short dataset name used in summaries, e.g. `"mnist"`.
-        scaling: How the loader scaled `x` (`SCALED_UINT8` or `UNSCALED`, see the
-            module docstring), written into the run's report. Defaults to
-            `UNSCALED`.
+        scaling: How the loader scaled `x` (`SCALED_UINT8` or `UNSCALED`, see the module
+            docstring), written into the run's report. Defaults to `UNSCALED`.
         task: `"classification"`, `"regression"`, or `None` to infer it
             from `y_train` (`tunekit.data.infer_task`, as `from_arrays`
             does). Defaults to `"classification"`.
@@ -117,7 +116,7 @@ class Dataset:
                 f'label_mode={self.label_mode!r} is for classification; leave it "int".'
             )
         inputs = {f"x_{s}": getattr(self, f"x_{s}") for s in _SPLITS}
-        given = {f"y_{s}": getattr(self, f"y_{s}") for s in _SPLITS}
+        given = {f"y_{s}": tg.objects_as_numbers(getattr(self, f"y_{s}")) for s in _SPLITS}
         refuse_lists(inputs | given)  # Keras's lists of inputs or targets, before the task
         check_same_columns(inputs, given)
         given, width = tg.one_hot_as_ids(given, task, self.num_classes)
@@ -250,6 +249,7 @@ class Dataset:
         test_fraction = test_fraction if x_test is None else 0.0  # the test set is given
         _check_fractions(validation_fraction, test_fraction)
         refuse_lists(dict(x=x, y=y, x_test=x_test, y_test=y_test))  # Keras's lists: dicts here
+        y, y_test = tg.objects_as_numbers(y), tg.objects_as_numbers(y_test)  # pandas objects
         check_same_columns({"x": x, "x_test": x_test}, {"y": y, "y_test": y_test})  # DataFrames
         y, y_test, task, num_classes, class_names, label_mode = arrays_labels(
             y, y_test, tg.check_task(task), num_classes, class_names

@@ -15,6 +15,7 @@ from typing import Any
 import keras
 import keras_tuner as kt
 
+from tunekit.compile_drift import drift_samples
 from tunekit.data import Dataset, StreamData
 from tunekit.data._stream_ids import check_test_classes
 from tunekit.data._stream_labels import check_validation_classes
@@ -129,7 +130,7 @@ def check_model(
                 model_output_shape(rebuilt, sample)  # builds a lazily built model
                 return rebuilt
 
-            note = check_round_trip(model, rebuild)
+            note = check_round_trip(model, rebuild, samples=drift_samples(data))
     finally:
         del model
         keras.backend.clear_session()

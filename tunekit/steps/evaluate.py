@@ -76,11 +76,13 @@ class EvaluateStep:
         if not manifest.is_done(self.name):
             interrupts.check()
             start = time.perf_counter()
+            drift: list[str] = []  # the file loads alone with other compiled numbers
             model = load_saved_model(
                 ctx.run_dir / BEST_MODEL,
                 ctx.hypermodel,
                 lambda: chosen_hyperparameters(ctx),
                 ctx.data,
+                notes=drift,
             )
             batch_size = test_batch_size(ctx.data, ctx.batch_size)  # whole batches
             y_pred = test_predictions(ctx, model, batch_size)
@@ -89,7 +91,9 @@ class EvaluateStep:
             seconds = round(time.perf_counter() - start, 2)
             manifest.mark(self.name, "running", test_metrics=metrics, seconds=seconds)
             # What loading the file alone needs, from the file: a rerun that only reports says it.
-            ctx.model_file_note = file_alone_note(ctx.run_dir / BEST_MODEL, ctx.model_file_note)
+            ctx.model_file_note = (drift or [None])[0] or file_alone_note(
+                ctx.run_dir / BEST_MODEL, ctx.model_file_note
+            )
             images = ctx.run_dir / FINAL_LOGS / "test"
             if images.exists():  # an earlier report's images (this one was not finished)
                 set_aside(

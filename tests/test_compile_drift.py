@@ -1,0 +1,142 @@
+"""A `.keras` file that loads alone but with another loss or metrics than the build compiled.
+
+Found by a new user: `keras.losses.Huber(delta=50.0)` comes back from its file with
+`delta=1` (Keras's `get_config()` leaves it out), and the run reported the test loss of
+the loaded file (56.66) for a model tuned and retrained with `delta=50` (1,813.05), exit 0.
+The same holds for `CosineSimilarity(axis=...)` and a user's own loss whose
+`get_config()` leaves out a setting.
+"""
+
+from __future__ import annotations
+
+import json
+
+import keras
+import keras_tuner as kt
+import numpy as np
+import pytest
+from sklearn.datasets import load_diabetes
+
+from tunekit import CoarseToFine
+from tunekit.data import Dataset
+from tunekit.model_files import load_saved_model
+from tunekit.steps.check import check_model
+
+LOADS_OTHERWISE = "loads the model's .keras file, but not with the loss and metrics"
+
+
+@keras.saving.register_keras_serializable(package="tunekit_tests")
+class ScaledError(keras.losses.Loss):
+    """A user's loss whose get_config() leaves out its `scale`."""
+
+    def __init__(self, scale=1.0, name="scaled_error", **kwargs):
+        super().__init__(name=name, **kwargs)
+        self.scale = scale
+
+    def call(self, y_true, y_pred):
+        return self.scale * keras.ops.mean(keras.ops.abs(y_true - y_pred), axis=-1)
+
+
+LOSSES = {
+    "huber": lambda: keras.losses.Huber(delta=50.0),
+    "cosine": lambda: keras.losses.CosineSimilarity(axis=0),
+    "own": lambda: ScaledError(scale=7.0),
+    "mse": lambda: "mse",  # with a metric that comes back otherwise
+}
+METRICS = {"mse": lambda: ["mae", keras.metrics.CosineSimilarity(axis=0, name="cos")]}
+
+
+@pytest.fixture(scope="module")
+def diabetes():
+    x, y = load_diabetes(return_X_y=True)
+    return Dataset.from_arrays(x.astype("float32"), y.astype("float32"), seed=0)
+
+
+def _hypermodel(loss, data):
+    mean, std = float(data.y_train.mean()), float(data.y_train.std())
+
+    class Regressor(kt.HyperModel):
+        def build(self, hp):
+            inputs = keras.Input((10,))
+            hidden = keras.layers.Dense(hp.Int("units", 8, 24, step=8), activation="relu")(inputs)
+            outputs = keras.layers.Rescaling(std, offset=mean)(keras.layers.Dense(1)(hidden))
+            model = keras.Model(inputs, outputs)
+            model.compile(
+                keras.optimizers.Adam(1e-2),
+                loss=LOSSES[loss](),
+                metrics=METRICS.get(loss, lambda: ["mae"])(),
+            )
+            return model
+
+    return Regressor()
+
+
+@pytest.mark.parametrize("loss", sorted(LOSSES))
+def test_a_file_that_loads_with_another_loss_is_scored_as_compiled(diabetes, tmp_path, loss):
+    hypermodel = _hypermodel(loss, diabetes)
+    model = hypermodel.build(kt.HyperParameters())
+    model.fit(diabetes.x_train, diabetes.y_train, epochs=2, verbose=0)
+    in_memory = model.evaluate(diabetes.x_test, diabetes.y_test, verbose=0, return_dict=True)
+    model.save(tmp_path / "m.keras")
+    alone = keras.models.load_model(tmp_path / "m.keras")
+    scored = alone.evaluate(diabetes.x_test, diabetes.y_test, verbose=0, return_dict=True)
+    assert scored != pytest.approx(in_memory, rel=1e-3)  # the fault's cause
+    notes: list[str] = []
+    loaded = load_saved_model(
+        tmp_path / "m.keras", hypermodel, kt.HyperParameters, diabetes, notes=notes
+    )
+    again = loaded.evaluate(diabetes.x_test, diabetes.y_test, verbose=0, return_dict=True)
+    assert again == pytest.approx(in_memory, rel=1e-5)
+    (note,) = notes
+    assert LOADS_OTHERWISE in note and "model.load_weights(path)" in note
+    assert ("cos " if loss == "mse" else f"loss ({type(LOSSES[loss]()).__name__})") in note
+
+
+def test_a_file_that_loads_as_compiled_is_loaded_alone_without_a_note(diabetes, tmp_path):
+    class Plain(kt.HyperModel):
+        def build(self, hp):
+            model = keras.Sequential([keras.Input((10,)), keras.layers.Dense(1)])
+            model.compile("adam", loss=keras.losses.Huber(delta=1.0), metrics=["mae"])
+            return model
+
+    model = Plain().build(kt.HyperParameters())
+    model.save(tmp_path / "m.keras")
+    notes: list[str] = []
+    load_saved_model(tmp_path / "m.keras", Plain(), kt.HyperParameters, diabetes, notes=notes)
+    assert notes == []
+
+
+def test_the_check_before_training_says_so(diabetes):
+    note = check_model(_hypermodel("huber", diabetes), diabetes)
+    assert note is not None and LOADS_OTHERWISE in note and "loss (Huber)" in note
+
+
+def test_a_run_reports_the_test_loss_it_was_tuned_on(diabetes, tmp_path):
+    run = CoarseToFine(
+        _hypermodel("huber", diabetes),
+        diabetes,
+        directory=tmp_path,
+        project_name="p",
+        coarse_trials=3,
+        coarse_epochs=2,
+        max_epochs=2,
+        factor=2,
+        top=1,
+        final_epochs=2,
+        finalists=0,
+        baseline=False,
+        seed=0,
+    )
+    result = run.run()
+    report = json.loads((result.run_dir / "report.json").read_text())
+    model = keras.models.load_model(result.run_dir / "best_model.keras")
+    predicted = model.predict(diabetes.x_test, verbose=0)
+    y = diabetes.y_test.reshape(-1, 1)
+    huber = float(keras.losses.Huber(delta=50.0)(y, predicted))
+    assert float(keras.losses.Huber(delta=1.0)(y, predicted)) != pytest.approx(huber, rel=1e-3)
+    assert report["test_metrics"]["loss"] == pytest.approx(huber, rel=1e-4)
+    assert result.test_metrics["loss"] == pytest.approx(huber, rel=1e-4)
+    assert LOADS_OTHERWISE in report["model_file_note"]
+    assert report["test_metrics"]["mae"] == pytest.approx(
+        float(np.mean(np.abs(y - predicted))), rel=1e-4
+    )

@@ -1,0 +1,111 @@
+"""Whether a model loaded from its `.keras` file computes the loss and metrics it was compiled
+with.
+
+A `.keras` file keeps a model's compiled loss and metrics as their `get_config()`: a class
+whose `get_config()` leaves out a setting comes back with its default. Keras's own
+`keras.losses.Huber(delta=50.0)` returns no `delta` (Keras 3.15), nor does
+`keras.losses.CosineSimilarity(axis=0)` its `axis`, nor many users' own classes. A run
+that scored its test set on the loaded file then reported a test loss of Huber with
+`delta=1` (56.66) for a model tuned and retrained on `delta=50` (1,813.05), with exit 0,
+and compared it with validation losses of the other.
+
+`compile_drift` runs the loaded model and one built by the hypermodel (with the file's
+weights) on the same training samples and compares what their compiled loss and metrics
+give: a file that loads alone with other numbers is then loaded the way of a file that
+cannot load alone (`tunekit.model_files.load_saved_model`), and the run's note says why.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+__all__ = ["SAMPLES", "compile_drift", "drift_note", "drift_samples"]
+
+#: How many training samples the comparison runs on: a setting that matters only for
+#: large errors (Huber's `delta`) shows on a few dozen samples of an untrained model.
+SAMPLES = 64
+
+
+def drift_samples(data: Any) -> tuple[Any, Any]:
+    """Up to `SAMPLES` training samples of `data` as the model takes them, `(x, y)`: a
+    `Dataset`'s first ones, a `StreamData`'s first batch (`tunekit.outputs.training_samples`).
+    """
+    from tunekit.data import _targets as tg  # noqa: PLC0415
+    from tunekit.outputs import training_samples  # noqa: PLC0415
+
+    if getattr(data, "x_train", None) is None or getattr(data, "y_train", None) is None:
+        return training_samples(data, targets=True)
+    n = min(SAMPLES, tg.length(data.y_train, "y_train"))
+    x = tg.take(data.x_train, slice(0, n))
+    return x, data.model_targets(tg.take(data.y_train, slice(0, n)))
+
+
+def compile_drift(model: Any, reference: Any, x: Any, y: Any) -> str | None:
+    """How `model`'s compiled loss and metrics differ from `reference`'s on samples `(x, y)`.
+
+    Both models hold the same weights (`reference` built by the hypermodel, then given
+    `model`'s), so only what they were compiled with can differ. Each is run on `x`
+    (`training=False`), then its `compute_loss` and `compute_metrics` on `y` (metrics
+    zeroed after). Values under a name both report are compared (relative tolerance 1e-4).
+
+    Returns:
+        E.g. `"loss (Huber) 56.66 where the hypermodel's build gives 1813.05"`, or `None`:
+        they agree, or either cannot compute them on these samples (no verdict).
+    """
+    try:
+        got, want = _scores(model, x, y), _scores(reference, x, y)
+    except Exception:  # noqa: BLE001 - no verdict: the evaluation itself will say
+        return None
+    differ = []
+    for name, value in want.items():
+        other = got.get(name)
+        if other is None or other.shape != value.shape:
+            continue
+        if not np.allclose(other, value, rtol=1e-4, atol=1e-7, equal_nan=True):
+            kind = f" ({type(model.loss).__name__})" if name == "loss" and model.loss else ""
+            differ.append(f"{name}{kind} {_text(other)} where the build's gives {_text(value)}")
+    return "; ".join(differ) or None
+
+
+def drift_note(drift: str) -> str:
+    """The run's note (`report.json["model_file_note"]`) for a file whose model loads with
+    other compiled numbers (`compile_drift`'s `drift`)."""
+    from tunekit.model_notes import RESTORE  # noqa: PLC0415
+
+    return (
+        "keras.models.load_model(path) loads the model's .keras file, but not with the loss "
+        "and metrics the hypermodel's build compiles: on the same training samples and "
+        f"weights, {drift}. A class whose get_config() leaves out a setting comes back with "
+        "its default (Keras's Huber drops delta, CosineSimilarity axis). tunekit tests and "
+        "reports the run's models as the build compiles them, by rebuilding them with the "
+        "hypermodel and loading the file's weights (as KerasTuner restores its checkpoints); "
+        f"do the same ({RESTORE}), or compile the loaded model again with the build's loss "
+        "and metrics before you evaluate it."
+    )
+
+
+def _scores(model: Any, x: Any, y: Any) -> dict[str, np.ndarray]:
+    """`model`'s compiled loss and metrics on `(x, y)`, by name (metrics zeroed after)."""
+    import keras  # noqa: PLC0415 - a model exists, so Keras is loaded
+
+    y_pred = model(x, training=False)
+    loss = model.compute_loss(x, y, y_pred, training=False)
+    found = {"loss": np.asarray(keras.ops.convert_to_numpy(loss), dtype=float)}
+    if getattr(model, "compiled", False):
+        try:
+            values = model.compute_metrics(x, y, y_pred, sample_weight=None)
+        finally:
+            model.reset_metrics()
+        for name, value in values.items():
+            if name != "loss":  # the loss tracker: not updated here
+                found[name] = np.asarray(keras.ops.convert_to_numpy(value), dtype=float)
+    return found
+
+
+def _text(value: np.ndarray) -> str:
+    """A value in a note: one number to 4 significant digits, or the first few of several."""
+    flat = value.ravel()
+    shown = ", ".join(f"{v:.4g}" for v in flat[:4]) + (", ..." if flat.size > 4 else "")
+    return shown if flat.size == 1 else f"[{shown}]"
