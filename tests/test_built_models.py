@@ -26,7 +26,7 @@ from tunekit.data import Dataset
 from tunekit.errors import ModelCheckError
 from tunekit.model_files import load_saved_model
 
-NOT_A_MODEL = "not a keras.Model. KerasTuner's tuner stops at the first trial"
+NOT_A_MODEL = "not a keras.Model. KerasTuner's tuner stops at the first trial on anything else"
 
 
 def _model(hp):
@@ -80,6 +80,44 @@ def test_a_build_returning_no_model_is_refused_before_training(digits, tmp_path,
     text = str(e.value)
     assert NOT_A_MODEL in text and all(part in text for part in said), text
     assert not list(tmp_path.rglob("trial.json"))  # no trial ran
+
+
+def test_a_class_returned_is_said_to_be_a_class(digits, tmp_path):
+    with pytest.raises(ModelCheckError, match="returned the class keras.src.models.sequential"):
+        CoarseToFine(lambda hp: keras.Sequential, digits, directory=tmp_path).run()
+
+
+def _none_for_tanh(hp):
+    if hp.Choice("activation", ["relu", "tanh"]) == "tanh":
+        return None
+    return _model(hp)
+
+
+def test_a_build_returning_none_for_some_values_fails_those_trials_only(digits, tmp_path):
+    """Before: KerasTuner's FatalTypeError stopped the whole search (exit 1)."""
+    run = CoarseToFine(
+        _none_for_tanh,
+        digits,
+        directory=tmp_path,
+        project_name="p",
+        coarse_trials=6,
+        coarse_epochs=1,
+        fine_tuner="bayesian",
+        fine_trials=1,
+        final_epochs=1,
+        finalists=0,
+        baseline=False,
+        seed=1,
+        max_consecutive_failed_trials=6,
+    )
+    result = run.run()
+    trials = [json.loads(p.read_text()) for p in (result.run_dir / "coarse").rglob("trial.json")]
+    failed = [t for t in trials if t["status"] == "FAILED"]
+    assert failed and all(t["hyperparameters"]["values"]["activation"] == "tanh" for t in failed)
+    assert all("returned builtins.NoneType with the values" in t["message"] for t in failed)
+    assert "this trial fails and the search goes on" in failed[0]["message"]
+    assert any(t["status"] == "COMPLETED" for t in trials)
+    assert result.test_metrics["accuracy"] > 0
 
 
 def test_a_build_returning_none_exits_2_on_the_command_line(tmp_path, capsys, monkeypatch):

@@ -92,6 +92,70 @@ def test_a_file_that_loads_with_another_loss_is_scored_as_compiled(diabetes, tmp
     assert ("cos " if loss == "mse" else f"loss ({type(LOSSES[loss]()).__name__})") in note
 
 
+@keras.saving.register_keras_serializable(package="tunekit_tests")
+class WeightedIds(keras.losses.Loss):
+    """A class-weighted sparse crossentropy whose get_config() leaves out the weights."""
+
+    def __init__(self, weights=(1.0,) * 10, name="weighted_ids", **kwargs):
+        super().__init__(name=name, **kwargs)
+        self.weights = list(weights)
+
+    def call(self, y_true, y_pred):
+        ids = keras.ops.cast(keras.ops.reshape(y_true, (-1,)), "int32")
+        scale = keras.ops.take(keras.ops.convert_to_tensor(self.weights), ids)
+        return scale * keras.losses.sparse_categorical_crossentropy(ids, y_pred)
+
+
+@keras.saving.register_keras_serializable(package="tunekit_tests")
+class ClassShare(keras.metrics.Mean):
+    """The share of predictions of class `cls`, whose get_config() leaves out its name."""
+
+    def __init__(self, cls=0, name="class_share", **kwargs):
+        super().__init__(name=name, **kwargs)
+        self.cls = cls
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        hits = keras.ops.cast(keras.ops.argmax(y_pred, axis=-1) == self.cls, "float32")
+        return super().update_state(hits, sample_weight)
+
+    def get_config(self):
+        return {}
+
+
+def test_a_setting_that_matters_for_one_class_is_found_in_data_sorted_by_class(tmp_path):
+    """The first 64 training samples of data saved class by class are one class, on
+    which a class-weighted loss and its file's unweighted one agree."""
+    from sklearn.datasets import load_digits
+
+    x, y = load_digits(return_X_y=True)
+    x = (x / 16).astype("float32")
+    order = np.argsort(y[:1200], kind="stable")  # the training split sorted by class
+    data = Dataset(x[:1200][order], y[:1200][order], x[1200:1500], y[1200:1500], x[1500:], y[1500:])
+
+    class Weighted(kt.HyperModel):
+        def build(self, hp):
+            model = keras.Sequential([keras.Input((64,)), keras.layers.Dense(10, "softmax")])
+            weights = [1.0] * 9 + [25.0]
+            metrics = ["accuracy", ClassShare(cls=9, name="share9")]
+            model.compile("adam", loss=WeightedIds(weights), metrics=metrics)
+            return model
+
+    hypermodel = Weighted()
+    model = hypermodel.build(kt.HyperParameters())
+    in_memory = model.evaluate(data.x_test, data.y_test, verbose=0, return_dict=True)
+    model.save(tmp_path / "m.keras")
+    notes: list[str] = []
+    loaded = load_saved_model(
+        tmp_path / "m.keras", hypermodel, kt.HyperParameters, data, notes=notes
+    )
+    assert loaded.evaluate(data.x_test, data.y_test, verbose=0, return_dict=True) == (
+        pytest.approx(in_memory, rel=1e-5)
+    )
+    (note,) = notes
+    assert "loss (WeightedIds)" in note
+    assert "its metrics are named" in note and "'share9'" in note
+
+
 def test_a_file_that_loads_as_compiled_is_loaded_alone_without_a_note(diabetes, tmp_path):
     class Plain(kt.HyperModel):
         def build(self, hp):

@@ -8,6 +8,9 @@ column of the ints 0, 1, 2, as `df.apply` and mixed operations leave it) was ref
 
 from __future__ import annotations
 
+from decimal import Decimal
+from fractions import Fraction
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -29,8 +32,10 @@ def wine():
         lambda y: np.asarray(y.to_numpy(), dtype=object),  # a NumPy object array
         lambda y: pd.Series([np.int64(v) for v in y], dtype=object),  # NumPy ints inside
         lambda y: y.astype(float).astype(object),  # whole-number floats
+        lambda y: pd.Series([Decimal(int(v)) for v in y], dtype=object),  # pd.read_sql
+        lambda y: pd.Series([Fraction(int(v)) for v in y], dtype=object),
     ],
-    ids=["series", "numpy", "numpy_ints", "floats"],
+    ids=["series", "numpy", "numpy_ints", "floats", "decimals", "fractions"],
 )
 def test_class_ids_held_as_objects_are_classes(wine, as_objects):
     expected = Dataset.from_arrays(wine.data, wine.target.to_numpy(), seed=0)
@@ -55,6 +60,13 @@ def test_regression_targets_held_as_objects_are_regression():
     found = Dataset.from_arrays(x, y.astype(object), seed=0)
     assert found.task == "regression"
     assert np.allclose(found.y_train, Dataset.from_arrays(x, y, seed=0).y_train)
+
+
+def test_real_valued_decimals_are_regression_targets():
+    x, y = load_diabetes(return_X_y=True)
+    found = Dataset.from_arrays(x, pd.Series([Decimal(f"{v}.25") for v in y]), seed=0)
+    assert found.task == "regression"
+    assert np.allclose(found.y_train, Dataset.from_arrays(x, y + 0.25, seed=0).y_train)
 
 
 def test_objects_with_a_gap_or_text_among_numbers_are_still_said(wine):

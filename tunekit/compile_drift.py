@@ -21,25 +21,49 @@ from typing import Any
 
 import numpy as np
 
+from tunekit.errors import error_line
+
 __all__ = ["SAMPLES", "compile_drift", "drift_note", "drift_samples"]
 
-#: How many training samples the comparison runs on: a setting that matters only for
-#: large errors (Huber's `delta`) shows on a few dozen samples of an untrained model.
-SAMPLES = 64
+#: How many training samples the comparison runs on at most: spread over the split, every
+#: class, and the largest and smallest targets (a setting that matters only for large
+#: errors, Huber's `delta`, or for one class, a class weight, shows there).
+SAMPLES = 256
 
 
 def drift_samples(data: Any) -> tuple[Any, Any]:
-    """Up to `SAMPLES` training samples of `data` as the model takes them, `(x, y)`: a
-    `Dataset`'s first ones, a `StreamData`'s first batch (`tunekit.outputs.training_samples`).
+    """Up to `SAMPLES` training samples of `data` as the model takes them, `(x, y)`.
+
+    A `Dataset`'s: evenly spaced over its training split (not its first ones: a split
+    sorted by class starts with one class), with for classification up to `SAMPLES / k`
+    of each of its `k` classes, and for regression its 16 largest and 16 smallest
+    targets (by their sum over outputs). A `StreamData`'s first batch
+    (`tunekit.outputs.training_samples`).
     """
     from tunekit.data import _targets as tg  # noqa: PLC0415
     from tunekit.outputs import training_samples  # noqa: PLC0415
 
     if getattr(data, "x_train", None) is None or getattr(data, "y_train", None) is None:
         return training_samples(data, targets=True)
-    n = min(SAMPLES, tg.length(data.y_train, "y_train"))
-    x = tg.take(data.x_train, slice(0, n))
-    return x, data.model_targets(tg.take(data.y_train, slice(0, n)))
+    n = tg.length(data.y_train, "y_train")
+    chosen = np.arange(n)
+    if n > SAMPLES:
+        parts = [np.linspace(0, n - 1, SAMPLES // 2).astype(np.int64)]
+        labels = data.y_train
+        if not isinstance(labels, dict) and np.ndim(labels) == 1:
+            if data.task == "classification":
+                classes = np.unique(labels)
+                each = max(1, SAMPLES // (2 * len(classes)))
+                parts += [np.flatnonzero(labels == c)[:each] for c in classes]
+            else:
+                order = np.argsort(np.asarray(labels, dtype=np.float64), kind="stable")
+                parts += [order[:16], order[-16:]]
+        elif not isinstance(labels, dict):  # (n, k) targets: by their sum
+            order = np.argsort(np.asarray(labels, dtype=np.float64).reshape(n, -1).sum(axis=1))
+            parts += [order[:16], order[-16:]]
+        chosen = np.unique(np.concatenate(parts))
+    x = tg.take(data.x_train, chosen)
+    return x, data.model_targets(tg.take(data.y_train, chosen))
 
 
 def compile_drift(model: Any, reference: Any, x: Any, y: Any) -> str | None:
@@ -48,24 +72,35 @@ def compile_drift(model: Any, reference: Any, x: Any, y: Any) -> str | None:
     Both models hold the same weights (`reference` built by the hypermodel, then given
     `model`'s), so only what they were compiled with can differ. Each is run on `x`
     (`training=False`), then its `compute_loss` and `compute_metrics` on `y` (metrics
-    zeroed after). Values under a name both report are compared (relative tolerance 1e-4).
+    zeroed after). Values under a name both report are compared (relative tolerance 1e-4),
+    and the names themselves (a metric whose `get_config()` leaves out its `name` comes
+    back under its default one).
 
     Returns:
-        E.g. `"loss (Huber) 56.66 where the hypermodel's build gives 1813.05"`, or `None`:
-        they agree, or either cannot compute them on these samples (no verdict).
+        E.g. `"loss (Huber) 56.66 where the build's gives 1813"`; what `model`'s raise
+        where `reference`'s compute; or `None`: they agree, or `reference` cannot compute
+        them on these samples (no verdict).
     """
     try:
-        got, want = _scores(model, x, y), _scores(reference, x, y)
+        want = _scores(reference, x, y)
     except Exception:  # noqa: BLE001 - no verdict: the evaluation itself will say
         return None
+    try:
+        got = _scores(model, x, y)
+    except Exception as e:  # noqa: BLE001 - the build's compute, the file's raise
+        return f"its compiled loss or metrics raise {error_line(e)} where the build's compute"
     differ = []
     for name, value in want.items():
         other = got.get(name)
-        if other is None or other.shape != value.shape:
+        if other is None:
             continue
-        if not np.allclose(other, value, rtol=1e-4, atol=1e-7, equal_nan=True):
+        if other.shape != value.shape or not np.allclose(
+            other, value, rtol=1e-4, atol=1e-7, equal_nan=True
+        ):
             kind = f" ({type(model.loss).__name__})" if name == "loss" and model.loss else ""
             differ.append(f"{name}{kind} {_text(other)} where the build's gives {_text(value)}")
+    if sorted(got) != sorted(want):  # a metric's name left out of its get_config()
+        differ.append(f"its metrics are named {sorted(got)} where the build's are {sorted(want)}")
     return "; ".join(differ) or None
 
 

@@ -56,28 +56,35 @@ def build_with_defaults(hypermodel: Any, hp: Any) -> Any:
     return model
 
 
-def check_built_a_model(built: Any) -> None:
-    """Refuses what a build with the default hyperparameters returned when it is not a
-    `keras.Model`: KerasTuner's tuner stops its first trial on it (`FatalTypeError`, in
-    `Tuner._try_build`), also for a hypermodel with its own `fit`, so the refusal comes
-    before any training.
+DEFAULTS = "its default hyperparameters"
+
+
+def check_built_a_model(built: Any, values: str = DEFAULTS) -> None:
+    """Refuses what a build returned when it is not a `keras.Model`: KerasTuner's tuner
+    stops its trial on it (`FatalTypeError`, in `Tuner._try_build`), also for a
+    hypermodel with its own `fit`, so the build with the defaults is refused before any
+    training.
 
     Args:
         built: What `hypermodel.build(hp)` returned.
+        values: The values it was built with, in words (default: the defaults).
 
     Raises:
         ModelCheckError (a `ValueError`): `built` is not a `keras.Model`; the message
             names what it is and the fix (`None`: a missing `return model`; a tuple or
             list holding a model: return the model alone; a layer: wrap it in a model;
-            a Keras 2 `tf_keras` model: build it with Keras 3).
+            a class: an instance; a Keras 2 `tf_keras` model: build it with Keras 3).
     """
     import keras  # noqa: PLC0415 - a build ran: Keras is loaded
 
     if isinstance(built, keras.Model):
         return
-    kind = type(built)
+    kind = built if isinstance(built, type) else type(built)
     what = f"{kind.__module__}.{kind.__qualname__}"
-    if built is None:
+    if isinstance(built, type):
+        what = f"the class {what}"
+        fix = "return an instance of it (a model built and compiled), not the class."
+    elif built is None:
         fix = "does build end with `return model`?"
     elif isinstance(built, list | tuple) and any(isinstance(b, keras.Model) for b in built):
         fix = (
@@ -89,17 +96,21 @@ def check_built_a_model(built: Any) -> None:
             "a layer is not a model: wrap it, e.g. `keras.Sequential([keras.Input(shape), "
             "layer])`, or `keras.Model(inputs, outputs)`, compile it and return that."
         )
-    elif kind.__module__.split(".")[0] in ("tf_keras", "tensorflow"):
+    elif kind.__module__.split(".")[0] == "tf_keras":
         fix = (
             "it is a Keras 2 model (tf_keras); KerasTuner 1.4 and tunekit tune Keras 3 "
             "models: build it with `import keras` (Keras 3), not `tf_keras`."
         )
     else:
         fix = "build a keras.Model (compiled unless the hypermodel's own fit compiles it)."
+    stop = (
+        "KerasTuner's tuner stops at the first trial on anything else, so no search can start"
+        if values == DEFAULTS
+        else "KerasTuner's tuner would stop the whole search on it; this trial fails and the "
+        "search goes on"
+    )
     raise ModelCheckError(
-        f"`hypermodel`'s build returned {what} with its default hyperparameters, not a "
-        "keras.Model. KerasTuner's tuner stops at the first trial on anything else, so no "
-        f"search can start: {fix}"
+        f"`hypermodel`'s build returned {what} with {values}, not a keras.Model. {stop}: {fix}"
     )
 
 

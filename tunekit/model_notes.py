@@ -178,7 +178,9 @@ def alone_note(error: Exception, path: str | os.PathLike[str]) -> str:
         shown = ", ".join(f"'{n}': {n}" for n in names) if names else "...: ..."
         needs = (
             f"loading it needs keras.models.load_model(path, custom_objects={{{shown}}}), or "
-            "the objects registered with @keras.saving.register_keras_serializable()"
+            "the objects registered with @keras.saving.register_keras_serializable() (and a "
+            "loss or metric whose get_config() leaves out a setting, as Keras's Huber its "
+            "delta, then comes back with its default: tunekit's test numbers are the build's)"
         )
     return (
         "The model's .keras file cannot be loaded by keras.models.load_model(path) alone: "

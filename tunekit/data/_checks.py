@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import numbers
 from collections.abc import Iterator, Mapping
+from decimal import Decimal
 from typing import Any
 
 import numpy as np
@@ -208,20 +209,27 @@ def check_no_missing_labels(values: Any, name: str) -> None:
 
 
 def objects_as_numbers(y: Any) -> Any:
-    """`y` as a numeric array when it is an array of Python objects that are all numbers
-    (a pandas `object` column of ints, `y.astype(object)`: Python or NumPy ints, floats,
-    bools), so that its values are read as the numbers they are (ids 0..2 were refused as
-    "must hold integer class ids, got dtype object (e.g. 0)"); each array of a dict alike;
-    anything else (text, missing values, None) as given, for the checks that say what."""
+    """`y` as a numeric array when it is an array of Python objects that are all numbers (a
+    pandas `object` column, `y.astype(object)`: Python or NumPy ints, floats, bools; the
+    `Decimal`s `pd.read_sql` gives NUMERIC columns; `Fraction`s), so that its values are
+    read as the numbers they are (ids 0..2 were refused as "must hold integer class ids,
+    got dtype object (e.g. 0)"): int64 when all are integers, else float64. Each array of
+    a dict alike; anything else (text, missing values, None) as given, for the checks
+    that say what."""
     if isinstance(y, Mapping):
         return {key: objects_as_numbers(value) for key, value in y.items()}
     if y is None or getattr(getattr(y, "dtype", None), "kind", None) != "O":
         return y
     values = np.asarray(y)
     flat = values.ravel().tolist()
-    if not flat or not all(isinstance(v, numbers.Real) and v == v for v in flat):  # no NaN
+    if not flat or not all(isinstance(v, numbers.Real | Decimal) and v == v for v in flat):
+        return y  # text, None, NaN (a missing label): said by the checks
+    try:
+        if all(isinstance(v, numbers.Integral) for v in flat):
+            return np.asarray(flat, dtype=np.int64).reshape(values.shape)
+        return np.asarray([float(v) for v in flat], dtype=np.float64).reshape(values.shape)
+    except (OverflowError, ValueError):  # beyond int64 or float64: said by the checks
         return y
-    return np.asarray(flat).reshape(values.shape)
 
 
 def _as_labels(y: Any, name: str) -> np.ndarray:

@@ -24,7 +24,7 @@ from tunekit.data._checks import (
     _check_finite,
     _readonly,
     check_no_missing_labels,
-    objects_as_numbers,
+    objects_as_numbers,  # noqa: F401 - as tg.objects_as_numbers (tunekit.data.dataset)
 )
 from tunekit.data._label_text import check_label_texts
 from tunekit.errors import DataError

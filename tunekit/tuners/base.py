@@ -36,6 +36,7 @@ from tunekit import cv as _cv
 from tunekit.data import _targets as tg
 from tunekit.data.batches import sample_bytes, validation_batch_size
 from tunekit.data.streams import is_stream
+from tunekit.default_build import check_built_a_model
 from tunekit.errors import ModelCheckError, StateFileError, said_as
 from tunekit.fit_inputs import FoldFit
 from tunekit.fit_results import not_one_number
@@ -495,7 +496,12 @@ class TunekitTuner(kt.Tuner):
 
     def _build_hypermodel(self, hp: Any) -> keras.Model:
         with self._clock().measure("build"):
-            return super()._build_hypermodel(hp)
+            model = super()._build_hypermodel(hp)
+        try:  # KerasTuner's _try_build stops the whole search on it (`FatalTypeError`)
+            check_built_a_model(model, f"the values {trial_values(hp)}")
+        except ModelCheckError as e:  # these values: this trial fails, the search goes on
+            raise TrialRefusedError(str(e)) from None
+        return model
 
     def _checkpoint_once(self, callback: Any) -> Any:
         """KerasTuner's best-epoch checkpoint as a `BestEpochWeights` (written once per fit)."""
