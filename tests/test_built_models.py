@@ -18,6 +18,7 @@ import keras
 import keras_tuner as kt
 import numpy as np
 import pytest
+from conftest import BAYES_BUDGET
 from sklearn.datasets import load_digits
 
 from tunekit import CoarseToFine
@@ -95,21 +96,8 @@ def _none_for_tanh(hp):
 
 def test_a_build_returning_none_for_some_values_fails_those_trials_only(digits, tmp_path):
     """Before: KerasTuner's FatalTypeError stopped the whole search (exit 1)."""
-    run = CoarseToFine(
-        _none_for_tanh,
-        digits,
-        directory=tmp_path,
-        project_name="p",
-        coarse_trials=6,
-        coarse_epochs=1,
-        fine_tuner="bayesian",
-        fine_trials=1,
-        final_epochs=1,
-        finalists=0,
-        baseline=False,
-        seed=1,
-        max_consecutive_failed_trials=6,
-    )
+    budget = {**BAYES_BUDGET, "coarse_trials": 6, "max_consecutive_failed_trials": 6, "seed": 1}
+    run = CoarseToFine(_none_for_tanh, digits, directory=tmp_path, project_name="p", **budget)
     result = run.run()
     trials = [json.loads(p.read_text()) for p in (result.run_dir / "coarse").rglob("trial.json")]
     failed = [t for t in trials if t["status"] == "FAILED"]
@@ -215,19 +203,7 @@ def test_a_run_of_a_model_with_its_own_test_step_reports_its_test_score(digits, 
     if keras.backend.backend() != "tensorflow":
         pytest.skip("a TensorFlow-style test_step(self, data)")
     run = CoarseToFine(
-        _tracked,
-        digits,
-        directory=tmp_path,
-        project_name="p",
-        coarse_trials=3,
-        coarse_epochs=1,
-        max_epochs=2,
-        factor=2,
-        top=1,
-        final_epochs=1,
-        finalists=0,
-        baseline=False,
-        seed=0,
+        _tracked, digits, directory=tmp_path, project_name="p", seed=0, **BAYES_BUDGET
     )
     result = run.run()
     report = json.loads((result.run_dir / "report.json").read_text())

@@ -15,6 +15,7 @@ import keras
 import keras_tuner as kt
 import numpy as np
 import pytest
+from conftest import BAYES_BUDGET
 from sklearn.datasets import load_diabetes
 
 from tunekit import CoarseToFine
@@ -181,15 +182,8 @@ def test_a_run_reports_the_test_loss_it_was_tuned_on(diabetes, tmp_path):
         diabetes,
         directory=tmp_path,
         project_name="p",
-        coarse_trials=3,
-        coarse_epochs=2,
-        max_epochs=2,
-        factor=2,
-        top=1,
-        final_epochs=2,
-        finalists=0,
-        baseline=False,
         seed=0,
+        **BAYES_BUDGET,
     )
     result = run.run()
     report = json.loads((result.run_dir / "report.json").read_text())

@@ -314,24 +314,29 @@ def test_bar_and_plain_paths_report_the_same_trials_and_quiet_only_the_summary(
     assert total >= sum(report["timings"].values()) - 1
 
 
-def test_the_summary_gives_the_baselines_verdict(tmp_path: Path) -> None:
-    from tunekit.cli_summary import summary
-
-    verdict = "tuned is better than the baseline: test accuracy 0.99 vs 0.98 (McNemar ...)."
-    report = {"backend": "jax", "baseline": {"verdict": verdict}, "test_intervals": None}
-    (tmp_path / "report.json").write_text(json.dumps(report))
-    result = SimpleNamespace(
+def summarised_result(run_dir: Path, test_metrics: dict[str, float]) -> SimpleNamespace:
+    """What the closing summary reads of a `RunResult` (its report.json is `run_dir`'s)."""
+    return SimpleNamespace(
         phase_bests={"coarse": {"trial_id": "01", "score": 0.9}},
-        test_metrics={"accuracy": 0.99, "loss": 0.1},
+        test_metrics=test_metrics,
         best_phase="coarse",
         best_trial_id="01",
         selection="best",
         narrowed="(table)",
         final_epochs=1,
         timings={"coarse": 3.0},
-        run_dir=tmp_path,
+        run_dir=run_dir,
         artifacts={},
     )
+
+
+def test_the_summary_gives_the_baselines_verdict(tmp_path: Path) -> None:
+    from tunekit.cli_summary import summary
+
+    verdict = "tuned is better than the baseline: test accuracy 0.99 vs 0.98 (McNemar ...)."
+    report = {"backend": "jax", "baseline": {"verdict": verdict}, "test_intervals": None}
+    (tmp_path / "report.json").write_text(json.dumps(report))
+    result = summarised_result(tmp_path, {"accuracy": 0.99, "loss": 0.1})
     lines = summary(result).splitlines()
     assert "Test: accuracy 0.9900, loss 0.1000" in lines  # no intervals recorded: none shown
     assert f"Baseline: {verdict}" in lines and "Backend: jax" in lines

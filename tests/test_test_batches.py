@@ -153,24 +153,14 @@ def test_the_report_says_so_when_no_batch_size_divides_the_test_set() -> None:
 def test_the_command_lines_summary_repeats_the_uneven_batches_note(tmp_path) -> None:
     """The note was in report.json and report.md only, not under the summary's Test line."""
     import json
-    from types import SimpleNamespace
+
+    from test_progress import summarised_result
 
     from tunekit.cli_summary import summary
 
     note = "The test set's 301 samples were evaluated in batches of 32 and a last one of 13: ..."
     (tmp_path / "report.json").write_text(json.dumps({"test_batches_note": note}))
-    result = SimpleNamespace(
-        phase_bests={"coarse": {"trial_id": "01", "score": 0.9}},
-        test_metrics={"accuracy": 0.9},
-        best_phase="coarse",
-        best_trial_id="01",
-        selection="best",
-        narrowed="(table)",
-        final_epochs=1,
-        timings={"coarse": 3.0},
-        run_dir=tmp_path,
-        artifacts={},
-    )
+    result = summarised_result(tmp_path, {"accuracy": 0.9})
     lines = summary(result).splitlines()
     assert lines[lines.index("Test: accuracy 0.9000") + 1] == note
     (tmp_path / "report.json").write_text(json.dumps({"test_batches_note": None}))
