@@ -64,7 +64,9 @@ def test_regression_targets_held_as_objects_are_regression():
 
 def test_real_valued_decimals_are_regression_targets():
     x, y = load_diabetes(return_X_y=True)
-    found = Dataset.from_arrays(x, pd.Series([Decimal(f"{v}.25") for v in y]), seed=0)
+    found = Dataset.from_arrays(
+        x, pd.Series([Decimal(str(v)) + Decimal("0.25") for v in y]), seed=0
+    )
     assert found.task == "regression"
     assert np.allclose(found.y_train, Dataset.from_arrays(x, y + 0.25, seed=0).y_train)
 
