@@ -91,8 +91,10 @@ class EvaluateStep:
             seconds = round(time.perf_counter() - start, 2)
             manifest.mark(self.name, "running", test_metrics=metrics, seconds=seconds)
             # What loading the file alone needs, from the file: a rerun that only reports says it.
-            ctx.model_file_note = (drift or [None])[0] or file_alone_note(
-                ctx.run_dir / BEST_MODEL, ctx.model_file_note
+            ctx.model_file_note = (
+                drift[0]
+                if drift
+                else file_alone_note(ctx.run_dir / BEST_MODEL, ctx.model_file_note)
             )
             images = ctx.run_dir / FINAL_LOGS / "test"
             if images.exists():  # an earlier report's images (this one was not finished)
