@@ -198,3 +198,78 @@ def test_a_run_reports_the_test_loss_it_was_tuned_on(diabetes, tmp_path):
     assert report["test_metrics"]["mae"] == pytest.approx(
         float(np.mean(np.abs(y - predicted))), rel=1e-4
     )
+
+
+def _sorted_digits():
+    """Digits with the training split sorted by class (the first batches are all zeros)."""
+    from sklearn.datasets import load_digits
+
+    x, y = load_digits(return_X_y=True)
+    x = (x / 16).astype("float32")
+    order = np.argsort(y[:1200], kind="stable")
+    return x[:1200][order], y[:1200][order], x[1200:1500], y[1200:1500], x[1500:], y[1500:]
+
+
+class _Weighted(kt.HyperModel):
+    def build(self, hp):
+        model = keras.Sequential([keras.Input((64,)), keras.layers.Dense(10, "softmax")])
+        model.compile("adam", loss=WeightedIds([1.0] * 9 + [25.0]), metrics=["accuracy"])
+        return model
+
+
+def test_a_stream_is_scored_as_compiled_where_its_first_batch_shows_no_difference(tmp_path):
+    """A stream's drift samples are its first batch: data sorted by class gives one class
+    there, on which the class-weighted loss and its file's unweighted one agree. The
+    test loss is still the build's."""
+    import tensorflow as tf
+
+    from tunekit.data import StreamData
+
+    x, y, xv, yv, xt, yt = _sorted_digits()
+    batches = [tf.data.Dataset.from_tensor_slices(s).batch(64) for s in ((x, y), (xv, yv))]
+    data = StreamData(
+        *batches,
+        tf.data.Dataset.from_tensor_slices((xt, yt)).batch(64),
+        fingerprint="digits-sorted",
+        task="classification",
+        num_classes=10,
+    )
+    model = _Weighted().build(kt.HyperParameters())
+    model.fit(x, y, epochs=1, verbose=0)
+    in_memory = model.evaluate(xt, yt, verbose=0, return_dict=True)
+    model.save(tmp_path / "m.keras")
+    alone = keras.models.load_model(tmp_path / "m.keras").evaluate(xt, yt, verbose=0)
+    assert alone[0] != pytest.approx(in_memory["loss"], rel=1e-3)  # the fault's cause
+    loaded = load_saved_model(tmp_path / "m.keras", _Weighted(), kt.HyperParameters, data)
+    scored = loaded.evaluate(xt, yt, verbose=0, return_dict=True)
+    assert scored == pytest.approx(in_memory, rel=1e-5)
+
+
+def test_a_build_that_makes_other_layers_leaves_the_file_model(tmp_path):
+    """A build whose layers depend on more than its hyperparameters (here a counter)
+    cannot stand for the file's model: the file's model is what was trained."""
+    x, y, xv, yv, xt, yt = _sorted_digits()
+    data = Dataset(x, y, xv, yv, xt, yt)
+    calls = []
+
+    class Drifting(kt.HyperModel):
+        def build(self, hp):
+            calls.append(1)
+            activation = "relu" if len(calls) == 1 else "tanh"
+            model = keras.Sequential(
+                [keras.Input((64,)), keras.layers.Dense(16, activation), keras.layers.Dense(10)]
+            )
+            loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+            model.compile("adam", loss=loss, metrics=["accuracy"])
+            return model
+
+    model = Drifting().build(kt.HyperParameters())
+    model.fit(x, y, epochs=1, verbose=0)
+    in_memory = model.evaluate(xt, yt, verbose=0, return_dict=True)
+    model.save(tmp_path / "m.keras")
+    loaded = load_saved_model(tmp_path / "m.keras", Drifting(), kt.HyperParameters, data)
+    assert len(calls) == 2  # rebuilt once, and left
+    scored = loaded.evaluate(xt, yt, verbose=0, return_dict=True)
+    assert scored == pytest.approx(in_memory, rel=1e-5)
+    predicted = model.predict(xt, verbose=0)
+    np.testing.assert_allclose(loaded.predict(xt, verbose=0), predicted, rtol=1e-5)

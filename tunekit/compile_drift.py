@@ -9,26 +9,33 @@ that scored its test set on the loaded file then reported a test loss of Huber w
 `delta=1` (56.66) for a model tuned and retrained on `delta=50` (1,813.05), with exit 0,
 and compared it with validation losses of the other.
 
-`compile_drift` runs the loaded model and one built by the hypermodel (with the file's
-weights) on the same training samples and compares what their compiled loss and metrics
-give: a file that loads alone with other numbers is then loaded the way of a file that
-cannot load alone (`tunekit.model_files.load_saved_model`), and the run's note says why.
+`rebuild_verdict` runs the loaded model and one built by the hypermodel (with the file's
+weights) on the same training samples: when they predict alike, the run's models are
+scored as the build compiles them (`tunekit.model_files.load_saved_model`), whether or not
+the samples show a difference, and `compile_drift` compares what their compiled loss and
+metrics give, for the run's note. The samples are a stream's first batch only, so a
+setting that matters for classes missing there goes without a note, but not mis-scored.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 
 from tunekit.errors import error_line
 
-__all__ = ["SAMPLES", "compile_drift", "drift_note", "drift_samples"]
+__all__ = ["CHUNK", "SAMPLES", "compile_drift", "drift_note", "drift_samples", "rebuild_verdict"]
 
 #: How many training samples the comparison runs on at most: spread over the split, every
 #: class, and the largest and smallest targets (a setting that matters only for large
 #: errors, Huber's `delta`, or for one class, a class weight, shows there).
 SAMPLES = 256
+
+#: Samples per forward pass of the comparison: 256 images of 224x224x3 at once would hold
+#: 150 MB of input and, in a convolution's activations, GBs.
+CHUNK = 32
 
 
 def drift_samples(data: Any) -> tuple[Any, Any]:
@@ -71,24 +78,45 @@ def compile_drift(model: Any, reference: Any, x: Any, y: Any) -> str | None:
 
     Both models hold the same weights (`reference` built by the hypermodel, then given
     `model`'s), so only what they were compiled with can differ. Each is run on `x`
-    (`training=False`), then its `compute_loss` and `compute_metrics` on `y` (metrics
-    zeroed after). Values under a name both report are compared (relative tolerance 1e-4),
-    and the names themselves (a metric whose `get_config()` leaves out its `name` comes
-    back under its default one).
+    (`training=False`, `CHUNK` samples at a time), then its `compute_loss` and
+    `compute_metrics` on `y` (metrics zeroed after). Values under a name both report are
+    compared (relative tolerance 1e-4), and the names themselves (a metric whose
+    `get_config()` leaves out its `name` comes back under its default one).
 
     Returns:
         E.g. `"loss (Huber) 56.66 where the build's gives 1813"`; what `model`'s raise
         where `reference`'s compute; or `None`: they agree, or `reference` cannot compute
         them on these samples (no verdict).
     """
+    return rebuild_verdict(model, reference, x, y)[1]
+
+
+def rebuild_verdict(model: Any, reference: Any, x: Any, y: Any) -> tuple[bool, str | None]:
+    """Whether `reference` can stand for `model`, and `compile_drift`'s difference.
+
+    `reference` can stand for `model` when it predicts as `model` does on `x` (relative
+    tolerance 1e-4: the build reproduces the file's layers, not only its weights' shapes)
+    and computes its own compiled loss and metrics on `(x, y)`. A `model` that cannot
+    predict at all leaves the verdict to `reference` alone.
+
+    Returns:
+        `(stands, drift)`: `drift` is `None` unless `stands`.
+    """
     try:
-        want = _scores(reference, x, y)
+        want_pred = _forward(reference, x)
+        want = _scores(reference, x, y, want_pred)
     except Exception:  # noqa: BLE001 - no verdict: the evaluation itself will say
-        return None
+        return False, None
     try:
-        got = _scores(model, x, y)
+        got_pred = _forward(model, x)
+    except Exception as e:  # noqa: BLE001 - the file's model cannot predict; the build's can
+        return True, f"it raises {error_line(e)} where the build's predicts"
+    if not _alike(got_pred, want_pred):
+        return False, None  # the build makes other layers: the file is the model trained
+    try:
+        got = _scores(model, x, y, got_pred)
     except Exception as e:  # noqa: BLE001 - the build's compute, the file's raise
-        return f"its compiled loss or metrics raise {error_line(e)} where the build's compute"
+        return True, f"its compiled loss or metrics raise {error_line(e)} where the build's compute"
     differ = []
     for name, value in want.items():
         other = got.get(name)
@@ -101,7 +129,7 @@ def compile_drift(model: Any, reference: Any, x: Any, y: Any) -> str | None:
             differ.append(f"{name}{kind} {_text(other)} where the build's gives {_text(value)}")
     if sorted(got) != sorted(want):  # a metric's name left out of its get_config()
         differ.append(f"its metrics are named {sorted(got)} where the build's are {sorted(want)}")
-    return "; ".join(differ) or None
+    return True, "; ".join(differ) or None
 
 
 def drift_note(drift: str) -> str:
@@ -121,11 +149,42 @@ def drift_note(drift: str) -> str:
     )
 
 
-def _scores(model: Any, x: Any, y: Any) -> dict[str, np.ndarray]:
-    """`model`'s compiled loss and metrics on `(x, y)`, by name (metrics zeroed after)."""
+def _forward(model: Any, x: Any) -> Any:
+    """`model(x, training=False)`, `CHUNK` samples at a time for an array or a dict of arrays
+    (a `Dataset`'s; a stream's batch is called whole), concatenated along the samples."""
     import keras  # noqa: PLC0415 - a model exists, so Keras is loaded
 
-    y_pred = model(x, training=False)
+    from tunekit.data import _targets as tg  # noqa: PLC0415
+
+    arrays = isinstance(x, np.ndarray) or (
+        isinstance(x, Mapping) and all(isinstance(v, np.ndarray) for v in x.values())
+    )
+    n = tg.length(x, "x") if arrays else 0
+    if n <= CHUNK:
+        return model(x, training=False)
+    parts = [model(tg.take(x, slice(i, i + CHUNK)), training=False) for i in range(0, n, CHUNK)]
+    return keras.tree.map_structure(lambda *p: keras.ops.concatenate(p, axis=0), *parts)
+
+
+def _alike(got: Any, want: Any) -> bool:
+    """Whether two models' predictions (one structure of tensors) agree to 1e-4."""
+    import keras  # noqa: PLC0415
+
+    first, second = keras.tree.flatten(got), keras.tree.flatten(want)
+    if len(first) != len(second):
+        return False
+    for a, b in zip(first, second, strict=True):
+        a, b = keras.ops.convert_to_numpy(a), keras.ops.convert_to_numpy(b)
+        if a.shape != b.shape or not np.allclose(a, b, rtol=1e-4, atol=1e-6, equal_nan=True):
+            return False
+    return True
+
+
+def _scores(model: Any, x: Any, y: Any, y_pred: Any) -> dict[str, np.ndarray]:
+    """`model`'s compiled loss and metrics on `(x, y)` and its predictions `y_pred`, by name
+    (metrics zeroed after)."""
+    import keras  # noqa: PLC0415 - a model exists, so Keras is loaded
+
     loss = model.compute_loss(x, y, y_pred, training=False)
     found = {"loss": np.asarray(keras.ops.convert_to_numpy(loss), dtype=float)}
     if getattr(model, "compiled", False):

@@ -17,7 +17,7 @@ import warnings
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from tunekit.compile_drift import compile_drift, drift_note, drift_samples
+from tunekit.compile_drift import compile_drift, drift_note, drift_samples, rebuild_verdict
 from tunekit.errors import ModelSaveError
 from tunekit.model_notes import WEIGHTS_ONLY, alone_note, file_alone_note, load_keras_model
 from tunekit.outputs import (
@@ -58,10 +58,13 @@ def load_saved_model(
     its checkpoints: `hypermodel.build(hyperparameters())`, the user's own code, built on
     `data`'s samples if it is built lazily, then the file's weights
     (`model.load_weights(path)`). Nothing is deserialised unsafely. A file that loads
-    alone is compared with that rebuild too (`tunekit.compile_drift`): when its compiled
-    loss or metrics give other numbers on the same samples and weights (a `get_config()`
-    that leaves out a setting: Keras's `Huber` drops `delta`), the rebuild is returned, and
-    the note saying so is appended to `notes` (default `None`: not kept). Either way, the
+    alone is rebuilt too, and the rebuild is returned when it predicts as the file's model
+    on up to 256 training samples (`tunekit.compile_drift.rebuild_verdict`): the model is
+    then scored with the loss and metrics the build compiles, which a file loses when a
+    `get_config()` leaves out a setting (Keras's `Huber` drops `delta`), also when the
+    samples do not show it (a stream's first batch). When they show it, the note saying
+    so is appended to `notes` (default `None`: not kept). A build that predicts otherwise
+    (other layers than the file's) leaves the file's model to be returned. Either way, the
     compiled metrics are built and zeroed before it is returned (`fresh_metrics`), so its
     `evaluate` works as the model's in memory did, also with its own `test_step`.
 
@@ -95,12 +98,18 @@ def load_saved_model(
         reference = _rebuilt(hypermodel, hyperparameters, data, path)
     except Exception:  # noqa: BLE001 - the file loads alone: no comparison, no verdict
         reference = None
-    drift = None if reference is None else compile_drift(model, reference, *drift_samples(data))
-    if drift is not None:
-        if notes is not None:
-            notes.append(drift_note(drift))
-        _zero_metrics(reference, hypermodel, data)
-        return reference
+    if reference is not None:
+        stands, drift = rebuild_verdict(model, reference, *drift_samples(data))
+        if stands:  # scored as compiled, also where the samples show no difference
+            try:
+                _zero_metrics(reference, hypermodel, data)
+            except Exception:
+                if drift is not None:  # the file's model would be scored otherwise
+                    raise
+            else:
+                if drift is not None and notes is not None:
+                    notes.append(drift_note(drift))
+                return reference
     if any(getattr(metric, "built", True) is False for metric in model.metrics):
         # Loaded with its compiled metrics not yet built (TensorFlow builds them in the
         # first train or test step that updates them): a model whose own `test_step`
