@@ -706,6 +706,38 @@ ERROR_CASES = [
         lambda t: Dataset.from_arrays(np.full((20, 2), 1e40), np.arange(20) % 2),
         r"x holds 40 finite value\(s\) beyond float32's range \(about 3.4e38\), e\.g\. 1e\+40",
     ),
+    (  # 2**40 + {0, 1, 2} are one float32 value: it was called "constant"
+        "targets_beyond_float32_precision",
+        lambda t: Dataset.from_arrays(
+            np.arange(60.0).reshape(30, 2), 2**40 + np.arange(30) % 3, task="regression"
+        ),
+        r"y varies \(1099511627776, 1099511627777, \.\.\.\) only beyond float32's precision"
+        r".*every one of them is 1\.0995116e\+12, one value\. Subtract an offset",
+    ),
+    (
+        "float64_targets_beyond_float32_precision",
+        lambda t: Dataset.from_arrays(
+            np.arange(60.0).reshape(30, 2), 1e9 + np.linspace(0, 1e-3, 30), task="regression"
+        ),
+        r"y varies \(1000000000\.0, 1000000000\.0000345, \.\.\.\) only beyond float32",
+    ),
+    (
+        "a_feature_beyond_float32_precision",
+        lambda t: Dataset.from_arrays(
+            np.c_[np.arange(30.0), 1.7e9 + 0.25 * (np.arange(30) % 3)], np.arange(30) % 2
+        ),
+        r"x's column \(1,\) varies \(1700000000\.0, 1700000000\.25, \.\.\.\) only beyond",
+    ),
+    (
+        "one_output_beyond_float32_precision",
+        lambda t: _direct(
+            y_train={"a": np.arange(20.0), "b": 2**40 + np.arange(20) % 3},
+            y_val={"a": np.arange(20.0), "b": np.arange(20.0)},
+            y_test={"a": np.arange(20.0), "b": np.arange(20.0)},
+            task="regression",
+        ),
+        r"y_train\['b'\] varies \(1099511627776, 1099511627777, \.\.\.\) only beyond",
+    ),
     (
         "class_too_small_arrays",
         lambda t: Dataset.from_arrays(np.zeros((12, 2)), [0] * 10 + [1] * 2),
@@ -731,6 +763,15 @@ ERROR_CASES = [
 def test_errors(case, message, tmp_path):
     with pytest.raises(ValueError, match=message):
         case(tmp_path)
+
+
+def test_large_values_float32_keeps_apart_are_kept():
+    """Timestamps in seconds (float32 keeps them 128 s apart) and large ids that float32
+    rounds but does not merge into one value are taken, as Keras takes them."""
+    x = np.c_[np.arange(40.0), 1.7e9 + 1000.0 * np.arange(40)]
+    data = Dataset.from_arrays(x, 2**40 + 2**20 * np.arange(40), task="regression", seed=0)
+    assert np.ptp(data.y_train) > 0
+    assert np.ptp(data.x_train[:, 1]) > 0
 
 
 def test_images_cut_short_are_named_before_training_and_whole_ones_pass(tmp_path):
