@@ -23,7 +23,7 @@ from tunekit.data import Dataset
 from tunekit.model_files import load_saved_model
 from tunekit.steps.check import check_model
 
-LOADS_OTHERWISE = "loads the model's .keras file, but not with the loss and metrics"
+LOADS_OTHERWISE = "loads the model's .keras file, but not as the hypermodel's build makes"
 
 
 @keras.saving.register_keras_serializable(package="tunekit_tests")
@@ -171,6 +171,38 @@ def test_a_file_that_loads_as_compiled_is_loaded_alone_without_a_note(diabetes, 
     assert notes == []
 
 
+def test_a_loss_per_output_is_named_as_the_total(diabetes, tmp_path):
+    """A new user's note read `loss (_DictWrapper) 11.89`: Keras's tracking wrapper of
+    the dict of losses, not a loss."""
+    y = {"a": diabetes.y_train, "b": diabetes.y_train / 100}
+
+    class TwoOutputs(kt.HyperModel):
+        def build(self, hp):
+            inputs = keras.Input((10,))
+            a = keras.layers.Dense(1, name="a")(inputs)
+            b = keras.layers.Dense(1, name="b")(inputs)
+            model = keras.Model(inputs, {"a": a, "b": b})
+            loss = {"a": keras.losses.Huber(delta=50.0), "b": "mse"}
+            model.compile("adam", loss=loss)
+            return model
+
+    data = Dataset(
+        diabetes.x_train,
+        y,
+        diabetes.x_val,
+        {"a": diabetes.y_val, "b": diabetes.y_val / 100},
+        diabetes.x_test,
+        {"a": diabetes.y_test, "b": diabetes.y_test / 100},
+        task="regression",
+    )
+    model = TwoOutputs().build(kt.HyperParameters())
+    model.save(tmp_path / "m.keras")
+    notes: list[str] = []
+    load_saved_model(tmp_path / "m.keras", TwoOutputs(), kt.HyperParameters, data, notes=notes)
+    (note,) = notes
+    assert "loss (total) " in note and "_DictWrapper" not in note
+
+
 def test_the_check_before_training_says_so(diabetes):
     note = check_model(_hypermodel("huber", diabetes), diabetes)
     assert note is not None and LOADS_OTHERWISE in note and "loss (Huber)" in note
@@ -246,8 +278,9 @@ def test_a_stream_is_scored_as_compiled_where_its_first_batch_shows_no_differenc
 
 
 def test_a_build_that_makes_other_layers_leaves_the_file_model(tmp_path):
-    """A build whose layers depend on more than its hyperparameters (here a counter)
-    cannot stand for the file's model: the file's model is what was trained."""
+    """A build whose layers depend on more than its hyperparameters (here it alternates
+    its activation) cannot stand for the file's model: the file's model is what was
+    trained, and a second build that predicts otherwise than the first says so."""
     x, y, xv, yv, xt, yt = _sorted_digits()
     data = Dataset(x, y, xv, yv, xt, yt)
     calls = []
@@ -255,7 +288,7 @@ def test_a_build_that_makes_other_layers_leaves_the_file_model(tmp_path):
     class Drifting(kt.HyperModel):
         def build(self, hp):
             calls.append(1)
-            activation = "relu" if len(calls) == 1 else "tanh"
+            activation = "relu" if len(calls) % 2 else "tanh"
             model = keras.Sequential(
                 [keras.Input((64,)), keras.layers.Dense(16, activation), keras.layers.Dense(10)]
             )
@@ -267,9 +300,86 @@ def test_a_build_that_makes_other_layers_leaves_the_file_model(tmp_path):
     model.fit(x, y, epochs=1, verbose=0)
     in_memory = model.evaluate(xt, yt, verbose=0, return_dict=True)
     model.save(tmp_path / "m.keras")
-    loaded = load_saved_model(tmp_path / "m.keras", Drifting(), kt.HyperParameters, data)
-    assert len(calls) == 2  # rebuilt once, and left
+    notes: list[str] = []
+    loaded = load_saved_model(
+        tmp_path / "m.keras", Drifting(), kt.HyperParameters, data, notes=notes
+    )
+    assert len(calls) == 3 and notes == []  # rebuilt twice, unlike each other: left
     scored = loaded.evaluate(xt, yt, verbose=0, return_dict=True)
     assert scored == pytest.approx(in_memory, rel=1e-5)
     predicted = model.predict(xt, verbose=0)
     np.testing.assert_allclose(loaded.predict(xt, verbose=0), predicted, rtol=1e-5)
+
+
+@keras.saving.register_keras_serializable(package="tunekit_tests")
+class Scale(keras.layers.Layer):
+    """A user's layer whose get_config() leaves out its tuned `factor`."""
+
+    def __init__(self, factor=1.0, **kwargs):
+        super().__init__(**kwargs)
+        self.factor = factor
+
+    def call(self, x):
+        return x * self.factor
+
+    def get_config(self):
+        return {"name": self.name, "trainable": self.trainable}
+
+
+class _Scaled(kt.HyperModel):
+    def build(self, hp):
+        inputs = keras.Input((64,))
+        hidden = keras.layers.Dense(hp.Int("units", 8, 24, step=8), activation="relu")(inputs)
+        hidden = Scale(hp.Choice("factor", [-1.0, -2.0]))(hidden)
+        model = keras.Model(inputs, keras.layers.Dense(10, activation="softmax")(hidden))
+        model.compile("adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+        return model
+
+
+def test_a_layer_that_loads_with_another_setting_is_scored_as_built(tmp_path):
+    """Found by a new user: the file of a model with a layer whose get_config() leaves out
+    its tuned factor predicts with factor 1.0 (accuracy 0.0), where the model trained
+    with factor -2.0 (0.48); the run reported the file's with exit 0."""
+    x, y, xv, yv, xt, yt = _sorted_digits()
+    data = Dataset(x, y, xv, yv, xt, yt)
+    hp = kt.HyperParameters()
+    hp.Fixed("factor", -2.0)
+    model = _Scaled().build(hp)
+    model.fit(x, y, epochs=2, verbose=0)
+    in_memory = model.evaluate(xt, yt, verbose=0, return_dict=True)
+    model.save(tmp_path / "m.keras")
+    alone = keras.models.load_model(tmp_path / "m.keras").evaluate(xt, yt, verbose=0)
+    assert alone[0] != pytest.approx(in_memory["loss"], rel=1e-3)  # the fault's cause
+    notes: list[str] = []
+    loaded = load_saved_model(tmp_path / "m.keras", _Scaled(), lambda: hp, data, notes=notes)
+    scored = loaded.evaluate(xt, yt, verbose=0, return_dict=True)
+    assert scored == pytest.approx(in_memory, rel=1e-5)
+    (note,) = notes
+    assert LOADS_OTHERWISE in note and "its predictions differ by up to" in note
+    assert "(your layers: Scale)" in note and "compile the loaded model again" not in note
+
+
+def test_the_check_before_training_says_a_layer_loads_with_another_setting():
+    x, y, xv, yv, xt, yt = _sorted_digits()
+    note = check_model(_Scaled(), Dataset(x, y, xv, yv, xt, yt))
+    assert note is not None and LOADS_OTHERWISE in note and "Scale" in note
+
+
+def test_a_run_reports_the_model_it_trained_when_a_layer_drops_a_setting(tmp_path):
+    """The new user's run: report.json's test metrics and the result's are the model
+    trained (rebuilt with the file's weights), not the file's with factor 1.0."""
+    x, y, xv, yv, xt, yt = _sorted_digits()
+    data = Dataset(x, y, xv, yv, xt, yt)
+    run = CoarseToFine(
+        _Scaled(), data, directory=tmp_path, project_name="p", seed=0, **BAYES_BUDGET
+    )
+    result = run.run()
+    report = json.loads((result.run_dir / "report.json").read_text())
+    model = _Scaled().build(result.best_hyperparameters)
+    model.load_weights(result.run_dir / "best_model.keras")
+    trained = model.evaluate(xt, yt, verbose=0, return_dict=True)
+    assert report["test_metrics"] == pytest.approx(trained, rel=1e-5)
+    assert result.test_metrics == pytest.approx(trained, rel=1e-5)
+    assert "(your layers: Scale)" in report["model_file_note"]
+    (final,) = run.get_best_models()
+    assert final.evaluate(xt, yt, verbose=0, return_dict=True) == pytest.approx(trained, rel=1e-5)

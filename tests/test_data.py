@@ -738,6 +738,17 @@ ERROR_CASES = [
         ),
         r"y_train\['b'\] varies \(1099511627776, 1099511627777, \.\.\.\) only beyond",
     ),
+    (  # Keras's ignore_class=-1 rows: the fix is to drop them, not to relabel them
+        "ignored_rows",
+        lambda t: Dataset.from_arrays(np.zeros((30, 2)), np.arange(30) % 3 - 1),
+        r"whole numbers -1, 0, 1.* If they mark rows to leave out \(a loss's ignore_class=-1\), "
+        r"drop those rows instead.*keep = y >= 0; x, y = x\[keep\], y\[keep\]",
+    ),
+    (
+        "ignored_rows_with_num_classes",
+        lambda t: Dataset.from_arrays(np.zeros((30, 2)), np.arange(30) % 3 - 1, num_classes=3),
+        r"labels in \[-1, 1\].* If they mark rows to leave out \(a loss's ignore_class=-1\)",
+    ),
     (
         "class_too_small_arrays",
         lambda t: Dataset.from_arrays(np.zeros((12, 2)), [0] * 10 + [1] * 2),

@@ -348,6 +348,12 @@ def test_a_model_no_better_than_a_constant_guess_is_said_so():
     scale = usefulness_note(hundreds, hundreds[::-1], "regression")
     assert "far from unit scale (the test targets' mean 185, std 20.62): standardise" in scale
     assert "keras.layers.Rescaling(std, offset=mean) (the training targets'" in scale
+    millionths = 1e-6 * values  # a new user's targets: the note asked only about features
+    tiny = usefulness_note(millionths, millionths[::-1], "regression")
+    assert "far from unit scale (the test targets' mean 5e-07, std 2.945e-07)" in tiny
+    assert "far from unit scale" not in usefulness_note(
+        0.02 * values, values[::-1] / 50, "regression"
+    )
     assert usefulness_note(values, values + 0.01, "regression") is None
     assert usefulness_note(y, None, "classification") is None
 

@@ -528,7 +528,12 @@ def test_num_classes_that_contradict_the_labels_are_refused(y_of, num_classes, m
 @pytest.mark.parametrize(
     "y_of, message",
     [
-        (lambda y: y - 1, r"class ids from -1 to 1, outside 0..K-1: number the classes from 0"),
+        (
+            lambda y: y - 1,
+            r"class ids from -1 to 1, outside 0..K-1: number the classes from 0.* If they mark "
+            r"rows to leave out \(a loss's ignore_class=-1\), drop those rows instead.*"
+            r"ds\.unbatch\(\)\.filter\(lambda x, y: y >= 0\)",
+        ),
         (lambda y: y + 0.5, r"class ids 0..K-1 .*labels hold \[.*\.5"),
     ],
 )

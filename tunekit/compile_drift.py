@@ -9,17 +9,21 @@ that scored its test set on the loaded file then reported a test loss of Huber w
 `delta=1` (56.66) for a model tuned and retrained on `delta=50` (1,813.05), with exit 0,
 and compared it with validation losses of the other.
 
+The same holds for a layer's setting: a layer of the user's whose `get_config()` leaves
+out a hyperparameter comes back predicting otherwise.
+
 `rebuild_verdict` runs the loaded model and one built by the hypermodel (with the file's
-weights) on the same training samples: when they predict alike, the run's models are
-scored as the build compiles them (`tunekit.model_files.load_saved_model`), whether or not
-the samples show a difference, and `compile_drift` compares what their compiled loss and
-metrics give, for the run's note. The samples are a stream's first batch only, so a
+weights) on the same training samples: the run's models are scored as the build makes
+and compiles them (`tunekit.model_files.load_saved_model`, as KerasTuner restores its
+checkpoints), whether or not the samples show a difference, unless the build is not
+reproducible; `compile_drift` compares their predictions and what their compiled loss
+and metrics give, for the run's note. The samples are a stream's first batch only, so a
 setting that matters for classes missing there goes without a note, but not mis-scored.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
@@ -36,6 +40,8 @@ SAMPLES = 256
 #: Samples per forward pass of the comparison: 256 images of 224x224x3 at once would hold
 #: 150 MB of input and, in a convolution's activations, GBs.
 CHUNK = 32
+
+_PREDICTS_OTHERWISE = "its predictions differ"
 
 
 def drift_samples(data: Any) -> tuple[Any, Any]:
@@ -83,6 +89,9 @@ def compile_drift(model: Any, reference: Any, x: Any, y: Any) -> str | None:
     compared (relative tolerance 1e-4), and the names themselves (a metric whose
     `get_config()` leaves out its `name` comes back under its default one).
 
+    Models that predict otherwise on `x` (a layer's `get_config()` that leaves out a
+    setting) differ by that first (`"its predictions differ by up to 0.91: ..."`).
+
     Returns:
         E.g. `"loss (Huber) 56.66 where the build's gives 1813"`; what `model`'s raise
         where `reference`'s compute; or `None`: they agree, or `reference` cannot compute
@@ -91,13 +100,20 @@ def compile_drift(model: Any, reference: Any, x: Any, y: Any) -> str | None:
     return rebuild_verdict(model, reference, x, y)[1]
 
 
-def rebuild_verdict(model: Any, reference: Any, x: Any, y: Any) -> tuple[bool, str | None]:
+def rebuild_verdict(
+    model: Any, reference: Any, x: Any, y: Any, again: Callable[[], Any] | None = None
+) -> tuple[bool, str | None]:
     """Whether `reference` can stand for `model`, and `compile_drift`'s difference.
 
-    `reference` can stand for `model` when it predicts as `model` does on `x` (relative
-    tolerance 1e-4: the build reproduces the file's layers, not only its weights' shapes)
-    and computes its own compiled loss and metrics on `(x, y)`. A `model` that cannot
-    predict at all leaves the verdict to `reference` alone.
+    `reference` stands for `model` when it computes its own compiled loss and metrics on
+    `(x, y)`. When the two predict otherwise on `x` (relative tolerance 1e-4), a layer's
+    `get_config()` leaves out a setting (the file comes back with its default, as
+    KerasTuner's restores by rebuilding do not) or the build makes other layers each time
+    (its layers depend on more than its hyperparameters): with `again` (default `None`),
+    another build with the same weights tells which. When it predicts as `reference`, the
+    build is reproducible and `reference` stands; otherwise the file's `model`, the one
+    trained, is kept (`stands` False). A `model` that cannot predict at all leaves the
+    verdict to `reference` alone.
 
     Returns:
         `(stands, drift)`: `drift` is `None` unless `stands`.
@@ -111,8 +127,21 @@ def rebuild_verdict(model: Any, reference: Any, x: Any, y: Any) -> tuple[bool, s
         got_pred = _forward(model, x)
     except Exception as e:  # noqa: BLE001 - the file's model cannot predict; the build's can
         return True, f"it raises {error_line(e)} where the build's predicts"
-    if not _alike(got_pred, want_pred):
-        return False, None  # the build makes other layers: the file is the model trained
+    apart = _apart(got_pred, want_pred)
+    if apart is not None:
+        if again is not None:
+            try:
+                reproduced = _apart(_forward(again(), x), want_pred) is None
+            except Exception:  # noqa: BLE001 - a build that fails now is no reference
+                reproduced = False
+            if not reproduced:
+                return False, None  # the build makes other layers: the file is the model trained
+        own = sorted({type(layer).__name__ for layer in _layers(model) if _own(layer)})
+        suspects = f" (your layers: {', '.join(own)})" if own else ""
+        return True, (
+            f"{_PREDICTS_OTHERWISE} by up to {apart:.4g}: a layer's get_config() leaves out "
+            f"a setting{suspects}"
+        )
     try:
         got = _scores(model, x, y, got_pred)
     except Exception as e:  # noqa: BLE001 - the build's compute, the file's raise
@@ -125,7 +154,7 @@ def rebuild_verdict(model: Any, reference: Any, x: Any, y: Any) -> tuple[bool, s
         if other.shape != value.shape or not np.allclose(
             other, value, rtol=1e-4, atol=1e-7, equal_nan=True
         ):
-            kind = f" ({type(model.loss).__name__})" if name == "loss" and model.loss else ""
+            kind = f" ({_loss_name(model.loss)})" if name == "loss" and model.loss else ""
             differ.append(f"{name}{kind} {_text(other)} where the build's gives {_text(value)}")
     if sorted(got) != sorted(want):  # a metric's name left out of its get_config()
         differ.append(f"its metrics are named {sorted(got)} where the build's are {sorted(want)}")
@@ -138,14 +167,20 @@ def drift_note(drift: str) -> str:
     from tunekit.model_notes import RESTORE  # noqa: PLC0415
 
     return (
-        "keras.models.load_model(path) loads the model's .keras file, but not with the loss "
-        "and metrics the hypermodel's build compiles: on the same training samples and "
-        f"weights, {drift}. A class whose get_config() leaves out a setting comes back with "
-        "its default (Keras's Huber drops delta, CosineSimilarity axis). tunekit tests and "
+        "keras.models.load_model(path) loads the model's .keras file, but not as the "
+        "hypermodel's build makes and compiles it: on the same training samples and "
+        f"weights, {drift}. A class (a layer, loss or metric) whose get_config() leaves out "
+        "a setting comes back with its default (Keras's Huber drops delta, CosineSimilarity "
+        "axis); return every __init__ argument from get_config(). tunekit tests and "
         "reports the run's models as the build compiles them, by rebuilding them with the "
         "hypermodel and loading the file's weights (as KerasTuner restores its checkpoints); "
-        f"do the same ({RESTORE}), or compile the loaded model again with the build's loss "
-        "and metrics before you evaluate it."
+        f"do the same ({RESTORE})"
+        + (
+            "."
+            if drift.startswith(_PREDICTS_OTHERWISE)
+            else ", or compile the loaded model again with the build's loss and metrics "
+            "before you evaluate it."
+        )
     )
 
 
@@ -166,18 +201,39 @@ def _forward(model: Any, x: Any) -> Any:
     return keras.tree.map_structure(lambda *p: keras.ops.concatenate(p, axis=0), *parts)
 
 
-def _alike(got: Any, want: Any) -> bool:
-    """Whether two models' predictions (one structure of tensors) agree to 1e-4."""
+def _apart(got: Any, want: Any) -> float | None:
+    """The largest difference between two models' predictions (one structure of tensors),
+    or `None` when they agree to 1e-4 (relative) and 1e-6 (absolute)."""
     import keras  # noqa: PLC0415
 
     first, second = keras.tree.flatten(got), keras.tree.flatten(want)
     if len(first) != len(second):
-        return False
+        return float("inf")
+    largest = None
     for a, b in zip(first, second, strict=True):
         a, b = keras.ops.convert_to_numpy(a), keras.ops.convert_to_numpy(b)
-        if a.shape != b.shape or not np.allclose(a, b, rtol=1e-4, atol=1e-6, equal_nan=True):
-            return False
-    return True
+        if a.shape != b.shape:
+            return float("inf")
+        if not np.allclose(a, b, rtol=1e-4, atol=1e-6, equal_nan=True):
+            gap = float(np.nanmax(np.abs(a.astype(np.float64) - b.astype(np.float64))))
+            largest = gap if largest is None else max(largest, gap)
+    return largest
+
+
+def _layers(model: Any) -> list[Any]:
+    """`model`'s layers, also those inside its nested models and layers."""
+    found, stack = [], list(getattr(model, "layers", []))
+    while stack:
+        layer = stack.pop()
+        found.append(layer)
+        stack.extend(getattr(layer, "layers", []) or [])
+    return found
+
+
+def _own(layer: Any) -> bool:
+    """Whether `layer`'s class is the user's: not Keras's, TensorFlow's or KerasTuner's."""
+    root = type(layer).__module__.split(".")[0]
+    return root not in {"keras", "tf_keras", "tensorflow", "keras_tuner", "keras_hub"}
 
 
 def _scores(model: Any, x: Any, y: Any, y_pred: Any) -> dict[str, np.ndarray]:
@@ -196,6 +252,20 @@ def _scores(model: Any, x: Any, y: Any, y_pred: Any) -> dict[str, np.ndarray]:
             if name != "loss":  # the loss tracker: not updated here
                 found[name] = np.asarray(keras.ops.convert_to_numpy(value), dtype=float)
     return found
+
+
+def _loss_name(loss: Any) -> str:
+    """A compiled loss's name in a note: `Huber`, `mse`, `my_loss`; `"total"` for a loss per
+    output (a dict or list Keras keeps in a tracking wrapper, not a class to name)."""
+    import keras  # noqa: PLC0415
+
+    if isinstance(loss, str):
+        return loss
+    if isinstance(loss, keras.losses.Loss):
+        return type(loss).__name__
+    if callable(loss) and hasattr(loss, "__name__"):
+        return str(loss.__name__)
+    return "total"
 
 
 def _text(value: np.ndarray) -> str:

@@ -58,13 +58,14 @@ def load_saved_model(
     its checkpoints: `hypermodel.build(hyperparameters())`, the user's own code, built on
     `data`'s samples if it is built lazily, then the file's weights
     (`model.load_weights(path)`). Nothing is deserialised unsafely. A file that loads
-    alone is rebuilt too, and the rebuild is returned when it predicts as the file's model
-    on up to 256 training samples (`tunekit.compile_drift.rebuild_verdict`): the model is
-    then scored with the loss and metrics the build compiles, which a file loses when a
-    `get_config()` leaves out a setting (Keras's `Huber` drops `delta`), also when the
+    alone is rebuilt too, and the rebuild is returned (`tunekit.compile_drift.rebuild_verdict`,
+    on up to 256 training samples): the model is then scored with the layers, loss and
+    metrics the build makes, which a file loses when a `get_config()` leaves out a setting
+    (Keras's `Huber` drops `delta`; a layer of the user's, a hyperparameter), also when the
     samples do not show it (a stream's first batch). When they show it, the note saying
-    so is appended to `notes` (default `None`: not kept). A build that predicts otherwise
-    (other layers than the file's) leaves the file's model to be returned. Either way, the
+    so is appended to `notes` (default `None`: not kept). A build that is not reproducible
+    (a second build predicts otherwise than the first) leaves the file's model, the one
+    trained, to be returned. Either way, the
     compiled metrics are built and zeroed before it is returned (`fresh_metrics`), so its
     `evaluate` works as the model's in memory did, also with its own `test_step`.
 
@@ -99,7 +100,8 @@ def load_saved_model(
     except Exception:  # noqa: BLE001 - the file loads alone: no comparison, no verdict
         reference = None
     if reference is not None:
-        stands, drift = rebuild_verdict(model, reference, *drift_samples(data))
+        again = lambda: _rebuilt(hypermodel, hyperparameters, data, path)  # noqa: E731
+        stands, drift = rebuild_verdict(model, reference, *drift_samples(data), again=again)
         if stands:  # scored as compiled, also where the samples show no difference
             try:
                 _zero_metrics(reference, hypermodel, data)

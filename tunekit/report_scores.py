@@ -34,7 +34,8 @@ __all__ = [
     "usefulness_note",
 ]
 
-TARGET_SCALE = 10.0  # regression targets beyond this mean or std get their own hint
+TARGET_SCALE = 10.0  # regression targets beyond this mean or std (or of a std below its
+# inverse cubed) get their own hint
 
 
 def test_intervals(
@@ -167,7 +168,9 @@ def usefulness_note(
     if r2 > constant_guess(values, "r2")[0]:
         return None
     mean, std = float(np.abs(values.mean(axis=0)).max()), float(values.std(axis=0).max())
-    if max(mean, std) > TARGET_SCALE:  # a small budget cannot reach targets in the hundreds
+    # A small budget cannot reach targets in the hundreds, nor learn ones that vary by
+    # thousandths or less (squared errors of 1e-6 give the optimizer little to follow).
+    if max(mean, std) > TARGET_SCALE or 0 < std < 1 / TARGET_SCALE**3:
         hint = (
             f"the targets are far from unit scale (the test targets' mean {values.mean():.4g}, "
             f"std {values.std():.4g}): standardise them in the model, whose last layer "

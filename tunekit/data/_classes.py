@@ -17,7 +17,13 @@ import numpy as np
 
 from tunekit import _log
 from tunekit.data import _targets as tg
-from tunekit.data._checks import CATEGORICAL_LABELS, CLASSIFICATION, INT_LABELS, REGRESSION
+from tunekit.data._checks import (
+    CATEGORICAL_LABELS,
+    CLASSIFICATION,
+    INT_LABELS,
+    REGRESSION,
+    dropped_rows_fix,
+)
 from tunekit.errors import DataError
 
 BOOL_NAMES = ("False", "True")
@@ -147,6 +153,7 @@ def value_labels_refusal(name: str, values: np.ndarray, fix: str = "") -> str:
         f"0..{values.size - 1}: pass task='classification' to take "
         "each value as a class (named by its value), or task='regression' "
         f"if they are a quantity (a count, an age){fix}."
+        + (dropped_rows_fix() if values.min() < 0 else "")
     )
 
 

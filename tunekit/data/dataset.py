@@ -206,8 +206,8 @@ class Dataset:
         Classification splits are stratified per class
         (as in `load_image_directory`); regression splits, and splits of a dict
         `y`, are seeded random splits (scikit-learn's `train_test_split`). `x`
-        keeps its layout and values, converted to float32 (never rescaled:
-        `scaling` is `UNSCALED`).
+        keeps its layout and values, converted to float32, except whole numbers
+        beyond 2**24, kept as given (never rescaled: `scaling` is `UNSCALED`).
 
         Args:
             x: Samples, shape `(n, ...)`, or a dict of such arrays (several inputs).

@@ -38,7 +38,14 @@ from typing import Any
 import numpy as np
 
 from tunekit import _log
-from tunekit.data._checks import CLASSIFICATION, REGRESSION, TASKS, UNSCALED, check_stream_labels
+from tunekit.data._checks import (
+    CLASSIFICATION,
+    IGNORED_ROWS,
+    REGRESSION,
+    TASKS,
+    UNSCALED,
+    check_stream_labels,
+)
 from tunekit.data._folder_leaks import check_folder_overlap
 from tunekit.data._leaks import PassSum, check_stream_splits
 from tunekit.data._metadata import regression_ending
@@ -578,6 +585,11 @@ def _check_class_labels(y: Any, num_classes: int | None) -> None:
             f"StreamData: the first training batch holds class ids from {y.min():g} to "
             f"{y.max():g}, outside {valid}: number the classes from 0"
             + (", and pass their number." if num_classes else ".")
+            + (
+                f"{IGNORED_ROWS} E.g. ds.unbatch().filter(lambda x, y: y >= 0).batch(32)."
+                if y.min() < 0
+                else ""
+            )
         )
 
 
