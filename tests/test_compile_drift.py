@@ -304,11 +304,42 @@ def test_a_build_that_makes_other_layers_leaves_the_file_model(tmp_path):
     loaded = load_saved_model(
         tmp_path / "m.keras", Drifting(), kt.HyperParameters, data, notes=notes
     )
-    assert len(calls) == 3 and notes == []  # rebuilt twice, unlike each other: left
+    assert len(calls) == 3  # rebuilt twice, unlike each other: left, and said
+    (note,) = notes
+    assert "does not make the saved model again: its predictions differ from the file's" in note
+    assert "second build predicts otherwise than the first" in note
     scored = loaded.evaluate(xt, yt, verbose=0, return_dict=True)
     assert scored == pytest.approx(in_memory, rel=1e-5)
     predicted = model.predict(xt, verbose=0)
     np.testing.assert_allclose(loaded.predict(xt, verbose=0), predicted, rtol=1e-5)
+
+
+def test_a_build_that_cannot_take_its_files_weights_is_said(tmp_path):
+    """A new user's build drew its width with Python's random: the file's model was tested
+    (right), with no note that build(hp) + load_weights cannot restore it."""
+    x, y, xv, yv, xt, yt = _sorted_digits()
+    calls = []
+
+    class Widths(kt.HyperModel):
+        def build(self, hp):
+            calls.append(1)
+            width = 16 if len(calls) % 2 else 32
+            model = keras.Sequential(
+                [keras.Input((64,)), keras.layers.Dense(width), keras.layers.Dense(10)]
+            )
+            loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+            model.compile("adam", loss=loss, metrics=["accuracy"])
+            return model
+
+    model = Widths().build(kt.HyperParameters())
+    model.save(tmp_path / "m.keras")
+    notes: list[str] = []
+    data = Dataset(x, y, xv, yv, xt, yt)
+    loaded = load_saved_model(tmp_path / "m.keras", Widths(), kt.HyperParameters, data, notes=notes)
+    assert loaded.layers[0].units == 16  # the file's
+    (note,) = notes
+    assert "does not make the saved model again: it cannot take the file's weights" in note
+    assert "Make build(hp) depend on hp alone" in note
 
 
 @keras.saving.register_keras_serializable(package="tunekit_tests")

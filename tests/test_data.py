@@ -744,6 +744,14 @@ ERROR_CASES = [
         r"whole numbers -1, 0, 1.* If they mark rows to leave out \(a loss's ignore_class=-1\), "
         r"drop those rows instead.*keep = y >= 0; x, y = x\[keep\], y\[keep\]",
     ),
+    (  # one output of several: dropping rows would drop the other outputs' labels
+        "ignored_rows_of_one_output",
+        lambda t: Dataset.from_arrays(
+            np.zeros((30, 2)), {"digit": np.arange(30) % 3 - 1, "parity": np.arange(30) % 2}
+        ),
+        r"y_train\['digit'\] has labels in \[-1, 1\].* If they mark rows a loss's "
+        r"ignore_class=-1 leaves out of this output.*pass task='regression'",
+    ),
     (
         "ignored_rows_with_num_classes",
         lambda t: Dataset.from_arrays(np.zeros((30, 2)), np.arange(30) % 3 - 1, num_classes=3),

@@ -30,7 +30,15 @@ import numpy as np
 
 from tunekit.errors import error_line
 
-__all__ = ["CHUNK", "SAMPLES", "compile_drift", "drift_note", "drift_samples", "rebuild_verdict"]
+__all__ = [
+    "CHUNK",
+    "SAMPLES",
+    "compile_drift",
+    "drift_note",
+    "drift_samples",
+    "rebuild_verdict",
+    "unreproducible_note",
+]
 
 #: How many training samples the comparison runs on at most: spread over the split, every
 #: class, and the largest and smallest targets (a setting that matters only for large
@@ -116,7 +124,8 @@ def rebuild_verdict(
     verdict to `reference` alone.
 
     Returns:
-        `(stands, drift)`: `drift` is `None` unless `stands`.
+        `(stands, drift)`: with `stands` False, `drift` says why the build is not
+        reproducible (for `unreproducible_note`), or is `None` (no verdict).
     """
     try:
         want_pred = _forward(reference, x)
@@ -134,8 +143,11 @@ def rebuild_verdict(
                 reproduced = _apart(_forward(again(), x), want_pred) is None
             except Exception:  # noqa: BLE001 - a build that fails now is no reference
                 reproduced = False
-            if not reproduced:
-                return False, None  # the build makes other layers: the file is the model trained
+            if not reproduced:  # the build makes other layers: the file is the model trained
+                return False, (
+                    f"its predictions differ from the file's by up to {apart:.4g}, and a "
+                    "second build predicts otherwise than the first"
+                )
         own = sorted({type(layer).__name__ for layer in _layers(model) if _own(layer)})
         suspects = f" (your layers: {', '.join(own)})" if own else ""
         return True, (
@@ -181,6 +193,20 @@ def drift_note(drift: str) -> str:
             else ", or compile the loaded model again with the build's loss and metrics "
             "before you evaluate it."
         )
+    )
+
+
+def unreproducible_note(why: str) -> str:
+    """The run's note for a file that loads alone while the hypermodel's build of its
+    configuration does not make its model again (`why`: a second build predicts otherwise;
+    the build cannot take the file's weights)."""
+    return (
+        "The hypermodel's build of the chosen hyperparameters does not make the saved model "
+        f"again: {why}. Its layers depend on more than its hyperparameters (Python's random, "
+        "a counter, a global). tunekit tested the .keras file's model, the one trained, and "
+        "keras.models.load_model(path) gives it back; KerasTuner's restores and "
+        "build(hp) + load_weights(path) do not. Make build(hp) depend on hp alone, or draw "
+        "what it draws with hp (hp.Choice, hp.Int)."
     )
 
 

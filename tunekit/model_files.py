@@ -17,8 +17,14 @@ import warnings
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from tunekit.compile_drift import compile_drift, drift_note, drift_samples, rebuild_verdict
-from tunekit.errors import ModelSaveError
+from tunekit.compile_drift import (
+    compile_drift,
+    drift_note,
+    drift_samples,
+    rebuild_verdict,
+    unreproducible_note,
+)
+from tunekit.errors import ModelSaveError, error_line
 from tunekit.model_notes import WEIGHTS_ONLY, alone_note, file_alone_note, load_keras_model
 from tunekit.outputs import (
     build_on_samples,
@@ -97,11 +103,17 @@ def load_saved_model(
         return model
     try:
         reference = _rebuilt(hypermodel, hyperparameters, data, path)
-    except Exception:  # noqa: BLE001 - the file loads alone: no comparison, no verdict
+    except Exception as e:  # noqa: BLE001 - the file loads alone: no comparison
         reference = None
+        if _built_again(hypermodel, hyperparameters) and notes is not None:
+            notes.append(
+                unreproducible_note(f"it cannot take the file's weights ({error_line(e)})")
+            )
     if reference is not None:
         again = lambda: _rebuilt(hypermodel, hyperparameters, data, path)  # noqa: E731
         stands, drift = rebuild_verdict(model, reference, *drift_samples(data), again=again)
+        if not stands and drift is not None and notes is not None:
+            notes.append(unreproducible_note(drift))
         if stands:  # scored as compiled, also where the samples show no difference
             try:
                 _zero_metrics(reference, hypermodel, data)
@@ -144,6 +156,17 @@ def _rebuilt(
     build_on_samples(model, data)
     restore_weights(model, path)
     return model
+
+
+def _built_again(hypermodel: Any, hyperparameters: Callable[[], Any]) -> bool:
+    """Whether `hypermodel.build(hyperparameters())` makes a model (then the rebuild failed
+    at the file's weights, not at the build)."""
+    try:
+        import keras  # noqa: PLC0415
+
+        return isinstance(hypermodel.build(hyperparameters()), keras.Model)
+    except Exception:  # noqa: BLE001 - a build that raises: no note to give
+        return False
 
 
 def _zero_metrics(model: keras.Model, hypermodel: Any, data: Any) -> None:

@@ -309,22 +309,10 @@ def _check_finite(x: np.ndarray, name: str) -> None:
         )
 
 
-#: Said of negative class ids: the rows a loss's `ignore_class=-1` leaves out, which a run
-#: cannot take (its splits, class weights and test report count every row).
-IGNORED_ROWS = (
-    " If they mark rows to leave out (a loss's ignore_class=-1), drop those rows instead: "
-    "ignore_class gives them no loss, so the model learns the same from the rest, while "
-    "tunekit's splits, class weights and test report count every row as a class."
-)
-
-
-def dropped_rows_fix() -> str:
-    """`IGNORED_ROWS` with the arrays' way to drop them."""
-    return f"{IGNORED_ROWS} E.g. keep = y >= 0; x, y = x[keep], y[keep]."
-
-
 def _check_label_range(y: np.ndarray, num_classes: int, name: str) -> None:
     if y.size and (y.min() < 0 or y.max() >= num_classes):
+        from tunekit.data._classes import dropped_rows_fix  # noqa: PLC0415 (it imports this)
+
         fix = (
             "class ids must be >= 0: relabel to 0..num_classes-1"
             if y.min() < 0
@@ -332,7 +320,7 @@ def _check_label_range(y: np.ndarray, num_classes: int, name: str) -> None:
         )
         raise DataError(
             f"{name} has labels in [{y.min()}, {y.max()}], expected [0, {num_classes}); {fix}."
-            + (dropped_rows_fix() if y.min() < 0 else "")
+            + (dropped_rows_fix(name) if y.min() < 0 else "")
         )
 
 

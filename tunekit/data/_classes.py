@@ -22,7 +22,6 @@ from tunekit.data._checks import (
     CLASSIFICATION,
     INT_LABELS,
     REGRESSION,
-    dropped_rows_fix,
 )
 from tunekit.errors import DataError
 
@@ -146,6 +145,27 @@ def value_classes(
     return ids, names
 
 
+#: Said of negative class ids: the rows a loss's `ignore_class=-1` leaves out, which a run
+#: cannot take (its splits, class weights and test report count every row).
+IGNORED_ROWS = (
+    " If they mark rows to leave out (a loss's ignore_class=-1), drop those rows instead: "
+    "ignore_class gives them no loss, so the model learns the same from the rest, while "
+    "tunekit's splits, class weights and test report count every row as a class."
+)
+
+
+def dropped_rows_fix(name: str) -> str:
+    """`IGNORED_ROWS` with the arrays' way to drop them; for one output of several (`name`
+    `"y['digit']"`), whose other outputs' labels those rows keep, `task="regression"`."""
+    if name.endswith("]"):
+        return (
+            " If they mark rows a loss's ignore_class=-1 leaves out of this output, whose "
+            "other outputs' labels those rows keep, pass task='regression': each output's "
+            "targets then reach the model as given, and Keras's losses and metrics score them."
+        )
+    return f"{IGNORED_ROWS} E.g. keep = y >= 0; x, y = x[keep], y[keep]."
+
+
 def value_labels_refusal(name: str, values: np.ndarray, fix: str = "") -> str:
     """The message refusing whole-number labels other than the ids `0..K-1` (task unset)."""
     return (
@@ -153,7 +173,7 @@ def value_labels_refusal(name: str, values: np.ndarray, fix: str = "") -> str:
         f"0..{values.size - 1}: pass task='classification' to take "
         "each value as a class (named by its value), or task='regression' "
         f"if they are a quantity (a count, an age){fix}."
-        + (dropped_rows_fix() if values.min() < 0 else "")
+        + (dropped_rows_fix(name) if values.min() < 0 else "")
     )
 
 

@@ -40,12 +40,12 @@ import numpy as np
 from tunekit import _log
 from tunekit.data._checks import (
     CLASSIFICATION,
-    IGNORED_ROWS,
     REGRESSION,
     TASKS,
     UNSCALED,
     check_stream_labels,
 )
+from tunekit.data._classes import IGNORED_ROWS
 from tunekit.data._folder_leaks import check_folder_overlap
 from tunekit.data._leaks import PassSum, check_stream_splits
 from tunekit.data._metadata import regression_ending
