@@ -161,7 +161,8 @@ def dropped_rows_fix(name: str) -> str:
         return (
             " If they mark rows a loss's ignore_class=-1 leaves out of this output, whose "
             "other outputs' labels those rows keep, pass task='regression': each output's "
-            "targets then reach the model as given, and Keras's losses and metrics score them."
+            "targets then reach the model as given, and Keras's losses and metrics score them "
+            "(its accuracy metrics do not skip those rows: they count there as misses)."
         )
     return f"{IGNORED_ROWS} E.g. keep = y >= 0; x, y = x[keep], y[keep]."
 
