@@ -25,6 +25,7 @@ UNITS = {"data", "plots", "stats"}
 # subpackage's `__init__` is listed by the package's name, after its modules.
 ORDER = [
     "errors",
+    "score_text",
     "option_pairs",
     "params",
     "_native_logs",

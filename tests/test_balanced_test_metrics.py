@@ -193,3 +193,32 @@ def test_the_final_seeds_line_gives_balanced_accuracy_beside_the_headline() -> N
     line = final_seeds_line(section, "val_balanced_accuracy")
     assert line is not None and line.count("sklearn_balanced_accuracy mean 0.9000") == 1
     assert line.startswith("Final seeds: balanced_accuracy mean 0.9200")
+
+
+def test_scores_in_the_thousandths_or_less_are_not_printed_as_zero() -> None:
+    """A regression on targets in the thousandths has an MSE around 1e-5: the CLI summary,
+    the progress line and report.md printed it with 4 decimals, `0.0000`, for every trial
+    and for the test set alike. Such scores keep 4 significant digits; others 4 decimals."""
+    from tunekit.cli_summary import _phase_text, final_seeds_line
+    from tunekit.score_text import score_text
+
+    assert [score_text(v) for v in (3.2154e-05, 0.000512, -2e-4, 0.0, 0.98123, 1534.25)] == [
+        "3.215e-05",
+        "0.000512",
+        "-0.0002",
+        "0.0000",
+        "0.9812",
+        "1534.2500",
+    ]
+    assert _phase_text("fine", {"score": 3.2154e-05, "trial_id": "3"}, {}) == (
+        "fine best 3.215e-05 (id 3)"
+    )
+    section = {
+        "per_seed": {"0": {"mse": 4.1e-05}, "1": {"mse": 3.9e-05}},
+        "summary": {"mse": {"mean": 4e-05, "std": 1.414e-06, "n": 2}},
+        "saved_seed": 0,
+    }
+    assert final_seeds_line(section, "val_mse") == (
+        "Final seeds: mse mean 4e-05, std 1.414e-06 over 2 seeds (4.1e-05, 3.9e-05); "
+        "the saved model is seed 0's"
+    )

@@ -443,6 +443,9 @@ def _direct(**overrides):
 
 
 _NAN = np.where(np.eye(20, 3) == 1, np.nan, 0.0)
+# Seconds within one day since 1.7e9: float32 keeps whole numbers there 128 apart.
+_TIMESTAMPS = 1_700_000_000 + np.sort(np.random.default_rng(0).choice(86400, 140, replace=False))
+
 ERROR_CASES = [
     # MNIST
     (
@@ -726,7 +729,32 @@ ERROR_CASES = [
         lambda t: Dataset.from_arrays(
             np.c_[np.arange(30.0), 1.7e9 + 0.25 * (np.arange(30) % 3)], np.arange(30) % 2
         ),
-        r"x's column \(1,\) varies \(1700000000\.0, 1700000000\.25, \.\.\.\) only beyond",
+        r"x's column 1 varies \(1700000000\.0, 1700000000\.25, \.\.\.\) only beyond",
+    ),
+    (  # 140 timestamps a day apart at most: float32 (128 s apart there) made them 128
+        "int64_timestamp_targets_partly_merged",
+        lambda t: Dataset.from_arrays(
+            np.arange(280.0).reshape(140, 2), _TIMESTAMPS, task="regression"
+        ),
+        r"y holds whole numbers beyond 2\*\*24 \(16777216\) that float32, in which Keras "
+        r"trains, cannot keep apart: 140 distinct values become 128 \(\d+ and \d+ are both "
+        r"\d+\)\. .*subtract an offset first \(y - y\.min\(\)\).*add the offset back",
+    ),
+    (  # a DataFrame is converted as a whole: load_csv refused the same column by name
+        "dataframe_timestamp_column_next_to_reals",
+        lambda t: Dataset.from_arrays(
+            __import__("pandas").DataFrame({"v": np.arange(140) / 7, "ts": _TIMESTAMPS}),
+            np.arange(140) % 2,
+        ),
+        r"x's column 1 \('ts'\) holds whole numbers beyond 2\*\*24 .* 140 distinct values "
+        r"become 128 .*x - x\.min\(axis=0\)",
+    ),
+    (  # whole float64 values (integers stored as floats) next to a real-valued column
+        "float64_whole_timestamps_next_to_reals",
+        lambda t: Dataset.from_arrays(
+            np.c_[np.arange(140) / 7, _TIMESTAMPS.astype(float)], np.arange(140) % 2
+        ),
+        r"x's column 1 holds whole numbers beyond 2\*\*24 .* 140 distinct values become 128",
     ),
     (
         "one_output_beyond_float32_precision",
@@ -791,6 +819,23 @@ def test_large_values_float32_keeps_apart_are_kept():
     data = Dataset.from_arrays(x, 2**40 + 2**20 * np.arange(40), task="regression", seed=0)
     assert np.ptp(data.y_train) > 0
     assert np.ptp(data.x_train[:, 1]) > 0
+
+
+def test_real_values_float32_rounds_are_taken_as_keras_takes_them():
+    """Only whole numbers are held to float32 keeping them apart: real values near 1.7e9,
+    and float64 values beyond 2**53 (all whole there), are rounded by float32 as any float64
+    is, and taken; so is a column of IDs float32 merges, given as a 64-bit integer array
+    (kept as given, for an integer keras.Input: `check_input_precision`)."""
+    rng = np.random.default_rng(0)
+    near = 1.7e9 + rng.normal(0, 1e4, 140)
+    huge = 1e20 + rng.normal(0, 1e15, 140)
+    data = Dataset.from_arrays(np.c_[near, huge], near, task="regression", seed=0)
+    assert data.x_train.dtype == np.float32
+    assert len(np.unique(data.y_train)) < len(data.y_train)  # rounded, as Keras would
+    ids = (2**40 + np.arange(140) % 50).reshape(-1, 1)
+    kept = Dataset.from_arrays(ids, np.arange(140) % 2, seed=0)
+    assert kept.x_train.dtype == np.int64
+    assert np.isin(kept.x_train, ids).all() and len(np.unique(kept.x_train)) > 40
 
 
 def test_images_cut_short_are_named_before_training_and_whole_ones_pass(tmp_path):

@@ -1410,3 +1410,48 @@ def test_an_output_with_metrics_but_no_targets_is_refused():
 
     with pytest.raises(ModelCheckError, match=r"no targets for \['embedding'\]"):
         check_model(get_hypermodel(build), _keyed_data(("prog",)))
+
+
+def _ids_model(dtype, named=False):
+    """A model on IDs beyond 2**24: one `Input` of `dtype`, or a dict `{"ids", "v"}`."""
+    vocabulary = 2**40 + np.arange(50)
+
+    def build(hp):
+        ids = keras.Input((1,), dtype=dtype, name="ids")
+        if dtype == "float32":
+            h = keras.layers.Dense(hp.Int("units", 2, 4))(ids)
+        else:
+            lookup = keras.layers.IntegerLookup(vocabulary=vocabulary, output_mode="one_hot")
+            h = lookup(keras.ops.reshape(ids, (-1,)))
+        inputs = ids
+        if named:
+            v = keras.Input((2,), name="v")
+            inputs, h = {"ids": ids, "v": v}, keras.layers.Concatenate()([h, v])
+        model = keras.Model(inputs, keras.layers.Dense(1)(h))
+        model.compile(optimizer="adam", loss="mse")
+        return model
+
+    return get_hypermodel(build)
+
+
+@pytest.mark.parametrize("named", [False, True])
+def test_ids_a_float32_input_merges_are_refused_and_an_integer_input_takes_them(named):
+    """64-bit IDs beyond 2**24 are kept as given (`Dataset.from_arrays`), and Keras casts
+    them to the `Input`'s dtype: a float32 input made the 50 IDs `2**40 + k` one value, and
+    every trial trained on it with nothing said. An int64 input (an IntegerLookup) keeps
+    them, and passes."""
+    rng = np.random.default_rng(0)
+    ids = (2**40 + rng.integers(0, 50, 140)).reshape(-1, 1)
+    x = {"ids": ids, "v": rng.random((140, 2))} if named else ids
+    data = Dataset.from_arrays(x, rng.random(140), task="regression", seed=0)
+    where = r"x_train\['ids'\]" if named else "x_train"
+    with pytest.raises(ModelCheckError) as caught:
+        check_model(_ids_model("float32", named), data)
+    message = str(caught.value)
+    assert re.search(
+        where + r"'s column 0 holds whole numbers beyond 2\*\*24 .* keras\.Input 'ids' of "
+        r"dtype float32: Keras casts them to float32, where \d+ distinct values become 1,",
+        message,
+    ), message
+    assert "dtype='int64'" in message
+    check_model(_ids_model("int64", named), data)

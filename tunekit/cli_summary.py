@@ -17,6 +17,7 @@ from tunekit.errors import NoCompletedTrialsError, TooFewTrialsError, TrialsFail
 from tunekit.hypermodel_options import augmentation_text
 from tunekit.regression import OWN_PREFIX
 from tunekit.reproduce import resume_command
+from tunekit.score_text import score_text
 from tunekit.trial_names import chosen_name
 
 __all__ = ["failed_run", "final_seeds_line", "narrowing_line", "opening", "summary"]
@@ -130,7 +131,7 @@ def _phase_text(phase: str, best: dict[str, Any], listed: dict[str, Any]) -> str
         if "rejected_oversized" in best
         else ""
     )
-    return f"{phase} best {best['score']:.4f} (id {best['trial_id']}{rejected}){failed}"
+    return f"{phase} best {score_text(best['score'])} (id {best['trial_id']}{rejected}){failed}"
 
 
 def summary(result: Any, session_seconds: float | None = None) -> str:
@@ -154,9 +155,10 @@ def summary(result: Any, session_seconds: float | None = None) -> str:
     def test_value(name: str, value: float) -> str:
         found = intervals.get(name)
         if not found or found["interval"] is None:  # none: the Test line says why once
-            return f"{name} {value:.4f}"
+            return f"{name} {score_text(value)}"
         low, high = found["interval"]
-        return f"{name} {value:.4f} (95% {found['method']} [{low:.4f}, {high:.4f}])"
+        shown = f"[{score_text(low)}, {score_text(high)}]"
+        return f"{name} {score_text(value)} (95% {found['method']} {shown})"
 
     tests = ", ".join(test_value(k, v) for k, v in result.test_metrics.items())
     tests += "".join(
@@ -222,16 +224,16 @@ def final_seeds_line(section: dict[str, Any] | None, objective: str | None = Non
     if name is None:
         return None
     value = summary[name]
-    std = "n/a" if value["std"] is None else f"{value['std']:.4f}"
-    per = ", ".join(f"{m[name]:.4f}" for m in section["per_seed"].values() if name in m)
+    std = "n/a" if value["std"] is None else score_text(value["std"])
+    per = ", ".join(score_text(m[name]) for m in section["per_seed"].values() if name in m)
     # tunekit's value beside the model's metric of the name; balanced accuracy (weighed classes)
     beside = dict.fromkeys(
         [OWN_PREFIX + name, "balanced_accuracy", OWN_PREFIX + "balanced_accuracy"]
     )
     beside.pop(name, None)
     return (
-        f"Final seeds: {name} mean {value['mean']:.4f}, std {std} over "
+        f"Final seeds: {name} mean {score_text(value['mean'])}, std {std} over "
         f"{_log.count(value['n'], 'seed')} ({per})"
-        + "".join(f"; {m} mean {summary[m]['mean']:.4f}" for m in beside if m in summary)
+        + "".join(f"; {m} mean {score_text(summary[m]['mean'])}" for m in beside if m in summary)
         + f"; the saved model is seed {section['saved_seed']}'s"
     )

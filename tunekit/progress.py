@@ -52,6 +52,7 @@ from rich.text import Text
 from tunekit.errors import raised_line
 from tunekit.narrowing import is_usable
 from tunekit.params import ProgressMode
+from tunekit.score_text import score_text
 
 __all__ = [
     "PhaseProgress",
@@ -205,7 +206,7 @@ class PhaseStatus:
     def line(self) -> str:
         """The plain progress line of this status."""
         of_total = f"/{self.total}" if self.total else ""
-        best = "" if self.best is None else f", best {self.best:.4f}"
+        best = "" if self.best is None else f", best {score_text(self.best)}"
         remaining = "" if self.remaining is None else f", ~{_fmt_seconds(self.remaining)} left"
         return (
             f"[{self.phase}] trial {self.ended}{of_total} (id {self.trial_id}): {self.outcome}"
@@ -283,7 +284,7 @@ class PhaseProgress:
             self.phase,
             total=planned_trials(oracle),
             completed=len(oracle.end_order),
-            best="" if best is None else f"best {best:.4f}",
+            best="" if best is None else f"best {score_text(best)}",
             deadline=None,
         )
         try:
@@ -302,7 +303,7 @@ class PhaseProgress:
         trial = oracle.trials.get(trial.trial_id, trial)
         self.epochs_here += _epochs_run(trial)
         if trial.status == trial_module.TrialStatus.COMPLETED:
-            outcome = f"{oracle.objective.name}={trial.score:.4f}"
+            outcome = f"{oracle.objective.name}={score_text(trial.score)}"
         else:
             reason = failure_reason(trial)
             outcome = f"{trial.status} ({reason})" if reason else str(trial.status)
@@ -333,7 +334,7 @@ class PhaseProgress:
             self._task,
             completed=status.ended,
             total=status.total if status.total else None,
-            best="" if status.best is None else f"best {status.best:.4f}",
+            best="" if status.best is None else f"best {score_text(status.best)}",
             deadline=None if status.remaining is None else time.monotonic() + status.remaining,
         )
 

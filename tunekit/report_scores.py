@@ -21,6 +21,7 @@ from tunekit.classification import (
 from tunekit.data import SCALED_UINT8
 from tunekit.regression import OWN_PREFIX, own_name
 from tunekit.report_weights import shown
+from tunekit.score_text import score_text
 from tunekit.stats import bootstrap_interval, constant_guess
 from tunekit.stats.guess import cannot_tell_note, class_name
 from tunekit.stats.intervals import BCA_MAX_EXAMPLES, regression_metric
@@ -145,8 +146,8 @@ def usefulness_note(
         if balanced > guess:
             return None
         return (
-            f"Note: test balanced accuracy {balanced:.4f} (the classes were weighed) is no "
-            f"better than a constant guess's ({guess:.4f}): {hint}"
+            f"Note: test balanced accuracy {score_text(balanced)} (the classes were weighed) is no "
+            f"better than a constant guess's ({score_text(guess)}): {hint}"
         )
     if task == "classification":
         truth = y_true.reshape(n)
@@ -158,8 +159,8 @@ def usefulness_note(
             return None
         name = class_name(common, class_names)  # 'cat', not its id
         return (
-            f"Note: test accuracy {accuracy:.4f} is no better than always predicting the most "
-            f"frequent class ('{name}', {share:.4f} of the test set): {hint}"
+            f"Note: test accuracy {score_text(accuracy)} is no better than always predicting "
+            f"the most frequent class ('{name}', {score_text(share)} of the test set): {hint}"
         )
     values = y_true.reshape(n, -1)
     r2 = float(regression_metric("r2", values, y_pred.reshape(n, -1)))
@@ -210,8 +211,9 @@ def outputs_usefulness_note(data: Any, test_metrics: dict[str, Any]) -> str | No
                 continue
             if float(value) <= share:
                 notes.append(
-                    f"Note: test {key} {float(value):.4f} is no better than always predicting "
-                    f"output {name!r}'s most frequent class ({share:.4f} of the test set)"
+                    f"Note: test {key} {score_text(float(value))} is no better than always "
+                    f"predicting output {name!r}'s most frequent class ({score_text(share)} "
+                    "of the test set)"
                 )
     if not notes:
         return None
@@ -259,7 +261,7 @@ def test_table(report: dict[str, Any]) -> list[str]:
         "| metric | value | 95% interval |",
         "|---|---|---|",
         *[
-            f"| {shown(k, report)} | {v:.4f} | {interval_cell(intervals, k)} |"
+            f"| {shown(k, report)} | {score_text(v)} | {interval_cell(intervals, k)} |"
             for k, v in rows.items()
         ],
     ]
@@ -274,7 +276,7 @@ def interval_cell(intervals: dict[str, Any] | None, metric: str) -> str:
     if found["interval"] is None:  # too few examples: the method says why
         return str(found["method"])
     low, high = found["interval"]
-    return f"[{low:.4f}, {high:.4f}] ({found['method']})"
+    return f"[{score_text(low)}, {score_text(high)}] ({found['method']})"
 
 
 def regression_sentence(report: dict[str, Any]) -> str:

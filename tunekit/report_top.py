@@ -20,6 +20,7 @@ from tunekit.own_loops import epoch_budget_note
 from tunekit.report_weights import shown
 from tunekit.reproduce import relocated
 from tunekit.results import format_value
+from tunekit.score_text import score_text
 from tunekit.trial_names import chosen_name
 
 __all__ = [
@@ -94,7 +95,9 @@ def _plot_links(report: Mapping[str, Any]) -> dict[str, str]:
 def top_markdown(report: dict[str, Any]) -> list[str]:
     """What was chosen, the main plots inline, links to every file, and how to reproduce it."""
     best = report["best"]
-    metrics = ", ".join(f"{shown(k, report)} {v:.4f}" for k, v in report["test_metrics"].items())
+    metrics = ", ".join(
+        f"{shown(k, report)} {score_text(v)}" for k, v in report["test_metrics"].items()
+    )
     plots_written = _plot_links(report)
     inline = [name for name in _INLINE_PLOTS if name in plots_written][:3]
     lines = [
@@ -341,6 +344,6 @@ def phase_rows(report: Mapping[str, Any]) -> list[str]:
         if v.get("all_skipped"):
             best = ", all skipped by the hypermodel's FailedTrialError | - | -"
         else:
-            best = f" | id {v['best_trial_id']} | {v['best_score']:.4f}"
+            best = f" | id {v['best_trial_id']} | {score_text(v['best_score'])}"
         rows.append(f"| {p} | {v['trials']}{failed}{best} | {v['seconds']} |")
     return rows

@@ -11,6 +11,12 @@ from typing import Any
 import numpy as np
 
 from tunekit import _log
+from tunekit.data._float32 import (
+    FLOAT32_EXACT_INTEGERS,
+    refuse_collapsed,
+    refuse_merged_whole,
+    wide,
+)
 from tunekit.errors import DataError, TunekitError, said_as
 
 SCALED_UINT8 = "uint8 pixels divided by 255 to [0, 1]"
@@ -68,11 +74,6 @@ def _scale_pixels(x: Any) -> np.ndarray:
     if x.dtype == np.uint8:
         return np.divide(x, np.float32(255), dtype=np.float32)
     return _as_features(x, "x")
-
-
-# Integers above this lose their last digits in float32 (a 24-bit significand): 16777217
-# becomes 16777216, so two IDs become one.
-FLOAT32_EXACT_INTEGERS = 2**24
 
 
 def _as_features(x: Any, name: str) -> np.ndarray:
@@ -171,8 +172,11 @@ def _as_float32(x: Any, name: str) -> np.ndarray:
                 "float32, where they are all 0, and the feature is lost. Scale it (multiply "
                 "by a power of ten, or take a log)."
             )
-    if kind is not None and np.dtype(kind).kind in "fiu" and np.dtype(kind).itemsize > 4:
-        _refuse_collapsed(np.asarray(given), x, name)
+    numbers = np.asarray(given) if kind is None or wide(kind) else None
+    if numbers is not None and wide(numbers.dtype):  # 64-bit numbers (a DataFrame's too)
+        labels = getattr(given, "columns", None)
+        refuse_collapsed(numbers, x, name, labels)
+        refuse_merged_whole(numbers, x, name, labels)
     if kind is not None and np.dtype(kind).kind == "f" and not np.isfinite(x).all():
         source = np.asarray(given)
         beyond = np.isfinite(source) & ~np.isfinite(x)
@@ -184,33 +188,6 @@ def _as_float32(x: Any, name: str) -> np.ndarray:
                 "or take a log)."
             )
     return x
-
-
-def _refuse_collapsed(source: np.ndarray, x: np.ndarray, name: str) -> None:
-    """Refuses a column of `source` (float64 or 64-bit integers, `(n, ...)`) that varies but
-    is constant in `x`, its float32 copy: values that differ only beyond float32's 24-bit
-    significand (about 7 significant digits; `2**40 + 1` is `2**40` there), which the model,
-    trained in float32, would see as one value. Said where it happens, not as a "constant"
-    column the user's own array shows is not."""
-    if len(source) < 2:
-        return
-    columns = source.reshape(len(source), -1)
-    varied = np.any(columns != columns[:1], axis=0)
-    collapsed = varied & np.all(x.reshape(columns.shape) == x.reshape(columns.shape)[:1], axis=0)
-    if not np.any(collapsed):
-        return
-    column = int(np.argmax(collapsed))
-    where = np.unravel_index(column, source.shape[1:] or (1,))
-    values = np.unique(columns[:, column])
-    shown = ", ".join(f"{v!r}" for v in values[:2].tolist())
-    part = f"'s column {tuple(int(i) for i in where)}" if columns.shape[1] > 1 else ""
-    raise DataError(
-        f"{name}{part} varies ({shown}, ...) only beyond float32's precision (about 7 "
-        f"significant digits): Keras trains in float32, where every one of them is "
-        f"{float(x.reshape(columns.shape)[0, column]):.8g}, one value. Subtract an offset "
-        f"first ({name} - {name}.min(), or {name} - {name}.mean() and divide by the standard "
-        "deviation), then pass it; for targets, add the offset back to the predictions."
-    )
 
 
 _PANDAS_MISSING = ("NAType", "NaTType")

@@ -19,6 +19,7 @@ from tunekit.data._csv_header import check_header, check_identifiers
 from tunekit.data._csv_layout import misread
 from tunekit.data._csv_missing import as_written, check_no_missing, text_targets_as_written
 from tunekit.data._csv_numbers import written_numbers
+from tunekit.data._float32 import merged_column
 from tunekit.data._split_sizes import made_by
 from tunekit.data.dataset import Dataset
 from tunekit.errors import DataError
@@ -269,10 +270,9 @@ def _check_exact_integers(frame: Any, features: list[str]) -> None:
         if not is_integer_dtype(frame[column]):
             continue
         values = frame[column].to_numpy()
-        if max(int(values.max()), -int(values.min())) <= 2**24:
-            continue
-        distinct, kept = np.unique(values).size, np.unique(values.astype(np.float32)).size
-        if kept < distinct:
+        found = merged_column(values, values.astype(np.float32))
+        if found is not None:
+            distinct, kept = found[1:]
             raise DataError(
                 f"feature column {column!r} holds integers above 2**24 that float32, in "
                 f"which a model trains, cannot keep apart ({distinct} distinct values become "

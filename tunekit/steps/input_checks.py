@@ -12,12 +12,19 @@ from collections.abc import Mapping
 from typing import Any
 
 import keras
+import numpy as np
 
+from tunekit.data._float32 import column_named, merged_column, wide
 from tunekit.errors import ModelCheckError
 from tunekit.steps.output_checks import WHAT as _WHAT
 from tunekit.steps.output_checks import outputs_and_compile
 
-__all__ = ["check_input_names", "check_input_shape", "check_output_names"]
+__all__ = [
+    "check_input_names",
+    "check_input_precision",
+    "check_input_shape",
+    "check_output_names",
+]
 
 
 _OWN_FIT_INPUTS = (
@@ -69,6 +76,58 @@ def check_input_names(model: keras.Model, x: Mapping[str, Any], fed_as_is: bool)
             "name, so an array could reach the wrong input. Drop the extra arrays from x (or "
             "add an input for them)." + own
         )
+
+
+def check_input_precision(model: keras.Model, data: Any) -> None:
+    """Each array a `Dataset` keeps as given (64-bit whole numbers beyond 2**24, IDs:
+    `tunekit.data.Dataset.from_arrays`) against the dtype of the `keras.Input` it feeds,
+    to which Keras casts it: a float32 input merges such values (`2**40 + 1` is `2**40`
+    there), so the model would train on, and be scored with, other values than the data's,
+    with nothing said. An integer input (`dtype="int64"`, for an `IntegerLookup` or an
+    `Embedding`) keeps them. Every split is checked, each input by Keras's names; a model
+    whose inputs are not known yet (a lazily built one) is left alone.
+
+    Raises:
+        ModelCheckError (a `ValueError`): Naming the split, column and input, how many
+            distinct values become how many, and the fix.
+    """
+    try:
+        inputs, structure = list(model.inputs or []), model.input
+    except (AttributeError, ValueError):  # a Sequential's until called; a lazy model's
+        return
+    for split in ("x_train", "x_val", "x_test"):
+        x = getattr(data, split, None)
+        if isinstance(x, Mapping):
+            named = (
+                structure.items()
+                if isinstance(structure, Mapping)
+                else [(getattr(t, "name", None), t) for t in inputs]
+            )
+            fed = [(f"{split}[{k!r}]", x.get(k), t) for k, t in named]
+        else:
+            fed = [(split, x, inputs[0])] if len(inputs) == 1 else []
+        for name, array, tensor in fed:
+            if not isinstance(array, np.ndarray) or not wide(array.dtype):
+                continue
+            dtype = str(getattr(tensor, "dtype", None))
+            try:
+                found = merged_column(array, array.astype(dtype))
+            except TypeError:  # a dtype NumPy lacks (bfloat16): left to Keras
+                continue
+            if found is None:
+                continue
+            column, distinct, kept = found
+            offset = "x - x.min(axis=0)" if array.ndim > 1 else "x - x.min()"
+            raise ModelCheckError(
+                f"{name}{column_named(array, column)} holds whole numbers beyond 2**24 (kept "
+                f"as given, as identifiers are), and {_WHAT} takes them through keras.Input "
+                f"{getattr(tensor, 'name', '')!r} of dtype {dtype}: Keras casts them to "
+                f"{dtype}, where {distinct} distinct values become {kept}, so trials would "
+                "train on other values than the data's. For identifiers, give that Input "
+                "dtype='int64' (for an IntegerLookup or an Embedding), or map them to small "
+                "ids (np.unique(ids, return_inverse=True)[1]); for a quantity (a timestamp, "
+                f"a count), subtract an offset ({offset})."
+            )
 
 
 def check_output_names(model: keras.Model, y: Mapping[str, Any]) -> None:

@@ -37,7 +37,12 @@ from tunekit.objectives import objective_names
 from tunekit.outputs import check_output_shape, training_samples
 from tunekit.regression import check_regression_output_shape
 from tunekit.steps.file_checks import check_trial_file
-from tunekit.steps.input_checks import check_input_names, check_input_shape, check_output_names
+from tunekit.steps.input_checks import (
+    check_input_names,
+    check_input_precision,
+    check_input_shape,
+    check_output_names,
+)
 from tunekit.steps.label_forms import (
     check_label_form,
     check_loss_form,
@@ -185,6 +190,7 @@ def check_trainable(
     check_label_form(model, data, hypermodel)
     if isinstance(data.x_train, Mapping):
         check_input_names(model, data.x_train, fed_as_is)
+    check_input_precision(model, data)
     if isinstance(data.x_train, (Mapping, list, tuple)):
         return
     check_input_shape(model, tuple(np.shape(data.x_train)))

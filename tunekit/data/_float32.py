@@ -1,0 +1,118 @@
+"""What float32, in which Keras trains, cannot keep apart in 64-bit numbers: refused where
+the data is given, as the user's own values show it (numpy only)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from tunekit.errors import DataError
+
+# Integers above this lose their last digits in float32 (a 24-bit significand): 16777217
+# becomes 16777216, so two IDs become one.
+FLOAT32_EXACT_INTEGERS = 2**24
+# float64 holds every integer up to this exactly (a 53-bit significand): above it, every
+# float64 is a whole number, and being whole says nothing of a column being integers.
+_FLOAT64_EXACT_INTEGERS = 2**53
+
+
+def wide(dtype: Any) -> bool:
+    """Whether `dtype` holds 64-bit (or wider) integers or floats: more than float32 keeps."""
+    kind = np.dtype(dtype)
+    return kind.kind in "iuf" and kind.itemsize > 4
+
+
+def merged_column(source: np.ndarray, narrow: np.ndarray) -> tuple[int, int, int] | None:
+    """The first column of `source` (`(n, ...)`, 64-bit numbers) of whole numbers (integers,
+    or whole float64 values up to 2**53) beyond 2**24 whose copy in `narrow` (`source` cast
+    to a narrower dtype, the same shape) holds fewer distinct values: `(column, distinct,
+    kept)` over the flattened sample axes, else `None`. Timestamps (1.7e9 + seconds) and IDs
+    are such columns: float32 keeps them only to its spacing there (128 at 1.7e9), so rows
+    of different values become one. Real-valued columns are left to float32's rounding."""
+    if source.ndim < 1 or len(source) < 2 or not source.size:
+        return None
+    columns = source.reshape(len(source), -1)
+    finite = np.isfinite(columns) if columns.dtype.kind == "f" else np.ones(columns.shape, bool)
+    largest = np.where(finite, np.abs(columns), 0).max(axis=0)
+    for column in np.flatnonzero(largest > FLOAT32_EXACT_INTEGERS):
+        values = columns[finite[:, column], column]
+        if values.dtype.kind == "f" and (
+            largest[column] > _FLOAT64_EXACT_INTEGERS or np.any(values != np.round(values))
+        ):
+            continue  # real-valued: float32 rounds it, as it rounds any float64
+        cast = narrow.reshape(columns.shape)[finite[:, column], column]
+        distinct, kept = np.unique(values).size, np.unique(cast).size
+        if kept < distinct:
+            return int(column), distinct, kept
+    return None
+
+
+def column_named(source: np.ndarray, column: int, labels: Any = None) -> str:
+    """`"'s column 2 ('ts')"` for a message: a flattened column of `source` by its index
+    (a tuple of the sample axes past the first), and its name when `labels` (a DataFrame's
+    `columns`) gives one; `""` for a 1-D `source` (one value per sample)."""
+    if source.ndim < 2:
+        return ""
+    where = np.unravel_index(column, source.shape[1:])
+    index = where[0] if len(where) == 1 else tuple(int(i) for i in where)
+    named = f" ({labels[column]!r})" if labels is not None and len(labels) > column else ""
+    return f"'s column {index}{named}"
+
+
+def refuse_merged_whole(source: np.ndarray, x: np.ndarray, name: str, labels: Any = None) -> None:
+    """Refuses a column of `source` (`(n, ...)`, 64-bit numbers) of whole numbers whose
+    float32 copy `x` merges distinct values (`merged_column`): the model would train on, and
+    the scores measure, other values than the user's, with nothing said. `load_csv` refuses
+    such integer columns by name (`tunekit.data.tabular`); this is the rule for arrays, a
+    DataFrame's columns (`labels`, named) and targets.
+
+    Raises:
+        DataError: Naming the column, how many distinct values become how many, an example
+            pair, and the fix (an offset; small ids for an identifier).
+    """
+    found = merged_column(source, x)
+    if found is None:
+        return
+    column, distinct, kept = found
+    values = np.unique(source.reshape(len(source), -1)[:, column])
+    narrow = values.astype(np.float32)
+    first = int(np.argmax(narrow[1:] == narrow[:-1]))  # two neighbours float32 makes one
+    axis = "(axis=0)" if source.ndim > 1 else "()"
+    offset = f"{name} - {name}.min{axis}"
+    pair = f"{values[first].item()!r} and {values[first + 1].item()!r} are both "
+    raise DataError(
+        f"{name}{column_named(source, column, labels)} holds whole numbers beyond 2**24 "
+        f"(16777216) that float32, in which Keras trains, cannot keep apart: {distinct} "
+        f"distinct values become {kept} ({pair}{float(narrow[first]):.10g}). If they are "
+        f"a quantity (a timestamp, a count), subtract an offset first ({offset}), then pass "
+        "it; for targets, add the offset back to the predictions. If they are "
+        "identifiers, map them to small ids (np.unique(ids, return_inverse=True)[1], or "
+        "pandas.factorize) or drop them."
+    )
+
+
+def refuse_collapsed(source: np.ndarray, x: np.ndarray, name: str, labels: Any = None) -> None:
+    """Refuses a column of `source` (float64 or 64-bit integers, `(n, ...)`) that varies but
+    is constant in `x`, its float32 copy: values that differ only beyond float32's 24-bit
+    significand (about 7 significant digits; `2**40 + 1` is `2**40` there), which the model,
+    trained in float32, would see as one value. Said where it happens, not as a "constant"
+    column the user's own array shows is not."""
+    if len(source) < 2:
+        return
+    columns = source.reshape(len(source), -1)
+    varied = np.any(columns != columns[:1], axis=0)
+    collapsed = varied & np.all(x.reshape(columns.shape) == x.reshape(columns.shape)[:1], axis=0)
+    if not np.any(collapsed):
+        return
+    column = int(np.argmax(collapsed))
+    values = np.unique(columns[:, column])
+    shown = ", ".join(f"{v!r}" for v in values[:2].tolist())
+    part = column_named(source, column, labels) if columns.shape[1] > 1 else ""
+    raise DataError(
+        f"{name}{part} varies ({shown}, ...) only beyond float32's precision (about 7 "
+        f"significant digits): Keras trains in float32, where every one of them is "
+        f"{float(x.reshape(columns.shape)[0, column]):.8g}, one value. Subtract an offset "
+        f"first ({name} - {name}.min(), or {name} - {name}.mean() and divide by the standard "
+        "deviation), then pass it; for targets, add the offset back to the predictions."
+    )
