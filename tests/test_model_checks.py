@@ -1414,10 +1414,10 @@ def test_an_output_with_metrics_but_no_targets_is_refused():
 
 def _ids_model(dtype, named=False):
     """A model on IDs beyond 2**24: one `Input` of `dtype`, or a dict `{"ids", "v"}`."""
-    vocabulary = 2**40 + np.arange(50)
 
     def build(hp):
         ids = keras.Input((1,), dtype=dtype, name="ids")
+        vocabulary = (2**40 if dtype == "int64" else 2**30) + np.arange(50)
         if dtype == "float32":
             h = keras.layers.Dense(hp.Int("units", 2, 4))(ids)
         else:
@@ -1434,14 +1434,15 @@ def _ids_model(dtype, named=False):
     return get_hypermodel(build)
 
 
-@pytest.mark.parametrize("named", [False, True])
-def test_ids_a_float32_input_merges_are_refused_and_an_integer_input_takes_them(named):
+@pytest.mark.parametrize("named, dtype", [(False, "int64"), (True, "int64"), (False, "int32")])
+def test_ids_a_float32_input_merges_are_refused_and_an_integer_input_takes_them(named, dtype):
     """64-bit IDs beyond 2**24 are kept as given (`Dataset.from_arrays`), and Keras casts
     them to the `Input`'s dtype: a float32 input made the 50 IDs `2**40 + k` one value, and
     every trial trained on it with nothing said. An int64 input (an IntegerLookup) keeps
-    them, and passes."""
+    them, and passes. int32 IDs beyond 2**24 are kept as given too."""
     rng = np.random.default_rng(0)
-    ids = (2**40 + rng.integers(0, 50, 140)).reshape(-1, 1)
+    start = 2**40 if dtype == "int64" else 2**30
+    ids = (start + rng.integers(0, 50, 140)).reshape(-1, 1).astype(dtype)
     x = {"ids": ids, "v": rng.random((140, 2))} if named else ids
     data = Dataset.from_arrays(x, rng.random(140), task="regression", seed=0)
     where = r"x_train\['ids'\]" if named else "x_train"
@@ -1454,4 +1455,4 @@ def test_ids_a_float32_input_merges_are_refused_and_an_integer_input_takes_them(
         message,
     ), message
     assert "dtype='int64'" in message
-    check_model(_ids_model("int64", named), data)
+    check_model(_ids_model(dtype, named), data)

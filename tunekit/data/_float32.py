@@ -24,24 +24,30 @@ def wide(dtype: Any) -> bool:
 
 
 def merged_column(source: np.ndarray, narrow: np.ndarray) -> tuple[int, int, int] | None:
-    """The first column of `source` (`(n, ...)`, 64-bit numbers) of whole numbers (integers,
-    or whole float64 values up to 2**53) beyond 2**24 whose copy in `narrow` (`source` cast
-    to a narrower dtype, the same shape) holds fewer distinct values: `(column, distinct,
-    kept)` over the flattened sample axes, else `None`. Timestamps (1.7e9 + seconds) and IDs
-    are such columns: float32 keeps them only to its spacing there (128 at 1.7e9), so rows
-    of different values become one. Real-valued columns are left to float32's rounding."""
+    """The first column of `source` (`(n, ...)`, 64-bit numbers or int32) of whole numbers
+    (integers, or whole float64 values up to 2**53) beyond 2**24 whose copy in `narrow`
+    (`source` cast to a narrower dtype, the same shape) holds fewer distinct values:
+    `(column, distinct, kept)` over the flattened sample axes, else `None`. Timestamps
+    (1.7e9 + seconds) and IDs are such columns: float32 keeps them only to its spacing
+    there (128 at 1.7e9), so rows of different values become one. Real-valued columns are
+    left to float32's rounding."""
     if source.ndim < 1 or len(source) < 2 or not source.size:
         return None
     columns = source.reshape(len(source), -1)
-    finite = np.isfinite(columns) if columns.dtype.kind == "f" else np.ones(columns.shape, bool)
-    largest = np.where(finite, np.abs(columns), 0).max(axis=0)
+    if columns.dtype.kind == "f":
+        finite = np.isfinite(columns)
+        largest = np.where(finite, np.abs(columns), 0).max(axis=0)
+    else:  # integers: all finite
+        finite = None
+        largest = np.maximum(columns.max(axis=0), -(columns.min(axis=0).astype(float)))
     for column in np.flatnonzero(largest > FLOAT32_EXACT_INTEGERS):
-        values = columns[finite[:, column], column]
+        rows = slice(None) if finite is None else finite[:, column]
+        values = columns[rows, column]
         if values.dtype.kind == "f" and (
             largest[column] > _FLOAT64_EXACT_INTEGERS or np.any(values != np.round(values))
         ):
             continue  # real-valued: float32 rounds it, as it rounds any float64
-        cast = narrow.reshape(columns.shape)[finite[:, column], column]
+        cast = narrow.reshape(columns.shape)[rows, column]
         distinct, kept = np.unique(values).size, np.unique(cast).size
         if kept < distinct:
             return int(column), distinct, kept

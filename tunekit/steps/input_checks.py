@@ -78,8 +78,14 @@ def check_input_names(model: keras.Model, x: Mapping[str, Any], fed_as_is: bool)
         )
 
 
+def _int32(dtype: Any) -> bool:
+    """int32 or uint32: integers `Dataset` keeps as given beyond 2**24, as it keeps int64."""
+    return np.dtype(dtype).kind in "iu" and np.dtype(dtype).itemsize == 4
+
+
 def check_input_precision(model: keras.Model, data: Any) -> None:
-    """Each array a `Dataset` keeps as given (64-bit whole numbers beyond 2**24, IDs:
+    """Each array a `Dataset` keeps as given (whole numbers beyond 2**24, IDs, as int32 or
+    64-bit numbers:
     `tunekit.data.Dataset.from_arrays`) against the dtype of the `keras.Input` it feeds,
     to which Keras casts it: a float32 input merges such values (`2**40 + 1` is `2**40`
     there), so the model would train on, and be scored with, other values than the data's,
@@ -107,7 +113,7 @@ def check_input_precision(model: keras.Model, data: Any) -> None:
         else:
             fed = [(split, x, inputs[0])] if len(inputs) == 1 else []
         for name, array, tensor in fed:
-            if not isinstance(array, np.ndarray) or not wide(array.dtype):
+            if not isinstance(array, np.ndarray) or not (wide(array.dtype) or _int32(array.dtype)):
                 continue
             dtype = str(getattr(tensor, "dtype", None))
             try:
