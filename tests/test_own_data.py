@@ -21,6 +21,7 @@ from tunekit.errors import DataError, OutputShapeError, RunConfigError
 from tunekit.params import CLASS_WEIGHT_MODES as TABLE_MODES
 from tunekit.params import DATA_PARAMETERS
 from tunekit.params import TASKS as TABLE_TASKS
+from tunekit.score_text import score_text
 
 # The smallest budget the workflow takes: 3 coarse trials of 1 epoch, 2 Bayesian trials.
 TINY_CLI = [
@@ -112,7 +113,8 @@ def test_regression_csv_from_the_cli_reports_sklearns_metrics_of_the_saved_model
     plots = set(report["plots"])
     assert {"predicted_vs_true", "residuals"} <= plots and "confusion_matrix" not in plots
     markdown = (run_dir / "report.md").read_text()
-    assert f"| r2 | {metrics['r2']:.4f} |" in markdown and "regression, 1 target" in markdown
+    assert f"| r2 | {score_text(metrics['r2'])} |" in markdown
+    assert "regression, 1 target" in markdown
     # Each test metric with its 95% interval, with the baseline off (it was shown only with
     # the baseline).
     from tunekit.stats import bootstrap_interval
@@ -123,7 +125,8 @@ def test_regression_csv_from_the_cli_reports_sklearns_metrics_of_the_saved_model
         assert found["interval"] == pytest.approx(list(expected), rel=1e-3, abs=1e-6)
         assert found["method"] == "BCa bootstrap"
         low, high = found["interval"]
-        row = f"| {name} | {metrics[name]:.4f} | [{low:.4f}, {high:.4f}] (BCa bootstrap) |"
+        interval = f"[{score_text(low)}, {score_text(high)}]"
+        row = f"| {name} | {score_text(metrics[name])} | {interval} (BCa bootstrap) |"
         assert row in markdown
     # Every final seed is scored as the saved model is: scikit-learn's metrics for each.
     per_seed = report["final_seeds"]["per_seed"]

@@ -15,6 +15,7 @@ from sklearn.metrics import mean_absolute_error, mean_squared_error, r2_score
 
 from tunekit.errors import OutputShapeError
 from tunekit.regression import REGRESSION_METRICS, check_regression_output_shape, regression_metrics
+from tunekit.score_text import score_text
 
 
 @pytest.fixture(scope="module")
@@ -162,7 +163,7 @@ def test_a_keras_rmse_over_two_targets_is_the_test_rmse_of_the_saved_model(tmp_p
     assert rows["rmse"]["tuned"] == pytest.approx(own, rel=1e-6) and rows["rmse"]["objective"]
     assert "val_rmse (lower is better): test rmse" in report["baseline"]["verdict"]
     markdown = (tmp_path / "p" / "report.md").read_text()
-    assert f"| rmse | {own:.4f} |  |" in markdown
+    assert f"| rmse | {score_text(own)} |  |" in markdown
     assert "scikit-learn's is sklearn_rmse" in markdown
 
 
