@@ -21,7 +21,7 @@ from conftest import three_splits
 
 from tunekit._kerastuner import get_hypermodel
 from tunekit.data import Dataset
-from tunekit.errors import ModelCheckError
+from tunekit.errors import DataError, ModelCheckError
 from tunekit.outputs import predict_classes
 from tunekit.steps.check import check_model
 from tunekit.steps.output_checks import check_logit_accuracy
@@ -1456,3 +1456,38 @@ def test_ids_a_float32_input_merges_are_refused_and_an_integer_input_takes_them(
     ), message
     assert "dtype='int64'" in message
     check_model(_ids_model(dtype, named), data)
+
+
+def test_a_streams_whole_numbers_float32_merges_are_refused_before_training() -> None:
+    """A tf.data stream's int64 IDs into a float32 `Input`, or its int64 timestamps as
+    regression targets (the loss computes in float32, 128 s apart there), trained on other
+    values than the stream's with exit 0. Its first batch is checked as arrays are."""
+    import tensorflow as tf
+    from conftest import three_splits
+
+    from tunekit.data import StreamData
+
+    rng = np.random.default_rng(0)
+    ids = (2**40 + rng.integers(0, 50, 96)).reshape(-1, 1)
+    stamps = 1_700_000_000 + np.sort(rng.choice(86400, 96, replace=False))
+    for x, y, dtype, refused in [
+        (ids, rng.random(96), "float32", r"the stream's first batch's column 0 holds whole "),
+        (ids, rng.random(96), "int64", None),
+        (rng.random((96, 1)), stamps, "float32", r"the stream's y holds whole numbers beyond"),
+    ]:
+        stream = tf.data.Dataset.from_tensor_slices((x, y)).batch(32)
+        data = StreamData(*three_splits(stream), fingerprint=f"p-{dtype}", task="regression")
+        if refused is None:
+            check_model(_ids_model(dtype), data)
+            continue
+        with pytest.raises((ModelCheckError, DataError), match=refused) as caught:
+            check_model(_ids_model(dtype), data)
+        assert "ds.map(lambda x, y:" in str(caught.value)
+
+
+def test_int32_targets_beyond_2_24_that_float32_merges_are_refused() -> None:
+    """int32 holds whole numbers beyond 2**24 as int64 does; as regression targets they
+    were converted to float32, 30 distinct values becoming fewer, with exit 0."""
+    y = (2**30 + np.arange(30) * 7).astype("int32")
+    with pytest.raises(DataError, match=r"y holds whole numbers beyond 2\*\*24 .* 30 distinct"):
+        Dataset.from_arrays(np.arange(60.0).reshape(30, 2), y, task="regression")

@@ -18,9 +18,10 @@ _FLOAT64_EXACT_INTEGERS = 2**53
 
 
 def wide(dtype: Any) -> bool:
-    """Whether `dtype` holds 64-bit (or wider) integers or floats: more than float32 keeps."""
+    """Whether `dtype` holds numbers float32 may not keep: 64-bit (or wider) integers or
+    floats, and 32-bit integers (beyond 2**24 too)."""
     kind = np.dtype(dtype)
-    return kind.kind in "iuf" and kind.itemsize > 4
+    return kind.kind in "iuf" and kind.itemsize > 4 or kind.kind in "iu" and kind.itemsize == 4
 
 
 def merged_column(source: np.ndarray, narrow: np.ndarray) -> tuple[int, int, int] | None:
@@ -66,12 +67,15 @@ def column_named(source: np.ndarray, column: int, labels: Any = None) -> str:
     return f"'s column {index}{named}"
 
 
-def refuse_merged_whole(source: np.ndarray, x: np.ndarray, name: str, labels: Any = None) -> None:
+def refuse_merged_whole(
+    source: np.ndarray, x: np.ndarray, name: str, labels: Any = None, offset: str = ""
+) -> None:
     """Refuses a column of `source` (`(n, ...)`, 64-bit numbers) of whole numbers whose
     float32 copy `x` merges distinct values (`merged_column`): the model would train on, and
     the scores measure, other values than the user's, with nothing said. `load_csv` refuses
     such integer columns by name (`tunekit.data.tabular`); this is the rule for arrays, a
-    DataFrame's columns (`labels`, named) and targets.
+    DataFrame's columns (`labels`, named) and targets; `offset` (default: `name` minus its
+    minimum) says how to subtract one (a stream's `ds.map`).
 
     Raises:
         DataError: Naming the column, how many distinct values become how many, an example
@@ -85,7 +89,7 @@ def refuse_merged_whole(source: np.ndarray, x: np.ndarray, name: str, labels: An
     narrow = values.astype(np.float32)
     first = int(np.argmax(narrow[1:] == narrow[:-1]))  # two neighbours float32 makes one
     axis = "(axis=0)" if source.ndim > 1 else "()"
-    offset = f"{name} - {name}.min{axis}"
+    offset = offset or f"{name} - {name}.min{axis}"
     pair = f"{values[first].item()!r} and {values[first + 1].item()!r} are both "
     raise DataError(
         f"{name}{column_named(source, column, labels)} holds whole numbers beyond 2**24 "

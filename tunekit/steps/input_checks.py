@@ -78,20 +78,19 @@ def check_input_names(model: keras.Model, x: Mapping[str, Any], fed_as_is: bool)
         )
 
 
-def _int32(dtype: Any) -> bool:
-    """int32 or uint32: integers `Dataset` keeps as given beyond 2**24, as it keeps int64."""
-    return np.dtype(dtype).kind in "iu" and np.dtype(dtype).itemsize == 4
+_SPLITS = ("x_train", "x_val", "x_test")
 
 
-def check_input_precision(model: keras.Model, data: Any) -> None:
-    """Each array a `Dataset` keeps as given (whole numbers beyond 2**24, IDs, as int32 or
-    64-bit numbers:
-    `tunekit.data.Dataset.from_arrays`) against the dtype of the `keras.Input` it feeds,
-    to which Keras casts it: a float32 input merges such values (`2**40 + 1` is `2**40`
-    there), so the model would train on, and be scored with, other values than the data's,
-    with nothing said. An integer input (`dtype="int64"`, for an `IntegerLookup` or an
-    `Embedding`) keeps them. Every split is checked, each input by Keras's names; a model
-    whose inputs are not known yet (a lazily built one) is left alone.
+def check_input_precision(model: keras.Model, splits: Mapping[str, Any]) -> None:
+    """Each input array of `splits` (`{"x_train": x, ...}` of a `Dataset`, or `{"the
+    stream's first batch": x}`) that holds whole numbers beyond 2**24 as int32 or 64-bit
+    numbers (IDs, which `tunekit.data.Dataset.from_arrays` keeps as given; a stream's
+    int64 column) against the dtype of the `keras.Input` it feeds, to which Keras casts it:
+    a float32 input merges such values (`2**40 + 1` is `2**40` there), so the model would
+    train on, and be scored with, other values than the data's, with nothing said. An
+    integer input (`dtype="int64"`, for an `IntegerLookup` or an `Embedding`) keeps them.
+    A dict `x` is checked input by input, by Keras's names; a model whose inputs are not
+    known yet (a lazily built one) is left alone.
 
     Raises:
         ModelCheckError (a `ValueError`): Naming the split, column and input, how many
@@ -101,8 +100,7 @@ def check_input_precision(model: keras.Model, data: Any) -> None:
         inputs, structure = list(model.inputs or []), model.input
     except (AttributeError, ValueError):  # a Sequential's until called; a lazy model's
         return
-    for split in ("x_train", "x_val", "x_test"):
-        x = getattr(data, split, None)
+    for split, x in splits.items():
         if isinstance(x, Mapping):
             named = (
                 structure.items()
@@ -112,8 +110,9 @@ def check_input_precision(model: keras.Model, data: Any) -> None:
             fed = [(f"{split}[{k!r}]", x.get(k), t) for k, t in named]
         else:
             fed = [(split, x, inputs[0])] if len(inputs) == 1 else []
-        for name, array, tensor in fed:
-            if not isinstance(array, np.ndarray) or not (wide(array.dtype) or _int32(array.dtype)):
+        for name, given, tensor in fed:
+            array = np.asarray(given) if hasattr(given, "dtype") else None  # a tensor too
+            if array is None or not wide(array.dtype):
                 continue
             dtype = str(getattr(tensor, "dtype", None))
             try:
@@ -124,6 +123,8 @@ def check_input_precision(model: keras.Model, data: Any) -> None:
                 continue
             column, distinct, kept = found
             offset = "x - x.min(axis=0)" if array.ndim > 1 else "x - x.min()"
+            if split not in _SPLITS:  # a stream's
+                offset = "in the stream: ds.map(lambda x, y: (x - offset, y))"
             raise ModelCheckError(
                 f"{name}{column_named(array, column)} holds whole numbers beyond 2**24 (kept "
                 f"as given, as identifiers are), and {_WHAT} takes them through keras.Input "

@@ -30,6 +30,7 @@ import numpy as np
 
 from tunekit.data import CLASSIFICATION, REGRESSION, Dataset, StreamData
 from tunekit.data._checks import CATEGORICAL_LABELS
+from tunekit.data._float32 import refuse_merged_whole, wide
 from tunekit.data._stream_labels import check_class_ids, output_classes
 from tunekit.errors import DataError, ModelCheckError, OutputShapeError
 from tunekit.fitting import SearchInputError
@@ -124,6 +125,9 @@ def check_output_fits(
         raise OutputShapeError(f"{e}{targets}{fix}") from None
 
 
+_Y = "in the stream: ds.map(lambda x, y: (x, y - offset))"
+
+
 def check_trainable(
     hypermodel: kt.HyperModel, model: Any, data: Dataset | StreamData, first: Any = None
 ) -> None:
@@ -142,6 +146,10 @@ def check_trainable(
       names (one unnamed `Input` has none);
     - a dict `y` (or a stream's), with an own `fit` too: its keys are the
       names of the model's outputs, no more, no fewer (`check_output_names`);
+    - whole numbers beyond 2**24 (IDs, timestamps) in `x` (every split, or a
+      stream's first batch) that the dtype of the `Input` they feed merges
+      (`check_input_precision`), and a stream's regression targets that float32
+      merges (arrays' are refused when the `Dataset` is made);
 
     `check_model` also checks, once the output shape is known (a lazily
     built model is called on two samples first), that one output unit on
@@ -157,6 +165,7 @@ def check_trainable(
 
     Raises:
         ModelCheckError (a `ValueError`): Naming what does not fit and the fix.
+        DataError: A stream's regression targets float32 merges, with the fix.
     """
     if not isinstance(model, keras.Model):
         return
@@ -182,6 +191,10 @@ def check_trainable(
             if fed_as_is:  # an own fit may convert the labels: its loss is not judged
                 check_loss_form(model, one_hot)
             check_metric_label_form(model, one_hot)
+        check_input_precision(model, {"the stream's first batch": sample})
+        if data.task == REGRESSION and hasattr(y, "dtype") and wide(np.asarray(y).dtype):
+            targets = np.asarray(y)  # one output's: whole numbers the loss's float32 merges
+            refuse_merged_whole(targets, targets.astype(np.float32), "the stream's y", offset=_Y)
         if not isinstance(sample, (Mapping, list, tuple)):
             check_input_shape(model, tuple(np.shape(sample)), "the stream's first batch")
         return
@@ -190,7 +203,7 @@ def check_trainable(
     check_label_form(model, data, hypermodel)
     if isinstance(data.x_train, Mapping):
         check_input_names(model, data.x_train, fed_as_is)
-    check_input_precision(model, data)
+    check_input_precision(model, {s: getattr(data, s) for s in ("x_train", "x_val", "x_test")})
     if isinstance(data.x_train, (Mapping, list, tuple)):
         return
     check_input_shape(model, tuple(np.shape(data.x_train)))
