@@ -738,7 +738,9 @@ ERROR_CASES = [
         ),
         r"y holds whole numbers beyond 2\*\*24 \(16777216\) that float32, in which Keras "
         r"trains, cannot keep apart: 140 distinct values become 128 \(\d+ and \d+ are both "
-        r"\d+\)\. .*subtract an offset first \(y - y\.min\(\)\).*add the offset back",
+        r"\d+\)\. If they are a quantity \(a timestamp, a count\), subtract an offset, the "
+        r"same from every split, first \(e\.g\. offset = y\.min\(\) over the training data, "
+        r"then y - offset\), and add it back to the predictions\.",
     ),
     (  # a DataFrame is converted as a whole: load_csv refused the same column by name
         "dataframe_timestamp_column_next_to_reals",
@@ -747,7 +749,8 @@ ERROR_CASES = [
             np.arange(140) % 2,
         ),
         r"x's column 1 \('ts'\) holds whole numbers beyond 2\*\*24 .* 140 distinct values "
-        r"become 128 .*x - x\.min\(axis=0\)",
+        r"become 128 .*offset = x\.min\(axis=0\) over the training data, then x - offset\)\. "
+        r"If they are identifiers",
     ),
     (  # whole float64 values (integers stored as floats) next to a real-valued column
         "float64_whole_timestamps_next_to_reals",
@@ -755,6 +758,17 @@ ERROR_CASES = [
             np.c_[np.arange(140) / 7, _TIMESTAMPS.astype(float)], np.arange(140) % 2
         ),
         r"x's column 1 holds whole numbers beyond 2\*\*24 .* 140 distinct values become 128",
+    ),
+    (  # each split's own minimum would shift them apart: one offset, named by x
+        "test_split_timestamps_get_one_offset_for_every_split",
+        lambda t: Dataset.from_arrays(
+            np.arange(280.0).reshape(140, 2),
+            np.arange(140) % 2,
+            x_test=np.c_[np.arange(140) / 7, _TIMESTAMPS.astype(float)],
+            y_test=np.arange(140) % 2,
+        ),
+        r"x_test's column 1 holds whole .*\(e\.g\. offset = x\.min\(axis=0\) over the "
+        r"training data, then x - offset\)\. If",
     ),
     (
         "one_output_beyond_float32_precision",
@@ -836,6 +850,20 @@ def test_real_values_float32_rounds_are_taken_as_keras_takes_them():
     kept = Dataset.from_arrays(ids, np.arange(140) % 2, seed=0)
     assert kept.x_train.dtype == np.int64
     assert np.isin(kept.x_train, ids).all() and len(np.unique(kept.x_train)) > 40
+
+
+def test_whole_float64_ids_and_a_dataframe_of_ids_reach_the_model_as_int64():
+    """Keras casts a float64 array to float32 before any `Input`, an int64 `Input` too:
+    whole float64 IDs `2**40 + k` kept as float64 all became `2**40` (test accuracy 0.52
+    against 1.0 as int64, exit 0). They are made int64, as a DataFrame of integer columns
+    is (it was converted to float32 as a whole, and refused)."""
+    import pandas as pd
+
+    ids = 2**40 + np.arange(140) % 20
+    for given in (ids.astype(float).reshape(-1, 1), pd.DataFrame({"id": ids})):
+        data = Dataset.from_arrays(given, np.arange(140) % 2, seed=0)
+        assert data.x_train.dtype == np.int64
+        assert np.isin(data.x_train, ids).all() and len(np.unique(data.x_train)) == 20
 
 
 def test_images_cut_short_are_named_before_training_and_whole_ones_pass(tmp_path):

@@ -28,6 +28,7 @@ from tunekit.outputs import predict_test_set
 from tunekit.regression import own_name
 from tunekit.report_verdict import beside_note, objective_comparison, relabel_decided
 from tunekit.report_weights import shown
+from tunekit.score_text import score_text
 from tunekit.stats import compare_to_baseline, summarize_scores
 from tunekit.trial_names import recorded_number
 
@@ -261,9 +262,9 @@ def finalist_columns(frame: Any, run: Any) -> Any:
 
 def _interval_text(value: float, interval: Any) -> str:
     if interval is None:  # too few examples for one: the table's note says why
-        return f"{value:.4f}"
+        return score_text(value)
     low, high = interval
-    return f"{value:.4f} [{low:.4f}, {high:.4f}]"
+    return f"{score_text(value)} [{score_text(low)}, {score_text(high)}]"
 
 
 def render_trust_markdown(report: dict[str, Any]) -> list[str]:
@@ -281,9 +282,9 @@ def render_trust_markdown(report: dict[str, Any]) -> list[str]:
             "|---|---|---|---|---|---|---|",
         ]
         for row in finalists["finalists"]:
-            scores = ", ".join("diverged" if s is None else f"{s:.4f}" for s in row["scores"])
-            mean = "n/a" if row["mean"] is None else f"{row['mean']:.4f}"
-            std = "n/a" if row["std"] is None else f"{row['std']:.4f}"
+            scores = ", ".join("diverged" if s is None else score_text(s) for s in row["scores"])
+            mean = "n/a" if row["mean"] is None else score_text(row["mean"])
+            std = "n/a" if row["std"] is None else score_text(row["std"])
             params = "?" if row["num_params"] is None else f"{row['num_params']:,}"
             number = recorded_number(report["run_dir"], row["phase"], row["trial_id"])
             trial = (
@@ -366,8 +367,8 @@ def render_trust_markdown(report: dict[str, Any]) -> list[str]:
             "|---|---|---|---|",
         ]
         for name, value in seeds["summary"].items():
-            per = ", ".join(f"{m[name]:.4f}" for m in seeds["per_seed"].values() if name in m)
-            std = "n/a" if value["std"] is None else f"{value['std']:.4f}"
-            lines.append(f"| {shown(name, report)} | {value['mean']:.4f} | {std} | {per} |")
+            per = ", ".join(score_text(m[name]) for m in seeds["per_seed"].values() if name in m)
+            std = "n/a" if value["std"] is None else score_text(value["std"])
+            lines.append(f"| {shown(name, report)} | {score_text(value['mean'])} | {std} | {per} |")
         lines.append("")
     return lines

@@ -79,17 +79,25 @@ def _scale_pixels(x: Any) -> np.ndarray:
 def _as_features(x: Any, name: str) -> np.ndarray:
     """`x` as float32 (what Keras trains in), except integers float32 cannot hold exactly
     (beyond `FLOAT32_EXACT_INTEGERS`: IDs for an `IntegerLookup` or an `Embedding`), which
-    are kept as given, whether stored as integers or as whole float64 numbers; Keras casts
-    them to the `Input`'s dtype itself (exactly, for an integer `Input`)."""
+    are kept as given when stored as integers (a DataFrame of integer columns: its int64
+    array), and made int64 when stored as whole float64 numbers up to 2**53: Keras casts a
+    float64 array to float32 before any `Input` (the IDs `2**40 + k` all become `2**40`),
+    and an integer array to the `Input`'s dtype (exactly, for an integer `Input`)."""
     x = _missing_as_nan(x)
     kind = getattr(x, "dtype", None)
+    columns = getattr(x, "dtypes", None)  # a DataFrame's
+    if kind is None and columns is not None and len(columns):
+        if all(getattr(c, "kind", None) in ("i", "u") for c in columns):
+            x = np.asarray(x)
+            kind = x.dtype
     if kind is not None and np.dtype(kind).kind in "iuf" and np.dtype(kind).itemsize > 4:
         array = np.asarray(x)
         if array.ndim >= 1 and array.size and np.isfinite(array).all():
             largest = max(float(array.max()), -float(array.min()))
-            whole = array.dtype.kind in "iu" or bool((array == np.round(array)).all())
-            if FLOAT32_EXACT_INTEGERS < largest < 2**63 and whole:
+            if FLOAT32_EXACT_INTEGERS < largest < 2**63 and array.dtype.kind in "iu":
                 return array
+            if FLOAT32_EXACT_INTEGERS < largest <= 2**53 and np.all(array == np.round(array)):
+                return array.astype(np.int64)
     elif kind is not None and np.dtype(kind).kind in "iu":  # int32 and smaller
         array = np.asarray(x)
         if array.ndim >= 1 and array.size:

@@ -3,6 +3,7 @@ the data is given, as the user's own values show it (numpy only)."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import numpy as np
@@ -67,6 +68,20 @@ def column_named(source: np.ndarray, column: int, labels: Any = None) -> str:
     return f"'s column {index}{named}"
 
 
+def offset_fix(name: str, several: bool) -> str:
+    """The fix for values float32 cannot keep apart that are a quantity: one offset,
+    subtracted from every split (`name` `"x_test"` or `"y['a']"`: each split's own minimum
+    would shift them apart), added back to the predictions for targets (`name` `y...`);
+    `several`: per column (`min(axis=0)`)."""
+    base = re.sub(r"_(train|val|test)\b", "", name)
+    axis = "(axis=0)" if several else "()"
+    back = ", and add it back to the predictions" if base.startswith("y") else ""
+    return (
+        f"subtract an offset, the same from every split, first (e.g. offset = "
+        f"{base}.min{axis} over the training data, then {base} - offset){back}"
+    )
+
+
 def refuse_merged_whole(
     source: np.ndarray, x: np.ndarray, name: str, labels: Any = None, offset: str = ""
 ) -> None:
@@ -88,17 +103,15 @@ def refuse_merged_whole(
     values = np.unique(source.reshape(len(source), -1)[:, column])
     narrow = values.astype(np.float32)
     first = int(np.argmax(narrow[1:] == narrow[:-1]))  # two neighbours float32 makes one
-    axis = "(axis=0)" if source.ndim > 1 else "()"
-    offset = offset or f"{name} - {name}.min{axis}"
+    offset = offset or offset_fix(name, source.ndim > 1)
     pair = f"{values[first].item()!r} and {values[first + 1].item()!r} are both "
     raise DataError(
         f"{name}{column_named(source, column, labels)} holds whole numbers beyond 2**24 "
         f"(16777216) that float32, in which Keras trains, cannot keep apart: {distinct} "
         f"distinct values become {kept} ({pair}{float(narrow[first]):.10g}). If they are "
-        f"a quantity (a timestamp, a count), subtract an offset first ({offset}), then pass "
-        "it; for targets, add the offset back to the predictions. If they are "
-        "identifiers, map them to small ids (np.unique(ids, return_inverse=True)[1], or "
-        "pandas.factorize) or drop them."
+        f"a quantity (a timestamp, a count), {offset}. If they are identifiers, map them to "
+        "small ids (np.unique(ids, return_inverse=True)[1], or pandas.factorize), or pass "
+        "them apart as an int64 array (a dict x) to an integer keras.Input, or drop them."
     )
 
 
@@ -122,7 +135,7 @@ def refuse_collapsed(source: np.ndarray, x: np.ndarray, name: str, labels: Any =
     raise DataError(
         f"{name}{part} varies ({shown}, ...) only beyond float32's precision (about 7 "
         f"significant digits): Keras trains in float32, where every one of them is "
-        f"{float(x.reshape(columns.shape)[0, column]):.8g}, one value. Subtract an offset "
-        f"first ({name} - {name}.min(), or {name} - {name}.mean() and divide by the standard "
-        "deviation), then pass it; for targets, add the offset back to the predictions."
+        f"{float(x.reshape(columns.shape)[0, column]):.8g}, one value. "
+        + offset_fix(name, columns.shape[1] > 1).capitalize()
+        + "."
     )

@@ -32,6 +32,7 @@ from tunekit.data import _targets as tg
 from tunekit.data.batches import sample_bytes, validation_batch_size
 from tunekit.fitting import fit_hypermodel
 from tunekit.model_size import param_count
+from tunekit.score_text import score_text
 from tunekit.stats import summarize_scores
 from tunekit.steps.base import RunContext, fit_options
 from tunekit.steps.fine_skips import ALL_SKIPPED, skipped_note
@@ -192,7 +193,7 @@ class FinalistsStep:
         if best is not top:
             reason += (
                 f"; the best single trial, {_named(ctx, top)} "
-                f"({top['trial_score']:.4f}), averaged "
+                f"({score_text(top['trial_score'])}), averaged "
                 f"{_mean_text(summaries[(top['phase'], top['trial_id'])])}"
             )
         skipped = manifest.step("fine").get(ALL_SKIPPED)
@@ -260,7 +261,7 @@ class FinalistsStep:
         score = float(value) if value is not None and math.isfinite(float(value)) else None
         ctx.say(
             f"[finalists] {_named(ctx, finalist)}, seed {seed}: {ctx.objective.name}="
-            + ("diverged" if score is None else f"{score:.4f}")
+            + ("diverged" if score is None else f"{score_text(score)}")
         )
         return score, param_count(model)
 
@@ -274,9 +275,9 @@ def _named(ctx: RunContext, finalist: dict[str, Any]) -> str:
 def _mean_text(summary: dict[str, Any]) -> str:
     if summary["mean"] is None:
         return "(a seed diverged)"
-    std = "" if summary["std"] is None else f" ± {summary['std']:.4f}"
-    scores = ", ".join(f"{s:.4f}" for s in summary["scores"])
-    return f"{summary['mean']:.4f}{std} ({scores})"
+    std = "" if summary["std"] is None else f" ± {score_text(summary['std'])}"
+    scores = ", ".join(f"{score_text(s)}" for s in summary["scores"])
+    return f"{score_text(summary['mean'])}{std} ({scores})"
 
 
 def finalist_selection(ctx: RunContext) -> tuple[str, trial_module.Trial, str] | None:

@@ -28,6 +28,7 @@ from keras_tuner.engine import trial as trial_module
 
 from tunekit.errors import NoCompletedTrialsError
 from tunekit.narrowing import is_usable
+from tunekit.score_text import score_text
 from tunekit.steps.base import RunContext
 from tunekit.trial_skips import all_skipped, skipped_by_hypermodel
 
@@ -83,5 +84,5 @@ def coarse_pick(
     return (
         "coarse",
         coarse[0],
-        f"{name}={coarse[0].score:.4f}, the best coarse trial: {skipped_note(ran)}",
+        f"{name}={score_text(coarse[0].score)}, the best coarse trial: {skipped_note(ran)}",
     )

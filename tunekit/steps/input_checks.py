@@ -14,7 +14,7 @@ from typing import Any
 import keras
 import numpy as np
 
-from tunekit.data._float32 import column_named, merged_column, wide
+from tunekit.data._float32 import column_named, merged_column, offset_fix, wide
 from tunekit.errors import ModelCheckError
 from tunekit.steps.output_checks import WHAT as _WHAT
 from tunekit.steps.output_checks import outputs_and_compile
@@ -122,18 +122,19 @@ def check_input_precision(model: keras.Model, splits: Mapping[str, Any]) -> None
             if found is None:
                 continue
             column, distinct, kept = found
-            offset = "x - x.min(axis=0)" if array.ndim > 1 else "x - x.min()"
+            offset = offset_fix(name, array.ndim > 1)
             if split not in _SPLITS:  # a stream's
-                offset = "in the stream: ds.map(lambda x, y: (x - offset, y))"
+                offset = "subtract an offset in the stream: ds.map(lambda x, y: (x - offset, y))"
+            label = str(getattr(tensor, "name", ""))
+            label = "" if label.startswith("keras_tensor") else f" {label!r}"  # unnamed
             raise ModelCheckError(
                 f"{name}{column_named(array, column)} holds whole numbers beyond 2**24 (kept "
-                f"as given, as identifiers are), and {_WHAT} takes them through keras.Input "
-                f"{getattr(tensor, 'name', '')!r} of dtype {dtype}: Keras casts them to "
-                f"{dtype}, where {distinct} distinct values become {kept}, so trials would "
-                "train on other values than the data's. For identifiers, give that Input "
-                "dtype='int64' (for an IntegerLookup or an Embedding), or map them to small "
-                "ids (np.unique(ids, return_inverse=True)[1]); for a quantity (a timestamp, "
-                f"a count), subtract an offset ({offset})."
+                f"as given, as identifiers are), and {_WHAT} takes them through its "
+                f"keras.Input{label} of dtype {dtype}: Keras casts them to {dtype}, where "
+                f"{distinct} distinct values become {kept}, so trials would train on other "
+                "values than the data's. For identifiers, give that Input dtype='int64' (for "
+                "an IntegerLookup or an Embedding), or map them to small ids (np.unique(ids, "
+                f"return_inverse=True)[1]); for a quantity (a timestamp, a count), {offset}."
             )
 
 

@@ -11,6 +11,7 @@ from keras_tuner.engine.hyperparameters import Fixed
 from tunekit import _io, interrupts
 from tunekit.errors import TooFewTrialsError
 from tunekit.narrowing import NarrowedSpace, is_usable, narrow_declared
+from tunekit.score_text import score_text
 from tunekit.steps.base import MIN_COARSE_TRIALS, RunContext
 from tunekit.steps.chance import CHANCE_ALPHA, chance_level, chance_test
 from tunekit.steps.trial_failures import failure_counts
@@ -195,7 +196,7 @@ class NarrowStep:
             # Narrowing around trials no better than guessing would keep noise.
             best = max(float(t.score) for t in usable_trials)
             first = (
-                f"no coarse trial beat chance (best {ctx.objective.name} {best:.4f}; "
+                f"no coarse trial beat chance (best {ctx.objective.name} {score_text(best)}; "
                 f"{chance.test} p={p_value(best):.2f})"
                 if not learners
                 else f"only {len(learners)} of the {usable} usable coarse trials "

@@ -25,6 +25,7 @@ from tunekit.retraining import (
     schedule_callbacks,
     schedule_note,
 )
+from tunekit.score_text import score_text
 from tunekit.steps.base import RunContext, build_lazy, chosen_hyperparameters, final_fit_options
 from tunekit.steps.file_checks import check_retrain_file
 from tunekit.steps.final_fit_facts import retrain_facts
@@ -90,8 +91,8 @@ def select(ctx: RunContext) -> Selection:
             "coarse",
             coarse[0],
             (
-                f"{name}={coarse[0].score:.4f}, better than the best fine trial, {best_fine}, "
-                f"at {fine[0].score:.4f}"
+                f"{name}={score_text(coarse[0].score)}, better than the best fine trial, "
+                f"{best_fine}, at {score_text(fine[0].score)}"
             ),
         )
     if coarse and coarse[0].score == fine[0].score:
@@ -99,16 +100,16 @@ def select(ctx: RunContext) -> Selection:
             "fine",
             fine[0],
             (
-                f"{name}={fine[0].score:.4f}, tied with the best coarse trial, {best_coarse}: on "
-                "a tie the fine trial is taken"
+                f"{name}={score_text(fine[0].score)}, tied with the best coarse trial, "
+                f"{best_coarse}: on a tie the fine trial is taken"
             ),
         )
     return Selection(
         "fine",
         fine[0],
         (
-            f"{name}={fine[0].score:.4f}, the best of both phases; the best coarse trial, "
-            f"{best_coarse}, scored {coarse[0].score:.4f}"
+            f"{name}={score_text(fine[0].score)}, the best of both phases; the best coarse trial, "
+            f"{best_coarse}, scored {score_text(coarse[0].score)}"
         ),
     )
 

@@ -125,7 +125,7 @@ def check_output_fits(
         raise OutputShapeError(f"{e}{targets}{fix}") from None
 
 
-_Y = "in the stream: ds.map(lambda x, y: (x, y - offset))"
+_Y = "subtract an offset in the stream: ds.map(lambda x, y: (x, y - offset))"
 
 
 def check_trainable(
