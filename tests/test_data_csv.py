@@ -462,11 +462,31 @@ def test_integer_ids_float32_would_merge_are_refused(tmp_path):
     frame = pd.DataFrame({"a": rng.normal(size=60), "y": np.arange(60) % 2})
     frame["code"] = 2**24 + np.arange(60)  # named `uid`, it is refused as a row identifier
     frame.to_csv(tmp_path / "ids.csv", index=False)
-    with pytest.raises(DataError, match=r"'code' holds integers above 2\*\*24 .* \(60 distinct "):
+    with pytest.raises(DataError, match=r"'code' holds whole numbers above 2\*\*24 .* \(60 dis"):
         load_csv(tmp_path / "ids.csv", target="y")
     frame["code"] = 2**30 + 1024 * np.arange(60)
     frame.to_csv(tmp_path / "exact.csv", index=False)
     assert load_csv(tmp_path / "exact.csv", target="y").x_train.shape[1] == 2
+
+
+@pytest.mark.parametrize("written", ["int", "float"])
+def test_timestamp_targets_float32_would_merge_are_refused_by_column(tmp_path, written):
+    """Timestamps as a CSV's regression target (1.7e9 + a day's seconds, 128 s apart in
+    float32) were named "y", with Python advice (`y - y.min()`) for a file. They are named
+    by column, with the CSV's fix, whether written as integers or as `1700000456.0`."""
+    stamps = 1_700_000_000 + np.sort(np.random.default_rng(0).choice(86400, 140, replace=False))
+    frame = pd.DataFrame({"a": np.arange(140) / 7, "when": stamps})
+    if written == "float":
+        frame["when"] = frame["when"].astype(float)
+    frame.to_csv(tmp_path / "when.csv", index=False)
+    with pytest.raises(
+        DataError,
+        match=r"^Data file '.*when\.csv': target column 'when' holds whole numbers above 2\*\*24 "
+        r".*\(140 distinct values become 128\)\. If it is a quantity \(a timestamp, a count\), "
+        r"subtract an offset from the column \(e\.g\. its minimum\) and save the CSV again, "
+        r"then add the offset back to the predictions\.$",
+    ):
+        load_csv(tmp_path / "when.csv", target="when", task="regression")
 
 
 @pytest.mark.parametrize(

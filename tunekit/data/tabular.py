@@ -178,6 +178,8 @@ def load_csv(
         _check_float32_columns(frame, features)
         x = frame[features].to_numpy(dtype=np.float64)
         y, class_names, task = _targets(frame, targets, task)
+        if task == REGRESSION:
+            _check_exact_integers(frame, targets, role="target")
         ds = Dataset.from_arrays(
             x,
             y,
@@ -261,23 +263,34 @@ _STRAY_FIX = (
 )
 
 
-def _check_exact_integers(frame: Any, features: list[str]) -> None:
-    """Integer feature columns whose values float32 cannot keep apart (IDs above 2**24:
-    16777216 and 16777217 are one float32), which the features' float32 matrix merged."""
-    from pandas.api.types import is_integer_dtype
+def _check_exact_integers(frame: Any, columns: list[str], role: str = "feature") -> None:
+    """Whole-number columns whose values float32 cannot keep apart (IDs or timestamps
+    above 2**24: 16777216 and 16777217 are one float32), which the float32 a model trains
+    in would merge: integer feature columns (the features' float32 matrix), and, with
+    `role="target"`, regression target columns, integers or whole numbers written as
+    floats (`tunekit.data._float32.merged_column`). Named by column, with the CSV's fix."""
+    from pandas.api.types import is_integer_dtype, is_numeric_dtype
 
-    for column in features:
-        if not is_integer_dtype(frame[column]):
+    for column in columns:
+        kept_as = frame[column]
+        if not (is_integer_dtype(kept_as) or role == "target" and is_numeric_dtype(kept_as)):
             continue
-        values = frame[column].to_numpy()
+        values = kept_as.to_numpy()
         found = merged_column(values, values.astype(np.float32))
         if found is not None:
             distinct, kept = found[1:]
+            ids = (
+                "If it is an identifier, drop the column or map it to small ids "
+                "(pandas.factorize) and save the CSV again; if it"
+                if role == "feature"
+                else "If it"
+            )
+            back = "" if role == "feature" else ", then add the offset back to the predictions"
             raise DataError(
-                f"feature column {column!r} holds integers above 2**24 that float32, in "
+                f"{role} column {column!r} holds whole numbers above 2**24 that float32, in "
                 f"which a model trains, cannot keep apart ({distinct} distinct values become "
-                f"{kept}). If it is an identifier, drop the column or map it to small ids "
-                "(pandas.factorize) and save the CSV again; if it is a quantity, scale it."
+                f"{kept}). {ids} is a quantity (a timestamp, a count), subtract an offset "
+                f"from the column (e.g. its minimum) and save the CSV again{back}."
             )
 
 
