@@ -852,6 +852,29 @@ def test_real_values_float32_rounds_are_taken_as_keras_takes_them():
     assert np.isin(kept.x_train, ids).all() and len(np.unique(kept.x_train)) > 40
 
 
+def test_wide_ranging_whole_numbers_float32_rounds_a_little_are_taken():
+    """Amounts in cents up to 1e10 and years of timestamps: float32 merges a few of 20,000
+    (512 apart at 1e10) but rounds them by a millionth of their spread, harmless, as Keras
+    takes them. Only rounding by a thousandth of the spread or more is refused (an offset
+    that dwarfs the variation: a day of timestamps, `2**40 + k`)."""
+    import pandas as pd
+
+    rng = np.random.default_rng(0)
+    cents = rng.integers(10**9, 10**10, 20_000)
+    years = 1_500_000_000 + rng.integers(0, 10 * 365 * 86400, 20_000)
+    assert len(np.unique(cents.astype(np.float32))) < len(np.unique(cents))  # merged, a few
+    labels = np.arange(20_000) % 2
+    frame = pd.DataFrame({"cents": cents, "v": rng.random(20_000)})
+    for x, y, task in [
+        (np.c_[cents.astype(float), rng.random(20_000)], labels, None),
+        (frame, labels, None),
+        (rng.random((20_000, 2)), cents, "regression"),
+        (rng.random((20_000, 2)), years.astype(float), "regression"),
+    ]:
+        data = Dataset.from_arrays(x, y, task=task, seed=0)
+        assert data.x_train.dtype == np.float32
+
+
 def test_whole_float64_ids_and_a_dataframe_of_ids_reach_the_model_as_int64():
     """Keras casts a float64 array to float32 before any `Input`, an int64 `Input` too:
     whole float64 IDs `2**40 + k` kept as float64 all became `2**40` (test accuracy 0.52

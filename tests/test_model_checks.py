@@ -1456,6 +1456,11 @@ def test_ids_a_float32_input_merges_are_refused_and_an_integer_input_takes_them(
     ), message
     assert "dtype='int64'" in message
     check_model(_ids_model(dtype, named), data)
+    # Wide-ranging integers (cents up to 1e10) a float32 input rounds by a millionth of
+    # their spread: taken, as Keras takes them.
+    cents = rng.integers(10**9, 10**10, 140).reshape(-1, 1)
+    x = {"ids": cents, "v": rng.random((140, 2))} if named else cents
+    check_model(_ids_model("float32", named), Dataset.from_arrays(x, rng.random(140), seed=0))
 
 
 def test_a_streams_whole_numbers_float32_merges_are_refused_before_training() -> None:

@@ -16,6 +16,9 @@ FLOAT32_EXACT_INTEGERS = 2**24
 # float64 holds every integer up to this exactly (a 53-bit significand): above it, every
 # float64 is a whole number, and being whole says nothing of a column being integers.
 _FLOAT64_EXACT_INTEGERS = 2**53
+# Rounding by this fraction of a column's standard deviation or more is refused (where
+# float32 also merges distinct whole numbers): its offset is over ~10**4 times its spread.
+MATERIAL = 1e-3
 
 
 def wide(dtype: Any) -> bool:
@@ -28,11 +31,15 @@ def wide(dtype: Any) -> bool:
 def merged_column(source: np.ndarray, narrow: np.ndarray) -> tuple[int, int, int] | None:
     """The first column of `source` (`(n, ...)`, 64-bit numbers or int32) of whole numbers
     (integers, or whole float64 values up to 2**53) beyond 2**24 whose copy in `narrow`
-    (`source` cast to a narrower dtype, the same shape) holds fewer distinct values:
-    `(column, distinct, kept)` over the flattened sample axes, else `None`. Timestamps
-    (1.7e9 + seconds) and IDs are such columns: float32 keeps them only to its spacing
-    there (128 at 1.7e9), so rows of different values become one. Real-valued columns are
-    left to float32's rounding."""
+    (`source` cast to a narrower dtype, the same shape) merges distinct values, and rounds
+    them by `MATERIAL` of their standard deviation or more: `(column, distinct, kept)` over
+    the flattened sample axes, else `None`.
+
+    Such a column's offset dwarfs its variation, and an offset fixes it: timestamps of one
+    day (1.7e9 + seconds, kept 128 apart by float32 there, 0.26% of their spread), IDs
+    `2**40 + k` (all one). Wide-ranging whole numbers float32 rounds by less (amounts in
+    cents, populations, years of timestamps: a millionth of their spread) are left to its
+    rounding, as Keras leaves them; so are real-valued columns."""
     if source.ndim < 1 or len(source) < 2 or not source.size:
         return None
     columns = source.reshape(len(source), -1)
@@ -51,7 +58,11 @@ def merged_column(source: np.ndarray, narrow: np.ndarray) -> tuple[int, int, int
             continue  # real-valued: float32 rounds it, as it rounds any float64
         cast = narrow.reshape(columns.shape)[rows, column]
         distinct, kept = np.unique(values).size, np.unique(cast).size
-        if kept < distinct:
+        if kept == distinct:
+            continue
+        exact = values.astype(np.float64)  # whole numbers up to 2**53: exact
+        rounding = float(np.max(np.abs(exact - cast.astype(np.float64))))
+        if rounding >= MATERIAL * float(np.std(exact)):
             return int(column), distinct, kept
     return None
 
