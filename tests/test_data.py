@@ -714,8 +714,10 @@ ERROR_CASES = [
         lambda t: Dataset.from_arrays(
             np.arange(60.0).reshape(30, 2), 2**40 + np.arange(30) % 3, task="regression"
         ),
-        r"y varies \(1099511627776, 1099511627777, \.\.\.\) only beyond float32's precision"
-        r".*every one of them is 1\.0995116e\+12, one value\. Subtract an offset",
+        r"^y holds whole numbers beyond 2\*\*24 \(16777216\) that float32, in which Keras "
+        r"trains, cannot keep apart: 3 distinct values become 1 \(1099511627776 and "
+        r"1099511627777 are both 1099511627776\)\. If they are a quantity .* to the "
+        r"predictions\.$",
     ),
     (
         "float64_targets_beyond_float32_precision",
@@ -759,6 +761,41 @@ ERROR_CASES = [
         ),
         r"x's column 1 holds whole numbers beyond 2\*\*24 .* 140 distinct values become 128",
     ),
+    (  # IDs next to a real column: it was the timestamp advice alone, the IDs shown as floats
+        "dataframe_ids_next_to_reals_get_the_identifier_advice",
+        lambda t: Dataset.from_arrays(
+            __import__("pandas").DataFrame(
+                {"cust": 2**40 + np.arange(140) % 9, "amount": np.arange(140) / 7}
+            ),
+            np.arange(140) % 2,
+        ),
+        r"^x's column 0 \('cust'\) holds whole .* 9 distinct values become 1 \(1099511627776 and "
+        r"1099511627777 are both 1099511627776\)\. .* If they are identifiers, .* or pass them "
+        r"apart as an int64 array \(a dict x\) to a keras\.Input of dtype='int64', or drop",
+    ),
+    (  # NumPy's "could not convert string to float: 'x'" named no column and no fix
+        "dataframe_category_and_date_columns",
+        lambda t: Dataset.from_arrays(
+            __import__("pandas").DataFrame(
+                {
+                    "a": np.arange(40.0),
+                    "c": __import__("pandas").Categorical(["x", "y"] * 20),
+                    "d": __import__("pandas").date_range("2020-01-01", periods=40),
+                }
+            ),
+            np.arange(40) % 2,
+        ),
+        r"^x must be numeric \(convertible to float32\), and its columns 'c' \(category\), "
+        r"'d' \(datetime64\[\w+\]\) are not\. Encode them first: .*pandas\.get_dummies.*"
+        r"\(d - d\.min\(\)\)\.dt\.days\)\.$",
+    ),
+    (  # one input of a dict x: its own key, not "a dict x" again
+        "a_dict_inputs_timestamps_keep_their_key",
+        lambda t: Dataset.from_arrays(
+            {"t": np.c_[_TIMESTAMPS.astype(float), np.arange(140) / 7]}, np.arange(140) % 2
+        ),
+        r"x\['t'\]'s column 0 holds whole .* keep them as an int64 array under their key of x ",
+    ),
     (  # each split's own minimum would shift them apart: one offset, named by x
         "test_split_timestamps_get_one_offset_for_every_split",
         lambda t: Dataset.from_arrays(
@@ -778,7 +815,9 @@ ERROR_CASES = [
             y_test={"a": np.arange(20.0), "b": np.arange(20.0)},
             task="regression",
         ),
-        r"y_train\['b'\] varies \(1099511627776, 1099511627777, \.\.\.\) only beyond",
+        r"y_train\['b'\] holds whole numbers beyond 2\*\*24 .* 3 distinct values become 1 .*"
+        r"offset = y\['b'\]\.min\(\) over the training data, then y\['b'\] - offset\), and "
+        r"add it back to the predictions\.$",
     ),
     (  # Keras's ignore_class=-1 rows: the fix is to drop them, not to relabel them
         "ignored_rows",
@@ -875,18 +914,20 @@ def test_wide_ranging_whole_numbers_float32_rounds_a_little_are_taken():
         assert data.x_train.dtype == np.float32
 
 
-def test_whole_float64_ids_and_a_dataframe_of_ids_reach_the_model_as_int64():
-    """Keras casts a float64 array to float32 before any `Input`, an int64 `Input` too:
-    whole float64 IDs `2**40 + k` kept as float64 all became `2**40` (test accuracy 0.52
-    against 1.0 as int64, exit 0). They are made int64, as a DataFrame of integer columns
-    is (it was converted to float32 as a whole, and refused)."""
+def test_a_dataframe_of_ids_is_kept_as_int64_and_float64_ids_as_given():
+    """A DataFrame of integer columns was converted to float32 as a whole (its IDs
+    `2**40 + k` refused as "constant"): it is kept as its int64 array, as an int64 array
+    is. Whole float64 IDs are kept as given, as the user's own arrays will be at
+    prediction (the check before training refuses them for an int64 `Input`, which Keras
+    would feed them to as float32: `check_input_precision`)."""
     import pandas as pd
 
     ids = 2**40 + np.arange(140) % 20
-    for given in (ids.astype(float).reshape(-1, 1), pd.DataFrame({"id": ids})):
-        data = Dataset.from_arrays(given, np.arange(140) % 2, seed=0)
-        assert data.x_train.dtype == np.int64
-        assert np.isin(data.x_train, ids).all() and len(np.unique(data.x_train)) == 20
+    data = Dataset.from_arrays(pd.DataFrame({"id": ids, "k": ids - 2**40}), np.arange(140) % 2)
+    assert data.x_train.dtype == np.int64 and data.x_train.shape[1:] == (2,)
+    assert np.isin(data.x_train[:, 0], ids).all() and len(np.unique(data.x_train[:, 0])) == 20
+    floats = Dataset.from_arrays(ids.astype(float).reshape(-1, 1), np.arange(140) % 2)
+    assert floats.x_train.dtype == np.float64
 
 
 def test_images_cut_short_are_named_before_training_and_whole_ones_pass(tmp_path):

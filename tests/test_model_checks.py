@@ -1456,6 +1456,14 @@ def test_ids_a_float32_input_merges_are_refused_and_an_integer_input_takes_them(
     ), message
     assert "dtype='int64'" in message
     check_model(_ids_model(dtype, named), data)
+    # Whole float64 IDs: Keras casts a float64 array to float32 before any Input, an int64
+    # one too (test accuracy 0.52 against 1.0 as int64, with exit 0): refused for it.
+    floats = {"ids": ids.astype(float), "v": x["v"]} if named else ids.astype(float)
+    floated = Dataset.from_arrays(floats, rng.random(140), task="regression", seed=0)
+    with pytest.raises(ModelCheckError, match=r"as float64, and .* keras\.Input 'ids' of dtype "):
+        check_model(_ids_model(dtype, named), floated)
+    with pytest.raises(ModelCheckError, match=r"float32, where \d+ distinct .*ids\.astype\("):
+        check_model(_ids_model("float32", named), floated)
     # Wide-ranging integers (cents up to 1e10) a float32 input rounds by a millionth of
     # their spread: taken, as Keras takes them.
     cents = rng.integers(10**9, 10**10, 140).reshape(-1, 1)

@@ -77,12 +77,14 @@ def _scale_pixels(x: Any) -> np.ndarray:
 
 
 def _as_features(x: Any, name: str) -> np.ndarray:
-    """`x` as float32 (what Keras trains in), except integers float32 cannot hold exactly
-    (beyond `FLOAT32_EXACT_INTEGERS`: IDs for an `IntegerLookup` or an `Embedding`), which
-    are kept as given when stored as integers (a DataFrame of integer columns: its int64
-    array), and made int64 when stored as whole float64 numbers up to 2**53: Keras casts a
-    float64 array to float32 before any `Input` (the IDs `2**40 + k` all become `2**40`),
-    and an integer array to the `Input`'s dtype (exactly, for an integer `Input`)."""
+    """`x` as float32 (what Keras trains in), except whole numbers float32 cannot hold
+    exactly (beyond `FLOAT32_EXACT_INTEGERS`: IDs for an `IntegerLookup` or an
+    `Embedding`), kept as given: integers (a DataFrame of integer columns: its int64
+    array), and whole float64 numbers up to 2**53. Keras casts an integer array to the
+    `Input`'s dtype (exactly, for an integer `Input`), and a float64 array to float32
+    before any `Input`: the check before training refuses either where it would merge them
+    (`tunekit.steps.input_checks.check_input_precision`), so the data the model is
+    scored on is what the user's own arrays give it."""
     x = _missing_as_nan(x)
     kind = getattr(x, "dtype", None)
     columns = getattr(x, "dtypes", None)  # a DataFrame's
@@ -97,7 +99,7 @@ def _as_features(x: Any, name: str) -> np.ndarray:
             if FLOAT32_EXACT_INTEGERS < largest < 2**63 and array.dtype.kind in "iu":
                 return array
             if FLOAT32_EXACT_INTEGERS < largest <= 2**53 and np.all(array == np.round(array)):
-                return array.astype(np.int64)
+                return array
     elif kind is not None and np.dtype(kind).kind in "iu":  # int32 and smaller
         array = np.asarray(x)
         if array.ndim >= 1 and array.size:
@@ -152,6 +154,19 @@ def _as_float32(x: Any, name: str) -> np.ndarray:
             given, x = x, np.asarray(x, dtype=np.float32)
     except (TypeError, ValueError) as exc:
         several = isinstance(x, (list, tuple)) and all(np.ndim(part) >= 1 for part in x)
+        kinds = getattr(x, "dtypes", None)  # a DataFrame's: its columns that are not numbers
+        if kinds is not None:
+            named = [
+                f"{c!r} ({d})" for c, d in kinds.items() if getattr(d, "kind", "O") not in "biuf"
+            ]
+            if named:
+                raise DataError(
+                    f"{name} must be numeric (convertible to float32), and its columns "
+                    f"{', '.join(named)} are not. Encode them first: a category or text "
+                    "column as one-hot columns (pandas.get_dummies) or as integer codes "
+                    "(.cat.codes, pandas.factorize) for an Embedding; a date as a number "
+                    "(e.g. days since the first: (d - d.min()).dt.days)."
+                ) from exc
         raise DataError(
             f"{name} must be numeric (convertible to float32): {exc}."
             + (
@@ -183,8 +198,8 @@ def _as_float32(x: Any, name: str) -> np.ndarray:
     numbers = np.asarray(given) if kind is None or wide(kind) else None
     if numbers is not None and wide(numbers.dtype):  # 64-bit numbers (a DataFrame's too)
         labels = getattr(given, "columns", None)
+        refuse_merged_whole(numbers, x, name, labels)  # whole numbers (IDs too): first
         refuse_collapsed(numbers, x, name, labels)
-        refuse_merged_whole(numbers, x, name, labels)
     if kind is not None and np.dtype(kind).kind == "f" and not np.isfinite(x).all():
         source = np.asarray(given)
         beyond = np.isfinite(source) & ~np.isfinite(x)

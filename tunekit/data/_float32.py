@@ -93,6 +93,32 @@ def offset_fix(name: str, several: bool) -> str:
     )
 
 
+def _whole(value: Any) -> str:
+    """A whole number written out (`1099511627776`, not `1.0995116e+12` or
+    `1099511627776.0`), whatever its dtype; another value to 10 significant digits."""
+    if np.asarray(value).dtype.kind in "iu":  # exactly, beyond 2**53 too
+        return str(int(value))
+    number = float(value)
+    return str(int(number)) if number.is_integer() else f"{number:.10g}"
+
+
+def _ids_fix(name: str) -> str:
+    """What to do with identifiers float32 merges, by where they are (`name`): targets are
+    not (`""`); one input of a dict `x` keeps its own key; other inputs, a key of their own."""
+    if name.startswith("y"):
+        return ""
+    apart = (
+        "keep them as an int64 array under their key of x"
+        if "[" in name
+        else "pass them apart as an int64 array (a dict x)"
+    )
+    return (
+        " If they are identifiers, map them to small ids (np.unique(ids, return_inverse=True)"
+        f"[1], or pandas.factorize), or {apart} to a keras.Input of dtype='int64', or drop "
+        "them."
+    )
+
+
 def refuse_merged_whole(
     source: np.ndarray, x: np.ndarray, name: str, labels: Any = None, offset: str = ""
 ) -> None:
@@ -115,14 +141,12 @@ def refuse_merged_whole(
     narrow = values.astype(np.float32)
     first = int(np.argmax(narrow[1:] == narrow[:-1]))  # two neighbours float32 makes one
     offset = offset or offset_fix(name, source.ndim > 1)
-    pair = f"{values[first].item()!r} and {values[first + 1].item()!r} are both "
+    pair = f"{_whole(values[first])} and {_whole(values[first + 1])} are both "
     raise DataError(
         f"{name}{column_named(source, column, labels)} holds whole numbers beyond 2**24 "
         f"(16777216) that float32, in which Keras trains, cannot keep apart: {distinct} "
-        f"distinct values become {kept} ({pair}{float(narrow[first]):.10g}). If they are "
-        f"a quantity (a timestamp, a count), {offset}. If they are identifiers, map them to "
-        "small ids (np.unique(ids, return_inverse=True)[1], or pandas.factorize), or pass "
-        "them apart as an int64 array (a dict x) to an integer keras.Input, or drop them."
+        f"distinct values become {kept} ({pair}{_whole(narrow[first])}). If they are "
+        f"a quantity (a timestamp, a count), {offset}.{_ids_fix(name)}"
     )
 
 

@@ -205,12 +205,9 @@ class Dataset:
 
         Classification splits are stratified per class
         (as in `load_image_directory`); regression splits, and splits of a dict
-        `y`, are seeded random splits (scikit-learn's `train_test_split`). `x`
-        keeps its layout and values, converted to float32, except whole numbers
-        beyond 2**24: integers kept as given, whole float64 numbers made int64 (Keras
-        casts float64 to float32 before any `Input`); never rescaled (`scaling` is
-        `UNSCALED`). Whole numbers beyond 2**24 that float32 would merge in part (in
-        `y`, or next to real values) raise `DataError`.
+        `y`, are seeded random splits (scikit-learn's `train_test_split`). `x` keeps its
+        layout and values, in float32 but for whole numbers beyond 2**24, kept as given
+        (never rescaled: `scaling` is `UNSCALED`); ones float32 would merge: `DataError`.
 
         Args:
             x: Samples, shape `(n, ...)`, or a dict of such arrays (several inputs).

@@ -81,6 +81,12 @@ def check_input_names(model: keras.Model, x: Mapping[str, Any], fed_as_is: bool)
 _SPLITS = ("x_train", "x_val", "x_test")
 
 
+def _input_label(tensor: Any) -> str:
+    """`" 'ids'"`: an `Input`'s name for a message; `""` for an unnamed one."""
+    label = str(getattr(tensor, "name", ""))
+    return "" if label.startswith("keras_tensor") else f" {label!r}"
+
+
 def check_input_precision(model: keras.Model, splits: Mapping[str, Any]) -> None:
     """Each input array of `splits` (`{"x_train": x, ...}` of a `Dataset`, or `{"the
     stream's first batch": x}`) that holds whole numbers beyond 2**24 as int32 or 64-bit
@@ -115,26 +121,44 @@ def check_input_precision(model: keras.Model, splits: Mapping[str, Any]) -> None
             if array is None or not wide(array.dtype):
                 continue
             dtype = str(getattr(tensor, "dtype", None))
+            # Keras casts a float64 array to its float dtype before any Input (an int64
+            # one too), and an integer array to the Input's dtype.
+            floats = array.dtype.kind == "f" and split in _SPLITS  # a stream's: not cast
+            cast = keras.config.floatx() if floats else dtype
             try:
-                found = merged_column(array, array.astype(dtype))
+                found = merged_column(array, array.astype(cast))
             except TypeError:  # a dtype NumPy lacks (bfloat16): left to Keras
                 continue
             if found is None:
                 continue
             column, distinct, kept = found
+            if floats and dtype.startswith(("int", "uint")):
+                raise ModelCheckError(
+                    f"{name}{column_named(array, column)} holds whole numbers beyond 2**24 as "
+                    f"{array.dtype}, and {_WHAT} takes them through its keras.Input"
+                    f"{_input_label(tensor)} of dtype {dtype}: Keras casts a float array to "
+                    f"{cast} before any Input, an integer one too, where {distinct} distinct "
+                    f"values become {kept}, so trials would train on other values than the "
+                    "data's. Pass them as integers (ids.astype('int64')), and predict with "
+                    "integers too."
+                )
+            given_as = "give that Input dtype='int64'"
+            if floats:
+                given_as = (
+                    "pass them as integers (ids.astype('int64')) to an Input of dtype='int64'"
+                )
             offset = offset_fix(name, array.ndim > 1)
             if split not in _SPLITS:  # a stream's
                 offset = "subtract an offset in the stream: ds.map(lambda x, y: (x - offset, y))"
-            label = str(getattr(tensor, "name", ""))
-            label = "" if label.startswith("keras_tensor") else f" {label!r}"  # unnamed
             raise ModelCheckError(
                 f"{name}{column_named(array, column)} holds whole numbers beyond 2**24 (kept "
                 f"as given, as identifiers are), and {_WHAT} takes them through its "
-                f"keras.Input{label} of dtype {dtype}: Keras casts them to {dtype}, where "
+                f"keras.Input{_input_label(tensor)} of dtype {dtype}: Keras casts them to "
+                f"{cast}, where "
                 f"{distinct} distinct values become {kept}, so trials would train on other "
-                "values than the data's. For identifiers, give that Input dtype='int64' (for "
-                "an IntegerLookup or an Embedding), or map them to small ids (np.unique(ids, "
-                f"return_inverse=True)[1]); for a quantity (a timestamp, a count), {offset}."
+                f"values than the data's. For identifiers, {given_as} (for an IntegerLookup or "
+                "an Embedding), or map them to small ids (np.unique(ids, return_inverse=True)"
+                f"[1]); for a quantity (a timestamp, a count), {offset}."
             )
 
 

@@ -85,33 +85,17 @@ def select(ctx: RunContext) -> Selection:
     if not fine:  # every fine trial skipped by the hypermodel's FailedTrialError
         return Selection(*coarse_pick(ctx, coarse))
     better = (lambda a, b: a > b) if ctx.objective.direction == "max" else (lambda a, b: a < b)
-    name = ctx.objective.name
+    name, ours, theirs = ctx.objective.name, score_text(fine[0].score), ""
+    if coarse:
+        theirs = score_text(coarse[0].score)
     if coarse and better(coarse[0].score, fine[0].score):
-        return Selection(
-            "coarse",
-            coarse[0],
-            (
-                f"{name}={score_text(coarse[0].score)}, better than the best fine trial, "
-                f"{best_fine}, at {score_text(fine[0].score)}"
-            ),
-        )
+        said = f"{name}={theirs}, better than the best fine trial, {best_fine}, at {ours}"
+        return Selection("coarse", coarse[0], said)
     if coarse and coarse[0].score == fine[0].score:
-        return Selection(
-            "fine",
-            fine[0],
-            (
-                f"{name}={score_text(fine[0].score)}, tied with the best coarse trial, "
-                f"{best_coarse}: on a tie the fine trial is taken"
-            ),
-        )
-    return Selection(
-        "fine",
-        fine[0],
-        (
-            f"{name}={score_text(fine[0].score)}, the best of both phases; the best coarse trial, "
-            f"{best_coarse}, scored {score_text(coarse[0].score)}"
-        ),
-    )
+        said = f"{name}={ours}, tied with the best coarse trial, {best_coarse}: on a tie the "
+        return Selection("fine", fine[0], said + "fine trial is taken")
+    said = f"{name}={ours}, the best of both phases; the best coarse trial, {best_coarse}, "
+    return Selection("fine", fine[0], said + f"scored {theirs}")
 
 
 def ranked_trials(ctx: RunContext) -> list[trial_module.Trial]:
