@@ -348,6 +348,7 @@ def test_a_model_no_better_than_a_constant_guess_is_said_so():
     scale = usefulness_note(hundreds, hundreds[::-1], "regression")
     assert "far from unit scale (the test targets' mean 185, std 20.62): standardise" in scale
     assert "keras.layers.Rescaling(std, offset=mean) (the training targets'" in scale
+    assert "with a bundled hypermodel (the command line's), scale the target column" in scale
     millionths = 1e-6 * values  # a new user's targets: the note asked only about features
     tiny = usefulness_note(millionths, millionths[::-1], "regression")
     assert "far from unit scale (the test targets' mean 5e-07, std 2.945e-07)" in tiny

@@ -174,9 +174,11 @@ def usefulness_note(
     if max(mean, std) > TARGET_SCALE or 0 < std < 1 / TARGET_SCALE**3:
         hint = (
             f"the targets are far from unit scale (the test targets' mean {values.mean():.4g}, "
-            f"std {values.std():.4g}): standardise them in the model, whose last layer "
-            "keras.layers.Rescaling(std, offset=mean) (the training targets' std and mean) "
-            "lets it learn unit-scale outputs, or give it more epochs; " + hint
+            f"std {values.std():.4g}): standardise them, so the model learns unit-scale "
+            "outputs: in your own model, end it in keras.layers.Rescaling(std, offset=mean) "
+            "(the training targets' std and mean); with a bundled hypermodel (the command "
+            "line's), scale the target column by hand before tuning and the predictions back "
+            "(or give it more epochs); " + hint
         )
     return f"Note: test R² {r2:.4g} is no better than predicting the mean of the targets: {hint}"
 
