@@ -43,17 +43,19 @@ def merged_column(source: np.ndarray, narrow: np.ndarray) -> tuple[int, int, int
     if source.ndim < 1 or len(source) < 2 or not source.size:
         return None
     columns = source.reshape(len(source), -1)
-    if columns.dtype.kind == "f":
-        finite = np.isfinite(columns)
-        largest = np.where(finite, np.abs(columns), 0).max(axis=0)
-    else:  # integers: all finite
-        finite = None
-        largest = np.maximum(columns.max(axis=0), -(columns.min(axis=0).astype(float)))
+    # Reductions, not a copy of the array: NaN is skipped (fmax), an infinity makes its
+    # column a candidate, whose finite values are read below.
+    largest = np.maximum(
+        np.fmax.reduce(columns, axis=0).astype(float),
+        -np.fmin.reduce(columns, axis=0).astype(float),
+    )
     for column in np.flatnonzero(largest > FLOAT32_EXACT_INTEGERS):
-        rows = slice(None) if finite is None else finite[:, column]
+        rows = np.isfinite(columns[:, column]) if columns.dtype.kind == "f" else slice(None)
         values = columns[rows, column]
         if values.dtype.kind == "f" and (
-            largest[column] > _FLOAT64_EXACT_INTEGERS or np.any(values != np.round(values))
+            not values.size
+            or float(np.abs(values).max()) > _FLOAT64_EXACT_INTEGERS
+            or np.any(values != np.round(values))
         ):
             continue  # real-valued: float32 rounds it, as it rounds any float64
         cast = narrow.reshape(columns.shape)[rows, column]
