@@ -489,6 +489,30 @@ def test_timestamp_targets_float32_would_merge_are_refused_by_column(tmp_path, w
         load_csv(tmp_path / "when.csv", target="when", task="regression")
 
 
+def test_timestamp_targets_without_a_task_say_the_offset_in_one_step(tmp_path):
+    """Integer timestamps as the target with the task left to infer were refused as "not
+    the class ids", suggesting task='regression', which then refused them as values
+    float32 merges: two steps, the second only after the first was followed. The first
+    refusal now says both; small whole numbers keep the plain suggestion."""
+    from tunekit.cli_parser import cli_message
+
+    stamps = 1_700_000_000 + 7 * np.arange(300)
+    frame = pd.DataFrame({"a": np.arange(300) / 7, "when": stamps})
+    frame.to_csv(tmp_path / "when.csv", index=False)
+    offset = (
+        r"if they are a quantity \(a timestamp, a count\), task='regression' after "
+        r"subtracting an offset .* cannot keep them apart as they are \(300 distinct values "
+        r"become 17\)"
+    )
+    with pytest.raises(DataError, match=r"'when' holds the whole numbers .*" + offset) as csv:
+        load_csv(tmp_path / "when.csv", target="when")
+    assert "--task regression after subtracting an offset" in cli_message(csv.value)
+    with pytest.raises(DataError, match=r"^y holds the whole numbers .*" + offset):
+        Dataset.from_arrays(np.arange(300.0)[:, None], stamps)
+    with pytest.raises(DataError, match=r"or task='regression' if they are a quantity \(a c"):
+        Dataset.from_arrays(np.arange(300.0)[:, None], 7 * np.arange(300) + 5)
+
+
 @pytest.mark.parametrize(
     "values, message",
     [

@@ -23,6 +23,7 @@ from tunekit.data._checks import (
     INT_LABELS,
     REGRESSION,
 )
+from tunekit.data._float32 import merged_column
 from tunekit.errors import DataError
 
 BOOL_NAMES = ("False", "True")
@@ -130,7 +131,7 @@ def value_classes(
         return None  # real values (regression or refused), or already class ids
     if task != CLASSIFICATION:
         if kinds <= set("iu"):
-            raise DataError(value_labels_refusal(name, values, fix))
+            raise DataError(value_labels_refusal(name, values, fix, np.concatenate(arrays)))
         return None  # whole-number floats: `infer_task` decides or refuses as ambiguous
     names = [str(int(v)) for v in values.tolist()]
     if class_names is not None:
@@ -167,13 +168,24 @@ def dropped_rows_fix(name: str) -> str:
     return f"{IGNORED_ROWS} E.g. keep = y >= 0; x, y = x[keep], y[keep]."
 
 
-def value_labels_refusal(name: str, values: np.ndarray, fix: str = "") -> str:
-    """The message refusing whole-number labels other than the ids `0..K-1` (task unset)."""
+def value_labels_refusal(name: str, values: np.ndarray, fix: str = "", labels: Any = None) -> str:
+    """The message refusing whole-number labels other than the ids `0..K-1` (task unset):
+    `values` the distinct labels, `labels` all of them (`(n,)`). Labels float32 would merge
+    as a quantity (timestamps: `merged_column`) say so here, so that the regression this
+    suggests is not refused in a second step."""
+    found = None if labels is None else merged_column(labels, labels.astype(np.float32))
+    quantity = (
+        "task='regression' if they are a quantity (a count, an age)"
+        if found is None
+        else ", if they are a quantity (a timestamp, a count), task='regression' after "
+        "subtracting an offset (e.g. their minimum over the training data; add it back to "
+        "the predictions): float32, in which Keras trains, cannot keep them apart as they "
+        f"are ({found[1]} distinct values become {found[2]})"
+    )
     return (
         f"{name} holds the whole numbers {_shown(values)}, not the class ids "
         f"0..{values.size - 1}: pass task='classification' to take "
-        "each value as a class (named by its value), or task='regression' "
-        f"if they are a quantity (a count, an age){fix}."
+        f"each value as a class (named by its value), or {quantity}{fix}."
         + (dropped_rows_fix(name) if values.min() < 0 else "")
     )
 
