@@ -1210,3 +1210,46 @@ def test_a_list_of_input_arrays_of_one_shape_is_told_to_be_a_dict():
     # A list of per-sample arrays is still one array of samples.
     data = Dataset.from_arrays([row for row in x[:60]], y[:60], seed=0)
     assert data.x_train.shape[1:] == (30,)
+
+
+def test_pandas_rows_paired_by_position_must_share_their_index():
+    """A shuffled DataFrame `x` with its target Series kept in index order (a perfect
+    function of x by label) was paired by position: test accuracy at chance, exit 0, and
+    the report blamed the features' scaling. Each split's pandas indexes must agree (`x`
+    and `y`, each array of a dict too); aligned or plain arrays are taken."""
+    import pandas as pd
+
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"f": rng.normal(size=200), "g": rng.normal(size=200)})
+    target = (frame["f"] > 0).astype(int)
+    shuffled = frame.sample(frac=1, random_state=0)
+    align = r"Align them by label first \(y = y\.loc\[x\.index\]\), or, if their positions"
+    with pytest.raises(
+        DataError,
+        match=r"^y's index differs from x's: it holds the same labels "
+        r"in another order \(x's first row is 18, y's is 0\)\. .*" + align,
+    ):
+        Dataset.from_arrays(shuffled, target)
+    moved = pd.Series(target.to_numpy(), index=range(1000, 1200))
+    with pytest.raises(DataError, match=r"200 of x's index labels are not in y's \(e\.g\. 0\)"):
+        Dataset.from_arrays(shuffled, moved)
+    with pytest.raises(DataError, match=r"^y_test's index differs from x_test's"):
+        Dataset.from_arrays(shuffled, target.loc[shuffled.index], x_test=frame, y_test=moved)
+    with pytest.raises(DataError, match=r"^x\['b'\]'s index differs from x\['a'\]'s"):
+        Dataset.from_arrays({"a": shuffled, "b": frame}, target.loc[shuffled.index])
+    ordered = target.sort_index().loc[shuffled.index]
+    with pytest.raises(DataError, match=r"^y_val's index differs from x_val's"):
+        Dataset(
+            shuffled[:100],
+            ordered[:100],
+            shuffled[100:150],
+            target[100:150],
+            shuffled[150:],
+            ordered[150:],
+        )
+    taken = Dataset.from_arrays(shuffled, ordered, seed=0)
+    assert taken.x_train.shape == (140, 2)
+    # by position as given: f > 0 is the label of each row
+    assert np.array_equal(taken.x_train[:, 0] > 0, taken.y_train == 1)
+    plain = Dataset.from_arrays(shuffled, target.to_numpy(), seed=0)  # an array has no index
+    assert plain.x_train.shape == (140, 2)

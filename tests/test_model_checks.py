@@ -21,7 +21,7 @@ from conftest import three_splits
 
 from tunekit._kerastuner import get_hypermodel
 from tunekit.data import Dataset
-from tunekit.errors import DataError, ModelCheckError
+from tunekit.errors import DataError, ModelCheckError, OutputShapeError
 from tunekit.outputs import predict_classes
 from tunekit.steps.check import check_model
 from tunekit.steps.output_checks import check_logit_accuracy
@@ -1504,3 +1504,125 @@ def test_int32_targets_beyond_2_24_that_float32_merges_are_refused() -> None:
     y = (2**30 + np.arange(30) * 7).astype("int32")
     with pytest.raises(DataError, match=r"y holds whole numbers beyond 2\*\*24 .* 30 distinct"):
         Dataset.from_arrays(np.arange(60.0).reshape(30, 2), y, task="regression")
+
+
+def _dict_heads(digit_units, odd_units=1, task_loss="sparse_categorical_crossentropy"):
+    """A model of the outputs `digit` (softmax of `digit_units`, or an `hp.Choice` of them)
+    and `odd` (one sigmoid unit, or `odd_units` softmax units)."""
+
+    def build(hp):
+        inputs = keras.Input((64,), name="pix")
+        hidden = keras.layers.Dense(8, activation="relu")(inputs)
+        units = hp.Choice("units", digit_units) if isinstance(digit_units, list) else digit_units
+        odd = "sigmoid" if odd_units == 1 else "softmax"
+        model = keras.Model(
+            inputs,
+            {
+                "digit": keras.layers.Dense(units, activation="softmax", name="digit")(hidden),
+                "odd": keras.layers.Dense(odd_units, activation=odd, name="odd")(hidden),
+            },
+        )
+        odd_loss = "binary_crossentropy" if odd_units == 1 else "sparse_categorical_crossentropy"
+        model.compile("adam", loss={"digit": task_loss, "odd": odd_loss})
+        return model
+
+    return get_hypermodel(build)
+
+
+@pytest.mark.parametrize(
+    "digit_units, odd_units, task, refused",
+    [
+        # JAX: a test accuracy of 0.59 for 3 classes on 2 units, "3 classes" said (exit 0).
+        (5, 1, "classification", r"y_train\['digit'\] holds class ids up to 9, but the model's "),
+        (10, 1, "classification", None),
+        (12, 2, "classification", None),  # wider than its ids: a class may have no samples
+        (10, 1, "regression", None),  # mixed kinds under task='regression': ids as given
+        (4, 1, "regression", r"output 'digit' tells 4 classes apart \(class ids 0\.\.3"),
+    ],
+)
+def test_each_output_of_a_dict_y_must_tell_its_class_ids_apart(
+    digit_units, odd_units, task, refused
+):
+    """A dict `y`'s output narrower than its class ids trained on JAX, one-hot encoding the
+    ids beyond it to zeros: a model that can never predict those classes was chosen and
+    its test accuracy reported with exit 0 (TensorFlow failed every trial instead). Each
+    output compiled with a cross-entropy is checked against every split's ids."""
+    from sklearn.datasets import load_digits
+
+    x, digit = load_digits(return_X_y=True)
+    y = {"digit": digit, "odd": digit % 2}
+    data = Dataset.from_arrays(
+        x[:600].astype("float32") / 16, {k: v[:600] for k, v in y.items()}, task=task, seed=0
+    )
+    hypermodel = _dict_heads(digit_units, odd_units)
+    if refused is None:
+        check_model(hypermodel, data)
+        return
+    with pytest.raises(OutputShapeError, match=refused) as caught:
+        check_model(hypermodel, data)
+    said = str(caught.value)
+    assert "End output 'digit' in Dense(10) (one unit per class)" in said, said
+    assert ("pass task='regression'" in said) == (task == "classification"), said
+
+
+def test_a_trial_whose_dict_output_is_too_narrow_fails_before_it_trains(tmp_path):
+    """Each trial's model goes through the same check: a tuned 5-unit `digit` head fails
+    its trial before training; the 10-unit trials are scored."""
+    from sklearn.datasets import load_digits
+
+    from tunekit import CoarseToFine
+
+    x, digit = load_digits(return_X_y=True)
+    data = Dataset.from_arrays(
+        x[:400].astype("float32") / 16, {"digit": digit[:400], "odd": digit[:400] % 2}, seed=0
+    )
+    run = CoarseToFine(
+        _dict_heads([10, 5]),
+        data,
+        directory=tmp_path,
+        project_name="heads",
+        objective="val_loss",
+        coarse_trials=4,
+        coarse_epochs=1,
+        max_epochs=2,
+        seed=0,
+        verbose=0,
+    )
+    run.coarse()
+    trials = list(run._tuner("coarse").oracle.trials.values())
+    run.close()
+    assert {t.hyperparameters["units"] for t in trials} == {10, 5}
+    for trial in trials:
+        if trial.hyperparameters["units"] == 5:
+            assert trial.status == "FAILED"
+            assert "holds class ids up to 9" in trial.message, trial.message
+            assert "epochs" not in trial.metrics.metrics  # before it trained
+        else:
+            assert trial.status == "COMPLETED", trial.message
+
+
+def test_an_output_wider_than_the_classes_is_told_about_num_classes():
+    """A softmax of 5 units on labels 0..2 is refused (plain KerasTuner trains it, with
+    classes no sample has): the refusal says the way tunekit takes that too, num_classes."""
+    from sklearn.datasets import load_wine
+
+    x, y = load_wine(return_X_y=True)
+
+    def build(hp):
+        model = keras.Sequential(
+            [
+                keras.Input((13,)),
+                keras.layers.Dense(hp.Int("units", 2, 4)),
+                keras.layers.Dense(5, activation="softmax"),
+            ]
+        )
+        model.compile("adam", "sparse_categorical_crossentropy")
+        return model
+
+    with pytest.raises(
+        OutputShapeError,
+        match=r"outputs 5 units per sample but the data has 3 .*"
+        r"If the data has 5 classes, some with no samples here, pass num_classes=5",
+    ):
+        check_model(get_hypermodel(build), Dataset.from_arrays(x.astype("float32"), y, seed=0))
+    check_model(get_hypermodel(build), Dataset.from_arrays(x.astype("float32"), y, num_classes=5))

@@ -194,3 +194,21 @@ def _shown(values: np.ndarray) -> str:
     """Sorted distinct values for a message: all of them, or the first six, then the last
     and the count when that leaves some out."""
     return _log.listed(values.tolist(), 6, form=lambda v: str(int(v)), last=True, total="values")
+
+
+def class_ending(num_classes: int | None, one_hot: bool, ys: Sequence[Any]) -> str:
+    """How a summary of classification data ends: `"10 classes"` (`" (one-hot labels)"`),
+    or for a dict `y` (`ys`: every split's) each output's own, by its largest class id
+    over the splits (a dict's ids are kept as given): `"several outputs: 'digit' 10
+    classes, 'odd' 2 classes"`; the largest over the outputs said "10 classes" of both."""
+    if not isinstance(ys[0], Mapping):
+        return f"{num_classes} classes" + (" (one-hot labels)" if one_hot else "")
+    parts = []
+    for name in ys[0]:
+        arrays = [np.asarray(y[name]) for y in ys if isinstance(y, Mapping) and name in y]
+        if all(a.ndim == 1 or a.shape[1:] == (1,) for a in arrays):
+            largest = int(max(a.max() for a in arrays if a.size))
+            parts.append(f"{name!r} {_log.count(largest + 1, 'class', plural='classes')}")
+        else:
+            parts.append(f"{name!r} {_log.count(arrays[0].shape[-1], 'column')}")
+    return "several outputs: " + ", ".join(parts)

@@ -43,8 +43,10 @@ def check_same_columns(*groups: Mapping[str, Any]) -> None:
     """Refuses pandas DataFrames among each of `groups` (split name -> x, or -> y) whose
     columns differ from the first one's in names or order: converted to arrays, column 0
     of one would be another feature (or target) than column 0 of the other (as
-    scikit-learn refuses at predict)."""
+    scikit-learn refuses at predict). Given the inputs and the targets (two groups), each
+    split's pandas indexes too (`check_same_index`)."""
     if len(groups) != 1:
+        check_same_index({k: v for group in groups for k, v in group.items()})
         for group in groups:
             check_same_columns(group)
         return
@@ -65,6 +67,47 @@ def check_same_columns(*groups: Mapping[str, Any]) -> None:
                 f"{columns[:8]}. Every split's features (and targets) must be the same "
                 f"columns in the same order; select them in {first}'s order (e.g. {key} = "
                 f"{key}[{first}.columns])."
+            )
+
+
+def check_same_index(values: Mapping[str, Any]) -> None:
+    """Refuses pandas objects of one split (`x_train` and `y_train`, or `x` and `y`; each
+    array of a dict too) whose indexes differ: converted to arrays, they are paired by
+    position, as Keras and NumPy pair them, so a `y` kept in another order than a shuffled
+    `x` gave each sample another's target (test accuracy at chance, exit 0). scikit-learn
+    pairs by position too; pandas aligns by label. `values`: the arrays by name (`None`
+    for a split not given)."""
+    for x_name, x in values.items():
+        y_name = "y" + x_name[1:]
+        if not x_name.startswith("x") or values.get(y_name) is None:
+            continue
+        pairs = [(x_name, x), (y_name, values[y_name])]
+        indexed = [
+            (f"{name}[{key!r}]" if isinstance(value, Mapping) else name, item.index)
+            for name, value in pairs
+            for key, item in (value.items() if isinstance(value, Mapping) else [(None, value)])
+            if hasattr(item, "index") and hasattr(item, "iloc")  # a DataFrame or Series
+        ]
+        for (first, index), (other, against) in zip(indexed, indexed[1:], strict=False):
+            if index.equals(against):
+                continue
+            missing = index.difference(against)
+            shown = lambda v: repr(v.item() if hasattr(v, "item") else v)  # noqa: E731
+            how = (
+                f"it holds the same labels in another order ({first}'s first row is "
+                f"{shown(index[0])}, {other}'s is {shown(against[0])})"
+                if not len(missing) and len(index) == len(against)
+                else f"{len(missing)} of {first}'s index labels are not in {other}'s "
+                f"(e.g. {shown(missing[0])})"
+                if len(missing)
+                else f"{other}'s index holds labels {first}'s does not"
+            )
+            raise DataError(
+                f"{other}'s index differs from {first}'s: {how}. tunekit pairs pandas rows "
+                "by position, as Keras and NumPy do, so a sample would get another sample's "
+                f"row. Align them by label first ({other} = {other}.loc[{first}.index]), "
+                "or, if their positions are meant to match, drop both indexes "
+                "(.reset_index(drop=True))."
             )
 
 

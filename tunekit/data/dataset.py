@@ -23,7 +23,7 @@ from tunekit.data._checks import (
     _check_fractions,
     _check_label_range,
 )
-from tunekit.data._classes import arrays_labels
+from tunekit.data._classes import arrays_labels, class_ending
 from tunekit.data._leaks import check_array_overlap
 from tunekit.data._metadata import (
     _as_shape,
@@ -371,9 +371,8 @@ class Dataset:
         if self.task == REGRESSION:
             ending = regression_ending(self.num_outputs, self.y_train)
         else:
-            ending = f"{self.num_classes} classes" + (
-                " (one-hot labels)" if self.label_mode == CATEGORICAL_LABELS else ""
-            )
+            ys = [self.y_train, self.y_val, self.y_test]  # a dict y: each output's classes
+            ending = class_ending(self.num_classes, self.label_mode == CATEGORICAL_LABELS, ys)
         return (
             f"{_DISPLAY_NAMES.get(self.name, self.name)}: {tg.length(self.x_train, 'x')} train / "
             f"{tg.length(self.x_val, 'x')} validation / {tg.length(self.x_test, 'x')} test, "

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Mapping
+from types import SimpleNamespace
 from typing import Any
 
 import keras
@@ -31,7 +32,7 @@ import numpy as np
 from tunekit.data import CLASSIFICATION, REGRESSION, Dataset, StreamData
 from tunekit.data._checks import CATEGORICAL_LABELS
 from tunekit.data._float32 import refuse_merged_whole, wide
-from tunekit.data._stream_labels import check_class_ids, output_classes
+from tunekit.data._stream_labels import check_class_ids, class_ids, output_classes
 from tunekit.errors import DataError, ModelCheckError, OutputShapeError
 from tunekit.fitting import SearchInputError
 from tunekit.objectives import objective_names
@@ -122,6 +123,12 @@ def check_output_fits(
         if data.task != REGRESSION and hasattr(hypermodel, "num_classes"):
             name = type(hypermodel).__name__
             fix = f" For {name}, pass num_classes={data.num_classes} (and the data's input_shape)."
+        width = shape[-1] if len(shape) == 2 else None
+        if data.task != REGRESSION and isinstance(width, int) and width > data.num_classes:
+            fix += (  # as plain Keras trains it: classes without samples
+                f" If the data has {width} classes, some with no samples here, pass "
+                f"num_classes={width} where the data is made (Dataset.from_arrays)."
+            )
         raise OutputShapeError(f"{e}{targets}{fix}") from None
 
 
@@ -200,6 +207,8 @@ def check_trainable(
         return
     if isinstance(data.y_train, Mapping):  # with an own fit too: the test set is scored so
         check_output_names(model, data.y_train)
+        if fed_as_is:  # an own fit may convert the labels
+            check_output_ids(model, data)
     check_label_form(model, data, hypermodel)
     if isinstance(data.x_train, Mapping):
         check_input_names(model, data.x_train, fed_as_is)
@@ -207,6 +216,47 @@ def check_trainable(
     if isinstance(data.x_train, (Mapping, list, tuple)):
         return
     check_input_shape(model, tuple(np.shape(data.x_train)))
+
+
+def check_output_ids(model: Any, data: Dataset) -> None:
+    """Refuses class ids of a dict `y` (any split) beyond the output that takes them: each
+    output compiled with a Keras cross-entropy or hinge loss (`classifying_outputs`) tells
+    its units' classes apart (`output_classes`: 2 for one unit). TensorFlow fails every
+    trial on such an id; JAX one-hot encodes it to zeros, and the run trained, chose and
+    reported a test accuracy on an output that can never predict that class (exit 0). An
+    output wider than its ids is left alone: a dict's ids are kept as given, and a class
+    may have no samples.
+
+    Raises:
+        OutputShapeError (a `ValueError`): Naming the output, its width, the split and the
+            id beyond it, and the fix.
+    """
+    if not isinstance(data.y_train, Mapping):
+        return
+    task = " and pass task='regression'" if data.task == CLASSIFICATION else ""
+    outputs = classifying_outputs(model, SimpleNamespace(output_names=list(data.y_train)))
+    for name, shape in outputs.items():
+        width = output_classes(shape)
+        for split in ("train", "val", "test"):
+            ids = class_ids(getattr(data, f"y_{split}").get(name))
+            if width is None or ids is None or not ids.size:
+                continue
+            low, high = int(ids.min()), int(ids.max())
+            if low >= 0 and high < width:
+                continue
+            held = f"the class id {low}" if low < 0 else f"class ids up to {high}"
+            fix = (
+                "Number its classes 0..K-1"
+                if low < 0
+                else f"End output {name!r} in Dense({high + 1}) (one unit per class)"
+            )
+            raise OutputShapeError(
+                f"y_{split}[{name!r}] holds {held}, but the model's output {name!r} tells "
+                f"{width} classes apart (class ids 0..{width - 1}; output shape {shape}). "
+                "TensorFlow fails every trial on such an id; JAX trains and scores on it "
+                f"as a class the output can never predict. {fix}; if {name!r} is a "
+                f"quantity, not class ids, compile it with a regression loss (e.g. 'mse'){task}."
+            )
 
 
 def check_stream_ids(data: StreamData, shapes: Mapping[Any, Any]) -> None:
