@@ -18,7 +18,10 @@ themselves and how often the pooled samples dealt to the splits at random
 would match (3 binary features take 8 values: equal rows across splits are
 expected).
 
-Whether a feature is continuous is read from the first `CONTINUITY_SAMPLES`
+It is judged on distinct samples (copies do not make a feature look discrete); an input
+of `MANY_FEATURES` values or more (an image) also counts when its values are too varied
+for two samples to agree on all of them by nature. Whether a feature is continuous is
+read from the first `CONTINUITY_SAMPLES`
 (2,000) training samples, at most `CONTINUITY_FEATURES` (1,024) features of
 each input, evenly spaced (`feature_sample`): a stream keeps that much of its
 training pass (about 8 MB of float32), not the pass. It is only read when it
@@ -58,6 +61,10 @@ LEAK_ALPHA = 1e-3
 # The training samples, and features per input, whose values say if a feature is continuous.
 CONTINUITY_SAMPLES = 2000
 CONTINUITY_FEATURES = 1024
+# An input of this many values per sample or more (an image) whose distinct samples would
+# agree on every value with a chance below `NATURAL_MATCH` has no equal samples by nature.
+MANY_FEATURES = 64
+NATURAL_MATCH = 1e-9
 # The reference each split is compared with: the final model trains on training and validation.
 REFERENCE = {"val": ("train",), "test": ("train", "val")}
 
@@ -116,7 +123,10 @@ def leak_sentence(leak: Leak, *, samples: str, unit: str, where: str, equal: str
     data"); `equal`: what equal means here."""
     name = SPLIT_NAMES[leak.split]
     if leak.continuous:
-        nature = "by nature none would be: a feature is continuous, so equal samples are copies"
+        nature = (
+            "by nature none would be: the features take too many values for distinct "
+            "samples to be equal, so equal samples are copies"
+        )
     else:
         nature = (
             f"by nature about {leak.natural:.0%} would be, as often as the training ones "
@@ -220,15 +230,43 @@ def feature_sample(x: Any, limit: int = CONTINUITY_SAMPLES) -> list[np.ndarray]:
 
 
 def continuous_of(sampled: list[np.ndarray]) -> bool:
-    """Whether some feature of `feature_sample`'s inputs (at least 20 samples) is
-    continuous: fractional values, more distinct ones than half the samples."""
+    """Whether some input of `feature_sample`'s (at least 20 distinct samples, a feature of
+    fractional values) makes equal samples copies: a continuous feature (more distinct
+    values than half the distinct samples), or, for an input of `MANY_FEATURES` values or
+    more per sample (an image), values so varied that two distinct samples would agree on
+    every one with a chance below `NATURAL_MATCH` (the product over its features of the
+    chance that two agree on it, `_agreement`).
+
+    Distinct samples, not samples: the copies the rule looks for must not make a feature
+    look discrete (every row of a CSV of continuous features written three times gave each
+    value 3 samples, fewer than half: not continuous, so the copies' own repeats set the
+    natural share and excused them, exit 0 on a leaked test score). A pixel takes at most
+    256 levels however many images there are, so byte copies of images were excused the
+    same way; their pixels together tell them apart."""
     import pandas as pd  # noqa: PLC0415 - pandas is slow to import
 
     for values in sampled:
-        if len(values) < 20 or not values.shape[1]:
+        if not values.shape[1]:
             continue
-        fractional = (values != np.round(values)).any(axis=0)
-        if fractional.any():
-            if (pd.DataFrame(values[:, fractional]).nunique() > len(values) / 2).any():
-                return True
+        rows = np.unique(values, axis=0)
+        if len(rows) < 20:
+            continue
+        fractional = (rows != np.round(rows)).any(axis=0)
+        if not fractional.any():
+            continue
+        if (pd.DataFrame(rows[:, fractional]).nunique() > len(rows) / 2).any():
+            return True
+        if values.shape[1] >= MANY_FEATURES and _agreement(rows) < math.log(NATURAL_MATCH):
+            return True
     return False
+
+
+def _agreement(rows: np.ndarray) -> float:
+    """The log of the chance that two of `rows` (distinct samples, `(n, features)`) drawn at
+    random agree on every feature, were the features independent: the sum over features
+    of the log of the sum of their values' squared frequencies."""
+    total = 0.0
+    for column in rows.T:
+        counts = np.unique(column, return_counts=True)[1] / len(column)
+        total += math.log(float(np.sum(counts**2)))
+    return total
