@@ -916,3 +916,19 @@ def test_ls_and_compare_rank_every_run_on_tunekits_own_test_mse_and_accuracy(tmp
     table = compare_runs(root / "reg_mse", root / "cv_reg")
     assert table.loc["result.test_metric"].tolist() == ["sklearn_mse", "mse"]
     assert table.loc["result.test_value"].tolist() == pytest.approx([1.6925, 3.114])
+
+
+def test_show_says_an_unfinished_runs_status_before_its_older_report(tmp_path, runs):
+    """A run interrupted in its evaluation after an earlier report: `show` printed the
+    whole report, its test accuracy at the top, and said "Status: interrupted: evaluate"
+    only about 110 lines down. The status comes first now, and again with the resume."""
+    run = tmp_path / "again"
+    shutil.copytree(runs / "best", run, ignore=shutil.ignore_patterns("tensorboard"))
+    manifest = json.loads((run / "manifest.json").read_text())
+    manifest["steps"]["evaluate"] = {"status": "running"}
+    (run / "manifest.json").write_text(json.dumps(manifest))
+    assert (run / "report.md").is_file()
+    code, out, _ = _cli("show", str(run))
+    first = out.splitlines()[0]
+    assert code == 0 and first.startswith("Status: interrupted: evaluate; the report below"), out
+    assert out.splitlines().count("Status: interrupted: evaluate") == 1

@@ -257,6 +257,8 @@ def _show(run_dir: Path) -> int:
     report = run_dir / "report.md"
     if status.startswith("corrupt") and report.is_file():  # said before a report it may belie
         print(f"Status: {status}; the report below was written before the damage.")
+    elif status != "finished" and report.is_file() and who is None:  # not 100 lines down
+        print(f"Status: {status}; the report below was written before (resume: see its end).")
     if report.is_file():
         # Title and "Reproduce" for where the folder is now (it may have been moved).
         text = _relocated_report(run_dir, report.read_text(encoding="utf-8"))
