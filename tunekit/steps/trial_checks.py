@@ -124,10 +124,14 @@ def check_output_fits(
             name = type(hypermodel).__name__
             fix = f" For {name}, pass num_classes={data.num_classes} (and the data's input_shape)."
         width = shape[-1] if len(shape) == 2 else None
-        if data.task != REGRESSION and isinstance(width, int) and width > data.num_classes:
+        if (
+            data.task != REGRESSION
+            and isinstance(width, int)
+            and width > (data.num_classes or width)
+        ):
             fix += (  # as plain Keras trains it: classes without samples
                 f" If the data has {width} classes, some with no samples here, pass "
-                f"num_classes={width} where the data is made (Dataset.from_arrays)."
+                f"num_classes={width} where the data is made (Dataset.from_arrays, StreamData)."
             )
         raise OutputShapeError(f"{e}{targets}{fix}") from None
 
