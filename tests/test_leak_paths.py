@@ -228,3 +228,20 @@ def test_byte_copies_among_many_images_of_few_grey_levels_are_refused(tmp_path):
                 flat / name / f"{i}.png"
             )
     assert StreamData.from_image_folder(image_folder_stream(flat)).kind
+
+
+def test_standardised_one_hot_rows_of_a_few_categories_repeat_by_nature():
+    """The variety rule for inputs of 64 values or more must not take one-hot columns for
+    independent features: 8 answers of 5 options, one-hot (80 columns) and standardised
+    (fractional values), repeat across random splits by nature, and are accepted."""
+    from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+    rng = np.random.default_rng(0)
+    answers = rng.choice(5, size=(600, 8), p=[0.7, 0.15, 0.1, 0.03, 0.02])
+    rows = OneHotEncoder(categories=[list(range(5))] * 8).fit_transform(answers).toarray()
+    x = StandardScaler().fit_transform(rows).astype("float32")
+    assert x.shape == (600, 40)
+    y = (answers[:, 0] > 0).astype(int)
+    wide = np.concatenate([x, x], axis=1)  # 80 columns: over the 64 of an image's rule
+    data = Dataset.from_arrays(wide, y, seed=0)
+    assert data.x_test.shape[1] == 80

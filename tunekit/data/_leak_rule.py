@@ -264,9 +264,12 @@ def continuous_of(sampled: list[np.ndarray]) -> bool:
 def _agreement(rows: np.ndarray) -> float:
     """The log of the chance that two of `rows` (distinct samples, `(n, features)`) drawn at
     random agree on every feature, were the features independent: the sum over features
-    of the log of the sum of their values' squared frequencies."""
+    of the log of the sum of their values' squared frequencies. Features of two values are
+    left out: one-hot columns (standardised or not) are not independent of each other, and
+    60 of them would make rows of a few categories look too varied to repeat by nature."""
     total = 0.0
     for column in rows.T:
         counts = np.unique(column, return_counts=True)[1] / len(column)
-        total += math.log(float(np.sum(counts**2)))
+        if len(counts) > 2:
+            total += math.log(float(np.sum(counts**2)))
     return total
