@@ -245,3 +245,45 @@ def test_standardised_one_hot_rows_of_a_few_categories_repeat_by_nature():
     wide = np.concatenate([x, x], axis=1)  # 80 columns: over the 64 of an image's rule
     data = Dataset.from_arrays(wide, y, seed=0)
     assert data.x_test.shape[1] == 80
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda rng: (rng.normal(20, 3, (1000, 1)).round(1), None),  # a temperature to 0.1
+        lambda rng: (np.c_[rng.integers(0, 160, 1000) / 2, rng.integers(0, 2, 1000)], None),
+        lambda rng: (lambda a, b: (np.c_[a / b, a], None))(
+            rng.integers(1, 8, 1000), rng.integers(1, 8, 1000)
+        ),
+        lambda rng: (lambda x: (x[:, None], np.sin(x)))(rng.uniform(0, 10, 1000).round(1)),
+    ],
+    ids=["temperature", "age-in-halves-and-sex", "ratio-and-part", "noise-free-sine"],
+)
+def test_a_few_valued_fractional_feature_repeats_by_nature(make):
+    """Found by a retry of the distinct-samples rule: one fractional feature of about 100
+    values has more distinct values than half its distinct rows, and was taken for
+    continuous: data repeating by nature was refused as copies. The values' variety says
+    such repeats are natural (about 7 matches per sample by chance), so they are taken."""
+    rng = np.random.default_rng(0)
+    x, y = make(rng)
+    y = rng.integers(0, 2, len(x)) if y is None else y
+    task = "regression" if y.dtype.kind == "f" else None
+    assert Dataset.from_arrays(x.astype("float32"), y, task=task, seed=0).x_test.shape[0] == 150
+
+
+@pytest.mark.parametrize("dtype", ["uint8", "int64", "float32"])
+def test_copies_of_whole_number_images_in_arrays_are_refused(dtype):
+    """Found by a retry: images of whole numbers (uint8 pixels, digits' 0..16), each twice,
+    were accepted as arrays (only fractional values could be continuous) while the same
+    images scaled by 1/255, or as a folder of PNGs, were refused. An input of 64 values or
+    more is judged by its values' variety, whatever their type."""
+    from sklearn.datasets import load_digits
+
+    x, y = load_digits(return_X_y=True)
+    twice = np.concatenate([x, x]).astype(dtype)
+    with pytest.raises(DataError, match=r"samples of the validation split \(\d+%\) are also in"):
+        Dataset.from_arrays(twice, np.concatenate([y, y]), seed=0)
+    assert Dataset.from_arrays(x.astype(dtype), y, seed=0).x_train.shape == (1259, 64)
+    pixels = np.random.default_rng(0).integers(0, 256, (200, 16, 16, 3)).astype("uint8")
+    with pytest.raises(DataError, match=r"are also in the training data"):
+        Dataset.from_arrays(np.concatenate([pixels, pixels]), np.arange(400) % 2, seed=0)

@@ -177,10 +177,10 @@ def value_labels_refusal(name: str, values: np.ndarray, fix: str = "", labels: A
     quantity = (
         "task='regression' if they are a quantity (a count, an age)"
         if found is None
-        else ", if they are a quantity (a timestamp, a count), task='regression' after "
-        "subtracting an offset (e.g. their minimum over the training data; add it back to "
-        "the predictions): float32, in which Keras trains, cannot keep them apart as they "
-        f"are ({found[1]} distinct values become {found[2]})"
+        else "if they are a quantity (a timestamp, a count), task='regression' after "
+        "subtracting an offset from every value (e.g. offset = y.min(), then y - offset; "
+        "add it back to the predictions): float32, in which Keras trains, cannot keep them "
+        f"apart as they are ({found[1]} distinct values become {found[2]})"
     )
     return (
         f"{name} holds the whole numbers {_shown(values)}, not the class ids "

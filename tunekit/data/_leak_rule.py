@@ -18,11 +18,11 @@ themselves and how often the pooled samples dealt to the splits at random
 would match (3 binary features take 8 values: equal rows across splits are
 expected).
 
-It is judged on distinct samples (copies do not make a feature look discrete); an input
-of `MANY_FEATURES` values or more (an image) also counts when its values are too varied
-for two samples to agree on all of them by nature. Whether a feature is continuous is
-read from the first `CONTINUITY_SAMPLES`
-(2,000) training samples, at most `CONTINUITY_FEATURES` (1,024) features of
+It is judged on distinct samples (copies do not make a feature look discrete), and only
+where the features' values are too varied for distinct samples to agree on all of them by
+nature; an input of `MANY_FEATURES` values or more (an image) by that variety alone.
+Whether a feature is continuous is read from the first `CONTINUITY_SAMPLES` (2,000)
+training samples, at most `CONTINUITY_FEATURES` (1,024) features of
 each input, evenly spaced (`feature_sample`): a stream keeps that much of its
 training pass (about 8 MB of float32), not the pass. It is only read when it
 decides (copies found that a discrete feature's repeats could excuse): an
@@ -61,10 +61,11 @@ LEAK_ALPHA = 1e-3
 # The training samples, and features per input, whose values say if a feature is continuous.
 CONTINUITY_SAMPLES = 2000
 CONTINUITY_FEATURES = 1024
-# An input of this many values per sample or more (an image) whose distinct samples would
-# agree on every value with a chance below `NATURAL_MATCH` has no equal samples by nature.
+# An input of this many values per sample or more (an image) is judged by its values'
+# variety alone; below `NATURAL_MATCH` expected natural matches per sample, equal samples
+# are copies (`continuous_of`).
 MANY_FEATURES = 64
-NATURAL_MATCH = 1e-9
+NATURAL_MATCH = 1e-3
 # The reference each split is compared with: the final model trains on training and validation.
 REFERENCE = {"val": ("train",), "test": ("train", "val")}
 
@@ -212,13 +213,13 @@ def feature_sample(x: Any, limit: int = CONTINUITY_SAMPLES) -> list[np.ndarray]:
     """The first `limit` samples of each input of `x` (an array, or a dict, list or tuple
     of them, as `row_hashes` takes) as `(samples, features)`, at most
     `CONTINUITY_FEATURES` features, evenly spaced; `(samples, 0)` for an input whose
-    values are not floats (never continuous)."""
+    values are not numbers."""
     sampled = []
     for leaf in leaves(x):
         values = np.asarray(leaf)[:limit]
         if values.ndim == 0:
             values = values.reshape(1)
-        if values.dtype.kind != "f" or not values.size:  # no sample (or no feature) either
+        if values.dtype.kind not in "fiu" or not values.size:  # no sample (or feature) either
             sampled.append(np.zeros((len(values), 0), np.float32))
             continue
         values = values.reshape(len(values), -1)
@@ -230,19 +231,20 @@ def feature_sample(x: Any, limit: int = CONTINUITY_SAMPLES) -> list[np.ndarray]:
 
 
 def continuous_of(sampled: list[np.ndarray]) -> bool:
-    """Whether some input of `feature_sample`'s (at least 20 distinct samples, a feature of
-    fractional values) makes equal samples copies: a continuous feature (more distinct
-    values than half the distinct samples), or, for an input of `MANY_FEATURES` values or
-    more per sample (an image), values so varied that two distinct samples would agree on
-    every one with a chance below `NATURAL_MATCH` (the product over its features of the
-    chance that two agree on it, `_agreement`).
+    """Whether some input of `feature_sample`'s (at least 20 distinct samples) makes equal
+    samples copies: its values are too varied for two distinct samples to agree on all of
+    them by nature (`_agreement`: fewer than `NATURAL_MATCH` of its samples would find an
+    equal one among the others, were its features independent), and either a feature of
+    fractional values holds more distinct ones than half the distinct samples, or the
+    input has `MANY_FEATURES` values or more per sample (an image, whole numbers too).
 
     Distinct samples, not samples: the copies the rule looks for must not make a feature
     look discrete (every row of a CSV of continuous features written three times gave each
     value 3 samples, fewer than half: not continuous, so the copies' own repeats set the
-    natural share and excused them, exit 0 on a leaked test score). A pixel takes at most
-    256 levels however many images there are, so byte copies of images were excused the
-    same way; their pixels together tell them apart."""
+    natural share and excused them, exit 0 on a leaked test score). The variety condition
+    keeps one feature of few values (a temperature to 0.1 degree) discrete, whose repeats
+    are natural; a pixel takes at most 256 levels however many images there are, and an
+    image's pixels together tell distinct images apart."""
     import pandas as pd  # noqa: PLC0415 - pandas is slow to import
 
     for values in sampled:
@@ -251,20 +253,22 @@ def continuous_of(sampled: list[np.ndarray]) -> bool:
         rows = np.unique(values, axis=0)
         if len(rows) < 20:
             continue
-        fractional = (rows != np.round(rows)).any(axis=0)
-        if not fractional.any():
-            continue
-        if (pd.DataFrame(rows[:, fractional]).nunique() > len(rows) / 2).any():
+        if _agreement(values) + math.log(len(values)) >= math.log(NATURAL_MATCH):
+            continue  # repeats by nature are likely: the copies' count says nothing
+        if values.shape[1] >= MANY_FEATURES:
             return True
-        if values.shape[1] >= MANY_FEATURES and _agreement(rows) < math.log(NATURAL_MATCH):
+        fractional = (rows != np.round(rows)).any(axis=0)
+        varied = pd.DataFrame(rows[:, fractional]).nunique() > len(rows) / 2
+        if fractional.any() and varied.any():
             return True
     return False
 
 
 def _agreement(rows: np.ndarray) -> float:
-    """The log of the chance that two of `rows` (distinct samples, `(n, features)`) drawn at
-    random agree on every feature, were the features independent: the sum over features
-    of the log of the sum of their values' squared frequencies. Features of two values are
+    """The log of the chance that two of `rows` (samples, `(n, features)`) drawn at random
+    agree on every feature, were the features independent: the sum over features of the
+    log of the sum of their values' squared frequencies (copies, which multiply every
+    value's count alike, hardly change them). Features of two values are
     left out: one-hot columns (standardised or not) are not independent of each other, and
     60 of them would make rows of a few categories look too varied to repeat by nature."""
     total = 0.0

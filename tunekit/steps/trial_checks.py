@@ -253,12 +253,18 @@ def check_output_ids(model: Any, data: Dataset) -> None:
                 "Number its classes 0..K-1"
                 if low < 0
                 else f"End output {name!r} in Dense({high + 1}) (one unit per class)"
+                + (
+                    ", activation='softmax', compiled with sparse_categorical_crossentropy"
+                    if high >= 2 and width == 2
+                    else ""
+                )
             )
             raise OutputShapeError(
                 f"y_{split}[{name!r}] holds {held}, but the model's output {name!r} tells "
                 f"{width} classes apart (class ids 0..{width - 1}; output shape {shape}). "
-                "TensorFlow fails every trial on such an id; JAX trains and scores on it "
-                f"as a class the output can never predict. {fix}; if {name!r} is a "
+                "Keras does not check it: a sparse cross-entropy on TensorFlow fails every "
+                "trial on such an id; on JAX, and a binary cross-entropy anywhere, trains and "
+                f"scores on it as a class the output can never predict. {fix}; if {name!r} is a "
                 f"quantity, not class ids, compile it with a regression loss (e.g. 'mse'){task}."
             )
 
