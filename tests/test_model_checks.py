@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
+from typing import Any
 
 import keras
 import keras_tuner as kt
@@ -789,6 +790,28 @@ class _TunedOutput(kt.HyperModel):
         return {"val_loss": float(hp["act"] == "linear")}  # an own loop's score
 
 
+def _coarse_trials(hypermodel: Any, data: Any, directory: Any, trials: int) -> list[Any]:
+    """The KerasTuner trials of a coarse search of `trials` trials of 1 epoch (val_loss)."""
+    from tunekit import CoarseToFine
+
+    run = CoarseToFine(
+        hypermodel,
+        data,
+        directory=directory,
+        project_name="coarse",
+        objective="val_loss",
+        coarse_trials=trials,
+        coarse_epochs=1,
+        max_epochs=2,
+        seed=0,
+        verbose=0,
+    )
+    run.coarse()
+    found = list(run._tuner("coarse").oracle.trials.values())
+    run.close()
+    return found
+
+
 @pytest.mark.parametrize(
     "compiled, lazy",
     [(True, False), (False, False), (True, True)],
@@ -801,24 +824,8 @@ def test_a_trial_whose_tuned_output_reads_wrong_fails_before_it_trains(tmp_path,
     (its output shape known once called) was checked on the defaults only. Then the
     linear trial stopped the whole search (`SearchInputError`); it fails now, before it
     trains, and the sigmoid trials are scored, as plain KerasTuner tunes them."""
-    from tunekit import CoarseToFine
-
-    run = CoarseToFine(
-        _TunedOutput(compiled, lazy),
-        _binary_data(),
-        directory=tmp_path,
-        project_name="tuned",
-        objective="val_loss",
-        coarse_trials=6,
-        coarse_epochs=1,
-        max_epochs=2,
-        seed=0,
-        verbose=0,
-    )
+    trials = _coarse_trials(_TunedOutput(compiled, lazy), _binary_data(), tmp_path, 6)
     reason = "thresholds the output at 0.5" if compiled else "activation is 'linear'"
-    run.coarse()
-    trials = list(run._tuner("coarse").oracle.trials.values())
-    run.close()
     assert {t.hyperparameters["act"] for t in trials} == {"sigmoid", "linear"}
     for trial in trials:
         if trial.hyperparameters["act"] == "linear":
@@ -1570,27 +1577,11 @@ def test_a_trial_whose_dict_output_is_too_narrow_fails_before_it_trains(tmp_path
     its trial before training; the 10-unit trials are scored."""
     from sklearn.datasets import load_digits
 
-    from tunekit import CoarseToFine
-
     x, digit = load_digits(return_X_y=True)
     data = Dataset.from_arrays(
         x[:400].astype("float32") / 16, {"digit": digit[:400], "odd": digit[:400] % 2}, seed=0
     )
-    run = CoarseToFine(
-        _dict_heads([10, 5]),
-        data,
-        directory=tmp_path,
-        project_name="heads",
-        objective="val_loss",
-        coarse_trials=4,
-        coarse_epochs=1,
-        max_epochs=2,
-        seed=0,
-        verbose=0,
-    )
-    run.coarse()
-    trials = list(run._tuner("coarse").oracle.trials.values())
-    run.close()
+    trials = _coarse_trials(_dict_heads([10, 5]), data, tmp_path, 4)
     assert {t.hyperparameters["units"] for t in trials} == {10, 5}
     for trial in trials:
         if trial.hyperparameters["units"] == 5:
