@@ -258,8 +258,7 @@ def continuous_of(sampled: list[np.ndarray]) -> bool:
         if values.shape[1] >= MANY_FEATURES:
             return True
         fractional = (rows != np.round(rows)).any(axis=0)
-        varied = pd.DataFrame(rows[:, fractional]).nunique() > len(rows) / 2
-        if fractional.any() and varied.any():
+        if fractional.any() and (pd.DataFrame(rows[:, fractional]).nunique() > len(rows) / 2).any():
             return True
     return False
 

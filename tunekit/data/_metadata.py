@@ -77,6 +77,7 @@ def check_same_index(values: Mapping[str, Any]) -> None:
     `x` gave each sample another's target (test accuracy at chance, exit 0). scikit-learn
     pairs by position too; pandas aligns by label. `values`: the arrays by name (`None`
     for a split not given)."""
+    shown = lambda v: repr(v.item() if hasattr(v, "item") else v)  # noqa: E731
     for x_name, x in values.items():
         y_name = "y" + x_name[1:]
         if not x_name.startswith("x") or values.get(y_name) is None:
@@ -92,7 +93,6 @@ def check_same_index(values: Mapping[str, Any]) -> None:
             if index.equals(against):
                 continue
             missing = index.difference(against)
-            shown = lambda v: repr(v.item() if hasattr(v, "item") else v)  # noqa: E731
             how = (
                 f"it holds the same labels in another order ({first}'s first row is "
                 f"{shown(index[0])}, {other}'s is {shown(against[0])})"

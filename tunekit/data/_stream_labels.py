@@ -3,30 +3,27 @@
 One output is checked when the stream's task is classification; each output of a dict
 `y` whose compiled loss takes class ids (`tunekit.steps.stream_heads`), by its name.
 
-`StreamData` reads its first training batch only, so the width check before
-training (`tunekit.steps.pairing_checks`) sees only the classes that batch
-shows: a stream sorted by class, or not shuffled, shows the others later. A
-class id at or beyond the output's width then failed every trial on
-TensorFlow ("Received a label value of 3 which is outside the valid range of
-[0, 3)"), and JAX, which does not check class ids, trained on it with exit 0
-and reported a confusion matrix with a class the model cannot predict.
+`StreamData` reads its first training batch only, so the width check before training
+(`tunekit.steps.pairing_checks`) sees only the classes that batch shows: a stream sorted
+by class, or not shuffled, shows the others later. A class id at or beyond the output's
+width then failed every trial on TensorFlow ("Received a label value of 3 which is outside
+the valid range of [0, 3)"), and JAX, which does not check class ids, trained on it with
+exit 0 and reported a confusion matrix with a class the model cannot predict.
 
 Where tunekit reads a stream's labels whole anyway, they are checked here:
 
 - the training and validation streams', before the search (`check_validation_classes`;
   the training ids as the split-leak check's pass found them, `tunekit.data._leaks`).
-  It is read every epoch of every trial; one more pass costs about one
-  validation epoch (0.14 s for 120 images of 96x96 JPEG, against 0.66 s for
-  one epoch of a small CNN on 600, uncached; an image folder's labels are
-  known without a pass, from its file listing). Reading the labels alone
-  (`.map(lambda x, y: y)`) is no cheaper: tf.data decodes the images anyway;
+  One more pass costs about one validation epoch (0.14 s for 120 images of 96x96 JPEG,
+  against 0.66 s for one epoch of a small CNN on 600; an image folder's labels are known
+  from its file listing). `.map(lambda x, y: y)` is no cheaper: tf.data decodes anyway;
 - the test stream's, as the test set is predicted (`check_class_ids`, from
   `tunekit.outputs.predict_test_set`), before any score or report; a dict `y`'s, in a
   pass over its labels before the test evaluation (`check_stream_outputs`).
 
-A class id beyond the output that the training stream has no example of (its labels
-read whole, on the way to the error only) is a class the model cannot learn: the fix
-is the split, not a wider output or a shuffle.
+A class id beyond the output that the training stream has no example of (its labels read
+whole, on the way to the error only) is a class the model cannot learn: the fix is the
+split, not a wider output or a shuffle.
 """
 
 from __future__ import annotations
@@ -46,6 +43,7 @@ __all__ = [
     "check_stream_outputs",
     "check_test_labels",
     "check_validation_classes",
+    "ids_beyond",
     "label_range_fix",
     "output_classes",
     "refuse_constant_targets",
@@ -86,6 +84,15 @@ def class_ids(y: Any) -> np.ndarray | None:
     return labels
 
 
+def ids_beyond(y: Any, width: int) -> tuple[int, int] | None:
+    """`y`'s lowest and highest class ids when one lies outside 0..`width`-1 (the classes an
+    output tells apart, `output_classes`), else `None` (also for `y` not class ids)."""
+    if (labels := class_ids(y)) is None:
+        return None
+    low, high = int(np.min(labels)), int(np.max(labels))
+    return None if low >= 0 and high < width else (low, high)
+
+
 def _stream_labels(source: Any, split: str) -> list[Any]:
     """`y` of every batch of a stream, the split `split` (`(x, y)` or `(x, y, sample_weight)`
     batches); a length it does not hold is a `DataError` (`_stream_lengths.batches_of`)."""
@@ -114,17 +121,14 @@ def check_class_ids(
 
     Raises:
         DataError: Naming the split (and output), the largest (or a negative) class id,
-            the output's width and the fix: for a class the training stream has no
-            example of (its labels read whole to tell), examples of it in training; else
-            that the check before training read the first batch only, and a wider output.
-            Both offer `task="regression"` for a quantity (saying so when `quantity`).
+            the output's width and the fix: for a class the training stream has no example
+            of (its labels read whole), examples of it in training; else that the check
+            before training read the first batch only, and a wider output. Both offer
+            `task="regression"` for a quantity (saying so when `quantity`).
     """
-    labels = class_ids(y)
-    if labels is None or width is None:
+    if width is None or (beyond_ids := ids_beyond(y, width)) is None:
         return
-    low, high = int(np.min(labels)), int(np.max(labels))
-    if low >= 0 and high < width:
-        return
+    labels, (low, high) = np.asarray(class_ids(y)), beyond_ids
     of = f" (its output {output!r})" if output is not None else ""
     given = f" (num_classes={data.num_classes})" if data.num_classes is not None else ""
     said = (
@@ -228,22 +232,19 @@ def _training_ids(data: Any, output: str | None) -> set[int]:
 
 
 def _train_classes(data: Any, output: str | None) -> np.ndarray | None:
-    """The class ids `data`'s training stream holds (of its output `output` for a dict
-    `y`), as its pass when the `StreamData` was made found them (`data.train_classes`);
-    `None` when not read."""
+    """The class ids of `data`'s training stream (of its output `output` for a dict `y`)
+    found when the `StreamData` was made (`data.train_classes`); `None` when not read."""
     found = (getattr(data, "train_classes", None) or {}).get(output)
     return np.array(sorted(found)) if found else None
 
 
 def check_validation_classes(data: Any, shape: Any, quantity: str = "") -> None:
-    """Checks, before the search, every class id of `data`'s training and validation
-    streams against an output of `shape` (`check_class_ids`): from `data.labels` when
-    given (an image folder's), else the training ids its pass when the `StreamData` was
-    made found (`data.train_classes`) and the validation ids read in one pass.
-    Classification streams of one output; for a dict `y`, `shape` is `{output name:
-    shape}` of the outputs that take class ids (`check_stream_outputs`). Regression and
-    an unknown shape are left alone.
-    `quantity`: see `check_class_ids`.
+    """Checks, before the search, every class id of `data`'s training and validation streams
+    against an output of `shape` (`check_class_ids`, `quantity` too): from `data.labels`
+    when given (an image folder's), else the training ids found when the `StreamData` was
+    made (`data.train_classes`) and the validation ids read in one pass. For a dict `y`,
+    `shape` is `{output name: shape}` of the outputs that take class ids
+    (`check_stream_outputs`). Regression and an unknown shape are left alone.
 
     Raises:
         DataError: See `check_class_ids`; or the stream holds another number of batches
@@ -277,8 +278,7 @@ def check_stream_outputs(data: Any, shapes: Mapping[str, Any], split: str) -> No
     Raises:
         DataError: See `check_class_ids` (naming the output).
     """
-    widths = {name: output_classes(shape) for name, shape in shapes.items()}
-    widths = {name: width for name, width in widths.items() if width is not None}
+    widths = {n: w for n, s in shapes.items() if (w := output_classes(s)) is not None}
     if not widths:
         return
     if split == "validation":  # the training stream's ids, read when the StreamData was made

@@ -32,7 +32,7 @@ import numpy as np
 from tunekit.data import CLASSIFICATION, REGRESSION, Dataset, StreamData
 from tunekit.data._checks import CATEGORICAL_LABELS
 from tunekit.data._float32 import refuse_merged_whole, wide
-from tunekit.data._stream_labels import check_class_ids, class_ids, output_classes
+from tunekit.data._stream_labels import check_class_ids, ids_beyond, output_classes
 from tunekit.errors import DataError, ModelCheckError, OutputShapeError
 from tunekit.fitting import SearchInputError
 from tunekit.objectives import objective_names
@@ -240,14 +240,13 @@ def check_output_ids(model: Any, data: Dataset) -> None:
     task = " and pass task='regression'" if data.task == CLASSIFICATION else ""
     outputs = classifying_outputs(model, SimpleNamespace(output_names=list(data.y_train)))
     for name, shape in outputs.items():
-        width = output_classes(shape)
+        if (width := output_classes(shape)) is None:
+            continue
         for split in ("train", "val", "test"):
-            ids = class_ids(getattr(data, f"y_{split}").get(name))
-            if width is None or ids is None or not ids.size:
+            beyond = ids_beyond(getattr(data, f"y_{split}").get(name), width)
+            if beyond is None:
                 continue
-            low, high = int(ids.min()), int(ids.max())
-            if low >= 0 and high < width:
-                continue
+            low, high = beyond
             held = f"the class id {low}" if low < 0 else f"class ids up to {high}"
             fix = (
                 "Number its classes 0..K-1"
