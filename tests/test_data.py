@@ -874,21 +874,47 @@ def test_large_values_float32_keeps_apart_are_kept():
     assert np.ptp(data.x_train[:, 1]) > 0
 
 
-def test_real_values_float32_rounds_are_taken_as_keras_takes_them():
-    """Only whole numbers are held to float32 keeping them apart: real values near 1.7e9,
-    and float64 values beyond 2**53 (all whole there), are rounded by float32 as any float64
-    is, and taken; so is a column of IDs float32 merges, given as a 64-bit integer array
-    (kept as given, for an integer keras.Input: `check_input_precision`)."""
+def test_real_values_float32_rounds_a_little_are_taken_as_keras_takes_them():
+    """Real values float32 rounds by less than a thousandth of their spread (years of
+    timestamps with a fraction, prices, coordinates, kelvins) are taken as Keras takes
+    them; so is a column of IDs float32 merges, given as a 64-bit integer array (kept as
+    given, for an integer keras.Input: `check_input_precision`)."""
     rng = np.random.default_rng(0)
-    near = 1.7e9 + rng.normal(0, 1e4, 140)
-    huge = 1e20 + rng.normal(0, 1e15, 140)
-    data = Dataset.from_arrays(np.c_[near, huge], near, task="regression", seed=0)
+    years = 1.6e9 + rng.uniform(0, 3e7, 140) + 0.5
+    x = np.c_[years, 37.7 + rng.normal(0, 0.05, 140), 273.15 + rng.normal(20, 5, 140)]
+    data = Dataset.from_arrays(x, 1e5 + 1e4 * rng.normal(size=140), task="regression", seed=0)
     assert data.x_train.dtype == np.float32
-    assert len(np.unique(data.y_train)) < len(data.y_train)  # rounded, as Keras would
     ids = (2**40 + np.arange(140) % 50).reshape(-1, 1)
     kept = Dataset.from_arrays(ids, np.arange(140) % 2, seed=0)
     assert kept.x_train.dtype == np.int64
     assert np.isin(kept.x_train, ids).all() and len(np.unique(kept.x_train)) > 40
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        pytest.param(lambda r: np.round(1.7e9 + 100 * r.normal(size=400)) + 0.5, id="half"),
+        pytest.param(lambda r: 1.7e9 + r.normal(0, 1e4, 400), id="timestamps"),
+        pytest.param(lambda r: 5000 + 1e-4 * r.normal(size=400), id="tiny-spread"),
+        pytest.param(lambda r: 1e20 + r.normal(0, 1e15, 400), id="beyond-2**53"),
+    ],
+)
+def test_real_values_float32_moves_by_their_spread_are_refused(values):
+    """Fractional targets at 1.7e9 + 0.5 were taken while the same whole numbers were
+    refused: float32 made 244 distinct values 6, and the run reported an MSE against
+    targets moved by up to 63 on a spread of 101 (exit 0). Real values are held to the
+    whole numbers' rule (merged, and moved by a thousandth of their spread or more), as
+    targets and as a feature, with the offset fix."""
+    column = values(np.random.default_rng(0))
+    x = np.random.default_rng(1).normal(size=(400, 2))
+    with pytest.raises(
+        DataError,
+        match=r"^y holds values that float32.* cannot keep apart: \d+ "
+        r"distinct values become \d+ .*subtract an offset, the same from every",
+    ):
+        Dataset.from_arrays(x, column, task="regression", seed=0)
+    with pytest.raises(DataError, match=r"^x's column 1 holds values that float32"):
+        Dataset.from_arrays(np.c_[x[:, 0], column], np.arange(400) % 2, seed=0)
 
 
 def test_wide_ranging_whole_numbers_float32_rounds_a_little_are_taken():

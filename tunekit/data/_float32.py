@@ -3,6 +3,7 @@ the data is given, as the user's own values show it (numpy only)."""
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Any
 
@@ -149,6 +150,72 @@ def refuse_merged_whole(
         f"(16777216) that float32, in which Keras trains, cannot keep apart: {distinct} "
         f"distinct values become {kept} ({pair}{_whole(narrow[first])}). If they are "
         f"a quantity (a timestamp, a count), {offset}.{_ids_fix(name)}"
+    )
+
+
+def merged_real(source: np.ndarray, narrow: np.ndarray) -> tuple[int, int, int, float] | None:
+    """The first column of `source` (`(n, ...)`, float64) of real values (not all whole up to
+    2**53: those are `merged_column`'s) whose float32 copy `narrow` (the same shape) merges
+    distinct values and moves them by `MATERIAL` of their standard deviation or more:
+    `(column, distinct, kept, rounding)` over the flattened sample axes, `rounding` the
+    largest move; else `None`. The same rule as whole numbers': timestamps in seconds with
+    a fraction (1.7e9 + 0.5: float32 keeps them 128 apart), a reading of tiny spread on a
+    large offset. Columns float32 rounds by less, as it rounds any float64, are left to it.
+
+    float32 moves a value by at most 2**-24 of it, and `n` values spread over a range `r`
+    have a standard deviation of at least `r / sqrt(2 n)`: only columns whose range is that
+    small next to their largest magnitude are read whole (two reductions for the others)."""
+    if source.dtype.kind != "f" or source.ndim < 1 or len(source) < 2 or not source.size:
+        return None
+    columns = source.reshape(len(source), -1)
+    high, low = np.fmax.reduce(columns, axis=0), np.fmin.reduce(columns, axis=0)
+    largest = np.maximum(np.abs(high), np.abs(low))
+    with np.errstate(invalid="ignore", over="ignore"):
+        near = (high - low) * MATERIAL <= math.sqrt(2 * len(columns)) * 2.0**-24 * largest
+    for column in np.flatnonzero(near & np.isfinite(largest) & (high > low)):
+        values = columns[np.isfinite(columns[:, column]), column].astype(np.float64)
+        if np.abs(values).max() <= _FLOAT64_EXACT_INTEGERS and np.all(values == np.round(values)):
+            continue  # whole numbers: `merged_column`
+        cast = narrow.reshape(columns.shape)[np.isfinite(columns[:, column]), column]
+        cast = cast.astype(np.float64)
+        distinct, kept = np.unique(values).size, np.unique(cast).size
+        rounding = float(np.max(np.abs(values - cast)))
+        if kept < distinct and rounding >= MATERIAL * float(np.std(values)):
+            return int(column), distinct, kept, rounding
+    return None
+
+
+def refuse_merged_real(
+    source: np.ndarray, x: np.ndarray, name: str, labels: Any = None, offset: str = ""
+) -> None:
+    """Refuses a column of real values of `source` (float64, `(n, ...)`) whose float32 copy
+    `x` merges distinct values by a material share of their spread (`merged_real`): the
+    model would train on, and the scores measure, other values than the user's (targets at
+    1.7e9 + 0.5 scored 63 off on a spread of 101, exit 0). `offset`: as
+    `refuse_merged_whole`.
+
+    Raises:
+        DataError: Naming the column, how many distinct values become how many, the largest
+            move against the spread, an example pair, and the fix (an offset).
+    """
+    found = merged_real(source, x)
+    if found is None:
+        return
+    column, distinct, kept, rounding = found
+    given = source.reshape(len(source), -1)[:, column]
+    given = given[np.isfinite(given)]
+    values = np.unique(given)
+    narrow = values.astype(np.float32)
+    first = int(np.argmax(narrow[1:] == narrow[:-1]))
+    raise DataError(
+        f"{name}{column_named(source, column, labels)} holds values that float32, in which "
+        f"Keras trains, cannot keep apart: {distinct} distinct values become {kept} "
+        f"({float(values[first])!r} and {float(values[first + 1])!r} are both "
+        f"{float(narrow[first])!r}), each moved by up to {rounding:.3g}, "
+        f"{rounding / float(np.std(given)):.1%} of their "
+        "standard deviation: the model would train on, and be scored against, other values "
+        f"than these. Their offset dwarfs their spread: "
+        f"{offset or offset_fix(name, source.ndim > 1)}."
     )
 
 

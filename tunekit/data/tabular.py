@@ -19,7 +19,7 @@ from tunekit.data._csv_header import check_header, check_identifiers
 from tunekit.data._csv_layout import misread
 from tunekit.data._csv_missing import as_written, check_no_missing, text_targets_as_written
 from tunekit.data._csv_numbers import written_numbers
-from tunekit.data._float32 import merged_column
+from tunekit.data._float32 import merged_column, merged_real
 from tunekit.data._split_sizes import made_by
 from tunekit.data.dataset import Dataset
 from tunekit.errors import DataError
@@ -268,7 +268,9 @@ def _check_exact_integers(frame: Any, columns: list[str], role: str = "feature")
     above 2**24: 16777216 and 16777217 are one float32), which the float32 a model trains
     in would merge: integer feature columns (the features' float32 matrix), and, with
     `role="target"`, regression target columns, integers or whole numbers written as
-    floats (`tunekit.data._float32.merged_column`). Named by column, with the CSV's fix."""
+    floats (`tunekit.data._float32.merged_column`), and real-valued targets float32 moves
+    by a material share of their spread (`merged_real`). Named by column, with the CSV's
+    fix."""
     from pandas.api.types import is_integer_dtype, is_numeric_dtype
 
     for column in columns:
@@ -277,6 +279,16 @@ def _check_exact_integers(frame: Any, columns: list[str], role: str = "feature")
             continue
         values = kept_as.to_numpy()
         found = merged_column(values, values.astype(np.float32))
+        real = (
+            None if found or role == "feature" else merged_real(values, values.astype(np.float32))
+        )
+        if real is not None:
+            raise DataError(
+                f"target column {column!r} holds values that float32, in which a model trains, "
+                f"cannot keep apart ({real[1]} distinct values become {real[2]}, moved by up to "
+                f"{real[3]:.3g}). Subtract an offset from the column (e.g. its minimum) and save "
+                "the CSV again, then add the offset back to the predictions."
+            )
         if found is not None:
             distinct, kept = found[1:]
             ids = (
