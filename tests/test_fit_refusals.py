@@ -123,6 +123,71 @@ def test_sample_weight_beside_class_weight_in_every_trial_stops_with_its_fix(tmp
     assert Batches.count == 0  # before any training
 
 
+class DropsWeights(kt.HyperModel):
+    """Probe A's hypermodel: its own `fit` passes the callbacks, not the class weights (or
+    its own), so every trial and the retrain trained unweighted while the report listed the
+    run's weights (exit 0)."""
+
+    def __init__(self, class_weight=None):
+        super().__init__()
+        self.class_weight = class_weight
+
+    def build(self, hp):
+        return _build(hp)
+
+    def fit(self, hp, model, x, y, validation_data=None, callbacks=None, **kwargs):
+        kwargs.pop("class_weight", None)
+        if self.class_weight is not None:
+            kwargs["class_weight"] = self.class_weight
+        return model.fit(x, y, validation_data=validation_data, callbacks=callbacks, **kwargs)
+
+
+@pytest.mark.parametrize(
+    ("own", "said"),
+    [(None, "calls model.fit without class_weight="), ({0: 1.0, 1: 9.0}, "{0: 1.0, 1: 9.0}")],
+    ids=["dropped", "its-own"],
+)
+def test_a_fit_that_drops_the_runs_class_weights_stops_before_training(tmp_path, own, said):
+    """Refused in the default configuration's trial (exit 2), before any batch trains, with
+    the ways to pass them on; a fit that folds them into sample weights is taken (the
+    `_fold` the sample-weight refusal suggests)."""
+    Batches.count = 0
+    run = CoarseToFine(
+        DropsWeights(own),
+        _data(),
+        directory=tmp_path,
+        project_name="drops",
+        class_weight="balanced",
+        callbacks=[Batches()],
+        **TINY,
+    )
+    with pytest.raises(tunekit.SearchInputError) as info:
+        run.run()
+    run.close()
+    message = str(info.value)
+    assert "DropsWeights.fit calls model.fit " in message and said in message, message
+    assert "but the run weighs the classes" in message, message
+    assert "class_weight=kwargs['class_weight']" in message and "sample_weight=" in message
+    assert Batches.count == 0
+
+    def folds(model, x, y, kwargs):
+        cw = kwargs.pop("class_weight")
+        weights = np.array([cw.get(int(c), 1.0) for c in np.asarray(y)], dtype="float32")
+        return model.fit(x, y, sample_weight=weights, **kwargs)
+
+    folded = CoarseToFine(
+        FitCalls(folds),
+        _data(),
+        directory=tmp_path,
+        project_name="folds",
+        class_weight="balanced",
+        **TINY,
+    )
+    folded.ensure("coarse")
+    assert _statuses(folded) == ["COMPLETED"] * 3
+    folded.close()
+
+
 class SomeTrialsRefused(kt.HyperModel):
     """A `fit` whose `model.fit` call Keras or tunekit refuses in its second trial only (as
     under an `hp.Boolean` that trial drew True); the other trials train."""
@@ -160,8 +225,20 @@ def _holdout(model, x, y, kwargs):
             ["passes sample_weight= to model.fit", "cw = kwargs.pop('class_weight')"],
         ),
         (_holdout, {}, ["passes validation_split=0.2", "remove `validation_split`"]),
+        (
+            lambda model, x, y, kw: model.fit(
+                x, y, **{k: v for k, v in kw.items() if k != "class_weight"}
+            ),
+            {"class_weight": "balanced"},
+            ["calls model.fit without class_weight=", "fold them into sample_weight="],
+        ),
     ],
-    ids=["misspelt-keyword", "sample-weight-beside-class-weight", "validation-split"],
+    ids=[
+        "misspelt-keyword",
+        "sample-weight-beside-class-weight",
+        "validation-split",
+        "class-weight-dropped",
+    ],
 )
 def test_a_refused_fit_call_fails_its_trial_only_and_the_search_goes_on(
     tmp_path, bad_call, run_kwargs, said

@@ -39,6 +39,8 @@ __all__ = [
     "refused_arguments",
     "set_unpassed",
     "weights_conflict",
+    "weights_dropped",
+    "weights_refusal",
 ]
 
 
@@ -176,6 +178,46 @@ def weights_conflict(
         f"{given} Keras's fit takes one or the other ({quoted(_KERAS_SAID)}): {_FAILS} "
         f"{fix}{_NEW_CODE}"
     )
+
+
+def weights_dropped(
+    owner: str, kwargs: Mapping[str, Any], passed: Mapping[Any, float] | None
+) -> str | None:
+    """The refusal of a `model.fit` call that drops the run's class weights, or None.
+
+    A hypermodel's own `fit` that calls `model.fit` without `class_weight` (or with other
+    weights) and without `sample_weight` trained unweighted, while the report said every
+    trial and the retrain weighed the classes, chose the baseline's metric and skipped the
+    narrowing's chance check for it (exit 0). Sample weights in the call are taken as the
+    run's weights folded in (`_fold`), which cannot be checked.
+
+    Args:
+        owner: The hypermodel's class name, e.g. `"MyHyperModel"`.
+        kwargs: The keywords of the `model.fit` call.
+        passed: The run's `{class id: weight}` tunekit passed to the hypermodel's `fit`, or
+            None when the run weighs no class.
+    """
+    if passed is None or kwargs.get("sample_weight") is not None:
+        return None
+    if _is_runs(kwargs.get("class_weight"), passed):
+        return None
+    got = kwargs.get("class_weight")
+    what = "without class_weight=" if got is None else f"with class_weight={_rounded(got)}"
+    return (
+        f"{owner}.fit calls model.fit {what}, but the run weighs the classes: tunekit gives "
+        f"every fit the run's weights as kwargs['class_weight'] ({_rounded(passed)}), and "
+        "the report says every trial and the retrain used them. Pass them on "
+        "(model.fit(x, y, **kwargs), or class_weight=kwargs['class_weight']), fold them "
+        "into sample_weight=, or leave the run's class_weight unset. "
+        f"{_FAILS} {_NEW_CODE}"
+    )
+
+
+def weights_refusal(
+    owner: str, kwargs: Mapping[str, Any], passed: Mapping[Any, float] | None
+) -> str | None:
+    """`weights_conflict`'s refusal of a `model.fit` call, else `weights_dropped`'s, or None."""
+    return weights_conflict(owner, kwargs, passed) or weights_dropped(owner, kwargs, passed)
 
 
 def refused_arguments(

@@ -381,7 +381,7 @@ class _MergedFit:
             k: v for k, v in kwargs.items() if k not in ("validation_data", "callbacks")
         }
         self.last_callbacks = list(kwargs.get("callbacks") or [])
-        conflict = fr.weights_conflict(self.owner, kwargs, self.class_weight) if self.own else None
+        conflict = fr.weights_refusal(self.owner, kwargs, self.class_weight) if self.own else None
         if conflict:
             raise HyperModelFitError(conflict)
         try:
