@@ -330,10 +330,14 @@ def test_a_subclassed_model_whose_call_applies_the_sigmoid_is_read_by_its_output
     functional = keras.Model(inputs, keras.ops.sigmoid(keras.layers.Dense(1)(inputs)))
     functional.compile(loss=my_loss)
     assert uses_logits(functional) is None
-    # A linear layer that makes the output is still a logit.
+    # A linear layer that makes the output holds either under a loss that names no
+    # from_logits (probe: a linear unit trained toward 0/1 by the user's own MSE scored
+    # 0.56 read as a logit, 0.76 as a probability): refused until the loss says which.
     linear = keras.Model(inputs, keras.layers.Dense(1)(inputs))
     linear.compile(loss=my_loss)
-    assert uses_logits(linear) is True
+    assert uses_logits(linear) is None
+    with pytest.raises(ModelCheckError, match=r"its last layer's activation is 'linear'"):
+        check_logit_accuracy(linear, (None, 1))
 
 
 def test_the_logit_auc_the_check_refuses_is_really_wrong():
@@ -382,21 +386,37 @@ def test_a_lazy_or_weighted_logit_accuracy_is_refused_too():
             check_model(get_hypermodel(build), _binary_data())
 
 
-def test_a_linear_unit_with_a_custom_loss_is_read_as_a_logit_so_its_accuracy_is_refused():
-    """The check follows the rule `predict_classes` reads classes by: a loss of the user's
-    that names no from_logits leaves it to the last layer, linear here, so tunekit's
-    classes are `logit > 0` while Keras's accuracy would count `> 0.5`."""
+@pytest.mark.parametrize("activation", [None, "tanh"])
+def test_a_signed_unit_under_a_loss_of_ones_own_is_refused_until_the_loss_says_which(activation):
+    """Probe: a linear unit trained toward 0/1 by the user's own MSE (no from_logits) was
+    read as a logit because its layer is linear, and its outputs below 0 agreed: test
+    accuracy 0.56, where the same model compiled with 'mse' scored 0.76 (exit 0). Nothing
+    says which, with or without metrics: refused before training, with the fix; the
+    loss's own attribute then decides, and a sigmoid layer needs none."""
+    from tunekit.outputs import uses_logits
 
     def my_loss(y_true, y_pred):
-        return keras.losses.binary_crossentropy(y_true, y_pred, from_logits=True)
+        y_true = keras.ops.cast(keras.ops.reshape(y_true, (-1, 1)), y_pred.dtype)
+        return keras.ops.mean(keras.ops.square(y_true - y_pred), axis=-1)
 
-    def build(hp):
-        model = _one_unit(metrics=()).build(hp)
-        model.compile(loss=my_loss, metrics=["accuracy"])
+    def build(hp, last=activation, metrics=()):
+        inputs = keras.Input((13,))
+        model = keras.Model(inputs, keras.layers.Dense(1, activation=last)(inputs))
+        model.compile(loss=my_loss, metrics=list(metrics))
         return model
 
-    with pytest.raises(ModelCheckError, match=r"names no from_logits and its last layer is"):
-        check_model(get_hypermodel(build), _binary_data())
+    for metrics in ((), ("accuracy",)):
+        with pytest.raises(
+            ModelCheckError,
+            match=r"nothing says whether that unit is a logit .*its loss 'my_loss' is your own "
+            r"and names no from_logits, and its last layer's activation is '(linear|tanh)'.*"
+            r"\(my_loss\.from_logits = True",
+        ):
+            check_model(get_hypermodel(lambda hp: build(hp, metrics=metrics)), _binary_data())
+    check_model(get_hypermodel(lambda hp: build(hp, "sigmoid")), _binary_data())
+    my_loss.from_logits = False
+    assert uses_logits(build(None)) is False
+    check_model(get_hypermodel(build), _binary_data())
 
 
 def test_a_probability_made_by_an_op_is_not_taken_for_a_logit():

@@ -22,6 +22,7 @@ __all__ = [
     "loss_name",
     "reads_probabilities",
     "unit_reading",
+    "unread_unit",
 ]
 
 # Output activations read by their sign, class 1 above 0: a logit, or a margin in (-1, 1).
@@ -44,7 +45,37 @@ def unit_reading(losses: Sequence[Any], activation: str | None) -> bool | None:
             callable(item) and getattr(item, "__module__", "").startswith("keras.")
         ):
             return False  # a loss named by string, or Keras's function: probabilities
+    if activation in SIGNED_ACTIVATIONS and any(
+        item is not None and not hasattr(item, "from_logits") for item in losses
+    ):
+        return None  # a loss of the user's own saying nothing: either (`unread_unit`)
     return None if activation is None else activation in SIGNED_ACTIVATIONS
+
+
+def unread_unit(what: str, loss: Any, activation: str | None) -> str:
+    """The refusal of a one-unit classifier compiled with a loss of the user's own that
+    names no `from_logits` (`loss`), whose layer says nothing either (`activation`: a
+    signed one, or `None` when unknown). Read by its range, a linear unit trained toward
+    0/1 by the user's own MSE reached below 0, and its test accuracy was counted above 0
+    (0.56, where the same model compiled with `'mse'` scored 0.76; exit 0)."""
+    if isinstance(loss, dict) or isinstance(loss, (list, tuple)) and len(loss) == 1:
+        loss = next(iter(loss.values() if isinstance(loss, dict) else loss))  # its one output's
+    layer = (
+        f"its last layer's activation is {activation!r}, which can hold either"
+        if activation is not None
+        else "its layers do not show the output's activation (a subclassed model's call, "
+        "or an op after the last layer, may apply a sigmoid)"
+    )
+    return (
+        f"{what} outputs one unit per sample, and nothing says whether that unit is a logit "
+        f"(class 1 above 0) or a probability (class 1 above 0.5): its loss "
+        f"{loss_name(loss)!r} is your own and names no from_logits, and {layer}. tunekit "
+        "reads the unit to score the test set (accuracy, the confusion matrix) and will "
+        "not guess. Say which: give your loss the attribute (my_loss.from_logits = True "
+        "for a logit, False for a probability; self.from_logits on a keras.losses.Loss), "
+        "end the model in activation='sigmoid', or compile with "
+        "keras.losses.BinaryCrossentropy(from_logits=...)."
+    )
 
 
 def loss_name(loss: Any) -> str:

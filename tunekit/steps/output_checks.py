@@ -13,6 +13,7 @@ import keras
 
 from tunekit.data import REGRESSION, Dataset, StreamData
 from tunekit.errors import ModelCheckError
+from tunekit.loss_reading import unread_unit
 from tunekit.outputs import (
     SIGNED_ACTIVATIONS,
     model_output_shape,
@@ -81,9 +82,11 @@ def check_logit_accuracy(
         return
     metrics = metric_entries([config.get("metrics"), config.get("weighted_metrics")])
     weighted = metric_entries([config.get("weighted_metrics")])
+    if (logit := uses_logits(model)) is None and getattr(model, "loss", None) is not None:
+        raise ModelCheckError(unread_unit(what, model.loss, output_activation(model)))
     _check_unit(
         shape,
-        uses_logits(model),
+        logit,
         output_activation(model),
         probability_cross_entropy(model),
         metrics,
