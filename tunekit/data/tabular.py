@@ -378,8 +378,7 @@ def _targets(
         raise DataError(
             f"target column {_text_shown(frame, targets[0])} would be read as text class "
             "names, every number a class and the text cells one more." + _STRAY_FIX + " If "
-            'the values are class names, say so: task="classification" (on the command '
-            "line --task classification)."
+            'the values are class names, say so: task="classification".'
         )
     (codes,), names = tg.encode_text_labels(
         [frame[targets[0]].to_numpy()],
