@@ -142,6 +142,19 @@ class DropsWeights(kt.HyperModel):
         return model.fit(x, y, validation_data=validation_data, callbacks=callbacks, **kwargs)
 
 
+def _weighted(tmp_path, hypermodel, project_name, **kwargs):
+    """A tiny run of `hypermodel` with balanced class weights."""
+    return CoarseToFine(
+        hypermodel,
+        _data(),
+        directory=tmp_path,
+        project_name=project_name,
+        class_weight="balanced",
+        **kwargs,
+        **TINY,
+    )
+
+
 @pytest.mark.parametrize(
     ("own", "said"),
     [(None, "calls model.fit without class_weight="), ({0: 1.0, 1: 9.0}, "{0: 1.0, 1: 9.0}")],
@@ -149,18 +162,9 @@ class DropsWeights(kt.HyperModel):
 )
 def test_a_fit_that_drops_the_runs_class_weights_stops_before_training(tmp_path, own, said):
     """Refused in the default configuration's trial (exit 2), before any batch trains, with
-    the ways to pass them on; a fit that folds them into sample weights is taken (the
-    `_fold` the sample-weight refusal suggests)."""
+    the ways to pass them on."""
     Batches.count = 0
-    run = CoarseToFine(
-        DropsWeights(own),
-        _data(),
-        directory=tmp_path,
-        project_name="drops",
-        class_weight="balanced",
-        callbacks=[Batches()],
-        **TINY,
-    )
+    run = _weighted(tmp_path, DropsWeights(own), "drops", callbacks=[Batches()])
     with pytest.raises(tunekit.SearchInputError) as info:
         run.run()
     run.close()
@@ -170,19 +174,17 @@ def test_a_fit_that_drops_the_runs_class_weights_stops_before_training(tmp_path,
     assert "class_weight=kwargs['class_weight']" in message and "sample_weight=" in message
     assert Batches.count == 0
 
+
+def test_a_fit_that_folds_the_runs_class_weights_into_sample_weights_trains(tmp_path):
+    """The fold the sample-weight refusal suggests (`_fold`) is taken: sample weights in
+    the call are the run's weights folded in, which cannot be checked."""
+
     def folds(model, x, y, kwargs):
         cw = kwargs.pop("class_weight")
         weights = np.array([cw.get(int(c), 1.0) for c in np.asarray(y)], dtype="float32")
         return model.fit(x, y, sample_weight=weights, **kwargs)
 
-    folded = CoarseToFine(
-        FitCalls(folds),
-        _data(),
-        directory=tmp_path,
-        project_name="folds",
-        class_weight="balanced",
-        **TINY,
-    )
+    folded = _weighted(tmp_path, FitCalls(folds), "folds")
     folded.ensure("coarse")
     assert _statuses(folded) == ["COMPLETED"] * 3
     folded.close()
