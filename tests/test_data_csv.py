@@ -490,15 +490,16 @@ def test_timestamp_targets_float32_would_merge_are_refused_by_column(tmp_path, w
 
 
 def test_fractional_timestamp_targets_float32_would_merge_are_refused_by_column(tmp_path):
-    """The same timestamps with a fraction (`1700000456.5`) were taken, and scored against
-    targets float32 moved by up to 64 s: refused by column, with the CSV's fix."""
-    stamps = 1_700_000_000.5 + np.random.default_rng(0).choice(86400, 140, replace=False)
+    """Timestamps of a quarter of an hour with a fraction (`1700000456.5`) were taken, and
+    scored against targets float32 moved by up to 64 s on a spread of 260 s: refused by
+    column, with the CSV's fix."""
+    stamps = 1_700_000_000.5 + np.random.default_rng(0).choice(900, 140, replace=False)
     frame = pd.DataFrame({"a": np.arange(140) / 7, "when": stamps})
     frame.to_csv(tmp_path / "when.csv", index=False)
     with pytest.raises(
         DataError,
         match=r"^Data file '.*when\.csv': target column 'when' holds values that float32, in "
-        r"which a model trains, cannot keep apart \(140 distinct values become \d+, moved by "
+        r"which a model trains, cannot keep \(140 distinct values become \d+, moved by "
         r"up to 6\d(\.\d)?\)\. Subtract an offset from the column",
     ):
         load_csv(tmp_path / "when.csv", target="when", task="regression")

@@ -184,10 +184,19 @@ def test_a_fit_that_folds_the_runs_class_weights_into_sample_weights_trains(tmp_
         weights = np.array([cw.get(int(c), 1.0) for c in np.asarray(y)], dtype="float32")
         return model.fit(x, y, sample_weight=weights, **kwargs)
 
-    folded = _weighted(tmp_path, FitCalls(folds), "folds")
-    folded.ensure("coarse")
-    assert _statuses(folded) == ["COMPLETED"] * 3
-    folded.close()
+    def streams(model, x, y, kwargs):  # the weights as a tf.data pipeline's third part
+        import tensorflow as tf
+
+        cw = kwargs.pop("class_weight")
+        weights = np.array([cw.get(int(c), 1.0) for c in np.asarray(y)], dtype="float32")
+        kwargs.pop("batch_size", None)
+        return model.fit(tf.data.Dataset.from_tensor_slices((x, y, weights)).batch(16), **kwargs)
+
+    for name, fit in (("folds", folds), ("streams", streams)):
+        folded = _weighted(tmp_path, FitCalls(fit), name)
+        folded.ensure("coarse")
+        assert _statuses(folded) == ["COMPLETED"] * 3
+        folded.close()
 
 
 class SomeTrialsRefused(kt.HyperModel):

@@ -181,7 +181,7 @@ def weights_conflict(
 
 
 def weights_dropped(
-    owner: str, kwargs: Mapping[str, Any], passed: Mapping[Any, float] | None
+    owner: str, kwargs: Mapping[str, Any], passed: Mapping[Any, float] | None, x: Any = None
 ) -> str | None:
     """The refusal of a `model.fit` call that drops the run's class weights, or None.
 
@@ -189,7 +189,9 @@ def weights_dropped(
     weights) and without `sample_weight` trained unweighted, while the report said every
     trial and the retrain weighed the classes, chose the baseline's metric and skipped the
     narrowing's chance check for it (exit 0). Sample weights in the call are taken as the
-    run's weights folded in (`_fold`), which cannot be checked.
+    run's weights folded in (`_fold`), which cannot be checked; so is a stream `x` (a
+    `tf.data.Dataset`, a `PyDataset`, a generator), which may carry them as its batches'
+    third part (Keras refuses `class_weight=` beside those).
 
     Args:
         owner: The hypermodel's class name, e.g. `"MyHyperModel"`.
@@ -199,6 +201,8 @@ def weights_dropped(
     """
     if passed is None or kwargs.get("sample_weight") is not None:
         return None
+    if x is not None and not hasattr(x, "shape") and not isinstance(x, (Mapping, list, tuple)):
+        return None  # a stream: its batches may hold the weights
     if _is_runs(kwargs.get("class_weight"), passed):
         return None
     got = kwargs.get("class_weight")
@@ -214,10 +218,10 @@ def weights_dropped(
 
 
 def weights_refusal(
-    owner: str, kwargs: Mapping[str, Any], passed: Mapping[Any, float] | None
+    owner: str, kwargs: Mapping[str, Any], passed: Mapping[Any, float] | None, x: Any = None
 ) -> str | None:
     """`weights_conflict`'s refusal of a `model.fit` call, else `weights_dropped`'s, or None."""
-    return weights_conflict(owner, kwargs, passed) or weights_dropped(owner, kwargs, passed)
+    return weights_conflict(owner, kwargs, passed) or weights_dropped(owner, kwargs, passed, x)
 
 
 def refused_arguments(

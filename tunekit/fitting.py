@@ -381,8 +381,8 @@ class _MergedFit:
             k: v for k, v in kwargs.items() if k not in ("validation_data", "callbacks")
         }
         self.last_callbacks = list(kwargs.get("callbacks") or [])
-        conflict = fr.weights_refusal(self.owner, kwargs, self.class_weight) if self.own else None
-        if conflict:
+        cw = self.class_weight
+        if self.own and (conflict := fr.weights_refusal(self.owner, kwargs, cw, received_x)):
             raise HyperModelFitError(conflict)
         try:
             return self.fit(*args, **kwargs)

@@ -269,8 +269,8 @@ class ClassWeights:
 
     def __str__(self) -> str:
         return (
-            "a dict {class: weight >= 0, one at least > 0}, keyed by class id, by the labels themselves when "
-            "integer labels were renumbered (labels 1/2), or by class name"
+            "a dict {class: weight >= 0, one at least > 0}, keyed by class id, by the labels "
+            "themselves when integer labels were renumbered (labels 1/2), or by class name"
         )
 
 

@@ -20,6 +20,9 @@ _FLOAT64_EXACT_INTEGERS = 2**53
 # Rounding by this fraction of a column's standard deviation or more is refused (where
 # float32 also merges distinct whole numbers): its offset is over ~10**4 times its spread.
 MATERIAL = 1e-3
+# Values float32 moves by this fraction of their standard deviation or more are refused,
+# merged or not (`merged_real`): a model and its scores would see other values.
+MOVED = 0.1
 
 
 def wide(dtype: Any) -> bool:
@@ -154,13 +157,15 @@ def refuse_merged_whole(
 
 
 def merged_real(source: np.ndarray, narrow: np.ndarray) -> tuple[int, int, int, float] | None:
-    """The first column of `source` (`(n, ...)`, float64) of real values (not all whole up to
-    2**53: those are `merged_column`'s) whose float32 copy `narrow` (the same shape) merges
-    distinct values and moves them by `MATERIAL` of their standard deviation or more:
-    `(column, distinct, kept, rounding)` over the flattened sample axes, `rounding` the
-    largest move; else `None`. The same rule as whole numbers': timestamps in seconds with
-    a fraction (1.7e9 + 0.5: float32 keeps them 128 apart), a reading of tiny spread on a
-    large offset. Columns float32 rounds by less, as it rounds any float64, are left to it.
+    """The first column of `source` (`(n, ...)`, float64) whose float32 copy `narrow` (the
+    same shape) moves its values by `MOVED` of their standard deviation or more, merged or
+    not: `(column, distinct, kept, rounding)` over the flattened sample axes, `rounding` the
+    largest move; else `None`. Targets at 1.7e9 + 0.5 (float32 keeps them 128 apart, on a
+    spread of 101), or two levels 128 apart there, which float32 moves by their whole
+    spread. Real values float32 moves by less are left to it, as Keras leaves them: a
+    latitude to 0.2 m on a spread of 50 m (0.4%), a day of fractional timestamps (0.3%)
+    lose nothing a model or a score would show. Whole numbers merged by `MATERIAL` of their
+    spread are `merged_column`'s, said first.
 
     float32 moves a value by at most 2**-24 of it, and `n` values spread over a range `r`
     have a standard deviation of at least `r / sqrt(2 n)`: only columns whose range is that
@@ -171,32 +176,28 @@ def merged_real(source: np.ndarray, narrow: np.ndarray) -> tuple[int, int, int, 
     high, low = np.fmax.reduce(columns, axis=0), np.fmin.reduce(columns, axis=0)
     largest = np.maximum(np.abs(high), np.abs(low))
     with np.errstate(invalid="ignore", over="ignore"):
-        near = (high - low) * MATERIAL <= math.sqrt(2 * len(columns)) * 2.0**-24 * largest
+        near = (high - low) * MOVED <= math.sqrt(2 * len(columns)) * 2.0**-24 * largest
     for column in np.flatnonzero(near & np.isfinite(largest) & (high > low)):
-        values = columns[np.isfinite(columns[:, column]), column].astype(np.float64)
-        if np.abs(values).max() <= _FLOAT64_EXACT_INTEGERS and np.all(values == np.round(values)):
-            continue  # whole numbers: `merged_column`
-        cast = narrow.reshape(columns.shape)[np.isfinite(columns[:, column]), column]
-        cast = cast.astype(np.float64)
-        distinct, kept = np.unique(values).size, np.unique(cast).size
+        finite = np.isfinite(columns[:, column])
+        values = columns[finite, column].astype(np.float64)
+        cast = narrow.reshape(columns.shape)[finite, column].astype(np.float64)
         rounding = float(np.max(np.abs(values - cast)))
-        if kept < distinct and rounding >= MATERIAL * float(np.std(values)):
-            return int(column), distinct, kept, rounding
+        if rounding >= MOVED * float(np.std(values)):
+            return int(column), np.unique(values).size, np.unique(cast).size, rounding
     return None
 
 
 def refuse_merged_real(
     source: np.ndarray, x: np.ndarray, name: str, labels: Any = None, offset: str = ""
 ) -> None:
-    """Refuses a column of real values of `source` (float64, `(n, ...)`) whose float32 copy
-    `x` merges distinct values by a material share of their spread (`merged_real`): the
-    model would train on, and the scores measure, other values than the user's (targets at
-    1.7e9 + 0.5 scored 63 off on a spread of 101, exit 0). `offset`: as
-    `refuse_merged_whole`.
+    """Refuses a column of `source` (float64, `(n, ...)`) whose float32 copy `x` moves its
+    values by a tenth of their spread or more (`merged_real`): the model would train on, and
+    the scores measure, other values than the user's (targets at 1.7e9 + 0.5 scored 63 off
+    on a spread of 101, exit 0). `offset`: as `refuse_merged_whole`.
 
     Raises:
         DataError: Naming the column, how many distinct values become how many, the largest
-            move against the spread, an example pair, and the fix (an offset).
+            move against the spread, an example, and the fix (an offset).
     """
     found = merged_real(source, x)
     if found is None:
@@ -206,16 +207,21 @@ def refuse_merged_real(
     given = given[np.isfinite(given)]
     values = np.unique(given)
     narrow = values.astype(np.float32)
-    first = int(np.argmax(narrow[1:] == narrow[:-1]))
+    moved = np.abs(values - narrow.astype(np.float64))
+    first = int(np.argmax(narrow[1:] == narrow[:-1])) if kept < distinct else -1
+    example = (
+        f"{float(values[first])!r} and {float(values[first + 1])!r} are both "
+        f"{float(narrow[first])!r}"
+        if first >= 0
+        else f"{float(values[np.argmax(moved)])!r} becomes {float(narrow[np.argmax(moved)])!r}"
+    )
     raise DataError(
         f"{name}{column_named(source, column, labels)} holds values that float32, in which "
-        f"Keras trains, cannot keep apart: {distinct} distinct values become {kept} "
-        f"({float(values[first])!r} and {float(values[first + 1])!r} are both "
-        f"{float(narrow[first])!r}), each moved by up to {rounding:.3g}, "
-        f"{rounding / float(np.std(given)):.1%} of their "
-        "standard deviation: the model would train on, and be scored against, other values "
-        f"than these. Their offset dwarfs their spread: "
-        f"{offset or offset_fix(name, source.ndim > 1)}."
+        f"Keras trains, cannot keep as they are: {distinct} distinct values become {kept} "
+        f"({example}), each moved by up to {rounding:.3g}, "
+        f"{rounding / float(np.std(given)):.0%} of their standard deviation: the model "
+        "would train on, and be scored against, other values than these. Their offset "
+        f"dwarfs their spread: {offset or offset_fix(name, source.ndim > 1)}."
     )
 
 

@@ -285,7 +285,7 @@ def _check_exact_integers(frame: Any, columns: list[str], role: str = "feature")
         if real is not None:
             raise DataError(
                 f"target column {column!r} holds values that float32, in which a model trains, "
-                f"cannot keep apart ({real[1]} distinct values become {real[2]}, moved by up to "
+                f"cannot keep ({real[1]} distinct values become {real[2]}, moved by up to "
                 f"{real[3]:.3g}). Subtract an offset from the column (e.g. its minimum) and save "
                 "the CSV again, then add the offset back to the predictions."
             )
