@@ -9,6 +9,7 @@ a Bayesian trial trained `units=41` in a range narrowed to [9, 40].
 
 from __future__ import annotations
 
+import functools
 import re
 import subprocess
 import sys
@@ -414,6 +415,14 @@ def test_a_signed_unit_under_a_loss_of_ones_own_is_refused_until_the_loss_says_w
         ):
             check_model(get_hypermodel(lambda hp: build(hp, metrics=metrics)), _binary_data())
     check_model(get_hypermodel(lambda hp: build(hp, "sigmoid")), _binary_data())
+
+    def partial_loss(hp):  # not serializable: its compile config cannot be read
+        model = build(hp)
+        model.compile(loss=functools.partial(my_loss))
+        return model
+
+    with pytest.raises(ModelCheckError, match=r"its loss 'partial' is your own"):
+        check_model(get_hypermodel(partial_loss), _binary_data())
     my_loss.from_logits = False
     assert uses_logits(build(None)) is False
     check_model(get_hypermodel(build), _binary_data())

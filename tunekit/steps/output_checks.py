@@ -76,14 +76,14 @@ def check_logit_accuracy(
     """
     if not (len(shape) == 1 or shape[-1:] == (1,)):
         return
-    try:
+    if (logit := uses_logits(model)) is None and getattr(model, "loss", None) is not None:
+        raise ModelCheckError(unread_unit(what, model.loss, output_activation(model)))
+    try:  # (a functools.partial loss is not serializable: read above all the same)
         config = model.get_compile_config() or {}
     except Exception:  # noqa: BLE001 - a model compiled in an unusual way: not checked
         return
     metrics = metric_entries([config.get("metrics"), config.get("weighted_metrics")])
     weighted = metric_entries([config.get("weighted_metrics")])
-    if (logit := uses_logits(model)) is None and getattr(model, "loss", None) is not None:
-        raise ModelCheckError(unread_unit(what, model.loss, output_activation(model)))
     _check_unit(
         shape,
         logit,
