@@ -500,7 +500,8 @@ def test_fractional_timestamp_targets_float32_would_merge_are_refused_by_column(
         DataError,
         match=r"^Data file '.*when\.csv': target column 'when' holds values that float32, in "
         r"which a model trains, cannot keep \(140 distinct values become \d+, moved by "
-        r"up to 6\d(\.\d)?\)\. Subtract an offset from the column",
+        r"up to 6\d(\.\d)?, \d+% of their standard deviation\)\. Subtract an offset from "
+        r"the column \(e\.g\. its minimum\) and save the CSV again, then add the offset back",
     ):
         load_csv(tmp_path / "when.csv", target="when", task="regression")
 

@@ -311,31 +311,43 @@ def test_a_subclassed_model_whose_call_applies_the_sigmoid_is_read_by_its_output
     def my_loss(y_true, y_pred):
         return keras.losses.binary_crossentropy(y_true, y_pred)
 
+    def raw_log(y_true, y_pred):  # an unclipped cross-entropy: not finite at 0 and 1
+        return -(y_true * keras.ops.log(y_pred) + (1 - y_true) * keras.ops.log(1 - y_pred))
+
     net = Net()
-    net.compile(loss=my_loss)
+    net.compile(loss=raw_log)
     outputs = np.array([[0.2], [0.7], [0.9]])  # what it predicts: probabilities
-    assert uses_logits(net) is None  # its layers cannot say; its outputs' range does
+    assert uses_logits(net) is None  # its layers cannot say, nor its values; its range does
     assert predicted_classes(outputs, from_logits=uses_logits(net)).tolist() == [0, 1, 1]
     # A metric that needs to know (a threshold) is refused until the loss says which.
     for metric in (keras.metrics.BinaryAccuracy(), keras.metrics.BinaryAccuracy(threshold=0.0)):
-        net.compile(loss=my_loss, metrics=[metric])
-        with pytest.raises(ModelCheckError, match=r"nothing says whether.*my_loss.from_logits"):
+        net.compile(loss=raw_log, metrics=[metric])
+        with pytest.raises(ModelCheckError, match=r"nothing says whether.*raw_log.from_logits"):
             check_logit_accuracy(net, (None, 1))
-    my_loss.from_logits = False  # what the message says to do
+    raw_log.from_logits = False  # what the message says to do
+    net.compile(loss=raw_log, metrics=[keras.metrics.BinaryAccuracy()])
+    assert uses_logits(net) is False
+    check_logit_accuracy(net, (None, 1))
+    # A loss whose values say which (Keras's clipped cross-entropy on probabilities: least
+    # at the label, no lower beyond it) is read by them: its threshold metric must agree.
     net.compile(loss=my_loss, metrics=[keras.metrics.BinaryAccuracy()])
     assert uses_logits(net) is False
     check_logit_accuracy(net, (None, 1))
-    del my_loss.from_logits
+    net.compile(loss=my_loss, metrics=[keras.metrics.BinaryAccuracy(threshold=0.0)])
+    with pytest.raises(ModelCheckError, match=r"threshold"):
+        check_logit_accuracy(net, (None, 1))
     # The same for an op after the last layer of a functional model.
+    del raw_log.from_logits
     inputs = keras.Input((3,))
     functional = keras.Model(inputs, keras.ops.sigmoid(keras.layers.Dense(1)(inputs)))
-    functional.compile(loss=my_loss)
+    functional.compile(loss=raw_log)
     assert uses_logits(functional) is None
-    # A linear layer that makes the output holds either under a loss that names no
-    # from_logits (probe: a linear unit trained toward 0/1 by the user's own MSE scored
-    # 0.56 read as a logit, 0.76 as a probability): refused until the loss says which.
+    functional.compile(loss=my_loss)
+    assert uses_logits(functional) is False
+    # A linear layer that makes the output holds either: the loss's values decide, and a
+    # loss whose values do not say is refused until it says which.
     linear = keras.Model(inputs, keras.layers.Dense(1)(inputs))
-    linear.compile(loss=my_loss)
+    linear.compile(loss=raw_log)
     assert uses_logits(linear) is None
     with pytest.raises(ModelCheckError, match=r"its last layer's activation is 'linear'"):
         check_logit_accuracy(linear, (None, 1))
@@ -388,44 +400,65 @@ def test_a_lazy_or_weighted_logit_accuracy_is_refused_too():
 
 
 @pytest.mark.parametrize("activation", [None, "tanh"])
-def test_a_signed_unit_under_a_loss_of_ones_own_is_refused_until_the_loss_says_which(activation):
+def test_a_signed_unit_under_a_loss_of_ones_own_is_read_by_what_the_loss_computes(activation):
     """Probe: a linear unit trained toward 0/1 by the user's own MSE (no from_logits) was
     read as a logit because its layer is linear, and its outputs below 0 agreed: test
-    accuracy 0.56, where the same model compiled with 'mse' scored 0.76 (exit 0). Nothing
-    says which, with or without metrics: refused before training, with the fix; the
-    loss's own attribute then decides, and a sigmoid layer needs none."""
-    from tunekit.outputs import uses_logits
+    accuracy 0.56, where the same model compiled with 'mse' scored 0.76 (exit 0). The
+    loss's values say which (an MSE is least at the label: a probability; a logistic loss
+    or a hinge keeps falling below 0: a logit); a loss whose values do not say (an
+    unclipped log, not finite at 0) is refused before training until it says which."""
+    from tunekit.outputs import predicted_classes, uses_logits
 
     def my_loss(y_true, y_pred):
         y_true = keras.ops.cast(keras.ops.reshape(y_true, (-1, 1)), y_pred.dtype)
         return keras.ops.mean(keras.ops.square(y_true - y_pred), axis=-1)
 
-    def build(hp, last=activation, metrics=()):
+    def my_logistic(y_true, y_pred):
+        return keras.ops.mean(keras.ops.softplus(y_pred) - y_true * y_pred, axis=-1)
+
+    def my_hinge(y_true, y_pred):
+        return keras.ops.mean(keras.ops.relu(1.0 - (2.0 * y_true - 1.0) * y_pred), axis=-1)
+
+    def raw_log(y_true, y_pred):
+        return -(y_true * keras.ops.log(y_pred) + (1 - y_true) * keras.ops.log(1 - y_pred))
+
+    def build(hp, last=activation, metrics=(), loss=my_loss):
         inputs = keras.Input((13,))
         model = keras.Model(inputs, keras.layers.Dense(1, activation=last)(inputs))
-        model.compile(loss=my_loss, metrics=list(metrics))
+        model.compile(loss=loss, metrics=list(metrics))
         return model
 
+    outputs = np.array([[-0.2], [0.3], [0.7]])
+    for loss, logit, classes in ((my_loss, False, [0, 0, 1]), (my_logistic, True, [0, 1, 1])):
+        assert uses_logits(build(None, loss=loss)) is logit
+        assert predicted_classes(outputs, from_logits=logit).tolist() == classes
+        check_model(get_hypermodel(lambda hp, loss=loss: build(hp, loss=loss)), _binary_data())
+    assert uses_logits(build(None, loss=my_hinge)) is True
+    assert uses_logits(build(None, "sigmoid", loss=my_logistic)) is False  # the layer decides
     for metrics in ((), ("accuracy",)):
         with pytest.raises(
             ModelCheckError,
-            match=r"nothing says whether that unit is a logit .*its loss 'my_loss' is your own "
-            r"and names no from_logits, and its last layer's activation is '(linear|tanh)'.*"
-            r"\(my_loss\.from_logits = True",
+            match=r"nothing says whether that unit is a logit .*its loss 'raw_log' is your own "
+            r"and names no from_logits; called on labels 0 and 1 at outputs from -1 to 2, it "
+            r"fails, is not finite.*its last layer's activation is '(linear|tanh)'.*"
+            r"\(raw_log\.from_logits = True",
         ):
-            check_model(get_hypermodel(lambda hp: build(hp, metrics=metrics)), _binary_data())
-    check_model(get_hypermodel(lambda hp: build(hp, "sigmoid")), _binary_data())
+            check_model(
+                get_hypermodel(lambda hp, m=metrics: build(hp, metrics=m, loss=raw_log)),
+                _binary_data(),
+            )
+    check_model(get_hypermodel(lambda hp: build(hp, "sigmoid", loss=raw_log)), _binary_data())
 
     def partial_loss(hp):  # not serializable: its compile config cannot be read
         model = build(hp)
-        model.compile(loss=functools.partial(my_loss))
+        model.compile(loss=functools.partial(raw_log))
         return model
 
     with pytest.raises(ModelCheckError, match=r"its loss 'partial' is your own"):
         check_model(get_hypermodel(partial_loss), _binary_data())
-    my_loss.from_logits = False
-    assert uses_logits(build(None)) is False
-    check_model(get_hypermodel(build), _binary_data())
+    raw_log.from_logits = False
+    assert uses_logits(build(None, loss=raw_log)) is False
+    check_model(get_hypermodel(lambda hp: build(hp, loss=raw_log)), _binary_data())
 
 
 def test_a_probability_made_by_an_op_is_not_taken_for_a_logit():

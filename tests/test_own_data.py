@@ -365,9 +365,11 @@ def test_keras_class_weight_dict_reaches_every_fit_and_resumes(tmp_path: Path) -
     assert all(received == {0: 1.0, 1: 10.0} for received in FIT_CALLS)
     report = json.loads((run.run_dir / "report.json").read_text())
     assert report["class_weight"]["weights"] == {"0": 1.0, "1": 10.0}
+    assert report["class_weight"]["passed_to"] == "own fit"  # it applies them as it does
     assert (
-        "- Class weights (as given; every trial and the retrain): 0: 1, 1: 10"
-        in (run.run_dir / "report.md").read_text()
+        "- Class weights (as given; given to your hypermodel's own fit as "
+        "kwargs['class_weight'] in every trial and the retrain, applied as that fit applies "
+        "them): 0: 1, 1: 10" in (run.run_dir / "report.md").read_text()
     )
     # The same weights resume (nothing trains); other weights are another configuration.
     FIT_CALLS.clear()

@@ -1127,8 +1127,10 @@ def test_a_model_compiled_without_a_loss_is_refused_unless_it_makes_its_own(how,
 def test_a_loss_subclass_with_its_own_call_is_not_read_by_its_bases_from_logits():
     """`SigmoidBCE(BinaryCrossentropy)` applies the sigmoid in its `call` on a linear unit:
     its `from_logits` (False, the base's default) said "probability", so the report's
-    classes thresholded the logit at 0.5. Its unit is now read by the layer (a logit); a
-    loss written on `keras.losses.Loss` keeps the `from_logits` its author gave it."""
+    classes thresholded the logit at 0.5. Read by its layer (linear: a logit), a squared
+    error written that way scored 0.72 where it was 0.97 at 0.5 (probe). Such a loss is
+    read by its values; a loss written on `keras.losses.Loss` keeps the `from_logits` its
+    author gave it."""
     from tunekit.outputs import predict_classes, uses_logits
 
     class SigmoidBCE(keras.losses.BinaryCrossentropy):
@@ -1149,8 +1151,25 @@ def test_a_loss_subclass_with_its_own_call_is_not_read_by_its_bases_from_logits(
         model.compile(optimizer="adam", loss=loss)
         return model
 
+    class SquaredError(keras.losses.BinaryCrossentropy):  # probe: read as a logit before
+        def call(self, y_true, y_pred):
+            return keras.ops.mean(keras.ops.square(y_true - y_pred), axis=-1)
+
+    class Unclipped(keras.losses.BinaryCrossentropy):
+        def call(self, y_true, y_pred):
+            return -y_true * keras.ops.log(y_pred) - (1 - y_true) * keras.ops.log(1 - y_pred)
+
     x = np.array([[0.3, 0.0], [-0.3, 0.0], [2.0, 0.0]], dtype="float32")
-    assert uses_logits(model(SigmoidBCE())) is True
+    assert uses_logits(model(SigmoidBCE())) is True  # its values keep falling below 0
+    assert uses_logits(model(SquaredError(from_logits=True))) is False  # least at the label
+    assert predict_classes(model(SquaredError()), x).tolist() == [0, 0, 1]
+    assert uses_logits(model(Unclipped())) is None  # not finite at 0 and 1: refused
+    with pytest.raises(
+        ModelCheckError,
+        match=r"its loss 'Unclipped' computes in a call of its own, so its from_logits .*"
+        r"Say which: write Unclipped\.call so that it is finite",
+    ):
+        check_model(get_hypermodel(lambda hp: _compiled_linear_unit(hp, Unclipped())), _classes(2))
     assert predict_classes(model(SigmoidBCE()), x).tolist() == [1, 0, 1]
     assert uses_logits(model(keras.losses.BinaryCrossentropy())) is False  # Keras's own
     assert uses_logits(model(OwnLoss(from_logits=False))) is False  # its author's word

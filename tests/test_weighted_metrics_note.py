@@ -153,3 +153,26 @@ def test_a_weighted_validation_is_said_not_to_compare_with_the_test_value() -> N
     unweighted_note(plain, ([], ["accuracy"]), frame)
     assert plain == {"test_metrics": {"accuracy": 0.9}, "test_note": "Earlier.",
                      "unweighted_test_metrics": []}  # fmt: skip
+
+
+def test_the_class_weight_line_says_an_own_fit_got_them_not_that_keras_applied_them() -> None:
+    """Note 65: an own `fit` may apply the run's class weights in a loop of its own, or not
+    at all, where tunekit cannot see; the report said "every trial and the retrain" as if
+    Keras had. It says where they went; a run without weights has no line."""
+    from tunekit.report_weights import class_weight_lines
+
+    def report(passed_to: str, mode: object = "balanced") -> dict:
+        weights = {"0": 0.625, "1": 2.5}
+        given = {"mode": mode, "weights": weights, "passed_to": passed_to}
+        return {"class_weight": given, "dataset": {"class_names": ["ant", "1"]}}
+
+    assert class_weight_lines(report("model.fit")) == [
+        "- Class weights (balanced, from the training split; every trial and the retrain): "
+        "0 (ant): 0.625, 1: 2.5"
+    ]
+    assert class_weight_lines(report("own fit", {0: 1, 1: 4})) == [
+        "- Class weights (as given; given to your hypermodel's own fit as "
+        "kwargs['class_weight'] in every trial and the retrain, applied as that fit applies "
+        "them): 0 (ant): 0.625, 1: 2.5"
+    ]
+    assert class_weight_lines({"class_weight": {"mode": None, "weights": None}}) == []

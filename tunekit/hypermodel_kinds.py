@@ -17,7 +17,7 @@ from typing import Any
 
 from tunekit.errors import UsageError
 
-__all__ = ["BUILD_REMEDY", "not_a_build", "refuse_not_a_build"]
+__all__ = ["BUILD_REMEDY", "not_a_build", "own_fit", "refuse_not_a_build"]
 
 #: What to pass instead, said by both refusals.
 BUILD_REMEDY = (
@@ -81,3 +81,11 @@ def refuse_not_a_build(obj: Any, said: str) -> None:
             f"{said} is {what}{tuned}, not a build function or a keras_tuner.HyperModel: "
             f"calling it as build(hp) cannot make a model; {BUILD_REMEDY}."
         )
+
+
+def own_fit(hypermodel: Any) -> bool:
+    """Whether `hypermodel` (a `keras_tuner.HyperModel`) overrides `HyperModel.fit`: its
+    own `fit` trains the model, and what it passes to `model.fit` is its own."""
+    import keras_tuner as kt  # noqa: PLC0415 - a HyperModel exists, so it is loaded
+
+    return type(hypermodel).fit is not kt.HyperModel.fit

@@ -16,6 +16,7 @@ from tunekit import _io, _log, hypermodel_options, plots, report_top, timing
 from tunekit.data import REGRESSION
 from tunekit.data.batches import trial_repeats, uneven_test_note
 from tunekit.data.streams import StreamData
+from tunekit.hypermodel_kinds import own_fit
 from tunekit.manifest import STEPS, versions
 from tunekit.model_size import param_count
 from tunekit.objectives import objective_formula, objective_parts
@@ -36,7 +37,7 @@ from tunekit.report_trust import (
     finalists_section,
     render_trust_markdown,
 )
-from tunekit.report_weights import weights_note
+from tunekit.report_weights import class_weight_lines, weights_note
 from tunekit.reproduce import command_section
 from tunekit.results import trials_csv, trials_dataframe
 from tunekit.retraining import resumed_note, schedule_text
@@ -98,6 +99,8 @@ def _report(
             "weights": None
             if run.class_weights is None
             else {str(k): v for k, v in run.class_weights.items()},
+            # "model.fit", or "own fit": kwargs['class_weight'], applied as that fit applies it.
+            "passed_to": "own fit" if own_fit(run.hypermodel) else "model.fit",
         },
         "versions": {**versions(), "python": platform.python_version()},
         "backend": keras.backend.backend(),
@@ -148,17 +151,6 @@ def _timings(run: Any, steps: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]
     }
 
 
-def _weighed_by(mode: Any) -> str:
-    return "as given" if isinstance(mode, dict) else f"{mode}, from the training split"
-
-
-def _class_label(class_id: str, class_names: list[str]) -> str:
-    """`"0 (ant)"` when the class has a name other than its id, else `"0"`."""
-    index = int(class_id)
-    name = str(class_names[index]) if index < len(class_names) else class_id
-    return class_id if name == class_id else f"{class_id} ({name})"
-
-
 def render_markdown(report: dict[str, Any], narrowing_table: str) -> str:
     """The report as Markdown for a person, readable on a code host or in a browser.
 
@@ -194,18 +186,7 @@ def render_markdown(report: dict[str, Any], narrowing_table: str) -> str:
         + (f" (XLA_FLAGS `{report['xla_flags']}`)" if report.get("xla_flags") else "")
         + "; versions: "
         + ", ".join(f"{k} {v}" for k, v in report["versions"].items()),
-        *(
-            [
-                f"- Class weights ({_weighed_by(report['class_weight']['mode'])}"
-                + "; every trial and the retrain): "
-                + ", ".join(
-                    f"{_class_label(k, report['dataset'].get('class_names') or [])}: {v:.4g}"
-                    for k, v in report["class_weight"]["weights"].items()
-                ),
-            ]
-            if report.get("class_weight", {}).get("weights")
-            else []
-        ),
+        *class_weight_lines(report),
         *(
             [
                 f"- Cross-validation: every trial's score is the mean of {config['cv']} folds of "

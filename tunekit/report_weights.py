@@ -22,6 +22,7 @@ import numpy as np
 __all__ = [
     "UNWEIGHTED",
     "WEIGHTED_TEST",
+    "class_weight_lines",
     "shown",
     "unweighted_note",
     "weighted_names",
@@ -31,6 +32,35 @@ __all__ = [
 
 #: What `report.md` writes after such a metric's name.
 UNWEIGHTED = " (unweighted: no test sample weights)"
+
+
+def class_weight_lines(report: dict[str, Any]) -> list[str]:
+    """`report.md`'s line on the class weights every trial and the retrain received
+    (`report["class_weight"]`), or none for a run that does not weigh its classes.
+
+    A hypermodel's own `fit` receives them as `kwargs['class_weight']` and applies them
+    as it does: its `model.fit` calls on arrays are refused without them
+    (`tunekit.fit_refusals.weights_dropped`), but its own training loop, or a stream or
+    `sample_weight` it makes, is not seen, so the line says where they went, not that
+    Keras applied them."""
+    given = report.get("class_weight") or {}
+    if not given.get("weights"):
+        return []
+    names = [str(name) for name in report["dataset"].get("class_names") or []]
+    mode = given["mode"]
+    weighed_by = "as given" if isinstance(mode, dict) else f"{mode}, from the training split"
+    where = (
+        "given to your hypermodel's own fit as kwargs['class_weight'] in every trial and the "
+        "retrain, applied as that fit applies them"
+        if given.get("passed_to") == "own fit"
+        else "every trial and the retrain"
+    )
+    labels = (
+        f"{k} ({names[int(k)]})" if int(k) < len(names) and names[int(k)] != k else k
+        for k in given["weights"]
+    )
+    values = ", ".join(f"{k}: {v:.4g}" for k, v in zip(labels, given["weights"].values()))
+    return [f"- Class weights ({weighed_by}; {where}): {values}"]
 
 
 def weighted_names(model: Any) -> tuple[list[str], list[str]] | None:

@@ -14,8 +14,8 @@ from tunekit import _log
 from tunekit.data._float32 import (
     FLOAT32_EXACT_INTEGERS,
     refuse_collapsed,
-    refuse_merged_real,
     refuse_merged_whole,
+    refuse_moved,
     wide,
 )
 from tunekit.errors import DataError, TunekitError, said_as
@@ -201,7 +201,7 @@ def _as_float32(x: Any, name: str) -> np.ndarray:
         labels = getattr(given, "columns", None)
         refuse_merged_whole(numbers, x, name, labels)  # whole numbers (IDs too): first
         refuse_collapsed(numbers, x, name, labels)
-        refuse_merged_real(numbers, x, name, labels)
+        refuse_moved(numbers, x, name, labels)
     if kind is not None and np.dtype(kind).kind == "f" and not np.isfinite(x).all():
         source = np.asarray(given)
         beyond = np.isfinite(source) & ~np.isfinite(x)

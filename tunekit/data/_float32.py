@@ -21,7 +21,7 @@ _FLOAT64_EXACT_INTEGERS = 2**53
 # float32 also merges distinct whole numbers): its offset is over ~10**4 times its spread.
 MATERIAL = 1e-3
 # Values float32 moves by this fraction of their standard deviation or more are refused,
-# merged or not (`merged_real`): a model and its scores would see other values.
+# merged or not (`moved_column`): a model and its scores would see other values.
 MOVED = 0.1
 
 
@@ -156,7 +156,7 @@ def refuse_merged_whole(
     )
 
 
-def merged_real(source: np.ndarray, narrow: np.ndarray) -> tuple[int, int, int, float] | None:
+def moved_column(source: np.ndarray, narrow: np.ndarray) -> tuple[int, int, int, float] | None:
     """The first column of `source` (`(n, ...)`, float64) whose float32 copy `narrow` (the
     same shape) moves its values by `MOVED` of their standard deviation or more, merged or
     not: `(column, distinct, kept, rounding)` over the flattened sample axes, `rounding` the
@@ -187,11 +187,11 @@ def merged_real(source: np.ndarray, narrow: np.ndarray) -> tuple[int, int, int, 
     return None
 
 
-def refuse_merged_real(
+def refuse_moved(
     source: np.ndarray, x: np.ndarray, name: str, labels: Any = None, offset: str = ""
 ) -> None:
     """Refuses a column of `source` (float64, `(n, ...)`) whose float32 copy `x` moves its
-    values by a tenth of their spread or more (`merged_real`): the model would train on, and
+    values by a tenth of their spread or more (`moved_column`): the model would train on, and
     the scores measure, other values than the user's (targets at 1.7e9 + 0.5 scored 63 off
     on a spread of 101, exit 0). `offset`: as `refuse_merged_whole`.
 
@@ -199,7 +199,7 @@ def refuse_merged_real(
         DataError: Naming the column, how many distinct values become how many, the largest
             move against the spread, an example, and the fix (an offset).
     """
-    found = merged_real(source, x)
+    found = moved_column(source, x)
     if found is None:
         return
     column, distinct, kept, rounding = found
@@ -215,10 +215,11 @@ def refuse_merged_real(
         if first >= 0
         else f"{float(values[np.argmax(moved)])!r} becomes {float(narrow[np.argmax(moved)])!r}"
     )
+    merged = f"{distinct} distinct values become {kept}" if kept < distinct else "it moves them"
     raise DataError(
         f"{name}{column_named(source, column, labels)} holds values that float32, in which "
-        f"Keras trains, cannot keep as they are: {distinct} distinct values become {kept} "
-        f"({example}), each moved by up to {rounding:.3g}, "
+        f"Keras trains, cannot keep as they are: {merged} ({example}), each moved by up to "
+        f"{rounding:.3g}, "
         f"{rounding / float(np.std(given)):.0%} of their standard deviation: the model "
         "would train on, and be scored against, other values than these. Their offset "
         f"dwarfs their spread: {offset or offset_fix(name, source.ndim > 1)}."

@@ -19,7 +19,7 @@ from tunekit.data._csv_header import check_header, check_identifiers
 from tunekit.data._csv_layout import misread
 from tunekit.data._csv_missing import as_written, check_no_missing, text_targets_as_written
 from tunekit.data._csv_numbers import written_numbers
-from tunekit.data._float32 import merged_column, merged_real
+from tunekit.data._float32 import merged_column, moved_column
 from tunekit.data._split_sizes import made_by
 from tunekit.data.dataset import Dataset
 from tunekit.errors import DataError
@@ -269,8 +269,8 @@ def _check_exact_integers(frame: Any, columns: list[str], role: str = "feature")
     in would merge: integer feature columns (the features' float32 matrix), and, with
     `role="target"`, regression target columns, integers or whole numbers written as
     floats (`tunekit.data._float32.merged_column`), and real-valued targets float32 moves
-    by a material share of their spread (`merged_real`). Named by column, with the CSV's
-    fix."""
+    by a tenth of their standard deviation or more (`moved_column`). Named by column,
+    with the CSV's fix."""
     from pandas.api.types import is_integer_dtype, is_numeric_dtype
 
     for column in columns:
@@ -280,14 +280,17 @@ def _check_exact_integers(frame: Any, columns: list[str], role: str = "feature")
         values = kept_as.to_numpy()
         found = merged_column(values, values.astype(np.float32))
         real = (
-            None if found or role == "feature" else merged_real(values, values.astype(np.float32))
+            None if found or role == "feature" else moved_column(values, values.astype(np.float32))
         )
+        offset = "subtract an offset from the column (e.g. its minimum) and save the CSV again"
+        back = "" if role == "feature" else ", then add the offset back to the predictions"
         if real is not None:
+            merged = f"{real[1]} distinct values become {real[2]}, " if real[2] < real[1] else ""
+            share = real[3] / float(np.nanstd(values.astype(np.float64)))
             raise DataError(
                 f"target column {column!r} holds values that float32, in which a model trains, "
-                f"cannot keep ({real[1]} distinct values become {real[2]}, moved by up to "
-                f"{real[3]:.3g}). Subtract an offset from the column (e.g. its minimum) and save "
-                "the CSV again, then add the offset back to the predictions."
+                f"cannot keep ({merged}moved by up to {real[3]:.3g}, {share:.0%} of their "
+                f"standard deviation). {offset[0].upper()}{offset[1:]}{back}."
             )
         if found is not None:
             distinct, kept = found[1:]
@@ -297,12 +300,10 @@ def _check_exact_integers(frame: Any, columns: list[str], role: str = "feature")
                 if role == "feature"
                 else "If it"
             )
-            back = "" if role == "feature" else ", then add the offset back to the predictions"
             raise DataError(
                 f"{role} column {column!r} holds whole numbers above 2**24 that float32, in "
                 f"which a model trains, cannot keep apart ({distinct} distinct values become "
-                f"{kept}). {ids} is a quantity (a timestamp, a count), subtract an offset "
-                f"from the column (e.g. its minimum) and save the CSV again{back}."
+                f"{kept}). {ids} is a quantity (a timestamp, a count), {offset}{back}."
             )
 
 

@@ -31,7 +31,7 @@ import numpy as np
 
 from tunekit.data import CLASSIFICATION, REGRESSION, Dataset, StreamData
 from tunekit.data._checks import CATEGORICAL_LABELS
-from tunekit.data._float32 import refuse_merged_real, refuse_merged_whole, wide
+from tunekit.data._float32 import refuse_merged_whole, refuse_moved, wide
 from tunekit.data._stream_labels import check_class_ids, ids_beyond, output_classes
 from tunekit.errors import DataError, ModelCheckError, OutputShapeError
 from tunekit.fitting import SearchInputError
@@ -205,7 +205,7 @@ def check_trainable(
         check_input_precision(model, {"the stream's first batch": sample})
         if data.task == REGRESSION and hasattr(y, "dtype") and wide(np.asarray(y).dtype):
             targets = np.asarray(y)  # one output's: whole numbers the loss's float32 merges
-            for refuse in (refuse_merged_whole, refuse_merged_real):
+            for refuse in (refuse_merged_whole, refuse_moved):
                 refuse(targets, targets.astype(np.float32), "the stream's y", offset=_Y)
         if not isinstance(sample, (Mapping, list, tuple)):
             check_input_shape(model, tuple(np.shape(sample)), "the stream's first batch")
