@@ -550,6 +550,38 @@ def test_a_column_float32_loses_is_refused_by_name(tmp_path, values, message):
     assert load_csv(tmp_path / "kept.csv", target="y").x_train.shape[1] == 2
 
 
+@pytest.mark.parametrize(
+    "values, said",
+    [
+        (
+            lambda r: 1.7e9 + r.normal(0, 300, 300),
+            r"'when' holds values that float32, in which a model trains, cannot keep \(\d+ "
+            r"distinct values become \d+, moved by up to \d+(\.\d+)?, \d+% of their standard "
+            r"deviation\)\. Subtract an offset from the column \(e\.g\. its minimum\) and save "
+            r"the CSV again\.$",
+        ),
+        (
+            lambda r: 2.0**40 + np.arange(300) % 20,
+            r"'when' holds whole numbers above 2\*\*24 that float32.* \(20 distinct values become "
+            r"1\)\. If it is an identifier",
+        ),
+    ],
+    ids=["real", "whole-as-floats"],
+)
+def test_a_feature_column_float32_moves_is_refused_by_name(tmp_path, values, said):
+    """Note 65: a CSV feature column of real values float32 moves by their spread (or of
+    whole numbers written as floats that it merges) was refused by its index in the
+    feature matrix ("x's column 1"), which a CSV's user has to count out."""
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"a": rng.normal(size=300), "when": values(rng), "y": np.arange(300) % 2})
+    frame.to_csv(tmp_path / "when.csv", index=False)
+    with pytest.raises(DataError, match=r"^Data file '.*when\.csv': feature column " + said):
+        load_csv(tmp_path / "when.csv", target="y")
+    frame["when"] -= frame["when"].min()  # the fix it gives
+    frame.to_csv(tmp_path / "when.csv", index=False)
+    assert load_csv(tmp_path / "when.csv", target="y").x_train.shape[1] == 2
+
+
 def test_a_csv_not_in_utf8_is_told_how_to_save_it(tmp_path):
     """Found by a helper: a Latin-1 CSV gave pandas's codec error and no fix."""
     frame = pd.DataFrame({"longueur": [1.0, 2.0, 3.0, 4.0], "espèce": ["a", "b", "a", "b"]})

@@ -174,12 +174,12 @@ def load_csv(
         _check_numeric(frame, features)
         check_identifiers(frame, features)  # a pandas index or an id column
         _check_finite_columns(frame, features + [t for t in targets if t in frame])
-        _check_exact_integers(frame, features)
+        _check_float32_kept(frame, features)
         _check_float32_columns(frame, features)
         x = frame[features].to_numpy(dtype=np.float64)
         y, class_names, task = _targets(frame, targets, task)
         if task == REGRESSION:
-            _check_exact_integers(frame, targets, role="target")
+            _check_float32_kept(frame, targets, role="target")
         ds = Dataset.from_arrays(
             x,
             y,
@@ -263,32 +263,30 @@ _STRAY_FIX = (
 )
 
 
-def _check_exact_integers(frame: Any, columns: list[str], role: str = "feature") -> None:
+def _check_float32_kept(frame: Any, columns: list[str], role: str = "feature") -> None:
     """Whole-number columns whose values float32 cannot keep apart (IDs or timestamps
     above 2**24: 16777216 and 16777217 are one float32), which the float32 a model trains
-    in would merge: integer feature columns (the features' float32 matrix), and, with
-    `role="target"`, regression target columns, integers or whole numbers written as
-    floats (`tunekit.data._float32.merged_column`), and real-valued targets float32 moves
-    by a tenth of their standard deviation or more (`moved_column`). Named by column,
-    with the CSV's fix."""
-    from pandas.api.types import is_integer_dtype, is_numeric_dtype
+    in would merge: integers or whole numbers written as floats
+    (`tunekit.data._float32.merged_column`), and real values float32 moves by a tenth of
+    their standard deviation or more (`moved_column`), in feature columns or regression
+    targets (`role="target"`).
+    Named by column (the arrays' check names only an index), with the CSV's fix."""
+    from pandas.api.types import is_bool_dtype, is_numeric_dtype
 
     for column in columns:
         kept_as = frame[column]
-        if not (is_integer_dtype(kept_as) or role == "target" and is_numeric_dtype(kept_as)):
+        if not is_numeric_dtype(kept_as) or is_bool_dtype(kept_as):
             continue
         values = kept_as.to_numpy()
         found = merged_column(values, values.astype(np.float32))
-        real = (
-            None if found or role == "feature" else moved_column(values, values.astype(np.float32))
-        )
+        real = None if found else moved_column(values, values.astype(np.float32))
         offset = "subtract an offset from the column (e.g. its minimum) and save the CSV again"
         back = "" if role == "feature" else ", then add the offset back to the predictions"
         if real is not None:
             merged = f"{real[1]} distinct values become {real[2]}, " if real[2] < real[1] else ""
             share = real[3] / float(np.nanstd(values.astype(np.float64)))
             raise DataError(
-                f"target column {column!r} holds values that float32, in which a model trains, "
+                f"{role} column {column!r} holds values that float32, in which a model trains, "
                 f"cannot keep ({merged}moved by up to {real[3]:.3g}, {share:.0%} of their "
                 f"standard deviation). {offset[0].upper()}{offset[1:]}{back}."
             )
