@@ -37,6 +37,7 @@ ORDER = [
     "metric_directions",
     "objectives",
     "loss_reading",
+    "prediction_checks",
     "outputs",
     "model_notes",
     "compile_drift",

@@ -686,7 +686,14 @@ ERROR_CASES = [
     (
         "single_class",
         lambda t: Dataset.from_arrays(np.zeros((20, 2)), np.zeros(20, int)),
-        r"at least 2 classes, got num_classes=1",
+        r"^The labels hold one class only: all 20 are 0\. Classification needs two",
+    ),
+    (
+        "single_class_too_few_to_split",  # said before the split sizes: more rows won't help
+        lambda t: Dataset.from_arrays(
+            np.random.rand(9, 2), np.zeros(9, int), class_names=["a", "b"]
+        ),
+        r"^The labels hold one class only: all 9 are 0 \('a'\)\.",
     ),
     (
         "class_names_mismatch",
@@ -1297,3 +1304,20 @@ def test_pandas_rows_paired_by_position_must_share_their_index():
     assert np.array_equal(taken.x_train[:, 0] > 0, taken.y_train == 1)
     plain = Dataset.from_arrays(shuffled, target.to_numpy(), seed=0)  # an array has no index
     assert plain.x_train.shape == (140, 2)
+
+
+@pytest.mark.parametrize("dtype", ["Float64", "Float32", "Int64"])
+def test_a_nullable_numeric_series_is_taken_as_its_numbers(dtype):
+    """Probe A: a pandas nullable `Float64` (what `convert_dtypes()` and
+    `dtype_backend="numpy_nullable"` give), `Float32` or `Int64` Series as regression
+    targets crashed with "Cannot interpret 'Float64Dtype()' as a data type"."""
+    import pandas as pd
+
+    rng = np.random.default_rng(0)
+    x = pd.DataFrame({"a": rng.normal(size=300), "b": rng.normal(size=300)})
+    values = np.round(x["a"].to_numpy() * 100.0) + 0.25 * (dtype != "Int64")
+    y = pd.Series(np.round(values) if dtype == "Int64" else values).astype(dtype)
+    data = Dataset.from_arrays(x, y, task="regression", seed=0)
+    got = np.concatenate([data.y_train, data.y_val, data.y_test])
+    np.testing.assert_allclose(np.sort(got), np.sort(y.to_numpy(dtype=np.float64)), rtol=1e-6)
+    assert data.task == "regression"

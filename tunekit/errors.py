@@ -213,6 +213,10 @@ class RetrainDivergedError(TunekitError, RuntimeError):
     """The final retrain's loss became NaN or infinite; no model was saved."""
 
 
+class PredictionsNotFiniteError(TunekitError, ValueError):
+    """The final model predicts NaN or infinite values for test samples: no score is made."""
+
+
 # -- parallel and distributed tuning -------------------------------------------------
 
 

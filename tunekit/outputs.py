@@ -11,9 +11,8 @@ Keras classifiers end in one of three layouts, and tunekit accepts each:
 
 `check_output_shape` refuses any other output before training, and
 `predicted_classes` is the one place where outputs become class ids (the
-confusion matrix in `plots/`, TensorBoard and `report.json` all use it).
-
-numpy only at import time; a model is only inspected, never imported for.
+confusion matrix in `plots/`, TensorBoard and `report.json` all use it). numpy only at
+import time; a model is only inspected, never imported for.
 """
 
 from __future__ import annotations
@@ -33,6 +32,7 @@ from tunekit.loss_reading import (
     reads_probabilities,
     unit_reading,
 )
+from tunekit.prediction_checks import refuse_nonfinite_predictions
 
 if TYPE_CHECKING:
     import keras
@@ -292,9 +292,8 @@ def predict_test_set(model: Any, data: Any, *, batch_size: int) -> tuple[Any, np
 
     Args:
         model: A Keras model with one output.
-        data: A `tunekit.data.Dataset` (predicted from `x_test` in batches of
-            `batch_size`) or `StreamData` (its whole test stream, batch by
-            batch; `y_true` from the same batches, in the order they came).
+        data: A `tunekit.data.Dataset` (`x_test` in batches of `batch_size`) or `StreamData`
+            (its test stream; `y_true` from the same batches, in the order they came).
         batch_size: Batch size of the prediction (arrays only).
 
     Returns:
@@ -306,6 +305,7 @@ def predict_test_set(model: Any, data: Any, *, batch_size: int) -> tuple[Any, np
     Raises:
         DataError: A stream's test class ids the model's output cannot take, or
             constant regression targets (`tunekit.data._stream_labels.check_test_labels`).
+        PredictionsNotFiniteError: NaN or infinite outputs (`refuse_nonfinite_predictions`).
     """
     from tunekit.data._stream_labels import check_test_labels
     from tunekit.data.streams import StreamData, predict_stream
@@ -315,7 +315,7 @@ def predict_test_set(model: Any, data: Any, *, batch_size: int) -> tuple[Any, np
         y_true, outputs = predict_stream(model, data.test)
     else:
         y_true, outputs = data.y_test, model.predict(data.x_test, batch_size=batch_size, verbose=0)
-    outputs = np.asarray(outputs)
+    refuse_nonfinite_predictions(outputs := np.asarray(outputs), isinstance(data, StreamData))
     if isinstance(data, StreamData):  # its labels are read only now
         check_test_labels(y_true, outputs, data)
     if not regression:

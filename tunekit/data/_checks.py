@@ -121,9 +121,14 @@ def _flat(values: list[Any] | tuple[Any, ...]) -> Any:
 def _missing_as_nan(x: Any) -> Any:
     """A pandas object holding `pd.NA` (nullable `Float64`, `Int64` columns) as a float64
     array with NaN there, so that the finite check names the row (NumPy cannot convert
-    `pd.NA` to a number: "not 'NAType'"); anything else as given."""
-    if not (hasattr(x, "isna") and hasattr(x, "to_numpy")) or not np.asarray(x.isna()).any():
+    `pd.NA` to a number: "not 'NAType'"); a nullable numeric Series without gaps as its
+    NumPy array (`np.dtype` cannot read `Float64Dtype()`); anything else as given."""
+    if not (hasattr(x, "isna") and hasattr(x, "to_numpy")):
         return x
+    kind = getattr(x, "dtype", None)  # a nullable Float64/Int64 Series: NumPy cannot read it
+    plain = getattr(kind, "numpy_dtype", None) if not isinstance(kind, np.dtype) else None
+    if not np.asarray(x.isna()).any():
+        return x if plain is None or plain.kind not in "iufb" else x.to_numpy(dtype=plain)
     try:
         return x.to_numpy(dtype=np.float64, na_value=np.nan)
     except (TypeError, ValueError):  # text next to the missing values: said as text

@@ -115,6 +115,7 @@ class PassSum:
 
     def __init__(self, features: bool = False, watch: Callable[[Any], None] | None = None) -> None:
         self.count, self.total, self.labels, self.ended = 0, 0, 0, False
+        self.nonfinite = 0  # samples whose inputs hold NaN or infinity (`nonfinite_rows`)
         self.watch = watch  # called with each batch first (its shapes: `_stream_shapes`)
         self.samples: list[np.ndarray] = []  # each batch's `(x, y)` row hashes
         self.sizes: list[int] = []  # each batch's samples
@@ -147,6 +148,7 @@ class PassSum:
         if self.features is not None and self._kept < CONTINUITY_SAMPLES:
             self.features.append(feature_sample(batch[0], CONTINUITY_SAMPLES - self._kept))
             self._kept += min(len(rows), CONTINUITY_SAMPLES - self._kept)
+        self.nonfinite += nonfinite_rows(batch[0])
         self.count += len(rows)
         self.total = (self.total + int(rows.sum(dtype=np.uint64))) % 2**64
         self.labels = (self.labels + int(row_hashes(batch[1]).sum(dtype=np.uint64))) % 2**64
@@ -285,8 +287,37 @@ def check_stream_splits(
             "data, and its test score be too good. Pass a test stream of samples kept apart "
             "from training and validation."
         )
+    for split, summed in {"train": train, **seen}.items():
+        if summed.nonfinite:
+            raise DataError(
+                f"StreamData: the {_SPLIT_NAMES[split]} stream's x holds NaN or infinite "
+                f"values in {summed.nonfinite} of its {summed.count} samples: a model trains "
+                "on them to NaN, or predicts NaN for them, which Keras's metrics count as "
+                "class 0 (a test accuracy of 0.93 where it was 0.88). Drop or fill those "
+                "samples before batching (e.g. ds.filter, or ds.map with tf.where), as "
+                "arrays with them are refused."
+            )
     _refuse_trained_on({"train": train, **seen})
     return {split: seen[split].count for split in seen}
+
+
+def nonfinite_rows(x: Any) -> int:
+    """How many samples of a batch's inputs `x` (an array, a dict or list of arrays) hold
+    NaN or infinity in a floating-point input; inputs of other kinds (text, ids) hold none."""
+    parts = (
+        list(x.values()) if isinstance(x, Mapping) else x if isinstance(x, (list, tuple)) else [x]
+    )
+    bad: np.ndarray | None = None
+    for part in parts:
+        try:
+            values = np.asarray(part)
+        except Exception:  # noqa: BLE001 - a ragged or sparse input: not read
+            continue
+        if values.dtype.kind not in "fc" or values.ndim < 1 or not len(values):
+            continue
+        rows = ~np.isfinite(values.reshape(len(values), -1)).all(axis=1)
+        bad = rows if bad is None or len(bad) != len(rows) else bad | rows
+    return 0 if bad is None else int(bad.sum())
 
 
 def _refuse_trained_on(passes: dict[str, PassSum]) -> None:

@@ -232,7 +232,7 @@ def _class_metadata(
     ys: dict[str, Any], num_classes: int | None, class_names: Sequence[str] | None
 ) -> dict[str, Any]:
     """Classification: checks the label range of every split and output, names the classes."""
-    check_split_sizes(ys, "classification")  # first: a 1-sample split makes other fixes moot
+    check_split_sizes(ys, "classification", class_names)  # first: other fixes moot
     labels = np.concatenate([a for s in _SPLITS for a in tg.arrays_of(ys[s])])
     if num_classes is None:
         if class_names is None and all(len(tg.arrays_of(ys[s])) == 1 for s in _SPLITS):

@@ -85,18 +85,32 @@ def _needed_rows(fraction: float) -> int:
     return next(n for n in range(2, 10_000) if round(n * fraction) >= 2)
 
 
-def check_split_sizes(ys: Mapping[str, Any], task: str) -> None:
+def check_split_sizes(ys: Mapping[str, Any], task: str, class_names: Any = None) -> None:
     """Refuses a split of exactly 1 sample, for any `task`: a model learns nothing from
     one training sample (its one regression target is constant), and the score of a
     1-sample validation or test split (a 1-sample R2 is undefined, an accuracy is 0 or 1)
     cannot choose a model or judge it. An empty validation or test split is not used
-    (e.g. the test of a cv run) and is left alone.
+    (e.g. the test of a cv run) and is left alone. Classes (`ys`' class ids, named by
+    `class_names` when given) of one label only are said first: more samples would not
+    help them.
 
     Raises:
         DataError: Naming every split of 1 sample (one message: one fix suffices), the
             split sizes, what cannot be done, and what to do with the call that made
-            the splits.
+            the splits; or the one class every label is.
     """
+    if task == "classification":
+        arrays = [a for s in ("train", "val", "test") for a in tg.arrays_of(ys[s])]
+        labels = np.concatenate([np.ravel(a) for a in arrays]) if arrays else np.array([])
+        if labels.size and np.unique(labels).size == 1:
+            only = labels[0]
+            names = list(class_names or ())
+            named = f" ({names[int(only)]!r})" if 0 <= int(only) < len(names) else ""
+            raise DataError(
+                f"The labels hold one class only: all {labels.size} are {only}{named}. "
+                "Classification needs two or more distinct labels; for a number to "
+                "predict, pass task='regression'."
+            )
     refuse_one_sample(_sizes(ys), task)
 
 
