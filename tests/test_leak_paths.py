@@ -287,3 +287,35 @@ def test_copies_of_whole_number_images_in_arrays_are_refused(dtype):
     pixels = np.random.default_rng(0).integers(0, 256, (200, 16, 16, 3)).astype("uint8")
     with pytest.raises(DataError, match=r"are also in the training data"):
         Dataset.from_arrays(np.concatenate([pixels, pixels]), np.arange(400) % 2, seed=0)
+
+
+@pytest.mark.parametrize("features", [64, 6])
+def test_blank_samples_many_of_which_are_equal_are_not_a_leak_by_any_path(features):
+    """Probe A: idle sensor windows, exactly all zeros, 20% of the samples, are distinct
+    events that are equal; the split `Dataset.from_arrays` made itself was refused as
+    leaked ("by nature none would be ... equal samples are copies"), and the fix it gave
+    pointed back at `from_arrays`. Such blank samples are atoms of the data, by arrays and
+    streams alike; copies of a sample with varied values beside them are still refused."""
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(1000, features)).astype("float32")
+    y = (x[:, : min(8, features)].sum(axis=1) > 0).astype(int) + 1
+    idle = rng.random(1000) < 0.2
+    x[idle], y[idle] = 0.0, 0
+    data = Dataset.from_arrays(x, y, seed=0)
+    streams = [
+        tf.data.Dataset.from_tensor_slices(
+            (getattr(data, f"x_{s}"), getattr(data, f"y_{s}"))
+        ).batch(64)
+        for s in ("train", "val", "test")
+    ]
+    StreamData(*streams, fingerprint="idle", num_classes=3)
+    active = np.flatnonzero(~idle)[:300]  # 300 active samples written twice
+    with pytest.raises(DataError) as copied:
+        Dataset.from_arrays(np.r_[x, x[active]], np.r_[y, y[active]], seed=0)
+    message = str(copied.value)
+    assert "by nature about" in message and "those are copies" in message, message
+    assert message.endswith(
+        "The data holds repeated samples, which the random split dealt to several splits: "
+        "drop repeated samples before splitting, not from one split only (pandas' "
+        "drop_duplicates)."
+    ), message

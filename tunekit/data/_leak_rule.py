@@ -11,9 +11,10 @@ A validation split is compared with training, a test split with training and
 validation (the final model trains on both). It is leaked when at least
 `LEAK_SHARE` (10%) of its samples are found there, `LEAK_SHARE` more than
 occur by nature (`natural_share`), and more than chance gives (one-sided
-binomial test, p < `LEAK_ALPHA` = 0.001: small splits vary). By nature: none
-when a training feature is continuous (`continuous_of`: equal samples are then
-copies), else the larger of how often training's samples repeat among
+binomial test, p < `LEAK_ALPHA` = 0.001: small splits vary). By nature: when a
+training feature is continuous (`continuous_of`: equal samples are then copies),
+only those equal to a blank value many training samples hold (an atom: all-zero
+idle windows); else the larger of how often training's samples repeat among
 themselves and how often the pooled samples dealt to the splits at random
 would match (3 binary features take 8 values: equal rows across splits are
 expected).
@@ -46,6 +47,7 @@ __all__ = [
     "SPLIT_NAMES",
     "LEAK_SHARE",
     "Leak",
+    "blank_rows",
     "continuous_of",
     "feature_sample",
     "find_leaks",
@@ -66,6 +68,10 @@ CONTINUITY_FEATURES = 1024
 # are copies (`continuous_of`).
 MANY_FEATURES = 64
 NATURAL_MATCH = 1e-3
+# A blank value (each input one value) held by this many samples of a continuous
+# reference, and this share of them, is an atom of its distribution (`_atom_share`).
+ATOM_COUNT = 5
+ATOM_SHARE = 0.01
 # The reference each split is compared with: the final model trains on training and validation.
 REFERENCE = {"val": ("train",), "test": ("train", "val")}
 
@@ -87,7 +93,11 @@ class Leak(NamedTuple):
         return self.found / self.samples if self.samples else 0.0
 
 
-def find_leaks(hashes: Mapping[str, np.ndarray], continuous: Callable[[], bool]) -> list[Leak]:
+def find_leaks(
+    hashes: Mapping[str, np.ndarray],
+    continuous: Callable[[], bool],
+    blank: np.ndarray | None = None,
+) -> list[Leak]:
     """The validation and test splits that share samples with their reference beyond nature.
 
     Args:
@@ -95,6 +105,9 @@ def find_leaks(hashes: Mapping[str, np.ndarray], continuous: Callable[[], bool])
             `"train"`, `"val"`, `"test"`.
         continuous: Whether a training feature is continuous (`continuous_of`); called
             at most once, and only when the verdict depends on it.
+        blank: The hashes of samples whose every input holds one value throughout
+            (`blank_rows`: all zeros), which may be atoms (`_atom_share`). Defaults to
+            none.
 
     Returns:
         The leaked splits (`Leak`), validation first; `[]` when none is.
@@ -110,7 +123,7 @@ def find_leaks(hashes: Mapping[str, np.ndarray], continuous: Callable[[], bool])
     leaks = []
     for split, (number, seen) in found.items():
         rows = hashes[split]
-        natural = natural_share(is_continuous, seen, rows)
+        natural = natural_share(is_continuous, seen, rows, blank)
         if _leaked(number, len(rows), natural):
             leaks.append(Leak(split, number, len(rows), natural, is_continuous))
     return leaks
@@ -123,7 +136,14 @@ def leak_sentence(leak: Leak, *, samples: str, unit: str, where: str, equal: str
     `unit`: "split" or "stream"; `where`: what the split is compared with ("training
     data"); `equal`: what equal means here."""
     name = SPLIT_NAMES[leak.split]
-    if leak.continuous:
+    if leak.continuous and leak.natural > 0:
+        nature = (
+            f"by nature about {leak.natural:.0%} would be, those equal to a blank sample "
+            "(one value throughout, such as all zeros) many training samples are; the "
+            "features take too many values for other distinct samples to be equal, so "
+            "those are copies"
+        )
+    elif leak.continuous:
         nature = (
             "by nature none would be: the features take too many values for distinct "
             "samples to be equal, so equal samples are copies"
@@ -160,16 +180,51 @@ def _leaked(found: int, count: int, natural: float) -> bool:
     return float(stats.binomtest(found, count, natural, alternative="greater").pvalue) < LEAK_ALPHA
 
 
-def natural_share(continuous: bool, seen: np.ndarray, rows: np.ndarray) -> float:
+def natural_share(
+    continuous: bool, seen: np.ndarray, rows: np.ndarray, blank: np.ndarray | None = None
+) -> float:
     """A new sample's chance to equal a sample of a reference split by nature (`seen`: the
     reference's hashes; `rows`: the split compared with it; `continuous`: whether a
-    training feature is). 0 when a feature is continuous (equal samples are then copies).
-    Else the larger of the reference's `_twin_share` and `_pooled_share` (the reference
-    alone says 0 when its samples are all distinct: a small or deduplicated training split
-    of a few discrete features, whose values a new sample still hits)."""
+    training feature is). When a feature is continuous, equal samples are copies, except
+    those equal to a blank value many reference samples hold (`_atom_share`; `blank`: the
+    hashes of samples whose inputs each hold one value). Else the larger
+    of the reference's `_twin_share` and `_pooled_share` (the reference alone says 0 when
+    its samples are all distinct: a small or deduplicated training split of a few
+    discrete features, whose values a new sample still hits)."""
     if continuous:
-        return 0.0
+        return _atom_share(seen, rows, blank)
     return max(_twin_share(seen), _pooled_share(seen, rows))
+
+
+def _atom_share(seen: np.ndarray, rows: np.ndarray, blank: np.ndarray | None) -> float:
+    """The share of `rows` equal to a blank value (`blank`: each input one value, such as
+    all zeros) that many samples of `seen` hold: at least `ATOM_COUNT` and `ATOM_SHARE` of
+    them. Such a value is an atom of a continuous distribution: idle sensor windows of all
+    zeros, 20% of the samples, are distinct events that are equal (a probe's were refused
+    as leaked by the split tunekit made itself). Copies of a sample with varied values
+    (ten copies of one photograph, a file of rows written twice) are not atoms: the
+    deployed model will not see them again."""
+    if blank is None or not len(blank) or not len(seen) or not len(rows):
+        return 0.0
+    values, counts = np.unique(seen, return_counts=True)
+    frequent = values[counts >= max(ATOM_COUNT, ATOM_SHARE * len(seen))]
+    atoms = frequent[np.isin(frequent, blank)]
+    return float(np.isin(rows, atoms).mean()) if len(atoms) else 0.0
+
+
+def blank_rows(x: Any) -> np.ndarray:
+    """Which samples of `x` (an array, or a dict, list or tuple of them) hold one value
+    throughout each numeric input (all zeros, a saturated reading): `(n,)` bool. An input
+    of another kind (text) makes no sample blank."""
+    found: np.ndarray | None = None
+    for leaf in leaves(x):
+        values = np.asarray(leaf)
+        if values.dtype.kind not in "fiub" or values.ndim < 1:
+            return np.zeros(len(values) if values.ndim else 0, bool)
+        flat = values.reshape(len(values), -1)
+        same = (flat == flat[:, :1]).all(axis=1) if flat.shape[1] else np.ones(len(flat), bool)
+        found = same if found is None else found & same
+    return np.zeros(0, bool) if found is None else found
 
 
 def _twin_share(hashes: np.ndarray) -> float:

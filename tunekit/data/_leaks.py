@@ -57,12 +57,14 @@ from tunekit.data._leak_rule import (
     CONTINUITY_SAMPLES,
     REFERENCE,
     SPLIT_NAMES,
+    blank_rows,
     continuous_of,
     feature_sample,
     find_leaks,
     leak_sentence,
 )
 from tunekit.data._row_hashes import row_hashes
+from tunekit.data._split_sizes import split_here
 from tunekit.data._stream_labels import class_ids
 from tunekit.errors import DataError
 
@@ -87,7 +89,11 @@ def check_array_overlap(xs: dict[str, Any], ys: dict[str, Any], given: dict[str,
         leak.split: leak_sentence(
             leak, samples="samples", unit="split", where=where[leak.split], equal="equal x and y"
         )
-        for leak in find_leaks(hashes, lambda: continuous_of(feature_sample(xs["train"])))
+        for leak in find_leaks(
+            hashes,
+            lambda: continuous_of(feature_sample(xs["train"])),
+            np.concatenate([hashes[s][blank_rows(xs[s])] for s in ("train", "val")]),
+        )
     }
     for split, earlier in REFERENCE.items():
         for e in earlier:  # one array as two splits: said so, whatever its rows
@@ -100,10 +106,14 @@ def check_array_overlap(xs: dict[str, Any], ys: dict[str, Any], given: dict[str,
                 break
     if leaks:
         said = " ".join(leaks[s][0].upper() + leaks[s][1:] for s in REFERENCE if s in leaks)
+        fix = (
+            "The data holds repeated samples, which the random split dealt to several splits: drop"
+            if split_here()
+            else "Pass samples kept apart (Dataset.from_arrays(x, y) splits them for you), and drop"
+        )
         raise DataError(
-            f"{said} Pass samples kept apart (Dataset.from_arrays(x, y) splits them for you), "
-            "and drop repeated samples before splitting, not from one split only (pandas' "
-            "drop_duplicates)."
+            f"{said} {fix} repeated samples before splitting, not from one split only "
+            "(pandas' drop_duplicates)."
         )
 
 
@@ -118,6 +128,7 @@ class PassSum:
         self.nonfinite = 0  # samples whose inputs hold NaN or infinity (`nonfinite_rows`)
         self.watch = watch  # called with each batch first (its shapes: `_stream_shapes`)
         self.samples: list[np.ndarray] = []  # each batch's `(x, y)` row hashes
+        self.blank: list[np.ndarray] = []  # the row hashes of blank samples (`blank_rows`)
         self.sizes: list[int] = []  # each batch's samples
         # The class ids seen, by output (`None`: one output): whole-number labels only.
         self.classes: dict[str | None, set[int]] = {}
@@ -138,6 +149,9 @@ class PassSum:
             self.watch(batch)
         rows = row_hashes(*batch)
         self.samples.append(row_hashes(batch[0], batch[1]))  # not weights: train may have
+        blank = blank_rows(batch[0])
+        if blank.any() and len(blank) == len(self.samples[-1]):
+            self.blank.append(self.samples[-1][blank])  # possible atoms (`find_leaks`)
         self.sizes.append(len(rows))
         y = batch[1]
         for output, labels in y.items() if isinstance(y, Mapping) else [(None, y)]:
@@ -198,6 +212,7 @@ class PassSum:
     def release(self) -> None:
         """Drops the row hashes and inputs kept for the leak check."""
         self.samples.clear()
+        self.blank.clear()
         if self.features is not None:
             self.features.clear()
 
@@ -331,7 +346,11 @@ def _refuse_trained_on(passes: dict[str, PassSum]) -> None:
         leak_sentence(
             leak, samples="samples", unit="stream", where=where[leak.split], equal="equal x and y"
         )
-        for leak in find_leaks(hashes, passes["train"].continuous)
+        for leak in find_leaks(
+            hashes,
+            passes["train"].continuous,
+            np.concatenate([*passes["train"].blank, *passes["val"].blank, np.zeros(0, np.uint64)]),
+        )
     ]
     if said:
         raise DataError(

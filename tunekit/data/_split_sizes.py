@@ -28,6 +28,7 @@ from tunekit.errors import DataError
 
 __all__ = [
     "check_split_sizes",
+    "split_here",
     "constant_remedy",
     "made_by",
     "refuse_one_sample",
@@ -74,6 +75,15 @@ def _made(info: Mapping[str, Any], split: str) -> bool:
 
 def _maker() -> dict[str, Any]:
     return _MADE.get() or {"call": "Dataset"}
+
+
+def split_here() -> bool:
+    """Whether the validation and test splits being checked were both drawn at random by
+    tunekit (`from_arrays`, `load_csv`), not given whole."""
+    info = _maker()
+    return (
+        info["call"] in ("from_arrays", "load_csv") and _made(info, "val") and _made(info, "test")
+    )
 
 
 def _sizes(ys: Mapping[str, Any]) -> dict[str, int]:
