@@ -935,3 +935,42 @@ def test_the_csv_split_is_the_one_the_readme_describes(tmp_path, classification)
     assert "tunekit's own stratified split, not scikit-learn's" in said
     assert "`rng = numpy.random.default_rng(0)`" in said
     assert "train_test_split` twice, with `random_state=0`" in said
+
+
+@pytest.mark.parametrize(
+    ("labels", "names"),
+    [
+        (["1"] * 60 + ["01"] * 60 + ["2"] * 60, ["01", "1", "2"]),
+        (["01"] * 60 + ["02"] * 60 + ["10"] * 60, ["01", "02", "10"]),
+        (["007"] * 90 + ["7"] * 90, ["007", "7"]),
+    ],
+    ids=["merged", "leading-zeros", "two"],
+)
+def test_class_codes_with_leading_zeros_are_read_as_written(tmp_path, labels, names):
+    """Probe B: wine classes written `1`, `01` and `2` were read as numbers, `01` and `1`
+    merged: "2 classes", and a test accuracy for a problem never posed (exit 0). Codes
+    with a leading zero are labels as written, with or without the task; a regression
+    target reads them as numbers; one number written two ways without a leading zero is
+    refused (one class or two?)."""
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"a": rng.normal(size=len(labels)), "b": rng.normal(size=len(labels))})
+    frame["cls"] = np.array(labels, dtype=object)
+    frame.to_csv(tmp_path / "codes.csv", index=False)
+    for task in (None, "classification"):
+        data = load_csv(tmp_path / "codes.csv", target="cls", task=task)
+        assert data.task == "classification" and list(data.class_names) == names
+        counts = np.bincount(np.concatenate([data.y_train, data.y_val, data.y_test]))
+        assert sorted(counts.tolist()) == sorted(pd.Series(labels).value_counts().tolist())
+    if len({int(label) for label in labels}) > 1:  # '007' and '7' alone: one number
+        assert (
+            load_csv(tmp_path / "codes.csv", target="cls", task="regression").task == "regression"
+        )
+    frame["cls"] = np.array(["1"] * 60 + ["1.0"] * 60 + ["2"] * (len(labels) - 120), dtype=object)
+    frame.to_csv(tmp_path / "ways.csv", index=False)
+    with pytest.raises(
+        DataError, match=r"target column 'cls' writes one number in more than one way \('1' and"
+    ):
+        load_csv(tmp_path / "ways.csv", target="cls")
+    frame["cls"] = np.array(["2.5", "2.50", "3.25"] * (len(labels) // 3), dtype=object)
+    frame.to_csv(tmp_path / "real.csv", index=False)
+    assert load_csv(tmp_path / "real.csv", target="cls").task == "regression"  # a quantity

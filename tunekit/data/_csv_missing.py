@@ -7,7 +7,8 @@ advice to drop its rows (a class deleted). `text_targets_as_written` reads
 such a target as written; every other cell read as missing is still refused,
 and the message says which text the cells held. An empty cell is a missing
 value everywhere; a column of nothing but missing cells is refused as an empty
-column to drop.
+column to drop. A target column pandas reads as numbers is put back as written when
+the file writes codes (`codes_as_written`: `01` and `1` are two classes).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from typing import Any
 
 from tunekit.errors import DataError
 
-__all__ = ["check_no_missing", "text_targets_as_written"]
+__all__ = ["check_no_missing", "codes_as_written", "text_targets_as_written"]
 
 # What pandas's `infer_dtype` calls the values of a column of numbers (or True/False).
 _NUMBERS = {"integer", "floating", "mixed-integer-float", "decimal", "boolean"}
@@ -112,3 +113,51 @@ def _held_texts(frame: Any, written: Any, column: str) -> tuple[int, str] | None
         texts.append(f"{len(values) - 3} more")
     shown = texts[0] if len(texts) == 1 else ", ".join(texts[:-1]) + " or " + texts[-1]
     return int(held.sum()), shown
+
+
+def codes_as_written(file: Path, frame: Any, targets: list[str], task: str | None) -> None:
+    """Puts each target column pandas read as whole numbers back as written, in place,
+    where the file writes codes: a label with a leading zero (`01`, `007`). `"01"` and
+    `"1"` are two classes as written and one number as read: a probe's wine classes
+    `1`, `01` and `2` became 2 classes, and its test accuracy was for a problem it never
+    posed (exit 0). Labels `01`, `02`, `10` keep those names. With `task="regression"`
+    the column is numbers, as written or not.
+
+    Raises:
+        DataError: A target of whole numbers (`task` not regression) that writes one in
+            more than one way without a leading zero (`1` and `1.0`): one class or two.
+    """
+    import pandas as pd
+    from pandas.api.types import is_bool_dtype, is_numeric_dtype
+
+    numeric = [c for c in targets if is_numeric_dtype(frame[c]) and not is_bool_dtype(frame[c])]
+    if task == "regression" or not numeric:
+        return
+    try:
+        written = pd.read_csv(file, usecols=numeric, dtype=str, keep_default_na=False)
+    except (ValueError, OSError):  # read once already: not expected
+        return
+    if len(written) != len(frame):
+        return
+    written.columns = [str(c) for c in written.columns]
+    for column in numeric:
+        text = written[column].str.strip()
+        kept = frame[column].notna().to_numpy() & (text != "").to_numpy()
+        pairs = pd.DataFrame(
+            {"value": frame[column].to_numpy()[kept], "text": text[kept].to_numpy()}
+        )
+        if pairs["text"].str.fullmatch(r"[+-]?0\d+").any():
+            frame[column] = text.where(text != "", None).astype(object).to_numpy()
+            continue
+        if (pairs["value"] != pairs["value"].round()).any():
+            continue  # real values: a quantity, however written
+        ways = pairs.drop_duplicates().groupby("value")["text"].unique()
+        several = [list(w) for w in ways if len(w) > 1]
+        if several:
+            shown = " and ".join(repr(t) for t in several[0][:3])
+            raise DataError(
+                f"target column {column!r} writes one number in more than one way ({shown}): "
+                "as numbers they are one class, as written two. Write each class one way "
+                "and save the CSV again, or pass task='regression' if the column is a "
+                "quantity."
+            )

@@ -221,7 +221,7 @@ def blank_rows(x: Any) -> np.ndarray:
         values = np.asarray(leaf)
         if values.dtype.kind not in "fiub" or values.ndim < 1:
             return np.zeros(len(values) if values.ndim else 0, bool)
-        flat = values.reshape(len(values), -1)
+        flat = values.reshape(len(values), -1) if len(values) else np.zeros((0, 1))
         same = (flat == flat[:, :1]).all(axis=1) if flat.shape[1] else np.ones(len(flat), bool)
         found = same if found is None else found & same
     return np.zeros(0, bool) if found is None else found

@@ -17,7 +17,12 @@ from tunekit.data._checks import CLASSIFICATION, REGRESSION, _naming_file
 from tunekit.data._classes import value_classes
 from tunekit.data._csv_header import check_header, check_identifiers
 from tunekit.data._csv_layout import misread
-from tunekit.data._csv_missing import as_written, check_no_missing, text_targets_as_written
+from tunekit.data._csv_missing import (
+    as_written,
+    check_no_missing,
+    codes_as_written,
+    text_targets_as_written,
+)
 from tunekit.data._csv_numbers import written_numbers
 from tunekit.data._float32 import merged_column, moved_column
 from tunekit.data._split_sizes import made_by
@@ -170,6 +175,7 @@ def load_csv(
             )
         written = as_written(file, frame)  # only when a cell is missing
         text_targets_as_written(frame, written, targets)  # text labels 'NA', 'None'
+        codes_as_written(file, frame, targets, task)  # '01' and '1': two classes
         check_no_missing(frame, written)
         _check_numeric(frame, features)
         check_identifiers(frame, features)  # a pandas index or an id column
