@@ -48,10 +48,16 @@ def test_a_model_that_predicts_nan_for_finite_test_inputs_is_not_scored(task):
     )
     with pytest.raises(
         tunekit.PredictionsNotFiniteError,
-        match=r"^The final model predicts NaN or infinite values for 5 of 60 test samples "
-        r"\(rows 3, 17, 18, 40, 59\)\. tunekit will not score them: .*keras\.ops\.log1p",
-    ):
+        match=r"^The final model \(best_model\.keras\) predicts NaN or infinite values for 5 "
+        r"of 60 test samples \(rows 3, 17, 18, 40, 59\)\. tunekit will not score them: "
+        r".*keras\.ops\.log1p",
+    ) as refused:
         predict_test_set(model, data, batch_size=32)
+    # The baseline's or a final seed's model is named as itself (probe C: a baseline's NaN
+    # was said of best_model.keras, whose predictions were finite).
+    said = str(refused.value.about("The baseline model (baseline_model.keras)"))
+    assert said.startswith("The baseline model (baseline_model.keras) predicts NaN or "), said
+    assert "best_model" not in said and "(rows 3, 17, 18, 40, 59)" in said
     x_test[[3, 17, 18, 40, 59], 1] = 1.0  # finite everywhere: scored
     y_true, y_pred = predict_test_set(model, data, batch_size=32)
     assert len(y_pred) == 60 and np.all(np.isfinite(y_pred))

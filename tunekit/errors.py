@@ -28,7 +28,7 @@ from __future__ import annotations
 import collections
 import re
 import signal
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import TypeVar
 
 __all__ = [
@@ -214,7 +214,16 @@ class RetrainDivergedError(TunekitError, RuntimeError):
 
 
 class PredictionsNotFiniteError(TunekitError, ValueError):
-    """The final model predicts NaN or infinite values for test samples: no score is made."""
+    """A model tunekit tests predicts NaN or infinite values for test samples: no score is
+    made. `about(what)`: the same refusal naming the model tested (`what`)."""
+
+    def __init__(self, message: str, said: Callable[[str], str] | None = None) -> None:
+        super().__init__(message)
+        self._said = said
+
+    def about(self, what: str) -> PredictionsNotFiniteError:
+        """This refusal, said of `what` (e.g. "The baseline model (baseline_model.keras)")."""
+        return PredictionsNotFiniteError(self._said(what), self._said) if self._said else self
 
 
 # -- parallel and distributed tuning -------------------------------------------------

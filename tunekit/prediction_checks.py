@@ -17,7 +17,10 @@ import numpy as np
 
 from tunekit.errors import PredictionsNotFiniteError
 
-__all__ = ["refuse_nonfinite_predictions"]
+__all__ = ["FINAL", "refuse_nonfinite_predictions"]
+
+#: The model `refuse_nonfinite_predictions` names unless told another (`about`).
+FINAL = "The final model (best_model.keras)"
 
 
 def refuse_nonfinite_predictions(outputs: Any, stream: bool = False) -> None:
@@ -40,13 +43,17 @@ def refuse_nonfinite_predictions(outputs: Any, stream: bool = False) -> None:
         return
     rows = ", ".join(str(int(i)) for i in bad[:5]) + (", ..." if bad.size > 5 else "")
     order = " (in the order its batches came)" if stream else ""
-    raise PredictionsNotFiniteError(
-        f"The final model predicts NaN or infinite values for {bad.size} of {len(values)} "
-        f"test samples (rows {rows}{order}). tunekit will not score them: Keras's metrics "
-        "and an argmax count a NaN row as class 0, and a regression metric cannot be "
-        "computed on it. The test inputs are finite (checked when the data was made), so "
-        "the model computes these values itself: a keras.ops.log, sqrt or division of an "
-        "input that is 0 or negative there, or weights that overflow. Make the model "
-        "finite on such inputs (keras.ops.log1p, an epsilon, clipping) and run it as a new "
-        "run; best_model.keras is kept for you to look at."
-    )
+
+    def said(what: str) -> str:
+        return (
+            f"{what} predicts NaN or infinite values for {bad.size} of {len(values)} test "
+            f"samples (rows {rows}{order}). tunekit will not score them: Keras's metrics and "
+            "an argmax count a NaN row as class 0, and a regression metric cannot be "
+            "computed on it. The test inputs are finite (checked when the data was made), "
+            "so the model computes these values itself: a keras.ops.log, sqrt or division "
+            "of an input that is 0 or negative there, or weights that overflow. Make the "
+            "model finite on such inputs (keras.ops.log1p, an epsilon, clipping) and run it "
+            "as a new run; its model file is kept for you to look at."
+        )
+
+    raise PredictionsNotFiniteError(said(FINAL), said)

@@ -69,7 +69,7 @@ CONTINUITY_FEATURES = 1024
 MANY_FEATURES = 64
 NATURAL_MATCH = 1e-3
 # A blank value (each input one value) held by this many samples of a continuous
-# reference, and this share of them, is an atom of its distribution (`_atom_share`).
+# reference, and this share of them, is an atom of its distribution (`_atoms`).
 ATOM_COUNT = 5
 ATOM_SHARE = 0.01
 # The reference each split is compared with: the final model trains on training and validation.
@@ -79,13 +79,15 @@ REFERENCE = {"val": ("train",), "test": ("train", "val")}
 class Leak(NamedTuple):
     """A validation or test split found leaked: `found` of its `samples` are in its
     reference (`REFERENCE`), where `natural` (a share) would be by nature; `continuous`:
-    whether a training feature is (then `natural` is 0)."""
+    whether a training feature is (then `natural` is 0, and `blank` samples equal to a
+    blank atom were counted out of `samples`)."""
 
     split: str
     found: int
     samples: int
     natural: float
     continuous: bool
+    blank: int = 0  # blank samples of the split counted out (`_atoms`), not in `samples`
 
     @property
     def share(self) -> float:
@@ -106,8 +108,8 @@ def find_leaks(
         continuous: Whether a training feature is continuous (`continuous_of`); called
             at most once, and only when the verdict depends on it.
         blank: The hashes of samples whose every input holds one value throughout
-            (`blank_rows`: all zeros), which may be atoms (`_atom_share`). Defaults to
-            none.
+            (`blank_rows`: all zeros), which may be atoms (`_atoms`), counted out of the
+            splits where a feature is continuous. Defaults to none.
 
     Returns:
         The leaked splits (`Leak`), validation first; `[]` when none is.
@@ -123,9 +125,13 @@ def find_leaks(
     leaks = []
     for split, (number, seen) in found.items():
         rows = hashes[split]
-        natural = natural_share(is_continuous, seen, rows, blank)
+        if is_continuous:  # equal samples are copies, blank atoms apart (counted out)
+            rows = rows[~np.isin(rows, _atoms(seen, blank))]
+            number = _found(rows, seen)
+        natural = natural_share(is_continuous, seen, rows)
         if _leaked(number, len(rows), natural):
-            leaks.append(Leak(split, number, len(rows), natural, is_continuous))
+            out = len(hashes[split]) - len(rows)
+            leaks.append(Leak(split, number, len(rows), natural, is_continuous, out))
     return leaks
 
 
@@ -136,14 +142,7 @@ def leak_sentence(leak: Leak, *, samples: str, unit: str, where: str, equal: str
     `unit`: "split" or "stream"; `where`: what the split is compared with ("training
     data"); `equal`: what equal means here."""
     name = SPLIT_NAMES[leak.split]
-    if leak.continuous and leak.natural > 0:
-        nature = (
-            f"by nature about {leak.natural:.0%} would be, those equal to a blank sample "
-            "(one value throughout, such as all zeros) many training samples are; the "
-            "features take too many values for other distinct samples to be equal, so "
-            "those are copies"
-        )
-    elif leak.continuous:
+    if leak.continuous:
         nature = (
             "by nature none would be: the features take too many values for distinct "
             "samples to be equal, so equal samples are copies"
@@ -153,8 +152,15 @@ def leak_sentence(leak: Leak, *, samples: str, unit: str, where: str, equal: str
             f"by nature about {leak.natural:.0%} would be, as often as the training ones "
             "repeat or a random split of them all would match"
         )
+    others = (
+        f" that are not blank (besides {leak.blank} of one value throughout, such as all "
+        "zeros, which many training samples are by nature)"
+        if leak.blank
+        else ""
+    )
     return (
-        f"{leak.found} of the {leak.samples} {samples} of the {name} {unit} ({leak.share:.0%}) "
+        f"{leak.found} of the {leak.samples} {samples} of the {name} {unit}{others} "
+        f"({leak.share:.0%}) "
         f"are also in the {where} ({equal}; {nature}): the {name} score is leaked (it "
         f"measures memory of the {where}, not how the model does on new data)."
     )
@@ -180,36 +186,33 @@ def _leaked(found: int, count: int, natural: float) -> bool:
     return float(stats.binomtest(found, count, natural, alternative="greater").pvalue) < LEAK_ALPHA
 
 
-def natural_share(
-    continuous: bool, seen: np.ndarray, rows: np.ndarray, blank: np.ndarray | None = None
-) -> float:
+def natural_share(continuous: bool, seen: np.ndarray, rows: np.ndarray) -> float:
     """A new sample's chance to equal a sample of a reference split by nature (`seen`: the
     reference's hashes; `rows`: the split compared with it; `continuous`: whether a
-    training feature is). When a feature is continuous, equal samples are copies, except
-    those equal to a blank value many reference samples hold (`_atom_share`; `blank`: the
-    hashes of samples whose inputs each hold one value). Else the larger
+    training feature is). 0 when a feature is continuous (equal samples are then copies;
+    `find_leaks` counts out the blank atoms first, `_atoms`). Else the larger
     of the reference's `_twin_share` and `_pooled_share` (the reference alone says 0 when
     its samples are all distinct: a small or deduplicated training split of a few
     discrete features, whose values a new sample still hits)."""
     if continuous:
-        return _atom_share(seen, rows, blank)
+        return 0.0
     return max(_twin_share(seen), _pooled_share(seen, rows))
 
 
-def _atom_share(seen: np.ndarray, rows: np.ndarray, blank: np.ndarray | None) -> float:
-    """The share of `rows` equal to a blank value (`blank`: each input one value, such as
-    all zeros) that many samples of `seen` hold: at least `ATOM_COUNT` and `ATOM_SHARE` of
-    them. Such a value is an atom of a continuous distribution: idle sensor windows of all
-    zeros, 20% of the samples, are distinct events that are equal (a probe's were refused
-    as leaked by the split tunekit made itself). Copies of a sample with varied values
-    (ten copies of one photograph, a file of rows written twice) are not atoms: the
-    deployed model will not see them again."""
-    if blank is None or not len(blank) or not len(seen) or not len(rows):
-        return 0.0
+def _atoms(seen: np.ndarray, blank: np.ndarray | None) -> np.ndarray:
+    """The blank values (`blank`: the hashes of samples whose inputs each hold one value,
+    such as all zeros) that many samples of `seen` are: at least `ATOM_COUNT` and
+    `ATOM_SHARE` of them. Such a value is an atom of a continuous distribution: idle
+    sensor windows of all zeros, 20% of the samples, are distinct events that are equal (a
+    probe's were refused as leaked by the split tunekit made itself). They are counted
+    out of a split, not excused by share: copies of varied samples beside them are still
+    copies (a probe's 90 copied rows in a test split of 50% blank rows). Copies of a
+    sample with varied values (ten copies of one photograph) are never atoms."""
+    if blank is None or not len(blank) or not len(seen):
+        return np.zeros(0, np.uint64)
     values, counts = np.unique(seen, return_counts=True)
     frequent = values[counts >= max(ATOM_COUNT, ATOM_SHARE * len(seen))]
-    atoms = frequent[np.isin(frequent, blank)]
-    return float(np.isin(rows, atoms).mean()) if len(atoms) else 0.0
+    return frequent[np.isin(frequent, blank)]
 
 
 def blank_rows(x: Any) -> np.ndarray:
@@ -299,12 +302,15 @@ def continuous_of(sampled: list[np.ndarray]) -> bool:
     natural share and excused them, exit 0 on a leaked test score). The variety condition
     keeps one feature of few values (a temperature to 0.1 degree) discrete, whose repeats
     are natural; a pixel takes at most 256 levels however many images there are, and an
-    image's pixels together tell distinct images apart."""
+    image's pixels together tell distinct images apart. Blank samples (one value throughout:
+    half of a probe's rows were all zeros, which made every feature look discrete and
+    excused 90 copied rows) are set aside: `find_leaks` counts them out as atoms."""
     import pandas as pd  # noqa: PLC0415 - pandas is slow to import
 
     for values in sampled:
         if not values.shape[1]:
             continue
+        values = values[~(values == values[:, :1]).all(axis=1)]  # blank samples apart (`_atoms`)
         rows = np.unique(values, axis=0)
         if len(rows) < 20:
             continue

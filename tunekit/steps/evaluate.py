@@ -12,6 +12,7 @@ from tunekit import interrupts
 from tunekit.data._targets import several_outputs
 from tunekit.data.batches import test_batch_size
 from tunekit.data.streams import StreamData
+from tunekit.errors import PredictionsNotFiniteError
 from tunekit.model_files import file_alone_note, load_saved_model
 from tunekit.outputs import predict_test_set
 from tunekit.replacing import FINAL_LOGS, set_aside
@@ -109,8 +110,20 @@ class EvaluateStep:
                 y_pred,
                 distributed=ctx.runner.facts(),
                 started=start,
-                score=lambda other: test_metrics(ctx, other, batch_size),  # the baseline's
+                score=lambda other: _baseline_metrics(ctx, other, batch_size),
             )
             interrupts.check()  # the report may be partial: a rerun writes it again
             manifest.mark(self.name, "done", seconds=round(time.perf_counter() - start, 2))
         return dict(manifest.step(self.name)["test_metrics"])
+
+
+def _baseline_metrics(ctx: RunContext, model: keras.Model, batch_size: int) -> dict[str, float]:
+    """`test_metrics` of the baseline's model, a refusal of its NaN said of it."""
+    try:
+        return test_metrics(ctx, model, batch_size)
+    except PredictionsNotFiniteError as e:
+        raise e.about(
+            "The baseline model (baseline_model.keras: the default configuration, which the "
+            "report compares best_model.keras with; --no-baseline / baseline=False leaves it "
+            "out)"
+        ) from None

@@ -16,6 +16,7 @@ from typing import Any
 
 from tunekit import _faults, _log, interrupts
 from tunekit.data.batches import test_batch_size
+from tunekit.errors import PredictionsNotFiniteError
 from tunekit.steps.base import RunContext, test_metrics
 from tunekit.steps.baseline import train_like_winner
 from tunekit.steps.final_fit_facts import seed_facts
@@ -69,7 +70,10 @@ class FinalSeedsStep:
                 log_parts=(self.name, f"seed{seed}"),
                 before=seed_facts(ctx, epochs, seed),
             )
-            done[str(seed)] = test_metrics(ctx, fit.model, batch_size)
+            try:
+                done[str(seed)] = test_metrics(ctx, fit.model, batch_size)
+            except PredictionsNotFiniteError as e:
+                raise e.about(f"The final model retrained with seed {seed}") from None
             elapsed = seconds + time.perf_counter() - start
             manifest.mark(self.name, "running", seeds=done, seconds=round(elapsed, 2))
             _faults.checkpoint("final_seeds.fit_end")
