@@ -1321,3 +1321,21 @@ def test_a_nullable_numeric_series_is_taken_as_its_numbers(dtype):
     got = np.concatenate([data.y_train, data.y_val, data.y_test])
     np.testing.assert_allclose(np.sort(got), np.sort(y.to_numpy(dtype=np.float64)), rtol=1e-6)
     assert data.task == "regression"
+
+
+def test_a_nullable_dataframe_gets_the_float32_checks_of_its_numpy_twin():
+    """Probe C: `DataFrame.astype("Float64")` (or `convert_dtypes()`) of timestamps float32
+    merges (300 distinct values become 6), or of `Int64` IDs beyond 2**24, was accepted,
+    where the same frame of NumPy dtypes was refused by column."""
+    import pandas as pd
+
+    rng = np.random.default_rng(0)
+    labels = np.arange(300) % 2
+    stamps = pd.DataFrame({"a": rng.normal(size=300), "ts": 1.7e9 + rng.uniform(0, 600, 300)})
+    ids = pd.DataFrame({"a": rng.normal(size=300), "id": 2**40 + rng.integers(0, 234, 300)})
+    for frame, said in ((stamps, r"\('ts'\) holds values that float32"), (ids, r"\('id'\) holds")):
+        for given in (frame, frame.convert_dtypes(), frame.astype({frame.columns[1]: "Float64"})):
+            with pytest.raises(DataError, match=r"^x's column 1 " + said):
+                Dataset.from_arrays(given, labels, seed=0)
+    kept = Dataset.from_arrays(stamps.assign(ts=stamps.ts - 1.7e9).convert_dtypes(), labels)
+    assert kept.x_train.dtype == np.float32 and kept.x_train.shape[1] == 2

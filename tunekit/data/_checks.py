@@ -128,6 +128,10 @@ def _missing_as_nan(x: Any) -> Any:
     kind = getattr(x, "dtype", None)  # a nullable Float64/Int64 Series: NumPy cannot read it
     plain = getattr(kind, "numpy_dtype", None) if not isinstance(kind, np.dtype) else None
     if not np.asarray(x.isna()).any():
+        if hasattr(x, "dtypes") and kind is None:  # a DataFrame: its nullable columns' own
+            kinds = {c: getattr(d, "numpy_dtype", None) for c, d in x.dtypes.items()}
+            plains = {c: d for c, d in kinds.items() if d is not None and d.kind in "iufb"}
+            return x.astype(plains) if plains else x  # (checked by column as NumPy's)
         return x if plain is None or plain.kind not in "iufb" else x.to_numpy(dtype=plain)
     try:
         return x.to_numpy(dtype=np.float64, na_value=np.nan)
