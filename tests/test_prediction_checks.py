@@ -85,3 +85,38 @@ def test_a_stream_whose_inputs_hold_nan_is_refused_when_made(split):
         stream("train"), stream("val"), stream("test"), fingerprint="ok", num_classes=2
     )
     assert data.num_classes == 2
+
+
+def test_a_streams_nan_targets_or_sample_weights_are_refused_when_made():
+    """Probe C: a regression test stream with 3 NaN targets was accepted, and the run
+    failed after its search and retrain with a bare `ValueError` blaming a diverged model;
+    NaN sample weights in training were accepted. Both are refused when the `StreamData`
+    is made, as arrays with them are."""
+    rng = np.random.default_rng(2)
+    x = rng.normal(size=(192, 3)).astype("float32")
+    y = (x[:, 0] * 2.0).astype("float32")
+    weights = np.ones(192, "float32")
+
+    def streams(y, weights):
+        return [
+            tf.data.Dataset.from_tensor_slices((x[s], y[s], weights[s])).batch(16)
+            for s in (slice(0, 96), slice(96, 144), slice(144, 192))
+        ]
+
+    bad_y = y.copy()
+    bad_y[[150, 160, 170]] = np.nan
+    with pytest.raises(
+        tunekit.DataError,
+        match=r"^StreamData: the test stream's y holds NaN or infinite values in 3 of its 48 "
+        r"samples",
+    ):
+        StreamData(*streams(bad_y, weights), fingerprint="y", task="regression")
+    bad_weights = weights.copy()
+    bad_weights[7] = np.inf
+    with pytest.raises(
+        tunekit.DataError, match=r"^StreamData: the training stream's sample weights hold NaN"
+    ):
+        StreamData(*streams(y, bad_weights), fingerprint="w", task="regression")
+    assert (
+        StreamData(*streams(y, weights), fingerprint="ok", task="regression").task == "regression"
+    )

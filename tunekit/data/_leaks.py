@@ -125,7 +125,8 @@ class PassSum:
 
     def __init__(self, features: bool = False, watch: Callable[[Any], None] | None = None) -> None:
         self.count, self.total, self.labels, self.ended = 0, 0, 0, False
-        self.nonfinite = 0  # samples whose inputs hold NaN or infinity (`nonfinite_rows`)
+        # Samples whose inputs, targets, sample weights hold NaN or infinity (`nonfinite_rows`).
+        self.nonfinite = {"x": 0, "y": 0, "sample weights": 0}
         self.watch = watch  # called with each batch first (its shapes: `_stream_shapes`)
         self.samples: list[np.ndarray] = []  # each batch's `(x, y)` row hashes
         self.blank: list[np.ndarray] = []  # the row hashes of blank samples (`blank_rows`)
@@ -162,7 +163,8 @@ class PassSum:
         if self.features is not None and self._kept < CONTINUITY_SAMPLES:
             self.features.append(feature_sample(batch[0], CONTINUITY_SAMPLES - self._kept))
             self._kept += min(len(rows), CONTINUITY_SAMPLES - self._kept)
-        self.nonfinite += nonfinite_rows(batch[0])
+        for part, values in zip(self.nonfinite, batch, strict=False):
+            self.nonfinite[part] += nonfinite_rows(values)
         self.count += len(rows)
         self.total = (self.total + int(rows.sum(dtype=np.uint64))) % 2**64
         self.labels = (self.labels + int(row_hashes(batch[1]).sum(dtype=np.uint64))) % 2**64
@@ -303,22 +305,25 @@ def check_stream_splits(
             "from training and validation."
         )
     for split, summed in {"train": train, **seen}.items():
-        if summed.nonfinite:
-            raise DataError(
-                f"StreamData: the {_SPLIT_NAMES[split]} stream's x holds NaN or infinite "
-                f"values in {summed.nonfinite} of its {summed.count} samples: a model trains "
-                "on them to NaN, or predicts NaN for them, which Keras's metrics count as "
-                "class 0 (a test accuracy of 0.93 where it was 0.88). Drop or fill those "
-                "samples before batching (e.g. ds.filter, or ds.map with tf.where), as "
-                "arrays with them are refused."
-            )
+        for part, count in summed.nonfinite.items():
+            if count:
+                raise DataError(
+                    f"StreamData: the {_SPLIT_NAMES[split]} stream's {part} "
+                    f"{'hold' if part == 'sample weights' else 'holds'} NaN or "
+                    f"infinite values in {count} of its {summed.count} samples: a model "
+                    "trains on them to NaN, predicts NaN for them (which Keras's metrics "
+                    "count as class 0: a test accuracy of 0.93 where it was 0.88), or is "
+                    "scored against them. Drop or fill those samples before batching (e.g. "
+                    "ds.filter, or ds.map with tf.where), as arrays with them are refused."
+                )
     _refuse_trained_on({"train": train, **seen})
     return {split: seen[split].count for split in seen}
 
 
 def nonfinite_rows(x: Any) -> int:
-    """How many samples of a batch's inputs `x` (an array, a dict or list of arrays) hold
-    NaN or infinity in a floating-point input; inputs of other kinds (text, ids) hold none."""
+    """How many samples of a batch's inputs `x` (an array, a dict or list of arrays; or its
+    targets, or sample weights) hold NaN or infinity in a floating-point part; parts of
+    other kinds (text, ids) hold none."""
     parts = (
         list(x.values()) if isinstance(x, Mapping) else x if isinstance(x, (list, tuple)) else [x]
     )
