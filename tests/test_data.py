@@ -689,6 +689,16 @@ ERROR_CASES = [
         r"^The labels hold one class only: all 20 are 0\. Classification needs two",
     ),
     (
+        "single_value_not_ids",  # probe C: "not the class ids 0..0", then a second refusal
+        lambda t: Dataset.from_arrays(np.zeros((20, 2)), np.full(20, 7)),
+        r"^y holds one value only \(all 20 are 7\): one class, or a constant quantity\.",
+    ),
+    (
+        "single_float_value",
+        lambda t: Dataset.from_arrays(np.zeros((20, 2)), np.ones(20)),
+        r"^y holds one value only \(all 20 are 1\): one class",
+    ),
+    (
         "single_class_too_few_to_split",  # said before the split sizes: more rows won't help
         lambda t: Dataset.from_arrays(
             np.random.rand(9, 2), np.zeros(9, int), class_names=["a", "b"]

@@ -173,6 +173,8 @@ def value_labels_refusal(name: str, values: np.ndarray, fix: str = "", labels: A
     `values` the distinct labels, `labels` all of them (`(n,)`). Labels float32 would merge
     as a quantity (timestamps: `merged_column`) say so here, so that the regression this
     suggests is not refused in a second step."""
+    if values.size == 1:  # one value: neither suggestion would help (probe C)
+        return one_value(name, values[0], None if labels is None else np.size(labels))
     found = None if labels is None else merged_column(labels, labels.astype(np.float32))
     quantity = (
         "task='regression' if they are a quantity (a count, an age)"
@@ -187,6 +189,18 @@ def value_labels_refusal(name: str, values: np.ndarray, fix: str = "", labels: A
         f"0..{values.size - 1}: pass task='classification' to take "
         f"each value as a class (named by its value), or {quantity}{fix}."
         + (dropped_rows_fix(name) if values.min() < 0 else "")
+    )
+
+
+def one_value(name: str, value: Any, count: int | None) -> str:
+    """The refusal of labels or targets of one value throughout (`count` of them): one
+    class, or a constant quantity; asking "classes or a quantity?" would lead to a second
+    refusal either way."""
+    every = "" if count is None else f"all {count} are "
+    return (
+        f"{name} holds one value only ({every}{value:g}): one class, or a constant quantity. "
+        "Classification needs two or more distinct labels, and a constant target teaches a "
+        "model nothing; check that it is the target you meant."
     )
 
 

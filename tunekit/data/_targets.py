@@ -108,6 +108,10 @@ def infer_task(y: Any, name: str = "y") -> str:
     )
     if is_ids:
         return CLASSIFICATION
+    if values.size == 1:
+        from tunekit.data._classes import one_value  # noqa: PLC0415 - it imports this module
+
+        raise DataError(one_value(name, values[0], finite.size))
     consecutive = values.size > 0 and np.array_equal(values, values[0] + np.arange(values.size))
     if 1 <= values.size <= 2 or consecutive:
         # 1.0/2.0 or 1.0..12.0: class labels saved as floats (e.g. by pandas), or a count;
