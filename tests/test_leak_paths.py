@@ -346,3 +346,22 @@ def test_copies_beside_many_blank_samples_are_still_a_leak():
         )
     x_test[:90] = rng.normal(size=(90, 6))  # new samples instead: accepted
     Dataset(x[:2100], y[:2100], x[2100:2550], y[2100:2550], x_test, y_test)
+
+
+def test_a_ragged_stream_is_hashed_by_its_values():
+    """Probe C: a `tf.data` stream of `tf.ragged.constant` inputs (sequences of other
+    lengths) crashed in the split-leak hashing ("setting an array element with a
+    sequence"), a traceback instead of a verdict. Its rows are hashed by their values:
+    separate samples pass, a test stream of training samples is refused."""
+    rng = np.random.default_rng(0)
+    sequences = [list(rng.normal(size=rng.integers(2, 6))) for _ in range(192)]
+    labels = rng.integers(0, 2, 192)
+
+    def stream(part):
+        x = tf.ragged.constant([sequences[i] for i in part], dtype=tf.float32)
+        return tf.data.Dataset.from_tensor_slices((x, labels[part])).batch(16)
+
+    train, val, test = np.arange(96), np.arange(96, 144), np.arange(144, 192)
+    StreamData(stream(train), stream(val), stream(test), fingerprint="ragged", num_classes=2)
+    with pytest.raises(DataError, match=r"48 of the 48 samples of the test stream"):
+        StreamData(stream(train), stream(val), stream(train[:48]), fingerprint="r", num_classes=2)

@@ -27,6 +27,8 @@ def _array_rows(array: Any) -> np.ndarray:
     """One uint64 per sample (row along the first axis) of `array`, from its bytes."""
     from pandas.util import hash_array  # noqa: PLC0415
 
+    if hasattr(array, "to_list") and "Ragged" in type(array).__name__:  # rows of other sizes
+        array = np.array([repr(row) for row in array.to_list()], dtype=object)
     values = np.asarray(array)
     if values.ndim == 0:
         values = values.reshape(1)
@@ -34,7 +36,11 @@ def _array_rows(array: Any) -> np.ndarray:
     if not rows or not values.size:
         return np.zeros(rows, np.uint64)
     if values.dtype.kind == "O":  # e.g. text: hashed by value
-        cells = hash_array(values.reshape(-1).astype(str).astype(object)).reshape(rows, -1)
+        try:
+            texts = values.reshape(-1).astype(str)
+        except ValueError:  # cells that are sequences (rows of other lengths): by their values
+            texts = np.array([repr(np.asarray(v).tolist()) for v in values.reshape(-1)])
+        cells = hash_array(texts.astype(object)).reshape(rows, -1)
     else:
         raw = np.ascontiguousarray(values).reshape(rows, -1).view(np.uint8)
         width = -(-raw.shape[1] // 8) * 8
