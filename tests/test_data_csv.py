@@ -974,3 +974,20 @@ def test_class_codes_with_leading_zeros_are_read_as_written(tmp_path, labels, na
     frame["cls"] = np.array(["2.5", "2.50", "3.25"] * (len(labels) // 3), dtype=object)
     frame.to_csv(tmp_path / "real.csv", index=False)
     assert load_csv(tmp_path / "real.csv", target="cls").task == "regression"  # a quantity
+
+
+def test_a_leading_zero_among_real_values_or_spaces_is_not_a_class_code(tmp_path):
+    """Probe D: three cells `01` among half-steps (0.0 .. 5.0) turned a regression target
+    into 12 classes; ` 01` beside `01` was merged into one class by stripping it."""
+    rng = np.random.default_rng(0)
+    steps = np.round(rng.integers(0, 11, 600) / 2, 1).astype(str).astype(object)
+    steps[:3] = "01"
+    frame = pd.DataFrame({"a": rng.normal(size=600), "y": steps})
+    frame.to_csv(tmp_path / "steps.csv", index=False)
+    assert load_csv(tmp_path / "steps.csv", target="y").task == "regression"
+    codes = np.array(["01", " 01", "02"] * 40, dtype=object)
+    (tmp_path / "spaced.csv").write_text(
+        "a,y\n" + "".join(f"{v},{c}\n" for v, c in zip(rng.normal(size=120), codes, strict=True))
+    )
+    with pytest.raises(DataError, match=r"differ only"):
+        load_csv(tmp_path / "spaced.csv", target="y")

@@ -365,3 +365,20 @@ def test_a_ragged_stream_is_hashed_by_its_values():
     StreamData(stream(train), stream(val), stream(test), fingerprint="ragged", num_classes=2)
     with pytest.raises(DataError, match=r"48 of the 48 samples of the test stream"):
         StreamData(stream(train), stream(val), stream(train[:48]), fingerprint="r", num_classes=2)
+
+
+def test_blank_atoms_are_common_values_not_every_constant_row():
+    """Probe D: rows each constant but of other values (`[v, v, v]`, flat images of other
+    greys) are not one atom: 150 copies among them were accepted; and a black image that
+    8 of 1,000 training images and 60 of each 200-image held-out split are is one atom
+    (refused as copies before), counted over a split and its reference pooled."""
+    rng = np.random.default_rng(0)
+    x = np.repeat(rng.normal(size=(1000, 1)), 3, axis=1)
+    y = rng.integers(0, 2, 1000)
+    x[:150], y[:150] = x[150:300], y[150:300]
+    with pytest.raises(DataError, match=r"are also in the training"):
+        Dataset.from_arrays(x, y, seed=0)
+    parts = [(rng.normal(size=(n, 8, 8)), rng.integers(0, 2, n)) for n in (1000, 200, 200)]
+    for (images, labels), black in zip(parts, (8, 60, 60), strict=True):
+        images[:black], labels[:black] = 0.0, 0
+    Dataset(*(a for part in parts for a in part))

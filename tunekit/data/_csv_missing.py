@@ -141,16 +141,16 @@ def codes_as_written(file: Path, frame: Any, targets: list[str], task: str | Non
         return
     written.columns = [str(c) for c in written.columns]
     for column in numeric:
-        text = written[column].str.strip()
-        kept = frame[column].notna().to_numpy() & (text != "").to_numpy()
+        text = written[column]  # as written, spaces too (` 01` and `01`: the text rules')
+        kept = frame[column].notna().to_numpy() & (text.str.strip() != "").to_numpy()
         pairs = pd.DataFrame(
             {"value": frame[column].to_numpy()[kept], "text": text[kept].to_numpy()}
         )
-        if pairs["text"].str.fullmatch(r"[+-]?0\d+").any():
-            frame[column] = text.where(text != "", None).astype(object).to_numpy()
-            continue
         if (pairs["value"] != pairs["value"].round()).any():
-            continue  # real values: a quantity, however written
+            continue  # real values: a quantity, however written (`01` beside `0.5` too)
+        if pairs["text"].str.fullmatch(r"\s*[+-]?0\d+\s*").any():
+            frame[column] = text.where(text.str.strip() != "", None).astype(object).to_numpy()
+            continue
         ways = pairs.drop_duplicates().groupby("value")["text"].unique()
         several = [list(w) for w in ways if len(w) > 1]
         if several:

@@ -309,15 +309,22 @@ def check_stream_splits(
             if count:
                 raise DataError(
                     f"StreamData: the {_SPLIT_NAMES[split]} stream's {part} "
-                    f"{'hold' if part == 'sample weights' else 'holds'} NaN or "
-                    f"infinite values in {count} of its {summed.count} samples: a model "
-                    "trains on them to NaN, predicts NaN for them (which Keras's metrics "
-                    "count as class 0: a test accuracy of 0.93 where it was 0.88), or is "
-                    "scored against them. Drop or fill those samples before batching (e.g. "
-                    "ds.filter, or ds.map with tf.where), as arrays with them are refused."
+                    f"{'hold' if part == 'sample weights' else 'holds'} NaN or infinite values "
+                    f"in {count} of its {summed.count} samples: {_NAN_HARM[part]}. Drop or "
+                    "fill those samples before batching (e.g. ds.filter, or ds.map with "
+                    "tf.where), as arrays with them are refused."
                 )
     _refuse_trained_on({"train": train, **seen})
     return {split: seen[split].count for split in seen}
+
+
+# What a stream's NaN or infinity would do, by the part of its batches that holds it.
+_NAN_HARM = {
+    "x": "a model trains on them to NaN, or predicts NaN for them, which Keras's metrics "
+    "count as class 0 (a test accuracy of 0.93 where it was 0.88)",
+    "y": "a model would be trained toward them and scored against them, which no metric can do",
+    "sample weights": "each weighs its sample's loss, and one NaN makes the loss NaN",
+}
 
 
 def nonfinite_rows(x: Any) -> int:
