@@ -328,9 +328,8 @@ _NAN_HARM = {
 
 
 def nonfinite_rows(x: Any) -> int:
-    """How many samples of a batch's inputs `x` (an array, a dict or list of arrays; or its
-    targets, or sample weights) hold NaN or infinity in a floating-point part; parts of
-    other kinds (text, ids) hold none."""
+    """How many samples of a batch's `x` (or `y`, or weights: an array, a dict or list of
+    arrays) hold NaN or infinity in a float part; text or ids hold none."""
     parts = (
         list(x.values()) if isinstance(x, Mapping) else x if isinstance(x, (list, tuple)) else [x]
     )
