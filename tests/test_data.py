@@ -686,7 +686,7 @@ ERROR_CASES = [
     (
         "single_class",
         lambda t: Dataset.from_arrays(np.zeros((20, 2)), np.zeros(20, int)),
-        r"^The labels hold one class only: all 20 are 0\. Classification needs two",
+        r"^y holds one value only \(all 20 are 0\): one class, or a constant quantity\.",
     ),
     (
         "single_value_not_ids",  # probe C: "not the class ids 0..0", then a second refusal
@@ -703,7 +703,7 @@ ERROR_CASES = [
         lambda t: Dataset.from_arrays(
             np.random.rand(9, 2), np.zeros(9, int), class_names=["a", "b"]
         ),
-        r"^The labels hold one class only: all 9 are 0 \('a'\)\.",
+        r"^y holds one value only \(all 9 are 'a', class 0\): one class, or a constant",
     ),
     (
         "class_names_mismatch",

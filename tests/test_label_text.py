@@ -68,6 +68,42 @@ def test_from_arrays_and_npz_labels_apart_by_case_or_spaces_are_refused(tmp_path
         load_npz(path)
 
 
+@pytest.mark.parametrize(
+    ("ways", "pair"),
+    [
+        (["1", "1.0", "2"], "'1' and '1.0'"),  # probe D: three classes, a CSV refused them
+        (["+1", "1", "2"], "'+1' and '1'"),
+        (["2", "2e0", "3"], "'2' and '2e0'"),
+        (["0.5", ".5", "1.5"], "'.5' and '0.5'"),
+        (["-0", "0", "1"], "'-0' and '0'"),
+    ],
+)
+def test_text_labels_writing_one_number_two_ways_are_refused(tmp_path, ways, pair):
+    x, _ = _labels(90)
+    y = np.array(ways * 30)
+    with pytest.raises(DataError) as info:
+        Dataset.from_arrays(x, y)
+    message = str(info.value)
+    assert f"write one number in more than one way ({pair})" in message, message
+    assert "astype(float)" in message
+    path = tmp_path / "labels.npz"
+    np.savez(path, x_train=x[:60], y_train=y[:60], x_test=x[60:], y_test=y[60:])
+    with pytest.raises(DataError, match="write one number in more than one way"):
+        load_npz(path)
+    text = y.astype(object)
+    text[1::6] = "cat"  # text beside the numbers: a column of text, checked the same
+    frame = pd.DataFrame({"a": x[:, 0], "b": x[:, 1], "t": text})
+    with pytest.raises(DataError, match="labels of target column 't' write one number in"):
+        load_csv(_csv(tmp_path, frame), "t", task="classification")
+
+
+def test_codes_and_numbers_written_one_way_are_classes():
+    x, _ = _labels(90)
+    assert Dataset.from_arrays(x, np.array(["01", "1", "2"] * 30)).class_names == ["01", "1", "2"]
+    assert Dataset.from_arrays(x, np.array(["1", "2", "3"] * 30)).class_names == ["1", "2", "3"]
+    assert Dataset.from_arrays(x, np.array(["1.5", "2", "x"] * 30)).num_classes == 3
+
+
 def test_labels_that_differ_as_classes_still_load(tmp_path):
     x, y = _labels(160)
     # one-letter classes may differ by case (EMNIST's 'a' and 'A'); all-symbol classes

@@ -77,7 +77,8 @@ def test_a_stream_whose_inputs_hold_nan_is_refused_when_made(split):
     with pytest.raises(
         tunekit.DataError,
         match=rf"^StreamData: the {'training' if split == 'train' else '(validation|test)'} "
-        r"stream's x holds NaN or infinite values in 3 of its \d+ samples: .*ds\.filter",
+        r"stream's x holds NaN or infinite values \(or values beyond .*\) in 3 of its \d+ "
+        r"samples: .*ds\.filter",
     ):
         StreamData(stream("train"), stream("val"), stream("test"), fingerprint="nan", num_classes=2)
     x[[5, 9], 2], x[12, 0] = 1.0, 1.0
@@ -107,7 +108,7 @@ def test_a_streams_nan_targets_or_sample_weights_are_refused_when_made():
     bad_y[[150, 160, 170]] = np.nan
     with pytest.raises(
         tunekit.DataError,
-        match=r"^StreamData: the test stream's y holds NaN or infinite values in 3 of its 48 "
+        match=r"^StreamData: the test stream's y holds NaN or infinite values .* in 3 of its 48 "
         r"samples",
     ):
         StreamData(*streams(bad_y, weights), fingerprint="y", task="regression")
@@ -120,3 +121,33 @@ def test_a_streams_nan_targets_or_sample_weights_are_refused_when_made():
     assert (
         StreamData(*streams(y, weights), fingerprint="ok", task="regression").task == "regression"
     )
+
+
+@pytest.mark.parametrize("form", ["ragged", "float64_beyond_float32"])
+def test_nan_in_ragged_inputs_or_float64_beyond_float32_are_refused_in_a_stream(form):
+    """Probe D: a ragged input holding NaN (read as object arrays of arrays) and float64
+    inputs beyond float32's range (infinite in the model) were accepted in a stream; arrays
+    holding either are refused."""
+    rng = np.random.default_rng(3)
+
+    def split(n, bad):
+        y = np.arange(n) % 2
+        if form == "ragged":
+            rows = [list(rng.normal(size=rng.integers(1, 5))) for _ in range(n)]
+            if bad:
+                rows[5][0] = float("nan")
+            x = tf.ragged.constant(rows, dtype=tf.float32)
+        else:
+            x = rng.normal(size=(n, 3))  # float64
+            if bad:
+                x[5, 1] = 1e39
+        return tf.data.Dataset.from_tensor_slices((x, y)).batch(16)
+
+    with pytest.raises(
+        tunekit.DataError,
+        match=r"^StreamData: the test stream's x holds NaN or infinite values \(or values "
+        r"beyond float32's range, about 3\.4e38, .*\) in 1 of its 32 samples",
+    ):
+        StreamData(split(64, False), split(32, False), split(32, True), fingerprint=form)
+    data = StreamData(split(64, False), split(32, False), split(32, False), fingerprint="ok")
+    assert data.train_classes[None] == {0, 1}

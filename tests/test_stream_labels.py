@@ -600,3 +600,51 @@ def test_one_sigmoid_unit_on_class_ids_0_to_2_is_refused_before_training(
         assert "categorical cross-entropy: num_classes=3)" in message
         assert "Pass num_classes" not in message
     assert not (tmp_path / "p" / "coarse").exists()
+
+
+def _one_class_split(n: int, label: int, seed: int, dict_y: bool = False) -> tf.data.Dataset:
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n, 4)).astype("float32")
+    y = np.full(n, label, "int64")
+    target: Any = {"kind": y, "side": np.arange(n) % 2} if dict_y else y
+    return tf.data.Dataset.from_tensor_slices((x, target)).batch(16)
+
+
+@pytest.mark.parametrize(
+    ("settings", "val_label", "said"),
+    [  # probes C, D: num_classes=2 beside labels all 0 in every split took a test accuracy 1.0
+        ({"num_classes": 2}, 0, "the training stream's y holds one value only (all 64 are 0)"),
+        ({}, 0, "the training stream's y holds one value only (all 64 are 0)"),
+        ({"num_classes": 2}, 1, "the training stream's y holds one value only (all 64 are 0)"),
+        (
+            {"class_names": ["cat", "dog"]},
+            0,
+            "the training stream's y holds one value only (all 64 are 'cat', class 0)",
+        ),
+        (
+            {"labels": {"train": np.zeros(64, int), "val": np.ones(32, int), "test": [0] * 32}},
+            1,
+            "the training stream's y holds one value only (all 64 are 0)",
+        ),
+        ({"dict_y": True}, 0, "the training stream's output 'kind' holds one value only"),
+    ],
+)
+def test_a_training_stream_of_one_class_is_refused_when_made(
+    settings: dict[str, Any], val_label: int, said: str
+) -> None:
+    """As labels of one value in arrays are (`one_value`): a model learns nothing from one
+    class, and a test stream of it scores 1.0 whatever was learnt."""
+    dict_y = settings.pop("dict_y", False)
+    splits = [
+        _one_class_split(64, 0, 1, dict_y),
+        _one_class_split(32, val_label, 2, dict_y),
+        _one_class_split(32, 0, 3, dict_y),
+    ]
+    with pytest.raises(DataError) as info:
+        StreamData(*splits, fingerprint="one", **settings)
+    assert str(info.value).startswith("StreamData: " + said), str(info.value)
+    assert "task='regression'" not in str(info.value)  # a constant target is refused too
+    # Two classes in training are taken, whatever the other splits hold.
+    two = _one_class_split(48, 0, 4).concatenate(_one_class_split(16, 1, 5))
+    data = StreamData(two, _one_class_split(32, 1, 6), _one_class_split(32, 0, 7), fingerprint="t")
+    assert data.train_classes[None] == {0, 1}

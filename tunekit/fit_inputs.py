@@ -20,8 +20,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import keras
-import keras_tuner as kt
 import numpy as np
+
+from tunekit.hypermodel_kinds import own_fit
 
 __all__ = [
     "FoldFit",
@@ -379,7 +380,7 @@ def takes_validation_data(hypermodel: Any) -> bool:
     is stopped with the fix (`fit_hypermodel`).
     """
     fit = getattr(hypermodel, "fit", None)
-    if fit is None or type(hypermodel).fit is kt.HyperModel.fit:
+    if fit is None or not own_fit(hypermodel):
         return False
     try:
         parameters = inspect.signature(fit).parameters

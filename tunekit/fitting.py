@@ -1,8 +1,7 @@
 """Calls a hypermodel's own `fit` with tunekit's fit arguments, whatever it sets itself.
 
-KerasTuner hands everything `search()` received to `HyperModel.fit(hp, model,
-*args, **kwargs)`, and its documented pattern sets some of those arguments
-again:
+KerasTuner hands everything `search()` received to `HyperModel.fit(hp, model, *args,
+**kwargs)`, and its documented pattern sets some of those arguments again:
 
     def fit(self, hp, model, *args, **kwargs):  # in a kt.HyperModel
         return model.fit(*args, batch_size=hp.Choice("batch_size", [16, 32]), **kwargs)
@@ -78,6 +77,7 @@ from tunekit.fit_inputs import (
     y_changed,
 )
 from tunekit.fit_results import plain_results
+from tunekit.hypermodel_kinds import own_fit
 
 __all__ = [
     "FitCall",
@@ -192,7 +192,7 @@ def fit_hypermodel(
     except (TunekitError, OSError):
         raise
     except Exception as e:
-        if type(hypermodel).fit is kt.HyperModel.fit:
+        if not own_fit(hypermodel):
             raise
         if final is not None:
             said = final_fit_message(hypermodel, final, args, kwargs, e, before)
@@ -232,7 +232,7 @@ def _fit_hypermodel(
             passed_x=passed_x,
             passed_y=passed_y,
             class_weight=kwargs.get("class_weight"),
-            own=type(hypermodel).fit is not kt.HyperModel.fit,
+            own=own_fit(hypermodel),
         )
         object.__setattr__(model, "fit", merged_fit)  # no Keras tracking: a plain attribute
         own_args, own_kwargs = own_containers((list(args), pending))  # x["a"] = ... stays here

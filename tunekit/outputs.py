@@ -25,6 +25,7 @@ import numpy as np
 from tunekit import _log
 from tunekit.data._targets import one_hot_rows
 from tunekit.errors import OutputShapeError
+from tunekit.hypermodel_kinds import own_fit
 from tunekit.loss_reading import (
     SIGNED_ACTIVATIONS,
     loss_callable,
@@ -363,10 +364,9 @@ def loss_takes_rows(hypermodel: Any, model: keras.Model, data: Any, x: Any, ids:
     the loss (any: a name, `"categorical_hinge"`, a `Loss`, a function) called on k + 1
     samples' predictions (k classes), with ids, then rows. `False` without an own fit."""
     import keras  # noqa: PLC0415 - a model exists, so Keras is loaded
-    import keras_tuner as kt  # noqa: PLC0415
 
     loss, labels = loss_callable(getattr(model, "loss", None)), np.asarray(ids)
-    if type(hypermodel).fit is kt.HyperModel.fit or data.task != "classification":
+    if not own_fit(hypermodel) or data.task != "classification":
         return False  # tunekit feeds the labels: check_label_form judged their form
     if loss is None or labels.ndim != 1:
         return False

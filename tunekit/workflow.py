@@ -48,7 +48,7 @@ from tunekit.errors import (
 from tunekit.fit_inputs import takes_validation_data
 from tunekit.hypermodel_changes import learn_build_state, refuse_changed_values
 from tunekit.hypermodel_code import code_record
-from tunekit.hypermodel_kinds import BUILD_REMEDY, not_a_build
+from tunekit.hypermodel_kinds import BUILD_REMEDY, not_a_build, own_fit
 from tunekit.hypermodel_state import KEY as HYPERMODEL_STATE
 from tunekit.hypermodel_use import DESCRIPTION, described, in_use, recorded_values
 from tunekit.manifest import OMITTED_SETTINGS, RunManifest, check_run_location
@@ -511,8 +511,8 @@ class CoarseToFine:
             _log.show_warnings()
         # A fit of the hypermodel's own may return {"my_acc": ...} computed on validation
         # data: the tuner judges it by what that fit returns (`tuners.base`).
-        own_fit = type(self.hypermodel).fit is not kt.HyperModel.fit
-        for name in objective_names(self.objective) if not own_fit else []:
+        own = own_fit(self.hypermodel)
+        for name in objective_names(self.objective) if not own else []:
             if (note := training_metric_note(name, outputs)) is not None:
                 _logger.warning(note)
         # A validation or test split lacking classes: warned now, and in the report.

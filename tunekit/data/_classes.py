@@ -192,13 +192,15 @@ def value_labels_refusal(name: str, values: np.ndarray, fix: str = "", labels: A
     )
 
 
-def one_value(name: str, value: Any, count: int | None) -> str:
-    """The refusal of labels or targets of one value throughout (`count` of them): one
-    class, or a constant quantity; asking "classes or a quantity?" would lead to a second
-    refusal either way."""
+def one_value(name: str, value: Any, count: int | None, class_name: Any = None) -> str:
+    """The refusal of labels or targets of one value throughout (`count` of them; `value`
+    a number, the class id of `class_name` when one is given): one class, or a constant
+    quantity. Said alike whether the task is known or not: asking "classes or a quantity?"
+    (or suggesting task='regression' for one class) would lead to a second refusal."""
     every = "" if count is None else f"all {count} are "
+    shown = f"{value:g}" if class_name is None else f"{class_name!r}, class {value:g}"
     return (
-        f"{name} holds one value only ({every}{value:g}): one class, or a constant quantity. "
+        f"{name} holds one value only ({every}{shown}): one class, or a constant quantity. "
         "Classification needs two or more distinct labels, and a constant target teaches a "
         "model nothing; check that it is the target you meant."
     )

@@ -10,6 +10,7 @@ found (not on class names the user gave: those are declared on purpose).
 
 from __future__ import annotations
 
+import math
 import re
 import unicodedata
 from collections.abc import Iterable
@@ -18,6 +19,7 @@ from tunekit import _log
 from tunekit.errors import DataError
 
 _SPACES = re.compile(r"\s+")
+_CODE = re.compile(r"\s*[+-]?0\d+\s*")  # a code with a leading zero: `01`, `007`
 _WORD = re.compile(r"\w")
 # Text that a missing value becomes: `str(float("nan"))`, `str(pd.NA)`, exports' `n/a`,
 # `#N/A`, `null`. (`NA` and `None` stay classes: North America, a severity level "None".)
@@ -31,6 +33,29 @@ def _spelling_key(label: str) -> str:
     letters in a letter-recognition task)."""
     key = _SPACES.sub(" ", unicodedata.normalize("NFKC", label)).strip()  # `café` = `cafe\u0301`
     return key if len(key) <= 1 else key.casefold()
+
+
+def _refuse_one_number_two_ways(found: list[str], name: str) -> None:
+    """Refuses labels (`found`, distinct) that write one number in more than one way."""
+    numbers: dict[float, list[str]] = {}
+    for label in found:
+        if _CODE.fullmatch(label):
+            continue  # a code: `01` is a class of its own
+        try:
+            value = float(label)
+        except ValueError:
+            continue
+        if math.isfinite(value):
+            numbers.setdefault(value, []).append(label)
+    several = [ways for ways in numbers.values() if len(ways) > 1]
+    if several:
+        shown = " and ".join(repr(t) for t in several[0][:3])
+        raise DataError(
+            f"The labels of {name} write one number in more than one way ({shown}): as "
+            "numbers they are one class, as text two. Write each class one way (e.g. "
+            "convert them with astype(float) or astype(int)) and load the data again, or "
+            "pass task='regression' with numbers if they are a quantity."
+        )
 
 
 def check_label_texts(
@@ -51,7 +76,10 @@ def check_label_texts(
         fix: What the first message tells the user to do.
 
     Raises:
-        DataError: When two labels differ only by spaces or letter case (`"cat"`,
+        DataError: When two labels write one number two ways (`"1"` and `"1.0"`, `"+2"`
+            and `"2"`; codes with a leading zero, `"01"` beside `"1"`, are two classes, as
+            in a CSV: `tunekit.data._csv_missing.codes_as_written`), or differ only by
+            spaces or letter case (`"cat"`,
             `" cat"`, `"Cat"`; labels of one character may differ by case), or when
             some labels hold letters or digits and others none at all (`"?"`, `"-"`,
             `"."` next to `"setosa"`) or are the text of a missing value (`"nan"`,
@@ -71,6 +99,7 @@ def check_label_texts(
             f"({shown}): each would be a class of its own. {fix}; if they really are "
             "different classes, give them names that differ by more than that."
         )
+    _refuse_one_number_two_ways(found, name)
     marks = [
         label
         for label in found

@@ -63,6 +63,7 @@ from tunekit.data._leak_rule import (
     find_leaks,
     leak_sentence,
 )
+from tunekit.data._nonfinite import nonfinite_rows, refuse_nonfinite
 from tunekit.data._row_hashes import row_hashes
 from tunekit.data._split_sizes import split_here
 from tunekit.data._stream_labels import class_ids
@@ -305,45 +306,9 @@ def check_stream_splits(
             "from training and validation."
         )
     for split, summed in {"train": train, **seen}.items():
-        for part, count in summed.nonfinite.items():
-            if count:
-                raise DataError(
-                    f"StreamData: the {_SPLIT_NAMES[split]} stream's {part} "
-                    f"{'hold' if part == 'sample weights' else 'holds'} NaN or infinite values "
-                    f"in {count} of its {summed.count} samples: {_NAN_HARM[part]}. Drop or "
-                    "fill those samples before batching (e.g. ds.filter, or ds.map with "
-                    "tf.where), as arrays with them are refused."
-                )
+        refuse_nonfinite(_SPLIT_NAMES[split], summed.nonfinite, summed.count)
     _refuse_trained_on({"train": train, **seen})
     return {split: seen[split].count for split in seen}
-
-
-# What a stream's NaN or infinity would do, by the part of its batches that holds it.
-_NAN_HARM = {
-    "x": "a model trains on them to NaN, or predicts NaN for them, which Keras's metrics "
-    "count as class 0 (a test accuracy of 0.93 where it was 0.88)",
-    "y": "a model would be trained toward them and scored against them, which no metric can do",
-    "sample weights": "each weighs its sample's loss, and one NaN makes the loss NaN",
-}
-
-
-def nonfinite_rows(x: Any) -> int:
-    """How many samples of a batch's `x` (or `y`, or weights: an array, a dict or list of
-    arrays) hold NaN or infinity in a float part; text or ids hold none."""
-    parts = (
-        list(x.values()) if isinstance(x, Mapping) else x if isinstance(x, (list, tuple)) else [x]
-    )
-    bad: np.ndarray | None = None
-    for part in parts:
-        try:
-            values = np.asarray(part)
-        except Exception:  # noqa: BLE001 - a ragged or sparse input: not read
-            continue
-        if values.dtype.kind not in "fc" or values.ndim < 1 or not len(values):
-            continue
-        rows = ~np.isfinite(values.reshape(len(values), -1)).all(axis=1)
-        bad = rows if bad is None or len(bad) != len(rows) else bad | rows
-    return 0 if bad is None else int(bad.sum())
 
 
 def _refuse_trained_on(passes: dict[str, PassSum]) -> None:

@@ -113,14 +113,11 @@ def check_split_sizes(ys: Mapping[str, Any], task: str, class_names: Any = None)
         arrays = [a for s in ("train", "val", "test") for a in tg.arrays_of(ys[s])]
         labels = np.concatenate([np.ravel(a) for a in arrays]) if arrays else np.array([])
         if labels.size and np.unique(labels).size == 1:
-            only = labels[0]
-            names = list(class_names or ())
-            named = f" ({names[int(only)]!r})" if 0 <= int(only) < len(names) else ""
-            raise DataError(
-                f"The labels hold one class only: all {labels.size} are {only}{named}. "
-                "Classification needs two or more distinct labels; for a number to "
-                "predict, pass task='regression'."
-            )
+            from tunekit.data._classes import one_value  # noqa: PLC0415 - it imports tg
+
+            only, names = labels[0], list(class_names or ())
+            named = names[int(only)] if 0 <= int(only) < len(names) else None
+            raise DataError(one_value("y", only, labels.size, named))
     refuse_one_sample(_sizes(ys), task)
 
 

@@ -7,6 +7,9 @@ as it was predicted, after the whole search and retrain. Now:
 
 - with `num_classes` (or `class_names`), every split's ids are checked when the
   `StreamData` is made (`refuse_ids_beyond`);
+- a training stream of one class is refused when it is made, with or without
+  `num_classes` (`refuse_one_training_class`), as labels of one value in arrays are:
+  a model learns nothing from it, and a test split of that class scores 1.0;
 - without it, the test ids the pass found (or `labels["test"]`) are checked
   against the model's output width in the model check before any trial
   (`check_test_classes`), as the validation ids are
@@ -23,7 +26,7 @@ import numpy as np
 from tunekit.data._stream_labels import check_class_ids, output_classes
 from tunekit.errors import DataError
 
-__all__ = ["check_test_classes", "refuse_ids_beyond"]
+__all__ = ["check_test_classes", "refuse_ids_beyond", "refuse_one_training_class"]
 
 _NAMES = {"train": "training", "val": "validation", "test": "test"}
 
@@ -66,6 +69,38 @@ def refuse_ids_beyond(data: Any) -> None:
             f"three); if class {high} is real, put examples of it in training (e.g. "
             f"train_test_split(..., stratify=labels)) and pass num_classes={high + 1}."
         )
+
+
+def refuse_one_training_class(data: Any) -> None:
+    """Refuses a classification `StreamData` whose training stream holds one class only,
+    in any output (its ids as `labels["train"]` gives them or its pass read them whole:
+    `data._passes`); reads nothing. Said as arrays' labels of one value are (`one_value`).
+
+    Raises:
+        DataError: Naming the stream (and output), the class and the samples.
+    """
+    from tunekit.data._classes import one_value  # noqa: PLC0415 - it imports the label checks
+
+    if getattr(data, "task", None) != "classification":
+        return
+    train = data._passes.get("train")
+    if data.labels is not None and "train" in data.labels:
+        labels = np.asarray(data.labels["train"]).reshape(-1)
+        found, count = {None: set(np.unique(labels).astype(int).tolist())}, labels.size
+    elif train is None or train.ended:
+        return
+    else:
+        found, count = train.classes, train.count
+    names = list(getattr(data, "class_names", None) or ())
+    for output, ids in found.items():
+        if len(ids) == 1 and count > 1:  # 1 sample: refused by the split sizes
+            (only,) = ids
+            where = "StreamData: the training stream's " + (
+                "y" if output is None else f"output {output!r}"
+            )
+            named = names[only] if output is None and only < len(names) else None
+            shown = None if named == str(only) else named  # num_classes' own names: ids
+            raise DataError(one_value(where, only, count, shown))
 
 
 def check_test_classes(data: Any, shape: Any, quantity: str = "") -> None:

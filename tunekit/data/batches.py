@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from tunekit.data import _targets as tg
+from tunekit.hypermodel_kinds import own_fit
 
 __all__ = [
     "EVALUATION_BATCH",
@@ -45,15 +46,9 @@ def pads_trials(ctx: Any) -> bool:
     `ctx`: the run (its `data`, `cv` and `hypermodel`). In-memory arrays
     without cross-validation, for a hypermodel without its own `fit`.
     """
-    import keras_tuner as kt
-
     from tunekit.data.streams import StreamData
 
-    return (
-        ctx.cv == 1
-        and not isinstance(ctx.data, StreamData)
-        and type(ctx.hypermodel).fit is kt.HyperModel.fit
-    )
+    return ctx.cv == 1 and not isinstance(ctx.data, StreamData) and not own_fit(ctx.hypermodel)
 
 
 def trial_repeats(ctx: Any) -> int:

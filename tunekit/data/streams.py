@@ -65,7 +65,7 @@ from tunekit.data._stream_batches import (
     weight_structure,
     with_weights_of,
 )
-from tunekit.data._stream_ids import refuse_ids_beyond
+from tunekit.data._stream_ids import refuse_ids_beyond, refuse_one_training_class
 from tunekit.data._stream_labels import check_labels_match, refuse_constant_targets
 from tunekit.data._stream_lengths import (
     batches_of,
@@ -318,6 +318,7 @@ class StreamData:
         test = self._passes.get("test")  # the test ids, checked before any trial likewise
         self.test_classes = test.classes if test is not None and not test.ended else {}
         refuse_ids_beyond(self)  # with num_classes: every split's ids now
+        refuse_one_training_class(self)  # with or without them
         # Each split's class ids (one output; None: not ids) and samples, as read: the check
         # of splits lacking classes (`tunekit.data._split_classes`), nothing more read.
         self.pass_classes = {

@@ -21,6 +21,7 @@ from typing import Any
 import keras
 import keras_tuner as kt
 
+from tunekit import hypermodel_kinds
 from tunekit.steps.base import RunContext
 from tunekit.steps.metric_reading import _name_and_config
 from tunekit.steps.output_checks import outputs_and_compile
@@ -71,7 +72,7 @@ def why_unread(ctx: RunContext) -> str:
 def own_fit(ctx: RunContext) -> bool:
     """Whether the hypermodel overrides `HyperModel.fit` (what it returns or logs is its own)."""
     hypermodel = getattr(ctx, "hypermodel", None)
-    return hypermodel is not None and type(hypermodel).fit is not kt.HyperModel.fit
+    return hypermodel is not None and hypermodel_kinds.own_fit(hypermodel)
 
 
 def unread(ctx: RunContext, levels: str) -> str | None:

@@ -22,6 +22,7 @@ from tunekit.data._stream_labels import check_validation_classes
 from tunekit.data._stream_shapes import check_stream_inputs
 from tunekit.default_build import build_with_defaults, check_built_a_model, note_built
 from tunekit.errors import ModelCheckError
+from tunekit.hypermodel_kinds import own_fit
 from tunekit.model_description import describe_model
 from tunekit.model_files import check_round_trip  # the file check, beside the loaders
 from tunekit.outputs import model_output_shape, training_samples
@@ -113,7 +114,7 @@ def check_model(
         _say_schedule_kept(model, schedule)
         check_text_backend(model, data, _WHAT)
         sample = model_sample(data)
-        fed_as_is = type(hypermodel).fit is kt.HyperModel.fit  # an own fit may not be
+        fed_as_is = not own_fit(hypermodel)  # an own fit may not be
         if fed_as_is:
             check_runs_on(model, sample)  # a lazily built model, on the data's samples
         shape = check_built_model(model, _WHAT, data, sample)
@@ -228,7 +229,7 @@ def check_declares_hyperparameters(
     phase trained its one configuration and the fine phase then failed with
     "0 ran". Checked after `check_model`, whose errors about the model say more.
     """
-    if type(hypermodel).fit is not kt.HyperModel.fit:
+    if own_fit(hypermodel):
         return
     if not (declared or declared_space(hypermodel)).space:
         raise ModelCheckError(
@@ -261,7 +262,7 @@ def check_objective_reported(
         ModelCheckError (a `ValueError`): Naming the objective, the metrics the
             model reports and the closest one.
     """
-    if type(hypermodel).fit is not kt.HyperModel.fit:
+    if own_fit(hypermodel):
         return
     if isinstance(data, Dataset) and not isinstance(data.y_train, Mapping):
         return  # one array of targets: one output, nothing renamed (and no build to pay)

@@ -13,13 +13,13 @@ from collections.abc import Mapping
 from typing import Any
 
 import keras
-import keras_tuner as kt
 import numpy as np
 
 from tunekit.data import CLASSIFICATION, Dataset
 from tunekit.data._checks import CATEGORICAL_LABELS
 from tunekit.data._targets import one_hot_ids
 from tunekit.errors import ModelCheckError
+from tunekit.hypermodel_kinds import own_fit
 from tunekit.loss_reading import keras_loss_key
 from tunekit.outputs import loss_takes_rows
 from tunekit.steps.metric_reading import label_form_misfit, metric_name
@@ -65,7 +65,7 @@ def check_label_form(model: keras.Model, data: Dataset, hypermodel: Any = None) 
         return
     if data.task != CLASSIFICATION:
         return
-    if hypermodel is not None and type(hypermodel).fit is not kt.HyperModel.fit:
+    if hypermodel is not None and own_fit(hypermodel):
         try:
             rows = loss_takes_rows(hypermodel, model, data, data.x_train, data.y_train)
         except Exception:  # noqa: BLE001 - a model that cannot run here: its trials say why

@@ -16,6 +16,7 @@ import keras_tuner as kt
 
 from tunekit.default_build import build_with_defaults
 from tunekit.errors import ModelCheckError
+from tunekit.hypermodel_kinds import own_fit
 from tunekit.steps.space_builds import MAX_BUILDS, MAX_PARENT_BUILDS, variant_builds
 from tunekit.tuners.base_oracle import check_names_declared_once
 from tunekit.tuners.declared import DeclaringHyperParameters
@@ -101,7 +102,6 @@ def check_user_space(
         reached |= other.declared
     unused = given - reached
     if unused:
-        own_fit = type(hypermodel).fit is not kt.HyperModel.fit
         _logger.warning(
             "hyperparameters= lists %s, which the hypermodel's build does not ask for, with "
             "the defaults or with any other value of one of its choices.%s If no "
@@ -110,7 +110,7 @@ def check_user_space(
             sorted(unused),
             " Its own fit may (e.g. a batch_size; a fit's entries are known only once a "
             "trial runs), and then the value applies."
-            if own_fit
+            if own_fit(hypermodel)
             else "",
             sorted(declared.declared),
         )

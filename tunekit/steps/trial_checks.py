@@ -35,6 +35,7 @@ from tunekit.data._float32 import refuse_merged_whole, refuse_moved, wide
 from tunekit.data._stream_labels import check_class_ids, ids_beyond, output_classes
 from tunekit.errors import DataError, ModelCheckError, OutputShapeError
 from tunekit.fitting import SearchInputError
+from tunekit.hypermodel_kinds import own_fit
 from tunekit.objectives import objective_names
 from tunekit.outputs import check_output_shape, training_samples
 from tunekit.regression import check_regression_output_shape
@@ -181,7 +182,7 @@ def check_trainable(
     if not isinstance(model, keras.Model):
         return
     # A fit of the hypermodel's own may compile the model, or feed it something else than x.
-    fed_as_is = type(hypermodel).fit is kt.HyperModel.fit
+    fed_as_is = not own_fit(hypermodel)
     if not getattr(model, "compiled", True) and fed_as_is:
         raise ModelCheckError(
             f"{WHAT} is not compiled. Call model.compile(optimizer=..., loss=..., "
@@ -326,7 +327,7 @@ def check_trial_model(
         SearchInputError: As `check_same_loss`, which stops the search: no trial is
             wrong on its own, its loss is not on the earlier trials' scale.
     """
-    fed_as_is = type(ctx.hypermodel).fit is kt.HyperModel.fit
+    fed_as_is = not own_fit(ctx.hypermodel)
     try:
         check_trainable(ctx.hypermodel, model, data, first)
         check_text_backend(model, data, what, read_stream=False)

@@ -42,6 +42,7 @@ from tunekit.fit_inputs import FoldFit
 from tunekit.fit_results import not_one_number
 from tunekit.fitting import HyperModelFitError, SearchInputError, fit_hypermodel
 from tunekit.hparams_results import TrialResults, write_trial_results
+from tunekit.hypermodel_kinds import own_fit
 from tunekit.objectives import known_direction, objective_names, training_metric_note
 from tunekit.own_loops import BUDGET_METRIC, budget_warning, planned_epochs
 from tunekit.params import CV_REFUSED
@@ -535,9 +536,8 @@ class TunekitTuner(kt.Tuner):
             except Exception:  # noqa: BLE001 - data that does not slice: no sample
                 sample = None
             self._tunekit_fits.update(sample=sample)
-        own_fit = type(self.hypermodel).fit is not kt.HyperModel.fit
         record = self._tunekit_record
-        expect = record.batched or (streamed and not own_fit)
+        expect = record.batched or (streamed and not own_fit(self.hypermodel))
         facts = TrialFacts(expect_batches=expect)
         callbacks = [self._checkpoint_once(c) for c in kwargs.get("callbacks", [])]
         directions = getattr(self.oracle.objective, "name_to_direction", None)
@@ -847,7 +847,7 @@ def _note_training_metric(tuner: Any, results: Any) -> None:
     if tuner._tunekit_fits["training_noted"] or not isinstance(results, keras.callbacks.History):
         return
     tuner._tunekit_fits.update(training_noted=True)
-    if type(tuner.hypermodel).fit is kt.HyperModel.fit:  # said before the search
+    if not own_fit(tuner.hypermodel):  # said before the search
         return
     for name in objective_names(tuner.oracle.objective):
         if f"val_{name}" in results.history and (note := training_metric_note(name)):
