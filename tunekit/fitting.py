@@ -217,7 +217,7 @@ def _fit_hypermodel(
             kwargs[name] = fr.Passed(kwargs[name])
     pending = dict(kwargs)
     held: dict[str, Any] = {}
-    own_fit = vars(model).get("fit")  # an instance attribute, if someone set one
+    set_fit = vars(model).get("fit")  # an instance attribute, if someone set one
     passed_x = args[0] if args else kwargs.get("x")
     passed_y = args[1] if len(args) > 1 else kwargs.get("y")
     while True:
@@ -273,10 +273,10 @@ def _fit_hypermodel(
             held[key] = pending.pop(key)
             continue
         finally:
-            if own_fit is None:
+            if set_fit is None:
                 object.__delattr__(model, "fit")
             else:
-                object.__setattr__(model, "fit", own_fit)
+                object.__setattr__(model, "fit", set_fit)
         return FitCall(
             plain_results(results),  # np.array(0.93), a 0-d tensor: one float
             merged_fit.last_kwargs,

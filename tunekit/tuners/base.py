@@ -630,13 +630,19 @@ class TunekitTuner(kt.Tuner):
             if missing:
                 scalars = [n for n, v in results.history.items() if _scalar_curve(v)]
                 close = difflib.get_close_matches(missing[0], scalars, n=1)
+                # Named by a hyperparameter's value only if another trial reported it.
+                reported = any(t.metrics.exists(missing[0]) for t in self.oracle.trials.values())
                 raise TrialRefusedError(
                     f"The objective {missing[0]!r} is not among the metrics this trial's "
                     f"model reports: {sorted(results.history)}. Choose as `objective` a "
-                    "metric every trial reports (validation metrics need validation data): "
-                    "a metric or output named by a hyperparameter's value "
-                    "(`name=hp.Choice(...)`) makes trials report different names, so give "
-                    "it one name in every configuration.",
+                    "metric every trial reports (validation metrics need validation data)"
+                    + (
+                        ": a metric or output named by a hyperparameter's value "
+                        "(`name=hp.Choice(...)`) makes trials report different names, so "
+                        "give it one name in every configuration."
+                        if reported
+                        else ", or compile the model with the metric you mean."
+                    ),
                     hint=f"Did you mean {close[0]!r}?" if close else "",
                 )
         limit = self.max_model_size
