@@ -373,6 +373,10 @@ def test_a_retrain_whose_fit_standardises_y_says_the_test_set_was_scored_as_give
         assert report["best"]["x_note"] is None
     note = report.get("test_note") or ""
     assert "invert the predictions" not in note  # advice a fit's own scaling cannot follow
+    if scale:  # probe A (stop 66): the R² note said "standardise them", which the fit did
+        assert note.startswith("Note: test R² "), note
+        assert "the hypermodel's fit trained the model on other targets than y" in note, note
+        assert "standardise them" not in note, note
 
 
 def _one_hot_loss(y_true, y_pred):

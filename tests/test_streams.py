@@ -977,6 +977,9 @@ def test_a_weighted_test_stream_says_which_test_metrics_its_weights_weigh(
     assert report["test_intervals"]["accuracy"]["interval"] is not None
     assert report["test_note"].startswith("The test stream carries sample weights: Keras weighs")
     assert "weighs its test loss" in (result.run_dir / "report.md").read_text()
+    # Probe A (stop 66): how, since the weighted loss is no weighted mean (Keras 3 divides
+    # sum(w*loss) by the samples: 2.00 where the weighted mean is 0.86, for weights 4 and 1).
+    assert "sum(w*loss)/n, not divided by the weights' total" in report["test_note"]
 
 
 def test_a_py_dataset_that_never_ends_is_refused_when_built() -> None:

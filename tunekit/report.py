@@ -323,6 +323,7 @@ def write_report(
             getattr(data, "class_names", None),
             getattr(data, "scaling", None),
             weighed=weighed,
+            targets_changed=bool(run.manifest.step("retrain").get("y_changed")),
         )
     )
     report["test_note"] = test_note and said_text(test_note, run.said)  # task= or --task

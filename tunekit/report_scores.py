@@ -105,6 +105,7 @@ def usefulness_note(
     scaling: str | None = None,
     *,
     weighed: bool = False,
+    targets_changed: bool = False,
 ) -> str | None:
     """A warning when the saved model is no better than a constant guess, else `None`.
 
@@ -131,6 +132,10 @@ def usefulness_note(
             which trade plain accuracy for the rare classes: the note then
             compares balanced accuracy (scikit-learn's, the mean recall per
             class) with a constant guess's, `1 / classes`.
+        targets_changed: The hypermodel's own fit trained the final model on other
+            targets than `y` (`tunekit.fit_inputs.Y_CHANGED_NOTE`): a regression note
+            then names that as the likely cause, not the targets' scale (a probe's fit
+            had standardised them, and the note told it to standardise them).
     """
     if y_pred is None or isinstance(y_true, dict) or not len(y_true):
         return None
@@ -171,7 +176,12 @@ def usefulness_note(
     mean, std = float(np.abs(values.mean(axis=0)).max()), float(values.std(axis=0).max())
     # A small budget cannot reach targets in the hundreds, nor learn ones that vary by
     # thousandths or less (squared errors of 1e-6 give the optimizer little to follow).
-    if max(mean, std) > TARGET_SCALE or 0 < std < 1 / TARGET_SCALE**3:
+    if targets_changed:
+        hint = (
+            "the hypermodel's fit trained the model on other targets than y (see the note "
+            "on its fit), so it predicts on their scale, not y_test's; " + hint
+        )
+    elif max(mean, std) > TARGET_SCALE or 0 < std < 1 / TARGET_SCALE**3:
         hint = (
             f"the targets are far from unit scale (the test targets' mean {values.mean():.4g}, "
             f"std {values.std():.4g}): standardise them, so the model learns unit-scale "

@@ -174,7 +174,9 @@ def unweighted_note(report: dict[str, Any], found: Any, frame: Any = None) -> No
 
 WEIGHTED_TEST = (
     "The test stream carries sample weights: Keras weighs its test loss (and any "
-    "`weighted_metrics`, reported under their names as the search scored them) by them; the "
+    "`weighted_metrics`, reported under their names as the search scored them) by them (the "
+    "loss as the mean of weight x loss over the samples, sum(w*loss)/n, not divided by the "
+    "weights' total; a weighted metric as sum(w*value)/sum(w)); the "
     "other metrics (also tunekit's mse, mae, rmse and r2, under `sklearn_<name>` beside a "
     "Keras metric of that name), the intervals, the confusion matrix and the comparison with "
     "the baseline count each test sample once."

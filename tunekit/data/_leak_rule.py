@@ -144,8 +144,8 @@ def leak_sentence(leak: Leak, *, samples: str, unit: str, where: str, equal: str
     name = SPLIT_NAMES[leak.split]
     if leak.continuous:
         nature = (
-            "by nature none would be: the features take too many values for distinct "
-            "samples to be equal, so equal samples are copies"
+            "by chance none would be: the features take too many values for distinct "
+            "samples to be equal, so equal samples are copies or repeated measurements"
         )
     else:
         nature = (

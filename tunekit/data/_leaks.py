@@ -114,7 +114,9 @@ def check_array_overlap(xs: dict[str, Any], ys: dict[str, Any], given: dict[str,
         )
         raise DataError(
             f"{said} {fix} repeated samples before splitting, not from one split only "
-            "(pandas' drop_duplicates)."
+            "(pandas' drop_duplicates); if they are repeated measurements of one subject, "
+            "keep each subject's in one split (scikit-learn's GroupShuffleSplit, then "
+            "Dataset(x_train, y_train, x_val, y_val, x_test, y_test))."
         )
 
 

@@ -381,5 +381,6 @@ class RetrainStep:
             schedule_applied=note is None,
             schedule_note=note,
             x_note=x_note,
+            y_changed=fitted.y_changed,  # the fit trained on other targets: the report's note
         )
         return model
