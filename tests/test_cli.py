@@ -447,7 +447,7 @@ def test_objective_the_model_never_reports_exits_2_naming_reported_metrics(
     assert "Did you mean 'val_accuracy'?" in err
     assert "the space's default configuration" in err
     # No trial reported it: not a name a hyperparameter's value chose (probe B's val_mae).
-    assert "compile the model with the metric you mean" in err
+    assert "compile it with the metric you mean" in err
     assert "named by a hyperparameter's value" not in err
     # Nothing was computed, so the corrected command starts over in the same folder
     # (it was refused as "another configuration", and `tunekit ls` called it interrupted).

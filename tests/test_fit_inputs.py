@@ -331,6 +331,16 @@ class StandardisesY(kt.HyperModel):
         return _regression(hp)
 
     def fit(self, hp, model, x, y, validation_data=None, **kwargs):
+        if self.scale == "stream":  # a tf.data pipeline of its own (probe C): not comparable
+            import tensorflow as tf
+
+            size = kwargs.pop("batch_size", 32)
+            y = tf.data.Dataset.from_tensor_slices((x, (y - 150.0) / 70.0)).batch(size)
+            if validation_data is not None:
+                vx, vy = validation_data
+                validation_data = tf.data.Dataset.from_tensor_slices((vx, (vy - 150.0) / 70.0))
+                validation_data = validation_data.batch(size)
+            return model.fit(y, validation_data=validation_data, **kwargs)
         if self.scale:
             y = (y - 150.0) / 70.0
             if validation_data is not None:
@@ -338,7 +348,7 @@ class StandardisesY(kt.HyperModel):
         return model.fit(x, y, validation_data=validation_data, **kwargs)
 
 
-@pytest.mark.parametrize("scale", [True, False])
+@pytest.mark.parametrize("scale", [True, False, "stream"])
 def test_a_retrain_whose_fit_standardises_y_says_the_test_set_was_scored_as_given(tmp_path, scale):
     """Before, a `fit` that standardised `y` reported the saved model's test R² against raw
     `y_test` (-5.5 where inverting the predictions gave 0.2) with no note, and the only note
@@ -366,17 +376,22 @@ def test_a_retrain_whose_fit_standardises_y_says_the_test_set_was_scored_as_give
     run.run()
     run.close()
     report = json.loads((run.run_dir / "report.json").read_text())
-    if scale:
+    if scale == "stream":
+        assert report["best"]["x_note"] == X_CHANGED_NOTE  # a stream: nothing to compare
+    elif scale:
         assert report["best"]["x_note"] == Y_CHANGED_NOTE  # x as given: that note only
         assert Y_CHANGED_NOTE in (run.run_dir / "report.md").read_text()
     else:
         assert report["best"]["x_note"] is None
     note = report.get("test_note") or ""
     assert "invert the predictions" not in note  # advice a fit's own scaling cannot follow
-    if scale:  # probe A (stop 66): the R² note said "standardise them", which the fit did
+    if scale is True:  # probe A (stop 66): the R² note said "standardise them", which it did
         assert note.startswith("Note: test R² "), note
         assert "the hypermodel's fit trained the model on other targets than y" in note, note
         assert "standardise them" not in note, note
+    if scale == "stream":  # probe C: the same fit's own tf.data pipeline, targets unseen
+        assert note.startswith("Note: test R² "), note
+        assert "if the hypermodel's fit already did (it passed model.fit data of its own" in note
 
 
 def _one_hot_loss(y_true, y_pred):

@@ -76,6 +76,7 @@ def test_from_arrays_and_npz_labels_apart_by_case_or_spaces_are_refused(tmp_path
         (["2", "2e0", "3"], "'2' and '2e0'"),
         (["0.5", ".5", "1.5"], "'.5' and '0.5'"),
         (["-0", "0", "1"], "'-0' and '0'"),
+        (["3.1", "3.10", "4"], "'3.1' and '3.10'"),  # versions: the message says to name them
     ],
 )
 def test_text_labels_writing_one_number_two_ways_are_refused(tmp_path, ways, pair):
@@ -85,7 +86,8 @@ def test_text_labels_writing_one_number_two_ways_are_refused(tmp_path, ways, pai
         Dataset.from_arrays(x, y)
     message = str(info.value)
     assert f"write one number in more than one way ({pair})" in message, message
-    assert "astype(float)" in message
+    assert "if they are different classes (such as versions 3.1 and 3.10)" in message
+    assert "astype(float)" not in message  # which would merge real classes (probe C)
     path = tmp_path / "labels.npz"
     np.savez(path, x_train=x[:60], y_train=y[:60], x_test=x[60:], y_test=y[60:])
     with pytest.raises(DataError, match="write one number in more than one way"):
@@ -102,6 +104,28 @@ def test_codes_and_numbers_written_one_way_are_classes():
     assert Dataset.from_arrays(x, np.array(["01", "1", "2"] * 30)).class_names == ["01", "1", "2"]
     assert Dataset.from_arrays(x, np.array(["1", "2", "3"] * 30)).class_names == ["1", "2", "3"]
     assert Dataset.from_arrays(x, np.array(["1.5", "2", "x"] * 30)).num_classes == 3
+    # Probe C: IDs of 17 digits, which float() makes one number, are compared exactly; text
+    # that float() reads but is no plain number (`1_0`, `inf`) is not compared as one.
+    ids = ["10000000000000000", "10000000000000001", "10000000000000002"]
+    assert Dataset.from_arrays(x, np.array(ids * 30)).class_names == ids
+    assert Dataset.from_arrays(x, np.array(["1_0", "10", "11"] * 30)).num_classes == 3
+    assert Dataset.from_arrays(x, np.array(["inf", "Infinity", "x"] * 30)).num_classes == 3
+
+
+def test_class_folders_named_as_one_number_are_two_classes(tmp_path):
+    """Probe C: folders `3.1/` and `3.10/` were refused as one number written two ways; two
+    folders are two classes, named apart on purpose."""
+    from PIL import Image
+
+    from tunekit.data._folder_check import list_images
+
+    rng = np.random.default_rng(0)
+    for name in ("3.1", "3.10"):
+        (tmp_path / name).mkdir()
+        for i in range(4):
+            pixels = rng.integers(0, 255, (8, 8, 3), dtype=np.uint8)
+            Image.fromarray(pixels).save(tmp_path / name / f"{i}.png")
+    assert [path.split("/")[0] for path, _, _ in list_images(tmp_path)][::4] == ["3.1", "3.10"]
 
 
 def test_labels_that_differ_as_classes_still_load(tmp_path):

@@ -386,3 +386,35 @@ def test_blank_atoms_are_common_values_not_every_constant_row():
     for (images, labels), black in zip(parts, (8, 60, 60), strict=True):
         images[:black], labels[:black] = 0.0, 0
     Dataset(*(a for part in parts for a in part))
+
+
+def test_the_fix_for_repeated_samples_fits_the_splits_tunekit_drew_and_the_interface(
+    tmp_path, capsys
+):
+    """Probe C: the command line's CSV, whose splits tunekit drew, was told to "Pass samples
+    kept apart (Dataset.from_arrays(x, y) splits them for you)", a Python call; so was
+    `from_arrays(x, y, x_test=, y_test=)` whose validation split it drew, which led back to
+    the same refusal. A split tunekit drew gets the repeated-samples fix, in the words of
+    the interface that loaded it."""
+    rng = np.random.default_rng(5)
+    settings = rng.normal(size=(200, 4))
+    x = np.repeat(settings, 5, axis=0)  # each setting measured 5 times
+    y = np.repeat(np.arange(200) % 3, 5)
+    x_test, y_test = rng.normal(size=(100, 4)), np.arange(100) % 3
+    with pytest.raises(DataError) as info:
+        Dataset.from_arrays(x, y, x_test=x_test, y_test=y_test, seed=0)
+    said = str(info.value)
+    assert "of the validation split" in said and "of the test split" not in said, said
+    assert "The data holds repeated samples, which the random split dealt to" in said, said
+    assert said.endswith(
+        "(scikit-learn's GroupShuffleSplit, then Dataset(x_train, y_train, "
+        "x_val, y_val, x_test, y_test))."
+    )
+    csv = tmp_path / "measured.csv"
+    header = "a,b,c,d,label\n"
+    csv.write_text(header + "\n".join(",".join(map(str, [*r, t])) for r, t in zip(x, y)))
+    assert main(["--data", str(csv), "--target", "label", "--directory", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "The data holds repeated samples, which the random split dealt to" in err, err
+    assert "GroupShuffleSplit, then an .npz of your own splits (x_train, y_train, x_val, " in err
+    assert "Dataset.from_arrays" not in err and "Dataset(x_train" not in err

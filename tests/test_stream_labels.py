@@ -602,10 +602,14 @@ def test_one_sigmoid_unit_on_class_ids_0_to_2_is_refused_before_training(
     assert not (tmp_path / "p" / "coarse").exists()
 
 
-def _one_class_split(n: int, label: int, seed: int, dict_y: bool = False) -> tf.data.Dataset:
+def _one_class_split(
+    n: int, label: int, seed: int, dict_y: bool = False, one_hot: bool = False
+) -> tf.data.Dataset:
     rng = np.random.default_rng(seed)
     x = rng.normal(size=(n, 4)).astype("float32")
     y = np.full(n, label, "int64")
+    if one_hot:
+        y = np.eye(2, dtype="float32")[y]
     target: Any = {"kind": y, "side": np.arange(n) % 2} if dict_y else y
     return tf.data.Dataset.from_tensor_slices((x, target)).batch(16)
 
@@ -627,6 +631,11 @@ def _one_class_split(n: int, label: int, seed: int, dict_y: bool = False) -> tf.
             "the training stream's y holds one value only (all 64 are 0)",
         ),
         ({"dict_y": True}, 0, "the training stream's output 'kind' holds one value only"),
+        (  # probe C: one-hot rows of one class were taken, exit 0
+            {"one_hot": True, "task": "classification"},
+            1,
+            "the training stream's y holds one value only (all 64 are 0)",
+        ),
     ],
 )
 def test_a_training_stream_of_one_class_is_refused_when_made(
@@ -634,11 +643,11 @@ def test_a_training_stream_of_one_class_is_refused_when_made(
 ) -> None:
     """As labels of one value in arrays are (`one_value`): a model learns nothing from one
     class, and a test stream of it scores 1.0 whatever was learnt."""
-    dict_y = settings.pop("dict_y", False)
+    dict_y, one_hot = settings.pop("dict_y", False), settings.pop("one_hot", False)
     splits = [
-        _one_class_split(64, 0, 1, dict_y),
-        _one_class_split(32, val_label, 2, dict_y),
-        _one_class_split(32, 0, 3, dict_y),
+        _one_class_split(64, 0, 1, dict_y, one_hot),
+        _one_class_split(32, val_label, 2, dict_y, one_hot),
+        _one_class_split(32, 0, 3, dict_y, one_hot),
     ]
     with pytest.raises(DataError) as info:
         StreamData(*splits, fingerprint="one", **settings)
@@ -648,3 +657,8 @@ def test_a_training_stream_of_one_class_is_refused_when_made(
     two = _one_class_split(48, 0, 4).concatenate(_one_class_split(16, 1, 5))
     data = StreamData(two, _one_class_split(32, 1, 6), _one_class_split(32, 0, 7), fingerprint="t")
     assert data.train_classes[None] == {0, 1}
+    late = _one_class_split(60, 0, 8, one_hot=True).concatenate(
+        _one_class_split(4, 1, 9, one_hot=True)  # class 1 in the last batch only
+    )
+    hot = [_one_class_split(32, c, 10 + c, one_hot=True) for c in (1, 0)]
+    assert StreamData(late, *hot, fingerprint="h", task="classification").num_classes == 2

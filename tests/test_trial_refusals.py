@@ -249,6 +249,30 @@ def test_a_refusal_of_some_trials_names_their_values_and_no_advice_for_all(tmp_p
         assert "one name in every configuration" in reason
 
 
+def test_a_metric_named_by_a_choice_is_said_so_even_before_any_trial_reports_it(tmp_path):
+    """Probe C: the objective named after a choice's other value (`val_acc`, the default
+    `accuracy` first) was met with "compile it with the metric you mean", and the
+    hyperparameter's part unsaid; an objective no choice names is not said to be one."""
+
+    def build(hp):
+        name = hp.Choice("mname", ["accuracy", "acc"])
+        return _model([keras.metrics.BinaryAccuracy(name=name)], units=2)
+
+    from tunekit.fitting import SearchInputError
+
+    with pytest.raises(SearchInputError) as info:  # the default configuration's trial
+        _search(_grid(build, tmp_path / "named", "val_acc:max"))
+    first = str(info.value)
+    assert "'val_acc' is not among the metrics" in first, first
+    assert "one name in every configuration" in first, first
+    assert "compile it with the metric" not in first
+    with pytest.raises(SearchInputError) as info:
+        _search(_grid(build, tmp_path / "other", "val_auc:max"))
+    first = str(info.value)
+    assert "compile it with the metric you mean" in first, first
+    assert "one name in every configuration" not in first
+
+
 def test_a_model_check_of_one_trial_says_this_trial_not_every_trial():
     """The model checks' texts were written for the default configuration ("every trial
     would fail"); for one trial's model (a tuned `loss_weights`, a tuned vector metric)

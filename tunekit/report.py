@@ -58,6 +58,12 @@ def _repeats_note(repeated: int | None) -> str:
     )
 
 
+def _targets_changed(retrain: Mapping[str, Any]) -> bool | None:
+    """Whether the retrain's own fit trained on other targets than `y` (`None`: not known,
+    it passed model.fit other inputs, e.g. a stream it built: `usefulness_note`)."""
+    return True if retrain.get("y_changed") else (None if retrain.get("x_note") else False)
+
+
 def _shape(shape: Any) -> Any:
     """An input shape for JSON: a list, or a dict of lists (several inputs)."""
     if isinstance(shape, Mapping):
@@ -323,7 +329,7 @@ def write_report(
             getattr(data, "class_names", None),
             getattr(data, "scaling", None),
             weighed=weighed,
-            targets_changed=bool(run.manifest.step("retrain").get("y_changed")),
+            targets_changed=_targets_changed(run.manifest.step("retrain")),
         )
     )
     report["test_note"] = test_note and said_text(test_note, run.said)  # task= or --task

@@ -105,7 +105,7 @@ def usefulness_note(
     scaling: str | None = None,
     *,
     weighed: bool = False,
-    targets_changed: bool = False,
+    targets_changed: bool | None = False,
 ) -> str | None:
     """A warning when the saved model is no better than a constant guess, else `None`.
 
@@ -135,7 +135,9 @@ def usefulness_note(
         targets_changed: The hypermodel's own fit trained the final model on other
             targets than `y` (`tunekit.fit_inputs.Y_CHANGED_NOTE`): a regression note
             then names that as the likely cause, not the targets' scale (a probe's fit
-            had standardised them, and the note told it to standardise them).
+            had standardised them, and the note told it to standardise them). `None`:
+            not known (the fit passed other inputs, such as a stream of its own, whose
+            targets cannot be compared): the scale advice then says that case too.
     """
     if y_pred is None or isinstance(y_true, dict) or not len(y_true):
         return None
@@ -188,7 +190,15 @@ def usefulness_note(
             "outputs: in your own model, end it in keras.layers.Rescaling(std, offset=mean) "
             "(the training targets' std and mean); with a bundled hypermodel (the command "
             "line's), scale the target column by hand before tuning and the predictions back "
-            "(or give it more epochs); " + hint
+            "(or give it more epochs); "
+            + (
+                "if the hypermodel's fit already did (it passed model.fit data of its own: "
+                "see the note on its fit), the model predicts on that scale: end it in "
+                "Rescaling and train on y as given; "
+                if targets_changed is None
+                else ""
+            )
+            + hint
         )
     return f"Note: test R² {r2:.4g} is no better than predicting the mean of the targets: {hint}"
 

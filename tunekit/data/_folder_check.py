@@ -176,6 +176,7 @@ class FolderCheck:
             classes,
             f"the class folders of the image folder {str(folder)!r}",
             declared=True,
+            numbers=False,  # `3.1/` and `3.10/`: two folders, two classes
             fix="Move each class's images into one folder (one folder per class)",
         )
         loose = sorted(p.name for p in entries if not p.is_dir() and image_kind(p))

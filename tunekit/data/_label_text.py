@@ -10,15 +10,16 @@ found (not on class names the user gave: those are declared on purpose).
 
 from __future__ import annotations
 
-import math
 import re
 import unicodedata
 from collections.abc import Iterable
+from decimal import Decimal
 
 from tunekit import _log
 from tunekit.errors import DataError
 
 _SPACES = re.compile(r"\s+")
+_NUMBER = re.compile(r"\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*")  # no `1_0`, `inf`
 _CODE = re.compile(r"\s*[+-]?0\d+\s*")  # a code with a leading zero: `01`, `007`
 _WORD = re.compile(r"\w")
 # Text that a missing value becomes: `str(float("nan"))`, `str(pd.NA)`, exports' `n/a`,
@@ -36,25 +37,20 @@ def _spelling_key(label: str) -> str:
 
 
 def _refuse_one_number_two_ways(found: list[str], name: str) -> None:
-    """Refuses labels (`found`, distinct) that write one number in more than one way."""
-    numbers: dict[float, list[str]] = {}
+    """Refuses labels (`found`, distinct) that write one number in more than one way,
+    compared exactly (`Decimal`: IDs of 17 or more digits stay apart)."""
+    numbers: dict[Decimal, list[str]] = {}
     for label in found:
-        if _CODE.fullmatch(label):
-            continue  # a code: `01` is a class of its own
-        try:
-            value = float(label)
-        except ValueError:
-            continue
-        if math.isfinite(value):
-            numbers.setdefault(value, []).append(label)
+        if _NUMBER.fullmatch(label) and not _CODE.fullmatch(label):  # `01`: a code, a class
+            numbers.setdefault(Decimal(label.strip()), []).append(label)
     several = [ways for ways in numbers.values() if len(ways) > 1]
     if several:
         shown = " and ".join(repr(t) for t in several[0][:3])
         raise DataError(
             f"The labels of {name} write one number in more than one way ({shown}): as "
-            "numbers they are one class, as text two. Write each class one way (e.g. "
-            "convert them with astype(float) or astype(int)) and load the data again, or "
-            "pass task='regression' with numbers if they are a quantity."
+            "numbers they are one class, as text two. If they are one class, write it one "
+            "way and load the data again; if they are different classes (such as versions "
+            "3.1 and 3.10), give them names that are not one number (e.g. 'v3.1', 'v3.10')."
         )
 
 
@@ -62,6 +58,7 @@ def check_label_texts(
     labels: Iterable[str],
     name: str,
     declared: bool = False,
+    numbers: bool = True,
     fix: str = "Write each class one way (e.g. with pandas Series.str.normalize('NFKC')"
     ".str.strip().str.lower(), or no space after the commas) and load the data again",
 ) -> None:
@@ -73,6 +70,8 @@ def check_label_texts(
         declared: Whether the user said the task is classification (`task=
             "classification"`): then a label of symbols only (or `"nan"`) is a class
             they meant.
+        numbers: Whether labels that write one number two ways are refused; not for
+            names the user made apart on purpose (class folders `3.1/` and `3.10/`).
         fix: What the first message tells the user to do.
 
     Raises:
@@ -99,7 +98,8 @@ def check_label_texts(
             f"({shown}): each would be a class of its own. {fix}; if they really are "
             "different classes, give them names that differ by more than that."
         )
-    _refuse_one_number_two_ways(found, name)
+    if numbers:
+        _refuse_one_number_two_ways(found, name)
     marks = [
         label
         for label in found

@@ -65,8 +65,9 @@ from tunekit.data._leak_rule import (
 )
 from tunekit.data._nonfinite import nonfinite_rows, refuse_nonfinite
 from tunekit.data._row_hashes import row_hashes
-from tunekit.data._split_sizes import split_here
+from tunekit.data._split_sizes import _NPZ_LAYOUT, on_command_line, split_here
 from tunekit.data._stream_labels import class_ids
+from tunekit.data._targets import one_hot_ids
 from tunekit.errors import DataError
 
 __all__ = ["PassSum", "check_array_overlap", "check_stream_splits", "row_hashes"]
@@ -107,16 +108,27 @@ def check_array_overlap(xs: dict[str, Any], ys: dict[str, Any], given: dict[str,
                 break
     if leaks:
         said = " ".join(leaks[s][0].upper() + leaks[s][1:] for s in REFERENCE if s in leaks)
+        cli = on_command_line()
         fix = (
             "The data holds repeated samples, which the random split dealt to several splits: drop"
-            if split_here()
-            else "Pass samples kept apart (Dataset.from_arrays(x, y) splits them for you), and drop"
+            if split_here([s for s in REFERENCE if s in leaks])
+            else "Pass samples kept apart ("
+            + (
+                f"{_NPZ_LAYOUT} as --data"
+                if cli
+                else "Dataset.from_arrays(x, y) splits them for you"
+            )
+            + "), and drop"
+        )
+        splits = (
+            f"{_NPZ_LAYOUT} as --data"
+            if cli
+            else "Dataset(x_train, y_train, x_val, y_val, x_test, y_test)"
         )
         raise DataError(
             f"{said} {fix} repeated samples before splitting, not from one split only "
             "(pandas' drop_duplicates); if they are repeated measurements of one subject, "
-            "keep each subject's in one split (scikit-learn's GroupShuffleSplit, then "
-            "Dataset(x_train, y_train, x_val, y_val, x_test, y_test))."
+            f"keep each subject's in one split (scikit-learn's GroupShuffleSplit, then {splits})."
         )
 
 
@@ -136,6 +148,8 @@ class PassSum:
         self.sizes: list[int] = []  # each batch's samples
         # The class ids seen, by output (`None`: one output): whole-number labels only.
         self.classes: dict[str | None, set[int]] = {}
+        # One-hot rows' class ids and their samples, by output (`refuse_one_training_class`).
+        self.hot: dict[str | None, tuple[set[int], int]] = {}
         # With `features` (a training pass): its first inputs' `feature_sample`, by batch.
         self.features: list[list[np.ndarray]] | None = [] if features else None
         self._kept = 0
@@ -163,6 +177,9 @@ class PassSum:
             ids = class_ids(labels)
             if ids is not None:
                 self.classes.setdefault(output, set()).update(np.unique(ids).astype(int).tolist())
+            elif (hot := one_hot_ids(labels)) is not None:
+                seen, held = self.hot.get(output, (set(), 0))
+                self.hot[output] = (seen | set(np.unique(hot[0]).tolist()), held + len(hot[0]))
         if self.features is not None and self._kept < CONTINUITY_SAMPLES:
             self.features.append(feature_sample(batch[0], CONTINUITY_SAMPLES - self._kept))
             self._kept += min(len(rows), CONTINUITY_SAMPLES - self._kept)

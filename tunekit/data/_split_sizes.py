@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -28,6 +28,7 @@ from tunekit.errors import DataError
 
 __all__ = [
     "check_split_sizes",
+    "on_command_line",
     "split_here",
     "constant_remedy",
     "made_by",
@@ -77,13 +78,17 @@ def _maker() -> dict[str, Any]:
     return _MADE.get() or {"call": "Dataset"}
 
 
-def split_here() -> bool:
-    """Whether the validation and test splits being checked were both drawn at random by
-    tunekit (`from_arrays`, `load_csv`), not given whole."""
+def split_here(splits: Sequence[str]) -> bool:
+    """Whether every split of `splits` (`"val"`, `"test"`) being checked was drawn at random
+    by tunekit (`from_arrays`, `load_csv`, `load_npz`'s `validation_size`, the command
+    line's files), not given whole."""
     info = _maker()
-    return (
-        info["call"] in ("from_arrays", "load_csv") and _made(info, "val") and _made(info, "test")
-    )
+    return info["call"] != "StreamData" and all(_made(info, s) for s in splits)
+
+
+def on_command_line() -> bool:
+    """Whether the splits being checked come from the command line's `--data` file."""
+    return str(_maker()["call"]).startswith("cli_")
 
 
 def _sizes(ys: Mapping[str, Any]) -> dict[str, int]:

@@ -89,8 +89,9 @@ def refuse_one_training_class(data: Any) -> None:
         found, count = {None: set(np.unique(labels).astype(int).tolist())}, labels.size
     elif train is None or train.ended:
         return
-    else:
-        found, count = train.classes, train.count
+    else:  # class ids, or one-hot rows in every training batch
+        count = train.count
+        found = {**{k: v for k, (v, rows) in train.hot.items() if rows == count}, **train.classes}
     names = list(getattr(data, "class_names", None) or ())
     for output, ids in found.items():
         if len(ids) == 1 and count > 1:  # 1 sample: refused by the split sizes

@@ -630,8 +630,11 @@ class TunekitTuner(kt.Tuner):
             if missing:
                 scalars = [n for n, v in results.history.items() if _scalar_curve(v)]
                 close = difflib.get_close_matches(missing[0], scalars, n=1)
-                # Named by a hyperparameter's value only if another trial reported it.
-                reported = any(t.metrics.exists(missing[0]) for t in self.oracle.trials.values())
+                # Named by a hyperparameter's value: another trial reported it, or a
+                # choice's value is in the name (`hp.Choice("metric", ["mse", "mae"])`).
+                reported = any(
+                    t.metrics.exists(missing[0]) for t in self.oracle.trials.values()
+                ) or _named_by_a_choice(missing[0], trial.hyperparameters)
                 raise TrialRefusedError(
                     f"The objective {missing[0]!r} is not among the metrics this trial's "
                     f"model reports: {sorted(results.history)}. Choose as `objective` a "
@@ -641,7 +644,7 @@ class TunekitTuner(kt.Tuner):
                         "(`name=hp.Choice(...)`) makes trials report different names, so "
                         "give it one name in every configuration."
                         if reported
-                        else ", or compile the model with the metric you mean."
+                        else ", or (a model of your own) compile it with the metric you mean."
                     ),
                     hint=f"Did you mean {close[0]!r}?" if close else "",
                 )
@@ -917,6 +920,12 @@ class _VectorObjective(keras.callbacks.Callback):
         if not self.checked and logs:  # the first epoch (a Hyperband trial's from its own)
             self.checked = True
             _check_vector_objective(self.names, {k: [v] for k, v in logs.items()})
+
+
+def _named_by_a_choice(name: str, hp: Any) -> bool:
+    """Whether a text value of one of `hp`'s choices is part of the metric `name`."""
+    values = [getattr(one, "values", None) or [] for one in hp.space]
+    return any(isinstance(v, str) and len(v) > 1 and v in name for each in values for v in each)
 
 
 def _check_vector_objective(names: list[str], history: Mapping[str, Any]) -> None:
