@@ -991,3 +991,49 @@ def test_a_leading_zero_among_real_values_or_spaces_is_not_a_class_code(tmp_path
     )
     with pytest.raises(DataError, match=r"differ only"):
         load_csv(tmp_path / "spaced.csv", target="y")
+
+
+@pytest.mark.parametrize(
+    "counter",
+    [
+        lambda n: np.arange(n) / 100.0,  # probe B: last column, scaled: 0.97 for chance
+        lambda n: np.arange(n),  # a whole-number key, not id-named
+        lambda n: 5.0 - 0.25 * np.arange(n),  # counting down
+    ],
+    ids=["scaled", "key", "down"],
+)
+@pytest.mark.parametrize("shuffled", [False, True])
+def test_a_counter_of_rows_sorted_by_the_target_is_refused_under_any_name(
+    tmp_path, counter, shuffled
+):
+    rng = np.random.default_rng(10)
+    n = 400
+    frame = pd.DataFrame(rng.normal(size=(n, 3)), columns=list("abc"))
+    frame["y"] = np.sort(rng.integers(0, 2, n))  # the file sorted by its target
+    frame["k"] = counter(n)
+    if shuffled:  # numbered while sorted, then shuffled: the counter still says the target
+        frame = frame.sample(frac=1, random_state=0)
+    path = tmp_path / "sorted.csv"
+    frame.to_csv(path, index=False)
+    with pytest.raises(DataError) as info:
+        load_csv(path, "y")
+    said = str(info.value)
+    assert "column 'k' counts the rows" in said, said
+    assert "sorted by the target 'y'" in said and "drop(columns=['k'])" in said
+    # The same counter beside labels in no order, and a file sorted by its target without
+    # one, are data as usual; so is a counter that is the only feature (y = f(x)).
+    frame["y"] = rng.integers(0, 2, n)
+    frame.to_csv(path, index=False)
+    assert load_csv(path, "y").num_classes == 2
+    grid = pd.DataFrame({"x": counter(n), "y": np.sort(rng.integers(0, 2, n))})
+    grid.to_csv(path, index=False)
+    assert load_csv(path, "y").num_classes == 2
+
+
+def test_bundled_tables_sorted_by_their_target_are_not_counted_rows(tmp_path):
+    from sklearn.datasets import load_diabetes, load_iris, load_wine
+
+    for load in (load_iris, load_wine, load_diabetes):  # iris and wine: sorted by class
+        path = tmp_path / f"{load.__name__}.csv"
+        load(as_frame=True).frame.to_csv(path, index=False)
+        load_csv(path, "target")

@@ -23,7 +23,7 @@ from tunekit import _log
 from tunekit.data._csv_layout import misread
 from tunekit.errors import DataError
 
-__all__ = ["check_header", "check_identifiers", "first_row_data"]
+__all__ = ["check_header", "check_identifiers", "check_position_counters", "first_row_data"]
 
 # Names that say a column numbers the rows. pandas' own: `Unnamed: 0` (`Unnamed: 0.1` when
 # saved again), `index`, `level_0` (`reset_index()` of a frame with an `index` column), or
@@ -207,6 +207,72 @@ def check_identifiers(frame: Any, features: list[str]) -> None:
                 "pd.read_csv(path, index_col=0).to_csv(path, index=False) (a quantity "
                 "numbering something, such as 'atomic_number', is kept, and so is an only feature)."
             )
+
+
+def check_position_counters(frame: Any, features: list[str]) -> None:
+    """Refuses a feature column that counts the rows (distinct values evenly spaced, at any
+    scale: `arange(n) / 100`, under any name, in any place and any row order) when the
+    rows in its order are sorted by a target (a numeric target monotonic, or every label
+    in one block of rows): as a feature it tells the model each row's target by its
+    position in a file once sorted (a probe's file of noise features scored 0.97 where
+    chance is 0.5, exit 0), shuffled since or not. An only feature is left alone
+    (`y = f(x)` on a grid).
+
+    Raises:
+        DataError: Naming the column, the target, and the fix.
+    """
+    import numpy as np
+
+    targets = [str(c) for c in frame.columns if c not in features]
+    if len(features) < 2 or len(frame) < 10:
+        return
+    for column in features:
+        values = _counter_values(frame[column])
+        if values is None:
+            continue
+        order = np.argsort(values, kind="stable")
+        by = next((t for t in targets if _sorted_by(frame[t].iloc[order])), None)
+        if by is not None:
+            raise DataError(
+                f"column {column!r} counts the rows (a different value in each, evenly "
+                f"spaced) and the rows in its order are sorted by the target {by!r}: as a "
+                "feature it tells the model each row's target by its position in the file "
+                "once sorted, and a random split would score that, not what the other "
+                "features say. Drop it, e.g. pandas: pd.read_csv(path).drop(columns="
+                f"[{column!r}]).to_csv(path, index=False)."
+            )
+
+
+def _sorted_by(target: Any) -> bool:
+    """Whether `target` (a column, in some row order) is sorted: numbers monotonic, or each
+    of several values in one block of rows."""
+    import numpy as np
+    from pandas.api.types import is_bool_dtype, is_numeric_dtype
+
+    values, distinct = target.to_numpy(), target.nunique(dropna=False)
+    if distinct < 2:
+        return False
+    if is_numeric_dtype(target) and not is_bool_dtype(target):
+        steps = np.diff(values.astype(np.float64))
+        if (steps >= 0).all() or (steps <= 0).all():
+            return True
+    blocks = 1 + int((values[1:] != values[:-1]).sum())
+    return distinct < len(values) and blocks == distinct
+
+
+def _counter_values(column: Any) -> Any:
+    """`column`'s values (float64) if they are distinct numbers evenly spaced once sorted
+    (`a + b * i` in some order), else `None`."""
+    import numpy as np
+    from pandas.api.types import is_bool_dtype, is_numeric_dtype
+
+    if not is_numeric_dtype(column) or is_bool_dtype(column) or column.isna().any():
+        return None
+    values = column.to_numpy(dtype=np.float64)
+    steps = np.diff(np.sort(values))
+    step = float(steps.mean()) if len(steps) else 0.0
+    even = step > 0 and np.allclose(steps, step, rtol=1e-6, atol=step * 1e-6)
+    return values if even else None
 
 
 def _row_numbers(column: Any) -> bool:
