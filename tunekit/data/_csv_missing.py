@@ -16,6 +16,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from tunekit.data._label_text import refuse_one_number_written_apart
 from tunekit.errors import DataError
 
 __all__ = ["check_no_missing", "codes_as_written", "text_targets_as_written"]
@@ -152,12 +153,9 @@ def codes_as_written(file: Path, frame: Any, targets: list[str], task: str | Non
             frame[column] = text.where(text.str.strip() != "", None).astype(object).to_numpy()
             continue
         ways = pairs.drop_duplicates().groupby("value")["text"].unique()
-        several = [list(w) for w in ways if len(w) > 1]
-        if several:
-            shown = " and ".join(repr(t) for t in several[0][:3])
-            raise DataError(
-                f"target column {column!r} writes one number in more than one way ({shown}): "
-                "as numbers they are one class, as written two. Write each class one way "
-                "and save the CSV again, or pass task='regression' if the column is a "
-                "quantity."
-            )
+        refuse_one_number_written_apart(
+            [list(w) for w in ways if len(w) > 1],
+            f"target column {column!r} writes",
+            "Write each class one way and save the CSV again, or pass task='regression' if "
+            "the column is a quantity.",
+        )

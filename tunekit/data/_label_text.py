@@ -43,14 +43,28 @@ def _refuse_one_number_two_ways(found: list[str], name: str) -> None:
     for label in found:
         if _NUMBER.fullmatch(label) and not _CODE.fullmatch(label):  # `01`: a code, a class
             numbers.setdefault(Decimal(label.strip()), []).append(label)
-    several = [ways for ways in numbers.values() if len(ways) > 1]
+    refuse_one_number_written_apart(
+        [ways for ways in numbers.values() if len(ways) > 1],
+        f"The labels of {name} write",
+        "If they are one class, write it one way and load the data again; if they are "
+        "different classes (such as versions 3.1 and 3.10), give them names that are not "
+        "one number (e.g. 'v3.1', 'v3.10').",
+    )
+
+
+def refuse_one_number_written_apart(several: list[list[str]], said: str, fix: str) -> None:
+    """Refuses labels that write one number in more than one way (`several`: each number's
+    ways, none when fine), the message starting with `said` ("The labels of y write") and
+    ending with `fix`.
+
+    Raises:
+        DataError: Naming the first number's ways (up to 3) and `fix`.
+    """
     if several:
         shown = " and ".join(repr(t) for t in several[0][:3])
         raise DataError(
-            f"The labels of {name} write one number in more than one way ({shown}): as "
-            "numbers they are one class, as text two. If they are one class, write it one "
-            "way and load the data again; if they are different classes (such as versions "
-            "3.1 and 3.10), give them names that are not one number (e.g. 'v3.1', 'v3.10')."
+            f"{said} one number in more than one way ({shown}): as numbers they are one "
+            f"class, as text two. {fix}"
         )
 
 
