@@ -603,13 +603,14 @@ def test_one_sigmoid_unit_on_class_ids_0_to_2_is_refused_before_training(
 
 
 def _one_class_split(
-    n: int, label: int, seed: int, dict_y: bool = False, one_hot: bool = False
+    n: int, label: int, seed: int, dict_y: bool = False, one_hot: bool | str = False
 ) -> tf.data.Dataset:
     rng = np.random.default_rng(seed)
     x = rng.normal(size=(n, 4)).astype("float32")
     y = np.full(n, label, "int64")
-    if one_hot:
-        y = np.eye(2, dtype="float32")[y]
+    if one_hot:  # "smoothed": label smoothing's rows, [0.95, 0.05]
+        y = np.eye(2, dtype="float32")[y] * (0.9 if one_hot == "smoothed" else 1.0)
+        y += 0.05 if one_hot == "smoothed" else 0.0
     target: Any = {"kind": y, "side": np.arange(n) % 2} if dict_y else y
     return tf.data.Dataset.from_tensor_slices((x, target)).batch(16)
 
@@ -633,6 +634,11 @@ def _one_class_split(
         ({"dict_y": True}, 0, "the training stream's output 'kind' holds one value only"),
         (  # probe C: one-hot rows of one class were taken, exit 0
             {"one_hot": True, "task": "classification"},
+            1,
+            "the training stream's y holds one value only (all 64 are 0)",
+        ),
+        (  # probe D: so were smoothed ones
+            {"one_hot": "smoothed", "task": "classification"},
             1,
             "the training stream's y holds one value only (all 64 are 0)",
         ),

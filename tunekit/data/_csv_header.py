@@ -16,6 +16,7 @@ id column, or a first column that is exactly the row numbers, whatever its name.
 from __future__ import annotations
 
 import re
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +24,7 @@ from tunekit import _log
 from tunekit.data._csv_layout import misread
 from tunekit.errors import DataError
 
-__all__ = ["check_header", "check_identifiers", "check_position_counters", "first_row_data"]
+__all__ = ["check_header", "check_identifiers", "warn_position_counters", "first_row_data"]
 
 # Names that say a column numbers the rows. pandas' own: `Unnamed: 0` (`Unnamed: 0.1` when
 # saved again), `index`, `level_0` (`reset_index()` of a frame with an `index` column), or
@@ -209,17 +210,16 @@ def check_identifiers(frame: Any, features: list[str]) -> None:
             )
 
 
-def check_position_counters(frame: Any, features: list[str]) -> None:
-    """Refuses a feature column that counts the rows (distinct values evenly spaced, at any
-    scale: `arange(n) / 100`, under any name, in any place and any row order) when the
-    rows in its order are sorted by a target (a numeric target monotonic, or every label
-    in one block of rows): as a feature it tells the model each row's target by its
-    position in a file once sorted (a probe's file of noise features scored 0.97 where
-    chance is 0.5, exit 0), shuffled since or not. An only feature is left alone
-    (`y = f(x)` on a grid).
-
-    Raises:
-        DataError: Naming the column, the target, and the fix.
+def warn_position_counters(frame: Any, features: list[str]) -> None:
+    """Warns (a `UserWarning`) of a feature column that counts the rows (distinct values
+    evenly spaced, with gaps or rounding: `arange(n) / 100`, a key `0..n-1`, under any
+    name, in any place and any row order) when the rows in its order are sorted by a
+    target (a numeric target of rank correlation 0.98 or more with it, or labels in blocks,
+    two out of place at most): a row number given while the file was sorted by the target
+    tells the model each row's target by its position (a probe's noise features beside
+    one scored 0.97 where chance is 0.5, exit 0). A warning, not a refusal: a year, a dose
+    or a time the target really rises with looks the same (probe D). An only feature is
+    left alone (`y = f(x)` on a grid).
     """
     import numpy as np
 
@@ -233,36 +233,43 @@ def check_position_counters(frame: Any, features: list[str]) -> None:
         order = np.argsort(values, kind="stable")
         by = next((t for t in targets if _sorted_by(frame[t].iloc[order])), None)
         if by is not None:
-            raise DataError(
+            warnings.warn(
                 f"column {column!r} counts the rows (a different value in each, evenly "
-                f"spaced) and the rows in its order are sorted by the target {by!r}: as a "
-                "feature it tells the model each row's target by its position in the file "
-                "once sorted, and a random split would score that, not what the other "
-                "features say. Drop it, e.g. pandas: pd.read_csv(path).drop(columns="
-                f"[{column!r}]).to_csv(path, index=False)."
+                f"spaced) and the target {by!r} is sorted in its order. If it was numbered "
+                "while the file was sorted by the target (a row number, a key), it tells the "
+                "model each row's target by its position and the test score is leaked: drop "
+                f"it (pandas: pd.read_csv(path).drop(columns=[{column!r}]).to_csv(path, "
+                "index=False)). If it is a quantity the target really follows (a year, a "
+                "dose, a time), keep it.",
+                UserWarning,
+                stacklevel=4,
             )
+            return
 
 
 def _sorted_by(target: Any) -> bool:
-    """Whether `target` (a column, in some row order) is sorted: numbers monotonic, or each
-    of several values in one block of rows."""
+    """Whether `target` (a column, in some row order) is sorted: numbers of rank
+    correlation 0.98 or more (either sign) with the order, or each of several labels in
+    one block of rows, two rows out of place at most."""
     import numpy as np
     from pandas.api.types import is_bool_dtype, is_numeric_dtype
+    from scipy import stats  # type: ignore[import-untyped]
 
     values, distinct = target.to_numpy(), target.nunique(dropna=False)
     if distinct < 2:
         return False
     if is_numeric_dtype(target) and not is_bool_dtype(target):
-        steps = np.diff(values.astype(np.float64))
-        if (steps >= 0).all() or (steps <= 0).all():
+        rho = stats.spearmanr(np.arange(len(values)), values.astype(np.float64)).statistic
+        if abs(float(rho)) >= 0.98:
             return True
     blocks = 1 + int((values[1:] != values[:-1]).sum())
-    return distinct < len(values) and blocks == distinct
+    return distinct < len(values) / 2 and blocks <= distinct + 4
 
 
 def _counter_values(column: Any) -> Any:
     """`column`'s values (float64) if they are distinct numbers evenly spaced once sorted
-    (`a + b * i` in some order), else `None`."""
+    (`a + b * i` in some order, some `i` missing, rounded by up to 10% of `b`), else
+    `None`."""
     import numpy as np
     from pandas.api.types import is_bool_dtype, is_numeric_dtype
 
@@ -270,9 +277,11 @@ def _counter_values(column: Any) -> Any:
         return None
     values = column.to_numpy(dtype=np.float64)
     steps = np.diff(np.sort(values))
-    step = float(steps.mean()) if len(steps) else 0.0
-    even = step > 0 and np.allclose(steps, step, rtol=1e-6, atol=step * 1e-6)
-    return values if even else None
+    if not len(steps) or steps.min() <= 0:
+        return None  # repeated values: not a different one in each row
+    ratios = steps / np.median(steps)
+    even = np.abs(ratios - np.round(ratios)).max() <= 0.1 and np.round(ratios).min() >= 1
+    return values if even and np.mean(np.round(ratios) == 1) >= 0.75 else None
 
 
 def _row_numbers(column: Any) -> bool:

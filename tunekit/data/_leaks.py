@@ -67,7 +67,6 @@ from tunekit.data._nonfinite import nonfinite_rows, refuse_nonfinite
 from tunekit.data._row_hashes import row_hashes
 from tunekit.data._split_sizes import _NPZ_LAYOUT, on_command_line, split_here
 from tunekit.data._stream_labels import class_ids
-from tunekit.data._targets import one_hot_ids
 from tunekit.errors import DataError
 
 __all__ = ["PassSum", "check_array_overlap", "check_stream_splits", "row_hashes"]
@@ -177,9 +176,9 @@ class PassSum:
             ids = class_ids(labels)
             if ids is not None:
                 self.classes.setdefault(output, set()).update(np.unique(ids).astype(int).tolist())
-            elif (hot := one_hot_ids(labels)) is not None:
+            elif (hot := _row_classes(labels)) is not None:
                 seen, held = self.hot.get(output, (set(), 0))
-                self.hot[output] = (seen | set(np.unique(hot[0]).tolist()), held + len(hot[0]))
+                self.hot[output] = (seen | set(np.unique(hot).tolist()), held + len(hot))
         if self.features is not None and self._kept < CONTINUITY_SAMPLES:
             self.features.append(feature_sample(batch[0], CONTINUITY_SAMPLES - self._kept))
             self._kept += min(len(rows), CONTINUITY_SAMPLES - self._kept)
@@ -237,6 +236,19 @@ class PassSum:
         self.blank.clear()
         if self.features is not None:
             self.features.clear()
+
+
+def _row_classes(labels: Any) -> np.ndarray | None:
+    """The classes (argmax) of rows of class scores summing to 1 (one-hot, or smoothed:
+    `[0.95, 0.05]`), `(n,)`; `None` for anything else."""
+    if isinstance(labels, Mapping) or not hasattr(labels, "shape") or len(labels.shape) != 2:
+        return None
+    rows = np.asarray(labels)
+    if rows.shape[1] < 2 or rows.dtype.kind not in "iuf" or not len(rows):
+        return None
+    if not (np.all(rows >= 0) and np.allclose(rows.sum(axis=1), 1.0, atol=1e-3)):
+        return None
+    return np.argmax(rows, axis=1)
 
 
 def _pass(

@@ -15,7 +15,7 @@ from tunekit import _log
 from tunekit.data import _targets as tg
 from tunekit.data._checks import CLASSIFICATION, REGRESSION, _naming_file
 from tunekit.data._classes import value_classes
-from tunekit.data._csv_header import check_header, check_identifiers, check_position_counters
+from tunekit.data._csv_header import check_header, check_identifiers, warn_position_counters
 from tunekit.data._csv_layout import misread
 from tunekit.data._csv_missing import (
     as_written,
@@ -179,7 +179,7 @@ def load_csv(
         check_no_missing(frame, written)
         _check_numeric(frame, features)
         check_identifiers(frame, features)  # a pandas index or an id column
-        check_position_counters(frame, features)  # a counter in a file sorted by target
+        warn_position_counters(frame, features)  # a counter in a file sorted by target
         _check_finite_columns(frame, features + [t for t in targets if t in frame])
         _check_float32_kept(frame, features)
         _check_float32_columns(frame, features)
