@@ -635,12 +635,14 @@ def _one_class_split(
         (  # probe C: one-hot rows of one class were taken, exit 0
             {"one_hot": True, "task": "classification"},
             1,
-            "the training stream's y holds one value only (all 64 are 0)",
+            "the training stream's y holds one class only: all 64 rows have their largest "
+            "score at class 0 (one-hot or smoothed rows)",
         ),
         (  # probe D: so were smoothed ones
             {"one_hot": "smoothed", "task": "classification"},
             1,
-            "the training stream's y holds one value only (all 64 are 0)",
+            "the training stream's y holds one class only: all 64 rows have their largest "
+            "score at class 0",
         ),
     ],
 )
@@ -659,6 +661,7 @@ def test_a_training_stream_of_one_class_is_refused_when_made(
         StreamData(*splits, fingerprint="one", **settings)
     assert str(info.value).startswith("StreamData: " + said), str(info.value)
     assert "task='regression'" not in str(info.value)  # a constant target is refused too
+    assert ("one value only" in str(info.value)) != bool(one_hot)  # rows are not one value
     # Two classes in training are taken, whatever the other splits hold.
     two = _one_class_split(48, 0, 4).concatenate(_one_class_split(16, 1, 5))
     data = StreamData(two, _one_class_split(32, 1, 6), _one_class_split(32, 0, 7), fingerprint="t")

@@ -242,7 +242,7 @@ def warn_position_counters(frame: Any, features: list[str]) -> None:
                 "index=False)). If it is a quantity the target really follows (a year, a "
                 "dose, a time), keep it.",
                 UserWarning,
-                stacklevel=4,
+                stacklevel=3,  # the line that called load_csv
             )
             return
 
@@ -268,19 +268,21 @@ def _sorted_by(target: Any) -> bool:
 
 def _counter_values(column: Any) -> Any:
     """`column`'s values (float64) if they are distinct numbers evenly spaced once sorted
-    (`a + b * i` in some order, some `i` missing, rounded by up to 10% of `b`), else
-    `None`."""
+    (`a + b * i` in some order, some `i` missing, each moved by up to 10% of `b`: gaps
+    within 20% of a multiple of `b`), else `None`."""
     import numpy as np
     from pandas.api.types import is_bool_dtype, is_numeric_dtype
 
     if not is_numeric_dtype(column) or is_bool_dtype(column) or column.isna().any():
         return None
     values = column.to_numpy(dtype=np.float64)
+    if not np.isfinite(values).all():
+        return None  # refused as such next (`_check_finite_columns`)
     steps = np.diff(np.sort(values))
     if not len(steps) or steps.min() <= 0:
         return None  # repeated values: not a different one in each row
     ratios = steps / np.median(steps)
-    even = np.abs(ratios - np.round(ratios)).max() <= 0.1 and np.round(ratios).min() >= 1
+    even = np.abs(ratios - np.round(ratios)).max() <= 0.2 and np.round(ratios).min() >= 1
     return values if even and np.mean(np.round(ratios) == 1) >= 0.75 else None
 
 

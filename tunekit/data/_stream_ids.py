@@ -84,14 +84,16 @@ def refuse_one_training_class(data: Any) -> None:
     if getattr(data, "task", None) != "classification":
         return
     train = data._passes.get("train")
+    scores: set[str | None] = set()
     if data.labels is not None and "train" in data.labels:
         labels = np.asarray(data.labels["train"]).reshape(-1)
         found, count = {None: set(np.unique(labels).astype(int).tolist())}, labels.size
     elif train is None or train.ended:
         return
-    else:  # class ids, or one-hot rows in every training batch
+    else:  # class ids, or rows of class scores (one-hot, smoothed) in every training batch
         count = train.count
         found = {**{k: v for k, (v, rows) in train.hot.items() if rows == count}, **train.classes}
+        scores = {k for k in found if k not in train.classes}  # outputs read by their rows' argmax
     names = list(getattr(data, "class_names", None) or ())
     for output, ids in found.items():
         if len(ids) == 1 and count > 1:  # 1 sample: refused by the split sizes
@@ -101,6 +103,13 @@ def refuse_one_training_class(data: Any) -> None:
             )
             named = names[only] if output is None and only < len(names) else None
             shown = None if named == str(only) else named  # num_classes' own names: ids
+            if output in scores:  # rows, not one value: said by their largest score
+                raise DataError(
+                    f"{where} holds one class only: all {count} rows have their largest "
+                    f"score at class {only}" + (f" ({shown!r})" if shown else "") + " (one-hot "
+                    "or smoothed rows). Classification needs two or more classes; check that "
+                    "it is the target you meant."
+                )
             raise DataError(one_value(where, only, count, shown))
 
 
