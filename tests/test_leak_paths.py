@@ -416,5 +416,28 @@ def test_the_fix_for_repeated_samples_fits_the_splits_tunekit_drew_and_the_inter
     assert main(["--data", str(csv), "--target", "label", "--directory", str(tmp_path)]) == 2
     err = capsys.readouterr().err
     assert "The data holds repeated samples, which the random split dealt to" in err, err
-    assert "GroupShuffleSplit, then an .npz of your own splits (x_train, y_train, x_val, " in err
+    assert "GroupShuffleSplit, then pass an .npz of your own splits (x_train, y_train, " in err
     assert "Dataset.from_arrays" not in err and "Dataset(x_train" not in err
+
+
+def test_own_splits_that_share_samples_are_told_to_drop_them_once_per_interface(tmp_path, capsys):
+    """Note 67: splits the user drew that share samples were told to "Pass samples kept
+    apart (an .npz of your own splits ...)" (what they had done) and the `.npz` layout was
+    said twice. Their fix is to drop the shared samples from the later split, or split by
+    subject, said once, in the interface's words."""
+    rng = np.random.default_rng(3)
+    x, y = rng.normal(size=(600, 5)), np.arange(600) % 3
+    x_val, y_val = rng.normal(size=(100, 5)), np.arange(100) % 3
+    x_test, y_test = x[:80].copy(), y[:80].copy()  # 80 training samples again as test
+    with pytest.raises(DataError) as info:
+        Dataset(x, y, x_val, y_val, x_test, y_test)
+    said = str(info.value)
+    assert "Your splits share samples: drop them from the later split" in said, said
+    assert "random split dealt" not in said and "kept apart" not in said, said
+    assert said.count("Dataset(x_train, y_train, x_val, y_val, x_test, y_test)") == 1, said
+    own = tmp_path / "own.npz"
+    np.savez(own, x_train=x, y_train=y, x_val=x_val, y_val=y_val, x_test=x_test, y_test=y_test)
+    assert main(["--data", str(own), "--directory", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "Your splits share samples: drop them from the later split" in err, err
+    assert err.count("an .npz of your own splits") == 1 and "Dataset(" not in err, err

@@ -275,6 +275,8 @@ def _counter_values(column: Any) -> Any:
 
     if not is_numeric_dtype(column) or is_bool_dtype(column) or column.isna().any():
         return None
+    if not column.is_unique:  # (a hash pass, before the sort: most columns stop here)
+        return None  # repeated values: not a different one in each row
     values = column.to_numpy(dtype=np.float64)
     if not np.isfinite(values).all():
         return None  # refused as such next (`_check_finite_columns`)

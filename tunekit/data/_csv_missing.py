@@ -16,7 +16,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from tunekit.data._label_text import refuse_one_number_written_apart
+from tunekit.data._label_text import CODE, refuse_one_number_written_apart
 from tunekit.errors import DataError
 
 __all__ = ["check_no_missing", "codes_as_written", "text_targets_as_written"]
@@ -149,7 +149,7 @@ def codes_as_written(file: Path, frame: Any, targets: list[str], task: str | Non
         )
         if (pairs["value"] != pairs["value"].round()).any():
             continue  # real values: a quantity, however written (`01` beside `0.5` too)
-        if pairs["text"].str.fullmatch(r"\s*[+-]?0\d+\s*").any():
+        if pairs["text"].str.fullmatch(CODE.pattern).any():
             frame[column] = text.where(text.str.strip() != "", None).astype(object).to_numpy()
             continue
         ways = pairs.drop_duplicates().groupby("value")["text"].unique()

@@ -20,7 +20,7 @@ from tunekit.errors import DataError
 
 _SPACES = re.compile(r"\s+")
 _NUMBER = re.compile(r"\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*")  # no `1_0`, `inf`
-_CODE = re.compile(r"\s*[+-]?0\d+\s*")  # a code with a leading zero: `01`, `007`
+CODE = re.compile(r"\s*[+-]?0\d+\s*")  # a code with a leading zero: `01`, `007`
 _WORD = re.compile(r"\w")
 # Text that a missing value becomes: `str(float("nan"))`, `str(pd.NA)`, exports' `n/a`,
 # `#N/A`, `null`. (`NA` and `None` stay classes: North America, a severity level "None".)
@@ -41,7 +41,7 @@ def _refuse_one_number_two_ways(found: list[str], name: str) -> None:
     compared exactly (`Decimal`: IDs of 17 or more digits stay apart)."""
     numbers: dict[Decimal, list[str]] = {}
     for label in found:
-        if _NUMBER.fullmatch(label) and not _CODE.fullmatch(label):  # `01`: a code, a class
+        if _NUMBER.fullmatch(label) and not CODE.fullmatch(label):  # `01`: a code, a class
             numbers.setdefault(Decimal(label.strip()), []).append(label)
     refuse_one_number_written_apart(
         [ways for ways in numbers.values() if len(ways) > 1],

@@ -65,8 +65,9 @@ from tunekit.data._leak_rule import (
 )
 from tunekit.data._nonfinite import nonfinite_rows, refuse_nonfinite
 from tunekit.data._row_hashes import row_hashes
-from tunekit.data._split_sizes import _NPZ_LAYOUT, on_command_line, split_here
+from tunekit.data._split_sizes import NPZ_LAYOUT, on_command_line, split_here
 from tunekit.data._stream_labels import class_ids
+from tunekit.data._targets import one_hot_ids
 from tunekit.errors import DataError
 
 __all__ = ["PassSum", "check_array_overlap", "check_stream_splits", "row_hashes"]
@@ -107,27 +108,22 @@ def check_array_overlap(xs: dict[str, Any], ys: dict[str, Any], given: dict[str,
                 break
     if leaks:
         said = " ".join(leaks[s][0].upper() + leaks[s][1:] for s in REFERENCE if s in leaks)
-        cli = on_command_line()
-        fix = (
-            "The data holds repeated samples, which the random split dealt to several splits: drop"
-            if split_here([s for s in REFERENCE if s in leaks])
-            else "Pass samples kept apart ("
-            + (
-                f"{_NPZ_LAYOUT} as --data"
-                if cli
-                else "Dataset.from_arrays(x, y) splits them for you"
-            )
-            + "), and drop"
-        )
         splits = (
-            f"{_NPZ_LAYOUT} as --data"
-            if cli
+            f"pass {NPZ_LAYOUT} as --data"
+            if on_command_line()
             else "Dataset(x_train, y_train, x_val, y_val, x_test, y_test)"
         )
+        fix = (
+            "The data holds repeated samples, which the random split dealt to several splits: "
+            "drop repeated samples before splitting, not from one split only"
+            if split_here([s for s in REFERENCE if s in leaks])
+            else "Your splits share samples: drop them from the later split, or drop repeated "
+            "samples before splitting"
+        )
         raise DataError(
-            f"{said} {fix} repeated samples before splitting, not from one split only "
-            "(pandas' drop_duplicates); if they are repeated measurements of one subject, "
-            f"keep each subject's in one split (scikit-learn's GroupShuffleSplit, then {splits})."
+            f"{said} {fix} (pandas' drop_duplicates); if they are repeated measurements of one "
+            "subject, keep each subject's in one split (scikit-learn's GroupShuffleSplit, then "
+            f"{splits})."
         )
 
 
@@ -176,9 +172,9 @@ class PassSum:
             ids = class_ids(labels)
             if ids is not None:
                 self.classes.setdefault(output, set()).update(np.unique(ids).astype(int).tolist())
-            elif (hot := _row_classes(labels)) is not None:
+            elif (hot := one_hot_ids(labels, smoothed=True)) is not None:
                 seen, held = self.hot.get(output, (set(), 0))
-                self.hot[output] = (seen | set(np.unique(hot).tolist()), held + len(hot))
+                self.hot[output] = (seen | set(np.unique(hot[0]).tolist()), held + len(hot[0]))
         if self.features is not None and self._kept < CONTINUITY_SAMPLES:
             self.features.append(feature_sample(batch[0], CONTINUITY_SAMPLES - self._kept))
             self._kept += min(len(rows), CONTINUITY_SAMPLES - self._kept)
@@ -236,19 +232,6 @@ class PassSum:
         self.blank.clear()
         if self.features is not None:
             self.features.clear()
-
-
-def _row_classes(labels: Any) -> np.ndarray | None:
-    """The classes (argmax) of rows of class scores summing to 1 (one-hot, or smoothed:
-    `[0.95, 0.05]`), `(n,)`; `None` for anything else."""
-    if isinstance(labels, Mapping) or not hasattr(labels, "shape") or len(labels.shape) != 2:
-        return None
-    rows = np.asarray(labels)
-    if rows.shape[1] < 2 or rows.dtype.kind not in "iuf" or not len(rows):
-        return None
-    if not (np.all(rows >= 0) and np.allclose(rows.sum(axis=1), 1.0, atol=1e-3)):
-        return None
-    return np.argmax(rows, axis=1)
 
 
 def _pass(

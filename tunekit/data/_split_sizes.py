@@ -50,7 +50,7 @@ _GIVEN = {
     "cli_npz": {"val": "the file's x_val / y_val", "test": "the file's x_test / y_test"},
     "StreamData": {"val": "a validation= stream", "test": "a test= stream"},
 }
-_NPZ_LAYOUT = "an .npz of your own splits (x_train, y_train, x_val, y_val, x_test, y_test)"
+NPZ_LAYOUT = "an .npz of your own splits (x_train, y_train, x_val, y_val, x_test, y_test)"
 
 
 @contextlib.contextmanager
@@ -216,7 +216,7 @@ def _size_remedy(split: str, sizes: Mapping[str, int], info: Mapping[str, Any]) 
             "validation split of 2 or more each (4 are needed when the validation split "
             "is drawn from x_train): save 4 or more x_train rows, or x_train of 2 or more "
             "with x_val / y_val of 2 or more, in the .npz"
-            + (f" ({_NPZ_LAYOUT})." if call == "cli_npz" else ".")
+            + (f" ({NPZ_LAYOUT})." if call == "cli_npz" else ".")
         )
     if call not in ("load_npz", "cli_npz") and made and fits and n < 2 * (1 + len(made)):
         return (  # no fractions give every split 2: the remedy is more data
@@ -225,7 +225,7 @@ def _size_remedy(split: str, sizes: Mapping[str, int], info: Mapping[str, Any]) 
             "or more each "
             f"({2 * (1 + len(made))} are needed): add samples"
             + (
-                ", or give the splits yourself as " + _NPZ_LAYOUT + " as --data."
+                ", or give the splits yourself as " + NPZ_LAYOUT + " as --data."
                 if call == "cli_csv"
                 else "."
             )
@@ -234,16 +234,16 @@ def _size_remedy(split: str, sizes: Mapping[str, int], info: Mapping[str, Any]) 
         if call == "load_npz":
             return "pass a smaller validation_size=, or save more x_train rows in the .npz."
         if call == "cli_npz":
-            return f"save more x_train rows, or x_val / y_val, in the .npz ({_NPZ_LAYOUT})."
+            return f"save more x_train rows, or x_val / y_val, in the .npz ({NPZ_LAYOUT})."
         if call == "cli_csv":
-            return f"give more rows, or pass {_NPZ_LAYOUT} as --data."
+            return f"give more rows, or pass {NPZ_LAYOUT} as --data."
         return "pass a smaller validation_fraction= / test_fraction=, or more samples."
     if not _made(info, split):
         given = _GIVEN.get(call, _GIVEN["Dataset"]).get(split) or _GIVEN["Dataset"][split]
         return f"give {given} of 2 or more samples (with more data the score means more)."
     if call in ("load_npz", "cli_npz"):  # the validation split of x_train
         if call == "cli_npz":
-            return f"save x_val / y_val of 2 or more samples in the .npz ({_NPZ_LAYOUT})."
+            return f"save x_val / y_val of 2 or more samples in the .npz ({NPZ_LAYOUT})."
         return "pass validation_size=2 or more, or save x_val / y_val in the .npz."
     fraction = float(info[split])
     need = _needed_rows(fraction)
@@ -252,7 +252,7 @@ def _size_remedy(split: str, sizes: Mapping[str, int], info: Mapping[str, Any]) 
             f"the command line splits a CSV 70% / 15% / 15% (seed 0), so it needs at least "
             f"{need} rows (this one has {n}). Give more rows, or choose the splits yourself: "
             f"in Python, load_csv(path, target, validation_fraction=..., test_fraction=...), "
-            f"or pass {_NPZ_LAYOUT} as --data."
+            f"or pass {NPZ_LAYOUT} as --data."
         )
     name = "validation_fraction" if split == "val" else "test_fraction"
     return (
@@ -296,7 +296,7 @@ def constant_remedy(split: str, flat: np.ndarray, column: int, stream: bool = Fa
     if call == "cli_csv":
         return (
             f"{check}The command line's split of a CSV (seed 0) left this split of one "
-            f"value: choose the splits yourself, passing {_NPZ_LAYOUT} as --data, or load "
+            f"value: choose the splits yourself, passing {NPZ_LAYOUT} as --data, or load "
             "the CSV in Python with load_csv and another seed."
         )
     return f"{check}Pass another seed= or a larger validation_fraction= / test_fraction=."

@@ -125,23 +125,24 @@ def infer_task(y: Any, name: str = "y") -> str:
     return REGRESSION
 
 
-def one_hot_ids(y: Any) -> tuple[np.ndarray, int] | None:
-    """`(class ids, width)` if `y` is one-hot rows, else `None`.
-
-    One-hot rows (as `keras.utils.to_categorical` makes them): one array of
-    shape `(n, k)`, k >= 2, numeric, every value 0 or 1 and exactly one 1 per
-    row. The ids are `argmax(y, axis=1)` as int64, shape `(n,)`; the width
-    `k` is the number of classes. A dict, a vector, or rows with no 1 or
-    several 1s (multi-hot) give `None`.
-    """
+def one_hot_ids(y: Any, smoothed: bool = False) -> tuple[np.ndarray, int] | None:
+    """`(class ids, width)` if `y` is one-hot rows, else `None`: one array of shape
+    `(n, k)`, k >= 2, numeric, every value 0 or 1 and one 1 per row (as
+    `keras.utils.to_categorical` makes them); with `smoothed`, any non-empty rows of
+    non-negative scores summing to 1 within 1e-3 (label smoothing's `[0.95, 0.05]`).
+    The ids are `argmax(y, axis=1)` as int64, `(n,)`; the width `k` is the number of
+    classes. A dict, a vector or multi-hot rows (several 1s) give `None`."""
     if y is None or isinstance(y, Mapping):
         return None
     array = np.asarray(y)
     if array.ndim != 2 or array.shape[1] < 2 or array.dtype.kind not in "iubf":
         return None
-    if not (np.isin(array, (0, 1)).all() and (array.sum(axis=1) == 1).all()):
-        return None
-    return np.argmax(array, axis=1).astype(np.int64), int(array.shape[1])
+    ones = array.sum(axis=1)
+    if smoothed:  # (not empty rows: no class to say)
+        hot = bool(len(array) and np.all(array >= 0) and np.allclose(ones, 1.0, atol=1e-3))
+    else:
+        hot = bool(np.isin(array, (0, 1)).all() and (ones == 1).all())
+    return (np.argmax(array, axis=1).astype(np.int64), int(array.shape[1])) if hot else None
 
 
 def one_hot_rows(ids: Any, num_classes: Any) -> np.ndarray:
