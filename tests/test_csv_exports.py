@@ -9,6 +9,7 @@ object arrays in an `.npz`. Each refusal names the fix, and the fix given loads 
 from __future__ import annotations
 
 import re
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -53,7 +54,9 @@ def _refused_then_fixed(path, match: str, *said: str) -> str:
 
 
 @pytest.mark.parametrize(
-    ("name", "start"), [("Sample", 1), ("t", 0), ("order", 1)], ids=["Sample", "t_from_0", "order"]
+    ("name", "start"),
+    [("Sample", 1), ("Patient", 0), ("order", 1)],
+    ids=["Sample", "Patient_from_0", "order"],
 )
 def test_a_first_column_of_the_row_numbers_is_refused_under_any_name(tmp_path, name, start):
     """`d.index.name = "Sample"; d.to_csv(p)`: the row numbers of a file sorted by class were
@@ -68,6 +71,25 @@ def test_a_first_column_of_the_row_numbers_is_refused_under_any_name(tmp_path, n
         rf"its first column, '{name}', holds exactly the row numbers {start}\.\.{start + 59} "
         r"in file order: a pandas index saved.*pd\.read_csv\(path, index_col=0\)\.to_csv",
     )
+
+
+@pytest.mark.parametrize("name", ["t", "day", "Time (s)", "year"])
+def test_a_first_column_0_to_n_named_as_a_time_is_a_feature_warned_of_when_sorted(tmp_path, name):
+    """Note 67: a first column `t` of exactly 0..n-1 beside a noisy target was refused as a
+    pandas index, and the fix (`index_col=0`) dropped the user's time column. Named as a
+    time it is a feature; the counter warning still says both readings when the target is
+    sorted in its order (a day beside cumulative cases, or a row number named `day`)."""
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({name: np.arange(80), "a": rng.normal(size=80)})
+    frame["b"], frame["y"] = rng.normal(size=80), rng.normal(size=80) + 0.05 * frame[name]
+    frame.to_csv(tmp_path / "noisy.csv", index=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no warning: the target does not follow the rows
+        assert load_csv(tmp_path / "noisy.csv", target="y", task="regression").input_shape == (3,)
+    frame["y"] = np.cumsum(rng.random(80))  # cumulative: sorted in the column's order
+    frame.to_csv(tmp_path / "sorted.csv", index=False)
+    with pytest.warns(UserWarning, match=rf"column '{re.escape(name)}' counts the rows"):
+        load_csv(tmp_path / "sorted.csv", target="y", task="regression")
 
 
 @pytest.mark.parametrize(

@@ -43,6 +43,12 @@ _QUANTITY_NAME = re.compile(r"num(ber)?", re.IGNORECASE)
 _COUNTER_NAME = re.compile(
     r"sample|row|record|serial|case|seq|item|entry|obs|line|index", re.IGNORECASE
 )
+# A first column 0..n-1 named as a time or a dose (`t`, `day`, `time (s)`, `t_ms`) is a
+# quantity the target may follow: the counter warning, not the row-number refusal.
+_TIME_NAME = re.compile(
+    r"(?i)(.*[^a-z])?(t|times?|time_?steps?|steps?|days?|weeks?|months?|years?|yr|hours?|hr|"
+    r"minutes?|min|seconds?|sec|ms|epochs?|cycles?|generation|age|dose|depth|date)([^a-z].*)?"
+)
 
 
 def check_header(file: Path, frame: Any) -> None:
@@ -169,7 +175,9 @@ def check_identifiers(frame: Any, features: list[str]) -> None:
     Shuffled or filtered row numbers are refused as well as `0..n-1`. The first
     column is refused under any name (a named index: `Sample`) when it is exactly
     `0..n-1` or `1..n` in file order, unless its name says it is a number of
-    something (`atomic_number`) or it is the only feature (`y = f(x)`).
+    something (`atomic_number`), a time or a dose (`t`, `day`, `time (s)`: then
+    `warn_position_counters` warns if the target is sorted in its order) or it is the
+    only feature (`y = f(x)`).
     """
     for column in features:
         index = _ROW_NUMBER_NAME.fullmatch(column.strip()) is not None
@@ -194,6 +202,7 @@ def check_identifiers(frame: Any, features: list[str]) -> None:
 
     first = str(frame.columns[0]) if len(frame.columns) else ""
     counted = _QUANTITY_NAME.search(first) and not _COUNTER_NAME.search(first)
+    counted = counted or _TIME_NAME.fullmatch(first.strip())
     alone = features == [first]  # y = f(x) over x = 0, 1, 2...: no row numbers beside data
     if first in features and not (counted or alone) and _row_numbers(frame[first]):
         values = frame[first].to_numpy(dtype=float)
@@ -206,7 +215,8 @@ def check_identifiers(frame: Any, features: list[str]) -> None:
                 f"named {first!r}). As a feature it tells the model each row's position, "
                 "which leaks the target when the rows were sorted. Drop it, e.g. pandas: "
                 "pd.read_csv(path, index_col=0).to_csv(path, index=False) (a quantity "
-                "numbering something, such as 'atomic_number', is kept, and so is an only feature)."
+                "numbering something, such as 'atomic_number', or a time, such as 'day' or "
+                "'t', is kept, and so is an only feature)."
             )
 
 
