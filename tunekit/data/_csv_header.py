@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from tunekit import _log
+from tunekit.data._counters import KEEP_QUANTITY, counter_column
 from tunekit.data._csv_layout import misread
 from tunekit.errors import DataError
 
@@ -201,8 +202,8 @@ def check_identifiers(frame: Any, features: list[str]) -> None:
     import numpy as np
 
     first = str(frame.columns[0]) if len(frame.columns) else ""
-    counted = _QUANTITY_NAME.search(first) and not _COUNTER_NAME.search(first)
-    counted = counted or _TIME_NAME.fullmatch(first.strip())
+    counted = bool(_QUANTITY_NAME.search(first) and not _COUNTER_NAME.search(first))
+    counted = counted or _TIME_NAME.fullmatch(first.strip()) is not None
     alone = features == [first]  # y = f(x) over x = 0, 1, 2...: no row numbers beside data
     if first in features and not (counted or alone) and _row_numbers(frame[first]):
         values = frame[first].to_numpy(dtype=float)
@@ -221,81 +222,25 @@ def check_identifiers(frame: Any, features: list[str]) -> None:
 
 
 def warn_position_counters(frame: Any, features: list[str]) -> None:
-    """Warns (a `UserWarning`) of a feature column that counts the rows (distinct values
-    evenly spaced, with gaps or rounding: `arange(n) / 100`, a key `0..n-1`, under any
-    name, in any place and any row order) when the rows in its order are sorted by a
-    target (a numeric target of rank correlation 0.98 or more with it, or labels in blocks,
-    two out of place at most): a row number given while the file was sorted by the target
-    tells the model each row's target by its position (a probe's noise features beside
-    one scored 0.97 where chance is 0.5, exit 0). A warning, not a refusal: a year, a dose
-    or a time the target really rises with looks the same (probe D). An only feature is
-    left alone (`y = f(x)` on a grid).
+    """Warns (a `UserWarning`) of a feature column that counts the rows when the rows in
+    its order are sorted by a target (`counter_column`): a row number given while the file
+    was sorted by the target tells the model each row's target by its position (a probe's
+    noise features beside one scored 0.97 where chance is 0.5, exit 0). A warning, not a
+    refusal: a year, a dose or a time the target really rises with looks the same (probe D).
     """
-    import numpy as np
-
-    targets = [str(c) for c in frame.columns if c not in features]
-    if len(features) < 2 or len(frame) < 10:
-        return
-    for column in features:
-        values = _counter_values(frame[column])
-        if values is None:
-            continue
-        order = np.argsort(values, kind="stable")
-        by = next((t for t in targets if _sorted_by(frame[t].iloc[order])), None)
-        if by is not None:
-            warnings.warn(
-                f"column {column!r} counts the rows (a different value in each, evenly "
-                f"spaced) and the target {by!r} is sorted in its order. If it was numbered "
-                "while the file was sorted by the target (a row number, a key), it tells the "
-                "model each row's target by its position and the test score is leaked: drop "
-                f"it (pandas: pd.read_csv(path).drop(columns=[{column!r}]).to_csv(path, "
-                "index=False)). If it is a quantity the target really follows (a year, a "
-                "dose, a time), keep it.",
-                UserWarning,
-                stacklevel=3,  # the line that called load_csv
-            )
-            return
-
-
-def _sorted_by(target: Any) -> bool:
-    """Whether `target` (a column, in some row order) is sorted: numbers of rank
-    correlation 0.98 or more (either sign) with the order, or each of several labels in
-    one block of rows, two rows out of place at most."""
-    import numpy as np
-    from pandas.api.types import is_bool_dtype, is_numeric_dtype
-    from scipy import stats  # type: ignore[import-untyped]
-
-    values, distinct = target.to_numpy(), target.nunique(dropna=False)
-    if distinct < 2:
-        return False
-    if is_numeric_dtype(target) and not is_bool_dtype(target):
-        rho = stats.spearmanr(np.arange(len(values)), values.astype(np.float64)).statistic
-        if abs(float(rho)) >= 0.98:
-            return True
-    blocks = 1 + int((values[1:] != values[:-1]).sum())
-    return distinct < len(values) / 2 and blocks <= distinct + 4
-
-
-def _counter_values(column: Any) -> Any:
-    """`column`'s values (float64) if they are distinct numbers evenly spaced once sorted
-    (`a + b * i` in some order, some `i` missing, each moved by up to 10% of `b`: gaps
-    within 20% of a multiple of `b`), else `None`."""
-    import numpy as np
-    from pandas.api.types import is_bool_dtype, is_numeric_dtype
-
-    if not is_numeric_dtype(column) or is_bool_dtype(column) or column.isna().any():
-        return None
-    if not column.is_unique:  # (a hash pass, before the sort: most columns stop here)
-        return None  # repeated values: not a different one in each row
-    values = column.to_numpy(dtype=np.float64)
-    if not np.isfinite(values).all():
-        return None  # refused as such next (`_check_finite_columns`)
-    steps = np.diff(np.sort(values))
-    if not len(steps) or steps.min() <= 0:
-        return None  # repeated values: not a different one in each row
-    ratios = steps / np.median(steps)
-    even = np.abs(ratios - np.round(ratios)).max() <= 0.2 and np.round(ratios).min() >= 1
-    return values if even and np.mean(np.round(ratios) == 1) >= 0.75 else None
+    found = counter_column(frame, features)
+    if found is not None:
+        column, by = found
+        warnings.warn(
+            f"column {column!r} counts the rows (a different value in each, evenly "
+            f"spaced) and the target {by!r} is sorted in its order. If it was numbered "
+            "while the file was sorted by the target (a row number, a key), it tells the "
+            "model each row's target by its position and the test score is leaked: drop "
+            f"it (pandas: pd.read_csv(path).drop(columns=[{column!r}]).to_csv(path, "
+            f"index=False)). {KEEP_QUANTITY}",
+            UserWarning,
+            stacklevel=3,  # the line that called load_csv
+        )
 
 
 def _row_numbers(column: Any) -> bool:

@@ -27,6 +27,7 @@ from tunekit.data import _targets as tg
 from tunekit.errors import DataError
 
 __all__ = [
+    "made_inside",
     "check_split_sizes",
     "on_command_line",
     "split_here",
@@ -68,6 +69,12 @@ def made_by(
         yield
     finally:
         _MADE.reset(token)
+
+
+def made_inside() -> bool:
+    """Whether a loader (`load_csv`, `load_npz`, the command line) is making the arrays or
+    `Dataset` being checked, not the user's own call."""
+    return _MADE.get() is not None
 
 
 def _made(info: Mapping[str, Any], split: str) -> bool:

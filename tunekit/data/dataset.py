@@ -24,6 +24,7 @@ from tunekit.data._checks import (
     _check_label_range,
 )
 from tunekit.data._classes import arrays_labels, class_ending
+from tunekit.data._counters import warn_array_counters
 from tunekit.data._leaks import check_array_overlap
 from tunekit.data._metadata import (
     _as_shape,
@@ -195,30 +196,30 @@ class Dataset:
         | other whole-number floats of shape `(n, k)`, k > 1 | refused: pass `task=` |
         | text (str), `(n,)`: class names (ids: sorted)      | classification |
 
-        (1) `keras.utils.to_categorical`'s rows, any numeric dtype: stored as
-        class ids, with `label_mode="categorical"` (the model still gets rows).
+        (1) `keras.utils.to_categorical`'s rows, any numeric dtype: stored as class ids,
+        with `label_mode="categorical"` (the model still gets rows).
         (2) With `task="classification"` each distinct value of `y` and `y_test`
         is a class named by it (3..8: ids 0..5, `class_names` `"3"`..`"8"`), as in
         `load_csv` and `load_npz`; with `num_classes=K`, class ids as given.
         (3) Few values or a run (1.0..12.0): refused as ambiguous; gaps: regression.
         Integer regression targets (an int dtype) need `task="regression"`.
 
-        Classification splits are stratified per class
-        (as in `load_image_directory`); regression splits, and splits of a dict
-        `y`, are seeded random splits (scikit-learn's `train_test_split`). `x` keeps its
-        layout and values, in float32 but for whole numbers beyond 2**24, kept as given
-        (never rescaled: `scaling` is `UNSCALED`); ones float32 would merge: `DataError`.
+        Classification splits are stratified per class; others seeded random splits
+        (scikit-learn's `train_test_split`). `x` keeps its layout and values, in float32 but
+        for whole numbers beyond 2**24, kept as given (`scaling` is `UNSCALED`); ones float32
+        would merge: `DataError`. A column of a 2-D `x` that counts the rows while `y` is
+        sorted in its order gets a `UserWarning` (a leaked row number, or a time).
 
         Args:
             x: Samples, shape `(n, ...)`, or a dict of such arrays (several inputs).
-            y: Targets, shape `(n,)` (class ids or values) or `(n, k)` (one-hot
-                class labels, or regression targets), or a dict of such arrays
-                (several outputs). One-hot labels keep reaching the model as
-                one-hot rows (`label_mode="categorical"`); the splits, report and
-                statistics use their class ids.
+            y: Targets, shape `(n,)` (class ids or values) or `(n, k)` (one-hot class
+                labels, or regression targets), or a dict of such arrays (several
+                outputs). One-hot labels keep reaching the model as one-hot rows
+                (`label_mode="categorical"`); the splits, report and statistics use
+                their class ids.
             x_test, y_test: Optional test set; if given, `test_fraction` is ignored.
-            validation_fraction, test_fraction: Fractions, each in [0, 1) (per
-                class for classification).
+            validation_fraction, test_fraction: Fractions, each in [0, 1) (per class for
+                classification).
             num_classes: Classification: number of classes, the labels being ids
                 `0..num_classes-1` as given (a class may have no samples); if None,
                 ids `0..K-1` all occurring in `y` / `y_test`, or values (2).
@@ -226,16 +227,15 @@ class Dataset:
                 (text labels and values (2): the sorted distinct labels; if given,
                 in that order).
             seed: Seed of the deterministic split.
-            task: `"classification"`, `"regression"` or None to infer it.
-                Defaults to None.
+            task: `"classification"`, `"regression"` or None (the default) to infer it.
 
         Returns:
             A `Dataset` named `"arrays"`.
 
         Raises:
-            DataError (a `ValueError`): On bad lengths, labels, values, fractions or
-                `task`, targets that contradict `task=`, a class too small to appear
-                in every split, or a validation or test split of 1 sample (or constant).
+            DataError (a `ValueError`): On bad lengths, labels, values, fractions or `task`,
+                targets that contradict `task=`, a class too small to appear in every
+                split, or a validation or test split of 1 sample (or constant).
 
         Example:
         >>> ds = Dataset.from_arrays(np.random.rand(100, 8), np.arange(100) % 2)
@@ -265,6 +265,7 @@ class Dataset:
             if value is not None:
                 for array, key in zip(tg.arrays_of(value), _keys(value, name), strict=True):
                     _check_finite(array, key)
+        warn_array_counters(x, y)  # a row number in rows sorted by y: a leak, or a time
         n = tg.length(x, "x")
         if task == CLASSIFICATION and not isinstance(y, Mapping):
             labels = np.concatenate([y] if y_test is None else [y, y_test])

@@ -1,0 +1,121 @@
+"""A feature that counts the rows, in data sorted by its target: a leak, or a quantity.
+
+A row number or key given while the rows were sorted by the target (`rownum`, an
+`id`, `arange(n) / 100`) tells the model each row's target by its position: a probe's
+noise features beside one scored 0.97 test accuracy where chance is 0.5, exit 0. A
+year, a dose or a time the target really follows looks the same in the data (probe
+D), so it is a warning that says both readings, not a refusal: `load_csv` warns of a
+CSV's columns (`tunekit.data._csv_header.warn_position_counters`), and
+`Dataset.from_arrays` of the columns of a 2-D `x` (`warn_array_counters`).
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+import numpy as np
+
+from tunekit.data._split_sizes import made_inside
+
+__all__ = ["KEEP_QUANTITY", "MAX_ARRAY_COLUMNS", "counter_column", "warn_array_counters"]
+
+KEEP_QUANTITY = "If it is a quantity the target really follows (a year, a dose, a time), keep it."
+# `from_arrays` looks at the columns of an `x` this wide at most (tables, not flat images).
+MAX_ARRAY_COLUMNS = 256
+
+
+def counter_column(frame: Any, features: list[Any]) -> tuple[Any, Any] | None:
+    """The first feature column of `frame` (a pandas DataFrame) that counts the rows, and
+    the target (a column not in `features`) sorted in its order; `None` if none.
+
+    A column counts the rows when its values are distinct and evenly spaced, with gaps or
+    rounding (`_counter_values`: `arange(n) / 100`, a key `0..n-1`, in any place and any
+    row order); a target is sorted in its order when it has a rank correlation of 0.98 or
+    more with it, or its labels sit in blocks, two rows out of place at most (`_sorted_by`).
+    An only feature (`y = f(x)` on a grid) and frames of fewer than 10 rows are left alone.
+    """
+    targets = [c for c in frame.columns if c not in features]
+    if len(features) < 2 or len(frame) < 10:
+        return None
+    for column in features:
+        values = _counter_values(frame[column])
+        if values is None:
+            continue
+        order = np.argsort(values, kind="stable")
+        by = next((t for t in targets if _sorted_by(frame[t].iloc[order])), None)
+        if by is not None:
+            return column, by
+    return None
+
+
+def warn_array_counters(x: Any, y: Any) -> None:
+    """Warns (a `UserWarning`, at the line that called `Dataset.from_arrays`) of a column
+    of `x` that counts the rows while `y` is sorted in its order (`counter_column`).
+
+    Only a 2-D numeric `x` of 2 to `MAX_ARRAY_COLUMNS` (256) columns and a `y` of one
+    target per sample (`(n,)` or `(n, 1)`) are looked at: not a dict, images or flat
+    images. The column is named by its index: `x[:, 3]`. Not when another loader makes
+    the arrays (`load_csv` warns of its columns by name).
+    """
+    import pandas as pd  # noqa: PLC0415 - pandas is slow to import
+
+    if not isinstance(x, np.ndarray) or not isinstance(y, np.ndarray) or made_inside():
+        return
+    if x.ndim != 2 or not 2 <= x.shape[1] <= MAX_ARRAY_COLUMNS or x.dtype.kind not in "iuf":
+        return
+    if y.ndim > 2 or (y.ndim == 2 and y.shape[1] != 1) or len(y) != len(x):
+        return
+    frame = pd.DataFrame(x)
+    frame["y"] = y.reshape(len(y))
+    found = counter_column(frame, list(range(x.shape[1])))
+    if found is not None:
+        column = found[0]
+        warnings.warn(
+            f"x[:, {column}] counts the rows (a different value in each, evenly spaced) and "
+            "y is sorted in its order. If it was numbered while the rows were sorted by y (a "
+            "row number, a key), it tells the model each row's target by its position and "
+            f"the test score is leaked: drop it (np.delete(x, {column}, axis=1)). "
+            f"{KEEP_QUANTITY}",
+            UserWarning,
+            stacklevel=3,  # the line that called Dataset.from_arrays
+        )
+
+
+def _sorted_by(target: Any) -> bool:
+    """Whether `target` (a column, in some row order) is sorted: numbers of rank
+    correlation 0.98 or more (either sign) with the order, or each of several labels in
+    one block of rows, two rows out of place at most."""
+    from pandas.api.types import is_bool_dtype, is_numeric_dtype
+    from scipy import stats  # type: ignore[import-untyped]
+
+    values, distinct = target.to_numpy(), target.nunique(dropna=False)
+    if distinct < 2:
+        return False
+    if is_numeric_dtype(target) and not is_bool_dtype(target):
+        rho = stats.spearmanr(np.arange(len(values)), values.astype(np.float64)).statistic
+        if abs(float(rho)) >= 0.98:
+            return True
+    blocks = 1 + int((values[1:] != values[:-1]).sum())
+    return distinct < len(values) / 2 and blocks <= distinct + 4
+
+
+def _counter_values(column: Any) -> Any:
+    """`column`'s values (float64) if they are distinct numbers evenly spaced once sorted
+    (`a + b * i` in some order, some `i` missing, each moved by up to 10% of `b`: gaps
+    within 20% of a multiple of `b`), else `None`."""
+    from pandas.api.types import is_bool_dtype, is_numeric_dtype
+
+    if not is_numeric_dtype(column) or is_bool_dtype(column) or column.isna().any():
+        return None
+    if not column.is_unique:  # (a hash pass, before the sort: most columns stop here)
+        return None  # repeated values: not a different one in each row
+    values = column.to_numpy(dtype=np.float64)
+    if not np.isfinite(values).all():
+        return None  # refused as such next (`_check_finite_columns`)
+    steps = np.diff(np.sort(values))
+    if not len(steps) or steps.min() <= 0:
+        return None  # repeated values: not a different one in each row
+    ratios = steps / np.median(steps)
+    even = np.abs(ratios - np.round(ratios)).max() <= 0.2 and np.round(ratios).min() >= 1
+    return values if even and np.mean(np.round(ratios) == 1) >= 0.75 else None
