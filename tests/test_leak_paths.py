@@ -441,3 +441,37 @@ def test_own_splits_that_share_samples_are_told_to_drop_them_once_per_interface(
     err = capsys.readouterr().err
     assert "Your splits share samples: drop them from the later split" in err, err
     assert err.count("an .npz of your own splits") == 1 and "Dataset(" not in err, err
+
+
+@pytest.mark.parametrize("features", [1, 2])
+def test_copies_in_data_of_one_or_two_continuous_features_are_refused(features):
+    """Note 66: 300 of 1,000 samples of one or two continuous features written again were
+    accepted (the squared frequencies say about 1/n of any feature of distinct values, so
+    the copies passed as natural repeats). The grid the values lie on says what nature
+    gives: none for full-precision floats, float32 too."""
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(1000, features))
+    y = (x.sum(axis=1) > 0).astype(int)
+    for values in (x, x.astype("float32")):
+        with pytest.raises(DataError, match=r"by chance none would be: the features take"):
+            Dataset.from_arrays(np.r_[values, values[:300]], np.r_[y, y[:300]], seed=0)
+    with pytest.raises(DataError, match=r"are also in the training"):
+        Dataset.from_arrays(
+            np.r_[x, x[:300]], np.r_[x.sum(axis=1), x[:300].sum(axis=1)], task="regression"
+        )
+    category = np.c_[x[:, :1], rng.integers(0, 3, 1000)]  # one continuous, one category
+    with pytest.raises(DataError, match=r"are also in the training"):
+        Dataset.from_arrays(np.r_[category, category[:300]], np.r_[y, y[:300]], seed=0)
+    # Natural repeats of such data are not copies: values to 1 or 2 decimals, a
+    # temperature to 0.1 degree, fractions k/97 and k/7, a feature 30% zeros, whole numbers.
+    for natural in (
+        np.round(x, 1),
+        np.round(x, 2),
+        np.round(rng.normal(20, 7, size=(1000, features)), 1),
+        rng.integers(0, 98, size=(1000, features)) / 97,
+        rng.integers(0, 8, size=(1000, features)) / 7,
+        np.where(rng.random((1000, features)) < 0.3, 0.0, x),
+        rng.integers(0, 1000, size=(1000, features)),
+        category,
+    ):
+        Dataset.from_arrays(natural, y, seed=0)

@@ -345,12 +345,40 @@ def _agreement(rows: np.ndarray) -> float:
     """The log of the chance that two of `rows` (samples, `(n, features)`) drawn at random
     agree on every feature, were the features independent: the sum over features of the
     log of the sum of their values' squared frequencies (copies, which multiply every
-    value's count alike, hardly change them). Features of two values are
-    left out: one-hot columns (standardised or not) are not independent of each other, and
-    60 of them would make rows of a few categories look too varied to repeat by nature."""
+    value's count alike, hardly change them), or of `_grid_agreement` where that is less.
+    Features of two values are left out: one-hot columns (standardised or not) are not
+    independent of each other, and 60 of them would make rows of a few categories look too
+    varied to repeat by nature."""
     total = 0.0
     for column in rows.T:
-        counts = np.unique(column, return_counts=True)[1] / len(column)
+        values, counts = np.unique(column, return_counts=True)
         if len(counts) > 2:
-            total += math.log(float(np.sum(counts**2)))
+            chance = float(np.sum((counts / len(column)) ** 2))
+            if 2 * len(values) >= len(column):  # most samples distinct: the values' grid
+                chance = min(chance, _grid_agreement(column, values))
+            total += math.log(max(chance, 1e-300))
     return total
+
+
+def _grid_agreement(column: np.ndarray, values: np.ndarray) -> float:
+    """The chance that two samples of a feature of many distinct values (`column`; its
+    distinct `values`, sorted) agree by nature: the width of the grid its values lie on
+    (`10**-d` for the fewest decimals `d` <= 6 that write every value, float32's
+    resolution at its largest value when none does) times its density's squared integral
+    (a histogram of `sqrt(n)` bins). The squared frequencies say about `1/n` of any such
+    feature, however fine its values, so the copies of data of one or two continuous
+    features passed as natural repeats (note 66); a temperature to 0.1 degree still gets
+    its natural repeats here (its grid is 0.1)."""
+    span = float(values[-1] - values[0])
+    if not np.isfinite(span) or span <= 0:
+        return 1.0
+    scaled = values.astype(np.float64)
+    grid = float(np.max(np.abs(scaled))) * 2.0**-23  # float32's resolution there
+    for decimals in range(7):
+        shifted = scaled * 10.0**decimals
+        if np.all(np.abs(shifted - np.round(shifted)) <= 1e-6 * np.maximum(1, np.abs(shifted))):
+            grid = 10.0**-decimals
+            break
+    bins = max(1, math.isqrt(len(column)))
+    shares = np.histogram(column.astype(np.float64), bins=bins)[0] / len(column)
+    return min(1.0, grid * float(np.sum(shares**2)) / (span / bins))
