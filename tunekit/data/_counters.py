@@ -6,19 +6,22 @@ noise features beside one scored 0.97 test accuracy where chance is 0.5, exit 0.
 year, a dose or a time the target really follows looks the same in the data (probe
 D), so it is a warning that says both readings, not a refusal: `load_csv` warns of a
 CSV's columns (`tunekit.data._csv_header.warn_position_counters`), and
-`Dataset.from_arrays` of the columns of a 2-D `x` (`warn_array_counters`).
+`Dataset.from_arrays` of the columns of a 2-D `x` or a DataFrame
+(`tunekit.data._array_columns`).
 """
 
 from __future__ import annotations
 
-import warnings
 from typing import Any
 
 import numpy as np
 
-from tunekit.data._split_sizes import made_inside
-
-__all__ = ["KEEP_QUANTITY", "MAX_ARRAY_COLUMNS", "counter_column", "warn_array_counters"]
+__all__ = [
+    "KEEP_QUANTITY",
+    "MAX_ARRAY_COLUMNS",
+    "counter_column",
+    "counter_values",
+]
 
 KEEP_QUANTITY = "If it is a quantity the target really follows (a year, a dose, a time), keep it."
 # `from_arrays` looks at the columns of an `x` this wide at most (tables, not flat images).
@@ -30,7 +33,7 @@ def counter_column(frame: Any, features: list[Any]) -> tuple[Any, Any] | None:
     the target (a column not in `features`) sorted in its order; `None` if none.
 
     A column counts the rows when its values are distinct and evenly spaced, with gaps or
-    rounding (`_counter_values`: `arange(n) / 100`, a key `0..n-1`, in any place and any
+    rounding (`counter_values`: `arange(n) / 100`, a key `0..n-1`, in any place and any
     row order); a target is sorted in its order when it has a rank correlation of 0.98 or
     more with it, or its labels sit in blocks, two rows out of place at most (`_sorted_by`).
     An only feature (`y = f(x)` on a grid) and frames of fewer than 10 rows are left alone.
@@ -39,7 +42,7 @@ def counter_column(frame: Any, features: list[Any]) -> tuple[Any, Any] | None:
     if len(features) < 2 or len(frame) < 10:
         return None
     for column in features:
-        values = _counter_values(frame[column])
+        values = counter_values(frame[column])
         if values is None:
             continue
         order = np.argsort(values, kind="stable")
@@ -47,39 +50,6 @@ def counter_column(frame: Any, features: list[Any]) -> tuple[Any, Any] | None:
         if by is not None:
             return column, by
     return None
-
-
-def warn_array_counters(x: Any, y: Any) -> None:
-    """Warns (a `UserWarning`, at the line that called `Dataset.from_arrays`) of a column
-    of `x` that counts the rows while `y` is sorted in its order (`counter_column`).
-
-    Only a 2-D numeric `x` of 2 to `MAX_ARRAY_COLUMNS` (256) columns and a `y` of one
-    target per sample (`(n,)` or `(n, 1)`) are looked at: not a dict, images or flat
-    images. The column is named by its index: `x[:, 3]`. Not when another loader makes
-    the arrays (`load_csv` warns of its columns by name).
-    """
-    import pandas as pd  # noqa: PLC0415 - pandas is slow to import
-
-    if not isinstance(x, np.ndarray) or not isinstance(y, np.ndarray) or made_inside():
-        return
-    if x.ndim != 2 or not 2 <= x.shape[1] <= MAX_ARRAY_COLUMNS or x.dtype.kind not in "iuf":
-        return
-    if y.ndim > 2 or (y.ndim == 2 and y.shape[1] != 1) or len(y) != len(x):
-        return
-    frame = pd.DataFrame(x)
-    frame["y"] = y.reshape(len(y))
-    found = counter_column(frame, list(range(x.shape[1])))
-    if found is not None:
-        column = found[0]
-        warnings.warn(
-            f"x[:, {column}] counts the rows (a different value in each, evenly spaced) and "
-            "y is sorted in its order. If it was numbered while the rows were sorted by y (a "
-            "row number, a key), it tells the model each row's target by its position and "
-            f"the test score is leaked: drop it (np.delete(x, {column}, axis=1)). "
-            f"{KEEP_QUANTITY}",
-            UserWarning,
-            stacklevel=3,  # the line that called Dataset.from_arrays
-        )
 
 
 def _sorted_by(target: Any) -> bool:
@@ -100,7 +70,7 @@ def _sorted_by(target: Any) -> bool:
     return distinct < len(values) / 2 and blocks <= distinct + 4
 
 
-def _counter_values(column: Any) -> Any:
+def counter_values(column: Any) -> Any:
     """`column`'s values (float64) if they are distinct numbers evenly spaced once sorted
     (`a + b * i` in some order, some `i` missing, each moved by up to 10% of `b`: gaps
     within 20% of a multiple of `b`), else `None`."""

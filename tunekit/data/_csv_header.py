@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from tunekit import _log
-from tunekit.data._counters import KEEP_QUANTITY, counter_column
+from tunekit.data._counters import KEEP_QUANTITY, counter_column, counter_values
 from tunekit.data._csv_layout import misread
 from tunekit.errors import DataError
 
@@ -166,8 +166,11 @@ def _number(name: str) -> float | None:
         return None
 
 
-def check_identifiers(frame: Any, features: list[str]) -> None:
-    """Refuses a feature column that numbers the rows: a different whole number in each.
+def check_identifiers(
+    frame: Any, features: list[str], in_frame: bool = False, labels: Any = None
+) -> None:
+    """Refuses a feature column that numbers the rows: a different whole number in each,
+    or distinct values evenly spaced (a standardised index).
 
     Its name must say so (`_ROW_NUMBER_NAME`: a pandas index saved with the file,
     `Unnamed: 0`; `_ID_NAME`: `id`, `row_id`, `PatientId`): as a feature it tells
@@ -178,26 +181,39 @@ def check_identifiers(frame: Any, features: list[str]) -> None:
     `0..n-1` or `1..n` in file order, unless its name says it is a number of
     something (`atomic_number`), a time or a dose (`t`, `day`, `time (s)`: then
     `warn_position_counters` warns if the target is sorted in its order) or it is the
-    only feature (`y = f(x)`).
+    only feature (`y = f(x)`). `in_frame`: the columns of a DataFrame given to
+    `Dataset.from_arrays` (the fix is `x.drop(columns=...)`), not a CSV's; `labels`: the
+    frame's own column labels by name (`{"0": 0}`), said in the messages.
     """
+    labels = labels or {}
     for column in features:
         index = _ROW_NUMBER_NAME.fullmatch(column.strip()) is not None
-        if not (index or _ID_NAME.fullmatch(column.strip())) or not _row_numbers(frame[column]):
+        if not (index or _ID_NAME.fullmatch(column.strip())):
             continue
+        if not (_row_numbers(frame[column]) or counter_values(frame[column]) is not None):
+            continue
+        said = labels.get(column, column)
+        drop = f"x.drop(columns=[{said!r}])"
         if index:
             raise DataError(
-                f"column {column!r} holds the row numbers (a pandas index saved with the "
-                "file, a different whole number in each row): as a feature it tells the "
-                "model each row's position, which leaks the target when the rows were "
-                "sorted. Save the CSV with DataFrame.to_csv(..., index=False), or drop "
-                "that column."
+                f"column {said!r} holds the row numbers (a pandas index saved with the "
+                "file, a different value in each row): as a feature it tells the model each "
+                "row's position, which leaks the target when the rows were sorted. "
+                + (
+                    f"Drop it: {drop} (or read the CSV with pd.read_csv(path, index_col=0))."
+                    if in_frame
+                    else "Save the CSV with DataFrame.to_csv(..., index=False), or drop "
+                    "that column."
+                )
             )
         raise DataError(
-            f"column {column!r} looks like a row identifier (its name, and a different whole "
-            "number in each row): as a feature it tells the model which row it is, which "
+            f"column {said!r} looks like a row identifier (its name, and a different "
+            "value in each row): as a feature it tells the model which row it is, which "
             "leaks the target when the ids were given in sorted order and means nothing "
-            "otherwise. Drop it, e.g. pandas: pd.read_csv(path).drop(columns="
-            f"[{column!r}]).to_csv(path, index=False); if it is a real quantity, rename it."
+            "otherwise. Drop it, e.g. "
+            + (drop if in_frame else f"pandas: pd.read_csv(path).drop(columns=[{column!r}])")
+            + ("" if in_frame else ".to_csv(path, index=False)")
+            + "; if it is a real quantity, rename it."
         )
     import numpy as np
 
@@ -209,15 +225,20 @@ def check_identifiers(frame: Any, features: list[str]) -> None:
         values = frame[first].to_numpy(dtype=float)
         start = values[0] if len(values) else 0
         if start in (0, 1) and (values == start + np.arange(len(values))).all():
+            said = labels.get(first, first)
+            fix = (
+                f"x.drop(columns=[{said!r}]) (read the CSV with index_col=0)"
+                if in_frame
+                else "pd.read_csv(path, index_col=0).to_csv(path, index=False)"
+            )
             raise DataError(
-                f"its first column, {first!r}, holds exactly the row numbers "
+                f"its first column, {said!r}, holds exactly the row numbers "
                 f"{int(start)}..{int(start) + len(values) - 1} in file order: a pandas index "
                 "saved with the file (DataFrame.to_csv() without index=False, the index "
-                f"named {first!r}). As a feature it tells the model each row's position, "
-                "which leaks the target when the rows were sorted. Drop it, e.g. pandas: "
-                "pd.read_csv(path, index_col=0).to_csv(path, index=False) (a quantity "
-                "numbering something, such as 'atomic_number', or a time, such as 'day' or "
-                "'t', is kept, and so is an only feature)."
+                f"named {said!r}). As a feature it tells the model each row's position, "
+                f"which leaks the target when the rows were sorted. Drop it, e.g. pandas: "
+                f"{fix} (a quantity numbering something, such as 'atomic_number', or a time, "
+                "such as 'day' or 't', is kept, and so is an only feature)."
             )
 
 

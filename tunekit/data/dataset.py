@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from tunekit.data import _targets as tg
+from tunekit.data._array_columns import check_array_columns
 from tunekit.data._checks import (
     _SPLITS,
     CATEGORICAL_LABELS,
@@ -24,7 +25,6 @@ from tunekit.data._checks import (
     _check_label_range,
 )
 from tunekit.data._classes import arrays_labels, class_ending
-from tunekit.data._counters import warn_array_counters
 from tunekit.data._leaks import check_array_overlap
 from tunekit.data._metadata import (
     _as_shape,
@@ -254,6 +254,7 @@ class Dataset:
         y, y_test, task, num_classes, class_names, label_mode = arrays_labels(
             y, y_test, tg.check_task(task), num_classes, class_names
         )
+        check_array_columns(x, y)  # a row number or id among x's columns
         convert = lambda a, name: tg.as_targets(a, name, task)  # noqa: E731
         x, y = tg.map_arrays(x, "x", _as_features), tg.map_arrays(y, "y", convert)
         _check_same_length(x, y, "x", "y")
@@ -265,7 +266,6 @@ class Dataset:
             if value is not None:
                 for array, key in zip(tg.arrays_of(value), _keys(value, name), strict=True):
                     _check_finite(array, key)
-        warn_array_counters(x, y)  # a row number in rows sorted by y: a leak, or a time
         n = tg.length(x, "x")
         if task == CLASSIFICATION and not isinstance(y, Mapping):
             labels = np.concatenate([y] if y_test is None else [y, y_test])
