@@ -62,6 +62,7 @@ ORDER = [
     "hparams_results",
     "tensorboard",
     "user_tensorboard",
+    "fit_changes",
     "fit_inputs",
     "stream_fit_args",
     "fit_refusals",

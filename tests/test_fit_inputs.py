@@ -303,7 +303,7 @@ def test_a_fit_that_adds_an_input_is_refused_before_training(tmp_path):
 
 
 def test_y_changed_sees_targets_rescaled_or_reencoded_for_the_same_samples():
-    from tunekit.fit_inputs import y_changed
+    from tunekit.fit_changes import y_changed
 
     y = np.arange(12, dtype="int64") % 3
     assert y_changed((y - y.mean()) / y.std(), y)  # standardised
@@ -376,22 +376,18 @@ def test_a_retrain_whose_fit_standardises_y_says_the_test_set_was_scored_as_give
     run.run()
     run.close()
     report = json.loads((run.run_dir / "report.json").read_text())
-    if scale == "stream":
-        assert report["best"]["x_note"] == X_CHANGED_NOTE  # a stream: nothing to compare
-    elif scale:
+    if scale:  # probe A (stop 67): a stream of its own is judged by its first batch, whose
+        # inputs are x's samples and targets are not: the targets note, not the inputs'
         assert report["best"]["x_note"] == Y_CHANGED_NOTE  # x as given: that note only
         assert Y_CHANGED_NOTE in (run.run_dir / "report.md").read_text()
     else:
         assert report["best"]["x_note"] is None
     note = report.get("test_note") or ""
     assert "invert the predictions" not in note  # advice a fit's own scaling cannot follow
-    if scale is True:  # probe A (stop 66): the R² note said "standardise them", which it did
+    if scale:  # probe A (stop 66): the R² note said "standardise them", which it did
         assert note.startswith("Note: test R² "), note
         assert "the hypermodel's fit trained the model on other targets than y" in note, note
         assert "standardise them" not in note, note
-    if scale == "stream":  # probe C: the same fit's own tf.data pipeline, targets unseen
-        assert note.startswith("Note: test R² "), note
-        assert "if the hypermodel's fit already did (it passed model.fit data of its own" in note
 
 
 def _one_hot_loss(y_true, y_pred):

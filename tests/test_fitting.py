@@ -910,10 +910,22 @@ class TransformingHyperModel(kt.HyperModel):
             x = np.asarray(x, dtype="float64")
         elif self.how == "keyword":  # the same object, passed by keyword
             return model.fit(x=x, y=y, **kwargs)
-        elif self.how == "subset":  # fewer rows
+        elif self.how == "subset":  # fewer rows (deduplicated, outliers dropped)
             x, y = x[:-8], y[:-8]
+        elif self.how in ("shuffle", "oversample", "shuffle_x_only"):
+            rng = np.random.default_rng(0)
+            rows = rng.permutation(len(x)) if self.how != "oversample" else np.r_[0 : len(x), 0:9]
+            x, y = x[rows], (y if self.how == "shuffle_x_only" else y[rows])
         elif self.how == "in_place":  # plain KerasTuner shifts the user's arrays each trial
             x -= 3.0
+        elif self.how.startswith("stream"):  # a tf.data pipeline of its own (probe A)
+            import tensorflow as tf
+
+            x = x * 2.0 if self.how == "stream_scaled_x" else x
+            y = (y + 1) % 3 if self.how == "stream_shifted_y" else y  # classes renamed
+            batch = kwargs.pop("batch_size", 16)
+            stream = tf.data.Dataset.from_tensor_slices((x, y)).shuffle(len(x), seed=0)
+            return model.fit(stream.batch(batch), **kwargs)
         return model.fit(x, y, **kwargs)
 
 
@@ -925,16 +937,27 @@ class TransformingHyperModel(kt.HyperModel):
         ("float64", False),
         ("keyword", False),
         ("scale", True),
-        ("subset", True),
+        ("subset", False),
+        ("shuffle", False),
+        ("oversample", False),
+        ("shuffle_x_only", True),
+        ("stream", False),
+        ("stream_scaled_x", True),
+        ("stream_shifted_y", False),
     ],
 )
 def test_a_fit_that_changes_x_is_seen(how, changed):
+    """Probe A (stop 67): samples moved, dropped or repeated together with their targets
+    are the same data (the test score is the model's); a fit that shuffles x apart from y
+    changed its inputs. A stream of the fit's own is judged by its first batch: x and y
+    as given, no change (it was "transformed inputs"); its targets changed, `y_changed`."""
     call, _, _ = _fit(TransformingHyperModel(how))
     assert call.x_changed is changed
+    assert call.y_changed is (how == "stream_shifted_y")
 
 
 def test_dict_inputs_compare_key_by_key():
-    from tunekit.fit_inputs import x_changed as _x_changed
+    from tunekit.fit_changes import x_changed as _x_changed
 
     a, b = np.zeros((4, 2)), np.ones((4, 3))
     assert not _x_changed({"a": a.copy(), "b": b}, {"a": a, "b": b})

@@ -158,7 +158,7 @@ def test_an_image_folders_size_is_named_as_the_run_does():
 
 
 def test_a_transformed_fit_names_overwrite_as_the_run_does():
-    from tunekit.fit_inputs import X_CHANGED_NOTE, Y_CHANGED_NOTE
+    from tunekit.fit_changes import X_CHANGED_NOTE, Y_CHANGED_NOTE
     from tunekit.trial_refusals import said_text
 
     for note in (X_CHANGED_NOTE, Y_CHANGED_NOTE):

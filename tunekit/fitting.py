@@ -63,9 +63,8 @@ from keras_tuner import errors as kt_errors
 
 from tunekit import fit_refusals as fr
 from tunekit.errors import TunekitError, UsageError
+from tunekit.fit_changes import X_CHANGED_NOTE, Y_CHANGED_NOTE, changes
 from tunekit.fit_inputs import (
-    X_CHANGED_NOTE,
-    Y_CHANGED_NOTE,
     FoldFit,
     TrainedBefore,
     final_fit_message,
@@ -73,8 +72,6 @@ from tunekit.fit_inputs import (
     own_containers,
     read_only,
     takes_validation_data,
-    x_changed,
-    y_changed,
 )
 from tunekit.fit_results import plain_results
 from tunekit.hypermodel_kinds import own_fit
@@ -374,9 +371,9 @@ class _MergedFit:
             )
         self.calls += 1
         received_x = args[0] if args else kwargs.get("x")
-        self.x_changed = self.x_changed or x_changed(received_x, self.passed_x)
         received_y = args[1] if len(args) > 1 else kwargs.get("y")
-        self.y_changed = self.y_changed or y_changed(received_y, self.passed_y)
+        changed = changes(received_x, received_y, self.passed_x, self.passed_y)
+        self.x_changed, self.y_changed = self.x_changed or changed[0], self.y_changed or changed[1]
         self.last_kwargs = {
             k: v for k, v in kwargs.items() if k not in ("validation_data", "callbacks")
         }

@@ -133,7 +133,7 @@ def usefulness_note(
             compares balanced accuracy (scikit-learn's, the mean recall per
             class) with a constant guess's, `1 / classes`.
         targets_changed: The hypermodel's own fit trained the final model on other
-            targets than `y` (`tunekit.fit_inputs.Y_CHANGED_NOTE`): a regression note
+            targets than `y` (`tunekit.fit_changes.Y_CHANGED_NOTE`): a regression note
             then names that as the likely cause, not the targets' scale (a probe's fit
             had standardised them, and the note told it to standardise them). `None`:
             not known (the fit passed other inputs, such as a stream of its own, whose
