@@ -452,3 +452,54 @@ def test_a_fit_that_one_hot_encodes_the_labels_is_tested_on_one_hot_rows(tmp_pat
     predicted = saved.predict(data.x_test, verbose=0).argmax(axis=1)
     expected = float(np.mean(predicted == data.y_test))
     assert result.test_metrics["accuracy"] == pytest.approx(expected, abs=1e-6)
+
+
+class TrainsInStages(kt.HyperModel):
+    """A warm-up of 1 epoch, then the epochs tunekit gives (probe A, stop 67)."""
+
+    def __init__(self):
+        super().__init__()
+        self.given = []
+
+    def build(self, hp):
+        return _regression(hp)
+
+    def fit(self, hp, model, x, y, **kwargs):
+        self.given.append(kwargs["epochs"])
+        model.fit(x, y, **{**kwargs, "epochs": 1})  # the warm-up, the callbacks passed on
+        return model.fit(x, y, **kwargs)
+
+
+def test_a_fit_in_stages_is_retrained_as_long_as_its_trial_and_recorded_so(tmp_path):
+    """Probe A: a trial of 1 + 2 epochs was recorded as 3, and the retrain, given 3, trained
+    1 + 3 while best_hyperparameters.json said 3. The retrain's fit is now given what
+    the trial's was for the same length, the record counts every call's epochs, and the
+    rule says the fit trains in stages."""
+    hypermodel = TrainsInStages()
+    run = CoarseToFine(
+        hypermodel,
+        _regression_data(),
+        directory=tmp_path,
+        project_name="stages",
+        objective="val_loss",
+        coarse_trials=3,
+        coarse_epochs=2,
+        fine_tuner="bayesian",
+        fine_trials=1,
+        **QUIET,
+    )
+    run.run()
+    run.close()
+    best = json.loads((run.run_dir / "best_hyperparameters.json").read_text())
+    retrain_given = hypermodel.given[-1]
+    assert best["final_epochs"] == retrain_given
+    assert best["epochs_trained"] == 1 + retrain_given  # the warm-up counted
+    tuner = run.coarse() if best["phase"] == "coarse" else run.fine()
+    counted = int(tuner.oracle.get_trial(best["trial_id"]).metrics.get_last_value("epochs"))
+    given = hypermodel.given[0]  # the first coarse trial's
+    assert counted == 1 + given  # the trial: the warm-up and the epochs it was given
+    rule = json.loads((run.run_dir / "report.json").read_text())["best"]["final_epochs_rule"]
+    assert "its fit trains in stages" in rule, rule
+    if "max_epochs" not in rule:  # the length the trial trained: the same length
+        assert 1 + retrain_given == counted, (rule, hypermodel.given)
+    assert "its fit trains in stages" in (run.run_dir / "report.md").read_text()

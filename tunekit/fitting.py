@@ -121,10 +121,10 @@ class FitCall:
             16, "epochs": 3, ...}`); empty when it never called `model.fit`.
         set_by_hypermodel: The tunekit keywords its `fit` set itself, e.g. `("batch_size",)`.
         callbacks: The callbacks of that `model.fit` call, tunekit's and its own.
-        x_changed: Whether a `model.fit` call got an `x` other than the one passed to the
-            hypermodel's `fit` (other values, shape or keys; for a stream, another object):
-            the `fit` transformed the inputs, so a model scored on untransformed test inputs
-            may be scored wrongly.
+        x_changed, y_changed: Whether a `model.fit` call got other inputs, or other targets
+            for the same samples, than the hypermodel's `fit` (`fit_changes.changes`).
+        stages: Each `model.fit` call's `(epochs=, epochs trained)`, in order (a `fit` that
+            trains in stages: `tunekit.trial_length.fit_stages`).
     """
 
     results: Any
@@ -133,6 +133,7 @@ class FitCall:
     callbacks: list[Any] = field(default_factory=list)
     x_changed: bool = False
     y_changed: bool = False
+    stages: tuple[tuple[Any, int], ...] = ()
 
 
 def fit_hypermodel(
@@ -281,6 +282,7 @@ def _fit_hypermodel(
             merged_fit.last_callbacks,
             merged_fit.x_changed,
             merged_fit.y_changed,
+            tuple(merged_fit.stages),
         )
 
 
@@ -307,15 +309,14 @@ class _MergedFit:
         self.class_weight, self.own = class_weight, own
         self.passed_x, self.passed_y = passed_x, passed_y
         self.x_changed = self.y_changed = False
-        self.hp = hp
-        self.defaults = defaults
-        self.required = required
+        self.hp, self.defaults, self.required = hp, defaults, required
         # Refused keywords and tunekit's values: a fit that changes one through its
         # kwargs (a pop, an assignment) raises no "multiple values" TypeError.
         self.expected = dict(expected or {})
         self.refused = dict(refused or {})
         self.owner = owner
         self.calls = 0
+        self.stages: list[tuple[Any, int]] = []  # (epochs=, epochs trained) per model.fit
         self.last_kwargs: dict[str, Any] = {}
         self.last_callbacks: list[Any] = []
 
@@ -382,12 +383,14 @@ class _MergedFit:
         if self.own and (conflict := fr.weights_refusal(self.owner, kwargs, cw, received_x)):
             raise HyperModelFitError(conflict)
         try:
-            return self.fit(*args, **kwargs)
+            history = self.fit(*args, **kwargs)
         except (ValueError, TypeError) as e:  # Keras refusing the call's arguments
             refused = fr.refused_arguments(self.owner, e, kwargs, self.class_weight)
             if not self.own or refused is None or isinstance(e, _OURS):
                 raise
             raise HyperModelFitError(refused) from e
+        self.stages.append((kwargs.get("epochs"), len(getattr(history, "epoch", None) or ())))
+        return history
 
 
 _OURS = (TunekitError, kt_errors.FatalError)  # raised by callbacks: not Keras's refusal

@@ -16,7 +16,7 @@ import keras
 from tunekit.results import trial_epochs
 from tunekit.retrain_callbacks import RATE_SETTERS, rate_setters, restored_epoch
 from tunekit.settable_rates import OWN_SCHEDULE, SET_FAILURES, failed, no_effect, rate_not_settable
-from tunekit.trial_length import EPOCHS, scored_length
+from tunekit.trial_length import EPOCHS, main_epochs, scored_length, stages_note
 from tunekit.tuners.base import BEST_EPOCH
 
 _logger = logging.getLogger(__name__)
@@ -88,6 +88,12 @@ def final_epochs_rule(trial: Trial, max_epochs: int, schedule: str = "cosine") -
         raise ValueError(
             f"The retrain schedule must be one of {SCHEDULES}. Received: {schedule!r}."
         )
+    epochs, rule = _length_rule(trial, max_epochs, schedule)
+    return epochs, rule + stages_note(epochs, trial.metrics)
+
+
+def _length_rule(trial: Trial, max_epochs: int, schedule: str) -> tuple[int, str]:
+    """`final_epochs_rule`'s length and rule before a fit in stages is said."""
     values = trial.hyperparameters.values
     metrics = trial.metrics
     best_step = trial.best_step  # several executions: their mean curve's best epoch
@@ -98,7 +104,7 @@ def final_epochs_rule(trial: Trial, max_epochs: int, schedule: str = "cosine") -
         return own
     if not metrics.exists(EPOCHS):  # not run by a tunekit tuner: no epoch count to compare
         return epochs, "the trial's best epoch (its length is unknown)"
-    ran = int(metrics.get_last_value(EPOCHS))
+    ran = main_epochs(int(metrics.get_last_value(EPOCHS)), metrics)  # a fit in stages: given
     if int(best_step or 0) + 1 >= ran:  # still improving
         if max_epochs >= epochs:
             return max_epochs, "max_epochs: the trial was still improving at its last epoch"

@@ -38,9 +38,14 @@ if TYPE_CHECKING:
 __all__ = [
     "EPOCHS",
     "EPOCHS_GIVEN",
+    "FIT_EXTRA_EPOCHS",
+    "FIT_REPEATS",
     "SCORED_AT_END",
+    "fit_stages",
     "is_number",
     "length_metrics",
+    "main_epochs",
+    "stages_note",
     "result_step",
     "scored_length",
 ]
@@ -51,6 +56,66 @@ EPOCHS = "epochs"
 EPOCHS_GIVEN = "epochs_given"
 #: 1.0 for a trial whose fit returned a dict or one number: measured after its last epoch.
 SCORED_AT_END = "scored_at_end"
+#: A fit that trains in stages (several `model.fit` calls, `fit_stages`): how many take the
+#: epochs tunekit gives, and the epochs the others trained (a warm-up of fixed length).
+FIT_REPEATS = "fit_repeats"
+FIT_EXTRA_EPOCHS = "fit_extra_epochs"
+
+
+def fit_stages(stages: Any, given: Any) -> dict[str, float]:
+    """What a trial records of a fit that called `model.fit` more than once.
+
+    A two-stage fit (`model.fit(x, y, **{**kwargs, "epochs": 1})`, then `model.fit(x, y,
+    **kwargs)`: a warm-up, a frozen base) trains more epochs than it is given, so the
+    retrain, given the count the trial trained, trained longer than the trial (probe A:
+    given 3 for a trial of 1 + 2, it trained 1 + 3). The calls whose `epochs=` is
+    `given` (tunekit's) are the ones the retrain's epochs reach; the others' epochs are
+    fixed by the fit.
+
+    Args:
+        stages: Each `model.fit` call's `(epochs=, epochs trained)`
+            (`tunekit.fitting.FitCall.stages`).
+        given: The `epochs` tunekit passed the fit.
+
+    Returns:
+        `{FIT_REPEATS: k, FIT_EXTRA_EPOCHS: e}` for several calls of which `k` >= 1 got
+        `given` and the others trained `e` epochs; `{}` otherwise (one call, or a fit
+        that sets every call's epochs itself).
+    """
+    if len(stages) < 2:
+        return {}
+    repeats = sum(1 for epochs, _ in stages if epochs == given)
+    if not repeats:
+        return {}
+    extra = sum(trained for epochs, trained in stages if epochs != given)
+    return {FIT_REPEATS: float(repeats), FIT_EXTRA_EPOCHS: float(extra)}
+
+
+def stages_note(epochs: int, metrics: Any) -> str:
+    """What the retrain's rule adds for a fit in stages (`fit_stages`; `epochs`: the
+    retrain's `epochs=`), e.g. " (its fit trains in stages: 2 is the epochs= its model.fit
+    call given by tunekit gets, beside 1 epoch its other calls train)"; "" otherwise."""
+    if not metrics.exists(FIT_REPEATS):
+        return ""
+    extra = int(metrics.get_last_value(FIT_EXTRA_EPOCHS) or 0)
+    repeats = int(metrics.get_last_value(FIT_REPEATS))
+    calls = "its model.fit call" if repeats == 1 else f"each of its {repeats} model.fit calls"
+    return (
+        f" (its fit trains in stages: {epochs} is the epochs= {calls} given by tunekit "
+        f"gets, beside {extra} epochs its other calls train)"
+    )
+
+
+def main_epochs(counted: int, metrics: Any) -> int:
+    """The epochs a trial's fit was given that `counted` (its epochs, counted in every
+    `model.fit` call) stands for: `(counted - extra) / repeats` for a fit in stages
+    (`fit_stages`, at least 1), `counted` otherwise. `metrics`: the trial's
+    `trial.metrics`."""
+    if not metrics.exists(FIT_REPEATS):
+        return counted
+    repeats = max(1, int(metrics.get_last_value(FIT_REPEATS)))
+    extra = int(metrics.get_last_value(FIT_EXTRA_EPOCHS) or 0)
+    return max(1, round((counted - extra) / repeats))
 
 
 def is_number(results: Any) -> bool:
@@ -140,6 +205,6 @@ def scored_length(metrics: MetricsTracker, values: Mapping[str, Any]) -> tuple[i
         )
     if not metrics.exists(SCORED_AT_END) or metrics.get_last_value(SCORED_AT_END) != 1.0:
         return None
-    return initial + int(metrics.get_last_value(EPOCHS)), (
+    return initial + main_epochs(int(metrics.get_last_value(EPOCHS)), metrics), (
         "the length the trial trained: its fit returned one score, measured after its last epoch"
     )

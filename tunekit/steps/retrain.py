@@ -355,7 +355,10 @@ class RetrainStep:
                 "trial_id": trial.trial_id,
                 "reason": reason,
                 "final_epochs": epochs,  # model.fit's epochs=
-                "epochs_trained": epochs - max(0, planned - trained),  # fewer when stopped
+                # fewer when stopped; a fit in stages: every model.fit call's epochs
+                "epochs_trained": sum(n for _, n in fitted.stages)
+                if len(fitted.stages) > 1
+                else epochs - max(0, planned - trained),
                 # An EarlyStopping(restore_best_weights=True) of the user's: an earlier epoch.
                 "weights_from_epoch": restored,
                 "batch_size": batch_size,

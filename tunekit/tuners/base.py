@@ -49,7 +49,7 @@ from tunekit.params import CV_REFUSED
 from tunekit.processes import release_trial_memory
 from tunekit.stream_fit_args import StreamArgs, ignored_arguments
 from tunekit.tensorboard import configure_trial_logdirs
-from tunekit.trial_length import SCORED_AT_END, is_number, length_metrics
+from tunekit.trial_length import SCORED_AT_END, fit_stages, is_number, length_metrics
 from tunekit.trial_names import trial_name
 from tunekit.trial_refusals import (
     Said,
@@ -670,6 +670,7 @@ class TunekitTuner(kt.Tuner):
                 epochs=fitted.fit_kwargs.get("epochs", kwargs.get("epochs")),
                 initial_epoch=fitted.fit_kwargs.get("initial_epoch", kwargs.get("initial_epoch")),
             ),
+            **fit_stages(fitted.stages, kwargs.get("epochs")),  # a warm-up, then the epochs
         }
         if not history:  # one score measured after training: its best epoch is the last
             extra[SCORED_AT_END] = 1.0
