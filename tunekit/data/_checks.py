@@ -258,7 +258,8 @@ def objects_as_numbers(y: Any) -> Any:
     that say what."""
     if isinstance(y, Mapping):
         return {key: objects_as_numbers(value) for key, value in y.items()}
-    if y is None or getattr(getattr(y, "dtype", None), "kind", None) != "O":
+    kind = getattr(getattr(y, "dtype", None), "kind", None)
+    if y is None or kind != "O" or str(y.dtype) == "category":  # categories: `arrays_labels`
         return y
     values = np.asarray(y)
     flat = values.ravel().tolist()

@@ -22,6 +22,7 @@ from tunekit.data._checks import (
     CLASSIFICATION,
     INT_LABELS,
     REGRESSION,
+    objects_as_numbers,
 )
 from tunekit.data._float32 import merged_column
 from tunekit.errors import DataError
@@ -49,6 +50,9 @@ def arrays_labels(
         DataError: As `value_classes`, `one_hot_as_ids`, `text_labels_as_ids`
             and `infer_task` do.
     """
+    y, y_test, class_names, num_classes = _categorical_ids(
+        y, y_test, class_names, num_classes, task
+    )
     hot, width = tg.one_hot_as_ids({"y": y, "y_test": y_test}, task, num_classes)
     label_mode = INT_LABELS if width is None else CATEGORICAL_LABELS
     if width is not None:  # one-hot rows: classes, kept as ids; the model gets rows
@@ -64,7 +68,7 @@ def arrays_labels(
             class_names=class_names,
             num_classes=num_classes,
             name=name,
-            fix=_IDS_FIX,
+            fix="" if _negative(y, y_test) else _IDS_FIX,  # -1: no K makes it an id
         )
     if found is not None:  # bools, or whole numbers named by their values (3..8)
         (y, *rest), class_names, task = found[0], found[1], CLASSIFICATION
@@ -72,6 +76,42 @@ def arrays_labels(
     both = y if y_test is None else tg.stacked_targets([y, y_test])
     task = tg.check_task(task) or tg.infer_tasks(both, name)
     return y, y_test, task, num_classes, class_names, label_mode
+
+
+def _negative(*labels: Any) -> bool:
+    """Whether any of `labels` (arrays; a dict or `None` is not looked at) holds a number
+    below 0."""
+    arrays = [np.asarray(v) for v in labels if v is not None and not isinstance(v, Mapping)]
+    return any(a.dtype.kind in "iuf" and bool((a < 0).any()) for a in arrays)
+
+
+def _categorical_ids(
+    y: Any, y_test: Any, class_names: Any, num_classes: int | None, task: str | None
+) -> tuple[Any, Any, Any, int | None]:
+    """A pandas categorical `y` (a `Series` of dtype `category`, or a `Categorical`) as its
+    codes: the class ids in the order of its categories (an ordered `low < mid < high`
+    is ids 0, 1, 2, not the sorted text's), named by them unless `class_names` is given,
+    `num_classes` the number of categories (a category without samples is a class, as its
+    dtype says). `y_test` is read with the same categories. Anything else, a categorical
+    with a missing value or a `y_test` holding a value that is not one of the categories,
+    as given: the checks say what. With `task="regression"`, its values as numbers.
+    """
+    import pandas as pd  # noqa: PLC0415 - pandas is slow to import
+
+    if not isinstance(getattr(y, "dtype", None), pd.CategoricalDtype) or num_classes is not None:
+        return y, y_test, class_names, num_classes
+    if task == REGRESSION:  # the categories' values, as `objects_as_numbers` reads objects
+        values = [
+            v if v is None else objects_as_numbers(np.asarray(v, object)) for v in (y, y_test)
+        ]
+        return values[0], values[1], class_names, num_classes
+    categories = y.dtype.categories
+    codes = [pd.Categorical(v, categories=categories).codes for v in (y, y_test) if v is not None]
+    if any((c < 0).any() for c in codes):
+        return y, y_test, class_names, num_classes
+    names = class_names if class_names is not None else [str(c) for c in categories]
+    test = codes[1].astype(np.int64) if y_test is not None else None
+    return codes[0].astype(np.int64), test, names, len(categories)
 
 
 def value_classes(

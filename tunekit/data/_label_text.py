@@ -14,6 +14,7 @@ import re
 import unicodedata
 from collections.abc import Iterable
 from decimal import Decimal
+from typing import Any
 
 from tunekit import _log
 from tunekit.errors import DataError
@@ -128,4 +129,28 @@ def check_label_texts(
             f"Drop those rows (e.g. df = df[df[column] != {marks[0]!r}]) or fill in their "
             "labels; if it "
             'is a real class, give it a name, or pass task="classification".'
+        )
+
+
+def refuse_text_ids(array: Any, name: str) -> None:
+    """Refuses text labels where class ids are needed (`Dataset(...)`'s splits, which keep
+    their labels as given; `Dataset.from_arrays`, `load_csv` and `load_npz` turn text into
+    ids themselves). Before, `Dataset(x_tr, y_tr, ...)` of text labels was told to "map
+    labels to 0..num_classes-1 ... (pass task="regression")", a task text cannot be.
+
+    Raises:
+        DataError: When `array` (a NumPy array) holds text, saying how to encode every
+            split with one mapping, or to pass the samples to `Dataset.from_arrays`.
+    """
+    values = array.ravel()
+    if array.dtype.kind in "US" or (
+        array.dtype.kind == "O" and len(values) and all(isinstance(v, str) for v in values)
+    ):
+        raise DataError(
+            f"{name} holds text labels (e.g. {str(values[0])!r}): Dataset(...) takes class ids "
+            "0..num_classes-1, one mapping for every split. Encode them together, e.g. names "
+            "= sorted(set(y_train) | set(y_val) | set(y_test)), then np.searchsorted(names, "
+            "y) for each split and class_names=names; or pass the samples to "
+            "Dataset.from_arrays (with x_test=, y_test= for a test set of your own), which "
+            "takes text labels."
         )

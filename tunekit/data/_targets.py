@@ -26,7 +26,7 @@ from tunekit.data._checks import (
     check_no_missing_labels,
     objects_as_numbers,  # noqa: F401 - as tg.objects_as_numbers (tunekit.data.dataset)
 )
-from tunekit.data._label_text import check_label_texts
+from tunekit.data._label_text import check_label_texts, refuse_text_ids
 from tunekit.errors import DataError
 
 Shape = tuple[int, ...]
@@ -318,11 +318,11 @@ def as_targets(y: Any, name: str, task: str) -> np.ndarray:
                 else 'task="classification"'
             )
             raise DataError(
-                f"{said} but {name} holds non-integer values (e.g. {example!r}): "
-                'classification needs integer class ids. Pass task="regression" (or task=None '
-                "to infer it from the targets) for real-valued targets, or map the labels to "
-                "integers 0..num_classes-1."
+                f"{said} but {name} holds non-integer values (e.g. {example!r}): classification "
+                'needs integer class ids. Pass task="regression" (or task=None to infer it from '
+                "the targets) for real-valued targets, or map the labels to 0..num_classes-1."
             )
+        refuse_text_ids(array, name)  # `Dataset(...)`: its own encoding of every split
         return _as_labels(array, name)
     targets = _as_float32(y, name)
     if targets.ndim > 2:
