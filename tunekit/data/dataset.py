@@ -254,10 +254,10 @@ class Dataset:
         y, y_test, task, num_classes, class_names, label_mode = arrays_labels(
             y, y_test, tg.check_task(task), num_classes, class_names
         )
-        check_array_columns(x, y)  # a row number or id among x's columns
         convert = lambda a, name: tg.as_targets(a, name, task)  # noqa: E731
-        x, y = tg.map_arrays(x, "x", _as_features), tg.map_arrays(y, "y", convert)
+        given, x, y = x, tg.map_arrays(x, "x", _as_features), tg.map_arrays(y, "y", convert)
         _check_same_length(x, y, "x", "y")
+        check_array_columns(given, y)  # a row number or id among x's columns (names kept)
         if x_test is not None:
             x_test = tg.map_arrays(x_test, "x_test", _as_features)
             y_test = tg.map_arrays(y_test, "y_test", convert)
