@@ -984,10 +984,11 @@ def test_a_dataframe_of_ids_is_kept_as_int64_and_float64_ids_as_given():
     import pandas as pd
 
     ids = 2**40 + np.arange(140) % 20
-    data = Dataset.from_arrays(pd.DataFrame({"id": ids, "k": ids - 2**40}), np.arange(140) % 2)
+    labels = (np.arange(140) // 20) % 2  # (not each sample 7 times: data written 7 times)
+    data = Dataset.from_arrays(pd.DataFrame({"id": ids, "k": ids - 2**40}), labels)
     assert data.x_train.dtype == np.int64 and data.x_train.shape[1:] == (2,)
     assert np.isin(data.x_train[:, 0], ids).all() and len(np.unique(data.x_train[:, 0])) == 20
-    floats = Dataset.from_arrays(ids.astype(float).reshape(-1, 1), np.arange(140) % 2)
+    floats = Dataset.from_arrays(ids.astype(float).reshape(-1, 1), labels)
     assert floats.x_train.dtype == np.float64
 
 

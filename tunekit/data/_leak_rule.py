@@ -38,6 +38,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from tunekit.data._copies import written_times
 from tunekit.data._row_hashes import leaves
 
 __all__ = [
@@ -88,6 +89,7 @@ class Leak(NamedTuple):
     natural: float
     continuous: bool
     blank: int = 0  # blank samples of the split counted out (`_atoms`), not in `samples`
+    written: int = 0  # every sample written this many times (`_copies.written_times`)
 
     @property
     def share(self) -> float:
@@ -122,16 +124,17 @@ def find_leaks(
     if not any(_leaked(n, len(hashes[s]), 0.0) for s, (n, _) in found.items()):
         return []
     is_continuous = bool(continuous())
+    written = written_times(hashes)  # the data written k times: its repeats are copies
     leaks = []
     for split, (number, seen) in found.items():
         rows = hashes[split]
         if is_continuous:  # equal samples are copies, blank atoms apart (counted out)
             rows = rows[~np.isin(rows, _atoms(np.concatenate([seen, rows]), blank))]
             number = _found(rows, seen)
-        natural = natural_share(is_continuous, seen, rows)
+        natural = 0.0 if written else natural_share(is_continuous, seen, rows)
         if _leaked(number, len(rows), natural):
             out = len(hashes[split]) - len(rows)
-            leaks.append(Leak(split, number, len(rows), natural, is_continuous, out))
+            leaks.append(Leak(split, number, len(rows), natural, is_continuous, out, written))
     return leaks
 
 
@@ -142,7 +145,13 @@ def leak_sentence(leak: Leak, *, samples: str, unit: str, where: str, equal: str
     `unit`: "split" or "stream"; `where`: what the split is compared with ("training
     data"); `equal`: what equal means here."""
     name = SPLIT_NAMES[leak.split]
-    if leak.continuous:
+    if leak.written and not leak.continuous:
+        nature = (
+            f"nearly every distinct sample is in the data exactly {leak.written} times, "
+            "which repeats by nature do not give: the data was written "
+            f"{leak.written} times, so equal samples are copies"
+        )
+    elif leak.continuous:
         nature = (
             "by chance none would be: the features take too many values for distinct "
             "samples to be equal, so equal samples are copies or repeated measurements"
