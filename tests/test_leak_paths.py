@@ -515,3 +515,32 @@ def test_data_written_k_times_is_refused_whatever_its_features_hold(tmp_path, ca
         (counts, rng.integers(0, 2, 500)),
     ):
         Dataset.from_arrays(x, y, seed=0)
+
+
+def test_an_image_saved_again_at_another_compression_is_a_copy_by_every_path(tmp_path, capsys):
+    """Probe B (stop 67): each noise image saved twice, PNG compression 9 and 0 (other
+    bytes, the same pixels): the command line's folder check compared bytes only and
+    reported test accuracy 0.95 (exit 0) where the images without a twin scored 0.57;
+    `load_image_directory` refused the folder. Pixels decide now, by every path."""
+    from PIL import Image
+
+    folder = tmp_path / "resaved"
+    rng = np.random.default_rng(5)
+    for name in ("a", "b"):
+        (folder / name).mkdir(parents=True)
+        for i in range(40):
+            image = Image.fromarray(rng.integers(0, 256, (8, 8), dtype=np.uint8))
+            image.save(folder / name / f"{i}.png", compress_level=9)
+            image.save(folder / name / f"{i}_again.png", compress_level=0)
+    assert (folder / "a" / "0.png").read_bytes() != (folder / "a" / "0_again.png").read_bytes()
+    args = ["--data", str(folder), "--hypermodel", "dense", "--quick", "--directory"]
+    assert main([*args, str(tmp_path / "runs"), "--backend", "tensorflow"]) == 2
+    err = capsys.readouterr().err
+    assert "images of one class with the same pixels as the model reads them" in err, err
+    with pytest.raises(DataError, match=r"same pixels as the model reads them"):
+        StreamData.from_image_folder(image_folder_stream(folder, batch_size=16))
+    with pytest.raises(DataError, match=r"are also in the training"):
+        load_image_directory(folder, (8, 8))
+    for again in folder.glob("*/*_again.png"):  # one file of each: accepted
+        again.unlink()
+    StreamData.from_image_folder(image_folder_stream(folder, batch_size=16))
