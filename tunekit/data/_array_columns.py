@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from tunekit.data._counters import KEEP_QUANTITY, MAX_ARRAY_COLUMNS, counter_column
+from tunekit.data._counters import COUNTS, KEEP_QUANTITY, MAX_ARRAY_COLUMNS, counter_column
 from tunekit.data._csv_header import check_identifiers
 from tunekit.data._split_sizes import made_inside
 
@@ -72,10 +72,9 @@ def check_array_columns(x: Any, y: Any) -> None:
         else (f"x[:, {column}]", f"np.delete(x, {column}, axis=1)")
     )
     warnings.warn(
-        f"{named} counts the rows (a different value in each, evenly spaced) and y is "
-        "sorted in its order. If it was numbered while the rows were sorted by y (a row "
-        "number, a key), it tells the model each row's target by its position and the test "
-        f"score is leaked: drop it ({fix}). {KEEP_QUANTITY}",
+        f"{named} {COUNTS} and y is sorted in its order. If it was numbered while the rows "
+        "were sorted by y (a row number, a key), it tells the model each row's target by its "
+        f"position and the test score is leaked: drop it ({fix}). {KEEP_QUANTITY}",
         UserWarning,
         stacklevel=3,  # the line that called Dataset.from_arrays
     )

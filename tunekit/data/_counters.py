@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 __all__ = [
+    "COUNTS",
     "KEEP_QUANTITY",
     "MAX_ARRAY_COLUMNS",
     "counter_column",
@@ -24,6 +25,8 @@ __all__ = [
 ]
 
 KEEP_QUANTITY = "If it is a quantity the target really follows (a year, a dose, a time), keep it."
+# How the warnings say what such a column holds.
+COUNTS = "counts the rows (a different value in each, evenly spaced or rising row by row)"
 # `from_arrays` looks at the columns of an `x` this wide at most (tables, not flat images).
 MAX_ARRAY_COLUMNS = 256
 
@@ -34,8 +37,10 @@ def counter_column(frame: Any, features: list[Any]) -> tuple[Any, Any] | None:
 
     A column counts the rows when its values are distinct and evenly spaced, with gaps or
     rounding (`counter_values`: `arange(n) / 100`, a key `0..n-1`, in any place and any
-    row order); a target is sorted in its order when it has a rank correlation of 0.98 or
-    more with it, or its labels sit in blocks, two rows out of place at most (`_sorted_by`).
+    row order), or rise (fall) from each row to the next in the file's order (a running
+    sum of irregular steps, `_monotone`); a target is sorted in its order when it has a
+    rank correlation of 0.98 or more with it, or its labels sit in blocks, two rows out of
+    place at most (`_sorted_by`).
     An only feature (`y = f(x)` on a grid) and frames of fewer than 10 rows are left alone.
     """
     targets = [c for c in frame.columns if c not in features]
@@ -43,6 +48,8 @@ def counter_column(frame: Any, features: list[Any]) -> tuple[Any, Any] | None:
         return None
     for column in features:
         values = counter_values(frame[column])
+        if values is None and _monotone(frame[column]):  # a running sum: numbered as written
+            values = np.arange(len(frame), dtype=np.float64)
         if values is None:
             continue
         order = np.argsort(values, kind="stable")
@@ -50,6 +57,21 @@ def counter_column(frame: Any, features: list[Any]) -> tuple[Any, Any] | None:
         if by is not None:
             return column, by
     return None
+
+
+def _monotone(column: Any) -> bool:
+    """Whether `column` (numbers) rises, or falls, strictly from each row to the next in
+    the file's order: a running count of irregular steps (days of random gaps, probe B),
+    given as the rows were written."""
+    from pandas.api.types import is_bool_dtype, is_numeric_dtype
+
+    if not is_numeric_dtype(column) or is_bool_dtype(column) or column.isna().any():
+        return False
+    values = column.to_numpy(dtype=np.float64)
+    if not np.isfinite(values).all():
+        return False  # refused as such next (`_check_finite_columns`)
+    steps = np.diff(values)
+    return bool(len(steps)) and bool((steps > 0).all() or (steps < 0).all())
 
 
 def _sorted_by(target: Any) -> bool:

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from tunekit import _log
-from tunekit.data._counters import KEEP_QUANTITY, counter_column, counter_values
+from tunekit.data._counters import COUNTS, KEEP_QUANTITY, counter_column, counter_values
 from tunekit.data._csv_layout import misread
 from tunekit.errors import DataError
 
@@ -253,11 +253,10 @@ def warn_position_counters(frame: Any, features: list[str]) -> None:
     if found is not None:
         column, by = found
         warnings.warn(
-            f"column {column!r} counts the rows (a different value in each, evenly "
-            f"spaced) and the target {by!r} is sorted in its order. If it was numbered "
-            "while the file was sorted by the target (a row number, a key), it tells the "
-            "model each row's target by its position and the test score is leaked: drop "
-            f"it (pandas: pd.read_csv(path).drop(columns=[{column!r}]).to_csv(path, "
+            f"column {column!r} {COUNTS} and the target {by!r} is sorted in its order. If it "
+            "was numbered while the file was sorted by the target (a row number, a key), it "
+            "tells the model each row's target by its position and the test score is leaked: "
+            f"drop it (pandas: pd.read_csv(path).drop(columns=[{column!r}]).to_csv(path, "
             f"index=False)). {KEEP_QUANTITY}",
             UserWarning,
             stacklevel=3,  # the line that called load_csv
