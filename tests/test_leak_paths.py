@@ -544,3 +544,30 @@ def test_an_image_saved_again_at_another_compression_is_a_copy_by_every_path(tmp
     for again in folder.glob("*/*_again.png"):  # one file of each: accepted
         again.unlink()
     StreamData.from_image_folder(image_folder_stream(folder, batch_size=16))
+
+
+def test_one_image_in_two_classes_is_warned_of(tmp_path):
+    """Probe B (stop 67): 60 byte-identical PNGs in both `digit0/` and `digit1/` passed
+    without a word: one image with two labels, a test image whose twin trained under the
+    other class."""
+    from PIL import Image
+
+    folder = tmp_path / "two_labels"
+    rng = np.random.default_rng(6)
+    for name in ("digit0", "digit1"):
+        (folder / name).mkdir(parents=True)
+        for i in range(30):
+            Image.fromarray(rng.integers(0, 256, (8, 8), dtype=np.uint8)).save(
+                folder / name / f"{i}.png"
+            )
+    for i in range(8):
+        (folder / "digit1" / f"from0_{i}.png").write_bytes(
+            (folder / "digit0" / f"{i}.png").read_bytes()
+        )
+    with pytest.warns(UserWarning, match=r"holds 8 image\(s\) as byte-identical files in two"):
+        StreamData.from_image_folder(image_folder_stream(folder, batch_size=16))
+    for i in range(8):
+        (folder / "digit1" / f"from0_{i}.png").unlink()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        StreamData.from_image_folder(image_folder_stream(folder, batch_size=16))

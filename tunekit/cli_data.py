@@ -163,7 +163,8 @@ def folder_stream(args: argparse.Namespace) -> Any:
     )
     from tunekit.data._folder_leaks import check_folder_overlap
 
-    check_folder_overlap(stream)  # copies across splits: refused before the backend probe
+    with _data_warnings():  # copies in two classes: a [data] line
+        check_folder_overlap(stream)  # copies across splits: refused before the backend probe
     return stream
 
 

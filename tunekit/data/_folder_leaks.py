@@ -19,6 +19,7 @@ their bytes only.
 
 from __future__ import annotations
 
+import warnings
 import weakref
 from pathlib import Path
 from typing import Any
@@ -94,7 +95,33 @@ def check_folder_overlap(stream: Any) -> None:
             "folder's files at random, so copies of one image land in several splits. Keep "
             "one file of each image (delete the copies) and rerun."
         )
+    _warn_other_classes(stream, keys)
     _CHECKED.add(stream)
+
+
+def _warn_other_classes(stream: Any, keys: dict[str, np.ndarray]) -> None:
+    """Warns (a `UserWarning`) of byte-identical files in two or more classes (probe B:
+    60 images in both `digit0/` and `digit1/` passed without a word): one image with two
+    labels, which no model can get right in both, and a test image whose twin trained
+    under the other class."""
+    classes: dict[Any, set[int]] = {}
+    files: dict[Any, list[str]] = {}
+    for split in SPLIT_NAMES:
+        for key, label, path in zip(keys[split], stream.labels[split], stream.files[split]):
+            classes.setdefault(key, set()).add(int(label))
+            files.setdefault(key, []).append(str(path))
+    shared = [key for key, labels in classes.items() if len(labels) > 1]
+    if shared:
+        example = " and ".join(sorted(files[shared[0]])[:2])
+        warnings.warn(
+            f"The image folder {str(stream.root)!r} holds {len(shared)} image(s) as "
+            f"byte-identical files in two or more classes (e.g. {example}): one image with "
+            "two labels, which no model can get right in both, and which the test split may "
+            "hold under one class while training holds it under the other. Keep each image "
+            "in its one class (delete the other files) and rerun.",
+            UserWarning,
+            stacklevel=3,
+        )
 
 
 def _pixel_keys(stream: Any) -> dict[str, np.ndarray] | None:
