@@ -22,7 +22,7 @@ __all__ = ["X_CHANGED_NOTE", "Y_CHANGED_NOTE", "changes", "x_changed", "y_change
 # What a final fit's report says when the hypermodel's fit changed `x` (`FitCall.x_changed`).
 X_CHANGED_NOTE = (
     "The hypermodel's fit passed model.fit other inputs than the x it was given (other "
-    "values, shape or keys, or a stream, which cannot be compared): the final model "
+    "values or keys, or a stream whose first batch is not made of x's samples): the final model "
     "trained on transformed inputs, and the test set was scored on x_test as given, "
     "untransformed. If that fit preprocesses x (scales, normalises, reshapes, encodes), "
     "this test score is not the model's: do that in the model "
