@@ -147,9 +147,9 @@ def leak_sentence(leak: Leak, *, samples: str, unit: str, where: str, equal: str
     name = SPLIT_NAMES[leak.split]
     if leak.written and not leak.continuous:
         nature = (
-            f"nearly every distinct sample is in the data exactly {leak.written} times, "
-            "which repeats by nature do not give: the data was written "
-            f"{leak.written} times, so equal samples are copies"
+            f"nearly every distinct sample is in the data more than once, most {leak.written} "
+            "times, far more evenly than repeats by nature are: the data was written more "
+            "than once, so equal samples are copies or repeated measurements"
         )
     elif leak.continuous:
         nature = (
