@@ -102,7 +102,7 @@ def test_a_pandas_index_read_back_into_a_dataframe_is_refused_by_name(standardis
     with pytest.raises(DataError) as caught:
         Dataset.from_arrays(x, read["target"], seed=0)
     said = str(caught.value)
-    assert said.startswith("column 'Unnamed: 0' holds the row numbers"), said
+    assert said.startswith("column 'Unnamed: 0' is named as a pandas index and holds"), said
     assert "x.drop(columns=['Unnamed: 0'])" in said and "index_col=0" in said, said
 
 

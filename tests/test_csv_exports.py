@@ -69,11 +69,13 @@ def test_a_first_column_of_the_row_numbers_is_refused_under_any_name(tmp_path, n
     _refused_then_fixed(
         path,
         rf"its first column, '{name}', holds exactly the row numbers {start}\.\.{start + 59} "
-        r"in file order: a pandas index saved.*pd\.read_csv\(path, index_col=0\)\.to_csv",
+        r"in row order: a pandas index saved.*pd\.read_csv\(path, index_col=0\)\.to_csv",
     )
 
 
-@pytest.mark.parametrize("name", ["t", "day", "Time (s)", "year"])
+@pytest.mark.parametrize(
+    "name", ["t", "day", "Time (s)", "year", "frame", "timestamp", "iteration", "distance_m"]
+)
 def test_a_first_column_0_to_n_named_as_a_time_is_a_feature_warned_of_when_sorted(tmp_path, name):
     """Note 67: a first column `t` of exactly 0..n-1 beside a noisy target was refused as a
     pandas index, and the fix (`index_col=0`) dropped the user's time column. Named as a

@@ -169,7 +169,7 @@ BAD_CSV = [
         "pandas_index",  # DataFrame.to_csv() without index=False, rows sorted by the target
         ",size,t\n0,1.0,0\n1,2.0,0\n2,1.5,1\n3,2.5,1\n",
         dict(target="t"),
-        r"column 'Unnamed: 0' holds the row numbers.*index=False",
+        r"column 'Unnamed: 0' is named as a pandas index and holds.*index=False",
     ),
     (
         "unknown_task",
@@ -707,7 +707,7 @@ def test_a_column_numbering_the_rows_is_refused_in_any_order(tmp_path, write, co
     write(_cancer_frame(), path)
     with pytest.raises(
         DataError,
-        match=rf"column '{column}' (holds the row numbers|looks like a row identifier).*drop",
+        match=rf"column '{column}' (is named as a pandas index|looks like a row identifier).*drop",
     ):
         load_csv(path, target="diagnosis")
 
@@ -815,7 +815,9 @@ def test_serial_numbers_and_pandas_own_index_names_are_refused(tmp_path, name):
     frame = _cancer_frame(60)
     frame.insert(0, name, np.arange(1, len(frame) + 1))
     frame.to_csv(tmp_path / "s.csv", index=False)
-    with pytest.raises(DataError, match=rf"column '{re.escape(name)}' (holds the row|looks like)"):
+    with pytest.raises(
+        DataError, match=rf"column '{re.escape(name)}' (is named as a pandas index|looks like)"
+    ):
         load_csv(tmp_path / "s.csv", target="diagnosis")
 
 

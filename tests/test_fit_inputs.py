@@ -457,15 +457,19 @@ def test_a_fit_that_one_hot_encodes_the_labels_is_tested_on_one_hot_rows(tmp_pat
 class TrainsInStages(kt.HyperModel):
     """A warm-up of 1 epoch, then the epochs tunekit gives (probe A, stop 67)."""
 
-    def __init__(self):
+    def __init__(self, split=False):
         super().__init__()
-        self.given = []
+        self.given, self.split = [], split
 
     def build(self, hp):
         return _regression(hp)
 
     def fit(self, hp, model, x, y, **kwargs):
         self.given.append(kwargs["epochs"])
+        if self.split:  # probe C: the epochs given, split over two calls
+            epochs = kwargs.pop("epochs")
+            model.fit(x, y, epochs=1, **kwargs)
+            return model.fit(x, y, epochs=epochs - 1, **kwargs)
         model.fit(x, y, **{**kwargs, "epochs": 1})  # the warm-up, the callbacks passed on
         return model.fit(x, y, **kwargs)
 
@@ -503,3 +507,28 @@ def test_a_fit_in_stages_is_retrained_as_long_as_its_trial_and_recorded_so(tmp_p
     if "max_epochs" not in rule:  # the length the trial trained: the same length
         assert 1 + retrain_given == counted, (rule, hypermodel.given)
     assert "its fit trains in stages" in (run.run_dir / "report.md").read_text()
+
+
+def test_a_fit_that_splits_its_epochs_over_two_calls_is_recorded_as_given(tmp_path):
+    """Probe C: `e = kwargs.pop("epochs"); model.fit(epochs=1); model.fit(epochs=e - 1)`
+    trained the 2 epochs it was given, but report.md said "retrained 1 epoch (set by the
+    hypermodel's own fit)" and final_epochs was 1: the last call's count."""
+    hypermodel = TrainsInStages(split=True)
+    run = CoarseToFine(
+        hypermodel,
+        _regression_data(),
+        directory=tmp_path,
+        project_name="split",
+        objective="val_loss",
+        coarse_trials=3,
+        coarse_epochs=3,
+        fine_tuner="bayesian",
+        fine_trials=1,
+        **QUIET,
+    )
+    run.run()
+    run.close()
+    best = json.loads((run.run_dir / "best_hyperparameters.json").read_text())
+    given = hypermodel.given[-1]
+    assert best["final_epochs"] == given and best["epochs_trained"] == given, best
+    assert "set by the hypermodel's own fit" not in (run.run_dir / "report.md").read_text()

@@ -923,6 +923,9 @@ class TransformingHyperModel(kt.HyperModel):
 
             x = x * 2.0 if self.how == "stream_scaled_x" else x
             y = (y + 1) % 3 if self.how == "stream_shifted_y" else y  # classes renamed
+            if self.how == "stream_one_hot":
+                y = keras.utils.to_categorical(y, 3)
+                model.compile("adam", "categorical_crossentropy", run_eagerly=True)
             batch = kwargs.pop("batch_size", 16)
             stream = tf.data.Dataset.from_tensor_slices((x, y)).shuffle(len(x), seed=0)
             return model.fit(stream.batch(batch), **kwargs)
@@ -944,6 +947,7 @@ class TransformingHyperModel(kt.HyperModel):
         ("stream", False),
         ("stream_scaled_x", True),
         ("stream_shifted_y", False),
+        ("stream_one_hot", False),  # probe C: one-hot rows of the same labels, no note
     ],
 )
 def test_a_fit_that_changes_x_is_seen(how, changed):

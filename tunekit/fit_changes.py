@@ -15,6 +15,7 @@ import keras
 import numpy as np
 
 from tunekit.data._row_hashes import row_hashes
+from tunekit.data._targets import one_hot_ids
 
 __all__ = ["X_CHANGED_NOTE", "Y_CHANGED_NOTE", "changes", "x_changed", "y_changed"]
 
@@ -121,8 +122,9 @@ def changes(received_x: Any, received_y: Any, passed_x: Any, passed_y: Any) -> t
     batch = _first_batch(received_x)
     if batch is None or len(batch) < 2 or passed_y is None:
         return x_changed(received_x, passed_x), False
-    if _among(batch[:2], (passed_x, passed_y)):
-        return False, False
+    hot = one_hot_ids(batch[1]) if np.ndim(passed_y) == 1 else None
+    if _among((batch[0], batch[1] if hot is None else hot[0]), (passed_x, passed_y)):
+        return False, False  # (class ids as their one-hot rows: the same labels)
     inputs_kept = _among(batch[:1], (passed_x,))
     return not inputs_kept, inputs_kept
 

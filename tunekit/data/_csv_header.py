@@ -47,8 +47,9 @@ _COUNTER_NAME = re.compile(
 # A first column 0..n-1 named as a time or a dose (`t`, `day`, `time (s)`, `t_ms`) is a
 # quantity the target may follow: the counter warning, not the row-number refusal.
 _TIME_NAME = re.compile(
-    r"(?i)(.*[^a-z])?(t|times?|time_?steps?|steps?|days?|weeks?|months?|years?|yr|hours?|hr|"
-    r"minutes?|min|seconds?|sec|ms|epochs?|cycles?|generation|age|dose|depth|date)([^a-z].*)?"
+    r"(?i)(.*[^a-z])?(t|times?|time_?steps?|time_?stamps?|steps?|days?|weeks?|months?|years?|"
+    r"yr|hours?|hr|minutes?|min|seconds?|sec|ms|epochs?|cycles?|generation|iterations?|iter|"
+    r"frames?|lag|age|dose|depth|date|positions?|pos|distance|dist|x)([^a-z].*)?"
 )
 
 
@@ -196,9 +197,9 @@ def check_identifiers(
         drop = f"x.drop(columns=[{said!r}])"
         if index:
             raise DataError(
-                f"column {said!r} holds the row numbers (a pandas index saved with the "
-                "file, a different value in each row): as a feature it tells the model each "
-                "row's position, which leaks the target when the rows were sorted. "
+                f"column {said!r} is named as a pandas index and holds a different value in "
+                "each row (row numbers, or ids): as a feature it tells the model each row's "
+                "position, which leaks the target when the rows were sorted. "
                 + (
                     f"Drop it: {drop} (or read the CSV with pd.read_csv(path, index_col=0))."
                     if in_frame
@@ -231,11 +232,16 @@ def check_identifiers(
                 if in_frame
                 else "pd.read_csv(path, index_col=0).to_csv(path, index=False)"
             )
+            kept = (
+                "kept as a column (reset_index(), or a CSV read back with its saved index)"
+                if in_frame
+                else "saved with the file (DataFrame.to_csv() without index=False, the index "
+                f"named {said!r})"
+            )
             raise DataError(
                 f"its first column, {said!r}, holds exactly the row numbers "
-                f"{int(start)}..{int(start) + len(values) - 1} in file order: a pandas index "
-                "saved with the file (DataFrame.to_csv() without index=False, the index "
-                f"named {said!r}). As a feature it tells the model each row's position, "
+                f"{int(start)}..{int(start) + len(values) - 1} in row order: a pandas index "
+                f"{kept}. As a feature it tells the model each row's position, "
                 f"which leaks the target when the rows were sorted. Drop it, e.g. pandas: "
                 f"{fix} (a quantity numbering something, such as 'atomic_number', or a time, "
                 "such as 'day' or 't', is kept, and so is an only feature)."

@@ -298,10 +298,12 @@ class RetrainStep:
         if x_note:
             _logger.warning("%s", x_note)
         # What model.fit received: the hypermodel's fit may set both itself.
-        used = fitted.fit_kwargs
-        if "epochs" in fitted.set_by_hypermodel or int(used.get("epochs", epochs)) != epochs:
+        used, staged = fitted.fit_kwargs, len(fitted.stages) > 1  # in stages: epochs= is ours
+        if not staged and (
+            "epochs" in fitted.set_by_hypermodel or int(used.get("epochs", epochs)) != epochs
+        ):
             rule = "set by the hypermodel's own fit"  # (or its fit's own model.fit call)
-        epochs = int(used.get("epochs", epochs))
+        epochs = epochs if staged else int(used.get("epochs", epochs))
         # A stream brings its own batches: Keras ignores batch_size for it.
         streamed = isinstance(ctx.data, StreamData)
         batch_size = None if streamed or not used else used.get("batch_size")
@@ -316,8 +318,8 @@ class RetrainStep:
         note = schedule_note(scheduled)  # None: the cosine schedule held (or was not asked)
         annealed = bool(scheduled) and note is None
         curves = _curves(history, manifest.step(self.name).pop("epoch_logs", {}))
-        planned = epochs - int(used.get("initial_epoch") or 0)  # a fit's own later stage
-        trained = max((len(v) for v in curves.values()), default=planned)
+        planned = epochs - int(0 if staged else used.get("initial_epoch") or 0)  # a later stage
+        trained = planned if staged else max((len(v) for v in curves.values()), default=planned)
         restored = restored_epoch([*ctx.callbacks, *fitted.callbacks])
         saved = trained if restored is None else restored
         restoring = f" (EarlyStopping(restore_best_weights=True) restored epoch {restored}'s)"
