@@ -498,6 +498,9 @@ def test_a_fit_in_stages_is_retrained_as_long_as_its_trial_and_recorded_so(tmp_p
     retrain_given = hypermodel.given[-1]
     assert best["final_epochs"] == retrain_given
     assert best["epochs_trained"] == 1 + retrain_given  # the warm-up counted
+    # Probe C: the second call's rate, the cosine's after the warm-up, was taken for
+    # another callback's ("did not hold"); each stage anneals from the compiled rate.
+    assert best["schedule_applied"] is True and best["schedule_note"] is None, best
     tuner = run.coarse() if best["phase"] == "coarse" else run.fine()
     counted = int(tuner.oracle.get_trial(best["trial_id"]).metrics.get_last_value("epochs"))
     given = hypermodel.given[0]  # the first coarse trial's

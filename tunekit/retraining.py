@@ -169,11 +169,12 @@ class CosineDecayCallback(keras.callbacks.Callback):
         #: Why the schedule stopped holding (another callback set the rate), or None.
         self.overridden: str | None = None
         self._set: float | None = None  # the rate it set last, as the optimizer holds it
+        self._later = False  # a later model.fit of a fit in stages: the rate found is ours
 
     def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
         self.epochs = int((self.params or {}).get("epochs") or self.epochs)
         optimizer = getattr(self.model, "optimizer", None)
-        self.skipped = None
+        self.skipped, self._later = None, self.applied  # (each stage anneals from the base)
         self._set = None  # a later model.fit may compile another optimizer: not a setter
         if self.overridden is not None:  # a later model.fit of the same hypermodel fit
             self._scheduler = None
@@ -241,7 +242,7 @@ class CosineDecayCallback(keras.callbacks.Callback):
         return base * 0.5 * (1.0 + math.cos(math.pi * (epoch + 0.5) / self.epochs))
 
     def on_epoch_begin(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
-        if self._set is None and self._scheduler is not None and self.base is not None:
+        if self._set is None and self._scheduler and self.base is not None and not self._later:
             # Before its first rate: the compiled one, or one of the schedule's that a
             # BackupAndRestore put back; any other was set by a callback's on_train_begin.
             known = (self.base, *(self.rate(e) for e in range(self.epochs)))
