@@ -10,6 +10,7 @@ classes `"False"` and `"True"`.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -106,7 +107,11 @@ def _categorical_ids(
         ]
         return values[0], values[1], class_names, num_classes
     categories = y.dtype.categories
-    codes = [pd.Categorical(v, categories=categories).codes for v in (y, y_test) if v is not None]
+    with warnings.catch_warnings():  # pandas' FutureWarning on a value not a category
+        warnings.simplefilter("ignore", FutureWarning)
+        codes = [
+            pd.Categorical(v, categories=categories).codes for v in (y, y_test) if v is not None
+        ]
     if any((c < 0).any() for c in codes):
         return y, y_test, class_names, num_classes
     names = class_names if class_names is not None else [str(c) for c in categories]

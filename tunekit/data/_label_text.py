@@ -150,7 +150,8 @@ def refuse_text_ids(array: Any, name: str) -> None:
             f"{name} holds text labels (e.g. {str(values[0])!r}): Dataset(...) takes class ids "
             "0..num_classes-1, one mapping for every split. Encode them together, e.g. names "
             "= sorted(set(y_train) | set(y_val) | set(y_test)), then np.searchsorted(names, "
-            "y) for each split and class_names=names; or pass the samples to "
+            "y) for each split and class_names=names (a pandas categorical: y.cat.codes and "
+            "class_names=list(y.cat.categories), its order kept); or pass the samples to "
             "Dataset.from_arrays (with x_test=, y_test= for a test set of your own), which "
             "takes text labels."
         )
