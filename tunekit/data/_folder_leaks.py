@@ -41,7 +41,7 @@ from tunekit.errors import DataError
 __all__ = ["check_folder_overlap"]
 
 # Folders of up to this many files are also compared by their decoded pixels (one pass of
-# decoding, about 15 s for 70,000 small PNGs); larger ones by their bytes only.
+# decoding: 1.3 s for 10,000 of MNIST's 28x28 PNGs here); larger ones by their bytes only.
 PIXEL_FILES = 50_000
 # Streams already checked (the command line checks once when listing, once when wrapping).
 _CHECKED: weakref.WeakSet[Any] = weakref.WeakSet()
