@@ -474,12 +474,8 @@ class TrainsInStages(kt.HyperModel):
         return model.fit(x, y, **kwargs)
 
 
-def test_a_fit_in_stages_is_retrained_as_long_as_its_trial_and_recorded_so(tmp_path):
-    """Probe A: a trial of 1 + 2 epochs was recorded as 3, and the retrain, given 3, trained
-    1 + 3 while best_hyperparameters.json said 3. The retrain's fit is now given what
-    the trial's was for the same length, the record counts every call's epochs, and the
-    rule says the fit trains in stages."""
-    hypermodel = TrainsInStages()
+def _staged_run(tmp_path, hypermodel, coarse_epochs):
+    """A small run of `hypermodel` (a `TrainsInStages`) and its best_hyperparameters.json."""
     run = CoarseToFine(
         hypermodel,
         _regression_data(),
@@ -487,14 +483,23 @@ def test_a_fit_in_stages_is_retrained_as_long_as_its_trial_and_recorded_so(tmp_p
         project_name="stages",
         objective="val_loss",
         coarse_trials=3,
-        coarse_epochs=2,
+        coarse_epochs=coarse_epochs,
         fine_tuner="bayesian",
         fine_trials=1,
         **QUIET,
     )
     run.run()
     run.close()
-    best = json.loads((run.run_dir / "best_hyperparameters.json").read_text())
+    return run, json.loads((run.run_dir / "best_hyperparameters.json").read_text())
+
+
+def test_a_fit_in_stages_is_retrained_as_long_as_its_trial_and_recorded_so(tmp_path):
+    """Probe A: a trial of 1 + 2 epochs was recorded as 3, and the retrain, given 3, trained
+    1 + 3 while best_hyperparameters.json said 3. The retrain's fit is now given what
+    the trial's was for the same length, the record counts every call's epochs, and the
+    rule says the fit trains in stages."""
+    hypermodel = TrainsInStages()
+    run, best = _staged_run(tmp_path, hypermodel, coarse_epochs=2)
     retrain_given = hypermodel.given[-1]
     assert best["final_epochs"] == retrain_given
     assert best["epochs_trained"] == 1 + retrain_given  # the warm-up counted
@@ -517,21 +522,7 @@ def test_a_fit_that_splits_its_epochs_over_two_calls_is_recorded_as_given(tmp_pa
     trained the 2 epochs it was given, but report.md said "retrained 1 epoch (set by the
     hypermodel's own fit)" and final_epochs was 1: the last call's count."""
     hypermodel = TrainsInStages(split=True)
-    run = CoarseToFine(
-        hypermodel,
-        _regression_data(),
-        directory=tmp_path,
-        project_name="split",
-        objective="val_loss",
-        coarse_trials=3,
-        coarse_epochs=3,
-        fine_tuner="bayesian",
-        fine_trials=1,
-        **QUIET,
-    )
-    run.run()
-    run.close()
-    best = json.loads((run.run_dir / "best_hyperparameters.json").read_text())
+    run, best = _staged_run(tmp_path, hypermodel, coarse_epochs=3)
     given = hypermodel.given[-1]
     assert best["final_epochs"] == given and best["epochs_trained"] == given, best
     assert "set by the hypermodel's own fit" not in (run.run_dir / "report.md").read_text()
