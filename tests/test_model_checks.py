@@ -1314,6 +1314,65 @@ def test_an_objective_a_model_of_several_outputs_never_reports_is_refused_before
     run(objective=["val_digit_accuracy", "val_even_accuracy"]).check_model()
 
 
+def test_an_objective_a_model_of_one_output_never_reports_is_refused_before_training(
+    tmp_path,
+):
+    """`objective="val_auc"` for a model compiled with `metrics=["accuracy"]`: refused by
+    the first trial only, after it trained (on the command line, probes' `--objective
+    val_auc`). Now refused before any trial, with the metrics the model reports. An
+    objective the model reports, of the loss alone (no build), or that a callback of the
+    user's may write into the logs (as KerasTuner allows), is not refused."""
+    from sklearn.datasets import load_breast_cancer
+    from sklearn.preprocessing import StandardScaler
+
+    from tunekit import CoarseToFine
+
+    x, y = load_breast_cancer(return_X_y=True)
+    data = Dataset.from_arrays(StandardScaler().fit_transform(x).astype("float32"), y, seed=0)
+    builds = []
+
+    def build(hp, metrics=("accuracy",)):
+        builds.append(1)
+        model = keras.Sequential(
+            [
+                keras.Input((30,)),
+                keras.layers.Dense(hp.Int("units", 2, 4), activation="relu"),
+                keras.layers.Dense(1, activation="sigmoid"),
+            ]
+        )
+        model.compile(optimizer="adam", loss="binary_crossentropy", metrics=list(metrics))
+        return model
+
+    def run(hypermodel=build, **kwargs):
+        return CoarseToFine(hypermodel, data, directory=str(tmp_path), project_name="p", **kwargs)
+
+    with pytest.raises(ModelCheckError) as info:
+        run(objective=kt.Objective("val_auc", "max")).check_model()
+    message = str(info.value)
+    assert message.startswith(
+        "The objective 'val_auc' is not among the metrics the model "
+        "reports, ['accuracy', 'loss', 'val_accuracy', 'val_loss']"
+    )
+    assert "compile the model with the metric you mean" in message
+    assert not (tmp_path / "p" / "coarse").exists()  # no trial ran
+    with pytest.raises(ModelCheckError, match=r"'auc' is not among"):  # not a validation one
+        run(objective=kt.Objective("auc", "max")).check_model()
+    with_auc = functools.partial(build, metrics=("accuracy", keras.metrics.AUC()))
+    run(with_auc, objective=kt.Objective("val_auc", "max")).check_model()
+    run(objective="val_accuracy").check_model()
+    del builds[:]
+    from tunekit.steps.check import check_objective_reported
+
+    check_objective_reported(get_hypermodel(build), data, ["val_loss"])
+    assert not builds  # the loss is always reported: nothing built
+
+    class WritesAuc(keras.callbacks.Callback):  # the objective from a callback of one's own
+        def on_epoch_end(self, epoch, logs=None):
+            logs["val_auc"] = 0.5
+
+    run(objective=kt.Objective("val_auc", "max"), callbacks=[WritesAuc()]).check_model()
+
+
 @pytest.mark.parametrize("key", ["metrics", "weighted_metrics"])
 def test_metrics_as_a_list_for_outputs_as_a_dict_are_refused_before_training(key):
     """Keras compiles it, then every trial failed: "Expected an instance of dict ... got

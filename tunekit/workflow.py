@@ -1173,8 +1173,10 @@ class CoarseToFine:
         Raises:
             ModelCheckError: The model is not compiled, its `Input` does not
                 take `x_train`'s samples, a one-logit classifier's accuracy
-                thresholds at 0.5, its loss does not take the labels' form, or
-                the hypermodel declares no hyperparameter.
+                thresholds at 0.5, its loss does not take the labels' form,
+                the hypermodel declares no hyperparameter, or the model built
+                with the defaults does not report the objective's metric
+                (`tunekit.steps.check.check_objective_reported`).
             OutputShapeError: The output width does not match the classes.
             ModelSaveError: The model cannot be saved as `.keras` and loaded back.
             ModelSizeLimitError: `max_model_size` rejects every configuration
@@ -1193,7 +1195,9 @@ class CoarseToFine:
                 self.final_schedule,
                 describe=self._record_default_model,
             )
-            check_objective_reported(self.hypermodel, self.data, names, self.hyperparameters)
+            check_objective_reported(
+                self.hypermodel, self.data, names, self.hyperparameters, self.callbacks
+            )
             check_declares_hyperparameters(self.hypermodel, self._declared_space())
             check_user_space(  # the space's structure, in builds with other values too
                 self.hypermodel,

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import difflib
 import logging
-from collections.abc import Callable, Mapping, Sequence
+import re
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import keras
@@ -245,27 +246,31 @@ def check_objective_reported(
     data: Dataset | StreamData,
     names: list[str],
     hyperparameters: kt.HyperParameters | None = None,
+    callbacks: Sequence[Any] = (),
 ) -> None:
-    """Refuses, before training, an objective a model with several outputs never reports.
+    """Refuses, before training, an objective the model never reports.
 
-    Keras names such a model's metrics by output (`digit_accuracy`,
-    `val_digit_loss`), so the default objective (`val_accuracy`) or a name
-    written for one output is not among them, which a search would find only
-    after its first trial trained. The model built with the default
-    hyperparameters is evaluated on two training samples (one compile of its
-    test step) and each of `names` (the objective's metric names) must be one
-    it reports, with or without `val_`. Models with one output, not compiled,
-    or trained by the hypermodel's own `fit` (which may report its own
-    metrics) are left to the first trial.
+    A metric the model is not compiled with (`val_auc` for a model compiled with
+    `metrics=["accuracy"]`), and Keras's names by output for a model with several
+    (`digit_accuracy`, `val_digit_loss`, so the default objective `val_accuracy` or a
+    name written for one output is not among them): a search would find it only after
+    its first trial trained. The model built with the default hyperparameters is
+    evaluated on two training samples (one compile of its test step) and each of
+    `names` (the objective's metric names) must be one it reports, with or without
+    `val_` (Keras's numbered names, `auc_1` for `auc`, count as the same). An objective
+    of the loss alone (`loss`, `val_loss`, which every compiled model reports), a model
+    not compiled or trained by the hypermodel's own `fit` (which may report its own
+    metrics), and a run with `callbacks` of its own (one may write the objective into
+    the epoch's logs, as KerasTuner allows) are left to the first trial.
 
     Raises:
         ModelCheckError (a `ValueError`): Naming the objective, the metrics the
             model reports and the closest one.
     """
-    if own_fit(hypermodel):
+    if own_fit(hypermodel) or callbacks:
         return
-    if isinstance(data, Dataset) and not isinstance(data.y_train, Mapping):
-        return  # one array of targets: one output, nothing renamed (and no build to pay)
+    if not set(names) - {"loss", "val_loss"}:
+        return  # every compiled model reports its loss (and no build to pay)
     try:
         model = hypermodel.build(_defaults(hyperparameters))
     except Exception:  # noqa: BLE001 - `check_model` names a failing build
@@ -273,8 +278,7 @@ def check_objective_reported(
     try:
         if not isinstance(model, keras.Model) or not getattr(model, "compiled", False):
             return
-        if len(outputs_and_compile(model)) < 2:
-            return
+        several = len(outputs_and_compile(model)) > 1
         x, y = training_samples(data, targets=True)
         try:
             reported = list(model.evaluate(x, y, verbose=0, return_dict=True))
@@ -285,7 +289,7 @@ def check_objective_reported(
         keras.backend.clear_session()
     known = [*reported, *(f"val_{name}" for name in reported)]
     for name in names:
-        if name in known:
+        if _unnumbered(name) in {_unnumbered(k) for k in known}:
             continue
         base = name.removeprefix("val_")
         close = [  # the same metric of each output (val_accuracy: val_digit_accuracy, ...)
@@ -294,8 +298,16 @@ def check_objective_reported(
             if k.endswith(f"_{base}") and k.startswith("val_") == name.startswith("val_")
         ] or difflib.get_close_matches(name, known, n=1)
         raise ModelCheckError(
-            f"The objective {name!r} is not among the metrics the model reports: its "
-            f"outputs' metrics are named by output, {sorted(known)}. "
+            f"The objective {name!r} is not among the metrics the model reports"
+            + (": its outputs' metrics are named by output, " if several else ", ")
+            + f"{sorted(known)} (the model built with the default hyperparameters, "
+            "evaluated on two training samples). "
             + (f"Did you mean {' or '.join(map(repr, close))}? " if close else "")
-            + "Choose one of those as `objective`."
+            + "Choose one of those as `objective`, or compile the model with the metric "
+            "you mean."
         )
+
+
+def _unnumbered(name: str) -> str:
+    """`name` without the number Keras gives a second metric of a name (`auc_1`: `auc`)."""
+    return re.sub(r"_\d+$", "", name)
