@@ -77,5 +77,40 @@ def test_objects_with_a_gap_or_text_among_numbers_are_still_said(wine):
     with pytest.raises(DataError, match=r"missing label\(s\) .* at row\(s\) 5"):
         Dataset.from_arrays(wine.data, y)
     y.iloc[5] = "two"
-    with pytest.raises(DataError, match="must hold integer class ids"):
+    with pytest.raises(DataError, match=r"y mixes numbers and text \(e\.g\. 0 and 'two'\)"):
         Dataset.from_arrays(wine.data, y, task="classification")
+
+
+@pytest.mark.parametrize(
+    "mixed",
+    [
+        lambda y: [*y[:-1], str(y[-1])],  # a list: NumPy made every label text
+        lambda y: np.asarray([*y[:-1], str(y[-1])], dtype=object),
+        lambda y: pd.Series([*y[:-1], f" {y[-1]}"]),  # a spaced copy
+        lambda y: [float(v) for v in y[:-1]] + [str(y[-1])],
+        lambda y: [*y[:-1], b"1"],
+    ],
+    ids=["list", "numpy", "series", "floats", "bytes"],
+)
+def test_labels_that_mix_numbers_and_text_are_refused(wine, mixed):
+    """Probe A (note 68's gap): `[1, "1", 2]` as a list became the text classes '1' and
+    '2' (`1` and `"1"` merged, exit 0); as an object array it was "must hold integer class
+    ids (e.g. 1)", naming a valid id. Now refused by name, in every entry point, as
+    scikit-learn's label encoders refuse them."""
+    labels = wine.target.to_numpy().tolist()
+    labels[-1] = 1
+    y = mixed(labels)
+    said = r"mixes numbers and text \(e\.g\. 1(\.0)? and (b?' ?1'|b'1')\)"
+    with pytest.raises(DataError, match="y " + said) as info:
+        Dataset.from_arrays(wine.data, y)
+    assert "Give every label one type" in str(info.value)
+    with pytest.raises(DataError, match="y_test " + said):
+        Dataset.from_arrays(wine.data[:100], labels[:100], x_test=wine.data[100:], y_test=y[100:])
+    x = wine.data.to_numpy()
+    with pytest.raises(DataError, match="y_train " + said):
+        Dataset(x[:60], y, x[60:120], labels[60:120], x[120:], labels[120:])
+    with pytest.raises(DataError, match=r"y\['kind'\] " + said):
+        Dataset.from_arrays(wine.data, {"kind": y, "other": wine.target.to_numpy()})
+    # Text alone, numbers alone, and text with missing values are not mixed.
+    Dataset.from_arrays(wine.data, [f"c{v}" for v in labels], seed=0)
+    Dataset.from_arrays(wine.data, np.asarray(labels, dtype=object), seed=0)

@@ -26,6 +26,7 @@ from tunekit.data._checks import (
     objects_as_numbers,
 )
 from tunekit.data._float32 import merged_column
+from tunekit.data._label_text import refuse_mixed_labels
 from tunekit.errors import DataError
 
 BOOL_NAMES = ("False", "True")
@@ -51,6 +52,8 @@ def arrays_labels(
         DataError: As `value_classes`, `one_hot_as_ids`, `text_labels_as_ids`
             and `infer_task` do.
     """
+    refuse_mixed_labels(y, "y")
+    refuse_mixed_labels(y_test, "y_test")
     y, y_test, class_names, num_classes = _categorical_ids(
         y, y_test, class_names, num_classes, task
     )

@@ -10,11 +10,14 @@ found (not on class names the user gave: those are declared on purpose).
 
 from __future__ import annotations
 
+import numbers
 import re
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from decimal import Decimal
 from typing import Any
+
+import numpy as np
 
 from tunekit import _log
 from tunekit.errors import DataError
@@ -132,6 +135,54 @@ def check_label_texts(
         )
 
 
+def refuse_mixed_labels(y: Any, name: str) -> None:
+    """Refuses labels that mix numbers and text (`[1, "1", 2]`, an object column of
+    both), before they become one array: NumPy turns such a list into text (`1` and `"1"`
+    became one class, exit 0) and an object array's numbers and texts would be classes
+    apart, or not, by the loader's conversion. scikit-learn's label encoders refuse them
+    too. A missing value (`None`, NaN) is neither: the label checks name it.
+
+    Args:
+        y: The labels as given: a list or tuple, an array or pandas object of dtype
+            `object`, or a dict of those (each value checked); anything else passes.
+        name: How the message names them (`"y"`, `"y_train"`).
+
+    Raises:
+        DataError: Naming a number and a text among them and how to give one type.
+    """
+    if isinstance(y, Mapping):
+        for key, value in y.items():
+            refuse_mixed_labels(value, f"{name}[{key!r}]")
+        return
+    if not isinstance(y, list | tuple) and getattr(getattr(y, "dtype", None), "kind", "") != "O":
+        return
+    try:
+        values = np.asarray(y, dtype=object).ravel().tolist()
+    except ValueError:  # ragged: the shape checks say so
+        return
+    texts = [v for v in values if isinstance(v, str | bytes)]
+    counts = [v for v in values if isinstance(v, numbers.Number | Decimal) and v == v]
+    if not texts or not counts:
+        return
+    few = [list(dict.fromkeys(v))[:100] for v in (texts, counts)]  # distinct, first 100
+    pairs = ((n, t) for t in few[0] for n in few[1])
+    number, text = next((p for p in pairs if _same_number(*p)), (counts[0], texts[0]))
+    raise DataError(
+        f"{name} mixes numbers and text (e.g. {number!r} and {text!r}): whether they are "
+        "one class or two depends on how they are converted. Give every label one type: "
+        f"text ({name} = [str(v) for v in {name}]) for class names, or numbers "
+        f"([int(v) for v in {name}]) for class ids or values."
+    )
+
+
+def _same_number(number: Any, text: str | bytes) -> bool:
+    """Whether `text` writes `number` (`"1"`, `b" 1.0"` for `1`)."""
+    try:
+        return float(text.decode() if isinstance(text, bytes) else text) == float(number)
+    except (ValueError, UnicodeDecodeError, OverflowError):
+        return False
+
+
 def refuse_text_ids(array: Any, name: str) -> None:
     """Refuses text labels where class ids are needed (`Dataset(...)`'s splits, which keep
     their labels as given; `Dataset.from_arrays`, `load_csv` and `load_npz` turn text into
@@ -139,9 +190,12 @@ def refuse_text_ids(array: Any, name: str) -> None:
     labels to 0..num_classes-1 ... (pass task="regression")", a task text cannot be.
 
     Raises:
-        DataError: When `array` (a NumPy array) holds text, saying how to encode every
-            split with one mapping, or to pass the samples to `Dataset.from_arrays`.
+        DataError: When `array` (labels as given) holds text, saying how to encode every
+            split with one mapping, or to pass the samples to `Dataset.from_arrays`; or
+            mixes numbers and text (`refuse_mixed_labels`).
     """
+    refuse_mixed_labels(array, name)
+    array = np.asarray(array)
     values = array.ravel()
     if array.dtype.kind in "US" or (
         array.dtype.kind == "O" and len(values) and all(isinstance(v, str) for v in values)

@@ -322,7 +322,7 @@ def as_targets(y: Any, name: str, task: str) -> np.ndarray:
                 'needs integer class ids. Pass task="regression" (or task=None to infer it from '
                 "the targets) for real-valued targets, or map the labels to 0..num_classes-1."
             )
-        refuse_text_ids(array, name)  # `Dataset(...)`: its own encoding of every split
+        refuse_text_ids(y, name)  # `Dataset(...)`: its own encoding of every split
         return _as_labels(array, name)
     targets = _as_float32(y, name)
     if targets.ndim > 2:
