@@ -89,7 +89,7 @@ class Leak(NamedTuple):
     natural: float
     continuous: bool
     blank: int = 0  # blank samples of the split counted out (`_atoms`), not in `samples`
-    written: int = 0  # every sample written this many times (`_copies.written_times`)
+    written: int = 0  # the data written more than once: its most common count (`written_times`)
 
     @property
     def share(self) -> float:

@@ -136,11 +136,8 @@ class Dataset:
             )
             for s in _SPLITS
         }
-        input_shape = (
-            tg.sample_shape(xs["train"])
-            if self.input_shape is None
-            else _as_shape(self.input_shape)
-        )
+        shape = self.input_shape
+        input_shape = tg.sample_shape(xs["train"]) if shape is None else _as_shape(shape)
         for split in _SPLITS:
             x, y = xs[split], ys[split]
             _check_same_length(x, y, f"x_{split}", f"y_{split}")
@@ -201,8 +198,8 @@ class Dataset:
         (2) With `task="classification"` each distinct value of `y` and `y_test`
         is a class named by it (3..8: ids 0..5, `class_names` `"3"`..`"8"`), as in
         `load_csv` and `load_npz`; with `num_classes=K`, class ids as given.
-        (3) Few values or a run (1.0..12.0): refused as ambiguous; gaps: regression.
-        Integer regression targets (an int dtype) need `task="regression"`.
+        (3) Few values or a run (1.0..12.0): refused as ambiguous; gaps: regression. Integer
+        regression targets (an int dtype) need `task="regression"`.
 
         Classification splits are stratified per class; others seeded random splits
         (scikit-learn's `train_test_split`). `x` keeps its layout and values, in float32 but
@@ -233,9 +230,11 @@ class Dataset:
             A `Dataset` named `"arrays"`.
 
         Raises:
-            DataError (a `ValueError`): On bad lengths, labels, values, fractions or `task`,
-                targets that contradict `task=`, a class too small to appear in every
-                split, or a validation or test split of 1 sample (or constant).
+            DataError (a `ValueError`): On bad lengths, labels (also numbers mixed with
+                text), values, fractions or `task`, targets that contradict `task=`, a
+                class too small to appear in every split, a validation or test split of 1
+                sample (or constant), or a DataFrame column named as an index or id with a
+                value per row, or a first column `0..n-1` (`_array_columns`).
 
         Example:
         >>> ds = Dataset.from_arrays(np.random.rand(100, 8), np.arange(100) % 2)
