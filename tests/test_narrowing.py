@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from keras_tuner.engine import hyperparameters as hp_module
 from keras_tuner.engine.trial import Trial, TrialStatus
 
+from tunekit.narrowed_space import describe
 from tunekit.narrowing import Change, NarrowedSpace, narrow_space
 
 # ----------------------------------------------------------------- helpers --
@@ -388,16 +389,40 @@ def test_boolean_kept_or_fixed_when_unanimous():
 
 def test_unanimous_becomes_fixed_unless_disabled():
     space = one("Int", 1, 10)
-    result = narrow_space(space, make_trials(space, "x", [5, 5, 5]))
+    trials = make_trials(space, "x", [5, 5, 5, 8])  # 8 was tried, and lost
+    result = narrow_space(space, trials, top=3)
     assert (narrowed_hp(result).value, change(result).after) == (5, "Fixed 5")
-    hp = narrowed_hp(narrow_space(space, make_trials(space, "x", [5, 5, 5]), fix_unanimous=False))
+    hp = narrowed_hp(narrow_space(space, trials, top=3, fix_unanimous=False))
     assert (hp.min_value, hp.max_value, hp.default) == (4, 6, 5)
+
+
+@pytest.mark.parametrize("fix_unanimous", [True, False])
+def test_a_range_of_which_every_trial_tried_one_value_is_kept_whole(fix_unanimous):
+    """Probe A: seeded draws at an `Int`'s minimum beside the default configuration's
+    trial gave 3 coarse trials of `u=16` of `Int(16, 64, step=16)`, and the narrowing made
+    it `Fixed 16` ("unanimous", which the README says means every other value was tried):
+    the fine phase never tried 32..64. Now kept whole, with the best value as default."""
+    for space, value in (
+        (one("Int", 16, 64, step=16), 16),
+        (one("Float", 1e-4, 1e-1, sampling="log"), 1e-3),
+        (one("Choice", [16, 32, 64]), 32),  # ordered: narrowed like a range
+    ):
+        result = narrow_space(
+            space, make_trials(space, "x", [value] * 3), fix_unanimous=fix_unanimous
+        )
+        hp = narrowed_hp(result)
+        assert type(hp) is type(space.space[0]) and hp.default == value
+        assert describe(hp) == describe(space.space[0])  # nothing removed
+        assert (change(result).rule, change(result).note) == (
+            "untried",
+            f"only {value!r} tried (3 usable trials): kept",
+        )
 
 
 def test_collapsed_range_becomes_fixed():
     space = one("Float", 0.0, 1.0)
     kwargs = {"margin": 0.0, "fix_unanimous": False}
-    result = narrow_space(space, make_trials(space, "x", [0.25] * 3), **kwargs)
+    result = narrow_space(space, make_trials(space, "x", [0.25] * 3 + [0.75]), top=3, **kwargs)
     assert (narrowed_hp(result).value, change(result).rule) == (0.25, "collapsed")
     # A Choice has no margin: fix_unanimous=False keeps its values (it was Fixed "b",
     # "collapsed", whatever fix_unanimous said).
@@ -406,7 +431,7 @@ def test_collapsed_range_becomes_fixed():
         result = narrow_space(space, make_trials(space, "x", [choices[1]] * 3), **kwargs)
         hp = narrowed_hp(result)
         assert (type(hp), hp.values, hp.default) == (hp_module.Choice, choices, choices[1])
-        assert change(result).rule == "kept"
+        assert change(result).rule == ("kept" if choices[0] == "a" else "untried")
         result = narrow_space(
             space, make_trials(space, "x", [choices[1]] * 3 + [choices[0]]), top=3
         )
@@ -485,6 +510,7 @@ def test_conditional_unanimous_among_two_active_trials_becomes_fixed():
         make_trial(space, {"model": "cnn", "units": 10, "kernel": 5}, 0.9, "00"),
         make_trial(space, {"model": "cnn", "units": 10, "kernel": 5}, 0.8, "01"),
         make_trial(space, {"model": "mlp", "units": 64}, 0.7, "02"),
+        make_trial(space, {"model": "cnn", "units": 20, "kernel": 3}, 0.1, "03"),  # lost
     ]
     result = narrow_space(space, trials, top=3)
     after = result.hyperparameters.space

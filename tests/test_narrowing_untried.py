@@ -125,7 +125,7 @@ def test_values_tried_only_by_failed_trials_are_said_so():
 def test_ordered_choices_and_ranges_keep_their_rules():
     # An ordered Choice behaves like a range: the span of the top values.
     space = one("Choice", [16, 32, 64, 128])
-    result = narrow_space(space, make_trials(space, "x", [32] * 4))
+    result = narrow_space(space, make_trials(space, "x", [32] * 4 + [64]), top=4)
     assert (narrowed_hp(result).value, change(result).rule) == (32, "unanimous")
     result = narrow_space(space, make_trials(space, "x", [32, 64, 32, 64]))
     assert (narrowed_hp(result).values, change(result).rule) == ([32, 64], "span")

@@ -21,7 +21,7 @@ from keras_tuner.engine import hyperparameters as hp_module
 from tunekit import _log
 from tunekit.errors import TooFewTrialsError
 from tunekit.narrowed_space import Change, NarrowedSpace, describe, serialize
-from tunekit.narrowing_untried import failed_values, untried_note, untried_values
+from tunekit.narrowing_untried import failed_values, one_value_tried, untried_note, untried_values
 from tunekit.params import POSITIVE_INT, check_param, validate_params
 from tunekit.trial_records import (
     MISSING,
@@ -68,7 +68,11 @@ def narrow_space(
     it keeps the top trials' values and the untried ones (rule `"untried"`
     when nothing is removed, `"subset"` when some value is; `Change.note`
     names the untried values), and becomes `Fixed` (`"unanimous"`) only when
-    the top trials agree and every other value was tried. The result is always a subset of
+    the top trials agree and every other value was tried. A numeric range (or ordered
+    `Choice`) of which every usable trial tried the same value is kept whole (`"untried"`,
+    its note `only 16 tried (3 usable trials): kept`): seeded draws can land on one value
+    (its minimum, beside the default configuration's trial), which says nothing of the
+    others. The result is always a subset of
     `space`; names, conditions and sampling are preserved, and every default
     is the best trial's value (a numeric one, a `Choice`'s, a `Boolean`'s),
     so the narrowed space's defaults build the best coarse configuration.
@@ -288,7 +292,7 @@ def _narrow_one(
 ) -> tuple[HyperParameter, str]:
     """`hp` narrowed: `values` are the top trials' (best first), `tried` every usable
     trial's, where `hp` was active; a `Choice`'s or `Boolean`'s value no usable trial
-    tried is never removed (`untried`)."""
+    tried is never removed, nor is a range of which they all tried one value (`untried`)."""
     if isinstance(hp, hp_module.Fixed):
         return _rebuild(hp), "fixed"
     if not values:
@@ -303,6 +307,8 @@ def _narrow_one(
         return _rebuild(hp, default=values[0]), "sparse"
     best = values[0]
     untried = untried_values(hp, tried)
+    if one_value_tried(hp, tried):  # a range of which no usable trial tried another value
+        return _rebuild(hp, default=best), "untried"
     if fix_unanimous and all(v == best for v in values) and not untried:
         return _fixed(hp, best), "unanimous"  # every other value (if any) was tried, and lost
     if isinstance(hp, hp_module.Boolean):

@@ -10,7 +10,10 @@ this module says which values those are, and how the narrowing's record
 
 Only unordered `Choice`s and `Boolean`s are judged so: an ordered (numeric)
 `Choice` is narrowed like a range, to the span of the top trials' values, and
-a numeric range's values are never all tried.
+a numeric range's values are never all tried. A range of which every usable
+trial tried the same value (seeded draws at its minimum, beside the default
+configuration's trial) is kept whole too (`one_value_tried`): one value says
+nothing about the others.
 """
 
 from __future__ import annotations
@@ -23,7 +26,13 @@ from keras_tuner.engine.trial import TrialStatus
 
 from tunekit.trial_records import MISSING, active_value, is_usable
 
-__all__ = ["UNTRIED_RULES", "failed_values", "untried_note", "untried_values"]
+__all__ = [
+    "UNTRIED_RULES",
+    "failed_values",
+    "one_value_tried",
+    "untried_note",
+    "untried_values",
+]
 
 # The rules under which a value no usable trial tried was kept (and is said).
 UNTRIED_RULES = ("untried", "subset")
@@ -48,6 +57,17 @@ def untried_values(hp: hp_module.HyperParameter, tried: Sequence[Any]) -> list[A
     else:
         return []
     return [v for v in values if v not in tried]
+
+
+def one_value_tried(hp: hp_module.HyperParameter, tried: Sequence[Any]) -> bool:
+    """Whether `hp` is a numeric range (`Int`, `Float`, an ordered `Choice`) of more than
+    one value and every usable trial (`tried`: their values where it was active) tried the
+    same one of them: then the trials say nothing of its other values."""
+    if isinstance(hp, hp_module.Boolean) or not tried or any(v != tried[0] for v in tried):
+        return False
+    if isinstance(hp, hp_module.Choice):
+        return bool(hp.ordered) and len(set(hp.values)) > 1
+    return isinstance(hp, hp_module.Int | hp_module.Float) and hp.max_value > hp.min_value
 
 
 def failed_values(hp: hp_module.HyperParameter, trials: Sequence[Any]) -> list[Any]:
@@ -94,10 +114,12 @@ def untried_note(
         for that reason (every value tried, or a rule that keeps the whole
         hyperparameter anyway, e.g. `"sparse"`).
     """
+    trials = f"{len(tried)} usable trial" + ("" if len(tried) == 1 else "s")
+    if rule == "untried" and one_value_tried(hp, tried):
+        return f"only {tried[0]!r} tried ({trials}): kept"
     untried = untried_values(hp, tried) if rule in UNTRIED_RULES else []
     if not untried:
         return ""
-    trials = f"{len(tried)} usable trial" + ("" if len(tried) == 1 else "s")
     never = [v for v in untried if v not in failed]
     only_failed = [v for v in untried if v in failed]
     parts = [f"{', '.join(map(repr, never))} never tried"] if never else []
