@@ -3,7 +3,8 @@
 Helpers of `tunekit.fitting.fit_hypermodel`: whether `model.fit` got other inputs than
 tunekit passed (`x_changed`) or other targets for the same samples (`y_changed`), both
 for one call with samples moved, dropped or repeated taken as no change (`changes`), and
-the notes a report then gives (`X_CHANGED_NOTE`, `Y_CHANGED_NOTE`).
+the notes a report then gives (`X_CHANGED_NOTE`, `Y_CHANGED_NOTE`); and whether it trained
+on held-out samples or validated on samples it trains on (`held_out_refusal`).
 """
 
 from __future__ import annotations
@@ -17,7 +18,15 @@ import numpy as np
 from tunekit.data._row_hashes import row_hashes
 from tunekit.data._targets import one_hot_ids
 
-__all__ = ["X_CHANGED_NOTE", "Y_CHANGED_NOTE", "changes", "x_changed", "y_changed"]
+__all__ = [
+    "X_CHANGED_NOTE",
+    "Y_CHANGED_NOTE",
+    "changes",
+    "held_out_refusal",
+    "inputs_of",
+    "x_changed",
+    "y_changed",
+]
 
 
 # What a final fit's report says when the hypermodel's fit changed `x` (`FitCall.x_changed`).
@@ -161,3 +170,101 @@ def _first_batch(stream: Any) -> tuple[Any, ...] | None:
     except Exception:  # noqa: BLE001 - a stream that cannot be read here: not compared
         return None
     return tuple(batch) if isinstance(batch, (tuple, list)) else None
+
+
+# Held-out samples a fit may train on, or training samples it may validate on, before it is
+# refused: at least this many samples and this share of the split beyond what tunekit's own
+# arrays share by nature (the same digit drawn twice).
+_LEAK_SAMPLES, _LEAK_SHARE = 5, 0.05
+
+
+def held_out_refusal(
+    owner: str,
+    received: tuple[Any, Any],
+    passed: tuple[Any, Any],
+    held_out: Mapping[str, Any],
+) -> str | None:
+    """Why a hypermodel's own `fit` may not call `model.fit` so, or `None`.
+
+    Probe A: a `fit` that called `model.fit(X, Y)` on the notebook's whole arrays, not
+    the `x, y` it was given, scored 1.0 test accuracy on labels of noise, exit 0, told only
+    that it "trained on transformed inputs"; one that passed `validation_data=(X, Y)`
+    ranked every trial on samples it trained on (0.82 validation, 0.63 test). Compared by
+    `row_hashes` (each received array cast to the given one's dtype), arrays only:
+
+    - the samples `model.fit` trains on (`received[0]`) against each held-out split of
+      `held_out` (`{"validation": x_val}` in a search, `{"test": x_test}` in a fit on
+      train+validation): refused when it holds samples of one that the `x` tunekit gave
+      (`passed[0]`) does not;
+    - a `validation_data` other than the one given (`received[1]` against `passed[1]`,
+      each `(x, y, ...)`): refused when its inputs are samples the fit trains on (or that
+      tunekit's `x` holds), beyond those the given validation split shares with it.
+
+    Either counts at least `_LEAK_SAMPLES` samples and `_LEAK_SHARE` of the split. An
+    augmented, rescaled or resampled `x` holds no held-out sample and is not refused.
+    """
+    fit_x, given_x = received[0], passed[0]
+    own, ours = inputs_of(received[1]), inputs_of(passed[1])
+    moved_x = x_changed(fit_x, given_x)
+    moved_validation = own is not None and ours is not None and x_changed(own, ours)
+    if not (moved_x and held_out) and not moved_validation:
+        return None  # the arrays given (every fit of a bundled hypermodel): nothing hashed
+    try:
+        given = set(_hashes(given_x, given_x))
+        trained = set(_hashes(fit_x, given_x)) if moved_x else set()
+        for split, inputs in held_out.items():
+            if not moved_x or inputs is None:
+                continue
+            kept = set(_hashes(inputs, given_x))
+            extra = len((trained - given) & kept)
+            if extra >= max(_LEAK_SAMPLES, _LEAK_SHARE * len(kept)):
+                return (
+                    f"{owner}.fit passes model.fit samples of the {split} split ({extra} of "
+                    f"its {len(kept)} distinct samples) that are not among the x it was "
+                    f"given: {_MEMORY[split]} Train on the x, y your fit is given (e.g. "
+                    "model.fit(x, y, **kwargs)), not on arrays of your own that hold them."
+                )
+        if not moved_validation:
+            return None
+        checked = _hashes(own, ours)
+        natural = sum(h in given for h in _hashes(ours, ours))  # shared by the splits given
+        shared = sum(h in given or h in trained for h in checked) - natural
+        if shared >= max(_LEAK_SAMPLES, _LEAK_SHARE * len(checked)):
+            return (
+                f"{owner}.fit passes model.fit a validation_data other than the one it was "
+                f"given, and {shared} of its {len(checked)} samples are samples the model "
+                f"trains on: {_MEMORY['validation']} Pass kwargs['validation_data'] on as "
+                "given (tunekit's validation split, kept apart from x)."
+            )
+    except (TypeError, ValueError, AttributeError):  # not arrays: not compared
+        return None
+    return None
+
+
+_MEMORY = {
+    "validation": "every trial's score would measure memory of samples it trained on, "
+    "and the search would rank that.",
+    "test": "the test score would measure memory of samples the final model trained on, "
+    "not how it does on new data.",
+}
+
+
+def inputs_of(validation: Any) -> Any:
+    """The inputs of a `validation_data` tuple `(x, y, ...)`, or `None` (a stream, none)."""
+    return validation[0] if isinstance(validation, tuple | list) and validation else None
+
+
+def _hashes(value: Any, like: Any) -> np.ndarray:
+    """`row_hashes` of `value` (an array or a dict of arrays), cast to `like`'s dtypes."""
+    if isinstance(value, Mapping) and isinstance(like, Mapping):
+        value = {k: v for k, v in value.items() if k in like}
+        parts = [_cast(value[k], like[k]) for k in sorted(value, key=str)]
+        return row_hashes(*parts)
+    if not hasattr(value, "shape"):
+        raise TypeError("not an array")
+    return row_hashes(_cast(value, like))
+
+
+def _cast(value: Any, like: Any) -> np.ndarray:
+    array = np.asarray(value)
+    return array.astype(np.asarray(like).dtype, copy=False) if hasattr(like, "dtype") else array

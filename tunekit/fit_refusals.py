@@ -36,6 +36,8 @@ __all__ = [
     "Passed",
     "by_name",
     "changed_from",
+    "changes_in_place",
+    "reads_validation_data",
     "refused_arguments",
     "set_unpassed",
     "weights_conflict",
@@ -254,4 +256,29 @@ def refused_arguments(
     return (
         f"{owner}.fit calls model.fit with arguments Keras refuses: "
         f"{line}{'' if line.endswith('.') else '.'} {_FAILS} {fix}{_NEW_CODE}"
+    )
+
+
+def reads_validation_data(owner: str) -> str:
+    """Said when `owner`'s fit reads `kwargs["validation_data"]` in a fit on
+    train+validation, which gets none."""
+    return (
+        f"{owner}.fit reads kwargs['validation_data'], which a fit on "
+        "train+validation (the retrain, the baseline, final seeds) does not get: no "
+        "split is left out there. Name it in the signature, def fit(self, hp, model, "
+        "x, y, validation_data=None, **kwargs), to get the validation split there "
+        "too, or read kwargs.get('validation_data'). The fixed fit is new code, so the "
+        "run then starts over (overwrite=True)."
+    )
+
+
+def changes_in_place(owner: str, error: Exception) -> str:
+    """Said when `owner`'s fit changes tunekit's read-only arrays in place (`error`)."""
+    return (
+        f"{owner}.fit changes its input arrays in place ({error}): tunekit's "
+        "arrays are read-only, because the same arrays serve every trial and the "
+        "retrain, and a change in place would reach each later one (plain KerasTuner "
+        "shifts your arrays again at every trial). Make a new array instead, e.g. "
+        "x = x - 3.0 rather than x -= 3.0 (or x = x.copy() first); then rerun: the "
+        "completed trials are kept."
     )

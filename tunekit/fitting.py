@@ -63,7 +63,7 @@ from keras_tuner import errors as kt_errors
 
 from tunekit import fit_refusals as fr
 from tunekit.errors import TunekitError, UsageError
-from tunekit.fit_changes import X_CHANGED_NOTE, Y_CHANGED_NOTE, changes
+from tunekit.fit_changes import X_CHANGED_NOTE, Y_CHANGED_NOTE, changes, held_out_refusal, inputs_of
 from tunekit.fit_inputs import (
     FoldFit,
     TrainedBefore,
@@ -145,6 +145,7 @@ def fit_hypermodel(
     final: str | None = None,
     before: TrainedBefore | None = None,
     fold: FoldFit | None = None,
+    held_out: Mapping[str, Any] | None = None,
     **kwargs: Any,
 ) -> FitCall:
     """Calls `hypermodel.fit(hp, model, *args, **kwargs)`; its own keywords win.
@@ -167,6 +168,8 @@ def fit_hypermodel(
             this one differs (`tunekit.fit_inputs.TrainedBefore`), for its error's
             message. Defaults to `None` (only that the search ran it on other data).
         fold: The cross-validation fold this search's fit is (`FoldFit`), or `None`.
+        held_out: Inputs of splits the fit may not train on besides `validation_data`'s,
+            e.g. `{"test": x_test}` (`fit_changes.held_out_refusal`). Defaults to none.
         **kwargs: tunekit's keyword arguments of `model.fit` (`epochs`,
             `batch_size`, `callbacks`, `validation_data`, `verbose`, ...).
 
@@ -186,7 +189,9 @@ def fit_hypermodel(
             the data's lengths explain (`tunekit.fit_inputs.fold_fit_message`): its trial fails.
     """
     try:
-        return _fit_hypermodel(hypermodel, hp, model, *args, refused=refused, **kwargs)
+        return _fit_hypermodel(
+            hypermodel, hp, model, *args, refused=refused, held_out=held_out, **kwargs
+        )
     except (TunekitError, OSError):
         raise
     except Exception as e:
@@ -206,6 +211,7 @@ def _fit_hypermodel(
     model: keras.Model,
     *args: Any,
     refused: Mapping[str, str] | None = None,
+    held_out: Mapping[str, Any] | None = None,
     **kwargs: Any,
 ) -> FitCall:
     """`fit_hypermodel` without its `final` errors."""
@@ -227,8 +233,8 @@ def _fit_hypermodel(
             refused=refused,
             owner=_name(hypermodel),
             hp=hp,
-            passed_x=passed_x,
-            passed_y=passed_y,
+            passed=(passed_x, passed_y, kwargs.get("validation_data")),
+            held_out={"validation": inputs_of(kwargs.get("validation_data")), **(held_out or {})},
             class_weight=kwargs.get("class_weight"),
             own=own_fit(hypermodel),
         )
@@ -239,25 +245,11 @@ def _fit_hypermodel(
         except KeyError as e:
             if e.args != ("validation_data",) or "validation_data" in pending:
                 raise
-            raise HyperModelFitError(
-                f"{_name(hypermodel)}.fit reads kwargs['validation_data'], which a fit on "
-                "train+validation (the retrain, the baseline, final seeds) does not get: no "
-                "split is left out there. Name it in the signature, def fit(self, hp, model, "
-                "x, y, validation_data=None, **kwargs), to get the validation split there "
-                "too, or read kwargs.get('validation_data'). The fixed fit is new code, so the "
-                "run then starts over (overwrite=True)."
-            ) from None
+            raise HyperModelFitError(fr.reads_validation_data(_name(hypermodel))) from None
         except ValueError as e:
             if "read-only" not in str(e) or not read_only(args, pending):
                 raise
-            raise HyperModelFitError(
-                f"{_name(hypermodel)}.fit changes its input arrays in place ({e}): tunekit's "
-                "arrays are read-only, because the same arrays serve every trial and the "
-                "retrain, and a change in place would reach each later one (plain KerasTuner "
-                "shifts your arrays again at every trial). Make a new array instead, e.g. "
-                "x = x - 3.0 rather than x -= 3.0 (or x = x.copy() first); then rerun: the "
-                "completed trials are kept."
-            ) from None
+            raise HyperModelFitError(fr.changes_in_place(_name(hypermodel), e)) from None
         except TypeError as e:
             match = _DUPLICATE.search(str(e))
             key = match.group(1) if match else None
@@ -299,15 +291,17 @@ class _MergedFit:
         refused: Mapping[str, str] | None = None,
         owner: str = "The hypermodel",
         hp: kt.HyperParameters | None = None,
-        passed_x: Any = None,
-        passed_y: Any = None,
+        passed: tuple[Any, Any, Any] = (None, None, None),
+        held_out: Mapping[str, Any] | None = None,
         class_weight: Mapping[Any, float] | None = None,
         own: bool = False,
     ) -> None:
         self.fit = fit
         # The run's class weights (tunekit's), and whether the hypermodel's own fit calls.
         self.class_weight, self.own = class_weight, own
-        self.passed_x, self.passed_y = passed_x, passed_y
+        # x, y and validation_data passed to the hypermodel's fit; splits it may not train on
+        self.passed_x, self.passed_y, self.passed_validation = passed
+        self.held_out = dict(held_out or {})
         self.x_changed = self.y_changed = False
         self.hp, self.defaults, self.required = hp, defaults, required
         # Refused keywords and tunekit's values: a fit that changes one through its
@@ -375,6 +369,12 @@ class _MergedFit:
         received_y = args[1] if len(args) > 1 else kwargs.get("y")
         changed = changes(received_x, received_y, self.passed_x, self.passed_y)
         self.x_changed, self.y_changed = self.x_changed or changed[0], self.y_changed or changed[1]
+        mine, ours = (
+            (received_x, kwargs.get("validation_data")),
+            (self.passed_x, self.passed_validation),
+        )
+        if self.own and (leak := held_out_refusal(self.owner, mine, ours, self.held_out)):
+            raise HyperModelFitError(leak)
         self.last_kwargs = {
             k: v for k, v in kwargs.items() if k not in ("validation_data", "callbacks")
         }

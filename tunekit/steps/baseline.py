@@ -119,6 +119,7 @@ def train_like_winner(
             refused=refused_fit_args(ctx),
             final=f"the {step.replace('_', ' ')} (seed {seed})",
             before=before,
+            held_out={"test": getattr(ctx.data, "x_test", None)},
             **final_fit_options(ctx),
         )
     used = int(fitted.fit_kwargs.get("epochs", epochs)) if fitted.fit_kwargs else epochs

@@ -254,6 +254,7 @@ class FinalistsStep:
                 callbacks=timed,
                 verbose=0,
                 refused=refused_fit_args(ctx),
+                held_out={"test": getattr(ctx.data, "x_test", None)},
                 **extra,
             )
         metrics = _kerastuner.convert_to_metrics_dict(fitted.results, ctx.objective)

@@ -289,6 +289,7 @@ class RetrainStep:
                 refused=refused_fit_args(ctx),
                 final="the retrain",
                 before=retrain_facts(ctx, phase, trial, epochs),
+                held_out={"test": getattr(ctx.data, "x_test", None)},
                 **final_fit_options(ctx),
             )
         history = fitted.results
