@@ -312,3 +312,38 @@ def test_a_missing_label_in_y_test_is_named_by_row(gap):
     y_test[3] = gap
     with pytest.raises(DataError, match=r"y_test has 1 missing label\(s\) .* at row\(s\) 3"):
         Dataset.from_arrays(x, labels, x_test=x[:10], y_test=y_test, task="classification")
+
+
+@pytest.mark.parametrize(
+    ("last", "said"),
+    [
+        ("a", r"class_names names classes 0, 9 alike \('a'\)"),
+        ("", r"class_names\[9\] is '': every class needs a name"),
+        ("  ", r"class_names\[9\] is '  ': every class needs a name"),
+    ],
+)
+def test_class_names_that_name_two_classes_alike_or_none_are_refused(tmp_path, last, said):
+    """Probe B: an `.npz` whose `class_names` named classes 0 and 9 'a' ran with exit 0,
+    its confusion matrix two rows and columns labelled 'a'; a blank name loaded too."""
+    from sklearn.datasets import load_digits
+
+    from tunekit.data import Dataset, StreamData, load_npz
+
+    x, y = load_digits(return_X_y=True)
+    names = [*"abcdefghi", last]
+    with pytest.raises(DataError, match=said):
+        Dataset.from_arrays(x.astype("float32"), y, class_names=names, seed=0)
+    path = tmp_path / "d.npz"
+    np.savez(path, x_train=x[:1200], y_train=y[:1200], x_test=x[1200:], y_test=y[1200:],
+             class_names=np.array(names))  # fmt: skip
+    with pytest.raises(DataError, match=said):
+        load_npz(path)
+    parts = [x[:600], y[:600], x[600:1200], y[600:1200], x[1200:], y[1200:]]
+    with pytest.raises(DataError, match=said):
+        Dataset(*parts, class_names=names)
+    import tensorflow as tf
+
+    stream = tf.data.Dataset.from_tensor_slices((x[:100], y[:100])).batch(50)
+    with pytest.raises(DataError, match=said):
+        StreamData(stream, stream, stream, num_classes=10, class_names=names, fingerprint="d")
+    assert Dataset(*parts, class_names=[*"abcdefghi", "A"]).class_names[-1] == "A"

@@ -135,6 +135,33 @@ def check_label_texts(
         )
 
 
+def check_class_names(names: Iterable[Any], name: str = "class_names") -> None:
+    """Refuses class names given on purpose (`class_names=`, an `.npz`'s `class_names`)
+    that name two classes alike or a class by nothing: the report's confusion matrix,
+    per-class scores and predictions' names could not tell those classes apart (probe B:
+    two rows and columns both labelled `a`, exit 0).
+
+    Raises:
+        DataError: Naming the repeated name and its classes, or the empty one.
+    """
+    seen: dict[str, list[int]] = {}
+    for i, label in enumerate(str(n) for n in names):
+        if not label.strip():
+            raise DataError(
+                f"{name}[{i}] is {label!r}: every class needs a name to be told apart in the "
+                "report. Give it one (or leave class_names out for '0', '1', ...)."
+            )
+        seen.setdefault(label, []).append(i)
+    twice = {label: ids for label, ids in seen.items() if len(ids) > 1}
+    if twice:
+        label, ids = next(iter(twice.items()))
+        raise DataError(
+            f"{name} names classes {', '.join(map(str, ids))} alike ({label!r}): the report's "
+            "confusion matrix and per-class scores could not tell them apart. Give each class "
+            "its own name (or leave class_names out for '0', '1', ...)."
+        )
+
+
 def refuse_mixed_labels(y: Any, name: str) -> None:
     """Refuses labels that mix numbers and text (`[1, "1", 2]`, an object column of
     both), before they become one array: NumPy turns such a list into text (`1` and `"1"`

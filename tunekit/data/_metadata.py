@@ -16,6 +16,7 @@ from tunekit.data._checks import (
     _check_label_range,
     _is_int,
 )
+from tunekit.data._label_text import check_class_names
 from tunekit.data._split_sizes import check_split_sizes, constant_remedy
 from tunekit.errors import DataError
 
@@ -255,6 +256,7 @@ def _class_metadata(
             f"Got {len(names)} class_names for num_classes={num_classes}; "
             "pass one name per class (or class_names=None for '0', '1', ...)."
         )
+    check_class_names(names)
     for split in _SPLITS:
         for array, key in zip(tg.arrays_of(ys[split]), _keys(ys[split], f"y_{split}"), strict=True):
             _check_label_range(array, num_classes, key)

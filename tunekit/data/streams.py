@@ -47,6 +47,7 @@ from tunekit.data._checks import (
 )
 from tunekit.data._classes import IGNORED_ROWS
 from tunekit.data._folder_leaks import check_folder_overlap
+from tunekit.data._label_text import check_class_names
 from tunekit.data._leaks import PassSum, check_stream_splits
 from tunekit.data._metadata import regression_ending
 from tunekit.data._split_sizes import refuse_one_sample
@@ -293,6 +294,7 @@ class StreamData:
             raise DataError(
                 f"Got {len(names)} class_names for num_classes={num_classes}; pass one per class."
             )
+        check_class_names(names or [])
         self.class_names = names or []
         if not isinstance(y, dict):
             _check_class_labels(y, num_classes)
