@@ -160,6 +160,7 @@ ORDER = [
     "steps.retrain",
     "steps.baseline",
     "steps.final_seeds",
+    "steps.reproduced",
     "steps.evaluate",
     "steps",
     "workflow",

@@ -184,7 +184,7 @@ def summary(result: Any, session_seconds: float | None = None) -> str:
             *([note] if (note := report.get("best", {}).get("retrain_note")) else []),
             f"Test: {tests}",
             *[report[k] for k in ("test_note", "test_batches_note") if report.get(k)],
-            *([note] if (note := report.get("best", {}).get("x_note")) else []),
+            *[n for k in ("x_note", "reproduced_note") if (n := report.get("best", {}).get(k))],
             *([f"Baseline: {baseline}"] if baseline else []),
             *([seeds] if seeds else []),
             *([f"Backend: {report['backend']}"] if report.get("backend") else []),

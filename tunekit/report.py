@@ -140,6 +140,8 @@ def _report(
             "schedule_applied": retrain.get("schedule_applied", True),
             "schedule_note": retrain.get("schedule_note"),  # why not applied, when known
             "x_note": retrain.get("x_note"),  # the hypermodel's fit transformed x: see it
+            # the final model scored worse on validation than its trial: `steps.reproduced`
+            "reproduced_note": getattr(run, "reproduced_note", None),
             "batch_size": retrain.get("batch_size"),
             "num_params": param_count(model),  # None: a lazy model never called
             "hyperparameters": hyperparameters,
@@ -216,7 +218,7 @@ def render_markdown(report: dict[str, Any], narrowing_table: str) -> str:
         ),
         *test_table(report),
         *[n for k in ("test_note", "test_batches_note") if report.get(k) for n in ("", report[k])],
-        *(["", best["x_note"]] if best.get("x_note") else []),
+        *[n for k in ("x_note", "reproduced_note") if best.get(k) for n in ("", best[k])],
         "",
         "## Phases",
         "",

@@ -622,6 +622,7 @@ class CoarseToFine:
         self._declared: kt.HyperParameters | None = None  # see _declared_space
         # What loading the run's .keras files alone needs (see check_round_trip), else None.
         self.model_file_note: str | None = None
+        self.reproduced_note: str | None = None  # set by the evaluate step
         self._recorded_error: BaseException | None = None  # in the manifest, by its step
         # How search phases run: here, or (workers > 1) through a chief; see tunekit.distribute.
         self.runner: PhaseRunner = LocalRunner()

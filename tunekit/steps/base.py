@@ -47,6 +47,7 @@ class RunContext(Protocol):
     objective: kt.Objective
     objective_defaulted: bool  # the task's default: the user chose none
     model_file_note: str | None  # what loading the run's .keras files alone needs
+    reproduced_note: str | None  # the retrain scored worse on validation than its trial
     run_dir: Path
     coarse_trials: int
     coarse_epochs: int

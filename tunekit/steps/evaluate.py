@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from typing import Any
 
@@ -18,7 +19,10 @@ from tunekit.outputs import predict_test_set
 from tunekit.replacing import FINAL_LOGS, set_aside
 from tunekit.report import write_report
 from tunekit.steps.base import RunContext, chosen_hyperparameters, test_metrics
-from tunekit.steps.retrain import BEST_MODEL
+from tunekit.steps.reproduced import reproduced_note
+from tunekit.steps.retrain import BEST_MODEL, select
+
+_logger = logging.getLogger(__name__)
 
 __all__ = ["REPORT_FILES", "EvaluateStep", "test_predictions"]
 
@@ -88,6 +92,10 @@ class EvaluateStep:
             batch_size = test_batch_size(ctx.data, ctx.batch_size)  # whole batches
             y_pred = test_predictions(ctx, model, batch_size)
             metrics: dict[str, Any] = test_metrics(ctx, model, batch_size, y_pred)
+            epochs = manifest.step("retrain").get("final_epochs")  # the retrain, on validation:
+            ctx.reproduced_note = reproduced_note(ctx, model, select(ctx).trial, epochs)
+            if ctx.reproduced_note:
+                _logger.warning("%s", ctx.reproduced_note)
             # seconds: the evaluation so far, for the report's time split
             seconds = round(time.perf_counter() - start, 2)
             manifest.mark(self.name, "running", test_metrics=metrics, seconds=seconds)
