@@ -237,7 +237,9 @@ class RunManifest:
         manifest._lock(refused_as)
         try:
             if overwrite:
-                _clear(run_dir)
+                cleared = _clear_to_overwrite(run_dir)
+                if cleared:
+                    manifest.notices.append(cleared)
             state = manifest._load_or_start(config, data_changes, backend, said)
         except BaseException:
             manifest.release()
@@ -542,6 +544,33 @@ def check_writable(run_dir: str | os.PathLike) -> None:
                     f"fails ({e.strerror or e}). Choose another directory=."
                 ) from None
             break
+
+
+def _clear_to_overwrite(run_dir: Path) -> str | None:
+    """`overwrite=True`: empties `run_dir` if it is a run's folder (it holds a manifest) or
+    empty, and says what was deleted. Probe A: a folder of the user's (a `thesis.txt`, no
+    run) was deleted without a word, and so were a crashed run's finished trials.
+
+    Raises:
+        RunConfigError: `run_dir` holds files and no run manifest: nothing is deleted.
+    """
+    held = sorted(p.name for p in run_dir.iterdir() if p.name != LOCK)
+    if not held:
+        return None
+    if not (run_dir / MANIFEST).is_file():
+        entries = _log.count(len(held), "entry", plural="entries")
+        raise RunConfigError(
+            f"overwrite=True (--overwrite) would delete {run_dir}, which is not a tunekit run "
+            f"folder (it has no {MANIFEST}) and holds {entries} (e.g. "
+            f"{held[0]!r}): nothing was deleted. Choose another directory= / project_name= "
+            "(--directory / --project-name), or empty that folder yourself."
+        )
+    trials = sum(1 for _ in run_dir.glob("*/trial_*/trial.json"))
+    _clear(run_dir)
+    return (
+        f"Starting over (overwrite=True, --overwrite): deleted the run in {run_dir} "
+        f"({_log.count(trials, 'trial')} and its outputs)."
+    )
 
 
 def _clear(run_dir: Path) -> None:
