@@ -27,6 +27,7 @@ from tunekit.data._checks import (
 )
 from tunekit.data._float32 import merged_column
 from tunekit.data._label_text import refuse_mixed_labels
+from tunekit.data._soft_labels import refuse_soft_labels
 from tunekit.errors import DataError
 
 BOOL_NAMES = ("False", "True")
@@ -58,6 +59,7 @@ def arrays_labels(
         y, y_test, class_names, num_classes, task
     )
     hot, width = tg.one_hot_as_ids({"y": y, "y_test": y_test}, task, num_classes)
+    refuse_soft_labels({} if width else {"y": y, "y_test": y_test}, task)
     label_mode = INT_LABELS if width is None else CATEGORICAL_LABELS
     if width is not None:  # one-hot rows: classes, kept as ids; the model gets rows
         y, y_test, task, num_classes = hot["y"], hot["y_test"], CLASSIFICATION, width

@@ -36,6 +36,7 @@ from tunekit.data._metadata import (
     refuse_lists,
     regression_ending,
 )
+from tunekit.data._soft_labels import refuse_soft_labels
 from tunekit.data._split_sizes import made_by
 from tunekit.data._splits import _random_split, _stratified_split
 from tunekit.data._subsets import subset_of
@@ -121,10 +122,9 @@ class Dataset:
         refuse_lists(inputs | given)  # Keras's lists of inputs or targets, before the task
         check_same_columns(inputs, given)
         given, width = tg.one_hot_as_ids(given, task, self.num_classes)
+        refuse_soft_labels({} if width else given, task)  # probabilities: classes or not?
         if task is None:  # inferred, as from_arrays does: one-hot rows are classes
-            task = (
-                CLASSIFICATION if width is not None else tg.infer_tasks(given["y_train"], "y_train")
-            )
+            task = CLASSIFICATION if width else tg.infer_tasks(given["y_train"], "y_train")
         object.__setattr__(self, "task", str(task))  # the default as a plain str
         num_classes = self.num_classes if width is None else width
         if width is not None:  # one-hot rows: kept as class ids, the model gets rows
