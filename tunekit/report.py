@@ -13,7 +13,7 @@ import numpy as np
 from sklearn.metrics import confusion_matrix as sk_confusion_matrix
 
 from tunekit import _io, _log, hypermodel_options, plots, report_top, timing
-from tunekit.data import REGRESSION
+from tunekit.data import REGRESSION, SCALED_UINT8
 from tunekit.data.batches import trial_repeats, uneven_test_note
 from tunekit.data.streams import StreamData
 from tunekit.hypermodel_kinds import own_fit
@@ -151,6 +151,10 @@ def _report(
     }
 
 
+# What a user's own scoring of best_model.keras must give it (probe B scored raw uint8).
+_SCALED_INPUT = " (best_model.keras takes x so scaled: `x.astype('float32') / 255`)"
+
+
 def _timings(run: Any, steps: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
     """`report.json`'s `timings` (seconds per step) and `time_split` from the manifest's `steps`."""
     return {
@@ -184,6 +188,7 @@ def render_markdown(report: dict[str, Any], narrowing_table: str) -> str:
         "## Run",
         "",
         f"- Data: {report['data']}; x scaling: {report['dataset']['scaling']}"
+        + (_SCALED_INPUT if report["dataset"]["scaling"] == SCALED_UINT8 else "")
         + _repeats_note(report["dataset"].get("trial_repeats")),
         *([f"- Model file: {report['model_file_note']}"] if report.get("model_file_note") else []),
         f"- Hypermodel: {hypermodel_options.hypermodel_text(config['hypermodel'])}; objective "
