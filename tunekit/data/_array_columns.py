@@ -20,6 +20,7 @@ import numpy as np
 from tunekit.data._counters import COUNTS, KEEP_QUANTITY, MAX_ARRAY_COLUMNS, counter_column
 from tunekit.data._csv_header import check_identifiers
 from tunekit.data._split_sizes import made_inside
+from tunekit.data._target_copies import warn_target_copies
 
 __all__ = ["check_array_columns"]
 
@@ -61,6 +62,14 @@ def check_array_columns(x: Any, y: Any) -> None:
     if not one or len(y) != len(frame) or not 2 <= frame.shape[1] <= MAX_ARRAY_COLUMNS:
         return
     features = list(frame.columns)
+    name = (lambda c: f"column {c!r}") if isinstance(x, pd.DataFrame) else (lambda c: f"x[:, {c}]")
+    fix = (
+        (lambda c: f"x.drop(columns=[{c!r}])")
+        if isinstance(x, pd.DataFrame)
+        else (lambda c: f"np.delete(x, {c}, axis=1)")
+    )
+    shown = frame.set_axis(list(x.columns), axis=1) if isinstance(x, pd.DataFrame) else frame
+    warn_target_copies(shown, y, name, fix, 3)  # the line that called Dataset.from_arrays
     found = counter_column(frame.assign(**{_TARGET: y.reshape(len(y))}), features)
     if found is None:
         return

@@ -26,6 +26,7 @@ from tunekit.data._csv_missing import (
 from tunekit.data._csv_numbers import written_numbers
 from tunekit.data._float32 import merged_column, moved_column
 from tunekit.data._split_sizes import made_by
+from tunekit.data._target_copies import DROP_IN_FILE, warn_target_copies
 from tunekit.data.dataset import Dataset
 from tunekit.errors import DataError
 
@@ -185,6 +186,7 @@ def load_csv(
         _check_float32_columns(frame, features)
         x = frame[features].to_numpy(dtype=np.float64)
         y, class_names, task = _targets(frame, targets, task)
+        warn_target_copies(frame[features], y, lambda c: f"column {c!r}", DROP_IN_FILE.format, 2)
         if task == REGRESSION:
             _check_float32_kept(frame, targets, role="target")
         ds = Dataset.from_arrays(
