@@ -75,15 +75,10 @@ def check_array_columns(x: Any, y: Any) -> None:
         return
     column = found[0]
     label = x.columns[features.index(column)] if isinstance(x, pd.DataFrame) else column
-    named, fix = (
-        (f"column {label!r}", f"x.drop(columns=[{label!r}])")
-        if isinstance(x, pd.DataFrame)
-        else (f"x[:, {column}]", f"np.delete(x, {column}, axis=1)")
-    )
     warnings.warn(
-        f"{named} {COUNTS} and y is sorted in its order. If it was numbered while the rows "
-        "were sorted by y (a row number, a key), it tells the model each row's target by its "
-        f"position and the test score is leaked: drop it ({fix}). {KEEP_QUANTITY}",
+        f"{name(label)} {COUNTS} and y is sorted in its order. If it was numbered while the "
+        "rows were sorted by y (a row number, a key), it tells the model each row's target by "
+        f"its position and the test score is leaked: drop it ({fix(label)}). {KEEP_QUANTITY}",
         UserWarning,
         stacklevel=3,  # the line that called Dataset.from_arrays
     )

@@ -191,9 +191,9 @@ def refuse_mixed_labels(y: Any, name: str) -> None:
     counts = [v for v in values if isinstance(v, numbers.Number | Decimal) and v == v]
     if not texts or not counts:
         return
-    few = [list(dict.fromkeys(v))[:100] for v in (texts, counts)]  # distinct, first 100
-    pairs = ((n, t) for t in few[0] for n in few[1])
-    number, text = next((p for p in pairs if _same_number(*p)), (counts[0], texts[0]))
+    few_texts, few_counts = list(dict.fromkeys(texts))[:100], list(dict.fromkeys(counts))[:100]
+    pairs = ((n, t) for t in few_texts for n in few_counts if _same_number(n, t))
+    number, text = next(pairs, (counts[0], texts[0]))
     raise DataError(
         f"{name} mixes numbers and text (e.g. {number!r} and {text!r}): whether they are "
         "one class or two depends on how they are converted. Give every label one type: "
