@@ -92,8 +92,11 @@ class EvaluateStep:
             batch_size = test_batch_size(ctx.data, ctx.batch_size)  # whole batches
             y_pred = test_predictions(ctx, model, batch_size)
             metrics: dict[str, Any] = test_metrics(ctx, model, batch_size, y_pred)
-            epochs = manifest.step("retrain").get("final_epochs")  # the retrain, on validation:
-            ctx.reproduced_note = reproduced_note(ctx, model, select(ctx).trial, epochs)
+            retrain = manifest.step("retrain")  # its model on the validation split it trained on
+            ctx.reproduced_note = None
+            if not (retrain.get("x_note") or retrain.get("y_changed")):  # (noted otherwise)
+                epochs = retrain.get("final_epochs")
+                ctx.reproduced_note = reproduced_note(ctx, model, select(ctx).trial, epochs)
             if ctx.reproduced_note:
                 _logger.warning("%s", ctx.reproduced_note)
             # seconds: the evaluation so far, for the report's time split
