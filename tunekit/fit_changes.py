@@ -217,7 +217,7 @@ def held_out_refusal(
                 continue
             kept = set(_hashes(inputs, given_x))
             extra = len((trained - given) & kept)
-            if extra >= max(_LEAK_SAMPLES, _LEAK_SHARE * len(kept)):
+            if _many(extra, len(kept)):
                 return (
                     f"{owner}.fit passes model.fit samples of the {split} split ({extra} of "
                     f"its {len(kept)} distinct samples) that are not among the x it was "
@@ -229,7 +229,7 @@ def held_out_refusal(
         checked = _hashes(own, ours)
         natural = sum(h in given for h in _hashes(ours, ours))  # shared by the splits given
         shared = sum(h in given or h in trained for h in checked) - natural
-        if shared >= max(_LEAK_SAMPLES, _LEAK_SHARE * len(checked)):
+        if _many(shared, len(checked)):
             return (
                 f"{owner}.fit passes model.fit a validation_data other than the one it was "
                 f"given, and {shared} of its {len(checked)} samples are samples the model "
@@ -247,6 +247,11 @@ _MEMORY = {
     "test": "the test score would measure memory of samples the final model trained on, "
     "not how it does on new data.",
 }
+
+
+def _many(count: int, total: int) -> bool:
+    """Whether `count` samples of `total` are at least `_LEAK_SAMPLES` and `_LEAK_SHARE`."""
+    return count >= max(_LEAK_SAMPLES, _LEAK_SHARE * total)
 
 
 def inputs_of(validation: Any) -> Any:
