@@ -113,8 +113,13 @@ def test_validation_data_of_trained_samples_is_refused():
         lambda x, y, v: (np.repeat(x, 2, axis=0), np.repeat(y, 2), v),  # oversampled
         lambda x, y, v: (x, y, (v[0][:30], v[1][:30])),  # part of the validation split
         lambda x, y, v: (x, y, None),  # no validation: KerasTuner's error, not this one
+        lambda x, y, v: (  # probe C: a masked copy of few binary features meets val rows
+            np.concatenate([x > 0, np.where(np.arange(6) == 0, 0, x > 0)]).astype("float32"),
+            np.concatenate([y, y]),
+            ((v[0] > 0).astype("float32"), v[1]),
+        ),
     ],
-    ids=["given", "rescaled", "augmented", "subset", "oversampled", "part", "none"],
+    ids=["given", "rescaled", "augmented", "subset", "oversampled", "part", "none", "masked"],
 )
 def test_fits_that_change_their_data_otherwise_are_not_refused(how):
     try:

@@ -317,7 +317,7 @@ def test_a_missing_label_in_y_test_is_named_by_row(gap):
 @pytest.mark.parametrize(
     ("last", "said"),
     [
-        ("a", r"class_names names classes 0, 9 alike \('a'\)"),
+        ("a", r"class_names names classes 0, 9 alike \('a' and 'a'\)"),
         ("", r"class_names\[9\] is '': every class needs a name"),
         ("  ", r"class_names\[9\] is '  ': every class needs a name"),
     ],
@@ -347,3 +347,9 @@ def test_class_names_that_name_two_classes_alike_or_none_are_refused(tmp_path, l
     with pytest.raises(DataError, match=said):
         StreamData(stream, stream, stream, num_classes=10, class_names=names, fingerprint="d")
     assert Dataset(*parts, class_names=[*"abcdefghi", "A"]).class_names[-1] == "A"
+    # Probe C: names that look alike, as the report shows them, are one name too.
+    for alike in ("a ", "\uff41", "a\u200b"):  # a trailing space, a full-width 'a', zero-width
+        with pytest.raises(DataError, match="names classes 0, 9 alike"):
+            Dataset(*parts, class_names=[*"abcdefghi", alike])
+    with pytest.raises(DataError, match=r"class_names\[9\] is '\\u200b'"):
+        Dataset(*parts, class_names=[*"abcdefghi", "\u200b"])

@@ -1355,8 +1355,8 @@ def test_an_objective_a_model_of_one_output_never_reports_is_refused_before_trai
     )
     assert "compile the model with the metric you mean" in message
     assert not (tmp_path / "p" / "coarse").exists()  # no trial ran
-    with pytest.raises(ModelCheckError, match=r"'auc' is not among"):  # not a validation one
-        run(objective=kt.Objective("auc", "max")).check_model()
+    with pytest.raises(ModelCheckError, match=r"'val_auc_1' is not among"):  # exactly
+        run(objective=kt.Objective("val_auc_1", "max")).check_model()
     with_auc = functools.partial(build, metrics=("accuracy", keras.metrics.AUC()))
     run(with_auc, objective=kt.Objective("val_auc", "max")).check_model()
     run(objective="val_accuracy").check_model()
@@ -1364,7 +1364,12 @@ def test_an_objective_a_model_of_one_output_never_reports_is_refused_before_trai
     from tunekit.steps.check import check_objective_reported
 
     check_objective_reported(get_hypermodel(build), data, ["val_loss"])
+    # a training name may be a key a train_step of the user's adds: the first trial's
+    check_objective_reported(get_hypermodel(build), data, ["gnorm", "loss"])
     assert not builds  # the loss is always reported: nothing built
+    upper = functools.partial(build, metrics=("AUC",))  # Keras names it 'AUC'
+    with pytest.raises(ModelCheckError, match=r"Did you mean 'val_AUC'\?"):
+        run(upper, objective=kt.Objective("val_auc", "max")).check_model()
 
     class WritesAuc(keras.callbacks.Callback):  # the objective from a callback of one's own
         def on_epoch_end(self, epoch, logs=None):

@@ -111,6 +111,8 @@ def test_labels_that_mix_numbers_and_text_are_refused(wine, mixed):
         Dataset(x[:60], y, x[60:120], labels[60:120], x[120:], labels[120:])
     with pytest.raises(DataError, match=r"y\['kind'\] " + said):
         Dataset.from_arrays(wine.data, {"kind": y, "other": wine.target.to_numpy()})
+    with pytest.raises(DataError, match=r"y mixes bytes and text \(e\.g\. b'c1' and 'c0'\)"):
+        Dataset.from_arrays(wine.data, [f"c{v}".encode() if v else f"c{v}" for v in labels])
     # Text alone, numbers alone, and text with missing values are not mixed.
     Dataset.from_arrays(wine.data, [f"c{v}" for v in labels], seed=0)
     Dataset.from_arrays(wine.data, np.asarray(labels, dtype=object), seed=0)

@@ -23,6 +23,7 @@ from tunekit import _log
 from tunekit.errors import DataError
 
 _SPACES = re.compile(r"\s+")
+_INVISIBLE = re.compile("[\u200b\u200c\u200d\u2060\ufeff]")  # zero-width characters
 _NUMBER = re.compile(r"\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*")  # no `1_0`, `inf`
 CODE = re.compile(r"\s*[+-]?0\d+\s*")  # a code with a leading zero: `01`, `007`
 _WORD = re.compile(r"\w")
@@ -146,17 +147,20 @@ def check_class_names(names: Iterable[Any], name: str = "class_names") -> None:
     """
     seen: dict[str, list[int]] = {}
     for i, label in enumerate(str(n) for n in names):
-        if not label.strip():
+        # as shown: Unicode's compatible form, no spaces around, no zero-width characters
+        key = _INVISIBLE.sub("", unicodedata.normalize("NFKC", label)).strip()
+        if not key:
             raise DataError(
                 f"{name}[{i}] is {label!r}: every class needs a name to be told apart in the "
                 "report. Give it one (or leave class_names out for '0', '1', ...)."
             )
-        seen.setdefault(label, []).append(i)
-    twice = {label: ids for label, ids in seen.items() if len(ids) > 1}
+        seen.setdefault(key, []).append(i)
+    twice = {key: ids for key, ids in seen.items() if len(ids) > 1}
     if twice:
-        label, ids = next(iter(twice.items()))
+        ids = next(iter(twice.values()))
+        shown = " and ".join(repr(str(list(names)[i])) for i in ids[:3])
         raise DataError(
-            f"{name} names classes {', '.join(map(str, ids))} alike ({label!r}): the report's "
+            f"{name} names classes {', '.join(map(str, ids))} alike ({shown}): the report's "
             "confusion matrix and per-class scores could not tell them apart. Give each class "
             "its own name (or leave class_names out for '0', '1', ...)."
         )
@@ -189,6 +193,13 @@ def refuse_mixed_labels(y: Any, name: str) -> None:
         return
     texts = [v for v in values if isinstance(v, str | bytes)]
     counts = [v for v in values if isinstance(v, numbers.Number | Decimal) and v == v]
+    kinds = {type(t) for t in texts}
+    if kinds == {str, bytes}:  # b"a" beside "a": one class or two by the conversion too
+        raise DataError(
+            f"{name} mixes bytes and text (e.g. {next(t for t in texts if type(t) is bytes)!r} "
+            f"and {next(t for t in texts if type(t) is str)!r}): give every label as text "
+            f"({name} = [v.decode() if isinstance(v, bytes) else v for v in {name}])."
+        )
     if not texts or not counts:
         return
     few_texts, few_counts = list(dict.fromkeys(texts))[:100], list(dict.fromkeys(counts))[:100]

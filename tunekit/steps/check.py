@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import difflib
 import logging
-import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -255,10 +254,12 @@ def check_objective_reported(
     (`digit_accuracy`, `val_digit_loss`, so the default objective `val_accuracy` or a
     name written for one output is not among them): a search would find it only after
     its first trial trained. The model built with the default hyperparameters is
-    evaluated on two training samples (one compile of its test step) and each of
-    `names` (the objective's metric names) must be one it reports, with or without
-    `val_` (Keras's numbered names, `auc_1` for `auc`, count as the same). An objective
-    of the loss alone (`loss`, `val_loss`, which every compiled model reports), a model
+    evaluated on two training samples (one compile of its test step) and each validation
+    name of `names` (the objective's metric names, `val_<name>`) must be one it reports,
+    exactly (a close one, also in another letter case, is named). A training name
+    (`gnorm`: a `train_step` of the user's may add it to the logs, which `evaluate` does
+    not run), an objective of the loss alone (`val_loss`, which every compiled model
+    reports), a model
     not compiled or trained by the hypermodel's own `fit` (which may report its own
     metrics), and a run with `callbacks` of its own (one may write the objective into
     the epoch's logs, as KerasTuner allows) are left to the first trial.
@@ -269,7 +270,10 @@ def check_objective_reported(
     """
     if own_fit(hypermodel) or callbacks:
         return
-    if not set(names) - {"loss", "val_loss"}:
+    # A validation name only: what `evaluate` reports is the test step's (a training name,
+    # `gnorm`, may be a key a train_step of the user's adds to the logs: the first trial's).
+    names = [name for name in names if name.startswith("val_") and name != "val_loss"]
+    if not names:
         return  # every compiled model reports its loss (and no build to pay)
     try:
         model = hypermodel.build(_defaults(hyperparameters))
@@ -289,14 +293,15 @@ def check_objective_reported(
         keras.backend.clear_session()
     known = [*reported, *(f"val_{name}" for name in reported)]
     for name in names:
-        if _unnumbered(name) in {_unnumbered(k) for k in known}:
+        if name in known:
             continue
         base = name.removeprefix("val_")
         close = [  # the same metric of each output (val_accuracy: val_digit_accuracy, ...)
             k
             for k in sorted(known)
             if k.endswith(f"_{base}") and k.startswith("val_") == name.startswith("val_")
-        ] or difflib.get_close_matches(name, known, n=1)
+        ] or [k for k in sorted(known) if k.casefold() == name.casefold()]
+        close = close or difflib.get_close_matches(name, known, n=1)
         raise ModelCheckError(
             f"The objective {name!r} is not among the metrics the model reports"
             + (": its outputs' metrics are named by output, " if several else ", ")
@@ -306,8 +311,3 @@ def check_objective_reported(
             + "Choose one of those as `objective`, or compile the model with the metric "
             "you mean."
         )
-
-
-def _unnumbered(name: str) -> str:
-    """`name` without the number Keras gives a second metric of a name (`auc_1`: `auc`)."""
-    return re.sub(r"_\d+$", "", name)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from tunekit import _log
 from tunekit.data.streams import StreamData
 from tunekit.objectives import objective_names
 from tunekit.score_text import score_text
@@ -69,8 +70,8 @@ def reproduced_note(ctx: Any, model: Any, chosen: Any, final_epochs: Any) -> str
     return (
         f"The final model scores {names[0]} {score_text(value)} on the validation split, "
         f"which it trained on, {'below' if higher else 'above'} the chosen trial's "
-        f"{score_text(score)} on it unseen: the retrain ({final_epochs} epochs) did not "
-        "reproduce the trial, so this test score is the final model's but not what the "
+        f"{score_text(score)} on it unseen: the retrain ({_log.count(final_epochs, 'epoch')}) "
+        "did not reproduce the trial, so this test score is the final model's but not what the "
         "search measured. Retrain longer (--final-epochs / final_epochs=) or with "
         "final_schedule='constant' (--final-schedule constant), and look at the retrain's "
         "curves in TensorBoard."
