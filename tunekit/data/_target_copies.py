@@ -38,6 +38,8 @@ def target_copies(frame: Any, y: Any) -> list[Any]:
         target = target[:, 0]
     if target.ndim != 1 or len(target) != len(frame) or len(target) < MIN_ROWS:
         return []
+    import pandas as pd  # noqa: PLC0415 - pandas is slow to import
+
     found = []
     if target.dtype.kind in "iub":
         ids = target.astype(np.int64)
@@ -45,8 +47,6 @@ def target_copies(frame: Any, y: Any) -> list[Any]:
         if classes < 2:
             return []
         for column in frame.columns:
-            import pandas as pd  # noqa: PLC0415 - pandas is slow to import
-
             codes, uniques = pd.factorize(frame[column])
             if len(uniques) != classes or (codes < 0).any():
                 continue
