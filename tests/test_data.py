@@ -1350,26 +1350,3 @@ def test_a_nullable_dataframe_gets_the_float32_checks_of_its_numpy_twin():
                 Dataset.from_arrays(given, labels, seed=0)
     kept = Dataset.from_arrays(stamps.assign(ts=stamps.ts - 1.7e9).convert_dtypes(), labels)
     assert kept.x_train.dtype == np.float32 and kept.x_train.shape[1] == 2
-
-
-def test_a_uint8_npz_of_few_levels_is_warned_of_and_pixels_are_not(tmp_path):
-    """Probe B: `load_digits().images` saved as uint8 (0..16) was divided by 255 as pixels,
-    to [0, 0.063], with no word; scoring `best_model.keras` on the file's raw values gave
-    another accuracy than the report's. Now a warning says so; 0..255 pixels get none."""
-    import warnings
-
-    from sklearn.datasets import load_digits
-
-    digits = load_digits()
-    images, y = digits.images.astype(np.uint8), digits.target
-    path = tmp_path / "digits_img.npz"
-    np.savez(path, x_train=images[:1200], y_train=y[:1200], x_test=images[1200:], y_test=y[1200:])
-    with pytest.warns(UserWarning, match=r"'digits_img': its x is uint8, .* reach only 16, so"):
-        data = load_npz(path)
-    assert float(data.x_train.max()) == pytest.approx(16 / 255)
-    pixels = tmp_path / "pixels.npz"
-    np.savez(pixels, x_train=images[:1200] * 15, y_train=y[:1200], x_test=images[1200:] * 15,
-             y_test=y[1200:])  # fmt: skip
-    with warnings.catch_warnings():
-        warnings.simplefilter("error", UserWarning)
-        load_npz(pixels)

@@ -29,7 +29,6 @@ from tunekit.data._checks import (
 from tunekit.data._classes import value_classes
 from tunekit.data._metadata import NPZ_ONE_OUTPUT, refuse_lists
 from tunekit.data._npz_names import check_unknown_keys
-from tunekit.data._pixel_levels import warn_few_levels
 from tunekit.data._split_sizes import made_by, refuse_too_few_to_split
 from tunekit.data.dataset import Dataset
 from tunekit.errors import DataError, DataUnavailableError
@@ -270,7 +269,6 @@ def _npz_dataset(
             "Save every x array with the same dtype."
         )
     scaling = SCALED_UINT8 if x_train.dtype == np.uint8 else UNSCALED
-    warn_few_levels(x_train, name)
     if class_names is None and num_classes is not None:
         class_names = [str(i) for i in range(num_classes)]
     split_off = None if "x_val" in arrays else validation_size  # the file's x_val: its own
