@@ -162,7 +162,9 @@ def _build(width, *, with_input=True, activation="softmax"):
             keras.layers.Dense(width, activation=activation),
         ]
         model = keras.Sequential([keras.Input((6,)), *layers] if with_input else layers)
-        model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+        model.compile(
+            optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"]
+        )
         return model
 
     return build

@@ -155,7 +155,11 @@ def test_cli_run_of_a_three_class_npz_reports_it_and_the_command_as_typed(
     y_pred = model.predict(test["x_test"] / np.float32(255), verbose=0).argmax(-1)
     np.testing.assert_array_equal(counts, confusion_matrix(test["y_test"], y_pred))
     markdown = (run_dir / "report.md").read_text()
-    assert "x scaling: uint8 pixels divided by 255 to [0, 1]\n" in markdown  # said once
+    scaled = (
+        "x scaling: uint8 pixels divided by 255 to [0, 1] "
+        "(best_model.keras takes x so scaled: `x.astype('float32') / 255`)\n"
+    )
+    assert markdown.count("uint8 pixels divided by 255") == 1 and scaled in markdown
     assert (
         "; retrained 1 epoch (a fixed count, not 'auto') on train+validation at batch size 32"
         in markdown

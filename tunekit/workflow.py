@@ -1196,9 +1196,6 @@ class CoarseToFine:
                 self.final_schedule,
                 describe=self._record_default_model,
             )
-            check_objective_reported(
-                self.hypermodel, self.data, names, self.hyperparameters, self.callbacks
-            )
             check_declares_hyperparameters(self.hypermodel, self._declared_space())
             check_user_space(  # the space's structure, in builds with other values too
                 self.hypermodel,
@@ -1217,6 +1214,9 @@ class CoarseToFine:
                     hyperparameters=self.hyperparameters,
                     tune_new_entries=self.tune_new_entries,
                 )
+            check_objective_reported(  # after the more specific refusals above
+                self.hypermodel, self.data, names, self.hyperparameters, self.callbacks
+            )
             self._model_checked = True
 
     def _declared_space(self) -> kt.HyperParameters:
