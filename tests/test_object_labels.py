@@ -116,3 +116,73 @@ def test_labels_that_mix_numbers_and_text_are_refused(wine, mixed):
     # Text alone, numbers alone, and text with missing values are not mixed.
     Dataset.from_arrays(wine.data, [f"c{v}" for v in labels], seed=0)
     Dataset.from_arrays(wine.data, np.asarray(labels, dtype=object), seed=0)
+
+
+@pytest.mark.parametrize(
+    "as_bools",
+    [
+        lambda y: np.asarray(y, dtype=object),  # Python bools in an object array
+        lambda y: pd.Series(y, dtype=object),  # a pandas object column
+        lambda y: np.asarray([np.bool_(v) for v in y], dtype=object),  # NumPy bools inside
+    ],
+    ids=["numpy", "series", "numpy_bools"],
+)
+def test_booleans_held_as_objects_are_the_classes_a_bool_array_gives(as_bools):
+    """Probe C: an object array of True/False made classes named '0' and '1', where a
+    NumPy bool array's are 'False' and 'True' (the report's confusion matrix, the CSV)."""
+    x, target = load_wine(return_X_y=True)
+    y = target == 1
+    expected = Dataset.from_arrays(x, y, seed=0)
+    found = Dataset.from_arrays(x, as_bools(y.tolist()), seed=0)
+    assert expected.class_names == found.class_names == ["False", "True"]
+    assert np.array_equal(found.y_train, expected.y_train)
+    assert np.array_equal(found.y_test, expected.y_test)
+
+
+def test_booleans_among_other_numbers_are_refused():
+    """`True`, `2`, `0`: as numbers True is 1, so a `True` beside a `1` would be one class
+    written two ways (exit 0 before, three classes '0', '1', '2')."""
+    x, target = load_wine(return_X_y=True)
+    y = [True if v == 1 else int(v) for v in target]
+    said = r"y mixes True/False \(e\.g\. True\) with other numbers \(e\.g\. 0\)"
+    with pytest.raises(DataError, match=said):
+        Dataset.from_arrays(x, np.asarray(y, dtype=object))
+    with pytest.raises(DataError, match=said.replace("y", "y_train", 1)):
+        Dataset(x[:60], np.asarray(y[:60], dtype=object), x[60:120], target[60:120], x, target)
+
+
+COMPLEX = r"holds complex numbers \(e\.g\. {}\); tunekit's arrays are real"
+
+
+@pytest.mark.parametrize("task", [None, "classification", "regression"])
+def test_complex_targets_are_refused_naming_a_complex_value(task):
+    """Probe C: `[1, 1j, 2]` was refused as "must hold integer class ids (e.g. 1)", naming
+    a valid id, and with task="regression" NumPy dropped the imaginary parts (exit 0)."""
+    x, target = load_wine(return_X_y=True)
+    y = target.astype(complex)
+    y[3] = 1j
+    for given in (y, y.astype(object), y.tolist()):
+        with pytest.raises(DataError, match="y " + COMPLEX.format(r"1j")):
+            Dataset.from_arrays(x, given, task=task)
+    with pytest.raises(DataError, match=r"y_val " + COMPLEX.format(r"1j")):
+        Dataset(x[:100], target[:100], x[100:140], y[:40], x[140:], target[140:], task=task)
+
+
+def test_complex_features_are_refused_not_cast_to_their_real_part():
+    """A complex x was cast to float32 with only NumPy's ComplexWarning: the imaginary
+    parts, half of what the user gave, were dropped, exit 0."""
+    x, target = load_wine(return_X_y=True)
+    waves = x + 0.5j * x
+    with pytest.raises(DataError, match=r"x " + COMPLEX.format(r"\(14\.23\+7\.115j\)")) as info:
+        Dataset.from_arrays(waves, target)
+    assert "np.stack([a.real, a.imag], axis=-1)" in str(info.value)
+    with pytest.raises(DataError, match=r"x\['wave'\] holds complex numbers"):
+        Dataset.from_arrays({"wave": waves, "plain": x}, target)
+    frame = pd.DataFrame({"a": x[:, 0], "b": waves[:, 1]})
+    with pytest.raises(DataError, match="x holds complex numbers"):
+        Dataset.from_arrays(frame, target)
+    with pytest.raises(DataError, match=r"x_test holds complex numbers"):
+        Dataset.from_arrays(x[:100], target[:100], x_test=waves[100:], y_test=target[100:])
+    # A complex dtype of real values loses nothing, but is said, with the way to pass it.
+    with pytest.raises(DataError, match=r"x has a complex dtype \(complex128\) .* \(x\.real\)"):
+        Dataset.from_arrays(x.astype(complex), target)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import numbers
 from collections.abc import Iterator, Mapping
-from decimal import Decimal
 from typing import Any
 
 import numpy as np
@@ -18,6 +17,7 @@ from tunekit.data._float32 import (
     refuse_moved,
     wide,
 )
+from tunekit.data._real import refuse_complex
 from tunekit.errors import DataError, TunekitError, said_as
 
 SCALED_UINT8 = "uint8 pixels divided by 255 to [0, 1]"
@@ -159,6 +159,7 @@ def _as_float32(x: Any, name: str) -> np.ndarray:
             f"convert it yourself ({name}.astype('float32')), so that words are never read "
             "as numbers by accident."
         )
+    refuse_complex(x, name)
     try:
         with np.errstate(over="ignore"):  # a finite value beyond float32: said below
             given, x = x, np.asarray(x, dtype=np.float32)
@@ -246,31 +247,6 @@ def check_no_missing_labels(values: Any, name: str) -> None:
             f"{name} has {len(missing)} missing label(s) (None, NaN or pd.NA) at row(s) {rows}: "
             "drop those samples or fill their labels in; every sample needs a label."
         )
-
-
-def objects_as_numbers(y: Any) -> Any:
-    """`y` as a numeric array when it is an array of Python objects that are all numbers (a
-    pandas `object` column, `y.astype(object)`: Python or NumPy ints, floats, bools; the
-    `Decimal`s `pd.read_sql` gives NUMERIC columns; `Fraction`s), so that its values are
-    read as the numbers they are (ids 0..2 were refused as "must hold integer class ids,
-    got dtype object (e.g. 0)"): int64 when all are integers, else float64. Each array of
-    a dict alike; anything else (text, missing values, None) as given, for the checks
-    that say what."""
-    if isinstance(y, Mapping):
-        return {key: objects_as_numbers(value) for key, value in y.items()}
-    kind = getattr(getattr(y, "dtype", None), "kind", None)
-    if y is None or kind != "O" or str(y.dtype) == "category":  # categories: `arrays_labels`
-        return y
-    values = np.asarray(y)
-    flat = values.ravel().tolist()
-    if not flat or not all(isinstance(v, numbers.Real | Decimal) and v == v for v in flat):
-        return y  # text, None, NaN (a missing label): said by the checks
-    try:
-        if all(isinstance(v, numbers.Integral) for v in flat):
-            return np.asarray(flat, dtype=np.int64).reshape(values.shape)
-        return np.asarray([float(v) for v in flat], dtype=np.float64).reshape(values.shape)
-    except (OverflowError, ValueError):  # beyond int64 or float64: said by the checks
-        return y
 
 
 def _as_labels(y: Any, name: str) -> np.ndarray:

@@ -23,10 +23,10 @@ from tunekit.data._checks import (
     CLASSIFICATION,
     INT_LABELS,
     REGRESSION,
-    objects_as_numbers,
 )
 from tunekit.data._float32 import merged_column
 from tunekit.data._label_text import refuse_mixed_labels
+from tunekit.data._real import objects_as_numbers
 from tunekit.data._soft_labels import refuse_soft_labels
 from tunekit.errors import DataError
 

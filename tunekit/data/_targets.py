@@ -24,9 +24,9 @@ from tunekit.data._checks import (
     _check_finite,
     _readonly,
     check_no_missing_labels,
-    objects_as_numbers,  # noqa: F401 - as tg.objects_as_numbers (tunekit.data.dataset)
 )
 from tunekit.data._label_text import check_label_texts, refuse_text_ids
+from tunekit.data._real import objects_as_numbers  # noqa: F401 - tg.objects_as_numbers
 from tunekit.errors import DataError
 
 Shape = tuple[int, ...]

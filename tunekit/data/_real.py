@@ -1,0 +1,114 @@
+"""Complex numbers, and booleans among other numbers, in arrays that must hold real ones.
+
+Probe C: a complex `y` (`[1, 1j, 2]`) was refused as "must hold integer class ids (e.g.
+1)", naming a valid id; with `task="regression"`, and a complex `x` always, NumPy's cast
+to float dropped the imaginary parts with only its own `ComplexWarning`, exit 0. An object
+array of `True`/`False` was classes named `'0'`/`'1'` (a NumPy bool array's are `'False'`/
+`'True'`), and one of `True`, `2`, `0` made `True` class 1: one value written two ways.
+"""
+
+from __future__ import annotations
+
+import numbers
+from collections.abc import Mapping, Sequence
+from decimal import Decimal
+from typing import Any
+
+import numpy as np
+
+from tunekit.errors import DataError
+
+__all__ = ["all_bools", "objects_as_numbers", "refuse_complex"]
+
+
+def _first_complex(values: Any) -> Any:
+    """The first value of `values` (an array of any dtype) with a non-zero imaginary
+    part, else its first complex value (`0j` for a complex dtype), else `None`."""
+    array = np.asarray(values) if not isinstance(values, np.ndarray) else values
+    if array.dtype.kind == "c":
+        flat = array.ravel()
+        imaginary = np.flatnonzero(flat.imag != 0)
+        return flat[imaginary[0]].item() if len(imaginary) else 0j
+    if array.dtype.kind == "O":
+        found = [v for v in array.ravel().tolist() if isinstance(v, complex | np.complexfloating)]
+        return next((v for v in found if v.imag), found[0]) if found else None
+    return None
+
+
+def refuse_complex(values: Any, name: str) -> None:
+    """Refuses `values` (an array or a list; a `(n, ...)` of features or targets) that
+    hold complex numbers, which a cast to float would keep only the real part of.
+
+    Raises:
+        DataError: Naming `name`, a complex value and how to make real features of it.
+    """
+    if values is None or isinstance(values, str | bytes):
+        return
+    try:
+        found = _first_complex(values)
+    except (TypeError, ValueError):  # ragged lists: said by the checks that cast
+        return
+    if found is None:
+        return
+    if found == 0 and np.asarray(values).dtype.kind == "c":  # real values: nothing lost
+        raise DataError(
+            f"{name} has a complex dtype ({np.asarray(values).dtype}) though every imaginary "
+            f"part is 0; tunekit's arrays are real. Pass its real part ({name}.real)."
+        )
+    raise DataError(
+        f"{name} holds complex numbers (e.g. {found!r}); tunekit's arrays are real, and a "
+        "cast to float would drop the imaginary parts. Pass the parts as real values of "
+        "their own, e.g. np.stack([a.real, a.imag], axis=-1) (or np.abs(a) and "
+        "np.angle(a)), then load the data again."
+    )
+
+
+def all_bools(flat: Sequence[Any], name: str) -> bool:
+    """Whether labels (`flat`: Python values of an object array, all real numbers or
+    booleans) are all `True`/`False`, refusing a mix of them with other numbers (`True`
+    would be class 1 beside a `1`).
+
+    Raises:
+        DataError: Naming both kinds and how to write them one way.
+    """
+    bools = [v for v in flat if isinstance(v, bool | np.bool_)]
+    if not bools or len(bools) == len(flat):
+        return bool(bools)
+    other = next(v for v in flat if not isinstance(v, bool | np.bool_))
+    raise DataError(
+        f"{name} mixes True/False (e.g. {bools[0]!r}) with other numbers (e.g. {other!r}): "
+        "as numbers True is 1 and False is 0, so one class would be written two ways. "
+        "Write every label one way (e.g. y.astype(int), or map the booleans to their own "
+        "class ids) and load the data again."
+    )
+
+
+def objects_as_numbers(y: Any, name: str = "y") -> Any:
+    """`y` as a numeric array when it is an array of Python objects that are all numbers (a
+    pandas `object` column, `y.astype(object)`: Python or NumPy ints, floats, bools; the
+    `Decimal`s `pd.read_sql` gives NUMERIC columns; `Fraction`s), so that its values are
+    read as the numbers they are (ids 0..2 were refused as "must hold integer class ids,
+    got dtype object (e.g. 0)"): int64 when all are integers, else float64. Each array of
+    a dict alike; all True/False as bool; anything else (text, missing values, None) as
+    given, for the checks that say what. Refuses complex numbers (`_real`), and booleans
+    among other numbers, by `name`."""
+    if isinstance(y, Mapping):
+        return {k: objects_as_numbers(v, f"{name}[{k!r}]") for k, v in y.items()}
+    refuse_complex(y, name)
+    kind = getattr(getattr(y, "dtype", None), "kind", None)
+    if y is None or kind != "O" or str(y.dtype) == "category":  # categories: `arrays_labels`
+        return y
+    values = np.asarray(y)
+    flat = values.ravel().tolist()
+    if not flat or not all(
+        isinstance(v, numbers.Real | Decimal | np.bool_) and v == v for v in flat
+    ):
+        return y  # text, None, NaN (a missing label): said by the checks
+    if all_bools(flat, name):  # as NumPy's bools: classes named 'False' and 'True'
+        return np.asarray(flat, dtype=bool).reshape(values.shape)
+    try:
+        if all(isinstance(v, numbers.Integral) for v in flat):
+            return np.asarray(flat, dtype=np.int64).reshape(values.shape)
+        return np.asarray([float(v) for v in flat], dtype=np.float64).reshape(values.shape)
+    except (OverflowError, ValueError):  # beyond int64 or float64: said by the checks
+        return y
