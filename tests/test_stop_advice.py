@@ -106,15 +106,16 @@ def test_a_stop_on_the_last_trial_of_the_budget_says_no_rerun_runs_new_trials(tm
     assert (
         f"{STARTS_OVER}As it is, the coarse search's budget is used up (coarse_trials=3), so a "
         "rerun runs no new trial, whatever failures it allows, and its narrowing stops: it "
-        "needs 3 completed coarse trials and has 1. Start the run over (overwrite=True, or a "
-        "new project_name=), with a larger coarse_trials= if some configurations fail by "
-        "nature."
+        "needs 3 completed coarse trials and has 1. If some configurations fail by nature, "
+        "rerun with a larger coarse_trials= (the search goes on, keeping its trials); else "
+        "start the run over (overwrite=True, or a new project_name=) once the cause is fixed."
     ) in message, message
     assert "rerunning resumes" not in message and "allow more failures in a row" not in message
     assert error.trials_left == 0 and error.starts_over
     said = failed_run(error, cli_message(error), [], "tunekit run")
     assert "resume with" not in said.lower(), said
-    assert "(--overwrite, or a new --project-name), with a larger --coarse-trials if" in said
+    assert "rerun with a larger --coarse-trials (the search goes on" in said
+    assert "(--overwrite, or a new --project-name) once the cause is fixed" in said
     # What it says: a rerun allowing more failures runs no trial and cannot narrow.
     more = CoarseToFine(
         _breaks_past_the_defaults, _data(), max_consecutive_failed_trials=5, **options

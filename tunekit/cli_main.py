@@ -296,6 +296,10 @@ def _show(run_dir: Path) -> int:
                 # Too few trials completed: a resume would reload the same failed ones; a
                 # fixed fit is new code, which a resume refuses.
                 print(f"Fix the cause, then start the run over: {resume} --overwrite")
+                from tunekit.cli_summary import more_coarse_trials
+
+                if more := more_coarse_trials(manifest, run_dir, errors):
+                    print(f"Or, if some configurations fail by nature, go on with more: {more}")
             elif resume is not None:
                 print(f"Fix the cause, then rerun (the command it was started with: {resume})")
         elif resume is not None and not status.startswith("running"):

@@ -34,7 +34,8 @@ def failed_run(error: BaseException, message: str, argv: list[str], prog: str) -
 
     Returns:
         `message` alone for an error that says what a rerun does
-        (`NoCompletedTrialsError`, `TooFewTrialsError`, a `TrialsFailedError` of a
+        (`NoCompletedTrialsError`, `TooFewTrialsError` but for the command that resumes
+        it with twice the coarse trials when more may help, a `TrialsFailedError` of a
         phase with no completed trial, `restarts`, or that no rerun gets past,
         `starts_over`); for another `TrialsFailedError`, the command that resumes it
         allowing twice the failures in a row (a fixed hypermodel or data starts over,
@@ -42,6 +43,11 @@ def failed_run(error: BaseException, message: str, argv: list[str], prog: str) -
         otherwise `"<Type>: <message>\nFix the cause and resume with:\n  <resume>"`.
     """
     resume = resume_command(argv, prog)
+    if isinstance(error, TooFewTrialsError) and error.coarse_trials:  # more trials may help
+        more = resume_command(
+            with_option(argv, "--coarse-trials", str(2 * error.coarse_trials)), prog
+        )
+        return f"{message}\nTo go on with more coarse trials, resume with:\n  {more}"
     if isinstance(error, (NoCompletedTrialsError, TooFewTrialsError)):
         return message  # a phase with no completed trial starts again; too few: start over
     named = f"{type(error).__name__}: {message}"
@@ -51,13 +57,13 @@ def failed_run(error: BaseException, message: str, argv: list[str], prog: str) -
         if error.trials_left == 0:  # the budget used: a rerun goes on with what completed
             return f"{named}\nResume with:\n  {resume}"
         if error.max_failed:
-            more = _with_option(argv, "--max-consecutive-failed-trials", str(2 * error.max_failed))
+            more = with_option(argv, "--max-consecutive-failed-trials", str(2 * error.max_failed))
             resume = resume_command(more, prog)
         return f"{named}\nTo allow more failures in a row, resume with:\n  {resume}"
     return f"{named}\nFix the cause and resume with:\n  {resume}"
 
 
-def _with_option(argv: list[str], flag: str, value: str) -> list[str]:
+def with_option(argv: list[str], flag: str, value: str) -> list[str]:
     """`argv` with `flag value` in place of the `flag` it holds, for a command a message gives.
 
     The flag is found as typed in full (`--flag value`, `--flag=value`) or
@@ -76,6 +82,26 @@ def _with_option(argv: list[str], flag: str, value: str) -> list[str]:
             continue
         kept.append(word)
     return [*kept, flag, value]
+
+
+def more_coarse_trials(manifest: dict[str, Any], run_dir: Path, errors: list[str]) -> str | None:
+    """The command that resumes a run stopped for too few completed coarse trials with twice
+    its coarse budget (`tunekit.replacing.adopt_larger_budgets`), when its error says more
+    trials may help (not when every configuration of the space was tried)."""
+    from tunekit.reproduce import recorded_resume_command
+
+    budget = (manifest.get("config") or {}).get("coarse_trials")
+    said = any(
+        e.startswith("narrow: TooFewTrialsError") and "a larger --coarse-trials" in e
+        for e in errors
+    )
+    command = manifest.get("command")
+    if not (said and isinstance(budget, int) and isinstance(command, dict)):
+        return None
+    argv = with_option(
+        [str(a) for a in command.get("argv", [])], "--coarse-trials", str(2 * budget)
+    )
+    return recorded_resume_command({**manifest, "command": {**command, "argv": argv}}, run_dir)
 
 
 def opening(run: Any, data: Any, spec: str) -> str:

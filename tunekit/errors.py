@@ -206,7 +206,15 @@ class TrialsFailedError(TunekitError, RuntimeError):
 
 
 class TooFewTrialsError(TunekitError, ValueError):
-    """Too few usable (completed, finite-score) trials to narrow the space from."""
+    """Too few usable (completed, finite-score) trials to narrow the space from.
+
+    Attributes:
+        coarse_trials: The coarse budget when a rerun with a larger one goes on with new
+            trials (`tunekit.replacing.adopt_larger_budgets`); `None` when more trials
+            cannot help (every configuration of the space tried) or it is unknown.
+    """
+
+    coarse_trials: int | None = None
 
 
 class RetrainDivergedError(TunekitError, RuntimeError):

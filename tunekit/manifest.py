@@ -289,6 +289,13 @@ class RunManifest:
             old["fingerprint"] = fingerprint(old["config"])
             self.notices.append(said(TunekitError(note)))
             self._adopted = True  # saved by `open`: a read after this step compares with it
+        if _only_budgets(old, new, backend) and (
+            raised := replacing.adopt_larger_budgets(old, config, STEPS)  # a search goes on
+        ):
+            old["fingerprint"] = fingerprint(old["config"])
+            note = replacing.budgets_note(raised)
+            self.notices.append(said(said_as(TunekitError(note), raised)))
+            self._adopted = True
         hint = (
             "Rerun with the original settings to resume, pass overwrite=True to start "
             "over, or choose another project_name=."
@@ -470,6 +477,20 @@ class RunManifest:
         step.pop("error", None)
         step.update(status=status, **_plain(info))
         self.save()
+
+
+def _only_budgets(old: dict[str, Any], new: dict[str, Any], backend: str | None) -> bool:
+    """Whether a rerun's configuration (`new`) differs from the recorded one (`old`) in
+    search budgets alone (`tunekit.replacing.BUDGETS`), on the same versions and backend:
+    a budget raised beside another change is refused with it, named."""
+    recorded = old.get("config")
+    if not isinstance(recorded, dict) or old.get("versions") != new["versions"]:
+        return False
+    if None not in (backend, old.get("backend")) and backend != old.get("backend"):
+        return False
+    ours = with_omitted_settings(new["config"])
+    changed = replacing.changed_settings(with_omitted_settings(recorded), ours)
+    return bool(changed) and changed <= set(replacing.BUDGETS)
 
 
 def _plain(value: Any) -> Any:

@@ -30,7 +30,10 @@ from tunekit.params import PARAMETERS
 __all__ = [
     "AFTER_SEARCH_SETTINGS",
     "TOLERANCES",
+    "BUDGETS",
+    "adopt_larger_budgets",
     "adopt_tolerances",
+    "budgets_note",
     "as_recorded_main",
     "FINAL_LOGS",
     "REPLACED",
@@ -139,6 +142,64 @@ def adopt_tolerances(old: dict[str, Any], config: dict[str, Any]) -> str | None:
     return (
         f"{_joined(said)} changed: the new value{'s apply' if len(said) > 1 else ' applies'} "
         "from here on (the trials already ended are kept as they are)."
+    )
+
+
+#: Each search's trial budget, with its phase: a rerun may raise it while no step after
+#: that search has finished (`adopt_larger_budgets`), as KerasTuner's `max_trials` may be
+#: raised when a tuner reloads.
+BUDGETS = {"coarse_trials": "coarse", "fine_trials": "fine"}
+
+
+def adopt_larger_budgets(
+    old: dict[str, Any], config: dict[str, Any], steps_in_order: Sequence[str]
+) -> list[tuple[str, str, Any, Any]]:
+    """Records in the run state `old` a larger `BUDGETS` setting of `config`, and reopens
+    its search, when no step after that search has finished.
+
+    A search that ended on its budget (`coarse_trials=4`, its narrowing refused for too
+    few completed trials) then goes on to the new count, keeping its trials, as a
+    KerasTuner tuner reloaded with a larger `max_trials` does. A smaller budget, or a
+    larger one once a later step has finished (the narrowing, the fine search or the
+    model came from the trials so far), is left to the refusal of another configuration.
+
+    Args:
+        old: The recorded manifest state (`config`, `steps`, ...), changed in place: the
+            setting recorded, the search marked `running` and the records of the steps
+            after it (none finished) dropped.
+        config: The rerun's configuration (a setting at its default is absent).
+        steps_in_order: Every step name in run order (`tunekit.manifest.STEPS`).
+
+    Returns:
+        The changes adopted, `(text, setting, old, new)`, as `TunekitError.changes`.
+    """
+    recorded, steps = old.get("config"), old.get("steps")
+    if not isinstance(recorded, dict) or not isinstance(steps, dict):
+        return []
+    adopted = []
+    for key, phase in BUDGETS.items():
+        before, after = recorded.get(key, _default(key)), config.get(key, _default(key))
+        if not (isinstance(before, int) and isinstance(after, int) and after > before):
+            continue
+        later = steps_in_order[steps_in_order.index(phase) + 1 :]
+        if any(isinstance(steps.get(n), dict) and steps[n].get("status") == "done" for n in later):
+            continue
+        recorded[key] = after
+        if isinstance(steps.get(phase), dict) and steps[phase].get("status") == "done":
+            steps[phase] = {**steps[phase], "status": "running"}
+        for name in later:
+            steps.pop(name, None)
+        adopted.append((f"{key}: {before} -> {after}", key, before, after))
+    return adopted
+
+
+def budgets_note(adopted: Sequence[tuple[str, str, Any, Any]]) -> str:
+    """The sentence that says the budgets `adopt_larger_budgets` raised."""
+    said = [f"`{key}` ({before} -> {after})" for _, key, before, after in adopted]
+    phases = _joined([f"the {BUDGETS[key]} search" for _, key, _, _ in adopted])
+    return (
+        f"{_joined(said)} raised: {phases} goes on to the new count, keeping the trials it "
+        "ran (as KerasTuner does with a larger max_trials)."
     )
 
 

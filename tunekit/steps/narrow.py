@@ -148,16 +148,25 @@ class NarrowStep:
             min_trials = max(1, usable)
         if usable < min_trials:  # a rerun would resume the same trials: say what works
             errors = failure_counts(trials)
-            raise TooFewTrialsError(
+            refusal = TooFewTrialsError(
                 f"Only {usable} of the {len(trials)} coarse trials completed with a finite "
                 "score"
                 + (f"; the failed ones: {errors}" if errors else "")
                 + " (each failed trial's error and traceback are in coarse/trial_*/trial.json "
                 "under the run folder); "
-                f"narrowing needs {min_trials}. Resuming would reload the same trials: fix "
-                "what made them fail, then start the run over with overwrite=True (and, if "
-                "some configurations fail by nature, a larger coarse_trials=)."
+                f"narrowing needs {min_trials}. Resuming as it is would reload the same "
+                "trials. "
+                + (
+                    "If every configuration fails"
+                    if exhausted
+                    else "If some configurations fail by nature, rerun with a larger "
+                    "coarse_trials= (the coarse search goes on with new trials, keeping "
+                    "these). If they all fail"
+                )
+                + ", fix what made them fail, then start the run over with overwrite=True."
             )
+            refusal.coarse_trials = None if exhausted else ctx.coarse_trials
+            raise refusal
         narrowed = narrow_declared(
             oracle.hyperparameters,
             trials,

@@ -204,9 +204,10 @@ def budget_note(ctx: RunContext, phase: str, usable: int) -> str:
         return (
             f"the coarse search's budget is used up ({budget}), so a rerun runs no new trial, "
             f"whatever failures it allows, and its narrowing stops: it needs "
-            f"{MIN_COARSE_TRIALS} completed coarse trials and has {usable}. Start the run over "
-            "(overwrite=True, or a new project_name=), with a larger coarse_trials= if some "
-            "configurations fail by nature."
+            f"{MIN_COARSE_TRIALS} completed coarse trials and has {usable}. If some "
+            "configurations fail by nature, rerun with a larger coarse_trials= (the search "
+            "goes on, keeping its trials); else start the run over (overwrite=True, or a new "
+            "project_name=) once the cause is fixed."
         )
     return (
         f"the {phase} search's budget is used up ({budget}), so rerunning runs no new trial "
