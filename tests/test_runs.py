@@ -476,15 +476,15 @@ def test_a_search_whose_last_trial_failed_is_failed_and_a_bad_trial_file_is_name
 
 
 def test_a_run_refused_at_its_first_trial_is_failed_not_interrupted(tmp_path, run_data):
-    from hypermodels import MnistDenseHyperModel
-    from tunekit import CoarseToFine, SearchInputError
-
     # Before, an objective the model never reports (refused when the first trial reports its
     # metrics) was listed as "interrupted: coarse", as if a rerun could carry on. The first
     # trial is the default configuration, whose refusal stops the search at once. A callback
     # of the run's own (which might write the objective into the logs) leaves the objective
     # to the first trial, so that trial is where this run is refused.
     import keras
+
+    from hypermodels import MnistDenseHyperModel
+    from tunekit import CoarseToFine, SearchInputError
 
     run = CoarseToFine(
         MnistDenseHyperModel(),

@@ -44,10 +44,10 @@ def failed_run(error: BaseException, message: str, argv: list[str], prog: str) -
     """
     resume = resume_command(argv, prog)
     if isinstance(error, TooFewTrialsError) and error.coarse_trials:  # more trials may help
-        more = resume_command(
+        go_on = resume_command(
             with_option(argv, "--coarse-trials", str(2 * error.coarse_trials)), prog
         )
-        return f"{message}\nTo go on with more coarse trials, resume with:\n  {more}"
+        return f"{message}\nTo go on with more coarse trials, resume with:\n  {go_on}"
     if isinstance(error, (NoCompletedTrialsError, TooFewTrialsError)):
         return message  # a phase with no completed trial starts again; too few: start over
     named = f"{type(error).__name__}: {message}"
