@@ -75,8 +75,9 @@ def all_bools(flat: Sequence[Any], name: str) -> bool:
     if not bools or len(bools) == len(flat):
         return bool(bools)
     other = next(v for v in flat if not isinstance(v, bool | np.bool_))
+    other = other.item() if isinstance(other, np.generic) else other  # 0, not np.int64(0)
     raise DataError(
-        f"{name} mixes True/False (e.g. {bools[0]!r}) with other numbers (e.g. {other!r}): "
+        f"{name} mixes True/False (e.g. {bool(bools[0])!r}) with other numbers (e.g. {other!r}): "
         "as numbers True is 1 and False is 0, so one class would be written two ways. "
         "Write every label one way (e.g. y.astype(int), or map the booleans to their own "
         "class ids) and load the data again."
