@@ -1,10 +1,10 @@
-"""A rerun that raises a search's trial budget goes on with more trials, as KerasTuner does.
+"""A rerun that changes a search's trial budget goes on with its trials, as KerasTuner does.
 
 Probe A: a coarse search of 3 trials of which 2 failed by nature (units too large for the
 model) stopped with `TooFewTrialsError`, and the rerun with `coarse_trials=8` was refused
 as another configuration: starting over was the only way, losing the trials. A KerasTuner
 tuner reloaded with a larger `max_trials` goes on. Now tunekit does too, while no step
-after that search has finished (`tunekit.replacing.adopt_larger_budgets`).
+after that search has finished (`tunekit.replacing.adopt_budgets`).
 """
 
 from __future__ import annotations
@@ -18,47 +18,86 @@ import pytest
 from tunekit import CoarseToFine, Dataset
 from tunekit.errors import RunConfigError, TooFewTrialsError
 from tunekit.manifest import STEPS
-from tunekit.replacing import adopt_larger_budgets, budgets_note
+from tunekit.replacing import adopt_budgets, budget_refusal_note, budgets_note
 
 
 def _state(steps, **config):
     return {"config": dict(config), "steps": {k: {"status": v} for k, v in steps.items()}}
 
 
-def test_a_larger_budget_reopens_its_search_while_nothing_after_it_finished():
+def _trials(run_dir, phase, count):
+    for i in range(count):
+        (run_dir / phase / f"trial_{i}").mkdir(parents=True)
+
+
+def test_a_budget_reopens_its_search_while_nothing_after_it_finished(tmp_path):
+    _trials(tmp_path, "coarse", 3)
     state = _state({"coarse": "done", "narrow": "running"}, coarse_trials=3)
-    assert adopt_larger_budgets(state, {"coarse_trials": 8}, STEPS) == [
-        ("coarse_trials: 3 -> 8", "coarse_trials", 3, 8)
-    ]
+    raised, folder = adopt_budgets(state, {"coarse_trials": 8}, STEPS, tmp_path)
+    assert raised == [("coarse_trials: 3 -> 8", "coarse_trials", 3, 8)] and folder is None
     assert state["config"]["coarse_trials"] == 8
     assert state["steps"] == {"coarse": {"status": "running"}}  # the narrowing runs again
+    assert not (tmp_path / "replaced").exists()  # nothing to set aside
+    # Lowered again before more trials ran (a raise by mistake): down to the trials run.
+    assert adopt_budgets(state, {"coarse_trials": 3}, STEPS, tmp_path)[0][0][2:] == (8, 3)
     # From the default (absent from a configuration) too; the fine budget alike.
     state = _state({"coarse": "done", "narrow": "done", "fine": "running"}, fine_trials=4)
-    raised = adopt_larger_budgets(state, {"coarse_trials": 30, "fine_trials": 6}, STEPS)
+    raised, folder = adopt_budgets(state, {"coarse_trials": 30, "fine_trials": 6}, STEPS, tmp_path)
     assert raised == [("fine_trials: 4 -> 6", "fine_trials", 4, 6)]  # coarse: narrowed
-    assert budgets_note(raised) == (
-        "`fine_trials` (4 -> 6) raised: the fine search goes on to the new count, keeping "
-        "the trials it ran (as KerasTuner does with a larger max_trials)."
+    assert budgets_note(raised, folder) == (
+        "`fine_trials` (4 -> 6) changed: the fine search goes on to the new count, keeping "
+        "the trials it ran (as KerasTuner does with another max_trials)."
     )
     state = _state({"coarse": "running"})
-    assert adopt_larger_budgets(state, {"coarse_trials": 25}, STEPS)[0][2:] == (20, 25)
+    assert adopt_budgets(state, {"coarse_trials": 25}, STEPS, tmp_path)[0][0][2:] == (20, 25)
+
+
+def test_what_the_steps_after_it_began_is_set_aside_not_resumed(tmp_path):
+    """Probe D: a fine budget raised while the retrain was interrupted; the retrain of the
+    new winner went on from the old winner's backup (its weights and learning rate)."""
+    backup = tmp_path / "retrain_backup"
+    backup.mkdir()
+    (backup / "latest.weights.h5").write_text("the old winner's")
+    (tmp_path / "tensorboard" / "final").mkdir(parents=True)
+    state = _state(
+        {"coarse": "done", "narrow": "done", "fine": "done"},
+        fine_trials=2,
+    )
+    state["steps"]["retrain"] = {"status": "running", "resumed_at": [17]}
+    state["plan"] = [{"name": "retrain", "outputs": ["best_model.keras"]}]
+    raised, folder = adopt_budgets(state, {"fine_trials": 6}, STEPS, tmp_path)
+    assert raised and folder is not None and folder.parent == tmp_path / "replaced"
+    assert not backup.exists() and (folder / "retrain_backup" / "latest.weights.h5").is_file()
+    assert not (tmp_path / "tensorboard" / "final").exists()
+    record = json.loads((folder / "replaced.json").read_text())
+    assert record["steps"]["retrain"]["resumed_at"] == [17]
+    assert set(record["files"]) == {"retrain_backup", "tensorboard/final"}
+    assert list(state["steps"]) == ["coarse", "narrow", "fine"]
+    assert f"what the steps after it had begun is kept in {folder}." in budgets_note(raised, folder)
 
 
 @pytest.mark.parametrize(
-    "steps, config",
+    "steps, config, why",
     [
-        ({"coarse": "done", "narrow": "done"}, {"coarse_trials": 8}),  # narrowed from 3
-        ({"coarse": "running"}, {"coarse_trials": 2}),  # smaller: trials would be dropped
-        ({"coarse": "done", "narrow": "done", "fine": "done", "retrain": "done"}, {}),
+        ({"coarse": "done", "narrow": "done"}, {"coarse_trials": 8}, "may change only until"),
+        ({"coarse": "running"}, {"coarse_trials": 3}, "may not go below the trials"),
+        ({"coarse": "done", "narrow": "done", "fine": "done", "retrain": "done"}, {}, "until"),
     ],
-    ids=["after_the_narrowing", "smaller", "fine_search_done"],
+    ids=["after_the_narrowing", "below_the_trials_run", "fine_search_done"],
 )
-def test_a_budget_is_not_adopted_where_a_finished_step_came_from_the_old_one(steps, config):
-    state = _state(steps, coarse_trials=3, fine_trials=4)
+def test_a_budget_is_not_adopted_where_a_finished_step_came_from_the_old_one(
+    tmp_path, steps, config, why
+):
+    _trials(tmp_path, "coarse", 4)
+    state = _state(steps, coarse_trials=5, fine_trials=4)
     before = json.dumps(state, sort_keys=True)
-    config = {"coarse_trials": 3, "fine_trials": 6, **config} if not config else config
-    assert adopt_larger_budgets(state, {"fine_trials": 4, **config}, STEPS) == []
+    config = config or {"coarse_trials": 5, "fine_trials": 6}
+    assert adopt_budgets(state, {"fine_trials": 4, **config}, STEPS, tmp_path) == ([], None)
     assert json.dumps(state, sort_keys=True) == before
+    changed = {k for k in ("coarse_trials", "fine_trials") if config.get(k, 0) not in (5, 4)}
+    assert why in budget_refusal_note(changed, state["steps"], STEPS)
+    # Beside another change, the budget would have been taken alone: said so.
+    assert "may change on its own" in budget_refusal_note({"coarse_trials", "top"}, {}, STEPS)
 
 
 def _build(hp):  # configurations of 32 units or more fail by nature
@@ -91,7 +130,7 @@ def test_a_coarse_search_stopped_for_too_few_trials_goes_on_with_a_larger_budget
     assert len(first) == 3
     with caplog.at_level(logging.INFO, logger="tunekit"):
         CoarseToFine(_build, data, coarse_trials=8, **(budget | dict(verbose=1))).run()
-    assert "`coarse_trials` (3 -> 8) raised: the coarse search goes on" in caplog.text
+    assert "`coarse_trials` (3 -> 8) changed: the coarse search goes on" in caplog.text
     oracle = json.loads((tmp_path / "p" / "coarse" / "oracle.json").read_text())
     assert len(oracle["tried_so_far"]) == 8 and set(first) <= set(oracle["tried_so_far"])
     manifest = json.loads((tmp_path / "p" / "manifest.json").read_text())

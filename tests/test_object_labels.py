@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 from sklearn.datasets import load_diabetes, load_wine
 
-from tunekit.data import Dataset
+from tunekit.data import Dataset, load_npz
 from tunekit.errors import DataError
 
 
@@ -34,8 +34,10 @@ def wine():
         lambda y: y.astype(float).astype(object),  # whole-number floats
         lambda y: pd.Series([Decimal(int(v)) for v in y], dtype=object),  # pd.read_sql
         lambda y: pd.Series([Fraction(int(v)) for v in y], dtype=object),
+        lambda y: [Decimal(int(v)) for v in y],  # a list of them
+        lambda y: [float(v) for v in y],  # a list of whole floats
     ],
-    ids=["series", "numpy", "numpy_ints", "floats", "decimals", "fractions"],
+    ids=["series", "numpy", "numpy_ints", "floats", "decimals", "fractions", "list", "list_floats"],
 )
 def test_class_ids_held_as_objects_are_classes(wine, as_objects):
     expected = Dataset.from_arrays(wine.data, wine.target.to_numpy(), seed=0)
@@ -145,8 +147,11 @@ def test_booleans_among_other_numbers_are_refused():
     x, target = load_wine(return_X_y=True)
     y = [True if v == 1 else int(v) for v in target]
     said = r"y mixes True/False \(e\.g\. True\) with other numbers \(e\.g\. 0\)"
-    with pytest.raises(DataError, match=said):
-        Dataset.from_arrays(x, np.asarray(y, dtype=object))
+    for given in (np.asarray(y, dtype=object), y, tuple(y), pd.Series(y, dtype=object)):
+        with pytest.raises(DataError, match=said):  # a list too: NumPy made True a 1
+            Dataset.from_arrays(x, given)
+    with pytest.raises(DataError, match=r"mixes True/False \(e\.g\. True\) .* \(e\.g\. 0\.0\)"):
+        Dataset.from_arrays(x[:60], [True, 0.0] * 30)
     with pytest.raises(DataError, match=said.replace("y", "y_train", 1)):
         Dataset(x[:60], np.asarray(y[:60], dtype=object), x[60:120], target[60:120], x, target)
 
@@ -168,7 +173,7 @@ def test_complex_targets_are_refused_naming_a_complex_value(task):
         Dataset(x[:100], target[:100], x[100:140], y[:40], x[140:], target[140:], task=task)
 
 
-def test_complex_features_are_refused_not_cast_to_their_real_part():
+def test_complex_features_are_refused_not_cast_to_their_real_part(tmp_path):
     """A complex x was cast to float32 with only NumPy's ComplexWarning: the imaginary
     parts, half of what the user gave, were dropped, exit 0."""
     x, target = load_wine(return_X_y=True)
@@ -179,10 +184,16 @@ def test_complex_features_are_refused_not_cast_to_their_real_part():
     with pytest.raises(DataError, match=r"x\['wave'\] holds complex numbers"):
         Dataset.from_arrays({"wave": waves, "plain": x}, target)
     frame = pd.DataFrame({"a": x[:, 0], "b": waves[:, 1]})
-    with pytest.raises(DataError, match="x holds complex numbers"):
+    with pytest.raises(DataError, match="x's column 'b' holds complex numbers"):
+        Dataset.from_arrays(frame, target)
+    frame["c"] = waves[:, 2].astype(object)
+    with pytest.raises(DataError, match="x's columns 'b', 'c' hold complex numbers"):
         Dataset.from_arrays(frame, target)
     with pytest.raises(DataError, match=r"x_test holds complex numbers"):
         Dataset.from_arrays(x[:100], target[:100], x_test=waves[100:], y_test=target[100:])
+    np.savez(tmp_path / "waves.npz", x_train=waves, y_train=target, x_test=x, y_test=target)
+    with pytest.raises(DataError, match=r"array 'x_train' of '.*waves\.npz' holds complex"):
+        load_npz(tmp_path / "waves.npz")
     # A complex dtype of real values loses nothing, but is said, with the way to pass it.
     with pytest.raises(DataError, match=r"x has a complex dtype \(complex128\) .* \(x\.real\)"):
         Dataset.from_arrays(x.astype(complex), target)

@@ -181,3 +181,31 @@ def test_a_run_whose_worker_dies_on_one_trial_names_it_with_its_values(
     assert f"WorkerCrashError: worker local0 exited with status -9 while running {named}" in err
     assert "It died running coarse trial (id 0) all 4 times" in err
     assert "a rerun of this command runs coarse trial (id 0) again" in err
+
+
+def test_a_worker_does_not_score_a_trial_that_failed() -> None:
+    """Probe D: with `--workers 2`, every trial whose build raised crashed its worker with
+    "ValueError: Unknown metric: val_accuracy" (the worker scored the failed trial for the
+    TensorBoard HParams table, which KerasTuner's `end_trial` does only for a COMPLETED
+    one: a build's `ValueError` leaves it INVALID), and the next trial was left RUNNING."""
+
+    from tunekit.tuners.base import TunekitTuner
+
+    hp = kt.HyperParameters()
+    hp.Int("units", 8, 64, default=16)
+
+    class Oracle:
+        def score_trial(self, trial):
+            raise ValueError("Unknown metric: val_accuracy")  # as KerasTuner's, unmeasured
+
+    class Worker:
+        oracle = type("Client", (), {"_oracle": Oracle()})()
+
+    for status in (kt.engine.trial.TrialStatus.INVALID, kt.engine.trial.TrialStatus.FAILED):
+        running = kt.engine.trial.Trial(hp.copy(), trial_id="1", status="RUNNING")
+        ended = kt.engine.trial.Trial(hp.copy(), trial_id="1", status=status)
+        results = TunekitTuner._ended_results(Worker(), ended, running)  # type: ignore[arg-type]
+        assert results.score is None and results.metrics == {}
+    with pytest.raises(ValueError, match="Unknown metric"):  # a completed one is scored
+        ended = kt.engine.trial.Trial(hp.copy(), trial_id="1", status="COMPLETED")
+        TunekitTuner._ended_results(Worker(), ended, running)  # type: ignore[arg-type]

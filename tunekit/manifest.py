@@ -289,13 +289,13 @@ class RunManifest:
             old["fingerprint"] = fingerprint(old["config"])
             self.notices.append(said(TunekitError(note)))
             self._adopted = True  # saved by `open`: a read after this step compares with it
-        if _only_budgets(old, new, backend) and (
-            raised := replacing.adopt_larger_budgets(old, config, STEPS)  # a search goes on
-        ):
-            old["fingerprint"] = fingerprint(old["config"])
-            note = replacing.budgets_note(raised)
-            self.notices.append(said(said_as(TunekitError(note), raised)))
-            self._adopted = True
+        if _only_budgets(old, new, backend):  # a search goes on with another budget
+            budgets, folder = replacing.adopt_budgets(old, config, STEPS, self.run_dir)
+            if budgets:
+                old["fingerprint"] = fingerprint(old["config"])
+                note = replacing.budgets_note(budgets, folder)
+                self.notices.append(said(said_as(TunekitError(note), budgets)))
+                self._adopted = True
         hint = (
             "Rerun with the original settings to resume, pass overwrite=True to start "
             "over, or choose another project_name=."
@@ -349,6 +349,7 @@ class RunManifest:
                     self.save()  # at once: the files moved, the records must follow
                     return self.state
                 hint += replacing.free_settings_note(changed_keys)
+                hint += replacing.budget_refusal_note(changed_keys, old.get("steps"), STEPS)
             problem = f"was started with another configuration ({diff})"
             changed = (
                 data_changes()

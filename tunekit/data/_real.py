@@ -50,13 +50,19 @@ def refuse_complex(values: Any, name: str) -> None:
         return
     if found is None:
         return
-    if found == 0 and np.asarray(values).dtype.kind == "c":  # real values: nothing lost
+    verb = "holds"
+    kinds = getattr(values, "dtypes", None)  # a DataFrame's: name its complex columns
+    if kinds is not None and not isinstance(kinds, np.dtype):
+        columns = [c for c in values.columns if _first_complex(values[c].to_numpy()) is not None]
+        name = f"{name}'s column{'s' if len(columns) > 1 else ''} " + ", ".join(map(repr, columns))
+        verb = "hold" if len(columns) > 1 else verb
+    elif found == 0 and np.asarray(values).dtype.kind == "c":  # real values: nothing lost
         raise DataError(
             f"{name} has a complex dtype ({np.asarray(values).dtype}) though every imaginary "
             f"part is 0; tunekit's arrays are real. Pass its real part ({name}.real)."
         )
     raise DataError(
-        f"{name} holds complex numbers (e.g. {found!r}); tunekit's arrays are real, and a "
+        f"{name} {verb} complex numbers (e.g. {found!r}); tunekit's arrays are real, and a "
         "cast to float would drop the imaginary parts. Pass the parts as real values of "
         "their own, e.g. np.stack([a.real, a.imag], axis=-1) (or np.abs(a) and "
         "np.angle(a)), then load the data again."
@@ -89,17 +95,24 @@ def objects_as_numbers(y: Any, name: str = "y") -> Any:
     pandas `object` column, `y.astype(object)`: Python or NumPy ints, floats, bools; the
     `Decimal`s `pd.read_sql` gives NUMERIC columns; `Fraction`s), so that its values are
     read as the numbers they are (ids 0..2 were refused as "must hold integer class ids,
-    got dtype object (e.g. 0)"): int64 when all are integers, else float64. Each array of
-    a dict alike; all True/False as bool; anything else (text, missing values, None) as
-    given, for the checks that say what. Refuses complex numbers (`_real`), and booleans
-    among other numbers, by `name`."""
+    got dtype object (e.g. 0)"), or a list of numbers: int64 when all are integers, else
+    float64. Each array of a dict alike; all True/False as bool; anything else (text,
+    missing values, None) as given, for the checks that say what. Refuses complex
+    numbers, and booleans among other numbers, by `name`."""
     if isinstance(y, Mapping):
         return {k: objects_as_numbers(v, f"{name}[{k!r}]") for k, v in y.items()}
     refuse_complex(y, name)
-    kind = getattr(getattr(y, "dtype", None), "kind", None)
-    if y is None or kind != "O" or str(y.dtype) == "category":  # categories: `arrays_labels`
+    if isinstance(y, list | tuple):  # a list: `[True, 1, 2]` would be NumPy's ints 1, 1, 2
+        try:
+            values = np.asarray(y, dtype=object)
+        except ValueError:  # ragged: said by the checks
+            return y
+    elif y is None or getattr(getattr(y, "dtype", None), "kind", None) != "O":
         return y
-    values = np.asarray(y)
+    elif str(y.dtype) == "category":  # categories: `arrays_labels`
+        return y
+    else:
+        values = np.asarray(y)
     flat = values.ravel().tolist()
     if not flat or not all(
         isinstance(v, numbers.Real | Decimal | np.bool_) and v == v for v in flat

@@ -29,6 +29,7 @@ from tunekit.data._checks import (
 from tunekit.data._classes import value_classes
 from tunekit.data._metadata import NPZ_ONE_OUTPUT, refuse_lists
 from tunekit.data._npz_names import check_unknown_keys
+from tunekit.data._real import refuse_complex
 from tunekit.data._split_sizes import made_by, refuse_too_few_to_split
 from tunekit.data.dataset import Dataset
 from tunekit.errors import DataError, DataUnavailableError
@@ -342,6 +343,7 @@ def _read_npz(
                         "decode them with their encoding and save the text, e.g. "
                         f"{key}=np.char.decode({key}, 'latin-1')"
                     ) from None
+            refuse_complex(array, f"array {key!r} of {shown!r}")  # said as from_arrays says it
             if array.dtype.kind not in kinds or array.ndim < 1:
                 what = "strings" if key == "class_names" else "numbers"
                 what += " (or text class labels)" if key.startswith("y_") else ""

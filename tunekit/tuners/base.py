@@ -794,8 +794,8 @@ class TunekitTuner(kt.Tuner):
         if running is None:
             return TrialResults.from_state(self.oracle.get_trial(trial.trial_id).get_state())
         own: Any = getattr(self.oracle, "_oracle", self.oracle)  # KerasTuner's OracleClient's
-        if trial.status != kt.engine.trial.TrialStatus.FAILED:  # as `Oracle.end_trial`
-            own.score_trial(running)
+        if trial.status == kt.engine.trial.TrialStatus.COMPLETED:  # as `Oracle.end_trial`
+            own.score_trial(running)  # (a failed one, INVALID or FAILED, has no objective)
         return TrialResults.from_state(running.get_state())
 
     def on_trial_begin(self, trial: Trial) -> None:
