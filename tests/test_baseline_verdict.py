@@ -169,6 +169,14 @@ def test_an_accuracy_objective_beside_balanced_accuracy_is_not_another_untested_
     recall = SimpleNamespace(name="val_recall", direction="max")
     said = objective_comparison(recall, compared, {"recall": 1.0}, {"recall": 0.1})
     assert said.startswith("The search's objective ranks by another metric, val_recall")
+    # A verdict that speaks of no metric (the predictions could not be paired: probe E's
+    # reshuffled test stream) is not told "another" one.
+    unpaired = {"metrics": []}
+    said = objective_comparison(objective, unpaired, {"accuracy": 0.8083}, {"accuracy": 0.2583})
+    assert said == (
+        "The search's objective on the test set: val_accuracy (higher is better): test "
+        "accuracy 0.8083 vs 0.2583 (tuned vs baseline; no significance test on it)."
+    )
 
 
 # -- the report's verdict: baseline_section on a run's records, the models' predictions given

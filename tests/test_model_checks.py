@@ -660,6 +660,34 @@ def test_a_proposal_at_the_edge_of_an_int_range_stays_inside_it(oracle_class, sa
     assert low["values"] == {"units": 9, "rate": 0.1}
 
 
+def test_a_bayesian_proposal_is_python_numbers_as_a_random_draw_is(tmp_path):
+    """Probe E: KerasTuner's Bayesian oracle proposes a linear `Float` as a `np.float64`;
+    a build that put it in `loss_weights` failed every such trial ("AddV2 ... float64 does
+    not match float32"), so the Bayesian fine phase ran only its random starting trials."""
+    space = kt.HyperParameters()
+    space.Float("w_odd", 0.1, 1.0)
+    space.Int("units", 8, 64)
+    space.Choice("rate", [0.1, 0.2, 0.3])
+    oracle = FixedSpaceBayesianOracle(
+        objective=kt.Objective("val_loss", "min"),
+        max_trials=8,
+        num_initial_points=2,
+        hyperparameters=space,
+        seed=1,
+    )
+    oracle._set_project_dir(str(tmp_path), "p")
+    oracle._display.verbose = 0
+    kinds = []
+    for _ in range(5):
+        trial = oracle.create_trial("tuner0")
+        values = trial.hyperparameters.values
+        kinds.append({name: type(value) for name, value in values.items()})
+        oracle.update_trial(trial.trial_id, {"val_loss": (values["w_odd"] - 0.3) ** 2})
+        trial.status = "COMPLETED"
+        oracle.end_trial(trial)
+    assert kinds[2:] == [{"w_odd": float, "units": int, "rate": float}] * 3  # proposed ones
+
+
 def test_a_build_that_raises_with_the_defaults_is_refused_naming_the_users_line():
     def build(hp):
         if hp.Boolean("wide"):  # the default is False

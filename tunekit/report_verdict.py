@@ -141,9 +141,10 @@ def objective_comparison(
             )
         else:
             said.append(f"{full} ({better} is better): {values}")
-    if said:
+    if said:  # "another" than the verdict's, when it speaks of one (probe E: it had none)
+        lead = "ranks by another metric, " if spoken else "on the test set: "
         own.append(
-            f"The search's objective ranks by another metric, {'; '.join(said)} (tuned vs "
+            f"The search's objective {lead}{'; '.join(said)} (tuned vs "
             "baseline; no significance test on it)."
         )
     return " ".join(own)

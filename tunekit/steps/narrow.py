@@ -209,7 +209,8 @@ class NarrowStep:
                 f"{chance.test} p={p_value(best):.2f})"
                 if not learners
                 else f"only {len(learners)} of the {usable} usable coarse trials "
-                f"beat chance, fewer than the {min_trials} a narrowing needs"
+                f"beat chance ({chance.test} p < {CHANCE_ALPHA}), fewer than the "
+                f"{min_trials} a narrowing needs"
             )
             note = said_text(  # the setting as the run names it: coarse_epochs= / --coarse-epochs
                 f"{first}; {chance.level}: the whole space is kept. More coarse epochs "

@@ -261,13 +261,18 @@ class SizeLimitedOracle(BaseOracle):
     def _checked(self, response: dict[str, Any]) -> dict[str, Any]:
         """`response` of `populate_space`, or another proposal if its model is too large.
 
-        Numeric values are first clipped to their declared range: KerasTuner's
+        NumPy scalars become Python's (as a random draw's, and as a resumed search reads
+        them back). Numeric values are then clipped to their declared range: KerasTuner's
         `Int.prob_to_value(1.0)` gives `max_value + 1` for an `Int` without a
         step, and its Bayesian oracle proposes exactly 1.0 at the bound, so a
         trial could train outside the space (e.g. a narrowed range).
         """
         values = response.get("values")
         if response.get("status") == "RUNNING" and values:
+            # NumPy scalars as Python's: a Bayesian proposal of a linear `Float` is a
+            # `np.float64`, which a build passes on (a loss weight: TensorFlow's "AddV2 ...
+            # float64 does not match float32", every such trial failed; probe E).
+            values.update({k: v.item() for k, v in values.items() if isinstance(v, np.generic)})
             _clip_to_ranges(self.hyperparameters, values)
         if response.get("status") != "RUNNING" or not values or self._fits(values):
             return response
