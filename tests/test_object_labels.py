@@ -194,6 +194,9 @@ def test_complex_features_are_refused_not_cast_to_their_real_part(tmp_path):
     np.savez(tmp_path / "waves.npz", x_train=waves, y_train=target, x_test=x, y_test=target)
     with pytest.raises(DataError, match=r"array 'x_train' of '.*waves\.npz' holds complex"):
         load_npz(tmp_path / "waves.npz")
+    np.savez(tmp_path / "real.npz", x_train=x + 0j, y_train=target, x_test=x, y_test=target)
+    with pytest.raises(DataError, match=r"Pass its real part \(a\.real, for the array a\)\.$"):
+        load_npz(tmp_path / "real.npz")
     # A complex dtype of real values loses nothing, but is said, with the way to pass it.
     with pytest.raises(DataError, match=r"x has a complex dtype \(complex128\) .* \(x\.real\)"):
         Dataset.from_arrays(x.astype(complex), target)

@@ -78,14 +78,37 @@ def test_a_default_that_differs_is_said_by_its_option_and_what_to_pass(npz, monk
     from tunekit.manifest import fingerprint
 
     path, state = _started(monkeypatch, [*WHERE, *npz, *TF])
-    state["config"]["coarse_trials"] = 3
+    state["config"]["coarse_epochs"] = 3
     state["fingerprint"] = fingerprint(state["config"])
     path.write_text(json.dumps(state))
     err = _refused(capsys, [*WHERE, *npz, *TF])
     assert err == (
-        "error: The run in runs/p was started with another configuration (--coarse-trials "
-        "not given: now 20, the run used 3). Pass --coarse-trials 3 to resume, " + END
+        "error: The run in runs/p was started with another configuration (--coarse-epochs "
+        "not given: now 2, the run used 3). Pass --coarse-epochs 3 to resume, " + END
     ), err
+
+
+def test_a_budget_that_differs_once_the_narrowing_is_made_is_said_with_why(
+    npz, monkeypatch, capsys
+):
+    """A search's budget may change until a step after it has finished (the search goes
+    on, `tunekit.replacing.adopt_budgets`); after, the refusal says why."""
+    from tunekit.manifest import fingerprint
+
+    path, state = _started(monkeypatch, [*WHERE, *npz, *TF])
+    state["config"]["coarse_trials"] = 3
+    state["steps"]["narrow"] = {"status": "done"}
+    state["fingerprint"] = fingerprint(state["config"])
+    path.write_text(json.dumps(state))
+    err = _refused(capsys, [*WHERE, *npz, *TF])
+    assert err.startswith(
+        "error: The run in runs/p was started with another configuration (--coarse-trials "
+        "not given: now 20, the run used 3). Pass --coarse-trials 3 to resume, "
+    ), err
+    assert (
+        "(`--coarse-trials` may change only until a step after its search has finished: "
+        "the steps after it were made from its trials.)"
+    ) in err, err
 
 
 def test_backend_auto_resolved_otherwise_is_said_with_why(npz, monkeypatch, capsys):
@@ -144,11 +167,11 @@ def test_a_typed_target_is_not_said_again_as_the_data(tmp_path, monkeypatch, cap
             "(default 10)",
             "Pass --coarse-epochs 1 and --fine-trials 2",
         ),
-        (
+        (  # (a budget alone may change: `adopt_budgets`; --coarse-epochs may not)
             ["--fine-tuner", "bayesian"],
-            ["--fine-tuner", "bayesian", "--fine-trials", "2"],
-            "--fine-trials: not given (default 10) -> 2",
-            "Leave out --fine-trials",
+            ["--fine-tuner", "bayesian", "--coarse-epochs", "1"],
+            "--coarse-epochs: not given (default 2) -> 1",
+            "Leave out --coarse-epochs",
         ),
         (["--seed", "3"], [], "--seed: 3 -> not given (default 0)", "Pass --seed 3"),
         (

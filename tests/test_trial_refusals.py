@@ -336,9 +336,11 @@ def test_failure_counts_puts_the_most_frequent_error_first():
     trials = [failed("KeyError: 'a'"), *[failed("ValueError: b")] * 3, failed("OSError: c")]
     trials.append(SimpleNamespace(status="COMPLETED", message=None))
     assert failure_counts(trials, shown=2) == (
-        '3 trials with "ValueError: b"; 1 trial with "KeyError: \'a\'"; 1 more with 1 other errors'
+        '3 trials with "ValueError: b"; 1 trial with "KeyError: \'a\'"; 1 more with another error'
     )
     assert failure_counts(trials[-1:]) == ""
+    trials.append(failed("TypeError: d"))
+    assert failure_counts(trials, shown=2).endswith("; 2 more with 2 other errors")
 
 
 def test_the_refusal_is_a_failed_trial_error_and_a_tunekit_error():

@@ -59,7 +59,8 @@ def refuse_complex(values: Any, name: str) -> None:
     elif found == 0 and np.asarray(values).dtype.kind == "c":  # real values: nothing lost
         raise DataError(
             f"{name} has a complex dtype ({np.asarray(values).dtype}) though every imaginary "
-            f"part is 0; tunekit's arrays are real. Pass its real part ({name}.real)."
+            "part is 0; tunekit's arrays are real. Pass its real part "
+            f"({name + '.real' if name.isidentifier() else 'a.real, for the array a'})."
         )
     raise DataError(
         f"{name} {verb} complex numbers (e.g. {found!r}); tunekit's arrays are real, and a "

@@ -115,7 +115,10 @@ def failure_counts(trials: Sequence[trial_module.Trial], shown: int = 3) -> str:
         )
     if len(counts) > shown:
         rest = sum(n for _, n in counts[shown:])
-        said.append(f"{rest} more with {len(counts) - shown} other errors")
+        others = len(counts) - shown
+        said.append(
+            f"{rest} more with " + ("another error" if others == 1 else f"{others} other errors")
+        )
     return "; ".join(said)
 
 
