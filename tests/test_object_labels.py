@@ -200,3 +200,17 @@ def test_complex_features_are_refused_not_cast_to_their_real_part(tmp_path):
     # A complex dtype of real values loses nothing, but is said, with the way to pass it.
     with pytest.raises(DataError, match=r"x has a complex dtype \(complex128\) .* \(x\.real\)"):
         Dataset.from_arrays(x.astype(complex), target)
+
+
+def test_booleans_in_one_split_beside_numbers_in_the_other_are_refused():
+    """Probe F: True/False `y` beside integer `y_test` became the classes '0' and '1' (as
+    one array they are refused: `test_booleans_among_other_numbers_are_refused`)."""
+    x, target = load_wine(return_X_y=True)
+    flags = (target == 1).tolist()
+    said = r"{} holds True/False and {} other numbers: .* \(e\.g\. {}\.astype\(int\)\)"
+    with pytest.raises(DataError, match=said.format("y", "y_test", "y")):
+        Dataset.from_arrays(x[:100], flags[:100], x_test=x[100:], y_test=(target[100:] == 1) + 0)
+    with pytest.raises(DataError, match=said.format("y_test", "y", "y_test")):
+        Dataset.from_arrays(x[:100], (target[:100] == 1) * 1, x_test=x[100:], y_test=flags[100:])
+    both = Dataset.from_arrays(x[:100], flags[:100], x_test=x[100:], y_test=flags[100:])
+    assert both.class_names == ["False", "True"]

@@ -26,7 +26,7 @@ from tunekit.data._checks import (
 )
 from tunekit.data._float32 import merged_column
 from tunekit.data._label_text import refuse_mixed_labels
-from tunekit.data._real import objects_as_numbers
+from tunekit.data._real import objects_as_numbers, refuse_bools_beside_numbers
 from tunekit.data._soft_labels import refuse_soft_labels
 from tunekit.errors import DataError
 
@@ -55,6 +55,7 @@ def arrays_labels(
     """
     refuse_mixed_labels(y, "y")
     refuse_mixed_labels(y_test, "y_test")
+    refuse_bools_beside_numbers({"y": y, "y_test": y_test})
     y, y_test, class_names, num_classes = _categorical_ids(
         y, y_test, class_names, num_classes, task
     )

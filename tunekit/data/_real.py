@@ -18,7 +18,7 @@ import numpy as np
 
 from tunekit.errors import DataError
 
-__all__ = ["all_bools", "objects_as_numbers", "refuse_complex"]
+__all__ = ["all_bools", "objects_as_numbers", "refuse_bools_beside_numbers", "refuse_complex"]
 
 
 def _first_complex(values: Any) -> Any:
@@ -127,3 +127,23 @@ def objects_as_numbers(y: Any, name: str = "y") -> Any:
         return np.asarray([float(v) for v in flat], dtype=np.float64).reshape(values.shape)
     except (OverflowError, ValueError):  # beyond int64 or float64: said by the checks
         return y
+
+
+def refuse_bools_beside_numbers(ys: dict[str, Any]) -> None:
+    """Refuses labels of splits (`ys`, by name: `y`, `y_test`) of which one is True/False
+    and another other numbers: as one array, `all_bools` would refuse them (probe F:
+    boolean `y` beside integer `y_test` became the classes '0' and '1', not 'False' and
+    'True').
+
+    Raises:
+        DataError: Naming both splits and how to write them one way.
+    """
+    kinds = {n: getattr(getattr(v, "dtype", None), "kind", None) for n, v in ys.items()}
+    bools = [n for n, k in kinds.items() if k == "b"]
+    others = [n for n, k in kinds.items() if k in ("i", "u", "f")]
+    if bools and others:
+        raise DataError(
+            f"{bools[0]} holds True/False and {others[0]} other numbers: as numbers True is "
+            "1 and False is 0, so one class would be written two ways. Write the labels of "
+            f"every split one way (e.g. {bools[0]}.astype(int)) and load the data again."
+        )
