@@ -104,6 +104,8 @@ def objects_as_numbers(y: Any, name: str = "y") -> Any:
         return {k: objects_as_numbers(v, f"{name}[{k!r}]") for k, v in y.items()}
     refuse_complex(y, name)
     if isinstance(y, list | tuple):  # a list: `[True, 1, 2]` would be NumPy's ints 1, 1, 2
+        if any(isinstance(v, list | tuple) or getattr(v, "ndim", 0) for v in y):
+            return y  # rows, or Keras's list of targets (`refuse_lists` says it)
         try:
             values = np.asarray(y, dtype=object)
         except ValueError:  # ragged: said by the checks
