@@ -95,9 +95,15 @@ def test_a_budget_is_not_adopted_where_a_finished_step_came_from_the_old_one(
     assert adopt_budgets(state, {"fine_trials": 4, **config}, STEPS, tmp_path) == ([], None)
     assert json.dumps(state, sort_keys=True) == before
     changed = {k for k in ("coarse_trials", "fine_trials") if config.get(k, 0) not in (5, 4)}
-    assert why in budget_refusal_note(changed, state["steps"], STEPS)
+    budgets = {"coarse_trials": (5, config.get("coarse_trials", 5)), "fine_trials": (4, 6)}
+    assert why in budget_refusal_note(changed, budgets, state["steps"], STEPS)
     # Beside another change, the budget would have been taken alone: said so.
-    assert "may change on its own" in budget_refusal_note({"coarse_trials", "top"}, {}, STEPS)
+    both = {"coarse_trials", "top"}
+    said = budget_refusal_note(both, {"coarse_trials": (3, 6)}, {}, STEPS)
+    assert said == " (`coarse_trials` may change on its own: the search goes on with its trials.)"
+    # A fine budget that follows from the fine tuner (None beside Hyperband) is not said.
+    changed = {"fine_trials", "fine_tuner"}
+    assert budget_refusal_note(changed, {"fine_trials": (None, 10)}, {}, STEPS) == ""
 
 
 def _build(hp):  # configurations of 32 units or more fail by nature

@@ -349,7 +349,8 @@ class RunManifest:
                     self.save()  # at once: the files moved, the records must follow
                     return self.state
                 hint += replacing.free_settings_note(changed_keys)
-                hint += replacing.budget_refusal_note(changed_keys, old.get("steps"), STEPS)
+                pairs = {k: (recorded.get(k), ours.get(k)) for k in replacing.BUDGETS}
+                hint += replacing.budget_refusal_note(changed_keys, pairs, old.get("steps"), STEPS)
             problem = f"was started with another configuration ({diff})"
             changed = (
                 data_changes()

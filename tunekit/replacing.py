@@ -241,26 +241,43 @@ def budgets_note(adopted: Sequence[tuple[str, str, Any, Any]], folder: Path | No
     )
 
 
-def budget_refusal_note(changed: set[str], steps: Any, steps_in_order: Sequence[str]) -> str:
+def budget_refusal_note(
+    changed: set[str],
+    budgets: dict[str, tuple[Any, Any]],
+    steps: Any,
+    steps_in_order: Sequence[str],
+) -> str:
     """For a refusal: why a changed `BUDGETS` setting was not taken, or that it could be
-    alone (`changed`: every changed setting; `steps`: the recorded steps; `steps_in_order`:
-    every step name in run order)."""
-    budgets = sorted(changed & set(BUDGETS))
-    if not budgets:
+    alone.
+
+    Args:
+        changed: Every changed setting.
+        budgets: Each `BUDGETS` setting's `(recorded, new)` values; one that is not a
+            count on both sides (`fine_trials` beside a Hyperband fine phase) follows
+            from another setting and is not said.
+        steps: The recorded steps.
+        steps_in_order: Every step name in run order.
+    """
+    counts = sorted(
+        k
+        for k in changed & set(BUDGETS)
+        if all(isinstance(v, int) for v in budgets.get(k, (None, None)))
+    )
+    if not counts:
         return ""
     steps = steps if isinstance(steps, dict) else {}
-    phases = [BUDGETS[k] for k in budgets]
-    if any(_finished(steps, steps_in_order[steps_in_order.index(p) + 1 :]) for p in phases):
+    named = _joined([f"`{k}`" for k in counts])
+    if any(
+        _finished(steps, steps_in_order[steps_in_order.index(BUDGETS[k]) + 1 :]) for k in counts
+    ):
         return (
-            f" ({_joined([f'`{k}`' for k in budgets])} may change only until a step after "
-            "its search has finished: the steps after it were made from its trials.)"
+            f" ({named} may change only until a step after its search has finished: the "
+            "steps after it were made from its trials.)"
         )
     if changed <= set(BUDGETS):  # below the trials run
         return " (A search's budget may not go below the trials it has run.)"
-    return (
-        f" ({_joined([f'`{k}`' for k in budgets])} may change on its own: the search goes "
-        "on with its trials.)"
-    )
+    each = "may change on its own" if len(counts) == 1 else "may each change on their own"
+    return f" ({named} {each}: the search goes on with its trials.)"
 
 
 def _default(key: str) -> Any:
