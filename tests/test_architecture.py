@@ -93,6 +93,7 @@ ORDER = [
     "narrowing",
     "state_files",
     "replacing",
+    "budgets",
     "run_lock",
     "manifest",
     "hypermodel_changes",

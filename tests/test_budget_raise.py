@@ -4,7 +4,7 @@ Probe A: a coarse search of 3 trials of which 2 failed by nature (units too larg
 model) stopped with `TooFewTrialsError`, and the rerun with `coarse_trials=8` was refused
 as another configuration: starting over was the only way, losing the trials. A KerasTuner
 tuner reloaded with a larger `max_trials` goes on. Now tunekit does too, while no step
-after that search has finished (`tunekit.replacing.adopt_budgets`).
+after that search has finished (`tunekit.budgets.adopt_budgets`).
 """
 
 from __future__ import annotations
@@ -16,9 +16,9 @@ import keras
 import pytest
 
 from tunekit import CoarseToFine, Dataset
+from tunekit.budgets import adopt_budgets, budget_refusal_note, budgets_note
 from tunekit.errors import RunConfigError, TooFewTrialsError
 from tunekit.manifest import STEPS
-from tunekit.replacing import adopt_budgets, budget_refusal_note, budgets_note
 
 
 def _state(steps, **config):

@@ -92,7 +92,7 @@ def test_a_budget_that_differs_once_the_narrowing_is_made_is_said_with_why(
     npz, monkeypatch, capsys
 ):
     """A search's budget may change until a step after it has finished (the search goes
-    on, `tunekit.replacing.adopt_budgets`); after, the refusal says why."""
+    on, `tunekit.budgets.adopt_budgets`); after, the refusal says why."""
     from tunekit.manifest import fingerprint
 
     path, state = _started(monkeypatch, [*WHERE, *npz, *TF])

@@ -26,7 +26,15 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from tunekit import _io, _log, hypermodel_code, model_description, object_settings, replacing
+from tunekit import (
+    _io,
+    _log,
+    budgets,
+    hypermodel_code,
+    model_description,
+    object_settings,
+    replacing,
+)
 from tunekit.errors import RunConfigError, RunLockedError, TunekitError, UsageError, said_as
 from tunekit.params import PARAMETERS
 from tunekit.run_lock import HELD, LOCK, READ, STEP, take
@@ -290,11 +298,11 @@ class RunManifest:
             self.notices.append(said(TunekitError(note)))
             self._adopted = True  # saved by `open`: a read after this step compares with it
         if _only_budgets(old, new, backend):  # a search goes on with another budget
-            budgets, folder = replacing.adopt_budgets(old, config, STEPS, self.run_dir)
-            if budgets:
+            adopted, folder = budgets.adopt_budgets(old, config, STEPS, self.run_dir)
+            if adopted:
                 old["fingerprint"] = fingerprint(old["config"])
-                note = replacing.budgets_note(budgets, folder)
-                self.notices.append(said(said_as(TunekitError(note), budgets)))
+                note = budgets.budgets_note(adopted, folder)
+                self.notices.append(said(said_as(TunekitError(note), adopted)))
                 self._adopted = True
         hint = (
             "Rerun with the original settings to resume, pass overwrite=True to start "
@@ -349,8 +357,8 @@ class RunManifest:
                     self.save()  # at once: the files moved, the records must follow
                     return self.state
                 hint += replacing.free_settings_note(changed_keys)
-                pairs = {k: (recorded.get(k), ours.get(k)) for k in replacing.BUDGETS}
-                hint += replacing.budget_refusal_note(changed_keys, pairs, old.get("steps"), STEPS)
+                pairs = {k: (recorded.get(k), ours.get(k)) for k in budgets.BUDGETS}
+                hint += budgets.budget_refusal_note(changed_keys, pairs, old.get("steps"), STEPS)
             problem = f"was started with another configuration ({diff})"
             changed = (
                 data_changes()
@@ -483,7 +491,7 @@ class RunManifest:
 
 def _only_budgets(old: dict[str, Any], new: dict[str, Any], backend: str | None) -> bool:
     """Whether a rerun's configuration (`new`) differs from the recorded one (`old`) in
-    search budgets alone (`tunekit.replacing.BUDGETS`), on the same versions and backend:
+    search budgets alone (`tunekit.budgets.BUDGETS`), on the same versions and backend:
     a budget raised beside another change is refused with it, named."""
     recorded = old.get("config")
     if not isinstance(recorded, dict) or old.get("versions") != new["versions"]:
@@ -492,7 +500,7 @@ def _only_budgets(old: dict[str, Any], new: dict[str, Any], backend: str | None)
         return False
     ours = with_omitted_settings(new["config"])
     changed = replacing.changed_settings(with_omitted_settings(recorded), ours)
-    return bool(changed) and changed <= set(replacing.BUDGETS)
+    return bool(changed) and changed <= set(budgets.BUDGETS)
 
 
 def _plain(value: Any) -> Any:
