@@ -380,8 +380,8 @@ def test_boolean_kept_or_fixed_when_unanimous():
     result = narrow_space(space, make_trials(space, "x", [True, False, True]))
     assert (type(narrowed_hp(result)), change(result).rule) == (hp_module.Boolean, "kept")
     assert narrowed_hp(result).default is True  # the best trial's (the old default: False)
-    # False was tried, by a worse trial, and lost (never tried: kept, test_narrowing_untried).
-    result = narrow_space(space, make_trials(space, "x", [True, True, True, False]), top=3)
+    # False was tried, by worse trials, and lost (never tried: kept, test_narrowing_untried).
+    result = narrow_space(space, make_trials(space, "x", [True] * 3 + [False] * 4), top=3)
     assert (narrowed_hp(result).value, change(result).rule) == (True, "unanimous")
     result = narrow_space(space, make_trials(space, "x", [True] * 3), fix_unanimous=False)
     assert type(narrowed_hp(result)) is hp_module.Boolean
@@ -389,7 +389,7 @@ def test_boolean_kept_or_fixed_when_unanimous():
 
 def test_unanimous_becomes_fixed_unless_disabled():
     space = one("Int", 1, 10)
-    trials = make_trials(space, "x", [5, 5, 5, 8])  # 8 was tried, and lost
+    trials = make_trials(space, "x", [5, 5, 5, 8, 2, 9, 1])  # the others were tried, and lost
     result = narrow_space(space, trials, top=3)
     assert (narrowed_hp(result).value, change(result).after) == (5, "Fixed 5")
     hp = narrowed_hp(narrow_space(space, trials, top=3, fix_unanimous=False))
@@ -433,7 +433,7 @@ def test_collapsed_range_becomes_fixed():
         assert (type(hp), hp.values, hp.default) == (hp_module.Choice, choices, choices[1])
         assert change(result).rule == ("kept" if choices[0] == "a" else "untried")
         result = narrow_space(
-            space, make_trials(space, "x", [choices[1]] * 3 + [choices[0]]), top=3
+            space, make_trials(space, "x", [choices[1]] * 3 + [choices[0]] * 4), top=3
         )
         assert (narrowed_hp(result).value, change(result).rule) == (choices[1], "unanimous")
 
@@ -511,6 +511,18 @@ def test_conditional_unanimous_among_two_active_trials_becomes_fixed():
         make_trial(space, {"model": "cnn", "units": 10, "kernel": 5}, 0.8, "01"),
         make_trial(space, {"model": "mlp", "units": 64}, 0.7, "02"),
         make_trial(space, {"model": "cnn", "units": 20, "kernel": 3}, 0.1, "03"),  # lost
+    ]
+    # Two of the three cnn trials hold units=10 and kernel=5: the top two would hold them
+    # with p = 1/3 whatever they did. Kept open (`common`), with the agreed defaults.
+    result = narrow_space(space, trials, top=3)
+    after = result.hyperparameters.space
+    assert [c.rule for c in result.changes][2:4] == ["common", "common"]
+    assert (after[2].default, after[3].default) == (10, 5)
+    assert (after[2].max_value, after[3].values) == (64, [3, 5, 7])
+    # Four more cnn trials that lost: p = 1/21 for each.
+    trials += [
+        make_trial(space, {"model": "cnn", "units": u, "kernel": k}, 0.05, f"0{i + 4}")
+        for i, (u, k) in enumerate([(30, 3), (40, 7), (50, 3), (60, 7)])
     ]
     result = narrow_space(space, trials, top=3)
     after = result.hyperparameters.space

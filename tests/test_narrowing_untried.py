@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 
 import keras_tuner as kt
+import pytest
 from keras_tuner.engine import hyperparameters as hp_module
 from keras_tuner.engine.trial import TrialStatus
 from test_narrowing import change, make_trial, make_trials, narrowed_hp, one
@@ -53,12 +54,12 @@ def test_a_value_tried_and_lost_is_removed_one_never_tried_is_kept():
 
 def test_every_other_value_tried_and_lost_is_fixed_as_before():
     space = one("Choice", ACTS)
-    trials = make_trials(space, "x", ["relu"] * 3 + ["tanh", "selu", "tanh"])
+    trials = make_trials(space, "x", ["relu"] * 3 + ["tanh", "selu", "tanh", "selu"])
     result = narrow_space(space, trials, top=3)
     assert (narrowed_hp(result).value, change(result).rule) == ("relu", "unanimous")
     assert change(result).note == ""
     space = one("Boolean")
-    result = narrow_space(space, make_trials(space, "x", [True] * 3 + [False]), top=3)
+    result = narrow_space(space, make_trials(space, "x", [True] * 3 + [False] * 4), top=3)
     assert (narrowed_hp(result).value, change(result).rule) == (True, "unanimous")
 
 
@@ -125,7 +126,8 @@ def test_values_tried_only_by_failed_trials_are_said_so():
 def test_ordered_choices_and_ranges_keep_their_rules():
     # An ordered Choice behaves like a range: the span of the top values.
     space = one("Choice", [16, 32, 64, 128])
-    result = narrow_space(space, make_trials(space, "x", [32] * 4 + [64]), top=4)
+    trials = make_trials(space, "x", [32] * 4 + [64, 128, 16, 64, 128])
+    result = narrow_space(space, trials, top=4)
     assert (narrowed_hp(result).value, change(result).rule) == (32, "unanimous")
     result = narrow_space(space, make_trials(space, "x", [32, 64, 32, 64]))
     assert (narrowed_hp(result).values, change(result).rule) == ([32, 64], "span")
@@ -139,3 +141,42 @@ def test_fix_unanimous_false_keeps_every_value():
     space = one("Boolean")
     result = narrow_space(space, make_trials(space, "x", [True] * 4), fix_unanimous=False)
     assert (type(narrowed_hp(result)), change(result).rule) == (hp_module.Boolean, "kept")
+
+
+def test_agreement_most_trials_would_show_anyway_fixes_nothing():
+    """Note 70's gap: trials at 16, 16, 16 and 32 of `Int(16, 64, step=16)` fixed 16
+    ("unanimous"), so the fine phase never tried 48 or 64, on one trial at 32: any three
+    of those four trials hold 16 at least twice, all three with p = 1/4. The whole kind: a
+    value the top trials share is fixed only when their agreement is unlikely by chance
+    (hypergeometric p < 0.05), for a range, an ordered or unordered `Choice`, a `Boolean`."""
+    cases = [
+        (one("Int", 16, 64, step=16), [16, 16, 16, 32], "Int [16, 64] step 16", 0.25),
+        (one("Float", 1e-4, 1e-1, sampling="log"), [1e-3] * 3 + [1e-2], None, 0.25),
+        (one("Choice", [16, 32, 64]), [32, 32, 32, 64], "Choice [16, 32, 64]", 0.25),
+        (one("Choice", ACTS), ["relu"] * 3 + ["tanh", "selu"], "Choice " + str(ACTS), 0.1),
+        (one("Boolean"), [True] * 3 + [False], "Boolean", 0.25),
+        (one("Int", 1, 3), [2] * 6 + [1, 3], "Int [1, 3]", 0.357),  # C(6,3)/C(8,3)
+    ]
+    for space, values, after, p in cases:
+        result = narrow_space(space, make_trials(space, "x", values), top=3)
+        c, hp = change(result), narrowed_hp(result)
+        assert c.rule == "common", (values, c)
+        assert c.after == (after or c.before) and hp.default == values[0]
+        m = values.count(values[0])
+        assert c.note == (
+            f"{values[0]!r} in {m} of {len(values)} usable trials: the top 3 hold it by "
+            f"chance with p = {p:.2g} (hypergeometric): kept"
+        )
+        assert f"{p:.2g} (hypergeometric)" in str(result)  # the table of report.md and the log
+    # Evidence: 3 of 7 trials at 16, the top three among them (p = 1/35): fixed.
+    space = one("Int", 16, 64, step=16)
+    result = narrow_space(space, make_trials(space, "x", [16] * 3 + [32, 48, 64, 32]), top=3)
+    assert (change(result).rule, narrowed_hp(result).value) == ("unanimous", 16)
+
+
+def test_agreement_p_is_the_hypergeometric_chance_of_the_top_trials_all_holding_it():
+    from tunekit.narrowing_untried import agreement_p
+
+    assert agreement_p([16] * 3, [16, 16, 16, 32]) == pytest.approx(0.25)
+    assert agreement_p([1] * 5, [1] * 5 + [0] * 15) == pytest.approx(1 / 15504)
+    assert agreement_p([1] * 3, [1] * 3) == pytest.approx(1.0)

@@ -214,3 +214,38 @@ def test_booleans_in_one_split_beside_numbers_in_the_other_are_refused():
         Dataset.from_arrays(x[:100], (target[:100] == 1) * 1, x_test=x[100:], y_test=flags[100:])
     both = Dataset.from_arrays(x[:100], flags[:100], x_test=x[100:], y_test=flags[100:])
     assert both.class_names == ["False", "True"]
+
+
+@pytest.mark.parametrize(
+    "big",
+    [10**20, Decimal(10**20), Decimal("1E+20")],
+    ids=["int", "decimal", "decimal_exponent"],
+)
+def test_integer_labels_beyond_int64_are_refused_naming_that_label(wine, big):
+    """Probe F: Python ints beyond int64 were refused as "must hold integer class ids, got
+    dtype object (e.g. 0)", naming a valid id, and `Decimal(10**20)` among small ints
+    became a float regression target with exit 0. Both are class ids no model can have."""
+    x = wine.data.to_numpy(np.float32)
+    y = [int(v) for v in wine.target]
+    y[5] = big
+    with pytest.raises(DataError, match=r"y holds integers beyond int64 \(e\.g\. 10{20}\)"):
+        Dataset.from_arrays(x, y, seed=0)
+    with pytest.raises(DataError, match="beyond int64"):
+        Dataset.from_arrays(x, pd.Series(y, dtype=object), seed=0)
+    # A real-valued target, said so: read as float64, then float32.
+    data = Dataset.from_arrays(x, y, seed=0, task="regression")
+    assert data.task == "regression"
+    both = np.concatenate([data.y_train, data.y_val, data.y_test]).ravel()
+    assert np.isclose(both.max(), 1e20, rtol=1e-6)
+
+
+def test_a_decimal_nan_label_is_a_missing_label(wine):
+    """Probe F: `Decimal('NaN')` (as `pd.read_sql` gives a NULL NUMERIC) was refused as
+    "must hold integer class ids (e.g. Decimal('0'))", not said as a missing label as a
+    float NaN is."""
+    x = wine.data.to_numpy(np.float32)
+    y = [Decimal(int(v)) for v in wine.target]
+    y[7] = Decimal("NaN")
+    for given in (y, pd.Series(y, dtype=object)):
+        with pytest.raises(DataError, match=r"y has 1 missing label\(s\).* at row\(s\) 7\b"):
+            Dataset.from_arrays(x, given, seed=0)

@@ -243,3 +243,36 @@ def test_the_command_line_refuses_a_module_cnn_on_an_npz_in_0_1(tmp_path, capsys
     assert "--hypermodel toonvision-cnn builds it without its Rescaling layer" in err
     assert "rescale=False" not in err
     assert not list((tmp_path / "runs").rglob("trial.json"))  # before any trial
+
+
+@pytest.mark.parametrize("top", [1, 16, 31])
+def test_a_uint8_npz_of_few_low_levels_is_divided_with_a_warning(tmp_path, top):
+    """Note 70's gap: `load_digits().images` saved as uint8 (0..16), or a 0/1 mask, was
+    divided by 255 to [0, 0.063] with no word; pixels reach far higher."""
+    from sklearn.datasets import load_digits
+
+    from tunekit.data import load_npz
+
+    x = (load_digits().images * top // 16).astype(np.uint8)  # 0..top
+    y = load_digits().target
+    path = tmp_path / "digits_uint8.npz"
+    np.savez(path, x_train=x[:1400], y_train=y[:1400], x_test=x[1400:], y_test=y[1400:])
+    with pytest.warns(UserWarning, match=rf"x_train is uint8 with values only in \[0, {top}\]"):
+        data = load_npz(path)
+    assert data.scaling == SCALED_UINT8
+    assert data.x_train.max() == pytest.approx(top / 255)
+
+
+def test_a_uint8_npz_of_pixels_is_divided_without_a_warning(tmp_path, recwarn):
+    x = np.random.default_rng(0).integers(0, 256, (300, 8, 8)).astype(np.uint8)
+    y = np.arange(300) % 3
+    path = tmp_path / "pixels.npz"
+    np.savez(path, x_train=x[:240], y_train=y[:240], x_test=x[240:], y_test=y[240:])
+    assert load_npz_scaling(path) == SCALED_UINT8
+    assert not [w for w in recwarn if "uint8 with values only" in str(w.message)]
+
+
+def load_npz_scaling(path):
+    from tunekit.data import load_npz
+
+    return load_npz(path).scaling

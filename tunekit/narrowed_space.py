@@ -33,10 +33,14 @@ class Change:
     `rule` is one of: `"range"` (numeric range narrowed), `"subset"` (unordered
     `Choice` reduced to the top trials' values and those no usable trial
     tried), `"span"` (ordered `Choice` reduced to the span seen),
-    `"unanimous"` (every top trial agreed, and every other value was tried by
-    some usable trial: now `Fixed`), `"untried"` (an unordered `Choice` or a
-    `Boolean` kept whole: the values the top trials did not use were never
-    tried by a usable trial; `note` names them),
+    `"unanimous"` (every top trial agreed, every other value was tried by
+    some usable trial, and so many top trials agreeing is unlikely by chance:
+    now `Fixed`), `"common"` (every top trial agreed on a value most usable
+    trials tried anyway, hypergeometric p >= 0.05, e.g. trials at 16, 16, 16
+    and 32: kept whole, the agreed value as default; `note` gives p),
+    `"untried"` (an unordered `Choice` or a `Boolean` kept whole: the values
+    the top trials did not use were never tried by a usable trial; `note`
+    names them),
     `"collapsed"` (the narrowed range holds one value: now `Fixed`), `"fixed"`
     (already `Fixed`), `"inactive"` (never active among the top trials: kept),
     `"sparse"` (a value active in only one top trial, because it is

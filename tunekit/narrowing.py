@@ -21,7 +21,15 @@ from keras_tuner.engine import hyperparameters as hp_module
 from tunekit import _log
 from tunekit.errors import TooFewTrialsError
 from tunekit.narrowed_space import Change, NarrowedSpace, describe, serialize
-from tunekit.narrowing_untried import failed_values, one_value_tried, untried_note, untried_values
+from tunekit.narrowing_untried import (
+    AGREEMENT_ALPHA,
+    agreement_p,
+    common_note,
+    failed_values,
+    one_value_tried,
+    untried_note,
+    untried_values,
+)
 from tunekit.params import POSITIVE_INT, check_param, validate_params
 from tunekit.trial_records import (
     MISSING,
@@ -68,7 +76,12 @@ def narrow_space(
     it keeps the top trials' values and the untried ones (rule `"untried"`
     when nothing is removed, `"subset"` when some value is; `Change.note`
     names the untried values), and becomes `Fixed` (`"unanimous"`) only when
-    the top trials agree and every other value was tried. A numeric range (or ordered
+    the top trials agree and every other value was tried. Any hyperparameter
+    the top trials agree on is `Fixed` only when their agreement is unlikely
+    by chance: `m` of `n` usable trials at the value, the `k` top trials all
+    among them with hypergeometric probability `C(m, k) / C(n, k)` below 0.05;
+    else it is kept whole (`"common"`: trials at 16, 16, 16 and 32 put 16 in
+    the top three whatever it does, p = 0.25). A numeric range (or ordered
     `Choice`) of which every usable trial tried the same value is kept whole (`"untried"`,
     its note `only 16 tried (3 usable trials): kept`): seeded draws can land on one value
     (its minimum, beside the default configuration's trial), which says nothing of the
@@ -115,8 +128,9 @@ def narrow_space(
         min_trials: Minimum number of usable trials, and of top trials.
         fix_unanimous: Whether hyperparameters with one value across all the
             top trials become `Fixed` (an unordered `Choice` or a `Boolean`
-            only when its other values were tried by some usable trial; else
-            rule `untried`). False: a numeric one keeps a range
+            only when its other values were tried by some usable trial, else
+            rule `untried`; any one only when the agreement is unlikely by
+            chance, else rule `common`). False: a numeric one keeps a range
             widened by `margin` (with `margin=0`, one value is left: `Fixed`,
             rule `collapsed`), a `Choice` keeps all its values (rule `kept`).
         hypermodel: The `keras_tuner.HyperModel` or build function the trials
@@ -247,7 +261,9 @@ def _narrow(
                 after=describe(new_hp),
                 rule=rule,
                 active=len(values),
-                note=untried_note(hp, tried, rule, failed),
+                note=common_note(values, tried)
+                if rule == "common"
+                else untried_note(hp, tried, rule, failed),
                 before_config=serialize(hp),
                 after_config=serialize(new_hp),
             )
@@ -310,6 +326,8 @@ def _narrow_one(
     if one_value_tried(hp, tried):  # a range of which no usable trial tried another value
         return _rebuild(hp, default=best), "untried"
     if fix_unanimous and all(v == best for v in values) and not untried:
+        if agreement_p(values, tried) >= AGREEMENT_ALPHA:  # most trials tried it: no evidence
+            return _rebuild(hp, default=best), "common"
         return _fixed(hp, best), "unanimous"  # every other value (if any) was tried, and lost
     if isinstance(hp, hp_module.Boolean):
         if fix_unanimous and untried:  # the top trials agree; the other value was never tried

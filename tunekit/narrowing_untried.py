@@ -13,7 +13,9 @@ Only unordered `Choice`s and `Boolean`s are judged so: an ordered (numeric)
 a numeric range's values are never all tried. A range of which every usable
 trial tried the same value (seeded draws at its minimum, beside the default
 configuration's trial) is kept whole too (`one_value_tried`): one value says
-nothing about the others.
+nothing about the others. Nor is a value the top trials agree on fixed when
+most usable trials tried it anyway (`agreement_p`): trials at 16, 16, 16 and 32
+would put 16 in the top three whatever `units` did.
 """
 
 from __future__ import annotations
@@ -23,11 +25,15 @@ from typing import Any
 
 from keras_tuner.engine import hyperparameters as hp_module
 from keras_tuner.engine.trial import TrialStatus
+from scipy import stats as scipy_stats
 
 from tunekit.trial_records import MISSING, active_value, is_usable
 
 __all__ = [
+    "AGREEMENT_ALPHA",
     "UNTRIED_RULES",
+    "agreement_p",
+    "common_note",
     "failed_values",
     "one_value_tried",
     "untried_note",
@@ -36,6 +42,38 @@ __all__ = [
 
 # The rules under which a value no usable trial tried was kept (and is said).
 UNTRIED_RULES = ("untried", "subset")
+
+# Top trials' agreement at least this likely by chance is not evidence (rule `common`).
+AGREEMENT_ALPHA = 0.05
+
+
+def agreement_p(values: Sequence[Any], tried: Sequence[Any]) -> float:
+    """How likely the top trials would all hold `values[0]` if the value did not matter.
+
+    With `n` usable trials (`tried`: their values where the hyperparameter was
+    active), `m` of them at `values[0]`, and `k = len(values)` top trials (all at
+    `values[0]`), the probability that `k` trials drawn at random from the `n`
+    are all among the `m`: the hypergeometric `P(X = k)`, computed by
+    `scipy.stats.hypergeom`. Trials at 16, 16, 16 and 32, the top three at
+    16: `3/4 * 2/3 * 1/2 = 0.25`; 5 of 20 trials at one value, the top five:
+    `1/15504`.
+
+    Returns:
+        A probability in (0, 1]; 1.0 when every usable trial tried `values[0]`.
+    """
+    k, n, m = len(values), len(tried), sum(1 for v in tried if v == values[0])
+    return float(scipy_stats.hypergeom(n, m, k).pmf(k))
+
+
+def common_note(values: Sequence[Any], tried: Sequence[Any]) -> str:
+    """The words for a value the top trials agree on but kept open (rule `common`), e.g.
+    `"16 in 3 of 4 usable trials: the top 3 hold it by chance with p = 0.25
+    (hypergeometric): kept"`."""
+    m = sum(1 for v in tried if v == values[0])
+    return (
+        f"{values[0]!r} in {m} of {len(tried)} usable trials: the top {len(values)} hold it "
+        f"by chance with p = {agreement_p(values, tried):.2g} (hypergeometric): kept"
+    )
 
 
 def untried_values(hp: hp_module.HyperParameter, tried: Sequence[Any]) -> list[Any]:

@@ -68,6 +68,28 @@ def _check_fractions(val_fraction: float, test_fraction: float) -> None:
         )
 
 
+def npz_scaling(x_train: np.ndarray, source: Any) -> str:
+    """The scaling a file's `x_train` gets (`SCALED_UINT8` for uint8, else `UNSCALED`),
+    warning (a `UserWarning`) when uint8 values all lie below 32: pixels use the range
+    up to 255, and values such as 0..5 (counts, codes, a 0/1 mask) divided by 255 end in
+    [0, 0.02], where a model without its own normalisation barely learns."""
+    if x_train.dtype != np.uint8:
+        return UNSCALED
+    if x_train.size and int(x_train.max()) < 32:
+        import warnings  # noqa: PLC0415 - only here
+
+        warnings.warn(
+            f"{source}: x_train is uint8 with values only in [{int(x_train.min())}, "
+            f"{int(x_train.max())}], yet tunekit divides uint8 by 255 as 0-255 pixels, "
+            f"so they become [0, {int(x_train.max()) / 255:.3g}]. If they are not pixels "
+            "(counts, codes, a 0/1 mask), save the x arrays as float32 (np.savez(..., "
+            "x_train=x_train.astype('float32'), ...)) to keep their values.",
+            UserWarning,
+            stacklevel=4,
+        )
+    return SCALED_UINT8
+
+
 def _scale_pixels(x: Any) -> np.ndarray:
     """The scaling rule: uint8 -> float32 / 255 in [0, 1]; any other dtype as is (float32,
     or integers float32 cannot hold exactly as given: `_as_features`)."""

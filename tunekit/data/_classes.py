@@ -109,7 +109,8 @@ def _categorical_ids(
         return y, y_test, class_names, num_classes
     if task == REGRESSION:  # the categories' values, as `objects_as_numbers` reads objects
         values = [
-            v if v is None else objects_as_numbers(np.asarray(v, object)) for v in (y, y_test)
+            v if v is None else objects_as_numbers(np.asarray(v, object), task=task)
+            for v in (y, y_test)
         ]
         return values[0], values[1], class_names, num_classes
     categories = y.dtype.categories

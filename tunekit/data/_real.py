@@ -91,7 +91,7 @@ def all_bools(flat: Sequence[Any], name: str) -> bool:
     )
 
 
-def objects_as_numbers(y: Any, name: str = "y") -> Any:
+def objects_as_numbers(y: Any, name: str = "y", task: str | None = None) -> Any:
     """`y` as a numeric array when it is an array of Python objects that are all numbers (a
     pandas `object` column, `y.astype(object)`: Python or NumPy ints, floats, bools; the
     `Decimal`s `pd.read_sql` gives NUMERIC columns; `Fraction`s), so that its values are
@@ -99,9 +99,10 @@ def objects_as_numbers(y: Any, name: str = "y") -> Any:
     got dtype object (e.g. 0)"), or a list of numbers: int64 when all are integers, else
     float64. Each array of a dict alike; all True/False as bool; anything else (text,
     missing values, None) as given, for the checks that say what. Refuses complex
-    numbers, and booleans among other numbers, by `name`."""
+    numbers, and booleans among other numbers, by `name`; integers beyond int64 unless
+    `task` is `"regression"` (then float64). A `Decimal('NaN')` is NaN, a missing label."""
     if isinstance(y, Mapping):
-        return {k: objects_as_numbers(v, f"{name}[{k!r}]") for k, v in y.items()}
+        return {k: objects_as_numbers(v, f"{name}[{k!r}]", task) for k, v in y.items()}
     refuse_complex(y, name)
     if isinstance(y, list | tuple):  # a list: `[True, 1, 2]` would be NumPy's ints 1, 1, 2
         if any(isinstance(v, list | tuple) or getattr(v, "ndim", 0) for v in y):
@@ -117,18 +118,40 @@ def objects_as_numbers(y: Any, name: str = "y") -> Any:
     else:
         values = np.asarray(y)
     flat = values.ravel().tolist()
+    if any(isinstance(v, Decimal) and v.is_nan() for v in flat):  # pd.isna misses it
+        flat = [float("nan") if isinstance(v, Decimal) and v.is_nan() else v for v in flat]
+        y = values = np.asarray(flat, dtype=object).reshape(values.shape)
     if not flat or not all(
         isinstance(v, numbers.Real | Decimal | np.bool_) and v == v for v in flat
     ):
         return y  # text, None, NaN (a missing label): said by the checks
     if all_bools(flat, name):  # as NumPy's bools: classes named 'False' and 'True'
         return np.asarray(flat, dtype=bool).reshape(values.shape)
+    if all(_integral(v) for v in flat):  # Decimal(2) as 2: a class id, as an int is
+        huge = [v for v in flat if not _INT64.min <= int(v) <= _INT64.max]
+        if huge and task != "regression":  # as float64 they were a regression target
+            raise DataError(
+                f"{name} holds integers beyond int64 (e.g. {int(huge[0])}), which cannot be "
+                "class ids: those are 0..num_classes-1. Map the labels to them (e.g. "
+                "np.unique(y, return_inverse=True)[1]), or, for a real-valued target, pass "
+                'task="regression" (it is then read as float64).'
+            )
+        if not huge:
+            return np.asarray([int(v) for v in flat], dtype=np.int64).reshape(values.shape)
     try:
-        if all(isinstance(v, numbers.Integral) for v in flat):
-            return np.asarray(flat, dtype=np.int64).reshape(values.shape)
         return np.asarray([float(v) for v in flat], dtype=np.float64).reshape(values.shape)
-    except (OverflowError, ValueError):  # beyond int64 or float64: said by the checks
+    except (OverflowError, ValueError):  # beyond float64: said by the checks
         return y
+
+
+_INT64 = np.iinfo(np.int64)
+
+
+def _integral(value: Any) -> bool:
+    """Whether `value` (a real number) is an integer type, or an integral `Decimal`."""
+    if isinstance(value, Decimal):
+        return value.is_finite() and value == value.to_integral_value()
+    return isinstance(value, numbers.Integral)
 
 
 def refuse_bools_beside_numbers(ys: dict[str, Any]) -> None:

@@ -16,8 +16,6 @@ from tunekit.data._checks import (
     CLASSIFICATION,
     INT_LABELS,
     REGRESSION,
-    SCALED_UINT8,
-    UNSCALED,
     _as_labels,
     _check_finite,
     _check_lengths,
@@ -25,6 +23,7 @@ from tunekit.data._checks import (
     _is_int,
     _naming_file,
     _scale_pixels,
+    npz_scaling,
 )
 from tunekit.data._classes import value_classes
 from tunekit.data._metadata import NPZ_ONE_OUTPUT, refuse_lists
@@ -269,7 +268,7 @@ def _npz_dataset(
             "by 255 and other dtypes are not, so the splits would differ in scale. "
             "Save every x array with the same dtype."
         )
-    scaling = SCALED_UINT8 if x_train.dtype == np.uint8 else UNSCALED
+    scaling = npz_scaling(x_train, f"the .npz {name!r}")
     if class_names is None and num_classes is not None:
         class_names = [str(i) for i in range(num_classes)]
     split_off = None if "x_val" in arrays else validation_size  # the file's x_val: its own

@@ -119,7 +119,7 @@ class Dataset:
             )
         inputs = {f"x_{s}": getattr(self, f"x_{s}") for s in _SPLITS}
         given = {f"y_{s}": getattr(self, f"y_{s}") for s in _SPLITS}
-        given = {name: tg.objects_as_numbers(y, name) for name, y in given.items()}
+        given = {name: tg.objects_as_numbers(y, name, task) for name, y in given.items()}
         refuse_lists(inputs | given)  # Keras's lists of inputs or targets, before the task
         check_same_columns(inputs, given)
         given, width = tg.one_hot_as_ids(given, task, self.num_classes)
@@ -249,7 +249,7 @@ class Dataset:
         test_fraction = test_fraction if x_test is None else 0.0  # the test set is given
         _check_fractions(validation_fraction, test_fraction)
         refuse_lists(dict(x=x, y=y, x_test=x_test, y_test=y_test))  # Keras's lists: dicts here
-        y, y_test = tg.objects_as_numbers(y), tg.objects_as_numbers(y_test, "y_test")
+        y, y_test = (tg.objects_as_numbers(v, n, task) for v, n in ((y, "y"), (y_test, "y_test")))
         check_same_columns({"x": x, "x_test": x_test}, {"y": y, "y_test": y_test})  # DataFrames
         y, y_test, task, num_classes, class_names, label_mode = arrays_labels(
             y, y_test, tg.check_task(task), num_classes, class_names
