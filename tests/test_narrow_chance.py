@@ -185,8 +185,16 @@ def test_trials_at_chance_are_left_out_of_the_narrowing(caplog):
     assert "narrowed from the 3 of the 6 usable trials that beat it" in caplog.text
     assert "from the 3 coarse trials that beat chance" in narrowing_line(narrowed)
     space = {hp.name: hp for hp in narrowed.hyperparameters.space}
-    assert isinstance(space["activation"], kt.engine.hyperparameters.Fixed)
-    assert space["activation"].value == "relu"
+    # The 3 learners are the 3 relu trials of 6: as likely as 1 in 20 by chance, so
+    # relu is not fixed (rule `common`); of 7 trials (1 in 35) it is.
+    assert (space["activation"].values, space["activation"].default) == (
+        ["relu", "sigmoid"],
+        "relu",
+    )
+    assert {c.name: c.rule for c in narrowed.changes}["activation"] == "common"
+    more = _narrow([0.90, 0.88, 0.86, 0.52, 0.55, 0.40, 0.45], top=5)
+    (activation,) = [hp for hp in more.hyperparameters.space if hp.name == "activation"]
+    assert isinstance(activation, kt.engine.hyperparameters.Fixed) and activation.value == "relu"
     # The learners hold units 8, 16 and 24: the range is theirs plus the margin.
     assert space["units"].min_value == 8 and 24 <= space["units"].max_value < 40
     # Used 3; the coarse phase had 6 usable trials and the user asked for 5.
