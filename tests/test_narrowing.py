@@ -55,6 +55,14 @@ def make_trials(space, name, values, scores=None):
     ]
 
 
+def losing(space, values, name="x"):
+    """`values` (best first), then two worse trials at the range's bounds: the range
+    narrows on both sides only when some usable trial beyond the top trials lost there."""
+    hp = space.space[0]
+    bounds = list(hp.values) if isinstance(hp, hp_module.Choice) else [hp.min_value, hp.max_value]
+    return make_trials(space, name, list(values) + [bounds[0], bounds[-1]])
+
+
 def one(kind, *args, **kwargs):
     space = kt.HyperParameters()
     getattr(space, kind)("x", *args, **kwargs)
@@ -244,7 +252,7 @@ def test_ranking_direction_and_ties_by_trial_id(direction, expected):
 
 def test_int_linear_pads_by_at_least_one_step():
     space = one("Int", 32, 512, step=32)
-    result = narrow_space(space, make_trials(space, "x", [160, 128, 192]))
+    result = narrow_space(space, losing(space, [160, 128, 192]))
     hp = narrowed_hp(result)
     assert (hp.min_value, hp.max_value, hp.step, hp.default) == (96, 224, 32, 160)
     assert change(result).before == "Int [32, 512] step 32"
@@ -254,7 +262,7 @@ def test_int_linear_pads_by_at_least_one_step():
 
 def test_int_linear_snaps_outward_to_grid_anchored_at_min_value():
     space = one("Int", 10, 100, step=7)  # Grid 10, 17, ..., 94.
-    result = narrow_space(space, make_trials(space, "x", [31, 45, 38]), margin=0.8)
+    result = narrow_space(space, losing(space, [31, 45, 38]), margin=0.8)
     hp = narrowed_hp(result)
     # Values span [31, 45]; pad 0.8 * 14 = 11.2 -> [19.8, 56.2] -> [17, 59].
     assert (hp.min_value, hp.max_value, hp.step) == (17, 59, 7)
@@ -263,16 +271,16 @@ def test_int_linear_snaps_outward_to_grid_anchored_at_min_value():
 
 def test_float_linear_margin_and_minimum_window():
     space = one("Float", 0.0, 1.0)
-    hp = narrowed_hp(narrow_space(space, make_trials(space, "x", [0.45, 0.4, 0.5])))
+    hp = narrowed_hp(narrow_space(space, losing(space, [0.45, 0.4, 0.5])))
     assert (hp.min_value, hp.max_value, hp.default) == (0.39, 0.51, 0.45)
     # A tight cluster is padded by margin * 10% of the original width.
-    hp = narrowed_hp(narrow_space(space, make_trials(space, "x", [0.5, 0.5001, 0.5002])))
+    hp = narrowed_hp(narrow_space(space, losing(space, [0.5, 0.5001, 0.5002])))
     assert (hp.min_value, hp.max_value) == (0.49, 0.5102)
 
 
 def test_float_step_grid_keeps_every_grid_point():
     space = one("Float", 0.05, 1.0, step=0.1)  # Grid 0.05, 0.15, ..., 0.95.
-    hp = narrowed_hp(narrow_space(space, make_trials(space, "x", [0.35, 0.45, 0.35])))
+    hp = narrowed_hp(narrow_space(space, losing(space, [0.35, 0.45, 0.35])))
     assert (hp.min_value, hp.max_value, hp.step) == (0.25, 0.55, 0.1)
     assert len(list(hp.values)) == 4  # KerasTuner's own count includes 0.55.
     assert all(allowed(space.space[0], v) for v in hp.values)
@@ -280,20 +288,20 @@ def test_float_step_grid_keeps_every_grid_point():
 
 def test_best_trial_on_a_bound_keeps_that_side():
     space = one("Int", 32, 512, step=32)
-    hp = narrowed_hp(narrow_space(space, make_trials(space, "x", [512, 384, 448])))
+    hp = narrowed_hp(narrow_space(space, losing(space, [512, 384, 448])))
     assert (hp.min_value, hp.max_value) == (352, 512)
     space = one("Float", 0.0, 1.0)
-    hp = narrowed_hp(narrow_space(space, make_trials(space, "x", [0.0, 0.2, 0.3])))
+    hp = narrowed_hp(narrow_space(space, losing(space, [0.0, 0.2, 0.3])))
     assert (hp.min_value, hp.max_value) == (0.0, 0.33)
     # The last grid point counts as the upper bound when max_value is off-grid.
     space = one("Int", 10, 100, step=7)
-    hp = narrowed_hp(narrow_space(space, make_trials(space, "x", [94, 80, 87])))
+    hp = narrowed_hp(narrow_space(space, losing(space, [94, 80, 87])))
     assert (hp.min_value, hp.max_value) == (73, 100)
 
 
 def test_float_log_is_narrowed_in_log_space():
     space = one("Float", 1e-4, 1e-2, sampling="log")
-    result = narrow_space(space, make_trials(space, "x", [1.5e-3, 1e-3, 2e-3]))
+    result = narrow_space(space, losing(space, [1.5e-3, 1e-3, 2e-3]))
     hp = narrowed_hp(result)
     pad = 0.1 * math.log(2)
     assert hp.min_value == pytest.approx(1e-3 * math.exp(-pad), rel=1e-10)
@@ -304,14 +312,14 @@ def test_float_log_is_narrowed_in_log_space():
 
 def test_int_log_step_is_a_multiplicative_grid():
     space = one("Int", 2, 1024, step=2, sampling="log")  # 2, 4, ..., 1024.
-    hp = narrowed_hp(narrow_space(space, make_trials(space, "x", [32, 16, 64])))
+    hp = narrowed_hp(narrow_space(space, losing(space, [32, 16, 64])))
     assert (hp.min_value, hp.max_value, hp.step, hp.sampling) == (8, 128, 2, "log")
     assert list(hp.values) == [8, 16, 32, 64, 128]
 
 
 def test_reverse_log_is_narrowed_in_its_own_space():
     space = one("Float", 0.5, 0.999, sampling="reverse_log")
-    hp = narrowed_hp(narrow_space(space, make_trials(space, "x", [0.95, 0.9, 0.99])))
+    hp = narrowed_hp(narrow_space(space, losing(space, [0.95, 0.9, 0.99])))
 
     def t(v):
         return -math.log(0.5 + 0.999 - v)
@@ -367,7 +375,7 @@ def test_a_hyperparameter_the_top_trials_cover_whole_is_reported_kept(kind, args
 
 def test_ordered_choice_keeps_contiguous_span():
     space = one("Choice", [16, 32, 64, 128, 256])
-    result = narrow_space(space, make_trials(space, "x", [128, 32, 128]))
+    result = narrow_space(space, losing(space, [128, 32, 128]))
     assert (narrowed_hp(result).values, change(result).rule) == ([32, 64, 128], "span")
     space = one("Choice", [16, 32, 64, 128, 256], ordered=False)
     seen = [128, 32, 128, 16, 64, 256]  # the worse trials tried the rest, and lost
@@ -422,7 +430,8 @@ def test_a_range_of_which_every_trial_tried_one_value_is_kept_whole(fix_unanimou
 def test_collapsed_range_becomes_fixed():
     space = one("Float", 0.0, 1.0)
     kwargs = {"margin": 0.0, "fix_unanimous": False}
-    result = narrow_space(space, make_trials(space, "x", [0.25] * 3 + [0.75]), top=3, **kwargs)
+    trials = make_trials(space, "x", [0.25] * 3 + [0.75, 0.1])  # lost on both sides
+    result = narrow_space(space, trials, top=3, **kwargs)
     assert (narrowed_hp(result).value, change(result).rule) == (0.25, "collapsed")
     # A Choice has no margin: fix_unanimous=False keeps its values (it was Fixed "b",
     # "collapsed", whatever fix_unanimous said).
@@ -450,7 +459,7 @@ def test_a_stepped_float_range_keeps_the_grid_point_of_the_best_trial():
     for lo, step in ((1 / 3, 2.0), (2.82e-06, 2.0)):  # many-digit bounds, log grid
         space = one("Float", lo, lo * step**10, step=step, sampling="log")
         grid = [lo * step**k for k in range(11)]
-        trials = make_trials(space, "x", [grid[6], grid[4], grid[5], grid[9]])
+        trials = make_trials(space, "x", [grid[6], grid[4], grid[5], grid[9], grid[0]])
         hp = narrowed_hp(narrow_space(space, trials, top=3, margin=0.0))
         assert hp.min_value <= grid[4] and hp.max_value >= grid[6]
         drawn = {hp.random_sample(seed) for seed in range(300)}
@@ -487,6 +496,8 @@ def test_conditionals_use_only_trials_where_active():
         make_trial(space, {"model": "cnn", "units": 10, "kernel": 5}, 0.8, "01"),
         make_trial(space, {"model": "mlp", "units": 128}, 0.7, "02"),
         make_trial(space, {"model": "rnn", "dropout": 0.3}, 0.1, "03"),
+        make_trial(space, {"model": "mlp", "units": 8}, 0.05, "04"),  # lost, below
+        make_trial(space, {"model": "mlp", "units": 256}, 0.04, "05"),  # lost, above
     ]
     result = narrow_space(space, trials, top=3)
     before, after = space.space, result.hyperparameters.space
@@ -904,3 +915,24 @@ def test_the_record_and_the_arithmetic_share_one_class_under_every_import_path()
         "narrow_declared",
         "narrow_space",
     }
+
+
+def test_a_side_no_usable_trial_went_beyond_is_kept():
+    """Probe G: with the top count raised to the 3 usable trials, `units` went from
+    `Int [4, 32]` to `[4, 12]`: where three random draws landed, nothing having lost at
+    16..32. A side shrinks only when some usable trial beyond the top trials lost there;
+    so top == usable keeps every range whole ("kept")."""
+    space = one("Int", 4, 32)
+    result = narrow_space(space, make_trials(space, "x", [8, 4, 10]))  # all 3 are the top
+    assert (narrowed_hp(result).min_value, narrowed_hp(result).max_value) == (4, 32)
+    assert change(result).rule == "kept"
+    # One worse trial above: only the upper side shrinks.
+    result = narrow_space(space, make_trials(space, "x", [8, 6, 10, 30]), top=3)
+    assert (narrowed_hp(result).min_value, narrowed_hp(result).max_value) == (4, 11)
+    # ... and below as well: both.
+    result = narrow_space(space, make_trials(space, "x", [8, 6, 10, 30, 4]), top=3)
+    assert (narrowed_hp(result).min_value, narrowed_hp(result).max_value) == (5, 11)
+    # An ordered Choice alike.
+    space = one("Choice", [16, 32, 64, 128, 256])
+    result = narrow_space(space, make_trials(space, "x", [64, 32, 64, 256]), top=3)
+    assert narrowed_hp(result).values == [16, 32, 64]

@@ -129,7 +129,7 @@ def test_ordered_choices_and_ranges_keep_their_rules():
     trials = make_trials(space, "x", [32] * 4 + [64, 128, 16, 64, 128])
     result = narrow_space(space, trials, top=4)
     assert (narrowed_hp(result).value, change(result).rule) == (32, "unanimous")
-    result = narrow_space(space, make_trials(space, "x", [32, 64, 32, 64]))
+    result = narrow_space(space, make_trials(space, "x", [32, 64, 32, 64, 16, 128]), top=4)
     assert (narrowed_hp(result).values, change(result).rule) == ([32, 64], "span")
 
 

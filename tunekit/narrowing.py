@@ -67,7 +67,9 @@ def narrow_space(
     (by default read from the trials), and of each trial only the values its
     build used. Numeric ranges shrink to the top trials' values plus a margin
     (in the sampling's own scale, snapped to the original step grid), an
-    ordered (numeric) `Choice` keeps the span of the top trials' values, and
+    ordered (numeric) `Choice` keeps the span of the top trials' values (each
+    only on a side beyond which some usable trial ran, and lost; so when the
+    top trials are all the usable ones, no range shrinks), and
     hyperparameters the top trials agree on become `Fixed`. An unordered
     `Choice` or a `Boolean` loses a value only on evidence: some usable trial
     in which it was active tried that value, and no top trial used it. A
@@ -334,8 +336,10 @@ def _narrow_one(
             return _rebuild(hp, default=bool(best)), "untried"
         return _rebuild(hp, default=bool(best)), "kept"
     if isinstance(hp, hp_module.Choice):
-        if hp.ordered:
+        if hp.ordered:  # the top trials' span; a side no usable trial went beyond is kept
             low, high = min(values), max(values)
+            low = low if any(v < low for v in tried) or not tried else min(hp.values)
+            high = high if any(v > high for v in tried) or not tried else max(hp.values)
             kept, rule = [v for v in hp.values if low <= v <= high], "span"
         elif not fix_unanimous and all(v == best for v in values):
             return _kept(hp, best)  # as documented: fix_unanimous=False keeps every value
@@ -346,7 +350,7 @@ def _narrow_one(
         if len(kept) == 1:  # one value left: Fixed, unless fix_unanimous=False says keep
             return (_fixed(hp, kept[0]), "collapsed") if fix_unanimous else _kept(hp, best)
         return _rebuild(hp, values=kept, default=best), rule
-    return _narrow_numeric(hp, values, margin)
+    return _narrow_numeric(hp, values, margin, tried)
 
 
 def _kept(hp: HyperParameter, best: Any) -> tuple[HyperParameter, str]:
@@ -354,8 +358,10 @@ def _kept(hp: HyperParameter, best: Any) -> tuple[HyperParameter, str]:
 
 
 def _narrow_numeric(
-    hp: HyperParameter, values: Sequence[float], margin: float
+    hp: HyperParameter, values: Sequence[float], margin: float, tried: Sequence[float] = ()
 ) -> tuple[HyperParameter, str]:
+    """A range (or ordered `Choice`) narrowed around the top trials' `values`; a side
+    beyond which no usable trial (`tried`) ran is kept: nothing there lost."""
     lo0, hi0, step, sampling = hp.min_value, hp.max_value, hp.step, hp.sampling
     is_int = isinstance(hp, hp_module.Int)
     best = values[0]
@@ -368,8 +374,10 @@ def _narrow_numeric(
     pad = margin * max(b - a, _MIN_WINDOW * (t1 - t0))
     if step is not None and margin > 0:
         pad = max(pad, step if sampling == "linear" else math.log(step))
-    lo_t = t0 if best <= lo0 else max(t0, a - pad)
-    hi_t = t1 if best >= hi0 else min(t1, b + pad)
+    lost_below = any(v < min(values) for v in tried) or not tried
+    lost_above = any(v > max(values) for v in tried) or not tried
+    lo_t = t0 if best <= lo0 or not lost_below else max(t0, a - pad)
+    hi_t = t1 if best >= hi0 or not lost_above else min(t1, b + pad)
     lo = min(max(inv(lo_t), lo0), min(values))
     hi = max(min(inv(hi_t), hi0), max(values))
     if step is not None:

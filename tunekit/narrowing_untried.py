@@ -25,7 +25,6 @@ from typing import Any
 
 from keras_tuner.engine import hyperparameters as hp_module
 from keras_tuner.engine.trial import TrialStatus
-from scipy import stats as scipy_stats
 
 from tunekit.trial_records import MISSING, active_value, is_usable
 
@@ -61,8 +60,10 @@ def agreement_p(values: Sequence[Any], tried: Sequence[Any]) -> float:
     Returns:
         A probability in (0, 1]; 1.0 when every usable trial tried `values[0]`.
     """
+    from scipy import stats  # type: ignore[import-untyped]  # noqa: PLC0415 - slow to import
+
     k, n, m = len(values), len(tried), sum(1 for v in tried if v == values[0])
-    return float(scipy_stats.hypergeom(n, m, k).pmf(k))
+    return float(stats.hypergeom(n, m, k).pmf(k))
 
 
 def common_note(values: Sequence[Any], tried: Sequence[Any]) -> str:
