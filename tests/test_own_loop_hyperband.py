@@ -353,3 +353,55 @@ def test_a_run_whose_own_loop_ignores_hyperbands_epochs_says_so_in_its_report(di
     )
     assert all(fine[i].metrics.exists(BUDGET_METRIC) for i in ignored)
     run.close()
+
+
+class SilentLoop(StepLoop):
+    """`StepLoop` that never calls a callback and always trains 2 epochs, over a range."""
+
+    def __init__(self):
+        super().__init__(fixed=2, report=False)
+
+    def build(self, hp):
+        hp.Float("l2", 0.01, 100.0, sampling="log")
+        return keras.Sequential([keras.Input((64,)), keras.layers.Dense(10)])
+
+
+def test_a_loop_that_calls_no_callback_gets_its_parameters_counted_and_no_epoch_count(
+    tmp_path,
+):
+    """Probe G: a `fit` of its own that never calls `model.fit` nor a callback, training 2
+    epochs whatever it is given. `trials.csv` gave `num_params` 0 for every trial, and
+    `best_hyperparameters.json` `epochs_trained: 1` with the rule "a fixed count", while
+    the loop trained 2. Now the parameters are counted and the epochs are said unknown."""
+    from sklearn.datasets import load_digits
+
+    from tunekit import CoarseToFine
+    from tunekit.data import Dataset
+
+    x, y = load_digits(return_X_y=True)
+    data = Dataset.from_arrays((x / 16.0).astype("float32")[:600], y[:600], seed=0)
+    run = CoarseToFine(
+        SilentLoop(),
+        data,
+        directory=tmp_path,
+        project_name="silent",
+        objective="val_mse:min",
+        coarse_trials=3,
+        coarse_epochs=1,
+        fine_tuner="bayesian",
+        fine_trials=2,
+        final_epochs=1,
+        finalists=0,
+        baseline=False,
+        seed=0,
+    )
+    result = run.run()
+    import pandas as pd
+
+    table = pd.read_csv(result.run_dir / "trials.csv")
+    assert set(table["num_params"]) == {650}  # 64 * 10 + 10
+    best = json.loads((result.run_dir / "best_hyperparameters.json").read_text())
+    assert best["epochs_trained"] is None
+    report = (result.run_dir / "report.md").read_text()
+    assert "own training loop, which called no model.fit" in report
+    assert "a fixed count" not in report

@@ -544,6 +544,8 @@ def test_user_build_function_and_seeded_reproducibility(tmp_path, data):
         ({"final_schedule": "linear"}, r"`final_schedule` must be one of \['cosine', 'constant'\]"),
         ({"seed": -1}, r"`seed` must be an int in \[0, "),
         ({"factor": 1}, r"`factor` must be an int >= 2"),
+        # Probe G: scikit-learn's cv=None; the message now says how to turn folds off.
+        ({"cv": None}, r"`cv` must be an int >= 1.*cv=1, the default, runs no cross-valid"),
     ],
 )
 def test_bad_arguments_fail_before_any_work(tmp_path, data, kwargs, message):

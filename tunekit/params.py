@@ -308,7 +308,8 @@ CV_REFUSED = (
     "(regression targets, a dict of targets), seed being the run's seed. A scikit-learn "
     "splitter object (StratifiedKFold(3), ShuffleSplit(3), GroupKFold(3), ...) and groups are "
     "not supported: pass the number of folds, e.g. cv=3; with groups, rows of one group may "
-    "then fall in both a fold's training and its validation part."
+    "then fall in both a fold's training and its validation part. cv=1, the default, runs no "
+    "cross-validation (scikit-learn's cv=None means 5 folds there: say cv=5 here)."
 )
 
 

@@ -52,6 +52,10 @@ __all__ = [
 BEST_HYPERPARAMETERS = "best_hyperparameters.json"
 BEST_MODEL = "best_model.keras"
 _EPOCH_END = "retrain.epoch_end"  # a fault-injection point (`tunekit._faults`)
+OWN_LOOP_RULE = (  # a retrain whose `fit` called no `model.fit` (`epochs_trained`: None)
+    "epochs={} given to the hypermodel's own training loop, which called no model.fit: "
+    "the epochs it ran are its own"
+)
 
 
 class Selection(NamedTuple):
@@ -305,6 +309,8 @@ class RetrainStep:
         ):
             rule = "set by the hypermodel's own fit"  # (or its fit's own model.fit call)
         epochs = epochs if staged else int(used.get("epochs", epochs))
+        if not fitted.stages:  # a training loop of the hypermodel's own: no model.fit call
+            rule = OWN_LOOP_RULE.format(epochs)
         # A stream brings its own batches: Keras ignores batch_size for it.
         streamed = isinstance(ctx.data, StreamData)
         batch_size = None if streamed or not used else used.get("batch_size")
@@ -361,7 +367,9 @@ class RetrainStep:
                 # fewer when stopped; a fit in stages: every model.fit call's epochs
                 "epochs_trained": sum(n for _, n in fitted.stages)
                 if len(fitted.stages) > 1
-                else epochs - max(0, planned - trained),
+                else epochs - max(0, planned - trained)
+                if fitted.stages
+                else None,  # an own loop's: unknown
                 # An EarlyStopping(restore_best_weights=True) of the user's: an earlier epoch.
                 "weights_from_epoch": restored,
                 "batch_size": batch_size,

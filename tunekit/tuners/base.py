@@ -585,7 +585,7 @@ class TunekitTuner(kt.Tuner):
             set(hp.values) - before,
         )  # batch_size= on a stream: said at the first trial that passes it
         self.stream_fit_args.record(trial.trial_id, type(self.hypermodel).__name__, ignored, x)
-        self._fit_returned(trial, kwargs["callbacks"])
+        self._fit_returned(trial, kwargs["callbacks"], model)
         if _kerastuner.multi_backend():
             _kerastuner.utils.save_json(
                 self._get_build_config_fname(trial.trial_id), model.get_build_config()
@@ -687,12 +687,16 @@ class TunekitTuner(kt.Tuner):
             extra[BUDGET_METRIC] = 1
         return _add_metrics(results, extra, objective.name)
 
-    def _fit_returned(self, trial: Trial, callbacks: Iterable[Any]) -> None:
+    def _fit_returned(self, trial: Trial, callbacks: Iterable[Any], model: Any) -> None:
         """The trial's `fit` returned: each tunekit callback completes what a hook would
         have (`fit_returned`: the best-epoch checkpoint written once, the HParams session,
-        closed event files), as a hypermodel's own loop may call only `on_epoch_end`."""
+        closed event files), as a hypermodel's own loop may call only `on_epoch_end`, or
+        no hook at all (`TrialFacts` then counts `model`'s parameters: probe G's
+        `num_params` of 0)."""
         clock = self._clock()
         for callback in callbacks:
+            if isinstance(callback, TrialFacts) and callback.model is None:
+                callback.set_model(model)
             if callable(finish := getattr(callback, "fit_returned", None)):
                 part = "checkpoint" if isinstance(callback, BestEpochWeights) else "tensorboard"
                 with clock.measure(part):
