@@ -58,7 +58,7 @@ def _npz(path: Path) -> Path:
     from sklearn.datasets import load_digits
 
     x, y = load_digits(return_X_y=True)
-    x, y = x[:200].astype("uint8"), y[:200] % 3
+    x, y = (x[:200] * 15).astype("uint8"), y[:200] % 3  # pixels 0..240
     np.savez(path, x_train=x[:150], y_train=y[:150], x_test=x[150:], y_test=y[150:])
     return path
 
@@ -256,7 +256,7 @@ def _digits(path: Path) -> Path:
     from sklearn.datasets import load_digits
 
     x, y = load_digits(return_X_y=True)
-    x, y = x[:200].astype("uint8"), y[:200]
+    x, y = (x[:200] * 15).astype("uint8"), y[:200]  # pixels 0..240
     np.savez(path, x_train=x[:150], y_train=y[:150], x_test=x[150:], y_test=y[150:])
     return path
 
