@@ -430,7 +430,7 @@ def test_a_range_of_which_every_trial_tried_one_value_is_kept_whole(fix_unanimou
 def test_collapsed_range_becomes_fixed():
     space = one("Float", 0.0, 1.0)
     kwargs = {"margin": 0.0, "fix_unanimous": False}
-    trials = make_trials(space, "x", [0.25] * 3 + [0.75, 0.1])  # lost on both sides
+    trials = make_trials(space, "x", [0.25] * 3 + [0.75, 0.1, 0.9, 0.05])  # lost both sides
     result = narrow_space(space, trials, top=3, **kwargs)
     assert (narrowed_hp(result).value, change(result).rule) == (0.25, "collapsed")
     # A Choice has no margin: fix_unanimous=False keeps its values (it was Fixed "b",
@@ -442,8 +442,8 @@ def test_collapsed_range_becomes_fixed():
         assert (type(hp), hp.values, hp.default) == (hp_module.Choice, choices, choices[1])
         assert change(result).rule == ("kept" if choices[0] == "a" else "untried")
         result = narrow_space(
-            space, make_trials(space, "x", [choices[1]] * 3 + [choices[0]] * 4), top=3
-        )
+            space, make_trials(space, "x", [choices[1]] * 3 + (choices[::2] * 4)[:4]), top=3
+        )  # the others, on both sides, lost
         assert (narrowed_hp(result).value, change(result).rule) == (choices[1], "unanimous")
 
 
@@ -533,7 +533,7 @@ def test_conditional_unanimous_among_two_active_trials_becomes_fixed():
     # Four more cnn trials that lost: p = 1/21 for each.
     trials += [
         make_trial(space, {"model": "cnn", "units": u, "kernel": k}, 0.05, f"0{i + 4}")
-        for i, (u, k) in enumerate([(30, 3), (40, 7), (50, 3), (60, 7)])
+        for i, (u, k) in enumerate([(5, 3), (40, 7), (50, 3), (60, 7)])
     ]
     result = narrow_space(space, trials, top=3)
     after = result.hyperparameters.space

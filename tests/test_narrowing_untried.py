@@ -39,12 +39,12 @@ def test_six_trials_all_relu_keep_the_values_never_tried():
 def test_a_value_tried_and_lost_is_removed_one_never_tried_is_kept():
     # 'relu' tops, 'tanh' was tried by the worse trials, 'selu' by none.
     space = one("Choice", ACTS)
-    trials = make_trials(space, "x", ["relu", "relu", "relu", "tanh", "tanh", "tanh"])
+    trials = make_trials(space, "x", ["relu"] * 3 + ["tanh"] * 4)
     result = narrow_space(space, trials, top=3)
     hp = narrowed_hp(result)
     assert (hp.values, hp.default) == (["relu", "selu"], "relu")
     c = change(result)
-    assert (c.rule, c.note) == ("subset", "'selu' never tried (6 usable trials): kept")
+    assert (c.rule, c.note) == ("subset", "'selu' never tried (7 usable trials): kept")
     # The top trials split: their values, and the untried one, so nothing is removed.
     trials = make_trials(space, "x", ["tanh", "relu", "tanh", "relu"])
     result = narrow_space(space, trials, top=3)
@@ -79,14 +79,14 @@ def test_only_trials_where_the_name_was_active_count_as_tried():
     space.Choice("model", ["mlp", "cnn"])
     with space.conditional_scope("model", ["mlp"]):
         space.Choice("act", ACTS, default="selu")
-    runs = [("mlp", "relu")] * 3 + [("mlp", "tanh"), ("cnn", None), ("cnn", None)]
+    runs = [("mlp", "relu")] * 3 + [("mlp", "tanh")] * 4 + [("cnn", None), ("cnn", None)]
     trials = [
         make_trial(space, {"model": m, **({"act": a} if a else {})}, 10.0 - i, f"{i:02d}")
         for i, (m, a) in enumerate(runs)
     ]
     result = narrow_space(space, trials, top=3)
     assert narrowed_hp(result, "act").values == ["relu", "selu"]
-    assert change(result, "act").note == "'selu' never tried (4 usable trials): kept"
+    assert change(result, "act").note == "'selu' never tried (7 usable trials): kept"
 
 
 def test_failed_trials_do_not_count_as_tried():
@@ -135,7 +135,7 @@ def test_ordered_choices_and_ranges_keep_their_rules():
 
 def test_fix_unanimous_false_keeps_every_value():
     space = one("Choice", ACTS)
-    trials = make_trials(space, "x", ["relu"] * 3 + ["tanh"] * 3)
+    trials = make_trials(space, "x", ["relu"] * 3 + ["tanh"] * 4)
     result = narrow_space(space, trials, top=3, fix_unanimous=False)
     assert (narrowed_hp(result).values, change(result).rule) == (ACTS, "kept")
     space = one("Boolean")
@@ -180,3 +180,61 @@ def test_agreement_p_is_the_hypergeometric_chance_of_the_top_trials_all_holding_
     assert agreement_p([16] * 3, [16, 16, 16, 32]) == pytest.approx(0.25)
     assert agreement_p([1] * 5, [1] * 5 + [0] * 15) == pytest.approx(1 / 15504)
     assert agreement_p([1] * 3, [1] * 3) == pytest.approx(1.0)
+
+
+def test_trials_tied_with_the_last_top_trial_count_among_the_top():
+    """Probe H: 'a' and 'b' tie at 0.5, three trials each; the trial ids put the three
+    'a' trials in the top 3, and 'b' was removed (`Fixed 'a'`, p = 1/220)."""
+    space = one("Choice", ["a", "b"])
+    values = ["a"] * 3 + ["b"] * 3 + ["b"] * 6
+    trials = make_trials(space, "x", values, scores=[0.5] * 6 + [0.1] * 6)
+    result = narrow_space(space, trials, direction="max", top=3)
+    assert narrowed_hp(result).values == ["a", "b"]
+    assert result.top == 6 and len(result.top_trial_ids) == 6
+    assert "3 more trials tied with the last top trial's score (0.5)" in result.top_note
+
+
+def test_agreement_by_chance_keeps_a_choice_whole_even_beside_an_untried_value():
+    """Probe H: the same trials narrowed `Choice ['a', 'b']` to `common` (p = 0.25) but
+    `Choice ['a', 'b', 'c']` to `['a', 'c']`: the untried 'c' skipped the chance test."""
+    for values in (["a", "b"], ["a", "b", "c"]):
+        space = one("Choice", values)
+        result = narrow_space(space, make_trials(space, "x", ["a", "a", "a", "b"]), top=3)
+        assert (narrowed_hp(result).values, change(result).rule) == (values, "common")
+
+
+def test_fix_unanimous_false_narrows_no_more_than_the_default():
+    """Probe H: `fix_unanimous=False` narrowed `Int [16, 64]` to `[16, 32]` (and with
+    `margin=0` fixed 16) on agreement the default judged chance (p = 0.25)."""
+    space = one("Int", 16, 64, step=16)
+    trials = make_trials(space, "x", [16, 16, 16, 32])
+    for kwargs in ({}, {"fix_unanimous": False}, {"fix_unanimous": False, "margin": 0.0}):
+        result = narrow_space(space, trials, top=3, **kwargs)
+        assert (change(result).after, change(result).rule) == ("Int [16, 64] step 16", "common")
+
+
+def test_a_value_is_not_fixed_when_nothing_beyond_it_on_one_side_was_tried():
+    """Probe H: 5 top trials at 32 and 10 worse at 16 of `Int(16, 64, step=16)` fixed 32,
+    though 48 and 64 were never tried; `Choice [1, 2, 4, 8]` with only 1 and 2 tried
+    fixed 2. The side no trial went beyond is kept."""
+    space = one("Int", 16, 64, step=16)
+    result = narrow_space(space, make_trials(space, "x", [32] * 5 + [16] * 10), top=5)
+    hp = narrowed_hp(result)
+    assert (type(hp), hp.max_value, hp.default) == (hp_module.Int, 64, 32)
+    space = one("Choice", [1, 2, 4, 8])
+    result = narrow_space(space, make_trials(space, "x", [2] * 5 + [1] * 10), top=5)
+    assert narrowed_hp(result).values == [2, 4, 8]
+    # Lost on both sides: fixed.
+    space = one("Int", 16, 64, step=16)
+    result = narrow_space(space, make_trials(space, "x", [32] * 5 + [16, 48] * 5), top=5)
+    assert (narrowed_hp(result).value, change(result).rule) == (32, "unanimous")
+
+
+def test_a_single_top_trial_is_no_agreement():
+    """Probe H: `top=1` of 21 trials fixed a log `Float` at the best trial's value as
+    "unanimous" (p = 1/21); of 20 it kept it whole. One trial agrees with itself."""
+    space = one("Float", 1e-4, 1e-1, sampling="log")
+    values = [10 ** (-4 + 3 * i / 21) for i in range(21)]
+    result = narrow_space(space, make_trials(space, "x", values[::-1]), top=1, min_trials=1)
+    assert change(result).rule not in ("unanimous", "common")
+    assert isinstance(narrowed_hp(result), hp_module.Float)

@@ -249,3 +249,51 @@ def test_a_decimal_nan_label_is_a_missing_label(wine):
     for given in (y, pd.Series(y, dtype=object)):
         with pytest.raises(DataError, match=r"y has 1 missing label\(s\).* at row\(s\) 7\b"):
             Dataset.from_arrays(x, given, seed=0)
+
+
+@pytest.mark.parametrize("task", [None, "classification", "regression"])
+@pytest.mark.parametrize(
+    "bad, said",
+    [
+        (
+            Decimal("1.0000000000000000001"),
+            r"Decimal\('1\.0000000000000000001'\), which float64 rounds to 1\.0",
+        ),
+        (Decimal("1E-400"), r"Decimal\('1E-400'\), which float64 rounds to 0\.0"),
+        # integral: beyond int64 as a class id, beyond float64 as a target
+        (
+            Decimal("1E+400"),
+            r"(Decimal\('1E\+400'\), which float64 cannot hold|integers beyond int64)",
+        ),
+    ],
+    ids=["rounds_to_one", "rounds_to_zero", "beyond_float64"],
+)
+def test_decimals_float64_would_change_are_refused_naming_them(wine, bad, said, task):
+    """Probe H: `Decimal('1.0000000000000000001')` and `Decimal('1E-400')` among `Decimal`
+    ids 0, 1 became the classes 1 and 0 with exit 0 (float64 rounds them whole);
+    `Decimal('1E+400')`, finite, was said to be non-finite."""
+    x = wine.data.to_numpy(np.float32)
+    y = [Decimal(int(v) % 2) for v in wine.target]
+    y[3] = bad
+    with pytest.raises(DataError, match=f"y holds {said}"):
+        Dataset.from_arrays(x, y, seed=0, task=task)
+
+
+def test_integers_float64_cannot_tell_apart_or_hold_are_refused_naming_them(wine):
+    """Probe H, `task="regression"`: `2**64 + k` were said "constant" (float64 makes them
+    one value), and `10**400` raised a bare `OverflowError`."""
+    x = wine.data.to_numpy(np.float32)
+    y = [2**64 + int(v) for v in wine.target]
+    with pytest.raises(
+        DataError, match=r"float64 cannot tell apart \(18446744073709551616 and 1844"
+    ):
+        Dataset.from_arrays(x, y, seed=0, task="regression")
+    y = [10**400 + int(v) for v in wine.target]
+    with pytest.raises(
+        DataError, match=r"y holds 100000000000\.\.\. \(401 digits\), which float64"
+    ):
+        Dataset.from_arrays(x, y, seed=0, task="regression")
+    y = [float(v) / 7 for v in wine.target]
+    y[0] = 10**400
+    with pytest.raises(DataError, match=r"\(401 digits\), which float64 cannot hold"):
+        Dataset.from_arrays(x, y, seed=0)

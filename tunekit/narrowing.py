@@ -239,7 +239,18 @@ def _narrow(
         declared = holds_declared_names(trials)
     unknown = frozenset() if declared else unknown_use(space, trials)
     sign = -1.0 if ranked_by == "max" else 1.0
-    ranked = sorted(usable, key=lambda t: (sign * float(t.score), str(t.trial_id)))[:count]
+    ordered = sorted(usable, key=lambda t: (sign * float(t.score), str(t.trial_id)))
+    ranked = ordered[:count]
+    tied = [t for t in ordered[count:] if float(t.score) == float(ranked[-1].score)]
+    if tied:  # the trial id broke the tie: the tied trials are as good (probe H)
+        ranked, count = ranked + tied, count + len(tied)
+        top_note = "; ".join(
+            [
+                *([top_note] if top_note else []),
+                f"{_log.count(len(tied), 'more trial')} tied with the last top trial's "
+                f"score ({float(tied[0].score):.6g}): counted among the top",
+            ]
+        )
 
     new_hps, changes = [], []
     for hp in space.space:
@@ -327,9 +338,12 @@ def _narrow_one(
     untried = untried_values(hp, tried)
     if one_value_tried(hp, tried):  # a range of which no usable trial tried another value
         return _rebuild(hp, default=best), "untried"
-    if fix_unanimous and all(v == best for v in values) and not untried:
-        if agreement_p(values, tried) >= AGREEMENT_ALPHA:  # most trials tried it: no evidence
-            return _rebuild(hp, default=best), "common"
+    agreed = len(values) >= 2 and all(v == best for v in values)  # one trial agrees with itself
+    if agreed and any(v != best for v in tried) and agreement_p(values, tried) >= AGREEMENT_ALPHA:
+        return _rebuild(hp, default=best), "common"  # most trials tried it: no evidence
+    if agreed and _is_range(hp) and not _lost_on_both_sides(hp, best, tried):
+        agreed = False  # nothing beyond it on one side was tried: narrowed as a range
+    if fix_unanimous and agreed and not untried:
         return _fixed(hp, best), "unanimous"  # every other value (if any) was tried, and lost
     if isinstance(hp, hp_module.Boolean):
         if fix_unanimous and untried:  # the top trials agree; the other value was never tried
@@ -351,6 +365,29 @@ def _narrow_one(
             return (_fixed(hp, kept[0]), "collapsed") if fix_unanimous else _kept(hp, best)
         return _rebuild(hp, values=kept, default=best), rule
     return _narrow_numeric(hp, values, margin, tried)
+
+
+def _is_range(hp: HyperParameter) -> bool:
+    """Whether `hp` is narrowed as a range: an `Int`, a `Float`, an ordered `Choice`."""
+    if isinstance(hp, hp_module.Choice):
+        return bool(hp.ordered)
+    return isinstance(hp, hp_module.Int | hp_module.Float)
+
+
+def _lost_on_both_sides(hp: HyperParameter, best: Any, tried: Sequence[Any]) -> bool:
+    """Whether some usable trial tried a value below `best` (or it is the lowest) and one
+    above (or it is the highest): else fixing `best` removes values nobody tried."""
+    low, high = (
+        (min(hp.values), max(hp.values))
+        if isinstance(hp, hp_module.Choice)
+        else (
+            hp.min_value,
+            hp.max_value,
+        )
+    )
+    below = best <= low or any(v < best for v in tried)
+    above = best >= high or any(v > best for v in tried)
+    return below and above
 
 
 def _kept(hp: HyperParameter, best: Any) -> tuple[HyperParameter, str]:

@@ -9,6 +9,7 @@ array of `True`/`False` was classes named `'0'`/`'1'` (a NumPy bool array's are 
 
 from __future__ import annotations
 
+import math
 import numbers
 from collections.abc import Mapping, Sequence
 from decimal import Decimal
@@ -131,20 +132,59 @@ def objects_as_numbers(y: Any, name: str = "y", task: str | None = None) -> Any:
         huge = [v for v in flat if not _INT64.min <= int(v) <= _INT64.max]
         if huge and task != "regression":  # as float64 they were a regression target
             raise DataError(
-                f"{name} holds integers beyond int64 (e.g. {int(huge[0])}), which cannot be "
-                "class ids: those are 0..num_classes-1. Map the labels to them (e.g. "
+                f"{name} holds integers beyond int64 (e.g. {_short(int(huge[0]))}), which "
+                "cannot be class ids: those are 0..num_classes-1. Map the labels to them (e.g. "
                 "np.unique(y, return_inverse=True)[1]), or, for a real-valued target, pass "
                 'task="regression" (it is then read as float64).'
             )
         if not huge:
             return np.asarray([int(v) for v in flat], dtype=np.int64).reshape(values.shape)
+    floats = [_as_float(v, name) for v in flat]
+    first: dict[float, Any] = {}
+    for value, as_float in zip(flat, floats, strict=True):
+        if first.setdefault(as_float, value) != value:  # two values, one float
+            raise DataError(
+                f"{name} holds values that float64 cannot tell apart ({_short(first[as_float])} "
+                f"and {_short(value)} both become {as_float:.17g}): distinct targets would be one. "
+                "Subtract an offset (e.g. y - min(y)) or rescale them to other units, then "
+                "load the data again."
+            )
+    return np.asarray(floats, dtype=np.float64).reshape(values.shape)
+
+
+def _as_float(value: Any, name: str) -> float:
+    """`float(value)`, refusing a finite value float64 cannot hold (beyond its range) or
+    that it would make a whole number (`Decimal('1.0000000000000000001')` -> 1.0, which
+    would read as a class id). Infinities are left to the checks of non-finite values."""
     try:
-        return np.asarray([float(v) for v in flat], dtype=np.float64).reshape(values.shape)
-    except (OverflowError, ValueError):  # beyond float64: said by the checks
-        return y
+        result = float(value)
+    except OverflowError:  # a Python int beyond float64
+        result = math.inf
+    finite = (
+        value.is_finite()
+        if isinstance(value, Decimal)
+        else not (isinstance(value, float | np.floating) and math.isinf(value))
+    )
+    if (math.isinf(result) and finite) or (
+        isinstance(value, Decimal) and result.is_integer() and not _integral(value)
+    ):
+        raise DataError(
+            f"{name} holds {_short(value)}, which float64 "
+            + ("cannot hold (beyond its range)" if math.isinf(result) else f"rounds to {result}")
+            + ": rescale the targets to other units (or round them yourself if they are "
+            "class ids), then load the data again."
+        )
+    return result
 
 
 _INT64 = np.iinfo(np.int64)
+
+
+def _short(value: Any) -> str:
+    """`value` as a message shows it: an int of over 24 digits by its first ones."""
+    if not isinstance(value, int) or len(text := str(value)) <= 24:
+        return repr(value) if isinstance(value, Decimal) else str(value)
+    return f"{text[:12]}... ({len(text.lstrip('-'))} digits)"
 
 
 def _integral(value: Any) -> bool:
