@@ -352,8 +352,8 @@ def _narrow_one(
     if isinstance(hp, hp_module.Choice):
         if hp.ordered:  # the top trials' span; a side no usable trial went beyond is kept
             low, high = min(values), max(values)
-            low = low if any(v < low for v in tried) or not tried else min(hp.values)
-            high = high if any(v > high for v in tried) or not tried else max(hp.values)
+            below, above = _lost_beyond(low, high, tried)
+            low, high = (low if below else min(hp.values)), (high if above else max(hp.values))
             kept, rule = [v for v in hp.values if low <= v <= high], "span"
         elif not fix_unanimous and all(v == best for v in values):
             return _kept(hp, best)  # as documented: fix_unanimous=False keeps every value
@@ -377,17 +377,18 @@ def _is_range(hp: HyperParameter) -> bool:
 def _lost_on_both_sides(hp: HyperParameter, best: Any, tried: Sequence[Any]) -> bool:
     """Whether some usable trial tried a value below `best` (or it is the lowest) and one
     above (or it is the highest): else fixing `best` removes values nobody tried."""
-    low, high = (
-        (min(hp.values), max(hp.values))
-        if isinstance(hp, hp_module.Choice)
-        else (
-            hp.min_value,
-            hp.max_value,
-        )
-    )
-    below = best <= low or any(v < best for v in tried)
-    above = best >= high or any(v > best for v in tried)
-    return below and above
+    choice = isinstance(hp, hp_module.Choice)
+    low, high = (min(hp.values), max(hp.values)) if choice else (hp.min_value, hp.max_value)
+    below, above = _lost_beyond(best, best, tried)
+    return (best <= low or below) and (best >= high or above)
+
+
+def _lost_beyond(low: Any, high: Any, tried: Sequence[Any]) -> tuple[bool, bool]:
+    """Whether some usable trial (`tried`: their values; none given counts as yes) ran
+    below `low`, and above `high`: only there did a value lose to the top trials'."""
+    if not tried:
+        return True, True
+    return any(v < low for v in tried), any(v > high for v in tried)
 
 
 def _kept(hp: HyperParameter, best: Any) -> tuple[HyperParameter, str]:
@@ -411,8 +412,7 @@ def _narrow_numeric(
     pad = margin * max(b - a, _MIN_WINDOW * (t1 - t0))
     if step is not None and margin > 0:
         pad = max(pad, step if sampling == "linear" else math.log(step))
-    lost_below = any(v < min(values) for v in tried) or not tried
-    lost_above = any(v > max(values) for v in tried) or not tried
+    lost_below, lost_above = _lost_beyond(min(values), max(values), tried)
     lo_t = t0 if best <= lo0 or not lost_below else max(t0, a - pad)
     hi_t = t1 if best >= hi0 or not lost_above else min(t1, b + pad)
     lo = min(max(inv(lo_t), lo0), min(values))
