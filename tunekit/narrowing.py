@@ -26,6 +26,7 @@ from tunekit.narrowing_untried import (
     agreement_p,
     common_note,
     failed_values,
+    is_range,
     one_value_tried,
     untried_note,
     untried_values,
@@ -341,7 +342,7 @@ def _narrow_one(
     agreed = len(values) >= 2 and all(v == best for v in values)  # one trial agrees with itself
     if agreed and any(v != best for v in tried) and agreement_p(values, tried) >= AGREEMENT_ALPHA:
         return _rebuild(hp, default=best), "common"  # most trials tried it: no evidence
-    if agreed and _is_range(hp) and not _lost_on_both_sides(hp, best, tried):
+    if agreed and is_range(hp) and not _lost_on_both_sides(hp, best, tried):
         agreed = False  # nothing beyond it on one side was tried: narrowed as a range
     if fix_unanimous and agreed and not untried:
         return _fixed(hp, best), "unanimous"  # every other value (if any) was tried, and lost
@@ -365,13 +366,6 @@ def _narrow_one(
             return (_fixed(hp, kept[0]), "collapsed") if fix_unanimous else _kept(hp, best)
         return _rebuild(hp, values=kept, default=best), rule
     return _narrow_numeric(hp, values, margin, tried)
-
-
-def _is_range(hp: HyperParameter) -> bool:
-    """Whether `hp` is narrowed as a range: an `Int`, a `Float`, an ordered `Choice`."""
-    if isinstance(hp, hp_module.Choice):
-        return bool(hp.ordered)
-    return isinstance(hp, hp_module.Int | hp_module.Float)
 
 
 def _lost_on_both_sides(hp: HyperParameter, best: Any, tried: Sequence[Any]) -> bool:

@@ -34,6 +34,7 @@ __all__ = [
     "agreement_p",
     "common_note",
     "failed_values",
+    "is_range",
     "one_value_tried",
     "untried_note",
     "untried_values",
@@ -102,11 +103,18 @@ def one_value_tried(hp: hp_module.HyperParameter, tried: Sequence[Any]) -> bool:
     """Whether `hp` is a numeric range (`Int`, `Float`, an ordered `Choice`) of more than
     one value and every usable trial (`tried`: their values where it was active) tried the
     same one of them: then the trials say nothing of its other values."""
-    if isinstance(hp, hp_module.Boolean) or not tried or any(v != tried[0] for v in tried):
+    if not is_range(hp) or not tried or any(v != tried[0] for v in tried):
         return False
     if isinstance(hp, hp_module.Choice):
-        return bool(hp.ordered) and len(set(hp.values)) > 1
-    return isinstance(hp, hp_module.Int | hp_module.Float) and hp.max_value > hp.min_value
+        return len(set(hp.values)) > 1
+    return bool(hp.max_value > hp.min_value)
+
+
+def is_range(hp: hp_module.HyperParameter) -> bool:
+    """Whether `hp` is narrowed as a range: an `Int`, a `Float`, an ordered `Choice`."""
+    if isinstance(hp, hp_module.Choice):
+        return bool(hp.ordered)
+    return isinstance(hp, hp_module.Int | hp_module.Float)
 
 
 def failed_values(hp: hp_module.HyperParameter, trials: Sequence[Any]) -> list[Any]:
