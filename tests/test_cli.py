@@ -457,6 +457,31 @@ def test_objective_the_model_never_reports_exits_2_naming_reported_metrics(
     assert main(fixed) == 0, capsys.readouterr().err
 
 
+@pytest.mark.parametrize(
+    ("typed", "meant"),
+    [
+        ("VAL_ACCURACY", "val_accuracy"),
+        ("Val_accuracy", "val_accuracy"),
+        ("validation_accuracy", "val_accuracy"),
+        ("val-accuracy", "val_accuracy"),
+        ("VAL_LOSS", "val_loss"),
+    ],
+)
+def test_an_objective_spelt_in_another_case_or_with_dashes_exits_2_before_training(
+    tmp_path, capsys, small_npz, typed, meant
+):
+    """Probe I: only names written `val_...` were checked before training; `VAL_ACCURACY`
+    trained a trial, then stopped with exit 2 and left a failed run folder behind."""
+    direction = "min" if meant == "val_loss" else "max"
+    args = ["--data", str(small_npz), "--directory", str(tmp_path), "--objective"]
+    args += [f"{typed}:{direction}", "--backend", "tensorflow", *TINY]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert f"error: The objective {typed!r} is not among the metrics the model reports" in err
+    assert f"Did you mean {meant!r}?" in err
+    assert not list(tmp_path.rglob("trial.json")) and not list(tmp_path.rglob("manifest.json"))
+
+
 def test_changed_configuration_is_refused_with_exit_2(tmp_path, capsys, small_npz):
     base = [
         "--data",

@@ -65,6 +65,9 @@ def test_every_tunekit_exception_is_a_tunekit_error_and_exported():
         "RetrainDivergedError",
     }
     for cls in classes:
+        if issubclass(cls, Warning):  # DataWarning: a warning, exported, not an error
+            assert cls is tunekit.DataWarning and "DataWarning" in tunekit.__all__
+            continue
         if cls is tunekit.Interrupted:  # passes `except Exception`, like KeyboardInterrupt
             assert not issubclass(cls, Exception)
             continue

@@ -1,24 +1,20 @@
 """tunekit's exceptions: one `TunekitError` base, the specific errors under it.
 
-Catch `TunekitError` for any failure tunekit reports about your settings,
-data, hypermodel or run folder. Each specific error also keeps the builtin
-base it had before (`RunConfigError` is a `ValueError`, `RunLockedError` a
-`RuntimeError`, ...), so code that catches those still works, and each is
-importable from `tunekit` and from the module that raises it.
-
-Messages name keyword arguments (`pass overwrite=True`); the command line
-translates them to its flags (`--overwrite`).
+Catch `TunekitError` for any failure tunekit reports about your settings, data,
+hypermodel or run folder. Each specific error also keeps the builtin base it had before
+(`RunConfigError` is a `ValueError`, `RunLockedError` a `RuntimeError`, ...), so code
+that catches those still works, and each is importable from `tunekit` and from the
+module that raises it. Messages name keyword arguments (`pass overwrite=True`); the
+command line translates them to its flags (`--overwrite`). `DataWarning` is a warning.
 
 Two exceptions live outside this tree on purpose:
 
-- `Interrupted` (SIGINT / SIGTERM) is a `BaseException`, like
-  `KeyboardInterrupt`, so it passes every `except Exception` between the
-  signal and the top of the run. It is defined here all the same.
-- `tunekit.fitting.HyperModelFitError` is a `TunekitError` and also a
-  KerasTuner `FailedTrialError` (its trial fails, the search goes on); it is
-  defined in `tunekit.fitting` because its KerasTuner base loads Keras, which
-  this module must not. So is `tunekit.trial_refusals.TrialRefusedError`
-  (a trial refused for its own configuration: it fails, the search goes on).
+- `Interrupted` (SIGINT / SIGTERM) is a `BaseException`, like `KeyboardInterrupt`, so
+  it passes every `except Exception` between the signal and the top of the run.
+- `tunekit.fitting.HyperModelFitError` is a `TunekitError` and also a KerasTuner
+  `FailedTrialError` (its trial fails, the search goes on), defined there because its
+  KerasTuner base loads Keras, which this module must not; so is
+  `tunekit.trial_refusals.TrialRefusedError` (a trial refused for its configuration).
 
 This module imports nothing from tunekit, Keras or KerasTuner.
 """
@@ -39,6 +35,7 @@ __all__ = [
     "ChiefUnreachableError",
     "DataError",
     "DataUnavailableError",
+    "DataWarning",
     "Interrupted",
     "InvalidParameterError",
     "UnknownDirectionError",
@@ -117,14 +114,18 @@ class UnknownDirectionError(InvalidParameterError):
 class ModelSizeLimitError(UsageError):
     """`max_model_size` rejects (nearly) every configuration of the search space.
 
-    Raised before any trial trains when no configuration tried fits the
-    limit, or during a search after many rejected proposals in a row; the
-    message gives the smallest model seen and what to change.
-    """
+    Raised before any trial trains when no configuration tried fits the limit, or during a
+    search after many rejected proposals in a row; it gives the smallest model seen and
+    what to change."""
 
 
 class DataError(TunekitError, ValueError):
     """The data cannot be used as given: its file, arrays, labels or splits."""
+
+
+class DataWarning(UserWarning):
+    """Data that loads but may not be what you meant (a uint8 `x` of a few levels, class
+    ids saved as floats): shown, and kept for the report (`tunekit.data._notes`)."""
 
 
 class OutputShapeError(TunekitError, ValueError):

@@ -86,6 +86,8 @@ def _report(
         ),
         "data": run.data.summary(),
         "split_notes": list(getattr(run, "split_notes", ())),  # splits lacking classes
+        # The loader's warnings (a uint8 x of a few levels, class ids saved as floats...).
+        "data_notes": list(getattr(run.data, "notes", ())),
         "dataset": {
             "name": run.data.name,
             "task": run.data.task,
@@ -190,6 +192,7 @@ def render_markdown(report: dict[str, Any], narrowing_table: str) -> str:
         f"- Data: {report['data']}; x scaling: {report['dataset']['scaling']}"
         + (_SCALED_INPUT if report["dataset"]["scaling"] == SCALED_UINT8 else "")
         + _repeats_note(report["dataset"].get("trial_repeats")),
+        *[f"- Data warning: {note}" for note in report.get("data_notes", ())],
         *([f"- Model file: {report['model_file_note']}"] if report.get("model_file_note") else []),
         f"- Hypermodel: {hypermodel_options.hypermodel_text(config['hypermodel'])}; objective "
         f"`{objective_formula(config['objective'], config.get('objectives'))}` "

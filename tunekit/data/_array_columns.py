@@ -21,6 +21,7 @@ from tunekit.data._counters import COUNTS, KEEP_QUANTITY, MAX_ARRAY_COLUMNS, cou
 from tunekit.data._csv_header import check_identifiers
 from tunekit.data._split_sizes import made_inside
 from tunekit.data._target_copies import warn_target_copies
+from tunekit.errors import DataWarning
 
 __all__ = ["check_array_columns"]
 
@@ -36,7 +37,7 @@ def check_array_columns(x: Any, y: Any) -> None:
     evenly spaced (a standardised index), is refused, and so is a first column of exactly
     `0..n-1` under other names (as `load_csv` does). A DataFrame, or a 2-D numeric array,
     of 2 to `MAX_ARRAY_COLUMNS` (256) columns whose column counts the rows while `y` (one
-    target per sample, `(n,)` or `(n, 1)`) is sorted in its order gets a `UserWarning` at
+    target per sample, `(n,)` or `(n, 1)`) is sorted in its order gets a `DataWarning` at
     the line that called `from_arrays`: a leaked row number, or a year or a dose the
     target follows. Not when another loader makes the arrays (`load_csv` reads its file's
     columns by name): a dict `x`, images and wider tables are left alone.
@@ -79,6 +80,6 @@ def check_array_columns(x: Any, y: Any) -> None:
         f"{name(label)} {COUNTS} and y is sorted in its order. If it was numbered while the "
         "rows were sorted by y (a row number, a key), it tells the model each row's target by "
         f"its position and the test score is leaked: drop it ({fix(label)}). {KEEP_QUANTITY}",
-        UserWarning,
+        DataWarning,
         stacklevel=3,  # the line that called Dataset.from_arrays
     )

@@ -18,7 +18,7 @@ from tunekit.data._float32 import (
     wide,
 )
 from tunekit.data._real import refuse_complex
-from tunekit.errors import DataError, TunekitError, said_as
+from tunekit.errors import DataError, DataWarning, TunekitError, said_as
 
 SCALED_UINT8 = "uint8 pixels divided by 255 to [0, 1]"
 UNSCALED = "values as given (not rescaled)"
@@ -70,7 +70,7 @@ def _check_fractions(val_fraction: float, test_fraction: float) -> None:
 
 def npz_scaling(x_train: np.ndarray, source: Any) -> str:
     """The scaling a file's `x_train` gets (`SCALED_UINT8` for uint8, else `UNSCALED`),
-    warning (a `UserWarning`) when uint8 values all lie below 32: pixels use the range
+    warning (a `DataWarning`) when uint8 values all lie below 32: pixels use the range
     up to 255, and values such as 0..5 (counts, codes, a 0/1 mask) divided by 255 end in
     [0, 0.02], where a model without its own normalisation barely learns."""
     if x_train.dtype != np.uint8:
@@ -84,7 +84,7 @@ def npz_scaling(x_train: np.ndarray, source: Any) -> str:
             f"so they become [0, {int(x_train.max()) / 255:.3g}]. If they are not pixels "
             "(counts, codes, a 0/1 mask), save the x arrays as float32 (np.savez(..., "
             "x_train=x_train.astype('float32'), ...)) to keep their values.",
-            UserWarning,
+            DataWarning,
             stacklevel=4,
         )
     return SCALED_UINT8

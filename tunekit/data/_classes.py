@@ -280,3 +280,11 @@ def class_ending(num_classes: int | None, one_hot: bool, ys: Sequence[Any]) -> s
         else:
             parts.append(f"{name!r} {_log.count(arrays[0].shape[-1], 'column')}")
     return "several outputs: " + ", ".join(parts)
+
+
+def missing_classes(data: Any) -> list[str]:
+    """`Dataset.classes_missing_from_training` of a classification `data`."""
+    seen = set(np.unique(np.concatenate(tg.arrays_of(data.y_train))).tolist())
+    other = np.unique(np.concatenate([*tg.arrays_of(data.y_val), *tg.arrays_of(data.y_test)]))
+    names = list(data.class_names or ())
+    return [names[c] for c in other.tolist() if c not in seen]

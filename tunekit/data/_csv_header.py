@@ -23,7 +23,7 @@ from typing import Any
 from tunekit import _log
 from tunekit.data._counters import COUNTS, KEEP_QUANTITY, counter_column, counter_values
 from tunekit.data._csv_layout import misread
-from tunekit.errors import DataError
+from tunekit.errors import DataError, DataWarning
 
 __all__ = ["check_header", "check_identifiers", "warn_position_counters", "first_row_data"]
 
@@ -249,7 +249,7 @@ def check_identifiers(
 
 
 def warn_position_counters(frame: Any, features: list[str]) -> None:
-    """Warns (a `UserWarning`) of a feature column that counts the rows when the rows in
+    """Warns (a `DataWarning`) of a feature column that counts the rows when the rows in
     its order are sorted by a target (`counter_column`): a row number given while the file
     was sorted by the target tells the model each row's target by its position (a probe's
     noise features beside one scored 0.97 where chance is 0.5, exit 0). A warning, not a
@@ -264,7 +264,7 @@ def warn_position_counters(frame: Any, features: list[str]) -> None:
             "tells the model each row's target by its position and the test score is leaked: "
             f"drop it (pandas: pd.read_csv(path).drop(columns=[{column!r}]).to_csv(path, "
             f"index=False)). {KEEP_QUANTITY}",
-            UserWarning,
+            DataWarning,
             stacklevel=3,  # the line that called load_csv
         )
 

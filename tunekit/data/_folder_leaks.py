@@ -36,7 +36,7 @@ from tunekit.data._leak_rule import (
     leak_sentence,
 )
 from tunekit.data._row_hashes import row_hashes
-from tunekit.errors import DataError
+from tunekit.errors import DataError, DataWarning
 
 __all__ = ["check_folder_overlap"]
 
@@ -100,7 +100,7 @@ def check_folder_overlap(stream: Any) -> None:
 
 
 def _warn_other_classes(stream: Any, keys: dict[str, np.ndarray]) -> None:
-    """Warns (a `UserWarning`) of byte-identical files in two or more classes (probe B:
+    """Warns (a `DataWarning`) of byte-identical files in two or more classes (probe B:
     60 images in both `digit0/` and `digit1/` passed without a word): one image with two
     labels, which no model can get right in both, and a test image whose twin trained
     under the other class."""
@@ -119,7 +119,7 @@ def _warn_other_classes(stream: Any, keys: dict[str, np.ndarray]) -> None:
             "two labels, which no model can get right in both, and which the test split may "
             "hold under one class while training holds it under the other. Keep each image "
             "in its one class (delete the other files) and rerun.",
-            UserWarning,
+            DataWarning,
             stacklevel=3,
         )
 

@@ -18,7 +18,7 @@ import numpy as np
 from tunekit import _log
 from tunekit.data._checks import _SPLITS
 from tunekit.data._metadata import CLI_OWN_SPLITS
-from tunekit.errors import DataError, said_as
+from tunekit.errors import DataError, DataWarning, said_as
 
 
 def min_per_class(val_fraction: float, test_fraction: float) -> int:
@@ -132,7 +132,7 @@ def _warn_if_raised(split: dict[str, np.ndarray], asked: dict[str, float], class
         f"{len(split['train'])} ({len(split['train']) / total:.0%}) to train on. For the "
         "fractions asked, add samples, merge rare classes, or give a test set "
         "(x_test= / y_test=) or validation_fraction=0 with cv=K.",
-        UserWarning,
+        DataWarning,
         stacklevel=4,
     )
 

@@ -50,7 +50,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from tunekit._log import show_warnings
-from tunekit.errors import DataError
+from tunekit.errors import DataError, DataWarning
 
 __all__ = [
     "WARN_EVERY",
@@ -268,7 +268,7 @@ def _still_reading(name: str, count: int, seconds: float, stated: bool, warned: 
 
 
 def warn_dropped_remainder(source: Any, split: str) -> None:
-    """Warns (`UserWarning`) of a validation or test tf.data split (`split` names it) whose
+    """Warns (`DataWarning`) of a validation or test tf.data split (`split` names it) whose
     batches have a size fixed in its element spec: `batch(n, drop_remainder=True)`, which
     drops the samples after the last full batch (if any: tunekit cannot tell from the
     spec), so they are never scored (150 test samples
@@ -288,6 +288,6 @@ def warn_dropped_remainder(source: Any, split: str) -> None:
             "of that, tf.data drops those after the last full batch, and the "
             f"{split} score leaves them out. Batch the {split} split without drop_remainder "
             "to be sure every sample is scored.",
-            UserWarning,
+            DataWarning,
             stacklevel=3,  # the line that made the StreamData
         )

@@ -30,6 +30,7 @@ import numpy as np
 
 from tunekit.data import _targets as tg
 from tunekit.data._checks import _SPLITS, CLASSIFICATION, _is_int
+from tunekit.data._notes import with_notes
 from tunekit.data._split_sizes import made_by
 from tunekit.errors import DataError
 
@@ -132,4 +133,5 @@ def subset_of(
     """`Dataset.subset`: a copy of the `Dataset` `data` holding `subset_arrays`' samples,
     checked as any `Dataset` (a split of 1 sample refused, its remedy in `num_*=` words)."""
     with made_by("subset"):
-        return dataclasses.replace(data, **subset_arrays(data, num_train, num_val, num_test, seed))
+        made = dataclasses.replace(data, **subset_arrays(data, num_train, num_val, num_test, seed))
+    return with_notes(made, data.notes)  # what the loader said of the whole data

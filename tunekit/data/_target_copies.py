@@ -3,7 +3,7 @@
 Probe B: a wine CSV with a column `leak` equal to `target` tested at 1.0 with exit 0, and
 no word. A column whose values stand one-to-one for the classes (the class ids, their
 names' codes) or that equals a regression target up to a scale and shift tells the model
-each row's answer; it is warned of (a `UserWarning`), not refused: a feature may really
+each row's answer; it is warned of (a `DataWarning`), not refused: a feature may really
 determine the target.
 """
 
@@ -13,6 +13,8 @@ import warnings
 from typing import Any
 
 import numpy as np
+
+from tunekit.errors import DataWarning
 
 __all__ = ["DROP_IN_FILE", "MIN_ROWS", "target_copies", "warn_target_copies"]
 
@@ -64,7 +66,7 @@ def target_copies(frame: Any, y: Any) -> list[Any]:
 
 
 def warn_target_copies(frame: Any, y: Any, name: Any, fix: Any, stacklevel: int) -> None:
-    """Warns (a `UserWarning`, `stacklevel` as `warnings.warn`'s counted from the caller)
+    """Warns (a `DataWarning`, `stacklevel` as `warnings.warn`'s counted from the caller)
     of the first column of `frame` that copies `y` (`target_copies`), named by
     `name(column)` and dropped by `fix(column)`."""
     found = target_copies(frame, y)
@@ -75,6 +77,6 @@ def warn_target_copies(frame: Any, y: Any, name: Any, fix: Any, stacklevel: int)
             "read each row's answer from it, and the test score then says nothing of new "
             "data. If it is not known when you predict, drop it "
             f"({fix(found[0])}).",
-            UserWarning,
+            DataWarning,
             stacklevel=stacklevel + 1,
         )

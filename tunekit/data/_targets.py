@@ -1,10 +1,6 @@
-"""Targets and inputs as they come: the task of `y`, and arrays or dicts of arrays.
-
-The task is inferred from the targets when not given (see `infer_task`).
-`x` and `y` may each be one array or a dict of arrays (a model with several
-inputs or outputs, keyed by input / output name); the helpers here apply one
-operation to either form.
-"""
+"""Targets and inputs as they come: the task of `y` when not given (`infer_task`), and
+`x` or `y` as one array or a dict of arrays (several inputs or outputs, keyed by name),
+which the helpers here take alike."""
 
 from __future__ import annotations
 
@@ -26,6 +22,7 @@ from tunekit.data._checks import (
     check_no_missing_labels,
 )
 from tunekit.data._label_text import check_label_texts, refuse_text_ids
+from tunekit.data._notes import float_ids_note, warn_data
 from tunekit.data._real import objects_as_numbers  # noqa: F401 - tg.objects_as_numbers
 from tunekit.errors import DataError
 
@@ -56,7 +53,7 @@ def check_task(task: Any) -> str | None:
     return task
 
 
-def infer_task(y: Any, name: str = "y") -> str:
+def infer_task(y: Any, name: str = "y", *, warn: bool = True) -> str:
     """Infers the task from the targets `y` (one array; see `Dataset.from_arrays`).
 
     - integer or bool dtype: classification (the loaders first refuse integers
@@ -64,7 +61,8 @@ def infer_task(y: Any, name: str = "y") -> str:
     - float with any non-whole value: regression (shape `(n,)` or `(n, k)`);
     - float, all whole numbers, shape `(n,)` or `(n, 1)`: classification when the
       values are exactly the ids `0..K-1` with 2 <= K <= `MAX_FLOAT_CLASS_IDS`
-      (10; every id present: class ids stored as floats); otherwise refused as
+      (10; every id present: class ids stored as floats; K >= 3 with a `DataWarning`
+      unless `warn` is False: a count of 0..K-1 is a quantity); otherwise refused as
       ambiguous when there are at most 2 distinct values (1.0/2.0, 0.0/5.0) or
       the values are any other run of consecutive whole numbers (1.0..12.0,
       0.0..14.0, 18.0..90.0: labels saved as floats, or a count?); else,
@@ -107,6 +105,8 @@ def infer_task(y: Any, name: str = "y") -> str:
         values, np.arange(values.size)
     )
     if is_ids:
+        if values.size > 2 and warn:  # 0.0/1.0: a binary label; 0.0..4.0: or a count?
+            warn_data(float_ids_note(name, values))
         return CLASSIFICATION
     if values.size == 1:
         from tunekit.data._classes import one_value  # noqa: PLC0415 - it imports this module

@@ -27,6 +27,7 @@ from tunekit.data._checks import (
 )
 from tunekit.data._classes import value_classes
 from tunekit.data._metadata import NPZ_ONE_OUTPUT, refuse_lists
+from tunekit.data._notes import noted
 from tunekit.data._npz_names import check_unknown_keys
 from tunekit.data._real import refuse_complex
 from tunekit.data._split_sizes import made_by, refuse_too_few_to_split
@@ -40,6 +41,7 @@ _MNIST_KEYS = ("x_train", "y_train", "x_test", "y_test")
 _NPZ_OPTIONAL_KEYS = ("x_val", "y_val", "class_names")
 
 
+@noted
 def load_npz(
     path: str | os.PathLike[str],
     *,
@@ -50,10 +52,9 @@ def load_npz(
 ) -> Dataset:
     """Loads any Keras-layout `.npz` of labelled arrays (class ids or regression targets).
 
-    The file holds `x_train, y_train, x_test, y_test` (as `numpy.savez` writes
-    them, e.g. a `keras.datasets` download), optionally `x_val, y_val` and
-    `class_names` (strings). Without `x_val, y_val`, a seeded random subset
-    of the training set becomes the validation set.
+    The file holds `x_train, y_train, x_test, y_test` (as `numpy.savez` writes them,
+    e.g. a `keras.datasets` download), optionally `x_val, y_val` and `class_names`
+    (strings); without `x_val, y_val`, a seeded random part of `x_train` validates.
 
     The task is inferred from the `y` arrays of all splits as in
     `Dataset.from_arrays` (integer class ids: classification; real values:
@@ -175,6 +176,7 @@ def load_npz(
         )
 
 
+@noted
 def load_mnist(
     path: str | os.PathLike[str] | None = None, validation_size: int = 10_000, seed: int = 0
 ) -> Dataset:
@@ -362,9 +364,9 @@ def _read_npz(
 def _object_array(shown: str, key: str) -> str:
     """The refusal of array `key`, saved as an object array (which only pickle loads)."""
     text = key == "class_names" or key.startswith("y_")
+    ids = " (or .astype(int) for class ids)" if key != "class_names" else ""
     fix = (
-        f"{key}=np.asarray({key}).astype(str)"
-        + (" (or .astype(int) for class ids)" if key != "class_names" else "")
+        f"{key}=np.asarray({key}).astype(str){ids}"
         if text
         else f"{key}=np.asarray({key}, dtype=np.float32)"
     )

@@ -24,7 +24,7 @@ from tunekit.data._checks import (
     _check_fractions,
     _check_label_range,
 )
-from tunekit.data._classes import arrays_labels, class_ending
+from tunekit.data._classes import arrays_labels, class_ending, missing_classes
 from tunekit.data._leaks import check_array_overlap
 from tunekit.data._metadata import (
     _as_shape,
@@ -36,6 +36,7 @@ from tunekit.data._metadata import (
     refuse_lists,
     regression_ending,
 )
+from tunekit.data._notes import collected, noted, with_notes
 from tunekit.data._soft_labels import refuse_soft_labels
 from tunekit.data._split_sizes import made_by
 from tunekit.data._splits import _random_split, _stratified_split
@@ -84,6 +85,8 @@ class Dataset:
     Attributes:
         num_outputs: Regression only: the target width `k` (1 for targets of shape `(n,)`), or
             a dict of widths when `y` is a dict. None for classification.
+        notes: The texts of the `DataWarning`s its loader gave (a uint8 `x` of a few
+            levels, class ids saved as floats...), for the run's report; `()` if none.
 
     Example:
     >>> ds = load_mnist("/data/mnist.npz").subset(num_train=1000)
@@ -106,6 +109,7 @@ class Dataset:
     label_mode: str = INT_LABELS
     num_outputs: int | dict[str, int] | None = dataclasses.field(default=None, init=False)
     _fingerprint: str | None = dataclasses.field(default=None, init=False, repr=False)
+    notes: tuple[str, ...] = dataclasses.field(default=(), init=False, repr=False)
 
     def __post_init__(self) -> None:
         task = tg.check_task(self.task)
@@ -125,7 +129,9 @@ class Dataset:
         given, width = tg.one_hot_as_ids(given, task, self.num_classes)
         refuse_soft_labels({} if width else given, task)  # probabilities: classes or not?
         if task is None:  # inferred, as from_arrays does: one-hot rows are classes
-            task = CLASSIFICATION if width else tg.infer_tasks(given["y_train"], "y_train")
+            with collected() as notes:  # class ids saved as floats: a `DataWarning`
+                task = CLASSIFICATION if width else tg.infer_tasks(given["y_train"], "y_train")
+            with_notes(self, notes)
         object.__setattr__(self, "task", str(task))  # the default as a plain str
         num_classes = self.num_classes if width is None else width
         if width is not None:  # one-hot rows: kept as class ids, the model gets rows
@@ -164,6 +170,7 @@ class Dataset:
             object.__setattr__(self, key, value)
 
     @classmethod
+    @noted
     def from_arrays(
         cls,
         x: Any,
@@ -206,7 +213,7 @@ class Dataset:
         (scikit-learn's `train_test_split`). `x` keeps its layout and values, in float32 but
         for whole numbers beyond 2**24, kept as given (`scaling` is `UNSCALED`); ones float32
         would merge: `DataError`. A column of a 2-D `x` that counts the rows while `y` is
-        sorted in its order gets a `UserWarning` (a leaked row number, or a time).
+        sorted in its order gets a `DataWarning` (a leaked row number, or a time).
 
         Args:
             x: Samples, shape `(n, ...)`, or a dict of such arrays (several inputs).
@@ -298,16 +305,9 @@ class Dataset:
         return f"<Dataset {self.summary()}>"
 
     def classes_missing_from_training(self) -> list[str]:
-        """Names of the classes found in `y_val` or `y_test` but never in `y_train`.
-
-        Always empty for regression (there are no classes).
-        """
-        if self.task == REGRESSION:
-            return []
-        seen = set(np.unique(np.concatenate(tg.arrays_of(self.y_train))).tolist())
-        other = np.unique(np.concatenate([*tg.arrays_of(self.y_val), *tg.arrays_of(self.y_test)]))
-        names = list(self.class_names or ())
-        return [names[c] for c in other.tolist() if c not in seen]
+        """Names of the classes found in `y_val` or `y_test` but never in `y_train` (always
+        empty for regression: there are no classes)."""
+        return [] if self.task == REGRESSION else missing_classes(self)
 
     @property
     def x_train_full(self) -> Any:
@@ -329,12 +329,9 @@ class Dataset:
         return self.x_train_full, self.model_targets(self.y_train_full)
 
     def model_targets(self, y: Any) -> Any:
-        """`y` (one of this Dataset's target arrays) as the model trains on it.
-
-        Class ids `(n,)` as one-hot float32 rows `(n, num_classes)` under
-        `label_mode="categorical"` (as `keras.utils.to_categorical` makes
-        them); anything else as it is.
-        """
+        """`y` (one of this Dataset's target arrays) as the model trains on it: class ids
+        `(n,)` as one-hot float32 rows `(n, num_classes)` under `label_mode="categorical"`
+        (as `keras.utils.to_categorical` makes them); anything else as it is."""
         if self.label_mode != CATEGORICAL_LABELS:
             return y
         return tg.one_hot_rows(y, self.num_classes)

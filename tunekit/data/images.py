@@ -18,6 +18,7 @@ from tunekit.data._folder_check import unreadable_image as unreadable_image
 from tunekit.data._folder_check import unreadable_images as unreadable_images
 from tunekit.data._folders import split_files
 from tunekit.data._image_kinds import single_channel
+from tunekit.data._notes import noted
 from tunekit.data.dataset import Dataset
 from tunekit.errors import DataError
 
@@ -27,6 +28,7 @@ __all__ = ["load_image_directory", "listing_changes"]
 COLOR_MODES = {"rgb": ("RGB", 3), "grayscale": ("L", 1)}
 
 
+@noted
 def load_image_directory(
     root: str | os.PathLike[str],
     image_size: tuple[int, int],

@@ -25,6 +25,7 @@ from tunekit.data._csv_missing import (
 )
 from tunekit.data._csv_numbers import written_numbers
 from tunekit.data._float32 import merged_column, moved_column
+from tunekit.data._notes import noted
 from tunekit.data._split_sizes import made_by
 from tunekit.data._target_copies import DROP_IN_FILE, warn_target_copies
 from tunekit.data.dataset import Dataset
@@ -33,6 +34,7 @@ from tunekit.errors import DataError
 __all__ = ["load_csv"]
 
 
+@noted
 def load_csv(
     path: str | os.PathLike[str],
     target: str | Sequence[str],

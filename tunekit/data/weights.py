@@ -114,7 +114,7 @@ def class_weights(
     elif isinstance(y, Dataset):
         task, num_classes, names, y = y.task, y.num_classes, y.class_names, y.y_train
     else:
-        task = None if isinstance(y, Mapping) else tg.infer_task(y, "y")
+        task = None if isinstance(y, Mapping) else tg.infer_task(y, "y", warn=False)
     if isinstance(y, Mapping):
         raise DataError(
             "Class weights apply to a model with one output; y is a dict of "

@@ -60,7 +60,7 @@ def _infer_task(y_true: ArrayLike) -> Task:
         try:
             return (
                 "classification"
-                if infer_task(array, "y_true") == "classification"
+                if infer_task(array, "y_true", warn=False) == "classification"
                 else ("regression")
             )
         except DataError as exc:  # 1.0/2.0: labels saved as floats, or values?

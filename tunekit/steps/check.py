@@ -240,6 +240,17 @@ def check_declares_hyperparameters(
         )
 
 
+def _spelled(name: str) -> str:
+    """A metric name as Keras would write it, whatever the case and separators the user
+    typed: `VAL_ACCURACY`, `Val-accuracy` and `validation_accuracy` are `val_accuracy`."""
+    spelled = name.casefold().replace("-", "_").replace(" ", "_")
+    return (
+        "val_" + spelled.removeprefix("validation_")
+        if spelled.startswith("validation_")
+        else spelled
+    )
+
+
 def check_objective_reported(
     hypermodel: kt.HyperModel,
     data: Dataset | StreamData,
@@ -272,7 +283,12 @@ def check_objective_reported(
         return
     # A validation name only: what `evaluate` reports is the test step's (a training name,
     # `gnorm`, may be a key a train_step of the user's adds to the logs: the first trial's).
-    names = [name for name in names if name.startswith("val_") and name != "val_loss"]
+    names = [
+        name
+        for name in names
+        if (name.startswith("val_") and name != "val_loss")
+        or (name != _spelled(name) and _spelled(name).startswith("val_"))  # VAL_ACCURACY
+    ]
     if not names:
         return  # every compiled model reports its loss (and no build to pay)
     try:
@@ -300,7 +316,7 @@ def check_objective_reported(
             k
             for k in sorted(known)
             if k.endswith(f"_{base}") and k.startswith("val_") == name.startswith("val_")
-        ] or [k for k in sorted(known) if k.casefold() == name.casefold()]
+        ] or [k for k in sorted(known) if _spelled(k) == _spelled(name)]
         close = close or difflib.get_close_matches(name, known, n=1)
         raise ModelCheckError(
             f"The objective {name!r} is not among the metrics the model reports"
