@@ -464,6 +464,7 @@ def test_objective_the_model_never_reports_exits_2_naming_reported_metrics(
         ("Val_accuracy", "val_accuracy"),
         ("validation_accuracy", "val_accuracy"),
         ("val-accuracy", "val_accuracy"),
+        ("val.accuracy", "val_accuracy"),  # probe J: a trial trained before its refusal
         ("VAL_LOSS", "val_loss"),
     ],
 )

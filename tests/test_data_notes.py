@@ -146,3 +146,56 @@ def test_a_cli_run_on_a_few_levels_file_says_it_in_its_report(tmp_path, capsys, 
     (note,) = report["data_notes"]
     assert "x_train is uint8 with values only in [0, 3]" in note
     assert f"- Data warning: {note}\n" in (run_dir / "report.md").read_text()
+
+
+def test_a_dataset_built_directly_without_task_reads_float_targets_as_from_arrays_does():
+    """Probe J: `Dataset(...)` (default task) took 0.0..11.0 as 12 classes and 0.0..4.0 as
+    5 classes with no word, where `from_arrays` refuses the first and warns of the second."""
+    from tunekit import DataError
+
+    x = np.random.default_rng(0).normal(size=(300, 4)).astype("float32")
+
+    def built(levels, **kwargs):
+        y = (np.arange(300) % levels).astype("float64")
+        return Dataset(x[:200], y[:200], x[200:250], y[200:250], x[250:], y[250:], **kwargs)
+
+    with pytest.raises(DataError, match="class labels or a quantity"):
+        built(12)
+    data, said = _warned(lambda: built(5))
+    assert data.task == "classification" and data.num_classes == 5
+    assert len(said) == 1 and said[0].filename == __file__ and "class ids 0..4" in data.notes[0]
+    for kwargs in ({"task": "classification"}, {}):  # said, or a binary label: no guess
+        data, said = _warned(lambda kwargs=kwargs: built(12 if kwargs else 2, **kwargs))
+        assert data.task == "classification" and said == [] and data.notes == ()
+
+
+def test_every_loader_warning_points_at_the_users_line(tmp_path):
+    """Probe J: `load_csv`'s warning of a stratified split larger than asked pointed at a
+    line inside tunekit (`tabular.py`), where `from_arrays`' points at the caller's."""
+    import pandas as pd
+
+    y = np.r_[np.repeat(np.arange(50), 3), np.zeros(28, int)]
+    frame = pd.DataFrame(np.random.default_rng(0).normal(size=(178, 4)), columns=list("abcd"))
+    frame["y"] = y
+    frame.to_csv(tmp_path / "many.csv", index=False)
+    for load in (
+        lambda: load_csv(tmp_path / "many.csv", "y"),
+        lambda: Dataset.from_arrays(frame[list("abcd")].to_numpy(), y),
+    ):
+        data, said = _warned(load)
+        assert [w.filename for w in said] == [__file__] and "stratified split" in data.notes[0]
+
+
+def test_the_uint8_check_reads_the_files_whole_x_train(tmp_path):
+    """Probe J: a value of 32 drawn into the validation sixth left the training part below
+    32, and the warning called that part the file's `x_train` ("only in [0, 31]")."""
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 32, (120, 8, 8)).astype(np.uint8)
+    x[:, 0, 0] = 0
+    x[5, 0, 0] = 32  # one value at 32 in the file
+    y = np.arange(120) % 3
+    x_test = rng.integers(0, 32, (30, 8, 8)).astype(np.uint8)
+    np.savez(tmp_path / "edge.npz", x_train=x, y_train=y, x_test=x_test, y_test=y[:30])
+    for seed in range(6):  # wherever the draw puts sample 5
+        data, said = _warned(lambda seed=seed: load_npz(tmp_path / "edge.npz", seed=seed))
+        assert said == [] and data.notes == ()

@@ -190,6 +190,17 @@ def test_counts_and_means_stay_of_unknown_direction(name):
         ("recal", "recall"),
         ("val_f1score", "val_f1_score"),
         ("val_crossentropyy", "val_crossentropy"),
+        # Probe J: Keras's name spelt in another case or with other separators; before,
+        # no name was given, or the training metric (`val-accuracy`: 'accuracy').
+        ("VAL_ACCURACY", "val_accuracy"),
+        ("Val_accuracy", "val_accuracy"),
+        ("validation_accuracy", "val_accuracy"),
+        ("val-accuracy", "val_accuracy"),
+        ("val.accuracy", "val_accuracy"),
+        ("valaccuracy", "val_accuracy"),
+        ("VAL_LOSS", "val_loss"),
+        ("VALIDATION_LOSS", "val_loss"),
+        ("Val-AUC", "val_auc"),
     ],
 )
 def test_a_typo_of_a_known_metric_is_named_before_the_direction_advice(text, close):

@@ -103,6 +103,16 @@ KNOWN_DIRECTIONS: dict[str, str] = {
 _PARTS = re.compile(r"^(val_)?(weighted_)?(.*?)(_\d+)?$")
 
 
+def keras_spelling(name: str) -> str:
+    """`name` as Keras writes a metric's name: lower case, words joined by `_`, validation
+    as `val_`. `VAL_ACCURACY`, `Val-accuracy`, `val.accuracy`, `validation_accuracy` and
+    `valaccuracy` (`val` before a known name) are all `val_accuracy`."""
+    spelled = re.sub(r"^validation_?", "val_", re.sub(r"[-. ]+", "_", name.casefold()))
+    if re.match(r"val(?!_)", spelled) and spelled[3:] in KNOWN_DIRECTIONS:
+        spelled = f"val_{spelled[3:]}"
+    return spelled
+
+
 def close_known_name(name: str) -> str | None:
     """A known metric name close to `name` (a likely typo of it), or `None`.
 
@@ -119,6 +129,10 @@ def close_known_name(name: str) -> str | None:
     Returns:
         The close known name, prefix and numbering kept, or `None`.
     """
+    spelled = keras_spelling(name)  # VAL_ACCURACY, val-accuracy: not `accuracy`
+    match = _PARTS.match(spelled)
+    if spelled != name and match is not None and match.group(3) in KNOWN_DIRECTIONS:
+        return spelled
     match = _PARTS.match(name)
     if match is None:  # pragma: no cover (the pattern matches any string)
         return None

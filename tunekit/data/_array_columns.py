@@ -12,16 +12,15 @@ its name or its index (`x[:, 3]`).
 
 from __future__ import annotations
 
-import warnings
 from typing import Any
 
 import numpy as np
 
 from tunekit.data._counters import COUNTS, KEEP_QUANTITY, MAX_ARRAY_COLUMNS, counter_column
 from tunekit.data._csv_header import check_identifiers
+from tunekit.data._notes import warn_data
 from tunekit.data._split_sizes import made_inside
 from tunekit.data._target_copies import warn_target_copies
-from tunekit.errors import DataWarning
 
 __all__ = ["check_array_columns"]
 
@@ -70,16 +69,14 @@ def check_array_columns(x: Any, y: Any) -> None:
         else (lambda c: f"np.delete(x, {c}, axis=1)")
     )
     shown = frame.set_axis(list(x.columns), axis=1) if isinstance(x, pd.DataFrame) else frame
-    warn_target_copies(shown, y, name, fix, 3)  # the line that called Dataset.from_arrays
+    warn_target_copies(shown, y, name, fix)
     found = counter_column(frame.assign(**{_TARGET: y.reshape(len(y))}), features)
     if found is None:
         return
     column = found[0]
     label = x.columns[features.index(column)] if isinstance(x, pd.DataFrame) else column
-    warnings.warn(
+    warn_data(
         f"{name(label)} {COUNTS} and y is sorted in its order. If it was numbered while the "
         "rows were sorted by y (a row number, a key), it tells the model each row's target by "
-        f"its position and the test score is leaked: drop it ({fix(label)}). {KEEP_QUANTITY}",
-        DataWarning,
-        stacklevel=3,  # the line that called Dataset.from_arrays
+        f"its position and the test score is leaked: drop it ({fix(label)}). {KEEP_QUANTITY}"
     )

@@ -17,8 +17,9 @@ from tunekit.data._float32 import (
     refuse_moved,
     wide,
 )
+from tunekit.data._notes import warn_data
 from tunekit.data._real import refuse_complex
-from tunekit.errors import DataError, DataWarning, TunekitError, said_as
+from tunekit.errors import DataError, TunekitError, said_as
 
 SCALED_UINT8 = "uint8 pixels divided by 255 to [0, 1]"
 UNSCALED = "values as given (not rescaled)"
@@ -76,16 +77,12 @@ def npz_scaling(x_train: np.ndarray, source: Any) -> str:
     if x_train.dtype != np.uint8:
         return UNSCALED
     if x_train.size and int(x_train.max()) < 32:
-        import warnings  # noqa: PLC0415 - only here
-
-        warnings.warn(
+        warn_data(
             f"{source}: x_train is uint8 with values only in [{int(x_train.min())}, "
             f"{int(x_train.max())}], yet tunekit divides uint8 by 255 as 0-255 pixels, "
             f"so they become [0, {int(x_train.max()) / 255:.3g}]. If they are not pixels "
             "(counts, codes, a 0/1 mask), save the x arrays as float32 (np.savez(..., "
-            "x_train=x_train.astype('float32'), ...)) to keep their values.",
-            DataWarning,
-            stacklevel=4,
+            "x_train=x_train.astype('float32'), ...)) to keep their values."
         )
     return SCALED_UINT8
 

@@ -16,14 +16,14 @@ id column, or a first column that is exactly the row numbers, whatever its name.
 from __future__ import annotations
 
 import re
-import warnings
 from pathlib import Path
 from typing import Any
 
 from tunekit import _log
 from tunekit.data._counters import COUNTS, KEEP_QUANTITY, counter_column, counter_values
 from tunekit.data._csv_layout import misread
-from tunekit.errors import DataError, DataWarning
+from tunekit.data._notes import warn_data
+from tunekit.errors import DataError
 
 __all__ = ["check_header", "check_identifiers", "warn_position_counters", "first_row_data"]
 
@@ -258,14 +258,12 @@ def warn_position_counters(frame: Any, features: list[str]) -> None:
     found = counter_column(frame, features)
     if found is not None:
         column, by = found
-        warnings.warn(
+        warn_data(
             f"column {column!r} {COUNTS} and the target {by!r} is sorted in its order. If it "
             "was numbered while the file was sorted by the target (a row number, a key), it "
             "tells the model each row's target by its position and the test score is leaked: "
             f"drop it (pandas: pd.read_csv(path).drop(columns=[{column!r}]).to_csv(path, "
-            f"index=False)). {KEEP_QUANTITY}",
-            DataWarning,
-            stacklevel=3,  # the line that called load_csv
+            f"index=False)). {KEEP_QUANTITY}"
         )
 
 

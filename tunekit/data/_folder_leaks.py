@@ -19,7 +19,6 @@ their bytes only.
 
 from __future__ import annotations
 
-import warnings
 import weakref
 from pathlib import Path
 from typing import Any
@@ -35,8 +34,9 @@ from tunekit.data._leak_rule import (
     find_leaks,
     leak_sentence,
 )
+from tunekit.data._notes import warn_data
 from tunekit.data._row_hashes import row_hashes
-from tunekit.errors import DataError, DataWarning
+from tunekit.errors import DataError
 
 __all__ = ["check_folder_overlap"]
 
@@ -113,14 +113,12 @@ def _warn_other_classes(stream: Any, keys: dict[str, np.ndarray]) -> None:
     shared = [key for key, labels in classes.items() if len(labels) > 1]
     if shared:
         example = " and ".join(sorted(files[shared[0]])[:2])
-        warnings.warn(
+        warn_data(
             f"The image folder {str(stream.root)!r} holds {len(shared)} image(s) as "
             f"byte-identical files in two or more classes (e.g. {example}): one image with "
             "two labels, which no model can get right in both, and which the test split may "
             "hold under one class while training holds it under the other. Keep each image "
-            "in its one class (delete the other files) and rerun.",
-            DataWarning,
-            stacklevel=3,
+            "in its one class (delete the other files) and rerun."
         )
 
 

@@ -4,14 +4,15 @@ A loader's `DataWarning` (a uint8 `x_train` of a few levels, class ids saved as 
 stratified split larger than asked, a column that counts the rows, ...) is said once, on
 stderr or in a notebook's output, while the data loads. A run reads the data later, and
 its `report.md` is what a user keeps: so each loader also records the warnings' texts in
-the data's `notes` (`Dataset.notes`), and the report lists them (`report.json["data"
-"_notes"]`). The warnings are still shown as Python shows them, at the caller's line.
+the data's `notes` (`Dataset.notes`), which the report lists (`report.json`'s
+`data_notes`). Each is shown as Python shows a warning, at the user's line (`warn_data`).
 """
 
 from __future__ import annotations
 
 import contextlib
 import functools
+import os
 import sys
 import warnings
 from collections.abc import Callable, Iterator
@@ -23,7 +24,7 @@ from tunekit import _log
 from tunekit.errors import DataWarning
 
 _Made = TypeVar("_Made")
-_PACKAGE = __file__.rsplit("/data/", 1)[0]  # tunekit's folder
+_PACKAGE = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep  # tunekit/
 
 
 def warn_data(text: str) -> None:
@@ -44,17 +45,13 @@ def collected() -> Iterator[list[str]]:
     in the list it yields (each once, in order), also when the block raises."""
     notes: list[str] = []
     caught: list[warnings.WarningMessage] = []
-    here = sys._getframe(2)  # the line with the `with` (this generator's caller's caller)
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", DataWarning)
             yield notes
     finally:
-        for said in caught:
-            filename, lineno = said.filename, said.lineno
-            if filename == __file__:  # pointed at `noted`'s wrapper: its caller's line
-                filename, lineno = here.f_back.f_code.co_filename, here.f_back.f_lineno  # type: ignore[union-attr]
-            warnings.warn_explicit(said.message, said.category, filename, lineno)
+        for said in caught:  # a `DataWarning` is at the user's line already (`warn_data`)
+            warnings.warn_explicit(said.message, said.category, said.filename, said.lineno)
         texts = [str(s.message) for s in caught if issubclass(s.category, DataWarning)]
         notes.extend(dict.fromkeys(texts))
 
@@ -68,7 +65,7 @@ def with_notes(made: _Made, notes: list[str] | tuple[str, ...]) -> _Made:
 
 def noted(make: Callable[..., _Made]) -> Callable[..., _Made]:
     """Decorates a loader: the `Dataset` it returns keeps the `DataWarning`s given while
-    it loaded (`collected`), which are shown at the line that called the loader."""
+    it loaded (`collected`)."""
 
     @functools.wraps(make)
     def loading(*args: Any, **kwargs: Any) -> _Made:

@@ -10,7 +10,6 @@ the whole folder, would leave a small class out (`tunekit.data._folders`).
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Sequence
 
 import numpy as np
@@ -18,7 +17,8 @@ import numpy as np
 from tunekit import _log
 from tunekit.data._checks import _SPLITS
 from tunekit.data._metadata import CLI_OWN_SPLITS
-from tunekit.errors import DataError, DataWarning, said_as
+from tunekit.data._notes import warn_data
+from tunekit.errors import DataError, said_as
 
 
 def min_per_class(val_fraction: float, test_fraction: float) -> int:
@@ -126,14 +126,12 @@ def _warn_if_raised(split: dict[str, np.ndarray], asked: dict[str, float], class
         f"({shares[name]:.0%}, asked {asked[name]:.0%})"
         for name in raised
     )
-    warnings.warn(  # the caller's data to change: Python's warning, shown in any script
+    warn_data(  # the caller's data to change: Python's warning, shown in any script
         f"The stratified split puts at least one sample of each of the {classes} classes "
         f"in validation and in test: of {total} samples that made {said}, and left "
         f"{len(split['train'])} ({len(split['train']) / total:.0%}) to train on. For the "
         "fractions asked, add samples, merge rare classes, or give a test set "
-        "(x_test= / y_test=) or validation_fraction=0 with cv=K.",
-        DataWarning,
-        stacklevel=4,
+        "(x_test= / y_test=) or validation_fraction=0 with cv=K."
     )
 
 

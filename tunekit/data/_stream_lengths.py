@@ -45,12 +45,12 @@ from __future__ import annotations
 import logging
 import re
 import time
-import warnings
 from collections.abc import Callable, Iterator
 from typing import Any
 
 from tunekit._log import show_warnings
-from tunekit.errors import DataError, DataWarning
+from tunekit.data._notes import warn_data
+from tunekit.errors import DataError
 
 __all__ = [
     "WARN_EVERY",
@@ -282,12 +282,10 @@ def warn_dropped_remainder(source: Any, split: str) -> None:
     specs = tf.nest.flatten(source.element_spec)
     sizes = {spec.shape[0] for spec in specs if getattr(spec, "shape", None) and spec.shape.rank}
     if sizes and None not in sizes:
-        warnings.warn(
+        warn_data(
             f"StreamData: the `{split}` stream's batches all hold {sizes.pop()} samples "
             "(batch(..., drop_remainder=True)?): unless the split's samples are a multiple "
             "of that, tf.data drops those after the last full batch, and the "
             f"{split} score leaves them out. Batch the {split} split without drop_remainder "
-            "to be sure every sample is scored.",
-            DataWarning,
-            stacklevel=3,  # the line that made the StreamData
+            "to be sure every sample is scored."
         )

@@ -9,12 +9,11 @@ determine the target.
 
 from __future__ import annotations
 
-import warnings
 from typing import Any
 
 import numpy as np
 
-from tunekit.errors import DataWarning
+from tunekit.data._notes import warn_data
 
 __all__ = ["DROP_IN_FILE", "MIN_ROWS", "target_copies", "warn_target_copies"]
 
@@ -65,18 +64,16 @@ def target_copies(frame: Any, y: Any) -> list[Any]:
     return found
 
 
-def warn_target_copies(frame: Any, y: Any, name: Any, fix: Any, stacklevel: int) -> None:
-    """Warns (a `DataWarning`, `stacklevel` as `warnings.warn`'s counted from the caller)
-    of the first column of `frame` that copies `y` (`target_copies`), named by
-    `name(column)` and dropped by `fix(column)`."""
+def warn_target_copies(frame: Any, y: Any, name: Any, fix: Any) -> None:
+    """Warns (a `DataWarning`, at the first line outside tunekit) of the first column of
+    `frame` that copies `y` (`target_copies`), named by `name(column)` and dropped by
+    `fix(column)`."""
     found = target_copies(frame, y)
     if found:
-        warnings.warn(
+        warn_data(
             f"{name(found[0])} is the target written again (its values stand one-to-one "
             "for the classes, or equal the target up to a scale and shift): the model can "
             "read each row's answer from it, and the test score then says nothing of new "
             "data. If it is not known when you predict, drop it "
-            f"({fix(found[0])}).",
-            DataWarning,
-            stacklevel=stacklevel + 1,
+            f"({fix(found[0])})."
         )

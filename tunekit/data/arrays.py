@@ -270,7 +270,7 @@ def _npz_dataset(
             "by 255 and other dtypes are not, so the splits would differ in scale. "
             "Save every x array with the same dtype."
         )
-    scaling = npz_scaling(x_train, f"the .npz {name!r}")
+    scaling = npz_scaling(arrays["x_train"], f"the .npz {name!r}")  # the file's, unsplit
     if class_names is None and num_classes is not None:
         class_names = [str(i) for i in range(num_classes)]
     split_off = None if "x_val" in arrays else validation_size  # the file's x_val: its own

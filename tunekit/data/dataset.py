@@ -128,10 +128,11 @@ class Dataset:
         check_same_columns(inputs, given)
         given, width = tg.one_hot_as_ids(given, task, self.num_classes)
         refuse_soft_labels({} if width else given, task)  # probabilities: classes or not?
-        if task is None:  # inferred, as from_arrays does: one-hot rows are classes
-            with collected() as notes:  # class ids saved as floats: a `DataWarning`
-                task = CLASSIFICATION if width else tg.infer_tasks(given["y_train"], "y_train")
-            with_notes(self, notes)
+        floats = all(np.asarray(a).dtype.kind == "f" for a in tg.arrays_of(given["y_train"]))
+        if task is None or (floats and width is None and self.task is tg.DEFAULT_TASK):
+            with collected() as notes:  # as from_arrays infers it; float ids: a `DataWarning`
+                inferred = CLASSIFICATION if width else tg.infer_tasks(given["y_train"], "y_train")
+            task, _ = (inferred if task is None else task), with_notes(self, notes)
         object.__setattr__(self, "task", str(task))  # the default as a plain str
         num_classes = self.num_classes if width is None else width
         if width is not None:  # one-hot rows: kept as class ids, the model gets rows

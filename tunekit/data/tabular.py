@@ -188,7 +188,7 @@ def load_csv(
         _check_float32_columns(frame, features)
         x = frame[features].to_numpy(dtype=np.float64)
         y, class_names, task = _targets(frame, targets, task)
-        warn_target_copies(frame[features], y, lambda c: f"column {c!r}", DROP_IN_FILE.format, 2)
+        warn_target_copies(frame[features], y, lambda c: f"column {c!r}", DROP_IN_FILE.format)
         if task == REGRESSION:
             _check_float32_kept(frame, targets, role="target")
         ds = Dataset.from_arrays(

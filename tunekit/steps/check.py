@@ -23,6 +23,7 @@ from tunekit.data._stream_shapes import check_stream_inputs
 from tunekit.default_build import build_with_defaults, check_built_a_model, note_built
 from tunekit.errors import ModelCheckError
 from tunekit.hypermodel_kinds import own_fit
+from tunekit.metric_directions import keras_spelling
 from tunekit.model_description import describe_model
 from tunekit.model_files import check_round_trip  # the file check, beside the loaders
 from tunekit.outputs import model_output_shape, training_samples
@@ -240,17 +241,6 @@ def check_declares_hyperparameters(
         )
 
 
-def _spelled(name: str) -> str:
-    """A metric name as Keras would write it, whatever the case and separators the user
-    typed: `VAL_ACCURACY`, `Val-accuracy` and `validation_accuracy` are `val_accuracy`."""
-    spelled = name.casefold().replace("-", "_").replace(" ", "_")
-    return (
-        "val_" + spelled.removeprefix("validation_")
-        if spelled.startswith("validation_")
-        else spelled
-    )
-
-
 def check_objective_reported(
     hypermodel: kt.HyperModel,
     data: Dataset | StreamData,
@@ -287,7 +277,7 @@ def check_objective_reported(
         name
         for name in names
         if (name.startswith("val_") and name != "val_loss")
-        or (name != _spelled(name) and _spelled(name).startswith("val_"))  # VAL_ACCURACY
+        or (name != keras_spelling(name) and keras_spelling(name).startswith("val_"))  # VAL_LOSS
     ]
     if not names:
         return  # every compiled model reports its loss (and no build to pay)
@@ -316,7 +306,7 @@ def check_objective_reported(
             k
             for k in sorted(known)
             if k.endswith(f"_{base}") and k.startswith("val_") == name.startswith("val_")
-        ] or [k for k in sorted(known) if _spelled(k) == _spelled(name)]
+        ] or [k for k in sorted(known) if keras_spelling(k) == keras_spelling(name)]
         close = close or difflib.get_close_matches(name, known, n=1)
         raise ModelCheckError(
             f"The objective {name!r} is not among the metrics the model reports"
