@@ -199,3 +199,65 @@ def test_the_uint8_check_reads_the_files_whole_x_train(tmp_path):
     for seed in range(6):  # wherever the draw puts sample 5
         data, said = _warned(lambda seed=seed: load_npz(tmp_path / "edge.npz", seed=seed))
         assert said == [] and data.notes == ()
+
+
+@pytest.mark.parametrize("said", [{"class_names": list("abcde")}, {"num_classes": 5}])
+def test_classes_named_or_counted_are_no_guess(said):
+    """Probe K: `class_names=` or `num_classes=` say the floats are classes, as `task=`
+    does; they were warned of as a possible count all the same."""
+    x, y = _counts(levels=5)
+    data, warned = _warned(lambda: Dataset.from_arrays(x, y.astype("float64"), **said))
+    assert data.task == "classification" and warned == [] and data.notes == ()
+    y = y.astype("float64")
+    data, warned = _warned(
+        lambda: Dataset(x[:60], y[:60], x[60:75], y[60:75], x[75:], y[75:], **said)
+    )
+    assert data.num_classes == 5 and warned == [] and data.notes == ()
+
+
+def test_a_dataset_built_directly_reads_the_float_targets_of_every_split():
+    """Probe K: ids 0..2 in `y_train` and 0..11 in `y_test` made 12 classes while the note
+    said 3; as `from_arrays` (which reads `y` and `y_test`), the whole run is refused."""
+    from tunekit import DataError
+
+    x = np.random.default_rng(0).normal(size=(300, 4)).astype("float32")
+    a, b, c = (np.arange(n) % k * 1.0 for n, k in ((200, 3), (50, 5), (50, 12)))
+    with pytest.raises(DataError, match="class labels or a quantity"):
+        Dataset(x[:200], a, x[200:250], b, x[250:], c)
+
+
+def test_the_command_line_says_the_float_ids_fix_by_its_flag(tmp_path, caplog):
+    import logging
+
+    from tunekit.cli_data import load_data
+    from tunekit.cli_parser import build_parser
+
+    x, y = _counts(levels=4)
+    rows = ["a,b,c,d,label", *(",".join(f"{v:.4f}" for v in r) + f",{t:.1f}" for r, t in zip(x, y))]
+    (tmp_path / "cli.csv").write_text("\n".join(rows) + "\n")
+    args = build_parser().parse_args(["--data", str(tmp_path / "cli.csv"), "--target", "label"])
+    with caplog.at_level(logging.WARNING, logger="tunekit.data"):
+        data = load_data(args)
+    said = [r.getMessage() for r in caplog.records if r.getMessage().startswith("[data] ")]
+    assert len(said) == 1 and "pass --task regression to tune one" in said[0], said
+    assert 'task="regression"' not in said[0] and len(data.notes) == 1
+
+
+def test_an_image_folder_split_larger_than_asked_is_warned_of_and_noted(tmp_path):
+    """Probe K: 12 classes of 4 images made validation and test 25% each (15% asked) with
+    only a log line that gave no sizes; arrays of the same labels were warned of."""
+    from PIL import Image
+
+    from tunekit.data import load_image_directory
+
+    rng = np.random.default_rng(0)
+    for label in range(12):
+        (tmp_path / "many" / f"c{label:02d}").mkdir(parents=True)
+        for i in range(4):
+            image = rng.integers(0, 255, (8, 8), dtype=np.uint8)
+            Image.fromarray(image).save(tmp_path / "many" / f"c{label:02d}" / f"{i}.png")
+    data, said = _warned(lambda: load_image_directory(tmp_path / "many", (8, 8)))
+    assert (len(data.y_train), len(data.y_val), len(data.y_test)) == (24, 12, 12)
+    assert len(said) == 1 and said[0].filename == __file__
+    assert "validation 12 (25%, asked 15%), test 12 (25%, asked 15%)" in data.notes[0]
+    assert data.notes[0].endswith("add images or merge rare classes.")

@@ -190,17 +190,6 @@ def test_counts_and_means_stay_of_unknown_direction(name):
         ("recal", "recall"),
         ("val_f1score", "val_f1_score"),
         ("val_crossentropyy", "val_crossentropy"),
-        # Probe J: Keras's name spelt in another case or with other separators; before,
-        # no name was given, or the training metric (`val-accuracy`: 'accuracy').
-        ("VAL_ACCURACY", "val_accuracy"),
-        ("Val_accuracy", "val_accuracy"),
-        ("validation_accuracy", "val_accuracy"),
-        ("val-accuracy", "val_accuracy"),
-        ("val.accuracy", "val_accuracy"),
-        ("valaccuracy", "val_accuracy"),
-        ("VAL_LOSS", "val_loss"),
-        ("VALIDATION_LOSS", "val_loss"),
-        ("Val-AUC", "val_auc"),
     ],
 )
 def test_a_typo_of_a_known_metric_is_named_before_the_direction_advice(text, close):
@@ -216,6 +205,42 @@ def test_a_typo_of_a_known_metric_is_named_before_the_direction_advice(text, clo
         assert f"'{text}:max' or '{text}:min'" in message  # a metric of the user's own
     with pytest.raises(UnknownDirectionError, match=rf"^Did you mean {close!r}\? "):
         resolve_objective(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "meant", "outputs"),
+    [
+        ("VAL_ACCURACY", "val_accuracy", ()),
+        ("Val_accuracy", "val_accuracy", ()),
+        ("validation_accuracy", "val_accuracy", ()),
+        ("val-accuracy", "val_accuracy", ()),  # before: "Did you mean 'accuracy'?"
+        ("val.accuracy", "val_accuracy", ()),
+        ("valaccuracy", "val_accuracy", ()),
+        ("VAL_LOSS", "val_loss", ()),  # before: "(or --direction max)", for a loss
+        ("VALIDATION_LOSS", "val_loss", ()),
+        ("Val-AUC", "val_auc", ()),
+        ("VAL_DIGIT_ACCURACY", "val_digit_accuracy", ("digit", "size")),
+    ],
+)
+def test_keras_names_spelt_otherwise_are_named_not_given_a_direction(text, meant, outputs):
+    """Probes J and K: the refusal asked for a direction ('VAL_ACCURACY:max'), which the
+    model check then refused again; now it leads with the name Keras writes."""
+    for argument in ("objective", "--objective"):
+        with pytest.raises(UnknownDirectionError) as refused:
+            parse_objective(text, argument=argument, outputs=outputs)
+        message = str(refused.value)
+        assert message.startswith(f"Did you mean {meant!r}? `{argument}`={text!r} is not"), message
+        assert f"write {meant!r}" in message and "--direction" not in message
+
+
+@pytest.mark.parametrize("text", ["val_AUC", "val_MyPrec", "val_Valence", "valence", "value_error"])
+def test_a_metric_of_ones_own_in_capitals_is_not_renamed(text):
+    """Probe K: `val_AUC` (a metric named `AUC`, as Keras logs it) was told "Did you mean
+    'val_auc'?", and `val_auc` then "Did you mean 'val_AUC'?"."""
+    with pytest.raises(UnknownDirectionError) as refused:
+        parse_objective(text)
+    assert "Did you mean" not in str(refused.value)
+    assert parse_objective(f"{text}:max") == (text, "max")
 
 
 @pytest.mark.parametrize(

@@ -86,6 +86,7 @@ def load_data(args: argparse.Namespace) -> Any:
 _logger = logging.getLogger("tunekit.data")
 # Python's remedies in the data's warnings, as the command line gives them.
 _CLI_REMEDIES = {
+    'pass task="regression" to tune a regression': "pass --task regression to tune one",
     "give a test set (x_test= / y_test=) or validation_fraction=0 with cv=K": (
         "give a test set (an .npz with x_test / y_test)"
     ),

@@ -113,6 +113,16 @@ def keras_spelling(name: str) -> str:
     return spelled
 
 
+def misspelt(name: str) -> bool:
+    """Whether `name` writes a validation metric's name otherwise than Keras does in its
+    prefix or separators (`VAL_`, `Val_`, `validation_`, `valaccuracy`, `val-`, `val.`):
+    a metric of the user's own named in capitals after `val_` (`val_AUC`) is not."""
+    spelled = keras_spelling(name)
+    return spelled.startswith("val_") and (
+        not name.startswith("val_") or re.search(r"[-. ]", name) is not None
+    )
+
+
 def close_known_name(name: str) -> str | None:
     """A known metric name close to `name` (a likely typo of it), or `None`.
 
@@ -131,7 +141,7 @@ def close_known_name(name: str) -> str | None:
     """
     spelled = keras_spelling(name)  # VAL_ACCURACY, val-accuracy: not `accuracy`
     match = _PARTS.match(spelled)
-    if spelled != name and match is not None and match.group(3) in KNOWN_DIRECTIONS:
+    if misspelt(name) and match is not None and match.group(3) in KNOWN_DIRECTIONS:
         return spelled
     match = _PARTS.match(name)
     if match is None:  # pragma: no cover (the pattern matches any string)

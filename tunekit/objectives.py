@@ -15,7 +15,7 @@ from collections.abc import Collection
 from typing import TYPE_CHECKING, Any
 
 from tunekit.errors import InvalidParameterError, UnknownDirectionError
-from tunekit.metric_directions import KNOWN_DIRECTIONS, close_known_name
+from tunekit.metric_directions import KNOWN_DIRECTIONS, close_known_name, keras_spelling, misspelt
 
 if TYPE_CHECKING:
     import keras_tuner
@@ -152,6 +152,14 @@ def parse_objective(
         if direction is None:
             cli = argument.startswith("--")
             also = "--direction max" if cli else f"keras_tuner.Objective({name!r}, 'max')"
+            spelled = keras_spelling(name)
+            if misspelt(name) and known_direction(spelled, outputs) is not None:
+                raise UnknownDirectionError(
+                    f"Did you mean {spelled!r}? `{argument}`={name!r} is not written as Keras "
+                    "writes a validation metric's name (`val_`, lower case, words joined by "
+                    f"`_`): write {spelled!r}. If {name!r} is a metric of your own, state its "
+                    f"direction: '{name}:max' or '{name}:min'."
+                )
             close = close_known_name(name)  # a typo: the name, not a direction for it
             raise UnknownDirectionError(
                 (f"Did you mean {close!r}? " if close else "")

@@ -81,7 +81,8 @@ def arrays_labels(
         (y, *rest), class_names, task = found[0], found[1], CLASSIFICATION
         y_test = rest[0] if rest else None
     both = y if y_test is None else tg.stacked_targets([y, y_test])
-    task = tg.check_task(task) or tg.infer_tasks(both, name)
+    named = class_names is not None or num_classes is not None  # classes said: no guess
+    task = tg.check_task(task) or tg.infer_tasks(both, name, warn=not named)
     return y, y_test, task, num_classes, class_names, label_mode
 
 

@@ -32,7 +32,7 @@ import numpy as np
 
 from tunekit import _log
 from tunekit.data._image_kinds import image_kind
-from tunekit.data._splits import min_per_class, per_class_split
+from tunekit.data._splits import min_per_class, per_class_split, warn_if_raised
 from tunekit.errors import DataError
 
 __all__ = ["SPLIT_FOLDER_NAMES", "check_class_counts", "check_not_split_folders", "split_files"]
@@ -356,4 +356,7 @@ def _stratified_split(
         "files, fractions and seed give the same split.",
         left_out,
     )
-    return per_class_split(y, validation_fraction, test_fraction, seed)
+    split = per_class_split(y, validation_fraction, test_fraction, seed)
+    asked = {"val": validation_fraction, "test": test_fraction}
+    warn_if_raised(split, asked, len(class_names), "add images or merge rare classes")
+    return split

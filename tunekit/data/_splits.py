@@ -70,7 +70,7 @@ def _stratified_split(
             cli_words={python: f"(or {CLI_OWN_SPLITS})"},
         )
     split = per_class_split(y, val_fraction, test_fraction, seed)
-    _warn_if_raised(split, {"val": val_fraction, "test": test_fraction}, len(labels))
+    warn_if_raised(split, {"val": val_fraction, "test": test_fraction}, len(labels))
     return split
 
 
@@ -113,9 +113,16 @@ def per_class_split(
     }
 
 
-def _warn_if_raised(split: dict[str, np.ndarray], asked: dict[str, float], classes: int) -> None:
+_FIX = "add samples, merge rare classes, or give a test set (x_test= / y_test=) or " + (
+    "validation_fraction=0 with cv=K"
+)
+
+
+def warn_if_raised(
+    split: dict[str, np.ndarray], asked: dict[str, float], classes: int, fix: str = _FIX
+) -> None:
     """Warns when one sample per class in validation and test made either split over 5
-    points larger than asked (many classes of few samples each)."""
+    points larger than asked (many classes of few samples each); `fix` ends it."""
     total = sum(len(indices) for indices in split.values())
     shares = {name: len(split[name]) / total for name in asked}
     raised = [name for name, fraction in asked.items() if shares[name] > fraction + 0.05]
@@ -130,8 +137,7 @@ def _warn_if_raised(split: dict[str, np.ndarray], asked: dict[str, float], class
         f"The stratified split puts at least one sample of each of the {classes} classes "
         f"in validation and in test: of {total} samples that made {said}, and left "
         f"{len(split['train'])} ({len(split['train']) / total:.0%}) to train on. For the "
-        "fractions asked, add samples, merge rare classes, or give a test set "
-        "(x_test= / y_test=) or validation_fraction=0 with cv=K."
+        f"fractions asked, {fix}."
     )
 
 

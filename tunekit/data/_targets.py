@@ -285,17 +285,17 @@ def stacked_targets(targets: list[Any]) -> Any:
     them (the first split's as given if they are dicts or differ in width or dtype kind)."""
     if any(isinstance(y, Mapping) or np.ndim(y) == 0 for y in targets):
         return targets[0]
-    columns = [np.asarray(y).reshape(len(y), -1) for y in targets]
-    if len({c.shape[1:] for c in columns}) > 1 or len({c.dtype.kind for c in columns}) > 1:
+    columns = [np.asarray(y).reshape(len(y), -1) for y in targets if len(y)]  # 0: none
+    if len({c.shape[1:] for c in columns}) != 1 or len({c.dtype.kind for c in columns}) > 1:
         return targets[0]
     return columns[0] if len(columns) == 1 else np.concatenate(columns)
 
 
-def infer_tasks(y: Any, name: str) -> str:
+def infer_tasks(y: Any, name: str, warn: bool = True) -> str:
     """`infer_task` over one array or every output of a dict; the outputs must agree."""
     if not isinstance(y, Mapping):
-        return infer_task(y, name)
-    tasks = {key: infer_task(value, f"{name}[{key!r}]") for key, value in y.items()}
+        return infer_task(y, name, warn=warn)
+    tasks = {key: infer_task(value, f"{name}[{key!r}]", warn=warn) for key, value in y.items()}
     if len(set(tasks.values())) > 1:
         raise DataError(
             f"The outputs of {name} mix tasks ({tasks}); one Dataset has one task. "

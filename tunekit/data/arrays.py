@@ -52,9 +52,8 @@ def load_npz(
 ) -> Dataset:
     """Loads any Keras-layout `.npz` of labelled arrays (class ids or regression targets).
 
-    The file holds `x_train, y_train, x_test, y_test` (as `numpy.savez` writes them,
-    e.g. a `keras.datasets` download), optionally `x_val, y_val` and `class_names`
-    (strings); without `x_val, y_val`, a seeded random part of `x_train` validates.
+    The file holds `x_train, y_train, x_test, y_test` (`numpy.savez`'s, e.g. a download),
+    optionally `x_val, y_val`, `class_names`; else a random part of `x_train` validates.
 
     The task is inferred from the `y` arrays of all splits as in
     `Dataset.from_arrays` (integer class ids: classification; real values:
@@ -142,7 +141,8 @@ def load_npz(
             names, task = np.asarray(by_value[1]), CLASSIFICATION
         if task is None:
             together = f"{' + '.join(labels)} (stacked)" if len(labels) > 1 else labels[0]
-            task = tg.infer_task(tg.stacked_targets([arrays[k] for k in labels]), together)
+            stacked = tg.stacked_targets([arrays[k] for k in labels])
+            task = tg.infer_task(stacked, together, warn=names is None)
         if task == REGRESSION:
             if names is not None:
                 raise DataError(

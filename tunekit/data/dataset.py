@@ -46,6 +46,7 @@ from tunekit.errors import DataError
 __all__ = ["Dataset"]
 
 _DISPLAY_NAMES = {"mnist": "MNIST"}
+_Y_NAME = "y_train / y_val / y_test"
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -128,10 +129,12 @@ class Dataset:
         check_same_columns(inputs, given)
         given, width = tg.one_hot_as_ids(given, task, self.num_classes)
         refuse_soft_labels({} if width else given, task)  # probabilities: classes or not?
-        floats = all(np.asarray(a).dtype.kind == "f" for a in tg.arrays_of(given["y_train"]))
-        if task is None or (floats and width is None and self.task is tg.DEFAULT_TASK):
-            with collected() as notes:  # as from_arrays infers it; float ids: a `DataWarning`
-                inferred = CLASSIFICATION if width else tg.infer_tasks(given["y_train"], "y_train")
+        every = tg.stacked_targets([given[f"y_{s}"] for s in _SPLITS])  # as from_arrays
+        named = self.num_classes is not None or bool(self.class_names)  # classes said
+        floats = all(np.asarray(a).dtype.kind == "f" for a in tg.arrays_of(every))
+        if task is None or (floats and not (width or named) and self.task is tg.DEFAULT_TASK):
+            with collected() as notes:  # float ids: a `DataWarning`
+                inferred = CLASSIFICATION if width else tg.infer_tasks(every, _Y_NAME, not named)
             task, _ = (inferred if task is None else task), with_notes(self, notes)
         object.__setattr__(self, "task", str(task))  # the default as a plain str
         num_classes = self.num_classes if width is None else width
@@ -321,12 +324,8 @@ class Dataset:
         return tg.concatenate(self.y_train, self.y_val)
 
     def train_and_validation(self) -> tuple[Any, Any]:
-        """Returns `(x, y)` of train and validation concatenated, train first, to train on.
-
-        Each is an array, or a dict of arrays when the Dataset holds dicts; `y`
-        as the model trains on it (`model_targets`: one-hot rows under
-        `label_mode="categorical"`).
-        """
+        """Returns `(x, y)` of train and validation concatenated, train first, to train on:
+        arrays, or dicts of arrays; `y` as the model trains on it (`model_targets`)."""
         return self.x_train_full, self.model_targets(self.y_train_full)
 
     def model_targets(self, y: Any) -> Any:

@@ -23,7 +23,7 @@ from tunekit.data._stream_shapes import check_stream_inputs
 from tunekit.default_build import build_with_defaults, check_built_a_model, note_built
 from tunekit.errors import ModelCheckError
 from tunekit.hypermodel_kinds import own_fit
-from tunekit.metric_directions import keras_spelling
+from tunekit.metric_directions import keras_spelling, misspelt
 from tunekit.model_description import describe_model
 from tunekit.model_files import check_round_trip  # the file check, beside the loaders
 from tunekit.outputs import model_output_shape, training_samples
@@ -277,7 +277,7 @@ def check_objective_reported(
         name
         for name in names
         if (name.startswith("val_") and name != "val_loss")
-        or (name != keras_spelling(name) and keras_spelling(name).startswith("val_"))  # VAL_LOSS
+        or misspelt(name)  # VAL_ACCURACY, val-accuracy: never a name Keras logs
     ]
     if not names:
         return  # every compiled model reports its loss (and no build to pay)
