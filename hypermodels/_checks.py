@@ -38,6 +38,17 @@ def check_num_classes(num_classes: int, *, owner: str) -> int:
     return int(num_classes)
 
 
+def check_flag(value: bool, name: str, *, owner: str) -> bool:
+    """Returns `value` as a `bool` if it is one (a NumPy bool too), else raises `ValueError`:
+    `bool("False")` is True, so a string read from a config file would turn the option on."""
+    if type(value).__name__ not in ("bool", "bool_"):
+        raise ValueError(
+            f"`{name}` of {owner} must be True or False. Received: {name}={value!r} "
+            f"({type(value).__name__})."
+        )
+    return bool(value)
+
+
 LABEL_MODES = ("int", "categorical")
 
 

@@ -8,6 +8,7 @@ import keras
 import keras_tuner as kt
 
 from hypermodels._checks import (
+    check_flag,
     check_input_shape,
     check_label_mode,
     check_num_classes,
@@ -78,6 +79,11 @@ class ToonVisionCNNHyperModel(kt.HyperModel):
         name: Optional name of the hypermodel.
         tunable: Whether its hyperparameters are tunable. Defaults to `True`.
 
+    Raises:
+        ValueError: On a shape that is not an image's (or is channels first, or
+            smaller than 8x8), fewer than 2 classes, an unknown `label_mode`, or
+            an `augment` / `rescale` that is not a bool (`"False"` is true).
+
     Example:
 
     ```python
@@ -125,8 +131,8 @@ class ToonVisionCNNHyperModel(kt.HyperModel):
             )
         self.input_shape = shape
         self.num_classes = check_num_classes(num_classes, owner="ToonVisionCNNHyperModel")
-        self.augment = bool(augment)
-        self.rescale = bool(rescale)
+        self.augment = check_flag(augment, "augment", owner="ToonVisionCNNHyperModel")
+        self.rescale = check_flag(rescale, "rescale", owner="ToonVisionCNNHyperModel")
 
     def build(self, hp: kt.HyperParameters) -> keras.Model:
         inputs = keras.Input(shape=self.input_shape)

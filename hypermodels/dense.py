@@ -66,8 +66,9 @@ class DenseHyperModel(kt.HyperModel):
         tunable: Whether its hyperparameters are tunable. Defaults to `True`.
 
     Raises:
-        ValueError: On a bad shape, count or task, or a task that contradicts
-            `num_classes` / `num_outputs`.
+        ValueError: On a bad shape, count or task, a task that contradicts
+            `num_classes` / `num_outputs`, or a `label_mode` other than `"int"`
+            for regression.
 
     Example:
 
@@ -104,6 +105,11 @@ class DenseHyperModel(kt.HyperModel):
             )
             self.num_outputs: int | None = None
         else:
+            if label_mode != "int":  # the default: said only when set
+                raise ValueError(
+                    f"`label_mode` of {owner} is for classification; regression targets "
+                    f"have no label mode (leave it 'int'). Received: label_mode={label_mode!r}."
+                )
             self.num_classes = None
             self.num_outputs = _check_num_outputs(1 if num_outputs is None else num_outputs, owner)
 

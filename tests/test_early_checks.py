@@ -59,6 +59,11 @@ def no_probe_no_data(monkeypatch, tmp_path):
             "my_models:build_model?",
         ),
         (["--hypermodel", "my_models:Tuned_"], "has no 'Tuned_'; did you mean my_models:Tuned?"),
+        # A module it imports is no hypermodel: "did you mean my_models:keras?" before.
+        (
+            ["--hypermodel", "my_models:kera"],
+            "module 'my_models' ({cwd}/my_models.py) has no 'kera'.",
+        ),
         (["--hypermodel", "my_model:build_model"], "cannot import 'my_model'"),
         (["--hypermodel", "my_models.sub:build"], "cannot import 'my_models.sub'"),
         (

@@ -632,6 +632,29 @@ def test_a_fit_that_sets_epochs_fails_its_trials_before_training_when_hyperband_
     assert TRIAL_FITS == []  # before model.fit
 
 
+@pytest.mark.parametrize("hypermodel", [BatchSizeHyperModel(), FixedFitHyperModel(batch_size=8)])
+def test_a_fit_that_sets_batch_size_is_refused_when_batch_size_is_given_too(
+    hypermodel, digits, tmp_path
+):
+    # Before, batch_size=64 was dropped in every trial and the retrain (the fit's 16 / 32
+    # trained), while report.json's config and the reproduce line said 64.
+    TRIAL_FITS.clear()
+    run = CoarseToFine(
+        hypermodel,
+        digits,
+        directory=tmp_path,
+        project_name="bs_given",
+        batch_size=64,
+        callbacks=[TrialStepsRecorder()],
+        **TINY,
+        **BUDGET["hyperband"],
+    )
+    with pytest.raises(tunekit.SearchInputError, match="batch_size=64 sets the batch size"):
+        run.run()  # refused in the default configuration's trial: the run stops there
+    assert TRIAL_FITS == []  # before model.fit
+    run.close()
+
+
 class TunedEpochsHyperModel(kt.HyperModel):
     """`epochs=hp.Choice("epochs", [1, 3])`: its default draw equals tunekit's coarse epochs."""
 

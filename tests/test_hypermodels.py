@@ -457,6 +457,11 @@ _CLASSES = r"`num_classes` of {} must be an int >= 2"
             _BAD_SHAPE.format("ToonVisionCNNHyperModel"),
         ),
         (ToonVisionCNNHyperModel, {"input_shape": ()}, r"non-empty.*input_shape=\(\)"),
+        # Before, bool(...) took "no" and "False" as True: both layers, with exit 0.
+        (ToonVisionCNNHyperModel, {"augment": "no"}, r"`augment` .* True or False.*'no'"),
+        (ToonVisionCNNHyperModel, {"rescale": "False"}, r"`rescale` .*rescale='False'"),
+        (ToonVisionCNNHyperModel, {"rescale": 0}, r"rescale=0 \(int\)"),
+        (ToonVisionCNNHyperModel, {"augment": None}, r"augment=None"),
         (MnistDenseHyperModel, {"num_classes": 1}, _CLASSES.format("MnistDenseHyperModel")),
         (MnistDenseHyperModel, {"num_classes": 0}, r"at least two classes.*num_classes=0"),
         (MnistDenseHyperModel, {"num_classes": True}, r"num_classes=True"),
@@ -477,6 +482,12 @@ _CLASSES = r"`num_classes` of {} must be an int >= 2"
 def test_bad_arguments_are_refused(cls, kwargs, message):
     with pytest.raises(ValueError, match=message):
         cls(**kwargs)
+
+
+def test_numpy_bools_are_taken_for_the_cnns_flags():
+    model = ToonVisionCNNHyperModel((8, 8), 2, augment=np.False_, rescale=np.True_)
+    assert (model.augment, model.rescale) == (False, True)
+    assert type(model.augment) is bool
 
 
 @pytest.mark.parametrize("shape", [(True, 28), (28.0, 28)], ids=["bool", "float"])
@@ -612,6 +623,11 @@ def test_mnist_dense_is_the_dense_classifier_with_its_old_defaults():
         (dict(num_outputs=0), r"int >= 1 .*num_outputs=0"),
         (dict(num_outputs=True), r"num_outputs=True"),
         (dict(task="classification"), r"at least two classes.*num_classes=None"),
+        # Before, accepted and ignored: a plain MSE regressor.
+        (
+            dict(num_outputs=2, label_mode="categorical"),
+            r"`label_mode` of DenseHyperModel is for classification.*'categorical'",
+        ),
     ],
 )
 def test_dense_task_arguments_are_refused(kwargs, message):

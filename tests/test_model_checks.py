@@ -1398,6 +1398,16 @@ def test_an_objective_a_model_of_one_output_never_reports_is_refused_before_trai
     upper = functools.partial(build, metrics=("AUC",))  # Keras names it 'AUC'
     with pytest.raises(ModelCheckError, match=r"Did you mean 'val_AUC'\?"):
         run(upper, objective=kt.Objective("val_auc", "max")).check_model()
+    # The closest name of the objective's direction: `val_top3:max` was pointed to val_loss.
+    for objective, said in [
+        (kt.Objective("val_top3", "max"), "samples). Choose one of those"),  # none close
+        (kt.Objective("val_lossy", "max"), "samples). Choose one of those"),
+        (kt.Objective("val_lossy", "min"), "Did you mean 'val_loss'?"),
+        (kt.Objective("val_acuracy", "max"), "Did you mean 'val_accuracy'?"),
+    ]:
+        with pytest.raises(ModelCheckError, match=rf"'{objective.name}' is not among") as info:
+            run(objective=objective).check_model()
+        assert said in str(info.value), (objective, str(info.value))
 
     class WritesAuc(keras.callbacks.Callback):  # the objective from a callback of one's own
         def on_epoch_end(self, epoch, logs=None):

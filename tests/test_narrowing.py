@@ -286,6 +286,21 @@ def test_float_step_grid_keeps_every_grid_point():
     assert all(allowed(space.space[0], v) for v in hp.values)
 
 
+def test_float_step_grid_ending_short_of_max_value_narrows_that_side():
+    # KerasTuner counts Float(0, 0.5, step=0.1) as 0.5 // 0.1 + 1 = 5 values, 0.0..0.4:
+    # a narrowed upper side ends on the grid, not at max_value (which added 0.5 back).
+    for step, top, expected in [
+        (0.1, [0.2, 0.3, 0.2], (0.1, 0.4)),
+        (0.05, [0.3, 0.35, 0.3], (0.25, 0.4)),  # the dense hypermodel's dropout grid
+    ]:
+        space = one("Float", 0.0, 0.5, step=step)
+        hp = narrowed_hp(narrow_space(space, losing(space, top)))
+        assert (hp.min_value, hp.max_value) == pytest.approx(expected)
+        original = set(round(v, 9) for v in space.space[0].values)
+        assert {round(v, 9) for v in hp.values} <= original
+        assert max(hp.values) == pytest.approx(expected[1])
+
+
 def test_best_trial_on_a_bound_keeps_that_side():
     space = one("Int", 32, 512, step=32)
     hp = narrowed_hp(narrow_space(space, losing(space, [512, 384, 448])))

@@ -73,6 +73,14 @@ _MODELS = """
             return model.fit(x, y, **kwargs)
 
 
+    class SetsBatchSize(kt.HyperModel):  # KerasTuner's documented pattern
+        def build(self, hp):
+            return _dense(hp.Int("units", 2, 40))
+
+        def fit(self, hp, model, *args, **kwargs):
+            return model.fit(*args, batch_size=hp.Choice("batch_size", [16, 32]), **kwargs)
+
+
     def lazy12(hp):  # no keras.Input: built on its first call
         hp.Int("units", 4, 8, step=4)
         model = keras.Sequential([keras.layers.Flatten(), keras.layers.Dense(hp["units"]),
@@ -83,7 +91,7 @@ _MODELS = """
 """
 
 
-def _cli(tmp_path, monkeypatch, attribute):
+def _cli(tmp_path, monkeypatch, attribute, *options):
     """`tunekit run` on 8x8 images of 10 classes with `said_models:<attribute>`."""
     (tmp_path / "said_models.py").write_text(textwrap.dedent(_MODELS))
     monkeypatch.chdir(tmp_path)
@@ -92,7 +100,7 @@ def _cli(tmp_path, monkeypatch, attribute):
     y = np.arange(100) % 10
     np.savez(tmp_path / "d.npz", x_train=x[:80], y_train=y[:80], x_test=x[80:], y_test=y[80:])
     args = ["--hypermodel", f"said_models:{attribute}", "--data", "d.npz"]
-    return main([*args, "--directory", str(tmp_path / "runs"), *_TINY])
+    return main([*args, "--directory", str(tmp_path / "runs"), *_TINY, *options])
 
 
 def _trial_message(tmp_path, attribute, trial_id):
@@ -133,6 +141,24 @@ def test_a_refused_fit_call_says_the_flags_on_the_command_line(tmp_path, capsys,
     for text in (err, _trial_message(tmp_path, "SetsEpochs", 0)):
         assert said in text, text
         assert "fine_tuner=" not in text and "`max_epochs`" not in text
+
+
+def test_a_fit_that_sets_batch_size_beside_the_flag_is_refused_naming_both(
+    tmp_path, capsys, monkeypatch
+):
+    """Before: `--batch-size 16` was dropped with exit 0 (the fit's 16 / 32 trained) while
+    report.json and the reproduce line gave 16; the fit's keyword is `batch_size`, the
+    option `--batch-size`."""
+    assert _cli(tmp_path, monkeypatch, "SetsBatchSize", "--batch-size", "16") == 2
+    err = capsys.readouterr().err
+    said = (
+        "SetsBatchSize.fit sets `batch_size` itself, which tunekit cannot let it do here: "
+        "--batch-size 16 sets the batch size of every trial and of the retrain. Remove "
+        "`batch_size` from the hypermodel's fit, or leave out --batch-size ("
+    )
+    for text in (err, _trial_message(tmp_path, "SetsBatchSize", 0)):
+        assert said in text, text
+    assert not (tmp_path / "runs" / "said_models-SetsBatchSize-d" / "report.json").exists()
 
 
 def test_a_lazily_built_models_output_shape_says_no_probe_batch_on_the_command_line(

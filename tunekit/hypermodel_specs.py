@@ -85,11 +85,12 @@ def check_spec(spec: str, augment: bool | None = None) -> None:
                 f"--hypermodel {spec!r}: cannot import {module_name!r} (no such module on the "
                 "Python path or in the current folder)."
             )
-        names: set[str] | None
+        names, modules = None, set[str]()  # modules (`import numpy as np`): no hypermodel
         if module_name in sys.modules:  # already imported: ask it
             names = set(dir(sys.modules[module_name]))
+            modules = {n for n in names if inspect.ismodule(vars(sys.modules[module_name]).get(n))}
         else:
-            names = _defined_names(spec, found)
+            names = _defined_names(spec, found, modules)
         if names is None or attribute in names:
             return
         if (
@@ -101,7 +102,7 @@ def check_spec(spec: str, augment: bool | None = None) -> None:
             return
     finally:
         sys.path.pop(0)
-    close = difflib.get_close_matches(attribute, sorted(names), n=1)
+    close = difflib.get_close_matches(attribute, sorted(names - modules), n=1)
     where = f" ({found.origin})" if found.has_location else ""
     raise UsageError(
         f"--hypermodel {spec!r}: module {module_name!r}{where} has no {attribute!r}"
@@ -110,10 +111,8 @@ def check_spec(spec: str, augment: bool | None = None) -> None:
 
 
 def module_file(spec: str) -> str | None:
-    """The source file of a `package.module:attribute` spec's module, found without importing it.
-
-    `None` for a built-in name, an unknown module or one without a file.
-    """
+    """The source file of a `package.module:attribute` spec's module, found without importing
+    it; `None` for a built-in name, an unknown module or one without a file."""
     if spec in BUILTIN_HYPERMODELS or ":" not in spec:
         return None
     sys.path.insert(0, os.getcwd())
@@ -154,8 +153,9 @@ def _find_module(module_name: str) -> ModuleSpec | None:
 _UNSURE_CALLS = {"globals", "vars", "setattr", "exec", "eval", "__import__"}
 
 
-def _defined_names(spec: str, found: ModuleSpec) -> set[str] | None:
-    """Names the module's source defines at top level, or `None` if it cannot tell."""
+def _defined_names(spec: str, found: ModuleSpec, modules: set[str]) -> set[str] | None:
+    """Names the module's source defines at top level, or `None` if it cannot tell; those of
+    its `import x` / `import x as y` statements (modules) are added to `modules` too."""
     origin = found.origin if found.has_location else None
     if not origin or not origin.endswith(".py"):
         return None  # compiled, frozen, built-in or a namespace package
@@ -185,7 +185,8 @@ def _defined_names(spec: str, found: ModuleSpec) -> set[str] | None:
                 continue
             if isinstance(node, (ast.Import, ast.ImportFrom)):
                 for alias in node.names:
-                    names.add(alias.asname or alias.name.split(".")[0])
+                    names.add(name := alias.asname or alias.name.split(".")[0])
+                    modules.update([name] if isinstance(node, ast.Import) else [])
                 continue
             for child in ast.walk(node):  # assignments, loop and with targets, walruses
                 if isinstance(child, ast.Name) and isinstance(child.ctx, ast.Store):

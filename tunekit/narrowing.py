@@ -459,7 +459,11 @@ def _snap_to_grid(
     # Rounded outward, never inward: 1/3 rounded to 0.333333333333 dropped the grid point
     # 1/3, the best trial's value (KerasTuner could then draw only 0.0).
     new_lo = lo0 if k_lo == 0 else max(lo0, min(cast(point(k_lo)), point(k_lo), *values))
-    new_hi = hi0 if k_hi == n - 1 else min(hi0, max(cast(point(k_hi)), point(k_hi), *values))
+    # max_value only for a side kept: KerasTuner's grid can end short of it (Float(0, 0.5,
+    # step=0.1) counts 0.5 // 0.1 + 1 = 5 values, 0.0..0.4), and a narrowed side ending at
+    # max_value would add the values that lost there.
+    kept_hi = k_hi == n - 1 and (ks[0] == n - 1 or hi >= hi0)
+    new_hi = hi0 if kept_hi else min(hi0, max(cast(point(k_hi)), point(k_hi), *values))
     # Float error can make KerasTuner's own count drop the top grid point.
     for _ in range(16):
         if is_int or _grid_size(hp.sampling, new_lo, new_hi, step) >= k_hi - k_lo + 1:

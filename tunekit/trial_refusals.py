@@ -55,14 +55,19 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import inspect
 import re
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
+import keras
 from keras_tuner import errors as kt_errors
 
-from tunekit.errors import TunekitError
+from tunekit.errors import TunekitError, said_as
 from tunekit.fitting import HyperModelFitError, SearchInputError
+
+# `model.fit`'s keywords, named in backticks in a refused fit call: kept as written.
+_FIT_WORDS = {f"`{k}`": f"`{k}`" for k in inspect.signature(keras.Model.fit).parameters}
 
 __all__ = [
     "Said",
@@ -188,6 +193,7 @@ def as_said(error: _Error, said: Said = str) -> _Error:
     if said is str:
         return error
     again = type(error)(said(error)).with_traceback(error.__traceback__)  # where it was raised
+    said_as(again, cli_words=dict(error.cli_words))  # said again (a quote): kept as said
     again.__cause__ = error.__cause__
     return again
 
@@ -215,21 +221,25 @@ def refusal(
     """
     message = str(error.args[0]) if error.args else str(error)
     fit_call = isinstance(error, HyperModelFitError)
+    if fit_call:  # `batch_size` there is model.fit's keyword, not --batch-size
+        said_as(error, error.changes, {**_FIT_WORDS, **dict(error.cli_words)})
     if fit_call and not (stop_on_defaults and is_default_configuration(hp)):
         return as_said(error, said)
     if said is not str:  # one message (a refusal's detail, `error.args[1]`, is not said)
         plain = TrialRefusedError(message)
+        plain.cli_words = error.cli_words  # spans kept as written (a model.fit keyword)
         plain.__cause__ = error  # whose causes hold the Keras words it quotes
         message = said(plain)
     if _TRIAL_MARK not in message:
         message = f"Trial id {trial_id}, with the values {trial_values(hp)}: {message}"
     if stop_on_defaults and is_default_configuration(hp):
         hint = f" {error.hint}" if getattr(error, "hint", "") else ""
-        return SearchInputError(
+        stopped = SearchInputError(
             f"{message}{hint} That trial is the space's default configuration (each "
             "hyperparameter at its default), which a run checks before its search (and "
             "trains as its baseline, unless that is off), so the search stops at once "
             "instead of failing trial after trial: fix what the refusal names (or, if only "
             "some values make it, give the hyperparameters defaults that do not)."
         )
-    return TrialRefusedError(message)
+        return said_as(stopped, cli_words=dict(error.cli_words))  # its kept spans, kept
+    return said_as(TrialRefusedError(message), cli_words=dict(error.cli_words))

@@ -1215,7 +1215,13 @@ class CoarseToFine:
                     tune_new_entries=self.tune_new_entries,
                 )
             check_objective_reported(  # after the more specific refusals above
-                self.hypermodel, self.data, names, self.hyperparameters, self.callbacks
+                self.hypermodel,
+                self.data,
+                names,
+                self.hyperparameters,
+                self.callbacks,
+                dict(objective_parts(self.objective))
+                or {self.objective.name: self.objective.direction},
             )
             self._model_checked = True
 

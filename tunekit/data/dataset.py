@@ -135,7 +135,8 @@ class Dataset:
         if task is None or (floats and not (width or named) and self.task is tg.DEFAULT_TASK):
             with collected() as notes:  # float ids: a `DataWarning`
                 inferred = CLASSIFICATION if width else tg.infer_tasks(every, _Y_NAME, not named)
-            task, _ = (inferred if task is None else task), with_notes(self, notes)
+            task = inferred if task is None else task
+            with_notes(self, notes)
         object.__setattr__(self, "task", str(task))  # the default as a plain str
         num_classes = self.num_classes if width is None else width
         if width is not None:  # one-hot rows: kept as class ids, the model gets rows

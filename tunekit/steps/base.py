@@ -82,6 +82,7 @@ class RunContext(Protocol):
     tuners: dict[str, kt.Tuner]  # each search phase's tuner, once built
     trial_losses: dict[str, str]  # steps.same_loss.check_same_loss: the first trial's loss
     said: Callable[[BaseException], str]  # how errors name settings: str, or the CLI's flags
+    given_settings: dict[str, Any]  # some settings as given (None: not given)
 
     @property
     def manifest(self) -> RunManifest:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import difflib
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import keras
@@ -26,6 +26,7 @@ from tunekit.hypermodel_kinds import own_fit
 from tunekit.metric_directions import keras_spelling, misspelt
 from tunekit.model_description import describe_model
 from tunekit.model_files import check_round_trip  # the file check, beside the loaders
+from tunekit.objectives import known_direction
 from tunekit.outputs import model_output_shape, training_samples
 from tunekit.retraining import rate_not_settable
 from tunekit.steps.loss_batches import check_output_loss_batches
@@ -247,6 +248,7 @@ def check_objective_reported(
     names: list[str],
     hyperparameters: kt.HyperParameters | None = None,
     callbacks: Sequence[Any] = (),
+    directions: Mapping[str, str] | None = None,
 ) -> None:
     """Refuses, before training, an objective the model never reports.
 
@@ -264,6 +266,9 @@ def check_objective_reported(
     not compiled or trained by the hypermodel's own `fit` (which may report its own
     metrics), and a run with `callbacks` of its own (one may write the objective into
     the epoch's logs, as KerasTuner allows) are left to the first trial.
+
+    `directions` (`{name: "min" | "max"}`, the objective's) keeps a metric of the other
+    direction out of the close ones (`val_top3:max` is not pointed to `val_loss`).
 
     Raises:
         ModelCheckError (a `ValueError`): Naming the objective, the metrics the
@@ -307,7 +312,9 @@ def check_objective_reported(
             for k in sorted(known)
             if k.endswith(f"_{base}") and k.startswith("val_") == name.startswith("val_")
         ] or [k for k in sorted(known) if keras_spelling(k) == keras_spelling(name)]
-        close = close or difflib.get_close_matches(name, known, n=1)
+        wanted = (directions or {}).get(name)
+        alike = [k for k in known if wanted is None or known_direction(k, None) in (None, wanted)]
+        close = close or difflib.get_close_matches(name, alike, n=1)
         raise ModelCheckError(
             f"The objective {name!r} is not among the metrics the model reports"
             + (": its outputs' metrics are named by output, " if several else ", ")

@@ -73,20 +73,29 @@ def refused_fit_args(ctx: RunContext) -> dict[str, str]:
 
     A `fit` that sets `epochs` decides the epochs of every trial and of the
     retrain; that cannot be with Hyperband (its budget is epochs) or with
-    an explicit `final_epochs`. Refused from the first coarse trial on,
+    an explicit `final_epochs`. A `fit` that sets `batch_size` decides the
+    batches of every trial and of the retrain; that cannot be with an explicit
+    `batch_size` (of arrays), which the run would otherwise drop while its
+    report and reproduce line gave it. Refused from the first coarse trial on,
     before any training, rather than after the coarse phase.
     """
+    refused: dict[str, str] = {}
+    batch_size = ctx.given_settings.get("batch_size")
+    if batch_size is not None and not isinstance(ctx.data, StreamData):
+        refused["batch_size"] = (
+            f"batch_size={batch_size} sets the batch size of every trial and of the retrain. "
+            "Remove `batch_size` from the hypermodel's fit, or leave out batch_size= (the "
+            "trials and the retrain then train in the batches the fit sets)."
+        )
     if ctx.fine_tuner == "hyperband":
-        return {"epochs": HYPERBAND_EPOCHS, "initial_epoch": HYPERBAND_EPOCHS}
+        return {**refused, "epochs": HYPERBAND_EPOCHS, "initial_epoch": HYPERBAND_EPOCHS}
     if ctx.final_epochs != "auto":
-        return {
-            "epochs": (
-                f"final_epochs={ctx.final_epochs} sets the epochs of the retrain. Remove "
-                "`epochs` from the hypermodel's fit, or leave final_epochs='auto': the "
-                "retrain then trains the epochs the fit sets."
-            )
-        }
-    return {}
+        refused["epochs"] = (
+            f"final_epochs={ctx.final_epochs} sets the epochs of the retrain. Remove "
+            "`epochs` from the hypermodel's fit, or leave final_epochs='auto': the "
+            "retrain then trains the epochs the fit sets."
+        )
+    return refused
 
 
 def num_initial_points(space: kt.HyperParameters, fine_trials: int) -> int:

@@ -628,7 +628,13 @@ class TunekitTuner(kt.Tuner):
             _check_vector_objective(list(names), results.history)
             missing = [n for n in names if n not in results.history]
             if missing:
-                scalars = [n for n, v in results.history.items() if _scalar_curve(v)]
+                wanted = names[missing[0]] or getattr(objective, "direction", None)
+                scalars = [  # of the objective's direction: `val_top3:max` is no val_loss
+                    n
+                    for n, v in results.history.items()
+                    if _scalar_curve(v)
+                    and (wanted is None or known_direction(n, None) in (None, wanted))
+                ]
                 close = difflib.get_close_matches(missing[0], scalars, n=1)
                 # Named by a hyperparameter's value: another trial reported it, or a
                 # choice's value is in the name (`hp.Choice("metric", ["mse", "mae"])`).
