@@ -82,7 +82,7 @@ class ToonVisionCNNHyperModel(kt.HyperModel):
     Raises:
         ValueError: On a shape that is not an image's (or is channels first, or
             smaller than 8x8), fewer than 2 classes, an unknown `label_mode`, or
-            an `augment` / `rescale` that is not a bool (`"False"` is true).
+            an `augment` / `rescale` / `tunable` that is not a bool (`"False"` is true).
 
     Example:
 
@@ -103,7 +103,8 @@ class ToonVisionCNNHyperModel(kt.HyperModel):
         name: str | None = None,
         tunable: bool = True,
     ) -> None:
-        super().__init__(name=name, tunable=tunable)
+        owner = "ToonVisionCNNHyperModel"
+        super().__init__(name=name, tunable=check_flag(tunable, "tunable", owner=owner))
         self.label_mode = check_label_mode(label_mode, owner="ToonVisionCNNHyperModel")
         shape = check_input_shape(input_shape, owner="ToonVisionCNNHyperModel")
         if len(shape) not in (2, 3):

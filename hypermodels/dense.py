@@ -13,6 +13,7 @@ import keras
 import keras_tuner as kt
 
 from hypermodels._checks import (
+    check_flag,
     check_input_shape,
     check_label_mode,
     check_num_classes,
@@ -68,7 +69,7 @@ class DenseHyperModel(kt.HyperModel):
     Raises:
         ValueError: On a bad shape, count or task, a task that contradicts
             `num_classes` / `num_outputs`, or a `label_mode` other than `"int"`
-            for regression.
+            for regression, or a `tunable` that is not a bool.
 
     Example:
 
@@ -93,8 +94,8 @@ class DenseHyperModel(kt.HyperModel):
         name: str | None = None,
         tunable: bool = True,
     ) -> None:
-        super().__init__(name=name, tunable=tunable)
         owner = type(self).__name__
+        super().__init__(name=name, tunable=check_flag(tunable, "tunable", owner=owner))
         self.label_mode = check_label_mode(label_mode, owner=owner)
         self.input_shape = check_input_shape(input_shape, owner=owner)
         self.task = _resolve_task(task, num_classes, num_outputs, owner)

@@ -59,7 +59,9 @@ def no_probe_no_data(monkeypatch, tmp_path):
             "my_models:build_model?",
         ),
         (["--hypermodel", "my_models:Tuned_"], "has no 'Tuned_'; did you mean my_models:Tuned?"),
-        # A module it imports is no hypermodel: "did you mean my_models:keras?" before.
+        # A name it imports is no hypermodel of its own: "did you mean my_models:keras?" and
+        # my_models:L (`from keras import layers as L`) before.
+        (["--hypermodel", "my_models:Ll"], "module 'my_models' ({cwd}/my_models.py) has no 'Ll'."),
         (
             ["--hypermodel", "my_models:kera"],
             "module 'my_models' ({cwd}/my_models.py) has no 'kera'.",
@@ -175,11 +177,12 @@ def test_the_directory_is_checked_by_a_subprocess_in_a_fraction_of_a_probe(tmp_p
 def test_cli_stderr_has_no_tensorflow_start_up_lines(tmp_path):
     import numpy as np
 
-    np.savez(
+    pixels = np.random.default_rng(0).integers(0, 256, (80, 8, 8)).astype("uint8")
+    np.savez(  # pixels of the whole 0-255 range: no data warning on stderr either
         tmp_path / "tiny.npz",
-        x_train=np.zeros((60, 8, 8), "uint8"),
+        x_train=pixels[:60],
         y_train=np.arange(60) % 10,
-        x_test=np.zeros((20, 8, 8), "uint8"),
+        x_test=pixels[60:],
         y_test=np.arange(20) % 10,
     )
     env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}

@@ -462,6 +462,8 @@ _CLASSES = r"`num_classes` of {} must be an int >= 2"
         (ToonVisionCNNHyperModel, {"rescale": "False"}, r"`rescale` .*rescale='False'"),
         (ToonVisionCNNHyperModel, {"rescale": 0}, r"rescale=0 \(int\)"),
         (ToonVisionCNNHyperModel, {"augment": None}, r"augment=None"),
+        (ToonVisionCNNHyperModel, {"tunable": "False"}, r"`tunable` .*tunable='False'"),
+        (MnistDenseHyperModel, {"tunable": "False"}, r"`tunable` .*tunable='False'"),
         (MnistDenseHyperModel, {"num_classes": 1}, _CLASSES.format("MnistDenseHyperModel")),
         (MnistDenseHyperModel, {"num_classes": 0}, r"at least two classes.*num_classes=0"),
         (MnistDenseHyperModel, {"num_classes": True}, r"num_classes=True"),

@@ -161,6 +161,21 @@ def test_a_fit_that_sets_batch_size_beside_the_flag_is_refused_naming_both(
     assert not (tmp_path / "runs" / "said_models-SetsBatchSize-d" / "report.json").exists()
 
 
+def test_a_fit_calls_keywords_are_not_said_as_flags_on_the_command_line():
+    """Before: "CW.fit calls model.fit with --class-weight {0: 1.0}" and "or --class-weight
+    kwargs['class_weight']" (the fit's keyword said as the option, a fix not valid code)."""
+    from tunekit.fit_refusals import weights_dropped
+    from tunekit.fitting import HyperModelFitError
+
+    text = weights_dropped("CW", {"class_weight": {0: 1.0, 1: 1.0}}, {0: 2.0, 1: 0.5})
+    refused = refusal(HyperModelFitError(text), "1", kt.HyperParameters(), False, cli_message)
+    said = str(refused)
+    assert "CW.fit calls model.fit with class_weight={" in said, said
+    assert "or class_weight=kwargs['class_weight']" in said, said
+    assert "--class-weight {" not in said and "--class-weight kwargs" not in said
+    assert "leave the run's class_weight unset" in said
+
+
 def test_a_lazily_built_models_output_shape_says_no_probe_batch_on_the_command_line(
     tmp_path, capsys, monkeypatch
 ):

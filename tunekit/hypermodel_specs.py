@@ -85,7 +85,7 @@ def check_spec(spec: str, augment: bool | None = None) -> None:
                 f"--hypermodel {spec!r}: cannot import {module_name!r} (no such module on the "
                 "Python path or in the current folder)."
             )
-        names, modules = None, set[str]()  # modules (`import numpy as np`): no hypermodel
+        names, modules = None, set[str]()  # imported names (`np`, `layers`): not suggested
         if module_name in sys.modules:  # already imported: ask it
             names = set(dir(sys.modules[module_name]))
             modules = {n for n in names if inspect.ismodule(vars(sys.modules[module_name]).get(n))}
@@ -154,8 +154,8 @@ _UNSURE_CALLS = {"globals", "vars", "setattr", "exec", "eval", "__import__"}
 
 
 def _defined_names(spec: str, found: ModuleSpec, modules: set[str]) -> set[str] | None:
-    """Names the module's source defines at top level, or `None` if it cannot tell; those of
-    its `import x` / `import x as y` statements (modules) are added to `modules` too."""
+    """Names the module's source defines at top level, or `None` if it cannot tell; those it
+    imports (`import numpy as np`, `from keras import layers`) are added to `modules` too."""
     origin = found.origin if found.has_location else None
     if not origin or not origin.endswith(".py"):
         return None  # compiled, frozen, built-in or a namespace package
@@ -185,20 +185,20 @@ def _defined_names(spec: str, found: ModuleSpec, modules: set[str]) -> set[str] 
                 continue
             if isinstance(node, (ast.Import, ast.ImportFrom)):
                 for alias in node.names:
-                    names.add(name := alias.asname or alias.name.split(".")[0])
-                    modules.update([name] if isinstance(node, ast.Import) else [])
+                    modules.add(alias.asname or alias.name.split(".")[0])  # and a name
                 continue
             for child in ast.walk(node):  # assignments, loop and with targets, walruses
                 if isinstance(child, ast.Name) and isinstance(child.ctx, ast.Store):
                     names.add(child.id)
                 elif isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
                     names.add(child.name)  # defined in an if/try block (or nested: harmless)
-                elif isinstance(child, ast.alias):
-                    names.add(child.asname or child.name.split(".")[0])
+                elif isinstance(child, ast.alias):  # imported in an if/try block
+                    modules.add(child.asname or child.name.split(".")[0])
                 elif isinstance(child, ast.ExceptHandler) and child.name:
                     names.add(child.name)
 
     visit(tree.body)
+    names |= modules
     if "__getattr__" in names:
         return None
     return names

@@ -66,8 +66,13 @@ from keras_tuner import errors as kt_errors
 from tunekit.errors import TunekitError, said_as
 from tunekit.fitting import HyperModelFitError, SearchInputError
 
-# `model.fit`'s keywords, named in backticks in a refused fit call: kept as written.
-_FIT_WORDS = {f"`{k}`": f"`{k}`" for k in inspect.signature(keras.Model.fit).parameters}
+# `model.fit`'s keywords as a refused fit call names them (`batch_size`, "model.fit with
+# class_weight={...}"): kept as written on the command line, where they are no options.
+_FIT_WORDS = {
+    said: said
+    for k in inspect.signature(keras.Model.fit).parameters
+    for said in (f"`{k}`", f"model.fit with {k}=", f"model.fit without {k}=", f"{k}=kwargs[")
+}
 
 __all__ = [
     "Said",
