@@ -616,20 +616,7 @@ def test_a_fit_that_sets_epochs_fails_its_trials_before_training_when_hyperband_
     hypermodel, digits, tmp_path
 ):
     # SetsEpochs sets 1, the coarse epochs: it was accepted until the first fine trial (2).
-    TRIAL_FITS.clear()
-    run = CoarseToFine(
-        hypermodel,
-        digits,
-        directory=tmp_path,
-        project_name="hb",
-        fine_tuner="hyperband",
-        callbacks=[TrialStepsRecorder()],
-        **TINY,
-        **BUDGET["hyperband"],
-    )
-    with pytest.raises(tunekit.SearchInputError, match="fine_tuner='bayesian'"):
-        run.run()  # refused in the default configuration's trial: the run stops there
-    assert TRIAL_FITS == []  # before model.fit
+    _refused_before_training(hypermodel, digits, tmp_path, "fine_tuner='bayesian'")
 
 
 @pytest.mark.parametrize("hypermodel", [BatchSizeHyperModel(), FixedFitHyperModel(batch_size=8)])
@@ -638,18 +625,26 @@ def test_a_fit_that_sets_batch_size_is_refused_when_batch_size_is_given_too(
 ):
     # Before, batch_size=64 was dropped in every trial and the retrain (the fit's 16 / 32
     # trained), while report.json's config and the reproduce line said 64.
+    match = "batch_size=64 sets the batch size"
+    _refused_before_training(hypermodel, digits, tmp_path, match, batch_size=64)
+
+
+def _refused_before_training(hypermodel, data, tmp_path, match, **settings):
+    """A Hyperband run of `hypermodel` stops at its default configuration's trial, refused
+    (`match`) before `model.fit` trained."""
     TRIAL_FITS.clear()
     run = CoarseToFine(
         hypermodel,
-        digits,
+        data,
         directory=tmp_path,
-        project_name="bs_given",
-        batch_size=64,
+        project_name="refused",
+        fine_tuner="hyperband",
         callbacks=[TrialStepsRecorder()],
         **TINY,
         **BUDGET["hyperband"],
+        **settings,
     )
-    with pytest.raises(tunekit.SearchInputError, match="batch_size=64 sets the batch size"):
+    with pytest.raises(tunekit.SearchInputError, match=match):
         run.run()  # refused in the default configuration's trial: the run stops there
     assert TRIAL_FITS == []  # before model.fit
     run.close()
